@@ -1,0 +1,611 @@
+"""The commands a workflow yields: frozen values that describe work, never perform it.
+
+A workflow is a generator function; each ``yield`` hands one of these to the interpreter, which
+answers with the recorded result or asks the driver to run it. Options are validated here, at
+construction, so a bad option fails where it is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
+
+import msgspec
+
+from ._errors import ValidationError, WorkflowDefinitionError
+from ._serdes import Serdes
+from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
+
+__all__ = [
+    "AT_LEAST_ONCE",
+    "AT_MOST_ONCE",
+    "Branch",
+    "CallbackHandle",
+    "Child",
+    "Command",
+    "Completion",
+    "CreateCallback",
+    "Invoke",
+    "Map",
+    "Parallel",
+    "Retry",
+    "Step",
+    "StepFunction",
+    "Wait",
+    "WaitDecision",
+    "WaitForCallback",
+    "WaitForCondition",
+    "WaitStrategy",
+    "step",
+    "workflow",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+AT_LEAST_ONCE: Final = "at_least_once"
+AT_MOST_ONCE: Final = "at_most_once"
+Semantics = Literal["at_least_once", "at_most_once"]
+Jitter = Literal["none", "full", "half"]
+
+
+def _check_name(name: str | None, what: str) -> None:
+    if name is None:
+        return
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
+        raise ValidationError(
+            f"{what} name must be a non-empty string of at most {MAX_NAME_CHARS} characters, "
+            f"got {name!r}"
+        )
+
+
+def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{what} must be a whole number of seconds (int), got {value!r}")
+    if not minimum <= value <= maximum:
+        raise ValidationError(f"{what} must be between {minimum} and {maximum} seconds, got {value}")
+
+
+def _fn_name(fn: object) -> str | None:
+    name = getattr(fn, "__name__", None)
+    if not isinstance(name, str) or name == "<lambda>":
+        return None
+    return name[:MAX_NAME_CHARS]
+
+
+class Command(msgspec.Struct, frozen=True):
+    """Base class of everything a workflow may yield."""
+
+
+# --- retry ----------------------------------------------------------------------------------
+
+
+class Retry(msgspec.Struct, frozen=True, kw_only=True):
+    """When and how often a failed step is tried again.
+
+    The delay before attempt ``k + 1`` is ``min(max_delay, initial_delay * backoff ** (k - 1))``,
+    then jittered (``full``: uniform in [0, delay]; ``half``: in [delay/2, delay]; ``none``),
+    rounded up to whole seconds and at least 1 s. The jitter is derived from the execution and
+    operation ids, so it is the same on every replay.
+
+    Args:
+        max_attempts: Attempts in all, the first included (1 = never retry).
+        initial_delay: Seconds before the second attempt.
+        backoff: Multiplier of the delay for each further attempt.
+        max_delay: Upper bound of a delay, in seconds.
+        jitter: ``"full"``, ``"half"`` or ``"none"``.
+        retry_on: Only exceptions of these types are retried.
+        retry_if: Only exceptions for which this returns True are retried.
+    """
+
+    max_attempts: int = 6
+    initial_delay: float = 5
+    backoff: float = 2.0
+    max_delay: float = 60
+    jitter: Jitter = "full"
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    retry_if: Callable[[BaseException], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ValidationError(f"max_attempts must be an int, got {self.max_attempts!r}")
+        if self.max_attempts < 1:
+            raise ValidationError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.initial_delay < 0 or self.max_delay < 0:
+            raise ValidationError("initial_delay and max_delay must not be negative")
+        if self.backoff < 1:
+            raise ValidationError(f"backoff must be at least 1.0, got {self.backoff}")
+        if self.jitter not in ("none", "full", "half"):
+            raise ValidationError(f"jitter must be 'none', 'full' or 'half', got {self.jitter!r}")
+        if not isinstance(self.retry_on, tuple) or not all(
+            isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on
+        ):
+            raise ValidationError("retry_on must be a tuple of exception types")
+
+    @classmethod
+    def never(cls) -> Retry:
+        """A policy that does not retry: one attempt."""
+        return NO_RETRY
+
+    def should_retry(self, attempt: int, error: BaseException) -> bool:
+        """Whether a failure of attempt ``attempt`` (1-based) with ``error`` is retried."""
+        if attempt >= self.max_attempts or not isinstance(error, self.retry_on):
+            return False
+        return self.retry_if is None or bool(self.retry_if(error))
+
+    def delay(self, attempt: int, unit: float) -> int:
+        """Seconds to wait after the failure of attempt ``attempt``; ``unit`` is in [0, 1)."""
+        base = min(self.max_delay, self.initial_delay * self.backoff ** (attempt - 1))
+        if self.jitter == "full":
+            base *= unit
+        elif self.jitter == "half":
+            base = base / 2 + base / 2 * unit
+        return max(1, math.ceil(base))
+
+
+NO_RETRY: Final = Retry(max_attempts=1)
+DEFAULT_RETRY: Final = Retry()
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+class Step(Command, frozen=True):
+    """Run ``fn(*args, **kwargs)`` once, checkpoint its result, and return it on every replay.
+
+    Args:
+        fn: The function, sync or ``async def``. It may perform any side effect.
+        args: Positional arguments.
+        kwargs: Keyword arguments.
+        name: The operation name (default: the function's name).
+        retry: The retry policy (default: 6 attempts, 5 s initial delay, x2, 60 s cap).
+        semantics: ``"at_least_once"`` (default) or ``"at_most_once"`` per attempt: the start
+            of an at-most-once attempt is recorded before it runs, and an attempt that started
+            but never finished is not run again (it counts as a failed attempt).
+        serdes: Serdes of the result (default JSON).
+        compensate: ``undo(result)``, registered when the step succeeds and run by
+            ``RunCompensations``.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] | None = None
+    name: str | None = None
+    retry: Retry | None = None
+    semantics: Semantics = "at_least_once"
+    serdes: Serdes | None = None
+    compensate: Callable[[Any], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ValidationError(f"Step needs a callable, got {self.fn!r}")
+        if type(self.args) is not tuple:
+            raise ValidationError(f"Step args must be a tuple, got {type(self.args).__name__}")
+        if self.semantics not in (AT_LEAST_ONCE, AT_MOST_ONCE):
+            raise ValidationError(
+                f"semantics must be 'at_least_once' or 'at_most_once', got {self.semantics!r}"
+            )
+        _check_name(self.name, "step")
+
+    @property
+    def op_name(self) -> str | None:
+        """The recorded name: the given name, else the function's name."""
+        return self.name if self.name is not None else _fn_name(self.fn)
+
+
+class StepFunction(Generic[P, R]):
+    """A function decorated with ``@step``: calling it returns a ``Step`` command.
+
+    ``.fn`` is the plain function, for calling it outside a workflow (unit tests).
+    """
+
+    __slots__ = ("__dict__", "compensate", "fn", "name", "retry", "semantics", "serdes")
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None,
+        retry: Retry | None,
+        semantics: Semantics,
+        serdes: Serdes | None,
+        compensate: Callable[[Any], Any] | None,
+    ) -> None:
+        _check_name(name, "step")
+        self.fn = fn
+        self.name = name if name is not None else _fn_name(fn)
+        self.retry = retry
+        self.semantics = semantics
+        self.serdes = serdes
+        self.compensate = compensate
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        Step(fn, name=self.name, semantics=semantics)  # validate once, here
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
+        return Step(
+            self.fn,
+            args,
+            kwargs or None,
+            self.name,
+            self.retry,
+            self.semantics,
+            self.serdes,
+            self.compensate,
+        )
+
+    def __repr__(self) -> str:
+        return f"<step {self.name or self.fn!r}>"
+
+
+@overload
+def step(fn: Callable[P, R], /) -> StepFunction[P, R]: ...
+@overload
+def step(
+    *,
+    name: str | None = None,
+    retry: Retry | None = None,
+    semantics: Semantics = "at_least_once",
+    serdes: Serdes | None = None,
+    compensate: Callable[[Any], Any] | None = None,
+) -> Callable[[Callable[P, R]], StepFunction[P, R]]: ...
+def step(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry: Retry | None = None,
+    semantics: Semantics = "at_least_once",
+    serdes: Serdes | None = None,
+    compensate: Callable[[Any], Any] | None = None,
+) -> StepFunction[P, R] | Callable[[Callable[P, R]], StepFunction[P, R]]:
+    """Make a function a durable step: inside a workflow, ``yield f(x)`` runs it once.
+
+    Usable bare (``@step``) or with options (``@step(retry=Retry(max_attempts=3))``); the
+    options are those of ``Step``.
+    """
+
+    def wrap(f: Callable[P, R]) -> StepFunction[P, R]:
+        return StepFunction(
+            f, name=name, retry=retry, semantics=semantics, serdes=serdes, compensate=compensate
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+# --- waiting --------------------------------------------------------------------------------
+
+
+class Wait(Command, frozen=True):
+    """Suspend the execution for ``seconds`` (whole seconds, 1 s to 366 days).
+
+    No compute is held while waiting: the invocation ends and the service resumes it.
+    """
+
+    seconds: int
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
+        _check_name(self.name, "wait")
+
+
+class CreateCallback(Command, frozen=True, kw_only=True):
+    """Create a callback; the yield returns a ``CallbackHandle`` at once (it never blocks).
+
+    Send ``handle.callback_id`` to whoever will answer, then ``yield handle`` to wait for the
+    answer (the result, or ``CallbackFailedError`` / ``CallbackTimeoutError``).
+
+    Args:
+        name: The operation name.
+        timeout: Seconds before the callback times out (None: never).
+        heartbeat_timeout: Seconds without a heartbeat before it times out (None: no limit).
+        serdes: Serdes of the result.
+    """
+
+    name: str | None = None
+    timeout: int | None = None
+    heartbeat_timeout: int | None = None
+    serdes: Serdes | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "callback")
+        if self.timeout is not None:
+            _check_seconds(self.timeout, "callback timeout", minimum=1, maximum=99_999_999)
+        if self.heartbeat_timeout is not None:
+            _check_seconds(
+                self.heartbeat_timeout, "callback heartbeat_timeout", minimum=1, maximum=99_999_999
+            )
+
+
+class CallbackHandle(Command, frozen=True, kw_only=True):
+    """A created callback. ``yield handle`` waits for its result."""
+
+    callback_id: str
+    operation_id: str
+    serdes: Serdes | None = None
+
+
+class WaitForCallback(Command, frozen=True):
+    """Create a callback, run ``submitter(callback_id)`` as a step, and wait for the answer.
+
+    Recorded as a CONTEXT (subtype ``WaitForCallback``) holding the CALLBACK and the submitter
+    STEP. The yield returns the callback's result or raises its failure.
+
+    Args:
+        submitter: ``fn(callback_id)``, sync or async: sends the id to whoever will answer.
+        name: The operation name.
+        timeout: Seconds before the callback times out.
+        heartbeat_timeout: Seconds without a heartbeat before it times out.
+        retry: Retry policy of the submitter step.
+        serdes: Serdes of the callback result.
+    """
+
+    submitter: Callable[[str], Any]
+    name: str | None = None
+    timeout: int | None = None
+    heartbeat_timeout: int | None = None
+    retry: Retry | None = None
+    serdes: Serdes | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.submitter):
+            raise ValidationError(f"WaitForCallback needs a callable submitter, got {self.submitter!r}")
+        CreateCallback(
+            name=self.name, timeout=self.timeout, heartbeat_timeout=self.heartbeat_timeout
+        )
+
+
+class Invoke(Command, frozen=True):
+    """Invoke another function (durable or plain) and wait for its result.
+
+    On Lambda, ``function_name`` is a function name or ARN; on the embedded engine, a name
+    registered with the engine.
+    """
+
+    function_name: str
+    payload: Any = None
+    name: str | None = None
+    tenant_id: str | None = None
+    serdes: Serdes | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.function_name, str) or not 1 <= len(self.function_name) <= 256:
+            raise ValidationError(
+                f"Invoke function_name must be a string of 1 to 256 characters, "
+                f"got {self.function_name!r}"
+            )
+        _check_name(self.name, "invoke")
+
+
+class WaitDecision(msgspec.Struct, frozen=True):
+    """What a ``WaitStrategy`` decides after a check: stop, or check again after ``delay``."""
+
+    stop: bool
+    delay: int = 0
+
+    @classmethod
+    def done(cls) -> WaitDecision:
+        return cls(True)
+
+    @classmethod
+    def again(cls, delay: int) -> WaitDecision:
+        _check_seconds(delay, "wait-for-condition delay", minimum=1, maximum=MAX_WAIT_SECONDS)
+        return cls(False, delay)
+
+
+class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
+    """The usual polling strategy: stop when ``until(state)`` is true.
+
+    Args:
+        until: Predicate on the state; True stops the polling.
+        delay: Seconds before the second check.
+        backoff: Multiplier of the delay for each further check.
+        max_delay: Upper bound of a delay.
+        max_attempts: Checks in all (None: no limit); past it the step fails.
+    """
+
+    until: Callable[[Any], bool]
+    delay: int = 5
+    backoff: float = 1.0
+    max_delay: int = 300
+    max_attempts: int | None = None
+
+    def __call__(self, state: Any, attempt: int) -> WaitDecision:
+        if self.until(state):
+            return WaitDecision.done()
+        if self.max_attempts is not None and attempt >= self.max_attempts:
+            raise WaitConditionNotMetError(
+                f"condition not met after {attempt} checks (max_attempts={self.max_attempts})"
+            )
+        delay = min(self.max_delay, self.delay * self.backoff ** (attempt - 1))
+        return WaitDecision.again(max(1, math.ceil(delay)))
+
+
+class WaitConditionNotMetError(Exception):
+    """Raised by ``WaitStrategy`` when ``max_attempts`` checks did not meet the condition."""
+
+
+class WaitForCondition(Command, frozen=True):
+    """Poll ``check(state) -> state`` with a durable wait between checks.
+
+    Recorded as one STEP (subtype ``WaitForCondition``) whose attempts are the checks; the state
+    is checkpointed after each. ``wait_strategy(state, attempt)`` returns a ``WaitDecision``
+    (or use ``WaitStrategy(until=...)``). The yield returns the final state.
+    """
+
+    check: Callable[[Any], Any]
+    initial_state: Any = None
+    wait_strategy: Callable[[Any, int], WaitDecision] | None = None
+    name: str | None = None
+    serdes: Serdes | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.check):
+            raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")
+        if self.wait_strategy is not None and not callable(self.wait_strategy):
+            raise ValidationError("wait_strategy must be callable")
+        _check_name(self.name, "wait-for-condition")
+
+    @property
+    def op_name(self) -> str | None:
+        return self.name if self.name is not None else _fn_name(self.check)
+
+
+# --- composition ----------------------------------------------------------------------------
+
+
+def _check_workflow_fn(fn: object, what: str) -> None:
+    if not callable(fn):
+        raise WorkflowDefinitionError(f"{what} must be a generator function, got {fn!r}")
+
+
+class Child(Command, frozen=True):
+    """Run ``workflow(*args, **kwargs)`` in its own checkpointed child context.
+
+    Its operations get their own id namespace, and once it completes its result is replayed from
+    one record. ``yield from workflow(...)`` is the inline alternative (same namespace).
+    """
+
+    workflow: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] | None = None
+    name: str | None = None
+    serdes: Serdes | None = None
+
+    def __post_init__(self) -> None:
+        _check_workflow_fn(self.workflow, "Child workflow")
+        if type(self.args) is not tuple:
+            raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
+        _check_name(self.name, "child")
+
+    @property
+    def op_name(self) -> str | None:
+        return self.name if self.name is not None else _fn_name(self.workflow)
+
+
+class Completion(msgspec.Struct, frozen=True, kw_only=True):
+    """When a Map or Parallel batch is decided. With nothing set, the first failure decides it.
+
+    The failure tolerances are checked first: the batch fails once failures exceed
+    ``tolerated_failure_count`` or their share of *all* items exceeds
+    ``tolerated_failure_percentage`` (strictly greater). Then it succeeds once
+    ``min_successful`` items succeeded, or when every item completed.
+    """
+
+    min_successful: int | None = None
+    tolerated_failure_count: int | None = None
+    tolerated_failure_percentage: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_successful is not None and self.min_successful < 0:
+            raise ValidationError("min_successful must not be negative")
+        if self.tolerated_failure_count is not None and self.tolerated_failure_count < 0:
+            raise ValidationError("tolerated_failure_count must not be negative")
+        pct = self.tolerated_failure_percentage
+        if pct is not None and not 0 <= pct <= 100:
+            raise ValidationError("tolerated_failure_percentage must be between 0 and 100")
+
+    @classmethod
+    def all_completed(cls) -> Completion:
+        """Run every item whatever fails."""
+        return cls(tolerated_failure_percentage=100)
+
+
+def _check_concurrency(value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(
+            f"max_concurrency must be a positive int or None (unbounded), got {value!r}"
+        )
+
+
+class Map(Command, frozen=True):
+    """Run ``fn`` for every item, concurrently, and return a ``BatchResult`` in item order.
+
+    ``fn`` is a plain function (each item becomes a child context holding one step, called as
+    ``fn(item)`` or ``fn(item, index)``) or a generator function (each item runs as a child
+    workflow ``fn(item, index)``).
+
+    Args:
+        fn: The per-item function or workflow.
+        items: The items.
+        name: The operation name.
+        max_concurrency: Items in flight at once (None: unbounded).
+        completion: When the batch is decided (default: the first failure ends it).
+        item_namer: ``namer(item, index) -> str`` names each iteration.
+        serdes: Serdes of the whole batch result.
+        item_serdes: Serdes of each item's result.
+    """
+
+    fn: Callable[..., Any]
+    items: Sequence[Any]
+    name: str | None = None
+    max_concurrency: int | None = None
+    completion: Completion | None = None
+    item_namer: Callable[[Any, int], str] | None = None
+    serdes: Serdes | None = None
+    item_serdes: Serdes | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ValidationError(f"Map needs a callable, got {self.fn!r}")
+        if isinstance(self.items, (str, bytes)) or not isinstance(self.items, Sequence):
+            raise ValidationError(
+                f"Map items must be a sequence (list or tuple), got {type(self.items).__name__}"
+            )
+        _check_concurrency(self.max_concurrency)
+        _check_name(self.name, "map")
+
+
+class Branch(msgspec.Struct, frozen=True):
+    """A named Parallel branch: a function or generator function called with no arguments."""
+
+    fn: Callable[[], Any]
+    name: str | None = None
+
+
+class Parallel(Command, frozen=True):
+    """Run branches concurrently and return a ``BatchResult`` in branch order.
+
+    Each branch is a function (run as one step), a generator function (a child workflow), or a
+    ``Branch`` naming one. Branches may themselves yield ``Parallel`` or ``Map``.
+    """
+
+    branches: Sequence[Callable[[], Any] | Branch]
+    name: str | None = None
+    max_concurrency: int | None = None
+    completion: Completion | None = None
+    serdes: Serdes | None = None
+    item_serdes: Serdes | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.branches, (str, bytes)) or not isinstance(self.branches, Sequence):
+            raise ValidationError("Parallel branches must be a list of callables")
+        for b in self.branches:
+            if not (isinstance(b, Branch) or callable(b)):
+                raise ValidationError(f"a Parallel branch must be callable, got {b!r}")
+        _check_concurrency(self.max_concurrency)
+        _check_name(self.name, "parallel")
+
+
+# --- workflows ------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def workflow(fn: F) -> F:
+    """Mark ``fn`` as a workflow, checking that it is a generator function.
+
+    Any generator function works as a workflow without this decorator; with it, a mistake (a
+    plain ``def`` without ``yield``) fails at import time instead of at the first run.
+    """
+    if not inspect.isgeneratorfunction(inspect.unwrap(fn)):
+        raise WorkflowDefinitionError(
+            f"{getattr(fn, '__qualname__', fn)!r} is not a generator function: a workflow must "
+            "`yield` its commands (write `result = yield some_step(x)`)"
+        )
+    return fn

@@ -1,0 +1,232 @@
+"""The one error tree of durable_gen, sorted by who must act.
+
+Bottom of the import graph: stdlib only. Errors raised *into* workflows (at a ``yield``) carry
+the recorded error object, so the same exception is raised on every replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BatchFailedError",
+    "CallbackError",
+    "CallbackFailedError",
+    "CallbackTimeoutError",
+    "ChildFailedError",
+    "DurableGenError",
+    "ExecutionFailedError",
+    "ExecutionNotFoundError",
+    "ExecutionSuspendedError",
+    "FunctionNotRegisteredError",
+    "InvalidCheckpointError",
+    "InvalidCheckpointTokenError",
+    "InvalidInputError",
+    "InvokeFailedError",
+    "NonDeterminismError",
+    "OperationError",
+    "PayloadTooLargeError",
+    "SerializationError",
+    "ServiceError",
+    "StepFailedError",
+    "StepInterruptedError",
+    "UnknownCallbackError",
+    "ValidationError",
+    "WorkflowDefinitionError",
+]
+
+
+class DurableGenError(Exception):
+    """Base class of every error durable_gen raises."""
+
+
+# --- the workflow author must act -------------------------------------------------------------
+
+
+class ValidationError(DurableGenError, ValueError):
+    """An option given to a command or an API is invalid (a negative wait, zero concurrency...)."""
+
+
+class WorkflowDefinitionError(DurableGenError, TypeError):
+    """The workflow is not written as durable_gen expects.
+
+    For example: it is not a generator function, it yielded something that is not a command,
+    or it kept yielding after the execution was decided.
+    """
+
+
+class SerializationError(DurableGenError):
+    """A value could not be serialized to, or deserialized from, its JSON payload."""
+
+
+class PayloadTooLargeError(SerializationError):
+    """A payload or error object is over the service's size limit."""
+
+
+class NonDeterminismError(DurableGenError):
+    """The workflow code asked for something other than what the history recorded.
+
+    Raised (as a failed execution, never retried) when the command at a position does not match
+    the recorded operation's type, subtype, name or parent, or when the workflow finishes while
+    recorded operations were never visited.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation_id: str | None = None,
+        position: str | None = None,
+        recorded: str | None = None,
+        requested: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.operation_id = operation_id
+        self.position = position
+        self.recorded = recorded
+        self.requested = requested
+
+
+# --- the caller (of run(), the engine or the handler) must act ---------------------------------
+
+
+class InvalidInputError(DurableGenError, ValueError):
+    """Input is malformed: bad JSON, an event that is not a durable invocation, a corrupt history."""
+
+
+class ExecutionFailedError(DurableGenError):
+    """The execution finished in FAILED (or TIMED_OUT / STOPPED) state.
+
+    Attributes:
+        error_type: The recorded error type (for workflow exceptions, the class name).
+        error_message: The recorded error message.
+        error_data: Optional recorded data.
+        status: The execution status.
+    """
+
+    def __init__(
+        self,
+        error_type: str | None,
+        error_message: str | None,
+        *,
+        error_data: str | None = None,
+        status: str = "FAILED",
+        stack_trace: list[str] | None = None,
+    ) -> None:
+        super().__init__(f"execution {status.lower()}: {error_type}: {error_message}")
+        self.error_type = error_type
+        self.error_message = error_message
+        self.error_data = error_data
+        self.status = status
+        self.stack_trace = stack_trace
+
+
+class ExecutionSuspendedError(DurableGenError):
+    """The execution cannot go on by itself: it waits for something only the caller can send."""
+
+    def __init__(self, message: str, *, execution_arn: str, waiting_on: list[str]) -> None:
+        super().__init__(message)
+        self.execution_arn = execution_arn
+        self.waiting_on = waiting_on
+
+
+# --- the service refused a request --------------------------------------------------------------
+
+
+class ServiceError(DurableGenError):
+    """The durable-execution service (embedded or AWS) refused a request."""
+
+
+class InvalidCheckpointTokenError(ServiceError):
+    """The checkpoint token is unknown or stale: only the newest token may be used."""
+
+
+class InvalidCheckpointError(ServiceError):
+    """A checkpoint update is not allowed in the operation's current state."""
+
+
+class ExecutionNotFoundError(ServiceError):
+    """No execution has that ARN or id."""
+
+
+class UnknownCallbackError(ServiceError):
+    """No open callback has that id (it never existed, or it already completed or timed out)."""
+
+
+class FunctionNotRegisteredError(ServiceError):
+    """``Invoke`` named a function the embedded engine does not know; register it first."""
+
+
+# --- raised into the workflow at a yield --------------------------------------------------------
+
+
+class OperationError(DurableGenError):
+    """An operation ended in failure; raised into the workflow at its ``yield``.
+
+    The same exception (type, message, data) is raised on every replay, because it is built from
+    the recorded error object, never from a live exception.
+
+    Attributes:
+        error_type: The type recorded for the failure (for a step, the exception class name).
+        error_message: The recorded message.
+        error_data: Optional recorded data (a string).
+        stack_trace: The recorded stack trace lines, if any.
+    """
+
+    def __init__(
+        self,
+        error_message: str | None = None,
+        *,
+        error_type: str | None = None,
+        error_data: str | None = None,
+        stack_trace: list[str] | None = None,
+    ) -> None:
+        super().__init__(error_message or error_type or type(self).__name__)
+        self.error_type = error_type
+        self.error_message = error_message
+        self.error_data = error_data
+        self.stack_trace = stack_trace
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(error_type={self.error_type!r}, message={self.error_message!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.error_message, self.error_type, self.error_data))
+
+
+def _rebuild(
+    cls: type[OperationError], message: str | None, error_type: str | None, data: str | None
+) -> OperationError:
+    return cls(message, error_type=error_type, error_data=data)
+
+
+class StepFailedError(OperationError):
+    """A step failed after its last attempt (or with an error its retry policy does not retry)."""
+
+
+class StepInterruptedError(StepFailedError):
+    """An at-most-once step started but its outcome was never recorded (the process died)."""
+
+
+class CallbackError(OperationError):
+    """Base class of callback outcomes that are not a success."""
+
+
+class CallbackFailedError(CallbackError):
+    """The callback was completed with a failure by whoever held its id."""
+
+
+class CallbackTimeoutError(CallbackError):
+    """The callback timed out (overall timeout, or no heartbeat within the heartbeat timeout)."""
+
+
+class InvokeFailedError(OperationError):
+    """The invoked function failed, timed out or was stopped."""
+
+
+class ChildFailedError(OperationError):
+    """A child context (``Child``, a Map item or a Parallel branch) ended with an error."""
+
+
+class BatchFailedError(OperationError):
+    """A Map or Parallel batch had failures and ``raise_if_failed()`` was asked for."""

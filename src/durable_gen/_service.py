@@ -1,0 +1,45 @@
+"""The durable-execution service as the driver sees it: a small protocol.
+
+The embedded engine (``durable_gen.local``) and the AWS Lambda client (``durable_gen.aws``) both
+implement it; a custom runtime can too. An invocation reads pages of state and sends checkpoints,
+each with the newest token, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from ._wire import CheckpointResponse, ExecutionState, InvocationInput, InvocationOutput
+from ._wire import OperationUpdate
+
+__all__ = ["DurableService", "InvocationHandler"]
+
+
+@runtime_checkable
+class DurableService(Protocol):
+    """What an invocation needs from the service that drives it."""
+
+    def checkpoint(
+        self,
+        execution_arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+    ) -> CheckpointResponse:
+        """Record ``updates`` in order; return the new token and the operations that changed.
+
+        Raises:
+            InvalidCheckpointTokenError: the token is not the newest one.
+            InvalidCheckpointError: an update is not allowed in its operation's state.
+        """
+        ...
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str
+    ) -> ExecutionState:
+        """The page of operations that starts at ``marker`` (from ``NextMarker``)."""
+        ...
+
+
+#: A durable function as the service invokes it: invocation input in, invocation output out.
+InvocationHandler = Callable[[InvocationInput], InvocationOutput]

@@ -1,0 +1,249 @@
+"""The AWS Lambda durable-execution API shapes, as msgspec Structs.
+
+Field names encode to the API's PascalCase JSON (boto3 ``lambda`` service model, 2015-03-31).
+Timestamps are integers of epoch milliseconds, as in the invocation event the Lambda service
+sends; the boto3 client converts its ``datetime`` values at the edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+__all__ = [
+    "CallbackDetails",
+    "CallbackOptions",
+    "ChainedInvokeDetails",
+    "ChainedInvokeOptions",
+    "CheckpointResponse",
+    "ContextDetails",
+    "ContextOptions",
+    "ErrorObject",
+    "Event",
+    "ExecutionDetails",
+    "ExecutionState",
+    "InvocationInput",
+    "InvocationOutput",
+    "Operation",
+    "OperationUpdate",
+    "StepDetails",
+    "StepOptions",
+    "WaitDetails",
+    "WaitOptions",
+]
+
+OperationType = Literal["EXECUTION", "CONTEXT", "STEP", "WAIT", "CALLBACK", "CHAINED_INVOKE"]
+OperationStatus = Literal[
+    "STARTED", "PENDING", "READY", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"
+]
+OperationAction = Literal["START", "SUCCEED", "FAIL", "RETRY", "CANCEL"]
+InvocationStatus = Literal["SUCCEEDED", "FAILED", "PENDING"]
+
+#: Statuses after which an operation never changes again.
+TERMINAL_STATUSES: Final = frozenset(
+    {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"}
+)
+
+#: Service limits (DESIGN §5).
+MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
+MAX_ERROR_BYTES: Final = 32 * 1024
+MAX_CONTEXT_RESULT_BYTES: Final = 256 * 1024
+MAX_NAME_CHARS: Final = 256
+MAX_WAIT_SECONDS: Final = 31_622_400
+
+
+class _Shape(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, rename="pascal"):
+    """Base of every wire shape: frozen, keyword-only, None fields left out of the JSON."""
+
+
+class ErrorObject(_Shape):
+    """An error as the service records it."""
+
+    error_type: str | None = None
+    error_message: str | None = None
+    error_data: str | None = None
+    stack_trace: list[str] | None = None
+
+
+class ExecutionDetails(_Shape):
+    input_payload: str | None = None
+
+
+class ContextDetails(_Shape):
+    replay_children: bool | None = None
+    result: str | None = None
+    error: ErrorObject | None = None
+
+
+class StepDetails(_Shape):
+    attempt: int | None = None
+    next_attempt_timestamp: int | None = None
+    result: str | None = None
+    error: ErrorObject | None = None
+
+
+class WaitDetails(_Shape):
+    scheduled_end_timestamp: int | None = None
+
+
+class CallbackDetails(_Shape):
+    callback_id: str | None = None
+    result: str | None = None
+    error: ErrorObject | None = None
+
+
+class ChainedInvokeDetails(_Shape):
+    result: str | None = None
+    error: ErrorObject | None = None
+
+
+class Operation(_Shape):
+    """One recorded operation of an execution."""
+
+    id: str
+    type: OperationType
+    status: OperationStatus
+    parent_id: str | None = None
+    name: str | None = None
+    sub_type: str | None = None
+    start_timestamp: int | None = None
+    end_timestamp: int | None = None
+    execution_details: ExecutionDetails | None = None
+    context_details: ContextDetails | None = None
+    step_details: StepDetails | None = None
+    wait_details: WaitDetails | None = None
+    callback_details: CallbackDetails | None = None
+    chained_invoke_details: ChainedInvokeDetails | None = None
+
+
+class ContextOptions(_Shape):
+    replay_children: bool | None = None
+
+
+class StepOptions(_Shape):
+    next_attempt_delay_seconds: int | None = None
+
+
+class WaitOptions(_Shape):
+    wait_seconds: int | None = None
+
+
+class CallbackOptions(_Shape):
+    timeout_seconds: int | None = None
+    heartbeat_timeout_seconds: int | None = None
+
+
+class ChainedInvokeOptions(_Shape):
+    function_name: str
+    tenant_id: str | None = None
+    x_amzn_trace_id: str | None = None
+
+
+class OperationUpdate(_Shape):
+    """One change an invocation asks the service to record."""
+
+    id: str
+    type: OperationType
+    action: OperationAction
+    parent_id: str | None = None
+    name: str | None = None
+    sub_type: str | None = None
+    payload: str | None = None
+    error: ErrorObject | None = None
+    context_options: ContextOptions | None = None
+    step_options: StepOptions | None = None
+    wait_options: WaitOptions | None = None
+    callback_options: CallbackOptions | None = None
+    chained_invoke_options: ChainedInvokeOptions | None = None
+
+
+class ExecutionState(_Shape):
+    """A page of operations: ``InitialExecutionState``, or a ``GetDurableExecutionState`` reply."""
+
+    operations: list[Operation] = msgspec.field(default_factory=list)
+    next_marker: str | None = None
+
+
+class InvocationInput(_Shape):
+    """The event the service sends to a durable function on each invocation."""
+
+    durable_execution_arn: str
+    checkpoint_token: str
+    initial_execution_state: ExecutionState = msgspec.field(default_factory=ExecutionState)
+
+
+class InvocationOutput(_Shape):
+    """What a durable function returns from an invocation."""
+
+    status: InvocationStatus
+    result: str | None = None
+    error: ErrorObject | None = None
+
+
+class CheckpointResponse(_Shape):
+    """The reply to ``CheckpointDurableExecution``: the new token and the operations it changed."""
+
+    checkpoint_token: str
+    new_execution_state: ExecutionState = msgspec.field(default_factory=ExecutionState)
+
+
+class Event(_Shape):
+    """One ``GetDurableExecutionHistory`` event.
+
+    Details stay plain mappings (``{"Result": {"Payload": "..."}}``), exactly as the API writes
+    them; ``details_key()`` names the one that is set.
+    """
+
+    event_type: str
+    event_id: int
+    event_timestamp: int | None = None
+    id: str | None = None
+    name: str | None = None
+    sub_type: str | None = None
+    parent_id: str | None = None
+    execution_started_details: dict[str, Any] | None = None
+    execution_succeeded_details: dict[str, Any] | None = None
+    execution_failed_details: dict[str, Any] | None = None
+    execution_timed_out_details: dict[str, Any] | None = None
+    execution_stopped_details: dict[str, Any] | None = None
+    context_started_details: dict[str, Any] | None = None
+    context_succeeded_details: dict[str, Any] | None = None
+    context_failed_details: dict[str, Any] | None = None
+    wait_started_details: dict[str, Any] | None = None
+    wait_succeeded_details: dict[str, Any] | None = None
+    wait_cancelled_details: dict[str, Any] | None = None
+    step_started_details: dict[str, Any] | None = None
+    step_succeeded_details: dict[str, Any] | None = None
+    step_failed_details: dict[str, Any] | None = None
+    chained_invoke_started_details: dict[str, Any] | None = None
+    chained_invoke_succeeded_details: dict[str, Any] | None = None
+    chained_invoke_failed_details: dict[str, Any] | None = None
+    chained_invoke_timed_out_details: dict[str, Any] | None = None
+    chained_invoke_stopped_details: dict[str, Any] | None = None
+    callback_started_details: dict[str, Any] | None = None
+    callback_succeeded_details: dict[str, Any] | None = None
+    callback_failed_details: dict[str, Any] | None = None
+    callback_timed_out_details: dict[str, Any] | None = None
+    invocation_completed_details: dict[str, Any] | None = None
+
+
+def details_field(event_type: str) -> str:
+    """The snake_case ``Event`` field holding the details of ``event_type`` events."""
+    out = [event_type[0].lower()]
+    for ch in event_type[1:]:
+        out.append("_" + ch.lower() if ch.isupper() else ch)
+    return "".join(out) + "_details"
+
+
+_json_encoder: Final = msgspec.json.Encoder()
+
+
+def encode(shape: msgspec.Struct) -> bytes:
+    """Encode a wire shape to its API JSON."""
+    return _json_encoder.encode(shape)
+
+
+def to_builtins(shape: msgspec.Struct) -> Any:
+    """A wire shape as plain dicts and lists (what boto3 takes and returns)."""
+    return msgspec.to_builtins(shape)
