@@ -26,12 +26,14 @@ __all__ = [
     "CallbackHandle",
     "Child",
     "Command",
+    "CompensationResult",
     "Completion",
     "CreateCallback",
     "Invoke",
     "Map",
     "Parallel",
     "Retry",
+    "RunCompensations",
     "Step",
     "StepFunction",
     "Wait",
@@ -609,3 +611,32 @@ def workflow(fn: F) -> F:
             "`yield` its commands (write `result = yield some_step(x)`)"
         )
     return fn
+
+
+# --- sagas ----------------------------------------------------------------------------------
+
+
+class RunCompensations(Command, frozen=True, kw_only=True):
+    """Run the undos registered by succeeded steps of this context, last in first out.
+
+    Each undo runs as a CONTEXT (subtype ``Compensation``) holding one step; a failing undo does
+    not stop the others. On replay, undos that already finished are skipped, so a rollback that
+    was interrupted resumes where it stopped. The yield returns one ``CompensationResult`` per
+    undo, in the order they ran. Undos are registered per context: a step inside a ``Child`` or a
+    Map item registers in that context.
+
+    Args:
+        retry: Retry policy of each undo step (default: the step default).
+    """
+
+    retry: Retry | None = None
+
+
+class CompensationResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The outcome of one undo: the step it compensated, and its status and result or error."""
+
+    name: str | None
+    status: Literal["SUCCEEDED", "FAILED"]
+    result: Any = None
+    error_type: str | None = None
+    error_message: str | None = None

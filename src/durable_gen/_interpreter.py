@@ -49,7 +49,9 @@ from ._commands import (
     Invoke,
     Map,
     Parallel,
+    CompensationResult,
     Retry,
+    RunCompensations,
     Step,
     Wait,
     WaitDecision,
@@ -398,6 +400,8 @@ class Interpreter:
             Child: self._on_child,
             Map: self._on_batch,
             Parallel: self._on_batch,
+            RunCompensations: self._on_compensations,
+            _Compensate: self._on_compensate,
         }
 
     # --- public API for drivers -------------------------------------------------------------
@@ -1033,6 +1037,29 @@ class Interpreter:
             )
         return self._context_update(op_id, parent, sub_type, name, "SUCCEED", payload=payload)
 
+    # --- sagas --------------------------------------------------------------------------------
+
+    def _on_compensations(self, fiber: _Fiber, cmd: RunCompensations) -> Any:
+        undo, fiber.undo = fiber.undo, []
+        # The helper runs in the caller's namespace: it takes over the caller's counter while
+        # the caller is blocked, and hands it back when done.
+        def done(helper: _Fiber, value: Any, exc: BaseException | None) -> None:
+            fiber.n = helper.n
+            self._ready.append((fiber, value, exc))
+
+        helper = _Fiber(_compensate(undo, cmd.retry), fiber.ctx_id, fiber, done)
+        helper.n = fiber.n
+        self._ready.append((helper, None, None))
+        return _BLOCKED
+
+    def _on_compensate(self, fiber: _Fiber, cmd: _Compensate) -> Any:
+        op_id, rec = self._position(fiber, "CONTEXT", "Compensation", cmd.name)
+        fn, value, name, retry = cmd.fn, cmd.value, cmd.name, cmd.retry
+        return self._enter_context(
+            fiber, op_id, rec, "Compensation", cmd.name,
+            lambda: _one_step(fn, (value,), name, retry), None, StepFailedError,
+        )
+
     # --- Map and Parallel -----------------------------------------------------------------------
 
     def _on_batch(self, fiber: _Fiber, cmd: Map | Parallel) -> Any:
@@ -1198,6 +1225,34 @@ class Interpreter:
                 self._context_success(batch.op_id, batch.fiber.ctx_id, batch.sub_type, cmd.name, payload, summary)
             )
         return (self._decode_batch(payload, cmd.serdes), None)
+
+
+class _Compensate(Command, frozen=True):
+    """One undo, run as a CONTEXT/Compensation holding one step (internal)."""
+
+    fn: Callable[[Any], Any]
+    value: Any
+    name: str | None
+    retry: Retry | None
+
+
+def _compensate(
+    undo: list[tuple[Callable[[Any], Any], Any, str | None]], retry: Retry | None
+) -> Gen:
+    results = []
+    for fn, value, name in reversed(undo):
+        try:
+            result = yield _Compensate(fn, value, name, retry)
+        except OperationError as exc:
+            results.append(
+                CompensationResult(
+                    name=name, status="FAILED", error_type=exc.error_type,
+                    error_message=exc.error_message,
+                )
+            )
+        else:
+            results.append(CompensationResult(name=name, status="SUCCEEDED", result=result))
+    return results
 
 
 def _wait_done(op: Operation) -> Any:

@@ -1,0 +1,33 @@
+"""The Quick start workflow: charge an order, wait, print labels in parallel, compute tax."""
+
+from __future__ import annotations
+
+import durable_gen as dg
+
+log = dg.get_logger("examples.order")
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1))
+def charge(order_id: str, amount: int) -> str:
+    return f"receipt-{order_id}-{amount}"
+
+
+@dg.step
+def print_label(item: str) -> str:
+    return f"label:{item}"
+
+
+@dg.workflow
+def tax(payload: dict) -> dg.Step:  # type: ignore[type-arg]
+    rate = yield dg.Step(lambda: 0.2, name="rate")
+    return round(payload["amount"] * rate, 2)
+
+
+@dg.workflow
+def place_order(order: dict):  # type: ignore[no-untyped-def,type-arg]
+    receipt = yield charge(order["id"], order["amount"])
+    log.info("charged %s", receipt)  # logged once, not again on replay
+    yield dg.Wait(seconds=1, name="cooling-off")
+    labels = yield dg.Map(print_label, order["items"], max_concurrency=5, name="labels")
+    summary = yield dg.Child(tax, ({"amount": order["amount"]},), name="tax")
+    return {"receipt": receipt, "labels": labels.results(), "tax": summary}

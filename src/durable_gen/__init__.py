@@ -1,0 +1,149 @@
+"""durable_gen: durable executions written as Python generators.
+
+A workflow is a generator function that yields commands (``Step``, ``Wait``, ``Invoke``,
+``Map``, ...). A pure interpreter replays them against the recorded history; the embedded
+engine (``durable_gen.local``) or AWS Lambda (``durable_gen.aws``) runs them durably.
+"""
+
+from ._api import run as run
+from ._batch import BatchItem as BatchItem
+from ._batch import BatchResult as BatchResult
+from ._commands import AT_LEAST_ONCE as AT_LEAST_ONCE
+from ._commands import AT_MOST_ONCE as AT_MOST_ONCE
+from ._commands import Branch as Branch
+from ._commands import CallbackHandle as CallbackHandle
+from ._commands import Child as Child
+from ._commands import Command as Command
+from ._commands import CompensationResult as CompensationResult
+from ._commands import Completion as Completion
+from ._commands import CreateCallback as CreateCallback
+from ._commands import Invoke as Invoke
+from ._commands import Map as Map
+from ._commands import Parallel as Parallel
+from ._commands import Retry as Retry
+from ._commands import RunCompensations as RunCompensations
+from ._commands import Step as Step
+from ._commands import StepFunction as StepFunction
+from ._commands import Wait as Wait
+from ._commands import WaitConditionNotMetError as WaitConditionNotMetError
+from ._commands import WaitDecision as WaitDecision
+from ._commands import WaitForCallback as WaitForCallback
+from ._commands import WaitForCondition as WaitForCondition
+from ._commands import WaitStrategy as WaitStrategy
+from ._commands import step as step
+from ._commands import workflow as workflow
+from ._driver import CheckpointMode as CheckpointMode
+from ._driver import invoke as invoke
+from ._driver import invoke_async as invoke_async
+from ._driver import make_handler as make_handler
+from ._errors import BatchFailedError as BatchFailedError
+from ._errors import CallbackError as CallbackError
+from ._errors import CallbackFailedError as CallbackFailedError
+from ._errors import CallbackTimeoutError as CallbackTimeoutError
+from ._errors import ChildFailedError as ChildFailedError
+from ._errors import DurableGenError as DurableGenError
+from ._errors import ExecutionFailedError as ExecutionFailedError
+from ._errors import ExecutionNotFoundError as ExecutionNotFoundError
+from ._errors import ExecutionSuspendedError as ExecutionSuspendedError
+from ._errors import FunctionNotRegisteredError as FunctionNotRegisteredError
+from ._errors import InvalidCheckpointError as InvalidCheckpointError
+from ._errors import InvalidCheckpointTokenError as InvalidCheckpointTokenError
+from ._errors import InvalidInputError as InvalidInputError
+from ._errors import InvokeFailedError as InvokeFailedError
+from ._errors import NonDeterminismError as NonDeterminismError
+from ._errors import OperationError as OperationError
+from ._errors import PayloadTooLargeError as PayloadTooLargeError
+from ._errors import SerializationError as SerializationError
+from ._errors import ServiceError as ServiceError
+from ._errors import StepFailedError as StepFailedError
+from ._errors import StepInterruptedError as StepInterruptedError
+from ._errors import UnknownCallbackError as UnknownCallbackError
+from ._errors import ValidationError as ValidationError
+from ._errors import WorkflowDefinitionError as WorkflowDefinitionError
+from ._interpreter import Failed as Failed
+from ._interpreter import Interpreter as Interpreter
+from ._interpreter import StepTask as StepTask
+from ._interpreter import Succeeded as Succeeded
+from ._interpreter import Suspended as Suspended
+from ._logger import ReplayAwareLogger as ReplayAwareLogger
+from ._logger import get_logger as get_logger
+from ._serdes import JsonSerdes as JsonSerdes
+from ._serdes import Serdes as Serdes
+from ._service import DurableService as DurableService
+from ._service import InvocationHandler as InvocationHandler
+
+__version__ = "0.1.0"
+
+#: The default replay-aware logger for workflow code.
+logger = get_logger()
+
+__all__ = [
+    "AT_LEAST_ONCE",
+    "AT_MOST_ONCE",
+    "BatchFailedError",
+    "BatchItem",
+    "BatchResult",
+    "Branch",
+    "CallbackError",
+    "CallbackFailedError",
+    "CallbackHandle",
+    "CallbackTimeoutError",
+    "CheckpointMode",
+    "Child",
+    "ChildFailedError",
+    "Command",
+    "CompensationResult",
+    "Completion",
+    "CreateCallback",
+    "DurableGenError",
+    "DurableService",
+    "ExecutionFailedError",
+    "ExecutionNotFoundError",
+    "ExecutionSuspendedError",
+    "Failed",
+    "FunctionNotRegisteredError",
+    "Interpreter",
+    "InvalidCheckpointError",
+    "InvalidCheckpointTokenError",
+    "InvalidInputError",
+    "InvocationHandler",
+    "Invoke",
+    "InvokeFailedError",
+    "JsonSerdes",
+    "Map",
+    "NonDeterminismError",
+    "OperationError",
+    "Parallel",
+    "PayloadTooLargeError",
+    "ReplayAwareLogger",
+    "Retry",
+    "RunCompensations",
+    "Serdes",
+    "SerializationError",
+    "ServiceError",
+    "Step",
+    "StepFailedError",
+    "StepFunction",
+    "StepInterruptedError",
+    "StepTask",
+    "Succeeded",
+    "Suspended",
+    "UnknownCallbackError",
+    "ValidationError",
+    "Wait",
+    "WaitConditionNotMetError",
+    "WaitDecision",
+    "WaitForCallback",
+    "WaitForCondition",
+    "WaitStrategy",
+    "WorkflowDefinitionError",
+    "__version__",
+    "get_logger",
+    "invoke",
+    "invoke_async",
+    "logger",
+    "make_handler",
+    "run",
+    "step",
+    "workflow",
+]

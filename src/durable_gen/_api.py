@@ -1,0 +1,106 @@
+"""``run()``: start a workflow on a fresh embedded engine and drive it to its end.
+
+The one-call entry point of the Quick start and of scripts. For more control (several
+executions, callbacks sent from outside, inspection), use ``durable_gen.local.LocalService``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._driver import CheckpointMode, make_handler
+from ._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
+from ._serdes import Serdes, dumps, loads
+
+__all__ = ["run", "workflow_name"]
+
+
+def workflow_name(workflow: Callable[..., Any]) -> str:
+    """The function name the engine registers a workflow under: ``module.qualname``."""
+    module = getattr(workflow, "__module__", None) or "workflow"
+    qualname = getattr(workflow, "__qualname__", None) or getattr(workflow, "__name__", "workflow")
+    name = f"{module}.{qualname}".replace("<", "").replace(">", "")
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64]
+
+
+def run(
+    workflow: Callable[..., Any],
+    input: Any = None,
+    *,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    skip_time: bool = False,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+) -> Any:
+    """Run ``workflow(input)`` to completion on a new in-memory embedded engine.
+
+    Args:
+        workflow: A generator function that yields commands.
+        input: The input (JSON-serializable).
+        functions: Targets for ``Invoke``: name → workflow (generator function) or plain
+            function taking and returning JSON-compatible values.
+        skip_time: Use a virtual clock: waits and retry delays finish at once.
+        checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``.
+        serdes: Serdes of the input and the result.
+
+    Returns:
+        The workflow's result.
+
+    Raises:
+        ExecutionFailedError: the workflow failed (its error is attached).
+        ExecutionSuspendedError: the workflow waits for a callback nobody can send in this run.
+        WorkflowDefinitionError: ``workflow`` is not a generator function.
+    """
+    from .local import LocalService, RealClock, VirtualClock
+
+    if not callable(workflow):
+        raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
+    engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
+    name = workflow_name(workflow)
+    engine.register(name, make_handler(workflow, engine, checkpointing=checkpointing, serdes=serdes))
+    for fname, fn in (functions or {}).items():
+        register_function(engine, fname, fn, checkpointing=checkpointing)
+    arn = engine.start(name, dumps(input, serdes, what="the workflow input"))
+    record = engine.run(arn)
+    return outcome(engine, record, serdes)
+
+
+def register_function(
+    engine: Any, name: str, fn: Callable[..., Any], *, checkpointing: CheckpointMode = "step"
+) -> None:
+    """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain JSON function."""
+    import inspect
+
+    if inspect.isgeneratorfunction(inspect.unwrap(fn)):
+        engine.register(name, make_handler(fn, engine, checkpointing=checkpointing))
+        return
+
+    def plain(payload: str | None) -> str | None:
+        return dumps(fn(loads(payload)), what=f"the result of function {name!r}")
+
+    engine.register(name, plain, durable=False)
+
+
+def outcome(engine: Any, record: Any, serdes: Serdes | None = None) -> Any:
+    """The result of a finished execution record, or the matching error."""
+    status = record.status
+    if status == "SUCCEEDED":
+        return loads(record.result, serdes)
+    if status == "RUNNING":
+        waiting = list(getattr(engine, "waiting_on", lambda arn: [])(record.arn))
+        raise ExecutionSuspendedError(
+            f"execution {record.arn} is suspended and nothing in this run can resume it; it "
+            f"waits on: {', '.join(waiting) or 'something external'}. Use "
+            "durable_gen.local.LocalService to send callbacks, or give callbacks a timeout",
+            execution_arn=record.arn,
+            waiting_on=waiting,
+        )
+    err = record.error
+    raise ExecutionFailedError(
+        err.error_type if err else None,
+        err.error_message if err else None,
+        error_data=err.error_data if err else None,
+        status=status,
+        stack_trace=err.stack_trace if err else None,
+    )

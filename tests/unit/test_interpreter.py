@@ -1,0 +1,486 @@
+"""The interpreter, driven by recorded histories: no service, no driver, no mocks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen._ids import operation_id
+from durable_gen._wire import CallbackDetails, ErrorObject, Operation, StepDetails
+from tests import histories as h
+
+calls: list[str] = []
+
+
+@dg.step
+def double(x: int) -> int:
+    calls.append(f"double({x})")
+    return x * 2
+
+
+@dg.step
+def boom() -> None:
+    raise ValueError("boom")
+
+
+def interp(workflow: Any, *ops: Operation, input: Any = None) -> dg.Interpreter:
+    return dg.Interpreter(workflow, [h.execution(input), *ops], execution_arn="arn:test")
+
+
+def actions(updates: list[Any]) -> list[tuple[str, str, str | None]]:
+    return [(u.type, u.action, u.name) for u in updates]
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    calls.clear()
+
+
+def two_steps(x: int):  # type: ignore[no-untyped-def]
+    a = yield double(x)
+    b = yield double(a)
+    return a + b
+
+
+def test_first_run_hands_out_the_first_step_with_the_aws_id() -> None:
+    it = interp(two_steps, input=3)
+    tasks = it.advance()
+    assert len(tasks) == 1
+    task = tasks[0]
+    assert task.operation_id == operation_id(None, 1) == h.oid(1)
+    assert task.name == "double" and task.attempt == 1 and task.args == (3,)
+    assert it.updates == [] and it.outcome is None  # START goes with the outcome
+
+
+def test_step_outcome_records_start_and_succeed_then_next_step() -> None:
+    it = interp(two_steps, input=3)
+    (task,) = it.advance()
+    it.step_succeeded(task, task.fn(*task.args))
+    (task2,) = it.advance()
+    assert actions(it.take_updates()) == [("STEP", "START", "double"), ("STEP", "SUCCEED", "double")]
+    assert task2.operation_id == h.oid(2) and task2.args == (6,)
+    it.step_succeeded(task2, 12)
+    assert it.advance() == []
+    assert it.outcome == dg.Succeeded("18")
+
+
+def test_full_replay_runs_nothing() -> None:
+    it = interp(two_steps, h.step(1, 6, name="double"), h.step(2, 12, name="double"), input=3)
+    assert it.advance() == []
+    assert it.outcome == dg.Succeeded("18")
+    assert it.updates == [] and calls == []
+
+
+def test_recorded_failure_is_raised_identically() -> None:
+    seen: list[Any] = []
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield boom()
+        except dg.StepFailedError as exc:
+            seen.append((exc.error_type, exc.error_message))
+        return "handled"
+
+    err = ErrorObject(error_type="ValueError", error_message="boom")
+    it = interp(wf, h.step(1, name="boom", status="FAILED", error=err))
+    it.advance()
+    assert seen == [("ValueError", "boom")]
+    assert it.outcome == dg.Succeeded('"handled"')
+
+
+def test_renamed_step_is_non_determinism_naming_both_sides() -> None:
+    it = interp(two_steps, h.step(1, 6, name="triple"), input=3)
+    it.advance()
+    out = it.outcome
+    assert isinstance(out, dg.Failed)
+    assert out.error.error_type == "NonDeterminismError"
+    assert isinstance(out.exception, dg.NonDeterminismError)
+    assert "triple" in out.error.error_message and "double" in out.error.error_message
+    assert "operation 1 of the root context" in out.error.error_message
+
+
+def test_step_replaced_by_wait_is_non_determinism() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=5)
+
+    it = interp(wf, h.step(1, 6, name="double"))
+    it.advance()
+    assert isinstance(it.outcome, dg.Failed)
+    assert "STEP/Step" in it.outcome.error.error_message
+    assert "WAIT/Wait" in it.outcome.error.error_message
+
+
+def test_history_left_unvisited_is_reported() -> None:
+    def wf(x: int):  # type: ignore[no-untyped-def]
+        return (yield double(x))
+
+    it = interp(wf, h.step(1, 2, name="double"), h.step(2, 4, name="double"), input=1)
+    it.advance()
+    assert isinstance(it.outcome, dg.Failed)
+    assert "never reached" in (it.outcome.error.error_message or "")
+
+
+def test_wait_starts_then_suspends_and_replays() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=30, name="pause")
+        return "after"
+
+    it = interp(wf)
+    assert it.advance() == []
+    (update,) = it.take_updates()
+    assert (update.type, update.action, update.wait_options.wait_seconds) == ("WAIT", "START", 30)
+    assert isinstance(it.outcome, dg.Suspended)
+
+    started = interp(wf, h.wait(1, name="pause", status="STARTED"))
+    started.advance()
+    assert started.updates == [] and isinstance(started.outcome, dg.Suspended)
+
+    done = interp(wf, h.wait(1, name="pause"))
+    done.advance()
+    assert done.outcome == dg.Succeeded('"after"')
+
+
+def test_callback_handle_needs_the_id_from_the_service() -> None:
+    got: list[str] = []
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback(name="approval", timeout=60)
+        got.append(handle.callback_id)
+        return (yield handle)
+
+    it = interp(wf)
+    it.advance()
+    assert it.must_flush
+    (update,) = it.take_updates()
+    assert update.callback_options.timeout_seconds == 60
+    started = Operation(
+        id=update.id, type="CALLBACK", sub_type="Callback", name="approval", status="STARTED",
+        callback_details=CallbackDetails(callback_id="abc123"),
+    )
+    it.observe([started])
+    it.advance()
+    assert got == ["abc123"] and isinstance(it.outcome, dg.Suspended)
+    done = interp(wf, h.callback(1, name="approval", status="SUCCEEDED", result={"ok": True}))
+    done.advance()
+    assert done.outcome == dg.Succeeded('{"ok":true}')
+
+
+def test_callback_timeout_raises_callback_timeout_error() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback()
+        try:
+            yield handle
+        except dg.CallbackTimeoutError as exc:
+            return exc.error_type
+
+    err = ErrorObject(error_type="Callback.Timeout", error_message="timed out")
+    it = interp(wf, h.callback(1, status="TIMED_OUT", error=err))
+    it.advance()
+    assert it.outcome == dg.Succeeded('"Callback.Timeout"')
+
+
+def test_invoke_records_function_and_payload_and_raises_failures() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            return (yield dg.Invoke("tax", {"amount": 10}, name="tax"))
+        except dg.InvokeFailedError as exc:
+            return f"failed: {exc.error_message}"
+
+    it = interp(wf)
+    it.advance()
+    (u,) = it.take_updates()
+    assert (u.type, u.chained_invoke_options.function_name, u.payload) == (
+        "CHAINED_INVOKE", "tax", '{"amount":10}'
+    )
+    failed = interp(wf, h.invoke(1, name="tax", status="FAILED", error=ErrorObject(error_message="no")))
+    failed.advance()
+    assert failed.outcome == dg.Succeeded('"failed: no"')
+
+
+def test_retry_records_delay_and_resumes_when_ready() -> None:
+    @dg.step(retry=dg.Retry(max_attempts=3, initial_delay=2, backoff=3, jitter="none"))
+    def flaky() -> str:
+        raise RuntimeError("flaky")
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield flaky())
+
+    it = interp(wf)
+    (task,) = it.advance()
+    it.step_failed(task, RuntimeError("flaky"))
+    assert it.advance() == []
+    ups = it.take_updates()
+    assert actions(ups) == [("STEP", "START", "flaky"), ("STEP", "RETRY", "flaky")]
+    assert ups[1].step_options.next_attempt_delay_seconds == 2
+    assert ups[1].error.error_type == "RuntimeError"
+    assert isinstance(it.outcome, dg.Suspended)
+    ready = Operation(
+        id=task.operation_id, type="STEP", sub_type="Step", name="flaky", status="READY",
+        step_details=StepDetails(attempt=1),
+    )
+    it.observe([ready])
+    (again,) = it.advance()
+    assert again.attempt == 2
+    it.step_failed(again, RuntimeError("flaky"))
+    it.advance()
+    assert it.take_updates()[-1].step_options.next_attempt_delay_seconds == 6  # 2 * 3
+    # from a recorded READY history, the third attempt is the last
+    replay = interp(wf, h.step(1, name="flaky", status="READY", attempt=2))
+    (last,) = replay.advance()
+    assert last.attempt == 3
+    replay.step_failed(last, RuntimeError("flaky"))
+    replay.advance()
+    assert actions(replay.take_updates()) == [("STEP", "START", "flaky"), ("STEP", "FAIL", "flaky")]
+    assert isinstance(replay.outcome, dg.Failed)
+
+
+def test_default_retry_jitter_is_deterministic_and_bounded() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield boom()
+
+    delays = []
+    for _ in range(2):
+        it = interp(wf)
+        (task,) = it.advance()
+        it.step_failed(task, ValueError("boom"))
+        it.advance()
+        delays.append(it.take_updates()[-1].step_options.next_attempt_delay_seconds)
+    assert delays[0] == delays[1] and 1 <= delays[0] <= 5
+
+
+def test_retry_only_on_listed_exception_types() -> None:
+    @dg.step(retry=dg.Retry(max_attempts=5, retry_on=(TimeoutError,)))
+    def picky() -> None:
+        raise ValueError("not retried")
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield picky()
+
+    it = interp(wf)
+    (task,) = it.advance()
+    it.step_failed(task, ValueError("not retried"))
+    it.advance()
+    assert actions(it.take_updates())[-1] == ("STEP", "FAIL", "picky")
+    assert isinstance(it.outcome, dg.Failed) and it.outcome.error.error_type == "ValueError"
+
+
+def test_at_most_once_confirms_start_and_interrupted_attempt_fails() -> None:
+    @dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+    def charge() -> str:
+        return "charged"
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield charge())
+
+    it = interp(wf)
+    (task,) = it.advance()
+    assert it.must_flush and actions(it.take_updates()) == [("STEP", "START", "charge")]
+    it.step_succeeded(task, "charged")
+    it.advance()
+    assert actions(it.take_updates()) == [("STEP", "SUCCEED", "charge")]
+
+    crashed = interp(wf, h.step(1, name="charge", status="STARTED"))
+    assert crashed.advance() == []
+    assert actions(crashed.take_updates()) == [("STEP", "FAIL", "charge")]
+    assert isinstance(crashed.outcome, dg.Failed)
+    assert crashed.outcome.error.error_type == "StepInterruptedError"
+
+
+def test_at_least_once_started_step_runs_again_without_a_second_start() -> None:
+    it = interp(two_steps, h.step(1, name="double", status="STARTED"), input=3)
+    (task,) = it.advance()
+    it.step_succeeded(task, 6)
+    it.advance()
+    assert actions(it.take_updates()) == [("STEP", "SUCCEED", "double")]
+
+
+def test_child_context_has_its_own_namespace_and_replays_from_one_record() -> None:
+    def sub(x: int):  # type: ignore[no-untyped-def]
+        return (yield double(x))
+
+    def wf(x: int):  # type: ignore[no-untyped-def]
+        return (yield dg.Child(sub, (x,), name="sub"))
+
+    it = interp(wf, input=2)
+    (task,) = it.advance()
+    child_id = h.oid(1)
+    assert task.operation_id == operation_id(child_id, 1) and task.parent_id == child_id
+    it.step_succeeded(task, 4)
+    it.advance()
+    assert actions(it.take_updates()) == [
+        ("CONTEXT", "START", "sub"), ("STEP", "START", "double"), ("STEP", "SUCCEED", "double"),
+        ("CONTEXT", "SUCCEED", "sub"),
+    ]
+    assert it.outcome == dg.Succeeded("4")
+    replay = interp(wf, h.context(child_id, "RunInChildContext", name="sub", result="4"), input=2)
+    replay.advance()
+    assert replay.outcome == dg.Succeeded("4") and calls == []
+
+
+def test_child_failure_raises_child_failed_error_with_recorded_type() -> None:
+    def sub(_: Any):  # type: ignore[no-untyped-def]
+        yield boom()
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Child(sub, (1,), name="sub")
+        except dg.ChildFailedError as exc:
+            return exc.error_type
+
+    err = ErrorObject(error_type="ValueError", error_message="boom")
+    it = interp(wf, h.context(h.oid(1), "RunInChildContext", name="sub", status="FAILED", error=err))
+    it.advance()
+    assert it.outcome == dg.Succeeded('"ValueError"')
+
+
+def test_large_child_result_is_checkpointed_with_replay_children() -> None:
+    big = "x" * (300 * 1024)
+
+    @dg.step
+    def make() -> str:
+        return big
+
+    def sub(_: Any):  # type: ignore[no-untyped-def]
+        return (yield make())
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        value = yield dg.Child(sub, (None,), name="big")
+        return len(value)
+
+    it = interp(wf)
+    (task,) = it.advance()
+    it.step_succeeded(task, big)
+    it.advance()
+    succeed = it.take_updates()[-1]
+    assert succeed.context_options.replay_children is True and succeed.payload == ""
+    child_id = h.oid(1)
+    replay = interp(
+        wf,
+        h.context(child_id, "RunInChildContext", name="big", result="", replay_children=True),
+        h.step(1, big, name="make", parent=child_id),
+    )
+    replay.advance()
+    assert replay.outcome == dg.Succeeded(str(len(big))) and replay.updates == []
+
+
+def test_map_item_ids_names_and_order() -> None:
+    def wf(items: list[int]):  # type: ignore[no-untyped-def]
+        batch = yield dg.Map(double, items, name="m")
+        return batch.results()
+
+    it = interp(wf, input=[1, 2, 3])
+    tasks = it.advance()
+    map_id = h.oid(1)
+    assert [t.parent_id for t in tasks] == [operation_id(map_id, i) for i in range(3)]
+    for t in reversed(tasks):  # complete out of order
+        it.step_succeeded(t, t.args[0] * 2)
+        it.advance()
+    ups = it.take_updates()
+    names = [u.name for u in ups if u.type == "CONTEXT" and u.action == "START"]
+    assert names == ["m", "map-item-0", "map-item-1", "map-item-2"]
+    assert it.outcome == dg.Succeeded("[2,4,6]")
+
+
+def test_map_max_concurrency_limits_tasks_in_flight() -> None:
+    def wf(items: list[int]):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(double, items, max_concurrency=2)).results()
+
+    it = interp(wf, input=[1, 2, 3, 4, 5])
+    assert len(it.advance()) == 2
+
+
+def test_map_fail_fast_does_not_start_remaining_items() -> None:
+    @dg.step(retry=dg.Retry.never())
+    def maybe(x: int) -> int:
+        return x
+
+    def wf(items: list[int]):  # type: ignore[no-untyped-def]
+        b = yield dg.Map(maybe, items, max_concurrency=1)
+        return [b.completion_reason, [i.status for i in b.items]]
+
+    it = interp(wf, input=[1, 2, 3])
+    (t0,) = it.advance()
+    it.step_succeeded(t0, 1)
+    (t1,) = it.advance()
+    it.step_failed(t1, ValueError("bad"))
+    assert it.advance() == []
+    assert it.outcome == dg.Succeeded(
+        '["FAILURE_TOLERANCE_EXCEEDED",["SUCCEEDED","FAILED","NOT_STARTED"]]'
+    )
+
+
+def test_yielding_a_non_command_raises_into_the_generator() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield 42
+
+    it = interp(wf)
+    it.advance()
+    assert isinstance(it.outcome, dg.Failed)
+    assert it.outcome.error.error_type == "WorkflowDefinitionError"
+    assert "not a durable_gen command" in (it.outcome.error.error_message or "")
+
+
+def test_a_plain_function_is_not_a_workflow() -> None:
+    def not_a_generator(_: Any) -> int:
+        return 1
+
+    it = interp(not_a_generator)
+    it.advance()
+    assert isinstance(it.outcome, dg.Failed)
+    assert it.outcome.error.error_type == "WorkflowDefinitionError"
+    with pytest.raises(dg.WorkflowDefinitionError):
+        dg.workflow(not_a_generator)
+
+
+def test_unserializable_step_result_fails_the_step_without_retry() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(lambda: object(), name="bad"))
+
+    it = interp(wf)
+    (task,) = it.advance()
+    it.step_succeeded(task, object())
+    it.advance()
+    assert actions(it.take_updates())[-1] == ("STEP", "FAIL", "bad")
+    assert isinstance(it.outcome, dg.Failed)
+    assert it.outcome.error.error_type == "SerializationError"
+
+
+def test_compensations_run_last_in_first_out_and_skip_finished_ones() -> None:
+    undone: list[str] = []
+
+    @dg.step(compensate=lambda r: undone.append(f"undo {r}"))
+    def book(what: str) -> str:
+        return what
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield book("flight")
+        yield book("hotel")
+        results = yield dg.RunCompensations()
+        return [r.status for r in results]
+
+    comp1 = operation_id(None, 3)
+    it = interp(
+        wf,
+        h.step(1, "flight", name="book"),
+        h.step(2, "hotel", name="book"),
+        h.context(comp1, "Compensation", name="book", result="null"),  # hotel undone already
+    )
+    (task,) = it.advance()
+    assert task.args == ("flight",) and task.parent_id == operation_id(None, 4)
+    it.step_succeeded(task, task.fn(*task.args))
+    it.advance()
+    assert undone == ["undo flight"]
+    assert it.outcome == dg.Succeeded('["SUCCEEDED","SUCCEEDED"]')
+
+
+def test_input_comes_from_the_execution_operation() -> None:
+    def wf(inp: dict[str, int]):  # type: ignore[no-untyped-def]
+        return inp["a"]
+        yield  # pragma: no cover
+
+    it = interp(wf, input={"a": 7})
+    it.advance()
+    assert it.outcome == dg.Succeeded(json.dumps(7))
