@@ -53,6 +53,7 @@ from ._commands import (
     Retry,
     RunCompensations,
     Step,
+    StepFunction,
     Wait,
     WaitDecision,
     WaitForCallback,
@@ -700,7 +701,7 @@ class Interpreter:
         op_id, rec = self._position(fiber, "STEP", "Step", name)
         if rec is None:
             return self._schedule(
-                StepTask(fiber, op_id, name, "Step", cmd.fn, cmd.args, cmd.kwargs, 1, False,
+                StepTask(fiber, op_id, name, "Step", _plain(cmd.fn), cmd.args, cmd.kwargs, 1, False,
                          cmd.retry, cmd.serdes, cmd, _KIND_STEP),
                 cmd.semantics == AT_MOST_ONCE,
             )
@@ -714,7 +715,7 @@ class Interpreter:
         if status == "FAILED":
             return (None, raise_error(StepFailedError, details.error if details else None))
         attempt = (details.attempt or 0) if details else 0
-        task = StepTask(fiber, op_id, name, "Step", cmd.fn, cmd.args, cmd.kwargs, attempt,
+        task = StepTask(fiber, op_id, name, "Step", _plain(cmd.fn), cmd.args, cmd.kwargs, attempt,
                         True, cmd.retry, cmd.serdes, cmd, _KIND_STEP)
         if status == "STARTED":
             if cmd.semantics == AT_MOST_ONCE:
@@ -796,7 +797,7 @@ class Interpreter:
     def _on_wait_for_condition(self, fiber: _Fiber, cmd: WaitForCondition) -> Any:
         name = cmd.op_name
         op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name)
-        task = StepTask(fiber, op_id, name, "WaitForCondition", cmd.check, (cmd.initial_state,),
+        task = StepTask(fiber, op_id, name, "WaitForCondition", _plain(cmd.check), (cmd.initial_state,),
                         None, 1, False, NO_RETRY, cmd.serdes, cmd, _KIND_CONDITION)
         if rec is None:
             return self._schedule(task, False)
@@ -948,7 +949,7 @@ class Interpreter:
             handle = yield CreateCallback(
                 timeout=cmd.timeout, heartbeat_timeout=cmd.heartbeat_timeout, serdes=cmd.serdes
             )
-            yield Step(cmd.submitter, (handle.callback_id,), retry=cmd.retry)
+            yield Step(_plain(cmd.submitter), (handle.callback_id,), retry=cmd.retry)
             return (yield handle)
 
         return self._enter_context(
@@ -1255,6 +1256,11 @@ def _compensate(
     return results
 
 
+def _plain(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The function to call: a ``@step`` function's plain function, else ``fn``."""
+    return fn.fn if isinstance(fn, StepFunction) else fn
+
+
 def _wait_done(op: Operation) -> Any:
     if op.status in TERMINAL_STATUSES:
         return _NO_RESULT
@@ -1284,8 +1290,8 @@ def _batch_units(cmd: Map | Parallel) -> tuple[list[Callable[[], Gen]], list[str
         is_gen = inspect.isgeneratorfunction(inspect.unwrap(fn))
         arity = _positional_arity(fn)
         step_name = getattr(fn, "name", None) or getattr(fn, "__name__", None)
-        plain = getattr(fn, "fn", fn)  # a @step function: run its plain function
-        retry = getattr(fn, "retry", None)
+        plain = _plain(fn)
+        retry = fn.retry if isinstance(fn, StepFunction) else None
         for i, item in enumerate(cmd.items):
             args = (item,) if arity < 2 else (item, i)
             if is_gen:
@@ -1299,7 +1305,7 @@ def _batch_units(cmd: Map | Parallel) -> tuple[list[Callable[[], Gen]], list[str
         if inspect.isgeneratorfunction(inspect.unwrap(bfn)):
             units.append(bfn)
         else:
-            plain = getattr(bfn, "fn", bfn)
+            plain = _plain(bfn)
             sname = getattr(bfn, "name", None) or getattr(bfn, "__name__", None)
             if sname == "<lambda>":
                 sname = None

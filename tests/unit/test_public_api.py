@@ -1,0 +1,38 @@
+"""The public surface is pinned: adding or removing a name must be a deliberate change."""
+
+from __future__ import annotations
+
+import pathlib
+
+import durable_gen
+
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
+
+EXPECTED = {
+    "AT_LEAST_ONCE", "AT_MOST_ONCE", "BatchFailedError", "BatchItem", "BatchResult", "Branch",
+    "CallbackError", "CallbackFailedError", "CallbackHandle", "CallbackTimeoutError",
+    "CheckpointMode", "Child", "ChildFailedError", "Command", "CompensationResult", "Completion",
+    "CreateCallback", "DurableGenError", "DurableService", "ExecutionFailedError",
+    "ExecutionNotFoundError", "ExecutionSuspendedError", "Failed", "FunctionNotRegisteredError",
+    "Interpreter", "InvalidCheckpointError", "InvalidCheckpointTokenError", "InvalidInputError",
+    "InvocationHandler", "Invoke", "InvokeFailedError", "JsonSerdes", "Map",
+    "NonDeterminismError", "OperationError", "Parallel", "PayloadTooLargeError",
+    "ReplayAwareLogger", "Retry", "RunCompensations", "Serdes", "SerializationError",
+    "ServiceError", "Step", "StepFailedError", "StepFunction", "StepInterruptedError", "StepTask",
+    "Succeeded", "Suspended", "UnknownCallbackError", "ValidationError", "Wait",
+    "WaitConditionNotMetError", "WaitDecision", "WaitForCallback", "WaitForCondition",
+    "WaitStrategy", "WorkflowDefinitionError", "__version__", "get_logger", "invoke",
+    "invoke_async", "logger", "make_handler", "run", "step", "workflow",
+}
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(durable_gen.__all__) >= EXPECTED
+    for name in durable_gen.__all__:
+        assert hasattr(durable_gen, name), name
+
+
+def test_every_public_name_is_documented() -> None:
+    text = "\n".join(p.read_text() for p in DOCS.glob("*.md"))
+    missing = [n for n in durable_gen.__all__ if n != "__version__" and f"`{n}" not in text]
+    assert not missing, f"document these public names in docs/: {missing}"
