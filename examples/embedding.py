@@ -63,10 +63,14 @@ class TinyRuntime:
                 elif u.type == "CALLBACK":
                     cid = f"cb{next(self._callback_ids)}"
                     op = Operation(
-                        status="STARTED", callback_details=CallbackDetails(callback_id=cid), **common
+                        status="STARTED",
+                        callback_details=CallbackDetails(callback_id=cid),
+                        **common,
                     )
                 elif u.type == "STEP":
-                    op = Operation(status="STARTED", step_details=StepDetails(attempt=attempt + 1), **common)
+                    op = Operation(
+                        status="STARTED", step_details=StepDetails(attempt=attempt + 1), **common
+                    )
                 else:
                     op = Operation(status="STARTED", **common)
             elif u.action == "RETRY":
@@ -85,7 +89,9 @@ class TinyRuntime:
             else:
                 status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
                 replay = u.context_options.replay_children if u.context_options else None
-                details_ctx = ContextDetails(result=u.payload, error=u.error, replay_children=replay)
+                details_ctx = ContextDetails(
+                    result=u.payload, error=u.error, replay_children=replay
+                )
                 op = Operation(status=status, context_details=details_ctx, **common)
             self.store[u.id] = op
             changed.append(op)
@@ -101,8 +107,13 @@ class TinyRuntime:
             op = self.store[op_id]
             status = "READY" if op.type == "STEP" else "SUCCEEDED"
             self.store[op_id] = Operation(
-                id=op.id, type=op.type, parent_id=op.parent_id, name=op.name,
-                sub_type=op.sub_type, status=status, step_details=op.step_details,
+                id=op.id,
+                type=op.type,
+                parent_id=op.parent_id,
+                name=op.name,
+                sub_type=op.sub_type,
+                status=status,
+                step_details=op.step_details,
             )
         return True
 
@@ -110,8 +121,12 @@ class TinyRuntime:
         for op in self.store.values():
             if op.callback_details and op.callback_details.callback_id == callback_id:
                 self.store[op.id] = Operation(
-                    id=op.id, type=op.type, parent_id=op.parent_id, name=op.name,
-                    sub_type=op.sub_type, status="SUCCEEDED",
+                    id=op.id,
+                    type=op.type,
+                    parent_id=op.parent_id,
+                    name=op.name,
+                    sub_type=op.sub_type,
+                    status="SUCCEEDED",
                     callback_details=CallbackDetails(callback_id=callback_id, result=result_json),
                 )
                 return

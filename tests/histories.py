@@ -53,8 +53,12 @@ def step(
     )
 
 
-def wait(n: int, *, name: str | None = None, parent: str | None = None, status: str = "SUCCEEDED") -> Operation:
-    return Operation(id=oid(n, parent), parent_id=parent, type="WAIT", sub_type="Wait", name=name, status=status)  # type: ignore[arg-type]
+def wait(
+    n: int, *, name: str | None = None, parent: str | None = None, status: str = "SUCCEEDED"
+) -> Operation:
+    return Operation(
+        id=oid(n, parent), parent_id=parent, type="WAIT", sub_type="Wait", name=name, status=status
+    )  # type: ignore[arg-type]
 
 
 def callback(
@@ -82,7 +86,14 @@ def callback(
     )
 
 
-def invoke(n: int, *, name: str | None = None, status: str = "SUCCEEDED", result: Any = None, error: ErrorObject | None = None) -> Operation:
+def invoke(
+    n: int,
+    *,
+    name: str | None = None,
+    status: str = "SUCCEEDED",
+    result: Any = None,
+    error: ErrorObject | None = None,
+) -> Operation:
     return Operation(
         id=oid(n),
         type="CHAINED_INVOKE",

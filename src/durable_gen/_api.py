@@ -58,7 +58,9 @@ def run(
         raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
     engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
     name = workflow_name(workflow)
-    engine.register(name, make_handler(workflow, engine, checkpointing=checkpointing, serdes=serdes))
+    engine.register(
+        name, make_handler(workflow, engine, checkpointing=checkpointing, serdes=serdes)
+    )
     for fname, fn in (functions or {}).items():
         register_function(engine, fname, fn, checkpointing=checkpointing)
     arn = engine.start(name, dumps(input, serdes, what="the workflow input"))

@@ -46,9 +46,12 @@ def decide(
         pct = policy.tolerated_failure_percentage
         if pct is not None and total and failed * 100 / total > pct:
             return FAILURE_TOLERANCE_EXCEEDED
-    if policy is not None and policy.min_successful is not None:
-        if succeeded >= policy.min_successful:
-            return MIN_SUCCESSFUL_REACHED
+    if (
+        policy is not None
+        and policy.min_successful is not None
+        and (succeeded >= policy.min_successful)
+    ):
+        return MIN_SUCCESSFUL_REACHED
     if succeeded + failed >= total:
         return ALL_COMPLETED
     return None

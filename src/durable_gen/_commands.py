@@ -68,7 +68,9 @@ def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> N
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{what} must be a whole number of seconds (int), got {value!r}")
     if not minimum <= value <= maximum:
-        raise ValidationError(f"{what} must be between {minimum} and {maximum} seconds, got {value}")
+        raise ValidationError(
+            f"{what} must be between {minimum} and {maximum} seconds, got {value}"
+        )
 
 
 def _fn_name(fn: object) -> str | None:
@@ -223,7 +225,7 @@ class StepFunction(Generic[P, R]):
         self.semantics = semantics
         self.serdes = serdes
         self.compensate = compensate
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
         Step(fn, name=self.name, semantics=semantics)  # validate once, here
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
@@ -354,7 +356,9 @@ class WaitForCallback(Command, frozen=True):
 
     def __post_init__(self) -> None:
         if not callable(self.submitter):
-            raise ValidationError(f"WaitForCallback needs a callable submitter, got {self.submitter!r}")
+            raise ValidationError(
+                f"WaitForCallback needs a callable submitter, got {self.submitter!r}"
+            )
         CreateCallback(
             name=self.name, timeout=self.timeout, heartbeat_timeout=self.heartbeat_timeout
         )

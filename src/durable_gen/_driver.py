@@ -280,7 +280,9 @@ async def invoke_async(
                     tg.start_soon(run, task)
                     inflight += 1
                 if not inflight:
-                    if interp.must_flush or (not tasks and interp.outcome is None and interp.updates):
+                    if interp.must_flush or (
+                        not tasks and interp.outcome is None and interp.updates
+                    ):
                         inv.flush()
                         continue
                     output = inv.finish()
@@ -306,6 +308,7 @@ async def invoke_async(
                 inv.after_step()
         finally:
             tg.cancel_scope.cancel()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def make_handler(

@@ -91,7 +91,7 @@ class NonDeterminismError(DurableGenError):
 
 
 class InvalidInputError(DurableGenError, ValueError):
-    """Input is malformed: bad JSON, an event that is not a durable invocation, a corrupt history."""
+    """Input is malformed: bad JSON, a non-durable invocation event, a corrupt history."""
 
 
 class ExecutionFailedError(DurableGenError):
@@ -188,7 +188,9 @@ class OperationError(DurableGenError):
         self.stack_trace = stack_trace
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(error_type={self.error_type!r}, message={self.error_message!r})"
+        return (
+            f"{type(self).__name__}(error_type={self.error_type!r}, message={self.error_message!r})"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.error_message, self.error_type, self.error_data))

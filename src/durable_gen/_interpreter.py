@@ -25,6 +25,8 @@ to run and what to record. Every replay rule lives here:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import traceback
 from collections import deque
@@ -45,11 +47,11 @@ from ._commands import (
     CallbackHandle,
     Child,
     Command,
+    CompensationResult,
     CreateCallback,
     Invoke,
     Map,
     Parallel,
-    CompensationResult,
     Retry,
     RunCompensations,
     Step,
@@ -58,6 +60,7 @@ from ._commands import (
     WaitDecision,
     WaitForCallback,
     WaitForCondition,
+    _fn_name,
 )
 from ._errors import (
     CallbackFailedError,
@@ -260,7 +263,8 @@ def error_object(exc: BaseException) -> ErrorObject:
     )
     if len(msgspec.json.encode(err)) > MAX_ERROR_BYTES:
         err = ErrorObject(
-            error_type=err.error_type, error_message=(err.error_message or "")[: MAX_ERROR_BYTES // 8]
+            error_type=err.error_type,
+            error_message=(err.error_message or "")[: MAX_ERROR_BYTES // 8],
         )
     return err
 
@@ -296,17 +300,17 @@ class _Batch:
 
     __slots__ = (
         "cmd",
+        "done",
         "fiber",
         "names",
         "next",
         "op_id",
         "outcomes",
+        "reason",
         "rebuild",
         "running",
         "sub_type",
         "units",
-        "done",
-        "reason",
     )
 
     def __init__(
@@ -440,9 +444,9 @@ class Interpreter:
         finally:
             _context.CURRENT.reset(token)
         tasks, self._tasks = self._tasks, []
-        if self.outcome is None and not self._running and not tasks and not self._ready:
-            if not self.must_flush:
-                self.outcome = Suspended(self._waiting_on())
+        idle = not self._running and not tasks and not self._ready and not self.must_flush
+        if self.outcome is None and idle:
+            self.outcome = Suspended(self._waiting_on())
         return tasks
 
     def take_updates(self) -> list[OperationUpdate]:
@@ -560,10 +564,13 @@ class Interpreter:
             if handler is None:
                 handler = self._lookup(cmd)
                 if handler is None:
-                    value, exc = None, WorkflowDefinitionError(
-                        f"the workflow yielded {cmd!r}, which is not a durable_gen command: "
-                        "yield Step, Wait, Invoke, Map, ... (or a @step function's call); "
-                        "to run a sub-workflow inline use `yield from sub(...)`"
+                    value, exc = (
+                        None,
+                        WorkflowDefinitionError(
+                            f"the workflow yielded {cmd!r}, which is not a durable_gen command: "
+                            "yield Step, Wait, Invoke, Map, ... (or a @step function's call); "
+                            "to run a sub-workflow inline use `yield from sub(...)`"
+                        ),
                     )
                     continue
             result = handler(fiber, cmd)
@@ -606,7 +613,8 @@ class Interpreter:
         ):
             recorded = _describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             requested = _describe(type_, sub_type, name, parent)
-            where = f"operation {n} of {'the root context' if parent is None else 'context ' + parent[:12]}"
+            ctx = "the root context" if parent is None else f"context {parent[:12]}"
+            where = f"operation {n} of {ctx}"
             raise _Fatal(
                 NonDeterminismError(
                     f"non-deterministic workflow at {where} (id {op_id[:12]}): the history "
@@ -646,10 +654,11 @@ class Interpreter:
         ]
         if unvisited and not self.updates_cover(unvisited):
             first = unvisited[0]
+            what = _describe(first.type, first.sub_type, first.name, first.parent_id)
             self._fail(
                 NonDeterminismError(
                     f"the workflow returned but {len(unvisited)} recorded operation(s) were never "
-                    f"reached, the first {_describe(first.type, first.sub_type, first.name, first.parent_id)} "
+                    f"reached, the first {what} "
                     f"(id {first.id[:12]}): the code no longer yields what this execution recorded",
                     operation_id=first.id,
                     recorded=_describe(first.type, first.sub_type, first.name, first.parent_id),
@@ -701,8 +710,21 @@ class Interpreter:
         op_id, rec = self._position(fiber, "STEP", "Step", name)
         if rec is None:
             return self._schedule(
-                StepTask(fiber, op_id, name, "Step", _plain(cmd.fn), cmd.args, cmd.kwargs, 1, False,
-                         cmd.retry, cmd.serdes, cmd, _KIND_STEP),
+                StepTask(
+                    fiber,
+                    op_id,
+                    name,
+                    "Step",
+                    _plain(cmd.fn),
+                    cmd.args,
+                    cmd.kwargs,
+                    1,
+                    False,
+                    cmd.retry,
+                    cmd.serdes,
+                    cmd,
+                    _KIND_STEP,
+                ),
                 cmd.semantics == AT_MOST_ONCE,
             )
         status = rec.status
@@ -715,8 +737,21 @@ class Interpreter:
         if status == "FAILED":
             return (None, raise_error(StepFailedError, details.error if details else None))
         attempt = (details.attempt or 0) if details else 0
-        task = StepTask(fiber, op_id, name, "Step", _plain(cmd.fn), cmd.args, cmd.kwargs, attempt,
-                        True, cmd.retry, cmd.serdes, cmd, _KIND_STEP)
+        task = StepTask(
+            fiber,
+            op_id,
+            name,
+            "Step",
+            _plain(cmd.fn),
+            cmd.args,
+            cmd.kwargs,
+            attempt,
+            True,
+            cmd.retry,
+            cmd.serdes,
+            cmd,
+            _KIND_STEP,
+        )
         if status == "STARTED":
             if cmd.semantics == AT_MOST_ONCE:
                 self._running[op_id] = task
@@ -736,7 +771,9 @@ class Interpreter:
         """Block until the step's retry delay is over (READY), then run the next attempt."""
         return self._block(fiber, op_id, self._ready_resolver(task, at_most_once))
 
-    def _retry(self, task: StepTask, err: ErrorObject, policy: Retry, payload: str | None = None) -> None:
+    def _retry(
+        self, task: StepTask, err: ErrorObject, policy: Retry, payload: str | None = None
+    ) -> None:
         delay = policy.delay(task.attempt, self._unit(task.operation_id, task.attempt))
         self._retry_with_delay(task, delay, err, payload)
 
@@ -797,8 +834,21 @@ class Interpreter:
     def _on_wait_for_condition(self, fiber: _Fiber, cmd: WaitForCondition) -> Any:
         name = cmd.op_name
         op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name)
-        task = StepTask(fiber, op_id, name, "WaitForCondition", _plain(cmd.check), (cmd.initial_state,),
-                        None, 1, False, NO_RETRY, cmd.serdes, cmd, _KIND_CONDITION)
+        task = StepTask(
+            fiber,
+            op_id,
+            name,
+            "WaitForCondition",
+            _plain(cmd.check),
+            (cmd.initial_state,),
+            None,
+            1,
+            False,
+            NO_RETRY,
+            cmd.serdes,
+            cmd,
+            _KIND_CONDITION,
+        )
         if rec is None:
             return self._schedule(task, False)
         d = rec.step_details
@@ -821,7 +871,11 @@ class Interpreter:
         try:
             payload = dumps(state, cmd.serdes, what="the wait-for-condition state")
             strategy = cmd.wait_strategy
-            decision = strategy(loads(payload, cmd.serdes), task.attempt) if strategy else WaitDecision.done()
+            decision = (
+                strategy(loads(payload, cmd.serdes), task.attempt)
+                if strategy
+                else WaitDecision.done()
+            )
             if not isinstance(decision, WaitDecision):
                 raise WorkflowDefinitionError(
                     f"wait_strategy returned {decision!r}; return WaitDecision.done() or "
@@ -881,7 +935,10 @@ class Interpreter:
             d = op.callback_details
             if d is None or not d.callback_id:
                 return None
-            return (CallbackHandle(callback_id=d.callback_id, operation_id=op.id, serdes=serdes), None)
+            return (
+                CallbackHandle(callback_id=d.callback_id, operation_id=op.id, serdes=serdes),
+                None,
+            )
 
         return self._block(fiber, op_id, created)
 
@@ -926,7 +983,9 @@ class Interpreter:
                 return (loads(d.result if d else None, serdes), None)
             err = d.error if d else None
             if err is None:
-                err = ErrorObject(error_type=f"Invoke.{op.status}", error_message=f"invoke {op.status.lower()}")
+                err = ErrorObject(
+                    error_type=f"Invoke.{op.status}", error_message=f"invoke {op.status.lower()}"
+                )
             return (None, raise_error(InvokeFailedError, err))
 
         return self._block(fiber, op_id, finished)
@@ -938,8 +997,14 @@ class Interpreter:
         op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name)
         wf, args, kwargs = cmd.workflow, cmd.args, cmd.kwargs or {}
         return self._enter_context(
-            fiber, op_id, rec, "RunInChildContext", name, lambda: wf(*args, **kwargs),
-            cmd.serdes, ChildFailedError,
+            fiber,
+            op_id,
+            rec,
+            "RunInChildContext",
+            name,
+            lambda: wf(*args, **kwargs),
+            cmd.serdes,
+            ChildFailedError,
         )
 
     def _on_wait_for_callback(self, fiber: _Fiber, cmd: WaitForCallback) -> Any:
@@ -1000,7 +1065,9 @@ class Interpreter:
                 self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
                 return
             if not replaying_children:
-                self.updates.append(self._context_success(op_id, fiber.ctx_id, sub_type, name, payload))
+                self.updates.append(
+                    self._context_success(op_id, fiber.ctx_id, sub_type, name, payload)
+                )
             self._ready.append((fiber, loads(payload, serdes), None))
 
         self._expanded.add(op_id)
@@ -1009,12 +1076,20 @@ class Interpreter:
         return _BLOCKED
 
     @staticmethod
-    def _context_error(sub_type: str, error_cls: type[OperationError], err: ErrorObject | None) -> OperationError:
-        if sub_type == "WaitForCallback" and err is not None and (err.error_type or "").startswith(
-            "Callback.Timeout"
+    def _context_error(
+        sub_type: str, error_cls: type[OperationError], err: ErrorObject | None
+    ) -> OperationError:
+        if (
+            sub_type == "WaitForCallback"
+            and err is not None
+            and (err.error_type or "").startswith("Callback.Timeout")
         ):
             return raise_error(CallbackTimeoutError, err)
-        if sub_type == "WaitForCallback" and err is not None and err.error_type == "Callback.Heartbeat":
+        if (
+            sub_type == "WaitForCallback"
+            and err is not None
+            and err.error_type == "Callback.Heartbeat"
+        ):
             return raise_error(CallbackTimeoutError, err)
         return raise_error(error_cls, err)
 
@@ -1023,17 +1098,35 @@ class Interpreter:
         op_id: str, parent: str | None, sub_type: str, name: str | None, action: Any, **extra: Any
     ) -> OperationUpdate:
         return OperationUpdate(
-            id=op_id, type="CONTEXT", action=action, parent_id=parent, name=name,
-            sub_type=sub_type, **extra,
+            id=op_id,
+            type="CONTEXT",
+            action=action,
+            parent_id=parent,
+            name=name,
+            sub_type=sub_type,
+            **extra,
         )
 
     def _context_success(
-        self, op_id: str, parent: str | None, sub_type: str, name: str | None, payload: str,
+        self,
+        op_id: str,
+        parent: str | None,
+        sub_type: str,
+        name: str | None,
+        payload: str,
         summary: str | None = None,
     ) -> OperationUpdate:
-        if len(payload) > MAX_CONTEXT_RESULT_BYTES // 4 and len(payload.encode()) > MAX_CONTEXT_RESULT_BYTES:
+        if (
+            len(payload) > MAX_CONTEXT_RESULT_BYTES // 4
+            and len(payload.encode()) > MAX_CONTEXT_RESULT_BYTES
+        ):
             return self._context_update(
-                op_id, parent, sub_type, name, "SUCCEED", payload=summary or "",
+                op_id,
+                parent,
+                sub_type,
+                name,
+                "SUCCEED",
+                payload=summary or "",
                 context_options=ContextOptions(replay_children=True),
             )
         return self._context_update(op_id, parent, sub_type, name, "SUCCEED", payload=payload)
@@ -1042,6 +1135,7 @@ class Interpreter:
 
     def _on_compensations(self, fiber: _Fiber, cmd: RunCompensations) -> Any:
         undo, fiber.undo = fiber.undo, []
+
         # The helper runs in the caller's namespace: it takes over the caller's counter while
         # the caller is blocked, and hands it back when done.
         def done(helper: _Fiber, value: Any, exc: BaseException | None) -> None:
@@ -1057,8 +1151,14 @@ class Interpreter:
         op_id, rec = self._position(fiber, "CONTEXT", "Compensation", cmd.name)
         fn, value, name, retry = cmd.fn, cmd.value, cmd.name, cmd.retry
         return self._enter_context(
-            fiber, op_id, rec, "Compensation", cmd.name,
-            lambda: _one_step(fn, (value,), name, retry), None, StepFailedError,
+            fiber,
+            op_id,
+            rec,
+            "Compensation",
+            cmd.name,
+            lambda: _one_step(fn, (value,), name, retry),
+            None,
+            StepFailedError,
         )
 
     # --- Map and Parallel -----------------------------------------------------------------------
@@ -1077,7 +1177,9 @@ class Interpreter:
             elif rec.status in TERMINAL_STATUSES:
                 return (None, raise_error(ChildFailedError, d.error if d else None))
         else:
-            self.updates.append(self._context_update(op_id, fiber.ctx_id, sub_type, cmd.name, "START"))
+            self.updates.append(
+                self._context_update(op_id, fiber.ctx_id, sub_type, cmd.name, "START")
+            )
         units, names = _batch_units(cmd)
         batch = _Batch(cmd, fiber, op_id, sub_type, units, names, rebuild)
         self._expanded.add(op_id)
@@ -1124,8 +1226,17 @@ class Interpreter:
             elif batch.rebuild:
                 continue  # never completed before the batch was decided
             if rec is None:
-                self.updates.append(self._context_update(iter_id, batch.op_id, item_type, name, "START"))
-            self._start_item(batch, i, iter_id, name, item_type, replay_children=rec is not None and rec.status == "SUCCEEDED")
+                self.updates.append(
+                    self._context_update(iter_id, batch.op_id, item_type, name, "START")
+                )
+            self._start_item(
+                batch,
+                i,
+                iter_id,
+                name,
+                item_type,
+                replay_children=rec is not None and rec.status == "SUCCEEDED",
+            )
         if not batch.done and not batch.running and batch.next >= total:
             self._finish_batch(batch, "ALL_COMPLETED")
 
@@ -1153,12 +1264,16 @@ class Interpreter:
                 err = error_object(exc)
                 if not replay_children:
                     self.updates.append(
-                        self._context_update(iter_id, batch.op_id, item_type, name, "FAIL", error=err)
+                        self._context_update(
+                            iter_id, batch.op_id, item_type, name, "FAIL", error=err
+                        )
                     )
                 self._item_done(batch, i, None, err)
             else:
                 if not replay_children:
-                    self.updates.append(self._context_success(iter_id, batch.op_id, item_type, name, payload))
+                    self.updates.append(
+                        self._context_success(iter_id, batch.op_id, item_type, name, payload)
+                    )
                 self._item_done(batch, i, loads(payload, serdes), None)
             if not batch.done:
                 self._fill(batch)
@@ -1174,7 +1289,9 @@ class Interpreter:
 
     def _item_done(self, batch: _Batch, i: int, value: Any, err: ErrorObject | None) -> None:
         if err is None:
-            batch.outcomes[i] = BatchItem(index=i, status="SUCCEEDED", result=value, name=batch.names[i])
+            batch.outcomes[i] = BatchItem(
+                index=i, status="SUCCEEDED", result=value, name=batch.names[i]
+            )
         else:
             batch.outcomes[i] = BatchItem(index=i, status="FAILED", error=err, name=batch.names[i])
         if batch.rebuild:
@@ -1193,10 +1310,9 @@ class Interpreter:
 
     def _abandon(self, fiber: _Fiber) -> None:
         fiber.alive = False
-        try:
+        # a generator that yields from `finally` raises RuntimeError: nothing more to run
+        with contextlib.suppress(RuntimeError):
             fiber.gen.close()
-        except RuntimeError:
-            pass  # a generator that yields from `finally`: nothing more to run
 
     def _batch_result_now(self, batch: _Batch) -> tuple[Any, BaseException | None]:
         items = []
@@ -1215,7 +1331,9 @@ class Interpreter:
             err = error_object(exc)
             if not batch.rebuild:
                 self.updates.append(
-                    self._context_update(batch.op_id, batch.fiber.ctx_id, batch.sub_type, cmd.name, "FAIL", error=err)
+                    self._context_update(
+                        batch.op_id, batch.fiber.ctx_id, batch.sub_type, cmd.name, "FAIL", error=err
+                    )
                 )
             return (None, raise_error(ChildFailedError, err))
         if not batch.rebuild:
@@ -1223,7 +1341,9 @@ class Interpreter:
                 {"completionReason": reason, "totalCount": len(items)}
             ).decode()
             self.updates.append(
-                self._context_success(batch.op_id, batch.fiber.ctx_id, batch.sub_type, cmd.name, payload, summary)
+                self._context_success(
+                    batch.op_id, batch.fiber.ctx_id, batch.sub_type, cmd.name, payload, summary
+                )
             )
         return (self._decode_batch(payload, cmd.serdes), None)
 
@@ -1247,7 +1367,9 @@ def _compensate(
         except OperationError as exc:
             results.append(
                 CompensationResult(
-                    name=name, status="FAILED", error_type=exc.error_type,
+                    name=name,
+                    status="FAILED",
+                    error_type=exc.error_type,
                     error_message=exc.error_message,
                 )
             )
@@ -1277,7 +1399,9 @@ def _returning(value: Any) -> Gen:
     yield  # pragma: no cover
 
 
-def _one_step(fn: Callable[..., Any], args: tuple[Any, ...], name: str | None, retry: Retry | None) -> Gen:
+def _one_step(
+    fn: Callable[..., Any], args: tuple[Any, ...], name: str | None, retry: Retry | None
+) -> Gen:
     return (yield Step(fn, args, None, name, retry))
 
 
@@ -1289,15 +1413,15 @@ def _batch_units(cmd: Map | Parallel) -> tuple[list[Callable[[], Gen]], list[str
         fn = cmd.fn
         is_gen = inspect.isgeneratorfunction(inspect.unwrap(fn))
         arity = _positional_arity(fn)
-        step_name = getattr(fn, "name", None) or getattr(fn, "__name__", None)
+        step_name = fn.name if isinstance(fn, StepFunction) else _fn_name(fn)
         plain = _plain(fn)
         retry = fn.retry if isinstance(fn, StepFunction) else None
         for i, item in enumerate(cmd.items):
             args = (item,) if arity < 2 else (item, i)
             if is_gen:
-                units.append(lambda a=args: fn(*a))
+                units.append(functools.partial(fn, *args))
             else:
-                units.append(lambda a=args: _one_step(plain, a, step_name, retry))
+                units.append(functools.partial(_one_step, plain, args, step_name, retry))
             names.append(cmd.item_namer(item, i) if cmd.item_namer else f"map-item-{i}")
         return units, names
     for i, branch in enumerate(cmd.branches):
@@ -1305,10 +1429,7 @@ def _batch_units(cmd: Map | Parallel) -> tuple[list[Callable[[], Gen]], list[str
         if inspect.isgeneratorfunction(inspect.unwrap(bfn)):
             units.append(bfn)
         else:
-            plain = _plain(bfn)
-            sname = getattr(bfn, "name", None) or getattr(bfn, "__name__", None)
-            if sname == "<lambda>":
-                sname = None
-            units.append(lambda p=plain, s=sname: _one_step(p, (), s, None))
+            sname = bfn.name if isinstance(bfn, StepFunction) else _fn_name(bfn)
+            units.append(functools.partial(_one_step, _plain(bfn), (), sname, None))
         names.append(bname or f"parallel-branch-{i}")
     return units, names

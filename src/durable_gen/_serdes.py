@@ -74,7 +74,9 @@ def dumps(value: Any, serdes: Serdes | None = None, *, what: str = "value") -> s
         except SerializationError:
             raise
         except Exception as exc:
-            raise SerializationError(f"the serdes of {what} failed to serialize it: {exc!r}") from exc
+            raise SerializationError(
+                f"the serdes of {what} failed to serialize it: {exc!r}"
+            ) from exc
         if not isinstance(payload, str):
             raise SerializationError(
                 f"the serdes of {what} returned {type(payload).__name__}; it must return str"

@@ -10,8 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from ._wire import CheckpointResponse, ExecutionState, InvocationInput, InvocationOutput
-from ._wire import OperationUpdate
+from ._wire import (
+    CheckpointResponse,
+    ExecutionState,
+    InvocationInput,
+    InvocationOutput,
+    OperationUpdate,
+)
 
 __all__ = ["DurableService", "InvocationHandler"]
 
@@ -34,9 +39,7 @@ class DurableService(Protocol):
         """
         ...
 
-    def get_state(
-        self, execution_arn: str, checkpoint_token: str, marker: str
-    ) -> ExecutionState:
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> ExecutionState:
         """The page of operations that starts at ``marker`` (from ``NextMarker``)."""
         ...
 

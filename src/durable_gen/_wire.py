@@ -41,9 +41,7 @@ OperationAction = Literal["START", "SUCCEED", "FAIL", "RETRY", "CANCEL"]
 InvocationStatus = Literal["SUCCEEDED", "FAILED", "PENDING"]
 
 #: Statuses after which an operation never changes again.
-TERMINAL_STATUSES: Final = frozenset(
-    {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"}
-)
+TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 
 #: Service limits (DESIGN §5).
 MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
@@ -57,7 +55,7 @@ class _Shape(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, rena
     """Base of every wire shape: frozen, keyword-only, None fields left out of the JSON."""
 
 
-class ErrorObject(_Shape):
+class ErrorObject(_Shape, frozen=True):
     """An error as the service records it."""
 
     error_type: str | None = None
@@ -66,39 +64,39 @@ class ErrorObject(_Shape):
     stack_trace: list[str] | None = None
 
 
-class ExecutionDetails(_Shape):
+class ExecutionDetails(_Shape, frozen=True):
     input_payload: str | None = None
 
 
-class ContextDetails(_Shape):
+class ContextDetails(_Shape, frozen=True):
     replay_children: bool | None = None
     result: str | None = None
     error: ErrorObject | None = None
 
 
-class StepDetails(_Shape):
+class StepDetails(_Shape, frozen=True):
     attempt: int | None = None
     next_attempt_timestamp: int | None = None
     result: str | None = None
     error: ErrorObject | None = None
 
 
-class WaitDetails(_Shape):
+class WaitDetails(_Shape, frozen=True):
     scheduled_end_timestamp: int | None = None
 
 
-class CallbackDetails(_Shape):
+class CallbackDetails(_Shape, frozen=True):
     callback_id: str | None = None
     result: str | None = None
     error: ErrorObject | None = None
 
 
-class ChainedInvokeDetails(_Shape):
+class ChainedInvokeDetails(_Shape, frozen=True):
     result: str | None = None
     error: ErrorObject | None = None
 
 
-class Operation(_Shape):
+class Operation(_Shape, frozen=True):
     """One recorded operation of an execution."""
 
     id: str
@@ -117,30 +115,30 @@ class Operation(_Shape):
     chained_invoke_details: ChainedInvokeDetails | None = None
 
 
-class ContextOptions(_Shape):
+class ContextOptions(_Shape, frozen=True):
     replay_children: bool | None = None
 
 
-class StepOptions(_Shape):
+class StepOptions(_Shape, frozen=True):
     next_attempt_delay_seconds: int | None = None
 
 
-class WaitOptions(_Shape):
+class WaitOptions(_Shape, frozen=True):
     wait_seconds: int | None = None
 
 
-class CallbackOptions(_Shape):
+class CallbackOptions(_Shape, frozen=True):
     timeout_seconds: int | None = None
     heartbeat_timeout_seconds: int | None = None
 
 
-class ChainedInvokeOptions(_Shape):
+class ChainedInvokeOptions(_Shape, frozen=True):
     function_name: str
     tenant_id: str | None = None
     x_amzn_trace_id: str | None = None
 
 
-class OperationUpdate(_Shape):
+class OperationUpdate(_Shape, frozen=True):
     """One change an invocation asks the service to record."""
 
     id: str
@@ -158,14 +156,14 @@ class OperationUpdate(_Shape):
     chained_invoke_options: ChainedInvokeOptions | None = None
 
 
-class ExecutionState(_Shape):
+class ExecutionState(_Shape, frozen=True):
     """A page of operations: ``InitialExecutionState``, or a ``GetDurableExecutionState`` reply."""
 
     operations: list[Operation] = msgspec.field(default_factory=list)
     next_marker: str | None = None
 
 
-class InvocationInput(_Shape):
+class InvocationInput(_Shape, frozen=True):
     """The event the service sends to a durable function on each invocation."""
 
     durable_execution_arn: str
@@ -173,7 +171,7 @@ class InvocationInput(_Shape):
     initial_execution_state: ExecutionState = msgspec.field(default_factory=ExecutionState)
 
 
-class InvocationOutput(_Shape):
+class InvocationOutput(_Shape, frozen=True):
     """What a durable function returns from an invocation."""
 
     status: InvocationStatus
@@ -181,14 +179,14 @@ class InvocationOutput(_Shape):
     error: ErrorObject | None = None
 
 
-class CheckpointResponse(_Shape):
+class CheckpointResponse(_Shape, frozen=True):
     """The reply to ``CheckpointDurableExecution``: the new token and the operations it changed."""
 
     checkpoint_token: str
     new_execution_state: ExecutionState = msgspec.field(default_factory=ExecutionState)
 
 
-class Event(_Shape):
+class Event(_Shape, frozen=True):
     """One ``GetDurableExecutionHistory`` event.
 
     Details stay plain mappings (``{"Result": {"Payload": "..."}}``), exactly as the API writes

@@ -27,7 +27,9 @@ def load_workflow(spec: str) -> Callable[..., Any]:
     """Import ``MODULE:ATTR`` (the working directory is importable)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise CliError(f"workflow must be given as MODULE:FUNCTION (e.g. app.flows:order), got {spec!r}")
+        raise CliError(
+            f"workflow must be given as MODULE:FUNCTION (e.g. app.flows:order), got {spec!r}"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -52,7 +54,9 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CliError(f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}") from exc
+        raise CliError(
+            f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
+        ) from exc
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -60,7 +60,10 @@ def test_step_outcome_records_start_and_succeed_then_next_step() -> None:
     (task,) = it.advance()
     it.step_succeeded(task, task.fn(*task.args))
     (task2,) = it.advance()
-    assert actions(it.take_updates()) == [("STEP", "START", "double"), ("STEP", "SUCCEED", "double")]
+    assert actions(it.take_updates()) == [
+        ("STEP", "START", "double"),
+        ("STEP", "SUCCEED", "double"),
+    ]
     assert task2.operation_id == h.oid(2) and task2.args == (6,)
     it.step_succeeded(task2, 12)
     assert it.advance() == []
@@ -157,7 +160,11 @@ def test_callback_handle_needs_the_id_from_the_service() -> None:
     (update,) = it.take_updates()
     assert update.callback_options.timeout_seconds == 60
     started = Operation(
-        id=update.id, type="CALLBACK", sub_type="Callback", name="approval", status="STARTED",
+        id=update.id,
+        type="CALLBACK",
+        sub_type="Callback",
+        name="approval",
+        status="STARTED",
         callback_details=CallbackDetails(callback_id="abc123"),
     )
     it.observe([started])
@@ -193,9 +200,13 @@ def test_invoke_records_function_and_payload_and_raises_failures() -> None:
     it.advance()
     (u,) = it.take_updates()
     assert (u.type, u.chained_invoke_options.function_name, u.payload) == (
-        "CHAINED_INVOKE", "tax", '{"amount":10}'
+        "CHAINED_INVOKE",
+        "tax",
+        '{"amount":10}',
     )
-    failed = interp(wf, h.invoke(1, name="tax", status="FAILED", error=ErrorObject(error_message="no")))
+    failed = interp(
+        wf, h.invoke(1, name="tax", status="FAILED", error=ErrorObject(error_message="no"))
+    )
     failed.advance()
     assert failed.outcome == dg.Succeeded('"failed: no"')
 
@@ -218,7 +229,11 @@ def test_retry_records_delay_and_resumes_when_ready() -> None:
     assert ups[1].error.error_type == "RuntimeError"
     assert isinstance(it.outcome, dg.Suspended)
     ready = Operation(
-        id=task.operation_id, type="STEP", sub_type="Step", name="flaky", status="READY",
+        id=task.operation_id,
+        type="STEP",
+        sub_type="Step",
+        name="flaky",
+        status="READY",
         step_details=StepDetails(attempt=1),
     )
     it.observe([ready])
@@ -311,7 +326,9 @@ def test_child_context_has_its_own_namespace_and_replays_from_one_record() -> No
     it.step_succeeded(task, 4)
     it.advance()
     assert actions(it.take_updates()) == [
-        ("CONTEXT", "START", "sub"), ("STEP", "START", "double"), ("STEP", "SUCCEED", "double"),
+        ("CONTEXT", "START", "sub"),
+        ("STEP", "START", "double"),
+        ("STEP", "SUCCEED", "double"),
         ("CONTEXT", "SUCCEED", "sub"),
     ]
     assert it.outcome == dg.Succeeded("4")
@@ -331,7 +348,9 @@ def test_child_failure_raises_child_failed_error_with_recorded_type() -> None:
             return exc.error_type
 
     err = ErrorObject(error_type="ValueError", error_message="boom")
-    it = interp(wf, h.context(h.oid(1), "RunInChildContext", name="sub", status="FAILED", error=err))
+    it = interp(
+        wf, h.context(h.oid(1), "RunInChildContext", name="sub", status="FAILED", error=err)
+    )
     it.advance()
     assert it.outcome == dg.Succeeded('"ValueError"')
 
