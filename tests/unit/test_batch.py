@@ -1,0 +1,262 @@
+"""Map and Parallel: completion policies, ordering, suspension inside items, nesting."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import durable_gen as dg
+from durable_gen._batch import decide
+from durable_gen._ids import operation_id
+from durable_gen._wire import Operation
+from tests import histories as h
+
+NO_RETRY = dg.Retry.never()
+
+
+@dg.step(retry=NO_RETRY)
+def item(x: Any) -> Any:
+    if isinstance(x, str) and x.startswith("fail"):
+        raise ValueError(x)
+    return x
+
+
+def run_to_end(workflow: Any, input: Any, order: random.Random | None = None) -> dg.Interpreter:
+    """Run every task, completing in-flight tasks in a (possibly shuffled) order."""
+    it = dg.Interpreter(workflow, [h.execution(input)], execution_arn="arn:batch")
+    pending = it.advance()
+    while pending:
+        if order is not None:
+            order.shuffle(pending)
+        task = pending.pop(0)
+        try:
+            value = task.fn(*task.args, **task.kwargs)
+        except Exception as exc:
+            it.step_failed(task, exc)
+        else:
+            it.step_succeeded(task, value)
+        it.take_updates()
+        pending += it.advance()
+    return it
+
+
+def projection(batch: dg.BatchResult) -> list[Any]:
+    return [
+        batch.completion_reason,
+        batch.success_count,
+        batch.failure_count,
+        [i.status for i in batch.items],
+    ]
+
+
+def map_of(items: list[Any], **options: Any) -> Any:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return projection((yield dg.Map(item, items, **options)))
+
+    return wf
+
+
+def result(it: dg.Interpreter) -> Any:
+    assert isinstance(it.outcome, dg.Succeeded), it.outcome
+    return dg.JsonSerdes().deserialize(it.outcome.result)
+
+
+@pytest.mark.parametrize(
+    ("policy", "total", "ok", "failed", "reason"),
+    [
+        (None, 4, 0, 1, "FAILURE_TOLERANCE_EXCEEDED"),
+        (dg.Completion(tolerated_failure_count=1), 4, 1, 1, None),
+        (dg.Completion(tolerated_failure_count=1), 4, 1, 2, "FAILURE_TOLERANCE_EXCEEDED"),
+        (dg.Completion(tolerated_failure_percentage=25), 4, 3, 1, "ALL_COMPLETED"),  # 25% not > 25%
+        (dg.Completion(tolerated_failure_percentage=25), 4, 0, 2, "FAILURE_TOLERANCE_EXCEEDED"),
+        (dg.Completion(min_successful=2), 4, 2, 0, "MIN_SUCCESSFUL_REACHED"),
+        (
+            dg.Completion(min_successful=3, tolerated_failure_count=1),
+            4,
+            0,
+            2,
+            "FAILURE_TOLERANCE_EXCEEDED",
+        ),  # tolerance is checked before min_successful
+        (dg.Completion(min_successful=3, tolerated_failure_count=1), 3, 2, 1, "ALL_COMPLETED"),
+        (dg.Completion.all_completed(), 3, 0, 3, "ALL_COMPLETED"),
+    ],
+)
+def test_completion_rules(policy: Any, total: int, ok: int, failed: int, reason: Any) -> None:
+    assert decide(policy, total, ok, failed) == reason
+
+
+def test_exact_percentage_threshold_runs_everything() -> None:
+    wf = map_of(
+        ["a", "fail1", "b", "c"],
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_percentage=25),
+    )
+    assert result(run_to_end(wf, None)) == [
+        "ALL_COMPLETED",
+        3,
+        1,
+        ["SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED"],
+    ]
+
+
+def test_all_fail_within_tolerance_completes() -> None:
+    wf = map_of(["fail0", "fail1", "fail2"], completion=dg.Completion(tolerated_failure_count=3))
+    assert result(run_to_end(wf, None)) == ["ALL_COMPLETED", 0, 3, ["FAILED"] * 3]
+
+
+def test_min_successful_never_reached_ends_all_completed() -> None:
+    wf = map_of(
+        ["a", "fail", "b"],
+        max_concurrency=1,
+        completion=dg.Completion(min_successful=3, tolerated_failure_count=1),
+    )
+    assert result(run_to_end(wf, None)) == [
+        "ALL_COMPLETED",
+        2,
+        1,
+        ["SUCCEEDED", "FAILED", "SUCCEEDED"],
+    ]
+
+
+def test_min_successful_stops_starting_items() -> None:
+    wf = map_of(["a", "b", "c", "d"], max_concurrency=1, completion=dg.Completion(min_successful=2))
+    assert result(run_to_end(wf, None)) == [
+        "MIN_SUCCESSFUL_REACHED",
+        2,
+        0,
+        ["SUCCEEDED", "SUCCEEDED", "NOT_STARTED", "NOT_STARTED"],
+    ]
+
+
+def test_empty_map_completes_at_once_and_is_recorded() -> None:
+    it = run_to_end(map_of([]), None)
+    assert result(it) == ["ALL_COMPLETED", 0, 0, []]
+
+
+def test_zero_concurrency_is_a_validation_error() -> None:
+    with pytest.raises(dg.ValidationError, match="max_concurrency"):
+        dg.Map(item, [1], max_concurrency=0)
+    with pytest.raises(dg.ValidationError):
+        dg.Parallel([lambda: 1], max_concurrency=-1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(), max_size=12), st.integers(0, 2**32), st.none() | st.integers(1, 4))
+def test_results_follow_item_order_whatever_the_completion_order(
+    values: list[int], seed: int, limit: int | None
+) -> None:
+    def wf(xs: list[int]):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(item, xs, max_concurrency=limit)).results()
+
+    assert result(run_to_end(wf, values, random.Random(seed))) == values
+
+
+def test_a_wait_inside_one_item_suspends_mid_map_and_resumes_without_rerunning() -> None:
+    ran: list[str] = []
+
+    @dg.step
+    def work(tag: str) -> str:
+        ran.append(tag)
+        return tag
+
+    def per_item(x: str, i: int):  # type: ignore[no-untyped-def]
+        if i == 1:
+            yield dg.Wait(seconds=60)
+        return (yield work(x))
+
+    def wf(xs: list[str]):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(per_item, xs)).results()
+
+    it = dg.Interpreter(wf, [h.execution(["a", "b"])], execution_arn="arn:w")
+    (task,) = it.advance()  # item 0 runs; item 1 waits
+    it.step_succeeded(task, task.fn(*task.args))
+    assert it.advance() == [] and isinstance(it.outcome, dg.Suspended)
+    # replay: item 0 finished, the wait is over
+    map_id = h.oid(1)
+    it0, it1 = operation_id(map_id, 0), operation_id(map_id, 1)
+    ops = [
+        h.execution(["a", "b"]),
+        h.context(map_id, "Map", status="STARTED"),
+        h.context(it0, "MapIteration", name="map-item-0", parent=map_id, result='"a"'),
+        h.step(1, "a", name="work", parent=it0),
+        h.context(it1, "MapIteration", name="map-item-1", parent=map_id, status="STARTED"),
+        h.wait(1, parent=it1),
+    ]
+    replay = dg.Interpreter(wf, ops, execution_arn="arn:w")
+    (task,) = replay.advance()
+    assert task.args == ("b",) and task.parent_id == it1
+    replay.step_succeeded(task, task.fn(*task.args))
+    replay.advance()
+    assert replay.outcome == dg.Succeeded('["a","b"]')
+    assert ran == ["a", "b"]
+
+
+def test_nested_parallel_inside_a_branch() -> None:
+    def inner():  # type: ignore[no-untyped-def]
+        batch = yield dg.Parallel([lambda: "i1", lambda: "i2"], name="inner")
+        return batch.results()
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Parallel([dg.Branch(inner, name="a")], name="outer")
+        return batch.results()
+
+    it = run_to_end(wf, None)
+    assert result(it) == [["i1", "i2"]]
+
+
+def test_parallel_branch_kinds_and_names() -> None:
+    def gen_branch():  # type: ignore[no-untyped-def]
+        return (yield item("g"))
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        b = yield dg.Parallel([lambda: "plain", gen_branch, dg.Branch(lambda: 3, name="three")])
+        return [b.results(), [i.name for i in b.items]]
+
+    assert result(run_to_end(wf, None)) == [
+        ["plain", "g", 3],
+        ["parallel-branch-0", "parallel-branch-1", "three"],
+    ]
+
+
+def test_completed_map_replays_from_its_record_without_entering_items() -> None:
+    wf = map_of(["a", "b"])
+    first = run_to_end(wf, None)
+    payload = first.outcome
+    assert isinstance(payload, dg.Succeeded)
+    # record of the Map context as the first run would have checkpointed it
+    batch = dg.BatchResult(
+        items=[dg.BatchItem(index=0, status="SUCCEEDED", result="a")],
+        completion_reason="ALL_COMPLETED",
+    )
+    import msgspec
+
+    op: Operation = h.context(h.oid(1), "Map", result=msgspec.json.encode(batch).decode())
+    replay = dg.Interpreter(wf, [h.execution(None), op], execution_arn="arn:batch")
+    assert replay.advance() == []
+    assert result(replay) == ["ALL_COMPLETED", 1, 0, ["SUCCEEDED"]]
+
+
+def test_map_over_a_generator_function_gets_item_and_index() -> None:
+    def per_item(x: int, i: int):  # type: ignore[no-untyped-def]
+        return (yield item(x + i))
+
+    def wf(xs: list[int]):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(per_item, xs)).results()
+
+    assert result(run_to_end(wf, [10, 20, 30])) == [10, 21, 32]
+
+
+def test_raise_if_failed_raises_batch_failed_error() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        b = yield dg.Map(item, ["ok", "fail-x"], completion=dg.Completion.all_completed())
+        try:
+            b.raise_if_failed()
+        except dg.BatchFailedError as exc:
+            return exc.error_type
+        return "no error"
+
+    assert result(run_to_end(wf, None)) == "ValueError"
