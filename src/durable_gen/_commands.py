@@ -520,6 +520,14 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
         return cls(tolerated_failure_percentage=100)
 
 
+Nesting = Literal["nested", "flat"]
+
+
+def _check_nesting(value: str) -> None:
+    if value not in ("nested", "flat"):
+        raise ValidationError(f"nesting must be 'nested' or 'flat', got {value!r}")
+
+
 def _check_concurrency(value: int | None) -> None:
     if value is None:
         return
@@ -545,6 +553,9 @@ class Map(Command, frozen=True):
         item_namer: ``namer(item, index) -> str`` names each iteration.
         serdes: Serdes of the whole batch result.
         item_serdes: Serdes of each item's result.
+        nesting: ``"nested"`` (default): each item is a recorded child context; ``"flat"``:
+            items run in virtual contexts and their operations are recorded directly under the
+            Map (fewer records; an item's result is not checkpointed on its own).
     """
 
     fn: Callable[..., Any]
@@ -555,8 +566,10 @@ class Map(Command, frozen=True):
     item_namer: Callable[[Any, int], str] | None = None
     serdes: Serdes | None = None
     item_serdes: Serdes | None = None
+    nesting: Nesting = "nested"
 
     def __post_init__(self) -> None:
+        _check_nesting(self.nesting)
         if not callable(self.fn):
             raise ValidationError(f"Map needs a callable, got {self.fn!r}")
         if isinstance(self.items, (str, bytes)) or not isinstance(self.items, Sequence):
@@ -587,8 +600,10 @@ class Parallel(Command, frozen=True):
     completion: Completion | None = None
     serdes: Serdes | None = None
     item_serdes: Serdes | None = None
+    nesting: Nesting = "nested"
 
     def __post_init__(self) -> None:
+        _check_nesting(self.nesting)
         if isinstance(self.branches, (str, bytes)) or not isinstance(self.branches, Sequence):
             raise ValidationError("Parallel branches must be a list of callables")
         for b in self.branches:

@@ -132,7 +132,18 @@ class _Fatal(Exception):
 class _Fiber:
     """One generator running in one context."""
 
-    __slots__ = ("alive", "batch", "ctx_id", "gen", "index", "n", "on_done", "parent", "undo")
+    __slots__ = (
+        "alive",
+        "batch",
+        "ctx_id",
+        "gen",
+        "index",
+        "n",
+        "on_done",
+        "parent",
+        "parent_id",
+        "undo",
+    )
 
     def __init__(
         self,
@@ -143,6 +154,9 @@ class _Fiber:
     ) -> None:
         self.gen = gen
         self.ctx_id = ctx_id
+        #: The ParentId its operations record: the context id, except in FLAT Map/Parallel
+        #: items, whose operations belong to the batch itself.
+        self.parent_id = ctx_id
         self.n = 0
         self.parent = parent
         self.on_done = on_done
@@ -201,7 +215,7 @@ class StepTask:
     ) -> None:
         self.fiber = fiber
         self.operation_id = operation_id
-        self.parent_id = fiber.ctx_id
+        self.parent_id = fiber.parent_id
         self.name = name
         self.sub_type = sub_type
         self.fn = fn
@@ -589,7 +603,7 @@ class Interpreter:
     ) -> tuple[str, Operation | None]:
         fiber.n += 1
         op_id = operation_id(fiber.ctx_id, fiber.n)
-        return op_id, self._match(op_id, fiber.ctx_id, type_, sub_type, name, fiber.n)
+        return op_id, self._match(op_id, fiber.parent_id, type_, sub_type, name, fiber.n)
 
     def _match(
         self,
@@ -903,7 +917,7 @@ class Interpreter:
                     id=op_id,
                     type="WAIT",
                     action="START",
-                    parent_id=fiber.ctx_id,
+                    parent_id=fiber.parent_id,
                     name=cmd.name,
                     sub_type="Wait",
                     wait_options=WaitOptions(wait_seconds=cmd.seconds),
@@ -919,7 +933,7 @@ class Interpreter:
                     id=op_id,
                     type="CALLBACK",
                     action="START",
-                    parent_id=fiber.ctx_id,
+                    parent_id=fiber.parent_id,
                     name=cmd.name,
                     sub_type="Callback",
                     callback_options=CallbackOptions(
@@ -964,7 +978,7 @@ class Interpreter:
                     id=op_id,
                     type="CHAINED_INVOKE",
                     action="START",
-                    parent_id=fiber.ctx_id,
+                    parent_id=fiber.parent_id,
                     name=cmd.name,
                     sub_type="ChainedInvoke",
                     payload=dumps(cmd.payload, cmd.serdes, what="the Invoke payload"),
@@ -1042,7 +1056,9 @@ class Interpreter:
             elif rec.status in TERMINAL_STATUSES:
                 return (None, self._context_error(sub_type, error_cls, d.error if d else None))
         else:
-            self.updates.append(self._context_update(op_id, fiber.ctx_id, sub_type, name, "START"))
+            self.updates.append(
+                self._context_update(op_id, fiber.parent_id, sub_type, name, "START")
+            )
         try:
             gen = make_gen()
         except Exception as exc:
@@ -1060,13 +1076,15 @@ class Interpreter:
                 err = error_object(exc)
                 if not replaying_children:
                     self.updates.append(
-                        self._context_update(op_id, fiber.ctx_id, sub_type, name, "FAIL", error=err)
+                        self._context_update(
+                            op_id, fiber.parent_id, sub_type, name, "FAIL", error=err
+                        )
                     )
                 self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
                 return
             if not replaying_children:
                 self.updates.append(
-                    self._context_success(op_id, fiber.ctx_id, sub_type, name, payload)
+                    self._context_success(op_id, fiber.parent_id, sub_type, name, payload)
                 )
             self._ready.append((fiber, loads(payload, serdes), None))
 
@@ -1143,6 +1161,7 @@ class Interpreter:
             self._ready.append((fiber, value, exc))
 
         helper = _Fiber(_compensate(undo, cmd.retry), fiber.ctx_id, fiber, done)
+        helper.parent_id = fiber.parent_id
         helper.n = fiber.n
         self._ready.append((helper, None, None))
         return _BLOCKED
@@ -1178,7 +1197,7 @@ class Interpreter:
                 return (None, raise_error(ChildFailedError, d.error if d else None))
         else:
             self.updates.append(
-                self._context_update(op_id, fiber.ctx_id, sub_type, cmd.name, "START")
+                self._context_update(op_id, fiber.parent_id, sub_type, cmd.name, "START")
             )
         units, names = _batch_units(cmd)
         batch = _Batch(cmd, fiber, op_id, sub_type, units, names, rebuild)
@@ -1213,6 +1232,10 @@ class Interpreter:
             batch.next += 1
             iter_id = operation_id(batch.op_id, i)
             name = batch.names[i]
+            if cmd.nesting == "flat":  # virtual item contexts: nothing recorded for them
+                self._start_item(batch, i, iter_id, name, item_type, replay_children=True)
+                batch.running[i].parent_id = batch.op_id
+                continue
             rec = self._match(iter_id, batch.op_id, "CONTEXT", item_type, name, i)
             if rec is not None and rec.status in TERMINAL_STATUSES:
                 d = rec.context_details
@@ -1332,7 +1355,12 @@ class Interpreter:
             if not batch.rebuild:
                 self.updates.append(
                     self._context_update(
-                        batch.op_id, batch.fiber.ctx_id, batch.sub_type, cmd.name, "FAIL", error=err
+                        batch.op_id,
+                        batch.fiber.parent_id,
+                        batch.sub_type,
+                        cmd.name,
+                        "FAIL",
+                        error=err,
                     )
                 )
             return (None, raise_error(ChildFailedError, err))
@@ -1342,7 +1370,7 @@ class Interpreter:
             ).decode()
             self.updates.append(
                 self._context_success(
-                    batch.op_id, batch.fiber.ctx_id, batch.sub_type, cmd.name, payload, summary
+                    batch.op_id, batch.fiber.parent_id, batch.sub_type, cmd.name, payload, summary
                 )
             )
         return (self._decode_batch(payload, cmd.serdes), None)

@@ -260,3 +260,28 @@ def test_raise_if_failed_raises_batch_failed_error() -> None:
         return "no error"
 
     assert result(run_to_end(wf, None)) == "ValueError"
+
+
+def test_flat_nesting_records_item_steps_directly_under_the_map() -> None:
+    def wf(xs: list[str]):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(item, xs, name="flat", nesting="flat", max_concurrency=1)).results()
+
+    it = dg.Interpreter(wf, [h.execution(["fa", "fb"])], execution_arn="arn:flat")
+    updates = []
+    pending = it.advance()
+    while pending:
+        task = pending.pop()
+        it.step_succeeded(task, task.fn(*task.args))
+        updates += it.take_updates()
+        pending += it.advance()
+    updates += it.take_updates()
+    map_id = h.oid(1)
+    assert [(u.type, u.action, u.parent_id) for u in updates] == [
+        ("CONTEXT", "START", None),
+        ("STEP", "START", map_id),
+        ("STEP", "SUCCEED", map_id),
+        ("STEP", "START", map_id),
+        ("STEP", "SUCCEED", map_id),
+        ("CONTEXT", "SUCCEED", None),
+    ]
+    assert it.outcome == dg.Succeeded('["fa","fb"]')
