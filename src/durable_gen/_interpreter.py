@@ -398,6 +398,8 @@ class Interpreter:
             else:
                 self._ops[op.id] = op
         self._input = loads(self._input_payload, serdes) if has_input else input
+        #: The operations recorded before this invocation: each must be visited again.
+        self._recorded = list(self._ops.values())
         self._visited: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[_Fiber, Any, BaseException | None]] = deque()
@@ -663,10 +665,10 @@ class Interpreter:
             return
         unvisited = [
             op
-            for op in self._ops.values()
+            for op in self._recorded
             if op.id not in self._visited and op.parent_id in self._expanded
         ]
-        if unvisited and not self.updates_cover(unvisited):
+        if unvisited:
             first = unvisited[0]
             what = _describe(first.type, first.sub_type, first.name, first.parent_id)
             self._fail(
@@ -683,11 +685,6 @@ class Interpreter:
             self.outcome = Succeeded(dumps(value, self.serdes, what="the workflow result"))
         except SerializationError as error:
             self._fail(error)
-
-    def updates_cover(self, ops: list[Operation]) -> bool:
-        """Whether every op in ``ops`` was produced by this interpretation (not replayed)."""
-        produced = {u.id for u in self.updates}
-        return all(op.id in produced for op in ops)
 
     def _waiting_on(self) -> list[str]:
         out = []
