@@ -71,6 +71,11 @@ from ._serdes import JsonSerdes as JsonSerdes
 from ._serdes import Serdes as Serdes
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
+from ._versioning import UUID as UUID
+from ._versioning import Deprecated as Deprecated
+from ._versioning import Now as Now
+from ._versioning import Patched as Patched
+from ._versioning import Random as Random
 
 __version__ = "0.1.0"
 
@@ -95,6 +100,7 @@ __all__ = [
     "CompensationResult",
     "Completion",
     "CreateCallback",
+    "Deprecated",
     "DurableGenError",
     "DurableService",
     "ExecutionFailedError",
@@ -112,9 +118,12 @@ __all__ = [
     "JsonSerdes",
     "Map",
     "NonDeterminismError",
+    "Now",
     "OperationError",
     "Parallel",
+    "Patched",
     "PayloadTooLargeError",
+    "Random",
     "ReplayAwareLogger",
     "Retry",
     "RunCompensations",
@@ -128,6 +137,7 @@ __all__ = [
     "StepTask",
     "Succeeded",
     "Suspended",
+    "UUID",
     "UnknownCallbackError",
     "ValidationError",
     "Wait",

@@ -77,6 +77,20 @@ from ._errors import (
 )
 from ._ids import operation_id
 from ._serdes import Serdes, dumps, loads
+from ._versioning import (
+    NOW_SUBTYPE,
+    PATCH_SUBTYPE,
+    TIME_SERDES,
+    UUID,
+    Deprecated,
+    Now,
+    Patched,
+    Random,
+    derive_seed,
+    is_marker,
+    marker_id,
+    read_clock,
+)
 from ._wire import (
     MAX_CONTEXT_RESULT_BYTES,
     MAX_ERROR_BYTES,
@@ -423,7 +437,15 @@ class Interpreter:
             Parallel: self._on_batch,
             RunCompensations: self._on_compensations,
             _Compensate: self._on_compensate,
+            Patched: self._on_patched,
+            Deprecated: self._on_patched,
+            Now: self._on_now,
+            UUID: self._on_derived,
+            Random: self._on_derived,
         }
+        #: Patched/Deprecated decisions by marker id, and UUID/Random draws by context id.
+        self._patches: dict[str, bool] = {}
+        self._draws: dict[str | None, int] = {}
 
     # --- public API for drivers -------------------------------------------------------------
 
@@ -666,7 +688,7 @@ class Interpreter:
         unvisited = [
             op
             for op in self._recorded
-            if op.id not in self._visited and op.parent_id in self._expanded
+            if op.id not in self._visited and op.parent_id in self._expanded and not is_marker(op)
         ]
         if unvisited:
             first = unvisited[0]
@@ -1145,6 +1167,75 @@ class Interpreter:
                 context_options=ContextOptions(replay_children=True),
             )
         return self._context_update(op_id, parent, sub_type, name, "SUCCEED", payload=payload)
+
+    # --- versioning and deterministic helpers ----------------------------------------------------
+
+    def _on_patched(self, fiber: _Fiber, cmd: Patched | Deprecated) -> Any:
+        # A recorded marker means new code reached this point; no marker while the context
+        # recorded its next positional operation means old code went past it; otherwise this
+        # is the frontier: take the new path and record the marker (before what follows).
+        mid = marker_id(fiber.ctx_id, cmd.change_id)
+        decided = self._patches.get(mid)
+        if decided is None:
+            if mid in self._ops:
+                self._visited.add(mid)
+                decided = True
+            elif operation_id(fiber.ctx_id, fiber.n + 1) in self._ops:
+                decided = False
+            else:
+                decided = True
+                self.updates.append(
+                    OperationUpdate(
+                        id=mid,
+                        type="STEP",
+                        action="SUCCEED",
+                        parent_id=fiber.parent_id,
+                        name=cmd.change_id,
+                        sub_type=PATCH_SUBTYPE,
+                    )
+                )
+            self._patches[mid] = decided
+        if isinstance(cmd, Patched):
+            return (decided, None)
+        if not decided:
+            n = fiber.n + 1
+            rec = self._ops[operation_id(fiber.ctx_id, n)]
+            parent = fiber.parent_id
+            ctx = "the root context" if parent is None else f"context {parent[:12]}"
+            where = f"operation {n} of {ctx}"
+            recorded = _describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
+            raise _Fatal(
+                NonDeterminismError(
+                    f"change {cmd.change_id!r} is Deprecated but this execution was recorded "
+                    f"before it and took the old path (it recorded {recorded} at {where}); keep "
+                    f"Patched({cmd.change_id!r}) and the old branch until such executions end",
+                    operation_id=rec.id,
+                    position=where,
+                    recorded=recorded,
+                    requested=f"Deprecated({cmd.change_id!r})",
+                )
+            )
+        return (None, None)
+
+    def _on_now(self, fiber: _Fiber, cmd: Now) -> Any:
+        name = cmd.op_name
+        op_id, rec = self._position(fiber, "STEP", NOW_SUBTYPE, name)
+        d = rec.step_details if rec is not None else None
+        if rec is not None and rec.status == "SUCCEEDED":
+            return (loads(d.result if d else None, TIME_SERDES), None)
+        if rec is not None and rec.status in TERMINAL_STATUSES:
+            return (None, raise_error(StepFailedError, d.error if d else None))
+        attempt = ((d.attempt or 1) if d else 1) if rec is not None else 1
+        task = StepTask(
+            fiber, op_id, name, NOW_SUBTYPE, read_clock, (), None, attempt, rec is not None,
+            NO_RETRY, TIME_SERDES, cmd, _KIND_STEP,
+        )  # fmt: skip
+        return self._schedule(task, False)
+
+    def _on_derived(self, fiber: _Fiber, cmd: UUID | Random) -> Any:
+        draw = self._draws.get(fiber.ctx_id, 0) + 1
+        self._draws[fiber.ctx_id] = draw
+        return (cmd.from_seed(derive_seed(self.execution_arn, fiber.ctx_id, draw)), None)
 
     # --- sagas --------------------------------------------------------------------------------
 

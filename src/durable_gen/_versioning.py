@@ -1,0 +1,211 @@
+"""Commands for workflow code that changes, and for values a workflow must not read directly.
+
+Versioning: ``Patched`` and ``Deprecated`` leave a marker operation whose id comes from the
+context id and the change id, never from the position counter, so adding them shifts no
+operation id and old and new executions both replay. Deterministic helpers: ``Now`` is a
+checkpointed step (the clock is read here, by the driver running the step, never by the
+interpreter); ``UUID`` and ``Random`` are derived from the execution ARN, the context id and a
+per-context draw counter, so they need no checkpoint. The interpreter answers all of them; the
+rules are in ``durable_gen._interpreter``'s handlers and in the docs (docs/versioning.md).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from hashlib import blake2b
+from typing import Any, Final
+
+import msgspec
+
+from ._commands import Command
+from ._errors import SerializationError, ValidationError
+from ._wire import MAX_NAME_CHARS, Operation
+
+__all__ = [
+    "NOW_SUBTYPE",
+    "PATCH_SUBTYPE",
+    "Deprecated",
+    "Now",
+    "Patched",
+    "Random",
+    "UUID",
+    "derive_seed",
+    "is_marker",
+    "marker_id",
+    "read_clock",
+    "use_clock",
+]
+
+#: SubType of the STEP that records a ``Patched``/``Deprecated`` decision.
+PATCH_SUBTYPE: Final = "Patch"
+#: SubType of the STEP that records a ``Now()``.
+NOW_SUBTYPE: Final = "Now"
+
+
+def _check_change_id(change_id: object, what: str) -> None:
+    if (
+        not isinstance(change_id, str)
+        or not 1 <= len(change_id) <= MAX_NAME_CHARS
+        or not all(" " <= c <= "~" for c in change_id)
+    ):
+        raise ValidationError(
+            f"{what} needs a change id of 1 to {MAX_NAME_CHARS} printable ASCII characters "
+            f"(it is recorded as an operation name), got {change_id!r}"
+        )
+
+
+class Patched(Command, frozen=True):
+    """Ask whether this execution runs the code after change ``change_id``.
+
+    ``yield Patched("id")`` returns True in executions that reach this point with the new code
+    (a marker operation is recorded), and False in executions that had already gone past this
+    point before the change was deployed (they keep the old path on every replay). The marker's
+    id does not come from the position counter, so operation ids do not shift.
+
+    Example::
+
+        if (yield dg.Patched("send-receipt")):
+            yield send_receipt(order)      # new code
+        yield ship(order)                  # recorded by old and new executions alike
+
+    Args:
+        change_id: A name for the change, unique within the workflow (printable ASCII).
+    """
+
+    change_id: str
+
+    def __post_init__(self) -> None:
+        _check_change_id(self.change_id, "Patched")
+
+
+class Deprecated(Command, frozen=True):
+    """Mark the old side of ``Patched(change_id)`` as removed; the yield returns None.
+
+    Replace ``if (yield Patched(x)): new else: old`` with ``yield Deprecated(x)`` followed by
+    the new code once no execution that took the old path is running. An execution that did
+    take the old path fails with ``NonDeterminismError`` naming the change, instead of
+    diverging somewhere further on. ``Deprecated`` records the same marker as ``Patched``.
+
+    Args:
+        change_id: The id given to ``Patched``.
+    """
+
+    change_id: str
+
+    def __post_init__(self) -> None:
+        _check_change_id(self.change_id, "Deprecated")
+
+
+class Now(Command, frozen=True, kw_only=True):
+    """The current time as an aware UTC ``datetime``, read once and checkpointed.
+
+    Recorded as a STEP (subtype ``Now``); every replay returns the recorded time. Never call
+    ``datetime.now()`` or ``time.time()`` in workflow code.
+
+    Args:
+        name: The operation name (default ``"now"``).
+    """
+
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is not None:
+            _check_change_id(self.name, "Now")
+
+    @property
+    def op_name(self) -> str:
+        """The recorded name."""
+        return self.name if self.name is not None else "now"
+
+
+class UUID(Command, frozen=True):
+    """A version-4 ``uuid.UUID``, the same on every replay; nothing is recorded.
+
+    Derived from the execution ARN, the context id and how many ``UUID``/``Random`` values the
+    context drew before, so two executions (or two calls) get different values.
+    """
+
+    @staticmethod
+    def from_seed(seed: bytes) -> uuid.UUID:
+        """The UUID for a 32-byte seed."""
+        return uuid.UUID(bytes=seed[:16], version=4)
+
+
+class Random(Command, frozen=True):
+    """A ``random.Random`` generator seeded deterministically; nothing is recorded.
+
+    Use it like the ``random`` module (``rng.random()``, ``rng.randint(1, 6)``,
+    ``rng.choice(xs)``): the sequence is the same on every replay. It is seeded like ``UUID``.
+    """
+
+    @staticmethod
+    def from_seed(seed: bytes) -> random.Random:
+        """The generator for a 32-byte seed."""
+        return random.Random(int.from_bytes(seed, "big"))
+
+
+def marker_id(context_id: str | None, change_id: str) -> str:
+    """The operation id of the marker of ``change_id`` in context ``context_id``.
+
+    It hashes a key that no positional id uses (those hash ``"n"`` or ``"parent-n"``).
+    """
+    key = f"{context_id or ''}:patch:{change_id}"
+    return blake2b(key.encode()).hexdigest()[:64]
+
+
+def is_marker(op: Operation) -> bool:
+    """True for a recorded ``Patched``/``Deprecated`` marker."""
+    return op.type == "STEP" and op.sub_type == PATCH_SUBTYPE
+
+
+def derive_seed(execution_arn: str, context_id: str | None, draw: int) -> bytes:
+    """32 bytes for the ``draw``-th (1-based) ``UUID``/``Random`` of a context."""
+    key = f"{execution_arn}\x00{context_id or ''}\x00{draw}"
+    return blake2b(key.encode(), digest_size=32).digest()
+
+
+# --- the clock behind Now() -------------------------------------------------------------------
+
+_clocks: list[Callable[[], float]] = [time.time]
+
+
+def read_clock() -> datetime:
+    """What ``Now()``'s step returns: the current clock's time as an aware UTC datetime."""
+    return datetime.fromtimestamp(_clocks[-1](), UTC)
+
+
+@contextmanager
+def use_clock(seconds: Callable[[], float]) -> Iterator[None]:
+    """Make ``Now()`` read ``seconds()`` (epoch seconds) inside the block (test clocks)."""
+    _clocks.append(seconds)
+    try:
+        yield
+    finally:
+        _clocks.remove(seconds)
+
+
+class TimeSerdes:
+    """Payloads of ``Now()``: an ISO 8601 JSON string, decoded back to an aware datetime."""
+
+    __slots__ = ()
+
+    def serialize(self, value: Any) -> str:
+        if not isinstance(value, datetime):
+            raise SerializationError(f"Now() recorded {value!r}, not a datetime")
+        return msgspec.json.encode(value.isoformat()).decode()
+
+    def deserialize(self, payload: str) -> Any:
+        try:
+            return datetime.fromisoformat(msgspec.json.decode(payload, type=str))
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise SerializationError(
+                f"a recorded Now() payload is not a time: {payload!r}"
+            ) from exc
+
+
+TIME_SERDES: Final = TimeSerdes()

@@ -1,0 +1,298 @@
+"""Patched/Deprecated markers and the deterministic helpers, driven by recorded histories."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen._versioning import PATCH_SUBTYPE, marker_id, use_clock
+from durable_gen._wire import Operation, StepDetails
+from tests import histories as h
+
+ran: list[str] = []
+
+
+@dg.step
+def charge(x: int) -> int:
+    ran.append("charge")
+    return x
+
+
+@dg.step
+def receipt(x: int) -> str:
+    ran.append("receipt")
+    return f"receipt {x}"
+
+
+@dg.step
+def ship(x: int) -> str:
+    ran.append("ship")
+    return f"shipped {x}"
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    ran.clear()
+
+
+def old(x: int):  # type: ignore[no-untyped-def]
+    yield charge(x)
+    return (yield ship(x))
+
+
+def new(x: int):  # type: ignore[no-untyped-def]
+    yield charge(x)
+    if (yield dg.Patched("send-receipt")):
+        yield receipt(x)
+    return (yield ship(x))
+
+
+def deprecated(x: int):  # type: ignore[no-untyped-def]
+    yield charge(x)
+    yield dg.Deprecated("send-receipt")
+    yield receipt(x)
+    return (yield ship(x))
+
+
+def done(x: int):  # type: ignore[no-untyped-def]
+    yield charge(x)
+    yield receipt(x)
+    return (yield ship(x))
+
+
+def marker(
+    change_id: str = "send-receipt", parent: str | None = None, ctx: str | None = None
+) -> Operation:
+    return Operation(
+        id=marker_id(ctx if ctx is not None else parent, change_id),
+        parent_id=parent,
+        type="STEP",
+        sub_type=PATCH_SUBTYPE,
+        name=change_id,
+        status="SUCCEEDED",
+        step_details=StepDetails(attempt=1),
+    )
+
+
+OLD_HISTORY = [h.step(1, 1, name="charge"), h.step(2, "shipped 1", name="ship")]
+NEW_HISTORY = [
+    h.step(1, 1, name="charge"),
+    marker(),
+    h.step(2, "receipt 1", name="receipt"),
+    h.step(3, "shipped 1", name="ship"),
+]
+
+
+def replay(workflow: Any, *ops: Operation) -> dg.Interpreter:
+    it = dg.Interpreter(workflow, [h.execution(1), *ops], execution_arn="arn:test")
+    it.advance()
+    return it
+
+
+def drive(it: dg.Interpreter) -> list[Any]:
+    """Run every task the interpreter hands out; return all updates."""
+    updates: list[Any] = []
+    tasks = it.advance()
+    while tasks:
+        for task in tasks:
+            it.step_succeeded(task, task.fn(*task.args, **task.kwargs))
+        tasks = it.advance()
+        updates += it.take_updates()
+    updates += it.take_updates()
+    return updates
+
+
+def test_new_execution_takes_the_new_path_and_records_a_marker_off_the_position_counter() -> None:
+    it = dg.Interpreter(new, [h.execution(1)], execution_arn="arn:test")
+    updates = drive(it)
+    assert it.outcome == dg.Succeeded('"shipped 1"')
+    assert ran == ["charge", "receipt", "ship"]
+    marks = [u for u in updates if u.sub_type == PATCH_SUBTYPE]
+    assert [(m.type, m.action, m.name, m.id) for m in marks] == [
+        ("STEP", "SUCCEED", "send-receipt", marker_id(None, "send-receipt"))
+    ]
+    steps = [(u.name, u.id) for u in updates if u.sub_type == "Step" and u.action == "SUCCEED"]
+    assert steps == [("charge", h.oid(1)), ("receipt", h.oid(2)), ("ship", h.oid(3))]
+    # the marker is checkpointed before what the new path does
+    ids = [u.id for u in updates]
+    assert ids.index(marks[0].id) < ids.index(h.oid(2))
+
+
+def test_old_execution_keeps_the_old_path() -> None:
+    it = replay(new, *OLD_HISTORY)
+    assert it.outcome == dg.Succeeded('"shipped 1"')
+    assert it.updates == [] and ran == []
+
+
+def test_old_execution_suspended_past_the_change_keeps_the_old_path() -> None:
+    def new_with_wait(x: int):  # type: ignore[no-untyped-def]
+        yield charge(x)
+        if (yield dg.Patched("send-receipt")):
+            yield receipt(x)
+        yield dg.Wait(seconds=60, name="cool-off")
+        return (yield ship(x))
+
+    it = replay(
+        new_with_wait, h.step(1, 1, name="charge"), h.wait(2, name="cool-off", status="STARTED")
+    )
+    assert isinstance(it.outcome, dg.Suspended)
+    assert it.updates == [] and ran == []
+
+
+def test_recorded_marker_replays_the_new_path() -> None:
+    it = replay(new, *NEW_HISTORY)
+    assert it.outcome == dg.Succeeded('"shipped 1"')
+    assert it.updates == [] and ran == []
+
+
+def test_old_execution_at_the_frontier_takes_the_new_path() -> None:
+    it = dg.Interpreter(new, [h.execution(1), h.step(1, 1, name="charge")], execution_arn="a")
+    updates = drive(it)
+    assert ran == ["receipt", "ship"]
+    assert [u.name for u in updates if u.action == "SUCCEED"] == ["send-receipt", "receipt", "ship"]
+
+
+def test_a_change_id_decides_once_per_context() -> None:
+    def loop(_: Any):  # type: ignore[no-untyped-def]
+        out = []
+        for i in range(3):
+            yield charge(i)
+            out.append((yield dg.Patched("p")))
+        return out
+
+    fresh = dg.Interpreter(loop, [h.execution()], execution_arn="a")
+    updates = drive(fresh)
+    assert fresh.outcome == dg.Succeeded("[true,true,true]")
+    assert len([u for u in updates if u.sub_type == PATCH_SUBTYPE]) == 1
+    # an old execution that recorded only two iterations: the first decision (False) holds,
+    # even where the third iteration reaches the frontier
+    it = dg.Interpreter(
+        loop,
+        [h.execution(), h.step(1, 0, name="charge"), h.step(2, 1, name="charge")],
+        execution_arn="a",
+    )
+    drive(it)
+    assert it.outcome == dg.Succeeded("[false,false,false]")
+
+
+def test_markers_do_not_trip_the_unvisited_history_check() -> None:
+    it = replay(done, *NEW_HISTORY)  # Patched removed, the marker stays in the history
+    assert it.outcome == dg.Succeeded('"shipped 1"')
+
+
+def test_deprecated_replays_new_executions_and_names_the_change_for_old_ones() -> None:
+    assert replay(deprecated, *NEW_HISTORY).outcome == dg.Succeeded('"shipped 1"')
+    it = replay(deprecated, *OLD_HISTORY)
+    assert isinstance(it.outcome, dg.Failed)
+    exc = it.outcome.exception
+    assert isinstance(exc, dg.NonDeterminismError)
+    assert exc.requested == "Deprecated('send-receipt')"
+    assert "ship" in (exc.recorded or "") and exc.position == "operation 2 of the root context"
+    fresh = dg.Interpreter(deprecated, [h.execution(1)], execution_arn="a")
+    updates = drive(fresh)
+    assert fresh.outcome == dg.Succeeded('"shipped 1"')
+    assert [u.name for u in updates if u.sub_type == PATCH_SUBTYPE] == ["send-receipt"]
+
+
+def test_marker_in_a_child_context_is_keyed_by_the_child() -> None:
+    def sub(x: int):  # type: ignore[no-untyped-def]
+        return (yield dg.Patched("p"))
+
+    def wf(x: int):  # type: ignore[no-untyped-def]
+        return (yield dg.Child(sub, (x,), name="sub"))
+
+    it = dg.Interpreter(wf, [h.execution(1)], execution_arn="a")
+    updates = drive(it)
+    child = h.oid(1)
+    (mark,) = [u for u in updates if u.sub_type == PATCH_SUBTYPE]
+    assert mark.id == marker_id(child, "p") and mark.parent_id == child
+    assert it.outcome == dg.Succeeded("true")
+
+
+def test_change_id_is_validated() -> None:
+    with pytest.raises(dg.ValidationError):
+        dg.Patched("")
+    with pytest.raises(dg.ValidationError):
+        dg.Deprecated("caf\u00e9")
+
+
+# --- deterministic helpers ---------------------------------------------------------------------
+
+
+def test_now_is_a_checkpointed_step_read_from_the_clock() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        t = yield dg.Now()
+        return t.isoformat()
+
+    it = dg.Interpreter(wf, [h.execution()], execution_arn="a")
+    (task,) = it.advance()
+    assert (task.sub_type, task.name, task.operation_id) == ("Now", "now", h.oid(1))
+    with use_clock(lambda: 86400.5):
+        value = task.fn()
+    assert value == datetime(1970, 1, 2, 0, 0, 0, 500000, tzinfo=UTC)
+    it.step_succeeded(task, value)
+    it.advance()
+    (_start, succeed) = it.take_updates()
+    assert (succeed.type, succeed.sub_type, succeed.payload) == (
+        "STEP",
+        "Now",
+        '"1970-01-02T00:00:00.500000+00:00"',
+    )
+    assert it.outcome == dg.Succeeded('"1970-01-02T00:00:00.500000+00:00"')
+    recorded = h.step(1, "1970-01-02T00:00:00.500000+00:00", name="now", sub_type="Now")
+    assert replay(wf, recorded).outcome == it.outcome
+
+
+def test_now_reads_the_real_clock_by_default() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Now(name="started-at"))
+
+    it = dg.Interpreter(wf, [h.execution()], execution_arn="a")
+    (task,) = it.advance()
+    before = datetime.now(UTC)
+    assert task.name == "started-at" and task.fn() >= before
+
+
+def test_uuid_and_random_are_derived_without_checkpoints_or_shifting_ids() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        a = yield dg.UUID()
+        rng = yield dg.Random()
+        b = yield dg.UUID()
+        yield charge(1)
+        return [str(a), str(b), rng.random(), rng.randint(1, 6)]
+
+    def run(arn: str) -> tuple[list[Any], Any]:
+        it = dg.Interpreter(wf, [h.execution()], execution_arn=arn)
+        updates = drive(it)
+        assert isinstance(it.outcome, dg.Succeeded)
+        return updates, it.outcome.result
+
+    ups1, out1 = run("arn:one")
+    _, out1_again = run("arn:one")
+    _, out2 = run("arn:two")
+    assert out1 == out1_again and out1 != out2
+    assert [u.id for u in ups1] == [h.oid(1), h.oid(1)]  # charge is still operation 1
+    a, b, *_ = json.loads(out1)
+    assert a != b and uuid.UUID(a).version == 4
+    replayed = dg.Interpreter(
+        wf, [h.execution(), h.step(1, 1, name="charge")], execution_arn="arn:one"
+    )
+    replayed.advance()
+    assert isinstance(replayed.outcome, dg.Succeeded) and replayed.outcome.result == out1
+
+
+def test_random_returns_a_seeded_generator() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        rng = yield dg.Random()
+        assert isinstance(rng, random.Random)
+        return rng.random()
+
+    it = dg.Interpreter(wf, [h.execution()], execution_arn="x")
+    it.advance()
+    assert isinstance(it.outcome, dg.Succeeded) and 0 <= float(it.outcome.result) < 1
