@@ -1,0 +1,25 @@
+"""The embedded engine: a local implementation of the durable-execution service.
+
+``LocalService`` validates checkpoints with the cloud's state machine, keeps operations and the
+``GetDurableExecutionHistory`` events, runs timers, retries, callbacks and chained invokes, and
+drives registered handlers; ``ExecutionStore`` is where it keeps them (``MemoryStore`` here) and
+``Clock`` is its time (``RealClock``, or ``VirtualClock`` to finish long waits at once).
+"""
+
+from ._clock import Clock as Clock
+from ._clock import RealClock as RealClock
+from ._clock import VirtualClock as VirtualClock
+from ._engine import LocalService as LocalService
+from ._store import ExecutionRecord as ExecutionRecord
+from ._store import ExecutionStore as ExecutionStore
+from ._store import MemoryStore as MemoryStore
+
+__all__ = [
+    "Clock",
+    "ExecutionRecord",
+    "ExecutionStore",
+    "LocalService",
+    "MemoryStore",
+    "RealClock",
+    "VirtualClock",
+]

@@ -1,0 +1,108 @@
+"""Time for the embedded engine: the ``Clock`` protocol, the wall clock and a virtual clock.
+
+The engine reads the time through ``now_ms()`` and, when nothing is due, hands its condition
+variable to ``wait()``: the real clock blocks on it until the next deadline or a notification
+(a callback sent from another thread); the virtual clock jumps to the deadline instead, so a
+wait of days finishes at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Final, Protocol, runtime_checkable
+
+from .._errors import ValidationError
+
+__all__ = ["Clock", "RealClock", "VirtualClock"]
+
+#: Where a ``VirtualClock`` starts unless told otherwise: 2025-01-01T00:00:00Z.
+DEFAULT_VIRTUAL_START_MS: Final = 1_735_689_600_000
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The engine's source of time."""
+
+    def now_ms(self) -> int:
+        """The current time, in integer epoch milliseconds."""
+        ...
+
+    def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
+        """Let time pass until ``deadline_ms``; called with ``condition`` held.
+
+        A real clock blocks on ``condition`` (which the engine notifies when work arrives from
+        another thread) until the deadline; a virtual clock moves itself to the deadline.
+
+        Returns:
+            False when time cannot pass by itself (a virtual clock that does not skip), so the
+            engine should stop waiting; True otherwise.
+        """
+        ...
+
+
+class RealClock:
+    """Wall-clock time; waiting blocks the calling thread (no polling, no sleeping threads)."""
+
+    def now_ms(self) -> int:
+        """The current wall-clock time in epoch milliseconds."""
+        return time.time_ns() // 1_000_000
+
+    def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
+        """Block on ``condition`` until ``deadline_ms`` or until notified."""
+        delay = (deadline_ms - self.now_ms()) / 1000
+        if delay > 0:
+            condition.wait(delay)
+        return True
+
+    def __repr__(self) -> str:
+        return "RealClock()"
+
+
+class VirtualClock:
+    """Time that only moves when told to, or when the engine has nothing else to do.
+
+    Args:
+        start_ms: The initial time in epoch milliseconds (default 2025-01-01T00:00:00Z).
+        auto_advance: When True (the default) the engine skips the clock to its next timer
+            whenever nothing is due; when False, time moves only through ``advance()``.
+
+    Example:
+        >>> clock = VirtualClock(start_ms=0)
+        >>> clock.advance(90)
+        >>> clock.now_ms()
+        90000
+    """
+
+    def __init__(
+        self, start_ms: int = DEFAULT_VIRTUAL_START_MS, *, auto_advance: bool = True
+    ) -> None:
+        if start_ms < 0:
+            raise ValidationError(f"start_ms must be >= 0 epoch milliseconds, got {start_ms}")
+        self._now = int(start_ms)
+        self.auto_advance = auto_advance
+
+    def now_ms(self) -> int:
+        """The current virtual time in epoch milliseconds."""
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` (not negative)."""
+        if seconds < 0:
+            raise ValidationError(f"a clock cannot go back: advance({seconds}) needs seconds >= 0")
+        self._now += round(seconds * 1000)
+
+    def advance_to(self, epoch_ms: int) -> None:
+        """Move the clock to ``epoch_ms``; an earlier time leaves it where it is."""
+        if epoch_ms > self._now:
+            self._now = epoch_ms
+
+    def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
+        """Jump to ``deadline_ms`` when skipping is on; otherwise report that time is stuck."""
+        if not self.auto_advance:
+            return False
+        self.advance_to(deadline_ms)
+        return True
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(start_ms={self._now}, auto_advance={self.auto_advance})"

@@ -1,0 +1,845 @@
+"""The operation state machine of the embedded engine, and the history events it writes.
+
+Pure: no clock, no store, no lock. The engine hands in the current operations (a lookup), the
+updates of a checkpoint and the time; this module validates the whole batch, then returns the
+new operations, the ``GetDurableExecutionHistory`` events and the effects (timers to arm or
+cancel, callback ids issued, invokes to start, the execution's end) for the engine to commit.
+Transitions that come from outside a checkpoint (a timer fires, a callback or an invoke
+completes) are here too, so every status change and every event is written in one module.
+
+Checkpoint rules (a batch is all or nothing: one refused update refuses the batch, and then
+nothing changes)
+
+1.  Ids and ParentIds are 1-64 characters of ``[A-Za-z0-9_-]``; a Name is 1-256 printable
+    ASCII characters; a SubType is 1-32 characters of ``[A-Za-z0-9_-]``.
+2.  The action must be one the type has (``ACTIONS``).
+3.  There is at most one EXECUTION update, and it is the last of the batch.
+4.  An id appears once per batch, except that a STEP or CONTEXT START may be followed by one
+    non-START update of the same id.
+5.  A ParentId names a CONTEXT that exists, or that this batch STARTed earlier.
+6.  An update of an existing operation has its Type, and its SubType, Name and ParentId when
+    it gives them.
+7.  The operation's current status (none when it does not exist yet) must allow the action:
+    ``TRANSITIONS`` has a row for it.
+8.  A payload is at most 6 MiB of UTF-8, an error object at most 32 KiB of JSON; FAIL carries
+    no payload, SUCCEED no error, RETRY not both.
+9.  Options: WAIT START needs ``WaitSeconds`` in 1..31,622,400; RETRY needs
+    ``NextAttemptDelaySeconds`` in 1..31,622,400; CALLBACK timeouts are in 0..99,999,999
+    (0: none); CHAINED_INVOKE START needs a well-formed ``FunctionName``.
+
+What the transitions do
+
+- A step's ``Attempt`` counts the attempts begun: START begins one, and so does a SUCCEED,
+  FAIL or RETRY that was not preceded by a START (the step did not exist, or was READY).
+- RETRY keeps the update's Payload as the step's Result (how wait-for-condition carries its
+  state), schedules the next attempt, and writes StepFailed when it carries an Error,
+  StepSucceeded otherwise. The retry timer turns PENDING into READY and writes no event.
+- A CHAINED_INVOKE START whose target is not registered comes back FAILED at once, with
+  ErrorType ``FunctionNotRegisteredError``: the workflow sees the failure in the checkpoint
+  response and nothing recorded is lost.
+- An EXECUTION update writes no operation: it ends the execution (SUCCEED with its Payload,
+  FAIL with its Error), which the engine does right after the batch.
+- One history event per accepted update; timers, callbacks and invoke targets write theirs
+  when they complete.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, NamedTuple, NoReturn
+
+import msgspec
+
+from .._errors import InvalidCheckpointError
+from .._wire import (
+    MAX_ERROR_BYTES,
+    MAX_NAME_CHARS,
+    MAX_PAYLOAD_BYTES,
+    MAX_WAIT_SECONDS,
+    CallbackDetails,
+    ChainedInvokeDetails,
+    ContextDetails,
+    ErrorObject,
+    Event,
+    Operation,
+    OperationAction,
+    OperationStatus,
+    OperationType,
+    OperationUpdate,
+    StepDetails,
+    WaitDetails,
+)
+
+__all__ = [
+    "ACTIONS",
+    "CALLBACK_HEARTBEAT",
+    "CALLBACK_TIMEOUT",
+    "RETRY_TIMER",
+    "TRANSITIONS",
+    "WAIT_TIMER",
+    "Applied",
+    "CallbackOpened",
+    "InvokeStarted",
+    "InvokeTarget",
+    "apply_checkpoint",
+    "callback_completed",
+    "describe_waiting",
+    "execution_ended_event",
+    "execution_started_event",
+    "invocation_completed_event",
+    "invoke_completed",
+    "is_waiting",
+    "retry_ready",
+    "wait_succeeded",
+]
+
+NEW: Final = None  #: the "no operation yet" status in the tables below
+
+#: Actions each operation type has (rule 2).
+ACTIONS: Final[dict[OperationType, frozenset[OperationAction]]] = {
+    "STEP": frozenset({"START", "SUCCEED", "FAIL", "RETRY"}),
+    "CONTEXT": frozenset({"START", "SUCCEED", "FAIL"}),
+    "WAIT": frozenset({"START", "CANCEL"}),
+    "CALLBACK": frozenset({"START"}),
+    "CHAINED_INVOKE": frozenset({"START"}),
+    "EXECUTION": frozenset({"SUCCEED", "FAIL"}),
+}
+
+_Row = tuple[OperationType, OperationStatus | None, OperationAction]
+#: (type, current status or None, action) -> new status (rule 7). No row: refused.
+TRANSITIONS: Final[dict[_Row, OperationStatus]] = {
+    # type             from       action       to
+    ("STEP",           NEW,       "START"):    "STARTED",
+    ("STEP",           "READY",   "START"):    "STARTED",
+    ("STEP",           NEW,       "SUCCEED"):  "SUCCEEDED",
+    ("STEP",           "STARTED", "SUCCEED"):  "SUCCEEDED",
+    ("STEP",           "READY",   "SUCCEED"):  "SUCCEEDED",
+    ("STEP",           NEW,       "FAIL"):     "FAILED",
+    ("STEP",           "STARTED", "FAIL"):     "FAILED",
+    ("STEP",           "READY",   "FAIL"):     "FAILED",
+    ("STEP",           NEW,       "RETRY"):    "PENDING",
+    ("STEP",           "STARTED", "RETRY"):    "PENDING",
+    ("STEP",           "READY",   "RETRY"):    "PENDING",
+    ("CONTEXT",        NEW,       "START"):    "STARTED",
+    ("CONTEXT",        NEW,       "SUCCEED"):  "SUCCEEDED",
+    ("CONTEXT",        "STARTED", "SUCCEED"):  "SUCCEEDED",
+    ("CONTEXT",        NEW,       "FAIL"):     "FAILED",
+    ("CONTEXT",        "STARTED", "FAIL"):     "FAILED",
+    ("WAIT",           NEW,       "START"):    "STARTED",
+    ("WAIT",           "STARTED", "CANCEL"):   "CANCELLED",
+    ("CALLBACK",       NEW,       "START"):    "STARTED",
+    ("CHAINED_INVOKE", NEW,       "START"):    "STARTED",
+}  # fmt: skip
+
+#: Transitions that happen outside checkpoints, for the record (and the docs):
+#: (type, from) -> (what makes it happen, possible new statuses).
+_External = dict[tuple[OperationType, OperationStatus], tuple[str, frozenset[str]]]
+EXTERNAL_TRANSITIONS: Final[_External] = {
+    ("STEP", "PENDING"): ("the retry timer", frozenset({"READY"})),
+    ("WAIT", "STARTED"): ("the wait timer", frozenset({"SUCCEEDED"})),
+    ("CALLBACK", "STARTED"): (
+        "a callback sent from outside, or its timeouts",
+        frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT"}),
+    ),
+    ("CHAINED_INVOKE", "STARTED"): (
+        "the invoked function ending",
+        frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}),
+    ),
+}
+
+#: Statuses in which an operation waits on something outside the invocation.
+_WAITING: Final[dict[OperationType, frozenset[OperationStatus]]] = {
+    "STEP": frozenset({"PENDING", "READY"}),
+    "WAIT": frozenset({"STARTED"}),
+    "CALLBACK": frozenset({"STARTED"}),
+    "CHAINED_INVOKE": frozenset({"STARTED"}),
+}
+
+#: History event written for (type, new status). RETRY is decided by hand (StepFailed with an
+#: Error, StepSucceeded without); the EXECUTION events are written by ``execution_*_event``.
+EVENTS: Final[dict[tuple[OperationType, OperationStatus], str]] = {
+    ("STEP", "STARTED"): "StepStarted",
+    ("STEP", "SUCCEEDED"): "StepSucceeded",
+    ("STEP", "FAILED"): "StepFailed",
+    ("CONTEXT", "STARTED"): "ContextStarted",
+    ("CONTEXT", "SUCCEEDED"): "ContextSucceeded",
+    ("CONTEXT", "FAILED"): "ContextFailed",
+    ("WAIT", "STARTED"): "WaitStarted",
+    ("WAIT", "SUCCEEDED"): "WaitSucceeded",
+    ("WAIT", "CANCELLED"): "WaitCancelled",
+    ("CALLBACK", "STARTED"): "CallbackStarted",
+    ("CALLBACK", "SUCCEEDED"): "CallbackSucceeded",
+    ("CALLBACK", "FAILED"): "CallbackFailed",
+    ("CALLBACK", "TIMED_OUT"): "CallbackTimedOut",
+    ("CHAINED_INVOKE", "STARTED"): "ChainedInvokeStarted",
+    ("CHAINED_INVOKE", "SUCCEEDED"): "ChainedInvokeSucceeded",
+    ("CHAINED_INVOKE", "FAILED"): "ChainedInvokeFailed",
+    ("CHAINED_INVOKE", "TIMED_OUT"): "ChainedInvokeTimedOut",
+    ("CHAINED_INVOKE", "STOPPED"): "ChainedInvokeStopped",
+}
+
+#: Timer kinds this module asks the engine to arm (task kinds of the store).
+WAIT_TIMER: Final = "wait"
+RETRY_TIMER: Final = "retry"
+CALLBACK_TIMEOUT: Final = "callback-timeout"
+CALLBACK_HEARTBEAT: Final = "callback-heartbeat"
+
+MAX_CALLBACK_TIMEOUT_SECONDS: Final = 99_999_999
+MAX_SUBTYPE_CHARS: Final = 32
+
+_id_ok: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
+_name_ok: Final = re.compile(rf"[\x20-\x7e]{{1,{MAX_NAME_CHARS}}}").fullmatch
+_subtype_ok: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_SUBTYPE_CHARS}}}").fullmatch
+#: ChainedInvokeOptions.FunctionName (boto3's lambda model): a name, partial or full ARN.
+_FUNCTION_NAME: Final = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?(?P<name>[a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+
+_to_builtins: Final = msgspec.to_builtins
+_json_encode: Final = msgspec.json.encode
+
+
+class InvokeTarget(NamedTuple):
+    """How the engine resolved a chained invoke's FunctionName.
+
+    ``error`` set: the target cannot run (the operation fails at once). Otherwise ``child_arn``
+    is the ARN of the child execution for a durable target, None for a plain function.
+    """
+
+    child_arn: str | None = None
+    error: ErrorObject | None = None
+
+
+class CallbackOpened(NamedTuple):
+    """A callback id issued by a CALLBACK START."""
+
+    op_id: str
+    callback_id: str
+    timeout_seconds: int
+    heartbeat_seconds: int
+
+
+class InvokeStarted(NamedTuple):
+    """A chained invoke to start once the batch is committed."""
+
+    op_id: str
+    function_name: str
+    payload: str | None
+    child_arn: str | None
+
+
+class Applied:
+    """What an accepted checkpoint batch does.
+
+    Attributes:
+        operations: The new version of every operation the batch changed, by id, in the order
+            they were first changed.
+        events: The history events, EventIds from ``first_event_id`` on, no gaps.
+        timers: ``(kind, op_id, due_ms)`` to arm.
+        cancelled: ``(kind, op_id)`` timers to drop.
+        callbacks: Callback ids issued.
+        invokes: Chained invokes to start.
+        outcome: ``(status, payload, error)`` when an EXECUTION update ends the execution.
+    """
+
+    __slots__ = ("callbacks", "cancelled", "events", "invokes", "operations", "outcome", "timers")
+
+    def __init__(self) -> None:
+        self.operations: dict[str, Operation] = {}
+        self.events: list[Event] = []
+        self.timers: list[tuple[str, str, int]] = []
+        self.cancelled: list[tuple[str, str]] = []
+        self.callbacks: list[CallbackOpened] = []
+        self.invokes: list[InvokeStarted] = []
+        self.outcome: tuple[Literal["SUCCEEDED", "FAILED"], str | None, ErrorObject | None] | None
+        self.outcome = None
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+
+
+def apply_checkpoint(
+    lookup: Callable[[str], Operation | None],
+    updates: Sequence[OperationUpdate],
+    *,
+    now_ms: int,
+    first_event_id: int,
+    new_callback_id: Callable[[], str],
+    resolve_invoke: Callable[[str, str], InvokeTarget],
+) -> Applied:
+    """Validate and apply one checkpoint batch.
+
+    Args:
+        lookup: The current operation by id (None: it does not exist).
+        updates: The batch, in order.
+        now_ms: The time of the checkpoint (epoch ms).
+        first_event_id: The EventId of the first event this batch writes.
+        new_callback_id: Issues a fresh, unguessable callback id.
+        resolve_invoke: ``(op_id, function_name) -> InvokeTarget`` for CHAINED_INVOKE START.
+
+    Returns:
+        The changes, for the engine to commit.
+
+    Raises:
+        InvalidCheckpointError: an update breaks a rule; it names the update and the rule, and
+            nothing was changed.
+    """
+    out = Applied()
+    changed = out.operations
+    events = out.events
+    started: set[str] = set()
+    last_action: dict[str, OperationAction] = {}
+    n = len(updates)
+    for index, u in enumerate(updates):
+        uid = u.id
+        utype = u.type
+        action = u.action
+        # Rules 1-4: the update on its own and its place in the batch.
+        if not _id_ok(uid):
+            _refuse(index, u, "the Id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+        if action not in ACTIONS[utype]:
+            allowed = ", ".join(sorted(ACTIONS[utype]))
+            _refuse(index, u, f"{utype} operations take {allowed}, not {action}")
+        previous_action = last_action.get(uid)
+        if previous_action is not None and not (
+            previous_action == "START" and action != "START" and utype in ("STEP", "CONTEXT")
+        ):
+            _refuse(
+                index,
+                u,
+                "the batch already updates this operation; only a STEP or CONTEXT START may be "
+                "followed by one more update of the same id in one batch",
+            )
+        last_action[uid] = action
+        if u.parent_id is not None and not _id_ok(u.parent_id):
+            _refuse(index, u, "the ParentId must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+        if u.name is not None and not _name_ok(u.name):
+            _refuse(index, u, f"the Name must be 1-{MAX_NAME_CHARS} printable ASCII characters")
+        if u.sub_type is not None and not _subtype_ok(u.sub_type):
+            _refuse(
+                index,
+                u,
+                f"the SubType must be 1-{MAX_SUBTYPE_CHARS} characters of A-Z, a-z, 0-9, '_', '-'",
+            )
+        _check_sizes(index, u)
+        if utype == "EXECUTION":
+            if index != n - 1:
+                _refuse(index, u, "an EXECUTION update must be the last update of the batch")
+            if action == "SUCCEED":
+                if u.error is not None:
+                    _refuse(index, u, "SUCCEED carries a Payload, not an Error")
+                out.outcome = ("SUCCEEDED", u.payload, None)
+            else:
+                if u.payload is not None:
+                    _refuse(index, u, "FAIL carries an Error, not a Payload")
+                out.outcome = ("FAILED", None, u.error)
+            continue
+
+        # Rules 5-7: against the recorded state (and what this batch did before).
+        current = changed.get(uid)
+        if current is None:
+            current = lookup(uid)
+        parent_id = u.parent_id
+        if parent_id is not None and (current is None or current.parent_id != parent_id):
+            parent = changed.get(parent_id) if parent_id in started else lookup(parent_id)
+            if parent is None or parent.type != "CONTEXT":
+                _refuse(
+                    index,
+                    u,
+                    f"the ParentId {parent_id!r} is not a CONTEXT operation that exists or that "
+                    "this batch started earlier",
+                )
+        if current is not None:
+            if current.type != utype:
+                _refuse(index, u, f"operation {uid!r} is a {current.type}, not a {utype}")
+            if u.sub_type is not None and u.sub_type != current.sub_type:
+                _refuse(
+                    index,
+                    u,
+                    f"operation {uid!r} has SubType {current.sub_type!r}, not {u.sub_type!r}",
+                )
+            if u.name is not None and u.name != current.name:
+                _refuse(index, u, f"operation {uid!r} is named {current.name!r}, not {u.name!r}")
+            if parent_id is not None and parent_id != current.parent_id:
+                _refuse(
+                    index,
+                    u,
+                    f"operation {uid!r} has ParentId {current.parent_id!r}, not {parent_id!r}",
+                )
+            status: OperationStatus | None = current.status
+        else:
+            status = None
+        new_status = TRANSITIONS.get((utype, status, action))
+        if new_status is None:
+            if status is None:
+                _refuse(index, u, f"{action} needs an existing {utype}; this one does not exist")
+            _refuse(index, u, f"a {utype} in status {status} cannot take {action}")
+        if action == "FAIL" and u.payload is not None:
+            _refuse(index, u, "FAIL carries an Error, not a Payload")
+        if action == "SUCCEED" and u.error is not None:
+            _refuse(index, u, "SUCCEED carries a Payload, not an Error")
+
+        event_id = first_event_id + len(events)
+        if utype == "STEP":
+            op, event = _step(index, u, current, new_status, now_ms, event_id, out)
+        elif utype == "CONTEXT":
+            op, event = _context(u, current, new_status, now_ms, event_id)
+        elif utype == "WAIT":
+            op, event = _wait(index, u, current, new_status, now_ms, event_id, out)
+        elif utype == "CALLBACK":
+            op, event = _callback(index, u, now_ms, event_id, out, new_callback_id)
+        else:
+            op, event = _invoke(index, u, now_ms, event_id, out, resolve_invoke)
+        changed[uid] = op
+        events.append(event)
+        if op.status == "FAILED" and utype == "CHAINED_INVOKE":
+            # The target could not be resolved: the operation failed as it started.
+            failure = op.chained_invoke_details.error if op.chained_invoke_details else None
+            body = {"Error": _error(failure)}
+            events.append(_op_event("ChainedInvokeFailed", event_id + 1, now_ms, op, body))
+        if action == "START":
+            started.add(uid)
+    return out
+
+
+def _refuse(index: int, u: OperationUpdate, reason: str) -> NoReturn:
+    what = f"{u.type} {u.action} of operation {u.id!r}"
+    if u.name:
+        what += f" ({u.name!r})"
+    raise InvalidCheckpointError(
+        f"checkpoint refused, nothing was recorded: update #{index} ({what}): {reason}"
+    )
+
+
+def _check_sizes(index: int, u: OperationUpdate) -> None:
+    payload = u.payload
+    # A character is at most 4 UTF-8 bytes: only long payloads are measured.
+    if (
+        payload is not None
+        and len(payload) * 4 > MAX_PAYLOAD_BYTES
+        and len(payload.encode()) > MAX_PAYLOAD_BYTES
+    ):
+        _refuse(index, u, f"the Payload is over the limit of {MAX_PAYLOAD_BYTES} bytes")
+    error = u.error
+    if error is not None and _error_may_be_large(error):
+        size = len(_json_encode(error))
+        if size > MAX_ERROR_BYTES:
+            _refuse(
+                index,
+                u,
+                f"the Error object is {size} bytes of JSON, over the limit of {MAX_ERROR_BYTES}",
+            )
+
+
+def _error_may_be_large(error: ErrorObject) -> bool:
+    # JSON escapes a character into at most 6 bytes; below this bound no encoding is needed.
+    chars = (
+        len(error.error_type or "") + len(error.error_message or "") + len(error.error_data or "")
+    )
+    if error.stack_trace:
+        chars += sum(len(line) + 3 for line in error.stack_trace)
+    return chars * 6 + 128 > MAX_ERROR_BYTES
+
+
+def _step(
+    index: int,
+    u: OperationUpdate,
+    current: Operation | None,
+    new_status: OperationStatus,
+    now: int,
+    event_id: int,
+    out: Applied,
+) -> tuple[Operation, Event]:
+    details = current.step_details if current is not None else None
+    attempt = (details.attempt or 0) if details is not None else 0
+    action = u.action
+    if current is None or current.status == "READY":
+        attempt += 1  # this update begins an attempt (a START, or an outcome without one)
+    if action == "START":
+        step_details = StepDetails(
+            attempt=attempt,
+            result=details.result if details is not None else None,
+            error=details.error if details is not None else None,
+        )
+        op = _new_version(u, current, new_status, now, None, step_details=step_details)
+        return op, _op_event("StepStarted", event_id, now, op, {})
+    if action == "RETRY":
+        options = u.step_options
+        delay = options.next_attempt_delay_seconds if options is not None else None
+        if delay is None or not 1 <= delay <= MAX_WAIT_SECONDS:
+            _refuse(
+                index,
+                u,
+                "RETRY needs StepOptions.NextAttemptDelaySeconds in "
+                f"1..{MAX_WAIT_SECONDS}, got {delay}",
+            )
+        if u.payload is not None and u.error is not None:
+            _refuse(index, u, "RETRY carries an Error or a Payload, not both")
+        due = now + delay * 1000
+        step_details = StepDetails(
+            attempt=attempt, next_attempt_timestamp=due, result=u.payload, error=u.error
+        )
+        op = _new_version(u, current, new_status, now, None, step_details=step_details)
+        out.timers.append((RETRY_TIMER, u.id, due))
+        retry = {"CurrentAttempt": attempt, "NextAttemptDelaySeconds": delay}
+        if u.error is not None:
+            return op, _op_event("StepFailed", event_id, now, op, {
+                "Error": _error(u.error), "RetryDetails": retry,
+            })  # fmt: skip
+        return op, _op_event("StepSucceeded", event_id, now, op, {
+            "Result": _result(u.payload), "RetryDetails": retry,
+        })  # fmt: skip
+    retry = {"CurrentAttempt": attempt}
+    if action == "SUCCEED":
+        step_details = StepDetails(attempt=attempt, result=u.payload)
+        op = _new_version(u, current, new_status, now, now, step_details=step_details)
+        return op, _op_event("StepSucceeded", event_id, now, op, {
+            "Result": _result(u.payload), "RetryDetails": retry,
+        })  # fmt: skip
+    step_details = StepDetails(attempt=attempt, error=u.error)
+    op = _new_version(u, current, new_status, now, now, step_details=step_details)
+    return op, _op_event("StepFailed", event_id, now, op, {
+        "Error": _error(u.error), "RetryDetails": retry,
+    })  # fmt: skip
+
+
+def _context(
+    u: OperationUpdate,
+    current: Operation | None,
+    new_status: OperationStatus,
+    now: int,
+    event_id: int,
+) -> tuple[Operation, Event]:
+    if u.action == "START":
+        op = _new_version(u, current, new_status, now, None)
+        return op, _op_event("ContextStarted", event_id, now, op, {})
+    options = u.context_options
+    replay = options.replay_children if options is not None else None
+    if u.action == "SUCCEED":
+        details = ContextDetails(replay_children=replay, result=u.payload)
+        op = _new_version(u, current, new_status, now, now, context_details=details)
+        return op, _op_event("ContextSucceeded", event_id, now, op, {"Result": _result(u.payload)})
+    details = ContextDetails(replay_children=replay, error=u.error)
+    op = _new_version(u, current, new_status, now, now, context_details=details)
+    return op, _op_event("ContextFailed", event_id, now, op, {"Error": _error(u.error)})
+
+
+def _wait(
+    index: int,
+    u: OperationUpdate,
+    current: Operation | None,
+    new_status: OperationStatus,
+    now: int,
+    event_id: int,
+    out: Applied,
+) -> tuple[Operation, Event]:
+    if u.action == "START":
+        options = u.wait_options
+        seconds = options.wait_seconds if options is not None else None
+        if seconds is None or not 1 <= seconds <= MAX_WAIT_SECONDS:
+            _refuse(
+                index,
+                u,
+                f"WAIT START needs WaitOptions.WaitSeconds in 1..{MAX_WAIT_SECONDS}, got {seconds}",
+            )
+        end = now + seconds * 1000
+        op = _new_version(
+            u, None, new_status, now, None, wait_details=WaitDetails(scheduled_end_timestamp=end)
+        )
+        out.timers.append((WAIT_TIMER, u.id, end))
+        return op, _op_event("WaitStarted", event_id, now, op, {
+            "Duration": seconds, "ScheduledEndTimestamp": end,
+        })  # fmt: skip
+    assert current is not None  # CANCEL has no row without an operation
+    op = msgspec.structs.replace(current, status=new_status, end_timestamp=now)
+    out.cancelled.append((WAIT_TIMER, u.id))
+    details: dict[str, Any] = {} if u.error is None else {"Error": _error(u.error)}
+    return op, _op_event("WaitCancelled", event_id, now, op, details)
+
+
+def _callback(
+    index: int,
+    u: OperationUpdate,
+    now: int,
+    event_id: int,
+    out: Applied,
+    new_callback_id: Callable[[], str],
+) -> tuple[Operation, Event]:
+    options = u.callback_options
+    timeout = (options.timeout_seconds or 0) if options is not None else 0
+    heartbeat = (options.heartbeat_timeout_seconds or 0) if options is not None else 0
+    for label, value in (("TimeoutSeconds", timeout), ("HeartbeatTimeoutSeconds", heartbeat)):
+        if not 0 <= value <= MAX_CALLBACK_TIMEOUT_SECONDS:
+            _refuse(
+                index,
+                u,
+                f"CallbackOptions.{label} must be in "
+                f"0..{MAX_CALLBACK_TIMEOUT_SECONDS}, got {value}",
+            )
+    callback_id = new_callback_id()
+    op = _new_version(
+        u, None, "STARTED", now, None, callback_details=CallbackDetails(callback_id=callback_id)
+    )
+    out.callbacks.append(CallbackOpened(u.id, callback_id, timeout, heartbeat))
+    if timeout:
+        out.timers.append((CALLBACK_TIMEOUT, u.id, now + timeout * 1000))
+    if heartbeat:
+        out.timers.append((CALLBACK_HEARTBEAT, u.id, now + heartbeat * 1000))
+    details: dict[str, Any] = {"CallbackId": callback_id}
+    if timeout:
+        details["Timeout"] = timeout
+    if heartbeat:
+        details["HeartbeatTimeout"] = heartbeat
+    return op, _op_event("CallbackStarted", event_id, now, op, details)
+
+
+def _invoke(
+    index: int,
+    u: OperationUpdate,
+    now: int,
+    event_id: int,
+    out: Applied,
+    resolve_invoke: Callable[[str, str], InvokeTarget],
+) -> tuple[Operation, Event]:
+    options = u.chained_invoke_options
+    if options is None:
+        _refuse(index, u, "CHAINED_INVOKE START needs ChainedInvokeOptions.FunctionName")
+    function_name = options.function_name
+    match = _FUNCTION_NAME.fullmatch(function_name) if len(function_name) <= 256 else None
+    if match is None:
+        _refuse(
+            index,
+            u,
+            f"FunctionName {function_name!r} is not a function name, partial ARN or function ARN",
+        )
+    target = resolve_invoke(u.id, match.group("name"))
+    details: dict[str, Any] = {
+        "FunctionName": function_name,
+        "Input": _result(u.payload),
+        "ExecutedVersion": "$LATEST",
+    }
+    if options.tenant_id is not None:
+        details["TenantId"] = options.tenant_id
+    if target.error is not None:
+        op = _new_version(
+            u,
+            None,
+            "FAILED",
+            now,
+            now,
+            chained_invoke_details=ChainedInvokeDetails(error=target.error),
+        )
+        return op, _op_event("ChainedInvokeStarted", event_id, now, op, details)
+    if target.child_arn is not None:
+        details["DurableExecutionArn"] = target.child_arn
+    op = _new_version(u, None, "STARTED", now, None)
+    out.invokes.append(InvokeStarted(u.id, function_name, u.payload, target.child_arn))
+    return op, _op_event("ChainedInvokeStarted", event_id, now, op, details)
+
+
+def _new_version(
+    u: OperationUpdate,
+    current: Operation | None,
+    status: OperationStatus,
+    now: int,
+    end: int | None,
+    **details: Any,
+) -> Operation:
+    if current is None:
+        return Operation(
+            id=u.id,
+            type=u.type,
+            status=status,
+            parent_id=u.parent_id,
+            name=u.name,
+            sub_type=u.sub_type,
+            start_timestamp=now,
+            end_timestamp=end,
+            **details,
+        )
+    return msgspec.structs.replace(current, status=status, end_timestamp=end, **details)
+
+
+# --- transitions from outside a checkpoint -----------------------------------------------------
+
+
+def wait_succeeded(op: Operation, now_ms: int, event_id: int) -> tuple[Operation, Event]:
+    """The wait timer fired: STARTED -> SUCCEEDED, with a WaitSucceeded event."""
+    new = msgspec.structs.replace(op, status="SUCCEEDED", end_timestamp=now_ms)
+    end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
+    start = op.start_timestamp
+    duration = round((end - start) / 1000) if end is not None and start is not None else None
+    details: dict[str, Any] = {} if duration is None else {"Duration": duration}
+    return new, _op_event("WaitSucceeded", event_id, now_ms, new, details)
+
+
+def retry_ready(op: Operation) -> Operation:
+    """The retry timer fired: PENDING -> READY (no event; the next StepStarted tells)."""
+    details = op.step_details or StepDetails()
+    return msgspec.structs.replace(
+        op,
+        status="READY",
+        step_details=msgspec.structs.replace(details, next_attempt_timestamp=None),
+    )
+
+
+def callback_completed(
+    op: Operation,
+    status: OperationStatus,
+    now_ms: int,
+    event_id: int,
+    *,
+    result: str | None = None,
+    error: ErrorObject | None = None,
+) -> tuple[Operation, Event]:
+    """A callback ended: SUCCEEDED with ``result``, FAILED or TIMED_OUT with ``error``."""
+    old = op.callback_details or CallbackDetails()
+    details = CallbackDetails(callback_id=old.callback_id, result=result, error=error)
+    new = msgspec.structs.replace(op, status=status, end_timestamp=now_ms, callback_details=details)
+    body = {"Result": _result(result)} if status == "SUCCEEDED" else {"Error": _error(error)}
+    return new, _op_event(EVENTS[("CALLBACK", status)], event_id, now_ms, new, body)
+
+
+def invoke_completed(
+    op: Operation,
+    status: OperationStatus,
+    now_ms: int,
+    event_id: int,
+    *,
+    result: str | None = None,
+    error: ErrorObject | None = None,
+) -> tuple[Operation, Event]:
+    """The invoked function ended: SUCCEEDED, FAILED, TIMED_OUT or STOPPED."""
+    details = ChainedInvokeDetails(result=result, error=error)
+    new = msgspec.structs.replace(
+        op, status=status, end_timestamp=now_ms, chained_invoke_details=details
+    )
+    body = {"Result": _result(result)} if status == "SUCCEEDED" else {"Error": _error(error)}
+    return new, _op_event(EVENTS[("CHAINED_INVOKE", status)], event_id, now_ms, new, body)
+
+
+def is_waiting(op: Operation) -> bool:
+    """True when ``op`` waits on something outside the invocation (a timer, callback, invoke)."""
+    statuses = _WAITING.get(op.type)
+    return statuses is not None and op.status in statuses
+
+
+# --- execution-level events ---------------------------------------------------------------------
+
+
+def execution_started_event(
+    execution_op: Operation, input_payload: str | None, timeout_seconds: int | None, now_ms: int
+) -> Event:
+    """EventId 1 of every history."""
+    details: dict[str, Any] = {"Input": _result(input_payload)}
+    if timeout_seconds is not None:
+        details["ExecutionTimeout"] = timeout_seconds
+    return _op_event("ExecutionStarted", 1, now_ms, execution_op, details)
+
+
+def execution_ended_event(
+    execution_op: Operation,
+    status: str,
+    now_ms: int,
+    event_id: int,
+    *,
+    result: str | None = None,
+    error: ErrorObject | None = None,
+) -> Event:
+    """ExecutionSucceeded (with the Result), or ExecutionFailed/TimedOut/Stopped (the Error)."""
+    kind = {
+        "SUCCEEDED": "ExecutionSucceeded",
+        "FAILED": "ExecutionFailed",
+        "TIMED_OUT": "ExecutionTimedOut",
+        "STOPPED": "ExecutionStopped",
+    }[status]
+    body = {"Result": _result(result)} if status == "SUCCEEDED" else {"Error": _error(error)}
+    return _op_event(kind, event_id, now_ms, execution_op, body)
+
+
+def invocation_completed_event(
+    event_id: int,
+    start_ms: int,
+    end_ms: int,
+    request_id: str,
+    error: ErrorObject | None = None,
+) -> Event:
+    """Written after every invocation; ``error`` when the invocation crashed."""
+    details: dict[str, Any] = {
+        "StartTimestamp": start_ms,
+        "EndTimestamp": end_ms,
+        "RequestId": request_id,
+    }
+    if error is not None:
+        details["Error"] = _error(error)
+    return Event(
+        event_type="InvocationCompleted",
+        event_id=event_id,
+        event_timestamp=end_ms,
+        invocation_completed_details=details,
+    )
+
+
+# --- describing what an execution waits on ------------------------------------------------------
+
+
+def describe_waiting(op: Operation, invoke_target: str | None = None) -> str:
+    """One line saying what ``op`` (an operation in a waiting status) waits for."""
+    label = repr(op.name) if op.name else op.id
+    if op.type == "WAIT":
+        end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
+        return f"wait {label} until {_iso(end)}"
+    if op.type == "STEP":
+        if op.status == "READY":
+            return f"step {label}, ready for its next attempt"
+        at = op.step_details.next_attempt_timestamp if op.step_details else None
+        return f"step {label}, next attempt at {_iso(at)}"
+    if op.type == "CALLBACK":
+        cid = op.callback_details.callback_id if op.callback_details else None
+        return f"callback {label} (CallbackId {cid})"
+    target = f" of {invoke_target!r}" if invoke_target else ""
+    return f"invoke {label}{target}"
+
+
+def _iso(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- event shapes -------------------------------------------------------------------------------
+
+_DETAILS_FIELD: Final = {
+    kind: "".join("_" + c.lower() if c.isupper() else c for c in kind).lstrip("_") + "_details"
+    for kind in (*EVENTS.values(), "ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed",
+                 "ExecutionTimedOut", "ExecutionStopped")
+}  # fmt: skip
+
+
+def _op_event(kind: str, event_id: int, now: int, op: Operation, details: dict[str, Any]) -> Event:
+    body: dict[str, Any] = {_DETAILS_FIELD[kind]: details}
+    return Event(
+        event_type=kind,
+        event_id=event_id,
+        event_timestamp=now,
+        id=op.id,
+        name=op.name,
+        sub_type=op.sub_type,
+        parent_id=op.parent_id,
+        **body,
+    )
+
+
+def _result(payload: str | None) -> dict[str, Any]:
+    if payload is None:
+        return {"Truncated": False}
+    return {"Payload": payload, "Truncated": False}
+
+
+def _error(error: ErrorObject | None) -> dict[str, Any]:
+    if error is None:
+        return {"Truncated": False}
+    return {"Payload": _to_builtins(error), "Truncated": False}
