@@ -67,6 +67,10 @@ from ._interpreter import Succeeded as Succeeded
 from ._interpreter import Suspended as Suspended
 from ._logger import ReplayAwareLogger as ReplayAwareLogger
 from ._logger import get_logger as get_logger
+from ._plugins import AttemptInfo as AttemptInfo
+from ._plugins import InvocationInfo as InvocationInfo
+from ._plugins import OperationInfo as OperationInfo
+from ._plugins import Plugin as Plugin
 from ._serdes import JsonSerdes as JsonSerdes
 from ._serdes import Serdes as Serdes
 from ._service import DurableService as DurableService
@@ -85,6 +89,10 @@ logger = get_logger()
 __all__ = [
     "AT_LEAST_ONCE",
     "AT_MOST_ONCE",
+    "AttemptInfo",
+    "InvocationInfo",
+    "OperationInfo",
+    "Plugin",
     "BatchFailedError",
     "BatchItem",
     "BatchResult",

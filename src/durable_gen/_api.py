@@ -6,11 +6,12 @@ executions, callbacks sent from outside, inspection), use ``durable_gen.local.Lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._driver import CheckpointMode, make_handler
 from ._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
+from ._plugins import Plugin
 from ._serdes import Serdes, dumps, loads
 
 __all__ = ["run", "workflow_name"]
@@ -32,6 +33,7 @@ def run(
     skip_time: bool = False,
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> Any:
     """Run ``workflow(input)`` to completion on a new in-memory embedded engine.
 
@@ -43,6 +45,7 @@ def run(
         skip_time: Use a virtual clock: waits and retry delays finish at once.
         checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         serdes: Serdes of the input and the result.
+        plugins: Instrumentation plugins (``Plugin``), e.g. ``durable_gen.otel``'s.
 
     Returns:
         The workflow's result.
@@ -59,7 +62,10 @@ def run(
     engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
     name = workflow_name(workflow)
     engine.register(
-        name, make_handler(workflow, engine, checkpointing=checkpointing, serdes=serdes)
+        name,
+        make_handler(
+            workflow, engine, checkpointing=checkpointing, serdes=serdes, plugins=plugins
+        ),
     )
     for fname, fn in (functions or {}).items():
         register_function(engine, fname, fn, checkpointing=checkpointing)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
 import anyio
@@ -26,6 +25,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from ._interpreter import Failed, Interpreter, StepTask, Succeeded, Suspended
+from ._plugins import AttemptInfo, InvocationInfo, OperationInfo, Plugin, emit
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler
 from ._wire import (
@@ -64,6 +64,7 @@ class _Invocation:
         service: DurableService,
         mode: CheckpointMode,
         serdes: Serdes | None,
+        plugins: Sequence[Plugin] = (),
     ) -> None:
         if mode not in ("step", "eager", "batch"):
             raise ValueError(f"checkpointing must be 'step', 'eager' or 'batch', got {mode!r}")
@@ -88,6 +89,76 @@ class _Invocation:
             serdes=serdes,
             eager_start=mode == "eager",
         )
+        self.plugins = tuple(plugins)
+        if self.plugins:
+            recorded = sum(1 for op in operations if op.type != "EXECUTION")
+            self.info = InvocationInfo(
+                execution_arn=self.arn, first=recorded == 0, recorded_operations=recorded
+            )
+            self.started_ops: set[str] = {op.id for op in operations}
+            emit(self.plugins, "on_invocation_start", self.info)
+
+    def call(self, task: StepTask) -> Any:
+        """Run a sync step, firing the attempt hooks around it."""
+        if not self.plugins:
+            return task.fn(*task.args, **task.kwargs)
+        attempt = AttemptInfo(
+            execution_arn=self.arn,
+            operation_id=task.operation_id,
+            name=task.name,
+            attempt=task.attempt,
+        )
+        emit(self.plugins, "on_attempt_start", attempt)
+        try:
+            value = task.fn(*task.args, **task.kwargs)
+        except Exception as exc:
+            emit(self.plugins, "on_attempt_end", attempt, "FAILED", exc)
+            raise
+        emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+        return value
+
+    async def acall(self, task: StepTask) -> Any:
+        """Run an async step, firing the attempt hooks around it."""
+        if not self.plugins:
+            return await task.fn(*task.args, **task.kwargs)
+        attempt = AttemptInfo(
+            execution_arn=self.arn,
+            operation_id=task.operation_id,
+            name=task.name,
+            attempt=task.attempt,
+        )
+        emit(self.plugins, "on_attempt_start", attempt)
+        try:
+            value = await task.fn(*task.args, **task.kwargs)
+        except Exception as exc:
+            emit(self.plugins, "on_attempt_end", attempt, "FAILED", exc)
+            raise
+        emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+        return value
+
+    def _operation_hooks(self, updates: list[OperationUpdate]) -> None:
+        for u in updates:
+            if u.type == "EXECUTION":
+                continue
+            op = OperationInfo(
+                execution_arn=self.arn,
+                operation_id=u.id,
+                type=u.type,
+                sub_type=u.sub_type,
+                name=u.name,
+                parent_id=u.parent_id,
+            )
+            if u.id not in self.started_ops:
+                self.started_ops.add(u.id)
+                emit(self.plugins, "on_operation_start", op)
+            if u.action in ("SUCCEED", "FAIL"):
+                status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
+                emit(self.plugins, "on_operation_end", op, status)
+
+    def end(self, output: InvocationOutput) -> InvocationOutput:
+        if self.plugins:
+            emit(self.plugins, "on_invocation_end", self.info, output.status)
+        return output
 
     def flush(self) -> None:
         """Checkpoint the pending updates and feed the reply back to the interpreter."""
@@ -97,6 +168,8 @@ class _Invocation:
         self.send(updates)
 
     def send(self, updates: list[OperationUpdate]) -> None:
+        if self.plugins:
+            self._operation_hooks(updates)
         reply = self.service.checkpoint(self.arn, self.token, updates)
         self.token = reply.checkpoint_token
         state = reply.new_execution_state
@@ -145,16 +218,12 @@ class _Invocation:
                         )
                     ]
                 )
-                return InvocationOutput(status="SUCCEEDED", result="")
-            return InvocationOutput(status="SUCCEEDED", result=result)
+                return self.end(InvocationOutput(status="SUCCEEDED", result=""))
+            return self.end(InvocationOutput(status="SUCCEEDED", result=result))
         if isinstance(outcome, Failed):
-            return InvocationOutput(status="FAILED", error=outcome.error)
+            return self.end(InvocationOutput(status="FAILED", error=outcome.error))
         assert isinstance(outcome, Suspended)
-        return InvocationOutput(status="PENDING")
-
-
-def _call_sync(task: StepTask) -> Any:
-    return task.fn(*task.args, **task.kwargs)
+        return self.end(InvocationOutput(status="PENDING"))
 
 
 class _Portal:
@@ -164,12 +233,11 @@ class _Portal:
         self._stack: contextlib.ExitStack | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
 
-    def submit(self, task: StepTask) -> cf.Future[Any]:
+    def submit(self, fn: Callable[[StepTask], Any], task: StepTask) -> cf.Future[Any]:
         if self._portal is None:
             self._stack = contextlib.ExitStack()
             self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
-        fn = functools.partial(task.fn, *task.args, **task.kwargs)
-        return self._portal.start_task_soon(fn)
+        return self._portal.start_task_soon(fn, task)
 
     def close(self) -> None:
         if self._stack is not None:
@@ -185,6 +253,7 @@ def invoke(
     *,
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -194,8 +263,9 @@ def invoke(
         service: Where state is read and checkpoints are sent.
         checkpointing: ``"step"``, ``"eager"`` or ``"batch"`` (see the module docs).
         serdes: Serdes of the workflow input and result.
+        plugins: Instrumentation plugins (see ``Plugin``).
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes)
+    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins)
     interp = inv.interp
     pending: deque[StepTask] = deque()
     inflight: dict[cf.Future[Any], StepTask] = {}
@@ -216,7 +286,7 @@ def invoke(
             if not inflight and len(pending) == 1 and not pending[0].is_async:
                 task = pending.popleft()
                 try:
-                    value = task.fn(*task.args, **task.kwargs)
+                    value = inv.call(task)
                 except Exception as exc:
                     interp.step_failed(task, exc)
                 else:
@@ -225,7 +295,11 @@ def invoke(
                 continue
             while pending:
                 task = pending.popleft()
-                future = portal.submit(task) if task.is_async else _pool().submit(_call_sync, task)
+                future = (
+                    portal.submit(inv.acall, task)
+                    if task.is_async
+                    else _pool().submit(inv.call, task)
+                )
                 inflight[future] = task
             done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
             for future in done:
@@ -244,6 +318,7 @@ async def invoke_async(
     *,
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> InvocationOutput:
     """Run one invocation from async code (anyio: asyncio or trio).
 
@@ -251,7 +326,7 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes)
+    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins)
     interp = inv.interp
     send, receive = anyio.create_memory_object_stream[tuple[StepTask, Any, BaseException | None]](
         max_buffer_size=1 << 20
@@ -260,9 +335,9 @@ async def invoke_async(
     async def run(task: StepTask) -> None:
         try:
             if task.is_async:
-                value = await task.fn(*task.args, **task.kwargs)
+                value = await inv.acall(task)
             else:
-                value = await anyio.to_thread.run_sync(_call_sync, task, abandon_on_cancel=True)
+                value = await anyio.to_thread.run_sync(inv.call, task, abandon_on_cancel=True)
         except Exception as exc:
             await send.send((task, None, exc))
         else:
@@ -317,11 +392,14 @@ def make_handler(
     *,
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> InvocationHandler:
     """An ``InvocationHandler`` that runs ``workflow`` against ``service``."""
 
     def handler(event: InvocationInput) -> InvocationOutput:
-        return invoke(workflow, event, service, checkpointing=checkpointing, serdes=serdes)
+        return invoke(
+            workflow, event, service, checkpointing=checkpointing, serdes=serdes, plugins=plugins
+        )
 
     handler.__qualname__ = f"handler[{getattr(workflow, '__qualname__', workflow)}]"
     return handler
