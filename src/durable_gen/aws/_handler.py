@@ -1,0 +1,282 @@
+"""The Lambda entry point: event in, one driver invocation, output dict out.
+
+It owns the boundary rules of a durable function on Lambda: how the event is parsed and
+rejected, which failures become a FAILED output (nothing a retry could fix) and which are
+raised so that the service invokes the function again (a stale token, a service that stayed
+unavailable), and that a FAILED output always fits the service's error-object limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Final, overload
+
+import msgspec
+
+from .._driver import CheckpointMode, invoke
+from .._errors import DurableGenError, InvalidCheckpointTokenError, InvalidInputError
+from .._serdes import Serdes
+from .._service import DurableService
+from .._wire import MAX_ERROR_BYTES, ErrorObject, InvocationInput, InvocationOutput
+from ._service import LambdaService, ServiceUnavailableError
+
+__all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
+
+log = logging.getLogger("durable_gen.aws")
+
+_REQUIRED_KEYS: Final = ("DurableExecutionArn", "CheckpointToken", "InitialExecutionState")
+_DURABLE_HINT: Final = (
+    "A durable_gen handler must run as a durable function: give the function a DurableConfig "
+    "(ExecutionTimeout, RetentionPeriodInDays) so that Lambda's durable-execution service "
+    "invokes it; it cannot be invoked with a plain event"
+)
+
+#: Failures the service should answer by invoking the function again, with a fresh token.
+_RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError)
+
+_encoder: Final = msgspec.json.Encoder()
+
+
+def parse_event(event: Any) -> InvocationInput:
+    """The durable-execution invocation carried by a Lambda event.
+
+    Args:
+        event: What Lambda passed to the handler (a dict decoded from JSON).
+
+    Raises:
+        InvalidInputError: the event is not a durable invocation (it names the missing keys),
+            or its operation state is malformed (it names the path of the bad field).
+    """
+    if not isinstance(event, Mapping):
+        raise InvalidInputError(
+            f"the Lambda event is a {type(event).__name__}, not a durable-execution invocation "
+            f"(a JSON object with {', '.join(_REQUIRED_KEYS)}). {_DURABLE_HINT}"
+        )
+    missing = [key for key in _REQUIRED_KEYS if key not in event]
+    if missing:
+        raise InvalidInputError(
+            f"the Lambda event is not a durable-execution invocation: it has no "
+            f"{', '.join(missing)} (keys present: {', '.join(map(str, event)) or 'none'}). "
+            f"{_DURABLE_HINT}"
+        )
+    try:
+        parsed = msgspec.convert(event, InvocationInput)
+    except msgspec.ValidationError as exc:
+        raise InvalidInputError(
+            f"the durable-execution invocation event is malformed: {exc}. The operation state "
+            "is truncated, or holds an operation of a kind this version of durable-gen does "
+            "not know (upgrade it if the service added one)"
+        ) from exc
+    state = parsed.initial_execution_state
+    if not state.next_marker and not any(op.type == "EXECUTION" for op in state.operations):
+        raise InvalidInputError(
+            "the durable-execution invocation event has no EXECUTION operation and no further "
+            "pages: the operation state is truncated, so the workflow input is unknown"
+        )
+    return parsed
+
+
+def _bounded(error: ErrorObject) -> ErrorObject:
+    """``error``, cut down to the service's 32 KiB error-object limit when it is over it."""
+    if len(_encoder.encode(error)) <= MAX_ERROR_BYTES:
+        return error
+    note = " [truncated to fit the 32 KiB error limit]"
+    budget = MAX_ERROR_BYTES // 4  # characters; JSON escaping may grow each up to ~6 bytes
+    return ErrorObject(
+        error_type=(error.error_type or "")[:256] or None,
+        error_message=(error.error_message or "")[: budget // 2] + note,
+        error_data=(error.error_data or "")[: budget // 4] or None,
+    )
+
+
+def _failed(exc: BaseException) -> InvocationOutput:
+    return InvocationOutput(
+        status="FAILED",
+        error=ErrorObject(error_type=type(exc).__name__, error_message=str(exc)),
+    )
+
+
+def _as_dict(output: InvocationOutput) -> dict[str, Any]:
+    if output.status == "SUCCEEDED":
+        return {"Status": "SUCCEEDED", "Result": output.result or ""}
+    if output.status == "PENDING":
+        return {"Status": "PENDING"}
+    error = _bounded(output.error or ErrorObject(error_type="Unknown"))
+    result: dict[str, Any] = msgspec.to_builtins(InvocationOutput(status="FAILED", error=error))
+    return result
+
+
+class LambdaHandler:
+    """A Lambda handler that runs a durable_gen workflow: call it as ``handler(event, context)``.
+
+    Each call parses the event, runs one invocation of the workflow through the driver, and
+    returns the output the service expects: ``{"Status": "SUCCEEDED", "Result": <json>}``,
+    ``{"Status": "PENDING"}`` or ``{"Status": "FAILED", "Error": {...}}``.
+
+    What happens on a failure that is not the workflow's own:
+
+    - An event that is not a durable invocation, or whose state is malformed, a payload or
+      result over the limits, an update the service rejects: a FAILED output (with an
+      ``InvalidInputError``, ``PayloadTooLargeError``, ... as ``ErrorType``). Retrying could not
+      change the outcome, and raising would only make Lambda try again.
+    - A stale checkpoint token, or a service that stayed unavailable through every retry: the
+      exception is raised, so the service invokes the function again from the recorded state.
+
+    Attributes:
+        workflow: The workflow generator function (to run it locally or in tests).
+        checkpointing: The driver's checkpointing mode.
+        serdes: Serdes of the workflow input and result.
+    """
+
+    def __init__(
+        self,
+        workflow: Callable[..., Any],
+        *,
+        client: Any | None = None,
+        checkpointing: CheckpointMode = "step",
+        serdes: Serdes | None = None,
+        region: str | None = None,
+        service: DurableService | None = None,
+    ) -> None:
+        if not callable(workflow):
+            raise TypeError(f"lambda_handler needs a workflow function, got {workflow!r}")
+        if checkpointing not in ("step", "eager", "batch"):
+            raise ValueError(
+                f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
+            )
+        if service is not None and (client is not None or region is not None):
+            raise ValueError("pass either service= or client=/region=, not both")
+        self.workflow = workflow
+        self.checkpointing: CheckpointMode = checkpointing
+        self.serdes = serdes
+        self._client = client
+        self._region = region
+        self._service = service
+        self._lock = threading.Lock()
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            value = getattr(workflow, attr, None)
+            if value is not None:
+                setattr(self, attr, value)
+
+    @property
+    def service(self) -> DurableService:
+        """The service checkpoints go to; a ``LambdaService`` is created on first use.
+
+        Raises:
+            ImportError: boto3 is not installed.
+            ValidationError: no region or credentials to create the client with.
+        """
+        service = self._service
+        if service is None:
+            with self._lock:
+                if self._service is None:
+                    self._service = LambdaService(self._client, region=self._region)
+                service = self._service
+        return service
+
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """Run one invocation; the Lambda output as a dict.
+
+        Raises:
+            InvalidCheckpointTokenError: the token went stale (the service invokes again).
+            ServiceUnavailableError: checkpoints kept failing transiently.
+        """
+        try:
+            parsed = parse_event(event)
+        except InvalidInputError as exc:
+            log.error("durable_gen: rejected the Lambda event: %s", exc)
+            return _as_dict(_failed(exc))
+        service = self.service
+        try:
+            output = invoke(
+                self.workflow,
+                parsed,
+                service,
+                checkpointing=self.checkpointing,
+                serdes=self.serdes,
+            )
+        except _RETRIED:
+            raise
+        except DurableGenError as exc:
+            log.error(
+                "durable_gen: execution %s failed outside the workflow: %s",
+                parsed.durable_execution_arn,
+                exc,
+            )
+            output = _failed(exc)
+        return _as_dict(output)
+
+    def __repr__(self) -> str:
+        return f"<LambdaHandler {getattr(self.workflow, '__qualname__', self.workflow)!r}>"
+
+
+@overload
+def lambda_handler(
+    workflow: Callable[..., Any],
+    /,
+    *,
+    client: Any | None = None,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+    region: str | None = None,
+    service: DurableService | None = None,
+) -> LambdaHandler: ...
+@overload
+def lambda_handler(
+    *,
+    client: Any | None = None,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+    region: str | None = None,
+    service: DurableService | None = None,
+) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
+def lambda_handler(
+    workflow: Callable[..., Any] | None = None,
+    /,
+    *,
+    client: Any | None = None,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+    region: str | None = None,
+    service: DurableService | None = None,
+) -> LambdaHandler | Callable[[Callable[..., Any]], LambdaHandler]:
+    """The Lambda handler of a durable function that runs ``workflow``.
+
+    Three equivalent forms::
+
+        handler = lambda_handler(place_order)          # a call
+
+        @lambda_handler                                # a bare decorator
+        def place_order(order): ...
+
+        @lambda_handler(checkpointing="batch")         # a decorator with options
+        def place_order(order): ...
+
+    In the decorator forms the decorated name is the handler; ``.workflow`` is the generator
+    function. The boto3 client is created on the first invocation (boto3 is imported then).
+
+    Args:
+        workflow: The workflow generator function.
+        client: A boto3 ``lambda`` client (default: one created from the environment).
+        checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``; see ``durable_gen.invoke``.
+        serdes: Serdes of the workflow input and result (default JSON).
+        region: Region of the client created when ``client`` is not given.
+        service: Any ``DurableService`` to use instead of Lambda's (tests, benchmarks).
+
+    Returns:
+        A ``LambdaHandler``, or a decorator making one.
+    """
+
+    def make(wf: Callable[..., Any]) -> LambdaHandler:
+        return LambdaHandler(
+            wf,
+            client=client,
+            checkpointing=checkpointing,
+            serdes=serdes,
+            region=region,
+            service=service,
+        )
+
+    return make(workflow) if workflow is not None else make
