@@ -132,6 +132,7 @@ class Suspended(msgspec.Struct, frozen=True):
 Outcome = Succeeded | Failed | Suspended
 
 _BLOCKED: Final = object()
+_json_decode: Final = msgspec.json.Decoder().decode
 _NO_RESULT: Final = (None, None)
 
 
@@ -625,9 +626,22 @@ class Interpreter:
     def _position(
         self, fiber: _Fiber, type_: str, sub_type: str, name: str | None
     ) -> tuple[str, Operation | None]:
-        fiber.n += 1
-        op_id = operation_id(fiber.ctx_id, fiber.n)
-        return op_id, self._match(op_id, fiber.parent_id, type_, sub_type, name, fiber.n)
+        fiber.n = n = fiber.n + 1
+        op_id = operation_id(fiber.ctx_id, n)
+        rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
+        if rec is None:
+            self.replaying = False
+            return op_id, None
+        if (
+            rec.type != type_
+            or rec.sub_type != sub_type
+            or rec.name != name
+            or rec.parent_id != fiber.parent_id
+        ):
+            self._match(op_id, fiber.parent_id, type_, sub_type, name, n)
+        self.replaying = True
+        self._visited.add(op_id)
+        return op_id, rec
 
     def _match(
         self,
@@ -739,7 +753,9 @@ class Interpreter:
         return _BLOCKED
 
     def _on_step(self, fiber: _Fiber, cmd: Step) -> Any:
-        name = cmd.op_name
+        name = cmd.name
+        if name is None:
+            name = _fn_name(cmd.fn)
         op_id, rec = self._position(fiber, "STEP", "Step", name)
         if rec is None:
             return self._schedule(
@@ -763,7 +779,14 @@ class Interpreter:
         status = rec.status
         details = rec.step_details
         if status == "SUCCEEDED":
-            value = loads(details.result if details else None, cmd.serdes)
+            payload = details.result if details else None
+            if cmd.serdes is None and payload:
+                try:
+                    value = _json_decode(payload)
+                except msgspec.DecodeError:
+                    value = loads(payload)  # raises the SerializationError with its advice
+            else:
+                value = loads(payload, cmd.serdes)
             if cmd.compensate is not None:
                 fiber.undo.append((cmd.compensate, value, name))
             return (value, None)
