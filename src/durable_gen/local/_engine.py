@@ -439,6 +439,10 @@ class LocalService:
                 )
             for started in applied.invokes:
                 self._start_invoke(ex, change, changes, started, now)
+            if applied.failed_invokes:
+                # An invoke failed as it started: like a change from outside, it must reach the
+                # workflow even if the handler suspends without looking at this response.
+                ex.nudged = True
             ex.checkpoints += 1
             token = ex.token = f"{ex.nonce}{ex.invocations:x}x{ex.checkpoints:x}"
             if applied.outcome is not None:

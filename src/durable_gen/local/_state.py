@@ -242,10 +242,20 @@ class Applied:
         cancelled: ``(kind, op_id)`` timers to drop.
         callbacks: Callback ids issued.
         invokes: Chained invokes to start.
+        failed_invokes: Chained invokes that failed as they started (target not found).
         outcome: ``(status, payload, error)`` when an EXECUTION update ends the execution.
     """
 
-    __slots__ = ("callbacks", "cancelled", "events", "invokes", "operations", "outcome", "timers")
+    __slots__ = (
+        "callbacks",
+        "cancelled",
+        "events",
+        "failed_invokes",
+        "invokes",
+        "operations",
+        "outcome",
+        "timers",
+    )
 
     def __init__(self) -> None:
         self.operations: dict[str, Operation] = {}
@@ -254,6 +264,7 @@ class Applied:
         self.cancelled: list[tuple[str, str]] = []
         self.callbacks: list[CallbackOpened] = []
         self.invokes: list[InvokeStarted] = []
+        self.failed_invokes: list[str] = []
         self.outcome: tuple[Literal["SUCCEEDED", "FAILED"], str | None, ErrorObject | None] | None
         self.outcome = None
 
@@ -624,6 +635,7 @@ def _invoke(
     if options.tenant_id is not None:
         details["TenantId"] = options.tenant_id
     if target.error is not None:
+        out.failed_invokes.append(u.id)
         op = _new_version(
             u,
             None,

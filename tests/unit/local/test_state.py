@@ -444,7 +444,7 @@ def test_invoke_of_an_unresolvable_target_fails_at_once() -> None:
     assert invoke.status == "FAILED" and invoke.end_timestamp == T0
     assert invoke.chained_invoke_details is not None
     assert invoke.chained_invoke_details.error == error
-    assert out.invokes == []
+    assert out.invokes == [] and out.failed_invokes == [oid(1)]
     assert [e.event_type for e in out.events] == ["ChainedInvokeStarted", "ChainedInvokeFailed"]
     assert [e.event_id for e in out.events] == [2, 3]
 
