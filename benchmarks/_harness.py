@@ -1,0 +1,132 @@
+"""Timing and reporting: one ``Trial`` is timed ``repeat`` times, the median is a ``Row``.
+
+Every run gets a fresh state from ``setup`` (untimed), a ``gc.collect()`` before it, and
+``time.perf_counter`` around ``run``. Warm-up runs are timed the same way and thrown away.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Row", "Trial", "format_table", "measure", "ratio", "row_dicts"]
+
+
+def _nothing() -> None:
+    return None
+
+
+def _ignore(state: Any) -> None:
+    del state
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One thing to time.
+
+    Attributes:
+        run: Called with the state from ``setup``; timed. It may return the seconds of a
+            narrower region it timed itself (a float); that is then used instead.
+        setup: Builds a fresh state for one run; not timed.
+        cleanup: Releases the state after the run; not timed.
+        per: The time is divided by this (operations per run, for per-operation costs).
+    """
+
+    run: Callable[[Any], float | None]
+    setup: Callable[[], Any] = _nothing
+    cleanup: Callable[[Any], None] = _ignore
+    per: int = 1
+
+
+def measure(trial: Trial, *, repeat: int, warmup: int) -> float:
+    """The median seconds of ``trial.run`` over ``repeat`` runs, after ``warmup`` runs."""
+    samples = []
+    for i in range(warmup + repeat):
+        state = trial.setup()
+        gc.collect()
+        try:
+            start = time.perf_counter()
+            inner = trial.run(state)
+            elapsed = time.perf_counter() - start
+        finally:
+            trial.cleanup(state)
+        if i >= warmup:
+            samples.append(inner if inner is not None else elapsed)
+    return statistics.median(samples) / trial.per
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table.
+
+    ``ours_s`` and ``theirs_s`` are seconds unless ``unit`` says otherwise (``"s/op"``,
+    ``"calls"``, ``"bytes"``, ``"MiB"``, ``"x"``); None means not measured (``note`` says why).
+    ``ratio`` is theirs / ours: above 1, durable_gen is faster (or sends less).
+    """
+
+    workload: str
+    ours_s: float | None
+    theirs_s: float | None
+    ratio: float | None
+    unit: str = "s"
+    note: str | None = None
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    """theirs / ours, or None when either side is missing or ours is zero."""
+    if ours is None or theirs is None or ours <= 0:
+        return None
+    return theirs / ours
+
+
+def row_dicts(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """The rows as JSON-ready dicts (keys ``workload``, ``ours_s``, ``theirs_s``, ``ratio``...)."""
+    return [asdict(row) for row in rows]
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit in ("calls", "bytes"):
+        return f"{value:,.0f}"
+    if unit in ("MiB", "x"):
+        return f"{value:,.2f}"
+    # seconds: pick a readable scale
+    for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")):
+        if abs(value) >= scale or scale == 1e-9:
+            per = "/op" if unit == "s/op" else ""
+            return f"{value / scale:,.3g} {suffix}{per}"
+    raise AssertionError("unreachable")
+
+
+def _fmt_ratio(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:,.1f}x" if value >= 10 else f"{value:,.2f}x"
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """A Markdown table of the rows (the notes follow it, numbered)."""
+    lines = [
+        "| workload | ours (median) | theirs (median) | ratio (theirs/ours) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    notes: list[str] = []
+    for row in rows:
+        name = row.workload
+        if row.note:
+            notes.append(row.note)
+            name += f" [{len(notes)}]"
+        lines.append(
+            f"| {name} | {_fmt(row.ours_s, row.unit)} | {_fmt(row.theirs_s, row.unit)} "
+            f"| {_fmt_ratio(row.ratio)} |"
+        )
+    if notes:
+        lines.append("")
+        lines.extend(f"[{i}] {note}" for i, note in enumerate(notes, 1))
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""The benchmark suite runs end to end at its smallest sizes and writes well-formed rows.
+
+No timing is asserted: this only keeps ``python -m benchmarks`` working. AWS's SDK is measured
+too when it is installed (the ``bench`` extra); otherwise its columns are null.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = {"workload", "ours_s", "theirs_s", "ratio"}
+
+
+def test_quick_run_writes_rows(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+    rows = json.loads(out.read_text())
+    assert rows, "no rows written"
+    for row in rows:
+        assert row.keys() >= KEYS, row
+        assert isinstance(row["workload"], str) and row["workload"]
+        for key in ("ours_s", "theirs_s", "ratio"):
+            assert row[key] is None or isinstance(row[key], (int, float)), row
+    names = [row["workload"] for row in rows]
+    assert len(names) == len(set(names)), "workload names repeat"
+    assert all(
+        row["ours_s"] is not None for row in rows if "lambda_overhead" not in row["workload"]
+    )
+    assert "| workload | ours (median) | theirs (median) |" in proc.stdout
