@@ -1,0 +1,203 @@
+"""Run one conformance requirement against the embedded engine and check it.
+
+The published runner invokes a deployed function, polls ``GetDurableExecutionHistory`` and
+answers ``CallbackStarted`` events with the requirement's ``CallbackActions`` (sleeping each
+action's ``Delay`` first). Here the same happens on a ``LocalService`` whose ``VirtualClock``
+moves only when told to:
+
+1. Everything due now runs (``run_until_idle``): invocations, steps, fired timers.
+2. Each new ``CallbackStarted`` event, in history order, gets the first unused action whose
+   ``CallbackName`` selects it. Its ``Delay`` is spent by moving the clock forward timer by
+   timer (timers due meanwhile fire first, in order), then the action is sent. A heartbeat
+   leaves the callback open for a later action. With actions configured, a callback that no
+   action selects is an error, as in the published runner.
+3. When nothing is due and no callback is new, the clock jumps to the next timer. The run ends
+   when the execution ends, or when nothing is left to happen (an execution waiting on a callback
+   nobody answers; the requirements that do so expect no final result).
+
+Then the history (``get_history`` as API dicts) is matched with ``match_history`` and the final
+state with ``match_result``, sharing one set of variable bindings, history first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import msgspec
+
+import durable_gen as dg
+from durable_gen._api import register_function
+from durable_gen._wire import ErrorObject
+from durable_gen.local import LocalService, VirtualClock
+
+from . import handlers
+from .handlers import Handler
+from .matching import (
+    CallbackAction,
+    callback_name_matches,
+    generate_variables,
+    match_history,
+    match_result,
+    parse_callback_actions,
+    substitute,
+)
+from .suite import Requirement
+
+__all__ = ["FUNCTION_NAME", "Result", "run_embedded"]
+
+#: The name the handler under test is registered under.
+FUNCTION_NAME: Final = "conformance-handler"
+#: Guards against a run that never settles (a handler that loops forever on timers).
+MAX_ROUNDS: Final = 10_000
+
+Status = Literal["passed", "failed", "skipped"]
+
+
+@dataclass
+class Result:
+    """The outcome of one requirement on one engine."""
+
+    status: Status
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    execution_status: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.errors)
+
+
+def run_embedded(req: Requirement) -> Result:
+    """Run ``req`` on a fresh embedded engine; ``skipped`` when its handler is not written."""
+    handler = handlers.handler_for(req.suite, req.key)
+    if handler is None:
+        return Result("skipped", ["handler not written"])
+    began = time.perf_counter()
+    handlers.reset()
+    variables = generate_variables(req.variables)
+    clock = VirtualClock(auto_advance=False)
+    engine = LocalService(clock=clock)
+    _register(engine, handler)
+    payload = json.dumps(substitute(req.input, variables))
+    arn = engine.start(FUNCTION_NAME, payload)
+    actions = parse_callback_actions(req.callback_actions, variables)
+    errors = _drive(engine, clock, arn, actions, variables)
+    record = engine.get_execution(arn)
+    history = [msgspec.to_builtins(event) for event in engine.get_history(arn)]
+    errors += match_history(req.expected_history, history, variables)
+    error = msgspec.to_builtins(record.error) if record.error is not None else None
+    errors += match_result(req.expected_result, record.status, record.result, error, variables)
+    return Result(
+        "failed" if errors else "passed",
+        errors,
+        time.perf_counter() - began,
+        history,
+        record.status,
+    )
+
+
+def _register(engine: LocalService, handler: Handler) -> None:
+    engine.register(
+        FUNCTION_NAME,
+        dg.make_handler(handler.workflow, engine, checkpointing=handler.checkpointing),
+    )
+    for name, fn in handlers.functions().items():
+        register_function(engine, name, fn)
+
+
+def _drive(
+    engine: LocalService,
+    clock: VirtualClock,
+    arn: str,
+    actions: list[CallbackAction],
+    variables: dict[str, Any],
+) -> list[str]:
+    errors: list[str] = []
+    settled: set[str] = set()
+    used: set[int] = set()
+    for _ in range(MAX_ROUNDS):
+        engine.run_until_idle()
+        if engine.get_execution(arn).status != "RUNNING":
+            return errors
+        fresh = [
+            event
+            for event in engine.get_history(arn)
+            if event.event_type == "CallbackStarted" and _callback_id(event) not in settled
+        ]
+        if fresh:
+            for event in fresh:
+                _answer(engine, clock, event, actions, used, settled, variables, errors)
+            continue
+        task = engine.store.next_task()
+        if task is None:
+            return errors  # only the outside could move it on
+        clock.advance_to(task.due_ms)
+    errors.append(f"the execution did not settle after {MAX_ROUNDS} rounds")
+    return errors
+
+
+def _callback_id(event: Any) -> str:
+    details = event.callback_started_details or {}
+    return str(details.get("CallbackId", ""))
+
+
+def _answer(
+    engine: LocalService,
+    clock: VirtualClock,
+    event: Any,
+    actions: list[CallbackAction],
+    used: set[int],
+    settled: set[str],
+    variables: dict[str, Any],
+    errors: list[str],
+) -> None:
+    callback_id = _callback_id(event)
+    index = next(
+        (
+            i
+            for i, action in enumerate(actions)
+            if i not in used and callback_name_matches(action.callback_name, event.name, variables)
+        ),
+        None,
+    )
+    if index is None:
+        settled.add(callback_id)
+        if actions:
+            errors.append(
+                f"no CallbackAction matches callback {event.name or '<anonymous>'!r} "
+                f"(id={callback_id})"
+            )
+        return
+    used.add(index)
+    action = actions[index]
+    if action.operation != "heartbeat":
+        settled.add(callback_id)
+    if action.delay_seconds > 0:
+        _sleep(engine, clock, action.delay_seconds)
+    try:
+        if action.operation == "success":
+            result = action.success_result()
+            engine.send_callback_success(callback_id, None if result is None else result.decode())
+        elif action.operation == "failure":
+            failure = action.failure_error()
+            engine.send_callback_failure(
+                callback_id, None if failure is None else msgspec.convert(failure, ErrorObject)
+            )
+        else:
+            engine.send_callback_heartbeat(callback_id)
+    except dg.DurableGenError as exc:
+        errors.append(f"sending {action.operation} to callback {callback_id} failed: {exc}")
+    engine.run_until_idle()
+
+
+def _sleep(engine: LocalService, clock: VirtualClock, seconds: float) -> None:
+    """Let ``seconds`` of virtual time pass, firing the timers due meanwhile in order."""
+    target = clock.now_ms() + round(seconds * 1000)
+    while (task := engine.store.next_task()) is not None and task.due_ms <= target:
+        clock.advance_to(task.due_ms)
+        engine.run_until_idle()
+    clock.advance_to(target)
