@@ -303,6 +303,7 @@ class MemoryStore:
         self._callbacks: dict[str, CallbackEntry] = {}
         self._heap: list[tuple[int, int, Task]] = []
         self._seq = itertools.count()
+        self._live_tasks = 0
 
     def load(self, arn: str) -> StoredExecution | None:
         """The execution header, or None for an unknown ARN."""
@@ -362,6 +363,7 @@ class MemoryStore:
             for cb in change.callbacks:
                 self._callbacks[cb.callback_id] = cb
             tasks = entry.tasks
+            live = len(tasks)
             for key in change.cancelled:
                 tasks.pop(key, None)
             for task in change.tasks:
@@ -369,6 +371,7 @@ class MemoryStore:
                 heapq.heappush(self._heap, (task.due_ms, next(self._seq), task))
             if change.cancel_all:
                 tasks.clear()
+            self._live_tasks += len(tasks) - live
 
     def _live(self, task: Task) -> bool:
         entry = self._entries.get(task.arn)
@@ -377,6 +380,10 @@ class MemoryStore:
     def next_task(self) -> Task | None:
         """The earliest live task; stale heap entries (replaced or dropped) are discarded."""
         heap = self._heap
+        if len(heap) > 2 * self._live_tasks + 64:
+            # Mostly replaced entries (heartbeats, say): rebuild from the live tasks.
+            heap[:] = [item for item in heap if self._live(item[2])]
+            heapq.heapify(heap)
         while heap:
             task = heap[0][2]
             if self._live(task):
@@ -389,6 +396,7 @@ class MemoryStore:
         if not self._live(task):
             return False
         del self._entries[task.arn].tasks[(task.kind, task.op_id)]
+        self._live_tasks -= 1
         return True
 
     def tasks_for(self, arn: str) -> list[Task]:
