@@ -1,0 +1,361 @@
+"""Recorded histories in the shapes they are exported in, turned into operations to replay.
+
+Accepted: a list of ``Operation`` (the embedded engine's ``get_operations``), a list of
+``Event`` (its ``get_history``), the JSON of either, the JSON of AWS ``GetDurableExecutionState``
+(``{"Operations": [...]}``) and ``GetDurableExecutionHistory`` (``{"Events": [...]}``; the
+operations are rebuilt from the events), an invocation event (``InitialExecutionState``), and
+``TestRunner.export()``'s file (operations, events and the ARN together). Timestamps may be
+epoch milliseconds, epoch seconds or ISO 8601 strings; replay does not use them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+import msgspec
+
+from .._errors import InvalidInputError
+from .._wire import TERMINAL_STATUSES, ErrorObject, Event, ExecutionState, Operation
+
+__all__ = ["History", "HistorySource", "load_history", "operations_from_events"]
+
+
+class History(msgspec.Struct, frozen=True, kw_only=True):
+    """A recorded execution, normalized for replay.
+
+    Attributes:
+        operations: The recorded operations, EXECUTION included when the source had it.
+        execution_arn: The execution's ARN, when the source names it.
+        function_name: The function that ran it, when the source names it.
+        status: How the execution ended (``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``,
+            ``STOPPED``), ``RUNNING`` when the source shows it has not, None when unknown.
+        result: The recorded result payload of a SUCCEEDED execution, when known.
+        error: The recorded error of a failed execution, when known.
+        source: Where it was read from (a file path), if anywhere.
+        warnings: What may make the replay less exact (truncated or missing payloads).
+    """
+
+    operations: list[Operation]
+    execution_arn: str | None = None
+    function_name: str | None = None
+    status: str | None = None
+    result: str | None = None
+    error: ErrorObject | None = None
+    source: str | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+
+#: What ``load_history`` and ``replay`` accept.
+HistorySource: TypeAlias = (
+    History
+    | ExecutionState
+    | Sequence[Operation]
+    | Sequence[Event]
+    | Mapping[str, Any]
+    | Sequence[Mapping[str, Any]]
+    | str
+    | bytes
+    | os.PathLike[str]
+)
+
+
+def load_history(source: HistorySource, *, execution_arn: str | None = None) -> History:
+    """Read a recorded history from any accepted shape (see the module docs).
+
+    Args:
+        source: Operations, events, a mapping of a service response, JSON text or bytes, or a
+            path to a JSON file (a ``str`` that does not start with ``{`` or ``[`` is a path).
+        execution_arn: The ARN to use when the source does not name one.
+
+    Raises:
+        InvalidInputError: the source is not a history in a known shape.
+    """
+    path: str | None = None
+    if isinstance(source, History):
+        if execution_arn is None or source.execution_arn is not None:
+            return source
+        return msgspec.structs.replace(source, execution_arn=execution_arn)
+    data: Any = source
+    if isinstance(data, os.PathLike) or (
+        isinstance(data, str) and not data.lstrip().startswith(("{", "["))
+    ):
+        path = os.fspath(data)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read history file {path!r}: {exc}") from exc
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            where = f" in {path!r}" if path else ""
+            raise InvalidInputError(f"the history{where} is not valid JSON: {exc}") from exc
+    if isinstance(data, msgspec.Struct):
+        data = msgspec.to_builtins(data)
+    elif isinstance(data, Sequence) and not isinstance(data, Mapping):
+        data = [msgspec.to_builtins(x) if isinstance(x, msgspec.Struct) else x for x in data]
+    history = _from_builtins(data, path)
+    if execution_arn is not None and history.execution_arn is None:
+        history = msgspec.structs.replace(history, execution_arn=execution_arn)
+    return history
+
+
+def _from_builtins(data: Any, path: str | None) -> History:
+    where = f" ({path})" if path else ""
+    arn: str | None = None
+    function_name: str | None = None
+    operations: list[Any] | None = None
+    events: list[Any] | None = None
+    if isinstance(data, Mapping):
+        arn = data.get("DurableExecutionArn")
+        function_name = data.get("FunctionName")
+        state = data.get("InitialExecutionState")
+        if isinstance(state, Mapping):
+            operations = list(state.get("Operations") or [])
+        if "Operations" in data:
+            operations = list(data["Operations"] or [])
+        if "Events" in data:
+            events = list(data["Events"] or [])
+        if operations is None and events is None:
+            raise InvalidInputError(
+                f"not a recorded history{where}: expected a list of operations or events, or a "
+                "mapping with 'Operations' (GetDurableExecutionState) or 'Events' "
+                f"(GetDurableExecutionHistory); got keys {sorted(data)[:8]}"
+            )
+    elif isinstance(data, list):
+        if data and isinstance(data[0], Mapping) and "EventType" in data[0]:
+            events = data
+        else:
+            operations = data
+    else:
+        raise InvalidInputError(f"not a recorded history{where}: got {type(data).__name__}")
+    warnings: list[str] = []
+    status = result = None
+    error: ErrorObject | None = None
+    if events is not None:
+        ops_from_events, end = _rebuild(events, warnings, where)
+        status, result, error = end
+        if operations is None:
+            operations = ops_from_events
+    assert operations is not None
+    ops = _operations(operations, where)
+    for op in ops:
+        if op.type == "EXECUTION" and status is None:
+            status = op.status if op.status in TERMINAL_STATUSES else "RUNNING"
+    return History(
+        operations=ops,
+        execution_arn=arn,
+        function_name=function_name,
+        status=status,
+        result=result,
+        error=error,
+        source=path,
+        warnings=warnings,
+    )
+
+
+def _operations(items: Iterable[Any], where: str) -> list[Operation]:
+    cleaned = [_clean(item) for item in items]
+    try:
+        return msgspec.convert(cleaned, list[Operation])
+    except msgspec.ValidationError as exc:
+        raise InvalidInputError(f"a recorded operation is malformed{where}: {exc}") from exc
+
+
+def _clean(value: Any) -> Any:
+    """Timestamps to epoch milliseconds (or dropped); everything else as is."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if isinstance(key, str) and key.endswith("Timestamp"):
+                ms = _epoch_ms(item)
+                if ms is not None:
+                    out[key] = ms
+            else:
+                out[key] = _clean(item)
+        return out
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _epoch_ms(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value * 1000) if abs(value) < 1e11 else int(value)
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            return None
+    return None
+
+
+# --- operations from GetDurableExecutionHistory events ---------------------------------------
+
+_DONE: Final = {
+    "Succeeded": "SUCCEEDED",
+    "Failed": "FAILED",
+    "TimedOut": "TIMED_OUT",
+    "Stopped": "STOPPED",
+    "Cancelled": "CANCELLED",
+}
+_KINDS: Final = {
+    "Step": ("STEP", "StepDetails"),
+    "Context": ("CONTEXT", "ContextDetails"),
+    "Wait": ("WAIT", "WaitDetails"),
+    "Callback": ("CALLBACK", "CallbackDetails"),
+    "ChainedInvoke": ("CHAINED_INVOKE", "ChainedInvokeDetails"),
+}
+
+
+def operations_from_events(events: Iterable[Event | Mapping[str, Any]]) -> list[Operation]:
+    """Rebuild the operations an execution recorded from its history events.
+
+    Each operation takes the status, result, error and attempt its last event gives it.
+    A step retry (an event with ``NextAttemptDelaySeconds``) leaves it PENDING.
+    """
+    items = [msgspec.to_builtins(e) if isinstance(e, msgspec.Struct) else e for e in events]
+    ops, _ = _rebuild(items, [], "")
+    return _operations(ops, "")
+
+
+def _split(event_type: str) -> tuple[str, str]:
+    for prefix in ("Execution", "ChainedInvoke", "Context", "Step", "Wait", "Callback"):
+        if event_type.startswith(prefix):
+            return prefix, event_type[len(prefix) :]
+    return "", event_type
+
+
+def _payload(box: Any, what: str, warnings: list[str]) -> tuple[Any, bool]:
+    """The ``Payload`` of an ``EventResult``/``EventError``/``EventInput``, and whether it is
+    trustworthy (present and not truncated)."""
+    if not isinstance(box, Mapping):
+        return None, False
+    if box.get("Truncated"):
+        warnings.append(f"the history truncated {what}; replay sees the truncated value")
+        return box.get("Payload"), False
+    return box.get("Payload"), "Payload" in box
+
+
+def _rebuild(
+    events: list[Any], warnings: list[str], where: str
+) -> tuple[list[dict[str, Any]], tuple[str | None, str | None, ErrorObject | None]]:
+    ops: dict[str, dict[str, Any]] = {}
+    status: str | None = None
+    result: str | None = None
+    error: ErrorObject | None = None
+    missing_payloads = 0
+    try:
+        ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InvalidInputError(f"history events are malformed{where}: {exc}") from exc
+    for event in ordered:
+        kind = event.get("EventType")
+        if not isinstance(kind, str):
+            raise InvalidInputError(f"a history event has no EventType{where}: {event!r}")
+        prefix, what = _split(kind)
+        details = event.get(f"{kind}Details") or {}
+        op_id = event.get("Id")
+        if prefix == "Execution":
+            if what == "Started":
+                payload, _ = _payload(details.get("Input"), "the execution input", warnings)
+                ops[op_id or "execution"] = {
+                    "Id": op_id or "execution",
+                    "Type": "EXECUTION",
+                    "Status": "STARTED",
+                    "ExecutionDetails": {"InputPayload": payload} if payload is not None else {},
+                }
+                status = status or "RUNNING"
+            elif what in _DONE:
+                status = _DONE[what]
+                if what == "Succeeded":
+                    result, _ = _payload(details.get("Result"), "the execution result", warnings)
+                else:
+                    raw, _ = _payload(details.get("Error"), "the execution error", warnings)
+                    error = _error(raw)
+            continue
+        if prefix not in _KINDS or not op_id:
+            continue  # InvocationCompleted, ExecutionPaused/Resumed: nothing to replay
+        type_, details_key = _KINDS[prefix]
+        op = ops.get(op_id)
+        if op is None:
+            op = ops[op_id] = {"Id": op_id, "Type": type_, "Status": "STARTED", details_key: {}}
+        for key in ("ParentId", "Name", "SubType"):
+            if event.get(key) is not None:
+                op[key] = event[key]
+        d: dict[str, Any] = op[details_key]
+        label = f"the {kind} payload of {event.get('Name') or op_id!r}"
+        if what == "Started":
+            op["Status"] = "STARTED"
+            if prefix == "Step":
+                d["Attempt"] = int(d.get("Attempt") or 0) + 1
+            elif prefix == "Wait" and "ScheduledEndTimestamp" in details:
+                d["ScheduledEndTimestamp"] = details["ScheduledEndTimestamp"]
+            elif prefix == "Callback" and details.get("CallbackId"):
+                d["CallbackId"] = details["CallbackId"]
+            continue
+        if what not in _DONE:
+            continue
+        new_status = _DONE[what]
+        retry = details.get("RetryDetails") or {}
+        if prefix == "Step":
+            if retry.get("CurrentAttempt") is not None:
+                d["Attempt"] = retry["CurrentAttempt"]
+            if retry.get("NextAttemptDelaySeconds") is not None:
+                new_status = "PENDING"
+        op["Status"] = new_status
+        if "Result" in details:
+            payload, exact = _payload(details["Result"], label, warnings)
+            d.pop("Error", None)
+            if payload is not None:
+                d["Result"] = payload
+            if prefix == "Context" and new_status == "SUCCEEDED":
+                if not exact or _is_summary(op.get("SubType"), payload):
+                    d["ReplayChildren"] = True
+            elif not exact and payload is None and op.get("SubType") != "Patch":
+                missing_payloads += 1
+        if "Error" in details:
+            raw, _ = _payload(details["Error"], label, warnings)
+            if new_status != "PENDING":
+                d.pop("Result", None)  # a failed retry keeps a wait-for-condition state
+            err = _error(raw)
+            if err is not None:
+                d["Error"] = msgspec.to_builtins(err)
+    if missing_payloads:
+        warnings.append(
+            f"{missing_payloads} recorded result(s) have no payload: export the history with "
+            "execution data (GetDurableExecutionHistory IncludeExecutionData=true); replay "
+            "sends None for them"
+        )
+    return list(ops.values()), (status, result, error)
+
+
+def _error(raw: Any) -> ErrorObject | None:
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return msgspec.convert(_clean(raw), ErrorObject)
+    except msgspec.ValidationError:
+        return ErrorObject(error_message=str(raw))
+
+
+def _is_summary(sub_type: Any, payload: Any) -> bool:
+    """Whether a context result is the stand-in of a ``ReplayChildren`` context."""
+    if payload in (None, ""):
+        return True
+    if sub_type not in ("Map", "Parallel") or not isinstance(payload, str):
+        return False
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "items" not in value and "completionReason" in value

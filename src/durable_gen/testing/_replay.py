@@ -1,0 +1,411 @@
+"""The replayer: does the current code still replay what executions recorded?
+
+``replay`` runs the interpreter over a recorded history and never runs a step: where the code
+needs something the history did not record (a step result, a new operation), the replay stops
+there and the report says "incomplete" (the prefix replayed fine). The verdict, in order:
+
+1. ``diverged``: the interpreter raised ``NonDeterminismError`` (a renamed, reordered, inserted
+   or replaced command, or recorded operations the code no longer reaches).
+2. ``failed``: the workflow raised while replaying, and the history shows it went on (recorded
+   operations were left unvisited) or ended otherwise; or the history is corrupt.
+3. ``incomplete``: the code asks for something the history did not record.
+4. ``ok``: the code replayed the whole history; it returned, failed as recorded, or waits on
+   what the recorded execution waits on.
+
+``replay_folder`` applies ``replay`` to every JSON file of a folder (a CI check over exported
+production histories).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import msgspec
+
+from .._errors import InvalidInputError, NonDeterminismError, OperationError
+from .._ids import operation_id
+from .._interpreter import Failed, Interpreter, StepTask, Succeeded, Suspended
+from .._serdes import Serdes, loads
+from .._versioning import PATCH_SUBTYPE, is_marker
+from .._wire import ErrorObject, Operation, OperationUpdate
+from ._history import History, HistorySource, load_history
+
+__all__ = ["Divergence", "ReplayReport", "ReplayStatus", "replay", "replay_folder"]
+
+ReplayStatus = Literal["ok", "incomplete", "diverged", "failed", "invalid"]
+
+#: The ARN replay uses when the history names none (it seeds UUID(), Random() and jitter).
+DEFAULT_ARN: Final = "arn:durable-gen:replay"
+
+_UNSET: Final[Any] = object()
+
+
+class Divergence(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the code and the history part ways (from ``NonDeterminismError``).
+
+    Attributes:
+        message: The interpreter's message.
+        operation_id: The id of the recorded operation at that position.
+        position: ``"operation N of the root context"`` (or of a context).
+        recorded: What the history recorded there, e.g. ``"STEP/Step name='charge'"``.
+        requested: What the code asked for there (None when it never got there).
+    """
+
+    message: str
+    operation_id: str | None = None
+    position: str | None = None
+    recorded: str | None = None
+    requested: str | None = None
+
+
+class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The verdict of one replay.
+
+    Attributes:
+        status: ``ok``, ``incomplete``, ``diverged``, ``failed`` or ``invalid`` (the history
+            could not be read, or no workflow matched it).
+        message: One line saying what happened.
+        source: The file replayed, if any.
+        replayed: Recorded operations the code reached and matched.
+        recorded: Recorded operations in the history (the EXECUTION operation excluded).
+        outcome: ``succeeded``, ``failed`` or ``suspended`` when the replay got that far.
+        result: The workflow's result when it succeeded.
+        error: The workflow's error when it failed.
+        divergence: Where it diverged (``status == "diverged"``).
+        next_commands: What the code asks for that the history does not have
+            (``status == "incomplete"``), e.g. ``"STEP/Step name='ship' (operation 3 of
+            the root context)"``.
+        warnings: What may make the replay less exact (truncated or missing payloads).
+        exception: The exception behind a ``diverged`` or ``failed`` verdict.
+    """
+
+    status: ReplayStatus
+    message: str
+    source: str | None = None
+    replayed: int = 0
+    recorded: int = 0
+    outcome: Literal["succeeded", "failed", "suspended"] | None = None
+    result: Any = None
+    error: ErrorObject | None = None
+    divergence: Divergence | None = None
+    next_commands: list[str] = msgspec.field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
+    exception: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the code replays the history (``ok``, or ``incomplete``)."""
+        return self.status in ("ok", "incomplete")
+
+    def raise_for_status(self) -> ReplayReport:
+        """Return the report if ``ok``; raise the divergence or the failure otherwise.
+
+        Raises:
+            NonDeterminismError: the code diverged from the history.
+            AssertionError: the replay failed or the history is invalid (the workflow's own
+                exception is chained as the cause).
+        """
+        if self.ok:
+            return self
+        if isinstance(self.exception, NonDeterminismError):
+            raise self.exception
+        where = f"{self.source}: " if self.source else ""
+        raise AssertionError(f"{where}{self.message}") from self.exception
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.status}: {self.message}"
+
+
+def replay(
+    workflow: Callable[..., Any],
+    history: HistorySource,
+    *,
+    input: Any = _UNSET,
+    execution_arn: str | None = None,
+    serdes: Serdes | None = None,
+) -> ReplayReport:
+    """Replay ``history`` against ``workflow`` without running any step.
+
+    Args:
+        workflow: The workflow generator function (the current code).
+        history: The recorded history, in any shape ``load_history`` accepts: a list of
+            ``Operation``/``Event``, JSON of AWS ``GetDurableExecutionState`` or
+            ``GetDurableExecutionHistory``, a ``TestRunner.export()`` file, a path.
+        input: The workflow input, when the history has no EXECUTION operation carrying it.
+        execution_arn: The execution's ARN, when the history does not name it (it seeds
+            ``UUID()``, ``Random()`` and retry jitter; nothing recorded depends on it).
+        serdes: Serdes of the workflow input and result.
+
+    Returns:
+        The report; ``report.ok`` is False when the code diverged or failed.
+    """
+    try:
+        loaded = load_history(history, execution_arn=execution_arn)
+    except InvalidInputError as exc:
+        return ReplayReport(status="invalid", message=str(exc), exception=exc)
+    return _replay(workflow, loaded, None if input is _UNSET else input, serdes)
+
+
+def replay_folder(
+    workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
+    path: str | os.PathLike[str],
+    *,
+    pattern: str = "**/*.json",
+    serdes: Serdes | None = None,
+) -> list[ReplayReport]:
+    """Replay every JSON history file under ``path``, one report per file, sorted by path.
+
+    Args:
+        workflows: One workflow for every file, or a mapping from name to workflow. A file
+            is matched to a name by its ``FunctionName`` field (``TestRunner.export()``
+            writes it), else by a folder of that name on its path (``histories/<name>/``),
+            else by its file name starting with the name (the longest name wins).
+        path: The folder.
+        pattern: Glob of the files to replay, relative to ``path``.
+        serdes: Serdes of workflow inputs and results.
+
+    Returns:
+        The reports; a file that cannot be read or matched gets status ``invalid``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise InvalidInputError(f"replay_folder needs a folder of JSON histories, got {root}")
+    reports = []
+    for file in sorted(p for p in root.glob(pattern) if p.is_file()):
+        source = str(file)
+        try:
+            loaded = load_history(file)
+        except InvalidInputError as exc:
+            reports.append(
+                ReplayReport(status="invalid", message=str(exc), source=source, exception=exc)
+            )
+            continue
+        workflow = _pick(workflows, file.relative_to(root), loaded.function_name)
+        if workflow is None:
+            assert isinstance(workflows, Mapping)
+            reports.append(
+                ReplayReport(
+                    status="invalid",
+                    source=source,
+                    message=f"no workflow matches this file; known names: {sorted(workflows)}",
+                )
+            )
+            continue
+        reports.append(_replay(workflow, loaded, None, serdes))
+    return reports
+
+
+def _pick(
+    workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
+    relative: Path,
+    function_name: str | None,
+) -> Callable[..., Any] | None:
+    if not isinstance(workflows, Mapping):
+        return workflows
+    if function_name is not None and function_name in workflows:
+        return workflows[function_name]
+    for part in reversed(relative.parts[:-1]):
+        if part in workflows:
+            return workflows[part]
+    stem = relative.stem
+    names = sorted((n for n in workflows if stem.startswith(n)), key=len, reverse=True)
+    return workflows[names[0]] if names else None
+
+
+# --- the replay itself --------------------------------------------------------------------------
+
+
+def _replay(
+    workflow: Callable[..., Any], history: History, input: Any, serdes: Serdes | None
+) -> ReplayReport:
+    ops = history.operations
+    recorded_ids = {op.id for op in ops if op.type != "EXECUTION"}
+    total = sum(1 for op in ops if op.type != "EXECUTION" and not is_marker(op))
+    interp = Interpreter(
+        workflow,
+        ops,
+        execution_arn=history.execution_arn or DEFAULT_ARN,
+        input=input,
+        serdes=serdes,
+    )
+    tasks = interp.advance()  # runs the generators until each blocks; never runs a step
+    visited, expanded = _visited(interp)
+    replayed = sum(1 for i in visited if i in recorded_ids and not is_marker(interp.operations[i]))
+    base: dict[str, Any] = {
+        "source": history.source,
+        "replayed": replayed,
+        "recorded": total,
+        "warnings": list(history.warnings),
+    }
+    outcome = interp.outcome
+    counts = f"replayed {replayed} of {total} recorded operations"
+
+    if isinstance(outcome, Failed):
+        exc = outcome.exception
+        if isinstance(exc, NonDeterminismError):
+            return ReplayReport(
+                status="diverged",
+                message=str(exc),
+                divergence=_divergence(exc, ops),
+                outcome="failed",
+                error=outcome.error,
+                exception=exc,
+                **base,
+            )
+        err = outcome.error
+        what = f"{err.error_type}: {err.error_message}"
+        left = [
+            op
+            for op in ops
+            if op.id in recorded_ids
+            and op.id not in visited
+            and op.parent_id in expanded
+            and not is_marker(op)
+        ]
+        problem = None
+        if isinstance(exc, InvalidInputError):
+            problem = f"the history is corrupt or from another workflow: {what}"
+        elif left:
+            problem = (
+                f"the workflow raised {what} while replaying, before reaching {len(left)} "
+                f"recorded operation(s) (the first {_label(left[0], ops)}): the recorded "
+                "execution went on, this code would fail it"
+            )
+        elif history.status in ("SUCCEEDED",) or (
+            history.status in ("FAILED", "TIMED_OUT", "STOPPED")
+            and history.error is not None
+            and history.error.error_type != err.error_type
+        ):
+            recorded = history.error.error_type if history.error else history.status
+            problem = (
+                f"the workflow raised {what} while replaying; the execution recorded {recorded}"
+            )
+        elif history.status not in ("FAILED", "TIMED_OUT", "STOPPED") and not isinstance(
+            exc, OperationError
+        ):
+            problem = (
+                f"the workflow raised {what} while replaying, and the history records no such "
+                "failure"
+            )
+        if problem is not None:
+            return ReplayReport(
+                status="failed",
+                message=f"{counts}; {problem}",
+                outcome="failed",
+                error=err,
+                exception=exc,
+                **base,
+            )
+        return ReplayReport(
+            status="ok",
+            message=f"{counts}; the workflow failed as recorded ({what})",
+            outcome="failed",
+            error=err,
+            **base,
+        )
+
+    new = _new_work(interp.updates, tasks, recorded_ids, ops)
+    if new:
+        return ReplayReport(
+            status="incomplete",
+            message=(
+                f"{counts}; the history ends here: the code asks for {new[0]}, which it did "
+                "not record (replay runs no step)"
+            ),
+            next_commands=new,
+            **base,
+        )
+    if isinstance(outcome, Succeeded):
+        try:
+            result = loads(outcome.result, serdes)
+        except Exception:  # a custom serdes: keep the payload
+            result = outcome.result
+        return ReplayReport(
+            status="ok",
+            message=f"{counts}; the workflow returned",
+            outcome="succeeded",
+            result=result,
+            **base,
+        )
+    waiting = outcome.waiting_on if isinstance(outcome, Suspended) else []
+    return ReplayReport(
+        status="ok",
+        message=f"{counts}; the workflow waits on {', '.join(waiting) or 'nothing recorded'}",
+        outcome="suspended",
+        **base,
+    )
+
+
+def _visited(interp: Interpreter) -> tuple[set[str], set[str | None]]:
+    # The interpreter's own bookkeeping of which recorded operations it matched, and which
+    # contexts it entered (the testing toolkit lives beside it in this package).
+    visited: set[str] = getattr(interp, "_visited", set())
+    expanded: set[str | None] = getattr(interp, "_expanded", {None})
+    return visited, expanded
+
+
+def _new_work(
+    updates: list[OperationUpdate], tasks: list[StepTask], recorded: set[str], ops: list[Operation]
+) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for u in updates:
+        if u.id in recorded or u.id in seen or u.sub_type == PATCH_SUBTYPE:
+            continue
+        seen.add(u.id)
+        out.append(_command(u.type, u.sub_type, u.name, u.id, u.parent_id, ops))
+    for task in tasks:
+        if task.operation_id in seen:
+            continue
+        seen.add(task.operation_id)
+        label = _command("STEP", task.sub_type, task.name, task.operation_id, task.parent_id, ops)
+        if task.operation_id in recorded:
+            label += f", attempt {task.attempt} (recorded as started, never finished)"
+        out.append(label)
+    return out
+
+
+def _command(
+    type_: str,
+    sub_type: str | None,
+    name: str | None,
+    op_id: str,
+    parent: str | None,
+    ops: list[Operation],
+) -> str:
+    text = f"{type_}/{sub_type}" + (f" name={name!r}" if name is not None else "")
+    where = _position(op_id, parent, len(ops))
+    return f"{text} ({where})" if where else f"{text} (id {op_id[:12]})"
+
+
+def _position(op_id: str, parent: str | None, size: int) -> str | None:
+    """``"operation N of ..."`` for a positional id, found by search (ids are hashes)."""
+    for ctx in (parent, None) if parent is not None else (None,):
+        for n in range(size + 64):
+            if operation_id(ctx, n) == op_id:
+                label = "the root context" if ctx is None else f"context {ctx[:12]}"
+                return f"operation {n} of {label}"
+    return None
+
+
+def _label(op: Operation, ops: list[Operation]) -> str:
+    return _command(op.type, op.sub_type, op.name, op.id, op.parent_id, ops)
+
+
+def _divergence(exc: NonDeterminismError, ops: list[Operation]) -> Divergence:
+    position = exc.position
+    if position is None and exc.operation_id is not None:
+        op = next((o for o in ops if o.id == exc.operation_id), None)
+        if op is not None:
+            position = _position(op.id, op.parent_id, len(ops))
+    return Divergence(
+        message=str(exc),
+        operation_id=exc.operation_id,
+        position=position,
+        recorded=exc.recorded,
+        requested=exc.requested,
+    )
