@@ -192,8 +192,12 @@ class _Invocation:
         exc = future.exception()
         if exc is None:
             self.interp.step_succeeded(task, future.result())
-        else:
+        elif isinstance(exc, Exception):
             self.interp.step_failed(task, exc)
+        else:
+            # KeyboardInterrupt, SystemExit...: the invocation stops, as when the step runs
+            # inline; recording it as a step failure would make a crash an outcome.
+            raise exc
 
     def finish(self) -> InvocationOutput | None:
         """The invocation output once the interpreter decided; None to keep going."""
