@@ -30,6 +30,7 @@ __all__ = [
     "ServiceError",
     "StepFailedError",
     "StepInterruptedError",
+    "StoreError",
     "UnknownCallbackError",
     "ValidationError",
     "WorkflowDefinitionError",
@@ -128,6 +129,10 @@ class ExecutionSuspendedError(DurableGenError):
         super().__init__(message)
         self.execution_arn = execution_arn
         self.waiting_on = waiting_on
+
+
+class StoreError(InvalidInputError):
+    """The execution store's database is unusable: locked too long, corrupt, or too new."""
 
 
 # --- the service refused a request --------------------------------------------------------------

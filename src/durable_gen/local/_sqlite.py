@@ -1,0 +1,727 @@
+"""``SqliteStore``: the embedded engine's executions in one SQLite file, shared by processes.
+
+It owns the database: its schema and migrations, its transactions, and the leases that let
+several worker processes share it. Rules:
+
+1.  Every engine critical section is one write transaction. The engine takes ``store.lock``
+    (a lock that begins ``BEGIN IMMEDIATE`` when taken and commits when released), so the
+    reads and the ``commit()`` of one checkpoint see one state and land together; another
+    process waits for the transaction (up to ``timeout`` seconds) instead of interleaving.
+2.  Inside a transaction, ``load()`` returns the same header object for the same ARN (the
+    engine mutates it and writes it back); outside, every read is a fresh copy.
+3.  ``claim()`` deletes a timer or invocation task in the claiming transaction: if the process
+    dies before the transaction commits, the task is still there. A ``call`` task (a plain
+    ``Invoke`` target runs outside the transaction) is leased instead, and deleted by the
+    commit that completes its invoke.
+4.  An execution whose handler runs has ``invoking`` set and a lease (owner, expiry) on its
+    row. The owner renews it (``renew_leases()``); any store that finds it expired, or held by
+    a dead process on this host, resets the invocation and schedules a new one. A commit that
+    would end an invocation this store no longer holds raises ``LeaseLostError`` instead.
+5.  The schema is versioned (table ``schema_version``); ``_MIGRATIONS`` upgrades old files in
+    order. A file from a newer version, a corrupt file or a lock held too long is a
+    ``StoreError`` with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final, Literal
+
+import msgspec
+
+from .._errors import StoreError
+from .._wire import Event, Operation
+from ._store import CallbackEntry, Change, StoredExecution, Task
+
+__all__ = ["LeaseLostError", "SqliteStore", "Synchronous"]
+
+#: How SQLite syncs commits: FULL (default) survives power loss, NORMAL only process crashes.
+Synchronous = Literal["FULL", "NORMAL"]
+
+_CALL: Final = "call"
+_INVOCATION: Final = "invocation"
+_OWNER_HOST: Final = socket.gethostname()
+
+_encode_header = msgspec.msgpack.Encoder().encode
+_decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
+_encode_json = msgspec.json.Encoder().encode
+_decode_operation = msgspec.json.Decoder(Operation).decode
+_decode_event = msgspec.json.Decoder(Event).decode
+
+
+class LeaseLostError(StoreError):
+    """An invocation ended after its lease expired and another worker took the execution over."""
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def _schema_v1(conn: sqlite3.Connection) -> None:
+    for statement in (
+        """CREATE TABLE executions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            arn TEXT NOT NULL UNIQUE,
+            execution_id TEXT NOT NULL,
+            function_name TEXT NOT NULL,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            start_ms INTEGER NOT NULL,
+            invoking INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_until INTEGER,
+            header BLOB NOT NULL)""",
+        "CREATE UNIQUE INDEX executions_by_name ON executions (function_name, name)",
+        "CREATE INDEX executions_by_id ON executions (execution_id)",
+        "CREATE INDEX executions_invoking ON executions (lease_until) WHERE invoking = 1",
+        """CREATE TABLE operations (
+            arn TEXT NOT NULL,
+            id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (arn, id)) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX operations_in_order ON operations (arn, position)",
+        """CREATE TABLE events (
+            arn TEXT NOT NULL,
+            event_id INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (arn, event_id)) WITHOUT ROWID""",
+        """CREATE TABLE callbacks (
+            callback_id TEXT PRIMARY KEY,
+            arn TEXT NOT NULL,
+            op_id TEXT NOT NULL,
+            heartbeat_seconds INTEGER NOT NULL) WITHOUT ROWID""",
+        """CREATE TABLE tasks (
+            arn TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            op_id TEXT NOT NULL,
+            due_ms INTEGER NOT NULL,
+            function_name TEXT,
+            lease_owner TEXT,
+            lease_until INTEGER,
+            UNIQUE (arn, kind, op_id))""",
+        "CREATE INDEX tasks_due ON tasks (due_ms)",
+        "CREATE INDEX tasks_leased ON tasks (lease_until) WHERE lease_owner IS NOT NULL",
+        """CREATE TABLE workflows (
+            function_name TEXT PRIMARY KEY,
+            import_path TEXT NOT NULL) WITHOUT ROWID""",
+    ):
+        conn.execute(statement)
+
+
+#: Migration ``i`` upgrades a database from schema version ``i`` to ``i + 1``; append only.
+_MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [_schema_v1]
+
+#: The schema version this code writes.
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+
+
+# --- the engine's lock ------------------------------------------------------------------------
+
+
+class _TransactionLock:
+    """The engine's lock for a ``SqliteStore``: holding it is holding a write transaction.
+
+    It has the parts of ``threading.Lock`` that ``with`` and ``threading.Condition`` use.
+    Releasing it commits what ``commit()`` wrote meanwhile (each ``commit()`` is already
+    atomic on its own, through a savepoint).
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        mutex = self._store._mutex
+        if not mutex.acquire(blocking, timeout):
+            return False
+        try:
+            self._store._enter()
+        except BaseException:
+            mutex.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            self._store._exit(commit=True)
+        finally:
+            self._store._mutex.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _is_owned(self) -> bool:
+        return self._store._owner_thread == threading.get_ident()
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+class SqliteStore:
+    """An ``ExecutionStore`` in a SQLite file (WAL): durable, and shared by processes.
+
+    Args:
+        path: The database file; created (owner-only, mode 0o600) if missing.
+        synchronous: ``"FULL"`` (default: a commit survives power loss) or ``"NORMAL"``
+            (faster; a commit survives a process crash, maybe not a power loss).
+        timeout: Seconds to wait for another process's transaction before ``StoreError``.
+        lease_seconds: How long an invocation's lease lasts without renewal.
+
+    Raises:
+        StoreError: the file is not a durable_gen database, is corrupt, was written by a
+            newer version, or stayed locked for longer than ``timeout``.
+
+    Example:
+        >>> from durable_gen.local import LocalService, SqliteStore
+        >>> with SqliteStore("durable.db") as store:  # doctest: +SKIP
+        ...     service = LocalService(store=store)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "FULL",
+        timeout: float = 5.0,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise StoreError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        if lease_seconds <= 0:
+            raise StoreError(f"lease_seconds must be positive, got {lease_seconds}")
+        self.path = Path(path)
+        self.lease_ms = max(1, round(lease_seconds * 1000))
+        #: Who holds the leases this store takes: host, process id and a random part.
+        self.owner = f"{_OWNER_HOST}:{os.getpid()}:{os.urandom(4).hex()}"
+        self._timeout = timeout
+        self._mutex = threading.RLock()
+        self._owner_thread: int | None = None
+        self._depth = 0
+        self._cache: dict[str, StoredExecution] = {}
+        self._serving: tuple[str, ...] | None = None
+        self.lock = _TransactionLock(self)
+        _create_private(self.path)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            with self._guard():
+                self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+                self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._mutex:
+            self._conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        with self._guard():
+            row = self._conn.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0])
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        if self._current_version() == SCHEMA_VERSION:
+            return  # the usual case: no write lock needed to open
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+                version = 0
+            else:
+                version = int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database {self.path} has schema version {version}, newer than this "
+                    f"durable_gen knows ({SCHEMA_VERSION}); upgrade durable_gen to open it"
+                )
+            for migrate in _MIGRATIONS[version:]:
+                migrate(conn)
+            if version != SCHEMA_VERSION:
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _current_version(self) -> int:
+        try:
+            row = self._conn.execute("SELECT version FROM schema_version").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            raise
+        return 0 if row is None else int(row[0])
+
+    # --- transactions -------------------------------------------------------------------------
+
+    def _enter(self) -> None:
+        # Called with the mutex held.
+        if self._depth == 0:
+            with self._guard():
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._owner_thread = threading.get_ident()
+        self._depth += 1
+
+    def _exit(self, *, commit: bool) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
+        self._owner_thread = None
+        self._cache.clear()
+        if self._conn.in_transaction:
+            with self._guard():
+                self._conn.execute("COMMIT" if commit else "ROLLBACK")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, or a part of the one this thread already holds."""
+        with self._mutex:
+            self._enter()
+            ok = False
+            try:
+                yield self._conn
+                ok = True
+            finally:
+                self._exit(commit=ok)
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex, self._guard():
+            yield self._conn
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"the database {self.path} is locked: another process held it for more than "
+                f"{self._timeout:g} s; try again, or stop the process that holds it"
+            )
+        if isinstance(exc, sqlite3.DatabaseError) and (
+            "not a database" in text or "malformed" in text or "corrupt" in text
+        ):
+            return StoreError(
+                f"the database {self.path} is corrupt or not a durable_gen database ({text}); "
+                "restore it from a backup or use another file"
+            )
+        if "no such table" in text:
+            return StoreError(f"{self.path} is not a durable_gen database ({text})")
+        return StoreError(f"the database {self.path} failed: {text}")
+
+    # --- ExecutionStore: reads ----------------------------------------------------------------
+
+    def load(self, arn: str) -> StoredExecution | None:
+        """The execution header, or None for an unknown ARN (one object per transaction)."""
+        with self._read() as conn:
+            if self._depth:
+                cached = self._cache.get(arn)
+                if cached is not None:
+                    return cached
+            row = conn.execute("SELECT header FROM executions WHERE arn = ?", (arn,)).fetchone()
+            if row is None:
+                return None
+            ex = _decode_header(row[0])
+            if self._depth:
+                self._cache[arn] = ex
+            return ex
+
+    def find(self, function_name: str, name: str) -> str | None:
+        """The ARN of the execution of ``function_name`` named ``name``, if there is one."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT arn FROM executions WHERE function_name = ? AND name = ?",
+                (function_name, name),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def executions(self) -> Iterator[StoredExecution]:
+        """Every execution, in the order they started."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT arn, header FROM executions ORDER BY seq").fetchall()
+            cache = self._cache if self._depth else {}
+            found = [cache.get(arn) or _decode_header(header) for arn, header in rows]
+        return iter(found)
+
+    def lookup(self, arn: str) -> Callable[[str], Operation | None]:
+        """A function from operation id to the current operation of execution ``arn``."""
+        sql = "SELECT body FROM operations WHERE arn = ? AND id = ?"
+
+        def get(op_id: str) -> Operation | None:
+            with self._read() as conn:
+                row = conn.execute(sql, (arn, op_id)).fetchone()
+            return None if row is None else _decode_operation(row[0])
+
+        return get
+
+    def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
+        """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT body FROM operations WHERE arn = ? AND position >= ? "
+                "ORDER BY position LIMIT ?",
+                (arn, start, -1 if limit is None else limit),
+            ).fetchall()
+        return [_decode_operation(body) for (body,) in rows]
+
+    def operation_count(self, arn: str) -> int:
+        """How many operations execution ``arn`` has."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT MAX(position) FROM operations WHERE arn = ?", (arn,)
+            ).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def events(self, arn: str) -> list[Event]:
+        """The history events of ``arn``, in EventId order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,)
+            ).fetchall()
+        return [_decode_event(body) for (body,) in rows]
+
+    def find_callback(self, callback_id: str) -> CallbackEntry | None:
+        """The entry of an issued callback id, or None if it was never issued."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT callback_id, arn, op_id, heartbeat_seconds FROM callbacks "
+                "WHERE callback_id = ?",
+                (callback_id,),
+            ).fetchone()
+        return None if row is None else CallbackEntry(*row)
+
+    def tasks_for(self, arn: str) -> list[Task]:
+        """The scheduled tasks of execution ``arn`` that nobody has claimed."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT due_ms, arn, kind, op_id FROM tasks "
+                "WHERE arn = ? AND lease_owner IS NULL ORDER BY due_ms, rowid",
+                (arn,),
+            ).fetchall()
+        return [Task(*row) for row in rows]
+
+    # --- ExecutionStore: writes and scheduling ------------------------------------------------
+
+    def commit(self, changes: Sequence[Change]) -> None:
+        """Apply ``changes`` atomically (a savepoint inside the current transaction).
+
+        Raises:
+            LeaseLostError: a change ends an invocation whose lease another store now holds;
+                nothing of ``changes`` was written.
+        """
+        with self._tx() as conn:
+            conn.execute("SAVEPOINT dg_commit")
+            try:
+                with self._guard():
+                    for change in changes:
+                        self._apply(conn, change)
+            except BaseException:
+                conn.execute("ROLLBACK TO dg_commit")
+                conn.execute("RELEASE dg_commit")
+                raise
+            conn.execute("RELEASE dg_commit")
+
+    def _apply(self, conn: sqlite3.Connection, change: Change) -> None:
+        ex = change.execution
+        arn = ex.arn
+        header = _encode_header(ex)
+        invoking = 1 if ex.invoking else 0
+        until = _wall_ms() + self.lease_ms
+        if change.created:
+            conn.execute(
+                "INSERT INTO executions (arn, execution_id, function_name, name, status, "
+                "start_ms, invoking, lease_owner, lease_until, header) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    arn,
+                    ex.execution_id,
+                    ex.function_name,
+                    ex.name,
+                    ex.status,
+                    ex.start_ms,
+                    invoking,
+                    self.owner if invoking else None,
+                    until if invoking else None,
+                    header,
+                ),
+            )
+        else:
+            if not invoking:
+                row = conn.execute(
+                    "SELECT invoking, lease_owner FROM executions WHERE arn = ?", (arn,)
+                ).fetchone()
+                if row is not None and row[0] and row[1] != self.owner:
+                    raise LeaseLostError(
+                        f"the invocation of {arn} outlived its lease and {row[1]} took the "
+                        "execution over; this invocation's outcome is dropped"
+                    )
+            conn.execute(
+                "UPDATE executions SET header = ?5, status = ?6, "
+                "lease_owner = CASE WHEN ?1 = 0 THEN NULL WHEN invoking = 0 THEN ?2 "
+                "ELSE lease_owner END, "
+                "lease_until = CASE WHEN ?1 = 0 THEN NULL "
+                "WHEN invoking = 0 OR lease_owner = ?2 THEN ?3 ELSE lease_until END, "
+                "invoking = ?1 WHERE arn = ?4",
+                (invoking, self.owner, until, arn, header, ex.status),
+            )
+        if self._depth:
+            self._cache[arn] = ex
+        for op in change.operations:
+            conn.execute(
+                "INSERT INTO operations (arn, id, position, status, body) VALUES (?1, ?2, "
+                "COALESCE((SELECT MAX(position) FROM operations WHERE arn = ?1), -1) + 1, ?3, ?4) "
+                "ON CONFLICT (arn, id) DO UPDATE SET status = excluded.status, "
+                "body = excluded.body",
+                (arn, op.id, op.status, _encode_json(op)),
+            )
+            if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
+                conn.execute(
+                    "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
+                    (arn, _CALL, op.id),
+                )
+        if change.events:
+            conn.executemany(
+                "INSERT INTO events (arn, event_id, body) VALUES (?, ?, ?)",
+                [(arn, event.event_id, _encode_json(event)) for event in change.events],
+            )
+        if change.callbacks:
+            conn.executemany(
+                "INSERT OR REPLACE INTO callbacks (callback_id, arn, op_id, heartbeat_seconds) "
+                "VALUES (?, ?, ?, ?)",
+                change.callbacks,
+            )
+        if change.cancelled:
+            conn.executemany(
+                "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
+                [(arn, kind, op_id) for kind, op_id in change.cancelled],
+            )
+        for task in change.tasks:
+            conn.execute(
+                "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (arn, task.kind, task.op_id, task.due_ms, _task_function(ex, task)),
+            )
+        if change.cancel_all:
+            conn.execute("DELETE FROM tasks WHERE arn = ?", (arn,))
+
+    def next_task(self) -> Task | None:
+        """The earliest task nobody has claimed, among the functions this store serves.
+
+        First it takes back the work of invocations and calls whose lease expired (or whose
+        holder died), so that they are due again.
+        """
+        with self._tx() as conn:
+            self._recover(conn)
+            sql = "SELECT due_ms, arn, kind, op_id FROM tasks WHERE lease_owner IS NULL"
+            params: tuple[str, ...] = ()
+            if self._serving is not None:
+                marks = ", ".join("?" * len(self._serving))
+                sql += f" AND (function_name IS NULL OR function_name IN ({marks}))"
+                params = self._serving
+            row = conn.execute(sql + " ORDER BY due_ms, rowid LIMIT 1", params).fetchone()
+        return None if row is None else Task(*row)
+
+    def claim(self, task: Task) -> bool:
+        """Take ``task``: delete it (or lease it, for a ``call``) if it is still scheduled."""
+        key = (task.arn, task.kind, task.op_id, task.due_ms)
+        where = "arn = ? AND kind = ? AND op_id = ? AND due_ms = ? AND lease_owner IS NULL"
+        with self._tx() as conn:
+            if task.kind == _CALL:
+                cursor = conn.execute(
+                    f"UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE {where}",
+                    (self.owner, _wall_ms() + self.lease_ms, *key),
+                )
+            else:
+                cursor = conn.execute(f"DELETE FROM tasks WHERE {where}", key)
+            return cursor.rowcount == 1
+
+    # --- leases -------------------------------------------------------------------------------
+
+    def renew_leases(self) -> int:
+        """Extend every lease this store holds by ``lease_seconds``; returns how many."""
+        until = _wall_ms() + self.lease_ms
+        with self._tx() as conn:
+            n = conn.execute(
+                "UPDATE executions SET lease_until = ? WHERE invoking = 1 AND lease_owner = ?",
+                (until, self.owner),
+            ).rowcount
+            n += conn.execute(
+                "UPDATE tasks SET lease_until = ? WHERE lease_owner = ?", (until, self.owner)
+            ).rowcount
+        return n
+
+    def _recover(self, conn: sqlite3.Connection) -> None:
+        now = _wall_ms()
+        for arn, owner, until in conn.execute(
+            "SELECT arn, lease_owner, lease_until FROM executions WHERE invoking = 1"
+        ).fetchall():
+            if owner == self.owner or (until is not None and until >= now and _alive(owner)):
+                continue
+            ex = self.load(arn)
+            if ex is None:
+                continue
+            ex.invoking = False
+            ex.token = None
+            ex.unseen.clear()
+            ex.nudged = False
+            ex.reinvoke = False
+            conn.execute(
+                "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
+                "lease_until = NULL WHERE arn = ?",
+                (_encode_header(ex), arn),
+            )
+            if ex.status == "RUNNING":
+                conn.execute(
+                    "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
+                    "VALUES (?, ?, '', ?, ?)",
+                    (arn, _INVOCATION, now, ex.function_name),
+                )
+        for arn, op_id, owner, until in conn.execute(
+            "SELECT arn, op_id, lease_owner, lease_until FROM tasks WHERE lease_owner IS NOT NULL"
+        ).fetchall():
+            if owner == self.owner or (until is not None and until >= now and _alive(owner)):
+                continue
+            ex = self.load(arn)
+            if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
+                conn.execute(
+                    "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
+                    (arn, _CALL, op_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE arn = ? AND kind = ? AND op_id = ?",
+                    (arn, _CALL, op_id),
+                )
+
+    # --- beyond the protocol: serving, workflows, queries -------------------------------------
+
+    def serve(self, function_names: Iterable[str] | None) -> None:
+        """Run invocations and calls only of these functions (None: of all, the default).
+
+        A process serves the functions it registered; tasks of the others stay scheduled for
+        a process that can run them. Timers are served in every case.
+        """
+        self._serving = None if function_names is None else tuple(sorted(set(function_names)))
+
+    def register_workflow(self, function_name: str, import_path: str) -> None:
+        """Remember that ``function_name`` is the workflow at ``import_path`` (module:qualname)."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO workflows (function_name, import_path) VALUES (?, ?)",
+                (function_name, import_path),
+            )
+
+    def workflows(self) -> dict[str, str]:
+        """Every remembered workflow: function name → import path."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT function_name, import_path FROM workflows").fetchall()
+        return {str(name): str(path) for name, path in rows}
+
+    def resolve(self, ref: str) -> list[str]:
+        """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
+        like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT arn FROM executions WHERE arn = ?1 UNION SELECT arn FROM executions "
+                "WHERE (execution_id LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\') "
+                "AND NOT EXISTS (SELECT 1 FROM executions WHERE arn = ?1)",
+                (ref, like),
+            ).fetchall()
+        return sorted(str(arn) for (arn,) in rows)
+
+    def status_counts(self, arn: str) -> dict[str, int]:
+        """How many operations of ``arn`` are in each status."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT status, COUNT(*) FROM operations WHERE arn = ? GROUP BY status", (arn,)
+            ).fetchall()
+        return {str(status): int(n) for status, n in rows}
+
+    def next_due_ms(self) -> int | None:
+        """When the earliest served task is due (epoch ms on the engine's clock), if any."""
+        task = self.next_task()
+        return None if task is None else task.due_ms
+
+
+def _task_function(ex: StoredExecution, task: Task) -> str | None:
+    """The function a task runs, for ``serve()``: timers run none."""
+    if task.kind == _INVOCATION:
+        return ex.function_name
+    if task.kind == _CALL:
+        entry = ex.invokes.get(task.op_id)
+        return None if entry is None else entry.function_name
+    return None
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _alive(owner: str | None) -> bool:
+    """Whether a lease owner may still run; only a process of this host can be seen dead."""
+    if owner is None:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _OWNER_HOST or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite opens it."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
+    os.close(fd)

@@ -1,0 +1,213 @@
+"""What only the SQLite store does: files, schema versions, errors, transactions and leases."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import durable_gen as dg
+from durable_gen._driver import make_handler
+from durable_gen._errors import StoreError
+from durable_gen.local import LocalService, SqliteStore, VirtualClock
+from durable_gen.local._sqlite import SCHEMA_VERSION, LeaseLostError
+from durable_gen.local._store import Change, Task
+
+from .test_store_contract import create
+
+Factory = Callable[..., SqliteStore]
+
+
+@dg.step
+def double(x: int) -> int:
+    return 2 * x
+
+
+@dg.workflow
+def doubling(n: int):  # type: ignore[no-untyped-def]
+    total = n
+    for _ in range(3):
+        total = yield double(total)
+    yield dg.Wait(seconds=60, name="pause")
+    return total
+
+
+def test_the_file_is_private_and_in_wal_mode(tmp_path: Path, sqlite_factory: Factory) -> None:
+    store = sqlite_factory()
+    assert stat.S_IMODE(os.stat(tmp_path / "durable.db").st_mode) == 0o600
+    with store._read() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    normal = sqlite_factory(synchronous="NORMAL")
+    with normal._read() as conn:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+    with pytest.raises(StoreError, match="synchronous"):
+        SqliteStore(tmp_path / "x.db", synchronous="OFF")  # type: ignore[arg-type]
+
+
+def test_an_execution_survives_reopening_and_resumes(sqlite_factory: Factory) -> None:
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    first = LocalService(store=sqlite_factory(), clock=clock)
+    first.register("doubling", make_handler(doubling, first))
+    arn = first.start("doubling", "5")
+    record = first.run(arn)
+    assert record.status == "RUNNING"  # waits 60 s on a clock that does not skip
+    first.store.close()  # type: ignore[attr-defined]
+
+    clock.advance(61)
+    second = LocalService(store=sqlite_factory(), clock=clock)
+    second.register("doubling", make_handler(doubling, second))
+    assert second.run(arn).result == "40"
+    types = [e.event_type for e in second.get_history(arn)]
+    assert types.count("StepSucceeded") == 3 and types[-1] == "ExecutionSucceeded"
+
+
+def test_schema_is_versioned_and_old_files_migrate(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (0)")
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.load("arn:none") is None
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99, newer"):
+        SqliteStore(path)
+
+
+def test_a_corrupt_file_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"this is not a database at all" * 200)
+    with pytest.raises(StoreError, match="corrupt or not a durable_gen database"):
+        SqliteStore(path)
+
+
+def test_a_missing_directory_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot create"):
+        SqliteStore(tmp_path / "no" / "such" / "dir.db")
+
+
+def test_a_lock_held_too_long_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    SqliteStore(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with SqliteStore(path, timeout=0.05) as store, pytest.raises(StoreError, match="locked"):
+            store.register_workflow("f", "m:f")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_commit_is_all_or_nothing(sqlite_factory: Factory) -> None:
+    store = sqlite_factory()
+    ex = create(store)
+    ok = Change(ex)
+    ok.tasks += (Task(1, "arn:1", "wait", "a"),)
+    duplicate = Change(create.__globals__["execution"](), created=True)  # same ARN again
+    with pytest.raises(StoreError):
+        store.commit([ok, duplicate])
+    assert store.tasks_for("arn:1") == []
+
+
+def test_the_engine_lock_is_a_transaction(sqlite_factory: Factory) -> None:
+    store = sqlite_factory()
+    other = sqlite_factory(timeout=0.05)
+    with store.lock:
+        create(store)
+        with pytest.raises(StoreError, match="locked"):
+            other.register_workflow("f", "m:f")
+        assert other.load("arn:1") is None  # not committed yet
+        loaded = store.load("arn:1")
+        assert loaded is store.load("arn:1")  # one header object per transaction
+    assert other.load("arn:1") is not None
+
+
+def test_an_expired_invocation_lease_is_taken_over(sqlite_factory: Factory) -> None:
+    dead = sqlite_factory(lease_seconds=0.05)
+    live = sqlite_factory()
+    ex = create(dead)
+    ex.invoking, ex.token = True, "tok"
+    dead.commit([Change(ex)])
+    assert live.next_task() is None  # the lease holds
+    time.sleep(0.1)
+    again = live.next_task()
+    assert again is not None and again.kind == "invocation"
+    reset = live.load("arn:1")
+    assert reset is not None and not reset.invoking and reset.token is None
+    # The late holder cannot end the invocation it lost: ...
+    assert live.claim(again)
+    taken = live.load("arn:1")
+    assert taken is not None
+    taken.invoking = True
+    live.commit([Change(taken)])
+    ex.invoking = False
+    with pytest.raises(LeaseLostError):
+        dead.commit([Change(ex)])
+    still = live.load("arn:1")
+    assert still is not None and still.invoking
+
+
+def test_a_dead_holder_on_this_host_loses_its_lease_at_once(sqlite_factory: Factory) -> None:
+    store = sqlite_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    with store._tx() as conn:  # pretend a process that no longer exists holds it
+        host, _, _ = store.owner.split(":")
+        conn.execute("UPDATE executions SET lease_owner = ?", (f"{host}:999999999:ab",))
+    other = sqlite_factory()
+    assert other.next_task() is not None
+
+
+def test_renewing_extends_the_leases_held(sqlite_factory: Factory) -> None:
+    store = sqlite_factory(lease_seconds=0.2)
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    assert store.renew_leases() == 1
+    other = sqlite_factory()
+    assert other.renew_leases() == 0
+
+
+def test_serving_filters_invocations_not_timers(sqlite_factory: Factory) -> None:
+    store = sqlite_factory()
+    ex = create(store)
+    change = Change(ex)
+    change.tasks = (Task(5, "arn:1", "invocation", ""), Task(9, "arn:1", "wait", "w"))
+    store.commit([change])
+    store.serve(["other"])
+    assert store.next_task() == Task(9, "arn:1", "wait", "w")
+    store.serve(["f"])
+    assert store.next_task() == Task(5, "arn:1", "invocation", "")
+    store.serve(None)
+    assert store.next_task() == Task(5, "arn:1", "invocation", "")
+
+
+def test_resolve_and_workflows(sqlite_factory: Factory) -> None:
+    store = sqlite_factory()
+    create(store, "arn:x/abc-1", "abc-1")
+    create(store, "arn:x/abd-2", "abd-2")
+    assert store.resolve("arn:x/abc-1") == ["arn:x/abc-1"]
+    assert store.resolve("abc") == ["arn:x/abc-1"]
+    assert store.resolve("ab") == ["arn:x/abc-1", "arn:x/abd-2"]
+    assert store.resolve("a_") == [] and store.resolve("zz") == []
+    store.register_workflow("f", "pkg.mod:flow")
+    assert store.workflows() == {"f": "pkg.mod:flow"}
+    assert store.status_counts("arn:x/abc-1") == {"STARTED": 1}

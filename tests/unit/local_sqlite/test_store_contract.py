@@ -1,0 +1,166 @@
+"""The ``ExecutionStore`` contract, run against ``MemoryStore`` and ``SqliteStore`` alike.
+
+Headers are compared by their fields, not by identity: a database store returns fresh copies.
+"""
+
+from __future__ import annotations
+
+from durable_gen._wire import ErrorObject, Event, Operation
+from durable_gen.local import ExecutionStore
+from durable_gen.local._store import CallbackEntry, Change, InvokeEntry, StoredExecution, Task
+
+from .conftest import StoreFactory
+
+
+def execution(arn: str = "arn:1", name: str = "n1") -> StoredExecution:
+    return StoredExecution(
+        arn=arn,
+        execution_id=name,
+        name=name,
+        function_name="f",
+        input='{"x": 1}',
+        start_ms=0,
+        nonce="00000000",
+    )
+
+
+def create(store: ExecutionStore, arn: str = "arn:1", name: str = "n1") -> StoredExecution:
+    ex = execution(arn, name)
+    change = Change(ex, created=True)
+    change.operations.append(Operation(id=name, type="EXECUTION", status="STARTED"))
+    change.events.append(Event(event_type="ExecutionStarted", event_id=1))
+    store.commit([change])
+    return ex
+
+
+def step(op_id: str, status: str = "STARTED") -> Operation:
+    return Operation(id=op_id, type="STEP", status=status)  # type: ignore[arg-type]
+
+
+def test_is_an_execution_store(new_store: StoreFactory) -> None:
+    assert isinstance(new_store(), ExecutionStore)
+
+
+def test_create_load_find_list(new_store: StoreFactory) -> None:
+    store = new_store()
+    assert store.load("arn:1") is None
+    create(store)
+    create(store, "arn:2", "n2")
+    loaded = store.load("arn:1")
+    assert loaded is not None and loaded.record() == execution().record()
+    assert store.find("f", "n1") == "arn:1" and store.find("f", "nope") is None
+    assert [ex.arn for ex in store.executions()] == ["arn:1", "arn:2"]
+    assert store.events("arn:1")[0].event_type == "ExecutionStarted"
+
+
+def test_header_round_trips_every_field(new_store: StoreFactory) -> None:
+    store = new_store()
+    ex = create(store)
+    ex.status = "FAILED"
+    ex.error = ErrorObject(error_type="E", error_message="m", stack_trace=["a", "b"])
+    ex.invokes["op"] = InvokeEntry("g", '"p"', "arn:child")
+    ex.open["op"] = "CHAINED_INVOKE"
+    ex.unseen["op2"] = None
+    ex.token, ex.invocations, ex.checkpoints, ex.crashes = "tok", 3, 4, 1
+    ex.nudged = ex.reinvoke = ex.wrote = True
+    store.commit([Change(ex)])
+    loaded = store.load("arn:1")
+    assert loaded is not None
+    fields = StoredExecution.__dataclass_fields__
+    assert {f: getattr(loaded, f) for f in fields} == {f: getattr(ex, f) for f in fields}
+
+
+def test_operations_keep_their_creation_order_when_replaced(new_store: StoreFactory) -> None:
+    store = new_store()
+    ex = create(store)
+    change = Change(ex)
+    change.operations.extend([step("a"), step("b"), step("c")])
+    store.commit([change])
+    change = Change(ex)
+    change.operations.extend([step("b", "SUCCEEDED"), step("d")])
+    store.commit([change])
+    ops = store.operations("arn:1")
+    assert [op.id for op in ops] == ["n1", "a", "b", "c", "d"]
+    assert ops[2].status == "SUCCEEDED"
+    assert store.lookup("arn:1")("b") == step("b", "SUCCEEDED")
+    assert store.lookup("arn:1")("zzz") is None
+    assert [op.id for op in store.operations("arn:1", 1, 2)] == ["a", "b"]
+    assert [op.id for op in store.operations("arn:1", 3)] == ["c", "d"]
+    assert store.operations("arn:1", 9, 2) == []
+    assert store.operation_count("arn:1") == 5
+
+
+def test_events_are_appended_and_copied_out(new_store: StoreFactory) -> None:
+    store = new_store()
+    ex = create(store)
+    change = Change(ex)
+    change.events.append(Event(event_type="StepStarted", event_id=2, id="a"))
+    store.commit([change])
+    events = store.events("arn:1")
+    events.clear()
+    assert [(e.event_id, e.id) for e in store.events("arn:1")] == [(1, None), (2, "a")]
+
+
+def test_callbacks(new_store: StoreFactory) -> None:
+    store = new_store()
+    ex = create(store)
+    change = Change(ex)
+    change.callbacks += (CallbackEntry("cb", "arn:1", "op", 5),)
+    store.commit([change])
+    assert store.find_callback("cb") == CallbackEntry("cb", "arn:1", "op", 5)
+    assert store.find_callback("other") is None
+
+
+def test_tasks_run_by_due_time_then_in_order(new_store: StoreFactory) -> None:
+    store = new_store()
+    ex = create(store)
+    change = Change(ex)
+    change.tasks = (
+        Task(20, "arn:1", "wait", "a"),
+        Task(10, "arn:1", "wait", "b"),
+        Task(10, "arn:1", "x", ""),
+    )
+    store.commit([change])
+    order = []
+    while (task := store.next_task()) is not None:
+        assert store.claim(task)
+        assert not store.claim(task)  # taken
+        order.append(task.op_id or task.kind)
+    assert order == ["b", "x", "a"]
+
+
+def test_tasks_are_replaced_cancelled_and_dropped(new_store: StoreFactory) -> None:
+    store = new_store()
+    ex = create(store)
+    change = Change(ex)
+    change.tasks = (Task(10, "arn:1", "hb", "a"), Task(50, "arn:1", "timeout", "a"))
+    store.commit([change])
+    first = store.next_task()
+    change = Change(ex)
+    change.tasks += (Task(30, "arn:1", "hb", "a"),)
+    store.commit([change])
+    assert first is not None and not store.claim(first)  # the old one is stale
+    assert store.next_task() == Task(30, "arn:1", "hb", "a")
+    change = Change(ex)
+    change.cancelled += (("hb", "a"),)
+    store.commit([change])
+    assert store.tasks_for("arn:1") == [Task(50, "arn:1", "timeout", "a")]
+    change = Change(ex)
+    change.tasks += (Task(5, "arn:1", "new", ""),)
+    change.cancel_all = True
+    store.commit([change])
+    assert store.tasks_for("arn:1") == [] and store.next_task() is None
+    assert store.tasks_for("arn:unknown") == []
+
+
+def test_one_commit_can_change_several_executions(new_store: StoreFactory) -> None:
+    store = new_store()
+    parent = create(store)
+    child = execution("arn:2", "n2")
+    one, two = Change(parent), Change(child, created=True)
+    one.operations.append(step("invoke"))
+    two.operations.append(Operation(id="n2", type="EXECUTION", status="STARTED"))
+    store.commit([one, two])
+    loaded = store.load("arn:2")
+    assert loaded is not None and loaded.arn == "arn:2"
+    assert store.operation_count("arn:1") == 2 and store.operation_count("arn:2") == 1
