@@ -2,14 +2,16 @@
 
 ``LocalService`` validates checkpoints with the cloud's state machine, keeps operations and the
 ``GetDurableExecutionHistory`` events, runs timers, retries, callbacks and chained invokes, and
-drives registered handlers; ``ExecutionStore`` is where it keeps them (``MemoryStore`` here) and
-``Clock`` is its time (``RealClock``, or ``VirtualClock`` to finish long waits at once).
+drives registered handlers; ``ExecutionStore`` is where it keeps them (``MemoryStore``, or
+``SqliteStore`` on disk, shared by ``Worker`` processes) and ``Clock`` is its time
+(``RealClock``, or ``VirtualClock`` to finish long waits at once).
 """
 
 from ._clock import Clock as Clock
 from ._clock import RealClock as RealClock
 from ._clock import VirtualClock as VirtualClock
 from ._engine import LocalService as LocalService
+from ._sqlite import SqliteStore as SqliteStore
 from ._store import ExecutionRecord as ExecutionRecord
 from ._store import ExecutionStore as ExecutionStore
 from ._store import MemoryStore as MemoryStore
@@ -21,5 +23,6 @@ __all__ = [
     "LocalService",
     "MemoryStore",
     "RealClock",
+    "SqliteStore",
     "VirtualClock",
 ]

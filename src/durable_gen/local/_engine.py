@@ -172,7 +172,9 @@ class LocalService:
         self._max_crashes = max_crashes
         self._arn_prefix = f"arn:aws:lambda:{region}:{account_id}:function:"
         self._functions: dict[str, _Function] = {}
-        self._lock = threading.Lock()
+        # A store shared by processes brings its own lock (holding it is holding a
+        # transaction, see SqliteStore); any other store is guarded by a plain lock.
+        self._lock = getattr(self._store, "lock", None) or threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
 
@@ -374,6 +376,12 @@ class LocalService:
         """
         with self._lock:
             return self._waiting(self._load(execution_arn))
+
+    def is_progressing(self, execution_arn: str) -> bool:
+        """Whether a running execution can move on without the outside (its timeout aside)."""
+        with self._lock:
+            ex = self._load(execution_arn)
+            return ex.status == "RUNNING" and self._progressing(ex)
 
     # --- DurableService ---------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ def test_public_names() -> None:
         "LocalService",
         "MemoryStore",
         "RealClock",
+        "SqliteStore",
         "VirtualClock",
     ]
     for name in local.__all__:
