@@ -43,6 +43,7 @@ __all__ = [
     "callback_name_matches",
     "generate_variables",
     "match_history",
+    "match_logs",
     "match_result",
     "parse_callback_actions",
     "substitute",
@@ -328,3 +329,50 @@ def callback_name_matches(
         return True
     regex = _regex(resolved)
     return regex is not None and regex.search(name) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Logs
+# ---------------------------------------------------------------------------------------------
+
+_LOG_COUNT_KEYS = ("count", "min_count", "max_count")
+
+
+def match_logs(
+    expected_logs: Sequence[Mapping[str, Any]] | None,
+    messages: Sequence[str],
+    variables: Mapping[str, Any] | None,
+) -> list[str]:
+    """Check a requirement's ``ExpectedLogs`` against the log lines of one execution.
+
+    The published runner reads CloudWatch records; here each line is a plain message (the
+    runner renders records as ``[LEVEL] message``). Only the ``message`` field can be matched:
+    ``/regex/`` is searched after substituting ``${NAME}``, anything else must equal the
+    stripped line. ``count``, ``min_count`` and ``max_count`` bound the number of matching
+    lines; ``before``/``after`` anchors are not supported and reported as mismatches.
+    """
+    errors: list[str] = []
+    for entry in expected_logs or []:
+        match = entry.get("match")
+        if not isinstance(match, Mapping) or set(match) != {"message"}:
+            errors.append(f"log expectation {dict(entry)!r}: only 'message' matchers are supported")
+            continue
+        if "before" in entry or "after" in entry:
+            errors.append(
+                f"log expectation {dict(entry)!r}: before/after anchors are not supported"
+            )
+            continue
+        wanted = str(substitute(match["message"], variables))
+        if len(wanted) >= 2 and wanted.startswith("/") and wanted.endswith("/"):
+            pattern = re.compile(wanted[1:-1])
+            found = sum(1 for line in messages if pattern.search(line))
+        else:
+            found = sum(1 for line in messages if line.strip() == wanted.strip())
+        count, low, high = (entry.get(key) for key in _LOG_COUNT_KEYS)
+        if count is not None and found != count:
+            errors.append(f"logs matching {wanted!r}: expected {count}, found {found}")
+        if low is not None and found < low:
+            errors.append(f"logs matching {wanted!r}: expected at least {low}, found {found}")
+        if high is not None and found > high:
+            errors.append(f"logs matching {wanted!r}: expected at most {high}, found {found}")
+    return errors

@@ -21,8 +21,11 @@ state with ``match_result``, sharing one set of variable bindings, history first
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -40,6 +43,7 @@ from .matching import (
     callback_name_matches,
     generate_variables,
     match_history,
+    match_logs,
     match_result,
     parse_callback_actions,
     substitute,
@@ -85,12 +89,14 @@ def run_embedded(req: Requirement) -> Result:
     payload = json.dumps(substitute(req.input, variables))
     arn = engine.start(FUNCTION_NAME, payload)
     actions = parse_callback_actions(req.callback_actions, variables)
-    errors = _drive(engine, clock, arn, actions, variables)
+    with _captured_logs() as messages:
+        errors = _drive(engine, clock, arn, actions, variables)
     record = engine.get_execution(arn)
     history = [msgspec.to_builtins(event) for event in engine.get_history(arn)]
     errors += match_history(req.expected_history, history, variables)
     error = msgspec.to_builtins(record.error) if record.error is not None else None
     errors += match_result(req.expected_result, record.status, record.result, error, variables)
+    errors += match_logs(req.expected_logs, messages, variables)
     return Result(
         "failed" if errors else "passed",
         errors,
@@ -98,6 +104,30 @@ def run_embedded(req: Requirement) -> Result:
         history,
         record.status,
     )
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"[{record.levelname}] {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _captured_logs() -> Iterator[list[str]]:
+    """Every INFO-or-above log line of the run (the function's log stream on Lambda)."""
+    root = logging.getLogger()
+    capture = _Capture()
+    level = root.level
+    root.addHandler(capture)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield capture.messages
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(level)
 
 
 def _register(engine: LocalService, handler: Handler) -> None:

@@ -21,6 +21,7 @@ from .matching import (
     callback_name_matches,
     generate_variables,
     match_history,
+    match_logs,
     match_result,
     parse_callback_actions,
     substitute,
@@ -517,6 +518,21 @@ def test_callback_name_matching() -> None:
 # ---------------------------------------------------------------------------------------------
 # The whole corpus
 # ---------------------------------------------------------------------------------------------
+
+
+def test_log_expectations() -> None:
+    lines = ["[INFO] Greeting step started for: abc", "[INFO] done", "[INFO] abc again"]
+    variables = {"INPUT_1": "abc"}
+    assert match_logs(None, lines, variables) == []
+    assert match_logs([{"match": {"message": "/${INPUT_1}/"}, "count": 2}], lines, variables) == []
+    assert match_logs([{"match": {"message": "[INFO] done"}, "count": 1}], lines, variables) == []
+    assert match_logs([{"match": {"message": "/\\[ERROR\\]/"}, "count": 0}], lines, {}) == []
+    wrong = match_logs([{"match": {"message": "/${INPUT_1}/"}, "count": 1}], lines, variables)
+    assert wrong == ["logs matching '/abc/': expected 1, found 2"]
+    bounds = [{"match": {"message": "/abc/"}, "min_count": 3, "max_count": 1}]
+    assert len(match_logs(bounds, lines, {})) == 2
+    assert match_logs([{"match": {"level": "INFO"}}], lines, {})  # unsupported field
+    assert match_logs([{"match": {"message": "x"}, "after": {"message": "y"}}], lines, {})
 
 
 def test_each_requirement_accepts_a_history_built_from_it(
