@@ -1,0 +1,173 @@
+"""Run the conformance requirements and write ``docs/conformance.md``.
+
+    python -m tests.conformance.report [--output docs/conformance.md]
+
+Every requirement is run on the embedded engine exactly as ``test_conformance.py`` runs it; the
+page lists each one with its status and, for a failure, the reason (the known-bug entry of
+``known_failures.py`` when there is one, else what the matcher reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from .known_failures import EMBEDDED
+from .runner import Result, run_embedded
+from .suite import DIST_NAME, DIST_VERSION, Requirement, load_requirements
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUTPUT = ROOT / "docs" / "conformance.md"
+PLUGIN_SUITE = "plugin"
+PLUGIN_REASON = (
+    "not run: SDK plugin hooks whose JSON lines are read from CloudWatch; outside the "
+    "conformance issue"
+)
+MAX_REASON_CHARS = 400
+
+INTRO = """\
+# Conformance with AWS's durable execution requirements
+
+AWS publishes language-neutral requirements for durable execution SDKs
+(`{dist}=={version}`): for each, a handler described in prose, its input, the
+expected final status and result, and the expected `GetDurableExecutionHistory` events. durable_gen
+implements every handler as a user would write it (`tests/conformance/handlers/`, one module per
+suite) and runs them with `tests/conformance/test_conformance.py`.
+
+**Embedded engine: {passed} passed, {failed} failed, {skipped} without a handler, of {total}
+requirements run** ({plugins} plugin requirements not run; whole run {seconds:.1f} s).
+AWS's emulator: not run yet (see below).
+
+This page is generated: `python -m tests.conformance.report` runs the suite and rewrites it.
+
+## How a requirement is run
+
+- A fresh `LocalService` with a `VirtualClock` that moves only when the runner moves it. The
+  handler is registered with `durable_gen.make_handler` (checkpointing `"step"`, the default,
+  unless noted), the invoke targets of the `invoke` suite are registered beside it, and the
+  execution starts with the requirement's `Input` (after its `Variables` are generated).
+- The runner repeats: run everything due now; answer each new `CallbackStarted` event, in history
+  order, with the first unused `CallbackActions` entry whose `CallbackName` selects it (a
+  `Delay` is spent by moving the clock timer by timer, so timers due meanwhile fire first, in
+  order; a heartbeat leaves the callback open for a later action); when nothing is due, jump the
+  clock to the next timer. It stops when the execution ends or nothing can happen any more.
+- Then `match_history` compares `ExpectedExecutionHistory` with `get_history()` (as API dicts),
+  `match_result` the final status and result, and `match_logs` the `ExpectedLogs` with the log
+  lines the run emitted (rendered `[LEVEL] message`; on AWS they are read from CloudWatch). The
+  matching rules are those of AWS's published runner (`tests/conformance/README.md`).
+- A requirement failing because of a durable_gen bug is listed in
+  `tests/conformance/known_failures.py` with its reason and runs as a strict xfail, so the fix
+  turns it into a failure that asks for the entry to be removed.
+
+## Choices made in the handlers
+
+- **Crashes** (1-17, 1-18, 3-12): the step raises `Crash`, a `SystemExit` subclass. It is a
+  `BaseException`, so the step driver does not record it as a step failure; it ends the
+  invocation, and the engine records a crashed invocation (`InvocationCompleted` with
+  `Runtime.ExitError`) and invokes again, as Lambda does after `process.exit`.
+- **3-12 runs with `checkpointing="eager"`.** The requirement expects `StepStarted` recorded
+  before the step runs and, after the crash, `StepSucceeded` alone. durable_gen's default mode
+  sends START together with SUCCEED (one checkpoint per step), so a crash before SUCCEED leaves
+  nothing of the step recorded; eager mode confirms START before running every step, which is
+  the behaviour the requirement describes. 1-17 and 1-18 use `semantics=dg.AT_MOST_ONCE`, which
+  records START before running in every mode.
+- **`totalCount`** in Map/Parallel projections counts the items that were started (AWS's
+  meaning); `BatchResult.total_count` counts every item, so the handlers compute
+  `success_count + failure_count + started_count`.
+- **Attempt counters**: AWS's reference handlers keep attempt counts in DynamoDB to fail or crash
+  only on a first attempt; ours keep them in a process-wide counter the runner resets before each
+  requirement.
+- **Items and branches without an inner step** (9-2, 8-2, ...) are generator functions that
+  return without yielding: they run as their own child context with no operations, which is what
+  the histories show. A plain function becomes one step per item.
+- **Replay logging** (3-11, 3-17): those requirements enable logging during replay so that a
+  child body running again is visible; the handlers log with a plain `logging` logger. (With
+  `dg.logger`, which is silent while replaying, 3-11 would log once instead of twice.)
+- **Custom serdes** are `serdes=` objects with `serialize`/`deserialize`; where the requirement
+  asserts the recorded payload (3-14 `HELLO CHILD`, 9-14 `wrapped:X`, 9-19 `OPSERDE:X,Y`) the
+  serdes writes that text rather than JSON.
+- **Invoke targets** are durable functions (`conformance-echo`, `conformance-failing`,
+  `conformance-measure`), so `ChainedInvokeStarted` carries a `DurableExecutionArn`.
+- 1-7 is optional in the published suite (it validates step-context logging); it runs here.
+
+## AWS's emulator
+
+Running the same handlers through `durable_gen.aws.lambda_handler` against AWS's emulator
+(`dex-local-runner`, `tests/integration/aws/`) is not wired yet. Known emulator gaps that will
+fail requirements there regardless of the SDK: it drops `InvocationCompletedDetails`, writes no
+`RetryDetails` on `StepSucceeded`, writes no `InvocationCompleted` for a crashed invocation, no
+`Timeout`/`HeartbeatTimeout` in `CallbackStarted`, drops the state payload of a wait-for-condition
+polling event, no `ExecutedVersion` in `ChainedInvokeStarted`, and omits `TenantId`.
+
+## Requirements
+
+| Suite | Id | Description | Embedded engine | AWS emulator | Reason (failures) |
+| --- | --- | --- | --- | --- | --- |
+"""
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _status(req: Requirement, result: Result | None) -> tuple[str, str]:
+    if result is None:
+        return "not run", PLUGIN_REASON
+    if result.status == "passed":
+        if str(req) in EMBEDDED:
+            return "pass (listed as known failure: remove the entry)", ""
+        return "pass", ""
+    if result.status == "skipped":
+        return "no handler", result.reason
+    reason = EMBEDDED.get(str(req)) or result.reason
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 1] + "…"
+    return "**fail**", reason
+
+
+def render(reqs: Sequence[Requirement], results: dict[str, Result | None], seconds: float) -> str:
+    counts = Counter(r.status for r in results.values() if r is not None)
+    plugins = sum(1 for r in results.values() if r is None)
+    rows = []
+    for req in reqs:
+        status, reason = _status(req, results[str(req)])
+        rows.append(
+            f"| {req.suite} | {req.key} | {_cell(req.description)} | {status} | not run | "
+            f"{_cell(reason)} |"
+        )
+    intro = INTRO.format(
+        dist=DIST_NAME,
+        version=DIST_VERSION,
+        passed=counts["passed"],
+        failed=counts["failed"],
+        skipped=counts["skipped"],
+        total=len(reqs) - plugins,
+        plugins=plugins,
+        seconds=seconds,
+    )
+    return intro + "\n".join(rows) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    reqs = load_requirements()
+    began = time.perf_counter()
+    results: dict[str, Result | None] = {}
+    for req in reqs:
+        results[str(req)] = None if req.suite == PLUGIN_SUITE else run_embedded(req)
+    seconds = time.perf_counter() - began
+    args.output.write_text(render(reqs, results, seconds), encoding="utf-8")
+    counts = Counter(r.status for r in results.values() if r is not None)
+    print(f"conformance: {counts['passed']} passed, {counts['failed']} failed")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
