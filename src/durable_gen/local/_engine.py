@@ -406,26 +406,26 @@ class LocalService:
             ex = self._load(execution_arn)
             if checkpoint_token != ex.token or ex.status != "RUNNING":
                 raise self._token_error(ex, checkpoint_token)
+            store = self._store
             now = self._clock.now_ms()
-            self._fire_own_timers(ex, now)
-            if ex.status != "RUNNING":
-                raise self._token_error(ex, checkpoint_token)
-            lookup = self._store.lookup(execution_arn)
+            task = store.next_task()
+            if task is not None and task.due_ms <= now and task.arn == execution_arn:
+                self._fire_own_timers(ex, now)
+                if ex.status != "RUNNING":
+                    raise self._token_error(ex, checkpoint_token)
+            lookup = store.lookup(execution_arn)
             applied = apply_checkpoint(
                 lookup,
                 updates,
                 now_ms=now,
                 first_event_id=ex.next_event_id,
                 new_callback_id=_new_callback_id,
-                resolve_invoke=partial(self._resolve_invoke, ex),
+                resolve_invoke=self._resolve_invoke,
             )
             # Accepted: from here on nothing is refused.
             arn = ex.arn
-            ops = applied.operations
-            change = Change(ex)
+            change = Change(ex, operations=list(applied.operations.values()), events=applied.events)
             changes = [change]
-            change.operations = list(ops.values())
-            change.events = applied.events
             ex.next_event_id += len(applied.events)
             if updates:
                 ex.wrote = True
@@ -433,17 +433,17 @@ class LocalService:
             for op in change.operations:
                 if is_waiting(op):
                     open_ops[op.id] = op.type
-                else:
+                elif open_ops:
                     open_ops.pop(op.id, None)
             if applied.timers:
-                change.tasks.extend(
+                change.tasks = tuple(
                     Task(due, arn, kind, op_id) for kind, op_id, due in applied.timers
                 )
-            if applied.cancelled:
-                change.cancelled.extend(applied.cancelled)
-            for cb in applied.callbacks:
-                change.callbacks.append(
+            change.cancelled = applied.cancelled
+            if applied.callbacks:
+                change.callbacks = tuple(
                     CallbackEntry(cb.callback_id, arn, cb.op_id, cb.heartbeat_seconds)
+                    for cb in applied.callbacks
                 )
             for started in applied.invokes:
                 self._start_invoke(ex, change, changes, started, now)
@@ -452,7 +452,7 @@ class LocalService:
                 # workflow even if the handler suspends without looking at this response.
                 ex.nudged = True
             ex.checkpoints += 1
-            token = ex.token = f"{ex.nonce}{ex.invocations:x}x{ex.checkpoints:x}"
+            token = ex.token = f"{ex.nonce}{ex.invocations}x{ex.checkpoints}"
             if applied.outcome is not None:
                 status, payload, error = applied.outcome
                 self._end(ex, change, changes, status, now, result=payload, error=error)
@@ -481,7 +481,7 @@ class LocalService:
         """
         with self._lock:
             ex = self._load(execution_arn)
-            prefix = f"{ex.nonce}{ex.invocations:x}x"
+            prefix = f"{ex.nonce}{ex.invocations}x"
             if not ex.invoking or not checkpoint_token.startswith(prefix):
                 raise self._token_error(ex, checkpoint_token)
             if not marker.isdigit():
@@ -635,7 +635,7 @@ class LocalService:
         ex.invoking = True
         ex.invocations += 1
         ex.checkpoints = 1
-        ex.token = f"{ex.nonce}{ex.invocations:x}x1"
+        ex.token = f"{ex.nonce}{ex.invocations}x1"
         ex.unseen.clear()
         ex.nudged = False
         ex.reinvoke = False
@@ -667,7 +667,7 @@ class LocalService:
                     ex.token = None
                     change = Change(ex)
                     if ex.status == "RUNNING":
-                        change.tasks.append(Task(self._clock.now_ms(), arn, INVOCATION, ""))
+                        change.tasks += (Task(self._clock.now_ms(), arn, INVOCATION, ""),)
                     self._commit([change])
             raise
         else:
@@ -700,7 +700,7 @@ class LocalService:
                     if ex.crashes >= self._max_crashes:
                         self._end(ex, change, changes, "FAILED", now, error=crash)
                     else:
-                        change.tasks.append(Task(now, arn, INVOCATION, ""))
+                        change.tasks += (Task(now, arn, INVOCATION, ""),)
                 else:
                     ex.crashes = 0
                     self._apply_output(ex, change, changes, output, now)
@@ -748,7 +748,7 @@ class LocalService:
     ) -> None:
         """Rule 4: decide what a PENDING output means."""
         if ex.unseen or ex.reinvoke:
-            change.tasks.append(Task(now, ex.arn, INVOCATION, ""))
+            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
             return
         lookup = self._store.lookup(ex.arn)
         ready = [
@@ -763,11 +763,11 @@ class LocalService:
                     f"{ready[0]!r} is READY for its next attempt; re-invoking would loop"
                 ))  # fmt: skip
                 return
-            change.tasks.append(Task(now, ex.arn, INVOCATION, ""))
+            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
         elif ex.open:
             return
         elif ex.nudged:
-            change.tasks.append(Task(now, ex.arn, INVOCATION, ""))
+            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
         else:
             self._end(ex, change, changes, "FAILED", now, error=_invalid_output(
                 "the handler returned PENDING, but the execution has nothing to wait for (no "
@@ -817,7 +817,7 @@ class LocalService:
 
     # --- chained invokes --------------------------------------------------------------------
 
-    def _resolve_invoke(self, ex: StoredExecution, op_id: str, name: str) -> InvokeTarget:
+    def _resolve_invoke(self, op_id: str, name: str) -> InvokeTarget:
         function = self._functions.get(name)
         if function is None:
             return InvokeTarget(
@@ -841,7 +841,7 @@ class LocalService:
         child_arn = started.child_arn
         ex.invokes[started.op_id] = InvokeEntry(started.function_name, started.payload, child_arn)
         if child_arn is None:
-            change.tasks.append(Task(now, ex.arn, CALL, started.op_id))
+            change.tasks += (Task(now, ex.arn, CALL, started.op_id),)
             return
         child = self._new_execution(
             child_arn,
@@ -968,7 +968,7 @@ class LocalService:
                     error_type="Callback.Timeout",
                     error_message=f"the callback was not completed within {seconds} seconds",
                 )
-                change.cancelled.append((CALLBACK_HEARTBEAT, op.id))
+                change.cancelled += ((CALLBACK_HEARTBEAT, op.id),)
             else:
                 cid = op.callback_details.callback_id if op.callback_details else None
                 entry = self._store.find_callback(cid) if cid else None
@@ -979,7 +979,7 @@ class LocalService:
                         f"no heartbeat arrived within the heartbeat timeout of {seconds} seconds"
                     ),
                 )
-                change.cancelled.append((CALLBACK_TIMEOUT, op.id))
+                change.cancelled += ((CALLBACK_TIMEOUT, op.id),)
             new, event = callback_completed(op, "TIMED_OUT", now, ex.next_event_id, error=error)
         else:
             return
@@ -1000,7 +1000,7 @@ class LocalService:
             ex.unseen[op_id] = None
             ex.nudged = True
         else:
-            change.tasks.append(Task(now, ex.arn, INVOCATION, ""))
+            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
 
     def send_callback_success(self, callback_id: str, result: str | None = None) -> None:
         """Complete a callback with a result (``SendDurableExecutionCallbackSuccess``).
@@ -1052,7 +1052,7 @@ class LocalService:
             if entry.heartbeat_seconds:
                 change = Change(ex)
                 due = self._clock.now_ms() + entry.heartbeat_seconds * 1000
-                change.tasks.append(Task(due, ex.arn, CALLBACK_HEARTBEAT, op.id))
+                change.tasks += (Task(due, ex.arn, CALLBACK_HEARTBEAT, op.id),)
                 self._commit([change])
 
     def _complete_callback(
@@ -1074,7 +1074,7 @@ class LocalService:
             change = Change(ex)
             change.operations.append(new)
             change.events.append(event)
-            change.cancelled.extend(((CALLBACK_TIMEOUT, op.id), (CALLBACK_HEARTBEAT, op.id)))
+            change.cancelled = ((CALLBACK_TIMEOUT, op.id), (CALLBACK_HEARTBEAT, op.id))
             self._external(ex, change, op.id, now)
             self._commit([change])
 
@@ -1152,9 +1152,9 @@ class LocalService:
         change.operations.append(op)
         change.events.append(execution_started_event(op, input_payload, timeout_seconds, now))
         ex.next_event_id = 2
-        change.tasks.append(Task(now, arn, INVOCATION, ""))
+        change.tasks += (Task(now, arn, INVOCATION, ""),)
         if timeout_seconds is not None:
-            change.tasks.append(Task(now + timeout_seconds * 1000, arn, EXECUTION_TIMEOUT, ""))
+            change.tasks += (Task(now + timeout_seconds * 1000, arn, EXECUTION_TIMEOUT, ""),)
         return change
 
     def _page(self, arn: str, start: int) -> ExecutionState:

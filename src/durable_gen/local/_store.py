@@ -203,14 +203,22 @@ class Change:
         "tasks",
     )
 
-    def __init__(self, execution: StoredExecution, *, created: bool = False) -> None:
+    def __init__(
+        self,
+        execution: StoredExecution,
+        *,
+        created: bool = False,
+        operations: list[Operation] | None = None,
+        events: list[Event] | None = None,
+    ) -> None:
         self.execution = execution
         self.created = created
-        self.operations: list[Operation] = []
-        self.events: list[Event] = []
-        self.callbacks: list[CallbackEntry] = []
-        self.tasks: list[Task] = []
-        self.cancelled: list[tuple[str, str]] = []
+        self.operations: list[Operation] = [] if operations is None else operations
+        self.events: list[Event] = [] if events is None else events
+        # Rare parts start as empty tuples (no allocation on the checkpoint path).
+        self.callbacks: tuple[CallbackEntry, ...] = ()
+        self.tasks: tuple[Task, ...] = ()
+        self.cancelled: tuple[tuple[str, str], ...] = ()
         self.cancel_all = False
 
 
@@ -301,7 +309,8 @@ class MemoryStore:
         self._entries: dict[str, _Entry] = {}
         self._names: dict[tuple[str, str], str] = {}
         self._callbacks: dict[str, CallbackEntry] = {}
-        self._heap: list[tuple[int, int, Task]] = []
+        # (due, order, task, the tasks of its execution, its key there): liveness is one lookup.
+        self._heap: list[tuple[int, int, Task, dict[tuple[str, str], Task], tuple[str, str]]] = []
         self._seq = itertools.count()
         self._live_tasks = 0
 
@@ -367,35 +376,34 @@ class MemoryStore:
             for key in change.cancelled:
                 tasks.pop(key, None)
             for task in change.tasks:
-                tasks[(task.kind, task.op_id)] = task
-                heapq.heappush(self._heap, (task.due_ms, next(self._seq), task))
+                key = (task.kind, task.op_id)
+                tasks[key] = task
+                heapq.heappush(self._heap, (task.due_ms, next(self._seq), task, tasks, key))
             if change.cancel_all:
                 tasks.clear()
             self._live_tasks += len(tasks) - live
-
-    def _live(self, task: Task) -> bool:
-        entry = self._entries.get(task.arn)
-        return entry is not None and entry.tasks.get((task.kind, task.op_id)) is task
 
     def next_task(self) -> Task | None:
         """The earliest live task; stale heap entries (replaced or dropped) are discarded."""
         heap = self._heap
         if len(heap) > 2 * self._live_tasks + 64:
             # Mostly replaced entries (heartbeats, say): rebuild from the live tasks.
-            heap[:] = [item for item in heap if self._live(item[2])]
+            heap[:] = [item for item in heap if item[3].get(item[4]) is item[2]]
             heapq.heapify(heap)
         while heap:
-            task = heap[0][2]
-            if self._live(task):
+            _, _, task, tasks, key = heap[0]
+            if tasks.get(key) is task:
                 return task
             heapq.heappop(heap)
         return None
 
     def claim(self, task: Task) -> bool:
         """Remove ``task`` from the schedule if it is still the live one for its key."""
-        if not self._live(task):
+        entry = self._entries.get(task.arn)
+        key = (task.kind, task.op_id)
+        if entry is None or entry.tasks.get(key) is not task:
             return False
-        del self._entries[task.arn].tasks[(task.kind, task.op_id)]
+        del entry.tasks[key]
         self._live_tasks -= 1
         return True
 

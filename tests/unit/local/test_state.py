@@ -201,7 +201,7 @@ def test_step_retry_with_an_error_writes_step_failed_and_arms_the_timer() -> Non
     assert step.status == "PENDING"
     assert step.end_timestamp is None
     assert step.step_details == StepDetails(attempt=1, next_attempt_timestamp=T0 + 7000, error=ERR)
-    assert out.timers == [("retry", oid(1), T0 + 7000)]
+    assert out.timers == (("retry", oid(1), T0 + 7000),)
     (event,) = out.events
     assert event.event_type == "StepFailed"
     assert event.step_failed_details == {
@@ -312,14 +312,14 @@ def test_wait_start_and_cancel() -> None:
     out = apply(None, update("WAIT", "START", wait_options=WaitOptions(wait_seconds=60)))
     wait = out.operations[oid(1)]
     assert wait.wait_details == WaitDetails(scheduled_end_timestamp=T0 + 60_000)
-    assert out.timers == [("wait", oid(1), T0 + 60_000)]
+    assert out.timers == (("wait", oid(1), T0 + 60_000),)
     assert out.events[0].wait_started_details == {
         "Duration": 60,
         "ScheduledEndTimestamp": T0 + 60_000,
     }
     cancelled = apply({oid(1): wait}, update("WAIT", "CANCEL"))
     assert cancelled.operations[oid(1)].status == "CANCELLED"
-    assert cancelled.cancelled == [("wait", oid(1))]
+    assert cancelled.cancelled == (("wait", oid(1)),)
     assert cancelled.events[0].event_type == "WaitCancelled"
     fired, event = wait_succeeded(wait, T0 + 60_000, 9)
     assert fired.status == "SUCCEEDED" and fired.end_timestamp == T0 + 60_000
@@ -365,7 +365,7 @@ def test_callback_start_issues_an_id_and_its_timers() -> None:
         "HeartbeatTimeout": 5,
     }
     plain = apply(None, update("CALLBACK", "START"))
-    assert plain.timers == [] and plain.events[0].callback_started_details == {"CallbackId": "cb1"}
+    assert plain.timers == () and plain.events[0].callback_started_details == {"CallbackId": "cb1"}
     refused(
         None,
         update("CALLBACK", "START", callback_options=CallbackOptions(timeout_seconds=-1)),
@@ -444,7 +444,7 @@ def test_invoke_of_an_unresolvable_target_fails_at_once() -> None:
     assert invoke.status == "FAILED" and invoke.end_timestamp == T0
     assert invoke.chained_invoke_details is not None
     assert invoke.chained_invoke_details.error == error
-    assert out.invokes == [] and out.failed_invokes == [oid(1)]
+    assert out.invokes == () and out.failed_invokes == (oid(1),)
     assert [e.event_type for e in out.events] == ["ChainedInvokeStarted", "ChainedInvokeFailed"]
     assert [e.event_id for e in out.events] == [2, 3]
 

@@ -82,7 +82,7 @@ def test_callbacks() -> None:
     store = MemoryStore()
     ex = create(store)
     change = Change(ex)
-    change.callbacks.append(CallbackEntry("cb", "arn:1", "op", 5))
+    change.callbacks += (CallbackEntry("cb", "arn:1", "op", 5),)
     store.commit([change])
     assert store.find_callback("cb") == CallbackEntry("cb", "arn:1", "op", 5)
     assert store.find_callback("other") is None
@@ -92,8 +92,10 @@ def test_tasks_run_by_due_time_then_in_order() -> None:
     store = MemoryStore()
     ex = create(store)
     change = Change(ex)
-    change.tasks.extend(
-        [Task(20, "arn:1", "wait", "a"), Task(10, "arn:1", "wait", "b"), Task(10, "arn:1", "x", "")]
+    change.tasks = (
+        Task(20, "arn:1", "wait", "a"),
+        Task(10, "arn:1", "wait", "b"),
+        Task(10, "arn:1", "x", ""),
     )
     store.commit([change])
     order = []
@@ -108,20 +110,20 @@ def test_tasks_are_replaced_cancelled_and_dropped() -> None:
     store = MemoryStore()
     ex = create(store)
     change = Change(ex)
-    change.tasks.extend([Task(10, "arn:1", "hb", "a"), Task(50, "arn:1", "timeout", "a")])
+    change.tasks = (Task(10, "arn:1", "hb", "a"), Task(50, "arn:1", "timeout", "a"))
     store.commit([change])
     first = store.next_task()
     change = Change(ex)
-    change.tasks.append(Task(30, "arn:1", "hb", "a"))  # a heartbeat moves it
+    change.tasks += (Task(30, "arn:1", "hb", "a"),)  # a heartbeat moves it
     store.commit([change])
     assert first is not None and not store.claim(first)  # the old one is stale
     assert store.next_task() == Task(30, "arn:1", "hb", "a")
     change = Change(ex)
-    change.cancelled.append(("hb", "a"))
+    change.cancelled += (("hb", "a"),)
     store.commit([change])
     assert store.tasks_for("arn:1") == [Task(50, "arn:1", "timeout", "a")]
     change = Change(ex)
-    change.tasks.append(Task(5, "arn:1", "new", ""))
+    change.tasks += (Task(5, "arn:1", "new", ""),)
     change.cancel_all = True
     store.commit([change])
     assert store.tasks_for("arn:1") == [] and store.next_task() is None
@@ -133,7 +135,7 @@ def test_many_replaced_tasks_do_not_pile_up() -> None:
     ex = create(store)
     for due in range(10_000):
         change = Change(ex)
-        change.tasks.append(Task(due, "arn:1", "hb", "a"))
+        change.tasks += (Task(due, "arn:1", "hb", "a"),)
         store.commit([change])
         store.next_task()
     assert len(store._heap) < 200
