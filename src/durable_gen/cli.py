@@ -1,22 +1,39 @@
-"""The ``durable-gen`` command line: run workflows on the embedded engine.
+"""The ``durable-gen`` command line: run and operate workflows on a SQLite database.
 
-Every user mistake (a bad module path, bad JSON) is one clear line on stderr and a non-zero
-exit status, never a traceback.
+Commands: ``run``, ``start``, ``list``, ``show`` (text, or ``--html`` timeline), ``history``,
+``callback``, ``stop`` and ``worker``. The database is ``--db``, else ``$DURABLE_GEN_DB``, else
+``durable.db`` in the working directory. Every user mistake (a bad module path, bad JSON, an
+unknown id, a locked or corrupt database) is one clear line on stderr and a non-zero exit
+status, never a traceback.
+
+Exit statuses: 0 success, 1 the execution failed (or the service refused), 2 a usage error,
+3 ``run`` left the execution suspended (it waits for a callback), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
-from ._errors import DurableGenError
+import msgspec
+
+from ._errors import DurableGenError, ExecutionSuspendedError, InvalidInputError
+from ._wire import ErrorObject, Event
 
 __all__ = ["main"]
+
+#: The database when neither ``--db`` nor ``$DURABLE_GEN_DB`` names one.
+DEFAULT_DB = "durable.db"
+EXIT_FAILED, EXIT_USAGE, EXIT_SUSPENDED, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+_DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
+_WAITING_TYPES = frozenset({"WAIT", "CALLBACK", "CHAINED_INVOKE"})
 
 
 class CliError(Exception):
@@ -25,26 +42,12 @@ class CliError(Exception):
 
 def load_workflow(spec: str) -> Callable[..., Any]:
     """Import ``MODULE:ATTR`` (the working directory is importable)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise CliError(
-            f"workflow must be given as MODULE:FUNCTION (e.g. app.flows:order), got {spec!r}"
-        )
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    from .local._worker import import_object
+
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise CliError(f"cannot import module {module_name!r}: {exc}") from exc
-    obj: Any = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise CliError(f"module {module_name!r} has no attribute {attr!r}") from None
-    if not callable(obj):
-        raise CliError(f"{spec} is not a function")
-    return obj  # type: ignore[no-any-return]
+        return import_object(spec)  # type: ignore[no-any-return]
+    except InvalidInputError as exc:
+        raise CliError(str(exc)) from None
 
 
 def parse_json(text: str | None, what: str = "--input") -> Any:
@@ -59,26 +62,395 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
         ) from exc
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from ._api import run
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+
+
+def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
+    from .local import SqliteStore
+
+    path = _db_path(args)
+    if must_exist and not path.exists():
+        raise CliError(
+            f"no database at {path}: start an execution first (durable-gen start ...), or "
+            "point --db (or DURABLE_GEN_DB) at an existing one"
+        )
+    return SqliteStore(path)
+
+
+def _service(store: Any) -> Any:
+    from .local import LocalService
+
+    return LocalService(store=store)
+
+
+def _resolve(store: Any, ref: str) -> str:
+    """The one ARN that ``ref`` (an ARN, or a prefix of an execution id or name) names."""
+    arns: list[str] = store.resolve(ref)
+    if not arns:
+        raise CliError(
+            f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
+            "id or name (durable-gen list shows them)"
+        )
+    if len(arns) > 1:
+        ids = ", ".join(arn.rsplit("/", 1)[-1] for arn in arns[:5])
+        raise CliError(f"{ref!r} matches {len(arns)} executions ({ids}...); give more of the id")
+    return arns[0]
+
+
+def _short_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _print_json(value: Any, pretty: bool) -> None:
+    print(json.dumps(value, indent=2 if pretty else None))
+
+
+class _Progress:
+    """A live ``done / running / waiting`` line on a terminal's stderr while ``run`` works."""
+
+    def __init__(self, store: Any, arn: str, stream: TextIO) -> None:
+        self._store, self._arn, self._stream = store, arn, stream
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="durable-gen-progress", daemon=True)
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._stream.write("\r\x1b[K")
+        self._stream.flush()
+
+    def _loop(self) -> None:
+        while not self._done.wait(0.2):
+            try:
+                counts: dict[tuple[str, str], int] = self._store.operation_counts(self._arn)
+            except DurableGenError:
+                continue
+            done = running = waiting = 0
+            for (kind, status), n in counts.items():
+                if kind == "EXECUTION":
+                    continue
+                if status in _DONE:
+                    done += n
+                elif status == "STARTED" and kind not in _WAITING_TYPES:
+                    running += n
+                else:
+                    waiting += n
+            self._stream.write(f"\r\x1b[K{done} done · {running} running · {waiting} waiting")
+            self._stream.flush()
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def _start_execution(args: argparse.Namespace, worker: Any) -> str:
+    from ._serdes import dumps
 
     workflow = load_workflow(args.workflow)
-    result = run(workflow, parse_json(args.input), skip_time=args.skip_time)
-    print(json.dumps(result, indent=2 if args.pretty else None))
+    payload = dumps(parse_json(args.input), what="the workflow input")
+    name = worker.register(workflow)
+    arn: str = worker.service.start(
+        name, payload, execution_name=args.name, execution_timeout=args.timeout
+    )
+    return arn
+
+
+def _worker(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from .local import Worker
+
+    return Worker(_db_path(args), **kwargs)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ._api import outcome
+
+    with _worker(args, skip_time=args.skip_time) as worker:
+        arn = _start_execution(args, worker)
+        if sys.stderr.isatty():
+            with _Progress(worker.store, arn, sys.stderr):
+                record = worker.drive(arn)
+        else:
+            record = worker.drive(arn)
+        try:
+            result = outcome(worker.service, record)
+        except ExecutionSuspendedError as exc:
+            print(
+                f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
+                f"{'; '.join(exc.waiting_on) or 'something external'}. Complete its callback "
+                "with `durable-gen callback succeed CALLBACK_ID`, then run `durable-gen worker`",
+                file=sys.stderr,
+            )
+            return EXIT_SUSPENDED
+    _print_json(result, args.pretty)
     return 0
 
 
+def _cmd_start(args: argparse.Namespace) -> int:
+    with _worker(args) as worker:
+        arn = _start_execution(args, worker)
+    print(arn if args.arn else _short_id(arn))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .local._html import format_duration, format_time
+
+    with _open_store(args) as store:
+        records = _service(store).list_executions(args.status)
+    if args.json:
+        print(msgspec.json.encode(records).decode())
+        return 0
+    if not records:
+        print("no executions" + (f" with status {args.status}" if args.status else ""))
+        return 0
+    print(f"{'ID':<36}  {'STATUS':<9}  {'STARTED':<23}  {'DURATION':>9}  FUNCTION")
+    for rec in records:
+        took = format_duration(rec.end_timestamp - rec.start_timestamp) if rec.end_timestamp else ""
+        print(
+            f"{_short_id(rec.arn):<36}  {rec.status:<9}  {format_time(rec.start_timestamp):<23}  "
+            f"{took:>9}  {rec.function_name}"
+        )
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from .local._html import render_timeline
+
+    with _open_store(args) as store:
+        service = _service(store)
+        arn = _resolve(store, args.id)
+        record = service.get_execution(arn)
+        operations = service.get_operations(arn)
+        waiting = service.waiting_on(arn)
+        now = service.clock.now_ms()
+    if args.html:
+        page = render_timeline(record, operations, now_ms=now)
+        try:
+            Path(args.html).write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.html}: {exc.strerror}") from None
+        print(f"wrote {args.html} ({len(operations) - 1} operations)")
+        return 0
+    sys.stdout.write(_describe(record, operations, waiting, now))
+    return 0
+
+
+def _describe(record: Any, operations: Sequence[Any], waiting: list[str], now: int) -> str:
+    from .local._html import clip, format_duration, format_time, operation_tree, outcome_text
+
+    end = record.end_timestamp
+    lines = [
+        f"execution {_short_id(record.arn)}",
+        f"  arn       {record.arn}",
+        f"  function  {record.function_name}",
+        f"  status    {record.status}",
+        f"  started   {format_time(record.start_timestamp)}"
+        + (f"   took {format_duration(end - record.start_timestamp)}" if end else ""),
+    ]
+    if record.input is not None:
+        lines.append(f"  input     {clip(record.input, 200)}")
+    if record.result is not None:
+        lines.append(f"  result    {clip(record.result, 200)}")
+    if record.error is not None:
+        err = record.error
+        lines.append(f"  error     {err.error_type}: {clip(err.error_message or '', 200)}")
+    for line in waiting:
+        lines.append(f"  waits on  {line}")
+    tree = operation_tree(operations)
+    lines.append(f"operations ({len(tree)})")
+    for depth, op in tree:
+        label = "  " * depth + (op.name or op.id[:12])
+        kind = op.sub_type or op.type
+        took = ""
+        if op.start_timestamp is not None:
+            stop = op.end_timestamp if op.end_timestamp is not None else now
+            took = format_duration(stop - op.start_timestamp)
+            if op.end_timestamp is None:
+                took += "+"
+        attempt = ""
+        if op.step_details is not None and op.step_details.attempt:
+            attempt = f"attempt {op.step_details.attempt}"
+        result, error = outcome_text(op)
+        tail = f"→ {clip(result, 60)}" if result is not None else ""
+        if error is not None:
+            tail = f"✗ {clip(error, 60)}"
+        lines.append(
+            f"  {label:<32} {kind:<16} {op.status:<9} {attempt:<10} {took:>9}  {tail}".rstrip()
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from .local._html import format_time
+
+    with _open_store(args) as store:
+        service = _service(store)
+        events: list[Event] = service.get_history(_resolve(store, args.id))
+    if args.json:
+        print(msgspec.json.encode({"Events": events}).decode())
+        return 0
+    for event in events:
+        when = format_time(event.event_timestamp) if event.event_timestamp else ""
+        name = event.name or ""
+        print(f"{event.event_id:>5}  {when:<23}  {event.event_type:<24} {name}".rstrip())
+    return 0
+
+
+def _cmd_callback(args: argparse.Namespace) -> int:
+    with _open_store(args) as store:
+        service = _service(store)
+        if args.action == "succeed":
+            payload = args.payload
+            if payload is not None:
+                parse_json(payload, "the callback result")
+            service.send_callback_success(args.callback_id, payload)
+        elif args.action == "fail":
+            service.send_callback_failure(args.callback_id, _callback_error(args.payload))
+        else:
+            service.send_callback_heartbeat(args.callback_id)
+    print(f"callback {args.callback_id}: {args.action} sent")
+    return 0
+
+
+def _callback_error(payload: str | None) -> ErrorObject:
+    """A failure payload: an ``{"ErrorType": ..., "ErrorMessage": ...}`` object, or a message."""
+    if payload is None:
+        return ErrorObject(error_type="CallbackFailed", error_message="failed from the CLI")
+    try:
+        return msgspec.json.decode(payload, type=ErrorObject)
+    except msgspec.DecodeError:
+        return ErrorObject(error_type="CallbackFailed", error_message=payload)
+
+
+def _cmd_stop(args: argparse.Namespace) -> int:
+    with _open_store(args) as store:
+        service = _service(store)
+        record = service.stop(_resolve(store, args.id))
+    print(f"execution {_short_id(record.arn)}: {record.status}")
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    functions: dict[str, str] = {}
+    for item in args.register:
+        name, sep, path = item.partition("=")
+        if not sep or not name or ":" not in path:
+            raise CliError(f"--register takes NAME=MODULE:FUNCTION, got {item!r}")
+        functions[name] = path
+    try:
+        worker = _worker(
+            args,
+            functions=functions,
+            poll=args.poll,
+            lease_seconds=args.lease,
+            skip_time=args.skip_time,
+        )
+    except InvalidInputError as exc:
+        raise CliError(str(exc)) from None
+    with worker:
+        worker.run(once=args.once)
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``durable-gen``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        help=f"the SQLite database (default: $DURABLE_GEN_DB, else ./{DEFAULT_DB})",
+    )
     parser = argparse.ArgumentParser(
         prog="durable-gen", description="Run and operate durable_gen workflows."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run a workflow to completion and print its result (JSON)")
-    p.add_argument("workflow", help="MODULE:FUNCTION of the workflow")
-    p.add_argument("--input", help="the workflow input, as JSON")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def starting(p: argparse.ArgumentParser) -> None:
+        p.add_argument("workflow", help="MODULE:FUNCTION of the workflow")
+        p.add_argument("--input", help="the workflow input, as JSON")
+        p.add_argument("--name", help="an execution name, unique per workflow (idempotent start)")
+        p.add_argument("--timeout", type=int, help="execution timeout in seconds")
+
+    p = sub.add_parser(
+        "run", parents=[common], help="run a workflow until it ends (or waits for a callback)"
+    )
+    starting(p)
     p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
     p.add_argument("--pretty", action="store_true", help="indent the JSON result")
     p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser(
+        "start", parents=[common], help="start an execution for a worker; print its id"
+    )
+    starting(p)
+    p.add_argument("--arn", action="store_true", help="print the full ARN instead of the id")
+    p.set_defaults(handler=_cmd_start)
+
+    p = sub.add_parser("list", parents=[common], help="list executions")
+    p.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"])
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(handler=_cmd_list)
+
+    p = sub.add_parser("show", parents=[common], help="show an execution and its operations")
+    p.add_argument("id", help="execution ARN, or a unique prefix of its id or name")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML timeline")
+    p.set_defaults(handler=_cmd_show)
+
+    p = sub.add_parser("history", parents=[common], help="the execution's history events")
+    p.add_argument("id", help="execution ARN, or a unique prefix of its id or name")
+    p.add_argument("--json", action="store_true", help="GetDurableExecutionHistory-shaped JSON")
+    p.set_defaults(handler=_cmd_history)
+
+    p = sub.add_parser("callback", parents=[common], help="complete or heartbeat a callback")
+    p.add_argument("action", choices=["succeed", "fail", "heartbeat"])
+    p.add_argument("callback_id", help="the CallbackId")
+    p.add_argument(
+        "payload",
+        nargs="?",
+        help="succeed: the result as JSON; fail: a message or an {ErrorType, ErrorMessage} object",
+    )
+    p.set_defaults(handler=_cmd_callback)
+
+    p = sub.add_parser("stop", parents=[common], help="stop a running execution")
+    p.add_argument("id", help="execution ARN, or a unique prefix of its id or name")
+    p.set_defaults(handler=_cmd_stop)
+
+    p = sub.add_parser("worker", parents=[common], help="run due executions until interrupted")
+    p.add_argument("--once", action="store_true", help="run what is due now, then exit")
+    p.add_argument(
+        "--poll", type=_positive, default=0.5, help="seconds between polls (default 0.5)"
+    )
+    p.add_argument(
+        "--lease", type=_positive, default=30.0, help="invocation lease seconds (default 30)"
+    )
+    p.add_argument(
+        "--register",
+        action="append",
+        default=[],
+        metavar="NAME=MODULE:FUNCTION",
+        help="also serve this function under NAME (an Invoke target); repeatable",
+    )
+    p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    p.set_defaults(handler=_cmd_worker)
     return parser
 
 
@@ -91,10 +463,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except CliError as exc:
         print(f"durable-gen: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except DurableGenError as exc:
         print(f"durable-gen: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("durable-gen: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`durable-gen history ID | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from ._sqlite import SqliteStore as SqliteStore
 from ._store import ExecutionRecord as ExecutionRecord
 from ._store import ExecutionStore as ExecutionStore
 from ._store import MemoryStore as MemoryStore
+from ._worker import Worker as Worker
 
 __all__ = [
     "Clock",
@@ -25,4 +26,5 @@ __all__ = [
     "RealClock",
     "SqliteStore",
     "VirtualClock",
+    "Worker",
 ]

@@ -84,6 +84,7 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
             arn TEXT NOT NULL,
             id TEXT NOT NULL,
             position INTEGER NOT NULL,
+            type TEXT NOT NULL,
             status TEXT NOT NULL,
             body BLOB NOT NULL,
             PRIMARY KEY (arn, id)) WITHOUT ROWID""",
@@ -506,11 +507,11 @@ class SqliteStore:
             self._cache[arn] = ex
         for op in change.operations:
             conn.execute(
-                "INSERT INTO operations (arn, id, position, status, body) VALUES (?1, ?2, "
-                "COALESCE((SELECT MAX(position) FROM operations WHERE arn = ?1), -1) + 1, ?3, ?4) "
-                "ON CONFLICT (arn, id) DO UPDATE SET status = excluded.status, "
+                "INSERT INTO operations (arn, id, position, type, status, body) VALUES (?1, ?2, "
+                "COALESCE((SELECT MAX(position) FROM operations WHERE arn = ?1), -1) + 1, ?3, ?4, "
+                "?5) ON CONFLICT (arn, id) DO UPDATE SET status = excluded.status, "
                 "body = excluded.body",
-                (arn, op.id, op.status, _encode_json(op)),
+                (arn, op.id, op.type, op.status, _encode_json(op)),
             )
             if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
                 conn.execute(
@@ -668,13 +669,14 @@ class SqliteStore:
             ).fetchall()
         return sorted(str(arn) for (arn,) in rows)
 
-    def status_counts(self, arn: str) -> dict[str, int]:
-        """How many operations of ``arn`` are in each status."""
+    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
+        """How many operations of ``arn`` there are of each (type, status)."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT status, COUNT(*) FROM operations WHERE arn = ? GROUP BY status", (arn,)
+                "SELECT type, status, COUNT(*) FROM operations WHERE arn = ? GROUP BY type, status",
+                (arn,),
             ).fetchall()
-        return {str(status): int(n) for status, n in rows}
+        return {(str(kind), str(status)): int(n) for kind, status, n in rows}
 
     def next_due_ms(self) -> int | None:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""

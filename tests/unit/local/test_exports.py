@@ -15,6 +15,7 @@ def test_public_names() -> None:
         "RealClock",
         "SqliteStore",
         "VirtualClock",
+        "Worker",
     ]
     for name in local.__all__:
         assert getattr(local, name).__module__.startswith("durable_gen.local.")

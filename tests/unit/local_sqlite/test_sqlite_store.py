@@ -210,4 +210,4 @@ def test_resolve_and_workflows(sqlite_factory: Factory) -> None:
     assert store.resolve("a_") == [] and store.resolve("zz") == []
     store.register_workflow("f", "pkg.mod:flow")
     assert store.workflows() == {"f": "pkg.mod:flow"}
-    assert store.status_counts("arn:x/abc-1") == {"STARTED": 1}
+    assert store.operation_counts("arn:x/abc-1") == {("EXECUTION", "STARTED"): 1}

@@ -1,0 +1,73 @@
+"""The crash soak's workflow: steps that log every run to a file, a Map, an at-most-once step.
+
+Each step appends ``start LABEL PID`` before its work and ``end LABEL PID`` after it, with short
+random sleeps around, so that a kill lands inside steps as well as between them. The result
+depends only on the input, so an interrupted run must end with the uninterrupted result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from typing import Any
+
+import durable_gen as dg
+from durable_gen._errors import StepInterruptedError
+
+#: Where steps log their runs; set by the soak driver for each trial.
+LOG_ENV = "DURABLE_GEN_SOAK_LOG"
+SEQUENTIAL = 6
+MAP_ITEMS = 5
+
+
+def _log(event: str, label: str) -> None:
+    with open(os.environ[LOG_ENV], "a", encoding="utf-8") as log:
+        log.write(f"{event} {label} {os.getpid()}\n")
+        log.flush()
+
+
+def _work(label: str, value: int) -> str:
+    _log("start", label)
+    time.sleep(random.uniform(0, 0.004))
+    result = f"{label}={value * 3 + 1}"
+    _log("end", label)
+    time.sleep(random.uniform(0, 0.002))
+    return result
+
+
+@dg.step(retry=dg.Retry(max_attempts=1))
+def work(label: str, value: int) -> str:
+    return _work(label, value)
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry(max_attempts=1))
+def notify(label: str) -> str:
+    return _work(label, 0)
+
+
+def map_item(item: int) -> str:
+    return _work(f"map-{item}", item)
+
+
+@dg.workflow
+def soak(n: int):  # type: ignore[no-untyped-def]
+    results: list[str] = []
+    for i in range(SEQUENTIAL // 2):
+        results.append((yield work(f"seq-{i}", n + i)))
+    # If a kill lands inside it, it must not run again, and the result does not depend on it.
+    with contextlib.suppress(StepInterruptedError):
+        yield notify("once")
+    batch: Any = yield dg.Map(map_item, list(range(MAP_ITEMS)), name="fan-out", max_concurrency=2)
+    results.extend(batch.get_results())
+    for i in range(SEQUENTIAL // 2, SEQUENTIAL):
+        results.append((yield work(f"seq-{i}", n + i)))
+    return results
+
+
+def expected(n: int) -> list[str]:
+    """The result of an uninterrupted run of ``soak(n)``."""
+    seq = [f"seq-{i}={(n + i) * 3 + 1}" for i in range(SEQUENTIAL)]
+    maps = [f"map-{i}={i * 3 + 1}" for i in range(MAP_ITEMS)]
+    return seq[: SEQUENTIAL // 2] + maps + seq[SEQUENTIAL // 2 :]
