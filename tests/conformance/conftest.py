@@ -1,33 +1,48 @@
-"""Counts conformance outcomes and prints ``conformance: N passed, M failed`` at the end.
+"""Counts conformance outcomes per engine and prints them at the end of the session.
 
-A requirement counts as failed when its test failed or is an expected failure (a known
-durable_gen bug); skipped requirements (handler not written) count in neither.
+The embedded engine's line is exactly ``conformance: N passed, M failed``. A requirement counts
+as failed when its test failed or is an expected failure (a known durable_gen bug); skipped
+requirements (handler not written, emulator not enabled) count in neither. When AWS's emulator
+ran, a second line gives its numbers and how many failed only by known emulator gaps.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 
-_TEST_FILE = "tests/conformance/test_conformance.py"
-_counts = {"passed": 0, "failed": 0}
+_PREFIX = "tests/conformance/test_conformance.py::"
+_counts: dict[str, Counter[str]] = {"embedded": Counter(), "emulator": Counter()}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not report.nodeid.startswith(_TEST_FILE + "::"):
+    if not report.nodeid.startswith(_PREFIX):
         return
+    engine = "emulator" if "test_aws_emulator" in report.nodeid else "embedded"
+    counts = _counts[engine]
     if report.when == "call":
-        if hasattr(report, "wasxfail") or report.failed:
-            _counts["failed"] += 1
+        if hasattr(report, "wasxfail"):
+            counts["failed"] += 1
+            counts["gaps_only"] += 1
+        elif report.failed:
+            counts["failed"] += 1
         elif report.passed:
-            _counts["passed"] += 1
+            counts["passed"] += 1
     elif report.when == "setup" and report.failed:
-        _counts["failed"] += 1
+        counts["failed"] += 1
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _counts["passed"] or _counts["failed"]:
+    embedded = _counts["embedded"]
+    if embedded["passed"] or embedded["failed"]:
         terminalreporter.write_line(
-            f"conformance: {_counts['passed']} passed, {_counts['failed']} failed"
+            f"conformance: {embedded['passed']} passed, {embedded['failed']} failed"
+        )
+    emulator = _counts["emulator"]
+    if emulator["passed"] or emulator["failed"]:
+        terminalreporter.write_line(
+            f"conformance on AWS's emulator: {emulator['passed']} passed, "
+            f"{emulator['failed']} failed ({emulator['gaps_only']} only by known emulator gaps)"
         )

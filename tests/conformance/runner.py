@@ -50,7 +50,7 @@ from .matching import (
 )
 from .suite import Requirement
 
-__all__ = ["FUNCTION_NAME", "Result", "run_embedded"]
+__all__ = ["FUNCTION_NAME", "Result", "captured_logs", "run_embedded"]
 
 #: The name the handler under test is registered under.
 FUNCTION_NAME: Final = "conformance-handler"
@@ -89,7 +89,7 @@ def run_embedded(req: Requirement) -> Result:
     payload = json.dumps(substitute(req.input, variables))
     arn = engine.start(FUNCTION_NAME, payload)
     actions = parse_callback_actions(req.callback_actions, variables)
-    with _captured_logs() as messages:
+    with captured_logs() as messages:
         errors = _drive(engine, clock, arn, actions, variables)
     record = engine.get_execution(arn)
     history = [msgspec.to_builtins(event) for event in engine.get_history(arn)]
@@ -116,7 +116,7 @@ class _Capture(logging.Handler):
 
 
 @contextlib.contextmanager
-def _captured_logs() -> Iterator[list[str]]:
+def captured_logs() -> Iterator[list[str]]:
     """Every INFO-or-above log line of the run (the function's log stream on Lambda)."""
     root = logging.getLogger()
     capture = _Capture()

@@ -1,14 +1,25 @@
-"""AWS's conformance requirements, run against durable_gen on the embedded engine.
+"""AWS's conformance requirements, run against durable_gen.
 
-One test per requirement (plugin requirements excepted: they describe SDK plugin hooks that
-durable_gen does not have). A requirement whose handler is not written yet is skipped; one that
-fails because of a known durable_gen bug is a strict xfail (see ``known_failures.py``).
+One test per requirement (plugin requirements excepted: they check SDK plugin hooks through
+CloudWatch output). ``test_embedded_engine`` runs each on the embedded engine: a requirement
+whose handler is not written yet is skipped; one that fails because of a known durable_gen bug
+is a strict xfail (see ``known_failures.py``).
+
+``test_aws_emulator`` runs the same handlers through ``durable_gen.aws.lambda_handler`` against
+AWS's emulator, in real time (minutes), only with ``DURABLE_GEN_CONFORMANCE_EMULATOR=1``. A
+requirement whose only mismatches are known emulator gaps is an xfail naming them; any other
+mismatch fails.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
+from .emulator_runner import ENV_VAR as EMULATOR_ENV_VAR
 from .known_failures import EMBEDDED
 from .runner import run_embedded
 from .suite import Requirement, load_requirements
@@ -16,22 +27,48 @@ from .suite import Requirement, load_requirements
 PLUGIN_SUITE = "plugin"
 
 
-def _params() -> list[object]:
-    params: list[object] = []
+def _params(known: dict[str, str] | None) -> list[Any]:
+    params: list[Any] = []
     for req in load_requirements():
         if req.suite == PLUGIN_SUITE:
             continue
         marks = []
-        reason = EMBEDDED.get(str(req))
+        reason = (known or {}).get(str(req))
         if reason is not None:
             marks.append(pytest.mark.xfail(strict=True, reason=reason))
         params.append(pytest.param(req, id=str(req), marks=marks))
     return params
 
 
-@pytest.mark.parametrize("req", _params())
+@pytest.mark.parametrize("req", _params(EMBEDDED))
 def test_embedded_engine(req: Requirement) -> None:
     result = run_embedded(req)
     if result.status == "skipped":
         pytest.skip(result.reason)
     assert result.status == "passed", f"{req}: {req.description}\n  " + "\n  ".join(result.errors)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    if os.environ.get(EMULATOR_ENV_VAR) != "1":
+        pytest.skip(f"AWS's emulator runs only with {EMULATOR_ENV_VAR}=1 (it takes minutes)")
+    for module in ("aws_durable_execution_sdk_python", "aws_durable_execution_sdk_python_testing"):
+        pytest.importorskip(module, reason=f"{module} (needed by dex-local-runner) is missing")
+    from .emulator_runner import emulator_session
+
+    with emulator_session() as session:
+        yield session
+
+
+@pytest.mark.parametrize("req", _params(None))
+def test_aws_emulator(req: Requirement, emulator: Any) -> None:
+    from .emulator_runner import GAP_NAMES, explain, run_emulator
+
+    result = run_emulator(req, emulator)
+    if result.status == "skipped":
+        pytest.skip(result.reason)
+    if result.status == "passed":
+        return
+    gaps, rest = explain(req, result.errors)
+    assert not rest, f"{req}: {req.description}\n  " + "\n  ".join(rest)
+    pytest.xfail("known emulator gaps: " + "; ".join(GAP_NAMES[code] for code in gaps))

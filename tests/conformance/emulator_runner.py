@@ -1,0 +1,291 @@
+"""Run conformance requirements through AWS's emulator (``dex-local-runner``).
+
+The handlers are the same workflows as on the embedded engine, wrapped with
+``durable_gen.aws.lambda_handler`` and served by the Lambda endpoint of
+``tests/integration/aws/emulator.py``; every checkpoint is boto3 traffic to the emulator. The
+emulator runs with ``--skip-time`` (waits and retry delays fire at once; callback timeouts and
+action delays stay real time), so a full run takes minutes: it is opt-in
+(``DURABLE_GEN_CONFORMANCE_EMULATOR=1``).
+
+Driving follows AWS's published polling validator: poll the history, answer each new
+``CallbackStarted`` event with the first unused matching action after sleeping its ``Delay``,
+stop when the execution ends (or, without an expected result, once the expected events match),
+or when nothing new happened for ``NO_PROGRESS_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+from durable_gen.aws import lambda_handler
+from tests.integration.aws.emulator import (
+    TERMINAL_STATUSES,
+    CrashInvocation,
+    Emulator,
+    LambdaEndpoint,
+)
+
+from . import handlers
+from .matching import (
+    callback_name_matches,
+    generate_variables,
+    match_history,
+    match_logs,
+    match_result,
+    parse_callback_actions,
+    substitute,
+)
+from .runner import FUNCTION_NAME, Result, captured_logs
+from .suite import Requirement
+
+__all__ = [
+    "ENV_VAR",
+    "GAP_NAMES",
+    "EmulatorSession",
+    "emulator_session",
+    "explain",
+    "run_emulator",
+]
+
+ENV_VAR: Final = "DURABLE_GEN_CONFORMANCE_EMULATOR"
+POLL_SECONDS: Final = 0.05
+NO_PROGRESS_SECONDS: Final = 12.0
+MAX_SECONDS: Final = 60.0
+
+
+#: Mismatches the emulator (aws-durable-execution-sdk-python-testing 1.4.0) causes whatever the
+#: SDK does: (code, pattern of a matcher message, the gap, suites the pattern applies to).
+GAPS: Final[tuple[tuple[str, re.Pattern[str], str, frozenset[str] | None], ...]] = (
+    (
+        "A",
+        re.compile(r"\(InvocationCompleted\)\.InvocationCompletedDetails: missing$"),
+        "drops InvocationCompletedDetails",
+        None,
+    ),
+    (
+        "B",
+        re.compile(r"StepSucceededDetails\.RetryDetails: missing$"),
+        "writes no RetryDetails on StepSucceeded",
+        None,
+    ),
+    (
+        "C",
+        re.compile(r"CallbackStartedDetails\.(Timeout|HeartbeatTimeout): missing$"),
+        "writes no Timeout/HeartbeatTimeout in CallbackStarted",
+        None,
+    ),
+    (
+        "D",
+        re.compile(r"\(StepSucceeded\)\.StepSucceededDetails\.Result(\.Payload)?: missing$"),
+        "drops the state payload of a wait-for-condition polling event",
+        frozenset({"wait_for_condition"}),
+    ),
+    (
+        "E",
+        re.compile(r"ChainedInvokeStartedDetails\.ExecutedVersion: missing$"),
+        "writes no ExecutedVersion in ChainedInvokeStarted",
+        None,
+    ),
+    (
+        "F",
+        re.compile(r"ChainedInvokeStartedDetails\.TenantId: missing$"),
+        "omits TenantId in ChainedInvokeStarted",
+        None,
+    ),
+)
+CRASH_GAP: Final = ("G", "writes no InvocationCompleted for a crashed invocation (EventIds shift)")
+#: Gap code -> description, for reports.
+GAP_NAMES: Final = {code: name for code, _, name, _ in GAPS} | {CRASH_GAP[0]: CRASH_GAP[1]}
+_EVENT_ID = re.compile(r"^EventId=(\d+)\b")
+
+
+def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
+    """Split matcher errors into known emulator gaps (their codes, once each) and the rest."""
+    crash_at = min(
+        (
+            int(event["EventId"])
+            for event in req.expected_history
+            if event.get("EventType") == "InvocationCompleted"
+            and "Runtime.ExitError" in str(event.get("InvocationCompletedDetails"))
+        ),
+        default=None,
+    )
+    gaps: list[str] = []
+    rest: list[str] = []
+    for error in errors:
+        gap = next(
+            (
+                code
+                for code, pattern, _, suites in GAPS
+                if (suites is None or req.suite in suites) and pattern.search(error)
+            ),
+            None,
+        )
+        event = _EVENT_ID.match(error)
+        if gap is None and crash_at is not None and event and int(event.group(1)) >= crash_at:
+            gap = CRASH_GAP[0]
+        if gap is None:
+            rest.append(error)
+        elif gap not in gaps:
+            gaps.append(gap)
+    return gaps, rest
+
+
+class EmulatorSession:
+    """One emulator process and the Lambda endpoint it invokes, for many requirements."""
+
+    def __init__(self, emulator: Emulator, endpoint: LambdaEndpoint) -> None:
+        self.emulator = emulator
+        self.endpoint = endpoint
+        self.runs = 0
+        for name, fn in handlers.functions().items():
+            endpoint.register(name, _crash_aware(lambda_handler(fn, client=emulator.client)))
+
+
+@contextmanager
+def emulator_session(*, skip_time: bool = False) -> Iterator[EmulatorSession]:
+    """Start the endpoint and the emulator, with the invoke targets configured.
+
+    Real time by default: with ``--skip-time`` a timer can fire before the invocation that
+    started it has ended, which moves ``InvocationCompleted`` events and fails requirements for
+    a reason that is neither the SDK's nor the service's.
+    """
+    targets = {name: {"DurableConfig": {"ExecutionTimeout": 300}} for name in handlers.functions()}
+    with LambdaEndpoint() as endpoint:
+        emulator = Emulator(
+            endpoint.url,
+            skip_time=skip_time,
+            function_configs=targets,
+            retry_backoff_seconds=0.2,
+        )
+        with emulator.launch():
+            yield EmulatorSession(emulator, endpoint)
+
+
+def _crash_aware(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A crash (``SystemExit``) becomes the endpoint's crashed-runtime answer."""
+
+    def serve(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except SystemExit as exc:
+            raise CrashInvocation() from exc
+
+    return serve
+
+
+def run_emulator(req: Requirement, session: EmulatorSession) -> Result:
+    """Run ``req`` through the emulator; ``skipped`` when its handler is not written."""
+    handler = handlers.handler_for(req.suite, req.key)
+    if handler is None:
+        return Result("skipped", ["handler not written"])
+    began = time.perf_counter()
+    handlers.reset()
+    emu = session.emulator
+    session.runs += 1
+    name = f"{FUNCTION_NAME}-{session.runs}"
+    session.endpoint.register(
+        name,
+        _crash_aware(
+            lambda_handler(handler.workflow, client=emu.client, checkpointing=handler.checkpointing)
+        ),
+    )
+    variables = generate_variables(req.variables)
+    actions = parse_callback_actions(req.callback_actions, variables)
+    errors: list[str] = []
+    settled: set[str] = set()
+    used: set[int] = set()
+    with captured_logs() as messages:
+        arn = emu.start(name, raw_input=json.dumps(substitute(req.input, variables)))
+        events: list[dict[str, Any]] = []
+        last_change = time.monotonic()
+        deadline = last_change + MAX_SECONDS
+        while True:
+            time.sleep(POLL_SECONDS)
+            current = emu.history(arn)
+            if len(current) != len(events):
+                last_change = time.monotonic()
+            events = current
+            status = emu.describe(arn).get("Status")
+            if status in TERMINAL_STATUSES:
+                break
+            now = time.monotonic()
+            if now - last_change > NO_PROGRESS_SECONDS or now > deadline:
+                if req.expected_result:
+                    errors.append(f"the execution is still {status} with no progress")
+                break
+            for event in events:
+                if event["EventType"] != "CallbackStarted":
+                    continue
+                callback_id = event.get("CallbackStartedDetails", {}).get("CallbackId", "")
+                if callback_id in settled:
+                    continue
+                index = next(
+                    (
+                        i
+                        for i, action in enumerate(actions)
+                        if i not in used
+                        and callback_name_matches(
+                            action.callback_name, event.get("Name"), variables
+                        )
+                    ),
+                    None,
+                )
+                if index is None:
+                    settled.add(callback_id)
+                    if actions:
+                        errors.append(f"no CallbackAction matches callback {event.get('Name')!r}")
+                    continue
+                used.add(index)
+                action = actions[index]
+                if action.operation != "heartbeat":
+                    settled.add(callback_id)
+                time.sleep(action.delay_seconds)
+                try:
+                    _send(emu, callback_id, action)
+                except Exception as exc:  # the published runner records a failed send
+                    errors.append(f"sending {action.operation} failed: {exc}")
+            if not req.expected_result:
+                # history-only requirement: done once the expected events are there (known
+                # emulator gaps aside)
+                _, rest = explain(req, match_history(req.expected_history, events, dict(variables)))
+                if not rest:
+                    break
+        session.emulator.stop_unfinished()
+    events = emu.history(arn)
+    info = emu.describe(arn)
+    errors += match_history(req.expected_history, events, variables)
+    errors += match_result(
+        req.expected_result, info.get("Status"), info.get("Result"), info.get("Error"), variables
+    )
+    errors += match_logs(req.expected_logs, messages, variables)
+    return Result(
+        "failed" if errors else "passed",
+        errors,
+        time.perf_counter() - began,
+        events,
+        info.get("Status"),
+    )
+
+
+def _send(emu: Emulator, callback_id: str, action: Any) -> None:
+    client = emu.client
+    if action.operation == "success":
+        kwargs: dict[str, Any] = {"CallbackId": callback_id}
+        result = action.success_result()
+        if result is not None:
+            kwargs["Result"] = result
+        client.send_durable_execution_callback_success(**kwargs)
+    elif action.operation == "failure":
+        kwargs = {"CallbackId": callback_id}
+        error = action.failure_error()
+        if error is not None:
+            kwargs["Error"] = error
+        client.send_durable_execution_callback_failure(**kwargs)
+    else:
+        client.send_durable_execution_callback_heartbeat(CallbackId=callback_id)
