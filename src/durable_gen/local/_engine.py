@@ -17,9 +17,10 @@ Scheduling rules
     finished) schedules an invocation. While an invocation runs, the change is instead
     delivered in the response to its next checkpoint.
 4.  When an invocation returns PENDING, the engine re-invokes at once if the handler was not
-    told of a change, or a step is READY, or something changed during the invocation and
-    nothing is left to wait for. Otherwise, if timers, callbacks or invokes are open, the
-    execution is suspended; with nothing open it fails (it could never resume).
+    told of a change, or a step is READY (unless the invocation recorded nothing: that would
+    loop, so the execution fails), or something changed during the invocation and nothing is
+    left to wait for. Otherwise, if timers, callbacks or invokes are open, the execution is
+    suspended; with nothing open it fails (it could never resume).
 5.  A handler that raises is a crashed invocation (InvocationCompleted carries the error) and
     is re-invoked; ``max_crashes`` crashes in a row fail the execution with the last error.
 6.  Handlers and plain targets run on the calling thread with no lock held, so they can call
@@ -1207,7 +1208,8 @@ class LocalService:
             if op is None:
                 continue
             entry = ex.invokes.get(op_id)
-            line = describe_waiting(op, entry.function_name if entry else None)
+            parent = lookup(op.parent_id) if op.parent_id and not op.name else None
+            line = describe_waiting(op, entry.function_name if entry else None, parent)
             if entry is not None and entry.child_arn is not None:
                 child = self._store.load(entry.child_arn)
                 inner = self._waiting(child) if child is not None else []

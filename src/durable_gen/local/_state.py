@@ -880,9 +880,20 @@ def invocation_completed_event(
 # --- describing what an execution waits on ------------------------------------------------------
 
 
-def describe_waiting(op: Operation, invoke_target: str | None = None) -> str:
-    """One line saying what ``op`` (an operation in a waiting status) waits for."""
-    label = repr(op.name) if op.name else op.id
+def describe_waiting(
+    op: Operation, invoke_target: str | None = None, parent: Operation | None = None
+) -> str:
+    """One line saying what ``op`` (an operation in a waiting status) waits for.
+
+    An unnamed operation is labelled by its named parent context if there is one
+    (``callback in 'approval'``), else by its id.
+    """
+    if op.name:
+        label = repr(op.name)
+    elif parent is not None and parent.name:
+        label = f"in {parent.name!r}"
+    else:
+        label = op.id
     if op.type == "WAIT":
         end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
         return f"wait {label} until {_iso(end)}"

@@ -596,6 +596,8 @@ def test_is_waiting_and_describe() -> None:
     assert describe_waiting(wait) == "wait 'nap' until 1970-01-01T00:00:00Z"
     cb = op("CALLBACK", "STARTED", callback_details=CallbackDetails(callback_id="abc"))
     assert describe_waiting(cb) == f"callback {oid(1)} (CallbackId abc)"
+    parent = op("CONTEXT", "STARTED", n=2, name="approval")
+    assert describe_waiting(cb, parent=parent) == "callback in 'approval' (CallbackId abc)"
     assert describe_waiting(op("CHAINED_INVOKE", "STARTED"), "f") == f"invoke {oid(1)} of 'f'"
     pending = op("STEP", "PENDING", step_details=StepDetails(next_attempt_timestamp=1000))
     assert "next attempt at 1970-01-01T00:00:01Z" in describe_waiting(pending)
