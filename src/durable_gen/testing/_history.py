@@ -254,6 +254,7 @@ def _rebuild(
     result: str | None = None
     error: ErrorObject | None = None
     missing_payloads = 0
+    execution_id = "execution"
     try:
         ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
     except (AttributeError, TypeError, ValueError) as exc:
@@ -268,15 +269,20 @@ def _rebuild(
         if prefix == "Execution":
             if what == "Started":
                 payload, _ = _payload(details.get("Input"), "the execution input", warnings)
-                ops[op_id or "execution"] = {
-                    "Id": op_id or "execution",
+                execution_id = op_id or "execution"
+                ops[execution_id] = {
+                    "Id": execution_id,
                     "Type": "EXECUTION",
                     "Status": "STARTED",
                     "ExecutionDetails": {"InputPayload": payload} if payload is not None else {},
                 }
+                if event.get("Name") is not None:
+                    ops[execution_id]["Name"] = event["Name"]
                 status = status or "RUNNING"
             elif what in _DONE:
                 status = _DONE[what]
+                if execution_id in ops:
+                    ops[execution_id]["Status"] = status
                 if what == "Succeeded":
                     result, _ = _payload(details.get("Result"), "the execution result", warnings)
                 else:

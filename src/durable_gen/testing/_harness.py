@@ -1,0 +1,271 @@
+"""What ``TestRunner`` puts around each invocation: step accounting and planned crashes.
+
+A crash abandons the invocation the way a dying process would: a ``BaseException`` that no
+workflow or driver code catches, raised after a checkpoint was persisted (its reply is lost),
+just before a step attempt runs, or just after it ran (its outcome is lost). The engine then
+re-invokes from what it persisted. The harness also counts how often each step function ran,
+notes runs whose outcome a crash lost, and flags any step that runs after its outcome was
+persisted (which must never happen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from .._errors import ValidationError
+from .._plugins import AttemptInfo, Plugin
+from .._wire import (
+    TERMINAL_STATUSES,
+    CheckpointResponse,
+    ExecutionState,
+    Operation,
+    OperationUpdate,
+)
+
+if TYPE_CHECKING:
+    from ..local import LocalService
+
+__all__ = ["Crash", "CrashSchedule", "Harness", "HarnessService", "current_attempt"]
+
+
+class Crash(BaseException):
+    """A planned crash: abandons the invocation (derives from ``BaseException`` so that no
+    ``except Exception`` in workflow, step or driver code catches it)."""
+
+
+class CrashSchedule(msgspec.Struct, frozen=True, kw_only=True):
+    """Where to abandon invocations during one run. Points count from 1 over the whole run.
+
+    Attributes:
+        after_checkpoints: Crash after the k-th checkpoint was persisted (its reply is lost).
+        before_attempts: Crash just before the k-th step attempt runs.
+        after_attempts: Crash just after the k-th step attempt ran, before its outcome is
+            checkpointed.
+        every_checkpoint: Crash after every checkpoint: each invocation persists one
+            checkpoint and resumes from it.
+        max_crashes: No crash after this many (a bound for schedules that would never end).
+
+    Points that would interrupt a step whose START is already recorded (an at-most-once step,
+    or any step with ``checkpointing="eager"``) are skipped: such a step does not run again
+    by design (``StepInterruptedError``), so its outcome legitimately differs. So are points
+    around ``async def`` steps, which run on the driver's event loop thread.
+    """
+
+    after_checkpoints: frozenset[int] = frozenset()
+    before_attempts: frozenset[int] = frozenset()
+    after_attempts: frozenset[int] = frozenset()
+    every_checkpoint: bool = False
+    max_crashes: int = 1000
+
+    def __post_init__(self) -> None:
+        for points in (self.after_checkpoints, self.before_attempts, self.after_attempts):
+            if any(not isinstance(k, int) or k < 1 for k in points):
+                raise ValidationError(f"crash points count from 1, got {sorted(points)}")
+
+    @classmethod
+    def at_every_checkpoint(cls) -> CrashSchedule:
+        """Crash after every checkpoint."""
+        return cls(every_checkpoint=True)
+
+    @property
+    def empty(self) -> bool:
+        """True when the schedule never crashes."""
+        return not (
+            self.after_checkpoints
+            or self.before_attempts
+            or self.after_attempts
+            or self.every_checkpoint
+        )
+
+
+NO_CRASHES: Final = CrashSchedule()
+
+_ATTEMPT: ContextVar[AttemptInfo | None] = ContextVar("durable_gen_test_attempt", default=None)
+
+
+def current_attempt() -> AttemptInfo | None:
+    """The step attempt running in this thread or task, under ``TestRunner`` (else None).
+
+    Lets a test step behave by attempt, e.g. fail its first two attempts::
+
+        @dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1))
+        def flaky() -> str:
+            info = current_attempt()
+            if info is not None and info.attempt < 3:
+                raise TimeoutError("not yet")
+            return "ok"
+    """
+    return _ATTEMPT.get()
+
+
+class Harness(Plugin):
+    """The plugin ``TestRunner`` installs on every workflow it runs.
+
+    Args:
+        lookup: ``lookup(arn)``: the persisted operations by id of the execution that the
+            invocation knows as ``arn`` (an alias ARN or the real one).
+    """
+
+    def __init__(self, lookup: Callable[[str], dict[str, Operation]]) -> None:
+        self._lookup = lookup
+        self._lock = threading.Condition()
+        self.schedule: CrashSchedule = NO_CRASHES
+        #: Times each step function ran (returned or raised), by operation id.
+        self.runs: Counter[str] = Counter()
+        #: Runs whose outcome a crash lost, by operation id.
+        self.lost: Counter[str] = Counter()
+        #: Steps that ran although their outcome was already persisted.
+        self.violations: list[str] = []
+        self.crashes: list[str] = []
+        self.checkpoints = 0
+        self.attempts = 0
+        self.invocation = 0
+        self._inflight = 0
+        self._ran: dict[int, list[tuple[str, str, int]]] = {}
+        self._numbers: dict[tuple[str, str, int], int] = {}
+
+    # --- hooks ----------------------------------------------------------------------------
+
+    def on_invocation_start(self, info: Any) -> None:
+        with self._lock:
+            self.invocation += 1
+            self._ran[self.invocation] = []
+
+    def on_attempt_start(self, attempt: AttemptInfo) -> None:
+        with self._lock:
+            self.attempts += 1
+            number = self.attempts
+            self._numbers[_key(attempt)] = number
+        ops = self._lookup(attempt.execution_arn)
+        op = ops.get(attempt.operation_id)
+        if op is not None and op.status in TERMINAL_STATUSES:
+            self.violations.append(
+                f"step {attempt.name!r} ({attempt.operation_id[:12]}) attempt {attempt.attempt} "
+                f"ran although its outcome ({op.status}) was already persisted"
+            )
+        if number in self.schedule.before_attempts and self._may_crash(attempt, ops):
+            self._crash(f"before attempt {number} ({attempt.name!r} #{attempt.attempt})")
+        with self._lock:
+            self._inflight += 1
+        _ATTEMPT.set(attempt)
+
+    def on_attempt_end(
+        self, attempt: AttemptInfo, outcome: str, error: BaseException | None
+    ) -> None:
+        _ATTEMPT.set(None)
+        key = _key(attempt)
+        with self._lock:
+            self._inflight -= 1
+            self.runs[attempt.operation_id] += 1
+            self._ran.setdefault(self.invocation, []).append(key)
+            number = self._numbers.get(key, 0)
+            self._lock.notify_all()
+        if number in self.schedule.after_attempts and self._may_crash(
+            attempt, self._lookup(attempt.execution_arn)
+        ):
+            self._crash(f"after attempt {number} ({attempt.name!r} #{attempt.attempt})")
+
+    # --- crashes ----------------------------------------------------------------------------
+
+    def after_checkpoint(self, updates: Sequence[OperationUpdate]) -> None:
+        """Called by ``HarnessService`` once a checkpoint was persisted."""
+        with self._lock:
+            self.checkpoints += 1
+            number = self.checkpoints
+        schedule = self.schedule
+        if not (schedule.every_checkpoint or number in schedule.after_checkpoints):
+            return
+        if _lone_step_start(updates):
+            return  # the step is about to run with its START recorded: see CrashSchedule
+        self._crash(f"after checkpoint {number}")
+
+    def _may_crash(self, attempt: AttemptInfo, ops: dict[str, Operation]) -> bool:
+        if _in_event_loop():
+            return False  # a BaseException would stop the driver's event loop thread
+        op = ops.get(attempt.operation_id)
+        started = op is not None and op.status == "STARTED" and op.type == "STEP"
+        if started and op is not None and op.step_details is not None:
+            started = op.step_details.attempt == attempt.attempt
+        return not started
+
+    def _crash(self, where: str) -> None:
+        with self._lock:
+            if len(self.crashes) >= self.schedule.max_crashes:
+                return
+            self.crashes.append(where)
+        raise Crash(where)
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """After a crash: wait for step threads the dead invocation left running, then count
+        the runs whose outcome was not persisted as lost."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._inflight <= 0, timeout):
+                raise RuntimeError(
+                    f"{self._inflight} step(s) of an abandoned invocation did not finish within "
+                    f"{timeout} s"
+                )
+            ran = self._ran.pop(self.invocation, [])
+        for arn, op_id, attempt in ran:
+            op = self._lookup(arn).get(op_id)
+            if not _persisted(op, attempt):
+                self.lost[op_id] += 1
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _key(attempt: AttemptInfo) -> tuple[str, str, int]:
+    return (attempt.execution_arn, attempt.operation_id, attempt.attempt)
+
+
+def _persisted(op: Operation | None, attempt: int) -> bool:
+    """Whether the outcome of step attempt ``attempt`` is in the persisted operation."""
+    if op is None:
+        return False
+    recorded = (op.step_details.attempt or 0) if op.step_details is not None else 0
+    if recorded > attempt:
+        return True
+    return recorded == attempt and op.status != "STARTED"
+
+
+def _lone_step_start(updates: Sequence[OperationUpdate]) -> bool:
+    starts = {u.id for u in updates if u.type == "STEP" and u.action == "START"}
+    if not starts:
+        return False
+    done = {u.id for u in updates if u.type == "STEP" and u.action != "START"}
+    return bool(starts - done)
+
+
+class HarnessService:
+    """The ``DurableService`` a test invocation talks to: the engine under an alias ARN.
+
+    The alias lets runs of the same workflow see the same ARN (so ``UUID()``, ``Random()``
+    and retry jitter agree between them); checkpoints report to the harness, which may crash.
+    """
+
+    def __init__(self, engine: LocalService, real_arn: str, harness: Harness) -> None:
+        self.engine = engine
+        self.real_arn = real_arn
+        self.harness = harness
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Sequence[OperationUpdate]
+    ) -> CheckpointResponse:
+        reply = self.engine.checkpoint(self.real_arn, checkpoint_token, updates)
+        self.harness.after_checkpoint(updates)
+        return reply
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> ExecutionState:
+        return self.engine.get_state(self.real_arn, checkpoint_token, marker)

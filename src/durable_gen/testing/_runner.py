@@ -1,0 +1,501 @@
+"""``TestRunner``: workflows on the embedded engine with a virtual clock, for tests.
+
+Time never passes by itself: ``run_until_idle`` jumps the clock from timer to timer (waits and
+retry delays finish at once) but stops before a callback would time out, so the test can
+answer it; ``advance(seconds)`` moves the clock by hand. Nothing sleeps. Each execution is
+inspected through a ``DurableRun``: its status and result, its operations by name, its history,
+its callbacks.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from .._api import outcome, register_function, workflow_name
+from .._driver import CheckpointMode, invoke
+from .._errors import ValidationError, WorkflowDefinitionError
+from .._plugins import Plugin
+from .._serdes import Serdes, dumps
+from .._versioning import use_clock
+from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
+from ..local import ExecutionRecord, LocalService, VirtualClock
+from ._harness import Crash, CrashSchedule, Harness, HarnessService
+
+__all__ = ["DurableRun", "OperationView", "TestRunner"]
+
+#: Engine task kinds of callback timers: ``run_until_idle`` does not skip time to them.
+_CALLBACK_TIMERS: Final = frozenset({"callback-timeout", "callback-heartbeat"})
+#: 2025-01-01T00:00:00Z, where virtual time starts unless told otherwise.
+DEFAULT_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+class OperationView(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded operation, decoded for assertions.
+
+    Attributes:
+        id: The operation id.
+        name: Its name.
+        type: ``STEP``, ``WAIT``, ``CALLBACK``, ``CONTEXT``, ``CHAINED_INVOKE``.
+        sub_type: ``Step``, ``Wait``, ``Map``, ``WaitForCallback``, ...
+        status: ``SUCCEEDED``, ``FAILED``, ``STARTED``, ``PENDING``, ...
+        parent_id: The id of the context it belongs to.
+        attempts: Attempts begun (steps).
+        result: The recorded result, decoded from JSON (the raw payload if it is not JSON).
+        error: The recorded error.
+        callback_id: The callback id (callbacks).
+        runs: How many times the step function ran under this runner (crashes included).
+        operation: The raw ``Operation``.
+    """
+
+    id: str
+    name: str | None
+    type: str
+    sub_type: str | None
+    status: str
+    parent_id: str | None
+    attempts: int | None
+    result: Any
+    error: ErrorObject | None
+    callback_id: str | None
+    runs: int
+    operation: Operation
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the status is SUCCEEDED."""
+        return self.status == "SUCCEEDED"
+
+
+def _view(op: Operation, runs: int) -> OperationView:
+    details = (
+        op.step_details or op.context_details or op.callback_details or op.chained_invoke_details
+    )
+    payload = getattr(details, "result", None)
+    try:
+        result = json.loads(payload) if payload else None
+    except ValueError:
+        result = payload
+    return OperationView(
+        id=op.id,
+        name=op.name,
+        type=op.type,
+        sub_type=op.sub_type,
+        status=op.status,
+        parent_id=op.parent_id,
+        attempts=op.step_details.attempt if op.step_details is not None else None,
+        result=result,
+        error=getattr(details, "error", None),
+        callback_id=op.callback_details.callback_id if op.callback_details is not None else None,
+        runs=runs,
+        operation=op,
+    )
+
+
+class DurableRun:
+    """One execution started by a ``TestRunner``: inspect it, answer its callbacks.
+
+    Attributes:
+        arn: The durable execution ARN.
+        runner: The runner it belongs to.
+    """
+
+    def __init__(self, runner: TestRunner, arn: str, serdes: Serdes | None) -> None:
+        self.runner = runner
+        self.arn = arn
+        self._serdes = serdes
+
+    def __repr__(self) -> str:
+        return f"<DurableRun {self.arn.rsplit('/', 2)[-2]} {self.status}>"
+
+    # --- state ------------------------------------------------------------------------------
+
+    @property
+    def record(self) -> ExecutionRecord:
+        """The engine's record of the execution."""
+        return self.runner.service.get_execution(self.arn)
+
+    @property
+    def status(self) -> str:
+        """``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``STOPPED``."""
+        return self.record.status
+
+    @property
+    def done(self) -> bool:
+        """True once the execution ended."""
+        return self.record.is_terminal
+
+    @property
+    def error(self) -> ErrorObject | None:
+        """The recorded error of a failed execution."""
+        return self.record.error
+
+    def result(self) -> Any:
+        """The workflow's result.
+
+        Raises:
+            ExecutionFailedError: the execution failed (its error is attached).
+            ExecutionSuspendedError: it has not ended; ``waiting_on()`` says what it waits on.
+        """
+        return outcome(self.runner.service, self.record, self._serdes)
+
+    def waiting_on(self) -> list[str]:
+        """What a running execution waits on, one line each."""
+        return self.runner.service.waiting_on(self.arn)
+
+    # --- operations -------------------------------------------------------------------------
+
+    def operations(
+        self, name: str | None = None, *, type: str | None = None
+    ) -> list[OperationView]:
+        """The recorded operations in creation order (the EXECUTION operation left out),
+        optionally only those with ``name`` and/or ``type``."""
+        runs = self.runner.harness.runs
+        return [
+            _view(op, runs[op.id])
+            for op in self.runner.service.get_operations(self.arn)
+            if op.type != "EXECUTION"
+            and (name is None or op.name == name)
+            and (type is None or op.type == type)
+        ]
+
+    def operation(self, name: str, *, type: str | None = None, index: int = 0) -> OperationView:
+        """The ``index``-th operation named ``name``.
+
+        Raises:
+            KeyError: there is no such operation (the message lists the names there are).
+        """
+        found = self.operations(name, type=type)
+        if len(found) <= index:
+            names = sorted({op.name for op in self.operations() if op.name})
+            raise KeyError(
+                f"no operation named {name!r}"
+                + (f" of type {type}" if type else "")
+                + (f" at index {index}" if index else "")
+                + f" in {self.arn}; recorded names: {names}"
+            )
+        return found[index]
+
+    def history(self) -> list[Event]:
+        """The ``GetDurableExecutionHistory`` events, EventId 1 first."""
+        return self.runner.service.get_history(self.arn)
+
+    def export(self, path: str | Path | None = None) -> dict[str, Any]:
+        """The execution as a JSON-ready mapping (and written to ``path`` if given).
+
+        It holds ``FunctionName``, ``DurableExecutionArn``, ``Operations`` and ``Events``:
+        what ``durable_gen.testing.replay`` and ``replay_folder`` read back.
+        """
+        service = self.runner.service
+        data = {
+            "FunctionName": self.record.function_name,
+            "DurableExecutionArn": self.arn,
+            "Operations": msgspec.to_builtins(service.get_operations(self.arn)),
+            "Events": msgspec.to_builtins(service.get_history(self.arn)),
+        }
+        if path is not None:
+            Path(path).write_text(json.dumps(data, indent=1))
+        return data
+
+    # --- callbacks --------------------------------------------------------------------------
+
+    def callback_id(self, name: str) -> str:
+        """The id of the open-or-not callback named ``name``.
+
+        ``name`` is a ``CreateCallback``'s name or a ``WaitForCallback``'s name (whose
+        callback is the unnamed CALLBACK inside it); the latest such callback is returned.
+
+        Raises:
+            KeyError: no callback has that name (yet).
+        """
+        ops = self.runner.service.get_operations(self.arn)
+        contexts = {
+            op.id
+            for op in ops
+            if op.type == "CONTEXT" and op.sub_type == "WaitForCallback" and op.name == name
+        }
+        found = [
+            op
+            for op in ops
+            if op.type == "CALLBACK" and (op.name == name or op.parent_id in contexts)
+        ]
+        if (
+            not found
+            or found[-1].callback_details is None
+            or not found[-1].callback_details.callback_id
+        ):
+            names = sorted(
+                {op.name for op in ops if op.name and op.type in ("CALLBACK", "CONTEXT")}
+            )
+            raise KeyError(
+                f"no callback named {name!r} in {self.arn} (yet); callbacks and contexts "
+                f"recorded: {names}. Run the runner until the workflow created it"
+            )
+        callback_id = found[-1].callback_details.callback_id
+        assert callback_id is not None
+        return callback_id
+
+    def send_callback_success(self, name: str, result: Any = None) -> None:
+        """Complete the callback named ``name`` with ``result`` (any JSON value).
+
+        Call ``runner.run_until_idle()`` afterwards to let the workflow go on.
+        """
+        self.runner.send_callback_success(self.callback_id(name), result)
+
+    def send_callback_failure(
+        self,
+        name: str,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        error_data: str | None = None,
+    ) -> None:
+        """Fail the callback named ``name``; the workflow sees ``CallbackFailedError``."""
+        self.runner.send_callback_failure(
+            self.callback_id(name), error_type, error_message, error_data
+        )
+
+    def send_callback_heartbeat(self, name: str) -> None:
+        """Send a heartbeat to the callback named ``name`` (restarts its heartbeat timeout)."""
+        self.runner.send_callback_heartbeat(self.callback_id(name))
+
+
+class TestRunner:
+    """Run workflows on an in-memory embedded engine whose clock only moves when told to.
+
+    Args:
+        skip_time: When True (default), ``run_until_idle`` jumps the clock to each next
+            timer, so waits and retry delays finish at once (callback timeouts excepted, see
+            ``run_until_idle``). When False, time moves only through ``advance()``.
+        start: Where the virtual clock starts (default 2025-01-01T00:00:00Z).
+        functions: ``Invoke`` targets: name → workflow (generator function) or plain
+            function on JSON values.
+        checkpointing: The driver's checkpointing mode for the workflows it runs.
+        serdes: Serdes of workflow inputs and results.
+        plugins: More instrumentation plugins for the workflows it runs.
+
+    Example::
+
+        runner = TestRunner()
+        run = runner.run(place_order, {"id": "o-1", "amount": 5})
+        run.send_callback_success("approval", {"approved": True})
+        runner.run_until_idle()
+        assert run.result()["approval"] == {"approved": True}
+        assert run.operation("charge").attempts == 1
+    """
+
+    __test__ = False  # not a test class, whatever its name says
+
+    def __init__(
+        self,
+        *,
+        skip_time: bool = True,
+        start: datetime | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        checkpointing: CheckpointMode = "step",
+        serdes: Serdes | None = None,
+        plugins: Sequence[Plugin] = (),
+    ) -> None:
+        start_ms = int((start or DEFAULT_START).timestamp() * 1000)
+        self.clock = VirtualClock(start_ms, auto_advance=False)
+        self.service = LocalService(clock=self.clock)
+        self.skip_time = skip_time
+        self.checkpointing: CheckpointMode = checkpointing
+        self.serdes = serdes
+        self.plugins = tuple(plugins)
+        self.harness = Harness(self._persisted)
+        self._aliases: dict[str, str] = {}
+        self._reals: dict[str, str] = {}
+        self._workflows: dict[str, Callable[..., Any]] = {}
+        for name, fn in (functions or {}).items():
+            self.register(name, fn)
+
+    # --- setup ------------------------------------------------------------------------------
+
+    def register(self, name: str, fn: Callable[..., Any]) -> None:
+        """Register an ``Invoke`` target: a workflow, or a plain function on JSON values."""
+        if inspect.isgeneratorfunction(inspect.unwrap(fn)):
+            self.service.register(name, self._handler(fn))
+        else:
+            register_function(self.service, name, fn, checkpointing=self.checkpointing)
+
+    def _handler(
+        self, workflow: Callable[..., Any]
+    ) -> Callable[[InvocationInput], InvocationOutput]:
+        plugins = (self.harness, *self.plugins)
+
+        def handler(event: InvocationInput) -> InvocationOutput:
+            real = event.durable_execution_arn
+            alias = self._aliases.get(real)
+            if alias is not None:
+                event = msgspec.structs.replace(event, durable_execution_arn=alias)
+            service = HarnessService(self.service, real, self.harness)
+            return invoke(
+                workflow,
+                event,
+                service,
+                checkpointing=self.checkpointing,
+                serdes=self.serdes,
+                plugins=plugins,
+            )
+
+        return handler
+
+    def _persisted(self, arn: str) -> dict[str, Operation]:
+        real = self._reals.get(arn, arn)
+        return {op.id: op for op in self.service.get_operations(real)}
+
+    # --- executions -------------------------------------------------------------------------
+
+    def start(
+        self,
+        workflow: Callable[..., Any],
+        input: Any = None,
+        *,
+        execution_name: str | None = None,
+        execution_arn: str | None = None,
+    ) -> DurableRun:
+        """Start an execution of ``workflow(input)``; nothing runs until ``run_until_idle``.
+
+        Args:
+            workflow: The workflow generator function.
+            input: Its input (JSON-serializable).
+            execution_name: A name for the execution (default: a random id).
+            execution_arn: The ARN the workflow code sees (it seeds ``UUID()``, ``Random()``
+                and retry jitter); default: the engine's ARN. Give two runs the same one to
+                make them comparable.
+        """
+        if not callable(workflow):
+            raise WorkflowDefinitionError(f"start() needs a workflow function, got {workflow!r}")
+        name = workflow_name(workflow)
+        if self._workflows.get(name) is not workflow:
+            self._workflows[name] = workflow
+            self.service.register(name, self._handler(workflow))
+        arn = self.service.start(
+            name,
+            dumps(input, self.serdes, what="the workflow input"),
+            execution_name=execution_name,
+        )
+        if execution_arn is not None:
+            self._aliases[arn] = execution_arn
+            self._reals[execution_arn] = arn
+        return DurableRun(self, arn, self.serdes)
+
+    def run(self, workflow: Callable[..., Any], input: Any = None, **options: Any) -> DurableRun:
+        """``start()`` then ``run_until_idle()``: the execution has ended, or waits on the test.
+
+        Args:
+            workflow: The workflow generator function.
+            input: Its input.
+            **options: ``execution_name``, ``execution_arn`` (see ``start``).
+        """
+        handle = self.start(workflow, input, **options)
+        self.run_until_idle()
+        return handle
+
+    def run_until_idle(self, *, include_callback_timeouts: bool = False) -> None:
+        """Run everything that is due; with ``skip_time``, jump from timer to timer.
+
+        Time is not skipped to a callback's timeout (or heartbeat timeout): the runner stops
+        there, so the test can answer the callback (or ``advance()`` past the timeout), unless
+        ``include_callback_timeouts`` is True.
+        """
+        with self._clock_for_now():
+            while True:
+                self._drive()
+                if not self.skip_time:
+                    return
+                task = self.service.store.next_task()
+                if task is None:
+                    return
+                if task.kind in _CALLBACK_TIMERS and not include_callback_timeouts:
+                    return
+                self.clock.advance_to(task.due_ms)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds``, running each timer at its due time."""
+        if seconds < 0:
+            raise ValidationError(f"advance() needs seconds >= 0, got {seconds}")
+        target = self.clock.now_ms() + round(seconds * 1000)
+        with self._clock_for_now():
+            while True:
+                self._drive()
+                task = self.service.store.next_task()
+                if task is None or task.due_ms > target:
+                    break
+                self.clock.advance_to(task.due_ms)
+            self.clock.advance_to(target)
+            self._drive()
+
+    def advance_to_next_timer(self) -> bool:
+        """Move the clock to the next timer (a callback timeout included) and run what is due.
+
+        Returns:
+            False when no timer is left.
+        """
+        with self._clock_for_now():
+            self._drive()
+            task = self.service.store.next_task()
+            if task is None:
+                return False
+            self.clock.advance_to(task.due_ms)
+            self._drive()
+        if self.skip_time:
+            self.run_until_idle()
+        return True
+
+    def now(self) -> datetime:
+        """The virtual time, an aware UTC datetime."""
+        return datetime.fromtimestamp(self.clock.now_ms() / 1000, UTC)
+
+    def _drive(self) -> None:
+        """Run what is due now, resuming after planned crashes."""
+        while True:
+            try:
+                self.service.run_until_idle()
+            except Crash:
+                self.harness.settle()
+                continue
+            return
+
+    @contextmanager
+    def _clock_for_now(self) -> Iterator[None]:
+        with use_clock(lambda: self.clock.now_ms() / 1000):
+            yield
+
+    def crash(self, schedule: CrashSchedule) -> None:
+        """Abandon invocations from now on as ``schedule`` says (see ``CrashSchedule``)."""
+        self.harness.schedule = schedule
+
+    # --- callbacks by id --------------------------------------------------------------------
+
+    def send_callback_success(self, callback_id: str, result: Any = None) -> None:
+        """Complete a callback with ``result`` (any JSON value)."""
+        self.service.send_callback_success(callback_id, dumps(result, what="the callback result"))
+
+    def send_callback_failure(
+        self,
+        callback_id: str,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        error_data: str | None = None,
+    ) -> None:
+        """Fail a callback; the workflow sees ``CallbackFailedError`` with these fields."""
+        self.service.send_callback_failure(
+            callback_id,
+            ErrorObject(error_type=error_type, error_message=error_message, error_data=error_data),
+        )
+
+    def send_callback_heartbeat(self, callback_id: str) -> None:
+        """Send a heartbeat to a callback."""
+        self.service.send_callback_heartbeat(callback_id)
+
+    def executions(self) -> list[DurableRun]:
+        """Every execution of this runner (``Invoke``'d durable functions included)."""
+        return [DurableRun(self, r.arn, self.serdes) for r in self.service.list_executions()]

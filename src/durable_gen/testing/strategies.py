@@ -1,0 +1,336 @@
+"""Hypothesis strategies: random workflow programs with their expected results, and crash schedules.
+
+A *program* is data (a list of nodes): steps that succeed, fail, or fail then succeed; waits;
+callbacks answered with a value, failed, or left to time out; maps; parallels; child contexts.
+``program_workflow`` runs any program as a workflow, ``expected_result`` says what it must
+return, and ``answer_callbacks`` answers its callbacks the way the program says, so::
+
+    @given(programs(), crash_schedules())
+    def test_programs_survive_crashes(program, schedule):
+        check = DeterminismCheck(program_workflow, program_input(program), on_idle=answer_callbacks)
+        assert check.check(schedule).result == json.dumps(expected_result(program))
+
+Needs ``hypothesis`` (the ``test`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Sequence
+from typing import Any, Literal
+
+import msgspec
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "durable_gen.testing.strategies needs hypothesis: pip install 'durable-gen[test]' "
+        "(or pip install hypothesis)"
+    ) from exc
+
+import durable_gen as dg
+
+from ._harness import CrashSchedule, current_attempt
+from ._runner import DurableRun
+
+__all__ = [
+    "CallbackNode",
+    "ChildNode",
+    "MapNode",
+    "Node",
+    "ParallelNode",
+    "Program",
+    "StepNode",
+    "WaitNode",
+    "answer_callbacks",
+    "crash_schedules",
+    "expected_result",
+    "program_input",
+    "program_workflow",
+    "programs",
+]
+
+
+class StepNode(msgspec.Struct, frozen=True, tag="step"):
+    """A step returning ``value``; ``fail`` raises (no retry), ``flaky`` fails ``failures``
+    attempts then succeeds. A failure is caught by the program: its result is ``"failed"``."""
+
+    value: int
+    outcome: Literal["ok", "fail", "flaky"] = "ok"
+    failures: int = 0
+
+
+class WaitNode(msgspec.Struct, frozen=True, tag="wait"):
+    """A durable wait; its result is ``"waited"``."""
+
+    seconds: int
+
+
+class CallbackNode(msgspec.Struct, frozen=True, tag="callback"):
+    """A ``WaitForCallback``: answered with ``value`` (``success``), failed (result
+    ``"callback-failed"``), or never answered (``timeout``: result ``"timeout"``)."""
+
+    value: int
+    answer: Literal["success", "failure", "timeout"] = "success"
+
+
+class MapNode(msgspec.Struct, frozen=True, tag="map"):
+    """A ``Map`` doubling each item; a negative item fails (its result is ``"failed"``)."""
+
+    items: list[int]
+
+
+class ParallelNode(msgspec.Struct, frozen=True, tag="parallel"):
+    """A ``Parallel`` running each branch program; its result is the list of their results."""
+
+    branches: list[list[Node]]
+
+
+class ChildNode(msgspec.Struct, frozen=True, tag="child"):
+    """A ``Child`` context running ``body``; its result is the body's result."""
+
+    body: list[Node]
+
+
+Node = StepNode | WaitNode | CallbackNode | MapNode | ParallelNode | ChildNode
+Program = list[Node]
+
+
+# --- the workflow that runs programs -----------------------------------------------------------
+
+
+@dg.step(retry=dg.Retry.never())
+def _value(value: int) -> int:
+    return value
+
+
+@dg.step(retry=dg.Retry.never())
+def _fail(value: int) -> int:
+    raise ValueError(f"planned failure of {value}")
+
+
+def _flaky(value: int, failures: int) -> int:
+    attempt = current_attempt()
+    if attempt is None or attempt.attempt <= failures:
+        raise TimeoutError(f"planned failure, attempt {attempt.attempt if attempt else '?'}")
+    return value
+
+
+@dg.step(retry=dg.Retry.never())
+def _double(item: int) -> int:
+    if item < 0:
+        raise ValueError(f"planned failure of item {item}")
+    return item * 2
+
+
+def _submit(callback_id: str) -> None:
+    """Nothing to send: ``answer_callbacks`` answers from outside."""
+
+
+def program_input(program: Sequence[Node]) -> Any:
+    """The workflow input that runs ``program`` (its JSON form)."""
+    return msgspec.to_builtins(list(program))
+
+
+@dg.workflow
+def program_workflow(program: Any) -> Generator[Any, Any, list[Any]]:
+    """Run a program (given as ``program_input(program)``); returns its results, one a node."""
+    nodes = msgspec.convert(program, list[Node])
+    return (yield from _run(nodes, "p"))
+
+
+def _run(nodes: Sequence[Node], path: str) -> Generator[Any, Any, list[Any]]:
+    out: list[Any] = []
+    for i, node in enumerate(nodes):
+        name = f"{path}.{i}"
+        if isinstance(node, StepNode):
+            try:
+                if node.outcome == "ok":
+                    out.append((yield dg.Step(_value.fn, (node.value,), name=name)))
+                elif node.outcome == "fail":
+                    out.append(
+                        (yield dg.Step(_fail.fn, (node.value,), name=name, retry=dg.Retry.never()))
+                    )
+                else:
+                    retry = dg.Retry(max_attempts=node.failures + 1, initial_delay=1, jitter="none")
+                    out.append(
+                        (yield dg.Step(_flaky, (node.value, node.failures), name=name, retry=retry))
+                    )
+            except dg.StepFailedError:
+                out.append("failed")
+        elif isinstance(node, WaitNode):
+            yield dg.Wait(seconds=node.seconds, name=name)
+            out.append("waited")
+        elif isinstance(node, CallbackNode):
+            timeout = 60 if node.answer == "timeout" else 86_400
+            try:
+                out.append(
+                    (yield dg.WaitForCallback(
+                        _submit, name=f"{name}:{node.answer}:{node.value}", timeout=timeout
+                    ))
+                )  # fmt: skip
+            except dg.CallbackTimeoutError:
+                out.append("timeout")
+            except dg.CallbackFailedError:
+                out.append("callback-failed")
+        elif isinstance(node, MapNode):
+            batch = yield dg.Map(
+                _double, node.items, name=name, completion=dg.Completion.all_completed()
+            )
+            out.append([i.result if i.succeeded else "failed" for i in batch.items])
+        elif isinstance(node, ParallelNode):
+            branches = [
+                dg.Branch(_branch(body, f"{name}.{j}"), name=f"{name}.{j}")
+                for j, body in enumerate(node.branches)
+            ]
+            batch = yield dg.Parallel(branches, name=name, completion=dg.Completion.all_completed())
+            out.append([i.result if i.succeeded else "failed" for i in batch.items])
+        else:
+            out.append((yield dg.Child(_child, (node.body, name), name=name)))
+    return out
+
+
+def _branch(body: Sequence[Node], path: str) -> Any:
+    def branch() -> Generator[Any, Any, list[Any]]:
+        return (yield from _run(body, path))
+
+    return branch
+
+
+def _child(body: Sequence[Node], path: str) -> Generator[Any, Any, list[Any]]:
+    return (yield from _run(body, path))
+
+
+def expected_result(program: Sequence[Node]) -> list[Any]:
+    """What ``program_workflow`` returns for ``program``, computed without running it."""
+    out: list[Any] = []
+    for node in program:
+        if isinstance(node, StepNode):
+            out.append("failed" if node.outcome == "fail" else node.value)
+        elif isinstance(node, WaitNode):
+            out.append("waited")
+        elif isinstance(node, CallbackNode):
+            answers = {"success": node.value, "failure": "callback-failed", "timeout": "timeout"}
+            out.append(answers[node.answer])
+        elif isinstance(node, MapNode):
+            out.append(["failed" if item < 0 else item * 2 for item in node.items])
+        elif isinstance(node, ParallelNode):
+            out.append([expected_result(body) for body in node.branches])
+        else:
+            out.append(expected_result(node.body))
+    return out
+
+
+def answer_callbacks(run: DurableRun) -> None:
+    """Answer the open callbacks of a program run as their nodes say (timeouts are left)."""
+    ops = run.runner.service.get_operations(run.arn)
+    names = {op.id: op.name for op in ops if op.type == "CONTEXT"}
+    for op in ops:
+        if op.type != "CALLBACK" or op.status != "STARTED" or op.callback_details is None:
+            continue
+        callback_id = op.callback_details.callback_id
+        label = names.get(op.parent_id or "") or ""
+        _, _, spec = label.partition(":")
+        answer, _, value = spec.partition(":")
+        if callback_id is None:
+            continue
+        if answer == "success":
+            run.runner.send_callback_success(callback_id, int(value))
+        elif answer == "failure":
+            run.runner.send_callback_failure(callback_id, "Planned", "planned callback failure")
+
+
+# --- strategies ----------------------------------------------------------------------------------
+
+_values = st.integers(min_value=0, max_value=1000)
+_KINDS = ("step", "wait", "callback", "map", "parallel", "child")
+
+
+def programs(
+    *,
+    kinds: Sequence[str] = _KINDS,
+    max_nodes: int = 5,
+    max_leaves: int = 10,
+) -> st.SearchStrategy[Program]:
+    """Random programs built from ``kinds`` (``step``, ``wait``, ``callback``, ``map``,
+    ``parallel``, ``child``).
+
+    Args:
+        kinds: The node kinds to use; ``parallel`` and ``child`` nest the others.
+        max_nodes: Nodes at the top level (and in each nested body).
+        max_leaves: Leaves in all.
+    """
+    unknown = set(kinds) - set(_KINDS)
+    if unknown or not set(kinds) & {"step", "wait", "callback", "map"}:
+        raise ValueError(
+            f"kinds must include a leaf kind (step, wait, callback, map) and only {_KINDS}; got "
+            f"{list(kinds)}"
+        )
+    leaves: list[st.SearchStrategy[Node]] = []
+    if "step" in kinds:
+        leaves.append(
+            st.one_of(
+                st.builds(StepNode, value=_values),
+                st.builds(StepNode, value=_values, outcome=st.just("fail")),
+                st.builds(
+                    StepNode,
+                    value=_values,
+                    outcome=st.just("flaky"),
+                    failures=st.integers(min_value=1, max_value=2),
+                ),
+            )
+        )
+    if "wait" in kinds:
+        leaves.append(st.builds(WaitNode, seconds=st.integers(min_value=1, max_value=3 * 86_400)))
+    if "callback" in kinds:
+        leaves.append(
+            st.builds(
+                CallbackNode,
+                value=_values,
+                answer=st.sampled_from(["success", "success", "failure", "timeout"]),
+            )
+        )
+    if "map" in kinds:
+        leaves.append(
+            st.builds(
+                MapNode,
+                items=st.lists(st.integers(min_value=-2, max_value=50), min_size=0, max_size=4),
+            )
+        )
+    leaf: st.SearchStrategy[Node] = st.one_of(*leaves)
+    nest = [k for k in ("parallel", "child") if k in kinds]
+    if not nest:
+        return st.lists(leaf, min_size=1, max_size=max_nodes)
+
+    def extend(inner: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
+        body = st.lists(inner, min_size=1, max_size=min(3, max_nodes))
+        options: list[st.SearchStrategy[Node]] = []
+        if "parallel" in nest:
+            options.append(st.builds(ParallelNode, branches=st.lists(body, min_size=1, max_size=3)))
+        if "child" in nest:
+            options.append(st.builds(ChildNode, body=body))
+        return st.one_of(*options)
+
+    node = st.recursive(leaf, extend, max_leaves=max_leaves)
+    return st.lists(node, min_size=1, max_size=max_nodes)
+
+
+def crash_schedules(
+    *, max_point: int = 30, max_points: int = 4
+) -> st.SearchStrategy[CrashSchedule]:
+    """Random crash schedules: a few crash points after checkpoints and around step attempts,
+    sometimes a crash after every checkpoint, sometimes none."""
+    points = st.frozensets(st.integers(min_value=1, max_value=max_point), max_size=max_points)
+    return st.builds(
+        CrashSchedule,
+        after_checkpoints=points,
+        before_attempts=points,
+        after_attempts=points,
+        every_checkpoint=st.sampled_from([False, False, False, True]),
+    )
+
+
+def result_json(program: Sequence[Node]) -> str:
+    """``expected_result(program)`` as the JSON payload the execution records."""
+    return json.dumps(expected_result(program), separators=(",", ":"))
