@@ -371,6 +371,8 @@ class MemoryStore:
                 entry.events.extend(change.events)
             for cb in change.callbacks:
                 self._callbacks[cb.callback_id] = cb
+            if not (change.tasks or change.cancelled or change.cancel_all):
+                continue  # most checkpoints schedule nothing
             tasks = entry.tasks
             live = len(tasks)
             for key in change.cancelled:

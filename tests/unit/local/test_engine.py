@@ -8,6 +8,7 @@ import pytest
 
 from durable_gen._errors import (
     FunctionNotRegisteredError,
+    InvalidCheckpointTokenError,
     InvalidInputError,
     PayloadTooLargeError,
     UnknownCallbackError,
@@ -713,6 +714,19 @@ def test_execution_timeout(svc: LocalService, clock: VirtualClock) -> None:
     assert record.end_timestamp == start + 3_600_000
     assert types_of(svc, arn)[-1] == "ExecutionTimedOut"
     assert svc.get_operations(arn)[0].status == "TIMED_OUT"
+
+
+def test_execution_timeout_during_an_invocation(svc: LocalService, clock: VirtualClock) -> None:
+    def body(inv: Inv) -> InvocationOutput:
+        inv.cp(up(1, "STEP", "START"))
+        clock.advance(61)  # a slow step
+        with pytest.raises(InvalidCheckpointTokenError, match="already ended \\(TIMED_OUT\\)"):
+            inv.cp(up(1, "STEP", "SUCCEED"))
+        return succeeded()
+
+    arn = Script(svc, "wf", body).start(execution_timeout=60)
+    assert svc.run(arn).status == "TIMED_OUT"
+    assert types_of(svc, arn)[-2:] == ["ExecutionTimedOut", "InvocationCompleted"]
 
 
 def test_execution_timeout_does_not_count_as_progress(
