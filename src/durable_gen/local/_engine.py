@@ -883,6 +883,15 @@ class LocalService:
             value = function(payload)
         except Exception as exc:
             status, error = "FAILED", _error_from_exception(exc)
+        except BaseException:
+            # KeyboardInterrupt and the like: the call did not happen; a later run makes it.
+            with self._lock:
+                ex = self._store.load(arn)
+                if ex is not None and ex.status == "RUNNING":
+                    change = Change(ex)
+                    change.tasks = (Task(self._clock.now_ms(), arn, CALL, op_id),)
+                    self._commit([change])
+            raise
         else:
             if value is not None and not isinstance(value, str):
                 status = "FAILED"

@@ -426,6 +426,24 @@ def test_invoke_of_a_plain_function_that_raises(svc: LocalService) -> None:
     assert record.error.stack_trace
 
 
+def test_an_interrupted_plain_call_is_made_again_later(svc: LocalService) -> None:
+    calls: list[str | None] = []
+
+    def plain(payload: str | None) -> str | None:
+        calls.append(payload)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return payload
+
+    svc.register("plain", plain, durable=False)
+    arn = Script(svc, "wf", invoker("plain")).start()
+    with pytest.raises(KeyboardInterrupt):
+        svc.run(arn)
+    record = svc.run(arn)
+    assert record.status == "SUCCEEDED" and record.result == '"in"'
+    assert calls == ['"in"', '"in"']
+
+
 def test_invoke_of_a_plain_function_returning_a_non_string(svc: LocalService) -> None:
     svc.register("plain", lambda payload: 42, durable=False)  # type: ignore[arg-type,return-value]
     record = svc.run(Script(svc, "wf", invoker("plain")).start())
