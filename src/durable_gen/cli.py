@@ -17,13 +17,14 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
-from ._errors import DurableGenError, ExecutionSuspendedError, InvalidInputError
+from ._errors import DurableGenError, ExecutionSuspendedError, InvalidInputError, StoreError
 from ._wire import ErrorObject, Event
 
 __all__ = ["main"]
@@ -78,7 +79,7 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
             f"no database at {path}: start an execution first (durable-gen start ...), or "
             "point --db (or DURABLE_GEN_DB) at an existing one"
         )
-    return SqliteStore(path)
+    return SqliteStore(path, timeout=args.lock_timeout)
 
 
 def _service(store: Any) -> Any:
@@ -162,10 +163,19 @@ def _start_execution(args: argparse.Namespace, worker: Any) -> str:
     return arn
 
 
-def _worker(args: argparse.Namespace, **kwargs: Any) -> Any:
-    from .local import Worker
+@contextmanager
+def _worker(
+    args: argparse.Namespace, store_options: dict[str, Any] | None = None, **kwargs: Any
+) -> Iterator[Any]:
+    """A ``Worker`` on the command's database; the database is closed afterwards."""
+    from .local import SqliteStore, Worker
 
-    return Worker(_db_path(args), **kwargs)
+    store = SqliteStore(_db_path(args), timeout=args.lock_timeout, **(store_options or {}))
+    try:
+        with Worker(store, **kwargs) as worker:
+            yield worker
+    finally:
+        store.close()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -345,17 +355,18 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             raise CliError(f"--register takes NAME=MODULE:FUNCTION, got {item!r}")
         functions[name] = path
     try:
-        worker = _worker(
+        with _worker(
             args,
+            {"lease_seconds": args.lease},
             functions=functions,
             poll=args.poll,
-            lease_seconds=args.lease,
             skip_time=args.skip_time,
-        )
+        ) as worker:
+            worker.run(once=args.once)
     except InvalidInputError as exc:
+        if isinstance(exc, StoreError):
+            raise
         raise CliError(str(exc)) from None
-    with worker:
-        worker.run(once=args.once)
     return 0
 
 
@@ -378,6 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--db",
         help=f"the SQLite database (default: $DURABLE_GEN_DB, else ./{DEFAULT_DB})",
+    )
+    common.add_argument(
+        "--lock-timeout",
+        type=_positive,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for another process's transaction (default 5)",
     )
     parser = argparse.ArgumentParser(
         prog="durable-gen", description="Run and operate durable_gen workflows."

@@ -1,0 +1,101 @@
+"""Fixtures of the command-line tests: the real ``durable-gen`` in a subprocess.
+
+Each test gets a temporary working directory holding a workflow module (``flows.py``, on
+PYTHONPATH) and the default database ``durable.db``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FLOWS = textwrap.dedent(
+    """
+    import durable_gen as dg
+
+
+    @dg.step
+    def add(a, b):
+        return a + b
+
+
+    def double(x):
+        return 2 * x
+
+
+    @dg.workflow
+    def total(n):
+        t = 0
+        for i in range(n):
+            t = yield add(t, i)
+        batch = yield dg.Map(double, [1, 2, 3], name="doubles")
+        return {"total": t, "doubles": batch.get_results()}
+
+
+    @dg.workflow
+    def approval(request):
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve")
+        return {"request": request, "answer": answer}
+
+
+    @dg.step(retry=dg.Retry.never())
+    def explode():
+        raise RuntimeError("boom")
+
+
+    @dg.workflow
+    def failing(_):
+        yield explode()
+        return None
+    """
+)
+
+
+class Result:
+    """A finished command: its exit status and output."""
+
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "flows.py").write_text(FLOWS)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(workdir: Path) -> Cli:
+    """Run ``durable-gen ARGS...`` in the working directory; returns a ``Result``."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        full_env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(workdir), os.environ.get("PYTHONPATH")])
+        )
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, "-m", "durable_gen.cli", *args],
+            cwd=workdir,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return Result(proc)
+
+    return run
