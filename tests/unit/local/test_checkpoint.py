@@ -162,8 +162,8 @@ def test_the_response_also_holds_what_changed_meanwhile(svc: LocalService) -> No
         reply = inv.cp(up(2, "STEP", "START"))
         got = {op.id: op for op in reply.new_execution_state.operations}
         assert got[oid(1)].status == "SUCCEEDED"
-        assert got[oid(1)].callback_details is not None
-        assert got[oid(1)].callback_details.result == '"yes"'
+        details = got[oid(1)].callback_details
+        assert details is not None and details.result == '"yes"'
         assert got[oid(2)].status == "STARTED"
         # Delivered once.
         assert [op.id for op in inv.cp().new_execution_state.operations] == []

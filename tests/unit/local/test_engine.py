@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -259,11 +260,12 @@ def test_callback_failure(svc: LocalService) -> None:
 
 
 def test_unknown_and_completed_callback_ids(svc: LocalService) -> None:
-    for send in (
+    sends: list[Callable[[], None]] = [
         lambda: svc.send_callback_success("nope", None),
         lambda: svc.send_callback_failure("nope"),
         lambda: svc.send_callback_heartbeat("nope"),
-    ):
+    ]
+    for send in sends:
         with pytest.raises(UnknownCallbackError, match="no callback has the id 'nope'"):
             send()
 
@@ -361,7 +363,9 @@ def test_callback_sent_from_another_thread_during_a_step(svc: LocalService) -> N
 # --- chained invokes ----------------------------------------------------------------------------
 
 
-def invoker(function_name: str, payload: str | None = '"in"'):  # type: ignore[no-untyped-def]
+def invoker(
+    function_name: str, payload: str | None = '"in"'
+) -> Callable[[Inv], InvocationOutput | None]:
     def body(inv: Inv) -> InvocationOutput | None:
         op = inv.op(1)
         if op is None:
@@ -445,7 +449,7 @@ def test_an_interrupted_plain_call_is_made_again_later(svc: LocalService) -> Non
 
 
 def test_invoke_of_a_plain_function_returning_a_non_string(svc: LocalService) -> None:
-    svc.register("plain", lambda payload: 42, durable=False)  # type: ignore[arg-type,return-value]
+    svc.register("plain", lambda payload: 42, durable=False)  # type: ignore[call-overload]
     record = svc.run(Script(svc, "wf", invoker("plain")).start())
     assert record.error is not None and "JSON string" in (record.error.error_message or "")
 
@@ -455,16 +459,9 @@ def test_invoke_of_a_durable_function_starts_a_child_execution(svc: LocalService
         if inv.op(1) is None:
             inv.cp(up(1, "WAIT", "START", wait_options=WaitOptions(wait_seconds=5)))
             return None
-        return succeeded(
-            '"child:'
-            + (
-                inv.ops[
-                    inv.event.initial_execution_state.operations[0].id
-                ].execution_details.input_payload
-                or ""
-            )
-            + '"'
-        )  # type: ignore[union-attr]
+        execution = inv.event.initial_execution_state.operations[0]
+        assert execution.type == "EXECUTION" and execution.execution_details is not None
+        return succeeded(f'"child:{execution.execution_details.input_payload}"')
 
     Script(svc, "child", child)
     arn = Script(svc, "parent", invoker("child", '"x"')).start()

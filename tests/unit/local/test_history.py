@@ -14,6 +14,8 @@ from durable_gen._wire import (
     ChainedInvokeOptions,
     ErrorObject,
     InvocationOutput,
+    OperationAction,
+    OperationType,
     OperationUpdate,
     StepOptions,
     WaitOptions,
@@ -52,11 +54,19 @@ def ev(kind: str, **fields: Any) -> dict[str, Any]:
 ERR = ErrorObject(error_type="ValueError", error_message="boom")
 
 
-def _up(n: int, type_: str, action: str, parent: str | None = None, **kwargs: Any) -> Any:
+def _up(
+    n: int,
+    type_: OperationType,
+    action: OperationAction,
+    parent: str | None = None,
+    **kwargs: Any,
+) -> OperationUpdate:
     return OperationUpdate(id=oid(n, parent), type=type_, action=action, parent_id=parent, **kwargs)
 
 
-def up_step(n: int, action: str, parent: str | None = None, **kwargs: Any) -> Any:
+def up_step(
+    n: int, action: OperationAction, parent: str | None = None, **kwargs: Any
+) -> OperationUpdate:
     if action == "START":
         kwargs.setdefault("sub_type", "Step")
     return _up(n, "STEP", action, parent, **kwargs)

@@ -418,8 +418,14 @@ def test_invoke_start_of_a_durable_target() -> None:
 
 def test_invoke_of_an_arn_resolves_to_the_function_name() -> None:
     seen: list[str] = []
+    nothing: dict[str, Operation] = {}
+
+    def resolve(op_id: str, name: str) -> InvokeTarget:
+        seen.append(name)
+        return InvokeTarget()
+
     apply_checkpoint(
-        {}.get,
+        nothing.get,
         [
             update(
                 "CHAINED_INVOKE",
@@ -432,7 +438,7 @@ def test_invoke_of_an_arn_resolves_to_the_function_name() -> None:
         now_ms=T0,
         first_event_id=2,
         new_callback_id=lambda: "x",
-        resolve_invoke=lambda op_id, name: seen.append(name) or InvokeTarget(),
+        resolve_invoke=resolve,
     )
     assert seen == ["tax-svc"]
 
