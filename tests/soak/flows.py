@@ -71,3 +71,12 @@ def expected(n: int) -> list[str]:
     seq = [f"seq-{i}={(n + i) * 3 + 1}" for i in range(SEQUENTIAL)]
     maps = [f"map-{i}={i * 3 + 1}" for i in range(MAP_ITEMS)]
     return seq[: SEQUENTIAL // 2] + maps + seq[SEQUENTIAL // 2 :]
+
+
+@dg.workflow
+def tagged(n: int):  # type: ignore[no-untyped-def]
+    """Three steps whose labels name the execution: each must run exactly once."""
+    out = []
+    for i in range(3):
+        out.append((yield work(f"e{n}-s{i}", i)))
+    return out

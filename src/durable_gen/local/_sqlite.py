@@ -48,6 +48,8 @@ Synchronous = Literal["FULL", "NORMAL"]
 _CALL: Final = "call"
 _INVOCATION: Final = "invocation"
 _OWNER_HOST: Final = socket.gethostname()
+#: Expired leases are looked for at most this often (``next_task`` runs on every checkpoint).
+_RECOVER_EVERY_MS: Final = 50
 
 _encode_header = msgspec.msgpack.Encoder().encode
 _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
@@ -210,6 +212,7 @@ class SqliteStore:
         self._depth = 0
         self._cache: dict[str, StoredExecution] = {}
         self._serving: tuple[str, ...] | None = None
+        self._recovered_ms = 0
         self.lock = _TransactionLock(self)
         _create_private(self.path)
         try:
@@ -550,7 +553,10 @@ class SqliteStore:
         holder died), so that they are due again.
         """
         with self._tx() as conn:
-            self._recover(conn)
+            now = _wall_ms()
+            if now - self._recovered_ms >= _RECOVER_EVERY_MS:
+                self._recovered_ms = now
+                self._recover(conn)
             sql = "SELECT due_ms, arn, kind, op_id FROM tasks WHERE lease_owner IS NULL"
             params: tuple[str, ...] = ()
             if self._serving is not None:
