@@ -1,0 +1,104 @@
+"""pytest fixtures for durable workflows: ``durable_runner`` and ``durable_replayer``.
+
+Registered through the ``pytest11`` entry point, so installing durable-gen makes them available
+in every test session. Options of the runner come from the ``durable_runner`` marker::
+
+    @pytest.mark.durable_runner(skip_time=False, functions={"tax": tax})
+    def test_tax(durable_runner): ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._history import HistorySource
+from ._replay import ReplayReport, replay, replay_folder
+from ._runner import TestRunner
+
+__all__ = ["Replayer", "durable_replayer", "durable_runner"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "durable_runner(**options): keyword options of the durable_runner fixture's TestRunner "
+        "(skip_time, start, functions, checkpointing, serdes, plugins)",
+    )
+
+
+@pytest.fixture
+def durable_runner(request: pytest.FixtureRequest) -> TestRunner:
+    """A fresh ``TestRunner`` (in-memory engine, virtual clock) for one test."""
+    marker = request.node.get_closest_marker("durable_runner")
+    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    return TestRunner(**options)
+
+
+class Replayer:
+    """Replays recorded histories; relative paths start at the test file's folder.
+
+    Args:
+        base: The folder relative paths are resolved against.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    def _path(self, source: Any) -> Any:
+        if isinstance(source, os.PathLike) or (
+            isinstance(source, str) and not source.lstrip().startswith(("{", "["))
+        ):
+            path = Path(source)
+            return path if path.is_absolute() else self.base / path
+        return source
+
+    def replay(
+        self, workflow: Callable[..., Any], history: HistorySource, **options: Any
+    ) -> ReplayReport:
+        """``durable_gen.testing.replay`` (a relative path is found next to the test)."""
+        return replay(workflow, self._path(history), **options)
+
+    def assert_replays(
+        self, workflow: Callable[..., Any], history: HistorySource, **options: Any
+    ) -> ReplayReport:
+        """Replay and fail the test on a divergence or failure (``raise_for_status``)."""
+        return self.replay(workflow, history, **options).raise_for_status()
+
+    def replay_folder(
+        self,
+        workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
+        path: str | os.PathLike[str],
+        **options: Any,
+    ) -> list[ReplayReport]:
+        """``durable_gen.testing.replay_folder`` (a relative path is found next to the test)."""
+        return replay_folder(workflows, self._path(path), **options)
+
+    def assert_folder_replays(
+        self,
+        workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
+        path: str | os.PathLike[str],
+        **options: Any,
+    ) -> list[ReplayReport]:
+        """Replay every history of a folder; fail the test listing every file that did not
+        replay (and fail if the folder holds none)."""
+        reports = self.replay_folder(workflows, path, **options)
+        if not reports:
+            raise AssertionError(f"no JSON history under {self._path(path)}")
+        bad = [r for r in reports if not r.ok]
+        if bad:
+            raise AssertionError(
+                f"{len(bad)} of {len(reports)} histories do not replay:\n"
+                + "\n".join(f"- {r}" for r in bad)
+            )
+        return reports
+
+
+@pytest.fixture
+def durable_replayer(request: pytest.FixtureRequest) -> Replayer:
+    """A ``Replayer`` whose relative paths start at the test file's folder."""
+    return Replayer(Path(request.path).parent)

@@ -1,0 +1,80 @@
+"""The pytest plugin: registered by its entry point; fixtures durable_runner, durable_replayer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.testing import TestRunner
+from durable_gen.testing.pytest_plugin import Replayer
+
+
+@dg.step
+def add_one(x: int) -> int:
+    return x + 1
+
+
+def order(x: int):  # type: ignore[no-untyped-def]
+    y = yield add_one(x)
+    yield dg.Wait(seconds=3600, name="later")
+    return y
+
+
+def test_the_plugin_is_registered_by_the_entry_point(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.pluginmanager.get_plugin("durable_gen") is not None
+
+
+def test_durable_runner_is_a_fresh_time_skipping_runner(durable_runner: TestRunner) -> None:
+    run = durable_runner.run(order, 1)
+    assert run.result() == 2
+    assert len(durable_runner.executions()) == 1
+
+
+@pytest.mark.durable_runner(skip_time=False)
+def test_durable_runner_takes_options_from_its_marker(durable_runner: TestRunner) -> None:
+    run = durable_runner.run(order, 1)
+    assert run.status == "RUNNING"
+    durable_runner.advance(3600)
+    assert run.result() == 2
+
+
+def test_durable_replayer_finds_histories_next_to_the_test(
+    durable_replayer: Replayer, durable_runner: TestRunner, tmp_path: Path
+) -> None:
+    run = durable_runner.run(order, 1)
+    run.export(tmp_path / "order-1.json")
+    report = durable_replayer.assert_replays(order, tmp_path / "order-1.json")
+    assert report.result == 2
+    assert durable_replayer.assert_folder_replays({"order": order}, tmp_path)[0].ok
+    # a relative path is resolved against this file's folder
+    assert durable_replayer.base == Path(__file__).parent
+    assert durable_replayer.replay(order, "no-such.json").status == "invalid"
+
+
+def test_assert_folder_replays_lists_what_does_not_replay(
+    durable_replayer: Replayer, durable_runner: TestRunner, tmp_path: Path
+) -> None:
+    durable_runner.run(order, 1).export(tmp_path / "order-1.json")
+
+    @dg.step
+    def add_two(x: int) -> int:
+        return x + 2
+
+    def renamed(x: int):  # type: ignore[no-untyped-def]
+        y = yield add_two(x)
+        yield dg.Wait(seconds=3600, name="later")
+        return y
+
+    with pytest.raises(AssertionError, match=r"1 of 1 histories do not replay:\n- .*diverged"):
+        durable_replayer.assert_folder_replays(renamed, tmp_path)
+
+
+def test_empty_folder_is_an_error(durable_replayer: Replayer, tmp_path: Path) -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=1)
+
+    with pytest.raises(AssertionError, match="no JSON history"):
+        durable_replayer.assert_folder_replays(wf, tmp_path)
