@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -362,6 +363,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             poll=args.poll,
             skip_time=args.skip_time,
         ) as worker:
+            # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
+            signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
             worker.run(once=args.once)
     except InvalidInputError as exc:
         if isinstance(exc, StoreError):
