@@ -19,6 +19,7 @@ production histories).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -162,8 +163,10 @@ def replay_folder(
     Args:
         workflows: One workflow for every file, or a mapping from name to workflow. A file
             is matched to a name by its ``FunctionName`` field (``TestRunner.export()``
-            writes it), else by a folder of that name on its path (``histories/<name>/``),
-            else by its file name starting with the name (the longest name wins).
+            writes it; ``pkg.module.name`` matches ``name``), else by the function in its
+            ``DurableExecutionArn`` (``...:function:<name>:...``), else by a folder of that
+            name on its path (``histories/<name>/``), else by its file name starting with
+            the name (the longest name wins).
         path: The folder.
         pattern: Glob of the files to replay, relative to ``path``.
         serdes: Serdes of workflow inputs and results.
@@ -184,7 +187,9 @@ def replay_folder(
                 ReplayReport(status="invalid", message=str(exc), source=source, exception=exc)
             )
             continue
-        workflow = _pick(workflows, file.relative_to(root), loaded.function_name)
+        workflow = _pick(
+            workflows, file.relative_to(root), loaded.function_name, loaded.execution_arn
+        )
         if workflow is None:
             assert isinstance(workflows, Mapping)
             reports.append(
@@ -203,11 +208,18 @@ def _pick(
     workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
     relative: Path,
     function_name: str | None,
+    arn: str | None,
 ) -> Callable[..., Any] | None:
     if not isinstance(workflows, Mapping):
         return workflows
-    if function_name is not None and function_name in workflows:
-        return workflows[function_name]
+    if function_name is not None:
+        for name in workflows:
+            if function_name == name or function_name.endswith(f".{name}"):
+                return workflows[name]
+    if arn is not None:
+        match = re.search(r":function:([^:/]+)", arn)
+        if match is not None and match.group(1) in workflows:
+            return workflows[match.group(1)]
     for part in reversed(relative.parts[:-1]):
         if part in workflows:
             return workflows[part]
@@ -243,6 +255,13 @@ def _replay(
     }
     outcome = interp.outcome
     counts = f"replayed {replayed} of {total} recorded operations"
+    inside = sum(
+        1
+        for op in ops
+        if op.id in recorded_ids and op.parent_id not in expanded and not is_marker(op)
+    )
+    if inside:
+        counts += f" ({inside} inside completed contexts, which replay from one record)"
 
     if isinstance(outcome, Failed):
         exc = outcome.exception

@@ -325,6 +325,13 @@ class TestRunner:
         else:
             register_function(self.service, name, fn, checkpointing=self.checkpointing)
 
+    def deploy(self, workflow: Callable[..., Any], new_code: Callable[..., Any]) -> None:
+        """Deploy a new version: executions of ``workflow``, running or started later, run
+        ``new_code`` from their next invocation on (to test a change guarded by ``Patched``)."""
+        name = workflow_name(workflow)
+        self._workflows[name] = workflow
+        self.service.register(name, self._handler(new_code))
+
     def _handler(
         self, workflow: Callable[..., Any]
     ) -> Callable[[InvocationInput], InvocationOutput]:

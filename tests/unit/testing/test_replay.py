@@ -373,3 +373,17 @@ def test_replay_folder_checks_every_file_and_matches_workflows_by_name(tmp_path:
     ]
     single = replay_folder(v1, tmp_path / "v1")
     assert all(r.ok for r in single) and len(single) == 2
+
+
+def test_replay_folder_matches_function_names_and_arns(tmp_path: Path) -> None:
+    state = _aws(HISTORY)
+    (tmp_path / "a.json").write_text(json.dumps({**state, "FunctionName": "shop.flows.v1"}))
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:v1:$LATEST/durable-execution/n/i"
+    (tmp_path / "b.json").write_text(json.dumps({**state, "DurableExecutionArn": arn}))
+    reports = replay_folder({"v1": v1}, tmp_path)
+    assert [r.status for r in reports] == ["ok", "ok"]
+
+
+def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(dg.InvalidInputError):
+        replay_folder(v1, tmp_path / "missing")

@@ -296,3 +296,47 @@ def test_random_returns_a_seeded_generator() -> None:
     it = dg.Interpreter(wf, [h.execution()], execution_arn="x")
     it.advance()
     assert isinstance(it.outcome, dg.Succeeded) and 0 <= float(it.outcome.result) < 1
+
+
+# --- end to end: a deploy while executions run -------------------------------------------------
+
+
+def test_deploying_a_patched_version_keeps_running_executions_on_the_old_path() -> None:
+    from durable_gen.testing import TestRunner
+
+    def v1(x: int):  # type: ignore[no-untyped-def]
+        yield charge(x)
+        yield dg.Wait(seconds=3600, name="cooling-off")
+        return (yield ship(x))
+
+    def v2(x: int):  # type: ignore[no-untyped-def]
+        yield charge(x)
+        if (yield dg.Patched("send-receipt")):
+            yield receipt(x)
+        yield dg.Wait(seconds=3600, name="cooling-off")
+        return (yield ship(x))
+
+    def unguarded(x: int):  # type: ignore[no-untyped-def]
+        yield charge(x)
+        yield receipt(x)
+        yield dg.Wait(seconds=3600, name="cooling-off")
+        return (yield ship(x))
+
+    runner = TestRunner(skip_time=False)
+    cooling = runner.run(v1, 1)
+    assert cooling.operation("cooling-off").status == "STARTED"
+    runner.deploy(v1, v2)
+    fresh = runner.run(v1, 2)  # started after the deploy: the new path
+    runner.advance(3600)
+    assert cooling.result() == "shipped 1" and fresh.result() == "shipped 2"
+    assert [op.name for op in cooling.operations()] == ["charge", "cooling-off", "ship"]
+    assert [op.name for op in fresh.operations()] == [
+        "charge", "send-receipt", "receipt", "cooling-off", "ship"
+    ]  # fmt: skip
+
+    runner = TestRunner(skip_time=False)
+    broken = runner.run(v1, 1)
+    runner.deploy(v1, unguarded)
+    runner.advance(3600)
+    assert broken.status == "FAILED" and broken.error is not None
+    assert broken.error.error_type == "NonDeterminismError"
