@@ -131,7 +131,8 @@ def trial(rng: random.Random) -> Tally:
         recorded_at_kill: list[tuple[set[str], set[str]]] = []  # (labels recorded, pids before)
         pids: set[str] = set()
         for _ in range(rng.randint(1, 3)):
-            target = rng.randrange(len(_lines(log)), FULL_LOG + 1)
+            done = len(_lines(log))  # re-run steps write more than FULL_LOG lines
+            target = rng.randrange(done, max(done, FULL_LOG) + 2)
             proc = _worker(db, env, "--lease", "30")
             deadline = time.monotonic() + 20
             while len(_lines(log)) < target and proc.poll() is None:
@@ -198,13 +199,24 @@ def _check(tally: Tally, record, ops, lines, recorded_at_kill, n) -> None:  # ty
         tally.interrupted_once += 1
 
 
-def run_trials(trials: int, *, jobs: int = 1, seed: int | None = None) -> Tally:
+def run_trials(
+    trials: int, *, jobs: int = 1, seed: int | None = None, progress: bool = False
+) -> Tally:
     """Run ``trials`` trials, ``jobs`` at a time; returns the combined tally."""
     seed = random.randrange(2**32) if seed is None else seed
     total = Tally()
+
+    def one(i: int) -> Tally:
+        try:
+            return trial(random.Random(seed + i))
+        except Exception as exc:  # a broken trial is reported, not fatal to the soak
+            return Tally(trials=1, violations=[f"trial {i} (seed {seed + i}) raised {exc!r}"])
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for result in pool.map(lambda i: trial(random.Random(seed + i)), range(trials)):
+        for i, result in enumerate(pool.map(one, range(trials)), 1):
             total.add(result)
+            if progress and i % 100 == 0:
+                print(f"... {i} trials, {len(total.violations)} violations", file=sys.stderr)
     return total
 
 
@@ -215,7 +227,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int)
     args = parser.parse_args()
     started = time.monotonic()
-    tally = run_trials(args.trials, jobs=args.jobs, seed=args.seed)
+    tally = run_trials(args.trials, jobs=args.jobs, seed=args.seed, progress=True)
     print(tally.report())
     print(f"time: {time.monotonic() - started:.1f} s")
     return 1 if tally.violations else 0
