@@ -20,7 +20,13 @@ to run and what to record. Every replay rule lives here:
    execution suspends only when no generator can go on and no step is running.
 7. Completion. A workflow that returns SUCCEEDS with its serialized result; an exception FAILs it
    (never raised out of here). Recorded operations never visited when it returns are reported
-   as non-determinism.
+   as non-determinism (``Patched`` markers excepted).
+8. Versioning. ``Patched``/``Deprecated`` markers are STEPs (subtype ``Patch``) whose id comes
+   from the context id and the change id, not from the position counter. A recorded marker
+   answers True; no marker while the context recorded its next positional operation answers
+   False (``Deprecated`` fails instead); otherwise the marker is recorded and answers True. A
+   context decides each change id once. ``UUID``/``Random`` are derived from the execution
+   ARN, the context id and a per-context draw count: nothing is recorded, no position taken.
 """
 
 from __future__ import annotations

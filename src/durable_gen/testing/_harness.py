@@ -109,11 +109,11 @@ class Harness(Plugin):
     """The plugin ``TestRunner`` installs on every workflow it runs.
 
     Args:
-        lookup: ``lookup(arn)``: the persisted operations by id of the execution that the
-            invocation knows as ``arn`` (an alias ARN or the real one).
+        lookup: ``lookup(arn, operation_id)``: the persisted operation of the execution that
+            the invocation knows as ``arn`` (an alias ARN or the real one), or None.
     """
 
-    def __init__(self, lookup: Callable[[str], dict[str, Operation]]) -> None:
+    def __init__(self, lookup: Callable[[str, str], Operation | None]) -> None:
         self._lookup = lookup
         self._lock = threading.Condition()
         self.schedule: CrashSchedule = NO_CRASHES
@@ -143,14 +143,13 @@ class Harness(Plugin):
             self.attempts += 1
             number = self.attempts
             self._numbers[_key(attempt)] = number
-        ops = self._lookup(attempt.execution_arn)
-        op = ops.get(attempt.operation_id)
+        op = self._lookup(attempt.execution_arn, attempt.operation_id)
         if op is not None and op.status in TERMINAL_STATUSES:
             self.violations.append(
                 f"step {attempt.name!r} ({attempt.operation_id[:12]}) attempt {attempt.attempt} "
                 f"ran although its outcome ({op.status}) was already persisted"
             )
-        if number in self.schedule.before_attempts and self._may_crash(attempt, ops):
+        if number in self.schedule.before_attempts and self._may_crash(attempt, op):
             self._crash(f"before attempt {number} ({attempt.name!r} #{attempt.attempt})")
         with self._lock:
             self._inflight += 1
@@ -168,7 +167,7 @@ class Harness(Plugin):
             number = self._numbers.get(key, 0)
             self._lock.notify_all()
         if number in self.schedule.after_attempts and self._may_crash(
-            attempt, self._lookup(attempt.execution_arn)
+            attempt, self._lookup(attempt.execution_arn, attempt.operation_id)
         ):
             self._crash(f"after attempt {number} ({attempt.name!r} #{attempt.attempt})")
 
@@ -186,10 +185,9 @@ class Harness(Plugin):
             return  # the step is about to run with its START recorded: see CrashSchedule
         self._crash(f"after checkpoint {number}")
 
-    def _may_crash(self, attempt: AttemptInfo, ops: dict[str, Operation]) -> bool:
+    def _may_crash(self, attempt: AttemptInfo, op: Operation | None) -> bool:
         if _in_event_loop():
             return False  # a BaseException would stop the driver's event loop thread
-        op = ops.get(attempt.operation_id)
         started = op is not None and op.status == "STARTED" and op.type == "STEP"
         if started and op is not None and op.step_details is not None:
             started = op.step_details.attempt == attempt.attempt
@@ -213,7 +211,7 @@ class Harness(Plugin):
                 )
             ran = self._ran.pop(self.invocation, [])
         for arn, op_id, attempt in ran:
-            op = self._lookup(arn).get(op_id)
+            op = self._lookup(arn, op_id)
             if not _persisted(op, attempt):
                 self.lost[op_id] += 1
 

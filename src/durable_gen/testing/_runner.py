@@ -354,9 +354,9 @@ class TestRunner:
 
         return handler
 
-    def _persisted(self, arn: str) -> dict[str, Operation]:
-        real = self._reals.get(arn, arn)
-        return {op.id: op for op in self.service.get_operations(real)}
+    def _persisted(self, arn: str, operation_id: str) -> Operation | None:
+        # One dict read in the in-memory store: cheap enough for every step attempt.
+        return self.service.store.lookup(self._reals.get(arn, arn))(operation_id)
 
     # --- executions -------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ def test_a_step_that_runs_after_its_outcome_was_persisted_is_a_violation() -> No
         id="op-1", type="STEP", sub_type="Step", name="pay", status="SUCCEEDED",
         step_details=StepDetails(attempt=1, result='"paid"'),
     )  # fmt: skip
-    harness = Harness(lambda arn: {"op-1": persisted})
+    harness = Harness(lambda arn, op_id: persisted if op_id == "op-1" else None)
     attempt = AttemptInfo(execution_arn="arn", operation_id="op-1", name="pay", attempt=2)
     harness.on_attempt_start(attempt)
     harness.on_attempt_end(attempt, "SUCCEEDED", None)
