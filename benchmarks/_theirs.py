@@ -23,7 +23,7 @@ from aws_durable_execution_sdk_python.execution import (
     InvocationStatus,
     durable_execution,
 )
-from aws_durable_execution_sdk_python.lambda_service import DurableServiceClient
+from aws_durable_execution_sdk_python.lambda_service import DurableServiceClient, OperationType
 from aws_durable_execution_sdk_python_testing.invoker import create_test_lambda_context
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from aws_durable_execution_sdk_python_testing.stores.memory import InMemoryExecutionStore
@@ -114,62 +114,88 @@ def _check(result: Any) -> None:
         raise RuntimeError(f"benchmark execution ended {result.status}: {result.error}")
 
 
-def _runner(handler: Callable[..., Any], **options: Any) -> DurableFunctionTestRunner:
-    return DurableFunctionTestRunner(handler=handler, poll_interval=0.001, **options)
+class _Session:
+    """A runner over a store of ours, so that the operations can be read back."""
+
+    def __init__(self, handler: Callable[..., Any]) -> None:
+        self.store = InMemoryExecutionStore()
+        self.runner = DurableFunctionTestRunner(handler=handler, store=self.store)
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def drive(self, n: int, *, callbacks: bool = False) -> str:
+        """Run an execution to its end (as ``runner.run`` does), answering its callbacks."""
+        runner = self.runner
+        arn = runner.run_async(input=_input(n), execution_timeout=EXECUTION_TIMEOUT)
+        if callbacks:
+            for i in range(n):
+                runner.send_callback_success(self._callback_id(arn, f"cb-{i}"), b'"ok"')
+        _check(runner.wait_for_result(arn, timeout=EXECUTION_TIMEOUT))
+        return arn
+
+    def _callback_id(self, arn: str, name: str) -> str:
+        """The id of callback ``name`` once the invocation that created it has ended.
+
+        That is the moment the runner's own ``wait_for_callback`` waits for, but that method
+        only reads the first page (100 events) of the history, so it never finds the callbacks
+        of a long execution; the store has them all. Polled every millisecond.
+        """
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            execution = self.store.load(arn)
+            ended = execution.invocation_completions
+            for op in reversed(execution.operations):
+                if op.name != name or op.operation_type is not OperationType.CALLBACK:
+                    continue
+                details = op.callback_details
+                if (
+                    details is not None
+                    and details.callback_id
+                    and ended
+                    and op.start_timestamp is not None
+                    and ended[-1].end_timestamp >= op.start_timestamp
+                ):
+                    return details.callback_id
+                break
+            time.sleep(0.001)
+        raise TimeoutError(f"callback {name!r} of {arn} did not open within 600 s")
 
 
-def _close(runner: DurableFunctionTestRunner) -> None:
-    runner.close()
+def _session_trial(handler: Callable[..., Any], n: int, *, callbacks: bool = False) -> Trial:
+    def run(session: _Session) -> None:
+        session.drive(n, callbacks=callbacks)
 
-
-def _drive(runner: DurableFunctionTestRunner, n: int, *, callbacks: bool = False) -> str:
-    """Run an execution to its end (as ``runner.run`` does), answering its callbacks if asked.
-
-    Callback ids are read with the runner's ``wait_for_callback``, which polls the history
-    every ``poll_interval`` (set to 1 ms here).
-    """
-    arn = runner.run_async(input=_input(n), execution_timeout=EXECUTION_TIMEOUT)
-    if callbacks:
-        for i in range(n):
-            callback_id = runner.wait_for_callback(arn, name=f"cb-{i}", timeout=600)
-            runner.send_callback_success(callback_id, b'"ok"')
-    _check(runner.wait_for_result(arn, timeout=EXECUTION_TIMEOUT))
-    return arn
-
-
-def _runner_trial(handler: Callable[..., Any], n: int) -> Trial:
-    def run(runner: DurableFunctionTestRunner) -> None:
-        _drive(runner, n)
-
-    return Trial(run=run, setup=lambda: _runner(handler), cleanup=_close)
+    return Trial(run=run, setup=lambda: _Session(handler), cleanup=_Session.close)
 
 
 def sequential(n: int) -> Trial:
     """``n`` sequential trivial steps, one execution on a fresh runner (built untimed)."""
-    return _runner_trial(_sequential(), n)
+    return _session_trial(_sequential(), n)
 
 
 def map_items(n: int) -> Trial:
     """``context.map`` of one trivial step over ``n`` items, at most 10 in flight."""
-    return _runner_trial(map_handler, n)
+    return _session_trial(map_handler, n)
 
 
 def parallel_branches(n: int) -> Trial:
     """``context.parallel`` of ``n`` branches, one trivial step each."""
-    return _runner_trial(parallel_handler, n)
+    return _session_trial(parallel_handler, n)
 
 
 def waits_and_callbacks(n: int) -> Trial:
-    """``n`` x (a 60 s wait, then a callback answered from outside), under their skip clock."""
+    """``n`` x (a 60 s wait, then a callback answered from outside), under their skip clock.
 
-    def run(runner: DurableFunctionTestRunner) -> None:
-        _drive(runner, n, callbacks=True)
-
-    return Trial(
-        run=run,
-        setup=lambda: _runner(waits_callbacks_handler),
-        cleanup=_close,
-    )
+    Each callback is answered once the invocation that created it has ended, as with ours.
+    """
+    return _session_trial(waits_callbacks_handler, n, callbacks=True)
 
 
 class _NoService(DurableServiceClient):
@@ -193,10 +219,9 @@ def replay_recorded(n: int) -> Trial:
     the workflow body returns: their invocation teardown (stopping the checkpoint thread) is a
     fixed cost, measured in the invocation row, not a per-operation one.
     """
-    store = InMemoryExecutionStore()
-    with _runner(_sequential(), store=store) as runner:
-        arn = _drive(runner, n)
-    operations = list(store.load(arn).operations)
+    with _Session(_sequential()) as session:
+        arn = session.drive(n)
+        operations = list(session.store.load(arn).operations)
     marks: list[float] = []
     handler = _sequential(marks)
     event = DurableExecutionInvocationInputWithClient(
@@ -231,22 +256,22 @@ def _timed(handler: Callable[..., Any], timings: list[float]) -> Callable[..., A
 def invocation_overhead() -> Trial:
     """One invocation of a trivial workflow by their runner: the handler call, timed inside."""
 
-    def setup() -> tuple[DurableFunctionTestRunner, list[float]]:
+    def setup() -> tuple[_Session, list[float]]:
         timings: list[float] = []
-        return _runner(_timed(trivial_handler, timings)), timings
+        return _Session(_timed(trivial_handler, timings)), timings
 
-    def run(state: tuple[DurableFunctionTestRunner, list[float]]) -> float:
-        runner, timings = state
-        _drive(runner, 1)
+    def run(state: tuple[_Session, list[float]]) -> float:
+        session, timings = state
+        session.drive(1)
         (elapsed,) = timings
         return elapsed
 
-    return Trial(run=run, setup=setup, cleanup=lambda state: _close(state[0]))
+    return Trial(run=run, setup=setup, cleanup=lambda state: state[0].close())
 
 
 def end_to_end_trivial() -> Trial:
     """Start and finish an execution of a trivial workflow (``runner.run``)."""
-    return _runner_trial(trivial_handler, 1)
+    return _session_trial(trivial_handler, 1)
 
 
 class _CountingService(DurableServiceClient):
@@ -289,6 +314,6 @@ _HANDLERS: dict[str, Callable[..., Any]] = {
 def checkpoint_traffic(workload: str, n: int) -> tuple[int, int]:
     """(checkpoint calls, bytes of updates) for one execution; ``workload`` names the handler."""
     totals = [0, 0]
-    with _runner(_counted(_HANDLERS[workload], totals)) as runner:
-        _drive(runner, n, callbacks=workload == "waits_callbacks")
+    with _Session(_counted(_HANDLERS[workload], totals)) as session:
+        session.drive(n, callbacks=workload == "waits_callbacks")
     return totals[0], totals[1]
