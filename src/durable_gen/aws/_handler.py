@@ -179,6 +179,10 @@ class LambdaHandler:
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         """Run one invocation; the Lambda output as a dict.
 
+        Args:
+            event: The event Lambda passes (a durable invocation).
+            context: The Lambda context object (unused).
+
         Raises:
             InvalidCheckpointTokenError: the token went stale (the service invokes again).
             ServiceUnavailableError: checkpoints kept failing transiently.

@@ -420,6 +420,10 @@ def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.Monkey
         create_client("us-east-1")
 
 
+def test_it_is_a_durable_service(client: Any) -> None:
+    assert isinstance(LambdaService(client), dg.DurableService)
+
+
 def test_options_are_validated(client: Any) -> None:
     with pytest.raises(dg.ValidationError):
         LambdaService(client, max_attempts=0)
