@@ -294,7 +294,7 @@ def _replay(
                 f"recorded operation(s) (the first {_label(left[0], ops)}): the recorded "
                 "execution went on, this code would fail it"
             )
-        elif history.status in ("SUCCEEDED",) or (
+        elif history.status == "SUCCEEDED" or (
             history.status in ("FAILED", "TIMED_OUT", "STOPPED")
             and history.error is not None
             and history.error.error_type != err.error_type

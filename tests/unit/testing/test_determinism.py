@@ -56,7 +56,8 @@ def order(items: list[str]):  # type: ignore[no-untyped-def]
     approval = yield dg.WaitForCallback(notify, name="approval", timeout=3600)
     child = yield dg.Child(gift_wrap, name="child")
     token = yield dg.UUID()
-    return [first, packed.results(), both.results(), approval, child, len(str(token))]
+    at = yield dg.Now()
+    return [first, packed.results(), both.results(), approval, child, str(token), at.isoformat()]
 
 
 def approve(run: DurableRun) -> None:
