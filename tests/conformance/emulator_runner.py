@@ -3,8 +3,8 @@
 The handlers are the same workflows as on the embedded engine, wrapped with
 ``durable_gen.aws.lambda_handler`` and served by the Lambda endpoint of
 ``tests/integration/aws/emulator.py``; every checkpoint is boto3 traffic to the emulator. The
-emulator runs with ``--skip-time`` (waits and retry delays fire at once; callback timeouts and
-action delays stay real time), so a full run takes minutes: it is opt-in
+emulator runs in real time (waits, retry delays, callback timeouts and action delays all take
+the time they say), so a full run takes minutes: it is opt-in
 (``DURABLE_GEN_CONFORMANCE_EMULATOR=1``).
 
 Driving follows AWS's published polling validator: poll the history, answer each new
@@ -40,6 +40,7 @@ from .matching import (
     parse_callback_actions,
     substitute,
 )
+from .runner import EMULATOR_ENV_VAR as ENV_VAR
 from .runner import FUNCTION_NAME, Result, captured_logs
 from .suite import Requirement
 
@@ -52,7 +53,6 @@ __all__ = [
     "run_emulator",
 ]
 
-ENV_VAR: Final = "DURABLE_GEN_CONFORMANCE_EMULATOR"
 POLL_SECONDS: Final = 0.05
 NO_PROGRESS_SECONDS: Final = 12.0
 MAX_SECONDS: Final = 60.0
@@ -104,17 +104,23 @@ GAP_NAMES: Final = {code: name for code, _, name, _ in GAPS} | {CRASH_GAP[0]: CR
 _EVENT_ID = re.compile(r"^EventId=(\d+)\b")
 
 
-def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
-    """Split matcher errors into known emulator gaps (their codes, once each) and the rest."""
-    crash_at = min(
+def _crash_event_id(req: Requirement) -> int | None:
+    """The EventId of the crashed invocation's ``InvocationCompleted`` (crash requirements)."""
+    if "Runtime.ExitError" not in req.invocations + req.handler:
+        return None
+    return min(
         (
             int(event["EventId"])
             for event in req.expected_history
             if event.get("EventType") == "InvocationCompleted"
-            and "Runtime.ExitError" in str(event.get("InvocationCompletedDetails"))
         ),
         default=None,
     )
+
+
+def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
+    """Split matcher errors into known emulator gaps (their codes, once each) and the rest."""
+    crash_at = _crash_event_id(req)
     gaps: list[str] = []
     rest: list[str] = []
     for error in errors:

@@ -50,8 +50,10 @@ from .matching import (
 )
 from .suite import Requirement
 
-__all__ = ["FUNCTION_NAME", "Result", "captured_logs", "run_embedded"]
+__all__ = ["EMULATOR_ENV_VAR", "FUNCTION_NAME", "Result", "captured_logs", "run_embedded"]
 
+#: Set to 1 to run the requirements through AWS's emulator too (``emulator_runner.py``).
+EMULATOR_ENV_VAR: Final = "DURABLE_GEN_CONFORMANCE_EMULATOR"
 #: The name the handler under test is registered under.
 FUNCTION_NAME: Final = "conformance-handler"
 #: Guards against a run that never settles (a handler that loops forever on timers).

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from .emulator_runner import ENV_VAR as EMULATOR_ENV_VAR
-from .known_failures import EMBEDDED
-from .runner import run_embedded
+from .conftest import GAPS_XFAIL
+from .known_failures import EMBEDDED, EMULATOR
+from .runner import EMULATOR_ENV_VAR, run_embedded
 from .suite import Requirement, load_requirements
 
 PLUGIN_SUITE = "plugin"
@@ -60,7 +60,7 @@ def emulator() -> Iterator[Any]:
         yield session
 
 
-@pytest.mark.parametrize("req", _params(None))
+@pytest.mark.parametrize("req", _params(EMULATOR))
 def test_aws_emulator(req: Requirement, emulator: Any) -> None:
     from .emulator_runner import GAP_NAMES, explain, run_emulator
 
@@ -71,4 +71,4 @@ def test_aws_emulator(req: Requirement, emulator: Any) -> None:
         return
     gaps, rest = explain(req, result.errors)
     assert not rest, f"{req}: {req.description}\n  " + "\n  ".join(rest)
-    pytest.xfail("known emulator gaps: " + "; ".join(GAP_NAMES[code] for code in gaps))
+    pytest.xfail(GAPS_XFAIL + " " + "; ".join(GAP_NAMES[code] for code in gaps))
