@@ -94,8 +94,10 @@ def _fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit in ("calls", "bytes"):
         return f"{value:,.0f}"
-    if unit in ("MiB", "x"):
-        return f"{value:,.2f}"
+    if unit == "MiB":
+        return f"{value:,.2f} MiB"
+    if unit == "x":
+        return f"{value:,.2f}x"
     # seconds: pick a readable scale
     for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")):
         if abs(value) >= scale or scale == 1e-9:
@@ -111,22 +113,22 @@ def _fmt_ratio(value: float | None) -> str:
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    """A Markdown table of the rows (the notes follow it, numbered)."""
+    """A Markdown table of the rows, then their notes, numbered (a repeated note once)."""
     lines = [
         "| workload | ours (median) | theirs (median) | ratio (theirs/ours) |",
         "| --- | ---: | ---: | ---: |",
     ]
-    notes: list[str] = []
+    notes: dict[str, int] = {}
     for row in rows:
         name = row.workload
         if row.note:
-            notes.append(row.note)
-            name += f" [{len(notes)}]"
+            number = notes.setdefault(row.note, len(notes) + 1)
+            name += f" [{number}]"
         lines.append(
             f"| {name} | {_fmt(row.ours_s, row.unit)} | {_fmt(row.theirs_s, row.unit)} "
             f"| {_fmt_ratio(row.ratio)} |"
         )
     if notes:
         lines.append("")
-        lines.extend(f"[{i}] {note}" for i, note in enumerate(notes, 1))
+        lines.extend(f"[{number}] {note}" for note, number in notes.items())
     return "\n".join(lines)

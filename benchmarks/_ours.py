@@ -281,10 +281,20 @@ def _replay(operations: list[Operation]) -> None:
         raise RuntimeError(f"replay did not succeed: {interp.outcome}")
 
 
-def interpreter_per_op(n: int) -> Trial:
-    """Replay an in-memory ``n``-step history with the interpreter alone; per operation."""
+def interpreter_per_op(n: int, *, cold: bool = False) -> Trial:
+    """Replay an in-memory ``n``-step history with the interpreter alone; per operation.
+
+    Operation ids are memoized per process; ``cold`` clears that cache before each run, as in
+    a fresh process (each id is then hashed again).
+    """
     operations = synthetic_history(n)
-    return Trial(run=lambda _: _replay(operations), per=n)
+
+    def run(_: None) -> None:
+        _replay(operations)
+
+    if cold:
+        return Trial(run=run, setup=operation_id.cache_clear, per=n)
+    return Trial(run=run, per=n)
 
 
 _COMMAND = object()
@@ -319,9 +329,12 @@ def floor_per_op(n: int) -> Trial:
 def replay_memory(n: int) -> int:
     """Peak bytes allocated (tracemalloc) while replaying an ``n``-step history.
 
-    The history is built before tracing starts: what is counted is what replay adds.
+    The history is built before tracing starts: what is counted is what replay adds. Building
+    it fills the operation-id cache with the ids of the last 65,536 operations, so the cache is
+    cleared first: every size then starts cold, as a fresh process does.
     """
     operations = synthetic_history(n)
+    operation_id.cache_clear()
     tracemalloc.start()
     try:
         _replay(operations)

@@ -147,7 +147,7 @@ class _Suite:
         yield self._lambda_overhead()
 
     def _lambda_overhead(self) -> Row:
-        name = "one invocation through benchmarks/lambda_overhead.py"
+        name = "Lambda handler invocation with one step, in process (lambda_overhead.py)"
         if self.o.quick:
             return Row(name, None, None, None, note="not run with --quick")
         try:
@@ -210,6 +210,7 @@ class _Suite:
     def interpreter(self) -> Iterator[Row]:
         n = 100 if self.o.quick else 10_000
         per_op = self.time(ours.interpreter_per_op(n))
+        cold = self.time(ours.interpreter_per_op(n, cold=True))
         floor = self.time(ours.floor_per_op(n))
         yield Row(
             f"interpreter alone, replay per operation ({n:,} in memory)",
@@ -217,7 +218,15 @@ class _Suite:
             None,
             None,
             "s/op",
-            f"{per_op / floor:,.1f}x the floor below",
+            f"{per_op / floor:,.1f}x the floor below; operation ids already memoized",
+        )
+        yield Row(
+            "interpreter alone, replay per operation, cold id cache",
+            cold,
+            None,
+            None,
+            "s/op",
+            f"{cold / floor:,.1f}x the floor; every operation id hashed (blake2b) again",
         )
         yield Row(
             "floor: bare generator send + dict lookup, per operation", floor, None, None, "s/op"
