@@ -56,9 +56,10 @@ def parse_event(event: Any) -> InvocationInput:
         )
     missing = [key for key in _REQUIRED_KEYS if key not in event]
     if missing:
+        present = [str(key) for key in list(event)[:10]] + (["..."] if len(event) > 10 else [])
         raise InvalidInputError(
             f"the Lambda event is not a durable-execution invocation: it has no "
-            f"{', '.join(missing)} (keys present: {', '.join(map(str, event)) or 'none'}). "
+            f"{', '.join(missing)} (keys present: {', '.join(present) or 'none'}). "
             f"{_DURABLE_HINT}"
         )
     try:
