@@ -69,7 +69,7 @@ class TinyRuntime:
                     )
                 elif u.type == "STEP":
                     op = Operation(
-                        status="STARTED", step_details=StepDetails(attempt=attempt + 1), **common
+                        status="STARTED", step_details=StepDetails(attempt=attempt), **common
                     )
                 else:
                     op = Operation(status="STARTED", **common)
@@ -79,12 +79,12 @@ class TinyRuntime:
                 heapq.heappush(self.timers, (due, next(self._seq), u.id))
                 op = Operation(
                     status="PENDING",
-                    step_details=StepDetails(attempt=attempt, result=u.payload, error=u.error),
+                    step_details=StepDetails(attempt=attempt + 1, result=u.payload, error=u.error),
                     **common,
                 )
             elif u.type == "STEP":
                 status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
-                details = StepDetails(attempt=max(attempt, 1), result=u.payload, error=u.error)
+                details = StepDetails(attempt=attempt + 1, result=u.payload, error=u.error)
                 op = Operation(status=status, step_details=details, **common)
             else:
                 status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"

@@ -798,7 +798,8 @@ class Interpreter:
             return (value, None)
         if status == "FAILED":
             return (None, raise_error(StepFailedError, details.error if details else None))
-        attempt = (details.attempt or 0) if details else 0
+        # Attempt counts finished attempts: the one that was running (or comes next) is one more
+        attempt = ((details.attempt or 0) if details else 0) + 1
         task = StepTask(
             fiber,
             op_id,
@@ -918,7 +919,7 @@ class Interpreter:
             return (loads(d.result if d else None, cmd.serdes), None)
         if rec.status == "FAILED":
             return (None, raise_error(StepFailedError, d.error if d else None))
-        task.attempt = (d.attempt or 1) if d else 1
+        task.attempt = ((d.attempt or 0) if d else 0) + 1
         task.started = True
         if rec.status == "STARTED":
             # the check was interrupted: run it again with the last checkpointed state
@@ -1254,7 +1255,7 @@ class Interpreter:
             return (loads(d.result if d else None, TIME_SERDES), None)
         if rec is not None and rec.status in TERMINAL_STATUSES:
             return (None, raise_error(StepFailedError, d.error if d else None))
-        attempt = ((d.attempt or 1) if d else 1) if rec is not None else 1
+        attempt = ((d.attempt or 0) if d else 0) + 1
         task = StepTask(
             fiber, op_id, name, NOW_SUBTYPE, read_clock, (), None, attempt, rec is not None,
             NO_RETRY, TIME_SERDES, cmd, _KIND_STEP,

@@ -51,7 +51,9 @@ MAX_NAME_CHARS: Final = 256
 MAX_WAIT_SECONDS: Final = 31_622_400
 
 
-class _Shape(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, rename="pascal"):
+class _Shape(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, rename="pascal", gc=False
+):
     """Base of every wire shape: frozen, keyword-only, None fields left out of the JSON."""
 
 

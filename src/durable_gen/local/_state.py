@@ -29,8 +29,9 @@ nothing changes)
 
 What the transitions do
 
-- A step's ``Attempt`` counts the attempts begun: START begins one, and so does a SUCCEED,
-  FAIL or RETRY that was not preceded by a START (the step did not exist, or was READY).
+- A step's ``Attempt`` counts the attempts finished, as the Lambda service does: START leaves
+  it unchanged (0 while the first attempt runs), and SUCCEED, FAIL or RETRY finish one.
+  ``RetryDetails.CurrentAttempt`` is the number of the attempt that finished.
 - RETRY keeps the update's Payload as the step's Result (how wait-for-condition carries its
   state), schedules the next attempt, and writes StepFailed when it carries an Error,
   StepSucceeded otherwise. The retry timer turns PENDING into READY and writes no event.
@@ -498,8 +499,8 @@ def _step(
     details = current.step_details if current is not None else None
     attempt = (details.attempt or 0) if details is not None else 0
     action = u.action
-    if current is None or current.status == "READY":
-        attempt += 1  # this update begins an attempt (a START, or an outcome without one)
+    if action != "START":
+        attempt += 1  # this update finishes an attempt
     if action == "START":
         step_details = StepDetails(
             attempt=attempt,

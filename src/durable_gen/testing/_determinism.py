@@ -47,7 +47,7 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
         crashes: Where the run crashed, in order.
         violations: Steps that ran although their outcome was persisted.
         checkpoints: Checkpoints taken.
-        attempts: Step attempts begun.
+        attempts: Step attempts run.
         schedule: The crash schedule.
     """
 

@@ -190,7 +190,8 @@ class Harness(Plugin):
             return False  # a BaseException would stop the driver's event loop thread
         started = op is not None and op.status == "STARTED" and op.type == "STEP"
         if started and op is not None and op.step_details is not None:
-            started = op.step_details.attempt == attempt.attempt
+            # Attempt counts finished attempts: STARTED attempt n records n - 1
+            started = (op.step_details.attempt or 0) + 1 == attempt.attempt
         return not started
 
     def _crash(self, where: str) -> None:
@@ -232,10 +233,8 @@ def _persisted(op: Operation | None, attempt: int) -> bool:
     """Whether the outcome of step attempt ``attempt`` is in the persisted operation."""
     if op is None:
         return False
-    recorded = (op.step_details.attempt or 0) if op.step_details is not None else 0
-    if recorded > attempt:
-        return True
-    return recorded == attempt and op.status != "STARTED"
+    finished = (op.step_details.attempt or 0) if op.step_details is not None else 0
+    return finished >= attempt
 
 
 def _lone_step_start(updates: Sequence[OperationUpdate]) -> bool:

@@ -47,7 +47,7 @@ class OperationView(msgspec.Struct, frozen=True, kw_only=True):
         sub_type: ``Step``, ``Wait``, ``Map``, ``WaitForCallback``, ...
         status: ``SUCCEEDED``, ``FAILED``, ``STARTED``, ``PENDING``, ...
         parent_id: The id of the context it belongs to.
-        attempts: Attempts begun (steps).
+        attempts: Attempts finished (steps), as the service counts them.
         result: The recorded result, decoded from JSON (the raw payload if it is not JSON).
         error: The recorded error.
         callback_id: The callback id (callbacks).

@@ -208,15 +208,6 @@ def test_an_interrupted_at_most_once_attempt_counts_as_a_failed_attempt(
     assert failed["StepFailedDetails"]["Error"]["Payload"]["ErrorType"] == "StepInterruptedError"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: _interpreter.py (_on_step, STARTED branch) reads StepDetails.Attempt as the "
-        "number of the interrupted attempt, but the service records START with Attempt = "
-        "attempts finished (0 for the first), so Retry.never() still retries it and the "
-        "at-most-once step runs a second time"
-    ),
-)
 def test_an_at_most_once_step_without_retries_never_runs_twice(
     emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
 ) -> None:

@@ -174,18 +174,19 @@ def test_step_start_then_succeed_in_one_batch() -> None:
     }
 
 
-def test_step_attempts_count_the_attempts_begun() -> None:
+def test_step_attempts_count_the_attempts_finished() -> None:
+    # As the Lambda service: Attempt is 0 while the first attempt runs.
     started = apply(None, update("STEP", "START")).operations[oid(1)]
-    assert started.step_details is not None and started.step_details.attempt == 1
+    assert started.step_details is not None and started.step_details.attempt == 0
     retried = apply({oid(1): started}, update("STEP", "RETRY")).operations[oid(1)]
     assert retried.status == "PENDING"
     assert retried.step_details is not None and retried.step_details.attempt == 1
     ready = retry_ready(retried)
     second = apply({oid(1): ready}, update("STEP", "START")).operations[oid(1)]
-    assert second.step_details is not None and second.step_details.attempt == 2
+    assert second.step_details is not None and second.step_details.attempt == 1
     done = apply({oid(1): second}, update("STEP", "SUCCEED")).operations[oid(1)]
     assert done.step_details is not None and done.step_details.attempt == 2
-    # An outcome with no START begins an attempt of its own.
+    # An outcome with no START finishes an attempt too.
     direct = apply({oid(1): ready}, update("STEP", "FAIL")).operations[oid(1)]
     assert direct.step_details is not None and direct.step_details.attempt == 2
     fresh = apply(None, update("STEP", "SUCCEED")).operations[oid(1)]
@@ -194,7 +195,7 @@ def test_step_attempts_count_the_attempts_begun() -> None:
 
 def test_step_retry_with_an_error_writes_step_failed_and_arms_the_timer() -> None:
     out = apply(
-        {oid(1): op("STEP", "STARTED", step_details=StepDetails(attempt=1))},
+        {oid(1): op("STEP", "STARTED", step_details=StepDetails(attempt=0))},
         update("STEP", "RETRY", step_options=StepOptions(next_attempt_delay_seconds=7)),
     )
     step = out.operations[oid(1)]
@@ -244,7 +245,7 @@ def test_step_retry_with_a_payload_keeps_it_and_writes_step_succeeded() -> None:
 
 def test_step_fail_event() -> None:
     out = apply(
-        {oid(1): op("STEP", "STARTED", step_details=StepDetails(attempt=3))},
+        {oid(1): op("STEP", "STARTED", step_details=StepDetails(attempt=2))},
         update("STEP", "FAIL"),
     )
     assert out.operations[oid(1)].status == "FAILED"
