@@ -53,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the smallest sizes only")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        default=None,
+        help="keep timing a workload (beyond --repeat runs) until this many seconds have "
+        "passed (default 0.5; 0 with --quick)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the rows to FILE as JSON")
     parser.add_argument("--ours-only", action="store_true", help="skip AWS's SDK")
     parser.add_argument(
@@ -64,12 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be at least 1 and --warmup at least 0")
+    if args.min_time is None:
+        args.min_time = 0.0 if args.quick else 0.5
 
     theirs, why_not = (None, "AWS side not run (--ours-only)") if args.ours_only else load_theirs()
     options = Options(
         quick=args.quick,
         repeat=args.repeat,
         warmup=args.warmup,
+        min_time=args.min_time,
         theirs=theirs,
         theirs_why_not=why_not,
         theirs_max_steps=args.theirs_max_steps,
@@ -84,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(machine())
     print(
-        f"repeat={args.repeat} warmup={args.warmup}{' quick' if args.quick else ''}; "
+        f"repeat={args.repeat} warmup={args.warmup} min-time={args.min_time:g}s"
+        f"{' quick' if args.quick else ''}; "
         f"suite took {elapsed:.0f} s\n"
     )
     print(format_table(rows))

@@ -43,21 +43,37 @@ class Trial:
     per: int = 1
 
 
-def measure(trial: Trial, *, repeat: int, warmup: int) -> float:
-    """The median seconds of ``trial.run`` over ``repeat`` runs, after ``warmup`` runs."""
-    samples = []
-    for i in range(warmup + repeat):
-        state = trial.setup()
-        gc.collect()
-        try:
-            start = time.perf_counter()
-            inner = trial.run(state)
-            elapsed = time.perf_counter() - start
-        finally:
-            trial.cleanup(state)
-        if i >= warmup:
-            samples.append(inner if inner is not None else elapsed)
+#: No measurement takes more timed runs than this, whatever ``min_time`` asks.
+MAX_RUNS = 1000
+
+
+def measure(trial: Trial, *, repeat: int, warmup: int, min_time: float = 0.0) -> float:
+    """The median seconds of ``trial.run``, divided by ``trial.per``.
+
+    ``warmup`` runs are thrown away; then at least ``repeat`` runs are timed, and more until
+    ``min_time`` seconds of wall time (setup and ``gc.collect`` included) have passed: fast
+    workloads get more samples, so that a scheduler hiccup on a busy machine moves the median
+    less.
+    """
+    for _ in range(warmup):
+        _once(trial)
+    samples: list[float] = []
+    deadline = time.perf_counter() + min_time
+    while len(samples) < repeat or (time.perf_counter() < deadline and len(samples) < MAX_RUNS):
+        samples.append(_once(trial))
     return statistics.median(samples) / trial.per
+
+
+def _once(trial: Trial) -> float:
+    state = trial.setup()
+    gc.collect()
+    try:
+        start = time.perf_counter()
+        inner = trial.run(state)
+        elapsed = time.perf_counter() - start
+    finally:
+        trial.cleanup(state)
+    return inner if inner is not None else elapsed
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ class Options:
         quick: Only the smallest size of each workload.
         repeat: Timed runs per measurement (the median is reported).
         warmup: Untimed runs before them.
+        min_time: Timed runs go on until this many seconds have passed (at least ``repeat``).
         theirs: The AWS side's module, or None to measure durable_gen only.
         theirs_why_not: Why ``theirs`` is None (shown in the notes).
         theirs_max_steps: The largest sequential-step count run on the AWS side.
@@ -34,6 +35,7 @@ class Options:
     quick: bool = False
     repeat: int = 5
     warmup: int = 1
+    min_time: float = 0.0
     theirs: types.ModuleType | None = None
     theirs_why_not: str = ""
     theirs_max_steps: int = 1000
@@ -52,7 +54,7 @@ class _Suite:
         self.o = options
 
     def time(self, trial: Trial) -> float:
-        return measure(trial, repeat=self.o.repeat, warmup=self.o.warmup)
+        return measure(trial, repeat=self.o.repeat, warmup=self.o.warmup, min_time=self.o.min_time)
 
     def compare(
         self,
