@@ -47,21 +47,30 @@ class Trial:
 MAX_RUNS = 1000
 
 
-def measure(trial: Trial, *, repeat: int, warmup: int, min_time: float = 0.0) -> float:
-    """The median seconds of ``trial.run``, divided by ``trial.per``.
+def measure(*trials: Trial, repeat: int, warmup: int, min_time: float = 0.0) -> list[float]:
+    """The median seconds of each trial's ``run``, divided by its ``per``.
 
-    ``warmup`` runs are thrown away; then at least ``repeat`` runs are timed, and more until
-    ``min_time`` seconds of wall time (setup and ``gc.collect`` included) have passed: fast
-    workloads get more samples, so that a scheduler hiccup on a busy machine moves the median
-    less.
+    ``warmup`` runs of each are thrown away. Then the trials take turns, ``repeat`` rounds:
+    in each round every trial runs at least once, and again until its share of ``min_time``
+    (``min_time / repeat`` seconds of wall time, setup and ``gc.collect`` included) is used.
+    Taking turns puts both sides of a comparison under the same load when the machine's load
+    changes; the extra runs give fast workloads more samples, so that a scheduler hiccup moves
+    their median less.
     """
-    for _ in range(warmup):
-        _once(trial)
-    samples: list[float] = []
-    deadline = time.perf_counter() + min_time
-    while len(samples) < repeat or (time.perf_counter() < deadline and len(samples) < MAX_RUNS):
-        samples.append(_once(trial))
-    return statistics.median(samples) / trial.per
+    for trial in trials:
+        for _ in range(warmup):
+            _once(trial)
+    samples: list[list[float]] = [[] for _ in trials]
+    share = min_time / repeat
+    for _ in range(repeat):
+        for trial, times in zip(trials, samples, strict=True):
+            deadline = time.perf_counter() + share
+            times.append(_once(trial))
+            while time.perf_counter() < deadline and len(times) < MAX_RUNS:
+                times.append(_once(trial))
+    return [
+        statistics.median(times) / trial.per for trial, times in zip(trials, samples, strict=True)
+    ]
 
 
 def _once(trial: Trial) -> float:

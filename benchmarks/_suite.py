@@ -53,8 +53,11 @@ class _Suite:
     def __init__(self, options: Options) -> None:
         self.o = options
 
-    def time(self, trial: Trial) -> float:
-        return measure(trial, repeat=self.o.repeat, warmup=self.o.warmup, min_time=self.o.min_time)
+    def time(self, *trials: Trial) -> list[float]:
+        """The median of each trial, the trials taking turns (see ``measure``)."""
+        return measure(
+            *trials, repeat=self.o.repeat, warmup=self.o.warmup, min_time=self.o.min_time
+        )
 
     def compare(
         self,
@@ -66,16 +69,17 @@ class _Suite:
         note: str | None = None,
         skip_theirs: str | None = None,
     ) -> Row:
-        """Time both sides of one workload; ``their_trial`` builds the AWS side's trial."""
-        ours_s = self.time(our_trial())
+        """Time both sides of one workload, taking turns; ``their_trial`` builds the AWS side's."""
         theirs_s = None
         if self.o.theirs is None:
             note = _join(note, self.o.theirs_why_not)
         elif skip_theirs:
             note = _join(note, skip_theirs)
         elif their_trial is not None:
-            theirs_s = self.time(their_trial())
-        return Row(workload, ours_s, theirs_s, ratio(ours_s, theirs_s), unit, note)
+            ours_s, theirs_s = self.time(our_trial(), their_trial())
+            return Row(workload, ours_s, theirs_s, ratio(ours_s, theirs_s), unit, note)
+        (ours_s,) = self.time(our_trial())
+        return Row(workload, ours_s, None, None, unit, note)
 
     # --- the workloads -------------------------------------------------------------------------
 
@@ -211,9 +215,11 @@ class _Suite:
 
     def interpreter(self) -> Iterator[Row]:
         n = 100 if self.o.quick else 10_000
-        per_op = self.time(ours.interpreter_per_op(n))
-        cold = self.time(ours.interpreter_per_op(n, cold=True))
-        floor = self.time(ours.floor_per_op(n))
+        per_op, cold, floor = self.time(
+            ours.interpreter_per_op(n),
+            ours.interpreter_per_op(n, cold=True),
+            ours.floor_per_op(n),
+        )
         yield Row(
             f"interpreter alone, replay per operation ({n:,} in memory)",
             per_op,
