@@ -6,6 +6,7 @@ engine (``durable_gen.local``) or AWS Lambda (``durable_gen.aws``) runs them dur
 """
 
 from ._api import run as run
+from .aws import lambda_handler as lambda_handler
 from ._batch import BatchItem as BatchItem
 from ._batch import BatchResult as BatchResult
 from ._commands import AT_LEAST_ONCE as AT_LEAST_ONCE
@@ -159,6 +160,7 @@ __all__ = [
     "get_logger",
     "invoke",
     "invoke_async",
+    "lambda_handler",
     "logger",
     "make_handler",
     "run",

@@ -24,6 +24,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
+from ._errors import InvalidInputError
 from ._interpreter import Failed, Interpreter, StepTask, Succeeded, Suspended
 from ._plugins import AttemptInfo, InvocationInfo, OperationInfo, Plugin, emit
 from ._serdes import Serdes
@@ -82,6 +83,11 @@ class _Invocation:
         self.execution_op: Operation | None = next(
             (op for op in operations if op.type == "EXECUTION"), None
         )
+        if self.execution_op is None:
+            raise InvalidInputError(
+                f"the state of {self.arn} has no EXECUTION operation (it carries the input): "
+                "the history is truncated or not from a durable execution"
+            )
         self.interp = Interpreter(
             workflow,
             operations,

@@ -511,7 +511,10 @@ class Interpreter:
             if pending:
                 still = []
                 for fiber, resolve in pending:
-                    result = resolve(op)
+                    try:
+                        result = resolve(op)
+                    except Exception as error:  # e.g. a callback answered with non-JSON
+                        result = (None, error)
                     if result is None:
                         still.append((fiber, resolve))
                     elif result is not _BLOCKED:
@@ -618,7 +621,13 @@ class Interpreter:
                         ),
                     )
                     continue
-            result = handler(fiber, cmd)
+            try:
+                result = handler(fiber, cmd)
+            except _Fatal:
+                raise
+            except Exception as error:  # e.g. a payload that cannot be serialized
+                value, exc = None, error  # raised at the yield, where the workflow can catch it
+                continue
             if result is _BLOCKED:
                 return
             value, exc = result

@@ -503,3 +503,39 @@ def test_input_comes_from_the_execution_operation() -> None:
     it = interp(wf, input={"a": 7})
     it.advance()
     assert it.outcome == dg.Succeeded(json.dumps(7))
+
+
+def test_a_command_that_cannot_be_recorded_raises_at_its_yield() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Invoke("target", object())  # not JSON
+        except dg.SerializationError:
+            return "caught"
+
+    it = interp(wf)
+    it.advance()
+    assert it.outcome == dg.Succeeded('"caught"')
+
+
+def test_a_callback_answer_that_cannot_be_decoded_raises_at_its_yield() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback(name="cb")
+        try:
+            yield handle
+        except dg.SerializationError:
+            return "bad answer"
+
+    it = interp(wf)
+    it.advance()
+    (update,) = it.take_updates()
+    answered = Operation(
+        id=update.id,
+        type="CALLBACK",
+        sub_type="Callback",
+        name="cb",
+        status="SUCCEEDED",
+        callback_details=CallbackDetails(callback_id="c1", result="not json"),
+    )
+    it.observe([answered])
+    it.advance()
+    assert it.outcome == dg.Succeeded('"bad answer"')
