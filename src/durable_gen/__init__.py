@@ -6,7 +6,6 @@ engine (``durable_gen.local``) or AWS Lambda (``durable_gen.aws``) runs them dur
 """
 
 from ._api import run as run
-from .aws import lambda_handler as lambda_handler
 from ._batch import BatchItem as BatchItem
 from ._batch import BatchResult as BatchResult
 from ._commands import AT_LEAST_ONCE as AT_LEAST_ONCE
@@ -81,6 +80,7 @@ from ._versioning import Deprecated as Deprecated
 from ._versioning import Now as Now
 from ._versioning import Patched as Patched
 from ._versioning import Random as Random
+from .aws import lambda_handler as lambda_handler
 
 __version__ = "0.1.0"
 
