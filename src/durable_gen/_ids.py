@@ -13,7 +13,7 @@ from hashlib import blake2b
 __all__ = ["operation_id"]
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 17)  # ~130k ids, a few tens of MiB at most
 def operation_id(parent_id: str | None, n: int) -> str:
     """The id of the ``n``-th operation (1-based) in the context ``parent_id`` (None: root)."""
     key = f"{parent_id}-{n}" if parent_id else str(n)

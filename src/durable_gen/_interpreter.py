@@ -344,6 +344,7 @@ class _Batch:
         "reason",
         "rebuild",
         "running",
+        "succeeded",
         "sub_type",
         "units",
     )
@@ -370,6 +371,7 @@ class _Batch:
         self.rebuild = rebuild
         self.done = False
         self.reason: str | None = None
+        self.succeeded = 0
 
 
 class Interpreter:
@@ -1439,6 +1441,7 @@ class Interpreter:
 
     def _item_done(self, batch: _Batch, i: int, value: Any, err: ErrorObject | None) -> None:
         if err is None:
+            batch.succeeded += 1
             batch.outcomes[i] = BatchItem(
                 index=i, status="SUCCEEDED", result=value, name=batch.names[i]
             )
@@ -1446,7 +1449,7 @@ class Interpreter:
             batch.outcomes[i] = BatchItem(index=i, status="FAILED", error=err, name=batch.names[i])
         if batch.rebuild:
             return
-        succeeded = sum(1 for o in batch.outcomes.values() if o.status == "SUCCEEDED")
+        succeeded = batch.succeeded
         failed = len(batch.outcomes) - succeeded
         reason = decide(batch.cmd.completion, len(batch.units), succeeded, failed)
         if reason is not None and (reason != "ALL_COMPLETED" or not batch.running):
