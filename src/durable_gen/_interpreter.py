@@ -344,8 +344,8 @@ class _Batch:
         "reason",
         "rebuild",
         "running",
-        "succeeded",
         "sub_type",
+        "succeeded",
         "units",
     )
 
@@ -542,20 +542,7 @@ class Interpreter:
         except SerializationError as exc:
             self._step_final_failure(task, exc)
             return
-        ups = self.updates
-        if not task.started:
-            ups.append(self._step_update(task, "START"))
-        ups.append(
-            OperationUpdate(
-                id=task.operation_id,
-                type="STEP",
-                action="SUCCEED",
-                parent_id=task.parent_id,
-                name=task.name,
-                sub_type=task.sub_type,
-                payload=payload,
-            )
-        )
+        self._step_outcome(task, "SUCCEED", payload=payload)
         value = loads(payload, task.serdes)
         cmd = task.cmd
         if isinstance(cmd, Step) and cmd.compensate is not None:
@@ -760,6 +747,28 @@ class Interpreter:
             **extra,
         )
 
+    def _step_outcome(self, task: StepTask, action: Any, **extra: Any) -> None:
+        """Record a step's outcome, preceded by its START when that was not sent yet."""
+        if not task.started:
+            self.updates.append(self._step_update(task, "START"))
+        self.updates.append(self._step_update(task, action, **extra))
+
+    def _start(
+        self, fiber: _Fiber, op_id: str, type_: Any, sub_type: str, name: str | None, **extra: Any
+    ) -> None:
+        """Record the START of a new wait, callback or invoke at the fiber's position."""
+        self.updates.append(
+            OperationUpdate(
+                id=op_id,
+                type=type_,
+                action="START",
+                parent_id=fiber.parent_id,
+                name=name,
+                sub_type=sub_type,
+                **extra,
+            )
+        )
+
     def _schedule(self, task: StepTask, at_most_once: bool) -> Any:
         if not task.started and (at_most_once or self.eager_start):
             self.updates.append(self._step_update(task, "START"))
@@ -854,17 +863,12 @@ class Interpreter:
     def _retry_with_delay(
         self, task: StepTask, delay: int, err: ErrorObject | None, payload: str | None
     ) -> None:
-        ups = self.updates
-        if not task.started:
-            ups.append(self._step_update(task, "START"))
-        ups.append(
-            self._step_update(
-                task,
-                "RETRY",
-                error=err,
-                payload=payload,
-                step_options=StepOptions(next_attempt_delay_seconds=delay),
-            )
+        self._step_outcome(
+            task,
+            "RETRY",
+            error=err,
+            payload=payload,
+            step_options=StepOptions(next_attempt_delay_seconds=delay),
         )
         task.started = True
         at_most_once = isinstance(task.cmd, Step) and task.cmd.semantics == AT_MOST_ONCE
@@ -892,10 +896,7 @@ class Interpreter:
 
     def _step_final_failure(self, task: StepTask, error: BaseException) -> None:
         err = error_object(error)
-        ups = self.updates
-        if not task.started:
-            ups.append(self._step_update(task, "START"))
-        ups.append(self._step_update(task, "FAIL", error=err))
+        self._step_outcome(task, "FAIL", error=err)
         self._ready.append((task.fiber, None, raise_error(StepFailedError, err)))
 
     def _unit(self, op_id: str, attempt: int) -> float:
@@ -959,10 +960,7 @@ class Interpreter:
             self._step_final_failure(task, exc)
             return
         if decision.stop:
-            ups = self.updates
-            if not task.started:
-                ups.append(self._step_update(task, "START"))
-            ups.append(self._step_update(task, "SUCCEED", payload=payload))
+            self._step_outcome(task, "SUCCEED", payload=payload)
             self._ready.append((task.fiber, loads(payload, cmd.serdes), None))
         else:
             self._retry_with_delay(task, decision.delay, None, payload)
@@ -972,35 +970,28 @@ class Interpreter:
     def _on_wait(self, fiber: _Fiber, cmd: Wait) -> Any:
         op_id, rec = self._position(fiber, "WAIT", "Wait", cmd.name)
         if rec is None:
-            self.updates.append(
-                OperationUpdate(
-                    id=op_id,
-                    type="WAIT",
-                    action="START",
-                    parent_id=fiber.parent_id,
-                    name=cmd.name,
-                    sub_type="Wait",
-                    wait_options=WaitOptions(wait_seconds=cmd.seconds),
-                )
+            self._start(
+                fiber,
+                op_id,
+                "WAIT",
+                "Wait",
+                cmd.name,
+                wait_options=WaitOptions(wait_seconds=cmd.seconds),
             )
         return self._block(fiber, op_id, _wait_done)
 
     def _on_create_callback(self, fiber: _Fiber, cmd: CreateCallback) -> Any:
         op_id, rec = self._position(fiber, "CALLBACK", "Callback", cmd.name)
         if rec is None:
-            self.updates.append(
-                OperationUpdate(
-                    id=op_id,
-                    type="CALLBACK",
-                    action="START",
-                    parent_id=fiber.parent_id,
-                    name=cmd.name,
-                    sub_type="Callback",
-                    callback_options=CallbackOptions(
-                        timeout_seconds=cmd.timeout,
-                        heartbeat_timeout_seconds=cmd.heartbeat_timeout,
-                    ),
-                )
+            self._start(
+                fiber,
+                op_id,
+                "CALLBACK",
+                "Callback",
+                cmd.name,
+                callback_options=CallbackOptions(
+                    timeout_seconds=cmd.timeout, heartbeat_timeout_seconds=cmd.heartbeat_timeout
+                ),
             )
             self.must_flush = True
         serdes = cmd.serdes
@@ -1033,19 +1024,16 @@ class Interpreter:
     def _on_invoke(self, fiber: _Fiber, cmd: Invoke) -> Any:
         op_id, rec = self._position(fiber, "CHAINED_INVOKE", "ChainedInvoke", cmd.name)
         if rec is None:
-            self.updates.append(
-                OperationUpdate(
-                    id=op_id,
-                    type="CHAINED_INVOKE",
-                    action="START",
-                    parent_id=fiber.parent_id,
-                    name=cmd.name,
-                    sub_type="ChainedInvoke",
-                    payload=dumps(cmd.payload, cmd.serdes, what="the Invoke payload"),
-                    chained_invoke_options=ChainedInvokeOptions(
-                        function_name=cmd.function_name, tenant_id=cmd.tenant_id
-                    ),
-                )
+            self._start(
+                fiber,
+                op_id,
+                "CHAINED_INVOKE",
+                "ChainedInvoke",
+                cmd.name,
+                payload=dumps(cmd.payload, cmd.serdes, what="the Invoke payload"),
+                chained_invoke_options=ChainedInvokeOptions(
+                    function_name=cmd.function_name, tenant_id=cmd.tenant_id
+                ),
             )
         serdes = cmd.serdes
 
