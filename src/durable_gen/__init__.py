@@ -57,6 +57,7 @@ from ._errors import SerializationError as SerializationError
 from ._errors import ServiceError as ServiceError
 from ._errors import StepFailedError as StepFailedError
 from ._errors import StepInterruptedError as StepInterruptedError
+from ._errors import StoreError as StoreError
 from ._errors import UnknownCallbackError as UnknownCallbackError
 from ._errors import ValidationError as ValidationError
 from ._errors import WorkflowDefinitionError as WorkflowDefinitionError
@@ -144,6 +145,7 @@ __all__ = [
     "StepFunction",
     "StepInterruptedError",
     "StepTask",
+    "StoreError",
     "Succeeded",
     "Suspended",
     "UUID",

@@ -315,6 +315,13 @@ def raise_error(cls: type[OperationError], err: ErrorObject | None) -> Operation
     )
 
 
+def step_error(err: ErrorObject | None) -> OperationError:
+    """The exception of a failed step: ``StepInterruptedError`` when that is what was recorded."""
+    if err is not None and err.error_type == "StepInterruptedError":
+        return raise_error(StepInterruptedError, err)
+    return raise_error(StepFailedError, err)
+
+
 def _callback_error(err: ErrorObject | None, status: str) -> OperationError:
     if status == "TIMED_OUT":
         return raise_error(CallbackTimeoutError, err)
@@ -817,7 +824,7 @@ class Interpreter:
                 fiber.undo.append((cmd.compensate, value, name))
             return (value, None)
         if status == "FAILED":
-            return (None, raise_error(StepFailedError, details.error if details else None))
+            return (None, step_error(details.error if details else None))
         # Attempt counts finished attempts: the one that was running (or comes next) is one more
         attempt = ((details.attempt or 0) if details else 0) + 1
         task = StepTask(
@@ -889,7 +896,7 @@ class Interpreter:
             if op.status == "SUCCEEDED":
                 return (loads(d.result if d else None, task.serdes), None)
             if op.status in TERMINAL_STATUSES:
-                return (None, raise_error(StepFailedError, d.error if d else None))
+                return (None, step_error(d.error if d else None))
             return None
 
         return resolve
@@ -897,7 +904,7 @@ class Interpreter:
     def _step_final_failure(self, task: StepTask, error: BaseException) -> None:
         err = error_object(error)
         self._step_outcome(task, "FAIL", error=err)
-        self._ready.append((task.fiber, None, raise_error(StepFailedError, err)))
+        self._ready.append((task.fiber, None, step_error(err)))
 
     def _unit(self, op_id: str, attempt: int) -> float:
         """A number in [0, 1) derived from the execution, operation and attempt (jitter)."""
@@ -930,7 +937,7 @@ class Interpreter:
         if rec.status == "SUCCEEDED":
             return (loads(d.result if d else None, cmd.serdes), None)
         if rec.status == "FAILED":
-            return (None, raise_error(StepFailedError, d.error if d else None))
+            return (None, step_error(d.error if d else None))
         task.attempt = ((d.attempt or 0) if d else 0) + 1
         task.started = True
         if rec.status == "STARTED":
@@ -1253,7 +1260,7 @@ class Interpreter:
         if rec is not None and rec.status == "SUCCEEDED":
             return (loads(d.result if d else None, TIME_SERDES), None)
         if rec is not None and rec.status in TERMINAL_STATUSES:
-            return (None, raise_error(StepFailedError, d.error if d else None))
+            return (None, step_error(d.error if d else None))
         attempt = ((d.attempt or 0) if d else 0) + 1
         task = StepTask(
             fiber, op_id, name, NOW_SUBTYPE, read_clock, (), None, attempt, rec is not None,

@@ -539,3 +539,19 @@ def test_a_callback_answer_that_cannot_be_decoded_raises_at_its_yield() -> None:
     it.observe([answered])
     it.advance()
     assert it.outcome == dg.Succeeded('"bad answer"')
+
+
+def test_an_interrupted_step_raises_step_interrupted_error_on_every_replay() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Step(lambda: 1, name="once", semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+        except dg.StepInterruptedError:
+            return "interrupted"
+
+    first = interp(wf, h.step(1, name="once", status="STARTED", attempt=0))
+    first.advance()
+    err = first.take_updates()[-1].error
+    assert first.outcome == dg.Succeeded('"interrupted"')
+    replay = interp(wf, h.step(1, name="once", status="FAILED", attempt=1, error=err))
+    replay.advance()
+    assert replay.outcome == dg.Succeeded('"interrupted"')

@@ -87,6 +87,7 @@ EXPECTED = {
     "UUID",
     "Random",
     "lambda_handler",
+    "StoreError",
 }
 
 SUBPACKAGES = {
