@@ -11,20 +11,21 @@ rules are in ``durable_gen._interpreter``'s handlers and in the docs (docs/versi
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from hashlib import blake2b
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
 from ._commands import Command
 from ._errors import SerializationError, ValidationError
 from ._wire import MAX_NAME_CHARS, Operation
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = [
     "NOW_SUBTYPE",
@@ -146,6 +147,10 @@ class Random(Command, frozen=True):
     @staticmethod
     def from_seed(seed: bytes) -> random.Random:
         """The generator for a 32-byte seed."""
+        # Imported here: the interpreter's modules read no randomness; a seeded generator is
+        # deterministic, and only workflows that ask for one load the module.
+        import random
+
         return random.Random(int.from_bytes(seed, "big"))
 
 
@@ -171,12 +176,20 @@ def derive_seed(execution_arn: str, context_id: str | None, draw: int) -> bytes:
 
 # --- the clock behind Now() -------------------------------------------------------------------
 
-_clocks: list[Callable[[], float]] = [time.time]
+_clocks: list[Callable[[], float]] = []
 
 
 def read_clock() -> datetime:
-    """What ``Now()``'s step returns: the current clock's time as an aware UTC datetime."""
-    return datetime.fromtimestamp(_clocks[-1](), UTC)
+    """What ``Now()``'s step returns: the current clock's time as an aware UTC datetime.
+
+    It runs in the driver, as a step; the clock module is imported here, never by the
+    interpreter's modules.
+    """
+    if _clocks:
+        return datetime.fromtimestamp(_clocks[-1](), UTC)
+    import time
+
+    return datetime.fromtimestamp(time.time(), UTC)
 
 
 @contextmanager
