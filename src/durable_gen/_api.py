@@ -63,9 +63,7 @@ def run(
     name = workflow_name(workflow)
     engine.register(
         name,
-        make_handler(
-            workflow, engine, checkpointing=checkpointing, serdes=serdes, plugins=plugins
-        ),
+        make_handler(workflow, engine, checkpointing=checkpointing, serdes=serdes, plugins=plugins),
     )
     for fname, fn in (functions or {}).items():
         register_function(engine, fname, fn, checkpointing=checkpointing)
