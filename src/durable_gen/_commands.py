@@ -209,6 +209,20 @@ class Step(Command, frozen=True):
         return self.name if self.name is not None else _fn_name(self.fn)
 
 
+class _PrevalidatedStep(Step, frozen=True):
+    """A ``Step`` built by a ``@step`` function, whose options were validated once, there.
+
+    Only its arguments are new, and they arrive as a tuple from the call itself.
+    """
+
+    def __post_init__(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in msgspec.structs.asdict(self).items())
+        return f"Step({fields})"
+
+
 class StepFunction(Generic[P, R]):
     """A function decorated with ``@step``: calling it returns a ``Step`` command.
 
@@ -238,7 +252,7 @@ class StepFunction(Generic[P, R]):
         Step(fn, name=self.name, semantics=semantics)  # validate once, here
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
-        return Step(
+        return _PrevalidatedStep(
             self.fn,
             args,
             kwargs or None,

@@ -67,6 +67,7 @@ from ._commands import (
     WaitForCallback,
     WaitForCondition,
     _fn_name,
+    _PrevalidatedStep,
 )
 from ._errors import (
     CallbackFailedError,
@@ -442,6 +443,7 @@ class Interpreter:
         self.replaying = bool(self._ops)
         self._handlers: dict[type, Callable[[_Fiber, Any], Any]] = {
             Step: self._on_step,
+            _PrevalidatedStep: self._on_step,
             Wait: self._on_wait,
             CreateCallback: self._on_create_callback,
             CallbackHandle: self._on_await_callback,
