@@ -311,7 +311,9 @@ class LocalService:
             return arn
 
     def stop(self, execution_arn: str, error: ErrorObject | None = None) -> ExecutionRecord:
-        """Stop a running execution (status STOPPED); stopping an ended execution does nothing.
+        """Stop a running execution (status STOPPED) and the executions it invoked that still run.
+
+        Stopping an ended execution does nothing.
 
         Args:
             execution_arn: The execution to stop.
@@ -320,6 +322,11 @@ class LocalService:
         Returns:
             The execution's record after the stop.
         """
+        # Children invoked by this execution are stopped first (their invoke operations then
+        # record STOPPED), so nothing it started keeps running on its own.
+        for child in self.list_executions("RUNNING"):
+            if child.parent_arn == execution_arn:
+                self.stop(child.arn, error)
         with self._lock:
             ex = self._load(execution_arn)
             if ex.status == "RUNNING":

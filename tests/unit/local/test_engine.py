@@ -507,6 +507,21 @@ def test_a_stopped_or_timed_out_child_stops_or_times_out_the_invoke(
     assert "ChainedInvokeStopped" in types_of(svc, arn)
 
 
+def test_stopping_a_parent_stops_the_executions_it_invoked(svc: LocalService) -> None:
+    def child(inv: Inv) -> None:
+        if inv.op(1) is None:
+            start_callback(inv)
+
+    Script(svc, "child", child)
+    arn = Script(svc, "parent", invoker("child")).start()
+    assert svc.run(arn).status == "RUNNING"
+    child_arn = next(r.arn for r in svc.list_executions() if r.parent_arn == arn)
+    assert svc.stop(arn).status == "STOPPED"
+    assert svc.get_execution(child_arn).status == "STOPPED"
+    svc.run_until_idle()
+    assert svc.get_execution(arn).status == "STOPPED"
+
+
 def test_invoke_of_an_unregistered_function_fails_the_operation(svc: LocalService) -> None:
     def body(inv: Inv) -> InvocationOutput:
         reply = inv.cp(
