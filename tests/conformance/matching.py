@@ -25,6 +25,16 @@ Result (``match_result``)
   * If ``Result`` is listed, the actual result string is ``json.loads``-ed once (kept as a raw
     string when it is not JSON; ``None`` when absent) and compared with ``==`` against the expected
     value after substituting bound ``${NAME}`` references. No wildcards or regexes apply here.
+
+Logs (``match_logs``)
+  * A line holding a JSON object is matched by its top-level fields, any other line only by
+    ``message`` (the line). ``match`` fields are ANDed; ``/regex/`` values are searched, other
+    strings compared stripped, booleans and numbers by value.
+  * ``count`` / ``min_count`` / ``max_count`` bound the matches over the whole run (at least one
+    when none is given); ``before`` / ``after`` anchors order all matches against all lines an
+    anchor matches, and an anchor matching nothing is an error.
+  * ``in_execution_scope`` drops JSON records not stamped with the execution's ARN, as the
+    published runner's execution-scoped CloudWatch query does.
 """
 
 from __future__ import annotations
@@ -42,10 +52,12 @@ __all__ = [
     "CallbackAction",
     "callback_name_matches",
     "generate_variables",
+    "in_execution_scope",
     "match_history",
     "match_logs",
     "match_result",
     "parse_callback_actions",
+    "parse_log_line",
     "substitute",
 ]
 
@@ -337,42 +349,129 @@ def callback_name_matches(
 
 _LOG_COUNT_KEYS = ("count", "min_count", "max_count")
 
+#: The top-level fields by which the published runner selects one execution's log records.
+ARN_FIELDS = ("durableExecutionArn", "executionArn")
+
+
+def parse_log_line(line: str) -> dict[str, Any]:
+    """A log line as the fields a matcher sees.
+
+    A line holding a JSON object exposes its top-level keys; any other line exposes only
+    ``message``, the stripped line (log records render as ``[LEVEL] message``).
+    """
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    return {"message": stripped}
+
+
+def in_execution_scope(lines: Sequence[str], execution_arn: str) -> list[str]:
+    """The lines the published runner would retrieve for ``execution_arn``.
+
+    It reads CloudWatch records whose top-level ``durableExecutionArn`` or ``executionArn`` is the
+    execution's ARN. A JSON record printed without that field (or for another execution) is
+    therefore dropped here too. Plain lines are kept: on Lambda they are log records of the
+    execution, which the SDK's logger stamps with the ARN.
+    """
+    kept = []
+    for line in lines:
+        fields = parse_log_line(line)
+        if set(fields) == {"message"} or any(fields.get(k) == execution_arn for k in ARN_FIELDS):
+            kept.append(line)
+    return kept
+
+
+def _value_matches(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, str):
+        text = str(actual).strip()
+        if len(expected) >= 2 and expected.startswith("/") and expected.endswith("/"):
+            return re.search(expected[1:-1], text) is not None
+        return text == expected.strip()
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        return float(expected) == float(actual)
+    return str(expected) == str(actual)
+
+
+def _matching(matcher: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> list[int]:
+    return [
+        i
+        for i, record in enumerate(records)
+        if all(key in record and _value_matches(want, record[key]) for key, want in matcher.items())
+    ]
+
+
+def _anchors(raw: Any) -> list[Mapping[str, Any]] | None:
+    if raw is None:
+        return []
+    if isinstance(raw, Mapping):
+        return [raw]
+    if isinstance(raw, list) and all(isinstance(item, Mapping) for item in raw):
+        return raw
+    return None
+
+
+def _label(matcher: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in matcher.items())
+
 
 def match_logs(
     expected_logs: Sequence[Mapping[str, Any]] | None,
     messages: Sequence[str],
     variables: Mapping[str, Any] | None,
 ) -> list[str]:
-    """Check a requirement's ``ExpectedLogs`` against the log lines of one execution.
+    """Check a requirement's ``ExpectedLogs`` against the log lines of one execution, in order.
 
-    The published runner reads CloudWatch records; here each line is a plain message (the
-    runner renders records as ``[LEVEL] message``). Only the ``message`` field can be matched:
-    ``/regex/`` is searched after substituting ``${NAME}``, anything else must equal the
-    stripped line. ``count``, ``min_count`` and ``max_count`` bound the number of matching
-    lines; ``before``/``after`` anchors are not supported and reported as mismatches.
+    The published runner reads CloudWatch records; here each line is parsed by
+    ``parse_log_line``. An entry's ``match`` maps fields to values, all of which must match
+    (after substituting bound ``${NAME}``): a ``/regex/`` string is searched in ``str(value)``,
+    another string must equal the stripped value, booleans must be the same boolean, numbers
+    equal numbers, anything else equal as ``str``. ``count`` (exact), ``min_count`` and
+    ``max_count`` bound the number of matching lines over the whole run; without any of them at
+    least one is required. ``after`` (``before``): one matcher or a list; every line the entry
+    matches must come after (before) every line each anchor matches, and an anchor matching no
+    line is an error. Lines are ordered as emitted (the published runner orders by timestamp
+    and treats equal timestamps as concurrent, so it accepts every order accepted here).
     """
     errors: list[str] = []
-    for entry in expected_logs or []:
+    records = [parse_log_line(line) for line in messages]
+    for raw in expected_logs or []:
+        entry = substitute(dict(raw), variables)
         match = entry.get("match")
-        if not isinstance(match, Mapping) or set(match) != {"message"}:
-            errors.append(f"log expectation {dict(entry)!r}: only 'message' matchers are supported")
-            continue
-        if "before" in entry or "after" in entry:
+        after, before = _anchors(entry.get("after")), _anchors(entry.get("before"))
+        if not isinstance(match, Mapping) or not match or after is None or before is None:
             errors.append(
-                f"log expectation {dict(entry)!r}: before/after anchors are not supported"
+                f"log expectation {dict(raw)!r}: 'match' must be a non-empty mapping and "
+                "'before'/'after' a mapping or a list of mappings"
             )
             continue
-        wanted = str(substitute(match["message"], variables))
-        if len(wanted) >= 2 and wanted.startswith("/") and wanted.endswith("/"):
-            pattern = re.compile(wanted[1:-1])
-            found = sum(1 for line in messages if pattern.search(line))
-        else:
-            found = sum(1 for line in messages if line.strip() == wanted.strip())
+        label = f"logs matching {_label(match)}"
+        found = _matching(match, records)
         count, low, high = (entry.get(key) for key in _LOG_COUNT_KEYS)
-        if count is not None and found != count:
-            errors.append(f"logs matching {wanted!r}: expected {count}, found {found}")
-        if low is not None and found < low:
-            errors.append(f"logs matching {wanted!r}: expected at least {low}, found {found}")
-        if high is not None and found > high:
-            errors.append(f"logs matching {wanted!r}: expected at most {high}, found {found}")
+        if count is None and low is None and high is None:
+            low = 1
+        if count is not None and len(found) != count:
+            errors.append(f"{label}: expected {count}, found {len(found)}")
+        if count is None and low is not None and len(found) < low:
+            errors.append(f"{label}: expected at least {low}, found {len(found)}")
+        if count is None and high is not None and len(found) > high:
+            errors.append(f"{label}: expected at most {high}, found {len(found)}")
+        for direction, anchors in (("after", after), ("before", before)):
+            for anchor in anchors:
+                marks = _matching(anchor, records)
+                if not marks:
+                    errors.append(f"{label}: {direction} anchor {_label(anchor)} matched no line")
+                elif found and (
+                    found[0] < marks[-1] if direction == "after" else found[-1] > marks[0]
+                ):
+                    errors.append(
+                        f"{label}: expected every match {direction} {_label(anchor)} "
+                        "(lines out of order)"
+                    )
     return errors

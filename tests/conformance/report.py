@@ -25,9 +25,10 @@ from .suite import DIST_NAME, DIST_VERSION, Requirement, load_requirements
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = ROOT / "docs" / "conformance.md"
 PLUGIN_SUITE = "plugin"
-PLUGIN_REASON = (
-    "not run: SDK plugin hooks whose JSON lines are read from CloudWatch; outside the "
-    "conformance issue"
+#: Why the emulator column has no plugin results.
+PLUGIN_EMULATOR_REASON = (
+    "emulator: not run (durable_gen.aws.lambda_handler takes no plugins=, so the handler cannot "
+    "be given its plugin there)"
 )
 MAX_REASON_CHARS = 400
 
@@ -41,7 +42,7 @@ implements every handler as a user would write it (`tests/conformance/handlers/`
 suite) and runs them with `tests/conformance/test_conformance.py`.
 
 **Embedded engine: {passed} passed, {failed} failed, {skipped} without a handler, of {total}
-requirements run** ({plugins} plugin requirements not run; whole run {seconds:.1f} s).
+requirements run** (whole run {seconds:.1f} s).
 {emulator_summary}
 
 This page is generated: `python -m tests.conformance.report` runs the suite and rewrites it.
@@ -59,8 +60,11 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
   clock to the next timer. It stops when the execution ends or nothing can happen any more.
 - Then `match_history` compares `ExpectedExecutionHistory` with `get_history()` (as API dicts),
   `match_result` the final status and result, and `match_logs` the `ExpectedLogs` with the log
-  lines the run emitted (rendered `[LEVEL] message`; on AWS they are read from CloudWatch). The
-  matching rules are those of AWS's published runner (`tests/conformance/README.md`).
+  and printed lines the run emitted (log records rendered `[LEVEL] message`, a printed JSON object
+  matched by its fields; on AWS they are read from CloudWatch, one execution's records selected by
+  their `durableExecutionArn`, so a printed JSON record without the execution's ARN is dropped
+  here too). The matching rules are those of AWS's published runner
+  (`tests/conformance/README.md`).
 - A requirement failing because of a durable_gen bug is listed in
   `tests/conformance/known_failures.py` with its reason and runs as a strict xfail, so the fix
   turns it into a failure that asks for the entry to be removed.
@@ -102,6 +106,13 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
   that passes here with a 1-6 MiB operation payload would be refused by the service; that
   divergence is reported to the engine's owners and fails no requirement.
 - 1-7 is optional in the published suite (it validates step-context logging); it runs here.
+- **Plugins** (10-x): `ConfPlugin` (`handlers/plugin.py`) is a `durable_gen.Plugin` that prints
+  the JSON record each requirement describes from the hooks it is given, stamped with the
+  `durableExecutionArn` its `on_invocation_start` received; operation and attempt records carry
+  `op` (the operation id) and keep to steps. The runner passes fresh instances to `make_handler`
+  for each requirement. With the default `"step"` checkpointing a step's START is sent together
+  with its SUCCEED, so `operation-start` is printed after the step's attempt ended; 10-2 asserts
+  no order between operation and attempt hooks.
 
 ## AWS's emulator
 
@@ -137,8 +148,12 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
-def _emulator_status(req: Requirement, result: Result | None) -> tuple[str, str]:
+def _emulator_status(
+    req: Requirement, result: Result | None, emulator_ran: bool
+) -> tuple[str, str]:
     if result is None:
+        if emulator_ran and req.suite == PLUGIN_SUITE:
+            return "not run", PLUGIN_EMULATOR_REASON
         return "not run", ""
     if result.status == "passed":
         return "pass", ""
@@ -152,9 +167,7 @@ def _emulator_status(req: Requirement, result: Result | None) -> tuple[str, str]
     return "**fail**" + gap_note, "emulator: " + reason
 
 
-def _status(req: Requirement, result: Result | None) -> tuple[str, str]:
-    if result is None:
-        return "not run", PLUGIN_REASON
+def _status(req: Requirement, result: Result) -> tuple[str, str]:
     if result.status == "passed":
         if str(req) in EMBEDDED:
             return "pass (listed as known failure: remove the entry)", ""
@@ -189,17 +202,18 @@ def _emulator_summary(
 
 def render(
     reqs: Sequence[Requirement],
-    results: dict[str, Result | None],
+    results: dict[str, Result],
     seconds: float,
     emulated: dict[str, Result | None] | None = None,
     emulator_seconds: float = 0.0,
 ) -> str:
-    counts = Counter(r.status for r in results.values() if r is not None)
-    plugins = sum(1 for r in results.values() if r is None)
+    counts = Counter(r.status for r in results.values())
     rows = []
     for req in reqs:
         status, reason = _status(req, results[str(req)])
-        emu_status, emu_reason = _emulator_status(req, (emulated or {}).get(str(req)))
+        emu_status, emu_reason = _emulator_status(
+            req, (emulated or {}).get(str(req)), emulated is not None
+        )
         reason = "; ".join(part for part in (reason, emu_reason) if part)
         rows.append(
             f"| {req.suite} | {req.key} | {_cell(req.description)} | {status} | {emu_status} | "
@@ -213,8 +227,7 @@ def render(
         passed=counts["passed"],
         failed=counts["failed"],
         skipped=counts["skipped"],
-        total=len(reqs) - plugins,
-        plugins=plugins,
+        total=len(reqs),
         seconds=seconds,
     )
     return intro + "\n".join(rows) + "\n"
@@ -229,11 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     reqs = load_requirements()
     began = time.perf_counter()
-    results: dict[str, Result | None] = {}
-    for req in reqs:
-        results[str(req)] = None if req.suite == PLUGIN_SUITE else run_embedded(req)
+    results = {str(req): run_embedded(req) for req in reqs}
     seconds = time.perf_counter() - began
-    counts = Counter(r.status for r in results.values() if r is not None)
+    counts = Counter(r.status for r in results.values())
     print(f"conformance: {counts['passed']} passed, {counts['failed']} failed")
     emulated: dict[str, Result | None] | None = None
     emulator_seconds = 0.0

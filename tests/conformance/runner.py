@@ -15,15 +15,20 @@ moves only when told to:
    when the execution ends, or when nothing is left to happen (an execution waiting on a callback
    nobody answers; the requirements that do so expect no final result).
 
-Then the history (``get_history`` as API dicts) is matched with ``match_history`` and the final
-state with ``match_result``, sharing one set of variable bindings, history first.
+Then the history (``get_history`` as API dicts) is matched with ``match_history``, the final
+state with ``match_result`` and the run's log and printed lines (``captured_logs``, narrowed by
+``in_execution_scope``) with ``match_logs``, sharing one set of variable bindings, history first.
+A handler may come with plugins (the ``plugin`` suite): fresh instances are passed to
+``make_handler`` for each requirement.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +47,7 @@ from .matching import (
     CallbackAction,
     callback_name_matches,
     generate_variables,
+    in_execution_scope,
     match_history,
     match_logs,
     match_result,
@@ -89,16 +95,16 @@ def run_embedded(req: Requirement) -> Result:
     engine = LocalService(clock=clock)
     _register(engine, handler)
     payload = json.dumps(substitute(req.input, variables))
-    arn = engine.start(FUNCTION_NAME, payload)
     actions = parse_callback_actions(req.callback_actions, variables)
     with captured_logs() as messages:
+        arn = engine.start(FUNCTION_NAME, payload)
         errors = _drive(engine, clock, arn, actions, variables)
     record = engine.get_execution(arn)
     history = [msgspec.to_builtins(event) for event in engine.get_history(arn)]
     errors += match_history(req.expected_history, history, variables)
     error = msgspec.to_builtins(record.error) if record.error is not None else None
     errors += match_result(req.expected_result, record.status, record.result, error, variables)
-    errors += match_logs(req.expected_logs, messages, variables)
+    errors += match_logs(req.expected_logs, in_execution_scope(messages, arn), variables)
     return Result(
         "failed" if errors else "passed",
         errors,
@@ -109,24 +115,52 @@ def run_embedded(req: Requirement) -> Result:
 
 
 class _Capture(logging.Handler):
-    def __init__(self) -> None:
+    def __init__(self, lines: list[str], lock: threading.Lock) -> None:
         super().__init__(logging.INFO)
-        self.messages: list[str] = []
+        self.lines = lines
+        self.guard = lock
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"[{record.levelname}] {record.getMessage()}")
+        with self.guard:
+            self.lines.append(f"[{record.levelname}] {record.getMessage()}")
+
+
+class _Stdout(io.TextIOBase):
+    """``sys.stdout`` during a run: each printed line joins the captured lines, in order."""
+
+    def __init__(self, lines: list[str], lock: threading.Lock) -> None:
+        self.lines = lines
+        self.guard = lock
+        self.partial = threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        pending = getattr(self.partial, "text", "") + text
+        *complete, self.partial.text = pending.split("\n")
+        with self.guard:
+            self.lines.extend(complete)
+        return len(text)
 
 
 @contextlib.contextmanager
 def captured_logs() -> Iterator[list[str]]:
-    """Every INFO-or-above log line of the run (the function's log stream on Lambda)."""
+    """Every INFO-or-above log line and every printed line of the run, in the order emitted.
+
+    On Lambda both end in the function's log stream: log records render as ``[LEVEL] message``,
+    printed lines are kept as printed (the plugin requirements print JSON records).
+    """
+    lines: list[str] = []
+    lock = threading.Lock()
     root = logging.getLogger()
-    capture = _Capture()
+    capture = _Capture(lines, lock)
     level = root.level
     root.addHandler(capture)
     root.setLevel(min(level, logging.INFO) if level else logging.INFO)
     try:
-        yield capture.messages
+        with contextlib.redirect_stdout(_Stdout(lines, lock)):
+            yield lines
     finally:
         root.removeHandler(capture)
         root.setLevel(level)
@@ -135,7 +169,12 @@ def captured_logs() -> Iterator[list[str]]:
 def _register(engine: LocalService, handler: Handler) -> None:
     engine.register(
         FUNCTION_NAME,
-        dg.make_handler(handler.workflow, engine, checkpointing=handler.checkpointing),
+        dg.make_handler(
+            handler.workflow,
+            engine,
+            checkpointing=handler.checkpointing,
+            plugins=handler.plugins(),
+        ),
     )
     for name, fn in handlers.functions().items():
         register_function(engine, name, fn)

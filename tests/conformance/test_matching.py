@@ -20,10 +20,12 @@ from .matching import (
     CallbackAction,
     callback_name_matches,
     generate_variables,
+    in_execution_scope,
     match_history,
     match_logs,
     match_result,
     parse_callback_actions,
+    parse_log_line,
     substitute,
 )
 
@@ -528,11 +530,60 @@ def test_log_expectations() -> None:
     assert match_logs([{"match": {"message": "[INFO] done"}, "count": 1}], lines, variables) == []
     assert match_logs([{"match": {"message": "/\\[ERROR\\]/"}, "count": 0}], lines, {}) == []
     wrong = match_logs([{"match": {"message": "/${INPUT_1}/"}, "count": 1}], lines, variables)
-    assert wrong == ["logs matching '/abc/': expected 1, found 2"]
+    assert wrong == ["logs matching message='/abc/': expected 1, found 2"]
     bounds = [{"match": {"message": "/abc/"}, "min_count": 3, "max_count": 1}]
     assert len(match_logs(bounds, lines, {})) == 2
-    assert match_logs([{"match": {"level": "INFO"}}], lines, {})  # unsupported field
-    assert match_logs([{"match": {"message": "x"}, "after": {"message": "y"}}], lines, {})
+    assert (
+        match_logs([{"match": {"message": "/abc/"}, "count": 2, "max_count": 1}], lines, {}) == []
+    )
+    assert match_logs([{"match": {"level": "INFO"}}], lines, {})  # plain lines have no level
+    assert match_logs([{"match": {"message": "/nothing/"}}], lines, {})  # at least one by default
+    assert match_logs([{"match": {}}], lines, {})  # malformed
+    assert match_logs([{"match": {"message": "x"}, "after": "y"}], lines, {})  # malformed
+
+
+def test_log_fields_and_anchors() -> None:
+    lines = [
+        json.dumps({"plugin": "P", "hook": "start", "first": True, "n": 1, "op": "abc"}),
+        "[INFO] body of abc",
+        json.dumps({"plugin": "P", "hook": "end", "status": "SUCCEEDED", "n": 1.0}),
+        "{not json",
+    ]
+    start = {"plugin": "P", "hook": "start"}
+    assert parse_log_line(lines[3]) == {"message": "{not json"}
+    assert (
+        match_logs(
+            [{"match": {**start, "first": True, "op": "${ID1}"}, "count": 1}], lines, {"ID1": "abc"}
+        )
+        == []
+    )
+    assert match_logs([{"match": {**start, "first": 1}}], lines, {})  # a bool only matches a bool
+    assert match_logs([{"match": {"hook": "end", "n": 1}, "count": 1}], lines, {}) == []
+    assert match_logs([{"match": {"hook": "/^st/"}, "count": 1}], lines, {}) == []
+    ordered = [
+        {"match": {"message": "/body/"}, "after": start, "before": [{"hook": "end"}]},
+        {"match": {"hook": "end"}, "after": [start, {"message": "/body/"}]},
+    ]
+    assert match_logs(ordered, lines, {}) == []
+    reversed_ = [{"match": {"hook": "start"}, "after": {"hook": "end"}}]
+    assert match_logs(reversed_, lines, {}) == [
+        "logs matching hook='start': expected every match after hook='end' (lines out of order)"
+    ]
+    dangling = [{"match": {"hook": "start"}, "after": {"hook": "missing"}}]
+    assert match_logs(dangling, lines, {}) == [
+        "logs matching hook='start': after anchor hook='missing' matched no line"
+    ]
+    # No own match: only the count is reported, ordering is vacuous.
+    assert len(match_logs([{"match": {"hook": "x"}, "before": start}], lines, {})) == 1
+
+
+def test_execution_scope() -> None:
+    mine = json.dumps({"plugin": "P", "durableExecutionArn": "arn:1"})
+    legacy = json.dumps({"plugin": "P", "executionArn": "arn:1"})
+    other = json.dumps({"plugin": "P", "durableExecutionArn": "arn:2"})
+    unstamped = json.dumps({"plugin": "P"})
+    lines = ["[INFO] step ran", mine, legacy, other, unstamped]
+    assert in_execution_scope(lines, "arn:1") == ["[INFO] step ran", mine, legacy]
 
 
 def test_each_requirement_accepts_a_history_built_from_it(
@@ -599,3 +650,69 @@ def test_agrees_with_the_published_matcher(requirements: list[suite.Requirement]
             assert ours == theirs.resolved_placeholders, req
             checked += 1
     assert checked > 5000
+
+
+def _log_pool(req: suite.Requirement, variables: dict[str, Any]) -> list[str]:
+    """Lines that satisfy each matcher of ``req``'s ExpectedLogs, and some that satisfy none."""
+
+    def text(value: Any) -> Any:
+        value = substitute(value, variables)
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "/":
+            return re.sub(r"\\(.)", r"\1", value[1:-1]).strip("^$")
+        return value
+
+    pool = ["[INFO] unrelated", json.dumps({"plugin": "OTHER", "hook": "x"})]
+    for entry in req.expected_logs:
+        for matcher in [
+            entry["match"],
+            *_as_list(entry.get("after")),
+            *_as_list(entry.get("before")),
+        ]:
+            if set(matcher) == {"message"}:
+                pool.append(f"[INFO] {text(matcher['message'])}")
+            else:
+                pool.append(json.dumps({key: text(value) for key, value in matcher.items()}))
+    return pool
+
+
+def _as_list(raw: Any) -> list[Any]:
+    return [] if raw is None else [raw] if isinstance(raw, dict) else list(raw)
+
+
+def test_log_matching_agrees_with_the_published_validator(
+    requirements: list[suite.Requirement],
+) -> None:
+    root = str(suite.ensure_unpacked())
+    sys.path.insert(0, root)
+    try:
+        cloudwatch = importlib.import_module(f"{suite.PACKAGE_DIR}.cloudwatch")
+        variables_module = importlib.import_module(f"{suite.PACKAGE_DIR}.variables")
+    except Exception as exc:  # pragma: no cover - depends on the published code
+        pytest.skip(f"the published log validator does not import here: {exc!r}")
+    finally:
+        sys.path.remove(root)
+    rng = random.Random(7)
+    checked = 0
+    for req in requirements:
+        if not req.expected_logs:
+            continue
+        variables = generate_variables(req.variables)
+        variables.setdefault("ID1", "op-1")
+        pool = _log_pool(req, variables)
+        for _ in range(300):
+            lines = [rng.choice(pool) for _ in range(rng.randint(0, 9))]
+            ours = match_logs(req.expected_logs, lines, variables)
+            context = variables_module.PlaceholderContext()
+            for name, value in variables.items():
+                context.bind(name, value)
+            events = [
+                {"message": line, "timestamp": i, "ingestionTime": i}
+                for i, line in enumerate(lines)
+            ]
+            theirs = cloudwatch.CloudWatchLogValidator().validate(
+                req.expected_logs, events, context
+            )
+            assert (not ours) == theirs.success, (req, lines, ours, theirs.errors)
+            assert len(ours) == len(theirs.errors), (req, lines, ours, theirs.errors)
+            checked += 1
+    assert checked >= 12 * 300

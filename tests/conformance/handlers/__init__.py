@@ -1,8 +1,9 @@
 """The durable_gen handlers of the conformance requirements, one module per suite.
 
 Each module maps requirement keys to workflows in ``HANDLERS``; it may also list ``FUNCTIONS``
-(``Invoke`` targets: name -> workflow or plain function) and ``CHECKPOINTING`` (requirement key
--> checkpoint mode, where the default ``"step"`` mode cannot produce the expected history).
+(``Invoke`` targets: name -> workflow or plain function), ``CHECKPOINTING`` (requirement key
+-> checkpoint mode, where the default ``"step"`` mode cannot produce the expected history) and
+``PLUGINS`` (requirement key -> a function making fresh plugin instances for one run).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from durable_gen import CheckpointMode
+from durable_gen import CheckpointMode, Plugin
 
 from ._support import ATTEMPTS
 
@@ -30,6 +31,7 @@ SUITES = (
     "parallel",
     "wait_for_callback",
     "wait_for_condition",
+    "plugin",
 )
 
 
@@ -39,6 +41,8 @@ class Handler:
 
     workflow: Callable[..., Any]
     checkpointing: CheckpointMode = "step"
+    #: Makes the plugins of one run (plugins keep per-execution state, so never shared).
+    plugins: Callable[[], list[Plugin]] = list
 
 
 def _module(suite: str) -> ModuleType | None:
@@ -61,7 +65,8 @@ def handler_for(suite: str, key: str) -> Handler | None:
     if workflow is None:
         return None
     mode = getattr(module, "CHECKPOINTING", {}).get(key, "step")
-    return Handler(workflow, mode)
+    plugins = getattr(module, "PLUGINS", {}).get(key, list)
+    return Handler(workflow, mode, plugins)
 
 
 def functions() -> dict[str, Callable[..., Any]]:
