@@ -108,13 +108,7 @@ class _Invocation:
         """Run a sync step, firing the attempt hooks around it."""
         if not self.plugins:
             return task.fn(*task.args, **task.kwargs)
-        attempt = AttemptInfo(
-            execution_arn=self.arn,
-            operation_id=task.operation_id,
-            name=task.name,
-            attempt=task.attempt,
-        )
-        emit(self.plugins, "on_attempt_start", attempt)
+        attempt = self._attempt_start(task)
         try:
             value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
@@ -127,13 +121,7 @@ class _Invocation:
         """Run an async step, firing the attempt hooks around it."""
         if not self.plugins:
             return await task.fn(*task.args, **task.kwargs)
-        attempt = AttemptInfo(
-            execution_arn=self.arn,
-            operation_id=task.operation_id,
-            name=task.name,
-            attempt=task.attempt,
-        )
-        emit(self.plugins, "on_attempt_start", attempt)
+        attempt = self._attempt_start(task)
         try:
             value = await task.fn(*task.args, **task.kwargs)
         except Exception as exc:
@@ -141,6 +129,28 @@ class _Invocation:
             raise
         emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
         return value
+
+    def _attempt_start(self, task: StepTask) -> AttemptInfo:
+        """Fire the step's operation start (on its first attempt here) and the attempt start."""
+        if task.operation_id not in self.started_ops:
+            self.started_ops.add(task.operation_id)
+            op = OperationInfo(
+                execution_arn=self.arn,
+                operation_id=task.operation_id,
+                type="STEP",
+                sub_type=task.sub_type,
+                name=task.name,
+                parent_id=task.parent_id,
+            )
+            emit(self.plugins, "on_operation_start", op)
+        attempt = AttemptInfo(
+            execution_arn=self.arn,
+            operation_id=task.operation_id,
+            name=task.name,
+            attempt=task.attempt,
+        )
+        emit(self.plugins, "on_attempt_start", attempt)
+        return attempt
 
     def _operation_hooks(self, updates: list[OperationUpdate]) -> None:
         for u in updates:

@@ -35,8 +35,10 @@ class Recorder(dg.Plugin):
 class Broken(dg.Plugin):
     def __getattribute__(self, name: str) -> Any:
         if name.startswith("on_"):
+
             def fail(*_: Any) -> None:
                 raise RuntimeError("plugin bug")
+
             return fail
         return super().__getattribute__(name)
 
@@ -64,11 +66,13 @@ def test_hooks_fire_for_new_work_only_and_in_order() -> None:
     assert dg.run(wf, "a", skip_time=True, plugins=[rec]) == "A"
     assert rec.events == [
         ("invocation-start", True),
-        ("attempt-start", "flaky", 1), ("attempt-end", "flaky", 1, "FAILED"),
         ("operation-start", "STEP", "flaky"),
+        ("attempt-start", "flaky", 1),
+        ("attempt-end", "flaky", 1, "FAILED"),
         ("invocation-end", "PENDING"),
         ("invocation-start", False),
-        ("attempt-start", "flaky", 2), ("attempt-end", "flaky", 2, "SUCCEEDED"),
+        ("attempt-start", "flaky", 2),
+        ("attempt-end", "flaky", 2, "SUCCEEDED"),
         ("operation-end", "STEP", "flaky", "SUCCEEDED"),
         ("operation-start", "WAIT", None),
         ("invocation-end", "PENDING"),

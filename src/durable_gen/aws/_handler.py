@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, overload
 
 import msgspec
 
 from .._driver import CheckpointMode, invoke
 from .._errors import DurableGenError, InvalidCheckpointTokenError, InvalidInputError
+from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
 from .._wire import MAX_ERROR_BYTES, ErrorObject, InvocationInput, InvocationOutput
@@ -140,6 +141,7 @@ class LambdaHandler:
         serdes: Serdes | None = None,
         region: str | None = None,
         service: DurableService | None = None,
+        plugins: Sequence[Plugin] = (),
     ) -> None:
         if not callable(workflow):
             raise TypeError(f"lambda_handler needs a workflow function, got {workflow!r}")
@@ -152,6 +154,7 @@ class LambdaHandler:
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
+        self.plugins = tuple(plugins)
         self._client = client
         self._region = region
         self._service = service
@@ -201,6 +204,7 @@ class LambdaHandler:
                 service,
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
+                plugins=self.plugins,
             )
         except _RETRIED:
             raise
@@ -227,6 +231,7 @@ def lambda_handler(
     serdes: Serdes | None = None,
     region: str | None = None,
     service: DurableService | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> LambdaHandler: ...
 @overload
 def lambda_handler(
@@ -236,6 +241,7 @@ def lambda_handler(
     serdes: Serdes | None = None,
     region: str | None = None,
     service: DurableService | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
 def lambda_handler(
     workflow: Callable[..., Any] | None = None,
@@ -246,6 +252,7 @@ def lambda_handler(
     serdes: Serdes | None = None,
     region: str | None = None,
     service: DurableService | None = None,
+    plugins: Sequence[Plugin] = (),
 ) -> LambdaHandler | Callable[[Callable[..., Any]], LambdaHandler]:
     """The Lambda handler of a durable function that runs ``workflow``.
 
@@ -269,6 +276,7 @@ def lambda_handler(
         serdes: Serdes of the workflow input and result (default JSON).
         region: Region of the client created when ``client`` is not given.
         service: Any ``DurableService`` to use instead of Lambda's (tests, benchmarks).
+        plugins: Instrumentation plugins (``durable_gen.Plugin``).
 
     Returns:
         A ``LambdaHandler``, or a decorator making one.
@@ -282,6 +290,7 @@ def lambda_handler(
             serdes=serdes,
             region=region,
             service=service,
+            plugins=plugins,
         )
 
     return make(workflow) if workflow is not None else make
