@@ -1116,39 +1116,52 @@ class Interpreter:
             self.updates.append(
                 self._context_update(op_id, fiber.parent_id, sub_type, name, "START")
             )
-        try:
-            gen = make_gen()
-        except Exception as exc:
-            gen = _raising(exc)
-        if not inspect.isgenerator(gen):
-            gen = _returning(gen)
 
         def done(child: _Fiber, value: Any, exc: BaseException | None) -> None:
-            if exc is None:
-                try:
-                    payload = dumps(value, serdes, what=f"the result of context {name!r}")
-                except SerializationError as error:
-                    exc = error
-            if exc is not None:
-                err = error_object(exc)
-                if not replaying_children:
-                    self.updates.append(
-                        self._context_update(
-                            op_id, fiber.parent_id, sub_type, name, "FAIL", error=err
-                        )
-                    )
+            result, err = self._settle_context(
+                op_id, fiber.parent_id, sub_type, name, serdes, value, exc,
+                record=not replaying_children,
+            )  # fmt: skip
+            if err is not None:
                 self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
-                return
-            if not replaying_children:
-                self.updates.append(
-                    self._context_success(op_id, fiber.parent_id, sub_type, name, payload)
-                )
-            self._ready.append((fiber, loads(payload, serdes), None))
+            else:
+                self._ready.append((fiber, result, None))
 
         self._expanded.add(op_id)
-        child = _Fiber(gen, op_id, fiber, done)
+        child = _Fiber(_generator(make_gen), op_id, fiber, done)
         self._ready.append((child, None, None))
         return _BLOCKED
+
+    def _settle_context(
+        self,
+        op_id: str,
+        parent: str | None,
+        sub_type: str,
+        name: str | None,
+        serdes: Serdes | None,
+        value: Any,
+        exc: BaseException | None,
+        *,
+        record: bool,
+    ) -> tuple[Any, ErrorObject | None]:
+        """A finished context's (result, None) or (None, error), recording it when asked."""
+        if exc is None:
+            try:
+                payload = dumps(value, serdes, what=f"the result of context {name!r}")
+            except SerializationError as error:
+                exc = error
+            else:
+                if record:
+                    self.updates.append(
+                        self._context_success(op_id, parent, sub_type, name, payload)
+                    )
+                return loads(payload, serdes), None
+        err = error_object(exc)
+        if record:
+            self.updates.append(
+                self._context_update(op_id, parent, sub_type, name, "FAIL", error=err)
+            )
+        return None, err
 
     @staticmethod
     def _context_error(
@@ -1392,45 +1405,24 @@ class Interpreter:
     def _start_item(
         self, batch: _Batch, i: int, iter_id: str, name: str, item_type: str, replay_children: bool
     ) -> None:
-        try:
-            gen = batch.units[i]()
-        except Exception as exc:
-            gen = _raising(exc)
-        if not inspect.isgenerator(gen):
-            gen = _returning(gen)
         serdes = batch.cmd.item_serdes
 
         def done(child: _Fiber, value: Any, exc: BaseException | None) -> None:
             batch.running.pop(i, None)
             if batch.done:
                 return
-            if exc is None:
-                try:
-                    payload = dumps(value, serdes, what=f"the result of {name!r}")
-                except SerializationError as error:
-                    exc = error
-            if exc is not None:
-                err = error_object(exc)
-                if not replay_children:
-                    self.updates.append(
-                        self._context_update(
-                            iter_id, batch.op_id, item_type, name, "FAIL", error=err
-                        )
-                    )
-                self._item_done(batch, i, None, err)
-            else:
-                if not replay_children:
-                    self.updates.append(
-                        self._context_success(iter_id, batch.op_id, item_type, name, payload)
-                    )
-                self._item_done(batch, i, loads(payload, serdes), None)
+            result, err = self._settle_context(
+                iter_id, batch.op_id, item_type, name, serdes, value, exc,
+                record=not replay_children,
+            )  # fmt: skip
+            self._item_done(batch, i, result, err)
             if not batch.done:
                 self._fill(batch)
             if batch.done:
                 self._ready.append((batch.fiber, *self._batch_result_now(batch)))
 
         self._expanded.add(iter_id)
-        child = _Fiber(gen, iter_id, batch.fiber, done)
+        child = _Fiber(_generator(batch.units[i]), iter_id, batch.fiber, done)
         child.batch = batch
         child.index = i
         batch.running[i] = child
@@ -1542,6 +1534,15 @@ def _wait_done(op: Operation) -> Any:
     if op.status in TERMINAL_STATUSES:
         return _NO_RESULT
     return None
+
+
+def _generator(factory: Callable[[], Any]) -> Gen:
+    """The generator a context runs: the factory's, or one raising or returning its outcome."""
+    try:
+        gen = factory()
+    except Exception as exc:
+        return _raising(exc)
+    return gen if inspect.isgenerator(gen) else _returning(gen)
 
 
 def _raising(exc: BaseException) -> Gen:
