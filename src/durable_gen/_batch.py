@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from ._commands import Completion
-from ._errors import BatchFailedError, OperationError
+from ._errors import BatchFailedError
 from ._wire import ErrorObject
 
 __all__ = ["BatchItem", "BatchResult", "CompletionReason", "decide"]
@@ -133,8 +133,3 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
         """Results in index order; raise ``BatchFailedError`` if any item failed."""
         self.raise_if_failed()
         return self.results()
-
-
-def item_error(exc: BaseException) -> OperationError | None:
-    """The recorded form of an item failure, when it is an operation error."""
-    return exc if isinstance(exc, OperationError) else None

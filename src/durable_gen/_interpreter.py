@@ -156,13 +156,10 @@ class _Fiber:
 
     __slots__ = (
         "alive",
-        "batch",
         "ctx_id",
         "gen",
-        "index",
         "n",
         "on_done",
-        "parent",
         "parent_id",
         "undo",
     )
@@ -171,7 +168,6 @@ class _Fiber:
         self,
         gen: Gen,
         ctx_id: str | None,
-        parent: _Fiber | None,
         on_done: Callable[[_Fiber, Any, BaseException | None], None],
     ) -> None:
         self.gen = gen
@@ -180,11 +176,8 @@ class _Fiber:
         #: items, whose operations belong to the batch itself.
         self.parent_id = ctx_id
         self.n = 0
-        self.parent = parent
         self.on_done = on_done
         self.alive = True
-        self.batch: _Batch | None = None
-        self.index = 0
         self.undo: list[tuple[Callable[[Any], Any], Any, str | None]] = []
 
 
@@ -586,7 +579,7 @@ class Interpreter:
                 )
             )
             return
-        root = _Fiber(gen, None, None, self._root_done)
+        root = _Fiber(gen, None, self._root_done)
         self._root = root
         self._ready.append((root, None, None))
 
@@ -787,6 +780,15 @@ class Interpreter:
         self._running[task.operation_id] = task
         return _BLOCKED
 
+    @staticmethod
+    def _step_task(
+        fiber: _Fiber, op_id: str, name: str | None, cmd: Step, attempt: int, started: bool
+    ) -> StepTask:
+        return StepTask(
+            fiber, op_id, name, "Step", _plain(cmd.fn), cmd.args, cmd.kwargs, attempt, started,
+            cmd.retry, cmd.serdes, cmd, _KIND_STEP,
+        )  # fmt: skip
+
     def _on_step(self, fiber: _Fiber, cmd: Step) -> Any:
         name = cmd.name
         if name is None:
@@ -794,22 +796,7 @@ class Interpreter:
         op_id, rec = self._position(fiber, "STEP", "Step", name)
         if rec is None:
             return self._schedule(
-                StepTask(
-                    fiber,
-                    op_id,
-                    name,
-                    "Step",
-                    _plain(cmd.fn),
-                    cmd.args,
-                    cmd.kwargs,
-                    1,
-                    False,
-                    cmd.retry,
-                    cmd.serdes,
-                    cmd,
-                    _KIND_STEP,
-                ),
-                cmd.semantics == AT_MOST_ONCE,
+                self._step_task(fiber, op_id, name, cmd, 1, False), cmd.semantics == AT_MOST_ONCE
             )
         status = rec.status
         details = rec.step_details
@@ -829,21 +816,7 @@ class Interpreter:
             return (None, step_error(details.error if details else None))
         # Attempt counts finished attempts: the one that was running (or comes next) is one more
         attempt = ((details.attempt or 0) if details else 0) + 1
-        task = StepTask(
-            fiber,
-            op_id,
-            name,
-            "Step",
-            _plain(cmd.fn),
-            cmd.args,
-            cmd.kwargs,
-            attempt,
-            True,
-            cmd.retry,
-            cmd.serdes,
-            cmd,
-            _KIND_STEP,
-        )
+        task = self._step_task(fiber, op_id, name, cmd, attempt, True)
         if status == "STARTED":
             if cmd.semantics == AT_MOST_ONCE:
                 self._running[op_id] = task
@@ -1128,7 +1101,7 @@ class Interpreter:
                 self._ready.append((fiber, result, None))
 
         self._expanded.add(op_id)
-        child = _Fiber(_generator(make_gen), op_id, fiber, done)
+        child = _Fiber(_generator(make_gen), op_id, done)
         self._ready.append((child, None, None))
         return _BLOCKED
 
@@ -1299,7 +1272,7 @@ class Interpreter:
             fiber.n = helper.n
             self._ready.append((fiber, value, exc))
 
-        helper = _Fiber(_compensate(undo, cmd.retry), fiber.ctx_id, fiber, done)
+        helper = _Fiber(_compensate(undo, cmd.retry), fiber.ctx_id, done)
         helper.parent_id = fiber.parent_id
         helper.n = fiber.n
         self._ready.append((helper, None, None))
@@ -1422,9 +1395,7 @@ class Interpreter:
                 self._ready.append((batch.fiber, *self._batch_result_now(batch)))
 
         self._expanded.add(iter_id)
-        child = _Fiber(_generator(batch.units[i]), iter_id, batch.fiber, done)
-        child.batch = batch
-        child.index = i
+        child = _Fiber(_generator(batch.units[i]), iter_id, done)
         batch.running[i] = child
         self._ready.append((child, None, None))
 
