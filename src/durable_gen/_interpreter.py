@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import traceback
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from functools import lru_cache
@@ -82,6 +81,7 @@ from ._errors import (
     StepInterruptedError,
     WorkflowDefinitionError,
 )
+from ._failure import callback_error, error_object, raise_error, step_error
 from ._ids import operation_id
 from ._serdes import Serdes, dumps, loads
 from ._versioning import (
@@ -100,7 +100,6 @@ from ._versioning import (
 )
 from ._wire import (
     MAX_CONTEXT_RESULT_BYTES,
-    MAX_ERROR_BYTES,
     TERMINAL_STATUSES,
     CallbackOptions,
     ChainedInvokeOptions,
@@ -273,53 +272,6 @@ def _positional_arity(fn: Callable[..., Any]) -> int:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             n += 1
     return n
-
-
-def error_object(exc: BaseException) -> ErrorObject:
-    """The recorded form of an exception; operation errors keep their recorded type."""
-    if isinstance(exc, OperationError):
-        return ErrorObject(
-            error_type=exc.error_type or type(exc).__name__,
-            error_message=exc.error_message,
-            error_data=exc.error_data,
-            stack_trace=exc.stack_trace,
-        )
-    trace = traceback.format_exception(type(exc), exc, exc.__traceback__)[-20:]
-    err = ErrorObject(
-        error_type=type(exc).__name__,
-        error_message=str(exc),
-        stack_trace=[line.rstrip("\n") for line in trace],
-    )
-    if len(msgspec.json.encode(err)) > MAX_ERROR_BYTES:
-        err = ErrorObject(
-            error_type=err.error_type,
-            error_message=(err.error_message or "")[: MAX_ERROR_BYTES // 8],
-        )
-    return err
-
-
-def raise_error(cls: type[OperationError], err: ErrorObject | None) -> OperationError:
-    """Rebuild the exception raised into a workflow from a recorded error object."""
-    err = err or ErrorObject()
-    return cls(
-        err.error_message,
-        error_type=err.error_type,
-        error_data=err.error_data,
-        stack_trace=err.stack_trace,
-    )
-
-
-def step_error(err: ErrorObject | None) -> OperationError:
-    """The exception of a failed step: ``StepInterruptedError`` when that is what was recorded."""
-    if err is not None and err.error_type == "StepInterruptedError":
-        return raise_error(StepInterruptedError, err)
-    return raise_error(StepFailedError, err)
-
-
-def _callback_error(err: ErrorObject | None, status: str) -> OperationError:
-    if status == "TIMED_OUT":
-        return raise_error(CallbackTimeoutError, err)
-    return raise_error(CallbackFailedError, err)
 
 
 def _describe(type_: str, sub_type: str | None, name: str | None, parent: str | None) -> str:
@@ -999,7 +951,7 @@ class Interpreter:
             d = op.callback_details
             if status == "SUCCEEDED":
                 return (loads(d.result if d else None, serdes), None)
-            return (None, _callback_error(d.error if d else None, status))
+            return (None, callback_error(d.error if d else None, status))
 
         return self._block(fiber, handle.operation_id, answered)
 

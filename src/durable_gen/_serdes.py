@@ -11,7 +11,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import msgspec
 
 from ._errors import PayloadTooLargeError, SerializationError
-from ._wire import MAX_PAYLOAD_BYTES
+from ._wire import too_large
 
 __all__ = ["JsonSerdes", "Serdes", "dumps", "loads"]
 
@@ -81,7 +81,7 @@ def dumps(value: Any, serdes: Serdes | None = None, *, what: str = "value") -> s
             raise SerializationError(
                 f"the serdes of {what} returned {type(payload).__name__}; it must return str"
             )
-    if len(payload) > MAX_PAYLOAD_BYTES // 4 and len(payload.encode()) > MAX_PAYLOAD_BYTES:
+    if too_large(payload):
         raise PayloadTooLargeError(
             f"{what} serializes to {len(payload.encode())} bytes, over the 6 MiB payload limit; "
             "keep large data elsewhere (a bucket, a database) and pass a reference"

@@ -31,6 +31,7 @@ __all__ = [
     "StepOptions",
     "WaitDetails",
     "WaitOptions",
+    "too_large",
 ]
 
 OperationType = Literal["EXECUTION", "CONTEXT", "STEP", "WAIT", "CALLBACK", "CHAINED_INVOKE"]
@@ -49,6 +50,11 @@ MAX_ERROR_BYTES: Final = 32 * 1024
 MAX_CONTEXT_RESULT_BYTES: Final = 256 * 1024
 MAX_NAME_CHARS: Final = 256
 MAX_WAIT_SECONDS: Final = 31_622_400
+
+
+def too_large(payload: str | None, limit: int = MAX_PAYLOAD_BYTES) -> bool:
+    """Whether ``payload`` is over ``limit`` bytes of UTF-8 (measured only when it may be)."""
+    return payload is not None and len(payload) * 4 > limit and len(payload.encode()) > limit
 
 
 class _Shape(

@@ -17,10 +17,11 @@ import msgspec
 
 from .._driver import CheckpointMode, invoke
 from .._errors import DurableGenError, InvalidCheckpointTokenError, InvalidInputError
+from .._failure import bounded_error
 from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
-from .._wire import MAX_ERROR_BYTES, ErrorObject, InvocationInput, InvocationOutput
+from .._wire import ErrorObject, InvocationInput, InvocationOutput
 from ._service import LambdaService, ServiceUnavailableError
 
 __all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
@@ -80,19 +81,6 @@ def parse_event(event: Any) -> InvocationInput:
     return parsed
 
 
-def _bounded(error: ErrorObject) -> ErrorObject:
-    """``error``, cut down to the service's 32 KiB error-object limit when it is over it."""
-    if len(_encoder.encode(error)) <= MAX_ERROR_BYTES:
-        return error
-    note = " [truncated to fit the 32 KiB error limit]"
-    budget = MAX_ERROR_BYTES // 4  # characters; JSON escaping may grow each up to ~6 bytes
-    return ErrorObject(
-        error_type=(error.error_type or "")[:256] or None,
-        error_message=(error.error_message or "")[: budget // 2] + note,
-        error_data=(error.error_data or "")[: budget // 4] or None,
-    )
-
-
 def _failed(exc: BaseException) -> InvocationOutput:
     return InvocationOutput(
         status="FAILED",
@@ -105,7 +93,7 @@ def _as_dict(output: InvocationOutput) -> dict[str, Any]:
         return {"Status": "SUCCEEDED", "Result": output.result or ""}
     if output.status == "PENDING":
         return {"Status": "PENDING"}
-    error = _bounded(output.error or ErrorObject(error_type="Unknown"))
+    error = bounded_error(output.error or ErrorObject(error_type="Unknown"))
     result: dict[str, Any] = msgspec.to_builtins(InvocationOutput(status="FAILED", error=error))
     return result
 

@@ -61,6 +61,7 @@ from .._wire import (
     Operation,
     OperationStatus,
     OperationUpdate,
+    too_large,
 )
 from ._clock import Clock, RealClock
 from ._state import (
@@ -732,7 +733,7 @@ class LocalService:
             if output.error is not None:
                 error = _invalid_output("a SUCCEEDED output carries a Result, not an Error")
                 self._end(ex, change, changes, "FAILED", now, error=error)
-            elif _too_large(result):
+            elif too_large(result):
                 error = _invalid_output(
                     f"the result is over {MAX_PAYLOAD_BYTES} bytes; checkpoint it with an "
                     "EXECUTION SUCCEED update and return an empty result"
@@ -909,7 +910,7 @@ class LocalService:
                         f"{type(value).__name__}"
                     ),
                 )
-            elif _too_large(value):
+            elif too_large(value):
                 status = "FAILED"
                 error = ErrorObject(
                     error_type="PayloadTooLargeError",
@@ -1249,16 +1250,8 @@ def _not_registered(name: str) -> str:
 
 
 def _check_payload(payload: str | None, what: str) -> None:
-    if _too_large(payload):
+    if too_large(payload):
         raise PayloadTooLargeError(f"{what} is over the limit of {MAX_PAYLOAD_BYTES} bytes")
-
-
-def _too_large(payload: str | None) -> bool:
-    return (
-        payload is not None
-        and len(payload) * 4 > MAX_PAYLOAD_BYTES
-        and len(payload.encode()) > MAX_PAYLOAD_BYTES
-    )
 
 
 def _invalid_output(message: str) -> ErrorObject:

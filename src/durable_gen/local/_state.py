@@ -54,6 +54,7 @@ from typing import Any, Final, Literal, NamedTuple, NoReturn
 import msgspec
 
 from .._errors import InvalidCheckpointError
+from .._failure import bounded_error
 from .._wire import (
     MAX_ERROR_BYTES,
     MAX_NAME_CHARS,
@@ -71,6 +72,7 @@ from .._wire import (
     OperationUpdate,
     StepDetails,
     WaitDetails,
+    too_large,
 )
 
 __all__ = [
@@ -350,8 +352,8 @@ def apply_checkpoint(
             )
         last_action[uid] = action
         payload = u.payload
-        if payload is not None and len(payload) > _PAYLOAD_CHARS_SURELY_OK:
-            _check_payload(index, u, payload)
+        if too_large(payload):
+            _refuse(index, u, f"the Payload is over the limit of {MAX_PAYLOAD_BYTES} bytes")
         if u.error is not None:
             _check_error(index, u, u.error)
             if action == "SUCCEED":
@@ -457,17 +459,8 @@ def _refuse(index: int, u: OperationUpdate, reason: str) -> NoReturn:
     )
 
 
-#: A character is at most 4 bytes of UTF-8: payloads up to this length need no measuring.
-_PAYLOAD_CHARS_SURELY_OK: Final = MAX_PAYLOAD_BYTES // 4
-
-
-def _check_payload(index: int, u: OperationUpdate, payload: str) -> None:
-    if len(payload.encode()) > MAX_PAYLOAD_BYTES:
-        _refuse(index, u, f"the Payload is over the limit of {MAX_PAYLOAD_BYTES} bytes")
-
-
 def _check_error(index: int, u: OperationUpdate, error: ErrorObject) -> None:
-    if _error_may_be_large(error):
+    if bounded_error(error) is not error:
         size = len(_json_encode(error))
         if size > MAX_ERROR_BYTES:
             _refuse(
@@ -475,16 +468,6 @@ def _check_error(index: int, u: OperationUpdate, error: ErrorObject) -> None:
                 u,
                 f"the Error object is {size} bytes of JSON, over the limit of {MAX_ERROR_BYTES}",
             )
-
-
-def _error_may_be_large(error: ErrorObject) -> bool:
-    # JSON escapes a character into at most 6 bytes; below this bound no encoding is needed.
-    chars = (
-        len(error.error_type or "") + len(error.error_message or "") + len(error.error_data or "")
-    )
-    if error.stack_trace:
-        chars += sum(len(line) + 3 for line in error.stack_trace)
-    return chars * 6 + 128 > MAX_ERROR_BYTES
 
 
 def _step(
