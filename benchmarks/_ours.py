@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 import durable_gen as dg
-from durable_gen._api import workflow_name
+from durable_gen.local._run import workflow_name
 from durable_gen._ids import operation_id
 from durable_gen._wire import (
     CheckpointResponse,

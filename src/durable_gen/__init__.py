@@ -5,7 +5,8 @@ A workflow is a generator function that yields commands (``Step``, ``Wait``, ``I
 engine (``durable_gen.local``) or AWS Lambda (``durable_gen.aws``) runs them durably.
 """
 
-from ._api import run as run
+from typing import TYPE_CHECKING, Any
+
 from ._batch import BatchItem as BatchItem
 from ._batch import BatchResult as BatchResult
 from ._commands import AT_LEAST_ONCE as AT_LEAST_ONCE
@@ -81,9 +82,27 @@ from ._versioning import Deprecated as Deprecated
 from ._versioning import Now as Now
 from ._versioning import Patched as Patched
 from ._versioning import Random as Random
-from .aws import lambda_handler as lambda_handler
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .aws import lambda_handler as lambda_handler
+    from .local import run as run
+
+
+def __getattr__(name: str) -> Any:
+    # The engine and the Lambda handler load on first use: ``import durable_gen`` stays light
+    # (no sqlite3, no boto3) for workflow modules and Lambda cold starts.
+    if name == "run":
+        from .local import run
+
+        return run
+    if name == "lambda_handler":
+        from .aws import lambda_handler
+
+        return lambda_handler
+    raise AttributeError(f"module 'durable_gen' has no attribute {name!r}")
+
 
 #: The default replay-aware logger for workflow code.
 logger = get_logger()

@@ -180,7 +180,7 @@ def _worker(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ._api import outcome
+    from .local._run import outcome
 
     with _worker(args, skip_time=args.skip_time) as worker:
         arn = _start_execution(args, worker)

@@ -37,9 +37,9 @@ from typing import Any, Final, Literal
 import msgspec
 
 import durable_gen as dg
-from durable_gen._api import register_function
 from durable_gen._wire import ErrorObject
 from durable_gen.local import LocalService, VirtualClock
+from durable_gen.local._run import register_function
 
 from . import handlers
 from .handlers import Handler

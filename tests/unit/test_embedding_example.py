@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import durable_gen as dg
 from examples import embedding
+
+import durable_gen as dg
 
 
 def test_tiny_runtime_runs_map_wait_and_callback() -> None:

@@ -101,6 +101,9 @@ SUBPACKAGES = {
         "SqliteStore",
         "VirtualClock",
         "Worker",
+        "register_function",
+        "run",
+        "workflow_name",
     },
     "durable_gen.testing": {
         "Crash",

@@ -11,6 +11,9 @@ from ._clock import Clock as Clock
 from ._clock import RealClock as RealClock
 from ._clock import VirtualClock as VirtualClock
 from ._engine import LocalService as LocalService
+from ._run import register_function as register_function
+from ._run import run as run
+from ._run import workflow_name as workflow_name
 from ._sqlite import SqliteStore as SqliteStore
 from ._store import ExecutionRecord as ExecutionRecord
 from ._store import ExecutionStore as ExecutionStore
@@ -27,4 +30,7 @@ __all__ = [
     "SqliteStore",
     "VirtualClock",
     "Worker",
+    "register_function",
+    "run",
+    "workflow_name",
 ]

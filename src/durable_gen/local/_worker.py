@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._api import register_function, workflow_name
 from .._errors import InvalidInputError, StoreError
 from ._clock import Clock, RealClock, VirtualClock
 from ._engine import LocalService
+from ._run import register_function, workflow_name
 from ._sqlite import LeaseLostError, SqliteStore, Synchronous
 from ._store import ExecutionRecord
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import msgspec
 
-from .._api import workflow_name
 from .._driver import CheckpointMode
 from .._serdes import Serdes
 from .._wire import Operation
+from ..local._run import workflow_name
 from ._harness import CrashSchedule
 from ._runner import DurableRun, TestRunner
 

@@ -19,7 +19,6 @@ from typing import Any, Final
 
 import msgspec
 
-from .._api import outcome, register_function, workflow_name
 from .._driver import CheckpointMode, invoke
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._plugins import Plugin
@@ -27,6 +26,7 @@ from .._serdes import Serdes, dumps
 from .._versioning import use_clock
 from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
 from ..local import ExecutionRecord, LocalService, VirtualClock
+from ..local._run import outcome, register_function, workflow_name
 from ._harness import Crash, CrashSchedule, Harness, HarnessService
 
 __all__ = ["DurableRun", "OperationView", "TestRunner"]

@@ -1,7 +1,8 @@
-"""``run()``: start a workflow on a fresh embedded engine and drive it to its end.
+"""``run()`` on the embedded engine, and how the engine names and registers functions.
 
-The one-call entry point of the Quick start and of scripts. For more control (several
-executions, callbacks sent from outside, inspection), use ``durable_gen.local.LocalService``.
+``run`` is the one-call entry point of the Quick start and of scripts (re-exported as
+``durable_gen.run``). For more control (several executions, callbacks sent from outside,
+inspection), use ``LocalService`` directly.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._driver import CheckpointMode, make_handler
-from ._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
-from ._plugins import Plugin
-from ._serdes import Serdes, dumps, loads
+from .._driver import CheckpointMode, make_handler
+from .._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
+from .._plugins import Plugin
+from .._serdes import Serdes, dumps, loads
+from ._clock import RealClock, VirtualClock
+from ._engine import LocalService
+from ._store import ExecutionRecord
 
-__all__ = ["run", "workflow_name"]
+__all__ = ["outcome", "register_function", "run", "workflow_name"]
 
 
 def workflow_name(workflow: Callable[..., Any]) -> str:
@@ -55,8 +59,6 @@ def run(
         ExecutionSuspendedError: the workflow waits for a callback nobody can send in this run.
         WorkflowDefinitionError: ``workflow`` is not a generator function.
     """
-    from .local import LocalService, RealClock, VirtualClock
-
     if not callable(workflow):
         raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
     engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
@@ -73,7 +75,11 @@ def run(
 
 
 def register_function(
-    engine: Any, name: str, fn: Callable[..., Any], *, checkpointing: CheckpointMode = "step"
+    engine: LocalService,
+    name: str,
+    fn: Callable[..., Any],
+    *,
+    checkpointing: CheckpointMode = "step",
 ) -> None:
     """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain JSON function."""
     import inspect
@@ -88,13 +94,13 @@ def register_function(
     engine.register(name, plain, durable=False)
 
 
-def outcome(engine: Any, record: Any, serdes: Serdes | None = None) -> Any:
+def outcome(engine: LocalService, record: ExecutionRecord, serdes: Serdes | None = None) -> Any:
     """The result of a finished execution record, or the matching error."""
     status = record.status
     if status == "SUCCEEDED":
         return loads(record.result, serdes)
     if status == "RUNNING":
-        waiting = list(getattr(engine, "waiting_on", lambda arn: [])(record.arn))
+        waiting = engine.waiting_on(record.arn)
         raise ExecutionSuspendedError(
             f"execution {record.arn} is suspended and nothing in this run can resume it; it "
             f"waits on: {', '.join(waiting) or 'something external'}. Use "
