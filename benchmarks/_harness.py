@@ -1,7 +1,9 @@
 """Timing and reporting: one ``Trial`` is timed ``repeat`` times, the median is a ``Row``.
 
 Every run gets a fresh state from ``setup`` (untimed), a ``gc.collect()`` before it, and
-``time.perf_counter`` around ``run``. Warm-up runs are timed the same way and thrown away.
+``time.perf_counter`` (wall) and ``time.process_time`` (CPU of the whole process, every thread)
+around ``run``. Warm-up runs are timed the same way and thrown away. A peer that sleeps or
+polls looks slow in wall time but not in CPU time: the table shows both ratios.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Row", "Trial", "format_table", "measure", "ratio", "row_dicts"]
+__all__ = [
+    "Row",
+    "Stats",
+    "Trial",
+    "format_table",
+    "measure",
+    "measure_stats",
+    "ratio",
+    "row_dicts",
+]
 
 
 def _nothing() -> None:
@@ -47,8 +58,31 @@ class Trial:
 MAX_RUNS = 1000
 
 
+@dataclass(frozen=True)
+class Stats:
+    """What the timed runs of one trial gave, each divided by the trial's ``per``.
+
+    Attributes:
+        wall: Median wall-clock seconds.
+        cpu: Median process CPU seconds (None when ``run`` timed a narrower region itself).
+        spread: Interquartile range of the wall times relative to their median (0.05 = 5%).
+        runs: How many timed runs the figures come from.
+    """
+
+    wall: float
+    cpu: float | None
+    spread: float
+    runs: int
+
+
 def measure(*trials: Trial, repeat: int, warmup: int, min_time: float = 0.0) -> list[float]:
-    """The median seconds of each trial's ``run``, divided by its ``per``.
+    """The median wall seconds of each trial (see ``measure_stats``)."""
+    stats = measure_stats(*trials, repeat=repeat, warmup=warmup, min_time=min_time)
+    return [s.wall for s in stats]
+
+
+def measure_stats(*trials: Trial, repeat: int, warmup: int, min_time: float = 0.0) -> list[Stats]:
+    """The medians and spread of each trial's ``run``, divided by its ``per``.
 
     ``warmup`` runs of each are thrown away. Then the trials take turns, ``repeat`` rounds:
     in each round every trial runs at least once, and again until its share of ``min_time``
@@ -60,7 +94,7 @@ def measure(*trials: Trial, repeat: int, warmup: int, min_time: float = 0.0) -> 
     for trial in trials:
         for _ in range(warmup):
             _once(trial)
-    samples: list[list[float]] = [[] for _ in trials]
+    samples: list[list[tuple[float, float | None]]] = [[] for _ in trials]
     share = min_time / repeat
     for _ in range(repeat):
         for trial, times in zip(trials, samples, strict=True):
@@ -68,21 +102,36 @@ def measure(*trials: Trial, repeat: int, warmup: int, min_time: float = 0.0) -> 
             times.append(_once(trial))
             while time.perf_counter() < deadline and len(times) < MAX_RUNS:
                 times.append(_once(trial))
-    return [
-        statistics.median(times) / trial.per for trial, times in zip(trials, samples, strict=True)
-    ]
+    return [_stats(times, trial.per) for trial, times in zip(trials, samples, strict=True)]
 
 
-def _once(trial: Trial) -> float:
+def _stats(times: list[tuple[float, float | None]], per: int) -> Stats:
+    walls = sorted(wall for wall, _ in times)
+    cpus = [cpu for _, cpu in times if cpu is not None]
+    median = statistics.median(walls)
+    if len(walls) >= 4:
+        q1, _, q3 = statistics.quantiles(walls, n=4)
+        spread = (q3 - q1) / median if median > 0 else 0.0
+    else:
+        spread = (walls[-1] - walls[0]) / median if median > 0 else 0.0
+    cpu = statistics.median(cpus) / per if len(cpus) == len(times) else None
+    return Stats(wall=median / per, cpu=cpu, spread=spread, runs=len(walls))
+
+
+def _once(trial: Trial) -> tuple[float, float | None]:
     state = trial.setup()
     gc.collect()
     try:
+        cpu_start = time.process_time()
         start = time.perf_counter()
         inner = trial.run(state)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
     finally:
         trial.cleanup(state)
-    return inner if inner is not None else elapsed
+    if inner is not None:
+        return inner, None
+    return elapsed, cpu
 
 
 @dataclass(frozen=True)
@@ -91,7 +140,9 @@ class Row:
 
     ``ours_s`` and ``theirs_s`` are seconds unless ``unit`` says otherwise (``"s/op"``,
     ``"calls"``, ``"bytes"``, ``"MiB"``, ``"x"``); None means not measured (``note`` says why).
-    ``ratio`` is theirs / ours: above 1, durable_gen is faster (or sends less).
+    ``ratio`` is theirs / ours: above 1, durable_gen is faster (or sends less). ``cpu_ratio`` is
+    the same ratio in process CPU time, and ``ours_spread``/``theirs_spread`` the interquartile
+    range of the wall times relative to their median, when they were measured.
     """
 
     workload: str
@@ -100,6 +151,9 @@ class Row:
     ratio: float | None
     unit: str = "s"
     note: str | None = None
+    cpu_ratio: float | None = None
+    ours_spread: float | None = None
+    theirs_spread: float | None = None
 
 
 def ratio(ours: float | None, theirs: float | None) -> float | None:
@@ -137,11 +191,15 @@ def _fmt_ratio(value: float | None) -> str:
     return f"{value:,.1f}x" if value >= 10 else f"{value:,.2f}x"
 
 
+def _fmt_spread(spread: float | None) -> str:
+    return "" if spread is None else f" ± {spread:.0%}"
+
+
 def format_table(rows: Sequence[Row]) -> str:
     """A Markdown table of the rows, then their notes, numbered (a repeated note once)."""
     lines = [
-        "| workload | ours (median) | theirs (median) | ratio (theirs/ours) |",
-        "| --- | ---: | ---: | ---: |",
+        "| workload | ours (median ± IQR) | theirs (median ± IQR) | wall ratio | CPU ratio |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     notes: dict[str, int] = {}
     for row in rows:
@@ -149,9 +207,11 @@ def format_table(rows: Sequence[Row]) -> str:
         if row.note:
             number = notes.setdefault(row.note, len(notes) + 1)
             name += f" [{number}]"
+        ours = _fmt(row.ours_s, row.unit) + _fmt_spread(row.ours_spread)
+        theirs = _fmt(row.theirs_s, row.unit) + _fmt_spread(row.theirs_spread)
         lines.append(
-            f"| {name} | {_fmt(row.ours_s, row.unit)} | {_fmt(row.theirs_s, row.unit)} "
-            f"| {_fmt_ratio(row.ratio)} |"
+            f"| {name} | {ours} | {theirs} | {_fmt_ratio(row.ratio)} "
+            f"| {_fmt_ratio(row.cpu_ratio)} |"
         )
     if notes:
         lines.append("")

@@ -15,7 +15,6 @@ from typing import Any
 import msgspec
 
 import durable_gen as dg
-from durable_gen.local._run import workflow_name
 from durable_gen._ids import operation_id
 from durable_gen._wire import (
     CheckpointResponse,
@@ -26,6 +25,7 @@ from durable_gen._wire import (
     StepDetails,
 )
 from durable_gen.local import LocalService, VirtualClock
+from durable_gen.local._run import workflow_name
 
 from ._harness import Trial
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from . import _ours as ours
-from ._harness import Row, Trial, measure, ratio
+from ._harness import Row, Trial, measure, measure_stats, ratio
 
 __all__ = ["Options", "load_theirs", "run_suite"]
 
@@ -70,16 +70,33 @@ class _Suite:
         skip_theirs: str | None = None,
     ) -> Row:
         """Time both sides of one workload, taking turns; ``their_trial`` builds the AWS side's."""
-        theirs_s = None
         if self.o.theirs is None:
             note = _join(note, self.o.theirs_why_not)
         elif skip_theirs:
             note = _join(note, skip_theirs)
         elif their_trial is not None:
-            ours_s, theirs_s = self.time(our_trial(), their_trial())
-            return Row(workload, ours_s, theirs_s, ratio(ours_s, theirs_s), unit, note)
-        (ours_s,) = self.time(our_trial())
-        return Row(workload, ours_s, None, None, unit, note)
+            mine, their = measure_stats(
+                our_trial(),
+                their_trial(),
+                repeat=self.o.repeat,
+                warmup=self.o.warmup,
+                min_time=self.o.min_time,
+            )
+            return Row(
+                workload,
+                mine.wall,
+                their.wall,
+                ratio(mine.wall, their.wall),
+                unit,
+                note,
+                cpu_ratio=ratio(mine.cpu, their.cpu),
+                ours_spread=mine.spread,
+                theirs_spread=their.spread,
+            )
+        (mine,) = measure_stats(
+            our_trial(), repeat=self.o.repeat, warmup=self.o.warmup, min_time=self.o.min_time
+        )
+        return Row(workload, mine.wall, None, None, unit, note, ours_spread=mine.spread)
 
     # --- the workloads -------------------------------------------------------------------------
 
