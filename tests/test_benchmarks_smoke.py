@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = {"workload", "ours_s", "theirs_s", "ratio"}
+KEYS = {"workload", "ours_s", "theirs_s", "ratio", "cpu_ratio", "ours_spread", "theirs_spread"}
 
 
 def test_quick_run_writes_rows(tmp_path: Path) -> None:
@@ -42,11 +42,14 @@ def test_quick_run_writes_rows(tmp_path: Path) -> None:
     for row in rows:
         assert row.keys() >= KEYS, row
         assert isinstance(row["workload"], str) and row["workload"]
-        for key in ("ours_s", "theirs_s", "ratio"):
+        for key in ("ours_s", "theirs_s", "ratio", "cpu_ratio", "ours_spread", "theirs_spread"):
             assert row[key] is None or isinstance(row[key], (int, float)), row
     names = [row["workload"] for row in rows]
     assert len(names) == len(set(names)), "workload names repeat"
     assert all(
         row["ours_s"] is not None for row in rows if "lambda_overhead" not in row["workload"]
     )
-    assert "| workload | ours (median) | theirs (median) |" in proc.stdout
+    assert (
+        "| workload | ours (median ± IQR) | theirs (median ± IQR) | wall ratio | CPU ratio |"
+        in proc.stdout
+    )
