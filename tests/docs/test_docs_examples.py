@@ -1,0 +1,136 @@
+"""Every ``python`` code block of README.md and docs/*.md runs as written.
+
+The blocks of one page run in order in one namespace, as a reader would paste them into one
+file. Names a page leaves to the reader (a payments client, an HTTP call, a metrics sink) are
+stubbed by ``placeholders`` below; the pages do not show them. Real clocks are swapped for
+virtual ones, so a page's ``Wait(seconds=3600)`` finishes at once. A block that cannot run on
+a test machine (a deployment, a call to AWS) is preceded by ``<!-- docs-test: skip REASON -->``
+and must say why.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+SKIP = re.compile(r"<!-- docs-test: skip (?P<reason>[^>]+?) -->\s*$")
+
+
+@dataclass(frozen=True)
+class Block:
+    page: Path
+    line: int
+    code: str
+    skip: str | None
+
+
+def blocks(page: Path) -> list[Block]:
+    text = page.read_text()
+    found = []
+    for match in FENCE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        skip = SKIP.search(before)
+        found.append(Block(page, line, match.group(1), skip["reason"] if skip else None))
+    return found
+
+
+class _Payments:
+    def charge(self, order_id: str, amount: int) -> str:
+        return f"receipt-{order_id}-{amount}"
+
+    def refund(self, *args: Any) -> None:
+        return None
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def count(self, name: str, value: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + value
+
+
+def placeholders() -> dict[str, Any]:
+    """What the pages leave to the reader, as the simplest thing that works."""
+    return {
+        "payments": _Payments(),
+        "metrics": _Metrics(),
+        "http_get": lambda url: f"<html>{url}</html>",
+        "manager": "manager@example.com",
+    }
+
+
+@pytest.fixture
+def virtual_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from durable_gen.local import _run, VirtualClock
+
+    monkeypatch.setattr(_run, "RealClock", VirtualClock)
+    yield
+
+
+def _run_page(page: Path) -> None:
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    module.__dict__.update(placeholders())
+    sys.modules[module.__name__] = module  # workflows name themselves after their module
+    try:
+        for block in blocks(page):
+            if block.skip:
+                continue
+            where = f"{page.relative_to(ROOT)}:{block.line}"
+            code = compile(block.code, where, "exec")
+            try:
+                exec(code, module.__dict__)
+            except BaseException as exc:
+                raise AssertionError(f"the block at {where} failed: {exc!r}") from exc
+    finally:
+        del sys.modules[module.__name__]
+
+
+#: Pages whose blocks do not run yet, and why. A page leaves this list when it is fixed (the
+#: xfail is strict: a listed page that passes fails the run, so the list cannot go stale).
+NOT_YET: dict[str, str] = {
+    "docs/cli.md": "imports an app.tax module the page does not create",
+    "docs/embedding.md": "its blocks are excerpts of examples/embedding.py",
+    "docs/engine.md": "a signature is fenced as python",
+    "docs/guide.md": "fragments with a yield outside a workflow",
+    "docs/lambda.md": "a fragment with a yield outside a workflow; a boto3 client needs a region",
+    "docs/testing.md": "a pytest example run outside pytest",
+    "docs/versioning.md": "replays a folder of exported histories the page does not make",
+}
+
+
+def _params() -> list[Any]:
+    params = []
+    for page in PAGES:
+        if not blocks(page):
+            continue
+        name = str(page.relative_to(ROOT))
+        marks = [pytest.mark.xfail(reason=NOT_YET[name], strict=True)] if name in NOT_YET else []
+        params.append(pytest.param(page, id=name, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("page", _params())
+def test_page_blocks_run(
+    page: Path, virtual_time: None, capsys: pytest.CaptureFixture[str], caplog: Any
+) -> None:
+    caplog.set_level(logging.CRITICAL)
+    _run_page(page)
+
+
+def test_skip_marker_needs_a_reason(tmp_path: Path) -> None:
+    page = tmp_path / "p.md"
+    page.write_text("<!-- docs-test: skip deploys to AWS -->\n```python\nraise SystemExit\n```\n")
+    assert [b.skip for b in blocks(page)] == ["deploys to AWS"]
