@@ -74,7 +74,7 @@ def placeholders() -> dict[str, Any]:
 
 @pytest.fixture
 def virtual_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from durable_gen.local import _run, VirtualClock
+    from durable_gen.local import VirtualClock, _run
 
     monkeypatch.setattr(_run, "RealClock", VirtualClock)
     yield
