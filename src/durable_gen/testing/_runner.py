@@ -190,6 +190,8 @@ class DurableRun:
     def export(self, path: str | Path | None = None) -> dict[str, Any]:
         """The execution as a JSON-ready mapping (and written to ``path`` if given).
 
+        Missing folders on ``path`` are created.
+
         It holds ``FunctionName``, ``DurableExecutionArn``, ``Operations`` and ``Events``:
         what ``durable_gen.testing.replay`` and ``replay_folder`` read back.
         """
@@ -201,7 +203,9 @@ class DurableRun:
             "Events": msgspec.to_builtins(service.get_history(self.arn)),
         }
         if path is not None:
-            Path(path).write_text(json.dumps(data, indent=1))
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(data, indent=1))
         return data
 
     # --- callbacks --------------------------------------------------------------------------
