@@ -74,9 +74,10 @@ def placeholders() -> dict[str, Any]:
 
 @pytest.fixture
 def virtual_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    from durable_gen.local import VirtualClock, _run
+    from durable_gen.local import VirtualClock, _engine, _run
 
-    monkeypatch.setattr(_run, "RealClock", VirtualClock)
+    for module in (_run, _engine):
+        monkeypatch.setattr(module, "RealClock", VirtualClock)
     monkeypatch.chdir(tmp_path)  # files a page writes land in a fresh folder
     yield
 
@@ -104,7 +105,6 @@ def _run_page(page: Path) -> None:
 NOT_YET: dict[str, str] = {
     "docs/cli.md": "imports an app.tax module the page does not create",
     "docs/embedding.md": "its blocks are excerpts of examples/embedding.py",
-    "docs/engine.md": "a signature is fenced as python",
     "docs/guide.md": "fragments with a yield outside a workflow",
     "docs/lambda.md": "a fragment with a yield outside a workflow; a boto3 client needs a region",
     "docs/testing.md": "a pytest example run outside pytest",
