@@ -105,7 +105,6 @@ def _run_page(page: Path) -> None:
 NOT_YET: dict[str, str] = {
     "docs/cli.md": "imports an app.tax module the page does not create",
     "docs/embedding.md": "its blocks are excerpts of examples/embedding.py",
-    "docs/guide.md": "fragments with a yield outside a workflow",
     "docs/lambda.md": "a fragment with a yield outside a workflow; a boto3 client needs a region",
     "docs/testing.md": "a pytest example run outside pytest",
 }
