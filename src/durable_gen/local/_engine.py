@@ -32,7 +32,6 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -47,6 +46,7 @@ from .._errors import (
     UnknownCallbackError,
     ValidationError,
 )
+from .._failure import error_object
 from .._service import InvocationHandler
 from .._wire import (
     MAX_PAYLOAD_BYTES,
@@ -890,7 +890,7 @@ class LocalService:
         try:
             value = function(payload)
         except Exception as exc:
-            status, error = "FAILED", _error_from_exception(exc)
+            status, error = "FAILED", error_object(exc)
         except BaseException:
             # KeyboardInterrupt and the like: the call did not happen; a later run makes it.
             with self._lock:
@@ -1038,14 +1038,10 @@ class LocalService:
             raise InvalidInputError(
                 f"a callback result must be a JSON string or None, got {type(result).__name__}"
             )
-        if (
-            result is not None
-            and len(result) * 4 > MAX_CALLBACK_RESULT_BYTES
-            and len(result.encode()) > MAX_CALLBACK_RESULT_BYTES
-        ):
+        if too_large(result, MAX_CALLBACK_RESULT_BYTES):
             raise InvalidInputError(
                 f"a callback result is at most {MAX_CALLBACK_RESULT_BYTES} bytes; this one is "
-                f"{len(result.encode())}"
+                f"{len((result or '').encode())}"
             )
         self._complete_callback(callback_id, "SUCCEEDED", result=result)
 
@@ -1264,14 +1260,4 @@ def _crash_error(exc: BaseException) -> ErrorObject:
             error_type="Runtime.ExitError",
             error_message=f"the handler exited (SystemExit {exc.code!r}) before returning",
         )
-    return _error_from_exception(exc)
-
-
-def _error_from_exception(exc: BaseException) -> ErrorObject:
-    """An error object for an exception, kept well under the 32 KiB limit."""
-    frames = traceback.format_tb(exc.__traceback__)[-20:]
-    return ErrorObject(
-        error_type=type(exc).__name__,
-        error_message=str(exc)[:4096],
-        stack_trace=[frame.rstrip()[:800] for frame in frames],
-    )
+    return error_object(exc)
