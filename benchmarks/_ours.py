@@ -20,6 +20,8 @@ from durable_gen._wire import (
     CheckpointResponse,
     ExecutionDetails,
     ExecutionState,
+    InvocationInput,
+    InvocationOutput,
     Operation,
     OperationUpdate,
     StepDetails,
@@ -34,6 +36,7 @@ __all__ = [
     "CountingService",
     "checkpoint_traffic",
     "end_to_end_trivial",
+    "engine_checkpoint_per_step",
     "floor_per_op",
     "interpreter_per_op",
     "invocation_overhead",
@@ -42,6 +45,7 @@ __all__ = [
     "replay_memory",
     "replay_recorded",
     "sequential",
+    "sequential_per_step",
     "waits_and_callbacks",
 ]
 
@@ -157,6 +161,11 @@ def sequential(n: int) -> Trial:
     return _dg_run(sequential_wf, n)
 
 
+def sequential_per_step(n: int) -> Trial:
+    """``sequential(n)`` per step: one step end to end in memory (engine, driver, interpreter)."""
+    return Trial(run=_dg_run(sequential_wf, n).run, per=n)
+
+
 def map_items(n: int) -> Trial:
     """``Map`` of one trivial step over ``n`` items, at most 10 in flight."""
     return _dg_run(map_wf, n)
@@ -240,6 +249,47 @@ def checkpoint_traffic(
     assert counter is not None
     _drive(engine, name, n)
     return counter.calls, counter.bytes
+
+
+# --- the engine alone -------------------------------------------------------------------------
+
+
+def engine_checkpoint_per_step(n: int) -> Trial:
+    """The engine's cost of ``n`` steps checkpointed by one invocation; per step.
+
+    Each step is one checkpoint of START + SUCCEED, as the driver sends it, prepared in
+    advance: only ``LocalService.checkpoint`` is timed (no interpreter, no driver).
+    """
+    batches = [
+        (
+            OperationUpdate(id=operation_id(None, i), type="STEP", action="START", name="inc",
+                            sub_type="Step"),
+            OperationUpdate(id=operation_id(None, i), type="STEP", action="SUCCEED",
+                            name="inc", sub_type="Step", payload=str(i)),
+        )
+        for i in range(1, n + 1)
+    ]  # fmt: skip
+
+    def run(_: None) -> float:
+        engine = LocalService(clock=VirtualClock())
+        spent: list[float] = []
+
+        def handler(event: InvocationInput) -> InvocationOutput:
+            checkpoint = engine.checkpoint
+            arn, token = event.durable_execution_arn, event.checkpoint_token
+            start = time.perf_counter()
+            for batch in batches:
+                token = checkpoint(arn, token, batch).checkpoint_token
+            spent.append(time.perf_counter() - start)
+            return InvocationOutput(status="SUCCEEDED", result=str(n))
+
+        engine.register("steps", handler)
+        record = engine.run(engine.start("steps"))
+        if record.status != "SUCCEEDED" or len(engine.get_history(record.arn)) != 2 * n + 3:
+            raise RuntimeError(f"the engine did not record {n} steps: {record}")
+        return spent[0]
+
+    return Trial(run=run, per=n)
 
 
 # --- the interpreter alone ----------------------------------------------------------------------

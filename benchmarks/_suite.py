@@ -228,6 +228,44 @@ class _Suite:
             "1.00x is exactly linear growth",
         )
 
+    def engine(self) -> Iterator[Row]:
+        """The embedded engine: a sequential step against the floor, and linear checkpoints."""
+        steps = 100 if self.o.quick else 1_000
+        per_step, floor = self.time(
+            ours.sequential_per_step(steps), ours.floor_per_op(100 if self.o.quick else 10_000)
+        )
+        yield Row(
+            f"one sequential step end to end in memory, per step ({steps:,} steps, dg.run)",
+            per_step,
+            None,
+            None,
+            "s/op",
+            f"{per_step / floor:,.0f}x the floor of a bare generator send + dict lookup "
+            f"({floor * 1e9:,.0f} ns in the same run)",
+        )
+        small, large = (200, 1_600) if self.o.quick else (2_000, 16_000)
+        small_s, large_s = self.time(
+            ours.engine_checkpoint_per_step(small), ours.engine_checkpoint_per_step(large)
+        )
+        for n, seconds in ((small, small_s), (large, large_s)):
+            yield Row(
+                f"engine alone, one checkpoint of START + SUCCEED, per step ({n:,} steps)",
+                seconds,
+                None,
+                None,
+                "s/op",
+            )
+        growth = large_s / small_s
+        verdict = "linear" if growth < 3 else "NOT linear: a per-checkpoint copy of the history?"
+        yield Row(
+            f"engine checkpoint cost per step, {large:,} vs {small:,} steps",
+            growth,
+            None,
+            None,
+            "x",
+            f"1.00x is a flat cost per step; under 3x passes ({verdict})",
+        )
+
     def interpreter(self) -> Iterator[Row]:
         n = 100 if self.o.quick else 10_000
         per_op, cold, floor = self.time(
@@ -273,6 +311,7 @@ def run_suite(options: Options, report: Callable[[Row], None] = lambda row: None
         suite.invocation,
         suite.checkpoints,
         suite.memory,
+        suite.engine,
         suite.interpreter,
     ):
         for row in workload():

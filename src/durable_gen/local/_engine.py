@@ -32,7 +32,6 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -47,6 +46,7 @@ from .._errors import (
     UnknownCallbackError,
     ValidationError,
 )
+from .._failure import error_object
 from .._service import InvocationHandler
 from .._wire import (
     MAX_PAYLOAD_BYTES,
@@ -54,16 +54,28 @@ from .._wire import (
     CheckpointResponse,
     ErrorObject,
     Event,
-    ExecutionDetails,
     ExecutionState,
     InvocationInput,
-    InvocationOutput,
     Operation,
     OperationStatus,
     OperationUpdate,
     too_large,
 )
 from ._clock import Clock, RealClock
+from ._lifecycle import (
+    CALL,
+    EXECUTION_TIMEOUT,
+    INVOCATION,
+    Effects,
+    complete_callback,
+    complete_invoke,
+    end_execution,
+    finish_invocation,
+    fire_timer,
+    heartbeat,
+    start_execution,
+    track_open,
+)
 from ._state import (
     CALLBACK_HEARTBEAT,
     CALLBACK_TIMEOUT,
@@ -72,15 +84,7 @@ from ._state import (
     InvokeStarted,
     InvokeTarget,
     apply_checkpoint,
-    callback_completed,
     describe_waiting,
-    execution_ended_event,
-    execution_started_event,
-    invocation_completed_event,
-    invoke_completed,
-    is_waiting,
-    retry_ready,
-    wait_succeeded,
 )
 from ._store import (
     CallbackEntry,
@@ -99,10 +103,7 @@ __all__ = ["LocalService", "PlainFunction"]
 #: A plain (non-durable) ``Invoke`` target: JSON payload in, JSON result out.
 PlainFunction = Callable[[str | None], str | None]
 
-#: Task kinds of the engine (the state machine adds the timer kinds).
-INVOCATION: Final = "invocation"
-CALL: Final = "call"
-EXECUTION_TIMEOUT: Final = "execution-timeout"
+#: Timer task kinds: those that ``_fire`` handles.
 _TIMERS: Final = frozenset(
     {WAIT_TIMER, RETRY_TIMER, CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT, EXECUTION_TIMEOUT}
 )
@@ -112,14 +113,6 @@ MAX_CALLBACK_RESULT_BYTES: Final = 1024 * 1024
 
 _execution_name_ok: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
 _not_arn_safe: Final = re.compile(r"[^A-Za-z0-9_-]")
-_INVALID_OUTPUT: Final = "InvalidInvocationOutput"
-#: An ended execution's status is also its EXECUTION operation's (and its parent's invoke's).
-_OPERATION_STATUS: Final[dict[ExecutionStatus, OperationStatus]] = {
-    "SUCCEEDED": "SUCCEEDED",
-    "FAILED": "FAILED",
-    "TIMED_OUT": "TIMED_OUT",
-    "STOPPED": "STOPPED",
-}
 
 
 class _Function(NamedTuple):
@@ -305,10 +298,11 @@ class LocalService:
                     )
             exec_id = str(uuid.uuid4())
             arn = self._arn(function_name, execution_name or exec_id, exec_id)
-            change = self._new_execution(
-                arn, function_name, input_payload, execution_timeout, self._clock.now_ms()
+            changes: list[Change] = []
+            self._new_execution(
+                arn, function_name, input_payload, execution_timeout, self._clock.now_ms(), changes
             )
-            self._commit([change])
+            self._commit(changes)
             return arn
 
     def stop(self, execution_arn: str, error: ErrorObject | None = None) -> ExecutionRecord:
@@ -331,19 +325,14 @@ class LocalService:
         with self._lock:
             ex = self._load(execution_arn)
             if ex.status == "RUNNING":
-                change = Change(ex)
-                changes = [change]
-                self._end(
-                    ex,
-                    change,
-                    changes,
-                    "STOPPED",
-                    self._clock.now_ms(),
-                    error=error
-                    or ErrorObject(
-                        error_type="Execution.Stopped", error_message="the execution was stopped"
-                    ),
+                error = error or ErrorObject(
+                    error_type="Execution.Stopped", error_message="the execution was stopped"
                 )
+                effects = end_execution(
+                    ex, self._store.lookup(ex.arn), "STOPPED", self._clock.now_ms(), error=error
+                )
+                changes: list[Change] = []
+                self._apply(ex, effects, changes)
                 self._commit(changes)
             return ex.record()
 
@@ -438,12 +427,7 @@ class LocalService:
             ex.next_event_id += len(applied.events)
             if updates:
                 ex.wrote = True
-            open_ops = ex.open
-            for op in change.operations:
-                if is_waiting(op):
-                    open_ops[op.id] = op.type
-                elif open_ops:
-                    open_ops.pop(op.id, None)
+            track_open(ex, change.operations)
             if applied.timers:
                 change.tasks = tuple(
                     Task(due, arn, kind, op_id) for kind, op_id, due in applied.timers
@@ -464,7 +448,8 @@ class LocalService:
             token = ex.token = f"{ex.nonce}{ex.invocations}x{ex.checkpoints}"
             if applied.outcome is not None:
                 status, payload, error = applied.outcome
-                self._end(ex, change, changes, status, now, result=payload, error=error)
+                effects = end_execution(ex, lookup, status, now, result=payload, error=error)
+                self._apply(ex, effects, changes, change)
             if ex.unseen:
                 delivered = {op_id: lookup(op_id) for op_id in ex.unseen}
                 ex.unseen.clear()
@@ -627,18 +612,14 @@ class LocalService:
             return None
         function = self._functions.get(ex.function_name)
         if function is None or not function.durable:
-            changes = [change]
-            self._end(
-                ex,
-                change,
-                changes,
-                "FAILED",
-                self._clock.now_ms(),
-                error=ErrorObject(
-                    error_type="FunctionNotRegisteredError",
-                    error_message=_not_registered(ex.function_name),
-                ),
+            error = ErrorObject(
+                error_type="FunctionNotRegisteredError",
+                error_message=_not_registered(ex.function_name),
             )
+            now = self._clock.now_ms()
+            effects = end_execution(ex, self._store.lookup(arn), "FAILED", now, error=error)
+            changes = [change]
+            self._apply(ex, effects, changes, change)
             self._commit(changes)
             return None
         ex.invoking = True
@@ -694,134 +675,67 @@ class LocalService:
             ex = self._store.load(arn)
             if ex is None:
                 return
-            now = self._clock.now_ms()
             ex.invoking = False
             ex.token = None
-            change = Change(ex)
-            changes = [change]
-            change.events.append(
-                invocation_completed_event(ex.next_event_id, start_ms, now, request_id, crash)
+            effects = finish_invocation(
+                ex,
+                self._store.lookup(arn),
+                self._clock.now_ms(),
+                start_ms=start_ms,
+                request_id=request_id,
+                output=output,
+                crash=crash,
+                max_crashes=self._max_crashes,
             )
-            ex.next_event_id += 1
-            if ex.status == "RUNNING":
-                if crash is not None:
-                    ex.crashes += 1
-                    if ex.crashes >= self._max_crashes:
-                        self._end(ex, change, changes, "FAILED", now, error=crash)
-                    else:
-                        change.tasks += (Task(now, arn, INVOCATION, ""),)
-                else:
-                    ex.crashes = 0
-                    self._apply_output(ex, change, changes, output, now)
+            changes: list[Change] = []
+            self._apply(ex, effects, changes)
             self._commit(changes)
 
-    def _apply_output(
+    def _apply(
         self,
         ex: StoredExecution,
-        change: Change,
+        effects: Effects,
         changes: list[Change],
-        output: object,
-        now: int,
+        change: Change | None = None,
     ) -> None:
-        if not isinstance(output, InvocationOutput):
-            self._end(ex, change, changes, "FAILED", now, error=_invalid_output(
-                f"the handler returned {type(output).__name__}, not an InvocationOutput"
-            ))  # fmt: skip
-            return
-        if output.status == "SUCCEEDED":
-            result = output.result
-            if output.error is not None:
-                error = _invalid_output("a SUCCEEDED output carries a Result, not an Error")
-                self._end(ex, change, changes, "FAILED", now, error=error)
-            elif too_large(result):
-                error = _invalid_output(
-                    f"the result is over {MAX_PAYLOAD_BYTES} bytes; checkpoint it with an "
-                    "EXECUTION SUCCEED update and return an empty result"
-                )
-                self._end(ex, change, changes, "FAILED", now, error=error)
-            else:
-                self._end(ex, change, changes, "SUCCEEDED", now, result=result)
-        elif output.status == "FAILED":
-            if output.result is not None:
-                error = _invalid_output("a FAILED output carries an Error, not a Result")
-            else:
-                error = output.error or ErrorObject(
-                    error_type="UnknownError", error_message="the handler failed without an Error"
-                )
-            self._end(ex, change, changes, "FAILED", now, error=error)
-        else:
-            self._suspend(ex, change, changes, now)
+        """Carry out a lifecycle transition: the header, one ``Change``, and the parent's invoke.
 
-    def _suspend(
-        self, ex: StoredExecution, change: Change, changes: list[Change], now: int
-    ) -> None:
-        """Rule 4: decide what a PENDING output means."""
-        if ex.unseen or ex.reinvoke:
-            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
-            return
-        lookup = self._store.lookup(ex.arn)
-        ready = [
-            op_id
-            for op_id, kind in ex.open.items()
-            if kind == "STEP" and (op := lookup(op_id)) is not None and op.status == "READY"
-        ]
-        if ready:
-            if not ex.wrote:
-                self._end(ex, change, changes, "FAILED", now, error=_invalid_output(
-                    f"the handler returned PENDING without recording anything while step "
-                    f"{ready[0]!r} is READY for its next attempt; re-invoking would loop"
-                ))  # fmt: skip
-                return
-            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
-        elif ex.open:
-            return
-        elif ex.nudged:
-            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
-        else:
-            self._end(ex, change, changes, "FAILED", now, error=_invalid_output(
-                "the handler returned PENDING, but the execution has nothing to wait for (no "
-                "timer, open callback, running invoke or step retry); it could never resume"
-            ))  # fmt: skip
-
-    def _end(
-        self,
-        ex: StoredExecution,
-        change: Change,
-        changes: list[Change],
-        status: ExecutionStatus,
-        now: int,
-        *,
-        result: str | None = None,
-        error: ErrorObject | None = None,
-    ) -> None:
-        """End the execution: status, EXECUTION operation, event, no more tasks, tell the parent."""
-        ex.status = status
-        ex.end_ms = now
-        ex.result = result
-        ex.error = error
-        ex.token = None
-        ex.open.clear()
-        execution_op = self._store.lookup(ex.arn)(ex.execution_id)
-        assert execution_op is not None
-        op_status = _OPERATION_STATUS[status]
-        ended = Operation(
-            id=execution_op.id,
-            type="EXECUTION",
-            status=op_status,
-            name=execution_op.name,
-            start_timestamp=execution_op.start_timestamp,
-            end_timestamp=now,
-            execution_details=execution_op.execution_details,
-        )
-        change.operations.append(ended)
-        change.events.append(
-            execution_ended_event(ended, status, now, ex.next_event_id, result=result, error=error)
-        )
-        ex.next_event_id += 1
-        change.cancel_all = True
-        if ex.parent_arn is not None and ex.parent_op_id is not None:
+        ``change`` (already in ``changes``) receives the writes; by default a new one does.
+        """
+        if change is None:
+            change = Change(ex)
+            changes.append(change)
+        if effects.operations:
+            change.operations.extend(effects.operations)
+            track_open(ex, effects.operations)
+        if effects.events:
+            change.events.extend(effects.events)
+            ex.next_event_id += len(effects.events)
+        if effects.tasks:
+            arn = ex.arn
+            change.tasks += tuple(Task(due, arn, kind, op_id) for kind, op_id, due in effects.tasks)
+        change.cancelled += effects.cancelled
+        if effects.crashes is not None:
+            ex.crashes = effects.crashes
+        if effects.deliver is not None:
+            ex.unseen[effects.deliver] = None
+            ex.nudged = True
+        ending = effects.ending
+        if ending is not None:
+            ex.status, ex.end_ms, ex.result, ex.error = ending
+            ex.token = None
+            ex.open.clear()
+            change.cancel_all = True
+        parent = effects.parent
+        if parent is not None and ending is not None:  # a parent's invoke ends with its child
             self._complete_invoke(
-                ex.parent_arn, ex.parent_op_id, op_status, changes, now, result=result, error=error
+                parent.arn,
+                parent.op_id,
+                parent.status,
+                changes,
+                ending.end_ms,
+                result=parent.result,
+                error=parent.error,
             )
 
     # --- chained invokes --------------------------------------------------------------------
@@ -852,15 +766,15 @@ class LocalService:
         if child_arn is None:
             change.tasks += (Task(now, ex.arn, CALL, started.op_id),)
             return
-        child = self._new_execution(
+        self._new_execution(
             child_arn,
             started.function_name,
             started.payload,
             None,
             now,
+            changes,
             parent=(ex.arn, started.op_id),
         )
-        changes.append(child)
 
     def _begin_call(self, task: Task) -> Callable[[], None] | None:
         ex = self._store.load(task.arn)
@@ -890,7 +804,7 @@ class LocalService:
         try:
             value = function(payload)
         except Exception as exc:
-            status, error = "FAILED", _error_from_exception(exc)
+            status, error = "FAILED", error_object(exc)
         except BaseException:
             # KeyboardInterrupt and the like: the call did not happen; a later run makes it.
             with self._lock:
@@ -937,88 +851,27 @@ class LocalService:
         error: ErrorObject | None = None,
     ) -> None:
         ex = self._store.load(arn)
-        if ex is None or ex.status != "RUNNING":
+        if ex is None:
             return
-        op = self._store.lookup(arn)(op_id)
-        if op is None or op.status != "STARTED" or op.type != "CHAINED_INVOKE":
-            return
-        new, event = invoke_completed(op, status, now, ex.next_event_id, result=result, error=error)
-        ex.next_event_id += 1
-        ex.invokes.pop(op_id, None)
-        ex.open.pop(op_id, None)
-        change = Change(ex)
-        change.operations.append(new)
-        change.events.append(event)
-        self._external(ex, change, op_id, now)
-        changes.append(change)
+        op = self._store.lookup(arn)(op_id) if ex.status == "RUNNING" else None
+        effects = complete_invoke(ex, op, status, now, result=result, error=error)
+        if effects is not None:
+            self._apply(ex, effects, changes)
 
     # --- timers and callbacks ---------------------------------------------------------------
 
     def _fire(self, task: Task, now: int) -> None:
         ex = self._store.load(task.arn)
-        if ex is None or ex.status != "RUNNING":
+        if ex is None:
             return
-        change = Change(ex)
-        changes = [change]
-        kind = task.kind
-        if kind == EXECUTION_TIMEOUT:
-            error = ErrorObject(
-                error_type="Execution.Timeout",
-                error_message=(
-                    f"the execution did not end within its timeout of {ex.timeout_seconds} seconds"
-                ),
-            )
-            self._end(ex, change, changes, "TIMED_OUT", now, error=error)
+        store = self._store
+        effects = fire_timer(
+            ex, store.lookup(ex.arn), task.kind, task.op_id, task.due_ms, now, store.find_callback
+        )
+        if effects is not None:
+            changes: list[Change] = []
+            self._apply(ex, effects, changes)
             self._commit(changes)
-            return
-        op = self._store.lookup(ex.arn)(task.op_id)
-        if op is None:
-            return
-        event: Event | None = None
-        if kind == WAIT_TIMER and op.status == "STARTED":
-            new, event = wait_succeeded(op, now, ex.next_event_id)
-        elif kind == RETRY_TIMER and op.status == "PENDING":
-            new = retry_ready(op)
-        elif kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT) and op.status == "STARTED":
-            if kind == CALLBACK_TIMEOUT:
-                seconds = round((task.due_ms - (op.start_timestamp or task.due_ms)) / 1000)
-                error = ErrorObject(
-                    error_type="Callback.Timeout",
-                    error_message=f"the callback was not completed within {seconds} seconds",
-                )
-                change.cancelled += ((CALLBACK_HEARTBEAT, op.id),)
-            else:
-                cid = op.callback_details.callback_id if op.callback_details else None
-                entry = self._store.find_callback(cid) if cid else None
-                seconds = entry.heartbeat_seconds if entry is not None else 0
-                error = ErrorObject(
-                    error_type="Callback.Heartbeat",
-                    error_message=(
-                        f"no heartbeat arrived within the heartbeat timeout of {seconds} seconds"
-                    ),
-                )
-                change.cancelled += ((CALLBACK_TIMEOUT, op.id),)
-            new, event = callback_completed(op, "TIMED_OUT", now, ex.next_event_id, error=error)
-        else:
-            return
-        if event is not None:
-            change.events.append(event)
-            ex.next_event_id += 1
-        change.operations.append(new)
-        if is_waiting(new):
-            ex.open[new.id] = new.type
-        else:
-            ex.open.pop(new.id, None)
-        self._external(ex, change, new.id, now)
-        self._commit(changes)
-
-    def _external(self, ex: StoredExecution, change: Change, op_id: str, now: int) -> None:
-        """Rule 3: a change from outside the invocation."""
-        if ex.invoking:
-            ex.unseen[op_id] = None
-            ex.nudged = True
-        else:
-            change.tasks += (Task(now, ex.arn, INVOCATION, ""),)
 
     def send_callback_success(self, callback_id: str, result: str | None = None) -> None:
         """Complete a callback with a result (``SendDurableExecutionCallbackSuccess``).
@@ -1038,14 +891,10 @@ class LocalService:
             raise InvalidInputError(
                 f"a callback result must be a JSON string or None, got {type(result).__name__}"
             )
-        if (
-            result is not None
-            and len(result) * 4 > MAX_CALLBACK_RESULT_BYTES
-            and len(result.encode()) > MAX_CALLBACK_RESULT_BYTES
-        ):
+        if too_large(result, MAX_CALLBACK_RESULT_BYTES):
             raise InvalidInputError(
                 f"a callback result is at most {MAX_CALLBACK_RESULT_BYTES} bytes; this one is "
-                f"{len(result.encode())}"
+                f"{len((result or '').encode())}"
             )
         self._complete_callback(callback_id, "SUCCEEDED", result=result)
 
@@ -1067,11 +916,11 @@ class LocalService:
         """
         with self._lock:
             ex, op, entry = self._open_callback(callback_id)
-            if entry.heartbeat_seconds:
-                change = Change(ex)
-                due = self._clock.now_ms() + entry.heartbeat_seconds * 1000
-                change.tasks += (Task(due, ex.arn, CALLBACK_HEARTBEAT, op.id),)
-                self._commit([change])
+            effects = heartbeat(ex, op, entry, self._clock.now_ms())
+            if effects.tasks:
+                changes: list[Change] = []
+                self._apply(ex, effects, changes)
+                self._commit(changes)
 
     def _complete_callback(
         self,
@@ -1083,18 +932,12 @@ class LocalService:
     ) -> None:
         with self._lock:
             ex, op, _ = self._open_callback(callback_id)
-            now = self._clock.now_ms()
-            new, event = callback_completed(
-                op, status, now, ex.next_event_id, result=result, error=error
+            effects = complete_callback(
+                ex, op, status, self._clock.now_ms(), result=result, error=error
             )
-            ex.next_event_id += 1
-            ex.open.pop(op.id, None)
-            change = Change(ex)
-            change.operations.append(new)
-            change.events.append(event)
-            change.cancelled = ((CALLBACK_TIMEOUT, op.id), (CALLBACK_HEARTBEAT, op.id))
-            self._external(ex, change, op.id, now)
-            self._commit([change])
+            changes: list[Change] = []
+            self._apply(ex, effects, changes)
+            self._commit(changes)
 
     def _open_callback(self, callback_id: str) -> tuple[StoredExecution, Operation, CallbackEntry]:
         entry = self._store.find_callback(callback_id) if isinstance(callback_id, str) else None
@@ -1142,38 +985,22 @@ class LocalService:
         input_payload: str | None,
         timeout_seconds: int | None,
         now: int,
+        changes: list[Change],
         *,
         parent: tuple[str, str] | None = None,
-    ) -> Change:
-        _, name, exec_id = arn.rsplit("/", 2)
-        ex = StoredExecution(
-            arn=arn,
-            execution_id=exec_id,
-            name=name,
-            function_name=function_name,
-            input=input_payload,
-            start_ms=now,
+    ) -> None:
+        ex, effects = start_execution(
+            arn,
+            function_name,
+            input_payload,
+            timeout_seconds,
+            now,
             nonce=secrets.token_hex(4),
-            parent_arn=parent[0] if parent else None,
-            parent_op_id=parent[1] if parent else None,
-            timeout_seconds=timeout_seconds,
-        )
-        op = Operation(
-            id=exec_id,
-            type="EXECUTION",
-            status="STARTED",
-            name=name,
-            start_timestamp=now,
-            execution_details=ExecutionDetails(input_payload=input_payload),
+            parent=parent,
         )
         change = Change(ex, created=True)
-        change.operations.append(op)
-        change.events.append(execution_started_event(op, input_payload, timeout_seconds, now))
-        ex.next_event_id = 2
-        change.tasks += (Task(now, arn, INVOCATION, ""),)
-        if timeout_seconds is not None:
-            change.tasks += (Task(now + timeout_seconds * 1000, arn, EXECUTION_TIMEOUT, ""),)
-        return change
+        changes.append(change)
+        self._apply(ex, effects, changes, change)
 
     def _page(self, arn: str, start: int) -> ExecutionState:
         size = self._page_size
@@ -1254,24 +1081,10 @@ def _check_payload(payload: str | None, what: str) -> None:
         raise PayloadTooLargeError(f"{what} is over the limit of {MAX_PAYLOAD_BYTES} bytes")
 
 
-def _invalid_output(message: str) -> ErrorObject:
-    return ErrorObject(error_type=_INVALID_OUTPUT, error_message=message)
-
-
 def _crash_error(exc: BaseException) -> ErrorObject:
     if isinstance(exc, SystemExit):
         return ErrorObject(
             error_type="Runtime.ExitError",
             error_message=f"the handler exited (SystemExit {exc.code!r}) before returning",
         )
-    return _error_from_exception(exc)
-
-
-def _error_from_exception(exc: BaseException) -> ErrorObject:
-    """An error object for an exception, kept well under the 32 KiB limit."""
-    frames = traceback.format_tb(exc.__traceback__)[-20:]
-    return ErrorObject(
-        error_type=type(exc).__name__,
-        error_message=str(exc)[:4096],
-        stack_trace=[frame.rstrip()[:800] for frame in frames],
-    )
+    return error_object(exc)
