@@ -28,6 +28,7 @@ from durable_gen._wire import (
 )
 from durable_gen.local import LocalService, VirtualClock
 from durable_gen.local._run import workflow_name
+from durable_gen.testing import replay
 
 from ._harness import Trial
 
@@ -177,16 +178,15 @@ def parallel_branches(n: int) -> Trial:
 
 
 def replay_recorded(n: int) -> Trial:
-    """Replay the history of an ``n``-step execution recorded by the engine; per operation."""
+    """Replay an ``n``-step execution recorded by the engine with the public replayer."""
     engine, name, _ = _engine(sequential_wf)
     arn = _drive(engine, name, n)
     operations = engine.get_operations(arn)
 
     def run(_: None) -> None:
-        interp = dg.Interpreter(sequential_wf, operations, execution_arn=arn)
-        interp.advance()
-        if not isinstance(interp.outcome, dg.Succeeded):
-            raise RuntimeError(f"replay did not succeed: {interp.outcome}")
+        report = replay(sequential_wf, operations, execution_arn=arn)
+        if not report.ok:
+            raise RuntimeError(f"replay did not succeed: {report.message}")
 
     return Trial(run=run, per=n)
 

@@ -125,9 +125,10 @@ class _Suite:
             theirs and (lambda: theirs.replay_recorded(n)),
             unit="s/op",
             note=(
-                "ours: Interpreter over the operations exported from the engine; theirs: their "
-                "handler called on the history their runner recorded, timed until the workflow "
-                "body returns"
+                "the same layer on both sides: ours, durable_gen.testing.replay over the "
+                "operations the engine recorded; theirs, their handler called on the history "
+                "their runner recorded, timed until the workflow body returns (the bare "
+                "interpreter has its own rows below)"
             ),
         )
 
