@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
+from durable_gen import runtime
 from durable_gen._ids import operation_id
 from durable_gen._wire import CallbackDetails, ErrorObject, Operation, StepDetails
 from tests import histories as h
+from tests.hosting import Host, hosted
 
 calls: list[str] = []
 
@@ -26,8 +28,8 @@ def boom() -> None:
     raise ValueError("boom")
 
 
-def interp(workflow: Any, *ops: Operation, input: Any = None) -> dg.Interpreter:
-    return dg.Interpreter(workflow, [h.execution(input), *ops], execution_arn="arn:test")
+def interp(workflow: Any, *ops: Operation, input: Any = None) -> Host:
+    return hosted(workflow, [h.execution(input), *ops], execution_arn="arn:test")
 
 
 def actions(updates: list[Any]) -> list[tuple[str, str, str | None]]:
@@ -58,14 +60,14 @@ def test_first_run_hands_out_the_first_step_with_the_aws_id() -> None:
 def test_step_outcome_records_start_and_succeed_then_next_step() -> None:
     it = interp(two_steps, input=3)
     (task,) = it.advance()
-    it.step_succeeded(task, task.fn(*task.args))
+    it.task_succeeded(task, task.fn(*task.args))
     (task2,) = it.advance()
     assert actions(it.take_updates()) == [
         ("STEP", "START", "double"),
         ("STEP", "SUCCEED", "double"),
     ]
     assert task2.operation_id == h.oid(2) and task2.args == (6,)
-    it.step_succeeded(task2, 12)
+    it.task_succeeded(task2, 12)
     assert it.advance() == []
     assert it.outcome == dg.Succeeded("18")
 
@@ -154,10 +156,10 @@ def test_callback_handle_needs_the_id_from_the_service() -> None:
         got.append(handle.callback_id)
         return (yield handle)
 
-    it = interp(wf)
-    it.advance()
-    assert it.must_flush
-    (update,) = it.take_updates()
+    it = dg.Interpreter(wf, [h.execution()], execution_arn="arn:test")
+    flush = it.next_action()  # flushed at once, whatever the mode: the reply carries the id
+    assert isinstance(flush, runtime.Flush)
+    (update,) = flush.updates
     assert update.callback_options.timeout_seconds == 60
     started = Operation(
         id=update.id,
@@ -168,8 +170,10 @@ def test_callback_handle_needs_the_id_from_the_service() -> None:
         callback_details=CallbackDetails(callback_id="abc123"),
     )
     it.observe([started])
-    it.advance()
-    assert got == ["abc123"] and isinstance(it.outcome, dg.Suspended)
+    done_action = it.next_action()
+    assert got == ["abc123"]
+    assert isinstance(done_action, runtime.Done)
+    assert isinstance(done_action.outcome, dg.Suspended)
     done = interp(wf, h.callback(1, name="approval", status="SUCCEEDED", result={"ok": True}))
     done.advance()
     assert done.outcome == dg.Succeeded('{"ok":true}')
@@ -221,7 +225,7 @@ def test_retry_records_delay_and_resumes_when_ready() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_failed(task, RuntimeError("flaky"))
+    it.task_failed(task, RuntimeError("flaky"))
     assert it.advance() == []
     ups = it.take_updates()
     assert actions(ups) == [("STEP", "START", "flaky"), ("STEP", "RETRY", "flaky")]
@@ -239,14 +243,14 @@ def test_retry_records_delay_and_resumes_when_ready() -> None:
     it.observe([ready])
     (again,) = it.advance()
     assert again.attempt == 2
-    it.step_failed(again, RuntimeError("flaky"))
+    it.task_failed(again, RuntimeError("flaky"))
     it.advance()
     assert it.take_updates()[-1].step_options.next_attempt_delay_seconds == 6  # 2 * 3
     # from a recorded READY history, the third attempt is the last
     replay = interp(wf, h.step(1, name="flaky", status="READY", attempt=2))
     (last,) = replay.advance()
     assert last.attempt == 3
-    replay.step_failed(last, RuntimeError("flaky"))
+    replay.task_failed(last, RuntimeError("flaky"))
     replay.advance()
     assert actions(replay.take_updates()) == [("STEP", "START", "flaky"), ("STEP", "FAIL", "flaky")]
     assert isinstance(replay.outcome, dg.Failed)
@@ -260,7 +264,7 @@ def test_default_retry_jitter_is_deterministic_and_bounded() -> None:
     for _ in range(2):
         it = interp(wf)
         (task,) = it.advance()
-        it.step_failed(task, ValueError("boom"))
+        it.task_failed(task, ValueError("boom"))
         it.advance()
         delays.append(it.take_updates()[-1].step_options.next_attempt_delay_seconds)
     assert delays[0] == delays[1] and 1 <= delays[0] <= 5
@@ -276,7 +280,7 @@ def test_retry_only_on_listed_exception_types() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_failed(task, ValueError("not retried"))
+    it.task_failed(task, ValueError("not retried"))
     it.advance()
     assert actions(it.take_updates())[-1] == ("STEP", "FAIL", "picky")
     assert isinstance(it.outcome, dg.Failed) and it.outcome.error.error_type == "ValueError"
@@ -292,8 +296,10 @@ def test_at_most_once_confirms_start_and_interrupted_attempt_fails() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    assert it.must_flush and actions(it.take_updates()) == [("STEP", "START", "charge")]
-    it.step_succeeded(task, "charged")
+    # the START was flushed (and answered) before the task was handed out
+    assert [actions(f) for f in it.flushes] == [[("STEP", "START", "charge")]]
+    assert actions(it.take_updates()) == [("STEP", "START", "charge")]
+    it.task_succeeded(task, "charged")
     it.advance()
     assert actions(it.take_updates()) == [("STEP", "SUCCEED", "charge")]
 
@@ -307,7 +313,7 @@ def test_at_most_once_confirms_start_and_interrupted_attempt_fails() -> None:
 def test_at_least_once_started_step_runs_again_without_a_second_start() -> None:
     it = interp(two_steps, h.step(1, name="double", status="STARTED"), input=3)
     (task,) = it.advance()
-    it.step_succeeded(task, 6)
+    it.task_succeeded(task, 6)
     it.advance()
     assert actions(it.take_updates()) == [("STEP", "SUCCEED", "double")]
 
@@ -323,7 +329,7 @@ def test_child_context_has_its_own_namespace_and_replays_from_one_record() -> No
     (task,) = it.advance()
     child_id = h.oid(1)
     assert task.operation_id == operation_id(child_id, 1) and task.parent_id == child_id
-    it.step_succeeded(task, 4)
+    it.task_succeeded(task, 4)
     it.advance()
     assert actions(it.take_updates()) == [
         ("CONTEXT", "START", "sub"),
@@ -371,7 +377,7 @@ def test_large_child_result_is_checkpointed_with_replay_children() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_succeeded(task, big)
+    it.task_succeeded(task, big)
     it.advance()
     succeed = it.take_updates()[-1]
     assert succeed.context_options.replay_children is True and succeed.payload == ""
@@ -395,7 +401,7 @@ def test_map_item_ids_names_and_order() -> None:
     map_id = h.oid(1)
     assert [t.parent_id for t in tasks] == [operation_id(map_id, i) for i in range(3)]
     for t in reversed(tasks):  # complete out of order
-        it.step_succeeded(t, t.args[0] * 2)
+        it.task_succeeded(t, t.args[0] * 2)
         it.advance()
     ups = it.take_updates()
     names = [u.name for u in ups if u.type == "CONTEXT" and u.action == "START"]
@@ -422,9 +428,9 @@ def test_map_fail_fast_does_not_start_remaining_items() -> None:
 
     it = interp(wf, input=[1, 2, 3])
     (t0,) = it.advance()
-    it.step_succeeded(t0, 1)
+    it.task_succeeded(t0, 1)
     (t1,) = it.advance()
-    it.step_failed(t1, ValueError("bad"))
+    it.task_failed(t1, ValueError("bad"))
     assert it.advance() == []
     assert it.outcome == dg.Succeeded(
         '["FAILURE_TOLERANCE_EXCEEDED",["SUCCEEDED","FAILED","NOT_STARTED"]]'
@@ -460,7 +466,7 @@ def test_unserializable_step_result_fails_the_step_without_retry() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_succeeded(task, object())
+    it.task_succeeded(task, object())
     it.advance()
     assert actions(it.take_updates())[-1] == ("STEP", "FAIL", "bad")
     assert isinstance(it.outcome, dg.Failed)
@@ -489,7 +495,7 @@ def test_compensations_run_last_in_first_out_and_skip_finished_ones() -> None:
     )
     (task,) = it.advance()
     assert task.args == ("flight",) and task.parent_id == operation_id(None, 4)
-    it.step_succeeded(task, task.fn(*task.args))
+    it.task_succeeded(task, task.fn(*task.args))
     it.advance()
     assert undone == ["undo flight"]
     assert it.outcome == dg.Succeeded('["SUCCEEDED","SUCCEEDED"]')
