@@ -561,3 +561,219 @@ def test_an_interrupted_step_raises_step_interrupted_error_on_every_replay() -> 
     replay = interp(wf, h.step(1, name="once", status="FAILED", attempt=1, error=err))
     replay.advance()
     assert replay.outcome == dg.Succeeded('"interrupted"')
+
+
+# --- the host interface: one pull call, each action kind, each mode's flush policy ---------
+
+
+def kinds(updates: list[Any]) -> list[tuple[str, str]]:
+    return [(u.type, u.action) for u in updates]
+
+
+def new(workflow: Any, *ops: Operation, input: Any = None, **options: Any) -> dg.Interpreter:
+    return dg.Interpreter(workflow, [h.execution(input), *ops], execution_arn="arn:t", **options)
+
+
+def test_step_mode_flushes_each_step_outcome_with_its_start_before_the_next_task() -> None:
+    it = new(two_steps, input=3)
+    run = it.next_action()
+    assert isinstance(run, runtime.RunTasks)
+    (t1,) = run.tasks
+    it.task_succeeded(t1, 6)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush)
+    assert kinds(flush.updates) == [("STEP", "START"), ("STEP", "SUCCEED")]
+    it.observe([])
+    run2 = it.next_action()
+    assert isinstance(run2, runtime.RunTasks) and run2.tasks[0].args == (6,)
+    it.task_succeeded(run2.tasks[0], 12)
+    last = it.next_action()
+    assert isinstance(last, runtime.Flush) and kinds(last.updates)[-1] == ("STEP", "SUCCEED")
+    it.observe([])
+    done = it.next_action()
+    assert done == runtime.Done(dg.Succeeded("18"))
+    assert it.next_action() == done  # the end is final
+
+
+def test_eager_mode_flushes_every_start_before_its_task_runs() -> None:
+    it = new(two_steps, input=3, checkpointing="eager")
+    first = it.next_action()
+    assert isinstance(first, runtime.Flush) and kinds(first.updates) == [("STEP", "START")]
+    it.observe([])
+    (t1,) = it.next_action().tasks  # type: ignore[union-attr]
+    it.task_succeeded(t1, 6)
+    outcome = it.next_action()
+    assert isinstance(outcome, runtime.Flush)
+    assert kinds(outcome.updates) == [("STEP", "SUCCEED"), ("STEP", "START")]
+
+
+def test_batch_mode_holds_updates_until_the_end() -> None:
+    it = new(two_steps, input=3, checkpointing="batch")
+    (t1,) = it.next_action().tasks  # type: ignore[union-attr]
+    it.task_succeeded(t1, 6)
+    run2 = it.next_action()
+    assert isinstance(run2, runtime.RunTasks)  # no flush between the steps
+    it.task_succeeded(run2.tasks[0], 12)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush) and len(flush.updates) == 4
+    it.observe([])
+    assert it.next_action() == runtime.Done(dg.Succeeded("18"))
+
+
+def test_batch_mode_still_flushes_what_something_waits_on_at_once() -> None:
+    @dg.step(semantics=dg.AT_MOST_ONCE)
+    def charge() -> str:
+        return "ok"
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield charge())
+
+    it = new(wf, checkpointing="batch")
+    first = it.next_action()
+    assert isinstance(first, runtime.Flush) and kinds(first.updates) == [("STEP", "START")]
+
+
+def test_a_suspension_flushes_its_updates_before_done() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=30)
+        return "after"
+
+    it = new(wf)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush) and kinds(flush.updates) == [("WAIT", "START")]
+    it.observe([])
+    done = it.next_action()
+    assert isinstance(done, runtime.Done) and isinstance(done.outcome, dg.Suspended)
+    # the same interpreter goes on when the host observes the wait's end
+    it.observe([h.wait(1)])
+    assert it.next_action() == runtime.Done(dg.Succeeded('"after"'))
+
+
+def test_wait_for_tasks_lists_what_still_runs() -> None:
+    @dg.step
+    def a() -> str:
+        return "a"
+
+    @dg.step
+    def b() -> str:
+        return "b"
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Parallel([a, b])).results()
+
+    it = new(wf)
+    run = it.next_action()
+    assert isinstance(run, runtime.RunTasks) and [t.name for t in run.tasks] == ["a", "b"]
+    waiting = it.next_action()
+    assert isinstance(waiting, runtime.WaitForTasks)
+    assert [t.name for t in waiting.running] == ["a", "b"]
+    it.task_succeeded(run.tasks[1], "b")
+    assert isinstance(it.next_action(), runtime.Flush)  # step mode: b's outcome at once
+    it.observe([])
+    waiting = it.next_action()
+    assert isinstance(waiting, runtime.WaitForTasks)
+    assert [t.name for t in waiting.running] == ["a"]
+
+
+def test_done_does_not_wait_for_tasks_of_a_decided_batch() -> None:
+    @dg.step
+    def item(x: int) -> int:
+        return x
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Map(item, [1, 2], completion=dg.Completion(min_successful=1))
+        return batch.results()
+
+    it = new(wf)
+    run = it.next_action()
+    assert isinstance(run, runtime.RunTasks) and len(run.tasks) == 2
+    it.task_succeeded(run.tasks[0], 1)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush)
+    it.observe([])
+    assert it.next_action() == runtime.Done(dg.Succeeded("[1]"))
+    assert it.running == 1  # abandoned: a late report changes nothing
+    it.task_succeeded(run.tasks[1], 2)
+    assert it.next_action() == runtime.Done(dg.Succeeded("[1]"))
+
+
+def test_a_flush_must_be_answered_before_the_next_action() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=1)
+
+    it = new(wf)
+    assert isinstance(it.next_action(), runtime.Flush)
+    with pytest.raises(dg.ValidationError, match="observe"):
+        it.next_action()
+
+
+def test_a_task_is_reported_once() -> None:
+    it = new(two_steps, input=1)
+    (task,) = it.next_action().tasks  # type: ignore[union-attr]
+    it.task_succeeded(task, 2)
+    with pytest.raises(dg.ValidationError, match="not running"):
+        it.task_failed(task, RuntimeError("again"))
+
+
+def test_an_unknown_checkpointing_mode_is_a_validation_error() -> None:
+    with pytest.raises(dg.ValidationError, match="'step', 'eager' or 'batch'"):
+        new(two_steps, checkpointing="sometimes")
+    with pytest.raises(dg.ValidationError, match="'step', 'eager' or 'batch'"):
+        dg.make_handler(two_steps, None, checkpointing="never")  # type: ignore[arg-type]
+
+
+def test_a_task_carries_only_what_a_host_needs() -> None:
+    it = new(two_steps, input=3)
+    (task,) = it.next_action().tasks  # type: ignore[union-attr]
+    assert (task.name, task.attempt, task.args, task.kwargs, task.is_async) == (
+        "double",
+        1,
+        (3,),
+        {},
+        False,
+    )
+    assert task.deadline_ms is None and task.parent_id is None and task.sub_type == "Step"
+    for internal in ("fiber", "cmd", "kind", "retry", "serdes"):
+        assert not hasattr(task, internal), internal
+    with pytest.raises(AttributeError):
+        task.attempt = 2  # type: ignore[misc]
+
+
+def test_coverage_says_which_recorded_operations_were_replayed() -> None:
+    def sub(x: int):  # type: ignore[no-untyped-def]
+        return (yield double(x))
+
+    def wf(x: int):  # type: ignore[no-untyped-def]
+        a = yield dg.Child(sub, (x,), name="sub")
+        return (yield double(a))
+
+    child = h.oid(1)
+    recorded = [
+        h.context(h.oid(1), "RunInChildContext", name="sub", result="4"),
+        h.step(1, 4, name="double", parent=child),
+        h.step(2, 8, name="double"),
+    ]
+    it = new(wf, *recorded, input=2)
+    assert it.coverage.replayed == frozenset() and it.coverage.recorded == 3
+    assert it.next_action() == runtime.Done(dg.Succeeded("8"))
+    cov = it.coverage
+    assert cov.replayed == {h.oid(1), h.oid(2)}
+    assert cov.not_replayed == ()
+    assert [op.id for op in cov.inside_completed] == [h.oid(1, child)]
+
+    # a history that ends early: the second step is still to run, nothing is left behind
+    partial = new(wf, recorded[0], input=2)
+    assert isinstance(partial.next_action(), runtime.RunTasks)
+    assert partial.coverage.replayed == {h.oid(1)} and partial.coverage.not_replayed == ()
+
+
+def test_coverage_lists_recorded_operations_the_code_never_reached() -> None:
+    def wf(x: int):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=5, name="first")
+        return (yield double(x))
+
+    it = new(wf, h.wait(1, name="first", status="STARTED"), h.step(2, 2, name="double"), input=1)
+    assert isinstance(it.next_action(), runtime.Done)  # suspended on the wait
+    cov = it.coverage
+    assert cov.replayed == {h.oid(1)}
+    assert [op.id for op in cov.not_replayed] == [h.oid(2)]
