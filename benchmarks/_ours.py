@@ -28,6 +28,7 @@ from durable_gen._wire import (
 )
 from durable_gen.local import LocalService, VirtualClock
 from durable_gen.local._run import workflow_name
+from durable_gen.runtime import Done
 from durable_gen.testing import replay
 
 from ._harness import Trial
@@ -324,11 +325,11 @@ def synthetic_history(n: int) -> list[Operation]:
     return ops
 
 
-def _replay(operations: list[Operation]) -> None:
-    interp = dg.Interpreter(sequential_wf, operations, execution_arn="arn:bench")
-    interp.advance()
-    if not isinstance(interp.outcome, dg.Succeeded):
-        raise RuntimeError(f"replay did not succeed: {interp.outcome}")
+def _replay(operations: list[Operation], arn: str = "arn:bench") -> None:
+    """Replay a complete history: the first action must be the workflow's success."""
+    action = dg.Interpreter(sequential_wf, operations, execution_arn=arn).next_action()
+    if not (isinstance(action, Done) and isinstance(action.outcome, dg.Succeeded)):
+        raise RuntimeError(f"replay did not succeed: {action}")
 
 
 def interpreter_per_op(n: int, *, cold: bool = False) -> Trial:

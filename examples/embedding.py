@@ -1,172 +1,157 @@
-"""A tiny custom runtime driving the durable_gen interpreter directly.
+"""A small asyncio runtime for durable_gen workflows, with public imports only.
 
-No LocalService, no driver: its own store (a dict of operations), its own scheduler (a list of
-timers on a clock it controls), its own callback inbox. It shows the whole contract of the
-sans-IO core: give ``Interpreter`` the recorded operations, run the ``StepTask``s it hands out,
-record the ``OperationUpdate``s it produces, and call it again when something it waits on
-completed. See docs/embedding.md.
+No LocalService and no driver: its own store (a dict of operations, changed by
+``runtime.apply_updates``), its own timers on a virtual clock, its own callback inbox and
+function registry for ``Invoke``. One invocation is the loop of docs/embedding.md: pull
+``next_action()``, carry it out, repeat until ``Done``. Run it with
+``python examples/embedding.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
 import durable_gen as dg
-from durable_gen._wire import (
-    CallbackDetails,
-    ContextDetails,
-    ExecutionDetails,
-    Operation,
-    OperationUpdate,
-    StepDetails,
-)
+from durable_gen import runtime as rt
 
 
 class TinyRuntime:
-    """Runs one workflow to completion with an in-memory store and a virtual clock."""
+    """Runs one execution of a workflow: an in-memory store, a virtual clock, asyncio steps.
 
-    def __init__(self, workflow: Callable[..., Any], input_json: str) -> None:
+    Args:
+        workflow: The workflow generator function.
+        input_json: Its input, as a JSON document.
+        checkpointing: The interpreter's flush policy.
+        functions: ``Invoke`` targets: name -> plain function of a JSON value.
+    """
+
+    def __init__(
+        self,
+        workflow: Callable[..., Any],
+        input_json: str,
+        *,
+        checkpointing: rt.CheckpointMode = "step",
+        functions: dict[str, Callable[[Any], Any]] | None = None,
+    ) -> None:
         self.workflow = workflow
-        self.now = 0
-        self.store: dict[str, Operation] = {
-            "exec": Operation(
+        self.checkpointing: rt.CheckpointMode = checkpointing
+        self.functions = functions or {}
+        self.now = 0  # virtual time, seconds
+        self.store: dict[str, rt.Operation] = {
+            "exec": rt.Operation(
                 id="exec",
                 type="EXECUTION",
                 status="STARTED",
-                execution_details=ExecutionDetails(input_payload=input_json),
+                execution_details=rt.ExecutionDetails(input_payload=input_json),
             )
         }
-        self.timers: list[tuple[int, int, str]] = []  # (due, seq, operation id)
+        self.timers: list[tuple[int, int, rt.Timer]] = []  # (due_ms, seq, timer)
         self._seq = itertools.count()
-        self._callback_ids = itertools.count(1)
         self.invocations = 0
+        self.checkpoints = 0
 
-    # --- the runtime's own state machine (a small subset of the service's) -----------------
+    # --- one invocation: the whole contract --------------------------------------------------
 
-    def record(self, updates: list[OperationUpdate]) -> list[Operation]:
-        changed = []
-        for u in updates:
-            old = self.store.get(u.id)
-            attempt = (old.step_details.attempt or 0) if old and old.step_details else 0
-            common: dict[str, Any] = dict(
-                id=u.id, type=u.type, parent_id=u.parent_id, name=u.name, sub_type=u.sub_type
-            )
-            if u.action == "START":
-                if u.type == "WAIT":
-                    assert u.wait_options and u.wait_options.wait_seconds
-                    due = self.now + u.wait_options.wait_seconds
-                    heapq.heappush(self.timers, (due, next(self._seq), u.id))
-                    op = Operation(status="STARTED", **common)
-                elif u.type == "CALLBACK":
-                    cid = f"cb{next(self._callback_ids)}"
-                    op = Operation(
-                        status="STARTED",
-                        callback_details=CallbackDetails(callback_id=cid),
-                        **common,
-                    )
-                elif u.type == "STEP":
-                    op = Operation(
-                        status="STARTED", step_details=StepDetails(attempt=attempt), **common
-                    )
+    async def invoke(self) -> rt.Outcome:
+        """Replay the execution from the store and run it until it ends or must wait."""
+        self.invocations += 1
+        interp = rt.Interpreter(
+            self.workflow,
+            list(self.store.values()),
+            execution_arn="arn:tiny",
+            checkpointing=self.checkpointing,
+            clock=lambda: float(self.now),
+        )
+        running: dict[asyncio.Task[Any], rt.StepTask] = {}
+        try:
+            while True:
+                action = interp.next_action()
+                if isinstance(action, rt.Flush):
+                    interp.observe(self.checkpoint(action.updates))
+                elif isinstance(action, rt.RunTasks):
+                    for task in action.tasks:
+                        running[asyncio.ensure_future(_call(task))] = task
+                elif isinstance(action, rt.WaitForTasks):
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for future in done:
+                        task = running.pop(future)
+                        error = future.exception()
+                        if error is None:
+                            interp.task_succeeded(task, future.result())
+                        elif isinstance(error, Exception):
+                            interp.task_failed(task, error)
+                        else:
+                            raise error
                 else:
-                    op = Operation(status="STARTED", **common)
-            elif u.action == "RETRY":
-                assert u.step_options and u.step_options.next_attempt_delay_seconds
-                due = self.now + u.step_options.next_attempt_delay_seconds
-                heapq.heappush(self.timers, (due, next(self._seq), u.id))
-                op = Operation(
-                    status="PENDING",
-                    step_details=StepDetails(attempt=attempt + 1, result=u.payload, error=u.error),
-                    **common,
+                    return action.outcome
+        finally:
+            for future in running:  # steps of a batch decided without them
+                future.cancel()
+
+    def checkpoint(self, updates: list[rt.OperationUpdate]) -> list[rt.Operation]:
+        """Apply a Flush to the store; arm its timers; run the functions it invokes."""
+        self.checkpoints += 1
+        now_ms = self.now * 1000
+        applied = rt.apply_updates(self.store, updates, now_ms=now_ms)
+        for timer in applied.timers:
+            heapq.heappush(self.timers, (timer.due_ms, next(self._seq), timer))
+        changed = list(applied.operations)
+        for request in applied.invokes:
+            fn = self.functions.get(request.function_name)
+            if fn is None:
+                error = rt.ErrorObject(
+                    error_type="FunctionNotFound", error_message=request.function_name
                 )
-            elif u.type == "STEP":
-                status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
-                details = StepDetails(attempt=attempt + 1, result=u.payload, error=u.error)
-                op = Operation(status=status, step_details=details, **common)
-            else:
-                status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
-                replay = u.context_options.replay_children if u.context_options else None
-                details_ctx = ContextDetails(
-                    result=u.payload, error=u.error, replay_children=replay
+                changed.append(
+                    rt.complete_invoke(self.store, request.operation_id, now_ms=now_ms, error=error)
                 )
-                op = Operation(status=status, context_details=details_ctx, **common)
-            self.store[u.id] = op
-            changed.append(op)
+                continue
+            payload = json.loads(request.payload) if request.payload else None
+            result = json.dumps(fn(payload))
+            changed.append(
+                rt.complete_invoke(self.store, request.operation_id, now_ms=now_ms, result=result)
+            )
         return changed
 
+    # --- between invocations -----------------------------------------------------------------
+
     def fire_due_timers(self) -> bool:
-        """Advance the clock to the next timer and complete what is due; False if none."""
+        """Move the clock to the next timer and fire every timer due then; False if none."""
         if not self.timers:
             return False
-        self.now = self.timers[0][0]
-        while self.timers and self.timers[0][0] <= self.now:
-            _, _, op_id = heapq.heappop(self.timers)
-            op = self.store[op_id]
-            status = "READY" if op.type == "STEP" else "SUCCEEDED"
-            self.store[op_id] = Operation(
-                id=op.id,
-                type=op.type,
-                parent_id=op.parent_id,
-                name=op.name,
-                sub_type=op.sub_type,
-                status=status,
-                step_details=op.step_details,
-            )
+        self.now = self.timers[0][0] // 1000
+        while self.timers and self.timers[0][0] <= self.now * 1000:
+            _, _, timer = heapq.heappop(self.timers)
+            rt.fire_timer(self.store, timer, now_ms=self.now * 1000)
         return True
 
     def answer_callback(self, callback_id: str, result_json: str) -> None:
-        for op in self.store.values():
-            if op.callback_details and op.callback_details.callback_id == callback_id:
-                self.store[op.id] = Operation(
-                    id=op.id,
-                    type=op.type,
-                    parent_id=op.parent_id,
-                    name=op.name,
-                    sub_type=op.sub_type,
-                    status="SUCCEEDED",
-                    callback_details=CallbackDetails(callback_id=callback_id, result=result_json),
-                )
-                return
-        raise KeyError(callback_id)
+        rt.complete_callback(self.store, callback_id, now_ms=self.now * 1000, result=result_json)
 
-    # --- one invocation: the whole driver contract ------------------------------------------
-
-    def invoke(self) -> dg.Succeeded | dg.Failed | dg.Suspended:
-        self.invocations += 1
-        interp = dg.Interpreter(self.workflow, list(self.store.values()), execution_arn="tiny")
-        while True:
-            tasks = interp.advance()
-            if interp.must_flush or (not tasks and interp.updates):
-                interp.observe(self.record(interp.take_updates()))
-                continue
-            for task in tasks:
-                try:
-                    value = task.fn(*task.args, **task.kwargs)
-                except Exception as exc:
-                    interp.step_failed(task, exc)
-                else:
-                    interp.step_succeeded(task, value)
-            if tasks:
-                continue
-            outcome = interp.outcome
-            assert outcome is not None
-            return outcome
-
-    def run(self, on_suspend: Callable[[TinyRuntime], None] | None = None) -> Any:
+    async def run(self, on_suspend: Callable[[TinyRuntime], None] | None = None) -> Any:
         """Invoke until the workflow ends; between invocations fire timers or call on_suspend."""
         while True:
-            outcome = self.invoke()
-            if isinstance(outcome, dg.Succeeded):
-                return dg.JsonSerdes().deserialize(outcome.result)
-            if isinstance(outcome, dg.Failed):
+            outcome = await self.invoke()
+            if isinstance(outcome, rt.Succeeded):
+                return json.loads(outcome.result)
+            if isinstance(outcome, rt.Failed):
                 raise dg.ExecutionFailedError(outcome.error.error_type, outcome.error.error_message)
             if on_suspend is not None:
                 on_suspend(self)
             elif not self.fire_due_timers():
                 raise RuntimeError(f"stuck waiting on {outcome.waiting_on}")
+
+
+async def _call(task: rt.StepTask) -> Any:
+    """Run one step attempt: async steps on the loop, sync steps in a worker thread."""
+    if task.is_async:
+        return await task.fn(*task.args, **task.kwargs)
+    return await asyncio.to_thread(task.fn, *task.args, **task.kwargs)
 
 
 # --- a workflow to run on it ----------------------------------------------------------------
@@ -195,11 +180,12 @@ def checkout(items: list[str]):  # type: ignore[no-untyped-def]
 def main() -> None:
     runtime = TinyRuntime(checkout, '["book", "pen"]')
 
-    def between(rt: TinyRuntime) -> None:
-        if not rt.fire_due_timers():  # nothing due: the approval is what we wait on
-            rt.answer_callback(sent[-1], '"yes"')
+    def between(rt_: TinyRuntime) -> None:
+        if not rt_.fire_due_timers():  # nothing due: the approval is what we wait on
+            rt_.answer_callback(sent[-1], '"yes"')
 
-    print(runtime.run(between), "after", runtime.invocations, "invocations")
+    result = asyncio.run(runtime.run(between))
+    print(result, "after", runtime.invocations, "invocations")
 
 
 if __name__ == "__main__":

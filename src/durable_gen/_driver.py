@@ -1,31 +1,42 @@
 """The driver: runs one invocation of a workflow against a ``DurableService``.
 
-It reads every page of state, lets the interpreter replay, runs the steps it asks for (inline
-when there is one, concurrently when Map/Parallel hand over several: sync steps in worker
-threads, async steps on one anyio event loop), sends checkpoints with the newest token, and
-returns the invocation output. Checkpointing modes:
+It reads every page of state, then carries out what the interpreter's ``next_action()`` asks:
+``Flush`` becomes a checkpoint call with the newest token (the reply goes back through
+``observe``), ``RunTasks`` runs steps (inline when there is one sync step and nothing else
+runs, else concurrently: sync steps in worker threads, async steps on one anyio event loop),
+``Done`` becomes the invocation output. When to checkpoint is the interpreter's decision
+(its ``checkpointing`` mode: ``"step"``, ``"eager"`` or ``"batch"``), never the driver's.
 
-- ``"step"`` (default): one checkpoint per step outcome, START and SUCCEED together.
-- ``"eager"``: every step's START is confirmed before it runs (one more call per step).
-- ``"batch"``: outcomes are held and sent together when the invocation suspends or ends.
-
-Updates that something waits on (an at-most-once START, a callback id) are always sent at once.
+The worker threads and the event loop belong to one invocation: they are created on first
+need and shut down when it returns. Steps still running then (a batch that was decided
+without them) are abandoned; their results are never recorded.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-from collections import deque
+import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 
+from ._actions import (
+    CheckpointMode,
+    Done,
+    Failed,
+    Flush,
+    Outcome,
+    RunTasks,
+    StepTask,
+    Succeeded,
+    check_mode,
+)
 from ._errors import InvalidInputError
-from ._interpreter import Failed, Interpreter, StepTask, Succeeded, Suspended
+from ._interpreter import Interpreter
 from ._plugins import AttemptInfo, InvocationInfo, OperationInfo, Plugin, emit
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler
@@ -39,24 +50,15 @@ from ._wire import (
 
 __all__ = ["CheckpointMode", "invoke", "invoke_async", "make_handler"]
 
-CheckpointMode = Literal["step", "eager", "batch"]
-
 #: Results above this many bytes are checkpointed on the EXECUTION operation instead of being
 #: returned, leaving room for the response envelope under the 6 MiB invocation limit.
 RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
-
-_executor: cf.ThreadPoolExecutor | None = None
-
-
-def _pool() -> cf.ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        _executor = cf.ThreadPoolExecutor(max_workers=64, thread_name_prefix="durable-gen-step")
-    return _executor
+#: Worker threads of one invocation, at most (sync steps of a Map or Parallel).
+MAX_STEP_THREADS: Final = 64
 
 
 class _Invocation:
-    """State of one invocation: the interpreter, the service and the newest token."""
+    """One invocation's I/O: the service, the newest token, plugin hooks, the output."""
 
     def __init__(
         self,
@@ -65,14 +67,12 @@ class _Invocation:
         service: DurableService,
         mode: CheckpointMode,
         serdes: Serdes | None,
-        plugins: Sequence[Plugin] = (),
+        plugins: Sequence[Plugin],
+        clock: Callable[[], float] | None,
     ) -> None:
-        if mode not in ("step", "eager", "batch"):
-            raise ValueError(f"checkpointing must be 'step', 'eager' or 'batch', got {mode!r}")
         self.service = service
         self.arn = event.durable_execution_arn
         self.token = event.checkpoint_token
-        self.batch = mode == "batch"
         state = event.initial_execution_state
         operations = list(state.operations)
         marker = state.next_marker
@@ -93,7 +93,8 @@ class _Invocation:
             operations,
             execution_arn=self.arn,
             serdes=serdes,
-            eager_start=mode == "eager",
+            checkpointing=mode,
+            clock=clock if clock is not None else time.time,
         )
         self.plugins = tuple(plugins)
         if self.plugins:
@@ -103,6 +104,8 @@ class _Invocation:
             )
             self.started_ops: set[str] = {op.id for op in operations}
             emit(self.plugins, "on_invocation_start", self.info)
+
+    # --- steps ------------------------------------------------------------------------------
 
     def call(self, task: StepTask) -> Any:
         """Run a sync step, firing the attempt hooks around it."""
@@ -130,6 +133,15 @@ class _Invocation:
         emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
         return value
 
+    def run_inline(self, task: StepTask) -> None:
+        """Run a sync step on this thread and report its outcome."""
+        try:
+            value = self.call(task)
+        except Exception as exc:
+            self.interp.task_failed(task, exc)
+        else:
+            self.interp.task_succeeded(task, value)
+
     def _attempt_start(self, task: StepTask) -> AttemptInfo:
         """Fire the step's operation start (on its first attempt here) and the attempt start."""
         if task.operation_id not in self.started_ops:
@@ -152,6 +164,23 @@ class _Invocation:
         emit(self.plugins, "on_attempt_start", attempt)
         return attempt
 
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def checkpoint(self, updates: list[OperationUpdate]) -> list[Operation]:
+        """Send ``updates`` with the newest token; the operations the reply changed."""
+        if self.plugins:
+            self._operation_hooks(updates)
+        reply = self.service.checkpoint(self.arn, self.token, updates)
+        self.token = reply.checkpoint_token
+        state = reply.new_execution_state
+        operations = list(state.operations)
+        marker = state.next_marker
+        while marker:
+            page = self.service.get_state(self.arn, self.token, marker)
+            operations.extend(page.operations)
+            marker = page.next_marker
+        return operations
+
     def _operation_hooks(self, updates: list[OperationUpdate]) -> None:
         for u in updates:
             if u.type == "EXECUTION":
@@ -171,64 +200,15 @@ class _Invocation:
                 status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
                 emit(self.plugins, "on_operation_end", op, status)
 
-    def end(self, output: InvocationOutput) -> InvocationOutput:
-        if self.plugins:
-            emit(self.plugins, "on_invocation_end", self.info, output.status)
-        return output
+    # --- the output ---------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Checkpoint the pending updates and feed the reply back to the interpreter."""
-        updates = self.interp.take_updates()
-        if not updates:
-            return
-        self.send(updates)
-
-    def send(self, updates: list[OperationUpdate]) -> None:
-        if self.plugins:
-            self._operation_hooks(updates)
-        reply = self.service.checkpoint(self.arn, self.token, updates)
-        self.token = reply.checkpoint_token
-        state = reply.new_execution_state
-        operations = state.operations
-        marker = state.next_marker
-        if marker:
-            operations = list(operations)
-            while marker:
-                page = self.service.get_state(self.arn, self.token, marker)
-                operations.extend(page.operations)
-                marker = page.next_marker
-        if operations:
-            self.interp.observe(operations)
-
-    def after_step(self) -> None:
-        if not self.batch or self.interp.must_flush:
-            self.flush()
-
-    def report(self, task: StepTask, future: cf.Future[Any]) -> None:
-        exc = future.exception()
-        if exc is None:
-            self.interp.step_succeeded(task, future.result())
-        elif isinstance(exc, Exception):
-            self.interp.step_failed(task, exc)
-        else:
-            # KeyboardInterrupt, SystemExit...: the invocation stops, as when the step runs
-            # inline; recording it as a step failure would make a crash an outcome.
-            raise exc
-
-    def finish(self) -> InvocationOutput | None:
-        """The invocation output once the interpreter decided; None to keep going."""
-        interp = self.interp
-        outcome = interp.outcome
-        if outcome is None:
-            return None
-        self.flush()
-        if interp.outcome is None:  # the checkpoint reply woke a generator up
-            return None
+    def output(self, outcome: Outcome) -> InvocationOutput:
+        """The invocation output for ``outcome``; a result too large to return is checkpointed."""
         if isinstance(outcome, Succeeded):
             result = outcome.result
             if len(result) > RETURN_LIMIT // 4 and len(result.encode()) > RETURN_LIMIT:
                 op = self.execution_op
-                self.send(
+                self.checkpoint(
                     [
                         OperationUpdate(
                             id=op.id if op is not None else "execution",
@@ -238,28 +218,65 @@ class _Invocation:
                         )
                     ]
                 )
-                return self.end(InvocationOutput(status="SUCCEEDED", result=""))
-            return self.end(InvocationOutput(status="SUCCEEDED", result=result))
-        if isinstance(outcome, Failed):
-            return self.end(InvocationOutput(status="FAILED", error=outcome.error))
-        assert isinstance(outcome, Suspended)
-        return self.end(InvocationOutput(status="PENDING"))
+                output = InvocationOutput(status="SUCCEEDED", result="")
+            else:
+                output = InvocationOutput(status="SUCCEEDED", result=result)
+        elif isinstance(outcome, Failed):
+            output = InvocationOutput(status="FAILED", error=outcome.error)
+        else:
+            output = InvocationOutput(status="PENDING")
+        if self.plugins:
+            emit(self.plugins, "on_invocation_end", self.info, output.status)
+        return output
 
 
-class _Portal:
-    """One anyio event loop thread, started on first need, for async steps in sync code."""
+class _Workers:
+    """The worker threads and the event-loop thread of one invocation, made on first need."""
 
-    def __init__(self) -> None:
+    def __init__(self, inv: _Invocation) -> None:
+        self._inv = inv
+        self._pool: cf.ThreadPoolExecutor | None = None
         self._stack: contextlib.ExitStack | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
+        self.inflight: dict[cf.Future[Any], StepTask] = {}
 
-    def submit(self, fn: Callable[[StepTask], Any], task: StepTask) -> cf.Future[Any]:
-        if self._portal is None:
-            self._stack = contextlib.ExitStack()
-            self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
-        return self._portal.start_task_soon(fn, task)
+    def submit(self, task: StepTask) -> None:
+        if task.is_async:
+            if self._portal is None:
+                self._stack = contextlib.ExitStack()
+                self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
+            future = self._portal.start_task_soon(self._inv.acall, task)
+        else:
+            if self._pool is None:
+                self._pool = cf.ThreadPoolExecutor(
+                    max_workers=MAX_STEP_THREADS, thread_name_prefix="durable-gen-step"
+                )
+            future = self._pool.submit(self._inv.call, task)
+        self.inflight[future] = task
+
+    def report_next(self) -> None:
+        """Wait for at least one running step; report every one that finished."""
+        done, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
+        interp = self._inv.interp
+        for future in done:
+            task = self.inflight.pop(future)
+            exc = future.exception()
+            if exc is None:
+                interp.task_succeeded(task, future.result())
+            elif isinstance(exc, Exception):
+                interp.task_failed(task, exc)
+            else:
+                # KeyboardInterrupt, SystemExit...: the invocation stops, as when the step runs
+                # inline; recording it as a step failure would make a crash an outcome.
+                raise exc
 
     def close(self) -> None:
+        for future in self.inflight:
+            future.cancel()
+        self.inflight.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         if self._stack is not None:
             self._stack.close()
             self._stack = None
@@ -274,6 +291,7 @@ def invoke(
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
+    clock: Callable[[], float] | None = None,
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -281,54 +299,36 @@ def invoke(
         workflow: The workflow generator function.
         event: The invocation input (ARN, token, first page of state).
         service: Where state is read and checkpoints are sent.
-        checkpointing: ``"step"``, ``"eager"`` or ``"batch"`` (see the module docs).
+        checkpointing: ``"step"``, ``"eager"`` or ``"batch"`` (see ``CheckpointMode``).
         serdes: Serdes of the workflow input and result.
         plugins: Instrumentation plugins (see ``Plugin``).
+        clock: What ``Now()`` reads, epoch seconds (default ``time.time``).
+
+    Raises:
+        ValidationError: ``checkpointing`` is not one of the modes.
+        InvalidInputError: the state has no EXECUTION operation.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins)
+    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
     interp = inv.interp
-    pending: deque[StepTask] = deque()
-    inflight: dict[cf.Future[Any], StepTask] = {}
-    portal = _Portal()
+    workers = _Workers(inv)
     try:
         while True:
-            pending.extend(interp.advance())
-            if interp.must_flush:
-                inv.flush()
-                continue
-            if not pending and not inflight:
-                output = inv.finish()
-                if output is not None:
-                    return output
-                if interp.updates:
-                    inv.flush()
-                continue
-            if not inflight and len(pending) == 1 and not pending[0].is_async:
-                task = pending.popleft()
-                try:
-                    value = inv.call(task)
-                except Exception as exc:
-                    interp.step_failed(task, exc)
+            action = interp.next_action()
+            if isinstance(action, Flush):
+                interp.observe(inv.checkpoint(action.updates))
+            elif isinstance(action, RunTasks):
+                tasks = action.tasks
+                if len(tasks) == 1 and not workers.inflight and not tasks[0].is_async:
+                    inv.run_inline(tasks[0])
                 else:
-                    interp.step_succeeded(task, value)
-                inv.after_step()
-                continue
-            while pending:
-                task = pending.popleft()
-                future = (
-                    portal.submit(inv.acall, task)
-                    if task.is_async
-                    else _pool().submit(inv.call, task)
-                )
-                inflight[future] = task
-            done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                inv.report(inflight.pop(future), future)
-            inv.after_step()
+                    for task in tasks:
+                        workers.submit(task)
+            elif isinstance(action, Done):
+                return inv.output(action.outcome)
+            else:  # WaitForTasks
+                workers.report_next()
     finally:
-        for future in inflight:
-            future.cancel()
-        portal.close()
+        workers.close()
 
 
 async def invoke_async(
@@ -339,16 +339,17 @@ async def invoke_async(
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
+    clock: Callable[[], float] | None = None,
 ) -> InvocationOutput:
     """Run one invocation from async code (anyio: asyncio or trio).
 
     Async steps run as tasks of one task group; sync steps run in worker threads. The service
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
-    threads yourself if it does network I/O.
+    threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins)
+    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
     interp = inv.interp
-    send, receive = anyio.create_memory_object_stream[tuple[StepTask, Any, BaseException | None]](
+    send, receive = anyio.create_memory_object_stream[tuple[StepTask, Any, Exception | None]](
         max_buffer_size=1 << 20
     )
 
@@ -363,44 +364,31 @@ async def invoke_async(
         else:
             await send.send((task, value, None))
 
-    inflight = 0
+    def report(task: StepTask, value: Any, exc: Exception | None) -> None:
+        if exc is None:
+            interp.task_succeeded(task, value)
+        else:
+            interp.task_failed(task, exc)
+
     async with send, receive, anyio.create_task_group() as tg:
         try:
             while True:
-                tasks = interp.advance()
-                if interp.must_flush:
-                    inv.flush()
-                    tasks += interp.advance()
-                for task in tasks:
-                    tg.start_soon(run, task)
-                    inflight += 1
-                if not inflight:
-                    if interp.must_flush or (
-                        not tasks and interp.outcome is None and interp.updates
-                    ):
-                        inv.flush()
-                        continue
-                    output = inv.finish()
-                    if output is not None:
-                        return output
-                    continue
-                task, value, exc = await receive.receive()
-                inflight -= 1
-                if exc is None:
-                    interp.step_succeeded(task, value)
-                else:
-                    interp.step_failed(task, exc)
-                while True:
-                    try:
-                        task, value, exc = receive.receive_nowait()
-                    except anyio.WouldBlock:
-                        break
-                    inflight -= 1
-                    if exc is None:
-                        interp.step_succeeded(task, value)
-                    else:
-                        interp.step_failed(task, exc)
-                inv.after_step()
+                action = interp.next_action()
+                if isinstance(action, Flush):
+                    interp.observe(inv.checkpoint(action.updates))
+                elif isinstance(action, RunTasks):
+                    for task in action.tasks:
+                        tg.start_soon(run, task)
+                elif isinstance(action, Done):
+                    return inv.output(action.outcome)
+                else:  # WaitForTasks: report the first to finish and any already queued
+                    report(*await receive.receive())
+                    while True:
+                        try:
+                            item = receive.receive_nowait()
+                        except anyio.WouldBlock:
+                            break
+                        report(*item)
         finally:
             tg.cancel_scope.cancel()
     raise AssertionError("unreachable")  # pragma: no cover
@@ -413,12 +401,24 @@ def make_handler(
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
+    clock: Callable[[], float] | None = None,
 ) -> InvocationHandler:
-    """An ``InvocationHandler`` that runs ``workflow`` against ``service``."""
+    """An ``InvocationHandler`` that runs ``workflow`` against ``service`` (see ``invoke``).
+
+    Raises:
+        ValidationError: ``checkpointing`` is not one of the modes.
+    """
+    check_mode(checkpointing)
 
     def handler(event: InvocationInput) -> InvocationOutput:
         return invoke(
-            workflow, event, service, checkpointing=checkpointing, serdes=serdes, plugins=plugins
+            workflow,
+            event,
+            service,
+            checkpointing=checkpointing,
+            serdes=serdes,
+            plugins=plugins,
+            clock=clock,
         )
 
     handler.__qualname__ = f"handler[{getattr(workflow, '__qualname__', workflow)}]"

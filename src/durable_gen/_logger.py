@@ -25,12 +25,12 @@ class ReplayAwareLogger:
         self.logger = logger
 
     def _log(self, level: int, msg: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        interp = _context.CURRENT.get()
-        if interp is not None:
-            if interp.replaying:
+        running = _context.current()
+        if running is not None:
+            if running.replaying:
                 return
             extra = kwargs.setdefault("extra", {})
-            extra.setdefault("execution_arn", interp.execution_arn)
+            extra.setdefault("execution_arn", running.execution_arn)
         if self.logger.isEnabledFor(level):
             kwargs.setdefault("stacklevel", 3)
             self.logger.log(level, msg, *args, **kwargs)

@@ -3,7 +3,7 @@
 Versioning: ``Patched`` and ``Deprecated`` leave a marker operation whose id comes from the
 context id and the change id, never from the position counter, so adding them shifts no
 operation id and old and new executions both replay. Deterministic helpers: ``Now`` is a
-checkpointed step (the clock is read here, by the driver running the step, never by the
+checkpointed step (the host's clock is read by the host running the step, never by the
 interpreter); ``UUID`` and ``Random`` are derived from the execution ARN, the context id and a
 per-context draw counter, so they need no checkpoint. The interpreter answers all of them; the
 rules are in ``durable_gen._interpreter``'s handlers and in the docs (docs/versioning.md).
@@ -12,8 +12,7 @@ rules are in ``durable_gen._interpreter``'s handlers and in the docs (docs/versi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Final
@@ -38,8 +37,7 @@ __all__ = [
     "derive_seed",
     "is_marker",
     "marker_id",
-    "read_clock",
-    "use_clock",
+    "clock_time",
 ]
 
 #: SubType of the STEP that records a ``Patched``/``Deprecated`` decision.
@@ -176,30 +174,19 @@ def derive_seed(execution_arn: str, context_id: str | None, draw: int) -> bytes:
 
 # --- the clock behind Now() -------------------------------------------------------------------
 
-_clocks: list[Callable[[], float]] = []
 
+def clock_time(clock: Callable[[], float] | None) -> datetime:
+    """What ``Now()``'s step returns: the host clock's time (epoch seconds) as a UTC datetime.
 
-def read_clock() -> datetime:
-    """What ``Now()``'s step returns: the current clock's time as an aware UTC datetime.
-
-    It runs in the driver, as a step; the clock module is imported here, never by the
-    interpreter's modules.
+    The interpreter never reads a clock: the host gives it one (``Interpreter(clock=...)``,
+    ``invoke(clock=...)``), and this runs in the host, as the step's function.
     """
-    if _clocks:
-        return datetime.fromtimestamp(_clocks[-1](), UTC)
-    import time
-
-    return datetime.fromtimestamp(time.time(), UTC)
-
-
-@contextmanager
-def use_clock(seconds: Callable[[], float]) -> Iterator[None]:
-    """Make ``Now()`` read ``seconds()`` (epoch seconds) inside the block (test clocks)."""
-    _clocks.append(seconds)
-    try:
-        yield
-    finally:
-        _clocks.remove(seconds)
+    if clock is None:
+        raise ValidationError(
+            "Now() needs the host's clock: build the Interpreter with clock=... (a function "
+            "returning epoch seconds, such as time.time)"
+        )
+    return datetime.fromtimestamp(clock(), UTC)
 
 
 class TimeSerdes:

@@ -14,6 +14,7 @@ from durable_gen._batch import decide
 from durable_gen._ids import operation_id
 from durable_gen._wire import Operation
 from tests import histories as h
+from tests.hosting import Host, hosted
 
 NO_RETRY = dg.Retry.never()
 
@@ -25,9 +26,9 @@ def item(x: Any) -> Any:
     return x
 
 
-def run_to_end(workflow: Any, input: Any, order: random.Random | None = None) -> dg.Interpreter:
+def run_to_end(workflow: Any, input: Any, order: random.Random | None = None) -> Host:
     """Run every task, completing in-flight tasks in a (possibly shuffled) order."""
-    it = dg.Interpreter(workflow, [h.execution(input)], execution_arn="arn:batch")
+    it = hosted(workflow, [h.execution(input)], execution_arn="arn:batch")
     pending = it.advance()
     while pending:
         if order is not None:
@@ -36,9 +37,9 @@ def run_to_end(workflow: Any, input: Any, order: random.Random | None = None) ->
         try:
             value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
-            it.step_failed(task, exc)
+            it.task_failed(task, exc)
         else:
-            it.step_succeeded(task, value)
+            it.task_succeeded(task, value)
         it.take_updates()
         pending += it.advance()
     return it
@@ -60,7 +61,7 @@ def map_of(items: list[Any], **options: Any) -> Any:
     return wf
 
 
-def result(it: dg.Interpreter) -> Any:
+def result(it: Host) -> Any:
     assert isinstance(it.outcome, dg.Succeeded), it.outcome
     return dg.JsonSerdes().deserialize(it.outcome.result)
 
@@ -171,9 +172,9 @@ def test_a_wait_inside_one_item_suspends_mid_map_and_resumes_without_rerunning()
     def wf(xs: list[str]):  # type: ignore[no-untyped-def]
         return (yield dg.Map(per_item, xs)).results()
 
-    it = dg.Interpreter(wf, [h.execution(["a", "b"])], execution_arn="arn:w")
+    it = hosted(wf, [h.execution(["a", "b"])], execution_arn="arn:w")
     (task,) = it.advance()  # item 0 runs; item 1 waits
-    it.step_succeeded(task, task.fn(*task.args))
+    it.task_succeeded(task, task.fn(*task.args))
     assert it.advance() == [] and isinstance(it.outcome, dg.Suspended)
     # replay: item 0 finished, the wait is over
     map_id = h.oid(1)
@@ -186,10 +187,10 @@ def test_a_wait_inside_one_item_suspends_mid_map_and_resumes_without_rerunning()
         h.context(it1, "MapIteration", name="map-item-1", parent=map_id, status="STARTED"),
         h.wait(1, parent=it1),
     ]
-    replay = dg.Interpreter(wf, ops, execution_arn="arn:w")
+    replay = hosted(wf, ops, execution_arn="arn:w")
     (task,) = replay.advance()
     assert task.args == ("b",) and task.parent_id == it1
-    replay.step_succeeded(task, task.fn(*task.args))
+    replay.task_succeeded(task, task.fn(*task.args))
     replay.advance()
     assert replay.outcome == dg.Succeeded('["a","b"]')
     assert ran == ["a", "b"]
@@ -235,7 +236,7 @@ def test_completed_map_replays_from_its_record_without_entering_items() -> None:
     import msgspec
 
     op: Operation = h.context(h.oid(1), "Map", result=msgspec.json.encode(batch).decode())
-    replay = dg.Interpreter(wf, [h.execution(None), op], execution_arn="arn:batch")
+    replay = hosted(wf, [h.execution(None), op], execution_arn="arn:batch")
     assert replay.advance() == []
     assert result(replay) == ["ALL_COMPLETED", 1, 0, ["SUCCEEDED"]]
 
@@ -266,12 +267,12 @@ def test_flat_nesting_records_item_steps_directly_under_the_map() -> None:
     def wf(xs: list[str]):  # type: ignore[no-untyped-def]
         return (yield dg.Map(item, xs, name="flat", nesting="flat", max_concurrency=1)).results()
 
-    it = dg.Interpreter(wf, [h.execution(["fa", "fb"])], execution_arn="arn:flat")
+    it = hosted(wf, [h.execution(["fa", "fb"])], execution_arn="arn:flat")
     updates = []
     pending = it.advance()
     while pending:
         task = pending.pop()
-        it.step_succeeded(task, task.fn(*task.args))
+        it.task_succeeded(task, task.fn(*task.args))
         updates += it.take_updates()
         pending += it.advance()
     updates += it.take_updates()

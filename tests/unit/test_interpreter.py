@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
+from durable_gen import runtime
 from durable_gen._ids import operation_id
 from durable_gen._wire import CallbackDetails, ErrorObject, Operation, StepDetails
 from tests import histories as h
+from tests.hosting import Host, hosted
 
 calls: list[str] = []
 
@@ -26,8 +28,8 @@ def boom() -> None:
     raise ValueError("boom")
 
 
-def interp(workflow: Any, *ops: Operation, input: Any = None) -> dg.Interpreter:
-    return dg.Interpreter(workflow, [h.execution(input), *ops], execution_arn="arn:test")
+def interp(workflow: Any, *ops: Operation, input: Any = None) -> Host:
+    return hosted(workflow, [h.execution(input), *ops], execution_arn="arn:test")
 
 
 def actions(updates: list[Any]) -> list[tuple[str, str, str | None]]:
@@ -58,14 +60,14 @@ def test_first_run_hands_out_the_first_step_with_the_aws_id() -> None:
 def test_step_outcome_records_start_and_succeed_then_next_step() -> None:
     it = interp(two_steps, input=3)
     (task,) = it.advance()
-    it.step_succeeded(task, task.fn(*task.args))
+    it.task_succeeded(task, task.fn(*task.args))
     (task2,) = it.advance()
     assert actions(it.take_updates()) == [
         ("STEP", "START", "double"),
         ("STEP", "SUCCEED", "double"),
     ]
     assert task2.operation_id == h.oid(2) and task2.args == (6,)
-    it.step_succeeded(task2, 12)
+    it.task_succeeded(task2, 12)
     assert it.advance() == []
     assert it.outcome == dg.Succeeded("18")
 
@@ -154,10 +156,10 @@ def test_callback_handle_needs_the_id_from_the_service() -> None:
         got.append(handle.callback_id)
         return (yield handle)
 
-    it = interp(wf)
-    it.advance()
-    assert it.must_flush
-    (update,) = it.take_updates()
+    it = dg.Interpreter(wf, [h.execution()], execution_arn="arn:test")
+    flush = it.next_action()  # flushed at once, whatever the mode: the reply carries the id
+    assert isinstance(flush, runtime.Flush)
+    (update,) = flush.updates
     assert update.callback_options.timeout_seconds == 60
     started = Operation(
         id=update.id,
@@ -168,8 +170,10 @@ def test_callback_handle_needs_the_id_from_the_service() -> None:
         callback_details=CallbackDetails(callback_id="abc123"),
     )
     it.observe([started])
-    it.advance()
-    assert got == ["abc123"] and isinstance(it.outcome, dg.Suspended)
+    done_action = it.next_action()
+    assert got == ["abc123"]
+    assert isinstance(done_action, runtime.Done)
+    assert isinstance(done_action.outcome, dg.Suspended)
     done = interp(wf, h.callback(1, name="approval", status="SUCCEEDED", result={"ok": True}))
     done.advance()
     assert done.outcome == dg.Succeeded('{"ok":true}')
@@ -221,7 +225,7 @@ def test_retry_records_delay_and_resumes_when_ready() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_failed(task, RuntimeError("flaky"))
+    it.task_failed(task, RuntimeError("flaky"))
     assert it.advance() == []
     ups = it.take_updates()
     assert actions(ups) == [("STEP", "START", "flaky"), ("STEP", "RETRY", "flaky")]
@@ -239,14 +243,14 @@ def test_retry_records_delay_and_resumes_when_ready() -> None:
     it.observe([ready])
     (again,) = it.advance()
     assert again.attempt == 2
-    it.step_failed(again, RuntimeError("flaky"))
+    it.task_failed(again, RuntimeError("flaky"))
     it.advance()
     assert it.take_updates()[-1].step_options.next_attempt_delay_seconds == 6  # 2 * 3
     # from a recorded READY history, the third attempt is the last
     replay = interp(wf, h.step(1, name="flaky", status="READY", attempt=2))
     (last,) = replay.advance()
     assert last.attempt == 3
-    replay.step_failed(last, RuntimeError("flaky"))
+    replay.task_failed(last, RuntimeError("flaky"))
     replay.advance()
     assert actions(replay.take_updates()) == [("STEP", "START", "flaky"), ("STEP", "FAIL", "flaky")]
     assert isinstance(replay.outcome, dg.Failed)
@@ -260,7 +264,7 @@ def test_default_retry_jitter_is_deterministic_and_bounded() -> None:
     for _ in range(2):
         it = interp(wf)
         (task,) = it.advance()
-        it.step_failed(task, ValueError("boom"))
+        it.task_failed(task, ValueError("boom"))
         it.advance()
         delays.append(it.take_updates()[-1].step_options.next_attempt_delay_seconds)
     assert delays[0] == delays[1] and 1 <= delays[0] <= 5
@@ -276,7 +280,7 @@ def test_retry_only_on_listed_exception_types() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_failed(task, ValueError("not retried"))
+    it.task_failed(task, ValueError("not retried"))
     it.advance()
     assert actions(it.take_updates())[-1] == ("STEP", "FAIL", "picky")
     assert isinstance(it.outcome, dg.Failed) and it.outcome.error.error_type == "ValueError"
@@ -292,8 +296,10 @@ def test_at_most_once_confirms_start_and_interrupted_attempt_fails() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    assert it.must_flush and actions(it.take_updates()) == [("STEP", "START", "charge")]
-    it.step_succeeded(task, "charged")
+    # the START was flushed (and answered) before the task was handed out
+    assert [actions(f) for f in it.flushes] == [[("STEP", "START", "charge")]]
+    assert actions(it.take_updates()) == [("STEP", "START", "charge")]
+    it.task_succeeded(task, "charged")
     it.advance()
     assert actions(it.take_updates()) == [("STEP", "SUCCEED", "charge")]
 
@@ -307,7 +313,7 @@ def test_at_most_once_confirms_start_and_interrupted_attempt_fails() -> None:
 def test_at_least_once_started_step_runs_again_without_a_second_start() -> None:
     it = interp(two_steps, h.step(1, name="double", status="STARTED"), input=3)
     (task,) = it.advance()
-    it.step_succeeded(task, 6)
+    it.task_succeeded(task, 6)
     it.advance()
     assert actions(it.take_updates()) == [("STEP", "SUCCEED", "double")]
 
@@ -323,7 +329,7 @@ def test_child_context_has_its_own_namespace_and_replays_from_one_record() -> No
     (task,) = it.advance()
     child_id = h.oid(1)
     assert task.operation_id == operation_id(child_id, 1) and task.parent_id == child_id
-    it.step_succeeded(task, 4)
+    it.task_succeeded(task, 4)
     it.advance()
     assert actions(it.take_updates()) == [
         ("CONTEXT", "START", "sub"),
@@ -371,7 +377,7 @@ def test_large_child_result_is_checkpointed_with_replay_children() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_succeeded(task, big)
+    it.task_succeeded(task, big)
     it.advance()
     succeed = it.take_updates()[-1]
     assert succeed.context_options.replay_children is True and succeed.payload == ""
@@ -395,7 +401,7 @@ def test_map_item_ids_names_and_order() -> None:
     map_id = h.oid(1)
     assert [t.parent_id for t in tasks] == [operation_id(map_id, i) for i in range(3)]
     for t in reversed(tasks):  # complete out of order
-        it.step_succeeded(t, t.args[0] * 2)
+        it.task_succeeded(t, t.args[0] * 2)
         it.advance()
     ups = it.take_updates()
     names = [u.name for u in ups if u.type == "CONTEXT" and u.action == "START"]
@@ -422,9 +428,9 @@ def test_map_fail_fast_does_not_start_remaining_items() -> None:
 
     it = interp(wf, input=[1, 2, 3])
     (t0,) = it.advance()
-    it.step_succeeded(t0, 1)
+    it.task_succeeded(t0, 1)
     (t1,) = it.advance()
-    it.step_failed(t1, ValueError("bad"))
+    it.task_failed(t1, ValueError("bad"))
     assert it.advance() == []
     assert it.outcome == dg.Succeeded(
         '["FAILURE_TOLERANCE_EXCEEDED",["SUCCEEDED","FAILED","NOT_STARTED"]]'
@@ -460,7 +466,7 @@ def test_unserializable_step_result_fails_the_step_without_retry() -> None:
 
     it = interp(wf)
     (task,) = it.advance()
-    it.step_succeeded(task, object())
+    it.task_succeeded(task, object())
     it.advance()
     assert actions(it.take_updates())[-1] == ("STEP", "FAIL", "bad")
     assert isinstance(it.outcome, dg.Failed)
@@ -489,7 +495,7 @@ def test_compensations_run_last_in_first_out_and_skip_finished_ones() -> None:
     )
     (task,) = it.advance()
     assert task.args == ("flight",) and task.parent_id == operation_id(None, 4)
-    it.step_succeeded(task, task.fn(*task.args))
+    it.task_succeeded(task, task.fn(*task.args))
     it.advance()
     assert undone == ["undo flight"]
     assert it.outcome == dg.Succeeded('["SUCCEEDED","SUCCEEDED"]')
@@ -555,3 +561,219 @@ def test_an_interrupted_step_raises_step_interrupted_error_on_every_replay() -> 
     replay = interp(wf, h.step(1, name="once", status="FAILED", attempt=1, error=err))
     replay.advance()
     assert replay.outcome == dg.Succeeded('"interrupted"')
+
+
+# --- the host interface: one pull call, each action kind, each mode's flush policy ---------
+
+
+def kinds(updates: list[Any]) -> list[tuple[str, str]]:
+    return [(u.type, u.action) for u in updates]
+
+
+def new(workflow: Any, *ops: Operation, input: Any = None, **options: Any) -> dg.Interpreter:
+    return dg.Interpreter(workflow, [h.execution(input), *ops], execution_arn="arn:t", **options)
+
+
+def test_step_mode_flushes_each_step_outcome_with_its_start_before_the_next_task() -> None:
+    it = new(two_steps, input=3)
+    run = it.next_action()
+    assert isinstance(run, runtime.RunTasks)
+    (t1,) = run.tasks
+    it.task_succeeded(t1, 6)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush)
+    assert kinds(flush.updates) == [("STEP", "START"), ("STEP", "SUCCEED")]
+    it.observe([])
+    run2 = it.next_action()
+    assert isinstance(run2, runtime.RunTasks) and run2.tasks[0].args == (6,)
+    it.task_succeeded(run2.tasks[0], 12)
+    last = it.next_action()
+    assert isinstance(last, runtime.Flush) and kinds(last.updates)[-1] == ("STEP", "SUCCEED")
+    it.observe([])
+    done = it.next_action()
+    assert done == runtime.Done(dg.Succeeded("18"))
+    assert it.next_action() == done  # the end is final
+
+
+def test_eager_mode_flushes_every_start_before_its_task_runs() -> None:
+    it = new(two_steps, input=3, checkpointing="eager")
+    first = it.next_action()
+    assert isinstance(first, runtime.Flush) and kinds(first.updates) == [("STEP", "START")]
+    it.observe([])
+    (t1,) = it.next_action().tasks  # type: ignore[union-attr]
+    it.task_succeeded(t1, 6)
+    outcome = it.next_action()
+    assert isinstance(outcome, runtime.Flush)
+    assert kinds(outcome.updates) == [("STEP", "SUCCEED"), ("STEP", "START")]
+
+
+def test_batch_mode_holds_updates_until_the_end() -> None:
+    it = new(two_steps, input=3, checkpointing="batch")
+    (t1,) = it.next_action().tasks  # type: ignore[union-attr]
+    it.task_succeeded(t1, 6)
+    run2 = it.next_action()
+    assert isinstance(run2, runtime.RunTasks)  # no flush between the steps
+    it.task_succeeded(run2.tasks[0], 12)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush) and len(flush.updates) == 4
+    it.observe([])
+    assert it.next_action() == runtime.Done(dg.Succeeded("18"))
+
+
+def test_batch_mode_still_flushes_what_something_waits_on_at_once() -> None:
+    @dg.step(semantics=dg.AT_MOST_ONCE)
+    def charge() -> str:
+        return "ok"
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield charge())
+
+    it = new(wf, checkpointing="batch")
+    first = it.next_action()
+    assert isinstance(first, runtime.Flush) and kinds(first.updates) == [("STEP", "START")]
+
+
+def test_a_suspension_flushes_its_updates_before_done() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=30)
+        return "after"
+
+    it = new(wf)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush) and kinds(flush.updates) == [("WAIT", "START")]
+    it.observe([])
+    done = it.next_action()
+    assert isinstance(done, runtime.Done) and isinstance(done.outcome, dg.Suspended)
+    # the same interpreter goes on when the host observes the wait's end
+    it.observe([h.wait(1)])
+    assert it.next_action() == runtime.Done(dg.Succeeded('"after"'))
+
+
+def test_wait_for_tasks_lists_what_still_runs() -> None:
+    @dg.step
+    def a() -> str:
+        return "a"
+
+    @dg.step
+    def b() -> str:
+        return "b"
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Parallel([a, b])).results()
+
+    it = new(wf)
+    run = it.next_action()
+    assert isinstance(run, runtime.RunTasks) and [t.name for t in run.tasks] == ["a", "b"]
+    waiting = it.next_action()
+    assert isinstance(waiting, runtime.WaitForTasks)
+    assert [t.name for t in waiting.running] == ["a", "b"]
+    it.task_succeeded(run.tasks[1], "b")
+    assert isinstance(it.next_action(), runtime.Flush)  # step mode: b's outcome at once
+    it.observe([])
+    waiting = it.next_action()
+    assert isinstance(waiting, runtime.WaitForTasks)
+    assert [t.name for t in waiting.running] == ["a"]
+
+
+def test_done_does_not_wait_for_tasks_of_a_decided_batch() -> None:
+    @dg.step
+    def item(x: int) -> int:
+        return x
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Map(item, [1, 2], completion=dg.Completion(min_successful=1))
+        return batch.results()
+
+    it = new(wf)
+    run = it.next_action()
+    assert isinstance(run, runtime.RunTasks) and len(run.tasks) == 2
+    it.task_succeeded(run.tasks[0], 1)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush)
+    it.observe([])
+    assert it.next_action() == runtime.Done(dg.Succeeded("[1]"))
+    assert it.running == 1  # abandoned: a late report changes nothing
+    it.task_succeeded(run.tasks[1], 2)
+    assert it.next_action() == runtime.Done(dg.Succeeded("[1]"))
+
+
+def test_a_flush_must_be_answered_before_the_next_action() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=1)
+
+    it = new(wf)
+    assert isinstance(it.next_action(), runtime.Flush)
+    with pytest.raises(dg.ValidationError, match="observe"):
+        it.next_action()
+
+
+def test_a_task_is_reported_once() -> None:
+    it = new(two_steps, input=1)
+    (task,) = it.next_action().tasks  # type: ignore[union-attr]
+    it.task_succeeded(task, 2)
+    with pytest.raises(dg.ValidationError, match="not running"):
+        it.task_failed(task, RuntimeError("again"))
+
+
+def test_an_unknown_checkpointing_mode_is_a_validation_error() -> None:
+    with pytest.raises(dg.ValidationError, match="'step', 'eager' or 'batch'"):
+        new(two_steps, checkpointing="sometimes")
+    with pytest.raises(dg.ValidationError, match="'step', 'eager' or 'batch'"):
+        dg.make_handler(two_steps, None, checkpointing="never")  # type: ignore[arg-type]
+
+
+def test_a_task_carries_only_what_a_host_needs() -> None:
+    it = new(two_steps, input=3)
+    (task,) = it.next_action().tasks  # type: ignore[union-attr]
+    assert (task.name, task.attempt, task.args, task.kwargs, task.is_async) == (
+        "double",
+        1,
+        (3,),
+        {},
+        False,
+    )
+    assert task.deadline_ms is None and task.parent_id is None and task.sub_type == "Step"
+    for internal in ("fiber", "cmd", "kind", "retry", "serdes"):
+        assert not hasattr(task, internal), internal
+    with pytest.raises(AttributeError):
+        task.attempt = 2  # type: ignore[misc]
+
+
+def test_coverage_says_which_recorded_operations_were_replayed() -> None:
+    def sub(x: int):  # type: ignore[no-untyped-def]
+        return (yield double(x))
+
+    def wf(x: int):  # type: ignore[no-untyped-def]
+        a = yield dg.Child(sub, (x,), name="sub")
+        return (yield double(a))
+
+    child = h.oid(1)
+    recorded = [
+        h.context(h.oid(1), "RunInChildContext", name="sub", result="4"),
+        h.step(1, 4, name="double", parent=child),
+        h.step(2, 8, name="double"),
+    ]
+    it = new(wf, *recorded, input=2)
+    assert it.coverage.replayed == frozenset() and it.coverage.recorded == 3
+    assert it.next_action() == runtime.Done(dg.Succeeded("8"))
+    cov = it.coverage
+    assert cov.replayed == {h.oid(1), h.oid(2)}
+    assert cov.not_replayed == ()
+    assert [op.id for op in cov.inside_completed] == [h.oid(1, child)]
+
+    # a history that ends early: the second step is still to run, nothing is left behind
+    partial = new(wf, recorded[0], input=2)
+    assert isinstance(partial.next_action(), runtime.RunTasks)
+    assert partial.coverage.replayed == {h.oid(1)} and partial.coverage.not_replayed == ()
+
+
+def test_coverage_lists_recorded_operations_the_code_never_reached() -> None:
+    def wf(x: int):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=5, name="first")
+        return (yield double(x))
+
+    it = new(wf, h.wait(1, name="first", status="STARTED"), h.step(2, 2, name="double"), input=1)
+    assert isinstance(it.next_action(), runtime.Done)  # suspended on the wait
+    cov = it.coverage
+    assert cov.replayed == {h.oid(1)}
+    assert [op.id for op in cov.not_replayed] == [h.oid(2)]

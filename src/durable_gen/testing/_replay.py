@@ -26,11 +26,12 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
 from .._errors import InvalidInputError, NonDeterminismError, OperationError
 from .._ids import operation_id
-from .._interpreter import Failed, Interpreter, StepTask, Succeeded, Suspended
+from .._interpreter import Interpreter
 from .._serdes import Serdes, loads
-from .._versioning import PATCH_SUBTYPE, is_marker
+from .._versioning import PATCH_SUBTYPE
 from .._wire import ErrorObject, Operation, OperationUpdate
 from ._history import History, HistorySource, load_history
 
@@ -236,7 +237,6 @@ def _replay(
 ) -> ReplayReport:
     ops = history.operations
     recorded_ids = {op.id for op in ops if op.type != "EXECUTION"}
-    total = sum(1 for op in ops if op.type != "EXECUTION" and not is_marker(op))
     interp = Interpreter(
         workflow,
         ops,
@@ -244,22 +244,31 @@ def _replay(
         input=input,
         serdes=serdes,
     )
-    tasks = interp.advance()  # runs the generators until each blocks; never runs a step
-    visited, expanded = _visited(interp)
-    replayed = sum(1 for i in visited if i in recorded_ids and not is_marker(interp.operations[i]))
+    # Run the generators until each blocks; never run a step, never answer a checkpoint.
+    updates: list[OperationUpdate] = []
+    tasks: list[StepTask] = []
+    outcome: Outcome | None = None
+    while True:
+        action = interp.next_action()
+        if isinstance(action, Flush):
+            updates += action.updates
+            interp.observe(())
+        elif isinstance(action, RunTasks):
+            tasks += action.tasks
+        else:
+            if isinstance(action, Done):
+                outcome = action.outcome
+            break
+    coverage = interp.coverage
+    replayed = len(coverage.replayed)
     base: dict[str, Any] = {
         "source": history.source,
         "replayed": replayed,
-        "recorded": total,
+        "recorded": coverage.recorded,
         "warnings": list(history.warnings),
     }
-    outcome = interp.outcome
-    counts = f"replayed {replayed} of {total} recorded operations"
-    inside = sum(
-        1
-        for op in ops
-        if op.id in recorded_ids and op.parent_id not in expanded and not is_marker(op)
-    )
+    counts = f"replayed {replayed} of {coverage.recorded} recorded operations"
+    inside = len(coverage.inside_completed)
     if inside:
         counts += f" ({inside} inside completed contexts, which replay from one record)"
 
@@ -277,14 +286,7 @@ def _replay(
             )
         err = outcome.error
         what = f"{err.error_type}: {err.error_message}"
-        left = [
-            op
-            for op in ops
-            if op.id in recorded_ids
-            and op.id not in visited
-            and op.parent_id in expanded
-            and not is_marker(op)
-        ]
+        left = coverage.not_replayed
         problem = None
         if isinstance(exc, InvalidInputError):
             problem = f"the history is corrupt or from another workflow: {what}"
@@ -327,7 +329,7 @@ def _replay(
             **base,
         )
 
-    new = _new_work(interp.updates, tasks, recorded_ids, ops)
+    new = _new_work(updates, tasks, recorded_ids, ops)
     if new:
         return ReplayReport(
             status="incomplete",
@@ -357,14 +359,6 @@ def _replay(
         outcome="suspended",
         **base,
     )
-
-
-def _visited(interp: Interpreter) -> tuple[set[str], set[str | None]]:
-    # The interpreter's own bookkeeping of which recorded operations it matched, and which
-    # contexts it entered (the testing toolkit lives beside it in this package).
-    visited: set[str] = getattr(interp, "_visited", set())
-    expanded: set[str | None] = getattr(interp, "_expanded", {None})
-    return visited, expanded
 
 
 def _new_work(

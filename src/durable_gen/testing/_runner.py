@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -23,7 +22,6 @@ from .._driver import CheckpointMode, invoke
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps
-from .._versioning import use_clock
 from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._run import outcome, register_function, workflow_name
@@ -354,6 +352,7 @@ class TestRunner:
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
                 plugins=plugins,
+                clock=self._seconds,
             )
 
         return handler
@@ -417,32 +416,30 @@ class TestRunner:
         there, so the test can answer the callback (or ``advance()`` past the timeout), unless
         ``include_callback_timeouts`` is True.
         """
-        with self._clock_for_now():
-            while True:
-                self._drive()
-                if not self.skip_time:
-                    return
-                task = self.service.store.next_task()
-                if task is None:
-                    return
-                if task.kind in _CALLBACK_TIMERS and not include_callback_timeouts:
-                    return
-                self.clock.advance_to(task.due_ms)
+        while True:
+            self._drive()
+            if not self.skip_time:
+                return
+            task = self.service.store.next_task()
+            if task is None:
+                return
+            if task.kind in _CALLBACK_TIMERS and not include_callback_timeouts:
+                return
+            self.clock.advance_to(task.due_ms)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds``, running each timer at its due time."""
         if seconds < 0:
             raise ValidationError(f"advance() needs seconds >= 0, got {seconds}")
         target = self.clock.now_ms() + round(seconds * 1000)
-        with self._clock_for_now():
-            while True:
-                self._drive()
-                task = self.service.store.next_task()
-                if task is None or task.due_ms > target:
-                    break
-                self.clock.advance_to(task.due_ms)
-            self.clock.advance_to(target)
+        while True:
             self._drive()
+            task = self.service.store.next_task()
+            if task is None or task.due_ms > target:
+                break
+            self.clock.advance_to(task.due_ms)
+        self.clock.advance_to(target)
+        self._drive()
 
     def advance_to_next_timer(self) -> bool:
         """Move the clock to the next timer (a callback timeout included) and run what is due.
@@ -450,13 +447,12 @@ class TestRunner:
         Returns:
             False when no timer is left.
         """
-        with self._clock_for_now():
-            self._drive()
-            task = self.service.store.next_task()
-            if task is None:
-                return False
-            self.clock.advance_to(task.due_ms)
-            self._drive()
+        self._drive()
+        task = self.service.store.next_task()
+        if task is None:
+            return False
+        self.clock.advance_to(task.due_ms)
+        self._drive()
         if self.skip_time:
             self.run_until_idle()
         return True
@@ -475,10 +471,9 @@ class TestRunner:
                 continue
             return
 
-    @contextmanager
-    def _clock_for_now(self) -> Iterator[None]:
-        with use_clock(lambda: self.clock.now_ms() / 1000):
-            yield
+    def _seconds(self) -> float:
+        """The virtual clock in epoch seconds: what ``Now()`` reads in this runner."""
+        return self.clock.now_ms() / 1000
 
     def crash(self, schedule: CrashSchedule) -> None:
         """Abandon invocations from now on as ``schedule`` says (see ``CrashSchedule``)."""

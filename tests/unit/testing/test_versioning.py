@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
-from durable_gen._versioning import PATCH_SUBTYPE, marker_id, use_clock
+from durable_gen._versioning import PATCH_SUBTYPE, marker_id
 from durable_gen._wire import Operation, StepDetails
 from tests import histories as h
+from tests.hosting import Host, hosted
 
 ran: list[str] = []
 
@@ -89,19 +90,19 @@ NEW_HISTORY = [
 ]
 
 
-def replay(workflow: Any, *ops: Operation) -> dg.Interpreter:
-    it = dg.Interpreter(workflow, [h.execution(1), *ops], execution_arn="arn:test")
+def replay(workflow: Any, *ops: Operation) -> Host:
+    it = hosted(workflow, [h.execution(1), *ops], execution_arn="arn:test")
     it.advance()
     return it
 
 
-def drive(it: dg.Interpreter) -> list[Any]:
+def drive(it: Host) -> list[Any]:
     """Run every task the interpreter hands out; return all updates."""
     updates: list[Any] = []
     tasks = it.advance()
     while tasks:
         for task in tasks:
-            it.step_succeeded(task, task.fn(*task.args, **task.kwargs))
+            it.task_succeeded(task, task.fn(*task.args, **task.kwargs))
         tasks = it.advance()
         updates += it.take_updates()
     updates += it.take_updates()
@@ -109,7 +110,7 @@ def drive(it: dg.Interpreter) -> list[Any]:
 
 
 def test_new_execution_takes_the_new_path_and_records_a_marker_off_the_position_counter() -> None:
-    it = dg.Interpreter(new, [h.execution(1)], execution_arn="arn:test")
+    it = hosted(new, [h.execution(1)], execution_arn="arn:test")
     updates = drive(it)
     assert it.outcome == dg.Succeeded('"shipped 1"')
     assert ran == ["charge", "receipt", "ship"]
@@ -152,7 +153,7 @@ def test_recorded_marker_replays_the_new_path() -> None:
 
 
 def test_old_execution_at_the_frontier_takes_the_new_path() -> None:
-    it = dg.Interpreter(new, [h.execution(1), h.step(1, 1, name="charge")], execution_arn="a")
+    it = hosted(new, [h.execution(1), h.step(1, 1, name="charge")], execution_arn="a")
     updates = drive(it)
     assert ran == ["receipt", "ship"]
     assert [u.name for u in updates if u.action == "SUCCEED"] == ["send-receipt", "receipt", "ship"]
@@ -166,13 +167,13 @@ def test_a_change_id_decides_once_per_context() -> None:
             out.append((yield dg.Patched("p")))
         return out
 
-    fresh = dg.Interpreter(loop, [h.execution()], execution_arn="a")
+    fresh = hosted(loop, [h.execution()], execution_arn="a")
     updates = drive(fresh)
     assert fresh.outcome == dg.Succeeded("[true,true,true]")
     assert len([u for u in updates if u.sub_type == PATCH_SUBTYPE]) == 1
     # an old execution that recorded only two iterations: the first decision (False) holds,
     # even where the third iteration reaches the frontier
-    it = dg.Interpreter(
+    it = hosted(
         loop,
         [h.execution(), h.step(1, 0, name="charge"), h.step(2, 1, name="charge")],
         execution_arn="a",
@@ -194,7 +195,7 @@ def test_deprecated_replays_new_executions_and_names_the_change_for_old_ones() -
     assert isinstance(exc, dg.NonDeterminismError)
     assert exc.requested == "Deprecated('send-receipt')"
     assert "ship" in (exc.recorded or "") and exc.position == "operation 2 of the root context"
-    fresh = dg.Interpreter(deprecated, [h.execution(1)], execution_arn="a")
+    fresh = hosted(deprecated, [h.execution(1)], execution_arn="a")
     updates = drive(fresh)
     assert fresh.outcome == dg.Succeeded('"shipped 1"')
     assert [u.name for u in updates if u.sub_type == PATCH_SUBTYPE] == ["send-receipt"]
@@ -207,7 +208,7 @@ def test_marker_in_a_child_context_is_keyed_by_the_child() -> None:
     def wf(x: int):  # type: ignore[no-untyped-def]
         return (yield dg.Child(sub, (x,), name="sub"))
 
-    it = dg.Interpreter(wf, [h.execution(1)], execution_arn="a")
+    it = hosted(wf, [h.execution(1)], execution_arn="a")
     updates = drive(it)
     child = h.oid(1)
     (mark,) = [u for u in updates if u.sub_type == PATCH_SUBTYPE]
@@ -225,18 +226,17 @@ def test_change_id_is_validated() -> None:
 # --- deterministic helpers ---------------------------------------------------------------------
 
 
-def test_now_is_a_checkpointed_step_read_from_the_clock() -> None:
+def test_now_is_a_checkpointed_step_read_from_the_host_clock() -> None:
     def wf(_: Any):  # type: ignore[no-untyped-def]
         t = yield dg.Now()
         return t.isoformat()
 
-    it = dg.Interpreter(wf, [h.execution()], execution_arn="a")
+    it = hosted(wf, [h.execution()], execution_arn="a", clock=lambda: 86400.5)
     (task,) = it.advance()
     assert (task.sub_type, task.name, task.operation_id) == ("Now", "now", h.oid(1))
-    with use_clock(lambda: 86400.5):
-        value = task.fn()
+    value = task.fn()
     assert value == datetime(1970, 1, 2, 0, 0, 0, 500000, tzinfo=UTC)
-    it.step_succeeded(task, value)
+    it.task_succeeded(task, value)
     it.advance()
     (_start, succeed) = it.take_updates()
     assert (succeed.type, succeed.sub_type, succeed.payload) == (
@@ -249,14 +249,24 @@ def test_now_is_a_checkpointed_step_read_from_the_clock() -> None:
     assert replay(wf, recorded).outcome == it.outcome
 
 
-def test_now_reads_the_real_clock_by_default() -> None:
+def test_now_without_a_host_clock_fails_the_step_with_advice() -> None:
     def wf(_: Any):  # type: ignore[no-untyped-def]
         return (yield dg.Now(name="started-at"))
 
-    it = dg.Interpreter(wf, [h.execution()], execution_arn="a")
+    it = hosted(wf, [h.execution()], execution_arn="a")
     (task,) = it.advance()
+    assert task.name == "started-at"
+    with pytest.raises(dg.ValidationError, match="clock="):
+        task.fn()
+
+
+def test_the_driver_gives_now_the_real_clock_by_default() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Now())
+
     before = datetime.now(UTC)
-    assert task.name == "started-at" and task.fn() >= before
+    result = dg.run(wf)
+    assert datetime.fromisoformat(result) >= before
 
 
 def test_uuid_and_random_are_derived_without_checkpoints_or_shifting_ids() -> None:
@@ -268,7 +278,7 @@ def test_uuid_and_random_are_derived_without_checkpoints_or_shifting_ids() -> No
         return [str(a), str(b), rng.random(), rng.randint(1, 6)]
 
     def run(arn: str) -> tuple[list[Any], Any]:
-        it = dg.Interpreter(wf, [h.execution()], execution_arn=arn)
+        it = hosted(wf, [h.execution()], execution_arn=arn)
         updates = drive(it)
         assert isinstance(it.outcome, dg.Succeeded)
         return updates, it.outcome.result
@@ -280,9 +290,7 @@ def test_uuid_and_random_are_derived_without_checkpoints_or_shifting_ids() -> No
     assert [u.id for u in ups1] == [h.oid(1), h.oid(1)]  # charge is still operation 1
     a, b, *_ = json.loads(out1)
     assert a != b and uuid.UUID(a).version == 4
-    replayed = dg.Interpreter(
-        wf, [h.execution(), h.step(1, 1, name="charge")], execution_arn="arn:one"
-    )
+    replayed = hosted(wf, [h.execution(), h.step(1, 1, name="charge")], execution_arn="arn:one")
     replayed.advance()
     assert isinstance(replayed.outcome, dg.Succeeded) and replayed.outcome.result == out1
 
@@ -293,7 +301,7 @@ def test_random_returns_a_seeded_generator() -> None:
         assert isinstance(rng, random.Random)
         return rng.random()
 
-    it = dg.Interpreter(wf, [h.execution()], execution_arn="x")
+    it = hosted(wf, [h.execution()], execution_arn="x")
     it.advance()
     assert isinstance(it.outcome, dg.Succeeded) and 0 <= float(it.outcome.result) < 1
 

@@ -1,0 +1,467 @@
+"""The interpreter's core: fibers, positions in the history, matching, blocking, contexts.
+
+Pure, like the rest of the interpreter (see ``durable_gen._interpreter`` for the rules). This
+module holds rules 1-3 and the context half of rule 4:
+
+1. Each context numbers its operations from 1; the n-th has id ``operation_id(context, n)``.
+2. A recorded operation at a position must have the command's type, subtype, name and parent,
+   or the interpretation stops with ``NonDeterminismError``.
+3. A completed context (child, WaitForCallback, compensation, Map/Parallel and their items)
+   answers from its one record and is not re-entered, unless it was recorded with
+   ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
+
+Handlers answer a command with a ``Resume`` (the value to send into the generator, or the
+error to throw at its ``yield``) or with ``BLOCKED`` (the fiber waits; whatever unblocks it
+queues its ``Resume``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
+from typing import Any, Final, final
+
+from ._commands import Retry, Step, StepFunction
+from ._errors import (
+    CallbackTimeoutError,
+    NonDeterminismError,
+    OperationError,
+    SerializationError,
+)
+from ._failure import error_object, raise_error
+from ._ids import operation_id
+from ._serdes import Serdes, dumps, loads
+from ._versioning import is_marker
+from ._wire import (
+    MAX_CONTEXT_RESULT_BYTES,
+    TERMINAL_STATUSES,
+    ContextOptions,
+    ErrorObject,
+    Operation,
+    OperationUpdate,
+)
+
+__all__ = [
+    "BLOCKED",
+    "SEND_NONE",
+    "Answer",
+    "Blocked",
+    "Core",
+    "Fatal",
+    "Fiber",
+    "Gen",
+    "Resolver",
+    "Resume",
+    "describe",
+    "generator",
+    "one_step",
+    "plain",
+]
+
+Gen = Generator[Any, Any, Any]
+
+#: What a blocked or answered command resumes its generator with: (value to send, None) or
+#: (None, error to throw at the ``yield``).
+Resume = tuple[Any, BaseException | None]
+
+
+@final
+class Blocked:
+    """The answer of a command that cannot resume its generator yet (one instance: BLOCKED)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BLOCKED"
+
+
+BLOCKED: Final = Blocked()
+SEND_NONE: Final[Resume] = (None, None)
+
+#: A handler's answer.
+Answer = Resume | Blocked
+#: Decides from an operation whether a blocked fiber can go on: its answer, or None (not yet).
+Resolver = Callable[[Operation], Answer | None]
+
+#: Root-context ids by position (index n), shared by every interpretation: the same for all
+#: executions, so the hottest ids are a list index away instead of a hash.
+_ROOT_IDS: list[str] = [""]
+_ROOT_IDS_MAX: Final = 1 << 17
+
+
+def _root_id(n: int) -> str:
+    ids = _ROOT_IDS
+    if n < len(ids):
+        return ids[n]
+    if n >= _ROOT_IDS_MAX:
+        return operation_id(None, n)
+    while len(ids) <= n:
+        ids.append(operation_id(None, len(ids)))
+    return ids[n]
+
+
+class Fatal(Exception):
+    """Aborts the whole interpretation (non-determinism, a corrupt history)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Fiber:
+    """One generator running in one context."""
+
+    __slots__ = ("alive", "ctx_id", "gen", "n", "on_done", "parent_id", "undo")
+
+    def __init__(
+        self,
+        gen: Gen,
+        ctx_id: str | None,
+        on_done: Callable[[Fiber, Any, BaseException | None], None],
+    ) -> None:
+        self.gen = gen
+        self.ctx_id = ctx_id
+        #: The ParentId its operations record: the context id, except in FLAT Map/Parallel
+        #: items, whose operations belong to the batch itself.
+        self.parent_id = ctx_id
+        self.n = 0
+        self.on_done = on_done
+        self.alive = True
+        #: Compensations registered by this fiber's steps: (undo, step result, step name).
+        self.undo: list[tuple[Callable[[Any], Any], Any, str | None]] = []
+
+
+class Core:
+    """State shared by every handler: the history, the fibers, the pending updates."""
+
+    def __init__(self, operations: Iterable[Operation], execution_arn: str) -> None:
+        self.execution_arn = execution_arn
+        self._ops: dict[str, Operation] = {}
+        self._input_payload: str | None = None
+        self._has_input = False
+        for op in operations:
+            if op.type == "EXECUTION":
+                self._has_input = True
+                if op.execution_details is not None:
+                    self._input_payload = op.execution_details.input_payload
+            else:
+                self._ops[op.id] = op
+        #: The operations recorded before this interpreter started: each must be reached again.
+        self._recorded = list(self._ops.values())
+        self._markers = sum(1 for op in self._recorded if is_marker(op))
+        self._visited: set[str] = set()
+        self._expanded: set[str | None] = {None}
+        self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
+        self._waiters: dict[str, list[tuple[Fiber, Resolver]]] = {}
+        self._updates: list[OperationUpdate] = []
+        #: Set when an update must be checkpointed before anything else happens.
+        self._urgent = False
+        #: True while the last command was answered from the history (for replay-aware logs).
+        self._replaying = bool(self._ops)
+
+    # --- positions and matching ---------------------------------------------------------------
+
+    def _position(
+        self, fiber: Fiber, type_: str, sub_type: str, name: str | None
+    ) -> tuple[str, Operation | None]:
+        """Take the fiber's next position: its id and the operation recorded there, if any."""
+        fiber.n = n = fiber.n + 1
+        ctx = fiber.ctx_id
+        op_id = _root_id(n) if ctx is None else operation_id(ctx, n)
+        rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
+        if rec is None:
+            self._replaying = False
+            return op_id, None
+        if (
+            rec.type != type_
+            or rec.sub_type != sub_type
+            or rec.name != name
+            or rec.parent_id != fiber.parent_id
+        ):
+            self._match(op_id, fiber.parent_id, type_, sub_type, name, n)
+        self._replaying = True
+        self._visited.add(op_id)
+        return op_id, rec
+
+    def _match(
+        self,
+        op_id: str,
+        parent: str | None,
+        type_: str,
+        sub_type: str,
+        name: str | None,
+        n: int,
+    ) -> Operation | None:
+        """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none."""
+        rec = self._ops.get(op_id)
+        if rec is None:
+            self._replaying = False
+            return None
+        self._replaying = True
+        if (
+            rec.type != type_
+            or rec.sub_type != sub_type
+            or rec.name != name
+            or rec.parent_id != parent
+        ):
+            recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
+            requested = describe(type_, sub_type, name, parent)
+            ctx = "the root context" if parent is None else f"context {parent[:12]}"
+            where = f"operation {n} of {ctx}"
+            raise Fatal(
+                NonDeterminismError(
+                    f"non-deterministic workflow at {where} (id {op_id[:12]}): the history "
+                    f"recorded {recorded} but the code asked for {requested}. A running "
+                    "execution must replay the same commands in the same order; guard changed "
+                    "code with Patched(...) or start a new execution",
+                    operation_id=op_id,
+                    position=where,
+                    recorded=recorded,
+                    requested=requested,
+                )
+            )
+        self._visited.add(op_id)
+        return rec
+
+    def _unvisited(self) -> list[Operation]:
+        """Recorded operations, in contexts that were entered, never reached (markers aside)."""
+        if len(self._visited) + self._markers >= len(self._recorded):
+            return []  # every recorded operation was reached: no scan
+        visited, expanded = self._visited, self._expanded
+        return [
+            op
+            for op in self._recorded
+            if op.id not in visited and op.parent_id in expanded and not is_marker(op)
+        ]
+
+    # --- blocking -------------------------------------------------------------------------------
+
+    def _block(self, fiber: Fiber, op_id: str, resolve: Resolver) -> Answer:
+        """Answer now if the operation already resolves; else park the fiber on ``op_id``."""
+        rec = self._ops.get(op_id)
+        if rec is not None:
+            answer = resolve(rec)
+            if answer is not None:
+                return answer
+        self._waiters.setdefault(op_id, []).append((fiber, resolve))
+        return BLOCKED
+
+    def _wake(self, op: Operation) -> None:
+        """Give ``op`` to the fibers waiting on it; queue those that can go on."""
+        pending = self._waiters.get(op.id)
+        if not pending:
+            return
+        still = []
+        for fiber, resolve in pending:
+            answer: Answer | None
+            try:
+                answer = resolve(op)
+            except Exception as error:  # e.g. a callback answered with non-JSON
+                answer = (None, error)
+            if answer is None:
+                still.append((fiber, resolve))
+            elif not isinstance(answer, Blocked):
+                self._ready.append((fiber, answer[0], answer[1]))
+        if still:
+            self._waiters[op.id] = still
+        else:
+            del self._waiters[op.id]
+
+    def _abandon(self, fiber: Fiber) -> None:
+        """Stop a fiber whose result is no longer wanted (a decided batch)."""
+        fiber.alive = False
+        # a generator that yields from `finally` raises RuntimeError: nothing more to run
+        with contextlib.suppress(RuntimeError):
+            fiber.gen.close()
+
+    # --- recording ------------------------------------------------------------------------------
+
+    def _start(
+        self, fiber: Fiber, op_id: str, type_: Any, sub_type: str, name: str | None, **extra: Any
+    ) -> None:
+        """Record the START of a new wait, callback or invoke at the fiber's position."""
+        self._updates.append(
+            OperationUpdate(
+                id=op_id,
+                type=type_,
+                action="START",
+                parent_id=fiber.parent_id,
+                name=name,
+                sub_type=sub_type,
+                **extra,
+            )
+        )
+
+    @staticmethod
+    def _context_update(
+        op_id: str, parent: str | None, sub_type: str, name: str | None, action: Any, **extra: Any
+    ) -> OperationUpdate:
+        return OperationUpdate(
+            id=op_id,
+            type="CONTEXT",
+            action=action,
+            parent_id=parent,
+            name=name,
+            sub_type=sub_type,
+            **extra,
+        )
+
+    def _context_success(
+        self,
+        op_id: str,
+        parent: str | None,
+        sub_type: str,
+        name: str | None,
+        payload: str,
+        summary: str | None = None,
+    ) -> OperationUpdate:
+        """SUCCEED of a context; a result over 256 KiB is replaced by ``ReplayChildren``."""
+        if (
+            len(payload) > MAX_CONTEXT_RESULT_BYTES // 4
+            and len(payload.encode()) > MAX_CONTEXT_RESULT_BYTES
+        ):
+            return self._context_update(
+                op_id,
+                parent,
+                sub_type,
+                name,
+                "SUCCEED",
+                payload=summary or "",
+                context_options=ContextOptions(replay_children=True),
+            )
+        return self._context_update(op_id, parent, sub_type, name, "SUCCEED", payload=payload)
+
+    # --- contexts -------------------------------------------------------------------------------
+
+    def _enter_context(
+        self,
+        fiber: Fiber,
+        op_id: str,
+        rec: Operation | None,
+        sub_type: str,
+        name: str | None,
+        make_gen: Callable[[], Any],
+        serdes: Serdes | None,
+        error_cls: type[OperationError],
+    ) -> Answer:
+        """Run ``make_gen()`` as a child context at ``op_id`` (rule 3 for a recorded one)."""
+        replaying_children = False
+        if rec is not None:
+            d = rec.context_details
+            if rec.status == "SUCCEEDED":
+                if not (d and d.replay_children):
+                    return (loads(d.result if d else None, serdes), None)
+                replaying_children = True
+            elif rec.status in TERMINAL_STATUSES:
+                return (None, self._context_error(sub_type, error_cls, d.error if d else None))
+        else:
+            self._updates.append(
+                self._context_update(op_id, fiber.parent_id, sub_type, name, "START")
+            )
+
+        def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
+            result, err = self._settle_context(
+                op_id, fiber.parent_id, sub_type, name, serdes, value, exc,
+                record=not replaying_children,
+            )  # fmt: skip
+            if err is not None:
+                self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
+            else:
+                self._ready.append((fiber, result, None))
+
+        self._expanded.add(op_id)
+        self._ready.append((Fiber(generator(make_gen), op_id, done), None, None))
+        return BLOCKED
+
+    def _settle_context(
+        self,
+        op_id: str,
+        parent: str | None,
+        sub_type: str,
+        name: str | None,
+        serdes: Serdes | None,
+        value: Any,
+        exc: BaseException | None,
+        *,
+        record: bool,
+    ) -> tuple[Any, ErrorObject | None]:
+        """A finished context's (result, None) or (None, error), recording it when asked."""
+        if exc is None:
+            try:
+                payload = dumps(value, serdes, what=f"the result of context {name!r}")
+            except SerializationError as error:
+                exc = error
+            else:
+                if record:
+                    self._updates.append(
+                        self._context_success(op_id, parent, sub_type, name, payload)
+                    )
+                return loads(payload, serdes), None
+        err = error_object(exc)
+        if record:
+            self._updates.append(
+                self._context_update(op_id, parent, sub_type, name, "FAIL", error=err)
+            )
+        return None, err
+
+    @staticmethod
+    def _context_error(
+        sub_type: str, error_cls: type[OperationError], err: ErrorObject | None
+    ) -> OperationError:
+        """The exception a failed context raises; a timed-out WaitForCallback's is a timeout."""
+        if (
+            sub_type == "WaitForCallback"
+            and err is not None
+            and (
+                (err.error_type or "").startswith("Callback.Timeout")
+                or err.error_type == "Callback.Heartbeat"
+            )
+        ):
+            return raise_error(CallbackTimeoutError, err)
+        return raise_error(error_cls, err)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def describe(type_: str, sub_type: str | None, name: str | None, parent: str | None) -> str:
+    """An operation as error messages name it: ``STEP/Step name='x' parent=abc``."""
+    parts = [f"{type_}/{sub_type}"]
+    if name is not None:
+        parts.append(f"name={name!r}")
+    if parent is not None:
+        parts.append(f"parent={parent[:12]}")
+    return " ".join(parts)
+
+
+def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The function to call: a ``@step`` function's plain function, else ``fn``."""
+    return fn.fn if isinstance(fn, StepFunction) else fn
+
+
+def generator(factory: Callable[[], Any]) -> Gen:
+    """The generator a context runs: the factory's, or one raising or returning its outcome."""
+    try:
+        gen = factory()
+    except Exception as exc:
+        return _raising(exc)
+    return gen if inspect.isgenerator(gen) else _returning(gen)
+
+
+def _raising(exc: BaseException) -> Gen:
+    raise exc
+    yield  # pragma: no cover
+
+
+def _returning(value: Any) -> Gen:
+    return value
+    yield  # pragma: no cover
+
+
+def one_step(
+    fn: Callable[..., Any], args: tuple[Any, ...], name: str | None, retry: Retry | None
+) -> Gen:
+    """A context body that runs one step and returns its result."""
+    return (yield Step(fn, args, None, name, retry))

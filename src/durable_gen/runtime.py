@@ -1,0 +1,297 @@
+"""Everything a runtime that embeds durable_gen needs, and nothing a workflow author needs.
+
+Workflows are written with the top-level ``durable_gen`` API. A runtime (your worker, queue,
+or framework) drives them with the names here: the sans-IO ``Interpreter`` and the values it
+exchanges (actions, tasks, outcomes), the wire shapes of the durable-execution API, the
+``DurableService`` protocol with the ready-made drivers (``invoke``, ``invoke_async``,
+``make_handler``), and ``apply_updates``, the service's operation state machine applied to a
+dict, for runtimes that keep their own store. docs/embedding.md is the guide.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Final, Literal
+
+import msgspec
+
+from ._actions import Action as Action
+from ._actions import CheckpointMode as CheckpointMode
+from ._actions import Coverage as Coverage
+from ._actions import Done as Done
+from ._actions import Failed as Failed
+from ._actions import Flush as Flush
+from ._actions import Outcome as Outcome
+from ._actions import RunTasks as RunTasks
+from ._actions import StepTask as StepTask
+from ._actions import Succeeded as Succeeded
+from ._actions import Suspended as Suspended
+from ._actions import WaitForTasks as WaitForTasks
+from ._driver import invoke as invoke
+from ._driver import invoke_async as invoke_async
+from ._driver import make_handler as make_handler
+from ._errors import InvalidCheckpointError, ValidationError
+from ._interpreter import Interpreter as Interpreter
+from ._service import DurableService as DurableService
+from ._service import InvocationHandler as InvocationHandler
+from ._wire import CallbackDetails as CallbackDetails
+from ._wire import CallbackOptions as CallbackOptions
+from ._wire import ChainedInvokeDetails as ChainedInvokeDetails
+from ._wire import ChainedInvokeOptions as ChainedInvokeOptions
+from ._wire import CheckpointResponse as CheckpointResponse
+from ._wire import ContextDetails as ContextDetails
+from ._wire import ContextOptions as ContextOptions
+from ._wire import ErrorObject as ErrorObject
+from ._wire import ExecutionDetails as ExecutionDetails
+from ._wire import ExecutionState as ExecutionState
+from ._wire import InvocationInput as InvocationInput
+from ._wire import InvocationOutput as InvocationOutput
+from ._wire import Operation as Operation
+from ._wire import OperationUpdate as OperationUpdate
+from ._wire import StepDetails as StepDetails
+from ._wire import StepOptions as StepOptions
+from ._wire import WaitDetails as WaitDetails
+from ._wire import WaitOptions as WaitOptions
+from .local import _state
+
+__all__ = [
+    "Action",
+    "Applied",
+    "CallbackDetails",
+    "CallbackOptions",
+    "ChainedInvokeDetails",
+    "ChainedInvokeOptions",
+    "CheckpointMode",
+    "CheckpointResponse",
+    "ContextDetails",
+    "ContextOptions",
+    "Coverage",
+    "Done",
+    "DurableService",
+    "ErrorObject",
+    "ExecutionDetails",
+    "ExecutionState",
+    "Failed",
+    "Flush",
+    "Interpreter",
+    "InvocationHandler",
+    "InvocationInput",
+    "InvocationOutput",
+    "InvokeRequest",
+    "Operation",
+    "OperationUpdate",
+    "Outcome",
+    "RunTasks",
+    "StepDetails",
+    "StepOptions",
+    "StepTask",
+    "Succeeded",
+    "Suspended",
+    "Timer",
+    "WaitDetails",
+    "WaitForTasks",
+    "WaitOptions",
+    "apply_updates",
+    "complete_callback",
+    "complete_invoke",
+    "fire_timer",
+    "invoke",
+    "invoke_async",
+    "make_handler",
+]
+
+TimerKind = Literal["wait", "retry", "callback-timeout", "callback-heartbeat"]
+_TIMER_KINDS: Final = frozenset({"wait", "retry", "callback-timeout", "callback-heartbeat"})
+
+
+class Timer(msgspec.Struct, frozen=True, kw_only=True):
+    """A timer an update arms: call ``fire_timer`` with it once ``due_ms`` has passed.
+
+    Attributes:
+        kind: ``"wait"`` (a WAIT ends), ``"retry"`` (a step's next attempt is due),
+            ``"callback-timeout"`` or ``"callback-heartbeat"`` (a callback times out).
+        operation_id: The operation it belongs to.
+        due_ms: When it fires, epoch milliseconds.
+    """
+
+    kind: TimerKind
+    operation_id: str
+    due_ms: int
+
+
+class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A chained invoke to start: run ``function_name`` on ``payload``, then
+    ``complete_invoke`` with its result or error."""
+
+    operation_id: str
+    function_name: str
+    payload: str | None
+
+
+class Applied(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``apply_updates`` did.
+
+    Attributes:
+        operations: The new version of every operation the updates changed, in order: pass
+            them to ``Interpreter.observe()`` (they carry callback ids, for example).
+        timers: Timers to arm.
+        invokes: Chained invokes to start.
+        outcome: ``Succeeded``/``Failed`` when an EXECUTION update ended the execution.
+    """
+
+    operations: list[Operation]
+    timers: list[Timer]
+    invokes: list[InvokeRequest]
+    outcome: Succeeded | Failed | None = None
+
+
+def apply_updates(
+    operations: dict[str, Operation],
+    updates: Sequence[OperationUpdate],
+    *,
+    now_ms: int,
+    new_callback_id: Callable[[], str] | None = None,
+) -> Applied:
+    """Apply one checkpoint's ``updates`` to ``operations`` (by id) as the service does.
+
+    The same state machine as the embedded engine (docs/engine.md): the whole batch is
+    validated first, and one refused update refuses it all (``operations`` is then unchanged).
+    Every function name is accepted for a chained invoke; the host decides what runs.
+
+    Args:
+        operations: The execution's operations by id (the EXECUTION operation may be among
+            them); updated in place.
+        updates: The updates of one ``Flush``, in order.
+        now_ms: The time of the checkpoint, epoch milliseconds.
+        new_callback_id: Issues callback ids (default: 48 random hex characters).
+
+    Returns:
+        The changes: operations for ``observe()``, timers to arm, invokes to start, the end.
+
+    Raises:
+        InvalidCheckpointError: an update breaks a rule of the state machine; the message
+            names the update and the rule.
+    """
+    applied = _state.apply_checkpoint(
+        operations.get,
+        updates,
+        now_ms=now_ms,
+        first_event_id=1,
+        new_callback_id=new_callback_id or _callback_id,
+        resolve_invoke=lambda _op_id, _name: _state.InvokeTarget(),
+    )
+    operations.update(applied.operations)
+    outcome: Succeeded | Failed | None = None
+    if applied.outcome is not None:
+        status, payload, error = applied.outcome
+        if status == "SUCCEEDED":
+            outcome = Succeeded(payload or "")
+        else:
+            outcome = Failed(error or ErrorObject())
+    return Applied(
+        operations=list(applied.operations.values()),
+        timers=[
+            Timer(kind=kind, operation_id=op_id, due_ms=due)  # type: ignore[arg-type]
+            for kind, op_id, due in applied.timers
+        ],
+        invokes=[
+            InvokeRequest(operation_id=i.op_id, function_name=i.function_name, payload=i.payload)
+            for i in applied.invokes
+        ],
+        outcome=outcome,
+    )
+
+
+def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -> Operation | None:
+    """Fire ``timer``: a WAIT succeeds, a step becomes READY, a callback times out.
+
+    A callback that times out becomes TIMED_OUT with the error ``Callback.Timeout`` (or
+    ``Callback.Heartbeat`` for a missed heartbeat); the workflow sees a
+    ``CallbackTimeoutError``.
+
+    Returns:
+        The changed operation (pass it to ``observe()``), or None when the timer is stale
+        (the operation moved on, e.g. a callback answered before its timeout).
+    """
+    if timer.kind not in _TIMER_KINDS:
+        raise ValidationError(f"unknown timer kind {timer.kind!r}")
+    op = operations.get(timer.operation_id)
+    if op is None:
+        return None
+    if timer.kind == "wait" and op.status == "STARTED":
+        new, _ = _state.wait_succeeded(op, now_ms, 0)
+    elif timer.kind == "retry" and op.status == "PENDING":
+        new = _state.retry_ready(op)
+    elif timer.kind in ("callback-timeout", "callback-heartbeat") and op.status == "STARTED":
+        if timer.kind == "callback-timeout":
+            error = ErrorObject(
+                error_type="Callback.Timeout",
+                error_message="the callback was not completed in time",
+            )
+        else:
+            error = ErrorObject(
+                error_type="Callback.Heartbeat",
+                error_message="no heartbeat arrived within the heartbeat timeout",
+            )
+        new, _ = _state.callback_completed(op, "TIMED_OUT", now_ms, 0, error=error)
+    else:
+        return None
+    operations[new.id] = new
+    return new
+
+
+def complete_callback(
+    operations: dict[str, Operation],
+    callback_id: str,
+    *,
+    now_ms: int,
+    result: str | None = None,
+    error: ErrorObject | None = None,
+) -> Operation:
+    """Answer the callback ``callback_id``: SUCCEEDED with ``result`` (a JSON payload), or
+    FAILED with ``error`` when one is given.
+
+    Returns:
+        The changed operation (pass it to ``observe()`` or invoke again).
+
+    Raises:
+        InvalidCheckpointError: no started callback has this id.
+    """
+    for op in operations.values():
+        d = op.callback_details
+        if op.type == "CALLBACK" and d is not None and d.callback_id == callback_id:
+            if op.status != "STARTED":
+                raise InvalidCheckpointError(f"callback {callback_id!r} is already {op.status}")
+            status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
+            new, _ = _state.callback_completed(op, status, now_ms, 0, result=result, error=error)
+            operations[new.id] = new
+            return new
+    raise InvalidCheckpointError(f"no started callback has the id {callback_id!r}")
+
+
+def complete_invoke(
+    operations: dict[str, Operation],
+    operation_id: str,
+    *,
+    now_ms: int,
+    result: str | None = None,
+    error: ErrorObject | None = None,
+) -> Operation:
+    """End the chained invoke ``operation_id``: SUCCEEDED with ``result`` (a JSON payload),
+    or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``).
+
+    Raises:
+        InvalidCheckpointError: no started chained invoke has this id.
+    """
+    op = operations.get(operation_id)
+    if op is None or op.type != "CHAINED_INVOKE" or op.status != "STARTED":
+        raise InvalidCheckpointError(f"no started chained invoke has the id {operation_id!r}")
+    status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
+    new, _ = _state.invoke_completed(op, status, now_ms, 0, result=result, error=error)
+    operations[new.id] = new
+    return new
+
+
+def _callback_id() -> str:
+    return secrets.token_hex(24)
