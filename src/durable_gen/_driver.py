@@ -102,7 +102,7 @@ class _Invocation:
         hooks = self.hooks
         if hooks is None:
             return task.fn(*task.args, **task.kwargs)
-        attempt = hooks.attempt_start(task)
+        attempt = hooks.attempt_start(task, self.interp.updates)
         try:
             value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
@@ -116,7 +116,7 @@ class _Invocation:
         hooks = self.hooks
         if hooks is None:
             return await task.fn(*task.args, **task.kwargs)
-        attempt = hooks.attempt_start(task)
+        attempt = hooks.attempt_start(task, self.interp.updates)
         try:
             value = await task.fn(*task.args, **task.kwargs)
         except Exception as exc:

@@ -1007,10 +1007,17 @@ class Interpreter:
         op_id, rec = self._position(fiber, "CONTEXT", "WaitForCallback", cmd.name)
 
         def body() -> Gen:
+            named = cmd.name is not None
             handle = yield CreateCallback(
-                timeout=cmd.timeout, heartbeat_timeout=cmd.heartbeat_timeout, serdes=cmd.serdes
+                name=f"{cmd.name}-callback" if named else None,
+                timeout=cmd.timeout,
+                heartbeat_timeout=cmd.heartbeat_timeout,
+                serdes=cmd.serdes,
             )
-            yield Step(_plain(cmd.submitter), (handle.callback_id,), retry=cmd.retry)
+            submitter = f"{cmd.name}-submitter" if named else None
+            yield Step(
+                _plain(cmd.submitter), (handle.callback_id,), name=submitter, retry=cmd.retry
+            )
             return (yield handle)
 
         return self._enter_context(

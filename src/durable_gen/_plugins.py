@@ -51,39 +51,6 @@ _SEEN: OrderedDict[str, dict[str, str]] = OrderedDict()
 _SEEN_LOCK: Final = threading.Lock()
 
 
-class InvocationInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """One invocation: the execution, and whether it is the execution's first invocation."""
-
-    execution_arn: str
-    first: bool
-    recorded_operations: int
-
-
-class ExecutionInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """The execution an invocation runs.
-
-    Attributes:
-        execution_arn: The durable execution ARN.
-        start_timestamp: When the service started the execution (epoch ms), if it says.
-        input_payload: The execution input as the service holds it (JSON text), or None.
-    """
-
-    execution_arn: str
-    start_timestamp: int | None
-    input_payload: str | None
-
-
-class OperationInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """An operation started or ended by this invocation."""
-
-    execution_arn: str
-    operation_id: str
-    type: str
-    sub_type: str | None
-    name: str | None
-    parent_id: str | None
-
-
 class OperationSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """An operation as the service recorded it, right after one of its changes.
 
@@ -121,6 +88,47 @@ class OperationSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     result: str | None
     error_type: str | None
     error_message: str | None
+
+
+class InvocationInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One invocation: the execution, and whether it is the execution's first invocation.
+
+    Attributes:
+        execution_arn: The durable execution ARN.
+        first: Whether no operation was recorded before this invocation.
+        recorded_operations: How many operations were recorded before it.
+        operations: A snapshot of each of them, as the invocation received them.
+    """
+
+    execution_arn: str
+    first: bool
+    recorded_operations: int
+    operations: tuple[OperationSnapshot, ...] = ()
+
+
+class ExecutionInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The execution an invocation runs.
+
+    Attributes:
+        execution_arn: The durable execution ARN.
+        start_timestamp: When the service started the execution (epoch ms), if it says.
+        input_payload: The execution input as the service holds it (JSON text), or None.
+    """
+
+    execution_arn: str
+    start_timestamp: int | None
+    input_payload: str | None
+
+
+class OperationInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """An operation started or ended by this invocation."""
+
+    execution_arn: str
+    operation_id: str
+    type: str
+    sub_type: str | None
+    name: str | None
+    parent_id: str | None
 
 
 class AttemptInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -227,9 +235,13 @@ class Hooks:
         )
         recorded = [op for op in operations if op.type != "EXECUTION"]
         self.info = InvocationInfo(
-            execution_arn=arn, first=not recorded, recorded_operations=len(recorded)
+            execution_arn=arn,
+            first=not recorded,
+            recorded_operations=len(recorded),
+            operations=tuple(snapshot(arn, op, op.status, False) for op in recorded),
         )
         self.started: set[str] = {op.id for op in operations}
+        self.parents: dict[str, str | None] = {op.id: op.parent_id for op in operations}
         with _SEEN_LOCK:
             remembered = _SEEN.pop(arn, None)
             _SEEN[arn] = self.statuses = remembered if remembered is not None else {}
@@ -270,15 +282,29 @@ class Hooks:
             self.statuses[op.id] = op.status
 
     def observe(self, operations: Iterable[Operation], *, by_service: bool = False) -> None:
-        """Report the operations whose status differs from the one last reported."""
-        statuses = self.statuses
+        """Report the operations whose status differs from the one last reported: in one batch,
+        the ones still running first (parents before children), then the ended ones (children
+        before parents), so that a context's change brackets its children's."""
+        statuses, parents = self.statuses, self.parents
+        changed: list[tuple[Operation, str | None]] = []
         for op in operations:
             if op.type == "EXECUTION":
                 continue
+            parents[op.id] = op.parent_id
             previous = statuses.get(op.id)
-            if previous == op.status:
-                continue
-            statuses[op.id] = op.status
+            if previous != op.status:
+                statuses[op.id] = op.status
+                changed.append((op, previous))
+
+        def order(item: tuple[Operation, str | None]) -> tuple[bool, int]:
+            op = item[0]
+            depth, parent = 0, op.parent_id
+            while parent is not None and depth < 1000:
+                depth, parent = depth + 1, parents.get(parent)
+            ended = op.status in TERMINAL
+            return ended, -depth if ended else depth
+
+        for op, previous in sorted(changed, key=order):
             emit(self.plugins, "on_operation_change", snapshot(self.arn, op, previous, by_service))
 
     def sending(self, updates: Iterable[OperationUpdate]) -> None:
@@ -301,8 +327,11 @@ class Hooks:
                 status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
                 emit(self.plugins, "on_operation_end", op, status)
 
-    def attempt_start(self, task: Any) -> AttemptInfo:
-        """A step attempt is about to run (``task`` is the interpreter's ``StepTask``)."""
+    def attempt_start(self, task: Any, queued: Sequence[OperationUpdate] = ()) -> AttemptInfo:
+        """A step attempt is about to run (``task`` is the interpreter's ``StepTask``);
+        ``queued`` are the updates not sent yet, whose STARTs (the step's enclosing contexts)
+        are reported first."""
+        self.sending([u for u in queued if u.action == "START"])
         sub_type = getattr(task, "sub_type", None)
         parent_id = getattr(task, "parent_id", None)
         if task.operation_id not in self.started:
