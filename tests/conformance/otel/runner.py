@@ -26,11 +26,10 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any, Final
 
 import msgspec
@@ -127,7 +126,7 @@ def telemetry_requirements() -> list[suite.Requirement]:
     return _sorted(suite._load_all(root / TELEMETRY.package / "test_requirements"))
 
 
-def _sorted(reqs: Iterator[suite.Requirement] | tuple[suite.Requirement, ...]) -> list[Any]:
+def _sorted(reqs: Iterable[suite.Requirement]) -> list[suite.Requirement]:
     return sorted(reqs, key=lambda r: (r.suite, int(r.key.rsplit("-", 1)[-1])))
 
 
@@ -331,7 +330,3 @@ def render(spans: list[Any]) -> str:
 
     walk(None, 0)
     return "\n".join(lines)
-
-
-def report_path() -> Path:
-    return suite.CACHE_DIR
