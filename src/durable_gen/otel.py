@@ -214,10 +214,12 @@ class OpenTelemetryPlugin(Plugin):
             if self._ids is not None:
                 self._ids.local.span_id = None
 
-    def _end(self, span: Any, ok: bool | None, end_ns: int) -> None:
+    def _end(self, span: Any, ok: bool | None, end_ns: int, why: str | None = None) -> None:
         status = self._api.StatusCode
-        if ok is not None:
-            span.set_status(self._api.Status(status.OK if ok else status.ERROR))
+        if ok:
+            span.set_status(self._api.Status(status.OK))
+        elif ok is not None:
+            span.set_status(self._api.Status(status.ERROR, why))
         span.end(end_time=end_ns)
 
     def _execution(self, arn: str, start_ms: int | None = None) -> _Execution:
@@ -284,7 +286,14 @@ class OpenTelemetryPlugin(Plugin):
         ex.open[op_id] = span
         return span
 
-    def _close(self, ex: _Execution, op_id: str, status: str, attempt: int | None) -> None:
+    def _close(
+        self,
+        ex: _Execution,
+        op_id: str,
+        status: str,
+        attempt: int | None,
+        why: str | None = None,
+    ) -> None:
         span = ex.open.pop(op_id, None)
         if span is None:
             return
@@ -295,13 +304,25 @@ class OpenTelemetryPlugin(Plugin):
             number = ex.last_attempt.get(op_id, attempt)
             if number:
                 span.set_attribute("durable.attempt.number", number)
-        self._end(span, None if not terminal else status == "SUCCEEDED", self._now())
+        self._end(span, None if not terminal else status == "SUCCEEDED", self._now(), why)
+
+    def _abandon(self, ex: _Execution) -> None:
+        """End what an earlier invocation left open here (it crashed before its end hook)."""
+        now = self._now()
+        for key in list(ex.attempts):
+            self._end(ex.attempts.pop(key), False, now, "the invocation ended during the attempt")
+        for op_id in reversed(list(ex.open)):
+            self._close(ex, op_id, "STARTED", None)
+        if ex.invocation is not None:
+            span, ex.invocation = ex.invocation, None
+            self._end(span, False, self._now(), "the invocation ended without an outcome")
 
     # --- hooks --------------------------------------------------------------------------------
 
     def on_invocation_start(self, info: InvocationInfo) -> None:
         with self._lock:
             ex = self._execution(info.execution_arn)
+            self._abandon(ex)
             ex.existing = {op.operation_id for op in info.operations}
             for op in info.operations:
                 self._remember(ex, op.operation_id, _meta_of(op))
@@ -335,7 +356,7 @@ class OpenTelemetryPlugin(Plugin):
                 if op.status in TERMINAL or op.operation_id not in ex.open:
                     self._open(ex, op.operation_id, self._now())
                 if op.status in TERMINAL:
-                    self._close(ex, op.operation_id, op.status, op.attempt)
+                    self._close(ex, op.operation_id, op.status, op.attempt, _why(op))
             elif op.status in TERMINAL:
                 self._emit_operation(ex, op)
 
@@ -368,7 +389,7 @@ class OpenTelemetryPlugin(Plugin):
             [self._api.Link(ctx) for ctx in links],
             _span_id(ex.arn, f"op\0{op.operation_id}"),
         )
-        self._end(span, op.status == "SUCCEEDED", end)
+        self._end(span, op.status == "SUCCEEDED", end, _why(op))
 
     def on_attempt_start(self, attempt: AttemptInfo) -> None:
         with self._lock:
@@ -405,7 +426,8 @@ class OpenTelemetryPlugin(Plugin):
                 span.record_exception(error)
             now = self._now()
             ex.widen(attempt.operation_id, span.start_time or now, now)
-            self._end(span, error is None, now)
+            why = None if error is None else f"{type(error).__name__}: {error}"
+            self._end(span, error is None, now, why)
 
     def on_execution_end(
         self, info: ExecutionInfo, status: str, result: str | None, error: Any
@@ -430,7 +452,12 @@ class OpenTelemetryPlugin(Plugin):
                 [],
                 _span_id(ex.arn, "workflow"),
             )
-            self._end(span, status == "SUCCEEDED", now)
+            why = None
+            if error is not None:
+                why = (
+                    f"{getattr(error, 'error_type', None)}: {getattr(error, 'error_message', None)}"
+                )
+            self._end(span, status == "SUCCEEDED", now, why)
 
     def on_invocation_end(self, info: InvocationInfo, status: str) -> None:
         with self._lock:
@@ -449,3 +476,9 @@ class OpenTelemetryPlugin(Plugin):
 
 def _meta_of(op: OperationSnapshot) -> _Meta:
     return _Meta(op.type, op.sub_type, op.name, op.parent_id)
+
+
+def _why(op: OperationSnapshot) -> str | None:
+    if op.error_type is None and op.error_message is None:
+        return None
+    return f"{op.error_type}: {op.error_message}"

@@ -395,3 +395,35 @@ def test_opentelemetry_plugin_checks_its_view() -> None:
 
     with pytest.raises(dg.ValidationError, match="view"):
         OpenTelemetryPlugin(view="span")  # type: ignore[arg-type]
+
+
+def test_opentelemetry_ends_what_a_crashed_invocation_left_open() -> None:
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    crashes = {"n": 0}
+
+    def crash_once() -> str:
+        crashes["n"] += 1
+        if crashes["n"] == 1:
+            raise SystemExit("the process dies")
+        return "ok"
+
+    def crashing(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(crash_once, name="fragile"))
+
+    exporter = memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    assert dg.run(crashing, skip_time=True, plugins=[OpenTelemetryPlugin(provider)]) == "ok"
+    spans = exporter.get_finished_spans()
+    provider.shutdown()
+    invocations = [s for s in spans if s.name == "Invocation"]
+    assert [s.status.status_code.name for s in invocations] == ["ERROR", "OK"]
+    assert "durable.invocation.status" not in invocations[0].attributes
+    fragile = [s for s in spans if s.name == "fragile"]
+    assert [s.attributes["durable.operation.status"] for s in fragile] == ["STARTED", "SUCCEEDED"]
+    attempts = [s for s in spans if s.name.startswith("fragile attempt")]
+    assert [s.status.status_code.name for s in attempts] == ["ERROR", "OK"]
