@@ -427,3 +427,34 @@ def test_opentelemetry_ends_what_a_crashed_invocation_left_open() -> None:
     assert [s.attributes["durable.operation.status"] for s in fragile] == ["STARTED", "SUCCEEDED"]
     attempts = [s for s in spans if s.name.startswith("fragile attempt")]
     assert [s.status.status_code.name for s in attempts] == ["ERROR", "OK"]
+
+
+def test_a_callback_answered_and_an_invoke_finished_between_invocations_are_seen() -> None:
+    def target(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(lambda: "t", name="inside"))
+
+    def caller(_: Any):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback(name="approval")
+        answer = yield handle
+        done = yield dg.Invoke("target", None, name="call-target")
+        return [answer, done]
+
+    plugin = Everything()
+    engine = LocalService(clock=VirtualClock())
+    engine.register("caller", dg.make_handler(caller, engine, plugins=[plugin]))
+    engine.register("target", dg.make_handler(target, engine))
+    arn = engine.start("caller", None)
+    engine.run_until_idle()
+    (callback,) = [op for op in engine.get_operations(arn) if op.type == "CALLBACK"]
+    assert callback.callback_details is not None and callback.callback_details.callback_id
+    engine.send_callback_success(callback.callback_details.callback_id, json.dumps("yes"))
+    assert engine.run(arn).status == "SUCCEEDED"
+    seen = [
+        (c[1].type, c[1].name, c[1].status)
+        for c in plugin.calls
+        if c[0] == "operation_change" and c[1].by_service
+    ]
+    assert seen == [
+        ("CALLBACK", "approval", "SUCCEEDED"),
+        ("CHAINED_INVOKE", "call-target", "SUCCEEDED"),
+    ]
