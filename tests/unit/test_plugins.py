@@ -458,3 +458,39 @@ def test_a_callback_answered_and_an_invoke_finished_between_invocations_are_seen
         ("CALLBACK", "approval", "SUCCEEDED"),
         ("CHAINED_INVOKE", "call-target", "SUCCEEDED"),
     ]
+
+
+def test_opentelemetry_through_the_lambda_handler_one_trace_across_instances() -> None:
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    from durable_gen._wire import InvocationOutput, to_builtins
+    from durable_gen.aws import lambda_handler
+    from durable_gen.otel import OpenTelemetryPlugin, trace_id_of
+
+    def waits(x: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=60, name="pause")
+        return (yield dg.Step(lambda: x, name="echo"))
+
+    exporter = memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    engine = LocalService(clock=VirtualClock())
+
+    def new_instance(event: Any) -> Any:
+        """Each invocation on a new Lambda instance: a new handler, plugin and memory."""
+        _SEEN.clear()
+        handler = lambda_handler(waits, service=engine, plugins=[OpenTelemetryPlugin(provider)])
+        return msgspec.convert(handler(to_builtins(event), None), InvocationOutput)
+
+    engine.register("waits", new_instance)
+    arn = engine.start("waits", '"hi"')
+    assert engine.run(arn).result == '"hi"'
+    spans = exporter.get_finished_spans()
+    provider.shutdown()
+    assert {s.context.trace_id for s in spans} == {trace_id_of(arn)}
+    pause = sorted((s for s in spans if s.name == "pause"), key=lambda s: s.start_time)
+    assert [s.attributes["durable.operation.status"] for s in pause] == ["STARTED", "SUCCEEDED"]
+    assert pause[1].links[0].context.span_id == pause[0].context.span_id
+    (workflow,) = [s for s in spans if s.name == "Workflow"]
+    assert all(s.links[-1].context.span_id == workflow.context.span_id for s in pause)
