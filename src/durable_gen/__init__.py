@@ -70,8 +70,10 @@ from ._interpreter import Suspended as Suspended
 from ._logger import ReplayAwareLogger as ReplayAwareLogger
 from ._logger import get_logger as get_logger
 from ._plugins import AttemptInfo as AttemptInfo
+from ._plugins import ExecutionInfo as ExecutionInfo
 from ._plugins import InvocationInfo as InvocationInfo
 from ._plugins import OperationInfo as OperationInfo
+from ._plugins import OperationSnapshot as OperationSnapshot
 from ._plugins import Plugin as Plugin
 from ._serdes import JsonSerdes as JsonSerdes
 from ._serdes import Serdes as Serdes
@@ -111,8 +113,10 @@ __all__ = [
     "AT_LEAST_ONCE",
     "AT_MOST_ONCE",
     "AttemptInfo",
+    "ExecutionInfo",
     "InvocationInfo",
     "OperationInfo",
+    "OperationSnapshot",
     "Plugin",
     "BatchFailedError",
     "BatchItem",

@@ -37,7 +37,7 @@ from ._actions import (
 )
 from ._errors import InvalidInputError
 from ._interpreter import Interpreter
-from ._plugins import AttemptInfo, InvocationInfo, OperationInfo, Plugin, emit
+from ._plugins import Hooks, Plugin
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler
 from ._wire import (
@@ -96,41 +96,36 @@ class _Invocation:
             checkpointing=mode,
             clock=clock if clock is not None else time.time,
         )
-        self.plugins = tuple(plugins)
-        if self.plugins:
-            recorded = sum(1 for op in operations if op.type != "EXECUTION")
-            self.info = InvocationInfo(
-                execution_arn=self.arn, first=recorded == 0, recorded_operations=recorded
-            )
-            self.started_ops: set[str] = {op.id for op in operations}
-            emit(self.plugins, "on_invocation_start", self.info)
+        self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
 
     # --- steps ------------------------------------------------------------------------------
 
     def call(self, task: StepTask) -> Any:
         """Run a sync step, firing the attempt hooks around it."""
-        if not self.plugins:
+        hooks = self.hooks
+        if hooks is None:
             return task.fn(*task.args, **task.kwargs)
-        attempt = self._attempt_start(task)
+        attempt = hooks.attempt_start(task, self.interp.pending_updates)
         try:
             value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
-            emit(self.plugins, "on_attempt_end", attempt, "FAILED", exc)
+            hooks.attempt_end(attempt, exc)
             raise
-        emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+        hooks.attempt_end(attempt, None)
         return value
 
     async def acall(self, task: StepTask) -> Any:
         """Run an async step, firing the attempt hooks around it."""
-        if not self.plugins:
+        hooks = self.hooks
+        if hooks is None:
             return await task.fn(*task.args, **task.kwargs)
-        attempt = self._attempt_start(task)
+        attempt = hooks.attempt_start(task, self.interp.pending_updates)
         try:
             value = await task.fn(*task.args, **task.kwargs)
         except Exception as exc:
-            emit(self.plugins, "on_attempt_end", attempt, "FAILED", exc)
+            hooks.attempt_end(attempt, exc)
             raise
-        emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+        hooks.attempt_end(attempt, None)
         return value
 
     def run_inline(self, task: StepTask) -> None:
@@ -142,34 +137,12 @@ class _Invocation:
         else:
             self.interp.task_succeeded(task, value)
 
-    def _attempt_start(self, task: StepTask) -> AttemptInfo:
-        """Fire the step's operation start (on its first attempt here) and the attempt start."""
-        if task.operation_id not in self.started_ops:
-            self.started_ops.add(task.operation_id)
-            op = OperationInfo(
-                execution_arn=self.arn,
-                operation_id=task.operation_id,
-                type="STEP",
-                sub_type=task.sub_type,
-                name=task.name,
-                parent_id=task.parent_id,
-            )
-            emit(self.plugins, "on_operation_start", op)
-        attempt = AttemptInfo(
-            execution_arn=self.arn,
-            operation_id=task.operation_id,
-            name=task.name,
-            attempt=task.attempt,
-        )
-        emit(self.plugins, "on_attempt_start", attempt)
-        return attempt
-
     # --- checkpoints --------------------------------------------------------------------------
 
     def checkpoint(self, updates: list[OperationUpdate]) -> list[Operation]:
         """Send ``updates`` with the newest token; the operations the reply changed."""
-        if self.plugins:
-            self._operation_hooks(updates)
+        if self.hooks is not None:
+            self.hooks.sending(updates)
         reply = self.service.checkpoint(self.arn, self.token, updates)
         self.token = reply.checkpoint_token
         state = reply.new_execution_state
@@ -179,26 +152,9 @@ class _Invocation:
             page = self.service.get_state(self.arn, self.token, marker)
             operations.extend(page.operations)
             marker = page.next_marker
+        if self.hooks is not None:
+            self.hooks.observe(operations)
         return operations
-
-    def _operation_hooks(self, updates: list[OperationUpdate]) -> None:
-        for u in updates:
-            if u.type == "EXECUTION":
-                continue
-            op = OperationInfo(
-                execution_arn=self.arn,
-                operation_id=u.id,
-                type=u.type,
-                sub_type=u.sub_type,
-                name=u.name,
-                parent_id=u.parent_id,
-            )
-            if u.id not in self.started_ops:
-                self.started_ops.add(u.id)
-                emit(self.plugins, "on_operation_start", op)
-            if u.action in ("SUCCEED", "FAIL"):
-                status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
-                emit(self.plugins, "on_operation_end", op, status)
 
     # --- the output ---------------------------------------------------------------------------
 
@@ -225,8 +181,8 @@ class _Invocation:
             output = InvocationOutput(status="FAILED", error=outcome.error)
         else:
             output = InvocationOutput(status="PENDING")
-        if self.plugins:
-            emit(self.plugins, "on_invocation_end", self.info, output.status)
+        if self.hooks is not None:
+            self.hooks.end(output)
         return output
 
 

@@ -411,6 +411,11 @@ class Interpreter(BatchHandlers):
         return len(self._running)
 
     @property
+    def pending_updates(self) -> tuple[OperationUpdate, ...]:
+        """Updates recorded but not handed out in a ``Flush`` yet, oldest first (a copy)."""
+        return tuple(self._updates)
+
+    @property
     def coverage(self) -> Coverage:
         """Which recorded operations the workflow reached so far (see ``Coverage``)."""
         visited, expanded = self._visited, self._expanded
@@ -871,10 +876,15 @@ class Interpreter(BatchHandlers):
         op_id, rec = self._position(fiber, "CONTEXT", "WaitForCallback", cmd.name)
 
         def body() -> Gen:
+            named = cmd.name is not None
             handle = yield CreateCallback(
-                timeout=cmd.timeout, heartbeat_timeout=cmd.heartbeat_timeout, serdes=cmd.serdes
+                name=f"{cmd.name}-callback" if named else None,
+                timeout=cmd.timeout,
+                heartbeat_timeout=cmd.heartbeat_timeout,
+                serdes=cmd.serdes,
             )
-            yield Step(plain(cmd.submitter), (handle.callback_id,), retry=cmd.retry)
+            submitter = f"{cmd.name}-submitter" if named else None
+            yield Step(plain(cmd.submitter), (handle.callback_id,), name=submitter, retry=cmd.retry)
             return (yield handle)
 
         return self._enter_context(

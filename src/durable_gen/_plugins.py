@@ -1,30 +1,123 @@
-"""Instrumentation hooks: plugins observe invocations, operations and step attempts.
+"""Instrumentation hooks: plugins observe executions, invocations, operations and step attempts.
 
-A plugin subclasses ``Plugin`` and overrides the hooks it needs. Hooks run in the driver (never
-in the pure interpreter), fire only for work done in this invocation (not for replayed
-operations), and can never change an outcome: an exception raised by a hook is logged and
-dropped.
+A plugin subclasses ``Plugin`` and overrides the hooks it needs. Rules:
+
+1. Hooks run in the driver (never in the pure interpreter), and can never change an outcome: an
+   exception raised by a hook is logged and dropped, and a hook sees only frozen values.
+2. ``on_operation_change`` reports every status an operation takes, with a snapshot of it, as
+   seen through the service: the operations an invocation receives at its start and every
+   checkpoint reply. A change the service made between invocations (a wait fired, a callback
+   answered, an invoke finished, a retry timer fired) is reported at the start of the next
+   invocation, compared with what this process last saw of the execution; a process that never
+   saw it (a cold start on Lambda) reports the service-completed operations that ended after
+   the last recorded update instead.
+3. Order within one invocation: ``on_invocation_start``, ``on_execution_start`` (first
+   invocation only), ``on_operation_change`` for changes made between invocations, then as the
+   workflow runs ``on_operation_start`` / ``on_attempt_start`` / ``on_attempt_end`` /
+   ``on_operation_change`` / ``on_operation_end``, and last ``on_execution_end`` (when this
+   invocation ended the execution) and ``on_invocation_end``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
 
 import msgspec
 
-__all__ = ["AttemptInfo", "InvocationInfo", "OperationInfo", "Plugin"]
+from ._wire import InvocationOutput, Operation, OperationUpdate
+
+__all__ = [
+    "AttemptInfo",
+    "ExecutionInfo",
+    "InvocationInfo",
+    "OperationInfo",
+    "OperationSnapshot",
+    "Plugin",
+]
 
 _log = logging.getLogger("durable_gen.plugins")
 
+#: Operation types whose outcome the service decides (the workflow only starts them).
+SERVICE_COMPLETED: Final = frozenset({"WAIT", "CALLBACK", "CHAINED_INVOKE"})
+TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
+#: Executions whose operations this process remembers (oldest forgotten first).
+_REMEMBERED_EXECUTIONS: Final = 1024
+#: Per execution ARN, the status last reported of each operation (see ``Hooks``).
+_SEEN: OrderedDict[str, dict[str, str]] = OrderedDict()
+_SEEN_LOCK: Final = threading.Lock()
+
+
+class OperationSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """An operation as the service recorded it, right after one of its changes.
+
+    Attributes:
+        execution_arn: The execution it belongs to.
+        operation_id: Its id.
+        type: ``STEP``, ``WAIT``, ``CALLBACK``, ``CHAINED_INVOKE`` or ``CONTEXT``.
+        sub_type: ``Step``, ``Wait``, ``Map``, ``MapIteration``, ``WaitForCallback``, ...
+        name: Its name, if it has one.
+        parent_id: The id of the context it runs in (None at the top level).
+        status: Its status now: ``STARTED``, ``PENDING``, ``READY``, ``SUCCEEDED``, ``FAILED``,
+            ``CANCELLED``, ``TIMED_OUT`` or ``STOPPED``.
+        previous_status: The status this process saw before (None: first seen).
+        by_service: True when the service made the change between invocations.
+        start_timestamp: When it started (epoch ms), if recorded.
+        end_timestamp: When it ended (epoch ms), if it did.
+        attempt: For a step, the attempts recorded so far.
+        result: The recorded result (JSON text), if any.
+        error_type: The recorded error's type, if it failed.
+        error_message: The recorded error's message, if it failed.
+    """
+
+    execution_arn: str
+    operation_id: str
+    type: str
+    sub_type: str | None
+    name: str | None
+    parent_id: str | None
+    status: str
+    previous_status: str | None
+    by_service: bool
+    start_timestamp: int | None
+    end_timestamp: int | None
+    attempt: int | None
+    result: str | None
+    error_type: str | None
+    error_message: str | None
+
 
 class InvocationInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """One invocation: the execution, and whether it is the execution's first invocation."""
+    """One invocation: the execution, and whether it is the execution's first invocation.
+
+    Attributes:
+        execution_arn: The durable execution ARN.
+        first: Whether no operation was recorded before this invocation.
+        recorded_operations: How many operations were recorded before it.
+        operations: A snapshot of each of them, as the invocation received them.
+    """
 
     execution_arn: str
     first: bool
     recorded_operations: int
+    operations: tuple[OperationSnapshot, ...] = ()
+
+
+class ExecutionInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The execution an invocation runs.
+
+    Attributes:
+        execution_arn: The durable execution ARN.
+        start_timestamp: When the service started the execution (epoch ms), if it says.
+        input_payload: The execution input as the service holds it (JSON text), or None.
+    """
+
+    execution_arn: str
+    start_timestamp: int | None
+    input_payload: str | None
 
 
 class OperationInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,10 +138,13 @@ class AttemptInfo(msgspec.Struct, frozen=True, kw_only=True):
     operation_id: str
     name: str | None
     attempt: int
+    type: str = "STEP"
+    sub_type: str | None = None
+    parent_id: str | None = None
 
 
 class Plugin:
-    """Base class of plugins: every hook does nothing unless overridden."""
+    """Base class of plugins: every hook does nothing unless overridden (see the module docs)."""
 
     def on_invocation_start(self, info: InvocationInfo) -> None:
         """Before the workflow code runs."""
@@ -56,11 +152,24 @@ class Plugin:
     def on_invocation_end(self, info: InvocationInfo, status: str) -> None:
         """After the outcome is decided: ``SUCCEEDED``, ``FAILED`` or ``PENDING``."""
 
+    def on_execution_start(self, info: ExecutionInfo) -> None:
+        """In the execution's first invocation, before any operation hook."""
+
+    def on_execution_end(
+        self, info: ExecutionInfo, status: str, result: str | None, error: Any
+    ) -> None:
+        """This invocation ended the execution: ``SUCCEEDED`` (with the result's JSON text) or
+        ``FAILED`` (with the ``ErrorObject``). Timeouts and stops decided by the service are not
+        seen by any invocation."""
+
     def on_operation_start(self, op: OperationInfo) -> None:
         """An operation was started (its first update is being checkpointed)."""
 
     def on_operation_end(self, op: OperationInfo, status: str) -> None:
         """An operation ended: ``SUCCEEDED`` or ``FAILED``."""
+
+    def on_operation_change(self, op: OperationSnapshot) -> None:
+        """An operation took a new status (see ``OperationSnapshot``)."""
 
     def on_attempt_start(self, attempt: AttemptInfo) -> None:
         """A step attempt is about to run."""
@@ -78,3 +187,190 @@ def emit(plugins: Sequence[Plugin], hook: str, *args: Any) -> None:
             getattr(plugin, hook)(*args)
         except Exception:
             _log.warning("plugin %r failed in %s; ignored", plugin, hook, exc_info=True)
+
+
+def snapshot(
+    arn: str, op: Operation, previous_status: str | None, by_service: bool
+) -> OperationSnapshot:
+    """The ``OperationSnapshot`` of a recorded operation."""
+    details: Any = (
+        op.step_details or op.context_details or op.callback_details or op.chained_invoke_details
+    )
+    error = getattr(details, "error", None)
+    return OperationSnapshot(
+        execution_arn=arn,
+        operation_id=op.id,
+        type=op.type,
+        sub_type=op.sub_type,
+        name=op.name,
+        parent_id=op.parent_id,
+        status=op.status,
+        previous_status=previous_status,
+        by_service=by_service,
+        start_timestamp=op.start_timestamp,
+        end_timestamp=op.end_timestamp,
+        attempt=op.step_details.attempt if op.step_details is not None else None,
+        result=getattr(details, "result", None),
+        error_type=error.error_type if error is not None else None,
+        error_message=error.error_message if error is not None else None,
+    )
+
+
+class Hooks:
+    """Fires the plugins' hooks for one invocation; the driver calls it at each point.
+
+    It remembers, per execution and for this process, the status it last reported of every
+    operation, so that what changed between invocations is reported once.
+    """
+
+    def __init__(self, plugins: Sequence[Plugin], arn: str, operations: Sequence[Operation]):
+        self.plugins = tuple(plugins)
+        self.arn = arn
+        execution = next((op for op in operations if op.type == "EXECUTION"), None)
+        details = execution.execution_details if execution is not None else None
+        self.execution = ExecutionInfo(
+            execution_arn=arn,
+            start_timestamp=execution.start_timestamp if execution is not None else None,
+            input_payload=details.input_payload if details is not None else None,
+        )
+        recorded = [op for op in operations if op.type != "EXECUTION"]
+        self.info = InvocationInfo(
+            execution_arn=arn,
+            first=not recorded,
+            recorded_operations=len(recorded),
+            operations=tuple(snapshot(arn, op, op.status, False) for op in recorded),
+        )
+        self.started: set[str] = {op.id for op in operations}
+        self.parents: dict[str, str | None] = {op.id: op.parent_id for op in operations}
+        with _SEEN_LOCK:
+            remembered = _SEEN.pop(arn, None)
+            _SEEN[arn] = self.statuses = remembered if remembered is not None else {}
+            while len(_SEEN) > _REMEMBERED_EXECUTIONS:
+                _SEEN.popitem(last=False)
+        emit(self.plugins, "on_invocation_start", self.info)
+        if self.info.first:
+            emit(self.plugins, "on_execution_start", self.execution)
+        if remembered is not None:
+            self.observe(recorded, by_service=True)
+        else:
+            self._cold_start(recorded)
+
+    def _cold_start(self, recorded: Sequence[Operation]) -> None:
+        """Nothing remembered: the service-completed operations that ended after the last
+        update the workflow recorded are the ones that changed since the last invocation."""
+        last = max(
+            (
+                ts
+                for op in recorded
+                for ts in (
+                    op.start_timestamp,
+                    None if op.type in SERVICE_COMPLETED else op.end_timestamp,
+                )
+                if ts is not None
+            ),
+            default=None,
+        )
+        for op in recorded:
+            changed = (
+                op.type in SERVICE_COMPLETED
+                and op.status in TERMINAL
+                and op.end_timestamp is not None
+                and (last is None or op.end_timestamp >= last)
+            )
+            if changed:
+                emit(self.plugins, "on_operation_change", snapshot(self.arn, op, "STARTED", True))
+            self.statuses[op.id] = op.status
+
+    def observe(self, operations: Iterable[Operation], *, by_service: bool = False) -> None:
+        """Report the operations whose status differs from the one last reported: in one batch,
+        the ones still running first (parents before children), then the ended ones (children
+        before parents), so that a context's change brackets its children's."""
+        statuses, parents = self.statuses, self.parents
+        changed: list[tuple[Operation, str | None]] = []
+        for op in operations:
+            if op.type == "EXECUTION":
+                continue
+            parents[op.id] = op.parent_id
+            previous = statuses.get(op.id)
+            if previous != op.status:
+                statuses[op.id] = op.status
+                changed.append((op, previous))
+
+        def order(item: tuple[Operation, str | None]) -> tuple[bool, int]:
+            op = item[0]
+            depth, parent = 0, op.parent_id
+            while parent is not None and depth < 1000:
+                depth, parent = depth + 1, parents.get(parent)
+            ended = op.status in TERMINAL
+            return ended, -depth if ended else depth
+
+        for op, previous in sorted(changed, key=order):
+            emit(self.plugins, "on_operation_change", snapshot(self.arn, op, previous, by_service))
+
+    def sending(self, updates: Iterable[OperationUpdate]) -> None:
+        """Updates about to be checkpointed: the operation start and end hooks."""
+        for u in updates:
+            if u.type == "EXECUTION":
+                continue
+            op = OperationInfo(
+                execution_arn=self.arn,
+                operation_id=u.id,
+                type=u.type,
+                sub_type=u.sub_type,
+                name=u.name,
+                parent_id=u.parent_id,
+            )
+            if u.id not in self.started:
+                self.started.add(u.id)
+                emit(self.plugins, "on_operation_start", op)
+            if u.action in ("SUCCEED", "FAIL"):
+                status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
+                emit(self.plugins, "on_operation_end", op, status)
+
+    def attempt_start(self, task: Any, queued: Sequence[OperationUpdate] = ()) -> AttemptInfo:
+        """A step attempt is about to run (``task`` is the interpreter's ``StepTask``);
+        ``queued`` are the updates not sent yet, whose STARTs (the step's enclosing contexts)
+        are reported first."""
+        self.sending([u for u in queued if u.action == "START"])
+        sub_type = getattr(task, "sub_type", None)
+        parent_id = getattr(task, "parent_id", None)
+        if task.operation_id not in self.started:
+            self.started.add(task.operation_id)
+            op = OperationInfo(
+                execution_arn=self.arn,
+                operation_id=task.operation_id,
+                type="STEP",
+                sub_type=sub_type,
+                name=task.name,
+                parent_id=parent_id,
+            )
+            emit(self.plugins, "on_operation_start", op)
+        attempt = AttemptInfo(
+            execution_arn=self.arn,
+            operation_id=task.operation_id,
+            name=task.name,
+            attempt=task.attempt,
+            sub_type=sub_type,
+            parent_id=parent_id,
+        )
+        emit(self.plugins, "on_attempt_start", attempt)
+        return attempt
+
+    def attempt_end(self, attempt: AttemptInfo, error: BaseException | None) -> None:
+        outcome = "SUCCEEDED" if error is None else "FAILED"
+        emit(self.plugins, "on_attempt_end", attempt, outcome, error)
+
+    def end(self, output: InvocationOutput) -> None:
+        """The invocation's outcome is decided."""
+        if output.status in ("SUCCEEDED", "FAILED"):
+            emit(
+                self.plugins,
+                "on_execution_end",
+                self.execution,
+                output.status,
+                output.result,
+                output.error,
+            )
+            with _SEEN_LOCK:
+                _SEEN.pop(self.arn, None)
+        emit(self.plugins, "on_invocation_end", self.info, output.status)

@@ -59,6 +59,22 @@ class SuiteUnavailableError(RuntimeError):
     """The pinned conformance wheel could not be obtained or failed verification."""
 
 
+@dataclass(frozen=True)
+class Wheel:
+    """A pinned wheel of AWS's conformance packages, fetched and unpacked as described above."""
+
+    dist: str
+    version: str
+    filename: str
+    sha256: str
+    package: str
+    env_var: str
+
+
+#: The core requirements; the OpenTelemetry and telemetry suites are other ``Wheel`` values.
+CORE = Wheel(DIST_NAME, DIST_VERSION, WHEEL_FILENAME, WHEEL_SHA256, PACKAGE_DIR, WHEEL_ENV_VAR)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -67,16 +83,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verify(path: Path) -> None:
+def _verify(path: Path, wheel: Wheel = CORE) -> None:
     actual = _sha256(path)
-    if actual != WHEEL_SHA256:
+    if actual != wheel.sha256:
         raise SuiteUnavailableError(
-            f"checksum mismatch for {path}: expected sha256 {WHEEL_SHA256}, got {actual}. "
-            f"Delete the file and retry; the pinned release is {DIST_NAME}=={DIST_VERSION}."
+            f"checksum mismatch for {path}: expected sha256 {wheel.sha256}, got {actual}. "
+            f"Delete the file and retry; the pinned release is {wheel.dist}=={wheel.version}."
         )
 
 
-def _pip_download(dest: Path) -> Path:
+def _pip_download(dest: Path, wheel: Wheel = CORE) -> Path:
     cmd = [
         sys.executable,
         "-m",
@@ -90,7 +106,7 @@ def _pip_download(dest: Path) -> Path:
         "--no-input",
         "--retries",
         "2",
-        f"{DIST_NAME}=={DIST_VERSION}",
+        f"{wheel.dist}=={wheel.version}",
         "-d",
         str(dest),
     ]
@@ -99,64 +115,66 @@ def _pip_download(dest: Path) -> Path:
             cmd, capture_output=True, text=True, timeout=_PIP_TIMEOUT_SECONDS, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SuiteUnavailableError(_fetch_hint(f"could not run pip: {exc}")) from exc
-    wheel = dest / WHEEL_FILENAME
-    if proc.returncode != 0 or not wheel.is_file():
+        raise SuiteUnavailableError(_fetch_hint(f"could not run pip: {exc}", wheel)) from exc
+    path = dest / wheel.filename
+    if proc.returncode != 0 or not path.is_file():
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise SuiteUnavailableError(_fetch_hint(f"pip exited with {proc.returncode}:\n{tail}"))
-    return wheel
+        raise SuiteUnavailableError(
+            _fetch_hint(f"pip exited with {proc.returncode}:\n{tail}", wheel)
+        )
+    return path
 
 
-def _fetch_hint(reason: str) -> str:
+def _fetch_hint(reason: str, wheel: Wheel = CORE) -> str:
     return (
-        f"Cannot download the conformance requirements ({DIST_NAME}=={DIST_VERSION}) from PyPI: "
-        f"{reason}\nPyPI must be reachable, or set {WHEEL_ENV_VAR} to a local copy of "
-        f"{WHEEL_FILENAME} (sha256 {WHEEL_SHA256}), or place it in {CACHE_DIR}."
+        f"Cannot download the conformance requirements ({wheel.dist}=={wheel.version}) from "
+        f"PyPI: {reason}\nPyPI must be reachable, or set {wheel.env_var} to a local copy of "
+        f"{wheel.filename} (sha256 {wheel.sha256}), or place it in {CACHE_DIR}."
     )
 
 
-def ensure_wheel(cache_dir: Path = CACHE_DIR) -> Path:
+def ensure_wheel(cache_dir: Path = CACHE_DIR, wheel: Wheel = CORE) -> Path:
     """Return the path of the verified wheel in ``cache_dir``, downloading it if needed."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / WHEEL_FILENAME
+    target = cache_dir / wheel.filename
     if target.is_file():
-        _verify(target)
+        _verify(target, wheel)
         return target
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as tmp:
-        override = os.environ.get(WHEEL_ENV_VAR)
+        override = os.environ.get(wheel.env_var)
         if override:
             source = Path(override)
             if not source.is_file():
-                raise SuiteUnavailableError(f"{WHEEL_ENV_VAR} points to a missing file: {source}")
-            staged = Path(tmp) / WHEEL_FILENAME
+                raise SuiteUnavailableError(f"{wheel.env_var} points to a missing file: {source}")
+            staged = Path(tmp) / wheel.filename
             shutil.copyfile(source, staged)
         else:
-            staged = _pip_download(Path(tmp))
-        _verify(staged)
+            staged = _pip_download(Path(tmp), wheel)
+        _verify(staged, wheel)
         os.replace(staged, target)
     return target
 
 
-def ensure_unpacked(cache_dir: Path = CACHE_DIR) -> Path:
+def ensure_unpacked(cache_dir: Path = CACHE_DIR, wheel: Wheel = CORE) -> Path:
     """Return the directory holding the unpacked wheel (its top level, usable on sys.path)."""
-    root = cache_dir / f"{PACKAGE_DIR}-{DIST_VERSION}"
+    root = cache_dir / f"{wheel.package}-{wheel.version}"
     marker = root / ".sha256"
-    if marker.is_file() and marker.read_text().strip() == WHEEL_SHA256:
+    if marker.is_file() and marker.read_text().strip() == wheel.sha256:
         return root
-    wheel = ensure_wheel(cache_dir)
+    path = ensure_wheel(cache_dir, wheel)
     staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".unpack-"))
     staging.chmod(0o755)
     try:
-        with zipfile.ZipFile(wheel) as zf:
+        with zipfile.ZipFile(path) as zf:
             zf.extractall(staging)
-        (staging / ".sha256").write_text(WHEEL_SHA256 + "\n")
+        (staging / ".sha256").write_text(wheel.sha256 + "\n")
         if root.exists():
             shutil.rmtree(root)
         try:
             os.replace(staging, root)
         except OSError:
             # Another process finished unpacking first; use its result if complete.
-            if not (marker.is_file() and marker.read_text().strip() == WHEEL_SHA256):
+            if not (marker.is_file() and marker.read_text().strip() == wheel.sha256):
                 raise
     finally:
         if staging.exists():

@@ -1,0 +1,213 @@
+"""One ``DurableExecutionTelemetry`` record (schema 1.0) per execution, written when it ends.
+
+``TelemetryPlugin`` builds the record from the plugin hooks: the invocation that ends the
+execution knows every operation (the ones it received and the changes it saw), so the record is
+complete even when earlier invocations ran elsewhere. Rules:
+
+1. The record is a JSON object on one line: ``recordType``, ``schemaVersion``, the execution's
+   identity parsed from its ARN (``executionArn``, ``executionName``, ``functionName``,
+   ``functionQualifier``, ``region``, ``accountId``), ``status``, ``startTime``, ``endTime``,
+   ``emittedAt`` (ISO 8601, UTC, ``Z``), ``durationMs``, optionally ``input`` and ``output``
+   (decoded JSON), ``error`` (``errorType``, ``errorMessage``) when it failed, and
+   ``operationsByName``.
+2. ``operationsByName`` sums the operations of each name: ``type``, ``subType``, ``status`` (of
+   the last to end), ``count``, ``failedCount``, ``maxAttempt`` (steps), and ``minDurationMs``,
+   ``maxDurationMs``, ``totalDurationMs`` over those that ended. ``operations="top-level"``
+   (default) counts only operations outside any context, ``"all"`` every one, ``"none"`` leaves
+   the field out.
+3. ``sample_rate`` keeps a fraction of executions, chosen from the ARN (every invocation of one
+   execution agrees). The record goes to ``sink``: a ``logging.Logger`` (one INFO line) or any
+   callable taking the JSON text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from ._errors import ValidationError
+from ._plugins import (
+    TERMINAL,
+    AttemptInfo,
+    ExecutionInfo,
+    InvocationInfo,
+    OperationSnapshot,
+    Plugin,
+)
+
+__all__ = ["RECORD_TYPE", "SCHEMA_VERSION", "TelemetryPlugin"]
+
+RECORD_TYPE: Final = "DurableExecutionTelemetry"
+SCHEMA_VERSION: Final = "1.0"
+
+OperationDetail = Literal["top-level", "all", "none"]
+
+
+def _iso(ms: int) -> str:
+    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _decode(payload: str | None) -> Any:
+    if payload is None or payload == "":
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload
+
+
+def identity(execution_arn: str) -> dict[str, str]:
+    """The identity fields of a record, parsed from a durable execution ARN.
+
+    ``arn:<partition>:lambda:<region>:<account>:function:<name>:<qualifier>/durable-execution/
+    <execution>/<id>``; the fields that cannot be found are left out.
+    """
+    fields = {"executionArn": execution_arn}
+    parts = execution_arn.split(":", 7)
+    if len(parts) == 8:
+        fields["region"], fields["accountId"], fields["functionName"] = parts[3], parts[4], parts[6]
+        resource = parts[7].split("/")
+        fields["functionQualifier"] = resource[0]
+        if len(resource) >= 3 and resource[1] == "durable-execution":
+            fields["executionName"] = resource[2]
+    return {key: value for key, value in fields.items() if value}
+
+
+class TelemetryPlugin(Plugin):
+    """Writes a ``DurableExecutionTelemetry`` record when an execution ends.
+
+    Args:
+        sink: Where the record goes: a ``logging.Logger`` (default: the
+            ``durable_gen.telemetry`` logger) or a callable taking the record's JSON text.
+        include_input: Put the execution input in the record.
+        include_output: Put the execution result in the record.
+        operations: ``"top-level"`` (default), ``"all"`` or ``"none"`` (see the module docs).
+        sample_rate: The fraction of executions to record, 0 to 1.
+        clock: Epoch milliseconds for ``endTime`` and ``emittedAt`` (default: the wall
+            clock; pass the engine's ``now_ms`` when it runs on a virtual clock).
+    """
+
+    def __init__(
+        self,
+        sink: logging.Logger | Callable[[str], Any] | None = None,
+        *,
+        include_input: bool = False,
+        include_output: bool = False,
+        operations: OperationDetail = "top-level",
+        sample_rate: float = 1.0,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        if operations not in ("top-level", "all", "none"):
+            raise ValidationError(
+                f"operations must be 'top-level', 'all' or 'none', got {operations!r}"
+            )
+        if not 0 <= sample_rate <= 1:
+            raise ValidationError(f"sample_rate must be between 0 and 1, got {sample_rate!r}")
+        self._sink = sink if sink is not None else logging.getLogger("durable_gen.telemetry")
+        self.include_input = include_input
+        self.include_output = include_output
+        self.operations: OperationDetail = operations
+        self.sample_rate = sample_rate
+        self._clock = clock if clock is not None else lambda: time.time_ns() // 1_000_000
+        self._lock = threading.Lock()
+        self._ops: dict[str, dict[str, OperationSnapshot]] = {}
+        self._attempts: dict[str, dict[str, int]] = {}
+
+    def sampled(self, execution_arn: str) -> bool:
+        """Whether ``sample_rate`` keeps this execution."""
+        if self.sample_rate >= 1:
+            return True
+        digest = hashlib.sha256(execution_arn.encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.sample_rate
+
+    def on_invocation_start(self, info: InvocationInfo) -> None:
+        with self._lock:
+            self._ops[info.execution_arn] = {op.operation_id: op for op in info.operations}
+            self._attempts.setdefault(info.execution_arn, {})
+
+    def on_operation_change(self, op: OperationSnapshot) -> None:
+        with self._lock:
+            self._ops.setdefault(op.execution_arn, {})[op.operation_id] = op
+
+    def on_attempt_start(self, attempt: AttemptInfo) -> None:
+        with self._lock:
+            seen = self._attempts.setdefault(attempt.execution_arn, {})
+            seen[attempt.operation_id] = max(seen.get(attempt.operation_id, 0), attempt.attempt)
+
+    def on_invocation_end(self, info: InvocationInfo, status: str) -> None:
+        with self._lock:
+            self._ops.pop(info.execution_arn, None)
+            if status != "PENDING":
+                self._attempts.pop(info.execution_arn, None)
+
+    def on_execution_end(
+        self, info: ExecutionInfo, status: str, result: str | None, error: Any
+    ) -> None:
+        if not self.sampled(info.execution_arn):
+            return
+        with self._lock:
+            ops = list(self._ops.get(info.execution_arn, {}).values())
+            attempts = dict(self._attempts.get(info.execution_arn, {}))
+        now = self._clock()
+        start = info.start_timestamp if info.start_timestamp is not None else now
+        record: dict[str, Any] = {
+            "recordType": RECORD_TYPE,
+            "schemaVersion": SCHEMA_VERSION,
+            **identity(info.execution_arn),
+            "status": status,
+            "startTime": _iso(start),
+            "endTime": _iso(max(now, start)),
+            "durationMs": max(0, now - start),
+            "emittedAt": _iso(now),
+        }
+        if self.include_input:
+            record["input"] = _decode(info.input_payload)
+        if self.include_output and status == "SUCCEEDED":
+            record["output"] = _decode(result)
+        if error is not None:
+            record["error"] = {
+                "errorType": getattr(error, "error_type", None),
+                "errorMessage": getattr(error, "error_message", None),
+            }
+        if self.operations != "none":
+            record["operationsByName"] = self._summarize(ops, attempts)
+        line = json.dumps(record, separators=(",", ":"), default=str)
+        if isinstance(self._sink, logging.Logger):
+            self._sink.info(line)
+        else:
+            self._sink(line)
+
+    def _summarize(
+        self, ops: list[OperationSnapshot], attempts: dict[str, int]
+    ) -> dict[str, dict[str, Any]]:
+        summary: dict[str, dict[str, Any]] = {}
+        ended = sorted(
+            (op for op in ops if self.operations == "all" or op.parent_id is None),
+            key=lambda op: (op.end_timestamp or 0, op.start_timestamp or 0),
+        )
+        for op in ended:
+            name = op.name or op.type
+            entry = summary.setdefault(
+                name,
+                {"type": op.type, "subType": op.sub_type, "count": 0, "failedCount": 0},
+            )
+            entry["count"] += 1
+            entry["status"] = op.status
+            if op.status in TERMINAL and op.status != "SUCCEEDED":
+                entry["failedCount"] += 1
+            if op.type == "STEP":
+                attempt = max(op.attempt or 0, attempts.get(op.operation_id, 0), 1)
+                entry["maxAttempt"] = max(entry.get("maxAttempt", 0), attempt)
+            if op.start_timestamp is not None and op.end_timestamp is not None:
+                duration = max(0, op.end_timestamp - op.start_timestamp)
+                entry["minDurationMs"] = min(entry.get("minDurationMs", duration), duration)
+                entry["maxDurationMs"] = max(entry.get("maxDurationMs", duration), duration)
+                entry["totalDurationMs"] = entry.get("totalDurationMs", 0) + duration
+        return summary
