@@ -9,6 +9,8 @@ must pass. The session summary prints the counts (``interop: ...``).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from durable_gen.testing import replay
@@ -20,8 +22,6 @@ ENVELOPE = ("envelope",)
 #: Payloads in AWS's envelope reach the result: dict/list results and batch results.
 _ENVELOPE_CASES = {
     "step_shapes",
-    "callback_success",  # AWS's SDK hands a plain-JSON callback result over as a string
-    "callback_unnamed",
     "wait_for_condition_dict_state",
     "child_context",
     "map_basic",
@@ -46,7 +46,7 @@ _NAMES_IN_FLIGHT = {
 }
 #: Envelope cases whose prefixes all replay today: the envelope is read only once the batch or
 #: context completed, and some prefixes cut before that.
-_ENVELOPE_ONLY_WHOLE = {"step_shapes", "callback_success", "callback_unnamed", "child_context"}
+_ENVELOPE_ONLY_WHOLE = {"step_shapes", "child_context"}
 _ENVELOPE_ONLY_WHOLE |= {"wait_for_condition_dict_state"}
 
 
@@ -72,7 +72,7 @@ def _param(case: str, kind: str) -> object:
 def test_history_replays(case: str) -> None:
     recorded = s.fixture(case, "history")
     report = replay(CASES[case].workflow, s.FIXTURES / f"{case}.history.json")
-    problem = s.judge_final(report, recorded, state=False)
+    problem = s.judge_final(report, recorded, state=False, case=CASES[case])
     s.COUNTS["histories"].update(total=1, clean=problem is None)
     assert problem is None, problem
 
@@ -81,7 +81,7 @@ def test_history_replays(case: str) -> None:
 def test_final_state_replays(case: str) -> None:
     recorded = s.fixture(case, "history")
     report = replay(CASES[case].workflow, s.FIXTURES / f"{case}.state.json")
-    problem = s.judge_final(report, recorded, state=True)
+    problem = s.judge_final(report, recorded, state=True, case=CASES[case])
     s.COUNTS["states"].update(total=1, clean=problem is None)
     assert problem is None, problem
 
@@ -96,6 +96,15 @@ def test_every_prefix_replays(case: str) -> None:
         if problem is not None:
             problems.append(f"{label}: {problem}")
     assert not problems, "\n".join(problems)
+
+
+def test_cases_that_differ_by_design_do_differ() -> None:
+    for key, case in CASES.items():
+        if case.differs is None:
+            continue
+        recorded = s.fixture(key, "history")
+        assert json.loads(recorded["Result"]) != case.result, key
+        assert case.result is not None, key
 
 
 def test_every_case_has_fixtures() -> None:
