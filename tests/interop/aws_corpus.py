@@ -20,6 +20,7 @@ from aws_durable_execution_sdk_python.config import (
     MapConfig,
     ParallelConfig,
     StepConfig,
+    StepSemantics,
     WaitForCallbackConfig,
 )
 from aws_durable_execution_sdk_python.context import (
@@ -36,6 +37,7 @@ from aws_durable_execution_sdk_python.exceptions import (
     ChildContextError,
     InvokeError,
     StepError,
+    WaitForConditionError,
 )
 from aws_durable_execution_sdk_python.retries import (
     RetryDecision,
@@ -473,6 +475,85 @@ def nested_batches(event: Any, ctx: DurableContext) -> Any:
     )
 
 
+def map_failure_percentage(event: Any, ctx: DurableContext) -> Any:
+    config: MapConfig[Any] = MapConfig(
+        max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_percentage=50)
+    )
+    return _project(ctx.map([1, 2, 3, 4], _item_fails_on_odd, name="half", config=config))
+
+
+def parallel_min_successful(event: Any, ctx: DurableContext) -> Any:
+    config = ParallelConfig(max_concurrency=1, completion_config=CompletionConfig(min_successful=1))
+    return _project(ctx.parallel([_b_step, _b_wait, _b_step], name="first-wins", config=config))
+
+
+def _item_in_child(ctx: DurableContext, item: int, index: int, items: Any) -> Any:
+    def body(child: DurableContext) -> Any:
+        return child.step(lambda _: item + 100, name="inner")
+
+    return ctx.run_in_child_context(body, name=f"child-{item}")
+
+
+def child_in_map(event: Any, ctx: DurableContext) -> Any:
+    return _project(
+        ctx.map([1, 2], _item_in_child, name="items", config=MapConfig(max_concurrency=1))
+    )
+
+
+def wait_for_callback_in_child(event: Any, ctx: DurableContext) -> Any:
+    def body(child: DurableContext) -> Any:
+        return child.wait_for_callback(_submit, name="approval")
+
+    return ctx.run_in_child_context(body, name="wrapper")
+
+
+def _invoke_branch(x: int) -> Callable[[DurableContext], Any]:
+    def branch(c: DurableContext) -> Any:
+        return c.invoke(CALLEE, {"x": x}, name=f"double-{x}")
+
+    return branch
+
+
+def invoke_in_parallel(event: Any, ctx: DurableContext) -> Any:
+    branches = [_invoke_branch(1), _invoke_branch(2)]
+    return _project(
+        ctx.parallel(branches, name="invokes", config=ParallelConfig(max_concurrency=1))
+    )
+
+
+def step_at_most_once(event: Any, ctx: DurableContext) -> Any:
+    config = StepConfig(step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
+    return ctx.step(lambda _: "charged", name="charge", config=config)
+
+
+def callback_heartbeat_timeout_caught(event: Any, ctx: DurableContext) -> Any:
+    callback = ctx.create_callback(
+        name="approval",
+        config=CallbackConfig(
+            timeout=Duration.from_seconds(60), heartbeat_timeout=Duration.from_seconds(1)
+        ),
+    )
+    try:
+        return callback.result()
+    except CallbackTimeoutError as exc:
+        return {"timed out": exc.error_type}
+
+
+def _never_done(state: int, attempt: int) -> WaitForConditionDecision:
+    if attempt >= 2:
+        raise WaitForConditionError("gave up after 2 checks")
+    return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+
+
+def wait_for_condition_exhausted(event: Any, ctx: DurableContext) -> Any:
+    try:
+        return ctx.wait_for_condition(
+            _inc, WaitForConditionConfig(wait_strategy=_never_done, initial_state=0), name="poll"
+        )
+    except WaitForConditionError as exc:
+        return {"gave up": exc.message}
+
+
 #: Case key -> handler body (``record.py`` wraps each with ``durable_execution``).
 HANDLERS: dict[str, Body] = {
     fn.__name__: fn
@@ -516,5 +597,13 @@ HANDLERS: dict[str, Body] = {
         parallel_tolerated_failure,
         parallel_named_branches,
         nested_batches,
+        map_failure_percentage,
+        parallel_min_successful,
+        child_in_map,
+        wait_for_callback_in_child,
+        invoke_in_parallel,
+        step_at_most_once,
+        callback_heartbeat_timeout_caught,
+        wait_for_condition_exhausted,
     )
 }

@@ -35,6 +35,10 @@ _ENVELOPE_CASES = {
     "parallel_tolerated_failure",
     "parallel_named_branches",
     "nested_batches",
+    "map_failure_percentage",
+    "parallel_min_successful",
+    "child_in_map",
+    "invoke_in_parallel",
 }
 #: An in-flight wait-for-callback meets AWS's names of its callback and submitter.
 _NAMES_IN_FLIGHT = {
@@ -43,6 +47,7 @@ _NAMES_IN_FLIGHT = {
     "wait_for_callback_timeout_caught",
     "wait_for_callback_failure",
     "wait_for_callback_submitter_fails",
+    "wait_for_callback_in_child",
 }
 #: Envelope cases whose prefixes all replay today: the envelope is read only once the batch or
 #: context completed, and some prefixes cut before that.

@@ -407,6 +407,78 @@ def nested_batches(_event: Any):
     return _project((yield dg.Map(_nested_item, [1, 2], name="outer", max_concurrency=1)))
 
 
+def map_failure_percentage(_event: Any):
+    completion = dg.Completion(tolerated_failure_percentage=50)
+    batch = yield dg.Map(
+        _item_fails_on_odd, [1, 2, 3, 4], name="half", max_concurrency=1, completion=completion
+    )
+    return _project(batch)
+
+
+def parallel_min_successful(_event: Any):
+    completion = dg.Completion(min_successful=1)
+    batch = yield dg.Parallel(
+        [_b_step, _b_wait, _b_step], name="first-wins", max_concurrency=1, completion=completion
+    )
+    return _project(batch)
+
+
+def _item_in_child(item: int, _index: int):
+    def body():
+        return (yield dg.Step(lambda: item + 100, name="inner"))
+
+    return (yield dg.Child(body, name=f"child-{item}"))
+
+
+def child_in_map(_event: Any):
+    return _project((yield dg.Map(_item_in_child, [1, 2], name="items", max_concurrency=1)))
+
+
+def _wrapper():
+    return (yield dg.WaitForCallback(_submit, name="approval"))
+
+
+def wait_for_callback_in_child(_event: Any):
+    return (yield dg.Child(_wrapper, name="wrapper"))
+
+
+def _invoke_branch(x: int) -> Callable[[], Any]:
+    def branch():
+        return (yield dg.Invoke(CALLEE, {"x": x}, name=f"double-{x}"))
+
+    return branch
+
+
+def invoke_in_parallel(_event: Any):
+    branches = [_invoke_branch(1), _invoke_branch(2)]
+    return _project((yield dg.Parallel(branches, name="invokes", max_concurrency=1)))
+
+
+def step_at_most_once(_event: Any):
+    return (yield dg.Step(lambda: "charged", name="charge", semantics=dg.AT_MOST_ONCE))
+
+
+def callback_heartbeat_timeout_caught(_event: Any):
+    handle = yield dg.CreateCallback(name="approval", timeout=60, heartbeat_timeout=1)
+    try:
+        return (yield handle)
+    except dg.CallbackTimeoutError as exc:
+        return {"timed out": exc.error_type}
+
+
+def _never_done(_state: int, attempt: int) -> dg.WaitDecision:
+    if attempt >= 2:
+        raise dg.WaitConditionNotMetError("gave up after 2 checks")
+    return dg.WaitDecision.again(1)
+
+
+def wait_for_condition_exhausted(_event: Any):
+    try:
+        return (yield dg.WaitForCondition(_inc, 0, wait_strategy=_never_done, name="poll"))
+    except dg.StepFailedError as exc:
+        return {"gave up": exc.error_message}
+
+
 def callee(event: Any):
     """The function the invoke cases call (recorded by AWS's SDK too, not replayed here)."""
     if event.get("fail"):
@@ -475,4 +547,21 @@ CASES: dict[str, Case] = {
     "parallel_tolerated_failure": Case(parallel_tolerated_failure, {}),
     "parallel_named_branches": Case(parallel_named_branches, {}),
     "nested_batches": Case(nested_batches, {}),
+    "map_failure_percentage": Case(map_failure_percentage, {}),
+    "parallel_min_successful": Case(parallel_min_successful, {}),
+    "child_in_map": Case(child_in_map, {}),
+    "wait_for_callback_in_child": Case(wait_for_callback_in_child, {}, (_SUCCEED,)),
+    "invoke_in_parallel": Case(invoke_in_parallel, {}),
+    "step_at_most_once": Case(step_at_most_once, {}),
+    "callback_heartbeat_timeout_caught": Case(
+        callback_heartbeat_timeout_caught,
+        {},
+        (_NONE,),
+        differs=(
+            "a callback exception's error_type is the type recorded on the callback "
+            "(Callback.Heartbeat) in durable_gen, the exception's class path in AWS's SDK"
+        ),
+        result={"timed out": "Callback.Heartbeat"},
+    ),
+    "wait_for_condition_exhausted": Case(wait_for_condition_exhausted, {}),
 }
