@@ -118,3 +118,10 @@ def test_every_case_has_fixtures() -> None:
             assert (s.FIXTURES / f"{case}.{kind}.json").is_file(), f"{case}.{kind}.json"
     recorded = {p.name.split(".")[0] for p in s.FIXTURES.glob("*.json")}
     assert recorded == set(CASES), "fixtures without a case (re-record or delete them)"
+
+
+def test_every_case_has_an_aws_handler() -> None:
+    pytest.importorskip("aws_durable_execution_sdk_python")
+    from .aws_corpus import HANDLERS
+
+    assert set(HANDLERS) == set(CASES)
