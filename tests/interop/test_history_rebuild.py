@@ -259,3 +259,20 @@ def test_timestamps_are_read_in_every_form_the_tools_print() -> None:
         event = {"EventType": "StepStarted", "EventId": 1, "Id": "s", "EventTimestamp": form}
         [op] = operations_from_events([event])
         assert op.start_timestamp == ms, form
+
+
+def test_boto3_responses_load_as_they_come() -> None:
+    """What ``client.get_durable_execution_history`` returns: datetimes, ResponseMetadata."""
+    pages = json.loads((s.FIXTURES / "wait_for_callback_success.history-pages.json").read_text())
+    raw = [
+        {
+            **page,
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+            "Events": [
+                {**e, "EventTimestamp": datetime.fromisoformat(e["EventTimestamp"])}
+                for e in page["Events"]
+            ],
+        }
+        for page in pages
+    ]
+    assert load_history(raw).operations == load_history(pages).operations
