@@ -109,11 +109,26 @@ _encode: Final = msgspec.json.Encoder().encode
 _TRUNCATED: Final = " [truncated to fit the 32 KiB error limit]"
 
 
-def error_object(exc: BaseException, *, stack_trace: bool = True) -> ErrorObject:
+def error_object(
+    exc: BaseException, *, stack_trace: bool = True, aws_types: bool = False
+) -> ErrorObject:
     """The recorded form of ``exc``; operation errors keep their recorded type and data.
 
-    The result always fits the service's 32 KiB error-object limit.
+    With ``aws_types``, the type is the one AWS's Python SDK records for the same failure
+    (``aws_error_type``), so that AWS's SDK rebuilds the matching exception on replay; message,
+    data and trace are the same either way. The result always fits the service's 32 KiB
+    error-object limit.
     """
+    if aws_types:
+        plain = error_object(exc, stack_trace=stack_trace)
+        return bounded_error(
+            ErrorObject(
+                error_type=aws_error_type(exc),
+                error_message=plain.error_message,
+                error_data=plain.error_data,
+                stack_trace=plain.stack_trace,
+            )
+        )
     if isinstance(exc, OperationError):
         err = ErrorObject(
             error_type=exc.error_type or type(exc).__name__,

@@ -207,3 +207,17 @@ def test_same_error_type_accepts_either_name() -> None:
     assert not same_error_type(AWS + "InvokeError", exc)
     assert same_error_type("KeyError", KeyError("k"))
     assert not same_error_type(None, exc)
+
+
+def test_error_object_with_aws_types_keeps_everything_but_the_type() -> None:
+    from durable_gen._failure import error_object
+
+    exc = dg.StepFailedError("boom", error_type="ValueError", error_data="d", stack_trace=["t"])
+    ours = error_object(exc)
+    theirs = error_object(exc, aws_types=True)
+    assert ours.error_type == "ValueError"
+    assert theirs.error_type == AWS + "StepError"
+    assert (theirs.error_message, theirs.error_data, theirs.stack_trace) == ("boom", "d", ["t"])
+    plain = error_object(CardDeclined("no"), aws_types=True)
+    assert plain.error_type == f"{__name__}.CardDeclined"
+    assert plain.error_message == "no" and plain.stack_trace
