@@ -36,6 +36,7 @@ COUNTS: dict[str, Counter[str]] = {
     "histories": Counter(),
     "states": Counter(),
     "prefixes": Counter(),
+    "accepted by AWS's SDK": Counter(),
 }
 
 

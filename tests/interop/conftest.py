@@ -15,3 +15,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"interop: {h['clean']} histories clean of {h['total']}, {st['clean']} final states "
         f"clean of {st['total']}, {p['clean']} prefixes clean of {p['total']}"
     )
+    a = COUNTS["accepted by AWS's SDK"]
+    if a["total"]:
+        terminalreporter.write_line(
+            f"interop: AWS's SDK accepts {a['clean']} of {a['total']} histories durable_gen "
+            "recorded"
+        )
