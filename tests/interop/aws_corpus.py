@@ -28,6 +28,7 @@ from aws_durable_execution_sdk_python.context import (
     StepContext,
     durable_parallel_branch,
     durable_step,
+    durable_wait_for_callback,
     durable_with_child_context,
 )
 from aws_durable_execution_sdk_python.exceptions import (
@@ -204,6 +205,15 @@ def _submit(callback_id: str, _ctx: Any) -> None:
 
 def _submit_fails(callback_id: str, _ctx: Any) -> None:
     raise ConnectionError("could not hand the callback over")
+
+
+@durable_wait_for_callback
+def submit_ticket(callback_id: str, _ctx: Any, queue: str) -> None:
+    return None
+
+
+def wait_for_callback_decorated(event: Any, ctx: DurableContext) -> Any:
+    return ctx.wait_for_callback(submit_ticket("support"))
 
 
 def wait_for_callback_success(event: Any, ctx: DurableContext) -> Any:
@@ -605,5 +615,6 @@ HANDLERS: dict[str, Body] = {
         step_at_most_once,
         callback_heartbeat_timeout_caught,
         wait_for_condition_exhausted,
+        wait_for_callback_decorated,
     )
 }

@@ -105,6 +105,7 @@ def test_recorded_item_and_branch_names() -> None:
         ("step_default_name", "add"),  # @durable_step
         ("wait_for_condition_unnamed", None),  # an unmarked check function: no name
         ("child_context_default_name", "decorated_child"),  # @durable_with_child_context
+        ("wait_for_callback_decorated", "submit_ticket"),  # @durable_wait_for_callback
         ("map_unnamed", None),
         ("callback_unnamed", None),
     ],

@@ -46,6 +46,7 @@ _NEEDS_ENVELOPE = {
     "wait_for_callback_success",
     "wait_for_callback_unnamed",
     "wait_for_callback_in_child",
+    "wait_for_callback_decorated",
     "wait_for_condition_dict_state",
     "child_context",
     "map_basic",

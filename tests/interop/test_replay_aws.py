@@ -48,6 +48,7 @@ _NAMES_IN_FLIGHT = {
     "wait_for_callback_failure",
     "wait_for_callback_submitter_fails",
     "wait_for_callback_in_child",
+    "wait_for_callback_decorated",
 }
 #: Envelope cases whose prefixes all replay today: the envelope is read only once the batch or
 #: context completed, and some prefixes cut before that.

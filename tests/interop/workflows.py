@@ -9,6 +9,7 @@ same operations in the same order, with the same explicit names.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +161,15 @@ def _submit(_callback_id: str) -> None:
 
 def _submit_fails(_callback_id: str) -> None:
     raise ConnectionError("could not hand the callback over")
+
+
+def submit_ticket(_callback_id: str, queue: str) -> None:
+    return None
+
+
+def wait_for_callback_decorated(_event: Any):
+    submit = functools.partial(submit_ticket, queue="support")
+    return (yield dg.WaitForCallback(submit, name="submit_ticket"))
 
 
 def wait_for_callback_success(_event: Any):
@@ -564,4 +574,5 @@ CASES: dict[str, Case] = {
         result={"timed out": "Callback.Heartbeat"},
     ),
     "wait_for_condition_exhausted": Case(wait_for_condition_exhausted, {}),
+    "wait_for_callback_decorated": Case(wait_for_callback_decorated, {}, (_SUCCEED,)),
 }
