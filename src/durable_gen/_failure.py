@@ -3,6 +3,18 @@
 Every place that records a failure (the interpreter, the drivers, the engines, the Lambda
 handler) builds its ``ErrorObject`` here, so a failure has one shape whoever records it.
 Pure: stdlib, msgspec and the wire shapes only.
+
+Histories recorded by AWS's Python SDK name failures by its exception paths
+(``aws_durable_execution_sdk_python.exceptions.CallbackTimeoutError``, ...). The rules:
+
+1. Rebuilding (``raise_error`` and the helpers on it): the class the caller asks for is the
+   kind of operation that failed; a recorded type that names a more precise outcome of that
+   kind picks the subclass (a callback that timed out is a ``CallbackTimeoutError`` whether
+   the service wrote ``Callback.Timeout`` or AWS's SDK wrote its ``CallbackTimeoutError``
+   path). The recorded type, message, data and trace stay on the exception as recorded.
+2. Recording for AWS's SDK (``aws_error_type``): the type AWS's SDK would have written for the
+   same failure, so that it rebuilds the same exception class.
+3. Comparing (``same_error_type``): a recorded type matches a failure if it is either name.
 """
 
 from __future__ import annotations
@@ -13,25 +25,110 @@ from typing import Final
 import msgspec
 
 from ._errors import (
+    BatchFailedError,
+    CallbackError,
     CallbackFailedError,
     CallbackTimeoutError,
+    ChildFailedError,
+    InvokeFailedError,
     OperationError,
+    SerializationError,
     StepFailedError,
     StepInterruptedError,
 )
 from ._wire import MAX_ERROR_BYTES, ErrorObject
 
-__all__ = ["bounded_error", "callback_error", "error_object", "raise_error", "step_error"]
+__all__ = [
+    "AWS_EXCEPTIONS",
+    "aws_error_type",
+    "bounded_error",
+    "callback_error",
+    "context_error",
+    "error_object",
+    "raise_error",
+    "same_error_type",
+    "step_error",
+]
+
+#: The module AWS's Python SDK records its own exceptions under.
+AWS_EXCEPTIONS: Final = "aws_durable_execution_sdk_python.exceptions"
+_AWS: Final = AWS_EXCEPTIONS + "."
+AWS_STEP_ERROR: Final = _AWS + "StepError"
+AWS_INVOKE_ERROR: Final = _AWS + "InvokeError"
+AWS_CHILD_CONTEXT_ERROR: Final = _AWS + "ChildContextError"
+AWS_WAIT_FOR_CONDITION_ERROR: Final = _AWS + "WaitForConditionError"
+AWS_CALLBACK_ERROR: Final = _AWS + "CallbackError"
+AWS_CALLBACK_EXTERNAL_ERROR: Final = _AWS + "CallbackExternalError"
+AWS_CALLBACK_TIMEOUT_ERROR: Final = _AWS + "CallbackTimeoutError"
+AWS_CALLBACK_SUBMITTER_ERROR: Final = _AWS + "CallbackSubmitterError"
+AWS_STEP_INTERRUPTED_ERROR: Final = _AWS + "StepInterruptedError"
+AWS_SERDES_ERROR: Final = _AWS + "SerDesError"
+AWS_DURABLE_OPERATION_ERROR: Final = _AWS + "DurableOperationError"
+AWS_BATCH_COMPLETION_ERROR: Final = (
+    "aws_durable_execution_sdk_python.concurrency.models.BatchCompletionError"
+)
+
+#: Rule 1: (family asked for, recorded type) -> the class raised. The service itself writes
+#: ``Callback.Timeout`` / ``Callback.Heartbeat`` on a callback that timed out. Only the family's
+#: generic classes are refined: a class already precise (a TIMED_OUT status) stays.
+_GENERIC: Final[frozenset[type[OperationError]]] = frozenset(
+    {CallbackError, CallbackFailedError, StepFailedError}
+)
+_PRECISE: Final[tuple[tuple[type[OperationError], str, type[OperationError]], ...]] = (
+    (CallbackError, AWS_CALLBACK_TIMEOUT_ERROR, CallbackTimeoutError),
+    (CallbackError, "Callback.Timeout", CallbackTimeoutError),
+    (CallbackError, "Callback.Heartbeat", CallbackTimeoutError),
+    (CallbackError, "Callback.HeartbeatTimeout", CallbackTimeoutError),
+    (CallbackError, AWS_CALLBACK_EXTERNAL_ERROR, CallbackFailedError),
+    (CallbackError, AWS_CALLBACK_SUBMITTER_ERROR, CallbackFailedError),
+    (CallbackError, AWS_CALLBACK_ERROR, CallbackFailedError),
+    (StepFailedError, AWS_STEP_INTERRUPTED_ERROR, StepInterruptedError),
+    (StepFailedError, "StepInterruptedError", StepInterruptedError),
+)
+
+#: Rule 2: durable_gen's exception classes -> the path AWS's SDK records for the same failure
+#: escaping a context (most specific class first).
+_TO_AWS: Final[tuple[tuple[type[BaseException], str], ...]] = (
+    (CallbackTimeoutError, AWS_CALLBACK_TIMEOUT_ERROR),
+    (CallbackFailedError, AWS_CALLBACK_EXTERNAL_ERROR),
+    (CallbackError, AWS_CALLBACK_ERROR),
+    (StepFailedError, AWS_STEP_ERROR),  # StepInterruptedError too: AWS raises StepError
+    (InvokeFailedError, AWS_INVOKE_ERROR),
+    (ChildFailedError, AWS_CHILD_CONTEXT_ERROR),
+    (BatchFailedError, AWS_CHILD_CONTEXT_ERROR),  # AWS's throw_if_error raises ChildContextError
+    (SerializationError, AWS_SERDES_ERROR),
+)
+#: The same by recorded type name, for error objects durable_gen recorded.
+_TO_AWS_BY_NAME: Final = {cls.__name__: path for cls, path in _TO_AWS} | {
+    "StepInterruptedError": AWS_STEP_INTERRUPTED_ERROR,  # a step's own interrupted attempt
+    "WaitConditionNotMetError": AWS_WAIT_FOR_CONDITION_ERROR,
+    "PayloadTooLargeError": AWS_SERDES_ERROR,
+}
 
 _encode: Final = msgspec.json.Encoder().encode
 _TRUNCATED: Final = " [truncated to fit the 32 KiB error limit]"
 
 
-def error_object(exc: BaseException, *, stack_trace: bool = True) -> ErrorObject:
+def error_object(
+    exc: BaseException, *, stack_trace: bool = True, aws_types: bool = False
+) -> ErrorObject:
     """The recorded form of ``exc``; operation errors keep their recorded type and data.
 
-    The result always fits the service's 32 KiB error-object limit.
+    With ``aws_types``, the type is the one AWS's Python SDK records for the same failure
+    (``aws_error_type``), so that AWS's SDK rebuilds the matching exception on replay; message,
+    data and trace are the same either way. The result always fits the service's 32 KiB
+    error-object limit.
     """
+    if aws_types:
+        plain = error_object(exc, stack_trace=stack_trace)
+        return bounded_error(
+            ErrorObject(
+                error_type=aws_error_type(exc),
+                error_message=plain.error_message,
+                error_data=plain.error_data,
+                stack_trace=plain.stack_trace,
+            )
+        )
     if isinstance(exc, OperationError):
         err = ErrorObject(
             error_type=exc.error_type or type(exc).__name__,
@@ -71,8 +168,22 @@ def _may_be_large(error: ErrorObject) -> bool:
 
 
 def raise_error(cls: type[OperationError], err: ErrorObject | None) -> OperationError:
-    """Rebuild the exception raised into a workflow from a recorded error object."""
+    """Rebuild the exception raised into a workflow from a recorded error object.
+
+    ``cls`` is the kind of operation that failed; a recorded type naming a more precise outcome
+    of that kind (AWS's ``CallbackTimeoutError`` path for a callback) picks the subclass.
+    """
     err = err or ErrorObject()
+    recorded = err.error_type
+    if recorded:
+        for family, error_type, precise in _PRECISE:
+            if (
+                cls in _GENERIC
+                and issubclass(cls, family)
+                and (recorded == error_type or recorded.startswith(error_type + "."))
+            ):
+                cls = precise
+                break
     return cls(
         err.error_message,
         error_type=err.error_type,
@@ -82,9 +193,8 @@ def raise_error(cls: type[OperationError], err: ErrorObject | None) -> Operation
 
 
 def step_error(err: ErrorObject | None) -> OperationError:
-    """The exception of a failed step: ``StepInterruptedError`` when that is what was recorded."""
-    if err is not None and err.error_type == "StepInterruptedError":
-        return raise_error(StepInterruptedError, err)
+    """The exception of a failed step: ``StepInterruptedError`` when that is what was recorded
+    (by durable_gen or by AWS's SDK)."""
     return raise_error(StepFailedError, err)
 
 
@@ -93,3 +203,64 @@ def callback_error(err: ErrorObject | None, status: str) -> OperationError:
     if status == "TIMED_OUT":
         return raise_error(CallbackTimeoutError, err)
     return raise_error(CallbackFailedError, err)
+
+
+def context_error(sub_type: str | None, err: ErrorObject | None) -> OperationError:
+    """The exception of a failed CONTEXT operation of ``sub_type``.
+
+    A ``WaitForCallback`` context raises what its callback raised (``CallbackTimeoutError``
+    for a timeout, ``CallbackFailedError`` otherwise, a failed submitter included); every
+    other context (``Child``, Map item, Parallel branch, Map, Parallel) raises
+    ``ChildFailedError``.
+    """
+    if sub_type == "WaitForCallback":
+        return raise_error(CallbackFailedError, err)
+    return raise_error(ChildFailedError, err)
+
+
+def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
+    """The ``ErrorType`` AWS's Python SDK records for this failure.
+
+    For an exception: durable_gen's operation errors become the SDK's exception paths
+    (``StepFailedError`` -> ``aws_durable_execution_sdk_python.exceptions.StepError``, ...);
+    any other exception its qualified class name, builtins bare (``ValueError``,
+    ``payments.CardDeclined``), as AWS's SDK writes it. For an error object durable_gen
+    recorded: its type, with durable_gen's own class names translated the same way.
+
+    Use it where an execution or context failure is recorded in AWS's format, so that AWS's
+    SDK rebuilds the exception class a workflow catches.
+    """
+    if isinstance(exc_or_error, ErrorObject):
+        recorded = exc_or_error.error_type or ""
+        return _TO_AWS_BY_NAME.get(recorded, recorded) or AWS_DURABLE_OPERATION_ERROR
+    exc = exc_or_error
+    if isinstance(exc, CallbackError) and not isinstance(exc, CallbackTimeoutError):
+        recorded = exc.error_type or ""
+        if recorded in (
+            AWS_CALLBACK_EXTERNAL_ERROR,
+            AWS_CALLBACK_SUBMITTER_ERROR,
+            AWS_CALLBACK_ERROR,
+        ):
+            return recorded
+        if recorded == AWS_STEP_ERROR:  # an AWS wait-for-callback whose submitter failed
+            return AWS_CALLBACK_SUBMITTER_ERROR
+    for cls, path in _TO_AWS:
+        if isinstance(exc, cls):
+            return path
+    kind = type(exc)
+    if kind.__name__ == "WaitConditionNotMetError" and kind.__module__.startswith("durable_gen"):
+        return AWS_WAIT_FOR_CONDITION_ERROR
+    module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+    return f"{module}{kind.__qualname__}"
+
+
+def same_error_type(recorded: str | None, exc_or_error: BaseException | ErrorObject) -> bool:
+    """Whether a recorded ``ErrorType`` names this failure, as durable_gen or AWS's SDK
+    records it."""
+    if isinstance(exc_or_error, ErrorObject):
+        ours = exc_or_error.error_type
+    else:
+        ours = error_object(exc_or_error, stack_trace=False).error_type
+    if recorded == ours:
+        return True
+    return recorded is not None and recorded == aws_error_type(exc_or_error)

@@ -3,9 +3,19 @@
 Accepted: a list of ``Operation`` (the embedded engine's ``get_operations``), a list of
 ``Event`` (its ``get_history``), the JSON of either, the JSON of AWS ``GetDurableExecutionState``
 (``{"Operations": [...]}``) and ``GetDurableExecutionHistory`` (``{"Events": [...]}``; the
-operations are rebuilt from the events), an invocation event (``InitialExecutionState``), and
+operations are rebuilt from the events), a list of such response pages (one per ``NextMarker``,
+in any order; ``ReverseOrder`` pages too), an invocation event (``InitialExecutionState``), and
 ``TestRunner.export()``'s file (operations, events and the ARN together). Timestamps may be
-epoch milliseconds, epoch seconds or ISO 8601 strings; replay does not use them.
+epoch milliseconds, epoch seconds or ISO 8601 strings (as boto3 and the AWS CLI print them).
+
+Rules of the rebuild from events (each operation takes the state its last event gives it):
+
+1. ``*Started`` opens an operation (STARTED); a step's attempt counts its ``StepStarted`` events.
+2. ``*Succeeded``/``*Failed``/``*TimedOut``/``*Stopped``/``*Cancelled`` set the status.
+3. A step event whose ``RetryDetails.NextAttemptDelaySeconds`` is 1 or more is a retry: the step
+   is PENDING until then. The service accepts no retry delay below one second, so a delay of 0
+   (what AWS's emulator writes on the final ``StepFailed``) marks the last attempt: FAILED.
+4. ``InvocationCompleted``, ``ExecutionPaused`` and ``ExecutionResumed`` record no operation.
 """
 
 from __future__ import annotations
@@ -111,7 +121,15 @@ def _from_builtins(data: Any, path: str | None) -> History:
     function_name: str | None = None
     operations: list[Any] | None = None
     events: list[Any] | None = None
+    warnings: list[str] = []
+    if _is_pages(data):
+        data = _merge_pages(data, where)
     if isinstance(data, Mapping):
+        if data.get("NextMarker"):
+            warnings.append(
+                "this is one page of a longer response (NextMarker is set): fetch every page "
+                "and pass them all (a list of the responses) to replay the whole history"
+            )
         arn = data.get("DurableExecutionArn")
         function_name = data.get("FunctionName")
         state = data.get("InitialExecutionState")
@@ -134,7 +152,6 @@ def _from_builtins(data: Any, path: str | None) -> History:
             operations = data
     else:
         raise InvalidInputError(f"not a recorded history{where}: got {type(data).__name__}")
-    warnings: list[str] = []
     status = result = None
     error: ErrorObject | None = None
     if events is not None:
@@ -157,6 +174,46 @@ def _from_builtins(data: Any, path: str | None) -> History:
         source=path,
         warnings=warnings,
     )
+
+
+def _is_pages(data: Any) -> bool:
+    """Whether ``data`` is a list of ``GetDurableExecutionHistory``/``State`` responses."""
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(
+            isinstance(page, Mapping)
+            and ("Events" in page or "Operations" in page)
+            and "EventType" not in page
+            and "Type" not in page
+            for page in data
+        )
+    )
+
+
+def _merge_pages(pages: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    """One response from its pages: events by ``EventId`` and operations by ``Id``, each once."""
+    merged: dict[str, Any] = {}
+    events: dict[Any, Any] = {}
+    operations: dict[Any, Any] = {}
+    for page in pages:
+        for key, value in page.items():
+            if key not in ("Events", "Operations", "NextMarker", "ResponseMetadata"):
+                merged.setdefault(key, value)
+        for event in page.get("Events") or []:
+            if not isinstance(event, Mapping):
+                raise InvalidInputError(f"a history event is not an object{where}: {event!r}")
+            events.setdefault(event.get("EventId"), event)
+        for op in page.get("Operations") or []:
+            if not isinstance(op, Mapping):
+                raise InvalidInputError(f"a recorded operation is not an object{where}: {op!r}")
+            # a later page may carry a newer version of an operation: keep the last one
+            operations[op.get("Id")] = op
+    if any("Events" in page for page in pages):
+        merged["Events"] = list(events.values())
+    if any("Operations" in page for page in pages):
+        merged["Operations"] = list(operations.values())
+    return merged
 
 
 def _operations(items: Iterable[Any], where: str) -> list[Operation]:
@@ -221,7 +278,8 @@ def operations_from_events(events: Iterable[Event | Mapping[str, Any]]) -> list[
     """Rebuild the operations an execution recorded from its history events.
 
     Each operation takes the status, result, error and attempt its last event gives it.
-    A step retry (an event with ``NextAttemptDelaySeconds``) leaves it PENDING.
+    A step retry (an event with ``NextAttemptDelaySeconds`` of 1 or more) leaves it PENDING;
+    the last attempt's event (a delay of 0, or none) ends it.
     """
     items = [msgspec.to_builtins(e) if isinstance(e, msgspec.Struct) else e for e in events]
     ops, _ = _rebuild(items, [], "")
@@ -266,6 +324,7 @@ def _rebuild(
         prefix, what = _split(kind)
         details = event.get(f"{kind}Details") or {}
         op_id = event.get("Id")
+        at = _epoch_ms(event.get("EventTimestamp"))
         if prefix == "Execution":
             if what == "Started":
                 payload, _ = _payload(details.get("Input"), "the execution input", warnings)
@@ -276,6 +335,8 @@ def _rebuild(
                     "Status": "STARTED",
                     "ExecutionDetails": {"InputPayload": payload} if payload is not None else {},
                 }
+                if at is not None:
+                    ops[execution_id]["StartTimestamp"] = at
                 if event.get("Name") is not None:
                     ops[execution_id]["Name"] = event["Name"]
                 status = status or "RUNNING"
@@ -283,6 +344,8 @@ def _rebuild(
                 status = _DONE[what]
                 if execution_id in ops:
                     ops[execution_id]["Status"] = status
+                    if at is not None:
+                        ops[execution_id]["EndTimestamp"] = at
                 if what == "Succeeded":
                     result, _ = _payload(details.get("Result"), "the execution result", warnings)
                 else:
@@ -295,6 +358,8 @@ def _rebuild(
         op = ops.get(op_id)
         if op is None:
             op = ops[op_id] = {"Id": op_id, "Type": type_, "Status": "STARTED", details_key: {}}
+            if at is not None:
+                op["StartTimestamp"] = at
         for key in ("ParentId", "Name", "SubType"):
             if event.get(key) is not None:
                 op[key] = event[key]
@@ -304,8 +369,13 @@ def _rebuild(
             op["Status"] = "STARTED"
             if prefix == "Step":
                 d["Attempt"] = int(d.get("Attempt") or 0) + 1
-            elif prefix == "Wait" and "ScheduledEndTimestamp" in details:
-                d["ScheduledEndTimestamp"] = details["ScheduledEndTimestamp"]
+                d.pop("NextAttemptTimestamp", None)
+            elif prefix == "Wait":
+                end = _epoch_ms(details.get("ScheduledEndTimestamp"))
+                if end is None and at is not None and isinstance(details.get("Duration"), int):
+                    end = at + details["Duration"] * 1000
+                if end is not None:
+                    d["ScheduledEndTimestamp"] = end
             elif prefix == "Callback" and details.get("CallbackId"):
                 d["CallbackId"] = details["CallbackId"]
             continue
@@ -316,9 +386,16 @@ def _rebuild(
         if prefix == "Step":
             if retry.get("CurrentAttempt") is not None:
                 d["Attempt"] = retry["CurrentAttempt"]
-            if retry.get("NextAttemptDelaySeconds") is not None:
-                new_status = "PENDING"
+            delay = retry.get("NextAttemptDelaySeconds")
+            if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 1:
+                new_status = "PENDING"  # rule 3: a retry; a delay of 0 marks the last attempt
+                if at is not None:
+                    d["NextAttemptTimestamp"] = at + int(delay * 1000)
+            else:
+                d.pop("NextAttemptTimestamp", None)
         op["Status"] = new_status
+        if new_status != "PENDING" and at is not None:
+            op["EndTimestamp"] = at
         if "Result" in details:
             payload, exact = _payload(details["Result"], label, warnings)
             d.pop("Error", None)

@@ -28,6 +28,7 @@ import msgspec
 
 from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
 from .._errors import InvalidInputError, NonDeterminismError, OperationError
+from .._failure import same_error_type
 from .._ids import operation_id
 from .._interpreter import Interpreter
 from .._serdes import Serdes, loads
@@ -299,7 +300,7 @@ def _replay(
         elif history.status == "SUCCEEDED" or (
             history.status in ("FAILED", "TIMED_OUT", "STOPPED")
             and history.error is not None
-            and history.error.error_type != err.error_type
+            and not same_error_type(history.error.error_type, exc if exc is not None else err)
         ):
             recorded = history.error.error_type if history.error else history.status
             problem = (
