@@ -3,9 +3,11 @@
 The blocks of one page run in order in one namespace, as a reader would paste them into one
 file. Names a page leaves to the reader (a payments client, an HTTP call, a metrics sink) are
 stubbed by ``placeholders`` below; the pages do not show them. Real clocks are swapped for
-virtual ones, so a page's ``Wait(seconds=3600)`` finishes at once. A block that cannot run on
-a test machine (a deployment, a call to AWS) is preceded by ``<!-- docs-test: skip REASON -->``
-and must say why.
+virtual ones, so a page's ``Wait(seconds=3600)`` finishes at once. A block that defines pytest
+tests taking no fixture has them called too. A few pages read files or modules of the reader's
+own (``orders.workflows``, exported histories): ``SETUP`` makes them from the project's test
+fixtures. A block that cannot run on a test machine (a deployment, a call to AWS) is preceded
+by ``<!-- docs-test: skip REASON -->`` and must say why.
 """
 
 from __future__ import annotations
@@ -82,22 +84,59 @@ def virtual_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     yield
 
 
+def _setup_migration() -> None:
+    """The reader's ``orders.workflows.process_order`` and an exported AWS-recorded history."""
+    from tests.interop import workflows
+
+    fixture = ROOT / "tests" / "interop" / "fixtures" / "waits.history.json"
+    target = Path("exported-histories/orders/order-o-1.json")
+    target.parent.mkdir(parents=True)
+    target.write_text(fixture.read_text())
+    orders = types.ModuleType("orders")
+    orders_workflows = types.ModuleType("orders.workflows")
+    orders_workflows.process_order = workflows.waits  # type: ignore[attr-defined]
+    orders.workflows = orders_workflows  # type: ignore[attr-defined]
+    sys.modules["orders"] = orders
+    sys.modules["orders.workflows"] = orders_workflows
+
+
+SETUP = {"docs/migration.md": _setup_migration}
+
+
 def _run_page(page: Path) -> None:
     module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
     module.__dict__.update(placeholders())
     sys.modules[module.__name__] = module  # workflows name themselves after their module
+    setup = SETUP.get(str(page.relative_to(ROOT)))
+    if setup is not None:
+        setup()
     try:
         for block in blocks(page):
             if block.skip:
                 continue
             where = f"{page.relative_to(ROOT)}:{block.line}"
             code = compile(block.code, where, "exec")
+            before = set(module.__dict__)
             try:
                 exec(code, module.__dict__)
+                for name in sorted(set(module.__dict__) - before):
+                    test = module.__dict__[name]
+                    if name.startswith("test_") and callable(test) and not _parameters(test):
+                        test()
             except BaseException as exc:
                 raise AssertionError(f"the block at {where} failed: {exc!r}") from exc
     finally:
-        del sys.modules[module.__name__]
+        for name in (module.__name__, "orders", "orders.workflows"):
+            sys.modules.pop(name, None)
+
+
+def _parameters(fn: Any) -> list[str]:
+    import inspect
+
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []
 
 
 #: Pages whose blocks do not run yet, and why. A page leaves this list when it is fixed (the
