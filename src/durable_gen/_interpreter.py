@@ -65,6 +65,7 @@ from ._actions import (
     WaitForTasks,
     check_mode,
 )
+from ._aws_names import is_aws_wait_for_callback_name, wait_for_callback_names
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -875,16 +876,26 @@ class Interpreter(BatchHandlers):
     def _on_wait_for_callback(self, fiber: Fiber, cmd: WaitForCallback) -> Answer:
         op_id, rec = self._position(fiber, "CONTEXT", "WaitForCallback", cmd.name)
 
+        # Inner names as AWS's SDK records them ("x create callback id", "x submitter"); a
+        # history recorded before durable_gen did so keeps its names (an unnamed callback, a
+        # submitter step named after its function).
+        callback_name: str | None
+        submitter_name: str | None
+        callback_name, submitter_name = wait_for_callback_names(cmd.name)
+        recorded = self._ops.get(operation_id(op_id, 1)) if rec is not None else None
+        if recorded is not None and not is_aws_wait_for_callback_name(cmd.name, recorded.name):
+            callback_name = submitter_name = None
+
         def body() -> Gen:
-            named = cmd.name is not None
             handle = yield CreateCallback(
-                name=f"{cmd.name}-callback" if named else None,
+                name=callback_name,
                 timeout=cmd.timeout,
                 heartbeat_timeout=cmd.heartbeat_timeout,
                 serdes=cmd.serdes,
             )
-            submitter = f"{cmd.name}-submitter" if named else None
-            yield Step(plain(cmd.submitter), (handle.callback_id,), name=submitter, retry=cmd.retry)
+            yield Step(
+                plain(cmd.submitter), (handle.callback_id,), name=submitter_name, retry=cmd.retry
+            )
             return (yield handle)
 
         return self._enter_context(

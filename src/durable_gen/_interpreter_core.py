@@ -25,7 +25,6 @@ from typing import Any, Final, final
 
 from ._commands import Retry, Step, StepFunction
 from ._errors import (
-    CallbackTimeoutError,
     NonDeterminismError,
     OperationError,
     SerializationError,
@@ -410,16 +409,8 @@ class Core:
     def _context_error(
         sub_type: str, error_cls: type[OperationError], err: ErrorObject | None
     ) -> OperationError:
-        """The exception a failed context raises; a timed-out WaitForCallback's is a timeout."""
-        if (
-            sub_type == "WaitForCallback"
-            and err is not None
-            and (
-                (err.error_type or "").startswith("Callback.Timeout")
-                or err.error_type == "Callback.Heartbeat"
-            )
-        ):
-            return raise_error(CallbackTimeoutError, err)
+        """The exception a failed context raises (a timed-out WaitForCallback's is a timeout:
+        ``raise_error`` picks the precise class from the recorded type, AWS's paths included)."""
         return raise_error(error_cls, err)
 
 
