@@ -400,11 +400,11 @@ class LocalService:
             InvalidCheckpointError: an update is refused; then nothing was recorded and the
                 token is still valid.
         """
+        store = self._store
         with self._lock:
-            ex = self._load(execution_arn)
-            if checkpoint_token != ex.token or ex.status != "RUNNING":
-                raise self._token_error(ex, checkpoint_token)
-            store = self._store
+            ex = store.load(execution_arn) if isinstance(execution_arn, str) else None
+            if ex is None or checkpoint_token != ex.token or ex.status != "RUNNING":
+                raise self._token_error(self._load(execution_arn), checkpoint_token)
             now = self._clock.now_ms()
             task = store.next_task()
             if task is not None and task.due_ms <= now and task.arn == execution_arn:
@@ -422,9 +422,10 @@ class LocalService:
             )
             # Accepted: from here on nothing is refused.
             arn = ex.arn
-            change = Change(ex, operations=list(applied.operations.values()), events=applied.events)
+            events = applied.raw_events
+            change = Change(ex, operations=list(applied.operations.values()), events=events)
             changes = [change]
-            ex.next_event_id += len(applied.events)
+            ex.next_event_id += len(events)
             if updates:
                 ex.wrote = True
             track_open(ex, change.operations)
@@ -709,7 +710,7 @@ class LocalService:
             change.operations.extend(effects.operations)
             track_open(ex, effects.operations)
         if effects.events:
-            change.events.extend(effects.events)
+            change.raw_events.extend(effects.events)
             ex.next_event_id += len(effects.events)
         if effects.tasks:
             arn = ex.arn
