@@ -200,15 +200,18 @@ MAX_CALLBACK_TIMEOUT_SECONDS: Final = 99_999_999
 MAX_SUBTYPE_CHARS: Final = 32
 
 
-# String methods instead of regular expressions: these run for every new operation, and
-# ``isalnum()`` on an ASCII string is several times faster than a ``fullmatch``.
+# Byte-string methods instead of regular expressions: these run for every new operation.
+# ``bytes.isalnum()`` is one table lookup a byte; ``str.isalnum()`` asks the Unicode database
+# for each character (about 0.8 µs for a 64-character id, four times ``encode().isalnum()``),
+# and a ``fullmatch`` is slower still.
 def _word_ok(value: str, max_chars: int) -> bool:
     """1 to ``max_chars`` characters of ``[A-Za-z0-9_-]``."""
     if not 0 < len(value) <= max_chars or not value.isascii():
         return False
-    if value.isalnum():
+    raw = value.encode()
+    if raw.isalnum():
         return True
-    rest = value.replace("-", "").replace("_", "")
+    rest = raw.replace(b"-", b"").replace(b"_", b"")
     return not rest or rest.isalnum()
 
 
@@ -458,9 +461,7 @@ _MAX_REMEMBERED: Final = 4096
 
 def _check_new(index: int, u: OperationUpdate) -> None:
     """Rule 1, for an operation that does not exist yet (those that do were checked then)."""
-    uid = u.id
-    # The common Id (hex digits) passes the first three tests; ``_id_ok`` decides the rest.
-    if not (0 < len(uid) <= 64 and uid.isascii() and uid.isalnum()) and not _id_ok(uid):
+    if not _id_ok(u.id):
         _refuse(index, u, "the Id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
     if u.parent_id is not None and not _id_ok(u.parent_id):
         _refuse(index, u, "the ParentId must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
