@@ -505,6 +505,27 @@ def test_names_and_subtypes_are_checked() -> None:
     refused(None, update("STEP", "START", sub_type="x" * 33), match="the SubType must")
 
 
+def test_names_checked_once_are_checked_again_when_invalid() -> None:
+    # Valid names and subtypes are remembered; an invalid one must be refused every time,
+    # also after thousands of distinct valid ones have filled and emptied that memory.
+    for i in range(5_000):
+        assert apply(None, update("STEP", "START", name=f"n{i}", sub_type=f"t{i % 40}"))
+    for _ in range(2):
+        refused(None, update("STEP", "START", name="caf\u00e9"), match="printable ASCII")
+        refused(None, update("STEP", "START", sub_type="a b"), match="the SubType must")
+        refused(None, update("STEP", "START", name="tab\there"), match="printable ASCII")
+
+
+def test_ids_with_dashes_underscores_or_other_characters() -> None:
+    def start(op_id: str) -> OperationUpdate:
+        return OperationUpdate(id=op_id, type="STEP", action="START")
+
+    for good in ("a", "A-b_c", "_", "-", "9" * 64, "x-" * 32):
+        assert apply(None, start(good)).operations
+    for bad in ("", "a" * 65, "a b", "a/b", "caf\u00e9", "\u0661", "a.b"):
+        refused(None, start(bad), match="the Id must")
+
+
 def test_duplicates_in_one_batch() -> None:
     # START followed by one non-START of the same STEP or CONTEXT: fine.
     apply(None, update("STEP", "START"), update("STEP", "SUCCEED"))
