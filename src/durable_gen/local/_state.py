@@ -344,6 +344,97 @@ def apply_checkpoint(
         InvalidCheckpointError: an update breaks a rule; it names the update and the rule, and
             nothing was changed.
     """
+    if len(updates) == 2:
+        fast = _new_step_done(lookup, updates[0], updates[1], now_ms, first_event_id)
+        if fast is not None:
+            return fast
+    return _apply_batch(
+        lookup,
+        updates,
+        now_ms=now_ms,
+        first_event_id=first_event_id,
+        new_callback_id=new_callback_id,
+        resolve_invoke=resolve_invoke,
+    )
+
+
+# The batch most checkpoints are: a new step's START and its SUCCEED (a step run at least once,
+# checkpointed as it ends). ``_new_step_done`` checks the same rules as ``_apply_batch`` for
+# that shape only, and returns what ``_apply_batch`` would; anything else, including anything
+# ``_apply_batch`` would refuse, gets None and goes the general way, which then refuses it
+# with its message. The rows it relies on:
+assert TRANSITIONS[("STEP", NEW, "START")] == "STARTED"
+assert TRANSITIONS[("STEP", "STARTED", "SUCCEED")] == "SUCCEEDED"
+
+
+def _new_step_done(
+    lookup: Callable[[str], Operation | None],
+    start: OperationUpdate,
+    done: OperationUpdate,
+    now_ms: int,
+    first_event_id: int,
+) -> Applied | None:
+    """``[STEP START, STEP SUCCEED]`` of one new operation, or None for any other batch."""
+    uid = start.id
+    if (
+        start.type != "STEP"
+        or start.action != "START"
+        or done.id != uid
+        or done.type != "STEP"
+        or done.action != "SUCCEED"
+        or start.payload is not None  # rule 8 and the START's own checks: the general way
+        or start.error is not None
+        or done.error is not None
+    ):
+        return None
+    name, sub_type, parent_id = start.name, start.sub_type, start.parent_id
+    if (  # rule 6: the SUCCEED names the operation its START created
+        (done.name is not None and done.name != name)
+        or (done.sub_type is not None and done.sub_type != sub_type)
+        or (done.parent_id is not None and done.parent_id != parent_id)
+    ):
+        return None
+    payload = done.payload
+    if payload is not None and too_large(payload):  # rule 8
+        return None
+    if lookup(uid) is not None or _new_problem(start) is not None:  # rules 7 and 1
+        return None
+    if parent_id is not None:  # rule 5
+        parent = lookup(parent_id)
+        if parent is None or parent.type != "CONTEXT":
+            return None
+    # The START's STARTED version would be replaced at once: only the SUCCEEDED one is built,
+    # and StepStarted reads the same id, name, subtype and parent from it.
+    op = Operation(
+        id=uid,
+        type="STEP",
+        status="SUCCEEDED",
+        parent_id=parent_id,
+        name=name,
+        sub_type=sub_type,
+        start_timestamp=now_ms,
+        end_timestamp=now_ms,
+        step_details=StepDetails(attempt=1, result=payload),
+    )
+    out = Applied()
+    out.operations[uid] = op
+    out.raw_events += [
+        (_step_started, first_event_id, now_ms, op),
+        (_step_succeeded, first_event_id + 1, now_ms, op, payload, 1),
+    ]
+    return out
+
+
+def _apply_batch(
+    lookup: Callable[[str], Operation | None],
+    updates: Sequence[OperationUpdate],
+    *,
+    now_ms: int,
+    first_event_id: int,
+    new_callback_id: Callable[[], str],
+    resolve_invoke: Callable[[str, str], InvokeTarget],
+) -> Applied:
+    """``apply_checkpoint`` for any batch: every rule, update by update."""
     out = Applied()
     changed = out.operations
     events = out.raw_events
@@ -461,25 +552,31 @@ _MAX_REMEMBERED: Final = 4096
 
 def _check_new(index: int, u: OperationUpdate) -> None:
     """Rule 1, for an operation that does not exist yet (those that do were checked then)."""
+    problem = _new_problem(u)
+    if problem is not None:
+        _refuse(index, u, problem)
+
+
+def _new_problem(u: OperationUpdate) -> str | None:
+    """What breaks rule 1 in ``u`` (None: nothing)."""
     if not _id_ok(u.id):
-        _refuse(index, u, "the Id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+        return "the Id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
     if u.parent_id is not None and not _id_ok(u.parent_id):
-        _refuse(index, u, "the ParentId must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
+        return "the ParentId must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
     name = u.name
     if name is not None and name not in _GOOD_NAMES:
         if not _name_ok(name):
-            _refuse(index, u, f"the Name must be 1-{MAX_NAME_CHARS} printable ASCII characters")
+            return f"the Name must be 1-{MAX_NAME_CHARS} printable ASCII characters"
         _remember(_GOOD_NAMES, name)
     sub_type = u.sub_type
     if sub_type is not None and sub_type not in _GOOD_SUBTYPES:
         if not _subtype_ok(sub_type):
-            _refuse(
-                index,
-                u,
+            return (
                 f"the SubType must be 1-{MAX_SUBTYPE_CHARS} characters of A-Z, a-z, 0-9, '_' "
-                "and '-'",
+                "and '-'"
             )
         _remember(_GOOD_SUBTYPES, sub_type)
+    return None
 
 
 def _remember(good: set[str], value: str) -> None:
