@@ -15,9 +15,10 @@ Scheduling rules
     token and all the operations (paged by ``page_size``); each checkpoint returns a new token
     and only the newest is accepted. The token dies with the invocation.
 3.  Handlers and plain targets run on the calling thread with no lock held, so they can call
-    back into the service; other threads may send callbacks at any time. A handler or target
-    interrupted by ``KeyboardInterrupt`` (or any ``BaseException`` but ``SystemExit``) stops
-    the engine, not the execution: its work is scheduled again for a later run.
+    back into the service; other threads may send callbacks at any time. ``KeyboardInterrupt``
+    and the like (a ``BaseException`` that is not an ``Exception``; for a handler, not
+    ``SystemExit`` either, which is a crash) stop the engine, not the execution: the
+    interrupted work is scheduled again for a later run.
 4.  Everything else (what an invocation's output means, timers, callbacks and invokes that
     complete, how an execution ends) is decided by ``_lifecycle``, whose rules say so.
 """
