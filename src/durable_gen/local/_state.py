@@ -41,7 +41,11 @@ What the transitions do
 - An EXECUTION update writes no operation: it ends the execution (SUCCEED with its Payload,
   FAIL with its Error), which the engine does right after the batch.
 - One history event per accepted update; timers, callbacks and invoke targets write theirs
-  when they complete.
+  when they complete. A step's StepStarted and StepSucceeded come back pending
+  (``_store.PendingEvent``), to be built when the history is read.
+- The batch most checkpoints are, a new step's START and SUCCEED, takes a shortcut
+  (``_new_step_done``) that checks the same rules for that shape only and gives what the
+  update-by-update way gives; any other batch, or one that breaks a rule, goes that way.
 """
 
 from __future__ import annotations
