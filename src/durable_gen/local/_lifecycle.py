@@ -56,12 +56,12 @@ from ._state import (
     CALLBACK_TIMEOUT,
     RETRY_TIMER,
     WAIT_TIMER,
+    WAITING,
     callback_completed,
     execution_ended_event,
     execution_started_event,
     invocation_completed_event,
     invoke_completed,
-    is_waiting,
     retry_ready,
     wait_succeeded,
 )
@@ -490,7 +490,7 @@ def track_open(ex: StoredExecution, operations: list[Operation]) -> None:
     """
     open_ops = ex.open
     for op in operations:
-        if is_waiting(op):
+        if (op.type, op.status) in WAITING:  # is_waiting(op), inlined: once per operation
             open_ops[op.id] = op.type
         elif open_ops and open_ops.pop(op.id, None) == "CHAINED_INVOKE":
             ex.invokes.pop(op.id, None)

@@ -24,7 +24,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
 import msgspec
 
@@ -38,11 +38,28 @@ __all__ = [
     "ExecutionStore",
     "InvokeEntry",
     "MemoryStore",
+    "PendingEvent",
     "StoredExecution",
     "Task",
+    "built",
 ]
 
 ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"]
+
+
+#: A history event not built yet: ``(build, *args)``, where ``build(*args)`` is the ``Event``.
+#: The engine writes its most frequent events (a step's START and SUCCEED) this way, so that a
+#: store keeping events in memory builds them only when the history is read; ``Change.events``
+#: builds them for any other store.
+PendingEvent = tuple[Any, ...]
+
+
+def built(events: list[Event | PendingEvent]) -> list[Event]:
+    """``events`` with every pending event replaced by the ``Event`` it builds (in place)."""
+    for index, event in enumerate(events):
+        if type(event) is tuple:
+            events[index] = event[0](*event[1:])
+    return cast(list[Event], events)
 
 
 class ExecutionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,7 +202,9 @@ class Change:
         execution: The header to save (for a new execution, to insert).
         created: True when the execution is new.
         operations: Operations to insert or replace (by id; new ids go to the end of the order).
-        events: History events to append (their EventIds continue the execution's sequence).
+        events: History events to append (their EventIds continue the execution's sequence);
+            reading it builds any ``PendingEvent`` of ``raw_events``.
+        raw_events: The same events as written, pending ones not built yet.
         callbacks: Callback ids issued by this change.
         tasks: Tasks to schedule; each replaces the task with the same key.
         cancelled: Keys ``(kind, op_id)`` of this execution's tasks to drop.
@@ -197,9 +216,9 @@ class Change:
         "cancel_all",
         "cancelled",
         "created",
-        "events",
         "execution",
         "operations",
+        "raw_events",
         "tasks",
     )
 
@@ -209,17 +228,22 @@ class Change:
         *,
         created: bool = False,
         operations: list[Operation] | None = None,
-        events: list[Event] | None = None,
+        events: list[Event | PendingEvent] | None = None,
     ) -> None:
         self.execution = execution
         self.created = created
         self.operations: list[Operation] = [] if operations is None else operations
-        self.events: list[Event] = [] if events is None else events
+        self.raw_events: list[Event | PendingEvent] = [] if events is None else events
         # Rare parts start as empty tuples (no allocation on the checkpoint path).
         self.callbacks: tuple[CallbackEntry, ...] = ()
         self.tasks: tuple[Task, ...] = ()
         self.cancelled: tuple[tuple[str, str], ...] = ()
         self.cancel_all = False
+
+    @property
+    def events(self) -> list[Event]:
+        """The history events to append, every one built (the list itself: appending works)."""
+        return built(self.raw_events)
 
 
 @runtime_checkable
@@ -293,7 +317,7 @@ class _Entry:
         self.execution = execution
         self.operations: dict[str, Operation] = {}
         self.order: list[str] = []
-        self.events: list[Event] = []
+        self.events: list[Event | PendingEvent] = []  # built when read
         self.tasks: dict[tuple[str, str], Task] = {}
 
 
@@ -346,7 +370,7 @@ class MemoryStore:
 
     def events(self, arn: str) -> list[Event]:
         """A copy of the list of history events of ``arn``."""
-        return list(self._entries[arn].events)
+        return list(built(self._entries[arn].events))
 
     def find_callback(self, callback_id: str) -> CallbackEntry | None:
         """The entry of an issued callback id, or None if it was never issued."""
@@ -367,8 +391,8 @@ class MemoryStore:
                 if op.id not in ops:
                     entry.order.append(op.id)
                 ops[op.id] = op
-            if change.events:
-                entry.events.extend(change.events)
+            if change.raw_events:
+                entry.events.extend(change.raw_events)
             for cb in change.callbacks:
                 self._callbacks[cb.callback_id] = cb
             if not (change.tasks or change.cancelled or change.cancel_all):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, get_args
 
+import msgspec
 import pytest
 
 from durable_gen._errors import InvalidCheckpointError
@@ -505,6 +506,27 @@ def test_names_and_subtypes_are_checked() -> None:
     refused(None, update("STEP", "START", sub_type="x" * 33), match="the SubType must")
 
 
+def test_names_checked_once_are_checked_again_when_invalid() -> None:
+    # Valid names and subtypes are remembered; an invalid one must be refused every time,
+    # also after thousands of distinct valid ones have filled and emptied that memory.
+    for i in range(5_000):
+        assert apply(None, update("STEP", "START", name=f"n{i}", sub_type=f"t{i % 40}"))
+    for _ in range(2):
+        refused(None, update("STEP", "START", name="caf\u00e9"), match="printable ASCII")
+        refused(None, update("STEP", "START", sub_type="a b"), match="the SubType must")
+        refused(None, update("STEP", "START", name="tab\there"), match="printable ASCII")
+
+
+def test_ids_with_dashes_underscores_or_other_characters() -> None:
+    def start(op_id: str) -> OperationUpdate:
+        return OperationUpdate(id=op_id, type="STEP", action="START")
+
+    for good in ("a", "A-b_c", "_", "-", "9" * 64, "x-" * 32):
+        assert apply(None, start(good)).operations
+    for bad in ("", "a" * 65, "a b", "a/b", "caf\u00e9", "\u0661", "a.b"):
+        refused(None, start(bad), match="the Id must")
+
+
 def test_duplicates_in_one_batch() -> None:
     # START followed by one non-START of the same STEP or CONTEXT: fine.
     apply(None, update("STEP", "START"), update("STEP", "SUCCEED"))
@@ -608,3 +630,69 @@ def test_is_waiting_and_describe() -> None:
     assert describe_waiting(op("CHAINED_INVOKE", "STARTED"), "f") == f"invoke {oid(1)} of 'f'"
     pending = op("STEP", "PENDING", step_details=StepDetails(next_attempt_timestamp=1000))
     assert "next attempt at 1970-01-01T00:00:01Z" in describe_waiting(pending)
+
+
+def test_the_new_step_shortcut_agrees_with_the_general_way() -> None:
+    # ``apply_checkpoint`` takes a shortcut for [STEP START, STEP SUCCEED] of a new step; for
+    # every batch of about that shape it must give what the general way gives, or leave the
+    # batch to it (None), and it may never accept what the general way refuses.
+    from durable_gen.local._state import _apply_batch, _new_step_done
+
+    ctx, old = oid(9), oid(8)
+    recorded = {ctx: op("CONTEXT", "STARTED"), old: op("STEP", "STARTED")}
+    big = '"' + "x" * MAX_PAYLOAD_BYTES + '"'
+    start = update("STEP", "START", name="inc", sub_type="Step")
+    done = update("STEP", "SUCCEED", name="inc", sub_type="Step", payload="1")
+    r = msgspec.structs.replace
+    cases = {
+        "plain": (start, done),
+        "in a context": (r(start, parent_id=ctx), r(done, parent_id=ctx)),
+        "SUCCEED names nothing again": (start, r(done, name=None, sub_type=None)),
+        "no payload": (start, r(done, payload=None)),
+        "no name": (r(start, name=None), r(done, name=None)),
+        "unknown parent": (r(start, parent_id=oid(7)), done),
+        "parent not a context": (r(start, parent_id=old), done),
+        "payload too large": (start, r(done, payload=big)),
+        "SUCCEED with an error": (start, r(done, error=ERR)),
+        "START with a payload": (r(start, payload="0"), done),
+        "START with an error": (r(start, error=ERR), done),
+        "another name": (start, r(done, name="other")),
+        "another subtype": (start, r(done, sub_type="Other")),
+        "another parent": (start, r(done, parent_id=ctx)),
+        "existing step": (r(start, id=old), r(done, id=old)),
+        "non-ASCII name": (r(start, name="caf\u00e9"), r(done, name=None)),
+        "bad subtype": (r(start, sub_type="a b"), r(done, sub_type=None)),
+        "bad id": (r(start, id="a b"), r(done, id="a b")),
+        "two ids": (start, r(done, id=oid(2))),
+        "a context": (update("CONTEXT", "START"), update("CONTEXT", "SUCCEED")),
+        "START then FAIL": (start, update("STEP", "FAIL")),
+        "START then RETRY": (start, update("STEP", "RETRY")),
+        "two STARTs": (start, start),
+    }
+    took_shortcut = []
+    for label, (first, second) in cases.items():
+        fast = _new_step_done(recorded.get, first, second, T0, 5)
+        try:
+            general = _apply_batch(
+                recorded.get,
+                [first, second],
+                now_ms=T0,
+                first_event_id=5,
+                new_callback_id=lambda: "cb",
+                resolve_invoke=lambda op_id, name: InvokeTarget(),
+            )
+        except InvalidCheckpointError:
+            assert fast is None, label
+            continue
+        if fast is None:
+            continue
+        took_shortcut.append(label)
+        assert fast.operations == general.operations, label
+        assert fast.events == general.events, label
+        assert (fast.timers, fast.cancelled, fast.callbacks, fast.invokes, fast.outcome) == (
+            (), (), (), (), None,
+        )  # fmt: skip
+        assert (general.timers, general.callbacks, general.invokes) == ((), (), ()), label
+    assert took_shortcut == [
+        "plain", "in a context", "SUCCEED names nothing again", "no payload", "no name",
+    ]  # fmt: skip

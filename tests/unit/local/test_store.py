@@ -52,3 +52,31 @@ def test_many_replaced_tasks_do_not_pile_up() -> None:
         store.next_task()
     assert len(store._heap) < 200
     assert store.next_task() == Task(9_999, "arn:1", "hb", "a")
+
+
+def test_pending_events_are_built_when_the_history_is_read() -> None:
+    store = MemoryStore()
+    ex = create(store)
+    built_count = 0
+
+    def build(event_id: int, kind: str) -> Event:
+        nonlocal built_count
+        built_count += 1
+        return Event(event_type=kind, event_id=event_id)
+
+    change = Change(ex, events=[(build, 2, "StepStarted"), Event(event_type="X", event_id=3)])
+    store.commit([change])
+    assert built_count == 0  # committed, not built
+    first = store.events("arn:1")
+    assert [(e.event_type, e.event_id) for e in first] == [
+        ("ExecutionStarted", 1), ("StepStarted", 2), ("X", 3),
+    ]  # fmt: skip
+    assert store.events("arn:1") == first and built_count == 1  # built once
+
+
+def test_change_events_builds_pending_events_for_other_stores() -> None:
+    ex = create(MemoryStore())
+    change = Change(ex, events=[(lambda i: Event(event_type="StepStarted", event_id=i), 2)])
+    assert change.events == [Event(event_type="StepStarted", event_id=2)]
+    change.events.append(Event(event_type="X", event_id=3))  # the same list: appending works
+    assert [e.event_id for e in change.raw_events] == [2, 3]

@@ -1,0 +1,508 @@
+"""The machinery of the embedded engine: it runs the work of executions and records the outcome.
+
+``Runner`` is the part of ``LocalService`` that carries out: it claims due tasks, calls
+registered handlers and plain invoke targets, fires timers, and applies the ``Effects`` that
+``_lifecycle`` decides (and ``_state`` for checkpoints) to the store, one atomic commit at a
+time. ``LocalService`` adds the public face: registration, starting and stopping, queries,
+callbacks sent from outside, ``checkpoint``/``get_state``, and the loops that drive it all.
+
+Scheduling rules
+
+1.  Work is a task in the store: an invocation, a timer (wait, step retry, callback timeout or
+    heartbeat timeout, execution timeout) or the call of a plain invoke target. Due tasks run
+    in (due time, scheduling order).
+2.  An execution has at most one invocation in flight. Each invocation gets a fresh checkpoint
+    token and all the operations (paged by ``page_size``); each checkpoint returns a new token
+    and only the newest is accepted. The token dies with the invocation.
+3.  Handlers and plain targets run on the calling thread with no lock held, so they can call
+    back into the service; other threads may send callbacks at any time. ``KeyboardInterrupt``
+    and the like (a ``BaseException`` that is not an ``Exception``; for a handler, not
+    ``SystemExit`` either, which is a crash) stop the engine, not the execution: the
+    interrupted work is scheduled again for a later run.
+4.  Everything else (what an invocation's output means, timers, callbacks and invokes that
+    complete, how an execution ends) is decided by ``_lifecycle``, whose rules say so.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Final, NamedTuple
+
+from .._errors import ExecutionNotFoundError
+from .._failure import error_object
+from .._service import InvocationHandler
+from .._wire import (
+    MAX_PAYLOAD_BYTES,
+    ErrorObject,
+    ExecutionState,
+    InvocationInput,
+    OperationStatus,
+    too_large,
+)
+from ._clock import Clock
+from ._lifecycle import (
+    CALL,
+    EXECUTION_TIMEOUT,
+    INVOCATION,
+    Effects,
+    complete_invoke,
+    end_execution,
+    finish_invocation,
+    fire_timer,
+    start_execution,
+    track_open,
+)
+from ._state import (
+    CALLBACK_HEARTBEAT,
+    CALLBACK_TIMEOUT,
+    RETRY_TIMER,
+    WAIT_TIMER,
+    InvokeStarted,
+    InvokeTarget,
+)
+from ._store import Change, ExecutionStore, InvokeEntry, StoredExecution, Task
+
+__all__ = ["PlainFunction", "Runner"]
+
+#: A plain (non-durable) ``Invoke`` target: JSON payload in, JSON result out.
+PlainFunction = Callable[[str | None], str | None]
+
+#: Timer task kinds: those that ``_fire`` handles.
+_TIMERS: Final = frozenset(
+    {WAIT_TIMER, RETRY_TIMER, CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT, EXECUTION_TIMEOUT}
+)
+
+_not_arn_safe: Final = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class Function(NamedTuple):
+    """A registered function: a durable handler, or a plain invoke target."""
+
+    handler: Callable[..., Any]
+    durable: bool
+
+
+class Runner:
+    """Runs the work of executions against a store and a clock (see the module docs).
+
+    Arguments are validated by ``LocalService``, which is the one public subclass.
+    """
+
+    def __init__(
+        self,
+        store: ExecutionStore,
+        clock: Clock,
+        *,
+        page_size: int | None,
+        max_crashes: int,
+        arn_prefix: str,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._page_size = page_size
+        self._max_crashes = max_crashes
+        self._arn_prefix = arn_prefix
+        self._functions: dict[str, Function] = {}
+        # A store shared by processes brings its own lock (holding it is holding a
+        # transaction, see SqliteStore); any other store is guarded by a plain lock.
+        self._lock = getattr(store, "lock", None) or threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters = 0
+
+    # --- scheduling -------------------------------------------------------------------------------
+
+    def _commit(self, changes: Sequence[Change]) -> None:
+        self._store.commit(changes)
+        if self._waiters:
+            self._cond.notify_all()
+
+    def _wait(self, deadline_ms: int | None) -> bool:
+        # Called with the lock held; the clock waits on the condition (or moves itself).
+        self._waiters += 1
+        try:
+            if deadline_ms is None:
+                self._cond.wait()
+                return True
+            return self._clock.wait(self._cond, deadline_ms)
+        finally:
+            self._waiters -= 1
+
+    def _run_one(self) -> bool:
+        """Run the earliest due task; False when none is due."""
+        with self._lock:
+            task = self._store.next_task()
+            if task is None or task.due_ms > self._clock.now_ms():
+                return False
+            if not self._store.claim(task):
+                return True
+            job: Callable[[], None] | None
+            if task.kind == INVOCATION:
+                job = self._begin_invocation(task.arn)
+            elif task.kind == CALL:
+                job = self._begin_call(task)
+            else:
+                job = None
+                self._fire(task, self._clock.now_ms())
+        if job is not None:
+            job()
+        return True
+
+    def _fire_own_timers(self, ex: StoredExecution, now: int) -> None:
+        # Timers of the invoking execution that came due during the invocation fire now, so
+        # this checkpoint's response can tell the handler.
+        store = self._store
+        task = store.next_task()
+        while (
+            task is not None
+            and task.due_ms <= now
+            and task.arn == ex.arn
+            and task.kind in _TIMERS
+            and ex.status == "RUNNING"
+        ):
+            if store.claim(task):
+                self._fire(task, now)
+            task = store.next_task()
+
+    def _fire(self, task: Task, now: int) -> None:
+        ex = self._store.load(task.arn)
+        if ex is None:
+            return
+        store = self._store
+        effects = fire_timer(
+            ex, store.lookup(ex.arn), task.kind, task.op_id, task.due_ms, now, store.find_callback
+        )
+        if effects is not None:
+            changes: list[Change] = []
+            self._apply(ex, effects, changes)
+            self._commit(changes)
+
+    # --- invocations ------------------------------------------------------------------------------
+
+    def _begin_invocation(self, arn: str) -> Callable[[], None] | None:
+        ex = self._store.load(arn)
+        if ex is None or ex.status != "RUNNING":
+            return None
+        change = Change(ex)
+        if ex.invoking:
+            ex.reinvoke = True
+            self._commit([change])
+            return None
+        function = self._functions.get(ex.function_name)
+        if function is None or not function.durable:
+            error = ErrorObject(
+                error_type="FunctionNotRegisteredError",
+                error_message=not_registered(ex.function_name),
+            )
+            now = self._clock.now_ms()
+            effects = end_execution(ex, self._store.lookup(arn), "FAILED", now, error=error)
+            changes = [change]
+            self._apply(ex, effects, changes, change)
+            self._commit(changes)
+            return None
+        ex.invoking = True
+        ex.invocations += 1
+        ex.checkpoints = 1
+        ex.token = f"{ex.nonce}{ex.invocations}x1"
+        ex.unseen.clear()
+        ex.nudged = False
+        ex.reinvoke = False
+        ex.wrote = False
+        event = InvocationInput(
+            durable_execution_arn=arn,
+            checkpoint_token=ex.token,
+            initial_execution_state=self._page(arn, 0),
+        )
+        start_ms = self._clock.now_ms()
+        self._commit([change])
+        return partial(self._invoke, arn, function.handler, event, start_ms)
+
+    def _invoke(
+        self, arn: str, handler: InvocationHandler, event: InvocationInput, start_ms: int
+    ) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            output = handler(event)
+        except (Exception, SystemExit) as exc:
+            self._finish_invocation(arn, start_ms, request_id, None, _crash_error(exc))
+        except BaseException:
+            # KeyboardInterrupt and the like stop the engine, not the execution: release the
+            # invocation so that a later run resumes it.
+            with self._lock:
+                ex = self._store.load(arn)
+                if ex is not None:
+                    ex.invoking = False
+                    ex.token = None
+                    change = Change(ex)
+                    if ex.status == "RUNNING":
+                        change.tasks += (Task(self._clock.now_ms(), arn, INVOCATION, ""),)
+                    self._commit([change])
+            raise
+        else:
+            self._finish_invocation(arn, start_ms, request_id, output, None)
+
+    def _finish_invocation(
+        self,
+        arn: str,
+        start_ms: int,
+        request_id: str,
+        output: object,
+        crash: ErrorObject | None,
+    ) -> None:
+        with self._lock:
+            ex = self._store.load(arn)
+            if ex is None:
+                return
+            ex.invoking = False
+            ex.token = None
+            effects = finish_invocation(
+                ex,
+                self._store.lookup(arn),
+                self._clock.now_ms(),
+                start_ms=start_ms,
+                request_id=request_id,
+                output=output,
+                crash=crash,
+                max_crashes=self._max_crashes,
+            )
+            changes: list[Change] = []
+            self._apply(ex, effects, changes)
+            self._commit(changes)
+
+    # --- applying lifecycle effects ---------------------------------------------------------------
+
+    def _apply(
+        self,
+        ex: StoredExecution,
+        effects: Effects,
+        changes: list[Change],
+        change: Change | None = None,
+    ) -> None:
+        """Carry out a lifecycle transition: the header, one ``Change``, and the parent's invoke.
+
+        ``change`` (already in ``changes``) receives the writes; by default a new one does.
+        """
+        if change is None:
+            change = Change(ex)
+            changes.append(change)
+        if effects.operations:
+            change.operations.extend(effects.operations)
+            track_open(ex, effects.operations)
+        if effects.events:
+            change.raw_events.extend(effects.events)
+            ex.next_event_id += len(effects.events)
+        if effects.tasks:
+            arn = ex.arn
+            change.tasks += tuple(Task(due, arn, kind, op_id) for kind, op_id, due in effects.tasks)
+        change.cancelled += effects.cancelled
+        if effects.crashes is not None:
+            ex.crashes = effects.crashes
+        if effects.deliver is not None:
+            ex.unseen[effects.deliver] = None
+            ex.nudged = True
+        ending = effects.ending
+        if ending is not None:
+            ex.status, ex.end_ms, ex.result, ex.error = ending
+            ex.token = None
+            ex.open.clear()
+            change.cancel_all = True
+        parent = effects.parent
+        if parent is not None and ending is not None:  # a parent's invoke ends with its child
+            self._complete_invoke(
+                parent.arn,
+                parent.op_id,
+                parent.status,
+                changes,
+                ending.end_ms,
+                result=parent.result,
+                error=parent.error,
+            )
+
+    def _new_execution(
+        self,
+        arn: str,
+        function_name: str,
+        input_payload: str | None,
+        timeout_seconds: int | None,
+        now: int,
+        changes: list[Change],
+        *,
+        parent: tuple[str, str] | None = None,
+    ) -> None:
+        ex, effects = start_execution(
+            arn,
+            function_name,
+            input_payload,
+            timeout_seconds,
+            now,
+            nonce=secrets.token_hex(4),
+            parent=parent,
+        )
+        change = Change(ex, created=True)
+        changes.append(change)
+        self._apply(ex, effects, changes, change)
+
+    def _complete_invoke(
+        self,
+        arn: str,
+        op_id: str,
+        status: OperationStatus,
+        changes: list[Change],
+        now: int,
+        *,
+        result: str | None = None,
+        error: ErrorObject | None = None,
+    ) -> None:
+        ex = self._store.load(arn)
+        if ex is None:
+            return
+        op = self._store.lookup(arn)(op_id) if ex.status == "RUNNING" else None
+        effects = complete_invoke(ex, op, status, now, result=result, error=error)
+        if effects is not None:
+            self._apply(ex, effects, changes)
+
+    # --- chained invokes --------------------------------------------------------------------------
+
+    def _resolve_invoke(self, op_id: str, name: str) -> InvokeTarget:
+        function = self._functions.get(name)
+        if function is None:
+            return InvokeTarget(
+                error=ErrorObject(
+                    error_type="FunctionNotRegisteredError", error_message=not_registered(name)
+                )
+            )
+        if not function.durable:
+            return InvokeTarget()
+        exec_id = str(uuid.uuid4())
+        return InvokeTarget(child_arn=self._arn(name, exec_id, exec_id))
+
+    def _start_invoke(
+        self,
+        ex: StoredExecution,
+        change: Change,
+        changes: list[Change],
+        started: InvokeStarted,
+        now: int,
+    ) -> None:
+        child_arn = started.child_arn
+        ex.invokes[started.op_id] = InvokeEntry(started.function_name, started.payload, child_arn)
+        if child_arn is None:
+            change.tasks += (Task(now, ex.arn, CALL, started.op_id),)
+            return
+        self._new_execution(
+            child_arn,
+            started.function_name,
+            started.payload,
+            None,
+            now,
+            changes,
+            parent=(ex.arn, started.op_id),
+        )
+
+    def _begin_call(self, task: Task) -> Callable[[], None] | None:
+        ex = self._store.load(task.arn)
+        if ex is None or ex.status != "RUNNING":
+            return None
+        entry = ex.invokes.get(task.op_id)
+        if entry is None:
+            return None
+        function = self._functions.get(entry.function_name)
+        if function is None:
+            changes: list[Change] = []
+            error = ErrorObject(
+                error_type="FunctionNotRegisteredError",
+                error_message=not_registered(entry.function_name),
+            )
+            self._complete_invoke(
+                ex.arn, task.op_id, "FAILED", changes, self._clock.now_ms(), error=error
+            )
+            self._commit(changes)
+            return None
+        return partial(self._call, task.arn, task.op_id, function.handler, entry.payload)
+
+    def _call(self, arn: str, op_id: str, function: PlainFunction, payload: str | None) -> None:
+        status: OperationStatus = "SUCCEEDED"
+        result: str | None = None
+        error: ErrorObject | None = None
+        try:
+            value = function(payload)
+        except Exception as exc:
+            status, error = "FAILED", error_object(exc)
+        except BaseException:
+            # KeyboardInterrupt and the like: the call did not happen; a later run makes it.
+            with self._lock:
+                ex = self._store.load(arn)
+                if ex is not None and ex.status == "RUNNING":
+                    change = Change(ex)
+                    change.tasks = (Task(self._clock.now_ms(), arn, CALL, op_id),)
+                    self._commit([change])
+            raise
+        else:
+            if value is not None and not isinstance(value, str):
+                status = "FAILED"
+                error = ErrorObject(
+                    error_type="TypeError",
+                    error_message=(
+                        f"a plain function must return a JSON string or None, got "
+                        f"{type(value).__name__}"
+                    ),
+                )
+            elif too_large(value):
+                status = "FAILED"
+                error = ErrorObject(
+                    error_type="PayloadTooLargeError",
+                    error_message=f"the result is over the limit of {MAX_PAYLOAD_BYTES} bytes",
+                )
+            else:
+                result = value
+        with self._lock:
+            changes: list[Change] = []
+            self._complete_invoke(
+                arn, op_id, status, changes, self._clock.now_ms(), result=result, error=error
+            )
+            self._commit(changes)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def _load(self, arn: str) -> StoredExecution:
+        ex = self._store.load(arn) if isinstance(arn, str) else None
+        if ex is None:
+            raise ExecutionNotFoundError(
+                f"no execution has the ARN {arn!r} in this LocalService; start() returns the ARN "
+                "of each execution, and list_executions() lists them"
+            )
+        return ex
+
+    def _page(self, arn: str, start: int) -> ExecutionState:
+        size = self._page_size
+        ops = self._store.operations(arn, start, size)
+        marker = None
+        if size is not None and start + size < self._store.operation_count(arn):
+            marker = str(start + size)
+        return ExecutionState(operations=ops, next_marker=marker)
+
+    def _arn(self, function_name: str, name: str, exec_id: str) -> str:
+        segment = _not_arn_safe.sub("-", function_name)[:64]
+        return f"{self._arn_prefix}{segment}:$LATEST/durable-execution/{name}/{exec_id}"
+
+
+def not_registered(name: str) -> str:
+    """The message for a function name nothing is registered under."""
+    return (
+        f"no function named {name!r} is registered with this LocalService; register it first: "
+        f"service.register({name!r}, handler) for a durable function, or "
+        f"service.register({name!r}, fn, durable=False) for a plain one"
+    )
+
+
+def _crash_error(exc: BaseException) -> ErrorObject:
+    if isinstance(exc, SystemExit):
+        return ErrorObject(
+            error_type="Runtime.ExitError",
+            error_message=f"the handler exited (SystemExit {exc.code!r}) before returning",
+        )
+    return error_object(exc)
