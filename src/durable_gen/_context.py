@@ -1,17 +1,18 @@
 """The one channel from a running interpretation to replay-aware helpers (the logger).
 
 ``Interpreter.next_action()`` sets ``CURRENT`` to itself while it runs workflow code and resets
-it before returning; helpers read ``current()``. A ``ContextVar`` keeps concurrent
-interpretations (one per task or thread) apart without importing threading. Outside workflow
-code (a step, a test, the host) ``current()`` is None.
+it before returning; helpers read ``current()``. The driver sets ``STEP`` while it runs a step
+attempt, so that what the step logs names its operation (``current_step()``). A ``ContextVar``
+keeps concurrent interpretations and steps (one per task or thread) apart without importing
+threading. Outside workflow and step code (a test, the host) both are None.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-__all__ = ["CURRENT", "Running", "current", "is_replaying"]
+__all__ = ["CURRENT", "STEP", "Running", "StepAttempt", "current", "current_step", "is_replaying"]
 
 
 class Running(Protocol):
@@ -26,6 +27,24 @@ class Running(Protocol):
     def replaying(self) -> bool:
         """True while the command being run was answered from the history."""
         ...
+
+
+class StepAttempt(NamedTuple):
+    """The step attempt running on this thread of control."""
+
+    execution_arn: str
+    operation_id: str
+    name: str | None
+    attempt: int
+
+
+#: The step attempt the driver is running (None outside step code).
+STEP: ContextVar[StepAttempt | None] = ContextVar("durable_gen_step", default=None)
+
+
+def current_step() -> StepAttempt | None:
+    """The step attempt running on this thread of control, if any."""
+    return STEP.get()
 
 
 #: The interpretation currently running workflow code (None outside workflow code).

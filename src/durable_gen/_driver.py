@@ -35,6 +35,7 @@ from ._actions import (
     Succeeded,
     check_mode,
 )
+from ._context import STEP, StepAttempt
 from ._errors import InvalidInputError
 from ._interpreter import Interpreter
 from ._plugins import Hooks, Plugin
@@ -102,31 +103,39 @@ class _Invocation:
 
     def call(self, task: StepTask) -> Any:
         """Run a sync step, firing the attempt hooks around it."""
-        hooks = self.hooks
-        if hooks is None:
-            return task.fn(*task.args, **task.kwargs)
-        attempt = hooks.attempt_start(task, self.interp.pending_updates)
+        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
         try:
-            value = task.fn(*task.args, **task.kwargs)
-        except Exception as exc:
-            hooks.attempt_end(attempt, exc)
-            raise
-        hooks.attempt_end(attempt, None)
-        return value
+            hooks = self.hooks
+            if hooks is None:
+                return task.fn(*task.args, **task.kwargs)
+            attempt = hooks.attempt_start(task, self.interp.pending_updates)
+            try:
+                value = task.fn(*task.args, **task.kwargs)
+            except Exception as exc:
+                hooks.attempt_end(attempt, exc)
+                raise
+            hooks.attempt_end(attempt, None)
+            return value
+        finally:
+            STEP.reset(token)
 
     async def acall(self, task: StepTask) -> Any:
         """Run an async step, firing the attempt hooks around it."""
-        hooks = self.hooks
-        if hooks is None:
-            return await task.fn(*task.args, **task.kwargs)
-        attempt = hooks.attempt_start(task, self.interp.pending_updates)
+        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
         try:
-            value = await task.fn(*task.args, **task.kwargs)
-        except Exception as exc:
-            hooks.attempt_end(attempt, exc)
-            raise
-        hooks.attempt_end(attempt, None)
-        return value
+            hooks = self.hooks
+            if hooks is None:
+                return await task.fn(*task.args, **task.kwargs)
+            attempt = hooks.attempt_start(task, self.interp.pending_updates)
+            try:
+                value = await task.fn(*task.args, **task.kwargs)
+            except Exception as exc:
+                hooks.attempt_end(attempt, exc)
+                raise
+            hooks.attempt_end(attempt, None)
+            return value
+        finally:
+            STEP.reset(token)
 
     def run_inline(self, task: StepTask) -> None:
         """Run a sync step on this thread and report its outcome."""

@@ -394,12 +394,16 @@ class Interpreter(BatchHandlers):
 
     @property
     def replaying(self) -> bool:
-        """True while workflow code runs a command answered from the history.
+        """True while the workflow code running now already ran in an earlier invocation.
 
-        Replay-aware helpers (the logger) read it through ``durable_gen._context`` while
-        ``next_action()`` runs workflow code.
+        That is while the context being run still has recorded operations it has not reached
+        again: the code before them ran when they were recorded. Code past the last recorded
+        operation of its context is new (after a wait fired, a callback was answered, a retry
+        came due), whatever the command before it was. Replay-aware helpers (the logger) read
+        it through ``durable_gen._context`` while ``next_action()`` runs workflow code.
         """
-        return self._replaying
+        fiber = self._fiber
+        return fiber is not None and (fiber.ran_before or self._unreached_in(fiber.parent_id))
 
     @property
     def operations(self) -> dict[str, Operation]:
@@ -476,6 +480,7 @@ class Interpreter(BatchHandlers):
         self._ready.append((Fiber(gen, None, self._root_done), None, None))
 
     def _drive(self, fiber: Fiber, value: Any, exc: BaseException | None) -> None:
+        self._fiber = fiber
         gen = fiber.gen
         handlers = self._handlers
         while True:
@@ -798,6 +803,10 @@ class Interpreter(BatchHandlers):
                 ),
             )
             self._urgent = True  # the reply carries the callback id the workflow waits for
+        else:
+            # The invocation that created it ran on until it awaited the callback (or until
+            # its next command, which would be recorded after it).
+            fiber.ran_before = True
         serdes = cmd.serdes
 
         def created(op: Operation) -> Answer | None:
@@ -812,6 +821,7 @@ class Interpreter(BatchHandlers):
         return self._block(fiber, op_id, created)
 
     def _on_await_callback(self, fiber: Fiber, handle: CallbackHandle) -> Answer:
+        fiber.ran_before = False
         serdes = handle.serdes
 
         def answered(op: Operation) -> Answer | None:

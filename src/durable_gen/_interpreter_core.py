@@ -112,7 +112,7 @@ class Fatal(Exception):
 class Fiber:
     """One generator running in one context."""
 
-    __slots__ = ("alive", "ctx_id", "gen", "n", "on_done", "parent_id", "undo")
+    __slots__ = ("alive", "ctx_id", "gen", "n", "on_done", "parent_id", "ran_before", "undo")
 
     def __init__(
         self,
@@ -130,6 +130,10 @@ class Fiber:
         self.alive = True
         #: Compensations registered by this fiber's steps: (undo, step result, step name).
         self.undo: list[tuple[Callable[[Any], Any], Any, str | None]] = []
+        #: Set when the code it runs now ran in an earlier invocation although every recorded
+        #: operation of its context was reached: after the replayed creation of its context's
+        #: last recorded operation, a callback, until the callback is awaited.
+        self.ran_before = False
 
 
 class Core:
@@ -157,8 +161,12 @@ class Core:
         self._updates: list[OperationUpdate] = []
         #: Set when an update must be checkpointed before anything else happens.
         self._urgent = False
-        #: True while the last command was answered from the history (for replay-aware logs).
-        self._replaying = bool(self._ops)
+        #: The fiber whose workflow code runs now (for ``replaying``).
+        self._fiber: Fiber | None = None
+        #: Recorded operations by ParentId, and per context how many of them lead its list
+        #: already reached: built on the first ``replaying`` question (the logger's).
+        self._children: dict[str | None, list[Operation]] | None = None
+        self._reached: dict[str | None, int] = {}
 
     # --- positions and matching ---------------------------------------------------------------
 
@@ -171,7 +179,7 @@ class Core:
         op_id = _root_id(n) if ctx is None else operation_id(ctx, n)
         rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
         if rec is None:
-            self._replaying = False
+            fiber.ran_before = False  # a new command: what follows it is new code
             return op_id, None
         if (
             rec.type != type_
@@ -180,7 +188,6 @@ class Core:
             or rec.parent_id != fiber.parent_id
         ):
             self._match(op_id, fiber.parent_id, type_, sub_type, name, n)
-        self._replaying = True
         self._visited.add(op_id)
         return op_id, rec
 
@@ -196,9 +203,7 @@ class Core:
         """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none."""
         rec = self._ops.get(op_id)
         if rec is None:
-            self._replaying = False
             return None
-        self._replaying = True
         if (
             rec.type != type_
             or rec.sub_type != sub_type
@@ -223,6 +228,25 @@ class Core:
             )
         self._visited.add(op_id)
         return rec
+
+    def _unreached_in(self, parent: str | None) -> bool:
+        """Whether the context whose operations record ``parent`` has recorded operations
+        (markers aside) not reached yet. Amortized O(1): each context's list is walked once."""
+        children = self._children
+        if children is None:
+            children = self._children = {}
+            for op in self._recorded:
+                if not is_marker(op):
+                    children.setdefault(op.parent_id, []).append(op)
+        ops = children.get(parent)
+        if not ops:
+            return False
+        visited = self._visited
+        i = self._reached.get(parent, 0)
+        while i < len(ops) and ops[i].id in visited:
+            i += 1
+        self._reached[parent] = i
+        return i < len(ops)
 
     def _unvisited(self) -> list[Operation]:
         """Recorded operations, in contexts that were entered, never reached (markers aside)."""

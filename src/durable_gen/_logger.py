@@ -1,6 +1,19 @@
-"""A replay-aware logger for workflow code: it emits while executing, stays silent in replay.
+"""A replay-aware logger: each line of workflow code once per execution, with its execution.
 
-Records carry the execution ARN so that logs of one execution can be found together.
+Rules:
+
+1. In workflow code, a line is dropped while the code that logs it already ran in an earlier
+   invocation (its context still has recorded operations not reached again); code past them
+   is new and logs, whatever resumed it (a wait, a callback, an invoke, a retry, a child, a Map
+   item or a Parallel branch). ``log_during_replay=True`` logs in replay too, with
+   ``replaying: True`` in the record.
+2. In step code, a line always logs (a step runs only when it is not replayed) and names the
+   operation: ``operationId``, ``operationName``, ``attempt``.
+3. Every record of an execution carries ``durableExecutionArn`` (and ``execution_arn``, the
+   name of earlier versions) as extra fields: Lambda's JSON log format writes them as
+   top-level keys, which is what CloudWatch filters such as
+   ``{ $.durableExecutionArn = "arn:..." }`` select on.
+4. Outside workflow and step code it is a plain logger.
 """
 
 from __future__ import annotations
@@ -14,26 +27,50 @@ __all__ = ["ReplayAwareLogger", "get_logger"]
 
 
 class ReplayAwareLogger:
-    """Wraps a ``logging.Logger``; messages logged while replaying are dropped.
+    """Wraps a ``logging.Logger``: lines of replayed workflow code are dropped (see the rules).
 
-    Outside workflow code (a step, a test) it always emits.
+    Args:
+        logger: The logger to write to.
+        log_during_replay: Log replayed lines too (marked ``replaying: True``).
     """
 
-    __slots__ = ("logger",)
+    __slots__ = ("log_during_replay", "logger")
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(self, logger: logging.Logger, *, log_during_replay: bool = False) -> None:
         self.logger = logger
+        self.log_during_replay = log_during_replay
 
     def _log(self, level: int, msg: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        fields: dict[str, Any]
         running = _context.current()
         if running is not None:
-            if running.replaying:
+            replaying = running.replaying
+            if replaying and not self.log_during_replay:
                 return
+            arn = running.execution_arn
+            fields = {"durableExecutionArn": arn, "execution_arn": arn}
+            if replaying:
+                fields["replaying"] = True
+        else:
+            step = _context.current_step()
+            if step is None:
+                fields = {}
+            else:
+                fields = {
+                    "durableExecutionArn": step.execution_arn,
+                    "execution_arn": step.execution_arn,
+                    "operationId": step.operation_id,
+                    "operationName": step.name,
+                    "attempt": step.attempt,
+                }
+        if fields:
             extra = kwargs.setdefault("extra", {})
-            extra.setdefault("execution_arn", running.execution_arn)
-        if self.logger.isEnabledFor(level):
-            kwargs.setdefault("stacklevel", 3)
-            self.logger.log(level, msg, *args, **kwargs)
+            for key, value in fields.items():
+                extra.setdefault(key, value)
+        kwargs.setdefault("stacklevel", 3)
+        self.logger.log(level, msg, *args, **kwargs)
 
     def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
         self._log(logging.DEBUG, msg, args, kwargs)
@@ -52,6 +89,8 @@ class ReplayAwareLogger:
         self._log(logging.ERROR, msg, args, kwargs)
 
 
-def get_logger(name: str = "durable_gen.workflow") -> ReplayAwareLogger:
-    """A replay-aware logger named ``name``."""
-    return ReplayAwareLogger(logging.getLogger(name))
+def get_logger(
+    name: str = "durable_gen.workflow", *, log_during_replay: bool = False
+) -> ReplayAwareLogger:
+    """A replay-aware logger named ``name`` (see ``ReplayAwareLogger``)."""
+    return ReplayAwareLogger(logging.getLogger(name), log_during_replay=log_during_replay)
