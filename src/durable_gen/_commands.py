@@ -16,6 +16,7 @@ from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
 import msgspec
 
 from ._errors import ValidationError, WorkflowDefinitionError
+from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._serdes import Serdes
 from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
 
@@ -451,10 +452,6 @@ class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
             )
         delay = min(self.max_delay, self.delay * self.backoff ** (attempt - 1))
         return WaitDecision.again(max(1, math.ceil(delay)))
-
-
-class WaitConditionNotMetError(Exception):
-    """Raised by ``WaitStrategy`` when ``max_attempts`` checks did not meet the condition."""
 
 
 class WaitForCondition(Command, frozen=True):

@@ -16,7 +16,13 @@ from typing import Any, Final, overload
 import msgspec
 
 from .._driver import CheckpointMode, invoke
-from .._errors import DurableGenError, InvalidCheckpointTokenError, InvalidInputError
+from .._errors import (
+    DurableGenError,
+    InvalidCheckpointTokenError,
+    InvalidInputError,
+    ValidationError,
+    WorkflowDefinitionError,
+)
 from .._failure import bounded_error
 from .._plugins import Plugin
 from .._serdes import Serdes
@@ -132,13 +138,18 @@ class LambdaHandler:
         plugins: Sequence[Plugin] = (),
     ) -> None:
         if not callable(workflow):
-            raise TypeError(f"lambda_handler needs a workflow function, got {workflow!r}")
+            raise WorkflowDefinitionError(
+                f"lambda_handler needs a workflow generator function, got {workflow!r}"
+            )
         if checkpointing not in ("step", "eager", "batch"):
-            raise ValueError(
+            raise ValidationError(
                 f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
             )
         if service is not None and (client is not None or region is not None):
-            raise ValueError("pass either service= or client=/region=, not both")
+            raise ValidationError(
+                "pass either service= (any DurableService) or client=/region= (for Lambda's), "
+                "not both"
+            )
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
