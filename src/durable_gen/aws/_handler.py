@@ -24,10 +24,11 @@ from .._errors import (
     WorkflowDefinitionError,
 )
 from .._failure import bounded_error
+from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
-from .._wire import ErrorObject, InvocationInput, InvocationOutput
+from .._wire import ErrorObject, ExecutionState, InvocationInput, InvocationOutput
 from ._service import LambdaService, ServiceUnavailableError
 
 __all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
@@ -107,14 +108,16 @@ def _as_dict(output: InvocationOutput) -> dict[str, Any]:
 class LambdaHandler:
     """A Lambda handler that runs a durable_gen workflow: call it as ``handler(event, context)``.
 
-    Each call parses the event, runs one invocation of the workflow through the driver, and
-    returns the output the service expects: ``{"Status": "SUCCEEDED", "Result": <json>}``,
-    ``{"Status": "PENDING"}`` or ``{"Status": "FAILED", "Error": {...}}``.
+    Each call parses the event, reads and checks every page of the execution's state, runs one
+    invocation of the workflow through the driver, and returns the output the service expects:
+    ``{"Status": "SUCCEEDED", "Result": <json>}``, ``{"Status": "PENDING"}`` or
+    ``{"Status": "FAILED", "Error": {...}}``.
 
     What happens on a failure that is not the workflow's own:
 
-    - An event that is not a durable invocation, or whose state is malformed, a payload or
-      result over the limits, an update the service rejects: a FAILED output (with an
+    - An event that is not a durable invocation, a state that is malformed or corrupt (a
+      repeated operation id, a finished step without details) or whose paging does not end, a
+      payload or result over the limits, an update the service rejects: a FAILED output (with an
       ``InvalidInputError``, ``PayloadTooLargeError``, ... as ``ErrorType``). Retrying could not
       change the outcome, and raising would only make Lambda try again.
     - A stale checkpoint token, or a service that stayed unavailable through every retry: the
@@ -196,7 +199,16 @@ class LambdaHandler:
             log.error("durable_gen: rejected the Lambda event: %s", exc)
             return _as_dict(_failed(exc))
         service = self.service
+        arn, token = parsed.durable_execution_arn, parsed.checkpoint_token
         try:
+            # Every page is read and checked here, before anything is replayed.
+            operations = load_operations(
+                parsed.initial_execution_state,
+                lambda marker: service.get_state(arn, token, marker),
+            )
+            parsed = msgspec.structs.replace(
+                parsed, initial_execution_state=ExecutionState(operations=operations)
+            )
             output = invoke(
                 self.workflow,
                 parsed,
