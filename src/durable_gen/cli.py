@@ -18,6 +18,7 @@ import argparse
 import inspect
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -78,11 +79,41 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
         ) from exc
+    try:
+        msgspec.json.encode(value)
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise CliError(
+            f"{what} holds {bad!r}, a lone surrogate escape: it is not valid Unicode text, so "
+            "it cannot be recorded; escape whole characters only"
+        ) from None
+    return value
+
+
+def _check_text(args: argparse.Namespace) -> None:
+    """Refuse arguments that are not UTF-8: Python keeps such bytes as lone surrogates, which
+    no JSON payload, database or terminal can carry."""
+    for dest, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and _SURROGATE.search(text):
+                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                option = "--" + dest.replace("_", "-") if dest in _OPTION_DESTS else dest.upper()
+                raise CliError(
+                    f"{option} is not UTF-8 text ({shown!r}): pass UTF-8 (check the terminal's "
+                    "locale or the script that built the command line)"
+                )
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: Argument names that are options (shown as --name); the others are positionals.
+_OPTION_DESTS: Final = frozenset(
+    {"db", "input", "name", "html", "register", "status", "lock_timeout", "poll", "lease"}
+)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -481,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_text(args)
         code: int = args.handler(args)
         return code
     except ValidationError as exc:
