@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import os
 import re
 import signal
@@ -79,11 +80,17 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     if text is None:
         return None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
         ) from exc
+    except ValueError as exc:  # NaN, Infinity, or a number too large for a float
+        raise CliError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CliError(
+            f"{what} nests arrays or objects too deeply to be read; flatten it"
+        ) from None
     try:
         msgspec.json.encode(value)
     except UnicodeEncodeError as exc:
@@ -92,6 +99,17 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
             f"{what} holds {bad!r}, a lone surrogate escape: it is not valid Unicode text, so "
             "it cannot be recorded; escape whole characters only"
         ) from None
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value (JSON has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a JSON number a workflow can read back")
     return value
 
 
