@@ -8,7 +8,10 @@ then one ``GetDurableExecutionState`` call per ``NextMarker``. Rules, each a typ
 2. An operation id appears once across all the pages read: a repeated id means two records
    for one position, and replay could not tell which one is true.
 3. A finished step carries its outcome: a SUCCEEDED or FAILED STEP without ``StepDetails``
-   has lost its result or error, and replaying it would invent one.
+   has lost its result or error, and replaying it would invent one. A step's ``Attempt`` is
+   never negative.
+4. There is at most one EXECUTION operation: it carries the input, and two would leave it open
+   which one the workflow started from.
 
 Pure: the host passes the function that fetches a page.
 """
@@ -49,8 +52,8 @@ def load_operations(
         The operations of all pages, in order.
 
     Raises:
-        InvalidInputError: the service repeated a marker, paged past ``max_pages``, repeated
-            an operation id, or recorded a finished step without its details.
+        InvalidInputError: the service repeated a marker or paged past ``max_pages``, or what
+            it sent breaks a rule of ``check_operations``.
     """
     operations = list(first.operations)
     marker = first.next_marker
@@ -80,12 +83,14 @@ def load_operations(
 
 
 def check_operations(operations: list[Operation]) -> None:
-    """Check rules 2 and 3 on one execution's operations.
+    """Check rules 2 to 4 on one execution's operations.
 
     Raises:
-        InvalidInputError: an operation id is repeated, or a finished step has no details.
+        InvalidInputError: an operation id is repeated, a finished step has no details, a
+            step's attempt is negative, or there are two EXECUTION operations.
     """
     ids: set[str] = set()
+    execution: Operation | None = None
     for index, op in enumerate(operations):
         if op.id in ids:
             first = next(i for i, other in enumerate(operations) if other.id == op.id)
@@ -102,3 +107,16 @@ def check_operations(operations: list[Operation]) -> None:
                 f"{'result' if op.status == 'SUCCEEDED' else 'error'} is missing, so the "
                 "history is truncated or corrupt and replay would invent one"
             )
+        if op.step_details is not None and (op.step_details.attempt or 0) < 0:
+            raise InvalidInputError(
+                f"the STEP {op.id!r} records Attempt {op.step_details.attempt}: attempts count "
+                "from 0, so the history is corrupt"
+            )
+        if op.type == "EXECUTION":
+            if execution is not None:
+                raise InvalidInputError(
+                    f"the execution's state holds two EXECUTION operations ({execution.id!r} "
+                    f"and {op.id!r}): the history mixes two executions; replay needs the one "
+                    "that carries this execution's input"
+                )
+            execution = op

@@ -180,6 +180,36 @@ EVENTS: list[tuple[str, Any, str, str]] = [
         "recorded error is missing",
     ),
     (
+        "two-executions",
+        event([execution_op(), dict(execution_op(), Id="i2")]),
+        "InvalidInputError",
+        "two EXECUTION operations ('i1' and 'i2')",
+    ),
+    (
+        "negative-attempt",
+        event(
+            [
+                execution_op(),
+                {
+                    "Id": operation_id(None, 1),
+                    "Type": "STEP",
+                    "SubType": "Step",
+                    "Name": "echo",
+                    "Status": "READY",
+                    "StepDetails": {"Attempt": -5},
+                },
+            ]
+        ),
+        "InvalidInputError",
+        "records Attempt -5",
+    ),
+    (
+        "no-execution-in-any-page",
+        event([], marker="p2"),
+        "InvalidInputError",
+        "has no EXECUTION operation",
+    ),
+    (
         "id-twice-in-one-page",
         event([execution_op(), execution_op()]),
         "InvalidInputError",

@@ -75,3 +75,15 @@ def test_finished_steps_need_details_other_types_do_not() -> None:
 def test_a_repeated_id_names_both_positions() -> None:
     with pytest.raises(dg.InvalidInputError, match=r"'1' appears twice .*operations 0 and 2"):
         check_operations([op("1"), op("2"), op("1", "WAIT")])
+
+
+def test_one_execution_operation_at_most() -> None:
+    check_operations([op("e", "EXECUTION", "STARTED"), op("1")])
+    with pytest.raises(dg.InvalidInputError, match="two EXECUTION operations"):
+        check_operations([op("e", "EXECUTION", "STARTED"), op("f", "EXECUTION", "STARTED")])
+
+
+def test_a_negative_attempt_is_corrupt() -> None:
+    check_operations([op("1", status="READY", details=StepDetails(attempt=0))])
+    with pytest.raises(dg.InvalidInputError, match="Attempt -1"):
+        check_operations([op("1", status="READY", details=StepDetails(attempt=-1))])
