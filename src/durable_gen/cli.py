@@ -138,7 +138,14 @@ _OPTION_DESTS: Final = frozenset(
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+    path = Path(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+    if path.is_dir():
+        source = "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
+        raise CliError(
+            f"{path} is a folder{f' (from {source})' if source else ''}: the database is a "
+            f"file; give its path, e.g. {path / DEFAULT_DB}"
+        )
+    return path
 
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
@@ -381,6 +388,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         name, sep, path = item.partition("=")
         if not sep or not name or ":" not in path:
             raise CliError(f"--register takes NAME=MODULE:FUNCTION, got {item!r}")
+        if name in functions:
+            raise CliError(
+                f"--register names {name!r} twice ({functions[name]} and {path}); each NAME "
+                "serves one function"
+            )
         functions[name] = path
     try:
         with _worker(

@@ -145,6 +145,13 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
     # the database
     ("no-database", ["show", "abc"], 2, "no database at durable.db", False),
     ("db-missing-folder", ["list", "--db", "no/such/dir/x.db"], 2, "no database at", False),
+    (
+        "db-is-a-folder",
+        ["start", "flows:total", "--db", "."],
+        2,
+        ". is a folder (from --db)",
+        False,
+    ),
     ("db-not-sqlite", ["list", "--db", "notadb.db"], 1, "StoreError", False),
     ("list-bad-status", ["list", "--status", "DONE"], 2, "invalid choice: 'DONE'", True),
     ("show-unknown", ["show", "zzz"], 2, "no execution matches 'zzz'", True),
@@ -263,6 +270,20 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
         ["worker", "--once", "--register", "x=nosuch:f"],
         2,
         "cannot import module",
+        False,
+    ),
+    (
+        "register-twice",
+        ["worker", "--once", "--register", "x=flows:total", "--register", "x=flows:double"],
+        2,
+        "names 'x' twice",
+        False,
+    ),
+    (
+        "register-bad-name",
+        ["worker", "--once", "--register", "bad name=flows:total"],
+        2,
+        "function name must be",
         False,
     ),
     (
