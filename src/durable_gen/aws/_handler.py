@@ -23,7 +23,7 @@ from .._errors import (
     ValidationError,
     WorkflowDefinitionError,
 )
-from .._failure import bounded_error
+from .._failure import bounded_error, error_object
 from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
@@ -89,10 +89,8 @@ def parse_event(event: Any) -> InvocationInput:
 
 
 def _failed(exc: BaseException) -> InvocationOutput:
-    return InvocationOutput(
-        status="FAILED",
-        error=ErrorObject(error_type=type(exc).__name__, error_message=str(exc)),
-    )
+    # No stack trace: the error is ours, at the boundary, and its message says what to do.
+    return InvocationOutput(status="FAILED", error=error_object(exc, stack_trace=False))
 
 
 def _as_dict(output: InvocationOutput) -> dict[str, Any]:
