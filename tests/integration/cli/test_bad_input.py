@@ -427,3 +427,20 @@ def test_a_callback_failure_message_is_shown_escaped(cli: Cli, workdir: Path) ->
     shown = cli("show", started.out.strip())
     _harmless(shown.out)
     assert "denied\\x1b]0;owned\\x07" in shown.out
+
+
+def test_a_worker_skips_a_remembered_workflow_whose_module_now_fails(
+    cli: Cli, workdir: Path
+) -> None:
+    started = cli("start", "flows:total", "--input", "2")
+    assert started.code == 0
+    good = (workdir / "flows.py").read_text()
+    (workdir / "flows.py").write_text("raise RuntimeError('half-deployed')\n" + good)
+    ran = cli("worker", "--once")
+    assert ran.code == 0, ran
+    assert "not serving 'flows.total'" in ran.err and "half-deployed" in ran.err
+    assert "Traceback" not in ran.err
+    # The execution waits for a worker that can import it, and then finishes.
+    (workdir / "flows.py").write_text(good)
+    assert cli("worker", "--once", "--skip-time").code == 0
+    assert "status    SUCCEEDED" in cli("show", started.out.strip()).out
