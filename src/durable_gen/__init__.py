@@ -26,7 +26,6 @@ from ._commands import RunCompensations as RunCompensations
 from ._commands import Step as Step
 from ._commands import StepFunction as StepFunction
 from ._commands import Wait as Wait
-from ._commands import WaitConditionNotMetError as WaitConditionNotMetError
 from ._commands import WaitDecision as WaitDecision
 from ._commands import WaitForCallback as WaitForCallback
 from ._commands import WaitForCondition as WaitForCondition
@@ -61,6 +60,7 @@ from ._errors import StepInterruptedError as StepInterruptedError
 from ._errors import StoreError as StoreError
 from ._errors import UnknownCallbackError as UnknownCallbackError
 from ._errors import ValidationError as ValidationError
+from ._errors import WaitConditionNotMetError as WaitConditionNotMetError
 from ._errors import WorkflowDefinitionError as WorkflowDefinitionError
 from ._interpreter import Failed as Failed
 from ._interpreter import Interpreter as Interpreter

@@ -16,6 +16,7 @@ from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
 import msgspec
 
 from ._errors import ValidationError, WorkflowDefinitionError
+from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._serdes import Serdes
 from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
 
@@ -58,10 +59,14 @@ Jitter = Literal["none", "full", "half"]
 def _check_name(name: str | None, what: str) -> None:
     if name is None:
         return
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
+    if (
+        not isinstance(name, str)
+        or not 0 < len(name) <= MAX_NAME_CHARS
+        or not (name.isascii() and name.isprintable())
+    ):
         raise ValidationError(
-            f"{what} name must be a non-empty string of at most {MAX_NAME_CHARS} characters, "
-            f"got {name!r}"
+            f"{what} name must be a non-empty string of at most {MAX_NAME_CHARS} printable "
+            f"ASCII characters (the service records names so), got {name!r}"
         )
 
 
@@ -71,6 +76,53 @@ def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> N
     if not minimum <= value <= maximum:
         raise ValidationError(
             f"{what} must be between {minimum} and {maximum} seconds, got {value}"
+        )
+
+
+def _check_number(value: object, what: str, *, minimum: float) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < minimum
+    ):
+        raise ValidationError(
+            f"{what} must be a finite number of at least {minimum:g}, got {value!r}"
+        )
+
+
+def _check_count(value: object, what: str, *, minimum: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(f"{what} must be an int of at least {minimum} or None, got {value!r}")
+
+
+def _check_callable(value: object, what: str) -> None:
+    if value is not None and not callable(value):
+        raise ValidationError(f"{what} must be a function (or None), got {value!r}")
+
+
+def _check_retry(value: object, what: str) -> None:
+    if value is not None and not isinstance(value, Retry):
+        raise ValidationError(
+            f"{what} retry must be a Retry (e.g. Retry(max_attempts=3)) or None, got {value!r}"
+        )
+
+
+def _check_serdes(value: object, what: str) -> None:
+    if value is not None and not isinstance(value, Serdes):
+        raise ValidationError(
+            f"{what} must be a Serdes (an object with serialize(value) -> str and "
+            f"deserialize(str) methods) or None, got {value!r}"
+        )
+
+
+def _check_completion(value: object, what: str) -> None:
+    if value is not None and not isinstance(value, Completion):
+        raise ValidationError(
+            f"{what} completion must be a Completion (e.g. Completion(min_successful=2)) or "
+            f"None, got {value!r}"
         )
 
 
@@ -119,10 +171,10 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True):
             raise ValidationError(f"max_attempts must be an int, got {self.max_attempts!r}")
         if self.max_attempts < 1:
             raise ValidationError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        if self.initial_delay < 0 or self.max_delay < 0:
-            raise ValidationError("initial_delay and max_delay must not be negative")
-        if self.backoff < 1:
-            raise ValidationError(f"backoff must be at least 1.0, got {self.backoff}")
+        _check_number(self.initial_delay, "Retry initial_delay (seconds)", minimum=0)
+        _check_number(self.max_delay, "Retry max_delay (seconds)", minimum=0)
+        _check_number(self.backoff, "Retry backoff", minimum=1)
+        _check_callable(self.retry_if, "Retry retry_if")
         if self.jitter not in ("none", "full", "half"):
             raise ValidationError(f"jitter must be 'none', 'full' or 'half', got {self.jitter!r}")
         if not isinstance(self.retry_on, tuple) or not all(
@@ -189,8 +241,19 @@ class Step(Command, frozen=True):
         if (  # the common case in one test: this runs for every step, replays included
             type(self.args) is tuple
             and self.semantics in _SEMANTICS
-            and (name is None or (type(name) is str and 0 < len(name) <= MAX_NAME_CHARS))
+            and (
+                name is None
+                or (
+                    type(name) is str
+                    and 0 < len(name) <= MAX_NAME_CHARS
+                    and name.isascii()
+                    and name.isprintable()
+                )
+            )
             and callable(self.fn)
+            and self.retry is None
+            and self.serdes is None
+            and self.compensate is None
         ):
             return
         if not callable(self.fn):
@@ -202,6 +265,9 @@ class Step(Command, frozen=True):
                 f"semantics must be 'at_least_once' or 'at_most_once', got {self.semantics!r}"
             )
         _check_name(self.name, "step")
+        _check_retry(self.retry, "step")
+        _check_serdes(self.serdes, "step serdes")
+        _check_callable(self.compensate, "step compensate")
 
     @property
     def op_name(self) -> str | None:
@@ -249,7 +315,15 @@ class StepFunction(Generic[P, R]):
         self.serdes = serdes
         self.compensate = compensate
         functools.update_wrapper(self, fn)
-        Step(fn, name=self.name, semantics=semantics)  # validate once, here
+        # validate once, here
+        Step(
+            fn,
+            name=self.name,
+            retry=retry,
+            semantics=semantics,
+            serdes=serdes,
+            compensate=compensate,
+        )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
         return _PrevalidatedStep(
@@ -339,6 +413,7 @@ class CreateCallback(Command, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_name(self.name, "callback")
+        _check_serdes(self.serdes, "callback serdes")
         if self.timeout is not None:
             _check_seconds(self.timeout, "callback timeout", minimum=1, maximum=99_999_999)
         if self.heartbeat_timeout is not None:
@@ -383,8 +458,12 @@ class WaitForCallback(Command, frozen=True):
                 f"WaitForCallback needs a callable submitter, got {self.submitter!r}"
             )
         CreateCallback(
-            name=self.name, timeout=self.timeout, heartbeat_timeout=self.heartbeat_timeout
+            name=self.name,
+            timeout=self.timeout,
+            heartbeat_timeout=self.heartbeat_timeout,
+            serdes=self.serdes,
         )
+        _check_retry(self.retry, "WaitForCallback")
 
 
 class Invoke(Command, frozen=True):
@@ -407,6 +486,11 @@ class Invoke(Command, frozen=True):
                 f"got {self.function_name!r}"
             )
         _check_name(self.name, "invoke")
+        if self.tenant_id is not None and not isinstance(self.tenant_id, str):
+            raise ValidationError(
+                f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
+            )
+        _check_serdes(self.serdes, "invoke serdes")
 
 
 class WaitDecision(msgspec.Struct, frozen=True):
@@ -442,6 +526,18 @@ class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
     max_delay: int = 300
     max_attempts: int | None = None
 
+    def __post_init__(self) -> None:
+        if not callable(self.until):
+            raise ValidationError(
+                f"WaitStrategy until must be a predicate function, got {self.until!r}"
+            )
+        _check_seconds(self.delay, "WaitStrategy delay", minimum=1, maximum=MAX_WAIT_SECONDS)
+        _check_number(self.backoff, "WaitStrategy backoff", minimum=1)
+        _check_seconds(
+            self.max_delay, "WaitStrategy max_delay", minimum=1, maximum=MAX_WAIT_SECONDS
+        )
+        _check_count(self.max_attempts, "WaitStrategy max_attempts", minimum=1)
+
     def __call__(self, state: Any, attempt: int) -> WaitDecision:
         if self.until(state):
             return WaitDecision.done()
@@ -451,10 +547,6 @@ class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
             )
         delay = min(self.max_delay, self.delay * self.backoff ** (attempt - 1))
         return WaitDecision.again(max(1, math.ceil(delay)))
-
-
-class WaitConditionNotMetError(Exception):
-    """Raised by ``WaitStrategy`` when ``max_attempts`` checks did not meet the condition."""
 
 
 class WaitForCondition(Command, frozen=True):
@@ -529,13 +621,16 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     tolerated_failure_percentage: float | None = None
 
     def __post_init__(self) -> None:
-        if self.min_successful is not None and self.min_successful < 0:
-            raise ValidationError("min_successful must not be negative")
-        if self.tolerated_failure_count is not None and self.tolerated_failure_count < 0:
-            raise ValidationError("tolerated_failure_count must not be negative")
+        _check_count(self.min_successful, "Completion min_successful", minimum=0)
+        _check_count(self.tolerated_failure_count, "Completion tolerated_failure_count", minimum=0)
         pct = self.tolerated_failure_percentage
-        if pct is not None and not 0 <= pct <= 100:
-            raise ValidationError("tolerated_failure_percentage must be between 0 and 100")
+        if pct is not None and (
+            isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct <= 100
+        ):
+            raise ValidationError(
+                f"Completion tolerated_failure_percentage must be a number between 0 and 100, "
+                f"got {pct!r}"
+            )
 
     @classmethod
     def all_completed(cls) -> Completion:
@@ -601,6 +696,10 @@ class Map(Command, frozen=True):
             )
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "map")
+        _check_completion(self.completion, "Map")
+        _check_callable(self.item_namer, "Map item_namer")
+        _check_serdes(self.serdes, "Map serdes")
+        _check_serdes(self.item_serdes, "Map item_serdes")
 
 
 class Branch(msgspec.Struct, frozen=True):
@@ -608,6 +707,11 @@ class Branch(msgspec.Struct, frozen=True):
 
     fn: Callable[[], Any]
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ValidationError(f"a Branch needs a function, got {self.fn!r}")
+        _check_name(self.name, "branch")
 
 
 class Parallel(Command, frozen=True):
@@ -628,12 +732,18 @@ class Parallel(Command, frozen=True):
     def __post_init__(self) -> None:
         _check_nesting(self.nesting)
         if isinstance(self.branches, (str, bytes)) or not isinstance(self.branches, Sequence):
-            raise ValidationError("Parallel branches must be a list of callables")
+            raise ValidationError(
+                "Parallel branches must be a list of functions (Parallel([a, b])), got "
+                f"{type(self.branches).__name__}"
+            )
         for b in self.branches:
             if not (isinstance(b, Branch) or callable(b)):
                 raise ValidationError(f"a Parallel branch must be callable, got {b!r}")
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "parallel")
+        _check_completion(self.completion, "Parallel")
+        _check_serdes(self.serdes, "Parallel serdes")
+        _check_serdes(self.item_serdes, "Parallel item_serdes")
 
 
 # --- workflows ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ __all__ = [
     "StoreError",
     "UnknownCallbackError",
     "ValidationError",
+    "WaitConditionNotMetError",
     "WorkflowDefinitionError",
 ]
 
@@ -131,8 +132,15 @@ class ExecutionSuspendedError(DurableGenError):
         self.waiting_on = waiting_on
 
 
-class StoreError(InvalidInputError):
-    """The execution store's database is unusable: locked too long, corrupt, or too new."""
+# --- the infrastructure must be fixed (or waited for) ------------------------------------------
+
+
+class StoreError(DurableGenError):
+    """The execution store's database is unusable: locked too long, corrupt, or too new.
+
+    Not an ``InvalidInputError``: nothing the caller passed was wrong. A locked database is
+    retried by waiting (or by freeing the lock); a corrupt or too-new one needs the operator.
+    """
 
 
 # --- the service refused a request --------------------------------------------------------------
@@ -233,6 +241,14 @@ class InvokeFailedError(OperationError):
 
 class ChildFailedError(OperationError):
     """A child context (``Child``, a Map item or a Parallel branch) ended with an error."""
+
+
+class WaitConditionNotMetError(DurableGenError):
+    """``WaitStrategy`` ran ``max_attempts`` checks and the condition was never met.
+
+    Raised inside the ``WaitForCondition`` step, so the step fails; the workflow sees a
+    ``StepFailedError`` whose ``error_type`` is ``"WaitConditionNotMetError"``.
+    """
 
 
 class BatchFailedError(OperationError):

@@ -41,6 +41,13 @@ class JsonSerdes:
     def serialize(self, value: Any) -> str:
         try:
             return _encoder.encode(value).decode()
+        except UnicodeEncodeError as exc:
+            raise SerializationError(
+                f"a value of type {type(value).__name__} holds text that is not valid Unicode "
+                f"({exc.reason}: {exc.object[exc.start : exc.end]!r}), which JSON cannot carry; "
+                "clean the string first (s.encode('utf-8', 'replace').decode()) or pass serdes= "
+                "to the operation"
+            ) from exc
         except (TypeError, msgspec.EncodeError, OverflowError) as exc:
             raise SerializationError(
                 f"a value of type {type(value).__name__} cannot be serialized to JSON ({exc}); "
@@ -51,10 +58,17 @@ class JsonSerdes:
     def deserialize(self, payload: str) -> Any:
         try:
             return _decoder.decode(payload)
+        except UnicodeEncodeError as exc:
+            raise SerializationError(
+                f"a recorded payload is not valid Unicode text ({exc.reason}: "
+                f"{exc.object[exc.start : exc.end]!r} at character {exc.start}), so it is not "
+                "JSON: whoever wrote it (the caller that started the execution, or a callback's "
+                "sender) must send valid UTF-8"
+            ) from exc
         except msgspec.DecodeError as exc:
             raise SerializationError(
-                f"a recorded payload is not valid JSON ({exc}): the history was written with "
-                "another serdes; pass the same serdes= to the operation"
+                f"a recorded payload is not valid JSON ({exc}): it was written by another serdes "
+                "(pass the same serdes= to the operation) or by a caller that sent malformed JSON"
             ) from exc
 
 
@@ -66,7 +80,7 @@ def dumps(value: Any, serdes: Serdes | None = None, *, what: str = "value") -> s
     if serdes is None:
         try:
             payload = _encoder.encode(value).decode()
-        except (TypeError, msgspec.EncodeError, OverflowError):
+        except (TypeError, msgspec.EncodeError, OverflowError, UnicodeEncodeError):
             payload = DEFAULT_SERDES.serialize(value)  # raises with the full message
     else:
         try:
@@ -96,7 +110,7 @@ def loads(payload: str | None, serdes: Serdes | None = None) -> Any:
     if serdes is None:
         try:
             return _decoder.decode(payload)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeEncodeError):
             return DEFAULT_SERDES.deserialize(payload)  # raises with the full message
     try:
         return serdes.deserialize(payload)

@@ -6,27 +6,37 @@ Commands: ``run``, ``start``, ``list``, ``show`` (text, or ``--html`` timeline),
 unknown id, a locked or corrupt database) is one clear line on stderr and a non-zero exit
 status, never a traceback.
 
-Exit statuses: 0 success, 1 the execution failed (or the service refused), 2 a usage error,
-3 ``run`` left the execution suspended (it waits for a callback), 130 interrupted.
+Exit statuses: 0 success, 1 the execution failed (or the service refused, or the database is
+locked or corrupt), 2 a usage error (a bad option, module path or id), 3 ``run`` left the
+execution suspended (it waits for a callback), 130 interrupted. Text taken from the database
+(error messages, names, results) is printed with control characters escaped.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import math
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, NoReturn, TextIO
 
 import msgspec
 
-from ._errors import DurableGenError, ExecutionSuspendedError, InvalidInputError, StoreError
-from ._wire import ErrorObject, Event
+from ._errors import (
+    DurableGenError,
+    ExecutionSuspendedError,
+    InvalidInputError,
+    ValidationError,
+)
+from ._wire import MAX_WAIT_SECONDS, ErrorObject, Event
 
 __all__ = ["main"]
 
@@ -38,18 +48,31 @@ _DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 _WAITING_TYPES = frozenset({"WAIT", "CALLBACK", "CHAINED_INVOKE"})
 
 
-class CliError(Exception):
-    """A user error: printed as one line, exit status 2."""
+class CliError(ValidationError):
+    """A usage error of the command line: printed as one line, exit status 2."""
 
 
 def load_workflow(spec: str) -> Callable[..., Any]:
-    """Import ``MODULE:ATTR`` (the working directory is importable)."""
+    """Import ``MODULE:ATTR`` (the working directory is importable) and check it is a workflow."""
     from .local._worker import import_object
 
     try:
-        return import_object(spec)  # type: ignore[no-any-return]
+        fn: Callable[..., Any] = import_object(spec)
     except InvalidInputError as exc:
         raise CliError(str(exc)) from None
+    target = inspect.unwrap(fn)
+    if inspect.isgeneratorfunction(target):
+        return fn
+    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+        raise CliError(
+            f"{spec} is an async function: a workflow is a plain generator function that "
+            "yields commands (only steps may be async)"
+        )
+    raise CliError(
+        f"{spec} is not a workflow: a workflow is a generator function that yields commands "
+        "(see @dg.workflow). To serve a plain function as an Invoke target, run "
+        f"`durable-gen worker --register NAME={spec}`"
+    )
 
 
 def parse_json(text: str | None, what: str = "--input") -> Any:
@@ -57,18 +80,72 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
         ) from exc
+    except ValueError as exc:  # NaN, Infinity, or a number too large for a float
+        raise CliError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CliError(
+            f"{what} nests arrays or objects too deeply to be read; flatten it"
+        ) from None
+    try:
+        msgspec.json.encode(value)
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise CliError(
+            f"{what} holds {bad!r}, a lone surrogate escape: it is not valid Unicode text, so "
+            "it cannot be recorded; escape whole characters only"
+        ) from None
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value (JSON has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a JSON number a workflow can read back")
+    return value
+
+
+def _check_text(args: argparse.Namespace) -> None:
+    """Refuse arguments that are not UTF-8: Python keeps such bytes as lone surrogates, which
+    no JSON payload, database or terminal can carry."""
+    for dest, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and _SURROGATE.search(text):
+                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                option = "--" + dest.replace("_", "-") if dest in _OPTION_DESTS else dest.upper()
+                raise CliError(
+                    f"{option} is not UTF-8 text ({shown!r}): pass UTF-8 (check the terminal's "
+                    "locale or the script that built the command line)"
+                )
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: Argument names that are options (shown as --name); the others are positionals.
+_OPTION_DESTS: Final = frozenset(
+    {"db", "input", "name", "html", "register", "status", "lock_timeout", "poll", "lease"}
+)
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+    path = Path(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+    if path.is_dir():
+        source = "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
+        raise CliError(
+            f"{path} is a folder{f' (from {source})' if source else ''}: the database is a "
+            f"file; give its path, e.g. {path / DEFAULT_DB}"
+        )
+    return path
 
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
@@ -152,15 +229,25 @@ class _Progress:
 # --- commands ---------------------------------------------------------------------------------
 
 
+#: The engine's parameter names and the options that set them, for its error messages.
+_OPTIONS: Final = {"execution_name": "--name", "execution_timeout": "--timeout"}
+
+
 def _start_execution(args: argparse.Namespace, worker: Any) -> str:
     from ._serdes import dumps
 
     workflow = load_workflow(args.workflow)
     payload = dumps(parse_json(args.input), what="the workflow input")
     name = worker.register(workflow)
-    arn: str = worker.service.start(
-        name, payload, execution_name=args.name, execution_timeout=args.timeout
-    )
+    try:
+        arn: str = worker.service.start(
+            name, payload, execution_name=args.name, execution_timeout=args.timeout
+        )
+    except ValidationError as exc:
+        text = str(exc)
+        for param, option in _OPTIONS.items():
+            text = text.replace(param, option)
+        raise CliError(text) from None
     return arn
 
 
@@ -211,7 +298,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .local._html import format_duration, format_time
+    from .local._text import execution_table
 
     with _open_store(args) as store:
         records = _service(store).list_executions(args.status)
@@ -221,18 +308,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not records:
         print("no executions" + (f" with status {args.status}" if args.status else ""))
         return 0
-    print(f"{'ID':<36}  {'STATUS':<9}  {'STARTED':<23}  {'DURATION':>9}  FUNCTION")
-    for rec in records:
-        took = format_duration(rec.end_timestamp - rec.start_timestamp) if rec.end_timestamp else ""
-        print(
-            f"{_short_id(rec.arn):<36}  {rec.status:<9}  {format_time(rec.start_timestamp):<23}  "
-            f"{took:>9}  {rec.function_name}"
-        )
+    sys.stdout.write(execution_table(records))
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from .local._html import render_timeline
+    from .local._text import describe_execution
 
     with _open_store(args) as store:
         service = _service(store)
@@ -249,57 +331,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
             raise CliError(f"cannot write {args.html}: {exc.strerror}") from None
         print(f"wrote {args.html} ({len(operations) - 1} operations)")
         return 0
-    sys.stdout.write(_describe(record, operations, waiting, now))
+    sys.stdout.write(describe_execution(record, operations, waiting, now))
     return 0
 
 
-def _describe(record: Any, operations: Sequence[Any], waiting: list[str], now: int) -> str:
-    from .local._html import clip, format_duration, format_time, operation_tree, outcome_text
-
-    end = record.end_timestamp
-    lines = [
-        f"execution {_short_id(record.arn)}",
-        f"  arn       {record.arn}",
-        f"  function  {record.function_name}",
-        f"  status    {record.status}",
-        f"  started   {format_time(record.start_timestamp)}"
-        + (f"   took {format_duration(end - record.start_timestamp)}" if end else ""),
-    ]
-    if record.input is not None:
-        lines.append(f"  input     {clip(record.input, 200)}")
-    if record.result is not None:
-        lines.append(f"  result    {clip(record.result, 200)}")
-    if record.error is not None:
-        err = record.error
-        lines.append(f"  error     {err.error_type}: {clip(err.error_message or '', 200)}")
-    for line in waiting:
-        lines.append(f"  waits on  {line}")
-    tree = operation_tree(operations)
-    lines.append(f"operations ({len(tree)})")
-    for depth, op in tree:
-        label = "  " * depth + (op.name or op.id[:12])
-        kind = op.sub_type or op.type
-        took = ""
-        if op.start_timestamp is not None:
-            stop = op.end_timestamp if op.end_timestamp is not None else now
-            took = format_duration(stop - op.start_timestamp)
-            if op.end_timestamp is None:
-                took += "+"
-        attempt = ""
-        if op.step_details is not None and op.step_details.attempt:
-            attempt = f"attempt {op.step_details.attempt}"
-        result, error = outcome_text(op)
-        tail = f"→ {clip(result, 60)}" if result is not None else ""
-        if error is not None:
-            tail = f"✗ {clip(error, 60)}"
-        lines.append(
-            f"  {label:<32} {kind:<16} {op.status:<9} {attempt:<10} {took:>9}  {tail}".rstrip()
-        )
-    return "\n".join(lines) + "\n"
-
-
 def _cmd_history(args: argparse.Namespace) -> int:
-    from .local._html import format_time
+    from .local._text import history_lines
 
     with _open_store(args) as store:
         service = _service(store)
@@ -307,10 +344,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         print(msgspec.json.encode({"Events": events}).decode())
         return 0
-    for event in events:
-        when = format_time(event.event_timestamp) if event.event_timestamp else ""
-        name = event.name or ""
-        print(f"{event.event_id:>5}  {when:<23}  {event.event_type:<24} {name}".rstrip())
+    sys.stdout.write(history_lines(events))
     return 0
 
 
@@ -354,6 +388,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         name, sep, path = item.partition("=")
         if not sep or not name or ":" not in path:
             raise CliError(f"--register takes NAME=MODULE:FUNCTION, got {item!r}")
+        if name in functions:
+            raise CliError(
+                f"--register names {name!r} twice ({functions[name]} and {path}); each NAME "
+                "serves one function"
+            )
         functions[name] = path
     try:
         with _worker(
@@ -367,8 +406,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
             worker.run(once=args.once)
     except InvalidInputError as exc:
-        if isinstance(exc, StoreError):
-            raise
+        # A --register path that cannot be imported: the command line was wrong.
         raise CliError(str(exc)) from None
     return 0
 
@@ -386,9 +424,28 @@ def _positive(text: str) -> float:
     return value
 
 
+def _timeout(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if not 1 <= value <= MAX_WAIT_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be whole seconds in 1..{MAX_WAIT_SECONDS} (366 days), got {text}"
+        )
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (and the exit status of every usage error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``durable-gen``."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--db",
         help=f"the SQLite database (default: $DURABLE_GEN_DB, else ./{DEFAULT_DB})",
@@ -400,16 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for another process's transaction (default 5)",
     )
-    parser = argparse.ArgumentParser(
-        prog="durable-gen", description="Run and operate durable_gen workflows."
-    )
+    parser = _Parser(prog="durable-gen", description="Run and operate durable_gen workflows.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def starting(p: argparse.ArgumentParser) -> None:
         p.add_argument("workflow", help="MODULE:FUNCTION of the workflow")
         p.add_argument("--input", help="the workflow input, as JSON")
         p.add_argument("--name", help="an execution name, unique per workflow (idempotent start)")
-        p.add_argument("--timeout", type=int, help="execution timeout in seconds")
+        p.add_argument("--timeout", type=_timeout, help="execution timeout in seconds")
 
     p = sub.add_parser(
         "run", parents=[common], help="run a workflow until it ends (or waits for a callback)"
@@ -475,18 +530,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line, with what it quotes from the database made harmless."""
+    from .local._text import printable
+
+    return printable(str(exc))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``durable-gen``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_text(args)
         code: int = args.handler(args)
         return code
-    except CliError as exc:
-        print(f"durable-gen: error: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        print(f"durable-gen: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except DurableGenError as exc:
-        print(f"durable-gen: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"durable-gen: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("durable-gen: interrupted", file=sys.stderr)

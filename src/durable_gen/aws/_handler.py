@@ -16,12 +16,19 @@ from typing import Any, Final, overload
 import msgspec
 
 from .._driver import CheckpointMode, invoke
-from .._errors import DurableGenError, InvalidCheckpointTokenError, InvalidInputError
-from .._failure import bounded_error
+from .._errors import (
+    DurableGenError,
+    InvalidCheckpointTokenError,
+    InvalidInputError,
+    ValidationError,
+    WorkflowDefinitionError,
+)
+from .._failure import bounded_error, error_object
+from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
-from .._wire import ErrorObject, InvocationInput, InvocationOutput
+from .._wire import ErrorObject, ExecutionState, InvocationInput, InvocationOutput
 from ._service import LambdaService, ServiceUnavailableError
 
 __all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
@@ -82,10 +89,8 @@ def parse_event(event: Any) -> InvocationInput:
 
 
 def _failed(exc: BaseException) -> InvocationOutput:
-    return InvocationOutput(
-        status="FAILED",
-        error=ErrorObject(error_type=type(exc).__name__, error_message=str(exc)),
-    )
+    # No stack trace: the error is ours, at the boundary, and its message says what to do.
+    return InvocationOutput(status="FAILED", error=error_object(exc, stack_trace=False))
 
 
 def _as_dict(output: InvocationOutput) -> dict[str, Any]:
@@ -101,14 +106,16 @@ def _as_dict(output: InvocationOutput) -> dict[str, Any]:
 class LambdaHandler:
     """A Lambda handler that runs a durable_gen workflow: call it as ``handler(event, context)``.
 
-    Each call parses the event, runs one invocation of the workflow through the driver, and
-    returns the output the service expects: ``{"Status": "SUCCEEDED", "Result": <json>}``,
-    ``{"Status": "PENDING"}`` or ``{"Status": "FAILED", "Error": {...}}``.
+    Each call parses the event, reads and checks every page of the execution's state, runs one
+    invocation of the workflow through the driver, and returns the output the service expects:
+    ``{"Status": "SUCCEEDED", "Result": <json>}``, ``{"Status": "PENDING"}`` or
+    ``{"Status": "FAILED", "Error": {...}}``.
 
     What happens on a failure that is not the workflow's own:
 
-    - An event that is not a durable invocation, or whose state is malformed, a payload or
-      result over the limits, an update the service rejects: a FAILED output (with an
+    - An event that is not a durable invocation, a state that is malformed or corrupt (a
+      repeated operation id, a finished step without details) or whose paging does not end, a
+      payload or result over the limits, an update the service rejects: a FAILED output (with an
       ``InvalidInputError``, ``PayloadTooLargeError``, ... as ``ErrorType``). Retrying could not
       change the outcome, and raising would only make Lambda try again.
     - A stale checkpoint token, or a service that stayed unavailable through every retry: the
@@ -132,13 +139,18 @@ class LambdaHandler:
         plugins: Sequence[Plugin] = (),
     ) -> None:
         if not callable(workflow):
-            raise TypeError(f"lambda_handler needs a workflow function, got {workflow!r}")
+            raise WorkflowDefinitionError(
+                f"lambda_handler needs a workflow generator function, got {workflow!r}"
+            )
         if checkpointing not in ("step", "eager", "batch"):
-            raise ValueError(
+            raise ValidationError(
                 f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
             )
         if service is not None and (client is not None or region is not None):
-            raise ValueError("pass either service= or client=/region=, not both")
+            raise ValidationError(
+                "pass either service= (any DurableService) or client=/region= (for Lambda's), "
+                "not both"
+            )
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
@@ -185,7 +197,16 @@ class LambdaHandler:
             log.error("durable_gen: rejected the Lambda event: %s", exc)
             return _as_dict(_failed(exc))
         service = self.service
+        arn, token = parsed.durable_execution_arn, parsed.checkpoint_token
         try:
+            # Every page is read and checked here, before anything is replayed.
+            operations = load_operations(
+                parsed.initial_execution_state,
+                lambda marker: service.get_state(arn, token, marker),
+            )
+            parsed = msgspec.structs.replace(
+                parsed, initial_execution_state=ExecutionState(operations=operations)
+            )
             output = invoke(
                 self.workflow,
                 parsed,

@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Final
 
 from .._wire import Operation
 from ._store import ExecutionRecord
+from ._text import clip, format_duration, format_time, operation_tree, outcome_text
 
-__all__ = [
-    "clip",
-    "format_duration",
-    "format_time",
-    "operation_tree",
-    "outcome_text",
-    "render_timeline",
-]
+__all__ = ["render_timeline"]
 
 _COLOURS: Final = {
     "SUCCEEDED": "#2e9d5b",
@@ -62,24 +55,6 @@ h1 { font-size: 18px; margin: 0 0 4px; }
 pre { background: #f1f3f6; padding: 8px; border-radius: 4px; white-space: pre-wrap;
       word-break: break-all; }
 """
-
-
-def operation_tree(operations: Sequence[Operation]) -> list[tuple[int, Operation]]:
-    """The operations below the EXECUTION one, depth-first in creation order, with depths."""
-    ids = {op.id for op in operations}
-    children: dict[str | None, list[Operation]] = {}
-    for op in operations:
-        if op.type == "EXECUTION":
-            continue
-        parent = op.parent_id if op.parent_id in ids else None
-        children.setdefault(parent, []).append(op)
-    out: list[tuple[int, Operation]] = []
-    stack = [(0, op) for op in reversed(children.get(None, []))]
-    while stack:
-        depth, op = stack.pop()
-        out.append((depth, op))
-        stack.extend((depth + 1, child) for child in reversed(children.get(op.id, [])))
-    return out
 
 
 def render_timeline(
@@ -167,42 +142,3 @@ def _tooltip(op: Operation) -> str:
     if error is not None:
         lines.append(f"error {clip(error, 300)}")
     return "\n".join(lines)
-
-
-def outcome_text(op: Operation) -> tuple[str | None, str | None]:
-    """The result and the error (as text) that an operation recorded, if any."""
-    for details in (
-        op.step_details,
-        op.context_details,
-        op.callback_details,
-        op.chained_invoke_details,
-    ):
-        if details is None:
-            continue
-        err = details.error
-        error = None if err is None else f"{err.error_type}: {err.error_message}"
-        return details.result, error
-    return None, None
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def format_time(epoch_ms: int) -> str:
-    """An epoch-ms time in ISO 8601 (UTC, milliseconds)."""
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
-
-
-def format_duration(ms: int) -> str:
-    """A duration in the largest unit that keeps it readable (ms, s, min, h, d)."""
-    if ms < 1000:
-        return f"{ms} ms"
-    if ms < 120_000:
-        return f"{ms / 1000:.1f} s"
-    if ms < 7_200_000:
-        return f"{ms / 60_000:.1f} min"
-    if ms < 172_800_000:
-        return f"{ms / 3_600_000:.1f} h"
-    return f"{ms / 86_400_000:.1f} d"

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._errors import InvalidInputError, StoreError
+from .._errors import InvalidInputError, StoreError, ValidationError
 from ._clock import Clock, RealClock, VirtualClock
 from ._engine import LocalService
 from ._run import register_function, workflow_name
@@ -40,12 +40,21 @@ def import_object(spec: str) -> Any:
         raise InvalidInputError(
             f"a workflow is given as MODULE:FUNCTION (e.g. app.flows:order), got {spec!r}"
         )
+    if module_name.startswith("."):
+        raise InvalidInputError(
+            f"{spec!r} names a relative module: give the module's full dotted path, "
+            "importable from the working directory (e.g. app.flows:order)"
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InvalidInputError(f"cannot import module {module_name!r}: {exc}") from None
+    except Exception as exc:  # the module itself failed (a SyntaxError, an error at import)
+        raise InvalidInputError(
+            f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     obj: Any = module
     for part in qualname.split("."):
         try:
@@ -116,7 +125,7 @@ class Worker:
         log: Callable[[str], None] | None = None,
     ) -> None:
         if poll <= 0:
-            raise InvalidInputError(f"poll must be a positive number of seconds, got {poll}")
+            raise ValidationError(f"poll must be a positive number of seconds, got {poll}")
         if isinstance(db, SqliteStore):
             self.store, self._owns_store = db, False
         else:
@@ -199,7 +208,8 @@ class Worker:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
         Raises:
-            StoreError: the database is corrupt, or stayed locked for several polls in a row.
+            StoreError: the database is corrupt, or stayed locked for several polls in a row
+                (with ``once``: locked past the store's timeout even once, as nothing ran).
         """
         with _LeaseKeeper(self.store):
             locked = 0
@@ -209,7 +219,7 @@ class Worker:
                     locked = 0
                 except StoreError as exc:
                     locked += 1
-                    if "locked" not in str(exc) or locked >= 5:
+                    if once or "locked" not in str(exc) or locked >= 5:
                         raise
                     self._log(f"durable-gen worker: {exc}; retrying")
                 if once:

@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 import durable_gen as dg
 
+from .._errors import ValidationError
 from ._harness import CrashSchedule, current_attempt
 from ._runner import DurableRun
 
@@ -263,7 +264,7 @@ def programs(
     """
     unknown = set(kinds) - set(_KINDS)
     if unknown or not set(kinds) & {"step", "wait", "callback", "map"}:
-        raise ValueError(
+        raise ValidationError(
             f"kinds must include a leaf kind (step, wait, callback, map) and only {_KINDS}; got "
             f"{list(kinds)}"
         )

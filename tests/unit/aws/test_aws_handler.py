@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 
 import durable_gen as dg
 import durable_gen.aws
+from durable_gen._errors import ValidationError, WorkflowDefinitionError
 from durable_gen._wire import MAX_ERROR_BYTES, MAX_PAYLOAD_BYTES
 from durable_gen.aws import LambdaHandler, LambdaService, lambda_handler, parse_event
 
@@ -280,11 +281,11 @@ def test_the_decorator_forms(client: Any, stub: Stubber) -> None:
 
 
 def test_bad_options_fail_when_the_handler_is_built(client: Any) -> None:
-    with pytest.raises(ValueError, match="checkpointing"):
+    with pytest.raises(ValidationError, match="checkpointing"):
         lambda_handler(double, checkpointing="sometimes")  # type: ignore[call-overload]
-    with pytest.raises(ValueError, match="either service= or client="):
+    with pytest.raises(ValidationError, match=r"either service= .* or client="):
         lambda_handler(double, client=client, service=LambdaService(client))
-    with pytest.raises(TypeError):
+    with pytest.raises(WorkflowDefinitionError, match="generator function"):
         lambda_handler(42)  # type: ignore[call-overload]
 
 

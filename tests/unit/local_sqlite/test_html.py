@@ -5,8 +5,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from durable_gen._wire import ErrorObject, Operation, StepDetails
-from durable_gen.local._html import format_duration, operation_tree, render_timeline
+from durable_gen.local._html import render_timeline
 from durable_gen.local._store import ExecutionRecord
+from durable_gen.local._text import format_duration, operation_tree
 
 VOID = {"meta", "br", "img", "input", "link", "hr"}
 

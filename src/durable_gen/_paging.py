@@ -1,0 +1,122 @@
+"""Reading an execution's operations page by page, and the checks every page must pass.
+
+The service hands an invocation its operations in pages: ``InitialExecutionState`` in the event,
+then one ``GetDurableExecutionState`` call per ``NextMarker``. Rules, each a typed error:
+
+1. Paging ends: a marker the service already gave is refused (it would loop forever), and so
+   is paging past ``max_pages``.
+2. An operation id appears once across all the pages read: a repeated id means two records
+   for one position, and replay could not tell which one is true.
+3. A finished step carries its outcome: a SUCCEEDED or FAILED STEP without ``StepDetails``
+   has lost its result or error, and replaying it would invent one. A step's ``Attempt`` is
+   never negative.
+4. There is at most one EXECUTION operation: it carries the input, and two would leave it open
+   which one the workflow started from.
+
+Pure: the host passes the function that fetches a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from ._errors import InvalidInputError
+from ._wire import ExecutionState, Operation
+
+__all__ = ["MAX_PAGES", "check_operations", "load_operations"]
+
+#: Pages read at most for one invocation's state. A service that keeps issuing new markers
+#: past this is paging in a loop; at the service's page sizes it is millions of operations.
+MAX_PAGES: Final = 10_000
+
+_FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
+
+
+def load_operations(
+    first: ExecutionState,
+    fetch_page: Callable[[str], ExecutionState],
+    *,
+    max_pages: int = MAX_PAGES,
+) -> list[Operation]:
+    """Every operation from ``first`` and the pages after it, checked.
+
+    Args:
+        first: The first page (``InitialExecutionState``, or a checkpoint reply's
+            ``NewExecutionState``).
+        fetch_page: Returns the page a ``NextMarker`` points at, e.g.
+            ``lambda marker: service.get_state(arn, token, marker)``.
+        max_pages: Pages to read at most, ``first`` included.
+
+    Returns:
+        The operations of all pages, in order.
+
+    Raises:
+        InvalidInputError: the service repeated a marker or paged past ``max_pages``, or what
+            it sent breaks a rule of ``check_operations``.
+    """
+    operations = list(first.operations)
+    marker = first.next_marker
+    seen: set[str] = set()
+    pages = 1
+    while marker:
+        if marker in seen:
+            raise InvalidInputError(
+                f"the service returned NextMarker {marker!r} a second time (after {pages} "
+                "pages of operations): its paging loops, so the execution's state cannot be "
+                "read to the end. Nothing was replayed; the service (or the custom "
+                "DurableService) must issue each marker once"
+            )
+        if pages >= max_pages:
+            raise InvalidInputError(
+                f"the execution's state did not end after {pages} pages of operations (the "
+                f"limit is {max_pages}): the service keeps issuing new markers. Nothing was "
+                "replayed; check the service's paging"
+            )
+        seen.add(marker)
+        page = fetch_page(marker)
+        operations.extend(page.operations)
+        marker = page.next_marker
+        pages += 1
+    check_operations(operations)
+    return operations
+
+
+def check_operations(operations: list[Operation]) -> None:
+    """Check rules 2 to 4 on one execution's operations.
+
+    Raises:
+        InvalidInputError: an operation id is repeated, a finished step has no details, a
+            step's attempt is negative, or there are two EXECUTION operations.
+    """
+    ids: set[str] = set()
+    execution: Operation | None = None
+    for index, op in enumerate(operations):
+        if op.id in ids:
+            first = next(i for i, other in enumerate(operations) if other.id == op.id)
+            raise InvalidInputError(
+                f"operation id {op.id!r} appears twice in the execution's state (operations "
+                f"{first} and {index}, {operations[first].type} and {op.type}): the history "
+                "is corrupt, or pages overlap; replay cannot tell which record is true"
+            )
+        ids.add(op.id)
+        if op.type == "STEP" and op.status in _FINISHED and op.step_details is None:
+            raise InvalidInputError(
+                f"the {op.status} STEP {op.id!r}{f' ({op.name!r})' if op.name else ''} has no "
+                "StepDetails: its recorded "
+                f"{'result' if op.status == 'SUCCEEDED' else 'error'} is missing, so the "
+                "history is truncated or corrupt and replay would invent one"
+            )
+        if op.step_details is not None and (op.step_details.attempt or 0) < 0:
+            raise InvalidInputError(
+                f"the STEP {op.id!r} records Attempt {op.step_details.attempt}: attempts count "
+                "from 0, so the history is corrupt"
+            )
+        if op.type == "EXECUTION":
+            if execution is not None:
+                raise InvalidInputError(
+                    f"the execution's state holds two EXECUTION operations ({execution.id!r} "
+                    f"and {op.id!r}): the history mixes two executions; replay needs the one "
+                    "that carries this execution's input"
+                )
+            execution = op

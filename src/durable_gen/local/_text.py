@@ -1,0 +1,191 @@
+"""Plain-text views of executions, for the terminal: tables, times, durations, status lines.
+
+Everything a history holds is written by someone else (a step's error message, a callback's
+payload, an operation name), so every stored string goes through ``printable`` before it is
+shown: control characters, line breaks and bidirectional overrides come out as visible
+escapes (``\\x1b``, ``\\n``, ``\\u202e``), never as raw bytes a terminal would act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+from .._wire import Event, Operation
+from ._store import ExecutionRecord
+
+__all__ = [
+    "clip",
+    "describe_execution",
+    "execution_table",
+    "format_duration",
+    "format_time",
+    "history_lines",
+    "operation_tree",
+    "outcome_text",
+    "printable",
+]
+
+#: Characters a terminal would act on instead of showing: C0 and C1 controls, DEL, the
+#: Unicode line and paragraph separators, bidirectional embeddings, overrides and isolates,
+#: and lone surrogates (which cannot even be encoded for output).
+_UNSAFE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_NAMED: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written as a visible escape.
+
+    Line breaks become ``\\n``, so the result is always one line.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(text: str, limit: int) -> str:
+    return clip(printable(text), limit)
+
+
+def format_time(epoch_ms: int) -> str:
+    """An epoch-ms time in ISO 8601 (UTC, milliseconds)."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def format_duration(ms: int) -> str:
+    """A duration in the largest unit that keeps it readable (ms, s, min, h, d)."""
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f} s"
+    if ms < 7_200_000:
+        return f"{ms / 60_000:.1f} min"
+    if ms < 172_800_000:
+        return f"{ms / 3_600_000:.1f} h"
+    return f"{ms / 86_400_000:.1f} d"
+
+
+def operation_tree(operations: Sequence[Operation]) -> list[tuple[int, Operation]]:
+    """The operations below the EXECUTION one, depth-first in creation order, with depths."""
+    ids = {op.id for op in operations}
+    children: dict[str | None, list[Operation]] = {}
+    for op in operations:
+        if op.type == "EXECUTION":
+            continue
+        parent = op.parent_id if op.parent_id in ids else None
+        children.setdefault(parent, []).append(op)
+    out: list[tuple[int, Operation]] = []
+    stack = [(0, op) for op in reversed(children.get(None, []))]
+    while stack:
+        depth, op = stack.pop()
+        out.append((depth, op))
+        stack.extend((depth + 1, child) for child in reversed(children.get(op.id, [])))
+    return out
+
+
+def outcome_text(op: Operation) -> tuple[str | None, str | None]:
+    """The result and the error (as raw text) that an operation recorded, if any."""
+    for details in (
+        op.step_details,
+        op.context_details,
+        op.callback_details,
+        op.chained_invoke_details,
+    ):
+        if details is None:
+            continue
+        err = details.error
+        error = None if err is None else f"{err.error_type}: {err.error_message}"
+        return details.result, error
+    return None, None
+
+
+def _short_id(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def execution_table(records: Sequence[ExecutionRecord]) -> str:
+    """The ``durable-gen list`` table: one row per execution under a header."""
+    lines = [f"{'ID':<36}  {'STATUS':<9}  {'STARTED':<23}  {'DURATION':>9}  FUNCTION"]
+    for rec in records:
+        took = format_duration(rec.end_timestamp - rec.start_timestamp) if rec.end_timestamp else ""
+        lines.append(
+            f"{printable(_short_id(rec.arn)):<36}  {rec.status:<9}  "
+            f"{format_time(rec.start_timestamp):<23}  {took:>9}  {printable(rec.function_name)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def describe_execution(
+    record: ExecutionRecord, operations: Sequence[Operation], waiting: Sequence[str], now_ms: int
+) -> str:
+    """The ``durable-gen show`` text: the execution's fields, then its operations as a tree."""
+    end = record.end_timestamp
+    lines = [
+        f"execution {printable(_short_id(record.arn))}",
+        f"  arn       {printable(record.arn)}",
+        f"  function  {printable(record.function_name)}",
+        f"  status    {record.status}",
+        f"  started   {format_time(record.start_timestamp)}"
+        + (f"   took {format_duration(end - record.start_timestamp)}" if end else ""),
+    ]
+    if record.input is not None:
+        lines.append(f"  input     {_shown(record.input, 200)}")
+    if record.result is not None:
+        lines.append(f"  result    {_shown(record.result, 200)}")
+    if record.error is not None:
+        err = record.error
+        lines.append(
+            f"  error     {printable(err.error_type or '')}: {_shown(err.error_message or '', 200)}"
+        )
+    for line in waiting:
+        lines.append(f"  waits on  {printable(line)}")
+    tree = operation_tree(operations)
+    lines.append(f"operations ({len(tree)})")
+    for depth, op in tree:
+        label = "  " * depth + printable(op.name or op.id[:12])
+        kind = printable(op.sub_type or op.type)
+        took = ""
+        if op.start_timestamp is not None:
+            stop = op.end_timestamp if op.end_timestamp is not None else now_ms
+            took = format_duration(stop - op.start_timestamp)
+            if op.end_timestamp is None:
+                took += "+"
+        attempt = ""
+        if op.step_details is not None and op.step_details.attempt:
+            attempt = f"attempt {op.step_details.attempt}"
+        result, error = outcome_text(op)
+        tail = f"→ {_shown(result, 60)}" if result is not None else ""
+        if error is not None:
+            tail = f"✗ {_shown(error, 60)}"
+        lines.append(
+            f"  {label:<32} {kind:<16} {op.status:<9} {attempt:<10} {took:>9}  {tail}".rstrip()
+        )
+    return "\n".join(lines) + "\n"
+
+
+def history_lines(events: Sequence[Event]) -> str:
+    """The ``durable-gen history`` text: one line per event (id, time, type, name)."""
+    lines = []
+    for event in events:
+        when = format_time(event.event_timestamp) if event.event_timestamp else ""
+        name = printable(event.name or "")
+        lines.append(
+            f"{event.event_id:>5}  {when:<23}  {printable(event.event_type):<24} {name}".rstrip()
+        )
+    return "".join(line + "\n" for line in lines)

@@ -1,0 +1,364 @@
+"""Bad options to the public constructors: each one a ``ValidationError`` (or, for something
+that is not a workflow at all, a ``WorkflowDefinitionError``) raised where the command is built,
+with a message that names the option and what it accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.aws import LambdaService, lambda_handler
+
+
+def plain(x: Any = None) -> Any:
+    return x
+
+
+def flow(_: Any) -> Generator[Any, Any, Any]:
+    yield dg.Wait(seconds=1)
+
+
+class NotASerdes:
+    def serialize(self, value: Any) -> str:
+        return str(value)
+
+
+nan, inf = float("nan"), float("inf")
+
+#: (case, how to build it, the error type, a fragment the message must hold)
+CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
+    # --- Retry ---
+    ("retry-zero-attempts", lambda: dg.Retry(max_attempts=0), dg.ValidationError, "at least 1"),
+    ("retry-str-attempts", lambda: dg.Retry(max_attempts="3"), dg.ValidationError, "an int"),
+    ("retry-bool-attempts", lambda: dg.Retry(max_attempts=True), dg.ValidationError, "an int"),
+    (
+        "retry-negative-delay",
+        lambda: dg.Retry(initial_delay=-1),
+        dg.ValidationError,
+        "initial_delay",
+    ),
+    ("retry-nan-delay", lambda: dg.Retry(initial_delay=nan), dg.ValidationError, "finite"),
+    ("retry-str-delay", lambda: dg.Retry(initial_delay="5"), dg.ValidationError, "initial_delay"),
+    ("retry-inf-max-delay", lambda: dg.Retry(max_delay=inf), dg.ValidationError, "max_delay"),
+    ("retry-backoff-below-1", lambda: dg.Retry(backoff=0.5), dg.ValidationError, "backoff"),
+    ("retry-inf-backoff", lambda: dg.Retry(backoff=inf), dg.ValidationError, "backoff"),
+    (
+        "retry-jitter",
+        lambda: dg.Retry(jitter="some"),
+        dg.ValidationError,
+        "'none', 'full' or 'half'",
+    ),
+    (
+        "retry-on-not-types",
+        lambda: dg.Retry(retry_on=(int,)),
+        dg.ValidationError,
+        "exception types",
+    ),
+    ("retry-on-not-tuple", lambda: dg.Retry(retry_on=ValueError), dg.ValidationError, "tuple"),
+    ("retry-if-not-callable", lambda: dg.Retry(retry_if=True), dg.ValidationError, "retry_if"),
+    # --- Step and @step ---
+    ("step-not-callable", lambda: dg.Step(42), dg.ValidationError, "needs a callable"),
+    ("step-args-list", lambda: dg.Step(plain, [1]), dg.ValidationError, "args must be a tuple"),
+    (
+        "step-semantics",
+        lambda: dg.Step(plain, semantics="exactly_once"),
+        dg.ValidationError,
+        "at_most_once",
+    ),
+    ("step-empty-name", lambda: dg.Step(plain, name=""), dg.ValidationError, "non-empty string"),
+    ("step-long-name", lambda: dg.Step(plain, name="n" * 257), dg.ValidationError, "at most 256"),
+    (
+        "step-name-escape",
+        lambda: dg.Step(plain, name="pay\x1b[2J"),
+        dg.ValidationError,
+        "printable ASCII",
+    ),
+    ("wait-name-non-ascii", lambda: dg.Wait(seconds=1, name="café"), dg.ValidationError, "ASCII"),
+    (
+        "decorator-name-newline",
+        lambda: dg.step(name="a\nb")(plain),
+        dg.ValidationError,
+        "printable ASCII",
+    ),
+    ("step-retry-int", lambda: dg.Step(plain, retry=3), dg.ValidationError, "must be a Retry"),
+    ("step-serdes", lambda: dg.Step(plain, serdes=NotASerdes()), dg.ValidationError, "deserialize"),
+    (
+        "step-compensate",
+        lambda: dg.Step(plain, compensate="undo"),
+        dg.ValidationError,
+        "compensate",
+    ),
+    ("decorator-retry-int", lambda: dg.step(retry=3)(plain), dg.ValidationError, "must be a Retry"),
+    ("decorator-semantics", lambda: dg.step(semantics="x")(plain), dg.ValidationError, "semantics"),
+    (
+        "decorator-compensate",
+        lambda: dg.step(compensate=1)(plain),
+        dg.ValidationError,
+        "compensate",
+    ),
+    ("decorator-not-callable", lambda: dg.step(42), dg.ValidationError, "needs a callable"),
+    # --- Wait ---
+    ("wait-zero", lambda: dg.Wait(seconds=0), dg.ValidationError, "between 1 and 31622400"),
+    ("wait-negative", lambda: dg.Wait(seconds=-5), dg.ValidationError, "between 1 and"),
+    ("wait-fraction", lambda: dg.Wait(seconds=1.5), dg.ValidationError, "whole number"),
+    ("wait-str", lambda: dg.Wait(seconds="5"), dg.ValidationError, "whole number"),
+    ("wait-bool", lambda: dg.Wait(seconds=True), dg.ValidationError, "whole number"),
+    ("wait-nan", lambda: dg.Wait(seconds=nan), dg.ValidationError, "whole number"),
+    (
+        "wait-over-366-days",
+        lambda: dg.Wait(seconds=31_622_401),
+        dg.ValidationError,
+        "between 1 and",
+    ),
+    ("wait-name-int", lambda: dg.Wait(seconds=1, name=5), dg.ValidationError, "wait name"),
+    # --- callbacks ---
+    (
+        "callback-timeout-zero",
+        lambda: dg.CreateCallback(timeout=0),
+        dg.ValidationError,
+        "callback timeout",
+    ),
+    (
+        "callback-heartbeat-negative",
+        lambda: dg.CreateCallback(heartbeat_timeout=-1),
+        dg.ValidationError,
+        "heartbeat_timeout",
+    ),
+    (
+        "callback-timeout-float",
+        lambda: dg.CreateCallback(timeout=1.5),
+        dg.ValidationError,
+        "whole number",
+    ),
+    (
+        "callback-serdes",
+        lambda: dg.CreateCallback(serdes=NotASerdes()),
+        dg.ValidationError,
+        "Serdes",
+    ),
+    ("wfc-submitter", lambda: dg.WaitForCallback(5), dg.ValidationError, "callable submitter"),
+    (
+        "wfc-timeout",
+        lambda: dg.WaitForCallback(plain, timeout=-1),
+        dg.ValidationError,
+        "callback timeout",
+    ),
+    (
+        "wfc-retry",
+        lambda: dg.WaitForCallback(plain, retry=3),
+        dg.ValidationError,
+        "must be a Retry",
+    ),
+    # --- Invoke ---
+    ("invoke-empty-name", lambda: dg.Invoke("", {}), dg.ValidationError, "function_name"),
+    ("invoke-int-name", lambda: dg.Invoke(5, {}), dg.ValidationError, "function_name"),
+    ("invoke-long-function", lambda: dg.Invoke("f" * 257, {}), dg.ValidationError, "1 to 256"),
+    ("invoke-tenant", lambda: dg.Invoke("f", {}, tenant_id=5), dg.ValidationError, "tenant_id"),
+    ("invoke-serdes", lambda: dg.Invoke("f", {}, serdes=1), dg.ValidationError, "Serdes"),
+    # --- WaitForCondition and its strategy ---
+    ("wfcond-check", lambda: dg.WaitForCondition(5), dg.ValidationError, "callable check"),
+    (
+        "wfcond-strategy",
+        lambda: dg.WaitForCondition(plain, 0, wait_strategy=5),
+        dg.ValidationError,
+        "wait_strategy",
+    ),
+    ("strategy-until", lambda: dg.WaitStrategy(until=5), dg.ValidationError, "predicate"),
+    (
+        "strategy-delay-zero",
+        lambda: dg.WaitStrategy(until=plain, delay=0),
+        dg.ValidationError,
+        "delay",
+    ),
+    (
+        "strategy-delay-float",
+        lambda: dg.WaitStrategy(until=plain, delay=0.5),
+        dg.ValidationError,
+        "whole number",
+    ),
+    (
+        "strategy-backoff",
+        lambda: dg.WaitStrategy(until=plain, backoff=0),
+        dg.ValidationError,
+        "backoff",
+    ),
+    (
+        "strategy-max-delay",
+        lambda: dg.WaitStrategy(until=plain, max_delay=0),
+        dg.ValidationError,
+        "max_delay",
+    ),
+    (
+        "strategy-attempts",
+        lambda: dg.WaitStrategy(until=plain, max_attempts=0),
+        dg.ValidationError,
+        "max_attempts",
+    ),
+    ("decision-zero", lambda: dg.WaitDecision.again(0), dg.ValidationError, "between 1 and"),
+    # --- Map, Parallel, Completion ---
+    ("map-not-callable", lambda: dg.Map(42, [1]), dg.ValidationError, "needs a callable"),
+    ("map-items-int", lambda: dg.Map(plain, 5), dg.ValidationError, "sequence (list or tuple)"),
+    ("map-items-str", lambda: dg.Map(plain, "abc"), dg.ValidationError, "got str"),
+    (
+        "map-items-generator",
+        lambda: dg.Map(plain, (i for i in range(3))),
+        dg.ValidationError,
+        "got generator",
+    ),
+    ("map-items-dict", lambda: dg.Map(plain, {1: 2}), dg.ValidationError, "got dict"),
+    (
+        "map-concurrency-zero",
+        lambda: dg.Map(plain, [1], max_concurrency=0),
+        dg.ValidationError,
+        "positive int",
+    ),
+    (
+        "map-concurrency-float",
+        lambda: dg.Map(plain, [1], max_concurrency=1.5),
+        dg.ValidationError,
+        "positive int",
+    ),
+    (
+        "map-concurrency-bool",
+        lambda: dg.Map(plain, [1], max_concurrency=True),
+        dg.ValidationError,
+        "positive int",
+    ),
+    ("map-completion", lambda: dg.Map(plain, [1], completion=3), dg.ValidationError, "Completion("),
+    (
+        "map-item-namer",
+        lambda: dg.Map(plain, [1], item_namer="x"),
+        dg.ValidationError,
+        "item_namer",
+    ),
+    (
+        "map-nesting",
+        lambda: dg.Map(plain, [1], nesting="deep"),
+        dg.ValidationError,
+        "'nested' or 'flat'",
+    ),
+    (
+        "map-item-serdes",
+        lambda: dg.Map(plain, [1], item_serdes=1),
+        dg.ValidationError,
+        "item_serdes",
+    ),
+    ("parallel-not-a-list", lambda: dg.Parallel(plain), dg.ValidationError, "Parallel([a, b])"),
+    ("parallel-branch", lambda: dg.Parallel([plain, 5]), dg.ValidationError, "must be callable"),
+    (
+        "parallel-concurrency",
+        lambda: dg.Parallel([plain], max_concurrency=0),
+        dg.ValidationError,
+        "positive int",
+    ),
+    (
+        "parallel-completion",
+        lambda: dg.Parallel([plain], completion="all"),
+        dg.ValidationError,
+        "Completion(",
+    ),
+    ("parallel-name", lambda: dg.Parallel([plain], name=""), dg.ValidationError, "parallel name"),
+    ("branch-not-callable", lambda: dg.Branch(5), dg.ValidationError, "needs a function"),
+    ("branch-name", lambda: dg.Branch(plain, name="x" * 300), dg.ValidationError, "branch name"),
+    (
+        "completion-negative",
+        lambda: dg.Completion(min_successful=-1),
+        dg.ValidationError,
+        "min_successful",
+    ),
+    ("completion-str", lambda: dg.Completion(min_successful="1"), dg.ValidationError, "an int"),
+    (
+        "completion-count",
+        lambda: dg.Completion(tolerated_failure_count=-1),
+        dg.ValidationError,
+        "tolerated_failure_count",
+    ),
+    (
+        "completion-pct-high",
+        lambda: dg.Completion(tolerated_failure_percentage=101),
+        dg.ValidationError,
+        "between 0 and 100",
+    ),
+    (
+        "completion-pct-nan",
+        lambda: dg.Completion(tolerated_failure_percentage=nan),
+        dg.ValidationError,
+        "between 0 and 100",
+    ),
+    (
+        "completion-pct-str",
+        lambda: dg.Completion(tolerated_failure_percentage="5"),
+        dg.ValidationError,
+        "a number",
+    ),
+    # --- Child, workflow, Patched ---
+    ("child-not-callable", lambda: dg.Child(5), dg.WorkflowDefinitionError, "generator function"),
+    ("child-args-list", lambda: dg.Child(flow, [1]), dg.ValidationError, "args must be a tuple"),
+    ("child-name", lambda: dg.Child(flow, name=5), dg.ValidationError, "child name"),
+    ("workflow-plain-def", lambda: dg.workflow(plain), dg.WorkflowDefinitionError, "must `yield`"),
+    ("patched-empty", lambda: dg.Patched(""), dg.ValidationError, "change id"),
+    ("patched-int", lambda: dg.Patched(5), dg.ValidationError, "change id"),
+    # --- the Lambda handler and its service ---
+    (
+        "handler-mode",
+        lambda: lambda_handler(flow, checkpointing="sometimes"),
+        dg.ValidationError,
+        "'step', 'eager' or 'batch'",
+    ),
+    (
+        "handler-not-callable",
+        lambda: lambda_handler(42),
+        dg.WorkflowDefinitionError,
+        "generator function",
+    ),
+    (
+        "service-attempts",
+        lambda: LambdaService(object(), max_attempts=0),
+        dg.ValidationError,
+        "max_attempts",
+    ),
+    (
+        "service-page-size",
+        lambda: LambdaService(object(), page_size=0),
+        dg.ValidationError,
+        "page_size",
+    ),
+    (
+        "service-delay",
+        lambda: LambdaService(object(), base_delay=-1),
+        dg.ValidationError,
+        "must not be negative",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_a_bad_option_is_refused_where_it_is_given(
+    build: Callable[[], object], error: type[Exception], fragment: str
+) -> None:
+    with pytest.raises(error) as caught:
+        build()
+    assert fragment in str(caught.value)
+    # Every refusal is in the one tree, so `except dg.DurableGenError` catches it.
+    assert isinstance(caught.value, dg.DurableGenError)
+
+
+def test_the_case_names_are_unique() -> None:
+    names = [case[0] for case in CASES]
+    assert len(names) == len(set(names))
+
+
+def test_good_options_are_still_accepted() -> None:
+    # The checks above refuse what is wrong, not what is unusual.
+    dg.Retry(initial_delay=0, max_delay=0.5, backoff=1)
+    dg.Step(plain, retry=dg.Retry.never(), serdes=dg.JsonSerdes(), compensate=plain)
+    dg.Map(plain, (), completion=dg.Completion(min_successful=0), item_namer=lambda i, n: "x")
+    dg.Parallel([dg.Branch(plain, name="a")], completion=dg.Completion.all_completed())
+    dg.WaitStrategy(until=bool, delay=1, backoff=1.5, max_delay=1, max_attempts=1)
+    dg.Completion(tolerated_failure_percentage=0.5)
+    dg.Invoke("f", None, tenant_id="t")

@@ -1,0 +1,69 @@
+"""The terminal views: stored text is shown, never acted on by the terminal."""
+
+from __future__ import annotations
+
+from durable_gen._wire import ErrorObject, Event, Operation, StepDetails
+from durable_gen.local._store import ExecutionRecord
+from durable_gen.local._text import (
+    describe_execution,
+    execution_table,
+    history_lines,
+    printable,
+)
+
+
+def test_printable_escapes_what_a_terminal_would_act_on() -> None:
+    assert printable("plain text, é, 日本, emoji 🎉") == "plain text, é, 日本, emoji 🎉"
+    assert printable("a\x1b[2Jb") == "a\\x1b[2Jb"
+    assert printable("line\nnext\r\tend") == "line\\nnext\\r\\tend"
+    assert printable("\x00\x07\x7f\x9b") == "\\x00\\x07\\x7f\\x9b"
+    assert printable("right\u202eleft\u2066\u2028") == "right\\u202eleft\\u2066\\u2028"
+    assert printable("lone \ud800 surrogate") == "lone \\ud800 surrogate"
+    # what comes out can always be written as UTF-8, on one line
+    out = printable("".join(map(chr, range(0x20))) + "\ud800\udfff")
+    out.encode("utf-8")
+    assert "\n" not in out
+
+
+HOSTILE = "boom\x1b]0;title\x07\r\n\u202e"
+
+
+def test_every_view_escapes_stored_text() -> None:
+    record = ExecutionRecord(
+        arn="arn:x/e1",
+        name="e1",
+        function_name="app.flow",
+        status="FAILED",
+        input='"in' + HOSTILE + '"',
+        error=ErrorObject(error_type="Err" + HOSTILE, error_message=HOSTILE),
+        start_timestamp=1_000,
+        end_timestamp=2_000,
+    )
+    ops = [
+        Operation(id="root", type="EXECUTION", status="FAILED"),
+        Operation(
+            id="s1",
+            type="STEP",
+            sub_type="Step",
+            name="pay",
+            status="FAILED",
+            start_timestamp=1_000,
+            end_timestamp=1_500,
+            step_details=StepDetails(attempt=1, error=ErrorObject(error_message=HOSTILE)),
+        ),
+    ]
+    events = [Event(event_type="StepFailed", event_id=1, name="pay" + HOSTILE)]
+    texts = [
+        describe_execution(record, ops, ["callback" + HOSTILE], 3_000),
+        execution_table([record]),
+        history_lines(events),
+    ]
+    for text in texts:
+        for char in ("\x1b", "\x07", "\r", "\u202e"):
+            assert char not in text
+    shown = texts[0]
+    assert "error     Errboom\\x1b]0;title\\x07\\r\\n\\u202e: boom\\x1b]0;title" in shown
+    assert "waits on  callbackboom\\x1b" in shown
+    assert "✗ None: boom\\x1b]0;title\\x07" in shown
+    # one line per field: the escaped line breaks do not break the layout
+    assert len(shown.splitlines()) == 10

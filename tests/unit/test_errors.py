@@ -1,0 +1,147 @@
+"""The one error tree: every exception durable_gen defines sits under ``DurableGenError``,
+in the branch of whoever must act."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+
+import pytest
+
+import durable_gen
+import durable_gen as dg
+from durable_gen import _errors
+
+#: Exceptions of the package that are not errors for users to catch, and why.
+NOT_IN_THE_TREE = {
+    # Control flow inside the interpreter: turned into a failed outcome before it leaves.
+    "durable_gen._interpreter_core.Fatal",
+    # The test harness's simulated process crash: a BaseException so no `except Exception`
+    # in a step or workflow can swallow it.
+    "durable_gen.testing._harness.Crash",
+}
+
+#: Each branch of the tree: who must act when it is raised.
+BRANCHES: dict[type[Exception], set[str]] = {
+    dg.ValidationError: {"ValidationError", "CliError"},
+    dg.WorkflowDefinitionError: {"WorkflowDefinitionError"},
+    dg.SerializationError: {"SerializationError", "PayloadTooLargeError"},
+    dg.NonDeterminismError: {"NonDeterminismError"},
+    dg.InvalidInputError: {"InvalidInputError"},
+    dg.StoreError: {"StoreError", "LeaseLostError"},
+    dg.ServiceError: {
+        "ServiceError",
+        "InvalidCheckpointTokenError",
+        "InvalidCheckpointError",
+        "ExecutionNotFoundError",
+        "UnknownCallbackError",
+        "FunctionNotRegisteredError",
+        "ServiceUnavailableError",
+    },
+    dg.OperationError: {
+        "OperationError",
+        "StepFailedError",
+        "StepInterruptedError",
+        "CallbackError",
+        "CallbackFailedError",
+        "CallbackTimeoutError",
+        "InvokeFailedError",
+        "ChildFailedError",
+        "BatchFailedError",
+    },
+}
+
+
+def _package_exceptions() -> Iterator[type[BaseException]]:
+    for info in pkgutil.walk_packages(durable_gen.__path__, "durable_gen."):
+        if info.name.startswith("durable_gen.testing.strategies"):
+            pytest.importorskip("hypothesis")
+        importlib.import_module(info.name)
+
+    def walk(cls: type[BaseException]) -> Iterator[type[BaseException]]:
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from walk(sub)
+
+    seen: set[type[BaseException]] = set()
+    for cls in walk(BaseException):
+        if cls.__module__.startswith("durable_gen") and cls not in seen:
+            seen.add(cls)
+            yield cls
+
+
+def test_every_exception_of_the_package_is_in_the_tree() -> None:
+    outside = [
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in _package_exceptions()
+        if not issubclass(cls, dg.DurableGenError)
+    ]
+    assert sorted(outside) == sorted(NOT_IN_THE_TREE)
+
+
+def test_each_error_sits_in_the_branch_of_who_must_act() -> None:
+    found: dict[str, type[BaseException]] = {
+        cls.__name__: cls
+        for cls in _package_exceptions()
+        if issubclass(cls, dg.DurableGenError) and cls is not dg.DurableGenError
+    }
+    placed: dict[str, type[Exception]] = {}
+    for branch, names in BRANCHES.items():
+        for name in names:
+            assert issubclass(found[name], branch), (name, branch)
+            placed[name] = branch
+    # The branches do not overlap, and nothing is left out of them but the plain outcomes.
+    for name, cls in found.items():
+        homes = [b.__name__ for b in BRANCHES if issubclass(cls, b)]
+        assert len(homes) <= 1, (name, homes)
+    unplaced = set(found) - set(placed)
+    assert unplaced == {
+        "ExecutionFailedError",
+        "ExecutionSuspendedError",
+        "WaitConditionNotMetError",
+    }
+
+
+def test_a_store_error_is_not_bad_input() -> None:
+    # A locked or corrupt database is nothing the caller passed wrong.
+    assert not issubclass(dg.StoreError, dg.InvalidInputError)
+    assert not issubclass(dg.StoreError, ValueError)
+    assert issubclass(dg.StoreError, dg.DurableGenError)
+
+
+def test_bad_options_are_value_errors_too() -> None:
+    # `except ValueError` written before the tree existed keeps working.
+    assert issubclass(dg.ValidationError, ValueError)
+    assert issubclass(dg.InvalidInputError, ValueError)
+    assert issubclass(dg.WorkflowDefinitionError, TypeError)
+
+
+def test_wait_condition_not_met_is_a_durable_gen_error_importable_from_the_top() -> None:
+    assert dg.WaitConditionNotMetError is _errors.WaitConditionNotMetError
+    assert issubclass(dg.WaitConditionNotMetError, dg.DurableGenError)
+    from durable_gen._commands import WaitConditionNotMetError
+
+    assert WaitConditionNotMetError is dg.WaitConditionNotMetError
+
+
+def test_a_failed_wait_condition_reaches_the_workflow_as_a_step_failure() -> None:
+    @dg.workflow
+    def poll(_: object) -> object:
+        try:
+            yield dg.WaitForCondition(
+                lambda n: n + 1,
+                0,
+                wait_strategy=dg.WaitStrategy(until=lambda n: n > 99, delay=1, max_attempts=2),
+                name="poll",
+            )
+        except dg.StepFailedError as exc:
+            return exc.error_type
+        return None
+
+    assert dg.run(poll, None, skip_time=True) == "WaitConditionNotMetError"
+
+
+def test_every_name_in_the_tree_is_exported_at_the_top() -> None:
+    for name in _errors.__all__:
+        assert getattr(dg, name) is getattr(_errors, name), name
