@@ -76,4 +76,6 @@ _STDLIB_PURE = {
     "uuid",
     "enum",
     "re",
+    "base64",
+    "decimal",
 }

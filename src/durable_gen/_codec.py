@@ -1,0 +1,501 @@
+"""The payload codec: values to payload strings and back, by declared type, in two formats.
+
+The rules, in the order they apply:
+
+1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
+   TypedDicts, datetime/date/time, Decimal, UUID, enums, sets, tuples and bytes are written as
+   JSON values (ISO strings, decimal strings, arrays, base64); pydantic models through
+   ``model_dump(mode="json")``. Any other type is a ``SerializationError`` naming the payload
+   (``what``) and the type; nothing is turned into a string by ``str()``.
+2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
+   int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
+   ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
+   ``"br"`` envelope of ``{"all": [...], "completionReason": ...}`` without never-started items.
+3. Reading takes either format. A payload is AWS's envelope if and only if its root is a JSON
+   object with exactly the keys ``"t"`` and ``"v"``, ``"t"`` is a known tag, and everything
+   inside is a well-formed envelope too (every nested value an envelope, every scalar of the
+   kind its tag says). Anything else is plain JSON. So that this never misreads durable_gen's
+   own payloads, rule 1 writes a value whose JSON would pass the test (say ``{"t": "s",
+   "v": "x"}``) as an envelope instead: every payload durable_gen writes reads back as written.
+4. With a declared type, the value is converted into it (msgspec's typed decoding, or
+   ``msgspec.convert`` from an unwrapped envelope); a payload that does not fit is a
+   ``SerializationError`` naming the payload and the type. With no declared type (``Any``),
+   plain JSON comes back as JSON values, as always, and an envelope as the values AWS's SDK
+   gives its user code (datetime, Decimal, UUID, bytes, tuple, and our ``BatchResult``).
+5. Declared types are read from annotations once per function (``result_type``,
+   ``input_type``); one that cannot be resolved or describes no value (a TypeVar, an
+   ``Iterator``, a ``Callable``) counts as ``Any``.
+
+Pure: no I/O; pydantic is never imported here, only recognised once the user imported it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import inspect
+import re
+import typing
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import msgspec
+
+from ._errors import PayloadTooLargeError, SerializationError
+from ._wire import too_large
+
+if TYPE_CHECKING:
+    from ._batch import BatchResult
+
+__all__ = [
+    "TAGS",
+    "PayloadFormat",
+    "batch_type",
+    "decode",
+    "encode",
+    "input_type",
+    "is_envelope",
+    "result_type",
+]
+
+PayloadFormat = Literal["json", "aws"]
+
+#: AWS's envelope tags and the Python values they hold.
+TAGS: Final = {
+    "n": "None",
+    "s": "str",
+    "i": "int",
+    "f": "float",
+    "b": "bool",
+    "B": "bytes (base64)",
+    "u": "uuid.UUID",
+    "d": "decimal.Decimal",
+    "dt": "datetime (ISO 8601)",
+    "D": "date (ISO 8601)",
+    "t": "tuple",
+    "l": "list",
+    "m": "dict",
+    "br": "BatchResult",
+}
+
+# --- hooks: pydantic without importing it ---------------------------------------------------
+
+
+def _pydantic_base() -> Any:
+    import sys  # only to see whether pydantic was imported; nothing is read from it otherwise
+
+    module = sys.modules.get("pydantic")
+    return getattr(module, "BaseModel", None) if module is not None else None
+
+
+def _enc_hook(value: Any) -> Any:
+    base = _pydantic_base()
+    if base is not None and isinstance(value, base):
+        return value.model_dump(mode="json")
+    raise NotImplementedError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
+
+
+def _dec_hook(type_: Any, obj: Any) -> Any:
+    base = _pydantic_base()
+    if base is not None and isinstance(type_, type) and issubclass(type_, base):
+        return type_.model_validate(obj)  # type: ignore[attr-defined]
+    raise NotImplementedError(f"decoding into {_type_name(type_)} is unsupported")
+
+
+_encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)
+_untyped: Final = msgspec.json.Decoder()
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+_ENVELOPE_START: Final = re.compile(r'\s*\{\s*"[tv]"\s*:')
+
+
+def _type_name(type_: Any) -> str:
+    if isinstance(type_, type) and not typing.get_args(type_):
+        return type_.__qualname__
+    return repr(type_).replace("typing.", "")
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def encode(value: Any, *, what: str = "value", format: PayloadFormat = "json") -> str:
+    """The payload of ``value`` in ``format``, checked against the payload size limit.
+
+    Raises:
+        SerializationError: a value of a type the codec does not write (named in the message).
+        PayloadTooLargeError: the payload is over 6 MiB.
+    """
+    try:
+        if format == "json":
+            payload = _encoder.encode(value).decode()
+            if payload[0] == "{" and payload[1:5] in ('"t":', '"v":') and _misread(payload):
+                payload = _encode_envelope(value)
+        elif format == "aws":
+            payload = _encode_envelope(value)
+        else:
+            raise SerializationError(f"payload format must be 'json' or 'aws', got {format!r}")
+    except SerializationError:
+        raise
+    except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
+        raise SerializationError(
+            f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
+            f"({exc}); return JSON data, dataclasses, msgspec Structs, TypedDicts, datetime, "
+            "date, Decimal, UUID, enums, sets, tuples or pydantic models, or pass serdes= to "
+            "the operation"
+        ) from exc
+    if too_large(payload):
+        raise PayloadTooLargeError(
+            f"{what} serializes to {len(payload.encode())} bytes, over the 6 MiB payload limit; "
+            "keep large data elsewhere (a bucket, a database) and pass a reference"
+        )
+    return payload
+
+
+def _misread(payload: str) -> bool:
+    """Whether a plain JSON payload would be read back as an envelope (rule 3)."""
+    return is_envelope(_untyped.decode(payload))
+
+
+def _is_plain(value: Any) -> bool:
+    """AWS writes these as plain JSON: scalars, and lists (of lists) of only scalars."""
+    if value is None or isinstance(value, (str, int, float)):
+        return True
+    return isinstance(value, list) and all(_is_plain(v) for v in value)
+
+
+def _encode_envelope(value: Any) -> str:
+    if _is_plain(value):
+        return _encoder.encode(value).decode()
+    return _encoder.encode(_wrap(value)).decode()
+
+
+def _wrap(value: Any) -> dict[str, Any]:
+    """``value`` as a tree of ``{"t", "v"}`` envelopes."""
+    kind = type(value)
+    if value is None:
+        return {"t": "n", "v": None}
+    if kind is str:
+        return {"t": "s", "v": value}
+    if kind is bool:
+        return {"t": "b", "v": value}
+    if kind is int:
+        return {"t": "i", "v": value}
+    if kind is float:
+        return {"t": "f", "v": value}
+    if kind is dict:
+        return {"t": "m", "v": {_key(k): _wrap(v) for k, v in value.items()}}
+    if kind is list:
+        return {"t": "l", "v": [_wrap(v) for v in value]}
+    if kind is tuple:
+        return {"t": "t", "v": [_wrap(v) for v in value]}
+    if isinstance(value, Enum):
+        return _wrap(value.value)
+    if isinstance(value, bool):
+        return {"t": "b", "v": bool(value)}
+    if isinstance(value, int):
+        return {"t": "i", "v": int(value)}
+    if isinstance(value, float):
+        return {"t": "f", "v": float(value)}
+    if isinstance(value, str):
+        return {"t": "s", "v": str(value)}
+    if isinstance(value, datetime):
+        return {"t": "dt", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {"t": "D", "v": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"t": "d", "v": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"t": "u", "v": str(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"t": "B", "v": base64.b64encode(bytes(value)).decode()}
+    from ._batch import BatchResult
+
+    if isinstance(value, BatchResult):
+        return {"t": "br", "v": _wrap(_aws_batch(value))["v"]}
+    if isinstance(value, (set, frozenset)):
+        return {"t": "l", "v": [_wrap(v) for v in value]}
+    for base in (dict, list, tuple):  # subclasses: OrderedDict, NamedTuple...
+        if isinstance(value, base):
+            return _wrap(base(value))
+    # dataclasses, Structs, pydantic models, time, timedelta...: their JSON form
+    builtins = msgspec.to_builtins(
+        value, enc_hook=_enc_hook, builtin_types=(datetime, date, Decimal, uuid.UUID, bytes)
+    )
+    if type(builtins) is kind:
+        raise NotImplementedError(f"Encoding objects of type {kind.__qualname__} is unsupported")
+    return _wrap(builtins)
+
+
+def _key(key: Any) -> str:
+    if type(key) is str:
+        return key
+    if isinstance(key, Enum):
+        key = key.value
+    if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
+        return str(key)
+    raise NotImplementedError(f"a dict key of type {type(key).__qualname__} is unsupported")
+
+
+def _aws_batch(result: BatchResult[Any]) -> dict[str, Any]:
+    """Our batch result in AWS's shape: items that never started are left out, as AWS does."""
+    items = []
+    for item in result.items:
+        if item.status == "NOT_STARTED":
+            continue
+        error = msgspec.to_builtins(item.error) if item.error is not None else None
+        items.append(
+            {"index": item.index, "status": item.status, "result": item.result, "error": error}
+        )
+    return {"all": items, "completionReason": result.completion_reason}
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def is_envelope(obj: Any) -> bool:
+    """Whether a decoded JSON value is a well-formed AWS envelope (rule 3)."""
+    if type(obj) is not dict or len(obj) != 2 or "t" not in obj or "v" not in obj:
+        return False
+    tag, v = obj["t"], obj["v"]
+    if tag == "s":
+        return type(v) is str
+    if tag == "i":
+        return type(v) is int
+    if tag == "m" or tag == "br":
+        return type(v) is dict and all(is_envelope(x) for x in v.values())
+    if tag == "l" or tag == "t":
+        return type(v) is list and all(is_envelope(x) for x in v)
+    if tag == "n":
+        return v is None
+    if tag == "b":
+        return type(v) is bool
+    if tag == "f":
+        return type(v) is float or type(v) is int
+    if tag in _PARSERS:
+        if type(v) is not str:
+            return False
+        try:
+            _PARSERS[tag](v)
+        except (ValueError, InvalidOperation):
+            return False
+        return True
+    return False
+
+
+def _datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+
+
+def _bytes(text: str) -> bytes:
+    return base64.b64decode(text.encode(), validate=True)
+
+
+_PARSERS: Final[dict[str, Callable[[str], Any]]] = {
+    "B": _bytes,
+    "u": uuid.UUID,
+    "d": Decimal,
+    "dt": _datetime,
+    "D": date.fromisoformat,
+}
+
+
+def _unwrap(node: dict[str, Any]) -> Any:
+    """The value of a well-formed envelope (checked by ``is_envelope``)."""
+    tag, v = node["t"], node["v"]
+    if tag == "m":
+        return {k: _unwrap(x) for k, x in v.items()}
+    if tag == "l":
+        return [_unwrap(x) for x in v]
+    if tag == "t":
+        return tuple(_unwrap(x) for x in v)
+    if tag == "f":
+        return float(v)
+    if tag == "br":
+        return _our_batch({k: _unwrap(x) for k, x in v.items()}, None)
+    parse = _PARSERS.get(tag)
+    return parse(v) if parse is not None else v
+
+
+def _our_batch(data: dict[str, Any], type_: Any) -> Any:
+    """AWS's batch dict (``all``, ``completionReason``) as our ``BatchResult``."""
+    from ._batch import BatchResult
+
+    items = data.get("all")
+    if not isinstance(items, list):
+        raise msgspec.ValidationError("a batch envelope has no 'all' list")
+    shaped = {
+        "items": [
+            {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else item
+            for item in items
+        ],
+        "completionReason": data.get("completionReason"),
+    }
+    return msgspec.convert(
+        shaped, BatchResult if type_ is None else type_, dec_hook=_dec_hook, str_keys=True
+    )
+
+
+def decode(payload: str | None, type_: Any = Any, *, what: str = "value") -> Any:
+    """The value of ``payload`` (either format), converted into ``type_`` when one is declared.
+
+    None or an empty payload is None, whatever the type.
+
+    Raises:
+        SerializationError: the payload is not JSON, or does not fit ``type_``.
+    """
+    if not payload:
+        return None
+    try:
+        if type_ is Any or type_ is object:
+            obj = _untyped.decode(payload)
+            if type(obj) is dict and len(obj) == 2 and is_envelope(obj):
+                return _unwrap(obj)
+            return obj
+        if _ENVELOPE_START.match(payload):
+            obj = _untyped.decode(payload)
+            if is_envelope(obj):
+                return _convert(obj, type_)
+        return _decoder(type_).decode(payload)
+    except msgspec.DecodeError as exc:
+        if isinstance(exc, msgspec.ValidationError):
+            raise _mismatch(what, type_, exc) from exc
+        raise SerializationError(
+            f"{what}: the recorded payload is not valid JSON ({exc}): the history was written "
+            "with another serdes; pass the same serdes= to the operation"
+        ) from exc
+    except SerializationError:
+        raise
+    except Exception as exc:  # a pydantic ValidationError, a parse error in an envelope
+        raise _mismatch(what, type_, exc) from exc
+
+
+def _convert(envelope: dict[str, Any], type_: Any) -> Any:
+    from ._batch import BatchResult
+
+    if envelope["t"] == "br" and (type_ is BatchResult or typing.get_origin(type_) is BatchResult):
+        data = {k: _unwrap(x) for k, x in envelope["v"].items()}
+        return _our_batch(data, type_)
+    return msgspec.convert(_unwrap(envelope), type_, dec_hook=_dec_hook, str_keys=True)
+
+
+def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
+    try:
+        return _decoders[type_]
+    except KeyError:
+        dec: msgspec.json.Decoder[Any] = msgspec.json.Decoder(type_, dec_hook=_dec_hook)
+        if len(_decoders) < 4096:
+            _decoders[type_] = dec
+        return dec
+    except TypeError:  # an unhashable type: not cached
+        return msgspec.json.Decoder(type_, dec_hook=_dec_hook)
+
+
+def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
+    return SerializationError(
+        f"{what}: the payload does not fit the declared type {_type_name(type_)} ({exc}); "
+        "return a value of that type, or fix the annotation"
+    )
+
+
+# --- declared types -------------------------------------------------------------------------
+
+_NO_VALUE: Final = frozenset(
+    {
+        typing.Iterator,
+        typing.Iterable,
+        typing.AsyncIterator,
+        typing.Callable,
+        typing.Awaitable,
+        typing.Coroutine,
+    }
+)
+_types: dict[Any, tuple[Any, Any]] = {}
+
+
+def _normalise(annotation: Any) -> Any:
+    """The value type an annotation declares (rule 5)."""
+    if annotation is None:
+        return type(None)
+    if annotation is Any or annotation is object or isinstance(annotation, typing.TypeVar):
+        return Any
+    origin = typing.get_origin(annotation)
+    if origin is not None:
+        import collections.abc as abc
+
+        if origin in (abc.Generator, typing.Generator):
+            args = typing.get_args(annotation)
+            return _normalise(args[2]) if len(args) == 3 else Any
+        if origin in (
+            abc.Iterator,
+            abc.Iterable,
+            abc.AsyncIterator,
+            abc.AsyncGenerator,
+            abc.Callable,
+            abc.Awaitable,
+            abc.Coroutine,
+        ):
+            return Any
+        if any(isinstance(a, typing.TypeVar) for a in typing.get_args(annotation)):
+            return Any
+    elif annotation in _NO_VALUE:
+        return Any
+    return annotation
+
+
+def _declared(fn: Any) -> tuple[Any, Any]:
+    """(first parameter's type, return type) of ``fn``, both ``Any`` when not declared."""
+    target = inspect.unwrap(getattr(fn, "fn", fn))
+    annotations = getattr(target, "__annotations__", None)
+    if not annotations:  # lambdas and unannotated functions: nothing to resolve
+        return (Any, Any)
+    try:
+        return _types[target]
+    except (KeyError, TypeError):
+        pass
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # names that cannot be resolved here (local classes, typos)
+        hints = {}
+    first: Any = Any
+    try:
+        params = [
+            p
+            for p in inspect.signature(target).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    if params and params[0].name in hints:
+        first = _normalise(hints[params[0].name])
+    returns = _normalise(hints["return"]) if "return" in hints else Any
+    declared = (first, returns)
+    if len(_types) >= 4096:  # functions made per call (closures) must not grow it forever
+        _types.clear()
+    with contextlib.suppress(TypeError):  # unhashable: not cached
+        _types[target] = declared
+    return declared
+
+
+def result_type(fn: Any) -> Any:
+    """The type ``fn`` declares it returns (a ``Generator``'s return type for a workflow).
+
+    ``fn`` is a function, an ``async def`` function, a generator function or a ``@step``
+    function; ``Any`` when nothing usable is declared.
+    """
+    return _declared(fn)[1]
+
+
+def input_type(workflow: Any) -> Any:
+    """The type of a workflow's first parameter (its input); ``Any`` when not declared."""
+    return _declared(workflow)[0]
+
+
+def batch_type(item_type: Any) -> Any:
+    """``BatchResult[item_type]``, or the untyped ``BatchResult`` for ``Any``."""
+    from ._batch import BatchResult
+
+    return BatchResult if item_type is Any else BatchResult[item_type]
