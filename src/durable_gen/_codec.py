@@ -59,6 +59,7 @@ __all__ = [
     "encode",
     "input_type",
     "is_envelope",
+    "reader",
     "result_type",
 ]
 
@@ -108,9 +109,19 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
 
 _encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)
 _untyped: Final = msgspec.json.Decoder()
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 
 _ENVELOPE_START: Final = re.compile(r'\s*\{\s*"[tv]"\s*:')
+
+
+def _may_be_envelope(payload: str) -> bool:
+    """A cheap test that rules out most payloads before any parsing: is the first key t or v?"""
+    if payload[:2] == '{"':  # compact JSON, the common case: look at the first key only
+        return payload.startswith(_PREFIXES)
+    return payload[0] in _SPACE and _ENVELOPE_START.match(payload) is not None
+
+
+_PREFIXES: Final = ('{"t":', '{"v":')
+_SPACE: Final = "{ \t\r\n"
 
 
 def _type_name(type_: Any) -> str:
@@ -132,7 +143,7 @@ def encode(value: Any, *, what: str = "value", format: PayloadFormat = "json") -
     try:
         if format == "json":
             payload = _encoder.encode(value).decode()
-            if payload[0] == "{" and payload[1:5] in ('"t":', '"v":') and _misread(payload):
+            if _may_be_envelope(payload) and _misread(payload):
                 payload = _encode_envelope(value)
         elif format == "aws":
             payload = _encode_envelope(value)
@@ -342,35 +353,76 @@ def _our_batch(data: dict[str, Any], type_: Any) -> Any:
 def decode(payload: str | None, type_: Any = Any, *, what: str = "value") -> Any:
     """The value of ``payload`` (either format), converted into ``type_`` when one is declared.
 
-    None or an empty payload is None, whatever the type.
+    None or an empty payload is None, whatever the type. ``reader(type_)`` is the same
+    function made once per type, for callers that decode many payloads of one type.
 
     Raises:
         SerializationError: the payload is not JSON, or does not fit ``type_``.
     """
+    return reader(type_)(payload, what)
+
+
+Reader = Callable[[str | None, str], Any]
+
+
+def reader(type_: Any = Any) -> Reader:
+    """``read(payload, what)``: ``decode`` specialised for ``type_`` (cached per type)."""
+    try:
+        known = _readers.get(type_)
+    except TypeError:  # an unhashable type: made each time
+        return _make_reader(type_)
+    if known is None:
+        known = _make_reader(type_)
+        if len(_readers) < 4096:
+            _readers[type_] = known
+    return known
+
+
+def _read_untyped(payload: str | None, what: str = "value") -> Any:
     if not payload:
         return None
     try:
-        if type_ is Any or type_ is object:
-            obj = _untyped.decode(payload)
-            if type(obj) is dict and len(obj) == 2 and is_envelope(obj):
-                return _unwrap(obj)
-            return obj
-        if _ENVELOPE_START.match(payload):
-            obj = _untyped.decode(payload)
-            if is_envelope(obj):
-                return _convert(obj, type_)
-        return _decoder(type_).decode(payload)
-    except msgspec.DecodeError as exc:
-        if isinstance(exc, msgspec.ValidationError):
-            raise _mismatch(what, type_, exc) from exc
-        raise SerializationError(
+        obj = _untyped.decode(payload)
+        if type(obj) is dict and len(obj) == 2 and is_envelope(obj):
+            return _unwrap(obj)
+        return obj
+    except Exception as exc:
+        raise _decode_error(what, Any, exc) from exc
+
+
+def _make_reader(type_: Any) -> Reader:
+    if type_ is Any or type_ is object:
+        return _read_untyped
+    typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+
+    def read(payload: str | None, what: str = "value") -> Any:
+        if not payload:
+            return None
+        try:
+            if _may_be_envelope(payload):
+                obj = _untyped.decode(payload)
+                if is_envelope(obj):
+                    return _convert(obj, type_)
+            return typed(payload)
+        except Exception as exc:
+            raise _decode_error(what, type_, exc) from exc
+
+    return read
+
+
+_readers: dict[Any, Reader] = {}
+
+
+def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
+    if isinstance(exc, SerializationError):
+        return exc
+    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        return SerializationError(
             f"{what}: the recorded payload is not valid JSON ({exc}): the history was written "
             "with another serdes; pass the same serdes= to the operation"
-        ) from exc
-    except SerializationError:
-        raise
-    except Exception as exc:  # a pydantic ValidationError, a parse error in an envelope
-        raise _mismatch(what, type_, exc) from exc
+        )
+    # a msgspec or pydantic ValidationError, a parse error in an envelope
+    return _mismatch(what, type_, exc)
 
 
 def _convert(envelope: dict[str, Any], type_: Any) -> Any:
@@ -380,18 +432,6 @@ def _convert(envelope: dict[str, Any], type_: Any) -> Any:
         data = {k: _unwrap(x) for k, x in envelope["v"].items()}
         return _our_batch(data, type_)
     return msgspec.convert(_unwrap(envelope), type_, dec_hook=_dec_hook, str_keys=True)
-
-
-def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
-    try:
-        return _decoders[type_]
-    except KeyError:
-        dec: msgspec.json.Decoder[Any] = msgspec.json.Decoder(type_, dec_hook=_dec_hook)
-        if len(_decoders) < 4096:
-            _decoders[type_] = dec
-        return dec
-    except TypeError:  # an unhashable type: not cached
-        return msgspec.json.Decoder(type_, dec_hook=_dec_hook)
 
 
 def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
@@ -448,14 +488,28 @@ def _normalise(annotation: Any) -> Any:
 
 def _declared(fn: Any) -> tuple[Any, Any]:
     """(first parameter's type, return type) of ``fn``, both ``Any`` when not declared."""
+    try:
+        known = _types.get(fn)
+    except TypeError:  # unhashable
+        known = None
+    if known is not None:
+        return known
+    declared = _resolve(fn)
+    if len(_types) >= 4096:  # functions made per call (closures) must not grow it forever
+        _types.clear()
+    with contextlib.suppress(TypeError):  # unhashable: not cached
+        _types[fn] = declared
+    return declared
+
+
+_UNDECLARED: Final = (Any, Any)
+
+
+def _resolve(fn: Any) -> tuple[Any, Any]:
     target = inspect.unwrap(getattr(fn, "fn", fn))
     annotations = getattr(target, "__annotations__", None)
     if not annotations:  # lambdas and unannotated functions: nothing to resolve
-        return (Any, Any)
-    try:
-        return _types[target]
-    except (KeyError, TypeError):
-        pass
+        return _UNDECLARED
     try:
         hints = typing.get_type_hints(target)
     except Exception:  # names that cannot be resolved here (local classes, typos)
@@ -472,12 +526,7 @@ def _declared(fn: Any) -> tuple[Any, Any]:
     if params and params[0].name in hints:
         first = _normalise(hints[params[0].name])
     returns = _normalise(hints["return"]) if "return" in hints else Any
-    declared = (first, returns)
-    if len(_types) >= 4096:  # functions made per call (closures) must not grow it forever
-        _types.clear()
-    with contextlib.suppress(TypeError):  # unhashable: not cached
-        _types[target] = declared
-    return declared
+    return (first, returns)
 
 
 def result_type(fn: Any) -> Any:
