@@ -173,3 +173,15 @@ def test_our_plain_payloads_fail_in_their_sdk_and_aws_format_fixes_it() -> None:
     with pytest.raises(Exception, match="Malformed envelope"):
         theirs.deserialize(encode(value))
     assert theirs.deserialize(encode(value, format="aws")) == value
+
+
+def test_a_custom_completion_reason_is_a_serialization_error() -> None:
+    batch = models.BatchResult([], models.CompletionReason.CUSTOM_COMPLETION_SUCCEEDED)
+    with pytest.raises(dg.SerializationError, match=r"the result of Map 'm'.*completionReason"):
+        decode(theirs.serialize(batch), dg.BatchResult[int], what="the result of Map 'm'")
+
+
+def test_an_envelope_with_spaces_is_still_an_envelope() -> None:
+    payload = '{ "t" : "m", "v" : { "at" : { "t" : "dt", "v" : "2025-03-01T12:30:05Z" } } }'
+    assert decode(payload) == {"at": datetime(2025, 3, 1, 12, 30, 5, tzinfo=UTC)}
+    assert decode("\n" + payload, dict[str, datetime]) == decode(payload)
