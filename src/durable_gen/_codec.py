@@ -267,34 +267,64 @@ def _aws_batch(result: BatchResult[Any]) -> dict[str, Any]:
 # --- reading --------------------------------------------------------------------------------
 
 
+class _NotEnvelope(Exception):
+    """Raised inside ``_open`` when a value is not a well-formed envelope (rule 3)."""
+
+
+def _open(node: Any, batch: Callable[[dict[str, Any]], Any]) -> Any:
+    """The value of a well-formed envelope, checked while it is unwrapped, in one pass.
+
+    ``batch`` turns the unwrapped ``v`` of a ``br`` envelope into the batch value.
+
+    Raises:
+        _NotEnvelope: ``node`` (or something inside it) is not a well-formed envelope.
+    """
+    if type(node) is not dict or len(node) != 2 or "t" not in node or "v" not in node:
+        raise _NotEnvelope
+    tag, v = node["t"], node["v"]
+    kind = type(v)
+    if tag == "s":
+        if kind is str:
+            return v
+    elif tag == "m":
+        if kind is dict:
+            return {k: _open(x, batch) for k, x in v.items()}
+    elif tag == "i":
+        if kind is int:
+            return v
+    elif tag == "l":
+        if kind is list:
+            return [_open(x, batch) for x in v]
+    elif tag == "n":
+        if v is None:
+            return None
+    elif tag == "b":
+        if kind is bool:
+            return v
+    elif tag == "f":
+        if kind is float or kind is int:
+            return float(v)
+    elif tag == "t":
+        if kind is list:
+            return tuple([_open(x, batch) for x in v])
+    elif tag == "br":
+        if kind is dict:
+            return batch({k: _open(x, batch) for k, x in v.items()})
+    elif type(tag) is str and kind is str and tag in _PARSERS:
+        try:
+            return _PARSERS[tag](v)
+        except (ValueError, InvalidOperation):
+            pass
+    raise _NotEnvelope
+
+
 def is_envelope(obj: Any) -> bool:
     """Whether a decoded JSON value is a well-formed AWS envelope (rule 3)."""
-    if type(obj) is not dict or len(obj) != 2 or "t" not in obj or "v" not in obj:
+    try:
+        _open(obj, _batch_shape)
+    except _NotEnvelope:
         return False
-    tag, v = obj["t"], obj["v"]
-    if tag == "s":
-        return type(v) is str
-    if tag == "i":
-        return type(v) is int
-    if tag == "m" or tag == "br":
-        return type(v) is dict and all(is_envelope(x) for x in v.values())
-    if tag == "l" or tag == "t":
-        return type(v) is list and all(is_envelope(x) for x in v)
-    if tag == "n":
-        return v is None
-    if tag == "b":
-        return type(v) is bool
-    if tag == "f":
-        return type(v) is float or type(v) is int
-    if tag in _PARSERS:
-        if type(v) is not str:
-            return False
-        try:
-            _PARSERS[tag](v)
-        except (ValueError, InvalidOperation):
-            return False
-        return True
-    return False
+    return True
 
 
 def _datetime(text: str) -> datetime:
@@ -314,40 +344,22 @@ _PARSERS: Final[dict[str, Callable[[str], Any]]] = {
 }
 
 
-def _unwrap(node: dict[str, Any]) -> Any:
-    """The value of a well-formed envelope (checked by ``is_envelope``)."""
-    tag, v = node["t"], node["v"]
-    if tag == "m":
-        return {k: _unwrap(x) for k, x in v.items()}
-    if tag == "l":
-        return [_unwrap(x) for x in v]
-    if tag == "t":
-        return tuple(_unwrap(x) for x in v)
-    if tag == "f":
-        return float(v)
-    if tag == "br":
-        return _our_batch({k: _unwrap(x) for k, x in v.items()}, None)
-    parse = _PARSERS.get(tag)
-    return parse(v) if parse is not None else v
+def _batch_shape(data: dict[str, Any]) -> dict[str, Any]:
+    """AWS's batch dict (``all``, ``completionReason``) in our ``BatchResult``'s JSON shape."""
+    items = data.get("all")
+    if type(items) is list:  # AWS writes "error": null and "result": null; we leave them out
+        items = [
+            {k: v for k, v in item.items() if v is not None} if type(item) is dict else item
+            for item in items
+        ]
+    return {"items": items, "completionReason": data.get("completionReason")}
 
 
-def _our_batch(data: dict[str, Any], type_: Any) -> Any:
-    """AWS's batch dict (``all``, ``completionReason``) as our ``BatchResult``."""
+def _batch_object(data: dict[str, Any]) -> Any:
+    """AWS's batch dict as our (untyped) ``BatchResult``, as AWS's SDK gives its own."""
     from ._batch import BatchResult
 
-    items = data.get("all")
-    if not isinstance(items, list):
-        raise msgspec.ValidationError("a batch envelope has no 'all' list")
-    shaped = {
-        "items": [
-            {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else item
-            for item in items
-        ],
-        "completionReason": data.get("completionReason"),
-    }
-    return msgspec.convert(
-        shaped, BatchResult if type_ is None else type_, dec_hook=_dec_hook, str_keys=True
-    )
+    return msgspec.convert(_batch_shape(data), BatchResult, str_keys=True)
 
 
 def decode(payload: str | None, type_: Any = Any, *, what: str = "value") -> Any:
@@ -383,8 +395,11 @@ def _read_untyped(payload: str | None, what: str = "value") -> Any:
         return None
     try:
         obj = _untyped.decode(payload)
-        if type(obj) is dict and len(obj) == 2 and is_envelope(obj):
-            return _unwrap(obj)
+        if type(obj) is dict and len(obj) == 2:
+            try:
+                return _open(obj, _batch_object)
+            except _NotEnvelope:
+                pass
         return obj
     except Exception as exc:
         raise _decode_error(what, Any, exc) from exc
@@ -399,10 +414,13 @@ def _make_reader(type_: Any) -> Reader:
         if not payload:
             return None
         try:
-            if _may_be_envelope(payload):
-                obj = _untyped.decode(payload)
-                if is_envelope(obj):
-                    return _convert(obj, type_)
+            if payload[0] in _SPACE and _may_be_envelope(payload):
+                try:
+                    value = _open(_untyped.decode(payload), _batch_shape)
+                except _NotEnvelope:
+                    pass
+                else:
+                    return msgspec.convert(value, type_, dec_hook=_dec_hook, str_keys=True)
             return typed(payload)
         except Exception as exc:
             raise _decode_error(what, type_, exc) from exc
@@ -425,16 +443,9 @@ def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
     return _mismatch(what, type_, exc)
 
 
-def _convert(envelope: dict[str, Any], type_: Any) -> Any:
-    from ._batch import BatchResult
-
-    if envelope["t"] == "br" and (type_ is BatchResult or typing.get_origin(type_) is BatchResult):
-        data = {k: _unwrap(x) for k, x in envelope["v"].items()}
-        return _our_batch(data, type_)
-    return msgspec.convert(_unwrap(envelope), type_, dec_hook=_dec_hook, str_keys=True)
-
-
 def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
+    if type_ is Any:
+        return SerializationError(f"{what}: the recorded payload cannot be read ({exc})")
     return SerializationError(
         f"{what}: the payload does not fit the declared type {_type_name(type_)} ({exc}); "
         "return a value of that type, or fix the annotation"
