@@ -37,7 +37,7 @@ import inspect
 import re
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -56,6 +56,7 @@ __all__ = [
     "PayloadFormat",
     "batch_type",
     "decode",
+    "decode_batch",
     "encode",
     "input_type",
     "is_envelope",
@@ -552,6 +553,42 @@ def result_type(fn: Any) -> Any:
 def input_type(workflow: Any) -> Any:
     """The type of a workflow's first parameter (its input); ``Any`` when not declared."""
     return _declared(workflow)[0]
+
+
+def decode_batch(
+    payload: str | None, item_types: Any | Sequence[Any] = Any, *, what: str = "value"
+) -> Any:
+    """A recorded Map/Parallel result (either format) as a ``BatchResult``.
+
+    ``item_types`` is one type for every item (a Map, or Parallel branches of one type), or
+    one type per item in index order (Parallel branches of different types). None or an empty
+    payload is an empty ``BatchResult``.
+
+    Raises:
+        SerializationError: the payload is not a batch result, or an item does not fit its type.
+    """
+    from ._batch import BatchResult
+
+    if not payload:
+        return BatchResult(items=[], completion_reason="ALL_COMPLETED")
+    if not isinstance(item_types, (list, tuple)):
+        return decode(payload, batch_type(item_types), what=what)
+    batch = decode(payload, BatchResult, what=what)
+    try:
+        items = [
+            msgspec.structs.replace(
+                item,
+                result=msgspec.convert(
+                    item.result, item_types[item.index], dec_hook=_dec_hook, str_keys=True
+                ),
+            )
+            if item.status == "SUCCEEDED" and item_types[item.index] not in (Any, object)
+            else item
+            for item in batch.items
+        ]
+    except (msgspec.ValidationError, IndexError) as exc:
+        raise _mismatch(what, item_types, exc) from exc
+    return msgspec.structs.replace(batch, items=items)
 
 
 def batch_type(item_type: Any) -> Any:

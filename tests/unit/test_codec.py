@@ -287,3 +287,33 @@ def test_an_annotation_that_cannot_be_resolved_counts_as_any() -> None:
         raise AssertionError
 
     assert result_type(local) is Any
+
+
+def test_batch_results_decode_with_one_type_or_one_type_per_item() -> None:
+    from durable_gen._codec import decode_batch
+
+    batch = dg.BatchResult(
+        items=[
+            dg.BatchItem(index=0, status="SUCCEEDED", result=AT),
+            dg.BatchItem(index=1, status="SUCCEEDED", result=Decimal("2.5")),
+            dg.BatchItem(index=2, status="NOT_STARTED"),
+        ],
+        completion_reason="ALL_COMPLETED",
+    )
+    for fmt in ("json", "aws"):
+        payload = encode(batch, format=fmt)  # type: ignore[arg-type]
+        per_item = decode_batch(payload, [datetime, Decimal, int], what="the result of Parallel")
+        assert per_item.results() == [AT, Decimal("2.5")]
+        assert type(per_item.results()[1]) is Decimal
+        untyped = decode_batch(payload)
+        assert untyped.results()[1] == ("2.5" if fmt == "json" else Decimal("2.5"))
+    dates = dg.BatchResult(
+        items=[dg.BatchItem(index=0, status="SUCCEEDED", result=AT)],
+        completion_reason="ALL_COMPLETED",
+    )
+    assert decode_batch(encode(dates), datetime).results() == [AT]
+    assert decode_batch(None).items == []
+    with pytest.raises(dg.SerializationError, match="the result of Parallel"):
+        decode_batch(encode(batch), [int, int, int], what="the result of Parallel")
+    with pytest.raises(dg.SerializationError, match="the result of Map"):
+        decode_batch('{"items": 3}', int, what="the result of Map")
