@@ -317,3 +317,17 @@ def test_batch_results_decode_with_one_type_or_one_type_per_item() -> None:
         decode_batch(encode(batch), [int, int, int], what="the result of Parallel")
     with pytest.raises(dg.SerializationError, match="the result of Map"):
         decode_batch('{"items": 3}', int, what="the result of Map")
+
+
+def test_pydantic_is_never_imported_by_durable_gen() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, durable_gen as dg\n"
+        "from durable_gen._codec import decode, encode\n"
+        "assert decode(encode({'a': 1}), dict[str, int]) == {'a': 1}\n"
+        "assert 'pydantic' not in sys.modules, 'pydantic was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
