@@ -377,7 +377,7 @@ class Wait(Command[None], frozen=True):
         _check_name(self.name, "wait")
 
 
-class CreateCallback(Command["CallbackHandle[R]"], frozen=True, kw_only=True):
+class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_only=True):
     """Create a callback; the yield returns a ``CallbackHandle`` at once (it never blocks).
 
     Send ``handle.callback_id`` to whoever will answer, then ``yield handle`` to wait for the

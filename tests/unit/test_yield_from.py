@@ -157,3 +157,25 @@ def test_a_command_iterates_to_itself_once() -> None:
     with pytest.raises(StopIteration) as stop:
         it.send(8)
     assert stop.value.value == 8
+
+
+def test_every_generic_command_can_be_parametrised_at_run_time() -> None:
+    # ``dg.Invoke[int](...)`` and friends are valid at run time, not only for type checkers
+    for cls in (
+        dg.Command,
+        dg.Step,
+        dg.CreateCallback,
+        dg.CallbackHandle,
+        dg.WaitForCallback,
+        dg.Invoke,
+        dg.WaitForCondition,
+        dg.Child,
+        dg.Map,
+        dg.Parallel,
+        dg.Branch,
+        dg.BatchResult,
+        dg.BatchItem,
+    ):
+        assert cls[int] is not None, cls  # type: ignore[index]
+    assert dg.Invoke[int]("tax", 1).function_name == "tax"
+    assert dg.CreateCallback[str](name="cb").name == "cb"
