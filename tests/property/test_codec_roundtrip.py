@@ -70,6 +70,32 @@ LEAVES: list[tuple[Any, st.SearchStrategy[Any]]] = [
     (Size, st.sampled_from(Size)),
     (bytes, st.binary(max_size=16)),
 ]
+try:
+    import pydantic
+except ImportError:  # the pydantic extra is not installed: no pydantic values
+    pydantic = None  # type: ignore[assignment]
+
+if pydantic is not None:
+
+    class Customer(pydantic.BaseModel):
+        name: str
+        since: datetime
+        balance: Decimal
+        tags: frozenset[str]
+
+    LEAVES.append(
+        (
+            Customer,
+            st.builds(
+                Customer,
+                name=text,
+                since=datetimes,
+                balance=st.decimals(allow_nan=False, allow_infinity=False),
+                tags=st.frozensets(text, max_size=3),
+            ),
+        )
+    )
+
 rows = st.builds(
     Row, id=st.uuids(), amount=st.decimals(allow_nan=False, allow_infinity=False), day=st.dates()
 )
@@ -106,7 +132,13 @@ def typed(draw: st.DrawFn, depth: int = 2) -> tuple[Any, Any]:
 
 def _hashable(type_: Any) -> bool:
     origin = getattr(type_, "__origin__", None)
-    return origin in (None, tuple, frozenset) and type_ not in (Row,)
+    return origin in (None, tuple, frozenset) and type_ is not Row and not _is_model(type_)
+
+
+def _is_model(type_: Any) -> bool:
+    return (
+        pydantic is not None and isinstance(type_, type) and issubclass(type_, pydantic.BaseModel)
+    )
 
 
 def _values_of(draw: st.DrawFn, type_: Any, depth: int) -> st.SearchStrategy[Any]:
