@@ -55,11 +55,13 @@ __all__ = [
     "TAGS",
     "PayloadFormat",
     "batch_type",
+    "declared_result",
     "decode",
     "decode_batch",
     "encode",
     "input_type",
     "is_envelope",
+    "item_types",
     "reader",
     "result_type",
 ]
@@ -596,3 +598,53 @@ def batch_type(item_type: Any) -> Any:
     from ._batch import BatchResult
 
     return BatchResult if item_type is Any else BatchResult[item_type]
+
+
+def item_types(cmd: Any) -> Any:
+    """What each item of a ``Map`` or ``Parallel`` returns, for ``decode_batch``.
+
+    One type for a ``Map`` (its function's), and for a ``Parallel`` whose branches all declare
+    the same type; otherwise a list with one type per branch, in branch order.
+    """
+    from ._commands import Branch, Map
+
+    if isinstance(cmd, Map):
+        return result_type(cmd.fn)
+    types = [result_type(b.fn if isinstance(b, Branch) else b) for b in cmd.branches]
+    if not types:
+        return Any
+    return types[0] if all(t == types[0] for t in types) else types
+
+
+def declared_result(cmd: Any) -> Any:
+    """The type a command's result is decoded into: what its yield gives the workflow.
+
+    ``Step``: the function's return annotation; ``WaitForCondition``: the check's; ``Child``:
+    the workflow's ``Workflow[R]``; ``Invoke``, ``CreateCallback``'s handle and
+    ``WaitForCallback``: their ``result_type`` (``Any`` when not given); ``Map``/``Parallel``:
+    ``BatchResult`` of ``item_types`` (untyped when the branches differ: use
+    ``decode_batch(payload, item_types(cmd))``); ``Any`` for anything else.
+    """
+    from ._commands import (
+        CallbackHandle,
+        Child,
+        Invoke,
+        Map,
+        Parallel,
+        Step,
+        WaitForCallback,
+        WaitForCondition,
+    )
+
+    if isinstance(cmd, Step):
+        return result_type(cmd.fn)
+    if isinstance(cmd, (Invoke, WaitForCallback, CallbackHandle)):
+        return Any if cmd.result_type is None else cmd.result_type
+    if isinstance(cmd, Child):
+        return result_type(cmd.workflow)
+    if isinstance(cmd, WaitForCondition):
+        return result_type(cmd.check)
+    if isinstance(cmd, (Map, Parallel)):
+        types = item_types(cmd)
+        return batch_type(Any if isinstance(types, list) else types)
+    return Any

@@ -331,3 +331,34 @@ def test_pydantic_is_never_imported_by_durable_gen() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_declared_result_of_each_command() -> None:
+    from durable_gen._codec import declared_result, item_types
+
+    def label(item: str) -> str:
+        return item
+
+    async def weigh(item: str) -> float:
+        return 1.0
+
+    def bump(n: int) -> int:
+        return n + 1
+
+    assert declared_result(charge("o", 1)) == Receipt
+    assert declared_result(dg.Step(bump, (1,))) is int
+    assert declared_result(dg.Invoke("f", 1, result_type=Receipt)) is Receipt
+    assert declared_result(dg.Invoke("f", 1)) is Any
+    assert declared_result(dg.WaitForCallback(print, result_type=date)) is date
+    handle = dg.CallbackHandle(callback_id="c", operation_id="o", result_type=uuid.UUID)
+    assert declared_result(handle) is uuid.UUID
+    assert declared_result(dg.Child(place, (Order("o", ()),))) == list[Receipt]
+    assert declared_result(dg.WaitForCondition(bump, 0)) is int
+    assert declared_result(dg.Map(label, ["a"])) == dg.BatchResult[str]
+    assert declared_result(dg.Map(weigh, ["a"])) == dg.BatchResult[float]
+    assert declared_result(dg.Map(place, [])) == dg.BatchResult[list[Receipt]]
+    assert declared_result(dg.Parallel([label, dg.Branch(label, name="b")])) == dg.BatchResult[str]
+    mixed = dg.Parallel([label, weigh])
+    assert declared_result(mixed) is dg.BatchResult
+    assert item_types(mixed) == [str, float]
+    assert declared_result(dg.Wait(seconds=1)) is Any
