@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import types
+import typing
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -131,8 +133,15 @@ def typed(draw: st.DrawFn, depth: int = 2) -> tuple[Any, Any]:
 
 
 def _hashable(type_: Any) -> bool:
-    origin = getattr(type_, "__origin__", None)
-    return origin in (None, tuple, frozenset) and type_ is not Row and not _is_model(type_)
+    """Whether values of ``type_`` can go in a set."""
+    if type_ is Row or _is_model(type_):
+        return False
+    origin = typing.get_origin(type_)
+    if origin is None:
+        return True
+    if origin in (tuple, frozenset, Box, Cell, types.UnionType):
+        return all(_hashable(a) for a in typing.get_args(type_) if a is not Ellipsis)
+    return False
 
 
 def _is_model(type_: Any) -> bool:
