@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import msgspec
 
@@ -63,6 +63,7 @@ __all__ = [
     "is_envelope",
     "item_types",
     "reader",
+    "result_reader",
     "result_type",
 ]
 
@@ -377,7 +378,10 @@ def decode(payload: str | None, type_: Any = Any, *, what: str = "value") -> Any
     return reader(type_)(payload, what)
 
 
-Reader = Callable[[str | None, str], Any]
+class Reader(Protocol):
+    """A decode function for one declared type: ``read(payload, what)``."""
+
+    def __call__(self, payload: str | None, what: str = ..., /) -> Any: ...
 
 
 def reader(type_: Any = Any) -> Reader:
@@ -393,7 +397,7 @@ def reader(type_: Any = Any) -> Reader:
     return known
 
 
-def _read_untyped(payload: str | None, what: str = "value") -> Any:
+def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
     if not payload:
         return None
     try:
@@ -413,7 +417,7 @@ def _make_reader(type_: Any) -> Reader:
         return _read_untyped
     typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
 
-    def read(payload: str | None, what: str = "value") -> Any:
+    def read(payload: str | None, what: str = "a recorded payload") -> Any:
         if not payload:
             return None
         try:
@@ -550,6 +554,27 @@ def result_type(fn: Any) -> Any:
     function; ``Any`` when nothing usable is declared.
     """
     return _declared(fn)[1]
+
+
+def result_reader(fn: Any) -> Reader:
+    """``reader(result_type(fn))``, cached per function: one dict lookup on replay's hot path.
+
+    Call it as ``result_reader(cmd.fn)(payload)``; build the ``what`` of the error message
+    only when a ``SerializationError`` is caught, to keep string formatting off that path.
+    """
+    try:
+        known = _fn_readers.get(fn)
+    except TypeError:  # unhashable
+        return reader(result_type(fn))
+    if known is None:
+        known = reader(result_type(fn))
+        if len(_fn_readers) >= 4096:
+            _fn_readers.clear()
+        _fn_readers[fn] = known
+    return known
+
+
+_fn_readers: dict[Any, Reader] = {}
 
 
 def input_type(workflow: Any) -> Any:

@@ -362,3 +362,15 @@ def test_the_declared_result_of_each_command() -> None:
     assert declared_result(mixed) is dg.BatchResult
     assert item_types(mixed) == [str, float]
     assert declared_result(dg.Wait(seconds=1)) is Any
+
+
+def test_result_reader_is_the_reader_of_the_declared_type() -> None:
+    from durable_gen._codec import result_reader
+
+    read = result_reader(charge.fn)
+    assert read is result_reader(charge.fn)
+    assert read(encode(Receipt("r", Decimal("1.5"), AT))) == Receipt("r", Decimal("1.5"), AT)
+    assert read(None) is None
+    with pytest.raises(dg.SerializationError, match=r"^a recorded payload: .*Receipt"):
+        read("3")
+    assert result_reader(lambda: 1)('{"a": 1}') == {"a": 1}
