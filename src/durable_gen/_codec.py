@@ -120,11 +120,11 @@ _ENVELOPE_START: Final = re.compile(r'\s*\{\s*"[tv]"\s*:')
 def _may_be_envelope(payload: str) -> bool:
     """A cheap test that rules out most payloads before any parsing: is the first key t or v?"""
     if payload[:2] == '{"':  # compact JSON, the common case: look at the first key only
-        return payload.startswith(_PREFIXES)
+        return payload[2:4] in _FIRST_KEYS
     return payload[0] in _SPACE and _ENVELOPE_START.match(payload) is not None
 
 
-_PREFIXES: Final = ('{"t":', '{"v":')
+_FIRST_KEYS: Final = ('t"', 'v"')
 _SPACE: Final = "{ \t\r\n"
 
 

@@ -374,3 +374,14 @@ def test_result_reader_is_the_reader_of_the_declared_type() -> None:
     with pytest.raises(dg.SerializationError, match=r"^a recorded payload: .*Receipt"):
         read("3")
     assert result_reader(lambda: 1)('{"a": 1}') == {"a": 1}
+
+
+def test_the_envelope_rule_does_not_depend_on_spacing() -> None:
+    for payload in [
+        '{"t" : "d", "v" : "1.5"}',
+        '{"v":"1.5","t":"d"}',
+        ' {"t":"d","v":"1.5"}',
+        '{\n  "t": "d",\n  "v": "1.5"\n}',
+    ]:
+        assert decode(payload) == Decimal("1.5"), payload
+        assert decode(payload, Decimal) == Decimal("1.5"), payload
