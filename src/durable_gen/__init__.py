@@ -30,6 +30,7 @@ from ._commands import WaitDecision as WaitDecision
 from ._commands import WaitForCallback as WaitForCallback
 from ._commands import WaitForCondition as WaitForCondition
 from ._commands import WaitStrategy as WaitStrategy
+from ._commands import Workflow as Workflow
 from ._commands import step as step
 from ._commands import workflow as workflow
 from ._driver import CheckpointMode as CheckpointMode
@@ -180,6 +181,7 @@ __all__ = [
     "WaitForCallback",
     "WaitForCondition",
     "WaitStrategy",
+    "Workflow",
     "WorkflowDefinitionError",
     "__version__",
     "get_logger",

@@ -12,7 +12,7 @@ Pure data and arithmetic. The rules, in the order they are applied after every i
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -23,6 +23,7 @@ from ._wire import ErrorObject
 __all__ = ["BatchItem", "BatchResult", "CompletionReason", "decide"]
 
 CompletionReason = Literal["ALL_COMPLETED", "MIN_SUCCESSFUL_REACHED", "FAILURE_TOLERANCE_EXCEEDED"]
+T = TypeVar("T")
 ItemStatus = Literal["SUCCEEDED", "FAILED", "STARTED", "NOT_STARTED"]
 
 ALL_COMPLETED: Final = "ALL_COMPLETED"
@@ -57,12 +58,14 @@ def decide(
     return None
 
 
-class BatchItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+class BatchItem(
+    msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel", omit_defaults=True
+):
     """One item or branch of a batch: its index, status, and result or error."""
 
     index: int
     status: ItemStatus
-    result: Any = None
+    result: T | None = None
     error: ErrorObject | None = None
     name: str | None = None
 
@@ -71,20 +74,20 @@ class BatchItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_
         return self.status == "SUCCEEDED"
 
 
-class BatchResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class BatchResult(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename="camel"):
     """The outcome of a ``Map`` or ``Parallel``, items in index order whatever finished first.
 
     Item failures do not raise by themselves; call ``raise_if_failed()`` or read ``errors()``.
     """
 
-    items: list[BatchItem]
+    items: list[BatchItem[T]]
     completion_reason: CompletionReason
 
-    def results(self) -> list[Any]:
+    def results(self) -> list[T]:
         """Results of the items that succeeded, in index order."""
-        return [i.result for i in self.items if i.status == "SUCCEEDED"]
+        return [i.result for i in self.items if i.status == "SUCCEEDED"]  # type: ignore[misc]
 
-    def all_results(self) -> list[Any]:
+    def all_results(self) -> list[T | None]:
         """One entry per item: its result, or None when it did not succeed."""
         return [i.result if i.status == "SUCCEEDED" else None for i in self.items]
 
@@ -129,7 +132,7 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
                     error_data=err.error_data,
                 )
 
-    def get_results(self) -> list[Any]:
+    def get_results(self) -> list[T]:
         """Results in index order; raise ``BatchFailedError`` if any item failed."""
         self.raise_if_failed()
         return self.results()

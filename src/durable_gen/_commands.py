@@ -10,15 +10,28 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
+from collections.abc import Callable, Coroutine, Generator, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypeAlias,
+    TypeVar,
+    overload,
+)
 
 import msgspec
 
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
-from ._serdes import Serdes
+from ._serdes_protocol import Serdes
 from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
+
+if TYPE_CHECKING:
+    from ._batch import BatchResult
 
 __all__ = [
     "AT_LEAST_ONCE",
@@ -42,12 +55,14 @@ __all__ = [
     "WaitForCallback",
     "WaitForCondition",
     "WaitStrategy",
+    "Workflow",
     "step",
     "workflow",
 ]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 AT_LEAST_ONCE: Final = "at_least_once"
 AT_MOST_ONCE: Final = "at_most_once"
@@ -133,8 +148,21 @@ def _fn_name(fn: object) -> str | None:
     return name[:MAX_NAME_CHARS]
 
 
-class Command(msgspec.Struct, frozen=True):
-    """Base class of everything a workflow may yield."""
+class Command(msgspec.Struct, Generic[R], frozen=True):
+    """Base class of everything a workflow may yield; ``R`` is what the yield gives back.
+
+    ``yield cmd`` and ``yield from cmd`` do the same at run time: iterating a command yields
+    the command itself once and returns the value sent back, so ``x = yield from cmd`` gives
+    type checkers the command's result type where ``x = yield cmd`` gives ``Any``.
+    """
+
+    def __iter__(self) -> Generator[Command[Any], Any, R]:
+        value: R = yield self
+        return value
+
+
+#: The type of a workflow: a generator of commands returning ``R`` (``-> dg.Workflow[Order]``).
+Workflow: TypeAlias = Generator[Command[Any], Any, R]
 
 
 # --- retry ----------------------------------------------------------------------------------
@@ -210,7 +238,7 @@ DEFAULT_RETRY: Final = Retry()
 # --- steps ----------------------------------------------------------------------------------
 
 
-class Step(Command, frozen=True):
+class Step(Command[R], frozen=True):
     """Run ``fn(*args, **kwargs)`` once, checkpoint its result, and return it on every replay.
 
     Args:
@@ -227,7 +255,7 @@ class Step(Command, frozen=True):
             ``RunCompensations``.
     """
 
-    fn: Callable[..., Any]
+    fn: Callable[..., R]
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] | None = None
     name: str | None = None
@@ -274,8 +302,18 @@ class Step(Command, frozen=True):
         """The recorded name: the given name, else the function's name."""
         return self.name if self.name is not None else _fn_name(self.fn)
 
+    if TYPE_CHECKING:  # an ``async def`` step gives what its coroutine returns
 
-class _PrevalidatedStep(Step, frozen=True):
+        @overload
+        def __iter__(
+            self: Step[Coroutine[Any, Any, T]],
+        ) -> Generator[Command[Any], Any, T]: ...
+        @overload
+        def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
+        def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
+
+
+class _PrevalidatedStep(Step[R], frozen=True):
     """A ``Step`` built by a ``@step`` function, whose options were validated once, there.
 
     Only its arguments are new, and they arrive as a tuple from the call itself.
@@ -297,9 +335,11 @@ class StepFunction(Generic[P, R]):
 
     __slots__ = ("__dict__", "compensate", "fn", "name", "retry", "semantics", "serdes")
 
+    fn: Callable[P, Any]
+
     def __init__(
         self,
-        fn: Callable[P, R],
+        fn: Callable[P, Any],
         *,
         name: str | None,
         retry: Retry | None,
@@ -325,7 +365,7 @@ class StepFunction(Generic[P, R]):
             compensate=compensate,
         )
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step[R]:
         return _PrevalidatedStep(
             self.fn,
             args,
@@ -342,6 +382,8 @@ class StepFunction(Generic[P, R]):
 
 
 @overload
+def step(fn: Callable[P, Coroutine[Any, Any, R]], /) -> StepFunction[P, R]: ...
+@overload
 def step(fn: Callable[P, R], /) -> StepFunction[P, R]: ...
 @overload
 def step(
@@ -351,9 +393,9 @@ def step(
     semantics: Semantics = "at_least_once",
     serdes: Serdes | None = None,
     compensate: Callable[[Any], Any] | None = None,
-) -> Callable[[Callable[P, R]], StepFunction[P, R]]: ...
+) -> _StepDecorator: ...
 def step(
-    fn: Callable[P, R] | None = None,
+    fn: Callable[P, Any] | None = None,
     /,
     *,
     name: str | None = None,
@@ -361,25 +403,41 @@ def step(
     semantics: Semantics = "at_least_once",
     serdes: Serdes | None = None,
     compensate: Callable[[Any], Any] | None = None,
-) -> StepFunction[P, R] | Callable[[Callable[P, R]], StepFunction[P, R]]:
+) -> StepFunction[..., Any] | _StepDecorator:
     """Make a function a durable step: inside a workflow, ``yield f(x)`` runs it once.
 
     Usable bare (``@step``) or with options (``@step(retry=Retry(max_attempts=3))``); the
     options are those of ``Step``.
     """
 
-    def wrap(f: Callable[P, R]) -> StepFunction[P, R]:
+    def wrap(f: Callable[..., Any]) -> StepFunction[..., Any]:
         return StepFunction(
             f, name=name, retry=retry, semantics=semantics, serdes=serdes, compensate=compensate
         )
 
-    return wrap(fn) if fn is not None else wrap
+    return wrap(fn) if fn is not None else _StepDecorator(wrap)
+
+
+class _StepDecorator:
+    """What ``@step(...)`` with options returns: applied to a function, a ``StepFunction``."""
+
+    __slots__ = ("_wrap",)
+
+    def __init__(self, wrap: Callable[[Callable[..., Any]], StepFunction[..., Any]]) -> None:
+        self._wrap = wrap
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> StepFunction[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> StepFunction[P, R]: ...
+    def __call__(self, fn: Callable[..., Any], /) -> StepFunction[..., Any]:
+        return self._wrap(fn)
 
 
 # --- waiting --------------------------------------------------------------------------------
 
 
-class Wait(Command, frozen=True):
+class Wait(Command[None], frozen=True):
     """Suspend the execution for ``seconds`` (whole seconds, 1 s to 366 days).
 
     No compute is held while waiting: the invocation ends and the service resumes it.
@@ -393,7 +451,7 @@ class Wait(Command, frozen=True):
         _check_name(self.name, "wait")
 
 
-class CreateCallback(Command, frozen=True, kw_only=True):
+class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_only=True):
     """Create a callback; the yield returns a ``CallbackHandle`` at once (it never blocks).
 
     Send ``handle.callback_id`` to whoever will answer, then ``yield handle`` to wait for the
@@ -404,12 +462,14 @@ class CreateCallback(Command, frozen=True, kw_only=True):
         timeout: Seconds before the callback times out (None: never).
         heartbeat_timeout: Seconds without a heartbeat before it times out (None: no limit).
         serdes: Serdes of the result.
+        result_type: The type the result is decoded into (default: plain JSON values).
     """
 
     name: str | None = None
     timeout: int | None = None
     heartbeat_timeout: int | None = None
     serdes: Serdes | None = None
+    result_type: type[R] | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name, "callback")
@@ -422,15 +482,16 @@ class CreateCallback(Command, frozen=True, kw_only=True):
             )
 
 
-class CallbackHandle(Command, frozen=True, kw_only=True):
+class CallbackHandle(Command[R], frozen=True, kw_only=True):
     """A created callback. ``yield handle`` waits for its result."""
 
     callback_id: str
     operation_id: str
     serdes: Serdes | None = None
+    result_type: type[R] | None = None
 
 
-class WaitForCallback(Command, frozen=True):
+class WaitForCallback(Command[R], frozen=True):
     """Create a callback, run ``submitter(callback_id)`` as a step, and wait for the answer.
 
     Recorded as a CONTEXT (subtype ``WaitForCallback``) holding the CALLBACK and the submitter
@@ -443,6 +504,7 @@ class WaitForCallback(Command, frozen=True):
         heartbeat_timeout: Seconds without a heartbeat before it times out.
         retry: Retry policy of the submitter step.
         serdes: Serdes of the callback result.
+        result_type: The type the result is decoded into (default: plain JSON values).
     """
 
     submitter: Callable[[str], Any]
@@ -451,6 +513,7 @@ class WaitForCallback(Command, frozen=True):
     heartbeat_timeout: int | None = None
     retry: Retry | None = None
     serdes: Serdes | None = None
+    result_type: type[R] | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.submitter):
@@ -466,11 +529,12 @@ class WaitForCallback(Command, frozen=True):
         _check_retry(self.retry, "WaitForCallback")
 
 
-class Invoke(Command, frozen=True):
+class Invoke(Command[R], frozen=True):
     """Invoke another function (durable or plain) and wait for its result.
 
     On Lambda, ``function_name`` is a function name or ARN; on the embedded engine, a name
-    registered with the engine.
+    registered with the engine. ``result_type`` is the type the result is decoded into
+    (default: plain JSON values); it also gives ``yield from`` its type.
     """
 
     function_name: str
@@ -478,6 +542,7 @@ class Invoke(Command, frozen=True):
     name: str | None = None
     tenant_id: str | None = None
     serdes: Serdes | None = None
+    result_type: type[R] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.function_name, str) or not 1 <= len(self.function_name) <= 256:
@@ -549,7 +614,7 @@ class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
         return WaitDecision.again(max(1, math.ceil(delay)))
 
 
-class WaitForCondition(Command, frozen=True):
+class WaitForCondition(Command[R], frozen=True):
     """Poll ``check(state) -> state`` with a durable wait between checks.
 
     Recorded as one STEP (subtype ``WaitForCondition``) whose attempts are the checks; the state
@@ -557,7 +622,7 @@ class WaitForCondition(Command, frozen=True):
     (or use ``WaitStrategy(until=...)``). The yield returns the final state.
     """
 
-    check: Callable[[Any], Any]
+    check: Callable[[R], R]
     initial_state: Any = None
     wait_strategy: Callable[[Any, int], WaitDecision] | None = None
     name: str | None = None
@@ -583,14 +648,14 @@ def _check_workflow_fn(fn: object, what: str) -> None:
         raise WorkflowDefinitionError(f"{what} must be a generator function, got {fn!r}")
 
 
-class Child(Command, frozen=True):
+class Child(Command[R], frozen=True):
     """Run ``workflow(*args, **kwargs)`` in its own checkpointed child context.
 
     Its operations get their own id namespace, and once it completes its result is replayed from
     one record. ``yield from workflow(...)`` is the inline alternative (same namespace).
     """
 
-    workflow: Callable[..., Any]
+    workflow: Callable[..., Generator[Any, Any, R]]
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] | None = None
     name: str | None = None
@@ -655,7 +720,7 @@ def _check_concurrency(value: int | None) -> None:
         )
 
 
-class Map(Command, frozen=True):
+class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
     """Run ``fn`` for every item, concurrently, and return a ``BatchResult`` in item order.
 
     ``fn`` is a plain function (each item becomes a child context holding one step, called as
@@ -676,7 +741,7 @@ class Map(Command, frozen=True):
             Map (fewer records; an item's result is not checkpointed on its own).
     """
 
-    fn: Callable[..., Any]
+    fn: Callable[..., T]
     items: Sequence[Any]
     name: str | None = None
     max_concurrency: int | None = None
@@ -701,11 +766,25 @@ class Map(Command, frozen=True):
         _check_serdes(self.serdes, "Map serdes")
         _check_serdes(self.item_serdes, "Map item_serdes")
 
+    if TYPE_CHECKING:  # items of a generator or ``async def`` function give what it returns
 
-class Branch(msgspec.Struct, frozen=True):
+        @overload
+        def __iter__(
+            self: Map[Generator[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(
+            self: Map[Coroutine[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(self: Map[R]) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
+
+
+class Branch(msgspec.Struct, Generic[T], frozen=True):
     """A named Parallel branch: a function or generator function called with no arguments."""
 
-    fn: Callable[[], Any]
+    fn: Callable[[], T]
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -714,14 +793,14 @@ class Branch(msgspec.Struct, frozen=True):
         _check_name(self.name, "branch")
 
 
-class Parallel(Command, frozen=True):
+class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
     """Run branches concurrently and return a ``BatchResult`` in branch order.
 
     Each branch is a function (run as one step), a generator function (a child workflow), or a
     ``Branch`` naming one. Branches may themselves yield ``Parallel`` or ``Map``.
     """
 
-    branches: Sequence[Callable[[], Any] | Branch]
+    branches: Sequence[Callable[[], T] | Branch[T]]
     name: str | None = None
     max_concurrency: int | None = None
     completion: Completion | None = None
@@ -744,6 +823,20 @@ class Parallel(Command, frozen=True):
         _check_completion(self.completion, "Parallel")
         _check_serdes(self.serdes, "Parallel serdes")
         _check_serdes(self.item_serdes, "Parallel item_serdes")
+
+    if TYPE_CHECKING:  # branches of one result type give a typed ``BatchResult``
+
+        @overload
+        def __iter__(
+            self: Parallel[Generator[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(
+            self: Parallel[Coroutine[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(self: Parallel[R]) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
 
 
 # --- workflows ------------------------------------------------------------------------------
@@ -768,7 +861,7 @@ def workflow(fn: F) -> F:
 # --- sagas ----------------------------------------------------------------------------------
 
 
-class RunCompensations(Command, frozen=True, kw_only=True):
+class RunCompensations(Command["list[CompensationResult]"], frozen=True, kw_only=True):
     """Run the undos registered by succeeded steps of this context, last in first out.
 
     Each undo runs as a CONTEXT (subtype ``Compensation``) holding one step; a failing undo does

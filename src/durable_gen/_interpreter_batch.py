@@ -75,7 +75,7 @@ class _Batch:
 
     def __init__(
         self,
-        cmd: Map | Parallel,
+        cmd: Map[Any] | Parallel[Any],
         fiber: Fiber,
         op_id: str,
         sub_type: str,
@@ -91,14 +91,14 @@ class _Batch:
         self.names = names
         self.next = 0
         self.running: dict[int, Fiber] = {}
-        self.outcomes: dict[int, BatchItem] = {}
+        self.outcomes: dict[int, BatchItem[Any]] = {}
         self.rebuild = rebuild
         self.done = False
         self.reason: str | None = None
         self.succeeded = 0
 
 
-class Compensate(Command, frozen=True):
+class Compensate(Command[Any], frozen=True):
     """One undo, run as a CONTEXT/Compensation holding one step (internal)."""
 
     fn: Callable[[Any], Any]
@@ -143,7 +143,7 @@ class BatchHandlers(Core):
 
     # --- Map and Parallel -----------------------------------------------------------------------
 
-    def _on_batch(self, fiber: Fiber, cmd: Map | Parallel) -> Answer:
+    def _on_batch(self, fiber: Fiber, cmd: Map[Any] | Parallel[Any]) -> Answer:
         is_map = isinstance(cmd, Map)
         sub_type = "Map" if is_map else "Parallel"
         op_id, rec = self._position(fiber, "CONTEXT", sub_type, cmd.name)
@@ -347,7 +347,7 @@ def _positional_arity(fn: Callable[..., Any]) -> int:
     return n
 
 
-def _batch_units(cmd: Map | Parallel) -> tuple[list[Callable[[], Gen]], list[str]]:
+def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]], list[str]]:
     """One generator factory per item or branch, and the item names."""
     units: list[Callable[[], Gen]] = []
     names: list[str] = []

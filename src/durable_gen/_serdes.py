@@ -1,100 +1,62 @@
-"""Payload serialization: JSON through msgspec by default, or a user's own ``Serdes``.
+"""Payload serialization: the codec (``_codec``) by default, or a user's own ``Serdes``.
 
 Nothing read from a history is ever unpickled or evaluated: payloads are strings, decoded as
-JSON unless the operation names another serdes.
+JSON (plain, or AWS's typed envelope) unless the operation names another serdes. The default
+path decodes into a declared type when the caller passes one (``loads(..., type_=T)``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final
 
-import msgspec
-
+from . import _codec
+from ._codec import PayloadFormat
 from ._errors import PayloadTooLargeError, SerializationError
+from ._serdes_protocol import Serdes as Serdes
 from ._wire import too_large
 
-__all__ = ["JsonSerdes", "Serdes", "dumps", "loads"]
-
-
-@runtime_checkable
-class Serdes(Protocol):
-    """Turns values into payload strings and back. Must be deterministic."""
-
-    def serialize(self, value: Any) -> str:
-        """The payload string for ``value``."""
-        ...
-
-    def deserialize(self, payload: str) -> Any:
-        """The value of a payload string produced by ``serialize``."""
-        ...
-
-
-_encoder: Final = msgspec.json.Encoder()
-_decoder: Final = msgspec.json.Decoder()
+__all__ = ["JsonSerdes", "PayloadFormat", "Serdes", "dumps", "loads"]
 
 
 class JsonSerdes:
-    """The default serdes: JSON (msgspec). Tuples come back as lists, as with any JSON."""
+    """The default serdes: JSON (msgspec), reading AWS's typed envelope too.
+
+    Without a declared type, values come back as JSON values: tuples and sets as lists,
+    datetime, Decimal and UUID as strings (see docs/guide.md, "Values and types").
+    """
 
     __slots__ = ()
 
     def serialize(self, value: Any) -> str:
-        try:
-            return _encoder.encode(value).decode()
-        except UnicodeEncodeError as exc:
-            raise SerializationError(
-                f"a value of type {type(value).__name__} holds text that is not valid Unicode "
-                f"({exc.reason}: {exc.object[exc.start : exc.end]!r}), which JSON cannot carry; "
-                "clean the string first (s.encode('utf-8', 'replace').decode()) or pass serdes= "
-                "to the operation"
-            ) from exc
-        except (TypeError, msgspec.EncodeError, OverflowError) as exc:
-            raise SerializationError(
-                f"a value of type {type(value).__name__} cannot be serialized to JSON ({exc}); "
-                "return JSON-compatible data (dict, list, str, int, float, bool, None, "
-                "msgspec Structs, dataclasses) or pass serdes= to the operation"
-            ) from exc
+        return _codec.encode(value)
 
     def deserialize(self, payload: str) -> Any:
-        try:
-            return _decoder.decode(payload)
-        except UnicodeEncodeError as exc:
-            raise SerializationError(
-                f"a recorded payload is not valid Unicode text ({exc.reason}: "
-                f"{exc.object[exc.start : exc.end]!r} at character {exc.start}), so it is not "
-                "JSON: whoever wrote it (the caller that started the execution, or a callback's "
-                "sender) must send valid UTF-8"
-            ) from exc
-        except msgspec.DecodeError as exc:
-            raise SerializationError(
-                f"a recorded payload is not valid JSON ({exc}): it was written by another serdes "
-                "(pass the same serdes= to the operation) or by a caller that sent malformed JSON"
-            ) from exc
+        return _codec.decode(payload)
 
 
 DEFAULT_SERDES: Final = JsonSerdes()
 
 
-def dumps(value: Any, serdes: Serdes | None = None, *, what: str = "value") -> str:
-    """Serialize ``value`` with ``serdes`` (JSON by default), enforcing the payload limit."""
+def dumps(
+    value: Any,
+    serdes: Serdes | None = None,
+    *,
+    what: str = "value",
+    format: PayloadFormat = "json",
+) -> str:
+    """Serialize ``value`` with ``serdes`` (the codec in ``format`` by default), within limits."""
     if serdes is None:
-        try:
-            payload = _encoder.encode(value).decode()
-        except (TypeError, msgspec.EncodeError, OverflowError, UnicodeEncodeError):
-            payload = DEFAULT_SERDES.serialize(value)  # raises with the full message
-    else:
-        try:
-            payload = serdes.serialize(value)
-        except SerializationError:
-            raise
-        except Exception as exc:
-            raise SerializationError(
-                f"the serdes of {what} failed to serialize it: {exc!r}"
-            ) from exc
-        if not isinstance(payload, str):
-            raise SerializationError(
-                f"the serdes of {what} returned {type(payload).__name__}; it must return str"
-            )
+        return _codec.encode(value, what=what, format=format)
+    try:
+        payload = serdes.serialize(value)
+    except SerializationError:
+        raise
+    except Exception as exc:
+        raise SerializationError(f"the serdes of {what} failed to serialize it: {exc!r}") from exc
+    if not isinstance(payload, str):
+        raise SerializationError(
+            f"the serdes of {what} returned {type(payload).__name__}; it must return str"
+        )
     if too_large(payload):
         raise PayloadTooLargeError(
             f"{what} serializes to {len(payload.encode())} bytes, over the 6 MiB payload limit; "
@@ -103,15 +65,18 @@ def dumps(value: Any, serdes: Serdes | None = None, *, what: str = "value") -> s
     return payload
 
 
-def loads(payload: str | None, serdes: Serdes | None = None) -> Any:
-    """Deserialize a recorded payload (None or empty: None)."""
+def loads(
+    payload: str | None,
+    serdes: Serdes | None = None,
+    *,
+    type_: Any = Any,
+    what: str = "a recorded payload",
+) -> Any:
+    """Deserialize a recorded payload (None or empty: None), into ``type_`` by default."""
     if not payload:
         return None
     if serdes is None:
-        try:
-            return _decoder.decode(payload)
-        except (msgspec.DecodeError, UnicodeEncodeError):
-            return DEFAULT_SERDES.deserialize(payload)  # raises with the full message
+        return _codec.decode(payload, type_, what=what)
     try:
         return serdes.deserialize(payload)
     except SerializationError:

@@ -58,7 +58,7 @@ def _check_change_id(change_id: object, what: str) -> None:
         )
 
 
-class Patched(Command, frozen=True):
+class Patched(Command[bool], frozen=True):
     """Ask whether this execution runs the code after change ``change_id``.
 
     ``yield Patched("id")`` returns True in executions that reach this point with the new code
@@ -82,7 +82,7 @@ class Patched(Command, frozen=True):
         _check_change_id(self.change_id, "Patched")
 
 
-class Deprecated(Command, frozen=True):
+class Deprecated(Command[None], frozen=True):
     """Mark the old side of ``Patched(change_id)`` as removed; the yield returns None.
 
     Replace ``if (yield Patched(x)): new else: old`` with ``yield Deprecated(x)`` followed by
@@ -100,7 +100,7 @@ class Deprecated(Command, frozen=True):
         _check_change_id(self.change_id, "Deprecated")
 
 
-class Now(Command, frozen=True, kw_only=True):
+class Now(Command[datetime], frozen=True, kw_only=True):
     """The current time as an aware UTC ``datetime``, read once and checkpointed.
 
     Recorded as a STEP (subtype ``Now``); every replay returns the recorded time. Never call
@@ -122,7 +122,7 @@ class Now(Command, frozen=True, kw_only=True):
         return self.name if self.name is not None else "now"
 
 
-class UUID(Command, frozen=True):
+class UUID(Command[uuid.UUID], frozen=True):
     """A version-4 ``uuid.UUID``, the same on every replay; nothing is recorded.
 
     Derived from the execution ARN, the context id and how many ``UUID``/``Random`` values the
@@ -135,7 +135,7 @@ class UUID(Command, frozen=True):
         return uuid.UUID(bytes=seed[:16], version=4)
 
 
-class Random(Command, frozen=True):
+class Random(Command["random.Random"], frozen=True):
     """A ``random.Random`` generator seeded deterministically; nothing is recorded.
 
     Use it like the ``random`` module (``rng.random()``, ``rng.randint(1, 6)``,

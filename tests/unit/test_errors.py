@@ -17,6 +17,8 @@ from durable_gen import _errors
 NOT_IN_THE_TREE = {
     # Control flow inside the interpreter: turned into a failed outcome before it leaves.
     "durable_gen._interpreter_core.Fatal",
+    # Control flow inside the codec: a payload that is not AWS's envelope is read as plain JSON.
+    "durable_gen._codec._NotEnvelope",
     # The test harness's simulated process crash: a BaseException so no `except Exception`
     # in a step or workflow can swallow it.
     "durable_gen.testing._harness.Crash",

@@ -67,6 +67,7 @@ EXPECTED = {
     "WaitForCallback",
     "WaitForCondition",
     "WaitStrategy",
+    "Workflow",
     "WorkflowDefinitionError",
     "__version__",
     "get_logger",

@@ -51,6 +51,8 @@ ALLOWED = {
     # execution: a seeded generator reads no global state (checked below: only
     # ``random.Random`` is used).
     ("_versioning", "random"): "Random",
+    # The codec looks pydantic up in ``sys.modules`` (never imports it): only if the user did.
+    ("_codec", "sys"): "modules",
 }
 _STDLIB_PURE = {
     "__future__",
@@ -69,6 +71,8 @@ _STDLIB_PURE = {
     "traceback",
     "typing",
     "uuid",
+    "base64",
+    "decimal",
 }
 
 

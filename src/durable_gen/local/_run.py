@@ -7,8 +7,8 @@ inspection), use ``LocalService`` directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from .._driver import CheckpointMode, make_handler
 from .._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
@@ -29,8 +29,11 @@ def workflow_name(workflow: Callable[..., Any]) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64]
 
 
+R = TypeVar("R")
+
+
 def run(
-    workflow: Callable[..., Any],
+    workflow: Callable[..., Generator[Any, Any, R]],
     input: Any = None,
     *,
     functions: Mapping[str, Callable[..., Any]] | None = None,
@@ -38,7 +41,7 @@ def run(
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
-) -> Any:
+) -> R:
     """Run ``workflow(input)`` to completion on a new in-memory embedded engine.
 
     Args:
@@ -71,7 +74,8 @@ def run(
         register_function(engine, fname, fn, checkpointing=checkpointing)
     arn = engine.start(name, dumps(input, serdes, what="the workflow input"))
     record = engine.run(arn)
-    return outcome(engine, record, serdes)
+    result: R = outcome(engine, record, serdes)
+    return result
 
 
 def register_function(

@@ -1,0 +1,689 @@
+"""The payload codec: values to payload strings and back, by declared type, in two formats.
+
+The rules, in the order they apply:
+
+1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
+   TypedDicts, datetime/date/time, Decimal, UUID, enums, sets, tuples and bytes are written as
+   JSON values (ISO strings, decimal strings, arrays, base64); pydantic models through
+   ``model_dump(mode="json")``. Any other type is a ``SerializationError`` naming the payload
+   (``what``) and the type; nothing is turned into a string by ``str()``.
+2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
+   int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
+   ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
+   ``"br"`` envelope of ``{"all": [...], "completionReason": ...}`` without never-started items.
+3. Reading takes either format. A payload is AWS's envelope if and only if its root is a JSON
+   object with exactly the keys ``"t"`` and ``"v"``, ``"t"`` is a known tag, and everything
+   inside is a well-formed envelope too (every nested value an envelope, every scalar of the
+   kind its tag says). Anything else is plain JSON. So that this never misreads durable_gen's
+   own payloads, rule 1 writes a value whose JSON would pass the test (say ``{"t": "s",
+   "v": "x"}``) as an envelope instead: every payload durable_gen writes reads back as written.
+4. With a declared type, the value is converted into it (msgspec's typed decoding, or
+   ``msgspec.convert`` from an unwrapped envelope); a payload that does not fit is a
+   ``SerializationError`` naming the payload and the type. With no declared type (``Any``),
+   plain JSON comes back as JSON values, as always, and an envelope as the values AWS's SDK
+   gives its user code (datetime, Decimal, UUID, bytes, tuple, and our ``BatchResult``).
+5. Declared types are read from annotations once per function (``result_type``,
+   ``input_type``); one that cannot be resolved or describes no value (a TypeVar, an
+   ``Iterator``, a ``Callable``) counts as ``Any``.
+
+Pure: no I/O; pydantic is never imported here, only recognised once the user imported it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import inspect
+import re
+import typing
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+
+import msgspec
+
+from ._errors import PayloadTooLargeError, SerializationError
+from ._wire import too_large
+
+if TYPE_CHECKING:
+    from ._batch import BatchResult
+
+__all__ = [
+    "TAGS",
+    "PayloadFormat",
+    "batch_type",
+    "declared_result",
+    "decode",
+    "decode_batch",
+    "encode",
+    "input_type",
+    "is_envelope",
+    "item_types",
+    "reader",
+    "result_reader",
+    "result_type",
+]
+
+PayloadFormat = Literal["json", "aws"]
+
+#: AWS's envelope tags and the Python values they hold.
+TAGS: Final = {
+    "n": "None",
+    "s": "str",
+    "i": "int",
+    "f": "float",
+    "b": "bool",
+    "B": "bytes (base64)",
+    "u": "uuid.UUID",
+    "d": "decimal.Decimal",
+    "dt": "datetime (ISO 8601)",
+    "D": "date (ISO 8601)",
+    "t": "tuple",
+    "l": "list",
+    "m": "dict",
+    "br": "BatchResult",
+}
+
+# --- hooks: pydantic without importing it ---------------------------------------------------
+
+
+def _pydantic_base() -> Any:
+    import sys  # only to see whether pydantic was imported; nothing is read from it otherwise
+
+    module = sys.modules.get("pydantic")
+    return getattr(module, "BaseModel", None) if module is not None else None
+
+
+def _enc_hook(value: Any) -> Any:
+    base = _pydantic_base()
+    if base is not None and isinstance(value, base):
+        return value.model_dump(mode="json")
+    raise NotImplementedError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
+
+
+def _dec_hook(type_: Any, obj: Any) -> Any:
+    base = _pydantic_base()
+    if base is not None and isinstance(type_, type) and issubclass(type_, base):
+        return type_.model_validate(obj)  # type: ignore[attr-defined]
+    raise NotImplementedError(f"decoding into {_type_name(type_)} is unsupported")
+
+
+_encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)
+_untyped: Final = msgspec.json.Decoder()
+
+_ENVELOPE_START: Final = re.compile(r'\s*\{\s*"[tv]"\s*:')
+
+
+def _may_be_envelope(payload: str) -> bool:
+    """A cheap test that rules out most payloads before any parsing: is the first key t or v?"""
+    if payload[:2] == '{"':  # compact JSON, the common case: look at the first key only
+        return payload[2:4] in _FIRST_KEYS
+    return payload[0] in _SPACE and _ENVELOPE_START.match(payload) is not None
+
+
+_FIRST_KEYS: Final = ('t"', 'v"')
+_SPACE: Final = "{ \t\r\n"
+
+
+def _type_name(type_: Any) -> str:
+    if isinstance(type_, type) and not typing.get_args(type_):
+        return type_.__qualname__
+    return repr(type_).replace("typing.", "")
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def encode(value: Any, *, what: str = "value", format: PayloadFormat = "json") -> str:
+    """The payload of ``value`` in ``format``, checked against the payload size limit.
+
+    Raises:
+        SerializationError: a value of a type the codec does not write (named in the message).
+        PayloadTooLargeError: the payload is over 6 MiB.
+    """
+    try:
+        if format == "json":
+            payload = _encoder.encode(value).decode()
+            if _may_be_envelope(payload) and _misread(payload):
+                payload = _encode_envelope(value)
+        elif format == "aws":
+            payload = _encode_envelope(value)
+        else:
+            raise SerializationError(f"payload format must be 'json' or 'aws', got {format!r}")
+    except SerializationError:
+        raise
+    except UnicodeEncodeError as exc:
+        raise SerializationError(
+            f"{what}: a value of type {_type_name(type(value))} holds text that is not valid "
+            f"Unicode ({exc.reason}: {exc.object[exc.start : exc.end]!r}), which JSON cannot "
+            "carry; clean the string first (s.encode('utf-8', 'replace').decode()) or pass "
+            "serdes= to the operation"
+        ) from exc
+    except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
+        raise SerializationError(
+            f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
+            f"({exc}); return JSON data, dataclasses, msgspec Structs, TypedDicts, datetime, "
+            "date, Decimal, UUID, enums, sets, tuples or pydantic models, or pass serdes= to "
+            "the operation"
+        ) from exc
+    if too_large(payload):
+        raise PayloadTooLargeError(
+            f"{what} serializes to {len(payload.encode())} bytes, over the 6 MiB payload limit; "
+            "keep large data elsewhere (a bucket, a database) and pass a reference"
+        )
+    return payload
+
+
+def _misread(payload: str) -> bool:
+    """Whether a plain JSON payload would be read back as an envelope (rule 3)."""
+    return is_envelope(_untyped.decode(payload))
+
+
+def _is_plain(value: Any) -> bool:
+    """AWS writes these as plain JSON: scalars, and lists (of lists) of only scalars."""
+    if value is None or isinstance(value, (str, int, float)):
+        return True
+    return isinstance(value, list) and all(_is_plain(v) for v in value)
+
+
+def _encode_envelope(value: Any) -> str:
+    if _is_plain(value):
+        return _encoder.encode(value).decode()
+    return _encoder.encode(_wrap(value)).decode()
+
+
+def _wrap(value: Any) -> dict[str, Any]:
+    """``value`` as a tree of ``{"t", "v"}`` envelopes."""
+    kind = type(value)
+    if value is None:
+        return {"t": "n", "v": None}
+    if kind is str:
+        return {"t": "s", "v": value}
+    if kind is bool:
+        return {"t": "b", "v": value}
+    if kind is int:
+        return {"t": "i", "v": value}
+    if kind is float:
+        return {"t": "f", "v": value}
+    if kind is dict:
+        return {"t": "m", "v": {_key(k): _wrap(v) for k, v in value.items()}}
+    if kind is list:
+        return {"t": "l", "v": [_wrap(v) for v in value]}
+    if kind is tuple:
+        return {"t": "t", "v": [_wrap(v) for v in value]}
+    if isinstance(value, Enum):
+        return _wrap(value.value)
+    if isinstance(value, bool):
+        return {"t": "b", "v": bool(value)}
+    if isinstance(value, int):
+        return {"t": "i", "v": int(value)}
+    if isinstance(value, float):
+        return {"t": "f", "v": float(value)}
+    if isinstance(value, str):
+        return {"t": "s", "v": str(value)}
+    if isinstance(value, datetime):
+        return {"t": "dt", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {"t": "D", "v": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"t": "d", "v": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {"t": "u", "v": str(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"t": "B", "v": base64.b64encode(bytes(value)).decode()}
+    from ._batch import BatchResult
+
+    if isinstance(value, BatchResult):
+        return {"t": "br", "v": _wrap(_aws_batch(value))["v"]}
+    if isinstance(value, (set, frozenset)):
+        return {"t": "l", "v": [_wrap(v) for v in value]}
+    for base in (dict, list, tuple):  # subclasses: OrderedDict, NamedTuple...
+        if isinstance(value, base):
+            return _wrap(base(value))
+    # dataclasses, Structs, pydantic models, time, timedelta...: their JSON form
+    builtins = msgspec.to_builtins(
+        value, enc_hook=_enc_hook, builtin_types=(datetime, date, Decimal, uuid.UUID, bytes)
+    )
+    if type(builtins) is kind:
+        raise NotImplementedError(f"Encoding objects of type {kind.__qualname__} is unsupported")
+    return _wrap(builtins)
+
+
+def _key(key: Any) -> str:
+    if type(key) is str:
+        return key
+    if isinstance(key, Enum):
+        key = key.value
+    if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
+        return str(key)
+    raise NotImplementedError(f"a dict key of type {type(key).__qualname__} is unsupported")
+
+
+def _aws_batch(result: BatchResult[Any]) -> dict[str, Any]:
+    """Our batch result in AWS's shape: items that never started are left out, as AWS does."""
+    items = []
+    for item in result.items:
+        if item.status == "NOT_STARTED":
+            continue
+        error = msgspec.to_builtins(item.error) if item.error is not None else None
+        items.append(
+            {"index": item.index, "status": item.status, "result": item.result, "error": error}
+        )
+    return {"all": items, "completionReason": result.completion_reason}
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+class _NotEnvelope(Exception):
+    """Raised inside ``_open`` when a value is not a well-formed envelope (rule 3)."""
+
+
+def _open(node: Any, batch: Callable[[dict[str, Any]], Any]) -> Any:
+    """The value of a well-formed envelope, checked while it is unwrapped, in one pass.
+
+    ``batch`` turns the unwrapped ``v`` of a ``br`` envelope into the batch value.
+
+    Raises:
+        _NotEnvelope: ``node`` (or something inside it) is not a well-formed envelope.
+    """
+    if type(node) is not dict or len(node) != 2 or "t" not in node or "v" not in node:
+        raise _NotEnvelope
+    tag, v = node["t"], node["v"]
+    kind = type(v)
+    if tag == "s":
+        if kind is str:
+            return v
+    elif tag == "m":
+        if kind is dict:
+            return {k: _open(x, batch) for k, x in v.items()}
+    elif tag == "i":
+        if kind is int:
+            return v
+    elif tag == "l":
+        if kind is list:
+            return [_open(x, batch) for x in v]
+    elif tag == "n":
+        if v is None:
+            return None
+    elif tag == "b":
+        if kind is bool:
+            return v
+    elif tag == "f":
+        if kind is float or kind is int:
+            return float(v)
+    elif tag == "t":
+        if kind is list:
+            return tuple([_open(x, batch) for x in v])
+    elif tag == "br":
+        if kind is dict:
+            return batch({k: _open(x, batch) for k, x in v.items()})
+    elif type(tag) is str and kind is str and tag in _PARSERS:
+        try:
+            return _PARSERS[tag](v)
+        except (ValueError, InvalidOperation):
+            pass
+    raise _NotEnvelope
+
+
+def is_envelope(obj: Any) -> bool:
+    """Whether a decoded JSON value is a well-formed AWS envelope (rule 3)."""
+    try:
+        _open(obj, _batch_shape)
+    except _NotEnvelope:
+        return False
+    return True
+
+
+def _datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+
+
+def _bytes(text: str) -> bytes:
+    return base64.b64decode(text.encode(), validate=True)
+
+
+_PARSERS: Final[dict[str, Callable[[str], Any]]] = {
+    "B": _bytes,
+    "u": uuid.UUID,
+    "d": Decimal,
+    "dt": _datetime,
+    "D": date.fromisoformat,
+}
+
+
+def _batch_shape(data: dict[str, Any]) -> dict[str, Any]:
+    """AWS's batch dict (``all``, ``completionReason``) in our ``BatchResult``'s JSON shape."""
+    items = data.get("all")
+    if type(items) is list:  # AWS writes "error": null and "result": null; we leave them out
+        items = [
+            {k: v for k, v in item.items() if v is not None} if type(item) is dict else item
+            for item in items
+        ]
+    return {"items": items, "completionReason": data.get("completionReason")}
+
+
+def _batch_object(data: dict[str, Any]) -> Any:
+    """AWS's batch dict as our (untyped) ``BatchResult``, as AWS's SDK gives its own."""
+    from ._batch import BatchResult
+
+    return msgspec.convert(_batch_shape(data), BatchResult, str_keys=True)
+
+
+def decode(payload: str | None, type_: Any = Any, *, what: str = "value") -> Any:
+    """The value of ``payload`` (either format), converted into ``type_`` when one is declared.
+
+    None or an empty payload is None, whatever the type. ``reader(type_)`` is the same
+    function made once per type, for callers that decode many payloads of one type.
+
+    Raises:
+        SerializationError: the payload is not JSON, or does not fit ``type_``.
+    """
+    return reader(type_)(payload, what)
+
+
+class Reader(Protocol):
+    """A decode function for one declared type: ``read(payload, what)``."""
+
+    def __call__(self, payload: str | None, what: str = ..., /) -> Any: ...
+
+
+def reader(type_: Any = Any) -> Reader:
+    """``read(payload, what)``: ``decode`` specialised for ``type_`` (cached per type)."""
+    try:
+        known = _readers.get(type_)
+    except TypeError:  # an unhashable type: made each time
+        return _make_reader(type_)
+    if known is None:
+        known = _make_reader(type_)
+        if len(_readers) < 4096:
+            _readers[type_] = known
+    return known
+
+
+def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
+    if not payload:
+        return None
+    try:
+        obj = _untyped.decode(payload)
+        if type(obj) is dict and len(obj) == 2:
+            try:
+                return _open(obj, _batch_object)
+            except _NotEnvelope:
+                pass
+        return obj
+    except Exception as exc:
+        raise _decode_error(what, Any, exc) from exc
+
+
+def _make_reader(type_: Any) -> Reader:
+    if type_ is Any or type_ is object:
+        return _read_untyped
+    typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+
+    def read(payload: str | None, what: str = "a recorded payload") -> Any:
+        if not payload:
+            return None
+        try:
+            if payload[0] in _SPACE and _may_be_envelope(payload):
+                try:
+                    value = _open(_untyped.decode(payload), _batch_shape)
+                except _NotEnvelope:
+                    pass
+                else:
+                    return msgspec.convert(value, type_, dec_hook=_dec_hook, str_keys=True)
+            return typed(payload)
+        except Exception as exc:
+            raise _decode_error(what, type_, exc) from exc
+
+    return read
+
+
+_readers: dict[Any, Reader] = {}
+
+
+def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
+    if isinstance(exc, SerializationError):
+        return exc
+    if isinstance(exc, UnicodeEncodeError):
+        return SerializationError(
+            f"{what}: the recorded payload is not valid Unicode text ({exc.reason}: "
+            f"{exc.object[exc.start : exc.end]!r} at character {exc.start}), so it is not JSON: "
+            "whoever wrote it (the caller that started the execution, or a callback's sender) "
+            "must send valid UTF-8"
+        )
+    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        return SerializationError(
+            f"{what}: the recorded payload is not valid JSON ({exc}): the history was written "
+            "with another serdes; pass the same serdes= to the operation"
+        )
+    # a msgspec or pydantic ValidationError, a parse error in an envelope
+    return _mismatch(what, type_, exc)
+
+
+def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
+    if type_ is Any:
+        return SerializationError(f"{what}: the recorded payload cannot be read ({exc})")
+    return SerializationError(
+        f"{what}: the payload does not fit the declared type {_type_name(type_)} ({exc}); "
+        "return a value of that type, or fix the annotation"
+    )
+
+
+# --- declared types -------------------------------------------------------------------------
+
+_NO_VALUE: Final = frozenset(
+    {
+        typing.Iterator,
+        typing.Iterable,
+        typing.AsyncIterator,
+        typing.Callable,
+        typing.Awaitable,
+        typing.Coroutine,
+    }
+)
+_types: dict[Any, tuple[Any, Any]] = {}
+
+
+def _normalise(annotation: Any) -> Any:
+    """The value type an annotation declares (rule 5)."""
+    if annotation is None:
+        return type(None)
+    if annotation is Any or annotation is object or isinstance(annotation, typing.TypeVar):
+        return Any
+    origin = typing.get_origin(annotation)
+    if origin is not None:
+        import collections.abc as abc
+
+        if origin in (abc.Generator, typing.Generator):
+            args = typing.get_args(annotation)
+            return _normalise(args[2]) if len(args) == 3 else Any
+        if origin in (
+            abc.Iterator,
+            abc.Iterable,
+            abc.AsyncIterator,
+            abc.AsyncGenerator,
+            abc.Callable,
+            abc.Awaitable,
+            abc.Coroutine,
+        ):
+            return Any
+        if any(isinstance(a, typing.TypeVar) for a in typing.get_args(annotation)):
+            return Any
+    elif annotation in _NO_VALUE:
+        return Any
+    return annotation
+
+
+def _declared(fn: Any) -> tuple[Any, Any]:
+    """(first parameter's type, return type) of ``fn``, both ``Any`` when not declared."""
+    try:
+        known = _types.get(fn)
+    except TypeError:  # unhashable
+        known = None
+    if known is not None:
+        return known
+    declared = _resolve(fn)
+    if len(_types) >= 4096:  # functions made per call (closures) must not grow it forever
+        _types.clear()
+    with contextlib.suppress(TypeError):  # unhashable: not cached
+        _types[fn] = declared
+    return declared
+
+
+_UNDECLARED: Final = (Any, Any)
+
+
+def _resolve(fn: Any) -> tuple[Any, Any]:
+    target = inspect.unwrap(getattr(fn, "fn", fn))
+    annotations = getattr(target, "__annotations__", None)
+    if not annotations:  # lambdas and unannotated functions: nothing to resolve
+        return _UNDECLARED
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # names that cannot be resolved here (local classes, typos)
+        hints = {}
+    first: Any = Any
+    try:
+        params = [
+            p
+            for p in inspect.signature(target).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    if params and params[0].name in hints:
+        first = _normalise(hints[params[0].name])
+    returns = _normalise(hints["return"]) if "return" in hints else Any
+    return (first, returns)
+
+
+def result_type(fn: Any) -> Any:
+    """The type ``fn`` declares it returns (a ``Generator``'s return type for a workflow).
+
+    ``fn`` is a function, an ``async def`` function, a generator function or a ``@step``
+    function; ``Any`` when nothing usable is declared.
+    """
+    return _declared(fn)[1]
+
+
+def result_reader(fn: Any) -> Reader:
+    """``reader(result_type(fn))``, cached per function: one dict lookup on replay's hot path.
+
+    Call it as ``result_reader(cmd.fn)(payload)``; build the ``what`` of the error message
+    only when a ``SerializationError`` is caught, to keep string formatting off that path.
+    """
+    try:
+        known = _fn_readers.get(fn)
+    except TypeError:  # unhashable
+        return reader(result_type(fn))
+    if known is None:
+        known = reader(result_type(fn))
+        if len(_fn_readers) >= 4096:
+            _fn_readers.clear()
+        _fn_readers[fn] = known
+    return known
+
+
+_fn_readers: dict[Any, Reader] = {}
+
+
+def input_type(workflow: Any) -> Any:
+    """The type of a workflow's first parameter (its input); ``Any`` when not declared."""
+    return _declared(workflow)[0]
+
+
+def decode_batch(
+    payload: str | None, item_types: Any | Sequence[Any] = Any, *, what: str = "value"
+) -> Any:
+    """A recorded Map/Parallel result (either format) as a ``BatchResult``.
+
+    ``item_types`` is one type for every item (a Map, or Parallel branches of one type), or
+    one type per item in index order (Parallel branches of different types). None or an empty
+    payload is an empty ``BatchResult``.
+
+    Raises:
+        SerializationError: the payload is not a batch result, or an item does not fit its type.
+    """
+    from ._batch import BatchResult
+
+    if not payload:
+        return BatchResult(items=[], completion_reason="ALL_COMPLETED")
+    if not isinstance(item_types, (list, tuple)):
+        return decode(payload, batch_type(item_types), what=what)
+    batch = decode(payload, BatchResult, what=what)
+    try:
+        items = [
+            msgspec.structs.replace(
+                item,
+                result=msgspec.convert(
+                    item.result, item_types[item.index], dec_hook=_dec_hook, str_keys=True
+                ),
+            )
+            if item.status == "SUCCEEDED" and item_types[item.index] not in (Any, object)
+            else item
+            for item in batch.items
+        ]
+    except (msgspec.ValidationError, IndexError) as exc:
+        raise _mismatch(what, item_types, exc) from exc
+    return msgspec.structs.replace(batch, items=items)
+
+
+def batch_type(item_type: Any) -> Any:
+    """``BatchResult[item_type]``, or the untyped ``BatchResult`` for ``Any``."""
+    from ._batch import BatchResult
+
+    return BatchResult if item_type is Any else BatchResult[item_type]
+
+
+def item_types(cmd: Any) -> Any:
+    """What each item of a ``Map`` or ``Parallel`` returns, for ``decode_batch``.
+
+    One type for a ``Map`` (its function's), and for a ``Parallel`` whose branches all declare
+    the same type; otherwise a list with one type per branch, in branch order.
+    """
+    from ._commands import Branch, Map
+
+    if isinstance(cmd, Map):
+        return result_type(cmd.fn)
+    types = [result_type(b.fn if isinstance(b, Branch) else b) for b in cmd.branches]
+    if not types:
+        return Any
+    return types[0] if all(t == types[0] for t in types) else types
+
+
+def declared_result(cmd: Any) -> Any:
+    """The type a command's result is decoded into: what its yield gives the workflow.
+
+    ``Step``: the function's return annotation; ``WaitForCondition``: the check's; ``Child``:
+    the workflow's ``Workflow[R]``; ``Invoke``, ``CreateCallback``'s handle and
+    ``WaitForCallback``: their ``result_type`` (``Any`` when not given); ``Map``/``Parallel``:
+    ``BatchResult`` of ``item_types`` (untyped when the branches differ: use
+    ``decode_batch(payload, item_types(cmd))``); ``Any`` for anything else.
+    """
+    from ._commands import (
+        CallbackHandle,
+        Child,
+        Invoke,
+        Map,
+        Parallel,
+        Step,
+        WaitForCallback,
+        WaitForCondition,
+    )
+
+    if isinstance(cmd, Step):
+        return result_type(cmd.fn)
+    if isinstance(cmd, (Invoke, WaitForCallback, CallbackHandle)):
+        return Any if cmd.result_type is None else cmd.result_type
+    if isinstance(cmd, Child):
+        return result_type(cmd.workflow)
+    if isinstance(cmd, WaitForCondition):
+        return result_type(cmd.check)
+    if isinstance(cmd, (Map, Parallel)):
+        types = item_types(cmd)
+        return batch_type(Any if isinstance(types, list) else types)
+    return Any

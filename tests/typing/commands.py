@@ -1,0 +1,150 @@
+"""What ``yield from`` gives a workflow for each command; checked by ``mypy --strict``.
+
+Nothing here runs: tests/unit/test_typing.py type-checks this folder, and
+tests/unit/test_yield_from.py runs the same shapes on the embedded engine.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, assert_type
+
+import durable_gen as dg
+
+
+@dataclass
+class Receipt:
+    id: str
+    amount: int
+
+
+@dg.step
+def charge(order_id: str, amount: int) -> Receipt:
+    return Receipt(order_id, amount)
+
+
+@dg.step(retry=dg.Retry(max_attempts=2), name="count")
+def count(xs: list[int]) -> int:
+    return len(xs)
+
+
+@dg.step
+async def fetch(url: str) -> bytes:
+    return url.encode()
+
+
+def label(item: str) -> str:
+    return item.upper()
+
+
+async def weigh(item: str) -> float:
+    return float(len(item))
+
+
+def pack(item: str, index: int) -> dg.Workflow[tuple[str, int]]:
+    receipt = yield from charge(item, index)
+    return (receipt.id, index)
+
+
+def sub(amount: int) -> dg.Workflow[str]:
+    receipt = yield from charge("sub", amount)
+    return receipt.id
+
+
+def bump(n: int) -> int:
+    return n + 1
+
+
+def notify(callback_id: str) -> None:
+    pass
+
+
+def steps() -> dg.Workflow[int]:
+    receipt = yield from charge("o-1", 5)
+    assert_type(receipt, Receipt)
+    n = yield from count([1, 2])
+    assert_type(n, int)
+    body = yield from fetch("https://example.com")
+    assert_type(body, bytes)
+    direct = yield from dg.Step(bump, (1,))
+    assert_type(direct, int)
+    untyped = yield charge("o-1", 5)  # plain yield keeps working, untyped
+    assert_type(untyped, Any)
+    return n
+
+
+def waiting() -> dg.Workflow[None]:
+    yield from dg.Wait(seconds=5)  # a None result: mypy rejects assigning it
+    handle = yield from dg.CreateCallback(name="approval", result_type=Receipt)
+    assert_type(handle, dg.CallbackHandle[Receipt])
+    assert_type(handle.callback_id, str)
+    answer = yield from handle
+    assert_type(answer, Receipt)
+    approved = yield from dg.WaitForCallback(notify, name="approve", result_type=bool)
+    assert_type(approved, bool)
+    state = yield from dg.WaitForCondition(bump, 0)
+    assert_type(state, int)
+
+
+def invoking() -> dg.Workflow[float]:
+    tax = yield from dg.Invoke("tax", {"amount": 5}, result_type=float)
+    assert_type(tax, float)
+    labels = yield from dg.Invoke[list[str]]("labels", ["a"])
+    assert_type(labels, list[str])
+    child = yield from dg.Child(sub, (3,))
+    assert_type(child, str)
+    return tax
+
+
+def batches() -> dg.Workflow[list[str]]:
+    labels = yield from dg.Map(label, ["a", "b"])
+    assert_type(labels, dg.BatchResult[str])
+    assert_type(labels.results(), list[str])
+    assert_type(labels.get_results(), list[str])
+    assert_type(labels.all_results(), list[str | None])
+    assert_type(labels.items[0], dg.BatchItem[str])
+    weights = yield from dg.Map(weigh, ["a"])
+    assert_type(weights, dg.BatchResult[float])
+    packed = yield from dg.Map(pack, ["a"])
+    assert_type(packed, dg.BatchResult[tuple[str, int]])
+    both = yield from dg.Parallel([lambda: 1, lambda: 2])
+    assert_type(both, dg.BatchResult[int])
+    named = yield from dg.Parallel([dg.Branch(lambda: "x", name="x")])
+    assert_type(named, dg.BatchResult[str])
+    subs = yield from dg.Parallel([lambda: sub(1), lambda: sub(2)])
+    assert_type(subs, dg.BatchResult[str])
+    return labels.results()
+
+
+def helpers() -> dg.Workflow[str]:
+    now = yield from dg.Now()
+    assert_type(now, datetime)
+    ident = yield from dg.UUID()
+    assert_type(ident, uuid.UUID)
+    rng = yield from dg.Random()
+    assert_type(rng, random.Random)
+    patched = yield from dg.Patched("new-pricing")
+    assert_type(patched, bool)
+    yield from dg.Deprecated("old-pricing")
+    undone = yield from dg.RunCompensations()
+    assert_type(undone, list[dg.CompensationResult])
+    return now.isoformat()
+
+
+@dg.workflow
+def place_order(order_id: str) -> dg.Workflow[dict[str, Any]]:
+    receipt = yield from charge(order_id, 5)
+    total = yield from steps()  # sub-workflows inline: their return type flows through
+    assert_type(total, int)
+    return {"receipt": receipt.id, "total": total}
+
+
+def running() -> None:
+    result = dg.run(place_order, "o-1")
+    assert_type(result, dict[str, Any])
+    untyped = dg.run(lambda x: x)
+    assert_type(untyped, Any)
+    assert_type(charge.fn("o-1", 5), Any)

@@ -1,0 +1,68 @@
+"""tests/typing passes ``mypy --strict``, and the check does catch a wrong type.
+
+tests/typing/commands.py pins with ``assert_type`` what ``yield from`` gives for every command;
+tests/typing/negative.py holds mistakes whose ``type: ignore`` comments must all be needed.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TYPING = ROOT / "tests" / "typing"
+
+pytest.importorskip("mypy")
+
+
+def _mypy(*paths: pathlib.Path, cache: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--warn-unused-ignores",
+            "--no-error-summary",
+            "--cache-dir",
+            str(cache),
+            *map(str, paths),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_typing_folder_passes_mypy_strict(tmp_path_factory: pytest.TempPathFactory) -> None:
+    cache = tmp_path_factory.getbasetemp() / "mypy-cache"
+    done = _mypy(TYPING, cache=cache)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_wrong_result_type_is_flagged(
+    tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import durable_gen as dg\n\n"
+        "@dg.step\n"
+        "def charge(order_id: str) -> int:\n"
+        "    return 1\n\n"
+        "def double(item: int) -> int:\n"
+        "    return item * 2\n\n"
+        "def wf() -> dg.Workflow[None]:\n"
+        "    receipt: str = yield from charge('o-1')\n"
+        "    labels = yield from dg.Map(double, [1])\n"
+        "    first: str = labels.results()[0]\n"
+    )
+    done = _mypy(bad, cache=tmp_path_factory.getbasetemp() / "mypy-cache")
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 2, done.stdout
+    assert 'expression has type "int", variable has type "str"' in errors[0]
+    assert 'expression has type "int", variable has type "str"' in errors[1]
