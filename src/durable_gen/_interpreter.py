@@ -131,6 +131,7 @@ from ._wire import (
     ChainedInvokeOptions,
     ErrorObject,
     Operation,
+    OperationAction,
     OperationUpdate,
     StepOptions,
     WaitOptions,
@@ -562,28 +563,49 @@ class Interpreter(BatchHandlers):
             )
         return run
 
-    def _step_update(self, run: _Run, action: Any, **extra: Any) -> OperationUpdate:
+    def _step_outcome(
+        self,
+        run: _Run,
+        action: OperationAction,
+        *,
+        payload: str | None = None,
+        error: ErrorObject | None = None,
+        step_options: StepOptions | None = None,
+    ) -> None:
+        """Record a step's outcome, preceded by its START when that was not sent yet."""
+        parent = run.fiber.parent_id
+        if not run.started:
+            self._updates.append(self._step_start(run))
+        self._updates.append(
+            OperationUpdate(
+                id=run.op_id,
+                type="STEP",
+                action=action,
+                parent_id=parent,
+                name=run.name,
+                sub_type=run.sub_type,
+                payload=payload,
+                error=error,
+                step_options=step_options,
+            )
+        )
+        self._reported = True
+
+    @staticmethod
+    def _step_start(run: _Run) -> OperationUpdate:
         return OperationUpdate(
             id=run.op_id,
             type="STEP",
-            action=action,
+            action="START",
             parent_id=run.fiber.parent_id,
             name=run.name,
             sub_type=run.sub_type,
-            **extra,
         )
-
-    def _step_outcome(self, run: _Run, action: Any, **extra: Any) -> None:
-        """Record a step's outcome, preceded by its START when that was not sent yet."""
-        if not run.started:
-            self._updates.append(self._step_update(run, "START"))
-        self._updates.append(self._step_update(run, action, **extra))
-        self._reported = True
 
     def _schedule(self, run: _Run) -> Answer:
         """Hand out the step's next attempt (its START first when it must go before)."""
         if not run.started and (run.at_most_once or self._mode == "eager"):
-            self._updates.append(self._step_update(run, "START"))
+            self._updates.append(self._step_start(run))
             run.started = True
             self._urgent = True
         task = StepTask(
@@ -608,28 +630,8 @@ class Interpreter(BatchHandlers):
         if name is None:
             name = _fn_name(cmd.fn)
         op_id, rec = self._position(fiber, "STEP", "Step", name)
-        at_most_once = cmd.semantics == AT_MOST_ONCE
-        if rec is None:
-            return self._schedule(
-                _Run(
-                    fiber,
-                    op_id,
-                    name,
-                    "Step",
-                    plain(cmd.fn),
-                    cmd.args,
-                    cmd.kwargs,
-                    1,
-                    False,
-                    cmd.retry,
-                    cmd.serdes,
-                    cmd,
-                    at_most_once,
-                )
-            )
-        status = rec.status
-        details = rec.step_details
-        if status == "SUCCEEDED":
+        if rec is not None and rec.status == "SUCCEEDED":  # the replay path: keep it short
+            details = rec.step_details
             payload = details.result if details else None
             if cmd.serdes is None and payload:
                 try:
@@ -641,15 +643,19 @@ class Interpreter(BatchHandlers):
             if cmd.compensate is not None:
                 fiber.undo.append((cmd.compensate, value, name))
             return (value, None)
-        if status == "FAILED":
+        at_most_once = cmd.semantics == AT_MOST_ONCE
+        if rec is None:
+            run = _Run(fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, 1, False,
+                       cmd.retry, cmd.serdes, cmd, at_most_once)  # fmt: skip
+            return self._schedule(run)
+        details = rec.step_details
+        if rec.status == "FAILED":
             return (None, step_error(details.error if details else None))
         # Attempt counts finished attempts: the one that was running (or comes next) is one more
         attempt = ((details.attempt or 0) if details else 0) + 1
-        run = _Run(
-            fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, attempt, True,
-            cmd.retry, cmd.serdes, cmd, at_most_once,
-        )  # fmt: skip
-        if status == "STARTED":
+        run = _Run(fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, attempt, True,
+                   cmd.retry, cmd.serdes, cmd, at_most_once)  # fmt: skip
+        if rec.status == "STARTED":
             if at_most_once:
                 self._attempt_failed(
                     run,
