@@ -56,6 +56,9 @@ RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
 #: Worker threads of one invocation, at most (sync steps of a Map or Parallel).
 MAX_STEP_THREADS: Final = 64
 
+#: A step attempt's outcome: (its value, None) or (None, the exception it raised).
+_Result = tuple[Any, Exception | None]
+
 
 class _Invocation:
     """One invocation's I/O: the service, the newest token, plugin hooks, the output."""
@@ -107,40 +110,45 @@ class _Invocation:
 
     # --- steps ------------------------------------------------------------------------------
 
-    def call(self, task: StepTask) -> Any:
-        """Run a sync step, firing the attempt hooks around it."""
-        if not self.plugins:
-            return task.fn(*task.args, **task.kwargs)
-        attempt = self._attempt_start(task)
+    def call(self, task: StepTask) -> _Result:
+        """Run a sync step, firing the attempt hooks around it: ``(value, None)`` or
+        ``(None, error)``, whether it runs inline or in a worker thread."""
+        attempt = self._attempt_start(task) if self.plugins else None
         try:
             value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
-            emit(self.plugins, "on_attempt_end", attempt, "FAILED", exc)
-            raise
-        emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
-        return value
+            return self._failed(attempt, exc)
+        if attempt is not None:
+            emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+        return value, None
 
-    async def acall(self, task: StepTask) -> Any:
-        """Run an async step, firing the attempt hooks around it."""
-        if not self.plugins:
-            return await task.fn(*task.args, **task.kwargs)
-        attempt = self._attempt_start(task)
+    async def acall(self, task: StepTask) -> _Result:
+        """Run an async step, firing the attempt hooks around it (see ``call``)."""
+        attempt = self._attempt_start(task) if self.plugins else None
         try:
             value = await task.fn(*task.args, **task.kwargs)
         except Exception as exc:
-            emit(self.plugins, "on_attempt_end", attempt, "FAILED", exc)
-            raise
-        emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
-        return value
+            return self._failed(attempt, exc)
+        if attempt is not None:
+            emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+        return value, None
 
-    def run_inline(self, task: StepTask) -> None:
-        """Run a sync step on this thread and report its outcome."""
-        try:
-            value = self.call(task)
-        except Exception as exc:
-            self.interp.task_failed(task, exc)
-        else:
+    def _failed(self, attempt: AttemptInfo | None, exc: Exception) -> _Result:
+        # The recorded stack trace starts at the step function, not at the driver frame that
+        # called it: a step fails with the same trace inline, in a thread or on an event loop.
+        if exc.__traceback__ is not None:
+            exc.__traceback__ = exc.__traceback__.tb_next
+        if attempt is not None:
+            emit(self.plugins, "on_attempt_end", attempt, "FAILED", exc)
+        return None, exc
+
+    def report(self, task: StepTask, result: _Result) -> None:
+        """Give a step's outcome to the interpreter."""
+        value, error = result
+        if error is None:
             self.interp.task_succeeded(task, value)
+        else:
+            self.interp.task_failed(task, error)
 
     def _attempt_start(self, task: StepTask) -> AttemptInfo:
         """Fire the step's operation start (on its first attempt here) and the attempt start."""
@@ -257,18 +265,12 @@ class _Workers:
     def report_next(self) -> None:
         """Wait for at least one running step; report every one that finished."""
         done, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
-        interp = self._inv.interp
         for future in done:
             task = self.inflight.pop(future)
-            exc = future.exception()
-            if exc is None:
-                interp.task_succeeded(task, future.result())
-            elif isinstance(exc, Exception):
-                interp.task_failed(task, exc)
-            else:
-                # KeyboardInterrupt, SystemExit...: the invocation stops, as when the step runs
-                # inline; recording it as a step failure would make a crash an outcome.
-                raise exc
+            # KeyboardInterrupt, SystemExit... come out of result(): the invocation stops, as
+            # when the step runs inline; recording it as a step failure would make a crash an
+            # outcome.
+            self._inv.report(task, future.result())
 
     def close(self) -> None:
         for future in self.inflight:
@@ -319,7 +321,7 @@ def invoke(
             elif isinstance(action, RunTasks):
                 tasks = action.tasks
                 if len(tasks) == 1 and not workers.inflight and not tasks[0].is_async:
-                    inv.run_inline(tasks[0])
+                    inv.report(tasks[0], inv.call(tasks[0]))
                 else:
                     for task in tasks:
                         workers.submit(task)
@@ -349,26 +351,16 @@ async def invoke_async(
     """
     inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
     interp = inv.interp
-    send, receive = anyio.create_memory_object_stream[tuple[StepTask, Any, Exception | None]](
+    send, receive = anyio.create_memory_object_stream[tuple[StepTask, _Result]](
         max_buffer_size=1 << 20
     )
 
     async def run(task: StepTask) -> None:
-        try:
-            if task.is_async:
-                value = await inv.acall(task)
-            else:
-                value = await anyio.to_thread.run_sync(inv.call, task, abandon_on_cancel=True)
-        except Exception as exc:
-            await send.send((task, None, exc))
+        if task.is_async:
+            result = await inv.acall(task)
         else:
-            await send.send((task, value, None))
-
-    def report(task: StepTask, value: Any, exc: Exception | None) -> None:
-        if exc is None:
-            interp.task_succeeded(task, value)
-        else:
-            interp.task_failed(task, exc)
+            result = await anyio.to_thread.run_sync(inv.call, task, abandon_on_cancel=True)
+        await send.send((task, result))
 
     async with send, receive, anyio.create_task_group() as tg:
         try:
@@ -382,13 +374,13 @@ async def invoke_async(
                 elif isinstance(action, Done):
                     return inv.output(action.outcome)
                 else:  # WaitForTasks: report the first to finish and any already queued
-                    report(*await receive.receive())
+                    inv.report(*await receive.receive())
                     while True:
                         try:
                             item = receive.receive_nowait()
                         except anyio.WouldBlock:
                             break
-                        report(*item)
+                        inv.report(*item)
         finally:
             tg.cancel_scope.cancel()
     raise AssertionError("unreachable")  # pragma: no cover

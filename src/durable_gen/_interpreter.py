@@ -103,6 +103,7 @@ from ._interpreter_core import (
     BLOCKED,
     SEND_NONE,
     Answer,
+    Blocked,
     Fatal,
     Fiber,
     Gen,
@@ -322,15 +323,9 @@ class Interpreter(BatchHandlers):
             self._run()
         updates = self._updates
         if updates and (
-            self._urgent
-            or (self._reported and self._mode != "batch")
-            or self._outcome is not None
-            or not (self._new_tasks or self._running)
+            self._urgent or self._outcome is not None or (self._reported and self._mode != "batch")
         ):
-            self._updates = []
-            self._urgent = self._reported = False
-            self._awaiting_reply = True
-            return Flush(updates)
+            return self._flush(updates)
         if self._outcome is not None:
             self._done = Done(self._outcome)
             return self._done
@@ -338,8 +333,19 @@ class Interpreter(BatchHandlers):
             tasks, self._new_tasks = self._new_tasks, []
             return RunTasks(tasks)
         if self._running:
-            return WaitForTasks([run.task for run in self._running.values() if run.task])
+            # tasks of abandoned fibers (a decided batch) hold nothing up
+            running = [run.task for run in self._running.values() if run.fiber.alive and run.task]
+            if running:
+                return WaitForTasks(running)
+        if updates:
+            return self._flush(updates)
         return Done(Suspended(self._waiting_on()))
+
+    def _flush(self, updates: list[OperationUpdate]) -> Flush:
+        self._updates = []
+        self._urgent = self._reported = False
+        self._awaiting_reply = True
+        return Flush(updates)
 
     def observe(self, operations: Iterable[Operation]) -> None:
         """Take in operations the service changed (a checkpoint reply, or news between calls).
@@ -506,9 +512,9 @@ class Interpreter(BatchHandlers):
             except Exception as error:  # e.g. a payload that cannot be serialized
                 value, exc = None, error  # raised at the yield, where the workflow can catch it
                 continue
-            if answer is BLOCKED:
+            if type(answer) is Blocked:
                 return
-            value, exc = answer  # type: ignore[misc]
+            value, exc = answer
 
     def _lookup(self, cmd: object) -> Callable[[Fiber, Any], Answer] | None:
         for cls, handler in self._handlers.items():
