@@ -49,7 +49,6 @@ from typing import Any, Final
 
 import msgspec
 
-from . import _context
 from ._actions import (
     Action,
     CheckpointMode,
@@ -86,6 +85,7 @@ from ._commands import (
     _fn_name,
     _PrevalidatedStep,
 )
+from ._context import CURRENT
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
@@ -443,7 +443,7 @@ class Interpreter(BatchHandlers):
     # --- the run loop -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        token = _context.CURRENT.set(self)
+        token = CURRENT.set(self)
         try:
             if not self._started:
                 self._started = True
@@ -457,7 +457,7 @@ class Interpreter(BatchHandlers):
         except Fatal as fatal:
             self._fail(fatal.error)
         finally:
-            _context.CURRENT.reset(token)
+            CURRENT.reset(token)
 
     def _start_root(self) -> None:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import _context
+from ._context import current
 
 __all__ = ["ReplayAwareLogger", "get_logger"]
 
@@ -25,7 +25,7 @@ class ReplayAwareLogger:
         self.logger = logger
 
     def _log(self, level: int, msg: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        running = _context.current()
+        running = current()
         if running is not None:
             if running.replaying:
                 return
