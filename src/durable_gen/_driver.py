@@ -7,9 +7,11 @@ runs, else concurrently: sync steps in worker threads, async steps on one anyio 
 ``Done`` becomes the invocation output. When to checkpoint is the interpreter's decision
 (its ``checkpointing`` mode: ``"step"``, ``"eager"`` or ``"batch"``), never the driver's.
 
-The worker threads and the event loop belong to one invocation: they are created on first
-need and shut down when it returns. Steps still running then (a batch that was decided
-without them) are abandoned; their results are never recorded.
+Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
+invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
+them, and they are shut down when the last one lets go (nothing global keeps them). Steps
+still running when an invocation returns (a batch decided without them) are abandoned; their
+results are never recorded.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import time
+import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import anyio
 import anyio.from_thread
@@ -238,15 +241,56 @@ class _Invocation:
         return output
 
 
-class _Workers:
-    """The worker threads and the event-loop thread of one invocation, made on first need."""
+class _StepThreads:
+    """Worker threads for sync steps, started on first need.
 
-    def __init__(self, inv: _Invocation) -> None:
+    Drivers hold it: ``invoke`` for one invocation, a handler from ``make_handler`` for its
+    life. Drivers alive at the same time share one instance (starting a thread costs more than
+    a short step); when the last one lets go, it is collected and its threads are shut down.
+    Nothing holds it globally: a weak reference finds the live one.
+    """
+
+    _live: ClassVar[weakref.ref[_StepThreads] | None] = None
+
+    @classmethod
+    def acquire(cls) -> _StepThreads:
+        """The instance the drivers alive now use, or a new one if there is none."""
+        live = cls._live() if cls._live is not None else None
+        if live is None:
+            live = cls()
+            cls._live = weakref.ref(live)
+        return live
+
+    def __init__(self) -> None:
+        self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
+        weakref.finalize(self, _shut_down, self._pools)
+
+    def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
+        if not self._pools:
+            self._pools.append(
+                cf.ThreadPoolExecutor(
+                    max_workers=MAX_STEP_THREADS, thread_name_prefix="durable-gen-step"
+                )
+            )
+        return self._pools[0].submit(fn, task)
+
+
+def _shut_down(pools: list[cf.ThreadPoolExecutor]) -> None:
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
+    pools.clear()
+
+
+class _Workers:
+    """The steps one invocation runs concurrently: sync ones in threads, async ones on an
+    event-loop thread that lives as long as the invocation."""
+
+    def __init__(self, inv: _Invocation, threads: _StepThreads) -> None:
         self._inv = inv
-        self._pool: cf.ThreadPoolExecutor | None = None
+        self._threads = threads
         self._stack: contextlib.ExitStack | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
-        self.inflight: dict[cf.Future[Any], StepTask] = {}
+        self.inflight: dict[cf.Future[_Result], StepTask] = {}
 
     def submit(self, task: StepTask) -> None:
         if task.is_async:
@@ -255,11 +299,7 @@ class _Workers:
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
             future = self._portal.start_task_soon(self._inv.acall, task)
         else:
-            if self._pool is None:
-                self._pool = cf.ThreadPoolExecutor(
-                    max_workers=MAX_STEP_THREADS, thread_name_prefix="durable-gen-step"
-                )
-            future = self._pool.submit(self._inv.call, task)
+            future = self._threads.submit(self._inv.call, task)
         self.inflight[future] = task
 
     def report_next(self) -> None:
@@ -273,12 +313,10 @@ class _Workers:
             self._inv.report(task, future.result())
 
     def close(self) -> None:
+        """Drop the steps not started yet; abandon those running (their results are ignored)."""
         for future in self.inflight:
             future.cancel()
         self.inflight.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
         if self._stack is not None:
             self._stack.close()
             self._stack = None
@@ -297,6 +335,9 @@ def invoke(
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
+    Its worker threads are started on first need and shut down when it returns, unless a
+    handler from ``make_handler`` that is still alive holds them too.
+
     Args:
         workflow: The workflow generator function.
         event: The invocation input (ARN, token, first page of state).
@@ -311,8 +352,13 @@ def invoke(
         InvalidInputError: the state has no EXECUTION operation.
     """
     inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+    return _run(inv, _StepThreads.acquire())
+
+
+def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
+    """Carry out the interpreter's actions until it is done."""
     interp = inv.interp
-    workers = _Workers(inv)
+    workers = _Workers(inv, threads)
     try:
         while True:
             action = interp.next_action()
@@ -397,21 +443,18 @@ def make_handler(
 ) -> InvocationHandler:
     """An ``InvocationHandler`` that runs ``workflow`` against ``service`` (see ``invoke``).
 
+    The handler holds its worker threads from one invocation to the next (starting threads
+    costs more than a short step); they are shut down once no handler or invocation holds them.
+
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes.
     """
     check_mode(checkpointing)
+    threads = _StepThreads.acquire()
 
     def handler(event: InvocationInput) -> InvocationOutput:
-        return invoke(
-            workflow,
-            event,
-            service,
-            checkpointing=checkpointing,
-            serdes=serdes,
-            plugins=plugins,
-            clock=clock,
-        )
+        inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+        return _run(inv, threads)
 
     handler.__qualname__ = f"handler[{getattr(workflow, '__qualname__', workflow)}]"
     return handler

@@ -6,6 +6,7 @@ call can be counted and each token checked.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Sequence
@@ -16,12 +17,17 @@ import pytest
 
 import durable_gen as dg
 from durable_gen import runtime as rt
+from durable_gen._driver import _StepThreads
 
 
 class DictService:
     """A ``DurableService`` on a dict: one execution, a token per checkpoint, calls counted."""
 
     def __init__(self, input_json: str = "null") -> None:
+        self.reset(input_json)
+
+    def reset(self, input_json: str = "null") -> None:
+        """Start over with a new execution."""
         self.ops: dict[str, rt.Operation] = {
             "exec": rt.Operation(
                 id="exec",
@@ -127,6 +133,21 @@ def step_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("durable-gen-step")]
 
 
+def until_gone(threads: set[threading.Thread]) -> set[threading.Thread]:
+    """Wait (5 s at most) for ``threads`` to end; those still alive."""
+    deadline = time.monotonic() + 5
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {t for t in threads if t.is_alive()}
+
+
+@pytest.fixture
+def no_driver_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's drivers start their own threads, whatever other tests left alive."""
+    monkeypatch.setattr(_StepThreads, "_live", None)
+
+
+@pytest.mark.usefixtures("no_driver_alive")
 def test_worker_threads_belong_to_the_invocation() -> None:
     together = threading.Barrier(3, timeout=5)
 
@@ -138,14 +159,11 @@ def test_worker_threads_belong_to_the_invocation() -> None:
     def wf(_: Any):  # type: ignore[no-untyped-def]
         return (yield dg.Map(meet, [0, 1, 2])).results()
 
-    assert step_threads() == []
+    before = set(step_threads())
     service = DictService()
     output = rt.invoke(wf, service.event(), service)
     assert output.result == "[0,1,2]"
-    deadline = time.monotonic() + 5
-    while step_threads() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert step_threads() == []  # shut down with the invocation
+    assert until_gone(set(step_threads()) - before) == set()  # shut down with the invocation
 
 
 def test_a_step_failure_records_the_same_trace_inline_and_in_a_thread() -> None:
@@ -174,3 +192,29 @@ def test_an_unknown_mode_is_refused_before_anything_runs() -> None:
     with pytest.raises(dg.ValidationError):
         rt.invoke(two_steps, service.event(), service, checkpointing="always")  # type: ignore[arg-type]
     assert service.calls == []
+
+
+@pytest.mark.usefixtures("no_driver_alive")
+def test_a_handler_keeps_its_threads_across_invocations_until_it_is_dropped() -> None:
+    together = threading.Barrier(2, timeout=5)
+
+    @dg.step
+    def meet(i: int) -> int:
+        together.wait()  # only passes when both run at once, in threads
+        return i
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(meet, [0, 1])).results()
+
+    before = set(step_threads())
+    service = DictService()
+    handler = rt.make_handler(wf, service)
+    assert handler(service.event()).result == "[0,1]"
+    threads = set(step_threads()) - before
+    assert len(threads) == 2
+    service.reset()
+    assert handler(service.event()).result == "[0,1]"
+    assert set(step_threads()) - before == threads  # the same threads, not new ones
+    del handler
+    gc.collect()
+    assert until_gone(threads) == set()  # shut down with their handler
