@@ -41,9 +41,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, Final
-
-import msgspec
+from typing import Any
 
 from ._actions import (
     Action,
@@ -133,8 +131,6 @@ __all__ = [
     "Suspended",
     "WaitForTasks",
 ]
-
-_json_decode: Final = msgspec.json.Decoder().decode
 
 
 class Interpreter(StepHandlers):
