@@ -184,12 +184,14 @@ class _Invocation:
         reply = self.service.checkpoint(self.arn, self.token, updates)
         self.token = reply.checkpoint_token
         state = reply.new_execution_state
-        operations = list(state.operations)
+        operations = state.operations
         marker = state.next_marker
-        while marker:
-            page = self.service.get_state(self.arn, self.token, marker)
-            operations.extend(page.operations)
-            marker = page.next_marker
+        if marker:  # more pages: copy before extending what the reply holds
+            operations = list(operations)
+            while marker:
+                page = self.service.get_state(self.arn, self.token, marker)
+                operations.extend(page.operations)
+                marker = page.next_marker
         return operations
 
     def _operation_hooks(self, updates: list[OperationUpdate]) -> None:
