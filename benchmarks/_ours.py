@@ -16,6 +16,7 @@ import msgspec
 
 import durable_gen as dg
 from durable_gen._ids import operation_id
+from durable_gen._interpreter_core import clear_id_cache
 from durable_gen._wire import (
     CheckpointResponse,
     ExecutionDetails,
@@ -352,7 +353,7 @@ def _replay(operations: list[Operation], arn: str = "arn:bench") -> None:
 def interpreter_per_op(n: int, *, cold: bool = False) -> Trial:
     """Replay an in-memory ``n``-step history with the interpreter alone; per operation.
 
-    Operation ids are memoized per process; ``cold`` clears that cache before each run, as in
+    Operation ids are memoized per process; ``cold`` clears those memos before each run, as in
     a fresh process (each id is then hashed again).
     """
     operations = synthetic_history(n)
@@ -361,7 +362,7 @@ def interpreter_per_op(n: int, *, cold: bool = False) -> Trial:
         _replay(operations)
 
     if cold:
-        return Trial(run=run, setup=operation_id.cache_clear, per=n)
+        return Trial(run=run, setup=clear_id_cache, per=n)
     return Trial(run=run, per=n)
 
 
@@ -402,7 +403,7 @@ def replay_memory(n: int) -> int:
     cleared first: every size then starts cold, as a fresh process does.
     """
     operations = synthetic_history(n)
-    operation_id.cache_clear()
+    clear_id_cache()
     tracemalloc.start()
     try:
         _replay(operations)

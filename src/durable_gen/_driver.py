@@ -7,9 +7,11 @@ runs, else concurrently: sync steps in worker threads, async steps on one anyio 
 ``Done`` becomes the invocation output. When to checkpoint is the interpreter's decision
 (its ``checkpointing`` mode: ``"step"``, ``"eager"`` or ``"batch"``), never the driver's.
 
-The worker threads and the event loop belong to one invocation: they are created on first
-need and shut down when it returns. Steps still running then (a batch that was decided
-without them) are abandoned; their results are never recorded.
+Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
+invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
+them, and they are shut down when the last one lets go (nothing global keeps them). Steps
+still running when an invocation returns (a batch decided without them) are abandoned; their
+results are never recorded.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import time
+import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import anyio
 import anyio.from_thread
@@ -38,7 +41,8 @@ from ._actions import (
 from ._context import STEP, StepAttempt
 from ._errors import InvalidInputError
 from ._interpreter import Interpreter
-from ._plugins import Hooks, Plugin
+from ._paging import load_operations
+from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler
 from ._wire import (
@@ -57,6 +61,9 @@ RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
 #: Worker threads of one invocation, at most (sync steps of a Map or Parallel).
 MAX_STEP_THREADS: Final = 64
 
+#: A step attempt's outcome: (its value, None) or (None, the exception it raised).
+_Result = tuple[Any, Exception | None]
+
 
 class _Invocation:
     """One invocation's I/O: the service, the newest token, plugin hooks, the output."""
@@ -74,13 +81,10 @@ class _Invocation:
         self.service = service
         self.arn = event.durable_execution_arn
         self.token = event.checkpoint_token
-        state = event.initial_execution_state
-        operations = list(state.operations)
-        marker = state.next_marker
-        while marker:
-            page = service.get_state(self.arn, self.token, marker)
-            operations.extend(page.operations)
-            marker = page.next_marker
+        operations = load_operations(
+            event.initial_execution_state,
+            lambda marker: service.get_state(self.arn, self.token, marker),
+        )
         self.execution_op: Operation | None = next(
             (op for op in operations if op.type == "EXECUTION"), None
         )
@@ -101,50 +105,53 @@ class _Invocation:
 
     # --- steps ------------------------------------------------------------------------------
 
-    def call(self, task: StepTask) -> Any:
-        """Run a sync step, firing the attempt hooks around it."""
+    def call(self, task: StepTask) -> _Result:
+        """Run a sync step, firing the attempt hooks around it: ``(value, None)`` or
+        ``(None, error)``, whether it runs inline or in a worker thread."""
         token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        hooks = self.hooks
+        attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
         try:
-            hooks = self.hooks
-            if hooks is None:
-                return task.fn(*task.args, **task.kwargs)
-            attempt = hooks.attempt_start(task, self.interp.pending_updates)
-            try:
-                value = task.fn(*task.args, **task.kwargs)
-            except Exception as exc:
-                hooks.attempt_end(attempt, exc)
-                raise
-            hooks.attempt_end(attempt, None)
-            return value
-        finally:
-            STEP.reset(token)
-
-    async def acall(self, task: StepTask) -> Any:
-        """Run an async step, firing the attempt hooks around it."""
-        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
-        try:
-            hooks = self.hooks
-            if hooks is None:
-                return await task.fn(*task.args, **task.kwargs)
-            attempt = hooks.attempt_start(task, self.interp.pending_updates)
-            try:
-                value = await task.fn(*task.args, **task.kwargs)
-            except Exception as exc:
-                hooks.attempt_end(attempt, exc)
-                raise
-            hooks.attempt_end(attempt, None)
-            return value
-        finally:
-            STEP.reset(token)
-
-    def run_inline(self, task: StepTask) -> None:
-        """Run a sync step on this thread and report its outcome."""
-        try:
-            value = self.call(task)
+            value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
-            self.interp.task_failed(task, exc)
-        else:
+            return self._failed(attempt, exc)
+        finally:
+            STEP.reset(token)
+        if hooks is not None and attempt is not None:
+            hooks.attempt_end(attempt, None)
+        return value, None
+
+    async def acall(self, task: StepTask) -> _Result:
+        """Run an async step, firing the attempt hooks around it (see ``call``)."""
+        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        hooks = self.hooks
+        attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+        try:
+            value = await task.fn(*task.args, **task.kwargs)
+        except Exception as exc:
+            return self._failed(attempt, exc)
+        finally:
+            STEP.reset(token)
+        if hooks is not None and attempt is not None:
+            hooks.attempt_end(attempt, None)
+        return value, None
+
+    def _failed(self, attempt: AttemptInfo | None, exc: Exception) -> _Result:
+        # The recorded stack trace starts at the step function, not at the driver frame that
+        # called it: a step fails with the same trace inline, in a thread or on an event loop.
+        if exc.__traceback__ is not None:
+            exc.__traceback__ = exc.__traceback__.tb_next
+        if self.hooks is not None and attempt is not None:
+            self.hooks.attempt_end(attempt, exc)
+        return None, exc
+
+    def report(self, task: StepTask, result: _Result) -> None:
+        """Give a step's outcome to the interpreter."""
+        value, error = result
+        if error is None:
             self.interp.task_succeeded(task, value)
+        else:
+            self.interp.task_failed(task, error)
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -155,12 +162,11 @@ class _Invocation:
         reply = self.service.checkpoint(self.arn, self.token, updates)
         self.token = reply.checkpoint_token
         state = reply.new_execution_state
-        operations = list(state.operations)
-        marker = state.next_marker
-        while marker:
-            page = self.service.get_state(self.arn, self.token, marker)
-            operations.extend(page.operations)
-            marker = page.next_marker
+        operations = state.operations
+        if state.next_marker:  # more pages: read and check them all
+            operations = load_operations(
+                state, lambda marker: self.service.get_state(self.arn, self.token, marker)
+            )
         if self.hooks is not None:
             self.hooks.observe(operations)
         return operations
@@ -195,15 +201,56 @@ class _Invocation:
         return output
 
 
-class _Workers:
-    """The worker threads and the event-loop thread of one invocation, made on first need."""
+class _StepThreads:
+    """Worker threads for sync steps, started on first need.
 
-    def __init__(self, inv: _Invocation) -> None:
+    Drivers hold it: ``invoke`` for one invocation, a handler from ``make_handler`` for its
+    life. Drivers alive at the same time share one instance (starting a thread costs more than
+    a short step); when the last one lets go, it is collected and its threads are shut down.
+    Nothing holds it globally: a weak reference finds the live one.
+    """
+
+    _live: ClassVar[weakref.ref[_StepThreads] | None] = None
+
+    @classmethod
+    def acquire(cls) -> _StepThreads:
+        """The instance the drivers alive now use, or a new one if there is none."""
+        live = cls._live() if cls._live is not None else None
+        if live is None:
+            live = cls()
+            cls._live = weakref.ref(live)
+        return live
+
+    def __init__(self) -> None:
+        self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
+        weakref.finalize(self, _shut_down, self._pools)
+
+    def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
+        if not self._pools:
+            self._pools.append(
+                cf.ThreadPoolExecutor(
+                    max_workers=MAX_STEP_THREADS, thread_name_prefix="durable-gen-step"
+                )
+            )
+        return self._pools[0].submit(fn, task)
+
+
+def _shut_down(pools: list[cf.ThreadPoolExecutor]) -> None:
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
+    pools.clear()
+
+
+class _Workers:
+    """The steps one invocation runs concurrently: sync ones in threads, async ones on an
+    event-loop thread that lives as long as the invocation."""
+
+    def __init__(self, inv: _Invocation, threads: _StepThreads) -> None:
         self._inv = inv
-        self._pool: cf.ThreadPoolExecutor | None = None
+        self._threads = threads
         self._stack: contextlib.ExitStack | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
-        self.inflight: dict[cf.Future[Any], StepTask] = {}
+        self.inflight: dict[cf.Future[_Result], StepTask] = {}
 
     def submit(self, task: StepTask) -> None:
         if task.is_async:
@@ -212,36 +259,24 @@ class _Workers:
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
             future = self._portal.start_task_soon(self._inv.acall, task)
         else:
-            if self._pool is None:
-                self._pool = cf.ThreadPoolExecutor(
-                    max_workers=MAX_STEP_THREADS, thread_name_prefix="durable-gen-step"
-                )
-            future = self._pool.submit(self._inv.call, task)
+            future = self._threads.submit(self._inv.call, task)
         self.inflight[future] = task
 
     def report_next(self) -> None:
         """Wait for at least one running step; report every one that finished."""
         done, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
-        interp = self._inv.interp
         for future in done:
             task = self.inflight.pop(future)
-            exc = future.exception()
-            if exc is None:
-                interp.task_succeeded(task, future.result())
-            elif isinstance(exc, Exception):
-                interp.task_failed(task, exc)
-            else:
-                # KeyboardInterrupt, SystemExit...: the invocation stops, as when the step runs
-                # inline; recording it as a step failure would make a crash an outcome.
-                raise exc
+            # KeyboardInterrupt, SystemExit... come out of result(): the invocation stops, as
+            # when the step runs inline; recording it as a step failure would make a crash an
+            # outcome.
+            self._inv.report(task, future.result())
 
     def close(self) -> None:
+        """Drop the steps not started yet; abandon those running (their results are ignored)."""
         for future in self.inflight:
             future.cancel()
         self.inflight.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
         if self._stack is not None:
             self._stack.close()
             self._stack = None
@@ -260,6 +295,9 @@ def invoke(
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
+    Its worker threads are started on first need and shut down when it returns, unless a
+    handler from ``make_handler`` that is still alive holds them too.
+
     Args:
         workflow: The workflow generator function.
         event: The invocation input (ARN, token, first page of state).
@@ -274,8 +312,13 @@ def invoke(
         InvalidInputError: the state has no EXECUTION operation.
     """
     inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+    return _run(inv, _StepThreads.acquire())
+
+
+def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
+    """Carry out the interpreter's actions until it is done."""
     interp = inv.interp
-    workers = _Workers(inv)
+    workers = _Workers(inv, threads)
     try:
         while True:
             action = interp.next_action()
@@ -284,7 +327,7 @@ def invoke(
             elif isinstance(action, RunTasks):
                 tasks = action.tasks
                 if len(tasks) == 1 and not workers.inflight and not tasks[0].is_async:
-                    inv.run_inline(tasks[0])
+                    inv.report(tasks[0], inv.call(tasks[0]))
                 else:
                     for task in tasks:
                         workers.submit(task)
@@ -314,26 +357,16 @@ async def invoke_async(
     """
     inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
     interp = inv.interp
-    send, receive = anyio.create_memory_object_stream[tuple[StepTask, Any, Exception | None]](
+    send, receive = anyio.create_memory_object_stream[tuple[StepTask, _Result]](
         max_buffer_size=1 << 20
     )
 
     async def run(task: StepTask) -> None:
-        try:
-            if task.is_async:
-                value = await inv.acall(task)
-            else:
-                value = await anyio.to_thread.run_sync(inv.call, task, abandon_on_cancel=True)
-        except Exception as exc:
-            await send.send((task, None, exc))
+        if task.is_async:
+            result = await inv.acall(task)
         else:
-            await send.send((task, value, None))
-
-    def report(task: StepTask, value: Any, exc: Exception | None) -> None:
-        if exc is None:
-            interp.task_succeeded(task, value)
-        else:
-            interp.task_failed(task, exc)
+            result = await anyio.to_thread.run_sync(inv.call, task, abandon_on_cancel=True)
+        await send.send((task, result))
 
     async with send, receive, anyio.create_task_group() as tg:
         try:
@@ -347,13 +380,13 @@ async def invoke_async(
                 elif isinstance(action, Done):
                     return inv.output(action.outcome)
                 else:  # WaitForTasks: report the first to finish and any already queued
-                    report(*await receive.receive())
+                    inv.report(*await receive.receive())
                     while True:
                         try:
                             item = receive.receive_nowait()
                         except anyio.WouldBlock:
                             break
-                        report(*item)
+                        inv.report(*item)
         finally:
             tg.cancel_scope.cancel()
     raise AssertionError("unreachable")  # pragma: no cover
@@ -370,21 +403,18 @@ def make_handler(
 ) -> InvocationHandler:
     """An ``InvocationHandler`` that runs ``workflow`` against ``service`` (see ``invoke``).
 
+    The handler holds its worker threads from one invocation to the next (starting threads
+    costs more than a short step); they are shut down once no handler or invocation holds them.
+
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes.
     """
     check_mode(checkpointing)
+    threads = _StepThreads.acquire()
 
     def handler(event: InvocationInput) -> InvocationOutput:
-        return invoke(
-            workflow,
-            event,
-            service,
-            checkpointing=checkpointing,
-            serdes=serdes,
-            plugins=plugins,
-            clock=clock,
-        )
+        inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+        return _run(inv, threads)
 
     handler.__qualname__ = f"handler[{getattr(workflow, '__qualname__', workflow)}]"
     return handler

@@ -2,9 +2,9 @@
 
 No I/O, clock, thread or randomness: the host feeds it a history and outcomes, and pulls what
 to do next with ``next_action()`` (``Flush``, ``RunTasks``, ``WaitForTasks`` or ``Done``, see
-``durable_gen._actions``). Every replay rule lives in this module and the two it builds on
+``durable_gen._actions``). Every replay rule lives in this module and the three it builds on
 (``_interpreter_core``: positions, matching, contexts; ``_interpreter_batch``: Map, Parallel,
-sagas):
+sagas; ``_interpreter_steps``: steps, retries, conditions, ``Now``):
 
 1. Positions. Each context (the root, a child, a Map item, a Parallel branch) numbers the
    operations it yields from 1; the id of the n-th is ``operation_id(context_id, n)``. Map and
@@ -39,17 +39,10 @@ sagas):
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Iterable
-from functools import lru_cache
-from hashlib import blake2b
-from itertools import count
-from typing import Any, Final
+from typing import Any
 
-import msgspec
-
-from . import _context
 from ._actions import (
     Action,
     CheckpointMode,
@@ -67,61 +60,51 @@ from ._actions import (
 )
 from ._aws_names import is_aws_wait_for_callback_name, wait_for_callback_names
 from ._commands import (
-    AT_MOST_ONCE,
-    DEFAULT_RETRY,
-    NO_RETRY,
     CallbackHandle,
     Child,
-    Command,
     CreateCallback,
     Invoke,
     Map,
     Parallel,
-    Retry,
     RunCompensations,
     Step,
     Wait,
-    WaitDecision,
     WaitForCallback,
     WaitForCondition,
-    _fn_name,
     _PrevalidatedStep,
 )
+from ._context import CURRENT
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
     InvokeFailedError,
     NonDeterminismError,
     SerializationError,
-    StepInterruptedError,
     ValidationError,
     WorkflowDefinitionError,
 )
-from ._failure import callback_error, error_object, raise_error, step_error
+from ._failure import callback_error, error_object, raise_error
 from ._ids import operation_id
-from ._interpreter_batch import BatchHandlers, Compensate
+from ._interpreter_batch import Compensate
 from ._interpreter_core import (
-    BLOCKED,
     SEND_NONE,
     Answer,
+    Blocked,
     Fatal,
     Fiber,
     Gen,
-    Resolver,
     describe,
     plain,
 )
+from ._interpreter_steps import StepHandlers
 from ._serdes import Serdes, dumps, loads
 from ._versioning import (
-    NOW_SUBTYPE,
     PATCH_SUBTYPE,
-    TIME_SERDES,
     UUID,
     Deprecated,
     Now,
     Patched,
     Random,
-    clock_time,
     derive_seed,
     is_marker,
     marker_id,
@@ -133,7 +116,6 @@ from ._wire import (
     ErrorObject,
     Operation,
     OperationUpdate,
-    StepOptions,
     WaitOptions,
 )
 
@@ -151,72 +133,8 @@ __all__ = [
     "WaitForTasks",
 ]
 
-_json_decode: Final = msgspec.json.Decoder().decode
 
-
-@lru_cache(maxsize=4096)
-def _is_async(fn: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(inspect.unwrap(fn)) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
-    )
-
-
-class _Run:
-    """A step the interpreter handed out, across its attempts (the host sees ``StepTask``s)."""
-
-    __slots__ = (
-        "args",
-        "at_most_once",
-        "attempt",
-        "cmd",
-        "condition",
-        "fiber",
-        "fn",
-        "kwargs",
-        "name",
-        "op_id",
-        "retry",
-        "serdes",
-        "started",
-        "sub_type",
-        "task",
-    )
-
-    def __init__(
-        self,
-        fiber: Fiber,
-        op_id: str,
-        name: str | None,
-        sub_type: str,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None,
-        attempt: int,
-        started: bool,
-        retry: Retry | None,
-        serdes: Serdes | None,
-        cmd: Command,
-        at_most_once: bool = False,
-        condition: bool = False,
-    ) -> None:
-        self.fiber = fiber
-        self.op_id = op_id
-        self.name = name
-        self.sub_type = sub_type
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs or {}
-        self.attempt = attempt
-        self.started = started
-        self.retry = retry
-        self.serdes = serdes
-        self.cmd = cmd
-        self.at_most_once = at_most_once
-        self.condition = condition
-        self.task: StepTask | None = None
-
-
-class Interpreter(BatchHandlers):
+class Interpreter(StepHandlers):
     """Replays a workflow against its recorded operations and says what to do next.
 
     A host drives it with one pull call and three inputs::
@@ -262,19 +180,13 @@ class Interpreter(BatchHandlers):
         checkpointing: CheckpointMode = "step",
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self._mode = check_mode(checkpointing)
-        super().__init__(operations, execution_arn)
+        super().__init__(operations, execution_arn, check_mode(checkpointing), clock)
         self.workflow = workflow
         self.serdes = serdes
-        self._now_fn = functools.partial(clock_time, clock)
         self._input = loads(self._input_payload, serdes) if self._has_input else input
         self._outcome: Succeeded | Failed | None = None
         self._done: Done | None = None
-        self._new_tasks: list[StepTask] = []
-        self._running: dict[int, _Run] = {}
-        self._ids = count(1)
         self._started = False
-        self._reported = False  # a step outcome was recorded since the last flush
         self._awaiting_reply = False
         self._handlers: dict[type, Callable[[Fiber, Any], Answer]] = {
             Step: self._on_step,
@@ -322,15 +234,9 @@ class Interpreter(BatchHandlers):
             self._run()
         updates = self._updates
         if updates and (
-            self._urgent
-            or (self._reported and self._mode != "batch")
-            or self._outcome is not None
-            or not (self._new_tasks or self._running)
+            self._urgent or self._outcome is not None or (self._reported and self._mode != "batch")
         ):
-            self._updates = []
-            self._urgent = self._reported = False
-            self._awaiting_reply = True
-            return Flush(updates)
+            return self._flush(updates)
         if self._outcome is not None:
             self._done = Done(self._outcome)
             return self._done
@@ -338,8 +244,19 @@ class Interpreter(BatchHandlers):
             tasks, self._new_tasks = self._new_tasks, []
             return RunTasks(tasks)
         if self._running:
-            return WaitForTasks([run.task for run in self._running.values() if run.task])
+            # tasks of abandoned fibers (a decided batch) hold nothing up
+            running = [run.task for run in self._running.values() if run.fiber.alive and run.task]
+            if running:
+                return WaitForTasks(running)
+        if updates:
+            return self._flush(updates)
         return Done(Suspended(self._waiting_on()))
+
+    def _flush(self, updates: list[OperationUpdate]) -> Flush:
+        self._updates = []
+        self._urgent = self._reported = False
+        self._awaiting_reply = True
+        return Flush(updates)
 
     def observe(self, operations: Iterable[Operation]) -> None:
         """Take in operations the service changed (a checkpoint reply, or news between calls).
@@ -364,23 +281,8 @@ class Interpreter(BatchHandlers):
             ValidationError: ``task`` is not running (reported twice, or not from here).
         """
         run = self._take(task)
-        fiber = run.fiber
-        if not fiber.alive:
-            return
-        if run.condition:
-            self._condition_checked(run, value)
-            return
-        try:
-            payload = dumps(value, run.serdes, what=f"the result of step {run.name!r}")
-        except SerializationError as exc:
-            self._step_final_failure(run, exc)
-            return
-        self._step_outcome(run, "SUCCEED", payload=payload)
-        value = loads(payload, run.serdes)
-        cmd = run.cmd
-        if isinstance(cmd, Step) and cmd.compensate is not None:
-            fiber.undo.append((cmd.compensate, value, run.name))
-        self._ready.append((fiber, value, None))
+        if run.fiber.alive:
+            self._step_returned(run, value)
 
     def task_failed(self, task: StepTask, error: BaseException) -> None:
         """Report that ``task`` raised ``error``; retries or fails the step per its policy.
@@ -446,7 +348,7 @@ class Interpreter(BatchHandlers):
     # --- the run loop -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        token = _context.CURRENT.set(self)
+        token = CURRENT.set(self)
         try:
             if not self._started:
                 self._started = True
@@ -460,7 +362,7 @@ class Interpreter(BatchHandlers):
         except Fatal as fatal:
             self._fail(fatal.error)
         finally:
-            _context.CURRENT.reset(token)
+            CURRENT.reset(token)
 
     def _start_root(self) -> None:
         try:
@@ -516,9 +418,9 @@ class Interpreter(BatchHandlers):
             except Exception as error:  # e.g. a payload that cannot be serialized
                 value, exc = None, error  # raised at the yield, where the workflow can catch it
                 continue
-            if answer is BLOCKED:
+            if type(answer) is Blocked:
                 return
-            value, exc = answer  # type: ignore[misc]
+            value, exc = answer
 
     def _lookup(self, cmd: object) -> Callable[[Fiber, Any], Answer] | None:
         for cls, handler in self._handlers.items():
@@ -561,218 +463,6 @@ class Interpreter(BatchHandlers):
             label = (op.name or op.type) if op is not None else op_id[:12]
             out.append(f"{label} ({op_id[:12]})")
         return out
-
-    # --- steps ----------------------------------------------------------------------------------
-
-    def _take(self, task: StepTask) -> _Run:
-        run = self._running.pop(task.id, None)
-        if run is None:
-            raise ValidationError(
-                f"{task!r} is not running: report each task of a RunTasks action once, to the "
-                "interpreter that handed it out"
-            )
-        return run
-
-    def _step_update(self, run: _Run, action: Any, **extra: Any) -> OperationUpdate:
-        return OperationUpdate(
-            id=run.op_id,
-            type="STEP",
-            action=action,
-            parent_id=run.fiber.parent_id,
-            name=run.name,
-            sub_type=run.sub_type,
-            **extra,
-        )
-
-    def _step_outcome(self, run: _Run, action: Any, **extra: Any) -> None:
-        """Record a step's outcome, preceded by its START when that was not sent yet."""
-        if not run.started:
-            self._updates.append(self._step_update(run, "START"))
-        self._updates.append(self._step_update(run, action, **extra))
-        self._reported = True
-
-    def _schedule(self, run: _Run) -> Answer:
-        """Hand out the step's next attempt (its START first when it must go before)."""
-        if not run.started and (run.at_most_once or self._mode == "eager"):
-            self._updates.append(self._step_update(run, "START"))
-            run.started = True
-            self._urgent = True
-        task = StepTask(
-            id=next(self._ids),
-            operation_id=run.op_id,
-            parent_id=run.fiber.parent_id,
-            name=run.name,
-            sub_type=run.sub_type,
-            attempt=run.attempt,
-            fn=run.fn,
-            args=run.args,
-            kwargs=run.kwargs,
-            is_async=_is_async(run.fn),
-        )
-        run.task = task
-        self._new_tasks.append(task)
-        self._running[task.id] = run
-        return BLOCKED
-
-    def _on_step(self, fiber: Fiber, cmd: Step) -> Answer:
-        name = cmd.name
-        if name is None:
-            name = _fn_name(cmd.fn)
-        op_id, rec = self._position(fiber, "STEP", "Step", name)
-        at_most_once = cmd.semantics == AT_MOST_ONCE
-        if rec is None:
-            return self._schedule(
-                _Run(
-                    fiber,
-                    op_id,
-                    name,
-                    "Step",
-                    plain(cmd.fn),
-                    cmd.args,
-                    cmd.kwargs,
-                    1,
-                    False,
-                    cmd.retry,
-                    cmd.serdes,
-                    cmd,
-                    at_most_once,
-                )
-            )
-        status = rec.status
-        details = rec.step_details
-        if status == "SUCCEEDED":
-            payload = details.result if details else None
-            if cmd.serdes is None and payload:
-                try:
-                    value = _json_decode(payload)
-                except msgspec.DecodeError:
-                    value = loads(payload)  # raises the SerializationError with its advice
-            else:
-                value = loads(payload, cmd.serdes)
-            if cmd.compensate is not None:
-                fiber.undo.append((cmd.compensate, value, name))
-            return (value, None)
-        if status == "FAILED":
-            return (None, step_error(details.error if details else None))
-        # Attempt counts finished attempts: the one that was running (or comes next) is one more
-        attempt = ((details.attempt or 0) if details else 0) + 1
-        run = _Run(
-            fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, attempt, True,
-            cmd.retry, cmd.serdes, cmd, at_most_once,
-        )  # fmt: skip
-        if status == "STARTED":
-            if at_most_once:
-                self._attempt_failed(
-                    run,
-                    StepInterruptedError(
-                        f"step {name!r} attempt {attempt} started but never finished (the process "
-                        "stopped); at-most-once steps are not run again",
-                        error_type="StepInterruptedError",
-                    ),
-                )
-                return BLOCKED
-            return self._schedule(run)
-        return self._block(fiber, op_id, self._ready_resolver(run))
-
-    def _attempt_failed(self, run: _Run, error: BaseException) -> None:
-        policy = run.retry or DEFAULT_RETRY
-        if policy.should_retry(run.attempt, error):
-            delay = policy.delay(run.attempt, self._unit(run.op_id, run.attempt))
-            self._retry_with_delay(run, delay, error_object(error), None)
-        else:
-            self._step_final_failure(run, error)
-
-    def _retry_with_delay(
-        self, run: _Run, delay: int, err: ErrorObject | None, payload: str | None
-    ) -> None:
-        self._step_outcome(
-            run,
-            "RETRY",
-            error=err,
-            payload=payload,
-            step_options=StepOptions(next_attempt_delay_seconds=delay),
-        )
-        run.started = True
-        self._waiters.setdefault(run.op_id, []).append((run.fiber, self._ready_resolver(run)))
-
-    def _ready_resolver(self, run: _Run) -> Resolver:
-        """Blocks until the step's retry delay is over (READY), then runs the next attempt."""
-
-        def resolve(op: Operation) -> Answer | None:
-            d = op.step_details
-            if op.status == "READY":
-                run.attempt = ((d.attempt or 0) if d else run.attempt) + 1
-                run.started = False
-                if run.condition:
-                    run.args = (loads(d.result if d else None, run.serdes),)
-                return self._schedule(run)
-            if op.status == "SUCCEEDED":
-                return (loads(d.result if d else None, run.serdes), None)
-            if op.status in TERMINAL_STATUSES:
-                return (None, step_error(d.error if d else None))
-            return None
-
-        return resolve
-
-    def _step_final_failure(self, run: _Run, error: BaseException) -> None:
-        err = error_object(error)
-        self._step_outcome(run, "FAIL", error=err)
-        self._ready.append((run.fiber, None, step_error(err)))
-
-    def _unit(self, op_id: str, attempt: int) -> float:
-        """A number in [0, 1) derived from the execution, operation and attempt (jitter)."""
-        digest = blake2b(f"{self.execution_arn}:{op_id}:{attempt}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2.0**64
-
-    # --- wait-for-condition -------------------------------------------------------------------
-
-    def _on_wait_for_condition(self, fiber: Fiber, cmd: WaitForCondition) -> Answer:
-        name = cmd.op_name
-        op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name)
-        run = _Run(
-            fiber, op_id, name, "WaitForCondition", plain(cmd.check), (cmd.initial_state,), None,
-            1, False, NO_RETRY, cmd.serdes, cmd, condition=True,
-        )  # fmt: skip
-        if rec is None:
-            return self._schedule(run)
-        d = rec.step_details
-        if rec.status == "SUCCEEDED":
-            return (loads(d.result if d else None, cmd.serdes), None)
-        if rec.status == "FAILED":
-            return (None, step_error(d.error if d else None))
-        run.attempt = ((d.attempt or 0) if d else 0) + 1
-        run.started = True
-        if rec.status == "STARTED":
-            # the check was interrupted: run it again with the last checkpointed state
-            if d is not None and d.result is not None:
-                run.args = (loads(d.result, cmd.serdes),)
-            return self._schedule(run)
-        return self._block(fiber, op_id, self._ready_resolver(run))
-
-    def _condition_checked(self, run: _Run, state: Any) -> None:
-        cmd = run.cmd
-        assert isinstance(cmd, WaitForCondition)
-        try:
-            payload = dumps(state, cmd.serdes, what="the wait-for-condition state")
-            strategy = cmd.wait_strategy
-            decision = (
-                strategy(loads(payload, cmd.serdes), run.attempt)
-                if strategy
-                else WaitDecision.done()
-            )
-            if not isinstance(decision, WaitDecision):
-                raise WorkflowDefinitionError(
-                    f"wait_strategy returned {decision!r}; return WaitDecision.done() or "
-                    "WaitDecision.again(seconds)"
-                )
-        except Exception as exc:
-            self._step_final_failure(run, exc)
-            return
-        if decision.stop:
-            self._step_outcome(run, "SUCCEED", payload=payload)
-            self._ready.append((run.fiber, loads(payload, cmd.serdes), None))
-        else:
-            self._retry_with_delay(run, decision.delay, None, payload)
 
     # --- waits, callbacks, invokes --------------------------------------------------------------
 
@@ -962,32 +652,6 @@ class Interpreter(BatchHandlers):
 
     def _next_is_recorded(self, fiber: Fiber) -> bool:
         return _next_id(fiber) in self._ops
-
-    def _on_now(self, fiber: Fiber, cmd: Now) -> Answer:
-        name = cmd.op_name
-        op_id, rec = self._position(fiber, "STEP", NOW_SUBTYPE, name)
-        d = rec.step_details if rec is not None else None
-        if rec is not None and rec.status == "SUCCEEDED":
-            return (loads(d.result if d else None, TIME_SERDES), None)
-        if rec is not None and rec.status in TERMINAL_STATUSES:
-            return (None, step_error(d.error if d else None))
-        attempt = ((d.attempt or 0) if d else 0) + 1
-        return self._schedule(
-            _Run(
-                fiber,
-                op_id,
-                name,
-                NOW_SUBTYPE,
-                self._now_fn,
-                (),
-                None,
-                attempt,
-                rec is not None,
-                NO_RETRY,
-                TIME_SERDES,
-                cmd,
-            )
-        )
 
     def _on_derived(self, fiber: Fiber, cmd: UUID | Random) -> Answer:
         draw = self._draws.get(fiber.ctx_id, 0) + 1

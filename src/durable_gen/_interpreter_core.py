@@ -32,7 +32,7 @@ from ._errors import (
 from ._failure import error_object, raise_error
 from ._ids import operation_id
 from ._serdes import Serdes, dumps, loads
-from ._versioning import is_marker
+from ._versioning import PATCH_SUBTYPE, is_marker
 from ._wire import (
     MAX_CONTEXT_RESULT_BYTES,
     TERMINAL_STATUSES,
@@ -53,6 +53,7 @@ __all__ = [
     "Gen",
     "Resolver",
     "Resume",
+    "clear_id_cache",
     "describe",
     "generator",
     "one_step",
@@ -90,14 +91,21 @@ _ROOT_IDS: list[str] = [""]
 _ROOT_IDS_MAX: Final = 1 << 17
 
 
+def clear_id_cache() -> None:
+    """Forget every memoized operation id, as in a fresh process (for benchmarks)."""
+    del _ROOT_IDS[1:]
+    operation_id.cache_clear()
+
+
 def _root_id(n: int) -> str:
     ids = _ROOT_IDS
     if n < len(ids):
         return ids[n]
     if n >= _ROOT_IDS_MAX:
         return operation_id(None, n)
+    compute = operation_id.__wrapped__  # the list is the memo: skip the LRU's
     while len(ids) <= n:
-        ids.append(operation_id(None, len(ids)))
+        ids.append(compute(None, len(ids)))
     return ids[n]
 
 
@@ -141,19 +149,21 @@ class Core:
 
     def __init__(self, operations: Iterable[Operation], execution_arn: str) -> None:
         self.execution_arn = execution_arn
-        self._ops: dict[str, Operation] = {}
         self._input_payload: str | None = None
         self._has_input = False
-        for op in operations:
-            if op.type == "EXECUTION":
-                self._has_input = True
-                if op.execution_details is not None:
-                    self._input_payload = op.execution_details.input_payload
-            else:
-                self._ops[op.id] = op
+        ops = {op.id: op for op in operations}
+        for execution in [op for op in ops.values() if op.type == "EXECUTION"]:
+            del ops[execution.id]
+            self._has_input = True
+            if execution.execution_details is not None:
+                self._input_payload = execution.execution_details.input_payload
+        self._ops = ops
         #: The operations recorded before this interpreter started: each must be reached again.
-        self._recorded = list(self._ops.values())
-        self._markers = sum(1 for op in self._recorded if is_marker(op))
+        self._recorded = list(ops.values())
+        #: Patched markers among them (a marker is a decision, not a position to reach again).
+        self._markers = sum(
+            1 for op in self._recorded if op.sub_type == PATCH_SUBTYPE and op.type == "STEP"
+        )
         self._visited: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
@@ -176,7 +186,10 @@ class Core:
         """Take the fiber's next position: its id and the operation recorded there, if any."""
         fiber.n = n = fiber.n + 1
         ctx = fiber.ctx_id
-        op_id = _root_id(n) if ctx is None else operation_id(ctx, n)
+        if ctx is None:
+            op_id = _ROOT_IDS[n] if n < len(_ROOT_IDS) else _root_id(n)
+        else:
+            op_id = operation_id(ctx, n)
         rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
         if rec is None:
             fiber.ran_before = False  # a new command: what follows it is new code

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import _context
+from ._context import current, current_step
 
 __all__ = ["ReplayAwareLogger", "get_logger"]
 
@@ -44,7 +44,7 @@ class ReplayAwareLogger:
         if not self.logger.isEnabledFor(level):
             return
         fields: dict[str, Any]
-        running = _context.current()
+        running = current()
         if running is not None:
             replaying = running.replaying
             if replaying and not self.log_during_replay:
@@ -54,7 +54,7 @@ class ReplayAwareLogger:
             if replaying:
                 fields["replaying"] = True
         else:
-            step = _context.current_step()
+            step = current_step()
             if step is None:
                 fields = {}
             else:

@@ -777,3 +777,23 @@ def test_coverage_lists_recorded_operations_the_code_never_reached() -> None:
     cov = it.coverage
     assert cov.replayed == {h.oid(1)}
     assert [op.id for op in cov.not_replayed] == [h.oid(2)]
+
+
+def test_tasks_of_a_decided_batch_do_not_hold_off_a_suspension() -> None:
+    @dg.step
+    def item(x: int) -> int:
+        return x
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Map(item, [1, 2], completion=dg.Completion(min_successful=1))
+        yield dg.Wait(seconds=60)
+
+    it = new(wf)
+    run = it.next_action()
+    assert isinstance(run, runtime.RunTasks)
+    it.task_succeeded(run.tasks[0], 1)
+    flush = it.next_action()
+    assert isinstance(flush, runtime.Flush) and kinds(flush.updates)[-1] == ("WAIT", "START")
+    it.observe([])
+    done = it.next_action()  # item 2 still runs, abandoned: the wait suspends the execution
+    assert isinstance(done, runtime.Done) and isinstance(done.outcome, dg.Suspended)

@@ -128,7 +128,13 @@ def interpreter_modules() -> dict[str, tuple[set[str], ast.Module]]:
 
 def test_the_interpreter_imports_no_io_clock_thread_or_randomness() -> None:
     modules = interpreter_modules()
-    for name in ("_interpreter", "_interpreter_core", "_interpreter_batch", "_actions"):
+    for name in (
+        "_interpreter",
+        "_interpreter_core",
+        "_interpreter_batch",
+        "_interpreter_steps",
+        "_actions",
+    ):
         assert name in modules, f"{name} is no longer imported by the interpreter"
     assert {"_commands", "_wire", "_context", "_versioning", "_failure"} <= modules.keys()
     for name, (absolute, _) in modules.items():

@@ -1,0 +1,405 @@
+"""Steps in the interpreter: attempts handed to the host, their outcomes, retries.
+
+Pure. The rules (rule 5 of ``durable_gen._interpreter``, with what follows from it):
+
+1. A new step becomes a ``StepTask``. At-least-once steps record START together with their
+   outcome; at-most-once steps (and every step in ``"eager"`` mode) record START first, and
+   that START is flushed before the task is handed out.
+2. An outcome is recorded as SUCCEED (the serialized result; the workflow receives the result
+   as it will on every replay: decoded from that payload), RETRY (with a delay from the retry
+   policy and deterministic jitter) or FAIL. A result that cannot be serialized fails the step.
+3. ``Attempt`` counts finished attempts. A step found PENDING waits for READY, then runs its
+   next attempt; found STARTED, an at-least-once step runs again and an at-most-once step
+   counts as an interrupted attempt (``StepInterruptedError``).
+4. ``WaitForCondition`` is a step whose check runs on the state it returned last time; its
+   strategy decides SUCCEED or RETRY (the state rides on the RETRY payload). ``Now()`` is a
+   step whose function reads the clock the host gave the interpreter.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from hashlib import blake2b
+from itertools import count
+from typing import Any, Final
+
+import msgspec
+
+from ._actions import CheckpointMode, StepTask
+from ._commands import (
+    AT_MOST_ONCE,
+    DEFAULT_RETRY,
+    NO_RETRY,
+    Command,
+    Retry,
+    Step,
+    WaitDecision,
+    WaitForCondition,
+    _fn_name,
+)
+from ._errors import (
+    SerializationError,
+    StepInterruptedError,
+    ValidationError,
+    WorkflowDefinitionError,
+)
+from ._failure import error_object, step_error
+from ._interpreter_batch import BatchHandlers
+from ._interpreter_core import BLOCKED, Answer, Fiber, Resolver, plain
+from ._serdes import Serdes, dumps, loads
+from ._versioning import NOW_SUBTYPE, TIME_SERDES, Now, clock_time
+from ._wire import (
+    TERMINAL_STATUSES,
+    ErrorObject,
+    Operation,
+    OperationAction,
+    OperationUpdate,
+    StepOptions,
+)
+
+__all__ = ["Run", "StepHandlers"]
+
+_json_decode: Final = msgspec.json.Decoder().decode
+
+
+@lru_cache(maxsize=4096)
+def _is_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(inspect.unwrap(fn)) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+    )
+
+
+class Run:
+    """A step the interpreter handed out, across its attempts (the host sees ``StepTask``s)."""
+
+    __slots__ = (
+        "args",
+        "at_most_once",
+        "attempt",
+        "cmd",
+        "condition",
+        "fiber",
+        "fn",
+        "kwargs",
+        "name",
+        "op_id",
+        "retry",
+        "serdes",
+        "started",
+        "sub_type",
+        "task",
+    )
+
+    def __init__(
+        self,
+        fiber: Fiber,
+        op_id: str,
+        name: str | None,
+        sub_type: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None,
+        attempt: int,
+        started: bool,
+        retry: Retry | None,
+        serdes: Serdes | None,
+        cmd: Command[Any],
+        at_most_once: bool = False,
+        condition: bool = False,
+    ) -> None:
+        self.fiber = fiber
+        self.op_id = op_id
+        self.name = name
+        self.sub_type = sub_type
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.attempt = attempt
+        self.started = started
+        self.retry = retry
+        self.serdes = serdes
+        self.cmd = cmd
+        self.at_most_once = at_most_once
+        self.condition = condition
+        self.task: StepTask | None = None
+
+
+class StepHandlers(BatchHandlers):
+    """The handlers of ``Step``, ``WaitForCondition`` and ``Now``, and the steps in flight."""
+
+    def __init__(
+        self,
+        operations: Iterable[Operation],
+        execution_arn: str,
+        mode: CheckpointMode,
+        clock: Callable[[], float] | None,
+    ) -> None:
+        super().__init__(operations, execution_arn)
+        self._mode = mode
+        self._now_fn = functools.partial(clock_time, clock)
+        self._new_tasks: list[StepTask] = []
+        self._running: dict[int, Run] = {}
+        self._ids = count(1)
+        self._reported = False  # a step outcome was recorded since the last flush
+
+    def _step_returned(self, run: Run, value: Any) -> None:
+        """Record what a step attempt returned and resume its fiber (or decide a condition)."""
+        fiber = run.fiber
+        if run.condition:
+            self._condition_checked(run, value)
+            return
+        try:
+            payload = dumps(value, run.serdes, what=f"the result of step {run.name!r}")
+        except SerializationError as exc:
+            self._step_final_failure(run, exc)
+            return
+        self._step_outcome(run, "SUCCEED", payload=payload)
+        value = loads(payload, run.serdes)
+        cmd = run.cmd
+        if isinstance(cmd, Step) and cmd.compensate is not None:
+            fiber.undo.append((cmd.compensate, value, run.name))
+        self._ready.append((fiber, value, None))
+
+    def _take(self, task: StepTask) -> Run:
+        run = self._running.pop(task.id, None)
+        if run is None:
+            raise ValidationError(
+                f"{task!r} is not running: report each task of a RunTasks action once, to the "
+                "interpreter that handed it out"
+            )
+        return run
+
+    def _step_outcome(
+        self,
+        run: Run,
+        action: OperationAction,
+        *,
+        payload: str | None = None,
+        error: ErrorObject | None = None,
+        step_options: StepOptions | None = None,
+    ) -> None:
+        """Record a step's outcome, preceded by its START when that was not sent yet."""
+        parent = run.fiber.parent_id
+        if not run.started:
+            self._updates.append(self._step_start(run))
+        self._updates.append(
+            OperationUpdate(
+                id=run.op_id,
+                type="STEP",
+                action=action,
+                parent_id=parent,
+                name=run.name,
+                sub_type=run.sub_type,
+                payload=payload,
+                error=error,
+                step_options=step_options,
+            )
+        )
+        self._reported = True
+
+    @staticmethod
+    def _step_start(run: Run) -> OperationUpdate:
+        return OperationUpdate(
+            id=run.op_id,
+            type="STEP",
+            action="START",
+            parent_id=run.fiber.parent_id,
+            name=run.name,
+            sub_type=run.sub_type,
+        )
+
+    def _schedule(self, run: Run) -> Answer:
+        """Hand out the step's next attempt (its START first when it must go before)."""
+        if not run.started and (run.at_most_once or self._mode == "eager"):
+            self._updates.append(self._step_start(run))
+            run.started = True
+            self._urgent = True
+        task = StepTask(
+            id=next(self._ids),
+            operation_id=run.op_id,
+            parent_id=run.fiber.parent_id,
+            name=run.name,
+            sub_type=run.sub_type,
+            attempt=run.attempt,
+            fn=run.fn,
+            args=run.args,
+            kwargs=run.kwargs,
+            is_async=_is_async(run.fn),
+        )
+        run.task = task
+        self._new_tasks.append(task)
+        self._running[task.id] = run
+        return BLOCKED
+
+    def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
+        name = cmd.name
+        if name is None:
+            name = _fn_name(cmd.fn)
+        op_id, rec = self._position(fiber, "STEP", "Step", name)
+        if rec is not None and rec.status == "SUCCEEDED":  # the replay path: keep it short
+            details = rec.step_details
+            payload = details.result if details else None
+            if cmd.serdes is None and payload:
+                try:
+                    value = _json_decode(payload)
+                except msgspec.DecodeError:
+                    value = loads(payload)  # raises the SerializationError with its advice
+            else:
+                value = loads(payload, cmd.serdes)
+            if cmd.compensate is not None:
+                fiber.undo.append((cmd.compensate, value, name))
+            return (value, None)
+        at_most_once = cmd.semantics == AT_MOST_ONCE
+        if rec is None:
+            run = Run(fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, 1, False,
+                       cmd.retry, cmd.serdes, cmd, at_most_once)  # fmt: skip
+            return self._schedule(run)
+        details = rec.step_details
+        if rec.status == "FAILED":
+            return (None, step_error(details.error if details else None))
+        # Attempt counts finished attempts: the one that was running (or comes next) is one more
+        attempt = ((details.attempt or 0) if details else 0) + 1
+        run = Run(fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, attempt, True,
+                   cmd.retry, cmd.serdes, cmd, at_most_once)  # fmt: skip
+        if rec.status == "STARTED":
+            if at_most_once:
+                self._attempt_failed(
+                    run,
+                    StepInterruptedError(
+                        f"step {name!r} attempt {attempt} started but never finished (the process "
+                        "stopped); at-most-once steps are not run again",
+                        error_type="StepInterruptedError",
+                    ),
+                )
+                return BLOCKED
+            return self._schedule(run)
+        return self._block(fiber, op_id, self._ready_resolver(run))
+
+    def _attempt_failed(self, run: Run, error: BaseException) -> None:
+        policy = run.retry or DEFAULT_RETRY
+        if policy.should_retry(run.attempt, error):
+            delay = policy.delay(run.attempt, self._unit(run.op_id, run.attempt))
+            self._retry_with_delay(run, delay, error_object(error), None)
+        else:
+            self._step_final_failure(run, error)
+
+    def _retry_with_delay(
+        self, run: Run, delay: int, err: ErrorObject | None, payload: str | None
+    ) -> None:
+        self._step_outcome(
+            run,
+            "RETRY",
+            error=err,
+            payload=payload,
+            step_options=StepOptions(next_attempt_delay_seconds=delay),
+        )
+        run.started = True
+        self._waiters.setdefault(run.op_id, []).append((run.fiber, self._ready_resolver(run)))
+
+    def _ready_resolver(self, run: Run) -> Resolver:
+        """Blocks until the step's retry delay is over (READY), then runs the next attempt."""
+
+        def resolve(op: Operation) -> Answer | None:
+            d = op.step_details
+            if op.status == "READY":
+                run.attempt = ((d.attempt or 0) if d else run.attempt) + 1
+                run.started = False
+                if run.condition:
+                    run.args = (loads(d.result if d else None, run.serdes),)
+                return self._schedule(run)
+            if op.status == "SUCCEEDED":
+                return (loads(d.result if d else None, run.serdes), None)
+            if op.status in TERMINAL_STATUSES:
+                return (None, step_error(d.error if d else None))
+            return None
+
+        return resolve
+
+    def _step_final_failure(self, run: Run, error: BaseException) -> None:
+        err = error_object(error)
+        self._step_outcome(run, "FAIL", error=err)
+        self._ready.append((run.fiber, None, step_error(err)))
+
+    def _unit(self, op_id: str, attempt: int) -> float:
+        """A number in [0, 1) derived from the execution, operation and attempt (jitter)."""
+        digest = blake2b(f"{self.execution_arn}:{op_id}:{attempt}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2.0**64
+
+    # --- wait-for-condition -------------------------------------------------------------------
+
+    def _on_wait_for_condition(self, fiber: Fiber, cmd: WaitForCondition[Any]) -> Answer:
+        name = cmd.op_name
+        op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name)
+        run = Run(
+            fiber, op_id, name, "WaitForCondition", plain(cmd.check), (cmd.initial_state,), None,
+            1, False, NO_RETRY, cmd.serdes, cmd, condition=True,
+        )  # fmt: skip
+        if rec is None:
+            return self._schedule(run)
+        d = rec.step_details
+        if rec.status == "SUCCEEDED":
+            return (loads(d.result if d else None, cmd.serdes), None)
+        if rec.status == "FAILED":
+            return (None, step_error(d.error if d else None))
+        run.attempt = ((d.attempt or 0) if d else 0) + 1
+        run.started = True
+        if rec.status == "STARTED":
+            # the check was interrupted: run it again with the last checkpointed state
+            if d is not None and d.result is not None:
+                run.args = (loads(d.result, cmd.serdes),)
+            return self._schedule(run)
+        return self._block(fiber, op_id, self._ready_resolver(run))
+
+    def _condition_checked(self, run: Run, state: Any) -> None:
+        cmd = run.cmd
+        assert isinstance(cmd, WaitForCondition)
+        try:
+            payload = dumps(state, cmd.serdes, what="the wait-for-condition state")
+            strategy = cmd.wait_strategy
+            decision = (
+                strategy(loads(payload, cmd.serdes), run.attempt)
+                if strategy
+                else WaitDecision.done()
+            )
+            if not isinstance(decision, WaitDecision):
+                raise WorkflowDefinitionError(
+                    f"wait_strategy returned {decision!r}; return WaitDecision.done() or "
+                    "WaitDecision.again(seconds)"
+                )
+        except Exception as exc:
+            self._step_final_failure(run, exc)
+            return
+        if decision.stop:
+            self._step_outcome(run, "SUCCEED", payload=payload)
+            self._ready.append((run.fiber, loads(payload, cmd.serdes), None))
+        else:
+            self._retry_with_delay(run, decision.delay, None, payload)
+
+    def _on_now(self, fiber: Fiber, cmd: Now) -> Answer:
+        name = cmd.op_name
+        op_id, rec = self._position(fiber, "STEP", NOW_SUBTYPE, name)
+        d = rec.step_details if rec is not None else None
+        if rec is not None and rec.status == "SUCCEEDED":
+            return (loads(d.result if d else None, TIME_SERDES), None)
+        if rec is not None and rec.status in TERMINAL_STATUSES:
+            return (None, step_error(d.error if d else None))
+        attempt = ((d.attempt or 0) if d else 0) + 1
+        return self._schedule(
+            Run(
+                fiber,
+                op_id,
+                name,
+                NOW_SUBTYPE,
+                self._now_fn,
+                (),
+                None,
+                attempt,
+                rec is not None,
+                NO_RETRY,
+                TIME_SERDES,
+                cmd,
+            )
+        )
