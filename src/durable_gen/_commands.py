@@ -15,7 +15,10 @@ from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
 
 import msgspec
 
+from . import _guard
+from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
+from ._guard import guarded_plain, made
 from ._serdes import Serdes
 from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
 
@@ -44,6 +47,8 @@ __all__ = [
     "step",
     "workflow",
 ]
+
+_current: Final = CURRENT.get
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -82,7 +87,38 @@ def _fn_name(fn: object) -> str | None:
 
 
 class Command(msgspec.Struct, frozen=True):
-    """Base class of everything a workflow may yield."""
+    """Base class of everything a workflow may yield.
+
+    A command is a description of work, not its result: ``result = yield cmd`` runs it. Using
+    a command as if it were its result (``charge(x)["id"]``, ``charge(x).total``) fails with
+    an error that says to ``yield`` it. (No ``__getattr__`` here: it would slow down every
+    attribute read of every command; the interpreter explains such errors instead.)
+    """
+
+    def __post_init__(self) -> None:
+        made(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        raise TypeError(
+            f"{_what(self)} is a command, not its result: write "
+            f"`result = yield {_what(self, call=True)}` and use `result[{key!r}]`"
+        )
+
+    def __contains__(self, item: Any) -> bool:
+        raise TypeError(
+            f"{_what(self)} is a command, not its result: write "
+            f"`result = yield {_what(self, call=True)}` and test `... in result`"
+        )
+
+
+def _what(cmd: Command, *, call: bool = False) -> str:
+    """How a message names ``cmd``: its step function's call, or its class."""
+    kind = "Step" if isinstance(cmd, Step) else type(cmd).__name__
+    fn = cmd.fn if isinstance(cmd, Step) else None
+    label = getattr(fn, "__name__", None) if fn is not None else None
+    if call:
+        return f"{label}(...)" if isinstance(label, str) else f"{kind}(...)"
+    return f"the {kind} command {label!r}" if isinstance(label, str) else f"the {kind} command"
 
 
 # --- retry ----------------------------------------------------------------------------------
@@ -192,6 +228,8 @@ class Step(Command, frozen=True):
             and (name is None or (type(name) is str and 0 < len(name) <= MAX_NAME_CHARS))
             and callable(self.fn)
         ):
+            if _current() is not None:
+                made(self)
             return
         if not callable(self.fn):
             raise ValidationError(f"Step needs a callable, got {self.fn!r}")
@@ -202,6 +240,7 @@ class Step(Command, frozen=True):
                 f"semantics must be 'at_least_once' or 'at_most_once', got {self.semantics!r}"
             )
         _check_name(self.name, "step")
+        made(self)
 
     @property
     def op_name(self) -> str | None:
@@ -229,7 +268,7 @@ class StepFunction(Generic[P, R]):
     ``.fn`` is the plain function, for calling it outside a workflow (unit tests).
     """
 
-    __slots__ = ("__dict__", "compensate", "fn", "name", "retry", "semantics", "serdes")
+    __slots__ = ("__dict__", "_fn", "compensate", "fn", "name", "retry", "semantics", "serdes")
 
     def __init__(
         self,
@@ -242,7 +281,7 @@ class StepFunction(Generic[P, R]):
         compensate: Callable[[Any], Any] | None,
     ) -> None:
         _check_name(name, "step")
-        self.fn = fn
+        self._fn = fn
         self.name = name if name is not None else _fn_name(fn)
         self.retry = retry
         self.semantics = semantics
@@ -250,10 +289,12 @@ class StepFunction(Generic[P, R]):
         self.compensate = compensate
         functools.update_wrapper(self, fn)
         Step(fn, name=self.name, semantics=semantics)  # validate once, here
+        # The plain function, refusing to run inside a workflow body (yield the step there).
+        self.fn = guarded_plain(fn, self.name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
-        return _PrevalidatedStep(
-            self.fn,
+        cmd = _PrevalidatedStep(
+            self._fn,
             args,
             kwargs or None,
             self.name,
@@ -262,6 +303,10 @@ class StepFunction(Generic[P, R]):
             self.serdes,
             self.compensate,
         )
+        interp = _current()
+        if interp is not None and (not interp.replaying or _guard.strict):  # see _guard
+            made(cmd)
+        return cmd
 
     def __repr__(self) -> str:
         return f"<step {self.name or self.fn!r}>"
@@ -317,6 +362,7 @@ class Wait(Command, frozen=True):
     def __post_init__(self) -> None:
         _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
         _check_name(self.name, "wait")
+        made(self)
 
 
 class CreateCallback(Command, frozen=True, kw_only=True):
@@ -345,6 +391,7 @@ class CreateCallback(Command, frozen=True, kw_only=True):
             _check_seconds(
                 self.heartbeat_timeout, "callback heartbeat_timeout", minimum=1, maximum=99_999_999
             )
+        made(self)
 
 
 class CallbackHandle(Command, frozen=True, kw_only=True):
@@ -385,6 +432,7 @@ class WaitForCallback(Command, frozen=True):
         CreateCallback(
             name=self.name, timeout=self.timeout, heartbeat_timeout=self.heartbeat_timeout
         )
+        made(self)
 
 
 class Invoke(Command, frozen=True):
@@ -407,6 +455,7 @@ class Invoke(Command, frozen=True):
                 f"got {self.function_name!r}"
             )
         _check_name(self.name, "invoke")
+        made(self)
 
 
 class WaitDecision(msgspec.Struct, frozen=True):
@@ -477,6 +526,7 @@ class WaitForCondition(Command, frozen=True):
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
         _check_name(self.name, "wait-for-condition")
+        made(self)
 
     @property
     def op_name(self) -> str | None:
@@ -509,6 +559,7 @@ class Child(Command, frozen=True):
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
         _check_name(self.name, "child")
+        made(self)
 
     @property
     def op_name(self) -> str | None:
@@ -601,6 +652,7 @@ class Map(Command, frozen=True):
             )
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "map")
+        made(self)
 
 
 class Branch(msgspec.Struct, frozen=True):
@@ -634,6 +686,7 @@ class Parallel(Command, frozen=True):
                 raise ValidationError(f"a Parallel branch must be callable, got {b!r}")
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "parallel")
+        made(self)
 
 
 # --- workflows ------------------------------------------------------------------------------
@@ -648,6 +701,8 @@ def workflow(fn: F) -> F:
     plain ``def`` without ``yield``) fails at import time instead of at the first run.
     """
     if not inspect.isgeneratorfunction(inspect.unwrap(fn)):
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(inspect.unwrap(fn)):
+            raise _guard.not_a_generator(fn, None)  # async def: only steps may be async
         raise WorkflowDefinitionError(
             f"{getattr(fn, '__qualname__', fn)!r} is not a generator function: a workflow must "
             "`yield` its commands (write `result = yield some_step(x)`)"

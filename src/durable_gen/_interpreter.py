@@ -42,7 +42,7 @@ from typing import Any, Final
 
 import msgspec
 
-from . import _context
+from . import _context, _guard  # _guard: mistake detection
 from ._batch import BatchItem, BatchResult, decide
 from ._commands import (
     AT_MOST_ONCE,
@@ -386,6 +386,7 @@ class Interpreter:
         self._started = False
         #: True while the last command was answered from the history (for replay-aware logs).
         self.replaying = bool(self._ops)
+        self.unyielded: list[Any] = []  # _guard: commands built in the body, not yet yielded
         self._handlers: dict[type, Callable[[_Fiber, Any], Any]] = {
             Step: self._on_step,
             _PrevalidatedStep: self._on_step,
@@ -440,6 +441,8 @@ class Interpreter:
                 fiber, value, exc = ready.popleft()
                 if fiber.alive:
                     self._drive(fiber, value, exc)
+            if self.unyielded:  # _guard: report commands built and never yielded
+                _guard.sweep(self)
         except _Fatal as fatal:
             self._fail(fatal.error)
         finally:
@@ -523,13 +526,7 @@ class Interpreter:
             self._fail(exc)
             return
         if not inspect.isgenerator(gen):
-            self._fail(
-                WorkflowDefinitionError(
-                    f"workflow {getattr(self.workflow, '__qualname__', self.workflow)!r} returned "
-                    f"{type(gen).__name__}, not a generator: a workflow must be a generator "
-                    "function that yields commands"
-                )
-            )
+            self._fail(_guard.not_a_generator(self.workflow, gen))  # _guard: says what to write
             return
         root = _Fiber(gen, None, self._root_done)
         self._root = root
@@ -541,6 +538,8 @@ class Interpreter:
         while True:
             try:
                 cmd = gen.send(value) if exc is None else gen.throw(exc)
+                if self.unyielded:  # _guard: clear the yielded command's note
+                    _guard.yielded(self, cmd)
             except StopIteration as stop:
                 fiber.alive = False
                 fiber.on_done(fiber, stop.value, None)
@@ -548,6 +547,7 @@ class Interpreter:
             except _Fatal:
                 raise
             except Exception as error:
+                error = _guard.explained(error)  # _guard: a command used as its result
                 fiber.alive = False
                 fiber.on_done(fiber, None, error)
                 return

@@ -67,7 +67,10 @@ def dumps(value: Any, serdes: Serdes | None = None, *, what: str = "value") -> s
         try:
             payload = _encoder.encode(value).decode()
         except (TypeError, msgspec.EncodeError, OverflowError):
-            payload = DEFAULT_SERDES.serialize(value)  # raises with the full message
+            try:
+                payload = DEFAULT_SERDES.serialize(value)  # raises with the full message
+            except SerializationError as exc:  # say whose value it was
+                raise SerializationError(f"{what}: {exc}{_command_advice(value)}") from exc
     else:
         try:
             payload = serdes.serialize(value)
@@ -87,6 +90,17 @@ def dumps(value: Any, serdes: Serdes | None = None, *, what: str = "value") -> s
             "keep large data elsewhere (a bucket, a database) and pass a reference"
         )
     return payload
+
+
+def _command_advice(value: Any) -> str:
+    from ._commands import Command  # the failure path only (commands import this module)
+
+    if isinstance(value, Command):
+        return (
+            ". It is a command, not its result: yield it and use what the yield returns "
+            "(`return (yield cmd)`)"
+        )
+    return ""
 
 
 def loads(payload: str | None, serdes: Serdes | None = None) -> Any:
