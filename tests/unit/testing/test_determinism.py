@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import Phase, given, settings
 
@@ -18,6 +20,7 @@ from durable_gen.testing import (
     DurableRun,
     assert_deterministic,
 )
+from durable_gen.testing._determinism import _comparable, _compare
 from durable_gen.testing._harness import Harness
 from durable_gen.testing.strategies import (
     answer_callbacks,
@@ -185,3 +188,154 @@ def test_program_workflow_itself_is_deterministic() -> None:
         )
 
     survives_crashes()
+
+
+# --- what is compared, and how a difference is reported ------------------------------------------
+
+_calls: list[int] = []
+
+
+def _handshake() -> None:
+    raise ValueError("card declined")
+
+
+def _charge_item(item: int) -> int:
+    if item == 17:
+        # The same failure every time, but its stack trace differs between runs (as it does
+        # between a worker thread and the driver's thread): the second call in the process
+        # goes through one more frame.
+        _calls.append(item)
+        if len(_calls) == 2:
+            _handshake()
+        raise ValueError("card declined")
+    return item * 2
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+def charge_item(item: int) -> int:
+    return _charge_item(item)
+
+
+def charge_all(items: list[int]):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(
+        charge_item, items, max_concurrency=5, completion=dg.Completion.all_completed()
+    )
+    return batch  # the BatchResult: item 17's error object, with its stack trace, is in it
+
+
+def test_stack_traces_are_not_compared() -> None:
+    # A correct 40-item Map where one item fails after a retry: its recorded stack trace
+    # depends on where and when it ran (here: the first failure in the process goes through
+    # one more frame), not on what the workflow did.
+    _calls.clear()
+    check = DeterminismCheck(charge_all, list(range(40)))
+    ref = check.reference
+    traces = [
+        json.loads(summary_result)["items"][17]["error"]["StackTrace"]
+        for summary_result in (ref.result, check.run(CrashSchedule()).result)
+        if summary_result is not None
+    ]
+    assert traces[0] != traces[1]  # the false positive's cause is really there
+    assert_deterministic(charge_all, list(range(40)))
+
+
+def test_two_runs_differing_only_in_stack_traces_compare_equal() -> None:
+    check = DeterminismCheck(charge_all, list(range(6)))
+    ref = check.reference
+    payload = json.loads(ref.result or "null")
+    payload["items"][0] = {"index": 0, "status": "FAILED", "error": {
+        "ErrorType": "ValueError", "ErrorMessage": "x", "StackTrace": ["a"]}}  # fmt: skip
+    other = json.loads(ref.result or "null")
+    other["items"][0] = {"index": 0, "status": "FAILED", "error": {
+        "ErrorType": "ValueError", "ErrorMessage": "x", "StackTrace": ["b", "c"]}}  # fmt: skip
+    a = msgspec.structs.replace(ref, result=json.dumps(payload))
+    b = msgspec.structs.replace(ref, result=json.dumps(other))
+    assert _compare(a, b) == []  # whole results are compared after stack traces are dropped
+    assert _comparable(a.result) == _comparable(b.result)
+
+
+@dg.step
+def label(text: str) -> str:
+    return f"label:{text}"
+
+
+def stamps_the_result(_: Any):  # type: ignore[no-untyped-def]
+    first = yield label("a")
+    yield dg.Wait(seconds=60)
+    return {"label": first, "at": time.time()}  # the planted bug
+
+
+def names_a_step_from_the_clock(_: Any):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=1)
+    return (yield dg.Step(label.fn, ("b",), name=f"label-{time.time_ns()}"))  # the planted bug
+
+
+def passes_the_clock_to_a_step(_: Any):  # type: ignore[no-untyped-def]
+    return (yield label(f"at {time.time()}"))  # the planted bug
+
+
+def branches_on_random(_: Any):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=1)
+    return (yield label("heads" if random.random() < 0.5 else "tails"))  # the planted bug
+
+
+@pytest.mark.parametrize(
+    ("workflow", "where"),
+    [
+        (stamps_the_result, "the execution result.at: uninterrupted "),
+        (names_a_step_from_the_clock, "operation 2 of the root context, STEP/Step 'label-"),
+        (passes_the_clock_to_a_step, "operation 1 of the root context, STEP/Step 'label'"),
+        (branches_on_random, "operation 2 of the root context, STEP/Step 'label'"),
+    ],
+)
+def test_a_hidden_clock_or_random_read_fails_with_a_short_diff_and_the_clock_advice(
+    workflow: Any, where: str
+) -> None:
+    with pytest.raises(AssertionError) as failure:
+        assert_deterministic(workflow)
+    message = str(failure.value)
+    assert len(message) < 1500, message
+    first = next(line for line in message.splitlines() if line.startswith("First difference"))
+    assert where in first
+    assert "uninterrupted" in first and "second" in first  # both values, side by side
+    assert "dg.Now()" in message and "dg.Random()" in message and "dg.UUID()" in message
+    assert "guard changed code with Patched" not in message
+
+
+def test_a_crash_replay_that_diverges_gets_the_clock_advice_not_patched() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=1)
+        return (yield dg.Step(label.fn, ("b",), name=f"label-{time.time_ns()}"))
+
+    check = DeterminismCheck(wf)
+    with pytest.raises(AssertionError) as failure:
+        _ = check.reference
+    message = str(failure.value)
+    assert "non-deterministic even without crashes" in message
+    assert "yield dg.Now()" in message
+    assert "Patched(...) is not the fix" in message
+
+
+def test_a_command_never_yielded_fails_the_check_with_its_line() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=1)
+        dg.Wait(seconds=5)  # never yielded
+        return (yield label("x"))
+
+    with pytest.raises(AssertionError, match="never yielded") as failure:
+        assert_deterministic(wf)
+    line = wf.__code__.co_firstlineno + 2
+    assert f"{__file__}:{line}: a Wait command, never yielded" in str(failure.value)
+    assert "missing `yield`" in str(failure.value)
+
+
+def test_runs_are_seeded_so_a_random_read_fails_the_same_way_every_time() -> None:
+    messages = set()
+    for _ in range(3):
+        with pytest.raises(AssertionError) as failure:
+            assert_deterministic(branches_on_random, random_runs=1)
+        messages.add(str(failure.value))
+    assert len(messages) == 1
+    state = random.getstate()
+    DeterminismCheck(branches_on_random).run(CrashSchedule())
+    assert random.getstate() == state  # the global generator is left as it was
