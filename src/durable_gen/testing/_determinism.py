@@ -23,7 +23,7 @@ import random
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import msgspec
 
@@ -178,9 +178,9 @@ class DeterminismCheck:
         if self._reference is None:
             ref = self.run(CrashSchedule())
             if ref.unyielded:
-                raise AssertionError(_unyielded_message(self.workflow, ref))
+                _fail(_unyielded_message(self.workflow, ref))
             if ref.error_type == "NonDeterminismError":
-                raise AssertionError(
+                _fail(
                     f"{_name(self.workflow)} is non-deterministic even without crashes: its "
                     "replay after a suspension asked for other commands than it had recorded, "
                     f"with the same code and input.\nLikely cause: {ADVICE_HIDDEN_READ}\n"
@@ -189,7 +189,7 @@ class DeterminismCheck:
             twin = self.run(CrashSchedule(), seed="twin")
             problems = _compare(ref, twin, other="second")
             if problems:
-                raise AssertionError(
+                _fail(
                     _problems_message(
                         f"{_name(self.workflow)} is non-deterministic even without crashes: two "
                         "uninterrupted runs with the same code and input differ",
@@ -251,11 +251,11 @@ class DeterminismCheck:
         ref = self.reference
         got = self.run(schedule)
         if got.unyielded:
-            raise AssertionError(_unyielded_message(self.workflow, got))
+            _fail(_unyielded_message(self.workflow, got))
         problems = _compare(ref, got)
         if problems:
             crashes = ", ".join(got.crashes) or "none"
-            raise AssertionError(
+            _fail(
                 _problems_message(
                     f"{_name(self.workflow)} does not survive crashes deterministically "
                     f"(schedule {_schedule(schedule)}; crashed {crashes})",
@@ -300,6 +300,11 @@ class Problem(msgspec.Struct, frozen=True):
 
     text: str
     advice: str
+
+
+def _fail(message: str) -> NoReturn:
+    """Every failure of a check is raised here: one origin, so hypothesis reports one bug."""
+    raise AssertionError(message)
 
 
 def _problems_message(headline: str, problems: list[Problem]) -> str:
