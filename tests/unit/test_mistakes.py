@@ -355,3 +355,8 @@ def test_under_the_pytest_plugin_a_mistake_fails_the_test_run() -> None:
     assert f"{__file__}:{_line(step_alone_before_return, 'charge(x)  #')}" in (
         handle.record.error.error_message
     )
+
+
+def test_an_async_def_child_workflow_is_told_only_steps_may_be_async() -> None:
+    with pytest.raises(dg.WorkflowDefinitionError, match="only steps may be `async def`"):
+        dg.Child(async_workflow, (1,))
