@@ -254,7 +254,9 @@ class DeterminismCheck:
             _fail(_unyielded_message(self.workflow, got))
         problems = _compare(ref, got)
         if problems:
-            crashes = ", ".join(got.crashes) or "none"
+            crashes = ", ".join(got.crashes[:3]) or "none"
+            if len(got.crashes) > 3:
+                crashes += f", ... ({len(got.crashes)} crashes)"
             _fail(
                 _problems_message(
                     f"{_name(self.workflow)} does not survive crashes deterministically "
