@@ -42,8 +42,14 @@ __all__ = [
 #: Files of this package: commands built here (by the interpreter itself) are not noted.
 _PACKAGE: Final = __file__.rpartition("_guard.py")[0]
 
-#: ``sys.getrefcount`` of a command referred to only by its note (the note, the call).
-_ONLY_THE_NOTE: Final = 2
+
+def _counts(notes: list[tuple[object, Any, int]]) -> list[int]:
+    """``sys.getrefcount`` of each noted command."""
+    return [sys.getrefcount(note[0]) for note in notes]
+
+
+#: ``sys.getrefcount`` of a command referred to only by its note.
+_ONLY_THE_NOTE: Final = _counts([(object(), None, 0)])[0]  # the count varies by version
 
 
 class UnyieldedCommandWarning(RuntimeWarning):
@@ -89,7 +95,7 @@ def sweep(interp: Any, *, fail: bool = True) -> None:
     workflow fails with it) or fails the execution (``fail=True``).
     """
     notes: list[tuple[object, Any, int]] = interp.unyielded
-    lost = [note for note in notes if sys.getrefcount(note[0]) <= _ONLY_THE_NOTE]
+    lost = [note for note, n in zip(notes, _counts(notes), strict=True) if n <= _ONLY_THE_NOTE]
     if not lost:
         return
     interp.unyielded = [note for note in notes if not any(note is x for x in lost)]
