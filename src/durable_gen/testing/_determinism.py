@@ -480,7 +480,7 @@ def _checked_run(seed: str) -> Iterator[list[str]]:
     _guard.strict = True
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            warnings.simplefilter("always", _guard.UnyieldedCommandWarning)
             yield found
     finally:
         random.setstate(state)
