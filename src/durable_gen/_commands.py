@@ -25,8 +25,11 @@ from typing import (
 
 import msgspec
 
+from . import _guard
+from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
+from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
 from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
 
@@ -59,6 +62,8 @@ __all__ = [
     "step",
     "workflow",
 ]
+
+_current: Final = CURRENT.get
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -154,15 +159,45 @@ class Command(msgspec.Struct, Generic[R], frozen=True):
     ``yield cmd`` and ``yield from cmd`` do the same at run time: iterating a command yields
     the command itself once and returns the value sent back, so ``x = yield from cmd`` gives
     type checkers the command's result type where ``x = yield cmd`` gives ``Any``.
+
+    A command is a description of work, not its result: using it as if it were its result
+    (``charge(x)["id"]``, ``charge(x).total``) fails with an error that says to ``yield`` it.
+    (No ``__getattr__`` here: it would slow down every attribute read of every command; the
+    interpreter explains such errors instead.)
     """
 
     def __iter__(self) -> Generator[Command[Any], Any, R]:
         value: R = yield self
         return value
 
+    def __post_init__(self) -> None:
+        made(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        raise TypeError(
+            f"{_what(self)} is a command, not its result: write "
+            f"`result = yield {_what(self, call=True)}` and use `result[{key!r}]`"
+        )
+
+    def __contains__(self, item: Any) -> bool:
+        raise TypeError(
+            f"{_what(self)} is a command, not its result: write "
+            f"`result = yield {_what(self, call=True)}` and test `... in result`"
+        )
+
 
 #: The type of a workflow: a generator of commands returning ``R`` (``-> dg.Workflow[Order]``).
 Workflow: TypeAlias = Generator[Command[Any], Any, R]
+
+
+def _what(cmd: Command[Any], *, call: bool = False) -> str:
+    """How a message names ``cmd``: its step function's call, or its class."""
+    kind = "Step" if isinstance(cmd, Step) else type(cmd).__name__
+    fn = cmd.fn if isinstance(cmd, Step) else None
+    label = getattr(fn, "__name__", None) if fn is not None else None
+    if call:
+        return f"{label}(...)" if isinstance(label, str) else f"{kind}(...)"
+    return f"the {kind} command {label!r}" if isinstance(label, str) else f"the {kind} command"
 
 
 # --- retry ----------------------------------------------------------------------------------
@@ -283,6 +318,8 @@ class Step(Command[R], frozen=True):
             and self.serdes is None
             and self.compensate is None
         ):
+            if _current() is not None:
+                made(self)
             return
         if not callable(self.fn):
             raise ValidationError(f"Step needs a callable, got {self.fn!r}")
@@ -296,6 +333,7 @@ class Step(Command[R], frozen=True):
         _check_retry(self.retry, "step")
         _check_serdes(self.serdes, "step serdes")
         _check_callable(self.compensate, "step compensate")
+        made(self)
 
     @property
     def op_name(self) -> str | None:
@@ -333,7 +371,7 @@ class StepFunction(Generic[P, R]):
     ``.fn`` is the plain function, for calling it outside a workflow (unit tests).
     """
 
-    __slots__ = ("__dict__", "compensate", "fn", "name", "retry", "semantics", "serdes")
+    __slots__ = ("__dict__", "_fn", "compensate", "fn", "name", "retry", "semantics", "serdes")
 
     fn: Callable[P, Any]
 
@@ -348,7 +386,7 @@ class StepFunction(Generic[P, R]):
         compensate: Callable[[Any], Any] | None,
     ) -> None:
         _check_name(name, "step")
-        self.fn = fn
+        self._fn = fn
         self.name = name if name is not None else _fn_name(fn)
         self.retry = retry
         self.semantics = semantics
@@ -364,10 +402,12 @@ class StepFunction(Generic[P, R]):
             serdes=serdes,
             compensate=compensate,
         )
+        # The plain function, refusing to run inside a workflow body (yield the step there).
+        self.fn = guarded_plain(fn, self.name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step[R]:
-        return _PrevalidatedStep(
-            self.fn,
+        cmd = _PrevalidatedStep(
+            self._fn,
             args,
             kwargs or None,
             self.name,
@@ -376,6 +416,10 @@ class StepFunction(Generic[P, R]):
             self.serdes,
             self.compensate,
         )
+        interp = _current()
+        if interp is not None and (_guard.strict or not interp.catching_up):  # see _guard
+            made(cmd)
+        return cmd
 
     def __repr__(self) -> str:
         return f"<step {self.name or self.fn!r}>"
@@ -449,6 +493,7 @@ class Wait(Command[None], frozen=True):
     def __post_init__(self) -> None:
         _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
         _check_name(self.name, "wait")
+        made(self)
 
 
 class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_only=True):
@@ -480,6 +525,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
             _check_seconds(
                 self.heartbeat_timeout, "callback heartbeat_timeout", minimum=1, maximum=99_999_999
             )
+        made(self)
 
 
 class CallbackHandle(Command[R], frozen=True, kw_only=True):
@@ -527,6 +573,7 @@ class WaitForCallback(Command[R], frozen=True):
             serdes=self.serdes,
         )
         _check_retry(self.retry, "WaitForCallback")
+        made(self)
 
 
 class Invoke(Command[R], frozen=True):
@@ -556,6 +603,7 @@ class Invoke(Command[R], frozen=True):
                 f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
             )
         _check_serdes(self.serdes, "invoke serdes")
+        made(self)
 
 
 class WaitDecision(msgspec.Struct, frozen=True):
@@ -634,6 +682,7 @@ class WaitForCondition(Command[R], frozen=True):
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
         _check_name(self.name, "wait-for-condition")
+        made(self)
 
     @property
     def op_name(self) -> str | None:
@@ -663,9 +712,13 @@ class Child(Command[R], frozen=True):
 
     def __post_init__(self) -> None:
         _check_workflow_fn(self.workflow, "Child workflow")
+        plain = inspect.unwrap(self.workflow)
+        if inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain):
+            raise _guard.not_a_generator(self.workflow, None)  # an async def workflow
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
         _check_name(self.name, "child")
+        made(self)
 
     @property
     def op_name(self) -> str | None:
@@ -765,6 +818,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         _check_callable(self.item_namer, "Map item_namer")
         _check_serdes(self.serdes, "Map serdes")
         _check_serdes(self.item_serdes, "Map item_serdes")
+        made(self)
 
     if TYPE_CHECKING:  # items of a generator or ``async def`` function give what it returns
 
@@ -823,6 +877,7 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
         _check_completion(self.completion, "Parallel")
         _check_serdes(self.serdes, "Parallel serdes")
         _check_serdes(self.item_serdes, "Parallel item_serdes")
+        made(self)
 
     if TYPE_CHECKING:  # branches of one result type give a typed ``BatchResult``
 
@@ -851,6 +906,8 @@ def workflow(fn: F) -> F:
     plain ``def`` without ``yield``) fails at import time instead of at the first run.
     """
     if not inspect.isgeneratorfunction(inspect.unwrap(fn)):
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(inspect.unwrap(fn)):
+            raise _guard.not_a_generator(fn, None)  # async def: only steps may be async
         raise WorkflowDefinitionError(
             f"{getattr(fn, '__qualname__', fn)!r} is not a generator function: a workflow must "
             "`yield` its commands (write `result = yield some_step(x)`)"

@@ -10,7 +10,7 @@ threading. Outside workflow and step code (a test, the host) both are None.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = ["CURRENT", "STEP", "Running", "StepAttempt", "current", "current_step", "is_replaying"]
 
@@ -25,8 +25,16 @@ class Running(Protocol):
 
     @property
     def replaying(self) -> bool:
-        """True while the command being run was answered from the history."""
+        """True while the workflow code running now ran in an earlier invocation."""
         ...
+
+    @property
+    def catching_up(self) -> bool:
+        """True while some recorded operation has not been reached again (O(1), for hot paths)."""
+        ...
+
+    #: Commands the workflow body built and has not yielded yet (the mistake guard's notes).
+    unyielded: list[Any]
 
 
 class StepAttempt(NamedTuple):

@@ -43,6 +43,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import _guard  # mistake detection
 from ._actions import (
     Action,
     CheckpointMode,
@@ -188,6 +189,7 @@ class Interpreter(StepHandlers):
         self._done: Done | None = None
         self._started = False
         self._awaiting_reply = False
+        self.unyielded: list[Any] = []  # _guard: commands built in the body, not yet yielded
         self._handlers: dict[type, Callable[[Fiber, Any], Answer]] = {
             Step: self._on_step,
             _PrevalidatedStep: self._on_step,
@@ -308,6 +310,11 @@ class Interpreter(StepHandlers):
         return fiber is not None and (fiber.ran_before or self._unreached_in(fiber.parent_id))
 
     @property
+    def catching_up(self) -> bool:
+        """Whether some recorded operation (markers aside) has not been reached again yet."""
+        return len(self._visited) + self._markers < len(self._recorded)
+
+    @property
     def operations(self) -> dict[str, Operation]:
         """The operations known so far (recorded, plus those ``observe()`` took in)."""
         return self._ops
@@ -359,6 +366,8 @@ class Interpreter(StepHandlers):
                 fiber, value, exc = ready.popleft()
                 if fiber.alive:
                     drive(fiber, value, exc)
+            if self.unyielded:  # _guard: report commands built and never yielded
+                _guard.sweep(self)
         except Fatal as fatal:
             self._fail(fatal.error)
         finally:
@@ -371,13 +380,7 @@ class Interpreter(StepHandlers):
             self._fail(exc)
             return
         if not inspect.isgenerator(gen):
-            self._fail(
-                WorkflowDefinitionError(
-                    f"workflow {getattr(self.workflow, '__qualname__', self.workflow)!r} returned "
-                    f"{type(gen).__name__}, not a generator: a workflow must be a generator "
-                    "function that yields commands"
-                )
-            )
+            self._fail(_guard.not_a_generator(self.workflow, gen))  # _guard: says what to write
             return
         self._ready.append((Fiber(gen, None, self._root_done), None, None))
 
@@ -388,6 +391,8 @@ class Interpreter(StepHandlers):
         while True:
             try:
                 cmd = gen.send(value) if exc is None else gen.throw(exc)
+                if self.unyielded:  # _guard: clear the yielded command's note
+                    _guard.yielded(self, cmd)
             except StopIteration as stop:
                 fiber.alive = False
                 fiber.on_done(fiber, stop.value, None)
@@ -395,6 +400,7 @@ class Interpreter(StepHandlers):
             except Fatal:
                 raise
             except Exception as error:
+                error = _guard.explained(error)  # _guard: a command used as its result
                 fiber.alive = False
                 fiber.on_done(fiber, None, error)
                 return

@@ -46,7 +46,13 @@ def dumps(
 ) -> str:
     """Serialize ``value`` with ``serdes`` (the codec in ``format`` by default), within limits."""
     if serdes is None:
-        return _codec.encode(value, what=what, format=format)
+        try:
+            return _codec.encode(value, what=what, format=format)
+        except SerializationError as exc:
+            advice = _command_advice(value)
+            if not advice:
+                raise
+            raise SerializationError(f"{exc}{advice}") from exc
     try:
         payload = serdes.serialize(value)
     except SerializationError:
@@ -63,6 +69,17 @@ def dumps(
             "keep large data elsewhere (a bucket, a database) and pass a reference"
         )
     return payload
+
+
+def _command_advice(value: Any) -> str:
+    from ._commands import Command  # the failure path only (commands import this module)
+
+    if isinstance(value, Command):
+        return (
+            ". It is a command, not its result: yield it and use what the yield returns "
+            "(`return (yield cmd)`)"
+        )
+    return ""
 
 
 def loads(

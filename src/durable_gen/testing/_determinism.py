@@ -3,20 +3,31 @@
 A reference run goes through without crashes. Each checked run follows a ``CrashSchedule``:
 invocations are abandoned after checkpoints and before or after step attempts, and the engine
 resumes from what it persisted. A run passes when it ends like the reference (status, result or
-error), recorded the same operations (type, subtype, name, parent, status, attempt, result,
-error), no step ran after its outcome was persisted, and every step ran as often as in the
-reference plus the runs whose outcome a crash lost. All runs see the same execution ARN, so
-``UUID()``, ``Random()`` and retry jitter agree.
+error type and message), recorded the same operations (type, subtype, name, parent, status,
+attempt, result, error type and message), no step ran after its outcome was persisted, every
+step ran as often as in the reference plus the runs whose outcome a crash lost, and no command
+was built and left unyielded. Stack traces and timestamps are not compared: where a step ran
+(inline or in a worker thread) changes its stack trace, not its outcome.
+
+Each run is deterministic given its schedule: all runs see the same execution ARN (so
+``UUID()``, ``Random()`` and retry jitter agree), and the global ``random`` module is seeded
+per run from the schedule (and restored after), so a workflow that reads ``random`` directly
+fails the same way every time it is checked. A failure names the first difference field by
+field and the likely cause.
 """
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final, NoReturn
 
 import msgspec
 
+from .. import _guard
 from .._driver import CheckpointMode
 from .._serdes import Serdes
 from .._wire import Operation
@@ -46,6 +57,7 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
         lost: Runs whose outcome a crash lost, by operation id.
         crashes: Where the run crashed, in order.
         violations: Steps that ran although their outcome was persisted.
+        unyielded: Commands built in the workflow body and never yielded (``file:line``: what).
         checkpoints: Checkpoints taken.
         attempts: Step attempts run.
         schedule: The crash schedule.
@@ -64,6 +76,7 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
     checkpoints: int
     attempts: int
     schedule: CrashSchedule
+    unyielded: list[str] = []
 
 
 def _key(op: Operation) -> OpKey:
@@ -79,10 +92,33 @@ def _key(op: Operation) -> OpKey:
         op.parent_id,
         op.status,
         op.step_details.attempt if op.step_details is not None else None,
-        result,
+        _comparable(result),
         error.error_type if error is not None else None,
         error.error_message if error is not None else None,
     )
+
+
+#: Keys of recorded error objects that say where code ran, not what it did.
+_UNCOMPARED: Final = frozenset({"StackTrace"})
+
+
+def _comparable(payload: str | None) -> str | None:
+    """``payload`` without stack traces (a batch result embeds its items' error objects)."""
+    if not payload or "StackTrace" not in payload:
+        return payload
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return payload
+    return json.dumps(_strip(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in _UNCOMPARED}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
 
 
 class DeterminismCheck:
@@ -130,41 +166,62 @@ class DeterminismCheck:
 
     @property
     def reference(self) -> RunSummary:
-        """The uninterrupted run (computed once).
+        """The uninterrupted run (computed once, together with a second uninterrupted run that
+        must end the same: that comparison finds direct clock, random and uuid reads whatever
+        the crash schedules are).
 
         Raises:
             AssertionError: the workflow is non-deterministic even without crashes (its
-                replay after a suspension diverged).
+                replay after a suspension diverged, or two runs differ), or it built a command
+                and never yielded it.
         """
         if self._reference is None:
             ref = self.run(CrashSchedule())
+            if ref.unyielded:
+                _fail(_unyielded_message(self.workflow, ref))
             if ref.error_type == "NonDeterminismError":
-                raise AssertionError(
-                    f"{_name(self.workflow)} is non-deterministic even without crashes: "
-                    f"{ref.error_message}"
+                _fail(
+                    f"{_name(self.workflow)} is non-deterministic even without crashes: its "
+                    "replay after a suspension asked for other commands than it had recorded, "
+                    f"with the same code and input.\nLikely cause: {ADVICE_HIDDEN_READ}\n"
+                    f"The engine said: {ref.error_message}"
+                )
+            twin = self.run(CrashSchedule(), seed="twin")
+            problems = _compare(ref, twin, other="second")
+            if problems:
+                _fail(
+                    _problems_message(
+                        f"{_name(self.workflow)} is non-deterministic even without crashes: two "
+                        "uninterrupted runs with the same code and input differ",
+                        problems,
+                    )
                 )
             self._reference = ref
         return self._reference
 
-    def run(self, schedule: CrashSchedule) -> RunSummary:
-        """Run the workflow once under ``schedule`` and summarize (no comparison)."""
+    def run(self, schedule: CrashSchedule, *, seed: str = "") -> RunSummary:
+        """Run the workflow once under ``schedule`` and summarize (no comparison).
+
+        The global ``random`` module is seeded from the schedule and ``seed`` for the run.
+        """
         runner = TestRunner(
             functions=self.functions, checkpointing=self.checkpointing, serdes=self.serdes
         )
         runner.crash(schedule)
-        handle = runner.start(self.workflow, self.input, execution_arn=self.arn)
-        runner.run_until_idle()
-        rounds = 0
-        while not handle.done and rounds < self.max_rounds:
-            rounds += 1
-            before = len(handle.history())
-            if self.on_idle is not None:
-                self.on_idle(handle)
-                runner.run_until_idle()
-            stuck = not handle.done and len(handle.history()) == before
-            # Nobody answered: let the next callback time out (none left: it can never end).
-            if stuck and not runner.advance_to_next_timer():
-                break
+        with _checked_run(f"{self.arn}|{_schedule(schedule)}|{seed}") as unyielded:
+            handle = runner.start(self.workflow, self.input, execution_arn=self.arn)
+            runner.run_until_idle()
+            rounds = 0
+            while not handle.done and rounds < self.max_rounds:
+                rounds += 1
+                before = len(handle.history())
+                if self.on_idle is not None:
+                    self.on_idle(handle)
+                    runner.run_until_idle()
+                stuck = not handle.done and len(handle.history()) == before
+                # Nobody answered: let the next callback time out (none left: it can never end).
+                if stuck and not runner.advance_to_next_timer():
+                    break
         record = handle.record
         ops = [op for op in runner.service.get_operations(handle.arn) if op.type != "EXECUTION"]
         harness = runner.harness
@@ -182,6 +239,7 @@ class DeterminismCheck:
             checkpoints=harness.checkpoints,
             attempts=harness.attempts,
             schedule=schedule,
+            unyielded=sorted(set(unyielded)),
         )
 
     def check(self, schedule: CrashSchedule) -> RunSummary:
@@ -192,57 +250,128 @@ class DeterminismCheck:
         """
         ref = self.reference
         got = self.run(schedule)
+        if got.unyielded:
+            _fail(_unyielded_message(self.workflow, got))
         problems = _compare(ref, got)
         if problems:
-            crashes = ", ".join(got.crashes) or "none"
-            raise AssertionError(
-                f"{_name(self.workflow)} does not survive crashes deterministically "
-                f"(schedule {_schedule(schedule)}; crashed {crashes}):\n- " + "\n- ".join(problems)
+            crashes = ", ".join(got.crashes[:3]) or "none"
+            if len(got.crashes) > 3:
+                crashes += f", ... ({len(got.crashes)} crashes)"
+            _fail(
+                _problems_message(
+                    f"{_name(self.workflow)} does not survive crashes deterministically "
+                    f"(schedule {_schedule(schedule)}; crashed {crashes})",
+                    problems,
+                )
             )
         return got
 
 
-def _compare(ref: RunSummary, got: RunSummary) -> list[str]:
-    problems: list[str] = list(got.violations)
-    if (ref.status, ref.result, ref.error_type) != (got.status, got.result, got.error_type):
+# --- comparing runs ------------------------------------------------------------------------------
+
+#: Why a run differs when the code and the input are the same: something read outside commands.
+ADVICE_HIDDEN_READ: Final = (
+    "the workflow body reads something that changes from one run (or replay) to the next: the "
+    "clock (time.time(), datetime.now()), random, uuid.uuid4(), the environment, or the order "
+    "of a set. Read it through a command instead: `now = yield dg.Now()`, "
+    "`x = yield dg.Random()`, `u = yield dg.UUID()`, or inside a step (its result is recorded). "
+    "Patched(...) is not the fix: it is for code changed between deployments, and the code did "
+    "not change between these runs"
+)
+
+_ADVICE_ENGINE: Final = (
+    "a step ran again although its outcome was persisted; with the same code that is a bug of "
+    "the engine or the driver, not of the workflow: please report it with this schedule"
+)
+
+_FIELDS: Final = (
+    "type",
+    "subtype",
+    "name",
+    "parent",
+    "status",
+    "attempt",
+    "result",
+    "error type",
+    "error message",
+)
+
+
+class Problem(msgspec.Struct, frozen=True):
+    """One difference between a checked run and the reference, and its likely cause."""
+
+    text: str
+    advice: str
+
+
+def _fail(message: str) -> NoReturn:
+    """Every failure of a check is raised here: one origin, so hypothesis reports one bug."""
+    raise AssertionError(message)
+
+
+def _problems_message(headline: str, problems: list[Problem]) -> str:
+    first, *more = problems
+    return (
+        f"{headline}.\nFirst difference: {first.text}\n"
+        + (f"({len(more)} more difference(s) after it)\n" if more else "")
+        + f"Likely cause: {first.advice}"
+    )
+
+
+def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[Problem]:
+    """The differences of ``got`` (the ``other`` run) from ``ref``, the most telling first."""
+    problems = [Problem(v, _ADVICE_ENGINE) for v in got.violations]
+    if got.error_type == "NonDeterminismError" and ref.error_type != "NonDeterminismError":
         problems.append(
-            f"the execution ended {got.status} "
-            + (
-                f"with {got.result}"
-                if got.status == "SUCCEEDED"
-                else f"({got.error_type}: {got.error_message})"
-            )
-            + f", the reference ended {ref.status} "
-            + (
-                f"with {ref.result}"
-                if ref.status == "SUCCEEDED"
-                else f"({ref.error_type}: {ref.error_message})"
+            Problem(
+                "the crashed run's replay asked for other commands than its own history "
+                f"recorded, with the same code and input. The engine said: {got.error_message}",
+                ADVICE_HIDDEN_READ,
             )
         )
-    fields = (
-        "type",
-        "subtype",
-        "name",
-        "parent",
-        "status",
-        "attempt",
-        "result",
-        "error type",
-        "error message",
-    )
+    ref_pos, got_pos = _positions(ref), _positions(got)
     for op_id in [*ref.operations, *(i for i in got.operations if i not in ref.operations)]:
         a, b = ref.operations.get(op_id), got.operations.get(op_id)
-        name = ref.names.get(op_id) or got.names.get(op_id)
         if a == b:
             continue
+        where = ref_pos.get(op_id) or got_pos.get(op_id) or op_id[:12]
+        name = ref.names.get(op_id) or got.names.get(op_id)
         if a is None or b is None:
-            where = "only in the crashed run" if a is None else "missing from the crashed run"
-            problems.append(f"operation {name!r} ({op_id[:12]}) is {where}")
+            present = b if a is None else a
+            assert present is not None
+            kind = _kind(present)
+            side = f"only the {other} run" if a is None else "only the uninterrupted run"
+            problems.append(
+                Problem(f"{where}, {kind} {name!r} (id {op_id[:12]}): recorded by {side}",
+                        ADVICE_HIDDEN_READ)
+            )  # fmt: skip
             continue
-        diffs = [f"{f}: {x!r} vs {y!r}" for f, x, y in zip(fields, a, b, strict=True) if x != y]
+        field, x, y = next((f, x, y) for f, x, y in zip(_FIELDS, a, b, strict=True) if x != y)
         problems.append(
-            f"operation {name!r} ({op_id[:12]}) differs (reference vs crashed): " + "; ".join(diffs)
+            Problem(
+                f"{where}, {_kind(a)} {name!r} (id {op_id[:12]}): "
+                + _field_diff(field, x, y, other),
+                _value_advice(a, name, field),
+            )
         )
+    ref_result, got_result = _comparable(ref.result), _comparable(got.result)
+    if (ref.status, ref_result, ref.error_type, ref.error_message) != (
+        got.status,
+        got_result,
+        got.error_type,
+        got.error_message,
+    ):
+        if ref.status != got.status:
+            text = f"the {other} run ended {got.status}{_ending(got)}; the uninterrupted run "
+            text += f"{ref.status}{_ending(ref)}"
+        elif ref_result != got_result:
+            text = "the execution " + _field_diff("result", ref_result, got_result, other)
+        else:
+            text = "the execution " + _field_diff(
+                "error", f"{ref.error_type}: {ref.error_message}",
+                f"{got.error_type}: {got.error_message}", other,
+            )  # fmt: skip
+        problems.append(Problem(text, ADVICE_HIDDEN_READ))
     for op_id in sorted(set(ref.runs) | set(got.runs)):
         expected = ref.runs.get(op_id, 0)
         ran = got.runs.get(op_id, 0)
@@ -250,10 +379,118 @@ def _compare(ref: RunSummary, got: RunSummary) -> list[str]:
         if ran - lost != expected:
             name = ref.names.get(op_id) or got.names.get(op_id) or op_id[:12]
             problems.append(
-                f"step {name!r} ran {ran} time(s), {lost} of them lost to crashes; the reference "
-                f"ran it {expected} time(s)"
+                Problem(
+                    f"step {name!r} ran {ran} time(s) in the {other} run, {lost} of them lost "
+                    f"to crashes; the uninterrupted run ran it {expected} time(s)",
+                    _ADVICE_ENGINE if ran - lost > expected else ADVICE_HIDDEN_READ,
+                )
             )
     return problems
+
+
+def _positions(summary: RunSummary) -> dict[str, str]:
+    """'operation n of <context>' for each operation, in recorded order."""
+    counts: dict[str | None, int] = {}
+    out: dict[str, str] = {}
+    for op_id, key in summary.operations.items():
+        parent = key[3]
+        counts[parent] = n = counts.get(parent, 0) + 1
+        ctx = "the root context" if parent is None else f"context {parent[:12]}"
+        out[op_id] = f"operation {n} of {ctx}"
+    return out
+
+
+def _kind(key: OpKey) -> str:
+    return f"{key[0]}/{key[1]}" if key[1] else key[0]
+
+
+def _value_advice(key: OpKey, name: str | None, field: str) -> str:
+    if field in ("type", "subtype", "name", "parent"):
+        return ADVICE_HIDDEN_READ
+    if key[0] == "STEP" and key[1] == "Step":
+        return (
+            f"step {name!r} ended differently in the two runs. Either it got other arguments, "
+            "computed in the workflow body from a direct read of the clock, random or uuid "
+            "(use dg.Now(), dg.Random(), dg.UUID()), or the step itself returns something new "
+            "each time (allowed: its result is recorded; but then runs cannot be compared "
+            "value for value, so assert on the stable parts in your own test)"
+        )
+    return "the value is computed in the workflow body: " + ADVICE_HIDDEN_READ
+
+
+def _ending(summary: RunSummary) -> str:
+    if summary.status == "SUCCEEDED":
+        return f" with {_show(summary.result)}"
+    if summary.error_type:
+        return f" ({summary.error_type}: {_show(summary.error_message)})"
+    return ""
+
+
+def _field_diff(field: str, ref: Any, got: Any, other: str) -> str:
+    """``field`` differs: where in a JSON payload, and both values, each kept short."""
+    path = ""
+    if isinstance(ref, str) and isinstance(got, str):
+        try:
+            a, b = json.loads(ref), json.loads(got)
+        except ValueError:
+            pass
+        else:
+            path, ref, got = _first_json_difference(a, b, "")
+    return f"{field}{path}: uninterrupted {_show(ref)}, {other} {_show(got)}"
+
+
+def _first_json_difference(a: Any, b: Any, path: str) -> tuple[str, Any, Any]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in [*a, *(k for k in b if k not in a)]:
+            if k not in a or k not in b:
+                return f"{path}.{k}", a.get(k, "<missing>"), b.get(k, "<missing>")
+            if a[k] != b[k]:
+                return _first_json_difference(a[k], b[k], f"{path}.{k}")
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path} (length)", len(a), len(b)
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return _first_json_difference(x, y, f"{path}[{i}]")
+    return path, a, b
+
+
+def _show(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) and not value.startswith(("{", "[")) else None
+    text = repr(value) if text is None else repr(text)
+    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+
+
+def _unyielded_message(workflow: Callable[..., Any], summary: RunSummary) -> str:
+    return (
+        f"{_name(workflow)} built command(s) in its body and never yielded them, so they did "
+        "nothing:\n- " + "\n- ".join(summary.unyielded) + "\nLikely cause: a missing `yield` "
+        "(write `yield dg.Wait(seconds=5)`, `result = yield charge(x)`)"
+    )
+
+
+@contextmanager
+def _checked_run(seed: str) -> Iterator[list[str]]:
+    """Seed ``random``, note unyielded commands even during replay, and collect their warnings
+    (other warnings are passed on)."""
+    found: list[str] = []
+    state = random.getstate()
+    strict = _guard.strict
+    random.seed(seed)
+    _guard.strict = True
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", _guard.UnyieldedCommandWarning)
+            yield found
+    finally:
+        random.setstate(state)
+        _guard.strict = strict
+    for w in caught:
+        if issubclass(w.category, _guard.UnyieldedCommandWarning):
+            what = str(w.message).split(" was built", 1)[0]
+            found.append(f"{w.filename}:{w.lineno}: {what}, never yielded")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _name(workflow: Callable[..., Any]) -> str:

@@ -5,6 +5,11 @@ in every test session. Options of the runner come from the ``durable_runner`` ma
 
     @pytest.mark.durable_runner(skip_time=False, functions={"tax": tax})
     def test_tax(durable_runner): ...
+
+The plugin also makes workflow mistakes fail tests: a command built in a workflow body and never
+yielded is noted even while the body replays, and its ``UnyieldedCommandWarning`` is an error
+(the execution fails with it). Turn this off with ``durable_gen_strict = false`` in the pytest
+ini options.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from .. import _guard
 from ._history import HistorySource
 from ._replay import ReplayReport, replay, replay_folder
 from ._runner import TestRunner
@@ -23,7 +29,21 @@ from ._runner import TestRunner
 __all__ = ["Replayer", "durable_replayer", "durable_runner"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "durable_gen_strict",
+        "fail tests on workflow mistakes (commands built and never yielded); default true",
+        type="bool",
+        default=True,
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getini("durable_gen_strict"):
+        _guard.strict = True
+        config.addinivalue_line(
+            "filterwarnings", "error::durable_gen._guard.UnyieldedCommandWarning"
+        )
     config.addinivalue_line(
         "markers",
         "durable_runner(**options): keyword options of the durable_runner fixture's TestRunner "

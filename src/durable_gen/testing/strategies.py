@@ -5,10 +5,16 @@ callbacks answered with a value, failed, or left to time out; maps; parallels; c
 ``program_workflow`` runs any program as a workflow, ``expected_result`` says what it must
 return, and ``answer_callbacks`` answers its callbacks the way the program says, so::
 
+    @check_settings()
     @given(programs(), crash_schedules())
     def test_programs_survive_crashes(program, schedule):
         check = DeterminismCheck(program_workflow, program_input(program), on_idle=answer_callbacks)
         assert check.check(schedule).result == json.dumps(expected_result(program))
+
+Everything a check does follows from the drawn data: each ``DeterminismCheck`` runs the
+workflow twice without crashes and once under the drawn schedule, with ``random`` seeded per
+run, so a failing example fails again when hypothesis replays it. ``check_settings`` turns off
+what would make a report flaky (the per-example deadline) and makes the search reproducible.
 
 Needs ``hypothesis`` (the ``test`` extra).
 """
@@ -22,6 +28,7 @@ from typing import Any, Literal
 import msgspec
 
 try:
+    from hypothesis import HealthCheck, settings
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -45,6 +52,7 @@ __all__ = [
     "StepNode",
     "WaitNode",
     "answer_callbacks",
+    "check_settings",
     "crash_schedules",
     "expected_result",
     "program_input",
@@ -330,6 +338,25 @@ def crash_schedules(
         after_attempts=points,
         every_checkpoint=st.sampled_from([False, False, False, True]),
     )
+
+
+def check_settings(**overrides: Any) -> settings:
+    """Hypothesis settings for tests that run workflows: reproducible, and never flaky.
+
+    No deadline (a run's time depends on the machine, and an example that is slow once and
+    fast when replayed is what hypothesis reports as flaky), a search derived from the test
+    itself (``derandomize``: the same examples on every run, so a failure in CI fails the same
+    way on a laptop), no example database, and the health checks about slow data generation
+    off. Keyword arguments override any of these (``max_examples=...``).
+    """
+    options: dict[str, Any] = {
+        "deadline": None,
+        "derandomize": True,
+        "database": None,
+        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    }
+    options.update(overrides)
+    return settings(**options)
 
 
 def result_json(program: Sequence[Node]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,41 @@ def test_empty_folder_is_an_error(durable_replayer: Replayer, tmp_path: Path) ->
 
     with pytest.raises(AssertionError, match="no JSON history"):
         durable_replayer.assert_folder_replays(wf, tmp_path)
+
+
+MISTAKE = """
+import durable_gen as dg
+from durable_gen.testing import TestRunner
+
+
+@dg.step
+def charge(x):
+    return x
+
+
+def wf(x):
+    yield dg.Wait(seconds=1)
+    charge(x)  # never yielded
+    return "done"
+
+
+def test_run():
+    assert TestRunner().run(wf, 1).result() == "done"
+"""
+
+
+def _pytest(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_mistake.py").write_text(MISTAKE)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, "."],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_the_plugin_makes_an_unyielded_command_fail_the_test(tmp_path: Path) -> None:
+    strict = _pytest(tmp_path)
+    assert strict.returncode == 1, strict.stdout
+    assert "UnyieldedCommandWarning" in strict.stdout
+    assert "test_mistake.py:13" in strict.stdout  # where the command was built
+    lenient = _pytest(tmp_path, "-o", "durable_gen_strict=false")
+    assert lenient.returncode == 0, lenient.stdout

@@ -1,0 +1,248 @@
+"""Workflow mistakes caught where they are made, for the interpreter and the commands.
+
+1. A command built while a workflow body runs (the interpreter is advancing it on this thread
+   of control) is noted with the file and line that built it; yielding it clears the note.
+   Commands built by durable_gen itself are not noted.
+2. A noted command that nothing but the note refers to any more can never be yielded. It is
+   reported as an ``UnyieldedCommandWarning`` (a ``RuntimeWarning``) at the line that built it,
+   at the next yield of the workflow or when the interpreter stops advancing it. A command kept
+   in a variable and yielded later is not reported.
+3. Calling a ``@step`` function's plain function (``charge.fn(...)``) inside a running body
+   raises ``WorkflowDefinitionError``: it would run its side effect again on every replay.
+4. A workflow that returned something other than a generator (an ``async def`` among them)
+   gets an error that says what a workflow is.
+
+Costs: one ``ContextVar.get`` per command built; in a body that runs live (or under
+``strict``), a frame lookup and a list append, and a list check per yield. Replay outside
+``strict`` pays only the ``ContextVar.get``. Pure: stdlib without I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._context import CURRENT
+from ._errors import WorkflowDefinitionError
+
+__all__ = [
+    "UnyieldedCommandWarning",
+    "explained",
+    "guarded_plain",
+    "made",
+    "not_a_generator",
+    "sweep",
+    "yielded",
+]
+
+#: Files of this package: commands built here (by the interpreter itself) are not noted.
+_PACKAGE: Final = __file__.rpartition("_guard.py")[0]
+
+
+def _counts(notes: list[tuple[object, Any, int]]) -> list[int]:
+    """``sys.getrefcount`` of each noted command."""
+    return [sys.getrefcount(note[0]) for note in notes]
+
+
+#: ``sys.getrefcount`` of a command referred to only by its note.
+_ONLY_THE_NOTE: Final = _counts([(object(), None, 0)])[0]  # the count varies by version
+
+
+class UnyieldedCommandWarning(RuntimeWarning):
+    """A command was built in a workflow body and never yielded: it did nothing."""
+
+
+def made(cmd: object) -> None:
+    """Note ``cmd`` if a workflow body built it (called from the command's construction).
+
+    While the interpreter replays, commands are noted only under ``strict`` (the testing tools
+    and the pytest plugin turn it on): replay stays as cheap as it was.
+    """
+    interp = CURRENT.get()
+    if interp is None or (not strict and interp.catching_up):
+        return
+    frame = sys._getframe(2)  # made <- __post_init__ or StepFunction.__call__ <- the builder
+    interp.unyielded.append((cmd, frame, frame.f_lasti))
+
+
+#: Note commands during replay too (set by the testing tools; see ``made``).
+strict = False
+
+
+def yielded(interp: Any, cmd: object) -> None:
+    """The body yielded ``cmd``: clear its note, and report notes nothing else refers to."""
+    notes: list[tuple[object, Any, int]] = interp.unyielded
+    if notes[-1][0] is cmd:
+        notes.pop()
+        if not notes:
+            return
+    else:
+        for i in range(len(notes) - 2, -1, -1):
+            if notes[i][0] is cmd:
+                del notes[i]
+                break
+    sweep(interp, fail=False)
+
+
+def sweep(interp: Any, *, fail: bool = True) -> None:
+    """Report (and drop) the notes of commands that can no longer be yielded.
+
+    When warnings are errors, the warning is raised (``fail=False``: at a yield, where the
+    workflow fails with it) or fails the execution (``fail=True``).
+    """
+    notes: list[tuple[object, Any, int]] = interp.unyielded
+    lost = [note for note, n in zip(notes, _counts(notes), strict=True) if n <= _ONLY_THE_NOTE]
+    if not lost:
+        return
+    interp.unyielded = [note for note in notes if not any(note is x for x in lost)]
+    for cmd, frame, lasti in lost:
+        code = frame.f_code
+        if code.co_filename.startswith(_PACKAGE):
+            continue  # built by durable_gen itself (a callback handle the body dropped)
+        line = _line(code, lasti)
+        try:
+            warnings.warn_explicit(
+                f"{_describe(cmd)} was built in workflow code ({code.co_name}, "
+                f"{code.co_filename}:{line}) but never yielded, so it did nothing: write "
+                f"`yield {_short(cmd)}` (or `result = yield ...` to use its result)",
+                UnyieldedCommandWarning,
+                code.co_filename,
+                line,
+            )
+        except UnyieldedCommandWarning as exc:  # warnings are errors: the execution fails
+            if not fail:
+                raise
+            interp._fail(exc)
+            return
+
+
+def _line(code: Any, lasti: int) -> int:
+    """The source line of the instruction at byte offset ``lasti`` of ``code``."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return int(line)
+    return int(code.co_firstlineno)
+
+
+def _describe(cmd: object) -> str:
+    name = type(cmd).__name__.lstrip("_").removeprefix("Prevalidated")
+    label = getattr(cmd, "op_name", None) or getattr(cmd, "name", None)
+    return f"the {name} command {label!r}" if isinstance(label, str) else f"a {name} command"
+
+
+def _short(cmd: object) -> str:
+    fn = getattr(cmd, "fn", None)
+    fn_name = getattr(fn, "__name__", None)
+    if type(cmd).__name__ in ("Step", "_PrevalidatedStep") and isinstance(fn_name, str):
+        return f"{fn_name}(...)"
+    return f"{type(cmd).__name__.lstrip('_').removeprefix('Prevalidated')}(...)"
+
+
+# --- a command used as its result ------------------------------------------------------------
+
+
+def explained(error: Exception) -> Exception:
+    """``error``, or an error of the same type that says to ``yield`` the command, when the
+    body failed by using a command as if it were its result (``charge(x).total``,
+    ``charge(x) + 1``)."""
+    if not isinstance(error, (AttributeError, TypeError)):
+        return error
+    from ._commands import Command  # the failure path only
+
+    advice: Exception
+    obj = getattr(error, "obj", None) if isinstance(error, AttributeError) else None
+    if isinstance(error, AttributeError) and isinstance(obj, Command):
+        if "yield" in str(error):
+            return error
+        advice = AttributeError(
+            f"{_describe(obj)} has no attribute {error.name!r}: it is a command, not its "
+            f"result. Write `result = yield {_short(obj)}` and use `result.{error.name}`",
+            name=error.name,
+            obj=obj,
+        )
+    elif isinstance(error, TypeError) and "yield" not in str(error):
+        text = str(error)
+        names = {"_PrevalidatedStep", "Step"}
+        names |= {cls.__name__ for cls in _subclasses(Command)}
+        if not any(f"'{name}'" in text for name in names):
+            return error
+        advice = TypeError(
+            f"{text}: a command is not its result; `yield` it first "
+            "(write `result = yield some_step(x)`, then use `result`)"
+        )
+    else:
+        return error
+    advice.__cause__ = error
+    return advice.with_traceback(error.__traceback__)
+
+
+def _subclasses(cls: type) -> set[type]:
+    found: set[type] = set()
+    todo: list[type] = [cls]
+    while todo:
+        sub: type
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return found
+
+
+# --- a step's plain function -----------------------------------------------------------------
+
+
+def guarded_plain(fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
+    """``fn``, refusing to run inside a running workflow body (where it must be yielded)."""
+    label = name or getattr(fn, "__name__", "the step")
+
+    def refuse() -> WorkflowDefinitionError:
+        return WorkflowDefinitionError(
+            f"{label}.fn(...) was called inside a workflow body: it would run its side effect "
+            f"again on every replay. Write `result = yield {label}(...)` to run it once as a "
+            "durable step; .fn is the plain function, for unit tests outside workflows"
+        )
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def plain_async(*args: Any, **kwargs: Any) -> Any:
+            if CURRENT.get() is not None:
+                raise refuse()
+            return await fn(*args, **kwargs)
+
+        return plain_async
+
+    @functools.wraps(fn)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        if CURRENT.get() is not None:
+            raise refuse()
+        return fn(*args, **kwargs)
+
+    return plain
+
+
+# --- what a workflow is ----------------------------------------------------------------------
+
+
+def not_a_generator(workflow: object, made: object) -> WorkflowDefinitionError:
+    """The error for a workflow whose call returned ``made``, not a generator."""
+    label = repr(getattr(workflow, "__qualname__", workflow))
+    plain = inspect.unwrap(workflow) if callable(workflow) else workflow
+    is_async = inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain)
+    if is_async or inspect.iscoroutine(made) or inspect.isasyncgen(made):
+        close = getattr(made, "close", None)  # no "never awaited" warning: it never runs
+        if inspect.iscoroutine(made) and close is not None:
+            close()
+        return WorkflowDefinitionError(
+            f"workflow {label} is an `async def` function: a workflow is a plain generator "
+            "function (`def` with `yield`), and only steps may be `async def`. Move the awaits "
+            "into a @step function and `yield` it from a `def` workflow"
+        )
+    return WorkflowDefinitionError(
+        f"workflow {label} returned {type(made).__name__}, not a generator: a workflow must be "
+        "a generator function that yields commands (write `result = yield some_step(x)`)"
+    )
