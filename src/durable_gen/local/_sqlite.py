@@ -25,10 +25,8 @@ several worker processes share it. Rules:
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +36,18 @@ import msgspec
 
 from .._errors import StoreError
 from .._wire import Event, Operation
+from ._dbstore import (
+    CALL,
+    INVOCATION,
+    LeaseLostError,
+    StoreUnavailableError,
+    TransactionLock,
+    alive,
+    new_owner,
+    reset_invocation,
+    task_function,
+    wall_ms,
+)
 from ._store import CallbackEntry, Change, StoredExecution, Task
 
 __all__ = ["LeaseLostError", "SqliteStore", "Synchronous"]
@@ -45,9 +55,6 @@ __all__ = ["LeaseLostError", "SqliteStore", "Synchronous"]
 #: How SQLite syncs commits: FULL (default) survives power loss, NORMAL only process crashes.
 Synchronous = Literal["FULL", "NORMAL"]
 
-_CALL: Final = "call"
-_INVOCATION: Final = "invocation"
-_OWNER_HOST: Final = socket.gethostname()
 #: Expired leases are looked for at most this often (``next_task`` runs on every checkpoint).
 _RECOVER_EVERY_MS: Final = 50
 
@@ -56,10 +63,6 @@ _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _encode_json = msgspec.json.Encoder().encode
 _decode_operation = msgspec.json.Decoder(Operation).decode
 _decode_event = msgspec.json.Decoder(Event).decode
-
-
-class LeaseLostError(StoreError):
-    """An invocation ended after its lease expired and another worker took the execution over."""
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -126,47 +129,6 @@ _MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [_schema_v1]
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 
-# --- the engine's lock ------------------------------------------------------------------------
-
-
-class _TransactionLock:
-    """The engine's lock for a ``SqliteStore``: holding it is holding a write transaction.
-
-    It has the parts of ``threading.Lock`` that ``with`` and ``threading.Condition`` use.
-    Releasing it commits what ``commit()`` wrote meanwhile (each ``commit()`` is already
-    atomic on its own, through a savepoint).
-    """
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        mutex = self._store._mutex
-        if not mutex.acquire(blocking, timeout):
-            return False
-        try:
-            self._store._enter()
-        except BaseException:
-            mutex.release()
-            raise
-        return True
-
-    def release(self) -> None:
-        try:
-            self._store._exit(commit=True)
-        finally:
-            self._store._mutex.release()
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def _is_owned(self) -> bool:
-        return self._store._owner_thread == threading.get_ident()
-
-
 # --- the store --------------------------------------------------------------------------------
 
 
@@ -205,7 +167,7 @@ class SqliteStore:
         self.path = Path(path)
         self.lease_ms = max(1, round(lease_seconds * 1000))
         #: Who holds the leases this store takes: host, process id and a random part.
-        self.owner = f"{_OWNER_HOST}:{os.getpid()}:{os.urandom(4).hex()}"
+        self.owner = new_owner()
         self._timeout = timeout
         self._mutex = threading.RLock()
         self._owner_thread: int | None = None
@@ -213,7 +175,7 @@ class SqliteStore:
         self._cache: dict[str, StoredExecution] = {}
         self._serving: tuple[str, ...] | None = None
         self._recovered_ms = 0
-        self.lock = _TransactionLock(self)
+        self.lock = TransactionLock(self)
         _create_private(self.path)
         try:
             self._conn = sqlite3.connect(
@@ -336,7 +298,7 @@ class SqliteStore:
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
         if "locked" in text or "busy" in text:
-            return StoreError(
+            return StoreUnavailableError(
                 f"the database {self.path} is locked: another process held it for more than "
                 f"{self._timeout:g} s; try again, or stop the process that holds it"
             )
@@ -468,7 +430,7 @@ class SqliteStore:
         arn = ex.arn
         header = _encode_header(ex)
         invoking = 1 if ex.invoking else 0
-        until = _wall_ms() + self.lease_ms
+        until = wall_ms() + self.lease_ms
         if change.created:
             conn.execute(
                 "INSERT INTO executions (arn, execution_id, function_name, name, status, "
@@ -519,7 +481,7 @@ class SqliteStore:
             if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
                 conn.execute(
                     "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, _CALL, op.id),
+                    (arn, CALL, op.id),
                 )
         if change.events:
             conn.executemany(
@@ -541,7 +503,7 @@ class SqliteStore:
             conn.execute(
                 "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (arn, task.kind, task.op_id, task.due_ms, _task_function(ex, task)),
+                (arn, task.kind, task.op_id, task.due_ms, task_function(ex, task)),
             )
         if change.cancel_all:
             conn.execute("DELETE FROM tasks WHERE arn = ?", (arn,))
@@ -553,7 +515,7 @@ class SqliteStore:
         holder died), so that they are due again.
         """
         with self._tx() as conn:
-            now = _wall_ms()
+            now = wall_ms()
             if now - self._recovered_ms >= _RECOVER_EVERY_MS:
                 self._recovered_ms = now
                 self._recover(conn)
@@ -571,10 +533,10 @@ class SqliteStore:
         key = (task.arn, task.kind, task.op_id, task.due_ms)
         where = "arn = ? AND kind = ? AND op_id = ? AND due_ms = ? AND lease_owner IS NULL"
         with self._tx() as conn:
-            if task.kind == _CALL:
+            if task.kind == CALL:
                 cursor = conn.execute(
                     f"UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE {where}",
-                    (self.owner, _wall_ms() + self.lease_ms, *key),
+                    (self.owner, wall_ms() + self.lease_ms, *key),
                 )
             else:
                 cursor = conn.execute(f"DELETE FROM tasks WHERE {where}", key)
@@ -584,7 +546,7 @@ class SqliteStore:
 
     def renew_leases(self) -> int:
         """Extend every lease this store holds by ``lease_seconds``; returns how many."""
-        until = _wall_ms() + self.lease_ms
+        until = wall_ms() + self.lease_ms
         with self._tx() as conn:
             n = conn.execute(
                 "UPDATE executions SET lease_until = ? WHERE invoking = 1 AND lease_owner = ?",
@@ -596,20 +558,16 @@ class SqliteStore:
         return n
 
     def _recover(self, conn: sqlite3.Connection) -> None:
-        now = _wall_ms()
+        now = wall_ms()
         for arn, owner, until in conn.execute(
             "SELECT arn, lease_owner, lease_until FROM executions WHERE invoking = 1"
         ).fetchall():
-            if owner == self.owner or (until is not None and until >= now and _alive(owner)):
+            if owner == self.owner or (until is not None and until >= now and alive(owner)):
                 continue
             ex = self.load(arn)
             if ex is None:
                 continue
-            ex.invoking = False
-            ex.token = None
-            ex.unseen.clear()
-            ex.nudged = False
-            ex.reinvoke = False
+            reset_invocation(ex)
             conn.execute(
                 "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
                 "lease_until = NULL WHERE arn = ?",
@@ -619,24 +577,24 @@ class SqliteStore:
                 conn.execute(
                     "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
                     "VALUES (?, ?, '', ?, ?)",
-                    (arn, _INVOCATION, now, ex.function_name),
+                    (arn, INVOCATION, now, ex.function_name),
                 )
         for arn, op_id, owner, until in conn.execute(
             "SELECT arn, op_id, lease_owner, lease_until FROM tasks WHERE lease_owner IS NOT NULL"
         ).fetchall():
-            if owner == self.owner or (until is not None and until >= now and _alive(owner)):
+            if owner == self.owner or (until is not None and until >= now and alive(owner)):
                 continue
             ex = self.load(arn)
             if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
                 conn.execute(
                     "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, _CALL, op_id),
+                    (arn, CALL, op_id),
                 )
             else:
                 conn.execute(
                     "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
                     "WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, _CALL, op_id),
+                    (arn, CALL, op_id),
                 )
 
     # --- beyond the protocol: serving, workflows, queries -------------------------------------
@@ -688,40 +646,6 @@ class SqliteStore:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""
         task = self.next_task()
         return None if task is None else task.due_ms
-
-
-def _task_function(ex: StoredExecution, task: Task) -> str | None:
-    """The function a task runs, for ``serve()``: timers run none."""
-    if task.kind == _INVOCATION:
-        return ex.function_name
-    if task.kind == _CALL:
-        entry = ex.invokes.get(task.op_id)
-        return None if entry is None else entry.function_name
-    return None
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _alive(owner: str | None) -> bool:
-    """Whether a lease owner may still run; only a process of this host can be seen dead."""
-    if owner is None:
-        return False
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != _OWNER_HOST or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _create_private(path: Path) -> None:

@@ -1,15 +1,33 @@
-"""The ``ExecutionStore`` contract, run against ``MemoryStore`` and ``SqliteStore`` alike.
+"""The ``ExecutionStore`` contract, run against ``MemoryStore``, ``SqliteStore`` and
+``PostgresStore`` (on a real server, see ``tests/postgres``) alike.
 
 Headers are compared by their fields, not by identity: a database store returns fresh copies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from durable_gen._wire import ErrorObject, Event, Operation
-from durable_gen.local import ExecutionStore
+from durable_gen.local import ExecutionStore, MemoryStore, SqliteStore
 from durable_gen.local._store import CallbackEntry, Change, InvokeEntry, StoredExecution, Task
 
 from .conftest import StoreFactory
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def new_store(
+    request: pytest.FixtureRequest, sqlite_factory: Callable[..., SqliteStore]
+) -> StoreFactory:
+    """A factory of empty stores of each kind (the contract holds for all)."""
+    if request.param == "memory":
+        return MemoryStore
+    if request.param == "postgres":
+        factory: StoreFactory = request.getfixturevalue("postgres_factory")
+        return factory
+    return sqlite_factory
 
 
 def execution(arn: str = "arn:1", name: str = "n1") -> StoredExecution:

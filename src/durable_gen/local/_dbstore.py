@@ -1,0 +1,147 @@
+"""What the database stores (SQLite, Postgres) share: the engine's lock, leases, task routing.
+
+Both keep executions the same way (see ``_sqlite`` for the rules): the engine's lock is a
+write transaction, an invoking execution carries a lease ``owner`` (host, process id, random
+part) with an expiry, and a store that finds a lease expired, or held by a dead process on
+its own host, resets the invocation and schedules a new one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Final, Protocol
+
+from .._errors import StoreError
+from ._store import StoredExecution, Task
+
+__all__ = [
+    "CALL",
+    "INVOCATION",
+    "LeaseLostError",
+    "StoreUnavailableError",
+    "TransactionLock",
+    "alive",
+    "new_owner",
+    "reset_invocation",
+    "task_function",
+    "wall_ms",
+]
+
+CALL: Final = "call"
+INVOCATION: Final = "invocation"
+_OWNER_HOST: Final = socket.gethostname()
+
+
+class LeaseLostError(StoreError):
+    """An invocation ended after its lease expired and another worker took the execution over."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database is busy or unreachable for now (a lock held too long, a lost connection,
+    a conflict with another worker): the same call may succeed when tried again."""
+
+
+class _Transactional(Protocol):
+    """The parts of a database store that ``TransactionLock`` drives."""
+
+    _mutex: threading.RLock
+    _owner_thread: int | None
+
+    def _enter(self) -> None: ...
+
+    def _exit(self, *, commit: bool) -> None: ...
+
+
+class TransactionLock:
+    """The engine's lock for a database store: holding it is holding a write transaction.
+
+    It has the parts of ``threading.Lock`` that ``with`` and ``threading.Condition`` use.
+    Releasing it commits what ``commit()`` wrote meanwhile (each ``commit()`` is already
+    atomic on its own, through a savepoint).
+    """
+
+    def __init__(self, store: _Transactional) -> None:
+        self._store = store
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        mutex = self._store._mutex
+        if not mutex.acquire(blocking, timeout):
+            return False
+        try:
+            self._store._enter()
+        except BaseException:
+            mutex.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            self._store._exit(commit=True)
+        finally:
+            self._store._mutex.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _is_owned(self) -> bool:
+        return self._store._owner_thread == threading.get_ident()
+
+
+def new_owner() -> str:
+    """A lease owner name for a new store: host, process id and a random part."""
+    return f"{_OWNER_HOST}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def task_function(ex: StoredExecution, task: Task) -> str | None:
+    """The function a task runs, for ``serve()``: timers run none."""
+    if task.kind == INVOCATION:
+        return ex.function_name
+    if task.kind == CALL:
+        entry = ex.invokes.get(task.op_id)
+        return None if entry is None else entry.function_name
+    return None
+
+
+def reset_invocation(ex: StoredExecution) -> None:
+    """Forget the invocation in flight of ``ex`` (its holder lost the lease)."""
+    ex.invoking = False
+    ex.token = None
+    ex.unseen.clear()
+    ex.nudged = False
+    ex.reinvoke = False
+
+
+def wall_ms() -> int:
+    """This host's wall clock, epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def alive(owner: str | None) -> bool:
+    """Whether a lease owner may still run; only a process of this host can be seen dead."""
+    if owner is None:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _OWNER_HOST or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def same_host_prefix() -> str:
+    """The start of the owner names of this host's stores."""
+    return f"{_OWNER_HOST}:"
