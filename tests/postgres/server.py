@@ -106,7 +106,7 @@ class Cluster:
             "-c shared_buffers=64MB",
         ]
         if not self.durable:
-            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+            options += ["-c fsync=off", "-c full_page_writes=off"]
         self._run(
             "pg_ctl",
             "-D",
