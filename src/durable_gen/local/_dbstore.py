@@ -12,13 +12,15 @@ import os
 import socket
 import threading
 import time
-from typing import Final, Protocol
+from collections.abc import Iterable
+from typing import Final, Protocol, runtime_checkable
 
 from .._errors import StoreError
-from ._store import StoredExecution, Task
+from ._store import ExecutionStore, StoredExecution, Task
 
 __all__ = [
     "CALL",
+    "DatabaseStore",
     "INVOCATION",
     "LeaseLostError",
     "StoreUnavailableError",
@@ -91,6 +93,43 @@ class TransactionLock:
 
     def _is_owned(self) -> bool:
         return self._store._owner_thread == threading.get_ident()
+
+
+@runtime_checkable
+class DatabaseStore(ExecutionStore, Protocol):
+    """A store in a database that several processes share (``SqliteStore``, ``PostgresStore``).
+
+    Besides the ``ExecutionStore`` calls it has what workers and the command line use: the
+    engine's lock, leases, which functions this process serves, remembered workflows and
+    queries by name.
+    """
+
+    lease_ms: int
+    owner: str
+
+    @property
+    def lock(self) -> TransactionLock: ...
+
+    @property
+    def path(self) -> object:
+        """Where the database is, for messages (a file path, or a URL without password)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def renew_leases(self) -> int: ...
+
+    def serve(self, function_names: Iterable[str] | None) -> None: ...
+
+    def register_workflow(self, function_name: str, import_path: str) -> None: ...
+
+    def workflows(self) -> dict[str, str]: ...
+
+    def resolve(self, ref: str) -> list[str]: ...
+
+    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]: ...
+
+    def next_due_ms(self) -> int | None: ...
 
 
 def new_owner() -> str:

@@ -1,10 +1,13 @@
-"""``Worker``: drives the executions of a SQLite database that are due, in any process.
+"""``Worker``: drives the executions of a database (SQLite or Postgres) that are due.
 
 A worker imports the workflows the database remembers (``module:qualname``), registers them
 with its own ``LocalService`` and runs whatever is due: new executions, fired timers, retries,
 delivered callbacks and invokes, and invocations whose worker died (their lease expired).
-Several workers may share one database: the store's leases keep any execution on one worker
-at a time. This module also owns importing a workflow by path and keeping leases alive.
+Several workers may share one database (on Postgres, from any number of hosts): the store's
+leases keep any execution on one worker at a time. A store that can say when work arrives
+(Postgres: ``LISTEN``) wakes the worker at once; otherwise it polls. A database that is busy
+or unreachable for a while (a restart) is retried, up to ``patience`` seconds. This module
+also owns importing a workflow by path and keeping leases alive.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from typing import Any
 from .._api import register_function, workflow_name
 from .._errors import InvalidInputError, StoreError
 from ._clock import Clock, RealClock, VirtualClock
+from ._dbstore import DatabaseStore, LeaseLostError, StoreUnavailableError
 from ._engine import LocalService
-from ._sqlite import LeaseLostError, SqliteStore, Synchronous
+from ._sqlite import Synchronous
 from ._store import ExecutionRecord
+from ._url import open_store
 
 __all__ = ["Worker", "import_object", "import_path_of"]
 
@@ -82,10 +87,12 @@ class _NowClock(RealClock):
 
 
 class Worker:
-    """Runs the due executions of a SQLite database; any number may share one database.
+    """Runs the due executions of a database; any number may share one database.
 
     Args:
-        db: A database path, or an open ``SqliteStore`` (then the caller closes it).
+        db: A SQLite path, a database URL (``postgresql://...``, ``sqlite:///...``; see
+            ``open_store``), or an open ``SqliteStore`` or ``PostgresStore`` (then the caller
+            closes it).
         functions: Extra functions to serve, by function name: a workflow or plain function,
             or its import path ``module:qualname``. Workflows the database remembers are
             imported and served too.
@@ -93,10 +100,12 @@ class Worker:
         lease_seconds: How long an invocation stays this worker's without renewal (the worker
             renews every third of it); a worker that dies loses its executions after this
             long (at once, to another worker on the same host).
-        synchronous: ``"FULL"`` or ``"NORMAL"``; see ``SqliteStore``.
+        synchronous: SQLite only: ``"FULL"`` or ``"NORMAL"``; see ``SqliteStore``.
         skip_time: Use a virtual clock that skips waits and retry delays.
         log: Where to report trouble (a workflow that cannot be imported, a lost lease);
             default: standard error.
+        patience: Seconds ``run()`` keeps retrying a database that is locked or unreachable
+            (a restart, a network blip) before it gives up with ``StoreError``.
 
     Example:
         >>> from durable_gen.local import Worker
@@ -106,22 +115,28 @@ class Worker:
 
     def __init__(
         self,
-        db: str | os.PathLike[str] | SqliteStore,
+        db: str | os.PathLike[str] | DatabaseStore,
         *,
         functions: Mapping[str, Callable[..., Any] | str] | None = None,
         poll: float = 0.5,
         lease_seconds: float = 30.0,
-        synchronous: Synchronous = "FULL",
+        synchronous: Synchronous | None = None,
         skip_time: bool = False,
         log: Callable[[str], None] | None = None,
+        patience: float = 60.0,
     ) -> None:
         if poll <= 0:
             raise InvalidInputError(f"poll must be a positive number of seconds, got {poll}")
-        if isinstance(db, SqliteStore):
-            self.store, self._owns_store = db, False
-        else:
-            self.store = SqliteStore(db, synchronous=synchronous, lease_seconds=lease_seconds)
+        if patience < 0:
+            raise InvalidInputError(f"patience must be 0 or more seconds, got {patience}")
+        if isinstance(db, str | os.PathLike):
+            self.store: DatabaseStore = open_store(
+                db, synchronous=synchronous, lease_seconds=lease_seconds
+            )
             self._owns_store = True
+        else:
+            self.store, self._owns_store = db, False
+        self.patience = patience
         clock: Clock = VirtualClock(RealClock().now_ms()) if skip_time else _NowClock()
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
@@ -199,22 +214,30 @@ class Worker:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
         Raises:
-            StoreError: the database is corrupt, or stayed locked for several polls in a row.
+            StoreError: the database is corrupt, or stayed locked or unreachable for longer
+                than ``patience`` seconds (with ``once``: for five tries in a row).
         """
         with _LeaseKeeper(self.store):
-            locked = 0
+            failing_since: float | None = None
+            tries = 0
             while not self._stop.is_set():
                 try:
                     self.run_due()
-                    locked = 0
+                    failing_since, tries = None, 0
                 except StoreError as exc:
-                    locked += 1
-                    if "locked" not in str(exc) or locked >= 5:
+                    if not isinstance(exc, StoreUnavailableError):
+                        raise
+                    now = time.monotonic()
+                    failing_since = now if failing_since is None else failing_since
+                    tries += 1
+                    if (tries >= 5 and once) or now - failing_since > self.patience:
                         raise
                     self._log(f"durable-gen worker: {exc}; retrying")
+                    self._stop.wait(min(2.0, 0.05 * 2**tries))
+                    continue
                 if once:
                     return
-                self._stop.wait(self._delay())
+                self._idle()
 
     def drive(
         self, execution_arn: str, *, on_progress: Callable[[], None] | None = None
@@ -235,6 +258,22 @@ class Worker:
                     on_progress()
                 time.sleep(self._delay())
 
+    def _idle(self) -> None:
+        """Wait until the next task is due, work is announced, or ``poll`` seconds pass."""
+        try:
+            delay = self._delay()
+        except StoreUnavailableError:
+            delay = self.poll
+        wait_for_work = getattr(self.store, "wait_for_work", None)
+        if wait_for_work is None or delay <= 0:
+            self._stop.wait(delay)
+            return
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set():  # in slices, so that stop() is seen soon
+            left = deadline - time.monotonic()
+            if left <= 0 or wait_for_work(min(left, 0.25)):
+                return
+
     def _delay(self) -> float:
         due = self.store.next_due_ms()
         if due is None:
@@ -245,7 +284,7 @@ class Worker:
 class _LeaseKeeper:
     """Renews the store's leases every third of their length, in a daemon thread."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: DatabaseStore) -> None:
         self._store = store
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="durable-gen-leases", daemon=True)

@@ -1,0 +1,105 @@
+"""``open_store`` picks the store a URL names; ``Worker`` runs executions on Postgres."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from durable_gen._errors import StoreError
+from durable_gen.local import SqliteStore, Worker
+from durable_gen.local._postgres import PostgresStore
+from durable_gen.local._url import open_store
+
+from . import flows
+
+
+def test_paths_and_sqlite_urls_open_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_store(tmp_path / "a.db") as store:
+        assert isinstance(store, SqliteStore) and store.path == tmp_path / "a.db"
+    with open_store("sqlite:///rel.db", synchronous="NORMAL") as store:
+        assert isinstance(store, SqliteStore) and store.path.resolve() == tmp_path / "rel.db"
+    with open_store(f"sqlite:///{tmp_path}/abs.db") as store:
+        assert isinstance(store, SqliteStore) and store.path == tmp_path / "abs.db"
+    assert (tmp_path / "abs.db").exists()
+
+
+def test_postgres_urls_open_postgres(postgres_url: str) -> None:
+    with open_store(postgres_url, lease_seconds=7, pool_size=2) as store:
+        assert isinstance(store, PostgresStore) and store.lease_ms == 7000
+    with open_store(postgres_url.replace("postgresql://", "postgres://")) as store:
+        assert isinstance(store, PostgresStore)
+
+
+def test_bad_urls_and_options_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="unknown database URL"):
+        open_store("mysql://host/db")
+    with pytest.raises(StoreError, match="sqlite:///relative"):
+        open_store("sqlite://host/x.db")
+    with pytest.raises(StoreError, match="SQLite only"):
+        open_store("postgresql://127.0.0.1/x", synchronous="FULL")
+    with pytest.raises(StoreError, match="Postgres only"):
+        open_store(tmp_path / "x.db", pool_size=3)
+
+
+def test_a_worker_runs_executions_on_postgres(postgres_url: str) -> None:
+    with Worker(postgres_url) as worker:
+        name = worker.register(flows.adder)
+        arn = worker.service.start(name, "10")
+        record = worker.drive(arn)
+    assert record.status == "SUCCEEDED" and record.result == "45"
+
+
+def test_workers_share_a_database_and_each_execution_runs_once(postgres_url: str) -> None:
+    with Worker(postgres_url) as starter:
+        name = starter.register(flows.adder)
+        arns = [starter.service.start(name, str(n)) for n in range(12)]
+    workers = [Worker(postgres_url, poll=0.05) for _ in range(3)]
+    threads = [threading.Thread(target=w.run) for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        with Worker(postgres_url) as reader:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                records = [reader.service.get_execution(arn) for arn in arns]
+                if all(r.is_terminal for r in records):
+                    break
+                time.sleep(0.05)
+            for n, arn in enumerate(arns):
+                record = reader.service.get_execution(arn)
+                assert record.status == "SUCCEEDED" and record.result == str(sum(range(n)))
+                history = reader.service.get_history(arn)
+                assert sum(e.event_type == "StepStarted" for e in history) == n
+    finally:
+        for w in workers:
+            w.stop()
+        for thread in threads:
+            thread.join()
+        for w in workers:
+            w.close()
+
+
+def test_a_sleeping_worker_wakes_when_work_arrives(postgres_url: str) -> None:
+    with Worker(postgres_url) as starter:
+        name = starter.register(flows.adder)
+        worker = Worker(postgres_url, poll=30)  # would not look again for 30 s
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            time.sleep(0.5)  # asleep now
+            started = time.monotonic()
+            arn = starter.service.start(name, "3")
+            while not starter.service.get_execution(arn).is_terminal:
+                assert time.monotonic() - started < 10, "the worker did not wake"
+                time.sleep(0.02)
+            assert starter.service.get_execution(arn).result == "3"
+        finally:
+            stopping = time.monotonic()
+            worker.stop()
+            thread.join(timeout=35)
+            worker.close()
+    assert time.monotonic() - stopping < 5  # stop() does not wait out the poll
