@@ -16,3 +16,19 @@ def adder(n: int):  # type: ignore[no-untyped-def]
     for i in range(n):
         total = yield add(total, i)
     return total
+
+
+@dg.step
+def slow_add(a: int, b: int) -> int:
+    import time
+
+    time.sleep(0.02)
+    return a + b
+
+
+@dg.workflow
+def slow_adder(n: int):  # type: ignore[no-untyped-def]
+    total = 0
+    for i in range(n):
+        total = yield slow_add(total, i)
+    return total

@@ -14,6 +14,7 @@ from durable_gen.local._postgres import PostgresStore
 from durable_gen.local._url import open_store
 
 from . import flows
+from .server import Cluster
 
 
 def test_paths_and_sqlite_urls_open_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +104,57 @@ def test_a_sleeping_worker_wakes_when_work_arrives(postgres_url: str) -> None:
             thread.join(timeout=35)
             worker.close()
     assert time.monotonic() - stopping < 5  # stop() does not wait out the poll
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_released_leases_are_due_again_at_once(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from durable_gen.local._store import Change
+
+    from ..unit.local_sqlite.test_store_contract import create
+
+    url = request.getfixturevalue("postgres_url") if kind == "postgres" else tmp_path / "x.db"
+    with open_store(url) as store, open_store(url) as other:
+        ex = create(store)
+        ex.invoking, ex.token = True, "tok"
+        store.commit([Change(ex)])
+        assert other.next_task() is None  # held
+        assert other.release_leases() == 0  # not other's to give
+        assert store.release_leases() == 1
+        task = other.next_task()
+        assert task is not None and task.kind == "invocation" and task.arn == "arn:1"
+        loaded = other.load("arn:1")
+        assert loaded is not None and not loaded.invoking and loaded.token is None
+
+
+def test_a_worker_rides_out_a_database_restart(postgres_cluster: Cluster) -> None:
+    url = postgres_cluster.create_database("ride")
+    lines: list[str] = []
+    with Worker(url, poll=0.05, log=lines.append) as worker:
+        name = worker.register(flows.slow_adder)
+        arn = worker.service.start(name, "60")
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            time.sleep(0.4)  # well inside the run
+            postgres_cluster.restart("immediate")
+            restarted_ms = time.time() * 1000
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    record = worker.service.get_execution(arn)
+                except StoreError:
+                    record = None
+                if record is not None and record.is_terminal:
+                    break
+                time.sleep(0.05)
+        finally:
+            worker.stop()
+            thread.join()
+        history = worker.service.get_history(arn)
+    assert record is not None and record.status == "SUCCEEDED", lines
+    assert record.result == str(sum(range(60)))
+    assert record.end_timestamp is not None and record.end_timestamp > restarted_ms
+    succeeded = [e.id for e in history if e.event_type == "StepSucceeded"]
+    assert len(succeeded) == len(set(succeeded)) == 60

@@ -720,6 +720,43 @@ class PostgresStore:
             ).rowcount
         return n
 
+    def release_leases(self) -> int:
+        """Give up every invocation and call this store holds; they are due again at once.
+
+        A worker calls it when it stopped driving them without ending them (the database
+        failed under a running invocation), so that they need not wait for the lease to
+        expire. Returns how many were released.
+        """
+        with self._tx() as conn:
+            arns = conn.execute(
+                "SELECT arn FROM executions WHERE invoking AND lease_owner = %s FOR UPDATE",
+                (self.owner,),
+            ).fetchall()
+            for (arn,) in arns:
+                self._reset(conn, arn)
+            calls = conn.execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = %s",
+                (self.owner,),
+            ).rowcount
+            if calls:
+                self._wake(conn)
+        return len(arns) + calls
+
+    def _reset(self, conn: psycopg.Connection[Any], arn: str) -> None:
+        """Forget the invocation of ``arn`` in flight and schedule a new one (row locked)."""
+        ex = self.load(arn)
+        if ex is None:
+            return
+        reset_invocation(ex)
+        conn.execute(
+            "UPDATE executions SET header = %s, invoking = FALSE, lease_owner = NULL, "
+            "lease_until = NULL WHERE arn = %s",
+            (_encode_header(ex), arn),
+        )
+        if ex.status == "RUNNING":
+            conn.execute(_UPSERT_TASK, (arn, INVOCATION, "", wall_ms(), ex.function_name))
+            self._wake(conn)
+
     def _recover(self, conn: psycopg.Connection[Any]) -> None:
         host = same_host_prefix()
         candidates = conn.execute(
@@ -738,18 +775,7 @@ class PostgresStore:
             ).fetchone()
             if held is None:
                 continue  # renewed, ended, or in another worker's hands meanwhile
-            ex = self.load(arn)
-            if ex is None:
-                continue
-            reset_invocation(ex)
-            conn.execute(
-                "UPDATE executions SET header = %s, invoking = FALSE, lease_owner = NULL, "
-                "lease_until = NULL WHERE arn = %s",
-                (_encode_header(ex), arn),
-            )
-            if ex.status == "RUNNING":
-                conn.execute(_UPSERT_TASK, (arn, INVOCATION, "", wall_ms(), ex.function_name))
-                self._wake(conn)
+            self._reset(conn, arn)
         calls = conn.execute(
             f"SELECT arn, op_id, lease_owner, lease_until < {_NOW} FROM tasks "
             "WHERE lease_owner IS NOT NULL AND lease_owner <> %(owner)s "

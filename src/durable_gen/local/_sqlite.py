@@ -557,6 +557,43 @@ class SqliteStore:
             ).rowcount
         return n
 
+    def release_leases(self) -> int:
+        """Give up every invocation and call this store holds; they are due again at once.
+
+        A worker calls it when it stopped driving them without ending them (the database
+        failed under a running invocation), so that they need not wait for the lease to
+        expire. Returns how many were released.
+        """
+        with self._tx() as conn:
+            arns = conn.execute(
+                "SELECT arn FROM executions WHERE invoking = 1 AND lease_owner = ?", (self.owner,)
+            ).fetchall()
+            for (arn,) in arns:
+                self._reset(conn, arn)
+            calls = conn.execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+                (self.owner,),
+            ).rowcount
+        return len(arns) + calls
+
+    def _reset(self, conn: sqlite3.Connection, arn: str) -> None:
+        """Forget the invocation of ``arn`` in flight and schedule a new one."""
+        ex = self.load(arn)
+        if ex is None:
+            return
+        reset_invocation(ex)
+        conn.execute(
+            "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
+            "lease_until = NULL WHERE arn = ?",
+            (_encode_header(ex), arn),
+        )
+        if ex.status == "RUNNING":
+            conn.execute(
+                "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
+                "VALUES (?, ?, '', ?, ?)",
+                (arn, INVOCATION, wall_ms(), ex.function_name),
+            )
+
     def _recover(self, conn: sqlite3.Connection) -> None:
         now = wall_ms()
         for arn, owner, until in conn.execute(
@@ -564,21 +601,7 @@ class SqliteStore:
         ).fetchall():
             if owner == self.owner or (until is not None and until >= now and alive(owner)):
                 continue
-            ex = self.load(arn)
-            if ex is None:
-                continue
-            reset_invocation(ex)
-            conn.execute(
-                "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
-                "lease_until = NULL WHERE arn = ?",
-                (_encode_header(ex), arn),
-            )
-            if ex.status == "RUNNING":
-                conn.execute(
-                    "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
-                    "VALUES (?, ?, '', ?, ?)",
-                    (arn, INVOCATION, now, ex.function_name),
-                )
+            self._reset(conn, arn)
         for arn, op_id, owner, until in conn.execute(
             "SELECT arn, op_id, lease_owner, lease_until FROM tasks WHERE lease_owner IS NOT NULL"
         ).fetchall():

@@ -222,6 +222,10 @@ class Worker:
             tries = 0
             while not self._stop.is_set():
                 try:
+                    if failing_since is not None:
+                        # The failure may have cut an invocation short: hand it back now
+                        # rather than when its lease expires.
+                        self.store.release_leases()
                     self.run_due()
                     failing_since, tries = None, 0
                 except StoreError as exc:
