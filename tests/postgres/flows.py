@@ -80,3 +80,20 @@ def fleet_expected(k: int) -> list[str]:
     seq = [f"x{k}.seq-{i}={(k + i) * 3 + 1}" for i in range(6)]
     maps = [f"x{k}.map-{i}={7 * 3 + 1}" for i in range(MAP_ITEMS)]
     return seq[:3] + maps + seq[3:]
+
+
+@dg.step
+def nap(seconds: float, i: int) -> int:
+    import time
+
+    time.sleep(seconds)
+    return i
+
+
+@dg.workflow
+def napper(seconds: float):  # type: ignore[no-untyped-def]
+    """Three steps that sleep: slow I/O, as far as the worker can tell."""
+    out = []
+    for i in range(3):
+        out.append((yield nap(seconds, i)))
+    return out

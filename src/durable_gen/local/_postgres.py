@@ -263,6 +263,15 @@ class PostgresStore:
                 self._listener.close()
                 self._listener = None
 
+    def clone(self) -> PostgresStore:
+        """A new store on the same database, with its own pool and lease owner."""
+        return PostgresStore(
+            self._conninfo,
+            timeout=self._timeout,
+            lease_seconds=self.lease_ms / 1000,
+            pool_size=self._pool.max_size,
+        )
+
     def __enter__(self) -> PostgresStore:
         return self
 

@@ -165,6 +165,7 @@ class SqliteStore:
         if lease_seconds <= 0:
             raise StoreError(f"lease_seconds must be positive, got {lease_seconds}")
         self.path = Path(path)
+        self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))
         #: Who holds the leases this store takes: host, process id and a random part.
         self.owner = new_owner()
@@ -198,6 +199,15 @@ class SqliteStore:
         """Close the connection (idempotent)."""
         with self._mutex:
             self._conn.close()
+
+    def clone(self) -> SqliteStore:
+        """A new store on the same file, with its own connection and lease owner."""
+        return SqliteStore(
+            self.path,
+            synchronous=self.synchronous,
+            timeout=self._timeout,
+            lease_seconds=self.lease_ms / 1000,
+        )
 
     def __enter__(self) -> SqliteStore:
         return self

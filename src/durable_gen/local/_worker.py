@@ -106,6 +106,10 @@ class Worker:
             default: standard error.
         patience: Seconds ``run()`` keeps retrying a database that is locked or unreachable
             (a restart, a network blip) before it gives up with ``StoreError``.
+        concurrency: How many executions ``run()`` drives at once. Each runs in its own
+            thread with its own engine and database connection (``store.clone()``), so a
+            slow step of one execution does not hold up the others; sync steps run in those
+            threads, at most ``concurrency`` at a time. 1 (the default) drives one at a time.
 
     Example:
         >>> from durable_gen.local import Worker
@@ -124,11 +128,19 @@ class Worker:
         skip_time: bool = False,
         log: Callable[[str], None] | None = None,
         patience: float = 60.0,
+        concurrency: int = 1,
     ) -> None:
         if poll <= 0:
             raise InvalidInputError(f"poll must be a positive number of seconds, got {poll}")
         if patience < 0:
             raise InvalidInputError(f"patience must be 0 or more seconds, got {patience}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        if skip_time and concurrency > 1:
+            raise InvalidInputError(
+                "skip_time moves one virtual clock, for one execution at a time: use "
+                "concurrency=1 with it"
+            )
         if isinstance(db, str | os.PathLike):
             self.store: DatabaseStore = open_store(
                 db, synchronous=synchronous, lease_seconds=lease_seconds
@@ -137,12 +149,16 @@ class Worker:
         else:
             self.store, self._owns_store = db, False
         self.patience = patience
+        self.concurrency = concurrency
         clock: Clock = VirtualClock(RealClock().now_ms()) if skip_time else _NowClock()
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
         self._log = log or (lambda line: print(line, file=sys.stderr))
         self._served: set[str] = set()
         self._failed: set[str] = set()
+        #: Every function served, by name, for the engines of the other threads.
+        self._targets: dict[str, Callable[..., Any]] = {}
+        self._importing = threading.Lock()
         self.store.serve(self._served)
         for name, fn in (functions or {}).items():
             self.register(fn, name=name)
@@ -179,11 +195,16 @@ class Worker:
         function_name = name or workflow_name(target)
         register_function(self.service, function_name, target)
         self.store.register_workflow(function_name, path)
+        self._targets[function_name] = target
         self._served.add(function_name)
         self.store.serve(self._served)
         return function_name
 
     def _import_remembered(self) -> None:
+        with self._importing:
+            self._import_new()
+
+    def _import_new(self) -> None:
         for name, path in self.store.workflows().items():
             if name in self._served or name in self._failed:
                 continue
@@ -197,8 +218,20 @@ class Worker:
                 )
                 continue
             register_function(self.service, name, target)
+            self._targets[name] = target
             self._served.add(name)
         self.store.serve(self._served)
+
+    def _sync(self, lane: _Lane) -> None:
+        """Register in another thread's engine the functions this worker serves by now."""
+        self._import_remembered()
+        with self._importing:
+            new = [(n, t) for n, t in self._targets.items() if n not in lane.known]
+            served = set(self._served)
+        for name, target in new:
+            register_function(lane.service, name, target)
+            lane.known.add(name)
+        lane.store.serve(served)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -213,20 +246,73 @@ class Worker:
     def run(self, *, once: bool = False) -> None:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
+        With ``concurrency`` above 1, that many threads run due work side by side.
+
         Raises:
             StoreError: the database is corrupt, or stayed locked or unreachable for longer
                 than ``patience`` seconds (with ``once``: for five tries in a row).
         """
-        with _LeaseKeeper(self.store):
+        main = _Lane(self.store, self.service)
+        if self.concurrency == 1:
+            self._run_lane(main, once, self._stop)
+            return
+        halt = threading.Event()  # one thread failed: the others stop too
+        lanes = [main]
+        errors: list[BaseException] = []
+        threads: list[threading.Thread] = []
+        try:
+            for _ in range(self.concurrency - 1):
+                store = self.store.clone()
+                lanes.append(_Lane(store, LocalService(store=store, clock=_NowClock())))
+
+            def work(lane: _Lane) -> None:
+                try:
+                    if lane is not main:
+                        self._sync(lane)
+                    self._run_lane(lane, once, halt)
+                except BaseException as exc:
+                    errors.append(exc)
+                    halt.set()
+
+            threads = [
+                threading.Thread(target=work, args=(lane,), name=f"durable-gen-worker-{i}")
+                for i, lane in enumerate(lanes[1:], 1)
+            ]
+            for thread in threads:
+                thread.start()
+            stopper = threading.Thread(target=self._relay_stop, args=(halt,), daemon=True)
+            stopper.start()
+            work(main)
+        finally:
+            halt.set()
+            for thread in threads:
+                thread.join()
+            for lane in lanes[1:]:
+                lane.store.close()
+        if errors:
+            raise errors[0]
+
+    def _relay_stop(self, halt: threading.Event) -> None:
+        while not halt.is_set():
+            if self._stop.wait(0.1):
+                halt.set()
+
+    def _run_lane(self, lane: _Lane, once: bool, stop: threading.Event) -> None:
+        store = lane.store
+        with _LeaseKeeper(store):
             failing_since: float | None = None
             tries = 0
-            while not self._stop.is_set():
+            while not stop.is_set():
                 try:
                     if failing_since is not None:
                         # The failure may have cut an invocation short: hand it back now
                         # rather than when its lease expires.
-                        self.store.release_leases()
-                    self.run_due()
+                        store.release_leases()
+                    if lane.service is self.service:
+                        self.run_due()
+                    else:
+                        self._sync(lane)
+                        lane.run_due(self._log)
                     failing_since, tries = None, 0
                 except StoreError as exc:
                     if not isinstance(exc, StoreUnavailableError):
@@ -237,11 +323,11 @@ class Worker:
                     if (tries >= 5 and once) or now - failing_since > self.patience:
                         raise
                     self._log(f"durable-gen worker: {exc}; retrying")
-                    self._stop.wait(min(2.0, 0.05 * 2**tries))
+                    stop.wait(min(2.0, 0.05 * 2**tries))
                     continue
                 if once:
                     return
-                self._idle()
+                self._idle(store, stop)
 
     def drive(
         self, execution_arn: str, *, on_progress: Callable[[], None] | None = None
@@ -262,27 +348,43 @@ class Worker:
                     on_progress()
                 time.sleep(self._delay())
 
-    def _idle(self) -> None:
+    def _idle(self, store: DatabaseStore, stop: threading.Event) -> None:
         """Wait until the next task is due, work is announced, or ``poll`` seconds pass."""
         try:
-            delay = self._delay()
+            delay = self._delay(store)
         except StoreUnavailableError:
             delay = self.poll
-        wait_for_work = getattr(self.store, "wait_for_work", None)
+        wait_for_work = getattr(store, "wait_for_work", None)
         if wait_for_work is None or delay <= 0:
-            self._stop.wait(delay)
+            stop.wait(delay)
             return
         deadline = time.monotonic() + delay
-        while not self._stop.is_set():  # in slices, so that stop() is seen soon
+        while not stop.is_set():  # in slices, so that stop() is seen soon
             left = deadline - time.monotonic()
             if left <= 0 or wait_for_work(min(left, 0.25)):
                 return
 
-    def _delay(self) -> float:
-        due = self.store.next_due_ms()
+    def _delay(self, store: DatabaseStore | None = None) -> float:
+        due = (store or self.store).next_due_ms()
         if due is None:
             return self.poll
         return min(self.poll, max(0.0, (due - self.service.clock.now_ms()) / 1000))
+
+
+class _Lane:
+    """One engine of a worker, on its own store (connection): one execution at a time."""
+
+    def __init__(self, store: DatabaseStore, service: LocalService) -> None:
+        self.store = store
+        self.service = service
+        #: Functions registered with this lane's engine.
+        self.known: set[str] = set()
+
+    def run_due(self, log: Callable[[str], None]) -> None:
+        try:
+            self.service.run_until_idle()
+        except LeaseLostError as exc:
+            log(f"durable-gen worker: {exc}")
 
 
 class _LeaseKeeper:
