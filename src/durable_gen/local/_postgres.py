@@ -540,20 +540,39 @@ class PostgresStore:
         """
         with self._tx() as conn:
             nested = self._depth > 1
-            if nested:
-                conn.execute("SAVEPOINT dg_commit")
+            # Every write goes out in one round trip (a pipeline); the lease checks are read
+            # after it. A savepoint is left to the transaction's end: releasing it would cost
+            # another round trip.
+            ended: list[tuple[psycopg.Cursor[Any], str]] = []
             try:
-                for change in changes:
-                    self._apply(conn, change)
+                with conn.pipeline():
+                    if nested:
+                        conn.execute("SAVEPOINT dg_commit")
+                    for change in changes:
+                        self._apply(conn, change, ended)
+                for cursor, arn in ended:
+                    if cursor.rowcount != 1:
+                        raise self._lease_lost(conn, arn)
             except BaseException:
                 if nested:
                     conn.execute("ROLLBACK TO SAVEPOINT dg_commit")
-                    conn.execute("RELEASE SAVEPOINT dg_commit")
                 raise
-            if nested:
-                conn.execute("RELEASE SAVEPOINT dg_commit")
 
-    def _apply(self, conn: psycopg.Connection[Any], change: Change) -> None:
+    def _lease_lost(self, conn: psycopg.Connection[Any], arn: str) -> StoreError:
+        row = conn.execute("SELECT lease_owner FROM executions WHERE arn = %s", (arn,)).fetchone()
+        if row is None:
+            return StoreError(f"the execution {arn} is not in the database {self.url}")
+        return LeaseLostError(
+            f"the invocation of {arn} outlived its lease and {row[0]} took the execution "
+            "over; this invocation's outcome is dropped"
+        )
+
+    def _apply(
+        self,
+        conn: psycopg.Connection[Any],
+        change: Change,
+        updated: list[tuple[psycopg.Cursor[Any], str]],
+    ) -> None:
         ex = change.execution
         arn = ex.arn
         header = _encode_header(ex)
@@ -596,16 +615,7 @@ class PostgresStore:
                     "arn": arn,
                 },
             )
-            if cursor.rowcount != 1:
-                row = conn.execute(
-                    "SELECT lease_owner FROM executions WHERE arn = %s", (arn,)
-                ).fetchone()
-                if row is None:
-                    raise StoreError(f"the execution {arn} is not in the database {self.url}")
-                raise LeaseLostError(
-                    f"the invocation of {arn} outlived its lease and {row[0]} took the "
-                    "execution over; this invocation's outcome is dropped"
-                )
+            updated.append((cursor, arn))  # no row updated: the lease was lost
         if self._in_tx:
             self._cache[arn] = ex
         if change.operations:
