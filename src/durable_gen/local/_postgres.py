@@ -215,6 +215,7 @@ class PostgresStore:
         self._owner_thread: int | None = None
         self._depth = 0
         self._conn: psycopg.Connection[Any] | None = None
+        self._begun = False
         self._cache: dict[str, StoredExecution] = {}
         self._serving: list[str] | None = None
         self._recovered_ms = 0
@@ -326,30 +327,57 @@ class PostgresStore:
     # --- transactions -------------------------------------------------------------------------
 
     def _enter(self) -> None:
-        # Called with the mutex held.
+        # Called with the mutex held. BEGIN goes out with the transaction's first statement.
         if self._depth == 0:
-            self._conn = self._begin()
+            with self._guard():
+                self._conn = self._pool.getconn()
+            self._begun = False
             self._owner_thread = threading.get_ident()
             self._notify = False
         self._depth += 1
 
-    def _begin(self) -> psycopg.Connection[Any]:
-        """A pooled connection with a transaction begun; a connection the server dropped
-        (it restarted) is discarded and the next one tried."""
+    def _first(self, sql: str | None, params: Any = None) -> psycopg.Cursor[Any] | None:
+        """Begin the transaction, with its first statement ``sql`` in the same round trip.
+
+        A pooled connection the server dropped (it restarted) is discarded and the next one
+        tried: nothing has happened in the transaction yet.
+        """
+        assert self._conn is not None
         for _ in range(self._pool.max_size + 1):
-            with self._guard():
-                conn: psycopg.Connection[Any] = self._pool.getconn()
+            conn = self._conn
             try:
-                conn.execute("BEGIN")
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    cursor = None if sql is None else conn.execute(sql, params)
             except self._psycopg.OperationalError as exc:
-                self._pool.putconn(conn)
                 if not (conn.closed or conn.broken):
                     raise self._error(exc) from None
+                self._pool.putconn(conn)
+                self._conn = None
+                with self._guard():
+                    self._conn = self._pool.getconn()
                 continue
-            return conn
+            self._begun = True
+            return cursor
         raise StoreUnavailableError(
             f"cannot reach the database {self.url}: every connection failed; is it running?"
         )
+
+    def _started(self) -> psycopg.Connection[Any]:
+        """The transaction's connection, its BEGIN sent."""
+        if not self._begun:
+            self._first(None)
+        assert self._conn is not None
+        return self._conn
+
+    def _tx_query(self, sql: str, params: Any) -> psycopg.Cursor[Any]:
+        """Run ``sql`` in this thread's transaction (begun with it if it is the first)."""
+        if self._begun:
+            assert self._conn is not None
+            return self._conn.execute(sql, params)
+        cursor = self._first(sql, params)
+        assert cursor is not None
+        return cursor
 
     def _exit(self, *, commit: bool) -> None:
         self._depth -= 1
@@ -361,10 +389,11 @@ class PostgresStore:
         if conn is None:
             return
         try:
-            with self._guard():
-                if commit and self._notify:
-                    conn.execute(f"NOTIFY {CHANNEL}")
-                conn.execute("COMMIT" if commit else "ROLLBACK")
+            if self._begun:
+                with self._guard():
+                    if commit and self._notify:
+                        conn.execute(f"NOTIFY {CHANNEL}")
+                    conn.execute("COMMIT" if commit else "ROLLBACK")
         finally:
             self._pool.putconn(conn)
 
@@ -375,9 +404,8 @@ class PostgresStore:
             self._enter()
             ok = False
             try:
-                assert self._conn is not None
                 with self._guard():
-                    yield self._conn
+                    yield self._started()
                 ok = True
             finally:
                 self._exit(commit=ok)
@@ -387,7 +415,7 @@ class PostgresStore:
         """The transaction's connection in its thread; elsewhere a pooled one (autocommit)."""
         if self._owner_thread == threading.get_ident() and self._conn is not None:
             with self._guard():
-                yield self._conn
+                yield self._started()
             return
         with self._guard(), self._pool.connection() as conn:
             yield conn
@@ -443,8 +471,8 @@ class PostgresStore:
             cached = self._cache.get(arn)
             if cached is not None:
                 return cached
-            with self._read() as conn:
-                row = conn.execute(
+            with self._guard():
+                row = self._tx_query(
                     "SELECT header FROM executions WHERE arn = %s FOR UPDATE", (arn,)
                 ).fetchone()
             if row is None:
