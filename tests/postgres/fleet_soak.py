@@ -80,9 +80,9 @@ class Tally:
         return "\n".join(lines)
 
 
-def _spawn(url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(url: str, env: dict[str, str], concurrency: int = 1) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.postgres.fleet_worker", url],
+        [sys.executable, "-m", "tests.postgres.fleet_worker", url, str(concurrency)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -117,9 +117,11 @@ def trial(
     workers: int = 3,
     kills: int = 3,
     restarts: int = 1,
+    concurrency: int = 1,
     deadline_s: float = 120.0,
 ) -> Tally:
-    """One trial: ``executions`` executions, ``workers`` processes, chaos, then the checks."""
+    """One trial: ``executions`` executions, ``workers`` processes (each driving up to
+    ``concurrency`` executions at once), chaos, then the checks."""
     tally = Tally(trials=1, executions=executions)
     url = cluster.create_database("fleet")
     with tempfile.TemporaryDirectory(prefix="dg-fleet-") as tmp:
@@ -131,7 +133,7 @@ def trial(
         with Worker(url) as starter:
             name = starter.register(flows.fleet)
             arns = [starter.service.start(name, str(k)) for k in range(executions)]
-        procs = [_spawn(url, env) for _ in range(workers)]
+        procs = [_spawn(url, env, concurrency) for _ in range(workers)]
         actions = ["kill"] * kills + ["restart"] * restarts
         rng.shuffle(actions)
         snapshots: list[tuple[set[str], int]] = []
@@ -158,7 +160,7 @@ def trial(
                         victim = rng.randrange(len(procs))
                         procs[victim].send_signal(signal.SIGKILL)
                         procs[victim].wait()
-                        procs[victim] = _spawn(url, env)
+                        procs[victim] = _spawn(url, env, concurrency)
                         tally.kills += 1
                     else:
                         cluster.restart("immediate")
@@ -240,6 +242,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--restarts", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=2, help="of each worker")
     parser.add_argument("--seed", type=int)
     args = parser.parse_args()
     started = time.monotonic()
@@ -250,6 +253,7 @@ def main() -> int:
         workers=args.workers,
         kills=args.kills,
         restarts=args.restarts,
+        concurrency=args.concurrency,
     )
     print(tally.report())
     print(f"time: {time.monotonic() - started:.1f} s")

@@ -10,7 +10,9 @@ def test_a_fleet_loses_nothing_and_redoes_nothing_recorded_through_kills_and_a_r
     postgres_cluster: object,  # skips (loudly) without a server
 ) -> None:
     assert find_bindir() is not None
-    tally = run_trials(1, seed=20_261_129, executions=4, workers=3, kills=3, restarts=1)
+    tally = run_trials(
+        1, seed=20_261_129, executions=6, workers=3, kills=3, restarts=1, concurrency=2
+    )
     print(tally.report())
     assert tally.kills == 3 and tally.restarts == 1 and tally.snapshots > 0
     assert tally.lost == 0 and tally.recorded_reruns == 0 and tally.at_most_once_twice == 0

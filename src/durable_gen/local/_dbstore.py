@@ -56,6 +56,8 @@ class _Transactional(Protocol):
 
     def _exit(self, *, commit: bool) -> None: ...
 
+    def _after_release(self) -> None: ...
+
 
 class TransactionLock:
     """The engine's lock for a database store: holding it is holding a write transaction.
@@ -67,10 +69,20 @@ class TransactionLock:
 
     def __init__(self, store: _Transactional) -> None:
         self._store = store
+        #: Threads waiting to take the lock now (a store that commits in groups reads it).
+        self.waiting = 0
+        self._count = threading.Lock()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         mutex = self._store._mutex
-        if not mutex.acquire(blocking, timeout):
+        with self._count:
+            self.waiting += 1
+        try:
+            got = mutex.acquire(blocking, timeout)
+        finally:
+            with self._count:
+                self.waiting -= 1
+        if not got:
             return False
         try:
             self._store._enter()
@@ -84,6 +96,7 @@ class TransactionLock:
             self._store._exit(commit=True)
         finally:
             self._store._mutex.release()
+        self._store._after_release()
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -105,7 +118,11 @@ class DatabaseStore(ExecutionStore, Protocol):
     """
 
     lease_ms: int
-    owner: str
+
+    @property
+    def owner(self) -> str:
+        """Who holds the leases this store takes (in this thread)."""
+        ...
 
     @property
     def lock(self) -> TransactionLock: ...

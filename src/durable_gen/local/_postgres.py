@@ -397,6 +397,9 @@ class PostgresStore:
         finally:
             self._pool.putconn(conn)
 
+    def _after_release(self) -> None:
+        """Nothing to wait for: each transaction commits when its lock is released."""
+
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
         """A write transaction, or a part of the one this thread already holds."""

@@ -167,8 +167,15 @@ class SqliteStore:
         self.path = Path(path)
         self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))
-        #: Who holds the leases this store takes: host, process id and a random part.
-        self.owner = new_owner()
+        self._owner = new_owner()
+        self._lane = threading.local()
+        #: Threads that share this store commit together (see ``share()``).
+        self.group_commit = False
+        self._group = threading.Condition(threading.Lock())
+        self._open_gen = 0  # the group of checkpoints the open transaction holds
+        self._settled = 0  # groups before this one are committed (or failed)
+        self._failures: dict[int, StoreError] = {}
+        self._handoff = threading.local()
         self._timeout = timeout
         self._mutex = threading.RLock()
         self._owner_thread: int | None = None
@@ -196,9 +203,34 @@ class SqliteStore:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); a group's open transaction is committed first."""
         with self._mutex:
+            if self._depth == 0 and self._is_open():
+                self._finish(commit=True)
             self._conn.close()
+
+    @property
+    def owner(self) -> str:
+        """Who holds the leases this store takes in this thread: host, process id, a random
+        part, and the thread's share (see ``share()``)."""
+        return self._owner + getattr(self._lane, "suffix", "")
+
+    def share(self, lane: int) -> None:
+        """Make this thread one of several that drive executions through this store.
+
+        The threads' checkpoints commit together: a thread that finishes its transaction
+        while another waits to start one leaves the transaction open for it, and waits until
+        the last of them commits (one fsync for all), so a checkpoint is still durable when
+        the call returns. Each thread holds leases under its own name (``owner``), so one
+        thread can give its invocations back without touching the others'.
+        """
+        self.group_commit = True
+        self._lane.suffix = f"/{lane}"
+
+    def unshare(self) -> None:
+        """Back to one thread: commit at once again, leases under the store's own name."""
+        self.group_commit = False
+        self._lane.suffix = ""
 
     def clone(self) -> SqliteStore:
         """A new store on the same file, with its own connection and lease owner."""
@@ -264,10 +296,11 @@ class SqliteStore:
     # --- transactions -------------------------------------------------------------------------
 
     def _enter(self) -> None:
-        # Called with the mutex held.
+        # Called with the mutex held. A group's transaction may still be open: carry on in it.
         if self._depth == 0:
-            with self._guard():
-                self._conn.execute("BEGIN IMMEDIATE")
+            if not self._is_open():
+                with self._guard():
+                    self._conn.execute("BEGIN IMMEDIATE")
             self._owner_thread = threading.get_ident()
         self._depth += 1
 
@@ -277,9 +310,69 @@ class SqliteStore:
             return
         self._owner_thread = None
         self._cache.clear()
-        if self._conn.in_transaction:
+        if not self._is_open():
+            return
+        if commit and self.group_commit and self.lock.waiting:
+            # Another thread waits to write: let it add to this transaction, and wait (once
+            # the lock is released) for whoever commits the group.
+            self._handoff.gen = self._open_gen
+            return
+        self._finish(commit=commit)
+
+    def _is_open(self) -> bool:
+        try:
+            return self._conn.in_transaction
+        except sqlite3.ProgrammingError:  # closed
+            return False
+
+    def _finish(self, *, commit: bool) -> None:
+        """Commit (or roll back) the open transaction and settle its group. Mutex held."""
+        gen = self._open_gen
+        try:
             with self._guard():
                 self._conn.execute("COMMIT" if commit else "ROLLBACK")
+        except StoreError as exc:
+            self._settle(gen, exc)
+            raise
+        failure = None
+        if not commit:
+            failure = StoreError(
+                f"the database {self.path}: the transaction this checkpoint shared with "
+                "another thread's was rolled back; try again"
+            )
+        self._settle(gen, failure)
+
+    def _settle(self, gen: int, failure: StoreError | None) -> None:
+        with self._group:
+            if failure is not None:
+                self._failures[gen] = failure
+                for old in [g for g in self._failures if g < gen - 100]:
+                    del self._failures[old]
+            self._open_gen = self._settled = gen + 1
+            self._group.notify_all()
+
+    def _after_release(self) -> None:
+        """Wait until the group this thread's writes joined is committed; raise if it failed."""
+        gen: int | None = getattr(self._handoff, "gen", None)
+        if gen is None:
+            return
+        self._handoff.gen = None
+        while True:
+            with self._group:
+                if self._settled <= gen:
+                    self._group.wait(0.002)
+                if self._settled > gen:
+                    break
+            # Nobody committed it yet: if nobody holds the transaction either, commit it here.
+            if self._mutex.acquire(blocking=False):
+                try:
+                    if self._depth == 0 and self._open_gen == gen and not self.lock.waiting:
+                        self._finish(commit=True)
+                finally:
+                    self._mutex.release()
+        failure = self._failures.get(gen)
+        if failure is not None:
+            raise failure
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -292,6 +385,7 @@ class SqliteStore:
                 ok = True
             finally:
                 self._exit(commit=ok)
+        self._after_release()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -557,14 +651,13 @@ class SqliteStore:
     def renew_leases(self) -> int:
         """Extend every lease this store holds by ``lease_seconds``; returns how many."""
         until = wall_ms() + self.lease_ms
+        mine = "lease_owner = ?2 OR lease_owner LIKE ?3 ESCAPE '\\'"
+        params = (until, self._owner, _like_escape(self._owner) + "/%")
         with self._tx() as conn:
             n = conn.execute(
-                "UPDATE executions SET lease_until = ? WHERE invoking = 1 AND lease_owner = ?",
-                (until, self.owner),
+                f"UPDATE executions SET lease_until = ?1 WHERE invoking = 1 AND ({mine})", params
             ).rowcount
-            n += conn.execute(
-                "UPDATE tasks SET lease_until = ? WHERE lease_owner = ?", (until, self.owner)
-            ).rowcount
+            n += conn.execute(f"UPDATE tasks SET lease_until = ?1 WHERE {mine}", params).rowcount
         return n
 
     def release_leases(self) -> int:
@@ -604,18 +697,23 @@ class SqliteStore:
                 (arn, INVOCATION, wall_ms(), ex.function_name),
             )
 
+    def _is_mine(self, owner: str | None) -> bool:
+        """Whether ``owner`` is this store, in any of the threads that share it."""
+        base = self._owner
+        return owner is not None and (owner == base or owner.startswith(base + "/"))
+
     def _recover(self, conn: sqlite3.Connection) -> None:
         now = wall_ms()
         for arn, owner, until in conn.execute(
             "SELECT arn, lease_owner, lease_until FROM executions WHERE invoking = 1"
         ).fetchall():
-            if owner == self.owner or (until is not None and until >= now and alive(owner)):
+            if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
                 continue
             self._reset(conn, arn)
         for arn, op_id, owner, until in conn.execute(
             "SELECT arn, op_id, lease_owner, lease_until FROM tasks WHERE lease_owner IS NOT NULL"
         ).fetchall():
-            if owner == self.owner or (until is not None and until >= now and alive(owner)):
+            if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
                 continue
             ex = self.load(arn)
             if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
@@ -656,7 +754,7 @@ class SqliteStore:
 
     def resolve(self, ref: str) -> list[str]:
         """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
-        like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = _like_escape(ref) + "%"
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT arn FROM executions WHERE arn = ?1 UNION SELECT arn FROM executions "
@@ -679,6 +777,10 @@ class SqliteStore:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""
         task = self.next_task()
         return None if task is None else task.due_ms
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _create_private(path: Path) -> None:

@@ -107,9 +107,11 @@ class Worker:
         patience: Seconds ``run()`` keeps retrying a database that is locked or unreachable
             (a restart, a network blip) before it gives up with ``StoreError``.
         concurrency: How many executions ``run()`` drives at once. Each runs in its own
-            thread with its own engine and database connection (``store.clone()``), so a
-            slow step of one execution does not hold up the others; sync steps run in those
-            threads, at most ``concurrency`` at a time. 1 (the default) drives one at a time.
+            thread with its own engine, so a slow step of one execution does not hold up the
+            others; sync steps run in those threads, at most ``concurrency`` at a time. On
+            Postgres each thread has its own connection (``store.clone()``); on SQLite the
+            threads share the connection and their checkpoints commit together (one fsync
+            for several; see ``SqliteStore.share``). 1 (the default) drives one at a time.
 
     Example:
         >>> from durable_gen.local import Worker
@@ -260,35 +262,44 @@ class Worker:
         lanes = [main]
         errors: list[BaseException] = []
         threads: list[threading.Thread] = []
+        # A store that commits threads' checkpoints together (SQLite: one writer at a time
+        # anyway) is shared; any other gets a store, so a connection, per thread.
+        share: Callable[[int], None] | None = getattr(self.store, "share", None)
         try:
             for _ in range(self.concurrency - 1):
-                store = self.store.clone()
+                store = self.store if share is not None else self.store.clone()
                 lanes.append(_Lane(store, LocalService(store=store, clock=_NowClock())))
 
-            def work(lane: _Lane) -> None:
+            def work(index: int, lane: _Lane) -> None:
                 try:
+                    if share is not None:
+                        share(index)
                     if lane is not main:
                         self._sync(lane)
-                    self._run_lane(lane, once, halt)
+                    self._run_lane(lane, once, halt, keep_leases=index == 0 or share is None)
                 except BaseException as exc:
                     errors.append(exc)
                     halt.set()
 
             threads = [
-                threading.Thread(target=work, args=(lane,), name=f"durable-gen-worker-{i}")
+                threading.Thread(target=work, args=(i, lane), name=f"durable-gen-worker-{i}")
                 for i, lane in enumerate(lanes[1:], 1)
             ]
             for thread in threads:
                 thread.start()
             stopper = threading.Thread(target=self._relay_stop, args=(halt,), daemon=True)
             stopper.start()
-            work(main)
+            work(0, main)
         finally:
             halt.set()
             for thread in threads:
                 thread.join()
             for lane in lanes[1:]:
-                lane.store.close()
+                if lane.store is not self.store:
+                    lane.store.close()
+            unshare = getattr(self.store, "unshare", None)
+            if unshare is not None:
+                unshare()
         if errors:
             raise errors[0]
 
@@ -297,9 +308,11 @@ class Worker:
             if self._stop.wait(0.1):
                 halt.set()
 
-    def _run_lane(self, lane: _Lane, once: bool, stop: threading.Event) -> None:
+    def _run_lane(
+        self, lane: _Lane, once: bool, stop: threading.Event, *, keep_leases: bool = True
+    ) -> None:
         store = lane.store
-        with _LeaseKeeper(store):
+        with _LeaseKeeper(store, enabled=keep_leases):
             failing_since: float | None = None
             tries = 0
             while not stop.is_set():
@@ -390,18 +403,21 @@ class _Lane:
 class _LeaseKeeper:
     """Renews the store's leases every third of their length, in a daemon thread."""
 
-    def __init__(self, store: DatabaseStore) -> None:
+    def __init__(self, store: DatabaseStore, *, enabled: bool = True) -> None:
         self._store = store
+        self._enabled = enabled
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="durable-gen-leases", daemon=True)
 
     def __enter__(self) -> _LeaseKeeper:
-        self._thread.start()
+        if self._enabled:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
-        self._thread.join()
+        if self._enabled:
+            self._thread.join()
 
     def _run(self) -> None:
         interval = self._store.lease_ms / 3000
