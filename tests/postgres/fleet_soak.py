@@ -1,4 +1,4 @@
-"""Fleet crash soak on Postgres: several workers share executions; kills and database restarts.
+"""Fleet crash soak: several workers share executions; kills, and database restarts on Postgres.
 
 Each trial starts a few executions of ``tests.postgres.flows:fleet`` in a new database, runs
 several ``Worker`` processes against it, and meanwhile SIGKILLs workers at random moments
@@ -11,6 +11,8 @@ recorded and how long the step log is. At the end it checks that
 - no at-most-once step started twice.
 
 Run ``python -m tests.postgres.fleet_soak --trials 20`` for a longer soak; it prints a tally.
+``--store sqlite`` runs the same on a SQLite file (no restarts): there the threads of a
+worker with ``--concurrency`` above 1 commit their checkpoints together.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from pathlib import Path
 
 from durable_gen._errors import StoreError
 from durable_gen.local import Worker
-from durable_gen.local._postgres import PostgresStore
+from durable_gen.local._dbstore import DatabaseStore
+from durable_gen.local._url import open_store
 
 from ..soak import flows as soak_flows
 from . import flows
@@ -98,7 +101,7 @@ def _lines(log: Path) -> list[list[str]]:
     return [line.split() for line in text.splitlines() if line.count(" ") == 2]
 
 
-def _recorded(store: PostgresStore, arns: list[str]) -> set[str]:
+def _recorded(store: DatabaseStore, arns: list[str]) -> set[str]:
     """Labels of the steps whose success the database holds."""
     labels = set()
     for arn in arns:
@@ -110,7 +113,7 @@ def _recorded(store: PostgresStore, arns: list[str]) -> set[str]:
 
 
 def trial(
-    cluster: Cluster,
+    cluster: Cluster | None,
     rng: random.Random,
     *,
     executions: int = 4,
@@ -123,8 +126,10 @@ def trial(
     """One trial: ``executions`` executions, ``workers`` processes (each driving up to
     ``concurrency`` executions at once), chaos, then the checks."""
     tally = Tally(trials=1, executions=executions)
-    url = cluster.create_database("fleet")
     with tempfile.TemporaryDirectory(prefix="dg-fleet-") as tmp:
+        # No cluster: the workers share a SQLite file (and no server restarts).
+        url = cluster.create_database("fleet") if cluster else f"sqlite:///{tmp}/fleet.db"
+        restarts = restarts if cluster else 0
         log = Path(tmp) / "steps.log"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -137,7 +142,7 @@ def trial(
         actions = ["kill"] * kills + ["restart"] * restarts
         rng.shuffle(actions)
         snapshots: list[tuple[set[str], int]] = []
-        reader = PostgresStore(url, timeout=2)
+        reader = open_store(url, timeout=2)
         try:
             started = time.monotonic()
             next_action = started + rng.uniform(0.05, 0.4)
@@ -163,6 +168,7 @@ def trial(
                         procs[victim] = _spawn(url, env, concurrency)
                         tally.kills += 1
                     else:
+                        assert cluster is not None
                         cluster.restart("immediate")
                         tally.restarts += 1
                     next_action = time.monotonic() + rng.uniform(0.05, 0.5)
@@ -219,19 +225,24 @@ def _check(tally, arns, final, operations, lines, snapshots) -> None:  # type: i
     tally.reruns += sum(count - 1 for label, count in starts.items() if not label.endswith("once"))
 
 
-def run_trials(trials: int, *, seed: int | None = None, **options: int) -> Tally:
-    """Run ``trials`` trials on one throwaway cluster; returns the combined tally."""
-    bindir = find_bindir()
-    if bindir is None:
-        raise RuntimeError("no Postgres server binaries (initdb, pg_ctl) found")
+def run_trials(
+    trials: int, *, seed: int | None = None, store: str = "postgres", **options: int
+) -> Tally:
+    """Run ``trials`` trials (on one throwaway cluster, or on SQLite files); returns the tally."""
     seed = random.randrange(2**32) if seed is None else seed
     total = Tally()
-    cluster = Cluster(bindir)
+    cluster = None
+    if store == "postgres":
+        bindir = find_bindir()
+        if bindir is None:
+            raise RuntimeError("no Postgres server binaries (initdb, pg_ctl) found")
+        cluster = Cluster(bindir)
     try:
         for i in range(trials):
             total.add(trial(cluster, random.Random(seed + i), **options))
     finally:
-        cluster.remove()
+        if cluster is not None:
+            cluster.remove()
     return total
 
 
@@ -244,11 +255,13 @@ def main() -> int:
     parser.add_argument("--restarts", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=2, help="of each worker")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
     args = parser.parse_args()
     started = time.monotonic()
     tally = run_trials(
         args.trials,
         seed=args.seed,
+        store=args.store,
         executions=args.executions,
         workers=args.workers,
         kills=args.kills,
