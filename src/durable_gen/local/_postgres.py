@@ -25,8 +25,10 @@ that any number of worker processes on any number of hosts share. What differs, 
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
@@ -208,20 +210,10 @@ class PostgresStore:
         self._psycopg = pg
         self.url = redact(url)
         self.lease_ms = max(1, round(lease_seconds * 1000))
-        #: Who holds the leases this store takes: host, process id and a random part.
-        self.owner = new_owner()
         self._timeout = timeout
-        self._mutex = threading.RLock()
-        self._owner_thread: int | None = None
-        self._depth = 0
-        self._conn: psycopg.Connection[Any] | None = None
-        self._begun = False
-        self._cache: dict[str, StoredExecution] = {}
         self._serving: list[str] | None = None
-        self._recovered_ms = 0
-        self._notify = False
-        self._listener: psycopg.Connection[Any] | None = None
-        self._listen_lock = threading.Lock()
+        self._owns_pool = True
+        self._fresh_state()
         self._conninfo = url
         self._connect_kwargs: dict[str, Any] = {
             "autocommit": True,
@@ -229,7 +221,6 @@ class PostgresStore:
             "options": f"-c lock_timeout={max(1, round(timeout * 1000))}",
             "application_name": "durable_gen",
         }
-        self.lock = TransactionLock(self)
         self._pool: psycopg_pool.ConnectionPool[Any] = pg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -255,23 +246,44 @@ class PostgresStore:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    def _fresh_state(self) -> None:
+        """What each store has of its own (a clone too): lease owner, transaction, listener."""
+        #: Who holds the leases this store takes: host, process id and a random part.
+        self.owner = new_owner()
+        self._mutex = threading.RLock()
+        self._owner_thread: int | None = None
+        self._depth = 0
+        self._conn: psycopg.Connection[Any] | None = None
+        self._begun = False
+        self._cache: dict[str, StoredExecution] = {}
+        self._recovered_ms = 0
+        self._notify = False
+        self._listener: psycopg.Connection[Any] | None = None
+        self._listen_lock = threading.Lock()
+        self.lock = TransactionLock(self)
+
     def close(self) -> None:
-        """Close the pool and the listening connection (idempotent)."""
+        """Close the pool (unless it is a clone's) and the listening connection (idempotent)."""
         with self._mutex:
-            self._pool.close()
+            if self._owns_pool:
+                self._pool.close()
         with self._listen_lock:
             if self._listener is not None:
                 self._listener.close()
                 self._listener = None
 
     def clone(self) -> PostgresStore:
-        """A new store on the same database, with its own pool and lease owner."""
-        return PostgresStore(
-            self._conninfo,
-            timeout=self._timeout,
-            lease_seconds=self.lease_ms / 1000,
-            pool_size=self._pool.max_size,
-        )
+        """A store on the same database with its own transactions and lease owner.
+
+        It shares this store's connection pool (grown by a connection for it), so that a
+        worker's threads do not each open a pool; close the clones before this store.
+        """
+        twin = copy.copy(self)
+        twin._fresh_state()
+        twin._owns_pool = False
+        pool = self._pool
+        pool.resize(pool.min_size, pool.max_size + 1)
+        return twin
 
     def __enter__(self) -> PostgresStore:
         return self
@@ -862,8 +874,8 @@ class PostgresStore:
         """Block until a commit schedules a task (any worker's), or ``timeout`` seconds pass.
 
         Returns:
-            True when woken by a notification; False after the timeout, or at once when the
-            listening connection failed (the caller polls instead; the next call reconnects).
+            True when woken by a notification; False after the timeout (also when the
+            listening connection failed: the next call reconnects).
         """
         with self._listen_lock:
             try:
@@ -879,7 +891,9 @@ class PostgresStore:
                 if self._listener is not None:
                     self._listener.close()
                     self._listener = None
-                return False
+            # The server is out of reach: wait as a poll would (no busy reconnecting).
+            time.sleep(timeout)
+            return False
 
     # --- beyond the protocol: serving, workflows, queries -------------------------------------
 
