@@ -322,3 +322,19 @@ def test_the_store_survives_a_server_restart(postgres_cluster: Cluster) -> None:
             assert store.load("arn:1") is not None
         assert store.find("f", "n1") == "arn:1"
         assert not store.wait_for_work(0.01)  # the listener reconnects (or says False)
+
+
+def test_clones_share_the_pool_and_give_their_connection_back(postgres_factory: Factory) -> None:
+    store = postgres_factory(pool_size=2)
+    twins = [store.clone() for _ in range(3)]
+    assert store._pool.max_size == 5 and all(t._pool is store._pool for t in twins)
+    assert len({store.owner, *(t.owner for t in twins)}) == 4  # each its own lease owner
+    create(twins[0])
+    assert store.find("f", "n1") == "arn:1"
+    with twins[1].lock:  # each its own transaction
+        twins[1].register_workflow("f", "m:f")
+        assert store.workflows() == {}
+    for twin in twins:
+        twin.close()
+        twin.close()
+    assert store._pool.max_size == 2 and store.workflows() == {"f": "m:f"}

@@ -260,6 +260,7 @@ class PostgresStore:
         self._notify = False
         self._listener: psycopg.Connection[Any] | None = None
         self._listen_lock = threading.Lock()
+        self._closed = False
         self.lock = TransactionLock(self)
 
     def close(self) -> None:
@@ -267,6 +268,10 @@ class PostgresStore:
         with self._mutex:
             if self._owns_pool:
                 self._pool.close()
+            elif not self._closed:
+                pool = self._pool
+                pool.resize(pool.min_size, max(pool.min_size, pool.max_size - 1))
+            self._closed = True
         with self._listen_lock:
             if self._listener is not None:
                 self._listener.close()
