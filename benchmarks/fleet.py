@@ -22,7 +22,9 @@ root:
 from __future__ import annotations
 
 import argparse
+import signal
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -224,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--ours-only", action="store_true", help="skip DBOS")
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM, still remove the throwaway cluster (the finally below).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     have_dbos = not args.ours_only
     if have_dbos:
         try:

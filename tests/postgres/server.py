@@ -9,6 +9,7 @@ The server binaries are found through ``$DURABLE_GEN_PG_BIN``, ``pg_config``, De
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import itertools
@@ -68,9 +69,11 @@ class Cluster:
         self._as_postgres = os.geteuid() == 0
         self._names = itertools.count(1)
         self._admin: Any = None
+        self._removed = False
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         os.chmod(self.root, 0o700)
+        atexit.register(self.remove)  # also when the session ends abnormally
         self._run(
             "initdb",
             "-D",
@@ -130,6 +133,10 @@ class Cluster:
         self.start()
 
     def remove(self) -> None:
+        if self._removed:
+            return
+        self._removed = True
+        atexit.unregister(self.remove)
         if self._admin is not None:
             self._admin.close()
         with contextlib.suppress(RuntimeError):
