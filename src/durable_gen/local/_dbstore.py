@@ -8,21 +8,27 @@ its own host, resets the invocation and schedules a new one.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterable
-from typing import Final, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
+
+import msgspec
 
 from .._errors import StoreError
-from ._store import ExecutionStore, StoredExecution, Task
+from .._wire import Event, Operation
+from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 
 __all__ = [
     "CALL",
     "DatabaseStore",
     "INVOCATION",
     "LeaseLostError",
+    "SqlReads",
     "StoreUnavailableError",
     "TransactionLock",
     "alive",
@@ -207,3 +213,114 @@ def alive(owner: str | None) -> bool:
 def same_host_prefix() -> str:
     """The start of the owner names of this host's stores."""
     return f"{_OWNER_HOST}:"
+
+
+_decode_operation = msgspec.json.Decoder(Operation).decode
+_decode_event = msgspec.json.Decoder(Event).decode
+
+
+@functools.cache
+def _pyformat(sql: str) -> str:
+    """``sql`` with psycopg's ``%s`` placeholders instead of SQLite's ``?``."""
+    return sql.replace("?", "%s")
+
+
+class SqlReads:
+    """The reads that SQLite and Postgres run alike (their placeholders aside).
+
+    A store sets ``_PYFORMAT`` (True: ``%s`` placeholders) and provides ``_read()``, a
+    context manager giving a connection whose ``execute(sql, params)`` returns a cursor.
+    Queries are written with ``?``.
+    """
+
+    _PYFORMAT: ClassVar[bool] = False
+    #: ``LIMIT`` that means no limit.
+    _NO_LIMIT: ClassVar[int | None] = -1
+    #: The column that orders tasks due at the same time by when they were scheduled.
+    _TASK_SEQ: ClassVar[str] = "rowid"
+
+    def _read(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _q(self, sql: str) -> str:
+        return _pyformat(sql) if self._PYFORMAT else sql
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        with self._read() as conn:
+            return conn.execute(self._q(sql), params).fetchone()
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._read() as conn:
+            rows: list[Any] = conn.execute(self._q(sql), params).fetchall()
+        return rows
+
+    def find(self, function_name: str, name: str) -> str | None:
+        """The ARN of the execution of ``function_name`` named ``name``, if there is one."""
+        row = self._one(
+            "SELECT arn FROM executions WHERE function_name = ? AND name = ?",
+            (function_name, name),
+        )
+        return None if row is None else str(row[0])
+
+    def lookup(self, arn: str) -> Callable[[str], Operation | None]:
+        """A function from operation id to the current operation of execution ``arn``."""
+        sql = self._q("SELECT body FROM operations WHERE arn = ? AND id = ?")
+        read = self._read
+
+        def get(op_id: str) -> Operation | None:
+            with read() as conn:
+                row = conn.execute(sql, (arn, op_id)).fetchone()
+            return None if row is None else _decode_operation(row[0])
+
+        return get
+
+    def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
+        """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
+        rows = self._all(
+            "SELECT body FROM operations WHERE arn = ? AND position >= ? ORDER BY position LIMIT ?",
+            (arn, start, self._NO_LIMIT if limit is None else limit),
+        )
+        return [_decode_operation(body) for (body,) in rows]
+
+    def operation_count(self, arn: str) -> int:
+        """How many operations execution ``arn`` has."""
+        row = self._one(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM operations WHERE arn = ?", (arn,)
+        )
+        return 0 if row is None else int(row[0])
+
+    def events(self, arn: str) -> list[Event]:
+        """The history events of ``arn``, in EventId order."""
+        rows = self._all("SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,))
+        return [_decode_event(body) for (body,) in rows]
+
+    def find_callback(self, callback_id: str) -> CallbackEntry | None:
+        """The entry of an issued callback id, or None if it was never issued."""
+        row = self._one(
+            "SELECT callback_id, arn, op_id, heartbeat_seconds FROM callbacks "
+            "WHERE callback_id = ?",
+            (callback_id,),
+        )
+        return None if row is None else CallbackEntry(*row)
+
+    def tasks_for(self, arn: str) -> list[Task]:
+        """The scheduled tasks of execution ``arn`` that nobody has claimed."""
+        rows = self._all(
+            "SELECT due_ms, arn, kind, op_id FROM tasks "
+            f"WHERE arn = ? AND lease_owner IS NULL ORDER BY due_ms, {self._TASK_SEQ}",
+            (arn,),
+        )
+        return [Task(*row) for row in rows]
+
+    def workflows(self) -> dict[str, str]:
+        """Every remembered workflow: function name → import path."""
+        rows = self._all("SELECT function_name, import_path FROM workflows")
+        return {str(name): str(path) for name, path in rows}
+
+    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
+        """How many operations of ``arn`` there are of each (type, status)."""
+        rows = self._all(
+            "SELECT type, status, COUNT(*) FROM operations WHERE arn = ? GROUP BY type, status",
+            (arn,),
+        )
+        return {(str(kind), str(status)): int(n) for kind, status, n in rows}

@@ -29,18 +29,18 @@ import copy
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
 from .._errors import StoreError
-from .._wire import Event, Operation
 from ._dbstore import (
     CALL,
     INVOCATION,
     LeaseLostError,
+    SqlReads,
     StoreUnavailableError,
     TransactionLock,
     alive,
@@ -50,7 +50,7 @@ from ._dbstore import (
     task_function,
     wall_ms,
 )
-from ._store import CallbackEntry, Change, StoredExecution, Task
+from ._store import Change, StoredExecution, Task
 
 if TYPE_CHECKING:
     import psycopg
@@ -73,8 +73,6 @@ _MIGRATION_LOCK: Final = 0x6467
 _encode_header = msgspec.msgpack.Encoder().encode
 _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _encode_json = msgspec.json.Encoder().encode
-_decode_operation = msgspec.json.Decoder(Operation).decode
-_decode_event = msgspec.json.Decoder(Event).decode
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -169,7 +167,7 @@ def redact(url: str) -> str:
 # --- the store --------------------------------------------------------------------------------
 
 
-class PostgresStore:
+class PostgresStore(SqlReads):
     """An ``ExecutionStore`` in a Postgres database: durable, and shared by a fleet of workers.
 
     Args:
@@ -191,6 +189,10 @@ class PostgresStore:
         >>> with PostgresStore("postgresql://localhost/durable") as store:  # doctest: +SKIP
         ...     service = LocalService(store=store)
     """
+
+    _PYFORMAT = True
+    _NO_LIMIT = None
+    _TASK_SEQ = "seq"
 
     def __init__(
         self,
@@ -504,78 +506,12 @@ class PostgresStore:
             row = conn.execute("SELECT header FROM executions WHERE arn = %s", (arn,)).fetchone()
         return None if row is None else _decode_header(row[0])
 
-    def find(self, function_name: str, name: str) -> str | None:
-        """The ARN of the execution of ``function_name`` named ``name``, if there is one."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT arn FROM executions WHERE function_name = %s AND name = %s",
-                (function_name, name),
-            ).fetchone()
-        return None if row is None else str(row[0])
-
     def executions(self) -> Iterator[StoredExecution]:
         """Every execution, in the order they started."""
         with self._read() as conn:
             rows = conn.execute("SELECT arn, header FROM executions ORDER BY seq").fetchall()
         cache = self._cache if self._in_tx else {}
         return iter([cache.get(arn) or _decode_header(header) for arn, header in rows])
-
-    def lookup(self, arn: str) -> Callable[[str], Operation | None]:
-        """A function from operation id to the current operation of execution ``arn``."""
-        sql = "SELECT body FROM operations WHERE arn = %s AND id = %s"
-
-        def get(op_id: str) -> Operation | None:
-            with self._read() as conn:
-                row = conn.execute(sql, (arn, op_id)).fetchone()
-            return None if row is None else _decode_operation(row[0])
-
-        return get
-
-    def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
-        """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT body FROM operations WHERE arn = %s AND position >= %s "
-                "ORDER BY position LIMIT %s",
-                (arn, start, limit),
-            ).fetchall()
-        return [_decode_operation(body) for (body,) in rows]
-
-    def operation_count(self, arn: str) -> int:
-        """How many operations execution ``arn`` has."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT COALESCE(MAX(position) + 1, 0) FROM operations WHERE arn = %s", (arn,)
-            ).fetchone()
-        return 0 if row is None else int(row[0])
-
-    def events(self, arn: str) -> list[Event]:
-        """The history events of ``arn``, in EventId order."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT body FROM events WHERE arn = %s ORDER BY event_id", (arn,)
-            ).fetchall()
-        return [_decode_event(body) for (body,) in rows]
-
-    def find_callback(self, callback_id: str) -> CallbackEntry | None:
-        """The entry of an issued callback id, or None if it was never issued."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT callback_id, arn, op_id, heartbeat_seconds FROM callbacks "
-                "WHERE callback_id = %s",
-                (callback_id,),
-            ).fetchone()
-        return None if row is None else CallbackEntry(*row)
-
-    def tasks_for(self, arn: str) -> list[Task]:
-        """The scheduled tasks of execution ``arn`` that nobody has claimed."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT due_ms, arn, kind, op_id FROM tasks "
-                "WHERE arn = %s AND lease_owner IS NULL ORDER BY due_ms, seq",
-                (arn,),
-            ).fetchall()
-        return [Task(*row) for row in rows]
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------
 
@@ -919,12 +855,6 @@ class PostgresStore:
                 (function_name, import_path),
             )
 
-    def workflows(self) -> dict[str, str]:
-        """Every remembered workflow: function name → import path."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT function_name, import_path FROM workflows").fetchall()
-        return {str(name): str(path) for name, path in rows}
-
     def resolve(self, ref: str) -> list[str]:
         """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
         with self._read() as conn:
@@ -936,16 +866,6 @@ class PostgresStore:
                 {"like": like},
             ).fetchall()
         return sorted(str(arn) for (arn,) in rows)
-
-    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
-        """How many operations of ``arn`` there are of each (type, status)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT type, status, COUNT(*) FROM operations WHERE arn = %s "
-                "GROUP BY type, status",
-                (arn,),
-            ).fetchall()
-        return {(str(kind), str(status)): int(n) for kind, status, n in rows}
 
     def next_due_ms(self) -> int | None:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""

@@ -35,11 +35,11 @@ from typing import Final, Literal
 import msgspec
 
 from .._errors import StoreError
-from .._wire import Event, Operation
 from ._dbstore import (
     CALL,
     INVOCATION,
     LeaseLostError,
+    SqlReads,
     StoreUnavailableError,
     TransactionLock,
     alive,
@@ -48,7 +48,7 @@ from ._dbstore import (
     task_function,
     wall_ms,
 )
-from ._store import CallbackEntry, Change, StoredExecution, Task
+from ._store import Change, StoredExecution, Task
 
 __all__ = ["LeaseLostError", "SqliteStore", "Synchronous"]
 
@@ -61,8 +61,6 @@ _RECOVER_EVERY_MS: Final = 50
 _encode_header = msgspec.msgpack.Encoder().encode
 _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _encode_json = msgspec.json.Encoder().encode
-_decode_operation = msgspec.json.Decoder(Operation).decode
-_decode_event = msgspec.json.Decoder(Event).decode
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -132,7 +130,7 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 # --- the store --------------------------------------------------------------------------------
 
 
-class SqliteStore:
+class SqliteStore(SqlReads):
     """An ``ExecutionStore`` in a SQLite file (WAL): durable, and shared by processes.
 
     Args:
@@ -434,15 +432,6 @@ class SqliteStore:
                 self._cache[arn] = ex
             return ex
 
-    def find(self, function_name: str, name: str) -> str | None:
-        """The ARN of the execution of ``function_name`` named ``name``, if there is one."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT arn FROM executions WHERE function_name = ? AND name = ?",
-                (function_name, name),
-            ).fetchone()
-        return None if row is None else str(row[0])
-
     def executions(self) -> Iterator[StoredExecution]:
         """Every execution, in the order they started."""
         with self._read() as conn:
@@ -450,63 +439,6 @@ class SqliteStore:
             cache = self._cache if self._depth else {}
             found = [cache.get(arn) or _decode_header(header) for arn, header in rows]
         return iter(found)
-
-    def lookup(self, arn: str) -> Callable[[str], Operation | None]:
-        """A function from operation id to the current operation of execution ``arn``."""
-        sql = "SELECT body FROM operations WHERE arn = ? AND id = ?"
-
-        def get(op_id: str) -> Operation | None:
-            with self._read() as conn:
-                row = conn.execute(sql, (arn, op_id)).fetchone()
-            return None if row is None else _decode_operation(row[0])
-
-        return get
-
-    def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
-        """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT body FROM operations WHERE arn = ? AND position >= ? "
-                "ORDER BY position LIMIT ?",
-                (arn, start, -1 if limit is None else limit),
-            ).fetchall()
-        return [_decode_operation(body) for (body,) in rows]
-
-    def operation_count(self, arn: str) -> int:
-        """How many operations execution ``arn`` has."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT MAX(position) FROM operations WHERE arn = ?", (arn,)
-            ).fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
-
-    def events(self, arn: str) -> list[Event]:
-        """The history events of ``arn``, in EventId order."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,)
-            ).fetchall()
-        return [_decode_event(body) for (body,) in rows]
-
-    def find_callback(self, callback_id: str) -> CallbackEntry | None:
-        """The entry of an issued callback id, or None if it was never issued."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT callback_id, arn, op_id, heartbeat_seconds FROM callbacks "
-                "WHERE callback_id = ?",
-                (callback_id,),
-            ).fetchone()
-        return None if row is None else CallbackEntry(*row)
-
-    def tasks_for(self, arn: str) -> list[Task]:
-        """The scheduled tasks of execution ``arn`` that nobody has claimed."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT due_ms, arn, kind, op_id FROM tasks "
-                "WHERE arn = ? AND lease_owner IS NULL ORDER BY due_ms, rowid",
-                (arn,),
-            ).fetchall()
-        return [Task(*row) for row in rows]
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------
 
@@ -746,12 +678,6 @@ class SqliteStore:
                 (function_name, import_path),
             )
 
-    def workflows(self) -> dict[str, str]:
-        """Every remembered workflow: function name → import path."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT function_name, import_path FROM workflows").fetchall()
-        return {str(name): str(path) for name, path in rows}
-
     def resolve(self, ref: str) -> list[str]:
         """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
         like = _like_escape(ref) + "%"
@@ -763,15 +689,6 @@ class SqliteStore:
                 (ref, like),
             ).fetchall()
         return sorted(str(arn) for (arn,) in rows)
-
-    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
-        """How many operations of ``arn`` there are of each (type, status)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT type, status, COUNT(*) FROM operations WHERE arn = ? GROUP BY type, status",
-                (arn,),
-            ).fetchall()
-        return {(str(kind), str(status)): int(n) for kind, status, n in rows}
 
     def next_due_ms(self) -> int | None:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""
