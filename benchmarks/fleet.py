@@ -30,29 +30,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import durable_gen as dg
 from durable_gen.local import Worker
 
+from .sqlite_throughput import sequential, short
+
 __all__ = ["main"]
-
-
-@dg.step
-def increment(x: int) -> int:
-    return x + 1
-
-
-@dg.workflow
-def sequential(n: int):  # type: ignore[no-untyped-def]
-    x = 0
-    for _ in range(n):
-        x = yield increment(x)
-    return x
-
-
-@dg.workflow
-def short(x: int):  # type: ignore[no-untyped-def]
-    y = yield increment(x)
-    return (yield increment(y))
 
 
 class Databases:

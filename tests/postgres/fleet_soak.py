@@ -36,6 +36,7 @@ from durable_gen.local._dbstore import DatabaseStore
 from durable_gen.local._url import open_store
 
 from ..soak import flows as soak_flows
+from ..soak.crash import _lines
 from . import flows
 from .server import Cluster, find_bindir
 
@@ -91,14 +92,6 @@ def _spawn(url: str, env: dict[str, str], concurrency: int = 1) -> subprocess.Po
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def _lines(log: Path) -> list[list[str]]:
-    try:
-        text = log.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    return [line.split() for line in text.splitlines() if line.count(" ") == 2]
 
 
 def _recorded(store: DatabaseStore, arns: list[str]) -> set[str]:

@@ -18,10 +18,7 @@ def add(a: int, b: int) -> int:
 
 @dg.workflow
 def adder(n: int):  # type: ignore[no-untyped-def]
-    total = 0
-    for i in range(n):
-        total = yield add(total, i)
-    return total
+    return (yield from _sum(add, n))
 
 
 @dg.step
@@ -34,9 +31,14 @@ def slow_add(a: int, b: int) -> int:
 
 @dg.workflow
 def slow_adder(n: int):  # type: ignore[no-untyped-def]
+    return (yield from _sum(slow_add, n))
+
+
+def _sum(step: Any, n: int):  # type: ignore[no-untyped-def]
+    """0 + 1 + ... + (n - 1), one step per addition."""
     total = 0
     for i in range(n):
-        total = yield slow_add(total, i)
+        total = yield step(total, i)
     return total
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "new_owner",
     "reset_invocation",
     "task_function",
+    "upgrade_schema",
     "wall_ms",
 ]
 
@@ -324,3 +325,36 @@ class SqlReads:
             (arn,),
         )
         return {(str(kind), str(status)): int(n) for kind, status, n in rows}
+
+
+def upgrade_schema(
+    conn: Any,
+    migrations: list[Callable[[Any], None]],
+    *,
+    where: object,
+    placeholder: str = "?",
+) -> None:
+    """Bring the schema in ``conn`` (in a write transaction) to ``len(migrations)``.
+
+    Migration ``i`` upgrades a database from schema version ``i`` to ``i + 1``.
+
+    Raises:
+        StoreError: the database's schema is newer than ``migrations`` know.
+    """
+    latest = len(migrations)
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        version = 0
+    else:
+        version = int(row[0])
+    if version > latest:
+        raise StoreError(
+            f"the database {where} has schema version {version}, newer than this durable_gen "
+            f"knows ({latest}); upgrade durable_gen to open it"
+        )
+    for migrate in migrations[version:]:
+        migrate(conn)
+    if version != latest:
+        conn.execute(f"UPDATE schema_version SET version = {placeholder}", (latest,))

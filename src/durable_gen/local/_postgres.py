@@ -29,7 +29,7 @@ import copy
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +48,7 @@ from ._dbstore import (
     reset_invocation,
     same_host_prefix,
     task_function,
+    upgrade_schema,
     wall_ms,
 )
 from ._store import Change, StoredExecution, Task
@@ -130,8 +131,14 @@ _SCHEMA_V1: Final = (
         import_path TEXT NOT NULL)""",
 )
 
+
+def _schema_v1(conn: psycopg.Connection[Any]) -> None:
+    for statement in _SCHEMA_V1:
+        conn.execute(statement)
+
+
 #: Migration ``i`` upgrades a database from schema version ``i`` to ``i + 1``; append only.
-_MIGRATIONS: Final[list[tuple[str, ...]]] = [_SCHEMA_V1]
+_MIGRATIONS: Final[list[Callable[[Any], None]]] = [_schema_v1]
 
 #: The schema version this code writes.
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
@@ -316,23 +323,7 @@ class PostgresStore(SqlReads):
             return  # the usual case: no lock needed to open
         with self._tx() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-                version = 0
-            else:
-                version = int(row[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the database {self.url} has schema version {version}, newer than this "
-                    f"durable_gen knows ({SCHEMA_VERSION}); upgrade durable_gen to open it"
-                )
-            for statements in _MIGRATIONS[version:]:
-                for statement in statements:
-                    conn.execute(statement)
-            if version != SCHEMA_VERSION:
-                conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
+            upgrade_schema(conn, _MIGRATIONS, where=self.url, placeholder="%s")
 
     def _current_version(self) -> int:
         errors = self._psycopg.errors

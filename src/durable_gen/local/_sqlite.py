@@ -46,6 +46,7 @@ from ._dbstore import (
     new_owner,
     reset_invocation,
     task_function,
+    upgrade_schema,
     wall_ms,
 )
 from ._store import Change, StoredExecution, Task
@@ -261,22 +262,7 @@ class SqliteStore(SqlReads):
             return  # the usual case: no write lock needed to open
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-                version = 0
-            else:
-                version = int(row[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the database {self.path} has schema version {version}, newer than this "
-                    f"durable_gen knows ({SCHEMA_VERSION}); upgrade durable_gen to open it"
-                )
-            for migrate in _MIGRATIONS[version:]:
-                migrate(conn)
-            if version != SCHEMA_VERSION:
-                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            upgrade_schema(conn, _MIGRATIONS, where=self.path)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
