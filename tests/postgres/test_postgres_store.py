@@ -267,34 +267,6 @@ def test_renewing_extends_the_leases_held(postgres_factory: Factory) -> None:
     assert other.renew_leases() == 0
 
 
-def test_serving_filters_invocations_not_timers(postgres_factory: Factory) -> None:
-    store = postgres_factory()
-    ex = create(store)
-    change = Change(ex)
-    change.tasks = (Task(5, "arn:1", "invocation", ""), Task(9, "arn:1", "wait", "w"))
-    store.commit([change])
-    store.serve(["other"])
-    assert store.next_task() == Task(9, "arn:1", "wait", "w")
-    store.serve(["f"])
-    assert store.next_task() == Task(5, "arn:1", "invocation", "")
-    store.serve(None)
-    assert store.next_task() == Task(5, "arn:1", "invocation", "")
-
-
-def test_resolve_and_workflows(postgres_factory: Factory) -> None:
-    store = postgres_factory()
-    create(store, "arn:x/abc-1", "abc-1")
-    create(store, "arn:x/abd-2", "abd-2")
-    assert store.resolve("arn:x/abc-1") == ["arn:x/abc-1"]
-    assert store.resolve("abc") == ["arn:x/abc-1"]
-    assert store.resolve("ab") == ["arn:x/abc-1", "arn:x/abd-2"]
-    assert store.resolve("a_") == [] and store.resolve("zz") == []
-    store.register_workflow("f", "pkg.mod:flow")
-    store.register_workflow("f", "pkg.mod:flow2")
-    assert store.workflows() == {"f": "pkg.mod:flow2"}
-    assert store.operation_counts("arn:x/abc-1") == {("EXECUTION", "STARTED"): 1}
-
-
 def test_a_commit_that_schedules_work_wakes_a_listener(postgres_factory: Factory) -> None:
     listener, writer = postgres_factory(), postgres_factory()
     ex = create(writer)
