@@ -63,10 +63,13 @@ class Cluster:
     def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
         self.durable = durable
-        self.root = Path(tempfile.mkdtemp(prefix="durable-gen-pg-"))
+        self._as_postgres = os.geteuid() == 0
+        # As root the server runs as the postgres user, who must reach the directory: /tmp
+        # rather than a $TMPDIR that may sit in root's home.
+        where = "/tmp" if self._as_postgres and os.path.isdir("/tmp") else None
+        self.root = Path(tempfile.mkdtemp(prefix="durable-gen-pg-", dir=where))
         self.data = self.root / "data"
         self.port = free_port()
-        self._as_postgres = os.geteuid() == 0
         self._names = itertools.count(1)
         self._admin: Any = None
         self._removed = False
