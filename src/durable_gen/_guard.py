@@ -145,17 +145,17 @@ def _short(cmd: object) -> str:
 # --- a command used as its result ------------------------------------------------------------
 
 
-def explained(error: Exception) -> Exception:
+def explained(error: Exception, command: type) -> Exception:
     """``error``, or an error of the same type that says to ``yield`` the command, when the
     body failed by using a command as if it were its result (``charge(x).total``,
-    ``charge(x) + 1``)."""
+    ``charge(x) + 1``). ``command`` is the base class of commands (passed in: the commands
+    module imports this one)."""
     if not isinstance(error, (AttributeError, TypeError)):
         return error
-    from ._commands import Command  # the failure path only
 
     advice: Exception
     obj = getattr(error, "obj", None) if isinstance(error, AttributeError) else None
-    if isinstance(error, AttributeError) and isinstance(obj, Command):
+    if isinstance(error, AttributeError) and isinstance(obj, command):
         if "yield" in str(error):
             return error
         advice = AttributeError(
@@ -167,7 +167,7 @@ def explained(error: Exception) -> Exception:
     elif isinstance(error, TypeError) and "yield" not in str(error):
         text = str(error)
         names = {"_PrevalidatedStep", "Step"}
-        names |= {cls.__name__ for cls in _subclasses(Command)}
+        names |= {cls.__name__ for cls in _subclasses(command)}
         if not any(f"'{name}'" in text for name in names):
             return error
         advice = TypeError(

@@ -43,7 +43,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import _guard  # mistake detection
+from . import _codec, _guard  # _guard: mistake detection
 from ._actions import (
     Action,
     CheckpointMode,
@@ -63,6 +63,7 @@ from ._aws_names import is_aws_wait_for_callback_name, wait_for_callback_names
 from ._commands import (
     CallbackHandle,
     Child,
+    Command,
     CreateCallback,
     Invoke,
     Map,
@@ -184,7 +185,16 @@ class Interpreter(StepHandlers):
         super().__init__(operations, execution_arn, check_mode(checkpointing), clock)
         self.workflow = workflow
         self.serdes = serdes
-        self._input = loads(self._input_payload, serdes) if self._has_input else input
+        self._input = (
+            loads(
+                self._input_payload,
+                serdes,
+                type_=_codec.input_type(workflow) if serdes is None else Any,
+                what="the workflow input",
+            )
+            if self._has_input
+            else input
+        )
         self._outcome: Succeeded | Failed | None = None
         self._done: Done | None = None
         self._started = False
@@ -400,7 +410,7 @@ class Interpreter(StepHandlers):
             except Fatal:
                 raise
             except Exception as error:
-                error = _guard.explained(error)  # _guard: a command used as its result
+                error = _guard.explained(error, Command)  # _guard: a command used as its result
                 fiber.alive = False
                 fiber.on_done(fiber, None, error)
                 return
@@ -510,7 +520,12 @@ class Interpreter(StepHandlers):
             if d is None or not d.callback_id:
                 return None
             return (
-                CallbackHandle(callback_id=d.callback_id, operation_id=op.id, serdes=serdes),
+                CallbackHandle(
+                    callback_id=d.callback_id,
+                    operation_id=op.id,
+                    serdes=serdes,
+                    result_type=cmd.result_type,
+                ),
                 None,
             )
 
@@ -519,6 +534,7 @@ class Interpreter(StepHandlers):
     def _on_await_callback(self, fiber: Fiber, handle: CallbackHandle) -> Answer:
         fiber.ran_before = False
         serdes = handle.serdes
+        type_ = Any if handle.result_type is None else handle.result_type
 
         def answered(op: Operation) -> Answer | None:
             status = op.status
@@ -526,7 +542,7 @@ class Interpreter(StepHandlers):
                 return None
             d = op.callback_details
             if status == "SUCCEEDED":
-                return (loads(d.result if d else None, serdes), None)
+                return _decoded(d.result if d else None, serdes, type_, "the callback result")
             return (None, callback_error(d.error if d else None, status))
 
         return self._block(fiber, handle.operation_id, answered)
@@ -546,13 +562,14 @@ class Interpreter(StepHandlers):
                 ),
             )
         serdes = cmd.serdes
+        type_ = Any if cmd.result_type is None else cmd.result_type
 
         def finished(op: Operation) -> Answer | None:
             if op.status not in TERMINAL_STATUSES:
                 return None
             d = op.chained_invoke_details
             if op.status == "SUCCEEDED":
-                return (loads(d.result if d else None, serdes), None)
+                return _decoded(d.result if d else None, serdes, type_, "the Invoke result")
             err = d.error if d else None
             if err is None:
                 err = ErrorObject(
@@ -577,6 +594,7 @@ class Interpreter(StepHandlers):
             lambda: wf(*args, **kwargs),
             cmd.serdes,
             ChildFailedError,
+            _codec.result_type(wf) if cmd.serdes is None else Any,
         )
 
     def _on_wait_for_callback(self, fiber: Fiber, cmd: WaitForCallback) -> Answer:
@@ -598,6 +616,7 @@ class Interpreter(StepHandlers):
                 timeout=cmd.timeout,
                 heartbeat_timeout=cmd.heartbeat_timeout,
                 serdes=cmd.serdes,
+                result_type=cmd.result_type,
             )
             yield Step(
                 plain(cmd.submitter), (handle.callback_id,), name=submitter_name, retry=cmd.retry
@@ -605,7 +624,15 @@ class Interpreter(StepHandlers):
             return (yield handle)
 
         return self._enter_context(
-            fiber, op_id, rec, "WaitForCallback", cmd.name, body, cmd.serdes, CallbackFailedError
+            fiber,
+            op_id,
+            rec,
+            "WaitForCallback",
+            cmd.name,
+            body,
+            cmd.serdes,
+            CallbackFailedError,
+            Any if cmd.result_type is None else cmd.result_type,
         )
 
     # --- versioning and deterministic helpers ----------------------------------------------------
@@ -673,3 +700,12 @@ def _wait_done(op: Operation) -> Answer | None:
     if op.status in TERMINAL_STATUSES:
         return SEND_NONE
     return None
+
+
+def _decoded(payload: str | None, serdes: Serdes | None, type_: Any, what: str) -> Answer:
+    """A recorded result as the workflow receives it: a payload that does not decode (into
+    its declared type) raises at the yield, where the workflow can catch it."""
+    try:
+        return (loads(payload, serdes, type_=type_, what=what), None)
+    except SerializationError as exc:
+        return (None, exc)

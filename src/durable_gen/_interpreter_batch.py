@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from ._batch import BatchItem, BatchResult, decide
+from ._codec import decode_batch, item_types
 from ._commands import (
     Branch,
     Command,
@@ -48,7 +49,7 @@ from ._errors import (
 from ._failure import error_object, raise_error
 from ._ids import operation_id
 from ._interpreter_core import BLOCKED, Answer, Core, Fatal, Fiber, Gen, generator, one_step, plain
-from ._serdes import Serdes, dumps, loads
+from ._serdes import dumps, loads
 from ._wire import TERMINAL_STATUSES, ErrorObject
 
 __all__ = ["BatchHandlers", "Compensate"]
@@ -61,6 +62,7 @@ class _Batch:
         "cmd",
         "done",
         "fiber",
+        "item_types",
         "names",
         "next",
         "op_id",
@@ -96,6 +98,13 @@ class _Batch:
         self.done = False
         self.reason: str | None = None
         self.succeeded = 0
+        #: What each item's result decodes into (one type, or one per branch).
+        self.item_types: Any = Any if cmd.item_serdes is not None else item_types(cmd)
+
+    def item_type(self, i: int) -> Any:
+        """The declared type of item ``i``'s result."""
+        types = self.item_types
+        return types[i] if isinstance(types, list) else types
 
 
 class Compensate(Command[Any], frozen=True):
@@ -152,7 +161,7 @@ class BatchHandlers(Core):
             d = rec.context_details
             if rec.status == "SUCCEEDED":
                 if not (d and d.replay_children):
-                    return (self._decode_batch(d.result if d else None, cmd.serdes), None)
+                    return (self._decode_batch(d.result if d else None, cmd), None)
                 rebuild = True
             elif rec.status in TERMINAL_STATUSES:
                 return (None, raise_error(ChildFailedError, d.error if d else None))
@@ -168,14 +177,12 @@ class BatchHandlers(Core):
             return self._batch_result_now(batch)
         return BLOCKED
 
-    def _decode_batch(self, payload: str | None, serdes: Serdes | None) -> Any:
-        if serdes is not None:
-            return loads(payload, serdes)
-        if not payload:
-            return BatchResult(items=[], completion_reason="ALL_COMPLETED")
+    def _decode_batch(self, payload: str | None, cmd: Map[Any] | Parallel[Any]) -> Any:
+        if cmd.serdes is not None:
+            return loads(payload, cmd.serdes)
         try:
-            return msgspec.json.decode(payload, type=BatchResult)
-        except msgspec.DecodeError as exc:
+            return decode_batch(payload, item_types(cmd), what=f"the result of {cmd.name!r}")
+        except SerializationError as exc:
             raise Fatal(
                 InvalidInputError(f"a recorded Map/Parallel result is not a batch result: {exc}")
             ) from exc
@@ -201,8 +208,17 @@ class BatchHandlers(Core):
             if rec is not None and rec.status in TERMINAL_STATUSES:
                 d = rec.context_details
                 if rec.status == "SUCCEEDED" and not (d and d.replay_children):
-                    value = loads(d.result if d else None, cmd.item_serdes)
-                    self._item_done(batch, i, value, None)
+                    try:
+                        value = loads(
+                            d.result if d else None,
+                            cmd.item_serdes,
+                            type_=batch.item_type(i),
+                            what=f"the result of {name!r}",
+                        )
+                    except SerializationError as exc:
+                        self._item_done(batch, i, None, error_object(exc))
+                    else:
+                        self._item_done(batch, i, value, None)
                     continue
                 if rec.status != "SUCCEEDED":
                     self._item_done(batch, i, None, (d.error if d else None) or ErrorObject())
@@ -235,7 +251,7 @@ class BatchHandlers(Core):
                 return
             result, err = self._settle_context(
                 iter_id, batch.op_id, item_type, name, serdes, value, exc,
-                record=not replay_children,
+                record=not replay_children, type_=batch.item_type(i),
             )  # fmt: skip
             self._item_done(batch, i, result, err)
             if not batch.done:
@@ -307,7 +323,7 @@ class BatchHandlers(Core):
                     batch.op_id, batch.fiber.parent_id, batch.sub_type, cmd.name, payload, summary
                 )
             )
-        return (self._decode_batch(payload, cmd.serdes), None)
+        return (self._decode_batch(payload, cmd), None)
 
 
 def _compensate(

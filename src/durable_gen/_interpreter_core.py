@@ -381,6 +381,7 @@ class Core:
         make_gen: Callable[[], Any],
         serdes: Serdes | None,
         error_cls: type[OperationError],
+        type_: Any = Any,
     ) -> Answer:
         """Run ``make_gen()`` as a child context at ``op_id`` (rule 3 for a recorded one)."""
         replaying_children = False
@@ -388,7 +389,7 @@ class Core:
             d = rec.context_details
             if rec.status == "SUCCEEDED":
                 if not (d and d.replay_children):
-                    return (loads(d.result if d else None, serdes), None)
+                    return self._decoded(d.result if d else None, serdes, type_, sub_type, name)
                 replaying_children = True
             elif rec.status in TERMINAL_STATUSES:
                 return (None, self._context_error(sub_type, error_cls, d.error if d else None))
@@ -400,7 +401,7 @@ class Core:
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
             result, err = self._settle_context(
                 op_id, fiber.parent_id, sub_type, name, serdes, value, exc,
-                record=not replaying_children,
+                record=not replaying_children, type_=type_,
             )  # fmt: skip
             if err is not None:
                 self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
@@ -410,6 +411,17 @@ class Core:
         self._expanded.add(op_id)
         self._ready.append((Fiber(generator(make_gen), op_id, done), None, None))
         return BLOCKED
+
+    @staticmethod
+    def _decoded(
+        payload: str | None, serdes: Serdes | None, type_: Any, sub_type: str, name: str | None
+    ) -> Answer:
+        """A recorded context result as the workflow receives it (a decoding error raises at
+        the yield, where the workflow can catch it)."""
+        try:
+            return (loads(payload, serdes, type_=type_, what=f"the result of {name!r}"), None)
+        except SerializationError as exc:
+            return (None, exc)
 
     def _settle_context(
         self,
@@ -422,11 +434,15 @@ class Core:
         exc: BaseException | None,
         *,
         record: bool,
+        type_: Any = Any,
     ) -> tuple[Any, ErrorObject | None]:
         """A finished context's (result, None) or (None, error), recording it when asked."""
         if exc is None:
+            what = f"the result of context {name!r}"
             try:
-                payload = dumps(value, serdes, what=f"the result of context {name!r}")
+                payload = dumps(value, serdes, what=what)
+                # what the workflow receives now is what every replay decodes
+                result = loads(payload, serdes, type_=type_, what=what)
             except SerializationError as error:
                 exc = error
             else:
@@ -434,7 +450,7 @@ class Core:
                     self._updates.append(
                         self._context_success(op_id, parent, sub_type, name, payload)
                     )
-                return loads(payload, serdes), None
+                return result, None
         err = error_object(exc)
         if record:
             self._updates.append(
@@ -465,8 +481,9 @@ def describe(type_: str, sub_type: str | None, name: str | None, parent: str | N
 
 
 def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The function to call: a ``@step`` function's plain function, else ``fn``."""
-    return fn.fn if isinstance(fn, StepFunction) else fn
+    """The function to call: a ``@step`` function's plain function (without the guard that
+    refuses to run it in a workflow body: the driver runs it outside), else ``fn``."""
+    return fn._fn if isinstance(fn, StepFunction) else fn
 
 
 def generator(factory: Callable[[], Any]) -> Gen:

@@ -24,11 +24,10 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from hashlib import blake2b
 from itertools import count
-from typing import Any, Final
-
-import msgspec
+from typing import Any
 
 from ._actions import CheckpointMode, StepTask
+from ._codec import result_reader
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -61,8 +60,6 @@ from ._wire import (
 )
 
 __all__ = ["Run", "StepHandlers"]
-
-_json_decode: Final = msgspec.json.Decoder().decode
 
 
 @lru_cache(maxsize=4096)
@@ -151,13 +148,18 @@ class StepHandlers(BatchHandlers):
         if run.condition:
             self._condition_checked(run, value)
             return
+        what = f"the result of step {run.name!r}"
         try:
-            payload = dumps(value, run.serdes, what=f"the result of step {run.name!r}")
+            payload = dumps(value, run.serdes, what=what)
+            # The workflow receives what every replay decodes: the payload in the declared type.
+            if run.serdes is None:
+                value = result_reader(run.fn)(payload, what)
+            else:
+                value = loads(payload, run.serdes)
         except SerializationError as exc:
             self._step_final_failure(run, exc)
             return
         self._step_outcome(run, "SUCCEED", payload=payload)
-        value = loads(payload, run.serdes)
         cmd = run.cmd
         if isinstance(cmd, Step) and cmd.compensate is not None:
             fiber.undo.append((cmd.compensate, value, run.name))
@@ -242,13 +244,13 @@ class StepHandlers(BatchHandlers):
         if rec is not None and rec.status == "SUCCEEDED":  # the replay path: keep it short
             details = rec.step_details
             payload = details.result if details else None
-            if cmd.serdes is None and payload:
-                try:
-                    value = _json_decode(payload)
-                except msgspec.DecodeError:
-                    value = loads(payload)  # raises the SerializationError with its advice
-            else:
-                value = loads(payload, cmd.serdes)
+            try:
+                if cmd.serdes is None:
+                    value = result_reader(cmd.fn)(payload, f"the result of step {name!r}")
+                else:
+                    value = loads(payload, cmd.serdes)
+            except SerializationError as exc:
+                return (None, exc)  # raised at the yield, where the workflow can catch it
             if cmd.compensate is not None:
                 fiber.undo.append((cmd.compensate, value, name))
             return (value, None)
@@ -311,7 +313,13 @@ class StepHandlers(BatchHandlers):
                     run.args = (loads(d.result if d else None, run.serdes),)
                 return self._schedule(run)
             if op.status == "SUCCEEDED":
-                return (loads(d.result if d else None, run.serdes), None)
+                payload = d.result if d else None
+                try:
+                    if run.serdes is None and not run.condition:
+                        return (result_reader(run.fn)(payload, f"the result of {run.name!r}"), None)
+                    return (loads(payload, run.serdes), None)
+                except SerializationError as exc:
+                    return (None, exc)
             if op.status in TERMINAL_STATUSES:
                 return (None, step_error(d.error if d else None))
             return None

@@ -137,8 +137,16 @@ _OPTION_DESTS: Final = frozenset(
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    path = Path(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+def _db_url(args: argparse.Namespace) -> str:
+    """The database the command works on: a SQLite path, ``sqlite:///...`` or ``postgresql://``."""
+    url = str(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+    if "://" not in url:
+        _db_path(args, url)
+    return url
+
+
+def _db_path(args: argparse.Namespace, url: str) -> Path:
+    path = Path(url)
     if path.is_dir():
         source = "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
         raise CliError(
@@ -149,15 +157,15 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
-    from .local import SqliteStore
+    from .local import open_store
 
-    path = _db_path(args)
-    if must_exist and not path.exists():
+    url = _db_url(args)
+    if must_exist and "://" not in url and not Path(url).exists():
         raise CliError(
-            f"no database at {path}: start an execution first (durable-gen start ...), or "
+            f"no database at {url}: start an execution first (durable-gen start ...), or "
             "point --db (or DURABLE_GEN_DB) at an existing one"
         )
-    return SqliteStore(path, timeout=args.lock_timeout)
+    return open_store(url, timeout=args.lock_timeout)
 
 
 def _service(store: Any) -> Any:
@@ -256,9 +264,9 @@ def _worker(
     args: argparse.Namespace, store_options: dict[str, Any] | None = None, **kwargs: Any
 ) -> Iterator[Any]:
     """A ``Worker`` on the command's database; the database is closed afterwards."""
-    from .local import SqliteStore, Worker
+    from .local import Worker, open_store
 
-    store = SqliteStore(_db_path(args), timeout=args.lock_timeout, **(store_options or {}))
+    store = open_store(_db_url(args), timeout=args.lock_timeout, **(store_options or {}))
     try:
         with Worker(store, **kwargs) as worker:
             yield worker
@@ -401,6 +409,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             functions=functions,
             poll=args.poll,
             skip_time=args.skip_time,
+            concurrency=args.concurrency,
         ) as worker:
             # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
             signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
@@ -421,6 +430,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
     return value
 
 
@@ -448,7 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
         "--db",
-        help=f"the SQLite database (default: $DURABLE_GEN_DB, else ./{DEFAULT_DB})",
+        help=(
+            "the database: a SQLite file, sqlite:///FILE or postgresql://USER@HOST/DB "
+            f"(default: $DURABLE_GEN_DB, else ./{DEFAULT_DB})"
+        ),
     )
     common.add_argument(
         "--lock-timeout",
@@ -526,6 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also serve this function under NAME (an Invoke target); repeatable",
     )
     p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="executions run at once (default 1)",
+    )
     p.set_defaults(handler=_cmd_worker)
     return parser
 

@@ -142,7 +142,6 @@ def _parameters(fn: Any) -> list[str]:
 #: Pages whose blocks do not run yet, and why. A page leaves this list when it is fixed (the
 #: xfail is strict: a listed page that passes fails the run, so the list cannot go stale).
 NOT_YET: dict[str, str] = {
-    "docs/guide.md": "values are not decoded into declared types yet",
     "docs/cli.md": "imports an app.tax module the page does not create",
     "docs/embedding.md": "its blocks are excerpts of examples/embedding.py",
     "docs/lambda.md": "a fragment with a yield outside a workflow; a boto3 client needs a region",

@@ -17,6 +17,8 @@ from durable_gen import _errors
 NOT_IN_THE_TREE = {
     # Control flow inside the interpreter: turned into a failed outcome before it leaves.
     "durable_gen._interpreter_core.Fatal",
+    # A warning category (the body built a command it never yielded), not an error.
+    "durable_gen._guard.UnyieldedCommandWarning",
     # Control flow inside the codec: a payload that is not AWS's envelope is read as plain JSON.
     "durable_gen._codec._NotEnvelope",
     # The test harness's simulated process crash: a BaseException so no `except Exception`
@@ -31,7 +33,7 @@ BRANCHES: dict[type[Exception], set[str]] = {
     dg.SerializationError: {"SerializationError", "PayloadTooLargeError"},
     dg.NonDeterminismError: {"NonDeterminismError"},
     dg.InvalidInputError: {"InvalidInputError"},
-    dg.StoreError: {"StoreError", "LeaseLostError"},
+    dg.StoreError: {"StoreError", "LeaseLostError", "StoreUnavailableError"},
     dg.ServiceError: {
         "ServiceError",
         "InvalidCheckpointTokenError",

@@ -11,6 +11,7 @@ from ._clock import Clock as Clock
 from ._clock import RealClock as RealClock
 from ._clock import VirtualClock as VirtualClock
 from ._engine import LocalService as LocalService
+from ._postgres import PostgresStore as PostgresStore
 from ._run import register_function as register_function
 from ._run import run as run
 from ._run import workflow_name as workflow_name
@@ -18,6 +19,7 @@ from ._sqlite import SqliteStore as SqliteStore
 from ._store import ExecutionRecord as ExecutionRecord
 from ._store import ExecutionStore as ExecutionStore
 from ._store import MemoryStore as MemoryStore
+from ._url import open_store as open_store
 from ._worker import Worker as Worker
 
 __all__ = [
@@ -26,10 +28,12 @@ __all__ = [
     "ExecutionStore",
     "LocalService",
     "MemoryStore",
+    "PostgresStore",
     "RealClock",
     "SqliteStore",
     "VirtualClock",
     "Worker",
+    "open_store",
     "register_function",
     "run",
     "workflow_name",

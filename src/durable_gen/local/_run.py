@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from .._codec import result_type
 from .._driver import CheckpointMode, make_handler
 from .._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
 from .._plugins import Plugin
@@ -74,7 +75,7 @@ def run(
         register_function(engine, fname, fn, checkpointing=checkpointing)
     arn = engine.start(name, dumps(input, serdes, what="the workflow input"))
     record = engine.run(arn)
-    result: R = outcome(engine, record, serdes)
+    result: R = outcome(engine, record, serdes, result_type(workflow) if serdes is None else Any)
     return result
 
 
@@ -98,11 +99,16 @@ def register_function(
     engine.register(name, plain, durable=False)
 
 
-def outcome(engine: LocalService, record: ExecutionRecord, serdes: Serdes | None = None) -> Any:
+def outcome(
+    engine: LocalService,
+    record: ExecutionRecord,
+    serdes: Serdes | None = None,
+    type_: Any = Any,
+) -> Any:
     """The result of a finished execution record, or the matching error."""
     status = record.status
     if status == "SUCCEEDED":
-        return loads(record.result, serdes)
+        return loads(record.result, serdes, type_=type_, what="the workflow result")
     if status == "RUNNING":
         waiting = engine.waiting_on(record.arn)
         raise ExecutionSuspendedError(

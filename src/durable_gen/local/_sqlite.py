@@ -25,10 +25,8 @@ several worker processes share it. Rules:
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,29 +35,33 @@ from typing import Final, Literal
 import msgspec
 
 from .._errors import StoreError
-from .._wire import Event, Operation
-from ._store import CallbackEntry, Change, StoredExecution, Task
+from ._dbstore import (
+    CALL,
+    INVOCATION,
+    LeaseLostError,
+    SqlReads,
+    StoreUnavailableError,
+    TransactionLock,
+    alive,
+    new_owner,
+    reset_invocation,
+    task_function,
+    upgrade_schema,
+    wall_ms,
+)
+from ._store import Change, StoredExecution, Task
 
 __all__ = ["LeaseLostError", "SqliteStore", "Synchronous"]
 
 #: How SQLite syncs commits: FULL (default) survives power loss, NORMAL only process crashes.
 Synchronous = Literal["FULL", "NORMAL"]
 
-_CALL: Final = "call"
-_INVOCATION: Final = "invocation"
-_OWNER_HOST: Final = socket.gethostname()
 #: Expired leases are looked for at most this often (``next_task`` runs on every checkpoint).
 _RECOVER_EVERY_MS: Final = 50
 
 _encode_header = msgspec.msgpack.Encoder().encode
 _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _encode_json = msgspec.json.Encoder().encode
-_decode_operation = msgspec.json.Decoder(Operation).decode
-_decode_event = msgspec.json.Decoder(Event).decode
-
-
-class LeaseLostError(StoreError):
-    """An invocation ended after its lease expired and another worker took the execution over."""
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -126,51 +128,10 @@ _MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [_schema_v1]
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 
-# --- the engine's lock ------------------------------------------------------------------------
-
-
-class _TransactionLock:
-    """The engine's lock for a ``SqliteStore``: holding it is holding a write transaction.
-
-    It has the parts of ``threading.Lock`` that ``with`` and ``threading.Condition`` use.
-    Releasing it commits what ``commit()`` wrote meanwhile (each ``commit()`` is already
-    atomic on its own, through a savepoint).
-    """
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        mutex = self._store._mutex
-        if not mutex.acquire(blocking, timeout):
-            return False
-        try:
-            self._store._enter()
-        except BaseException:
-            mutex.release()
-            raise
-        return True
-
-    def release(self) -> None:
-        try:
-            self._store._exit(commit=True)
-        finally:
-            self._store._mutex.release()
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def _is_owned(self) -> bool:
-        return self._store._owner_thread == threading.get_ident()
-
-
 # --- the store --------------------------------------------------------------------------------
 
 
-class SqliteStore:
+class SqliteStore(SqlReads):
     """An ``ExecutionStore`` in a SQLite file (WAL): durable, and shared by processes.
 
     Args:
@@ -203,9 +164,17 @@ class SqliteStore:
         if lease_seconds <= 0:
             raise StoreError(f"lease_seconds must be positive, got {lease_seconds}")
         self.path = Path(path)
+        self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))
-        #: Who holds the leases this store takes: host, process id and a random part.
-        self.owner = f"{_OWNER_HOST}:{os.getpid()}:{os.urandom(4).hex()}"
+        self._owner = new_owner()
+        self._lane = threading.local()
+        #: Threads that share this store commit together (see ``share()``).
+        self.group_commit = False
+        self._group = threading.Condition(threading.Lock())
+        self._open_gen = 0  # the group of checkpoints the open transaction holds
+        self._settled = 0  # groups before this one are committed (or failed)
+        self._failures: dict[int, StoreError] = {}
+        self._handoff = threading.local()
         self._timeout = timeout
         self._mutex = threading.RLock()
         self._owner_thread: int | None = None
@@ -213,7 +182,7 @@ class SqliteStore:
         self._cache: dict[str, StoredExecution] = {}
         self._serving: tuple[str, ...] | None = None
         self._recovered_ms = 0
-        self.lock = _TransactionLock(self)
+        self.lock = TransactionLock(self)
         _create_private(self.path)
         try:
             self._conn = sqlite3.connect(
@@ -233,9 +202,43 @@ class SqliteStore:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); a group's open transaction is committed first."""
         with self._mutex:
+            if self._depth == 0 and self._is_open():
+                self._finish(commit=True)
             self._conn.close()
+
+    @property
+    def owner(self) -> str:
+        """Who holds the leases this store takes in this thread: host, process id, a random
+        part, and the thread's share (see ``share()``)."""
+        return self._owner + getattr(self._lane, "suffix", "")
+
+    def share(self, lane: int) -> None:
+        """Make this thread one of several that drive executions through this store.
+
+        The threads' checkpoints commit together: a thread that finishes its transaction
+        while another waits to start one leaves the transaction open for it, and waits until
+        the last of them commits (one fsync for all), so a checkpoint is still durable when
+        the call returns. Each thread holds leases under its own name (``owner``), so one
+        thread can give its invocations back without touching the others'.
+        """
+        self.group_commit = True
+        self._lane.suffix = f"/{lane}"
+
+    def unshare(self) -> None:
+        """Back to one thread: commit at once again, leases under the store's own name."""
+        self.group_commit = False
+        self._lane.suffix = ""
+
+    def clone(self) -> SqliteStore:
+        """A new store on the same file, with its own connection and lease owner."""
+        return SqliteStore(
+            self.path,
+            synchronous=self.synchronous,
+            timeout=self._timeout,
+            lease_seconds=self.lease_ms / 1000,
+        )
 
     def __enter__(self) -> SqliteStore:
         return self
@@ -259,22 +262,7 @@ class SqliteStore:
             return  # the usual case: no write lock needed to open
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-                version = 0
-            else:
-                version = int(row[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the database {self.path} has schema version {version}, newer than this "
-                    f"durable_gen knows ({SCHEMA_VERSION}); upgrade durable_gen to open it"
-                )
-            for migrate in _MIGRATIONS[version:]:
-                migrate(conn)
-            if version != SCHEMA_VERSION:
-                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            upgrade_schema(conn, _MIGRATIONS, where=self.path)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -292,10 +280,11 @@ class SqliteStore:
     # --- transactions -------------------------------------------------------------------------
 
     def _enter(self) -> None:
-        # Called with the mutex held.
+        # Called with the mutex held. A group's transaction may still be open: carry on in it.
         if self._depth == 0:
-            with self._guard():
-                self._conn.execute("BEGIN IMMEDIATE")
+            if not self._is_open():
+                with self._guard():
+                    self._conn.execute("BEGIN IMMEDIATE")
             self._owner_thread = threading.get_ident()
         self._depth += 1
 
@@ -305,9 +294,69 @@ class SqliteStore:
             return
         self._owner_thread = None
         self._cache.clear()
-        if self._conn.in_transaction:
+        if not self._is_open():
+            return
+        if commit and self.group_commit and self.lock.waiting:
+            # Another thread waits to write: let it add to this transaction, and wait (once
+            # the lock is released) for whoever commits the group.
+            self._handoff.gen = self._open_gen
+            return
+        self._finish(commit=commit)
+
+    def _is_open(self) -> bool:
+        try:
+            return self._conn.in_transaction
+        except sqlite3.ProgrammingError:  # closed
+            return False
+
+    def _finish(self, *, commit: bool) -> None:
+        """Commit (or roll back) the open transaction and settle its group. Mutex held."""
+        gen = self._open_gen
+        try:
             with self._guard():
                 self._conn.execute("COMMIT" if commit else "ROLLBACK")
+        except StoreError as exc:
+            self._settle(gen, exc)
+            raise
+        failure = None
+        if not commit:
+            failure = StoreError(
+                f"the database {self.path}: the transaction this checkpoint shared with "
+                "another thread's was rolled back; try again"
+            )
+        self._settle(gen, failure)
+
+    def _settle(self, gen: int, failure: StoreError | None) -> None:
+        with self._group:
+            if failure is not None:
+                self._failures[gen] = failure
+                for old in [g for g in self._failures if g < gen - 100]:
+                    del self._failures[old]
+            self._open_gen = self._settled = gen + 1
+            self._group.notify_all()
+
+    def _after_release(self) -> None:
+        """Wait until the group this thread's writes joined is committed; raise if it failed."""
+        gen: int | None = getattr(self._handoff, "gen", None)
+        if gen is None:
+            return
+        self._handoff.gen = None
+        while True:
+            with self._group:
+                if self._settled <= gen:
+                    self._group.wait(0.002)
+                if self._settled > gen:
+                    break
+            # Nobody committed it yet: if nobody holds the transaction either, commit it here.
+            if self._mutex.acquire(blocking=False):
+                try:
+                    if self._depth == 0 and self._open_gen == gen and not self.lock.waiting:
+                        self._finish(commit=True)
+                finally:
+                    self._mutex.release()
+        failure = self._failures.get(gen)
+        if failure is not None:
+            raise failure
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -320,6 +369,7 @@ class SqliteStore:
                 ok = True
             finally:
                 self._exit(commit=ok)
+        self._after_release()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -336,7 +386,7 @@ class SqliteStore:
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
         if "locked" in text or "busy" in text:
-            return StoreError(
+            return StoreUnavailableError(
                 f"the database {self.path} is locked: another process held it for more than "
                 f"{self._timeout:g} s; try again, or stop the process that holds it"
             )
@@ -368,15 +418,6 @@ class SqliteStore:
                 self._cache[arn] = ex
             return ex
 
-    def find(self, function_name: str, name: str) -> str | None:
-        """The ARN of the execution of ``function_name`` named ``name``, if there is one."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT arn FROM executions WHERE function_name = ? AND name = ?",
-                (function_name, name),
-            ).fetchone()
-        return None if row is None else str(row[0])
-
     def executions(self) -> Iterator[StoredExecution]:
         """Every execution, in the order they started."""
         with self._read() as conn:
@@ -384,63 +425,6 @@ class SqliteStore:
             cache = self._cache if self._depth else {}
             found = [cache.get(arn) or _decode_header(header) for arn, header in rows]
         return iter(found)
-
-    def lookup(self, arn: str) -> Callable[[str], Operation | None]:
-        """A function from operation id to the current operation of execution ``arn``."""
-        sql = "SELECT body FROM operations WHERE arn = ? AND id = ?"
-
-        def get(op_id: str) -> Operation | None:
-            with self._read() as conn:
-                row = conn.execute(sql, (arn, op_id)).fetchone()
-            return None if row is None else _decode_operation(row[0])
-
-        return get
-
-    def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
-        """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT body FROM operations WHERE arn = ? AND position >= ? "
-                "ORDER BY position LIMIT ?",
-                (arn, start, -1 if limit is None else limit),
-            ).fetchall()
-        return [_decode_operation(body) for (body,) in rows]
-
-    def operation_count(self, arn: str) -> int:
-        """How many operations execution ``arn`` has."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT MAX(position) FROM operations WHERE arn = ?", (arn,)
-            ).fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
-
-    def events(self, arn: str) -> list[Event]:
-        """The history events of ``arn``, in EventId order."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,)
-            ).fetchall()
-        return [_decode_event(body) for (body,) in rows]
-
-    def find_callback(self, callback_id: str) -> CallbackEntry | None:
-        """The entry of an issued callback id, or None if it was never issued."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT callback_id, arn, op_id, heartbeat_seconds FROM callbacks "
-                "WHERE callback_id = ?",
-                (callback_id,),
-            ).fetchone()
-        return None if row is None else CallbackEntry(*row)
-
-    def tasks_for(self, arn: str) -> list[Task]:
-        """The scheduled tasks of execution ``arn`` that nobody has claimed."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT due_ms, arn, kind, op_id FROM tasks "
-                "WHERE arn = ? AND lease_owner IS NULL ORDER BY due_ms, rowid",
-                (arn,),
-            ).fetchall()
-        return [Task(*row) for row in rows]
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------
 
@@ -468,7 +452,7 @@ class SqliteStore:
         arn = ex.arn
         header = _encode_header(ex)
         invoking = 1 if ex.invoking else 0
-        until = _wall_ms() + self.lease_ms
+        until = wall_ms() + self.lease_ms
         if change.created:
             conn.execute(
                 "INSERT INTO executions (arn, execution_id, function_name, name, status, "
@@ -519,7 +503,7 @@ class SqliteStore:
             if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
                 conn.execute(
                     "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, _CALL, op.id),
+                    (arn, CALL, op.id),
                 )
         if change.events:
             conn.executemany(
@@ -541,7 +525,7 @@ class SqliteStore:
             conn.execute(
                 "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (arn, task.kind, task.op_id, task.due_ms, _task_function(ex, task)),
+                (arn, task.kind, task.op_id, task.due_ms, task_function(ex, task)),
             )
         if change.cancel_all:
             conn.execute("DELETE FROM tasks WHERE arn = ?", (arn,))
@@ -553,7 +537,7 @@ class SqliteStore:
         holder died), so that they are due again.
         """
         with self._tx() as conn:
-            now = _wall_ms()
+            now = wall_ms()
             if now - self._recovered_ms >= _RECOVER_EVERY_MS:
                 self._recovered_ms = now
                 self._recover(conn)
@@ -571,10 +555,10 @@ class SqliteStore:
         key = (task.arn, task.kind, task.op_id, task.due_ms)
         where = "arn = ? AND kind = ? AND op_id = ? AND due_ms = ? AND lease_owner IS NULL"
         with self._tx() as conn:
-            if task.kind == _CALL:
+            if task.kind == CALL:
                 cursor = conn.execute(
                     f"UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE {where}",
-                    (self.owner, _wall_ms() + self.lease_ms, *key),
+                    (self.owner, wall_ms() + self.lease_ms, *key),
                 )
             else:
                 cursor = conn.execute(f"DELETE FROM tasks WHERE {where}", key)
@@ -584,59 +568,82 @@ class SqliteStore:
 
     def renew_leases(self) -> int:
         """Extend every lease this store holds by ``lease_seconds``; returns how many."""
-        until = _wall_ms() + self.lease_ms
+        until = wall_ms() + self.lease_ms
+        mine = "lease_owner = ?2 OR lease_owner LIKE ?3 ESCAPE '\\'"
+        params = (until, self._owner, _like_escape(self._owner) + "/%")
         with self._tx() as conn:
             n = conn.execute(
-                "UPDATE executions SET lease_until = ? WHERE invoking = 1 AND lease_owner = ?",
-                (until, self.owner),
+                f"UPDATE executions SET lease_until = ?1 WHERE invoking = 1 AND ({mine})", params
             ).rowcount
-            n += conn.execute(
-                "UPDATE tasks SET lease_until = ? WHERE lease_owner = ?", (until, self.owner)
-            ).rowcount
+            n += conn.execute(f"UPDATE tasks SET lease_until = ?1 WHERE {mine}", params).rowcount
         return n
 
+    def release_leases(self) -> int:
+        """Give up every invocation and call this store holds; they are due again at once.
+
+        A worker calls it when it stopped driving them without ending them (the database
+        failed under a running invocation), so that they need not wait for the lease to
+        expire. Returns how many were released.
+        """
+        with self._tx() as conn:
+            arns = conn.execute(
+                "SELECT arn FROM executions WHERE invoking = 1 AND lease_owner = ?", (self.owner,)
+            ).fetchall()
+            for (arn,) in arns:
+                self._reset(conn, arn)
+            calls = conn.execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+                (self.owner,),
+            ).rowcount
+        return len(arns) + calls
+
+    def _reset(self, conn: sqlite3.Connection, arn: str) -> None:
+        """Forget the invocation of ``arn`` in flight and schedule a new one."""
+        ex = self.load(arn)
+        if ex is None:
+            return
+        reset_invocation(ex)
+        conn.execute(
+            "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
+            "lease_until = NULL WHERE arn = ?",
+            (_encode_header(ex), arn),
+        )
+        if ex.status == "RUNNING":
+            conn.execute(
+                "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
+                "VALUES (?, ?, '', ?, ?)",
+                (arn, INVOCATION, wall_ms(), ex.function_name),
+            )
+
+    def _is_mine(self, owner: str | None) -> bool:
+        """Whether ``owner`` is this store, in any of the threads that share it."""
+        base = self._owner
+        return owner is not None and (owner == base or owner.startswith(base + "/"))
+
     def _recover(self, conn: sqlite3.Connection) -> None:
-        now = _wall_ms()
+        now = wall_ms()
         for arn, owner, until in conn.execute(
             "SELECT arn, lease_owner, lease_until FROM executions WHERE invoking = 1"
         ).fetchall():
-            if owner == self.owner or (until is not None and until >= now and _alive(owner)):
+            if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
                 continue
-            ex = self.load(arn)
-            if ex is None:
-                continue
-            ex.invoking = False
-            ex.token = None
-            ex.unseen.clear()
-            ex.nudged = False
-            ex.reinvoke = False
-            conn.execute(
-                "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
-                "lease_until = NULL WHERE arn = ?",
-                (_encode_header(ex), arn),
-            )
-            if ex.status == "RUNNING":
-                conn.execute(
-                    "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
-                    "VALUES (?, ?, '', ?, ?)",
-                    (arn, _INVOCATION, now, ex.function_name),
-                )
+            self._reset(conn, arn)
         for arn, op_id, owner, until in conn.execute(
             "SELECT arn, op_id, lease_owner, lease_until FROM tasks WHERE lease_owner IS NOT NULL"
         ).fetchall():
-            if owner == self.owner or (until is not None and until >= now and _alive(owner)):
+            if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
                 continue
             ex = self.load(arn)
             if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
                 conn.execute(
                     "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, _CALL, op_id),
+                    (arn, CALL, op_id),
                 )
             else:
                 conn.execute(
                     "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
                     "WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, _CALL, op_id),
+                    (arn, CALL, op_id),
                 )
 
     # --- beyond the protocol: serving, workflows, queries -------------------------------------
@@ -657,15 +664,9 @@ class SqliteStore:
                 (function_name, import_path),
             )
 
-    def workflows(self) -> dict[str, str]:
-        """Every remembered workflow: function name → import path."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT function_name, import_path FROM workflows").fetchall()
-        return {str(name): str(path) for name, path in rows}
-
     def resolve(self, ref: str) -> list[str]:
         """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
-        like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = _like_escape(ref) + "%"
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT arn FROM executions WHERE arn = ?1 UNION SELECT arn FROM executions "
@@ -675,53 +676,14 @@ class SqliteStore:
             ).fetchall()
         return sorted(str(arn) for (arn,) in rows)
 
-    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
-        """How many operations of ``arn`` there are of each (type, status)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT type, status, COUNT(*) FROM operations WHERE arn = ? GROUP BY type, status",
-                (arn,),
-            ).fetchall()
-        return {(str(kind), str(status)): int(n) for kind, status, n in rows}
-
     def next_due_ms(self) -> int | None:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""
         task = self.next_task()
         return None if task is None else task.due_ms
 
 
-def _task_function(ex: StoredExecution, task: Task) -> str | None:
-    """The function a task runs, for ``serve()``: timers run none."""
-    if task.kind == _INVOCATION:
-        return ex.function_name
-    if task.kind == _CALL:
-        entry = ex.invokes.get(task.op_id)
-        return None if entry is None else entry.function_name
-    return None
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _alive(owner: str | None) -> bool:
-    """Whether a lease owner may still run; only a process of this host can be seen dead."""
-    if owner is None:
-        return False
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != _OWNER_HOST or not pid_text.isdigit():
-        return True
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _create_private(path: Path) -> None:

@@ -1,10 +1,13 @@
-"""``Worker``: drives the executions of a SQLite database that are due, in any process.
+"""``Worker``: drives the executions of a database (SQLite or Postgres) that are due.
 
 A worker imports the workflows the database remembers (``module:qualname``), registers them
 with its own ``LocalService`` and runs whatever is due: new executions, fired timers, retries,
 delivered callbacks and invokes, and invocations whose worker died (their lease expired).
-Several workers may share one database: the store's leases keep any execution on one worker
-at a time. This module also owns importing a workflow by path and keeping leases alive.
+Several workers may share one database (on Postgres, from any number of hosts): the store's
+leases keep any execution on one worker at a time. A store that can say when work arrives
+(Postgres: ``LISTEN``) wakes the worker at once; otherwise it polls. A database that is busy
+or unreachable for a while (a restart) is retried, up to ``patience`` seconds. This module
+also owns importing a workflow by path and keeping leases alive.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from typing import Any
 
 from .._errors import InvalidInputError, StoreError, ValidationError
 from ._clock import Clock, RealClock, VirtualClock
+from ._dbstore import DatabaseStore, LeaseLostError, StoreUnavailableError
 from ._engine import LocalService
 from ._run import register_function, workflow_name
-from ._sqlite import LeaseLostError, SqliteStore, Synchronous
+from ._sqlite import Synchronous
 from ._store import ExecutionRecord
+from ._url import open_store
 
 __all__ = ["Worker", "import_object", "import_path_of"]
 
@@ -91,10 +96,12 @@ class _NowClock(RealClock):
 
 
 class Worker:
-    """Runs the due executions of a SQLite database; any number may share one database.
+    """Runs the due executions of a database; any number may share one database.
 
     Args:
-        db: A database path, or an open ``SqliteStore`` (then the caller closes it).
+        db: A SQLite path, a database URL (``postgresql://...``, ``sqlite:///...``; see
+            ``open_store``), or an open ``SqliteStore`` or ``PostgresStore`` (then the caller
+            closes it).
         functions: Extra functions to serve, by function name: a workflow or plain function,
             or its import path ``module:qualname``. Workflows the database remembers are
             imported and served too.
@@ -102,10 +109,18 @@ class Worker:
         lease_seconds: How long an invocation stays this worker's without renewal (the worker
             renews every third of it); a worker that dies loses its executions after this
             long (at once, to another worker on the same host).
-        synchronous: ``"FULL"`` or ``"NORMAL"``; see ``SqliteStore``.
+        synchronous: SQLite only: ``"FULL"`` or ``"NORMAL"``; see ``SqliteStore``.
         skip_time: Use a virtual clock that skips waits and retry delays.
         log: Where to report trouble (a workflow that cannot be imported, a lost lease);
             default: standard error.
+        patience: Seconds ``run()`` keeps retrying a database that is locked or unreachable
+            (a restart, a network blip) before it gives up with ``StoreError``.
+        concurrency: How many executions ``run()`` drives at once. Each runs in its own
+            thread with its own engine, so a slow step of one execution does not hold up the
+            others; sync steps run in those threads, at most ``concurrency`` at a time. On
+            Postgres each thread has its own connection (``store.clone()``); on SQLite the
+            threads share the connection and their checkpoints commit together (one fsync
+            for several; see ``SqliteStore.share``). 1 (the default) drives one at a time.
 
     Example:
         >>> from durable_gen.local import Worker
@@ -115,28 +130,46 @@ class Worker:
 
     def __init__(
         self,
-        db: str | os.PathLike[str] | SqliteStore,
+        db: str | os.PathLike[str] | DatabaseStore,
         *,
         functions: Mapping[str, Callable[..., Any] | str] | None = None,
         poll: float = 0.5,
         lease_seconds: float = 30.0,
-        synchronous: Synchronous = "FULL",
+        synchronous: Synchronous | None = None,
         skip_time: bool = False,
         log: Callable[[str], None] | None = None,
+        patience: float = 60.0,
+        concurrency: int = 1,
     ) -> None:
         if poll <= 0:
             raise ValidationError(f"poll must be a positive number of seconds, got {poll}")
-        if isinstance(db, SqliteStore):
-            self.store, self._owns_store = db, False
-        else:
-            self.store = SqliteStore(db, synchronous=synchronous, lease_seconds=lease_seconds)
+        if patience < 0:
+            raise ValidationError(f"patience must be 0 or more seconds, got {patience}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        if skip_time and concurrency > 1:
+            raise ValidationError(
+                "skip_time moves one virtual clock, for one execution at a time: use "
+                "concurrency=1 with it"
+            )
+        if isinstance(db, str | os.PathLike):
+            self.store: DatabaseStore = open_store(
+                db, synchronous=synchronous, lease_seconds=lease_seconds
+            )
             self._owns_store = True
+        else:
+            self.store, self._owns_store = db, False
+        self.patience = patience
+        self.concurrency = concurrency
         clock: Clock = VirtualClock(RealClock().now_ms()) if skip_time else _NowClock()
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
         self._log = log or (lambda line: print(line, file=sys.stderr))
         self._served: set[str] = set()
         self._failed: set[str] = set()
+        #: Every function served, by name, for the engines of the other threads.
+        self._targets: dict[str, Callable[..., Any]] = {}
+        self._importing = threading.Lock()
         self.store.serve(self._served)
         for name, fn in (functions or {}).items():
             self.register(fn, name=name)
@@ -173,11 +206,16 @@ class Worker:
         function_name = name or workflow_name(target)
         register_function(self.service, function_name, target)
         self.store.register_workflow(function_name, path)
+        self._targets[function_name] = target
         self._served.add(function_name)
         self.store.serve(self._served)
         return function_name
 
     def _import_remembered(self) -> None:
+        with self._importing:
+            self._import_new()
+
+    def _import_new(self) -> None:
         for name, path in self.store.workflows().items():
             if name in self._served or name in self._failed:
                 continue
@@ -191,8 +229,20 @@ class Worker:
                 )
                 continue
             register_function(self.service, name, target)
+            self._targets[name] = target
             self._served.add(name)
         self.store.serve(self._served)
+
+    def _sync(self, lane: _Lane) -> None:
+        """Register in another thread's engine the functions this worker serves by now."""
+        self._import_remembered()
+        with self._importing:
+            new = [(n, t) for n, t in self._targets.items() if n not in lane.known]
+            served = set(self._served)
+        for name, target in new:
+            register_function(lane.service, name, target)
+            lane.known.add(name)
+        lane.store.serve(served)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -207,24 +257,100 @@ class Worker:
     def run(self, *, once: bool = False) -> None:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
+        With ``concurrency`` above 1, that many threads run due work side by side.
+
         Raises:
-            StoreError: the database is corrupt, or stayed locked for several polls in a row
-                (with ``once``: locked past the store's timeout even once, as nothing ran).
+            StoreError: the database is corrupt, or stayed locked or unreachable for longer
+                than ``patience`` seconds (with ``once``: past the store's own timeout even
+                once, as nothing ran).
         """
-        with _LeaseKeeper(self.store):
-            locked = 0
-            while not self._stop.is_set():
+        main = _Lane(self.store, self.service)
+        if self.concurrency == 1:
+            self._run_lane(main, once, self._stop)
+            return
+        halt = threading.Event()  # one thread failed: the others stop too
+        lanes = [main]
+        errors: list[BaseException] = []
+        threads: list[threading.Thread] = []
+        # A store that commits threads' checkpoints together (SQLite: one writer at a time
+        # anyway) is shared; any other gets a store, so a connection, per thread.
+        share: Callable[[int], None] | None = getattr(self.store, "share", None)
+        try:
+            for _ in range(self.concurrency - 1):
+                store = self.store if share is not None else self.store.clone()
+                lanes.append(_Lane(store, LocalService(store=store, clock=_NowClock())))
+
+            def work(index: int, lane: _Lane) -> None:
                 try:
-                    self.run_due()
-                    locked = 0
+                    if share is not None:
+                        share(index)
+                    if lane is not main:
+                        self._sync(lane)
+                    self._run_lane(lane, once, halt, keep_leases=index == 0 or share is None)
+                except BaseException as exc:
+                    errors.append(exc)
+                    halt.set()
+
+            threads = [
+                threading.Thread(target=work, args=(i, lane), name=f"durable-gen-worker-{i}")
+                for i, lane in enumerate(lanes[1:], 1)
+            ]
+            for thread in threads:
+                thread.start()
+            stopper = threading.Thread(target=self._relay_stop, args=(halt,), daemon=True)
+            stopper.start()
+            work(0, main)
+        finally:
+            halt.set()
+            for thread in threads:
+                thread.join()
+            for lane in lanes[1:]:
+                if lane.store is not self.store:
+                    lane.store.close()
+            unshare = getattr(self.store, "unshare", None)
+            if unshare is not None:
+                unshare()
+        if errors:
+            raise errors[0]
+
+    def _relay_stop(self, halt: threading.Event) -> None:
+        while not halt.is_set():
+            if self._stop.wait(0.1):
+                halt.set()
+
+    def _run_lane(
+        self, lane: _Lane, once: bool, stop: threading.Event, *, keep_leases: bool = True
+    ) -> None:
+        store = lane.store
+        with _LeaseKeeper(store, enabled=keep_leases):
+            failing_since: float | None = None
+            tries = 0
+            while not stop.is_set():
+                try:
+                    if failing_since is not None:
+                        # The failure may have cut an invocation short: hand it back now
+                        # rather than when its lease expires.
+                        store.release_leases()
+                    if lane.service is self.service:
+                        self.run_due()
+                    else:
+                        self._sync(lane)
+                        lane.run_due(self._log)
+                    failing_since, tries = None, 0
                 except StoreError as exc:
-                    locked += 1
-                    if once or "locked" not in str(exc) or locked >= 5:
+                    if not isinstance(exc, StoreUnavailableError):
+                        raise
+                    now = time.monotonic()
+                    failing_since = now if failing_since is None else failing_since
+                    tries += 1
+                    if once or now - failing_since > self.patience:
                         raise
                     self._log(f"durable-gen worker: {exc}; retrying")
+                    stop.wait(min(2.0, 0.05 * 2**tries))
+                    continue
                 if once:
                     return
-                self._stop.wait(self._delay())
+                self._idle(store, stop)
 
     def drive(
         self, execution_arn: str, *, on_progress: Callable[[], None] | None = None
@@ -245,28 +371,63 @@ class Worker:
                     on_progress()
                 time.sleep(self._delay())
 
-    def _delay(self) -> float:
-        due = self.store.next_due_ms()
+    def _idle(self, store: DatabaseStore, stop: threading.Event) -> None:
+        """Wait until the next task is due, work is announced, or ``poll`` seconds pass."""
+        try:
+            delay = self._delay(store)
+        except StoreUnavailableError:
+            delay = self.poll
+        wait_for_work = getattr(store, "wait_for_work", None)
+        if wait_for_work is None or delay <= 0:
+            stop.wait(delay)
+            return
+        deadline = time.monotonic() + delay
+        while not stop.is_set():  # in slices, so that stop() is seen soon
+            left = deadline - time.monotonic()
+            if left <= 0 or wait_for_work(min(left, 0.25)):
+                return
+
+    def _delay(self, store: DatabaseStore | None = None) -> float:
+        due = (store or self.store).next_due_ms()
         if due is None:
             return self.poll
         return min(self.poll, max(0.0, (due - self.service.clock.now_ms()) / 1000))
 
 
+class _Lane:
+    """One engine of a worker, on its own store (connection): one execution at a time."""
+
+    def __init__(self, store: DatabaseStore, service: LocalService) -> None:
+        self.store = store
+        self.service = service
+        #: Functions registered with this lane's engine.
+        self.known: set[str] = set()
+
+    def run_due(self, log: Callable[[str], None]) -> None:
+        try:
+            self.service.run_until_idle()
+        except LeaseLostError as exc:
+            log(f"durable-gen worker: {exc}")
+
+
 class _LeaseKeeper:
     """Renews the store's leases every third of their length, in a daemon thread."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: DatabaseStore, *, enabled: bool = True) -> None:
         self._store = store
+        self._enabled = enabled
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="durable-gen-leases", daemon=True)
 
     def __enter__(self) -> _LeaseKeeper:
-        self._thread.start()
+        if self._enabled:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
-        self._thread.join()
+        if self._enabled:
+            self._thread.join()
 
     def _run(self) -> None:
         interval = self._store.lease_ms / 3000

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
+from .._codec import result_type
 from .._driver import CheckpointMode, invoke
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._plugins import Plugin
@@ -105,10 +106,17 @@ class DurableRun:
         runner: The runner it belongs to.
     """
 
-    def __init__(self, runner: TestRunner, arn: str, serdes: Serdes | None) -> None:
+    def __init__(
+        self,
+        runner: TestRunner,
+        arn: str,
+        serdes: Serdes | None,
+        workflow: Callable[..., Any] | None = None,
+    ) -> None:
         self.runner = runner
         self.arn = arn
         self._serdes = serdes
+        self._workflow = workflow
 
     def __repr__(self) -> str:
         return f"<DurableRun {self.arn.rsplit('/', 2)[-2]} {self.status}>"
@@ -142,7 +150,10 @@ class DurableRun:
             ExecutionFailedError: the execution failed (its error is attached).
             ExecutionSuspendedError: it has not ended; ``waiting_on()`` says what it waits on.
         """
-        return outcome(self.runner.service, self.record, self._serdes)
+        declared = Any
+        if self._serdes is None and self._workflow is not None:
+            declared = result_type(self._workflow)
+        return outcome(self.runner.service, self.record, self._serdes, declared)
 
     def waiting_on(self) -> list[str]:
         """What a running execution waits on, one line each."""
@@ -395,7 +406,7 @@ class TestRunner:
         if execution_arn is not None:
             self._aliases[arn] = execution_arn
             self._reals[execution_arn] = arn
-        return DurableRun(self, arn, self.serdes)
+        return DurableRun(self, arn, self.serdes, workflow)
 
     def run(self, workflow: Callable[..., Any], input: Any = None, **options: Any) -> DurableRun:
         """``start()`` then ``run_until_idle()``: the execution has ended, or waits on the test.

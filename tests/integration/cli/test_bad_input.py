@@ -360,7 +360,7 @@ def test_worker_once_on_a_locked_database_fails_and_loses_nothing(cli: Cli, work
         holder.close()
     assert blocked.code == 1, blocked
     line = _one_line(blocked.err)
-    assert "StoreError" in line and "is locked" in line and "retrying" not in line
+    assert "Store" in line and "Error" in line and "is locked" in line and "retrying" not in line
     # Once the lock is gone the same command does the work: nothing was lost or half-done.
     assert cli("worker", "--once", "--skip-time").code == 0
     shown = cli("show", started.out.strip())

@@ -1,15 +1,37 @@
-"""The ``ExecutionStore`` contract, run against ``MemoryStore`` and ``SqliteStore`` alike.
+"""The ``ExecutionStore`` contract, run against ``MemoryStore``, ``SqliteStore`` and
+``PostgresStore`` (on a real server, see ``tests/postgres``) alike.
 
 Headers are compared by their fields, not by identity: a database store returns fresh copies.
+The last tests hold for the database stores only (serving functions, queries by name).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from durable_gen._wire import ErrorObject, Event, Operation
-from durable_gen.local import ExecutionStore
+from durable_gen.local import ExecutionStore, MemoryStore, SqliteStore
+from durable_gen.local._dbstore import DatabaseStore
 from durable_gen.local._store import CallbackEntry, Change, InvokeEntry, StoredExecution, Task
 
 from .conftest import StoreFactory
+
+DatabaseFactory = Callable[..., DatabaseStore]
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def new_store(
+    request: pytest.FixtureRequest, sqlite_factory: Callable[..., SqliteStore]
+) -> StoreFactory:
+    """A factory of empty stores of each kind (the contract holds for all)."""
+    if request.param == "memory":
+        return MemoryStore
+    if request.param == "postgres":
+        factory: StoreFactory = request.getfixturevalue("postgres_factory")
+        return factory
+    return sqlite_factory
 
 
 def execution(arn: str = "arn:1", name: str = "n1") -> StoredExecution:
@@ -164,3 +186,45 @@ def test_one_commit_can_change_several_executions(new_store: StoreFactory) -> No
     loaded = store.load("arn:2")
     assert loaded is not None and loaded.arn == "arn:2"
     assert store.operation_count("arn:1") == 2 and store.operation_count("arn:2") == 1
+
+
+# --- what the database stores (SQLite, Postgres) add: serving, queries by name -----------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_db_store(
+    request: pytest.FixtureRequest, sqlite_factory: Callable[..., SqliteStore]
+) -> DatabaseFactory:
+    """A factory of stores on one empty database of each kind."""
+    if request.param == "postgres":
+        factory: DatabaseFactory = request.getfixturevalue("postgres_factory")
+        return factory
+    return sqlite_factory
+
+
+def test_serving_filters_invocations_not_timers(new_db_store: DatabaseFactory) -> None:
+    store = new_db_store()
+    ex = create(store)
+    change = Change(ex)
+    change.tasks = (Task(5, "arn:1", "invocation", ""), Task(9, "arn:1", "wait", "w"))
+    store.commit([change])
+    store.serve(["other"])
+    assert store.next_task() == Task(9, "arn:1", "wait", "w")
+    store.serve(["f"])
+    assert store.next_task() == Task(5, "arn:1", "invocation", "")
+    store.serve(None)
+    assert store.next_task() == Task(5, "arn:1", "invocation", "")
+
+
+def test_resolve_and_workflows(new_db_store: DatabaseFactory) -> None:
+    store = new_db_store()
+    create(store, "arn:x/abc-1", "abc-1")
+    create(store, "arn:x/abd-2", "abd-2")
+    assert store.resolve("arn:x/abc-1") == ["arn:x/abc-1"]
+    assert store.resolve("abc") == ["arn:x/abc-1"]
+    assert store.resolve("ab") == ["arn:x/abc-1", "arn:x/abd-2"]
+    assert store.resolve("a_") == [] and store.resolve("zz") == []
+    store.register_workflow("f", "pkg.mod:flow")
+    store.register_workflow("f", "pkg.mod:flow2")
+    assert store.workflows() == {"f": "pkg.mod:flow2"}
+    assert store.operation_counts("arn:x/abc-1") == {("EXECUTION", "STARTED"): 1}

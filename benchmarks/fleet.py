@@ -1,0 +1,273 @@
+"""Durable steps on SQLite (``synchronous=FULL``) and on Postgres: durable_gen beside DBOS.
+
+Rows, each side by side in one run, with the disk's own floor measured right before and right
+after each row (this disk's fsync rate swings by 10x within minutes, so only figures taken
+together compare; when the two floors differ widely, the row's ratio to the floor means little):
+
+- one workflow of 100 and of 1,000 sequential steps (steps per second);
+- 1,000 two-step executions (executions per second, from the first start to the last end);
+- durable steps per second with 1, 8 and 64 executions of 20 steps running at once on one
+  worker (ours: ``Worker(concurrency=N)``; DBOS: ``DBOS.start_workflow`` N times).
+
+The floor is one ``INSERT`` and ``COMMIT`` per step on the same kind of store: a SQLite file in
+WAL mode with ``synchronous=FULL``, or the Postgres server (``fsync`` and
+``synchronous_commit`` on). The Postgres server is a throwaway cluster on 127.0.0.1 started
+from the distribution's binaries (``tests/postgres/server.py``), so run from the repository
+root:
+
+    python -m benchmarks.fleet            # everything: several minutes
+    python -m benchmarks.fleet --quick    # 100 steps, 200 executions, 1 and 8 at once
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from durable_gen.local import Worker
+
+from .sqlite_throughput import sequential, short
+
+__all__ = ["main"]
+
+
+class Databases:
+    """Fresh databases of each kind: SQLite files in a temporary directory, Postgres databases
+    on a throwaway durable cluster."""
+
+    def __init__(self) -> None:
+        from tests.postgres.server import Cluster, find_bindir
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="dg-fleet-bench-")
+        self._n = 0
+        bindir = find_bindir()
+        self.cluster = None if bindir is None else Cluster(bindir, durable=True)
+
+    def new(self, kind: str) -> str:
+        self._n += 1
+        if kind == "sqlite":
+            return f"sqlite:///{self._tmp.name}/db{self._n}.sqlite"
+        assert self.cluster is not None
+        return self.cluster.create_database("bench")
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.remove()
+        self._tmp.cleanup()
+
+
+# --- the floor --------------------------------------------------------------------------------
+
+
+def floor(kind: str, dbs: Databases, n: int = 200) -> float:
+    """Commits per second of one INSERT per transaction: the most a durable step can do."""
+    url = dbs.new(kind)
+    if kind == "sqlite":
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (i INTEGER)")
+        started = time.perf_counter()
+        for i in range(n):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO t VALUES (?)", (i,))
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        conn.close()
+        return n / elapsed
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute("CREATE TABLE t (i INTEGER)")
+        started = time.perf_counter()
+        for i in range(n):
+            with pg.transaction():
+                pg.execute("INSERT INTO t VALUES (%s)", (i,))
+        return n / (time.perf_counter() - started)
+
+
+# --- ours -------------------------------------------------------------------------------------
+
+
+def ours_steps(url: str, n: int) -> float:
+    with Worker(url) as worker:
+        name = worker.register(sequential)
+        arn = worker.service.start(name, str(n))
+        started = time.perf_counter()
+        record = worker.drive(arn)
+        elapsed = time.perf_counter() - started
+    _expect(record.result, str(n))
+    return n / elapsed
+
+
+def ours_executions(url: str, n: int) -> float:
+    with Worker(url) as worker:
+        name = worker.register(short)
+        started = time.perf_counter()
+        arns = [worker.service.start(name, str(i)) for i in range(n)]
+        worker.run(once=True)
+        elapsed = time.perf_counter() - started
+        results = [worker.service.get_execution(arn).result for arn in arns]
+    for i, result in enumerate(results):
+        _expect(result, str(i + 2))
+    return n / elapsed
+
+
+def ours_concurrent(url: str, executions: int, steps: int) -> float:
+    with Worker(url) as starter:
+        name = starter.register(sequential)
+        arns = [starter.service.start(name, str(steps)) for _ in range(executions)]
+        started = time.perf_counter()
+        with Worker(url, concurrency=executions) as worker:
+            worker.run(once=True)
+        elapsed = time.perf_counter() - started
+        results = [starter.service.get_execution(arn).result for arn in arns]
+    for result in results:
+        _expect(result, str(steps))
+    return executions * steps / elapsed
+
+
+# --- DBOS -------------------------------------------------------------------------------------
+
+
+def dbos_steps(url: str, n: int) -> float:
+    from ._dbos_side import launched, sequential
+
+    with launched(url):
+        started = time.perf_counter()
+        result = sequential(n)
+        elapsed = time.perf_counter() - started
+    _expect(str(result), str(n))
+    return n / elapsed
+
+
+def dbos_executions(url: str, n: int) -> float:
+    from ._dbos_side import launched, short
+
+    with launched(url):
+        started = time.perf_counter()
+        results = [short(i) for i in range(n)]
+        elapsed = time.perf_counter() - started
+    for i, result in enumerate(results):
+        _expect(str(result), str(i + 2))
+    return n / elapsed
+
+
+def dbos_concurrent(url: str, executions: int, steps: int) -> float:
+    from dbos import DBOS
+
+    from ._dbos_side import launched, sequential
+
+    with launched(url):
+        started = time.perf_counter()
+        handles = [DBOS.start_workflow(sequential, steps) for _ in range(executions)]
+        results = [handle.get_result() for handle in handles]
+        elapsed = time.perf_counter() - started
+    for result in results:
+        _expect(str(result), str(steps))
+    return executions * steps / elapsed
+
+
+def _expect(got: Any, want: str) -> None:
+    if got != want:
+        raise AssertionError(f"the benchmark workflow returned {got!r}, not {want!r}")
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def _row(
+    label: str,
+    unit: str,
+    kind: str,
+    dbs: Databases,
+    ours: Callable[[str], float],
+    theirs: Callable[[str], float] | None,
+) -> str:
+    """One row: the floor, ours, DBOS's, the floor again (its rate moves within seconds)."""
+    before = floor(kind, dbs)
+    mine = ours(dbs.new(kind))
+    other = theirs(dbs.new(kind)) if theirs is not None else None
+    after = floor(kind, dbs)
+    fl = (before + after) / 2
+    ratio = f"{mine / other:.1f}x" if other else "-"
+    other_text = f"{other:,.0f}" if other is not None else "-"
+    per_floor = f"{mine / fl:.0%}" if unit == "steps/s" else "-"
+    floors = f"{before:,.0f} / {after:,.0f}"
+    return f"| {label} | {unit} | {mine:,.0f} | {other_text} | {ratio} | {floors} | {per_floor} |"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--ours-only", action="store_true", help="skip DBOS")
+    args = parser.parse_args(argv)
+    # Stopped with SIGTERM, still remove the throwaway cluster (the finally below).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+    have_dbos = not args.ours_only
+    if have_dbos:
+        try:
+            import dbos  # noqa: F401
+        except ImportError:
+            print("dbos is not installed (pip install -e '.[bench]'): ours only")
+            have_dbos = False
+    steps = (100,) if args.quick else (100, 1000)
+    executions = 200 if args.quick else 1000
+    concurrency = (1, 8) if args.quick else (1, 8, 64)
+    dbs = Databases()
+    kinds = ["sqlite"] + (["postgres"] if dbs.cluster is not None else [])
+    print(
+        "| workload | unit | durable_gen | DBOS | ratio "
+        "| floor before / after (commits/s) | ours / mean floor |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    try:
+        for kind in kinds:
+            store = "SQLite FULL" if kind == "sqlite" else "Postgres"
+            for n in steps:
+                print(
+                    _row(
+                        f"{store}: one workflow of {n:,} steps",
+                        "steps/s",
+                        kind,
+                        dbs,
+                        lambda url, n=n: ours_steps(url, n),  # type: ignore[misc]
+                        (lambda url, n=n: dbos_steps(url, n)) if have_dbos else None,  # type: ignore[misc]
+                    ),
+                    flush=True,
+                )
+            print(
+                _row(
+                    f"{store}: {executions:,} two-step executions",
+                    "executions/s",
+                    kind,
+                    dbs,
+                    lambda url: ours_executions(url, executions),
+                    (lambda url: dbos_executions(url, executions)) if have_dbos else None,
+                ),
+                flush=True,
+            )
+            for c in concurrency:
+                print(
+                    _row(
+                        f"{store}: {c} execution(s) of 20 steps at once, one worker",
+                        "steps/s",
+                        kind,
+                        dbs,
+                        lambda url, c=c: ours_concurrent(url, c, 20),  # type: ignore[misc]
+                        (lambda url, c=c: dbos_concurrent(url, c, 20)) if have_dbos else None,  # type: ignore[misc]
+                    ),
+                    flush=True,
+                )
+    finally:
+        dbs.close()
+
+
+if __name__ == "__main__":
+    main()

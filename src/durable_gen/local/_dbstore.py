@@ -1,0 +1,360 @@
+"""What the database stores (SQLite, Postgres) share: the engine's lock, leases, task routing.
+
+Both keep executions the same way (see ``_sqlite`` for the rules): the engine's lock is a
+write transaction, an invoking execution carries a lease ``owner`` (host, process id, random
+part) with an expiry, and a store that finds a lease expired, or held by a dead process on
+its own host, resets the invocation and schedules a new one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
+
+import msgspec
+
+from .._errors import StoreError
+from .._wire import Event, Operation
+from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
+
+__all__ = [
+    "CALL",
+    "DatabaseStore",
+    "INVOCATION",
+    "LeaseLostError",
+    "SqlReads",
+    "StoreUnavailableError",
+    "TransactionLock",
+    "alive",
+    "new_owner",
+    "reset_invocation",
+    "task_function",
+    "upgrade_schema",
+    "wall_ms",
+]
+
+CALL: Final = "call"
+INVOCATION: Final = "invocation"
+_OWNER_HOST: Final = socket.gethostname()
+
+
+class LeaseLostError(StoreError):
+    """An invocation ended after its lease expired and another worker took the execution over."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database is busy or unreachable for now (a lock held too long, a lost connection,
+    a conflict with another worker): the same call may succeed when tried again."""
+
+
+class _Transactional(Protocol):
+    """The parts of a database store that ``TransactionLock`` drives."""
+
+    _mutex: threading.RLock
+    _owner_thread: int | None
+
+    def _enter(self) -> None: ...
+
+    def _exit(self, *, commit: bool) -> None: ...
+
+    def _after_release(self) -> None: ...
+
+
+class TransactionLock:
+    """The engine's lock for a database store: holding it is holding a write transaction.
+
+    It has the parts of ``threading.Lock`` that ``with`` and ``threading.Condition`` use.
+    Releasing it commits what ``commit()`` wrote meanwhile (each ``commit()`` is already
+    atomic on its own, through a savepoint).
+    """
+
+    def __init__(self, store: _Transactional) -> None:
+        self._store = store
+        #: Threads waiting to take the lock now (a store that commits in groups reads it).
+        self.waiting = 0
+        self._count = threading.Lock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        mutex = self._store._mutex
+        with self._count:
+            self.waiting += 1
+        try:
+            got = mutex.acquire(blocking, timeout)
+        finally:
+            with self._count:
+                self.waiting -= 1
+        if not got:
+            return False
+        try:
+            self._store._enter()
+        except BaseException:
+            mutex.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            self._store._exit(commit=True)
+        finally:
+            self._store._mutex.release()
+        self._store._after_release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _is_owned(self) -> bool:
+        return self._store._owner_thread == threading.get_ident()
+
+
+@runtime_checkable
+class DatabaseStore(ExecutionStore, Protocol):
+    """A store in a database that several processes share (``SqliteStore``, ``PostgresStore``).
+
+    Besides the ``ExecutionStore`` calls it has what workers and the command line use: the
+    engine's lock, leases, which functions this process serves, remembered workflows and
+    queries by name.
+    """
+
+    lease_ms: int
+
+    @property
+    def owner(self) -> str:
+        """Who holds the leases this store takes (in this thread)."""
+        ...
+
+    @property
+    def lock(self) -> TransactionLock: ...
+
+    @property
+    def path(self) -> object:
+        """Where the database is, for messages (a file path, or a URL without password)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def clone(self) -> DatabaseStore:
+        """A new store on the same database, with its own connection and lease owner."""
+        ...
+
+    def renew_leases(self) -> int: ...
+
+    def release_leases(self) -> int: ...
+
+    def serve(self, function_names: Iterable[str] | None) -> None: ...
+
+    def register_workflow(self, function_name: str, import_path: str) -> None: ...
+
+    def workflows(self) -> dict[str, str]: ...
+
+    def resolve(self, ref: str) -> list[str]: ...
+
+    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]: ...
+
+    def next_due_ms(self) -> int | None: ...
+
+
+def new_owner() -> str:
+    """A lease owner name for a new store: host, process id and a random part."""
+    return f"{_OWNER_HOST}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def task_function(ex: StoredExecution, task: Task) -> str | None:
+    """The function a task runs, for ``serve()``: timers run none."""
+    if task.kind == INVOCATION:
+        return ex.function_name
+    if task.kind == CALL:
+        entry = ex.invokes.get(task.op_id)
+        return None if entry is None else entry.function_name
+    return None
+
+
+def reset_invocation(ex: StoredExecution) -> None:
+    """Forget the invocation in flight of ``ex`` (its holder lost the lease)."""
+    ex.invoking = False
+    ex.token = None
+    ex.unseen.clear()
+    ex.nudged = False
+    ex.reinvoke = False
+
+
+def wall_ms() -> int:
+    """This host's wall clock, epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def alive(owner: str | None) -> bool:
+    """Whether a lease owner may still run; only a process of this host can be seen dead."""
+    if owner is None:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _OWNER_HOST or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def same_host_prefix() -> str:
+    """The start of the owner names of this host's stores."""
+    return f"{_OWNER_HOST}:"
+
+
+_decode_operation = msgspec.json.Decoder(Operation).decode
+_decode_event = msgspec.json.Decoder(Event).decode
+
+
+@functools.cache
+def _pyformat(sql: str) -> str:
+    """``sql`` with psycopg's ``%s`` placeholders instead of SQLite's ``?``."""
+    return sql.replace("?", "%s")
+
+
+class SqlReads:
+    """The reads that SQLite and Postgres run alike (their placeholders aside).
+
+    A store sets ``_PYFORMAT`` (True: ``%s`` placeholders) and provides ``_read()``, a
+    context manager giving a connection whose ``execute(sql, params)`` returns a cursor.
+    Queries are written with ``?``.
+    """
+
+    _PYFORMAT: ClassVar[bool] = False
+    #: ``LIMIT`` that means no limit.
+    _NO_LIMIT: ClassVar[int | None] = -1
+    #: The column that orders tasks due at the same time by when they were scheduled.
+    _TASK_SEQ: ClassVar[str] = "rowid"
+
+    def _read(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _q(self, sql: str) -> str:
+        return _pyformat(sql) if self._PYFORMAT else sql
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        with self._read() as conn:
+            return conn.execute(self._q(sql), params).fetchone()
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._read() as conn:
+            rows: list[Any] = conn.execute(self._q(sql), params).fetchall()
+        return rows
+
+    def find(self, function_name: str, name: str) -> str | None:
+        """The ARN of the execution of ``function_name`` named ``name``, if there is one."""
+        row = self._one(
+            "SELECT arn FROM executions WHERE function_name = ? AND name = ?",
+            (function_name, name),
+        )
+        return None if row is None else str(row[0])
+
+    def lookup(self, arn: str) -> Callable[[str], Operation | None]:
+        """A function from operation id to the current operation of execution ``arn``."""
+        sql = self._q("SELECT body FROM operations WHERE arn = ? AND id = ?")
+        read = self._read
+
+        def get(op_id: str) -> Operation | None:
+            with read() as conn:
+                row = conn.execute(sql, (arn, op_id)).fetchone()
+            return None if row is None else _decode_operation(row[0])
+
+        return get
+
+    def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
+        """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
+        rows = self._all(
+            "SELECT body FROM operations WHERE arn = ? AND position >= ? ORDER BY position LIMIT ?",
+            (arn, start, self._NO_LIMIT if limit is None else limit),
+        )
+        return [_decode_operation(body) for (body,) in rows]
+
+    def operation_count(self, arn: str) -> int:
+        """How many operations execution ``arn`` has."""
+        row = self._one(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM operations WHERE arn = ?", (arn,)
+        )
+        return 0 if row is None else int(row[0])
+
+    def events(self, arn: str) -> list[Event]:
+        """The history events of ``arn``, in EventId order."""
+        rows = self._all("SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,))
+        return [_decode_event(body) for (body,) in rows]
+
+    def find_callback(self, callback_id: str) -> CallbackEntry | None:
+        """The entry of an issued callback id, or None if it was never issued."""
+        row = self._one(
+            "SELECT callback_id, arn, op_id, heartbeat_seconds FROM callbacks "
+            "WHERE callback_id = ?",
+            (callback_id,),
+        )
+        return None if row is None else CallbackEntry(*row)
+
+    def tasks_for(self, arn: str) -> list[Task]:
+        """The scheduled tasks of execution ``arn`` that nobody has claimed."""
+        rows = self._all(
+            "SELECT due_ms, arn, kind, op_id FROM tasks "
+            f"WHERE arn = ? AND lease_owner IS NULL ORDER BY due_ms, {self._TASK_SEQ}",
+            (arn,),
+        )
+        return [Task(*row) for row in rows]
+
+    def workflows(self) -> dict[str, str]:
+        """Every remembered workflow: function name → import path."""
+        rows = self._all("SELECT function_name, import_path FROM workflows")
+        return {str(name): str(path) for name, path in rows}
+
+    def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
+        """How many operations of ``arn`` there are of each (type, status)."""
+        rows = self._all(
+            "SELECT type, status, COUNT(*) FROM operations WHERE arn = ? GROUP BY type, status",
+            (arn,),
+        )
+        return {(str(kind), str(status)): int(n) for kind, status, n in rows}
+
+
+def upgrade_schema(
+    conn: Any,
+    migrations: list[Callable[[Any], None]],
+    *,
+    where: object,
+    placeholder: str = "?",
+) -> None:
+    """Bring the schema in ``conn`` (in a write transaction) to ``len(migrations)``.
+
+    Migration ``i`` upgrades a database from schema version ``i`` to ``i + 1``.
+
+    Raises:
+        StoreError: the database's schema is newer than ``migrations`` know.
+    """
+    latest = len(migrations)
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        version = 0
+    else:
+        version = int(row[0])
+    if version > latest:
+        raise StoreError(
+            f"the database {where} has schema version {version}, newer than this durable_gen "
+            f"knows ({latest}); upgrade durable_gen to open it"
+        )
+    for migrate in migrations[version:]:
+        migrate(conn)
+    if version != latest:
+        conn.execute(f"UPDATE schema_version SET version = {placeholder}", (latest,))

@@ -1,0 +1,79 @@
+"""``open_store``: a database store from a URL or a path (``--db``, ``DURABLE_GEN_DB``).
+
+``postgresql://...`` (or ``postgres://...``) opens a ``PostgresStore``; ``sqlite:///path``
+(three slashes and a relative path, four for an absolute one) or a plain path opens a
+``SqliteStore``. Any other ``scheme://`` is refused with the ones that work.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from .._errors import StoreError
+from ._dbstore import DatabaseStore
+from ._sqlite import Synchronous
+
+__all__ = ["open_store"]
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def open_store(
+    url: str | os.PathLike[str],
+    *,
+    timeout: float = 5.0,
+    lease_seconds: float = 30.0,
+    synchronous: Synchronous | None = None,
+    pool_size: int | None = None,
+) -> DatabaseStore:
+    """Open the store that ``url`` names.
+
+    Args:
+        url: ``postgresql://user@host:5432/dbname``, ``sqlite:///relative.db``,
+            ``sqlite:////absolute.db``, or a path to a SQLite file.
+        timeout: Seconds to wait for a lock (or a connection) before ``StoreError``.
+        lease_seconds: How long an invocation's lease lasts without renewal.
+        synchronous: SQLite only: ``"FULL"`` (default) or ``"NORMAL"``.
+        pool_size: Postgres only: the most connections the store opens.
+
+    Raises:
+        StoreError: the URL's scheme is unknown, an option does not apply to its database, or
+            the database cannot be opened.
+    """
+    text = os.fspath(url)
+    match = _SCHEME.match(text)
+    scheme = match.group(1).lower() if match else None
+    if scheme in ("postgresql", "postgres"):
+        if synchronous is not None:
+            raise StoreError(
+                "synchronous applies to SQLite only; Postgres commits are as durable as the "
+                "server's synchronous_commit setting"
+            )
+        from ._postgres import PostgresStore
+
+        options: dict[str, Any] = {"timeout": timeout, "lease_seconds": lease_seconds}
+        if pool_size is not None:
+            options["pool_size"] = pool_size
+        return PostgresStore(text, **options)
+    if pool_size is not None:
+        raise StoreError("pool_size applies to Postgres only")
+    if scheme == "sqlite":
+        rest = text[len("sqlite://") :]
+        if not rest.startswith("/") or rest == "/":
+            raise StoreError(
+                f"a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db, "
+                f"got {text!r}"
+            )
+        text = rest[1:]
+    elif scheme is not None:
+        raise StoreError(
+            f"unknown database URL {text!r}: use postgresql://user@host/dbname, "
+            "sqlite:///path.db, or a path to a SQLite file"
+        )
+    from ._sqlite import SqliteStore
+
+    return SqliteStore(
+        text, timeout=timeout, lease_seconds=lease_seconds, synchronous=synchronous or "FULL"
+    )

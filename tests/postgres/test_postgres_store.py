@@ -1,0 +1,312 @@
+"""What only the Postgres store does: connections, schema versions, row locks, leases, wake-ups.
+
+These run against a real server (``tests/postgres/fixtures.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+import durable_gen as dg
+from durable_gen._driver import make_handler
+from durable_gen._errors import StoreError
+from durable_gen.local import LocalService, VirtualClock
+from durable_gen.local._dbstore import LeaseLostError, StoreUnavailableError
+from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore
+from durable_gen.local._store import Change, Task
+
+from ..unit.local_sqlite.test_store_contract import create, execution
+from .server import Cluster, free_port
+
+Factory = Callable[..., PostgresStore]
+
+
+@dg.step
+def double(x: int) -> int:
+    return 2 * x
+
+
+@dg.workflow
+def doubling(n: int):  # type: ignore[no-untyped-def]
+    total = n
+    for _ in range(3):
+        total = yield double(total)
+    yield dg.Wait(seconds=60, name="pause")
+    return total
+
+
+def test_an_execution_survives_reopening_and_resumes(postgres_factory: Factory) -> None:
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    first = LocalService(store=postgres_factory(), clock=clock)
+    first.register("doubling", make_handler(doubling, first))
+    arn = first.start("doubling", "5")
+    assert first.run(arn).status == "RUNNING"  # waits 60 s on a clock that does not skip
+    first.store.close()  # type: ignore[attr-defined]
+
+    clock.advance(61)
+    second = LocalService(store=postgres_factory(), clock=clock)
+    second.register("doubling", make_handler(doubling, second))
+    assert second.run(arn).result == "40"
+    types = [e.event_type for e in second.get_history(arn)]
+    assert types.count("StepSucceeded") == 3 and types[-1] == "ExecutionSucceeded"
+
+
+def test_a_new_database_gets_the_schema_and_old_ones_migrate(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (0)")
+    with PostgresStore(postgres_url) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.load("arn:none") is None
+        create(store)
+    with PostgresStore(postgres_url) as again:  # opening again keeps the data
+        assert again.find("f", "n1") == "arn:1"
+
+
+def test_workers_that_start_together_migrate_once(postgres_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            PostgresStore(postgres_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_a_newer_schema_is_refused(postgres_url: str) -> None:
+    PostgresStore(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(StoreError, match="schema version 99, newer"):
+        PostgresStore(postgres_url)
+
+
+def test_an_unreachable_server_is_a_store_error() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="cannot connect"):
+        PostgresStore(url, timeout=1)
+    assert time.monotonic() - started < 10
+
+
+def test_the_password_stays_out_of_messages() -> None:
+    url = f"postgresql://me:s3cret@127.0.0.1:{free_port()}/none"
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(url, timeout=1)
+    assert "s3cret" not in str(caught.value) and "me:***@" in str(caught.value)
+
+
+def test_bad_options_are_refused() -> None:
+    for kwargs in ({"lease_seconds": 0}, {"timeout": 0}, {"pool_size": 0}):
+        with pytest.raises(StoreError):
+            PostgresStore("postgresql://127.0.0.1/x", **kwargs)  # type: ignore[arg-type]
+
+
+def test_without_psycopg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(ImportError, match=r"durable-gen\[postgres\]"):
+        PostgresStore("postgresql://127.0.0.1/x")
+
+
+def test_a_commit_is_all_or_nothing(postgres_factory: Factory) -> None:
+    store = postgres_factory()
+    ex = create(store)
+    ok = Change(ex)
+    ok.tasks += (Task(1, "arn:1", "wait", "a"),)
+    duplicate = Change(execution(), created=True)  # the same ARN again
+    with pytest.raises(StoreError):
+        store.commit([ok, duplicate])
+    assert store.tasks_for("arn:1") == []
+    with store.lock:  # inside a transaction, a failed commit leaves the rest of it intact
+        store.register_workflow("f", "m:f")
+        with pytest.raises(StoreError):
+            store.commit([ok, duplicate])
+        store.register_workflow("g", "m:g")
+    assert store.workflows() == {"f": "m:f", "g": "m:g"}
+    assert store.tasks_for("arn:1") == []
+
+
+def test_the_engine_lock_is_a_transaction_that_locks_the_executions_it_loads(
+    postgres_factory: Factory,
+) -> None:
+    store = postgres_factory()
+    other = postgres_factory(timeout=0.2)
+    create(store, "arn:2", "n2")
+    with store.lock:
+        create(store)
+        assert other.load("arn:1") is None  # not committed yet
+        loaded = store.load("arn:2")
+        assert loaded is not None and loaded is store.load("arn:2")  # one object per tx
+        other.register_workflow("f", "m:f")  # other rows are free
+        with pytest.raises(StoreUnavailableError, match="locked"), other.lock:
+            other.load("arn:2")  # the row is held: the other transaction waits, then gives up
+    assert other.load("arn:1") is not None
+    with other.lock:
+        assert other.load("arn:2") is not None  # released with the transaction
+
+
+def test_a_task_another_worker_holds_is_skipped_not_waited_for(postgres_factory: Factory) -> None:
+    one, two = postgres_factory(), postgres_factory(timeout=5)
+    changes = [Change(create(one)), Change(create(one, "arn:2", "n2"))]
+    changes[0].tasks = (Task(1, "arn:1", "wait", "a"),)
+    changes[1].tasks = (Task(2, "arn:2", "wait", "b"),)
+    one.commit(changes)
+    with one.lock:
+        first = one.next_task()
+        assert first == Task(1, "arn:1", "wait", "a")
+        started = time.monotonic()
+        with two.lock:
+            assert two.next_task() == Task(2, "arn:2", "wait", "b")
+        assert time.monotonic() - started < 2  # it did not wait for the lock (5 s)
+        assert one.claim(first)
+    assert two.next_task() == Task(2, "arn:2", "wait", "b")
+    assert not two.claim(first)  # claimed and gone
+
+
+def test_a_task_of_an_execution_being_checkpointed_is_skipped(postgres_factory: Factory) -> None:
+    one, two = postgres_factory(), postgres_factory()
+    ex = create(one)
+    change = Change(ex)
+    change.tasks = (Task(1, "arn:1", "wait", "a"),)
+    one.commit([change])
+    with one.lock:
+        assert one.load("arn:1") is not None  # a checkpoint of arn:1 holds its row
+        with two.lock:
+            assert two.next_task() is None
+    assert two.next_task() == Task(1, "arn:1", "wait", "a")
+
+
+def test_an_expired_invocation_lease_is_taken_over(postgres_factory: Factory) -> None:
+    dead = postgres_factory(lease_seconds=0.4)
+    live = postgres_factory()
+    ex = create(dead)
+    ex.invoking, ex.token = True, "tok"
+    dead.commit([Change(ex)])
+    assert live.next_task() is None  # the lease holds
+    time.sleep(0.5)
+    again = live.next_task()
+    assert again is not None and again.kind == "invocation"
+    reset = live.load("arn:1")
+    assert reset is not None and not reset.invoking and reset.token is None
+    # The late holder cannot end the invocation it lost.
+    assert live.claim(again)
+    taken = live.load("arn:1")
+    assert taken is not None
+    taken.invoking = True
+    live.commit([Change(taken)])
+    ex.invoking = False
+    with pytest.raises(LeaseLostError, match="took the execution over"):
+        dead.commit([Change(ex)])
+    still = live.load("arn:1")
+    assert still is not None and still.invoking
+
+
+def test_a_dead_holder_on_this_host_loses_its_lease_at_once(postgres_factory: Factory) -> None:
+    store = postgres_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    host = store.owner.split(":")[0]
+    with store._tx() as conn:  # pretend a process that no longer exists holds it
+        conn.execute("UPDATE executions SET lease_owner = %s", (f"{host}:999999999:ab",))
+    other = postgres_factory()
+    task = other.next_task()
+    assert task is not None and task.kind == "invocation"
+
+
+def test_a_live_holder_elsewhere_keeps_its_lease(postgres_factory: Factory) -> None:
+    store = postgres_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    with store._tx() as conn:  # held by a process on another host, lease still valid
+        conn.execute("UPDATE executions SET lease_owner = 'elsewhere:1:ab'")
+    assert postgres_factory().next_task() is None
+
+
+def test_an_expired_call_lease_comes_back(postgres_factory: Factory) -> None:
+    dead = postgres_factory(lease_seconds=0.4)
+    live = postgres_factory()
+    ex = create(dead)
+    ex.invokes["op"] = dg.local._store.InvokeEntry("g", None, None)  # type: ignore[attr-defined]
+    change = Change(ex)
+    change.tasks = (Task(1, "arn:1", "call", "op"),)
+    dead.commit([change])
+    call = dead.next_task()
+    assert call is not None and dead.claim(call)
+    assert live.next_task() is None
+    time.sleep(0.5)
+    assert live.next_task() == Task(1, "arn:1", "call", "op")
+
+
+def test_renewing_extends_the_leases_held(postgres_factory: Factory) -> None:
+    store = postgres_factory(lease_seconds=1)
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    other = postgres_factory()
+    for _ in range(4):
+        time.sleep(0.3)
+        assert store.renew_leases() == 1
+    assert other.next_task() is None  # 1.2 s later, still held
+    assert other.renew_leases() == 0
+
+
+def test_a_commit_that_schedules_work_wakes_a_listener(postgres_factory: Factory) -> None:
+    listener, writer = postgres_factory(), postgres_factory()
+    ex = create(writer)
+    assert not listener.wait_for_work(0.05)  # nothing scheduled: times out
+    woke: list[bool] = []
+    thread = threading.Thread(target=lambda: woke.append(listener.wait_for_work(5)))
+    thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    with writer.lock:  # delivered when the transaction commits
+        change = Change(ex)
+        change.tasks = (Task(1, "arn:1", "invocation", ""),)
+        writer.commit([change])
+    thread.join()
+    assert woke == [True] and time.monotonic() - started < 2
+
+
+def test_the_store_survives_a_server_restart(postgres_cluster: Cluster) -> None:
+    url = postgres_cluster.create_database("restart")
+    with PostgresStore(url, timeout=5) as store:
+        create(store)
+        postgres_cluster.restart("immediate")
+        # The pool's connections died with the server: the next transaction takes a new one.
+        with store.lock:
+            assert store.load("arn:1") is not None
+        assert store.find("f", "n1") == "arn:1"
+        assert not store.wait_for_work(0.01)  # the listener reconnects (or says False)
+
+
+def test_clones_share_the_pool_and_give_their_connection_back(postgres_factory: Factory) -> None:
+    store = postgres_factory(pool_size=2)
+    twins = [store.clone() for _ in range(3)]
+    assert store._pool.max_size == 5 and all(t._pool is store._pool for t in twins)
+    assert len({store.owner, *(t.owner for t in twins)}) == 4  # each its own lease owner
+    create(twins[0])
+    assert store.find("f", "n1") == "arn:1"
+    with twins[1].lock:  # each its own transaction
+        twins[1].register_workflow("f", "m:f")
+        assert store.workflows() == {}
+    for twin in twins:
+        twin.close()
+        twin.close()
+    assert store._pool.max_size == 2 and store.workflows() == {"f": "m:f"}
