@@ -109,32 +109,34 @@ class _Invocation:
         """Run a sync step, firing the attempt hooks around it: ``(value, None)`` or
         ``(None, error)``, whether it runs inline or in a worker thread."""
         token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
-        hooks = self.hooks
-        attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
         try:
-            value = task.fn(*task.args, **task.kwargs)
-        except Exception as exc:
-            return self._failed(attempt, exc)
-        finally:
+            hooks = self.hooks
+            attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+            try:
+                value = task.fn(*task.args, **task.kwargs)
+            except Exception as exc:
+                return self._failed(attempt, exc)
+            if hooks is not None and attempt is not None:
+                hooks.attempt_end(attempt, None)
+            return value, None
+        finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
-        if hooks is not None and attempt is not None:
-            hooks.attempt_end(attempt, None)
-        return value, None
 
     async def acall(self, task: StepTask) -> _Result:
         """Run an async step, firing the attempt hooks around it (see ``call``)."""
         token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
-        hooks = self.hooks
-        attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
         try:
-            value = await task.fn(*task.args, **task.kwargs)
-        except Exception as exc:
-            return self._failed(attempt, exc)
-        finally:
+            hooks = self.hooks
+            attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+            try:
+                value = await task.fn(*task.args, **task.kwargs)
+            except Exception as exc:
+                return self._failed(attempt, exc)
+            if hooks is not None and attempt is not None:
+                hooks.attempt_end(attempt, None)
+            return value, None
+        finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
-        if hooks is not None and attempt is not None:
-            hooks.attempt_end(attempt, None)
-        return value, None
 
     def _failed(self, attempt: AttemptInfo | None, exc: Exception) -> _Result:
         # The recorded stack trace starts at the step function, not at the driver frame that
