@@ -34,9 +34,6 @@ from ._commands import Workflow as Workflow
 from ._commands import step as step
 from ._commands import workflow as workflow
 from ._driver import CheckpointMode as CheckpointMode
-from ._driver import invoke as invoke
-from ._driver import invoke_async as invoke_async
-from ._driver import make_handler as make_handler
 from ._errors import BatchFailedError as BatchFailedError
 from ._errors import CallbackError as CallbackError
 from ._errors import CallbackFailedError as CallbackFailedError
@@ -63,23 +60,12 @@ from ._errors import UnknownCallbackError as UnknownCallbackError
 from ._errors import ValidationError as ValidationError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError
 from ._errors import WorkflowDefinitionError as WorkflowDefinitionError
-from ._interpreter import Failed as Failed
-from ._interpreter import Interpreter as Interpreter
-from ._interpreter import StepTask as StepTask
-from ._interpreter import Succeeded as Succeeded
-from ._interpreter import Suspended as Suspended
+from ._guard import UnyieldedCommandWarning as UnyieldedCommandWarning
 from ._logger import ReplayAwareLogger as ReplayAwareLogger
 from ._logger import get_logger as get_logger
-from ._plugins import AttemptInfo as AttemptInfo
-from ._plugins import ExecutionInfo as ExecutionInfo
-from ._plugins import InvocationInfo as InvocationInfo
-from ._plugins import OperationInfo as OperationInfo
-from ._plugins import OperationSnapshot as OperationSnapshot
 from ._plugins import Plugin as Plugin
 from ._serdes import JsonSerdes as JsonSerdes
 from ._serdes import Serdes as Serdes
-from ._service import DurableService as DurableService
-from ._service import InvocationHandler as InvocationHandler
 from ._versioning import UUID as UUID
 from ._versioning import Deprecated as Deprecated
 from ._versioning import Now as Now
@@ -93,9 +79,39 @@ if TYPE_CHECKING:
     from .local import run as run
 
 
+#: Names that moved out of the top level, and their home. They still resolve here, for code
+#: written against earlier versions; import them from their home.
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "Interpreter",
+            "StepTask",
+            "Succeeded",
+            "Failed",
+            "Suspended",
+            "invoke",
+            "invoke_async",
+            "make_handler",
+            "DurableService",
+            "InvocationHandler",
+        ),
+        "durable_gen.runtime",
+    ),
+    **dict.fromkeys(
+        ("AttemptInfo", "ExecutionInfo", "InvocationInfo", "OperationInfo", "OperationSnapshot"),
+        "durable_gen.plugins",
+    ),
+}
+
+
 def __getattr__(name: str) -> Any:
     # The engine and the Lambda handler load on first use: ``import durable_gen`` stays light
     # (no sqlite3, no boto3) for workflow modules and Lambda cold starts.
+    home = _MOVED.get(name)
+    if home is not None:
+        import importlib
+
+        return getattr(importlib.import_module(home), name)
     if name == "run":
         from .local import run
 
@@ -113,11 +129,6 @@ logger = get_logger()
 __all__ = [
     "AT_LEAST_ONCE",
     "AT_MOST_ONCE",
-    "AttemptInfo",
-    "ExecutionInfo",
-    "InvocationInfo",
-    "OperationInfo",
-    "OperationSnapshot",
     "Plugin",
     "BatchFailedError",
     "BatchItem",
@@ -136,17 +147,13 @@ __all__ = [
     "CreateCallback",
     "Deprecated",
     "DurableGenError",
-    "DurableService",
     "ExecutionFailedError",
     "ExecutionNotFoundError",
     "ExecutionSuspendedError",
-    "Failed",
     "FunctionNotRegisteredError",
-    "Interpreter",
     "InvalidCheckpointError",
     "InvalidCheckpointTokenError",
     "InvalidInputError",
-    "InvocationHandler",
     "Invoke",
     "InvokeFailedError",
     "JsonSerdes",
@@ -168,12 +175,10 @@ __all__ = [
     "StepFailedError",
     "StepFunction",
     "StepInterruptedError",
-    "StepTask",
     "StoreError",
-    "Succeeded",
-    "Suspended",
     "UUID",
     "UnknownCallbackError",
+    "UnyieldedCommandWarning",
     "ValidationError",
     "Wait",
     "WaitConditionNotMetError",
@@ -185,11 +190,8 @@ __all__ = [
     "WorkflowDefinitionError",
     "__version__",
     "get_logger",
-    "invoke",
-    "invoke_async",
     "lambda_handler",
     "logger",
-    "make_handler",
     "run",
     "step",
     "workflow",
