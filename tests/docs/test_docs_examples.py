@@ -143,7 +143,6 @@ def _parameters(fn: Any) -> list[str]:
 #: xfail is strict: a listed page that passes fails the run, so the list cannot go stale).
 NOT_YET: dict[str, str] = {
     "docs/cli.md": "imports an app.tax module the page does not create",
-    "docs/embedding.md": "its blocks are excerpts of examples/embedding.py",
     "docs/lambda.md": "a fragment with a yield outside a workflow; a boto3 client needs a region",
     "docs/testing.md": "a pytest example run outside pytest",
 }
