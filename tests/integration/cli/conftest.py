@@ -53,6 +53,41 @@ FLOWS = textwrap.dedent(
     def failing(_):
         yield explode()
         return None
+
+
+    @dg.workflow
+    def approval_with_timeout(request):
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve", timeout=600)
+        return {"request": request, "answer": answer}
+
+
+    _tries = {"n": 0}
+
+
+    @dg.step(retry=dg.Retry(max_attempts=3, initial_delay=2, backoff=2.0, jitter="none"))
+    def flaky():
+        _tries["n"] += 1
+        if _tries["n"] < 3:
+            raise ConnectionError(f"connection refused (try {_tries['n']})")
+        return "connected"
+
+
+    def check(x):
+        if x % 10 == 3:
+            raise KeyError(f"no stock for item {x}")
+        return x * 2
+
+
+    @dg.step(retry=dg.Retry.never())
+    def charge():
+        raise ValueError("card declined\x1b[31m <b>red</b>")
+
+
+    @dg.workflow
+    def story(_):
+        yield flaky()
+        yield dg.Map(check, list(range(30)), name="check stock")
+        yield charge()
     """
 )
 
