@@ -375,8 +375,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         operations = service.get_operations(arn)
         waiting = service.waiting_on(arn)
         now = service.clock.now_ms()
+        events = service.get_history(arn) if args.html else []
     if args.html:
-        page = render_timeline(record, operations, now_ms=now)
+        page = render_timeline(record, operations, now_ms=now, events=events)
         try:
             Path(args.html).write_text(page, encoding="utf-8")
         except OSError as exc:
