@@ -20,7 +20,7 @@ from typing import Any, Final, NamedTuple
 
 from .._wire import ErrorObject, Event, Operation
 from ._store import ExecutionRecord
-from ._text import clip, format_duration, format_time, outcome_text
+from ._text import clip, format_duration, format_time, outcome_text, printable
 
 __all__ = ["FOLD_AT", "render_timeline"]
 
@@ -202,7 +202,7 @@ class _Page:
             )
         self.out.append(
             f'<div class="row" id="op-{esc(op.id)}" data-status="{esc(op.status)}">'
-            f'<div class="label" style="padding-left:{depth * 16}px">{esc(name)}'
+            f'<div class="label" style="padding-left:{depth * 16}px">{esc(printable(name))}'
             f"<small>{esc(kind)} · {esc(op.status)}</small></div>"
             f'<div class="track">{track}</div></div>'
         )
@@ -220,7 +220,7 @@ class _Page:
         if error is not None and not (segments and segments[-1].error == error):
             notes.append(error)
         if notes:
-            lines = "\n".join(esc(clip(note, 1000)) for note in notes)
+            lines = "\n".join(esc(clip(printable(note), 1000)) for note in notes)
             self.out.append(
                 f'<div class="err" style="padding-left:{depth * 16 + 12}px">{lines}</div>'
             )
@@ -347,13 +347,17 @@ def _attempt_number(segs: list[_Segment]) -> int:
 
 
 def _error_block(err: ErrorObject) -> str:
-    """The execution's error: type and message in bold, then its stack trace."""
+    """The execution's error: type and message in bold, then its data and stack trace."""
     esc = html.escape
-    text = f"<b>{esc(err.error_type or 'Error')}</b>: {esc(clip(err.error_message or '', 4000))}"
+    text = (
+        f"<b>{esc(printable(err.error_type or 'Error'))}</b>: "
+        f"{esc(clip(printable(err.error_message or ''), 4000))}"
+    )
     if err.error_data:
-        text += f"<div>data: {esc(clip(err.error_data, 4000))}</div>"
+        text += f"<div>data: {esc(clip(printable(err.error_data), 4000))}</div>"
     if err.stack_trace:
-        text += f"<pre>{esc(chr(10).join(err.stack_trace))}</pre>"
+        trace = [printable(line) for entry in err.stack_trace for line in entry.splitlines()]
+        text += f"<pre>{esc(chr(10).join(trace))}</pre>"
     return text
 
 

@@ -189,8 +189,9 @@ def describe_execution(
         kind = printable(op.sub_type or op.type)
         took = ""
         if op.start_timestamp is not None:
-            stop = op.end_timestamp if op.end_timestamp is not None else now_ms
-            took = format_duration(stop - op.start_timestamp)
+            # an operation left open by an ended execution stops with it
+            stop = op.end_timestamp or record.end_timestamp or now_ms
+            took = format_duration(max(stop - op.start_timestamp, 0))
             if op.end_timestamp is None:
                 took += "+"
         attempt = ""

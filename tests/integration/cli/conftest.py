@@ -7,6 +7,7 @@ PYTHONPATH) and the default database ``durable.db``.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -134,3 +135,44 @@ def cli(workdir: Path) -> Cli:
         return Result(proc)
 
     return run
+
+
+#: Why the browser test was skipped, for the terminal summary; empty when it ran.
+BROWSER_SKIPPED: list[str] = []
+
+
+def find_chromium() -> str | None:
+    """A headless-capable Chromium on PATH, if any."""
+    for name in ("chromium", "chromium-headless-shell", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The path of Chromium; without one the test is skipped, and the session says so loudly."""
+    path = find_chromium()
+    if path is None:
+        reason = (
+            "no headless Chromium found (chromium, chromium-headless-shell); install one "
+            "(apt-get install chromium) to check the HTML timeline in a browser"
+        )
+        if os.environ.get("DURABLE_GEN_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"the browser test cannot run: {reason}", pytrace=False)
+        if not BROWSER_SKIPPED:
+            BROWSER_SKIPPED.append(reason)
+        pytest.skip(f"browser test skipped: {reason}")
+    return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """End the session with a loud warning when the HTML timeline was not checked in a browser."""
+    if BROWSER_SKIPPED:
+        terminalreporter.section("browser test SKIPPED", sep="!", red=True, bold=True)
+        terminalreporter.write_line(
+            f"WARNING: the HTML timeline was not checked in a browser: {BROWSER_SKIPPED[0]}",
+            red=True,
+            bold=True,
+        )
