@@ -104,12 +104,14 @@ def test_run_says_at_once_how_to_answer_a_callback_with_a_timeout(cli: Cli, work
     assert json.loads(out) == {"request": "desk", "answer": "granted"}
 
 
-@pytest.mark.parametrize("quiet", [False, True])
-def test_worker_logs_what_it_picks_up_and_finishes(cli: Cli, quiet: bool) -> None:
+@pytest.mark.parametrize(
+    ("quiet", "threads"), [(False, "1"), (True, "1"), (False, "2")], ids=["1", "quiet", "2"]
+)
+def test_worker_logs_what_it_picks_up_and_finishes(cli: Cli, quiet: bool, threads: str) -> None:
     done = cli("start", "flows:total", "--input", "2", "--name", "ok").out.strip()
     bad = cli("start", "flows:failing", "--name", "bad").out.strip()
     waits = cli("start", "flows:approval", "--input", '"x"', "--name", "waits").out.strip()
-    ran = cli("worker", "--once", *(["-q"] if quiet else []))
+    ran = cli("worker", "--once", "--concurrency", threads, *(["-q"] if quiet else []))
     assert ran.code == 0, ran
     if quiet:
         assert ran.err == ""
