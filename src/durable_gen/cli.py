@@ -279,23 +279,67 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     with _worker(args, skip_time=args.skip_time) as worker:
         arn = _start_execution(args, worker)
-        if sys.stderr.isatty():
+        tty = sys.stderr.isatty()
+        announced: set[str] = set()
+
+        def announce() -> None:
+            # The execution goes on (its callback has a timeout, or other work runs): say now
+            # what it waits on and how to answer, once per callback.
+            for label, callback_id in _open_callbacks(worker.service, arn):
+                if callback_id not in announced:
+                    announced.add(callback_id)
+                    print(
+                        ("\r\x1b[K" if tty else "")
+                        + f"durable-gen: execution {_short_id(arn)} waits on callback{label} "
+                        f"(CallbackId {callback_id}); answer it with "
+                        f"{_answer_hint(args.db, callback_id)}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+        if tty:
             with _Progress(worker.store, arn, sys.stderr):
-                record = worker.drive(arn)
+                record = worker.drive(arn, on_progress=announce)
         else:
-            record = worker.drive(arn)
+            record = worker.drive(arn, on_progress=announce)
         try:
             result = outcome(worker.service, record)
         except ExecutionSuspendedError as exc:
+            hints = [_answer_hint(args.db, cid) for _, cid in _open_callbacks(worker.service, arn)]
+            answer = (
+                f"Answer {'it' if len(hints) == 1 else 'them'} with {'; '.join(hints)}, then"
+                if hints
+                else "Then"
+            )
             print(
                 f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
-                f"{'; '.join(exc.waiting_on) or 'something external'}. Complete its callback "
-                "with `durable-gen callback succeed CALLBACK_ID`, then run `durable-gen worker`",
+                f"{'; '.join(exc.waiting_on) or 'something external'}. {answer} run "
+                "`durable-gen worker` to resume it",
                 file=sys.stderr,
             )
             return EXIT_SUSPENDED
     _print_json(result, args.pretty)
     return 0
+
+
+def _open_callbacks(service: Any, arn: str) -> list[tuple[str, str]]:
+    """The callbacks the execution waits on: `` 'name'`` (or empty) and CallbackId, each."""
+    from .local._text import printable
+
+    found = []
+    for op in service.get_operations(arn):
+        details = op.callback_details
+        if op.type == "CALLBACK" and op.status == "STARTED" and details and details.callback_id:
+            found.append((f" {printable(op.name)!r}" if op.name else "", details.callback_id))
+    return found
+
+
+def _answer_hint(db: str | None, callback_id: str) -> str:
+    """The commands that answer a callback, quoted for a shell."""
+    import shlex
+
+    command = f"durable-gen callback {{}}{f' --db {shlex.quote(db)}' if db else ''} {callback_id}"
+    return f"`{command.format('succeed')} 'RESULT_JSON'` (or `{command.format('fail')} 'MESSAGE'`)"
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
@@ -331,8 +375,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         operations = service.get_operations(arn)
         waiting = service.waiting_on(arn)
         now = service.clock.now_ms()
+        events = service.get_history(arn) if args.html else []
     if args.html:
-        page = render_timeline(record, operations, now_ms=now)
+        page = render_timeline(record, operations, now_ms=now, events=events)
         try:
             Path(args.html).write_text(page, encoding="utf-8")
         except OSError as exc:
@@ -410,6 +455,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             poll=args.poll,
             skip_time=args.skip_time,
             concurrency=args.concurrency,
+            progress=not args.quiet,
         ) as worker:
             # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
             signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
@@ -554,6 +600,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="executions run at once (default 1)",
+    )
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="report only trouble, not each invocation picked up and finished",
     )
     p.set_defaults(handler=_cmd_worker)
     return parser

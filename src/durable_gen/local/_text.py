@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from .._wire import Event, Operation
+from .._wire import ErrorObject, Event, Operation
 from ._store import ExecutionRecord
 
 __all__ = [
     "clip",
     "describe_execution",
+    "error_lines",
     "execution_table",
     "format_duration",
     "format_time",
@@ -120,15 +121,42 @@ def _short_id(arn: str) -> str:
 
 
 def execution_table(records: Sequence[ExecutionRecord]) -> str:
-    """The ``durable-gen list`` table: one row per execution under a header."""
-    lines = [f"{'ID':<36}  {'STATUS':<9}  {'STARTED':<23}  {'DURATION':>9}  FUNCTION"]
+    """The ``durable-gen list`` table: one row per execution under a header.
+
+    Columns: id, status, start time, duration, workflow (the function the execution runs) and
+    the execution's name when it was given one (an unnamed execution is named by its id).
+    """
+    width = max([len("WORKFLOW")] + [len(printable(rec.function_name)) for rec in records])
+    header = f"{'ID':<36}  {'STATUS':<9}  {'STARTED':<29}  {'DURATION':>9}  {'WORKFLOW':<{width}}"
+    lines = [header + "  NAME"]
     for rec in records:
         took = format_duration(rec.end_timestamp - rec.start_timestamp) if rec.end_timestamp else ""
-        lines.append(
-            f"{printable(_short_id(rec.arn)):<36}  {rec.status:<9}  "
-            f"{format_time(rec.start_timestamp):<23}  {took:>9}  {printable(rec.function_name)}"
+        exec_id = _short_id(rec.arn)
+        name = "" if rec.name == exec_id else printable(rec.name)
+        line = (
+            f"{printable(exec_id):<36}  {rec.status:<9}  "
+            f"{format_time(rec.start_timestamp):<29}  {took:>9}  "
+            f"{printable(rec.function_name):<{width}}  {name}"
         )
+        lines.append(line.rstrip())
     return "\n".join(lines) + "\n"
+
+
+def error_lines(err: ErrorObject, indent: str = "  ") -> list[str]:
+    """An error as lines: ``Type: message``, its data, then its stack trace, one frame line each.
+
+    Every line is escaped with ``printable``; a stack trace entry holding several lines (a
+    frame and its source line) is split on its line breaks first, so the trace reads as Python
+    prints it.
+    """
+    lines = [f"{printable(err.error_type or 'Error')}: {_shown(err.error_message or '', 4000)}"]
+    if err.error_data:
+        lines.append(f"data: {_shown(err.error_data, 4000)}")
+    if err.stack_trace:
+        lines.append("stack trace:")
+        for entry in err.stack_trace:
+            lines.extend(f"{indent}{printable(part)}" for part in entry.splitlines() or [""])
+    return lines
 
 
 def describe_execution(
@@ -149,10 +177,9 @@ def describe_execution(
     if record.result is not None:
         lines.append(f"  result    {_shown(record.result, 200)}")
     if record.error is not None:
-        err = record.error
-        lines.append(
-            f"  error     {printable(err.error_type or '')}: {_shown(err.error_message or '', 200)}"
-        )
+        first, *more = error_lines(record.error)
+        lines.append(f"  error     {first}")
+        lines.extend(f"            {line}" for line in more)
     for line in waiting:
         lines.append(f"  waits on  {printable(line)}")
     tree = operation_tree(operations)
@@ -162,8 +189,9 @@ def describe_execution(
         kind = printable(op.sub_type or op.type)
         took = ""
         if op.start_timestamp is not None:
-            stop = op.end_timestamp if op.end_timestamp is not None else now_ms
-            took = format_duration(stop - op.start_timestamp)
+            # an operation left open by an ended execution stops with it
+            stop = op.end_timestamp or record.end_timestamp or now_ms
+            took = format_duration(max(stop - op.start_timestamp, 0))
             if op.end_timestamp is None:
                 took += "+"
         attempt = ""

@@ -21,13 +21,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._driver import make_handler
 from .._errors import InvalidInputError, StoreError, ValidationError
+from .._service import InvocationHandler
+from .._wire import InvocationInput, InvocationOutput
 from ._clock import Clock, RealClock, VirtualClock
 from ._dbstore import DatabaseStore, LeaseLostError, StoreUnavailableError
 from ._engine import LocalService
 from ._run import register_function, workflow_name
 from ._sqlite import Synchronous
 from ._store import ExecutionRecord
+from ._text import clip, format_duration, printable
 from ._url import open_store
 
 __all__ = ["Worker", "import_object", "import_path_of"]
@@ -85,6 +89,11 @@ def import_path_of(fn: Callable[..., Any]) -> str:
     return f"{module}:{qualname}"
 
 
+def _now() -> str:
+    """The wall-clock time of day, for progress lines."""
+    return "durable-gen worker: " + time.strftime("%H:%M:%S")
+
+
 class _NowClock(RealClock):
     """Wall-clock time that never blocks: the engine runs what is due now and returns."""
 
@@ -111,8 +120,8 @@ class Worker:
             long (at once, to another worker on the same host).
         synchronous: SQLite only: ``"FULL"`` or ``"NORMAL"``; see ``SqliteStore``.
         skip_time: Use a virtual clock that skips waits and retry delays.
-        log: Where to report trouble (a workflow that cannot be imported, a lost lease);
-            default: standard error.
+        log: Where to report trouble (a workflow that cannot be imported, a lost lease) and,
+            with ``progress``, progress; default: standard error.
         patience: Seconds ``run()`` keeps retrying a database that is locked or unreachable
             (a restart, a network blip) before it gives up with ``StoreError``.
         concurrency: How many executions ``run()`` drives at once. Each runs in its own
@@ -121,6 +130,10 @@ class Worker:
             Postgres each thread has its own connection (``store.clone()``); on SQLite the
             threads share the connection and their checkpoints commit together (one fsync
             for several; see ``SqliteStore.share``). 1 (the default) drives one at a time.
+        progress: Also report, one line each, every invocation of a workflow the worker
+            picks up (``picked up``) and how it ends (``finished``: SUCCEEDED, FAILED with the
+            error, or suspended until a timer, retry or callback); ``durable-gen worker``
+            turns this on unless ``-q``.
 
     Example:
         >>> from durable_gen.local import Worker
@@ -140,6 +153,7 @@ class Worker:
         log: Callable[[str], None] | None = None,
         patience: float = 60.0,
         concurrency: int = 1,
+        progress: bool = False,
     ) -> None:
         if poll <= 0:
             raise ValidationError(f"poll must be a positive number of seconds, got {poll}")
@@ -164,7 +178,8 @@ class Worker:
         clock: Clock = VirtualClock(RealClock().now_ms()) if skip_time else _NowClock()
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
-        self._log = log or (lambda line: print(line, file=sys.stderr))
+        self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.progress = progress
         self._served: set[str] = set()
         self._failed: set[str] = set()
         #: Every function served, by name, for the engines of the other threads.
@@ -204,12 +219,48 @@ class Worker:
         path = fn if isinstance(fn, str) else import_path_of(fn)
         target = import_object(path) if isinstance(fn, str) else fn
         function_name = name or workflow_name(target)
-        register_function(self.service, function_name, target)
+        self._serve(self.service, function_name, target)
         self.store.register_workflow(function_name, path)
         self._targets[function_name] = target
         self._served.add(function_name)
         self.store.serve(self._served)
         return function_name
+
+    def _serve(self, service: LocalService, name: str, target: Callable[..., Any]) -> None:
+        """Register ``target`` with ``service``; with ``progress``, its invocations are logged."""
+        if self.progress and inspect.isgeneratorfunction(inspect.unwrap(target)):
+            service.register(name, self._reporting(name, make_handler(target, service)))
+        else:
+            register_function(service, name, target)
+
+    def _reporting(self, name: str, handler: InvocationHandler) -> InvocationHandler:
+        """``handler``, logging one line when an invocation starts and one when it ends."""
+        log = self._log
+
+        def reporting(event: InvocationInput) -> InvocationOutput:
+            who = f"{printable(name)} {printable(event.durable_execution_arn.rsplit('/', 1)[-1])}"
+            resumed = any(op.type != "EXECUTION" for op in event.initial_execution_state.operations)
+            log(f"{_now()} picked up {who} ({'resumed' if resumed else 'new'})")
+            began = time.monotonic()
+            try:
+                out = handler(event)
+            except BaseException as exc:
+                log(f"{_now()} finished {who}: the invocation crashed ({type(exc).__name__})")
+                raise
+            took = format_duration(round((time.monotonic() - began) * 1000))
+            if out.status == "SUCCEEDED":
+                end = "SUCCEEDED"
+            elif out.status == "FAILED":
+                err = out.error
+                kind = printable(err.error_type or "Error") if err else "Error"
+                text = printable(err.error_message or "") if err else ""
+                end = f"FAILED: {kind}: {clip(text, 200)}"
+            else:
+                end = "suspended, waiting for a timer, a retry or a callback"
+            log(f"{_now()} finished {who}: {end} in {took}")
+            return out
+
+        return reporting
 
     def _import_remembered(self) -> None:
         with self._importing:
@@ -228,7 +279,7 @@ class Worker:
                     "a worker that can import it"
                 )
                 continue
-            register_function(self.service, name, target)
+            self._serve(self.service, name, target)
             self._targets[name] = target
             self._served.add(name)
         self.store.serve(self._served)
@@ -240,7 +291,7 @@ class Worker:
             new = [(n, t) for n, t in self._targets.items() if n not in lane.known]
             served = set(self._served)
         for name, target in new:
-            register_function(lane.service, name, target)
+            self._serve(lane.service, name, target)
             lane.known.add(name)
         lane.store.serve(served)
 

@@ -6,6 +6,7 @@ from durable_gen._wire import ErrorObject, Event, Operation, StepDetails
 from durable_gen.local._store import ExecutionRecord
 from durable_gen.local._text import (
     describe_execution,
+    error_lines,
     execution_table,
     history_lines,
     printable,
@@ -67,3 +68,58 @@ def test_every_view_escapes_stored_text() -> None:
     assert "✗ None: boom\\x1b]0;title\\x07" in shown
     # one line per field: the escaped line breaks do not break the layout
     assert len(shown.splitlines()) == 10
+
+
+def test_an_error_reads_as_python_prints_it_with_stored_text_escaped() -> None:
+    err = ErrorObject(
+        error_type="ValueError",
+        error_message="bad\x1b[2J value",
+        error_data='{"order": 7}',
+        stack_trace=[
+            "Traceback (most recent call last):",
+            '  File "app.py", line 3, in pay\n    raise ValueError("bad")\u202e',
+            "ValueError: bad",
+        ],
+    )
+    assert error_lines(err) == [
+        "ValueError: bad\\x1b[2J value",
+        'data: {"order": 7}',
+        "stack trace:",
+        "  Traceback (most recent call last):",
+        '    File "app.py", line 3, in pay',
+        '      raise ValueError("bad")\\u202e',
+        "  ValueError: bad",
+    ]
+    record = ExecutionRecord(
+        arn="arn:x/e1",
+        name="e1",
+        function_name="app.flow",
+        status="FAILED",
+        error=err,
+        start_timestamp=1_000,
+        end_timestamp=2_000,
+    )
+    shown = describe_execution(record, [], [], 3_000).splitlines()
+    assert shown[5] == "  error     ValueError: bad\\x1b[2J value"
+    assert shown[7:9] == [
+        "            stack trace:",
+        "              Traceback (most recent call last):",
+    ]
+
+
+def test_the_list_names_the_workflow_and_a_named_execution() -> None:
+    common = {"status": "SUCCEEDED", "start_timestamp": 1_000, "end_timestamp": 1_500}
+    table = execution_table(
+        [
+            ExecutionRecord(
+                arn="arn:x/id-1", name="order-7", function_name="shop.checkout", **common
+            ),  # type: ignore[arg-type]
+            ExecutionRecord(arn="arn:x/id-2", name="id-2", function_name="shop.refund", **common),  # type: ignore[arg-type]
+        ]
+    ).splitlines()
+    assert table[0].split() == ["ID", "STATUS", "STARTED", "DURATION", "WORKFLOW", "NAME"]
+    assert table[1].split()[-2:] == ["shop.checkout", "order-7"]
+    assert table[2].split()[-1] == "shop.refund"
+    # the columns line up under their headers
+    assert table[1].index("shop.checkout") == table[0].index("WORKFLOW")
+    assert table[1].index("order-7") == table[0].index("NAME")
