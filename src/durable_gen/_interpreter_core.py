@@ -242,16 +242,21 @@ class Core:
         self._visited.add(op_id)
         return rec
 
-    def _unreached_in(self, parent: str | None) -> bool:
-        """Whether the context whose operations record ``parent`` has recorded operations
-        (markers aside) not reached yet. Amortized O(1): each context's list is walked once."""
+    def _recorded_children(self, parent: str | None) -> list[Operation]:
+        """The recorded operations (markers aside) whose ParentId is ``parent``, in history
+        order. The index is built once, on the first question."""
         children = self._children
         if children is None:
             children = self._children = {}
             for op in self._recorded:
                 if not is_marker(op):
                     children.setdefault(op.parent_id, []).append(op)
-        ops = children.get(parent)
+        return children.get(parent) or []
+
+    def _unreached_in(self, parent: str | None) -> bool:
+        """Whether the context whose operations record ``parent`` has recorded operations
+        (markers aside) not reached yet. Amortized O(1): each context's list is walked once."""
+        ops = self._recorded_children(parent)
         if not ops:
             return False
         visited = self._visited
