@@ -40,6 +40,7 @@ from ._commands import (
     Parallel,
     Retry,
     RunCompensations,
+    Step,
     StepFunction,
     _fn_name,
 )
@@ -57,7 +58,7 @@ from ._interpreter_core import BLOCKED, Answer, Core, Fatal, Fiber, Gen, generat
 from ._serdes import dumps, loads
 from ._wire import TERMINAL_STATUSES, ErrorObject, Operation
 
-__all__ = ["BatchHandlers", "Compensate"]
+__all__ = ["BatchHandlers", "Compensate", "step_body"]
 
 
 class _Batch:
@@ -150,7 +151,11 @@ class BatchHandlers(Core):
             rec,
             "Compensation",
             cmd.name,
-            lambda: one_step(fn, (value,), name, retry),
+            lambda: (
+                step_body(fn, (value,), retry=retry)
+                if isinstance(fn, StepFunction)
+                else one_step(fn, (value,), name, retry)
+            ),
             None,
             StepFailedError,
         )
@@ -491,15 +496,12 @@ def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]]
         fn = cmd.fn
         is_gen = inspect.isgeneratorfunction(inspect.unwrap(fn))
         arity = _positional_arity(fn)
-        step_name = fn.name if isinstance(fn, StepFunction) else _fn_name(fn)
-        plain_fn = plain(fn)
-        retry = fn.retry if isinstance(fn, StepFunction) else None
         for i, item in enumerate(cmd.items):
             args = (item,) if arity < 2 else (item, i)
             if is_gen:
                 units.append(functools.partial(fn, *args))
             else:
-                units.append(functools.partial(one_step, plain_fn, args, step_name, retry))
+                units.append(_step_unit(fn, args))
             names.append(cmd.item_namer(item, i) if cmd.item_namer else f"map-item-{i}")
         return units, names
     for i, branch in enumerate(cmd.branches):
@@ -507,10 +509,40 @@ def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]]
         if inspect.isgeneratorfunction(inspect.unwrap(bfn)):
             units.append(bfn)
         else:
-            sname = bfn.name if isinstance(bfn, StepFunction) else _fn_name(bfn)
-            units.append(functools.partial(one_step, plain(bfn), (), sname, None))
+            units.append(_step_unit(bfn, ()))
         names.append(bname or f"parallel-branch-{i}")
     return units, names
+
+
+def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Gen]:
+    """An item or branch running ``fn(*args)`` as one step: a ``@step`` function's step keeps
+    every option it was declared with (name, retry, semantics, serdes, compensate)."""
+    if isinstance(fn, StepFunction):
+        return functools.partial(step_body, fn, args)
+    return functools.partial(one_step, fn, args, _fn_name(fn), None)
+
+
+def step_body(
+    fn: StepFunction[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    retry: Retry | None = None,
+) -> Gen:
+    """A context body running one call of a ``@step`` function as one step, with all its
+    options; ``retry`` applies when the function declares none."""
+    return (
+        yield Step(
+            plain(fn),
+            args,
+            kwargs,
+            fn.name,
+            fn.retry if fn.retry is not None else retry,
+            fn.semantics,
+            fn.serdes,
+            fn.compensate,
+        )
+    )
 
 
 def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str]:
