@@ -374,6 +374,8 @@ class BatchHandlers(Core):
             batch.running.pop(i, None)
             if batch.done:
                 return
+            if batch.cmd.nesting != "flat":
+                self._check_reached(iter_id, item_type, name)
             result, err = self._settle_context(
                 iter_id, batch.op_id, item_type, name, serdes, value, exc,
                 record=not replay_children, type_=batch.item_type(i),

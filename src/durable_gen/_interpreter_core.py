@@ -266,6 +266,28 @@ class Core:
         self._reached[parent] = i
         return i < len(ops)
 
+    def _check_reached(self, ctx_id: str, sub_type: str, name: str | None) -> None:
+        """A context's code has ended: every operation recorded in it must have been reached,
+        or the code no longer yields what the execution recorded (``NonDeterminismError`` now,
+        whichever route replays it, rather than when the workflow returns)."""
+        if not self._unreached_in(ctx_id):
+            return
+        visited = self._visited
+        left = [op for op in self._recorded_children(ctx_id) if op.id not in visited]
+        first = left[0]
+        what = describe(first.type, first.sub_type, first.name, first.parent_id)
+        context = describe("CONTEXT", sub_type, name, None)
+        raise Fatal(
+            NonDeterminismError(
+                f"the code of context {ctx_id[:12]} ({context}) ended but {len(left)} recorded "
+                f"operation(s) in it were never reached, the first {what} (id {first.id[:12]}): "
+                "the code no longer yields what this execution recorded",
+                operation_id=first.id,
+                recorded=what,
+                requested=f"{context} ending",
+            )
+        )
+
     def _unvisited(self) -> list[Operation]:
         """Recorded operations, in contexts that were entered, never reached (markers aside)."""
         if len(self._visited) + self._markers >= len(self._recorded):
@@ -404,6 +426,7 @@ class Core:
             )
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
+            self._check_reached(op_id, sub_type, name)
             result, err = self._settle_context(
                 op_id, fiber.parent_id, sub_type, name, serdes, value, exc,
                 record=not replaying_children, type_=type_,

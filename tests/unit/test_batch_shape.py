@@ -261,3 +261,42 @@ def test_a_large_result_recorded_as_a_summary_checks_its_total_count(total: int)
     assert isinstance(host.outcome, dg.Failed), host.outcome
     message = host.outcome.error.error_message
     assert "Map 'm' with 4 items" in message and f"with {total} items" in message
+
+
+# --- an operation removed from the end of a context the execution waits in --------------------
+
+
+def in_context(where: str, *, with_wait: bool) -> Workflow:
+    """A workflow whose context (``where``) runs a step then, in the old code, a wait; the
+    workflow then waits again at the root."""
+
+    def body(*_: Any) -> Generator[Any, Any, Any]:
+        value = yield double(1)
+        if with_wait:
+            yield dg.Wait(seconds=30, name="inner")
+        return value
+
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        if where == "child":
+            result = yield dg.Child(body, name="c")
+        elif where == "branch":
+            result = (yield dg.Parallel([dg.Branch(body, name="b")], name="p")).all_results()
+        else:
+            result = (yield dg.Map(body, [1], name="m")).all_results()
+        yield dg.Wait(seconds=60, name="later")
+        return result
+
+    return wf
+
+
+@pytest.mark.parametrize("where", ["child", "branch", "map item"])
+def test_an_operation_removed_from_a_context_the_execution_waits_in_diverges_on_both_routes(
+    where: str,
+) -> None:
+    report, error = both_routes(
+        in_context(where, with_wait=True), in_context(where, with_wait=False)
+    )
+    assert report.status == "diverged", report
+    assert error is not None and error.error_type == "NonDeterminismError", error
+    for text in (report.message, error.error_message):
+        assert "WAIT/Wait name='inner'" in text and "never reached" in text
