@@ -240,7 +240,8 @@ class BatchHandlers(Core):
             recorded = f"{sub_type} {cmd.name!r} {problem}"
             requested = f"{sub_type} {cmd.name!r} with {count} {what}"
             self._shape_error(fiber, op_id, recorded, requested)
-        wrong = sorted(i for i, n in recorded_names.items() if i < count and n != names[i])
+        same = self._same_item_name
+        wrong = sorted(i for i, n in recorded_names.items() if i < count and not same(n, names[i]))
         if wrong:
             if sub_type == "Parallel" and len(recorded_names) == count:
                 recorded = f"Parallel {cmd.name!r} with branches {_ordered(recorded_names)}"
@@ -260,6 +261,12 @@ class BatchHandlers(Core):
                 f"{sub_type} {cmd.name!r} with nesting={was!r}",
                 f"{sub_type} {cmd.name!r} with nesting={asked!r}",
             )
+
+    @staticmethod
+    def _same_item_name(recorded: str, requested: str) -> bool:
+        """Whether a recorded item or branch name is the one the code asks for (the one place
+        batch-shape checking compares names)."""
+        return recorded == requested
 
     @staticmethod
     def _recorded_items(payload: str, names: dict[int, str]) -> tuple[int | None, int]:
