@@ -377,6 +377,27 @@ CORPUS: dict[str, tuple[Tree, Tree, bool]] = {
         [child_node(callback())],
         True,
     ),
+    "callback removed from a branch waiting on it": (
+        [parallel([step(), callback()], [step(2)], names=["a", "b"])],
+        [parallel([step()], [step(2)], names=["a", "b"])],
+        True,
+    ),
+    "map items reduced in a child while waiting inside": (
+        [child_node(step(), mapping([1, 2, 3], wait=10))],
+        [child_node(step(), mapping([1, 2], wait=10))],
+        True,
+    ),
+    # the branch completed: it replays from its record, the Map in it is not re-entered
+    "map items reduced in a completed branch while another waits on a callback": (
+        [parallel([mapping([1, 2, 3])], [callback()], names=["a", "b"])],
+        [parallel([mapping([1, 2])], [callback()], names=["a", "b"])],
+        False,
+    ),
+    "step added at the end of a branch waiting on a callback": (
+        [parallel([callback()], [step()], names=["a", "b"])],
+        [parallel([callback(), step(9)], [step()], names=["a", "b"])],
+        False,
+    ),
     "unchanged": (
         [parallel([mapping([1, 2], wait=10)], [child_node(wait(), callback())], names=["a", "b"])],
         [parallel([mapping([1, 2], wait=10)], [child_node(wait(), callback())], names=["a", "b"])],
