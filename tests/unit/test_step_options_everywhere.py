@@ -241,3 +241,27 @@ def test_options_survive_replay_of_a_suspended_execution() -> None:
     assert not execution.done
     runner.advance(10)
     assert execution.result() == [1001, 1002]
+
+
+def test_a_step_function_compensation_without_a_retry_takes_run_compensations_retry() -> None:
+    attempts: list[int] = []
+
+    @dg.step(name="release")
+    def release(result: int) -> None:
+        attempts.append(result)
+        if len(attempts) < 2:
+            raise RuntimeError("first attempt fails")
+
+    @dg.step(compensate=release, name="hold")
+    def hold(x: int) -> int:
+        return x
+
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        yield hold(4)
+        retry = dg.Retry(max_attempts=2, initial_delay=1, jitter="none")
+        return [r.status for r in (yield dg.RunCompensations(retry=retry))]
+
+    execution = run(wf)
+    assert execution.result() == ["SUCCEEDED"]
+    assert attempts == [4, 4]
+    assert execution.operation("release", type="STEP").attempts == 2
