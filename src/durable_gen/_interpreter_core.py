@@ -9,6 +9,8 @@ module holds rules 1-3 and the context half of rule 4:
 3. A completed context (child, WaitForCallback, compensation, Map/Parallel and their items)
    answers from its one record and is not re-entered, unless it was recorded with
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
+   A context whose code ends must have reached every operation recorded in it, or the
+   interpretation stops with ``NonDeterminismError`` there (``_check_reached``).
 
 Handlers answer a command with a ``Resume`` (the value to send into the generator, or the
 error to throw at its ``yield``) or with ``BLOCKED`` (the fiber waits; whatever unblocks it
