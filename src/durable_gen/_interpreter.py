@@ -70,6 +70,7 @@ from ._commands import (
     Parallel,
     RunCompensations,
     Step,
+    StepFunction,
     Wait,
     WaitForCallback,
     WaitForCondition,
@@ -87,7 +88,7 @@ from ._errors import (
 )
 from ._failure import callback_error, error_object, raise_error
 from ._ids import operation_id
-from ._interpreter_batch import Compensate
+from ._interpreter_batch import Compensate, step_body
 from ._interpreter_core import (
     SEND_NONE,
     Answer,
@@ -591,7 +592,9 @@ class Interpreter(StepHandlers):
             rec,
             "RunInChildContext",
             name,
-            lambda: wf(*args, **kwargs),
+            (lambda: step_body(wf, args, kwargs))  # a @step function: one step, its options
+            if isinstance(wf, StepFunction)
+            else (lambda: wf(*args, **kwargs)),
             cmd.serdes,
             ChildFailedError,
             _codec.result_type(wf) if cmd.serdes is None else Any,

@@ -11,7 +11,11 @@ Pure. The completion policy itself is ``durable_gen._batch.decide``; this module
 3. Results are in index order, whatever the completion order. A completed batch answers from
    its record (rule 3 of ``_interpreter_core``) unless it was recorded with ``ReplayChildren``;
    then its items are rebuilt from their own records, and none runs again.
-4. ``RunCompensations`` runs the undos registered by the fiber's steps, last first, each as a
+4. A recorded batch, completed or not, must have the shape the code asks for: as many items
+   (or branches), with the same names in the same order, and the same nesting mode; otherwise
+   ``NonDeterminismError``. The shape is read from what AWS's service keeps too: the item
+   contexts, the result's items (index and name), the summary's ``totalCount``.
+5. ``RunCompensations`` runs the undos registered by the fiber's steps, last first, each as a
    CONTEXT/Compensation holding one step; a failed undo is reported and the rest still run.
    The helper fiber uses the caller's position counter, so ids stay positional.
 """
@@ -36,12 +40,14 @@ from ._commands import (
     Parallel,
     Retry,
     RunCompensations,
+    Step,
     StepFunction,
     _fn_name,
 )
 from ._errors import (
     ChildFailedError,
     InvalidInputError,
+    NonDeterminismError,
     OperationError,
     SerializationError,
     StepFailedError,
@@ -50,9 +56,9 @@ from ._failure import error_object, raise_error
 from ._ids import operation_id
 from ._interpreter_core import BLOCKED, Answer, Core, Fatal, Fiber, Gen, generator, one_step, plain
 from ._serdes import dumps, loads
-from ._wire import TERMINAL_STATUSES, ErrorObject
+from ._wire import TERMINAL_STATUSES, ErrorObject, Operation
 
-__all__ = ["BatchHandlers", "Compensate"]
+__all__ = ["BatchHandlers", "Compensate", "step_body"]
 
 
 class _Batch:
@@ -145,7 +151,11 @@ class BatchHandlers(Core):
             rec,
             "Compensation",
             cmd.name,
-            lambda: one_step(fn, (value,), name, retry),
+            lambda: (
+                step_body(fn, (value,), retry=retry)
+                if isinstance(fn, StepFunction)
+                else one_step(fn, (value,), name, retry)
+            ),
             None,
             StepFailedError,
         )
@@ -158,6 +168,7 @@ class BatchHandlers(Core):
         op_id, rec = self._position(fiber, "CONTEXT", sub_type, cmd.name)
         rebuild = False
         if rec is not None:
+            self._check_shape(fiber, op_id, rec, cmd, sub_type)
             d = rec.context_details
             if rec.status == "SUCCEEDED":
                 if not (d and d.replay_children):
@@ -176,6 +187,127 @@ class BatchHandlers(Core):
         if batch.done:
             return self._batch_result_now(batch)
         return BLOCKED
+
+    def _check_shape(
+        self,
+        fiber: Fiber,
+        op_id: str,
+        rec: Operation,
+        cmd: Map[Any] | Parallel[Any],
+        sub_type: str,
+    ) -> None:
+        """A recorded batch must have the shape the code asks for (rule 4 of this module):
+        its item count, its items' names and order, its nesting mode. What was recorded is
+        read from its item contexts, and for a completed batch from its result's items (each
+        has its index and name) or its summary's ``totalCount``; what is not recorded (an old
+        or AWS-written history) is not checked."""
+        names = _batch_names(cmd)
+        count = len(names)
+        what = "items" if sub_type == "Map" else "branches"
+        item_kind = "MapIteration" if sub_type == "Map" else "ParallelBranch"
+        recorded_names: dict[int, str] = {}
+        at_least = 0  # recorded items, as far as the record shows
+        exact: int | None = None  # the recorded item count, when the record says it
+        nested = flat = False
+        children = self._recorded_children(op_id)
+        if children:
+            index = {operation_id(op_id, i): i for i in range(count + len(children))}
+            for op in children:
+                if op.type == "CONTEXT" and op.sub_type == item_kind:
+                    nested = True
+                    i = index.get(op.id, -1)
+                    if i < 0:
+                        continue
+                    at_least = max(at_least, i + 1)
+                    if op.name is not None:
+                        recorded_names[i] = op.name
+                else:
+                    flat = True
+        d = rec.context_details
+        payload = d.result if d is not None else None
+        if rec.status == "SUCCEEDED" and payload and d is not None:
+            if d.replay_children:
+                exact = _total_count(payload)
+            elif cmd.serdes is None:
+                exact, listed = self._recorded_items(payload, recorded_names)
+                at_least = max(at_least, listed)
+        problem: str | None = None
+        if exact is not None and exact != count:
+            problem = f"with {exact} {what}"
+        elif at_least > count:
+            problem = f"with at least {at_least} {what}"
+        if problem is not None:
+            recorded = f"{sub_type} {cmd.name!r} {problem}"
+            requested = f"{sub_type} {cmd.name!r} with {count} {what}"
+            self._shape_error(fiber, op_id, recorded, requested)
+        same = self._same_item_name
+        wrong = sorted(i for i, n in recorded_names.items() if i < count and not same(n, names[i]))
+        if wrong:
+            if sub_type == "Parallel" and len(recorded_names) == count:
+                recorded = f"Parallel {cmd.name!r} with branches {_ordered(recorded_names)}"
+                requested = f"Parallel {cmd.name!r} with branches {names}"
+            else:
+                i = wrong[0]
+                kind = "item" if sub_type == "Map" else "branch"
+                recorded = f"{sub_type} {cmd.name!r} {kind} {i} named {recorded_names[i]!r}"
+                requested = f"{sub_type} {cmd.name!r} {kind} {i} named {names[i]!r}"
+            self._shape_error(fiber, op_id, recorded, requested)
+        asked = cmd.nesting
+        if (asked == "flat" and nested) or (asked == "nested" and flat):
+            was = "nested" if nested else "flat"
+            self._shape_error(
+                fiber,
+                op_id,
+                f"{sub_type} {cmd.name!r} with nesting={was!r}",
+                f"{sub_type} {cmd.name!r} with nesting={asked!r}",
+            )
+
+    @staticmethod
+    def _same_item_name(recorded: str, requested: str) -> bool:
+        """Whether a recorded item or branch name is the one the code asks for (the one place
+        batch-shape checking compares names)."""
+        return recorded == requested
+
+    @staticmethod
+    def _recorded_items(payload: str, names: dict[int, str]) -> tuple[int | None, int]:
+        """Read a completed batch's recorded result: add its items' names to ``names``; return
+        its exact item count when the result lists every item (else None), and how many items
+        it shows at least."""
+        try:
+            result = decode_batch(payload)
+        except SerializationError:
+            return None, 0  # not a batch result: _decode_batch says so
+        if not isinstance(result, BatchResult):
+            return None, 0
+        for item in result.items:
+            if item.name is not None:
+                names.setdefault(item.index, item.name)
+        indices = [item.index for item in result.items]
+        # durable_gen lists every item; AWS's format leaves out those never started, so its
+        # list is the whole batch only when every item completed.
+        listed = indices == list(range(len(indices))) and (
+            result.completion_reason == "ALL_COMPLETED"
+            or any(item.status == "NOT_STARTED" for item in result.items)
+            or not _aws_envelope(payload)
+        )
+        return (len(indices) if listed else None), max(indices, default=-1) + 1
+
+    def _shape_error(self, fiber: Fiber, op_id: str, recorded: str, requested: str) -> None:
+        parent = fiber.parent_id
+        ctx = "the root context" if parent is None else f"context {parent[:12]}"
+        where = f"operation {fiber.n} of {ctx}"
+        raise Fatal(
+            NonDeterminismError(
+                f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
+                f"{recorded}, the code asks for {requested}. A running execution must replay "
+                "the same commands in the same order; guard changed code with Patched(...) or "
+                "start a new execution",
+                operation_id=op_id,
+                position=where,
+                recorded=recorded,
+                requested=requested,
+            )
+        )
 
     def _decode_batch(self, payload: str | None, cmd: Map[Any] | Parallel[Any]) -> Any:
         if cmd.serdes is not None:
@@ -249,6 +381,8 @@ class BatchHandlers(Core):
             batch.running.pop(i, None)
             if batch.done:
                 return
+            if batch.cmd.nesting != "flat":
+                self._check_reached(iter_id, item_type, name)
             result, err = self._settle_context(
                 iter_id, batch.op_id, item_type, name, serdes, value, exc,
                 record=not replay_children, type_=batch.item_type(i),
@@ -371,15 +505,12 @@ def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]]
         fn = cmd.fn
         is_gen = inspect.isgeneratorfunction(inspect.unwrap(fn))
         arity = _positional_arity(fn)
-        step_name = fn.name if isinstance(fn, StepFunction) else _fn_name(fn)
-        plain_fn = plain(fn)
-        retry = fn.retry if isinstance(fn, StepFunction) else None
         for i, item in enumerate(cmd.items):
             args = (item,) if arity < 2 else (item, i)
             if is_gen:
                 units.append(functools.partial(fn, *args))
             else:
-                units.append(functools.partial(one_step, plain_fn, args, step_name, retry))
+                units.append(_step_unit(fn, args))
             names.append(cmd.item_namer(item, i) if cmd.item_namer else f"map-item-{i}")
         return units, names
     for i, branch in enumerate(cmd.branches):
@@ -387,7 +518,73 @@ def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]]
         if inspect.isgeneratorfunction(inspect.unwrap(bfn)):
             units.append(bfn)
         else:
-            sname = bfn.name if isinstance(bfn, StepFunction) else _fn_name(bfn)
-            units.append(functools.partial(one_step, plain(bfn), (), sname, None))
+            units.append(_step_unit(bfn, ()))
         names.append(bname or f"parallel-branch-{i}")
     return units, names
+
+
+def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Gen]:
+    """An item or branch running ``fn(*args)`` as one step: a ``@step`` function's step keeps
+    every option it was declared with (name, retry, semantics, serdes, compensate)."""
+    if isinstance(fn, StepFunction):
+        return functools.partial(step_body, fn, args)
+    return functools.partial(one_step, fn, args, _fn_name(fn), None)
+
+
+def step_body(
+    fn: StepFunction[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    retry: Retry | None = None,
+) -> Gen:
+    """A context body running one call of a ``@step`` function as one step, with all its
+    options; ``retry`` applies when the function declares none."""
+    return (
+        yield Step(
+            plain(fn),
+            args,
+            kwargs,
+            fn.name,
+            fn.retry if fn.retry is not None else retry,
+            fn.semantics,
+            fn.serdes,
+            fn.compensate,
+        )
+    )
+
+
+def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str]:
+    """The names of a batch's items or branches, in index order."""
+    if isinstance(cmd, Map):
+        namer = cmd.item_namer
+        if namer is None:
+            return [f"map-item-{i}" for i in range(len(cmd.items))]
+        return [namer(item, i) for i, item in enumerate(cmd.items)]
+    return [
+        (branch.name if isinstance(branch, Branch) else None) or f"parallel-branch-{i}"
+        for i, branch in enumerate(cmd.branches)
+    ]
+
+
+def _ordered(names: dict[int, str]) -> list[str]:
+    return [names[i] for i in sorted(names)]
+
+
+def _total_count(summary: str) -> int | None:
+    """``totalCount`` of a batch's recorded summary (a result too large to record), if any."""
+    try:
+        data = msgspec.json.decode(summary)
+    except msgspec.DecodeError:
+        return None
+    total = data.get("totalCount") if isinstance(data, dict) else None
+    return total if type(total) is int and total >= 0 else None
+
+
+def _aws_envelope(payload: str) -> bool:
+    """Whether a payload is AWS's typed envelope (``{"t": ..., "v": ...}``)."""
+    try:
+        data = msgspec.json.decode(payload)
+    except msgspec.DecodeError:
+        return False
+    return isinstance(data, dict) and set(data) == {"t", "v"}

@@ -9,6 +9,8 @@ module holds rules 1-3 and the context half of rule 4:
 3. A completed context (child, WaitForCallback, compensation, Map/Parallel and their items)
    answers from its one record and is not re-entered, unless it was recorded with
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
+   A context whose code ends must have reached every operation recorded in it, or the
+   interpretation stops with ``NonDeterminismError`` there (``_check_reached``).
 
 Handlers answer a command with a ``Resume`` (the value to send into the generator, or the
 error to throw at its ``yield``) or with ``BLOCKED`` (the fiber waits; whatever unblocks it
@@ -242,16 +244,21 @@ class Core:
         self._visited.add(op_id)
         return rec
 
-    def _unreached_in(self, parent: str | None) -> bool:
-        """Whether the context whose operations record ``parent`` has recorded operations
-        (markers aside) not reached yet. Amortized O(1): each context's list is walked once."""
+    def _recorded_children(self, parent: str | None) -> list[Operation]:
+        """The recorded operations (markers aside) whose ParentId is ``parent``, in history
+        order. The index is built once, on the first question."""
         children = self._children
         if children is None:
             children = self._children = {}
             for op in self._recorded:
                 if not is_marker(op):
                     children.setdefault(op.parent_id, []).append(op)
-        ops = children.get(parent)
+        return children.get(parent) or []
+
+    def _unreached_in(self, parent: str | None) -> bool:
+        """Whether the context whose operations record ``parent`` has recorded operations
+        (markers aside) not reached yet. Amortized O(1): each context's list is walked once."""
+        ops = self._recorded_children(parent)
         if not ops:
             return False
         visited = self._visited
@@ -260,6 +267,28 @@ class Core:
             i += 1
         self._reached[parent] = i
         return i < len(ops)
+
+    def _check_reached(self, ctx_id: str, sub_type: str, name: str | None) -> None:
+        """A context's code has ended: every operation recorded in it must have been reached,
+        or the code no longer yields what the execution recorded (``NonDeterminismError`` now,
+        whichever route replays it, rather than when the workflow returns)."""
+        if not self._unreached_in(ctx_id):
+            return
+        visited = self._visited
+        left = [op for op in self._recorded_children(ctx_id) if op.id not in visited]
+        first = left[0]
+        what = describe(first.type, first.sub_type, first.name, first.parent_id)
+        context = describe("CONTEXT", sub_type, name, None)
+        raise Fatal(
+            NonDeterminismError(
+                f"the code of context {ctx_id[:12]} ({context}) ended but {len(left)} recorded "
+                f"operation(s) in it were never reached, the first {what} (id {first.id[:12]}): "
+                "the code no longer yields what this execution recorded",
+                operation_id=first.id,
+                recorded=what,
+                requested=f"{context} ending",
+            )
+        )
 
     def _unvisited(self) -> list[Operation]:
         """Recorded operations, in contexts that were entered, never reached (markers aside)."""
@@ -399,6 +428,7 @@ class Core:
             )
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
+            self._check_reached(op_id, sub_type, name)
             result, err = self._settle_context(
                 op_id, fiber.parent_id, sub_type, name, serdes, value, exc,
                 record=not replaying_children, type_=type_,

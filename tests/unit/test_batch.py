@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import durable_gen as dg
 from durable_gen._batch import decide
 from durable_gen._ids import operation_id
-from durable_gen._wire import Operation
+from durable_gen._wire import ErrorObject, Operation
 from tests import histories as h
 from tests.hosting import Host, hosted
 
@@ -230,7 +230,10 @@ def test_completed_map_replays_from_its_record_without_entering_items() -> None:
     assert isinstance(payload, dg.Succeeded)
     # record of the Map context as the first run would have checkpointed it
     batch = dg.BatchResult(
-        items=[dg.BatchItem(index=0, status="SUCCEEDED", result="a")],
+        items=[
+            dg.BatchItem(index=0, status="SUCCEEDED", result="a"),
+            dg.BatchItem(index=1, status="FAILED", error=ErrorObject(error_type="X")),
+        ],
         completion_reason="ALL_COMPLETED",
     )
     import msgspec
@@ -238,7 +241,8 @@ def test_completed_map_replays_from_its_record_without_entering_items() -> None:
     op: Operation = h.context(h.oid(1), "Map", result=msgspec.json.encode(batch).decode())
     replay = hosted(wf, [h.execution(None), op], execution_arn="arn:batch")
     assert replay.advance() == []
-    assert result(replay) == ["ALL_COMPLETED", 1, 0, ["SUCCEEDED"]]
+    # the recorded outcome, not a new run's (item "b" would succeed)
+    assert result(replay) == ["ALL_COMPLETED", 1, 1, ["SUCCEEDED", "FAILED"]]
 
 
 def test_map_over_a_generator_function_gets_item_and_index() -> None:

@@ -1,0 +1,302 @@
+"""A Map or Parallel replays only if the code asks for the shape the history recorded: item
+count, branch names and order, nesting mode. Checked on both routes (``testing.replay`` and a
+resume of new code on the engine), for a completed batch and for one suspended inside."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import msgspec
+import pytest
+
+import durable_gen as dg
+from durable_gen._codec import encode
+from durable_gen._wire import Operation
+from durable_gen.testing import TestRunner, replay
+from tests import histories as h
+from tests.hosting import hosted
+
+Workflow = Callable[[Any], Generator[Any, Any, Any]]
+
+
+@dg.step(retry=dg.Retry.never())
+def double(x: int) -> int:
+    return x * 2
+
+
+@dg.step(retry=dg.Retry.never())
+def const_a() -> str:
+    return "a"
+
+
+@dg.step(retry=dg.Retry.never())
+def const_b() -> str:
+    return "b"
+
+
+@dg.step(retry=dg.Retry.never())
+def const_c() -> str:
+    return "c"
+
+
+def map_then_wait(items: list[int], nesting: str = "nested") -> Workflow:
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        batch = yield dg.Map(double, items, name="m", nesting=nesting)  # type: ignore[arg-type]
+        yield dg.Wait(seconds=60, name="later")
+        return batch.all_results()
+
+    return wf
+
+
+def parallel_then_wait(branches: list[tuple[str, Any]]) -> Workflow:
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        batch = yield dg.Parallel([dg.Branch(fn, name=n) for n, fn in branches], name="p")
+        yield dg.Wait(seconds=60, name="later")
+        return batch.all_results()
+
+    return wf
+
+
+def both_routes(old: Workflow, new: Workflow) -> tuple[Any, Any]:
+    """Run ``old`` until it waits, then: the replay report of ``new`` against its history, and
+    the error of the execution resumed with ``new`` on the engine (None if it succeeded)."""
+    runner = TestRunner(skip_time=False)
+    run = runner.start(old, None)
+    runner.run_until_idle()
+    assert not run.done, run.error
+    report = replay(new, run.history())
+    runner.deploy(old, new)
+    while not run.done:
+        assert runner.advance_to_next_timer()
+        runner.run_until_idle()
+    return report, run.error
+
+
+def assert_diverged(old: Workflow, new: Workflow, *fragments: str) -> None:
+    report, error = both_routes(old, new)
+    assert report.status == "diverged", report
+    assert error is not None and error.error_type == "NonDeterminismError", error
+    for text in (report.message, error.error_message):
+        for fragment in fragments:
+            assert fragment in text, (fragment, text)
+        assert "operation 1 of the root context" in text
+
+
+def test_the_same_shape_replays_on_both_routes() -> None:
+    report, error = both_routes(map_then_wait([1, 2, 3]), map_then_wait([1, 2, 3]))
+    assert report.status == "ok", report
+    assert error is None
+
+
+def test_a_completed_map_given_more_items_diverges() -> None:
+    assert_diverged(
+        map_then_wait([1, 2, 3]),
+        map_then_wait([1, 2, 3, 4]),
+        "recorded Map 'm' with 3 items",
+        "asks for Map 'm' with 4 items",
+    )
+
+
+def test_a_completed_map_given_fewer_items_diverges() -> None:
+    assert_diverged(
+        map_then_wait([1, 2, 3]),
+        map_then_wait([1, 2]),
+        "Map 'm' with 3 items",
+        "Map 'm' with 2 items",
+    )
+
+
+def test_a_completed_map_changed_to_flat_nesting_diverges() -> None:
+    assert_diverged(
+        map_then_wait([1, 2]),
+        map_then_wait([1, 2], nesting="flat"),
+        "nesting='nested'",
+        "nesting='flat'",
+    )
+
+
+def test_a_completed_flat_map_changed_to_nested_diverges() -> None:
+    assert_diverged(
+        map_then_wait([1, 2], nesting="flat"),
+        map_then_wait([1, 2]),
+        "nesting='flat'",
+        "nesting='nested'",
+    )
+
+
+def test_a_completed_flat_map_given_more_items_diverges() -> None:
+    assert_diverged(
+        map_then_wait([1, 2], nesting="flat"),
+        map_then_wait([1, 2, 3], nesting="flat"),
+        "with 2 items",
+        "with 3 items",
+    )
+
+
+def test_swapped_parallel_branches_diverge() -> None:
+    assert_diverged(
+        parallel_then_wait([("a", const_a), ("b", const_b)]),
+        parallel_then_wait([("b", const_b), ("a", const_a)]),
+        "branches ['a', 'b']",
+        "branches ['b', 'a']",
+    )
+
+
+def test_a_renamed_parallel_branch_diverges() -> None:
+    assert_diverged(
+        parallel_then_wait([("a", const_a), ("b", const_b)]),
+        parallel_then_wait([("a", const_a), ("c", const_c)]),
+        "'b'",
+        "'c'",
+    )
+
+
+def test_an_added_parallel_branch_diverges() -> None:
+    assert_diverged(
+        parallel_then_wait([("a", const_a), ("b", const_b)]),
+        parallel_then_wait([("a", const_a), ("b", const_b), ("c", const_c)]),
+        "Parallel 'p' with 2 branches",
+        "Parallel 'p' with 3 branches",
+    )
+
+
+def test_a_removed_parallel_branch_diverges() -> None:
+    assert_diverged(
+        parallel_then_wait([("a", const_a), ("b", const_b)]),
+        parallel_then_wait([("a", const_a)]),
+        "with 2 branches",
+        "with 1 branches",
+    )
+
+
+# --- a batch suspended inside ------------------------------------------------------------------
+
+
+def waiting_items(items: list[int]) -> Workflow:
+    def per_item(x: int, i: int) -> Generator[Any, Any, Any]:
+        yield dg.Wait(seconds=30 + i, name="w")
+        return (yield double(x))
+
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        batch = yield dg.Map(per_item, items, name="m")
+        return batch.all_results()
+
+    return wf
+
+
+def test_a_map_suspended_inside_given_fewer_items_diverges_on_both_routes() -> None:
+    report, error = both_routes(waiting_items([1, 2, 3]), waiting_items([1, 2]))
+    assert report.status == "diverged", report
+    assert error is not None and error.error_type == "NonDeterminismError"
+    for text in (report.message, error.error_message):
+        assert "Map 'm' with at least 3 items" in text and "with 2 items" in text
+
+
+def test_a_map_suspended_inside_with_the_same_items_resumes() -> None:
+    report, error = both_routes(waiting_items([1, 2, 3]), waiting_items([1, 2, 3]))
+    assert report.status == "ok" and report.outcome == "suspended", report
+    assert error is None
+
+
+# --- histories recorded without the shape ------------------------------------------------------
+
+
+def map_of(items: list[int], **options: Any) -> Workflow:
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        batch = yield dg.Map(double, items, name="m", **options)
+        return [batch.completion_reason, batch.all_results()]
+
+    return wf
+
+
+def completed_map(payload: str) -> list[Operation]:
+    return [h.execution(None), h.context(h.oid(1), "Map", name="m", result=payload)]
+
+
+def test_an_aws_result_without_never_started_items_still_replays() -> None:
+    # AWS's format lists only the items that started: 2 of 3 here.
+    batch = dg.BatchResult(
+        items=[
+            dg.BatchItem(index=0, status="SUCCEEDED", result=2),
+            dg.BatchItem(index=1, status="SUCCEEDED", result=4),
+            dg.BatchItem(index=2, status="NOT_STARTED"),
+        ],
+        completion_reason="MIN_SUCCESSFUL_REACHED",
+    )
+    payload = encode(batch, format="aws")
+    assert '"NOT_STARTED"' not in payload
+    wf = map_of([1, 2, 3], completion=dg.Completion(min_successful=2), max_concurrency=1)
+    host = hosted(wf, completed_map(payload), execution_arn="arn:shape")
+    assert host.advance() == []
+    assert isinstance(host.outcome, dg.Succeeded), host.outcome
+    assert msgspec.json.decode(host.outcome.result) == ["MIN_SUCCESSFUL_REACHED", [2, 4]]
+    # ...but not with fewer items than it lists
+    wf = map_of([1], completion=dg.Completion(min_successful=2), max_concurrency=1)
+    host = hosted(wf, completed_map(payload), execution_arn="arn:shape")
+    host.advance()
+    assert isinstance(host.outcome, dg.Failed)
+    assert "with at least 2 items" in host.outcome.error.error_message
+
+
+def test_a_result_without_item_names_still_replays_and_counts() -> None:
+    batch = {"items": [{"index": 0, "status": "SUCCEEDED", "result": 2}]}
+    batch["completionReason"] = "ALL_COMPLETED"
+    payload = msgspec.json.encode(batch).decode()
+    host = hosted(map_of([1]), completed_map(payload), execution_arn="arn:shape")
+    assert host.advance() == []
+    assert isinstance(host.outcome, dg.Succeeded), host.outcome
+    host = hosted(map_of([1, 5]), completed_map(payload), execution_arn="arn:shape")
+    host.advance()
+    assert isinstance(host.outcome, dg.Failed)
+    assert "Map 'm' with 1 items" in host.outcome.error.error_message
+
+
+@pytest.mark.parametrize("total", [3, 5])
+def test_a_large_result_recorded_as_a_summary_checks_its_total_count(total: int) -> None:
+    summary = msgspec.json.encode({"completionReason": "ALL_COMPLETED", "totalCount": 4})
+    op = h.context(h.oid(1), "Map", name="m", result=summary.decode(), replay_children=True)
+    host = hosted(map_of(list(range(total))), [h.execution(None), op], execution_arn="arn:s")
+    host.advance()
+    assert isinstance(host.outcome, dg.Failed), host.outcome
+    message = host.outcome.error.error_message
+    assert "Map 'm' with 4 items" in message and f"with {total} items" in message
+
+
+# --- an operation removed from the end of a context the execution waits in --------------------
+
+
+def in_context(where: str, *, with_wait: bool) -> Workflow:
+    """A workflow whose context (``where``) runs a step then, in the old code, a wait; the
+    workflow then waits again at the root."""
+
+    def body(*_: Any) -> Generator[Any, Any, Any]:
+        value = yield double(1)
+        if with_wait:
+            yield dg.Wait(seconds=30, name="inner")
+        return value
+
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        if where == "child":
+            result = yield dg.Child(body, name="c")
+        elif where == "branch":
+            result = (yield dg.Parallel([dg.Branch(body, name="b")], name="p")).all_results()
+        else:
+            result = (yield dg.Map(body, [1], name="m")).all_results()
+        yield dg.Wait(seconds=60, name="later")
+        return result
+
+    return wf
+
+
+@pytest.mark.parametrize("where", ["child", "branch", "map item"])
+def test_an_operation_removed_from_a_context_the_execution_waits_in_diverges_on_both_routes(
+    where: str,
+) -> None:
+    report, error = both_routes(
+        in_context(where, with_wait=True), in_context(where, with_wait=False)
+    )
+    assert report.status == "diverged", report
+    assert error is not None and error.error_type == "NonDeterminismError", error
+    for text in (report.message, error.error_message):
+        assert "WAIT/Wait name='inner'" in text and "never reached" in text
