@@ -583,7 +583,7 @@ class Interpreter(StepHandlers):
 
     def _on_child(self, fiber: Fiber, cmd: Child) -> Answer:
         name = cmd.op_name
-        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name)
+        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, cmd.workflow)
         wf, args, kwargs = cmd.workflow, cmd.args, cmd.kwargs or {}
         return self._enter_context(
             fiber,

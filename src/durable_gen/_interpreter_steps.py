@@ -37,7 +37,6 @@ from ._commands import (
     Step,
     WaitDecision,
     WaitForCondition,
-    _fn_name,
 )
 from ._errors import (
     SerializationError,
@@ -239,8 +238,8 @@ class StepHandlers(BatchHandlers):
     def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
         name = cmd.name
         if name is None:
-            name = _fn_name(cmd.fn)
-        op_id, rec = self._position(fiber, "STEP", "Step", name)
+            name = cmd.op_name
+        op_id, rec = self._position(fiber, "STEP", "Step", name, cmd.fn)
         if rec is not None and rec.status == "SUCCEEDED":  # the replay path: keep it short
             details = rec.step_details
             payload = details.result if details else None
@@ -340,7 +339,7 @@ class StepHandlers(BatchHandlers):
 
     def _on_wait_for_condition(self, fiber: Fiber, cmd: WaitForCondition[Any]) -> Answer:
         name = cmd.op_name
-        op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name)
+        op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name, cmd.check)
         run = Run(
             fiber, op_id, name, "WaitForCondition", plain(cmd.check), (cmd.initial_state,), None,
             1, False, NO_RETRY, cmd.serdes, cmd, condition=True,
