@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, Final, final
 
+from ._codec import PayloadFormat
 from ._commands import Retry, Step, StepFunction, _fn_name
 from ._errors import (
     NonDeterminismError,
@@ -148,6 +149,11 @@ class Fiber:
 
 class Core:
     """State shared by every handler: the history, the fibers, the pending updates."""
+
+    #: How results and failures are written: ``"json"``, or ``"aws"`` (AWS's envelope and
+    #: error types); the ``Interpreter`` sets it.
+    payload_format: PayloadFormat = "json"
+    _aws_types = False
 
     def __init__(self, operations: Iterable[Operation], execution_arn: str) -> None:
         self.execution_arn = execution_arn
@@ -466,7 +472,7 @@ class Core:
         if exc is None:
             what = f"the result of context {name!r}"
             try:
-                payload = dumps(value, serdes, what=what)
+                payload = dumps(value, serdes, what=what, format=self.payload_format)
                 # what the workflow receives now is what every replay decodes
                 result = loads(payload, serdes, type_=type_, what=what)
             except SerializationError as error:
@@ -477,7 +483,7 @@ class Core:
                         self._context_success(op_id, parent, sub_type, name, payload)
                     )
                 return result, None
-        err = error_object(exc)
+        err = error_object(exc, aws_types=self._aws_types)
         if record:
             self._updates.append(
                 self._context_update(op_id, parent, sub_type, name, "FAIL", error=err)

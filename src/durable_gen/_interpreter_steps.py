@@ -149,7 +149,7 @@ class StepHandlers(BatchHandlers):
             return
         what = f"the result of step {run.name!r}"
         try:
-            payload = dumps(value, run.serdes, what=what)
+            payload = dumps(value, run.serdes, what=what, format=self.payload_format)
             # The workflow receives what every replay decodes: the payload in the declared type.
             if run.serdes is None:
                 value = result_reader(run.fn)(payload, what)
@@ -283,7 +283,7 @@ class StepHandlers(BatchHandlers):
         policy = run.retry or DEFAULT_RETRY
         if policy.should_retry(run.attempt, error):
             delay = policy.delay(run.attempt, self._unit(run.op_id, run.attempt))
-            self._retry_with_delay(run, delay, error_object(error), None)
+            self._retry_with_delay(run, delay, error_object(error, aws_types=self._aws_types), None)
         else:
             self._step_final_failure(run, error)
 
@@ -326,7 +326,7 @@ class StepHandlers(BatchHandlers):
         return resolve
 
     def _step_final_failure(self, run: Run, error: BaseException) -> None:
-        err = error_object(error)
+        err = error_object(error, aws_types=self._aws_types)
         self._step_outcome(run, "FAIL", error=err)
         self._ready.append((run.fiber, None, step_error(err)))
 
@@ -364,7 +364,9 @@ class StepHandlers(BatchHandlers):
         cmd = run.cmd
         assert isinstance(cmd, WaitForCondition)
         try:
-            payload = dumps(state, cmd.serdes, what="the wait-for-condition state")
+            payload = dumps(
+                state, cmd.serdes, what="the wait-for-condition state", format=self.payload_format
+            )
             strategy = cmd.wait_strategy
             decision = (
                 strategy(loads(payload, cmd.serdes), run.attempt)
