@@ -286,7 +286,8 @@ class Step(Command[R], frozen=True):
         fn: The function, sync or ``async def``. It may perform any side effect.
         args: Positional arguments.
         kwargs: Keyword arguments.
-        name: The operation name (default: the function's name).
+        name: The operation name (default: a ``@step`` function's name; a plain function or a
+            lambda leaves the operation unnamed, as in AWS's SDK).
         retry: The retry policy (default: 6 attempts, 5 s initial delay, x2, 60 s cap).
         semantics: ``"at_least_once"`` (default) or ``"at_most_once"`` per attempt: the start
             of an at-most-once attempt is recorded before it runs, and an attempt that started
@@ -924,7 +925,9 @@ def workflow(fn: F) -> F:
     """Mark ``fn`` as a workflow, checking that it is a generator function.
 
     Any generator function works as a workflow without this decorator; with it, a mistake (a
-    plain ``def`` without ``yield``) fails at import time instead of at the first run.
+    plain ``def`` without ``yield``) fails at import time instead of at the first run, and a
+    ``Child`` of it without ``name=`` is named after it (an unmarked child is unnamed, as in
+    AWS's SDK, where ``@durable_with_child_context`` names a child).
     """
     if not inspect.isgeneratorfunction(inspect.unwrap(fn)):
         if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(inspect.unwrap(fn)):
