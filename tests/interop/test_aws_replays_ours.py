@@ -207,3 +207,34 @@ def test_aws_types_name_what_aws_sdk_rebuilds() -> None:
         aws_error_type(ErrorObject(error_type="CallbackFailedError")),
         aws_error_type(ErrorObject(error_type="StepFailedError")),
     }
+
+
+def _error_types(operations: list[dict[str, Any]]) -> dict[str, str | None]:
+    """ErrorType by operation id, of every failed or timed-out operation (the EXECUTION left
+    out: AWS's final state was read before its outcome was recorded)."""
+    out: dict[str, str | None] = {}
+    for op in operations:
+        if op["Status"] not in ("FAILED", "TIMED_OUT") or op["Type"] == "EXECUTION":
+            continue
+        details = next((v for k, v in op.items() if k.endswith("Details") and v), None) or {}
+        out[op["Id"]] = (details.get("Error") or {}).get("ErrorType")
+    return out
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if _error_types(s.fixture(c, "state")["Operations"])],
+)
+def test_aws_format_records_the_error_types_aws_recorded(case: str) -> None:
+    """Operation by operation, and for the execution, the error types durable_gen records in
+    AWS's format are those AWS's SDK recorded for the same workflow."""
+    export = record_with_durable_gen(CASES[case])
+    assert _error_types(export["Operations"]) == _error_types(
+        s.fixture(case, "state")["Operations"]
+    )
+    aws_own = s.fixture(case, "history")
+    if aws_own["Status"] == "FAILED":
+        failed = [e for e in export["Events"] if e["EventType"] == "ExecutionFailed"]
+        assert failed, "durable_gen's execution did not fail"
+        ours = failed[-1]["ExecutionFailedDetails"]["Error"]["Payload"]["ErrorType"]
+        assert ours == aws_own["Error"]["ErrorType"]
