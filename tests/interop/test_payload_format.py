@@ -6,9 +6,11 @@ either format reads back into the same values, so a workflow behaves the same in
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 
@@ -173,3 +175,25 @@ def test_lambda_handler_writes_the_aws_format() -> None:
     [step] = [op for op in engine.get_operations(arn) if op.name == "s"]
     assert step.step_details is not None
     assert json.loads(step.step_details.result or "") == {"t": "m", "v": {"a": {"t": "i", "v": 1}}}
+
+
+def test_invoke_and_invoke_async_write_the_aws_format() -> None:
+    def wf(_event: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(lambda: {"a": 1}, name="s"))
+
+    def sync(engine: LocalService) -> Any:
+        return lambda event: dg.invoke(wf, event, engine, payload_format="aws")
+
+    def async_(engine: LocalService) -> Any:
+        return lambda event: anyio.run(
+            functools.partial(dg.invoke_async, wf, event, engine, payload_format="aws")
+        )
+
+    for handler in (sync, async_):
+        engine = LocalService()
+        engine.register("wf", handler(engine))
+        arn = engine.start("wf", "null")
+        assert engine.run(arn).status == "SUCCEEDED"
+        [step] = [op for op in engine.get_operations(arn) if op.name == "s"]
+        assert step.step_details is not None
+        assert json.loads(step.step_details.result or "")["t"] == "m", handler
