@@ -7,6 +7,7 @@ construction, so a bad option fails where it is written.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -26,6 +27,7 @@ from typing import (
 import msgspec
 
 from . import _guard
+from ._aws_names import default_name
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
@@ -144,6 +146,10 @@ def _check_completion(value: object, what: str) -> None:
             f"{what} completion must be a Completion (e.g. Completion(min_successful=2)) or "
             f"None, got {value!r}"
         )
+
+
+#: The attribute ``@workflow`` sets on a function: a ``Child`` of it is named after it.
+_WORKFLOW_MARK: Final = "__durable_gen_workflow__"
 
 
 def _fn_name(fn: object) -> str | None:
@@ -280,7 +286,8 @@ class Step(Command[R], frozen=True):
         fn: The function, sync or ``async def``. It may perform any side effect.
         args: Positional arguments.
         kwargs: Keyword arguments.
-        name: The operation name (default: the function's name).
+        name: The operation name (default: a ``@step`` function's name; a plain function or a
+            lambda leaves the operation unnamed, as in AWS's SDK).
         retry: The retry policy (default: 6 attempts, 5 s initial delay, x2, 60 s cap).
         semantics: ``"at_least_once"`` (default) or ``"at_most_once"`` per attempt: the start
             of an at-most-once attempt is recorded before it runs, and an attempt that started
@@ -337,8 +344,15 @@ class Step(Command[R], frozen=True):
 
     @property
     def op_name(self) -> str | None:
-        """The recorded name: the given name, else the function's name."""
-        return self.name if self.name is not None else _fn_name(self.fn)
+        """The recorded name: the given name, else a ``@step`` function's name.
+
+        As in AWS's SDK, a plain function or a lambda leaves the operation unnamed (see
+        ``_aws_names.default_name``).
+        """
+        if self.name is not None:
+            return self.name
+        fn = self.fn
+        return fn.name if isinstance(fn, StepFunction) else None  # its own name, if given
 
     if TYPE_CHECKING:  # an ``async def`` step gives what its coroutine returns
 
@@ -686,7 +700,9 @@ class WaitForCondition(Command[R], frozen=True):
 
     @property
     def op_name(self) -> str | None:
-        return self.name if self.name is not None else _fn_name(self.check)
+        """The recorded name: the given name only (AWS's SDK names no condition after its
+        check function)."""
+        return self.name
 
 
 # --- composition ----------------------------------------------------------------------------
@@ -722,7 +738,13 @@ class Child(Command[R], frozen=True):
 
     @property
     def op_name(self) -> str | None:
-        return self.name if self.name is not None else _fn_name(self.workflow)
+        """The recorded name: the given name, else the name of a ``@workflow`` function (the
+        counterpart of AWS's ``@durable_with_child_context``); any other function names
+        nothing."""
+        if self.name is not None:
+            return self.name
+        wf = self.workflow
+        return default_name(None, wf) if getattr(wf, _WORKFLOW_MARK, False) else None
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True):
@@ -903,7 +925,9 @@ def workflow(fn: F) -> F:
     """Mark ``fn`` as a workflow, checking that it is a generator function.
 
     Any generator function works as a workflow without this decorator; with it, a mistake (a
-    plain ``def`` without ``yield``) fails at import time instead of at the first run.
+    plain ``def`` without ``yield``) fails at import time instead of at the first run, and a
+    ``Child`` of it without ``name=`` is named after it (an unmarked child is unnamed, as in
+    AWS's SDK, where ``@durable_with_child_context`` names a child).
     """
     if not inspect.isgeneratorfunction(inspect.unwrap(fn)):
         if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(inspect.unwrap(fn)):
@@ -912,6 +936,8 @@ def workflow(fn: F) -> F:
             f"{getattr(fn, '__qualname__', fn)!r} is not a generator function: a workflow must "
             "`yield` its commands (write `result = yield some_step(x)`)"
         )
+    with contextlib.suppress(AttributeError, TypeError):  # e.g. a callable with __slots__
+        setattr(fn, _WORKFLOW_MARK, True)  # names a Child of it by default (Child.op_name)
     return fn
 
 

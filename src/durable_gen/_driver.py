@@ -38,9 +38,10 @@ from ._actions import (
     Succeeded,
     check_mode,
 )
+from ._codec import PayloadFormat
 from ._context import STEP, StepAttempt
 from ._errors import InvalidInputError
-from ._interpreter import Interpreter
+from ._interpreter import Interpreter, check_payload_format
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
@@ -77,6 +78,7 @@ class _Invocation:
         serdes: Serdes | None,
         plugins: Sequence[Plugin],
         clock: Callable[[], float] | None,
+        payload_format: PayloadFormat = "json",
     ) -> None:
         self.service = service
         self.arn = event.durable_execution_arn
@@ -100,6 +102,7 @@ class _Invocation:
             serdes=serdes,
             checkpointing=mode,
             clock=clock if clock is not None else time.time,
+            payload_format=payload_format,
         )
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
 
@@ -294,6 +297,7 @@ def invoke(
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
+    payload_format: PayloadFormat = "json",
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -308,12 +312,18 @@ def invoke(
         serdes: Serdes of the workflow input and result.
         plugins: Instrumentation plugins (see ``Plugin``).
         clock: What ``Now()`` reads, epoch seconds (default ``time.time``).
+        payload_format: ``"json"`` (default) or ``"aws"``: results and failures recorded in
+            AWS's envelope and error types, so that AWS's Python SDK can take the execution
+            over (see ``Interpreter``).
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes.
+        ValidationError: ``checkpointing`` is not one of the modes, or ``payload_format`` is
+            neither ``"json"`` nor ``"aws"``.
         InvalidInputError: the state has no EXECUTION operation.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+    inv = _Invocation(
+        workflow, event, service, checkpointing, serdes, plugins, clock, payload_format
+    )
     return _run(inv, _StepThreads.acquire())
 
 
@@ -350,6 +360,7 @@ async def invoke_async(
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
+    payload_format: PayloadFormat = "json",
 ) -> InvocationOutput:
     """Run one invocation from async code (anyio: asyncio or trio).
 
@@ -357,7 +368,9 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+    inv = _Invocation(
+        workflow, event, service, checkpointing, serdes, plugins, clock, payload_format
+    )
     interp = inv.interp
     send, receive = anyio.create_memory_object_stream[tuple[StepTask, _Result]](
         max_buffer_size=1 << 20
@@ -402,6 +415,7 @@ def make_handler(
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
+    payload_format: PayloadFormat = "json",
 ) -> InvocationHandler:
     """An ``InvocationHandler`` that runs ``workflow`` against ``service`` (see ``invoke``).
 
@@ -409,13 +423,17 @@ def make_handler(
     costs more than a short step); they are shut down once no handler or invocation holds them.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes.
+        ValidationError: ``checkpointing`` is not one of the modes, or ``payload_format`` is
+            neither ``"json"`` nor ``"aws"``.
     """
     check_mode(checkpointing)
+    check_payload_format(payload_format)
     threads = _StepThreads.acquire()
 
     def handler(event: InvocationInput) -> InvocationOutput:
-        inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+        inv = _Invocation(
+            workflow, event, service, checkpointing, serdes, plugins, clock, payload_format
+        )
         return _run(inv, threads)
 
     handler.__qualname__ = f"handler[{getattr(workflow, '__qualname__', workflow)}]"

@@ -60,6 +60,7 @@ from ._actions import (
     check_mode,
 )
 from ._aws_names import is_aws_wait_for_callback_name, wait_for_callback_names
+from ._codec import PayloadFormat
 from ._commands import (
     CallbackHandle,
     Child,
@@ -137,6 +138,16 @@ __all__ = [
 ]
 
 
+def check_payload_format(value: object) -> PayloadFormat:
+    """``value`` if it is a payload format, else a ``ValidationError`` that names both."""
+    if value == "json" or value == "aws":
+        return value
+    raise ValidationError(
+        f"payload_format must be 'json' (plain JSON, the default) or 'aws' (AWS's typed "
+        f"envelope, to hand executions to AWS's Python SDK), got {value!r}"
+    )
+
+
 class Interpreter(StepHandlers):
     """Replays a workflow against its recorded operations and says what to do next.
 
@@ -167,9 +178,15 @@ class Interpreter(StepHandlers):
         checkpointing: The flush policy: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         clock: The host's clock, epoch seconds (e.g. ``time.time``), read by the step that
             records a ``Now()``; without one, a ``Now()`` step fails.
+        payload_format: How results are recorded: ``"json"`` (default, plain JSON) or
+            ``"aws"`` (AWS's typed envelope for step results, wait-for-condition states,
+            context and batch results, and AWS's error types for step, context and execution
+            failures, so that AWS's Python SDK can take the execution over). The workflow input
+            and result and Invoke payloads are plain JSON in both. Either format is read.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes.
+        ValidationError: ``checkpointing`` is not one of the modes, or ``payload_format`` is
+            neither ``"json"`` nor ``"aws"``.
     """
 
     def __init__(
@@ -182,8 +199,11 @@ class Interpreter(StepHandlers):
         serdes: Serdes | None = None,
         checkpointing: CheckpointMode = "step",
         clock: Callable[[], float] | None = None,
+        payload_format: PayloadFormat = "json",
     ) -> None:
         super().__init__(operations, execution_arn, check_mode(checkpointing), clock)
+        self.payload_format = check_payload_format(payload_format)
+        self._aws_types = payload_format == "aws"
         self.workflow = workflow
         self.serdes = serdes
         self._input = (
@@ -446,7 +466,7 @@ class Interpreter(StepHandlers):
         return None
 
     def _fail(self, error: BaseException) -> None:
-        self._outcome = Failed(error_object(error), error)
+        self._outcome = Failed(error_object(error, aws_types=self._aws_types), error)
         self._ready.clear()
         self._new_tasks.clear()
 
@@ -584,7 +604,7 @@ class Interpreter(StepHandlers):
 
     def _on_child(self, fiber: Fiber, cmd: Child) -> Answer:
         name = cmd.op_name
-        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name)
+        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, cmd.workflow)
         wf, args, kwargs = cmd.workflow, cmd.args, cmd.kwargs or {}
         return self._enter_context(
             fiber,

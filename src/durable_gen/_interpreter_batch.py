@@ -348,7 +348,9 @@ class BatchHandlers(Core):
                             what=f"the result of {name!r}",
                         )
                     except SerializationError as exc:
-                        self._item_done(batch, i, None, error_object(exc))
+                        self._item_done(
+                            batch, i, None, error_object(exc, aws_types=self._aws_types)
+                        )
                     else:
                         self._item_done(batch, i, value, None)
                     continue
@@ -433,9 +435,14 @@ class BatchHandlers(Core):
         result = BatchResult(items=items, completion_reason=reason)  # type: ignore[arg-type]
         cmd = batch.cmd
         try:
-            payload = dumps(result, cmd.serdes, what=f"the result of {batch.sub_type} {cmd.name!r}")
+            payload = dumps(
+                result,
+                cmd.serdes,
+                what=f"the result of {batch.sub_type} {cmd.name!r}",
+                format=self.payload_format,
+            )
         except SerializationError as exc:
-            err = error_object(exc)
+            err = error_object(exc, aws_types=self._aws_types)
             if not batch.rebuild:
                 self._updates.append(
                     self._context_update(

@@ -5,7 +5,9 @@ module holds rules 1-3 and the context half of rule 4:
 
 1. Each context numbers its operations from 1; the n-th has id ``operation_id(context, n)``.
 2. A recorded operation at a position must have the command's type, subtype, name and parent,
-   or the interpretation stops with ``NonDeterminismError``.
+   or the interpretation stops with ``NonDeterminismError``. One exception: an unnamed step,
+   condition or child matches a recorded name equal to the function name durable_gen gave it
+   before it named operations as AWS does (histories recorded by earlier versions).
 3. A completed context (child, WaitForCallback, compensation, Map/Parallel and their items)
    answers from its one record and is not re-entered, unless it was recorded with
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
@@ -25,7 +27,8 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, Final, final
 
-from ._commands import Retry, Step, StepFunction
+from ._codec import PayloadFormat
+from ._commands import Retry, Step, StepFunction, _fn_name
 from ._errors import (
     NonDeterminismError,
     OperationError,
@@ -149,6 +152,11 @@ class Fiber:
 class Core:
     """State shared by every handler: the history, the fibers, the pending updates."""
 
+    #: How results and failures are written: ``"json"``, or ``"aws"`` (AWS's envelope and
+    #: error types); the ``Interpreter`` sets it.
+    payload_format: PayloadFormat = "json"
+    _aws_types = False
+
     def __init__(self, operations: Iterable[Operation], execution_arn: str) -> None:
         self.execution_arn = execution_arn
         self._input_payload: str | None = None
@@ -183,9 +191,17 @@ class Core:
     # --- positions and matching ---------------------------------------------------------------
 
     def _position(
-        self, fiber: Fiber, type_: str, sub_type: str, name: str | None
+        self,
+        fiber: Fiber,
+        type_: str,
+        sub_type: str,
+        name: str | None,
+        legacy: object = None,
     ) -> tuple[str, Operation | None]:
-        """Take the fiber's next position: its id and the operation recorded there, if any."""
+        """Take the fiber's next position: its id and the operation recorded there, if any.
+
+        ``legacy`` is the function an unnamed command was named after before durable_gen named
+        operations as AWS does (see ``_match``)."""
         fiber.n = n = fiber.n + 1
         ctx = fiber.ctx_id
         if ctx is None:
@@ -202,7 +218,7 @@ class Core:
             or rec.name != name
             or rec.parent_id != fiber.parent_id
         ):
-            self._match(op_id, fiber.parent_id, type_, sub_type, name, n)
+            self._match(op_id, fiber.parent_id, type_, sub_type, name, n, legacy)
         self._visited.add(op_id)
         return op_id, rec
 
@@ -214,15 +230,31 @@ class Core:
         sub_type: str,
         name: str | None,
         n: int,
+        legacy: object = None,
     ) -> Operation | None:
-        """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none."""
+        """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none.
+
+        Names match when equal, and in one more case: a history recorded before durable_gen
+        named operations as AWS does named an unnamed step, condition or child after its
+        function; that recorded name matches the command that now goes unnamed (``name`` is
+        None and the recorded name is that of the function ``legacy``). No other difference
+        is accepted.
+        """
         rec = self._ops.get(op_id)
         if rec is None:
             return None
         if (
             rec.type != type_
             or rec.sub_type != sub_type
-            or rec.name != name
+            or (
+                rec.name != name
+                and not (
+                    name is None
+                    and legacy is not None
+                    and rec.name is not None
+                    and rec.name == _fn_name(legacy)
+                )
+            )
             or rec.parent_id != parent
         ):
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
@@ -470,7 +502,7 @@ class Core:
         if exc is None:
             what = f"the result of context {name!r}"
             try:
-                payload = dumps(value, serdes, what=what)
+                payload = dumps(value, serdes, what=what, format=self.payload_format)
                 # what the workflow receives now is what every replay decodes
                 result = loads(payload, serdes, type_=type_, what=what)
             except SerializationError as error:
@@ -481,7 +513,7 @@ class Core:
                         self._context_success(op_id, parent, sub_type, name, payload)
                     )
                 return result, None
-        err = error_object(exc)
+        err = error_object(exc, aws_types=self._aws_types)
         if record:
             self._updates.append(
                 self._context_update(op_id, parent, sub_type, name, "FAIL", error=err)

@@ -37,7 +37,6 @@ from ._commands import (
     Step,
     WaitDecision,
     WaitForCondition,
-    _fn_name,
 )
 from ._errors import (
     SerializationError,
@@ -150,7 +149,7 @@ class StepHandlers(BatchHandlers):
             return
         what = f"the result of step {run.name!r}"
         try:
-            payload = dumps(value, run.serdes, what=what)
+            payload = dumps(value, run.serdes, what=what, format=self.payload_format)
             # The workflow receives what every replay decodes: the payload in the declared type.
             if run.serdes is None:
                 value = result_reader(run.fn)(payload, what)
@@ -239,8 +238,8 @@ class StepHandlers(BatchHandlers):
     def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
         name = cmd.name
         if name is None:
-            name = _fn_name(cmd.fn)
-        op_id, rec = self._position(fiber, "STEP", "Step", name)
+            name = cmd.op_name
+        op_id, rec = self._position(fiber, "STEP", "Step", name, cmd.fn)
         if rec is not None and rec.status == "SUCCEEDED":  # the replay path: keep it short
             details = rec.step_details
             payload = details.result if details else None
@@ -284,7 +283,7 @@ class StepHandlers(BatchHandlers):
         policy = run.retry or DEFAULT_RETRY
         if policy.should_retry(run.attempt, error):
             delay = policy.delay(run.attempt, self._unit(run.op_id, run.attempt))
-            self._retry_with_delay(run, delay, error_object(error), None)
+            self._retry_with_delay(run, delay, error_object(error, aws_types=self._aws_types), None)
         else:
             self._step_final_failure(run, error)
 
@@ -327,7 +326,7 @@ class StepHandlers(BatchHandlers):
         return resolve
 
     def _step_final_failure(self, run: Run, error: BaseException) -> None:
-        err = error_object(error)
+        err = error_object(error, aws_types=self._aws_types)
         self._step_outcome(run, "FAIL", error=err)
         self._ready.append((run.fiber, None, step_error(err)))
 
@@ -340,7 +339,7 @@ class StepHandlers(BatchHandlers):
 
     def _on_wait_for_condition(self, fiber: Fiber, cmd: WaitForCondition[Any]) -> Answer:
         name = cmd.op_name
-        op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name)
+        op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name, cmd.check)
         run = Run(
             fiber, op_id, name, "WaitForCondition", plain(cmd.check), (cmd.initial_state,), None,
             1, False, NO_RETRY, cmd.serdes, cmd, condition=True,
@@ -365,7 +364,9 @@ class StepHandlers(BatchHandlers):
         cmd = run.cmd
         assert isinstance(cmd, WaitForCondition)
         try:
-            payload = dumps(state, cmd.serdes, what="the wait-for-condition state")
+            payload = dumps(
+                state, cmd.serdes, what="the wait-for-condition state", format=self.payload_format
+            )
             strategy = cmd.wait_strategy
             decision = (
                 strategy(loads(payload, cmd.serdes), run.attempt)

@@ -260,6 +260,7 @@ def child_context(_event: Any):
     return (yield dg.Child(_child_body, name="child"))
 
 
+@dg.workflow  # AWS's @durable_with_child_context: the child is named after it
 def decorated_child(x: int):
     return (yield dg.Step(lambda: x * 3, name="triple"))
 

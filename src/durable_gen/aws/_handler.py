@@ -15,6 +15,7 @@ from typing import Any, Final, overload
 
 import msgspec
 
+from .._codec import PayloadFormat
 from .._driver import CheckpointMode, invoke
 from .._errors import (
     DurableGenError,
@@ -24,6 +25,7 @@ from .._errors import (
     WorkflowDefinitionError,
 )
 from .._failure import bounded_error, error_object
+from .._interpreter import check_payload_format
 from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
@@ -125,6 +127,7 @@ class LambdaHandler:
         workflow: The workflow generator function (to run it locally or in tests).
         checkpointing: The driver's checkpointing mode.
         serdes: Serdes of the workflow input and result.
+        payload_format: ``"json"`` or ``"aws"`` (see ``lambda_handler``).
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class LambdaHandler:
         region: str | None = None,
         service: DurableService | None = None,
         plugins: Sequence[Plugin] = (),
+        payload_format: PayloadFormat = "json",
     ) -> None:
         if not callable(workflow):
             raise WorkflowDefinitionError(
@@ -146,6 +150,7 @@ class LambdaHandler:
             raise ValidationError(
                 f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
             )
+        check_payload_format(payload_format)
         if service is not None and (client is not None or region is not None):
             raise ValidationError(
                 "pass either service= (any DurableService) or client=/region= (for Lambda's), "
@@ -154,6 +159,7 @@ class LambdaHandler:
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
+        self.payload_format: PayloadFormat = payload_format
         self.plugins = tuple(plugins)
         self._client = client
         self._region = region
@@ -214,6 +220,7 @@ class LambdaHandler:
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
                 plugins=self.plugins,
+                payload_format=self.payload_format,
             )
         except _RETRIED:
             raise
@@ -241,6 +248,7 @@ def lambda_handler(
     region: str | None = None,
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
+    payload_format: PayloadFormat = "json",
 ) -> LambdaHandler: ...
 @overload
 def lambda_handler(
@@ -251,6 +259,7 @@ def lambda_handler(
     region: str | None = None,
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
+    payload_format: PayloadFormat = "json",
 ) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
 def lambda_handler(
     workflow: Callable[..., Any] | None = None,
@@ -262,6 +271,7 @@ def lambda_handler(
     region: str | None = None,
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
+    payload_format: PayloadFormat = "json",
 ) -> LambdaHandler | Callable[[Callable[..., Any]], LambdaHandler]:
     """The Lambda handler of a durable function that runs ``workflow``.
 
@@ -286,6 +296,11 @@ def lambda_handler(
         region: Region of the client created when ``client`` is not given.
         service: Any ``DurableService`` to use instead of Lambda's (tests, benchmarks).
         plugins: Instrumentation plugins (``durable_gen.Plugin``).
+        payload_format: How results and failures are recorded: ``"json"`` (default, plain
+            JSON and durable_gen's error types) or ``"aws"`` (the typed envelope and error types
+            AWS's Python SDK records, so that a handler of AWS's SDK can take the execution
+            over). Histories in either format are read. The workflow input and result stay
+            plain JSON.
 
     Returns:
         A ``LambdaHandler``, or a decorator making one.
@@ -300,6 +315,7 @@ def lambda_handler(
             region=region,
             service=service,
             plugins=plugins,
+            payload_format=payload_format,
         )
 
     return make(workflow) if workflow is not None else make

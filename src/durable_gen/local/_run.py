@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._codec import result_type
+from .._codec import PayloadFormat, result_type
 from .._driver import CheckpointMode, make_handler
 from .._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
 from .._plugins import Plugin
@@ -42,6 +42,7 @@ def run(
     checkpointing: CheckpointMode = "step",
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
+    payload_format: PayloadFormat = "json",
 ) -> R:
     """Run ``workflow(input)`` to completion on a new in-memory embedded engine.
 
@@ -54,6 +55,8 @@ def run(
         checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         serdes: Serdes of the input and the result.
         plugins: Instrumentation plugins (``Plugin``), e.g. ``durable_gen.otel``'s.
+        payload_format: ``"json"`` (default) or ``"aws"``: how results and failures are
+            recorded (see ``durable_gen.lambda_handler``); also for workflows in ``functions``.
 
     Returns:
         The workflow's result.
@@ -69,10 +72,19 @@ def run(
     name = workflow_name(workflow)
     engine.register(
         name,
-        make_handler(workflow, engine, checkpointing=checkpointing, serdes=serdes, plugins=plugins),
+        make_handler(
+            workflow,
+            engine,
+            checkpointing=checkpointing,
+            serdes=serdes,
+            plugins=plugins,
+            payload_format=payload_format,
+        ),
     )
     for fname, fn in (functions or {}).items():
-        register_function(engine, fname, fn, checkpointing=checkpointing)
+        register_function(
+            engine, fname, fn, checkpointing=checkpointing, payload_format=payload_format
+        )
     arn = engine.start(name, dumps(input, serdes, what="the workflow input"))
     record = engine.run(arn)
     result: R = outcome(engine, record, serdes, result_type(workflow) if serdes is None else Any)
@@ -85,12 +97,19 @@ def register_function(
     fn: Callable[..., Any],
     *,
     checkpointing: CheckpointMode = "step",
+    payload_format: PayloadFormat = "json",
 ) -> None:
-    """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain JSON function."""
+    """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain JSON function.
+
+    A workflow records in ``payload_format``; a plain function's result is plain JSON (an
+    Invoke's payloads are, in either format)."""
     import inspect
 
     if inspect.isgeneratorfunction(inspect.unwrap(fn)):
-        engine.register(name, make_handler(fn, engine, checkpointing=checkpointing))
+        engine.register(
+            name,
+            make_handler(fn, engine, checkpointing=checkpointing, payload_format=payload_format),
+        )
         return
 
     def plain(payload: str | None) -> str | None:

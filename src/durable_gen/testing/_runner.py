@@ -18,9 +18,10 @@ from typing import Any, Final
 
 import msgspec
 
-from .._codec import result_type
+from .._codec import PayloadFormat, result_type
 from .._driver import CheckpointMode, invoke
 from .._errors import ValidationError, WorkflowDefinitionError
+from .._interpreter import check_payload_format
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps
 from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
@@ -292,6 +293,8 @@ class TestRunner:
         checkpointing: The driver's checkpointing mode for the workflows it runs.
         serdes: Serdes of workflow inputs and results.
         plugins: More instrumentation plugins for the workflows it runs.
+        payload_format: ``"json"`` (default) or ``"aws"``: how the workflows it runs record
+            results and failures (see ``durable_gen.lambda_handler``).
 
     Example::
 
@@ -314,6 +317,7 @@ class TestRunner:
         checkpointing: CheckpointMode = "step",
         serdes: Serdes | None = None,
         plugins: Sequence[Plugin] = (),
+        payload_format: PayloadFormat = "json",
     ) -> None:
         start_ms = int((start or DEFAULT_START).timestamp() * 1000)
         self.clock = VirtualClock(start_ms, auto_advance=False)
@@ -322,6 +326,7 @@ class TestRunner:
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
         self.plugins = tuple(plugins)
+        self.payload_format = check_payload_format(payload_format)
         self.harness = Harness(self._persisted)
         self._aliases: dict[str, str] = {}
         self._reals: dict[str, str] = {}
@@ -336,7 +341,13 @@ class TestRunner:
         if inspect.isgeneratorfunction(inspect.unwrap(fn)):
             self.service.register(name, self._handler(fn))
         else:
-            register_function(self.service, name, fn, checkpointing=self.checkpointing)
+            register_function(
+                self.service,
+                name,
+                fn,
+                checkpointing=self.checkpointing,
+                payload_format=self.payload_format,
+            )
 
     def deploy(self, workflow: Callable[..., Any], new_code: Callable[..., Any]) -> None:
         """Deploy a new version: executions of ``workflow``, running or started later, run
@@ -364,6 +375,7 @@ class TestRunner:
                 serdes=self.serdes,
                 plugins=plugins,
                 clock=self._seconds,
+                payload_format=self.payload_format,
             )
 
         return handler

@@ -1,4 +1,8 @@
-"""Handlers of the ``child`` requirements (3-x): ``dg.Child`` contexts."""
+"""Handlers of the ``child`` requirements (3-x): ``dg.Child`` contexts.
+
+The child functions are ``@dg.workflow`` functions: that names a child context after its
+function, as AWS's ``@durable_with_child_context`` does (the requirements expect a name).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ def fail(message: str = "child step failed") -> None:
     raise RuntimeError(message)
 
 
+@dg.workflow
 def single_step(value: Any):
     return (yield echo(value))
 
@@ -38,6 +43,7 @@ def child_named(event: dict[str, str]):  # 3-2
     return (yield dg.Child(single_step, (event["value"],), name=event["name"]))
 
 
+@dg.workflow
 def two_steps(value: str):
     first = yield echo(value)
     return (yield echo(first))
@@ -48,6 +54,7 @@ def child_sequential_steps(event: str):  # 3-3
     return (yield dg.Child(two_steps, (event,)))
 
 
+@dg.workflow
 def failing_child():
     yield fail()
 
@@ -65,10 +72,12 @@ def child_failure_caught(event: str):  # 3-5
         return (yield echo(event))
 
 
+@dg.workflow
 def inner(value: str):
     return (yield echo(value))
 
 
+@dg.workflow
 def outer(value: str):
     yield echo(value)
     return (yield dg.Child(inner, (value,)))
@@ -88,6 +97,7 @@ def echo_after_one_failure(key: str):
     return flaky_echo
 
 
+@dg.workflow
 def retried_step(value: str):
     retry = dg.Retry(max_attempts=2, initial_delay=1, jitter="none")
     return (yield dg.Step(echo_after_one_failure("3-7"), (value,), retry=retry))
@@ -103,6 +113,7 @@ def always_fails() -> None:
     raise RuntimeError("always fails")
 
 
+@dg.workflow
 def exhausting_child():
     yield always_fails()
 
@@ -119,6 +130,7 @@ def child_replay_cached(event: str):  # 3-9
     return result
 
 
+@dg.workflow
 def step_and_wait(value: str):
     result = yield echo(value)
     yield dg.Wait(seconds=1)
@@ -133,6 +145,7 @@ def child_step_and_wait(event: str):  # 3-10
 LARGE_RESULT_BYTES = 300 * 1024
 
 
+@dg.workflow
 def large_result(value: str):
     # A plain logger, not the replay-aware dg.logger: the requirement enables replay logging to
     # see the body run again when the large result is rebuilt.
@@ -157,6 +170,7 @@ def crash_once(key: str):
     return echo_or_crash
 
 
+@dg.workflow
 def crashing_step(value: str):
     return (yield dg.Step(crash_once("3-12"), (value,)))
 
@@ -166,6 +180,7 @@ def child_interrupted(event: str):  # 3-12
     return (yield dg.Child(crashing_step, (event,)))
 
 
+@dg.workflow
 def only_wait(value: str):
     yield dg.Wait(seconds=1)
     return value
@@ -193,6 +208,7 @@ def child_custom_serdes(event: str):  # 3-14
     return (yield dg.Child(single_step, (event,), serdes=UppercaseText()))
 
 
+@dg.workflow
 def raises_directly():
     raise ValueError("child failed without a durable operation")
     yield  # a generator function: it runs as a child context
@@ -203,6 +219,7 @@ def child_error_without_step(_event: None):  # 3-15
     return (yield dg.Child(raises_directly))
 
 
+@dg.workflow
 def returns_null():
     return None
     yield  # a generator function: it runs as a child context
@@ -213,6 +230,7 @@ def child_returns_null(_event: None):  # 3-16
     return (yield dg.Child(returns_null))
 
 
+@dg.workflow
 def logs_only(value: str):
     # A plain logger (logs in replay too): a completed child must not run again on replay.
     log.info("child context got %s", value)

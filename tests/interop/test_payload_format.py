@@ -1,0 +1,199 @@
+"""``payload_format="aws"``: results in AWS's typed envelope, failures under AWS's error types.
+
+The workflow input and result and Invoke payloads stay plain JSON, as AWS's SDK writes them;
+either format reads back into the same values, so a workflow behaves the same in both.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import anyio
+import msgspec
+import pytest
+
+import durable_gen as dg
+from durable_gen._wire import InvocationInput, InvocationOutput
+from durable_gen.local import LocalService
+from durable_gen.testing import TestRunner, replay
+
+CALLEE = "callee"
+
+
+def callee(payload: Any) -> Any:
+    return {"echo": payload}
+
+
+def _fail() -> None:
+    raise ValueError("no luck")
+
+
+def until_big(state: dict[str, int], _attempt: int) -> dg.WaitDecision:
+    return dg.WaitDecision.done() if state["n"] >= 2 else dg.WaitDecision.again(1)
+
+
+def child_body():  # type: ignore[no-untyped-def]
+    return (yield dg.Step(lambda: [1, {"b": 2}], name="pair"))
+
+
+def everything(event: dict[str, Any]):  # type: ignore[no-untyped-def]
+    user = yield dg.Step(lambda: {"user": "ada", "count": 2}, name="user")
+    state = yield dg.WaitForCondition(
+        lambda s: {"n": s["n"] + 1}, {"n": 0}, wait_strategy=until_big, name="grow"
+    )
+    pair = yield dg.Child(child_body, name="child")
+    batch = yield dg.Map(lambda x: {"x": x}, [1, 2], name="map")
+    called = yield dg.Invoke(CALLEE, {"a": 1}, name="call")
+    try:
+        yield dg.Step(_fail, name="doomed", retry=dg.Retry(max_attempts=1))
+    except dg.StepFailedError as exc:
+        failed = exc.error_type
+    return {
+        "event": event,
+        "user": user,
+        "state": state,
+        "pair": pair,
+        "batch": batch.get_results(),
+        "called": called,
+        "failed": failed,
+    }
+
+
+def _record(fmt: str) -> tuple[Any, dict[str, Any]]:
+    runner = TestRunner(functions={CALLEE: callee}, payload_format=fmt)  # type: ignore[arg-type]
+    run = runner.run(everything, {"k": [1]})
+    return run.result(), run.export()
+
+
+def _by_name(export: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {op["Name"]: op for op in export["Operations"] if op.get("Name")}
+
+
+def test_aws_format_writes_the_envelope_where_aws_does() -> None:
+    _, export = _record("aws")
+    ops = _by_name(export)
+    user = json.loads(ops["user"]["StepDetails"]["Result"])
+    assert user == {"t": "m", "v": {"user": {"t": "s", "v": "ada"}, "count": {"t": "i", "v": 2}}}
+    grow = json.loads(ops["grow"]["StepDetails"]["Result"])
+    assert grow == {"t": "m", "v": {"n": {"t": "i", "v": 2}}}
+    child = json.loads(ops["child"]["ContextDetails"]["Result"])
+    assert child == {
+        "t": "l",
+        "v": [{"t": "i", "v": 1}, {"t": "m", "v": {"b": {"t": "i", "v": 2}}}],
+    }
+    batch = json.loads(ops["map"]["ContextDetails"]["Result"])
+    assert batch["t"] == "br"
+    item = json.loads(ops["map-item-0"]["ContextDetails"]["Result"])
+    assert item["t"] == "m"
+    # plain JSON: the Invoke payload, the workflow input and result
+    assert json.loads(ops["call"]["ChainedInvokeDetails"]["Result"]) == {"echo": {"a": 1}}
+    [execution] = [op for op in export["Operations"] if op["Type"] == "EXECUTION"]
+    assert json.loads(execution["ExecutionDetails"]["InputPayload"]) == {"k": [1]}
+
+
+def test_aws_format_records_aws_error_types() -> None:
+    _, aws = _record("aws")
+    _, plain = _record("json")
+    aws_error = _by_name(aws)["doomed"]["StepDetails"]["Error"]["ErrorType"]
+    plain_error = _by_name(plain)["doomed"]["StepDetails"]["Error"]["ErrorType"]
+    assert aws_error == "ValueError"
+    assert plain_error == "ValueError"
+
+    def fails(_event: Any):  # type: ignore[no-untyped-def]
+        yield dg.Step(_fail, name="doomed", retry=dg.Retry(max_attempts=1))
+
+    run = TestRunner(payload_format="aws").run(fails, None)
+    error = run.record.error
+    assert error is not None
+    assert error.error_type == "aws_durable_execution_sdk_python.exceptions.StepError"
+    run = TestRunner().run(fails, None)
+    assert run.record.error is not None
+    assert run.record.error.error_type == "ValueError"  # durable_gen keeps the step's type
+
+
+def test_both_formats_give_the_workflow_the_same_values() -> None:
+    aws_result, aws = _record("aws")
+    plain_result, plain = _record("json")
+    assert aws_result == plain_result
+    assert aws_result["user"] == {"user": "ada", "count": 2}
+    assert aws_result["batch"] == [{"x": 1}, {"x": 2}]
+    # and each history replays into the same result, whatever format it was written in
+    for export in (aws, plain):
+        report = replay(everything, export)
+        assert report.status == "ok", report
+        assert report.result == plain_result
+
+
+def test_the_execution_result_stays_plain_json() -> None:
+    def wf(_event: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(lambda: {"a": [1]}, name="s"))
+
+    run = TestRunner(payload_format="aws").run(wf, None)
+    assert json.loads(run.record.result or "null") == {"a": [1]}
+
+
+def test_run_takes_the_option() -> None:
+    assert dg.run(everything, {"k": [1]}, functions={CALLEE: callee}, skip_time=True,
+                  payload_format="aws")["user"] == {"user": "ada", "count": 2}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TestRunner(payload_format="xml"),  # type: ignore[arg-type]
+        lambda: dg.run(everything, payload_format="xml"),  # type: ignore[arg-type]
+        lambda: dg.make_handler(everything, LocalService(), payload_format="xml"),  # type: ignore[arg-type]
+        lambda: dg.lambda_handler(everything, service=LocalService(), payload_format="xml"),  # type: ignore[arg-type]
+        lambda: dg.Interpreter(everything, [], payload_format="xml"),  # type: ignore[arg-type]
+    ],
+    ids=["TestRunner", "run", "make_handler", "lambda_handler", "Interpreter"],
+)
+def test_an_unknown_format_is_refused(make: Any) -> None:
+    with pytest.raises(dg.ValidationError, match=r"payload_format must be 'json'.*'aws'"):
+        make()
+
+
+def test_lambda_handler_writes_the_aws_format() -> None:
+    """The Lambda handler, run by the embedded engine with the events Lambda would send."""
+
+    def wf(_event: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(lambda: {"a": 1}, name="s"))
+
+    engine = LocalService()
+    handler = dg.lambda_handler(wf, service=engine, payload_format="aws")
+
+    def as_lambda(event: InvocationInput) -> InvocationOutput:
+        return msgspec.convert(handler(msgspec.to_builtins(event)), InvocationOutput)
+
+    engine.register("wf", as_lambda)
+    arn = engine.start("wf", "null")
+    record = engine.run(arn)
+    assert record.status == "SUCCEEDED"
+    assert json.loads(record.result or "null") == {"a": 1}
+    [step] = [op for op in engine.get_operations(arn) if op.name == "s"]
+    assert step.step_details is not None
+    assert json.loads(step.step_details.result or "") == {"t": "m", "v": {"a": {"t": "i", "v": 1}}}
+
+
+def test_invoke_and_invoke_async_write_the_aws_format() -> None:
+    def wf(_event: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(lambda: {"a": 1}, name="s"))
+
+    def sync(engine: LocalService) -> Any:
+        return lambda event: dg.invoke(wf, event, engine, payload_format="aws")
+
+    def async_(engine: LocalService) -> Any:
+        return lambda event: anyio.run(
+            functools.partial(dg.invoke_async, wf, event, engine, payload_format="aws")
+        )
+
+    for handler in (sync, async_):
+        engine = LocalService()
+        engine.register("wf", handler(engine))
+        arn = engine.start("wf", "null")
+        assert engine.run(arn).status == "SUCCEEDED"
+        [step] = [op for op in engine.get_operations(arn) if op.name == "s"]
+        assert step.step_details is not None
+        assert json.loads(step.step_details.result or "")["t"] == "m", handler
