@@ -58,6 +58,7 @@ from ._errors import SerializationError as SerializationError
 from ._errors import ServiceError as ServiceError
 from ._errors import StepFailedError as StepFailedError
 from ._errors import StepInterruptedError as StepInterruptedError
+from ._errors import StepTimeoutError as StepTimeoutError
 from ._errors import StoreError as StoreError
 from ._errors import UnknownCallbackError as UnknownCallbackError
 from ._errors import ValidationError as ValidationError
@@ -168,6 +169,7 @@ __all__ = [
     "StepFailedError",
     "StepFunction",
     "StepInterruptedError",
+    "StepTimeoutError",
     "StepTask",
     "StoreError",
     "Succeeded",

@@ -7,6 +7,14 @@ runs, else concurrently: sync steps in worker threads, async steps on one anyio 
 ``Done`` becomes the invocation output. When to checkpoint is the interpreter's decision
 (its ``checkpointing`` mode: ``"step"``, ``"eager"`` or ``"batch"``), never the driver's.
 
+Step timeouts (``Step(timeout=...)``, and on Lambda the invocation's remaining time): the
+interpreter puts each attempt's deadline on its ``StepTask``; here an async attempt is cancelled
+at it, and a sync attempt with a deadline runs in a worker thread that is waited for only until
+then. Threads cannot be killed: an abandoned thread runs to its end, and what it returns or
+raises is dropped, never reported to the interpreter, never recorded. Every failed attempt is
+logged once, at WARNING on ``durable_gen.steps``, with what comes next (a retry and its delay,
+or the step's failure); replays record no attempt, so they log nothing again.
+
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
 invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
 them, and they are shut down when the last one lets go (nothing global keeps them). Steps
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import logging
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -39,7 +48,7 @@ from ._actions import (
     check_mode,
 )
 from ._context import STEP, StepAttempt
-from ._errors import InvalidInputError
+from ._errors import InvalidInputError, StepTimeoutError
 from ._interpreter import Interpreter
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
@@ -64,6 +73,9 @@ MAX_STEP_THREADS: Final = 64
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
 
+#: Where failed step attempts are logged (WARNING), once each.
+step_log: Final = logging.getLogger("durable_gen.steps")
+
 
 class _Invocation:
     """One invocation's I/O: the service, the newest token, plugin hooks, the output."""
@@ -77,7 +89,11 @@ class _Invocation:
         serdes: Serdes | None,
         plugins: Sequence[Plugin],
         clock: Callable[[], float] | None,
+        time_left: float | None = None,
     ) -> None:
+        #: When the invocation must be over (``time.monotonic()``), or None: no bound.
+        self.ends_at = None if time_left is None else time.monotonic() + time_left
+        self.clock = clock if clock is not None else time.time
         self.service = service
         self.arn = event.durable_execution_arn
         self.token = event.checkpoint_token
@@ -99,7 +115,7 @@ class _Invocation:
             execution_arn=self.arn,
             serdes=serdes,
             checkpointing=mode,
-            clock=clock if clock is not None else time.time,
+            clock=self.clock,
         )
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
 
@@ -122,14 +138,21 @@ class _Invocation:
         finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
 
-    async def acall(self, task: StepTask) -> _Result:
-        """Run an async step, firing the attempt hooks around it (see ``call``)."""
+    async def acall(self, task: StepTask, limit: tuple[float, str] | None = None) -> _Result:
+        """Run an async step, firing the attempt hooks around it (see ``call``); with a
+        ``limit`` (from ``limit()``), it is cancelled when that runs out."""
         token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
         try:
             hooks = self.hooks
             attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
             try:
-                value = await task.fn(*task.args, **task.kwargs)
+                if limit is None:
+                    value = await task.fn(*task.args, **task.kwargs)
+                else:
+                    with anyio.move_on_after(max(limit[0], 0)) as scope:
+                        value = await task.fn(*task.args, **task.kwargs)
+                    if scope.cancelled_caught:
+                        return self.timed_out(task, attempt, limit)
             except Exception as exc:
                 return self._failed(attempt, exc)
             if hooks is not None and attempt is not None:
@@ -137,6 +160,57 @@ class _Invocation:
             return value, None
         finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
+
+    # --- step timeouts ------------------------------------------------------------------------
+
+    def limit(self, task: StepTask) -> tuple[float, str] | None:
+        """How long ``task`` may still run, in seconds, and what sets that bound (the step's
+        timeout or the invocation's remaining time); None when nothing bounds it."""
+        limit: tuple[float, str] | None = None
+        if task.deadline_ms is not None:
+            limit = (task.deadline_ms / 1000 - self.clock(), f"its {task.timeout:g} s timeout")
+        if self.ends_at is not None:
+            left = self.ends_at - time.monotonic()
+            if limit is None or left < limit[0]:
+                limit = (left, f"the {max(left, 0):.3f} s the invocation had left")
+        return limit
+
+    def begin(self, task: StepTask) -> AttemptInfo | None:
+        """Fire the attempt's start hooks (for a sync attempt run by ``run_fn``)."""
+        hooks = self.hooks
+        return hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+
+    def run_fn(self, task: StepTask) -> _Result:
+        """Run a sync step's function, in a worker thread, without hooks (``begin`` and
+        ``finish`` fire them in the driver's thread, so an abandoned attempt fires no more)."""
+        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        try:
+            value = task.fn(*task.args, **task.kwargs)
+        except Exception as exc:
+            if exc.__traceback__ is not None:
+                exc.__traceback__ = exc.__traceback__.tb_next
+            return None, exc
+        finally:
+            STEP.reset(token)
+        return value, None
+
+    def finish(self, attempt: AttemptInfo | None, result: _Result) -> _Result:
+        """Fire the end hooks of an attempt run by ``run_fn``; ``result`` unchanged."""
+        if self.hooks is not None and attempt is not None:
+            self.hooks.attempt_end(attempt, result[1])
+        return result
+
+    def timed_out(
+        self, task: StepTask, attempt: AttemptInfo | None, limit: tuple[float, str]
+    ) -> _Result:
+        """The outcome of an attempt stopped (or no longer waited for) at its deadline."""
+        how = "was cancelled" if task.is_async else "was abandoned (its thread runs on)"
+        error = StepTimeoutError(
+            f"step {task.name or task.operation_id!r} attempt {task.attempt} did not finish "
+            f"within {limit[1]} and {how}; give the step a larger timeout, or make it faster",
+            error_type="StepTimeoutError",
+        )
+        return self._failed(attempt, error)
 
     def _failed(self, attempt: AttemptInfo | None, exc: Exception) -> _Result:
         # The recorded stack trace starts at the step function, not at the driver frame that
@@ -154,6 +228,37 @@ class _Invocation:
             self.interp.task_succeeded(task, value)
         else:
             self.interp.task_failed(task, error)
+            if step_log.isEnabledFor(logging.WARNING):
+                self._log_failure(task, error)
+
+    def _log_failure(self, task: StepTask, error: Exception) -> None:
+        """Log a failed attempt once, with what the interpreter decided: retry or fail."""
+        outcome = next(
+            (u for u in reversed(self.interp.pending_updates) if u.id == task.operation_id),
+            None,
+        )
+        if outcome is None or outcome.action not in ("RETRY", "FAIL"):
+            return  # the step's batch was decided without it: nothing was recorded
+        options = outcome.step_options
+        delay = options.next_attempt_delay_seconds if options is not None else None
+        then = f"retrying in {delay} s" if outcome.action == "RETRY" else "not retried"
+        error_type = getattr(error, "error_type", None) or type(error).__name__
+        step_log.warning(
+            "step %r attempt %d failed: %s: %s; %s",
+            task.name or task.operation_id,
+            task.attempt,
+            error_type,
+            error,
+            then,
+            extra={
+                "durableExecutionArn": self.arn,
+                "operationId": task.operation_id,
+                "operationName": task.name,
+                "attempt": task.attempt,
+                "errorType": error_type,
+                "nextAttemptDelaySeconds": delay if outcome.action == "RETRY" else None,
+            },
+        )
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -253,32 +358,64 @@ class _Workers:
         self._stack: contextlib.ExitStack | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self.inflight: dict[cf.Future[_Result], StepTask] = {}
+        #: Sync attempts with a deadline: (monotonic deadline, hook info, the limit).
+        self._timed: dict[cf.Future[_Result], tuple[float, AttemptInfo | None, tuple[float, str]]]
+        self._timed = {}
 
     def submit(self, task: StepTask) -> None:
+        inv = self._inv
+        limit = inv.limit(task)
         if task.is_async:
             if self._portal is None:
                 self._stack = contextlib.ExitStack()
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
-            future = self._portal.start_task_soon(self._inv.acall, task)
+            future = self._portal.start_task_soon(inv.acall, task, limit)
+        elif limit is None:
+            future = self._threads.submit(inv.call, task)
         else:
-            future = self._threads.submit(self._inv.call, task)
+            attempt = inv.begin(task)
+            if limit[0] <= 0:  # no time left: the attempt does not start
+                inv.report(task, inv.timed_out(task, attempt, limit))
+                return
+            future = self._threads.submit(inv.run_fn, task)
+            self._timed[future] = (time.monotonic() + limit[0], attempt, limit)
         self.inflight[future] = task
 
     def report_next(self) -> None:
-        """Wait for at least one running step; report every one that finished."""
-        done, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
+        """Wait for at least one running step, or the nearest deadline; report every step that
+        finished, and every sync step past its deadline as timed out (its thread abandoned)."""
+        timed = self._timed
+        wait_for = None
+        if timed:
+            wait_for = max(0.0, min(t[0] for t in timed.values()) - time.monotonic())
+        done, _ = cf.wait(self.inflight, timeout=wait_for, return_when=cf.FIRST_COMPLETED)
+        inv = self._inv
         for future in done:
             task = self.inflight.pop(future)
             # KeyboardInterrupt, SystemExit... come out of result(): the invocation stops, as
             # when the step runs inline; recording it as a step failure would make a crash an
             # outcome.
-            self._inv.report(task, future.result())
+            result = future.result()
+            entry = timed.pop(future, None)
+            if entry is not None:
+                result = inv.finish(entry[1], result)
+            inv.report(task, result)
+        if timed:
+            now = time.monotonic()
+            for future, (deadline, attempt, limit) in list(timed.items()):
+                if deadline <= now:
+                    del timed[future]
+                    task = self.inflight.pop(future)
+                    # The thread runs on; its future is dropped, so what it returns is never
+                    # reported.
+                    inv.report(task, inv.timed_out(task, attempt, limit))
 
     def close(self) -> None:
         """Drop the steps not started yet; abandon those running (their results are ignored)."""
         for future in self.inflight:
             future.cancel()
         self.inflight.clear()
+        self._timed.clear()
         if self._stack is not None:
             self._stack.close()
             self._stack = None
@@ -294,6 +431,7 @@ def invoke(
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
+    time_left: float | None = None,
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -307,13 +445,17 @@ def invoke(
         checkpointing: ``"step"``, ``"eager"`` or ``"batch"`` (see ``CheckpointMode``).
         serdes: Serdes of the workflow input and result.
         plugins: Instrumentation plugins (see ``Plugin``).
-        clock: What ``Now()`` reads, epoch seconds (default ``time.time``).
+        clock: What ``Now()`` reads, epoch seconds (default ``time.time``); step deadlines
+            are set on it too.
+        time_left: Seconds this invocation may still run (on Lambda: the remaining time less
+            a margin), or None. Every step attempt is bounded by it as by a step timeout: one
+            still running then fails with ``StepTimeoutError``.
 
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes.
         InvalidInputError: the state has no EXECUTION operation.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock, time_left)
     return _run(inv, _StepThreads.acquire())
 
 
@@ -328,7 +470,13 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
                 interp.observe(inv.checkpoint(action.updates))
             elif isinstance(action, RunTasks):
                 tasks = action.tasks
-                if len(tasks) == 1 and not workers.inflight and not tasks[0].is_async:
+                if (
+                    len(tasks) == 1
+                    and not workers.inflight
+                    and not tasks[0].is_async
+                    and tasks[0].deadline_ms is None
+                    and inv.ends_at is None
+                ):
                     inv.report(tasks[0], inv.call(tasks[0]))
                 else:
                     for task in tasks:
@@ -350,6 +498,7 @@ async def invoke_async(
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
+    time_left: float | None = None,
 ) -> InvocationOutput:
     """Run one invocation from async code (anyio: asyncio or trio).
 
@@ -357,17 +506,31 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock, time_left)
     interp = inv.interp
     send, receive = anyio.create_memory_object_stream[tuple[StepTask, _Result]](
         max_buffer_size=1 << 20
     )
 
     async def run(task: StepTask) -> None:
+        limit = inv.limit(task)
         if task.is_async:
-            result = await inv.acall(task)
-        else:
+            result = await inv.acall(task, limit)
+        elif limit is None:
             result = await anyio.to_thread.run_sync(inv.call, task, abandon_on_cancel=True)
+        else:
+            attempt = inv.begin(task)
+            outcome: _Result | None = None
+            if limit[0] > 0:
+                with anyio.move_on_after(limit[0]):
+                    outcome = await anyio.to_thread.run_sync(
+                        inv.run_fn, task, abandon_on_cancel=True
+                    )
+            # at the deadline the thread is abandoned: what it returns later is dropped
+            if outcome is None:
+                result = inv.timed_out(task, attempt, limit)
+            else:
+                result = inv.finish(attempt, outcome)
         await send.send((task, result))
 
     async with send, receive, anyio.create_task_group() as tg:

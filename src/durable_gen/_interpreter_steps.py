@@ -88,6 +88,7 @@ class Run:
         "started",
         "sub_type",
         "task",
+        "timeout",
     )
 
     def __init__(
@@ -122,6 +123,8 @@ class Run:
         self.at_most_once = at_most_once
         self.condition = condition
         self.task: StepTask | None = None
+        timeout = getattr(cmd, "timeout", None)  # Step's option; conditions and Now have none
+        self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
 
 class StepHandlers(BatchHandlers):
@@ -136,6 +139,7 @@ class StepHandlers(BatchHandlers):
     ) -> None:
         super().__init__(operations, execution_arn)
         self._mode = mode
+        self._clock = clock
         self._now_fn = functools.partial(clock_time, clock)
         self._new_tasks: list[StepTask] = []
         self._running: dict[int, Run] = {}
@@ -230,11 +234,19 @@ class StepHandlers(BatchHandlers):
             args=run.args,
             kwargs=run.kwargs,
             is_async=_is_async(run.fn),
+            deadline_ms=self._deadline_ms(run.timeout),
+            timeout=run.timeout,
         )
         run.task = task
         self._new_tasks.append(task)
         self._running[task.id] = run
         return BLOCKED
+
+    def _deadline_ms(self, timeout: float | None) -> int | None:
+        """When an attempt handed out now must end: the host's clock plus ``timeout``."""
+        if timeout is None or self._clock is None:
+            return None
+        return round((self._clock() + timeout) * 1000)
 
     def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
         name = cmd.name

@@ -56,6 +56,7 @@ EXPECTED = {
     "StepFailedError",
     "StepFunction",
     "StepInterruptedError",
+    "StepTimeoutError",
     "StepTask",
     "Succeeded",
     "Suspended",

@@ -42,6 +42,10 @@ _DURABLE_HINT: Final = (
     "invokes it; it cannot be invoked with a plain event"
 )
 
+#: Seconds kept back from the invocation's remaining time, to checkpoint a timed-out step
+#: attempt and return before Lambda ends the invocation.
+TIME_MARGIN: Final = 0.5
+
 #: Failures the service should answer by invoking the function again, with a fresh token.
 _RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError)
 
@@ -101,6 +105,18 @@ def _as_dict(output: InvocationOutput) -> dict[str, Any]:
     error = bounded_error(output.error or ErrorObject(error_type="Unknown"))
     result: dict[str, Any] = msgspec.to_builtins(InvocationOutput(status="FAILED", error=error))
     return result
+
+
+def _time_left(context: Any) -> float | None:
+    """Seconds the invocation may still spend on steps, from Lambda's context (None without
+    one: a test or a local call)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    millis = remaining()
+    if isinstance(millis, bool) or not isinstance(millis, (int, float)):
+        return None
+    return millis / 1000 - TIME_MARGIN
 
 
 class LambdaHandler:
@@ -185,7 +201,11 @@ class LambdaHandler:
 
         Args:
             event: The event Lambda passes (a durable invocation).
-            context: The Lambda context object (unused).
+            context: The Lambda context object. Its remaining time
+                (``get_remaining_time_in_millis()``), less ``TIME_MARGIN`` (0.5 s), bounds
+                every step attempt: one still running then fails with ``StepTimeoutError``
+                (the retry policy decides what follows), instead of Lambda ending the whole
+                invocation mid-step.
 
         Raises:
             InvalidCheckpointTokenError: the token went stale (the service invokes again).
@@ -196,6 +216,7 @@ class LambdaHandler:
         except InvalidInputError as exc:
             log.error("durable_gen: rejected the Lambda event: %s", exc)
             return _as_dict(_failed(exc))
+        time_left = _time_left(context)
         service = self.service
         arn, token = parsed.durable_execution_arn, parsed.checkpoint_token
         try:
@@ -214,6 +235,7 @@ class LambdaHandler:
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
                 plugins=self.plugins,
+                time_left=time_left,
             )
         except _RETRIED:
             raise
