@@ -7,6 +7,12 @@ runs, else concurrently: sync steps in worker threads, async steps on one anyio 
 ``Done`` becomes the invocation output. When to checkpoint is the interpreter's decision
 (its ``checkpointing`` mode: ``"step"``, ``"eager"`` or ``"batch"``), never the driver's.
 
+True start times: in ``"step"`` mode a step runs off the driver's thread, which waits for it
+at most ``start_window`` (5 ms by default); a step still running then has its START
+checkpointed (``Interpreter.started``) from the driver's thread while it goes on, so the
+history carries its real start time and a crash during it leaves the START recorded. A step
+that ends within the window costs one checkpoint, START and outcome together.
+
 Step timeouts (``Step(timeout=...)``, and on Lambda the invocation's remaining time): the
 interpreter puts each attempt's deadline on its ``StepTask``; here an async attempt is cancelled
 at it, and a sync attempt with a deadline runs in a worker thread that is waited for only until
@@ -26,7 +32,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import contextvars
 import logging
+import math
+import queue
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -48,7 +58,7 @@ from ._actions import (
     check_mode,
 )
 from ._context import STEP, StepAttempt
-from ._errors import InvalidInputError, StepTimeoutError
+from ._errors import InvalidInputError, StepTimeoutError, ValidationError
 from ._interpreter import Interpreter
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
@@ -69,6 +79,8 @@ __all__ = ["CheckpointMode", "invoke", "invoke_async", "make_handler"]
 RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
 #: Worker threads of one invocation, at most (sync steps of a Map or Parallel).
 MAX_STEP_THREADS: Final = 64
+#: Seconds a step may run before its START is checkpointed while it goes on (``"step"`` mode).
+START_WINDOW: Final = 0.005
 
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
@@ -90,7 +102,10 @@ class _Invocation:
         plugins: Sequence[Plugin],
         clock: Callable[[], float] | None,
         time_left: float | None = None,
+        start_window: float | None = START_WINDOW,
     ) -> None:
+        #: How long a step runs before its START goes out; None: with its outcome.
+        self.window = start_window if mode == "step" else None
         #: When the invocation must be over (``time.monotonic()``), or None: no bound.
         self.ends_at = None if time_left is None else time.monotonic() + time_left
         self.clock = clock if clock is not None else time.time
@@ -118,6 +133,33 @@ class _Invocation:
             clock=self.clock,
         )
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
+
+    def inline(self, tasks: list[StepTask], running: int) -> bool:
+        """Whether to run ``tasks`` inline: one sync step, nothing else running, no deadline
+        and no START to send while it runs."""
+        if len(tasks) != 1 or running:
+            return False
+        task = tasks[0]
+        return (
+            not task.is_async
+            and task.deadline_ms is None
+            and self.ends_at is None
+            and self.window is None
+        )
+
+    def watched(self, tasks: list[StepTask], running: int) -> bool:
+        """Whether ``tasks`` is one sync step, alone, with no deadline, whose START goes out
+        if it runs past the window (``_StepThreads.run_watched``)."""
+        if len(tasks) != 1 or running or self.window is None or self.ends_at is not None:
+            return False
+        task = tasks[0]
+        return not task.is_async and task.deadline_ms is None
+
+    def send_start(self, task: StepTask) -> None:
+        """Checkpoint the START of ``task``, still running, if the interpreter has one to send."""
+        flush = self.interp.started(task)
+        if flush is not None:
+            self.interp.observe(self.checkpoint(flush.updates))
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -330,7 +372,35 @@ class _StepThreads:
 
     def __init__(self) -> None:
         self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
-        weakref.finalize(self, _shut_down, self._pools)
+        #: Inboxes of the runner threads free now (``run_watched``); shared with the finalizer.
+        self._idle: list[queue.SimpleQueue[_Job | None]] = []
+        weakref.finalize(self, _shut_down, self._pools, self._idle)
+
+    def run_watched(self, inv: _Invocation, task: StepTask) -> _Result:
+        """Run one sync step in a runner thread, in the calling thread's context, and wait
+        for it; if it still runs after ``inv.window``, send its START meanwhile (from here,
+        the thread that owns the service). A crash in the step (``SystemExit``...) is raised
+        here, as when the step runs inline."""
+        idle = self._idle
+        try:
+            inbox = idle.pop()
+        except IndexError:
+            inbox = queue.SimpleQueue()
+            threading.Thread(
+                target=_serve, args=(inbox, idle), name="durable-gen-step", daemon=True
+            ).start()
+        out: queue.SimpleQueue[tuple[_Result | None, BaseException | None]]
+        out = queue.SimpleQueue()
+        inbox.put((contextvars.copy_context(), inv.call, task, out))
+        try:
+            result, crash = out.get(timeout=inv.window)
+        except queue.Empty:
+            inv.send_start(task)
+            result, crash = out.get()
+        if crash is not None:
+            raise crash
+        assert result is not None
+        return result
 
     def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
         if not self._pools:
@@ -342,10 +412,42 @@ class _StepThreads:
         return self._pools[0].submit(fn, task)
 
 
-def _shut_down(pools: list[cf.ThreadPoolExecutor]) -> None:
+#: A step for a runner thread: the context to run it in, the call, the task, where to answer.
+_Job = tuple[
+    contextvars.Context,
+    Callable[[StepTask], _Result],
+    StepTask,
+    "queue.SimpleQueue[tuple[_Result | None, BaseException | None]]",
+]
+
+
+def _serve(
+    inbox: queue.SimpleQueue[_Job | None], idle: list[queue.SimpleQueue[_Job | None]]
+) -> None:
+    """A runner thread: runs the jobs put in its inbox, one at a time, until it gets None."""
+    while True:
+        job = inbox.get()
+        if job is None:
+            return
+        ctx, call, task, out = job
+        try:
+            result = ctx.run(call, task)
+        except BaseException as crash:  # handed to the driver's thread, which raises it
+            idle.append(inbox)
+            out.put((None, crash))
+            continue
+        idle.append(inbox)  # free before answering: the next step may come at once
+        out.put((result, None))
+
+
+def _shut_down(
+    pools: list[cf.ThreadPoolExecutor], idle: list[queue.SimpleQueue[_Job | None]]
+) -> None:
     for pool in pools:
         pool.shutdown(wait=False, cancel_futures=True)
     pools.clear()
+    while idle:
+        idle.pop().put(None)
 
 
 class _Workers:
@@ -361,10 +463,20 @@ class _Workers:
         #: Sync attempts with a deadline: (monotonic deadline, hook info, the limit).
         self._timed: dict[cf.Future[_Result], tuple[float, AttemptInfo | None, tuple[float, str]]]
         self._timed = {}
+        #: Steps whose START goes out if they still run at this ``time.monotonic()``.
+        self._start_by: dict[cf.Future[_Result], float] = {}
 
     def submit(self, task: StepTask) -> None:
         inv = self._inv
         limit = inv.limit(task)
+        future = self._start(task, limit)
+        if future is not None:
+            self.inflight[future] = task
+            if inv.window is not None:
+                self._start_by[future] = time.monotonic() + inv.window
+
+    def _start(self, task: StepTask, limit: tuple[float, str] | None) -> cf.Future[_Result] | None:
+        inv = self._inv
         if task.is_async:
             if self._portal is None:
                 self._stack = contextlib.ExitStack()
@@ -376,22 +488,28 @@ class _Workers:
             attempt = inv.begin(task)
             if limit[0] <= 0:  # no time left: the attempt does not start
                 inv.report(task, inv.timed_out(task, attempt, limit))
-                return
+                return None
             future = self._threads.submit(inv.run_fn, task)
             self._timed[future] = (time.monotonic() + limit[0], attempt, limit)
-        self.inflight[future] = task
+        return future
 
     def report_next(self) -> None:
         """Wait for at least one running step, or the nearest deadline; report every step that
         finished, and every sync step past its deadline as timed out (its thread abandoned)."""
         timed = self._timed
+        start_by = self._start_by
         wait_for = None
-        if timed:
-            wait_for = max(0.0, min(t[0] for t in timed.values()) - time.monotonic())
+        if timed or start_by:
+            first = min(
+                min((t[0] for t in timed.values()), default=math.inf),
+                min(start_by.values(), default=math.inf),
+            )
+            wait_for = max(0.0, first - time.monotonic())
         done, _ = cf.wait(self.inflight, timeout=wait_for, return_when=cf.FIRST_COMPLETED)
         inv = self._inv
         for future in done:
             task = self.inflight.pop(future)
+            start_by.pop(future, None)
             # KeyboardInterrupt, SystemExit... come out of result(): the invocation stops, as
             # when the step runs inline; recording it as a step failure would make a crash an
             # outcome.
@@ -405,10 +523,17 @@ class _Workers:
             for future, (deadline, attempt, limit) in list(timed.items()):
                 if deadline <= now:
                     del timed[future]
+                    start_by.pop(future, None)
                     task = self.inflight.pop(future)
                     # The thread runs on; its future is dropped, so what it returns is never
                     # reported.
                     inv.report(task, inv.timed_out(task, attempt, limit))
+        if start_by:
+            now = time.monotonic()
+            for future, due in list(start_by.items()):
+                if due <= now:
+                    del start_by[future]
+                    inv.send_start(self.inflight[future])
 
     def close(self) -> None:
         """Drop the steps not started yet; abandon those running (their results are ignored)."""
@@ -416,10 +541,28 @@ class _Workers:
             future.cancel()
         self.inflight.clear()
         self._timed.clear()
+        self._start_by.clear()
         if self._stack is not None:
             self._stack.close()
             self._stack = None
             self._portal = None
+
+
+def _check_window(window: object) -> float | None:
+    """``start_window`` as seconds, or a ``ValidationError`` that says what it must be."""
+    if window is None:
+        return None
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, float))
+        or not math.isfinite(window)
+        or window < 0
+    ):
+        raise ValidationError(
+            "start_window must be a number of seconds >= 0 (how long a step runs before its "
+            f"START is checkpointed), or None to send START with the outcome; got {window!r}"
+        )
+    return float(window)
 
 
 def invoke(
@@ -432,6 +575,7 @@ def invoke(
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
     time_left: float | None = None,
+    start_window: float | None = START_WINDOW,
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -450,12 +594,21 @@ def invoke(
         time_left: Seconds this invocation may still run (on Lambda: the remaining time less
             a margin), or None. Every step attempt is bounded by it as by a step timeout: one
             still running then fails with ``StepTimeoutError``.
+        start_window: In ``"step"`` mode, seconds a step may run before its START is
+            checkpointed while it goes on (default 0.005). A step that ends sooner costs one
+            checkpoint, START and outcome together. None: START always goes with the outcome
+            (a crash during a step then leaves nothing of it recorded), and a lone sync step
+            runs inline in the calling thread.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes.
+        ValidationError: ``checkpointing`` is not one of the modes, or ``start_window`` is
+            not a number of seconds >= 0 (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock, time_left)
+    inv = _Invocation(
+        workflow, event, service, checkpointing, serdes, plugins, clock, time_left,
+        _check_window(start_window),
+    )  # fmt: skip
     return _run(inv, _StepThreads.acquire())
 
 
@@ -470,14 +623,10 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
                 interp.observe(inv.checkpoint(action.updates))
             elif isinstance(action, RunTasks):
                 tasks = action.tasks
-                if (
-                    len(tasks) == 1
-                    and not workers.inflight
-                    and not tasks[0].is_async
-                    and tasks[0].deadline_ms is None
-                    and inv.ends_at is None
-                ):
+                if inv.inline(tasks, len(workers.inflight)):
                     inv.report(tasks[0], inv.call(tasks[0]))
+                elif inv.watched(tasks, len(workers.inflight)):
+                    inv.report(tasks[0], threads.run_watched(inv, tasks[0]))
                 else:
                     for task in tasks:
                         workers.submit(task)
@@ -499,6 +648,7 @@ async def invoke_async(
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
     time_left: float | None = None,
+    start_window: float | None = START_WINDOW,
 ) -> InvocationOutput:
     """Run one invocation from async code (anyio: asyncio or trio).
 
@@ -506,8 +656,12 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock, time_left)
+    inv = _Invocation(
+        workflow, event, service, checkpointing, serdes, plugins, clock, time_left,
+        _check_window(start_window),
+    )  # fmt: skip
     interp = inv.interp
+    start_by: dict[StepTask, float] = {}  # running steps whose START is not out yet
     send, receive = anyio.create_memory_object_stream[tuple[StepTask, _Result]](
         max_buffer_size=1 << 20
     )
@@ -541,17 +695,31 @@ async def invoke_async(
                     interp.observe(inv.checkpoint(action.updates))
                 elif isinstance(action, RunTasks):
                     for task in action.tasks:
+                        if inv.window is not None:
+                            start_by[task] = time.monotonic() + inv.window
                         tg.start_soon(run, task)
                 elif isinstance(action, Done):
                     return inv.output(action.outcome)
                 else:  # WaitForTasks: report the first to finish and any already queued
-                    inv.report(*await receive.receive())
-                    while True:
+                    item = None
+                    if start_by:
+                        wait_for = min(start_by.values()) - time.monotonic()
+                        with anyio.move_on_after(max(wait_for, 0)):
+                            item = await receive.receive()
+                    else:
+                        item = await receive.receive()
+                    while item is not None:
+                        start_by.pop(item[0], None)
+                        inv.report(*item)
                         try:
                             item = receive.receive_nowait()
                         except anyio.WouldBlock:
-                            break
-                        inv.report(*item)
+                            item = None
+                    now = time.monotonic()
+                    for task, due in list(start_by.items()):
+                        if due <= now:  # still running: its START goes out now
+                            del start_by[task]
+                            inv.send_start(task)
         finally:
             tg.cancel_scope.cancel()
     raise AssertionError("unreachable")  # pragma: no cover
@@ -565,6 +733,7 @@ def make_handler(
     serdes: Serdes | None = None,
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
+    start_window: float | None = START_WINDOW,
 ) -> InvocationHandler:
     """An ``InvocationHandler`` that runs ``workflow`` against ``service`` (see ``invoke``).
 
@@ -572,13 +741,17 @@ def make_handler(
     costs more than a short step); they are shut down once no handler or invocation holds them.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes.
+        ValidationError: ``checkpointing`` is not one of the modes, or ``start_window`` is
+            not a number of seconds >= 0 (or None).
     """
     check_mode(checkpointing)
+    window = _check_window(start_window)
     threads = _StepThreads.acquire()
 
     def handler(event: InvocationInput) -> InvocationOutput:
-        inv = _Invocation(workflow, event, service, checkpointing, serdes, plugins, clock)
+        inv = _Invocation(
+            workflow, event, service, checkpointing, serdes, plugins, clock, None, window
+        )
         return _run(inv, threads)
 
     handler.__qualname__ = f"handler[{getattr(workflow, '__qualname__', workflow)}]"

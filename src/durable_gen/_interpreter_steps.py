@@ -11,7 +11,11 @@ Pure. The rules (rule 5 of ``durable_gen._interpreter``, with what follows from 
 3. ``Attempt`` counts finished attempts. A step found PENDING waits for READY, then runs its
    next attempt; found STARTED, an at-least-once step runs again and an at-most-once step
    counts as an interrupted attempt (``StepInterruptedError``).
-4. ``WaitForCondition`` is a step whose check runs on the state it returned last time; its
+4. A step still running may have its START recorded early, on the host's request
+   (``Interpreter.started``): in ``"step"`` mode only (``"eager"`` and at-most-once STARTs
+   are out already, ``"batch"`` sends nothing before it suspends), once per attempt, flushed at
+   once with every update pending before it. Its outcome then goes out alone.
+5. ``WaitForCondition`` is a step whose check runs on the state it returned last time; its
    strategy decides SUCCEED or RETRY (the state rides on the RETRY payload). ``Now()`` is a
    step whose function reads the clock the host gave the interpreter.
 """
@@ -216,6 +220,17 @@ class StepHandlers(BatchHandlers):
             name=run.name,
             sub_type=run.sub_type,
         )
+
+    def _start_early(self, task: StepTask) -> bool:
+        """Record the START of ``task``'s attempt now, while it runs (rule 4); whether it did."""
+        if self._mode != "step":
+            return False
+        run = self._running.get(task.id)
+        if run is None or run.started or run.task is not task or not run.fiber.alive:
+            return False
+        self._updates.append(self._step_start(run))
+        run.started = True
+        return True
 
     def _schedule(self, run: Run) -> Answer:
         """Hand out the step's next attempt (its START first when it must go before)."""

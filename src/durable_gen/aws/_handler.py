@@ -15,7 +15,7 @@ from typing import Any, Final, overload
 
 import msgspec
 
-from .._driver import CheckpointMode, invoke
+from .._driver import CheckpointMode, _StepThreads, invoke
 from .._errors import (
     DurableGenError,
     InvalidCheckpointTokenError,
@@ -175,6 +175,9 @@ class LambdaHandler:
         self._region = region
         self._service = service
         self._lock = threading.Lock()
+        # Step threads live as long as the handler, not one invocation: a warm Lambda
+        # sandbox starts none per invocation.
+        self._threads = _StepThreads.acquire()
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
             value = getattr(workflow, attr, None)
             if value is not None:
