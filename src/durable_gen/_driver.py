@@ -290,7 +290,7 @@ class _Invocation:
             task.name or task.operation_id,
             task.attempt,
             error_type,
-            error,
+            _one_line(str(error)),
             then,
             extra={
                 "durableExecutionArn": self.arn,
@@ -546,6 +546,14 @@ class _Workers:
             self._stack.close()
             self._stack = None
             self._portal = None
+
+
+def _one_line(text: str) -> str:
+    """``text`` as one line a terminal shows as is: line breaks, controls and bidirectional
+    overrides written as escapes (an error message is whatever the step raised)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _check_window(window: object) -> float | None:

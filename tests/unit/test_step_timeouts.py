@@ -420,3 +420,21 @@ def test_a_final_failure_is_logged_as_not_retried(caplog: pytest.LogCaptureFixtu
 def test_the_default_policy_is_still_six_attempts() -> None:
     assert dg.Retry().max_attempts == 6
     assert dg.Retry.never().max_attempts == 1
+
+
+def test_a_logged_error_message_is_one_line_with_controls_escaped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @dg.step(retry=ONCE)
+    def hostile() -> None:
+        raise ValueError("first\nsecond\x1b[2J\u202e")
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield hostile()
+
+    with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
+        engine_run(wf)
+    (record,) = [r for r in caplog.records if r.name == "durable_gen.steps"]
+    message = record.getMessage()
+    assert "first\\nsecond\\x1b[2J\\u202e" in message
+    assert "\n" not in message and "\x1b" not in message
