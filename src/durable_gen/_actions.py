@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 #: When updates are checkpointed (the interpreter's flush policy):
-#: ``"step"`` (default) once per step outcome, a step's START together with its outcome;
+#: ``"step"`` (default) once per step outcome, a step's START together with its outcome
+#: unless the host asks for it while the step runs (``Interpreter.started``);
 #: ``"eager"`` like ``"step"``, and every step's START before the step runs;
 #: ``"batch"`` only when the invocation suspends or ends.
 #: In every mode an update something waits on (an at-most-once START, a callback's START,
