@@ -237,3 +237,28 @@ def test_started_gives_nothing_for_an_at_most_once_step() -> None:
     assert interp.started(task) is None
     interp.task_succeeded(task, None)
     assert interp.started(task) is None  # no longer running
+
+
+@pytest.mark.parametrize(
+    ("window", "calls"),
+    [
+        (0.005, [["STEP:START", "STEP:SUCCEED"], ["STEP:START"], ["STEP:SUCCEED"]]),
+        (None, [["STEP:START", "STEP:SUCCEED"]] * 2),
+    ],
+)
+def test_the_lambda_handler_takes_the_start_window(window: Any, calls: Any) -> None:
+    import msgspec
+
+    from durable_gen._wire import to_builtins
+    from durable_gen.aws import lambda_handler
+
+    engine = Counting(clock=VirtualClock())
+    handler = lambda_handler(two_steps, service=engine, start_window=window)
+    engine.register(
+        "wf", lambda e: msgspec.convert(handler(to_builtins(e), None), InvocationOutput)
+    )
+    arn = engine.start("wf", "null")
+    assert engine.run(arn).result == "3"
+    assert engine.calls == calls
+    with pytest.raises(dg.ValidationError, match="start_window"):
+        lambda_handler(two_steps, service=engine, start_window=-1)

@@ -15,7 +15,7 @@ from typing import Any, Final, overload
 
 import msgspec
 
-from .._driver import CheckpointMode, _StepThreads, invoke
+from .._driver import START_WINDOW, CheckpointMode, _check_window, _StepThreads, invoke
 from .._errors import (
     DurableGenError,
     InvalidCheckpointTokenError,
@@ -153,6 +153,7 @@ class LambdaHandler:
         region: str | None = None,
         service: DurableService | None = None,
         plugins: Sequence[Plugin] = (),
+        start_window: float | None = START_WINDOW,
     ) -> None:
         if not callable(workflow):
             raise WorkflowDefinitionError(
@@ -171,6 +172,7 @@ class LambdaHandler:
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
         self.plugins = tuple(plugins)
+        self.start_window = _check_window(start_window)
         self._client = client
         self._region = region
         self._service = service
@@ -239,6 +241,7 @@ class LambdaHandler:
                 serdes=self.serdes,
                 plugins=self.plugins,
                 time_left=time_left,
+                start_window=self.start_window,
             )
         except _RETRIED:
             raise
@@ -266,6 +269,7 @@ def lambda_handler(
     region: str | None = None,
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
+    start_window: float | None = START_WINDOW,
 ) -> LambdaHandler: ...
 @overload
 def lambda_handler(
@@ -276,6 +280,7 @@ def lambda_handler(
     region: str | None = None,
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
+    start_window: float | None = START_WINDOW,
 ) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
 def lambda_handler(
     workflow: Callable[..., Any] | None = None,
@@ -287,6 +292,7 @@ def lambda_handler(
     region: str | None = None,
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
+    start_window: float | None = START_WINDOW,
 ) -> LambdaHandler | Callable[[Callable[..., Any]], LambdaHandler]:
     """The Lambda handler of a durable function that runs ``workflow``.
 
@@ -311,6 +317,9 @@ def lambda_handler(
         region: Region of the client created when ``client`` is not given.
         service: Any ``DurableService`` to use instead of Lambda's (tests, benchmarks).
         plugins: Instrumentation plugins (``durable_gen.Plugin``).
+        start_window: Seconds a step runs before its START is checkpointed while it goes on
+            (``"step"`` mode; default 0.005; None: START goes with the outcome); see
+            ``durable_gen.invoke``.
 
     Returns:
         A ``LambdaHandler``, or a decorator making one.
@@ -325,6 +334,7 @@ def lambda_handler(
             region=region,
             service=service,
             plugins=plugins,
+            start_window=start_window,
         )
 
     return make(workflow) if workflow is not None else make
