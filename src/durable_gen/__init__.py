@@ -55,6 +55,7 @@ from ._errors import SerializationError as SerializationError
 from ._errors import ServiceError as ServiceError
 from ._errors import StepFailedError as StepFailedError
 from ._errors import StepInterruptedError as StepInterruptedError
+from ._errors import StepTimeoutError as StepTimeoutError
 from ._errors import StoreError as StoreError
 from ._errors import UnknownCallbackError as UnknownCallbackError
 from ._errors import ValidationError as ValidationError
@@ -175,6 +176,7 @@ __all__ = [
     "StepFailedError",
     "StepFunction",
     "StepInterruptedError",
+    "StepTimeoutError",
     "StoreError",
     "UUID",
     "UnknownCallbackError",

@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 #: When updates are checkpointed (the interpreter's flush policy):
-#: ``"step"`` (default) once per step outcome, a step's START together with its outcome;
+#: ``"step"`` (default) once per step outcome, a step's START together with its outcome
+#: unless the host asks for it while the step runs (``Interpreter.started``);
 #: ``"eager"`` like ``"step"``, and every step's START before the step runs;
 #: ``"batch"`` only when the invocation suspends or ends.
 #: In every mode an update something waits on (an at-most-once START, a callback's START,
@@ -75,7 +76,11 @@ class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         args: Positional arguments.
         kwargs: Keyword arguments.
         is_async: Whether ``fn`` is a coroutine function (await it).
-        deadline_ms: When the attempt must end (epoch ms), or None for no limit.
+        deadline_ms: When the attempt must end, in epoch ms of the interpreter's clock (the
+            moment it handed the task out plus ``timeout``), or None: no timeout, or no clock.
+            A host that cannot stop the attempt then reports ``StepTimeoutError`` for it
+            (``task_failed``) and ignores whatever it returns later.
+        timeout: The step's timeout in seconds (what ``deadline_ms`` was computed from).
     """
 
     id: int
@@ -89,6 +94,7 @@ class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):
     kwargs: dict[str, Any]
     is_async: bool
     deadline_ms: int | None = None
+    timeout: float | None = None
 
     def __repr__(self) -> str:
         return f"<StepTask {self.name or self.operation_id[:8]} attempt={self.attempt}>"

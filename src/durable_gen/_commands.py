@@ -12,6 +12,7 @@ import functools
 import inspect
 import math
 from collections.abc import Callable, Coroutine, Generator, Sequence
+from datetime import timedelta
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -111,6 +112,27 @@ def _check_number(value: object, what: str, *, minimum: float) -> None:
         raise ValidationError(
             f"{what} must be a finite number of at least {minimum:g}, got {value!r}"
         )
+
+
+def _step_timeout(value: object) -> float | None:
+    """A step timeout in seconds (``timedelta`` accepted), or a ``ValidationError``."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds: object = value.total_seconds()
+    else:
+        seconds = value
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise ValidationError(
+            "step timeout must be a number of seconds greater than 0 (or a positive "
+            f"timedelta), or None for no limit; got {value!r}"
+        )
+    return float(seconds)
 
 
 def _check_count(value: object, what: str, *, minimum: int) -> None:
@@ -295,6 +317,11 @@ class Step(Command[R], frozen=True):
         serdes: Serdes of the result (default JSON).
         compensate: ``undo(result)``, registered when the step succeeds and run by
             ``RunCompensations``.
+        timeout: Seconds (> 0, or a ``timedelta``) one attempt may run; an attempt still
+            running then fails with ``StepTimeoutError``, and the retry policy decides what
+            comes next. An ``async def`` step is cancelled; a sync step runs in a worker thread
+            that is abandoned (it runs to its end; what it returns is never recorded).
+            None (default): no limit.
     """
 
     fn: Callable[..., R]
@@ -305,6 +332,7 @@ class Step(Command[R], frozen=True):
     semantics: Semantics = "at_least_once"
     serdes: Serdes | None = None
     compensate: Callable[[Any], Any] | None = None
+    timeout: float | timedelta | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -324,6 +352,7 @@ class Step(Command[R], frozen=True):
             and self.retry is None
             and self.serdes is None
             and self.compensate is None
+            and self.timeout is None
         ):
             if _current() is not None:
                 made(self)
@@ -340,6 +369,8 @@ class Step(Command[R], frozen=True):
         _check_retry(self.retry, "step")
         _check_serdes(self.serdes, "step serdes")
         _check_callable(self.compensate, "step compensate")
+        if self.timeout is not None:
+            msgspec.structs.force_setattr(self, "timeout", _step_timeout(self.timeout))
         made(self)
 
     @property
@@ -385,7 +416,17 @@ class StepFunction(Generic[P, R]):
     ``.fn`` is the plain function, for calling it outside a workflow (unit tests).
     """
 
-    __slots__ = ("__dict__", "_fn", "compensate", "fn", "name", "retry", "semantics", "serdes")
+    __slots__ = (
+        "__dict__",
+        "_fn",
+        "compensate",
+        "fn",
+        "name",
+        "retry",
+        "semantics",
+        "serdes",
+        "timeout",
+    )
 
     fn: Callable[P, Any]
 
@@ -398,6 +439,7 @@ class StepFunction(Generic[P, R]):
         semantics: Semantics,
         serdes: Serdes | None,
         compensate: Callable[[Any], Any] | None,
+        timeout: float | timedelta | None = None,
     ) -> None:
         _check_name(name, "step")
         self._fn = fn
@@ -406,6 +448,7 @@ class StepFunction(Generic[P, R]):
         self.semantics = semantics
         self.serdes = serdes
         self.compensate = compensate
+        self.timeout = _step_timeout(timeout)
         functools.update_wrapper(self, fn)
         # validate once, here
         Step(
@@ -415,6 +458,7 @@ class StepFunction(Generic[P, R]):
             semantics=semantics,
             serdes=serdes,
             compensate=compensate,
+            timeout=self.timeout,
         )
         # The plain function, refusing to run inside a workflow body (yield the step there).
         self.fn = guarded_plain(fn, self.name)
@@ -429,6 +473,7 @@ class StepFunction(Generic[P, R]):
             self.semantics,
             self.serdes,
             self.compensate,
+            self.timeout,
         )
         interp = _current()
         if interp is not None and (_guard.strict or not interp.catching_up):  # see _guard
@@ -451,6 +496,7 @@ def step(
     semantics: Semantics = "at_least_once",
     serdes: Serdes | None = None,
     compensate: Callable[[Any], Any] | None = None,
+    timeout: float | timedelta | None = None,
 ) -> _StepDecorator: ...
 def step(
     fn: Callable[P, Any] | None = None,
@@ -461,6 +507,7 @@ def step(
     semantics: Semantics = "at_least_once",
     serdes: Serdes | None = None,
     compensate: Callable[[Any], Any] | None = None,
+    timeout: float | timedelta | None = None,
 ) -> StepFunction[..., Any] | _StepDecorator:
     """Make a function a durable step: inside a workflow, ``yield f(x)`` runs it once.
 
@@ -470,7 +517,13 @@ def step(
 
     def wrap(f: Callable[..., Any]) -> StepFunction[..., Any]:
         return StepFunction(
-            f, name=name, retry=retry, semantics=semantics, serdes=serdes, compensate=compensate
+            f,
+            name=name,
+            retry=retry,
+            semantics=semantics,
+            serdes=serdes,
+            compensate=compensate,
+            timeout=timeout,
         )
 
     return wrap(fn) if fn is not None else _StepDecorator(wrap)

@@ -7,6 +7,20 @@ runs, else concurrently: sync steps in worker threads, async steps on one anyio 
 ``Done`` becomes the invocation output. When to checkpoint is the interpreter's decision
 (its ``checkpointing`` mode: ``"step"``, ``"eager"`` or ``"batch"``), never the driver's.
 
+True start times: in ``"step"`` mode a step runs off the driver's thread, which waits for it
+at most ``start_window`` (5 ms by default); a step still running then has its START
+checkpointed (``Interpreter.started``) from the driver's thread while it goes on, so the
+history carries its real start time and a crash during it leaves the START recorded. A step
+that ends within the window costs one checkpoint, START and outcome together.
+
+Step timeouts (``Step(timeout=...)``, and on Lambda the invocation's remaining time): the
+interpreter puts each attempt's deadline on its ``StepTask``; here an async attempt is cancelled
+at it, and a sync attempt with a deadline runs in a worker thread that is waited for only until
+then. Threads cannot be killed: an abandoned thread runs to its end, and what it returns or
+raises is dropped, never reported to the interpreter, never recorded. Every failed attempt is
+logged once, at WARNING on ``durable_gen.steps``, with what comes next (a retry and its delay,
+or the step's failure); replays record no attempt, so they log nothing again.
+
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
 invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
 them, and they are shut down when the last one lets go (nothing global keeps them). Steps
@@ -18,6 +32,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import contextvars
+import logging
+import math
+import queue
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -40,7 +59,7 @@ from ._actions import (
 )
 from ._codec import PayloadFormat
 from ._context import STEP, StepAttempt
-from ._errors import InvalidInputError
+from ._errors import InvalidInputError, StepTimeoutError, ValidationError
 from ._interpreter import Interpreter, check_payload_format
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
@@ -61,9 +80,14 @@ __all__ = ["CheckpointMode", "invoke", "invoke_async", "make_handler"]
 RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
 #: Worker threads of one invocation, at most (sync steps of a Map or Parallel).
 MAX_STEP_THREADS: Final = 64
+#: Seconds a step may run before its START is checkpointed while it goes on (``"step"`` mode).
+START_WINDOW: Final = 0.005
 
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
+
+#: Where failed step attempts are logged (WARNING), once each.
+step_log: Final = logging.getLogger("durable_gen.steps")
 
 
 class _Invocation:
@@ -79,7 +103,14 @@ class _Invocation:
         plugins: Sequence[Plugin],
         clock: Callable[[], float] | None,
         payload_format: PayloadFormat = "json",
+        time_left: float | None = None,
+        start_window: float | None = START_WINDOW,
     ) -> None:
+        #: How long a step runs before its START goes out; None: with its outcome.
+        self.window = start_window if mode == "step" else None
+        #: When the invocation must be over (``time.monotonic()``), or None: no bound.
+        self.ends_at = None if time_left is None else time.monotonic() + time_left
+        self.clock = clock if clock is not None else time.time
         self.service = service
         self.arn = event.durable_execution_arn
         self.token = event.checkpoint_token
@@ -101,10 +132,37 @@ class _Invocation:
             execution_arn=self.arn,
             serdes=serdes,
             checkpointing=mode,
-            clock=clock if clock is not None else time.time,
+            clock=self.clock,
             payload_format=payload_format,
         )
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
+
+    def inline(self, tasks: list[StepTask], running: int) -> bool:
+        """Whether to run ``tasks`` inline: one sync step, nothing else running, no deadline
+        and no START to send while it runs."""
+        if len(tasks) != 1 or running:
+            return False
+        task = tasks[0]
+        return (
+            not task.is_async
+            and task.deadline_ms is None
+            and self.ends_at is None
+            and self.window is None
+        )
+
+    def watched(self, tasks: list[StepTask], running: int) -> bool:
+        """Whether ``tasks`` is one sync step, alone, with no deadline, whose START goes out
+        if it runs past the window (``_StepThreads.run_watched``)."""
+        if len(tasks) != 1 or running or self.window is None or self.ends_at is not None:
+            return False
+        task = tasks[0]
+        return not task.is_async and task.deadline_ms is None
+
+    def send_start(self, task: StepTask) -> None:
+        """Checkpoint the START of ``task``, still running, if the interpreter has one to send."""
+        flush = self.interp.started(task)
+        if flush is not None:
+            self.interp.observe(self.checkpoint(flush.updates))
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -125,14 +183,21 @@ class _Invocation:
         finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
 
-    async def acall(self, task: StepTask) -> _Result:
-        """Run an async step, firing the attempt hooks around it (see ``call``)."""
+    async def acall(self, task: StepTask, limit: tuple[float, str] | None = None) -> _Result:
+        """Run an async step, firing the attempt hooks around it (see ``call``); with a
+        ``limit`` (from ``limit()``), it is cancelled when that runs out."""
         token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
         try:
             hooks = self.hooks
             attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
             try:
-                value = await task.fn(*task.args, **task.kwargs)
+                if limit is None:
+                    value = await task.fn(*task.args, **task.kwargs)
+                else:
+                    with anyio.move_on_after(max(limit[0], 0)) as scope:
+                        value = await task.fn(*task.args, **task.kwargs)
+                    if scope.cancelled_caught:
+                        return self.timed_out(task, attempt, limit)
             except Exception as exc:
                 return self._failed(attempt, exc)
             if hooks is not None and attempt is not None:
@@ -140,6 +205,57 @@ class _Invocation:
             return value, None
         finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
+
+    # --- step timeouts ------------------------------------------------------------------------
+
+    def limit(self, task: StepTask) -> tuple[float, str] | None:
+        """How long ``task`` may still run, in seconds, and what sets that bound (the step's
+        timeout or the invocation's remaining time); None when nothing bounds it."""
+        limit: tuple[float, str] | None = None
+        if task.deadline_ms is not None:
+            limit = (task.deadline_ms / 1000 - self.clock(), f"its {task.timeout:g} s timeout")
+        if self.ends_at is not None:
+            left = self.ends_at - time.monotonic()
+            if limit is None or left < limit[0]:
+                limit = (left, f"the {max(left, 0):.3f} s the invocation had left")
+        return limit
+
+    def begin(self, task: StepTask) -> AttemptInfo | None:
+        """Fire the attempt's start hooks (for a sync attempt run by ``run_fn``)."""
+        hooks = self.hooks
+        return hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+
+    def run_fn(self, task: StepTask) -> _Result:
+        """Run a sync step's function, in a worker thread, without hooks (``begin`` and
+        ``finish`` fire them in the driver's thread, so an abandoned attempt fires no more)."""
+        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        try:
+            value = task.fn(*task.args, **task.kwargs)
+        except Exception as exc:
+            if exc.__traceback__ is not None:
+                exc.__traceback__ = exc.__traceback__.tb_next
+            return None, exc
+        finally:
+            STEP.reset(token)
+        return value, None
+
+    def finish(self, attempt: AttemptInfo | None, result: _Result) -> _Result:
+        """Fire the end hooks of an attempt run by ``run_fn``; ``result`` unchanged."""
+        if self.hooks is not None and attempt is not None:
+            self.hooks.attempt_end(attempt, result[1])
+        return result
+
+    def timed_out(
+        self, task: StepTask, attempt: AttemptInfo | None, limit: tuple[float, str]
+    ) -> _Result:
+        """The outcome of an attempt stopped (or no longer waited for) at its deadline."""
+        how = "was cancelled" if task.is_async else "was abandoned (its thread runs on)"
+        error = StepTimeoutError(
+            f"step {task.name or task.operation_id!r} attempt {task.attempt} did not finish "
+            f"within {limit[1]} and {how}; give the step a larger timeout, or make it faster",
+            error_type="StepTimeoutError",
+        )
+        return self._failed(attempt, error)
 
     def _failed(self, attempt: AttemptInfo | None, exc: Exception) -> _Result:
         # The recorded stack trace starts at the step function, not at the driver frame that
@@ -157,6 +273,37 @@ class _Invocation:
             self.interp.task_succeeded(task, value)
         else:
             self.interp.task_failed(task, error)
+            if step_log.isEnabledFor(logging.WARNING):
+                self._log_failure(task, error)
+
+    def _log_failure(self, task: StepTask, error: Exception) -> None:
+        """Log a failed attempt once, with what the interpreter decided: retry or fail."""
+        outcome = next(
+            (u for u in reversed(self.interp.pending_updates) if u.id == task.operation_id),
+            None,
+        )
+        if outcome is None or outcome.action not in ("RETRY", "FAIL"):
+            return  # the step's batch was decided without it: nothing was recorded
+        options = outcome.step_options
+        delay = options.next_attempt_delay_seconds if options is not None else None
+        then = f"retrying in {delay} s" if outcome.action == "RETRY" else "not retried"
+        error_type = getattr(error, "error_type", None) or type(error).__name__
+        step_log.warning(
+            "step %r attempt %d failed: %s: %s; %s",
+            task.name or task.operation_id,
+            task.attempt,
+            error_type,
+            _one_line(str(error)),
+            then,
+            extra={
+                "durableExecutionArn": self.arn,
+                "operationId": task.operation_id,
+                "operationName": task.name,
+                "attempt": task.attempt,
+                "errorType": error_type,
+                "nextAttemptDelaySeconds": delay if outcome.action == "RETRY" else None,
+            },
+        )
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -228,7 +375,35 @@ class _StepThreads:
 
     def __init__(self) -> None:
         self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
-        weakref.finalize(self, _shut_down, self._pools)
+        #: Inboxes of the runner threads free now (``run_watched``); shared with the finalizer.
+        self._idle: list[queue.SimpleQueue[_Job | None]] = []
+        weakref.finalize(self, _shut_down, self._pools, self._idle)
+
+    def run_watched(self, inv: _Invocation, task: StepTask) -> _Result:
+        """Run one sync step in a runner thread, in the calling thread's context, and wait
+        for it; if it still runs after ``inv.window``, send its START meanwhile (from here,
+        the thread that owns the service). A crash in the step (``SystemExit``...) is raised
+        here, as when the step runs inline."""
+        idle = self._idle
+        try:
+            inbox = idle.pop()
+        except IndexError:
+            inbox = queue.SimpleQueue()
+            threading.Thread(
+                target=_serve, args=(inbox, idle), name="durable-gen-step", daemon=True
+            ).start()
+        out: queue.SimpleQueue[tuple[_Result | None, BaseException | None]]
+        out = queue.SimpleQueue()
+        inbox.put((contextvars.copy_context(), inv.call, task, out))
+        try:
+            result, crash = out.get(timeout=inv.window)
+        except queue.Empty:
+            inv.send_start(task)
+            result, crash = out.get()
+        if crash is not None:
+            raise crash
+        assert result is not None
+        return result
 
     def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
         if not self._pools:
@@ -240,10 +415,42 @@ class _StepThreads:
         return self._pools[0].submit(fn, task)
 
 
-def _shut_down(pools: list[cf.ThreadPoolExecutor]) -> None:
+#: A step for a runner thread: the context to run it in, the call, the task, where to answer.
+_Job = tuple[
+    contextvars.Context,
+    Callable[[StepTask], _Result],
+    StepTask,
+    "queue.SimpleQueue[tuple[_Result | None, BaseException | None]]",
+]
+
+
+def _serve(
+    inbox: queue.SimpleQueue[_Job | None], idle: list[queue.SimpleQueue[_Job | None]]
+) -> None:
+    """A runner thread: runs the jobs put in its inbox, one at a time, until it gets None."""
+    while True:
+        job = inbox.get()
+        if job is None:
+            return
+        ctx, call, task, out = job
+        try:
+            result = ctx.run(call, task)
+        except BaseException as crash:  # handed to the driver's thread, which raises it
+            idle.append(inbox)
+            out.put((None, crash))
+            continue
+        idle.append(inbox)  # free before answering: the next step may come at once
+        out.put((result, None))
+
+
+def _shut_down(
+    pools: list[cf.ThreadPoolExecutor], idle: list[queue.SimpleQueue[_Job | None]]
+) -> None:
     for pool in pools:
         pool.shutdown(wait=False, cancel_futures=True)
     pools.clear()
+    while idle:
+        idle.pop().put(None)
 
 
 class _Workers:
@@ -256,36 +463,117 @@ class _Workers:
         self._stack: contextlib.ExitStack | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self.inflight: dict[cf.Future[_Result], StepTask] = {}
+        #: Sync attempts with a deadline: (monotonic deadline, hook info, the limit).
+        self._timed: dict[cf.Future[_Result], tuple[float, AttemptInfo | None, tuple[float, str]]]
+        self._timed = {}
+        #: Steps whose START goes out if they still run at this ``time.monotonic()``.
+        self._start_by: dict[cf.Future[_Result], float] = {}
 
     def submit(self, task: StepTask) -> None:
+        inv = self._inv
+        limit = inv.limit(task)
+        future = self._start(task, limit)
+        if future is not None:
+            self.inflight[future] = task
+            if inv.window is not None:
+                self._start_by[future] = time.monotonic() + inv.window
+
+    def _start(self, task: StepTask, limit: tuple[float, str] | None) -> cf.Future[_Result] | None:
+        inv = self._inv
         if task.is_async:
             if self._portal is None:
                 self._stack = contextlib.ExitStack()
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
-            future = self._portal.start_task_soon(self._inv.acall, task)
+            future = self._portal.start_task_soon(inv.acall, task, limit)
+        elif limit is None:
+            future = self._threads.submit(inv.call, task)
         else:
-            future = self._threads.submit(self._inv.call, task)
-        self.inflight[future] = task
+            attempt = inv.begin(task)
+            if limit[0] <= 0:  # no time left: the attempt does not start
+                inv.report(task, inv.timed_out(task, attempt, limit))
+                return None
+            future = self._threads.submit(inv.run_fn, task)
+            self._timed[future] = (time.monotonic() + limit[0], attempt, limit)
+        return future
 
     def report_next(self) -> None:
-        """Wait for at least one running step; report every one that finished."""
-        done, _ = cf.wait(self.inflight, return_when=cf.FIRST_COMPLETED)
+        """Wait for at least one running step, or the nearest deadline; report every step that
+        finished, and every sync step past its deadline as timed out (its thread abandoned)."""
+        timed = self._timed
+        start_by = self._start_by
+        wait_for = None
+        if timed or start_by:
+            first = min(
+                min((t[0] for t in timed.values()), default=math.inf),
+                min(start_by.values(), default=math.inf),
+            )
+            wait_for = max(0.0, first - time.monotonic())
+        done, _ = cf.wait(self.inflight, timeout=wait_for, return_when=cf.FIRST_COMPLETED)
+        inv = self._inv
         for future in done:
             task = self.inflight.pop(future)
+            start_by.pop(future, None)
             # KeyboardInterrupt, SystemExit... come out of result(): the invocation stops, as
             # when the step runs inline; recording it as a step failure would make a crash an
             # outcome.
-            self._inv.report(task, future.result())
+            result = future.result()
+            entry = timed.pop(future, None)
+            if entry is not None:
+                result = inv.finish(entry[1], result)
+            inv.report(task, result)
+        if timed:
+            now = time.monotonic()
+            for future, (deadline, attempt, limit) in list(timed.items()):
+                if deadline <= now:
+                    del timed[future]
+                    start_by.pop(future, None)
+                    task = self.inflight.pop(future)
+                    # The thread runs on; its future is dropped, so what it returns is never
+                    # reported.
+                    inv.report(task, inv.timed_out(task, attempt, limit))
+        if start_by:
+            now = time.monotonic()
+            for future, due in list(start_by.items()):
+                if due <= now:
+                    del start_by[future]
+                    inv.send_start(self.inflight[future])
 
     def close(self) -> None:
         """Drop the steps not started yet; abandon those running (their results are ignored)."""
         for future in self.inflight:
             future.cancel()
         self.inflight.clear()
+        self._timed.clear()
+        self._start_by.clear()
         if self._stack is not None:
             self._stack.close()
             self._stack = None
             self._portal = None
+
+
+def _one_line(text: str) -> str:
+    """``text`` as one line a terminal shows as is: line breaks, controls and bidirectional
+    overrides written as escapes (an error message is whatever the step raised)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _check_window(window: object) -> float | None:
+    """``start_window`` as seconds, or a ``ValidationError`` that says what it must be."""
+    if window is None:
+        return None
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, float))
+        or not math.isfinite(window)
+        or window < 0
+    ):
+        raise ValidationError(
+            "start_window must be a number of seconds >= 0 (how long a step runs before its "
+            f"START is checkpointed), or None to send START with the outcome; got {window!r}"
+        )
+    return float(window)
 
 
 def invoke(
@@ -298,6 +586,8 @@ def invoke(
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
     payload_format: PayloadFormat = "json",
+    time_left: float | None = None,
+    start_window: float | None = START_WINDOW,
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -311,19 +601,30 @@ def invoke(
         checkpointing: ``"step"``, ``"eager"`` or ``"batch"`` (see ``CheckpointMode``).
         serdes: Serdes of the workflow input and result.
         plugins: Instrumentation plugins (see ``Plugin``).
-        clock: What ``Now()`` reads, epoch seconds (default ``time.time``).
+        clock: What ``Now()`` reads, epoch seconds (default ``time.time``); step deadlines
+            are set on it too.
         payload_format: ``"json"`` (default) or ``"aws"``: results and failures recorded in
             AWS's envelope and error types, so that AWS's Python SDK can take the execution
             over (see ``Interpreter``).
+        time_left: Seconds this invocation may still run (on Lambda: the remaining time less
+            a margin), or None. Every step attempt is bounded by it as by a step timeout: one
+            still running then fails with ``StepTimeoutError``.
+        start_window: In ``"step"`` mode, seconds a step may run before its START is
+            checkpointed while it goes on (default 0.005). A step that ends sooner costs one
+            checkpoint, START and outcome together. None: START always goes with the outcome
+            (a crash during a step then leaves nothing of it recorded), and a lone sync step
+            runs inline in the calling thread.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes, or ``payload_format`` is
-            neither ``"json"`` nor ``"aws"``.
+        ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
+            neither ``"json"`` nor ``"aws"``, or ``start_window`` is not a number of seconds
+            >= 0 (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
     inv = _Invocation(
-        workflow, event, service, checkpointing, serdes, plugins, clock, payload_format
-    )
+        workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
+        time_left, _check_window(start_window),
+    )  # fmt: skip
     return _run(inv, _StepThreads.acquire())
 
 
@@ -338,8 +639,10 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
                 interp.observe(inv.checkpoint(action.updates))
             elif isinstance(action, RunTasks):
                 tasks = action.tasks
-                if len(tasks) == 1 and not workers.inflight and not tasks[0].is_async:
+                if inv.inline(tasks, len(workers.inflight)):
                     inv.report(tasks[0], inv.call(tasks[0]))
+                elif inv.watched(tasks, len(workers.inflight)):
+                    inv.report(tasks[0], threads.run_watched(inv, tasks[0]))
                 else:
                     for task in tasks:
                         workers.submit(task)
@@ -361,6 +664,8 @@ async def invoke_async(
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
     payload_format: PayloadFormat = "json",
+    time_left: float | None = None,
+    start_window: float | None = START_WINDOW,
 ) -> InvocationOutput:
     """Run one invocation from async code (anyio: asyncio or trio).
 
@@ -369,18 +674,34 @@ async def invoke_async(
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
     inv = _Invocation(
-        workflow, event, service, checkpointing, serdes, plugins, clock, payload_format
-    )
+        workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
+        time_left, _check_window(start_window),
+    )  # fmt: skip
     interp = inv.interp
+    start_by: dict[StepTask, float] = {}  # running steps whose START is not out yet
     send, receive = anyio.create_memory_object_stream[tuple[StepTask, _Result]](
         max_buffer_size=1 << 20
     )
 
     async def run(task: StepTask) -> None:
+        limit = inv.limit(task)
         if task.is_async:
-            result = await inv.acall(task)
-        else:
+            result = await inv.acall(task, limit)
+        elif limit is None:
             result = await anyio.to_thread.run_sync(inv.call, task, abandon_on_cancel=True)
+        else:
+            attempt = inv.begin(task)
+            outcome: _Result | None = None
+            if limit[0] > 0:
+                with anyio.move_on_after(limit[0]):
+                    outcome = await anyio.to_thread.run_sync(
+                        inv.run_fn, task, abandon_on_cancel=True
+                    )
+            # at the deadline the thread is abandoned: what it returns later is dropped
+            if outcome is None:
+                result = inv.timed_out(task, attempt, limit)
+            else:
+                result = inv.finish(attempt, outcome)
         await send.send((task, result))
 
     async with send, receive, anyio.create_task_group() as tg:
@@ -391,17 +712,31 @@ async def invoke_async(
                     interp.observe(inv.checkpoint(action.updates))
                 elif isinstance(action, RunTasks):
                     for task in action.tasks:
+                        if inv.window is not None:
+                            start_by[task] = time.monotonic() + inv.window
                         tg.start_soon(run, task)
                 elif isinstance(action, Done):
                     return inv.output(action.outcome)
                 else:  # WaitForTasks: report the first to finish and any already queued
-                    inv.report(*await receive.receive())
-                    while True:
+                    item = None
+                    if start_by:
+                        wait_for = min(start_by.values()) - time.monotonic()
+                        with anyio.move_on_after(max(wait_for, 0)):
+                            item = await receive.receive()
+                    else:
+                        item = await receive.receive()
+                    while item is not None:
+                        start_by.pop(item[0], None)
+                        inv.report(*item)
                         try:
                             item = receive.receive_nowait()
                         except anyio.WouldBlock:
-                            break
-                        inv.report(*item)
+                            item = None
+                    now = time.monotonic()
+                    for task, due in list(start_by.items()):
+                        if due <= now:  # still running: its START goes out now
+                            del start_by[task]
+                            inv.send_start(task)
         finally:
             tg.cancel_scope.cancel()
     raise AssertionError("unreachable")  # pragma: no cover
@@ -416,6 +751,7 @@ def make_handler(
     plugins: Sequence[Plugin] = (),
     clock: Callable[[], float] | None = None,
     payload_format: PayloadFormat = "json",
+    start_window: float | None = START_WINDOW,
 ) -> InvocationHandler:
     """An ``InvocationHandler`` that runs ``workflow`` against ``service`` (see ``invoke``).
 
@@ -423,16 +759,27 @@ def make_handler(
     costs more than a short step); they are shut down once no handler or invocation holds them.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes, or ``payload_format`` is
-            neither ``"json"`` nor ``"aws"``.
+        ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
+            neither ``"json"`` nor ``"aws"``, or ``start_window`` is not a number of seconds
+            >= 0 (or None).
     """
     check_mode(checkpointing)
     check_payload_format(payload_format)
+    window = _check_window(start_window)
     threads = _StepThreads.acquire()
 
     def handler(event: InvocationInput) -> InvocationOutput:
         inv = _Invocation(
-            workflow, event, service, checkpointing, serdes, plugins, clock, payload_format
+            workflow,
+            event,
+            service,
+            checkpointing,
+            serdes,
+            plugins,
+            clock,
+            payload_format,
+            None,
+            window,
         )
         return _run(inv, threads)
 

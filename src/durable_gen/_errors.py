@@ -30,6 +30,7 @@ __all__ = [
     "ServiceError",
     "StepFailedError",
     "StepInterruptedError",
+    "StepTimeoutError",
     "StoreError",
     "UnknownCallbackError",
     "ValidationError",
@@ -221,6 +222,16 @@ class StepFailedError(OperationError):
 
 class StepInterruptedError(StepFailedError):
     """An at-most-once step started but its outcome was never recorded (the process died)."""
+
+
+class StepTimeoutError(StepFailedError):
+    """A step attempt ran longer than the step's ``timeout`` (or than the Lambda invocation had
+    left) and was given up.
+
+    It is the attempt's failure: the retry policy sees it like any error (``retry_on`` /
+    ``retry_if``), and when the step is not retried the workflow gets it at the ``yield`` (a
+    ``StepFailedError`` whose ``error_type`` is ``"StepTimeoutError"``).
+    """
 
 
 class CallbackError(OperationError):

@@ -35,6 +35,7 @@ from ._errors import (
     SerializationError,
     StepFailedError,
     StepInterruptedError,
+    StepTimeoutError,
 )
 from ._wire import MAX_ERROR_BYTES, ErrorObject
 
@@ -84,6 +85,7 @@ _PRECISE: Final[tuple[tuple[type[OperationError], str, type[OperationError]], ..
     (CallbackError, AWS_CALLBACK_ERROR, CallbackFailedError),
     (StepFailedError, AWS_STEP_INTERRUPTED_ERROR, StepInterruptedError),
     (StepFailedError, "StepInterruptedError", StepInterruptedError),
+    (StepFailedError, "StepTimeoutError", StepTimeoutError),
 )
 
 #: Rule 2: durable_gen's exception classes -> the path AWS's SDK records for the same failure

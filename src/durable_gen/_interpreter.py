@@ -35,6 +35,8 @@ sagas; ``_interpreter_steps``: steps, retries, conditions, ``Now``):
    flushed before anything else when one is urgent (an at-most-once or ``"eager"`` START, a
    callback's START); when a step outcome was recorded since the last flush (modes ``"step"``
    and ``"eager"``); and before the invocation ends or suspends. ``"batch"`` waits for those.
+   In ``"step"`` mode the host may ask for a running step's START (``started(task)``): it is
+   flushed at once, with everything pending before it.
 """
 
 from __future__ import annotations
@@ -326,6 +328,29 @@ class Interpreter(StepHandlers):
         run = self._take(task)
         if run.fiber.alive:
             self._attempt_failed(run, error)
+
+    def started(self, task: StepTask) -> Flush | None:
+        """Ask for the START of ``task``'s attempt while it is still running.
+
+        A host calls this when a step runs past a short window, so that the history carries
+        the attempt's true start time and a crash during it leaves the START recorded. In
+        ``"step"`` mode, when the START has not gone out yet, it returns a ``Flush`` of every
+        pending update with that START last: checkpoint it and ``observe()`` the reply, as for
+        a ``Flush`` from ``next_action()``. Otherwise (``"eager"`` or at-most-once: the START
+        went out before the task; ``"batch"``: nothing goes out before a suspension; the task
+        is no longer running) it returns None and nothing changes.
+
+        Raises:
+            ValidationError: the last ``Flush`` was not answered with ``observe()``.
+        """
+        if self._awaiting_reply:
+            raise ValidationError(
+                "checkpoint the updates of the last Flush and pass the operations the reply "
+                "changed to observe() before asking for a step's START"
+            )
+        if not self._start_early(task):
+            return None
+        return self._flush(self._updates)
 
     @property
     def replaying(self) -> bool:

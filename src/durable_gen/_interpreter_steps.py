@@ -11,7 +11,11 @@ Pure. The rules (rule 5 of ``durable_gen._interpreter``, with what follows from 
 3. ``Attempt`` counts finished attempts. A step found PENDING waits for READY, then runs its
    next attempt; found STARTED, an at-least-once step runs again and an at-most-once step
    counts as an interrupted attempt (``StepInterruptedError``).
-4. ``WaitForCondition`` is a step whose check runs on the state it returned last time; its
+4. A step still running may have its START recorded early, on the host's request
+   (``Interpreter.started``): in ``"step"`` mode only (``"eager"`` and at-most-once STARTs
+   are out already, ``"batch"`` sends nothing before it suspends), once per attempt, flushed at
+   once with every update pending before it. Its outcome then goes out alone.
+5. ``WaitForCondition`` is a step whose check runs on the state it returned last time; its
    strategy decides SUCCEED or RETRY (the state rides on the RETRY payload). ``Now()`` is a
    step whose function reads the clock the host gave the interpreter.
 """
@@ -87,6 +91,7 @@ class Run:
         "started",
         "sub_type",
         "task",
+        "timeout",
     )
 
     def __init__(
@@ -121,6 +126,8 @@ class Run:
         self.at_most_once = at_most_once
         self.condition = condition
         self.task: StepTask | None = None
+        timeout = getattr(cmd, "timeout", None)  # Step's option; conditions and Now have none
+        self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
 
 class StepHandlers(BatchHandlers):
@@ -135,6 +142,7 @@ class StepHandlers(BatchHandlers):
     ) -> None:
         super().__init__(operations, execution_arn)
         self._mode = mode
+        self._clock = clock
         self._now_fn = functools.partial(clock_time, clock)
         self._new_tasks: list[StepTask] = []
         self._running: dict[int, Run] = {}
@@ -212,6 +220,17 @@ class StepHandlers(BatchHandlers):
             sub_type=run.sub_type,
         )
 
+    def _start_early(self, task: StepTask) -> bool:
+        """Record the START of ``task``'s attempt now, while it runs (rule 4); whether it did."""
+        if self._mode != "step":
+            return False
+        run = self._running.get(task.id)
+        if run is None or run.started or run.task is not task or not run.fiber.alive:
+            return False
+        self._updates.append(self._step_start(run))
+        run.started = True
+        return True
+
     def _schedule(self, run: Run) -> Answer:
         """Hand out the step's next attempt (its START first when it must go before)."""
         if not run.started and (run.at_most_once or self._mode == "eager"):
@@ -229,11 +248,19 @@ class StepHandlers(BatchHandlers):
             args=run.args,
             kwargs=run.kwargs,
             is_async=_is_async(run.fn),
+            deadline_ms=self._deadline_ms(run.timeout),
+            timeout=run.timeout,
         )
         run.task = task
         self._new_tasks.append(task)
         self._running[task.id] = run
         return BLOCKED
+
+    def _deadline_ms(self, timeout: float | None) -> int | None:
+        """When an attempt handed out now must end: the host's clock plus ``timeout``."""
+        if timeout is None or self._clock is None:
+            return None
+        return round((self._clock() + timeout) * 1000)
 
     def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
         name = cmd.name

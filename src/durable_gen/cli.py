@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import logging
 import math
 import os
 import re
@@ -447,6 +448,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 "serves one function"
             )
         functions[name] = path
+    if args.quiet:  # no progress lines, and no warning per failed step attempt either
+        logging.getLogger("durable_gen.steps").setLevel(logging.ERROR)
     try:
         with _worker(
             args,

@@ -75,12 +75,11 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
   `BaseException`, so the step driver does not record it as a step failure; it ends the
   invocation, and the engine records a crashed invocation (`InvocationCompleted` with
   `Runtime.ExitError`) and invokes again, as Lambda does after `process.exit`.
-- **3-12 runs with `checkpointing="eager"`.** The requirement expects `StepStarted` recorded
-  before the step runs and, after the crash, `StepSucceeded` alone. durable_gen's default mode
-  sends START together with SUCCEED (one checkpoint per step), so a crash before SUCCEED leaves
-  nothing of the step recorded; eager mode confirms START before running every step, which is
-  the behaviour the requirement describes. 1-17 and 1-18 use `semantics=dg.AT_MOST_ONCE`, which
-  records START before running in every mode.
+- **3-12 runs in the default mode.** The requirement crashes the step "after StepStarted is
+  checkpointed": its step runs 50 ms before it crashes, and a step still running after the
+  start window (5 ms) has its START checkpointed while it runs, so the crash leaves
+  `StepStarted`, and the next invocation records `StepSucceeded` alone. 1-17 and 1-18 use
+  `semantics=dg.AT_MOST_ONCE`, which records START before running in every mode.
 - **`totalCount`** in Map/Parallel projections counts the items that were started (AWS's
   meaning); `BatchResult.total_count` counts every item, so the handlers compute
   `success_count + failure_count + started_count`.

@@ -47,6 +47,7 @@ BRANCHES: dict[type[Exception], set[str]] = {
         "OperationError",
         "StepFailedError",
         "StepInterruptedError",
+        "StepTimeoutError",
         "CallbackError",
         "CallbackFailedError",
         "CallbackTimeoutError",

@@ -52,6 +52,7 @@ EXPECTED = {
     "StepFailedError",
     "StepFunction",
     "StepInterruptedError",
+    "StepTimeoutError",
     "UnknownCallbackError",
     "UnyieldedCommandWarning",
     "ValidationError",

@@ -16,7 +16,7 @@ from typing import Any, Final, overload
 import msgspec
 
 from .._codec import PayloadFormat
-from .._driver import CheckpointMode, invoke
+from .._driver import START_WINDOW, CheckpointMode, _check_window, _StepThreads, invoke
 from .._errors import (
     DurableGenError,
     InvalidCheckpointTokenError,
@@ -43,6 +43,10 @@ _DURABLE_HINT: Final = (
     "(ExecutionTimeout, RetentionPeriodInDays) so that Lambda's durable-execution service "
     "invokes it; it cannot be invoked with a plain event"
 )
+
+#: Seconds kept back from the invocation's remaining time, to checkpoint a timed-out step
+#: attempt and return before Lambda ends the invocation.
+TIME_MARGIN: Final = 0.5
 
 #: Failures the service should answer by invoking the function again, with a fresh token.
 _RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError)
@@ -105,6 +109,18 @@ def _as_dict(output: InvocationOutput) -> dict[str, Any]:
     return result
 
 
+def _time_left(context: Any) -> float | None:
+    """Seconds the invocation may still spend on steps, from Lambda's context (None without
+    one: a test or a local call)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    millis = remaining()
+    if isinstance(millis, bool) or not isinstance(millis, (int, float)):
+        return None
+    return millis / 1000 - TIME_MARGIN
+
+
 class LambdaHandler:
     """A Lambda handler that runs a durable_gen workflow: call it as ``handler(event, context)``.
 
@@ -141,6 +157,7 @@ class LambdaHandler:
         service: DurableService | None = None,
         plugins: Sequence[Plugin] = (),
         payload_format: PayloadFormat = "json",
+        start_window: float | None = START_WINDOW,
     ) -> None:
         if not callable(workflow):
             raise WorkflowDefinitionError(
@@ -161,10 +178,14 @@ class LambdaHandler:
         self.serdes = serdes
         self.payload_format: PayloadFormat = payload_format
         self.plugins = tuple(plugins)
+        self.start_window = _check_window(start_window)
         self._client = client
         self._region = region
         self._service = service
         self._lock = threading.Lock()
+        # Step threads live as long as the handler, not one invocation: a warm Lambda
+        # sandbox starts none per invocation.
+        self._threads = _StepThreads.acquire()
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
             value = getattr(workflow, attr, None)
             if value is not None:
@@ -191,7 +212,11 @@ class LambdaHandler:
 
         Args:
             event: The event Lambda passes (a durable invocation).
-            context: The Lambda context object (unused).
+            context: The Lambda context object. Its remaining time
+                (``get_remaining_time_in_millis()``), less ``TIME_MARGIN`` (0.5 s), bounds
+                every step attempt: one still running then fails with ``StepTimeoutError``
+                (the retry policy decides what follows), instead of Lambda ending the whole
+                invocation mid-step.
 
         Raises:
             InvalidCheckpointTokenError: the token went stale (the service invokes again).
@@ -202,6 +227,7 @@ class LambdaHandler:
         except InvalidInputError as exc:
             log.error("durable_gen: rejected the Lambda event: %s", exc)
             return _as_dict(_failed(exc))
+        time_left = _time_left(context)
         service = self.service
         arn, token = parsed.durable_execution_arn, parsed.checkpoint_token
         try:
@@ -221,6 +247,8 @@ class LambdaHandler:
                 serdes=self.serdes,
                 plugins=self.plugins,
                 payload_format=self.payload_format,
+                time_left=time_left,
+                start_window=self.start_window,
             )
         except _RETRIED:
             raise
@@ -249,6 +277,7 @@ def lambda_handler(
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
     payload_format: PayloadFormat = "json",
+    start_window: float | None = START_WINDOW,
 ) -> LambdaHandler: ...
 @overload
 def lambda_handler(
@@ -260,6 +289,7 @@ def lambda_handler(
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
     payload_format: PayloadFormat = "json",
+    start_window: float | None = START_WINDOW,
 ) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
 def lambda_handler(
     workflow: Callable[..., Any] | None = None,
@@ -272,6 +302,7 @@ def lambda_handler(
     service: DurableService | None = None,
     plugins: Sequence[Plugin] = (),
     payload_format: PayloadFormat = "json",
+    start_window: float | None = START_WINDOW,
 ) -> LambdaHandler | Callable[[Callable[..., Any]], LambdaHandler]:
     """The Lambda handler of a durable function that runs ``workflow``.
 
@@ -301,6 +332,9 @@ def lambda_handler(
             AWS's Python SDK records, so that a handler of AWS's SDK can take the execution
             over). Histories in either format are read. The workflow input and result stay
             plain JSON.
+        start_window: Seconds a step runs before its START is checkpointed while it goes on
+            (``"step"`` mode; default 0.005; None: START goes with the outcome); see
+            ``durable_gen.invoke``.
 
     Returns:
         A ``LambdaHandler``, or a decorator making one.
@@ -316,6 +350,7 @@ def lambda_handler(
             service=service,
             plugins=plugins,
             payload_format=payload_format,
+            start_window=start_window,
         )
 
     return make(workflow) if workflow is not None else make

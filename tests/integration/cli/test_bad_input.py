@@ -5,6 +5,7 @@ that was recorded is lost."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import textwrap
 from collections.abc import Callable
@@ -305,9 +306,13 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
 ]
 
 
+#: A failed step attempt, logged at WARNING on ``durable_gen.steps`` before the verdict.
+_STEP_LOG = re.compile(r"^step '.*' attempt \d+ failed: ")
+
+
 def _one_line(err: str) -> str:
     assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if not _STEP_LOG.match(line)]
     assert len(lines) == 1, err
     return lines[0]
 

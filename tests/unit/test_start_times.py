@@ -1,0 +1,264 @@
+"""True start times: a step still running after the start window has its START checkpointed
+while it runs, from the driver's thread; a fast step still costs one checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen._wire import InvocationInput, InvocationOutput, OperationUpdate
+from durable_gen.local import LocalService, RealClock, VirtualClock
+
+
+class Counting(LocalService):
+    """An embedded engine that notes the actions of every checkpoint call."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.calls: list[list[str]] = []
+
+    def checkpoint(self, arn: str, token: str, updates: list[OperationUpdate]) -> Any:
+        self.calls.append([f"{u.type}:{u.action}" for u in updates])
+        return super().checkpoint(arn, token, updates)
+
+
+def run(workflow: Any, *, real_clock: bool = False, **options: Any) -> tuple[Counting, str]:
+    engine = Counting(clock=RealClock() if real_clock else VirtualClock())
+    engine.register("wf", dg.make_handler(workflow, engine, **options))
+    arn = engine.start("wf", "null")
+    engine.run(arn)
+    return engine, arn
+
+
+@dg.step
+def fast(x: int) -> int:
+    return x
+
+
+@dg.step
+def slow(x: int) -> int:
+    time.sleep(0.05)
+    return x
+
+
+def two_steps(_: Any):  # type: ignore[no-untyped-def]
+    a = yield fast(1)
+    b = yield slow(2)
+    return a + b
+
+
+def test_a_fast_step_costs_one_checkpoint_a_slow_one_sends_start_first() -> None:
+    engine, arn = run(two_steps, real_clock=True)
+    assert engine.get_execution(arn).result == "3"
+    assert engine.calls == [["STEP:START", "STEP:SUCCEED"], ["STEP:START"], ["STEP:SUCCEED"]]
+    steps = [e for e in engine.get_history(arn) if e.event_type.startswith("Step")]
+    started, succeeded = steps[2], steps[3]
+    assert started.event_type == "StepStarted" and succeeded.event_type == "StepSucceeded"
+    # the START carries the step's real start (within the window), not its end
+    assert succeeded.event_timestamp - started.event_timestamp >= 30  # type: ignore[operator]
+
+
+def test_start_window_none_sends_start_with_the_outcome() -> None:
+    engine, _ = run(two_steps, start_window=None)
+    assert engine.calls == [["STEP:START", "STEP:SUCCEED"]] * 2
+
+
+def test_a_larger_window_keeps_a_slow_step_in_one_checkpoint() -> None:
+    engine, _ = run(two_steps, start_window=1.0)
+    assert engine.calls == [["STEP:START", "STEP:SUCCEED"]] * 2
+
+
+@pytest.mark.parametrize("mode", ["eager", "batch"])
+def test_other_modes_send_no_early_start(mode: str) -> None:
+    windowed, _ = run(two_steps, checkpointing=mode)
+    without, _ = run(two_steps, checkpointing=mode, start_window=None)
+    assert windowed.calls == without.calls
+    assert len(windowed.calls) == (3 if mode == "eager" else 1)
+
+
+class Crash(SystemExit):
+    """The process ends in the middle of a step."""
+
+
+ATTEMPTS: list[int] = []
+
+
+@dg.step
+def long_then_crash(x: str) -> str:
+    ATTEMPTS.append(1)
+    time.sleep(0.05)
+    if len(ATTEMPTS) == 1:
+        raise Crash(1)
+    return x
+
+
+def crash_in_child(x: str):  # type: ignore[no-untyped-def]
+    return (yield long_then_crash(x))
+
+
+def test_a_crash_inside_a_long_step_leaves_its_start() -> None:
+    ATTEMPTS.clear()
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Child(crash_in_child, ("in",)))
+
+    engine, arn = run(wf)
+    assert engine.get_execution(arn).result == '"in"' and len(ATTEMPTS) == 2
+    kinds = [e.event_type for e in engine.get_history(arn)]
+    assert kinds[1:] == [
+        "ContextStarted",
+        "StepStarted",
+        "InvocationCompleted",  # the crash
+        "StepSucceeded",  # the second run: no second START
+        "ContextSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
+    ]
+
+
+def test_long_map_items_get_their_start_while_they_run() -> None:
+    def item(n: int):  # type: ignore[no-untyped-def]
+        return (yield slow(n))
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Map(item, [1, 2])
+        return batch.results()
+
+    engine, arn = run(wf)
+    assert engine.get_execution(arn).result == "[1,2]"
+    flat = [a for call in engine.calls for a in call]
+    first_succeed = flat.index("STEP:SUCCEED")
+    assert flat[:first_succeed].count("STEP:START") == 2  # both STARTs before any outcome
+
+
+def test_invoke_async_sends_the_start_of_a_long_async_step() -> None:
+    @dg.step
+    async def aslow() -> int:
+        await anyio.sleep(0.05)
+        return 7
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield aslow())
+
+    engine = Counting(clock=VirtualClock())
+
+    def handler(event: InvocationInput) -> InvocationOutput:
+        return anyio.run(lambda: dg.invoke_async(wf, event, engine))
+
+    engine.register("wf", handler)
+    arn = engine.start("wf", "null")
+    assert engine.run(arn).result == "7"
+    assert engine.calls == [["STEP:START"], ["STEP:SUCCEED"]]
+
+
+def test_the_calling_threads_context_reaches_a_watched_step() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+
+    @dg.step
+    def read() -> str:
+        return var.get()
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield read())
+
+    engine, arn = run(wf)
+    assert engine.get_execution(arn).result == '"caller"'
+
+
+@pytest.mark.parametrize("bad", [-1, "5ms", float("nan"), True])
+def test_a_bad_start_window_is_a_validation_error(bad: Any) -> None:
+    with pytest.raises(dg.ValidationError, match="start_window"):
+        dg.make_handler(two_steps, LocalService(), start_window=bad)
+
+
+# --- the interpreter's side -----------------------------------------------------------------
+
+
+def child_step(_: Any):  # type: ignore[no-untyped-def]
+    return (yield fast(1))
+
+
+def in_child(_: Any):  # type: ignore[no-untyped-def]
+    return (yield dg.Child(child_step, (None,)))
+
+
+def first_task(interp: dg.Interpreter) -> dg.StepTask:
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    return action.tasks[0]
+
+
+def test_started_flushes_what_is_pending_then_the_start_once() -> None:
+    interp = dg.Interpreter(in_child, [])
+    task = first_task(interp)
+    flush = interp.started(task)
+    assert flush is not None
+    assert [(u.type, u.action) for u in flush.updates] == [("CONTEXT", "START"), ("STEP", "START")]
+    with pytest.raises(dg.ValidationError, match="observe"):
+        interp.started(task)
+    interp.observe([])
+    assert interp.started(task) is None  # once per attempt
+    interp.task_succeeded(task, 1)
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    # the step's outcome goes out alone (no second START), then its context's
+    sent = [(u.type, u.action) for u in action.updates]
+    assert sent[0] == ("STEP", "SUCCEED") and ("STEP", "START") not in sent
+
+
+@pytest.mark.parametrize("mode", ["eager", "batch"])
+def test_started_gives_nothing_outside_step_mode(mode: Any) -> None:
+    interp = dg.Interpreter(in_child, [], checkpointing=mode)
+    action = interp.next_action()
+    if isinstance(action, rt.Flush):  # eager: the STARTs went out before the task
+        interp.observe([])
+        action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    assert interp.started(action.tasks[0]) is None
+
+
+def test_started_gives_nothing_for_an_at_most_once_step() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(print, semantics=dg.AT_MOST_ONCE))
+
+    interp = dg.Interpreter(wf, [])
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    interp.observe([])
+    task = first_task(interp)
+    assert interp.started(task) is None
+    interp.task_succeeded(task, None)
+    assert interp.started(task) is None  # no longer running
+
+
+@pytest.mark.parametrize(
+    ("window", "calls"),
+    [
+        (0.005, [["STEP:START", "STEP:SUCCEED"], ["STEP:START"], ["STEP:SUCCEED"]]),
+        (None, [["STEP:START", "STEP:SUCCEED"]] * 2),
+    ],
+)
+def test_the_lambda_handler_takes_the_start_window(window: Any, calls: Any) -> None:
+    import msgspec
+
+    from durable_gen._wire import to_builtins
+    from durable_gen.aws import lambda_handler
+
+    engine = Counting(clock=VirtualClock())
+    handler = lambda_handler(two_steps, service=engine, start_window=window)
+    engine.register(
+        "wf", lambda e: msgspec.convert(handler(to_builtins(e), None), InvocationOutput)
+    )
+    arn = engine.start("wf", "null")
+    assert engine.run(arn).result == "3"
+    assert engine.calls == calls
+    with pytest.raises(dg.ValidationError, match="start_window"):
+        lambda_handler(two_steps, service=engine, start_window=-1)
