@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import durable_gen as dg
 
 log = dg.get_logger("examples.order")
@@ -17,17 +19,21 @@ def print_label(item: str) -> str:
     return f"label:{item}"
 
 
-@dg.workflow
-def tax(payload: dict) -> dg.Step:  # type: ignore[type-arg]
-    rate = yield dg.Step(lambda: 0.2, name="rate")
-    return round(payload["amount"] * rate, 2)
+def rate() -> float:
+    return 0.2
 
 
 @dg.workflow
-def place_order(order: dict):  # type: ignore[no-untyped-def,type-arg]
-    receipt = yield charge(order["id"], order["amount"])
+def tax(payload: dict[str, int]) -> dg.Workflow[float]:
+    r = yield from dg.Step(rate, name="rate")
+    return round(payload["amount"] * r, 2)
+
+
+@dg.workflow
+def place_order(order: dict[str, Any]) -> dg.Workflow[dict[str, Any]]:
+    receipt = yield from charge(order["id"], order["amount"])
     log.info("charged %s", receipt)  # logged once, not again on replay
-    yield dg.Wait(seconds=1, name="cooling-off")
-    labels = yield dg.Map(print_label, order["items"], max_concurrency=5, name="labels")
-    summary = yield dg.Child(tax, ({"amount": order["amount"]},), name="tax")
+    yield from dg.Wait(seconds=1, name="cooling-off")
+    labels = yield from dg.Map(print_label, order["items"], max_concurrency=5, name="labels")
+    summary = yield from dg.Child(tax, ({"amount": order["amount"]},), name="tax")
     return {"receipt": receipt, "labels": labels.results(), "tax": summary}

@@ -32,6 +32,7 @@ Pure: no I/O; pydantic is never imported here, only recognised once the user imp
 from __future__ import annotations
 
 import base64
+import collections.abc
 import contextlib
 import inspect
 import re
@@ -557,7 +558,16 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         params = []
     if params and params[0].name in hints:
         first = _normalise(hints[params[0].name])
-    returns = _normalise(hints["return"]) if "return" in hints else Any
+    returns: Any = Any
+    if "return" in hints:
+        declared = hints["return"]
+        # A generator function returns what its Generator[..., ..., R] / Workflow[R] says; any
+        # other annotation on one (``-> dg.Step``, ``-> dict``) describes no result: ignore it.
+        if not inspect.isgeneratorfunction(target) or typing.get_origin(declared) in (
+            collections.abc.Generator,
+            typing.Generator,
+        ):
+            returns = _normalise(declared)
     return (first, returns)
 
 

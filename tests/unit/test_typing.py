@@ -66,3 +66,9 @@ def test_a_wrong_result_type_is_flagged(
     assert len(errors) == 2, done.stdout
     assert 'expression has type "int", variable has type "str"' in errors[0]
     assert 'expression has type "int", variable has type "str"' in errors[1]
+
+
+def test_the_examples_pass_mypy_strict(tmp_path_factory: pytest.TempPathFactory) -> None:
+    cache = tmp_path_factory.getbasetemp() / "mypy-cache"
+    done = _mypy(ROOT / "examples" / "order.py", ROOT / "examples" / "embedding.py", cache=cache)
+    assert done.returncode == 0, done.stdout + done.stderr
