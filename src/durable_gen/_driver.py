@@ -7,11 +7,13 @@ runs, else concurrently: sync steps in worker threads, async steps on one anyio 
 ``Done`` becomes the invocation output. When to checkpoint is the interpreter's decision
 (its ``checkpointing`` mode: ``"step"``, ``"eager"`` or ``"batch"``), never the driver's.
 
-True start times: in ``"step"`` mode a step runs off the driver's thread, which waits for it
-at most ``start_window`` (5 ms by default); a step still running then has its START
-checkpointed (``Interpreter.started``) from the driver's thread while it goes on, so the
-history carries its real start time and a crash during it leaves the START recorded. A step
-that ends within the window costs one checkpoint, START and outcome together.
+True start times: in ``"step"`` mode a step still running after ``start_window`` (5 ms by
+default) has its START checkpointed (``Interpreter.started``) while it goes on, so the history
+carries its real start time and a crash during it leaves the START recorded. A lone sync step
+runs inline and a watchdog thread sends its START (the driver's thread touches neither the
+interpreter nor the service until the step returns and the watchdog is disarmed); steps in
+worker threads are watched by the driver's thread. A step that ends within the window costs one
+checkpoint, START and outcome together.
 
 Step timeouts (``Step(timeout=...)``, and on Lambda the invocation's remaining time): the
 interpreter puts each attempt's deadline on its ``StepTask``; here an async attempt is cancelled
@@ -32,10 +34,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import contextvars
 import logging
 import math
-import queue
 import threading
 import time
 import weakref
@@ -375,34 +375,25 @@ class _StepThreads:
 
     def __init__(self) -> None:
         self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
-        #: Inboxes of the runner threads free now (``run_watched``); shared with the finalizer.
-        self._idle: list[queue.SimpleQueue[_Job | None]] = []
-        weakref.finalize(self, _shut_down, self._pools, self._idle)
+        self._watchdog: _Watchdog | None = None
+        self._watchdogs: list[_Watchdog] = []  # zero or one; shared with the finalizer
+        weakref.finalize(self, _shut_down, self._pools, self._watchdogs)
 
     def run_watched(self, inv: _Invocation, task: StepTask) -> _Result:
-        """Run one sync step in a runner thread, in the calling thread's context, and wait
-        for it; if it still runs after ``inv.window``, send its START meanwhile (from here,
-        the thread that owns the service). A crash in the step (``SystemExit``...) is raised
-        here, as when the step runs inline."""
-        idle = self._idle
+        """Run one sync step inline, and have its START sent meanwhile if it still runs after
+        ``inv.window`` (by the watchdog thread; this thread touches neither the interpreter
+        nor the service until the step returns and the watchdog is disarmed)."""
+        watchdog = self._watchdog
+        if watchdog is None:
+            watchdog = self._watchdog = _Watchdog()
+            self._watchdogs.append(watchdog)
+        watchdog.arm(inv, task)
         try:
-            inbox = idle.pop()
-        except IndexError:
-            inbox = queue.SimpleQueue()
-            threading.Thread(
-                target=_serve, args=(inbox, idle), name="durable-gen-step", daemon=True
-            ).start()
-        out: queue.SimpleQueue[tuple[_Result | None, BaseException | None]]
-        out = queue.SimpleQueue()
-        inbox.put((contextvars.copy_context(), inv.call, task, out))
-        try:
-            result, crash = out.get(timeout=inv.window)
-        except queue.Empty:
-            inv.send_start(task)
-            result, crash = out.get()
-        if crash is not None:
-            raise crash
-        assert result is not None
+            result = inv.call(task)
+        finally:
+            failed = watchdog.disarm()
+        if failed is not None:  # the START checkpoint failed: as if it had been sent from here
+            raise failed
         return result
 
     def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
@@ -415,42 +406,73 @@ class _StepThreads:
         return self._pools[0].submit(fn, task)
 
 
-#: A step for a runner thread: the context to run it in, the call, the task, where to answer.
-_Job = tuple[
-    contextvars.Context,
-    Callable[[StepTask], _Result],
-    StepTask,
-    "queue.SimpleQueue[tuple[_Result | None, BaseException | None]]",
-]
+class _Watchdog:
+    """One thread that sends the START of a step running inline once it runs past its window.
+
+    Arming and disarming take a lock and nothing more: the thread is woken only when it would
+    otherwise wake too late, and else wakes at the window's end and looks at what is armed then. It
+    sends START while holding the lock, so ``disarm`` (and with it the report of the step's
+    outcome) waits until that checkpoint is done: the interpreter and the service are never
+    used by two threads at once.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._job: tuple[_Invocation, StepTask, float] | None = None
+        self._failed: BaseException | None = None
+        #: When the thread wakes next (``time.monotonic()``); ``math.inf``: only when woken.
+        self._wakes_at = math.inf
+        self._stopped = False
+        threading.Thread(target=self._loop, name="durable-gen-start", daemon=True).start()
+
+    def arm(self, inv: _Invocation, task: StepTask) -> None:
+        window = inv.window
+        assert window is not None
+        due = time.monotonic() + window
+        with self._cond:
+            self._job = (inv, task, due)
+            if due < self._wakes_at:  # it would wake too late: wake it now
+                self._cond.notify()
+
+    def disarm(self) -> BaseException | None:
+        """Nothing armed any more; the error of a START checkpoint that failed meanwhile."""
+        with self._cond:
+            self._job = None
+            failed, self._failed = self._failed, None
+            return failed
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                job = self._job
+                if job is None:
+                    self._wakes_at = math.inf
+                    self._cond.wait()
+                    continue
+                inv, task, due = job
+                left = due - time.monotonic()
+                if left > 0:
+                    self._wakes_at = due
+                    self._cond.wait(left)
+                    continue
+                self._job = None
+                try:
+                    inv.send_start(task)
+                except BaseException as exc:  # raised by the step's thread when it is done
+                    self._failed = exc
 
 
-def _serve(
-    inbox: queue.SimpleQueue[_Job | None], idle: list[queue.SimpleQueue[_Job | None]]
-) -> None:
-    """A runner thread: runs the jobs put in its inbox, one at a time, until it gets None."""
-    while True:
-        job = inbox.get()
-        if job is None:
-            return
-        ctx, call, task, out = job
-        try:
-            result = ctx.run(call, task)
-        except BaseException as crash:  # handed to the driver's thread, which raises it
-            idle.append(inbox)
-            out.put((None, crash))
-            continue
-        idle.append(inbox)  # free before answering: the next step may come at once
-        out.put((result, None))
-
-
-def _shut_down(
-    pools: list[cf.ThreadPoolExecutor], idle: list[queue.SimpleQueue[_Job | None]]
-) -> None:
+def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -> None:
     for pool in pools:
         pool.shutdown(wait=False, cancel_futures=True)
     pools.clear()
-    while idle:
-        idle.pop().put(None)
+    while watchdogs:
+        watchdogs.pop().stop()
 
 
 class _Workers:
@@ -612,8 +634,7 @@ def invoke(
         start_window: In ``"step"`` mode, seconds a step may run before its START is
             checkpointed while it goes on (default 0.005). A step that ends sooner costs one
             checkpoint, START and outcome together. None: START always goes with the outcome
-            (a crash during a step then leaves nothing of it recorded), and a lone sync step
-            runs inline in the calling thread.
+            (a crash during a step then leaves nothing of it recorded).
 
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
