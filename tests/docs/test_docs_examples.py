@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
@@ -187,3 +188,47 @@ def test_skip_marker_needs_a_reason(tmp_path: Path) -> None:
     page = tmp_path / "p.md"
     page.write_text("<!-- docs-test: skip deploys to AWS -->\n```python\nraise SystemExit\n```\n")
     assert [b.skip for b in blocks(page)] == ["deploys to AWS"]
+
+
+#: What the pages leave to the reader, declared for the type checker (see ``placeholders``).
+_PLACEHOLDER_TYPES = (
+    "from typing import Any\npayments: Any\nmetrics: Any\nhttp_get: Any\nmanager: str\ntax: Any\n"
+)
+
+
+def test_page_blocks_type_check(tmp_path: Path) -> None:
+    """mypy accepts every page's blocks, read as one module each (as they run above).
+
+    Pages show variants of one function one after the other, so redefinitions are allowed.
+    """
+    pytest.importorskip("mypy")
+    files = []
+    for page in PAGES:
+        runnable = [b for b in blocks(page) if not b.skip]
+        if not runnable:
+            continue
+        source = _PLACEHOLDER_TYPES + "\n".join(
+            f"# --- {page.name}:{b.line}\n{b.code}" for b in runnable
+        )
+        target = tmp_path / f"docs_{page.stem.replace('-', '_')}.py"
+        target.write_text(source)
+        files.append(target.name)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--ignore-missing-imports",
+            "--allow-redefinition",
+            "--disable-error-code=no-redef",
+            "--no-error-summary",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            *files,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
