@@ -75,6 +75,18 @@ def sequential_wf(n: int) -> Gen:
     return x
 
 
+@dg.step(name="inc")
+def inc_untyped(x):  # type: ignore[no-untyped-def]  # no annotation: plain JSON decoding
+    return x + 1
+
+
+def sequential_untyped_wf(n: int) -> Gen:
+    x = 0
+    for _ in range(n):
+        x = yield inc_untyped(x)
+    return x
+
+
 def map_wf(n: int) -> Gen:
     result = yield dg.Map(inc, list(range(n)), max_concurrency=10)
     return len(result.items)
@@ -343,23 +355,29 @@ def synthetic_history(n: int) -> list[Operation]:
     return ops
 
 
-def _replay(operations: list[Operation], arn: str = "arn:bench") -> None:
+def _replay(
+    operations: list[Operation],
+    arn: str = "arn:bench",
+    workflow: Callable[..., Any] = sequential_wf,
+) -> None:
     """Replay a complete history: the first action must be the workflow's success."""
-    action = dg.Interpreter(sequential_wf, operations, execution_arn=arn).next_action()
+    action = dg.Interpreter(workflow, operations, execution_arn=arn).next_action()
     if not (isinstance(action, Done) and isinstance(action.outcome, dg.Succeeded)):
         raise RuntimeError(f"replay did not succeed: {action}")
 
 
-def interpreter_per_op(n: int, *, cold: bool = False) -> Trial:
+def interpreter_per_op(n: int, *, cold: bool = False, typed: bool = True) -> Trial:
     """Replay an in-memory ``n``-step history with the interpreter alone; per operation.
 
     Operation ids are memoized per process; ``cold`` clears those memos before each run, as in
-    a fresh process (each id is then hashed again).
+    a fresh process (each id is then hashed again). ``typed``: the step declares ``-> int``
+    and its results are decoded into it; otherwise it declares nothing (plain JSON).
     """
     operations = synthetic_history(n)
+    workflow = sequential_wf if typed else sequential_untyped_wf
 
     def run(_: None) -> None:
-        _replay(operations)
+        _replay(operations, workflow=workflow)
 
     if cold:
         return Trial(run=run, setup=clear_id_cache, per=n)

@@ -271,9 +271,10 @@ class _Suite:
 
     def interpreter(self) -> Iterator[Row]:
         n = 100 if self.o.quick else 10_000
-        per_op, cold, floor = self.time(
+        per_op, cold, untyped, floor = self.time(
             ours.interpreter_per_op(n),
             ours.interpreter_per_op(n, cold=True),
+            ours.interpreter_per_op(n, typed=False),
             ours.floor_per_op(n),
         )
         yield Row(
@@ -291,6 +292,15 @@ class _Suite:
             None,
             "s/op",
             f"{cold / floor:,.1f}x the floor; every operation id hashed (blake2b) again",
+        )
+        yield Row(
+            "interpreter alone, replay per operation, untyped step results",
+            untyped,
+            None,
+            None,
+            "s/op",
+            f"{untyped / floor:,.1f}x the floor; the rows above decode each result into the "
+            f"step's declared int: typed / untyped = {per_op / untyped:,.2f}x",
         )
         yield Row(
             "floor: bare generator send + dict lookup, per operation", floor, None, None, "s/op"
