@@ -99,6 +99,7 @@ from ._interpreter_core import (
     Fatal,
     Fiber,
     Gen,
+    decoded,
     describe,
     plain,
 )
@@ -588,7 +589,7 @@ class Interpreter(StepHandlers):
                 return None
             d = op.callback_details
             if status == "SUCCEEDED":
-                return _decoded(d.result if d else None, serdes, type_, "the callback result")
+                return decoded(d.result if d else None, serdes, type_, "the callback result")
             return (None, callback_error(d.error if d else None, status))
 
         return self._block(fiber, handle.operation_id, answered)
@@ -615,7 +616,7 @@ class Interpreter(StepHandlers):
                 return None
             d = op.chained_invoke_details
             if op.status == "SUCCEEDED":
-                return _decoded(d.result if d else None, serdes, type_, "the Invoke result")
+                return decoded(d.result if d else None, serdes, type_, "the Invoke result")
             err = d.error if d else None
             if err is None:
                 err = ErrorObject(
@@ -748,12 +749,3 @@ def _wait_done(op: Operation) -> Answer | None:
     if op.status in TERMINAL_STATUSES:
         return SEND_NONE
     return None
-
-
-def _decoded(payload: str | None, serdes: Serdes | None, type_: Any, what: str) -> Answer:
-    """A recorded result as the workflow receives it: a payload that does not decode (into
-    its declared type) raises at the yield, where the workflow can catch it."""
-    try:
-        return (loads(payload, serdes, type_=type_, what=what), None)
-    except SerializationError as exc:
-        return (None, exc)

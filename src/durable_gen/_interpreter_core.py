@@ -450,7 +450,9 @@ class Core:
             d = rec.context_details
             if rec.status == "SUCCEEDED":
                 if not (d and d.replay_children):
-                    return self._decoded(d.result if d else None, serdes, type_, sub_type, name)
+                    return decoded(
+                        d.result if d else None, serdes, type_, f"the result of {name!r}"
+                    )
                 replaying_children = True
             elif rec.status in TERMINAL_STATUSES:
                 return (None, self._context_error(sub_type, error_cls, d.error if d else None))
@@ -473,17 +475,6 @@ class Core:
         self._expanded.add(op_id)
         self._ready.append((Fiber(generator(make_gen), op_id, done), None, None))
         return BLOCKED
-
-    @staticmethod
-    def _decoded(
-        payload: str | None, serdes: Serdes | None, type_: Any, sub_type: str, name: str | None
-    ) -> Answer:
-        """A recorded context result as the workflow receives it (a decoding error raises at
-        the yield, where the workflow can catch it)."""
-        try:
-            return (loads(payload, serdes, type_=type_, what=f"the result of {name!r}"), None)
-        except SerializationError as exc:
-            return (None, exc)
 
     def _settle_context(
         self,
@@ -540,6 +531,15 @@ def describe(type_: str, sub_type: str | None, name: str | None, parent: str | N
     if parent is not None:
         parts.append(f"parent={parent[:12]}")
     return " ".join(parts)
+
+
+def decoded(payload: str | None, serdes: Serdes | None, type_: Any, what: str) -> Answer:
+    """A recorded result as the workflow receives it: a payload that does not decode (into
+    its declared type) raises at the yield, where the workflow can catch it."""
+    try:
+        return (loads(payload, serdes, type_=type_, what=what), None)
+    except SerializationError as exc:
+        return (None, exc)
 
 
 def plain(fn: Callable[..., Any]) -> Callable[..., Any]:
