@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import itertools
 import logging
 import math
 import threading
@@ -387,11 +388,11 @@ class _StepThreads:
         if watchdog is None:
             watchdog = self._watchdog = _Watchdog()
             self._watchdogs.append(watchdog)
-        watchdog.arm(inv, task)
+        job = watchdog.arm(inv, task)
         try:
             result = inv.call(task)
         finally:
-            failed = watchdog.disarm()
+            failed = watchdog.disarm(job)
         if failed is not None:  # the START checkpoint failed: as if it had been sent from here
             raise failed
         return result
@@ -407,39 +408,43 @@ class _StepThreads:
 
 
 class _Watchdog:
-    """One thread that sends the START of a step running inline once it runs past its window.
+    """One thread that sends the START of steps running inline once they run past the window.
 
-    Arming and disarming take a lock and nothing more: the thread is woken only when it would
-    otherwise wake too late, and else wakes at the window's end and looks at what is armed then. It
-    sends START while holding the lock, so ``disarm`` (and with it the report of the step's
-    outcome) waits until that checkpoint is done: the interpreter and the service are never
-    used by two threads at once.
+    Drivers alive at the same time share it (a worker running several invocations): each armed
+    step is its own job. Arming and disarming take a lock and nothing more: the thread is woken
+    only when it would otherwise wake too late, and else wakes when the earliest job is due. It
+    sends a START while holding the lock, so ``disarm`` (and with it the report of the step's
+    outcome) waits until that checkpoint is done: an invocation's interpreter and service are
+    never used by two threads at once.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._job: tuple[_Invocation, StepTask, float] | None = None
-        self._failed: BaseException | None = None
+        self._jobs: dict[int, tuple[_Invocation, StepTask, float]] = {}
+        self._failed: dict[int, BaseException] = {}
+        self._ids = itertools.count()
         #: When the thread wakes next (``time.monotonic()``); ``math.inf``: only when woken.
         self._wakes_at = math.inf
         self._stopped = False
         threading.Thread(target=self._loop, name="durable-gen-start", daemon=True).start()
 
-    def arm(self, inv: _Invocation, task: StepTask) -> None:
+    def arm(self, inv: _Invocation, task: StepTask) -> int:
+        """Watch ``task``; the job's id, for ``disarm``."""
         window = inv.window
         assert window is not None
         due = time.monotonic() + window
         with self._cond:
-            self._job = (inv, task, due)
+            job = next(self._ids)
+            self._jobs[job] = (inv, task, due)
             if due < self._wakes_at:  # it would wake too late: wake it now
                 self._cond.notify()
+        return job
 
-    def disarm(self) -> BaseException | None:
-        """Nothing armed any more; the error of a START checkpoint that failed meanwhile."""
+    def disarm(self, job: int) -> BaseException | None:
+        """Stop watching; the error of the job's START checkpoint if it failed meanwhile."""
         with self._cond:
-            self._job = None
-            failed, self._failed = self._failed, None
-            return failed
+            self._jobs.pop(job, None)
+            return self._failed.pop(job, None)
 
     def stop(self) -> None:
         with self._cond:
@@ -449,22 +454,21 @@ class _Watchdog:
     def _loop(self) -> None:
         with self._cond:
             while not self._stopped:
-                job = self._job
-                if job is None:
+                if not self._jobs:
                     self._wakes_at = math.inf
                     self._cond.wait()
                     continue
-                inv, task, due = job
+                job, (inv, task, due) = min(self._jobs.items(), key=lambda item: item[1][2])
                 left = due - time.monotonic()
                 if left > 0:
                     self._wakes_at = due
                     self._cond.wait(left)
                     continue
-                self._job = None
+                del self._jobs[job]
                 try:
                     inv.send_start(task)
                 except BaseException as exc:  # raised by the step's thread when it is done
-                    self._failed = exc
+                    self._failed[job] = exc
 
 
 def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -> None:

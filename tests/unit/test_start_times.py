@@ -262,3 +262,26 @@ def test_the_lambda_handler_takes_the_start_window(window: Any, calls: Any) -> N
     assert engine.calls == calls
     with pytest.raises(dg.ValidationError, match="start_window"):
         lambda_handler(two_steps, service=engine, start_window=-1)
+
+
+def test_invocations_running_at_once_each_get_their_start() -> None:
+    # Drivers alive at the same time share one watchdog: each armed step is its own job.
+    import threading
+
+    results: list[tuple[Counting, str]] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        outcome = run(two_steps, real_clock=True)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4
+    for engine, arn in results:
+        assert engine.get_execution(arn).result == "3"
+        assert engine.calls == [["STEP:START", "STEP:SUCCEED"], ["STEP:START"], ["STEP:SUCCEED"]]
