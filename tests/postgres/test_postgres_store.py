@@ -17,7 +17,7 @@ import durable_gen as dg
 from durable_gen._driver import make_handler
 from durable_gen._errors import StoreError
 from durable_gen.local import LocalService, VirtualClock
-from durable_gen.local._dbstore import LeaseLostError, StoreUnavailableError
+from durable_gen.local._dbstore import StoreUnavailableError
 from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore
 from durable_gen.local._store import Change, Task
 
@@ -189,31 +189,6 @@ def test_a_task_of_an_execution_being_checkpointed_is_skipped(postgres_factory: 
         with two.lock:
             assert two.next_task() is None
     assert two.next_task() == Task(1, "arn:1", "wait", "a")
-
-
-def test_an_expired_invocation_lease_is_taken_over(postgres_factory: Factory) -> None:
-    dead = postgres_factory(lease_seconds=0.4)
-    live = postgres_factory()
-    ex = create(dead)
-    ex.invoking, ex.token = True, "tok"
-    dead.commit([Change(ex)])
-    assert live.next_task() is None  # the lease holds
-    time.sleep(0.5)
-    again = live.next_task()
-    assert again is not None and again.kind == "invocation"
-    reset = live.load("arn:1")
-    assert reset is not None and not reset.invoking and reset.token is None
-    # The late holder cannot end the invocation it lost.
-    assert live.claim(again)
-    taken = live.load("arn:1")
-    assert taken is not None
-    taken.invoking = True
-    live.commit([Change(taken)])
-    ex.invoking = False
-    with pytest.raises(LeaseLostError, match="took the execution over"):
-        dead.commit([Change(ex)])
-    still = live.load("arn:1")
-    assert still is not None and still.invoking
 
 
 def test_a_dead_holder_on_this_host_loses_its_lease_at_once(postgres_factory: Factory) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import durable_gen as dg
 from durable_gen._driver import make_handler
 from durable_gen._errors import StoreError
 from durable_gen.local import LocalService, SqliteStore, VirtualClock
-from durable_gen.local._sqlite import SCHEMA_VERSION, LeaseLostError
+from durable_gen.local._sqlite import SCHEMA_VERSION
 from durable_gen.local._store import Change, Task
 
 from .test_store_contract import create
@@ -139,31 +138,6 @@ def test_the_engine_lock_is_a_transaction(sqlite_factory: Factory) -> None:
     assert other.load("arn:1") is not None
 
 
-def test_an_expired_invocation_lease_is_taken_over(sqlite_factory: Factory) -> None:
-    dead = sqlite_factory(lease_seconds=0.05)
-    live = sqlite_factory()
-    ex = create(dead)
-    ex.invoking, ex.token = True, "tok"
-    dead.commit([Change(ex)])
-    assert live.next_task() is None  # the lease holds
-    time.sleep(0.1)
-    again = live.next_task()
-    assert again is not None and again.kind == "invocation"
-    reset = live.load("arn:1")
-    assert reset is not None and not reset.invoking and reset.token is None
-    # The late holder cannot end the invocation it lost: ...
-    assert live.claim(again)
-    taken = live.load("arn:1")
-    assert taken is not None
-    taken.invoking = True
-    live.commit([Change(taken)])
-    ex.invoking = False
-    with pytest.raises(LeaseLostError):
-        dead.commit([Change(ex)])
-    still = live.load("arn:1")
-    assert still is not None and still.invoking
-
-
 def test_a_dead_holder_on_this_host_loses_its_lease_at_once(sqlite_factory: Factory) -> None:
     store = sqlite_factory()
     ex = create(store)
@@ -184,30 +158,3 @@ def test_renewing_extends_the_leases_held(sqlite_factory: Factory) -> None:
     assert store.renew_leases() == 1
     other = sqlite_factory()
     assert other.renew_leases() == 0
-
-
-def test_serving_filters_invocations_not_timers(sqlite_factory: Factory) -> None:
-    store = sqlite_factory()
-    ex = create(store)
-    change = Change(ex)
-    change.tasks = (Task(5, "arn:1", "invocation", ""), Task(9, "arn:1", "wait", "w"))
-    store.commit([change])
-    store.serve(["other"])
-    assert store.next_task() == Task(9, "arn:1", "wait", "w")
-    store.serve(["f"])
-    assert store.next_task() == Task(5, "arn:1", "invocation", "")
-    store.serve(None)
-    assert store.next_task() == Task(5, "arn:1", "invocation", "")
-
-
-def test_resolve_and_workflows(sqlite_factory: Factory) -> None:
-    store = sqlite_factory()
-    create(store, "arn:x/abc-1", "abc-1")
-    create(store, "arn:x/abd-2", "abd-2")
-    assert store.resolve("arn:x/abc-1") == ["arn:x/abc-1"]
-    assert store.resolve("abc") == ["arn:x/abc-1"]
-    assert store.resolve("ab") == ["arn:x/abc-1", "arn:x/abd-2"]
-    assert store.resolve("a_") == [] and store.resolve("zz") == []
-    store.register_workflow("f", "pkg.mod:flow")
-    assert store.workflows() == {"f": "pkg.mod:flow"}
-    assert store.operation_counts("arn:x/abc-1") == {("EXECUTION", "STARTED"): 1}

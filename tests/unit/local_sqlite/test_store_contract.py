@@ -7,13 +7,14 @@ The last tests hold for the database stores only (serving functions, queries by 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
 
 from durable_gen._wire import ErrorObject, Event, Operation
 from durable_gen.local import ExecutionStore, MemoryStore, SqliteStore
-from durable_gen.local._dbstore import DatabaseStore
+from durable_gen.local._dbstore import DatabaseStore, LeaseLostError
 from durable_gen.local._store import CallbackEntry, Change, InvokeEntry, StoredExecution, Task
 
 from .conftest import StoreFactory
@@ -228,3 +229,28 @@ def test_resolve_and_workflows(new_db_store: DatabaseFactory) -> None:
     store.register_workflow("f", "pkg.mod:flow2")
     assert store.workflows() == {"f": "pkg.mod:flow2"}
     assert store.operation_counts("arn:x/abc-1") == {("EXECUTION", "STARTED"): 1}
+
+
+def test_an_expired_invocation_lease_is_taken_over(new_db_store: DatabaseFactory) -> None:
+    dead = new_db_store(lease_seconds=0.4)
+    live = new_db_store()
+    ex = create(dead)
+    ex.invoking, ex.token = True, "tok"
+    dead.commit([Change(ex)])
+    assert live.next_task() is None  # the lease holds
+    time.sleep(0.5)
+    again = live.next_task()
+    assert again is not None and again.kind == "invocation"
+    reset = live.load("arn:1")
+    assert reset is not None and not reset.invoking and reset.token is None
+    # The late holder cannot end the invocation it lost.
+    assert live.claim(again)
+    taken = live.load("arn:1")
+    assert taken is not None
+    taken.invoking = True
+    live.commit([Change(taken)])
+    ex.invoking = False
+    with pytest.raises(LeaseLostError):
+        dead.commit([Change(ex)])
+    still = live.load("arn:1")
+    assert still is not None and still.invoking
