@@ -475,9 +475,7 @@ class StepFunction(Generic[P, R]):
             self.compensate,
             self.timeout,
         )
-        interp = _current()
-        if interp is not None and (_guard.strict or not interp.catching_up):  # see _guard
-            made(cmd)
+        made(cmd)  # notes it when a workflow body builds it (see _guard)
         return cmd
 
     def __repr__(self) -> str:
