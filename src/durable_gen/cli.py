@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final, NoReturn, TextIO
 
@@ -260,6 +260,29 @@ def _start_execution(args: argparse.Namespace, worker: Any) -> str:
     return arn
 
 
+def _stop_on_sigterm(stop: Callable[[], None]) -> None:
+    """Call ``stop`` from a thread of its own when SIGTERM arrives.
+
+    The handler only writes a byte to a pipe: calling ``stop`` (which sets a
+    ``threading.Event``) from the handler itself could deadlock, as the handler runs on the
+    main thread, which may hold that event's lock at that moment.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+
+    def relay() -> None:
+        os.read(read_fd, 1)
+        stop()
+
+    threading.Thread(target=relay, name="durable-gen-sigterm", daemon=True).start()
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        with suppress(BlockingIOError):  # the pipe is full of earlier signals: one is enough
+            os.write(write_fd, b"\0")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 @contextmanager
 def _worker(
     args: argparse.Namespace, store_options: dict[str, Any] | None = None, **kwargs: Any
@@ -461,7 +484,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         ) as worker:
             # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
-            signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
+            _stop_on_sigterm(worker.stop)
             worker.run(once=args.once)
     except InvalidInputError as exc:
         # A --register path that cannot be imported: the command line was wrong.

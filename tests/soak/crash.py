@@ -79,23 +79,49 @@ def _env(log: Path) -> dict[str, str]:
 
 
 def _worker(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "durable_gen.cli",
-            "worker",
-            "--db",
-            str(db),
-            "--poll",
-            "0.01",
-            *extra,
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    """A ``durable-gen worker`` process; its stderr goes to a file beside ``db`` (see ``_err``)."""
+    with open(_err_path(db), "ab") as err:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "durable_gen.cli",
+                "worker",
+                "--db",
+                str(db),
+                "--poll",
+                "0.01",
+                *extra,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def _err_path(db: Path) -> Path:
+    return db.with_name(db.name + ".stderr")
+
+
+def _err(db: Path) -> str:
+    """The end of what the workers on ``db`` wrote to stderr."""
+    try:
+        return _err_path(db).read_text(encoding="utf-8", errors="replace")[-3000:]
+    except FileNotFoundError:
+        return ""
+
+
+def _stop(proc: subprocess.Popen[bytes], db: Path) -> None:
+    """SIGTERM, then SIGKILL if the worker has not exited within 30 s (that is a failure)."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        message = f"worker {proc.pid} ignored SIGTERM for 30 s; stderr: {_err(db)}"
+        raise AssertionError(message) from None
 
 
 def _lines(log: Path) -> list[list[str]]:
@@ -144,8 +170,6 @@ def trial(rng: random.Random) -> Tally:
                 proc.send_signal(signal.SIGKILL)
                 tally.kills += 1
             proc.wait()
-            assert proc.stderr is not None
-            proc.stderr.close()
             pids.add(str(proc.pid))
             lines = _lines(log)
             last = lines[-1] if lines else ["none", "", ""]
@@ -155,9 +179,9 @@ def trial(rng: random.Random) -> Tally:
             recorded_at_kill.append((_recorded_labels(db, arn), set(pids)))
         for _ in range(3):
             final = _worker(db, env, "--once")
-            _, err = final.communicate(timeout=60)
+            final.wait(60)
             if final.returncode != 0:
-                tally.violations.append(f"final worker failed: {err.decode()[-300:]}")
+                tally.violations.append(f"final worker failed: {_err(db)[-300:]}")
             with Worker(db) as reader:
                 record = reader.service.get_execution(arn)
                 ops = reader.service.get_operations(arn)

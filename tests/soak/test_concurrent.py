@@ -9,7 +9,7 @@ from pathlib import Path
 from durable_gen.local import Worker
 
 from . import flows
-from .crash import _env, _lines, _worker
+from .crash import _env, _err, _lines, _stop, _worker
 
 EXECUTIONS = 12
 
@@ -31,12 +31,8 @@ def test_three_workers_share_a_database_without_running_anything_twice(tmp_path:
                 time.sleep(0.05)
     finally:
         for proc in workers:
-            proc.terminate()
-        for proc in workers:
-            proc.wait()
-            assert proc.stderr is not None
-            proc.stderr.close()
-    assert [r.status for r in records] == ["SUCCEEDED"] * EXECUTIONS
+            _stop(proc, db)
+    assert [r.status for r in records] == ["SUCCEEDED"] * EXECUTIONS, _err(db)
     starts = Counter(label for event, label, _ in _lines(log) if event == "start")
     assert starts == Counter({f"e{n}-s{i}": 1 for n in range(EXECUTIONS) for i in range(3)})
     pids = {pid for _, _, pid in _lines(log)}
