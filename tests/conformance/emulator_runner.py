@@ -35,13 +35,12 @@ from .matching import (
     callback_name_matches,
     generate_variables,
     match_history,
-    match_logs,
     match_result,
     parse_callback_actions,
     substitute,
 )
 from .runner import EMULATOR_ENV_VAR as ENV_VAR
-from .runner import FUNCTION_NAME, Result, captured_logs
+from .runner import FUNCTION_NAME, Result, captured_logs, check_logs
 from .suite import Requirement
 
 __all__ = [
@@ -198,7 +197,12 @@ def run_emulator(req: Requirement, session: EmulatorSession) -> Result:
     session.endpoint.register(
         name,
         _crash_aware(
-            lambda_handler(handler.workflow, client=emu.client, checkpointing=handler.checkpointing)
+            lambda_handler(
+                handler.workflow,
+                client=emu.client,
+                checkpointing=handler.checkpointing,
+                plugins=handler.plugins(),
+            )
         ),
     )
     variables = generate_variables(req.variables)
@@ -269,7 +273,7 @@ def run_emulator(req: Requirement, session: EmulatorSession) -> Result:
     errors += match_result(
         req.expected_result, info.get("Status"), info.get("Result"), info.get("Error"), variables
     )
-    errors += match_logs(req.expected_logs, messages, variables)
+    errors += check_logs(req, messages, arn, variables)
     return Result(
         "failed" if errors else "passed",
         errors,

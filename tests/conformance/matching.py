@@ -373,15 +373,16 @@ def parse_log_line(line: str) -> dict[str, Any]:
 def in_execution_scope(lines: Sequence[str], execution_arn: str) -> list[str]:
     """The lines the published runner would retrieve for ``execution_arn``.
 
-    It reads CloudWatch records whose top-level ``durableExecutionArn`` or ``executionArn`` is the
-    execution's ARN. A JSON record printed without that field (or for another execution) is
-    therefore dropped here too. Plain lines are kept: on Lambda they are log records of the
-    execution, which the SDK's logger stamps with the ARN.
+    It reads CloudWatch records with the JSON filter
+    ``{ ($.durableExecutionArn = ARN) || ($.executionArn = ARN) }``: only a JSON object whose
+    top-level ``durableExecutionArn`` or ``executionArn`` is the execution's ARN is retrieved. A
+    plain line (a ``print``, a record in Lambda's text log format), a JSON record without the
+    field or one of another execution is not.
     """
     kept = []
     for line in lines:
         fields = parse_log_line(line)
-        if set(fields) == {"message"} or any(fields.get(k) == execution_arn for k in ARN_FIELDS):
+        if set(fields) != {"message"} and any(fields.get(k) == execution_arn for k in ARN_FIELDS):
             kept.append(line)
     return kept
 

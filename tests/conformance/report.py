@@ -25,11 +25,6 @@ from .suite import DIST_NAME, DIST_VERSION, Requirement, load_requirements
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = ROOT / "docs" / "conformance.md"
 PLUGIN_SUITE = "plugin"
-#: Why the emulator column has no plugin results.
-PLUGIN_EMULATOR_REASON = (
-    "emulator: not run (durable_gen.aws.lambda_handler takes no plugins=, so the handler cannot "
-    "be given its plugin there)"
-)
 MAX_REASON_CHARS = 400
 
 INTRO = """\
@@ -59,11 +54,17 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
   order; a heartbeat leaves the callback open for a later action); when nothing is due, jump the
   clock to the next timer. It stops when the execution ends or nothing can happen any more.
 - Then `match_history` compares `ExpectedExecutionHistory` with `get_history()` (as API dicts),
-  `match_result` the final status and result, and `match_logs` the `ExpectedLogs` with the log
-  and printed lines the run emitted (log records rendered `[LEVEL] message`, a printed JSON object
-  matched by its fields; on AWS they are read from CloudWatch, one execution's records selected by
-  their `durableExecutionArn`, so a printed JSON record without the execution's ARN is dropped
-  here too). The matching rules are those of AWS's published runner
+  `match_result` the final status and result, and the `ExpectedLogs` are checked against what
+  AWS's runner would read from CloudWatch for the execution. Log records are rendered as Lambda
+  writes them in its JSON log format (by the Lambda runtime's own formatter, from the
+  `awslambdaric` package: `timestamp`, `level`, `message`, `logger`, plus the record's extra
+  fields as top-level keys); printed lines stay as printed. Only the records AWS's runner's
+  CloudWatch filter `{{ ($.durableExecutionArn = ARN) || ($.executionArn = ARN) }}` selects are
+  kept: a JSON object with the execution's ARN at its top level. A plain `logging` record or a
+  `print` is therefore not seen, as on Lambda; the handlers log with `dg.get_logger()`, whose
+  records carry `durableExecutionArn`. The kept lines go through `match_logs` and through AWS's
+  published `CloudWatchLogValidator` (from the unpacked wheel); an error from either fails the
+  requirement. The matching rules are those of AWS's published runner
   (`tests/conformance/README.md`).
 - A requirement failing because of a durable_gen bug is listed in
   `tests/conformance/known_failures.py` with its reason and runs as a strict xfail, so the fix
@@ -151,8 +152,6 @@ def _emulator_status(
     req: Requirement, result: Result | None, emulator_ran: bool
 ) -> tuple[str, str]:
     if result is None:
-        if emulator_ran and req.suite == PLUGIN_SUITE:
-            return "not run", PLUGIN_EMULATOR_REASON
         return "not run", ""
     if result.status == "passed":
         return "pass", ""
@@ -252,9 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         began = time.perf_counter()
         with emulator_session() as session:
             for req in reqs:
-                if req.suite != PLUGIN_SUITE:
-                    emulated[str(req)] = run_emulator(req, session)
-                    print(f"  emulator {req}: {emulated[str(req)].status}", flush=True)
+                emulated[str(req)] = run_emulator(req, session)
+                print(f"  emulator {req}: {emulated[str(req)].status}", flush=True)
         emulator_seconds = time.perf_counter() - began
     text = render(reqs, results, seconds, emulated, emulator_seconds)
     args.output.write_text(text, encoding="utf-8")

@@ -16,8 +16,13 @@ moves only when told to:
    nobody answers; the requirements that do so expect no final result).
 
 Then the history (``get_history`` as API dicts) is matched with ``match_history``, the final
-state with ``match_result`` and the run's log and printed lines (``captured_logs``, narrowed by
-``in_execution_scope``) with ``match_logs``, sharing one set of variable bindings, history first.
+state with ``match_result`` and the run's log and printed lines with ``check_logs``, sharing one
+set of variable bindings, history first. Log records are rendered as Lambda renders them in its
+JSON log format (the Lambda runtime's own formatter, from ``awslambdaric``); printed lines stay
+as printed. ``check_logs`` keeps what AWS's runner would retrieve for the execution (its
+CloudWatch filter: a JSON record whose top-level ``durableExecutionArn`` or ``executionArn`` is
+the execution's ARN) and checks ``ExpectedLogs`` twice: with ``match_logs`` and with AWS's own
+validator from the unpacked wheel.
 A handler may come with plugins (the ``plugin`` suite): fresh instances are passed to
 ``make_handler`` for each requirement.
 """
@@ -25,9 +30,12 @@ A handler may come with plugins (the ``plugin`` suite): fresh instances are pass
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import io
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import msgspec
+from awslambdaric.lambda_runtime_log_utils import JsonFormatter
 
 import durable_gen as dg
 from durable_gen._wire import ErrorObject
@@ -54,9 +63,16 @@ from .matching import (
     parse_callback_actions,
     substitute,
 )
-from .suite import Requirement
+from .suite import PACKAGE_DIR, Requirement, ensure_unpacked
 
-__all__ = ["EMULATOR_ENV_VAR", "FUNCTION_NAME", "Result", "captured_logs", "run_embedded"]
+__all__ = [
+    "EMULATOR_ENV_VAR",
+    "FUNCTION_NAME",
+    "Result",
+    "captured_logs",
+    "check_logs",
+    "run_embedded",
+]
 
 #: Set to 1 to run the requirements through AWS's emulator too (``emulator_runner.py``).
 EMULATOR_ENV_VAR: Final = "DURABLE_GEN_CONFORMANCE_EMULATOR"
@@ -104,7 +120,7 @@ def run_embedded(req: Requirement) -> Result:
     errors += match_history(req.expected_history, history, variables)
     error = msgspec.to_builtins(record.error) if record.error is not None else None
     errors += match_result(req.expected_result, record.status, record.result, error, variables)
-    errors += match_logs(req.expected_logs, in_execution_scope(messages, arn), variables)
+    errors += check_logs(req, messages, arn, variables)
     return Result(
         "failed" if errors else "passed",
         errors,
@@ -115,14 +131,57 @@ def run_embedded(req: Requirement) -> Result:
 
 
 class _Capture(logging.Handler):
+    """Log records as Lambda writes them in its JSON log format."""
+
     def __init__(self, lines: list[str], lock: threading.Lock) -> None:
         super().__init__(logging.INFO)
         self.lines = lines
         self.guard = lock
+        self.setFormatter(JsonFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
         with self.guard:
-            self.lines.append(f"[{record.levelname}] {record.getMessage()}")
+            self.lines.append(line)
+
+
+def check_logs(
+    req: Requirement, lines: list[str], execution_arn: str, variables: dict[str, Any]
+) -> list[str]:
+    """``req``'s ExpectedLogs against the lines AWS's runner would retrieve for the execution.
+
+    Checked by ``match_logs`` and by AWS's published ``CloudWatchLogValidator``; an error from
+    either fails the requirement.
+    """
+    if not req.expected_logs:
+        return []
+    scoped = in_execution_scope(lines, execution_arn)
+    errors = match_logs(req.expected_logs, scoped, variables)
+    cloudwatch, placeholders = _published_log_checker()
+    context = placeholders.PlaceholderContext()
+    for name, value in variables.items():
+        context.bind(name, value)
+    # One line per millisecond, in the order emitted: no two records look concurrent.
+    events = [
+        {"message": line, "timestamp": i, "ingestionTime": i} for i, line in enumerate(scoped)
+    ]
+    theirs = cloudwatch.CloudWatchLogValidator().validate(req.expected_logs, events, context)
+    errors += [f"AWS's log validator: {error}" for error in theirs.errors]
+    return errors
+
+
+@functools.cache
+def _published_log_checker() -> tuple[Any, Any]:
+    """AWS's ``cloudwatch`` and ``variables`` modules, from the unpacked conformance wheel."""
+    root = str(ensure_unpacked())
+    sys.path.insert(0, root)
+    try:
+        return (
+            importlib.import_module(f"{PACKAGE_DIR}.cloudwatch"),
+            importlib.import_module(f"{PACKAGE_DIR}.variables"),
+        )
+    finally:
+        sys.path.remove(root)
 
 
 class _Stdout(io.TextIOBase):
@@ -146,10 +205,11 @@ class _Stdout(io.TextIOBase):
 
 @contextlib.contextmanager
 def captured_logs() -> Iterator[list[str]]:
-    """Every INFO-or-above log line and every printed line of the run, in the order emitted.
+    """Every INFO-or-above log record and every printed line of the run, in the order emitted.
 
-    On Lambda both end in the function's log stream: log records render as ``[LEVEL] message``,
-    printed lines are kept as printed (the plugin requirements print JSON records).
+    On Lambda both end in the function's log stream: log records as JSON objects (Lambda's JSON
+    log format: ``timestamp``, ``level``, ``message``, ``logger``, ... and the record's extra
+    fields), printed lines as printed (the plugin requirements print JSON records).
     """
     lines: list[str] = []
     lock = threading.Lock()

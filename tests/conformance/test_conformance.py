@@ -61,7 +61,7 @@ def emulator() -> Iterator[Any]:
         yield session
 
 
-@pytest.mark.parametrize("req", _params(EMULATOR, plugins=False))
+@pytest.mark.parametrize("req", _params(EMULATOR, plugins=True))
 def test_aws_emulator(req: Requirement, emulator: Any) -> None:
     from .emulator_runner import GAP_NAMES, explain, run_emulator
 

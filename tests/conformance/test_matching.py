@@ -582,8 +582,9 @@ def test_execution_scope() -> None:
     legacy = json.dumps({"plugin": "P", "executionArn": "arn:1"})
     other = json.dumps({"plugin": "P", "durableExecutionArn": "arn:2"})
     unstamped = json.dumps({"plugin": "P"})
-    lines = ["[INFO] step ran", mine, legacy, other, unstamped]
-    assert in_execution_scope(lines, "arn:1") == ["[INFO] step ran", mine, legacy]
+    nested = json.dumps({"message": json.dumps({"durableExecutionArn": "arn:1"})})
+    lines = ["[INFO] step ran", mine, legacy, other, unstamped, nested, '{"durableExecutionArn"']
+    assert in_execution_scope(lines, "arn:1") == [mine, legacy]
 
 
 def test_each_requirement_accepts_a_history_built_from_it(

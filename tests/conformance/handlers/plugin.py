@@ -11,7 +11,6 @@ keep to steps (attempts are only ever step attempts). Status tokens are those th
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Collection
 from typing import Any, Final
 
@@ -19,7 +18,7 @@ import durable_gen as dg
 
 from ._support import ATTEMPTS
 
-log = logging.getLogger(__name__)
+log = dg.get_logger(__name__)
 
 INVOCATION_HOOKS: Final = frozenset({"invocation-start", "invocation-end"})
 OPERATION_HOOKS: Final = frozenset({"operation-start", "operation-end"})

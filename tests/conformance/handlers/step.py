@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ import durable_gen as dg
 
 from ._support import ATTEMPTS, Crash, TransientError, UppercaseSerdes
 
-log = logging.getLogger(__name__)
+log = dg.get_logger(__name__)
 
 NO_RETRY = dg.Retry.never()
 #: One second between attempts, no jitter: the delays the requirements expect.

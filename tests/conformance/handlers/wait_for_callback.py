@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import durable_gen as dg
 
-log = logging.getLogger(__name__)
+log = dg.get_logger(__name__)
 
 
 def register_callback(callback_id: str) -> None:
