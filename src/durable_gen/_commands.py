@@ -1016,11 +1016,12 @@ def workflow(fn: F) -> F:
 class RunCompensations(Command["list[CompensationResult]"], frozen=True, kw_only=True):
     """Run the undos registered by succeeded steps of this context, last in first out.
 
-    Each undo runs as a CONTEXT (subtype ``Compensation``) holding one step; a failing undo does
-    not stop the others. On replay, undos that already finished are skipped, so a rollback that
-    was interrupted resumes where it stopped. The yield returns one ``CompensationResult`` per
-    undo, in the order they ran. Undos are registered per context: a step inside a ``Child`` or a
-    Map item registers in that context.
+    Each undo runs as a CONTEXT (subtype ``Compensation``) holding one step, both named after
+    the undo (a ``@step`` undo's name, else its function's; a lambda's after the step it
+    compensates); a failing undo does not stop the others. On replay, undos that already
+    finished are skipped, so a rollback that was interrupted resumes where it stopped. The
+    yield returns one ``CompensationResult`` per undo, in the order they ran. Undos are
+    registered per context: a step inside a ``Child`` or a Map item registers in that context.
 
     Args:
         retry: Retry policy of each undo step (default: the step default).
