@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -485,3 +486,33 @@ def test_execution_view_one_span_when_it_ends() -> None:
     assert context.start_time <= wait.start_time + 1_000_000
     assert wait.end_time <= context.end_time
     assert len(context.links) == 1  # the invocation that saw it end
+
+
+# --- logging ------------------------------------------------------------------------------------
+
+log = dg.get_logger("tests.virtual_child")
+
+
+def logged(x: int):  # type: ignore[no-untyped-def]
+    log.info("inside before %s", x)
+    y = yield add_one(x)
+    yield dg.Wait(5, name="inside")
+    log.info("inside after %s", y)
+    return y
+
+
+@dg.workflow
+def logs_around(x: int):  # type: ignore[no-untyped-def]
+    log.info("start")
+    y = yield dg.Child(logged, (x,), name="v", virtual=True)
+    log.info("end %s", y)
+    return y
+
+
+def test_each_line_inside_is_logged_once_across_the_suspension(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="tests.virtual_child")
+    assert TestRunner().run(logs_around, 1).result() == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "tests.virtual_child"]
+    assert lines == ["start", "inside before 1", "inside after 2", "end 2"]
