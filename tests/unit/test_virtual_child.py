@@ -250,6 +250,28 @@ def test_hooks_see_it_start_once_and_end_once_across_invocations() -> None:
     ]
 
 
+def _hooks_through(is_async: bool) -> tuple[Any, list[tuple[Any, ...]]]:
+    import anyio
+
+    recorder = Recorder()
+    engine = LocalService(clock=VirtualClock())
+
+    def handler(event: Any) -> Any:
+        if is_async:
+            return anyio.run(lambda: runtime.invoke_async(quote, event, engine, plugins=[recorder]))
+        return runtime.invoke(quote, event, engine, plugins=[recorder])
+
+    engine.register("wf", handler)
+    arn = engine.start("wf", "1")
+    return engine.run(arn).result, recorder.events
+
+
+def test_the_async_driver_fires_the_same_hooks() -> None:
+    result, events = _hooks_through(is_async=True)
+    assert (result, events) == _hooks_through(is_async=False)
+    assert result == "4" and ("end", "pricing", "SUCCEEDED", True) in events
+
+
 def test_a_replayed_virtual_child_fires_no_hook() -> None:
     @dg.workflow
     def then_wait(x: int):  # type: ignore[no-untyped-def]
