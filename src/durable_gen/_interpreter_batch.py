@@ -152,7 +152,6 @@ class BatchHandlers(Core):
             recorded = self._ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
             if recorded is not None and recorded.name == cmd.name:
                 name = cmd.name
-        step_name = name
         op_id, rec = self._position(fiber, "CONTEXT", "Compensation", name)
         return self._enter_context(
             fiber,
@@ -163,7 +162,7 @@ class BatchHandlers(Core):
             lambda: (
                 step_body(fn, (value,), retry=retry)
                 if isinstance(fn, StepFunction)
-                else one_step(fn, (value,), step_name, retry)
+                else one_step(fn, (value,), name, retry)
             ),
             None,
             StepFailedError,

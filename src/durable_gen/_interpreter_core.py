@@ -295,26 +295,14 @@ class Core:
         what the context recorded: ``NonDeterminismError``, before anything runs."""
         ops = self._ops
         rec = ops.get(operation_id(op_id, 1)) or ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
-        if rec is None:
-            return
-        recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
-        requested = describe(type_, sub_type, name, fiber.parent_id)
-        parent = fiber.parent_id
-        ctx = "the root context" if parent is None else f"context {parent[:12]}"
-        where = f"operation {fiber.n} of {ctx}"
-        raise Fatal(
-            NonDeterminismError(
-                f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
-                f"a virtual child context there (nothing at its id, then {recorded}) but the "
-                f"code asked for {requested}. A running execution must replay the same "
-                "commands in the same order; guard changed code with Patched(...) or start a "
-                "new execution",
-                operation_id=op_id,
-                position=where,
-                recorded=f"a virtual CONTEXT/RunInChildContext, then {recorded}",
-                requested=requested,
+        if rec is not None:
+            recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
+            raise _diverged(
+                fiber,
+                op_id,
+                f"a virtual CONTEXT/RunInChildContext (nothing at its id), then {recorded}",
+                describe(type_, sub_type, name, fiber.parent_id),
             )
-        )
 
     def _recorded_children(self, parent: str | None) -> list[Operation]:
         """The recorded operations (markers aside) whose ParentId is ``parent``, in history
@@ -532,23 +520,11 @@ class Core:
         op_id = operation_id(fiber.ctx_id, n)
         rec = self._ops.get(op_id)
         if rec is not None:
-            recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
-            requested = f"a virtual CONTEXT/{sub_type} (which records nothing)"
-            parent = fiber.parent_id
-            where = f"operation {n} of " + (
-                "the root context" if parent is None else f"context {parent[:12]}"
-            )
-            raise Fatal(
-                NonDeterminismError(
-                    f"non-deterministic workflow at {where} (id {op_id[:12]}): the history "
-                    f"recorded {recorded} but the code asked for {requested}. A running "
-                    "execution must replay the same commands in the same order; guard changed "
-                    "code with Patched(...) or start a new execution",
-                    operation_id=op_id,
-                    position=where,
-                    recorded=recorded,
-                    requested=requested,
-                )
+            raise _diverged(
+                fiber,
+                op_id,
+                describe(rec.type, rec.sub_type, rec.name, rec.parent_id),
+                f"a virtual CONTEXT/{sub_type} (which records nothing)",
             )
         parent_id = fiber.parent_id
         if not (fiber.ran_before or self._unreached_in(parent_id)):
@@ -638,6 +614,25 @@ class Core:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _diverged(fiber: Fiber, op_id: str, recorded: str, requested: str) -> Fatal:
+    """The non-determinism at the fiber's current position ``op_id``, to raise."""
+    parent = fiber.parent_id
+    ctx = "the root context" if parent is None else f"context {parent[:12]}"
+    where = f"operation {fiber.n} of {ctx}"
+    return Fatal(
+        NonDeterminismError(
+            f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
+            f"{recorded} but the code asked for {requested}. A running execution must replay "
+            "the same commands in the same order; guard changed code with Patched(...) or "
+            "start a new execution",
+            operation_id=op_id,
+            position=where,
+            recorded=recorded,
+            requested=requested,
+        )
+    )
 
 
 def describe(type_: str, sub_type: str | None, name: str | None, parent: str | None) -> str:
