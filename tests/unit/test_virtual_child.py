@@ -122,7 +122,8 @@ def test_nested_virtual_children_and_a_flat_map_item_report_the_nearest_recorded
     steps = run.operations(type="STEP")
     assert [op.parent_id for op in steps] == [batch.id, batch.id, None]
     item0 = operation_id(batch.id, 0)
-    assert steps[0].id == operation_id(operation_id(operation_id(item0, 1), 1), 1)
+    item0_step = operation_id(operation_id(operation_id(item0, 1), 1), 1)
+    assert item0_step in {op.id for op in steps}  # items run concurrently: in either order
 
 
 def test_the_result_goes_through_serdes_as_for_a_recorded_child() -> None:
