@@ -10,6 +10,10 @@ The host loop is one pull call, ``Interpreter.next_action()``, answered by one o
 - ``Done(outcome)``: ``Succeeded``, ``Failed`` or ``Suspended``; tasks still running may be
   abandoned (their results would be ignored).
 
+Every action also carries ``events``: what happened since the last action that is recorded
+nowhere (a virtual child context started or ended), for hosts that report it (plugin hooks).
+A host that does not may ignore them; nothing depends on them.
+
 Pure values: stdlib, msgspec and the wire shapes only.
 """
 
@@ -36,6 +40,7 @@ __all__ = [
     "StepTask",
     "Succeeded",
     "Suspended",
+    "VirtualContextEvent",
     "WaitForTasks",
     "check_mode",
 ]
@@ -100,6 +105,35 @@ class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         return f"<StepTask {self.name or self.operation_id[:8]} attempt={self.attempt}>"
 
 
+class VirtualContextEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A virtual child context (``Child(..., virtual=True)``) started or ended.
+
+    A virtual context records nothing, so its start and end reach the host only this way. The
+    interpreter reports them for the code that runs new work, never for a replay of what an
+    earlier invocation reported: its START in the invocation that first enters it, its end in
+    the invocation whose code finishes it (the same one, unless it suspended inside).
+
+    Attributes:
+        action: ``"START"``, ``"SUCCEED"`` or ``"FAIL"``.
+        operation_id: The id of its position (its operations' ids derive from it; nothing is
+            recorded under it).
+        parent_id: The ParentId its operations record: the nearest recorded context.
+        name: Its name, if it has one.
+        sub_type: ``"RunInChildContext"``.
+        error: Why it failed (``"FAIL"`` only).
+        position: Attached to a ``Flush``: how many of its ``updates`` happened before this
+            event (report those first). Elsewhere 0: nothing unsent happened before it.
+    """
+
+    action: Literal["START", "SUCCEED", "FAIL"]
+    operation_id: str
+    parent_id: str | None
+    name: str | None
+    sub_type: str = "RunInChildContext"
+    error: ErrorObject | None = None
+    position: int = 0
+
+
 class Succeeded(msgspec.Struct, frozen=True):
     """The workflow returned: ``result`` is its serialized payload."""
 
@@ -126,24 +160,28 @@ class Flush(msgspec.Struct, frozen=True):
     """Checkpoint ``updates`` in order, then call ``observe()`` with what the reply changed."""
 
     updates: list[OperationUpdate]
+    events: tuple[VirtualContextEvent, ...] = ()
 
 
 class RunTasks(msgspec.Struct, frozen=True):
     """Start ``tasks`` (concurrently or one by one) and report each outcome."""
 
     tasks: list[StepTask]
+    events: tuple[VirtualContextEvent, ...] = ()
 
 
 class WaitForTasks(msgspec.Struct, frozen=True):
     """Nothing else to do: wait until one of the ``running`` tasks is reported."""
 
     running: list[StepTask]
+    events: tuple[VirtualContextEvent, ...] = ()
 
 
 class Done(msgspec.Struct, frozen=True):
     """The invocation is over with ``outcome``; return it to the service."""
 
     outcome: Outcome
+    events: tuple[VirtualContextEvent, ...] = ()
 
 
 Action = Flush | RunTasks | WaitForTasks | Done

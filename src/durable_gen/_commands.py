@@ -769,6 +769,18 @@ class Child(Command[R], frozen=True):
 
     Its operations get their own id namespace, and once it completes its result is replayed from
     one record. ``yield from workflow(...)`` is the inline alternative (same namespace).
+
+    Args:
+        workflow: The child workflow (a generator function, or a ``@step`` function: one step).
+        args: Positional arguments.
+        kwargs: Keyword arguments.
+        name: The operation name (default: a ``@workflow`` function's name).
+        serdes: Serdes of the result.
+        virtual: True: a virtual context, which records nothing of its own. It still takes a
+            position and gives its operations their own id namespace, but they record the
+            enclosing context as their parent, and its body runs again on every replay (its
+            operations replay from their own records). Plugins see it start and end (a span
+            in ``durable_gen.otel``). See docs/guide.md, "Virtual child contexts".
     """
 
     workflow: Callable[..., Generator[Any, Any, R]]
@@ -776,6 +788,7 @@ class Child(Command[R], frozen=True):
     kwargs: dict[str, Any] | None = None
     name: str | None = None
     serdes: Serdes | None = None
+    virtual: bool = False
 
     def __post_init__(self) -> None:
         _check_workflow_fn(self.workflow, "Child workflow")
@@ -785,6 +798,11 @@ class Child(Command[R], frozen=True):
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
         _check_name(self.name, "child")
+        if type(self.virtual) is not bool:
+            raise ValidationError(
+                f"Child virtual must be True (a virtual context: nothing recorded for it) or "
+                f"False (the default: a checkpointed child context), got {self.virtual!r}"
+            )
         made(self)
 
     @property
@@ -998,11 +1016,12 @@ def workflow(fn: F) -> F:
 class RunCompensations(Command["list[CompensationResult]"], frozen=True, kw_only=True):
     """Run the undos registered by succeeded steps of this context, last in first out.
 
-    Each undo runs as a CONTEXT (subtype ``Compensation``) holding one step; a failing undo does
-    not stop the others. On replay, undos that already finished are skipped, so a rollback that
-    was interrupted resumes where it stopped. The yield returns one ``CompensationResult`` per
-    undo, in the order they ran. Undos are registered per context: a step inside a ``Child`` or a
-    Map item registers in that context.
+    Each undo runs as a CONTEXT (subtype ``Compensation``) holding one step, both named after
+    the undo (a ``@step`` undo's name, else its function's; a lambda's after the step it
+    compensates); a failing undo does not stop the others. On replay, undos that already
+    finished are skipped, so a rollback that was interrupted resumes where it stopped. The
+    yield returns one ``CompensationResult`` per undo, in the order they ran. Undos are
+    registered per context: a step inside a ``Child`` or a Map item registers in that context.
 
     Args:
         retry: Retry policy of each undo step (default: the step default).

@@ -48,6 +48,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from ._actions import (
+    Action,
     CheckpointMode,
     Done,
     Failed,
@@ -56,6 +57,7 @@ from ._actions import (
     RunTasks,
     StepTask,
     Succeeded,
+    VirtualContextEvent,
     check_mode,
 )
 from ._codec import PayloadFormat
@@ -163,7 +165,12 @@ class _Invocation:
         """Checkpoint the START of ``task``, still running, if the interpreter has one to send."""
         flush = self.interp.started(task)
         if flush is not None:
-            self.interp.observe(self.checkpoint(flush.updates))
+            self.interp.observe(self.checkpoint(flush.updates, flush.events))
+
+    def happened(self, action: Action) -> None:
+        """Fire the hooks of the events an action other than a ``Flush`` carries."""
+        if action.events and self.hooks is not None:
+            self.hooks.sending((), action.events)
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -308,10 +315,13 @@ class _Invocation:
 
     # --- checkpoints --------------------------------------------------------------------------
 
-    def checkpoint(self, updates: list[OperationUpdate]) -> list[Operation]:
-        """Send ``updates`` with the newest token; the operations the reply changed."""
+    def checkpoint(
+        self, updates: list[OperationUpdate], events: Sequence[VirtualContextEvent] = ()
+    ) -> list[Operation]:
+        """Send ``updates`` with the newest token; the operations the reply changed. The
+        operation hooks of ``updates`` and ``events`` fire first, in the order they happened."""
         if self.hooks is not None:
-            self.hooks.sending(updates)
+            self.hooks.sending(updates, events)
         reply = self.service.checkpoint(self.arn, self.token, updates)
         self.token = reply.checkpoint_token
         state = reply.new_execution_state
@@ -661,8 +671,10 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
         while True:
             action = interp.next_action()
             if isinstance(action, Flush):
-                interp.observe(inv.checkpoint(action.updates))
-            elif isinstance(action, RunTasks):
+                interp.observe(inv.checkpoint(action.updates, action.events))
+                continue
+            inv.happened(action)
+            if isinstance(action, RunTasks):
                 tasks = action.tasks
                 if inv.inline(tasks, len(workers.inflight)):
                     inv.report(tasks[0], inv.call(tasks[0]))
@@ -734,8 +746,10 @@ async def invoke_async(
             while True:
                 action = interp.next_action()
                 if isinstance(action, Flush):
-                    interp.observe(inv.checkpoint(action.updates))
-                elif isinstance(action, RunTasks):
+                    interp.observe(inv.checkpoint(action.updates, action.events))
+                    continue
+                inv.happened(action)
+                if isinstance(action, RunTasks):
                     for task in action.tasks:
                         if inv.window is not None:
                             start_by[task] = time.monotonic() + inv.window

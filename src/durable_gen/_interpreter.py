@@ -58,6 +58,7 @@ from ._actions import (
     StepTask,
     Succeeded,
     Suspended,
+    VirtualContextEvent,
     WaitForTasks,
     check_mode,
 )
@@ -275,24 +276,40 @@ class Interpreter(StepHandlers):
             return self._flush(updates)
         if self._outcome is not None:
             self._done = Done(self._outcome)
-            return self._done
+            return Done(self._outcome, self._sent_events()) if self._events else self._done
         if self._new_tasks:
             tasks, self._new_tasks = self._new_tasks, []
-            return RunTasks(tasks)
+            return RunTasks(tasks, self._sent_events()) if self._events else RunTasks(tasks)
         if self._running:
             # tasks of abandoned fibers (a decided batch) hold nothing up
             running = [run.task for run in self._running.values() if run.fiber.alive and run.task]
             if running:
-                return WaitForTasks(running)
+                return WaitForTasks(running, self._sent_events())
         if updates:
             return self._flush(updates)
-        return Done(Suspended(self._waiting_on()))
+        return Done(Suspended(self._waiting_on()), self._sent_events())
 
     def _flush(self, updates: list[OperationUpdate]) -> Flush:
         self._updates = []
         self._urgent = self._reported = False
         self._awaiting_reply = True
+        if self._events:
+            events, self._events = tuple(self._events), []
+            return Flush(updates, events)
         return Flush(updates)
+
+    def _sent_events(self) -> tuple[VirtualContextEvent, ...]:
+        """The events an action other than a ``Flush`` carries: those that follow no update
+        still unsent (the others go with the ``Flush`` of those updates)."""
+        events = self._events
+        if not events:
+            return ()
+        i = 0
+        while i < len(events) and events[i].position == 0:
+            i += 1
+        sent = tuple(events[:i])
+        del events[:i]
+        return sent
 
     def observe(self, operations: Iterable[Operation]) -> None:
         """Take in operations the service changed (a checkpoint reply, or news between calls).
@@ -630,20 +647,20 @@ class Interpreter(StepHandlers):
 
     def _on_child(self, fiber: Fiber, cmd: Child) -> Answer:
         name = cmd.op_name
-        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, cmd.workflow)
         wf, args, kwargs = cmd.workflow, cmd.args, cmd.kwargs or {}
-        return self._enter_context(
-            fiber,
-            op_id,
-            rec,
-            "RunInChildContext",
-            name,
+        body = (
             (lambda: step_body(wf, args, kwargs))  # a @step function: one step, its options
             if isinstance(wf, StepFunction)
-            else (lambda: wf(*args, **kwargs)),
-            cmd.serdes,
-            ChildFailedError,
-            _codec.result_type(wf) if cmd.serdes is None else Any,
+            else (lambda: wf(*args, **kwargs))
+        )
+        type_ = _codec.result_type(wf) if cmd.serdes is None else Any
+        if cmd.virtual:
+            return self._enter_virtual(
+                fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
+            )
+        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, wf)
+        return self._enter_context(
+            fiber, op_id, rec, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
         )
 
     def _on_wait_for_callback(self, fiber: Fiber, cmd: WaitForCallback) -> Answer:
@@ -695,7 +712,7 @@ class Interpreter(StepHandlers):
         if decided is None:
             if mid in self._ops:
                 decided = True
-            elif self._next_is_recorded(fiber):
+            elif self._next_recorded(fiber) is not None:
                 decided = False
             else:
                 decided = True
@@ -714,7 +731,8 @@ class Interpreter(StepHandlers):
             return (decided, None)
         if not decided:
             n = fiber.n + 1
-            rec = self._ops[_next_id(fiber)]
+            rec = self._next_recorded(fiber)
+            assert rec is not None  # decided False: the context recorded what came next
             parent = fiber.parent_id
             ctx = "the root context" if parent is None else f"context {parent[:12]}"
             where = f"operation {n} of {ctx}"
@@ -732,8 +750,17 @@ class Interpreter(StepHandlers):
             )
         return SEND_NONE
 
-    def _next_is_recorded(self, fiber: Fiber) -> bool:
-        return _next_id(fiber) in self._ops
+    def _next_recorded(self, fiber: Fiber) -> Operation | None:
+        """What the context recorded at its next position: the operation there, or when a
+        virtual child context was there (it records nothing itself), its first operation or
+        the operation after it."""
+        ops = self._ops
+        next_id = _next_id(fiber)
+        return (
+            ops.get(next_id)
+            or ops.get(operation_id(next_id, 1))
+            or ops.get(operation_id(fiber.ctx_id, fiber.n + 2))
+        )
 
     def _on_derived(self, fiber: Fiber, cmd: UUID | Random) -> Answer:
         draw = self._draws.get(fiber.ctx_id, 0) + 1

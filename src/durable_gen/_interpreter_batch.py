@@ -17,7 +17,10 @@ Pure. The completion policy itself is ``durable_gen._batch.decide``; this module
    contexts, the result's items (index and name), the summary's ``totalCount``.
 5. ``RunCompensations`` runs the undos registered by the fiber's steps, last first, each as a
    CONTEXT/Compensation holding one step; a failed undo is reported and the rest still run.
-   The helper fiber uses the caller's position counter, so ids stay positional.
+   The helper fiber uses the caller's position counter, so ids stay positional. Both are
+   named after the undo (a ``@step`` undo's name, else its function's; a lambda: after the
+   step it compensates). A history recorded when both were named after the compensated step
+   replays with those names.
 """
 
 from __future__ import annotations
@@ -143,14 +146,19 @@ class BatchHandlers(Core):
         return BLOCKED
 
     def _on_compensate(self, fiber: Fiber, cmd: Compensate) -> Answer:
-        op_id, rec = self._position(fiber, "CONTEXT", "Compensation", cmd.name)
-        fn, value, name, retry = cmd.fn, cmd.value, cmd.name, cmd.retry
+        fn, value, retry = cmd.fn, cmd.value, cmd.retry
+        name = undo_name(fn, cmd.name)
+        if name != cmd.name:  # recorded before undos named their operations: keep those names
+            recorded = self._ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
+            if recorded is not None and recorded.name == cmd.name:
+                name = cmd.name
+        op_id, rec = self._position(fiber, "CONTEXT", "Compensation", name)
         return self._enter_context(
             fiber,
             op_id,
             rec,
             "Compensation",
-            cmd.name,
+            name,
             lambda: (
                 step_body(fn, (value,), retry=retry)
                 if isinstance(fn, StepFunction)
@@ -486,6 +494,14 @@ def _compensate(
         else:
             results.append(CompensationResult(name=name, status="SUCCEEDED", result=result))
     return results
+
+
+def undo_name(undo: Callable[[Any], Any], step_name: str | None) -> str | None:
+    """The name of an undo's operations: a ``@step`` undo's name, else its function's name;
+    a lambda (no name of its own) is named after the step it compensates, ``step_name``."""
+    if isinstance(undo, StepFunction) and undo.name is not None:
+        return undo.name
+    return _fn_name(undo) or step_name
 
 
 @lru_cache(maxsize=4096)

@@ -13,6 +13,11 @@ module holds rules 1-3 and the context half of rule 4:
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
    A context whose code ends must have reached every operation recorded in it, or the
    interpretation stops with ``NonDeterminismError`` there (``_check_reached``).
+4. A virtual child context records nothing: it takes its position (its id names its
+   operations' ids) but nothing may be recorded at that id (``NonDeterminismError``), its
+   operations record the enclosing context's ParentId, and its body runs on every replay. Its
+   start and end are reported to the host as ``VirtualContextEvent``s, only while the code
+   runs new work (never again on a replay of what was reported).
 
 Handlers answer a command with a ``Resume`` (the value to send into the generator, or the
 error to throw at its ``yield``) or with ``BLOCKED`` (the fiber waits; whatever unblocks it
@@ -27,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, Final, final
 
+from ._actions import VirtualContextEvent
 from ._codec import PayloadFormat
 from ._commands import Retry, Step, StepFunction, _fn_name
 from ._errors import (
@@ -187,6 +193,8 @@ class Core:
         #: already reached: built on the first ``replaying`` question (the logger's).
         self._children: dict[str | None, list[Operation]] | None = None
         self._reached: dict[str | None, int] = {}
+        #: Virtual contexts started or ended since the last action (see ``next_action``).
+        self._events: list[VirtualContextEvent] = []
 
     # --- positions and matching ---------------------------------------------------------------
 
@@ -211,6 +219,8 @@ class Core:
         rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
         if rec is None:
             fiber.ran_before = False  # a new command: what follows it is new code
+            if len(self._visited) + self._markers < len(self._recorded):  # replay not over
+                self._check_not_virtual(fiber, op_id, type_, sub_type, name)
             return op_id, None
         if (
             rec.type != type_
@@ -275,6 +285,24 @@ class Core:
             )
         self._visited.add(op_id)
         return rec
+
+    def _check_not_virtual(
+        self, fiber: Fiber, op_id: str, type_: str, sub_type: str, name: str | None
+    ) -> None:
+        """Nothing is recorded at the fiber's new position ``op_id``. Unless a virtual child
+        context was there (rule 4): it records nothing itself, but its first operation or the
+        next position may be recorded. Then the code no longer has it, and it would run anew
+        what the context recorded: ``NonDeterminismError``, before anything runs."""
+        ops = self._ops
+        rec = ops.get(operation_id(op_id, 1)) or ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
+        if rec is not None:
+            recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
+            raise _diverged(
+                fiber,
+                op_id,
+                f"a virtual CONTEXT/RunInChildContext (nothing at its id), then {recorded}",
+                describe(type_, sub_type, name, fiber.parent_id),
+            )
 
     def _recorded_children(self, parent: str | None) -> list[Operation]:
         """The recorded operations (markers aside) whose ParentId is ``parent``, in history
@@ -476,6 +504,71 @@ class Core:
         self._ready.append((Fiber(generator(make_gen), op_id, done), None, None))
         return BLOCKED
 
+    def _enter_virtual(
+        self,
+        fiber: Fiber,
+        sub_type: str,
+        name: str | None,
+        make_gen: Callable[[], Any],
+        serdes: Serdes | None,
+        error_cls: type[OperationError],
+        type_: Any = Any,
+    ) -> Answer:
+        """Run ``make_gen()`` as a virtual child context at the fiber's next position (rule 4):
+        its result and error are what a checkpointed context gives, and nothing is recorded."""
+        fiber.n = n = fiber.n + 1
+        op_id = operation_id(fiber.ctx_id, n)
+        rec = self._ops.get(op_id)
+        if rec is not None:
+            raise _diverged(
+                fiber,
+                op_id,
+                describe(rec.type, rec.sub_type, rec.name, rec.parent_id),
+                f"a virtual CONTEXT/{sub_type} (which records nothing)",
+            )
+        parent_id = fiber.parent_id
+        if not (fiber.ran_before or self._unreached_in(parent_id)):
+            self._virtual_event("START", op_id, parent_id, sub_type, name)
+
+        def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
+            result, err = self._settle_context(
+                op_id, parent_id, sub_type, name, serdes, value, exc, record=False, type_=type_
+            )
+            if not (child.ran_before or self._unreached_in(parent_id)):
+                action = "SUCCEED" if err is None else "FAIL"
+                self._virtual_event(action, op_id, parent_id, sub_type, name, err)
+            if err is not None:
+                self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
+            else:
+                self._ready.append((fiber, result, None))
+
+        child = Fiber(generator(make_gen), op_id, done)
+        child.parent_id = parent_id
+        child.ran_before = fiber.ran_before
+        self._ready.append((child, None, None))
+        return BLOCKED
+
+    def _virtual_event(
+        self,
+        action: Any,
+        op_id: str,
+        parent_id: str | None,
+        sub_type: str,
+        name: str | None,
+        error: ErrorObject | None = None,
+    ) -> None:
+        self._events.append(
+            VirtualContextEvent(
+                action=action,
+                operation_id=op_id,
+                parent_id=parent_id,
+                name=name,
+                sub_type=sub_type,
+                error=error,
+                position=len(self._updates),
+            )
+        )
+
     def _settle_context(
         self,
         op_id: str,
@@ -521,6 +614,25 @@ class Core:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _diverged(fiber: Fiber, op_id: str, recorded: str, requested: str) -> Fatal:
+    """The non-determinism at the fiber's current position ``op_id``, to raise."""
+    parent = fiber.parent_id
+    ctx = "the root context" if parent is None else f"context {parent[:12]}"
+    where = f"operation {fiber.n} of {ctx}"
+    return Fatal(
+        NonDeterminismError(
+            f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
+            f"{recorded} but the code asked for {requested}. A running execution must replay "
+            "the same commands in the same order; guard changed code with Patched(...) or "
+            "start a new execution",
+            operation_id=op_id,
+            position=where,
+            recorded=recorded,
+            requested=requested,
+        )
+    )
 
 
 def describe(type_: str, sub_type: str | None, name: str | None, parent: str | None) -> str:

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import msgspec
 
+from ._actions import VirtualContextEvent
 from ._wire import InvocationOutput, Operation, OperationUpdate
 
 __all__ = [
@@ -121,7 +122,19 @@ class ExecutionInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OperationInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """An operation started or ended by this invocation."""
+    """An operation started or ended by this invocation.
+
+    Attributes:
+        execution_arn: The execution it belongs to.
+        operation_id: Its id.
+        type: ``STEP``, ``WAIT``, ``CALLBACK``, ``CHAINED_INVOKE`` or ``CONTEXT``.
+        sub_type: ``Step``, ``Wait``, ``RunInChildContext``, ``Map``, ...
+        name: Its name, if it has one.
+        parent_id: The id of the context it runs in (None at the top level).
+        virtual: True for a virtual child context (``Child(..., virtual=True)``): nothing is
+            recorded for it, so it gets no ``on_operation_change``; its operations name the
+            enclosing context as their parent.
+    """
 
     execution_arn: str
     operation_id: str
@@ -129,6 +142,7 @@ class OperationInfo(msgspec.Struct, frozen=True, kw_only=True):
     sub_type: str | None
     name: str | None
     parent_id: str | None
+    virtual: bool = False
 
 
 class AttemptInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -307,25 +321,60 @@ class Hooks:
         for op, previous in sorted(changed, key=order):
             emit(self.plugins, "on_operation_change", snapshot(self.arn, op, previous, by_service))
 
-    def sending(self, updates: Iterable[OperationUpdate]) -> None:
-        """Updates about to be checkpointed: the operation start and end hooks."""
-        for u in updates:
+    def sending(
+        self, updates: Sequence[OperationUpdate], events: Sequence[VirtualContextEvent] = ()
+    ) -> None:
+        """Updates about to be checkpointed, and virtual contexts that started or ended among
+        them (each event before the update at its ``position``): the operation start and end
+        hooks, in the order they happened."""
+        pending = list(events)
+        for i, u in enumerate(updates):
+            while pending and pending[0].position <= i:
+                self._virtual(pending.pop(0))
             if u.type == "EXECUTION":
                 continue
-            op = OperationInfo(
-                execution_arn=self.arn,
-                operation_id=u.id,
-                type=u.type,
-                sub_type=u.sub_type,
-                name=u.name,
-                parent_id=u.parent_id,
-            )
-            if u.id not in self.started:
-                self.started.add(u.id)
-                emit(self.plugins, "on_operation_start", op)
-            if u.action in ("SUCCEED", "FAIL"):
-                status = "SUCCEEDED" if u.action == "SUCCEED" else "FAILED"
-                emit(self.plugins, "on_operation_end", op, status)
+            self._op_hooks(u.id, u.type, u.sub_type, u.name, u.parent_id, u.action, False)
+        for event in pending:
+            self._virtual(event)
+
+    def _virtual(self, event: VirtualContextEvent) -> None:
+        self._op_hooks(
+            event.operation_id,
+            "CONTEXT",
+            event.sub_type,
+            event.name,
+            event.parent_id,
+            event.action,
+            True,
+        )
+
+    def _op_hooks(
+        self,
+        op_id: str,
+        type_: str,
+        sub_type: str | None,
+        name: str | None,
+        parent_id: str | None,
+        action: str,
+        virtual: bool,
+    ) -> None:
+        op = OperationInfo(
+            execution_arn=self.arn,
+            operation_id=op_id,
+            type=type_,
+            sub_type=sub_type,
+            name=name,
+            parent_id=parent_id,
+            virtual=virtual,
+        )
+        # a virtual context's START is reported once, by the invocation that entered it
+        first = action == "START" if virtual else op_id not in self.started
+        if first:
+            self.started.add(op_id)
+            emit(self.plugins, "on_operation_start", op)
+        if action in ("SUCCEED", "FAIL"):
+            status = "SUCCEEDED" if action == "SUCCEED" else "FAILED"
+            emit(self.plugins, "on_operation_end", op, status)
 
     def attempt_start(self, task: Any, queued: Sequence[OperationUpdate] = ()) -> AttemptInfo:
         """A step attempt is about to run (``task`` is the interpreter's ``StepTask``);

@@ -19,7 +19,14 @@ durable executions. Rules:
    it end; attempts link to the invocation that ran them.
 4. Status: OK for what succeeded (and for an invocation that suspends), ERROR for what failed,
    UNSET for an operation still running. All spans are INTERNAL.
-5. Times come from ``clock`` (epoch nanoseconds, default ``time.time_ns``); an operation's or the
+5. A virtual child context (``Child(..., virtual=True)``) records nothing, yet gets its span
+   like a recorded one, from the plugin hooks (``OperationInfo.virtual``): in the invocation
+   view, from its start hook to its end hook in the invocation that runs it (an invocation
+   that ends one started earlier opens its span at the end, linked to the first); in the
+   execution view, one span when it ends, from its start as this process saw it (else the
+   start of the invocation that ends it). Its operations record the enclosing context as
+   their parent, so their spans are its siblings, not its children.
+6. Times come from ``clock`` (epoch nanoseconds, default ``time.time_ns``); an operation's or the
    execution's recorded timestamps are widened to contain the spans below them, so a clock that
    differs from the service's never puts a child outside its parent.
 
@@ -120,6 +127,8 @@ class _Execution:
     last_attempt: dict[str, int] = field(default_factory=dict)
     #: per operation id ("" for the workflow), the earliest start and latest end below it
     extents: dict[str, list[int]] = field(default_factory=dict)
+    #: virtual contexts started and not ended yet: when they started (execution view)
+    virtual_starts: dict[str, int] = field(default_factory=dict)
 
     def widen(self, key: str, start: int, end: int) -> None:
         ext = self.extents.get(key)
@@ -347,6 +356,31 @@ class OpenTelemetryPlugin(Plugin):
             self._remember(ex, op.operation_id, _Meta(op.type, op.sub_type, op.name, op.parent_id))
             if self.view == "invocation":
                 self._open(ex, op.operation_id, self._now())
+            elif op.virtual:
+                ex.virtual_starts[op.operation_id] = self._now()
+
+    def on_operation_end(self, op: OperationInfo, status: str) -> None:
+        # A recorded operation's span ends with its snapshot (``on_operation_change``); a
+        # virtual context has none, so its end hook ends it.
+        if not op.virtual:
+            return
+        with self._lock:
+            ex = self._execution(op.execution_arn)
+            meta = self._remember(
+                ex, op.operation_id, _Meta(op.type, op.sub_type, op.name, op.parent_id)
+            )
+            if self.view == "invocation":
+                if op.operation_id not in ex.open:  # started by an earlier invocation
+                    ex.existing.add(op.operation_id)
+                    self._open(ex, op.operation_id, self._now())
+                self._close(ex, op.operation_id, status, None)
+                return
+            end = self._now()
+            start = ex.virtual_starts.pop(op.operation_id, None)
+            if start is None:  # started by an earlier invocation in another process
+                invocation = ex.invocation
+                start = invocation.start_time if invocation is not None else end
+            self._emit_span(ex, op.operation_id, meta, status, start or end, end, None, None)
 
     def on_operation_change(self, op: OperationSnapshot) -> None:
         with self._lock:
@@ -364,32 +398,47 @@ class OpenTelemetryPlugin(Plugin):
         now = self._now()
         start = op.start_timestamp * 1_000_000 if op.start_timestamp is not None else now
         end = op.end_timestamp * 1_000_000 if op.end_timestamp is not None else now
-        ext = ex.extents.pop(op.operation_id, None)
+        self._emit_span(ex, op.operation_id, _meta_of(op), op.status, start, end, op.attempt,
+                        _why(op))  # fmt: skip
+
+    def _emit_span(
+        self,
+        ex: _Execution,
+        op_id: str,
+        meta: _Meta,
+        status: str,
+        start: int,
+        end: int,
+        attempt: int | None,
+        why: str | None,
+    ) -> None:
+        """The execution view's one span of an operation that ended (times in ns)."""
+        ext = ex.extents.pop(op_id, None)
         if ext is not None:
             # a recorded start within 1 ms before the first span below it is that start
             # rounded down to the millisecond: keep the precise one
             start = ext[0] if 0 <= ext[0] - start < 1_000_000 else min(start, ext[0])
             end = max(end, ext[1])
         end = max(start, end)
-        parent_key = op.parent_id or ""
+        parent_key = meta.parent_id or ""
         ex.widen(parent_key, start, end)
-        parent_id = _span_id(ex.arn, f"op\0{op.parent_id}" if op.parent_id else "workflow")
-        attrs = self._op_attributes(ex, op.operation_id, _meta_of(op))
-        attrs["durable.operation.status"] = op.status
-        if op.type == "STEP":
-            number = ex.last_attempt.get(op.operation_id, op.attempt)
+        parent_id = _span_id(ex.arn, f"op\0{meta.parent_id}" if meta.parent_id else "workflow")
+        attrs = self._op_attributes(ex, op_id, meta)
+        attrs["durable.operation.status"] = status
+        if meta.type == "STEP":
+            number = ex.last_attempt.get(op_id, attempt)
             if number:
                 attrs["durable.attempt.number"] = number
         links = [ex.invocation.get_span_context()] if ex.invocation is not None else []
         span = self._start(
-            op.name or op.type,
+            meta.name or meta.type,
             self._context(ex, parent_id),
             start,
             attrs,
             [self._api.Link(ctx) for ctx in links],
-            _span_id(ex.arn, f"op\0{op.operation_id}"),
+            _span_id(ex.arn, f"op\0{op_id}"),
         )
-        self._end(span, op.status == "SUCCEEDED", end, _why(op))
+        self._end(span, status == "SUCCEEDED", end, why)
 
     def on_attempt_start(self, attempt: AttemptInfo) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ from ._actions import RunTasks as RunTasks
 from ._actions import StepTask as StepTask
 from ._actions import Succeeded as Succeeded
 from ._actions import Suspended as Suspended
+from ._actions import VirtualContextEvent as VirtualContextEvent
 from ._actions import WaitForTasks as WaitForTasks
 from ._driver import invoke as invoke
 from ._driver import invoke_async as invoke_async
@@ -89,6 +90,7 @@ __all__ = [
     "Succeeded",
     "Suspended",
     "Timer",
+    "VirtualContextEvent",
     "WaitDetails",
     "WaitForTasks",
     "WaitOptions",

@@ -151,6 +151,7 @@ SUBPACKAGES = {
         "Succeeded",
         "Suspended",
         "Timer",
+        "VirtualContextEvent",
         "WaitDetails",
         "WaitForTasks",
         "WaitOptions",

@@ -97,9 +97,11 @@ class ParallelNode(msgspec.Struct, frozen=True, tag="parallel"):
 
 
 class ChildNode(msgspec.Struct, frozen=True, tag="child"):
-    """A ``Child`` context running ``body``; its result is the body's result."""
+    """A ``Child`` context running ``body``; its result is the body's result. ``virtual``:
+    a virtual child context (``Child(..., virtual=True)``), which records nothing itself."""
 
     body: list[Node]
+    virtual: bool = False
 
 
 Node = StepNode | WaitNode | CallbackNode | MapNode | ParallelNode | ChildNode
@@ -196,7 +198,7 @@ def _run(nodes: Sequence[Node], path: str) -> Generator[Any, Any, list[Any]]:
             batch = yield dg.Parallel(branches, name=name, completion=dg.Completion.all_completed())
             out.append([i.result if i.succeeded else "failed" for i in batch.items])
         else:
-            out.append((yield dg.Child(_child, (node.body, name), name=name)))
+            out.append((yield dg.Child(_child, (node.body, name), name=name, virtual=node.virtual)))
     return out
 
 
@@ -318,7 +320,7 @@ def programs(
         if "parallel" in nest:
             options.append(st.builds(ParallelNode, branches=st.lists(body, min_size=1, max_size=3)))
         if "child" in nest:
-            options.append(st.builds(ChildNode, body=body))
+            options.append(st.builds(ChildNode, body=body, virtual=st.booleans()))
         return st.one_of(*options)
 
     node = st.recursive(leaf, extend, max_leaves=max_leaves)

@@ -80,11 +80,7 @@ VIEWS: Final[dict[str, tuple[tuple[OtelView, str], ...]]] = {
 }
 
 #: Requirements durable_gen cannot meet, with the reason (they count as failed).
-UNSUPPORTED: Final = {
-    "virtual-context": "durable_gen has no unrecorded child context to give a span to "
-    "(`yield from` runs inline without an operation; flat Map/Parallel items are not "
-    "RunInChildContext operations)",
-}
+UNSUPPORTED: Final[dict[str, str]] = {}
 
 
 @dataclass

@@ -246,6 +246,15 @@ def _long_target(event: Any) -> Generator[Any, Any, Any]:
     return "target-complete"
 
 
+def _virtual_body() -> Generator[Any, Any, str]:
+    yield from ()  # nothing durable: the context itself is what the spans show
+    return "virtual-complete"
+
+
+def virtual_context(event: Any) -> Generator[Any, Any, Any]:
+    return (yield dg.Child(_virtual_body, name="otel-virtual-context", virtual=True))
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "success": lambda: Scenario(success),
     "wait-resume": lambda: Scenario(wait_resume),
@@ -277,4 +286,5 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "long-chained-invoke": lambda: Scenario(
         chained_invoke("otel-long-invoke", "otel-long-target"), {"otel-long-target": _long_target}
     ),
+    "virtual-context": lambda: Scenario(virtual_context),
 }
