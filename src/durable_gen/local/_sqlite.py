@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, Literal
@@ -37,14 +37,17 @@ import msgspec
 from .._errors import StoreError
 from ._dbstore import (
     CALL,
-    INVOCATION,
+    DELETE_TASK,
+    INSERT_EVENT,
+    UPSERT_CALLBACK,
     LeaseLostError,
-    SqlReads,
+    SqlStore,
     StoreUnavailableError,
     TransactionLock,
     alive,
+    lease_lost,
+    like_prefix,
     new_owner,
-    reset_invocation,
     task_function,
     upgrade_schema,
     wall_ms,
@@ -131,7 +134,7 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 # --- the store --------------------------------------------------------------------------------
 
 
-class SqliteStore(SqlReads):
+class SqliteStore(SqlStore):
     """An ``ExecutionStore`` in a SQLite file (WAL): durable, and shared by processes.
 
     Args:
@@ -150,6 +153,11 @@ class SqliteStore(SqlReads):
         >>> with SqliteStore("durable.db") as store:  # doctest: +SKIP
         ...     service = LocalService(store=store)
     """
+
+    _UPSERT_TASK = (
+        "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
+        "VALUES (?, ?, ?, ?, ?)"
+    )
 
     def __init__(
         self,
@@ -231,6 +239,9 @@ class SqliteStore(SqlReads):
         self.group_commit = False
         self._lane.suffix = ""
 
+    def _lease_until(self) -> tuple[str, int]:
+        return "?", wall_ms() + self.lease_ms
+
     def clone(self) -> SqliteStore:
         """A new store on the same file, with its own connection and lease owner."""
         return SqliteStore(
@@ -239,12 +250,6 @@ class SqliteStore(SqlReads):
             timeout=self._timeout,
             lease_seconds=self.lease_ms / 1000,
         )
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -477,10 +482,7 @@ class SqliteStore(SqlReads):
                     "SELECT invoking, lease_owner FROM executions WHERE arn = ?", (arn,)
                 ).fetchone()
                 if row is not None and row[0] and row[1] != self.owner:
-                    raise LeaseLostError(
-                        f"the invocation of {arn} outlived its lease and {row[1]} took the "
-                        "execution over; this invocation's outcome is dropped"
-                    )
+                    raise lease_lost(arn, row[1])
             conn.execute(
                 "UPDATE executions SET header = ?5, status = ?6, "
                 "lease_owner = CASE WHEN ?1 = 0 THEN NULL WHEN invoking = 0 THEN ?2 "
@@ -501,30 +503,22 @@ class SqliteStore(SqlReads):
                 (arn, op.id, op.type, op.status, _encode_json(op)),
             )
             if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
-                conn.execute(
-                    "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, CALL, op.id),
-                )
+                conn.execute(DELETE_TASK, (arn, CALL, op.id))
         if change.events:
             conn.executemany(
-                "INSERT INTO events (arn, event_id, body) VALUES (?, ?, ?)",
+                INSERT_EVENT,
                 [(arn, event.event_id, _encode_json(event)) for event in change.events],
             )
         if change.callbacks:
-            conn.executemany(
-                "INSERT OR REPLACE INTO callbacks (callback_id, arn, op_id, heartbeat_seconds) "
-                "VALUES (?, ?, ?, ?)",
-                change.callbacks,
-            )
+            conn.executemany(UPSERT_CALLBACK, change.callbacks)
         if change.cancelled:
             conn.executemany(
-                "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
+                DELETE_TASK,
                 [(arn, kind, op_id) for kind, op_id in change.cancelled],
             )
         for task in change.tasks:
             conn.execute(
-                "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
-                "VALUES (?, ?, ?, ?, ?)",
+                self._UPSERT_TASK,
                 (arn, task.kind, task.op_id, task.due_ms, task_function(ex, task)),
             )
         if change.cancel_all:
@@ -550,70 +544,19 @@ class SqliteStore(SqlReads):
             row = conn.execute(sql + " ORDER BY due_ms, rowid LIMIT 1", params).fetchone()
         return None if row is None else Task(*row)
 
-    def claim(self, task: Task) -> bool:
-        """Take ``task``: delete it (or lease it, for a ``call``) if it is still scheduled."""
-        key = (task.arn, task.kind, task.op_id, task.due_ms)
-        where = "arn = ? AND kind = ? AND op_id = ? AND due_ms = ? AND lease_owner IS NULL"
-        with self._tx() as conn:
-            if task.kind == CALL:
-                cursor = conn.execute(
-                    f"UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE {where}",
-                    (self.owner, wall_ms() + self.lease_ms, *key),
-                )
-            else:
-                cursor = conn.execute(f"DELETE FROM tasks WHERE {where}", key)
-            return cursor.rowcount == 1
-
     # --- leases -------------------------------------------------------------------------------
 
     def renew_leases(self) -> int:
         """Extend every lease this store holds by ``lease_seconds``; returns how many."""
         until = wall_ms() + self.lease_ms
         mine = "lease_owner = ?2 OR lease_owner LIKE ?3 ESCAPE '\\'"
-        params = (until, self._owner, _like_escape(self._owner) + "/%")
+        params = (until, self._owner, like_prefix(self._owner + "/"))
         with self._tx() as conn:
             n = conn.execute(
                 f"UPDATE executions SET lease_until = ?1 WHERE invoking = 1 AND ({mine})", params
             ).rowcount
             n += conn.execute(f"UPDATE tasks SET lease_until = ?1 WHERE {mine}", params).rowcount
         return n
-
-    def release_leases(self) -> int:
-        """Give up every invocation and call this store holds; they are due again at once.
-
-        A worker calls it when it stopped driving them without ending them (the database
-        failed under a running invocation), so that they need not wait for the lease to
-        expire. Returns how many were released.
-        """
-        with self._tx() as conn:
-            arns = conn.execute(
-                "SELECT arn FROM executions WHERE invoking = 1 AND lease_owner = ?", (self.owner,)
-            ).fetchall()
-            for (arn,) in arns:
-                self._reset(conn, arn)
-            calls = conn.execute(
-                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-                (self.owner,),
-            ).rowcount
-        return len(arns) + calls
-
-    def _reset(self, conn: sqlite3.Connection, arn: str) -> None:
-        """Forget the invocation of ``arn`` in flight and schedule a new one."""
-        ex = self.load(arn)
-        if ex is None:
-            return
-        reset_invocation(ex)
-        conn.execute(
-            "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
-            "lease_until = NULL WHERE arn = ?",
-            (_encode_header(ex), arn),
-        )
-        if ex.status == "RUNNING":
-            conn.execute(
-                "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
-                "VALUES (?, ?, '', ?, ?)",
-                (arn, INVOCATION, wall_ms(), ex.function_name),
-            )
 
     def _is_mine(self, owner: str | None) -> bool:
         """Whether ``owner`` is this store, in any of the threads that share it."""
@@ -633,57 +576,7 @@ class SqliteStore(SqlReads):
         ).fetchall():
             if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
                 continue
-            ex = self.load(arn)
-            if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
-                conn.execute(
-                    "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, CALL, op_id),
-                )
-            else:
-                conn.execute(
-                    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
-                    "WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, CALL, op_id),
-                )
-
-    # --- beyond the protocol: serving, workflows, queries -------------------------------------
-
-    def serve(self, function_names: Iterable[str] | None) -> None:
-        """Run invocations and calls only of these functions (None: of all, the default).
-
-        A process serves the functions it registered; tasks of the others stay scheduled for
-        a process that can run them. Timers are served in every case.
-        """
-        self._serving = None if function_names is None else tuple(sorted(set(function_names)))
-
-    def register_workflow(self, function_name: str, import_path: str) -> None:
-        """Remember that ``function_name`` is the workflow at ``import_path`` (module:qualname)."""
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO workflows (function_name, import_path) VALUES (?, ?)",
-                (function_name, import_path),
-            )
-
-    def resolve(self, ref: str) -> list[str]:
-        """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
-        like = _like_escape(ref) + "%"
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT arn FROM executions WHERE arn = ?1 UNION SELECT arn FROM executions "
-                "WHERE (execution_id LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\') "
-                "AND NOT EXISTS (SELECT 1 FROM executions WHERE arn = ?1)",
-                (ref, like),
-            ).fetchall()
-        return sorted(str(arn) for (arn,) in rows)
-
-    def next_due_ms(self) -> int | None:
-        """When the earliest served task is due (epoch ms on the engine's clock), if any."""
-        task = self.next_task()
-        return None if task is None else task.due_ms
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            self._release_call(conn, arn, op_id)
 
 
 def _create_private(path: Path) -> None:
