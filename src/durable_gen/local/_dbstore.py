@@ -259,6 +259,8 @@ class SqlReads:
     _NO_LIMIT: ClassVar[int | None] = -1
     #: The column that orders tasks due at the same time by when they were scheduled.
     _TASK_SEQ: ClassVar[str] = "rowid"
+    #: Selects the rows of ``operations`` and ``events`` of the execution whose ARN is ``?``.
+    _OF_EXECUTION: ClassVar[str] = "arn = ?"
 
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -285,7 +287,7 @@ class SqlReads:
 
     def lookup(self, arn: str) -> Callable[[str], Operation | None]:
         """A function from operation id to the current operation of execution ``arn``."""
-        sql = self._q("SELECT body FROM operations WHERE arn = ? AND id = ?")
+        sql = self._q(f"SELECT body FROM operations WHERE {self._OF_EXECUTION} AND id = ?")
         read = self._read
 
         def get(op_id: str) -> Operation | None:
@@ -298,7 +300,8 @@ class SqlReads:
     def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
         """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
         rows = self._all(
-            "SELECT body FROM operations WHERE arn = ? AND position >= ? ORDER BY position LIMIT ?",
+            f"SELECT body FROM operations WHERE {self._OF_EXECUTION} AND position >= ? "
+            "ORDER BY position LIMIT ?",
             (arn, start, self._NO_LIMIT if limit is None else limit),
         )
         return [_decode_operation(body) for (body,) in rows]
@@ -306,13 +309,16 @@ class SqlReads:
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
         row = self._one(
-            "SELECT COALESCE(MAX(position) + 1, 0) FROM operations WHERE arn = ?", (arn,)
+            f"SELECT COALESCE(MAX(position) + 1, 0) FROM operations WHERE {self._OF_EXECUTION}",
+            (arn,),
         )
         return 0 if row is None else int(row[0])
 
     def events(self, arn: str) -> list[Event]:
         """The history events of ``arn``, in EventId order."""
-        rows = self._all("SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,))
+        rows = self._all(
+            f"SELECT body FROM events WHERE {self._OF_EXECUTION} ORDER BY event_id", (arn,)
+        )
         return [_decode_event(body) for (body,) in rows]
 
     def find_callback(self, callback_id: str) -> CallbackEntry | None:
@@ -341,7 +347,8 @@ class SqlReads:
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
         """How many operations of ``arn`` there are of each (type, status)."""
         rows = self._all(
-            "SELECT type, status, COUNT(*) FROM operations WHERE arn = ? GROUP BY type, status",
+            f"SELECT type, status, COUNT(*) FROM operations WHERE {self._OF_EXECUTION} "
+            "GROUP BY type, status",
             (arn,),
         )
         return {(str(kind), str(status)): int(n) for kind, status, n in rows}
