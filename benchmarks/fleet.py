@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from typing import Any
 
 from durable_gen.local import Worker
 
-from .sqlite_throughput import sequential, short
+from .sqlite_throughput import sequential, short, sqlite_floor
 
 __all__ = ["main"]
 
@@ -56,6 +55,11 @@ class Databases:
         assert self.cluster is not None
         return self.cluster.create_database("bench")
 
+    @property
+    def directory(self) -> str:
+        """Where the SQLite files are."""
+        return self._tmp.name
+
     def close(self) -> None:
         if self.cluster is not None:
             self.cluster.remove()
@@ -67,20 +71,9 @@ class Databases:
 
 def floor(kind: str, dbs: Databases, n: int = 200) -> float:
     """Commits per second of one INSERT per transaction: the most a durable step can do."""
-    url = dbs.new(kind)
     if kind == "sqlite":
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE t (i INTEGER)")
-        started = time.perf_counter()
-        for i in range(n):
-            conn.execute("BEGIN")
-            conn.execute("INSERT INTO t VALUES (?)", (i,))
-            conn.execute("COMMIT")
-        elapsed = time.perf_counter() - started
-        conn.close()
-        return n / elapsed
+        return sqlite_floor(dbs.directory, n)
+    url = dbs.new(kind)
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as pg:
