@@ -77,6 +77,7 @@ _UPSERT_OPERATION: Final = (
     "ON CONFLICT (ex, id) DO UPDATE SET status = excluded.status, body = excluded.body"
 )
 _INSERT_EVENT: Final = "INSERT INTO events (ex, event_id, body) VALUES (?, ?, ?)"
+_INSERT_TWO_EVENTS: Final = "INSERT INTO events (ex, event_id, body) VALUES (?, ?, ?), (?, ?, ?)"
 _UPDATE_HEADER: Final = "UPDATE executions SET header = ?, status = ? WHERE arn = ?"
 _START_INVOCATION: Final = (
     "UPDATE executions SET header = ?, status = ?, invoking = 1, lease_owner = ?, "
@@ -607,11 +608,26 @@ class SqliteStore(SqlStore):
             conn.execute(_UPSERT_OPERATION, (seq, op.id, op.type, op.status, _encode_json(op)))
             if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
                 conn.execute(DELETE_TASK, (arn, CALL, op.id))
-        if change.events:
-            conn.executemany(
-                _INSERT_EVENT,
-                [(seq, event.event_id, _encode_json(event)) for event in change.events],
-            )
+        if change.raw_events:
+            events = change.events
+            if len(events) == 2:  # a step's START and outcome: one statement for both
+                first, second = events
+                conn.execute(
+                    _INSERT_TWO_EVENTS,
+                    (
+                        seq,
+                        first.event_id,
+                        _encode_json(first),
+                        seq,
+                        second.event_id,
+                        _encode_json(second),
+                    ),
+                )
+            else:
+                conn.executemany(
+                    _INSERT_EVENT,
+                    [(seq, event.event_id, _encode_json(event)) for event in events],
+                )
         if change.callbacks:
             conn.executemany(UPSERT_CALLBACK, change.callbacks)
         if change.cancelled:
