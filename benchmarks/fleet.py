@@ -9,6 +9,10 @@ together compare; when the two floors differ widely, the row's ratio to the floo
 - durable steps per second with 1, 8 and 64 executions of 20 steps running at once on one
   worker (ours: ``Worker(concurrency=N)``; DBOS: ``DBOS.start_workflow`` N times).
 
+``--long`` prints instead what one step costs in one execution as it grows: one workflow of
+1,000, 10,000 and 100,000 sequential steps (``--sizes`` to choose), ours only, on SQLite FULL
+and on Postgres, in microseconds per step, each run between two floor measurements.
+
 The floor is one ``INSERT`` and ``COMMIT`` per step on the same kind of store: a SQLite file in
 WAL mode with ``synchronous=FULL``, or the Postgres server (``fsync`` and
 ``synchronous_commit`` on). The Postgres server is a throwaway cluster on 127.0.0.1 started
@@ -17,13 +21,13 @@ root:
 
     python -m benchmarks.fleet            # everything: several minutes
     python -m benchmarks.fleet --quick    # 100 steps, 200 executions, 1 and 8 at once
+    python -m benchmarks.fleet --long     # cost per step at 1k, 10k and 100k steps
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -32,7 +36,7 @@ from typing import Any
 
 from durable_gen.local import Worker
 
-from .sqlite_throughput import sequential, short
+from .sqlite_throughput import sequential, short, sqlite_floor
 
 __all__ = ["main"]
 
@@ -56,6 +60,11 @@ class Databases:
         assert self.cluster is not None
         return self.cluster.create_database("bench")
 
+    @property
+    def directory(self) -> str:
+        """Where the SQLite files are."""
+        return self._tmp.name
+
     def close(self) -> None:
         if self.cluster is not None:
             self.cluster.remove()
@@ -67,20 +76,9 @@ class Databases:
 
 def floor(kind: str, dbs: Databases, n: int = 200) -> float:
     """Commits per second of one INSERT per transaction: the most a durable step can do."""
-    url = dbs.new(kind)
     if kind == "sqlite":
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE t (i INTEGER)")
-        started = time.perf_counter()
-        for i in range(n):
-            conn.execute("BEGIN")
-            conn.execute("INSERT INTO t VALUES (?)", (i,))
-            conn.execute("COMMIT")
-        elapsed = time.perf_counter() - started
-        conn.close()
-        return n / elapsed
+        return sqlite_floor(dbs.directory, n)
+    url = dbs.new(kind)
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as pg:
@@ -131,6 +129,39 @@ def ours_concurrent(url: str, executions: int, steps: int) -> float:
     for result in results:
         _expect(result, str(steps))
     return executions * steps / elapsed
+
+
+def ours_step_cost(url: str, n: int) -> tuple[float, float]:
+    """Wall and process CPU microseconds per step of one workflow of ``n`` steps."""
+    with Worker(url) as worker:
+        name = worker.register(sequential)
+        arn = worker.service.start(name, str(n))
+        started, cpu = time.perf_counter(), time.process_time()
+        record = worker.drive(arn)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    _expect(record.result, str(n))
+    return elapsed / n * 1e6, cpu / n * 1e6
+
+
+def long_rows(dbs: Databases, kinds: list[str], sizes: list[int]) -> None:
+    """Print what a step costs in one execution of each size, on each kind of store."""
+    print(
+        "| store | steps in the execution | µs per step | CPU µs per step "
+        "| floor before / after (commits/s) | floor µs per commit (mean) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for kind in kinds:
+        store = "SQLite FULL" if kind == "sqlite" else "Postgres"
+        for n in sizes:
+            before = floor(kind, dbs)
+            wall, cpu = ours_step_cost(dbs.new(kind), n)
+            after = floor(kind, dbs)
+            per_commit = 2e6 / (before + after)
+            print(
+                f"| {store} | {n:,} | {wall:,.0f} | {cpu:,.0f} "
+                f"| {before:,.0f} / {after:,.0f} | {per_commit:,.0f} |",
+                flush=True,
+            )
 
 
 # --- DBOS -------------------------------------------------------------------------------------
@@ -207,6 +238,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--ours-only", action="store_true", help="skip DBOS")
+    parser.add_argument(
+        "--long", action="store_true", help="cost per step of one growing execution instead"
+    )
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help="with --long: the execution sizes, comma-separated (default 1000,10000,100000)",
+    )
+    parser.add_argument(
+        "--stores", default="sqlite,postgres", help="with --long: sqlite, postgres or both"
+    )
     args = parser.parse_args(argv)
     # Stopped with SIGTERM, still remove the throwaway cluster (the finally below).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
@@ -222,6 +264,13 @@ def main(argv: list[str] | None = None) -> None:
     concurrency = (1, 8) if args.quick else (1, 8, 64)
     dbs = Databases()
     kinds = ["sqlite"] + (["postgres"] if dbs.cluster is not None else [])
+    if args.long:
+        try:
+            wanted = [k for k in kinds if k in args.stores.split(",")]
+            long_rows(dbs, wanted, [int(size) for size in args.sizes.split(",")])
+        finally:
+            dbs.close()
+        return
     print(
         "| workload | unit | durable_gen | DBOS | ratio "
         "| floor before / after (commits/s) | ours / mean floor |"

@@ -11,11 +11,24 @@ from the start of the execution to its completion. It uses the emulator harness 
 ``tests/integration/aws``, so run the module from the repository root:
 
     python -m benchmarks.sqlite_throughput
+
+``python -m benchmarks.sqlite_throughput --floor`` instead sets one execution of 1,000 steps on
+SQLite FULL beside the disk's fsync floor (``sqlite_floor``: one INSERT and COMMIT per
+transaction, WAL, FULL), measured right before and right after each run, over several rounds:
+steps per second, user and system CPU per step, and the run's share of the floor around it,
+as medians with the lowest and highest. ``--against DIR`` interleaves the same runs of another
+checkout (its ``src``), for a before/after comparison in one run.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,7 +39,7 @@ import durable_gen as dg
 from durable_gen.local import SqliteStore, Worker
 from durable_gen.local._sqlite import Synchronous
 
-__all__ = ["measure", "measure_emulator", "measure_executions"]
+__all__ = ["measure", "measure_emulator", "measure_executions", "sqlite_floor"]
 
 
 @dg.step
@@ -110,6 +123,93 @@ def measure_emulator(n_steps: int) -> float:
     return n_steps / elapsed
 
 
+def sqlite_floor(directory: str | os.PathLike[str], n: int = 200) -> float:
+    """Commits per second of one INSERT per transaction on a fresh SQLite file in
+    ``directory`` (WAL, ``synchronous=FULL``): the most a durable step can do on this disk."""
+    path = Path(directory) / f"floor-{time.time_ns()}.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (i INTEGER)")
+        started = time.perf_counter()
+        for i in range(n):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO t VALUES (?)", (i,))
+            conn.execute("COMMIT")
+        return n / (time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
+#: One run, in a process of its own (so that another checkout can be imported): prints JSON.
+_ONE_RUN = """
+import json, os, sys, time
+from pathlib import Path
+from durable_gen.local import SqliteStore, Worker
+from benchmarks.sqlite_throughput import sequential
+n, directory = int(sys.argv[1]), sys.argv[2]
+store = SqliteStore(Path(directory) / f"run-{time.time_ns()}.db", synchronous="FULL")
+with Worker(store) as worker:
+    name = worker.register(sequential)
+    arn = worker.service.start(name, str(n))
+    t0, c0 = time.perf_counter(), os.times()
+    record = worker.drive(arn)
+    elapsed, c1 = time.perf_counter() - t0, os.times()
+store.close()
+assert record.result == str(n), record
+print(json.dumps({"rate": n / elapsed, "user": (c1.user - c0.user) / n * 1e6,
+                  "system": (c1.system - c0.system) / n * 1e6}))
+"""
+
+
+def against_floor(trees: dict[str, str], rounds: int = 7, n_steps: int = 1000) -> str:
+    """One execution of ``n_steps`` steps on SQLite FULL per tree and round, interleaved, with
+    the fsync floor measured right before and after each run; a Markdown table."""
+    found: dict[str, dict[str, list[float]]] = {
+        tree: {"rate": [], "user": [], "system": [], "share": []} for tree in trees
+    }
+    floors: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="dg-bench-floor-", dir=os.getcwd()) as tmp:
+        for _ in range(rounds):
+            for tree, root in trees.items():
+                before = sqlite_floor(tmp)
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join([f"{root}/src", root]))
+                out = subprocess.run(
+                    [sys.executable, "-c", _ONE_RUN, str(n_steps), tmp],
+                    env=env,
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                after = sqlite_floor(tmp)
+                floors += [before, after]
+                run = json.loads(out)
+                for key in ("rate", "user", "system"):
+                    found[tree][key].append(run[key])
+                found[tree]["share"].append(run["rate"] / ((before + after) / 2))
+
+    def spread(values: list[float], fmt: str) -> str:
+        ordered = sorted(values)
+        mid = statistics.median(ordered)
+        return f"{mid:{fmt}} ({ordered[0]:{fmt}} to {ordered[-1]:{fmt}})"
+
+    lines = [
+        f"One execution of {n_steps:,} steps, SQLite FULL, {rounds} rounds interleaved; "
+        f"floor {spread(floors, ',.0f')} commits/s. Medians (lowest to highest).",
+        "",
+        "| code | steps/s | user CPU µs/step | system CPU µs/step | share of the floor |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for tree, got in found.items():
+        lines.append(
+            f"| {tree} | {spread(got['rate'], ',.0f')} | {spread(got['user'], '.0f')} "
+            f"| {spread(got['system'], '.0f')} | {spread(got['share'], '.0%')} |"
+        )
+    return "\n".join(lines)
+
+
 def _check(record: Any, result: str) -> None:
     if record.status != "SUCCEEDED" or record.result != result:
         raise AssertionError(f"the benchmark workflow ended {record.status}: {record.result}")
@@ -124,11 +224,25 @@ def _median(run: Callable[[], float], repeat: int = REPEAT) -> float:
     return statistics.median(run() for _ in range(repeat))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Print the throughput table, then the SQLite comparison against AWS's emulator.
 
-    Every figure is the median of ``REPEAT`` runs.
+    Every figure is the median of ``REPEAT`` runs. With ``--floor``, the table of one
+    execution beside the fsync floor instead.
     """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--floor", action="store_true", help="one execution beside the floor")
+    parser.add_argument("--rounds", type=int, default=7, help="with --floor: rounds")
+    parser.add_argument("--steps", type=int, default=1000, help="with --floor: steps")
+    parser.add_argument("--against", metavar="DIR", help="with --floor: another checkout too")
+    args = parser.parse_args(argv)
+    if args.floor:
+        here = str(Path(__file__).resolve().parent.parent)
+        trees = {"this checkout": here}
+        if args.against:
+            trees[f"{args.against}"] = str(Path(args.against).resolve())
+        print(against_floor(trees, args.rounds, args.steps))
+        return
     print("| workload | per second |")
     print("| --- | ---: |")
     for sync in ("FULL", "NORMAL"):

@@ -384,7 +384,14 @@ class _StepThreads:
             cls._live = weakref.ref(live)
         return live
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        portal: Callable[[], anyio.from_thread.BlockingPortal] | None = None,
+        pool: Callable[[], cf.Executor] | None = None,
+    ) -> None:
+        #: The host's event loop for async steps, and its pool for sync ones (both its own).
+        self.portal = portal
+        self._host_pool = pool
         self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
         self._watchdog: _Watchdog | None = None
         self._watchdogs: list[_Watchdog] = []  # zero or one; shared with the finalizer
@@ -408,6 +415,8 @@ class _StepThreads:
         return result
 
     def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
+        if self._host_pool is not None:
+            return self._host_pool().submit(fn, task)
         if not self._pools:
             self._pools.append(
                 cf.ThreadPoolExecutor(
@@ -415,6 +424,24 @@ class _StepThreads:
                 )
             )
         return self._pools[0].submit(fn, task)
+
+
+#: The step threads of handlers whose host runs their steps, by (portal, pool).
+_HOSTED: weakref.WeakValueDictionary[tuple[object, object], _StepThreads]
+_HOSTED = weakref.WeakValueDictionary()
+_HOSTED_LOCK = threading.Lock()
+
+
+def _hosted(
+    portal: Callable[[], anyio.from_thread.BlockingPortal] | None,
+    pool: Callable[[], cf.Executor] | None,
+) -> _StepThreads:
+    """The step threads that handlers given this ``portal`` and ``pool`` share."""
+    with _HOSTED_LOCK:
+        threads = _HOSTED.get((portal, pool))
+        if threads is None:
+            threads = _HOSTED[(portal, pool)] = _StepThreads(portal, pool)
+        return threads
 
 
 class _Watchdog:
@@ -517,6 +544,8 @@ class _Workers:
     def _start(self, task: StepTask, limit: tuple[float, str] | None) -> cf.Future[_Result] | None:
         inv = self._inv
         if task.is_async:
+            if self._portal is None and self._threads.portal is not None:
+                self._portal = self._threads.portal()  # the host's loop: not closed here
             if self._portal is None:
                 self._stack = contextlib.ExitStack()
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
@@ -791,11 +820,19 @@ def make_handler(
     clock: Callable[[], float] | None = None,
     payload_format: PayloadFormat = "json",
     start_window: float | None = START_WINDOW,
+    portal: Callable[[], anyio.from_thread.BlockingPortal] | None = None,
+    pool: Callable[[], cf.Executor] | None = None,
 ) -> InvocationHandler:
     """An ``InvocationHandler`` that runs ``workflow`` against ``service`` (see ``invoke``).
 
     The handler holds its worker threads from one invocation to the next (starting threads
     costs more than a short step); they are shut down once no handler or invocation holds them.
+
+    A host that drives many invocations at once (a worker) may run their steps itself:
+    ``portal`` returns the anyio blocking portal whose event loop runs every async step, and
+    ``pool`` the executor of the sync steps that run concurrently (a lone sync step runs in
+    the invoking thread). Each is called when a step first needs it; the host starts and
+    shuts them down. Handlers given the same ``portal`` and ``pool`` share one watchdog thread.
 
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
@@ -805,7 +842,7 @@ def make_handler(
     check_mode(checkpointing)
     check_payload_format(payload_format)
     window = _check_window(start_window)
-    threads = _StepThreads.acquire()
+    threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)
 
     def handler(event: InvocationInput) -> InvocationOutput:
         inv = _Invocation(

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Final, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 import msgspec
 
@@ -25,13 +25,19 @@ from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 
 __all__ = [
     "CALL",
+    "DELETE_TASK",
+    "INSERT_EVENT",
+    "UPSERT_CALLBACK",
     "DatabaseStore",
     "INVOCATION",
     "LeaseLostError",
     "SqlReads",
+    "SqlStore",
     "StoreUnavailableError",
     "TransactionLock",
     "alive",
+    "lease_lost",
+    "like_prefix",
     "new_owner",
     "reset_invocation",
     "task_function",
@@ -186,6 +192,19 @@ def reset_invocation(ex: StoredExecution) -> None:
     ex.reinvoke = False
 
 
+def like_prefix(text: str) -> str:
+    """A ``LIKE ... ESCAPE '\\'`` pattern matching what starts with ``text``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def lease_lost(arn: str, holder: object) -> LeaseLostError:
+    """The error of a commit that would end an invocation whose lease ``holder`` took."""
+    return LeaseLostError(
+        f"the invocation of {arn} outlived its lease and {holder} took the execution over; "
+        "this invocation's outcome is dropped"
+    )
+
+
 def wall_ms() -> int:
     """This host's wall clock, epoch milliseconds."""
     return time.time_ns() // 1_000_000
@@ -216,6 +235,7 @@ def same_host_prefix() -> str:
     return f"{_OWNER_HOST}:"
 
 
+_encode_header = msgspec.msgpack.Encoder().encode
 _decode_operation = msgspec.json.Decoder(Operation).decode
 _decode_event = msgspec.json.Decoder(Event).decode
 
@@ -239,6 +259,8 @@ class SqlReads:
     _NO_LIMIT: ClassVar[int | None] = -1
     #: The column that orders tasks due at the same time by when they were scheduled.
     _TASK_SEQ: ClassVar[str] = "rowid"
+    #: Selects the rows of ``operations`` and ``events`` of the execution whose ARN is ``?``.
+    _OF_EXECUTION: ClassVar[str] = "arn = ?"
 
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -265,7 +287,7 @@ class SqlReads:
 
     def lookup(self, arn: str) -> Callable[[str], Operation | None]:
         """A function from operation id to the current operation of execution ``arn``."""
-        sql = self._q("SELECT body FROM operations WHERE arn = ? AND id = ?")
+        sql = self._q(f"SELECT body FROM operations WHERE {self._OF_EXECUTION} AND id = ?")
         read = self._read
 
         def get(op_id: str) -> Operation | None:
@@ -278,7 +300,8 @@ class SqlReads:
     def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
         """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
         rows = self._all(
-            "SELECT body FROM operations WHERE arn = ? AND position >= ? ORDER BY position LIMIT ?",
+            f"SELECT body FROM operations WHERE {self._OF_EXECUTION} AND position >= ? "
+            "ORDER BY position LIMIT ?",
             (arn, start, self._NO_LIMIT if limit is None else limit),
         )
         return [_decode_operation(body) for (body,) in rows]
@@ -286,13 +309,16 @@ class SqlReads:
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
         row = self._one(
-            "SELECT COALESCE(MAX(position) + 1, 0) FROM operations WHERE arn = ?", (arn,)
+            f"SELECT COALESCE(MAX(position) + 1, 0) FROM operations WHERE {self._OF_EXECUTION}",
+            (arn,),
         )
         return 0 if row is None else int(row[0])
 
     def events(self, arn: str) -> list[Event]:
         """The history events of ``arn``, in EventId order."""
-        rows = self._all("SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,))
+        rows = self._all(
+            f"SELECT body FROM events WHERE {self._OF_EXECUTION} ORDER BY event_id", (arn,)
+        )
         return [_decode_event(body) for (body,) in rows]
 
     def find_callback(self, callback_id: str) -> CallbackEntry | None:
@@ -321,7 +347,8 @@ class SqlReads:
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
         """How many operations of ``arn`` there are of each (type, status)."""
         rows = self._all(
-            "SELECT type, status, COUNT(*) FROM operations WHERE arn = ? GROUP BY type, status",
+            f"SELECT type, status, COUNT(*) FROM operations WHERE {self._OF_EXECUTION} "
+            "GROUP BY type, status",
             (arn,),
         )
         return {(str(kind), str(status)): int(n) for kind, status, n in rows}
@@ -358,3 +385,188 @@ def upgrade_schema(
         migrate(conn)
     if version != latest:
         conn.execute(f"UPDATE schema_version SET version = {placeholder}", (latest,))
+
+
+#: Deletes one task (a completed or abandoned call, a cancelled timer).
+DELETE_TASK: Final = "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?"
+#: Records one history event.
+INSERT_EVENT: Final = "INSERT INTO events (arn, event_id, body) VALUES (?, ?, ?)"
+#: Records (or re-points) an issued callback id.
+UPSERT_CALLBACK: Final = (
+    "INSERT INTO callbacks (callback_id, arn, op_id, heartbeat_seconds) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (callback_id) DO UPDATE SET arn = excluded.arn, op_id = excluded.op_id, "
+    "heartbeat_seconds = excluded.heartbeat_seconds"
+)
+
+
+class SqlStore(SqlReads):
+    """The writes and lease handling that SQLite and Postgres share; a store supplies the
+    dialect's few differences as class attributes and small methods.
+
+    Queries are written with ``?`` (see ``SqlReads``). A store provides ``_tx()`` (a write
+    transaction, or part of the one this thread holds), ``load()``, ``close()`` and
+    ``_lease_until()``.
+    """
+
+    #: Upserts a task, arguments ``(arn, kind, op_id, due_ms, function_name)``; an existing
+    #: task is due again, unclaimed, and ordered as if scheduled now.
+    _UPSERT_TASK: ClassVar[str]
+    #: Appended to a query that selects execution rows about to be written.
+    _LOCK_ROWS: ClassVar[str] = ""
+
+    _owner: str
+    lease_ms: int
+    _serving: tuple[str, ...] | None = None
+
+    @property
+    def owner(self) -> str:
+        """Who holds the leases this store takes: host, process id and a random part."""
+        return self._owner
+
+    def _tx(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _lease_until(self) -> tuple[str, int]:
+        """The SQL expression (one ``?``) of a lease's expiry if taken now, and its argument."""
+        raise NotImplementedError
+
+    def _wake(self, conn: Any) -> None:
+        """Tell sleeping workers that a task is due (when the transaction commits)."""
+
+    def load(self, arn: str) -> StoredExecution | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- scheduling ---------------------------------------------------------------------------
+
+    def claim(self, task: Task) -> bool:
+        """Take ``task``: delete it (or lease it, for a ``call``) if it is still scheduled."""
+        key = (task.arn, task.kind, task.op_id, task.due_ms)
+        where = "arn = ? AND kind = ? AND op_id = ? AND due_ms = ? AND lease_owner IS NULL"
+        with self._tx() as conn:
+            if task.kind == CALL:
+                until, arg = self._lease_until()
+                sql = f"UPDATE tasks SET lease_owner = ?, lease_until = {until} WHERE {where}"
+                cursor = conn.execute(
+                    self._q(sql),
+                    (self.owner, arg, *key),
+                )
+            else:
+                cursor = conn.execute(self._q(f"DELETE FROM tasks WHERE {where}"), key)
+            return bool(cursor.rowcount == 1)
+
+    def serve(self, function_names: Iterable[str] | None) -> None:
+        """Run invocations and calls only of these functions (None: of all, the default).
+
+        A process serves the functions it registered; tasks of the others stay scheduled for
+        a process that can run them. Timers are served in every case.
+        """
+        self._serving = None if function_names is None else tuple(sorted(set(function_names)))
+
+    def next_task(self) -> Task | None:
+        raise NotImplementedError
+
+    def next_due_ms(self) -> int | None:
+        """When the earliest served task is due (epoch ms on the engine's clock), if any."""
+        task = self.next_task()
+        return None if task is None else task.due_ms
+
+    # --- leases -------------------------------------------------------------------------------
+
+    def release_leases(self) -> int:
+        """Give up every invocation and call this store holds; they are due again at once.
+
+        A worker calls it when it stopped driving them without ending them (the database
+        failed under a running invocation), so that they need not wait for the lease to
+        expire. Returns how many were released.
+        """
+        with self._tx() as conn:
+            arns = conn.execute(
+                self._q(
+                    "SELECT arn FROM executions WHERE invoking = TRUE AND lease_owner = ?"
+                    + self._LOCK_ROWS
+                ),
+                (self.owner,),
+            ).fetchall()
+            for (arn,) in arns:
+                self._reset(conn, arn)
+            calls = int(
+                conn.execute(
+                    self._q(
+                        "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
+                        "WHERE lease_owner = ?"
+                    ),
+                    (self.owner,),
+                ).rowcount
+            )
+            if calls:
+                self._wake(conn)
+        return len(arns) + calls
+
+    def _reset(self, conn: Any, arn: str) -> None:
+        """Forget the invocation of ``arn`` in flight and schedule a new one."""
+        ex = self.load(arn)
+        if ex is None:
+            return
+        reset_invocation(ex)
+        conn.execute(
+            self._q(
+                "UPDATE executions SET header = ?, invoking = FALSE, lease_owner = NULL, "
+                "lease_until = NULL WHERE arn = ?"
+            ),
+            (_encode_header(ex), arn),
+        )
+        if ex.status == "RUNNING":
+            conn.execute(
+                self._q(self._UPSERT_TASK), (arn, INVOCATION, "", wall_ms(), ex.function_name)
+            )
+            self._wake(conn)
+
+    def _release_call(self, conn: Any, arn: str, op_id: str) -> None:
+        """Hand back a call whose holder lost it: due again, or gone if nothing awaits it."""
+        ex = self.load(arn)
+        key = (arn, CALL, op_id)
+        if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
+            conn.execute(self._q(DELETE_TASK), key)
+        else:
+            conn.execute(
+                self._q(
+                    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE arn = ? AND kind = ? AND op_id = ?"
+                ),
+                key,
+            )
+            self._wake(conn)
+
+    # --- workflows and queries ----------------------------------------------------------------
+
+    def register_workflow(self, function_name: str, import_path: str) -> None:
+        """Remember that ``function_name`` is the workflow at ``import_path`` (module:qualname)."""
+        with self._tx() as conn:
+            conn.execute(
+                self._q(
+                    "INSERT INTO workflows (function_name, import_path) VALUES (?, ?) "
+                    "ON CONFLICT (function_name) DO UPDATE SET import_path = excluded.import_path"
+                ),
+                (function_name, import_path),
+            )
+
+    def resolve(self, ref: str) -> list[str]:
+        """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
+        if self._one("SELECT 1 FROM executions WHERE arn = ?", (ref,)) is not None:
+            return [ref]
+        like = like_prefix(ref)
+        rows = self._all(
+            "SELECT arn FROM executions "
+            "WHERE execution_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'",
+            (like, like),
+        )
+        return sorted(str(arn) for (arn,) in rows)

@@ -29,7 +29,7 @@ import copy
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,14 +38,15 @@ import msgspec
 from .._errors import StoreError
 from ._dbstore import (
     CALL,
-    INVOCATION,
-    LeaseLostError,
-    SqlReads,
+    DELETE_TASK,
+    INSERT_EVENT,
+    UPSERT_CALLBACK,
+    SqlStore,
     StoreUnavailableError,
     TransactionLock,
     alive,
+    lease_lost,
     new_owner,
-    reset_invocation,
     same_host_prefix,
     task_function,
     upgrade_schema,
@@ -144,7 +145,7 @@ _MIGRATIONS: Final[list[Callable[[Any], None]]] = [_schema_v1]
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 _UPSERT_TASK: Final = (
-    "INSERT INTO tasks (arn, kind, op_id, due_ms, function_name) VALUES (%s, %s, %s, %s, %s) "
+    "INSERT INTO tasks (arn, kind, op_id, due_ms, function_name) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (arn, kind, op_id) DO UPDATE SET due_ms = excluded.due_ms, "
     "function_name = excluded.function_name, lease_owner = NULL, lease_until = NULL, "
     "seq = nextval(pg_get_serial_sequence('tasks', 'seq'))"
@@ -174,7 +175,7 @@ def redact(url: str) -> str:
 # --- the store --------------------------------------------------------------------------------
 
 
-class PostgresStore(SqlReads):
+class PostgresStore(SqlStore):
     """An ``ExecutionStore`` in a Postgres database: durable, and shared by a fleet of workers.
 
     Args:
@@ -200,6 +201,8 @@ class PostgresStore(SqlReads):
     _PYFORMAT = True
     _NO_LIMIT = None
     _TASK_SEQ = "seq"
+    _UPSERT_TASK = _UPSERT_TASK
+    _LOCK_ROWS = " FOR UPDATE"
 
     def __init__(
         self,
@@ -220,7 +223,6 @@ class PostgresStore(SqlReads):
         self.url = redact(url)
         self.lease_ms = max(1, round(lease_seconds * 1000))
         self._timeout = timeout
-        self._serving: list[str] | None = None
         self._owns_pool = True
         self._fresh_state()
         self._conninfo = url
@@ -257,8 +259,7 @@ class PostgresStore(SqlReads):
 
     def _fresh_state(self) -> None:
         """What each store has of its own (a clone too): lease owner, transaction, listener."""
-        #: Who holds the leases this store takes: host, process id and a random part.
-        self.owner = new_owner()
+        self._owner = new_owner()
         self._mutex = threading.RLock()
         self._owner_thread: int | None = None
         self._depth = 0
@@ -298,12 +299,6 @@ class PostgresStore(SqlReads):
         pool = self._pool
         pool.resize(pool.min_size, pool.max_size + 1)
         return twin
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
@@ -537,10 +532,10 @@ class PostgresStore(SqlReads):
         row = conn.execute("SELECT lease_owner FROM executions WHERE arn = %s", (arn,)).fetchone()
         if row is None:
             return StoreError(f"the execution {arn} is not in the database {self.url}")
-        return LeaseLostError(
-            f"the invocation of {arn} outlived its lease and {row[0]} took the execution "
-            "over; this invocation's outcome is dropped"
-        )
+        return lease_lost(arn, row[0])
+
+    def _lease_until(self) -> tuple[str, int]:
+        return f"{_NOW} + ?", self.lease_ms
 
     def _apply(
         self,
@@ -613,30 +608,22 @@ class PostgresStore(SqlReads):
                 if op.type == "CHAINED_INVOKE" and op.status != "STARTED"
             ]
             if done_calls:
-                conn.cursor().executemany(
-                    "DELETE FROM tasks WHERE arn = %s AND kind = %s AND op_id = %s", done_calls
-                )
+                conn.cursor().executemany(self._q(DELETE_TASK), done_calls)
         if change.events:
             conn.cursor().executemany(
-                "INSERT INTO events (arn, event_id, body) VALUES (%s, %s, %s)",
+                self._q(INSERT_EVENT),
                 [(arn, event.event_id, _encode_json(event)) for event in change.events],
             )
         if change.callbacks:
-            conn.cursor().executemany(
-                "INSERT INTO callbacks (callback_id, arn, op_id, heartbeat_seconds) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (callback_id) DO UPDATE SET "
-                "arn = excluded.arn, op_id = excluded.op_id, "
-                "heartbeat_seconds = excluded.heartbeat_seconds",
-                change.callbacks,
-            )
+            conn.cursor().executemany(self._q(UPSERT_CALLBACK), change.callbacks)
         if change.cancelled:
             conn.cursor().executemany(
-                "DELETE FROM tasks WHERE arn = %s AND kind = %s AND op_id = %s",
+                self._q(DELETE_TASK),
                 [(arn, kind, op_id) for kind, op_id in change.cancelled],
             )
         if change.tasks:
             conn.cursor().executemany(
-                _UPSERT_TASK,
+                self._q(_UPSERT_TASK),
                 [
                     (arn, task.kind, task.op_id, task.due_ms, task_function(ex, task))
                     for task in change.tasks
@@ -672,25 +659,11 @@ class PostgresStore(SqlReads):
             params: tuple[list[str], ...] = ()
             if self._serving is not None:
                 sql += " AND (t.function_name IS NULL OR t.function_name = ANY(%s))"
-                params = (self._serving,)
+                params = (list(self._serving),)
             row = conn.execute(
                 sql + " ORDER BY t.due_ms, t.seq LIMIT 1 FOR UPDATE OF t, e SKIP LOCKED", params
             ).fetchone()
         return None if row is None else Task(*row)
-
-    def claim(self, task: Task) -> bool:
-        """Take ``task``: delete it (or lease it, for a ``call``) if it is still scheduled."""
-        key = (task.arn, task.kind, task.op_id, task.due_ms)
-        where = "arn = %s AND kind = %s AND op_id = %s AND due_ms = %s AND lease_owner IS NULL"
-        with self._tx() as conn:
-            if task.kind == CALL:
-                cursor = conn.execute(
-                    f"UPDATE tasks SET lease_owner = %s, lease_until = {_NOW} + %s WHERE {where}",
-                    (self.owner, self.lease_ms, *key),
-                )
-            else:
-                cursor = conn.execute(f"DELETE FROM tasks WHERE {where}", key)
-            return cursor.rowcount == 1
 
     # --- leases -------------------------------------------------------------------------------
 
@@ -713,43 +686,6 @@ class PostgresStore(SqlReads):
                 params,
             ).rowcount
         return n
-
-    def release_leases(self) -> int:
-        """Give up every invocation and call this store holds; they are due again at once.
-
-        A worker calls it when it stopped driving them without ending them (the database
-        failed under a running invocation), so that they need not wait for the lease to
-        expire. Returns how many were released.
-        """
-        with self._tx() as conn:
-            arns = conn.execute(
-                "SELECT arn FROM executions WHERE invoking AND lease_owner = %s FOR UPDATE",
-                (self.owner,),
-            ).fetchall()
-            for (arn,) in arns:
-                self._reset(conn, arn)
-            calls = conn.execute(
-                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = %s",
-                (self.owner,),
-            ).rowcount
-            if calls:
-                self._wake(conn)
-        return len(arns) + calls
-
-    def _reset(self, conn: psycopg.Connection[Any], arn: str) -> None:
-        """Forget the invocation of ``arn`` in flight and schedule a new one (row locked)."""
-        ex = self.load(arn)
-        if ex is None:
-            return
-        reset_invocation(ex)
-        conn.execute(
-            "UPDATE executions SET header = %s, invoking = FALSE, lease_owner = NULL, "
-            "lease_until = NULL WHERE arn = %s",
-            (_encode_header(ex), arn),
-        )
-        if ex.status == "RUNNING":
-            conn.execute(_UPSERT_TASK, (arn, INVOCATION, "", wall_ms(), ex.function_name))
-            self._wake(conn)
 
     def _recover(self, conn: psycopg.Connection[Any]) -> None:
         host = same_host_prefix()
@@ -786,19 +722,7 @@ class PostgresStore(SqlReads):
             ).fetchone()
             if held is None:
                 continue
-            ex = self.load(arn)
-            if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
-                conn.execute(
-                    "DELETE FROM tasks WHERE arn = %s AND kind = %s AND op_id = %s",
-                    (arn, CALL, op_id),
-                )
-            else:
-                conn.execute(
-                    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
-                    "WHERE arn = %s AND kind = %s AND op_id = %s",
-                    (arn, CALL, op_id),
-                )
-                self._wake(conn)
+            self._release_call(conn, arn, op_id)
 
     # --- wake-ups -----------------------------------------------------------------------------
 
@@ -826,39 +750,3 @@ class PostgresStore(SqlReads):
             # The server is out of reach: wait as a poll would (no busy reconnecting).
             time.sleep(timeout)
             return False
-
-    # --- beyond the protocol: serving, workflows, queries -------------------------------------
-
-    def serve(self, function_names: Iterable[str] | None) -> None:
-        """Run invocations and calls only of these functions (None: of all, the default).
-
-        A process serves the functions it registered; tasks of the others stay scheduled for
-        a process that can run them. Timers are served in every case.
-        """
-        self._serving = None if function_names is None else sorted(set(function_names))
-
-    def register_workflow(self, function_name: str, import_path: str) -> None:
-        """Remember that ``function_name`` is the workflow at ``import_path`` (module:qualname)."""
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO workflows (function_name, import_path) VALUES (%s, %s) "
-                "ON CONFLICT (function_name) DO UPDATE SET import_path = excluded.import_path",
-                (function_name, import_path),
-            )
-
-    def resolve(self, ref: str) -> list[str]:
-        """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
-        with self._read() as conn:
-            if conn.execute("SELECT 1 FROM executions WHERE arn = %s", (ref,)).fetchone():
-                return [ref]
-            like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = conn.execute(
-                "SELECT arn FROM executions WHERE execution_id LIKE %(like)s OR name LIKE %(like)s",
-                {"like": like},
-            ).fetchall()
-        return sorted(str(arn) for (arn,) in rows)
-
-    def next_due_ms(self) -> int | None:
-        """When the earliest served task is due (epoch ms on the engine's clock), if any."""
-        task = self.next_task()
-        return None if task is None else task.due_ms

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, Literal
@@ -35,16 +35,19 @@ from typing import Final, Literal
 import msgspec
 
 from .._errors import StoreError
+from .._wire import Operation
 from ._dbstore import (
     CALL,
-    INVOCATION,
+    DELETE_TASK,
+    UPSERT_CALLBACK,
     LeaseLostError,
-    SqlReads,
+    SqlStore,
     StoreUnavailableError,
     TransactionLock,
     alive,
+    lease_lost,
+    like_prefix,
     new_owner,
-    reset_invocation,
     task_function,
     upgrade_schema,
     wall_ms,
@@ -62,6 +65,28 @@ _RECOVER_EVERY_MS: Final = 50
 _encode_header = msgspec.msgpack.Encoder().encode
 _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _encode_json = msgspec.json.Encoder().encode
+_decode_operation = msgspec.json.Decoder(Operation).decode
+
+#: Selects the operations or events of the execution whose ARN is the argument.
+_OF_EXECUTION: Final = "ex = (SELECT seq FROM executions WHERE arn = ?)"
+_LOAD: Final = "SELECT header, invoking, lease_owner, seq FROM executions WHERE arn = ?"
+_LOOKUP: Final = f"SELECT body FROM operations WHERE {_OF_EXECUTION} AND id = ?"
+_UPSERT_OPERATION: Final = (
+    "INSERT INTO operations (ex, position, id, type, status, body) VALUES (?1, "
+    "COALESCE((SELECT MAX(position) FROM operations WHERE ex = ?1), -1) + 1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (ex, id) DO UPDATE SET status = excluded.status, body = excluded.body"
+)
+_INSERT_EVENT: Final = "INSERT INTO events (ex, event_id, body) VALUES (?, ?, ?)"
+_INSERT_TWO_EVENTS: Final = "INSERT INTO events (ex, event_id, body) VALUES (?, ?, ?), (?, ?, ?)"
+_UPDATE_HEADER: Final = "UPDATE executions SET header = ?, status = ? WHERE arn = ?"
+_START_INVOCATION: Final = (
+    "UPDATE executions SET header = ?, status = ?, invoking = 1, lease_owner = ?, "
+    "lease_until = ? WHERE arn = ?"
+)
+_END_INVOCATION: Final = (
+    "UPDATE executions SET header = ?, status = ?, invoking = 0, lease_owner = NULL, "
+    "lease_until = NULL WHERE arn = ?"
+)
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -121,8 +146,43 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    """Operations and events keyed by the execution's ``seq`` instead of its ARN.
+
+    An ARN is about 180 bytes; repeated in every key of the two largest tables it made their
+    B-trees deep (a checkpoint wrote about nine pages). Operations are stored in creation
+    order, found by id through a small index.
+    """
+    for statement in (
+        """CREATE TABLE operations_v2 (
+            ex INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (ex, position)) WITHOUT ROWID""",
+        """INSERT INTO operations_v2 (ex, position, id, type, status, body)
+            SELECT e.seq, o.position, o.id, o.type, o.status, o.body
+            FROM operations o JOIN executions e ON e.arn = o.arn""",
+        """CREATE TABLE events_v2 (
+            ex INTEGER NOT NULL,
+            event_id INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (ex, event_id)) WITHOUT ROWID""",
+        """INSERT INTO events_v2 (ex, event_id, body)
+            SELECT e.seq, v.event_id, v.body FROM events v JOIN executions e ON e.arn = v.arn""",
+        "DROP TABLE operations",
+        "DROP TABLE events",
+        "ALTER TABLE operations_v2 RENAME TO operations",
+        "ALTER TABLE events_v2 RENAME TO events",
+        "CREATE UNIQUE INDEX operations_by_id ON operations (ex, id)",
+    ):
+        conn.execute(statement)
+
+
 #: Migration ``i`` upgrades a database from schema version ``i`` to ``i + 1``; append only.
-_MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [_schema_v1]
+_MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [_schema_v1, _schema_v2]
 
 #: The schema version this code writes.
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
@@ -131,7 +191,7 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 # --- the store --------------------------------------------------------------------------------
 
 
-class SqliteStore(SqlReads):
+class SqliteStore(SqlStore):
     """An ``ExecutionStore`` in a SQLite file (WAL): durable, and shared by processes.
 
     Args:
@@ -150,6 +210,12 @@ class SqliteStore(SqlReads):
         >>> with SqliteStore("durable.db") as store:  # doctest: +SKIP
         ...     service = LocalService(store=store)
     """
+
+    _OF_EXECUTION = _OF_EXECUTION
+    _UPSERT_TASK = (
+        "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
+        "VALUES (?, ?, ?, ?, ?)"
+    )
 
     def __init__(
         self,
@@ -180,6 +246,12 @@ class SqliteStore(SqlReads):
         self._owner_thread: int | None = None
         self._depth = 0
         self._cache: dict[str, StoredExecution] = {}
+        #: ``(invoking, lease_owner, seq)`` of the execution rows read or written in this
+        #: critical section.
+        self._rows: dict[str, tuple[bool, str | None, int]] = {}
+        self._task_sql: tuple[str, tuple[str, ...] | None] | None = None
+        #: ``total_changes`` of the connection when its transaction began.
+        self._begun_at = 0
         self._serving: tuple[str, ...] | None = None
         self._recovered_ms = 0
         self.lock = TransactionLock(self)
@@ -231,6 +303,9 @@ class SqliteStore(SqlReads):
         self.group_commit = False
         self._lane.suffix = ""
 
+    def _lease_until(self) -> tuple[str, int]:
+        return "?", wall_ms() + self.lease_ms
+
     def clone(self) -> SqliteStore:
         """A new store on the same file, with its own connection and lease owner."""
         return SqliteStore(
@@ -239,12 +314,6 @@ class SqliteStore(SqlReads):
             timeout=self._timeout,
             lease_seconds=self.lease_ms / 1000,
         )
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -282,9 +351,13 @@ class SqliteStore(SqlReads):
     def _enter(self) -> None:
         # Called with the mutex held. A group's transaction may still be open: carry on in it.
         if self._depth == 0:
+            conn = self._conn
             if not self._is_open():
-                with self._guard():
-                    self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    raise self._error(exc) from None
+                self._begun_at = conn.total_changes
             self._owner_thread = threading.get_ident()
         self._depth += 1
 
@@ -294,6 +367,7 @@ class SqliteStore(SqlReads):
             return
         self._owner_thread = None
         self._cache.clear()
+        self._rows.clear()
         if not self._is_open():
             return
         if commit and self.group_commit and self.lock.waiting:
@@ -313,11 +387,14 @@ class SqliteStore(SqlReads):
         """Commit (or roll back) the open transaction and settle its group. Mutex held."""
         gen = self._open_gen
         try:
-            with self._guard():
-                self._conn.execute("COMMIT" if commit else "ROLLBACK")
-        except StoreError as exc:
-            self._settle(gen, exc)
-            raise
+            self._conn.execute("COMMIT" if commit else "ROLLBACK")
+        except sqlite3.Error as exc:
+            error = self._error(exc)
+            self._settle(gen, error)
+            raise error from None
+        if commit and not self.group_commit:
+            self._open_gen = self._settled = gen + 1  # nobody waits for a group
+            return
         failure = None
         if not commit:
             failure = StoreError(
@@ -405,18 +482,36 @@ class SqliteStore(SqlReads):
 
     def load(self, arn: str) -> StoredExecution | None:
         """The execution header, or None for an unknown ARN (one object per transaction)."""
-        with self._read() as conn:
+        with self._mutex:
             if self._depth:
                 cached = self._cache.get(arn)
                 if cached is not None:
                     return cached
-            row = conn.execute("SELECT header FROM executions WHERE arn = ?", (arn,)).fetchone()
+            try:
+                row = self._conn.execute(_LOAD, (arn,)).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
             if row is None:
                 return None
             ex = _decode_header(row[0])
             if self._depth:
                 self._cache[arn] = ex
+                self._rows[arn] = (bool(row[1]), row[2], row[3])
             return ex
+
+    def lookup(self, arn: str) -> Callable[[str], Operation | None]:
+        """A function from operation id to the current operation of execution ``arn``."""
+        mutex, execute, error = self._mutex, self._conn.execute, self._error
+
+        def get(op_id: str) -> Operation | None:
+            with mutex:
+                try:
+                    row = execute(_LOOKUP, (arn, op_id)).fetchone()
+                except sqlite3.Error as exc:
+                    raise error(exc) from None
+            return None if row is None else _decode_operation(row[0])
+
+        return get
 
     def executions(self) -> Iterator[StoredExecution]:
         """Every execution, in the order they started."""
@@ -435,17 +530,43 @@ class SqliteStore(SqlReads):
             LeaseLostError: a change ends an invocation whose lease another store now holds;
                 nothing of ``changes`` was written.
         """
-        with self._tx() as conn:
-            conn.execute("SAVEPOINT dg_commit")
+        conn = self._conn
+        with self._mutex:
+            self._enter()
+            ok = False
             try:
-                with self._guard():
+                # Nothing written in the transaction yet: undoing this commit is undoing the
+                # transaction, so no savepoint is needed.
+                first = conn.total_changes == self._begun_at
+                if not first:
+                    conn.execute("SAVEPOINT dg_commit")
+                try:
                     for change in changes:
                         self._apply(conn, change)
-            except BaseException:
-                conn.execute("ROLLBACK TO dg_commit")
-                conn.execute("RELEASE dg_commit")
-                raise
-            conn.execute("RELEASE dg_commit")
+                except BaseException:
+                    if first:
+                        self._restart()
+                    else:
+                        conn.execute("ROLLBACK TO dg_commit")
+                        conn.execute("RELEASE dg_commit")
+                    raise
+                if not first:
+                    conn.execute("RELEASE dg_commit")
+                ok = True
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            finally:
+                self._exit(commit=ok)
+        self._after_release()
+
+    def _restart(self) -> None:
+        """Roll back the open transaction, which wrote nothing, and begin another in its place
+        (the rest of the critical section runs in a transaction still)."""
+        conn = self._conn
+        conn.execute("ROLLBACK")
+        self._rows.clear()
+        conn.execute("BEGIN IMMEDIATE")
+        self._begun_at = conn.total_changes
 
     def _apply(self, conn: sqlite3.Connection, change: Change) -> None:
         ex = change.execution
@@ -454,7 +575,7 @@ class SqliteStore(SqlReads):
         invoking = 1 if ex.invoking else 0
         until = wall_ms() + self.lease_ms
         if change.created:
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO executions (arn, execution_id, function_name, name, status, "
                 "start_ms, invoking, lease_owner, lease_until, header) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -471,64 +592,105 @@ class SqliteStore(SqlReads):
                     header,
                 ),
             )
+            seq = cursor.lastrowid
+            assert seq is not None
+            self._rows[arn] = (True, self.owner, seq) if invoking else (False, None, seq)
         else:
-            if not invoking:
-                row = conn.execute(
-                    "SELECT invoking, lease_owner FROM executions WHERE arn = ?", (arn,)
-                ).fetchone()
-                if row is not None and row[0] and row[1] != self.owner:
-                    raise LeaseLostError(
-                        f"the invocation of {arn} outlived its lease and {row[1]} took the "
-                        "execution over; this invocation's outcome is dropped"
-                    )
-            conn.execute(
-                "UPDATE executions SET header = ?5, status = ?6, "
-                "lease_owner = CASE WHEN ?1 = 0 THEN NULL WHEN invoking = 0 THEN ?2 "
-                "ELSE lease_owner END, "
-                "lease_until = CASE WHEN ?1 = 0 THEN NULL "
-                "WHEN invoking = 0 OR lease_owner = ?2 THEN ?3 ELSE lease_until END, "
-                "invoking = ?1 WHERE arn = ?4",
-                (invoking, self.owner, until, arn, header, ex.status),
-            )
+            known = self._rows.get(arn)
+            if known is not None:
+                self._update(conn, arn, ex.status, header, ex.invoking, known, until)
+                seq = known[2]
+            else:
+                seq = self._update_unread(conn, arn, ex.status, header, invoking, until)
         if self._depth:
             self._cache[arn] = ex
         for op in change.operations:
-            conn.execute(
-                "INSERT INTO operations (arn, id, position, type, status, body) VALUES (?1, ?2, "
-                "COALESCE((SELECT MAX(position) FROM operations WHERE arn = ?1), -1) + 1, ?3, ?4, "
-                "?5) ON CONFLICT (arn, id) DO UPDATE SET status = excluded.status, "
-                "body = excluded.body",
-                (arn, op.id, op.type, op.status, _encode_json(op)),
-            )
+            conn.execute(_UPSERT_OPERATION, (seq, op.id, op.type, op.status, _encode_json(op)))
             if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
+                conn.execute(DELETE_TASK, (arn, CALL, op.id))
+        if change.raw_events:
+            events = change.events
+            if len(events) == 2:  # a step's START and outcome: one statement for both
+                first, second = events
                 conn.execute(
-                    "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, CALL, op.id),
+                    _INSERT_TWO_EVENTS,
+                    (
+                        seq,
+                        first.event_id,
+                        _encode_json(first),
+                        seq,
+                        second.event_id,
+                        _encode_json(second),
+                    ),
                 )
-        if change.events:
-            conn.executemany(
-                "INSERT INTO events (arn, event_id, body) VALUES (?, ?, ?)",
-                [(arn, event.event_id, _encode_json(event)) for event in change.events],
-            )
+            else:
+                conn.executemany(
+                    _INSERT_EVENT,
+                    [(seq, event.event_id, _encode_json(event)) for event in events],
+                )
         if change.callbacks:
-            conn.executemany(
-                "INSERT OR REPLACE INTO callbacks (callback_id, arn, op_id, heartbeat_seconds) "
-                "VALUES (?, ?, ?, ?)",
-                change.callbacks,
-            )
+            conn.executemany(UPSERT_CALLBACK, change.callbacks)
         if change.cancelled:
             conn.executemany(
-                "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
+                DELETE_TASK,
                 [(arn, kind, op_id) for kind, op_id in change.cancelled],
             )
         for task in change.tasks:
             conn.execute(
-                "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
-                "VALUES (?, ?, ?, ?, ?)",
+                self._UPSERT_TASK,
                 (arn, task.kind, task.op_id, task.due_ms, task_function(ex, task)),
             )
         if change.cancel_all:
             conn.execute("DELETE FROM tasks WHERE arn = ?", (arn,))
+
+    def _update(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        status: str,
+        header: bytes,
+        invoking: bool,
+        row: tuple[bool, str | None, int],
+        until: int,
+    ) -> None:
+        """Write the header of an execution whose row ``load()`` read in this transaction.
+
+        The lease of an invocation in flight is left alone (renewals extend it); ending an
+        invocation whose lease another store took over is refused.
+        """
+        held, holder, seq = row
+        if invoking == held:
+            # No invocation began or ended: the lease (even another store's) is left alone.
+            conn.execute(_UPDATE_HEADER, (header, status, arn))
+        elif invoking:
+            owner = self.owner
+            conn.execute(_START_INVOCATION, (header, status, owner, until, arn))
+            self._rows[arn] = (True, owner, seq)
+        elif holder != self.owner:
+            raise lease_lost(arn, holder)
+        else:
+            conn.execute(_END_INVOCATION, (header, status, arn))
+            self._rows[arn] = (False, None, seq)
+
+    def _update_unread(
+        self,
+        conn: sqlite3.Connection,
+        arn: str,
+        status: str,
+        header: bytes,
+        invoking: int,
+        until: int,
+    ) -> int:
+        """Write the header of an execution not read in this transaction (checks the lease);
+        returns its ``seq``."""
+        row = conn.execute(
+            "SELECT invoking, lease_owner, seq FROM executions WHERE arn = ?", (arn,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"the execution {arn} is not in the database {self.path}")
+        known = (bool(row[0]), row[1], int(row[2]))
+        self._update(conn, arn, status, header, bool(invoking), known, until)
+        return known[2]
 
     def next_task(self) -> Task | None:
         """The earliest task nobody has claimed, among the functions this store serves.
@@ -536,33 +698,37 @@ class SqliteStore(SqlReads):
         First it takes back the work of invocations and calls whose lease expired (or whose
         holder died), so that they are due again.
         """
+        with self._mutex:
+            if self._depth and wall_ms() - self._recovered_ms < _RECOVER_EVERY_MS:
+                # Inside a transaction (a checkpoint asks): one query, nothing to take back.
+                sql, params = self._task_query()
+                try:
+                    row = self._conn.execute(sql, params).fetchone()
+                except sqlite3.Error as exc:
+                    raise self._error(exc) from None
+                return None if row is None else Task(*row)
         with self._tx() as conn:
             now = wall_ms()
             if now - self._recovered_ms >= _RECOVER_EVERY_MS:
                 self._recovered_ms = now
                 self._recover(conn)
-            sql = "SELECT due_ms, arn, kind, op_id FROM tasks WHERE lease_owner IS NULL"
-            params: tuple[str, ...] = ()
-            if self._serving is not None:
-                marks = ", ".join("?" * len(self._serving))
-                sql += f" AND (function_name IS NULL OR function_name IN ({marks}))"
-                params = self._serving
-            row = conn.execute(sql + " ORDER BY due_ms, rowid LIMIT 1", params).fetchone()
+            sql, params = self._task_query()
+            row = conn.execute(sql, params).fetchone()
         return None if row is None else Task(*row)
 
-    def claim(self, task: Task) -> bool:
-        """Take ``task``: delete it (or lease it, for a ``call``) if it is still scheduled."""
-        key = (task.arn, task.kind, task.op_id, task.due_ms)
-        where = "arn = ? AND kind = ? AND op_id = ? AND due_ms = ? AND lease_owner IS NULL"
-        with self._tx() as conn:
-            if task.kind == CALL:
-                cursor = conn.execute(
-                    f"UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE {where}",
-                    (self.owner, wall_ms() + self.lease_ms, *key),
-                )
-            else:
-                cursor = conn.execute(f"DELETE FROM tasks WHERE {where}", key)
-            return cursor.rowcount == 1
+    def _task_query(self) -> tuple[str, tuple[str, ...]]:
+        """The query of ``next_task()`` for the functions served now, and its arguments."""
+        serving = self._serving
+        cached = self._task_sql
+        if cached is not None and cached[1] == serving:
+            return cached[0], serving or ()
+        sql = "SELECT due_ms, arn, kind, op_id FROM tasks WHERE lease_owner IS NULL"
+        if serving is not None:
+            marks = ", ".join("?" * len(serving))
+            sql += f" AND (function_name IS NULL OR function_name IN ({marks}))"
+        sql += " ORDER BY due_ms, rowid LIMIT 1"
+        self._task_sql = (sql, serving)
+        return sql, serving or ()
 
     # --- leases -------------------------------------------------------------------------------
 
@@ -570,7 +736,7 @@ class SqliteStore(SqlReads):
         """Extend every lease this store holds by ``lease_seconds``; returns how many."""
         until = wall_ms() + self.lease_ms
         mine = "lease_owner = ?2 OR lease_owner LIKE ?3 ESCAPE '\\'"
-        params = (until, self._owner, _like_escape(self._owner) + "/%")
+        params = (until, self._owner, like_prefix(self._owner + "/"))
         with self._tx() as conn:
             n = conn.execute(
                 f"UPDATE executions SET lease_until = ?1 WHERE invoking = 1 AND ({mine})", params
@@ -578,42 +744,9 @@ class SqliteStore(SqlReads):
             n += conn.execute(f"UPDATE tasks SET lease_until = ?1 WHERE {mine}", params).rowcount
         return n
 
-    def release_leases(self) -> int:
-        """Give up every invocation and call this store holds; they are due again at once.
-
-        A worker calls it when it stopped driving them without ending them (the database
-        failed under a running invocation), so that they need not wait for the lease to
-        expire. Returns how many were released.
-        """
-        with self._tx() as conn:
-            arns = conn.execute(
-                "SELECT arn FROM executions WHERE invoking = 1 AND lease_owner = ?", (self.owner,)
-            ).fetchall()
-            for (arn,) in arns:
-                self._reset(conn, arn)
-            calls = conn.execute(
-                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-                (self.owner,),
-            ).rowcount
-        return len(arns) + calls
-
     def _reset(self, conn: sqlite3.Connection, arn: str) -> None:
-        """Forget the invocation of ``arn`` in flight and schedule a new one."""
-        ex = self.load(arn)
-        if ex is None:
-            return
-        reset_invocation(ex)
-        conn.execute(
-            "UPDATE executions SET header = ?, invoking = 0, lease_owner = NULL, "
-            "lease_until = NULL WHERE arn = ?",
-            (_encode_header(ex), arn),
-        )
-        if ex.status == "RUNNING":
-            conn.execute(
-                "INSERT OR REPLACE INTO tasks (arn, kind, op_id, due_ms, function_name) "
-                "VALUES (?, ?, '', ?, ?)",
-                (arn, INVOCATION, wall_ms(), ex.function_name),
-            )
+        super()._reset(conn, arn)
+        self._rows.pop(arn, None)
 
     def _is_mine(self, owner: str | None) -> bool:
         """Whether ``owner`` is this store, in any of the threads that share it."""
@@ -633,57 +766,7 @@ class SqliteStore(SqlReads):
         ).fetchall():
             if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
                 continue
-            ex = self.load(arn)
-            if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
-                conn.execute(
-                    "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, CALL, op_id),
-                )
-            else:
-                conn.execute(
-                    "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
-                    "WHERE arn = ? AND kind = ? AND op_id = ?",
-                    (arn, CALL, op_id),
-                )
-
-    # --- beyond the protocol: serving, workflows, queries -------------------------------------
-
-    def serve(self, function_names: Iterable[str] | None) -> None:
-        """Run invocations and calls only of these functions (None: of all, the default).
-
-        A process serves the functions it registered; tasks of the others stay scheduled for
-        a process that can run them. Timers are served in every case.
-        """
-        self._serving = None if function_names is None else tuple(sorted(set(function_names)))
-
-    def register_workflow(self, function_name: str, import_path: str) -> None:
-        """Remember that ``function_name`` is the workflow at ``import_path`` (module:qualname)."""
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO workflows (function_name, import_path) VALUES (?, ?)",
-                (function_name, import_path),
-            )
-
-    def resolve(self, ref: str) -> list[str]:
-        """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
-        like = _like_escape(ref) + "%"
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT arn FROM executions WHERE arn = ?1 UNION SELECT arn FROM executions "
-                "WHERE (execution_id LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\') "
-                "AND NOT EXISTS (SELECT 1 FROM executions WHERE arn = ?1)",
-                (ref, like),
-            ).fetchall()
-        return sorted(str(arn) for (arn,) in rows)
-
-    def next_due_ms(self) -> int | None:
-        """When the earliest served task is due (epoch ms on the engine's clock), if any."""
-        task = self.next_task()
-        return None if task is None else task.due_ms
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            self._release_call(conn, arn, op_id)
 
 
 def _create_private(path: Path) -> None:

@@ -12,6 +12,8 @@ also owns importing a workflow by path and keeping leases alive.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import importlib
 import inspect
 import os
@@ -21,7 +23,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._driver import make_handler
+import anyio
+import anyio.from_thread
+
+from .._driver import MAX_STEP_THREADS, make_handler
 from .._errors import InvalidInputError, StoreError, ValidationError
 from .._service import InvocationHandler
 from .._wire import InvocationInput, InvocationOutput
@@ -130,6 +135,10 @@ class Worker:
             Postgres each thread has its own connection (``store.clone()``); on SQLite the
             threads share the connection and their checkpoints commit together (one fsync
             for several; see ``SqliteStore.share``). 1 (the default) drives one at a time.
+            Whatever the concurrency, the async steps of every execution the worker drives
+            run on one event loop (a thread the worker starts at the first async step), and
+            the sync steps that run side by side (a ``Map`` or ``Parallel``) in one pool of at
+            most 64 threads; ``close()`` stops both.
         progress: Also report, one line each, every invocation of a workflow the worker
             picks up (``picked up``) and how it ends (``finished``: SUCCEEDED, FAILED with the
             error, or suspended until a timer, retry or callback); ``durable-gen worker``
@@ -185,6 +194,9 @@ class Worker:
         #: Every function served, by name, for the engines of the other threads.
         self._targets: dict[str, Callable[..., Any]] = {}
         self._importing = threading.Lock()
+        self._steps_lock = threading.Lock()
+        self._loop: _StepLoop | None = None
+        self._pool: cf.ThreadPoolExecutor | None = None
         self.store.serve(self._served)
         for name, fn in (functions or {}).items():
             self.register(fn, name=name)
@@ -193,10 +205,34 @@ class Worker:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop ``run()`` in other threads; close the store if the worker opened it."""
+        """Stop ``run()`` in other threads, the steps' event loop and thread pool; close the
+        store if the worker opened it."""
         self._stop.set()
+        with self._steps_lock:
+            stack, self._loop = self._loop, None
+            pool, self._pool = self._pool, None
+        if stack is not None:
+            stack.stop()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if self._owns_store:
             self.store.close()
+
+    def _portal(self) -> anyio.from_thread.BlockingPortal:
+        """The event loop of every async step this worker runs (started on first use)."""
+        with self._steps_lock:
+            if self._loop is None:
+                self._loop = _StepLoop()
+            return self._loop.portal
+
+    def _step_pool(self) -> cf.Executor:
+        """The threads of the sync steps this worker runs side by side (made on first use)."""
+        with self._steps_lock:
+            if self._pool is None:
+                self._pool = cf.ThreadPoolExecutor(
+                    max_workers=MAX_STEP_THREADS, thread_name_prefix="durable-gen-worker-step"
+                )
+            return self._pool
 
     def __enter__(self) -> Worker:
         return self
@@ -227,11 +263,15 @@ class Worker:
         return function_name
 
     def _serve(self, service: LocalService, name: str, target: Callable[..., Any]) -> None:
-        """Register ``target`` with ``service``; with ``progress``, its invocations are logged."""
-        if self.progress and inspect.isgeneratorfunction(inspect.unwrap(target)):
-            service.register(name, self._reporting(name, make_handler(target, service)))
-        else:
+        """Register ``target`` with ``service``; with ``progress``, its invocations are logged.
+
+        A workflow's steps run on the worker's event loop and pool, whichever thread drives it.
+        """
+        if not inspect.isgeneratorfunction(inspect.unwrap(target)):
             register_function(service, name, target)
+            return
+        handler = make_handler(target, service, portal=self._portal, pool=self._step_pool)
+        service.register(name, self._reporting(name, handler) if self.progress else handler)
 
     def _reporting(self, name: str, handler: InvocationHandler) -> InvocationHandler:
         """``handler``, logging one line when an invocation starts and one when it ends."""
@@ -459,6 +499,46 @@ class _Lane:
             self.service.run_until_idle()
         except LeaseLostError as exc:
             log(f"durable-gen worker: {exc}")
+
+
+class _StepLoop:
+    """An event loop in a daemon thread (so that a worker never closed does not hold up the
+    interpreter's exit), reached through an anyio blocking portal."""
+
+    def __init__(self) -> None:
+        ready = threading.Event()
+        self._portal: anyio.from_thread.BlockingPortal | None = None
+        self._failure: BaseException | None = None
+
+        async def serve() -> None:
+            async with anyio.from_thread.BlockingPortal() as portal:
+                self._portal = portal
+                ready.set()
+                await portal.sleep_until_stopped()
+
+        def main() -> None:
+            try:
+                anyio.run(serve)
+            except BaseException as exc:  # reported by the thread that waits for the loop
+                self._failure = exc
+                ready.set()
+
+        self.thread = threading.Thread(target=main, name="durable-gen-worker-loop", daemon=True)
+        self.thread.start()
+        ready.wait()
+        if self._portal is None:
+            raise RuntimeError(f"the worker's event loop did not start: {self._failure!r}")
+
+    @property
+    def portal(self) -> anyio.from_thread.BlockingPortal:
+        assert self._portal is not None
+        return self._portal
+
+    def stop(self) -> None:
+        """Cancel the steps still running on the loop, end it and wait for its thread."""
+        with contextlib.suppress(RuntimeError):  # already stopped
+            self.portal.call(self.portal.stop, True)
+        self.thread.join()
 
 
 class _LeaseKeeper:

@@ -78,6 +78,61 @@ def test_schema_is_versioned_and_old_files_migrate(tmp_path: Path) -> None:
         assert store.load("arn:none") is None
 
 
+def _to_schema_v1(path: Path) -> None:
+    """Rewrite a database as schema version 1 left it: operations and events keyed by ARN."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "CREATE TABLE ops1 (arn TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, "
+            "type TEXT NOT NULL, status TEXT NOT NULL, body BLOB NOT NULL, "
+            "PRIMARY KEY (arn, id)) WITHOUT ROWID"
+        )
+        conn.execute(
+            "INSERT INTO ops1 SELECT e.arn, o.id, o.position, o.type, o.status, o.body "
+            "FROM operations o JOIN executions e ON e.seq = o.ex"
+        )
+        conn.execute(
+            "CREATE TABLE ev1 (arn TEXT NOT NULL, event_id INTEGER NOT NULL, body BLOB NOT NULL, "
+            "PRIMARY KEY (arn, event_id)) WITHOUT ROWID"
+        )
+        conn.execute(
+            "INSERT INTO ev1 SELECT e.arn, v.event_id, v.body FROM events v "
+            "JOIN executions e ON e.seq = v.ex"
+        )
+        conn.execute("DROP TABLE operations")
+        conn.execute("DROP TABLE events")
+        conn.execute("ALTER TABLE ops1 RENAME TO operations")
+        conn.execute("ALTER TABLE ev1 RENAME TO events")
+        conn.execute("CREATE UNIQUE INDEX operations_in_order ON operations (arn, position)")
+        conn.execute("UPDATE schema_version SET version = 1")
+    conn.close()
+
+
+def test_a_version_1_file_keeps_its_executions_through_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    with SqliteStore(path) as store:
+        service = LocalService(store=store, clock=clock)
+        service.register("doubling", make_handler(doubling, service))
+        arns = [service.start("doubling", str(n)) for n in (1, 2)]
+        for arn in arns:
+            assert service.run(arn).status == "RUNNING"  # waits on the 60 s timer
+        before = {arn: (store.operations(arn), store.events(arn)) for arn in arns}
+    _to_schema_v1(path)
+
+    clock.advance(61)
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        for arn in arns:
+            assert (store.operations(arn), store.events(arn)) == before[arn]
+            assert store.operation_count(arn) == len(before[arn][0])
+        service = LocalService(store=store, clock=clock)
+        service.register("doubling", make_handler(doubling, service))
+        assert [service.run(arn).result for arn in arns] == ["8", "16"]
+        history = service.get_history(arns[1])
+        assert [e.event_id for e in history] == list(range(1, len(history) + 1))
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     SqliteStore(path).close()

@@ -254,3 +254,42 @@ def test_an_expired_invocation_lease_is_taken_over(new_db_store: DatabaseFactory
         dead.commit([Change(ex)])
     still = live.load("arn:1")
     assert still is not None and still.invoking
+
+
+def test_a_lost_lease_is_refused_also_when_the_header_was_read_in_the_transaction(
+    new_db_store: DatabaseFactory,
+) -> None:
+    """The usual path of an engine: ``load()`` and ``commit()`` under one lock."""
+    dead = new_db_store(lease_seconds=0.4)
+    live = new_db_store()
+    ex = create(dead)
+    ex.invoking, ex.token = True, "tok"
+    dead.commit([Change(ex)])
+    with dead.lock:
+        mine = dead.load("arn:1")
+        assert mine is not None and mine.invoking
+        mine.token = "tok2"
+        dead.commit([Change(mine)])  # a checkpoint of the holder: accepted
+    time.sleep(0.5)
+    again = live.next_task()
+    assert again is not None and live.claim(again)
+    with live.lock:
+        taken = live.load("arn:1")
+        assert taken is not None and not taken.invoking
+        taken.invoking = True
+        live.commit([Change(taken)])
+    with dead.lock:
+        late = dead.load("arn:1")
+        assert late is not None and late.invoking
+        late.invoking = False
+        with pytest.raises(LeaseLostError):
+            dead.commit([Change(late)])
+    still = live.load("arn:1")
+    assert still is not None and still.invoking
+    with live.lock:
+        ended = live.load("arn:1")
+        assert ended is not None
+        ended.invoking = False
+        live.commit([Change(ended)])  # the holder ends it
+    final = dead.load("arn:1")
+    assert final is not None and not final.invoking
