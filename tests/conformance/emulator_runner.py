@@ -184,27 +184,32 @@ def _crash_aware(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any
     return serve
 
 
-def run_emulator(req: Requirement, session: EmulatorSession) -> Result:
-    """Run ``req`` through the emulator; ``skipped`` when its handler is not written."""
-    handler = handlers.handler_for(req.suite, req.key)
-    if handler is None:
-        return Result("skipped", ["handler not written"])
+def run_emulator(
+    req: Requirement,
+    session: EmulatorSession,
+    function: Callable[[Any, Any], Any] | None = None,
+) -> Result:
+    """Run ``req`` through the emulator; ``skipped`` when its handler is not written.
+
+    ``function`` replaces durable_gen's handler with any Lambda handler (AWS's SDK's, to see what
+    the emulator does with it).
+    """
+    emu = session.emulator
+    if function is None:
+        handler = handlers.handler_for(req.suite, req.key)
+        if handler is None:
+            return Result("skipped", ["handler not written"])
+        function = lambda_handler(
+            handler.workflow,
+            client=emu.client,
+            checkpointing=handler.checkpointing,
+            plugins=handler.plugins(),
+        )
     began = time.perf_counter()
     handlers.reset()
-    emu = session.emulator
     session.runs += 1
     name = f"{FUNCTION_NAME}-{session.runs}"
-    session.endpoint.register(
-        name,
-        _crash_aware(
-            lambda_handler(
-                handler.workflow,
-                client=emu.client,
-                checkpointing=handler.checkpointing,
-                plugins=handler.plugins(),
-            )
-        ),
-    )
+    session.endpoint.register(name, _crash_aware(function))
     variables = generate_variables(req.variables)
     actions = parse_callback_actions(req.callback_actions, variables)
     errors: list[str] = []
