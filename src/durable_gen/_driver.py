@@ -25,7 +25,10 @@ or the step's failure); replays record no attempt, so they log nothing again.
 
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
 invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
-them, and they are shut down when the last one lets go (nothing global keeps them). Steps
+them, and they are shut down ``LINGER`` seconds (1 s) after the last invocation that used them
+ended, once no driver holds them: a driver that comes within that time (the next ``run()``
+of a script, which builds a new engine and handler each time) reuses them instead of starting
+threads again. Nothing keeps them longer. Steps
 still running when an invocation returns (a batch decided without them) are abandoned; their
 results are never recorded.
 """
@@ -83,6 +86,9 @@ RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
 MAX_STEP_THREADS: Final = 64
 #: Seconds a step may run before its START is checkpointed while it goes on (``"step"`` mode).
 START_WINDOW: Final = 0.005
+#: Seconds worker threads outlive the last invocation that used them, when no driver holds
+#: them any more: a driver that comes within that time reuses them.
+LINGER: Final = 1.0
 
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
@@ -359,11 +365,16 @@ class _StepThreads:
 
     Drivers hold it: ``invoke`` for one invocation, a handler from ``make_handler`` for its
     life. Drivers alive at the same time share one instance (starting a thread costs more than
-    a short step); when the last one lets go, it is collected and its threads are shut down.
-    Nothing holds it globally: a weak reference finds the live one.
+    a short step). After each invocation it is also kept for ``LINGER`` seconds (``_kept``,
+    released by its watchdog thread once that time has passed with no invocation ending), so
+    that a driver created right after the last one let go (``run()`` in a loop) finds its
+    threads started. When nothing holds it any more, it is collected and its threads are shut
+    down. A weak reference finds the live one.
     """
 
     _live: ClassVar[weakref.ref[_StepThreads] | None] = None
+    #: The instance whose last invocation ended less than ``LINGER`` seconds ago.
+    _kept: ClassVar[_StepThreads | None] = None
 
     @classmethod
     def acquire(cls) -> _StepThreads:
@@ -378,7 +389,23 @@ class _StepThreads:
         self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
         self._watchdog: _Watchdog | None = None
         self._watchdogs: list[_Watchdog] = []  # zero or one; shared with the finalizer
+        #: When an invocation that used these threads last ended (``time.monotonic()``).
+        self._last_used = 0.0
         weakref.finalize(self, _shut_down, self._pools, self._watchdogs)
+
+    def _started_watchdog(self) -> _Watchdog:
+        watchdog = self._watchdog
+        if watchdog is None:
+            watchdog = self._watchdog = _Watchdog(_keeper(weakref.ref(self)))
+            self._watchdogs.append(watchdog)
+        return watchdog
+
+    def used(self) -> None:
+        """An invocation that used these threads ended: keep them ``LINGER`` seconds more."""
+        self._last_used = time.monotonic()
+        if _StepThreads._kept is not self:
+            _StepThreads._kept = self
+            self._started_watchdog().kept()
 
     def run_watched(self, inv: _Invocation, task: StepTask) -> _Result:
         """Run one sync step inline, and have its START sent meanwhile if it still runs after
@@ -386,8 +413,7 @@ class _StepThreads:
         nor the service until the step returns and the watchdog is disarmed)."""
         watchdog = self._watchdog
         if watchdog is None:
-            watchdog = self._watchdog = _Watchdog()
-            self._watchdogs.append(watchdog)
+            watchdog = self._started_watchdog()
         job = watchdog.arm(inv, task)
         try:
             result = inv.call(task)
@@ -407,6 +433,24 @@ class _StepThreads:
         return self._pools[0].submit(fn, task)
 
 
+def _keeper(ref: weakref.ref[_StepThreads]) -> Callable[[], float | None]:
+    """What the watchdog of the threads ``ref`` names calls when it has no job: releases them
+    from ``_StepThreads._kept`` once ``LINGER`` seconds passed since their last invocation
+    ended; the seconds until then, or None when they are not kept."""
+
+    def idle() -> float | None:
+        threads = ref()
+        if threads is None or _StepThreads._kept is not threads:
+            return None
+        left = threads._last_used + LINGER - time.monotonic()
+        if left > 0:
+            return left
+        _StepThreads._kept = None  # shut down now if no driver holds them (the finalizer)
+        return None
+
+    return idle
+
+
 class _Watchdog:
     """One thread that sends the START of steps running inline once they run past the window.
 
@@ -415,10 +459,12 @@ class _Watchdog:
     only when it would otherwise wake too late, and else wakes when the earliest job is due. It
     sends a START while holding the lock, so ``disarm`` (and with it the report of the step's
     outcome) waits until that checkpoint is done: an invocation's interpreter and service are
-    never used by two threads at once.
+    never used by two threads at once. With no job, it calls ``idle`` (which ends the
+    ``LINGER`` time of its threads) and sleeps until the time it returns, if any.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, idle: Callable[[], float | None] = lambda: None) -> None:
+        self._idle = idle
         self._cond = threading.Condition()
         self._jobs: dict[int, tuple[_Invocation, StepTask, float]] = {}
         self._failed: dict[int, BaseException] = {}
@@ -451,12 +497,17 @@ class _Watchdog:
             self._stopped = True
             self._cond.notify()
 
+    def kept(self) -> None:
+        """Its threads are kept from now on: have ``idle`` called when the time is up."""
+        with self._cond:
+            self._cond.notify()
+
     def _loop(self) -> None:
         with self._cond:
             while not self._stopped:
                 if not self._jobs:
-                    self._wakes_at = math.inf
-                    self._cond.wait()
+                    self._wakes_at = math.inf  # any job armed now wakes it
+                    self._cond.wait(self._idle())
                     continue
                 job, (inv, task, due) = min(self._jobs.items(), key=lambda item: item[1][2])
                 left = due - time.monotonic()
@@ -677,6 +728,8 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
                 workers.report_next()
     finally:
         workers.close()
+        if threads._pools or threads._watchdog is not None:  # threads started: keep them
+            threads.used()
 
 
 async def invoke_async(

@@ -166,6 +166,28 @@ def test_worker_threads_belong_to_the_invocation() -> None:
     assert until_gone(set(step_threads()) - before) == set()  # shut down with the invocation
 
 
+@pytest.mark.usefixtures("no_driver_alive")
+def test_a_run_right_after_another_reuses_its_threads_which_end_soon_after_the_last() -> None:
+    together = threading.Barrier(2, timeout=5)
+
+    @dg.step
+    def meet(i: int) -> int:
+        together.wait()  # only passes when both run at once, in threads
+        return i
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(meet, [0, 1])).results()
+
+    before = set(step_threads())
+    assert dg.run(wf) == [0, 1]  # a new engine and handler, dropped when run() returns
+    threads = set(step_threads()) - before
+    assert len(threads) == 2
+    assert dg.run(wf) == [0, 1]
+    assert set(step_threads()) - before == threads  # the same threads, not new ones
+    gc.collect()
+    assert until_gone(threads) == set()  # shut down a while after the last run
+
+
 def test_a_step_failure_records_the_same_trace_inline_and_in_a_thread() -> None:
     @dg.step(retry=dg.Retry.never())
     def boom(_: Any = None) -> None:
