@@ -62,7 +62,7 @@ from ._actions import (
     check_mode,
 )
 from ._codec import PayloadFormat
-from ._context import STEP, StepAttempt
+from ._context import STEP
 from ._errors import InvalidInputError, StepTimeoutError, ValidationError
 from ._interpreter import Interpreter, check_payload_format
 from ._paging import load_operations
@@ -176,7 +176,7 @@ class _Invocation:
     def call(self, task: StepTask) -> _Result:
         """Run a sync step, firing the attempt hooks around it: ``(value, None)`` or
         ``(None, error)``, whether it runs inline or in a worker thread."""
-        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
             attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
@@ -193,7 +193,7 @@ class _Invocation:
     async def acall(self, task: StepTask, limit: tuple[float, str] | None = None) -> _Result:
         """Run an async step, firing the attempt hooks around it (see ``call``); with a
         ``limit`` (from ``limit()``), it is cancelled when that runs out."""
-        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
             attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
@@ -235,7 +235,7 @@ class _Invocation:
     def run_fn(self, task: StepTask) -> _Result:
         """Run a sync step's function, in a worker thread, without hooks (``begin`` and
         ``finish`` fire them in the driver's thread, so an abandoned attempt fires no more)."""
-        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        token = STEP.set((self.arn, task))
         try:
             value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
@@ -455,21 +455,25 @@ class _Watchdog:
     """One thread that sends the START of steps running inline once they run past the window.
 
     Drivers alive at the same time share it (a worker running several invocations): each armed
-    step is its own job. Arming and disarming take a lock and nothing more: the thread is woken
-    only when it would otherwise wake too late, and else wakes when the earliest job is due. It
-    sends a START while holding the lock, so ``disarm`` (and with it the report of the step's
-    outcome) waits until that checkpoint is done: an invocation's interpreter and service are
-    never used by two threads at once. With no job, it calls ``idle`` (which ends the
-    ``LINGER`` time of its threads) and sleeps until the time it returns, if any.
+    step is its own job. Arming and disarming a step that ends within its window take no lock
+    (a dict insert and a pop, each atomic): the thread is woken only when it would otherwise
+    wake too late, and else wakes when the earliest job is due. Whoever pops a job first owns
+    it: the thread pops a due job and sends its START while holding the lock, so a ``disarm``
+    that finds its job gone waits for the lock, that is until that checkpoint is done: an
+    invocation's interpreter and service are never used by two threads at once. With no job,
+    it calls ``idle`` (which ends the ``LINGER`` time of its threads) and sleeps until the time
+    it returns, if any.
     """
 
     def __init__(self, idle: Callable[[], float | None] = lambda: None) -> None:
         self._idle = idle
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()  # the finalizer may stop it from its own thread
+        self._cond = threading.Condition(self._lock)
         self._jobs: dict[int, tuple[_Invocation, StepTask, float]] = {}
         self._failed: dict[int, BaseException] = {}
         self._ids = itertools.count()
-        #: When the thread wakes next (``time.monotonic()``); ``math.inf``: only when woken.
+        #: When the thread wakes next (``time.monotonic()``); ``math.inf``: only when woken
+        #: (also while it is awake: a job armed before it sleeps again must wake it).
         self._wakes_at = math.inf
         self._stopped = False
         threading.Thread(target=self._loop, name="durable-gen-start", daemon=True).start()
@@ -479,17 +483,18 @@ class _Watchdog:
         window = inv.window
         assert window is not None
         due = time.monotonic() + window
-        with self._cond:
-            job = next(self._ids)
-            self._jobs[job] = (inv, task, due)
-            if due < self._wakes_at:  # it would wake too late: wake it now
+        job = next(self._ids)
+        self._jobs[job] = (inv, task, due)  # first the job, then the check (see _loop)
+        if due < self._wakes_at:  # it would wake too late: wake it now
+            with self._lock:
                 self._cond.notify()
         return job
 
     def disarm(self, job: int) -> BaseException | None:
         """Stop watching; the error of the job's START checkpoint if it failed meanwhile."""
-        with self._cond:
-            self._jobs.pop(job, None)
+        if self._jobs.pop(job, None) is not None:
+            return None  # popped before the thread took it: no START was sent
+        with self._lock:  # the thread took it: its START checkpoint is over once this is held
             return self._failed.pop(job, None)
 
     def stop(self) -> None:
@@ -503,23 +508,31 @@ class _Watchdog:
             self._cond.notify()
 
     def _loop(self) -> None:
-        with self._cond:
+        with self._lock:
             while not self._stopped:
-                if not self._jobs:
-                    self._wakes_at = math.inf  # any job armed now wakes it
+                # Awake: a job armed from now on notifies (it sees math.inf), and one armed
+                # before is in the copy taken below. So no job is missed, without arm() locking.
+                self._wakes_at = math.inf
+                jobs = list(self._jobs.items())  # one C call: atomic against arm and disarm
+                if not jobs:
                     self._cond.wait(self._idle())
                     continue
-                job, (inv, task, due) = min(self._jobs.items(), key=lambda item: item[1][2])
+                job, (inv, task, due) = min(jobs, key=_due)
                 left = due - time.monotonic()
                 if left > 0:
                     self._wakes_at = due
                     self._cond.wait(left)
                     continue
-                del self._jobs[job]
+                if self._jobs.pop(job, None) is None:
+                    continue  # disarmed meanwhile: the step is over
                 try:
                     inv.send_start(task)
                 except BaseException as exc:  # raised by the step's thread when it is done
                     self._failed[job] = exc
+
+
+def _due(job: tuple[int, tuple[_Invocation, StepTask, float]]) -> float:
+    return job[1][2]
 
 
 def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -> None:
