@@ -487,7 +487,11 @@ class _Watchdog:
         self._jobs[job] = (inv, task, due)  # first the job, then the check (see _loop)
         if due < self._wakes_at:  # it would wake too late: wake it now
             with self._lock:
-                self._cond.notify()
+                if due < self._wakes_at:
+                    # Woken, it copies every job armed until then: the arms that come before
+                    # it runs need not wake it again (each notify costs a lock round trip).
+                    self._wakes_at = due
+                    self._cond.notify()
         return job
 
     def disarm(self, job: int) -> BaseException | None:
