@@ -31,7 +31,7 @@ from itertools import count
 from typing import Any
 
 from ._actions import CheckpointMode, StepTask
-from ._codec import result_reader
+from ._codec import _fn_readers, result_reader
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -273,7 +273,11 @@ class StepHandlers(BatchHandlers):
             try:
                 if cmd.serdes is None:
                     # no message built per replay: a failure is decoded again to name the step
-                    value = result_reader(cmd.fn)(payload)
+                    try:
+                        read = _fn_readers[cmd.fn]  # result_reader's cache, without the call
+                    except (KeyError, TypeError):
+                        read = result_reader(cmd.fn)
+                    value = read(payload)
                 else:
                     value = loads(payload, cmd.serdes)
             except SerializationError as exc:
