@@ -144,26 +144,14 @@ class _Invocation:
         )
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
 
-    def inline(self, tasks: list[StepTask], running: int) -> bool:
-        """Whether to run ``tasks`` inline: one sync step, nothing else running, no deadline
-        and no START to send while it runs."""
-        if len(tasks) != 1 or running:
-            return False
+    def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:
+        """The task of ``tasks`` if it is one sync step, nothing else running, no deadline: it
+        runs on this thread, inline when there is no window (no START to send while it runs),
+        else watched (``_StepThreads.run_watched``)."""
+        if len(tasks) != 1 or running or self.ends_at is not None:
+            return None
         task = tasks[0]
-        return (
-            not task.is_async
-            and task.deadline_ms is None
-            and self.ends_at is None
-            and self.window is None
-        )
-
-    def watched(self, tasks: list[StepTask], running: int) -> bool:
-        """Whether ``tasks`` is one sync step, alone, with no deadline, whose START goes out
-        if it runs past the window (``_StepThreads.run_watched``)."""
-        if len(tasks) != 1 or running or self.window is None or self.ends_at is not None:
-            return False
-        task = tasks[0]
-        return not task.is_async and task.deadline_ms is None
+        return task if not task.is_async and task.deadline_ms is None else None
 
     def send_start(self, task: StepTask) -> None:
         """Checkpoint the START of ``task``, still running, if the interpreter has one to send."""
@@ -732,13 +720,14 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
                 interp.observe(inv.checkpoint(action.updates))
             elif isinstance(action, RunTasks):
                 tasks = action.tasks
-                if inv.inline(tasks, len(workers.inflight)):
-                    inv.report(tasks[0], inv.call(tasks[0]))
-                elif inv.watched(tasks, len(workers.inflight)):
-                    inv.report(tasks[0], threads.run_watched(inv, tasks[0]))
-                else:
+                alone = inv.alone(tasks, len(workers.inflight))
+                if alone is None:
                     for task in tasks:
                         workers.submit(task)
+                elif inv.window is None:
+                    inv.report(alone, inv.call(alone))
+                else:
+                    inv.report(alone, threads.run_watched(inv, alone))
             elif isinstance(action, Done):
                 return inv.output(action.outcome)
             else:  # WaitForTasks
