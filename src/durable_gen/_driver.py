@@ -503,24 +503,30 @@ class _Watchdog:
         with self._lock:
             while not self._stopped:
                 # Awake: a job armed from now on notifies (it sees math.inf), and one armed
-                # before is in the copy taken below. So no job is missed, without arm() locking.
+                # before is in the copy _next() takes. So no job is missed, without arm() locking.
                 self._wakes_at = math.inf
-                jobs = list(self._jobs.items())  # one C call: atomic against arm and disarm
-                if not jobs:
-                    self._cond.wait(self._idle())
-                    continue
-                job, (inv, task, due) = min(jobs, key=_due)
-                left = due - time.monotonic()
-                if left > 0:
-                    self._wakes_at = due
-                    self._cond.wait(left)
-                    continue
-                if self._jobs.pop(job, None) is None:
-                    continue  # disarmed meanwhile: the step is over
-                try:
-                    inv.send_start(task)
-                except BaseException as exc:  # raised by the step's thread when it is done
-                    self._failed[job] = exc
+                again, wait = self._next()
+                if not again and not self._stopped:  # _idle() may have stopped it
+                    self._cond.wait(wait)
+
+    def _next(self) -> tuple[bool, float | None]:
+        """Send the START of the earliest job if it is due: (True, None), to look again. Else
+        (False, seconds to sleep, or None: until woken). A method of its own, so that the
+        sleeping thread holds no job: a job's invocation holds its engine and handler."""
+        jobs = list(self._jobs.items())  # one C call: atomic against arm and disarm
+        if not jobs:
+            return False, self._idle()
+        job, (inv, task, due) = min(jobs, key=_due)
+        left = due - time.monotonic()
+        if left > 0:
+            self._wakes_at = due
+            return False, left
+        if self._jobs.pop(job, None) is not None:  # else disarmed meanwhile: the step is over
+            try:
+                inv.send_start(task)
+            except BaseException as exc:  # raised by the step's thread when it is done
+                self._failed[job] = exc
+        return True, None
 
 
 def _due(job: tuple[int, tuple[_Invocation, StepTask, float]]) -> float:

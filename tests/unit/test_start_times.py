@@ -340,3 +340,33 @@ def test_many_fast_steps_between_slow_ones_each_slow_one_gets_its_start() -> Non
         assert engine.calls.count(["medium:START"]) == 12
         assert engine.calls.count(["medium:SUCCEED"]) == 12
         assert ["medium:START", "medium:SUCCEED"] not in engine.calls
+
+
+def test_the_watchdog_keeps_no_engine_alive_and_ends_soon_after_the_last_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+    import threading
+    import weakref
+
+    from durable_gen._driver import _StepThreads
+
+    def watchdogs() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "durable-gen-start"}
+
+    before = watchdogs()
+    monkeypatch.setattr(_StepThreads, "_live", None)  # this test's driver starts its own
+    engine, _ = run(two_steps, real_clock=True)  # the watchdog sends the slow step's START
+    assert engine.calls[1] == ["STEP:START"]
+    ref = weakref.ref(engine)
+    del engine
+    started = watchdogs() - before
+    assert len(started) == 1
+    deadline = time.monotonic() + 5
+    while (ref() is not None or any(t.is_alive() for t in started)) and (
+        time.monotonic() < deadline
+    ):
+        gc.collect()
+        time.sleep(0.02)
+    assert ref() is None  # nothing holds the engine: not the sleeping watchdog
+    assert not any(t.is_alive() for t in started)  # ended a while after the last invocation
