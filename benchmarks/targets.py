@@ -9,8 +9,9 @@ before each run, as in ``python -m benchmarks``); one line of JSON gives each ro
 ``{"row": [cpu_seconds, wall_seconds], ...}``, per operation where the row is per operation.
 
 To compare two commits on a busy machine, run it from a checkout of each, taking turns, and
-compare the ratios to the floor of the same process (``--table FILE...`` prints the medians
-and ranges of several such lines, grouped by the label before the JSON)::
+compare the ratios to the floor of the same process (``--table FILE...`` prints the CPU
+medians and ranges, the ratios to the floor and the wall medians of several such lines,
+grouped by the label before the JSON)::
 
     for i in 1 2 3 4 5; do
         (cd old && echo "old $(python -m benchmarks.targets)") >> runs.txt
@@ -71,6 +72,10 @@ ROWS: dict[str, tuple[str, Callable[[], Trial], int]] = {
 }
 
 
+#: Rows per operation, compared with the floor.
+PER_OPERATION = frozenset({"interp", "step", "engine", "replay"})
+
+
 def _time(trial: Trial) -> tuple[float, float]:
     state = trial.setup()
     gc.collect()
@@ -116,7 +121,9 @@ def table(paths: list[str]) -> str:
                     label, _, data = line.partition(" ")
                     runs.setdefault(label, []).append(json.loads(data))
     lines = [
-        "| row | " + " | ".join(f"{label}: CPU median (range); x floor" for label in runs) + " |",
+        "| row | "
+        + " | ".join(f"{label}: CPU median (range); x floor; wall median" for label in runs)
+        + " |",
         "| --- |" + " ---: |" * len(runs),
     ]
     names = [name for name in ROWS if all(name in r for rs in runs.values() for r in rs)]
@@ -125,10 +132,11 @@ def table(paths: list[str]) -> str:
         for rs in runs.values():
             cpu = [r[name][0] for r in rs]
             cell = f"{_fmt(statistics.median(cpu))} ({_fmt(min(cpu))} to {_fmt(max(cpu))})"
-            if name != "floor" and "floor" in rs[0]:
+            if name in PER_OPERATION and "floor" in rs[0]:
                 ratios = [r[name][0] / r["floor"][0] for r in rs]
                 low, high = min(ratios), max(ratios)
                 cell += f"; {statistics.median(ratios):,.1f}x ({low:,.1f}x to {high:,.1f}x)"
+            cell += f"; {_fmt(statistics.median(r[name][1] for r in rs))} wall"
             cells.append(cell)
         lines.append(f"| {ROWS[name][0]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
