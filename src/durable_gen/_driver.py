@@ -40,6 +40,7 @@ import contextlib
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 import weakref
@@ -380,6 +381,7 @@ class _StepThreads:
         #: When an invocation that used these threads last ended (``time.monotonic()``).
         self._last_used = 0.0
         weakref.finalize(self, _shut_down, self._pools, self._watchdogs)
+        _every.add(self)
 
     def _started_watchdog(self) -> _Watchdog:
         watchdog = self._watchdog
@@ -419,6 +421,24 @@ class _StepThreads:
                 )
             )
         return self._pools[0].submit(fn, task)
+
+
+#: Every live instance, for ``_forget_after_fork``.
+_every: weakref.WeakSet[_StepThreads] = weakref.WeakSet()
+
+
+def _forget_after_fork() -> None:
+    """In a forked child, the threads of the parent's instances do not exist (their pool would
+    count them as idle and queue steps for no thread): each instance starts afresh."""
+    for threads in list(_every):
+        threads._pools.clear()  # not shut down: its threads and locks are the parent's
+        threads._watchdogs.clear()
+        threads._watchdog = None
+    _StepThreads._kept = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _keeper(ref: weakref.ref[_StepThreads]) -> Callable[[], float | None]:
