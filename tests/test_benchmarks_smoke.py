@@ -53,3 +53,25 @@ def test_quick_run_writes_rows(tmp_path: Path) -> None:
         "| workload | ours (median ± IQR) | theirs (median ± IQR) | wall ratio | CPU ratio |"
         in proc.stdout
     )
+
+
+def test_the_target_rows_run_and_their_table_reads_them(tmp_path: Path) -> None:
+    def run(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.targets", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    line = run("floor", "parallel10")
+    rows = json.loads(line)
+    assert set(rows) == {"floor", "parallel10"}
+    assert all(cpu > 0 and wall > 0 for cpu, wall in rows.values())
+    saved = tmp_path / "runs.txt"
+    saved.write_text(f"old {line}new {line}")
+    table = run("--table", str(saved))
+    assert "Parallel, 10 branches" in table and table.count("|") > 10

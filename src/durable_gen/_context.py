@@ -46,13 +46,30 @@ class StepAttempt(NamedTuple):
     attempt: int
 
 
-#: The step attempt the driver is running (None outside step code).
-STEP: ContextVar[StepAttempt | None] = ContextVar("durable_gen_step", default=None)
+class _Attempt(Protocol):
+    """What the driver runs: a ``StepTask`` (its id, name and attempt number)."""
+
+    @property
+    def operation_id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def attempt(self) -> int: ...
+
+
+#: The step attempt the driver is running, as (execution ARN, its ``StepTask``), or None
+#: outside step code. ``current_step()`` builds the ``StepAttempt`` when asked: most steps
+#: never ask, and building it for each would cost more than setting the variable.
+STEP: ContextVar[tuple[str, _Attempt] | None] = ContextVar("durable_gen_step", default=None)
 
 
 def current_step() -> StepAttempt | None:
     """The step attempt running on this thread of control, if any."""
-    return STEP.get()
+    running = STEP.get()
+    if running is None:
+        return None
+    arn, task = running
+    return StepAttempt(arn, task.operation_id, task.name, task.attempt)
 
 
 #: The interpretation currently running workflow code (None outside workflow code).

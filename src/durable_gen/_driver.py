@@ -25,7 +25,10 @@ or the step's failure); replays record no attempt, so they log nothing again.
 
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
 invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
-them, and they are shut down when the last one lets go (nothing global keeps them). Steps
+them, and they are shut down ``LINGER`` seconds (1 s) after the last invocation that used them
+ended, once no driver holds them: a driver that comes within that time (the next ``run()``
+of a script, which builds a new engine and handler each time) reuses them instead of starting
+threads again. Nothing keeps them longer. Steps
 still running when an invocation returns (a batch decided without them) are abandoned; their
 results are never recorded.
 """
@@ -37,6 +40,7 @@ import contextlib
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 import weakref
@@ -61,7 +65,7 @@ from ._actions import (
     check_mode,
 )
 from ._codec import PayloadFormat
-from ._context import STEP, StepAttempt
+from ._context import STEP
 from ._errors import InvalidInputError, StepTimeoutError, ValidationError
 from ._interpreter import Interpreter, check_payload_format
 from ._paging import load_operations
@@ -85,6 +89,9 @@ RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
 MAX_STEP_THREADS: Final = 64
 #: Seconds a step may run before its START is checkpointed while it goes on (``"step"`` mode).
 START_WINDOW: Final = 0.005
+#: Seconds worker threads outlive the last invocation that used them, when no driver holds
+#: them any more: a driver that comes within that time reuses them.
+LINGER: Final = 1.0
 
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
@@ -140,26 +147,14 @@ class _Invocation:
         )
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
 
-    def inline(self, tasks: list[StepTask], running: int) -> bool:
-        """Whether to run ``tasks`` inline: one sync step, nothing else running, no deadline
-        and no START to send while it runs."""
-        if len(tasks) != 1 or running:
-            return False
+    def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:
+        """The task of ``tasks`` if it is one sync step, nothing else running, no deadline: it
+        runs on this thread, inline when there is no window (no START to send while it runs),
+        else watched (``_StepThreads.run_watched``)."""
+        if len(tasks) != 1 or running or self.ends_at is not None:
+            return None
         task = tasks[0]
-        return (
-            not task.is_async
-            and task.deadline_ms is None
-            and self.ends_at is None
-            and self.window is None
-        )
-
-    def watched(self, tasks: list[StepTask], running: int) -> bool:
-        """Whether ``tasks`` is one sync step, alone, with no deadline, whose START goes out
-        if it runs past the window (``_StepThreads.run_watched``)."""
-        if len(tasks) != 1 or running or self.window is None or self.ends_at is not None:
-            return False
-        task = tasks[0]
-        return not task.is_async and task.deadline_ms is None
+        return task if not task.is_async and task.deadline_ms is None else None
 
     def send_start(self, task: StepTask) -> None:
         """Checkpoint the START of ``task``, still running, if the interpreter has one to send."""
@@ -177,7 +172,7 @@ class _Invocation:
     def call(self, task: StepTask) -> _Result:
         """Run a sync step, firing the attempt hooks around it: ``(value, None)`` or
         ``(None, error)``, whether it runs inline or in a worker thread."""
-        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
             attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
@@ -194,7 +189,7 @@ class _Invocation:
     async def acall(self, task: StepTask, limit: tuple[float, str] | None = None) -> _Result:
         """Run an async step, firing the attempt hooks around it (see ``call``); with a
         ``limit`` (from ``limit()``), it is cancelled when that runs out."""
-        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
             attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
@@ -236,7 +231,7 @@ class _Invocation:
     def run_fn(self, task: StepTask) -> _Result:
         """Run a sync step's function, in a worker thread, without hooks (``begin`` and
         ``finish`` fire them in the driver's thread, so an abandoned attempt fires no more)."""
-        token = STEP.set(StepAttempt(self.arn, task.operation_id, task.name, task.attempt))
+        token = STEP.set((self.arn, task))
         try:
             value = task.fn(*task.args, **task.kwargs)
         except Exception as exc:
@@ -369,11 +364,16 @@ class _StepThreads:
 
     Drivers hold it: ``invoke`` for one invocation, a handler from ``make_handler`` for its
     life. Drivers alive at the same time share one instance (starting a thread costs more than
-    a short step); when the last one lets go, it is collected and its threads are shut down.
-    Nothing holds it globally: a weak reference finds the live one.
+    a short step). After each invocation it is also kept for ``LINGER`` seconds (``_kept``,
+    released by its watchdog thread once that time has passed with no invocation ending), so
+    that a driver created right after the last one let go (``run()`` in a loop) finds its
+    threads started. When nothing holds it any more, it is collected and its threads are shut
+    down. A weak reference finds the live one.
     """
 
     _live: ClassVar[weakref.ref[_StepThreads] | None] = None
+    #: The instance whose last invocation ended less than ``LINGER`` seconds ago.
+    _kept: ClassVar[_StepThreads | None] = None
 
     @classmethod
     def acquire(cls) -> _StepThreads:
@@ -395,7 +395,28 @@ class _StepThreads:
         self._pools: list[cf.ThreadPoolExecutor] = []  # zero or one; shared with the finalizer
         self._watchdog: _Watchdog | None = None
         self._watchdogs: list[_Watchdog] = []  # zero or one; shared with the finalizer
+        #: When an invocation that used these threads last ended (``time.monotonic()``).
+        self._last_used = 0.0
         weakref.finalize(self, _shut_down, self._pools, self._watchdogs)
+        _every.add(self)
+
+    def _started_watchdog(self) -> _Watchdog:
+        watchdog = self._watchdog
+        if watchdog is None:
+            watchdog = self._watchdog = _Watchdog(_keeper(weakref.ref(self)))
+            self._watchdogs.append(watchdog)
+        return watchdog
+
+    def used(self) -> None:
+        """An invocation that used these threads ended: keep them ``LINGER`` seconds more.
+
+        Threads a host supplies (``portal``/``pool``) live as long as its handlers: not kept."""
+        if self.portal is not None or self._host_pool is not None:
+            return
+        self._last_used = time.monotonic()
+        if _StepThreads._kept is not self:
+            _StepThreads._kept = self
+            self._started_watchdog().kept()
 
     def run_watched(self, inv: _Invocation, task: StepTask) -> _Result:
         """Run one sync step inline, and have its START sent meanwhile if it still runs after
@@ -403,8 +424,7 @@ class _StepThreads:
         nor the service until the step returns and the watchdog is disarmed)."""
         watchdog = self._watchdog
         if watchdog is None:
-            watchdog = self._watchdog = _Watchdog()
-            self._watchdogs.append(watchdog)
+            watchdog = self._started_watchdog()
         job = watchdog.arm(inv, task)
         try:
             result = inv.call(task)
@@ -444,23 +464,65 @@ def _hosted(
         return threads
 
 
+#: Every live instance, for ``_forget_after_fork``.
+_every: weakref.WeakSet[_StepThreads] = weakref.WeakSet()
+
+
+def _forget_after_fork() -> None:
+    """In a forked child, the threads of the parent's instances do not exist (their pool would
+    count them as idle and queue steps for no thread): each instance starts afresh."""
+    for threads in list(_every):
+        threads._pools.clear()  # not shut down: its threads and locks are the parent's
+        threads._watchdogs.clear()
+        threads._watchdog = None
+    _StepThreads._kept = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _keeper(ref: weakref.ref[_StepThreads]) -> Callable[[], float | None]:
+    """What the watchdog of the threads ``ref`` names calls when it has no job: releases them
+    from ``_StepThreads._kept`` once ``LINGER`` seconds passed since their last invocation
+    ended; the seconds until then, or None when they are not kept."""
+
+    def idle() -> float | None:
+        threads = ref()
+        if threads is None or _StepThreads._kept is not threads:
+            return None
+        left = threads._last_used + LINGER - time.monotonic()
+        if left > 0:
+            return left
+        _StepThreads._kept = None  # shut down now if no driver holds them (the finalizer)
+        return None
+
+    return idle
+
+
 class _Watchdog:
     """One thread that sends the START of steps running inline once they run past the window.
 
     Drivers alive at the same time share it (a worker running several invocations): each armed
-    step is its own job. Arming and disarming take a lock and nothing more: the thread is woken
-    only when it would otherwise wake too late, and else wakes when the earliest job is due. It
-    sends a START while holding the lock, so ``disarm`` (and with it the report of the step's
-    outcome) waits until that checkpoint is done: an invocation's interpreter and service are
-    never used by two threads at once.
+    step is its own job. Arming and disarming a step that ends within its window take no lock
+    (a dict insert and a pop, each atomic): the thread is woken only when it would otherwise
+    wake too late, and else wakes when the earliest job is due. Whoever pops a job first owns
+    it: the thread pops a due job and sends its START while holding the lock, so a ``disarm``
+    that finds its job gone waits for the lock, that is until that checkpoint is done: an
+    invocation's interpreter and service are never used by two threads at once. With no job,
+    it calls ``idle`` (which ends the ``LINGER`` time of its threads) and sleeps until the time
+    it returns, if any.
     """
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
+    def __init__(self, idle: Callable[[], float | None] = lambda: None) -> None:
+        self._idle = idle
+        self._lock = threading.RLock()  # the finalizer may stop it from its own thread
+        self._cond = threading.Condition(self._lock)
         self._jobs: dict[int, tuple[_Invocation, StepTask, float]] = {}
         self._failed: dict[int, BaseException] = {}
         self._ids = itertools.count()
-        #: When the thread wakes next (``time.monotonic()``); ``math.inf``: only when woken.
+        #: When the thread wakes next (``time.monotonic()``); ``math.inf``: only when woken
+        #: (also while it is awake: a job armed before it sleeps again must wake it).
         self._wakes_at = math.inf
         self._stopped = False
         threading.Thread(target=self._loop, name="durable-gen-start", daemon=True).start()
@@ -470,17 +532,22 @@ class _Watchdog:
         window = inv.window
         assert window is not None
         due = time.monotonic() + window
-        with self._cond:
-            job = next(self._ids)
-            self._jobs[job] = (inv, task, due)
-            if due < self._wakes_at:  # it would wake too late: wake it now
-                self._cond.notify()
+        job = next(self._ids)
+        self._jobs[job] = (inv, task, due)  # first the job, then the check (see _loop)
+        if due < self._wakes_at:  # it would wake too late: wake it now
+            with self._lock:
+                if due < self._wakes_at:
+                    # Woken, it copies every job armed until then: the arms that come before
+                    # it runs need not wake it again (each notify costs a lock round trip).
+                    self._wakes_at = due
+                    self._cond.notify()
         return job
 
     def disarm(self, job: int) -> BaseException | None:
         """Stop watching; the error of the job's START checkpoint if it failed meanwhile."""
-        with self._cond:
-            self._jobs.pop(job, None)
+        if self._jobs.pop(job, None) is not None:
+            return None  # popped before the thread took it: no START was sent
+        with self._lock:  # the thread took it: its START checkpoint is over once this is held
             return self._failed.pop(job, None)
 
     def stop(self) -> None:
@@ -488,24 +555,43 @@ class _Watchdog:
             self._stopped = True
             self._cond.notify()
 
-    def _loop(self) -> None:
+    def kept(self) -> None:
+        """Its threads are kept from now on: have ``idle`` called when the time is up."""
         with self._cond:
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        with self._lock:
             while not self._stopped:
-                if not self._jobs:
-                    self._wakes_at = math.inf
-                    self._cond.wait()
-                    continue
-                job, (inv, task, due) = min(self._jobs.items(), key=lambda item: item[1][2])
-                left = due - time.monotonic()
-                if left > 0:
-                    self._wakes_at = due
-                    self._cond.wait(left)
-                    continue
-                del self._jobs[job]
-                try:
-                    inv.send_start(task)
-                except BaseException as exc:  # raised by the step's thread when it is done
-                    self._failed[job] = exc
+                # Awake: a job armed from now on notifies (it sees math.inf), and one armed
+                # before is in the copy _next() takes. So no job is missed, without arm() locking.
+                self._wakes_at = math.inf
+                again, wait = self._next()
+                if not again and not self._stopped:  # _idle() may have stopped it
+                    self._cond.wait(wait)
+
+    def _next(self) -> tuple[bool, float | None]:
+        """Send the START of the earliest job if it is due: (True, None), to look again. Else
+        (False, seconds to sleep, or None: until woken). A method of its own, so that the
+        sleeping thread holds no job: a job's invocation holds its engine and handler."""
+        jobs = list(self._jobs.items())  # one C call: atomic against arm and disarm
+        if not jobs:
+            return False, self._idle()
+        job, (inv, task, due) = min(jobs, key=_due)
+        left = due - time.monotonic()
+        if left > 0:
+            self._wakes_at = due
+            return False, left
+        if self._jobs.pop(job, None) is not None:  # else disarmed meanwhile: the step is over
+            try:
+                inv.send_start(task)
+            except BaseException as exc:  # raised by the step's thread when it is done
+                self._failed[job] = exc
+        return True, None
+
+
+def _due(job: tuple[int, tuple[_Invocation, StepTask, float]]) -> float:
+    return job[1][2]
 
 
 def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -> None:
@@ -705,19 +791,22 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
             inv.happened(action)
             if isinstance(action, RunTasks):
                 tasks = action.tasks
-                if inv.inline(tasks, len(workers.inflight)):
-                    inv.report(tasks[0], inv.call(tasks[0]))
-                elif inv.watched(tasks, len(workers.inflight)):
-                    inv.report(tasks[0], threads.run_watched(inv, tasks[0]))
-                else:
+                alone = inv.alone(tasks, len(workers.inflight))
+                if alone is None:
                     for task in tasks:
                         workers.submit(task)
+                elif inv.window is None:
+                    inv.report(alone, inv.call(alone))
+                else:
+                    inv.report(alone, threads.run_watched(inv, alone))
             elif isinstance(action, Done):
                 return inv.output(action.outcome)
             else:  # WaitForTasks
                 workers.report_next()
     finally:
         workers.close()
+        if threads._pools or threads._watchdog is not None:  # threads started: keep them
+            threads.used()
 
 
 async def invoke_async(

@@ -386,7 +386,7 @@ class Interpreter(StepHandlers):
     @property
     def catching_up(self) -> bool:
         """Whether some recorded operation (markers aside) has not been reached again yet."""
-        return len(self._visited) + self._markers < len(self._recorded)
+        return len(self._visited) < self._to_reach
 
     @property
     def operations(self) -> dict[str, Operation]:

@@ -180,6 +180,8 @@ class Core:
         self._markers = sum(
             1 for op in self._recorded if op.sub_type == PATCH_SUBTYPE and op.type == "STEP"
         )
+        #: How many of them must be reached again (``catching_up`` compares, once per command).
+        self._to_reach = len(self._recorded) - self._markers
         self._visited: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()

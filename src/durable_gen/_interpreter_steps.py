@@ -31,7 +31,7 @@ from itertools import count
 from typing import Any
 
 from ._actions import CheckpointMode, StepTask
-from ._codec import result_reader
+from ._codec import _fn_readers, result_reader
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -272,11 +272,23 @@ class StepHandlers(BatchHandlers):
             payload = details.result if details else None
             try:
                 if cmd.serdes is None:
-                    value = result_reader(cmd.fn)(payload, f"the result of step {name!r}")
+                    # no message built per replay: a failure is decoded again to name the step
+                    try:
+                        read = _fn_readers[cmd.fn]  # result_reader's cache, without the call
+                    except (KeyError, TypeError):
+                        read = result_reader(cmd.fn)
+                    value = read(payload)
                 else:
                     value = loads(payload, cmd.serdes)
             except SerializationError as exc:
-                return (None, exc)  # raised at the yield, where the workflow can catch it
+                failure: SerializationError | None = exc
+            else:
+                failure = None
+            if failure is not None:  # raised at the yield, where the workflow can catch it
+                return (
+                    None,
+                    failure if cmd.serdes is not None else _decode_failure(cmd.fn, payload, name),
+                )
             if cmd.compensate is not None:
                 fiber.undo.append((cmd.compensate, value, name))
             return (value, None)
@@ -439,3 +451,13 @@ class StepHandlers(BatchHandlers):
                 cmd,
             )
         )
+
+
+def _decode_failure(fn: Any, payload: str | None, name: str | None) -> SerializationError:
+    """The error of a recorded step result that does not decode, its message naming the step
+    (decoding is pure: the same payload fails again, the same way)."""
+    try:
+        result_reader(fn)(payload, f"the result of step {name!r}")
+    except SerializationError as exc:
+        return exc
+    raise AssertionError("a recorded payload decoded on the second try")  # pragma: no cover

@@ -7,8 +7,13 @@ call can be counted and each token checked.
 from __future__ import annotations
 
 import gc
+import json
+import os
+import select
+import signal
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -166,6 +171,28 @@ def test_worker_threads_belong_to_the_invocation() -> None:
     assert until_gone(set(step_threads()) - before) == set()  # shut down with the invocation
 
 
+@pytest.mark.usefixtures("no_driver_alive")
+def test_a_run_right_after_another_reuses_its_threads_which_end_soon_after_the_last() -> None:
+    together = threading.Barrier(2, timeout=5)
+
+    @dg.step
+    def meet(i: int) -> int:
+        together.wait()  # only passes when both run at once, in threads
+        return i
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(meet, [0, 1])).results()
+
+    before = set(step_threads())
+    assert dg.run(wf) == [0, 1]  # a new engine and handler, dropped when run() returns
+    threads = set(step_threads()) - before
+    assert len(threads) == 2
+    assert dg.run(wf) == [0, 1]
+    assert set(step_threads()) - before == threads  # the same threads, not new ones
+    gc.collect()
+    assert until_gone(threads) == set()  # shut down a while after the last run
+
+
 def test_a_step_failure_records_the_same_trace_inline_and_in_a_thread() -> None:
     @dg.step(retry=dg.Retry.never())
     def boom(_: Any = None) -> None:
@@ -218,3 +245,47 @@ def test_a_handler_keeps_its_threads_across_invocations_until_it_is_dropped() ->
     del handler
     gc.collect()
     assert until_gone(threads) == set()  # shut down with their handler
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_threads_of_its_own() -> None:
+    # The parent's worker threads (kept a while after its run) do not exist in a forked child:
+    # a child that took them for idle would queue its steps for no thread at all.
+    together = threading.Barrier(3, timeout=5)
+
+    @dg.step
+    def meet(i: int) -> int:
+        together.wait()  # only passes when the three run at once, in threads
+        return i
+
+    @dg.step
+    def double_it(i: int) -> int:
+        return 2 * i
+
+    def parent(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(meet, [0, 1, 2])).results()
+
+    def child(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(double_it, [1, 2])).results()
+
+    assert dg.run(parent) == [0, 1, 2]  # three threads, idle now, kept for the next run
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            os.close(read_end)
+            os.write(write_end, json.dumps(dg.run(child)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 20)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        assert ready, "the child's Map never finished"
+        assert json.loads(os.read(read_end, 1000)) == [2, 4]
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)

@@ -797,3 +797,19 @@ def test_tasks_of_a_decided_batch_do_not_hold_off_a_suspension() -> None:
     it.observe([])
     done = it.next_action()  # item 2 still runs, abandoned: the wait suspends the execution
     assert isinstance(done, runtime.Done) and isinstance(done.outcome, dg.Suspended)
+
+
+def test_a_recorded_step_result_that_does_not_decode_raises_an_error_naming_the_step() -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield double(1)
+        except dg.SerializationError as exc:
+            return str(exc)
+
+    recorded = h.step(1, "not an int", name="double")  # recorded as a string: not an int
+    it = interp(wf, recorded)
+    it.advance()
+    assert isinstance(it.outcome, dg.Succeeded)
+    message = json.loads(it.outcome.result)
+    assert message.startswith("the result of step 'double'")
+    assert "int" in message

@@ -285,3 +285,88 @@ def test_invocations_running_at_once_each_get_their_start() -> None:
     for engine, arn in results:
         assert engine.get_execution(arn).result == "3"
         assert engine.calls == [["STEP:START", "STEP:SUCCEED"], ["STEP:START"], ["STEP:SUCCEED"]]
+
+
+def test_many_fast_steps_between_slow_ones_each_slow_one_gets_its_start() -> None:
+    # Arming a fast step takes no lock: a slow step armed at any moment of the watchdog's
+    # cycle (asleep, just woken, about to sleep) must still have its START sent, from several
+    # invocations at once.
+    import threading
+
+    @dg.step
+    def medium(x: int) -> int:
+        time.sleep(0.02)
+        return x
+
+    def mixed(_: Any):  # type: ignore[no-untyped-def]
+        total = 0
+        for i in range(12):
+            for _ in range(i * 7 % 23):
+                total += yield fast(1)
+            total += yield medium(1)
+        return total
+
+    class Named(LocalService):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.calls: list[list[str]] = []
+
+        def checkpoint(self, arn: str, token: str, updates: Any) -> Any:
+            self.calls.append([f"{u.name}:{u.action}" for u in updates])
+            return super().checkpoint(arn, token, updates)
+
+    results: list[tuple[Named, str]] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        engine = Named(clock=RealClock())
+        engine.register("wf", dg.make_handler(mixed, engine))
+        arn = engine.start("wf", "null")
+        engine.run(arn)
+        with lock:
+            results.append((engine, arn))
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3
+    fast_steps = sum(i * 7 % 23 for i in range(12))
+    for engine, arn in results:
+        assert engine.get_execution(arn).result == str(12 + fast_steps)
+        # each medium step's START went out alone, while it ran (a fast step may too, when
+        # the threads of this test keep it from running within the window)
+        assert engine.calls.count(["medium:START"]) == 12
+        assert engine.calls.count(["medium:SUCCEED"]) == 12
+        assert ["medium:START", "medium:SUCCEED"] not in engine.calls
+
+
+def test_the_watchdog_keeps_no_engine_alive_and_ends_soon_after_the_last_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+    import threading
+    import weakref
+
+    from durable_gen._driver import _StepThreads
+
+    def watchdogs() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "durable-gen-start"}
+
+    before = watchdogs()
+    monkeypatch.setattr(_StepThreads, "_live", None)  # this test's driver starts its own
+    engine, _ = run(two_steps, real_clock=True)  # the watchdog sends the slow step's START
+    assert engine.calls[1] == ["STEP:START"]
+    ref = weakref.ref(engine)
+    del engine
+    started = watchdogs() - before
+    assert len(started) == 1
+    deadline = time.monotonic() + 5
+    while (ref() is not None or any(t.is_alive() for t in started)) and (
+        time.monotonic() < deadline
+    ):
+        gc.collect()
+        time.sleep(0.02)
+    assert ref() is None  # nothing holds the engine: not the sleeping watchdog
+    assert not any(t.is_alive() for t in started)  # ended a while after the last invocation
