@@ -187,7 +187,7 @@ class Worker:
         clock: Clock = VirtualClock(RealClock().now_ms()) if skip_time else _NowClock()
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
-        self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._log = log or _stderr_line
         self.progress = progress
         self._served: set[str] = set()
         self._failed: set[str] = set()
@@ -483,6 +483,16 @@ class Worker:
         if due is None:
             return self.poll
         return min(self.poll, max(0.0, (due - self.service.clock.now_ms()) / 1000))
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+def _stderr_line(line: str) -> None:
+    """One whole line on stderr: lines of threads running at once never mix."""
+    with _STDERR_LOCK:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 class _Lane:
