@@ -268,3 +268,40 @@ def test_outside_workflows_it_is_a_plain_logger(records: Records) -> None:
     log.info("plain")
     (record,) = [r for r in records if r.name == "tests.logger"]
     assert not hasattr(record, "durableExecutionArn")
+
+
+def test_lambda_json_log_format_writes_the_fields_at_the_top_level() -> None:
+    """Rendered by the Lambda runtime's own JSON formatter, as on Lambda with LogFormat JSON."""
+    formatter = pytest.importorskip("awslambdaric.lambda_runtime_log_utils").JsonFormatter()
+    lines: list[dict[str, Any]] = []
+
+    class Render(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            import json
+
+            lines.append(json.loads(formatter.format(record)))
+
+    @dg.step
+    def pay(order: str) -> str:
+        log.info("paying %s", order)
+        return order
+
+    @dg.workflow
+    def order(order_id: str):  # type: ignore[no-untyped-def]
+        log.info("order %s", order_id)
+        return (yield pay(order_id))
+
+    target = logging.getLogger("tests.logger")
+    handler, level = Render(), target.level
+    target.addHandler(handler)
+    target.setLevel(logging.INFO)
+    try:
+        run = TestRunner().run(order, "o-1")
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(level)
+    assert [line["message"] for line in lines] == ["order o-1", "paying o-1"]
+    assert {line["durableExecutionArn"] for line in lines} == {run.arn}
+    step = lines[1]
+    assert step["operationName"] == "pay" and step["attempt"] == 1 and step["operationId"]
+    assert "operationId" not in lines[0]
