@@ -320,7 +320,16 @@ class StepHandlers(BatchHandlers):
 
     def _attempt_failed(self, run: Run, error: BaseException) -> None:
         policy = run.retry or DEFAULT_RETRY
-        if policy.should_retry(run.attempt, error):
+        try:
+            retry = policy.should_retry(run.attempt, error)
+        except Exception as exc:  # the user's retry_if raised: the step fails with that error
+            exc.args = (
+                f"retry_if raised {type(exc).__name__}: {exc} while deciding whether to retry "
+                f"{type(error).__name__}: {error}",
+            )
+            self._step_final_failure(run, exc)
+            return
+        if retry:
             delay = policy.delay(run.attempt, self._unit(run.op_id, run.attempt))
             self._retry_with_delay(run, delay, error_object(error, aws_types=self._aws_types), None)
         else:

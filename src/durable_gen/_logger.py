@@ -88,6 +88,26 @@ class ReplayAwareLogger:
         kwargs.setdefault("exc_info", True)
         self._log(logging.ERROR, msg, args, kwargs)
 
+    def critical(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._log(logging.CRITICAL, msg, args, kwargs)
+
+    fatal = critical
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        """Log at ``level`` (an int, as ``logging.Logger.log`` takes)."""
+        self._log(level, msg, args, kwargs)
+
+    @property
+    def name(self) -> str:
+        """The wrapped logger's name."""
+        return self.logger.name
+
+    def isEnabledFor(self, level: int) -> bool:
+        return self.logger.isEnabledFor(level)
+
+    def setLevel(self, level: int | str) -> None:
+        self.logger.setLevel(level)
+
 
 def get_logger(
     name: str = "durable_gen.workflow", *, log_during_replay: bool = False

@@ -305,3 +305,17 @@ def test_lambda_json_log_format_writes_the_fields_at_the_top_level() -> None:
     step = lines[1]
     assert step["operationName"] == "pay" and step["attempt"] == 1 and step["operationId"]
     assert "operationId" not in lines[0]
+
+
+def test_every_level_method_of_a_logger(records: Records) -> None:
+    @dg.workflow
+    def levels(_: None):  # type: ignore[no-untyped-def]
+        log.critical("critical line")
+        log.log(logging.WARNING, "log line %d", 1)
+        yield dg.Wait(seconds=1)
+        log.critical("after the wait")
+        return log.name, log.isEnabledFor(logging.DEBUG)
+
+    run = TestRunner().run(levels, None)
+    assert run.result() == ["tests.logger", logging.getLogger("tests.logger").isEnabledFor(10)]
+    assert messages(records) == Counter(["critical line", "log line 1", "after the wait"])

@@ -333,6 +333,20 @@ def _read_output(
     return "PENDING", None, None
 
 
+def _abandoned(op: Operation, lookup: Lookup) -> bool:
+    """Whether a context around ``op`` has ended: a step left behind by a decided Map or
+    Parallel, which the workflow will not run again (its retry timer still fires)."""
+    parent_id = op.parent_id
+    while parent_id:
+        parent = lookup(parent_id)
+        if parent is None:
+            return False
+        if parent.status != "STARTED":
+            return True
+        parent_id = parent.parent_id
+    return False
+
+
 def _pending(ex: StoredExecution, lookup: Lookup, now_ms: int, out: Effects) -> Effects:
     """Rule 4: invoke again, suspend, or fail."""
     if ex.unseen or ex.reinvoke:
@@ -341,7 +355,10 @@ def _pending(ex: StoredExecution, lookup: Lookup, now_ms: int, out: Effects) -> 
     ready = [
         op_id
         for op_id, kind in ex.open.items()
-        if kind == "STEP" and (op := lookup(op_id)) is not None and op.status == "READY"
+        if kind == "STEP"
+        and (op := lookup(op_id)) is not None
+        and op.status == "READY"
+        and not _abandoned(op, lookup)
     ]
     if ready:
         if not ex.wrote:
