@@ -506,16 +506,15 @@ def undo_name(undo: Callable[[Any], Any], step_name: str | None) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _positional_arity(fn: Callable[..., Any]) -> int:
-    """How many positional arguments ``fn`` takes (2 when it takes *args)."""
+    """How many positional arguments ``fn`` requires (parameters with a default, and
+    ``*args``, are not counted: ``fn(item, factor=10)`` is called with the item alone)."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return 1
     n = 0
     for p in params:
-        if p.kind is p.VAR_POSITIONAL:
-            return 2
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
             n += 1
     return n
 

@@ -208,6 +208,10 @@ class StepHandlers(BatchHandlers):
             )
         )
         self._reported = True
+        if run.at_most_once:
+            # Sent at once in every mode: an outcome lost to a crash would make the attempt
+            # count as interrupted, and a retry would run the step again.
+            self._urgent = True
 
     @staticmethod
     def _step_start(run: Run) -> OperationUpdate:

@@ -1,4 +1,6 @@
-"""Items a decided Map or Parallel leaves behind: their retry timers do not end the execution.
+"""Map and Parallel edges: items a decided batch leaves behind, and what a Map function gets.
+
+Items a decided Map or Parallel leaves behind: their retry timers do not end the execution.
 
 A batch is decided (here: the first failure) while another item's step waits out a retry delay.
 The workflow goes on; the delay passes, the service marks the step READY and invokes again; the
@@ -73,3 +75,30 @@ def test_min_successful_leaves_a_retrying_item_behind() -> None:
     run = TestRunner().run(changed, None)
     assert run.status == "SUCCEEDED", run.error
     assert run.result() == "MIN_SUCCESSFUL_REACHED"
+
+
+def scale(item: int, factor: int = 10) -> int:
+    return item * factor
+
+
+def indexed(item: int, index: int) -> list[int]:
+    return [item, index]
+
+
+def spread(*args: int) -> int:
+    return len(args)
+
+
+@pytest.mark.parametrize(
+    ("fn", "expected"),
+    [(scale, [10, 20]), (indexed, [[1, 0], [2, 1]]), (spread, [1, 1])],
+    ids=["default", "index", "args"],
+)
+def test_map_gives_the_index_to_a_second_required_parameter_only(
+    fn: Any, expected: list[Any]
+) -> None:
+    @dg.workflow
+    def fan(items: list[int]):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(fn, items)).results()
+
+    assert dg.run(fan, [1, 2]) == expected
