@@ -6,7 +6,7 @@
 2. A noted command that nothing but the note refers to any more can never be yielded. It is
    reported as an ``UnyieldedCommandWarning`` (a ``RuntimeWarning``) at the line that built it,
    at the next yield of the workflow or when the interpreter stops advancing it. A command kept
-   in a variable and yielded later is not reported.
+   in a variable is reported once the body that holds it has ended without yielding it.
 3. Calling a ``@step`` function's plain function (``charge.fn(...)``) inside a running body
    raises ``WorkflowDefinitionError``: it would run its side effect again on every replay.
 4. A workflow that returned something other than a generator (an ``async def`` among them)
@@ -66,7 +66,9 @@ def made(cmd: object) -> None:
     if interp is None or (not strict and interp.catching_up):
         return
     frame = sys._getframe(2)  # made <- __post_init__ or StepFunction.__call__ <- the builder
-    interp.unyielded.append((cmd, frame, frame.f_lasti))
+    # The code, not the frame: a frame would keep the body's variables (and a command stored
+    # in one) alive after the body ended, and such a command would never be reported.
+    interp.unyielded.append((cmd, frame.f_code, frame.f_lasti))
 
 
 #: Note commands during replay too (set by the testing tools; see ``made``).
@@ -99,8 +101,7 @@ def sweep(interp: Any, *, fail: bool = True) -> None:
     if not lost:
         return
     interp.unyielded = [note for note in notes if not any(note is x for x in lost)]
-    for cmd, frame, lasti in lost:
-        code = frame.f_code
+    for cmd, code, lasti in lost:
         if code.co_filename.startswith(_PACKAGE):
             continue  # built by durable_gen itself (a callback handle the body dropped)
         line = _line(code, lasti)

@@ -368,3 +368,31 @@ def test_under_the_pytest_plugin_a_mistake_fails_the_test_run() -> None:
 def test_an_async_def_child_workflow_is_told_only_steps_may_be_async() -> None:
     with pytest.raises(dg.WorkflowDefinitionError, match="only steps may be `async def`"):
         dg.Child(async_workflow, (1,))
+
+
+def stored_and_compared(x: int):  # type: ignore[no-untyped-def]
+    receipt = charge(x)  # the mistake: no yield, and the variable outlives every yield below
+    yield dg.Wait(seconds=1)
+    return receipt == {"total": x}
+
+
+def stored_without_suspending(x: int):  # type: ignore[no-untyped-def]
+    receipt = charge(x)  # the mistake
+    return (yield dg.Step(lambda: 1, name="one")), receipt is None
+
+
+@pytest.mark.parametrize(
+    ("workflow", "text"),
+    [(stored_and_compared, "receipt = charge(x)"), (stored_without_suspending, "receipt = charge")],
+)
+def test_a_command_a_variable_holds_when_the_body_ends_is_reported(
+    strict: None, workflow: Any, text: str
+) -> None:
+    with pytest.warns(UnyieldedCommandWarning, match="never yielded") as caught:
+        run(workflow)
+    assert [w.lineno for w in caught] == [_line(workflow, text)]
+
+
+def test_stored_and_never_yielded_without_strict_too(lenient: None) -> None:
+    with pytest.warns(UnyieldedCommandWarning, match="never yielded"):
+        run(stored_without_suspending)
