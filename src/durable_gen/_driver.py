@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import contextvars
 import itertools
 import logging
 import math
@@ -643,7 +644,9 @@ class _Workers:
             if limit[0] <= 0:  # no time left: the attempt does not start
                 inv.report(task, inv.timed_out(task, attempt, limit))
                 return None
-            future = self._threads.submit(inv.run_fn, task)
+            # in the context the start hooks set (what they keep in context variables)
+            context = contextvars.copy_context()
+            future = self._threads.submit(lambda t: context.run(inv.run_fn, t), task)
             self._timed[future] = (time.monotonic() + limit[0], attempt, limit)
         return future
 

@@ -209,3 +209,20 @@ def test_same_execution_arn_gives_the_same_uuid() -> None:
     b = TestRunner().run(wf, execution_arn="arn:x").result()
     c = TestRunner().run(wf).result()
     assert a == b != c
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0], ids=["no-timeout", "timeout"])
+def test_current_attempt_in_a_sync_step_with_or_without_a_timeout(timeout: float | None) -> None:
+    @dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1), timeout=timeout)
+    def flaky() -> str:
+        info = current_attempt()
+        assert info is not None
+        if info.attempt < 3:
+            raise TimeoutError("not yet")
+        return f"ok at {info.attempt}"
+
+    @dg.workflow
+    def wf(_: None):  # type: ignore[no-untyped-def]
+        return (yield flaky())
+
+    assert TestRunner().run(wf, None).result() == "ok at 3"
