@@ -45,6 +45,7 @@ from ._commands import (
     RunCompensations,
     Step,
     StepFunction,
+    _check_name,
     _fn_name,
 )
 from ._errors import (
@@ -519,6 +520,14 @@ def _positional_arity(fn: Callable[..., Any]) -> int:
     return n
 
 
+def _item_name(namer: Callable[[Any, int], str], item: Any, index: int) -> str:
+    """What ``item_namer`` calls item ``index``, checked as every operation name is (None
+    leaves the item unnamed)."""
+    name = namer(item, index)
+    _check_name(name, f"Map item_namer's (for item {index})")
+    return name
+
+
 def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]], list[str]]:
     """One generator factory per item or branch, and the item names."""
     units: list[Callable[[], Gen]] = []
@@ -533,7 +542,7 @@ def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]]
                 units.append(functools.partial(fn, *args))
             else:
                 units.append(_step_unit(fn, args))
-            names.append(cmd.item_namer(item, i) if cmd.item_namer else f"map-item-{i}")
+            names.append(_item_name(cmd.item_namer, item, i) if cmd.item_namer else f"map-item-{i}")
         return units, names
     for i, branch in enumerate(cmd.branches):
         bfn, bname = (branch.fn, branch.name) if isinstance(branch, Branch) else (branch, None)

@@ -102,3 +102,13 @@ def test_map_gives_the_index_to_a_second_required_parameter_only(
         return (yield dg.Map(fn, items)).results()
 
     assert dg.run(fan, [1, 2]) == expected
+
+
+@pytest.mark.parametrize("bad", [0, "", "élément", "x" * 300])
+def test_item_namer_names_are_checked_like_every_name(bad: Any) -> None:
+    @dg.workflow
+    def named(items: list[int]):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(indexed, items, item_namer=lambda item, i: bad)).results()
+
+    with pytest.raises(dg.ExecutionFailedError, match="item_namer's .*name must be"):
+        dg.run(named, [1, 2])
