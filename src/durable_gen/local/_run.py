@@ -7,6 +7,7 @@ inspection), use ``LocalService`` directly.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -23,11 +24,23 @@ __all__ = ["outcome", "register_function", "run", "workflow_name"]
 
 
 def workflow_name(workflow: Callable[..., Any]) -> str:
-    """The function name the engine registers a workflow under: ``module.qualname``."""
+    """The function name the engine registers a workflow under: ``module.qualname``.
+
+    A name longer than 64 characters keeps its first 55 and ends with ``-`` and 8 hex digits
+    of a hash of the whole name, so that two long names sharing a beginning stay apart.
+    """
     module = getattr(workflow, "__module__", None) or "workflow"
     qualname = getattr(workflow, "__qualname__", None) or getattr(workflow, "__name__", "workflow")
     name = f"{module}.{qualname}".replace("<", "").replace(">", "")
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:64]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    if len(name) <= MAX_WORKFLOW_NAME:
+        return name
+    digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
+    return f"{name[: MAX_WORKFLOW_NAME - 9]}-{digest}"
+
+
+#: The longest name ``workflow_name`` gives.
+MAX_WORKFLOW_NAME = 64
 
 
 R = TypeVar("R")
