@@ -187,3 +187,36 @@ def test_concurrency_is_checked(tmp_path: Path) -> None:
             Worker(tmp_path / "x.db", concurrency=bad)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="skip_time"):
         Worker(tmp_path / "x.db", concurrency=2, skip_time=True)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_the_same_named_start_at_once_from_many_connections_gives_one_execution(
+    store: str, tmp_path: Path, postgres_url: str
+) -> None:
+    from durable_gen.local import LocalService
+    from durable_gen.runtime import make_handler
+
+    url = str(tmp_path / "race.db") if store == "sqlite" else postgres_url
+    open_store(url).close()  # the schema, before the race
+    barrier = threading.Barrier(8)
+    answers: list[str] = []
+
+    def start(name: str) -> None:
+        with open_store(url) as own:
+            svc = LocalService(store=own)
+            svc.register("quick", make_handler(flows.adder, svc))
+            barrier.wait()
+            try:
+                answers.append(svc.start("quick", "1", execution_name=name))
+            except Exception as exc:
+                answers.append(f"{type(exc).__name__}: {exc}")
+
+    for round_ in range(3):
+        answers.clear()
+        threads = [threading.Thread(target=start, args=(f"once-{round_}",)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(answers)) == 1, answers
+        assert answers[0].startswith("arn:"), answers

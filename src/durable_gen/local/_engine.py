@@ -25,6 +25,7 @@ from .._errors import (
     InvalidCheckpointTokenError,
     InvalidInputError,
     PayloadTooLargeError,
+    StoreError,
     UnknownCallbackError,
     ValidationError,
 )
@@ -237,23 +238,42 @@ class LocalService(Runner):
                     "durable handlers can be started. Invoke it from a workflow instead"
                 )
             if execution_name is not None:
-                existing = self._store.find(function_name, execution_name)
+                existing = self._named(function_name, execution_name, input_payload)
                 if existing is not None:
-                    ex = self._load(existing)
-                    if ex.input == input_payload:
-                        return existing
-                    raise ValidationError(
-                        f"an execution of {function_name!r} named {execution_name!r} already "
-                        f"exists ({existing}) with another input; pick another name"
-                    )
+                    return existing
             exec_id = str(uuid.uuid4())
             arn = self._arn(function_name, execution_name or exec_id, exec_id)
             changes: list[Change] = []
             self._new_execution(
                 arn, function_name, input_payload, execution_timeout, self._clock.now_ms(), changes
             )
-            self._commit(changes)
+            try:
+                self._commit(changes)
+            except StoreError:
+                # Another process started the same name since we looked (the name is unique
+                # in the database): the same start is answered with its execution.
+                if execution_name is None:
+                    raise
+                existing = self._named(function_name, execution_name, input_payload)
+                if existing is None:
+                    raise
+                return existing
             return arn
+
+    def _named(
+        self, function_name: str, execution_name: str, input_payload: str | None
+    ) -> str | None:
+        """The execution of ``function_name`` named ``execution_name``, if any; a
+        ``ValidationError`` when it has another input."""
+        existing = self._store.find(function_name, execution_name)
+        if existing is None:
+            return None
+        if self._load(existing).input == input_payload:
+            return existing
+        raise ValidationError(
+            f"an execution of {function_name!r} named {execution_name!r} already exists "
+            f"({existing}) with another input; pick another name"
+        )
 
     def stop(self, execution_arn: str, error: ErrorObject | None = None) -> ExecutionRecord:
         """Stop a running execution (status STOPPED) and the executions it invoked that still run.
