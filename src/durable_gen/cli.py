@@ -446,9 +446,28 @@ def _callback_error(payload: str | None) -> ErrorObject:
     if payload is None:
         return ErrorObject(error_type="CallbackFailed", error_message="failed from the CLI")
     try:
-        return msgspec.json.decode(payload, type=ErrorObject)
-    except msgspec.DecodeError:
+        value = json.loads(payload)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):  # a message (JSON or not, but not an object)
         return ErrorObject(error_type="CallbackFailed", error_message=payload)
+    unknown = sorted(set(value) - _ERROR_KEYS)
+    if unknown or not value:
+        raise CliError(
+            f"a failure object takes the keys {', '.join(sorted(_ERROR_KEYS))} (at least one), "
+            f"got {', '.join(map(repr, unknown)) or 'none'}; or give a plain message"
+        )
+    try:
+        return msgspec.convert(value, ErrorObject)
+    except msgspec.ValidationError as exc:
+        raise CliError(
+            f"bad failure object: {exc} (ErrorType, ErrorMessage and ErrorData are strings, "
+            "StackTrace a list of strings)"
+        ) from None
+
+
+#: What ``callback fail`` takes in a JSON object (the wire names of ``ErrorObject``).
+_ERROR_KEYS: Final = frozenset({"ErrorType", "ErrorMessage", "ErrorData", "StackTrace"})
 
 
 def _cmd_stop(args: argparse.Namespace) -> int:

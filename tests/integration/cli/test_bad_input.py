@@ -185,6 +185,20 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
         True,
     ),
     (
+        "callback-fail-unknown-keys",
+        ["callback", "fail", "nosuch", '{"errorType": "Rejected", "errorMessage": "over"}'],
+        2,
+        "a failure object takes the keys ErrorData, ErrorMessage, ErrorType, StackTrace",
+        True,
+    ),
+    (
+        "callback-fail-bad-value",
+        ["callback", "fail", "nosuch", '{"ErrorType": 5}'],
+        2,
+        "bad failure object",
+        True,
+    ),
+    (
         "callback-unknown-heartbeat",
         ["callback", "heartbeat", "nosuch"],
         1,
