@@ -338,7 +338,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(
                 f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
                 f"{'; '.join(exc.waiting_on) or 'something external'}. {answer} run "
-                "`durable-gen worker` to resume it",
+                f"`durable-gen worker{_db_option(args.db)}` to resume it",
                 file=sys.stderr,
             )
             return EXIT_SUSPENDED
@@ -360,10 +360,18 @@ def _open_callbacks(service: Any, arn: str) -> list[tuple[str, str]]:
 
 def _answer_hint(db: str | None, callback_id: str) -> str:
     """The commands that answer a callback, quoted for a shell."""
+    command = f"durable-gen callback {{}}{_db_option(db)} {callback_id}"
+    return f"`{command.format('succeed')} 'RESULT_JSON'` (or `{command.format('fail')} 'MESSAGE'`)"
+
+
+def _db_option(db: str | None) -> str:
+    """`` --db DB`` for a command shown to the user (quoted for a shell, without a password in
+    a URL), or nothing when the database came from the default or ``$DURABLE_GEN_DB``."""
     import shlex
 
-    command = f"durable-gen callback {{}}{f' --db {shlex.quote(db)}' if db else ''} {callback_id}"
-    return f"`{command.format('succeed')} 'RESULT_JSON'` (or `{command.format('fail')} 'MESSAGE'`)"
+    from .local._postgres import redact
+
+    return f" --db {shlex.quote(redact(db))}" if db else ""
 
 
 def _cmd_start(args: argparse.Namespace) -> int:

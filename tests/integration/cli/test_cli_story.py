@@ -64,6 +64,7 @@ def test_run_says_at_once_how_to_answer_a_callback_without_timeout(cli: Cli) -> 
     assert waiting.code == 3, waiting
     assert len(waiting.err.splitlines()) == 1, waiting.err
     assert "is suspended, waiting on: callback 'approve" in waiting.err
+    assert "run `durable-gen worker --db approvals.db` to resume it" in waiting.err
     args = callback_command(waiting.err, "succeed")
     assert args[:4] == ["callback", "succeed", *db] and len(args[4]) >= 32
     assert cli(*args, '"yes"').code == 0
