@@ -161,7 +161,9 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     from .local import open_store
 
     url = _db_url(args)
-    if must_exist and "://" not in url and not Path(url).exists():
+    # sqlite:///relative.db and sqlite:////absolute.db name the file after the third slash
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if must_exist and "://" not in path and path and not Path(path).exists():
         raise CliError(
             f"no database at {url}: start an execution first (durable-gen start ...), or "
             "point --db (or DURABLE_GEN_DB) at an existing one"

@@ -110,5 +110,5 @@ def test_item_namer_names_are_checked_like_every_name(bad: Any) -> None:
     def named(items: list[int]):  # type: ignore[no-untyped-def]
         return (yield dg.Map(indexed, items, item_namer=lambda item, i: bad)).results()
 
-    with pytest.raises(dg.ExecutionFailedError, match="item_namer's .*name must be"):
+    with pytest.raises(dg.ExecutionFailedError, match=r"item_namer's .*name must be"):
         dg.run(named, [1, 2])

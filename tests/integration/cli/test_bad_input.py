@@ -146,6 +146,14 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
     # the database
     ("no-database", ["show", "abc"], 2, "no database at durable.db", False),
     ("db-missing-folder", ["list", "--db", "no/such/dir/x.db"], 2, "no database at", False),
+    ("db-missing-sqlite-url", ["list", "--db", "sqlite:///nosuch.db"], 2, "no database at", False),
+    (
+        "db-missing-sqlite-url-callback",
+        ["callback", "succeed", "--db", "sqlite:////tmp/no/such.db", "cid", "1"],
+        2,
+        "no database at",
+        False,
+    ),
     (
         "db-is-a-folder",
         ["start", "flows:total", "--db", "."],
