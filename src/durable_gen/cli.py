@@ -179,6 +179,11 @@ def _service(store: Any) -> Any:
 
 def _resolve(store: Any, ref: str) -> str:
     """The one ARN that ``ref`` (an ARN, or a prefix of an execution id or name) names."""
+    if not ref.strip():
+        raise CliError(
+            "the execution ID is empty: give its ARN, or a prefix of its id or name "
+            "(durable-gen list shows them)"
+        )
     arns: list[str] = store.resolve(ref)
     if not arns:
         raise CliError(

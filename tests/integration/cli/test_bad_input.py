@@ -167,7 +167,15 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
     ("show-no-id", ["show"], 2, "required: id", True),
     ("history-unknown", ["history", "zzz"], 2, "no execution matches", True),
     ("stop-unknown", ["stop", "zzz"], 2, "no execution matches", True),
-    ("html-unwritable", ["show", "", "--html", "no/such/dir/t.html"], 2, "cannot write", True),
+    (
+        "html-unwritable",
+        ["show", "seeded", "--html", "no/such/dir/t.html"],
+        2,
+        "cannot write",
+        True,
+    ),
+    ("empty-id-show", ["show", ""], 2, "the execution ID is empty", True),
+    ("empty-id-stop", ["stop", " "], 2, "the execution ID is empty", True),
     # callbacks
     ("callback-bad-action", ["callback", "cancel", "cid"], 2, "invalid choice: 'cancel'", True),
     ("callback-no-id", ["callback", "succeed"], 2, "required: callback_id", True),
@@ -346,7 +354,7 @@ def test_a_mistake_is_one_line_and_the_documented_status(
     cli: Cli, more: Path, args: list[str], code: int, fragment: str, needs_db: bool
 ) -> None:
     if needs_db:
-        assert cli("start", "flows:total", "--input", "1").code == 0
+        assert cli("start", "flows:total", "--input", "1", "--name", "seeded").code == 0
     result = cli(*args)
     assert result.code == code, result
     line = _one_line(result.err)
