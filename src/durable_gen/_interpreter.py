@@ -152,6 +152,10 @@ def check_payload_format(value: object) -> PayloadFormat:
     )
 
 
+#: ``Interpreter(input=...)`` not given: the input comes from the EXECUTION operation.
+_NO_INPUT: Any = type("_NoInput", (), {"__repr__": lambda self: "<from the EXECUTION operation>"})()
+
+
 class Interpreter(StepHandlers):
     """Replays a workflow against its recorded operations and says what to do next.
 
@@ -177,7 +181,10 @@ class Interpreter(StepHandlers):
         workflow: The workflow generator function, called as ``workflow(input)``.
         operations: Every recorded operation of the execution (all pages).
         execution_arn: The execution's id; seeds deterministic jitter and helpers.
-        input: The workflow input when no EXECUTION operation carries it.
+        input: The workflow input when no EXECUTION operation carries it (default None for an
+            execution with no operations yet; operations without the EXECUTION operation and
+            no ``input`` end at the first ``next_action`` with ``Done(Failed(ValidationError))``,
+            as they are a later page of a history, not a new execution).
         serdes: Serdes of the input and the result (default JSON).
         checkpointing: The flush policy: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         clock: The host's clock, epoch seconds (e.g. ``time.time``), read by the step that
@@ -199,7 +206,7 @@ class Interpreter(StepHandlers):
         operations: Iterable[Operation],
         *,
         execution_arn: str = "",
-        input: Any = None,
+        input: Any = _NO_INPUT,
         serdes: Serdes | None = None,
         checkpointing: CheckpointMode = "step",
         clock: Callable[[], float] | None = None,
@@ -210,16 +217,28 @@ class Interpreter(StepHandlers):
         self._aws_types = payload_format == "aws"
         self.workflow = workflow
         self.serdes = serdes
-        self._input = (
-            loads(
-                self._input_payload,
-                serdes,
-                type_=_codec.input_type(workflow) if serdes is None else Any,
-                what="the workflow input",
+        #: Why the workflow cannot start (a bad input): the first ``next_action`` ends with it.
+        self._bad_start: Exception | None = None
+        self._input: Any = None
+        if self._has_input:
+            try:
+                self._input = loads(
+                    self._input_payload,
+                    serdes,
+                    type_=_codec.input_type(workflow) if serdes is None else Any,
+                    what="the workflow input",
+                )
+            except SerializationError as exc:
+                self._bad_start = exc
+        elif input is _NO_INPUT and self._ops:
+            # Recorded operations without the EXECUTION one: a later page, not a new execution.
+            self._bad_start = ValidationError(
+                "the operations hold no EXECUTION operation, which carries the workflow's input: "
+                "pass the execution's whole state (its first page has the EXECUTION operation), "
+                "or the input with input=..."
             )
-            if self._has_input
-            else input
-        )
+        elif input is not _NO_INPUT:
+            self._input = input
         self._outcome: Succeeded | Failed | None = None
         self._done: Done | None = None
         self._started = False
@@ -321,6 +340,11 @@ class Interpreter(StepHandlers):
         ops = self._ops
         waiters = self._waiters
         for op in operations:
+            if not isinstance(op, Operation):
+                raise ValidationError(
+                    f"observe() takes Operation values (durable_gen.runtime.Operation), got "
+                    f"{type(op).__name__}"
+                )
             if op.type == "EXECUTION":
                 continue
             ops[op.id] = op
@@ -448,6 +472,9 @@ class Interpreter(StepHandlers):
             CURRENT.reset(token)
 
     def _start_root(self) -> None:
+        if self._bad_start is not None:
+            self._fail(self._bad_start)
+            return
         try:
             gen = self.workflow(self._input)
         except Exception as exc:

@@ -174,7 +174,14 @@ def apply_updates(
     Raises:
         InvalidCheckpointError: an update breaks a rule of the state machine; the message
             names the update and the rule.
+        ValidationError: ``updates`` holds something other than ``OperationUpdate`` values.
     """
+    for update in updates:
+        if not isinstance(update, OperationUpdate):
+            raise ValidationError(
+                "apply_updates() takes the OperationUpdate values of a Flush, got "
+                f"{type(update).__name__}"
+            )
     applied = _state.apply_checkpoint(
         operations.get,
         updates,

@@ -150,6 +150,15 @@ def replay(
         loaded = load_history(history, execution_arn=execution_arn)
     except InvalidInputError as exc:
         return ReplayReport(status="invalid", message=str(exc), exception=exc)
+    if (
+        input is _UNSET
+        and loaded.operations
+        and not any(op.type == "EXECUTION" for op in loaded.operations)
+    ):
+        raise InvalidInputError(
+            "the history has no EXECUTION operation, which carries the workflow's input (a "
+            "later page of the operations?): pass the whole history, or the input with input=..."
+        )
     return _replay(workflow, loaded, None if input is _UNSET else input, serdes)
 
 

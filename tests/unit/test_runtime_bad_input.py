@@ -1,0 +1,65 @@
+"""What an embedder can get wrong, and the typed answer each mistake gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.testing import replay
+
+
+def echo(x: Any):  # type: ignore[no-untyped-def]
+    if False:
+        yield
+    return {"input_was": x}
+
+
+def _execution(payload: str) -> rt.Operation:
+    return rt.Operation(
+        id="exec",
+        type="EXECUTION",
+        status="STARTED",
+        execution_details=rt.ExecutionDetails(input_payload=payload),
+    )
+
+
+def _step() -> rt.Operation:
+    return rt.Operation(id="s1", type="STEP", sub_type="Step", status="SUCCEEDED", name="x")
+
+
+def test_a_corrupt_input_ends_as_done_failed_not_an_exception() -> None:
+    action = rt.Interpreter(echo, [_execution("{not json")]).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "SerializationError"
+
+
+def test_a_later_page_without_the_execution_operation_ends_as_done_failed() -> None:
+    action = rt.Interpreter(echo, [_step()]).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "ValidationError"
+    assert "EXECUTION" in (action.outcome.error.error_message or "")
+
+
+def test_a_new_execution_with_no_operations_gets_its_input_or_none() -> None:
+    none = rt.Interpreter(echo, []).next_action()
+    given = rt.Interpreter(echo, [], input=3).next_action()
+    assert isinstance(none, rt.Done) and none.outcome == rt.Succeeded('{"input_was":null}')
+    assert isinstance(given, rt.Done) and given.outcome == rt.Succeeded('{"input_was":3}')
+
+
+def test_observe_and_apply_updates_refuse_what_is_not_theirs() -> None:
+    interp = rt.Interpreter(echo, [_execution("1")])
+    with pytest.raises(dg.ValidationError, match="observe"):
+        interp.observe(["not an operation"])  # type: ignore[list-item]
+    with pytest.raises(dg.ValidationError, match="apply_updates"):
+        rt.apply_updates({}, ["not an update"], now_ms=0)  # type: ignore[list-item]
+
+
+def test_replay_of_a_page_without_the_execution_operation_asks_for_the_input() -> None:
+    with pytest.raises(dg.InvalidInputError, match="input="):
+        replay(echo, [_step()])
+    # with the input given, the replay runs: the recorded step is not in this code
+    assert replay(echo, [_step()], input=1).status == "diverged"
