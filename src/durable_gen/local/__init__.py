@@ -10,6 +10,8 @@ drives registered handlers; ``ExecutionStore`` is where it keeps them (``MemoryS
 from ._clock import Clock as Clock
 from ._clock import RealClock as RealClock
 from ._clock import VirtualClock as VirtualClock
+from ._dbstore import LeaseLostError as LeaseLostError
+from ._dbstore import StoreUnavailableError as StoreUnavailableError
 from ._engine import LocalService as LocalService
 from ._postgres import PostgresStore as PostgresStore
 from ._run import register_function as register_function
@@ -26,11 +28,13 @@ __all__ = [
     "Clock",
     "ExecutionRecord",
     "ExecutionStore",
+    "LeaseLostError",
     "LocalService",
     "MemoryStore",
     "PostgresStore",
     "RealClock",
     "SqliteStore",
+    "StoreUnavailableError",
     "VirtualClock",
     "Worker",
     "open_store",
