@@ -681,7 +681,13 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``durable-gen``."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given and given[0].startswith("--db"):
+        parser.error("options go after the command: durable-gen COMMAND --db DB ...")
+    args = parser.parse_args(given)
+    # The Postgres driver's pool logs each failed connection attempt and each connection it
+    # drops; the command's own one-line error says what matters.
+    logging.getLogger("psycopg").setLevel(logging.CRITICAL)
     try:
         _check_text(args)
         code: int = args.handler(args)

@@ -147,6 +147,7 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
     ("no-database", ["show", "abc"], 2, "no database at durable.db", False),
     ("db-missing-folder", ["list", "--db", "no/such/dir/x.db"], 2, "no database at", False),
     ("db-missing-sqlite-url", ["list", "--db", "sqlite:///nosuch.db"], 2, "no database at", False),
+    ("db-before-command", ["--db", "x.db", "list"], 2, "options go after the command", False),
     (
         "db-missing-sqlite-url-callback",
         ["callback", "succeed", "--db", "sqlite:////tmp/no/such.db", "cid", "1"],
