@@ -713,6 +713,22 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _check_plugins(plugins: object) -> Sequence[Plugin]:
+    """``plugins`` as given, when it is a list (or tuple) of ``Plugin`` instances."""
+    if isinstance(plugins, Plugin) or not isinstance(plugins, list | tuple):
+        raise ValidationError(
+            f"plugins must be a list of Plugin instances, got {type(plugins).__name__} (write "
+            "plugins=[MyPlugin()])"
+        )
+    for plugin in plugins:
+        if not isinstance(plugin, Plugin):
+            raise ValidationError(
+                f"plugins must be Plugin instances (subclasses of durable_gen.Plugin), got "
+                f"{plugin!r}"
+            )
+    return plugins
+
+
 def _check_window(window: object) -> float | None:
     """``start_window`` as seconds, or a ``ValidationError`` that says what it must be."""
     if window is None:
@@ -934,6 +950,7 @@ def make_handler(
     check_mode(checkpointing)
     check_payload_format(payload_format)
     window = _check_window(start_window)
+    plugins = _check_plugins(plugins)
     threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)
 
     def handler(event: InvocationInput) -> InvocationOutput:

@@ -63,3 +63,27 @@ def test_replay_of_a_page_without_the_execution_operation_asks_for_the_input() -
         replay(echo, [_step()])
     # with the input given, the replay runs: the recorded step is not in this code
     assert replay(echo, [_step()], input=1).status == "diverged"
+
+
+@dg.step
+def one() -> int:
+    return 1
+
+
+@dg.workflow
+def uses_one(_: None):  # type: ignore[no-untyped-def]
+    return (yield one())
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"plugins": [5]}, "plugins must be Plugin instances"),
+        ({"plugins": dg.Plugin()}, "plugins must be a list of Plugin instances"),
+        ({"functions": [uses_one]}, "functions must be a mapping"),
+        ({"functions": {"x": 5}}, r"functions\['x'\] must be a function"),
+    ],
+)
+def test_run_options_of_the_wrong_kind_are_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(dg.ValidationError, match=message):
+        dg.run(uses_one, None, **options)

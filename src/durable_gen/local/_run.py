@@ -13,7 +13,12 @@ from typing import Any, TypeVar
 
 from .._codec import PayloadFormat, result_type
 from .._driver import CheckpointMode, make_handler
-from .._errors import ExecutionFailedError, ExecutionSuspendedError, WorkflowDefinitionError
+from .._errors import (
+    ExecutionFailedError,
+    ExecutionSuspendedError,
+    ValidationError,
+    WorkflowDefinitionError,
+)
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps, loads
 from ._clock import RealClock, VirtualClock
@@ -81,6 +86,14 @@ def run(
     """
     if not callable(workflow):
         raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
+    if functions is not None and not isinstance(functions, Mapping):
+        raise ValidationError(
+            f"functions must be a mapping of Invoke names to functions, got "
+            f"{type(functions).__name__} (write functions={{'name': fn}})"
+        )
+    for fname, fn in (functions or {}).items():
+        if not callable(fn):
+            raise ValidationError(f"functions[{fname!r}] must be a function, got {fn!r}")
     engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
     name = workflow_name(workflow)
     engine.register(
