@@ -468,9 +468,19 @@ def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
 def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
     if type_ is Any:
         return SerializationError(f"{what}: the recorded payload cannot be read ({exc})")
+    message = str(exc)
+    if "got `null`" in message and "float" in message:
+        advice = (
+            "a float NaN or infinity is recorded as null, which JSON has in place of them: "
+            "return a finite float, or declare float | None"
+        )
+    elif what.startswith(("the workflow input", "the result of callback", "the callback")):
+        advice = "send a value of that type, or fix the annotation"
+    else:
+        advice = "return a value of that type, or fix the annotation"
     return SerializationError(
         f"{what}: the payload does not fit the declared type {_type_name(type_)} ({exc}); "
-        "return a value of that type, or fix the annotation"
+        f"{advice}"
     )
 
 

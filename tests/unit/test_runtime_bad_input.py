@@ -87,3 +87,25 @@ def uses_one(_: None):  # type: ignore[no-untyped-def]
 def test_run_options_of_the_wrong_kind_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(dg.ValidationError, match=message):
         dg.run(uses_one, None, **options)
+
+
+@dg.step
+def ratio() -> float:
+    return float("nan")
+
+
+@dg.workflow
+def takes_text(name: str):  # type: ignore[no-untyped-def]
+    return name
+    yield
+
+
+def test_mismatch_advice_fits_where_the_value_came_from() -> None:
+    @dg.workflow
+    def uses_ratio(_: None):  # type: ignore[no-untyped-def]
+        return (yield ratio())
+
+    with pytest.raises(dg.ExecutionFailedError, match="return a finite float"):
+        dg.run(uses_ratio, None)
+    with pytest.raises(dg.ExecutionFailedError, match="the workflow input.*send a value"):
+        dg.run(takes_text, 5)
