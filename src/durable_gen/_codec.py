@@ -479,8 +479,7 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
     else:
         advice = "return a value of that type, or fix the annotation"
     return SerializationError(
-        f"{what}: the payload does not fit the declared type {_type_name(type_)} ({exc}); "
-        f"{advice}"
+        f"{what}: the payload does not fit the declared type {_type_name(type_)} ({exc}); {advice}"
     )
 
 

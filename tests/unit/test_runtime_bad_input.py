@@ -107,5 +107,5 @@ def test_mismatch_advice_fits_where_the_value_came_from() -> None:
 
     with pytest.raises(dg.ExecutionFailedError, match="return a finite float"):
         dg.run(uses_ratio, None)
-    with pytest.raises(dg.ExecutionFailedError, match="the workflow input.*send a value"):
+    with pytest.raises(dg.ExecutionFailedError, match=r"the workflow input.*send a value"):
         dg.run(takes_text, 5)
