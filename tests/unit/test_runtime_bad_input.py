@@ -109,3 +109,26 @@ def test_mismatch_advice_fits_where_the_value_came_from() -> None:
         dg.run(uses_ratio, None)
     with pytest.raises(dg.ExecutionFailedError, match=r"the workflow input.*send a value"):
         dg.run(takes_text, 5)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"after_checkpoints": 1}, "is a set of points"),
+        ({"before_attempts": {0}}, "count from 1"),
+        ({"max_crashes": -1}, "max_crashes must be a whole number"),
+    ],
+)
+def test_crash_schedule_options_are_checked(options: dict[str, Any], message: str) -> None:
+    from durable_gen.testing import CrashSchedule
+
+    with pytest.raises(dg.ValidationError, match=message):
+        CrashSchedule(**options)
+    assert CrashSchedule(after_attempts=[2, 1]).after_attempts == frozenset({1, 2})
+
+
+def test_test_runner_start_must_be_a_datetime() -> None:
+    from durable_gen.testing import TestRunner
+
+    with pytest.raises(dg.ValidationError, match="start must be a datetime"):
+        TestRunner(start="2030-01-01")  # type: ignore[arg-type]

@@ -65,9 +65,25 @@ class CrashSchedule(msgspec.Struct, frozen=True, kw_only=True):
     max_crashes: int = 1000
 
     def __post_init__(self) -> None:
-        for points in (self.after_checkpoints, self.before_attempts, self.after_attempts):
-            if any(not isinstance(k, int) or k < 1 for k in points):
+        for field in ("after_checkpoints", "before_attempts", "after_attempts"):
+            points = getattr(self, field)
+            if not isinstance(points, frozenset | set | list | tuple):
+                raise ValidationError(
+                    f"CrashSchedule {field} is a set of points counted from 1, e.g. "
+                    f"{field}=frozenset({{1, 3}}), got {points!r}"
+                )
+            if any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in points):
                 raise ValidationError(f"crash points count from 1, got {sorted(points)}")
+            if not isinstance(points, frozenset):
+                msgspec.structs.force_setattr(self, field, frozenset(points))
+        if (
+            isinstance(self.max_crashes, bool)
+            or not isinstance(self.max_crashes, int)
+            or self.max_crashes < 0
+        ):
+            raise ValidationError(
+                f"CrashSchedule max_crashes must be a whole number >= 0, got {self.max_crashes!r}"
+            )
 
     @classmethod
     def at_every_checkpoint(cls) -> CrashSchedule:

@@ -319,6 +319,11 @@ class TestRunner:
         plugins: Sequence[Plugin] = (),
         payload_format: PayloadFormat = "json",
     ) -> None:
+        if start is not None and not isinstance(start, datetime):
+            raise ValidationError(
+                f"TestRunner start must be a datetime (with a timezone, e.g. "
+                f"datetime(2030, 1, 1, tzinfo=UTC)), got {start!r}"
+            )
         start_ms = int((start or DEFAULT_START).timestamp() * 1000)
         self.clock = VirtualClock(start_ms, auto_advance=False)
         self.service = LocalService(clock=self.clock)
