@@ -410,6 +410,25 @@ class _PrevalidatedStep(Step[R], frozen=True):
         return f"Step({fields})"
 
 
+def _not_a_method(fn: Callable[..., Any]) -> None:
+    """Refuse ``@step`` on a function defined in a class body that takes ``self``/``cls``:
+    the step would be called without its instance."""
+    qualname = getattr(fn, "__qualname__", "")
+    owner, _, _ = qualname.rpartition(".")
+    if not owner or owner.endswith("<locals>"):
+        return
+    try:
+        first = next(iter(inspect.signature(fn).parameters), None)
+    except (TypeError, ValueError):
+        return
+    if first in ("self", "cls"):
+        raise WorkflowDefinitionError(
+            f"@step decorates functions, not methods: {qualname} takes {first!r}, and a step "
+            "is called without it. Make it a module-level function (or put @staticmethod above "
+            "@step, with no self) and pass what it needs as arguments"
+        )
+
+
 class StepFunction(Generic[P, R]):
     """A function decorated with ``@step``: calling it returns a ``Step`` command.
 
@@ -442,6 +461,7 @@ class StepFunction(Generic[P, R]):
         timeout: float | timedelta | None = None,
     ) -> None:
         _check_name(name, "step")
+        _not_a_method(fn)
         self._fn = fn
         self.name = name if name is not None else _fn_name(fn)
         self.retry = retry

@@ -396,3 +396,20 @@ def test_a_command_a_variable_holds_when_the_body_ends_is_reported(
 def test_stored_and_never_yielded_without_strict_too(lenient: None) -> None:
     with pytest.warns(UnyieldedCommandWarning, match="never yielded"):
         run(stored_without_suspending)
+
+
+def test_step_on_a_method_is_refused_where_it_is_written() -> None:
+    with pytest.raises(dg.WorkflowDefinitionError, match=r"not methods: .*Payments.charge"):
+
+        class Payments:
+            @dg.step
+            def charge(self, amount: int) -> int:
+                return amount
+
+    class Fine:
+        @staticmethod
+        @dg.step
+        def charge(amount: int) -> int:
+            return amount
+
+    assert Fine.charge(3).args == (3,)
