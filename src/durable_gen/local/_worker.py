@@ -27,7 +27,12 @@ import anyio
 import anyio.from_thread
 
 from .._driver import MAX_STEP_THREADS, make_handler
-from .._errors import InvalidInputError, StoreError, ValidationError
+from .._errors import (
+    InvalidCheckpointTokenError,
+    InvalidInputError,
+    StoreError,
+    ValidationError,
+)
 from .._service import InvocationHandler
 from .._wire import InvocationInput, InvocationOutput
 from ._clock import Clock, RealClock, VirtualClock
@@ -285,7 +290,11 @@ class Worker:
             try:
                 out = handler(event)
             except BaseException as exc:
-                log(f"{_now()} finished {who}: the invocation crashed ({type(exc).__name__})")
+                if isinstance(exc, InvalidCheckpointTokenError | LeaseLostError):
+                    # the execution was stopped, or another worker took it over, meanwhile
+                    log(f"{_now()} left {who}: {clip(printable(str(exc)), 200)}")
+                else:
+                    log(f"{_now()} finished {who}: the invocation crashed ({type(exc).__name__})")
                 raise
             took = format_duration(round((time.monotonic() - began) * 1000))
             if out.status == "SUCCEEDED":
