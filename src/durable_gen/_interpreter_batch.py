@@ -51,14 +51,24 @@ from ._commands import (
 from ._errors import (
     ChildFailedError,
     InvalidInputError,
-    NonDeterminismError,
     OperationError,
     SerializationError,
     StepFailedError,
 )
 from ._failure import error_object, raise_error
 from ._ids import operation_id
-from ._interpreter_core import BLOCKED, Answer, Core, Fatal, Fiber, Gen, generator, one_step, plain
+from ._interpreter_core import (
+    BLOCKED,
+    Answer,
+    Core,
+    Fatal,
+    Fiber,
+    Gen,
+    _diverged,
+    generator,
+    one_step,
+    plain,
+)
 from ._serdes import dumps, loads
 from ._wire import TERMINAL_STATUSES, ErrorObject, Operation
 
@@ -302,21 +312,7 @@ class BatchHandlers(Core):
         return (len(indices) if listed else None), max(indices, default=-1) + 1
 
     def _shape_error(self, fiber: Fiber, op_id: str, recorded: str, requested: str) -> None:
-        parent = fiber.parent_id
-        ctx = "the root context" if parent is None else f"context {parent[:12]}"
-        where = f"operation {fiber.n} of {ctx}"
-        raise Fatal(
-            NonDeterminismError(
-                f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
-                f"{recorded}, the code asks for {requested}. A running execution must replay "
-                "the same commands in the same order; guard changed code with Patched(...) or "
-                "start a new execution",
-                operation_id=op_id,
-                position=where,
-                recorded=recorded,
-                requested=requested,
-            )
-        )
+        raise _diverged(fiber, op_id, recorded, requested)
 
     def _decode_batch(self, payload: str | None, cmd: Map[Any] | Parallel[Any]) -> Any:
         if cmd.serdes is not None:

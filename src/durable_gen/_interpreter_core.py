@@ -271,20 +271,7 @@ class Core:
         ):
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             requested = describe(type_, sub_type, name, parent)
-            ctx = "the root context" if parent is None else f"context {parent[:12]}"
-            where = f"operation {n} of {ctx}"
-            raise Fatal(
-                NonDeterminismError(
-                    f"non-deterministic workflow at {where} (id {op_id[:12]}): the history "
-                    f"recorded {recorded} but the code asked for {requested}. A running "
-                    "execution must replay the same commands in the same order; guard changed "
-                    "code with Patched(...) or start a new execution",
-                    operation_id=op_id,
-                    position=where,
-                    recorded=recorded,
-                    requested=requested,
-                )
-            )
+            raise diverged_at(parent, n, op_id, recorded, requested)
         self._visited.add(op_id)
         return rec
 
@@ -620,13 +607,17 @@ class Core:
 
 def _diverged(fiber: Fiber, op_id: str, recorded: str, requested: str) -> Fatal:
     """The non-determinism at the fiber's current position ``op_id``, to raise."""
-    parent = fiber.parent_id
+    return diverged_at(fiber.parent_id, fiber.n, op_id, recorded, requested)
+
+
+def diverged_at(parent: str | None, n: int, op_id: str, recorded: str, requested: str) -> Fatal:
+    """The non-determinism at operation ``n`` of context ``parent`` (id ``op_id``), to raise."""
     ctx = "the root context" if parent is None else f"context {parent[:12]}"
-    where = f"operation {fiber.n} of {ctx}"
+    where = f"operation {n} of {ctx}"
     return Fatal(
         NonDeterminismError(
             f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
-            f"{recorded} but the code asked for {requested}. A running execution must replay "
+            f"{recorded}, the code asks for {requested}. A running execution must replay "
             "the same commands in the same order; guard changed code with Patched(...) or "
             "start a new execution",
             operation_id=op_id,
