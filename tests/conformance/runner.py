@@ -71,6 +71,7 @@ __all__ = [
     "Result",
     "captured_logs",
     "check_logs",
+    "published_log_checker",
     "run_embedded",
 ]
 
@@ -157,7 +158,7 @@ def check_logs(
         return []
     scoped = in_execution_scope(lines, execution_arn)
     errors = match_logs(req.expected_logs, scoped, variables)
-    cloudwatch, placeholders = _published_log_checker()
+    cloudwatch, placeholders = published_log_checker()
     context = placeholders.PlaceholderContext()
     for name, value in variables.items():
         context.bind(name, value)
@@ -171,7 +172,7 @@ def check_logs(
 
 
 @functools.cache
-def _published_log_checker() -> tuple[Any, Any]:
+def published_log_checker() -> tuple[Any, Any]:
     """AWS's ``cloudwatch`` and ``variables`` modules, from the unpacked conformance wheel."""
     root = str(ensure_unpacked())
     sys.path.insert(0, root)
