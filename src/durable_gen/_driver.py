@@ -714,8 +714,8 @@ def _one_line(text: str) -> str:
 
 
 def _check_plugins(plugins: object) -> Sequence[Plugin]:
-    """``plugins`` as given, when it is a list (or tuple) of ``Plugin`` instances."""
-    if isinstance(plugins, Plugin) or not isinstance(plugins, list | tuple):
+    """``plugins`` as given, when it is a sequence (a list, a tuple) of ``Plugin`` instances."""
+    if not isinstance(plugins, Sequence) or isinstance(plugins, str | bytes):
         raise ValidationError(
             f"plugins must be a list of Plugin instances, got {type(plugins).__name__} (write "
             "plugins=[MyPlugin()])"
