@@ -444,7 +444,7 @@ class Interpreter(StepHandlers):
             else:
                 inside.append(op)
         return Coverage(
-            recorded=len(self._recorded) - self._markers,
+            recorded=self._to_reach,
             replayed=frozenset(replayed),
             not_replayed=tuple(not_replayed),
             inside_completed=tuple(inside),

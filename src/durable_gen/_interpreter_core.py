@@ -176,12 +176,12 @@ class Core:
         self._ops = ops
         #: The operations recorded before this interpreter started: each must be reached again.
         self._recorded = list(ops.values())
-        #: Patched markers among them (a marker is a decision, not a position to reach again).
-        self._markers = sum(
+        # Patched markers among them are decisions, not positions to reach again.
+        markers = sum(
             1 for op in self._recorded if op.sub_type == PATCH_SUBTYPE and op.type == "STEP"
         )
         #: How many of them must be reached again (``catching_up`` compares, once per command).
-        self._to_reach = len(self._recorded) - self._markers
+        self._to_reach = len(self._recorded) - markers
         self._visited: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
@@ -221,7 +221,7 @@ class Core:
         rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
         if rec is None:
             fiber.ran_before = False  # a new command: what follows it is new code
-            if len(self._visited) + self._markers < len(self._recorded):  # replay not over
+            if len(self._visited) < self._to_reach:  # replay not over (``catching_up``)
                 self._check_not_virtual(fiber, op_id, type_, sub_type, name)
             return op_id, None
         if (
@@ -341,7 +341,7 @@ class Core:
 
     def _unvisited(self) -> list[Operation]:
         """Recorded operations, in contexts that were entered, never reached (markers aside)."""
-        if len(self._visited) + self._markers >= len(self._recorded):
+        if len(self._visited) >= self._to_reach:
             return []  # every recorded operation was reached: no scan
         visited, expanded = self._visited, self._expanded
         return [
