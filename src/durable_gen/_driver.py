@@ -713,7 +713,7 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _check_plugins(plugins: object) -> Sequence[Plugin]:
+def check_plugins(plugins: object) -> Sequence[Plugin]:
     """``plugins`` as given, when it is a sequence (a list, a tuple) of ``Plugin`` instances."""
     if not isinstance(plugins, Sequence) or isinstance(plugins, str | bytes):
         raise ValidationError(
@@ -950,7 +950,7 @@ def make_handler(
     check_mode(checkpointing)
     check_payload_format(payload_format)
     window = _check_window(start_window)
-    plugins = _check_plugins(plugins)
+    plugins = check_plugins(plugins)
     threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)
 
     def handler(event: InvocationInput) -> InvocationOutput:

@@ -76,6 +76,38 @@ def load_workflow(spec: str) -> Callable[..., Any]:
     )
 
 
+def load_plugin(spec: str) -> Any:
+    """Import ``MODULE:ATTR`` for ``--plugin``: a ``Plugin`` instance, or a class or function
+    that returns one when called without arguments."""
+    from ._plugins import Plugin
+    from .local._worker import import_attribute
+
+    try:
+        obj = import_attribute(spec)
+    except InvalidInputError as exc:
+        raise CliError(f"--plugin {spec}: {exc}") from None
+    if isinstance(obj, Plugin):
+        return obj
+    if callable(obj):
+        try:
+            made = obj()
+        except Exception as exc:
+            raise CliError(
+                f"--plugin {spec}: calling it without arguments failed ({type(exc).__name__}: "
+                f"{exc}); point --plugin at a Plugin instance built in that module instead"
+            ) from None
+        if isinstance(made, Plugin):
+            return made
+        raise CliError(
+            f"--plugin {spec} returned {type(made).__name__}, not a Plugin: point it at a "
+            "durable_gen.Plugin instance, or at a class or function that returns one"
+        )
+    raise CliError(
+        f"--plugin {spec} is a {type(obj).__name__}, not a Plugin: point it at a "
+        "durable_gen.Plugin instance, or at a class or function that returns one"
+    )
+
+
 def parse_json(text: str | None, what: str = "--input") -> Any:
     """Parse a JSON argument, with a clear error."""
     if text is None:
@@ -290,6 +322,14 @@ def _stop_on_sigterm(stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
+def _running_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Worker`` options of ``--plugin`` and ``--checkpointing``."""
+    return {
+        "plugins": [load_plugin(spec) for spec in args.plugin],
+        "checkpointing": args.checkpointing,
+    }
+
+
 @contextmanager
 def _worker(
     args: argparse.Namespace, store_options: dict[str, Any] | None = None, **kwargs: Any
@@ -308,7 +348,7 @@ def _worker(
 def _cmd_run(args: argparse.Namespace) -> int:
     from .local._run import outcome
 
-    with _worker(args, skip_time=args.skip_time) as worker:
+    with _worker(args, skip_time=args.skip_time, **_running_options(args)) as worker:
         arn = _start_execution(args, worker)
         tty = sys.stderr.isatty()
         announced: set[str] = set()
@@ -516,6 +556,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             skip_time=args.skip_time,
             concurrency=args.concurrency,
             progress=not args.quiet,
+            **_running_options(args),
         ) as worker:
             # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
             _stop_on_sigterm(worker.stop)
@@ -594,11 +635,30 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--name", help="an execution name, unique per workflow (idempotent start)")
         p.add_argument("--timeout", type=_timeout, help="execution timeout in seconds")
 
+    def running(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--plugin",
+            action="append",
+            default=[],
+            metavar="MODULE:ATTR",
+            help=(
+                "a Plugin instance (or a class or function returning one) to run with every "
+                "workflow, e.g. tracing; repeatable"
+            ),
+        )
+        p.add_argument(
+            "--checkpointing",
+            choices=["step", "eager", "batch"],
+            default="step",
+            help="when updates are checkpointed (default step)",
+        )
+
     p = sub.add_parser(
         "run", parents=[common], help="run a workflow until it ends (or waits for a callback)"
     )
     starting(p)
     p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    running(p)
     p.add_argument("--pretty", action="store_true", help="indent the JSON result")
     p.set_defaults(handler=_cmd_run)
 
@@ -654,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also serve this function under NAME (an Invoke target); repeatable",
     )
     p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    running(p)
     p.add_argument(
         "--concurrency",
         type=_positive_int,

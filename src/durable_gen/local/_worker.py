@@ -20,19 +20,21 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
 import anyio.from_thread
 
-from .._driver import MAX_STEP_THREADS, make_handler
+from .._actions import CheckpointMode, check_mode
+from .._driver import MAX_STEP_THREADS, check_plugins, make_handler
 from .._errors import (
     InvalidCheckpointTokenError,
     InvalidInputError,
     StoreError,
     ValidationError,
 )
+from .._plugins import Plugin
 from .._service import InvocationHandler
 from .._wire import InvocationInput, InvocationOutput
 from ._clock import Clock, RealClock, VirtualClock
@@ -48,12 +50,20 @@ __all__ = ["Worker", "import_object", "import_path_of"]
 
 
 def import_object(spec: str) -> Any:
-    """Import ``MODULE:QUALNAME`` (the working directory is importable).
+    """Import the function ``MODULE:QUALNAME`` (the working directory is importable).
 
     Raises:
-        InvalidInputError: the spec is malformed, the module cannot be imported, or it has no
-            such attribute.
+        InvalidInputError: the spec is malformed, the module cannot be imported, it has no
+            such attribute, or that is not callable.
     """
+    obj = import_attribute(spec)
+    if not callable(obj):
+        raise InvalidInputError(f"{spec} is not a function")
+    return obj
+
+
+def import_attribute(spec: str) -> Any:
+    """Import ``MODULE:QUALNAME``, whatever it is (``import_object`` wants a function)."""
     module_name, sep, qualname = spec.partition(":")
     if not sep or not module_name or not qualname:
         raise InvalidInputError(
@@ -82,8 +92,6 @@ def import_object(spec: str) -> Any:
             raise InvalidInputError(
                 f"module {module_name!r} has no attribute {qualname!r}"
             ) from None
-    if not callable(obj):
-        raise InvalidInputError(f"{spec} is not a function")
     return obj
 
 
@@ -148,6 +156,11 @@ class Worker:
             picks up (``picked up``) and how it ends (``finished``: SUCCEEDED, FAILED with the
             error, or suspended until a timer, retry or callback); ``durable-gen worker``
             turns this on unless ``-q``.
+        plugins: Instrumentation plugins (``Plugin``: hooks, ``durable_gen.otel``'s tracing,
+            ``durable_gen.telemetry``'s record) for every workflow the worker runs. With
+            ``concurrency`` above 1 their hooks are called from several threads at once.
+        checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``, for every workflow
+            the worker runs (see the guide's checkpointing modes).
 
     Example:
         >>> from durable_gen.local import Worker
@@ -168,7 +181,12 @@ class Worker:
         patience: float = 60.0,
         concurrency: int = 1,
         progress: bool = False,
+        plugins: Sequence[Plugin] = (),
+        checkpointing: CheckpointMode = "step",
     ) -> None:
+        check_mode(checkpointing)
+        self.plugins = check_plugins(plugins)
+        self.checkpointing: CheckpointMode = checkpointing
         if poll <= 0:
             raise ValidationError(f"poll must be a positive number of seconds, got {poll}")
         if patience < 0:
@@ -275,7 +293,14 @@ class Worker:
         if not inspect.isgeneratorfunction(inspect.unwrap(target)):
             register_function(service, name, target)
             return
-        handler = make_handler(target, service, portal=self._portal, pool=self._step_pool)
+        handler = make_handler(
+            target,
+            service,
+            checkpointing=self.checkpointing,
+            plugins=self.plugins,
+            portal=self._portal,
+            pool=self._step_pool,
+        )
         service.register(name, self._reporting(name, handler) if self.progress else handler)
 
     def _reporting(self, name: str, handler: InvocationHandler) -> InvocationHandler:

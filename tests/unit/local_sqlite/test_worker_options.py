@@ -1,0 +1,94 @@
+"""``Worker(plugins=..., checkpointing=...)``: the options reach every workflow it runs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import Worker
+
+
+@dg.step
+def bump(x: int) -> int:
+    return x + 1
+
+
+@dg.workflow
+def three(x: int) -> dg.Workflow[int]:
+    for _ in range(3):
+        x = yield from bump(x)
+    return x
+
+
+class Counting(dg.Plugin):
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.attempts: list[str | None] = []
+        self.ends: list[str] = []
+
+    def on_attempt_start(self, attempt: Any) -> None:
+        with self.lock:
+            self.attempts.append(attempt.name)
+
+    def on_execution_end(self, info: Any, status: str, result: Any, error: Any) -> None:
+        with self.lock:
+            self.ends.append(status)
+
+
+def checkpoints_of(worker: Worker) -> list[int]:
+    """Count the checkpoint calls the worker's engine receives (wraps the method in place)."""
+    calls: list[int] = []
+    real = worker.service.checkpoint
+
+    def counting(*args: Any) -> Any:
+        calls.append(len(args[2]))
+        return real(*args)
+
+    worker.service.checkpoint = counting  # type: ignore[method-assign]
+    return calls
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_plugins_see_every_execution_a_worker_runs(tmp_path: Path, concurrency: int) -> None:
+    plugin = Counting()
+    with Worker(tmp_path / "w.db", plugins=[plugin], concurrency=concurrency) as worker:
+        name = worker.register(three)
+        arns = [worker.service.start(name, str(n)) for n in range(4)]
+        worker.run(once=True)
+        assert [worker.service.get_execution(a).result for a in arns] == ["3", "4", "5", "6"]
+    assert plugin.attempts == ["bump"] * 12
+    assert plugin.ends == ["SUCCEEDED"] * 4
+
+
+def test_the_checkpointing_mode_reaches_the_engine(tmp_path: Path) -> None:
+    per_mode = {}
+    for mode in ("step", "batch"):
+        with Worker(tmp_path / f"{mode}.db", checkpointing=mode) as worker:
+            calls = checkpoints_of(worker)
+            name = worker.register(three)
+            arn = worker.service.start(name, "0")
+            worker.run(once=True)
+            assert worker.service.get_execution(arn).result == "3"
+        per_mode[mode] = calls
+    assert per_mode["step"] == [2, 2, 2]  # one per step: its START and SUCCEED
+    assert per_mode["batch"] == [6]  # all of them at the end
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"plugins": Counting()}, "plugins must be a list of Plugin instances"),
+        ({"plugins": [object()]}, "plugins must be Plugin instances"),
+        ({"checkpointing": "sometimes"}, "checkpointing"),
+    ],
+)
+def test_bad_options_are_validation_errors(
+    tmp_path: Path, options: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(dg.ValidationError, match=words):
+        Worker(tmp_path / "w.db", **options)
+    assert not (tmp_path / "w.db").exists()  # refused before the database is opened
