@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 import msgspec
 
 from ._errors import PayloadTooLargeError, SerializationError
-from ._wire import too_large
+from ._wire import MAX_OPERATION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, too_large
 
 if TYPE_CHECKING:
     from ._batch import BatchResult
@@ -138,12 +138,18 @@ def _type_name(type_: Any) -> str:
 # --- writing --------------------------------------------------------------------------------
 
 
-def encode(value: Any, *, what: str = "value", format: PayloadFormat = "json") -> str:
-    """The payload of ``value`` in ``format``, checked against the payload size limit.
+def encode(
+    value: Any,
+    *,
+    what: str = "value",
+    format: PayloadFormat = "json",
+    limit: int = MAX_PAYLOAD_BYTES,
+) -> str:
+    """The payload of ``value`` in ``format``, checked against ``limit`` bytes.
 
     Raises:
         SerializationError: a value of a type the codec does not write (named in the message).
-        PayloadTooLargeError: the payload is over 6 MiB.
+        PayloadTooLargeError: the payload is over ``limit`` (default 6 MiB).
     """
     try:
         if format == "json":
@@ -170,12 +176,19 @@ def encode(value: Any, *, what: str = "value", format: PayloadFormat = "json") -
             "date, Decimal, UUID, enums, sets, tuples or pydantic models, or pass serdes= to "
             "the operation"
         ) from exc
-    if too_large(payload):
-        raise PayloadTooLargeError(
-            f"{what} serializes to {len(payload.encode())} bytes, over the 6 MiB payload limit; "
-            "keep large data elsewhere (a bucket, a database) and pass a reference"
-        )
+    check_size(payload, what, limit)
     return payload
+
+
+def check_size(payload: str, what: str, limit: int = MAX_PAYLOAD_BYTES) -> None:
+    """Raise ``PayloadTooLargeError`` if ``payload`` is over ``limit`` bytes of UTF-8."""
+    if too_large(payload, limit):
+        size = f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} B"
+        where = "an operation's" if limit == MAX_OPERATION_PAYLOAD_BYTES else "the"
+        raise PayloadTooLargeError(
+            f"{what} serializes to {len(payload.encode())} bytes, over {where} {size} payload "
+            "limit; keep large data elsewhere (a bucket, a database) and pass a reference"
+        )
 
 
 def _misread(payload: str) -> bool:

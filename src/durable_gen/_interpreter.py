@@ -118,6 +118,9 @@ from ._versioning import (
     marker_id,
 )
 from ._wire import (
+    MAX_OPERATION_PAYLOAD_BYTES as OPERATION_LIMIT,
+)
+from ._wire import (
     TERMINAL_STATUSES,
     CallbackOptions,
     ChainedInvokeOptions,
@@ -647,7 +650,9 @@ class Interpreter(StepHandlers):
                 "CHAINED_INVOKE",
                 "ChainedInvoke",
                 cmd.name,
-                payload=dumps(cmd.payload, cmd.serdes, what="the Invoke payload"),
+                payload=dumps(
+                    cmd.payload, cmd.serdes, what="the Invoke payload", limit=OPERATION_LIMIT
+                ),
                 chained_invoke_options=ChainedInvokeOptions(
                     function_name=cmd.function_name, tenant_id=cmd.tenant_id
                 ),

@@ -54,6 +54,9 @@ from ._interpreter_core import BLOCKED, Answer, Fiber, Resolver, plain
 from ._serdes import Serdes, dumps, loads
 from ._versioning import NOW_SUBTYPE, TIME_SERDES, Now, clock_time
 from ._wire import (
+    MAX_OPERATION_PAYLOAD_BYTES as OPERATION_LIMIT,
+)
+from ._wire import (
     TERMINAL_STATUSES,
     ErrorObject,
     Operation,
@@ -157,7 +160,9 @@ class StepHandlers(BatchHandlers):
             return
         what = f"the result of step {run.name!r}"
         try:
-            payload = dumps(value, run.serdes, what=what, format=self.payload_format)
+            payload = dumps(
+                value, run.serdes, what=what, format=self.payload_format, limit=OPERATION_LIMIT
+            )
             # The workflow receives what every replay decodes: the payload in the declared type.
             if run.serdes is None:
                 value = result_reader(run.fn)(payload, what)
@@ -417,7 +422,11 @@ class StepHandlers(BatchHandlers):
         assert isinstance(cmd, WaitForCondition)
         try:
             payload = dumps(
-                state, cmd.serdes, what="the wait-for-condition state", format=self.payload_format
+                state,
+                cmd.serdes,
+                what="the wait-for-condition state",
+                format=self.payload_format,
+                limit=OPERATION_LIMIT,
             )
             strategy = cmd.wait_strategy
             decision = (

@@ -11,9 +11,9 @@ from typing import Any, Final
 
 from . import _codec
 from ._codec import PayloadFormat
-from ._errors import PayloadTooLargeError, SerializationError
+from ._errors import SerializationError
 from ._serdes_protocol import Serdes as Serdes
-from ._wire import too_large
+from ._wire import MAX_PAYLOAD_BYTES
 
 __all__ = ["JsonSerdes", "PayloadFormat", "Serdes", "dumps", "loads"]
 
@@ -43,11 +43,13 @@ def dumps(
     *,
     what: str = "value",
     format: PayloadFormat = "json",
+    limit: int = MAX_PAYLOAD_BYTES,
 ) -> str:
-    """Serialize ``value`` with ``serdes`` (the codec in ``format`` by default), within limits."""
+    """Serialize ``value`` with ``serdes`` (the codec in ``format`` by default), within
+    ``limit`` bytes (6 MiB unless an operation's payload: ``MAX_OPERATION_PAYLOAD_BYTES``)."""
     if serdes is None:
         try:
-            return _codec.encode(value, what=what, format=format)
+            return _codec.encode(value, what=what, format=format, limit=limit)
         except SerializationError as exc:
             advice = _command_advice(value)
             if not advice:
@@ -63,11 +65,7 @@ def dumps(
         raise SerializationError(
             f"the serdes of {what} returned {type(payload).__name__}; it must return str"
         )
-    if too_large(payload):
-        raise PayloadTooLargeError(
-            f"{what} serializes to {len(payload.encode())} bytes, over the 6 MiB payload limit; "
-            "keep large data elsewhere (a bucket, a database) and pass a reference"
-        )
+    _codec.check_size(payload, what, limit)
     return payload
 
 

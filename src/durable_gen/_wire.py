@@ -46,6 +46,9 @@ TERMINAL_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED
 
 #: Service limits (DESIGN §5).
 MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
+#: The payload of a STEP, CONTEXT, WAIT, CALLBACK or CHAINED_INVOKE operation: Lambda's API
+#: (``OperationUpdate.Payload``) allows 1 MB there; 6 MB only on the EXECUTION operation.
+MAX_OPERATION_PAYLOAD_BYTES: Final = 1024 * 1024
 MAX_ERROR_BYTES: Final = 32 * 1024
 MAX_CONTEXT_RESULT_BYTES: Final = 256 * 1024
 MAX_NAME_CHARS: Final = 256

@@ -101,10 +101,10 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
 - **5-7 sends 1 MiB minus 1 KiB**, "near the size limit": the Lambda API documents (in
   `OperationUpdate.Payload`) at most 1 MB for a `CHAINED_INVOKE`, `CONTEXT`, `STEP`, `WAIT` or
   `CALLBACK` payload (6 MB only for a synchronous `EXECUTION` result), and AWS's emulator refuses
-  a larger chained-invoke input. The embedded engine accepts operation payloads up to 6 MiB
-  (`MAX_PAYLOAD_BYTES` in `durable_gen/_wire.py`, checked in `local/_state.py`), so a handler
-  that passes here with a 1-6 MiB operation payload would be refused by the service; that
-  divergence is reported to the engine's owners and fails no requirement.
+  a larger chained-invoke input. durable_gen holds every operation payload to 1 MiB
+  (`MAX_OPERATION_PAYLOAD_BYTES` in `durable_gen/_wire.py`: checked where a step result or an
+  Invoke input is serialized, and by the embedded engine in `local/_state.py`), so what passes
+  here is not refused by the service for its size.
 - 1-7 is optional in the published suite (it validates step-context logging); it runs here.
 - **Plugins** (10-x): `ConfPlugin` (`handlers/plugin.py`) is a `durable_gen.Plugin` that prints
   the JSON record each requirement describes from the hooks it is given, stamped with the

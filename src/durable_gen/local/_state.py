@@ -21,8 +21,9 @@ nothing changes)
     it gives them.
 7.  The operation's current status (none when it does not exist yet) must allow the action:
     ``TRANSITIONS`` has a row for it.
-8.  A payload is at most 6 MiB of UTF-8, an error object at most 32 KiB of JSON; FAIL carries
-    no payload, SUCCEED no error, RETRY not both.
+8.  A payload is at most 1 MiB of UTF-8 (6 MiB on the EXECUTION operation, as Lambda's API
+    says), an error object at most 32 KiB of JSON; FAIL carries no payload, SUCCEED no error,
+    RETRY not both.
 9.  Options: WAIT START needs ``WaitSeconds`` in 1..31,622,400; RETRY needs
     ``NextAttemptDelaySeconds`` in 1..31,622,400; CALLBACK timeouts are in 0..99,999,999
     (0: none); CHAINED_INVOKE START needs a well-formed ``FunctionName``.
@@ -62,6 +63,7 @@ from .._failure import bounded_error
 from .._wire import (
     MAX_ERROR_BYTES,
     MAX_NAME_CHARS,
+    MAX_OPERATION_PAYLOAD_BYTES,
     MAX_PAYLOAD_BYTES,
     MAX_WAIT_SECONDS,
     CallbackDetails,
@@ -399,7 +401,7 @@ def _new_step_done(
     ):
         return None
     payload = done.payload
-    if payload is not None and too_large(payload):  # rule 8
+    if payload is not None and too_large(payload, MAX_OPERATION_PAYLOAD_BYTES):  # rule 8
         return None
     if lookup(uid) is not None or _new_problem(start) is not None:  # rules 7 and 1
         return None
@@ -466,8 +468,14 @@ def _apply_batch(
         last_action[uid] = action
         payload = u.payload
         if payload is not None:
-            if too_large(payload):
-                _refuse(index, u, f"the Payload is over the limit of {MAX_PAYLOAD_BYTES} bytes")
+            limit = MAX_PAYLOAD_BYTES if utype == "EXECUTION" else MAX_OPERATION_PAYLOAD_BYTES
+            if too_large(payload, limit):
+                _refuse(
+                    index,
+                    u,
+                    f"the Payload is over the limit of {limit} bytes"
+                    + ("" if utype == "EXECUTION" else f" for a {utype} operation"),
+                )
             if action == "FAIL":
                 _refuse(index, u, "FAIL carries an Error, not a Payload")
         if u.error is not None:

@@ -11,6 +11,7 @@ import pytest
 from durable_gen._errors import InvalidCheckpointError
 from durable_gen._wire import (
     MAX_ERROR_BYTES,
+    MAX_OPERATION_PAYLOAD_BYTES,
     MAX_PAYLOAD_BYTES,
     CallbackDetails,
     CallbackOptions,
@@ -588,13 +589,30 @@ def test_an_existing_operation_keeps_its_type_subtype_name_and_parent() -> None:
     refused(existing, update("STEP", "SUCCEED", parent_id=oid(6)), match="has ParentId")
 
 
+def test_an_operation_payload_is_limited_to_1_mib_and_the_execution_result_to_6_mib() -> None:
+    """As Lambda's API: 1 MB on STEP, CONTEXT, WAIT, CALLBACK and CHAINED_INVOKE payloads,
+    6 MB on the EXECUTION operation (a result too large to return)."""
+    over = "x" * (MAX_OPERATION_PAYLOAD_BYTES + 1)
+    refused(None, update("STEP", "SUCCEED", payload=over), match="for a STEP operation")
+    refused(None, update("CONTEXT", "SUCCEED", payload=over), match="for a CONTEXT operation")
+    refused(None, update("CHAINED_INVOKE", "START", payload=over), match="CHAINED_INVOKE")
+    execution = {oid(1): op("EXECUTION", "STARTED")}
+    applied = apply(execution, update("EXECUTION", "SUCCEED", payload="x" * MAX_PAYLOAD_BYTES))
+    assert applied.outcome is not None and applied.outcome[0] == "SUCCEEDED"
+    refused(
+        execution,
+        update("EXECUTION", "SUCCEED", payload="x" * (MAX_PAYLOAD_BYTES + 1)),
+        match=f"over the limit of {MAX_PAYLOAD_BYTES} bytes",
+    )
+
+
 def test_sizes_are_checked() -> None:
-    big = "x" * (MAX_PAYLOAD_BYTES + 1)
+    big = "x" * (MAX_OPERATION_PAYLOAD_BYTES + 1)
     refused(None, update("STEP", "SUCCEED", payload=big), match="Payload is over")
     # Measured in UTF-8 bytes, not characters.
-    wide = "\u00e9" * (MAX_PAYLOAD_BYTES // 2 + 1)
+    wide = "\u00e9" * (MAX_OPERATION_PAYLOAD_BYTES // 2 + 1)
     refused(None, update("STEP", "SUCCEED", payload=wide), match="Payload is over")
-    assert apply(None, update("STEP", "SUCCEED", payload="x" * MAX_PAYLOAD_BYTES)).operations
+    assert apply(None, update("STEP", "SUCCEED", payload="x" * MAX_OPERATION_PAYLOAD_BYTES))
     huge_error = ErrorObject(error_type="E", error_message="m" * MAX_ERROR_BYTES)
     refused(None, update("STEP", "FAIL", error=huge_error), match="Error object is")
     lines = ErrorObject(error_type="E", stack_trace=["frame" * 10] * 1000)
@@ -640,7 +658,7 @@ def test_the_new_step_shortcut_agrees_with_the_general_way() -> None:
 
     ctx, old = oid(9), oid(8)
     recorded = {ctx: op("CONTEXT", "STARTED"), old: op("STEP", "STARTED")}
-    big = '"' + "x" * MAX_PAYLOAD_BYTES + '"'
+    big = '"' + "x" * MAX_OPERATION_PAYLOAD_BYTES + '"'
     start = update("STEP", "START", name="inc", sub_type="Step")
     done = update("STEP", "SUCCEED", name="inc", sub_type="Step", payload="1")
     r = msgspec.structs.replace
