@@ -13,6 +13,7 @@ import pytest
 import durable_gen as dg
 from durable_gen._wire import MAX_OPERATION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES
 
+
 #: A string whose JSON (with its two quotes) is exactly ``n`` bytes.
 def text_of(n: int) -> str:
     return "x" * (n - 2)
