@@ -120,9 +120,12 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
         ) from exc
     except ValueError as exc:  # NaN, Infinity, or a number too large for a float
         raise CliError(f"{what} is not valid JSON: {exc}") from None
-    except RecursionError:
+    except RecursionError:  # how deep Python's json reads depends on the Python version
+        value = _TOO_DEEP
+    if value is _TOO_DEEP or _deeper_than(value, MAX_JSON_DEPTH):
         raise CliError(
-            f"{what} nests arrays or objects too deeply to be read; flatten it"
+            f"{what} nests arrays or objects too deeply to be read (more than "
+            f"{MAX_JSON_DEPTH} levels); flatten it"
         ) from None
     try:
         msgspec.json.encode(value)
@@ -133,6 +136,26 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
             "it cannot be recorded; escape whole characters only"
         ) from None
     return value
+
+
+#: The deepest nesting of arrays and objects a JSON argument may have, on every Python version.
+MAX_JSON_DEPTH: Final = 500
+_TOO_DEEP: Final = object()
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` levels (no recursion)."""
+    level: list[Any] = [value]  # the values inside as many containers as rounds so far
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, list | dict)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, list | dict) for item in level)
 
 
 def _not_json(constant: str) -> Any:

@@ -480,3 +480,17 @@ def test_a_worker_skips_a_remembered_workflow_whose_module_now_fails(
     (workdir / "flows.py").write_text(good)
     assert cli("worker", "--once", "--skip-time").code == 0
     assert "status    SUCCEEDED" in cli("show", started.out.strip()).out
+
+
+def test_json_arguments_nest_at_most_500_levels_on_every_python_version() -> None:
+    """How deep Python's json reads depends on its version (3.11 stops near 1,000 levels,
+    3.13 goes on): the CLI holds every version to the same documented limit."""
+    from durable_gen.cli import MAX_JSON_DEPTH, CliError, parse_json
+
+    assert MAX_JSON_DEPTH == 500
+    deepest = "[" * 500 + "]" * 500
+    assert parse_json(deepest) is not None
+    assert parse_json('{"a": ' * 499 + "[]" + "}" * 499) is not None
+    for text in ("[" * 501 + "]" * 501, '{"a": ' * 500 + "[]" + "}" * 500, "[" * 9999 + "]" * 9999):
+        with pytest.raises(CliError, match="more than 500 levels"):
+            parse_json(text)
