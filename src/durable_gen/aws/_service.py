@@ -8,6 +8,7 @@ backoff. Rejected requests are never retried here.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import uuid
@@ -26,7 +27,8 @@ from .._errors import (
     ServiceError,
     ValidationError,
 )
-from .._wire import CheckpointResponse, ExecutionState, OperationUpdate
+from .._paging import load_operations
+from .._wire import CheckpointResponse, ExecutionState, Operation, OperationUpdate
 from ._client import create_client, import_botocore_exceptions
 
 __all__ = ["LambdaService", "ServiceUnavailableError", "classify", "to_wire"]
@@ -72,6 +74,31 @@ class ServiceUnavailableError(ServiceError):
     """The service kept failing with transient errors (throttling, 5xx, timeouts, lost
     connections) through every retry. Nothing was rejected: trying the invocation again later
     is the fix, and the Lambda handler lets the service do that."""
+
+
+#: The most updates one CheckpointDurableExecution call carries (as AWS's SDK batches).
+MAX_UPDATES_PER_CALL: Final = 250
+#: The most bytes of JSON one call's updates take (as AWS's SDK batches); one larger update
+#: (a step result of up to 1 MiB) goes alone.
+MAX_BYTES_PER_CALL: Final = 750 * 1024
+
+
+def _calls(updates: Sequence[OperationUpdate]) -> list[list[Any]]:
+    """``updates`` as the ``Updates`` of one call or more, in order, within the limits above."""
+    calls: list[list[Any]] = [[]]
+    size = 0
+    for update in updates:
+        data = msgspec.to_builtins(update)
+        n = len(_json.encode(data))
+        if calls[-1] and (len(calls[-1]) >= MAX_UPDATES_PER_CALL or size + n > MAX_BYTES_PER_CALL):
+            calls.append([])
+            size = 0
+        calls[-1].append(data)
+        size += n
+    return calls
+
+
+_json: Final = msgspec.json.Encoder()
 
 
 def to_wire(value: Any) -> Any:
@@ -239,6 +266,11 @@ class LambdaService:
     ) -> CheckpointResponse:
         """Send ``updates`` with ``checkpoint_token``; the new token and the changed operations.
 
+        A batch of more than ``MAX_UPDATES_PER_CALL`` updates or ``MAX_BYTES_PER_CALL`` bytes
+        goes out in several calls, in order, each with the token the one before returned (an
+        update larger than that alone goes in a call of its own); the reply joins theirs. If a
+        later call fails, the earlier ones are recorded: a prefix of the batch, in order.
+
         Raises:
             InvalidCheckpointTokenError: the token is not the newest one.
             InvalidCheckpointError: the service refused the updates.
@@ -247,15 +279,33 @@ class LambdaService:
             InvalidInputError: the reply holds operations durable_gen cannot read.
         """
         api = "CheckpointDurableExecution"
-        reply = self._call(
-            api,
-            self.client.checkpoint_durable_execution,
-            DurableExecutionArn=execution_arn,
-            CheckpointToken=checkpoint_token,
-            Updates=msgspec.to_builtins(list(updates)),
-            ClientToken=uuid.uuid4().hex,
+        calls = _calls(updates)
+        changed: dict[str, Operation] = {}  # by id, the newest version of each
+        token = checkpoint_token
+        for n, part in enumerate(calls, 1):
+            reply = self._call(
+                api,
+                self.client.checkpoint_durable_execution,
+                DurableExecutionArn=execution_arn,
+                CheckpointToken=token,
+                Updates=part,
+                ClientToken=uuid.uuid4().hex,
+            )
+            response = _decode(reply, CheckpointResponse, api)
+            if n == len(calls) == 1:
+                return response  # the driver reads any further pages itself
+            token = response.checkpoint_token
+            state = response.new_execution_state
+            operations = state.operations
+            if state.next_marker:  # its pages now, while its token is the newest
+                operations = load_operations(
+                    state, functools.partial(self.get_state, execution_arn, token)
+                )
+            changed.update((op.id, op) for op in operations)
+        return CheckpointResponse(
+            checkpoint_token=token,
+            new_execution_state=ExecutionState(operations=list(changed.values())),
         )
-        return _decode(reply, CheckpointResponse, api)
 
     def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> ExecutionState:
         """The page of operations that starts at ``marker``.

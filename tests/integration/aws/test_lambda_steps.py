@@ -384,6 +384,32 @@ def test_every_checkpointing_mode_records_the_same_history(
     assert len(sent) in {"step": (3, 4, 5), "eager": (5, 6, 7), "batch": (2,)}[mode]
 
 
+def many_steps(n: int) -> Any:
+    total = 0
+    for i in range(n):
+        total = yield dg.Step(lambda t=total, i=i: t + i, name=f"add-{i}")
+    return total
+
+
+def test_a_batch_of_more_than_250_updates_reaches_the_service_in_several_calls(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    client = emu.new_client()
+    sent: list[int] = []  # updates per CheckpointDurableExecution call
+    client.meta.events.register(
+        "before-parameter-build.lambda.CheckpointDurableExecution",
+        lambda params, **_: sent.append(len(params["Updates"])),
+    )
+    arn, outcome = run_workflow(
+        emu, lambda_endpoint, function_name, many_steps, 300, client=client, checkpointing="batch"
+    )
+    client.close()
+    assert outcome.json() == sum(range(300))
+    assert sent == [250, 250, 100]  # 600 updates (START and SUCCEED of 300 steps), in order
+    succeeded = [e for e in emu.history(arn) if e["EventType"] == "StepSucceeded"]
+    assert [e["Name"] for e in succeeded] == [f"add-{i}" for i in range(300)]
+
+
 # --- what the handler does with failures that are not the workflow's ---------------------------
 
 

@@ -431,3 +431,126 @@ def test_options_are_validated(client: Any) -> None:
         LambdaService(client, page_size=0)
     with pytest.raises(dg.ValidationError):
         LambdaService(client, base_delay=-1)
+
+
+# --- large batches ----------------------------------------------------------------------------
+
+
+def step_done(n: int, payload: str = '"ok"') -> OperationUpdate:
+    return OperationUpdate(
+        id=f"op-{n}", type="STEP", action="SUCCEED", name=f"s{n}", sub_type="Step", payload=payload
+    )
+
+
+def step_op(n: int, status: str = "SUCCEEDED") -> dict[str, Any]:
+    return {
+        "Id": f"op-{n}", "Type": "STEP", "Status": status, "Name": f"s{n}", "SubType": "Step",
+        "StartTimestamp": T0, "StepDetails": {"Attempt": 1},
+    }  # fmt: skip
+
+
+def sent(updates: list[OperationUpdate]) -> list[dict[str, Any]]:
+    import msgspec
+
+    return [msgspec.to_builtins(u) for u in updates]
+
+
+def test_a_batch_of_more_than_250_updates_goes_in_several_calls_chaining_tokens(
+    client: Any, stub: Stubber
+) -> None:
+    from durable_gen.aws._service import MAX_UPDATES_PER_CALL
+
+    updates = [step_done(n) for n in range(600)]
+    parts = [updates[:250], updates[250:500], updates[500:]]
+    assert MAX_UPDATES_PER_CALL == 250
+    tokens = ["dG9rZW4x", "dDI=", "dDM=", "dDQ="]
+    for i, part in enumerate(parts):
+        reply_ops = [step_op(int(part[0].id[3:]))]
+        if i == 2:  # the last reply also carries a newer version of an operation seen before
+            reply_ops.append(step_op(0, status="FAILED"))
+        stub.add_response(
+            CP,
+            {"CheckpointToken": tokens[i + 1], "NewExecutionState": {"Operations": reply_ops}},
+            expected_params={
+                "DurableExecutionArn": ARN,
+                "CheckpointToken": tokens[i],
+                "Updates": sent(part),
+                "ClientToken": ANY,
+            },
+        )
+    svc, _ = service(client)
+    reply = svc.checkpoint(ARN, tokens[0], updates)
+    assert reply.checkpoint_token == tokens[-1]
+    ops = {op.id: op.status for op in reply.new_execution_state.operations}
+    assert ops == {"op-0": "FAILED", "op-250": "SUCCEEDED", "op-500": "SUCCEEDED"}
+
+
+def test_a_batch_over_750_kib_is_split_by_size_and_a_large_update_goes_alone(
+    client: Any, stub: Stubber
+) -> None:
+    big = '"' + "x" * (400 * 1024) + '"'
+    huge = '"' + "y" * (1000 * 1024) + '"'  # over the per-call size alone: sent by itself
+    updates = [step_done(1, big), step_done(2, big), step_done(3), step_done(4, huge), step_done(5)]
+    parts = [[updates[0]], [updates[1], updates[2]], [updates[3]], [updates[4]]]
+    token = "dG9rZW4x"
+    for i, part in enumerate(parts):
+        stub.add_response(
+            CP,
+            {"CheckpointToken": f"dG{i}=", "NewExecutionState": {"Operations": []}},
+            expected_params={
+                "DurableExecutionArn": ARN,
+                "CheckpointToken": token,
+                "Updates": sent(part),
+                "ClientToken": ANY,
+            },
+        )
+        token = f"dG{i}="
+    svc, _ = service(client)
+    assert svc.checkpoint(ARN, "dG9rZW4x", updates).checkpoint_token == "dG3="
+
+
+def test_a_paged_reply_inside_a_split_batch_is_read_with_its_own_token(
+    client: Any, stub: Stubber
+) -> None:
+    updates = [step_done(n) for n in range(251)]
+    stub.add_response(
+        CP,
+        {
+            "CheckpointToken": "dDI=",
+            "NewExecutionState": {"Operations": [step_op(1)], "NextMarker": "m1"},
+        },
+        expected_params={
+            "DurableExecutionArn": ARN, "CheckpointToken": "dG9rZW4x",
+            "Updates": sent(updates[:250]), "ClientToken": ANY,
+        },
+    )  # fmt: skip
+    stub.add_response(
+        GS,
+        {"Operations": [step_op(2)]},
+        expected_params={"DurableExecutionArn": ARN, "CheckpointToken": "dDI=", "Marker": "m1"},
+    )
+    stub.add_response(
+        CP,
+        {"CheckpointToken": "dDM=", "NewExecutionState": {"Operations": [step_op(250)]}},
+        expected_params={
+            "DurableExecutionArn": ARN, "CheckpointToken": "dDI=",
+            "Updates": sent(updates[250:]), "ClientToken": ANY,
+        },
+    )  # fmt: skip
+    svc, _ = service(client)
+    reply = svc.checkpoint(ARN, "dG9rZW4x", updates)
+    assert [op.id for op in reply.new_execution_state.operations] == ["op-1", "op-2", "op-250"]
+    assert reply.new_execution_state.next_marker is None
+
+
+def test_a_refused_later_call_of_a_split_batch_raises_the_refusal(
+    client: Any, stub: Stubber
+) -> None:
+    updates = [step_done(n) for n in range(300)]
+    stub.add_response(CP, {"CheckpointToken": "dDI=", "NewExecutionState": {"Operations": []}})
+    stub.add_client_error(
+        CP, service_error_code="InvalidParameterValueException", service_message="bad update"
+    )
+    svc, _ = service(client)
+    with pytest.raises(dg.InvalidCheckpointError):
+        svc.checkpoint(ARN, "dG9rZW4x", updates)
