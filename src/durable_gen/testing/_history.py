@@ -99,6 +99,11 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
             data = Path(path).read_bytes()
         except OSError as exc:
             raise InvalidInputError(f"cannot read history file {path!r}: {exc}") from exc
+    if isinstance(data, ExecutionState) and not data.next_marker:
+        data = data.operations
+    if _all_operations(data):  # wire models already: nothing to convert or clean
+        ops = list(data)
+        return History(operations=ops, execution_arn=execution_arn, status=_status_of(ops, None))
     if isinstance(data, (str, bytes)):
         try:
             data = json.loads(data)
@@ -161,19 +166,32 @@ def _from_builtins(data: Any, path: str | None) -> History:
             operations = ops_from_events
     assert operations is not None
     ops = _operations(operations, where)
-    for op in ops:
-        if op.type == "EXECUTION" and status is None:
-            status = op.status if op.status in TERMINAL_STATUSES else "RUNNING"
     return History(
         operations=ops,
         execution_arn=arn,
         function_name=function_name,
-        status=status,
+        status=_status_of(ops, status),
         result=result,
         error=error,
         source=path,
         warnings=warnings,
     )
+
+
+def _all_operations(data: Any) -> bool:
+    """Whether ``data`` is a non-empty list or tuple of ``Operation`` models."""
+    return (
+        isinstance(data, list | tuple) and bool(data) and all(type(op) is Operation for op in data)
+    )
+
+
+def _status_of(ops: list[Operation], status: str | None) -> str | None:
+    """``status`` (from the events), else the EXECUTION operation's (RUNNING until it ends)."""
+    if status is None:
+        for op in ops:
+            if op.type == "EXECUTION":
+                return op.status if op.status in TERMINAL_STATUSES else "RUNNING"
+    return status
 
 
 def _is_pages(data: Any) -> bool:

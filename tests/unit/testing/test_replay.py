@@ -387,3 +387,37 @@ def test_replay_folder_matches_function_names_and_arns(tmp_path: Path) -> None:
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(dg.InvalidInputError):
         replay_folder(v1, tmp_path / "missing")
+
+
+def test_operations_given_as_models_load_as_they_are_and_as_their_json_does() -> None:
+    """A list (or ExecutionState) of Operation models is taken as is; the same operations as
+    JSON give the same history (epoch-millisecond timestamps untouched either way)."""
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import ExecutionState
+
+    engine = LocalService(clock=VirtualClock(start_ms=0))  # small timestamps: 0 ms onwards
+    engine.register("flow", dg.make_handler(two_steps, engine))
+    record = engine.run(engine.start("flow", "3"))
+    operations = engine.get_operations(record.arn)
+    as_models = load_history(operations)
+    assert as_models.operations == operations
+    assert as_models.operations[0].start_timestamp == operations[0].start_timestamp
+    assert load_history(tuple(operations)).operations == operations
+    assert load_history(ExecutionState(operations=operations)).operations == operations
+    as_json = load_history(msgspec.json.encode(operations))
+    assert as_json.status == as_models.status == "SUCCEEDED"
+    assert [op.id for op in as_json.operations] == [op.id for op in operations]
+    assert replay(two_steps, operations).ok and replay(two_steps, as_json).ok
+    with_arn = load_history(operations, execution_arn="arn:x")
+    assert with_arn.execution_arn == "arn:x"
+
+
+@dg.step
+def bump(x: int) -> int:
+    return x + 1
+
+
+@dg.workflow
+def two_steps(x: int) -> dg.Workflow[int]:
+    x = yield from bump(x)
+    return (yield from bump(x))
