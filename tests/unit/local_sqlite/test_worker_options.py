@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 import durable_gen as dg
@@ -92,3 +93,52 @@ def test_bad_options_are_validation_errors(
     with pytest.raises(dg.ValidationError, match=words):
         Worker(tmp_path / "w.db", **options)
     assert not (tmp_path / "w.db").exists()  # refused before the database is opened
+
+
+async def shout(word: str) -> str:
+    return word.upper()
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+@dg.workflow
+def fan(n: int) -> dg.Workflow[list[Any]]:
+    doubled = yield dg.Map(double, list(range(n)), name="double", max_concurrency=3)
+    loud = yield dg.Step(shout, ("hi",), name="shout")  # an async step: the worker's event loop
+    return [*doubled.results(), loud]
+
+
+def test_a_concurrent_worker_traces_each_execution_as_one_whole_trace(tmp_path: Path) -> None:
+    """Steps of concurrent executions run on the worker's pool and event loop threads: every
+    attempt span still lands in its own execution's trace, under its operation."""
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    from durable_gen.otel import OpenTelemetryPlugin, trace_id_of
+
+    exporter = memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    plugin = OpenTelemetryPlugin(provider)
+    with Worker(tmp_path / "w.db", plugins=[plugin], concurrency=3) as worker:
+        name = worker.register(fan)
+        arns = [worker.service.start(name, str(n)) for n in (3, 4, 5)]
+        worker.run(once=True)
+        for n, arn in zip((3, 4, 5), arns, strict=True):
+            assert (
+                worker.service.get_execution(arn).result
+                == msgspec.json.encode([*(2 * i for i in range(n)), "HI"]).decode()
+            )
+    spans = list(exporter.get_finished_spans())
+    provider.shutdown()
+    for n, arn in zip((3, 4, 5), arns, strict=True):
+        mine = [s for s in spans if s.context.trace_id == trace_id_of(arn)]
+        by_id = {s.context.span_id: s for s in mine}
+        assert [s.name for s in mine].count("Workflow") == 1
+        attempts = [s for s in mine if " attempt " in s.name]
+        assert len(attempts) == n + 1  # each Map item's step and the async step, once each
+        for span in attempts:  # under its operation's span, in the same trace
+            assert span.parent is not None and span.parent.span_id in by_id
+            assert by_id[span.parent.span_id].name != "Invocation"
