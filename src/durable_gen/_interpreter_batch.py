@@ -552,7 +552,7 @@ def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]]
 
 def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Gen]:
     """An item or branch running ``fn(*args)`` as one step: a ``@step`` function's step keeps
-    every option it was declared with (name, retry, semantics, serdes, compensate)."""
+    every option it was declared with (name, retry, semantics, serdes, compensate, timeout)."""
     if isinstance(fn, StepFunction):
         return functools.partial(step_body, fn, args)
     return functools.partial(one_step, fn, args, _fn_name(fn), None)
@@ -577,6 +577,7 @@ def step_body(
             fn.semantics,
             fn.serdes,
             fn.compensate,
+            timeout=fn.timeout,
         )
     )
 
