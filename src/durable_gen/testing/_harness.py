@@ -11,6 +11,7 @@ persisted (which must never happen).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures as cf
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -119,6 +120,39 @@ def current_attempt() -> AttemptInfo | None:
             return "ok"
     """
     return _ATTEMPT.get()
+
+
+class SerialSteps(cf.Executor):
+    """Runs the sync steps the driver would run concurrently (the items of a ``Map``, the
+    branches of a ``Parallel``) one at a time, as they are handed out, in that order.
+
+    Which items finish first, and so what a completion policy decides and how attempts are
+    numbered, then depends on nothing but the workflow and the schedule: the runs of a
+    ``DeterminismCheck`` repeat exactly, whatever the thread timing. A step with a ``timeout=``
+    still runs in a thread of its own, so that its deadline is enforced as in production.
+    """
+
+    def __init__(self) -> None:
+        self._timed: cf.ThreadPoolExecutor | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        if args and getattr(args[0], "timeout", None) is not None:
+            if self._timed is None:
+                self._timed = cf.ThreadPoolExecutor(thread_name_prefix="durable-gen-timed-step")
+            return self._timed.submit(fn, *args, **kwargs)
+        future: cf.Future[Any] = cf.Future()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # a Crash too: raised where the driver reads the outcome
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._timed is not None:
+            self._timed.shutdown(wait=wait, cancel_futures=cancel_futures)
+            self._timed = None
 
 
 class Harness(Plugin):
