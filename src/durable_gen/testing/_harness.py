@@ -177,7 +177,8 @@ class Harness(Plugin):
         self.checkpoints = 0
         self.attempts = 0
         self.invocation = 0
-        self._inflight = 0
+        #: Attempts started and not ended: the thread each started in, by ``_key``.
+        self._inflight: dict[tuple[str, str, int], int] = {}
         self._ran: dict[int, list[tuple[str, str, int]]] = {}
         self._numbers: dict[tuple[str, str, int], int] = {}
 
@@ -202,7 +203,7 @@ class Harness(Plugin):
         if number in self.schedule.before_attempts and self._may_crash(attempt, op):
             self._crash(f"before attempt {number} ({attempt.name!r} #{attempt.attempt})")
         with self._lock:
-            self._inflight += 1
+            self._inflight[_key(attempt)] = threading.get_ident()
         _ATTEMPT.set(attempt)
 
     def on_attempt_end(
@@ -211,7 +212,7 @@ class Harness(Plugin):
         _ATTEMPT.set(None)
         key = _key(attempt)
         with self._lock:
-            self._inflight -= 1
+            self._inflight.pop(key, None)
             self.runs[attempt.operation_id] += 1
             self._ran.setdefault(self.invocation, []).append(key)
             number = self._numbers.get(key, 0)
@@ -253,13 +254,23 @@ class Harness(Plugin):
 
     def settle(self, timeout: float = 60.0) -> None:
         """After a crash: wait for step threads the dead invocation left running, then count
-        the runs whose outcome was not persisted as lost."""
+        the runs whose outcome was not persisted as lost.
+
+        Called on the thread that ran the invocation. An attempt that started on this thread
+        and has not ended never will: a step with a ``timeout=`` starts (and ends) on the
+        driver's thread while its function runs in a worker thread, and the dead invocation
+        will not report it. Only attempts started in other threads are waited for.
+        """
+        here = threading.get_ident()
         with self._lock:
-            if not self._lock.wait_for(lambda: self._inflight <= 0, timeout):
+            if not self._lock.wait_for(
+                lambda: all(ident == here for ident in self._inflight.values()), timeout
+            ):
                 raise RuntimeError(
-                    f"{self._inflight} step(s) of an abandoned invocation did not finish within "
-                    f"{timeout} s"
+                    f"{len(self._inflight)} step(s) of an abandoned invocation did not finish "
+                    f"within {timeout} s"
                 )
+            self._inflight.clear()
             ran = self._ran.pop(self.invocation, [])
         for arn, op_id, attempt in ran:
             op = self._lookup(arn, op_id)

@@ -444,3 +444,24 @@ def test_serial_steps_still_enforce_step_timeouts() -> None:
 
     check = DeterminismCheck(slow_items, None)
     assert json.loads(check.reference.result or "null") == ["StepTimeoutError"] * 2
+
+
+@dg.step(timeout=5)
+def bounded(item: int) -> int:
+    return item * 10
+
+
+def bounded_items(_: Any):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(bounded, [1, 2, 3, 4], name="m", max_concurrency=2)
+    return batch.results()
+
+
+@pytest.mark.parametrize("point", [1, 2, 3])
+def test_a_crash_among_concurrent_steps_with_timeouts_does_not_hang_the_check(point: int) -> None:
+    # A step with timeout= starts and ends on the driver's thread; the invocation that crashed
+    # never reports the others, and the check used to wait a minute for them, then raise.
+    check = DeterminismCheck(bounded_items, None)
+    started = time.monotonic()
+    got = check.check(CrashSchedule(after_attempts=frozenset({point})))
+    assert got.crashes and json.loads(got.result or "null") == [10, 20, 30, 40]
+    assert time.monotonic() - started < 10
