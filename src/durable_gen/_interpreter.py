@@ -401,11 +401,13 @@ class Interpreter(StepHandlers):
         That is while the context being run still has recorded operations it has not reached
         again: the code before them ran when they were recorded. Code past the last recorded
         operation of its context is new (after a wait fired, a callback was answered, a retry
-        came due), whatever the command before it was. Replay-aware helpers (the logger) read
-        it through ``durable_gen._context`` while ``next_action()`` runs workflow code.
+        came due), whatever the command before it was. A child context recorded as ended whose
+        body runs again to rebuild a result too large to record (``ReplayChildren``) ran
+        before all through. Replay-aware helpers (the logger) read it through
+        ``durable_gen._context`` while ``next_action()`` runs workflow code.
         """
         fiber = self._fiber
-        return fiber is not None and (fiber.ran_before or self._unreached_in(fiber.parent_id))
+        return fiber is not None and self._ran_before(fiber)
 
     @property
     def catching_up(self) -> bool:

@@ -317,6 +317,22 @@ class Core:
         self._reached[parent] = i
         return i < len(ops)
 
+    def _ran_before(self, fiber: Fiber) -> bool:
+        """Whether the workflow code ``fiber`` runs now already ran in an earlier invocation:
+        its context still has recorded operations to reach, or it ran on past the last one
+        before (``Fiber.ran_before``), or its context is recorded as ended and runs again only
+        to rebuild a result too large to record (``ReplayChildren``): then all of it ran.
+        The context is the fiber's own, or for a virtual child (or a flat item) the recorded
+        one its operations belong to."""
+        if fiber.ran_before or self._unreached_in(fiber.parent_id):
+            return True
+        ops = self._ops
+        for ctx in (fiber.ctx_id, fiber.parent_id):
+            rec = ops.get(ctx) if ctx is not None else None
+            if rec is not None and rec.status in TERMINAL_STATUSES:
+                return True
+        return False
+
     def _check_reached(self, ctx_id: str, sub_type: str, name: str | None) -> None:
         """A context's code has ended: every operation recorded in it must have been reached,
         or the code no longer yields what the execution recorded (``NonDeterminismError`` now,
@@ -516,14 +532,14 @@ class Core:
                 f"a virtual CONTEXT/{sub_type} (which records nothing)",
             )
         parent_id = fiber.parent_id
-        if not (fiber.ran_before or self._unreached_in(parent_id)):
+        if not self._ran_before(fiber):
             self._virtual_event("START", op_id, parent_id, sub_type, name)
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
             result, err = self._settle_context(
                 op_id, parent_id, sub_type, name, serdes, value, exc, record=False, type_=type_
             )
-            if not (child.ran_before or self._unreached_in(parent_id)):
+            if not self._ran_before(child):
                 action = "SUCCEED" if err is None else "FAIL"
                 self._virtual_event(action, op_id, parent_id, sub_type, name, err)
             if err is not None:

@@ -75,3 +75,72 @@ def test_the_channel_is_open_only_while_next_action_runs_workflow_code() -> None
     assert current() is None
     it.next_action()
     assert seen == [(it, False)] and current() is None and not is_replaying()
+
+
+# --- a child context rebuilt from its children (ReplayChildren) -------------------------------
+
+
+@dg.step
+def large(n: int) -> str:
+    return "x" * n
+
+
+def rebuilt_inner():  # type: ignore[no-untyped-def]
+    log.info("virtual starts")
+    yield dg.Step(lambda: 1, name="inner-step")
+    log.info("virtual ends")
+    return 1
+
+
+def rebuilt_body():  # type: ignore[no-untyped-def]
+    log.info("child starts")
+    text = yield large(300_000)  # over 256 KiB: the child is recorded with ReplayChildren
+    log.info("child after its last operation")
+    yield dg.Child(rebuilt_inner, name="virtual", virtual=True)
+    log.info("child ends")
+    return text
+
+
+def rebuilt(_: Any):  # type: ignore[no-untyped-def]
+    text = yield dg.Child(rebuilt_body, name="big-child")
+    for i in range(3):  # three more invocations, each rebuilding the child
+        yield dg.Wait(seconds=1, name=f"pause-{i}")
+        log.info("after pause %s", i)
+    return len(text)
+
+
+class VirtualEvents(dg.Plugin):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+
+    def on_operation_start(self, op: Any) -> None:
+        if op.virtual:
+            self.seen.append(("start", op.name))
+
+    def on_operation_end(self, op: Any, status: str) -> None:
+        if op.virtual:
+            self.seen.append((status, op.name))
+
+
+def test_a_child_rebuilt_from_its_children_logs_each_line_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from durable_gen.testing import TestRunner
+
+    caplog.set_level(logging.INFO)
+    events = VirtualEvents()
+    run = TestRunner(plugins=[events]).run(rebuilt)
+    assert run.result() == 300_000
+    details = run.operation("big-child").operation.context_details
+    assert details is not None and details.replay_children
+    assert messages(caplog) == [
+        "child starts",
+        "child after its last operation",
+        "virtual starts",
+        "virtual ends",
+        "child ends",
+        "after pause 0",
+        "after pause 1",
+        "after pause 2",
+    ]
+    assert events.seen == [("start", "virtual"), ("SUCCEEDED", "virtual")]
