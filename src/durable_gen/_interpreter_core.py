@@ -128,10 +128,24 @@ class Fatal(Exception):
         self.error = error
 
 
+#: Operations that end between invocations: the invocation that started one stopped at it.
+_STOPS: Final = frozenset({"WAIT", "CHAINED_INVOKE"})
+
+
 class Fiber:
     """One generator running in one context."""
 
-    __slots__ = ("alive", "ctx_id", "gen", "n", "on_done", "parent_id", "ran_before", "undo")
+    __slots__ = (
+        "alive",
+        "ctx_id",
+        "gen",
+        "n",
+        "on_done",
+        "outer",
+        "parent_id",
+        "ran_before",
+        "undo",
+    )
 
     def __init__(
         self,
@@ -153,6 +167,8 @@ class Fiber:
         #: operation of its context was reached: after the replayed creation of its context's
         #: last recorded operation, a callback, until the callback is awaited.
         self.ran_before = False
+        #: For a virtual child: the fiber it runs inside, whose code goes on after it.
+        self.outer: Fiber | None = None
 
 
 class Core:
@@ -231,6 +247,10 @@ class Core:
             or rec.parent_id != fiber.parent_id
         ):
             self._match(op_id, fiber.parent_id, type_, sub_type, name, n, legacy)
+        if fiber.ran_before and (rec.status not in TERMINAL_STATUSES or type_ in _STOPS):
+            # An invocation stopped at it (it was still open, or it is a wait or an invoke,
+            # which end between invocations): the code after it ran only if it is recorded.
+            fiber.ran_before = False
         self._visited.add(op_id)
         return op_id, rec
 
@@ -318,19 +338,33 @@ class Core:
         return i < len(ops)
 
     def _ran_before(self, fiber: Fiber) -> bool:
-        """Whether the workflow code ``fiber`` runs now already ran in an earlier invocation:
-        its context still has recorded operations to reach, or it ran on past the last one
-        before (``Fiber.ran_before``), or its context is recorded as ended and runs again only
-        to rebuild a result too large to record (``ReplayChildren``): then all of it ran.
-        The context is the fiber's own, or for a virtual child (or a flat item) the recorded
-        one its operations belong to."""
-        if fiber.ran_before or self._unreached_in(fiber.parent_id):
-            return True
+        """Whether the workflow code ``fiber`` runs now already ran in an earlier invocation.
+
+        In a recorded context (the root, a child, a nested item or branch): while the context
+        has recorded operations not reached again, or after the code ran on past the last one
+        before (``Fiber.ran_before``). A virtual child or a flat item shares its recorded
+        context with other code, so its own next position tells instead (a recorded operation
+        there, or at the first position of a virtual child there), and a virtual child's code
+        also ran before when the code it runs inside did. A context recorded as ended runs
+        again only to rebuild a result too large to record (``ReplayChildren``): all of it
+        ran before.
+        """
         ops = self._ops
-        for ctx in (fiber.ctx_id, fiber.parent_id):
-            rec = ops.get(ctx) if ctx is not None else None
+        f: Fiber | None = fiber
+        while f is not None:
+            if f.ran_before:
+                return True
+            ctx, parent = f.ctx_id, f.parent_id
+            rec = ops.get(parent) if parent is not None else None
             if rec is not None and rec.status in TERMINAL_STATUSES:
                 return True
+            if ctx == parent:
+                return self._unreached_in(parent)
+            assert ctx is not None  # only the root has no context id, and it records as itself
+            ahead = operation_id(ctx, f.n + 1)
+            if ahead in ops or operation_id(ahead, 1) in ops:
+                return True
+            f = f.outer
         return False
 
     def _check_reached(self, ctx_id: str, sub_type: str, name: str | None) -> None:
@@ -550,6 +584,7 @@ class Core:
         child = Fiber(generator(make_gen), op_id, done)
         child.parent_id = parent_id
         child.ran_before = fiber.ran_before
+        child.outer = fiber
         self._ready.append((child, None, None))
         return BLOCKED
 
