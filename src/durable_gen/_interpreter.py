@@ -439,7 +439,9 @@ class Interpreter(StepHandlers):
         for op in self._recorded:
             if is_marker(op):
                 continue
-            if op.id in visited:
+            if op.id in self._left_behind:  # in a decided batch: not re-entered
+                inside.append(op)
+            elif op.id in visited:
                 replayed.append(op.id)
             elif op.parent_id in expanded:
                 not_replayed.append(op)

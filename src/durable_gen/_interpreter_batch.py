@@ -425,8 +425,11 @@ class BatchHandlers(Core):
     def _finish_batch(self, batch: _Batch, reason: str) -> None:
         batch.done = True
         batch.reason = reason
+        left = batch.running or batch.next < len(batch.units) or batch.rebuild
         for fiber in batch.running.values():
             self._abandon(fiber)
+        if left and len(self._visited) < self._to_reach:  # replay not over (``catching_up``)
+            self._leave_behind(batch.op_id)
 
     def _batch_result_now(self, batch: _Batch) -> tuple[Any, BaseException | None]:
         items = []

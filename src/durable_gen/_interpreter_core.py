@@ -199,6 +199,9 @@ class Core:
         #: How many of them must be reached again (``catching_up`` compares, once per command).
         self._to_reach = len(self._recorded) - markers
         self._visited: set[str] = set()
+        #: Recorded operations a decided batch left behind (counted in ``_visited``: they need
+        #: not be reached again).
+        self._left_behind: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
         self._waiters: dict[str, list[tuple[Fiber, Resolver]]] = {}
@@ -323,6 +326,19 @@ class Core:
                 if not is_marker(op):
                     children.setdefault(op.parent_id, []).append(op)
         return children.get(parent) or []
+
+    def _leave_behind(self, batch_id: str) -> None:
+        """A batch is decided: what its unfinished items recorded in earlier invocations (and
+        items it never reached this time) is not run again, and need not be reached."""
+        visited, left = self._visited, self._left_behind
+        todo = [batch_id]
+        while todo:
+            for op in self._recorded_children(todo.pop()):
+                if op.type == "CONTEXT":
+                    todo.append(op.id)
+                if op.id not in visited:
+                    visited.add(op.id)
+                    left.add(op.id)
 
     def _unreached_in(self, parent: str | None) -> bool:
         """Whether the context whose operations record ``parent`` has recorded operations

@@ -112,3 +112,55 @@ def test_item_namer_names_are_checked_like_every_name(bad: Any) -> None:
 
     with pytest.raises(dg.ExecutionFailedError, match=r"item_namer's .*name must be"):
         dg.run(named, [1, 2])
+
+
+# --- a batch decided on replay, before an item that waited is resumed -------------------------
+
+
+def waits_then_returns(seconds: int):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=seconds, name="wait")
+    return seconds
+
+
+def _branch_waiting(seconds: int) -> Any:
+    def branch():  # type: ignore[no-untyped-def]
+        return (yield from waits_then_returns(seconds))
+
+    return branch
+
+
+def _decided_by_first(kind: str, nesting: Any) -> Any:
+    def workflow(durations: list[int]):  # type: ignore[no-untyped-def]
+        first = dg.Completion(min_successful=1)
+        if kind == "map":
+            batch = yield dg.Map(
+                waits_then_returns, durations, name="b", nesting=nesting, completion=first
+            )
+        else:
+            branches = [
+                dg.Branch(_branch_waiting(d), name=f"branch-{i}") for i, d in enumerate(durations)
+            ]
+            batch = yield dg.Parallel(branches, name="b", nesting=nesting, completion=first)
+        return [batch.completion_reason, batch.results()]
+
+    return workflow
+
+
+@pytest.mark.parametrize("durations", [[1, 2], [3, 1, 2], [1, 1], [2, 1, 3]])
+@pytest.mark.parametrize("nesting", ["nested", "flat"])
+@pytest.mark.parametrize("kind", ["map", "parallel"])
+def test_an_item_left_waiting_by_a_batch_decided_on_replay_is_no_divergence(
+    kind: str, nesting: Any, durations: list[int]
+) -> None:
+    # The invocation after the first wait ends replays the batch: the first item succeeds and
+    # decides it before the items after it are resumed, so their recorded waits are not
+    # reached again. That is no code change: the execution must go on, not fail with
+    # NonDeterminismError (nor must a replay of its history diverge).
+    from durable_gen.testing import replay
+
+    workflow = _decided_by_first(kind, nesting)
+    run = TestRunner().run(workflow, durations)
+    assert run.result() == ["MIN_SUCCESSFUL_REACHED", [min(durations)]]
+    report = replay(workflow, run.export())
+    assert (report.status, report.outcome) == ("ok", "succeeded"), report.message
+    assert_deterministic(workflow, durations, random_runs=2)
