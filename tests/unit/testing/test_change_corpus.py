@@ -565,6 +565,133 @@ def typed_field_added(x: int) -> dg.Workflow[str]:
     return r.id + r.currency
 
 
+# --- 9. versioning in loops, items and virtual children; large and early-decided batches ----------
+
+
+def line_patched_then_deprecated(x: int) -> Gen:
+    p = yield add_one(x)
+    yield dg.Deprecated("extra")
+    yield minus_three(p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_patch_removed(x: int) -> Gen:
+    p = yield add_one(x)
+    yield minus_three(p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def looping_v1(n: int) -> Gen:
+    out = []
+    for i in range(n):
+        out.append((yield add_one(i)))
+        yield dg.Wait(seconds=10, name=f"wait-{i}")
+    return out
+
+
+def looping_patched(n: int) -> Gen:
+    out = []
+    for i in range(n):
+        if (yield dg.Patched("loop-extra")):
+            yield double(i)
+        out.append((yield add_one(i)))
+        yield dg.Wait(seconds=10, name=f"wait-{i}")
+    return out
+
+
+def patched_item(x: int) -> Gen:
+    y = yield double(x)
+    if (yield dg.Patched("item-extra")):
+        yield triple(x)
+    yield dg.Wait(seconds=10 * (x + 1), name="item-wait")
+    return y
+
+
+def unpatched_item(x: int) -> Gen:
+    y = yield double(x)
+    yield triple(x)
+    yield dg.Wait(seconds=10 * (x + 1), name="item-wait")
+    return y
+
+
+map_patched_items = _map_with(fn=patched_item)
+map_unpatched_items = _map_with(fn=unpatched_item)
+
+
+def virtual_body_patched(x: int) -> Gen:
+    a = yield add_one(x)
+    if (yield dg.Patched("in-virtual")):
+        yield triple(a)
+    yield dg.Wait(seconds=50, name="inner")
+    return (yield double(a))
+
+
+virtual_patched_inside = _child(virtual_body_patched, "vc", virtual=True)
+
+
+@dg.step
+def large_text(n: int) -> str:
+    return "x" * n
+
+
+def large_body(_: int) -> Gen:
+    text = yield large_text(300_000)  # the child's result is over 256 KiB: ReplayChildren
+    yield add_one(1)
+    return text
+
+
+def large_body_renamed(_: int) -> Gen:
+    text = yield large_text(300_000)
+    yield triple(1)
+    return text
+
+
+def _large_child(body: Callable[[int], Gen]) -> Callable[[int], Gen]:
+    def workflow(x: int) -> Gen:
+        text = yield dg.Child(body, (x,), name="large")
+        yield dg.Wait(seconds=100, name="gate")
+        return len(text)
+
+    return workflow
+
+
+large_child_v1 = _large_child(large_body)
+large_child_body_changed = _large_child(large_body_renamed)
+
+
+def large_item(x: int) -> str:
+    return "y" * 100_000
+
+
+def _large_map(n: int) -> Callable[[Any], Gen]:
+    def workflow(_: Any) -> Gen:
+        r = yield dg.Map(large_item, list(range(n)), name="large-map")
+        yield dg.Wait(seconds=100, name="gate")
+        return len(r.results())
+
+    return workflow
+
+
+@dg.step(retry=dg.Retry.never())
+def fails_on_zero(x: int) -> int:
+    if x == 0:
+        raise ValueError("zero")
+    return x
+
+
+def _decided_early(n: int) -> Callable[[Any], Gen]:
+    def workflow(_: Any) -> Gen:
+        r = yield dg.Map(fails_on_zero, list(range(n)), name="m", max_concurrency=1)
+        yield dg.Wait(seconds=100, name="gate")
+        return r.completion_reason
+
+    return workflow
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 
@@ -636,6 +763,19 @@ CHANGES = [
     Change("Invoke: other function, same name", invoke_v1, invoke_other_function, OK, OK, 2),
     Change("Invoke: renamed", invoke_v1, invoke_renamed, N, N, 2),
     Change("typed result: field with a default added", typed_v1, typed_field_added, OK, OK, 2),
+    Change(
+        "Deprecated on a new-path execution", line_patched, line_patched_then_deprecated, OK, OK
+    ),
+    Change("Deprecated removed", line_patched_then_deprecated, line_patch_removed, OK, OK),
+    Change("Patched in a loop", looping_v1, looping_patched, OK, OK, 3),
+    Change("Patched in Map items", map_v1, map_patched_items, OK, OK, 3),
+    Change("Map items: insert, Patched forgotten", map_v1, map_unpatched_items, N, OK, 3),
+    Change("Patched in a virtual child", virtual_v1, virtual_patched_inside, OK, OK),
+    Change("large child: body's step renamed", large_child_v1, large_child_body_changed, N, N),
+    Change("large Map: more items", _large_map(4), _large_map(5), N, N),
+    Change("large Map: fewer items", _large_map(4), _large_map(3), N, N),
+    Change("Map decided early: more items", _decided_early(6), _decided_early(7), N, N),
+    Change("Map decided early: fewer items", _decided_early(6), _decided_early(3), N, N),
 ]
 
 
