@@ -164,3 +164,46 @@ def test_an_item_left_waiting_by_a_batch_decided_on_replay_is_no_divergence(
     report = replay(workflow, run.export())
     assert (report.status, report.outcome) == ("ok", "succeeded"), report.message
     assert_deterministic(workflow, durations, random_runs=2)
+
+
+# --- a large batch decided early, rebuilt from its children ---------------------------------
+
+
+def large_item(x: int):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=1 if x < 4 else 60, name="wait")  # the last item is slow
+    return "z" * 70_000  # four results are over 256 KiB: the batch records ReplayChildren
+
+
+def _large_first_four(nesting: Any, waits_after: bool) -> Any:
+    def workflow(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Map(
+            large_item, list(range(5)), name="m", nesting=nesting,
+            completion=dg.Completion(min_successful=4),
+        )  # fmt: skip
+        seen = [batch.completion_reason, [item.status for item in batch.items]]
+        if waits_after:  # later invocations rebuild the batch (the slow item's wait ends too)
+            yield dg.Wait(seconds=30, name="after")
+            yield dg.Wait(seconds=60, name="after-2")
+        return seen
+
+    return workflow
+
+
+@pytest.mark.parametrize("waits_after", [True, False])
+@pytest.mark.parametrize("nesting", ["nested", "flat"])
+def test_a_large_batch_decided_early_is_rebuilt_as_it_was_decided(
+    nesting: Any, waits_after: bool
+) -> None:
+    # Rebuilt from its children, the batch said ALL_COMPLETED, listed the slow item as
+    # succeeded once its wait had ended (flat), or waited for it: replay changed the value
+    # the workflow had seen.
+    from durable_gen.testing import replay
+
+    workflow = _large_first_four(nesting, waits_after)
+    run = TestRunner().run(workflow)
+    assert run.operation("m").operation.context_details.replay_children  # type: ignore[union-attr]
+    expected = ["MIN_SUCCESSFUL_REACHED", ["SUCCEEDED"] * 4 + ["STARTED"]]
+    assert run.result() == expected
+    report = replay(workflow, run.export())
+    assert (report.status, report.outcome, report.result) == ("ok", "succeeded", expected)
+    assert_deterministic(workflow, None, random_runs=2)
