@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 import msgspec
 
 from .._errors import ValidationError
@@ -153,6 +154,29 @@ class SerialSteps(cf.Executor):
         if self._timed is not None:
             self._timed.shutdown(wait=wait, cancel_futures=cancel_futures)
             self._timed = None
+
+
+class SerialLoop:
+    """What the driver takes for the event loop of async steps (a blocking portal): it runs
+    each async step to its end, one at a time, as they are handed out, on an event loop of
+    its own in one thread. Like ``SerialSteps`` for sync steps, it makes which async items of
+    a ``Map`` or ``Parallel`` end first the same in every run; a step's ``timeout=`` still
+    cancels it, inside its loop."""
+
+    def __init__(self) -> None:
+        self._thread: cf.ThreadPoolExecutor | None = None
+
+    def start_task_soon(self, func: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        if self._thread is None:
+            self._thread = cf.ThreadPoolExecutor(1, thread_name_prefix="durable-gen-async-step")
+        future = self._thread.submit(anyio.run, func, *args)
+        cf.wait([future])
+        return future
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
+            self._thread = None
 
 
 class Harness(Plugin):

@@ -337,6 +337,8 @@ class TestRunner:
         #: The executor of the sync steps that run concurrently (None: the driver's threads).
         #: ``DeterminismCheck`` runs them one at a time, for runs that repeat exactly.
         self._step_pool: Callable[[], cf.Executor] | None = None
+        #: The event loop of async steps, likewise (None: the driver's).
+        self._step_portal: Callable[[], Any] | None = None
         self._aliases: dict[str, str] = {}
         self._reals: dict[str, str] = {}
         self._workflows: dict[str, Callable[..., Any]] = {}
@@ -386,6 +388,7 @@ class TestRunner:
                     clock=self._seconds,
                     payload_format=self.payload_format,
                     pool=self._step_pool,
+                    portal=self._step_portal,
                 )(event)
             return invoke(
                 workflow,

@@ -465,3 +465,36 @@ def test_a_crash_among_concurrent_steps_with_timeouts_does_not_hang_the_check(po
     got = check.check(CrashSchedule(after_attempts=frozenset({point})))
     assert got.crashes and json.loads(got.result or "null") == [10, 20, 30, 40]
     assert time.monotonic() - started < 10
+
+
+@dg.step(retry=dg.Retry.never())
+async def jittery_async(item: int) -> int:
+    import asyncio
+
+    await asyncio.sleep(random.SystemRandom().random() * 0.005)
+    return item * 2
+
+
+@dg.step(timeout=0.05, retry=dg.Retry.never())
+async def hangs_async(item: int) -> int:
+    import asyncio
+
+    await asyncio.sleep(5)
+    return item
+
+
+def first_two_async(n: int):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(
+        jittery_async, list(range(n)), name="m", completion=dg.Completion(min_successful=2)
+    )
+    timed = yield dg.Map(
+        hangs_async, [1], name="t", completion=dg.Completion(tolerated_failure_count=1)
+    )
+    return [[i.status for i in batch.items], [e.error_type for e in timed.errors()]]
+
+
+def test_async_items_decided_by_a_completion_policy_are_no_false_alarm() -> None:
+    for _ in range(3):
+        assert_deterministic(first_two_async, 6, random_runs=2)
+    result = DeterminismCheck(first_two_async, 6).reference.result
+    assert json.loads(result or "null")[1] == ["StepTimeoutError"]
