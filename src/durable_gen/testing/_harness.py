@@ -130,30 +130,28 @@ class SerialSteps(cf.Executor):
     Which items finish first, and so what a completion policy decides and how attempts are
     numbered, then depends on nothing but the workflow and the schedule: the runs of a
     ``DeterminismCheck`` repeat exactly, whatever the thread timing. A step with a ``timeout=``
-    still runs in a thread of its own, so that its deadline is enforced as in production.
+    runs in a thread of its own, waited for until its timeout (the driver abandons it at its
+    deadline, as in production), before the next one starts.
     """
 
-    def __init__(self) -> None:
-        self._timed: cf.ThreadPoolExecutor | None = None
-
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        if args and getattr(args[0], "timeout", None) is not None:
-            if self._timed is None:
-                self._timed = cf.ThreadPoolExecutor(thread_name_prefix="durable-gen-timed-step")
-            return self._timed.submit(fn, *args, **kwargs)
         future: cf.Future[Any] = cf.Future()
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:  # a Crash too: raised where the driver reads the outcome
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
-        return future
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self._timed is not None:
-            self._timed.shutdown(wait=wait, cancel_futures=cancel_futures)
-            self._timed = None
+        def run() -> None:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # a Crash too: raised where the driver reads it
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        timeout = getattr(args[0], "timeout", None) if args else None
+        if timeout is None:
+            run()
+        else:
+            threading.Thread(target=run, name="durable-gen-timed-step", daemon=True).start()
+            cf.wait([future], timeout=timeout)
+        return future
 
 
 class SerialLoop:

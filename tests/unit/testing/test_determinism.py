@@ -406,6 +406,19 @@ def first_two(n: int):  # type: ignore[no-untyped-def]
     return [batch.success_count, batch.completion_reason, batch.results()]
 
 
+@dg.step(timeout=5, retry=dg.Retry.never())
+def jittery_timed(item: int) -> int:
+    return jittery.fn(item)
+
+
+def first_two_timed(n: int):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(
+        jittery_timed, list(range(n)), name="m", max_concurrency=4,
+        completion=dg.Completion(min_successful=2),
+    )  # fmt: skip
+    return [i.status for i in batch.items]
+
+
 def tolerant(n: int):  # type: ignore[no-untyped-def]
     batch = yield dg.Map(
         jittery, list(range(n)), name="m", max_concurrency=4,
@@ -422,7 +435,7 @@ def first_branch(_: Any):  # type: ignore[no-untyped-def]
     return batch.results()
 
 
-@pytest.mark.parametrize("workflow", [first_two, tolerant, first_branch])
+@pytest.mark.parametrize("workflow", [first_two, first_two_timed, tolerant, first_branch])
 def test_a_batch_decided_by_its_completion_policy_is_no_false_alarm(workflow: Any) -> None:
     # Which concurrent items finish before the policy decides the batch depends on thread
     # timing; the check's runs hand items out in the same order and run them the same way, so
