@@ -783,14 +783,10 @@ class Interpreter(StepHandlers):
 
     def _next_recorded(self, fiber: Fiber) -> Operation | None:
         """What the context recorded at its next position: the operation there, or when a
-        virtual child context was there (it records nothing itself), its first operation or
-        the operation after it."""
-        ops = self._ops
-        next_id = _next_id(fiber)
-        return (
-            ops.get(next_id)
-            or ops.get(operation_id(next_id, 1))
-            or ops.get(operation_id(fiber.ctx_id, fiber.n + 2))
+        virtual child context was there (it records nothing itself, and virtual children may
+        nest), the first operation recorded inside it, or the operation after it."""
+        return self._recorded_under(_next_id(fiber)) or self._recorded_under(
+            operation_id(fiber.ctx_id, fiber.n + 2)
         )
 
     def _on_derived(self, fiber: Fiber, cmd: UUID | Random) -> Answer:

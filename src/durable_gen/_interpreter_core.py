@@ -128,6 +128,9 @@ class Fatal(Exception):
         self.error = error
 
 
+#: How deep virtual child contexts nested at one position are looked through.
+_VIRTUAL_DEPTH: Final = 16
+
 #: Operations that end between invocations: the invocation that started one stopped at it.
 _STOPS: Final = frozenset({"WAIT", "CHAINED_INVOKE"})
 
@@ -305,8 +308,9 @@ class Core:
         context was there (rule 4): it records nothing itself, but its first operation or the
         next position may be recorded. Then the code no longer has it, and it would run anew
         what the context recorded: ``NonDeterminismError``, before anything runs."""
-        ops = self._ops
-        rec = ops.get(operation_id(op_id, 1)) or ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
+        rec = self._recorded_under(operation_id(op_id, 1)) or self._recorded_under(
+            operation_id(fiber.ctx_id, fiber.n + 1)
+        )
         if rec is not None:
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             raise _diverged(
@@ -315,6 +319,18 @@ class Core:
                 f"a virtual CONTEXT/RunInChildContext (nothing at its id), then {recorded}",
                 describe(type_, sub_type, name, fiber.parent_id),
             )
+
+    def _recorded_under(self, op_id: str) -> Operation | None:
+        """The operation recorded at ``op_id``, or when virtual child contexts were there
+        (they record nothing themselves, and may nest), the first operation recorded inside
+        them: at the first position of the first position... of ``op_id``."""
+        ops = self._ops
+        for _ in range(_VIRTUAL_DEPTH):
+            rec = ops.get(op_id)
+            if rec is not None:
+                return rec
+            op_id = operation_id(op_id, 1)
+        return None
 
     def _recorded_children(self, parent: str | None) -> list[Operation]:
         """The recorded operations (markers aside) whose ParentId is ``parent``, in history

@@ -692,6 +692,33 @@ def _decided_early(n: int) -> Callable[[Any], Gen]:
     return workflow
 
 
+def _innermost(x: int) -> Gen:
+    yield dg.Wait(seconds=50, name="innermost-wait")
+    return (yield add_one(x))
+
+
+def _middle(x: int) -> Gen:
+    return (yield dg.Child(_innermost, (x,), name="inner", virtual=True))
+
+
+def _nested_virtual(patched: bool | None) -> Callable[[int], Gen]:
+    """Virtual children two deep at the first position (None: nothing before them)."""
+
+    def workflow(x: int) -> Gen:
+        if patched is not None and (not patched or (yield dg.Patched("before-nested"))):
+            yield triple(x)
+        r = yield dg.Child(_middle, (x,), name="outer", virtual=True)
+        yield dg.Wait(seconds=5000, name="gate")
+        return (yield minus_three(r))
+
+    return workflow
+
+
+nested_virtual_v1 = _nested_virtual(None)
+nested_virtual_patched_before = _nested_virtual(True)
+nested_virtual_inserted_before = _nested_virtual(False)
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 
@@ -776,6 +803,20 @@ CHANGES = [
     Change("large Map: fewer items", _large_map(4), _large_map(3), N, N),
     Change("Map decided early: more items", _decided_early(6), _decided_early(7), N, N),
     Change("Map decided early: fewer items", _decided_early(6), _decided_early(3), N, N),
+    Change(
+        "nested virtual children: Patched step before them",
+        nested_virtual_v1,
+        nested_virtual_patched_before,
+        OK,
+        OK,
+    ),
+    Change(
+        "nested virtual children: step inserted before them",
+        nested_virtual_v1,
+        nested_virtual_inserted_before,
+        N,
+        N,
+    ),
 ]
 
 
