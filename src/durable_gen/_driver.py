@@ -664,7 +664,9 @@ class _Workers:
             wait_for = max(0.0, first - time.monotonic())
         done, _ = cf.wait(self.inflight, timeout=wait_for, return_when=cf.FIRST_COMPLETED)
         inv = self._inv
-        for future in done:
+        # In the order the steps were handed out (``done`` is a set): steps that finished
+        # together are reported the same way every time.
+        for future in [f for f in self.inflight if f in done]:
             task = self.inflight.pop(future)
             start_by.pop(future, None)
             # KeyboardInterrupt, SystemExit... come out of result(): the invocation stops, as

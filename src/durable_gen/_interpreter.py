@@ -404,11 +404,13 @@ class Interpreter(StepHandlers):
         That is while the context being run still has recorded operations it has not reached
         again: the code before them ran when they were recorded. Code past the last recorded
         operation of its context is new (after a wait fired, a callback was answered, a retry
-        came due), whatever the command before it was. Replay-aware helpers (the logger) read
-        it through ``durable_gen._context`` while ``next_action()`` runs workflow code.
+        came due), whatever the command before it was. A child context recorded as ended whose
+        body runs again to rebuild a result too large to record (``ReplayChildren``) ran
+        before all through. Replay-aware helpers (the logger) read it through
+        ``durable_gen._context`` while ``next_action()`` runs workflow code.
         """
         fiber = self._fiber
-        return fiber is not None and (fiber.ran_before or self._unreached_in(fiber.parent_id))
+        return fiber is not None and self._ran_before(fiber)
 
     @property
     def catching_up(self) -> bool:
@@ -440,7 +442,9 @@ class Interpreter(StepHandlers):
         for op in self._recorded:
             if is_marker(op):
                 continue
-            if op.id in visited:
+            if op.id in self._left_behind:  # in a decided batch: not re-entered
+                inside.append(op)
+            elif op.id in visited:
                 replayed.append(op.id)
             elif op.parent_id in expanded:
                 not_replayed.append(op)
@@ -784,14 +788,10 @@ class Interpreter(StepHandlers):
 
     def _next_recorded(self, fiber: Fiber) -> Operation | None:
         """What the context recorded at its next position: the operation there, or when a
-        virtual child context was there (it records nothing itself), its first operation or
-        the operation after it."""
-        ops = self._ops
-        next_id = _next_id(fiber)
-        return (
-            ops.get(next_id)
-            or ops.get(operation_id(next_id, 1))
-            or ops.get(operation_id(fiber.ctx_id, fiber.n + 2))
+        virtual child context was there (it records nothing itself, and virtual children may
+        nest), the first operation recorded inside it, or the operation after it."""
+        return self._recorded_under(_next_id(fiber)) or self._recorded_under(
+            operation_id(fiber.ctx_id, fiber.n + 2)
         )
 
     def _on_derived(self, fiber: Fiber, cmd: UUID | Random) -> Answer:

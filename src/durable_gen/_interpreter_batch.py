@@ -89,6 +89,7 @@ class _Batch:
         "outcomes",
         "reason",
         "rebuild",
+        "recorded",
         "running",
         "sub_type",
         "succeeded",
@@ -115,6 +116,8 @@ class _Batch:
         self.running: dict[int, Fiber] = {}
         self.outcomes: dict[int, BatchItem[Any]] = {}
         self.rebuild = rebuild
+        #: When rebuilding: what the recorded summary says of the batch (see ``_summary``).
+        self.recorded: dict[str, Any] = {}
         self.done = False
         self.reason: str | None = None
         self.succeeded = 0
@@ -201,6 +204,8 @@ class BatchHandlers(Core):
             )
         units, names = _batch_units(cmd)
         batch = _Batch(cmd, fiber, op_id, sub_type, units, names, rebuild)
+        if rebuild and rec is not None and rec.context_details is not None:
+            batch.recorded = _summary(rec.context_details.result)
         self._expanded.add(op_id)
         self._fill(batch)
         if batch.done:
@@ -338,6 +343,9 @@ class BatchHandlers(Core):
             iter_id = operation_id(batch.op_id, i)
             name = batch.names[i]
             if cmd.nesting == "flat":  # virtual item contexts: nothing recorded for them
+                ended = batch.recorded.get("ended")
+                if batch.rebuild and ended is not None and i not in ended:
+                    continue  # still running, or not started, when the batch was decided
                 self._start_item(batch, i, iter_id, name, item_type, replay_children=True)
                 batch.running[i].parent_id = batch.op_id
                 continue
@@ -377,7 +385,8 @@ class BatchHandlers(Core):
                 replay_children=rec is not None and rec.status == "SUCCEEDED",
             )
         if not batch.done and not batch.running and batch.next >= total:
-            self._finish_batch(batch, "ALL_COMPLETED")
+            # a rebuilt batch was decided as its summary says (an early decision included)
+            self._finish_batch(batch, batch.recorded.get("completionReason") or "ALL_COMPLETED")
 
     def _start_item(
         self, batch: _Batch, i: int, iter_id: str, name: str, item_type: str, replay_children: bool
@@ -425,15 +434,23 @@ class BatchHandlers(Core):
     def _finish_batch(self, batch: _Batch, reason: str) -> None:
         batch.done = True
         batch.reason = reason
+        left = batch.running or batch.next < len(batch.units) or batch.rebuild
         for fiber in batch.running.values():
             self._abandon(fiber)
+        if left and len(self._visited) < self._to_reach:  # replay not over (``catching_up``)
+            self._leave_behind(batch.op_id)
 
     def _batch_result_now(self, batch: _Batch) -> tuple[Any, BaseException | None]:
         items = []
         for i in range(len(batch.units)):
             item = batch.outcomes.get(i)
             if item is None:
-                status = "STARTED" if i < batch.next else "NOT_STARTED"
+                started = batch.recorded.get("started", batch.next)
+                if batch.rebuild and _nested(batch) and "started" not in batch.recorded:
+                    recorded = operation_id(batch.op_id, i) in self._ops
+                    status = "STARTED" if recorded else "NOT_STARTED"
+                else:
+                    status = "STARTED" if i < started else "NOT_STARTED"
                 item = BatchItem(index=i, status=status, name=batch.names[i])  # type: ignore[arg-type]
             items.append(item)
         reason = batch.reason or "ALL_COMPLETED"
@@ -461,9 +478,11 @@ class BatchHandlers(Core):
                 )
             return (None, raise_error(ChildFailedError, err))
         if not batch.rebuild:
-            summary = msgspec.json.encode(
-                {"completionReason": reason, "totalCount": len(items)}
-            ).decode()
+            counts: dict[str, Any] = {"completionReason": reason, "totalCount": len(items)}
+            if len(batch.outcomes) < len(items):  # decided early: what a rebuild must redo
+                counts["started"] = batch.next
+                counts["ended"] = sorted(batch.outcomes)
+            summary = msgspec.json.encode(counts).decode()
             self._updates.append(
                 self._context_success(
                     batch.op_id, batch.fiber.parent_id, batch.sub_type, cmd.name, payload, summary
@@ -552,7 +571,7 @@ def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]]
 
 def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Gen]:
     """An item or branch running ``fn(*args)`` as one step: a ``@step`` function's step keeps
-    every option it was declared with (name, retry, semantics, serdes, compensate)."""
+    every option it was declared with (name, retry, semantics, serdes, compensate, timeout)."""
     if isinstance(fn, StepFunction):
         return functools.partial(step_body, fn, args)
     return functools.partial(one_step, fn, args, _fn_name(fn), None)
@@ -577,6 +596,7 @@ def step_body(
             fn.semantics,
             fn.serdes,
             fn.compensate,
+            timeout=fn.timeout,
         )
     )
 
@@ -596,6 +616,35 @@ def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str]:
 
 def _ordered(names: dict[int, str]) -> list[str]:
     return [names[i] for i in sorted(names)]
+
+
+def _nested(batch: _Batch) -> bool:
+    """Whether the batch's items record contexts of their own."""
+    return batch.cmd.nesting != "flat"
+
+
+def _summary(payload: str | None) -> dict[str, Any]:
+    """The summary a batch recorded in place of a result too large to record:
+    ``completionReason`` and ``totalCount``, and for a batch decided before every item ended,
+    ``started`` (how many items it had started) and ``ended`` (the indexes of those that had
+    ended). Anything else (an older summary, AWS's) gives what it holds of these."""
+    try:
+        data = msgspec.json.decode(payload or "")
+    except msgspec.DecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, Any] = {}
+    reason = data.get("completionReason")
+    if reason in ("ALL_COMPLETED", "MIN_SUCCESSFUL_REACHED", "FAILURE_TOLERANCE_EXCEEDED"):
+        out["completionReason"] = reason
+    started = data.get("started")
+    if type(started) is int and started >= 0:
+        out["started"] = started
+    ended = data.get("ended")
+    if isinstance(ended, list) and all(type(i) is int for i in ended):
+        out["ended"] = frozenset(ended)
+    return out
 
 
 def _total_count(summary: str) -> int | None:

@@ -128,10 +128,27 @@ class Fatal(Exception):
         self.error = error
 
 
+#: How deep virtual child contexts nested at one position are looked through.
+_VIRTUAL_DEPTH: Final = 16
+
+#: Operations that end between invocations: the invocation that started one stopped at it.
+_STOPS: Final = frozenset({"WAIT", "CHAINED_INVOKE"})
+
+
 class Fiber:
     """One generator running in one context."""
 
-    __slots__ = ("alive", "ctx_id", "gen", "n", "on_done", "parent_id", "ran_before", "undo")
+    __slots__ = (
+        "alive",
+        "ctx_id",
+        "gen",
+        "n",
+        "on_done",
+        "outer",
+        "parent_id",
+        "ran_before",
+        "undo",
+    )
 
     def __init__(
         self,
@@ -153,6 +170,8 @@ class Fiber:
         #: operation of its context was reached: after the replayed creation of its context's
         #: last recorded operation, a callback, until the callback is awaited.
         self.ran_before = False
+        #: For a virtual child: the fiber it runs inside, whose code goes on after it.
+        self.outer: Fiber | None = None
 
 
 class Core:
@@ -183,6 +202,9 @@ class Core:
         #: How many of them must be reached again (``catching_up`` compares, once per command).
         self._to_reach = len(self._recorded) - markers
         self._visited: set[str] = set()
+        #: Recorded operations a decided batch left behind (counted in ``_visited``: they need
+        #: not be reached again).
+        self._left_behind: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
         self._waiters: dict[str, list[tuple[Fiber, Resolver]]] = {}
@@ -231,6 +253,10 @@ class Core:
             or rec.parent_id != fiber.parent_id
         ):
             self._match(op_id, fiber.parent_id, type_, sub_type, name, n, legacy)
+        if fiber.ran_before and (rec.status not in TERMINAL_STATUSES or type_ in _STOPS):
+            # An invocation stopped at it (it was still open, or it is a wait or an invoke,
+            # which end between invocations): the code after it ran only if it is recorded.
+            fiber.ran_before = False
         self._visited.add(op_id)
         return op_id, rec
 
@@ -282,8 +308,9 @@ class Core:
         context was there (rule 4): it records nothing itself, but its first operation or the
         next position may be recorded. Then the code no longer has it, and it would run anew
         what the context recorded: ``NonDeterminismError``, before anything runs."""
-        ops = self._ops
-        rec = ops.get(operation_id(op_id, 1)) or ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
+        rec = self._recorded_under(operation_id(op_id, 1)) or self._recorded_under(
+            operation_id(fiber.ctx_id, fiber.n + 1)
+        )
         if rec is not None:
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             raise _diverged(
@@ -292,6 +319,18 @@ class Core:
                 f"a virtual CONTEXT/RunInChildContext (nothing at its id), then {recorded}",
                 describe(type_, sub_type, name, fiber.parent_id),
             )
+
+    def _recorded_under(self, op_id: str) -> Operation | None:
+        """The operation recorded at ``op_id``, or when virtual child contexts were there
+        (they record nothing themselves, and may nest), the first operation recorded inside
+        them: at the first position of the first position... of ``op_id``."""
+        ops = self._ops
+        for _ in range(_VIRTUAL_DEPTH):
+            rec = ops.get(op_id)
+            if rec is not None:
+                return rec
+            op_id = operation_id(op_id, 1)
+        return None
 
     def _recorded_children(self, parent: str | None) -> list[Operation]:
         """The recorded operations (markers aside) whose ParentId is ``parent``, in history
@@ -303,6 +342,19 @@ class Core:
                 if not is_marker(op):
                     children.setdefault(op.parent_id, []).append(op)
         return children.get(parent) or []
+
+    def _leave_behind(self, batch_id: str) -> None:
+        """A batch is decided: what its unfinished items recorded in earlier invocations (and
+        items it never reached this time) is not run again, and need not be reached."""
+        visited, left = self._visited, self._left_behind
+        todo = [batch_id]
+        while todo:
+            for op in self._recorded_children(todo.pop()):
+                if op.type == "CONTEXT":
+                    todo.append(op.id)
+                if op.id not in visited:
+                    visited.add(op.id)
+                    left.add(op.id)
 
     def _unreached_in(self, parent: str | None) -> bool:
         """Whether the context whose operations record ``parent`` has recorded operations
@@ -316,6 +368,36 @@ class Core:
             i += 1
         self._reached[parent] = i
         return i < len(ops)
+
+    def _ran_before(self, fiber: Fiber) -> bool:
+        """Whether the workflow code ``fiber`` runs now already ran in an earlier invocation.
+
+        In a recorded context (the root, a child, a nested item or branch): while the context
+        has recorded operations not reached again, or after the code ran on past the last one
+        before (``Fiber.ran_before``). A virtual child or a flat item shares its recorded
+        context with other code, so its own next position tells instead (a recorded operation
+        there, or at the first position of a virtual child there), and a virtual child's code
+        also ran before when the code it runs inside did. A context recorded as ended runs
+        again only to rebuild a result too large to record (``ReplayChildren``): all of it
+        ran before.
+        """
+        ops = self._ops
+        f: Fiber | None = fiber
+        while f is not None:
+            if f.ran_before:
+                return True
+            ctx, parent = f.ctx_id, f.parent_id
+            rec = ops.get(parent) if parent is not None else None
+            if rec is not None and rec.status in TERMINAL_STATUSES:
+                return True
+            if ctx == parent:
+                return self._unreached_in(parent)
+            assert ctx is not None  # only the root has no context id, and it records as itself
+            ahead = operation_id(ctx, f.n + 1)
+            if ahead in ops or operation_id(ahead, 1) in ops:
+                return True
+            f = f.outer
+        return False
 
     def _check_reached(self, ctx_id: str, sub_type: str, name: str | None) -> None:
         """A context's code has ended: every operation recorded in it must have been reached,
@@ -516,14 +598,14 @@ class Core:
                 f"a virtual CONTEXT/{sub_type} (which records nothing)",
             )
         parent_id = fiber.parent_id
-        if not (fiber.ran_before or self._unreached_in(parent_id)):
+        if not self._ran_before(fiber):
             self._virtual_event("START", op_id, parent_id, sub_type, name)
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
             result, err = self._settle_context(
                 op_id, parent_id, sub_type, name, serdes, value, exc, record=False, type_=type_
             )
-            if not (child.ran_before or self._unreached_in(parent_id)):
+            if not self._ran_before(child):
                 action = "SUCCEED" if err is None else "FAIL"
                 self._virtual_event(action, op_id, parent_id, sub_type, name, err)
             if err is not None:
@@ -534,6 +616,7 @@ class Core:
         child = Fiber(generator(make_gen), op_id, done)
         child.parent_id = parent_id
         child.ran_before = fiber.ran_before
+        child.outer = fiber
         self._ready.append((child, None, None))
         return BLOCKED
 

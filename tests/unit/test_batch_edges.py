@@ -112,3 +112,98 @@ def test_item_namer_names_are_checked_like_every_name(bad: Any) -> None:
 
     with pytest.raises(dg.ExecutionFailedError, match=r"item_namer's .*name must be"):
         dg.run(named, [1, 2])
+
+
+# --- a batch decided on replay, before an item that waited is resumed -------------------------
+
+
+def waits_then_returns(seconds: int):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=seconds, name="wait")
+    return seconds
+
+
+def _branch_waiting(seconds: int) -> Any:
+    def branch():  # type: ignore[no-untyped-def]
+        return (yield from waits_then_returns(seconds))
+
+    return branch
+
+
+def _decided_by_first(kind: str, nesting: Any) -> Any:
+    def workflow(durations: list[int]):  # type: ignore[no-untyped-def]
+        first = dg.Completion(min_successful=1)
+        if kind == "map":
+            batch = yield dg.Map(
+                waits_then_returns, durations, name="b", nesting=nesting, completion=first
+            )
+        else:
+            branches = [
+                dg.Branch(_branch_waiting(d), name=f"branch-{i}") for i, d in enumerate(durations)
+            ]
+            batch = yield dg.Parallel(branches, name="b", nesting=nesting, completion=first)
+        return [batch.completion_reason, batch.results()]
+
+    return workflow
+
+
+@pytest.mark.parametrize("durations", [[1, 2], [3, 1, 2], [1, 1], [2, 1, 3]])
+@pytest.mark.parametrize("nesting", ["nested", "flat"])
+@pytest.mark.parametrize("kind", ["map", "parallel"])
+def test_an_item_left_waiting_by_a_batch_decided_on_replay_is_no_divergence(
+    kind: str, nesting: Any, durations: list[int]
+) -> None:
+    # The invocation after the first wait ends replays the batch: the first item succeeds and
+    # decides it before the items after it are resumed, so their recorded waits are not
+    # reached again. That is no code change: the execution must go on, not fail with
+    # NonDeterminismError (nor must a replay of its history diverge).
+    from durable_gen.testing import replay
+
+    workflow = _decided_by_first(kind, nesting)
+    run = TestRunner().run(workflow, durations)
+    assert run.result() == ["MIN_SUCCESSFUL_REACHED", [min(durations)]]
+    report = replay(workflow, run.export())
+    assert (report.status, report.outcome) == ("ok", "succeeded"), report.message
+    assert_deterministic(workflow, durations, random_runs=2)
+
+
+# --- a large batch decided early, rebuilt from its children ---------------------------------
+
+
+def large_item(x: int):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=1 if x < 4 else 60, name="wait")  # the last item is slow
+    return "z" * 70_000  # four results are over 256 KiB: the batch records ReplayChildren
+
+
+def _large_first_four(nesting: Any, waits_after: bool) -> Any:
+    def workflow(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Map(
+            large_item, list(range(5)), name="m", nesting=nesting,
+            completion=dg.Completion(min_successful=4),
+        )  # fmt: skip
+        seen = [batch.completion_reason, [item.status for item in batch.items]]
+        if waits_after:  # later invocations rebuild the batch (the slow item's wait ends too)
+            yield dg.Wait(seconds=30, name="after")
+            yield dg.Wait(seconds=60, name="after-2")
+        return seen
+
+    return workflow
+
+
+@pytest.mark.parametrize("waits_after", [True, False])
+@pytest.mark.parametrize("nesting", ["nested", "flat"])
+def test_a_large_batch_decided_early_is_rebuilt_as_it_was_decided(
+    nesting: Any, waits_after: bool
+) -> None:
+    # Rebuilt from its children, the batch said ALL_COMPLETED, listed the slow item as
+    # succeeded once its wait had ended (flat), or waited for it: replay changed the value
+    # the workflow had seen.
+    from durable_gen.testing import replay
+
+    workflow = _large_first_four(nesting, waits_after)
+    run = TestRunner().run(workflow)
+    assert run.operation("m").operation.context_details.replay_children  # type: ignore[union-attr]
+    expected = ["MIN_SUCCESSFUL_REACHED", ["SUCCEEDED"] * 4 + ["STARTED"]]
+    assert run.result() == expected
+    report = replay(workflow, run.export())
+    assert (report.status, report.outcome, report.result) == ("ok", "succeeded", expected)
+    assert_deterministic(workflow, None, random_runs=2)

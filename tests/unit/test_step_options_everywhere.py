@@ -1,9 +1,10 @@
 """A ``@step`` function keeps every option it was declared with wherever it runs: as a Map's
 function, as a Parallel branch (bare or in ``Branch``), as a child context's workflow, and as a
-compensation: name, retry, semantics, serdes, compensate."""
+compensation: name, retry, semantics, serdes, compensate, timeout."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -266,3 +267,70 @@ def test_a_step_function_compensation_without_a_retry_takes_run_compensations_re
     assert execution.result() == ["SUCCEEDED"]
     assert attempts == [4, 4]
     assert execution.operation("release", type="STEP").attempts == 2
+
+
+@dg.step(timeout=0.05, retry=dg.Retry.never(), name="hangs")
+def hangs(x: int = 0) -> int:
+    time.sleep(0.3)  # past its timeout: abandoned, its outcome dropped
+    return x
+
+
+@dg.step(timeout=0.05, retry=dg.Retry.never(), name="slow-undo")
+def slow_undo(result: int) -> None:
+    time.sleep(0.3)
+
+
+@dg.step(compensate=slow_undo)
+def booked(x: int) -> int:
+    return x
+
+
+def _timeouts_of(batch: dg.BatchResult[Any]) -> list[str | None]:
+    return [item.error.error_type if item.error else None for item in batch.items]
+
+
+def _timeout_in_map(_: Any) -> Generator[Any, Any, Any]:
+    batch = yield dg.Map(
+        hangs, [1, 2], name="m", completion=dg.Completion(tolerated_failure_count=2)
+    )
+    return _timeouts_of(batch)
+
+
+def _timeout_in_branch(_: Any) -> Generator[Any, Any, Any]:
+    batch = yield dg.Parallel(
+        [hangs, dg.Branch(hangs, name="named")],
+        name="p",
+        completion=dg.Completion(tolerated_failure_count=2),
+    )
+    return _timeouts_of(batch)
+
+
+def _timeout_as_child(_: Any) -> Generator[Any, Any, Any]:
+    out = []
+    for virtual in (False, True):
+        try:
+            out.append((yield dg.Child(hangs, (1,), name=f"c-{virtual}", virtual=virtual)))
+        except dg.ChildFailedError as exc:
+            out.append(exc.error_type)
+    return out
+
+
+def _timeout_as_compensation(_: Any) -> Generator[Any, Any, Any]:
+    yield booked(1)
+    undone = yield dg.RunCompensations()
+    return [u.error_type or u.status for u in undone]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "expected"),
+    [
+        (_timeout_in_map, ["StepTimeoutError"] * 2),
+        (_timeout_in_branch, ["StepTimeoutError"] * 2),
+        (_timeout_as_child, ["StepTimeoutError"] * 2),
+        (_timeout_as_compensation, ["StepTimeoutError"]),
+    ],
+    ids=["map", "parallel", "child", "compensation"],
+)
+def test_a_step_functions_timeout_applies_wherever_it_runs(workflow: Any, expected: Any) -> None:
+    run = TestRunner().run(workflow)
+    assert run.result() == expected

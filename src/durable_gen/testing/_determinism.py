@@ -32,7 +32,7 @@ from .._driver import CheckpointMode
 from .._serdes import Serdes
 from .._wire import Operation
 from ..local._run import workflow_name
-from ._harness import CrashSchedule
+from ._harness import CrashSchedule, SerialLoop, SerialSteps
 from ._runner import DurableRun, TestRunner
 
 __all__ = ["DeterminismCheck", "RunSummary", "assert_deterministic"]
@@ -180,6 +180,12 @@ class DeterminismCheck:
         self.max_rounds = max_rounds
         self.arn = f"arn:durable-gen:test:{workflow_name(workflow)}:deterministic"
         self._reference: RunSummary | None = None
+        steps = SerialSteps()
+        self._steps = steps
+        loop = SerialLoop()
+        #: One callable each for every run: the driver shares step threads per (portal, pool).
+        self._pool: Callable[[], SerialSteps] = lambda: steps
+        self._portal: Callable[[], SerialLoop] = lambda: loop
 
     @property
     def reference(self) -> RunSummary:
@@ -224,6 +230,8 @@ class DeterminismCheck:
         runner = TestRunner(
             functions=self.functions, checkpointing=self.checkpointing, serdes=self.serdes
         )
+        runner._step_pool = self._pool
+        runner._step_portal = self._portal
         runner.crash(schedule)
         with _checked_run(f"{self.arn}|{_schedule(schedule)}|{seed}") as unyielded:
             handle = runner.start(self.workflow, self.input, execution_arn=self.arn)

@@ -11,12 +11,14 @@ persisted (which must never happen).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures as cf
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 import msgspec
 
 from .._errors import ValidationError
@@ -121,6 +123,60 @@ def current_attempt() -> AttemptInfo | None:
     return _ATTEMPT.get()
 
 
+class SerialSteps(cf.Executor):
+    """Runs the sync steps the driver would run concurrently (the items of a ``Map``, the
+    branches of a ``Parallel``) one at a time, as they are handed out, in that order.
+
+    Which items finish first, and so what a completion policy decides and how attempts are
+    numbered, then depends on nothing but the workflow and the schedule: the runs of a
+    ``DeterminismCheck`` repeat exactly, whatever the thread timing. A step with a ``timeout=``
+    runs in a thread of its own, waited for until its timeout (the driver abandons it at its
+    deadline, as in production), before the next one starts.
+    """
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+
+        def run() -> None:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # a Crash too: raised where the driver reads it
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        timeout = getattr(args[0], "timeout", None) if args else None
+        if timeout is None:
+            run()
+        else:
+            threading.Thread(target=run, name="durable-gen-timed-step", daemon=True).start()
+            cf.wait([future], timeout=timeout)
+        return future
+
+
+class SerialLoop:
+    """What the driver takes for the event loop of async steps (a blocking portal): it runs
+    each async step to its end, one at a time, as they are handed out, on an event loop of
+    its own in one thread. Like ``SerialSteps`` for sync steps, it makes which async items of
+    a ``Map`` or ``Parallel`` end first the same in every run; a step's ``timeout=`` still
+    cancels it, inside its loop."""
+
+    def __init__(self) -> None:
+        self._thread: cf.ThreadPoolExecutor | None = None
+
+    def start_task_soon(self, func: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        if self._thread is None:
+            self._thread = cf.ThreadPoolExecutor(1, thread_name_prefix="durable-gen-async-step")
+        future = self._thread.submit(anyio.run, func, *args)
+        cf.wait([future])
+        return future
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
+            self._thread = None
+
+
 class Harness(Plugin):
     """The plugin ``TestRunner`` installs on every workflow it runs.
 
@@ -143,7 +199,8 @@ class Harness(Plugin):
         self.checkpoints = 0
         self.attempts = 0
         self.invocation = 0
-        self._inflight = 0
+        #: Attempts started and not ended: the thread each started in, by ``_key``.
+        self._inflight: dict[tuple[str, str, int], int] = {}
         self._ran: dict[int, list[tuple[str, str, int]]] = {}
         self._numbers: dict[tuple[str, str, int], int] = {}
 
@@ -168,7 +225,7 @@ class Harness(Plugin):
         if number in self.schedule.before_attempts and self._may_crash(attempt, op):
             self._crash(f"before attempt {number} ({attempt.name!r} #{attempt.attempt})")
         with self._lock:
-            self._inflight += 1
+            self._inflight[_key(attempt)] = threading.get_ident()
         _ATTEMPT.set(attempt)
 
     def on_attempt_end(
@@ -177,7 +234,7 @@ class Harness(Plugin):
         _ATTEMPT.set(None)
         key = _key(attempt)
         with self._lock:
-            self._inflight -= 1
+            self._inflight.pop(key, None)
             self.runs[attempt.operation_id] += 1
             self._ran.setdefault(self.invocation, []).append(key)
             number = self._numbers.get(key, 0)
@@ -219,13 +276,23 @@ class Harness(Plugin):
 
     def settle(self, timeout: float = 60.0) -> None:
         """After a crash: wait for step threads the dead invocation left running, then count
-        the runs whose outcome was not persisted as lost."""
+        the runs whose outcome was not persisted as lost.
+
+        Called on the thread that ran the invocation. An attempt that started on this thread
+        and has not ended never will: a step with a ``timeout=`` starts (and ends) on the
+        driver's thread while its function runs in a worker thread, and the dead invocation
+        will not report it. Only attempts started in other threads are waited for.
+        """
+        here = threading.get_ident()
         with self._lock:
-            if not self._lock.wait_for(lambda: self._inflight <= 0, timeout):
+            if not self._lock.wait_for(
+                lambda: all(ident == here for ident in self._inflight.values()), timeout
+            ):
                 raise RuntimeError(
-                    f"{self._inflight} step(s) of an abandoned invocation did not finish within "
-                    f"{timeout} s"
+                    f"{len(self._inflight)} step(s) of an abandoned invocation did not finish "
+                    f"within {timeout} s"
                 )
+            self._inflight.clear()
             ran = self._ran.pop(self.invocation, [])
         for arn, op_id, attempt in ran:
             op = self._lookup(arn, op_id)

@@ -9,6 +9,7 @@ its callbacks.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import Any, Final
 import msgspec
 
 from .._codec import PayloadFormat, result_type
-from .._driver import CheckpointMode, invoke
+from .._driver import CheckpointMode, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_payload_format
 from .._plugins import Plugin
@@ -333,6 +334,11 @@ class TestRunner:
         self.plugins = tuple(plugins)
         self.payload_format = check_payload_format(payload_format)
         self.harness = Harness(self._persisted)
+        #: The executor of the sync steps that run concurrently (None: the driver's threads).
+        #: ``DeterminismCheck`` runs them one at a time, for runs that repeat exactly.
+        self._step_pool: Callable[[], cf.Executor] | None = None
+        #: The event loop of async steps, likewise (None: the driver's).
+        self._step_portal: Callable[[], Any] | None = None
         self._aliases: dict[str, str] = {}
         self._reals: dict[str, str] = {}
         self._workflows: dict[str, Callable[..., Any]] = {}
@@ -372,6 +378,18 @@ class TestRunner:
             if alias is not None:
                 event = msgspec.structs.replace(event, durable_execution_arn=alias)
             service = HarnessService(self.service, real, self.harness)
+            if self._step_pool is not None:
+                return make_handler(
+                    workflow,
+                    service,
+                    checkpointing=self.checkpointing,
+                    serdes=self.serdes,
+                    plugins=plugins,
+                    clock=self._seconds,
+                    payload_format=self.payload_format,
+                    pool=self._step_pool,
+                    portal=self._step_portal,
+                )(event)
             return invoke(
                 workflow,
                 event,

@@ -151,9 +151,10 @@ def program_workflow(program: Any) -> Generator[Any, Any, list[Any]]:
     return (yield from _run(nodes, "p"))
 
 
-def _run(nodes: Sequence[Node], path: str) -> Generator[Any, Any, list[Any]]:
+def _run(nodes: Sequence[Node], path: str, start: int = 0) -> Generator[Any, Any, list[Any]]:
+    """Run ``nodes``, the first named as the ``start``-th node of ``path``."""
     out: list[Any] = []
-    for i, node in enumerate(nodes):
+    for i, node in enumerate(nodes, start):
         name = f"{path}.{i}"
         if isinstance(node, StepNode):
             try:

@@ -1,0 +1,131 @@
+"""A deploy on the command line: an execution started by version 1 of a module, suspended on
+a callback, is resumed by a worker running version 2 of the module. The worker's verdict (the
+execution goes on, or fails with ``NonDeterminismError``) is the one ``replay`` gives for the
+history that ``durable-gen history --json`` exported before the deploy."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from durable_gen.testing import replay
+
+Cli = Callable[..., Any]
+
+HEAD = """
+import durable_gen as dg
+
+@dg.step
+def reserve(x):
+    return x + 1
+
+@dg.step(name="reserve_v2")
+def reserve_renamed(x):
+    return x + 1
+
+@dg.step
+def ship(x):
+    return x * 2
+
+@dg.step
+def notify(x):
+    return x
+"""
+
+V1 = """
+def order(x):
+    r = yield reserve(x)
+    answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve")
+    return (yield ship(r)), answer
+"""
+
+CHANGES = {
+    "step renamed": (
+        """
+def order(x):
+    r = yield reserve_renamed(x)
+    answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve")
+    return (yield ship(r)), answer
+""",
+        "FAILED",
+    ),
+    "step inserted before the callback": (
+        """
+def order(x):
+    r = yield reserve(x)
+    yield notify(r)
+    answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve")
+    return (yield ship(r)), answer
+""",
+        "FAILED",
+    ),
+    "the insert guarded by Patched": (
+        """
+def order(x):
+    r = yield reserve(x)
+    if (yield dg.Patched("notify")):
+        yield notify(r)
+    answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve")
+    return (yield ship(r)), answer
+""",
+        "SUCCEEDED",
+    ),
+    "a step appended after the callback": (
+        """
+def order(x):
+    r = yield reserve(x)
+    answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve")
+    yield notify(r)
+    return (yield ship(r)), answer
+""",
+        "SUCCEEDED",
+    ),
+}
+
+
+def _write(workdir: Path, body: str) -> None:
+    shutil.rmtree(workdir / "__pycache__", ignore_errors=True)
+    (workdir / "shop.py").write_text(textwrap.dedent(HEAD) + textwrap.dedent(body))
+
+
+def _load(workdir: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, workdir / "shop.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.order
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_worker_on_new_code_agrees_with_replay(change: str, workdir: Path, cli: Cli) -> None:
+    new_code, expected = CHANGES[change]
+    _write(workdir, V1)
+    started = cli("start", "shop:order", "--input", "1", "--arn")
+    assert started.code == 0, started
+    arn = started.out.strip()
+    assert cli("worker", "--once", "-q").code == 0
+    exported = cli("history", arn, "--json")
+    assert exported.code == 0, exported
+    history = json.loads(exported.out)
+    callback_id = next(
+        e["CallbackStartedDetails"]["CallbackId"]
+        for e in history["Events"]
+        if e["EventType"] == "CallbackStarted"
+    )
+
+    _write(workdir, new_code)  # the deploy
+    report = replay(_load(workdir, f"shop_{abs(hash(change))}"), history)
+    assert cli("callback", "succeed", callback_id, '"yes"').code == 0
+    cli("worker", "--once", "-q")
+    listed = json.loads(cli("list", "--json").out)
+    status = next(e["status"] for e in listed if e["arn"] == arn)
+
+    assert status == expected
+    assert report.status == ("diverged" if expected == "FAILED" else "ok"), report.message

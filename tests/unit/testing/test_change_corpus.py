@@ -1,0 +1,973 @@
+"""A corpus of code changes made between deployments, each judged the way docs/versioning.md
+says it must be, by every tool that judges it, and by all of them alike.
+
+Each case is a workflow recorded by version 1 (suspended at a wait, or completed) and the
+version 2 a user deploys. The verdict (``nondet``: the change is caught as non-determinism;
+``ok``: it is accepted; ``failed``: a recorded payload no longer fits the declared type) must be
+the same for:
+
+- the embedded engine in memory resuming the suspended execution on version 2
+  (``TestRunner.deploy``), or the interpreter replaying the completed one on version 2;
+- the embedded engine on SQLite, resumed by a new engine (a new process) running version 2;
+- ``testing.replay`` of the exported history, and of its ``GetDurableExecutionHistory`` events;
+- the pytest plugin's ``durable_replayer``;
+
+and ``assert_deterministic`` must pass version 2 on its own (the new code is correct code).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, register_function
+from durable_gen.testing import (
+    DurableRun,
+    TestRunner,
+    assert_deterministic,
+    load_history,
+    replay,
+)
+from durable_gen.testing.pytest_plugin import Replayer
+
+Gen = Generator[Any, Any, Any]
+log = dg.get_logger("tests.change_corpus")
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+@dg.step
+def add_one(x: int) -> int:
+    return x + 1
+
+
+@dg.step
+def double(x: int) -> int:
+    return x * 2
+
+
+@dg.step
+def minus_three(x: int) -> int:
+    return x - 3
+
+
+@dg.step(name="add_one_v2")
+def add_one_renamed(x: int) -> int:
+    return x + 1
+
+
+@dg.step(
+    name="add_one",
+    retry=dg.Retry(max_attempts=9, initial_delay=1),
+    timeout=30,
+    semantics=dg.AT_MOST_ONCE,
+)
+def add_one_other_options(x: int) -> int:
+    return x + 1
+
+
+@dg.step(name="double")
+def double_as_text(x: int) -> str:
+    return str(x * 2)
+
+
+@dg.step
+def triple(x: int) -> int:
+    return x * 3
+
+
+# --- 1. a line of steps and a wait ----------------------------------------------------------------
+
+
+def line_v1(x: int) -> Gen:
+    p = yield add_one(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_renamed(x: int) -> Gen:
+    p = yield add_one_renamed(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_reordered(x: int) -> Gen:
+    q = yield double(x)
+    p = yield add_one(q)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(p))
+
+
+def line_inserted(x: int) -> Gen:
+    p = yield add_one(x)
+    yield minus_three(p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_removed(x: int) -> Gen:
+    q = yield double(x)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_appended(x: int) -> Gen:
+    p = yield add_one(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    r = yield minus_three(q)
+    return (yield add_one(r))
+
+
+def line_tail_removed(x: int) -> Gen:
+    p = yield add_one(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return q
+
+
+def line_options(x: int) -> Gen:
+    p = yield add_one_other_options(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_logged(x: int) -> Gen:
+    log.info("start %s", x)
+    p = yield add_one(x)
+    log.info("p=%s", p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    log.info("after the gate")
+    return (yield minus_three(q))
+
+
+def line_longer_wait(x: int) -> Gen:
+    p = yield add_one(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(q))
+
+
+def line_wait_renamed(x: int) -> Gen:
+    p = yield add_one(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate-2")
+    return (yield minus_three(q))
+
+
+def line_patched(x: int) -> Gen:
+    p = yield add_one(x)
+    if (yield dg.Patched("extra")):
+        yield minus_three(p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_deprecated(x: int) -> Gen:
+    p = yield add_one(x)
+    yield dg.Deprecated("extra")
+    yield minus_three(p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def _first_two(x: int) -> Gen:
+    p = yield add_one(x)
+    return (yield double(p))
+
+
+def line_into_child(x: int) -> Gen:
+    q = yield dg.Child(_first_two, (x,), name="first-two")
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_into_virtual_child(x: int) -> Gen:
+    q = yield dg.Child(_first_two, (x,), name="first-two", virtual=True)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_into_yield_from(x: int) -> Gen:
+    q = yield from _first_two(x)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_now_added(x: int) -> Gen:
+    yield dg.Now()
+    p = yield add_one(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_uuid_random_added(x: int) -> Gen:
+    yield dg.UUID()
+    yield dg.Random()
+    p = yield add_one(x)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_step_made_wait(x: int) -> Gen:
+    yield dg.Wait(seconds=1, name="add_one")
+    q = yield double(x)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_result_type_changed(x: int) -> Gen:
+    p = yield add_one(x)
+    q = yield double_as_text(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(int(q)))
+
+
+# --- 2. Map with items that wait ------------------------------------------------------------------
+
+
+def waiting_item(x: int) -> Gen:
+    y = yield double(x)
+    yield dg.Wait(seconds=10 * (x + 1), name="item-wait")
+    return y
+
+
+def waiting_item_other_step(x: int) -> Gen:
+    y = yield triple(x)
+    yield dg.Wait(seconds=10 * (x + 1), name="item-wait")
+    return y
+
+
+def map_v1(n: int) -> Gen:
+    r = yield dg.Map(waiting_item, list(range(n)), name="m", max_concurrency=3)
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(sum(r.results())))
+
+
+def _map_with(**options: Any) -> Callable[[int], Gen]:
+    fn = options.pop("fn", waiting_item)
+    extra = options.pop("extra", 0)
+
+    def workflow(n: int) -> Gen:
+        r = yield dg.Map(
+            fn, list(range(n + extra)), **{"name": "m", "max_concurrency": 3, **options}
+        )
+        yield dg.Wait(seconds=5000, name="gate")
+        return (yield minus_three(sum(r.results())))
+
+    return workflow
+
+
+map_more_items = _map_with(extra=1)
+map_fewer_items = _map_with(extra=-1)
+map_less_concurrency = _map_with(max_concurrency=1)
+map_item_namer = _map_with(item_namer=lambda item, i: f"item-{i}")
+map_completion = _map_with(completion=dg.Completion(min_successful=1))
+map_renamed = _map_with(name="m-2")
+map_flat = _map_with(nesting="flat")
+map_other_item_body = _map_with(fn=waiting_item_other_step)
+
+
+def step_map_v1(n: int) -> Gen:
+    r = yield dg.Map(double, list(range(n)), name="sm")
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(sum(r.results())))
+
+
+def step_map_other_fn(n: int) -> Gen:
+    r = yield dg.Map(triple, list(range(n)), name="sm")
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(sum(r.results())))
+
+
+def step_map_more_items(n: int) -> Gen:
+    r = yield dg.Map(double, list(range(n + 2)), name="sm")
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(sum(r.results())))
+
+
+def step_map_other_values(n: int) -> Gen:
+    r = yield dg.Map(double, list(range(10, 10 + n)), name="sm")
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(sum(r.results())))
+
+
+# --- 3. Parallel with branches that wait ----------------------------------------------------------
+
+
+def branch_a() -> Gen:
+    x = yield double(1)
+    yield dg.Wait(seconds=30, name="wait-a")
+    return x
+
+
+def branch_a_longer() -> Gen:
+    x = yield double(1)
+    yield dg.Wait(seconds=30, name="wait-a")
+    yield add_one(0)
+    return x
+
+
+def branch_b() -> Gen:
+    x = yield triple(1)
+    yield dg.Wait(seconds=60, name="wait-b")
+    return x
+
+
+def branch_c() -> Gen:
+    return (yield add_one(7))
+
+
+def _parallel(*branches: tuple[Callable[[], Gen], str], **options: Any) -> Callable[[Any], Gen]:
+    def workflow(_: Any) -> Gen:
+        r = yield dg.Parallel(
+            [dg.Branch(fn, name=name) for fn, name in branches], name="p", **options
+        )
+        yield dg.Wait(seconds=5000, name="gate")
+        return (yield minus_three(sum(r.results())))
+
+    return workflow
+
+
+parallel_v1 = _parallel((branch_a, "A"), (branch_b, "B"))
+parallel_swapped = _parallel((branch_b, "B"), (branch_a, "A"))
+parallel_added = _parallel((branch_a, "A"), (branch_b, "B"), (branch_c, "C"))
+parallel_removed = _parallel((branch_a, "A"))
+parallel_renamed = _parallel((branch_a, "A"), (branch_b, "Bee"))
+parallel_body_changed = _parallel((branch_a_longer, "A"), (branch_b, "B"))
+parallel_less_concurrency = _parallel((branch_a, "A"), (branch_b, "B"), max_concurrency=1)
+
+
+# --- 4. child contexts, recorded and virtual ------------------------------------------------------
+
+
+def child_body(x: int) -> Gen:
+    a = yield add_one(x)
+    yield dg.Wait(seconds=50, name="inner")
+    return (yield double(a))
+
+
+def child_body_renamed_step(x: int) -> Gen:
+    a = yield triple(x)
+    yield dg.Wait(seconds=50, name="inner")
+    return (yield double(a))
+
+
+def _child(body: Callable[[int], Gen], name: str, virtual: bool) -> Callable[[int], Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Child(body, (x,), name=name, virtual=virtual)
+        yield dg.Wait(seconds=5000, name="gate")
+        return (yield minus_three(r))
+
+    return workflow
+
+
+def child_inlined(x: int) -> Gen:
+    r = yield from child_body(x)
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(r))
+
+
+def virtual_after_patch(x: int) -> Gen:
+    if (yield dg.Patched("pre")):
+        yield add_one(0)
+    r = yield dg.Child(child_body, (x,), name="vc", virtual=True)
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(r))
+
+
+def virtual_inserted_before(x: int) -> Gen:
+    yield dg.Child(_first_two, (x,), name="new", virtual=True)
+    r = yield dg.Child(child_body, (x,), name="vc", virtual=True)
+    yield dg.Wait(seconds=5000, name="gate")
+    return (yield minus_three(r))
+
+
+child_v1 = _child(child_body, "c", virtual=False)
+child_renamed = _child(child_body, "c-2", virtual=False)
+child_made_virtual = _child(child_body, "c", virtual=True)
+child_body_changed = _child(child_body_renamed_step, "c", virtual=False)
+virtual_v1 = _child(child_body, "vc", virtual=True)
+virtual_renamed = _child(child_body, "vc-2", virtual=True)
+virtual_made_recorded = _child(child_body, "vc", virtual=False)
+virtual_body_changed = _child(child_body_renamed_step, "vc", virtual=True)
+
+
+# --- 5. a saga ------------------------------------------------------------------------------------
+
+
+def cancel_booking(confirmation: str) -> None:
+    """Nothing to undo in a test."""
+
+
+def cancel_booking_v2(confirmation: str) -> None:
+    """Nothing to undo in a test."""
+
+
+@dg.step(compensate=cancel_booking)
+def book(x: int) -> str:
+    return f"booking-{x}"
+
+
+@dg.step(name="book", compensate=cancel_booking_v2)
+def book_other_undo(x: int) -> str:
+    return f"booking-{x}"
+
+
+@dg.step(retry=dg.Retry.never())
+def decline(x: int) -> None:
+    raise RuntimeError(f"card {x} declined")
+
+
+def _saga(booking: Any) -> Callable[[int], Gen]:
+    def workflow(x: int) -> Gen:
+        yield booking(x)
+        yield booking(x + 1)
+        yield dg.Wait(seconds=100, name="gate")
+        try:
+            yield decline(x)
+        except dg.StepFailedError:
+            undone = yield dg.RunCompensations()
+            return [u.status for u in undone]
+        return []
+
+    return workflow
+
+
+saga_v1 = _saga(book)
+saga_other_undo = _saga(book_other_undo)
+
+
+# --- 6. wait for condition ------------------------------------------------------------------------
+
+
+@dg.step
+def poll(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def _polling(name: str, until: int, delay: int) -> Callable[[Any], Gen]:
+    def workflow(_: Any) -> Gen:
+        strategy = dg.WaitStrategy(until=lambda s: s["n"] >= until, delay=delay)
+        state = yield dg.WaitForCondition(poll, {"n": 0}, wait_strategy=strategy, name=name)
+        yield dg.Wait(seconds=100, name="gate")
+        return state
+
+    return workflow
+
+
+poll_v1 = _polling("poll", 3, 10)
+poll_other_strategy = _polling("poll", 5, 20)
+poll_renamed = _polling("poll-2", 3, 10)
+
+
+# --- 7. callbacks and invokes ---------------------------------------------------------------------
+
+
+def submit(callback_id: str) -> None:
+    """The test answers the callback itself."""
+
+
+def submit_v2(callback_id: str) -> None:
+    """The test answers the callback itself."""
+
+
+def _callbacks(name: str, submitter: Callable[[str], None], timeout: int) -> Callable[[Any], Gen]:
+    def workflow(_: Any) -> Gen:
+        a = yield dg.WaitForCallback(submitter, name=name, timeout=timeout)
+        handle = yield dg.CreateCallback(name="raw", timeout=timeout)
+        b = yield handle
+        return [a, b]
+
+    return workflow
+
+
+callbacks_v1 = _callbacks("approval", submit, 3600)
+callbacks_longer_timeout = _callbacks("approval", submit, 9000)
+callbacks_renamed = _callbacks("approval-2", submit, 3600)
+callbacks_other_submitter = _callbacks("approval", submit_v2, 3600)
+
+
+def tax(amount: int) -> int:
+    return amount * 2
+
+
+def tax_v2(amount: int) -> int:
+    return amount * 3
+
+
+def _invoking(function: str, name: str) -> Callable[[int], Gen]:
+    def workflow(x: int) -> Gen:
+        t = yield dg.Invoke(function, x, name=name)
+        yield dg.Wait(seconds=100, name="gate")
+        return t
+
+    return workflow
+
+
+invoke_v1 = _invoking("tax", "tax")
+invoke_other_function = _invoking("tax-v2", "tax")
+invoke_renamed = _invoking("tax", "tax-2")
+FUNCTIONS = {"tax": tax, "tax-v2": tax_v2}
+
+
+# --- 8. typed results -----------------------------------------------------------------------------
+
+
+@dataclass
+class Receipt:
+    id: str
+    amount: int
+
+
+@dataclass
+class ReceiptV2:
+    id: str
+    amount: int
+    currency: str = "EUR"
+
+
+@dg.step(name="receipt")
+def make_receipt(x: int) -> Receipt:
+    return Receipt(id=f"r{x}", amount=x)
+
+
+@dg.step(name="receipt")
+def make_receipt_v2(x: int) -> ReceiptV2:
+    return ReceiptV2(id=f"r{x}", amount=x)
+
+
+def typed_v1(x: int) -> dg.Workflow[str]:
+    r = yield from make_receipt(x)
+    yield dg.Wait(seconds=100, name="gate")
+    return r.id
+
+
+def typed_field_added(x: int) -> dg.Workflow[str]:
+    r = yield from make_receipt_v2(x)
+    yield dg.Wait(seconds=100, name="gate")
+    return r.id + r.currency
+
+
+# --- 9. versioning in loops, items and virtual children; large and early-decided batches ----------
+
+
+def line_patched_then_deprecated(x: int) -> Gen:
+    p = yield add_one(x)
+    yield dg.Deprecated("extra")
+    yield minus_three(p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def line_patch_removed(x: int) -> Gen:
+    p = yield add_one(x)
+    yield minus_three(p)
+    q = yield double(p)
+    yield dg.Wait(seconds=100, name="gate")
+    return (yield minus_three(q))
+
+
+def looping_v1(n: int) -> Gen:
+    out = []
+    for i in range(n):
+        out.append((yield add_one(i)))
+        yield dg.Wait(seconds=10, name=f"wait-{i}")
+    return out
+
+
+def looping_patched(n: int) -> Gen:
+    out = []
+    for i in range(n):
+        if (yield dg.Patched("loop-extra")):
+            yield double(i)
+        out.append((yield add_one(i)))
+        yield dg.Wait(seconds=10, name=f"wait-{i}")
+    return out
+
+
+def patched_item(x: int) -> Gen:
+    y = yield double(x)
+    if (yield dg.Patched("item-extra")):
+        yield triple(x)
+    yield dg.Wait(seconds=10 * (x + 1), name="item-wait")
+    return y
+
+
+def unpatched_item(x: int) -> Gen:
+    y = yield double(x)
+    yield triple(x)
+    yield dg.Wait(seconds=10 * (x + 1), name="item-wait")
+    return y
+
+
+map_patched_items = _map_with(fn=patched_item)
+map_unpatched_items = _map_with(fn=unpatched_item)
+
+
+def virtual_body_patched(x: int) -> Gen:
+    a = yield add_one(x)
+    if (yield dg.Patched("in-virtual")):
+        yield triple(a)
+    yield dg.Wait(seconds=50, name="inner")
+    return (yield double(a))
+
+
+virtual_patched_inside = _child(virtual_body_patched, "vc", virtual=True)
+
+
+@dg.step
+def large_text(n: int) -> str:
+    return "x" * n
+
+
+def large_body(_: int) -> Gen:
+    text = yield large_text(300_000)  # the child's result is over 256 KiB: ReplayChildren
+    yield add_one(1)
+    return text
+
+
+def large_body_renamed(_: int) -> Gen:
+    text = yield large_text(300_000)
+    yield triple(1)
+    return text
+
+
+def _large_child(body: Callable[[int], Gen]) -> Callable[[int], Gen]:
+    def workflow(x: int) -> Gen:
+        text = yield dg.Child(body, (x,), name="large")
+        yield dg.Wait(seconds=100, name="gate")
+        return len(text)
+
+    return workflow
+
+
+large_child_v1 = _large_child(large_body)
+large_child_body_changed = _large_child(large_body_renamed)
+
+
+def large_item(x: int) -> str:
+    return "y" * 100_000
+
+
+def _large_map(n: int) -> Callable[[Any], Gen]:
+    def workflow(_: Any) -> Gen:
+        r = yield dg.Map(large_item, list(range(n)), name="large-map")
+        yield dg.Wait(seconds=100, name="gate")
+        return len(r.results())
+
+    return workflow
+
+
+@dg.step(retry=dg.Retry.never())
+def fails_on_zero(x: int) -> int:
+    if x == 0:
+        raise ValueError("zero")
+    return x
+
+
+def _decided_early(n: int) -> Callable[[Any], Gen]:
+    def workflow(_: Any) -> Gen:
+        r = yield dg.Map(fails_on_zero, list(range(n)), name="m", max_concurrency=1)
+        yield dg.Wait(seconds=100, name="gate")
+        return r.completion_reason
+
+    return workflow
+
+
+def _innermost(x: int) -> Gen:
+    yield dg.Wait(seconds=50, name="innermost-wait")
+    return (yield add_one(x))
+
+
+def _middle(x: int) -> Gen:
+    return (yield dg.Child(_innermost, (x,), name="inner", virtual=True))
+
+
+def _nested_virtual(patched: bool | None) -> Callable[[int], Gen]:
+    """Virtual children two deep at the first position (None: nothing before them)."""
+
+    def workflow(x: int) -> Gen:
+        if patched is not None and (not patched or (yield dg.Patched("before-nested"))):
+            yield triple(x)
+        r = yield dg.Child(_middle, (x,), name="outer", virtual=True)
+        yield dg.Wait(seconds=5000, name="gate")
+        return (yield minus_three(r))
+
+    return workflow
+
+
+nested_virtual_v1 = _nested_virtual(None)
+nested_virtual_patched_before = _nested_virtual(True)
+nested_virtual_inserted_before = _nested_virtual(False)
+
+
+# --- the corpus -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    v1: Callable[..., Gen]
+    v2: Callable[..., Gen]
+    suspended: str  # verdict for an execution suspended in v1, resumed on v2
+    completed: str | None  # verdict for a completed v1 execution replayed on v2 (None: n/a)
+    input: Any = 1
+
+
+N = "nondet"
+OK = "ok"
+CHANGES = [
+    Change("step renamed", line_v1, line_renamed, N, N),
+    Change("steps reordered", line_v1, line_reordered, N, N),
+    Change("step inserted before the wait", line_v1, line_inserted, N, N),
+    Change("first step removed", line_v1, line_removed, N, N),
+    Change("step appended at the end", line_v1, line_appended, OK, OK),
+    Change("recorded last step removed", line_v1, line_tail_removed, OK, N),
+    Change("step options changed", line_v1, line_options, OK, OK),
+    Change("log lines added", line_v1, line_logged, OK, OK),
+    Change("wait duration changed", line_v1, line_longer_wait, OK, OK),
+    Change("wait renamed", line_v1, line_wait_renamed, N, N),
+    Change("step inserted behind Patched", line_v1, line_patched, OK, OK),
+    Change("step inserted, Patched forgotten", line_v1, line_inserted, N, N),
+    Change("Deprecated on an old-path execution", line_v1, line_deprecated, N, N),
+    Change("steps moved into a child context", line_v1, line_into_child, N, N),
+    Change("steps moved into a virtual child", line_v1, line_into_virtual_child, N, N),
+    Change("steps moved into a yield-from", line_v1, line_into_yield_from, OK, OK),
+    Change("Now added first", line_v1, line_now_added, N, N),
+    Change("UUID and Random added first", line_v1, line_uuid_random_added, OK, OK),
+    Change("step replaced by a wait", line_v1, line_step_made_wait, N, N),
+    Change("step result type changed", line_v1, line_result_type_changed, "failed", "failed"),
+    Change("Map: more items", map_v1, map_more_items, OK, N, 3),
+    Change("Map: fewer items", map_v1, map_fewer_items, N, N, 3),
+    Change("Map: max_concurrency changed", map_v1, map_less_concurrency, OK, OK, 3),
+    Change("Map: item_namer added", map_v1, map_item_namer, N, N, 3),
+    Change("Map: completion policy changed", map_v1, map_completion, OK, OK, 3),
+    Change("Map: renamed", map_v1, map_renamed, N, N, 3),
+    Change("Map: nesting made flat", map_v1, map_flat, N, N, 3),
+    Change("Map: item body's step renamed", map_v1, map_other_item_body, N, OK, 3),
+    Change("Map of steps: other function", step_map_v1, step_map_other_fn, OK, OK, 3),
+    Change("Map of steps: more items", step_map_v1, step_map_more_items, N, N, 3),
+    Change("Map of steps: other item values", step_map_v1, step_map_other_values, OK, OK, 3),
+    Change("Parallel: branches swapped", parallel_v1, parallel_swapped, N, N),
+    Change("Parallel: branch added", parallel_v1, parallel_added, OK, N),
+    Change("Parallel: branch removed", parallel_v1, parallel_removed, N, N),
+    Change("Parallel: branch renamed", parallel_v1, parallel_renamed, N, N),
+    Change("Parallel: completed branch's body", parallel_v1, parallel_body_changed, OK, OK),
+    Change("Parallel: max_concurrency", parallel_v1, parallel_less_concurrency, OK, OK),
+    Change("Child: renamed", child_v1, child_renamed, N, N),
+    Change("Child: made virtual", child_v1, child_made_virtual, N, N),
+    Change("Child: body's step renamed", child_v1, child_body_changed, N, OK),
+    Change("Child: inlined with yield from", child_v1, child_inlined, N, N),
+    Change("virtual Child: renamed", virtual_v1, virtual_renamed, OK, OK),
+    Change("virtual Child: made recorded", virtual_v1, virtual_made_recorded, N, N),
+    Change("virtual Child: body's step renamed", virtual_v1, virtual_body_changed, N, N),
+    Change("virtual Child: Patched step before it", virtual_v1, virtual_after_patch, OK, OK),
+    Change("virtual Child: another inserted before", virtual_v1, virtual_inserted_before, N, N),
+    Change("saga: undo replaced (not yet run)", saga_v1, saga_other_undo, OK, N),
+    Change("WaitForCondition: strategy changed", poll_v1, poll_other_strategy, OK, OK, None),
+    Change("WaitForCondition: renamed", poll_v1, poll_renamed, N, N, None),
+    Change("callbacks: timeouts changed", callbacks_v1, callbacks_longer_timeout, OK, OK, None),
+    Change("callbacks: renamed", callbacks_v1, callbacks_renamed, N, N, None),
+    Change("callbacks: other submitter", callbacks_v1, callbacks_other_submitter, OK, OK, None),
+    Change("Invoke: other function, same name", invoke_v1, invoke_other_function, OK, OK, 2),
+    Change("Invoke: renamed", invoke_v1, invoke_renamed, N, N, 2),
+    Change("typed result: field with a default added", typed_v1, typed_field_added, OK, OK, 2),
+    Change(
+        "Deprecated on a new-path execution", line_patched, line_patched_then_deprecated, OK, OK
+    ),
+    Change("Deprecated removed", line_patched_then_deprecated, line_patch_removed, OK, OK),
+    Change("Patched in a loop", looping_v1, looping_patched, OK, OK, 3),
+    Change("Patched in Map items", map_v1, map_patched_items, OK, OK, 3),
+    Change("Map items: insert, Patched forgotten", map_v1, map_unpatched_items, N, OK, 3),
+    Change("Patched in a virtual child", virtual_v1, virtual_patched_inside, OK, OK),
+    Change("large child: body's step renamed", large_child_v1, large_child_body_changed, N, N),
+    Change("large Map: more items", _large_map(4), _large_map(5), N, N),
+    Change("large Map: fewer items", _large_map(4), _large_map(3), N, N),
+    Change("Map decided early: more items", _decided_early(6), _decided_early(7), N, N),
+    Change("Map decided early: fewer items", _decided_early(6), _decided_early(3), N, N),
+    Change(
+        "nested virtual children: Patched step before them",
+        nested_virtual_v1,
+        nested_virtual_patched_before,
+        OK,
+        OK,
+    ),
+    Change(
+        "nested virtual children: step inserted before them",
+        nested_virtual_v1,
+        nested_virtual_inserted_before,
+        N,
+        N,
+    ),
+]
+
+
+def _answer(run: DurableRun) -> int:
+    answered = 0
+    for op in run.operations(type="CALLBACK"):
+        if op.status == "STARTED" and op.callback_id is not None:
+            run.runner.send_callback_success(op.callback_id, {"by": op.name})
+            answered += 1
+    return answered
+
+
+def _drive(runner: TestRunner, run: DurableRun) -> None:
+    """Run to the end: answer callbacks as they open, fire timers one at a time."""
+    for _ in range(500):
+        runner.run_until_idle()
+        if _answer(run):
+            continue
+        if run.done or not runner.advance_to_next_timer():
+            return
+
+
+def _verdict(status: str, error: Any) -> str:
+    if status == "SUCCEEDED":
+        return OK
+    if status == "FAILED" and error is not None:
+        if error.error_type == "NonDeterminismError":
+            return N
+        if error.error_type == "SerializationError":
+            return "failed"
+    return f"{status}: {error}"
+
+
+def _replay_verdict(report: Any) -> str:
+    if report.status in ("ok", "incomplete"):
+        return OK
+    if report.status == "diverged":
+        return N
+    if report.status == "failed" and "SerializationError" in report.message:
+        return "failed"
+    return f"{report.status}: {report.message}"
+
+
+def _interpreter_verdict(workflow: Callable[..., Gen], export: dict[str, Any]) -> str:
+    """Replay a completed history on new code, as a host resuming it would."""
+    history = load_history(export)
+    interp = rt.Interpreter(
+        workflow, list(history.operations), execution_arn=history.execution_arn or "arn",
+        clock=lambda: 1.7e9,
+    )  # fmt: skip
+    for _ in range(1000):
+        action = interp.next_action()
+        if isinstance(action, rt.Done):
+            outcome = action.outcome
+            if isinstance(outcome, rt.Failed):
+                return _verdict("FAILED", outcome.error)
+            return OK
+        if isinstance(action, rt.Flush):
+            interp.observe([])
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                try:
+                    interp.task_succeeded(task, task.fn(*task.args, **(task.kwargs or {})))
+                except Exception as exc:
+                    interp.task_failed(task, exc)
+    raise AssertionError("the interpreter did not finish")
+
+
+def _record(change: Change, completed: bool) -> tuple[TestRunner, DurableRun]:
+    runner = TestRunner(skip_time=False, functions=FUNCTIONS)
+    run = runner.run(change.v1, change.input)
+    if completed:
+        _drive(runner, run)
+        assert run.status == "SUCCEEDED", run.error
+    else:
+        assert run.status == "RUNNING", run.error
+    return runner, run
+
+
+def _sqlite_verdict(change: Change, completed: bool, path: Path) -> str:
+    clock = VirtualClock(auto_advance=False)
+
+    def engine(workflow: Callable[..., Gen]) -> LocalService:
+        service = LocalService(store=SqliteStore(path), clock=clock)
+        for name, fn in FUNCTIONS.items():
+            register_function(service, name, fn)
+        service.register("wf", rt.make_handler(workflow, service))
+        return service
+
+    def drive(service: LocalService, arn: str) -> Any:
+        for _ in range(3000):
+            for op in service.get_operations(arn):
+                if op.type == "CALLBACK" and op.status == "STARTED" and op.callback_details:
+                    assert op.callback_details.callback_id is not None
+                    service.send_callback_success(op.callback_details.callback_id, '{"by": 1}')
+            record = service.run(arn)
+            if record.is_terminal:
+                return record
+            clock.advance(50)
+        raise AssertionError("the execution did not end")
+
+    old = engine(change.v1)
+    arn = old.start("wf", json.dumps(change.input))
+    if completed:
+        assert drive(old, arn).status == "SUCCEEDED"
+        return _interpreter_verdict(change.v2, {"Operations": _ops_json(old, arn)})
+    assert old.run(arn).status == "RUNNING"
+    record = drive(engine(change.v2), arn)  # a new process, with the new code
+    return _verdict(record.status, record.error)
+
+
+def _ops_json(service: LocalService, arn: str) -> list[Any]:
+    import msgspec
+
+    return [msgspec.to_builtins(op) for op in service.get_operations(arn)]
+
+
+@pytest.mark.parametrize("state", ["suspended", "completed"])
+@pytest.mark.parametrize("change", CHANGES, ids=[c.name for c in CHANGES])
+def test_every_tool_judges_a_change_as_the_docs_say(
+    change: Change, state: str, tmp_path: Path, durable_replayer: Replayer
+) -> None:
+    expected = change.suspended if state == "suspended" else change.completed
+    completed = state == "completed"
+    runner, run = _record(change, completed)
+    export = run.export()
+    verdicts: dict[str, str] = {}
+    if completed:
+        verdicts["interpreter"] = _interpreter_verdict(change.v2, export)
+    else:
+        runner.deploy(change.v1, change.v2)
+        _drive(runner, run)
+        verdicts["engine (memory)"] = _verdict(run.status, run.error)
+    verdicts["engine (SQLite)"] = _sqlite_verdict(change, completed, tmp_path / "db.sqlite")
+    verdicts["replay"] = _replay_verdict(replay(change.v2, export))
+    verdicts["replay (events)"] = _replay_verdict(replay(change.v2, {"Events": export["Events"]}))
+    path = tmp_path / "history.json"
+    run.export(path)
+    verdicts["durable_replayer"] = _replay_verdict(durable_replayer.replay(change.v2, path))
+    assert verdicts == dict.fromkeys(verdicts, expected)
+
+
+@pytest.mark.parametrize(
+    "workflow",
+    sorted({c.v2 for c in CHANGES} | {c.v1 for c in CHANGES}, key=lambda w: w.__qualname__),
+    ids=lambda w: w.__qualname__,
+)
+def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen]) -> None:
+    change = next(c for c in CHANGES if workflow in (c.v1, c.v2))
+
+    def answer(run: DurableRun) -> None:
+        _answer(run)
+
+    assert_deterministic(workflow, change.input, functions=FUNCTIONS, on_idle=answer, random_runs=1)
