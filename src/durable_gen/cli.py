@@ -518,7 +518,17 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         ) as worker:
             # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
-            _stop_on_sigterm(worker.stop)
+            def stop() -> None:
+                print(
+                    "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
+                    "in progress, then exiting (SIGINT interrupts them and hands them to the "
+                    "next worker)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                worker.stop()
+
+            _stop_on_sigterm(stop)
             worker.run(once=args.once)
     except InvalidInputError as exc:
         # A --register path that cannot be imported: the command line was wrong.

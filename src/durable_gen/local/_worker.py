@@ -354,6 +354,32 @@ class Worker:
         except LeaseLostError as exc:
             self._log(f"durable-gen worker: {exc}")
 
+    def _run_due_until(self, lane: _Lane, stop: threading.Event) -> None:
+        """Run due work one task at a time, until none is due now or ``stop`` is set.
+
+        A stopping worker finishes the invocation in hand and takes nothing more: the rest of
+        the queue is left to the other workers (``run_until_idle`` would drain it all first).
+        """
+        if lane.service is self.service:
+            self._import_remembered()
+        else:
+            self._sync(lane)
+        service, clock = lane.service, lane.service.clock
+        try:
+            while not stop.is_set():
+                if service._run_one():
+                    continue
+                # Nothing due now. A skipping clock jumps to the next timer, as
+                # run_until_idle's would; the wall clock waits in _idle.
+                if not isinstance(clock, VirtualClock):
+                    return
+                due = lane.store.next_due_ms()
+                if due is None or due <= clock.now_ms():
+                    return
+                clock.advance_to(due)
+        except LeaseLostError as exc:
+            self._log(f"durable-gen worker: {exc}")
+
     def run(self, *, once: bool = False) -> None:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
@@ -431,11 +457,7 @@ class Worker:
                         # The failure may have cut an invocation short: hand it back now
                         # rather than when its lease expires.
                         store.release_leases()
-                    if lane.service is self.service:
-                        self.run_due()
-                    else:
-                        self._sync(lane)
-                        lane.run_due(self._log)
+                    self._run_due_until(lane, stop)
                     failing_since, tries = None, 0
                 except StoreError as exc:
                     if not isinstance(exc, StoreUnavailableError):
@@ -512,12 +534,6 @@ class _Lane:
         self.service = service
         #: Functions registered with this lane's engine.
         self.known: set[str] = set()
-
-    def run_due(self, log: Callable[[str], None]) -> None:
-        try:
-            self.service.run_until_idle()
-        except LeaseLostError as exc:
-            log(f"durable-gen worker: {exc}")
 
 
 class _StepLoop:
