@@ -293,6 +293,12 @@ class Worker:
                 if isinstance(exc, InvalidCheckpointTokenError | LeaseLostError):
                     # the execution was stopped, or another worker took it over, meanwhile
                     log(f"{_now()} left {who}: {clip(printable(str(exc)), 200)}")
+                elif not isinstance(exc, Exception | SystemExit):
+                    # Ctrl-C and the like stop the worker, not the execution (see _runner)
+                    log(
+                        f"{_now()} left {who}: interrupted ({type(exc).__name__}); released, "
+                        "the next worker resumes it"
+                    )
                 else:
                     log(f"{_now()} finished {who}: the invocation crashed ({type(exc).__name__})")
                 raise

@@ -45,3 +45,18 @@ def test_a_stopped_worker_finishes_what_it_holds_and_leaves_the_queue(
     with Worker(db) as other:
         other.run(once=True)
         assert all(other.service.get_execution(arn).status == "SUCCEEDED" for arn in arns)
+
+
+def test_an_interrupted_invocation_is_logged_as_released_not_crashed(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    lines: list[str] = []
+    with Worker(db, progress=True, log=lines.append) as worker:
+        name = worker.register(worker_stopping.ctrl_c)
+        arn = worker.service.start(name, "1")
+        with pytest.raises(KeyboardInterrupt):
+            worker.run(once=True)
+        assert worker.service.get_execution(arn).status == "RUNNING"
+    left = [line for line in lines if "left" in line or "finished" in line]
+    assert len(left) == 1, lines
+    assert "interrupted (KeyboardInterrupt); released, the next worker resumes it" in left[0]
+    assert "crashed" not in left[0]

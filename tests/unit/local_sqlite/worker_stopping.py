@@ -29,3 +29,13 @@ def stopping(n: int):
     first = yield note(n)
     second = yield note(n)  # the invocation in hand goes on to its end
     return first + second
+
+
+@dg.step
+def interrupted(n: int) -> int:
+    raise KeyboardInterrupt  # Ctrl-C arriving while the step runs
+
+
+@dg.workflow
+def ctrl_c(n: int):
+    return (yield interrupted(n))
