@@ -25,6 +25,7 @@ Scheduling rules
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import threading
@@ -33,7 +34,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple
 
-from .._errors import ExecutionNotFoundError
+from .._errors import ExecutionNotFoundError, StoreError
 from .._failure import error_object
 from .._service import InvocationHandler
 from .._wire import (
@@ -227,23 +228,34 @@ class Runner:
         request_id = str(uuid.uuid4())
         try:
             output = handler(event)
+        except StoreError:
+            # The store failed under the invocation (its checkpoint found the database locked
+            # or unreachable): the engine's trouble, not a crash of the workflow, so it does
+            # not count towards max_crashes. Hand the invocation back if the store lets us
+            # (else the caller does: Worker calls release_leases()) and let the caller retry.
+            self._release(arn)
+            raise
         except (Exception, SystemExit) as exc:
             self._finish_invocation(arn, start_ms, request_id, None, _crash_error(exc))
         except BaseException:
             # KeyboardInterrupt and the like stop the engine, not the execution: release the
             # invocation so that a later run resumes it.
-            with self._lock:
-                ex = self._store.load(arn)
-                if ex is not None:
-                    ex.invoking = False
-                    ex.token = None
-                    change = Change(ex)
-                    if ex.status == "RUNNING":
-                        change.tasks += (Task(self._clock.now_ms(), arn, INVOCATION, ""),)
-                    self._commit([change])
+            self._release(arn)
             raise
         else:
             self._finish_invocation(arn, start_ms, request_id, output, None)
+
+    def _release(self, arn: str) -> None:
+        """End the invocation of ``arn`` in flight without an outcome; it is due again."""
+        with contextlib.suppress(StoreError), self._lock:  # unreachable: the caller retries
+            ex = self._store.load(arn)
+            if ex is not None:
+                ex.invoking = False
+                ex.token = None
+                change = Change(ex)
+                if ex.status == "RUNNING":
+                    change.tasks += (Task(self._clock.now_ms(), arn, INVOCATION, ""),)
+                self._commit([change])
 
     def _finish_invocation(
         self,

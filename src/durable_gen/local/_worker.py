@@ -293,6 +293,13 @@ class Worker:
                 if isinstance(exc, InvalidCheckpointTokenError | LeaseLostError):
                     # the execution was stopped, or another worker took it over, meanwhile
                     log(f"{_now()} left {who}: {clip(printable(str(exc)), 200)}")
+                elif isinstance(exc, StoreError):
+                    # its checkpoint found the database locked or unreachable (see _runner)
+                    log(
+                        f"{_now()} left {who}: the database failed under it "
+                        f"({type(exc).__name__}); it resumes from its last checkpoint once "
+                        "the database answers"
+                    )
                 elif not isinstance(exc, Exception | SystemExit):
                     # Ctrl-C and the like stop the worker, not the execution (see _runner)
                     log(

@@ -1,0 +1,98 @@
+"""A database that fails under an invocation (its checkpoint finds the database locked or
+unreachable) is the engine's trouble, not a crash of the workflow: the invocation is handed
+back, the error reaches whoever drives the engine (a ``Worker`` retries), and it never counts
+towards ``max_crashes`` nor appears in the history as a crashed invocation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import LocalService, SqliteStore, StoreUnavailableError, Worker
+from durable_gen.local._store import Change
+from durable_gen.runtime import make_handler
+
+RAN: list[int] = []
+
+
+@dg.step
+def step(n: int) -> int:
+    RAN.append(n)
+    return n
+
+
+@dg.workflow
+def two_steps(n: int):
+    a = yield step(n)
+    b = yield step(n + 1)
+    return a + b
+
+
+class _Flaky(SqliteStore):
+    """Fails the commits of step checkpoints ``failures`` times: the database went away."""
+
+    failures = 0
+
+    def commit(self, changes: Sequence[Change]) -> None:
+        if self.failures and any(op.type == "STEP" for c in changes for op in c.operations):
+            self.failures -= 1
+            raise StoreUnavailableError("lost the connection to the database (simulated)")
+        super().commit(changes)
+
+
+@pytest.mark.parametrize("outages", [1, 3])
+def test_a_store_failure_in_a_checkpoint_is_retried_not_recorded_as_a_crash(
+    tmp_path: Path, outages: int
+) -> None:
+    RAN.clear()
+    with _Flaky(tmp_path / "d.db") as store:
+        service = LocalService(store=store, max_crashes=1)
+        service.register("two", make_handler(two_steps, service))
+        arn = service.start("two", "1")
+        for _ in range(outages):
+            store.failures = 1
+            with pytest.raises(StoreUnavailableError):
+                service.run(arn)
+            assert service.get_execution(arn).status == "RUNNING"
+        record = service.run(arn)  # what a worker's retry does once the database is back
+        assert record.status == "SUCCEEDED", record.error
+        assert record.result == "3"
+        crashed = [
+            e for e in service.get_history(arn) if "Error" in (e.invocation_completed_details or {})
+        ]
+        assert crashed == []
+    # The first step's checkpoint never landed: it ran again, once per outage (at least once).
+    assert [1] * (outages + 1) + [2] == RAN
+
+
+def test_a_worker_says_so_retries_and_finishes(tmp_path: Path) -> None:
+    RAN.clear()
+    lines: list[str] = []
+    with (
+        _Flaky(tmp_path / "d.db") as store,
+        Worker(store, progress=True, log=lines.append, poll=0.05) as worker,
+    ):
+        name = worker.register(two_steps)
+        arn = worker.service.start(name, "1")
+        store.failures = 2
+        runner = threading.Thread(target=worker.run)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while worker.service.get_execution(arn).status == "RUNNING":
+                assert time.monotonic() < deadline, lines
+                time.sleep(0.05)
+        finally:
+            worker.stop()
+            runner.join()
+        assert worker.service.get_execution(arn).result == "3"
+    left = [line for line in lines if " left " in line]
+    assert len(left) == 2, lines
+    assert all("the database failed under it (StoreUnavailableError)" in line for line in left)
+    assert not [line for line in lines if "crashed" in line]
+    assert sum("retrying" in line for line in lines) == 2
