@@ -379,7 +379,7 @@ class Worker:
             self._sync(lane)
         service, clock = lane.service, lane.service.clock
         try:
-            while not stop.is_set():
+            while not (stop.is_set() or self._stop.is_set()):
                 if service._run_one():
                     continue
                 # Nothing due now. A skipping clock jumps to the next timer, as
