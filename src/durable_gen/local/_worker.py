@@ -28,6 +28,7 @@ import anyio.from_thread
 
 from .._driver import MAX_STEP_THREADS, make_handler
 from .._errors import (
+    DurableGenError,
     InvalidCheckpointTokenError,
     InvalidInputError,
     StoreError,
@@ -276,9 +277,13 @@ class Worker:
             register_function(service, name, target)
             return
         handler = make_handler(target, service, portal=self._portal, pool=self._step_pool)
-        service.register(name, self._reporting(name, handler) if self.progress else handler)
+        if self.progress:
+            handler = self._reporting(service, name, handler)
+        service.register(name, handler)
 
-    def _reporting(self, name: str, handler: InvocationHandler) -> InvocationHandler:
+    def _reporting(
+        self, service: LocalService, name: str, handler: InvocationHandler
+    ) -> InvocationHandler:
         """``handler``, logging one line when an invocation starts and one when it ends."""
         log = self._log
 
@@ -292,7 +297,7 @@ class Worker:
             except BaseException as exc:
                 if isinstance(exc, InvalidCheckpointTokenError | LeaseLostError):
                     # the execution was stopped, or another worker took it over, meanwhile
-                    log(f"{_now()} left {who}: {clip(printable(str(exc)), 200)}")
+                    log(f"{_now()} left {who}: {_moved_on(service, event.durable_execution_arn)}")
                 elif isinstance(exc, StoreError):
                     # its checkpoint found the database locked or unreachable (see _runner)
                     log(
@@ -527,6 +532,23 @@ class Worker:
         if due is None:
             return self.poll
         return min(self.poll, max(0.0, (due - self.service.clock.now_ms()) / 1000))
+
+
+def _moved_on(service: LocalService, arn: str) -> str:
+    """Why an invocation's checkpoint was refused, for an operator: what became of it."""
+    try:
+        status = service.get_execution(arn).status
+    except DurableGenError:  # the database is out of reach: say what is likely
+        status = "RUNNING"
+    if status == "RUNNING":
+        return (
+            "another worker took the execution over (this invocation outlived its lease; keep "
+            "--lease above the longest pause); nothing more of this invocation is recorded"
+        )
+    return (
+        f"the execution ended meanwhile ({status}: it was stopped, or a worker that took it "
+        "over finished it); nothing more of this invocation is recorded"
+    )
 
 
 _STDERR_LOCK = threading.Lock()

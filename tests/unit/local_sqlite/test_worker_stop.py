@@ -60,3 +60,17 @@ def test_an_interrupted_invocation_is_logged_as_released_not_crashed(tmp_path: P
     assert len(left) == 1, lines
     assert "interrupted (KeyboardInterrupt); released, the next worker resumes it" in left[0]
     assert "crashed" not in left[0]
+
+
+def test_an_invocation_whose_execution_was_stopped_meanwhile_says_so(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with Worker(tmp_path / "w.db", progress=True, log=lines.append) as worker:
+        worker_stopping.SERVICE[:] = [worker.service]
+        name = worker.register(worker_stopping.stops_itself)
+        arn = worker.service.start(name, "1")
+        worker.run(once=True)
+        assert worker.service.get_execution(arn).status == "STOPPED"
+    left = [line for line in lines if f"left {name} " in line and arn.rsplit("/", 1)[-1] in line]
+    assert len(left) == 1, lines
+    assert "the execution ended meanwhile (STOPPED: it was stopped" in left[0]
+    assert "nothing more of this invocation is recorded" in left[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import durable_gen as dg
 
@@ -39,3 +40,20 @@ def interrupted(n: int) -> int:
 @dg.workflow
 def ctrl_c(n: int):
     return (yield interrupted(n))
+
+
+#: The worker's engine, for ``stops_itself``.
+SERVICE: list[Any] = []
+
+
+@dg.step
+def stop_running() -> None:
+    service = SERVICE[0]
+    for record in service.list_executions("RUNNING"):  # as `durable-gen stop` would, meanwhile
+        service.stop(record.arn)
+
+
+@dg.workflow
+def stops_itself(_: object):
+    yield stop_running()
+    return "never"
