@@ -24,6 +24,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -41,6 +42,8 @@ from ._wire import MAX_WAIT_SECONDS, ErrorObject, Event
 
 __all__ = ["main"]
 
+#: Seconds a worker keeps trying a database it cannot reach (``Worker``'s default).
+_PATIENCE: Final = 60.0
 #: The database when neither ``--db`` nor ``$DURABLE_GEN_DB`` names one.
 DEFAULT_DB = "durable.db"
 EXIT_FAILED, EXIT_USAGE, EXIT_SUSPENDED, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -292,12 +295,30 @@ def _stop_on_sigterm(stop: Callable[[], None]) -> None:
 
 @contextmanager
 def _worker(
-    args: argparse.Namespace, store_options: dict[str, Any] | None = None, **kwargs: Any
+    args: argparse.Namespace,
+    store_options: dict[str, Any] | None = None,
+    *,
+    patience: float | None = None,
+    **kwargs: Any,
 ) -> Iterator[Any]:
-    """A ``Worker`` on the command's database; the database is closed afterwards."""
-    from .local import Worker, open_store
+    """A ``Worker`` on the command's database; the database is closed afterwards.
 
-    store = open_store(_db_url(args), timeout=args.lock_timeout, **(store_options or {}))
+    With ``patience``, a database that cannot be reached yet (a worker starting with, or
+    before, its server) is tried again for that many seconds, as a running worker would.
+    """
+    from .local import StoreUnavailableError, Worker, open_store
+
+    began, tries = time.monotonic(), 0
+    while True:
+        try:
+            store = open_store(_db_url(args), timeout=args.lock_timeout, **(store_options or {}))
+            break
+        except StoreUnavailableError as exc:
+            tries += 1
+            if patience is None or time.monotonic() - began > patience:
+                raise
+            print(f"durable-gen worker: {_one_line(exc)}; retrying", file=sys.stderr, flush=True)
+            time.sleep(min(2.0, 0.05 * 2**tries))
     try:
         with Worker(store, **kwargs) as worker:
             yield worker
@@ -511,6 +532,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         with _worker(
             args,
             {"lease_seconds": args.lease},
+            patience=None if args.once else _PATIENCE,
             functions=functions,
             poll=args.poll,
             skip_time=args.skip_time,
