@@ -526,6 +526,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 "serves one function"
             )
         functions[name] = path
+    if args.skip_time and args.concurrency > 1:
+        raise CliError(
+            "--skip-time moves one virtual clock, for one execution at a time: leave out "
+            "--concurrency (or give --concurrency 1) with it"
+        )
     if args.quiet:  # no progress lines, and no warning per failed step attempt either
         logging.getLogger("durable_gen.steps").setLevel(logging.ERROR)
     try:
