@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import durable_gen as dg
 from durable_gen.local import LeaseLostError, LocalService, SqliteStore, VirtualClock
+from durable_gen.local._dbstore import DatabaseStore
 from durable_gen.runtime import make_handler
 
 RELEASE = threading.Event()
@@ -40,23 +42,24 @@ def suspends(n: int):
     return value
 
 
-def _service(path: Path, workflow: object) -> tuple[SqliteStore, LocalService]:
-    store = SqliteStore(path, lease_seconds=0.3)
+def _service(store: DatabaseStore, workflow: object) -> LocalService:
     # The engine's clock stands still (a wait of an hour stays pending); leases use the wall's.
     clock = VirtualClock(start_ms=time.time_ns() // 1_000_000, auto_advance=False)
     service = LocalService(store=store, clock=clock)
     service.register("flow", make_handler(workflow, service))
-    return store, service
+    return service
 
 
-@pytest.mark.parametrize("workflow", [ends, suspends], ids=["ends", "suspends"])
-def test_the_stalled_worker_records_nothing(tmp_path: Path, workflow: object) -> None:
+def check_the_stalled_worker_records_nothing(
+    open_store: Callable[[], DatabaseStore], workflow: object
+) -> None:
+    """Two engines on one database, leases of 0.3 s: the first stalls in a step, the second
+    takes the execution over and runs it; then the first comes back."""
     RELEASE.clear()
     STARTED.clear()
     CALLS.clear()
-    path = tmp_path / "d.db"
-    store_a, a = _service(path, workflow)
-    store_b, b = _service(path, workflow)
+    store_a, store_b = open_store(), open_store()
+    a, b = _service(store_a, workflow), _service(store_b, workflow)
     try:
         arn = a.start("flow", "7")
         errors: list[BaseException] = []
@@ -89,3 +92,10 @@ def test_the_stalled_worker_records_nothing(tmp_path: Path, workflow: object) ->
         RELEASE.set()
         store_a.close()
         store_b.close()
+
+
+@pytest.mark.parametrize("workflow", [ends, suspends], ids=["ends", "suspends"])
+def test_the_stalled_worker_records_nothing(tmp_path: Path, workflow: object) -> None:
+    check_the_stalled_worker_records_nothing(
+        lambda: SqliteStore(tmp_path / "d.db", lease_seconds=0.3), workflow
+    )
