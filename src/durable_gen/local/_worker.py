@@ -428,8 +428,8 @@ class Worker:
                 try:
                     if share is not None:
                         share(index)
-                    if lane is not main:
-                        self._sync(lane)
+                    # (each round of _run_lane registers what the database remembers, inside
+                    # its retries: a database that is down now is waited for, as later)
                     self._run_lane(lane, once, halt, keep_leases=index == 0 or share is None)
                 except BaseException as exc:
                     errors.append(exc)

@@ -96,3 +96,43 @@ def test_a_worker_says_so_retries_and_finishes(tmp_path: Path) -> None:
     assert all("the database failed under it (StoreUnavailableError)" in line for line in left)
     assert not [line for line in lines if "crashed" in line]
     assert sum("retrying" in line for line in lines) == 2
+
+
+class _DownAtFirst(SqliteStore):
+    """A database that cannot be reached for the first few reads of the remembered workflows
+    (a worker started with, or before, its server)."""
+
+    down_for = 0
+
+    def workflows(self) -> dict[str, str]:
+        if self.down_for:
+            self.down_for -= 1
+            raise StoreUnavailableError("cannot connect to the database (simulated)")
+        return super().workflows()
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_worker_started_while_the_database_is_down_waits_for_it(
+    tmp_path: Path, concurrency: int
+) -> None:
+    RAN.clear()
+    lines: list[str] = []
+    with Worker(tmp_path / "d.db") as starter:
+        arn = starter.service.start(starter.register(two_steps), "1")
+    with _DownAtFirst(tmp_path / "d.db") as store:
+        store.down_for = 3
+        worker = Worker(store, concurrency=concurrency, poll=0.05, log=lines.append)
+        runner = threading.Thread(target=worker.run)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while worker.service.get_execution(arn).status == "RUNNING":
+                assert runner.is_alive(), lines  # it gave up instead of waiting
+                assert time.monotonic() < deadline, lines
+                time.sleep(0.05)
+        finally:
+            worker.stop()
+            runner.join()
+            worker.close()
+        assert worker.service.get_execution(arn).result == "3"
+    assert sum("retrying" in line for line in lines) == 3, lines
