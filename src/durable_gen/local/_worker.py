@@ -483,8 +483,13 @@ class Worker:
                     now = time.monotonic()
                     failing_since = now if failing_since is None else failing_since
                     tries += 1
-                    if once or now - failing_since > self.patience:
+                    if once:
                         raise
+                    if now - failing_since > self.patience:
+                        raise StoreUnavailableError(
+                            f"{exc}; the worker gave up after retrying for "
+                            f"{now - failing_since:.1f} s (patience {self.patience:g} s)"
+                        ) from exc
                     self._log(f"durable-gen worker: {exc}; retrying")
                     stop.wait(min(2.0, 0.05 * 2**tries))
                     continue

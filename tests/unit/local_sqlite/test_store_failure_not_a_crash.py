@@ -5,6 +5,7 @@ towards ``max_crashes`` nor appears in the history as a crashed invocation."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -136,3 +137,20 @@ def test_a_worker_started_while_the_database_is_down_waits_for_it(
             worker.close()
         assert worker.service.get_execution(arn).result == "3"
     assert sum("retrying" in line for line in lines) == 3, lines
+
+
+def test_a_worker_that_runs_out_of_patience_says_so(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with _DownAtFirst(tmp_path / "d.db") as store:
+        store.down_for = 10**6
+        with (
+            Worker(store, patience=0.5, poll=0.05, log=lines.append) as worker,
+            pytest.raises(StoreUnavailableError) as caught,
+        ):
+            worker.run()
+    message = str(caught.value)
+    assert message.startswith("cannot connect to the database (simulated)")
+    assert re.search(
+        r"the worker gave up after retrying for \d+\.\d s \(patience 0\.5 s\)$", message
+    )
+    assert lines and all("; retrying" in line for line in lines)
