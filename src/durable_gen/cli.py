@@ -548,8 +548,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             def stop() -> None:
                 print(
                     "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
-                    "in progress, then exiting (SIGINT interrupts them and hands them to the "
-                    "next worker)",
+                    "in progress, then exiting (SIGKILL stops at once: other workers resume "
+                    "them from their last checkpoint)",
                     file=sys.stderr,
                     flush=True,
                 )
