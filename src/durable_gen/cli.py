@@ -24,6 +24,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -41,6 +42,8 @@ from ._wire import MAX_WAIT_SECONDS, ErrorObject, Event
 
 __all__ = ["main"]
 
+#: Seconds a worker keeps trying a database it cannot reach (``Worker``'s default).
+_PATIENCE: Final = 60.0
 #: The database when neither ``--db`` nor ``$DURABLE_GEN_DB`` names one.
 DEFAULT_DB = "durable.db"
 EXIT_FAILED, EXIT_USAGE, EXIT_SUSPENDED, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -355,12 +358,30 @@ def _running_options(args: argparse.Namespace) -> dict[str, Any]:
 
 @contextmanager
 def _worker(
-    args: argparse.Namespace, store_options: dict[str, Any] | None = None, **kwargs: Any
+    args: argparse.Namespace,
+    store_options: dict[str, Any] | None = None,
+    *,
+    patience: float | None = None,
+    **kwargs: Any,
 ) -> Iterator[Any]:
-    """A ``Worker`` on the command's database; the database is closed afterwards."""
-    from .local import Worker, open_store
+    """A ``Worker`` on the command's database; the database is closed afterwards.
 
-    store = open_store(_db_url(args), timeout=args.lock_timeout, **(store_options or {}))
+    With ``patience``, a database that cannot be reached yet (a worker starting with, or
+    before, its server) is tried again for that many seconds, as a running worker would.
+    """
+    from .local import StoreUnavailableError, Worker, open_store
+
+    began, tries = time.monotonic(), 0
+    while True:
+        try:
+            store = open_store(_db_url(args), timeout=args.lock_timeout, **(store_options or {}))
+            break
+        except StoreUnavailableError as exc:
+            tries += 1
+            if patience is None or time.monotonic() - began > patience:
+                raise
+            print(f"durable-gen worker: {_one_line(exc)}; retrying", file=sys.stderr, flush=True)
+            time.sleep(min(2.0, 0.05 * 2**tries))
     try:
         with Worker(store, **kwargs) as worker:
             yield worker
@@ -568,12 +589,18 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 "serves one function"
             )
         functions[name] = path
+    if args.skip_time and args.concurrency > 1:
+        raise CliError(
+            "--skip-time moves one virtual clock, for one execution at a time: leave out "
+            "--concurrency (or give --concurrency 1) with it"
+        )
     if args.quiet:  # no progress lines, and no warning per failed step attempt either
         logging.getLogger("durable_gen.steps").setLevel(logging.ERROR)
     try:
         with _worker(
             args,
             {"lease_seconds": args.lease},
+            patience=None if args.once else _PATIENCE,
             functions=functions,
             poll=args.poll,
             skip_time=args.skip_time,
@@ -582,7 +609,17 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             **_running_options(args),
         ) as worker:
             # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
-            _stop_on_sigterm(worker.stop)
+            def stop() -> None:
+                print(
+                    "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
+                    "in progress, then exiting (SIGKILL stops at once: other workers resume "
+                    "them from their last checkpoint)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                worker.stop()
+
+            _stop_on_sigterm(stop)
             worker.run(once=args.once)
     except InvalidInputError as exc:
         # A --register path that cannot be imported: the command line was wrong.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -220,3 +224,46 @@ def test_the_same_named_start_at_once_from_many_connections_gives_one_execution(
             thread.join()
         assert len(set(answers)) == 1, answers
         assert answers[0].startswith("arn:"), answers
+
+
+def test_the_worker_command_waits_for_a_server_that_is_not_up_yet(
+    postgres_cluster: Cluster,
+) -> None:
+    # Workers and their database often start together: the command retries as a running
+    # worker does (60 s), rather than giving up after one --lock-timeout.
+    url = postgres_cluster.create_database("late")
+    with Worker(url) as starter:  # remembers the workflow for the command's worker
+        arn = starter.service.start(starter.register(flows.adder), "5")
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    command = [sys.executable, "-m", "durable_gen.cli", "worker", "--db", url]
+    postgres_cluster.stop("fast")
+    try:
+        worker = subprocess.Popen(
+            [*command, "--lock-timeout", "0.5", "--poll", "0.1"],
+            cwd=Path(__file__).resolve().parents[2],  # where ``tests.postgres.flows`` imports
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)  # six lock timeouts
+        assert worker.poll() is None, "the worker gave up while the server was down"
+    finally:
+        postgres_cluster.start()
+    try:
+        with Worker(url) as watcher:
+            deadline = time.monotonic() + 60
+            while watcher.service.get_execution(arn).status == "RUNNING":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert watcher.service.get_execution(arn).result == str(sum(range(5)))
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        assert worker.stderr is not None
+        err = worker.stderr.read()
+        worker.stderr.close()
+    assert worker.returncode == 0, err
+    assert "cannot connect to the database" in err and "; retrying" in err, err

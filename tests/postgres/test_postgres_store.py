@@ -96,6 +96,28 @@ def test_a_newer_schema_is_refused(postgres_url: str) -> None:
         PostgresStore(postgres_url)
 
 
+def test_another_programs_database_is_refused_with_advice(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE executions (id INTEGER)")  # someone else's table
+    with pytest.raises(StoreError, match="tables that durable_gen did not create") as caught:
+        PostgresStore(postgres_url)
+    assert "a database (or SQLite file) of its own" in str(caught.value)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # left as it was
+        assert conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)
+
+
+def test_a_missing_database_is_refused_for_good_with_the_servers_reason(
+    postgres_cluster: Cluster,
+) -> None:
+    url = postgres_cluster.url("no_such_database")
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(url, timeout=1)
+    # not a StoreUnavailableError: waiting would not help, so a worker does not retry it
+    assert not isinstance(caught.value, StoreUnavailableError)
+    assert 'database "no_such_database" does not exist' in str(caught.value)
+    assert "create it (createdb) or correct the URL" in str(caught.value)
+
+
 def test_an_unreachable_server_is_a_store_error() -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     started = time.monotonic()

@@ -382,7 +382,16 @@ def upgrade_schema(
             f"knows ({latest}); upgrade durable_gen to open it"
         )
     for migrate in migrations[version:]:
-        migrate(conn)
+        try:
+            migrate(conn)
+        except Exception as exc:
+            # No version recorded, yet the tables are there: another program's database.
+            if row is None and "already exists" in str(exc):
+                raise StoreError(
+                    f"the database {where} already holds tables that durable_gen did not "
+                    f"create ({exc}); give durable_gen a database (or SQLite file) of its own"
+                ) from None
+            raise
     if version != latest:
         conn.execute(f"UPDATE schema_version SET version = {placeholder}", (latest,))
 

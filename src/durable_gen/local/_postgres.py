@@ -245,10 +245,7 @@ class PostgresStore(SqlStore):
             self._pool.open(wait=True, timeout=timeout)
         except pg_pool.PoolTimeout:
             self._pool.close()
-            raise StoreUnavailableError(
-                f"cannot connect to the database {self.url} within {timeout:g} s: check that "
-                "the server runs, the database exists and the URL is right"
-            ) from None
+            raise self._cannot_connect(url, timeout) from None
         try:
             self._migrate()
         except BaseException:
@@ -445,6 +442,29 @@ class PostgresStore(SqlStore):
                     f"({exc}); check that the server runs"
                 ) from None
             raise
+
+    def _cannot_connect(self, url: str, timeout: float) -> StoreError:
+        """Why the pool found no connection, asked once more of the server itself.
+
+        A server that answers that the database or role does not exist, or that refuses the
+        password, will answer the same next time: that is a ``StoreError`` to fix, not a
+        ``StoreUnavailableError`` to wait out.
+        """
+        try:
+            self._psycopg.connect(url, **{**self._connect_kwargs, "connect_timeout": 2}).close()
+            reason = ""
+        except self._psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+        if "does not exist" in reason or "authentication failed" in reason:
+            return StoreError(
+                f"the server refused the database {self.url}: {reason}; create it (createdb) "
+                "or correct the URL"
+            )
+        return StoreUnavailableError(
+            f"cannot connect to the database {self.url} within {timeout:g} s"
+            + (f" ({reason})" if reason else "")
+            + ": check that the server runs, the database exists and the URL is right"
+        )
 
     def _error(self, exc: Exception) -> StoreError:
         errors = self._psycopg.errors

@@ -25,6 +25,7 @@ Scheduling rules
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import threading
@@ -33,7 +34,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple
 
-from .._errors import ExecutionNotFoundError
+from .._errors import ExecutionNotFoundError, StoreError
 from .._failure import error_object
 from .._service import InvocationHandler
 from .._wire import (
@@ -45,6 +46,7 @@ from .._wire import (
     too_large,
 )
 from ._clock import Clock
+from ._dbstore import LeaseLostError
 from ._lifecycle import (
     CALL,
     EXECUTION_TIMEOUT,
@@ -219,35 +221,52 @@ class Runner:
         )
         start_ms = self._clock.now_ms()
         self._commit([change])
-        return partial(self._invoke, arn, function.handler, event, start_ms)
+        return partial(self._invoke, arn, ex.invocations, function.handler, event, start_ms)
 
     def _invoke(
-        self, arn: str, handler: InvocationHandler, event: InvocationInput, start_ms: int
+        self,
+        arn: str,
+        number: int,
+        handler: InvocationHandler,
+        event: InvocationInput,
+        start_ms: int,
     ) -> None:
         request_id = str(uuid.uuid4())
         try:
             output = handler(event)
+        except StoreError:
+            # The store failed under the invocation (its checkpoint found the database locked
+            # or unreachable): the engine's trouble, not a crash of the workflow, so it does
+            # not count towards max_crashes. Hand the invocation back if the store lets us
+            # (else the caller does: Worker calls release_leases()) and let the caller retry.
+            self._release(arn, number)
+            raise
         except (Exception, SystemExit) as exc:
-            self._finish_invocation(arn, start_ms, request_id, None, _crash_error(exc))
+            self._finish_invocation(arn, number, start_ms, request_id, None, _crash_error(exc))
         except BaseException:
             # KeyboardInterrupt and the like stop the engine, not the execution: release the
             # invocation so that a later run resumes it.
-            with self._lock:
-                ex = self._store.load(arn)
-                if ex is not None:
-                    ex.invoking = False
-                    ex.token = None
-                    change = Change(ex)
-                    if ex.status == "RUNNING":
-                        change.tasks += (Task(self._clock.now_ms(), arn, INVOCATION, ""),)
-                    self._commit([change])
+            self._release(arn, number)
             raise
         else:
-            self._finish_invocation(arn, start_ms, request_id, output, None)
+            self._finish_invocation(arn, number, start_ms, request_id, output, None)
+
+    def _release(self, arn: str, number: int) -> None:
+        """End invocation ``number`` of ``arn`` without an outcome; it is due again."""
+        with contextlib.suppress(StoreError), self._lock:  # unreachable: the caller retries
+            ex = self._store.load(arn)
+            if ex is not None and ex.invocations == number and ex.invoking:
+                ex.invoking = False
+                ex.token = None
+                change = Change(ex)
+                if ex.status == "RUNNING":
+                    change.tasks += (Task(self._clock.now_ms(), arn, INVOCATION, ""),)
+                self._commit([change])
 
     def _finish_invocation(
         self,
         arn: str,
+        number: int,
         start_ms: int,
         request_id: str,
         output: object,
@@ -257,6 +276,10 @@ class Runner:
             ex = self._store.load(arn)
             if ex is None:
                 return
+            if ex.invocations != number or not ex.invoking:
+                # Another worker took the execution over (this one stalled past its lease)
+                # and its invocation began, or even ended, meanwhile: this one is history.
+                raise superseded(arn, number)
             ex.invoking = False
             ex.token = None
             effects = finish_invocation(
@@ -496,6 +519,14 @@ def not_registered(name: str) -> str:
         f"no function named {name!r} is registered with this LocalService; register it first: "
         f"service.register({name!r}, handler) for a durable function, or "
         f"service.register({name!r}, fn, durable=False) for a plain one"
+    )
+
+
+def superseded(arn: str, number: int) -> LeaseLostError:
+    """The error of an invocation that ends after another one of its execution began."""
+    return LeaseLostError(
+        f"invocation #{number} of {arn} outlived its lease and the execution was taken over "
+        "by another worker (or handed back) meanwhile; this invocation's outcome is dropped"
     )
 
 

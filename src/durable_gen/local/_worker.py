@@ -29,6 +29,7 @@ import anyio.from_thread
 from .._actions import CheckpointMode, check_mode
 from .._driver import MAX_STEP_THREADS, check_plugins, make_handler
 from .._errors import (
+    DurableGenError,
     InvalidCheckpointTokenError,
     InvalidInputError,
     StoreError,
@@ -301,9 +302,13 @@ class Worker:
             portal=self._portal,
             pool=self._step_pool,
         )
-        service.register(name, self._reporting(name, handler) if self.progress else handler)
+        if self.progress:
+            handler = self._reporting(service, name, handler)
+        service.register(name, handler)
 
-    def _reporting(self, name: str, handler: InvocationHandler) -> InvocationHandler:
+    def _reporting(
+        self, service: LocalService, name: str, handler: InvocationHandler
+    ) -> InvocationHandler:
         """``handler``, logging one line when an invocation starts and one when it ends."""
         log = self._log
 
@@ -317,7 +322,20 @@ class Worker:
             except BaseException as exc:
                 if isinstance(exc, InvalidCheckpointTokenError | LeaseLostError):
                     # the execution was stopped, or another worker took it over, meanwhile
-                    log(f"{_now()} left {who}: {clip(printable(str(exc)), 200)}")
+                    log(f"{_now()} left {who}: {_moved_on(service, event.durable_execution_arn)}")
+                elif isinstance(exc, StoreError):
+                    # its checkpoint found the database locked or unreachable (see _runner)
+                    log(
+                        f"{_now()} left {who}: the database failed under it "
+                        f"({type(exc).__name__}); it resumes from its last checkpoint once "
+                        "the database answers"
+                    )
+                elif not isinstance(exc, Exception | SystemExit):
+                    # Ctrl-C and the like stop the worker, not the execution (see _runner)
+                    log(
+                        f"{_now()} left {who}: interrupted ({type(exc).__name__}); released, "
+                        "the next worker resumes it"
+                    )
                 else:
                     log(f"{_now()} finished {who}: the invocation crashed ({type(exc).__name__})")
                 raise
@@ -379,6 +397,32 @@ class Worker:
         except LeaseLostError as exc:
             self._log(f"durable-gen worker: {exc}")
 
+    def _run_due_until(self, lane: _Lane, stop: threading.Event) -> None:
+        """Run due work one task at a time, until none is due now or ``stop`` is set.
+
+        A stopping worker finishes the invocation in hand and takes nothing more: the rest of
+        the queue is left to the other workers (``run_until_idle`` would drain it all first).
+        """
+        if lane.service is self.service:
+            self._import_remembered()
+        else:
+            self._sync(lane)
+        service, clock = lane.service, lane.service.clock
+        try:
+            while not (stop.is_set() or self._stop.is_set()):
+                if service._run_one():
+                    continue
+                # Nothing due now. A skipping clock jumps to the next timer, as
+                # run_until_idle's would; the wall clock waits in _idle.
+                if not isinstance(clock, VirtualClock):
+                    return
+                due = lane.store.next_due_ms()
+                if due is None or due <= clock.now_ms():
+                    return
+                clock.advance_to(due)
+        except LeaseLostError as exc:
+            self._log(f"durable-gen worker: {exc}")
+
     def run(self, *, once: bool = False) -> None:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
@@ -409,8 +453,8 @@ class Worker:
                 try:
                     if share is not None:
                         share(index)
-                    if lane is not main:
-                        self._sync(lane)
+                    # (each round of _run_lane registers what the database remembers, inside
+                    # its retries: a database that is down now is waited for, as later)
                     self._run_lane(lane, once, halt, keep_leases=index == 0 or share is None)
                 except BaseException as exc:
                     errors.append(exc)
@@ -456,11 +500,7 @@ class Worker:
                         # The failure may have cut an invocation short: hand it back now
                         # rather than when its lease expires.
                         store.release_leases()
-                    if lane.service is self.service:
-                        self.run_due()
-                    else:
-                        self._sync(lane)
-                        lane.run_due(self._log)
+                    self._run_due_until(lane, stop)
                     failing_since, tries = None, 0
                 except StoreError as exc:
                     if not isinstance(exc, StoreUnavailableError):
@@ -468,8 +508,13 @@ class Worker:
                     now = time.monotonic()
                     failing_since = now if failing_since is None else failing_since
                     tries += 1
-                    if once or now - failing_since > self.patience:
+                    if once:
                         raise
+                    if now - failing_since > self.patience:
+                        raise StoreUnavailableError(
+                            f"{exc}; the worker gave up after retrying for "
+                            f"{now - failing_since:.1f} s (patience {self.patience:g} s)"
+                        ) from exc
                     self._log(f"durable-gen worker: {exc}; retrying")
                     stop.wait(min(2.0, 0.05 * 2**tries))
                     continue
@@ -519,6 +564,23 @@ class Worker:
         return min(self.poll, max(0.0, (due - self.service.clock.now_ms()) / 1000))
 
 
+def _moved_on(service: LocalService, arn: str) -> str:
+    """Why an invocation's checkpoint was refused, for an operator: what became of it."""
+    try:
+        status = service.get_execution(arn).status
+    except DurableGenError:  # the database is out of reach: say what is likely
+        status = "RUNNING"
+    if status == "RUNNING":
+        return (
+            "another worker took the execution over (this invocation outlived its lease; keep "
+            "--lease above the longest pause); nothing more of this invocation is recorded"
+        )
+    return (
+        f"the execution ended meanwhile ({status}: it was stopped, or a worker that took it "
+        "over finished it); nothing more of this invocation is recorded"
+    )
+
+
 _STDERR_LOCK = threading.Lock()
 
 
@@ -537,12 +599,6 @@ class _Lane:
         self.service = service
         #: Functions registered with this lane's engine.
         self.known: set[str] = set()
-
-    def run_due(self, log: Callable[[str], None]) -> None:
-        try:
-            self.service.run_until_idle()
-        except LeaseLostError as exc:
-            log(f"durable-gen worker: {exc}")
 
 
 class _StepLoop:

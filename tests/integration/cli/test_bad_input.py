@@ -319,6 +319,13 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
         False,
     ),
     (
+        "worker-skip-time-with-concurrency",
+        ["worker", "--once", "--skip-time", "--concurrency", "2"],
+        2,
+        "--skip-time moves one virtual clock, for one execution at a time: leave out --concurrency",
+        False,
+    ),
+    (
         "register-syntax-error",
         ["worker", "--once", "--register", "x=broken:wf"],
         2,

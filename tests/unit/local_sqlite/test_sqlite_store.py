@@ -144,6 +144,17 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         SqliteStore(path)
 
 
+def test_another_programs_database_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "theirs.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE executions (id INTEGER)")  # someone else's table
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="tables that durable_gen did not create") as caught:
+        SqliteStore(path)
+    assert "a database (or SQLite file) of its own" in str(caught.value)
+
+
 def test_a_corrupt_file_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.db"
     path.write_bytes(b"this is not a database at all" * 200)

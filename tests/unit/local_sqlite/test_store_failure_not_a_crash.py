@@ -1,0 +1,156 @@
+"""A database that fails under an invocation (its checkpoint finds the database locked or
+unreachable) is the engine's trouble, not a crash of the workflow: the invocation is handed
+back, the error reaches whoever drives the engine (a ``Worker`` retries), and it never counts
+towards ``max_crashes`` nor appears in the history as a crashed invocation."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import LocalService, SqliteStore, StoreUnavailableError, Worker
+from durable_gen.local._store import Change
+from durable_gen.runtime import make_handler
+
+RAN: list[int] = []
+
+
+@dg.step
+def step(n: int) -> int:
+    RAN.append(n)
+    return n
+
+
+@dg.workflow
+def two_steps(n: int):
+    a = yield step(n)
+    b = yield step(n + 1)
+    return a + b
+
+
+class _Flaky(SqliteStore):
+    """Fails the commits of step checkpoints ``failures`` times: the database went away."""
+
+    failures = 0
+
+    def commit(self, changes: Sequence[Change]) -> None:
+        if self.failures and any(op.type == "STEP" for c in changes for op in c.operations):
+            self.failures -= 1
+            raise StoreUnavailableError("lost the connection to the database (simulated)")
+        super().commit(changes)
+
+
+@pytest.mark.parametrize("outages", [1, 3])
+def test_a_store_failure_in_a_checkpoint_is_retried_not_recorded_as_a_crash(
+    tmp_path: Path, outages: int
+) -> None:
+    RAN.clear()
+    with _Flaky(tmp_path / "d.db") as store:
+        service = LocalService(store=store, max_crashes=1)
+        service.register("two", make_handler(two_steps, service))
+        arn = service.start("two", "1")
+        for _ in range(outages):
+            store.failures = 1
+            with pytest.raises(StoreUnavailableError):
+                service.run(arn)
+            assert service.get_execution(arn).status == "RUNNING"
+        record = service.run(arn)  # what a worker's retry does once the database is back
+        assert record.status == "SUCCEEDED", record.error
+        assert record.result == "3"
+        crashed = [
+            e for e in service.get_history(arn) if "Error" in (e.invocation_completed_details or {})
+        ]
+        assert crashed == []
+    # The first step's checkpoint never landed: it ran again, once per outage (at least once).
+    assert [1] * (outages + 1) + [2] == RAN
+
+
+def test_a_worker_says_so_retries_and_finishes(tmp_path: Path) -> None:
+    RAN.clear()
+    lines: list[str] = []
+    with (
+        _Flaky(tmp_path / "d.db") as store,
+        Worker(store, progress=True, log=lines.append, poll=0.05) as worker,
+    ):
+        name = worker.register(two_steps)
+        arn = worker.service.start(name, "1")
+        store.failures = 2
+        runner = threading.Thread(target=worker.run)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while worker.service.get_execution(arn).status == "RUNNING":
+                assert time.monotonic() < deadline, lines
+                time.sleep(0.05)
+        finally:
+            worker.stop()
+            runner.join()
+        assert worker.service.get_execution(arn).result == "3"
+    left = [line for line in lines if " left " in line]
+    assert len(left) == 2, lines
+    assert all("the database failed under it (StoreUnavailableError)" in line for line in left)
+    assert not [line for line in lines if "crashed" in line]
+    assert sum("retrying" in line for line in lines) == 2
+
+
+class _DownAtFirst(SqliteStore):
+    """A database that cannot be reached for the first few reads of the remembered workflows
+    (a worker started with, or before, its server)."""
+
+    down_for = 0
+
+    def workflows(self) -> dict[str, str]:
+        if self.down_for:
+            self.down_for -= 1
+            raise StoreUnavailableError("cannot connect to the database (simulated)")
+        return super().workflows()
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_worker_started_while_the_database_is_down_waits_for_it(
+    tmp_path: Path, concurrency: int
+) -> None:
+    RAN.clear()
+    lines: list[str] = []
+    with Worker(tmp_path / "d.db") as starter:
+        arn = starter.service.start(starter.register(two_steps), "1")
+    with _DownAtFirst(tmp_path / "d.db") as store:
+        store.down_for = 3
+        worker = Worker(store, concurrency=concurrency, poll=0.05, log=lines.append)
+        runner = threading.Thread(target=worker.run)
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while worker.service.get_execution(arn).status == "RUNNING":
+                assert runner.is_alive(), lines  # it gave up instead of waiting
+                assert time.monotonic() < deadline, lines
+                time.sleep(0.05)
+        finally:
+            worker.stop()
+            runner.join()
+            worker.close()
+        assert worker.service.get_execution(arn).result == "3"
+    assert sum("retrying" in line for line in lines) == 3, lines
+
+
+def test_a_worker_that_runs_out_of_patience_says_so(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with _DownAtFirst(tmp_path / "d.db") as store:
+        store.down_for = 10**6
+        with (
+            Worker(store, patience=0.5, poll=0.05, log=lines.append) as worker,
+            pytest.raises(StoreUnavailableError) as caught,
+        ):
+            worker.run()
+    message = str(caught.value)
+    assert message.startswith("cannot connect to the database (simulated)")
+    assert re.search(
+        r"the worker gave up after retrying for \d+\.\d s \(patience 0\.5 s\)$", message
+    )
+    assert lines and all("; retrying" in line for line in lines)
