@@ -365,8 +365,14 @@ class Interpreter(StepHandlers):
         """Report that ``task`` raised ``error``; retries or fails the step per its policy.
 
         Raises:
-            ValidationError: ``task`` is not running (reported twice, or not from here).
+            ValidationError: ``task`` is not running (reported twice, or not from here), or
+                ``error`` is not an exception.
         """
+        if not isinstance(error, BaseException):
+            raise ValidationError(
+                f"task_failed() takes the exception the task raised, got {type(error).__name__}: "
+                "report a returned value with task_succeeded()"
+            )
         run = self._take(task)
         if run.fiber.alive:
             self._attempt_failed(run, error)

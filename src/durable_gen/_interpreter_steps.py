@@ -173,12 +173,20 @@ class StepHandlers(BatchHandlers):
         self._ready.append((fiber, value, None))
 
     def _take(self, task: StepTask) -> Run:
-        run = self._running.pop(task.id, None)
-        if run is None:
+        if not isinstance(task, StepTask):
+            raise ValidationError(
+                "task_succeeded() and task_failed() take a StepTask of a RunTasks action, got "
+                f"{type(task).__name__}"
+            )
+        run = self._running.get(task.id)
+        # Ids count from 1 in every interpreter: only the very task handed out here matches,
+        # so that a task of another interpreter never completes this one's step.
+        if run is None or run.task is not task:
             raise ValidationError(
                 f"{task!r} is not running: report each task of a RunTasks action once, to the "
                 "interpreter that handed it out"
             )
+        del self._running[task.id]
         return run
 
     def _step_outcome(
