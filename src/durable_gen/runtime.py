@@ -148,6 +148,38 @@ class Applied(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Succeeded | Failed | None = None
 
 
+def _check_store(operations: object, now_ms: object, what: str) -> None:
+    """Refuse a store or a time of the wrong kind before anything is written to the store."""
+    if not isinstance(operations, dict):
+        raise ValidationError(
+            f"{what}() takes the execution's operations as a dict of Operation by id, got "
+            f"{type(operations).__name__}: keep them as {{op.id: op for op in operations}}"
+        )
+    if not isinstance(now_ms, int) or isinstance(now_ms, bool) or now_ms < 0:
+        raise ValidationError(
+            f"{what}() takes now_ms as whole epoch milliseconds (an int, 0 or more), got "
+            f"{now_ms!r}: pass round(seconds * 1000)"
+        )
+
+
+def _check_answer(result: object, error: object, what: str) -> None:
+    """Refuse an answer that would leave a payload or error the interpreter cannot read."""
+    if result is not None and error is not None:
+        raise ValidationError(
+            f"{what}() takes result= (it succeeded) or error= (it failed), not both"
+        )
+    if result is not None and not isinstance(result, str):
+        raise ValidationError(
+            f"{what}() takes result= as a JSON payload (a str), got {type(result).__name__}: "
+            "encode the value first, e.g. json.dumps(value)"
+        )
+    if error is not None and not isinstance(error, ErrorObject):
+        raise ValidationError(
+            f"{what}() takes error= as an ErrorObject, got {type(error).__name__}: write "
+            "ErrorObject(error_type=..., error_message=...)"
+        )
+
+
 def apply_updates(
     operations: dict[str, Operation],
     updates: Sequence[OperationUpdate],
@@ -174,8 +206,15 @@ def apply_updates(
     Raises:
         InvalidCheckpointError: an update breaks a rule of the state machine; the message
             names the update and the rule.
-        ValidationError: ``updates`` holds something other than ``OperationUpdate`` values.
+        ValidationError: ``updates`` holds something other than ``OperationUpdate`` values,
+            ``operations`` is not a dict or ``now_ms`` not an int of 0 or more.
     """
+    _check_store(operations, now_ms, "apply_updates")
+    if new_callback_id is not None and not callable(new_callback_id):
+        raise ValidationError(
+            "apply_updates() takes new_callback_id= as a function returning a new callback id, "
+            f"got {type(new_callback_id).__name__}"
+        )
     for update in updates:
         if not isinstance(update, OperationUpdate):
             raise ValidationError(
@@ -223,6 +262,11 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         The changed operation (pass it to ``observe()``), or None when the timer is stale
         (the operation moved on, e.g. a callback answered before its timeout).
     """
+    _check_store(operations, now_ms, "fire_timer")
+    if not isinstance(timer, Timer):
+        raise ValidationError(
+            f"fire_timer() takes a Timer of Applied.timers, got {type(timer).__name__}"
+        )
     if timer.kind not in _TIMER_KINDS:
         raise ValidationError(f"unknown timer kind {timer.kind!r}")
     op = operations.get(timer.operation_id)
@@ -266,7 +310,11 @@ def complete_callback(
 
     Raises:
         InvalidCheckpointError: no started callback has this id.
+        ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
+            ``error`` that is not an ``ErrorObject``, or a bad ``operations``/``now_ms``.
     """
+    _check_store(operations, now_ms, "complete_callback")
+    _check_answer(result, error, "complete_callback")
     for op in operations.values():
         d = op.callback_details
         if op.type == "CALLBACK" and d is not None and d.callback_id == callback_id:
@@ -292,7 +340,11 @@ def complete_invoke(
 
     Raises:
         InvalidCheckpointError: no started chained invoke has this id.
+        ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
+            ``error`` that is not an ``ErrorObject``, or a bad ``operations``/``now_ms``.
     """
+    _check_store(operations, now_ms, "complete_invoke")
+    _check_answer(result, error, "complete_invoke")
     op = operations.get(operation_id)
     if op is None or op.type != "CHAINED_INVOKE" or op.status != "STARTED":
         raise InvalidCheckpointError(f"no started chained invoke has the id {operation_id!r}")

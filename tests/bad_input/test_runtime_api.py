@@ -3,6 +3,7 @@ typed error with advice, raised before anything is changed, never a silently wro
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -90,3 +91,65 @@ def test_a_report_of_the_wrong_kind_is_a_validation_error(report: Any, fragment:
     assert interp.running == 1
     interp.task_succeeded(task, 2)
     assert _finish(interp, store) == rt.Succeeded("3")
+
+
+def _waits_on_callback_and_invoke(_: Any) -> dg.Workflow[list[Any]]:
+    handle = yield from dg.CreateCallback(name="approval")
+    answer = yield from handle
+    tax = yield from dg.Invoke("tax", 1, name="tax", result_type=float)
+    return [answer, tax]
+
+
+def _open_callback() -> tuple[dict[str, rt.Operation], str]:
+    store = _store()
+    interp = rt.Interpreter(_waits_on_callback_and_invoke, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    rt.apply_updates(store, action.updates, now_ms=0)
+    (callback,) = [op for op in store.values() if op.type == "CALLBACK"]
+    assert callback.callback_details is not None and callback.callback_details.callback_id
+    return store, callback.callback_details.callback_id
+
+
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        ({"result": {"approved": True}}, "a JSON payload (a str), got dict"),
+        ({"result": 5}, "a JSON payload (a str), got int"),
+        ({"error": "denied"}, "an ErrorObject, got str"),
+        ({"result": "1", "error": rt.ErrorObject(error_type="No")}, "not both"),
+        ({"result": "1", "now_ms": "5"}, "whole epoch milliseconds"),
+        ({"result": "1", "now_ms": 5.5}, "whole epoch milliseconds"),
+        ({"result": "1", "now_ms": -1}, "whole epoch milliseconds"),
+    ],
+    ids=["dict", "int", "error-str", "both", "now-str", "now-float", "now-negative"],
+)
+def test_a_callback_answer_of_the_wrong_kind_is_refused_and_the_store_unchanged(
+    answer: dict[str, Any], fragment: str
+) -> None:
+    store, callback_id = _open_callback()
+    before = dict(store)
+    answer.setdefault("now_ms", 0)
+    with pytest.raises(dg.ValidationError, match=re.escape(fragment)):
+        rt.complete_callback(store, callback_id, **answer)
+    assert store == before
+    # The same mistakes on an invoke's answer.
+    if "result" in answer or "error" in answer:
+        with pytest.raises(dg.ValidationError, match=re.escape(fragment)):
+            rt.complete_invoke(store, "any", **answer)
+
+
+def test_store_functions_refuse_a_store_or_timer_of_the_wrong_kind() -> None:
+    store, _ = _open_callback()
+    ops = list(store.values())
+    timer = rt.Timer(kind="wait", operation_id="x", due_ms=0)
+    with pytest.raises(dg.ValidationError, match="dict of Operation by id, got list"):
+        rt.apply_updates(ops, [], now_ms=0)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="dict of Operation by id, got list"):
+        rt.fire_timer(ops, timer, now_ms=0)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="takes a Timer"):
+        rt.fire_timer(store, ("wait", "x", 0), now_ms=0)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="whole epoch milliseconds"):
+        rt.apply_updates(store, [], now_ms=1.5)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="new_callback_id"):
+        rt.apply_updates(store, [], now_ms=0, new_callback_id="cb-1")  # type: ignore[arg-type]
