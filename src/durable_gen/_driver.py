@@ -68,7 +68,7 @@ from ._actions import (
 from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import InvalidInputError, StepTimeoutError, ValidationError
-from ._interpreter import Interpreter, check_payload_format
+from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
@@ -949,6 +949,7 @@ def make_handler(
     """
     check_mode(checkpointing)
     check_payload_format(payload_format)
+    check_host_options(serdes, clock)
     window = _check_window(start_window)
     plugins = _check_plugins(plugins)
     threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)

@@ -84,6 +84,7 @@ from ._context import CURRENT
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
+    InvalidInputError,
     InvokeFailedError,
     NonDeterminismError,
     SerializationError,
@@ -152,6 +153,39 @@ def check_payload_format(value: object) -> PayloadFormat:
     )
 
 
+def check_host_options(serdes: object, clock: object) -> None:
+    """A ``ValidationError`` for a ``serdes`` or ``clock`` a host passed that cannot be one."""
+    if serdes is not None and not isinstance(serdes, Serdes):
+        raise ValidationError(
+            f"serdes must be a Serdes (an object with serialize(value) -> str and "
+            f"deserialize(str) methods) or None, got {serdes!r}"
+        )
+    if clock is not None and not callable(clock):
+        raise ValidationError(
+            f"clock must be a function returning the time in epoch seconds (e.g. time.time) "
+            f"or None, got {clock!r}"
+        )
+
+
+def _checked_operations(operations: object) -> list[Operation]:
+    """The recorded operations as a list, or a ``ValidationError`` naming what is not one."""
+    if isinstance(operations, str | bytes | dict) or not isinstance(operations, Iterable):
+        raise ValidationError(
+            "the Interpreter takes the execution's operations as a list of Operation values "
+            f"(durable_gen.runtime.Operation), got {type(operations).__name__}: decode stored "
+            "JSON with msgspec.json.decode(data, type=list[Operation])"
+        )
+    ops = list(operations)
+    for op in ops:
+        if not isinstance(op, Operation):
+            raise ValidationError(
+                "the Interpreter takes Operation values (durable_gen.runtime.Operation), got "
+                f"{type(op).__name__}: decode stored JSON with "
+                "msgspec.json.decode(data, type=list[Operation])"
+            )
+    return ops
+
+
 #: ``Interpreter(input=...)`` not given: the input comes from the EXECUTION operation.
 _NO_INPUT: Any = type("_NoInput", (), {"__repr__": lambda self: "<from the EXECUTION operation>"})()
 
@@ -196,8 +230,10 @@ class Interpreter(StepHandlers):
             and result and Invoke payloads are plain JSON in both. Either format is read.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes, or ``payload_format`` is
-            neither ``"json"`` nor ``"aws"``.
+        ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
+            neither ``"json"`` nor ``"aws"``, ``operations`` is not a list of ``Operation``,
+            ``serdes`` is not a ``Serdes``, ``clock`` is not callable, or ``execution_arn`` is
+            not a str.
     """
 
     def __init__(
@@ -212,6 +248,10 @@ class Interpreter(StepHandlers):
         clock: Callable[[], float] | None = None,
         payload_format: PayloadFormat = "json",
     ) -> None:
+        check_host_options(serdes, clock)
+        if not isinstance(execution_arn, str):
+            raise ValidationError(f"execution_arn must be a str, got {execution_arn!r}")
+        operations = _checked_operations(operations)
         super().__init__(operations, execution_arn, check_mode(checkpointing), clock)
         self.payload_format = check_payload_format(payload_format)
         self._aws_types = payload_format == "aws"
@@ -220,7 +260,14 @@ class Interpreter(StepHandlers):
         #: Why the workflow cannot start (a bad input): the first ``next_action`` ends with it.
         self._bad_start: Exception | None = None
         self._input: Any = None
-        if self._has_input:
+        executions = [op.id for op in operations if op.type == "EXECUTION"]
+        if len(set(executions)) > 1:
+            self._bad_start = InvalidInputError(
+                f"the operations hold {len(set(executions))} EXECUTION operations "
+                f"({', '.join(sorted(set(executions)))}): an execution has one, which carries "
+                "its input; the history mixes executions, pass the operations of one"
+            )
+        elif self._has_input:
             try:
                 self._input = loads(
                     self._input_payload,
@@ -336,6 +383,11 @@ class Interpreter(StepHandlers):
         Wakes what they unblock: a callback id, a completed wait, callback or invoke, a retry
         that is due. Call it after every ``Flush``, with an empty list if nothing changed.
         """
+        if isinstance(operations, Operation) or not isinstance(operations, Iterable):
+            raise ValidationError(
+                "observe() takes a list of the Operation values that changed (an empty list if "
+                f"none), got {type(operations).__name__}"
+            )
         self._awaiting_reply = False
         ops = self._ops
         waiters = self._waiters

@@ -153,3 +153,71 @@ def test_store_functions_refuse_a_store_or_timer_of_the_wrong_kind() -> None:
         rt.apply_updates(store, [], now_ms=1.5)  # type: ignore[arg-type]
     with pytest.raises(dg.ValidationError, match="new_callback_id"):
         rt.apply_updates(store, [], now_ms=0, new_callback_id="cb-1")  # type: ignore[arg-type]
+
+
+class _NotASerdes:
+    def serialize(self, value: Any) -> str:
+        return str(value)
+
+
+@pytest.mark.parametrize(
+    ("operations", "options", "fragment"),
+    [
+        (None, {}, "list of Operation values"),
+        ("[]", {}, "list of Operation values"),
+        ([{"Id": "exec", "Type": "EXECUTION"}], {}, "got dict: decode stored JSON"),
+        ([], {"serdes": _NotASerdes()}, "serdes must be a Serdes"),
+        ([], {"serdes": 5}, "serdes must be a Serdes"),
+        ([], {"clock": "now"}, "clock must be a function"),
+        ([], {"execution_arn": 5}, "execution_arn must be a str"),
+    ],
+    ids=["none", "str", "dicts", "serdes-half", "serdes-int", "clock-str", "arn-int"],
+)
+def test_interpreter_arguments_of_the_wrong_kind_are_refused_where_given(
+    operations: Any, options: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(dg.ValidationError, match=fragment):
+        rt.Interpreter(twice, operations, **options)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [None, "x", 5],
+    ids=["none", "str", "int"],
+)
+def test_observe_takes_a_list(changed: Any) -> None:
+    interp, _, _ = _first_task()
+    with pytest.raises(dg.ValidationError, match="observe\\(\\) takes"):
+        interp.observe(changed)
+
+
+def test_observe_of_one_operation_instead_of_a_list_is_refused() -> None:
+    interp, _, store = _first_task()
+    with pytest.raises(dg.ValidationError, match="a list of the Operation values"):
+        interp.observe(store["exec"])  # type: ignore[arg-type]
+
+
+def test_drivers_refuse_a_bad_serdes_or_clock_before_anything_is_recorded() -> None:
+    from durable_gen.local import LocalService
+
+    service = LocalService()
+    with pytest.raises(dg.ValidationError, match="serdes must be a Serdes"):
+        rt.make_handler(twice, service, serdes=5)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="clock must be a function"):
+        rt.make_handler(twice, service, clock=1.0)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="serdes must be a Serdes"):
+        dg.run(twice, 1, serdes=_NotASerdes())  # type: ignore[arg-type]
+
+
+def test_operations_of_two_executions_are_a_corrupt_history() -> None:
+    ops = [*_store("1").values(), *(op for op in _store("2").values())]
+    ops[1] = rt.Operation(
+        id="exec-2",
+        type="EXECUTION",
+        status="STARTED",
+        execution_details=rt.ExecutionDetails(input_payload="2"),
+    )
+    action = rt.Interpreter(twice, ops).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "InvalidInputError"
+    assert "2 EXECUTION operations" in (action.outcome.error.error_message or "")
