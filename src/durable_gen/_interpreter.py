@@ -535,6 +535,9 @@ class Interpreter(StepHandlers):
             return
         try:
             gen = self.workflow(self._input)
+        except TypeError as exc:
+            self._fail(_guard.cannot_start(self.workflow, exc))  # _guard: not one argument
+            return
         except Exception as exc:
             self._fail(exc)
             return

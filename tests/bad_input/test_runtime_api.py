@@ -221,3 +221,25 @@ def test_operations_of_two_executions_are_a_corrupt_history() -> None:
     assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
     assert action.outcome.error.error_type == "InvalidInputError"
     assert "2 EXECUTION operations" in (action.outcome.error.error_message or "")
+
+
+def no_input() -> dg.Workflow[int]:
+    yield from dg.Wait(seconds=1)
+    return 1
+
+
+def two_inputs(a: int, b: int) -> dg.Workflow[int]:
+    yield from dg.Wait(seconds=1)
+    return a + b
+
+
+@pytest.mark.parametrize("workflow", [no_input, two_inputs, 5], ids=["none", "two", "int"])
+def test_a_workflow_that_cannot_take_the_input_is_a_definition_error(workflow: Any) -> None:
+    action = rt.Interpreter(workflow, list(_store().values())).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "WorkflowDefinitionError"
+    message = action.outcome.error.error_message or ""
+    assert "generator function taking the input" in message or "one positional" in message
+    if callable(workflow):
+        with pytest.raises(dg.ExecutionFailedError, match="one positional argument, the input"):
+            dg.run(workflow, 1)
