@@ -98,6 +98,7 @@ __all__ = [
     "complete_callback",
     "complete_invoke",
     "fire_timer",
+    "heartbeat_callback",
     "invoke",
     "invoke_async",
     "make_handler",
@@ -115,11 +116,14 @@ class Timer(msgspec.Struct, frozen=True, kw_only=True):
             ``"callback-timeout"`` or ``"callback-heartbeat"`` (a callback times out).
         operation_id: The operation it belongs to.
         due_ms: When it fires, epoch milliseconds.
+        seconds: How long it was armed for (the wait, the retry delay, the callback's timeout
+            or heartbeat timeout); ``heartbeat_callback`` arms the next heartbeat timer with it.
     """
 
     kind: TimerKind
     operation_id: str
     due_ms: int
+    seconds: int = 0
 
 
 class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -240,7 +244,12 @@ def apply_updates(
     return Applied(
         operations=list(applied.operations.values()),
         timers=[
-            Timer(kind=kind, operation_id=op_id, due_ms=due)  # type: ignore[arg-type]
+            Timer(
+                kind=kind,  # type: ignore[arg-type]
+                operation_id=op_id,
+                due_ms=due,
+                seconds=max(0, (due - now_ms) // 1000),
+            )
             for kind, op_id, due in applied.timers
         ],
         invokes=[
@@ -277,16 +286,10 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
     elif timer.kind == "retry" and op.status == "PENDING":
         new = _state.retry_ready(op)
     elif timer.kind in ("callback-timeout", "callback-heartbeat") and op.status == "STARTED":
-        if timer.kind == "callback-timeout":
-            error = ErrorObject(
-                error_type="Callback.Timeout",
-                error_message="the callback was not completed in time",
-            )
-        else:
-            error = ErrorObject(
-                error_type="Callback.Heartbeat",
-                error_message="no heartbeat arrived within the heartbeat timeout",
-            )
+        seconds = timer.seconds
+        if not seconds and timer.kind == "callback-timeout":  # a Timer built by hand
+            seconds = max(0, round((timer.due_ms - (op.start_timestamp or timer.due_ms)) / 1000))
+        error = _state.callback_timeout_error(timer.kind, seconds)
         new, _ = _state.callback_completed(op, "TIMED_OUT", now_ms, 0, error=error)
     else:
         return None
@@ -315,15 +318,66 @@ def complete_callback(
     """
     _check_store(operations, now_ms, "complete_callback")
     _check_answer(result, error, "complete_callback")
+    op = _open_callback(operations, callback_id)
+    status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
+    new, _ = _state.callback_completed(op, status, now_ms, 0, result=result, error=error)
+    operations[new.id] = new
+    return new
+
+
+def heartbeat_callback(
+    operations: dict[str, Operation],
+    callback_id: str,
+    heartbeat: Timer | None,
+    *,
+    now_ms: int,
+) -> Timer | None:
+    """A heartbeat arrived for the callback ``callback_id``: its heartbeat timeout starts again.
+
+    Args:
+        operations: The execution's operations by id.
+        callback_id: The id the heartbeat names.
+        heartbeat: The ``"callback-heartbeat"`` timer armed for this callback (the one
+            ``apply_updates`` returned, or the one the last heartbeat returned), or None when
+            the callback has no heartbeat timeout.
+
+    Returns:
+        The timer that replaces ``heartbeat``, due its ``seconds`` from ``now_ms``: drop the
+        old one (fired, it would time the callback out); None when ``heartbeat`` is None.
+
+    Raises:
+        InvalidCheckpointError: no started callback has this id (it completed or timed out).
+        ValidationError: ``heartbeat`` is not this callback's heartbeat timer.
+    """
+    _check_store(operations, now_ms, "heartbeat_callback")
+    op = _open_callback(operations, callback_id)
+    if heartbeat is None:
+        return None
+    if (
+        not isinstance(heartbeat, Timer)
+        or heartbeat.kind != "callback-heartbeat"
+        or heartbeat.operation_id != op.id
+    ):
+        raise ValidationError(
+            f"heartbeat_callback() takes the 'callback-heartbeat' Timer armed for callback "
+            f"{callback_id!r} (operation {op.id!r}), got {heartbeat!r}"
+        )
+    return Timer(
+        kind="callback-heartbeat",
+        operation_id=op.id,
+        due_ms=now_ms + heartbeat.seconds * 1000,
+        seconds=heartbeat.seconds,
+    )
+
+
+def _open_callback(operations: dict[str, Operation], callback_id: str) -> Operation:
+    """The STARTED callback operation issued ``callback_id``."""
     for op in operations.values():
         d = op.callback_details
         if op.type == "CALLBACK" and d is not None and d.callback_id == callback_id:
             if op.status != "STARTED":
                 raise InvalidCheckpointError(f"callback {callback_id!r} is already {op.status}")
-            status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
-            new, _ = _state.callback_completed(op, status, now_ms, 0, result=result, error=error)
-            operations[new.id] = new
-            return new
+            return op
     raise InvalidCheckpointError(f"no started callback has the id {callback_id!r}")
 
 
