@@ -130,6 +130,30 @@ class Run:
         self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
 
+def _label(fn: Callable[..., Any]) -> str:
+    """How a message names an unnamed step's function (a lambda by where it is defined)."""
+    return str(getattr(fn, "__qualname__", type(fn).__name__))
+
+
+def _returned_work(what: str, value: object) -> WorkflowDefinitionError:
+    """The error of a step whose function returned a generator or a command: work that only a
+    workflow can run, which the step would record as its result."""
+    if isinstance(value, Command):
+        kind = next(c.__name__ for c in type(value).__mro__ if not c.__name__.startswith("_"))
+        return WorkflowDefinitionError(
+            f"{what} is a command ({kind}), not a value: a step's function "
+            "runs outside the workflow and cannot yield. Yield the command in the workflow "
+            "(`result = yield cmd`), or make the Map function or branch a generator function "
+            "that yields it"
+        )
+    return WorkflowDefinitionError(
+        f"{what} is a generator: the function only returned a sub-workflow (e.g. "
+        "`lambda: sub(1)`), so it ran as a step and the sub-workflow never ran. Pass a "
+        "generator function instead: `functools.partial(sub, 1)`, `def branch(): return "
+        "(yield from sub(1))`, or the sub-workflow itself as a Map function"
+    )
+
+
 class StepHandlers(BatchHandlers):
     """The handlers of ``Step``, ``WaitForCondition`` and ``Now``, and the steps in flight."""
 
@@ -155,7 +179,13 @@ class StepHandlers(BatchHandlers):
         if run.condition:
             self._condition_checked(run, value)
             return
-        what = f"the result of step {run.name!r}"
+        if run.name is not None:
+            what = f"the result of step {run.name!r}"
+        else:
+            what = f"the result of the unnamed step {_label(run.fn)}"
+        if inspect.isgenerator(value) or isinstance(value, Command):
+            self._step_final_failure(run, _returned_work(what, value))
+            return
         try:
             payload = dumps(value, run.serdes, what=what, format=self.payload_format)
             # The workflow receives what every replay decodes: the payload in the declared type.
