@@ -423,7 +423,10 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
 def _make_reader(type_: Any) -> Reader:
     if type_ is Any or type_ is object:
         return _read_untyped
-    typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+    try:
+        typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+    except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
+        return _unsupported_reader(type_, exc)
 
     def read(payload: str | None, what: str = "a recorded payload") -> Any:
         if not payload:
@@ -439,6 +442,21 @@ def _make_reader(type_: Any) -> Reader:
             return typed(payload)
         except Exception as exc:
             raise _decode_error(what, type_, exc) from exc
+
+    return read
+
+
+def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
+    """A reader for a declared type no payload can be decoded into: each read says why."""
+
+    def read(payload: str | None, what: str = "a recorded payload") -> Any:
+        if not payload:
+            return None
+        raise SerializationError(
+            f"{what}: values cannot be decoded into the declared type {_type_name(type_)} "
+            f"({exc}): declare a type the codec reads (a union may hold one dataclass, or "
+            "msgspec Structs declared with tag=True), or annotate it Any to get plain JSON"
+        )
 
     return read
 

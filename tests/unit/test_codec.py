@@ -385,3 +385,38 @@ def test_the_envelope_rule_does_not_depend_on_spacing() -> None:
     ]:
         assert decode(payload) == Decimal("1.5"), payload
         assert decode(payload, Decimal) == Decimal("1.5"), payload
+
+
+@dataclasses.dataclass
+class _Card:
+    number: str
+
+
+@dataclasses.dataclass
+class _Wire:
+    iban: str
+
+
+@dg.step
+def _pay_with(card: bool) -> _Card | _Wire:
+    return _Card("4111") if card else _Wire("DE00")
+
+
+def _pays(_: Any) -> Generator[Any, Any, Any]:
+    try:
+        return (yield _pay_with(True))
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message]
+
+
+def test_a_declared_type_the_codec_cannot_read_is_a_serialization_error_with_advice() -> None:
+    # msgspec refuses a union of two dataclasses: that was a bare TypeError failing the
+    # execution; it is the step's SerializationError, which the workflow can catch.
+    error_type, message = dg.run(_pays)
+    assert error_type == "SerializationError"
+    assert "the result of step '_pay_with'" in message
+    assert "cannot be decoded into the declared type" in message
+    assert "tag=True" in message
+    with pytest.raises(dg.SerializationError, match="the workflow input: values cannot be"):
+        decode('{"number": "1"}', _Card | _Wire, what="the workflow input")
+    assert decode(None, _Card | _Wire) is None
