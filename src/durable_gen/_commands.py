@@ -162,6 +162,41 @@ def _check_serdes(value: object, what: str) -> None:
         )
 
 
+def _check_kwargs(value: object, what: str) -> None:
+    if value is not None and (
+        not isinstance(value, dict) or not all(isinstance(k, str) for k in value)
+    ):
+        raise ValidationError(
+            f"{what} kwargs must be a dict of keyword arguments by name (or None), got {value!r}"
+        )
+
+
+def _check_result_type(type_: object, what: str) -> None:
+    """Refuse a ``result_type`` no payload can be decoded into (a value such as ``5`` or
+    ``"int"``, a union of two dataclasses) where it is given, not at the first result."""
+    if type_ is None:
+        return
+    try:
+        problem = _undecodable(type_)
+    except TypeError:  # unhashable: checked without the cache
+        problem = _undecodable.__wrapped__(type_)
+    if problem is not None:
+        raise ValidationError(
+            f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
+            f"Struct, list[str], ...), got {type_!r} ({problem})"
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _undecodable(type_: Any) -> str | None:
+    """Why msgspec cannot decode into ``type_``, or None when it can."""
+    try:
+        msgspec.json.Decoder(type_)
+    except Exception as exc:  # TypeError, or NameError for an unresolved forward reference
+        return str(exc)
+    return None
+
+
 def _check_completion(value: object, what: str) -> None:
     if value is not None and not isinstance(value, Completion):
         raise ValidationError(
@@ -353,6 +388,7 @@ class Step(Command[R], frozen=True):
             and self.serdes is None
             and self.compensate is None
             and self.timeout is None
+            and self.kwargs is None
         ):
             if _current() is not None:
                 made(self)
@@ -361,6 +397,7 @@ class Step(Command[R], frozen=True):
             raise ValidationError(f"Step needs a callable, got {self.fn!r}")
         if type(self.args) is not tuple:
             raise ValidationError(f"Step args must be a tuple, got {type(self.args).__name__}")
+        _check_kwargs(self.kwargs, "Step")
         if self.semantics not in (AT_LEAST_ONCE, AT_MOST_ONCE):
             raise ValidationError(
                 f"semantics must be 'at_least_once' or 'at_most_once', got {self.semantics!r}"
@@ -604,6 +641,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
     def __post_init__(self) -> None:
         _check_name(self.name, "callback")
         _check_serdes(self.serdes, "callback serdes")
+        _check_result_type(self.result_type, "CreateCallback result_type")
         if self.timeout is not None:
             _check_seconds(self.timeout, "callback timeout", minimum=1, maximum=99_999_999)
         if self.heartbeat_timeout is not None:
@@ -657,6 +695,7 @@ class WaitForCallback(Command[R], frozen=True):
             heartbeat_timeout=self.heartbeat_timeout,
             serdes=self.serdes,
         )
+        _check_result_type(self.result_type, "WaitForCallback result_type")
         _check_retry(self.retry, "WaitForCallback")
         made(self)
 
@@ -688,6 +727,7 @@ class Invoke(Command[R], frozen=True):
                 f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
             )
         _check_serdes(self.serdes, "invoke serdes")
+        _check_result_type(self.result_type, "Invoke result_type")
         made(self)
 
 
@@ -767,6 +807,7 @@ class WaitForCondition(Command[R], frozen=True):
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
         _check_name(self.name, "wait-for-condition")
+        _check_serdes(self.serdes, "wait-for-condition serdes")
         made(self)
 
     @property
@@ -817,7 +858,9 @@ class Child(Command[R], frozen=True):
             raise _guard.not_a_generator(self.workflow, None)  # an async def workflow
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
+        _check_kwargs(self.kwargs, "Child")
         _check_name(self.name, "child")
+        _check_serdes(self.serdes, "child serdes")
         if type(self.virtual) is not bool:
             raise ValidationError(
                 f"Child virtual must be True (a virtual context: nothing recorded for it) or "

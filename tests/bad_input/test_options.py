@@ -4,6 +4,7 @@ with a message that names the option and what it accepts."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -24,6 +25,16 @@ def flow(_: Any) -> Generator[Any, Any, Any]:
 class NotASerdes:
     def serialize(self, value: Any) -> str:
         return str(value)
+
+
+@dataclasses.dataclass
+class Card:
+    number: str
+
+
+@dataclasses.dataclass
+class Wire:
+    iban: str
 
 
 nan, inf = float("nan"), float("inf")
@@ -294,6 +305,40 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "a number",
     ),
+    # --- keyword arguments, serdes and result types given where they are not checked later ---
+    ("step-kwargs-list", lambda: dg.Step(plain, (), [1]), dg.ValidationError, "kwargs must be a"),
+    (
+        "step-kwargs-int-keys",
+        lambda: dg.Step(plain, (), {1: 2}),
+        dg.ValidationError,
+        "keyword arguments by name",
+    ),
+    ("child-kwargs-list", lambda: dg.Child(flow, (), [1]), dg.ValidationError, "kwargs must be"),
+    ("child-serdes", lambda: dg.Child(flow, serdes=1), dg.ValidationError, "child serdes"),
+    (
+        "wfcond-serdes",
+        lambda: dg.WaitForCondition(plain, 0, serdes=NotASerdes()),
+        dg.ValidationError,
+        "wait-for-condition serdes",
+    ),
+    (
+        "callback-result-type-value",
+        lambda: dg.CreateCallback(result_type=5),
+        dg.ValidationError,
+        "CreateCallback result_type must be a type",
+    ),
+    (
+        "wfc-result-type-str",
+        lambda: dg.WaitForCallback(plain, result_type="int"),
+        dg.ValidationError,
+        "WaitForCallback result_type must be a type",
+    ),
+    (
+        "invoke-result-type-unreadable",
+        lambda: dg.Invoke("f", 1, result_type=Card | Wire),
+        dg.ValidationError,
+        "Invoke result_type must be a type",
+    ),
     # --- Child, workflow, Patched ---
     ("child-not-callable", lambda: dg.Child(5), dg.WorkflowDefinitionError, "generator function"),
     ("child-args-list", lambda: dg.Child(flow, [1]), dg.ValidationError, "args must be a tuple"),
@@ -361,4 +406,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.Parallel([dg.Branch(plain, name="a")], completion=dg.Completion.all_completed())
     dg.WaitStrategy(until=bool, delay=1, backoff=1.5, max_delay=1, max_attempts=1)
     dg.Completion(tolerated_failure_percentage=0.5)
-    dg.Invoke("f", None, tenant_id="t")
+    dg.Invoke("f", None, tenant_id="t", result_type=list[Card])
+    dg.Step(plain, (), {"x": 1})
+    dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
+    dg.WaitForCallback(plain, result_type=Card | None)
