@@ -171,6 +171,34 @@ def _check_kwargs(value: object, what: str) -> None:
         )
 
 
+def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
+    """Refuse a Map function or branch that cannot take the arguments it will be called with:
+    a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (a builtin): the call will tell
+        return
+    required = sum(
+        1
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    )
+    args: tuple[Any, ...] = () if item is None else (None,) if required < 2 else (None, 0)
+    try:
+        signature.bind(*args)
+    except TypeError as exc:
+        label = getattr(fn, "__qualname__", repr(fn))
+        takes = "no arguments" if item is None else "(item) or (item, index)"
+        raise ValidationError(
+            f"{what} is called with {takes}, and {label} cannot be ({exc})"
+            + (
+                ": bind other arguments first, e.g. functools.partial(fn, x)"
+                if item is None
+                else ""
+            )
+        ) from None
+
+
 def _check_result_type(type_: object, what: str) -> None:
     """Refuse a ``result_type`` no payload can be decoded into (a value such as ``5`` or
     ``"int"``, a union of two dataclasses) where it is given, not at the first result."""
@@ -966,6 +994,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
             raise ValidationError(
                 f"Map items must be a sequence (list or tuple), got {type(self.items).__name__}"
             )
+        _check_call(self.fn, "a Map function", "item")
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "map")
         _check_completion(self.completion, "Map")
@@ -1026,6 +1055,7 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
         for b in self.branches:
             if not (isinstance(b, Branch) or callable(b)):
                 raise ValidationError(f"a Parallel branch must be callable, got {b!r}")
+            _check_call(b.fn if isinstance(b, Branch) else b, "a Parallel branch", None)
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "parallel")
         _check_completion(self.completion, "Parallel")

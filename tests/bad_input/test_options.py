@@ -5,6 +5,7 @@ with a message that names the option and what it accepts."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -257,6 +258,31 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "item_serdes",
     ),
+    (
+        "map-fn-three-args",
+        lambda: dg.Map(lambda a, b, c: a, [1]),
+        dg.ValidationError,
+        "called with (item) or (item, index)",
+    ),
+    ("map-fn-no-args", lambda: dg.Map(lambda: 1, [1]), dg.ValidationError, "(item) or"),
+    (
+        "map-fn-keyword-only",
+        lambda: dg.Map(lambda item, *, factor: item, [1]),
+        dg.ValidationError,
+        "missing a required argument: 'factor'",
+    ),
+    (
+        "parallel-branch-takes-an-arg",
+        lambda: dg.Parallel([flow]),
+        dg.ValidationError,
+        "called with no arguments",
+    ),
+    (
+        "parallel-named-branch-takes-an-arg",
+        lambda: dg.Parallel([dg.Branch(lambda x: x, name="b")]),
+        dg.ValidationError,
+        "functools.partial",
+    ),
     ("parallel-not-a-list", lambda: dg.Parallel(plain), dg.ValidationError, "Parallel([a, b])"),
     ("parallel-branch", lambda: dg.Parallel([plain, 5]), dg.ValidationError, "must be callable"),
     (
@@ -408,5 +434,8 @@ def test_good_options_are_still_accepted() -> None:
     dg.Completion(tolerated_failure_percentage=0.5)
     dg.Invoke("f", None, tenant_id="t", result_type=list[Card])
     dg.Step(plain, (), {"x": 1})
+    dg.Map(lambda item, index, scale=2: item, [1])
+    dg.Map(lambda *items: items, [1])
+    dg.Parallel([plain, lambda factor=1: factor, functools.partial(flow, 1)])
     dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
     dg.WaitForCallback(plain, result_type=Card | None)

@@ -345,6 +345,12 @@ def test_the_declared_result_of_each_command() -> None:
     def bump(n: int) -> int:
         return n + 1
 
+    def title() -> str:  # Parallel branches take no arguments
+        return "t"
+
+    async def size() -> float:
+        return 1.0
+
     assert declared_result(charge("o", 1)) == Receipt
     assert declared_result(dg.Step(bump, (1,))) is int
     assert declared_result(dg.Invoke("f", 1, result_type=Receipt)) is Receipt
@@ -357,8 +363,8 @@ def test_the_declared_result_of_each_command() -> None:
     assert declared_result(dg.Map(label, ["a"])) == dg.BatchResult[str]
     assert declared_result(dg.Map(weigh, ["a"])) == dg.BatchResult[float]
     assert declared_result(dg.Map(place, [])) == dg.BatchResult[list[Receipt]]
-    assert declared_result(dg.Parallel([label, dg.Branch(label, name="b")])) == dg.BatchResult[str]
-    mixed = dg.Parallel([label, weigh])
+    assert declared_result(dg.Parallel([title, dg.Branch(title, name="b")])) == dg.BatchResult[str]
+    mixed = dg.Parallel([title, size])
     assert declared_result(mixed) is dg.BatchResult
     assert item_types(mixed) == [str, float]
     assert declared_result(dg.Wait(seconds=1)) is Any
