@@ -258,14 +258,28 @@ def cannot_start(workflow: object, error: TypeError) -> Exception:
             f"the workflow must be a generator function taking the input, got "
             f"{type(workflow).__name__} {label}"
         )
+    problem = input_problem(workflow)
+    if problem is None:
+        return error
+    return WorkflowDefinitionError(
+        f"workflow {label} cannot be called with the input ({problem}): {TAKES_INPUT}"
+    )
+
+
+#: What a workflow run as an execution must look like.
+TAKES_INPUT: Final = (
+    "a workflow takes one positional argument, the input (write `def name(_):` when it needs "
+    "none; pass several values as one dict, dataclass or Struct)"
+)
+
+
+def input_problem(workflow: Callable[..., Any]) -> str | None:
+    """Why ``workflow(input)`` cannot be called, from its signature; None when it can (or
+    when it has no signature to read)."""
     try:
         inspect.signature(workflow).bind(None)
-    except TypeError:
-        return WorkflowDefinitionError(
-            f"workflow {label} cannot be called with the input ({error}): a workflow takes one "
-            "positional argument, the input (write `def name(_):` when it needs none; pass "
-            "several values as one dict, dataclass or Struct)"
-        )
-    except ValueError:  # no signature to read (a builtin): the call's own error says it
-        return error
-    return error
+    except TypeError as exc:
+        return str(exc)
+    except ValueError:  # no signature to read (a builtin)
+        return None
+    return None
