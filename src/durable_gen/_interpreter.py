@@ -106,6 +106,7 @@ from ._interpreter_core import (
     plain,
 )
 from ._interpreter_steps import StepHandlers
+from ._paging import CheckedOperations, check_operations
 from ._serdes import Serdes, dumps, loads
 from ._versioning import (
     PATCH_SUBTYPE,
@@ -251,6 +252,7 @@ class Interpreter(StepHandlers):
         check_host_options(serdes, clock)
         if not isinstance(execution_arn, str):
             raise ValidationError(f"execution_arn must be a str, got {execution_arn!r}")
+        checked = isinstance(operations, CheckedOperations)
         operations = _checked_operations(operations)
         super().__init__(operations, execution_arn, check_mode(checkpointing), clock)
         self.payload_format = check_payload_format(payload_format)
@@ -260,13 +262,21 @@ class Interpreter(StepHandlers):
         #: Why the workflow cannot start (a bad input): the first ``next_action`` ends with it.
         self._bad_start: Exception | None = None
         self._input: Any = None
-        executions = [op.id for op in operations if op.type == "EXECUTION"]
-        if len(set(executions)) > 1:
-            self._bad_start = InvalidInputError(
-                f"the operations hold {len(set(executions))} EXECUTION operations "
-                f"({', '.join(sorted(set(executions)))}): an execution has one, which carries "
-                "its input; the history mixes executions, pass the operations of one"
+        corrupt: InvalidInputError | None = None
+        if not checked:  # the drivers read them with load_operations, which checked them
+            try:
+                check_operations(operations)
+            except InvalidInputError as exc:  # a corrupt history: the first action says so
+                corrupt = exc
+        if not self._has_input and input is _NO_INPUT and self._ops:
+            # Recorded operations without the EXECUTION one: a later page, not a new execution.
+            self._bad_start = ValidationError(
+                "the operations hold no EXECUTION operation, which carries the workflow's input: "
+                "pass the execution's whole state (its first page has the EXECUTION operation), "
+                "or the input with input=..."
             )
+        elif corrupt is not None:
+            self._bad_start = corrupt
         elif self._has_input:
             try:
                 self._input = loads(
@@ -277,13 +287,6 @@ class Interpreter(StepHandlers):
                 )
             except SerializationError as exc:
                 self._bad_start = exc
-        elif input is _NO_INPUT and self._ops:
-            # Recorded operations without the EXECUTION one: a later page, not a new execution.
-            self._bad_start = ValidationError(
-                "the operations hold no EXECUTION operation, which carries the workflow's input: "
-                "pass the execution's whole state (its first page has the EXECUTION operation), "
-                "or the input with input=..."
-            )
         elif input is not _NO_INPUT:
             self._input = input
         self._outcome: Succeeded | Failed | None = None

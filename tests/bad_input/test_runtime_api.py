@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 import pytest
 
 import durable_gen as dg
@@ -220,7 +221,54 @@ def test_operations_of_two_executions_are_a_corrupt_history() -> None:
     action = rt.Interpreter(twice, ops).next_action()
     assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
     assert action.outcome.error.error_type == "InvalidInputError"
-    assert "2 EXECUTION operations" in (action.outcome.error.error_message or "")
+    assert "two EXECUTION operations" in (action.outcome.error.error_message or "")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "fragment"),
+    [
+        (
+            rt.Operation(id="s1", type="STEP", sub_type="Step", name="add_one", status="SUCCEEDED"),
+            "has no StepDetails",
+        ),
+        (
+            rt.Operation(
+                id="s1",
+                type="STEP",
+                sub_type="Step",
+                name="add_one",
+                status="FAILED",
+                step_details=rt.StepDetails(attempt=-1),
+            ),
+            "records Attempt -1",
+        ),
+    ],
+    ids=["succeeded-without-details", "negative-attempt"],
+)
+def test_a_corrupt_operation_given_to_the_interpreter_ends_as_invalid_input(
+    corrupt: rt.Operation, fragment: str
+) -> None:
+    # The drivers refuse such a history when they read it; an interpreter built by a host from
+    # its own store refuses it too instead of replaying the step's result as None.
+    from durable_gen._ids import operation_id
+
+    corrupt = msgspec.structs.replace(corrupt, id=operation_id(None, 1))
+    action = rt.Interpreter(twice, [*_store().values(), corrupt]).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "InvalidInputError"
+    assert fragment in (action.outcome.error.error_message or "")
+
+
+def test_an_operation_twice_in_the_interpreter_s_operations_is_a_corrupt_history() -> None:
+    interp, task, store = _first_task()
+    interp.task_succeeded(task, 2)
+    _finish(interp, store)
+    ops = list(store.values())
+    stale = msgspec.structs.replace(ops[1], status="STARTED", step_details=None)
+    action = rt.Interpreter(twice, [*ops, stale]).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "InvalidInputError"
+    assert "appears twice" in (action.outcome.error.error_message or "")
 
 
 def no_input() -> dg.Workflow[int]:
