@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import collections.abc
 import contextlib
+import functools
 import inspect
 import re
 import typing
@@ -567,6 +568,9 @@ _UNDECLARED: Final = (Any, Any)
 
 def _resolve(fn: Any) -> tuple[Any, Any]:
     target = inspect.unwrap(getattr(fn, "fn", fn))
+    bound = isinstance(target, functools.partial)
+    while isinstance(target, functools.partial):  # functools.partial(sub, 1): sub's types
+        target = inspect.unwrap(getattr(target.func, "fn", target.func))
     annotations = getattr(target, "__annotations__", None)
     if not annotations:  # lambdas and unannotated functions: nothing to resolve
         return _UNDECLARED
@@ -583,7 +587,7 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ]
     except (TypeError, ValueError):
         params = []
-    if params and params[0].name in hints:
+    if params and params[0].name in hints and not bound:  # a partial's first may be bound
         first = _normalise(hints[params[0].name])
     returns: Any = Any
     if "return" in hints:

@@ -426,3 +426,25 @@ def test_a_declared_type_the_codec_cannot_read_is_a_serialization_error_with_adv
     with pytest.raises(dg.SerializationError, match="the workflow input: values cannot be"):
         decode('{"number": "1"}', _Card | _Wire, what="the workflow input")
     assert decode(None, _Card | _Wire) is None
+
+
+def _priced(item: str, scale: int) -> Generator[Any, Any, Receipt]:
+    yield dg.Wait(seconds=1)
+    return Receipt(item, Decimal(scale), AT)
+
+
+def test_a_partial_has_the_declared_types_of_its_function() -> None:
+    import functools
+
+    # A Parallel branch or Map function given as functools.partial (the form the guide advises
+    # for a sub-workflow with arguments) decodes its results into the function's return type.
+    branch = functools.partial(_priced, "a")
+    assert result_type(branch) == Receipt
+    assert result_type(functools.partial(functools.partial(_priced), "b")) == Receipt
+    assert input_type(branch) is Any  # its first parameter is bound: nothing to say
+
+    def batch(_: Any) -> Generator[Any, Any, Any]:
+        done = yield dg.Parallel([functools.partial(_priced, "a", 2)])
+        return [type(r).__name__ for r in done.get_results()]
+
+    assert dg.run(batch, None, skip_time=True) == ["Receipt"]
