@@ -129,7 +129,8 @@ class Worker:
             renews every third of it); a worker that dies loses its executions after this
             long (at once, to another worker on the same host).
         synchronous: SQLite only: ``"FULL"`` or ``"NORMAL"``; see ``SqliteStore``.
-        skip_time: Use a virtual clock that skips waits and retry delays.
+        skip_time: Use a virtual clock that skips waits and retry delays, and callback
+            timeouts as well (a callback with a timeout times out at once).
         log: Where to report trouble (a workflow that cannot be imported, a lost lease) and,
             with ``progress``, progress; default: standard error.
         patience: Seconds ``run()`` keeps retrying a database that is locked or unreachable
