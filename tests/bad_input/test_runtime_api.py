@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 
@@ -291,3 +292,58 @@ def test_a_workflow_that_cannot_take_the_input_is_a_definition_error(workflow: A
     if callable(workflow):
         with pytest.raises(dg.ExecutionFailedError, match="one positional argument, the input"):
             dg.run(workflow, 1)
+
+
+def _started() -> tuple[Any, str, rt.InvocationInput]:
+    from durable_gen.local import LocalService
+
+    service = LocalService()
+    service.register("twice", rt.make_handler(twice, service))
+    arn = service.start("twice", "1")
+    event = rt.InvocationInput(
+        durable_execution_arn=arn,
+        checkpoint_token="t",
+        initial_execution_state=rt.ExecutionState(operations=service.get_operations(arn)),
+    )
+    return service, arn, event
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (
+            lambda s, e: rt.invoke(twice, {"DurableExecutionArn": "a"}, s),
+            dg.ValidationError,
+            "msgspec.convert",
+        ),
+        (lambda s, e: rt.invoke(twice, None, s), dg.ValidationError, "takes an InvocationInput"),
+        (lambda s, e: rt.invoke(twice, e, None), dg.ValidationError, "DurableService"),
+        (lambda s, e: rt.invoke(twice, e, object()), dg.ValidationError, "checkpoint() and"),
+        (lambda s, e: rt.make_handler(twice, s)({"x": 1}), dg.ValidationError, "InvocationInput"),
+        (lambda s, e: rt.make_handler(5, s), dg.WorkflowDefinitionError, "generator function"),
+        (lambda s, e: rt.make_handler(twice, None), dg.ValidationError, "DurableService"),
+        (
+            lambda s, e: anyio.run(lambda: rt.invoke_async(twice, {"x": 1}, s)),
+            dg.ValidationError,
+            "InvocationInput",
+        ),
+    ],
+    ids=[
+        "event-dict",
+        "event-none",
+        "service-none",
+        "service-object",
+        "handler-event-dict",
+        "handler-workflow",
+        "handler-service",
+        "async-event-dict",
+    ],
+)
+def test_a_driver_call_of_the_wrong_kind_is_refused_before_anything_is_read(
+    call: Any, error: type[Exception], fragment: str
+) -> None:
+    service, arn, event = _started()
+    with pytest.raises(error, match=re.escape(fragment)):
+        call(service, event)
+    # Nothing was recorded: the execution still runs to its result.
+    assert service.run(arn).result == "3"
