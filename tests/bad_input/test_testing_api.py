@@ -99,3 +99,43 @@ def test_a_refused_option_left_the_runner_usable() -> None:
     assert run.status == "RUNNING"
     runner.advance(1)
     assert run.result() == 1
+
+
+def _waits_on_a_callback(_: Any) -> dg.Workflow[Any]:
+    return (yield from dg.WaitForCallback(lambda callback_id: None, name="approval"))
+
+
+def test_the_engine_refuses_a_failure_that_is_not_an_error_object() -> None:
+    from durable_gen import runtime as rt
+    from durable_gen.local import LocalService
+
+    service = LocalService()
+    service.register("wf", rt.make_handler(_waits_on_a_callback, service))
+    arn = service.start("wf", "null")
+    service.run(arn)
+    (callback,) = [op for op in service.get_operations(arn) if op.type == "CALLBACK"]
+    assert callback.callback_details is not None and callback.callback_details.callback_id
+    cid = callback.callback_details.callback_id
+    # A message string was stored as the error and failed the execution with AttributeError.
+    with pytest.raises(dg.InvalidInputError, match="must be an ErrorObject"):
+        service.send_callback_failure(cid, "denied")  # type: ignore[arg-type]
+    with pytest.raises(dg.InvalidInputError, match="takes error= as an ErrorObject"):
+        service.stop(arn, "stopped by hand")  # type: ignore[arg-type]
+    assert service.get_execution(arn).status == "RUNNING"
+    service.send_callback_failure(cid, rt.ErrorObject(error_type="Denied", error_message="no"))
+    record = service.run(arn)
+    assert record.status == "FAILED" and record.error is not None
+    assert record.error.error_type == "Denied"
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [({"clock": 5}, "clock must be a Clock"), ({"store": "db.sqlite"}, "an ExecutionStore")],
+)
+def test_the_engine_refuses_a_clock_or_store_of_the_wrong_kind(
+    options: dict[str, Any], fragment: str
+) -> None:
+    from durable_gen.local import LocalService
+
+    with pytest.raises(dg.ValidationError, match=fragment):
+        LocalService(**options)
