@@ -22,6 +22,12 @@ def plain(x: Any) -> Any:
     return x
 
 
+def _local() -> Any:
+    from durable_gen import local
+
+    return local
+
+
 CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("run-skip-time-str", lambda: dg.run(flow, 1, skip_time="no"), dg.ValidationError, "True or"),
     ("run-skip-time-int", lambda: dg.run(flow, 1, skip_time=1), dg.ValidationError, "True or"),
@@ -71,6 +77,14 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         lambda: TestRunner(skip_time=False).advance("5"),
         dg.ValidationError,
         "number of seconds",
+    ),
+    ("virtual-clock-str", lambda: _local().VirtualClock("0"), dg.ValidationError, "an int"),
+    ("virtual-clock-float", lambda: _local().VirtualClock(1.5), dg.ValidationError, "an int"),
+    (
+        "worker-functions",
+        lambda: _local().Worker(":memory:", functions=5),
+        dg.ValidationError,
+        "'MODULE:FUNCTION' strings",
     ),
     (
         "runner-advance-nan",

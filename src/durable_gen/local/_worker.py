@@ -170,6 +170,14 @@ class Worker:
         concurrency: int = 1,
         progress: bool = False,
     ) -> None:
+        if functions is not None and (
+            not isinstance(functions, Mapping)
+            or not all(callable(f) or isinstance(f, str) for f in functions.values())
+        ):
+            raise ValidationError(
+                "functions must map Invoke names to functions or 'MODULE:FUNCTION' strings, got "
+                f"{functions!r}"
+            )
         if poll <= 0:
             raise ValidationError(f"poll must be a positive number of seconds, got {poll}")
         if patience < 0:
