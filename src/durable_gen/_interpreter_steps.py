@@ -130,6 +130,14 @@ class Run:
         self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
 
+def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
+    """A wait-for-condition state as recorded, in the type its check declares it returns (the
+    state passed to the next check, to the wait strategy and to the workflow)."""
+    if cmd.serdes is not None:
+        return loads(payload, cmd.serdes)
+    return result_reader(cmd.check)(payload, "the wait-for-condition state")
+
+
 def _label(fn: Callable[..., Any]) -> str:
     """How a message names an unnamed step's function (a lambda by where it is defined)."""
     return str(getattr(fn, "__qualname__", type(fn).__name__))
@@ -399,12 +407,16 @@ class StepHandlers(BatchHandlers):
                 run.attempt = ((d.attempt or 0) if d else run.attempt) + 1
                 run.started = False
                 if run.condition:
-                    run.args = (loads(d.result if d else None, run.serdes),)
+                    assert isinstance(run.cmd, WaitForCondition)
+                    run.args = (_read_state(run.cmd, d.result if d else None),)
                 return self._schedule(run)
             if op.status == "SUCCEEDED":
                 payload = d.result if d else None
                 try:
-                    if run.serdes is None and not run.condition:
+                    if run.condition:
+                        assert isinstance(run.cmd, WaitForCondition)
+                        return (_read_state(run.cmd, payload), None)
+                    if run.serdes is None:
                         return (result_reader(run.fn)(payload, f"the result of {run.name!r}"), None)
                     return (loads(payload, run.serdes), None)
                 except SerializationError as exc:
@@ -438,7 +450,10 @@ class StepHandlers(BatchHandlers):
             return self._schedule(run)
         d = rec.step_details
         if rec.status == "SUCCEEDED":
-            return (loads(d.result if d else None, cmd.serdes), None)
+            try:
+                return (_read_state(cmd, d.result if d else None), None)
+            except SerializationError as exc:
+                return (None, exc)
         if rec.status == "FAILED":
             return (None, step_error(d.error if d else None))
         run.attempt = ((d.attempt or 0) if d else 0) + 1
@@ -446,7 +461,7 @@ class StepHandlers(BatchHandlers):
         if rec.status == "STARTED":
             # the check was interrupted: run it again with the last checkpointed state
             if d is not None and d.result is not None:
-                run.args = (loads(d.result, cmd.serdes),)
+                run.args = (_read_state(cmd, d.result),)
             return self._schedule(run)
         return self._block(fiber, op_id, self._ready_resolver(run))
 
@@ -458,11 +473,8 @@ class StepHandlers(BatchHandlers):
                 state, cmd.serdes, what="the wait-for-condition state", format=self.payload_format
             )
             strategy = cmd.wait_strategy
-            decision = (
-                strategy(loads(payload, cmd.serdes), run.attempt)
-                if strategy
-                else WaitDecision.done()
-            )
+            state = _read_state(cmd, payload)
+            decision = strategy(state, run.attempt) if strategy else WaitDecision.done()
             if not isinstance(decision, WaitDecision):
                 raise WorkflowDefinitionError(
                     f"wait_strategy returned {decision!r}; return WaitDecision.done() or "
@@ -473,7 +485,7 @@ class StepHandlers(BatchHandlers):
             return
         if decision.stop:
             self._step_outcome(run, "SUCCEED", payload=payload)
-            self._ready.append((run.fiber, loads(payload, cmd.serdes), None))
+            self._ready.append((run.fiber, state, None))
         else:
             self._retry_with_delay(run, decision.delay, None, payload)
 

@@ -114,6 +114,19 @@ def basic() -> Tier:
     return Tier.BASIC
 
 
+def poll(state: Address) -> Address:
+    """A wait-for-condition check: its state is an ``Address`` at every check."""
+    if not isinstance(state, Address):
+        raise TypeError(f"the check got {type(state).__name__}, not an Address")
+    return Address(state.street, state.zip + 1)
+
+
+def polled_enough(state: Address, attempt: int) -> dg.WaitDecision:
+    if not isinstance(state, Address):
+        raise TypeError(f"the wait strategy got {type(state).__name__}, not an Address")
+    return dg.WaitDecision.done() if state.zip >= 3 else dg.WaitDecision.again(2)
+
+
 def send(callback_id: str) -> None:
     pass
 
@@ -148,6 +161,10 @@ def typed_order(name: str) -> dg.Workflow[list[str]]:
     partial = yield from dg.Parallel([functools.partial(address_of, customer)], name="partial")
     answer = yield from dg.WaitForCallback(send, name="approval", result_type=Address)
     assert_type(answer, Address)
+    polled = yield from dg.WaitForCondition(
+        poll, Address("main", 0), wait_strategy=polled_enough, name="poll"
+    )
+    assert_type(polled, Address)
     taxed = yield from dg.Invoke("tax", {"amount": 1}, name="tax", result_type=Line)
     assert_type(taxed, Line)
     return _problems(
@@ -173,5 +190,6 @@ def typed_order(name: str) -> dg.Workflow[list[str]]:
             ("partial", [type(a) for a in partial.get_results()] == [Address]),
             ("callback", isinstance(answer, Address) and answer.zip == 1),
             ("invoke", isinstance(taxed, Line) and taxed.price == Decimal("0.30")),
+            ("wait-for-condition", isinstance(polled, Address) and polled.zip == 3),
         ]
     )
