@@ -97,6 +97,20 @@ class Host:
     def open_callbacks(self) -> list[rt.Operation]:
         return [o for o in self.load().values() if o.type == "CALLBACK" and o.status == "STARTED"]
 
+    def advance(self, to_ms: int) -> None:
+        """Move the clock to ``to_ms``, firing every timer due by then, in order."""
+        while True:
+            due = [t for t in self.timers.values() if t.due_ms <= to_ms]
+            if not due:
+                break
+            timer = min(due, key=lambda t: t.due_ms)
+            del self.timers[timer.kind, timer.operation_id]
+            self.now_ms = max(self.now_ms, timer.due_ms)
+            ops = self.load()
+            rt.fire_timer(ops, timer, now_ms=self.now_ms)
+            self.save(ops)
+        self.now_ms = max(self.now_ms, to_ms)
+
     def run(self, answer: Answer) -> rt.Outcome:
         for _ in range(100):
             outcome = self.invoke()
@@ -106,6 +120,13 @@ class Host:
             for op in self.open_callbacks():
                 assert op.callback_details is not None and op.callback_details.callback_id
                 cid, (how, value) = op.callback_details.callback_id, answer(op.name or "")
+                if how == "later":
+                    self.save(ops)
+                    self.advance(self.now_ms + 8000)
+                    ops = self.load()
+                    if ops[op.id].status != "STARTED":
+                        continue
+                    how = "ok"
                 if how == "ok":
                     rt.complete_callback(ops, cid, now_ms=self.now_ms, result=_dumps(value))
                 elif how == "fail":
@@ -147,11 +168,16 @@ def _on_engine(workflow: Any, payload: Any, mode: Any, functions: Any, answer: A
             if view.status != "STARTED" or view.callback_id is None:
                 continue
             how, value = answer(view.name or "")
+            if how == "later":
+                runner.advance(8)
+                if run.operation(view.name or "", type="CALLBACK").status != "STARTED":
+                    continue
+                how = "ok"
             if how == "ok":
                 runner.send_callback_success(view.callback_id, value)
             elif how == "fail":
                 runner.send_callback_failure(view.callback_id, "Refused", value)
-            elif how == "beat" and beats.get(view.callback_id) is None:
+            elif how == "beat" and view.callback_id not in beats:
                 beats[view.callback_id] = 1
                 runner.advance(value)
                 runner.send_callback_heartbeat(view.callback_id)
@@ -344,11 +370,26 @@ CASES: list[tuple[str, Any, Any, dict[str, Any] | None]] = [
     ("helpers", helpers, None, None),
 ]
 
-ANSWERS: dict[str, Answer] = {
-    "answered": lambda name: ("ok", {"by": name}),
-    "refused": lambda name: ("fail", f"no to {name}"),
-    "silent": lambda name: ("none", None),
-    "heartbeats": lambda name: ("beat", 8),
+
+def _beat_then_answer() -> Answer:
+    """A heartbeat 8 s in (the heartbeat timeout is 10 s), then the answer."""
+    beaten: set[str] = set()
+
+    def answer(name: str) -> tuple[str, Any]:
+        if name in beaten:
+            return ("later", {"by": name})  # 8 s later: past the first heartbeat deadline
+        beaten.add(name)
+        return ("beat", 8)
+
+    return answer
+
+
+ANSWERS: dict[str, Callable[[], Answer]] = {
+    "answered": lambda: lambda name: ("ok", {"by": name}),
+    "refused": lambda: lambda name: ("fail", f"no to {name}"),
+    "silent": lambda: lambda name: ("none", None),
+    "heartbeats": lambda: lambda name: ("beat", 8),
+    "heartbeat-then-answer": _beat_then_answer,
 }
 
 
@@ -360,12 +401,12 @@ def test_a_runtime_of_ones_own_records_what_the_engine_records(
     name: str, workflow: Any, payload: Any, functions: Any, mode: rt.CheckpointMode
 ) -> None:
     answers = ANSWERS if name == "callbacks" else {"answered": ANSWERS["answered"]}
-    for answer in answers.values():
+    for how, answers_for in answers.items():
         _attempts.clear()
-        engine = _on_engine(workflow, payload, mode, functions, answer)
+        engine = _on_engine(workflow, payload, mode, functions, answers_for())
         _attempts.clear()
         host = Host(workflow, payload, mode, functions or {}, engine.arn)
-        outcome = host.run(answer)
+        outcome = host.run(answers_for())
         record = engine.record
         if record.status == "SUCCEEDED":
             assert outcome == rt.Succeeded(record.result or "")
@@ -376,6 +417,9 @@ def test_a_runtime_of_ones_own_records_what_the_engine_records(
                 record.error.error_type,
                 record.error.error_message,
             )
+        if how == "heartbeat-then-answer":  # the heartbeat kept 'second' open past 10 s
+            assert isinstance(outcome, rt.Succeeded)
+            assert json.loads(outcome.result)[1] == {"by": "second create callback id"}
         mine = sorted(_key(op) for op in host.load().values() if op.type != "EXECUTION")
         theirs = sorted(_key(view.operation) for view in engine.operations())
         assert mine == theirs
