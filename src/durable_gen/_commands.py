@@ -494,6 +494,20 @@ def _not_a_method(fn: Callable[..., Any]) -> None:
         )
 
 
+def _not_a_generator_function(fn: Callable[..., Any]) -> None:
+    """Refuse ``@step`` on a generator function: its call would only make a generator (a
+    workflow's body), which a step cannot run or record as its result."""
+    plain = inspect.unwrap(fn)
+    if inspect.isgeneratorfunction(plain) or inspect.isasyncgenfunction(plain):
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"@step decorates plain functions (def or async def), and {name} is a generator "
+            "function: it is a workflow. Drop @step and run it with `result = yield from "
+            f"{getattr(fn, '__name__', 'sub')}(...)` or `yield dg.Child(...)`, or make it return "
+            "its value instead of yielding"
+        )
+
+
 class StepFunction(Generic[P, R]):
     """A function decorated with ``@step``: calling it returns a ``Step`` command.
 
@@ -527,6 +541,7 @@ class StepFunction(Generic[P, R]):
     ) -> None:
         _check_name(name, "step")
         _not_a_method(fn)
+        _not_a_generator_function(fn)
         self._fn = fn
         self.name = name if name is not None else _fn_name(fn)
         self.retry = retry

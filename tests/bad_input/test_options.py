@@ -112,6 +112,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "compensate",
     ),
     ("decorator-not-callable", lambda: dg.step(42), dg.ValidationError, "needs a callable"),
+    (
+        "decorator-generator-function",
+        lambda: dg.step(flow),
+        dg.WorkflowDefinitionError,
+        "is a generator function: it is a workflow",
+    ),
+    (
+        "decorator-options-generator-function",
+        lambda: dg.step(name="flow")(flow),
+        dg.WorkflowDefinitionError,
+        "yield from flow(...)",
+    ),
     # --- Wait ---
     ("wait-zero", lambda: dg.Wait(seconds=0), dg.ValidationError, "between 1 and 31622400"),
     ("wait-negative", lambda: dg.Wait(seconds=-5), dg.ValidationError, "between 1 and"),
