@@ -80,6 +80,7 @@ from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler
 from ._wire import (
     MAX_PAYLOAD_BYTES,
+    CheckpointResponse,
     InvocationInput,
     InvocationOutput,
     Operation,
@@ -325,6 +326,12 @@ class _Invocation:
         if self.hooks is not None:
             self.hooks.sending(updates, events)
         reply = self.service.checkpoint(self.arn, self.token, updates)
+        if not isinstance(reply, CheckpointResponse) or not isinstance(reply.checkpoint_token, str):
+            raise InvalidInputError(
+                f"the service's checkpoint() returned {reply!r}: a DurableService's checkpoint() "
+                "returns CheckpointResponse(checkpoint_token=<the new token, a str>, "
+                "new_execution_state=ExecutionState(operations=<the operations it changed>))"
+            )
         self.token = reply.checkpoint_token
         state = reply.new_execution_state
         operations = state.operations

@@ -75,6 +75,12 @@ def load_operations(
             )
         seen.add(marker)
         page = fetch_page(marker)
+        if not isinstance(page, ExecutionState):
+            raise InvalidInputError(
+                f"the service's get_state() returned {page!r} for NextMarker {marker!r}: a "
+                "DurableService's get_state() returns ExecutionState(operations=[...], "
+                "next_marker=<the next page's marker, or None>)"
+            )
         operations.extend(page.operations)
         marker = page.next_marker
         pages += 1

@@ -4,6 +4,7 @@ typed error with advice, raised before anything is changed, never a silently wro
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -347,3 +348,56 @@ def test_a_driver_call_of_the_wrong_kind_is_refused_before_anything_is_read(
         call(service, event)
     # Nothing was recorded: the execution still runs to its result.
     assert service.run(arn).result == "3"
+
+
+class _Misbehaving:
+    """A DurableService of one's own whose replies are of the wrong kind."""
+
+    def __init__(self, reply: Callable[[rt.Applied], Any], page: Any = None) -> None:
+        self.ops = _store()
+        self.reply, self.page = reply, page
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Sequence[rt.OperationUpdate]
+    ) -> Any:
+        return self.reply(rt.apply_updates(self.ops, updates, now_ms=0))
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> Any:
+        return self.page
+
+    def event(self, marker: str | None = None) -> rt.InvocationInput:
+        state = rt.ExecutionState(operations=list(self.ops.values()), next_marker=marker)
+        return rt.InvocationInput(
+            durable_execution_arn="arn:own", checkpoint_token="t", initial_execution_state=state
+        )
+
+
+def _changed(applied: rt.Applied, token: Any = "t2") -> rt.CheckpointResponse:
+    return rt.CheckpointResponse(
+        checkpoint_token=token,
+        new_execution_state=rt.ExecutionState(operations=applied.operations),
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "fragment"),
+    [
+        (lambda applied: None, "checkpoint() returned None"),
+        (lambda applied: {"CheckpointToken": "t2"}, "returns CheckpointResponse("),
+        (lambda applied: _changed(applied, token=5), "the new token, a str"),
+    ],
+    ids=["none", "dict", "token-int"],
+)
+def test_a_service_reply_of_the_wrong_kind_is_invalid_input(reply: Any, fragment: str) -> None:
+    service = _Misbehaving(reply)
+    with pytest.raises(dg.InvalidInputError, match=re.escape(fragment)):
+        rt.invoke(twice, service.event(), service)
+
+
+def test_a_state_page_of_the_wrong_kind_is_invalid_input() -> None:
+    service = _Misbehaving(_changed, page={"Operations": []})
+    with pytest.raises(dg.InvalidInputError, match="get_state\\(\\) returned"):
+        rt.invoke(twice, service.event(marker="page-2"), service)
+    # With proper replies the same service runs the workflow to its end.
+    good = _Misbehaving(_changed)
+    assert rt.invoke(twice, good.event(), good).result == "3"
