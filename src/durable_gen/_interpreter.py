@@ -252,9 +252,13 @@ class Interpreter(StepHandlers):
         check_host_options(serdes, clock)
         if not isinstance(execution_arn, str):
             raise ValidationError(f"execution_arn must be a str, got {execution_arn!r}")
-        checked = isinstance(operations, CheckedOperations)
-        operations = _checked_operations(operations)
-        super().__init__(operations, execution_arn, check_mode(checkpointing), clock)
+        # The drivers' operations were decoded as Operation and checked by load_operations.
+        ops: list[Operation]
+        if isinstance(operations, CheckedOperations):
+            ops, checked = operations, True
+        else:
+            ops, checked = _checked_operations(operations), False
+        super().__init__(ops, execution_arn, check_mode(checkpointing), clock)
         self.payload_format = check_payload_format(payload_format)
         self._aws_types = payload_format == "aws"
         self.workflow = workflow
@@ -263,9 +267,9 @@ class Interpreter(StepHandlers):
         self._bad_start: Exception | None = None
         self._input: Any = None
         corrupt: InvalidInputError | None = None
-        if not checked:  # the drivers read them with load_operations, which checked them
+        if not checked:
             try:
-                check_operations(operations)
+                check_operations(ops)
             except InvalidInputError as exc:  # a corrupt history: the first action says so
                 corrupt = exc
         if not self._has_input and input is _NO_INPUT and self._ops:
