@@ -272,6 +272,11 @@ class Interpreter(StepHandlers):
                 check_operations(ops)
             except InvalidInputError as exc:  # a corrupt history: the first action says so
                 corrupt = exc
+        if self._has_input and input is not _NO_INPUT:
+            raise ValidationError(
+                "the operations carry the workflow's input (their EXECUTION operation), which "
+                "the interpreter uses: input= is for operations without one; leave input= out"
+            )
         if not self._has_input and input is _NO_INPUT and self._ops:
             # Recorded operations without the EXECUTION one: a later page, not a new execution.
             self._bad_start = ValidationError(

@@ -401,3 +401,20 @@ def test_a_state_page_of_the_wrong_kind_is_invalid_input() -> None:
     # With proper replies the same service runs the workflow to its end.
     good = _Misbehaving(_changed)
     assert rt.invoke(twice, good.event(), good).result == "3"
+
+
+def test_input_given_beside_the_recorded_one_is_refused_not_ignored() -> None:
+    from durable_gen.testing import replay
+
+    # The EXECUTION operation carries input 1; input=100 was silently ignored.
+    with pytest.raises(dg.ValidationError, match="leave input= out"):
+        rt.Interpreter(twice, list(_store("1").values()), input=100)
+    interp, task, store = _first_task("1")
+    interp.task_succeeded(task, 2)
+    _finish(interp, store)
+    with pytest.raises(dg.ValidationError, match="leave input= out"):
+        replay(twice, list(store.values()), input=100)
+    assert replay(twice, list(store.values())).result == 3
+    # Without the EXECUTION operation, input= is how the input is given.
+    later = [op for op in store.values() if op.type != "EXECUTION"]
+    assert replay(twice, later, input=1).result == 3
