@@ -357,6 +357,7 @@ def heartbeat_callback(
         not isinstance(heartbeat, Timer)
         or heartbeat.kind != "callback-heartbeat"
         or heartbeat.operation_id != op.id
+        or heartbeat.seconds < 1  # built by hand, without how long it lasts
     ):
         raise ValidationError(
             f"heartbeat_callback() takes the 'callback-heartbeat' Timer armed for callback "

@@ -157,6 +157,10 @@ def test_a_heartbeat_for_a_closed_callback_or_with_a_wrong_timer_is_refused() ->
     wait_timer = rt.Timer(kind="wait", operation_id="x", due_ms=0, seconds=1)
     with pytest.raises(dg.ValidationError, match="'callback-heartbeat' Timer"):
         rt.heartbeat_callback(host.store, cid, wait_timer, now_ms=0)
+    op_id = next(op.id for op in host.store.values() if op.type == "CALLBACK")
+    by_hand = rt.Timer(kind="callback-heartbeat", operation_id=op_id, due_ms=10_000)
+    with pytest.raises(dg.ValidationError, match="'callback-heartbeat' Timer"):
+        rt.heartbeat_callback(host.store, cid, by_hand, now_ms=0)  # no seconds: no deadline
     rt.complete_callback(host.store, cid, now_ms=0, result="1")
     with pytest.raises(dg.InvalidCheckpointError, match="already SUCCEEDED"):
         rt.heartbeat_callback(host.store, cid, None, now_ms=0)
