@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import collections.abc
 import contextlib
+import functools
 import inspect
 import re
 import typing
@@ -436,7 +437,10 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
 def _make_reader(type_: Any) -> Reader:
     if type_ is Any or type_ is object:
         return _read_untyped
-    typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+    try:
+        typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+    except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
+        return _unsupported_reader(type_, exc)
 
     def read(payload: str | None, what: str = "a recorded payload") -> Any:
         if not payload:
@@ -452,6 +456,21 @@ def _make_reader(type_: Any) -> Reader:
             return typed(payload)
         except Exception as exc:
             raise _decode_error(what, type_, exc) from exc
+
+    return read
+
+
+def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
+    """A reader for a declared type no payload can be decoded into: each read says why."""
+
+    def read(payload: str | None, what: str = "a recorded payload") -> Any:
+        if not payload:
+            return None
+        raise SerializationError(
+            f"{what}: values cannot be decoded into the declared type {_type_name(type_)} "
+            f"({exc}): declare a type the codec reads (a union may hold one dataclass, or "
+            "msgspec Structs declared with tag=True), or annotate it Any to get plain JSON"
+        )
 
     return read
 
@@ -562,6 +581,9 @@ _UNDECLARED: Final = (Any, Any)
 
 def _resolve(fn: Any) -> tuple[Any, Any]:
     target = inspect.unwrap(getattr(fn, "fn", fn))
+    bound = isinstance(target, functools.partial)
+    while isinstance(target, functools.partial):  # functools.partial(sub, 1): sub's types
+        target = inspect.unwrap(getattr(target.func, "fn", target.func))
     annotations = getattr(target, "__annotations__", None)
     if not annotations:  # lambdas and unannotated functions: nothing to resolve
         return _UNDECLARED
@@ -578,7 +600,7 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ]
     except (TypeError, ValueError):
         params = []
-    if params and params[0].name in hints:
+    if params and params[0].name in hints and not bound:  # a partial's first may be bound
         first = _normalise(hints[params[0].name])
     returns: Any = Any
     if "return" in hints:

@@ -162,6 +162,69 @@ def _check_serdes(value: object, what: str) -> None:
         )
 
 
+def _check_kwargs(value: object, what: str) -> None:
+    if value is not None and (
+        not isinstance(value, dict) or not all(isinstance(k, str) for k in value)
+    ):
+        raise ValidationError(
+            f"{what} kwargs must be a dict of keyword arguments by name (or None), got {value!r}"
+        )
+
+
+def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
+    """Refuse a Map function or branch that cannot take the arguments it will be called with:
+    a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (a builtin): the call will tell
+        return
+    required = sum(
+        1
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    )
+    args: tuple[Any, ...] = () if item is None else (None,) if required < 2 else (None, 0)
+    try:
+        signature.bind(*args)
+    except TypeError as exc:
+        label = getattr(fn, "__qualname__", repr(fn))
+        takes = "no arguments" if item is None else "(item) or (item, index)"
+        raise ValidationError(
+            f"{what} is called with {takes}, and {label} cannot be ({exc})"
+            + (
+                ": bind other arguments first, e.g. functools.partial(fn, x)"
+                if item is None
+                else ""
+            )
+        ) from None
+
+
+def _check_result_type(type_: object, what: str) -> None:
+    """Refuse a ``result_type`` no payload can be decoded into (a value such as ``5`` or
+    ``"int"``, a union of two dataclasses) where it is given, not at the first result."""
+    if type_ is None:
+        return
+    try:
+        problem = _undecodable(type_)
+    except TypeError:  # unhashable: checked without the cache
+        problem = _undecodable.__wrapped__(type_)
+    if problem is not None:
+        raise ValidationError(
+            f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
+            f"Struct, list[str], ...), got {type_!r} ({problem})"
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _undecodable(type_: Any) -> str | None:
+    """Why msgspec cannot decode into ``type_``, or None when it can."""
+    try:
+        msgspec.json.Decoder(type_)
+    except Exception as exc:  # TypeError, or NameError for an unresolved forward reference
+        return str(exc)
+    return None
+
+
 def _check_completion(value: object, what: str) -> None:
     if value is not None and not isinstance(value, Completion):
         raise ValidationError(
@@ -353,6 +416,7 @@ class Step(Command[R], frozen=True):
             and self.serdes is None
             and self.compensate is None
             and self.timeout is None
+            and self.kwargs is None
         ):
             if _current() is not None:
                 made(self)
@@ -361,6 +425,7 @@ class Step(Command[R], frozen=True):
             raise ValidationError(f"Step needs a callable, got {self.fn!r}")
         if type(self.args) is not tuple:
             raise ValidationError(f"Step args must be a tuple, got {type(self.args).__name__}")
+        _check_kwargs(self.kwargs, "Step")
         if self.semantics not in (AT_LEAST_ONCE, AT_MOST_ONCE):
             raise ValidationError(
                 f"semantics must be 'at_least_once' or 'at_most_once', got {self.semantics!r}"
@@ -429,6 +494,20 @@ def _not_a_method(fn: Callable[..., Any]) -> None:
         )
 
 
+def _not_a_generator_function(fn: Callable[..., Any]) -> None:
+    """Refuse ``@step`` on a generator function: its call would only make a generator (a
+    workflow's body), which a step cannot run or record as its result."""
+    plain = inspect.unwrap(fn)
+    if inspect.isgeneratorfunction(plain) or inspect.isasyncgenfunction(plain):
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"@step decorates plain functions (def or async def), and {name} is a generator "
+            "function: it is a workflow. Drop @step and run it with `result = yield from "
+            f"{getattr(fn, '__name__', 'sub')}(...)` or `yield dg.Child(...)`, or make it return "
+            "its value instead of yielding"
+        )
+
+
 class StepFunction(Generic[P, R]):
     """A function decorated with ``@step``: calling it returns a ``Step`` command.
 
@@ -462,6 +541,7 @@ class StepFunction(Generic[P, R]):
     ) -> None:
         _check_name(name, "step")
         _not_a_method(fn)
+        _not_a_generator_function(fn)
         self._fn = fn
         self.name = name if name is not None else _fn_name(fn)
         self.retry = retry
@@ -604,6 +684,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
     def __post_init__(self) -> None:
         _check_name(self.name, "callback")
         _check_serdes(self.serdes, "callback serdes")
+        _check_result_type(self.result_type, "CreateCallback result_type")
         if self.timeout is not None:
             _check_seconds(self.timeout, "callback timeout", minimum=1, maximum=99_999_999)
         if self.heartbeat_timeout is not None:
@@ -657,6 +738,7 @@ class WaitForCallback(Command[R], frozen=True):
             heartbeat_timeout=self.heartbeat_timeout,
             serdes=self.serdes,
         )
+        _check_result_type(self.result_type, "WaitForCallback result_type")
         _check_retry(self.retry, "WaitForCallback")
         made(self)
 
@@ -688,6 +770,7 @@ class Invoke(Command[R], frozen=True):
                 f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
             )
         _check_serdes(self.serdes, "invoke serdes")
+        _check_result_type(self.result_type, "Invoke result_type")
         made(self)
 
 
@@ -767,6 +850,7 @@ class WaitForCondition(Command[R], frozen=True):
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
         _check_name(self.name, "wait-for-condition")
+        _check_serdes(self.serdes, "wait-for-condition serdes")
         made(self)
 
     @property
@@ -817,7 +901,9 @@ class Child(Command[R], frozen=True):
             raise _guard.not_a_generator(self.workflow, None)  # an async def workflow
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
+        _check_kwargs(self.kwargs, "Child")
         _check_name(self.name, "child")
+        _check_serdes(self.serdes, "child serdes")
         if type(self.virtual) is not bool:
             raise ValidationError(
                 f"Child virtual must be True (a virtual context: nothing recorded for it) or "
@@ -923,6 +1009,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
             raise ValidationError(
                 f"Map items must be a sequence (list or tuple), got {type(self.items).__name__}"
             )
+        _check_call(self.fn, "a Map function", "item")
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "map")
         _check_completion(self.completion, "Map")
@@ -983,6 +1070,7 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
         for b in self.branches:
             if not (isinstance(b, Branch) or callable(b)):
                 raise ValidationError(f"a Parallel branch must be callable, got {b!r}")
+            _check_call(b.fn if isinstance(b, Branch) else b, "a Parallel branch", None)
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "parallel")
         _check_completion(self.completion, "Parallel")

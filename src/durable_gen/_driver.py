@@ -67,14 +67,20 @@ from ._actions import (
 )
 from ._codec import PayloadFormat
 from ._context import STEP
-from ._errors import InvalidInputError, StepTimeoutError, ValidationError
-from ._interpreter import Interpreter, check_payload_format
+from ._errors import (
+    InvalidInputError,
+    StepTimeoutError,
+    ValidationError,
+    WorkflowDefinitionError,
+)
+from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler
 from ._wire import (
     MAX_PAYLOAD_BYTES,
+    CheckpointResponse,
     InvocationInput,
     InvocationOutput,
     Operation,
@@ -117,6 +123,7 @@ class _Invocation:
         time_left: float | None = None,
         start_window: float | None = START_WINDOW,
     ) -> None:
+        _check_call(event, service)
         #: How long a step runs before its START goes out; None: with its outcome.
         self.window = start_window if mode == "step" else None
         #: When the invocation must be over (``time.monotonic()``), or None: no bound.
@@ -319,6 +326,12 @@ class _Invocation:
         if self.hooks is not None:
             self.hooks.sending(updates, events)
         reply = self.service.checkpoint(self.arn, self.token, updates)
+        if not isinstance(reply, CheckpointResponse) or not isinstance(reply.checkpoint_token, str):
+            raise InvalidInputError(
+                f"the service's checkpoint() returned {reply!r}: a DurableService's checkpoint() "
+                "returns CheckpointResponse(checkpoint_token=<the new token, a str>, "
+                "new_execution_state=ExecutionState(operations=<the operations it changed>))"
+            )
         self.token = reply.checkpoint_token
         state = reply.new_execution_state
         operations = state.operations
@@ -715,6 +728,28 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _check_service(service: object) -> None:
+    """A ``ValidationError`` unless ``service`` implements ``DurableService``."""
+    if not isinstance(service, DurableService):
+        raise ValidationError(
+            "the service must implement durable_gen.runtime.DurableService (checkpoint() and "
+            f"get_state()), got {type(service).__name__}: pass a LocalService, a LambdaService "
+            "or your own store"
+        )
+
+
+def _check_call(event: object, service: object) -> None:
+    """Refuse an invocation's event or service of the wrong kind before anything is read."""
+    if not isinstance(event, InvocationInput):
+        raise ValidationError(
+            "an invocation takes an InvocationInput (durable_gen.runtime.InvocationInput), got "
+            f"{type(event).__name__}: decode a JSON event with "
+            "msgspec.json.decode(data, type=InvocationInput), or a dict with "
+            "msgspec.convert(event, InvocationInput)"
+        )
+    _check_service(service)
+
+
 def check_plugins(plugins: object) -> Sequence[Plugin]:
     """``plugins`` as given, when it is a sequence (a list, a tuple) of ``Plugin`` instances."""
     if not isinstance(plugins, Sequence) or isinstance(plugins, str | bytes):
@@ -949,8 +984,14 @@ def make_handler(
             neither ``"json"`` nor ``"aws"``, or ``start_window`` is not a number of seconds
             >= 0 (or None).
     """
+    if not callable(workflow):
+        raise WorkflowDefinitionError(
+            f"make_handler needs a workflow generator function, got {workflow!r}"
+        )
     check_mode(checkpointing)
     check_payload_format(payload_format)
+    check_host_options(serdes, clock)
+    _check_service(service)
     window = _check_window(start_window)
     plugins = check_plugins(plugins)
     threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)

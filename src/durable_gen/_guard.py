@@ -247,3 +247,39 @@ def not_a_generator(workflow: object, made: object) -> WorkflowDefinitionError:
         f"workflow {label} returned {type(made).__name__}, not a generator: a workflow must be "
         "a generator function that yields commands (write `result = yield some_step(x)`)"
     )
+
+
+def cannot_start(workflow: object, error: TypeError) -> Exception:
+    """Explain a ``TypeError`` raised by calling ``workflow(input)``: the workflow is not
+    callable or does not take one argument (the input); any other one is returned as is."""
+    label = repr(getattr(workflow, "__qualname__", workflow))
+    if not callable(workflow):
+        return WorkflowDefinitionError(
+            f"the workflow must be a generator function taking the input, got "
+            f"{type(workflow).__name__} {label}"
+        )
+    problem = input_problem(workflow)
+    if problem is None:
+        return error
+    return WorkflowDefinitionError(
+        f"workflow {label} cannot be called with the input ({problem}): {TAKES_INPUT}"
+    )
+
+
+#: What a workflow run as an execution must look like.
+TAKES_INPUT: Final = (
+    "a workflow takes one positional argument, the input (write `def name(_):` when it needs "
+    "none; pass several values as one dict, dataclass or Struct)"
+)
+
+
+def input_problem(workflow: Callable[..., Any]) -> str | None:
+    """Why ``workflow(input)`` cannot be called, from its signature; None when it can (or
+    when it has no signature to read)."""
+    try:
+        inspect.signature(workflow).bind(None)
+    except TypeError as exc:
+        return str(exc)
+    except ValueError:  # no signature to read (a builtin)
+        return None
+    return None

@@ -84,6 +84,7 @@ from ._context import CURRENT
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
+    InvalidInputError,
     InvokeFailedError,
     NonDeterminismError,
     SerializationError,
@@ -105,6 +106,7 @@ from ._interpreter_core import (
     plain,
 )
 from ._interpreter_steps import StepHandlers
+from ._paging import CheckedOperations, check_operations
 from ._serdes import Serdes, dumps, loads
 from ._versioning import (
     PATCH_SUBTYPE,
@@ -155,6 +157,39 @@ def check_payload_format(value: object) -> PayloadFormat:
     )
 
 
+def check_host_options(serdes: object, clock: object) -> None:
+    """A ``ValidationError`` for a ``serdes`` or ``clock`` a host passed that cannot be one."""
+    if serdes is not None and not isinstance(serdes, Serdes):
+        raise ValidationError(
+            f"serdes must be a Serdes (an object with serialize(value) -> str and "
+            f"deserialize(str) methods) or None, got {serdes!r}"
+        )
+    if clock is not None and not callable(clock):
+        raise ValidationError(
+            f"clock must be a function returning the time in epoch seconds (e.g. time.time) "
+            f"or None, got {clock!r}"
+        )
+
+
+def _checked_operations(operations: object) -> list[Operation]:
+    """The recorded operations as a list, or a ``ValidationError`` naming what is not one."""
+    if isinstance(operations, str | bytes | dict) or not isinstance(operations, Iterable):
+        raise ValidationError(
+            "the Interpreter takes the execution's operations as a list of Operation values "
+            f"(durable_gen.runtime.Operation), got {type(operations).__name__}: decode stored "
+            "JSON with msgspec.json.decode(data, type=list[Operation])"
+        )
+    ops = list(operations)
+    for op in ops:
+        if not isinstance(op, Operation):
+            raise ValidationError(
+                "the Interpreter takes Operation values (durable_gen.runtime.Operation), got "
+                f"{type(op).__name__}: decode stored JSON with "
+                "msgspec.json.decode(data, type=list[Operation])"
+            )
+    return ops
+
+
 #: ``Interpreter(input=...)`` not given: the input comes from the EXECUTION operation.
 _NO_INPUT: Any = type("_NoInput", (), {"__repr__": lambda self: "<from the EXECUTION operation>"})()
 
@@ -199,8 +234,10 @@ class Interpreter(StepHandlers):
             and result and Invoke payloads are plain JSON in both. Either format is read.
 
     Raises:
-        ValidationError: ``checkpointing`` is not one of the modes, or ``payload_format`` is
-            neither ``"json"`` nor ``"aws"``.
+        ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
+            neither ``"json"`` nor ``"aws"``, ``operations`` is not a list of ``Operation``,
+            ``serdes`` is not a ``Serdes``, ``clock`` is not callable, or ``execution_arn`` is
+            not a str.
     """
 
     def __init__(
@@ -215,7 +252,16 @@ class Interpreter(StepHandlers):
         clock: Callable[[], float] | None = None,
         payload_format: PayloadFormat = "json",
     ) -> None:
-        super().__init__(operations, execution_arn, check_mode(checkpointing), clock)
+        check_host_options(serdes, clock)
+        if not isinstance(execution_arn, str):
+            raise ValidationError(f"execution_arn must be a str, got {execution_arn!r}")
+        # The drivers' operations were decoded as Operation and checked by load_operations.
+        ops: list[Operation]
+        if isinstance(operations, CheckedOperations):
+            ops, checked = operations, True
+        else:
+            ops, checked = _checked_operations(operations), False
+        super().__init__(ops, execution_arn, check_mode(checkpointing), clock)
         self.payload_format = check_payload_format(payload_format)
         self._aws_types = payload_format == "aws"
         self.workflow = workflow
@@ -223,7 +269,27 @@ class Interpreter(StepHandlers):
         #: Why the workflow cannot start (a bad input): the first ``next_action`` ends with it.
         self._bad_start: Exception | None = None
         self._input: Any = None
-        if self._has_input:
+        corrupt: InvalidInputError | None = None
+        if not checked:
+            try:
+                check_operations(ops)
+            except InvalidInputError as exc:  # a corrupt history: the first action says so
+                corrupt = exc
+        if self._has_input and input is not _NO_INPUT:
+            raise ValidationError(
+                "the operations carry the workflow's input (their EXECUTION operation), which "
+                "the interpreter uses: input= is for operations without one; leave input= out"
+            )
+        if not self._has_input and input is _NO_INPUT and self._ops:
+            # Recorded operations without the EXECUTION one: a later page, not a new execution.
+            self._bad_start = ValidationError(
+                "the operations hold no EXECUTION operation, which carries the workflow's input: "
+                "pass the execution's whole state (its first page has the EXECUTION operation), "
+                "or the input with input=..."
+            )
+        elif corrupt is not None:
+            self._bad_start = corrupt
+        elif self._has_input:
             try:
                 self._input = loads(
                     self._input_payload,
@@ -233,13 +299,6 @@ class Interpreter(StepHandlers):
                 )
             except SerializationError as exc:
                 self._bad_start = exc
-        elif input is _NO_INPUT and self._ops:
-            # Recorded operations without the EXECUTION one: a later page, not a new execution.
-            self._bad_start = ValidationError(
-                "the operations hold no EXECUTION operation, which carries the workflow's input: "
-                "pass the execution's whole state (its first page has the EXECUTION operation), "
-                "or the input with input=..."
-            )
         elif input is not _NO_INPUT:
             self._input = input
         self._outcome: Succeeded | Failed | None = None
@@ -339,6 +398,11 @@ class Interpreter(StepHandlers):
         Wakes what they unblock: a callback id, a completed wait, callback or invoke, a retry
         that is due. Call it after every ``Flush``, with an empty list if nothing changed.
         """
+        if isinstance(operations, Operation) or not isinstance(operations, Iterable):
+            raise ValidationError(
+                "observe() takes a list of the Operation values that changed (an empty list if "
+                f"none), got {type(operations).__name__}"
+            )
         self._awaiting_reply = False
         ops = self._ops
         waiters = self._waiters
@@ -368,8 +432,14 @@ class Interpreter(StepHandlers):
         """Report that ``task`` raised ``error``; retries or fails the step per its policy.
 
         Raises:
-            ValidationError: ``task`` is not running (reported twice, or not from here).
+            ValidationError: ``task`` is not running (reported twice, or not from here), or
+                ``error`` is not an exception.
         """
+        if not isinstance(error, BaseException):
+            raise ValidationError(
+                f"task_failed() takes the exception the task raised, got {type(error).__name__}: "
+                "report a returned value with task_succeeded()"
+            )
         run = self._take(task)
         if run.fiber.alive:
             self._attempt_failed(run, error)
@@ -484,6 +554,9 @@ class Interpreter(StepHandlers):
             return
         try:
             gen = self.workflow(self._input)
+        except TypeError as exc:
+            self._fail(_guard.cannot_start(self.workflow, exc))  # _guard: not one argument
+            return
         except Exception as exc:
             self._fail(exc)
             return

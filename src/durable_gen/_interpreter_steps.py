@@ -133,6 +133,38 @@ class Run:
         self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
 
+def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
+    """A wait-for-condition state as recorded, in the type its check declares it returns (the
+    state passed to the next check, to the wait strategy and to the workflow)."""
+    if cmd.serdes is not None:
+        return loads(payload, cmd.serdes)
+    return result_reader(cmd.check)(payload, "the wait-for-condition state")
+
+
+def _label(fn: Callable[..., Any]) -> str:
+    """How a message names an unnamed step's function (a lambda by where it is defined)."""
+    return str(getattr(fn, "__qualname__", type(fn).__name__))
+
+
+def _returned_work(what: str, value: object) -> WorkflowDefinitionError:
+    """The error of a step whose function returned a generator or a command: work that only a
+    workflow can run, which the step would record as its result."""
+    if isinstance(value, Command):
+        kind = next(c.__name__ for c in type(value).__mro__ if not c.__name__.startswith("_"))
+        return WorkflowDefinitionError(
+            f"{what} is a command ({kind}), not a value: a step's function "
+            "runs outside the workflow and cannot yield. Yield the command in the workflow "
+            "(`result = yield cmd`), or make the Map function or branch a generator function "
+            "that yields it"
+        )
+    return WorkflowDefinitionError(
+        f"{what} is a generator: the function only returned a sub-workflow (e.g. "
+        "`lambda: sub(1)`), so it ran as a step and the sub-workflow never ran. Pass a "
+        "generator function instead: `functools.partial(sub, 1)`, `def branch(): return "
+        "(yield from sub(1))`, or the sub-workflow itself as a Map function"
+    )
+
+
 class StepHandlers(BatchHandlers):
     """The handlers of ``Step``, ``WaitForCondition`` and ``Now``, and the steps in flight."""
 
@@ -158,7 +190,13 @@ class StepHandlers(BatchHandlers):
         if run.condition:
             self._condition_checked(run, value)
             return
-        what = f"the result of step {run.name!r}"
+        if run.name is not None:
+            what = f"the result of step {run.name!r}"
+        else:
+            what = f"the result of the unnamed step {_label(run.fn)}"
+        if inspect.isgenerator(value) or isinstance(value, Command):
+            self._step_final_failure(run, _returned_work(what, value))
+            return
         try:
             payload = dumps(
                 value, run.serdes, what=what, format=self.payload_format, limit=OPERATION_LIMIT
@@ -178,12 +216,20 @@ class StepHandlers(BatchHandlers):
         self._ready.append((fiber, value, None))
 
     def _take(self, task: StepTask) -> Run:
-        run = self._running.pop(task.id, None)
-        if run is None:
+        if not isinstance(task, StepTask):
+            raise ValidationError(
+                "task_succeeded() and task_failed() take a StepTask of a RunTasks action, got "
+                f"{type(task).__name__}"
+            )
+        run = self._running.get(task.id)
+        # Ids count from 1 in every interpreter: only the very task handed out here matches,
+        # so that a task of another interpreter never completes this one's step.
+        if run is None or run.task is not task:
             raise ValidationError(
                 f"{task!r} is not running: report each task of a RunTasks action once, to the "
                 "interpreter that handed it out"
             )
+        del self._running[task.id]
         return run
 
     def _step_outcome(
@@ -366,12 +412,16 @@ class StepHandlers(BatchHandlers):
                 run.attempt = ((d.attempt or 0) if d else run.attempt) + 1
                 run.started = False
                 if run.condition:
-                    run.args = (loads(d.result if d else None, run.serdes),)
+                    assert isinstance(run.cmd, WaitForCondition)
+                    run.args = (_read_state(run.cmd, d.result if d else None),)
                 return self._schedule(run)
             if op.status == "SUCCEEDED":
                 payload = d.result if d else None
                 try:
-                    if run.serdes is None and not run.condition:
+                    if run.condition:
+                        assert isinstance(run.cmd, WaitForCondition)
+                        return (_read_state(run.cmd, payload), None)
+                    if run.serdes is None:
                         return (result_reader(run.fn)(payload, f"the result of {run.name!r}"), None)
                     return (loads(payload, run.serdes), None)
                 except SerializationError as exc:
@@ -405,7 +455,10 @@ class StepHandlers(BatchHandlers):
             return self._schedule(run)
         d = rec.step_details
         if rec.status == "SUCCEEDED":
-            return (loads(d.result if d else None, cmd.serdes), None)
+            try:
+                return (_read_state(cmd, d.result if d else None), None)
+            except SerializationError as exc:
+                return (None, exc)
         if rec.status == "FAILED":
             return (None, step_error(d.error if d else None))
         run.attempt = ((d.attempt or 0) if d else 0) + 1
@@ -413,7 +466,7 @@ class StepHandlers(BatchHandlers):
         if rec.status == "STARTED":
             # the check was interrupted: run it again with the last checkpointed state
             if d is not None and d.result is not None:
-                run.args = (loads(d.result, cmd.serdes),)
+                run.args = (_read_state(cmd, d.result),)
             return self._schedule(run)
         return self._block(fiber, op_id, self._ready_resolver(run))
 
@@ -429,11 +482,8 @@ class StepHandlers(BatchHandlers):
                 limit=OPERATION_LIMIT,
             )
             strategy = cmd.wait_strategy
-            decision = (
-                strategy(loads(payload, cmd.serdes), run.attempt)
-                if strategy
-                else WaitDecision.done()
-            )
+            state = _read_state(cmd, payload)
+            decision = strategy(state, run.attempt) if strategy else WaitDecision.done()
             if not isinstance(decision, WaitDecision):
                 raise WorkflowDefinitionError(
                     f"wait_strategy returned {decision!r}; return WaitDecision.done() or "
@@ -444,7 +494,7 @@ class StepHandlers(BatchHandlers):
             return
         if decision.stop:
             self._step_outcome(run, "SUCCEED", payload=payload)
-            self._ready.append((run.fiber, loads(payload, cmd.serdes), None))
+            self._ready.append((run.fiber, state, None))
         else:
             self._retry_with_delay(run, decision.delay, None, payload)
 

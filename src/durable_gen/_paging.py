@@ -24,7 +24,7 @@ from typing import Final
 from ._errors import InvalidInputError
 from ._wire import ExecutionState, Operation
 
-__all__ = ["MAX_PAGES", "check_operations", "load_operations"]
+__all__ = ["MAX_PAGES", "CheckedOperations", "check_operations", "load_operations"]
 
 #: Pages read at most for one invocation's state. A service that keeps issuing new markers
 #: past this is paging in a loop; at the service's page sizes it is millions of operations.
@@ -75,11 +75,22 @@ def load_operations(
             )
         seen.add(marker)
         page = fetch_page(marker)
+        if not isinstance(page, ExecutionState):
+            raise InvalidInputError(
+                f"the service's get_state() returned {page!r} for NextMarker {marker!r}: a "
+                "DurableService's get_state() returns ExecutionState(operations=[...], "
+                "next_marker=<the next page's marker, or None>)"
+            )
         operations.extend(page.operations)
         marker = page.next_marker
         pages += 1
     check_operations(operations)
-    return operations
+    return CheckedOperations(operations)
+
+
+class CheckedOperations(list[Operation]):
+    """Operations that passed ``check_operations`` (what ``load_operations`` returns): an
+    ``Interpreter`` given them does not check them a second time."""
 
 
 def check_operations(operations: list[Operation]) -> None:

@@ -32,6 +32,7 @@ from typing import Any, Final, NoReturn, TextIO
 
 import msgspec
 
+from . import _guard
 from ._errors import (
     DurableGenError,
     ExecutionSuspendedError,
@@ -66,6 +67,9 @@ def load_workflow(spec: str) -> Callable[..., Any]:
         raise CliError(str(exc)) from None
     target = inspect.unwrap(fn)
     if inspect.isgeneratorfunction(target):
+        problem = _guard.input_problem(fn)
+        if problem is not None:
+            raise CliError(f"{spec} cannot be run with an input ({problem}): {_guard.TAKES_INPUT}")
         return fn
     if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
         raise CliError(

@@ -98,6 +98,7 @@ __all__ = [
     "complete_callback",
     "complete_invoke",
     "fire_timer",
+    "heartbeat_callback",
     "invoke",
     "invoke_async",
     "make_handler",
@@ -115,11 +116,14 @@ class Timer(msgspec.Struct, frozen=True, kw_only=True):
             ``"callback-timeout"`` or ``"callback-heartbeat"`` (a callback times out).
         operation_id: The operation it belongs to.
         due_ms: When it fires, epoch milliseconds.
+        seconds: How long it was armed for (the wait, the retry delay, the callback's timeout
+            or heartbeat timeout); ``heartbeat_callback`` arms the next heartbeat timer with it.
     """
 
     kind: TimerKind
     operation_id: str
     due_ms: int
+    seconds: int = 0
 
 
 class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,6 +152,38 @@ class Applied(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Succeeded | Failed | None = None
 
 
+def _check_store(operations: object, now_ms: object, what: str) -> None:
+    """Refuse a store or a time of the wrong kind before anything is written to the store."""
+    if not isinstance(operations, dict):
+        raise ValidationError(
+            f"{what}() takes the execution's operations as a dict of Operation by id, got "
+            f"{type(operations).__name__}: keep them as {{op.id: op for op in operations}}"
+        )
+    if not isinstance(now_ms, int) or isinstance(now_ms, bool) or now_ms < 0:
+        raise ValidationError(
+            f"{what}() takes now_ms as whole epoch milliseconds (an int, 0 or more), got "
+            f"{now_ms!r}: pass round(seconds * 1000)"
+        )
+
+
+def _check_answer(result: object, error: object, what: str) -> None:
+    """Refuse an answer that would leave a payload or error the interpreter cannot read."""
+    if result is not None and error is not None:
+        raise ValidationError(
+            f"{what}() takes result= (it succeeded) or error= (it failed), not both"
+        )
+    if result is not None and not isinstance(result, str):
+        raise ValidationError(
+            f"{what}() takes result= as a JSON payload (a str), got {type(result).__name__}: "
+            "encode the value first, e.g. json.dumps(value)"
+        )
+    if error is not None and not isinstance(error, ErrorObject):
+        raise ValidationError(
+            f"{what}() takes error= as an ErrorObject, got {type(error).__name__}: write "
+            "ErrorObject(error_type=..., error_message=...)"
+        )
+
+
 def apply_updates(
     operations: dict[str, Operation],
     updates: Sequence[OperationUpdate],
@@ -174,8 +210,15 @@ def apply_updates(
     Raises:
         InvalidCheckpointError: an update breaks a rule of the state machine; the message
             names the update and the rule.
-        ValidationError: ``updates`` holds something other than ``OperationUpdate`` values.
+        ValidationError: ``updates`` holds something other than ``OperationUpdate`` values,
+            ``operations`` is not a dict or ``now_ms`` not an int of 0 or more.
     """
+    _check_store(operations, now_ms, "apply_updates")
+    if new_callback_id is not None and not callable(new_callback_id):
+        raise ValidationError(
+            "apply_updates() takes new_callback_id= as a function returning a new callback id, "
+            f"got {type(new_callback_id).__name__}"
+        )
     for update in updates:
         if not isinstance(update, OperationUpdate):
             raise ValidationError(
@@ -201,7 +244,12 @@ def apply_updates(
     return Applied(
         operations=list(applied.operations.values()),
         timers=[
-            Timer(kind=kind, operation_id=op_id, due_ms=due)  # type: ignore[arg-type]
+            Timer(
+                kind=kind,  # type: ignore[arg-type]
+                operation_id=op_id,
+                due_ms=due,
+                seconds=max(0, (due - now_ms) // 1000),
+            )
             for kind, op_id, due in applied.timers
         ],
         invokes=[
@@ -223,6 +271,11 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         The changed operation (pass it to ``observe()``), or None when the timer is stale
         (the operation moved on, e.g. a callback answered before its timeout).
     """
+    _check_store(operations, now_ms, "fire_timer")
+    if not isinstance(timer, Timer):
+        raise ValidationError(
+            f"fire_timer() takes a Timer of Applied.timers, got {type(timer).__name__}"
+        )
     if timer.kind not in _TIMER_KINDS:
         raise ValidationError(f"unknown timer kind {timer.kind!r}")
     op = operations.get(timer.operation_id)
@@ -233,16 +286,10 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
     elif timer.kind == "retry" and op.status == "PENDING":
         new = _state.retry_ready(op)
     elif timer.kind in ("callback-timeout", "callback-heartbeat") and op.status == "STARTED":
-        if timer.kind == "callback-timeout":
-            error = ErrorObject(
-                error_type="Callback.Timeout",
-                error_message="the callback was not completed in time",
-            )
-        else:
-            error = ErrorObject(
-                error_type="Callback.Heartbeat",
-                error_message="no heartbeat arrived within the heartbeat timeout",
-            )
+        seconds = timer.seconds
+        if not seconds and timer.kind == "callback-timeout":  # a Timer built by hand
+            seconds = max(0, round((timer.due_ms - (op.start_timestamp or timer.due_ms)) / 1000))
+        error = _state.callback_timeout_error(timer.kind, seconds)
         new, _ = _state.callback_completed(op, "TIMED_OUT", now_ms, 0, error=error)
     else:
         return None
@@ -266,16 +313,72 @@ def complete_callback(
 
     Raises:
         InvalidCheckpointError: no started callback has this id.
+        ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
+            ``error`` that is not an ``ErrorObject``, or a bad ``operations``/``now_ms``.
     """
+    _check_store(operations, now_ms, "complete_callback")
+    _check_answer(result, error, "complete_callback")
+    op = _open_callback(operations, callback_id)
+    status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
+    new, _ = _state.callback_completed(op, status, now_ms, 0, result=result, error=error)
+    operations[new.id] = new
+    return new
+
+
+def heartbeat_callback(
+    operations: dict[str, Operation],
+    callback_id: str,
+    heartbeat: Timer | None,
+    *,
+    now_ms: int,
+) -> Timer | None:
+    """A heartbeat arrived for the callback ``callback_id``: its heartbeat timeout starts again.
+
+    Args:
+        operations: The execution's operations by id.
+        callback_id: The id the heartbeat names.
+        heartbeat: The ``"callback-heartbeat"`` timer armed for this callback (the one
+            ``apply_updates`` returned, or the one the last heartbeat returned), or None when
+            the callback has no heartbeat timeout.
+
+    Returns:
+        The timer that replaces ``heartbeat``, due its ``seconds`` from ``now_ms``: drop the
+        old one (fired, it would time the callback out); None when ``heartbeat`` is None.
+
+    Raises:
+        InvalidCheckpointError: no started callback has this id (it completed or timed out).
+        ValidationError: ``heartbeat`` is not this callback's heartbeat timer.
+    """
+    _check_store(operations, now_ms, "heartbeat_callback")
+    op = _open_callback(operations, callback_id)
+    if heartbeat is None:
+        return None
+    if (
+        not isinstance(heartbeat, Timer)
+        or heartbeat.kind != "callback-heartbeat"
+        or heartbeat.operation_id != op.id
+        or heartbeat.seconds < 1  # built by hand, without how long it lasts
+    ):
+        raise ValidationError(
+            f"heartbeat_callback() takes the 'callback-heartbeat' Timer armed for callback "
+            f"{callback_id!r} (operation {op.id!r}), got {heartbeat!r}"
+        )
+    return Timer(
+        kind="callback-heartbeat",
+        operation_id=op.id,
+        due_ms=now_ms + heartbeat.seconds * 1000,
+        seconds=heartbeat.seconds,
+    )
+
+
+def _open_callback(operations: dict[str, Operation], callback_id: str) -> Operation:
+    """The STARTED callback operation issued ``callback_id``."""
     for op in operations.values():
         d = op.callback_details
         if op.type == "CALLBACK" and d is not None and d.callback_id == callback_id:
             if op.status != "STARTED":
                 raise InvalidCheckpointError(f"callback {callback_id!r} is already {op.status}")
-            status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
-            new, _ = _state.callback_completed(op, status, now_ms, 0, result=result, error=error)
-            operations[new.id] = new
-            return new
+            return op
     raise InvalidCheckpointError(f"no started callback has the id {callback_id!r}")
 
 
@@ -292,7 +395,11 @@ def complete_invoke(
 
     Raises:
         InvalidCheckpointError: no started chained invoke has this id.
+        ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
+            ``error`` that is not an ``ErrorObject``, or a bad ``operations``/``now_ms``.
     """
+    _check_store(operations, now_ms, "complete_invoke")
+    _check_answer(result, error, "complete_invoke")
     op = operations.get(operation_id)
     if op is None or op.type != "CHAINED_INVOKE" or op.status != "STARTED":
         raise InvalidCheckpointError(f"no started chained invoke has the id {operation_id!r}")

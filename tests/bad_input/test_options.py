@@ -4,6 +4,8 @@ with a message that names the option and what it accepts."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -24,6 +26,16 @@ def flow(_: Any) -> Generator[Any, Any, Any]:
 class NotASerdes:
     def serialize(self, value: Any) -> str:
         return str(value)
+
+
+@dataclasses.dataclass
+class Card:
+    number: str
+
+
+@dataclasses.dataclass
+class Wire:
+    iban: str
 
 
 nan, inf = float("nan"), float("inf")
@@ -100,6 +112,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "compensate",
     ),
     ("decorator-not-callable", lambda: dg.step(42), dg.ValidationError, "needs a callable"),
+    (
+        "decorator-generator-function",
+        lambda: dg.step(flow),
+        dg.WorkflowDefinitionError,
+        "is a generator function: it is a workflow",
+    ),
+    (
+        "decorator-options-generator-function",
+        lambda: dg.step(name="flow")(flow),
+        dg.WorkflowDefinitionError,
+        "yield from flow(...)",
+    ),
     # --- Wait ---
     ("wait-zero", lambda: dg.Wait(seconds=0), dg.ValidationError, "between 1 and 31622400"),
     ("wait-negative", lambda: dg.Wait(seconds=-5), dg.ValidationError, "between 1 and"),
@@ -246,6 +270,31 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "item_serdes",
     ),
+    (
+        "map-fn-three-args",
+        lambda: dg.Map(lambda a, b, c: a, [1]),
+        dg.ValidationError,
+        "called with (item) or (item, index)",
+    ),
+    ("map-fn-no-args", lambda: dg.Map(lambda: 1, [1]), dg.ValidationError, "(item) or"),
+    (
+        "map-fn-keyword-only",
+        lambda: dg.Map(lambda item, *, factor: item, [1]),
+        dg.ValidationError,
+        "missing a required argument: 'factor'",
+    ),
+    (
+        "parallel-branch-takes-an-arg",
+        lambda: dg.Parallel([flow]),
+        dg.ValidationError,
+        "called with no arguments",
+    ),
+    (
+        "parallel-named-branch-takes-an-arg",
+        lambda: dg.Parallel([dg.Branch(lambda x: x, name="b")]),
+        dg.ValidationError,
+        "functools.partial",
+    ),
     ("parallel-not-a-list", lambda: dg.Parallel(plain), dg.ValidationError, "Parallel([a, b])"),
     ("parallel-branch", lambda: dg.Parallel([plain, 5]), dg.ValidationError, "must be callable"),
     (
@@ -293,6 +342,40 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         lambda: dg.Completion(tolerated_failure_percentage="5"),
         dg.ValidationError,
         "a number",
+    ),
+    # --- keyword arguments, serdes and result types given where they are not checked later ---
+    ("step-kwargs-list", lambda: dg.Step(plain, (), [1]), dg.ValidationError, "kwargs must be a"),
+    (
+        "step-kwargs-int-keys",
+        lambda: dg.Step(plain, (), {1: 2}),
+        dg.ValidationError,
+        "keyword arguments by name",
+    ),
+    ("child-kwargs-list", lambda: dg.Child(flow, (), [1]), dg.ValidationError, "kwargs must be"),
+    ("child-serdes", lambda: dg.Child(flow, serdes=1), dg.ValidationError, "child serdes"),
+    (
+        "wfcond-serdes",
+        lambda: dg.WaitForCondition(plain, 0, serdes=NotASerdes()),
+        dg.ValidationError,
+        "wait-for-condition serdes",
+    ),
+    (
+        "callback-result-type-value",
+        lambda: dg.CreateCallback(result_type=5),
+        dg.ValidationError,
+        "CreateCallback result_type must be a type",
+    ),
+    (
+        "wfc-result-type-str",
+        lambda: dg.WaitForCallback(plain, result_type="int"),
+        dg.ValidationError,
+        "WaitForCallback result_type must be a type",
+    ),
+    (
+        "invoke-result-type-unreadable",
+        lambda: dg.Invoke("f", 1, result_type=Card | Wire),
+        dg.ValidationError,
+        "Invoke result_type must be a type",
     ),
     # --- Child, workflow, Patched ---
     ("child-not-callable", lambda: dg.Child(5), dg.WorkflowDefinitionError, "generator function"),
@@ -361,4 +444,10 @@ def test_good_options_are_still_accepted() -> None:
     dg.Parallel([dg.Branch(plain, name="a")], completion=dg.Completion.all_completed())
     dg.WaitStrategy(until=bool, delay=1, backoff=1.5, max_delay=1, max_attempts=1)
     dg.Completion(tolerated_failure_percentage=0.5)
-    dg.Invoke("f", None, tenant_id="t")
+    dg.Invoke("f", None, tenant_id="t", result_type=list[Card])
+    dg.Step(plain, (), {"x": 1})
+    dg.Map(lambda item, index, scale=2: item, [1])
+    dg.Map(lambda *items: items, [1])
+    dg.Parallel([plain, lambda factor=1: factor, functools.partial(flow, 1)])
+    dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
+    dg.WaitForCallback(plain, result_type=Card | None)

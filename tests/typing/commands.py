@@ -6,6 +6,7 @@ tests/unit/test_yield_from.py runs the same shapes on the embedded engine.
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from dataclasses import dataclass
@@ -114,7 +115,9 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(both, dg.BatchResult[int])
     named = yield from dg.Parallel([dg.Branch(lambda: "x", name="x")])
     assert_type(named, dg.BatchResult[str])
-    subs = yield from dg.Parallel([lambda: sub(1), lambda: sub(2)])
+    # A branch that runs a sub-workflow is a generator function: `lambda: sub(1)` would only
+    # return one (it type-checks, and each branch fails with WorkflowDefinitionError).
+    subs = yield from dg.Parallel([functools.partial(sub, 1), functools.partial(sub, 2)])
     assert_type(subs, dg.BatchResult[str])
     return labels.results()
 

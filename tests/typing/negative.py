@@ -6,6 +6,11 @@ is on under ``--strict``), so a typing change that stopped catching one fails th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
+import msgspec
+
 import durable_gen as dg
 
 
@@ -22,3 +27,45 @@ def wrong() -> dg.Workflow[int]:
     now: str = yield from dg.Now()  # type: ignore[assignment]
     untyped = yield from dg.Invoke("tax", 5)  # type: ignore[var-annotated]
     return "done"  # type: ignore[return-value]
+
+
+# Values of declared types (as in values.py), misused: each must be flagged.
+@dataclass
+class Address:
+    street: str
+
+
+class Card(msgspec.Struct, tag=True):
+    number: str
+
+
+class Wire(msgspec.Struct, tag=True):
+    iban: str
+
+
+@dg.step
+def discount(address: Address) -> Decimal | None:
+    return None
+
+
+@dg.step
+def payment(card: bool) -> Card | Wire:
+    return Card("1") if card else Wire("2")
+
+
+def home(street: str) -> dg.Workflow[Address]:
+    yield from dg.Wait(seconds=1)
+    return Address(street)
+
+
+def misused() -> dg.Workflow[None]:
+    address = yield from dg.Child(home, ("main",))
+    street: int = address.street  # type: ignore[assignment]
+    cut = yield from discount(address)
+    total = cut + 1  # type: ignore[operator]
+    paid_by = yield from payment(True)
+    number: str = paid_by.number  # type: ignore[union-attr]
+    yield from discount("main")  # type: ignore[arg-type]
+    homes = yield from dg.Map(home, ["a"])
+    streets: list[str] = homes.results()  # type: ignore[assignment]
+    wrong: Card = yield from dg.Invoke("f", 1, result_type=Address)  # type: ignore[assignment]

@@ -345,6 +345,12 @@ def test_the_declared_result_of_each_command() -> None:
     def bump(n: int) -> int:
         return n + 1
 
+    def title() -> str:  # Parallel branches take no arguments
+        return "t"
+
+    async def size() -> float:
+        return 1.0
+
     assert declared_result(charge("o", 1)) == Receipt
     assert declared_result(dg.Step(bump, (1,))) is int
     assert declared_result(dg.Invoke("f", 1, result_type=Receipt)) is Receipt
@@ -357,8 +363,8 @@ def test_the_declared_result_of_each_command() -> None:
     assert declared_result(dg.Map(label, ["a"])) == dg.BatchResult[str]
     assert declared_result(dg.Map(weigh, ["a"])) == dg.BatchResult[float]
     assert declared_result(dg.Map(place, [])) == dg.BatchResult[list[Receipt]]
-    assert declared_result(dg.Parallel([label, dg.Branch(label, name="b")])) == dg.BatchResult[str]
-    mixed = dg.Parallel([label, weigh])
+    assert declared_result(dg.Parallel([title, dg.Branch(title, name="b")])) == dg.BatchResult[str]
+    mixed = dg.Parallel([title, size])
     assert declared_result(mixed) is dg.BatchResult
     assert item_types(mixed) == [str, float]
     assert declared_result(dg.Wait(seconds=1)) is Any
@@ -385,3 +391,60 @@ def test_the_envelope_rule_does_not_depend_on_spacing() -> None:
     ]:
         assert decode(payload) == Decimal("1.5"), payload
         assert decode(payload, Decimal) == Decimal("1.5"), payload
+
+
+@dataclasses.dataclass
+class _Card:
+    number: str
+
+
+@dataclasses.dataclass
+class _Wire:
+    iban: str
+
+
+@dg.step
+def _pay_with(card: bool) -> _Card | _Wire:
+    return _Card("4111") if card else _Wire("DE00")
+
+
+def _pays(_: Any) -> Generator[Any, Any, Any]:
+    try:
+        return (yield _pay_with(True))
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message]
+
+
+def test_a_declared_type_the_codec_cannot_read_is_a_serialization_error_with_advice() -> None:
+    # msgspec refuses a union of two dataclasses: that was a bare TypeError failing the
+    # execution; it is the step's SerializationError, which the workflow can catch.
+    error_type, message = dg.run(_pays)
+    assert error_type == "SerializationError"
+    assert "the result of step '_pay_with'" in message
+    assert "cannot be decoded into the declared type" in message
+    assert "tag=True" in message
+    with pytest.raises(dg.SerializationError, match="the workflow input: values cannot be"):
+        decode('{"number": "1"}', _Card | _Wire, what="the workflow input")
+    assert decode(None, _Card | _Wire) is None
+
+
+def _priced(item: str, scale: int) -> Generator[Any, Any, Receipt]:
+    yield dg.Wait(seconds=1)
+    return Receipt(item, Decimal(scale), AT)
+
+
+def test_a_partial_has_the_declared_types_of_its_function() -> None:
+    import functools
+
+    # A Parallel branch or Map function given as functools.partial (the form the guide advises
+    # for a sub-workflow with arguments) decodes its results into the function's return type.
+    branch = functools.partial(_priced, "a")
+    assert result_type(branch) == Receipt
+    assert result_type(functools.partial(functools.partial(_priced), "b")) == Receipt
+    assert input_type(branch) is Any  # its first parameter is bound: nothing to say
+
+    def batch(_: Any) -> Generator[Any, Any, Any]:
+        done = yield dg.Parallel([functools.partial(_priced, "a", 2)])
+        return [type(r).__name__ for r in done.get_results()]
+
+    assert dg.run(batch, None, skip_time=True) == ["Receipt"]

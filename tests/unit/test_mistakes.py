@@ -413,3 +413,46 @@ def test_step_on_a_method_is_refused_where_it_is_written() -> None:
             return amount
 
     assert Fine.charge(3).args == (3,)
+
+
+def _sub(x: int) -> dg.Workflow[str]:
+    y = yield from dg.Step(lambda: x, name="s")
+    return str(y)
+
+
+def _lambda_branches(_: Any) -> dg.Workflow[Any]:
+    batch = yield from dg.Parallel(
+        [lambda: _sub(1), lambda: _sub(2)], completion=dg.Completion(tolerated_failure_count=2)
+    )
+    return [batch.success_count, [e.error_type for e in batch.errors()]]
+
+
+def _lambda_map(_: Any) -> dg.Workflow[Any]:
+    batch = yield from dg.Map(lambda x: _sub(x), [1])
+    return [e.error_message for e in batch.errors()]
+
+
+def _step_returning_a_command(_: Any) -> dg.Workflow[Any]:
+    return (yield dg.Step(lambda: charge(5)))
+
+
+def test_a_function_that_returns_a_sub_workflow_is_told_to_be_a_generator_function() -> None:
+    # A lambda returning a generator is not a generator function: it runs as a step whose
+    # "result" would be the unstarted sub-workflow.
+    assert dg.run(_lambda_branches) == [0, ["WorkflowDefinitionError"] * 2]
+    (message,) = dg.run(_lambda_map)
+    assert "unnamed step _lambda_map.<locals>.<lambda> is a generator" in message
+    assert "functools.partial(sub, 1)" in message
+    with pytest.raises(dg.ExecutionFailedError, match="is a command \\(Step\\), not a value"):
+        dg.run(_step_returning_a_command)
+
+
+def _partial_branches(_: Any) -> dg.Workflow[list[str]]:
+    import functools
+
+    batch = yield from dg.Parallel([functools.partial(_sub, 1), functools.partial(_sub, 2)])
+    return batch.get_results()
+
+
+def test_the_advised_partial_runs_each_branch_as_a_sub_workflow() -> None:
+    assert dg.run(_partial_branches) == ["1", "2"]

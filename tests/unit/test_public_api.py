@@ -161,6 +161,7 @@ SUBPACKAGES = {
         "complete_callback",
         "complete_invoke",
         "fire_timer",
+        "heartbeat_callback",
         "invoke",
         "invoke_async",
         "make_handler",

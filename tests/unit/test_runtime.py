@@ -54,8 +54,8 @@ def test_apply_updates_arms_timers_and_issues_callback_ids() -> None:
         new_callback_id=lambda: "cb-1",
     )
     assert applied.timers == [
-        rt.Timer(kind="wait", operation_id="w", due_ms=6_000),
-        rt.Timer(kind="callback-timeout", operation_id="c", due_ms=61_000),
+        rt.Timer(kind="wait", operation_id="w", due_ms=6_000, seconds=5),
+        rt.Timer(kind="callback-timeout", operation_id="c", due_ms=61_000, seconds=60),
     ]
     assert ops["c"].callback_details == rt.CallbackDetails(callback_id="cb-1")
     fired = rt.fire_timer(ops, applied.timers[0], now_ms=6_000)

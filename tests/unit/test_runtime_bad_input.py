@@ -27,7 +27,14 @@ def _execution(payload: str) -> rt.Operation:
 
 
 def _step() -> rt.Operation:
-    return rt.Operation(id="s1", type="STEP", sub_type="Step", status="SUCCEEDED", name="x")
+    return rt.Operation(
+        id="s1",
+        type="STEP",
+        sub_type="Step",
+        status="SUCCEEDED",
+        name="x",
+        step_details=rt.StepDetails(attempt=1, result="1"),
+    )
 
 
 def test_a_corrupt_input_ends_as_done_failed_not_an_exception() -> None:

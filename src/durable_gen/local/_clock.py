@@ -77,8 +77,10 @@ class VirtualClock:
     def __init__(
         self, start_ms: int = DEFAULT_VIRTUAL_START_MS, *, auto_advance: bool = True
     ) -> None:
-        if start_ms < 0:
-            raise ValidationError(f"start_ms must be >= 0 epoch milliseconds, got {start_ms}")
+        if isinstance(start_ms, bool) or not isinstance(start_ms, int) or start_ms < 0:
+            raise ValidationError(
+                f"start_ms must be whole epoch milliseconds >= 0 (an int), got {start_ms!r}"
+            )
         self._now = int(start_ms)
         self.auto_advance = auto_advance
 

@@ -116,6 +116,15 @@ class LocalService(Runner):
             raise ValidationError(f"region must look like 'us-east-1', got {region!r}")
         if not re.fullmatch(r"\d{12}", account_id):
             raise ValidationError(f"account_id must be 12 digits, got {account_id!r}")
+        if store is not None and not isinstance(store, ExecutionStore):
+            raise ValidationError(
+                f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
+                f"open_store(url)), got {store!r}"
+            )
+        if clock is not None and not isinstance(clock, Clock):
+            raise ValidationError(
+                f"clock must be a Clock (RealClock() or VirtualClock()), got {clock!r}"
+            )
         super().__init__(
             store if store is not None else MemoryStore(),
             clock if clock is not None else RealClock(),
@@ -287,6 +296,11 @@ class LocalService(Runner):
         Returns:
             The execution's record after the stop.
         """
+        if error is not None and not isinstance(error, ErrorObject):
+            raise InvalidInputError(
+                f"stop() takes error= as an ErrorObject(error_type=..., error_message=...) or "
+                f"None, got {type(error).__name__}"
+            )
         # Children invoked by this execution are stopped first (their invoke operations then
         # record STOPPED), so nothing it started keeps running on its own.
         for child in self.list_executions("RUNNING"):
@@ -551,7 +565,13 @@ class LocalService(Runner):
         Raises:
             UnknownCallbackError: the id was never issued, or its callback already completed
                 or timed out, or its execution ended.
+            InvalidInputError: ``error`` is not an ``ErrorObject``.
         """
+        if error is not None and not isinstance(error, ErrorObject):
+            raise InvalidInputError(
+                f"a callback failure must be an ErrorObject(error_type=..., error_message=...) "
+                f"or None, got {type(error).__name__}"
+            )
         self._complete_callback(callback_id, "FAILED", error=error)
 
     def send_callback_heartbeat(self, callback_id: str) -> None:

@@ -58,6 +58,7 @@ from ._state import (
     WAIT_TIMER,
     WAITING,
     callback_completed,
+    callback_timeout_error,
     execution_ended_event,
     execution_started_event,
     invocation_completed_event,
@@ -416,22 +417,13 @@ def fire_timer(
     else:
         if kind == CALLBACK_TIMEOUT:
             seconds = round((due_ms - (op.start_timestamp or due_ms)) / 1000)
-            error = ErrorObject(
-                error_type="Callback.Timeout",
-                error_message=f"the callback was not completed within {seconds} seconds",
-            )
             out.cancelled = ((CALLBACK_HEARTBEAT, op.id),)
         else:
             cid = op.callback_details.callback_id if op.callback_details else None
             entry = find_callback(cid) if cid else None
             seconds = entry.heartbeat_seconds if entry is not None else 0
-            error = ErrorObject(
-                error_type="Callback.Heartbeat",
-                error_message=(
-                    f"no heartbeat arrived within the heartbeat timeout of {seconds} seconds"
-                ),
-            )
             out.cancelled = ((CALLBACK_TIMEOUT, op.id),)
+        error = callback_timeout_error(kind, seconds)
         new, event = callback_completed(op, "TIMED_OUT", now_ms, out.next_event_id, error=error)
         out.events.append(event)
     out.operations.append(new)

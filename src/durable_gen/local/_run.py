@@ -86,14 +86,8 @@ def run(
     """
     if not callable(workflow):
         raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
-    if functions is not None and not isinstance(functions, Mapping):
-        raise ValidationError(
-            f"functions must be a mapping of Invoke names to functions, got "
-            f"{type(functions).__name__} (write functions={{'name': fn}})"
-        )
-    for fname, fn in (functions or {}).items():
-        if not callable(fn):
-            raise ValidationError(f"functions[{fname!r}] must be a function, got {fn!r}")
+    check_functions(functions)
+    check_flag(skip_time, "skip_time")
     engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
     name = workflow_name(workflow)
     engine.register(
@@ -115,6 +109,27 @@ def run(
     record = engine.run(arn)
     result: R = outcome(engine, record, serdes, result_type(workflow) if serdes is None else Any)
     return result
+
+
+def check_functions(functions: object) -> None:
+    """A ``ValidationError`` unless ``functions`` is None or a mapping of names to functions."""
+    if functions is not None and not isinstance(functions, Mapping):
+        raise ValidationError(
+            f"functions must be a mapping of Invoke names to functions, got "
+            f"{type(functions).__name__} (write functions={{'name': fn}})"
+        )
+    for fname, fn in (functions or {}).items():
+        if not isinstance(fname, str) or not fname:
+            raise ValidationError(f"functions keys must be Invoke names (str), got {fname!r}")
+        if not callable(fn):
+            raise ValidationError(f"functions[{fname!r}] must be a function, got {fn!r}")
+
+
+def check_flag(value: object, name: str) -> bool:
+    """``value`` if it is a bool; a ``ValidationError`` otherwise (``"no"`` is not False)."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def register_function(

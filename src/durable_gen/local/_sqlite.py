@@ -255,7 +255,8 @@ class SqliteStore(SqlStore):
         self._serving: tuple[str, ...] | None = None
         self._recovered_ms = 0
         self.lock = TransactionLock(self)
-        _create_private(self.path)
+        if str(self.path) != ":memory:":  # SQLite's in-memory database: no file to create
+            _create_private(self.path)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False

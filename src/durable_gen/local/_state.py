@@ -909,6 +909,20 @@ def retry_ready(op: Operation) -> Operation:
     )
 
 
+def callback_timeout_error(kind: str, seconds: int) -> ErrorObject:
+    """The error of a callback whose ``kind`` timer (timeout or heartbeat) of ``seconds`` fired:
+    one wording for the engine and for ``durable_gen.runtime.fire_timer``."""
+    if kind == CALLBACK_TIMEOUT:
+        return ErrorObject(
+            error_type="Callback.Timeout",
+            error_message=f"the callback was not completed within {seconds} seconds",
+        )
+    return ErrorObject(
+        error_type="Callback.Heartbeat",
+        error_message=f"no heartbeat arrived within the heartbeat timeout of {seconds} seconds",
+    )
+
+
 def callback_completed(
     op: Operation,
     status: OperationStatus,

@@ -138,7 +138,8 @@ class Worker:
             renews every third of it); a worker that dies loses its executions after this
             long (at once, to another worker on the same host).
         synchronous: SQLite only: ``"FULL"`` or ``"NORMAL"``; see ``SqliteStore``.
-        skip_time: Use a virtual clock that skips waits and retry delays.
+        skip_time: Use a virtual clock that skips waits and retry delays, and callback
+            timeouts as well (a callback with a timeout times out at once).
         log: Where to report trouble (a workflow that cannot be imported, a lost lease) and,
             with ``progress``, progress; default: standard error.
         patience: Seconds ``run()`` keeps retrying a database that is locked or unreachable
@@ -188,6 +189,14 @@ class Worker:
         check_mode(checkpointing)
         self.plugins = check_plugins(plugins)
         self.checkpointing: CheckpointMode = checkpointing
+        if functions is not None and (
+            not isinstance(functions, Mapping)
+            or not all(callable(f) or isinstance(f, str) for f in functions.values())
+        ):
+            raise ValidationError(
+                "functions must map Invoke names to functions or 'MODULE:FUNCTION' strings, got "
+                f"{functions!r}"
+            )
         if poll <= 0:
             raise ValidationError(f"poll must be a positive number of seconds, got {poll}")
         if patience < 0:

@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
-from .._errors import InvalidInputError, NonDeterminismError, OperationError
+from .._errors import InvalidInputError, NonDeterminismError, OperationError, ValidationError
 from .._failure import same_error_type
 from .._ids import operation_id
 from .._interpreter import Interpreter
@@ -150,16 +150,18 @@ def replay(
         loaded = load_history(history, execution_arn=execution_arn)
     except InvalidInputError as exc:
         return ReplayReport(status="invalid", message=str(exc), exception=exc)
-    if (
-        input is _UNSET
-        and loaded.operations
-        and not any(op.type == "EXECUTION" for op in loaded.operations)
-    ):
+    has_execution = any(op.type == "EXECUTION" for op in loaded.operations)
+    if input is _UNSET and loaded.operations and not has_execution:
         raise InvalidInputError(
             "the history has no EXECUTION operation, which carries the workflow's input (a "
             "later page of the operations?): pass the whole history, or the input with input=..."
         )
-    return _replay(workflow, loaded, None if input is _UNSET else input, serdes)
+    if input is not _UNSET and has_execution:
+        raise ValidationError(
+            "the history carries the workflow's input (its EXECUTION operation), and replay "
+            "uses it: input= is for a history without one; leave input= out"
+        )
+    return _replay(workflow, loaded, input, serdes)
 
 
 def replay_folder(
@@ -211,7 +213,7 @@ def replay_folder(
                 )
             )
             continue
-        reports.append(_replay(workflow, loaded, None, serdes))
+        reports.append(_replay(workflow, loaded, _UNSET, serdes))
     return reports
 
 
@@ -251,8 +253,8 @@ def _replay(
         workflow,
         ops,
         execution_arn=history.execution_arn or DEFAULT_ARN,
-        input=input,
         serdes=serdes,
+        **({} if input is _UNSET else {"input": input}),
     )
     # Run the generators until each blocks; never run a step, never answer a checkpoint.
     updates: list[OperationUpdate] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import inspect
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,15 +20,22 @@ from typing import Any, Final
 
 import msgspec
 
+from .._actions import check_mode
 from .._codec import PayloadFormat, result_type
-from .._driver import CheckpointMode, invoke, make_handler
+from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
-from .._interpreter import check_payload_format
+from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps
 from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
 from ..local import ExecutionRecord, LocalService, VirtualClock
-from ..local._run import outcome, register_function, workflow_name
+from ..local._run import (
+    check_flag,
+    check_functions,
+    outcome,
+    register_function,
+    workflow_name,
+)
 from ._harness import Crash, CrashSchedule, Harness, HarnessService
 
 __all__ = ["DurableRun", "OperationView", "TestRunner"]
@@ -325,13 +333,16 @@ class TestRunner:
                 f"TestRunner start must be a datetime (with a timezone, e.g. "
                 f"datetime(2030, 1, 1, tzinfo=UTC)), got {start!r}"
             )
+        check_flag(skip_time, "TestRunner skip_time")
+        check_functions(functions)
+        check_host_options(serdes, None)
         start_ms = int((start or DEFAULT_START).timestamp() * 1000)
         self.clock = VirtualClock(start_ms, auto_advance=False)
         self.service = LocalService(clock=self.clock)
         self.skip_time = skip_time
-        self.checkpointing: CheckpointMode = checkpointing
+        self.checkpointing: CheckpointMode = check_mode(checkpointing)
         self.serdes = serdes
-        self.plugins = tuple(plugins)
+        self.plugins = tuple(check_plugins(plugins))
         self.payload_format = check_payload_format(payload_format)
         self.harness = Harness(self._persisted)
         #: The executor of the sync steps that run concurrently (None: the driver's threads).
@@ -348,7 +359,12 @@ class TestRunner:
     # --- setup ------------------------------------------------------------------------------
 
     def register(self, name: str, fn: Callable[..., Any]) -> None:
-        """Register an ``Invoke`` target: a workflow, or a plain function on JSON values."""
+        """Register an ``Invoke`` target: a workflow, or a plain function on JSON values.
+
+        Raises:
+            ValidationError: ``name`` is not a non-empty str, or ``fn`` is not callable.
+        """
+        check_functions({name: fn})
         if inspect.isgeneratorfunction(inspect.unwrap(fn)):
             self.service.register(name, self._handler(fn))
         else:
@@ -362,7 +378,16 @@ class TestRunner:
 
     def deploy(self, workflow: Callable[..., Any], new_code: Callable[..., Any]) -> None:
         """Deploy a new version: executions of ``workflow``, running or started later, run
-        ``new_code`` from their next invocation on (to test a change guarded by ``Patched``)."""
+        ``new_code`` from their next invocation on (to test a change guarded by ``Patched``).
+
+        Raises:
+            WorkflowDefinitionError: ``workflow`` or ``new_code`` is not a function.
+        """
+        for what, fn in (("workflow", workflow), ("new_code", new_code)):
+            if not callable(fn):
+                raise WorkflowDefinitionError(
+                    f"deploy() needs {what} as a workflow function, got {fn!r}"
+                )
         name = workflow_name(workflow)
         self._workflows[name] = workflow
         self.service.register(name, self._handler(new_code))
@@ -475,8 +500,13 @@ class TestRunner:
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds``, running each timer at its due time."""
-        if seconds < 0:
-            raise ValidationError(f"advance() needs seconds >= 0, got {seconds}")
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise ValidationError(f"advance() needs a number of seconds >= 0, got {seconds!r}")
         target = self.clock.now_ms() + round(seconds * 1000)
         while True:
             self._drive()

@@ -41,6 +41,14 @@ HOSTILE = textwrap.dedent(
 
     async def not_a_generator(x):
         return x
+
+
+    def no_input():
+        yield dg.Wait(seconds=1)
+
+
+    def two_inputs(a, b):
+        yield dg.Wait(seconds=1)
     """
 )
 
@@ -77,6 +85,8 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
     ("a-step-not-a-workflow", ["start", "flows:add"], 2, "is not a workflow", False),
     ("async-function", ["run", "hostile:not_a_generator"], 2, "only steps may be async", False),
     ("not-callable", ["run", "flows:dg"], 2, "is not a function", False),
+    ("no-input-parameter", ["run", "hostile:no_input"], 2, "takes one positional argument", False),
+    ("two-input-parameters", ["start", "hostile:two_inputs"], 2, "cannot be run with an", False),
     # starting options
     (
         "input-not-json",

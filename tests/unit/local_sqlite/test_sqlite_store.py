@@ -224,3 +224,17 @@ def test_renewing_extends_the_leases_held(sqlite_factory: Factory) -> None:
     assert store.renew_leases() == 1
     other = sqlite_factory()
     assert other.renew_leases() == 0
+
+
+def test_an_in_memory_database_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ":memory:" is SQLite's in-memory database; making the file private first left an empty
+    # file named ":memory:" in the working directory.
+    monkeypatch.chdir(tmp_path)
+    store = SqliteStore(":memory:")
+    try:
+        assert LocalService(store=store).list_executions() == []
+    finally:
+        store.close()
+    assert list(tmp_path.iterdir()) == []
