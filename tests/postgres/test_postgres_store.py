@@ -242,6 +242,34 @@ def test_renewing_extends_the_leases_held(postgres_factory: Factory) -> None:
     assert other.renew_leases() == 0
 
 
+def test_a_checkpoint_leaves_the_lease_alone_until_half_of_it_is_spent(
+    postgres_factory: Factory,
+) -> None:
+    # Rewriting lease_until (an indexed column) on every checkpoint made each one a new row
+    # version and index entry, which piled up over a long execution.
+    from ..unit.local_sqlite.test_store_contract import step
+
+    store = postgres_factory(lease_seconds=10)
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])  # the invocation starts: its lease is stamped
+
+    def lease_until() -> int:
+        with store._read() as conn:
+            return int(conn.execute("SELECT lease_until FROM executions").fetchone()[0])
+
+    stamped = lease_until()
+    time.sleep(0.02)
+    store.commit([Change(ex, operations=[step("s1")])])
+    assert lease_until() == stamped
+    with store._tx() as conn:  # 4 s of the 10 left: the next checkpoint stamps it again
+        conn.execute("UPDATE executions SET lease_until = lease_until - 6000")
+    store.commit([Change(ex, operations=[step("s2")])])
+    assert lease_until() > stamped
+    other = postgres_factory()
+    assert other.next_task() is None  # still held
+
+
 def test_a_commit_that_schedules_work_wakes_a_listener(postgres_factory: Factory) -> None:
     listener, writer = postgres_factory(), postgres_factory()
     ex = create(writer)
