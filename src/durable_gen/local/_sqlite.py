@@ -104,14 +104,15 @@ _INSERT_OPERATION: Final = (
 _UPDATE_OPERATION: Final = "UPDATE operations SET status = ?, body = ? WHERE key = ?"
 _INSERT_EVENT: Final = "INSERT INTO events (key, body) VALUES (?, ?)"
 _INSERT_TWO_EVENTS: Final = "INSERT INTO events (key, body) VALUES (?, ?), (?, ?)"
-_UPDATE_HEADER: Final = "UPDATE executions SET header = ?, status = ? WHERE arn = ?"
+#: The execution row is written by its ``seq`` (its rowid: no search of the ARN index).
+_UPDATE_HEADER: Final = "UPDATE executions SET header = ?, status = ? WHERE seq = ?"
 _START_INVOCATION: Final = (
     "UPDATE executions SET header = ?, status = ?, invoking = 1, lease_owner = ?, "
-    "lease_until = ? WHERE arn = ?"
+    "lease_until = ? WHERE seq = ?"
 )
 _END_INVOCATION: Final = (
     "UPDATE executions SET header = ?, status = ?, invoking = 0, lease_owner = NULL, "
-    "lease_until = NULL WHERE arn = ?"
+    "lease_until = NULL WHERE seq = ?"
 )
 
 
@@ -314,7 +315,10 @@ class SqliteStore(SqlStore):
         #: The key of each operation ``(seq, id)`` looked up or written in this critical
         #: section (None: it does not exist), so that writing it needs no search.
         self._keys: dict[tuple[int, str], int | None] = {}
-        self._task_sql: tuple[str, tuple[str, ...] | None] | None = None
+        #: The query of the next task, the same beside ``load()``'s, and what they serve.
+        self._task_sql: tuple[str, str, tuple[str, ...] | None] | None = None
+        #: The next task as ``load()`` read it: ``(total_changes then, serving, task)``.
+        self._next: tuple[int, tuple[str, ...] | None, Task | None] | None = None
         #: ``total_changes`` of the connection when its transaction began.
         self._begun_at = 0
         self._serving: tuple[str, ...] | None = None
@@ -434,6 +438,7 @@ class SqliteStore(SqlStore):
         self._cache.clear()
         self._rows.clear()
         self._keys.clear()
+        self._next = None
         if not self._is_open():
             return
         if commit and self.group_commit and self.lock.waiting:
@@ -553,8 +558,13 @@ class SqliteStore(SqlStore):
                 cached = self._cache.get(arn)
                 if cached is not None:
                     return cached
+            conn = self._conn
             try:
-                row = self._conn.execute(_LOAD, (arn,)).fetchone()
+                if not self._depth:
+                    row = conn.execute(_LOAD, (arn,)).fetchone()
+                else:  # a checkpoint asks for the next task right after: read it along
+                    sql, params = self._task_query(load=True)
+                    row = conn.execute(sql, (*params, arn)).fetchone()
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
             if row is None:
@@ -563,6 +573,8 @@ class SqliteStore(SqlStore):
             if self._depth:
                 self._cache[arn] = ex
                 self._rows[arn] = (bool(row[1]), row[2], row[3])
+                task = None if row[4] is None else Task(*row[4:])
+                self._next = (conn.total_changes, self._serving, task)
             return ex
 
     def lookup(self, arn: str) -> Callable[[str], Operation | None]:
@@ -669,6 +681,7 @@ class SqliteStore(SqlStore):
         conn = self._conn
         conn.execute("ROLLBACK")
         self._rows.clear()
+        self._next = None
         conn.execute("BEGIN IMMEDIATE")
         self._begun_at = conn.total_changes
 
@@ -776,15 +789,15 @@ class SqliteStore(SqlStore):
         held, holder, seq = row
         if invoking == held:
             # No invocation began or ended: the lease (even another store's) is left alone.
-            conn.execute(_UPDATE_HEADER, (header, status, arn))
+            conn.execute(_UPDATE_HEADER, (header, status, seq))
         elif invoking:
             owner = self.owner
-            conn.execute(_START_INVOCATION, (header, status, owner, until, arn))
+            conn.execute(_START_INVOCATION, (header, status, owner, until, seq))
             self._rows[arn] = (True, owner, seq)
         elif holder != self.owner:
             raise lease_lost(arn, holder)
         else:
-            conn.execute(_END_INVOCATION, (header, status, arn))
+            conn.execute(_END_INVOCATION, (header, status, seq))
             self._rows[arn] = (False, None, seq)
 
     def _update_unread(
@@ -815,7 +828,15 @@ class SqliteStore(SqlStore):
         """
         with self._mutex:
             if self._depth and wall_ms() - self._recovered_ms < _RECOVER_EVERY_MS:
-                # Inside a transaction (a checkpoint asks): one query, nothing to take back.
+                # Inside a transaction (a checkpoint asks): one query, nothing to take back;
+                # none if load() read the answer and nothing was written since.
+                read = self._next
+                if (
+                    read is not None
+                    and read[0] == self._conn.total_changes
+                    and read[1] == self._serving
+                ):
+                    return read[2]
                 sql, params = self._task_query()
                 try:
                     row = self._conn.execute(sql, params).fetchone()
@@ -831,19 +852,27 @@ class SqliteStore(SqlStore):
             row = conn.execute(sql, params).fetchone()
         return None if row is None else Task(*row)
 
-    def _task_query(self) -> tuple[str, tuple[str, ...]]:
-        """The query of ``next_task()`` for the functions served now, and its arguments."""
+    def _task_query(self, *, load: bool = False) -> tuple[str, tuple[str, ...]]:
+        """The query of ``next_task()`` for the functions served now, and its arguments.
+
+        With ``load``, the query of ``load()`` with the next task beside the execution's row
+        (its last argument, the ARN, is the caller's).
+        """
         serving = self._serving
         cached = self._task_sql
-        if cached is not None and cached[1] == serving:
-            return cached[0], serving or ()
-        sql = "SELECT due_ms, arn, kind, op_id FROM tasks WHERE lease_owner IS NULL"
-        if serving is not None:
-            marks = ", ".join("?" * len(serving))
-            sql += f" AND (function_name IS NULL OR function_name IN ({marks}))"
-        sql += " ORDER BY due_ms, rowid LIMIT 1"
-        self._task_sql = (sql, serving)
-        return sql, serving or ()
+        if cached is None or cached[2] != serving:
+            sql = "SELECT due_ms, arn, kind, op_id FROM tasks WHERE lease_owner IS NULL"
+            if serving is not None:
+                marks = ", ".join("?" * len(serving))
+                sql += f" AND (function_name IS NULL OR function_name IN ({marks}))"
+            sql += " ORDER BY due_ms, rowid LIMIT 1"
+            with_load = (
+                "SELECT e.header, e.invoking, e.lease_owner, e.seq, "
+                f"t.due_ms, t.arn, t.kind, t.op_id FROM executions e LEFT JOIN ({sql}) t "
+                "WHERE e.arn = ?"
+            )
+            cached = self._task_sql = (sql, with_load, serving)
+        return cached[1] if load else cached[0], serving or ()
 
     # --- leases -------------------------------------------------------------------------------
 

@@ -272,3 +272,31 @@ def test_operations_whose_ids_share_an_index_entry_stay_apart(
         assert len({op.id for op in ops}) == len(ops) == store.operation_count(arn)
         assert [store.lookup(arn)(op.id) for op in ops] == ops
     assert store.lookup(arns[0])("no-such-id") is None
+
+
+def test_the_next_task_read_along_with_an_execution_follows_the_writes_after_it(
+    sqlite_factory: Factory,
+) -> None:
+    # Inside a transaction load() reads the next task with the execution's row, for the
+    # checkpoint that asks right after; a write in between makes next_task() read it again.
+    store = sqlite_factory()
+    ex = create(store)
+    later = Change(ex)
+    later.tasks = (Task(9_000, ex.arn, "wait", "w"),)
+    store.commit([later])
+    assert store.next_task() == Task(9_000, ex.arn, "wait", "w")  # and takes back leases
+    with store.lock:
+        loaded = store.load(ex.arn)
+        assert loaded is not None
+        assert store.next_task() == Task(9_000, ex.arn, "wait", "w")
+        sooner = Change(loaded)
+        sooner.tasks = (Task(5, ex.arn, "retry", "s"),)
+        store.commit([sooner])
+        assert store.next_task() == Task(5, ex.arn, "retry", "s")
+        assert store.claim(Task(5, ex.arn, "retry", "s"))
+        assert store.next_task() == Task(9_000, ex.arn, "wait", "w")
+    other = sqlite_factory()
+    with other.lock:
+        assert other.load(ex.arn) is not None
+        other.serve(["no-such-function"])  # timers are served whatever the functions
+        assert other.next_task() == Task(9_000, ex.arn, "wait", "w")
