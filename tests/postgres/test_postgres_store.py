@@ -69,6 +69,62 @@ def test_a_new_database_gets_the_schema_and_old_ones_migrate(postgres_url: str) 
         assert again.find("f", "n1") == "arn:1"
 
 
+def _to_schema_v1(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Rewrite the tables as schema version 1 left them: operations and events keyed by ARN."""
+    for statement in (
+        "CREATE TABLE ops1 (arn TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, "
+        "type TEXT NOT NULL, status TEXT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (arn, id))",
+        "INSERT INTO ops1 SELECT e.arn, o.id, o.position, o.type, o.status, o.body "
+        "FROM operations o JOIN executions e ON e.seq = o.ex",
+        "CREATE TABLE ev1 (arn TEXT NOT NULL, event_id INTEGER NOT NULL, body BYTEA NOT NULL, "
+        "PRIMARY KEY (arn, event_id))",
+        "INSERT INTO ev1 SELECT e.arn, v.event_id, v.body FROM events v "
+        "JOIN executions e ON e.seq = v.ex",
+        "DROP TABLE operations",
+        "DROP TABLE events",
+        "ALTER TABLE ops1 RENAME TO operations",
+        "ALTER TABLE ev1 RENAME TO events",
+        "ALTER INDEX ops1_pkey RENAME TO operations_pkey",
+        "ALTER INDEX ev1_pkey RENAME TO events_pkey",
+        "CREATE UNIQUE INDEX operations_in_order ON operations (arn, position)",
+        "UPDATE schema_version SET version = 1",
+    ):
+        conn.execute(statement)
+
+
+def test_a_version_1_database_keeps_its_executions_through_the_upgrade(
+    postgres_url: str,
+) -> None:
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    with PostgresStore(postgres_url) as store:
+        service = LocalService(store=store, clock=clock)
+        service.register("doubling", make_handler(doubling, service))
+        arns = [service.start("doubling", str(n)) for n in (1, 2)]
+        for arn in arns:
+            assert service.run(arn).status == "RUNNING"  # waits on the 60 s timer
+        before = {arn: (store.operations(arn), store.events(arn)) for arn in arns}
+        counts = {arn: store.operation_counts(arn) for arn in arns}
+    with psycopg.connect(postgres_url) as conn:
+        _to_schema_v1(conn)
+
+    clock.advance(61)
+    with PostgresStore(postgres_url) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        for arn in arns:
+            ops, events = before[arn]
+            assert (store.operations(arn), store.events(arn)) == (ops, events)
+            assert store.operation_count(arn) == len(ops)
+            assert store.operation_counts(arn) == counts[arn]
+            assert store.operations(arn, 2, 2) == ops[2:4]
+            assert [store.lookup(arn)(op.id) for op in ops] == ops
+        service = LocalService(store=store, clock=clock)
+        service.register("doubling", make_handler(doubling, service))
+        assert [service.run(arn).result for arn in arns] == ["8", "16"]
+        history = service.get_history(arns[1])
+        assert [e.event_id for e in history] == list(range(1, len(history) + 1))
+        assert store.operation_count(arns[1]) == len(store.operations(arns[1]))
+
+
 def test_workers_that_start_together_migrate_once(postgres_url: str) -> None:
     errors: list[BaseException] = []
 

@@ -26,7 +26,6 @@ from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 __all__ = [
     "CALL",
     "DELETE_TASK",
-    "INSERT_EVENT",
     "UPSERT_CALLBACK",
     "DatabaseStore",
     "INVOCATION",
@@ -259,8 +258,9 @@ class SqlReads:
     _NO_LIMIT: ClassVar[int | None] = -1
     #: The column that orders tasks due at the same time by when they were scheduled.
     _TASK_SEQ: ClassVar[str] = "rowid"
-    #: Selects the rows of ``operations`` and ``events`` of the execution whose ARN is ``?``.
-    _OF_EXECUTION: ClassVar[str] = "arn = ?"
+    #: Selects the rows of ``operations`` and ``events`` of the execution whose ARN is ``?``
+    #: (they are keyed by its ``seq``).
+    _OF_EXECUTION: ClassVar[str] = "ex = (SELECT seq FROM executions WHERE arn = ?)"
 
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -389,8 +389,6 @@ def upgrade_schema(
 
 #: Deletes one task (a completed or abandoned call, a cancelled timer).
 DELETE_TASK: Final = "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?"
-#: Records one history event.
-INSERT_EVENT: Final = "INSERT INTO events (arn, event_id, body) VALUES (?, ?, ?)"
 #: Records (or re-points) an issued callback id.
 UPSERT_CALLBACK: Final = (
     "INSERT INTO callbacks (callback_id, arn, op_id, heartbeat_seconds) VALUES (?, ?, ?, ?) "
