@@ -312,9 +312,9 @@ class SqliteStore(SqlStore):
         #: ``(invoking, lease_owner, seq)`` of the execution rows read or written in this
         #: critical section.
         self._rows: dict[str, tuple[bool, str | None, int]] = {}
-        #: The key of each operation ``(seq, id)`` looked up or written in this critical
-        #: section (None: it does not exist), so that writing it needs no search.
-        self._keys: dict[tuple[int, str], int | None] = {}
+        #: The key (None: it does not exist) and ``_idh`` of each operation ``(seq, id)``
+        #: looked up or written in this critical section, so that writing it needs no search.
+        self._keys: dict[tuple[int, str], tuple[int | None, int]] = {}
         #: The query of the next task, the same beside ``load()``'s, and what they serve.
         self._task_sql: tuple[str, str, tuple[str, ...] | None] | None = None
         #: The next task as ``load()`` read it: ``(total_changes then, serving, task)``.
@@ -592,7 +592,7 @@ class SqliteStore(SqlStore):
                     else:
                         low = known[2] << 32
                         row = execute(_LOOKUP, (idh, low, low | _LOW, op_id)).fetchone()
-                        keys[(known[2], op_id)] = None if row is None else row[0]
+                        keys[(known[2], op_id)] = (None if row is None else row[0], idh)
                 except sqlite3.Error as exc:
                     raise error(exc) from None
             return None if row is None else _decode_operation(row[1])
@@ -690,7 +690,7 @@ class SqliteStore(SqlStore):
         arn = ex.arn
         header = _encode_header(ex)
         invoking = 1 if ex.invoking else 0
-        until = wall_ms() + self.lease_ms
+        until = wall_ms() + self.lease_ms if invoking else 0  # read when an invocation starts
         if change.created:
             cursor = conn.execute(
                 "INSERT INTO executions (arn, execution_id, function_name, name, status, "
@@ -725,16 +725,19 @@ class SqliteStore(SqlStore):
         keys = self._keys
         for op in change.operations:
             op_id = op.id
-            key = keys.get((seq, op_id), -1)
-            if key == -1:  # not looked up in this critical section
-                row = conn.execute(_LOOKUP, (_idh(op_id), low, low | _LOW, op_id)).fetchone()
+            found = keys.get((seq, op_id))
+            if found is None:  # not looked up in this critical section
+                idh = _idh(op_id)
+                row = conn.execute(_LOOKUP, (idh, low, low | _LOW, op_id)).fetchone()
                 key = None if row is None else row[0]
+            else:
+                key, idh = found
             if key is None:
                 cursor = conn.execute(
                     _INSERT_OPERATION,
-                    (low, low | _LOW, _idh(op_id), op_id, op.type, op.status, _encode_json(op)),
+                    (low, low | _LOW, idh, op_id, op.type, op.status, _encode_json(op)),
                 )
-                keys[(seq, op_id)] = cursor.lastrowid
+                keys[(seq, op_id)] = (cursor.lastrowid, idh)
             else:
                 conn.execute(_UPDATE_OPERATION, (op.status, _encode_json(op), key))
             if op.type == "CHAINED_INVOKE" and op.status != "STARTED":
