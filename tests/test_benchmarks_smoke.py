@@ -83,6 +83,6 @@ def test_the_floor_comparison_runs_and_sets_each_run_beside_both_floors(tmp_path
     fresh, steady = sqlite_floors(tmp_path, 20)
     assert fresh > 0 and steady > 0
     table = against_floor({"here": str(ROOT)}, rounds=1, n_steps=30)
-    header, rule, row = table.splitlines()[-3:]
+    header, _, row = table.splitlines()[-3:]
     assert "share of the steady floor" in header
     assert row.startswith("| here |") and row.count("%") == 6

@@ -5,10 +5,12 @@ These run against a real server (``tests/postgres/fixtures.py``).
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -70,7 +72,11 @@ def test_a_new_database_gets_the_schema_and_old_ones_migrate(postgres_url: str) 
 
 
 def _to_schema_v1(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    """Rewrite the tables as schema version 1 left them: operations and events keyed by ARN."""
+    """Rewrite the tables as schema version 1 left them: operations and events keyed by ARN,
+    the input in the header."""
+    from ..unit.local_sqlite.test_sqlite_store import _inputs_into_headers
+
+    _inputs_into_headers(conn, "%s")
     for statement in (
         "CREATE TABLE ops1 (arn TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, "
         "type TEXT NOT NULL, status TEXT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (arn, id))",
@@ -110,6 +116,9 @@ def test_a_version_1_database_keeps_its_executions_through_the_upgrade(
     clock.advance(61)
     with PostgresStore(postgres_url) as store:
         assert store.schema_version == SCHEMA_VERSION == 2
+        with store._read() as conn:  # the inputs moved out of the headers
+            inputs = conn.execute("SELECT input FROM executions ORDER BY seq").fetchall()
+            assert inputs == [("1",), ("2",)]
         for arn in arns:
             ops, events = before[arn]
             assert (store.operations(arn), store.events(arn)) == (ops, events)
@@ -369,3 +378,28 @@ def test_clones_share_the_pool_and_give_their_connection_back(postgres_factory: 
         twin.close()
         twin.close()
     assert store._pool.max_size == 2 and store.workflows() == {"f": "m:f"}
+
+
+@dg.workflow
+def padded(doc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    total = yield double(doc["n"])
+    yield dg.Wait(seconds=60, name="pause")
+    return total
+
+
+def test_the_input_is_written_once_not_with_every_checkpoint(postgres_factory: Factory) -> None:
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    store = postgres_factory()
+    service = LocalService(store=store, clock=clock)
+    service.register("padded", make_handler(padded, service))
+    big = json.dumps({"n": 3, "pad": "x" * 100_000})
+    arn = service.start("padded", big)
+    assert service.run(arn).status == "RUNNING"
+    with store._read() as conn:
+        header, payload = conn.execute("SELECT header, input FROM executions").fetchone()
+    assert len(header) < 2_000 and payload == big
+    assert service.get_execution(arn).input == big
+    assert store.load(arn).input == big  # type: ignore[union-attr]
+    assert [ex.input for ex in store.executions()] == [big]
+    clock.advance(61)
+    assert service.run(arn).result == "6"

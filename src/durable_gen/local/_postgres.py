@@ -44,7 +44,10 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
+    decode_header,
+    encode_header,
     lease_lost,
+    move_inputs,
     new_owner,
     same_host_prefix,
     task_function,
@@ -71,8 +74,6 @@ _NOW: Final = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint"
 #: Advisory lock key taken while migrating (any constant; "dg" in ASCII).
 _MIGRATION_LOCK: Final = 0x6467
 
-_encode_header = msgspec.msgpack.Encoder().encode
-_decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _encode_json = msgspec.json.Encoder().encode
 
 
@@ -144,7 +145,8 @@ def _schema_v2(conn: psycopg.Connection[Any]) -> None:
     to, it made them five times the size. The index from id to operation is the one a
     checkpoint writes at a random place, so as it outgrew the server's cache, and with a full
     page image of every leaf first written after each of the server's checkpoints, a step
-    cost more the longer its execution ran.
+    cost more the longer its execution ran. An execution's input moves out of its header
+    (which every checkpoint writes again) into a column of its own.
     """
     for statement in (
         """CREATE TABLE operations_v2 (
@@ -172,8 +174,10 @@ def _schema_v2(conn: psycopg.Connection[Any]) -> None:
         "ALTER INDEX operations_v2_pkey RENAME TO operations_pkey",
         "ALTER INDEX events_v2_pkey RENAME TO events_pkey",
         "CREATE UNIQUE INDEX operations_by_id ON operations (ex, id)",
+        "ALTER TABLE executions ADD COLUMN input TEXT",
     ):
         conn.execute(statement)
+    move_inputs(conn, "%s")
 
 
 #: Migration ``i`` upgrades a database from schema version ``i`` to ``i + 1``; append only.
@@ -543,23 +547,25 @@ class PostgresStore(SqlStore):
                 return cached
             with self._guard():
                 row = self._tx_query(
-                    "SELECT header FROM executions WHERE arn = %s FOR UPDATE", (arn,)
+                    "SELECT header, input FROM executions WHERE arn = %s FOR UPDATE", (arn,)
                 ).fetchone()
             if row is None:
                 return None
-            ex = _decode_header(row[0])
+            ex = decode_header(row[0], row[1])
             self._cache[arn] = ex
             return ex
         with self._read() as conn:
-            row = conn.execute("SELECT header FROM executions WHERE arn = %s", (arn,)).fetchone()
-        return None if row is None else _decode_header(row[0])
+            row = conn.execute(
+                "SELECT header, input FROM executions WHERE arn = %s", (arn,)
+            ).fetchone()
+        return None if row is None else decode_header(row[0], row[1])
 
     def executions(self) -> Iterator[StoredExecution]:
         """Every execution, in the order they started."""
         with self._read() as conn:
-            rows = conn.execute("SELECT arn, header FROM executions ORDER BY seq").fetchall()
+            rows = conn.execute("SELECT arn, header, input FROM executions ORDER BY seq").fetchall()
         cache = self._cache if self._in_tx else {}
-        return iter([cache.get(arn) or _decode_header(header) for arn, header in rows])
+        return iter([cache.get(arn) or decode_header(head, payload) for arn, head, payload in rows])
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------
 
@@ -607,12 +613,12 @@ class PostgresStore(SqlStore):
     ) -> None:
         ex = change.execution
         arn = ex.arn
-        header = _encode_header(ex)
+        header = encode_header(ex)
         if change.created:
             conn.execute(
                 "INSERT INTO executions (arn, execution_id, function_name, name, status, "
-                "start_ms, invoking, lease_owner, lease_until, header) "
-                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN {_NOW} + %s END, %s)",
+                "start_ms, invoking, lease_owner, lease_until, header, input) VALUES "
+                f"(%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN {_NOW} + %s END, %s, %s)",
                 (
                     arn,
                     ex.execution_id,
@@ -625,6 +631,7 @@ class PostgresStore(SqlStore):
                     ex.invoking,
                     self.lease_ms,
                     header,
+                    ex.input,
                 ),
             )
         else:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,9 +80,31 @@ def test_schema_is_versioned_and_old_files_migrate(tmp_path: Path) -> None:
         assert store.load("arn:none") is None
 
 
+def _inputs_into_headers(conn: Any, mark: str = "?") -> None:
+    """Put each execution's input back into its header and drop the ``input`` column, as
+    the schemas before it kept them."""
+    import msgspec
+
+    from durable_gen.local._store import StoredExecution
+
+    decode = msgspec.msgpack.Decoder(StoredExecution).decode
+    for seq, header, payload in conn.execute(
+        "SELECT seq, header, input FROM executions"
+    ).fetchall():
+        ex = decode(bytes(header))
+        ex.input = payload
+        conn.execute(
+            f"UPDATE executions SET header = {mark} WHERE seq = {mark}",
+            (msgspec.msgpack.encode(ex), seq),
+        )
+    conn.execute("ALTER TABLE executions DROP COLUMN input")
+
+
 def _to_schema_v2(conn: sqlite3.Connection) -> None:
     """Rewrite the tables as schema version 2 left them: keyed by ``(ex, position)`` and
-    ``(ex, event_id)`` in WITHOUT ROWID tables, operations found by their full id."""
+    ``(ex, event_id)`` in WITHOUT ROWID tables, operations found by their full id, the input
+    in the header."""
+    _inputs_into_headers(conn)
     conn.execute(
         "CREATE TABLE ops2 (ex INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL, "
         "type TEXT NOT NULL, status TEXT NOT NULL, body BLOB NOT NULL, "
@@ -153,6 +177,11 @@ def test_an_old_file_keeps_its_executions_through_the_upgrade(
     clock.advance(61)
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION == 3
+        with store._read() as conn:  # the inputs moved out of the headers
+            assert [payload for (payload,) in conn.execute("SELECT input FROM executions")] == [
+                "1",
+                "2",
+            ]
         for arn in arns:
             assert (store.operations(arn), store.events(arn)) == before[arn]
             assert store.operation_count(arn) == len(before[arn][0])
@@ -300,3 +329,30 @@ def test_the_next_task_read_along_with_an_execution_follows_the_writes_after_it(
         assert other.load(ex.arn) is not None
         other.serve(["no-such-function"])  # timers are served whatever the functions
         assert other.next_task() == Task(9_000, ex.arn, "wait", "w")
+
+
+@dg.workflow
+def padded(doc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    total = yield double(doc["n"])
+    yield dg.Wait(seconds=60, name="pause")
+    return total
+
+
+def test_the_input_is_written_once_not_with_every_checkpoint(sqlite_factory: Factory) -> None:
+    # The header is written by every checkpoint; an input inside it was written again each
+    # time (a 100 kB input: 25 more pages of WAL a step).
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    store = sqlite_factory()
+    service = LocalService(store=store, clock=clock)
+    service.register("padded", make_handler(padded, service))
+    big = json.dumps({"n": 3, "pad": "x" * 100_000})
+    arn = service.start("padded", big)
+    assert service.run(arn).status == "RUNNING"
+    with store._read() as conn:
+        header, payload = conn.execute("SELECT header, input FROM executions").fetchone()
+    assert len(header) < 2_000 and payload == big
+    assert service.get_execution(arn).input == big
+    assert store.load(arn).input == big  # type: ignore[union-attr]
+    assert [ex.input for ex in store.executions()] == [big]
+    clock.advance(61)
+    assert service.run(arn).result == "6"
