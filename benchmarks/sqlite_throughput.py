@@ -177,8 +177,8 @@ import json, os, sys, time
 from pathlib import Path
 from durable_gen.local import SqliteStore, Worker
 from benchmarks.sqlite_throughput import sequential
-n, directory = int(sys.argv[1]), sys.argv[2]
-store = SqliteStore(Path(directory) / f"run-{time.time_ns()}.db", synchronous="FULL")
+n, directory, synchronous = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+store = SqliteStore(Path(directory) / f"run-{time.time_ns()}.db", synchronous=synchronous)
 out = {}
 with Worker(store) as worker:
     name = worker.register(sequential)
@@ -196,14 +196,23 @@ print(json.dumps(out))
 """
 
 
-def against_floor(trees: dict[str, str], rounds: int = 7, n_steps: int = 1000) -> str:
+def against_floor(
+    trees: dict[str, str],
+    rounds: int = 7,
+    n_steps: int = 1000,
+    synchronous: Synchronous = "FULL",
+) -> str:
     """Executions of ``n_steps`` steps on SQLite FULL per tree and round, interleaved, with
     the fsync floors measured right before and after each run; a Markdown table.
 
     Each run is two executions on one file: the first on a fresh file, set beside the floor
     of a fresh file (``sqlite_floor``, as in earlier rounds), the second on the reused WAL,
-    set beside the steady floor (``sqlite_floors``).
+    set beside the steady floor (``sqlite_floors``). With ``synchronous="NORMAL"`` (commits
+    not synced: what a step costs besides the fsync) no floor is measured, and the table
+    gives the second execution's rate and CPU only.
     """
+    if synchronous == "NORMAL":
+        return _cpu_table(trees, rounds, n_steps)
     keys = ("fresh", "steady", "user", "system", "share", "steady share")
     found: dict[str, dict[str, list[float]]] = {tree: {k: [] for k in keys} for tree in trees}
     floors: list[float] = []
@@ -214,7 +223,7 @@ def against_floor(trees: dict[str, str], rounds: int = 7, n_steps: int = 1000) -
                 before = sqlite_floors(tmp)
                 env = dict(os.environ, PYTHONPATH=os.pathsep.join([f"{root}/src", root]))
                 out = subprocess.run(
-                    [sys.executable, "-c", _ONE_RUN, str(n_steps), tmp],
+                    [sys.executable, "-c", _ONE_RUN, str(n_steps), tmp, synchronous],
                     env=env,
                     cwd=root,
                     capture_output=True,
@@ -231,14 +240,9 @@ def against_floor(trees: dict[str, str], rounds: int = 7, n_steps: int = 1000) -
                 got["share"].append(run["fresh"] / ((before[0] + after[0]) / 2))
                 got["steady share"].append(run["steady"] / ((before[1] + after[1]) / 2))
 
-    def spread(values: list[float], fmt: str) -> str:
-        ordered = sorted(values)
-        mid = statistics.median(ordered)
-        return f"{mid:{fmt}} ({ordered[0]:{fmt}} to {ordered[-1]:{fmt}})"
-
     lines = [
         f"Executions of {n_steps:,} steps, SQLite FULL, {rounds} rounds interleaved; floor "
-        f"{spread(floors, ',.0f')} commits/s on a fresh file, {spread(steady_floors, ',.0f')} "
+        f"{_spread(floors, ',.0f')} commits/s on a fresh file, {_spread(steady_floors, ',.0f')} "
         "on a reused WAL. Medians (lowest to highest).",
         "",
         "| code | steps/s, fresh file | share of the fresh floor | steps/s, reused WAL "
@@ -247,11 +251,50 @@ def against_floor(trees: dict[str, str], rounds: int = 7, n_steps: int = 1000) -
     ]
     for tree, got in found.items():
         lines.append(
-            f"| {tree} | {spread(got['fresh'], ',.0f')} | {spread(got['share'], '.0%')} "
-            f"| {spread(got['steady'], ',.0f')} | {spread(got['steady share'], '.0%')} "
-            f"| {spread(got['user'], '.0f')} | {spread(got['system'], '.0f')} |"
+            f"| {tree} | {_spread(got['fresh'], ',.0f')} | {_spread(got['share'], '.0%')} "
+            f"| {_spread(got['steady'], ',.0f')} | {_spread(got['steady share'], '.0%')} "
+            f"| {_spread(got['user'], '.0f')} | {_spread(got['system'], '.0f')} |"
         )
     return "\n".join(lines)
+
+
+def _cpu_table(trees: dict[str, str], rounds: int, n_steps: int) -> str:
+    """``against_floor`` with ``synchronous=NORMAL``: rates and CPU, no floor."""
+    found: dict[str, list[dict[str, float]]] = {tree: [] for tree in trees}
+    with tempfile.TemporaryDirectory(prefix="dg-bench-cpu-", dir=os.getcwd()) as tmp:
+        for _ in range(rounds):
+            for tree, root in trees.items():
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join([f"{root}/src", root]))
+                out = subprocess.run(
+                    [sys.executable, "-c", _ONE_RUN, str(n_steps), tmp, "NORMAL"],
+                    env=env,
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                found[tree].append(json.loads(out))
+    lines = [
+        f"Executions of {n_steps:,} steps, SQLite NORMAL (no fsync), {rounds} rounds "
+        "interleaved, the second of each run (reused WAL). Medians (lowest to highest).",
+        "",
+        "| code | steps/s | user CPU µs/step | system CPU µs/step | CPU µs/step |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for tree, runs in found.items():
+        lines.append(
+            f"| {tree} | {_spread([r['steady'] for r in runs], ',.0f')} "
+            f"| {_spread([r['user'] for r in runs], '.0f')} "
+            f"| {_spread([r['system'] for r in runs], '.0f')} "
+            f"| {_spread([r['user'] + r['system'] for r in runs], '.0f')} |"
+        )
+    return "\n".join(lines)
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """The median of ``values`` with their lowest and highest."""
+    ordered = sorted(values)
+    return f"{statistics.median(ordered):{fmt}} ({ordered[0]:{fmt}} to {ordered[-1]:{fmt}})"
 
 
 def _check(record: Any, result: str) -> None:
@@ -279,13 +322,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=7, help="with --floor: rounds")
     parser.add_argument("--steps", type=int, default=1000, help="with --floor: steps")
     parser.add_argument("--against", metavar="DIR", help="with --floor: another checkout too")
+    parser.add_argument(
+        "--normal",
+        action="store_true",
+        help="with --floor: synchronous=NORMAL, CPU only (what a step costs besides the fsync)",
+    )
     args = parser.parse_args(argv)
     if args.floor:
         here = str(Path(__file__).resolve().parent.parent)
         trees = {"this checkout": here}
         if args.against:
             trees[f"{args.against}"] = str(Path(args.against).resolve())
-        print(against_floor(trees, args.rounds, args.steps))
+        sync: Synchronous = "NORMAL" if args.normal else "FULL"
+        print(against_floor(trees, args.rounds, args.steps, sync))
         return
     print("| workload | per second |")
     print("| --- | ---: |")

@@ -86,3 +86,5 @@ def test_the_floor_comparison_runs_and_sets_each_run_beside_both_floors(tmp_path
     header, _, row = table.splitlines()[-3:]
     assert "share of the steady floor" in header
     assert row.startswith("| here |") and row.count("%") == 6
+    cpu = against_floor({"here": str(ROOT)}, rounds=1, n_steps=30, synchronous="NORMAL")
+    assert cpu.splitlines()[-1].startswith("| here |") and "%" not in cpu.splitlines()[-1]
