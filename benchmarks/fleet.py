@@ -11,7 +11,9 @@ together compare; when the two floors differ widely, the row's ratio to the floo
 
 ``--long`` prints instead what one step costs in one execution as it grows: one workflow of
 1,000, 10,000 and 100,000 sequential steps (``--sizes`` to choose), ours only, on SQLite FULL
-and on Postgres, in microseconds per step, each run between two floor measurements.
+and on Postgres, in microseconds per step over the whole execution and over its last 1,000
+steps (wall time, this process's CPU time and, on Postgres, the server's), each run between
+two floor measurements.
 
 The floor is one ``INSERT`` and ``COMMIT`` per step on the same kind of store: a SQLite file in
 WAL mode with ``synchronous=FULL``, or the Postgres server (``fsync`` and
@@ -27,13 +29,16 @@ root:
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
+import durable_gen as dg
 from durable_gen.local import Worker
 
 from .sqlite_throughput import sequential, short, sqlite_floor
@@ -131,34 +136,116 @@ def ours_concurrent(url: str, executions: int, steps: int) -> float:
     return executions * steps / elapsed
 
 
-def ours_step_cost(url: str, n: int) -> tuple[float, float]:
-    """Wall and process CPU microseconds per step of one workflow of ``n`` steps."""
+#: ``(x, wall, process CPU, server CPU)`` at every 1,000th step of ``marked`` (see ``long_rows``).
+_MARKS: list[tuple[int, float, float, float]] = []
+
+
+def _no_server() -> float:
+    return 0.0
+
+
+#: Reads the server's CPU seconds so far (Postgres), or 0 (SQLite: the server is this process).
+_server_cpu: Callable[[], float] = _no_server
+
+
+@dg.step
+def counted(x: int) -> int:
+    if x % 1000 == 0:
+        _MARKS.append((x, time.perf_counter(), time.process_time(), _server_cpu()))
+    return x + 1
+
+
+@dg.workflow
+def marked(n: int):  # type: ignore[no-untyped-def]
+    x = 0
+    for _ in range(n):
+        x = yield counted(x)
+    return x
+
+
+def cluster_cpu(data_dir: Any) -> Callable[[], float]:
+    """CPU seconds (user and system) of a Postgres cluster's processes so far (Linux /proc)."""
+    postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(entry) == postmaster or int(fields[1]) == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    return read
+
+
+class StepCost(NamedTuple):
+    """Microseconds per step of one execution: over all of it, and over its last 1,000 steps."""
+
+    wall: float
+    cpu: float
+    server_cpu: float
+    tail_wall: float
+    tail_cpu: float
+    tail_server_cpu: float
+
+
+def ours_step_cost(url: str, n: int, server_cpu: Callable[[], float] | None = None) -> StepCost:
+    """What a step of one workflow of ``n`` steps costs: wall time, this process's CPU time and
+    the server's (``server_cpu``, if given), over the whole execution and its last 1,000."""
+    global _server_cpu
+    _server_cpu = server_cpu or _no_server
+    _MARKS.clear()
     with Worker(url) as worker:
-        name = worker.register(sequential)
+        name = worker.register(marked)
         arn = worker.service.start(name, str(n))
-        started, cpu = time.perf_counter(), time.process_time()
+        start = (0, time.perf_counter(), time.process_time(), _server_cpu())
         record = worker.drive(arn)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        end = (n, time.perf_counter(), time.process_time(), _server_cpu())
     _expect(record.result, str(n))
-    return elapsed / n * 1e6, cpu / n * 1e6
+    # The last 1,000 steps (or a few more when n is not a multiple of 1,000).
+    tail = [mark for mark in _MARKS if mark[0] <= max(0, n - 1000)][-1]
+
+    def per_step(
+        a: tuple[int, float, float, float], b: tuple[int, float, float, float]
+    ) -> list[float]:
+        steps = b[0] - a[0]
+        return [(b[i] - a[i]) / steps * 1e6 for i in (1, 2, 3)]
+
+    return StepCost(*per_step(start, end), *per_step(tail, end))
 
 
 def long_rows(dbs: Databases, kinds: list[str], sizes: list[int]) -> None:
     """Print what a step costs in one execution of each size, on each kind of store."""
     print(
         "| store | steps in the execution | µs per step | CPU µs per step "
+        "| last 1,000 steps: µs, CPU µs per step "
         "| floor before / after (commits/s) | floor µs per commit (mean) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind in kinds:
         store = "SQLite FULL" if kind == "sqlite" else "Postgres"
+        server = None
+        if kind == "postgres" and dbs.cluster is not None and sys.platform == "linux":
+            server = cluster_cpu(dbs.cluster.data)
         for n in sizes:
             before = floor(kind, dbs)
-            wall, cpu = ours_step_cost(dbs.new(kind), n)
+            cost = ours_step_cost(dbs.new(kind), n, server)
             after = floor(kind, dbs)
             per_commit = 2e6 / (before + after)
+            cpu = f"{cost.cpu:,.0f}"
+            tail = f"{cost.tail_wall:,.0f}, {cost.tail_cpu:,.0f}"
+            if server is not None:  # the server's CPU beside ours
+                cpu += f" + server {cost.server_cpu:,.0f}"
+                tail += f" + server {cost.tail_server_cpu:,.0f}"
             print(
-                f"| {store} | {n:,} | {wall:,.0f} | {cpu:,.0f} "
+                f"| {store} | {n:,} | {cost.wall:,.0f} | {cpu} | {tail} "
                 f"| {before:,.0f} / {after:,.0f} | {per_commit:,.0f} |",
                 flush=True,
             )

@@ -75,3 +75,16 @@ def test_the_target_rows_run_and_their_table_reads_them(tmp_path: Path) -> None:
     saved.write_text(f"old {line}new {line}")
     table = run("--table", str(saved))
     assert "Parallel, 10 branches" in table and table.count("|") > 10
+
+
+def test_the_floor_comparison_runs_and_sets_each_run_beside_both_floors(tmp_path: Path) -> None:
+    from benchmarks.sqlite_throughput import against_floor, sqlite_floors
+
+    fresh, steady = sqlite_floors(tmp_path, 20)
+    assert fresh > 0 and steady > 0
+    table = against_floor({"here": str(ROOT)}, rounds=1, n_steps=30)
+    header, _, row = table.splitlines()[-3:]
+    assert "share of the steady floor" in header
+    assert row.startswith("| here |") and row.count("%") == 6
+    cpu = against_floor({"here": str(ROOT)}, rounds=1, n_steps=30, synchronous="NORMAL")
+    assert cpu.splitlines()[-1].startswith("| here |") and "%" not in cpu.splitlines()[-1]

@@ -538,6 +538,8 @@ class _Watchdog:
         #: When the thread wakes next (``time.monotonic()``); ``math.inf``: only when woken
         #: (also while it is awake: a job armed before it sleeps again must wake it).
         self._wakes_at = math.inf
+        #: The last job armed, and the last one before the thread found no job and napped.
+        self._armed = self._napped = -1
         self._stopped = False
         threading.Thread(target=self._loop, name="durable-gen-start", daemon=True).start()
 
@@ -546,7 +548,7 @@ class _Watchdog:
         window = inv.window
         assert window is not None
         due = time.monotonic() + window
-        job = next(self._ids)
+        job = self._armed = next(self._ids)
         self._jobs[job] = (inv, task, due)  # first the job, then the check (see _loop)
         if due < self._wakes_at:  # it would wake too late: wake it now
             with self._lock:
@@ -590,6 +592,13 @@ class _Watchdog:
         sleeping thread holds no job: a job's invocation holds its engine and handler."""
         jobs = list(self._jobs.items())  # one C call: atomic against arm and disarm
         if not jobs:
+            if self._armed != self._napped:
+                # Steps came and went since the last look: more are likely. Sleep one window
+                # as if a job were due then, so that arming one meanwhile wakes nobody (a
+                # wake per step costs a futex call and a switch of threads on every step).
+                self._napped = self._armed
+                self._wakes_at = time.monotonic() + START_WINDOW
+                return False, START_WINDOW
             return False, self._idle()
         job, (inv, task, due) = min(jobs, key=_due)
         left = due - time.monotonic()

@@ -5,10 +5,12 @@ These run against a real server (``tests/postgres/fixtures.py``).
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -67,6 +69,69 @@ def test_a_new_database_gets_the_schema_and_old_ones_migrate(postgres_url: str) 
         create(store)
     with PostgresStore(postgres_url) as again:  # opening again keeps the data
         assert again.find("f", "n1") == "arn:1"
+
+
+def _to_schema_v1(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Rewrite the tables as schema version 1 left them: operations and events keyed by ARN,
+    the input in the header."""
+    from ..unit.local_sqlite.test_sqlite_store import _inputs_into_headers
+
+    _inputs_into_headers(conn, "%s")
+    for statement in (
+        "CREATE TABLE ops1 (arn TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, "
+        "type TEXT NOT NULL, status TEXT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (arn, id))",
+        "INSERT INTO ops1 SELECT e.arn, o.id, o.position, o.type, o.status, o.body "
+        "FROM operations o JOIN executions e ON e.seq = o.ex",
+        "CREATE TABLE ev1 (arn TEXT NOT NULL, event_id INTEGER NOT NULL, body BYTEA NOT NULL, "
+        "PRIMARY KEY (arn, event_id))",
+        "INSERT INTO ev1 SELECT e.arn, v.event_id, v.body FROM events v "
+        "JOIN executions e ON e.seq = v.ex",
+        "DROP TABLE operations",
+        "DROP TABLE events",
+        "ALTER TABLE ops1 RENAME TO operations",
+        "ALTER TABLE ev1 RENAME TO events",
+        "ALTER INDEX ops1_pkey RENAME TO operations_pkey",
+        "ALTER INDEX ev1_pkey RENAME TO events_pkey",
+        "CREATE UNIQUE INDEX operations_in_order ON operations (arn, position)",
+        "UPDATE schema_version SET version = 1",
+    ):
+        conn.execute(statement)
+
+
+def test_a_version_1_database_keeps_its_executions_through_the_upgrade(
+    postgres_url: str,
+) -> None:
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    with PostgresStore(postgres_url) as store:
+        service = LocalService(store=store, clock=clock)
+        service.register("doubling", make_handler(doubling, service))
+        arns = [service.start("doubling", str(n)) for n in (1, 2)]
+        for arn in arns:
+            assert service.run(arn).status == "RUNNING"  # waits on the 60 s timer
+        before = {arn: (store.operations(arn), store.events(arn)) for arn in arns}
+        counts = {arn: store.operation_counts(arn) for arn in arns}
+    with psycopg.connect(postgres_url) as conn:
+        _to_schema_v1(conn)
+
+    clock.advance(61)
+    with PostgresStore(postgres_url) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        with store._read() as conn:  # the inputs moved out of the headers
+            inputs = conn.execute("SELECT input FROM executions ORDER BY seq").fetchall()
+            assert inputs == [("1",), ("2",)]
+        for arn in arns:
+            ops, events = before[arn]
+            assert (store.operations(arn), store.events(arn)) == (ops, events)
+            assert store.operation_count(arn) == len(ops)
+            assert store.operation_counts(arn) == counts[arn]
+            assert store.operations(arn, 2, 2) == ops[2:4]
+            assert [store.lookup(arn)(op.id) for op in ops] == ops
+        service = LocalService(store=store, clock=clock)
+        service.register("doubling", make_handler(doubling, service))
+        assert [service.run(arn).result for arn in arns] == ["8", "16"]
+        history = service.get_history(arns[1])
+        assert [e.event_id for e in history] == list(range(1, len(history) + 1))
+        assert store.operation_count(arns[1]) == len(store.operations(arns[1]))
 
 
 def test_workers_that_start_together_migrate_once(postgres_url: str) -> None:
@@ -264,6 +329,34 @@ def test_renewing_extends_the_leases_held(postgres_factory: Factory) -> None:
     assert other.renew_leases() == 0
 
 
+def test_a_checkpoint_leaves_the_lease_alone_until_half_of_it_is_spent(
+    postgres_factory: Factory,
+) -> None:
+    # Rewriting lease_until (an indexed column) on every checkpoint made each one a new row
+    # version and index entry, which piled up over a long execution.
+    from ..unit.local_sqlite.test_store_contract import step
+
+    store = postgres_factory(lease_seconds=10)
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])  # the invocation starts: its lease is stamped
+
+    def lease_until() -> int:
+        with store._read() as conn:
+            return int(conn.execute("SELECT lease_until FROM executions").fetchone()[0])
+
+    stamped = lease_until()
+    time.sleep(0.02)
+    store.commit([Change(ex, operations=[step("s1")])])
+    assert lease_until() == stamped
+    with store._tx() as conn:  # 4 s of the 10 left: the next checkpoint stamps it again
+        conn.execute("UPDATE executions SET lease_until = lease_until - 6000")
+    store.commit([Change(ex, operations=[step("s2")])])
+    assert lease_until() > stamped
+    other = postgres_factory()
+    assert other.next_task() is None  # still held
+
+
 def test_a_commit_that_schedules_work_wakes_a_listener(postgres_factory: Factory) -> None:
     listener, writer = postgres_factory(), postgres_factory()
     ex = create(writer)
@@ -307,3 +400,28 @@ def test_clones_share_the_pool_and_give_their_connection_back(postgres_factory: 
         twin.close()
         twin.close()
     assert store._pool.max_size == 2 and store.workflows() == {"f": "m:f"}
+
+
+@dg.workflow
+def padded(doc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    total = yield double(doc["n"])
+    yield dg.Wait(seconds=60, name="pause")
+    return total
+
+
+def test_the_input_is_written_once_not_with_every_checkpoint(postgres_factory: Factory) -> None:
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    store = postgres_factory()
+    service = LocalService(store=store, clock=clock)
+    service.register("padded", make_handler(padded, service))
+    big = json.dumps({"n": 3, "pad": "x" * 100_000})
+    arn = service.start("padded", big)
+    assert service.run(arn).status == "RUNNING"
+    with store._read() as conn:
+        header, payload = conn.execute("SELECT header, input FROM executions").fetchone()
+    assert len(header) < 2_000 and payload == big
+    assert service.get_execution(arn).input == big
+    assert store.load(arn).input == big  # type: ignore[union-attr]
+    assert [ex.input for ex in store.executions()] == [big]
+    clock.advance(61)
+    assert service.run(arn).result == "6"

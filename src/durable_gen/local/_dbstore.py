@@ -26,7 +26,6 @@ from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 __all__ = [
     "CALL",
     "DELETE_TASK",
-    "INSERT_EVENT",
     "UPSERT_CALLBACK",
     "DatabaseStore",
     "INVOCATION",
@@ -36,8 +35,11 @@ __all__ = [
     "StoreUnavailableError",
     "TransactionLock",
     "alive",
+    "decode_header",
+    "encode_header",
     "lease_lost",
     "like_prefix",
+    "move_inputs",
     "new_owner",
     "reset_invocation",
     "task_function",
@@ -236,8 +238,43 @@ def same_host_prefix() -> str:
 
 
 _encode_header = msgspec.msgpack.Encoder().encode
+_decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _decode_operation = msgspec.json.Decoder(Operation).decode
 _decode_event = msgspec.json.Decoder(Event).decode
+
+
+def encode_header(ex: StoredExecution) -> bytes:
+    """The ``header`` column of ``ex``: everything but its input, which has a column of its own
+    (written once; the header is written again by every checkpoint)."""
+    payload = ex.input
+    if payload is None:
+        return _encode_header(ex)
+    ex.input = None  # the engine's critical section holds ex: nobody else reads it meanwhile
+    try:
+        return _encode_header(ex)
+    finally:
+        ex.input = payload
+
+
+def decode_header(header: bytes, payload: str | None) -> StoredExecution:
+    """The execution of a ``header`` and ``input`` column pair."""
+    ex = _decode_header(header)
+    if payload is not None:
+        ex.input = payload
+    return ex
+
+
+def move_inputs(conn: Any, placeholder: str = "?") -> None:
+    """Schema migration: move each execution's input out of its header into the ``input``
+    column (added by the caller)."""
+    mark = placeholder
+    for seq, header in conn.execute("SELECT seq, header FROM executions").fetchall():
+        ex = _decode_header(bytes(header))
+        if ex.input is not None:
+            conn.execute(
+                f"UPDATE executions SET input = {mark}, header = {mark} WHERE seq = {mark}",
+                (ex.input, encode_header(ex), seq),
+            )
 
 
 @functools.cache
@@ -259,8 +296,9 @@ class SqlReads:
     _NO_LIMIT: ClassVar[int | None] = -1
     #: The column that orders tasks due at the same time by when they were scheduled.
     _TASK_SEQ: ClassVar[str] = "rowid"
-    #: Selects the rows of ``operations`` and ``events`` of the execution whose ARN is ``?``.
-    _OF_EXECUTION: ClassVar[str] = "arn = ?"
+    #: Selects the rows of ``operations`` and ``events`` of the execution whose ARN is ``?``
+    #: (they are keyed by its ``seq``).
+    _OF_EXECUTION: ClassVar[str] = "ex = (SELECT seq FROM executions WHERE arn = ?)"
 
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -398,8 +436,6 @@ def upgrade_schema(
 
 #: Deletes one task (a completed or abandoned call, a cancelled timer).
 DELETE_TASK: Final = "DELETE FROM tasks WHERE arn = ? AND kind = ? AND op_id = ?"
-#: Records one history event.
-INSERT_EVENT: Final = "INSERT INTO events (arn, event_id, body) VALUES (?, ?, ?)"
 #: Records (or re-points) an issued callback id.
 UPSERT_CALLBACK: Final = (
     "INSERT INTO callbacks (callback_id, arn, op_id, heartbeat_seconds) VALUES (?, ?, ?, ?) "
@@ -531,7 +567,7 @@ class SqlStore(SqlReads):
                 "UPDATE executions SET header = ?, invoking = FALSE, lease_owner = NULL, "
                 "lease_until = NULL WHERE arn = ?"
             ),
-            (_encode_header(ex), arn),
+            (encode_header(ex), arn),
         )
         if ex.status == "RUNNING":
             conn.execute(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,38 +80,86 @@ def test_schema_is_versioned_and_old_files_migrate(tmp_path: Path) -> None:
         assert store.load("arn:none") is None
 
 
-def _to_schema_v1(path: Path) -> None:
-    """Rewrite a database as schema version 1 left it: operations and events keyed by ARN."""
-    conn = sqlite3.connect(path)
-    with conn:
+def _inputs_into_headers(conn: Any, mark: str = "?") -> None:
+    """Put each execution's input back into its header and drop the ``input`` column, as
+    the schemas before it kept them."""
+    import msgspec
+
+    from durable_gen.local._store import StoredExecution
+
+    decode = msgspec.msgpack.Decoder(StoredExecution).decode
+    for seq, header, payload in conn.execute(
+        "SELECT seq, header, input FROM executions"
+    ).fetchall():
+        ex = decode(bytes(header))
+        ex.input = payload
         conn.execute(
-            "CREATE TABLE ops1 (arn TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, "
-            "type TEXT NOT NULL, status TEXT NOT NULL, body BLOB NOT NULL, "
-            "PRIMARY KEY (arn, id)) WITHOUT ROWID"
+            f"UPDATE executions SET header = {mark} WHERE seq = {mark}",
+            (msgspec.msgpack.encode(ex), seq),
         )
-        conn.execute(
-            "INSERT INTO ops1 SELECT e.arn, o.id, o.position, o.type, o.status, o.body "
-            "FROM operations o JOIN executions e ON e.seq = o.ex"
-        )
-        conn.execute(
-            "CREATE TABLE ev1 (arn TEXT NOT NULL, event_id INTEGER NOT NULL, body BLOB NOT NULL, "
-            "PRIMARY KEY (arn, event_id)) WITHOUT ROWID"
-        )
-        conn.execute(
-            "INSERT INTO ev1 SELECT e.arn, v.event_id, v.body FROM events v "
-            "JOIN executions e ON e.seq = v.ex"
-        )
-        conn.execute("DROP TABLE operations")
-        conn.execute("DROP TABLE events")
-        conn.execute("ALTER TABLE ops1 RENAME TO operations")
-        conn.execute("ALTER TABLE ev1 RENAME TO events")
-        conn.execute("CREATE UNIQUE INDEX operations_in_order ON operations (arn, position)")
-        conn.execute("UPDATE schema_version SET version = 1")
-    conn.close()
+    conn.execute("ALTER TABLE executions DROP COLUMN input")
 
 
-def test_a_version_1_file_keeps_its_executions_through_the_upgrade(tmp_path: Path) -> None:
-    path = tmp_path / "v1.db"
+def _to_schema_v2(conn: sqlite3.Connection) -> None:
+    """Rewrite the tables as schema version 2 left them: keyed by ``(ex, position)`` and
+    ``(ex, event_id)`` in WITHOUT ROWID tables, operations found by their full id, the input
+    in the header."""
+    _inputs_into_headers(conn)
+    conn.execute(
+        "CREATE TABLE ops2 (ex INTEGER NOT NULL, position INTEGER NOT NULL, id TEXT NOT NULL, "
+        "type TEXT NOT NULL, status TEXT NOT NULL, body BLOB NOT NULL, "
+        "PRIMARY KEY (ex, position)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "INSERT INTO ops2 SELECT key >> 32, key & 4294967295, id, type, status, body "
+        "FROM operations"
+    )
+    conn.execute(
+        "CREATE TABLE ev2 (ex INTEGER NOT NULL, event_id INTEGER NOT NULL, body BLOB NOT NULL, "
+        "PRIMARY KEY (ex, event_id)) WITHOUT ROWID"
+    )
+    conn.execute("INSERT INTO ev2 SELECT key >> 32, key & 4294967295, body FROM events")
+    conn.execute("DROP TABLE operations")
+    conn.execute("DROP TABLE events")
+    conn.execute("ALTER TABLE ops2 RENAME TO operations")
+    conn.execute("ALTER TABLE ev2 RENAME TO events")
+    conn.execute("CREATE UNIQUE INDEX operations_by_id ON operations (ex, id)")
+    conn.execute("UPDATE schema_version SET version = 2")
+
+
+def _to_schema_v1(conn: sqlite3.Connection) -> None:
+    """Rewrite the tables as schema version 1 left them: operations and events keyed by ARN."""
+    _to_schema_v2(conn)
+    conn.execute(
+        "CREATE TABLE ops1 (arn TEXT NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, "
+        "type TEXT NOT NULL, status TEXT NOT NULL, body BLOB NOT NULL, "
+        "PRIMARY KEY (arn, id)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "INSERT INTO ops1 SELECT e.arn, o.id, o.position, o.type, o.status, o.body "
+        "FROM operations o JOIN executions e ON e.seq = o.ex"
+    )
+    conn.execute(
+        "CREATE TABLE ev1 (arn TEXT NOT NULL, event_id INTEGER NOT NULL, body BLOB NOT NULL, "
+        "PRIMARY KEY (arn, event_id)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "INSERT INTO ev1 SELECT e.arn, v.event_id, v.body FROM events v "
+        "JOIN executions e ON e.seq = v.ex"
+    )
+    conn.execute("DROP TABLE operations")
+    conn.execute("DROP TABLE events")
+    conn.execute("ALTER TABLE ops1 RENAME TO operations")
+    conn.execute("ALTER TABLE ev1 RENAME TO events")
+    conn.execute("CREATE UNIQUE INDEX operations_in_order ON operations (arn, position)")
+    conn.execute("UPDATE schema_version SET version = 1")
+
+
+@pytest.mark.parametrize("downgrade", [_to_schema_v1, _to_schema_v2], ids=["v1", "v2"])
+def test_an_old_file_keeps_its_executions_through_the_upgrade(
+    tmp_path: Path, downgrade: Callable[[sqlite3.Connection], None]
+) -> None:
+    path = tmp_path / "old.db"
     clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
     with SqliteStore(path) as store:
         service = LocalService(store=store, clock=clock)
@@ -118,19 +168,33 @@ def test_a_version_1_file_keeps_its_executions_through_the_upgrade(tmp_path: Pat
         for arn in arns:
             assert service.run(arn).status == "RUNNING"  # waits on the 60 s timer
         before = {arn: (store.operations(arn), store.events(arn)) for arn in arns}
-    _to_schema_v1(path)
+        counts = {arn: store.operation_counts(arn) for arn in arns}
+    conn = sqlite3.connect(path)
+    with conn:
+        downgrade(conn)
+    conn.close()
 
     clock.advance(61)
     with SqliteStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
+        with store._read() as conn:  # the inputs moved out of the headers
+            assert [payload for (payload,) in conn.execute("SELECT input FROM executions")] == [
+                "1",
+                "2",
+            ]
         for arn in arns:
             assert (store.operations(arn), store.events(arn)) == before[arn]
             assert store.operation_count(arn) == len(before[arn][0])
+            assert store.operation_counts(arn) == counts[arn]
+            ops = before[arn][0]
+            assert store.operations(arn, 2, 2) == ops[2:4]
+            assert [store.lookup(arn)(op.id) for op in ops] == ops
         service = LocalService(store=store, clock=clock)
         service.register("doubling", make_handler(doubling, service))
         assert [service.run(arn).result for arn in arns] == ["8", "16"]
         history = service.get_history(arns[1])
         assert [e.event_id for e in history] == list(range(1, len(history) + 1))
+        assert store.operation_count(arns[1]) == len(store.operations(arns[1]))
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -238,3 +302,82 @@ def test_an_in_memory_database_leaves_no_file_behind(
     finally:
         store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_operations_whose_ids_share_an_index_entry_stay_apart(
+    sqlite_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The index from id to operation holds a hash of the id: ids with the same hash (here:
+    # all of them) are told apart by the id itself.
+    import durable_gen.local._sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "_idh", lambda op_id: 7)
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    store = sqlite_factory()
+    service = LocalService(store=store, clock=clock)
+    service.register("doubling", make_handler(doubling, service))
+    arns = [service.start("doubling", str(n)) for n in (1, 2)]
+    for arn in arns:
+        assert service.run(arn).status == "RUNNING"
+    clock.advance(61)
+    assert [service.run(arn).result for arn in arns] == ["8", "16"]
+    for arn in arns:
+        ops = store.operations(arn)
+        assert len({op.id for op in ops}) == len(ops) == store.operation_count(arn)
+        assert [store.lookup(arn)(op.id) for op in ops] == ops
+    assert store.lookup(arns[0])("no-such-id") is None
+
+
+def test_the_next_task_read_along_with_an_execution_follows_the_writes_after_it(
+    sqlite_factory: Factory,
+) -> None:
+    # Inside a transaction load() reads the next task with the execution's row, for the
+    # checkpoint that asks right after; a write in between makes next_task() read it again.
+    store = sqlite_factory()
+    ex = create(store)
+    later = Change(ex)
+    later.tasks = (Task(9_000, ex.arn, "wait", "w"),)
+    store.commit([later])
+    assert store.next_task() == Task(9_000, ex.arn, "wait", "w")  # and takes back leases
+    with store.lock:
+        loaded = store.load(ex.arn)
+        assert loaded is not None
+        assert store.next_task() == Task(9_000, ex.arn, "wait", "w")
+        sooner = Change(loaded)
+        sooner.tasks = (Task(5, ex.arn, "retry", "s"),)
+        store.commit([sooner])
+        assert store.next_task() == Task(5, ex.arn, "retry", "s")
+        assert store.claim(Task(5, ex.arn, "retry", "s"))
+        assert store.next_task() == Task(9_000, ex.arn, "wait", "w")
+    other = sqlite_factory()
+    with other.lock:
+        assert other.load(ex.arn) is not None
+        other.serve(["no-such-function"])  # timers are served whatever the functions
+        assert other.next_task() == Task(9_000, ex.arn, "wait", "w")
+
+
+@dg.workflow
+def padded(doc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    total = yield double(doc["n"])
+    yield dg.Wait(seconds=60, name="pause")
+    return total
+
+
+def test_the_input_is_written_once_not_with_every_checkpoint(sqlite_factory: Factory) -> None:
+    # The header is written by every checkpoint; an input inside it was written again each
+    # time (a 100 kB input: 25 more pages of WAL a step).
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    store = sqlite_factory()
+    service = LocalService(store=store, clock=clock)
+    service.register("padded", make_handler(padded, service))
+    big = json.dumps({"n": 3, "pad": "x" * 100_000})
+    arn = service.start("padded", big)
+    assert service.run(arn).status == "RUNNING"
+    with store._read() as conn:
+        header, payload = conn.execute("SELECT header, input FROM executions").fetchone()
+    assert len(header) < 2_000 and payload == big
+    assert service.get_execution(arn).input == big
+    assert store.load(arn).input == big  # type: ignore[union-attr]
+    assert [ex.input for ex in store.executions()] == [big]
+    clock.advance(61)
+    assert service.run(arn).result == "6"
