@@ -15,7 +15,7 @@ import time
 from importlib import metadata
 
 from ._harness import Row, format_table, row_dicts
-from ._suite import Options, load_theirs, run_suite
+from ._suite import WORKLOADS, Options, load_theirs, run_suite
 
 
 def _version(dist: str) -> str:
@@ -68,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1000,
         help="largest sequential-step count run on AWS's SDK (default 1000)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=WORKLOADS,
+        metavar="WORKLOAD",
+        help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be at least 1 and --warmup at least 0")
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  measured: {row.workload}", file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    rows = run_suite(options, progress)
+    rows = run_suite(options, progress, tuple(args.only or WORKLOADS))
     elapsed = time.perf_counter() - started
 
     print(machine())

@@ -312,21 +312,33 @@ def _join(a: str | None, b: str | None) -> str | None:
     return "; ".join(parts) or None
 
 
-def run_suite(options: Options, report: Callable[[Row], None] = lambda row: None) -> list[Row]:
-    """Run every workload; ``report`` sees each row as soon as it is measured."""
+#: The workloads, in the order they run (``--only`` picks some by these names).
+WORKLOADS: tuple[str, ...] = (
+    "sequential",
+    "replay",
+    "batches",
+    "waits_and_callbacks",
+    "invocation",
+    "checkpoints",
+    "memory",
+    "engine",
+    "interpreter",
+)
+
+
+def run_suite(
+    options: Options,
+    report: Callable[[Row], None] = lambda row: None,
+    only: tuple[str, ...] = WORKLOADS,
+) -> list[Row]:
+    """Run the workloads named in ``only`` (default all); ``report`` sees each row as soon as
+    it is measured."""
     suite = _Suite(options)
     rows: list[Row] = []
-    for workload in (
-        suite.sequential,
-        suite.replay,
-        suite.batches,
-        suite.waits_and_callbacks,
-        suite.invocation,
-        suite.checkpoints,
-        suite.memory,
-        suite.engine,
-        suite.interpreter,
-    ):
+    for name in WORKLOADS:
+        if name not in only:
+            continue
+        workload: Callable[[], Iterator[Row]] = getattr(suite, name)
         for row in workload():
             report(row)
             rows.append(row)

@@ -173,7 +173,26 @@ def _check_kwargs(value: object, what: str) -> None:
 
 def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
     """Refuse a Map function or branch that cannot take the arguments it will be called with:
-    a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two."""
+    a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two.
+
+    A function that passed is remembered (a Map or Parallel is built again on every replay)."""
+    try:
+        if (fn, item) in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        _check_signature(fn, what, item)
+        return
+    _check_signature(fn, what, item)
+    if len(_CALLABLE) >= 1024:
+        _CALLABLE.clear()
+    _CALLABLE.add((fn, item))
+
+
+#: ``(function, item)`` pairs ``_check_call`` accepted.
+_CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
+
+
+def _check_signature(fn: Callable[..., Any], what: str, item: str | None) -> None:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # no signature to read (a builtin): the call will tell

@@ -77,7 +77,7 @@ from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
-from ._service import DurableService, InvocationHandler
+from ._service import DurableService, InvocationHandler, conforms
 from ._wire import (
     MAX_PAYLOAD_BYTES,
     CheckpointResponse,
@@ -326,7 +326,9 @@ class _Invocation:
         if self.hooks is not None:
             self.hooks.sending(updates, events)
         reply = self.service.checkpoint(self.arn, self.token, updates)
-        if not isinstance(reply, CheckpointResponse) or not isinstance(reply.checkpoint_token, str):
+        if (type(reply) is not CheckpointResponse or type(reply.checkpoint_token) is not str) and (
+            not isinstance(reply, CheckpointResponse) or not isinstance(reply.checkpoint_token, str)
+        ):
             raise InvalidInputError(
                 f"the service's checkpoint() returned {reply!r}: a DurableService's checkpoint() "
                 "returns CheckpointResponse(checkpoint_token=<the new token, a str>, "
@@ -739,7 +741,7 @@ def _one_line(text: str) -> str:
 
 def _check_service(service: object) -> None:
     """A ``ValidationError`` unless ``service`` implements ``DurableService``."""
-    if not isinstance(service, DurableService):
+    if not conforms(service, DurableService):
         raise ValidationError(
             "the service must implement durable_gen.runtime.DurableService (checkpoint() and "
             f"get_state()), got {type(service).__name__}: pass a LocalService, a LambdaService "

@@ -398,7 +398,9 @@ class Interpreter(StepHandlers):
         Wakes what they unblock: a callback id, a completed wait, callback or invoke, a retry
         that is due. Call it after every ``Flush``, with an empty list if nothing changed.
         """
-        if isinstance(operations, Operation) or not isinstance(operations, Iterable):
+        if type(operations) is not list and (
+            isinstance(operations, Operation) or not isinstance(operations, Iterable)
+        ):
             raise ValidationError(
                 "observe() takes a list of the Operation values that changed (an empty list if "
                 f"none), got {type(operations).__name__}"

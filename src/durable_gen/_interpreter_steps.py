@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from hashlib import blake2b
 from itertools import count
-from typing import Any
+from typing import Any, Final
 
 from ._actions import CheckpointMode, StepTask
 from ._codec import _fn_readers, result_reader
@@ -133,6 +133,10 @@ class Run:
         self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
 
+#: Types of step results that are certainly values (most results): not checked further.
+_PLAIN: Final = frozenset({int, str, float, bool, type(None), dict, list, tuple})
+
+
 def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
     """A wait-for-condition state as recorded, in the type its check declares it returns (the
     state passed to the next check, to the wait strategy and to the workflow)."""
@@ -194,7 +198,7 @@ class StepHandlers(BatchHandlers):
             what = f"the result of step {run.name!r}"
         else:
             what = f"the result of the unnamed step {_label(run.fn)}"
-        if inspect.isgenerator(value) or isinstance(value, Command):
+        if type(value) not in _PLAIN and (inspect.isgenerator(value) or isinstance(value, Command)):
             self._step_final_failure(run, _returned_work(what, value))
             return
         try:
@@ -216,12 +220,15 @@ class StepHandlers(BatchHandlers):
         self._ready.append((fiber, value, None))
 
     def _take(self, task: StepTask) -> Run:
-        if not isinstance(task, StepTask):
+        try:
+            run = self._running.get(task.id)
+        except AttributeError:  # not a task: said below
+            run = None
+        if run is None and not isinstance(task, StepTask):
             raise ValidationError(
                 "task_succeeded() and task_failed() take a StepTask of a RunTasks action, got "
                 f"{type(task).__name__}"
             )
-        run = self._running.get(task.id)
         # Ids count from 1 in every interpreter: only the very task handed out here matches,
         # so that a task of another interpreter never completes this one's step.
         if run is None or run.task is not task:

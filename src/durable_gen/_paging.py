@@ -100,6 +100,19 @@ def check_operations(operations: list[Operation]) -> None:
         InvalidInputError: an operation id is repeated, a finished step has no details, a
             step's attempt is negative, or there are two EXECUTION operations.
     """
+    executions = 0
+    for op in operations:  # one quick pass; the one below says what is wrong
+        details = op.step_details
+        if op.type == "EXECUTION":
+            executions += 1
+        elif details is None:
+            if op.type == "STEP" and op.status in _FINISHED:
+                break
+        elif details.attempt is not None and details.attempt < 0:
+            break
+    else:
+        if executions <= 1 and len({op.id for op in operations}) == len(operations):
+            return
     ids: set[str] = set()
     execution: Operation | None = None
     for index, op in enumerate(operations):

@@ -18,7 +18,24 @@ from ._wire import (
     OperationUpdate,
 )
 
-__all__ = ["DurableService", "InvocationHandler"]
+__all__ = ["DurableService", "InvocationHandler", "conforms"]
+
+#: Classes whose instances passed ``isinstance`` against a protocol (checked once per class:
+#: such a check inspects every member of the protocol, which costs microseconds each time).
+_CONFORMING: set[tuple[type, type]] = set()
+
+
+def conforms(obj: object, protocol: type) -> bool:
+    """``isinstance(obj, protocol)`` for a runtime-checkable protocol, remembered per class
+    once true (a refusal is checked again: it is the error path)."""
+    key = (type(obj), protocol)
+    if key in _CONFORMING:
+        return True
+    if not isinstance(obj, protocol):
+        return False
+    if len(_CONFORMING) < 1024:
+        _CONFORMING.add(key)
+    return True
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from .._errors import (
     UnknownCallbackError,
     ValidationError,
 )
-from .._service import InvocationHandler
+from .._service import InvocationHandler, conforms
 from .._wire import (
     MAX_PAYLOAD_BYTES,
     MAX_WAIT_SECONDS,
@@ -116,12 +116,12 @@ class LocalService(Runner):
             raise ValidationError(f"region must look like 'us-east-1', got {region!r}")
         if not re.fullmatch(r"\d{12}", account_id):
             raise ValidationError(f"account_id must be 12 digits, got {account_id!r}")
-        if store is not None and not isinstance(store, ExecutionStore):
+        if store is not None and not conforms(store, ExecutionStore):
             raise ValidationError(
                 f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
                 f"open_store(url)), got {store!r}"
             )
-        if clock is not None and not isinstance(clock, Clock):
+        if clock is not None and not conforms(clock, Clock):
             raise ValidationError(
                 f"clock must be a Clock (RealClock() or VirtualClock()), got {clock!r}"
             )
