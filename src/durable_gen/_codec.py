@@ -177,7 +177,8 @@ def encode(
             "date, Decimal, UUID, enums, sets, tuples or pydantic models, or pass serdes= to "
             "the operation"
         ) from exc
-    check_size(payload, what, limit)
+    if len(payload) * 4 > limit:  # only then may it be over (UTF-8: at most 4 bytes a char)
+        check_size(payload, what, limit)
     return payload
 
 
