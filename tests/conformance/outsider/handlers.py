@@ -665,6 +665,292 @@ def map_9_19(_: Any):
     return batch.results()
 
 
+@dg.workflow
+def parallel_8_8(_: Any):
+    batch = yield dg.Parallel(
+        [constant("a"), constant("b"), constant("c"), constant("d")],
+        max_concurrency=1,
+        completion=dg.Completion(min_successful=2),
+    )
+    result = projection(batch)
+    return {k: result[k] for k in ("completionReason", "successCount", "totalCount")}
+
+
+def wait_then(value: str):
+    def branch():
+        yield dg.Wait(seconds=2)
+        return value
+
+    return branch
+
+
+@dg.workflow
+def parallel_8_14(_: Any):
+    batch = yield dg.Parallel([lambda: "b0", wait_then("b1")], max_concurrency=1)
+    return batch.results()
+
+
+@dg.workflow
+def parallel_8_17(_: Any):
+    batch = yield dg.Parallel(
+        [constant("a"), raising("b"), constant("c")],
+        max_concurrency=1,
+        completion=dg.Completion(min_successful=3),
+    )
+    return projection(batch)
+
+
+@dg.workflow
+def parallel_8_18(_: Any):
+    batch = yield dg.Parallel(
+        [raising("0"), raising("1"), constant(2), constant(3)],
+        max_concurrency=1,
+        completion=dg.Completion(min_successful=3, tolerated_failure_count=1),
+    )
+    result = projection(batch)
+    del result["status"]
+    return result
+
+
+def inner_parallel():
+    batch = yield dg.Parallel([lambda: "i1", lambda: "i2"], max_concurrency=1)
+    return batch.results()
+
+
+@dg.workflow
+def parallel_8_21(_: Any):
+    batch = yield dg.Parallel([inner_parallel], max_concurrency=1)
+    return batch.results()
+
+
+@dg.workflow
+def map_9_7(_: Any):
+    batch = yield dg.Map(
+        constant("ok"), [0, 1, 2, 3], max_concurrency=1, completion=dg.Completion(min_successful=2)
+    )
+    result = projection(batch)
+    return {k: result[k] for k in ("completionReason", "successCount", "totalCount")}
+
+
+def same(item: str) -> str:
+    return item
+
+
+@dg.workflow
+def map_9_12(_: Any):
+    batch = yield dg.Map(same, ["fa", "fb"], max_concurrency=1, nesting="flat")
+    return batch.results()
+
+
+def r_item(item: str, index: int):
+    if index == 1:
+        yield dg.Wait(seconds=1)
+    return (yield dg.Step(same, (f"r{index}",)))
+
+
+@dg.workflow
+def map_9_15(_: Any):
+    batch = yield dg.Map(r_item, ["a", "b"], max_concurrency=1)
+    return batch.results()
+
+
+def ok_or_fail(item: str):
+    if item == "fail":
+        raise RuntimeError("item failed")
+    return item
+    yield
+
+
+@dg.workflow
+def map_9_18(_: Any):
+    batch = yield dg.Map(
+        ok_or_fail,
+        ["ok", "fail"],
+        name="fail-then-wait",
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_count=1),
+    )
+    yield dg.Wait(seconds=1)
+    return projection(batch)
+
+
+@dg.workflow
+def map_9_20(_: Any):
+    batch = yield dg.Map(
+        upper, ["x", "y"], name="op-serde-replay", max_concurrency=1, serdes=OpSerde()
+    )
+    yield dg.Wait(seconds=1)
+    return batch.results()
+
+
+# --- more of every suite -------------------------------------------------------------------
+
+
+@dg.workflow
+def callback_4_3(name: str):
+    handle = yield dg.CreateCallback(name=name, timeout=5)
+    return (yield handle)
+
+
+@dg.workflow
+def callback_4_13(name: str):
+    handle = yield dg.CreateCallback(name=name)
+    try:
+        message = yield handle
+    except dg.CallbackFailedError as exc:
+        message = f"failed: {exc.error_type}: {exc.error_message}"
+    yield dg.Wait(seconds=2)
+    return message
+
+
+@dg.workflow
+def callback_4_14(name: str):
+    handle = yield dg.CreateCallback(name=name, timeout=3)
+    try:
+        message = yield handle
+    except dg.CallbackTimeoutError:
+        message = "timed out"
+    yield dg.Wait(seconds=2)
+    return message
+
+
+@dg.workflow
+def callback_4_17(names: list[str]):
+    a = yield dg.CreateCallback(name=names[0])
+    result_a = yield a
+    b = yield dg.CreateCallback(name=names[1])
+    result_b = yield b
+    return [result_a, result_b]
+
+
+@dg.workflow
+def invoke_5_4(_: Any):
+    return (yield dg.Invoke("echo", None))
+
+
+@dg.workflow
+def invoke_5_5(_: Any):
+    return (yield dg.Invoke("always-fails", None))
+
+
+@dg.workflow
+def measure(payload: str):
+    return len(payload)
+    yield
+
+
+@dg.workflow
+def invoke_5_7(_: Any):
+    return (yield dg.Invoke("measure", "x" * (1024 * 1024 - 1024)))
+
+
+def invoking_child(_: Any):
+    return (yield dg.Invoke("echo", "from the child"))
+
+
+@dg.workflow
+def invoke_5_13(value: Any):
+    return (yield dg.Child(invoking_child, (value,)))
+
+
+def check_raises(state: int) -> int:
+    raise RuntimeError("the check failed")
+
+
+@dg.workflow
+def wfc_6_7(_: Any):
+    return (
+        yield dg.WaitForCondition(
+            check_raises, initial_state=0, wait_strategy=dg.WaitStrategy(until=lambda s: True)
+        )
+    )
+
+
+@dg.step
+def times_ten_step(value: int) -> int:
+    return value * 10
+
+
+@dg.workflow
+def wfc_6_12(threshold: int):
+    reached = yield dg.WaitForCondition(
+        increment,
+        initial_state=0,
+        wait_strategy=dg.WaitStrategy(until=lambda s: s >= threshold, delay=1),
+    )
+    return (yield times_ten_step(reached))
+
+
+def wrapped_callback(name: str):
+    return (yield dg.WaitForCallback(submit, name=name))
+
+
+@dg.workflow
+def wfcb_7_8(name: str):
+    return (yield dg.Child(wrapped_callback, (name,), name="wrapper"))
+
+
+@dg.workflow
+def wfcb_7_13(name: str):
+    return (yield dg.WaitForCallback(submit, name=name, heartbeat_timeout=10))
+
+
+@dg.workflow
+def wfcb_7_14(name: str):
+    try:
+        return (yield dg.WaitForCallback(submit, name=name, timeout=3))
+    except dg.CallbackTimeoutError:
+        return "timed-out-handled"
+
+
+@dg.step
+def nothing() -> None:
+    return None
+
+
+@dg.workflow
+def step_1_5(_: Any):
+    return (yield nothing())
+
+
+@dg.workflow
+def step_1_10(_: Any):
+    try:
+        yield failing()
+    except dg.StepFailedError as exc:
+        caught = exc.error_message
+    yield dg.Wait(seconds=1)
+    return caught
+
+
+def inner(value: str):
+    return (yield small(value))
+
+
+def outer(value: str):
+    yield small(value)
+    return (yield dg.Child(inner, (value,), name="inner"))
+
+
+@dg.workflow
+def child_3_6(value: str):
+    return (yield dg.Child(outer, (value,), name="outer"))
+
+
+def step_and_wait(value: str):
+    result = yield small(value)
+    yield dg.Wait(seconds=1)
+    return result
+
+
+@dg.workflow
+def child_3_18(value: str):
+    result = yield dg.Child(step_and_wait, (value,), name="mixed")
+    result = yield small(result)
+    yield dg.Wait(seconds=1)
+    return result
+
+
 # --- plugin -------------------------------------------------------------------------------
 
 
@@ -736,6 +1022,52 @@ def two_second_wait(_: Any):
     yield dg.Wait(seconds=2)
 
 
+class Attempts(Printer):
+    def on_attempt_start(self, attempt: Any) -> None:
+        if attempt.type == "STEP":
+            self.emit(hook="attempt-start", n=attempt.attempt, op=attempt.operation_id)
+
+    def on_attempt_end(self, attempt: Any, outcome: Any, error: Any) -> None:
+        if attempt.type == "STEP":
+            self.emit(
+                hook="attempt-end", n=attempt.attempt, outcome=outcome, op=attempt.operation_id
+            )
+
+
+class Tagged(Printer):
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+
+
+@dg.step
+def greet_logged(name: str) -> str:
+    log.info(f"Greeting step running for: {name}")
+    return f"Hello, {name}!"
+
+
+@dg.workflow
+def greeting_logged(name: str):
+    return (yield greet_logged(name))
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1))
+def fails_once() -> str:
+    if count("fails_once") == 1:
+        raise RuntimeError("first attempt fails")
+    return "Operation succeeded"
+
+
+@dg.workflow
+def retried(_: Any):
+    return (yield fails_once())
+
+
+@dg.workflow
+def fails_for_good(_: Any):
+    return (yield failing())
+
+
 HANDLERS: dict[str, Handler] = {
     "step/1-6": Handler(step_1_6),
     "step/1-7": Handler(step_1_7),
@@ -782,9 +1114,42 @@ HANDLERS: dict[str, Handler] = {
     "map/9-14": Handler(map_9_14),
     "map/9-16": Handler(map_9_16),
     "map/9-19": Handler(map_9_19),
+    "parallel/8-8": Handler(parallel_8_8),
+    "parallel/8-14": Handler(parallel_8_14),
+    "parallel/8-17": Handler(parallel_8_17),
+    "parallel/8-18": Handler(parallel_8_18),
+    "parallel/8-21": Handler(parallel_8_21),
+    "map/9-7": Handler(map_9_7),
+    "map/9-12": Handler(map_9_12),
+    "map/9-15": Handler(map_9_15),
+    "map/9-18": Handler(map_9_18),
+    "map/9-20": Handler(map_9_20),
+    "callback/4-3": Handler(callback_4_3),
+    "callback/4-13": Handler(callback_4_13),
+    "callback/4-14": Handler(callback_4_14),
+    "callback/4-17": Handler(callback_4_17),
+    "invoke/5-4": Handler(invoke_5_4),
+    "invoke/5-5": Handler(invoke_5_5),
+    "invoke/5-7": Handler(invoke_5_7),
+    "invoke/5-13": Handler(invoke_5_13),
+    "wait_for_condition/6-7": Handler(wfc_6_7),
+    "wait_for_condition/6-12": Handler(wfc_6_12),
+    "wait_for_callback/7-8": Handler(wfcb_7_8),
+    "wait_for_callback/7-13": Handler(wfcb_7_13),
+    "wait_for_callback/7-14": Handler(wfcb_7_14),
+    "step/1-5": Handler(step_1_5),
+    "step/1-10": Handler(step_1_10),
+    "child/3-6": Handler(child_3_6),
+    "child/3-18": Handler(child_3_18),
     "plugin/10-2": Handler(greeting, plugins=lambda: [StepOps()]),
     "plugin/10-4": Handler(greeting, plugins=lambda: [Faulty()]),
     "plugin/10-6": Handler(two_second_wait, plugins=lambda: [Printer()]),
+    "plugin/10-1": Handler(greeting_logged, plugins=lambda: [Printer()]),
+    "plugin/10-3": Handler(retried, plugins=lambda: [Attempts()]),
+    "plugin/10-5": Handler(
+        greeting, plugins=lambda: [Tagged("CONFPLUGIN-A"), Tagged("CONFPLUGIN-B")]
+    ),
+    "plugin/10-7": Handler(fails_for_good, plugins=lambda: [Printer()]),
 }
 
-FUNCTIONS: dict[str, Any] = {"echo": echo, "always-fails": always_fails}
+FUNCTIONS: dict[str, Any] = {"echo": echo, "always-fails": always_fails, "measure": measure}
