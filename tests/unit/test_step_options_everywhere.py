@@ -1,6 +1,7 @@
 """A ``@step`` function keeps every option it was declared with wherever it runs: as a Map's
 function, as a Parallel branch (bare or in ``Branch``), as a child context's workflow, and as a
-compensation: name, retry, semantics, serdes, compensate, timeout."""
+compensation: name, retry, semantics, serdes, compensate, timeout. As a ``WaitForCondition``
+check, its timeout bounds each check."""
 
 from __future__ import annotations
 
@@ -321,15 +322,24 @@ def _timeout_as_compensation(_: Any) -> Generator[Any, Any, Any]:
     return [u.error_type or u.status for u in undone]
 
 
+def _timeout_as_condition_check(_: Any) -> Generator[Any, Any, Any]:
+    try:
+        yield dg.WaitForCondition(hangs, initial_state=0, name="poll")
+    except dg.StepTimeoutError as exc:
+        return [exc.error_type]
+    return ["not timed out"]
+
+
 @pytest.mark.parametrize(
     ("workflow", "expected"),
     [
+        (_timeout_as_condition_check, ["StepTimeoutError"]),
         (_timeout_in_map, ["StepTimeoutError"] * 2),
         (_timeout_in_branch, ["StepTimeoutError"] * 2),
         (_timeout_as_child, ["StepTimeoutError"] * 2),
         (_timeout_as_compensation, ["StepTimeoutError"]),
     ],
-    ids=["map", "parallel", "child", "compensation"],
+    ids=["condition", "map", "parallel", "child", "compensation"],
 )
 def test_a_step_functions_timeout_applies_wherever_it_runs(workflow: Any, expected: Any) -> None:
     run = TestRunner().run(workflow)
