@@ -398,6 +398,8 @@ class Step(Command[R], frozen=True):
     timeout: float | timedelta | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.fn, StepFunction):
+            _inherit_step_options(self, self.fn)
         name = self.name
         if (  # the common case in one test: this runs for every step, replays included
             type(self.args) is tuple
@@ -459,6 +461,16 @@ class Step(Command[R], frozen=True):
         @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
+
+
+def _inherit_step_options(cmd: Step[Any], fn: StepFunction[..., Any]) -> None:
+    """``Step(step_function, ...)``: the ``@step`` function's options, where the ``Step`` gives
+    none of its own (its name is taken by ``op_name``)."""
+    for option in ("retry", "serdes", "compensate", "timeout"):
+        if getattr(cmd, option) is None and getattr(fn, option) is not None:
+            msgspec.structs.force_setattr(cmd, option, getattr(fn, option))
+    if cmd.semantics == AT_LEAST_ONCE and fn.semantics != AT_LEAST_ONCE:
+        msgspec.structs.force_setattr(cmd, "semantics", fn.semantics)
 
 
 class _PrevalidatedStep(Step[R], frozen=True):

@@ -376,3 +376,24 @@ def test_a_wait_for_callback_submitter_keeps_its_steps_options() -> None:
     run = TestRunner().run(_submitters)
     assert run.result() == ["RuntimeError", "StepTimeoutError", "RuntimeError"]
     assert calls == ["refuses"] * 3
+
+
+def _wrapped_in_step(_: Any) -> Generator[Any, Any, Any]:
+    out = []
+    for cmd in (
+        dg.Step(fails_once),  # its own policy: one attempt
+        dg.Step(hangs, (1,)),  # its own timeout
+        dg.Step(fails_once, retry=dg.Retry(max_attempts=2, initial_delay=1)),  # Step's wins
+    ):
+        try:
+            out.append((yield cmd))
+        except dg.StepFailedError as exc:
+            out.append(exc.error_type)
+    return out
+
+
+def test_a_step_function_wrapped_in_step_keeps_its_options() -> None:
+    run = TestRunner().run(_wrapped_in_step)
+    assert run.result() == ["RuntimeError", "StepTimeoutError", "RuntimeError"]
+    assert calls == ["once"] * 3
+    assert [op.name for op in run.operations(type="STEP")] == ["once", "hangs", "once"]
