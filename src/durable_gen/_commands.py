@@ -171,6 +171,23 @@ def _check_kwargs(value: object, what: str) -> None:
         )
 
 
+def _check_takes(fn: Callable[..., Any], what: str, params: tuple[str, ...]) -> None:
+    """Refuse a function that cannot be called with the positional arguments ``params`` name
+    (a submitter's ``(callback_id)``, a check's ``(state)``): it would fail at run time."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (a builtin): the call will tell
+        return
+    try:
+        signature.bind(*(None for _ in params))
+    except TypeError as exc:
+        label = getattr(fn, "__qualname__", repr(fn))
+        raise ValidationError(
+            f"{what} is called with ({', '.join(params)}), and {label} cannot be ({exc}): "
+            "give it that signature, or bind other arguments first with functools.partial"
+        ) from None
+
+
 def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
     """Refuse a Map function or branch that cannot take the arguments it will be called with:
     a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two."""
@@ -744,6 +761,7 @@ class WaitForCallback(Command[R], frozen=True):
             raise ValidationError(
                 f"WaitForCallback needs a callable submitter, got {self.submitter!r}"
             )
+        _check_takes(self.submitter, "a WaitForCallback submitter", ("callback_id",))
         CreateCallback(
             name=self.name,
             timeout=self.timeout,
@@ -861,6 +879,9 @@ class WaitForCondition(Command[R], frozen=True):
             raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
+        _check_takes(self.check, "a WaitForCondition check", ("state",))
+        if self.wait_strategy is not None:
+            _check_takes(self.wait_strategy, "a wait_strategy", ("state", "attempt"))
         _check_name(self.name, "wait-for-condition")
         _check_serdes(self.serdes, "wait-for-condition serdes")
         made(self)
