@@ -491,8 +491,10 @@ def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
         )
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
         return SerializationError(
-            f"{what}: the recorded payload is not valid JSON ({exc}): the history was written "
-            "with another serdes; pass the same serdes= to the operation"
+            f"{what}: the recorded payload is not valid JSON ({exc}): it was written by another "
+            "serdes, or sent by someone who did not write JSON (a callback's sender, the caller "
+            "that started the execution): pass the operation a serdes= that reads it, or send "
+            "JSON"
         )
     # a msgspec or pydantic ValidationError, a parse error in an envelope
     return _mismatch(what, type_, exc)

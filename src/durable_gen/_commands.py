@@ -171,6 +171,23 @@ def _check_kwargs(value: object, what: str) -> None:
         )
 
 
+def _check_takes(fn: Callable[..., Any], what: str, params: tuple[str, ...]) -> None:
+    """Refuse a function that cannot be called with the positional arguments ``params`` name
+    (a submitter's ``(callback_id)``, a check's ``(state)``): it would fail at run time."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (a builtin): the call will tell
+        return
+    try:
+        signature.bind(*(None for _ in params))
+    except TypeError as exc:
+        label = getattr(fn, "__qualname__", repr(fn))
+        raise ValidationError(
+            f"{what} is called with ({', '.join(params)}), and {label} cannot be ({exc}): "
+            "give it that signature, or bind other arguments first with functools.partial"
+        ) from None
+
+
 def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
     """Refuse a Map function or branch that cannot take the arguments it will be called with:
     a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two.
@@ -417,6 +434,8 @@ class Step(Command[R], frozen=True):
     timeout: float | timedelta | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.fn, StepFunction):
+            _inherit_step_options(self, self.fn)
         name = self.name
         if (  # the common case in one test: this runs for every step, replays included
             type(self.args) is tuple
@@ -478,6 +497,16 @@ class Step(Command[R], frozen=True):
         @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
+
+
+def _inherit_step_options(cmd: Step[Any], fn: StepFunction[..., Any]) -> None:
+    """``Step(step_function, ...)``: the ``@step`` function's options, where the ``Step`` gives
+    none of its own (its name is taken by ``op_name``)."""
+    for option in ("retry", "serdes", "compensate", "timeout"):
+        if getattr(cmd, option) is None and getattr(fn, option) is not None:
+            msgspec.structs.force_setattr(cmd, option, getattr(fn, option))
+    if cmd.semantics == AT_LEAST_ONCE and fn.semantics != AT_LEAST_ONCE:
+        msgspec.structs.force_setattr(cmd, "semantics", fn.semantics)
 
 
 class _PrevalidatedStep(Step[R], frozen=True):
@@ -751,6 +780,7 @@ class WaitForCallback(Command[R], frozen=True):
             raise ValidationError(
                 f"WaitForCallback needs a callable submitter, got {self.submitter!r}"
             )
+        _check_takes(self.submitter, "a WaitForCallback submitter", ("callback_id",))
         CreateCallback(
             name=self.name,
             timeout=self.timeout,
@@ -868,6 +898,9 @@ class WaitForCondition(Command[R], frozen=True):
             raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
+        _check_takes(self.check, "a WaitForCondition check", ("state",))
+        if self.wait_strategy is not None:
+            _check_takes(self.wait_strategy, "a wait_strategy", ("state", "attempt"))
         _check_name(self.name, "wait-for-condition")
         _check_serdes(self.serdes, "wait-for-condition serdes")
         made(self)

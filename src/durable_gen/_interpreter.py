@@ -787,6 +787,18 @@ class Interpreter(StepHandlers):
         if recorded is not None and not is_aws_wait_for_callback_name(cmd.name, recorded.name):
             callback_name = submitter_name = None
 
+        submitter = cmd.submitter
+        retry = cmd.retry
+        options: dict[str, Any] = {}
+        if isinstance(submitter, StepFunction):
+            # a @step submitter keeps its options; WaitForCallback(retry=) wins over its retry
+            retry = submitter.retry if retry is None else retry
+            options = {
+                "semantics": submitter.semantics,
+                "serdes": submitter.serdes,
+                "timeout": submitter.timeout,
+            }
+
         def body() -> Gen:
             handle = yield CreateCallback(
                 name=callback_name,
@@ -796,7 +808,11 @@ class Interpreter(StepHandlers):
                 result_type=cmd.result_type,
             )
             yield Step(
-                plain(cmd.submitter), (handle.callback_id,), name=submitter_name, retry=cmd.retry
+                plain(submitter),
+                (handle.callback_id,),
+                name=submitter_name,
+                retry=retry,
+                **options,
             )
             return (yield handle)
 

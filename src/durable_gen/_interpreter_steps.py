@@ -39,6 +39,7 @@ from ._commands import (
     Command,
     Retry,
     Step,
+    StepFunction,
     WaitDecision,
     WaitForCondition,
 )
@@ -458,6 +459,8 @@ class StepHandlers(BatchHandlers):
             fiber, op_id, name, "WaitForCondition", plain(cmd.check), (cmd.initial_state,), None,
             1, False, NO_RETRY, cmd.serdes, cmd, condition=True,
         )  # fmt: skip
+        if isinstance(cmd.check, StepFunction):
+            run.timeout = cmd.check.timeout  # a @step check's timeout bounds each check
         if rec is None:
             return self._schedule(run)
         d = rec.step_details

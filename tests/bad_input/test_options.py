@@ -182,8 +182,32 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("invoke-long-function", lambda: dg.Invoke("f" * 257, {}), dg.ValidationError, "1 to 256"),
     ("invoke-tenant", lambda: dg.Invoke("f", {}, tenant_id=5), dg.ValidationError, "tenant_id"),
     ("invoke-serdes", lambda: dg.Invoke("f", {}, serdes=1), dg.ValidationError, "Serdes"),
+    (
+        "wfc-submitter-no-argument",
+        lambda: dg.WaitForCallback(lambda: None),
+        dg.ValidationError,
+        "a WaitForCallback submitter is called with (callback_id)",
+    ),
+    (
+        "wfc-submitter-two-arguments",
+        lambda: dg.WaitForCallback(lambda callback_id, channel: None),
+        dg.ValidationError,
+        "bind other arguments first with functools.partial",
+    ),
     # --- WaitForCondition and its strategy ---
     ("wfcond-check", lambda: dg.WaitForCondition(5), dg.ValidationError, "callable check"),
+    (
+        "wfcond-check-no-state",
+        lambda: dg.WaitForCondition(lambda: True, 0),
+        dg.ValidationError,
+        "a WaitForCondition check is called with (state)",
+    ),
+    (
+        "wfcond-strategy-one-argument",
+        lambda: dg.WaitForCondition(plain, 0, wait_strategy=lambda state: None),
+        dg.ValidationError,
+        "a wait_strategy is called with (state, attempt)",
+    ),
     (
         "wfcond-strategy",
         lambda: dg.WaitForCondition(plain, 0, wait_strategy=5),
@@ -451,3 +475,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.Parallel([plain, lambda factor=1: factor, functools.partial(flow, 1)])
     dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
     dg.WaitForCallback(plain, result_type=Card | None)
+    dg.WaitForCallback(functools.partial(lambda channel, callback_id: None, "mail"))
+    dg.WaitForCallback(dg.step(lambda callback_id, retries=3: None))
+    dg.WaitForCondition(dg.step(lambda state: state), 0, wait_strategy=dg.WaitStrategy(until=bool))
+    dg.WaitForCondition(lambda *states: states[0], 0, wait_strategy=lambda state, attempt, x=1: x)

@@ -1,6 +1,8 @@
 """A ``@step`` function keeps every option it was declared with wherever it runs: as a Map's
 function, as a Parallel branch (bare or in ``Branch``), as a child context's workflow, and as a
-compensation: name, retry, semantics, serdes, compensate, timeout."""
+compensation: name, retry, semantics, serdes, compensate, timeout. As a ``WaitForCondition``
+check, its timeout bounds each check; as a ``WaitForCallback`` submitter, it keeps its retry
+policy (unless the ``WaitForCallback`` gives one), semantics, serdes and timeout."""
 
 from __future__ import annotations
 
@@ -321,16 +323,77 @@ def _timeout_as_compensation(_: Any) -> Generator[Any, Any, Any]:
     return [u.error_type or u.status for u in undone]
 
 
+def _timeout_as_condition_check(_: Any) -> Generator[Any, Any, Any]:
+    try:
+        yield dg.WaitForCondition(hangs, initial_state=0, name="poll")
+    except dg.StepTimeoutError as exc:
+        return [exc.error_type]
+    return ["not timed out"]
+
+
 @pytest.mark.parametrize(
     ("workflow", "expected"),
     [
+        (_timeout_as_condition_check, ["StepTimeoutError"]),
         (_timeout_in_map, ["StepTimeoutError"] * 2),
         (_timeout_in_branch, ["StepTimeoutError"] * 2),
         (_timeout_as_child, ["StepTimeoutError"] * 2),
         (_timeout_as_compensation, ["StepTimeoutError"]),
     ],
-    ids=["map", "parallel", "child", "compensation"],
+    ids=["condition", "map", "parallel", "child", "compensation"],
 )
 def test_a_step_functions_timeout_applies_wherever_it_runs(workflow: Any, expected: Any) -> None:
     run = TestRunner().run(workflow)
     assert run.result() == expected
+
+
+@dg.step(retry=dg.Retry.never(), name="refuses")
+def refuses(callback_id: str) -> None:
+    calls.append("refuses")
+    raise RuntimeError("cannot submit")
+
+
+@dg.step(timeout=0.05, retry=dg.Retry.never(), name="hanging-submitter")
+def hanging_submitter(callback_id: str) -> None:
+    time.sleep(0.3)
+
+
+def _submitters(_: Any) -> Generator[Any, Any, Any]:
+    out = []
+    for submitter, retry in (
+        (refuses, None),  # its own policy: one attempt
+        (hanging_submitter, None),  # its own timeout
+        (refuses, dg.Retry(max_attempts=2, initial_delay=1)),  # WaitForCallback's policy wins
+    ):
+        try:
+            yield dg.WaitForCallback(submitter, retry=retry)
+        except dg.CallbackFailedError as exc:
+            out.append(exc.error_type)
+    return out
+
+
+def test_a_wait_for_callback_submitter_keeps_its_steps_options() -> None:
+    run = TestRunner().run(_submitters)
+    assert run.result() == ["RuntimeError", "StepTimeoutError", "RuntimeError"]
+    assert calls == ["refuses"] * 3
+
+
+def _wrapped_in_step(_: Any) -> Generator[Any, Any, Any]:
+    out = []
+    for cmd in (
+        dg.Step(fails_once),  # its own policy: one attempt
+        dg.Step(hangs, (1,)),  # its own timeout
+        dg.Step(fails_once, retry=dg.Retry(max_attempts=2, initial_delay=1)),  # Step's wins
+    ):
+        try:
+            out.append((yield cmd))
+        except dg.StepFailedError as exc:
+            out.append(exc.error_type)
+    return out
+
+
+def test_a_step_function_wrapped_in_step_keeps_its_options() -> None:
+    run = TestRunner().run(_wrapped_in_step)
+    assert run.result() == ["RuntimeError", "StepTimeoutError", "RuntimeError"]
+    assert calls == ["once"] * 3
+    assert [op.name for op in run.operations(type="STEP")] == ["once", "hangs", "once"]

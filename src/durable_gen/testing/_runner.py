@@ -230,10 +230,12 @@ class DurableRun:
     # --- callbacks --------------------------------------------------------------------------
 
     def callback_id(self, name: str) -> str:
-        """The id of the open-or-not callback named ``name``.
+        """The id of the callback named ``name``.
 
         ``name`` is a ``CreateCallback``'s name or a ``WaitForCallback``'s name (whose
-        callback is the unnamed CALLBACK inside it); the latest such callback is returned.
+        callback is the unnamed CALLBACK inside it). Several callbacks may share a name (Map
+        items, a loop): the latest one still open is returned, else the latest one, so that
+        ``send_callback_*`` by name answer each open callback in turn.
 
         Raises:
             KeyError: no callback has that name (yet).
@@ -261,7 +263,10 @@ class DurableRun:
                 f"no callback named {name!r} in {self.arn} (yet); callbacks and contexts "
                 f"recorded: {names}. Run the runner until the workflow created it"
             )
-        callback_id = found[-1].callback_details.callback_id
+        still_open = [op for op in found if op.status == "STARTED"]
+        chosen = (still_open or found)[-1]
+        assert chosen.callback_details is not None
+        callback_id = chosen.callback_details.callback_id
         assert callback_id is not None
         return callback_id
 

@@ -95,6 +95,27 @@ def test_callback_failure_heartbeat_and_timeout() -> None:
     assert silent.result() == "timeout Callback.Heartbeat"
 
 
+def _approval_item(order: int) -> dg.Workflow[Any]:
+    answer = yield dg.WaitForCallback(notify, name="approval")
+    return [order, answer]
+
+
+@dg.workflow
+def approvals(orders: list[int]) -> dg.Workflow[Any]:
+    batch = yield dg.Map(_approval_item, orders)
+    return batch.results()
+
+
+def test_callbacks_sharing_a_name_are_answered_in_turn() -> None:
+    runner = TestRunner()
+    run = runner.run(approvals, [1, 2])
+    run.send_callback_success("approval", "first")
+    run.send_callback_success("approval", "second")  # the other open one, not the one answered
+    runner.run_until_idle()
+    assert sorted(answer for _, answer in run.result()) == ["first", "second"]
+    assert run.callback_id("approval") in {op.callback_id for op in run.operations(type="CALLBACK")}
+
+
 def test_without_skip_time_the_clock_moves_only_on_advance() -> None:
     def wf(_: Any):  # type: ignore[no-untyped-def]
         yield dg.Wait(seconds=100, name="w")

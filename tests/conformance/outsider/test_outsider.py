@@ -1,0 +1,76 @@
+"""The outsider handlers (written from the docs alone) pass AWS's requirements.
+
+Each runs through the same runner and checks as ours (``../runner.py``): history, result,
+logs and AWS's own log validator. A failure here means the docs describe something the library
+no longer does, or a handler written as the docs say no longer meets the requirement.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ..conftest import GAPS_XFAIL
+from ..runner import EMULATOR_ENV_VAR, run_embedded
+from ..suite import Requirement, load_requirements
+from . import handlers
+
+
+def _requirements() -> list[Requirement]:
+    by_key = {str(req): req for req in load_requirements()}
+    return [by_key[key] for key in handlers.HANDLERS]
+
+
+def test_every_suite_is_covered() -> None:
+    suites = {key.split("/")[0] for key in handlers.HANDLERS}
+    assert suites == {req.suite for req in load_requirements()}
+
+
+@pytest.mark.parametrize("req", _requirements(), ids=str)
+def test_outsider_handler(req: Requirement) -> None:
+    handlers.reset()
+    result = run_embedded(req, handlers.HANDLERS[str(req)], handlers.FUNCTIONS)
+    assert result.status == "passed", f"{req}: {req.description}\n  " + "\n  ".join(result.errors)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    if os.environ.get(EMULATOR_ENV_VAR) != "1":
+        pytest.skip(f"AWS's emulator runs only with {EMULATOR_ENV_VAR}=1 (it takes minutes)")
+    for module in ("aws_durable_execution_sdk_python", "aws_durable_execution_sdk_python_testing"):
+        pytest.importorskip(module, reason=f"{module} (needed by dex-local-runner) is missing")
+    from ..emulator_runner import emulator_session
+
+    with emulator_session() as session:
+        yield session
+
+
+#: The emulator session registers our invoke targets, not the outsider ones.
+_ON_EMULATOR = [req for req in _requirements() if req.suite != "invoke"]
+
+
+@pytest.mark.parametrize("req", _ON_EMULATOR, ids=str)
+def test_outsider_handler_on_aws_emulator(req: Requirement, emulator: Any) -> None:
+    """The same handlers through ``durable_gen.aws.lambda_handler`` and AWS's emulator: only
+    the emulator's known gaps may fail them."""
+    from durable_gen.aws import lambda_handler
+
+    from ..emulator_runner import GAP_NAMES, explain, run_emulator
+
+    handler = handlers.HANDLERS[str(req)]
+    handlers.reset()
+    function = lambda_handler(
+        handler.workflow,
+        client=emulator.emulator.client,
+        checkpointing=handler.checkpointing,
+        plugins=handler.plugins(),
+    )
+    result = run_emulator(req, emulator, function)
+    if result.status == "passed":
+        return
+    gaps, rest = explain(req, result.errors)
+    assert not rest, f"{req}: {req.description}\n  " + "\n  ".join(rest)
+    pytest.xfail(GAPS_XFAIL + " " + "; ".join(GAP_NAMES[code] for code in gaps))
