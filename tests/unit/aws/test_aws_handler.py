@@ -13,7 +13,7 @@ import boto3
 import msgspec
 import pytest
 from botocore.config import Config
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 import durable_gen as dg
 import durable_gen.aws
@@ -203,6 +203,44 @@ def test_a_result_over_6_mib_fails_with_a_clear_message(client: Any) -> None:
     assert out["Status"] == "FAILED"
     assert out["Error"]["ErrorType"] == "PayloadTooLargeError"
     assert "6 MiB" in out["Error"]["ErrorMessage"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"' * 3_000_000,  # 6 MB serialized; every quote escaped once more in the response
+        "\u00e9" * 2_000_000,  # 4 MB of UTF-8; 12 MB once the runtime writes \u00e9
+        "a" * 3_000_000,  # 3 MB: returned as it is
+    ],
+    ids=["quotes", "non-ascii", "plain"],
+)
+def test_a_result_is_returned_only_if_the_response_fits_6_mib(
+    client: Any, stub: Stubber, text: str
+) -> None:
+    def big(_: Any) -> Any:
+        return text
+        yield  # pragma: no cover
+
+    serialized = json.dumps(text, ensure_ascii=False, separators=(",", ":"))
+    assert len(serialized.encode()) < MAX_PAYLOAD_BYTES - 64 * 1024
+    returned = len(json.dumps({"Status": "SUCCEEDED", "Result": serialized})) <= MAX_PAYLOAD_BYTES
+    if not returned:
+        stub.add_response(
+            "checkpoint_durable_execution",
+            REPLY,
+            {
+                "DurableExecutionArn": ARN,
+                "CheckpointToken": "dG9rZW4x",
+                "Updates": [
+                    {"Id": "i1", "Type": "EXECUTION", "Action": "SUCCEED", "Payload": serialized}
+                ],
+                "ClientToken": ANY,
+            },
+        )
+    out = handler_for(big, client)(event(None), None)
+    # What Lambda's Python runtime sends back (json.dumps) stays within the 6 MiB response limit.
+    assert len(json.dumps(out)) <= MAX_PAYLOAD_BYTES
+    assert out == {"Status": "SUCCEEDED", "Result": serialized if returned else ""}
 
 
 def test_an_invoke_payload_over_6_mib_fails_with_a_clear_message(client: Any) -> None:
