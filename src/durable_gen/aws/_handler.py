@@ -85,6 +85,19 @@ def parse_event(event: Any) -> InvocationInput:
             "is truncated, or holds an operation of a kind this version of durable-gen does "
             "not know (upgrade it if the service added one)"
         ) from exc
+    empty = [
+        key
+        for key, value in (
+            ("DurableExecutionArn", parsed.durable_execution_arn),
+            ("CheckpointToken", parsed.checkpoint_token),
+        )
+        if not value
+    ]
+    if empty:
+        raise InvalidInputError(
+            f"the durable-execution invocation event has an empty {' and '.join(empty)}: the "
+            "service always sends both; this event was written by hand or altered on its way"
+        )
     state = parsed.initial_execution_state
     if not state.next_marker and not any(op.type == "EXECUTION" for op in state.operations):
         raise InvalidInputError(
