@@ -181,6 +181,10 @@ class LambdaHandler:
                 f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
             )
         check_payload_format(payload_format)
+        if region is not None and not isinstance(region, str):
+            raise ValidationError(
+                f"region must be an AWS region name such as 'us-east-1', got {region!r}"
+            )
         if service is not None and (client is not None or region is not None):
             raise ValidationError(
                 "pass either service= (any DurableService) or client=/region= (for Lambda's), "
