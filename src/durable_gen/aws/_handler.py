@@ -282,6 +282,10 @@ class LambdaHandler:
         return f"<LambdaHandler {getattr(self.workflow, '__qualname__', self.workflow)!r}>"
 
 
+#: ``lambda_handler()`` called without a workflow: the decorator-with-options form.
+_NO_WORKFLOW: Any = object()
+
+
 @overload
 def lambda_handler(
     workflow: Callable[..., Any],
@@ -309,7 +313,7 @@ def lambda_handler(
     start_window: float | None = START_WINDOW,
 ) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
 def lambda_handler(
-    workflow: Callable[..., Any] | None = None,
+    workflow: Any = _NO_WORKFLOW,
     /,
     *,
     client: Any | None = None,
@@ -357,7 +361,13 @@ def lambda_handler(
         A ``LambdaHandler``, or a decorator making one.
     """
 
-    def make(wf: Callable[..., Any]) -> LambdaHandler:
+    def make(wf: Callable[..., Any], *called_as_handler: Any) -> LambdaHandler:
+        if called_as_handler:
+            raise WorkflowDefinitionError(
+                "lambda_handler(...) was given options but no workflow, so it made a decorator, "
+                "and the decorator was called as the Lambda handler: put @lambda_handler(...) "
+                "above the workflow's def, or pass the workflow: lambda_handler(workflow, ...)"
+            )
         return LambdaHandler(
             wf,
             client=client,
@@ -370,4 +380,4 @@ def lambda_handler(
             start_window=start_window,
         )
 
-    return make(workflow) if workflow is not None else make
+    return make if workflow is _NO_WORKFLOW else make(workflow)

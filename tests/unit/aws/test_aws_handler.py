@@ -327,6 +327,16 @@ def test_bad_options_fail_when_the_handler_is_built(client: Any) -> None:
         lambda_handler(42)  # type: ignore[call-overload]
 
 
+def test_a_missing_workflow_is_a_definition_error_not_a_type_error(client: Any) -> None:
+    # None (a lookup that found nothing) is not the decorator-with-options form...
+    with pytest.raises(WorkflowDefinitionError, match="got None"):
+        lambda_handler(None, client=client)  # type: ignore[call-overload]
+    # ...and options without a workflow, deployed as the handler, say how to apply them.
+    half_applied: Any = lambda_handler(client=client, checkpointing="batch")
+    with pytest.raises(WorkflowDefinitionError, match="above the workflow's def"):
+        half_applied(event({"n": 1}), None)
+
+
 def test_the_client_is_created_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
