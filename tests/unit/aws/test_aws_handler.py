@@ -265,6 +265,21 @@ def test_an_error_over_32_kib_is_cut_to_fit(client: Any) -> None:
     assert out["Error"]["ErrorMessage"].endswith("[truncated to fit the 32 KiB error limit]")
 
 
+def test_an_error_over_32_kib_is_cut_as_lambda_md_says(client: Any) -> None:
+    def loud(_: Any) -> Any:
+        raise dg.StepFailedError(
+            "m" * 40_000, error_type="T" * 300, error_data="d" * 40_000, stack_trace=["x"] * 9
+        )
+        yield  # pragma: no cover
+
+    error = handler_for(loud, client)(event(None), None)["Error"]
+    suffix = " [truncated to fit the 32 KiB error limit]"
+    assert error["ErrorType"] == "T" * 256
+    assert error["ErrorMessage"] == "m" * 4096 + suffix
+    assert error["ErrorData"] == "d" * 2048
+    assert "StackTrace" not in error
+
+
 # --- service failures: raised (retry the invocation) or FAILED ---------------------------------
 
 
