@@ -265,9 +265,16 @@ class _Invocation:
     ) -> _Result:
         """The outcome of an attempt stopped (or no longer waited for) at its deadline."""
         how = "was cancelled" if task.is_async else "was abandoned (its thread runs on)"
+        if limit[1].startswith("its "):  # the step's own timeout= (see ``limit``)
+            fix = "give the step a larger timeout, or make it faster"
+        else:
+            fix = (
+                "give the function more time (on Lambda, its Timeout setting), or make the step "
+                "faster"
+            )
         error = StepTimeoutError(
             f"step {task.name or task.operation_id!r} attempt {task.attempt} did not finish "
-            f"within {limit[1]} and {how}; give the step a larger timeout, or make it faster",
+            f"within {limit[1]} and {how}; {fix}",
             error_type="StepTimeoutError",
         )
         return self._failed(attempt, error)
