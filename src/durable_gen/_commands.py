@@ -363,6 +363,11 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True):
             raise ValidationError(f"max_attempts must be at least 1, got {self.max_attempts}")
         _check_number(self.initial_delay, "Retry initial_delay (seconds)", minimum=0)
         _check_number(self.max_delay, "Retry max_delay (seconds)", minimum=0)
+        if self.max_delay > MAX_WAIT_SECONDS:
+            raise ValidationError(
+                f"Retry max_delay must be at most {MAX_WAIT_SECONDS} seconds (366 days, the "
+                f"longest delay the service schedules), got {self.max_delay!r}"
+            )
         _check_number(self.backoff, "Retry backoff", minimum=1)
         _check_callable(self.retry_if, "Retry retry_if")
         if self.jitter not in ("none", "full", "half"):

@@ -39,6 +39,7 @@ import concurrent.futures as cf
 import contextlib
 import contextvars
 import itertools
+import json
 import logging
 import math
 import os
@@ -92,6 +93,9 @@ __all__ = ["CheckpointMode", "invoke", "invoke_async", "make_handler"]
 #: Results above this many bytes are checkpointed on the EXECUTION operation instead of being
 #: returned, leaving room for the response envelope under the 6 MiB invocation limit.
 RETURN_LIMIT: Final = MAX_PAYLOAD_BYTES - 64 * 1024
+#: Bytes one character of a result may take inside the invocation's response, where the result
+#: is a JSON string: an astral character escaped as two ``\uXXXX``.
+_MAX_ESCAPED: Final = 12
 #: Worker threads of one invocation, at most (sync steps of a Map or Parallel).
 MAX_STEP_THREADS: Final = 64
 #: Seconds a step may run before its START is checkpointed while it goes on (``"step"`` mode).
@@ -261,9 +265,16 @@ class _Invocation:
     ) -> _Result:
         """The outcome of an attempt stopped (or no longer waited for) at its deadline."""
         how = "was cancelled" if task.is_async else "was abandoned (its thread runs on)"
+        if limit[1].startswith("its "):  # the step's own timeout= (see ``limit``)
+            fix = "give the step a larger timeout, or make it faster"
+        else:
+            fix = (
+                "give the function more time (on Lambda, its Timeout setting), or make the step "
+                "faster"
+            )
         error = StepTimeoutError(
             f"step {task.name or task.operation_id!r} attempt {task.attempt} did not finish "
-            f"within {limit[1]} and {how}; give the step a larger timeout, or make it faster",
+            f"within {limit[1]} and {how}; {fix}",
             error_type="StepTimeoutError",
         )
         return self._failed(attempt, error)
@@ -351,7 +362,7 @@ class _Invocation:
         """The invocation output for ``outcome``; a result too large to return is checkpointed."""
         if isinstance(outcome, Succeeded):
             result = outcome.result
-            if len(result) > RETURN_LIMIT // 4 and len(result.encode()) > RETURN_LIMIT:
+            if len(result) > RETURN_LIMIT // _MAX_ESCAPED and _returned_size(result) > RETURN_LIMIT:
                 op = self.execution_op
                 self.checkpoint(
                     [
@@ -1024,3 +1035,10 @@ def make_handler(
 
     handler.__qualname__ = f"handler[{getattr(workflow, '__qualname__', workflow)}]"
     return handler
+
+
+def _returned_size(result: str) -> int:
+    """The bytes ``result`` takes in the invocation's response, where it is a JSON string: its
+    quotes and backslashes escaped again, and every character outside ASCII as ``\\uXXXX``
+    (what ``json.dumps`` writes by default, the larger of the two forms JSON writers use)."""
+    return len(json.dumps(result))

@@ -229,8 +229,11 @@ def guarded_plain(fn: Callable[..., Any], name: str | None) -> Callable[..., Any
 # --- what a workflow is ----------------------------------------------------------------------
 
 
-def not_a_generator(workflow: object, made: object) -> WorkflowDefinitionError:
-    """The error for a workflow whose call returned ``made``, not a generator."""
+def not_a_generator(
+    workflow: object, made: object, *, made_a_step: bool = False
+) -> WorkflowDefinitionError:
+    """The error for a workflow whose call returned ``made``, not a generator
+    (``made_a_step``: a ``Step``, so the workflow is a ``@step`` function)."""
     label = repr(getattr(workflow, "__qualname__", workflow))
     plain = inspect.unwrap(workflow) if callable(workflow) else workflow
     is_async = inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain)
@@ -242,6 +245,13 @@ def not_a_generator(workflow: object, made: object) -> WorkflowDefinitionError:
             f"workflow {label} is an `async def` function: a workflow is a plain generator "
             "function (`def` with `yield`), and only steps may be `async def`. Move the awaits "
             "into a @step function and `yield` it from a `def` workflow"
+        )
+    if made_a_step:  # a @step function given as the workflow
+        name = getattr(workflow, "__name__", "step")
+        return WorkflowDefinitionError(
+            f"workflow {label} is a @step function (calling it builds a Step): a workflow is a "
+            "generator function that yields commands; write one that runs the step: "
+            f"`def wf(x): return (yield {name}(x))`"
         )
     return WorkflowDefinitionError(
         f"workflow {label} returned {type(made).__name__}, not a generator: a workflow must be "

@@ -563,7 +563,8 @@ class Interpreter(StepHandlers):
             self._fail(exc)
             return
         if not inspect.isgenerator(gen):
-            self._fail(_guard.not_a_generator(self.workflow, gen))  # _guard: says what to write
+            step = isinstance(gen, Step)  # a @step function given as the workflow
+            self._fail(_guard.not_a_generator(self.workflow, gen, made_a_step=step))
             return
         self._ready.append((Fiber(gen, None, self._root_done), None, None))
 

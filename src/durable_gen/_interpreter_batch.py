@@ -323,11 +323,12 @@ class BatchHandlers(Core):
         if cmd.serdes is not None:
             return loads(payload, cmd.serdes)
         try:
-            return decode_batch(payload, item_types(cmd), what=f"the result of {cmd.name!r}")
+            result = decode_batch(payload, item_types(cmd), what=f"the result of {cmd.name!r}")
         except SerializationError as exc:
             raise Fatal(
                 InvalidInputError(f"a recorded Map/Parallel result is not a batch result: {exc}")
             ) from exc
+        return _completed(result, cmd)
 
     def _fill(self, batch: _Batch) -> None:
         """Start items in index order while the concurrency limit and the policy allow."""
@@ -612,6 +613,33 @@ def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str]:
         (branch.name if isinstance(branch, Branch) else None) or f"parallel-branch-{i}"
         for i, branch in enumerate(cmd.branches)
     ]
+
+
+def _completed(result: Any, cmd: Map[Any] | Parallel[Any]) -> Any:
+    """``result`` with every item of ``cmd``, named as ``cmd`` names them.
+
+    AWS's format (written by AWS's SDK, or by durable_gen with ``payload_format="aws"``)
+    records neither the items that never started nor item names; the code asking for the batch
+    knows both, so the workflow receives the same ``BatchResult`` whatever the format.
+    """
+    if not isinstance(result, BatchResult):
+        return result
+    count = len(cmd.items) if isinstance(cmd, Map) else len(cmd.branches)
+    items = result.items
+    if len(items) == count and all(item.name is not None for item in items):
+        return result
+    names = _batch_names(cmd)
+    by_index = {item.index: item for item in items}
+    if len(by_index) != len(items) or not all(0 <= i < count for i in by_index):
+        return result  # not this batch's items: the shape check reports it
+    full: list[BatchItem[Any]] = []
+    for i, name in enumerate(names):
+        item = by_index.get(i)
+        if item is None:
+            full.append(BatchItem(index=i, status="NOT_STARTED", name=name))
+        else:
+            full.append(item if item.name is not None else msgspec.structs.replace(item, name=name))
+    return msgspec.structs.replace(result, items=full)
 
 
 def _ordered(names: dict[int, str]) -> list[str]:

@@ -107,6 +107,8 @@ EVENTS: list[tuple[str, Any, str, str]] = [
     # the right keys with the wrong types
     ("arn-int", with_(["DurableExecutionArn"], 5), "InvalidInputError", "DurableExecutionArn"),
     ("token-null", with_(["CheckpointToken"], None), "InvalidInputError", "CheckpointToken"),
+    ("arn-empty", with_(["DurableExecutionArn"], ""), "InvalidInputError", "empty Durable"),
+    ("token-empty", with_(["CheckpointToken"], ""), "InvalidInputError", "empty CheckpointToken"),
     ("state-list", with_(STATE, []), "InvalidInputError", "InitialExecutionState"),
     ("operations-object", with_([*STATE, "Operations"], {}), "InvalidInputError", "Operations"),
     ("marker-int", with_([*STATE, "NextMarker"], 7), "InvalidInputError", "NextMarker"),

@@ -55,6 +55,12 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("retry-nan-delay", lambda: dg.Retry(initial_delay=nan), dg.ValidationError, "finite"),
     ("retry-str-delay", lambda: dg.Retry(initial_delay="5"), dg.ValidationError, "initial_delay"),
     ("retry-inf-max-delay", lambda: dg.Retry(max_delay=inf), dg.ValidationError, "max_delay"),
+    (
+        "retry-max-delay-over-366-days",
+        lambda: dg.Retry(max_delay=366 * 86400 + 1),
+        dg.ValidationError,
+        "at most 31622400 seconds",
+    ),
     ("retry-backoff-below-1", lambda: dg.Retry(backoff=0.5), dg.ValidationError, "backoff"),
     ("retry-inf-backoff", lambda: dg.Retry(backoff=inf), dg.ValidationError, "backoff"),
     (
@@ -463,6 +469,7 @@ def test_the_case_names_are_unique() -> None:
 def test_good_options_are_still_accepted() -> None:
     # The checks above refuse what is wrong, not what is unusual.
     dg.Retry(initial_delay=0, max_delay=0.5, backoff=1)
+    dg.Retry(initial_delay=400 * 86400, max_delay=366 * 86400)  # every delay within 366 days
     dg.Step(plain, retry=dg.Retry.never(), serdes=dg.JsonSerdes(), compensate=plain)
     dg.Map(plain, (), completion=dg.Completion(min_successful=0), item_namer=lambda i, n: "x")
     dg.Parallel([dg.Branch(plain, name="a")], completion=dg.Completion.all_completed())

@@ -290,3 +290,47 @@ def test_flat_nesting_records_item_steps_directly_under_the_map() -> None:
         ("CONTEXT", "SUCCEED", None),
     ]
     assert it.outcome == dg.Succeeded('["fa","fb"]')
+
+
+# --- the same BatchResult in both payload formats ------------------------------------------------
+
+
+@dg.step(retry=dg.Retry.never())
+def _odd_fails(i: int) -> int:
+    if i % 2:
+        raise ValueError(f"odd {i}")
+    return i
+
+
+def _batches_seen(_: Any) -> Any:
+    decided = yield dg.Map(
+        _odd_fails, [0, 1, 2, 3], name="m", max_concurrency=1, item_namer=lambda it, i: f"n-{it}"
+    )
+    unnamed = yield dg.Map(_odd_fails, [0, 2], name="u")
+    branches = yield dg.Parallel(
+        [lambda: 1, dg.Branch(lambda: 2, name="two")], name="p", max_concurrency=1
+    )
+    return [
+        [[i.index, i.status, i.name, i.result] for i in b.items] + [b.total_count]
+        for b in (decided, unnamed, branches)
+    ]
+
+
+def test_a_workflow_receives_the_same_batch_result_in_both_payload_formats() -> None:
+    # AWS's format records neither never-started items nor item names; the code asking for
+    # the batch knows both, and fills them in (first run and replay alike).
+    seen = dg.run(_batches_seen, None)
+    assert seen[0] == [
+        [0, "SUCCEEDED", "n-0", 0],
+        [1, "FAILED", "n-1", None],
+        [2, "NOT_STARTED", "n-2", None],
+        [3, "NOT_STARTED", "n-3", None],
+        4,
+    ]
+    assert seen[1] == [[0, "SUCCEEDED", "map-item-0", 0], [1, "SUCCEEDED", "map-item-1", 2], 2]
+    assert seen[2] == [
+        [0, "SUCCEEDED", "parallel-branch-0", 1],
+        [1, "SUCCEEDED", "two", 2],
+        2,
+    ]
+    assert dg.run(_batches_seen, None, payload_format="aws") == seen

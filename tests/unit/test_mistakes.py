@@ -278,6 +278,17 @@ def test_a_plain_function_workflow_is_told_to_yield() -> None:
         dg.workflow(plain_function)
 
 
+def test_a_step_function_given_as_the_workflow_is_told_to_wrap_it() -> None:
+    @dg.step
+    def reserve(x: int) -> int:
+        return x
+
+    handle = run(reserve)
+    message = handle.record.error.error_message
+    assert "is a @step function" in message and "yield reserve(x)" in message
+    assert "_PrevalidatedStep" not in message
+
+
 # --- serialization errors name the operation ------------------------------------------------------
 
 

@@ -99,13 +99,18 @@ def test_an_async_step_is_cancelled_at_its_timeout() -> None:
         try:
             yield hang()
         except dg.StepTimeoutError as exc:
-            return [exc.error_type, "within its 0.05 s timeout" in str(exc)]
+            message = str(exc)
+            return [
+                exc.error_type,
+                "within its 0.05 s timeout" in message,
+                "larger timeout" in message,
+            ]
         return "no timeout"
 
     began = time.monotonic()
     engine, arn = engine_run(wf)
     assert time.monotonic() - began < 5
-    assert engine.get_execution(arn).result == '["StepTimeoutError",true]'
+    assert engine.get_execution(arn).result == '["StepTimeoutError",true,true]'
     assert seen == ["cancelled"]
     op = step_op(engine, arn)
     assert op.status == "FAILED" and op.step_details.error.error_type == "StepTimeoutError"
@@ -347,6 +352,8 @@ def test_lambda_remaining_time_bounds_an_attempt_without_a_timeout() -> None:
     assert time.monotonic() - began < 0.9
     result = msgspec.json.decode(engine.get_execution(arn).result or "null")
     assert "the invocation had left" in result and "abandoned" in result
+    # The step has no timeout= to raise: the advice is the function's own time.
+    assert "its Timeout setting" in result and "larger timeout" not in result
     assert finished.wait(5)
     assert step_op(engine, arn).step_details.result is None
 

@@ -52,13 +52,23 @@ def create_client(region: str | None = None) -> Any:
 
     Raises:
         ImportError: boto3 is not installed.
-        ValidationError: no region or no credentials could be found.
+        ValidationError: no region or no credentials could be found, or the region or the
+            endpoint is malformed.
     """
     boto3 = _import_boto3()
     from botocore.config import Config
 
+    if region is not None and not isinstance(region, str):
+        raise ValidationError(
+            f"region must be an AWS region name such as 'us-east-1', got {region!r}"
+        )
     session = boto3.session.Session()
-    region = region or session.region_name or os.environ.get("AWS_REGION")
+    if region:
+        source = "region="
+    elif session.region_name:
+        region, source = session.region_name, "AWS_DEFAULT_REGION or the AWS config file"
+    else:
+        region, source = os.environ.get("AWS_REGION"), "AWS_REGION"
     if not region:
         raise ValidationError(
             "no AWS region is configured for the durable-execution client: set AWS_REGION "
@@ -77,4 +87,18 @@ def create_client(region: str | None = None) -> Any:
         retries={"mode": "standard", "total_max_attempts": 1},
         user_agent_appid="durable-gen",
     )
-    return session.client("lambda", region_name=region, config=config)
+    from botocore.exceptions import InvalidRegionError
+
+    try:
+        return session.client("lambda", region_name=region, config=config)
+    except InvalidRegionError as exc:
+        raise ValidationError(
+            f"the AWS region {region!r} (from {source}) is not a region name such as "
+            "'us-east-1': check it for typos and stray spaces"
+        ) from exc
+    except ValueError as exc:  # botocore: "Invalid endpoint: ..."
+        raise ValidationError(
+            f"the durable-execution client cannot be created: {exc}. The endpoint comes from "
+            "AWS_ENDPOINT_URL_LAMBDA or AWS_ENDPOINT_URL (or the AWS config file): set it to "
+            "a URL such as 'http://127.0.0.1:5000', or unset it to use AWS's"
+        ) from exc

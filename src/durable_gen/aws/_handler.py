@@ -85,6 +85,19 @@ def parse_event(event: Any) -> InvocationInput:
             "is truncated, or holds an operation of a kind this version of durable-gen does "
             "not know (upgrade it if the service added one)"
         ) from exc
+    empty = [
+        key
+        for key, value in (
+            ("DurableExecutionArn", parsed.durable_execution_arn),
+            ("CheckpointToken", parsed.checkpoint_token),
+        )
+        if not value
+    ]
+    if empty:
+        raise InvalidInputError(
+            f"the durable-execution invocation event has an empty {' and '.join(empty)}: the "
+            "service always sends both; this event was written by hand or altered on its way"
+        )
     state = parsed.initial_execution_state
     if not state.next_marker and not any(op.type == "EXECUTION" for op in state.operations):
         raise InvalidInputError(
@@ -168,6 +181,10 @@ class LambdaHandler:
                 f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
             )
         check_payload_format(payload_format)
+        if region is not None and not isinstance(region, str):
+            raise ValidationError(
+                f"region must be an AWS region name such as 'us-east-1', got {region!r}"
+            )
         if service is not None and (client is not None or region is not None):
             raise ValidationError(
                 "pass either service= (any DurableService) or client=/region= (for Lambda's), "
@@ -265,6 +282,10 @@ class LambdaHandler:
         return f"<LambdaHandler {getattr(self.workflow, '__qualname__', self.workflow)!r}>"
 
 
+#: ``lambda_handler()`` called without a workflow: the decorator-with-options form.
+_NO_WORKFLOW: Any = object()
+
+
 @overload
 def lambda_handler(
     workflow: Callable[..., Any],
@@ -292,7 +313,7 @@ def lambda_handler(
     start_window: float | None = START_WINDOW,
 ) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
 def lambda_handler(
-    workflow: Callable[..., Any] | None = None,
+    workflow: Any = _NO_WORKFLOW,
     /,
     *,
     client: Any | None = None,
@@ -340,7 +361,13 @@ def lambda_handler(
         A ``LambdaHandler``, or a decorator making one.
     """
 
-    def make(wf: Callable[..., Any]) -> LambdaHandler:
+    def make(wf: Callable[..., Any], *called_as_handler: Any) -> LambdaHandler:
+        if called_as_handler:
+            raise WorkflowDefinitionError(
+                "lambda_handler(...) was given options but no workflow, so it made a decorator, "
+                "and the decorator was called as the Lambda handler: put @lambda_handler(...) "
+                "above the workflow's def, or pass the workflow: lambda_handler(workflow, ...)"
+            )
         return LambdaHandler(
             wf,
             client=client,
@@ -353,4 +380,4 @@ def lambda_handler(
             start_window=start_window,
         )
 
-    return make(workflow) if workflow is not None else make
+    return make if workflow is _NO_WORKFLOW else make(workflow)

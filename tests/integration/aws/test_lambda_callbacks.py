@@ -198,3 +198,40 @@ def test_a_callback_answer_that_is_not_json(
         assert "not valid JSON" in outcome.error["ErrorMessage"]
     else:
         assert outcome.json() == {"order": "o-6", "answer": None}
+
+
+@pytest.mark.parametrize("command", ["CreateCallback", "WaitForCallback"])
+def test_what_a_callback_answer_that_is_not_json_raises_at_the_yield(
+    emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, command: str
+) -> None:
+    sent: queue.Queue[str] = queue.Queue()
+
+    def submit(callback_id: str) -> None:
+        sent.put(callback_id)
+
+    def workflow(_: Any) -> Any:
+        try:
+            if command == "CreateCallback":
+                handle = yield dg.CreateCallback(name="approval", timeout=30)
+                yield dg.Step(submit, (handle.callback_id,), name="notify")
+                return (yield handle)
+            return (yield dg.WaitForCallback(submit, name="approval", timeout=30))
+        except dg.CallbackError as exc:
+            return {"CallbackError": [type(exc).__name__, exc.error_type]}
+        except dg.SerializationError as exc:
+            return {"SerializationError": "not valid JSON" in str(exc)}
+
+    deploy(emulator, lambda_endpoint, function_name, workflow)
+    arn = emulator.start(function_name, {})
+    emulator.client.send_durable_execution_callback_success(
+        CallbackId=sent.get(timeout=5), Result=b"yes"
+    )
+    outcome = emulator.wait(arn)
+    # As docs/lambda.md says: the handle raises SerializationError, a WaitForCallback's context
+    # fails with it and raises CallbackFailedError of that type.
+    expected = (
+        {"SerializationError": True}
+        if command == "CreateCallback"
+        else {"CallbackError": ["CallbackFailedError", "SerializationError"]}
+    )
+    assert outcome.json() == expected

@@ -13,7 +13,7 @@ import boto3
 import msgspec
 import pytest
 from botocore.config import Config
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 import durable_gen as dg
 import durable_gen.aws
@@ -205,6 +205,44 @@ def test_a_result_over_6_mib_fails_with_a_clear_message(client: Any) -> None:
     assert "6 MiB" in out["Error"]["ErrorMessage"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"' * 3_000_000,  # 6 MB serialized; every quote escaped once more in the response
+        "\u00e9" * 2_000_000,  # 4 MB of UTF-8; 12 MB once the runtime writes \u00e9
+        "a" * 3_000_000,  # 3 MB: returned as it is
+    ],
+    ids=["quotes", "non-ascii", "plain"],
+)
+def test_a_result_is_returned_only_if_the_response_fits_6_mib(
+    client: Any, stub: Stubber, text: str
+) -> None:
+    def big(_: Any) -> Any:
+        return text
+        yield  # pragma: no cover
+
+    serialized = json.dumps(text, ensure_ascii=False, separators=(",", ":"))
+    assert len(serialized.encode()) < MAX_PAYLOAD_BYTES - 64 * 1024
+    returned = len(json.dumps({"Status": "SUCCEEDED", "Result": serialized})) <= MAX_PAYLOAD_BYTES
+    if not returned:
+        stub.add_response(
+            "checkpoint_durable_execution",
+            REPLY,
+            {
+                "DurableExecutionArn": ARN,
+                "CheckpointToken": "dG9rZW4x",
+                "Updates": [
+                    {"Id": "i1", "Type": "EXECUTION", "Action": "SUCCEED", "Payload": serialized}
+                ],
+                "ClientToken": ANY,
+            },
+        )
+    out = handler_for(big, client)(event(None), None)
+    # What Lambda's Python runtime sends back (json.dumps) stays within the 6 MiB response limit.
+    assert len(json.dumps(out)) <= MAX_PAYLOAD_BYTES
+    assert out == {"Status": "SUCCEEDED", "Result": serialized if returned else ""}
+
+
 def test_an_invoke_payload_over_6_mib_fails_with_a_clear_message(client: Any) -> None:
     def calls(_: Any) -> Any:
         return (yield dg.Invoke("other", "x" * (MAX_PAYLOAD_BYTES + 1), name="call"))
@@ -225,6 +263,21 @@ def test_an_error_over_32_kib_is_cut_to_fit(client: Any) -> None:
     assert len(json.dumps(out["Error"]).encode()) <= MAX_ERROR_BYTES
     assert out["Error"]["ErrorType"] == "Loud"
     assert out["Error"]["ErrorMessage"].endswith("[truncated to fit the 32 KiB error limit]")
+
+
+def test_an_error_over_32_kib_is_cut_as_lambda_md_says(client: Any) -> None:
+    def loud(_: Any) -> Any:
+        raise dg.StepFailedError(
+            "m" * 40_000, error_type="T" * 300, error_data="d" * 40_000, stack_trace=["x"] * 9
+        )
+        yield  # pragma: no cover
+
+    error = handler_for(loud, client)(event(None), None)["Error"]
+    suffix = " [truncated to fit the 32 KiB error limit]"
+    assert error["ErrorType"] == "T" * 256
+    assert error["ErrorMessage"] == "m" * 4096 + suffix
+    assert error["ErrorData"] == "d" * 2048
+    assert "StackTrace" not in error
 
 
 # --- service failures: raised (retry the invocation) or FAILED ---------------------------------
@@ -287,6 +340,16 @@ def test_bad_options_fail_when_the_handler_is_built(client: Any) -> None:
         lambda_handler(double, client=client, service=LambdaService(client))
     with pytest.raises(WorkflowDefinitionError, match="generator function"):
         lambda_handler(42)  # type: ignore[call-overload]
+
+
+def test_a_missing_workflow_is_a_definition_error_not_a_type_error(client: Any) -> None:
+    # None (a lookup that found nothing) is not the decorator-with-options form...
+    with pytest.raises(WorkflowDefinitionError, match="got None"):
+        lambda_handler(None, client=client)  # type: ignore[call-overload]
+    # ...and options without a workflow, deployed as the handler, say how to apply them.
+    half_applied: Any = lambda_handler(client=client, checkpointing="batch")
+    with pytest.raises(WorkflowDefinitionError, match="above the workflow's def"):
+        half_applied(event({"n": 1}), None)
 
 
 def test_the_client_is_created_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from botocore.stub import ANY, Stubber
 
 import durable_gen as dg
 from durable_gen._wire import OperationUpdate, WaitOptions
-from durable_gen.aws import LambdaService, ServiceUnavailableError, create_client
+from durable_gen.aws import LambdaService, ServiceUnavailableError, create_client, lambda_handler
 from durable_gen.aws._service import classify, to_wire
 
 #: One session for every client: the service model is loaded once.
@@ -412,6 +412,43 @@ def test_the_created_client_reads_the_environment(bare_env: pytest.MonkeyPatch) 
     client = create_client("ap-south-1")
     assert client.meta.region_name == "ap-south-1"
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("where", "region", "source"),
+    [
+        ("argument", "us-west-2 ", "region="),
+        ("AWS_REGION", "eu west 1", "AWS_REGION"),
+        ("AWS_DEFAULT_REGION", "eu_west_1!", "AWS_DEFAULT_REGION"),
+    ],
+)
+def test_a_malformed_region_is_a_validation_error_naming_it(
+    bare_env: pytest.MonkeyPatch, where: str, region: str, source: str
+) -> None:
+    bare_env.setenv("AWS_ACCESS_KEY_ID", "a")
+    bare_env.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    if where != "argument":
+        bare_env.setenv(where, region)
+    with pytest.raises(dg.ValidationError, match=rf"{region!r} \(from {source}"):
+        create_client(region if where == "argument" else None)
+
+
+def test_a_region_that_is_not_a_string_is_refused_where_it_is_given() -> None:
+    with pytest.raises(dg.ValidationError, match="got 5"):
+        create_client(5)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="got 5"):
+        lambda_handler(lambda event: (yield), region=5)  # type: ignore[arg-type]
+
+
+def test_a_malformed_endpoint_is_a_validation_error_naming_the_setting(
+    bare_env: pytest.MonkeyPatch,
+) -> None:
+    bare_env.setenv("AWS_REGION", "eu-west-1")
+    bare_env.setenv("AWS_ACCESS_KEY_ID", "a")
+    bare_env.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    bare_env.setenv("AWS_ENDPOINT_URL_LAMBDA", "not a url")
+    with pytest.raises(dg.ValidationError, match="AWS_ENDPOINT_URL_LAMBDA"):
+        create_client()
 
 
 def test_without_boto3_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,144 @@
+"""Taking over a running execution, as docs/migration.md describes it: an execution started by a
+handler of AWS's Python SDK suspends on a callback, the function's code is switched to the
+durable_gen port, and the port finishes it; the replay check judges the history before and
+after. And back: an execution durable_gen advanced with ``payload_format="aws"`` is finished by
+AWS's SDK."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.aws import lambda_handler
+from durable_gen.testing import replay
+
+aws = pytest.importorskip("aws_durable_execution_sdk_python")
+from aws_durable_execution_sdk_python import (  # noqa: E402
+    DurableContext,
+    StepContext,
+    durable_execution,
+    durable_step,
+)
+
+try:
+    from .emulator import Emulator, LambdaEndpoint
+except ImportError:
+    from emulator import Emulator, LambdaEndpoint  # type: ignore[no-redef]
+
+ORDER = {"id": "o-1", "items": ["desk", "lamp"]}
+APPROVED = json.dumps({"approved": True}).encode()
+EXPECTED = {
+    "reservation": {"id": "r-o-1", "count": 2},
+    "approved": True,
+    "labels": ["label:desk", "label:lamp"],
+}
+
+
+# --- AWS's SDK ----------------------------------------------------------------------------------
+
+
+@durable_step
+def reserve(_: StepContext, order_id: str, count: int) -> dict[str, Any]:
+    return {"id": f"r-{order_id}", "count": count}
+
+
+def _submit(callback_id: str, _ctx: Any) -> None:
+    return None
+
+
+def aws_order(event: Any, ctx: DurableContext) -> Any:
+    reservation = ctx.step(reserve(event["id"], len(event["items"])))
+    decision = json.loads(ctx.wait_for_callback(_submit, name="approval"))
+    labels = ctx.map(
+        event["items"],
+        lambda c, item, i, _: c.step(lambda _: f"label:{item}", name="print"),
+        name="labels",
+    )
+    return {
+        "reservation": reservation,
+        "approved": decision["approved"],
+        "labels": labels.get_results(),
+    }
+
+
+# --- its durable_gen port (docs/migration.md, section 2) ------------------------------------------
+
+
+@dg.step(name="reserve")
+def reserve_port(order_id: str, count: int) -> dict[str, Any]:
+    return {"id": f"r-{order_id}", "count": count}
+
+
+def submit(callback_id: str) -> None:
+    return None
+
+
+def label(item: str, index: int) -> Any:
+    return (yield dg.Step(lambda: f"label:{item}", name="print"))
+
+
+@dg.workflow
+def order_port(event: Any) -> Any:
+    reservation = yield reserve_port(event["id"], len(event["items"]))
+    decision = yield dg.WaitForCallback(submit, name="approval")
+    if isinstance(decision, str):  # completed by AWS's SDK before the switch
+        decision = json.loads(decision)
+    labels = yield dg.Map(label, event["items"], name="labels")
+    return {
+        "reservation": reservation,
+        "approved": decision["approved"],
+        "labels": labels.get_results(),
+    }
+
+
+def _suspended_on_the_callback(emulator: Emulator, arn: str) -> str:
+    callback_id = emulator.callback_id(arn, timeout=10)
+    deadline = time.monotonic() + 5
+    while not any(e["EventType"] == "InvocationCompleted" for e in emulator.history(arn)):
+        assert time.monotonic() < deadline, "the first invocation did not end"
+        time.sleep(0.05)
+    return callback_id
+
+
+def test_the_port_takes_over_an_execution_aws_sdk_started(
+    emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    lambda_endpoint.register(
+        function_name, durable_execution(boto3_client=emulator.client)(aws_order)
+    )
+    arn = emulator.start(function_name, ORDER)
+    callback_id = _suspended_on_the_callback(emulator, arn)
+
+    before = replay(order_port, {"Events": emulator.history(arn)})
+    assert before.status == "ok" and before.outcome == "suspended", before
+
+    lambda_endpoint.register(function_name, lambda_handler(order_port, client=emulator.client))
+    emulator.client.send_durable_execution_callback_success(CallbackId=callback_id, Result=APPROVED)
+    outcome = emulator.wait(arn)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == EXPECTED
+
+    after = replay(order_port, {"Events": emulator.history(arn)})
+    assert after.status == "ok" and after.result == EXPECTED, after
+
+
+def test_aws_sdk_finishes_an_execution_the_port_advanced_in_aws_format(
+    emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    lambda_endpoint.register(
+        function_name, lambda_handler(order_port, client=emulator.client, payload_format="aws")
+    )
+    arn = emulator.start(function_name, ORDER)
+    callback_id = _suspended_on_the_callback(emulator, arn)
+
+    lambda_endpoint.register(
+        function_name, durable_execution(boto3_client=emulator.client)(aws_order)
+    )
+    emulator.client.send_durable_execution_callback_success(CallbackId=callback_id, Result=APPROVED)
+    outcome = emulator.wait(arn)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == EXPECTED
