@@ -40,6 +40,12 @@ suite) and runs them with `tests/conformance/test_conformance.py`.
 requirements run** (whole run {seconds:.1f} s).
 {emulator_summary}
 
+A second set of handlers, `tests/conformance/outsider/`, was written from this project's
+documentation alone, without reading the first: one for 79 of the requirements, over every
+suite. `tests/conformance/outsider/test_outsider.py` runs them through the same runner and
+checks in the default test run (`python -m tests.conformance.outsider.run` prints each verdict);
+what writing them found missing from the docs was added to the guide.
+
 This page is generated: `python -m tests.conformance.report` runs the suite and rewrites it.
 
 ## How a requirement is run
