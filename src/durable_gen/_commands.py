@@ -93,9 +93,18 @@ def _check_name(name: str | None, what: str) -> None:
         )
 
 
+def _as_seconds(value: object) -> str:
+    """Advice for a ``timedelta`` given where a number of seconds is due."""
+    if isinstance(value, timedelta):
+        return f": pass its seconds, e.g. {int(value.total_seconds())} (int(td.total_seconds()))"
+    return ""
+
+
 def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{what} must be a whole number of seconds (int), got {value!r}")
+        raise ValidationError(
+            f"{what} must be a whole number of seconds (int), got {value!r}{_as_seconds(value)}"
+        )
     if not minimum <= value <= maximum:
         raise ValidationError(
             f"{what} must be between {minimum} and {maximum} seconds, got {value}"
@@ -111,6 +120,7 @@ def _check_number(value: object, what: str, *, minimum: float) -> None:
     ):
         raise ValidationError(
             f"{what} must be a finite number of at least {minimum:g}, got {value!r}"
+            f"{_as_seconds(value)}"
         )
 
 

@@ -486,3 +486,24 @@ def test_good_options_are_still_accepted() -> None:
     dg.WaitForCallback(dg.step(lambda callback_id, retries=3: None))
     dg.WaitForCondition(dg.step(lambda state: state), 0, wait_strategy=dg.WaitStrategy(until=bool))
     dg.WaitForCondition(lambda *states: states[0], 0, wait_strategy=lambda state, attempt, x=1: x)
+
+
+@pytest.mark.parametrize(
+    ("build", "seconds"),
+    [
+        (lambda td: dg.Wait(seconds=td), 90),
+        (lambda td: dg.WaitForCallback(plain, timeout=td), 3600),
+        (lambda td: dg.CreateCallback(heartbeat_timeout=td), 30),
+        (lambda td: dg.Retry(initial_delay=td), 2),
+        (lambda td: dg.Retry(max_delay=td), 600),
+    ],
+)
+def test_a_timedelta_where_seconds_are_due_says_how_to_pass_them(
+    build: Callable[[Any], Any], seconds: int
+) -> None:
+    from datetime import timedelta
+
+    with pytest.raises(dg.ValidationError) as info:
+        build(timedelta(seconds=seconds))
+    assert f"pass its seconds, e.g. {seconds}" in str(info.value)
+    build(seconds)  # the number itself is accepted
