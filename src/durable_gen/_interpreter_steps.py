@@ -210,7 +210,7 @@ class StepHandlers(BatchHandlers):
             if run.serdes is None:
                 value = result_reader(run.fn)(payload, what)
             else:
-                value = loads(payload, run.serdes)
+                value = loads(payload, run.serdes, what=what)
         except SerializationError as exc:
             self._step_final_failure(run, exc)
             return
@@ -348,10 +348,10 @@ class StepHandlers(BatchHandlers):
             else:
                 failure = None
             if failure is not None:  # raised at the yield, where the workflow can catch it
-                return (
-                    None,
-                    failure if cmd.serdes is not None else _decode_failure(cmd.fn, payload, name),
-                )
+                if cmd.serdes is None:
+                    return (None, _decode_failure(cmd.fn, payload, name))
+                what = f"the recorded result of step {name!r}" if name else "a step's result"
+                return (None, SerializationError(f"{what}: {failure}"))
             if cmd.compensate is not None:
                 fiber.undo.append((cmd.compensate, value, name))
             return (value, None)

@@ -97,4 +97,7 @@ def loads(
     except SerializationError:
         raise
     except Exception as exc:
-        raise SerializationError(f"the serdes failed to deserialize a payload: {exc!r}") from exc
+        raise SerializationError(
+            f"the serdes failed to deserialize {what}: {exc!r} (a serdes must read back what its "
+            "serialize wrote)"
+        ) from exc
