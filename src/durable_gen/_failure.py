@@ -151,10 +151,17 @@ def bounded_error(error: ErrorObject) -> ErrorObject:
     """``error``, cut down to the 32 KiB error-object limit when it is over it."""
     if not _may_be_large(error) or len(_encode(error)) <= MAX_ERROR_BYTES:
         return error
+    if error.stack_trace:  # the trace goes first: often that is enough
+        traceless = msgspec.structs.replace(error, stack_trace=None)
+        if len(_encode(traceless)) <= MAX_ERROR_BYTES:
+            return traceless
     budget = MAX_ERROR_BYTES // 4  # characters; JSON escaping may grow each up to ~6 bytes
+    message = error.error_message or ""
     return ErrorObject(
         error_type=(error.error_type or "")[:256] or None,
-        error_message=(error.error_message or "")[: budget // 2] + _TRUNCATED,
+        error_message=message[: budget // 2] + _TRUNCATED
+        if len(message) > budget // 2
+        else message or None,
         error_data=(error.error_data or "")[: budget // 4] or None,
     )
 

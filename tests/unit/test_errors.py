@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 
 import durable_gen
@@ -150,3 +151,24 @@ def test_a_failed_wait_condition_reaches_the_workflow_as_a_step_failure() -> Non
 def test_every_name_in_the_tree_is_exported_at_the_top() -> None:
     for name in _errors.__all__:
         assert getattr(dg, name) is getattr(_errors, name), name
+
+
+def test_an_error_over_32_kib_loses_its_trace_first_and_says_truncated_only_when_it_is() -> None:
+    from durable_gen._failure import bounded_error
+    from durable_gen._wire import MAX_ERROR_BYTES, ErrorObject
+
+    long_trace = ErrorObject(
+        error_type="ValueError", error_message="bad value", stack_trace=["frame " * 40] * 400
+    )
+    cut = bounded_error(long_trace)
+    assert cut.stack_trace is None
+    assert cut.error_message == "bad value"  # whole: no "[truncated ...]" note
+    long_message = ErrorObject(error_type="ValueError", error_message="m" * 40_000)
+    cut = bounded_error(long_message)
+    assert cut.error_message is not None
+    assert cut.error_message.startswith("m" * 4096)
+    assert cut.error_message.endswith("[truncated to fit the 32 KiB error limit]")
+    small = ErrorObject(error_type="E", error_message="short", stack_trace=["a", "b"])
+    assert bounded_error(small) is small
+    for err in (long_trace, long_message):
+        assert len(msgspec.json.encode(bounded_error(err))) <= MAX_ERROR_BYTES
