@@ -187,7 +187,11 @@ class _Invocation:
         token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
-            attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+            attempt = (
+                hooks.attempt_start(task, self.interp.pending_updates, self.interp.pending_events)
+                if hooks
+                else None
+            )
             try:
                 value = task.fn(*task.args, **task.kwargs)
             except Exception as exc:
@@ -204,7 +208,11 @@ class _Invocation:
         token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
-            attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+            attempt = (
+                hooks.attempt_start(task, self.interp.pending_updates, self.interp.pending_events)
+                if hooks
+                else None
+            )
             try:
                 if limit is None:
                     value = await task.fn(*task.args, **task.kwargs)
@@ -238,7 +246,11 @@ class _Invocation:
     def begin(self, task: StepTask) -> AttemptInfo | None:
         """Fire the attempt's start hooks (for a sync attempt run by ``run_fn``)."""
         hooks = self.hooks
-        return hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+        return (
+            hooks.attempt_start(task, self.interp.pending_updates, self.interp.pending_events)
+            if hooks
+            else None
+        )
 
     def run_fn(self, task: StepTask) -> _Result:
         """Run a sync step's function, in a worker thread, without hooks (``begin`` and
