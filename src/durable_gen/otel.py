@@ -157,7 +157,18 @@ class OpenTelemetryPlugin(Plugin):
     ) -> None:
         if view not in ("invocation", "execution"):
             raise ValidationError(f"view must be 'invocation' or 'execution', got {view!r}")
+        if clock is not None and not callable(clock):
+            raise ValidationError(
+                f"clock must be a callable returning epoch nanoseconds, got {clock!r}"
+            )
         trace = _trace()
+        if tracer_provider is not None and not callable(
+            getattr(tracer_provider, "get_tracer", None)
+        ):
+            raise ValidationError(
+                "tracer_provider must be an OpenTelemetry TracerProvider (with get_tracer), "
+                f"or None for the global one, got {tracer_provider!r}"
+            )
         self._api = trace
         self._tracer = trace.get_tracer("durable_gen", tracer_provider=tracer_provider)
         self._ids: _Ids | None = None

@@ -108,8 +108,26 @@ class TelemetryPlugin(Plugin):
             raise ValidationError(
                 f"operations must be 'top-level', 'all' or 'none', got {operations!r}"
             )
-        if not 0 <= sample_rate <= 1:
-            raise ValidationError(f"sample_rate must be between 0 and 1, got {sample_rate!r}")
+        if (
+            isinstance(sample_rate, bool)
+            or not isinstance(sample_rate, (int, float))
+            or not 0 <= sample_rate <= 1
+        ):
+            raise ValidationError(
+                f"sample_rate must be a number between 0 and 1, got {sample_rate!r}"
+            )
+        for flag, value in (("include_input", include_input), ("include_output", include_output)):
+            if not isinstance(value, bool):
+                raise ValidationError(f"{flag} must be True or False, got {value!r}")
+        if sink is not None and not isinstance(sink, logging.Logger) and not callable(sink):
+            raise ValidationError(
+                "sink must be a logging.Logger or a callable taking the record's JSON text, "
+                f"got {sink!r}"
+            )
+        if clock is not None and not callable(clock):
+            raise ValidationError(
+                f"clock must be a callable returning epoch milliseconds, got {clock!r}"
+            )
         self._sink = sink if sink is not None else logging.getLogger("durable_gen.telemetry")
         self.include_input = include_input
         self.include_output = include_output

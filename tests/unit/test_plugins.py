@@ -285,6 +285,26 @@ def test_telemetry_options() -> None:
         TelemetryPlugin(sample_rate=2)
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"sample_rate": "0.5"}, "sample_rate"),
+        ({"sample_rate": True}, "sample_rate"),
+        ({"sample_rate": float("nan")}, "sample_rate"),
+        ({"sink": 123}, "sink"),
+        ({"sink": "durable_gen.telemetry"}, "sink"),
+        ({"include_input": "yes"}, "include_input"),
+        ({"include_output": 1}, "include_output"),
+        ({"clock": 5}, "clock"),
+    ],
+)
+def test_telemetry_refuses_bad_options_when_built(options: dict[str, Any], named: str) -> None:
+    # before, these were accepted, and the record was lost at the end of the execution (the
+    # hook failed, was logged and ignored), or a plain TypeError was raised
+    with pytest.raises(dg.ValidationError, match=named):
+        TelemetryPlugin(**options)
+
+
 def test_telemetry_record_of_a_failed_execution_goes_to_a_logger(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -399,6 +419,20 @@ def test_opentelemetry_plugin_checks_its_view() -> None:
 
     with pytest.raises(dg.ValidationError, match="view"):
         OpenTelemetryPlugin(view="span")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [({"tracer_provider": 5}, "tracer_provider"), ({"clock": 5}, "clock")],
+)
+def test_opentelemetry_plugin_refuses_bad_options_when_built(
+    options: dict[str, Any], named: str
+) -> None:
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    with pytest.raises(dg.ValidationError, match=named):
+        OpenTelemetryPlugin(**options)
 
 
 def test_opentelemetry_ends_what_a_crashed_invocation_left_open() -> None:
