@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 
 from ._errors import ValidationError
 from ._plugins import (
+    _REMEMBERED_EXECUTIONS,
     TERMINAL,
     AttemptInfo,
     ExecutionInfo,
@@ -146,9 +147,16 @@ class TelemetryPlugin(Plugin):
         return int.from_bytes(digest[:8], "big") / 2**64 < self.sample_rate
 
     def on_invocation_start(self, info: InvocationInfo) -> None:
+        arn = info.execution_arn
         with self._lock:
-            self._ops[info.execution_arn] = {op.operation_id: op for op in info.operations}
-            self._attempts.setdefault(info.execution_arn, {})
+            self._ops.pop(arn, None)
+            self._ops[arn] = {op.operation_id: op for op in info.operations}
+            self._attempts[arn] = self._attempts.pop(arn, {})
+            # an execution that ends in another process, or an invocation that crashed, never
+            # reaches this process's on_invocation_end: keep the most recent executions only
+            for kept in (self._ops, self._attempts):
+                while len(kept) > _REMEMBERED_EXECUTIONS:
+                    del kept[next(iter(kept))]
 
     def on_operation_change(self, op: OperationSnapshot) -> None:
         with self._lock:

@@ -305,6 +305,29 @@ def test_telemetry_refuses_bad_options_when_built(options: dict[str, Any], named
         TelemetryPlugin(**options)
 
 
+def test_telemetry_forgets_executions_that_end_elsewhere() -> None:
+    # each invocation here suspends (PENDING), and its execution ends in another process: what
+    # the plugin keeps stays bounded instead of growing with every such execution
+    from durable_gen._plugins import _REMEMBERED_EXECUTIONS
+
+    plugin = TelemetryPlugin(lambda line: None)
+    for n in range(_REMEMBERED_EXECUTIONS + 50):
+        arn = f"arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST/durable-execution/e{n}/x"
+        info = dg.InvocationInfo(
+            execution_arn=arn, first=True, recorded_operations=0, operations=()
+        )
+        plugin.on_invocation_start(info)
+        plugin.on_attempt_start(
+            dg.AttemptInfo(execution_arn=arn, operation_id="op", name="s", attempt=1)
+        )
+        if n % 2:
+            continue  # a crash: no on_invocation_end
+        plugin.on_invocation_end(info, "PENDING")
+    assert len(plugin._attempts) <= _REMEMBERED_EXECUTIONS
+    assert len(plugin._ops) <= _REMEMBERED_EXECUTIONS
+    assert arn in plugin._attempts  # the most recent one is kept
+
+
 def test_telemetry_record_of_a_failed_execution_goes_to_a_logger(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
