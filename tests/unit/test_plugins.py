@@ -555,3 +555,44 @@ def test_opentelemetry_through_the_lambda_handler_one_trace_across_instances() -
     assert pause[1].links[0].context.span_id == pause[0].context.span_id
     (workflow,) = [s for s in spans if s.name == "Workflow"]
     assert all(s.links[-1].context.span_id == workflow.context.span_id for s in pause)
+
+
+@dg.workflow
+def _waits_for(seconds: int):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=seconds, name=f"wait {seconds}")
+    return seconds
+
+
+@dg.workflow
+def _first_of_two(_: Any):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(
+        _waits_for, [1, 50], completion=dg.Completion(min_successful=1), name="fastest"
+    )
+    yield dg.Wait(seconds=100, name="after")
+    return [item.status for item in batch.items]
+
+
+def test_invocation_view_a_finished_parent_opened_for_a_later_change_keeps_its_status() -> None:
+    # The Map ends with its first item; the other item's wait fires later, in an invocation
+    # that opens the (finished) Map's span again as the parent of that change: that span says
+    # SUCCEEDED, not STARTED.
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    exporter = memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    result = dg.run(_first_of_two, None, skip_time=True, plugins=[OpenTelemetryPlugin(provider)])
+    assert result == ["SUCCEEDED", "STARTED"]
+    spans = list(exporter.get_finished_spans())
+    provider.shutdown()
+    maps = [s for s in spans if s.name == "fastest"]
+    statuses = [
+        (s.attributes.get("durable.operation.status"), s.status.status_code.name) for s in maps
+    ]
+    assert statuses == [("STARTED", "UNSET"), ("SUCCEEDED", "OK"), ("SUCCEEDED", "OK")]
+    # the item that never ended still reads STARTED
+    items = [s for s in spans if s.name == "map-item-1"]
+    assert {s.attributes.get("durable.operation.status") for s in items} == {"STARTED"}
