@@ -596,3 +596,43 @@ def test_invocation_view_a_finished_parent_opened_for_a_later_change_keeps_its_s
     # the item that never ended still reads STARTED
     items = [s for s in spans if s.name == "map-item-1"]
     assert {s.attributes.get("durable.operation.status") for s in items} == {"STARTED"}
+
+
+@dg.workflow
+def _sub_workflow(x: int):  # type: ignore[no-untyped-def]
+    return (yield dg.Step(lambda: x, name="inner"))
+
+
+class _AttemptEnds(dg.Plugin):
+    def __init__(self) -> None:
+        self.ends: list[tuple[str | None, str, str | None]] = []
+
+    def on_attempt_end(self, attempt: dg.AttemptInfo, outcome: str, error: Any) -> None:
+        self.ends.append((attempt.name, outcome, type(error).__name__ if error else None))
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_an_attempt_that_returned_a_generator_ends_failed_in_the_hooks(alone: bool) -> None:
+    # `lambda: sub(1)` runs as a step that returns a generator: the step fails with a
+    # WorkflowDefinitionError, and its attempt says so (it said SUCCEEDED)
+    @dg.workflow
+    def lone(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Step(lambda: _sub_workflow(1), name="mistake")
+        except dg.StepFailedError as error:
+            return error.error_type
+
+    @dg.workflow
+    def branches(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Parallel(
+            [dg.Branch(lambda: _sub_workflow(1), name="mistake"), dg.Branch(lambda: 2)],
+            completion=dg.Completion(tolerated_failure_count=1),
+        )
+        return [item.status for item in batch.items]
+
+    plugin = _AttemptEnds()
+    result = dg.run(lone if alone else branches, None, plugins=[plugin])
+    assert result == ("WorkflowDefinitionError" if alone else ["FAILED", "SUCCEEDED"])
+    failed = [end for end in plugin.ends if end[1] == "FAILED"]
+    assert [end[2] for end in failed] == ["WorkflowDefinitionError"]
+    assert len(plugin.ends) == (1 if alone else 2)
