@@ -75,6 +75,7 @@ from ._errors import (
     WorkflowDefinitionError,
 )
 from ._interpreter import Interpreter, check_host_options, check_payload_format
+from ._interpreter_steps import refused_result
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
@@ -187,13 +188,17 @@ class _Invocation:
         token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
-            attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+            attempt = (
+                hooks.attempt_start(task, self.interp.pending_updates, self.interp.pending_events)
+                if hooks
+                else None
+            )
             try:
                 value = task.fn(*task.args, **task.kwargs)
             except Exception as exc:
                 return self._failed(attempt, exc)
             if hooks is not None and attempt is not None:
-                hooks.attempt_end(attempt, None)
+                hooks.attempt_end(attempt, refused_result(task, value))
             return value, None
         finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
@@ -204,7 +209,11 @@ class _Invocation:
         token = STEP.set((self.arn, task))
         try:
             hooks = self.hooks
-            attempt = hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+            attempt = (
+                hooks.attempt_start(task, self.interp.pending_updates, self.interp.pending_events)
+                if hooks
+                else None
+            )
             try:
                 if limit is None:
                     value = await task.fn(*task.args, **task.kwargs)
@@ -216,7 +225,7 @@ class _Invocation:
             except Exception as exc:
                 return self._failed(attempt, exc)
             if hooks is not None and attempt is not None:
-                hooks.attempt_end(attempt, None)
+                hooks.attempt_end(attempt, refused_result(task, value))
             return value, None
         finally:  # also when a BaseException (a crash) goes through
             STEP.reset(token)
@@ -238,7 +247,11 @@ class _Invocation:
     def begin(self, task: StepTask) -> AttemptInfo | None:
         """Fire the attempt's start hooks (for a sync attempt run by ``run_fn``)."""
         hooks = self.hooks
-        return hooks.attempt_start(task, self.interp.pending_updates) if hooks else None
+        return (
+            hooks.attempt_start(task, self.interp.pending_updates, self.interp.pending_events)
+            if hooks
+            else None
+        )
 
     def run_fn(self, task: StepTask) -> _Result:
         """Run a sync step's function, in a worker thread, without hooks (``begin`` and
@@ -254,10 +267,15 @@ class _Invocation:
             STEP.reset(token)
         return value, None
 
-    def finish(self, attempt: AttemptInfo | None, result: _Result) -> _Result:
+    def finish(
+        self, attempt: AttemptInfo | None, result: _Result, task: StepTask | None = None
+    ) -> _Result:
         """Fire the end hooks of an attempt run by ``run_fn``; ``result`` unchanged."""
         if self.hooks is not None and attempt is not None:
-            self.hooks.attempt_end(attempt, result[1])
+            error = result[1]
+            if error is None and task is not None:
+                error = refused_result(task, result[0])
+            self.hooks.attempt_end(attempt, error)
         return result
 
     def timed_out(
@@ -710,7 +728,7 @@ class _Workers:
             result = future.result()
             entry = timed.pop(future, None)
             if entry is not None:
-                result = inv.finish(entry[1], result)
+                result = inv.finish(entry[1], result, task)
             inv.report(task, result)
         if timed:
             now = time.monotonic()
@@ -934,7 +952,7 @@ async def invoke_async(
             if outcome is None:
                 result = inv.timed_out(task, attempt, limit)
             else:
-                result = inv.finish(attempt, outcome)
+                result = inv.finish(attempt, outcome, task)
         await send.send((task, result))
 
     async with send, receive, anyio.create_task_group() as tg:

@@ -505,6 +505,11 @@ class Interpreter(StepHandlers):
         return tuple(self._updates)
 
     @property
+    def pending_events(self) -> tuple[VirtualContextEvent, ...]:
+        """Virtual contexts' events not handed out yet, oldest first (a copy)."""
+        return tuple(self._events)
+
+    @property
     def coverage(self) -> Coverage:
         """Which recorded operations the workflow reached so far (see ``Coverage``)."""
         visited, expanded = self._visited, self._expanded

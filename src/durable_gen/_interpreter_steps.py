@@ -170,6 +170,18 @@ def _returned_work(what: str, value: object) -> WorkflowDefinitionError:
     )
 
 
+def refused_result(task: StepTask, value: object) -> WorkflowDefinitionError | None:
+    """The error a step fails with because its attempt returned ``value`` (a generator or a
+    command), for the attempt's end hook; None for a value the step goes on to record."""
+    if task.sub_type != "Step" or type(value) in _PLAIN:
+        return None
+    if not (inspect.isgenerator(value) or isinstance(value, Command)):
+        return None
+    if task.name is not None:
+        return _returned_work(f"the result of step {task.name!r}", value)
+    return _returned_work(f"the result of the unnamed step {_label(task.fn)}", value)
+
+
 class StepHandlers(BatchHandlers):
     """The handlers of ``Step``, ``WaitForCondition`` and ``Now``, and the steps in flight."""
 

@@ -367,8 +367,9 @@ class Hooks:
             parent_id=parent_id,
             virtual=virtual,
         )
-        # a virtual context's START is reported once, by the invocation that entered it
-        first = action == "START" if virtual else op_id not in self.started
+        # a virtual context's START is reported once, by the invocation that entered it (before
+        # the first step inside it, or with the updates it follows, whichever comes first)
+        first = op_id not in self.started and (action == "START" or not virtual)
         if first:
             self.started.add(op_id)
             emit(self.plugins, "on_operation_start", op)
@@ -376,11 +377,23 @@ class Hooks:
             status = "SUCCEEDED" if action == "SUCCEED" else "FAILED"
             emit(self.plugins, "on_operation_end", op, status)
 
-    def attempt_start(self, task: Any, queued: Sequence[OperationUpdate] = ()) -> AttemptInfo:
+    def attempt_start(
+        self,
+        task: Any,
+        queued: Sequence[OperationUpdate] = (),
+        events: Sequence[VirtualContextEvent] = (),
+    ) -> AttemptInfo:
         """A step attempt is about to run (``task`` is the interpreter's ``StepTask``);
-        ``queued`` are the updates not sent yet, whose STARTs (the step's enclosing contexts)
-        are reported first."""
-        self.sending([u for u in queued if u.action == "START"])
+        ``queued`` are the updates not sent yet and ``events`` the virtual contexts' events not
+        reported yet, whose STARTs (the step's enclosing contexts) are reported first."""
+        pending = [e for e in events if e.action == "START"]
+        for i, u in enumerate(queued):
+            while pending and pending[0].position <= i:
+                self._virtual(pending.pop(0))
+            if u.action == "START" and u.type != "EXECUTION":
+                self._op_hooks(u.id, u.type, u.sub_type, u.name, u.parent_id, u.action, False)
+        for event in pending:
+            self._virtual(event)
         sub_type = getattr(task, "sub_type", None)
         parent_id = getattr(task, "parent_id", None)
         if task.operation_id not in self.started:

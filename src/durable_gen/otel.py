@@ -129,6 +129,8 @@ class _Execution:
     extents: dict[str, list[int]] = field(default_factory=dict)
     #: virtual contexts started and not ended yet: when they started (execution view)
     virtual_starts: dict[str, int] = field(default_factory=dict)
+    #: the recorded status of each operation, as last seen
+    statuses: dict[str, str] = field(default_factory=dict)
 
     def widen(self, key: str, start: int, end: int) -> None:
         ext = self.extents.get(key)
@@ -157,7 +159,18 @@ class OpenTelemetryPlugin(Plugin):
     ) -> None:
         if view not in ("invocation", "execution"):
             raise ValidationError(f"view must be 'invocation' or 'execution', got {view!r}")
+        if clock is not None and not callable(clock):
+            raise ValidationError(
+                f"clock must be a callable returning epoch nanoseconds, got {clock!r}"
+            )
         trace = _trace()
+        if tracer_provider is not None and not callable(
+            getattr(tracer_provider, "get_tracer", None)
+        ):
+            raise ValidationError(
+                "tracer_provider must be an OpenTelemetry TracerProvider (with get_tracer), "
+                f"or None for the global one, got {tracer_provider!r}"
+            )
         self._api = trace
         self._tracer = trace.get_tracer("durable_gen", tracer_provider=tracer_provider)
         self._ids: _Ids | None = None
@@ -315,13 +328,20 @@ class OpenTelemetryPlugin(Plugin):
                 span.set_attribute("durable.attempt.number", number)
         self._end(span, None if not terminal else status == "SUCCEEDED", self._now(), why)
 
+    def _close_open(self, ex: _Execution) -> None:
+        """End the spans still open: an operation still running ends STARTED; one that had
+        already ended (its span was opened here as the parent of a later change, e.g. the item
+        of a finished Map whose wait fired) ends with the status it was recorded with."""
+        for op_id in reversed(list(ex.open)):
+            recorded = ex.statuses.get(op_id)
+            self._close(ex, op_id, recorded if recorded in TERMINAL else "STARTED", None)
+
     def _abandon(self, ex: _Execution) -> None:
         """End what an earlier invocation left open here (it crashed before its end hook)."""
         now = self._now()
         for key in list(ex.attempts):
             self._end(ex.attempts.pop(key), False, now, "the invocation ended during the attempt")
-        for op_id in reversed(list(ex.open)):
-            self._close(ex, op_id, "STARTED", None)
+        self._close_open(ex)
         if ex.invocation is not None:
             span, ex.invocation = ex.invocation, None
             self._end(span, False, self._now(), "the invocation ended without an outcome")
@@ -333,6 +353,7 @@ class OpenTelemetryPlugin(Plugin):
             ex = self._execution(info.execution_arn)
             self._abandon(ex)
             ex.existing = {op.operation_id for op in info.operations}
+            ex.statuses = {op.operation_id: op.status for op in info.operations}
             for op in info.operations:
                 self._remember(ex, op.operation_id, _meta_of(op))
             ex.last_attempt.clear()
@@ -386,6 +407,7 @@ class OpenTelemetryPlugin(Plugin):
         with self._lock:
             ex = self._execution(op.execution_arn)
             ex.meta[op.operation_id] = _meta_of(op)
+            ex.statuses[op.operation_id] = op.status
             if self.view == "invocation":
                 if op.status in TERMINAL or op.operation_id not in ex.open:
                     self._open(ex, op.operation_id, self._now())
@@ -484,8 +506,7 @@ class OpenTelemetryPlugin(Plugin):
         with self._lock:
             ex = self._execution(info.execution_arn, info.start_timestamp)
             if self.view == "invocation":
-                for op_id in reversed(list(ex.open)):
-                    self._close(ex, op_id, "STARTED", None)
+                self._close_open(ex)
             now = self._now()
             start = ex.start_ns
             if info.start_timestamp is not None:
@@ -513,8 +534,7 @@ class OpenTelemetryPlugin(Plugin):
             ex = self._execution(info.execution_arn)
             for key in list(ex.attempts):
                 self._end(ex.attempts.pop(key), None, self._now())
-            for op_id in reversed(list(ex.open)):
-                self._close(ex, op_id, "STARTED", None)
+            self._close_open(ex)
             span, ex.invocation = ex.invocation, None
             if span is not None:
                 span.set_attribute("durable.invocation.status", status)

@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 
 from ._errors import ValidationError
 from ._plugins import (
+    _REMEMBERED_EXECUTIONS,
     TERMINAL,
     AttemptInfo,
     ExecutionInfo,
@@ -108,8 +109,26 @@ class TelemetryPlugin(Plugin):
             raise ValidationError(
                 f"operations must be 'top-level', 'all' or 'none', got {operations!r}"
             )
-        if not 0 <= sample_rate <= 1:
-            raise ValidationError(f"sample_rate must be between 0 and 1, got {sample_rate!r}")
+        if (
+            isinstance(sample_rate, bool)
+            or not isinstance(sample_rate, (int, float))
+            or not 0 <= sample_rate <= 1
+        ):
+            raise ValidationError(
+                f"sample_rate must be a number between 0 and 1, got {sample_rate!r}"
+            )
+        for flag, value in (("include_input", include_input), ("include_output", include_output)):
+            if not isinstance(value, bool):
+                raise ValidationError(f"{flag} must be True or False, got {value!r}")
+        if sink is not None and not isinstance(sink, logging.Logger) and not callable(sink):
+            raise ValidationError(
+                "sink must be a logging.Logger or a callable taking the record's JSON text, "
+                f"got {sink!r}"
+            )
+        if clock is not None and not callable(clock):
+            raise ValidationError(
+                f"clock must be a callable returning epoch milliseconds, got {clock!r}"
+            )
         self._sink = sink if sink is not None else logging.getLogger("durable_gen.telemetry")
         self.include_input = include_input
         self.include_output = include_output
@@ -128,9 +147,16 @@ class TelemetryPlugin(Plugin):
         return int.from_bytes(digest[:8], "big") / 2**64 < self.sample_rate
 
     def on_invocation_start(self, info: InvocationInfo) -> None:
+        arn = info.execution_arn
         with self._lock:
-            self._ops[info.execution_arn] = {op.operation_id: op for op in info.operations}
-            self._attempts.setdefault(info.execution_arn, {})
+            self._ops.pop(arn, None)
+            self._ops[arn] = {op.operation_id: op for op in info.operations}
+            self._attempts[arn] = self._attempts.pop(arn, {})
+            # an execution that ends in another process, or an invocation that crashed, never
+            # reaches this process's on_invocation_end: keep the most recent executions only
+            for kept in (self._ops, self._attempts):
+                while len(kept) > _REMEMBERED_EXECUTIONS:
+                    del kept[next(iter(kept))]
 
     def on_operation_change(self, op: OperationSnapshot) -> None:
         with self._lock:

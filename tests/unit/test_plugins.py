@@ -285,6 +285,49 @@ def test_telemetry_options() -> None:
         TelemetryPlugin(sample_rate=2)
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"sample_rate": "0.5"}, "sample_rate"),
+        ({"sample_rate": True}, "sample_rate"),
+        ({"sample_rate": float("nan")}, "sample_rate"),
+        ({"sink": 123}, "sink"),
+        ({"sink": "durable_gen.telemetry"}, "sink"),
+        ({"include_input": "yes"}, "include_input"),
+        ({"include_output": 1}, "include_output"),
+        ({"clock": 5}, "clock"),
+    ],
+)
+def test_telemetry_refuses_bad_options_when_built(options: dict[str, Any], named: str) -> None:
+    # before, these were accepted, and the record was lost at the end of the execution (the
+    # hook failed, was logged and ignored), or a plain TypeError was raised
+    with pytest.raises(dg.ValidationError, match=named):
+        TelemetryPlugin(**options)
+
+
+def test_telemetry_forgets_executions_that_end_elsewhere() -> None:
+    # each invocation here suspends (PENDING), and its execution ends in another process: what
+    # the plugin keeps stays bounded instead of growing with every such execution
+    from durable_gen._plugins import _REMEMBERED_EXECUTIONS
+
+    plugin = TelemetryPlugin(lambda line: None)
+    for n in range(_REMEMBERED_EXECUTIONS + 50):
+        arn = f"arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST/durable-execution/e{n}/x"
+        info = dg.InvocationInfo(
+            execution_arn=arn, first=True, recorded_operations=0, operations=()
+        )
+        plugin.on_invocation_start(info)
+        plugin.on_attempt_start(
+            dg.AttemptInfo(execution_arn=arn, operation_id="op", name="s", attempt=1)
+        )
+        if n % 2:
+            continue  # a crash: no on_invocation_end
+        plugin.on_invocation_end(info, "PENDING")
+    assert len(plugin._attempts) <= _REMEMBERED_EXECUTIONS
+    assert len(plugin._ops) <= _REMEMBERED_EXECUTIONS
+    assert arn in plugin._attempts  # the most recent one is kept
+
+
 def test_telemetry_record_of_a_failed_execution_goes_to_a_logger(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -401,6 +444,20 @@ def test_opentelemetry_plugin_checks_its_view() -> None:
         OpenTelemetryPlugin(view="span")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [({"tracer_provider": 5}, "tracer_provider"), ({"clock": 5}, "clock")],
+)
+def test_opentelemetry_plugin_refuses_bad_options_when_built(
+    options: dict[str, Any], named: str
+) -> None:
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    with pytest.raises(dg.ValidationError, match=named):
+        OpenTelemetryPlugin(**options)
+
+
 def test_opentelemetry_ends_what_a_crashed_invocation_left_open() -> None:
     sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
     export = pytest.importorskip("opentelemetry.sdk.trace.export")
@@ -498,3 +555,84 @@ def test_opentelemetry_through_the_lambda_handler_one_trace_across_instances() -
     assert pause[1].links[0].context.span_id == pause[0].context.span_id
     (workflow,) = [s for s in spans if s.name == "Workflow"]
     assert all(s.links[-1].context.span_id == workflow.context.span_id for s in pause)
+
+
+@dg.workflow
+def _waits_for(seconds: int):  # type: ignore[no-untyped-def]
+    yield dg.Wait(seconds=seconds, name=f"wait {seconds}")
+    return seconds
+
+
+@dg.workflow
+def _first_of_two(_: Any):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(
+        _waits_for, [1, 50], completion=dg.Completion(min_successful=1), name="fastest"
+    )
+    yield dg.Wait(seconds=100, name="after")
+    return [item.status for item in batch.items]
+
+
+def test_invocation_view_a_finished_parent_opened_for_a_later_change_keeps_its_status() -> None:
+    # The Map ends with its first item; the other item's wait fires later, in an invocation
+    # that opens the (finished) Map's span again as the parent of that change: that span says
+    # SUCCEEDED, not STARTED.
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    exporter = memory.InMemorySpanExporter()
+    provider = sdk_trace.TracerProvider()
+    provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+    result = dg.run(_first_of_two, None, skip_time=True, plugins=[OpenTelemetryPlugin(provider)])
+    assert result == ["SUCCEEDED", "STARTED"]
+    spans = list(exporter.get_finished_spans())
+    provider.shutdown()
+    maps = [s for s in spans if s.name == "fastest"]
+    statuses = [
+        (s.attributes.get("durable.operation.status"), s.status.status_code.name) for s in maps
+    ]
+    assert statuses == [("STARTED", "UNSET"), ("SUCCEEDED", "OK"), ("SUCCEEDED", "OK")]
+    # the item that never ended still reads STARTED
+    items = [s for s in spans if s.name == "map-item-1"]
+    assert {s.attributes.get("durable.operation.status") for s in items} == {"STARTED"}
+
+
+@dg.workflow
+def _sub_workflow(x: int):  # type: ignore[no-untyped-def]
+    return (yield dg.Step(lambda: x, name="inner"))
+
+
+class _AttemptEnds(dg.Plugin):
+    def __init__(self) -> None:
+        self.ends: list[tuple[str | None, str, str | None]] = []
+
+    def on_attempt_end(self, attempt: dg.AttemptInfo, outcome: str, error: Any) -> None:
+        self.ends.append((attempt.name, outcome, type(error).__name__ if error else None))
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_an_attempt_that_returned_a_generator_ends_failed_in_the_hooks(alone: bool) -> None:
+    # `lambda: sub(1)` runs as a step that returns a generator: the step fails with a
+    # WorkflowDefinitionError, and its attempt says so (it said SUCCEEDED)
+    @dg.workflow
+    def lone(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Step(lambda: _sub_workflow(1), name="mistake")
+        except dg.StepFailedError as error:
+            return error.error_type
+
+    @dg.workflow
+    def branches(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Parallel(
+            [dg.Branch(lambda: _sub_workflow(1), name="mistake"), dg.Branch(lambda: 2)],
+            completion=dg.Completion(tolerated_failure_count=1),
+        )
+        return [item.status for item in batch.items]
+
+    plugin = _AttemptEnds()
+    result = dg.run(lone if alone else branches, None, plugins=[plugin])
+    assert result == ("WorkflowDefinitionError" if alone else ["FAILED", "SUCCEEDED"])
+    failed = [end for end in plugin.ends if end[1] == "FAILED"]
+    assert [end[2] for end in failed] == ["WorkflowDefinitionError"]
+    assert len(plugin.ends) == (1 if alone else 2)

@@ -333,6 +333,32 @@ def test_actions_carry_the_events_in_the_order_they_happened() -> None:
     assert [u.type for u in flush.updates] == ["STEP", "STEP", "WAIT"]
 
 
+def _waits(x: int):  # type: ignore[no-untyped-def]
+    yield dg.Wait(1, name="w")
+    return x
+
+
+@dg.workflow
+def after_a_resumed_child(x: int):  # type: ignore[no-untyped-def]
+    yield dg.Child(_waits, (x,), name="recorded")
+    return (yield dg.Child(lambda_free, (x,), name="v", virtual=True))
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_its_start_comes_before_the_steps_inside_when_updates_wait_to_be_sent(
+    mode: dg.CheckpointMode,
+) -> None:
+    # the recorded child's SUCCEED is not sent before the step inside the virtual child starts
+    recorder = Recorder()
+    run = TestRunner(plugins=[recorder], checkpointing=mode).run(after_a_resumed_child, 1)
+    assert run.result() == 2
+    second = recorder.events[recorder.events.index(("invocation",), 1) :]
+    starts = [e[1] for e in second if e[0] == "start"]
+    assert starts == ["v", "add_one"]  # the enclosing context first, once
+    ends = [e[1] for e in second if e[0] == "end"]
+    assert ends == ["recorded", "add_one", "v"]
+
+
 def test_an_end_after_unsent_updates_goes_with_their_flush() -> None:
     def body(x: int):  # type: ignore[no-untyped-def]
         return (yield add_one(x))

@@ -142,3 +142,83 @@ def test_a_concurrent_worker_traces_each_execution_as_one_whole_trace(tmp_path: 
         for span in attempts:  # under its operation's span, in the same trace
             assert span.parent is not None and span.parent.span_id in by_id
             assert by_id[span.parent.span_id].name != "Invocation"
+
+
+outbox: list[str] = []
+
+
+@dg.step
+def hand_over(callback_id: str) -> None:
+    outbox.append(callback_id)
+
+
+@dg.workflow
+def approved(x: int):  # type: ignore[no-untyped-def]
+    y = yield bump(x)
+    answer = yield dg.WaitForCallback(hand_over, name="approval")
+    return [y, answer]
+
+
+class Changes(dg.Plugin):
+    def __init__(self) -> None:
+        self.changes: list[tuple[str | None, str, bool]] = []
+
+    def on_operation_change(self, op: Any) -> None:
+        self.changes.append((op.name, op.status, op.by_service))
+
+
+def test_a_second_worker_resumes_the_trace_and_the_record_of_the_first(
+    tmp_path: Path,
+) -> None:
+    """A worker that never saw the execution (another process: nothing remembered) finishes it
+    after a callback: the same trace, one Workflow span, links to the first worker's spans, the
+    answered callback seen as a change by the service, and a telemetry record that counts the
+    operations the first worker ran."""
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    export = pytest.importorskip("opentelemetry.sdk.trace.export")
+    memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
+    from durable_gen._plugins import _SEEN
+    from durable_gen.otel import OpenTelemetryPlugin, trace_id_of
+    from durable_gen.telemetry import TelemetryPlugin
+
+    def tracing() -> tuple[Any, Any, Any]:
+        exporter = memory.InMemorySpanExporter()
+        provider = sdk_trace.TracerProvider()
+        provider.add_span_processor(export.SimpleSpanProcessor(exporter))
+        return exporter, provider, OpenTelemetryPlugin(provider)
+
+    outbox.clear()
+    first_spans, first_provider, first_plugin = tracing()
+    with Worker(tmp_path / "w.db", plugins=[first_plugin]) as worker:
+        name = worker.register(approved)
+        arn = worker.service.start(name, "1")
+        worker.run(once=True)
+        assert worker.service.get_execution(arn).status == "RUNNING"
+        worker.service.send_callback_success(outbox[0], '"ok"')
+    _SEEN.clear()  # what a fresh process remembers
+    second_spans, second_provider, second_plugin = tracing()
+    records: list[str] = []
+    changes = Changes()
+    plugins = [second_plugin, TelemetryPlugin(records.append), changes]
+    with Worker(tmp_path / "w.db", plugins=plugins) as worker:
+        worker.register(approved)
+        worker.run(once=True)
+        assert worker.service.get_execution(arn).result == '[2,"ok"]'
+    first = list(first_spans.get_finished_spans())
+    second = list(second_spans.get_finished_spans())
+    first_provider.shutdown()
+    second_provider.shutdown()
+    assert {s.context.trace_id for s in first + second} == {trace_id_of(arn)}
+    assert [s.name for s in first + second].count("Workflow") == 1
+    (workflow,) = [s for s in second if s.name == "Workflow"]
+    invocations = [s for s in first + second if s.name == "Invocation"]
+    assert {s.parent.span_id for s in invocations if s.parent} == {workflow.parent.span_id}
+    first_ids = {s.context.span_id for s in first}
+    (approval,) = [s for s in second if s.name == "approval"]
+    assert approval.status.status_code.name == "OK"
+    assert any(link.context.span_id in first_ids for link in approval.links)
+    assert ("approval create callback id", "SUCCEEDED", True) in changes.changes
+    (record,) = (msgspec.json.decode(line) for line in records)
+    assert record["status"] == "SUCCEEDED"
+    assert record["operationsByName"]["bump"]["count"] == 1
+    assert record["operationsByName"]["approval"]["status"] == "SUCCEEDED"
