@@ -5,12 +5,10 @@ These run against a real server (``tests/postgres/fixtures.py``).
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import psycopg
 import pytest
@@ -400,28 +398,3 @@ def test_clones_share_the_pool_and_give_their_connection_back(postgres_factory: 
         twin.close()
         twin.close()
     assert store._pool.max_size == 2 and store.workflows() == {"f": "m:f"}
-
-
-@dg.workflow
-def padded(doc: dict[str, Any]):  # type: ignore[no-untyped-def]
-    total = yield double(doc["n"])
-    yield dg.Wait(seconds=60, name="pause")
-    return total
-
-
-def test_the_input_is_written_once_not_with_every_checkpoint(postgres_factory: Factory) -> None:
-    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
-    store = postgres_factory()
-    service = LocalService(store=store, clock=clock)
-    service.register("padded", make_handler(padded, service))
-    big = json.dumps({"n": 3, "pad": "x" * 100_000})
-    arn = service.start("padded", big)
-    assert service.run(arn).status == "RUNNING"
-    with store._read() as conn:
-        header, payload = conn.execute("SELECT header, input FROM executions").fetchone()
-    assert len(header) < 2_000 and payload == big
-    assert service.get_execution(arn).input == big
-    assert store.load(arn).input == big  # type: ignore[union-attr]
-    assert [ex.input for ex in store.executions()] == [big]
-    clock.advance(61)
-    assert service.run(arn).result == "6"

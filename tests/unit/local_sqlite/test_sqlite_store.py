@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import stat
@@ -354,30 +353,3 @@ def test_the_next_task_read_along_with_an_execution_follows_the_writes_after_it(
         assert other.load(ex.arn) is not None
         other.serve(["no-such-function"])  # timers are served whatever the functions
         assert other.next_task() == Task(9_000, ex.arn, "wait", "w")
-
-
-@dg.workflow
-def padded(doc: dict[str, Any]):  # type: ignore[no-untyped-def]
-    total = yield double(doc["n"])
-    yield dg.Wait(seconds=60, name="pause")
-    return total
-
-
-def test_the_input_is_written_once_not_with_every_checkpoint(sqlite_factory: Factory) -> None:
-    # The header is written by every checkpoint; an input inside it was written again each
-    # time (a 100 kB input: 25 more pages of WAL a step).
-    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
-    store = sqlite_factory()
-    service = LocalService(store=store, clock=clock)
-    service.register("padded", make_handler(padded, service))
-    big = json.dumps({"n": 3, "pad": "x" * 100_000})
-    arn = service.start("padded", big)
-    assert service.run(arn).status == "RUNNING"
-    with store._read() as conn:
-        header, payload = conn.execute("SELECT header, input FROM executions").fetchone()
-    assert len(header) < 2_000 and payload == big
-    assert service.get_execution(arn).input == big
-    assert store.load(arn).input == big  # type: ignore[union-attr]
-    assert [ex.input for ex in store.executions()] == [big]
-    clock.advance(61)
-    assert service.run(arn).result == "6"
