@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -101,6 +101,22 @@ EXPECTED_CALLS = {
 }
 
 
+def meeting_map(n: int) -> Callable[[Any], Any]:
+    """A workflow that maps a step over ``range(n)`` whose items only pass when all ``n`` run at
+    once, in threads; it returns the items."""
+    together = threading.Barrier(n, timeout=5)
+
+    @dg.step
+    def meet(i: int) -> int:
+        together.wait()
+        return i
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.Map(meet, list(range(n)))).results()
+
+    return wf
+
+
 @pytest.mark.parametrize("mode", sorted(EXPECTED_CALLS))
 def test_invoke_checkpoints_as_the_mode_says(mode: rt.CheckpointMode) -> None:
     service = DictService("1")
@@ -154,15 +170,7 @@ def no_driver_alive(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_driver_alive")
 def test_worker_threads_belong_to_the_invocation() -> None:
-    together = threading.Barrier(3, timeout=5)
-
-    @dg.step
-    def meet(i: int) -> int:
-        together.wait()  # only passes when the three run at once, in threads
-        return i
-
-    def wf(_: Any):  # type: ignore[no-untyped-def]
-        return (yield dg.Map(meet, [0, 1, 2])).results()
+    wf = meeting_map(3)
 
     before = set(step_threads())
     service = DictService()
@@ -173,15 +181,7 @@ def test_worker_threads_belong_to_the_invocation() -> None:
 
 @pytest.mark.usefixtures("no_driver_alive")
 def test_a_run_right_after_another_reuses_its_threads_which_end_soon_after_the_last() -> None:
-    together = threading.Barrier(2, timeout=5)
-
-    @dg.step
-    def meet(i: int) -> int:
-        together.wait()  # only passes when both run at once, in threads
-        return i
-
-    def wf(_: Any):  # type: ignore[no-untyped-def]
-        return (yield dg.Map(meet, [0, 1])).results()
+    wf = meeting_map(2)
 
     before = set(step_threads())
     assert dg.run(wf) == [0, 1]  # a new engine and handler, dropped when run() returns
@@ -223,15 +223,7 @@ def test_an_unknown_mode_is_refused_before_anything_runs() -> None:
 
 @pytest.mark.usefixtures("no_driver_alive")
 def test_a_handler_keeps_its_threads_across_invocations_until_it_is_dropped() -> None:
-    together = threading.Barrier(2, timeout=5)
-
-    @dg.step
-    def meet(i: int) -> int:
-        together.wait()  # only passes when both run at once, in threads
-        return i
-
-    def wf(_: Any):  # type: ignore[no-untyped-def]
-        return (yield dg.Map(meet, [0, 1])).results()
+    wf = meeting_map(2)
 
     before = set(step_threads())
     service = DictService()
