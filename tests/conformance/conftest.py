@@ -8,7 +8,9 @@ ran, a second line gives its numbers and how many failed only by known emulator 
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +19,22 @@ _PREFIX = "tests/conformance/test_conformance.py::"
 #: How test_aws_emulator's xfail reason starts when only known emulator gaps failed it.
 GAPS_XFAIL = "known emulator gaps:"
 _counts: dict[str, Counter[str]] = {"embedded": Counter(), "emulator": Counter()}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    """A session of AWS's emulator for the requirements run through it (ours and the
+    outsider handlers); skipped unless ``DURABLE_GEN_CONFORMANCE_EMULATOR=1``."""
+    from .runner import EMULATOR_ENV_VAR
+
+    if os.environ.get(EMULATOR_ENV_VAR) != "1":
+        pytest.skip(f"AWS's emulator runs only with {EMULATOR_ENV_VAR}=1 (it takes minutes)")
+    for module in ("aws_durable_execution_sdk_python", "aws_durable_execution_sdk_python_testing"):
+        pytest.importorskip(module, reason=f"{module} (needed by dex-local-runner) is missing")
+    from .emulator_runner import emulator_session
+
+    with emulator_session() as session:
+        yield session
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

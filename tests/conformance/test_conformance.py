@@ -14,15 +14,13 @@ takes no ``plugins=``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .conftest import GAPS_XFAIL
 from .known_failures import EMBEDDED, EMULATOR
-from .runner import EMULATOR_ENV_VAR, run_embedded
+from .runner import run_embedded
 from .suite import Requirement, load_requirements
 
 PLUGIN_SUITE = "plugin"
@@ -47,18 +45,6 @@ def test_embedded_engine(req: Requirement) -> None:
     if result.status == "skipped":
         pytest.skip(result.reason)
     assert result.status == "passed", f"{req}: {req.description}\n  " + "\n  ".join(result.errors)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    if os.environ.get(EMULATOR_ENV_VAR) != "1":
-        pytest.skip(f"AWS's emulator runs only with {EMULATOR_ENV_VAR}=1 (it takes minutes)")
-    for module in ("aws_durable_execution_sdk_python", "aws_durable_execution_sdk_python_testing"):
-        pytest.importorskip(module, reason=f"{module} (needed by dex-local-runner) is missing")
-    from .emulator_runner import emulator_session
-
-    with emulator_session() as session:
-        yield session
 
 
 @pytest.mark.parametrize("req", _params(EMULATOR, plugins=True))

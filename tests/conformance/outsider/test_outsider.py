@@ -7,14 +7,12 @@ no longer does, or a handler written as the docs say no longer meets the require
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ..conftest import GAPS_XFAIL
-from ..runner import EMULATOR_ENV_VAR, run_embedded
+from ..runner import run_embedded
 from ..suite import Requirement, load_requirements
 from . import handlers
 
@@ -34,18 +32,6 @@ def test_outsider_handler(req: Requirement) -> None:
     handlers.reset()
     result = run_embedded(req, handlers.HANDLERS[str(req)], handlers.FUNCTIONS)
     assert result.status == "passed", f"{req}: {req.description}\n  " + "\n  ".join(result.errors)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    if os.environ.get(EMULATOR_ENV_VAR) != "1":
-        pytest.skip(f"AWS's emulator runs only with {EMULATOR_ENV_VAR}=1 (it takes minutes)")
-    for module in ("aws_durable_execution_sdk_python", "aws_durable_execution_sdk_python_testing"):
-        pytest.importorskip(module, reason=f"{module} (needed by dex-local-runner) is missing")
-    from ..emulator_runner import emulator_session
-
-    with emulator_session() as session:
-        yield session
 
 
 #: The emulator session registers our invoke targets, not the outsider ones.
