@@ -15,10 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import durable_gen as dg
-from durable_gen.testing import DurableRun, TestRunner, replay
+from durable_gen.testing import TestRunner, replay
 from durable_gen.testing.strategies import (
     Node,
-    answer_callbacks,
     check_settings,
     expected_result,
     program_input,
@@ -26,6 +25,8 @@ from durable_gen.testing.strategies import (
     programs,
 )
 from durable_gen.testing.strategies import _run as run_nodes
+
+from ._support import settle
 
 inserted_runs: list[str] = []
 
@@ -48,15 +49,6 @@ def with_insert(at: int, guarded: bool) -> Callable[[Any], Generator[Any, Any, l
     return new_code
 
 
-def _settle(runner: TestRunner, run: DurableRun) -> None:
-    while True:
-        before = len(run.history())
-        answer_callbacks(run)
-        runner.run_until_idle()
-        if len(run.history()) == before:
-            return
-
-
 def _advance(runner: TestRunner) -> None:
     if not runner.advance_to_next_timer():
         runner.advance(366 * 86_400)  # only callbacks left: let them time out
@@ -70,17 +62,17 @@ def test_an_insertion_resumes_as_the_docs_say(program: Any, data: Any, guarded: 
     runner = TestRunner(skip_time=False)
     run = runner.run(program_workflow, program_input(program))
     for _ in range(suspensions):
-        _settle(runner, run)
+        settle(runner, run)
         if run.done:
             break
         _advance(runner)
-    _settle(runner, run)
+    settle(runner, run)
     new_code = with_insert(at, guarded)
     report = replay(new_code, run.export())
     finished_before = run.done
     runner.deploy(program_workflow, new_code)
     for _ in range(200):
-        _settle(runner, run)
+        settle(runner, run)
         if run.done:
             break
         _advance(runner)

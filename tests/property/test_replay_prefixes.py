@@ -12,9 +12,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from durable_gen.testing import DurableRun, TestRunner, replay
+from durable_gen.testing import TestRunner, replay
 from durable_gen.testing.strategies import (
-    answer_callbacks,
     check_settings,
     expected_result,
     program_input,
@@ -22,15 +21,7 @@ from durable_gen.testing.strategies import (
     programs,
 )
 
-
-def _settle(runner: TestRunner, run: DurableRun) -> None:
-    """Answer callbacks as they open, until nothing more happens without time passing."""
-    while True:
-        before = len(run.history())
-        answer_callbacks(run)
-        runner.run_until_idle()
-        if len(run.history()) == before:
-            return
+from ._support import settle
 
 
 @check_settings(max_examples=60)
@@ -42,7 +33,7 @@ def test_every_suspension_replays_and_the_end_replays_to_the_result(
     run = runner.run(program_workflow, program_input(program))
     exports = [run.export()]
     for _ in range(200):
-        _settle(runner, run)
+        settle(runner, run)
         exports.append(run.export())
         if run.done:
             break
