@@ -128,7 +128,7 @@ class _Invocation:
         time_left: float | None = None,
         start_window: float | None = START_WINDOW,
     ) -> None:
-        _check_call(event, service)
+        _check_event(event)
         #: How long a step runs before its START goes out; None: with its outcome.
         self.window = start_window if mode == "step" else None
         #: When the invocation must be over (``time.monotonic()``), or None: no bound.
@@ -778,8 +778,8 @@ def _check_service(service: object) -> None:
         )
 
 
-def _check_call(event: object, service: object) -> None:
-    """Refuse an invocation's event or service of the wrong kind before anything is read."""
+def _check_event(event: object) -> None:
+    """Refuse an invocation's event of the wrong kind before anything is read."""
     if not isinstance(event, InvocationInput):
         raise ValidationError(
             "an invocation takes an InvocationInput (durable_gen.runtime.InvocationInput), got "
@@ -787,7 +787,6 @@ def _check_call(event: object, service: object) -> None:
             "msgspec.json.decode(data, type=InvocationInput), or a dict with "
             "msgspec.convert(event, InvocationInput)"
         )
-    _check_service(service)
 
 
 def check_plugins(plugins: object) -> Sequence[Plugin]:
@@ -867,6 +866,7 @@ def invoke(
             >= 0 (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
+    _check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         time_left, _check_window(start_window),
@@ -924,6 +924,7 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
+    _check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         time_left, _check_window(start_window),
