@@ -173,13 +173,22 @@ def _returned_work(what: str, value: object) -> WorkflowDefinitionError:
 def refused_result(task: StepTask, value: object) -> WorkflowDefinitionError | None:
     """The error a step fails with because its attempt returned ``value`` (a generator or a
     command), for the attempt's end hook; None for a value the step goes on to record."""
-    if task.sub_type != "Step" or type(value) in _PLAIN:
+    if task.sub_type != "Step" or not _is_work(value):
         return None
-    if not (inspect.isgenerator(value) or isinstance(value, Command)):
-        return None
-    if task.name is not None:
-        return _returned_work(f"the result of step {task.name!r}", value)
-    return _returned_work(f"the result of the unnamed step {_label(task.fn)}", value)
+    return _returned_work(_result_of(task.name, task.fn), value)
+
+
+def _is_work(value: object) -> bool:
+    """Whether a step's function returned work only a workflow can run (a generator or a
+    command) instead of a value; a value of a plain type is not looked at further."""
+    return type(value) not in _PLAIN and (inspect.isgenerator(value) or isinstance(value, Command))
+
+
+def _result_of(name: str | None, fn: Callable[..., Any]) -> str:
+    """How messages name a step's result."""
+    if name is not None:
+        return f"the result of step {name!r}"
+    return f"the result of the unnamed step {_label(fn)}"
 
 
 class StepHandlers(BatchHandlers):
@@ -207,11 +216,8 @@ class StepHandlers(BatchHandlers):
         if run.condition:
             self._condition_checked(run, value)
             return
-        if run.name is not None:
-            what = f"the result of step {run.name!r}"
-        else:
-            what = f"the result of the unnamed step {_label(run.fn)}"
-        if type(value) not in _PLAIN and (inspect.isgenerator(value) or isinstance(value, Command)):
+        what = _result_of(run.name, run.fn)
+        if _is_work(value):
             self._step_final_failure(run, _returned_work(what, value))
             return
         try:
