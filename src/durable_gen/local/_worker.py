@@ -478,6 +478,12 @@ class Worker:
             stopper = threading.Thread(target=self._relay_stop, args=(halt,), daemon=True)
             stopper.start()
             work(0, main)
+            if once:
+                # Each lane ends when it finds nothing due. Halting them as soon as this one
+                # did would leave a task another lane skipped while it was being looked at
+                # (Postgres: SKIP LOCKED) unrun, or stop a lane before its first look.
+                for thread in threads:
+                    thread.join()
         finally:
             halt.set()
             for thread in threads:
