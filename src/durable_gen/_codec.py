@@ -647,6 +647,26 @@ def result_reader(fn: Any) -> Reader:
 
 _fn_readers: dict[Any, Reader] = {}
 
+#: Types whose JSON payload reads back as the same value of the same type.
+_SELF_READING: Final = frozenset({int, str, bool, type(None)})
+
+
+def plain_result(fn: Any, value: Any, limit: int) -> str | None:
+    """The JSON payload of ``value``, a step result of ``fn``, when reading it back in ``fn``'s
+    declared result type gives ``value`` itself (an int, str, bool or None, declared as its
+    own type or not at all) and it is within ``limit``; otherwise None (take the full way)."""
+    kind = type(value)
+    if kind not in _SELF_READING:
+        return None
+    read = result_reader(fn)
+    if read is not _read_untyped and read is not _readers.get(kind):
+        return None
+    try:
+        payload = _encoder.encode(value).decode()
+    except Exception:  # said by the full way
+        return None
+    return payload if len(payload) * 4 <= limit else None
+
 
 def input_type(workflow: Any) -> Any:
     """The type of a workflow's first parameter (its input); ``Any`` when not declared."""

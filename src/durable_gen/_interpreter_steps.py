@@ -31,7 +31,7 @@ from itertools import count
 from typing import Any, Final
 
 from ._actions import CheckpointMode, StepTask
-from ._codec import _fn_readers, result_reader
+from ._codec import _fn_readers, plain_result, result_reader
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -216,22 +216,27 @@ class StepHandlers(BatchHandlers):
         if run.condition:
             self._condition_checked(run, value)
             return
-        what = _result_of(run.name, run.fn)
-        if _is_work(value):
-            self._step_final_failure(run, _returned_work(what, value))
-            return
-        try:
-            payload = dumps(
-                value, run.serdes, what=what, format=self.payload_format, limit=OPERATION_LIMIT
-            )
-            # The workflow receives what every replay decodes: the payload in the declared type.
-            if run.serdes is None:
-                value = result_reader(run.fn)(payload, what)
-            else:
-                value = loads(payload, run.serdes, what=what)
-        except SerializationError as exc:
-            self._step_final_failure(run, exc)
-            return
+        payload = None
+        if run.serdes is None and not self._aws_types:  # an int, str, bool or None reads as itself
+            payload = plain_result(run.fn, value, OPERATION_LIMIT)
+        if payload is None:
+            what = _result_of(run.name, run.fn)
+            if _is_work(value):
+                self._step_final_failure(run, _returned_work(what, value))
+                return
+            try:
+                payload = dumps(
+                    value, run.serdes, what=what, format=self.payload_format, limit=OPERATION_LIMIT
+                )
+                # The workflow receives what every replay decodes: the payload in the declared
+                # type.
+                if run.serdes is None:
+                    value = result_reader(run.fn)(payload, what)
+                else:
+                    value = loads(payload, run.serdes, what=what)
+            except SerializationError as exc:
+                self._step_final_failure(run, exc)
+                return
         self._step_outcome(run, "SUCCEED", payload=payload)
         cmd = run.cmd
         if isinstance(cmd, Step) and cmd.compensate is not None:

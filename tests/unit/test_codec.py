@@ -448,3 +448,73 @@ def test_a_partial_has_the_declared_types_of_its_function() -> None:
         return [type(r).__name__ for r in done.get_results()]
 
     assert dg.run(batch, None, skip_time=True) == ["Receipt"]
+
+
+class TestPlainResult:
+    """The shortcut for a step's int, str, bool or None result: taken only where reading the
+    payload back in the declared type gives the value itself, never changing what the workflow
+    receives."""
+
+    @staticmethod
+    def untyped():  # type: ignore[no-untyped-def]
+        return 1
+
+    @staticmethod
+    def as_int() -> int:
+        return 1
+
+    @staticmethod
+    def as_float() -> float:
+        return 1.0
+
+    @staticmethod
+    def as_str() -> str:
+        return ""
+
+    def test_taken_for_the_declared_or_an_undeclared_type(self) -> None:
+        from durable_gen._codec import plain_result
+
+        assert plain_result(self.untyped, 7, 1024) == "7"
+        assert plain_result(self.untyped, "é", 1024) == '"é"'
+        assert plain_result(self.untyped, None, 1024) == "null"
+        assert plain_result(self.as_int, 7, 1024) == "7"
+        assert plain_result(self.as_str, "x", 1024) == '"x"'
+
+    @pytest.mark.parametrize(
+        ("fn", "value"),
+        [
+            ("as_float", 1),  # read back as 1.0
+            ("as_int", True),  # a bool where an int is declared: the full way says what it is
+            ("as_int", "1"),
+            ("as_str", None),
+            ("untyped", 1.5),  # floats take the full way
+            ("untyped", [1]),
+        ],
+    )
+    def test_not_taken_where_the_value_would_change_or_fail(self, fn: str, value: object) -> None:
+        from durable_gen._codec import plain_result
+
+        assert plain_result(getattr(self, fn), value, 1024) is None
+
+    def test_not_taken_over_the_limit_or_for_text_json_cannot_carry(self) -> None:
+        from durable_gen._codec import plain_result
+
+        assert plain_result(self.untyped, "x" * 300, 1024) is None
+        assert plain_result(self.untyped, "\ud800", 1024) is None
+
+    def test_a_step_still_receives_its_declared_type(self) -> None:
+        import durable_gen as dg
+
+        def wf(_: object):  # type: ignore[no-untyped-def]
+            a = yield dg.Step(self.as_float)
+            b = yield dg.Step(self.untyped)
+            return [type(a).__name__, type(b).__name__]
+
+        def one() -> float:
+            return 1  # an int where a float is declared: the workflow gets 1.0
+
+        def wf2(_: object):  # type: ignore[no-untyped-def]
+            return type((yield dg.Step(one))).__name__
+
+        assert dg.run(wf, None) == ["float", "int"]
+        assert dg.run(wf2, None) == "float"
