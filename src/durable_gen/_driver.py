@@ -128,7 +128,8 @@ class _Invocation:
         time_left: float | None = None,
         start_window: float | None = START_WINDOW,
     ) -> None:
-        _check_event(event)
+        if type(event) is not InvocationInput:
+            _check_event(event)
         #: How long a step runs before its START goes out; None: with its outcome.
         self.window = start_window if mode == "step" else None
         #: When the invocation must be over (``time.monotonic()``), or None: no bound.

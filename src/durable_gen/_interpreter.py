@@ -252,17 +252,22 @@ class Interpreter(StepHandlers):
         clock: Callable[[], float] | None = None,
         payload_format: PayloadFormat = "json",
     ) -> None:
-        check_host_options(serdes, clock)
-        if not isinstance(execution_arn, str):
+        if serdes is not None or clock is not None:
+            check_host_options(serdes, clock)
+        if type(execution_arn) is not str and not isinstance(execution_arn, str):
             raise ValidationError(f"execution_arn must be a str, got {execution_arn!r}")
         # The drivers' operations were decoded as Operation and checked by load_operations.
         ops: list[Operation]
-        if isinstance(operations, CheckedOperations):
+        if type(operations) is CheckedOperations:
             ops, checked = operations, True
         else:
             ops, checked = _checked_operations(operations), False
-        super().__init__(ops, execution_arn, check_mode(checkpointing), clock)
-        self.payload_format = check_payload_format(payload_format)
+        if checkpointing != "step":
+            check_mode(checkpointing)
+        super().__init__(ops, execution_arn, checkpointing, clock)
+        if payload_format != "json":
+            check_payload_format(payload_format)
+        self.payload_format = payload_format
         self._aws_types = payload_format == "aws"
         self.workflow = workflow
         self.serdes = serdes
