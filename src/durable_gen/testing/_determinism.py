@@ -39,7 +39,16 @@ __all__ = ["DeterminismCheck", "RunSummary", "assert_deterministic"]
 
 #: What is compared of an operation (callback ids and timestamps are not).
 OpKey = tuple[
-    str, str | None, str | None, str | None, str, int | None, str | None, str | None, str | None
+    str,
+    str | None,
+    str | None,
+    str | None,
+    str,
+    int | None,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
 ]
 
 
@@ -112,7 +121,17 @@ def _key(op: Operation) -> OpKey:
         _comparable(result),
         error.error_type if error is not None else None,
         error.error_message if error is not None else None,
+        _wait_ms(op),
     )
+
+
+def _wait_ms(op: Operation) -> int | None:
+    """How long a wait was scheduled for (its seconds come from the workflow body); the
+    clock is virtual and moves the same in every run, so only a changed duration differs."""
+    end = op.wait_details.scheduled_end_timestamp if op.wait_details is not None else None
+    if end is None or op.start_timestamp is None:
+        return None
+    return end - op.start_timestamp
 
 
 #: Keys of recorded error objects that say where code ran, not what it did.
@@ -329,6 +348,7 @@ _FIELDS: Final = (
     "result",
     "error type",
     "error message",
+    "wait duration (ms)",
 )
 
 

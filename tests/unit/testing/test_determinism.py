@@ -150,6 +150,22 @@ def test_reading_random_in_workflow_code_is_caught() -> None:
             assert_deterministic(coin, seed=seed)
 
 
+def test_a_wait_whose_seconds_come_from_random_is_caught() -> None:
+    def nap(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=random.randint(1, 3600), name="nap")
+        return "rested"
+
+    with pytest.raises(AssertionError, match=r"'nap'.*wait duration \(ms\): uninterrupted"):
+        assert_deterministic(nap)
+
+    def steady(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=30, name="nap")
+        yield dg.Wait(seconds=7)
+        return "rested"
+
+    assert_deterministic(steady)  # the same seconds every run: no false alarm
+
+
 def reads_the_clock(program: Any):  # type: ignore[no-untyped-def]
     # A bug to find: the step name comes from the clock, so a replay asks for another name.
     yield dg.Step(reserve.fn, ("clock",), name=f"at-{time.time_ns()}")
