@@ -166,6 +166,37 @@ def test_a_wait_whose_seconds_come_from_random_is_caught() -> None:
     assert_deterministic(steady)  # the same seconds every run: no false alarm
 
 
+def test_a_callback_id_in_a_step_result_or_the_result_is_no_false_alarm() -> None:
+    # The guide's pattern: a step hands the callback id over (and returns what it sent).
+    @dg.step
+    def send_email(to: str, callback_id: str) -> str:
+        return f"mailed {to} a link to /approve/{callback_id}"
+
+    def approve(manager: str):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback(name="approval", timeout=3600)
+        receipt = yield send_email(manager, handle.callback_id)
+        decision = yield handle
+        return {"decision": decision, "receipt": receipt, "id": handle.callback_id}
+
+    def wait_for(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.WaitForCallback(lambda cb: f"sent {cb}", name="approval"))
+
+    def answer(run: DurableRun) -> None:
+        run.send_callback_success("approval", "yes")
+
+    assert_deterministic(approve, "ana@example.com", on_idle=answer)
+    assert_deterministic(wait_for, on_idle=answer)
+
+    def leaks_the_clock(_: Any):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback(name="approval", timeout=3600)
+        receipt = yield send_email(f"{time.time_ns()}@example.com", handle.callback_id)
+        yield handle
+        return receipt
+
+    with pytest.raises(AssertionError, match="send_email"):  # other differences still count
+        assert_deterministic(leaks_the_clock, on_idle=answer)
+
+
 def reads_the_clock(program: Any):  # type: ignore[no-untyped-def]
     # A bug to find: the step name comes from the clock, so a replay asks for another name.
     yield dg.Step(reserve.fn, ("clock",), name=f"at-{time.time_ns()}")
