@@ -197,6 +197,24 @@ def test_a_callback_id_in_a_step_result_or_the_result_is_no_false_alarm() -> Non
         assert_deterministic(leaks_the_clock, on_idle=answer)
 
 
+def test_an_invoked_workflow_drawing_uuids_is_no_false_alarm() -> None:
+    def token(payload: dict[str, int]):  # type: ignore[no-untyped-def]
+        u = yield dg.UUID()
+        r = yield dg.Random()
+        return {"token": str(u), "n": payload["n"], "roll": r.randint(1, 6)}
+
+    def issue(_: Any):  # type: ignore[no-untyped-def]
+        first = yield dg.Invoke("token", {"n": 1}, name="first")
+        yield dg.Wait(seconds=5)
+        second = yield dg.Invoke("token", {"n": 2}, name="second")
+        return [first, second]
+
+    check = DeterminismCheck(issue, functions={"token": token})
+    result = json.loads(check.check(CrashSchedule.at_every_checkpoint()).result or "null")
+    assert result[0]["token"] != result[1]["token"]  # each invoked execution draws its own
+    assert_deterministic(issue, functions={"token": token})
+
+
 def reads_the_clock(program: Any):  # type: ignore[no-untyped-def]
     # A bug to find: the step name comes from the clock, so a replay asks for another name.
     yield dg.Step(reserve.fn, ("clock",), name=f"at-{time.time_ns()}")
