@@ -515,6 +515,12 @@ class Interpreter(StepHandlers):
         return tuple(self._events)
 
     @property
+    def draws(self) -> int:
+        """How many values ``UUID()`` and ``Random()`` gave so far: they derive from the
+        execution ARN, so a host that does not know it gets other values."""
+        return sum(self._draws.values())
+
+    @property
     def coverage(self) -> Coverage:
         """Which recorded operations the workflow reached so far (see ``Coverage``)."""
         visited, expanded = self._visited, self._expanded

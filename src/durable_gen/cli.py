@@ -366,12 +366,14 @@ def _worker(
     store_options: dict[str, Any] | None = None,
     *,
     patience: float | None = None,
+    stopping: threading.Event | None = None,
     **kwargs: Any,
 ) -> Iterator[Any]:
     """A ``Worker`` on the command's database; the database is closed afterwards.
 
     With ``patience``, a database that cannot be reached yet (a worker starting with, or
-    before, its server) is tried again for that many seconds, as a running worker would.
+    before, its server) is tried again for that many seconds, as a running worker would;
+    ``stopping`` set meanwhile (SIGTERM) ends the tries with ``_Stopped``.
     """
     from .local import StoreUnavailableError, Worker, open_store
 
@@ -384,13 +386,23 @@ def _worker(
             tries += 1
             if patience is None or time.monotonic() - began > patience:
                 raise
+            if stopping is not None and stopping.is_set():
+                raise _Stopped from None
             print(f"durable-gen worker: {_one_line(exc)}; retrying", file=sys.stderr, flush=True)
-            time.sleep(min(2.0, 0.05 * 2**tries))
+            delay = min(2.0, 0.05 * 2**tries)
+            if stopping is not None and stopping.wait(delay):
+                raise _Stopped from None
+            if stopping is None:
+                time.sleep(delay)
     try:
         with Worker(store, **kwargs) as worker:
             yield worker
     finally:
         store.close()
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived before the worker could start: there is nothing to finish."""
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -520,9 +532,13 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
     with _open_store(args) as store:
         service = _service(store)
-        events: list[Event] = service.get_history(_resolve(store, args.id))
+        arn = _resolve(store, args.id)
+        events: list[Event] = service.get_history(arn)
+        function_name = service.get_execution(arn).function_name
     if args.json:
-        print(msgspec.json.encode({"Events": events}).decode())
+        # The response's shape, plus what ``replay_folder`` matches a file to a workflow by.
+        exported = {"FunctionName": function_name, "DurableExecutionArn": arn, "Events": events}
+        print(msgspec.json.encode(exported).decode())
         return 0
     sys.stdout.write(history_lines(events))
     return 0
@@ -600,11 +616,30 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         )
     if args.quiet:  # no progress lines, and no warning per failed step attempt either
         logging.getLogger("durable_gen.steps").setLevel(logging.ERROR)
+    # SIGTERM (a service manager stopping us) ends the loop after the work in hand; before
+    # the worker runs (its database still unreachable, its workflows importing) there is none.
+    stopping = threading.Event()
+    started: list[Any] = []
+
+    def stop() -> None:
+        print(
+            "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
+            "in progress, then exiting (SIGKILL stops at once: other workers resume "
+            "them from their last checkpoint)",
+            file=sys.stderr,
+            flush=True,
+        )
+        stopping.set()
+        for worker in started:
+            worker.stop()
+
+    _stop_on_sigterm(stop)
     try:
         with _worker(
             args,
             {"lease_seconds": args.lease},
             patience=None if args.once else _PATIENCE,
+            stopping=stopping,
             functions=functions,
             poll=args.poll,
             skip_time=args.skip_time,
@@ -612,19 +647,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             **_running_options(args),
         ) as worker:
-            # SIGTERM (a service manager stopping us) ends the loop after the work in hand.
-            def stop() -> None:
-                print(
-                    "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
-                    "in progress, then exiting (SIGKILL stops at once: other workers resume "
-                    "them from their last checkpoint)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                worker.stop()
-
-            _stop_on_sigterm(stop)
-            worker.run(once=args.once)
+            started.append(worker)
+            if not stopping.is_set():
+                worker.run(once=args.once)
+    except _Stopped:
+        pass
     except InvalidInputError as exc:
         # A --register path that cannot be imported: the command line was wrong.
         raise CliError(str(exc)) from None

@@ -31,6 +31,7 @@ from .. import _guard
 from .._driver import CheckpointMode
 from .._serdes import Serdes
 from .._wire import Operation
+from ..local._engine import LocalService
 from ..local._run import workflow_name
 from ._harness import CrashSchedule, SerialLoop, SerialSteps
 from ._runner import DurableRun, TestRunner
@@ -39,7 +40,16 @@ __all__ = ["DeterminismCheck", "RunSummary", "assert_deterministic"]
 
 #: What is compared of an operation (callback ids and timestamps are not).
 OpKey = tuple[
-    str, str | None, str | None, str | None, str, int | None, str | None, str | None, str | None
+    str,
+    str | None,
+    str | None,
+    str | None,
+    str,
+    int | None,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
 ]
 
 
@@ -61,6 +71,9 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
         checkpoints: Checkpoints taken.
         attempts: Step attempts run.
         schedule: The crash schedule.
+        callback_ids: The placeholder each callback id the engine issued in this run is
+            compared as (``<callback id of operation ...>``): the ids are random, so a step or
+            a result that carries one differs between runs by that alone.
     """
 
     status: str
@@ -77,6 +90,7 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int
     schedule: CrashSchedule
     unyielded: list[str] = []
+    callback_ids: dict[str, str] = {}
 
 
 def _left_behind(ops: list[Operation]) -> set[str]:
@@ -96,7 +110,7 @@ def _left_behind(ops: list[Operation]) -> set[str]:
     return behind
 
 
-def _key(op: Operation) -> OpKey:
+def _key(op: Operation, callback_ids: Mapping[str, str]) -> OpKey:
     details = (
         op.step_details or op.context_details or op.callback_details or op.chained_invoke_details
     )
@@ -109,14 +123,45 @@ def _key(op: Operation) -> OpKey:
         op.parent_id,
         op.status,
         op.step_details.attempt if op.step_details is not None else None,
-        _comparable(result),
+        _comparable(_masked(result, callback_ids)),
         error.error_type if error is not None else None,
-        error.error_message if error is not None else None,
+        _masked(error.error_message, callback_ids) if error is not None else None,
+        _wait_ms(op),
     )
+
+
+def _wait_ms(op: Operation) -> int | None:
+    """How long a wait was scheduled for (its seconds come from the workflow body); the
+    clock is virtual and moves the same in every run, so only a changed duration differs."""
+    end = op.wait_details.scheduled_end_timestamp if op.wait_details is not None else None
+    if end is None or op.start_timestamp is None:
+        return None
+    return end - op.start_timestamp
 
 
 #: Keys of recorded error objects that say where code ran, not what it did.
 _UNCOMPARED: Final = frozenset({"StackTrace"})
+
+
+def _masked(text: str | None, callback_ids: Mapping[str, str]) -> str | None:
+    """``text`` with each callback id replaced by its placeholder (see ``RunSummary``)."""
+    if text:
+        for callback_id, placeholder in callback_ids.items():
+            if callback_id in text:
+                text = text.replace(callback_id, placeholder)
+    return text
+
+
+def _callback_ids(service: LocalService) -> dict[str, str]:
+    """The callback ids the engine issued, by their placeholder: the operation ids they
+    belong to are the same in every run, the ids themselves are random."""
+    out: dict[str, str] = {}
+    for record in service.list_executions():
+        for op in service.get_operations(record.arn):
+            details = op.callback_details
+            if details is not None and details.callback_id:
+                out[details.callback_id] = f"<callback id of operation {op.id[:12]}>"
+    return out
 
 
 def _comparable(payload: str | None) -> str | None:
@@ -255,12 +300,13 @@ class DeterminismCheck:
         ops = [op for op in every if op.id not in behind]
         recorded = {op.id for op in ops}
         harness = runner.harness
+        callback_ids = _callback_ids(runner.service)
         return RunSummary(
             status=record.status,
             result=record.result,
             error_type=record.error.error_type if record.error else None,
             error_message=record.error.error_message if record.error else None,
-            operations={op.id: _key(op) for op in ops},
+            operations={op.id: _key(op, callback_ids) for op in ops},
             names={op.id: op.name or op.sub_type or op.type for op in ops},
             # a step run that nothing recorded and no crash lost: an item a decided batch left
             runs={
@@ -275,6 +321,7 @@ class DeterminismCheck:
             attempts=harness.attempts,
             schedule=schedule,
             unyielded=sorted(set(unyielded)),
+            callback_ids=callback_ids,
         )
 
     def check(self, schedule: CrashSchedule) -> RunSummary:
@@ -329,6 +376,7 @@ _FIELDS: Final = (
     "result",
     "error type",
     "error message",
+    "wait duration (ms)",
 )
 
 
@@ -389,12 +437,15 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
                 _value_advice(a, name, field),
             )
         )
-    ref_result, got_result = _comparable(ref.result), _comparable(got.result)
-    if (ref.status, ref_result, ref.error_type, ref.error_message) != (
+    ref_result = _comparable(_masked(ref.result, ref.callback_ids))
+    got_result = _comparable(_masked(got.result, got.callback_ids))
+    ref_message = _masked(ref.error_message, ref.callback_ids)
+    got_message = _masked(got.error_message, got.callback_ids)
+    if (ref.status, ref_result, ref.error_type, ref_message) != (
         got.status,
         got_result,
         got.error_type,
-        got.error_message,
+        got_message,
     ):
         if ref.status != got.status:
             text = f"the {other} run ended {got.status}{_ending(got)}; the uninterrupted run "

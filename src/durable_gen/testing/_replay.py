@@ -42,6 +42,15 @@ ReplayStatus = Literal["ok", "incomplete", "diverged", "failed", "invalid"]
 
 #: The ARN replay uses when the history names none (it seeds UUID(), Random() and jitter).
 DEFAULT_ARN: Final = "arn:durable-gen:replay"
+#: The warning of a replay whose workflow drew UUID()/Random() values without the real ARN.
+_NO_ARN: Final = (
+    "the history does not name its execution ARN (a GetDurableExecutionHistory page, or a "
+    "list of operations or events, carries none) and the workflow used dg.UUID() or "
+    "dg.Random(), whose values derive from it: this replay drew other values than the "
+    "execution did, so what the code built on them may differ here and not in the execution. "
+    "Pass replay(..., execution_arn=ARN), or a history that names it (`durable-gen history "
+    "ID --json`, DurableRun.export())"
+)
 
 _UNSET: Final[Any] = object()
 
@@ -279,6 +288,8 @@ def _replay(
         "recorded": coverage.recorded,
         "warnings": list(history.warnings),
     }
+    if history.execution_arn is None and interp.draws:
+        base["warnings"].append(_NO_ARN)
     counts = f"replayed {replayed} of {coverage.recorded} recorded operations"
     inside = len(coverage.inside_completed)
     if inside:
@@ -287,9 +298,10 @@ def _replay(
     if isinstance(outcome, Failed):
         exc = outcome.exception
         if isinstance(exc, NonDeterminismError):
+            note = f" (but: {_NO_ARN})" if _NO_ARN in base["warnings"] else ""
             return ReplayReport(
                 status="diverged",
-                message=str(exc),
+                message=f"{exc}{note}",
                 divergence=_divergence(exc, ops),
                 outcome="failed",
                 error=outcome.error,

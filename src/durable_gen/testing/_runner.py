@@ -404,7 +404,7 @@ class TestRunner:
 
         def handler(event: InvocationInput) -> InvocationOutput:
             real = event.durable_execution_arn
-            alias = self._aliases.get(real)
+            alias = self._alias(real)
             if alias is not None:
                 event = msgspec.structs.replace(event, durable_execution_arn=alias)
             service = HarnessService(self.service, real, self.harness)
@@ -433,6 +433,21 @@ class TestRunner:
 
         return handler
 
+    def _alias(self, real: str) -> str | None:
+        """The ARN an execution's code sees: the one given to ``start``, or for an execution
+        that an aliased one invoked, one derived from its parent's and the ``Invoke``'s
+        operation id (so ``UUID()`` and ``Random()`` agree between runs all the way down)."""
+        alias = self._aliases.get(real)
+        if alias is None:
+            stored = self.service.store.load(real)
+            if stored is not None and stored.parent_arn and stored.parent_op_id:
+                parent = self._alias(stored.parent_arn)
+                if parent is not None:
+                    alias = f"{parent}/invoke/{stored.parent_op_id}"
+                    self._aliases[real] = alias
+                    self._reals[alias] = real
+        return alias
+
     def _persisted(self, arn: str, operation_id: str) -> Operation | None:
         # One dict read in the in-memory store: cheap enough for every step attempt.
         return self.service.store.lookup(self._reals.get(arn, arn))(operation_id)
@@ -455,7 +470,7 @@ class TestRunner:
             execution_name: A name for the execution (default: a random id).
             execution_arn: The ARN the workflow code sees (it seeds ``UUID()``, ``Random()``
                 and retry jitter); default: the engine's ARN. Give two runs the same one to
-                make them comparable.
+                make them comparable. Executions it invokes see ARNs derived from it.
         """
         if not callable(workflow):
             raise WorkflowDefinitionError(f"start() needs a workflow function, got {workflow!r}")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+
+from durable_gen.testing import replay
 
 Cli = Callable[..., Any]
 
@@ -177,3 +180,29 @@ def test_ambiguous_prefixes_are_refused(cli: Cli) -> None:
     result = cli("show", "order-")
     one_line_error(result)
     assert "matches 2 executions" in result.err
+
+
+def test_history_json_names_the_arn_so_replay_draws_the_same_uuids(workdir: Path, cli: Cli) -> None:
+    (workdir / "coins.py").write_text(
+        "import durable_gen as dg\n\n"
+        "@dg.step\ndef heads():\n    return 'heads'\n\n"
+        "@dg.step\ndef tails():\n    return 'tails'\n\n"
+        "@dg.workflow\ndef flips(_):\n    out = []\n    for i in range(8):\n"
+        "        u = yield dg.UUID()\n"
+        "        out.append((yield (heads() if u.int % 2 else tails())))\n"
+        "    return out\n"
+    )
+    arn = cli("start", "coins:flips", "--arn").out.strip()
+    assert cli("worker", "--once", "-q").code == 0
+    exported = json.loads(cli("history", arn, "--json").out)
+    assert exported["DurableExecutionArn"] == arn
+    sys.path.insert(0, str(workdir))
+    try:
+        import coins  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(workdir))
+        sys.modules.pop("coins", None)
+    report = replay(coins.flips, exported)
+    assert report.status == "ok", report.message
+    recorded = json.loads(exported["Events"][-1]["ExecutionSucceededDetails"]["Result"]["Payload"])
+    assert report.result == recorded and report.warnings == []

@@ -108,3 +108,35 @@ def test_sigterm_finishes_the_invocation_in_hand_and_leaves_the_queue(tmp_path: 
     # the signal) ran: the queue stays for the next worker.
     assert statuses.count("RUNNING") >= 6, err
     assert err.count("picked up") == statuses.count("SUCCEEDED"), err
+
+
+def test_sigterm_while_the_database_is_still_unreachable_exits_0(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    url = f"postgresql://nobody@127.0.0.1:{port}/durable"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", "worker", "--db", url, "--lock-timeout", "0.5"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stderr is not None
+        first = worker.stderr.readline()  # the worker waits for its server to come up
+        assert "; retrying" in first, first
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=20)
+        err = first + worker.stderr.read()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        assert worker.stderr is not None
+        worker.stderr.close()
+    assert worker.returncode == 0, err  # a graceful stop, not death by the signal (143)
+    assert "SIGTERM: taking no new work" in err

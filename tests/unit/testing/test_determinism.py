@@ -150,6 +150,71 @@ def test_reading_random_in_workflow_code_is_caught() -> None:
             assert_deterministic(coin, seed=seed)
 
 
+def test_a_wait_whose_seconds_come_from_random_is_caught() -> None:
+    def nap(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=random.randint(1, 3600), name="nap")
+        return "rested"
+
+    with pytest.raises(AssertionError, match=r"'nap'.*wait duration \(ms\): uninterrupted"):
+        assert_deterministic(nap)
+
+    def steady(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=30, name="nap")
+        yield dg.Wait(seconds=7)
+        return "rested"
+
+    assert_deterministic(steady)  # the same seconds every run: no false alarm
+
+
+def test_a_callback_id_in_a_step_result_or_the_result_is_no_false_alarm() -> None:
+    # The guide's pattern: a step hands the callback id over (and returns what it sent).
+    @dg.step
+    def send_email(to: str, callback_id: str) -> str:
+        return f"mailed {to} a link to /approve/{callback_id}"
+
+    def approve(manager: str):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback(name="approval", timeout=3600)
+        receipt = yield send_email(manager, handle.callback_id)
+        decision = yield handle
+        return {"decision": decision, "receipt": receipt, "id": handle.callback_id}
+
+    def wait_for(_: Any):  # type: ignore[no-untyped-def]
+        return (yield dg.WaitForCallback(lambda cb: f"sent {cb}", name="approval"))
+
+    def answer(run: DurableRun) -> None:
+        run.send_callback_success("approval", "yes")
+
+    assert_deterministic(approve, "ana@example.com", on_idle=answer)
+    assert_deterministic(wait_for, on_idle=answer)
+
+    def leaks_the_clock(_: Any):  # type: ignore[no-untyped-def]
+        handle = yield dg.CreateCallback(name="approval", timeout=3600)
+        receipt = yield send_email(f"{time.time_ns()}@example.com", handle.callback_id)
+        yield handle
+        return receipt
+
+    with pytest.raises(AssertionError, match="send_email"):  # other differences still count
+        assert_deterministic(leaks_the_clock, on_idle=answer)
+
+
+def test_an_invoked_workflow_drawing_uuids_is_no_false_alarm() -> None:
+    def token(payload: dict[str, int]):  # type: ignore[no-untyped-def]
+        u = yield dg.UUID()
+        r = yield dg.Random()
+        return {"token": str(u), "n": payload["n"], "roll": r.randint(1, 6)}
+
+    def issue(_: Any):  # type: ignore[no-untyped-def]
+        first = yield dg.Invoke("token", {"n": 1}, name="first")
+        yield dg.Wait(seconds=5)
+        second = yield dg.Invoke("token", {"n": 2}, name="second")
+        return [first, second]
+
+    check = DeterminismCheck(issue, functions={"token": token})
+    result = json.loads(check.check(CrashSchedule.at_every_checkpoint()).result or "null")
+    assert result[0]["token"] != result[1]["token"]  # each invoked execution draws its own
+    assert_deterministic(issue, functions={"token": token})
+
+
 def reads_the_clock(program: Any):  # type: ignore[no-untyped-def]
     # A bug to find: the step name comes from the clock, so a replay asks for another name.
     yield dg.Step(reserve.fn, ("clock",), name=f"at-{time.time_ns()}")

@@ -421,3 +421,37 @@ def bump(x: int) -> int:
 def two_steps(x: int) -> dg.Workflow[int]:
     x = yield from bump(x)
     return (yield from bump(x))
+
+
+@dg.step
+def heads() -> str:
+    return "heads"
+
+
+@dg.step
+def tails() -> str:
+    return "tails"
+
+
+def coin_flips(_: Any):  # type: ignore[no-untyped-def]
+    """Branches on dg.UUID(): correct, since the value derives from the execution ARN."""
+    out = []
+    for _i in range(8):
+        u = yield dg.UUID()
+        out.append((yield (heads() if u.int % 2 else tails())))
+    return out
+
+
+def test_a_history_without_its_arn_warns_that_uuid_and_random_draws_differ() -> None:
+    run = dg.testing.TestRunner().run(coin_flips)
+    exported = run.export()
+    assert replay(coin_flips, exported).status == "ok"
+    assert replay(coin_flips, exported["Events"], execution_arn=run.arn).status == "ok"
+    # GetDurableExecutionHistory's events name no ARN: the draws differ from the execution's.
+    report = replay(coin_flips, {"Events": exported["Events"]})
+    assert any("does not name its execution ARN" in w for w in report.warnings), report
+    if report.status == "diverged":  # 8 coin flips: it diverges but for 1 chance in 256
+        assert "execution_arn=" in report.message
+    # A workflow that draws nothing replays the same without the ARN, and is not warned.
+    plain = replay(v1, HISTORY)
+    assert plain.warnings == []
