@@ -646,10 +646,17 @@ class Interpreter(StepHandlers):
                 )
             )
             return
+        what = "the workflow result"
         try:
-            self._outcome = Succeeded(dumps(value, self.serdes, what="the workflow result"))
+            payload = dumps(value, self.serdes, what=what)
+            if self.serdes is None:  # the result fits the declared type, as a child's must
+                declared = _codec.result_type(self.workflow)
+                if declared is not Any:
+                    _codec.decode(payload, declared, what=what)
         except SerializationError as error:
             self._fail(error)
+        else:
+            self._outcome = Succeeded(payload)
 
     def _waiting_on(self) -> list[str]:
         out = []

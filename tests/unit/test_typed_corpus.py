@@ -1,0 +1,349 @@
+"""A corpus of declared types, each checked the way a user reads "Values and types" in the guide:
+the value a workflow receives has its declared type on the first run and on every replay, on
+every engine path, and so does the workflow's own result wherever it is read.
+
+A step declared with each type returns a value of it; the workflow notes what it received in
+each run of its body, then waits, so that the next invocation replays the step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import (
+    Annotated,
+    Any,
+    Generic,
+    Literal,
+    NamedTuple,
+    NewType,
+    Optional,
+    TypedDict,
+    TypeVar,
+)
+
+import msgspec
+import pydantic
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.aws import lambda_handler
+from durable_gen.local import LocalService, SqliteStore, VirtualClock
+from durable_gen.testing import TestRunner, replay
+
+T = TypeVar("T")
+
+
+class Tier(enum.Enum):
+    GOLD = "gold"
+    BASIC = "basic"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Perm(enum.Flag):
+    R = 1
+    W = 2
+
+
+@dataclass(frozen=True)
+class Address:
+    street: str
+    zip: int = 0
+
+
+@dataclass
+class Person:
+    name: str
+    address: Address
+    tags: list[str] = field(default_factory=list)
+    tier: Tier = Tier.BASIC
+    born: date | None = None
+
+
+@dataclass
+class Box(Generic[T]):
+    item: T
+
+
+class Card(msgspec.Struct, tag=True):
+    number: str
+
+
+class Wire(msgspec.Struct, tag=True):
+    iban: str
+
+
+class Account(msgspec.Struct, frozen=True):
+    owner: Person
+    opened: datetime
+    balance: Decimal
+    levels: frozenset[Level]
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+class Total(TypedDict):
+    amount: Decimal
+    at: datetime
+
+
+class Model(pydantic.BaseModel):
+    name: str
+    when: datetime
+    amount: Decimal
+    tier: Tier
+    address: Address
+
+
+UserId = NewType("UserId", int)
+
+AWARE = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
+NAIVE = datetime(2024, 5, 6, 7, 8, 9)
+PERSON = Person("ada", Address("main", 1), ["x"], Tier.GOLD, date(1990, 1, 2))
+
+CASES: dict[str, tuple[Any, Any]] = {
+    "int": (int, 5),
+    "float": (float, 1.5),
+    "bool": (bool, True),
+    "str": (str, "héllo"),
+    "none": (None, None),
+    "bytes": (bytes, b"\x00\xff"),
+    "aware-datetime": (datetime, AWARE),
+    "utc-datetime": (datetime, datetime(2024, 1, 1, tzinfo=UTC)),
+    "naive-datetime": (datetime, NAIVE),
+    "date": (date, date(2024, 2, 29)),
+    "time": (time, time(1, 2, 3)),
+    "aware-time": (time, time(1, 2, 3, tzinfo=UTC)),
+    "timedelta": (timedelta, timedelta(days=1, seconds=3, microseconds=5)),
+    "negative-timedelta": (timedelta, timedelta(seconds=-5)),
+    "uuid": (uuid.UUID, uuid.UUID("12345678-1234-5678-1234-567812345678")),
+    "decimal": (Decimal, Decimal("1.10")),
+    "decimal-exponent": (Decimal, Decimal("1E+3")),
+    "enum": (Tier, Tier.GOLD),
+    "intenum": (Level, Level.HIGH),
+    "strenum": (Color, Color.BLUE),
+    "flag": (Perm, Perm.R | Perm.W),
+    "frozen-dataclass": (Address, Address("main", 3)),
+    "dataclass-defaults": (Address, Address("main")),
+    "nested-dataclass": (Person, PERSON),
+    "generic-dataclass": (Box[Address], Box(Address("x", 1))),
+    "struct": (Account, Account(PERSON, AWARE, Decimal("9.99"), frozenset({Level.LOW}))),
+    "tagged-union": (Card | Wire, Wire("DE00")),
+    "typeddict": (Total, Total(amount=Decimal("2.50"), at=AWARE)),
+    "namedtuple": (Point, Point(1, 2)),
+    "tuple": (tuple[int, str], (1, "a")),
+    "tuple-variadic": (tuple[int, ...], (1, 2, 3)),
+    "list-of-namedtuples": (list[Point], [Point(1, 2)]),
+    "dict-of-dataclasses": (dict[str, Address], {"a": Address("s", 1)}),
+    "set": (set[int], {1, 2}),
+    "frozenset": (frozenset[str], frozenset({"a"})),
+    "set-of-enums": (set[Tier], {Tier.GOLD}),
+    "dict-int-keys": (dict[int, str], {1: "a"}),
+    "dict-enum-keys": (dict[Tier, int], {Tier.GOLD: 1}),
+    "dict-uuid-keys": (dict[uuid.UUID, int], {uuid.UUID(int=1): 1}),
+    "dict-date-keys": (dict[date, int], {date(2020, 1, 1): 1}),
+    "optional-none": (Optional[Address], None),  # noqa: UP045 (the spelling users write)
+    "optional-value": (Address | None, Address("o", 2)),
+    "union-int-str": (int | str, "x"),
+    "literal": (Literal["a", "b"], "b"),
+    "annotated": (Annotated[int, msgspec.Meta(ge=0)], 3),
+    "newtype": (UserId, UserId(4)),
+    "pydantic": (
+        Model,
+        Model(name="m", when=AWARE, amount=Decimal("1.10"), tier=Tier.GOLD, address=Address("p")),
+    ),
+    "nested-containers": (
+        dict[str, list[tuple[date, Decimal]]],
+        {"k": [(date(2020, 1, 1), Decimal("1.5"))]},
+    ),
+}
+
+
+def same(got: Any, want: Any, path: str = "$") -> str | None:
+    """None when ``got`` equals ``want`` with the same type at every level, else where not."""
+    if type(got) is not type(want):
+        return f"{path}: {type(got).__name__} {got!r}, declared {type(want).__name__} {want!r}"
+    if isinstance(got, datetime | time):
+        if got != want or got.utcoffset() != want.utcoffset():
+            return f"{path}: {got!r} != {want!r}"
+        return None
+    fields: list[str] | None = None
+    if dataclasses.is_dataclass(got):
+        fields = [f.name for f in dataclasses.fields(got)]
+    elif isinstance(got, msgspec.Struct):
+        fields = list(got.__struct_fields__)
+    elif isinstance(got, pydantic.BaseModel):
+        fields = list(type(got).model_fields)
+    if fields is not None:
+        diffs = (same(getattr(got, f), getattr(want, f), f"{path}.{f}") for f in fields)
+        return next((d for d in diffs if d), None)
+    if isinstance(got, list | tuple):
+        if len(got) != len(want):
+            return f"{path}: {got!r} != {want!r}"
+        diffs = (same(g, w, f"{path}[{i}]") for i, (g, w) in enumerate(zip(got, want, strict=True)))
+        return next((d for d in diffs if d), None)
+    if isinstance(got, dict):
+        if got.keys() != want.keys():
+            return f"{path}: keys {list(got)!r} != {list(want)!r}"
+        keys = (
+            same(g, w, f"{path} key")
+            for g, w in zip(sorted(got, key=repr), sorted(want, key=repr), strict=True)
+        )
+        values = (same(got[k], want[k], f"{path}[{k!r}]") for k in want)
+        return next((d for d in (*keys, *values) if d), None)
+    if isinstance(got, set | frozenset):
+        if got != want or {type(g) for g in got} != {type(w) for w in want}:
+            return f"{path}: {got!r} != {want!r}"
+        return None
+    if got != want or repr(got) != repr(want):
+        return f"{path}: {got!r} != {want!r}"
+    return None
+
+
+def test_same_sees_a_wrong_type_at_any_depth() -> None:
+    assert same(PERSON, PERSON) is None
+    assert same({"street": "main", "zip": 1}, Address("main", 1)) is not None
+    assert same([1, 2], (1, 2)) is not None
+    assert same(2.0, 2) is not None
+    assert same(NAIVE, NAIVE.replace(tzinfo=UTC)) is not None
+    assert same("gold", Tier.GOLD) is not None
+    assert same(Person("ada", Address("main", 1), born=None), PERSON) is not None
+    assert same({Tier.GOLD: 1}, {"gold": 1}) is not None
+
+
+# --- the workflows ------------------------------------------------------------------------------
+
+
+def _step_workflow(name: str, declared: Any, value: Any, seen: list[Any]) -> Callable[..., Any]:
+    """A workflow that takes a step's result (declared ``declared``), waits, and returns it."""
+
+    def produce() -> Any:
+        return value
+
+    produce.__annotations__ = {"return": declared}
+    step = dg.step(name=f"produce-{name}")(produce)
+
+    def workflow(_: Any) -> Any:
+        got = yield step()
+        seen.append(got)
+        yield dg.Wait(seconds=1, name="replay-after-this")
+        return got
+
+    workflow.__annotations__ = {"_": Any, "return": dg.Workflow[declared]}
+    return workflow
+
+
+def _on_memory(workflow: Callable[..., Any], tmp_path: Path) -> Any:
+    return dg.run(workflow, None, skip_time=True)
+
+
+def _on_test_runner(workflow: Callable[..., Any], tmp_path: Path) -> Any:
+    run = TestRunner().run(workflow, None)
+    return run.result()
+
+
+def _on_sqlite(workflow: Callable[..., Any], tmp_path: Path) -> Any:
+    engine = LocalService(store=SqliteStore(str(tmp_path / "typed.db")), clock=VirtualClock())
+    engine.register("typed", rt.make_handler(workflow, engine))
+    record = engine.run(engine.start("typed", "null"))
+    assert record.status == "SUCCEEDED", record.error
+    return record.result
+
+
+def _on_lambda(workflow: Callable[..., Any], tmp_path: Path) -> Any:
+    engine = LocalService(clock=VirtualClock())
+    handler = lambda_handler(workflow, service=engine)
+
+    def durable(event: rt.InvocationInput) -> rt.InvocationOutput:
+        output = handler(msgspec.to_builtins(event), None)
+        return msgspec.convert(output, rt.InvocationOutput)
+
+    engine.register("typed", durable)
+    record = engine.run(engine.start("typed", "null"))
+    assert record.status == "SUCCEEDED", record.error
+    return record.result
+
+
+PATHS = {
+    "memory": _on_memory,
+    "test-runner": _on_test_runner,
+    "sqlite": _on_sqlite,
+    "lambda": _on_lambda,
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("case", CASES)
+def test_a_step_result_has_its_declared_type_on_the_first_run_and_on_replay(
+    case: str, path: str, tmp_path: Path
+) -> None:
+    declared, value = CASES[case]
+    seen: list[Any] = []
+    PATHS[path](_step_workflow(case, declared, value, seen), tmp_path)
+    assert len(seen) == 2  # the first run, then the replay after the wait
+    for got in seen:
+        assert same(got, value) is None, same(got, value)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_workflow_result_has_its_declared_type_where_it_is_read(case: str) -> None:
+    declared, value = CASES[case]
+    workflow = _step_workflow(case, declared, value, [])
+    assert same(dg.run(workflow, None, skip_time=True), value) is None
+    run = TestRunner().run(workflow, None)
+    assert same(run.result(), value) is None
+
+
+WRONG: dict[str, tuple[Any, Any]] = {
+    "int-given-str": (int, "5"),
+    "int-given-float": (int, 1.5),
+    "str-given-int": (str, 5),
+    "dataclass-given-a-namedtuple": (Address, Point(1, 2)),
+    "literal-given-another": (Literal["a", "b"], "c"),
+    "enum-given-an-unknown-value": (Tier, "silver"),
+    "none-given-a-value": (None, 5),
+    "typeddict-missing-a-key": (Total, {"amount": Decimal(1)}),
+    "float-given-nan": (float, float("nan")),
+}
+
+
+@pytest.mark.parametrize("case", WRONG)
+def test_a_workflow_result_that_does_not_fit_its_declared_type_fails_the_execution(
+    case: str,
+) -> None:
+    # As a child context's result does: the execution fails, rather than succeed with a
+    # result that its readers (dg.run, a parent's Invoke, replay) cannot decode.
+    declared, value = WRONG[case]
+
+    def workflow(_: Any) -> Any:
+        yield dg.Wait(seconds=1, name="pause")
+        return value
+
+    workflow.__annotations__ = {"_": Any, "return": dg.Workflow[declared]}
+    run = TestRunner().run(workflow, None)
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type == "SerializationError"
+    message = run.error.error_message or ""
+    assert "the workflow result" in message and "declared type" in message, message
+    assert "fix the annotation" in message or "declare" in message, message
+    report = replay(workflow, run.export())
+    assert report.ok and report.outcome == "failed", report.message
