@@ -311,6 +311,9 @@ def test_the_workflow_result_has_its_declared_type_where_it_is_read(case: str) -
     assert same(dg.run(workflow, None, skip_time=True), value) is None
     run = TestRunner().run(workflow, None)
     assert same(run.result(), value) is None
+    report = replay(workflow, run.export())
+    assert report.outcome == "succeeded", report.message
+    assert same(report.result, value) is None, same(report.result, value)
 
 
 WRONG: dict[str, tuple[Any, Any]] = {
