@@ -744,6 +744,33 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
     serdes: Serdes | None = None
     result_type: type[R] | None = None
 
+    if TYPE_CHECKING:  # a class gives R; any other type form (a union, Literal) asks for it
+        # (`x: int | None = yield from handle`), as no result_type does.
+
+        @overload
+        def __init__(
+            self: CreateCallback[R],
+            *,
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            serdes: Serdes | None = None,
+            result_type: type[R],
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            *,
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            serdes: Serdes | None = None,
+            result_type: object = None,
+        ) -> None: ...
+
+        def __init__(self, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         _check_name(self.name, "callback")
         _check_serdes(self.serdes, "callback serdes")
@@ -790,6 +817,35 @@ class WaitForCallback(Command[R], frozen=True):
     serdes: Serdes | None = None
     result_type: type[R] | None = None
 
+    if TYPE_CHECKING:  # as CreateCallback: a class gives R, another type form asks for it
+
+        @overload
+        def __init__(
+            self: WaitForCallback[R],
+            submitter: Callable[[str], Any],
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            retry: Retry | None = None,
+            serdes: Serdes | None = None,
+            *,
+            result_type: type[R],
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            submitter: Callable[[str], Any],
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            retry: Retry | None = None,
+            serdes: Serdes | None = None,
+            result_type: object = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         if not callable(self.submitter):
             raise ValidationError(
@@ -821,6 +877,33 @@ class Invoke(Command[R], frozen=True):
     tenant_id: str | None = None
     serdes: Serdes | None = None
     result_type: type[R] | None = None
+
+    if TYPE_CHECKING:  # as CreateCallback: a class gives R, another type form asks for it
+
+        @overload
+        def __init__(
+            self: Invoke[R],
+            function_name: str,
+            payload: Any = None,
+            name: str | None = None,
+            tenant_id: str | None = None,
+            serdes: Serdes | None = None,
+            *,
+            result_type: type[R],
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            function_name: str,
+            payload: Any = None,
+            name: str | None = None,
+            tenant_id: str | None = None,
+            serdes: Serdes | None = None,
+            result_type: object = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
         if not isinstance(self.function_name, str) or not 1 <= len(self.function_name) <= 256:

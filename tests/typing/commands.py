@@ -11,7 +11,8 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, assert_type
+from decimal import Decimal
+from typing import Any, Literal, Optional, assert_type
 
 import durable_gen as dg
 
@@ -98,6 +99,25 @@ def invoking() -> dg.Workflow[float]:
     child = yield from dg.Child(sub, (3,))
     assert_type(child, str)
     return tax
+
+
+def type_forms() -> dg.Workflow[None]:
+    # result_type= takes any type the codec decodes into, unions and Literal included; a type
+    # form that is not a class cannot give mypy the result type, so the variable says it.
+    maybe: Decimal | None = yield from dg.Invoke("f", 1, result_type=Decimal | None)
+    assert_type(maybe, Decimal | None)
+    choice: Literal["yes", "no"] = yield from dg.WaitForCallback(
+        notify, name="choice", result_type=Literal["yes", "no"]
+    )
+    assert_type(choice, Literal["yes", "no"])
+    handle: dg.CallbackHandle[int | None] = yield from dg.CreateCallback(
+        name="maybe",
+        result_type=Optional[int],  # noqa: UP045 (the spelling users write)
+    )
+    answer = yield from handle
+    assert_type(answer, int | None)
+    items = yield from dg.Invoke("g", 1, result_type=list[Receipt])  # a generic class: typed
+    assert_type(items, list[Receipt])
 
 
 def batches() -> dg.Workflow[list[str]]:

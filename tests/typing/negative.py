@@ -26,6 +26,9 @@ def wrong() -> dg.Workflow[int]:
     first: int = labels.results()[0]  # type: ignore[assignment]
     now: str = yield from dg.Now()  # type: ignore[assignment]
     untyped = yield from dg.Invoke("tax", 5)  # type: ignore[var-annotated]
+    maybe = yield from dg.Invoke("tax", 5, result_type=int | None)  # type: ignore[var-annotated]
+    handle = yield from dg.CreateCallback(result_type=Decimal | None)  # type: ignore[var-annotated]
+    kind: int = yield from dg.WaitForCallback(lambda _: None, result_type=str)  # type: ignore[assignment]
     return "done"  # type: ignore[return-value]
 
 
