@@ -38,6 +38,16 @@ async def fetch(url: str) -> bytes:
     return url.encode()
 
 
+@dg.step
+def shout(item: str) -> str:
+    return item.upper()
+
+
+@dg.step
+def ping() -> int:
+    return 1
+
+
 def label(item: str) -> str:
     return item.upper()
 
@@ -127,6 +137,14 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(labels.get_results(), list[str])
     assert_type(labels.all_results(), list[str | None])
     assert_type(labels.items[0], dg.BatchItem[str])
+    stepped = yield from dg.Map(shout, ["a"])  # a @step function: what it returns
+    assert_type(stepped, dg.BatchResult[str])
+    charged = yield from dg.Map(charge, ["a"])  # a @step fn(item, index)
+    assert_type(charged, dg.BatchResult[Receipt])
+    pinged = yield from dg.Parallel([ping, ping])
+    assert_type(pinged, dg.BatchResult[int])
+    named_steps = yield from dg.Parallel([dg.Branch(ping, name="p1"), dg.Branch(ping, name="p2")])
+    assert_type(named_steps, dg.BatchResult[int])
     weights = yield from dg.Map(weigh, ["a"])
     assert_type(weights, dg.BatchResult[float])
     packed = yield from dg.Map(pack, ["a"])

@@ -71,4 +71,6 @@ def misused() -> dg.Workflow[None]:
     yield from discount("main")  # type: ignore[arg-type]
     homes = yield from dg.Map(home, ["a"])
     streets: list[str] = homes.results()  # type: ignore[assignment]
+    cuts = yield from dg.Map(discount, [Address("a")])  # a @step function's items: Decimal | None
+    cut_total: Decimal = cuts.results()[0]  # type: ignore[assignment]
     wrong: Card = yield from dg.Invoke("f", 1, result_type=Address)  # type: ignore[assignment]
