@@ -37,6 +37,8 @@ from ._serdes_protocol import Serdes
 from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
 
 if TYPE_CHECKING:
+    from types import CoroutineType
+
     from ._batch import BatchResult
 
 __all__ = [
@@ -508,6 +510,10 @@ class Step(Command[R], frozen=True):
         @overload
         def __iter__(
             self: Step[Coroutine[Any, Any, T]],
+        ) -> Generator[Command[Any], Any, T]: ...
+        @overload
+        def __iter__(  # pyright types an ``async def``'s call as a CoroutineType
+            self: Step[CoroutineType[Any, Any, T]],
         ) -> Generator[Command[Any], Any, T]: ...
         @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
@@ -1179,6 +1185,10 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
             self: Map[Coroutine[Any, Any, R]],
         ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
         @overload
+        def __iter__(  # pyright types an ``async def``'s call as a CoroutineType
+            self: Map[CoroutineType[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
         def __iter__(  # a ``@step`` function's call is a Step: its items give what it returns
             self: Map[Step[R]],
         ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
@@ -1241,6 +1251,10 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
         @overload
         def __iter__(
             self: Parallel[Coroutine[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(  # pyright types an ``async def``'s call as a CoroutineType
+            self: Parallel[CoroutineType[Any, Any, R]],
         ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
         @overload
         def __iter__(  # a ``@step`` function's call is a Step: its items give what it returns

@@ -48,12 +48,20 @@ def ping() -> int:
     return 1
 
 
+def one() -> int:
+    return 1
+
+
 def label(item: str) -> str:
     return item.upper()
 
 
 async def weigh(item: str) -> float:
     return float(len(item))
+
+
+async def weigh_all() -> float:
+    return 1.0
 
 
 def pack(item: str, index: int) -> dg.Workflow[tuple[str, int]]:
@@ -111,15 +119,13 @@ def invoking() -> dg.Workflow[float]:
     return tax
 
 
-def type_forms() -> dg.Workflow[None]:
+def type_forms() -> dg.Workflow[str]:
     # result_type= takes any type the codec decodes into, unions and Literal included; a type
     # form that is not a class cannot give mypy the result type, so the variable says it.
     maybe: Decimal | None = yield from dg.Invoke("f", 1, result_type=Decimal | None)
-    assert_type(maybe, Decimal | None)
     choice: Literal["yes", "no"] = yield from dg.WaitForCallback(
         notify, name="choice", result_type=Literal["yes", "no"]
     )
-    assert_type(choice, Literal["yes", "no"])
     handle: dg.CallbackHandle[int | None] = yield from dg.CreateCallback(
         name="maybe",
         result_type=Optional[int],  # noqa: UP045 (the spelling users write)
@@ -128,6 +134,7 @@ def type_forms() -> dg.Workflow[None]:
     assert_type(answer, int | None)
     items = yield from dg.Invoke("g", 1, result_type=list[Receipt])  # a generic class: typed
     assert_type(items, list[Receipt])
+    return f"{maybe} {choice} {answer}"
 
 
 def batches() -> dg.Workflow[list[str]]:
@@ -147,9 +154,13 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(named_steps, dg.BatchResult[int])
     weights = yield from dg.Map(weigh, ["a"])
     assert_type(weights, dg.BatchResult[float])
+    weighed = yield from dg.Step(weigh, ("a",))  # a plain async def in a Step
+    assert_type(weighed, float)
+    async_branches = yield from dg.Parallel([weigh_all, weigh_all])
+    assert_type(async_branches, dg.BatchResult[float])
     packed = yield from dg.Map(pack, ["a"])
     assert_type(packed, dg.BatchResult[tuple[str, int]])
-    both = yield from dg.Parallel([lambda: 1, lambda: 2])
+    both = yield from dg.Parallel([one, one])  # (pyright types `lambda: 1` as Literal[1])
     assert_type(both, dg.BatchResult[int])
     named = yield from dg.Parallel([dg.Branch(lambda: "x", name="x")])
     assert_type(named, dg.BatchResult[str])
