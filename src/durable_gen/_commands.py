@@ -1224,6 +1224,35 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
     item_serdes: Serdes | None = None
     nesting: Nesting = "nested"
 
+    if TYPE_CHECKING:  # branches of kinds mypy cannot join into one T (a function and a
+        # Branch, a function and a generator function) are accepted, untyped
+
+        @overload
+        def __init__(
+            self: Parallel[T],
+            branches: Sequence[Callable[[], T] | Branch[T]],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Parallel[Any],
+            branches: Sequence[Callable[[], Any] | Branch[Any]],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         _check_nesting(self.nesting)
         if isinstance(self.branches, (str, bytes)) or not isinstance(self.branches, Sequence):

@@ -162,6 +162,10 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(packed, dg.BatchResult[tuple[str, int]])
     both = yield from dg.Parallel([one, one])  # (pyright types `lambda: 1` as Literal[1])
     assert_type(both, dg.BatchResult[int])
+    # Branches of several kinds (a function, a Branch, a generator function), as the guide's
+    # example mixes them: accepted, untyped (annotate the variable to type them).
+    mixed = yield from dg.Parallel([one, dg.Branch(one, name="b"), functools.partial(sub, 1)])
+    assert_type(mixed, dg.BatchResult[Any])
     named = yield from dg.Parallel([dg.Branch(lambda: "x", name="x")])
     assert_type(named, dg.BatchResult[str])
     # A branch that runs a sub-workflow is a generator function: `lambda: sub(1)` would only
