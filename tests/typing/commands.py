@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal, Optional, assert_type
 
 import durable_gen as dg
+from durable_gen.testing import DurableRun, TestRunner
 
 
 @dataclass
@@ -203,4 +204,14 @@ def running() -> None:
     assert_type(result, dict[str, Any])
     untyped = dg.run(lambda x: x)
     assert_type(untyped, Any)
+    runner = TestRunner()
+    handle = runner.run(place_order, "o-1")
+    assert_type(handle, DurableRun[dict[str, Any]])
+    assert_type(handle.result(), dict[str, Any])
+    assert_type(runner.start(place_order, "o-2").result(), dict[str, Any])
+    assert_type(runner.run(lambda x: x).result(), Any)
+
+
+def on_idle(run: DurableRun) -> None:  # a bare DurableRun stays valid under --strict
+    run.send_callback_success("approval", True)
     assert_type(charge.fn("o-1", 5), Any)

@@ -12,11 +12,27 @@ from decimal import Decimal
 import msgspec
 
 import durable_gen as dg
+from durable_gen.testing import TestRunner
 
 
 @dg.step
 def charge(order_id: str, amount: int) -> str:
     return order_id
+
+
+def plain(order_id: str) -> str:  # not a generator function: not a workflow
+    return order_id
+
+
+def run_wrong() -> None:
+    run = TestRunner().run(place, "o-1")
+    total: int = run.result()  # type: ignore[assignment]
+    TestRunner().run(plain, "o-1")  # type: ignore[arg-type]
+
+
+def place(order_id: str) -> dg.Workflow[str]:
+    receipt = yield from charge(order_id, 5)
+    return receipt
 
 
 def wrong() -> dg.Workflow[int]:
