@@ -648,6 +648,13 @@ def result_reader(fn: Any) -> Reader:
 _fn_readers: dict[Any, Reader] = {}
 
 
+def state_type(check: Any) -> Any:
+    """The type of a wait-for-condition state: what ``check`` declares it returns, else the
+    type of its first parameter (``def check(state: Job)`` takes and returns a ``Job``)."""
+    first, returns = _declared(check)
+    return first if returns is Any else returns
+
+
 def input_type(workflow: Any) -> Any:
     """The type of a workflow's first parameter (its input); ``Any`` when not declared."""
     return _declared(workflow)[0]
@@ -715,7 +722,7 @@ def item_types(cmd: Any) -> Any:
 def declared_result(cmd: Any) -> Any:
     """The type a command's result is decoded into: what its yield gives the workflow.
 
-    ``Step``: the function's return annotation; ``WaitForCondition``: the check's; ``Child``:
+    ``Step``: the function's return annotation; ``WaitForCondition``: ``state_type``; ``Child``:
     the workflow's ``Workflow[R]``; ``Invoke``, ``CreateCallback``'s handle and
     ``WaitForCallback``: their ``result_type`` (``Any`` when not given); ``Map``/``Parallel``:
     ``BatchResult`` of ``item_types`` (untyped when the branches differ: use
@@ -739,7 +746,7 @@ def declared_result(cmd: Any) -> Any:
     if isinstance(cmd, Child):
         return result_type(cmd.workflow)
     if isinstance(cmd, WaitForCondition):
-        return result_type(cmd.check)
+        return state_type(cmd.check)
     if isinstance(cmd, (Map, Parallel)):
         types = item_types(cmd)
         return batch_type(Any if isinstance(types, list) else types)

@@ -350,3 +350,48 @@ def test_a_workflow_result_that_does_not_fit_its_declared_type_fails_the_executi
     assert "fix the annotation" in message or "declare" in message, message
     report = replay(workflow, run.export())
     assert report.ok and report.outcome == "failed", report.message
+
+
+def _by_parameter(state: Address):  # the state's type, declared once
+    return Address(state.street, state.zip + 1)
+
+
+def _by_return(state):
+    return Address(state.street, state.zip + 1)
+
+
+_by_return.__annotations__ = {"return": Address}
+
+
+def _by_both(state: Address) -> Address:
+    return Address(state.street, state.zip + 1)
+
+
+@pytest.mark.parametrize("check", [_by_parameter, _by_return, _by_both])
+def test_a_wait_for_condition_state_has_the_type_its_check_declares(
+    check: Callable[[Address], Address],
+) -> None:
+    # The check's state type is its return annotation or, without one, its parameter's: every
+    # check after the first, the wait strategy and the workflow get an Address, not a dict.
+    seen: list[Any] = []
+
+    def counted(state: Any) -> Any:
+        seen.append(state)
+        return check(state)
+
+    counted.__wrapped__ = check  # type: ignore[attr-defined]  # its annotations are the check's
+
+    def strategy(state: Address, attempt: int) -> dg.WaitDecision:
+        seen.append(state)
+        return dg.WaitDecision.done() if state.zip >= 3 else dg.WaitDecision.again(2)
+
+    def workflow(_: Any) -> dg.Workflow[Address]:
+        state = yield from dg.WaitForCondition(
+            counted, Address("main", 0), wait_strategy=strategy, name="poll"
+        )
+        seen.append(state)
+        return state
+
+    assert dg.run(workflow, None, skip_time=True) == Address("main", 3)
+    assert len(seen) > 6
+    assert all(type(s) is Address for s in seen), seen
