@@ -5,8 +5,9 @@ The rules, in the order they apply:
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
    TypedDicts, datetime/date/time, Decimal, UUID, enums, sets, tuples and bytes are written as
    JSON values (ISO strings, decimal strings, arrays, base64); pydantic models through
-   ``model_dump(mode="json")``. Any other type is a ``SerializationError`` naming the payload
-   (``what``) and the type; nothing is turned into a string by ``str()``.
+   ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any other
+   type is a ``SerializationError`` naming the payload (``what``) and the type; nothing is
+   turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
    ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
@@ -102,7 +103,10 @@ def _pydantic_base() -> Any:
 def _enc_hook(value: Any) -> Any:
     base = _pydantic_base()
     if base is not None and isinstance(value, base):
-        return value.model_dump(mode="json")
+        # Written as model_validate reads it back: by alias, unless the model validates by
+        # field name only (pydantic's validate_by_alias=False).
+        by_alias = value.model_config.get("validate_by_alias", True) is not False
+        return value.model_dump(mode="json", by_alias=by_alias)
     raise NotImplementedError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
 
 

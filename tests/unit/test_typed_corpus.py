@@ -114,6 +114,16 @@ class Model(pydantic.BaseModel):
     address: Address
 
 
+class Aliased(pydantic.BaseModel):  # a camelCase API's model: validated by alias only
+    first_name: str = pydantic.Field(alias="firstName")
+    born_on: date = pydantic.Field(alias="bornOn")
+
+
+class ByName(pydantic.BaseModel):  # validated by field name only
+    model_config = pydantic.ConfigDict(validate_by_name=True, validate_by_alias=False)
+    first_name: str = pydantic.Field(alias="firstName")
+
+
 UserId = NewType("UserId", int)
 
 AWARE = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
@@ -171,6 +181,8 @@ CASES: dict[str, tuple[Any, Any]] = {
         Model,
         Model(name="m", when=AWARE, amount=Decimal("1.10"), tier=Tier.GOLD, address=Address("p")),
     ),
+    "pydantic-aliases": (Aliased, Aliased(firstName="ada", bornOn=date(1990, 1, 2))),
+    "pydantic-by-name": (ByName, ByName(first_name="ada")),
     "nested-containers": (
         dict[str, list[tuple[date, Decimal]]],
         {"k": [(date(2020, 1, 1), Decimal("1.5"))]},
