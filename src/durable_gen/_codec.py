@@ -41,7 +41,7 @@ import re
 import typing
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -279,6 +279,9 @@ def _key(key: Any) -> str:
         key = key.value
     if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
         return str(key)
+    if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601
+        (text,) = msgspec.to_builtins({key: None}, str_keys=True)
+        return str(text)
     raise NotImplementedError(f"a dict key of type {type(key).__qualname__} is unsupported")
 
 

@@ -317,6 +317,20 @@ def test_a_step_result_has_its_declared_type_on_the_first_run_and_on_replay(
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_in_aws_payload_format_a_step_result_has_its_declared_type_too(case: str) -> None:
+    # payload_format="aws" writes AWS's envelope; what the workflow receives is the same.
+    declared, value = CASES[case]
+    seen: list[Any] = []
+    workflow = _step_workflow(case, declared, value, seen)
+    run = TestRunner(payload_format="aws").run(workflow, None)
+    assert same(run.result(), value) is None, run.error
+    assert replay(workflow, run.export()).ok
+    assert len(seen) == 3  # first run, the replay after the wait, and the replayer's
+    for got in seen:
+        assert same(got, value) is None, same(got, value)
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_the_workflow_result_has_its_declared_type_where_it_is_read(case: str) -> None:
     declared, value = CASES[case]
     workflow = _step_workflow(case, declared, value, [])
