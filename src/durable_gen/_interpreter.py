@@ -222,7 +222,8 @@ class Interpreter(StepHandlers):
         input: The workflow input when no EXECUTION operation carries it (default None for an
             execution with no operations yet; operations without the EXECUTION operation and
             no ``input`` end at the first ``next_action`` with ``Done(Failed(ValidationError))``,
-            as they are a later page of a history, not a new execution).
+            as they are a later page of a history, not a new execution). It is encoded and
+            decoded into the workflow's declared input type, as an EXECUTION operation's is.
         serdes: Serdes of the input and the result (default JSON).
         checkpointing: The flush policy: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         clock: The host's clock, epoch seconds (e.g. ``time.time``), read by the step that
@@ -289,18 +290,24 @@ class Interpreter(StepHandlers):
             )
         elif corrupt is not None:
             self._bad_start = corrupt
-        elif self._has_input:
+        elif self._has_input or input is not _NO_INPUT:
+            # A given input= is what an EXECUTION operation would have carried: the workflow
+            # receives it decoded into its declared type, as on an engine.
+            what = "the workflow input"
             try:
+                payload = (
+                    self._input_payload
+                    if self._has_input
+                    else dumps(input, serdes, what=what, format=self.payload_format)
+                )
                 self._input = loads(
-                    self._input_payload,
+                    payload,
                     serdes,
                     type_=_codec.input_type(workflow) if serdes is None else Any,
-                    what="the workflow input",
+                    what=what,
                 )
             except SerializationError as exc:
                 self._bad_start = exc
-        elif input is not _NO_INPUT:
-            self._input = input
         self._outcome: Succeeded | Failed | None = None
         self._done: Done | None = None
         self._started = False

@@ -421,3 +421,25 @@ def test_a_wait_for_condition_state_has_the_type_its_check_declares(
     assert dg.run(workflow, None, skip_time=True) == Address("main", 3)
     assert len(seen) > 6
     assert all(type(s) is Address for s in seen), seen
+
+
+@pytest.mark.parametrize("given", [{"street": "main", "zip": 3}, Address("main", 3)])
+def test_an_input_given_to_replay_is_decoded_into_the_declared_type(given: Any) -> None:
+    # replay(..., input=) for a history without its EXECUTION operation: the workflow gets
+    # the input as an engine would have given it, in the declared type.
+    seen: list[Any] = []
+
+    @dg.step
+    def zip_of(address: Address) -> int:
+        return address.zip
+
+    def workflow(address: Address) -> dg.Workflow[int]:
+        seen.append(address)
+        return (yield from zip_of(address)) + address.zip
+
+    run = TestRunner().run(workflow, Address("main", 3))
+    assert run.result() == 6
+    operations = [op for op in run.runner.service.get_operations(run.arn) if op.type != "EXECUTION"]
+    report = replay(workflow, operations, input=given)
+    assert report.ok and report.result == 6, report.message
+    assert [type(s) for s in seen] == [Address, Address]
