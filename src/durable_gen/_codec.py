@@ -516,8 +516,12 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
             "a float NaN or infinity is recorded as null, which JSON has in place of them: "
             "return a finite float, or declare float | None"
         )
-    elif what.startswith(("the workflow input", "the result of callback", "the callback")):
+    elif what.startswith("the workflow input"):
         advice = "send a value of that type, or fix the annotation"
+    elif what.startswith(("the result of callback", "the callback")):
+        advice = "send a value of that type, or change the callback's result_type="
+    elif what.startswith("the result of invoke"):
+        advice = "make the invoked function return a value of that type, or change result_type="
     else:
         advice = "return a value of that type, or fix the annotation"
     return SerializationError(

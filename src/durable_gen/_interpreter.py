@@ -758,13 +758,14 @@ class Interpreter(StepHandlers):
             )
         serdes = cmd.serdes
         type_ = Any if cmd.result_type is None else cmd.result_type
+        what = f"the result of invoke {cmd.name or cmd.function_name!r}"
 
         def finished(op: Operation) -> Answer | None:
             if op.status not in TERMINAL_STATUSES:
                 return None
             d = op.chained_invoke_details
             if op.status == "SUCCEEDED":
-                return decoded(d.result if d else None, serdes, type_, "the Invoke result")
+                return decoded(d.result if d else None, serdes, type_, what)
             err = d.error if d else None
             if err is None:
                 err = ErrorObject(

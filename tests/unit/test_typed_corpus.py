@@ -443,3 +443,31 @@ def test_an_input_given_to_replay_is_decoded_into_the_declared_type(given: Any) 
     report = replay(workflow, operations, input=given)
     assert report.ok and report.result == 6, report.message
     assert [type(s) for s in seen] == [Address, Address]
+
+
+def test_an_invoke_or_callback_result_that_does_not_fit_result_type_says_what_to_change() -> None:
+    # There is no annotation to fix: the type came from result_type=.
+    def tax(payload: Any) -> Any:
+        return "not a number"
+
+    def workflow(_: Any) -> dg.Workflow[list[str]]:
+        messages = []
+        try:
+            yield from dg.Invoke("tax", 1, name="tax-call", result_type=int)
+        except dg.SerializationError as exc:
+            messages.append(str(exc))
+        try:
+            yield from dg.WaitForCallback(lambda _: None, name="approval", result_type=int)
+        except dg.CallbackFailedError as exc:
+            messages.append(exc.error_message or "")
+        return messages
+
+    runner = TestRunner(functions={"tax": tax})
+    run = runner.run(workflow, None)
+    run.send_callback_success("approval", "yes")
+    runner.run_until_idle()
+    invoked, answered = run.result()
+    assert invoked.startswith("the result of invoke 'tax-call': ")
+    assert "declared type int" in invoked and "change result_type=" in invoked, invoked
+    assert "send a value of that type" in answered and "result_type=" in answered, answered
+    assert "annotation" not in invoked + answered
