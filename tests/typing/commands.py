@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Optional, assert_type
 
 import durable_gen as dg
+from durable_gen.aws import LambdaHandler, lambda_handler
 from durable_gen.testing import DurableRun, TestRunner
 
 
@@ -215,3 +217,25 @@ def running() -> None:
 def on_idle(run: DurableRun) -> None:  # a bare DurableRun stays valid under --strict
     run.send_callback_success("approval", True)
     assert_type(charge.fn("o-1", 5), Any)
+
+
+@lambda_handler
+def deployed(order_id: str) -> dg.Workflow[Receipt]:
+    receipt = yield from charge(order_id, 5)
+    return receipt
+
+
+@lambda_handler(checkpointing="batch")
+def deployed_batched(order_id: str) -> dg.Workflow[int]:
+    n = yield from count([1])
+    return n
+
+
+def lambda_handlers() -> None:
+    # `.workflow` keeps the decorated function's type: dg.run of it is typed.
+    assert_type(dg.run(deployed.workflow, "o-1"), Receipt)
+    assert_type(dg.run(deployed_batched.workflow, "o-1"), int)
+    assert_type(dg.run(lambda_handler(place_order).workflow, "o-1"), dict[str, Any])
+    assert_type(deployed({}, None), dict[str, Any])
+    any_handler: LambdaHandler = deployed  # a bare LambdaHandler stays valid under --strict
+    assert_type(any_handler.workflow, Callable[..., Any])
