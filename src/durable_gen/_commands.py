@@ -1053,7 +1053,9 @@ class Child(Command[R], frozen=True):
     def __post_init__(self) -> None:
         _check_workflow_fn(self.workflow, "Child workflow")
         plain = inspect.unwrap(self.workflow)
-        if inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain):
+        if not isinstance(self.workflow, StepFunction) and (  # an async @step is one step
+            inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain)
+        ):
             raise _guard.not_a_generator(self.workflow, None)  # an async def workflow
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
