@@ -516,6 +516,10 @@ class Step(Command[R], frozen=True):
             self: Step[CoroutineType[Any, Any, T]],
         ) -> Generator[Command[Any], Any, T]: ...
         @overload
+        def __iter__(  # Step(step_function, args): what the @step function returns
+            self: Step[Step[T]],
+        ) -> Generator[Command[Any], Any, T]: ...
+        @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
 
@@ -1049,6 +1053,32 @@ class Child(Command[R], frozen=True):
     name: str | None = None
     serdes: Serdes | None = None
     virtual: bool = False
+
+    if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[..., Generator[Any, Any, R]],
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: StepFunction[..., R],
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
         _check_workflow_fn(self.workflow, "Child workflow")

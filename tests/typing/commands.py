@@ -94,6 +94,12 @@ def steps() -> dg.Workflow[int]:
     assert_type(body, bytes)
     direct = yield from dg.Step(bump, (1,))
     assert_type(direct, int)
+    wrapped = yield from dg.Step(charge, ("o-1", 5))  # a @step function in Step: its result
+    assert_type(wrapped, Receipt)
+    as_child = yield from dg.Child(charge, ("o-1", 5))  # a @step function as a child: one step
+    assert_type(as_child, Receipt)
+    async_child = yield from dg.Child(fetch, ("https://example.com",), virtual=True)
+    assert_type(async_child, bytes)
     untyped = yield charge("o-1", 5)  # plain yield keeps working, untyped
     assert_type(untyped, Any)
     return n

@@ -91,3 +91,4 @@ def misused() -> dg.Workflow[None]:
     cut_total: Decimal = cuts.results()[0]  # type: ignore[assignment]
     wrong: Card = yield from dg.Invoke("f", 1, result_type=Address)  # type: ignore[assignment]
     yield from dg.Parallel([home, 5])  # type: ignore[arg-type]
+    yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
