@@ -1001,6 +1001,40 @@ class WaitForCondition(Command[R], frozen=True):
     name: str | None = None
     serdes: Serdes | None = None
 
+    if TYPE_CHECKING:  # a plain function, an ``async def`` one or a @step function of the state
+
+        @overload
+        def __init__(
+            self: WaitForCondition[R],
+            check: Callable[[R], R],
+            initial_state: R | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: WaitForCondition[R],
+            check: StepFunction[[R], R],
+            initial_state: R | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: WaitForCondition[R],
+            check: Callable[[R], Coroutine[Any, Any, R]],
+            initial_state: R | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         if not callable(self.check):
             raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")

@@ -81,6 +81,15 @@ def bump(n: int) -> int:
     return n + 1
 
 
+@dg.step
+def poll(state: Receipt) -> Receipt:
+    return Receipt(state.id, state.amount + 1)
+
+
+async def poll_async(state: int) -> int:
+    return state + 1
+
+
 def notify(callback_id: str) -> None:
     pass
 
@@ -116,6 +125,17 @@ def waiting() -> dg.Workflow[None]:
     assert_type(approved, bool)
     state = yield from dg.WaitForCondition(bump, 0)
     assert_type(state, int)
+    polled = yield from dg.WaitForCondition(  # a @step check, as the guide's example has
+        poll,
+        Receipt("r", 0),
+        wait_strategy=lambda s, n: (
+            dg.WaitDecision.again(1) if s.amount < 3 else dg.WaitDecision.done()
+        ),
+    )
+    assert_type(polled, Receipt)
+    until = dg.WaitStrategy(until=lambda s: bool(s), delay=1)
+    checked = yield from dg.WaitForCondition(poll_async, 0, wait_strategy=until)  # async def
+    assert_type(checked, int)
 
 
 def invoking() -> dg.Workflow[float]:

@@ -72,6 +72,15 @@ def payment(card: bool) -> Card | Wire:
     return Card("1") if card else Wire("2")
 
 
+@dg.step
+def moved(address: Address) -> Address:
+    return address
+
+
+def wrong_strategy(state: Address, attempt: int) -> bool:  # not a WaitDecision
+    return attempt > 3
+
+
 def home(street: str) -> dg.Workflow[Address]:
     yield from dg.Wait(seconds=1)
     return Address(street)
@@ -91,4 +100,6 @@ def misused() -> dg.Workflow[None]:
     cut_total: Decimal = cuts.results()[0]  # type: ignore[assignment]
     wrong: Card = yield from dg.Invoke("f", 1, result_type=Address)  # type: ignore[assignment]
     yield from dg.Parallel([home, 5])  # type: ignore[arg-type]
+    yield from dg.WaitForCondition(moved, "main")  # type: ignore[arg-type]
+    yield from dg.WaitForCondition(moved, wait_strategy=wrong_strategy)  # type: ignore[misc, arg-type]
     yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
