@@ -73,6 +73,7 @@ _current: Final = CURRENT.get
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 (an item)
 
 AT_LEAST_ONCE: Final = "at_least_once"
 AT_MOST_ONCE: Final = "at_most_once"
@@ -1222,6 +1223,38 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
     serdes: Serdes | None = None
     item_serdes: Serdes | None = None
     nesting: Nesting = "nested"
+
+    if TYPE_CHECKING:  # fn takes (item) or (item, index): an item of the wrong type is flagged
+
+        @overload
+        def __init__(
+            self: Map[T],
+            fn: Callable[[I], T],
+            items: Sequence[I],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            item_namer: Callable[[I, int], str] | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Map[T],
+            fn: Callable[[I, int], T],
+            items: Sequence[I],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            item_namer: Callable[[I, int], str] | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
         _check_nesting(self.nesting)

@@ -55,6 +55,10 @@ def one() -> int:
     return 1
 
 
+def repeat(item: str, times: int = 2) -> str:
+    return item * times
+
+
 def label(item: str) -> str:
     return item.upper()
 
@@ -187,6 +191,10 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(weighed, float)
     async_branches = yield from dg.Parallel([weigh_all, weigh_all])
     assert_type(async_branches, dg.BatchResult[float])
+    defaults = yield from dg.Map(repeat, ["a"])  # fn(item, times=2): called with the item
+    assert_type(defaults, dg.BatchResult[str])
+    namer = yield from dg.Map(label, ["a"], item_namer=lambda item, i: f"{item.lower()}-{i}")
+    assert_type(namer, dg.BatchResult[str])
     packed = yield from dg.Map(pack, ["a"])
     assert_type(packed, dg.BatchResult[tuple[str, int]])
     both = yield from dg.Parallel([one, one])  # (pyright types `lambda: 1` as Literal[1])
