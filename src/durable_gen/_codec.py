@@ -177,9 +177,10 @@ def encode(
     except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
-            f"({exc}); return JSON data, dataclasses, msgspec Structs, TypedDicts, datetime, "
-            "date, Decimal, UUID, enums, sets, tuples or pydantic models, or pass serdes= to "
-            "the operation"
+            f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "
+            "datetime, date, time, timedelta, Decimal, UUID, enums, sets, tuples, bytes or "
+            "pydantic models (docs/guide.md, 'Values and types'), or pass serdes= to the "
+            "operation"
         ) from exc
     if len(payload) * 4 > limit:  # only then may it be over (UTF-8: at most 4 bytes a char)
         check_size(payload, what, limit)

@@ -750,7 +750,10 @@ class Interpreter(StepHandlers):
                 "ChainedInvoke",
                 cmd.name,
                 payload=dumps(
-                    cmd.payload, cmd.serdes, what="the Invoke payload", limit=OPERATION_LIMIT
+                    cmd.payload,
+                    cmd.serdes,
+                    what=f"the Invoke payload for {cmd.name or cmd.function_name!r}",
+                    limit=OPERATION_LIMIT,
                 ),
                 chained_invoke_options=ChainedInvokeOptions(
                     function_name=cmd.function_name, tenant_id=cmd.tenant_id

@@ -471,3 +471,31 @@ def test_an_invoke_or_callback_result_that_does_not_fit_result_type_says_what_to
     assert "declared type int" in invoked and "change result_type=" in invoked, invoked
     assert "send a value of that type" in answered and "result_type=" in answered, answered
     assert "annotation" not in invoked + answered
+
+
+class _Socketish:
+    """A value of a type the codec does not write."""
+
+
+def test_a_value_the_codec_cannot_write_gets_advice_that_fits_where_it_was_going() -> None:
+    def invoking(_: Any) -> dg.Workflow[None]:
+        yield from dg.Invoke("tax", _Socketish(), name="tax-call")
+
+    def stepping(_: Any) -> dg.Workflow[None]:
+        yield from dg.Step(_Socketish, name="make")
+
+    messages = []
+    with pytest.raises(dg.SerializationError) as given:
+        dg.run(stepping, _Socketish())
+    messages.append(str(given.value))
+    for workflow in (invoking, stepping):
+        with pytest.raises(dg.ExecutionFailedError) as failed:
+            dg.run(workflow, None, functions={"tax": lambda payload: payload})
+        messages.append(failed.value.error_message or "")
+    given_input, payload, result = messages
+    assert given_input.startswith("the workflow input: a value of type _Socketish")
+    assert "the Invoke payload for 'tax-call'" in payload
+    assert "the result of step 'make'" in result
+    for message in messages:  # an input or a payload is not returned: the advice says "use"
+        assert "use JSON data, dataclasses" in message and "return JSON" not in message, message
+        assert "serdes=" in message
