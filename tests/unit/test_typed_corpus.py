@@ -35,7 +35,7 @@ import pytest
 import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.aws import lambda_handler
-from durable_gen.local import LocalService, SqliteStore, VirtualClock
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, register_function
 from durable_gen.testing import TestRunner, replay
 
 T = TypeVar("T")
@@ -264,24 +264,36 @@ def _step_workflow(name: str, declared: Any, value: Any, seen: list[Any]) -> Cal
     return workflow
 
 
-def _on_memory(workflow: Callable[..., Any], tmp_path: Path) -> Any:
-    return dg.run(workflow, None, skip_time=True)
+Functions = dict[str, Callable[..., Any]]
 
 
-def _on_test_runner(workflow: Callable[..., Any], tmp_path: Path) -> Any:
-    run = TestRunner().run(workflow, None)
-    return run.result()
+def _on_memory(workflow: Callable[..., Any], tmp_path: Path, functions: Functions) -> Any:
+    return dg.run(workflow, None, skip_time=True, functions=functions)
 
 
-def _on_sqlite(workflow: Callable[..., Any], tmp_path: Path) -> Any:
-    engine = LocalService(store=SqliteStore(str(tmp_path / "typed.db")), clock=VirtualClock())
-    engine.register("typed", rt.make_handler(workflow, engine))
+def _on_test_runner(workflow: Callable[..., Any], tmp_path: Path, functions: Functions) -> Any:
+    run = TestRunner(functions=functions).run(workflow, None)
+    result = run.result()
+    report = replay(workflow, run.export())  # the replayer runs the body once more
+    assert report.ok and report.outcome == "succeeded", report.message
+    return result
+
+
+def _on_engine(engine: LocalService, handler: Any, functions: Functions) -> Any:
+    engine.register("typed", handler)
+    for name, fn in functions.items():
+        register_function(engine, name, fn)
     record = engine.run(engine.start("typed", "null"))
     assert record.status == "SUCCEEDED", record.error
     return record.result
 
 
-def _on_lambda(workflow: Callable[..., Any], tmp_path: Path) -> Any:
+def _on_sqlite(workflow: Callable[..., Any], tmp_path: Path, functions: Functions) -> Any:
+    engine = LocalService(store=SqliteStore(str(tmp_path / "typed.db")), clock=VirtualClock())
+    return _on_engine(engine, rt.make_handler(workflow, engine), functions)
+
+
+def _on_lambda(workflow: Callable[..., Any], tmp_path: Path, functions: Functions) -> Any:
     engine = LocalService(clock=VirtualClock())
     handler = lambda_handler(workflow, service=engine)
 
@@ -289,10 +301,7 @@ def _on_lambda(workflow: Callable[..., Any], tmp_path: Path) -> Any:
         output = handler(msgspec.to_builtins(event), None)
         return msgspec.convert(output, rt.InvocationOutput)
 
-    engine.register("typed", durable)
-    record = engine.run(engine.start("typed", "null"))
-    assert record.status == "SUCCEEDED", record.error
-    return record.result
+    return _on_engine(engine, durable, functions)
 
 
 PATHS = {
@@ -310,8 +319,8 @@ def test_a_step_result_has_its_declared_type_on_the_first_run_and_on_replay(
 ) -> None:
     declared, value = CASES[case]
     seen: list[Any] = []
-    PATHS[path](_step_workflow(case, declared, value, seen), tmp_path)
-    assert len(seen) == 2  # the first run, then the replay after the wait
+    PATHS[path](_step_workflow(case, declared, value, seen), tmp_path, {})
+    assert len(seen) >= 2  # the first run, the replay after the wait (and the replayer's)
     for got in seen:
         assert same(got, value) is None, same(got, value)
 
@@ -499,3 +508,67 @@ def test_a_value_the_codec_cannot_write_gets_advice_that_fits_where_it_was_going
     for message in messages:  # an input or a payload is not returned: the advice says "use"
         assert "use JSON data, dataclasses" in message and "return JSON" not in message, message
         assert "serdes=" in message
+
+
+def _command_workflow(
+    declared: Any, value: Any, seen: dict[str, list[Any]]
+) -> tuple[Any, Functions]:
+    """A workflow receiving a value of ``declared`` from every command that returns one."""
+
+    def note(what: str, got: Any) -> None:
+        seen.setdefault(what, []).append(got)
+
+    def produce(*_: Any) -> Any:
+        return value
+
+    def check(state: Any) -> Any:
+        return state
+
+    def sub(_: Any) -> Any:
+        yield dg.Wait(seconds=1, name="in-the-child")
+        return value
+
+    def target(payload: Any) -> Any:  # an Invoke target: a plain function
+        return value
+
+    def echo(given: Any) -> Any:  # an Invoke target: a workflow whose input is declared
+        note("invoked workflow's input", given)
+        yield dg.Wait(seconds=1, name="in-the-invoked")
+        return given
+
+    produce.__annotations__ = {"return": declared}
+    check.__annotations__ = {"state": declared, "return": declared}
+    sub.__annotations__ = {"_": Any, "return": dg.Workflow[declared]}
+    echo.__annotations__ = {"given": declared, "return": dg.Workflow[declared]}
+
+    def workflow(_: Any) -> Any:
+        mapped = yield dg.Map(produce, [1, 2], name="map")
+        note("Map", mapped.results())
+        branches = yield dg.Parallel([produce, dg.Branch(produce, name="b")], name="parallel")
+        note("Parallel", branches.results())
+        note("Child", (yield dg.Child(sub, (1,), name="child")))
+        note("virtual Child", (yield dg.Child(sub, (1,), name="virtual", virtual=True)))
+        note("WaitForCondition", (yield dg.WaitForCondition(check, value, name="condition")))
+        note("Invoke", (yield dg.Invoke("target", None, name="invoke", result_type=declared)))
+        note("Invoke a workflow", (yield dg.Invoke("echo", value, result_type=declared)))
+        yield dg.Wait(seconds=1, name="replay-after-this")
+        return "done"
+
+    return workflow, {"target": target, "echo": echo}
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("case", CASES)
+def test_every_command_gives_the_declared_type_on_the_first_run_and_on_replay(
+    case: str, path: str, tmp_path: Path
+) -> None:
+    declared, value = CASES[case]
+    seen: dict[str, list[Any]] = {}
+    workflow, functions = _command_workflow(declared, value, seen)
+    PATHS[path](workflow, tmp_path, functions)
+    assert len(seen) == 8, sorted(seen)
+    for what, got in seen.items():
+        assert len(got) >= 2, what  # received on the first run, then replayed
+        for each in got:
+            want = [value, value] if what in ("Map", "Parallel") else value
+            assert same(each, want) is None, f"{what}: {same(each, want)}"
