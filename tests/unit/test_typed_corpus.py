@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -321,6 +322,57 @@ def test_a_step_result_has_its_declared_type_on_the_first_run_and_on_replay(
     seen: list[Any] = []
     PATHS[path](_step_workflow(case, declared, value, seen), tmp_path, {})
     assert len(seen) >= 2  # the first run, the replay after the wait (and the replayer's)
+    for got in seen:
+        assert same(got, value) is None, same(got, value)
+
+
+def _on_own_runtime(workflow: Callable[..., Any]) -> rt.Outcome:
+    """docs/embedding.md's loop: operations kept as JSON between invocations, timers fired."""
+    start = rt.Operation(
+        id="exec",
+        type="EXECUTION",
+        status="STARTED",
+        execution_details=rt.ExecutionDetails(input_payload="null"),
+    )
+    stored = msgspec.json.encode([start])
+    now_ms = 0
+    for _ in range(10):
+        store = {op.id: op for op in msgspec.json.decode(stored, type=list[rt.Operation])}
+        interp = rt.Interpreter(
+            workflow,
+            list(store.values()),
+            execution_arn="own-1",
+            clock=functools.partial(float, now_ms / 1000),
+        )
+        timers: list[rt.Timer] = []
+        while True:
+            action = interp.next_action()
+            if isinstance(action, rt.Flush):
+                applied = rt.apply_updates(store, action.updates, now_ms=now_ms)
+                timers += applied.timers
+                interp.observe(applied.operations)
+            elif isinstance(action, rt.RunTasks):
+                for task in action.tasks:
+                    interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+            else:
+                assert isinstance(action, rt.Done), action
+                break
+        if not isinstance(action.outcome, rt.Suspended):
+            return action.outcome
+        now_ms = max(t.due_ms for t in timers)
+        for timer in timers:
+            rt.fire_timer(store, timer, now_ms=now_ms)
+        stored = msgspec.json.encode(list(store.values()))
+    raise AssertionError("the execution did not end")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_in_a_runtime_of_ones_own_a_step_result_has_its_declared_type(case: str) -> None:
+    declared, value = CASES[case]
+    seen: list[Any] = []
+    outcome = _on_own_runtime(_step_workflow(case, declared, value, seen))
+    assert isinstance(outcome, rt.Succeeded), outcome
+    assert len(seen) == 2  # the first invocation, then the one after the wait
     for got in seen:
         assert same(got, value) is None, same(got, value)
 
