@@ -624,3 +624,34 @@ def test_every_command_gives_the_declared_type_on_the_first_run_and_on_replay(
         for each in got:
             want = [value, value] if what in ("Map", "Parallel") else value
             assert same(each, want) is None, f"{what}: {same(each, want)}"
+
+
+@pytest.mark.parametrize("as_step", [False, True])
+@pytest.mark.parametrize("case", ["frozen-dataclass", "aware-datetime", "tuple", "enum", "set"])
+def test_a_compensation_result_has_the_type_its_undo_declares(case: str, as_step: bool) -> None:
+    declared, value = CASES[case]
+    seen: list[Any] = []
+
+    def undo(result: Any) -> Any:
+        return value
+
+    undo.__annotations__ = {"result": Any, "return": declared}
+    compensate: Any = dg.step(name="undo")(undo) if as_step else undo
+
+    @dg.step(compensate=compensate)
+    def book() -> int:
+        return 1
+
+    def workflow(_: Any) -> Any:
+        yield book()
+        undone = yield dg.RunCompensations()
+        seen.append(undone[0].result)
+        yield dg.Wait(seconds=1, name="replay-after-this")
+        return undone[0].status
+
+    run = TestRunner().run(workflow, None)
+    assert run.result() == "SUCCEEDED"
+    assert replay(workflow, run.export()).ok
+    assert len(seen) == 3  # first run, the replay after the wait, the replayer's
+    for got in seen:
+        assert same(got, value) is None, same(got, value)
