@@ -273,3 +273,26 @@ def lambda_handlers() -> None:
     assert_type(deployed({}, None), dict[str, Any])
     any_handler: LambdaHandler = deployed  # a bare LambdaHandler stays valid under --strict
     assert_type(any_handler.workflow, Callable[..., Any])
+
+
+class Tagged:
+    """A serdes whose parameters have names of its own (the guide's example)."""
+
+    def serialize(self, item: str) -> str:
+        return f"item:{item}"
+
+    def deserialize(self, text: str) -> str:
+        return text.removeprefix("item:")
+
+
+@dg.step(serdes=Tagged())
+def tagged(item: str) -> str:
+    return item
+
+
+def with_serdes() -> dg.Workflow[list[str]]:
+    one = yield from tagged("a")
+    assert_type(one, str)
+    batch = yield from dg.Map(label, ["a"], item_serdes=Tagged(), serdes=dg.JsonSerdes())
+    child = yield from dg.Child(sub, (1,), serdes=Tagged())
+    return [*batch.results(), child]
