@@ -5,8 +5,9 @@ The rules, in the order they apply:
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
    TypedDicts, datetime/date/time, Decimal, UUID, enums, sets, tuples and bytes are written as
    JSON values (ISO strings, decimal strings, arrays, base64); pydantic models through
-   ``model_dump(mode="json")``. Any other type is a ``SerializationError`` naming the payload
-   (``what``) and the type; nothing is turned into a string by ``str()``.
+   ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any other
+   type is a ``SerializationError`` naming the payload (``what``) and the type; nothing is
+   turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
    ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
@@ -40,7 +41,7 @@ import re
 import typing
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -102,7 +103,10 @@ def _pydantic_base() -> Any:
 def _enc_hook(value: Any) -> Any:
     base = _pydantic_base()
     if base is not None and isinstance(value, base):
-        return value.model_dump(mode="json")
+        # Written as model_validate reads it back: by alias, unless the model validates by
+        # field name only (pydantic's validate_by_alias=False).
+        by_alias = value.model_config.get("validate_by_alias", True) is not False
+        return value.model_dump(mode="json", by_alias=by_alias)
     raise NotImplementedError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
 
 
@@ -173,9 +177,10 @@ def encode(
     except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
-            f"({exc}); return JSON data, dataclasses, msgspec Structs, TypedDicts, datetime, "
-            "date, Decimal, UUID, enums, sets, tuples or pydantic models, or pass serdes= to "
-            "the operation"
+            f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "
+            "datetime, date, time, timedelta, Decimal, UUID, enums, sets, tuples, bytes or "
+            "pydantic models (docs/guide.md, 'Values and types'), or pass serdes= to the "
+            "operation"
         ) from exc
     if len(payload) * 4 > limit:  # only then may it be over (UTF-8: at most 4 bytes a char)
         check_size(payload, what, limit)
@@ -275,6 +280,9 @@ def _key(key: Any) -> str:
         key = key.value
     if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
         return str(key)
+    if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601
+        (text,) = msgspec.to_builtins({key: None}, str_keys=True)
+        return str(text)
     raise NotImplementedError(f"a dict key of type {type(key).__qualname__} is unsupported")
 
 
@@ -509,8 +517,12 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
             "a float NaN or infinity is recorded as null, which JSON has in place of them: "
             "return a finite float, or declare float | None"
         )
-    elif what.startswith(("the workflow input", "the result of callback", "the callback")):
+    elif what.startswith("the workflow input"):
         advice = "send a value of that type, or fix the annotation"
+    elif what.startswith(("the result of callback", "the callback")):
+        advice = "send a value of that type, or change the callback's result_type="
+    elif what.startswith("the result of invoke"):
+        advice = "make the invoked function return a value of that type, or change result_type="
     else:
         advice = "return a value of that type, or fix the annotation"
     return SerializationError(
@@ -668,6 +680,13 @@ def plain_result(fn: Any, value: Any, limit: int) -> str | None:
     return payload if len(payload) * 4 <= limit else None
 
 
+def state_type(check: Any) -> Any:
+    """The type of a wait-for-condition state: what ``check`` declares it returns, else the
+    type of its first parameter (``def check(state: Job)`` takes and returns a ``Job``)."""
+    first, returns = _declared(check)
+    return first if returns is Any else returns
+
+
 def input_type(workflow: Any) -> Any:
     """The type of a workflow's first parameter (its input); ``Any`` when not declared."""
     return _declared(workflow)[0]
@@ -735,7 +754,7 @@ def item_types(cmd: Any) -> Any:
 def declared_result(cmd: Any) -> Any:
     """The type a command's result is decoded into: what its yield gives the workflow.
 
-    ``Step``: the function's return annotation; ``WaitForCondition``: the check's; ``Child``:
+    ``Step``: the function's return annotation; ``WaitForCondition``: ``state_type``; ``Child``:
     the workflow's ``Workflow[R]``; ``Invoke``, ``CreateCallback``'s handle and
     ``WaitForCallback``: their ``result_type`` (``Any`` when not given); ``Map``/``Parallel``:
     ``BatchResult`` of ``item_types`` (untyped when the branches differ: use
@@ -759,7 +778,7 @@ def declared_result(cmd: Any) -> Any:
     if isinstance(cmd, Child):
         return result_type(cmd.workflow)
     if isinstance(cmd, WaitForCondition):
-        return result_type(cmd.check)
+        return state_type(cmd.check)
     if isinstance(cmd, (Map, Parallel)):
         types = item_types(cmd)
         return batch_type(Any if isinstance(types, list) else types)

@@ -37,6 +37,8 @@ from ._serdes_protocol import Serdes
 from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
 
 if TYPE_CHECKING:
+    from types import CoroutineType
+
     from ._batch import BatchResult
 
 __all__ = [
@@ -71,6 +73,7 @@ _current: Final = CURRENT.get
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 (an item)
 
 AT_LEAST_ONCE: Final = "at_least_once"
 AT_MOST_ONCE: Final = "at_most_once"
@@ -510,6 +513,14 @@ class Step(Command[R], frozen=True):
             self: Step[Coroutine[Any, Any, T]],
         ) -> Generator[Command[Any], Any, T]: ...
         @overload
+        def __iter__(  # pyright types an ``async def``'s call as a CoroutineType
+            self: Step[CoroutineType[Any, Any, T]],
+        ) -> Generator[Command[Any], Any, T]: ...
+        @overload
+        def __iter__(  # Step(step_function, args): what the @step function returns
+            self: Step[Step[T]],
+        ) -> Generator[Command[Any], Any, T]: ...
+        @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
 
@@ -744,6 +755,33 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
     serdes: Serdes | None = None
     result_type: type[R] | None = None
 
+    if TYPE_CHECKING:  # a class gives R; any other type form (a union, Literal) asks for it
+        # (`x: int | None = yield from handle`), as no result_type does.
+
+        @overload
+        def __init__(
+            self: CreateCallback[R],
+            *,
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            serdes: Serdes | None = None,
+            result_type: type[R],
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            *,
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            serdes: Serdes | None = None,
+            result_type: object = None,
+        ) -> None: ...
+
+        def __init__(self, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         _check_name(self.name, "callback")
         _check_serdes(self.serdes, "callback serdes")
@@ -790,6 +828,35 @@ class WaitForCallback(Command[R], frozen=True):
     serdes: Serdes | None = None
     result_type: type[R] | None = None
 
+    if TYPE_CHECKING:  # as CreateCallback: a class gives R, another type form asks for it
+
+        @overload
+        def __init__(
+            self: WaitForCallback[R],
+            submitter: Callable[[str], Any],
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            retry: Retry | None = None,
+            serdes: Serdes | None = None,
+            *,
+            result_type: type[R],
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            submitter: Callable[[str], Any],
+            name: str | None = None,
+            timeout: int | None = None,
+            heartbeat_timeout: int | None = None,
+            retry: Retry | None = None,
+            serdes: Serdes | None = None,
+            result_type: object = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         if not callable(self.submitter):
             raise ValidationError(
@@ -821,6 +888,33 @@ class Invoke(Command[R], frozen=True):
     tenant_id: str | None = None
     serdes: Serdes | None = None
     result_type: type[R] | None = None
+
+    if TYPE_CHECKING:  # as CreateCallback: a class gives R, another type form asks for it
+
+        @overload
+        def __init__(
+            self: Invoke[R],
+            function_name: str,
+            payload: Any = None,
+            name: str | None = None,
+            tenant_id: str | None = None,
+            serdes: Serdes | None = None,
+            *,
+            result_type: type[R],
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self,
+            function_name: str,
+            payload: Any = None,
+            name: str | None = None,
+            tenant_id: str | None = None,
+            serdes: Serdes | None = None,
+            result_type: object = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
         if not isinstance(self.function_name, str) or not 1 <= len(self.function_name) <= 256:
@@ -908,6 +1002,40 @@ class WaitForCondition(Command[R], frozen=True):
     name: str | None = None
     serdes: Serdes | None = None
 
+    if TYPE_CHECKING:  # a plain function, an ``async def`` one or a @step function of the state
+
+        @overload
+        def __init__(
+            self: WaitForCondition[R],
+            check: Callable[[R], R],
+            initial_state: R | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: WaitForCondition[R],
+            check: StepFunction[[R], R],
+            initial_state: R | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: WaitForCondition[R],
+            check: Callable[[R], Coroutine[Any, Any, R]],
+            initial_state: R | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         if not callable(self.check):
             raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")
@@ -961,10 +1089,38 @@ class Child(Command[R], frozen=True):
     serdes: Serdes | None = None
     virtual: bool = False
 
+    if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[..., Generator[Any, Any, R]],
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: StepFunction[..., R],
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         _check_workflow_fn(self.workflow, "Child workflow")
         plain = inspect.unwrap(self.workflow)
-        if inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain):
+        if not isinstance(self.workflow, StepFunction) and (  # an async @step is one step
+            inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain)
+        ):
             raise _guard.not_a_generator(self.workflow, None)  # an async def workflow
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
@@ -1068,6 +1224,38 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
     item_serdes: Serdes | None = None
     nesting: Nesting = "nested"
 
+    if TYPE_CHECKING:  # fn takes (item) or (item, index): an item of the wrong type is flagged
+
+        @overload
+        def __init__(
+            self: Map[T],
+            fn: Callable[[I], T],
+            items: Sequence[I],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            item_namer: Callable[[I, int], str] | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Map[T],
+            fn: Callable[[I, int], T],
+            items: Sequence[I],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            item_namer: Callable[[I, int], str] | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         _check_nesting(self.nesting)
         if not callable(self.fn):
@@ -1094,6 +1282,14 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         @overload
         def __iter__(
             self: Map[Coroutine[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(  # pyright types an ``async def``'s call as a CoroutineType
+            self: Map[CoroutineType[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(  # a ``@step`` function's call is a Step: its items give what it returns
+            self: Map[Step[R]],
         ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
         @overload
         def __iter__(self: Map[R]) -> Generator[Command[Any], Any, BatchResult[R]]: ...
@@ -1127,6 +1323,35 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
     item_serdes: Serdes | None = None
     nesting: Nesting = "nested"
 
+    if TYPE_CHECKING:  # branches of kinds mypy cannot join into one T (a function and a
+        # Branch, a function and a generator function) are accepted, untyped
+
+        @overload
+        def __init__(
+            self: Parallel[T],
+            branches: Sequence[Callable[[], T] | Branch[T]],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Parallel[Any],
+            branches: Sequence[Callable[[], Any] | Branch[Any]],
+            name: str | None = None,
+            max_concurrency: int | None = None,
+            completion: Completion | None = None,
+            serdes: Serdes | None = None,
+            item_serdes: Serdes | None = None,
+            nesting: Nesting = "nested",
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         _check_nesting(self.nesting)
         if isinstance(self.branches, (str, bytes)) or not isinstance(self.branches, Sequence):
@@ -1154,6 +1379,14 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
         @overload
         def __iter__(
             self: Parallel[Coroutine[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(  # pyright types an ``async def``'s call as a CoroutineType
+            self: Parallel[CoroutineType[Any, Any, R]],
+        ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
+        @overload
+        def __iter__(  # a ``@step`` function's call is a Step: its items give what it returns
+            self: Parallel[Step[R]],
         ) -> Generator[Command[Any], Any, BatchResult[R]]: ...
         @overload
         def __iter__(self: Parallel[R]) -> Generator[Command[Any], Any, BatchResult[R]]: ...

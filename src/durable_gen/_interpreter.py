@@ -222,7 +222,8 @@ class Interpreter(StepHandlers):
         input: The workflow input when no EXECUTION operation carries it (default None for an
             execution with no operations yet; operations without the EXECUTION operation and
             no ``input`` end at the first ``next_action`` with ``Done(Failed(ValidationError))``,
-            as they are a later page of a history, not a new execution).
+            as they are a later page of a history, not a new execution). It is encoded and
+            decoded into the workflow's declared input type, as an EXECUTION operation's is.
         serdes: Serdes of the input and the result (default JSON).
         checkpointing: The flush policy: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         clock: The host's clock, epoch seconds (e.g. ``time.time``), read by the step that
@@ -294,18 +295,24 @@ class Interpreter(StepHandlers):
             )
         elif corrupt is not None:
             self._bad_start = corrupt
-        elif self._has_input:
+        elif self._has_input or input is not _NO_INPUT:
+            # A given input= is what an EXECUTION operation would have carried: the workflow
+            # receives it decoded into its declared type, as on an engine.
+            what = "the workflow input"
             try:
+                payload = (
+                    self._input_payload
+                    if self._has_input
+                    else dumps(input, serdes, what=what, format=self.payload_format)
+                )
                 self._input = loads(
-                    self._input_payload,
+                    payload,
                     serdes,
                     type_=_codec.input_type(workflow) if serdes is None else Any,
-                    what="the workflow input",
+                    what=what,
                 )
             except SerializationError as exc:
                 self._bad_start = exc
-        elif input is not _NO_INPUT:
-            self._input = input
         self._outcome: Succeeded | Failed | None = None
         self._done: Done | None = None
         self._started = False
@@ -657,10 +664,17 @@ class Interpreter(StepHandlers):
                 )
             )
             return
+        what = "the workflow result"
         try:
-            self._outcome = Succeeded(dumps(value, self.serdes, what="the workflow result"))
+            payload = dumps(value, self.serdes, what=what)
+            if self.serdes is None:  # the result fits the declared type, as a child's must
+                declared = _codec.result_type(self.workflow)
+                if declared is not Any:
+                    _codec.decode(payload, declared, what=what)
         except SerializationError as error:
             self._fail(error)
+        else:
+            self._outcome = Succeeded(payload)
 
     def _waiting_on(self) -> list[str]:
         out = []
@@ -747,7 +761,10 @@ class Interpreter(StepHandlers):
                 "ChainedInvoke",
                 cmd.name,
                 payload=dumps(
-                    cmd.payload, cmd.serdes, what="the Invoke payload", limit=OPERATION_LIMIT
+                    cmd.payload,
+                    cmd.serdes,
+                    what=f"the Invoke payload for {cmd.name or cmd.function_name!r}",
+                    limit=OPERATION_LIMIT,
                 ),
                 chained_invoke_options=ChainedInvokeOptions(
                     function_name=cmd.function_name, tenant_id=cmd.tenant_id
@@ -755,13 +772,14 @@ class Interpreter(StepHandlers):
             )
         serdes = cmd.serdes
         type_ = Any if cmd.result_type is None else cmd.result_type
+        what = f"the result of invoke {cmd.name or cmd.function_name!r}"
 
         def finished(op: Operation) -> Answer | None:
             if op.status not in TERMINAL_STATUSES:
                 return None
             d = op.chained_invoke_details
             if op.status == "SUCCEEDED":
-                return decoded(d.result if d else None, serdes, type_, "the Invoke result")
+                return decoded(d.result if d else None, serdes, type_, what)
             err = d.error if d else None
             if err is None:
                 err = ErrorObject(

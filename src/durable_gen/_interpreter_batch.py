@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from ._batch import BatchItem, BatchResult, decide
-from ._codec import decode_batch, item_types
+from ._codec import decode_batch, item_types, result_type
 from ._commands import (
     Branch,
     Command,
@@ -180,6 +180,8 @@ class BatchHandlers(Core):
             ),
             None,
             StepFailedError,
+            # CompensationResult.result: what the undo declares it returns, as any step result
+            result_type(fn) if getattr(fn, "serdes", None) is None else Any,
         )
 
     # --- Map and Parallel -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from itertools import count
 from typing import Any, Final
 
 from ._actions import CheckpointMode, StepTask
-from ._codec import _fn_readers, plain_result, result_reader
+from ._codec import _fn_readers, plain_result, reader, result_reader, state_type
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -139,11 +139,12 @@ _PLAIN: Final = frozenset({int, str, float, bool, type(None), dict, list, tuple}
 
 
 def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
-    """A wait-for-condition state as recorded, in the type its check declares it returns (the
-    state passed to the next check, to the wait strategy and to the workflow)."""
+    """A wait-for-condition state as recorded, in the type its check declares (its return
+    type, else its state parameter's): the state passed to the next check, to the wait
+    strategy and to the workflow."""
     if cmd.serdes is not None:
         return loads(payload, cmd.serdes)
-    return result_reader(cmd.check)(payload, "the wait-for-condition state")
+    return reader(state_type(cmd.check))(payload, "the wait-for-condition state")
 
 
 def _label(fn: Callable[..., Any]) -> str:

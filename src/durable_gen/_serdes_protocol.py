@@ -13,12 +13,16 @@ __all__ = ["Serdes"]
 
 @runtime_checkable
 class Serdes(Protocol):
-    """Turns values into payload strings and back. Must be deterministic."""
+    """Turns values into payload strings and back. Must be deterministic.
 
-    def serialize(self, value: Any) -> str:
+    The parameters are positional-only: an implementation may name them as it likes
+    (``def deserialize(self, text: str)``), which type checkers then accept.
+    """
+
+    def serialize(self, value: Any, /) -> str:
         """The payload string for ``value``."""
         ...
 
-    def deserialize(self, payload: str) -> Any:
+    def deserialize(self, payload: str, /) -> Any:
         """The value of a payload string produced by ``serialize``."""
         ...

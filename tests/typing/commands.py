@@ -9,11 +9,15 @@ from __future__ import annotations
 import functools
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, assert_type
+from decimal import Decimal
+from typing import Any, Literal, Optional, assert_type
 
 import durable_gen as dg
+from durable_gen.aws import LambdaHandler, lambda_handler
+from durable_gen.testing import DurableRun, TestRunner
 
 
 @dataclass
@@ -37,12 +41,34 @@ async def fetch(url: str) -> bytes:
     return url.encode()
 
 
+@dg.step
+def shout(item: str) -> str:
+    return item.upper()
+
+
+@dg.step
+def ping() -> int:
+    return 1
+
+
+def one() -> int:
+    return 1
+
+
+def repeat(item: str, times: int = 2) -> str:
+    return item * times
+
+
 def label(item: str) -> str:
     return item.upper()
 
 
 async def weigh(item: str) -> float:
     return float(len(item))
+
+
+async def weigh_all() -> float:
+    return 1.0
 
 
 def pack(item: str, index: int) -> dg.Workflow[tuple[str, int]]:
@@ -59,6 +85,15 @@ def bump(n: int) -> int:
     return n + 1
 
 
+@dg.step
+def poll(state: Receipt) -> Receipt:
+    return Receipt(state.id, state.amount + 1)
+
+
+async def poll_async(state: int) -> int:
+    return state + 1
+
+
 def notify(callback_id: str) -> None:
     pass
 
@@ -72,6 +107,12 @@ def steps() -> dg.Workflow[int]:
     assert_type(body, bytes)
     direct = yield from dg.Step(bump, (1,))
     assert_type(direct, int)
+    wrapped = yield from dg.Step(charge, ("o-1", 5))  # a @step function in Step: its result
+    assert_type(wrapped, Receipt)
+    as_child = yield from dg.Child(charge, ("o-1", 5))  # a @step function as a child: one step
+    assert_type(as_child, Receipt)
+    async_child = yield from dg.Child(fetch, ("https://example.com",), virtual=True)
+    assert_type(async_child, bytes)
     untyped = yield charge("o-1", 5)  # plain yield keeps working, untyped
     assert_type(untyped, Any)
     return n
@@ -88,6 +129,17 @@ def waiting() -> dg.Workflow[None]:
     assert_type(approved, bool)
     state = yield from dg.WaitForCondition(bump, 0)
     assert_type(state, int)
+    polled = yield from dg.WaitForCondition(  # a @step check, as the guide's example has
+        poll,
+        Receipt("r", 0),
+        wait_strategy=lambda s, n: (
+            dg.WaitDecision.again(1) if s.amount < 3 else dg.WaitDecision.done()
+        ),
+    )
+    assert_type(polled, Receipt)
+    until = dg.WaitStrategy(until=lambda s: bool(s), delay=1)
+    checked = yield from dg.WaitForCondition(poll_async, 0, wait_strategy=until)  # async def
+    assert_type(checked, int)
 
 
 def invoking() -> dg.Workflow[float]:
@@ -100,6 +152,24 @@ def invoking() -> dg.Workflow[float]:
     return tax
 
 
+def type_forms() -> dg.Workflow[str]:
+    # result_type= takes any type the codec decodes into, unions and Literal included; a type
+    # form that is not a class cannot give mypy the result type, so the variable says it.
+    maybe: Decimal | None = yield from dg.Invoke("f", 1, result_type=Decimal | None)
+    choice: Literal["yes", "no"] = yield from dg.WaitForCallback(
+        notify, name="choice", result_type=Literal["yes", "no"]
+    )
+    handle: dg.CallbackHandle[int | None] = yield from dg.CreateCallback(
+        name="maybe",
+        result_type=Optional[int],  # noqa: UP045 (the spelling users write)
+    )
+    answer = yield from handle
+    assert_type(answer, int | None)
+    items = yield from dg.Invoke("g", 1, result_type=list[Receipt])  # a generic class: typed
+    assert_type(items, list[Receipt])
+    return f"{maybe} {choice} {answer}"
+
+
 def batches() -> dg.Workflow[list[str]]:
     labels = yield from dg.Map(label, ["a", "b"])
     assert_type(labels, dg.BatchResult[str])
@@ -107,12 +177,32 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(labels.get_results(), list[str])
     assert_type(labels.all_results(), list[str | None])
     assert_type(labels.items[0], dg.BatchItem[str])
+    stepped = yield from dg.Map(shout, ["a"])  # a @step function: what it returns
+    assert_type(stepped, dg.BatchResult[str])
+    charged = yield from dg.Map(charge, ["a"])  # a @step fn(item, index)
+    assert_type(charged, dg.BatchResult[Receipt])
+    pinged = yield from dg.Parallel([ping, ping])
+    assert_type(pinged, dg.BatchResult[int])
+    named_steps = yield from dg.Parallel([dg.Branch(ping, name="p1"), dg.Branch(ping, name="p2")])
+    assert_type(named_steps, dg.BatchResult[int])
     weights = yield from dg.Map(weigh, ["a"])
     assert_type(weights, dg.BatchResult[float])
+    weighed = yield from dg.Step(weigh, ("a",))  # a plain async def in a Step
+    assert_type(weighed, float)
+    async_branches = yield from dg.Parallel([weigh_all, weigh_all])
+    assert_type(async_branches, dg.BatchResult[float])
+    defaults = yield from dg.Map(repeat, ["a"])  # fn(item, times=2): called with the item
+    assert_type(defaults, dg.BatchResult[str])
+    namer = yield from dg.Map(label, ["a"], item_namer=lambda item, i: f"{item.lower()}-{i}")
+    assert_type(namer, dg.BatchResult[str])
     packed = yield from dg.Map(pack, ["a"])
     assert_type(packed, dg.BatchResult[tuple[str, int]])
-    both = yield from dg.Parallel([lambda: 1, lambda: 2])
+    both = yield from dg.Parallel([one, one])  # (pyright types `lambda: 1` as Literal[1])
     assert_type(both, dg.BatchResult[int])
+    # Branches of several kinds (a function, a Branch, a generator function), as the guide's
+    # example mixes them: accepted, untyped (annotate the variable to type them).
+    mixed = yield from dg.Parallel([one, dg.Branch(one, name="b"), functools.partial(sub, 1)])
+    assert_type(mixed, dg.BatchResult[Any])
     named = yield from dg.Parallel([dg.Branch(lambda: "x", name="x")])
     assert_type(named, dg.BatchResult[str])
     # A branch that runs a sub-workflow is a generator function: `lambda: sub(1)` would only
@@ -150,4 +240,59 @@ def running() -> None:
     assert_type(result, dict[str, Any])
     untyped = dg.run(lambda x: x)
     assert_type(untyped, Any)
+    runner = TestRunner()
+    handle = runner.run(place_order, "o-1")
+    assert_type(handle, DurableRun[dict[str, Any]])
+    assert_type(handle.result(), dict[str, Any])
+    assert_type(runner.start(place_order, "o-2").result(), dict[str, Any])
+    assert_type(runner.run(lambda x: x).result(), Any)
+
+
+def on_idle(run: DurableRun) -> None:  # a bare DurableRun stays valid under --strict
+    run.send_callback_success("approval", True)
     assert_type(charge.fn("o-1", 5), Any)
+
+
+@lambda_handler
+def deployed(order_id: str) -> dg.Workflow[Receipt]:
+    receipt = yield from charge(order_id, 5)
+    return receipt
+
+
+@lambda_handler(checkpointing="batch")
+def deployed_batched(order_id: str) -> dg.Workflow[int]:
+    n = yield from count([1])
+    return n
+
+
+def lambda_handlers() -> None:
+    # `.workflow` keeps the decorated function's type: dg.run of it is typed.
+    assert_type(dg.run(deployed.workflow, "o-1"), Receipt)
+    assert_type(dg.run(deployed_batched.workflow, "o-1"), int)
+    assert_type(dg.run(lambda_handler(place_order).workflow, "o-1"), dict[str, Any])
+    assert_type(deployed({}, None), dict[str, Any])
+    any_handler: LambdaHandler = deployed  # a bare LambdaHandler stays valid under --strict
+    assert_type(any_handler.workflow, Callable[..., Any])
+
+
+class Tagged:
+    """A serdes whose parameters have names of its own (the guide's example)."""
+
+    def serialize(self, item: str) -> str:
+        return f"item:{item}"
+
+    def deserialize(self, text: str) -> str:
+        return text.removeprefix("item:")
+
+
+@dg.step(serdes=Tagged())
+def tagged(item: str) -> str:
+    return item
+
+
+def with_serdes() -> dg.Workflow[list[str]]:
+    one = yield from tagged("a")
+    assert_type(one, str)
+    batch = yield from dg.Map(label, ["a"], item_serdes=Tagged(), serdes=dg.JsonSerdes())
+    child = yield from dg.Child(sub, (1,), serdes=Tagged())
+    return [*batch.results(), child]

@@ -12,11 +12,27 @@ from decimal import Decimal
 import msgspec
 
 import durable_gen as dg
+from durable_gen.testing import TestRunner
 
 
 @dg.step
 def charge(order_id: str, amount: int) -> str:
     return order_id
+
+
+def plain(order_id: str) -> str:  # not a generator function: not a workflow
+    return order_id
+
+
+def run_wrong() -> None:
+    run = TestRunner().run(place, "o-1")
+    total: int = run.result()  # type: ignore[assignment]
+    TestRunner().run(plain, "o-1")  # type: ignore[arg-type]
+
+
+def place(order_id: str) -> dg.Workflow[str]:
+    receipt = yield from charge(order_id, 5)
+    return receipt
 
 
 def wrong() -> dg.Workflow[int]:
@@ -26,6 +42,9 @@ def wrong() -> dg.Workflow[int]:
     first: int = labels.results()[0]  # type: ignore[assignment]
     now: str = yield from dg.Now()  # type: ignore[assignment]
     untyped = yield from dg.Invoke("tax", 5)  # type: ignore[var-annotated]
+    maybe = yield from dg.Invoke("tax", 5, result_type=int | None)  # type: ignore[var-annotated]
+    handle = yield from dg.CreateCallback(result_type=Decimal | None)  # type: ignore[var-annotated]
+    kind: int = yield from dg.WaitForCallback(lambda _: None, result_type=str)  # type: ignore[assignment]
     return "done"  # type: ignore[return-value]
 
 
@@ -53,6 +72,15 @@ def payment(card: bool) -> Card | Wire:
     return Card("1") if card else Wire("2")
 
 
+@dg.step
+def moved(address: Address) -> Address:
+    return address
+
+
+def wrong_strategy(state: Address, attempt: int) -> bool:  # not a WaitDecision
+    return attempt > 3
+
+
 def home(street: str) -> dg.Workflow[Address]:
     yield from dg.Wait(seconds=1)
     return Address(street)
@@ -68,4 +96,12 @@ def misused() -> dg.Workflow[None]:
     yield from discount("main")  # type: ignore[arg-type]
     homes = yield from dg.Map(home, ["a"])
     streets: list[str] = homes.results()  # type: ignore[assignment]
+    cuts = yield from dg.Map(discount, [Address("a")])  # a @step function's items: Decimal | None
+    cut_total: Decimal = cuts.results()[0]  # type: ignore[assignment]
     wrong: Card = yield from dg.Invoke("f", 1, result_type=Address)  # type: ignore[assignment]
+    yield from dg.Parallel([home, 5])  # type: ignore[arg-type]
+    yield from dg.WaitForCondition(moved, "main")  # type: ignore[arg-type]
+    yield from dg.WaitForCondition(moved, wait_strategy=wrong_strategy)  # type: ignore[misc, arg-type]
+    yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
+    yield from dg.Map(discount, ["main"])  # type: ignore[arg-type]  # items of another type
+    yield from dg.Map(home, [1])  # type: ignore[arg-type]

@@ -397,3 +397,25 @@ def test_a_step_function_wrapped_in_step_keeps_its_options() -> None:
     assert run.result() == ["RuntimeError", "StepTimeoutError", "RuntimeError"]
     assert calls == ["once"] * 3
     assert [op.name for op in run.operations(type="STEP")] == ["once", "hangs", "once"]
+
+
+@dg.step(retry=dg.Retry.never(), name="fetch")
+async def fetch(x: int) -> int:
+    calls.append(f"fetch {x}")
+    return x * 10
+
+
+def _async_step_as_child(_: Any) -> Generator[Any, Any, Any]:
+    out = []
+    for virtual in (False, True):
+        out.append((yield dg.Child(fetch, (len(out) + 1,), name=f"c-{virtual}", virtual=virtual)))
+    return out
+
+
+def test_an_async_step_function_runs_as_a_childs_workflow() -> None:
+    # A @step function is one step wherever it runs, an `async def` one too: as a Child's
+    # workflow it was refused as "an async def workflow", although it is a step.
+    execution = run(_async_step_as_child)
+    assert execution.result() == [10, 20]
+    assert calls == ["fetch 1", "fetch 2"]
+    assert [op.name for op in execution.operations(type="STEP")] == ["fetch", "fetch"]

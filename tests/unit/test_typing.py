@@ -2,11 +2,14 @@
 
 tests/typing/commands.py pins with ``assert_type`` what ``yield from`` gives for every command;
 tests/typing/negative.py holds mistakes whose ``type: ignore`` comments must all be needed.
+pyright (or basedpyright), when installed, must agree with the ``assert_type`` pins too.
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -71,4 +74,40 @@ def test_a_wrong_result_type_is_flagged(
 def test_the_examples_pass_mypy_strict(tmp_path_factory: pytest.TempPathFactory) -> None:
     cache = tmp_path_factory.getbasetemp() / "mypy-cache"
     done = _mypy(ROOT / "examples" / "order.py", ROOT / "examples" / "embedding.py", cache=cache)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _pyright() -> str | None:
+    for name in ("basedpyright", "pyright"):
+        found = shutil.which(name) or shutil.which(
+            name, path=str(pathlib.Path(sys.executable).parent)
+        )
+        if found:
+            return found
+    return None
+
+
+def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
+    # pyright infers some types differently from mypy (an ``async def``'s call is a
+    # CoroutineType there): the same pins must hold for its users.
+    pyright = _pyright()
+    if pyright is None:
+        pytest.skip("pyright is not installed (pip install basedpyright)")
+    config = tmp_path / "pyrightconfig.json"
+    config.write_text(json.dumps({"pythonVersion": "3.11", "typeCheckingMode": "standard"}))
+    done = subprocess.run(
+        [
+            pyright,
+            "--pythonpath",
+            sys.executable,
+            "-p",
+            str(config),
+            str(TYPING / "commands.py"),
+            str(TYPING / "values.py"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

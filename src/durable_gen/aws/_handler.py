@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 import msgspec
 
@@ -134,7 +134,15 @@ def _time_left(context: Any) -> float | None:
     return millis / 1000 - TIME_MARGIN
 
 
-class LambdaHandler:
+if TYPE_CHECKING:  # a bare ``LambdaHandler`` is one of any workflow
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    W = _DefaultedTypeVar("W", bound=Callable[..., Any], default=Callable[..., Any])
+else:
+    W = TypeVar("W", bound=Callable[..., Any])
+
+
+class LambdaHandler(Generic[W]):
     """A Lambda handler that runs a durable_gen workflow: call it as ``handler(event, context)``.
 
     Each call parses the event, reads and checks every page of the execution's state, runs one
@@ -161,7 +169,7 @@ class LambdaHandler:
 
     def __init__(
         self,
-        workflow: Callable[..., Any],
+        workflow: W,
         *,
         client: Any | None = None,
         checkpointing: CheckpointMode = "step",
@@ -288,7 +296,7 @@ _NO_WORKFLOW: Any = object()
 
 @overload
 def lambda_handler(
-    workflow: Callable[..., Any],
+    workflow: W,
     /,
     *,
     client: Any | None = None,
@@ -299,7 +307,7 @@ def lambda_handler(
     plugins: Sequence[Plugin] = (),
     payload_format: PayloadFormat = "json",
     start_window: float | None = START_WINDOW,
-) -> LambdaHandler: ...
+) -> LambdaHandler[W]: ...
 @overload
 def lambda_handler(
     *,
@@ -311,7 +319,7 @@ def lambda_handler(
     plugins: Sequence[Plugin] = (),
     payload_format: PayloadFormat = "json",
     start_window: float | None = START_WINDOW,
-) -> Callable[[Callable[..., Any]], LambdaHandler]: ...
+) -> Callable[[W], LambdaHandler[W]]: ...
 def lambda_handler(
     workflow: Any = _NO_WORKFLOW,
     /,
@@ -324,7 +332,7 @@ def lambda_handler(
     plugins: Sequence[Plugin] = (),
     payload_format: PayloadFormat = "json",
     start_window: float | None = START_WINDOW,
-) -> LambdaHandler | Callable[[Callable[..., Any]], LambdaHandler]:
+) -> LambdaHandler[Any] | Callable[[Any], LambdaHandler[Any]]:
     """The Lambda handler of a durable function that runs ``workflow``.
 
     Three equivalent forms::

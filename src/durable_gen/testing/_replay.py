@@ -27,6 +27,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
+from .._codec import result_type
 from .._errors import InvalidInputError, NonDeterminismError, OperationError, ValidationError
 from .._failure import same_error_type
 from .._ids import operation_id
@@ -84,7 +85,8 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
         replayed: Recorded operations the code reached and matched.
         recorded: Recorded operations in the history (the EXECUTION operation excluded).
         outcome: ``succeeded``, ``failed`` or ``suspended`` when the replay got that far.
-        result: The workflow's result when it succeeded.
+        result: The workflow's result when it succeeded, decoded into its declared type
+            (``Workflow[R]``), as ``dg.run`` returns it.
         error: The workflow's error when it failed.
         divergence: Where it diverged (``status == "diverged"``).
         next_commands: What the code asks for that the history does not have
@@ -365,8 +367,9 @@ def _replay(
             **base,
         )
     if isinstance(outcome, Succeeded):
-        try:
-            result = loads(outcome.result, serdes)
+        declared = Any if serdes is not None else result_type(workflow)
+        try:  # the result as dg.run and DurableRun.result() give it: in the declared type
+            result = loads(outcome.result, serdes, type_=declared, what="the workflow result")
         except Exception:  # a custom serdes: keep the payload
             result = outcome.result
         return ReplayReport(

@@ -13,10 +13,10 @@ import concurrent.futures as cf
 import inspect
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import msgspec
 
@@ -39,6 +39,13 @@ from ..local._run import (
 from ._harness import Crash, CrashSchedule, Harness, HarnessService
 
 __all__ = ["DurableRun", "OperationView", "TestRunner"]
+
+if TYPE_CHECKING:  # a bare ``DurableRun`` (an ``on_idle`` callback's parameter) is DurableRun[Any]
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    R = _DefaultedTypeVar("R", default=Any)
+else:
+    R = TypeVar("R")
 
 #: Engine task kinds of callback timers: ``run_until_idle`` does not skip time to them.
 _CALLBACK_TIMERS: Final = frozenset({"callback-timeout", "callback-heartbeat"})
@@ -108,8 +115,10 @@ def _view(op: Operation, runs: int) -> OperationView:
     )
 
 
-class DurableRun:
+class DurableRun(Generic[R]):
     """One execution started by a ``TestRunner``: inspect it, answer its callbacks.
+
+    ``DurableRun[R]``: ``result()`` is the workflow's ``R`` (its ``Workflow[R]`` annotation).
 
     Attributes:
         arn: The durable execution ARN.
@@ -153,8 +162,8 @@ class DurableRun:
         """The recorded error of a failed execution."""
         return self.record.error
 
-    def result(self) -> Any:
-        """The workflow's result.
+    def result(self) -> R:
+        """The workflow's result, decoded into its declared type (as ``dg.run`` returns it).
 
         Raises:
             ExecutionFailedError: the execution failed (its error is attached).
@@ -163,7 +172,8 @@ class DurableRun:
         declared = Any
         if self._serdes is None and self._workflow is not None:
             declared = result_type(self._workflow)
-        return outcome(self.runner.service, self.record, self._serdes, declared)
+        result: R = outcome(self.runner.service, self.record, self._serdes, declared)
+        return result
 
     def waiting_on(self) -> list[str]:
         """What a running execution waits on, one line each."""
@@ -456,12 +466,12 @@ class TestRunner:
 
     def start(
         self,
-        workflow: Callable[..., Any],
+        workflow: Callable[..., Generator[Any, Any, R]],
         input: Any = None,
         *,
         execution_name: str | None = None,
         execution_arn: str | None = None,
-    ) -> DurableRun:
+    ) -> DurableRun[R]:
         """Start an execution of ``workflow(input)``; nothing runs until ``run_until_idle``.
 
         Args:
@@ -488,7 +498,9 @@ class TestRunner:
             self._reals[execution_arn] = arn
         return DurableRun(self, arn, self.serdes, workflow)
 
-    def run(self, workflow: Callable[..., Any], input: Any = None, **options: Any) -> DurableRun:
+    def run(
+        self, workflow: Callable[..., Generator[Any, Any, R]], input: Any = None, **options: Any
+    ) -> DurableRun[R]:
         """``start()`` then ``run_until_idle()``: the execution has ended, or waits on the test.
 
         Args:
@@ -598,6 +610,6 @@ class TestRunner:
         """Send a heartbeat to a callback."""
         self.service.send_callback_heartbeat(callback_id)
 
-    def executions(self) -> list[DurableRun]:
+    def executions(self) -> list[DurableRun[Any]]:
         """Every execution of this runner (``Invoke``'d durable functions included)."""
         return [DurableRun(self, r.arn, self.serdes) for r in self.service.list_executions()]
