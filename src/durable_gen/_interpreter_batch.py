@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from ._batch import BatchItem, BatchResult, decide
-from ._codec import decode_batch, item_types
+from ._codec import decode_batch, item_types, parse_json
 from ._commands import (
     Branch,
     Command,
@@ -688,7 +688,7 @@ def _total_count(summary: str) -> int | None:
 def _aws_envelope(payload: str) -> bool:
     """Whether a payload is AWS's typed envelope (``{"t": ..., "v": ...}``)."""
     try:
-        data = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
+        data = parse_json(payload)
+    except (msgspec.DecodeError, UnicodeEncodeError):
         return False
     return isinstance(data, dict) and set(data) == {"t", "v"}

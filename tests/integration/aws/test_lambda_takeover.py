@@ -23,6 +23,7 @@ from aws_durable_execution_sdk_python import (  # noqa: E402
     durable_execution,
     durable_step,
 )
+from aws_durable_execution_sdk_python.config import Duration  # noqa: E402
 
 try:
     from .emulator import Emulator, LambdaEndpoint
@@ -142,3 +143,50 @@ def test_aws_sdk_finishes_an_execution_the_port_advanced_in_aws_format(
     outcome = emulator.wait(arn)
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == EXPECTED
+
+
+# --- non-finite floats ------------------------------------------------------------------------
+
+
+def aws_limits(event: Any, ctx: DurableContext) -> Any:
+    limit = ctx.step(lambda _: float("inf"), name="limit")
+    stats = ctx.step(lambda _: {"ratio": float("nan"), "low": -float("inf")}, name="stats")
+    ctx.wait(Duration.from_seconds(1), name="pause")
+    return {"limit": repr(limit), "ratio": repr(stats["ratio"]), "low": repr(stats["low"])}
+
+
+@dg.workflow
+def limits_port(event: Any) -> Any:
+    limit = yield dg.Step(lambda: float("inf"), name="limit")
+    stats = yield dg.Step(lambda: {"ratio": float("nan"), "low": -float("inf")}, name="stats")
+    yield dg.Wait(seconds=1, name="pause")
+    return {"limit": repr(limit), "ratio": repr(stats["ratio"]), "low": repr(stats["low"])}
+
+
+def test_the_port_takes_over_step_results_aws_sdk_wrote_as_nan_and_infinity(
+    emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    """AWS's SDK records a float infinity as ``Infinity`` and NaN as ``NaN`` (Python's json
+    module): the port reads them back as those floats instead of failing the execution."""
+    lambda_endpoint.register(
+        function_name, durable_execution(boto3_client=emulator.client)(aws_limits)
+    )
+    arn = emulator.start(function_name, {})
+    deadline = time.monotonic() + 10
+    while not any(e["EventType"] == "InvocationCompleted" for e in emulator.history(arn)):
+        assert time.monotonic() < deadline, "the first invocation did not end"
+        time.sleep(0.05)
+    recorded = [
+        e["StepSucceededDetails"]["Result"]["Payload"]
+        for e in emulator.history(arn)
+        if e["EventType"] == "StepSucceeded"
+    ]
+    assert recorded[0] == "Infinity" and "NaN" in recorded[1], recorded
+
+    before = replay(limits_port, {"Events": emulator.history(arn)})
+    assert before.status == "ok" and before.outcome == "suspended", before
+
+    lambda_endpoint.register(function_name, lambda_handler(limits_port, client=emulator.client))
+    outcome = emulator.wait(arn)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {"limit": "inf", "ratio": "nan", "low": "-inf"}
