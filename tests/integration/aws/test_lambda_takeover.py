@@ -190,3 +190,45 @@ def test_the_port_takes_over_step_results_aws_sdk_wrote_as_nan_and_infinity(
     outcome = emulator.wait(arn)
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == {"limit": "inf", "ratio": "nan", "low": "-inf"}
+
+
+# --- what cannot go back ------------------------------------------------------------------------
+
+
+def aws_timed(event: Any, ctx: DurableContext) -> Any:
+    started = ctx.step(lambda _: "2026-01-01T00:00:00+00:00", name="now")
+    ctx.wait(Duration.from_seconds(1), name="pause")
+    return {"started": started}
+
+
+@dg.workflow
+def timed_port(event: Any) -> Any:
+    if (yield dg.Patched("timed-v2")):
+        pass
+    started = yield dg.Now(name="now")
+    yield dg.Wait(seconds=1, name="pause")
+    return {"started": started.isoformat()}
+
+
+def test_an_execution_that_ran_now_cannot_go_back_to_aws_sdk(
+    emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    """docs/migration.md, going back: AWS's SDK ignores a ``Patched`` marker but refuses the
+    STEP of SubType ``Now`` that ``dg.Now()`` recorded where its code asks for a step."""
+    lambda_endpoint.register(
+        function_name, lambda_handler(timed_port, client=emulator.client, payload_format="aws")
+    )
+    arn = emulator.start(function_name, {})
+    deadline = time.monotonic() + 10
+    while not any(e["EventType"] == "InvocationCompleted" for e in emulator.history(arn)):
+        assert time.monotonic() < deadline, "the first invocation did not end"
+        time.sleep(0.05)
+
+    lambda_endpoint.register(
+        function_name, durable_execution(boto3_client=emulator.client)(aws_timed)
+    )
+    outcome = emulator.wait(arn)
+    assert outcome.status == "FAILED", outcome
+    assert outcome.error is not None
+    assert outcome.error["ErrorType"].endswith("NonDeterministicExecutionError"), outcome
+    assert "'Now'" in outcome.error["ErrorMessage"], outcome
