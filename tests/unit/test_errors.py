@@ -172,3 +172,45 @@ def test_an_error_over_32_kib_loses_its_trace_first_and_says_truncated_only_when
     assert bounded_error(small) is small
     for err in (long_trace, long_message):
         assert len(msgspec.json.encode(bounded_error(err))) <= MAX_ERROR_BYTES
+
+
+class _Unprintable(Exception):
+    """An exception whose ``__str__`` itself raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken")
+
+
+def _unprintable() -> None:
+    raise _Unprintable()
+
+
+@dg.workflow
+def _catches_an_unprintable_step_failure(_: None):  # type: ignore[no-untyped-def]
+    try:
+        yield dg.Step(_unprintable, name="flaky", retry=dg.Retry(max_attempts=2, initial_delay=1))
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message]
+    return "not raised"
+
+
+@dg.workflow
+def _raises_an_unprintable(_: None):  # type: ignore[no-untyped-def]
+    yield dg.Step(lambda: 1, name="one")
+    raise _Unprintable()
+
+
+def test_a_step_exception_whose_str_raises_is_still_the_step_failure() -> None:
+    """Its retry policy runs and the workflow catches it; the message says what Python's
+    traceback says. Before, the broken ``__str__`` failed the execution instead."""
+    assert dg.run(_catches_an_unprintable_step_failure, None, skip_time=True) == [
+        "_Unprintable",
+        "<exception str() failed>",
+    ]
+
+
+def test_a_workflow_exception_whose_str_raises_fails_the_execution_under_its_type() -> None:
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(_raises_an_unprintable, None)
+    assert caught.value.error_type == "_Unprintable"
+    assert caught.value.error_message == "<exception str() failed>"
