@@ -8,6 +8,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 import durable_gen as dg
 from durable_gen._ids import operation_id
 from durable_gen.testing import replay
@@ -89,3 +91,29 @@ def test_uuid_in_place_of_a_recorded_step_diverges() -> None:
     assert report.status == "diverged", report
     assert report.divergence is not None
     assert report.divergence.recorded == "STEP/Step name='id'"
+
+
+def _preset_config(strategy: Any) -> Any:
+    """The ``RetryStrategyConfig`` an AWS retry strategy (a closure) was made from."""
+    from aws_durable_execution_sdk_python.retries import RetryStrategyConfig
+
+    cells = [cell.cell_contents for cell in strategy.__closure__ or ()]
+    return next(c for c in cells if isinstance(c, RetryStrategyConfig))
+
+
+def test_a_step_without_a_retry_strategy_ports_without_retry() -> None:
+    """AWS's default retry preset has ``dg.Retry()``'s defaults; ``RetryStrategyConfig``'s own
+    defaults do not, which is why the table says to give every field."""
+    pytest.importorskip("aws_durable_execution_sdk_python")
+    from aws_durable_execution_sdk_python.retries import RetryPresets, RetryStrategyConfig
+
+    preset = _preset_config(RetryPresets.default())
+    ours = dg.Retry()
+    assert preset.max_attempts == ours.max_attempts
+    assert preset.initial_delay.to_seconds() == ours.initial_delay
+    assert preset.max_delay.to_seconds() == ours.max_delay
+    assert preset.backoff_rate == ours.backoff
+    assert preset.jitter_strategy.value.lower() == ours.jitter
+
+    bare = RetryStrategyConfig()
+    assert (bare.max_attempts, bare.max_delay.to_seconds()) != (ours.max_attempts, ours.max_delay)

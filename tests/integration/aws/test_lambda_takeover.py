@@ -232,3 +232,75 @@ def test_an_execution_that_ran_now_cannot_go_back_to_aws_sdk(
     assert outcome.error is not None
     assert outcome.error["ErrorType"].endswith("NonDeterministicExecutionError"), outcome
     assert "'Now'" in outcome.error["ErrorMessage"], outcome
+
+
+# --- flat Map and Parallel, both ways ----------------------------------------------------------
+
+
+def _aws_flat_item(c: DurableContext, item: int, index: int, _items: Any) -> Any:
+    value = c.step(lambda _: {"v": item * 10}, name="work")
+    if item == 2:
+        c.wait(Duration.from_seconds(1), name="nap")
+    return value
+
+
+def aws_flat(event: Any, ctx: DurableContext) -> Any:
+    from aws_durable_execution_sdk_python.config import MapConfig, NestingType, ParallelConfig
+
+    flat = NestingType.FLAT
+    batch = ctx.map(
+        [1, 2, 3],
+        _aws_flat_item,
+        name="flatmap",
+        config=MapConfig(max_concurrency=1, nesting_type=flat),
+    )
+    pair = ctx.parallel(
+        [lambda c: c.step(lambda _: "a", name="pa"), lambda c: c.step(lambda _: "b", name="pb")],
+        name="flatpar",
+        config=ParallelConfig(max_concurrency=1, nesting_type=flat),
+    )
+    return {"m": batch.get_results(), "p": pair.get_results()}
+
+
+def _flat_item(item: int, index: int) -> Any:
+    value = yield dg.Step(lambda: {"v": item * 10}, name="work")
+    if item == 2:
+        yield dg.Wait(seconds=1, name="nap")
+    return value
+
+
+def _pa() -> Any:
+    return (yield dg.Step(lambda: "a", name="pa"))
+
+
+def _pb() -> Any:
+    return (yield dg.Step(lambda: "b", name="pb"))
+
+
+@dg.workflow
+def flat_port(event: Any) -> Any:
+    batch = yield dg.Map(_flat_item, [1, 2, 3], name="flatmap", max_concurrency=1, nesting="flat")
+    pair = yield dg.Parallel([_pa, _pb], name="flatpar", max_concurrency=1, nesting="flat")
+    return {"m": batch.get_results(), "p": pair.get_results()}
+
+
+@pytest.mark.parametrize("first", ["aws", "durable_gen"])
+def test_a_flat_map_suspended_inside_an_item_changes_hands(
+    first: str, emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    """docs/migration.md: ``nesting_type=NestingType.FLAT`` ports as ``nesting="flat"``, and an
+    execution suspended inside a flat Map item is finished by the other SDK."""
+    theirs = durable_execution(boto3_client=emulator.client)(aws_flat)
+    ours = lambda_handler(flat_port, client=emulator.client, payload_format="aws")
+    lambda_endpoint.register(function_name, theirs if first == "aws" else ours)
+    arn = emulator.start(function_name, {})
+    deadline = time.monotonic() + 10
+    while not any(e["EventType"] == "InvocationCompleted" for e in emulator.history(arn)):
+        assert time.monotonic() < deadline, "the first invocation did not end"
+        time.sleep(0.05)
+    lambda_endpoint.register(function_name, ours if first == "aws" else theirs)
+    outcome = emulator.wait(arn)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {"m": [{"v": 10}, {"v": 20}, {"v": 30}], "p": ["a", "b"]}
+    after = replay(flat_port, {"Events": emulator.history(arn)})
+    assert after.status == "ok" and after.result == outcome.json(), after
