@@ -120,6 +120,18 @@ def exception_message(exc: BaseException) -> str:
         return "<exception str() failed>"
 
 
+#: The longest error message a log line carries: what a recorded error keeps of a long one.
+LOG_MESSAGE_CHARS: Final = MAX_ERROR_BYTES // 8
+
+
+def log_message(exc: BaseException) -> str:
+    """``exception_message(exc)``, cut to ``LOG_MESSAGE_CHARS`` characters for a log line."""
+    text = exception_message(exc)
+    if len(text) <= LOG_MESSAGE_CHARS:
+        return text
+    return f"{text[:LOG_MESSAGE_CHARS]} [truncated: {len(text)} characters]"
+
+
 def error_object(
     exc: BaseException, *, stack_trace: bool = True, aws_types: bool = False
 ) -> ErrorObject:

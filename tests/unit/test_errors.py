@@ -4,6 +4,7 @@ in the branch of whoever must act."""
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import Iterator
 
@@ -214,3 +215,31 @@ def test_a_workflow_exception_whose_str_raises_fails_the_execution_under_its_typ
         dg.run(_raises_an_unprintable, None)
     assert caught.value.error_type == "_Unprintable"
     assert caught.value.error_message == "<exception str() failed>"
+
+
+def _raise_huge() -> None:
+    raise ValueError("v" * 2_000_000)
+
+
+@dg.workflow
+def _huge_step_failure(_: None):  # type: ignore[no-untyped-def]
+    try:
+        yield dg.Step(_raise_huge, name="huge", retry=dg.Retry(max_attempts=1))
+    except dg.StepFailedError as exc:
+        return len(exc.error_message or "")
+    return -1
+
+
+def test_a_failed_attempt_logs_at_most_the_message_its_error_keeps(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The attempt's log line carries the first 4,096 characters of a long message (what the
+    recorded error keeps of it), not the whole message on every attempt."""
+    with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
+        kept = dg.run(_huge_step_failure, None)
+    (record,) = [r for r in caplog.records if r.name == "durable_gen.steps"]
+    line = record.getMessage()
+    assert "v" * 4096 in line and "v" * 4097 not in line
+    assert "[truncated: 2000000 characters]" in line
+    assert len(line) < 5_000
+    assert kept <= 4096 + 100
