@@ -304,3 +304,69 @@ def test_a_flat_map_suspended_inside_an_item_changes_hands(
     assert outcome.json() == {"m": [{"v": 10}, {"v": 20}, {"v": 30}], "p": ["a", "b"]}
     after = replay(flat_port, {"Events": emulator.history(arn)})
     assert after.status == "ok" and after.result == outcome.json(), after
+
+
+# --- a large Map result AWS's SDK summarised ----------------------------------------------------
+
+BIG = 150_000  # two items over the 256 KiB a context result may hold
+
+
+def aws_two_of_four(event: Any, ctx: DurableContext) -> Any:
+    from aws_durable_execution_sdk_python.config import CompletionConfig, MapConfig
+
+    batch = ctx.map(
+        [1, 2, 3, 4],
+        lambda c, item, i, _: c.step(lambda _: str(item) * BIG, name="big"),
+        name="bigmap",
+        config=MapConfig(max_concurrency=1, completion_config=CompletionConfig(min_successful=2)),
+    )
+    ctx.wait(Duration.from_seconds(1), name="pause")
+    return {"lengths": [len(r) for r in batch.get_results()], "reason": "MIN_SUCCESSFUL_REACHED"}
+
+
+def _big_item(item: int, index: int) -> Any:
+    return (yield dg.Step(lambda: str(item) * BIG, name="big"))
+
+
+@dg.workflow
+def two_of_four_port(event: Any) -> Any:
+    batch = yield dg.Map(
+        _big_item,
+        [1, 2, 3, 4],
+        name="bigmap",
+        max_concurrency=1,
+        completion=dg.Completion(min_successful=2),
+    )
+    yield dg.Wait(seconds=1, name="pause")
+    return {"lengths": [len(r) for r in batch.get_results()], "reason": batch.completion_reason}
+
+
+def test_the_port_takes_over_a_large_map_result_aws_sdk_summarised(
+    emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    """A Map decided early whose result is too large to record: AWS's SDK records a summary
+    whose ``totalCount`` counts the items started (2 of 4), which is not the item count."""
+    lambda_endpoint.register(
+        function_name, durable_execution(boto3_client=emulator.client)(aws_two_of_four)
+    )
+    arn = emulator.start(function_name, {})
+    deadline = time.monotonic() + 10
+    while not any(e["EventType"] == "InvocationCompleted" for e in emulator.history(arn)):
+        assert time.monotonic() < deadline, "the first invocation did not end"
+        time.sleep(0.05)
+    (summary,) = [
+        json.loads(e["ContextSucceededDetails"]["Result"]["Payload"])
+        for e in emulator.history(arn)
+        if e["EventType"] == "ContextSucceeded" and e.get("Name") == "bigmap"
+    ]
+    assert summary["totalCount"] == 2, summary
+
+    before = replay(two_of_four_port, {"Events": emulator.history(arn)})
+    assert before.status == "ok" and before.outcome == "suspended", before
+
+    lambda_endpoint.register(
+        function_name, lambda_handler(two_of_four_port, client=emulator.client)
+    )
+    outcome = emulator.wait(arn)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {"lengths": [BIG, BIG], "reason": "MIN_SUCCESSFUL_REACHED"}
