@@ -480,10 +480,14 @@ class BatchHandlers(Core):
                 )
             return (None, raise_error(ChildFailedError, err))
         if not batch.rebuild:
-            counts: dict[str, Any] = {"completionReason": reason, "totalCount": len(items)}
-            if len(batch.outcomes) < len(items):  # decided early: what a rebuild must redo
-                counts["started"] = batch.next
-                counts["ended"] = sorted(batch.outcomes)
+            counts: dict[str, Any]
+            if self.payload_format == "aws":
+                counts = _aws_summary(batch, reason)
+            else:
+                counts = {"completionReason": reason, "totalCount": len(items)}
+                if len(batch.outcomes) < len(items):  # decided early: what a rebuild must redo
+                    counts["started"] = batch.next
+                    counts["ended"] = sorted(batch.outcomes)
             summary = msgspec.json.encode(counts).decode()
             self._updates.append(
                 self._context_success(
@@ -491,6 +495,24 @@ class BatchHandlers(Core):
                 )
             )
         return (self._decode_batch(payload, cmd), None)
+
+
+def _aws_summary(batch: _Batch, reason: str) -> dict[str, Any]:
+    """The summary AWS's Python SDK records for a batch result too large to record, which it
+    needs to rebuild the batch: ``totalCount`` counts the items started (its batch results
+    leave out those never started) and ``startedIndexes`` lists those still running."""
+    running = [i for i in range(batch.next) if i not in batch.outcomes]
+    failed = sum(1 for item in batch.outcomes.values() if item.status == "FAILED")
+    return {
+        "type": f"{batch.sub_type}Result",
+        "totalCount": batch.next,
+        "completionReason": reason,
+        "startedIndexes": running,
+        "startedCount": len(running),
+        "successCount": batch.succeeded,
+        "failureCount": failed,
+        "status": "FAILED" if failed else "SUCCEEDED",
+    }
 
 
 def _compensate(

@@ -306,49 +306,71 @@ def test_a_flat_map_suspended_inside_an_item_changes_hands(
     assert after.status == "ok" and after.result == outcome.json(), after
 
 
-# --- a large Map result AWS's SDK summarised ----------------------------------------------------
+# --- a large Map result summarised after an early decision ------------------------------------
 
 BIG = 150_000  # two items over the 256 KiB a context result may hold
 
 
-def aws_two_of_four(event: Any, ctx: DurableContext) -> Any:
-    from aws_durable_execution_sdk_python.config import CompletionConfig, MapConfig
+def aws_two_of_four(flat: bool) -> Any:
+    def body(event: Any, ctx: DurableContext) -> Any:
+        from aws_durable_execution_sdk_python.config import (
+            CompletionConfig,
+            MapConfig,
+            NestingType,
+        )
 
-    batch = ctx.map(
-        [1, 2, 3, 4],
-        lambda c, item, i, _: c.step(lambda _: str(item) * BIG, name="big"),
-        name="bigmap",
-        config=MapConfig(max_concurrency=1, completion_config=CompletionConfig(min_successful=2)),
-    )
-    ctx.wait(Duration.from_seconds(1), name="pause")
-    return {"lengths": [len(r) for r in batch.get_results()], "reason": "MIN_SUCCESSFUL_REACHED"}
+        batch = ctx.map(
+            [1, 2, 3, 4],
+            lambda c, item, i, _: c.step(lambda _: str(item) * BIG, name="big"),
+            name="bigmap",
+            config=MapConfig(
+                max_concurrency=1,
+                completion_config=CompletionConfig(min_successful=2),
+                nesting_type=NestingType.FLAT if flat else NestingType.NESTED,
+            ),
+        )
+        ctx.wait(Duration.from_seconds(1), name="pause")
+        return {
+            "lengths": [len(r) for r in batch.get_results()],
+            "reason": batch.completion_reason.value,
+        }
+
+    return body
 
 
 def _big_item(item: int, index: int) -> Any:
     return (yield dg.Step(lambda: str(item) * BIG, name="big"))
 
 
-@dg.workflow
-def two_of_four_port(event: Any) -> Any:
-    batch = yield dg.Map(
-        _big_item,
-        [1, 2, 3, 4],
-        name="bigmap",
-        max_concurrency=1,
-        completion=dg.Completion(min_successful=2),
-    )
-    yield dg.Wait(seconds=1, name="pause")
-    return {"lengths": [len(r) for r in batch.get_results()], "reason": batch.completion_reason}
+def two_of_four_port(flat: bool) -> Any:
+    @dg.workflow
+    def port(event: Any) -> Any:
+        batch = yield dg.Map(
+            _big_item,
+            [1, 2, 3, 4],
+            name="bigmap",
+            max_concurrency=1,
+            completion=dg.Completion(min_successful=2),
+            nesting="flat" if flat else "nested",
+        )
+        yield dg.Wait(seconds=1, name="pause")
+        return {"lengths": [len(r) for r in batch.get_results()], "reason": batch.completion_reason}
+
+    return port
 
 
-def test_the_port_takes_over_a_large_map_result_aws_sdk_summarised(
-    emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+@pytest.mark.parametrize("flat", [False, True], ids=["nested", "flat"])
+@pytest.mark.parametrize("first", ["aws", "durable_gen"])
+def test_a_large_map_result_summarised_after_an_early_decision_changes_hands(
+    first: str, flat: bool, emulator: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
 ) -> None:
-    """A Map decided early whose result is too large to record: AWS's SDK records a summary
-    whose ``totalCount`` counts the items started (2 of 4), which is not the item count."""
-    lambda_endpoint.register(
-        function_name, durable_execution(boto3_client=emulator.client)(aws_two_of_four)
-    )
+    """A Map decided after 2 of its 4 items whose result is too large to record is kept as a
+    summary. AWS's ``totalCount`` counts the items started, not the items (read so), and AWS's
+    SDK rebuilds a flat batch only from its own summary (written so with ``"aws"``)."""
+    port = two_of_four_port(flat)
+    theirs = durable_execution(boto3_client=emulator.client)(aws_two_of_four(flat))
+    ours = lambda_handler(port, client=emulator.client, payload_format="aws")
+    lambda_endpoint.register(function_name, theirs if first == "aws" else ours)
     arn = emulator.start(function_name, {})
     deadline = time.monotonic() + 10
     while not any(e["EventType"] == "InvocationCompleted" for e in emulator.history(arn)):
@@ -361,12 +383,10 @@ def test_the_port_takes_over_a_large_map_result_aws_sdk_summarised(
     ]
     assert summary["totalCount"] == 2, summary
 
-    before = replay(two_of_four_port, {"Events": emulator.history(arn)})
+    before = replay(port, {"Events": emulator.history(arn)})
     assert before.status == "ok" and before.outcome == "suspended", before
 
-    lambda_endpoint.register(
-        function_name, lambda_handler(two_of_four_port, client=emulator.client)
-    )
+    lambda_endpoint.register(function_name, ours if first == "aws" else theirs)
     outcome = emulator.wait(arn)
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == {"lengths": [BIG, BIG], "reason": "MIN_SUCCESSFUL_REACHED"}
