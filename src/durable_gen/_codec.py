@@ -37,6 +37,7 @@ import collections.abc
 import contextlib
 import functools
 import inspect
+import json
 import re
 import typing
 import uuid
@@ -120,6 +121,35 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
 _encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)
 _untyped: Final = msgspec.json.Decoder()
 
+#: The constants Python's ``json`` module writes for non-finite floats (so AWS's Python SDK does).
+_NON_FINITE: Final = re.compile(r"NaN|Infinity")
+
+
+def parse_json(payload: str) -> Any:
+    """``payload`` as JSON data, ``NaN``, ``Infinity`` and ``-Infinity`` included.
+
+    They are not JSON, but Python's ``json`` module writes them for float NaN and infinities,
+    and so does AWS's Python SDK (plain, or as the ``v`` of an ``f`` envelope). They are read
+    as the floats they stand for, as AWS's SDK reads them. Anything else msgspec refuses stays
+    refused (a lone surrogate escape is still not valid Unicode).
+
+    Raises:
+        msgspec.DecodeError: the payload is not JSON.
+        UnicodeEncodeError: the payload holds a lone surrogate escape.
+    """
+    try:
+        return _untyped.decode(payload)
+    except msgspec.DecodeError as exc:
+        if isinstance(exc, msgspec.ValidationError) or _NON_FINITE.search(payload) is None:
+            raise
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            raise exc from None
+    _encoder.encode(obj)  # the checks msgspec's decoder makes (valid Unicode)
+    return obj
+
+
 _ENVELOPE_START: Final = re.compile(r'\s*\{\s*"[tv]"\s*:')
 
 
@@ -200,7 +230,7 @@ def check_size(payload: str, what: str, limit: int = MAX_PAYLOAD_BYTES) -> None:
 
 def _misread(payload: str) -> bool:
     """Whether a plain JSON payload would be read back as an envelope (rule 3)."""
-    return is_envelope(_untyped.decode(payload))
+    return is_envelope(parse_json(payload))
 
 
 def _is_plain(value: Any) -> bool:
@@ -432,7 +462,7 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
     if not payload:
         return None
     try:
-        obj = _untyped.decode(payload)
+        obj = parse_json(payload)
         if type(obj) is dict and len(obj) == 2:
             try:
                 return _open(obj, _batch_object)
@@ -457,12 +487,21 @@ def _make_reader(type_: Any) -> Reader:
         try:
             if payload[0] in _SPACE and _may_be_envelope(payload):
                 try:
-                    value = _open(_untyped.decode(payload), _batch_shape)
+                    value = _open(parse_json(payload), _batch_shape)
                 except _NotEnvelope:
                     pass
                 else:
                     return msgspec.convert(value, type_, dec_hook=_dec_hook, str_keys=True)
-            return typed(payload)
+            try:
+                return typed(payload)
+            except msgspec.DecodeError as exc:
+                if isinstance(exc, msgspec.ValidationError) or not _NON_FINITE.search(payload):
+                    raise
+            # NaN or Infinity, as Python's json module writes them: read, then convert
+            obj = parse_json(payload)
+            with contextlib.suppress(_NotEnvelope):
+                obj = _open(obj, _batch_shape)
+            return msgspec.convert(obj, type_, dec_hook=_dec_hook, str_keys=True)
         except Exception as exc:
             raise _decode_error(what, type_, exc) from exc
 

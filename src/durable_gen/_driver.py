@@ -74,6 +74,7 @@ from ._errors import (
     ValidationError,
     WorkflowDefinitionError,
 )
+from ._failure import log_message
 from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._interpreter_steps import refused_result
 from ._paging import load_operations
@@ -334,7 +335,7 @@ class _Invocation:
             task.name or task.operation_id,
             task.attempt,
             error_type,
-            _one_line(str(error)),
+            _one_line(log_message(error)),
             then,
             extra={
                 "durableExecutionArn": self.arn,

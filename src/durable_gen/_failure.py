@@ -111,6 +111,27 @@ _encode: Final = msgspec.json.Encoder().encode
 _TRUNCATED: Final = " [truncated to fit the 32 KiB error limit]"
 
 
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``, or what Python's traceback prints when that raises (an exception class
+    whose ``__str__`` is broken): its failure must not replace the failure it describes."""
+    try:
+        return str(exc)
+    except Exception:
+        return "<exception str() failed>"
+
+
+#: The longest error message a log line carries: what a recorded error keeps of a long one.
+LOG_MESSAGE_CHARS: Final = MAX_ERROR_BYTES // 8
+
+
+def log_message(exc: BaseException) -> str:
+    """``exception_message(exc)``, cut to ``LOG_MESSAGE_CHARS`` characters for a log line."""
+    text = exception_message(exc)
+    if len(text) <= LOG_MESSAGE_CHARS:
+        return text
+    return f"{text[:LOG_MESSAGE_CHARS]} [truncated: {len(text)} characters]"
+
+
 def error_object(
     exc: BaseException, *, stack_trace: bool = True, aws_types: bool = False
 ) -> ErrorObject:
@@ -143,7 +164,11 @@ def error_object(
         if stack_trace:
             lines = traceback.format_exception(type(exc), exc, exc.__traceback__)[-20:]
             trace = [line.rstrip("\n") for line in lines]
-        err = ErrorObject(error_type=type(exc).__name__, error_message=str(exc), stack_trace=trace)
+        err = ErrorObject(
+            error_type=type(exc).__name__,
+            error_message=exception_message(exc),
+            stack_trace=trace,
+        )
     return bounded_error(err)
 
 

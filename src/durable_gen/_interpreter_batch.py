@@ -29,12 +29,12 @@ import functools
 import inspect
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final, TypeGuard
 
 import msgspec
 
 from ._batch import BatchItem, BatchResult, decide
-from ._codec import decode_batch, item_types, result_type
+from ._codec import decode_batch, item_types, parse_json, result_type
 from ._commands import (
     Branch,
     Command,
@@ -254,6 +254,7 @@ class BatchHandlers(Core):
         if rec.status == "SUCCEEDED" and payload and d is not None:
             if d.replay_children:
                 exact = _total_count(payload)
+                at_least = max(at_least, _summary(payload).get("started", 0))
             elif cmd.serdes is None:
                 exact, listed = self._recorded_items(payload, recorded_names)
                 at_least = max(at_least, listed)
@@ -481,10 +482,14 @@ class BatchHandlers(Core):
                 )
             return (None, raise_error(ChildFailedError, err))
         if not batch.rebuild:
-            counts: dict[str, Any] = {"completionReason": reason, "totalCount": len(items)}
-            if len(batch.outcomes) < len(items):  # decided early: what a rebuild must redo
-                counts["started"] = batch.next
-                counts["ended"] = sorted(batch.outcomes)
+            counts: dict[str, Any]
+            if self.payload_format == "aws":
+                counts = _aws_summary(batch, reason)
+            else:
+                counts = {"completionReason": reason, "totalCount": len(items)}
+                if len(batch.outcomes) < len(items):  # decided early: what a rebuild must redo
+                    counts["started"] = batch.next
+                    counts["ended"] = sorted(batch.outcomes)
             summary = msgspec.json.encode(counts).decode()
             self._updates.append(
                 self._context_success(
@@ -492,6 +497,24 @@ class BatchHandlers(Core):
                 )
             )
         return (self._decode_batch(payload, cmd), None)
+
+
+def _aws_summary(batch: _Batch, reason: str) -> dict[str, Any]:
+    """The summary AWS's Python SDK records for a batch result too large to record, which it
+    needs to rebuild the batch: ``totalCount`` counts the items started (its batch results
+    leave out those never started) and ``startedIndexes`` lists those still running."""
+    running = [i for i in range(batch.next) if i not in batch.outcomes]
+    failed = sum(1 for item in batch.outcomes.values() if item.status == "FAILED")
+    return {
+        "type": f"{batch.sub_type}Result",
+        "totalCount": batch.next,
+        "completionReason": reason,
+        "startedIndexes": running,
+        "startedCount": len(running),
+        "successCount": batch.succeeded,
+        "failureCount": failed,
+        "status": "FAILED" if failed else "SUCCEEDED",
+    }
 
 
 def _compensate(
@@ -657,17 +680,25 @@ def _summary(payload: str | None) -> dict[str, Any]:
     """The summary a batch recorded in place of a result too large to record:
     ``completionReason`` and ``totalCount``, and for a batch decided before every item ended,
     ``started`` (how many items it had started) and ``ended`` (the indexes of those that had
-    ended). Anything else (an older summary, AWS's) gives what it holds of these."""
-    try:
-        data = msgspec.json.decode(payload or "")
-    except msgspec.DecodeError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
+    ended). AWS's summary is read into the same keys (its ``totalCount`` counts the items
+    started, its ``startedIndexes`` those still running, or ``completedIndexes`` those ended);
+    anything else (an older summary) gives what it holds of these."""
+    data = _summary_data(payload)
     out: dict[str, Any] = {}
     reason = data.get("completionReason")
     if reason in ("ALL_COMPLETED", "MIN_SUCCESSFUL_REACHED", "FAILURE_TOLERANCE_EXCEEDED"):
         out["completionReason"] = reason
+    if _is_aws_summary(data):
+        started = data.get("totalCount")
+        if type(started) is not int or started < 0:
+            return out
+        out["started"] = started
+        running, done = data.get("startedIndexes"), data.get("completedIndexes")
+        if _indexes(running, started):
+            out["ended"] = frozenset(range(started)) - frozenset(running)
+        elif _indexes(done, started):
+            out["ended"] = frozenset(done)
+        return out
     started = data.get("started")
     if type(started) is int and started >= 0:
         out["started"] = started
@@ -677,20 +708,44 @@ def _summary(payload: str | None) -> dict[str, Any]:
     return out
 
 
-def _total_count(summary: str) -> int | None:
-    """``totalCount`` of a batch's recorded summary (a result too large to record), if any."""
+def _summary_data(payload: str | None) -> dict[str, Any]:
     try:
-        data = msgspec.json.decode(summary)
+        data = msgspec.json.decode(payload or "")
     except msgspec.DecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+#: Keys of the summary AWS's Python SDK records for a Map/Parallel result too large to record;
+#: durable_gen's summary has none of them.
+_AWS_SUMMARY_KEYS: Final = frozenset(
+    {"type", "startedIndexes", "completedIndexes", "startedCount", "successCount"}
+)
+
+
+def _is_aws_summary(data: dict[str, Any]) -> bool:
+    return not _AWS_SUMMARY_KEYS.isdisjoint(data)
+
+
+def _indexes(value: Any, total: int) -> TypeGuard[list[int]]:
+    """Whether ``value`` is a list of item indexes below ``total``."""
+    return isinstance(value, list) and all(type(i) is int and 0 <= i < total for i in value)
+
+
+def _total_count(summary: str) -> int | None:
+    """``totalCount`` of a batch's recorded summary (a result too large to record), if it is
+    the batch's item count: AWS's summary counts only the items started."""
+    data = _summary_data(summary)
+    if _is_aws_summary(data):
         return None
-    total = data.get("totalCount") if isinstance(data, dict) else None
+    total = data.get("totalCount")
     return total if type(total) is int and total >= 0 else None
 
 
 def _aws_envelope(payload: str) -> bool:
     """Whether a payload is AWS's typed envelope (``{"t": ..., "v": ...}``)."""
     try:
-        data = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
+        data = parse_json(payload)
+    except (msgspec.DecodeError, UnicodeEncodeError):
         return False
     return isinstance(data, dict) and set(data) == {"t", "v"}

@@ -40,7 +40,7 @@ from .matching import (
     substitute,
 )
 from .runner import EMULATOR_ENV_VAR as ENV_VAR
-from .runner import FUNCTION_NAME, Result, captured_logs, check_logs
+from .runner import FUNCTION_NAME, Result, captured_logs, check_logs, check_published
 from .suite import Requirement
 
 __all__ = [
@@ -57,42 +57,45 @@ NO_PROGRESS_SECONDS: Final = 12.0
 MAX_SECONDS: Final = 60.0
 
 
+#: How a missing field reads in ``match_history``'s messages and in AWS's history matcher's.
+_MISSING: Final = "(?:missing|key missing in actual event)"
+
 #: Mismatches the emulator (aws-durable-execution-sdk-python-testing 1.4.0) causes whatever the
 #: SDK does: (code, pattern of a matcher message, the gap, suites the pattern applies to).
 GAPS: Final[tuple[tuple[str, re.Pattern[str], str, frozenset[str] | None], ...]] = (
     (
         "A",
-        re.compile(r"\(InvocationCompleted\)\.InvocationCompletedDetails: missing$"),
+        re.compile(rf"\.InvocationCompletedDetails: {_MISSING}$"),
         "drops InvocationCompletedDetails",
         None,
     ),
     (
         "B",
-        re.compile(r"StepSucceededDetails\.RetryDetails: missing$"),
+        re.compile(rf"StepSucceededDetails\.RetryDetails: {_MISSING}$"),
         "writes no RetryDetails on StepSucceeded",
         None,
     ),
     (
         "C",
-        re.compile(r"CallbackStartedDetails\.(Timeout|HeartbeatTimeout): missing$"),
+        re.compile(rf"CallbackStartedDetails\.(Timeout|HeartbeatTimeout): {_MISSING}$"),
         "writes no Timeout/HeartbeatTimeout in CallbackStarted",
         None,
     ),
     (
         "D",
-        re.compile(r"\(StepSucceeded\)\.StepSucceededDetails\.Result(\.Payload)?: missing$"),
+        re.compile(rf"\.StepSucceededDetails\.Result(\.Payload)?: {_MISSING}$"),
         "drops the state payload of a wait-for-condition polling event",
         frozenset({"wait_for_condition"}),
     ),
     (
         "E",
-        re.compile(r"ChainedInvokeStartedDetails\.ExecutedVersion: missing$"),
+        re.compile(rf"ChainedInvokeStartedDetails\.ExecutedVersion: {_MISSING}$"),
         "writes no ExecutedVersion in ChainedInvokeStarted",
         None,
     ),
     (
         "F",
-        re.compile(r"ChainedInvokeStartedDetails\.TenantId: missing$"),
+        re.compile(rf"ChainedInvokeStartedDetails\.TenantId: {_MISSING}$"),
         "omits TenantId in ChainedInvokeStarted",
         None,
     ),
@@ -100,7 +103,11 @@ GAPS: Final[tuple[tuple[str, re.Pattern[str], str, frozenset[str] | None], ...]]
 CRASH_GAP: Final = ("G", "writes no InvocationCompleted for a crashed invocation (EventIds shift)")
 #: Gap code -> description, for reports.
 GAP_NAMES: Final = {code: name for code, _, name, _ in GAPS} | {CRASH_GAP[0]: CRASH_GAP[1]}
-_EVENT_ID = re.compile(r"^EventId=(\d+)\b")
+#: The EventId a mismatch is about, in ``match_history``'s wording or AWS's history matcher's.
+_EVENT_ID = re.compile(
+    r"^(?:EventId=(\d+)\b|AWS's history matcher: "
+    r"(?:Event\[EventId=(\d+)\]|No actual event found for EventId=(\d+)$))"
+)
 
 
 def _crash_event_id(req: Requirement) -> int | None:
@@ -132,7 +139,8 @@ def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
             None,
         )
         event = _EVENT_ID.match(error)
-        if gap is None and crash_at is not None and event and int(event.group(1)) >= crash_at:
+        event_id = next((int(g) for g in event.groups() if g is not None), None) if event else None
+        if gap is None and crash_at is not None and event_id is not None and event_id >= crash_at:
             gap = CRASH_GAP[0]
         if gap is None:
             rest.append(error)
@@ -274,11 +282,13 @@ def run_emulator(
         session.emulator.stop_unfinished()
     events = emu.history(arn)
     info = emu.describe(arn)
+    generated = dict(variables)
     errors += match_history(req.expected_history, events, variables)
     errors += match_result(
         req.expected_result, info.get("Status"), info.get("Result"), info.get("Error"), variables
     )
     errors += check_logs(req, messages, arn, variables)
+    errors += check_published(req, events, info.get("Status"), info.get("Result"), generated)
     return Result(
         "failed" if errors else "passed",
         errors,

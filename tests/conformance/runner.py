@@ -71,6 +71,7 @@ __all__ = [
     "Result",
     "captured_logs",
     "check_logs",
+    "check_published",
     "published_log_checker",
     "run_embedded",
 ]
@@ -128,10 +129,12 @@ def run_embedded(
         errors = _drive(engine, clock, arn, actions, variables)
     record = engine.get_execution(arn)
     history = [msgspec.to_builtins(event) for event in engine.get_history(arn)]
+    generated = dict(variables)
     errors += match_history(req.expected_history, history, variables)
     error = msgspec.to_builtins(record.error) if record.error is not None else None
     errors += match_result(req.expected_result, record.status, record.result, error, variables)
     errors += check_logs(req, messages, arn, variables)
+    errors += check_published(req, history, record.status, record.result, generated)
     return Result(
         "failed" if errors else "passed",
         errors,
@@ -179,6 +182,64 @@ def check_logs(
     theirs = cloudwatch.CloudWatchLogValidator().validate(req.expected_logs, events, context)
     errors += [f"AWS's log validator: {error}" for error in theirs.errors]
     return errors
+
+
+class _Described:
+    """What ``GetDurableExecution`` answered, for AWS's result validator (it asks a client)."""
+
+    def __init__(self, status: str | None, result_json: str | None) -> None:
+        self.answer: dict[str, Any] = {"Status": status}
+        if result_json is not None:
+            self.answer["Result"] = result_json
+
+    def get_durable_execution(self, DurableExecutionArn: str) -> dict[str, Any]:
+        return dict(self.answer)
+
+
+def check_published(
+    req: Requirement,
+    events: list[dict[str, Any]],
+    status: str | None,
+    result_json: str | None,
+    generated: dict[str, Any],
+) -> list[str]:
+    """``req``'s expected history and result checked by AWS's published validators too.
+
+    Their ``EventHistoryMatcher`` and result validation (from the unpacked wheel) judge the same
+    history and final state as ``match_history`` and ``match_result``, starting from the
+    generated ``Variables`` only, so that a requirement passes only when both agree.
+    """
+    history, validate, placeholders = published_checkers()
+    context = placeholders.PlaceholderContext()
+    for name, value in generated.items():
+        context.bind(name, value)
+    errors: list[str] = []
+    if req.expected_history:
+        matched = history.EventHistoryMatcher(context=context).match(
+            list(req.expected_history), events
+        )
+        errors += [f"AWS's history matcher: {error}" for error in matched.errors]
+    if req.expected_result:
+        theirs = validate._validate_execution_result(
+            "arn", dict(req.expected_result), _Described(status, result_json), context
+        )
+        errors += [f"AWS's result validator: {error}" for error in theirs]
+    return errors
+
+
+@functools.cache
+def published_checkers() -> tuple[Any, Any, Any]:
+    """AWS's ``history``, ``validate`` and ``variables`` modules, from the unpacked wheel."""
+    root = str(ensure_unpacked())
+    sys.path.insert(0, root)
+    try:
+        return (
+            importlib.import_module(f"{PACKAGE_DIR}.history"),
+            importlib.import_module(f"{PACKAGE_DIR}.validate"),
+            importlib.import_module(f"{PACKAGE_DIR}.variables"),
+        )
+    finally:
+        sys.path.remove(root)
 
 
 @functools.cache

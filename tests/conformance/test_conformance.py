@@ -14,6 +14,7 @@ takes no ``plugins=``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -61,12 +62,33 @@ def test_aws_emulator(req: Requirement, emulator: Any) -> None:
     pytest.xfail(GAPS_XFAIL + " " + "; ".join(GAP_NAMES[code] for code in gaps))
 
 
-@pytest.mark.parametrize("key", ["step/1-1", "step/1-7"])
+#: One requirement per known emulator gap (1-7 for its logs too): requirement -> gap it shows.
+SAME_GAPS = {
+    "step/1-1": "A",
+    "step/1-7": "A",
+    "step/1-11": "B",
+    "callback/4-3": "C",
+    "wait_for_condition/6-1": "D",
+    "invoke/5-1": "E",
+    "invoke/5-8": "F",
+    "step/1-17": "G",
+}
+#: AWS's SDK ends the invocation that starts a chained invoke later than durable_gen does, so on
+#: the emulator the echo target's ChainedInvokeSucceeded may come before that InvocationCompleted
+#: (EventIds 3 and 4 swap): a race of the emulator's timing, not of the history either SDK writes.
+_INVOKE_RACE = re.compile(
+    r"^(?:EventId=[34] \((InvocationCompleted|ChainedInvokeSucceeded)\)"
+    r"|AWS's history matcher: Event\[EventId=[34]\])"
+)
+
+
+@pytest.mark.parametrize("key", list(SAME_GAPS))
 def test_aws_sdk_meets_the_same_emulator_gaps(key: str, emulator: Any) -> None:
     """AWS's SDK through the same emulator and checks: the same gaps, and nothing else.
 
     So a requirement that durable_gen fails there "only by known gaps" is one the emulator fails
-    for AWS's own SDK too, and the logs both write pass AWS's validator.
+    for AWS's own SDK too (every gap, one requirement each), and the logs both write pass AWS's
+    validator.
     """
     from .aws_sdk_handlers import lambda_function
     from .emulator_runner import explain, run_emulator
@@ -76,6 +98,9 @@ def test_aws_sdk_meets_the_same_emulator_gaps(key: str, emulator: Any) -> None:
     theirs = run_emulator(req, emulator, lambda_function(key, emulator.emulator.client))
     our_gaps, our_rest = explain(req, ours.errors)
     their_gaps, their_rest = explain(req, theirs.errors)
+    if req.suite == "invoke":
+        their_rest = [error for error in their_rest if not _INVOKE_RACE.match(error)]
     assert not their_rest, f"AWS's SDK on {key}: " + "\n  ".join(their_rest)
     assert not our_rest, f"durable_gen on {key}: " + "\n  ".join(our_rest)
-    assert our_gaps == their_gaps
+    assert SAME_GAPS[key] in our_gaps
+    assert sorted(our_gaps) == sorted(their_gaps)

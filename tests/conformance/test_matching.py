@@ -714,3 +714,23 @@ def test_log_matching_agrees_with_the_published_validator(
             assert len(ours) == len(theirs.errors), (req, lines, ours, theirs.errors)
             checked += 1
     assert checked >= 12 * 300
+
+
+def test_the_published_validators_judge_every_run_too(
+    requirements: list[suite.Requirement],
+) -> None:
+    """``check_published`` (run after our own checks on both engines) applies AWS's history
+    matcher and result validator: a wrong result, status or event fails there as well."""
+    from .runner import check_published
+
+    req = next(r for r in requirements if str(r) == "step/1-1")
+    actual, variables = _actual_history(req)
+    assert check_published(req, actual, "SUCCEEDED", '"Hello, World!"', variables) == []
+    wrong_result = check_published(req, actual, "SUCCEEDED", '"Hello"', variables)
+    assert wrong_result and wrong_result[0].startswith("AWS's result validator: ")
+    wrong_status = check_published(req, actual, "FAILED", None, variables)
+    assert wrong_status and "ExecutionStatus" in wrong_status[0]
+    retyped = copy.deepcopy(actual)
+    retyped[1]["EventType"] = "StepFailed"
+    wrong_event = check_published(req, retyped, "SUCCEEDED", '"Hello, World!"', variables)
+    assert wrong_event and wrong_event[0].startswith("AWS's history matcher: ")

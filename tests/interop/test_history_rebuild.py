@@ -276,3 +276,80 @@ def test_boto3_responses_load_as_they_come() -> None:
         for page in pages
     ]
     assert load_history(raw).operations == load_history(pages).operations
+
+
+def _child_history(child_payload: str, step_payload: str) -> dict[str, Any]:
+    """A child context holding one step; the context and the step end with these payloads."""
+    at = "2026-01-02T03:04:05+00:00"
+    common = {"EventTimestamp": at}
+    return {
+        "Events": [
+            {
+                "EventType": "ExecutionStarted",
+                "EventId": 1,
+                "Id": "exec",
+                "ExecutionStartedDetails": {"Input": {"Payload": "{}"}},
+                **common,
+            },
+            {
+                "EventType": "ContextStarted",
+                "EventId": 2,
+                "Id": "ctx",
+                "Name": "bigchild",
+                "SubType": "RunInChildContext",
+                **common,
+            },
+            {
+                "EventType": "StepStarted",
+                "EventId": 3,
+                "Id": "s1",
+                "ParentId": "ctx",
+                "Name": "big",
+                "SubType": "Step",
+                **common,
+            },
+            {
+                "EventType": "StepSucceeded",
+                "EventId": 4,
+                "Id": "s1",
+                "ParentId": "ctx",
+                "Name": "big",
+                "SubType": "Step",
+                "StepSucceededDetails": {"Result": {"Payload": step_payload}},
+                **common,
+            },
+            {
+                "EventType": "ContextSucceeded",
+                "EventId": 5,
+                "Id": "ctx",
+                "Name": "bigchild",
+                "SubType": "RunInChildContext",
+                "ContextSucceededDetails": {"Result": {"Payload": child_payload}},
+                **common,
+            },
+        ]
+    }
+
+
+BIG = json.dumps("z" * 300_000)
+
+
+def test_a_child_result_that_may_be_an_aws_summary_is_flagged() -> None:
+    """AWS's ``ChildConfig(summary_generator=...)`` writes a summary in place of a result over
+    256 KiB; history events do not mark it (``ReplayChildren`` is only in the state)."""
+    history = load_history(_child_history('{"length": 300000}', BIG))
+    (ctx,) = [op for op in history.operations if op.id == "ctx"]
+    assert not (ctx.context_details and ctx.context_details.replay_children)
+    assert any("'bigchild'" in w and "summary_generator" in w for w in history.warnings), (
+        history.warnings
+    )
+
+
+@pytest.mark.parametrize(
+    ("child", "step"),
+    [('"small"', '"small"'), ("", BIG), (BIG[:1000] + '"', '"small"')],
+    ids=["small", "empty-stand-in", "large-own-result"],
+)
+def test_other_child_results_are_not_flagged(child: str, step: str) -> None:
+    history = load_history(_child_history(child, step))
+    assert not any("summary_generator" in w for w in history.warnings), history.warnings

@@ -302,3 +302,71 @@ def test_an_operation_removed_from_a_context_the_execution_waits_in_diverges_on_
     assert error is not None and error.error_type == "NonDeterminismError", error
     for text in (report.message, error.error_message):
         assert "WAIT/Wait name='inner'" in text and "never reached" in text
+
+
+# --- a large result AWS's SDK recorded as its summary -----------------------------------------
+
+BIG = 150_000  # two items over the 256 KiB a context result may hold
+
+
+@dg.step(retry=dg.Retry.never())
+def big(x: int) -> str:
+    return str(x) * BIG
+
+
+def two_of_four(nesting: str) -> Workflow:
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        batch = yield dg.Map(
+            big,
+            [1, 2, 3, 4],
+            name="m",
+            max_concurrency=1,
+            completion=dg.Completion(min_successful=2),
+            nesting=nesting,  # type: ignore[arg-type]
+        )
+        yield dg.Wait(seconds=60, name="later")
+        return [batch.completion_reason, [len(r) if r else None for r in batch.all_results()]]
+
+    return wf
+
+
+#: What AWS's Python SDK records for that Map: its ``totalCount`` counts the items started (2),
+#: and the items still running when it was decided (none) or those that had ended.
+AWS_SUMMARIES = {
+    "startedIndexes": {"startedIndexes": []},
+    "completedIndexes": {"completedIndexes": [0, 1]},
+}
+
+
+@pytest.mark.parametrize("nesting", ["nested", "flat"])
+@pytest.mark.parametrize("form", list(AWS_SUMMARIES))
+def test_a_large_result_aws_summarised_after_an_early_decision_replays(
+    nesting: str, form: str
+) -> None:
+    """AWS's summary is not read as the item count: a Map decided after 2 of its 4 items, with
+    a result too large to record, replays instead of diverging ("with 2 items")."""
+    runner = TestRunner(skip_time=False)
+    run = runner.start(two_of_four(nesting), None)
+    runner.run_until_idle()
+    exported = run.export()
+    (summary_op,) = [op for op in exported["Operations"] if op.get("SubType") == "Map"]
+    assert summary_op["ContextDetails"]["ReplayChildren"] is True
+    summary_op["ContextDetails"]["Result"] = msgspec.json.encode(
+        {
+            "type": "MapResult",
+            "totalCount": 2,
+            "completionReason": "MIN_SUCCESSFUL_REACHED",
+            **AWS_SUMMARIES[form],
+            "startedCount": 0,
+            "successCount": 2,
+            "failureCount": 0,
+            "status": "SUCCEEDED",
+        }
+    ).decode()
+    report = replay(two_of_four(nesting), {"Operations": exported["Operations"]})
+    assert report.status == "ok" and report.outcome == "suspended", report
+
+    operations = [msgspec.convert(op, Operation) for op in exported["Operations"]]
+    host = hosted(two_of_four(nesting), operations, execution_arn=run.arn)
+    host.advance()
+    assert isinstance(host.outcome, dg.Suspended), host.outcome

@@ -185,3 +185,51 @@ def test_an_envelope_with_spaces_is_still_an_envelope() -> None:
     payload = '{ "t" : "m", "v" : { "at" : { "t" : "dt", "v" : "2025-03-01T12:30:05Z" } } }'
     assert decode(payload) == {"at": datetime(2025, 3, 1, 12, 30, 5, tzinfo=UTC)}
     assert decode("\n" + payload, dict[str, datetime]) == decode(payload)
+
+
+NON_FINITE: list[Any] = [
+    float("inf"),
+    -float("inf"),
+    {"ratio": float("nan"), "low": -float("inf")},
+    [1.5, float("inf")],
+    (float("nan"),),
+]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality where NaN equals NaN (and types match)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return (a != a and b != b) or a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=repr)
+def test_their_nan_and_infinities_read_as_the_floats_they_wrote(value: Any) -> None:
+    """AWS's SDK writes float NaN and infinities as Python's json module does (``NaN``,
+    ``Infinity``, ``-Infinity``, plain or inside an ``f`` envelope): read, not refused."""
+    payload = theirs.serialize(value)
+    assert "NaN" in payload or "Infinity" in payload
+    assert _same(decode(payload), theirs.deserialize(payload))
+    assert _same(decode(payload), value)
+
+
+def test_their_nan_and_infinities_read_into_declared_types() -> None:
+    assert decode("Infinity", float) == float("inf")
+    ratios = decode(theirs.serialize({"a": float("-inf"), "b": 0.5}), dict[str, float])
+    assert ratios == {"a": float("-inf"), "b": 0.5}
+    nan = decode('{"x": NaN}', dict[str, float])["x"]
+    assert nan != nan
+
+
+@pytest.mark.parametrize("payload", ['[NaN, "\\ud800"]', "NaNa", '{"a": Infinity', "nan"])
+def test_other_non_json_next_to_nan_is_still_refused(payload: str) -> None:
+    with pytest.raises(dg.SerializationError):
+        decode(payload)
+    with pytest.raises(dg.SerializationError):
+        decode(payload, list[float])

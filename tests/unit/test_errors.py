@@ -4,6 +4,7 @@ in the branch of whoever must act."""
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import Iterator
 
@@ -172,3 +173,73 @@ def test_an_error_over_32_kib_loses_its_trace_first_and_says_truncated_only_when
     assert bounded_error(small) is small
     for err in (long_trace, long_message):
         assert len(msgspec.json.encode(bounded_error(err))) <= MAX_ERROR_BYTES
+
+
+class _Unprintable(Exception):
+    """An exception whose ``__str__`` itself raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken")
+
+
+def _unprintable() -> None:
+    raise _Unprintable()
+
+
+@dg.workflow
+def _catches_an_unprintable_step_failure(_: None):  # type: ignore[no-untyped-def]
+    try:
+        yield dg.Step(_unprintable, name="flaky", retry=dg.Retry(max_attempts=2, initial_delay=1))
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message]
+    return "not raised"
+
+
+@dg.workflow
+def _raises_an_unprintable(_: None):  # type: ignore[no-untyped-def]
+    yield dg.Step(lambda: 1, name="one")
+    raise _Unprintable()
+
+
+def test_a_step_exception_whose_str_raises_is_still_the_step_failure() -> None:
+    """Its retry policy runs and the workflow catches it; the message says what Python's
+    traceback says. Before, the broken ``__str__`` failed the execution instead."""
+    assert dg.run(_catches_an_unprintable_step_failure, None, skip_time=True) == [
+        "_Unprintable",
+        "<exception str() failed>",
+    ]
+
+
+def test_a_workflow_exception_whose_str_raises_fails_the_execution_under_its_type() -> None:
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(_raises_an_unprintable, None)
+    assert caught.value.error_type == "_Unprintable"
+    assert caught.value.error_message == "<exception str() failed>"
+
+
+def _raise_huge() -> None:
+    raise ValueError("v" * 2_000_000)
+
+
+@dg.workflow
+def _huge_step_failure(_: None):  # type: ignore[no-untyped-def]
+    try:
+        yield dg.Step(_raise_huge, name="huge", retry=dg.Retry(max_attempts=1))
+    except dg.StepFailedError as exc:
+        return len(exc.error_message or "")
+    return -1
+
+
+def test_a_failed_attempt_logs_at_most_the_message_its_error_keeps(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The attempt's log line carries the first 4,096 characters of a long message (what the
+    recorded error keeps of it), not the whole message on every attempt."""
+    with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
+        kept = dg.run(_huge_step_failure, None)
+    (record,) = [r for r in caplog.records if r.name == "durable_gen.steps"]
+    line = record.getMessage()
+    assert "v" * 4096 in line and "v" * 4097 not in line
+    assert "[truncated: 2000000 characters]" in line
+    assert len(line) < 5_000
+    assert kept <= 4096 + 100

@@ -30,7 +30,14 @@ from typing import Any, Final, TypeAlias
 import msgspec
 
 from .._errors import InvalidInputError
-from .._wire import TERMINAL_STATUSES, ErrorObject, Event, ExecutionState, Operation
+from .._wire import (
+    MAX_CONTEXT_RESULT_BYTES,
+    TERMINAL_STATUSES,
+    ErrorObject,
+    Event,
+    ExecutionState,
+    Operation,
+)
 
 __all__ = ["History", "HistorySource", "load_history", "operations_from_events"]
 
@@ -437,7 +444,50 @@ def _rebuild(
             "execution data (GetDurableExecutionHistory IncludeExecutionData=true); replay "
             "sends None for them"
         )
+    warnings += _maybe_summaries(ops)
     return list(ops.values()), (status, result, error)
+
+
+def _maybe_summaries(ops: dict[str, dict[str, Any]]) -> list[str]:
+    """Warnings for child contexts whose recorded result may be a summary events cannot show.
+
+    A context result over 256 KiB is recorded as a stand-in with ``ReplayChildren``, which only
+    ``GetDurableExecutionState`` carries. The stand-in is empty unless AWS's SDK wrote it with
+    ``ChildConfig(summary_generator=...)``: then it looks like a result. Such a context's own
+    operations recorded more than 256 KiB, which is what is flagged.
+    """
+    below: dict[str, int] = {}
+    for op in ops.values():
+        size = 0
+        for key in ("StepDetails", "ContextDetails", "CallbackDetails", "ChainedInvokeDetails"):
+            result = (op.get(key) or {}).get("Result")
+            if isinstance(result, str):
+                size += len(result.encode())
+        parent = op.get("ParentId")
+        while parent is not None and size:
+            below[parent] = below.get(parent, 0) + size
+            parent = (ops.get(parent) or {}).get("ParentId")
+    out: list[str] = []
+    for op_id, op in ops.items():
+        details = op.get("ContextDetails") or {}
+        payload = details.get("Result")
+        if (
+            op.get("Type") == "CONTEXT"
+            and op.get("SubType") == "RunInChildContext"
+            and op.get("Status") == "SUCCEEDED"
+            and not details.get("ReplayChildren")
+            and isinstance(payload, str)
+            and payload
+            and below.get(op_id, 0) > MAX_CONTEXT_RESULT_BYTES
+        ):
+            name = op.get("Name") or op_id[:12]
+            out.append(
+                f"child context {name!r} recorded a result of {len(payload.encode())} bytes "
+                f"while its operations recorded {below[op_id]}: if AWS's SDK wrote it with "
+                "ChildConfig(summary_generator=...), it is the summary of a result over 256 KiB "
+                "(history events do not say so) and replay reads the summary as the result"
+            )
+    return out
 
 
 def _error(raw: Any) -> ErrorObject | None:

@@ -1,0 +1,119 @@
+"""What docs/migration.md says about porting AWS steps that read the time, a uuid or a random
+number: keep them as steps; ``dg.Now()``, ``dg.UUID()`` and ``dg.Random()`` in their place
+diverge from what AWS's SDK recorded."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen._ids import operation_id
+from durable_gen.testing import replay
+
+UUID_PAYLOAD = '{"t":"u","v":"12345678-1234-5678-1234-567812345678"}'
+
+
+def _aws_recorded() -> dict[str, Any]:
+    """What AWS's SDK records for ``ctx.step(lambda _: time.time(), name="now")``, a step
+    returning a uuid, then a wait it is suspended on."""
+    return {
+        "Operations": [
+            {
+                "Id": "execution",
+                "Type": "EXECUTION",
+                "Status": "STARTED",
+                "ExecutionDetails": {"InputPayload": "{}"},
+            },
+            {
+                "Id": operation_id(None, 1),
+                "Type": "STEP",
+                "SubType": "Step",
+                "Name": "now",
+                "Status": "SUCCEEDED",
+                "StepDetails": {"Attempt": 1, "Result": json.dumps(1767225600.25)},
+            },
+            {
+                "Id": operation_id(None, 2),
+                "Type": "STEP",
+                "SubType": "Step",
+                "Name": "id",
+                "Status": "SUCCEEDED",
+                "StepDetails": {"Attempt": 1, "Result": UUID_PAYLOAD},
+            },
+            {"Id": operation_id(None, 3), "Type": "WAIT", "SubType": "Wait", "Status": "STARTED"},
+        ]
+    }
+
+
+@dg.workflow
+def kept_as_steps(_event: Any):  # type: ignore[no-untyped-def]
+    started = yield dg.Step(lambda: time.time(), name="now")
+    ident = yield dg.Step(lambda: "unused", name="id")
+    yield dg.Wait(seconds=60)
+    return {"started": started, "id": str(ident)}
+
+
+@dg.workflow
+def ported_to_now(_event: Any):  # type: ignore[no-untyped-def]
+    started = yield dg.Now(name="now")
+    ident = yield dg.Step(lambda: "unused", name="id")
+    yield dg.Wait(seconds=60)
+    return {"started": started.isoformat(), "id": str(ident)}
+
+
+@dg.workflow
+def ported_to_uuid(_event: Any):  # type: ignore[no-untyped-def]
+    started = yield dg.Step(lambda: time.time(), name="now")
+    ident = yield dg.UUID()
+    yield dg.Wait(seconds=60)
+    return {"started": started, "id": str(ident)}
+
+
+def test_steps_that_read_the_time_or_a_uuid_port_as_steps() -> None:
+    report = replay(kept_as_steps, _aws_recorded())
+    assert report.status == "ok" and report.outcome == "suspended", report
+
+
+def test_now_in_place_of_a_recorded_step_diverges_naming_both() -> None:
+    report = replay(ported_to_now, _aws_recorded())
+    assert report.status == "diverged", report
+    assert report.divergence is not None
+    assert report.divergence.recorded == "STEP/Step name='now'"
+    assert report.divergence.requested == "STEP/Now name='now'"
+
+
+def test_uuid_in_place_of_a_recorded_step_diverges() -> None:
+    report = replay(ported_to_uuid, _aws_recorded())
+    assert report.status == "diverged", report
+    assert report.divergence is not None
+    assert report.divergence.recorded == "STEP/Step name='id'"
+
+
+def _preset_config(strategy: Any) -> Any:
+    """The ``RetryStrategyConfig`` an AWS retry strategy (a closure) was made from."""
+    from aws_durable_execution_sdk_python.retries import RetryStrategyConfig
+
+    cells = [cell.cell_contents for cell in strategy.__closure__ or ()]
+    return next(c for c in cells if isinstance(c, RetryStrategyConfig))
+
+
+def test_a_step_without_a_retry_strategy_ports_without_retry() -> None:
+    """AWS's default retry preset has ``dg.Retry()``'s defaults; ``RetryStrategyConfig``'s own
+    defaults do not, which is why the table says to give every field."""
+    pytest.importorskip("aws_durable_execution_sdk_python")
+    from aws_durable_execution_sdk_python.retries import RetryPresets, RetryStrategyConfig
+
+    preset = _preset_config(RetryPresets.default())
+    ours = dg.Retry()
+    assert preset.max_attempts == ours.max_attempts
+    assert preset.initial_delay.to_seconds() == ours.initial_delay
+    assert preset.max_delay.to_seconds() == ours.max_delay
+    assert preset.backoff_rate == ours.backoff
+    assert preset.jitter_strategy.value.lower() == ours.jitter
+
+    bare = RetryStrategyConfig()
+    assert (bare.max_attempts, bare.max_delay.to_seconds()) != (ours.max_attempts, ours.max_delay)
