@@ -354,6 +354,31 @@ parallel_body_changed = _parallel((branch_a_longer, "A"), (branch_b, "B"))
 parallel_less_concurrency = _parallel((branch_a, "A"), (branch_b, "B"), max_concurrency=1)
 
 
+def give_one() -> int:
+    return 1
+
+
+def give_two() -> int:
+    return 2
+
+
+def _unnamed_parallel(*fns: Callable[[], int]) -> Callable[[Any], Gen]:
+    """Branches that are plain functions and have no name: named by position."""
+
+    def workflow(_: Any) -> Gen:
+        r = yield dg.Parallel(list(fns), name="p")
+        yield dg.Wait(seconds=5000, name="gate")
+        first, second = r.results()
+        return (yield minus_three(10 * first + second))
+
+    return workflow
+
+
+unnamed_parallel_v1 = _unnamed_parallel(give_one, give_two)
+unnamed_parallel_swapped = _unnamed_parallel(give_two, give_one)
+unnamed_parallel_replaced = _unnamed_parallel(give_one, give_one)
+
+
 # --- 4. child contexts, recorded and virtual ------------------------------------------------------
 
 
@@ -772,6 +797,20 @@ CHANGES = [
     Change("Parallel: branch renamed", parallel_v1, parallel_renamed, N, N),
     Change("Parallel: completed branch's body", parallel_v1, parallel_body_changed, OK, OK),
     Change("Parallel: max_concurrency", parallel_v1, parallel_less_concurrency, OK, OK),
+    Change(
+        "Parallel of steps: unnamed branches swapped",
+        unnamed_parallel_v1,
+        unnamed_parallel_swapped,
+        N,
+        N,
+    ),
+    Change(
+        "Parallel of steps: a branch's function replaced",
+        unnamed_parallel_v1,
+        unnamed_parallel_replaced,
+        N,
+        N,
+    ),
     Change("Child: renamed", child_v1, child_renamed, N, N),
     Change("Child: made virtual", child_v1, child_made_virtual, N, N),
     Change("Child: body's step renamed", child_v1, child_body_changed, N, OK),
