@@ -520,9 +520,13 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
     with _open_store(args) as store:
         service = _service(store)
-        events: list[Event] = service.get_history(_resolve(store, args.id))
+        arn = _resolve(store, args.id)
+        events: list[Event] = service.get_history(arn)
+        function_name = service.get_execution(arn).function_name
     if args.json:
-        print(msgspec.json.encode({"Events": events}).decode())
+        # The response's shape, plus what ``replay_folder`` matches a file to a workflow by.
+        exported = {"FunctionName": function_name, "DurableExecutionArn": arn, "Events": events}
+        print(msgspec.json.encode(exported).decode())
         return 0
     sys.stdout.write(history_lines(events))
     return 0
