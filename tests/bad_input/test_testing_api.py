@@ -86,6 +86,29 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "'MODULE:FUNCTION' strings",
     ),
+    *[
+        (
+            f"worker-{option}-{value!r}",
+            (lambda option=option, value=value: _local().Worker(":memory:", **{option: value})),
+            dg.ValidationError,
+            f"{option} must be",
+        )
+        for option, value in [
+            ("poll", "1"),
+            ("poll", 0),
+            ("poll", float("nan")),
+            ("poll", True),
+            ("lease_seconds", "30"),
+            ("lease_seconds", 0),
+            ("lease_seconds", float("inf")),
+            ("patience", "60"),
+            ("patience", -1),
+            ("patience", float("nan")),
+            ("skip_time", "yes"),
+            ("progress", "no"),
+            ("log", 5),
+        ]
+    ],
     (
         "runner-advance-nan",
         lambda: TestRunner(skip_time=False).advance(float("nan")),
