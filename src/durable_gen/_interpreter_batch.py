@@ -288,6 +288,34 @@ class BatchHandlers(Core):
                 f"{sub_type} {cmd.name!r} with nesting={was!r}",
                 f"{sub_type} {cmd.name!r} with nesting={asked!r}",
             )
+        if nested and isinstance(cmd, Parallel):
+            self._check_branch_steps(fiber, op_id, cmd, names)
+
+    def _check_branch_steps(
+        self, fiber: Fiber, op_id: str, cmd: Parallel[Any], names: list[str]
+    ) -> None:
+        """A branch that is one step (a plain or ``@step`` function) recorded that step's name
+        inside its context. A completed branch replays from its record without reaching the
+        step, so the name is compared here (rule 4): unnamed branches are named by position
+        (``parallel-branch-0``...), and swapping two of them, or putting another function in
+        one, would otherwise hand the new code the old branch's result. Recorded steps
+        without a name (a lambda's; AWS's SDK names none) are not compared."""
+        ops = self._ops
+        for i, branch in enumerate(cmd.branches):
+            fn = branch.fn if isinstance(branch, Branch) else branch
+            if inspect.isgeneratorfunction(inspect.unwrap(fn)):
+                continue
+            rec = ops.get(operation_id(operation_id(op_id, i), 1))
+            if rec is None or rec.type != "STEP" or rec.sub_type != "Step" or rec.name is None:
+                continue
+            asked = fn.name if isinstance(fn, StepFunction) else _fn_name(fn)
+            if rec.name != asked:
+                self._shape_error(
+                    fiber,
+                    op_id,
+                    f"Parallel {cmd.name!r} branch {i} ({names[i]!r}) running step {rec.name!r}",
+                    f"Parallel {cmd.name!r} branch {i} ({names[i]!r}) running step {asked!r}",
+                )
 
     @staticmethod
     def _same_item_name(recorded: str, requested: str) -> bool:

@@ -666,8 +666,8 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not 0 < value < math.inf:  # NaN and infinity too: no lease, poll or wait is endless
+        raise argparse.ArgumentTypeError(f"must be positive and finite, got {text}")
     return value
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
-from durable_gen.testing import TestRunner
+from durable_gen.testing import CrashSchedule, TestRunner, assert_deterministic
 
 
 def flow(_: Any) -> dg.Workflow[int]:
@@ -86,6 +86,29 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "'MODULE:FUNCTION' strings",
     ),
+    *[
+        (
+            f"worker-{option}-{value!r}",
+            (lambda option=option, value=value: _local().Worker(":memory:", **{option: value})),
+            dg.ValidationError,
+            f"{option} must be",
+        )
+        for option, value in [
+            ("poll", "1"),
+            ("poll", 0),
+            ("poll", float("nan")),
+            ("poll", True),
+            ("lease_seconds", "30"),
+            ("lease_seconds", 0),
+            ("lease_seconds", float("inf")),
+            ("patience", "60"),
+            ("patience", -1),
+            ("patience", float("nan")),
+            ("skip_time", "yes"),
+            ("progress", "no"),
+            ("log", 5),
+        ]
+    ],
     (
         "runner-advance-nan",
         lambda: TestRunner(skip_time=False).advance(float("nan")),
@@ -153,3 +176,45 @@ def test_the_engine_refuses_a_clock_or_store_of_the_wrong_kind(
 
     with pytest.raises(dg.ValidationError, match=fragment):
         LocalService(**options)
+
+
+def _check() -> Any:
+    from durable_gen.testing import DeterminismCheck
+
+    return DeterminismCheck
+
+
+DETERMINISM_OPTIONS: list[tuple[str, Callable[[], object], str]] = [
+    ("crashes-int", lambda: assert_deterministic(flow, 1, crashes=5), "crashes must be"),
+    ("crashes-str", lambda: assert_deterministic(flow, 1, crashes="every"), "crashes must be"),
+    ("crashes-list-int", lambda: assert_deterministic(flow, 1, crashes=[5]), "CrashSchedule"),
+    ("random-runs-negative", lambda: assert_deterministic(flow, 1, random_runs=-1), ">= 0"),
+    ("random-runs-str", lambda: assert_deterministic(flow, 1, random_runs="2"), ">= 0"),
+    ("random-runs-float", lambda: assert_deterministic(flow, 1, random_runs=1.5), ">= 0"),
+    ("functions", lambda: assert_deterministic(flow, 1, functions=5), "a mapping"),
+    ("on-idle", lambda: assert_deterministic(flow, 1, on_idle=5), "on_idle must be"),
+    ("mode", lambda: assert_deterministic(flow, 1, checkpointing="x"), "'step', 'eager'"),
+    ("serdes", lambda: assert_deterministic(flow, 1, serdes=5), "must be a Serdes"),
+    ("check-schedule", lambda: _check()(flow, 1).check(5), "CrashSchedule"),
+    ("check-max-rounds", lambda: _check()(flow, 1, max_rounds=0), "max_rounds"),
+    (
+        "schedule-every-checkpoint",
+        lambda: CrashSchedule(every_checkpoint="yes"),
+        "every_checkpoint must be",
+    ),
+    ("schedule-mixed-points", lambda: CrashSchedule(after_checkpoints=["1", 2]), "count from 1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "fragment"),
+    [c[1:] for c in DETERMINISM_OPTIONS],
+    ids=[c[0] for c in DETERMINISM_OPTIONS],
+)
+def test_a_bad_option_of_the_determinism_check_is_a_validation_error(
+    build: Callable[[], object], fragment: str
+) -> None:
+    """Refused before any run: a plain TypeError or AttributeError from inside the check (or a
+    check that ran nothing, for ``random_runs=-1``) told the user nothing."""
+    with pytest.raises(dg.ValidationError, match=fragment):
+        build()

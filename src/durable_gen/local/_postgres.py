@@ -26,6 +26,7 @@ that any number of worker processes on any number of hosts share. What differs, 
 from __future__ import annotations
 
 import copy
+import math
 import re
 import threading
 import time
@@ -278,8 +279,8 @@ class PostgresStore(SqlStore):
         lease_seconds: float = 30.0,
         pool_size: int = 4,
     ) -> None:
-        if lease_seconds <= 0:
-            raise StoreError(f"lease_seconds must be positive, got {lease_seconds}")
+        if not 0 < lease_seconds < math.inf:
+            raise StoreError(f"lease_seconds must be positive and finite, got {lease_seconds}")
         if timeout <= 0:
             raise StoreError(f"timeout must be positive, got {timeout}")
         if pool_size < 1:

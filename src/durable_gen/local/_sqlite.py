@@ -24,6 +24,7 @@ several worker processes share it. Rules:
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
@@ -294,8 +295,8 @@ class SqliteStore(SqlStore):
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise StoreError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
-        if lease_seconds <= 0:
-            raise StoreError(f"lease_seconds must be positive, got {lease_seconds}")
+        if not 0 < lease_seconds < math.inf:
+            raise StoreError(f"lease_seconds must be positive and finite, got {lease_seconds}")
         self.path = Path(path)
         self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))

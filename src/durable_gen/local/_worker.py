@@ -16,6 +16,7 @@ import concurrent.futures as cf
 import contextlib
 import importlib
 import inspect
+import math
 import os
 import sys
 import threading
@@ -123,6 +124,19 @@ class _NowClock(RealClock):
         return "_NowClock()"
 
 
+def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
+    """A duration option: a finite number of seconds, above 0 (or 0 too when ``zero_ok``)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not zero_ok)
+    ):
+        what = "0 or more" if zero_ok else "a positive number of"
+        raise ValidationError(f"{name} must be {what} seconds, got {value!r}")
+
+
 class Worker:
     """Runs the due executions of a database; any number may share one database.
 
@@ -197,10 +211,16 @@ class Worker:
                 "functions must map Invoke names to functions or 'MODULE:FUNCTION' strings, got "
                 f"{functions!r}"
             )
-        if poll <= 0:
-            raise ValidationError(f"poll must be a positive number of seconds, got {poll}")
-        if patience < 0:
-            raise ValidationError(f"patience must be 0 or more seconds, got {patience}")
+        _check_seconds("poll", poll, zero_ok=False)
+        _check_seconds("lease_seconds", lease_seconds, zero_ok=False)
+        _check_seconds("patience", patience, zero_ok=True)
+        for flag, value in (("skip_time", skip_time), ("progress", progress)):
+            if not isinstance(value, bool):
+                raise ValidationError(f"{flag} must be True or False, got {value!r}")
+        if log is not None and not callable(log):
+            raise ValidationError(
+                f"log must be a function taking each line (a str), or None, got {log!r}"
+            )
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
         if skip_time and concurrency > 1:

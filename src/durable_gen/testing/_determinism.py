@@ -28,11 +28,14 @@ from typing import Any, Final, NoReturn
 import msgspec
 
 from .. import _guard
+from .._actions import check_mode
 from .._driver import CheckpointMode
+from .._errors import ValidationError
+from .._interpreter import check_host_options
 from .._serdes import Serdes
 from .._wire import Operation
 from ..local._engine import LocalService
-from ..local._run import workflow_name
+from ..local._run import check_functions, workflow_name
 from ._harness import CrashSchedule, SerialLoop, SerialSteps
 from ._runner import DurableRun, TestRunner
 
@@ -216,6 +219,15 @@ class DeterminismCheck:
         on_idle: Callable[[DurableRun], None] | None = None,
         max_rounds: int = 1000,
     ) -> None:
+        check_functions(functions)
+        check_mode(checkpointing)
+        check_host_options(serdes, None)
+        if on_idle is not None and not callable(on_idle):
+            raise ValidationError(
+                f"on_idle must be a function taking the DurableRun (or None), got {on_idle!r}"
+            )
+        if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+            raise ValidationError(f"max_rounds must be a whole number >= 1, got {max_rounds!r}")
         self.workflow = workflow
         self.input = input
         self.functions = dict(functions or {})
@@ -330,6 +342,7 @@ class DeterminismCheck:
         Raises:
             AssertionError: the run differs from the reference; the message says how.
         """
+        _check_schedule(schedule)
         ref = self.reference
         got = self.run(schedule)
         if got.unyielded:
@@ -609,6 +622,14 @@ def random_schedule(rng: random.Random, reference: RunSummary, rate: float = 0.3
     )
 
 
+def _check_schedule(schedule: object) -> None:
+    if not isinstance(schedule, CrashSchedule):
+        raise ValidationError(
+            "a crash schedule must be a CrashSchedule (e.g. CrashSchedule(after_checkpoints=[2]) "
+            f"or CrashSchedule.at_every_checkpoint()), got {schedule!r}"
+        )
+
+
 def assert_deterministic(
     workflow: Callable[..., Any],
     input: Any = None,
@@ -643,6 +664,16 @@ def assert_deterministic(
         AssertionError: a run differs from the uninterrupted one (the message says how), or
             the workflow diverges even without crashes.
     """
+    if isinstance(random_runs, bool) or not isinstance(random_runs, int) or random_runs < 0:
+        raise ValidationError(f"random_runs must be a whole number >= 0, got {random_runs!r}")
+    if crashes is not None and not isinstance(crashes, CrashSchedule):
+        if isinstance(crashes, str | bytes) or not isinstance(crashes, Sequence):
+            raise ValidationError(
+                "crashes must be a CrashSchedule or a list of them (or None for the default "
+                f"sweep), got {crashes!r}"
+            )
+        for schedule in crashes:
+            _check_schedule(schedule)
     check = DeterminismCheck(
         workflow,
         input,

@@ -75,9 +75,17 @@ class CrashSchedule(msgspec.Struct, frozen=True, kw_only=True):
                     f"{field}=frozenset({{1, 3}}), got {points!r}"
                 )
             if any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in points):
-                raise ValidationError(f"crash points count from 1, got {sorted(points)}")
+                raise ValidationError(
+                    f"CrashSchedule {field}: crash points count from 1 (whole numbers), "
+                    f"got {points!r}"
+                )
             if not isinstance(points, frozenset):
                 msgspec.structs.force_setattr(self, field, frozenset(points))
+        if not isinstance(self.every_checkpoint, bool):
+            raise ValidationError(
+                "CrashSchedule every_checkpoint must be True or False, got "
+                f"{self.every_checkpoint!r}"
+            )
         if (
             isinstance(self.max_crashes, bool)
             or not isinstance(self.max_crashes, int)

@@ -21,6 +21,7 @@ Rules of the rebuild from events (each operation takes the state its last event 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -142,15 +143,15 @@ def _from_builtins(data: Any, path: str | None) -> History:
                 "this is one page of a longer response (NextMarker is set): fetch every page "
                 "and pass them all (a list of the responses) to replay the whole history"
             )
-        arn = data.get("DurableExecutionArn")
-        function_name = data.get("FunctionName")
+        arn = _text_field(data, "DurableExecutionArn", where)
+        function_name = _text_field(data, "FunctionName", where)
         state = data.get("InitialExecutionState")
         if isinstance(state, Mapping):
-            operations = list(state.get("Operations") or [])
+            operations = _list_field(state, "Operations", where)
         if "Operations" in data:
-            operations = list(data["Operations"] or [])
+            operations = _list_field(data, "Operations", where)
         if "Events" in data:
-            events = list(data["Events"] or [])
+            events = _list_field(data, "Events", where)
         if operations is None and events is None:
             raise InvalidInputError(
                 f"not a recorded history{where}: expected a list of operations or events, or a "
@@ -183,6 +184,29 @@ def _from_builtins(data: Any, path: str | None) -> History:
         source=path,
         warnings=warnings,
     )
+
+
+def _text_field(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    """``data[key]``: a string, or None when absent."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(
+            f"not a recorded history{where}: {key} must be a string, got {type(value).__name__}"
+        )
+    return value
+
+
+def _list_field(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    """``data[key]``: a list (None counts as empty)."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise InvalidInputError(
+            f"not a recorded history{where}: {key} must be a list, got {type(value).__name__} "
+            "(export the whole GetDurableExecutionHistory or GetDurableExecutionState response)"
+        )
+    return list(value)
 
 
 def _all_operations(data: Any) -> bool:
@@ -225,11 +249,11 @@ def _merge_pages(pages: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
         for key, value in page.items():
             if key not in ("Events", "Operations", "NextMarker", "ResponseMetadata"):
                 merged.setdefault(key, value)
-        for event in page.get("Events") or []:
+        for event in _list_field(page, "Events", where):
             if not isinstance(event, Mapping):
                 raise InvalidInputError(f"a history event is not an object{where}: {event!r}")
             events.setdefault(event.get("EventId"), event)
-        for op in page.get("Operations") or []:
+        for op in _list_field(page, "Operations", where):
             if not isinstance(op, Mapping):
                 raise InvalidInputError(f"a recorded operation is not an object{where}: {op!r}")
             # a later page may carry a newer version of an operation: keep the last one
@@ -270,6 +294,8 @@ def _epoch_ms(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            return None
         return int(value * 1000) if abs(value) < 1e11 else int(value)
     if isinstance(value, datetime):
         return int(value.timestamp() * 1000)
@@ -348,6 +374,11 @@ def _rebuild(
             raise InvalidInputError(f"a history event has no EventType{where}: {event!r}")
         prefix, what = _split(kind)
         details = event.get(f"{kind}Details") or {}
+        if not isinstance(details, Mapping):
+            raise InvalidInputError(
+                f"a history event is malformed{where}: {kind}Details of event "
+                f"{event.get('EventId')!r} must be an object, got {type(details).__name__}"
+            )
         op_id = event.get("Id")
         at = _epoch_ms(event.get("EventTimestamp"))
         if prefix == "Execution":

@@ -198,6 +198,14 @@ def replay_folder(
     Returns:
         The reports; a file that cannot be read or matched gets status ``invalid``.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ValidationError(
+            f"replay_folder needs the path of a folder of JSON histories, got {type(path).__name__}"
+        )
+    if not isinstance(pattern, str) or not pattern:
+        raise ValidationError(
+            f"replay_folder's pattern must be a glob such as '**/*.json', got {pattern!r}"
+        )
     root = Path(path)
     if not root.is_dir():
         raise InvalidInputError(f"replay_folder needs a folder of JSON histories, got {root}")

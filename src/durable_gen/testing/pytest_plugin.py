@@ -14,6 +14,7 @@ ini options.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from .. import _guard
+from .._errors import ValidationError
 from ._history import HistorySource
 from ._replay import ReplayReport, replay, replay_folder
 from ._runner import TestRunner
@@ -56,7 +58,26 @@ def durable_runner(request: pytest.FixtureRequest) -> TestRunner:
     """A fresh ``TestRunner`` (in-memory engine, virtual clock) for one test."""
     marker = request.node.get_closest_marker("durable_runner")
     options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    if marker is not None and marker.args:
+        raise ValidationError(
+            "the durable_runner marker takes keyword options only (e.g. "
+            f"@pytest.mark.durable_runner(skip_time=False)), got {marker.args!r}"
+        )
+    unknown = sorted(set(options) - _RUNNER_OPTIONS)
+    if unknown:
+        raise ValidationError(
+            f"the durable_runner marker got unknown option(s) {unknown}: TestRunner takes "
+            f"{sorted(_RUNNER_OPTIONS)}"
+        )
     return TestRunner(**options)
+
+
+#: The keyword options ``TestRunner`` takes, hence the ``durable_runner`` marker.
+_RUNNER_OPTIONS: frozenset[str] = frozenset(
+    name
+    for name, param in inspect.signature(TestRunner.__init__).parameters.items()
+    if param.kind is inspect.Parameter.KEYWORD_ONLY
+)
 
 
 class Replayer:

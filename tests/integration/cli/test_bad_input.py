@@ -286,6 +286,11 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
     # the worker
     ("worker-poll-zero", ["worker", "--once", "--poll", "0"], 2, "must be positive", False),
     ("worker-lease-negative", ["worker", "--once", "--lease", "-1"], 2, "must be positive", False),
+    # NaN and infinity: a traceback (OverflowError/ValueError in the store), or a NaN poll
+    ("worker-lease-inf", ["worker", "--once", "--lease", "inf"], 2, "and finite", False),
+    ("worker-lease-nan", ["worker", "--once", "--lease", "nan"], 2, "and finite", False),
+    ("worker-poll-nan", ["worker", "--once", "--poll", "nan"], 2, "and finite", False),
+    ("lock-timeout-nan", ["list", "--lock-timeout", "nan"], 2, "and finite", False),
     (
         "register-no-equals",
         ["worker", "--once", "--register", "x"],

@@ -129,3 +129,29 @@ def test_a_worker_on_new_code_agrees_with_replay(change: str, workdir: Path, cli
 
     assert status == expected
     assert report.status == ("diverged" if expected == "FAILED" else "ok"), report.message
+
+
+def test_histories_exported_by_history_json_are_matched_by_workflow_name(
+    workdir: Path, cli: Cli
+) -> None:
+    """docs/versioning.md exports running executions with ``durable-gen history ARN --json``
+    into a folder, and docs/testing.md checks that folder with ``replay_folder`` and a mapping
+    of names to workflows: each file must find its workflow by name."""
+    _write(workdir, V1)
+    arn = cli("start", "shop:order", "--input", "1", "--arn").out.strip()
+    assert cli("worker", "--once", "-q").code == 0
+    exported = cli("history", arn, "--json")
+    assert exported.code == 0, exported
+    data = json.loads(exported.out)
+    assert data["DurableExecutionArn"] == arn
+    assert data["FunctionName"] == "shop.order"
+    folder = workdir / "exported-histories"
+    folder.mkdir()
+    (folder / f"{arn.rsplit('/', 1)[-1]}.json").write_text(exported.out)
+
+    from durable_gen.testing import replay_folder
+
+    order = _load(workdir, "shop_export")
+    for key in ("order", "shop.order"):
+        reports = replay_folder({key: order, "other": _load(workdir, "shop_other")}, folder)
+        assert [r.status for r in reports] == ["ok"], [str(r) for r in reports]

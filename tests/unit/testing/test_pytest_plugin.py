@@ -118,3 +118,37 @@ def test_the_plugin_makes_an_unyielded_command_fail_the_test(tmp_path: Path) -> 
     assert "test_mistake.py:13" in strict.stdout  # where the command was built
     lenient = _pytest(tmp_path, "-o", "durable_gen_strict=false")
     assert lenient.returncode == 0, lenient.stdout
+
+
+MARKERS = """
+import pytest
+
+
+@pytest.mark.durable_runner(False)
+def test_positional(durable_runner):
+    pass
+
+
+@pytest.mark.durable_runner(skip_tim=False)
+def test_misspelt(durable_runner):
+    pass
+
+
+@pytest.mark.durable_runner(skip_time=False)
+def test_right(durable_runner):
+    assert durable_runner.skip_time is False
+"""
+
+
+def test_a_marker_option_the_runner_does_not_take_is_named(tmp_path: Path) -> None:
+    """A positional option was dropped without a word (the runner skipped time although the
+    test said False); a misspelt one was a bare TypeError from TestRunner's constructor."""
+    (tmp_path / "test_markers.py").write_text(MARKERS)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rE", "."],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    out = done.stdout
+    assert "1 passed, 2 errors" in out, out
+    assert "ValidationError: the durable_runner marker takes keyword options only" in out
+    assert "unknown option(s) ['skip_tim']" in out and "'skip_time'" in out, out
