@@ -19,9 +19,8 @@ Step timeouts (``Step(timeout=...)``, and on Lambda the invocation's remaining t
 interpreter puts each attempt's deadline on its ``StepTask``; here an async attempt is cancelled
 at it, and a sync attempt with a deadline runs in a worker thread that is waited for only until
 then. Threads cannot be killed: an abandoned thread runs to its end, and what it returns or
-raises is dropped, never reported to the interpreter, never recorded. Every failed attempt is
-logged once, at WARNING on ``durable_gen.steps``, with what comes next (a retry and its delay,
-or the step's failure); replays record no attempt, so they log nothing again.
+raises is dropped, never reported to the interpreter, never recorded. (Every failed attempt is
+logged once, at WARNING on ``durable_gen.steps``, by the interpreter: see ``_logger``.)
 
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
 invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
@@ -40,7 +39,6 @@ import contextlib
 import contextvars
 import itertools
 import json
-import logging
 import math
 import os
 import threading
@@ -107,9 +105,6 @@ LINGER: Final = 1.0
 
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
-
-#: Where failed step attempts are logged (WARNING), once each.
-step_log: Final = logging.getLogger("durable_gen.steps")
 
 
 class _Invocation:
@@ -307,43 +302,12 @@ class _Invocation:
         return None, exc
 
     def report(self, task: StepTask, result: _Result) -> None:
-        """Give a step's outcome to the interpreter."""
+        """Give a step's outcome to the interpreter (which logs a failed attempt)."""
         value, error = result
         if error is None:
             self.interp.task_succeeded(task, value)
         else:
             self.interp.task_failed(task, error)
-            if step_log.isEnabledFor(logging.WARNING):
-                self._log_failure(task, error)
-
-    def _log_failure(self, task: StepTask, error: Exception) -> None:
-        """Log a failed attempt once, with what the interpreter decided: retry or fail."""
-        outcome = next(
-            (u for u in reversed(self.interp.pending_updates) if u.id == task.operation_id),
-            None,
-        )
-        if outcome is None or outcome.action not in ("RETRY", "FAIL"):
-            return  # the step's batch was decided without it: nothing was recorded
-        options = outcome.step_options
-        delay = options.next_attempt_delay_seconds if options is not None else None
-        then = f"retrying in {delay} s" if outcome.action == "RETRY" else "not retried"
-        error_type = getattr(error, "error_type", None) or type(error).__name__
-        step_log.warning(
-            "step %r attempt %d failed: %s: %s; %s",
-            task.name or task.operation_id,
-            task.attempt,
-            error_type,
-            _one_line(str(error)),
-            then,
-            extra={
-                "durableExecutionArn": self.arn,
-                "operationId": task.operation_id,
-                "operationName": task.name,
-                "attempt": task.attempt,
-                "errorType": error_type,
-                "nextAttemptDelaySeconds": delay if outcome.action == "RETRY" else None,
-            },
-        )
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -758,14 +722,6 @@ class _Workers:
             self._stack.close()
             self._stack = None
             self._portal = None
-
-
-def _one_line(text: str) -> str:
-    """``text`` as one line a terminal shows as is: line breaks, controls and bidirectional
-    overrides written as escapes (an error message is whatever the step raised)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _check_service(service: object) -> None:
