@@ -107,7 +107,7 @@ from ._interpreter_core import (
 )
 from ._interpreter_steps import StepHandlers
 from ._logger import failed_attempts_logged, log_failed_attempt
-from ._paging import CheckedOperations, check_operations
+from ._paging import STATUSES, CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
 from ._versioning import (
     PATCH_SUBTYPE,
@@ -417,6 +417,10 @@ class Interpreter(StepHandlers):
                 )
             if op.type == "EXECUTION":
                 continue
+            if op.status not in STATUSES.get(op.type, op.status):  # (no rule for other types)
+                raise ValidationError(
+                    f"observe() got an operation no service sends: {check_status(op)}"
+                )
             ops[op.id] = op
             if op.id in waiters:
                 self._wake(op)
