@@ -224,3 +224,44 @@ def test_every_status_the_embedding_guide_lists_is_accepted(
         assert not isinstance(action.outcome, rt.Failed) or (
             action.outcome.error.error_type != "InvalidInputError"
         ), (op_type, status, action.outcome)
+
+
+# --- a host that answers a Flush without what the store changed ---------------------------------
+
+
+def _notify(callback_id: str) -> None:
+    pass
+
+
+def _creates(_: Any) -> dg.Workflow[Any]:
+    handle = yield from dg.CreateCallback(name="approval", timeout=60)
+    return (yield from handle)
+
+
+def _waits_for_callback(_: Any) -> dg.Workflow[Any]:
+    return (yield from dg.WaitForCallback(_notify, name="approval", timeout=60))
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("workflow", [_creates, _waits_for_callback])
+def test_a_reply_without_the_new_callback_is_refused_not_a_silent_suspension(
+    workflow: Any, mode: Any
+) -> None:
+    # Before, the interpreter suspended on an operation nobody could answer: the callback id
+    # never reached the workflow (nor a submitter).
+    interp = rt.Interpreter(workflow, [_execution("null")], checkpointing=mode)
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    assert "CALLBACK" in [u.type for u in flush.updates]
+    with pytest.raises(dg.ValidationError, match=r"did not carry it .*Applied\.operations"):
+        interp.observe([])  # the store recorded the Flush late, or not at all
+
+
+def test_the_reply_apply_updates_gives_carries_the_callback() -> None:
+    store = {"exec": _execution("null")}
+    interp = rt.Interpreter(_creates, list(store.values()))
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    interp.observe(rt.apply_updates(store, flush.updates, now_ms=0).operations)
+    done = interp.next_action()
+    assert isinstance(done, rt.Done) and isinstance(done.outcome, rt.Suspended)
