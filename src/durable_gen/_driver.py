@@ -128,7 +128,7 @@ class _Invocation:
         self.window = start_window if mode == "step" else None
         #: When the invocation must be over (``time.monotonic()``), or None: no bound.
         self.ends_at = None if time_left is None else time.monotonic() + time_left
-        self.clock = clock if clock is not None else time.time
+        self.clock = clock if clock is not None else service_clock(service)
         self.service = service
         self.arn = event.durable_execution_arn
         self.token = event.checkpoint_token
@@ -724,6 +724,21 @@ class _Workers:
             self._portal = None
 
 
+def service_clock(service: object) -> Callable[[], float]:
+    """What ``Now()`` reads when the host passes no clock: the service's own clock when it has
+    one (the embedded engine's ``clock``, virtual or real, so that ``Now()`` moves with the
+    waits it runs: its ``now()`` in epoch seconds, else ``now_ms() / 1000``), else
+    ``time.time``."""
+    clock = getattr(service, "clock", None)
+    now = getattr(clock, "now", None)
+    if callable(now):
+        return now  # type: ignore[no-any-return]
+    now_ms = getattr(clock, "now_ms", None)
+    if callable(now_ms):
+        return lambda: now_ms() / 1000
+    return time.time
+
+
 def _check_service(service: object) -> None:
     """A ``ValidationError`` unless ``service`` implements ``DurableService``."""
     if not conforms(service, DurableService):
@@ -803,8 +818,9 @@ def invoke(
         checkpointing: ``"step"``, ``"eager"`` or ``"batch"`` (see ``CheckpointMode``).
         serdes: Serdes of the workflow input and result.
         plugins: Instrumentation plugins (see ``Plugin``).
-        clock: What ``Now()`` reads, epoch seconds (default ``time.time``); step deadlines
-            are set on it too.
+        clock: What ``Now()`` reads, epoch seconds (default: the service's clock when it has
+            one, as the embedded engine does, else ``time.time``); step deadlines are set on
+            it too.
         payload_format: ``"json"`` (default) or ``"aws"``: results and failures recorded in
             AWS's envelope and error types, so that AWS's Python SDK can take the execution
             over (see ``Interpreter``).
