@@ -418,3 +418,41 @@ def test_input_given_beside_the_recorded_one_is_refused_not_ignored() -> None:
     # Without the EXECUTION operation, input= is how the input is given.
     later = [op for op in store.values() if op.type != "EXECUTION"]
     assert replay(twice, later, input=1).result == 3
+
+
+def _waits_then_calls_back(_: Any) -> dg.Workflow[Any]:
+    yield from dg.Wait(seconds=60, name="pause")
+    handle = yield from dg.CreateCallback(name="answer", timeout=600, heartbeat_timeout=30)
+    return (yield from handle)
+
+
+def _armed(store: dict[str, rt.Operation], now_ms: int) -> list[rt.Timer]:
+    interp = rt.Interpreter(_waits_then_calls_back, list(store.values()))
+    timers: list[rt.Timer] = []
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Done):
+            return timers
+        assert isinstance(action, rt.Flush)
+        applied = rt.apply_updates(store, action.updates, now_ms=now_ms)
+        timers += applied.timers
+        interp.observe(applied.operations)
+
+
+def test_a_timer_fired_before_it_is_due_is_refused_and_changes_nothing() -> None:
+    # Before, the wait ended at once, and a callback timed out with "no heartbeat arrived
+    # within the heartbeat timeout of 30 seconds" at the moment it was created.
+    store = _store("null")
+    (wait,) = _armed(store, now_ms=1_000)
+    assert (wait.kind, wait.due_ms) == ("wait", 61_000)
+    before = dict(store)
+    with pytest.raises(dg.ValidationError, match=r"due at 61000, 1 ms after now_ms=60999"):
+        rt.fire_timer(store, wait, now_ms=60_999)
+    assert store == before
+    assert rt.fire_timer(store, wait, now_ms=61_000) is not None  # due: it fires
+    timers = _armed(store, now_ms=61_000)
+    assert sorted(t.kind for t in timers) == ["callback-heartbeat", "callback-timeout"]
+    for timer in timers:
+        with pytest.raises(dg.ValidationError, match="time a callback out before its timeout"):
+            rt.fire_timer(store, timer, now_ms=61_000)
+    assert {op.status for op in store.values() if op.type == "CALLBACK"} == {"STARTED"}
