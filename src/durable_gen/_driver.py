@@ -153,6 +153,7 @@ class _Invocation:
             clock=self.clock,
             payload_format=payload_format,
         )
+        self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
 
     def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:

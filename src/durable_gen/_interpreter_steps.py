@@ -43,6 +43,7 @@ from ._commands import (
     WaitDecision,
     WaitForCondition,
 )
+from ._context import StepAttempt, in_step
 from ._errors import (
     SerializationError,
     StepInterruptedError,
@@ -208,6 +209,9 @@ class StepHandlers(BatchHandlers):
         self._new_tasks: list[StepTask] = []
         self._running: dict[int, Run] = {}
         self._ids = count(1)
+        #: True when the host sets ``_context.STEP`` around each attempt itself (the driver
+        #: does, around its hooks too): ``StepTask.fn`` is then the step's own function.
+        self._host_sets_step = False
         self._reported = False  # a step outcome was recorded since the last flush
 
     def _step_returned(self, run: Run, value: Any) -> None:
@@ -318,6 +322,11 @@ class StepHandlers(BatchHandlers):
             self._updates.append(self._step_start(run))
             run.started = True
             self._urgent = True
+        is_async = _is_async(run.fn)
+        fn = run.fn
+        if not self._host_sets_step:  # what the step logs names this attempt, in any host
+            attempt = StepAttempt(self.execution_arn, run.op_id, run.name, run.attempt)
+            fn = in_step(fn, is_async, (self.execution_arn, attempt))
         task = StepTask(
             id=next(self._ids),
             operation_id=run.op_id,
@@ -325,10 +334,10 @@ class StepHandlers(BatchHandlers):
             name=run.name,
             sub_type=run.sub_type,
             attempt=run.attempt,
-            fn=run.fn,
+            fn=fn,
             args=run.args,
             kwargs=run.kwargs,
-            is_async=_is_async(run.fn),
+            is_async=is_async,
             deadline_ms=self._deadline_ms(run.timeout),
             timeout=run.timeout,
         )

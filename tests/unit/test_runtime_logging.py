@@ -9,6 +9,7 @@ logged once per execution, across invocations that replay them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -141,3 +142,56 @@ def test_the_embedded_engine_logs_the_same_lines(caplog: pytest.LogCaptureFixtur
         Host(retried, 7).run()
     assert [r.getMessage() for r in _step_records(caplog)] == on_engine
     assert len(on_engine) == 3
+
+
+step_log = dg.get_logger("tests.runtime_logging.step")
+
+
+@dg.step
+def charge(order: str) -> str:
+    step_log.info("charging %s", order)
+    return f"receipt-{order}"
+
+
+@dg.step
+async def charge_async(order: str) -> str:
+    step_log.info("charging %s later", order)
+    return f"receipt-{order}"
+
+
+def checkout(order: str) -> dg.Workflow[list[str]]:
+    first = yield from charge(order)
+    second = yield from charge_async(order)
+    return [first, second]
+
+
+def test_what_a_step_logs_names_its_execution_and_attempt_in_a_runtime_of_ones_own(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before, only the drivers set the step's context: in a runtime that calls task.fn itself,
+    # a step's records had no durableExecutionArn, operationId, operationName or attempt.
+    store = Host(checkout, "o-7").store
+    interp = rt.Interpreter(checkout, list(store.values()), execution_arn="arn:host:2")
+    with caplog.at_level(logging.INFO, logger="tests.runtime_logging.step"):
+        while True:
+            action = interp.next_action()
+            if isinstance(action, rt.Flush):
+                interp.observe(rt.apply_updates(store, action.updates, now_ms=NOW).operations)
+            elif isinstance(action, rt.RunTasks):
+                for task in action.tasks:
+                    result = task.fn(*task.args, **task.kwargs)
+                    if task.is_async:
+                        result = asyncio.run(result)
+                    interp.task_succeeded(task, result)
+            else:
+                assert isinstance(action, rt.Done)
+                break
+    assert action.outcome == rt.Succeeded('["receipt-o-7","receipt-o-7"]')
+    records = [r for r in caplog.records if r.name == "tests.runtime_logging.step"]
+    assert [r.getMessage() for r in records] == ["charging o-7", "charging o-7 later"]
+    fields = ("durableExecutionArn", "operationName", "attempt")
+    assert [[r.__dict__.get(f) for f in fields] for r in records] == [
+        ["arn:host:2", "charge", 1],
+        ["arn:host:2", "charge_async", 1],
+    ]
+    assert all(r.__dict__.get("operationId") for r in records)
