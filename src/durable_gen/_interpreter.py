@@ -106,7 +106,6 @@ from ._interpreter_core import (
     plain,
 )
 from ._interpreter_steps import StepHandlers
-from ._logger import failed_attempts_logged, log_failed_attempt
 from ._paging import STATUSES, CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
 from ._versioning import (
@@ -476,27 +475,6 @@ class Interpreter(StepHandlers):
         run = self._take(task)
         if run.fiber.alive:
             self._attempt_failed(run, error)
-            if failed_attempts_logged():
-                self._log_failure(task, error)
-
-    def _log_failure(self, task: StepTask, error: BaseException) -> None:
-        """Log a failed attempt once, with what was decided: a retry, or the step's failure."""
-        outcome = next(
-            (u for u in reversed(self._updates) if u.id == task.operation_id),
-            None,
-        )
-        if outcome is None or outcome.action not in ("RETRY", "FAIL"):
-            return  # the step's batch was decided without it: nothing was recorded
-        options = outcome.step_options
-        delay = options.next_attempt_delay_seconds if options is not None else None
-        log_failed_attempt(
-            self.execution_arn,
-            task.operation_id,
-            task.name,
-            task.attempt,
-            error,
-            delay if outcome.action == "RETRY" else None,
-        )
 
     def started(self, task: StepTask) -> Flush | None:
         """Ask for the START of ``task``'s attempt while it is still running.

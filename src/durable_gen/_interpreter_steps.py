@@ -53,6 +53,7 @@ from ._errors import (
 from ._failure import error_object, step_error
 from ._interpreter_batch import BatchHandlers
 from ._interpreter_core import BLOCKED, Answer, Fiber, Resolver, plain
+from ._logger import failed_attempts_logged, log_failed_attempt
 from ._serdes import Serdes, dumps, loads
 from ._versioning import NOW_SUBTYPE, TIME_SERDES, Now, clock_time
 from ._wire import (
@@ -409,6 +410,28 @@ class StepHandlers(BatchHandlers):
         return self._block(fiber, op_id, self._ready_resolver(run))
 
     def _attempt_failed(self, run: Run, error: BaseException) -> None:
+        """Record a failed attempt (reported, or at-most-once and interrupted): a retry after
+        its delay, or the step's failure; then log it once (``_logger`` rule 5)."""
+        self._decide_after_failure(run, error)
+        if failed_attempts_logged():
+            self._log_failure(run, error)
+
+    def _log_failure(self, run: Run, error: BaseException) -> None:
+        outcome = next((u for u in reversed(self._updates) if u.id == run.op_id), None)
+        if outcome is None or outcome.action not in ("RETRY", "FAIL"):
+            return  # nothing was recorded
+        options = outcome.step_options
+        delay = options.next_attempt_delay_seconds if options is not None else None
+        log_failed_attempt(
+            self.execution_arn,
+            run.op_id,
+            run.name,
+            run.attempt,
+            error,
+            delay if outcome.action == "RETRY" else None,
+        )
+
+    def _decide_after_failure(self, run: Run, error: BaseException) -> None:
         policy = run.retry or DEFAULT_RETRY
         try:
             retry = policy.should_retry(run.attempt, error)

@@ -195,3 +195,40 @@ def test_what_a_step_logs_names_its_execution_and_attempt_in_a_runtime_of_ones_o
         ["arn:host:2", "charge_async", 1],
     ]
     assert all(r.__dict__.get("operationId") for r in records)
+
+
+paid: list[str] = []
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry(max_attempts=2, initial_delay=3, jitter="none"))
+def pay(order: str) -> str:
+    paid.append(order)
+    return f"paid {order}"
+
+
+def payment(order: str) -> dg.Workflow[str]:
+    return (yield from pay(order))
+
+
+def test_an_interrupted_at_most_once_attempt_is_logged_once_as_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before, the attempt the interpreter recorded as interrupted (StepInterruptedError) was
+    # logged by no host: it failed without a line, unlike every other failed attempt.
+    paid.clear()
+    host = Host(payment, "o-9")
+    interp = rt.Interpreter(payment, list(host.store.values()), execution_arn="arn:host:3")
+    while not isinstance(action := interp.next_action(), rt.RunTasks):
+        assert isinstance(action, rt.Flush)  # the START goes out before the attempt runs
+        interp.observe(rt.apply_updates(host.store, action.updates, now_ms=NOW).operations)
+    # the process dies during the attempt: its START is recorded, its outcome never is
+    with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
+        outcome = host.run()
+    assert outcome == rt.Succeeded('"paid o-9"') and paid == ["o-9"]
+    (record,) = _step_records(caplog)
+    assert record.getMessage().startswith(
+        "step 'pay' attempt 1 failed: StepInterruptedError: step 'pay' attempt 1 started but "
+        "never finished"
+    )
+    assert record.getMessage().endswith("; retrying in 3 s")
+    assert record.__dict__["durableExecutionArn"] == "arn:host:1"  # the host's own ARN
