@@ -488,7 +488,8 @@ class Interpreter(StepHandlers):
         is no longer running) it returns None and nothing changes.
 
         Raises:
-            ValidationError: the last ``Flush`` was not answered with ``observe()``.
+            ValidationError: the last ``Flush`` was not answered with ``observe()``, or
+                ``task`` is not a ``StepTask`` this interpreter handed out.
         """
         if self._awaiting_reply:
             raise ValidationError(

@@ -307,11 +307,25 @@ class StepHandlers(BatchHandlers):
         )
 
     def _start_early(self, task: StepTask) -> bool:
-        """Record the START of ``task``'s attempt now, while it runs (rule 4); whether it did."""
+        """Record the START of ``task``'s attempt now, while it runs (rule 4); whether it did.
+
+        Raises:
+            ValidationError: ``task`` is not a ``StepTask``, or another interpreter handed it
+                out (one of this interpreter's tasks with the same id is running).
+        """
+        if not isinstance(task, StepTask):
+            raise ValidationError(
+                f"started() takes a StepTask of a RunTasks action, got {type(task).__name__}"
+            )
+        run = self._running.get(task.id)
+        if run is not None and run.task is not task:
+            raise ValidationError(
+                f"{task!r} was not handed out by this interpreter: ask the interpreter whose "
+                "RunTasks action it came from"
+            )
         if self._mode != "step":
             return False
-        run = self._running.get(task.id)
-        if run is None or run.started or run.task is not task or not run.fiber.alive:
+        if run is None or run.started or not run.fiber.alive:
             return False
         self._updates.append(self._step_start(run))
         run.started = True

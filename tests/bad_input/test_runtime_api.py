@@ -78,6 +78,23 @@ def test_a_task_reported_to_another_interpreter_is_refused_and_changes_nothing()
     assert first.running == 1
 
 
+def test_started_refuses_a_task_of_another_interpreter_and_changes_nothing() -> None:
+    # Before, started() answered None for it, as for a task already reported: the host was
+    # never told, and the START it meant to record went nowhere.
+    _, task_of_first, _ = _first_task("1")
+    second, task_of_second, store = _first_task("100")
+    with pytest.raises(dg.ValidationError, match="not handed out by this interpreter"):
+        second.started(task_of_first)
+    with pytest.raises(dg.ValidationError, match="takes a StepTask"):
+        second.started("task-1")  # type: ignore[arg-type]
+    flush = second.started(task_of_second)  # its own task: the START goes out
+    assert isinstance(flush, rt.Flush) and [u.action for u in flush.updates] == ["START"]
+    second.observe(rt.apply_updates(store, flush.updates, now_ms=0).operations)
+    second.task_succeeded(task_of_second, 101)
+    assert second.started(task_of_second) is None  # reported: nothing to send
+    assert _finish(second, store) == rt.Succeeded("102")
+
+
 @pytest.mark.parametrize(
     ("report", "fragment"),
     [
