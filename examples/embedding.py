@@ -47,6 +47,7 @@ class TinyRuntime:
                 id="exec",
                 type="EXECUTION",
                 status="STARTED",
+                start_timestamp=self.now * 1000,
                 execution_details=rt.ExecutionDetails(input_payload=input_json),
             )
         }

@@ -2,7 +2,8 @@
 
 ``advance()`` pulls ``next_action()`` until the interpreter hands out tasks, waits for them or
 is done; every ``Flush`` is recorded (``flushes``, ``updates``) and answered with ``reply``
-(the operations a test wants the service to return, none by default).
+(the operations a test wants the service to return). By default the reply carries only what
+the interpreter needs of it: each callback the ``Flush`` started, with a callback id.
 """
 
 from __future__ import annotations
@@ -12,7 +13,24 @@ from typing import Any
 
 import durable_gen as dg
 from durable_gen._actions import Done, Flush, Outcome, RunTasks, StepTask, WaitForTasks
-from durable_gen._wire import Operation, OperationUpdate
+from durable_gen._wire import CallbackDetails, Operation, OperationUpdate
+
+
+def new_callbacks(updates: list[OperationUpdate]) -> list[Operation]:
+    """The reply a service gives at least: each CALLBACK started, with its callback id."""
+    return [
+        Operation(
+            id=u.id,
+            parent_id=u.parent_id,
+            type="CALLBACK",
+            sub_type=u.sub_type,
+            name=u.name,
+            status="STARTED",
+            callback_details=CallbackDetails(callback_id=f"cb-{u.id[:12]}"),
+        )
+        for u in updates
+        if u.type == "CALLBACK" and u.action == "START"
+    ]
 
 
 class Host:
@@ -35,7 +53,7 @@ class Host:
             if isinstance(action, Flush):
                 self.flushes.append(action.updates)
                 self.updates += action.updates
-                self.interp.observe(self.reply(action.updates) if self.reply else ())
+                self.interp.observe((self.reply or new_callbacks)(action.updates))
             elif isinstance(action, RunTasks):
                 tasks += action.tasks
             elif isinstance(action, WaitForTasks):

@@ -77,7 +77,8 @@ class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         name: The operation name.
         sub_type: ``"Step"``, ``"WaitForCondition"`` or ``"Now"``.
         attempt: The attempt number, from 1.
-        fn: The function to call.
+        fn: The function to call: the step's, wrapped so that what it logs names this
+            attempt (its execution, operation and attempt number), whoever calls it.
         args: Positional arguments.
         kwargs: Keyword arguments.
         is_async: Whether ``fn`` is a coroutine function (await it).

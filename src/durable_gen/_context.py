@@ -1,18 +1,30 @@
 """The one channel from a running interpretation to replay-aware helpers (the logger).
 
 ``Interpreter.next_action()`` sets ``CURRENT`` to itself while it runs workflow code and resets
-it before returning; helpers read ``current()``. The driver sets ``STEP`` while it runs a step
-attempt, so that what the step logs names its operation (``current_step()``). A ``ContextVar``
+it before returning; helpers read ``current()``. ``STEP`` is set while a step attempt runs, so
+that what the step logs names its operation (``current_step()``): the driver sets it around
+each attempt (and its hooks); for any other host the function a ``StepTask`` hands out sets it
+(``in_step``), whichever thread or event loop calls it. A ``ContextVar``
 keeps concurrent interpretations and steps (one per task or thread) apart without importing
 threading. Outside workflow and step code (a test, the host) both are None.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, NamedTuple, Protocol
 
-__all__ = ["CURRENT", "STEP", "Running", "StepAttempt", "current", "current_step", "is_replaying"]
+__all__ = [
+    "CURRENT",
+    "STEP",
+    "Running",
+    "StepAttempt",
+    "current",
+    "current_step",
+    "in_step",
+    "is_replaying",
+]
 
 
 class Running(Protocol):
@@ -70,6 +82,35 @@ def current_step() -> StepAttempt | None:
         return None
     arn, task = running
     return StepAttempt(arn, task.operation_id, task.name, task.attempt)
+
+
+def in_step(
+    fn: Callable[..., Any], is_async: bool, running: tuple[str, _Attempt]
+) -> Callable[..., Any]:
+    """``fn``, called with ``STEP`` set to ``running`` (the execution ARN and the attempt): what
+    the step logs names its operation and attempt in any host that calls it (a runtime of its
+    own, too)."""
+    if is_async:
+
+        async def call_async(*args: Any, **kwargs: Any) -> Any:
+            token = STEP.set(running)
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                STEP.reset(token)
+
+        call_async.__wrapped__ = fn  # type: ignore[attr-defined]
+        return call_async
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        token = STEP.set(running)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            STEP.reset(token)
+
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    return call
 
 
 #: The interpretation currently running workflow code (None outside workflow code).

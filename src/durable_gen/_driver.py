@@ -19,9 +19,8 @@ Step timeouts (``Step(timeout=...)``, and on Lambda the invocation's remaining t
 interpreter puts each attempt's deadline on its ``StepTask``; here an async attempt is cancelled
 at it, and a sync attempt with a deadline runs in a worker thread that is waited for only until
 then. Threads cannot be killed: an abandoned thread runs to its end, and what it returns or
-raises is dropped, never reported to the interpreter, never recorded. Every failed attempt is
-logged once, at WARNING on ``durable_gen.steps``, with what comes next (a retry and its delay,
-or the step's failure); replays record no attempt, so they log nothing again.
+raises is dropped, never reported to the interpreter, never recorded. (Every failed attempt is
+logged once, at WARNING on ``durable_gen.steps``, by the interpreter: see ``_logger``.)
 
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
 invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
@@ -40,7 +39,6 @@ import contextlib
 import contextvars
 import itertools
 import json
-import logging
 import math
 import os
 import threading
@@ -74,7 +72,6 @@ from ._errors import (
     ValidationError,
     WorkflowDefinitionError,
 )
-from ._failure import log_message
 from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._interpreter_steps import refused_result
 from ._paging import load_operations
@@ -109,9 +106,6 @@ LINGER: Final = 1.0
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
 
-#: Where failed step attempts are logged (WARNING), once each.
-step_log: Final = logging.getLogger("durable_gen.steps")
-
 
 class _Invocation:
     """One invocation's I/O: the service, the newest token, plugin hooks, the output."""
@@ -135,7 +129,7 @@ class _Invocation:
         self.window = start_window if mode == "step" else None
         #: When the invocation must be over (``time.monotonic()``), or None: no bound.
         self.ends_at = None if time_left is None else time.monotonic() + time_left
-        self.clock = clock if clock is not None else time.time
+        self.clock = clock if clock is not None else service_clock(service)
         self.service = service
         self.arn = event.durable_execution_arn
         self.token = event.checkpoint_token
@@ -160,6 +154,7 @@ class _Invocation:
             clock=self.clock,
             payload_format=payload_format,
         )
+        self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
         self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
 
     def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:
@@ -309,43 +304,12 @@ class _Invocation:
         return None, exc
 
     def report(self, task: StepTask, result: _Result) -> None:
-        """Give a step's outcome to the interpreter."""
+        """Give a step's outcome to the interpreter (which logs a failed attempt)."""
         value, error = result
         if error is None:
             self.interp.task_succeeded(task, value)
         else:
             self.interp.task_failed(task, error)
-            if step_log.isEnabledFor(logging.WARNING):
-                self._log_failure(task, error)
-
-    def _log_failure(self, task: StepTask, error: Exception) -> None:
-        """Log a failed attempt once, with what the interpreter decided: retry or fail."""
-        outcome = next(
-            (u for u in reversed(self.interp.pending_updates) if u.id == task.operation_id),
-            None,
-        )
-        if outcome is None or outcome.action not in ("RETRY", "FAIL"):
-            return  # the step's batch was decided without it: nothing was recorded
-        options = outcome.step_options
-        delay = options.next_attempt_delay_seconds if options is not None else None
-        then = f"retrying in {delay} s" if outcome.action == "RETRY" else "not retried"
-        error_type = getattr(error, "error_type", None) or type(error).__name__
-        step_log.warning(
-            "step %r attempt %d failed: %s: %s; %s",
-            task.name or task.operation_id,
-            task.attempt,
-            error_type,
-            _one_line(log_message(error)),
-            then,
-            extra={
-                "durableExecutionArn": self.arn,
-                "operationId": task.operation_id,
-                "operationName": task.name,
-                "attempt": task.attempt,
-                "errorType": error_type,
-                "nextAttemptDelaySeconds": delay if outcome.action == "RETRY" else None,
-            },
-        )
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -762,12 +726,19 @@ class _Workers:
             self._portal = None
 
 
-def _one_line(text: str) -> str:
-    """``text`` as one line a terminal shows as is: line breaks, controls and bidirectional
-    overrides written as escapes (an error message is whatever the step raised)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def service_clock(service: object) -> Callable[[], float]:
+    """What ``Now()`` reads when the host passes no clock: the service's own clock when it has
+    one (the embedded engine's ``clock``, virtual or real, so that ``Now()`` moves with the
+    waits it runs: its ``now()`` in epoch seconds, else ``now_ms() / 1000``), else
+    ``time.time``."""
+    clock = getattr(service, "clock", None)
+    now = getattr(clock, "now", None)
+    if callable(now):
+        return now  # type: ignore[no-any-return]
+    now_ms = getattr(clock, "now_ms", None)
+    if callable(now_ms):
+        return lambda: now_ms() / 1000
+    return time.time
 
 
 def _check_service(service: object) -> None:
@@ -849,8 +820,9 @@ def invoke(
         checkpointing: ``"step"``, ``"eager"`` or ``"batch"`` (see ``CheckpointMode``).
         serdes: Serdes of the workflow input and result.
         plugins: Instrumentation plugins (see ``Plugin``).
-        clock: What ``Now()`` reads, epoch seconds (default ``time.time``); step deadlines
-            are set on it too.
+        clock: What ``Now()`` reads, epoch seconds (default: the service's clock when it has
+            one, as the embedded engine does, else ``time.time``); step deadlines are set on
+            it too.
         payload_format: ``"json"`` (default) or ``"aws"``: results and failures recorded in
             AWS's envelope and error types, so that AWS's Python SDK can take the execution
             over (see ``Interpreter``).

@@ -106,7 +106,7 @@ from ._interpreter_core import (
     plain,
 )
 from ._interpreter_steps import StepHandlers
-from ._paging import CheckedOperations, check_operations
+from ._paging import STATUSES, CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
 from ._versioning import (
     PATCH_SUBTYPE,
@@ -317,6 +317,10 @@ class Interpreter(StepHandlers):
         self._done: Done | None = None
         self._started = False
         self._awaiting_reply = False
+        #: CALLBACK STARTs not flushed yet / flushed in the Flush awaiting its reply, which must
+        #: carry each one with its callback id: (operation id, name).
+        self._new_callbacks: list[tuple[str, str | None]] = []
+        self._reply_must_carry: list[tuple[str, str | None]] = []
         self.unyielded: list[Any] = []  # _guard: commands built in the body, not yet yielded
         self._handlers: dict[type, Callable[[Fiber, Any], Answer]] = {
             Step: self._on_step,
@@ -386,6 +390,8 @@ class Interpreter(StepHandlers):
         self._updates = []
         self._urgent = self._reported = False
         self._awaiting_reply = True
+        if self._new_callbacks:
+            self._reply_must_carry, self._new_callbacks = self._new_callbacks, []
         if self._events:
             events, self._events = tuple(self._events), []
             return Flush(updates, events)
@@ -417,6 +423,7 @@ class Interpreter(StepHandlers):
                 "observe() takes a list of the Operation values that changed (an empty list if "
                 f"none), got {type(operations).__name__}"
             )
+        must_carry = self._reply_must_carry if self._awaiting_reply else None
         self._awaiting_reply = False
         ops = self._ops
         waiters = self._waiters
@@ -428,9 +435,32 @@ class Interpreter(StepHandlers):
                 )
             if op.type == "EXECUTION":
                 continue
+            if op.status not in STATUSES.get(op.type, op.status):  # (no rule for other types)
+                raise ValidationError(
+                    f"observe() got an operation no service sends: {check_status(op)}"
+                )
             ops[op.id] = op
             if op.id in waiters:
                 self._wake(op)
+        if must_carry:
+            self._reply_must_carry = []
+            for op_id, name in must_carry:
+                op = ops.get(op_id)
+                details = op.callback_details if op is not None else None
+                if details is None or not details.callback_id:
+                    raise ValidationError(
+                        f"the reply to the Flush that started CALLBACK {op_id!r}"
+                        f"{f' ({name!r})' if name else ''} did not carry it with its "
+                        "CallbackDetails.CallbackId, which the workflow waits for: pass "
+                        "observe() the operations the checkpoint changed (Applied.operations "
+                        "from apply_updates), after the store recorded the Flush"
+                    )
+
+    def _observe_no_reply(self) -> None:
+        """Go on after a ``Flush`` that was never sent (the replayer answers no checkpoint):
+        what waits for its reply, a new callback's id, stays blocked."""
+        self._reply_must_carry = []
+        self.observe(())
 
     def task_succeeded(self, task: StepTask, value: Any) -> None:
         """Report that ``task`` returned ``value``.
@@ -470,7 +500,8 @@ class Interpreter(StepHandlers):
         is no longer running) it returns None and nothing changes.
 
         Raises:
-            ValidationError: the last ``Flush`` was not answered with ``observe()``.
+            ValidationError: the last ``Flush`` was not answered with ``observe()``, or
+                ``task`` is not a ``StepTask`` this interpreter handed out.
         """
         if self._awaiting_reply:
             raise ValidationError(
@@ -713,6 +744,7 @@ class Interpreter(StepHandlers):
                 ),
             )
             self._urgent = True  # the reply carries the callback id the workflow waits for
+            self._new_callbacks.append((op_id, cmd.name))
         else:
             # The invocation that created it ran on until it awaited the callback (or until
             # its next command, which would be recorded after it).

@@ -43,6 +43,7 @@ from ._commands import (
     WaitDecision,
     WaitForCondition,
 )
+from ._context import StepAttempt, in_step
 from ._errors import (
     SerializationError,
     StepInterruptedError,
@@ -52,6 +53,7 @@ from ._errors import (
 from ._failure import error_object, step_error
 from ._interpreter_batch import BatchHandlers
 from ._interpreter_core import BLOCKED, Answer, Fiber, Resolver, plain
+from ._logger import failed_attempts_logged, log_failed_attempt
 from ._serdes import Serdes, dumps, loads
 from ._versioning import NOW_SUBTYPE, TIME_SERDES, Now, clock_time
 from ._wire import (
@@ -209,6 +211,9 @@ class StepHandlers(BatchHandlers):
         self._new_tasks: list[StepTask] = []
         self._running: dict[int, Run] = {}
         self._ids = count(1)
+        #: True when the host sets ``_context.STEP`` around each attempt itself (the driver
+        #: does, around its hooks too): ``StepTask.fn`` is then the step's own function.
+        self._host_sets_step = False
         self._reported = False  # a step outcome was recorded since the last flush
 
     def _step_returned(self, run: Run, value: Any) -> None:
@@ -308,11 +313,25 @@ class StepHandlers(BatchHandlers):
         )
 
     def _start_early(self, task: StepTask) -> bool:
-        """Record the START of ``task``'s attempt now, while it runs (rule 4); whether it did."""
+        """Record the START of ``task``'s attempt now, while it runs (rule 4); whether it did.
+
+        Raises:
+            ValidationError: ``task`` is not a ``StepTask``, or another interpreter handed it
+                out (one of this interpreter's tasks with the same id is running).
+        """
+        if not isinstance(task, StepTask):
+            raise ValidationError(
+                f"started() takes a StepTask of a RunTasks action, got {type(task).__name__}"
+            )
+        run = self._running.get(task.id)
+        if run is not None and run.task is not task:
+            raise ValidationError(
+                f"{task!r} was not handed out by this interpreter: ask the interpreter whose "
+                "RunTasks action it came from"
+            )
         if self._mode != "step":
             return False
-        run = self._running.get(task.id)
-        if run is None or run.started or run.task is not task or not run.fiber.alive:
+        if run is None or run.started or not run.fiber.alive:
             return False
         self._updates.append(self._step_start(run))
         run.started = True
@@ -324,6 +343,11 @@ class StepHandlers(BatchHandlers):
             self._updates.append(self._step_start(run))
             run.started = True
             self._urgent = True
+        is_async = _is_async(run.fn)
+        fn = run.fn
+        if not self._host_sets_step:  # what the step logs names this attempt, in any host
+            attempt = StepAttempt(self.execution_arn, run.op_id, run.name, run.attempt)
+            fn = in_step(fn, is_async, (self.execution_arn, attempt))
         task = StepTask(
             id=next(self._ids),
             operation_id=run.op_id,
@@ -331,10 +355,10 @@ class StepHandlers(BatchHandlers):
             name=run.name,
             sub_type=run.sub_type,
             attempt=run.attempt,
-            fn=run.fn,
+            fn=fn,
             args=run.args,
             kwargs=run.kwargs,
-            is_async=_is_async(run.fn),
+            is_async=is_async,
             deadline_ms=self._deadline_ms(run.timeout),
             timeout=run.timeout,
         )
@@ -406,6 +430,28 @@ class StepHandlers(BatchHandlers):
         return self._block(fiber, op_id, self._ready_resolver(run))
 
     def _attempt_failed(self, run: Run, error: BaseException) -> None:
+        """Record a failed attempt (reported, or at-most-once and interrupted): a retry after
+        its delay, or the step's failure; then log it once (``_logger`` rule 5)."""
+        self._decide_after_failure(run, error)
+        if failed_attempts_logged():
+            self._log_failure(run, error)
+
+    def _log_failure(self, run: Run, error: BaseException) -> None:
+        outcome = next((u for u in reversed(self._updates) if u.id == run.op_id), None)
+        if outcome is None or outcome.action not in ("RETRY", "FAIL"):
+            return  # nothing was recorded
+        options = outcome.step_options
+        delay = options.next_attempt_delay_seconds if options is not None else None
+        log_failed_attempt(
+            self.execution_arn,
+            run.op_id,
+            run.name,
+            run.attempt,
+            error,
+            delay if outcome.action == "RETRY" else None,
+        )
+
+    def _decide_after_failure(self, run: Run, error: BaseException) -> None:
         policy = run.retry or DEFAULT_RETRY
         try:
             retry = policy.should_retry(run.attempt, error)

@@ -14,16 +14,30 @@ Rules:
    top-level keys, which is what CloudWatch filters such as
    ``{ $.durableExecutionArn = "arn:..." }`` select on.
 4. Outside workflow and step code it is a plain logger.
+5. Every failed step attempt is logged once, at WARNING on ``durable_gen.steps``, by the
+   interpreter that decides what follows (a retry and its delay, or the step's failure): so
+   every host logs it, the drivers and a runtime of one's own alike. Replays record no
+   attempt, so they log nothing again.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from ._context import current, current_step
+from ._failure import log_message
 
-__all__ = ["ReplayAwareLogger", "get_logger"]
+__all__ = [
+    "ReplayAwareLogger",
+    "failed_attempts_logged",
+    "get_logger",
+    "log_failed_attempt",
+    "step_log",
+]
+
+#: Where failed step attempts are logged (WARNING), once each.
+step_log: Final = logging.getLogger("durable_gen.steps")
 
 
 class ReplayAwareLogger:
@@ -114,3 +128,46 @@ def get_logger(
 ) -> ReplayAwareLogger:
     """A replay-aware logger named ``name`` (see ``ReplayAwareLogger``)."""
     return ReplayAwareLogger(logging.getLogger(name), log_during_replay=log_during_replay)
+
+
+def failed_attempts_logged() -> bool:
+    """Whether ``durable_gen.steps`` takes WARNING records (else nothing is worth building)."""
+    return step_log.isEnabledFor(logging.WARNING)
+
+
+def log_failed_attempt(
+    execution_arn: str,
+    operation_id: str,
+    name: str | None,
+    attempt: int,
+    error: BaseException,
+    retry_delay: int | None,
+) -> None:
+    """Log one failed step attempt with what follows: ``retry_delay`` seconds, or None (the
+    step failed for good)."""
+    then = f"retrying in {retry_delay} s" if retry_delay is not None else "not retried"
+    error_type = getattr(error, "error_type", None) or type(error).__name__
+    step_log.warning(
+        "step %r attempt %d failed: %s: %s; %s",
+        name or operation_id,
+        attempt,
+        error_type,
+        _one_line(log_message(error)),
+        then,
+        extra={
+            "durableExecutionArn": execution_arn,
+            "operationId": operation_id,
+            "operationName": name,
+            "attempt": attempt,
+            "errorType": error_type,
+            "nextAttemptDelaySeconds": retry_delay,
+        },
+    )
+
+
+def _one_line(text: str) -> str:
+    """``text`` as one line a terminal shows as is: line breaks, controls and bidirectional
+    overrides written as escapes (an error message is whatever the step raised)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -12,6 +12,9 @@ then one ``GetDurableExecutionState`` call per ``NextMarker``. Rules, each a typ
    never negative.
 4. There is at most one EXECUTION operation: it carries the input, and two would leave it open
    which one the workflow started from.
+5. An operation's status is one its type takes (``STATUSES``): a WAIT is never FAILED, a
+   STEP never TIMED_OUT. Any other status was written by a store that mixed them up, and
+   replay would read it as something else (a FAILED wait as a finished one).
 
 Pure: the host passes the function that fetches a page.
 """
@@ -24,13 +27,46 @@ from typing import Final
 from ._errors import InvalidInputError
 from ._wire import ExecutionState, Operation
 
-__all__ = ["MAX_PAGES", "CheckedOperations", "check_operations", "load_operations"]
+__all__ = [
+    "MAX_PAGES",
+    "STATUSES",
+    "CheckedOperations",
+    "check_operations",
+    "check_status",
+    "load_operations",
+]
 
 #: Pages read at most for one invocation's state. A service that keeps issuing new markers
 #: past this is paging in a loop; at the service's page sizes it is millions of operations.
 MAX_PAGES: Final = 10_000
 
 _FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
+
+#: The statuses each operation type takes (rule 5), as the service writes them.
+STATUSES: Final[dict[str, frozenset[str]]] = {
+    "EXECUTION": frozenset({"STARTED", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}),
+    "CONTEXT": frozenset({"STARTED", "SUCCEEDED", "FAILED"}),
+    "STEP": frozenset({"STARTED", "PENDING", "READY", "SUCCEEDED", "FAILED"}),
+    "WAIT": frozenset({"STARTED", "SUCCEEDED", "CANCELLED"}),
+    "CALLBACK": frozenset({"STARTED", "SUCCEEDED", "FAILED", "TIMED_OUT"}),
+    "CHAINED_INVOKE": frozenset(
+        {"STARTED", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED", "CANCELLED"}
+    ),
+}
+
+
+def check_status(op: Operation) -> str | None:
+    """Why ``op``'s status is not one its type takes (rule 5), or None when it is."""
+    statuses = STATUSES.get(op.type)
+    if statuses is None or op.status in statuses:
+        return None
+    return (
+        f"the {op.type} {op.id!r}{f' ({op.name!r})' if op.name else ''} has status "
+        f"{op.status!r}, which a {op.type} never takes (it takes "
+        f"{', '.join(sorted(statuses))}): the store recorded a status of another type or "
+        "another operation; record the status the update asked for (apply_updates in "
+        "durable_gen.runtime does)"
+    )
 
 
 def load_operations(
@@ -94,14 +130,17 @@ class CheckedOperations(list[Operation]):
 
 
 def check_operations(operations: list[Operation]) -> None:
-    """Check rules 2 to 4 on one execution's operations.
+    """Check rules 2 to 5 on one execution's operations.
 
     Raises:
         InvalidInputError: an operation id is repeated, a finished step has no details, a
-            step's attempt is negative, or there are two EXECUTION operations.
+            step's attempt is negative, there are two EXECUTION operations, or an
+            operation's status is not one its type takes.
     """
     executions = 0
     for op in operations:  # one quick pass; the one below says what is wrong
+        if op.status not in STATUSES.get(op.type, op.status):  # (no rule for other types)
+            break
         details = op.step_details
         if op.type == "EXECUTION":
             executions += 1
@@ -116,6 +155,9 @@ def check_operations(operations: list[Operation]) -> None:
     ids: set[str] = set()
     execution: Operation | None = None
     for index, op in enumerate(operations):
+        wrong = check_status(op)
+        if wrong is not None:
+            raise InvalidInputError(wrong)
         if op.id in ids:
             first = next(i for i, other in enumerate(operations) if other.id == op.id)
             raise InvalidInputError(

@@ -270,6 +270,10 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
     Returns:
         The changed operation (pass it to ``observe()``), or None when the timer is stale
         (the operation moved on, e.g. a callback answered before its timeout).
+
+    Raises:
+        ValidationError: ``now_ms`` is before the timer's ``due_ms`` (it is not due yet), or
+            a bad ``operations``/``now_ms``/``timer``.
     """
     _check_store(operations, now_ms, "fire_timer")
     if not isinstance(timer, Timer):
@@ -278,6 +282,14 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         )
     if timer.kind not in _TIMER_KINDS:
         raise ValidationError(f"unknown timer kind {timer.kind!r}")
+    if now_ms < timer.due_ms:
+        raise ValidationError(
+            f"the {timer.kind} timer of operation {timer.operation_id!r} is due at "
+            f"{timer.due_ms}, {timer.due_ms - now_ms} ms after now_ms={now_ms}: fired now it "
+            "would end a wait or a retry delay early, or time a callback out before its "
+            "timeout; fire a timer once now_ms reaches its due_ms (a host whose timers may "
+            "go off a little early passes now_ms=max(now, timer.due_ms))"
+        )
     op = operations.get(timer.operation_id)
     if op is None:
         return None

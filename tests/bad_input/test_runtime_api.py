@@ -78,6 +78,23 @@ def test_a_task_reported_to_another_interpreter_is_refused_and_changes_nothing()
     assert first.running == 1
 
 
+def test_started_refuses_a_task_of_another_interpreter_and_changes_nothing() -> None:
+    # Before, started() answered None for it, as for a task already reported: the host was
+    # never told, and the START it meant to record went nowhere.
+    _, task_of_first, _ = _first_task("1")
+    second, task_of_second, store = _first_task("100")
+    with pytest.raises(dg.ValidationError, match="not handed out by this interpreter"):
+        second.started(task_of_first)
+    with pytest.raises(dg.ValidationError, match="takes a StepTask"):
+        second.started("task-1")  # type: ignore[arg-type]
+    flush = second.started(task_of_second)  # its own task: the START goes out
+    assert isinstance(flush, rt.Flush) and [u.action for u in flush.updates] == ["START"]
+    second.observe(rt.apply_updates(store, flush.updates, now_ms=0).operations)
+    second.task_succeeded(task_of_second, 101)
+    assert second.started(task_of_second) is None  # reported: nothing to send
+    assert _finish(second, store) == rt.Succeeded("102")
+
+
 @pytest.mark.parametrize(
     ("report", "fragment"),
     [
@@ -418,3 +435,41 @@ def test_input_given_beside_the_recorded_one_is_refused_not_ignored() -> None:
     # Without the EXECUTION operation, input= is how the input is given.
     later = [op for op in store.values() if op.type != "EXECUTION"]
     assert replay(twice, later, input=1).result == 3
+
+
+def _waits_then_calls_back(_: Any) -> dg.Workflow[Any]:
+    yield from dg.Wait(seconds=60, name="pause")
+    handle = yield from dg.CreateCallback(name="answer", timeout=600, heartbeat_timeout=30)
+    return (yield from handle)
+
+
+def _armed(store: dict[str, rt.Operation], now_ms: int) -> list[rt.Timer]:
+    interp = rt.Interpreter(_waits_then_calls_back, list(store.values()))
+    timers: list[rt.Timer] = []
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Done):
+            return timers
+        assert isinstance(action, rt.Flush)
+        applied = rt.apply_updates(store, action.updates, now_ms=now_ms)
+        timers += applied.timers
+        interp.observe(applied.operations)
+
+
+def test_a_timer_fired_before_it_is_due_is_refused_and_changes_nothing() -> None:
+    # Before, the wait ended at once, and a callback timed out with "no heartbeat arrived
+    # within the heartbeat timeout of 30 seconds" at the moment it was created.
+    store = _store("null")
+    (wait,) = _armed(store, now_ms=1_000)
+    assert (wait.kind, wait.due_ms) == ("wait", 61_000)
+    before = dict(store)
+    with pytest.raises(dg.ValidationError, match=r"due at 61000, 1 ms after now_ms=60999"):
+        rt.fire_timer(store, wait, now_ms=60_999)
+    assert store == before
+    assert rt.fire_timer(store, wait, now_ms=61_000) is not None  # due: it fires
+    timers = _armed(store, now_ms=61_000)
+    assert sorted(t.kind for t in timers) == ["callback-heartbeat", "callback-timeout"]
+    for timer in timers:
+        with pytest.raises(dg.ValidationError, match="time a callback out before its timeout"):
+            rt.fire_timer(store, timer, now_ms=61_000)
+    assert {op.status for op in store.values() if op.type == "CALLBACK"} == {"STARTED"}

@@ -57,6 +57,18 @@ ALLOWED = {
     ("_codec", "json"): {"loads"},
     # The mistake guard reads where a command was built and whether anything still holds it.
     ("_guard", "sys"): {"_getframe", "getrefcount"},
+    # The replay-aware logger, and the failed-attempt line the interpreter writes where it
+    # decides the retry (so every host logs it): records go to the application's handlers;
+    # nothing read back reaches the workflow.
+    ("_logger", "logging"): {
+        "CRITICAL",
+        "DEBUG",
+        "ERROR",
+        "INFO",
+        "Logger",
+        "WARNING",
+        "getLogger",
+    },
 }
 _STDLIB_PURE = {
     "__future__",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 import durable_gen as dg
@@ -139,3 +140,128 @@ def test_test_runner_start_must_be_a_datetime() -> None:
 
     with pytest.raises(dg.ValidationError, match="start must be a datetime"):
         TestRunner(start="2030-01-01")  # type: ignore[arg-type]
+
+
+# --- a store that records the wrong status ------------------------------------------------------
+
+
+def _waits(_: Any) -> dg.Workflow[str]:
+    yield from dg.Wait(seconds=5, name="pause")
+    return "waited"
+
+
+def _wait(status: Any) -> rt.Operation:
+    return rt.Operation(id="w1", type="WAIT", sub_type="Wait", status=status, name="pause")
+
+
+#: (type, a status a store may write for it by mistake): none of them is one that type takes.
+WRONG_STATUSES = [
+    ("WAIT", "FAILED"),
+    ("WAIT", "TIMED_OUT"),
+    ("WAIT", "PENDING"),
+    ("STEP", "CANCELLED"),
+    ("STEP", "TIMED_OUT"),
+    ("CALLBACK", "CANCELLED"),
+    ("CALLBACK", "READY"),
+    ("CHAINED_INVOKE", "PENDING"),
+    ("CONTEXT", "STOPPED"),
+    ("CONTEXT", "PENDING"),
+]
+
+
+@pytest.mark.parametrize(("op_type", "status"), WRONG_STATUSES)
+def test_a_recorded_status_its_type_never_takes_is_a_corrupt_history(
+    op_type: Any, status: Any
+) -> None:
+    wrong = rt.Operation(id="w1", type=op_type, status=status, name="pause")
+    action = rt.Interpreter(_waits, [_execution("null"), wrong]).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "InvalidInputError"
+    message = action.outcome.error.error_message or ""
+    assert f"has status {status!r}, which a {op_type} never takes" in message
+    assert "apply_updates" in message  # what to do
+
+
+def test_a_wait_recorded_as_failed_is_not_read_as_finished() -> None:
+    # Before, the workflow went past a FAILED wait as if it had ended, and succeeded.
+    action = rt.Interpreter(_waits, [_execution("null"), _wait("FAILED")]).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "InvalidInputError"
+
+
+def test_observe_refuses_a_status_its_type_never_takes() -> None:
+    interp = rt.Interpreter(_waits, [_execution("null")])
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    (update,) = flush.updates
+    with pytest.raises(dg.ValidationError, match="which a WAIT never takes"):
+        interp.observe([msgspec.structs.replace(_wait("FAILED"), id=update.id)])
+
+
+@pytest.mark.parametrize(
+    ("op_type", "statuses"),
+    [
+        ("STEP", ["STARTED", "PENDING", "READY", "SUCCEEDED", "FAILED"]),
+        ("WAIT", ["STARTED", "SUCCEEDED", "CANCELLED"]),
+        ("CALLBACK", ["STARTED", "SUCCEEDED", "FAILED", "TIMED_OUT"]),
+        ("CHAINED_INVOKE", ["STARTED", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"]),
+        ("CONTEXT", ["STARTED", "SUCCEEDED", "FAILED"]),
+    ],
+)
+def test_every_status_the_embedding_guide_lists_is_accepted(
+    op_type: Any, statuses: list[Any]
+) -> None:
+    for status in statuses:
+        op = rt.Operation(
+            id="o1",
+            type=op_type,
+            status=status,
+            name="x",
+            step_details=rt.StepDetails(attempt=1, result="1") if op_type == "STEP" else None,
+        )
+        action = rt.Interpreter(echo, [_execution("1"), op]).next_action()
+        assert isinstance(action, rt.Done)
+        assert not isinstance(action.outcome, rt.Failed) or (
+            action.outcome.error.error_type != "InvalidInputError"
+        ), (op_type, status, action.outcome)
+
+
+# --- a host that answers a Flush without what the store changed ---------------------------------
+
+
+def _notify(callback_id: str) -> None:
+    pass
+
+
+def _creates(_: Any) -> dg.Workflow[Any]:
+    handle = yield from dg.CreateCallback(name="approval", timeout=60)
+    return (yield from handle)
+
+
+def _waits_for_callback(_: Any) -> dg.Workflow[Any]:
+    return (yield from dg.WaitForCallback(_notify, name="approval", timeout=60))
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("workflow", [_creates, _waits_for_callback])
+def test_a_reply_without_the_new_callback_is_refused_not_a_silent_suspension(
+    workflow: Any, mode: Any
+) -> None:
+    # Before, the interpreter suspended on an operation nobody could answer: the callback id
+    # never reached the workflow (nor a submitter).
+    interp = rt.Interpreter(workflow, [_execution("null")], checkpointing=mode)
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    assert "CALLBACK" in [u.type for u in flush.updates]
+    with pytest.raises(dg.ValidationError, match=r"did not carry it .*Applied\.operations"):
+        interp.observe([])  # the store recorded the Flush late, or not at all
+
+
+def test_the_reply_apply_updates_gives_carries_the_callback() -> None:
+    store = {"exec": _execution("null")}
+    interp = rt.Interpreter(_creates, list(store.values()))
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    interp.observe(rt.apply_updates(store, flush.updates, now_ms=0).operations)
+    done = interp.next_action()
+    assert isinstance(done, rt.Done) and isinstance(done.outcome, rt.Suspended)

@@ -48,6 +48,10 @@ class RealClock:
         """The current wall-clock time in epoch milliseconds."""
         return time.time_ns() // 1_000_000
 
+    def now(self) -> float:
+        """The current wall-clock time in epoch seconds (what ``Now()`` reads on the engine)."""
+        return time.time()
+
     def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
         """Block on ``condition`` until ``deadline_ms`` or until notified."""
         delay = (deadline_ms - self.now_ms()) / 1000
@@ -87,6 +91,10 @@ class VirtualClock:
     def now_ms(self) -> int:
         """The current virtual time in epoch milliseconds."""
         return self._now
+
+    def now(self) -> float:
+        """The current virtual time in epoch seconds (what ``Now()`` reads on the engine)."""
+        return self._now / 1000
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (not negative)."""

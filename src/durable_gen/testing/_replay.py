@@ -283,7 +283,7 @@ def _replay(
         action = interp.next_action()
         if isinstance(action, Flush):
             updates += action.updates
-            interp.observe(())
+            interp._observe_no_reply()
         elif isinstance(action, RunTasks):
             tasks += action.tasks
         else:
