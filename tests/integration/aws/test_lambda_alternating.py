@@ -260,3 +260,187 @@ def test_one_execution_alternating_between_the_sdks_ends_as_aws_sdk_alone_ends_i
     function_name: str,
 ) -> None:
     assert run(emulator_skip_time, lambda_endpoint, function_name, rhythm) == EXPECTED
+
+
+# --- failures caught on either side -------------------------------------------------------------
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def aws_failing_child(c: DurableContext) -> Any:
+    c.step(lambda _: "fine", name="fine")
+    c.wait(Duration.from_seconds(1), name="cw")
+    c.step(lambda _: _raise(KeyError("k")), name="boom", config=ONCE)
+
+
+def aws_inner(c: DurableContext) -> Any:
+    batch = c.map(
+        [1, 2],
+        lambda cc, item, i, _: cc.step(lambda _: item * 2, name="double"),
+        name="inner",
+        config=MapConfig(max_concurrency=1),
+    )
+    return batch.get_results()
+
+
+def aws_doomed_branch(c: DurableContext) -> Any:
+    c.wait(Duration.from_seconds(1), name="pw")
+    return c.step(lambda _: _raise(RuntimeError("x")), name="doomed-branch", config=ONCE)
+
+
+def aws_failures(event: Any, ctx: DurableContext) -> Any:
+    from aws_durable_execution_sdk_python.config import ChildConfig, StepSemantics
+    from aws_durable_execution_sdk_python.exceptions import (
+        CallbackError,
+        ChildContextError,
+        StepError,
+    )
+
+    out: dict[str, Any] = {}
+    try:
+        ctx.step(lambda _: _raise(ValueError("bad")), name="doomed", config=ONCE)
+    except StepError:
+        out["step"] = "caught"
+    ctx.wait(Duration.from_seconds(1), name="w1")
+    try:
+        ctx.run_in_child_context(aws_failing_child, name="failing-child")
+    except ChildContextError:
+        out["child"] = "caught"
+    callback = ctx.create_callback(
+        name="rejected", config=CallbackConfig(timeout=Duration.from_seconds(60))
+    )
+    try:
+        callback.result()
+    except CallbackError:
+        out["callback"] = "caught"
+    once = StepConfig(
+        step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
+        retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1)),
+    )
+    out["at-most-once"] = ctx.step(lambda _: "once", name="at-most-once", config=once)
+    answer = ctx.wait_for_callback(lambda callback_id, _ctx: None, name="ok")
+    # docs/migration.md, going back: one durable_gen completed holds the decoded value
+    out["answer"] = json.loads(answer) if isinstance(answer, str) else answer
+    pair = ctx.parallel(
+        [aws_inner, aws_doomed_branch],
+        name="pair",
+        config=ParallelConfig(
+            max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_count=1)
+        ),
+    )
+    out["pair"] = [pair.get_results(), len(pair.failed())]
+    ctx.run_in_child_context(
+        lambda c: c.step(lambda _: "v", name="inside"),
+        name="virtual",
+        config=ChildConfig(is_virtual=True),
+    )
+    ctx.wait(Duration.from_seconds(1), name="w2")
+    return out
+
+
+def port_failing_child() -> Any:
+    yield dg.Step(lambda: "fine", name="fine")
+    yield dg.Wait(seconds=1, name="cw")
+    yield dg.Step(lambda: _raise(KeyError("k")), name="boom", retry=dg.Retry(max_attempts=1))
+
+
+def port_inner() -> Any:
+    def double(item: int, index: int) -> Any:
+        return (yield dg.Step(lambda: item * 2, name="double"))
+
+    batch = yield dg.Map(double, [1, 2], name="inner", max_concurrency=1)
+    return batch.results()
+
+
+def port_doomed_branch() -> Any:
+    yield dg.Wait(seconds=1, name="pw")
+    return (
+        yield dg.Step(
+            lambda: _raise(RuntimeError("x")), name="doomed-branch", retry=dg.Retry(max_attempts=1)
+        )
+    )
+
+
+def port_virtual() -> Any:
+    return (yield dg.Step(lambda: "v", name="inside"))
+
+
+@dg.workflow
+def port_failures(event: Any) -> Any:
+    out: dict[str, Any] = {}
+    try:
+        yield dg.Step(lambda: _raise(ValueError("bad")), name="doomed", retry=dg.Retry.never())
+    except dg.StepFailedError:
+        out["step"] = "caught"
+    yield dg.Wait(seconds=1, name="w1")
+    try:
+        yield dg.Child(port_failing_child, name="failing-child")
+    except dg.ChildFailedError:
+        out["child"] = "caught"
+    callback = yield dg.CreateCallback(name="rejected", timeout=60)
+    try:
+        yield callback
+    except dg.CallbackError:
+        out["callback"] = "caught"
+    out["at-most-once"] = yield dg.Step(
+        lambda: "once", name="at-most-once", semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never()
+    )
+    answer = yield dg.WaitForCallback(lambda callback_id: None, name="ok")
+    out["answer"] = json.loads(answer) if isinstance(answer, str) else answer
+    pair = yield dg.Parallel(
+        [port_inner, port_doomed_branch],
+        name="pair",
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_count=1),
+    )
+    out["pair"] = [pair.results(), pair.failure_count]
+    yield dg.Child(port_virtual, name="virtual", virtual=True)
+    yield dg.Wait(seconds=1, name="w2")
+    return out
+
+
+@pytest.mark.parametrize(
+    "rhythm",
+    [["aws"], ["durable_gen"], ["aws", "durable_gen"], ["durable_gen", "aws"]],
+    ids="-".join,
+)
+def test_failures_caught_on_either_side_end_as_aws_sdk_alone_ends_them(
+    rhythm: list[str],
+    emulator_skip_time: Emulator,
+    lambda_endpoint: LambdaEndpoint,
+    function_name: str,
+) -> None:
+    emulator = emulator_skip_time
+    sdks = {
+        "aws": durable_execution(boto3_client=emulator.client)(aws_failures),
+        "durable_gen": lambda_handler(port_failures, client=emulator.client, payload_format="aws"),
+    }
+    turns = itertools.cycle(rhythm)
+    ran: list[str] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        sdk = next(turns)
+        ran.append(sdk)
+        return sdks[sdk](event, context)
+
+    lambda_endpoint.register(function_name, settle_pending(handler))
+    arn = emulator.start(function_name, {})
+    rejected = emulator.callback_id(arn, name="rejected", timeout=30)
+    emulator.client.send_durable_execution_callback_failure(
+        CallbackId=rejected, Error={"ErrorType": "Rejected", "ErrorMessage": "no"}
+    )
+    ok = emulator.callback_id(arn, name="ok create callback id", timeout=30)
+    emulator.send_callback_success(ok, json.dumps({"fine": 1}).encode())
+    outcome = emulator.wait(arn, timeout=60)
+    assert outcome.status == "SUCCEEDED", (outcome, ran)
+    assert len(set(ran)) == len(set(rhythm)), ran
+    assert outcome.json() == {
+        "step": "caught",
+        "child": "caught",
+        "callback": "caught",
+        "at-most-once": "once",
+        "answer": {"fine": 1},
+        "pair": [[[2, 4]], 1],
+    }
