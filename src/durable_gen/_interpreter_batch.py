@@ -736,9 +736,17 @@ def _indexes(value: Any, total: int) -> TypeGuard[list[int]]:
 def _total_count(summary: str) -> int | None:
     """The item count of a batch's recorded summary (a result too large to record), if it says:
     ``totalCount`` in durable_gen's summary; in AWS's, whose ``totalCount`` counts only the
-    items started, the ``itemCount`` durable_gen adds when it writes one."""
+    items started, the ``itemCount`` durable_gen adds when it writes one, or ``totalCount`` when
+    every item ended (``ALL_COMPLETED``)."""
     data = _summary_data(summary)
-    total = data.get("itemCount" if _is_aws_summary(data) else "totalCount")
+    if not _is_aws_summary(data):
+        total = data.get("totalCount")
+    elif "itemCount" in data:
+        total = data["itemCount"]
+    elif data.get("completionReason") == "ALL_COMPLETED":  # every item started and ended
+        total = data.get("totalCount")
+    else:
+        return None
     return total if type(total) is int and total >= 0 else None
 
 

@@ -395,3 +395,22 @@ def test_a_large_result_summarised_in_aws_format_still_checks_its_item_count(cou
     report = replay(all_of(count), run.history())
     assert report.status == "diverged", report
     assert "Map 'm' with 3 items" in report.message and f"with {count} items" in report.message
+
+
+@pytest.mark.parametrize(
+    ("reason", "checked"), [("ALL_COMPLETED", True), ("MIN_SUCCESSFUL_REACHED", False)]
+)
+def test_an_aws_summary_gives_the_item_count_when_every_item_ended(
+    reason: str, checked: bool
+) -> None:
+    summary = msgspec.json.encode(
+        {"type": "MapResult", "totalCount": 4, "completionReason": reason, "startedIndexes": []}
+    )
+    op = h.context(h.oid(1), "Map", name="m", result=summary.decode(), replay_children=True)
+    host = hosted(map_of([1, 2, 3, 4, 5]), [h.execution(None), op], execution_arn="arn:s")
+    host.advance()
+    if checked:
+        assert isinstance(host.outcome, dg.Failed), host.outcome
+        assert "Map 'm' with 4 items" in host.outcome.error.error_message
+    else:
+        assert not isinstance(host.outcome, dg.Failed), host.outcome
