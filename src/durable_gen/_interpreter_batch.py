@@ -530,7 +530,9 @@ class BatchHandlers(Core):
 def _aws_summary(batch: _Batch, reason: str) -> dict[str, Any]:
     """The summary AWS's Python SDK records for a batch result too large to record, which it
     needs to rebuild the batch: ``totalCount`` counts the items started (its batch results
-    leave out those never started) and ``startedIndexes`` lists those still running."""
+    leave out those never started) and ``startedIndexes`` lists those still running.
+    ``itemCount`` (every item), which AWS's SDK ignores, keeps the item count for the shape
+    check of a replay."""
     running = [i for i in range(batch.next) if i not in batch.outcomes]
     failed = sum(1 for item in batch.outcomes.values() if item.status == "FAILED")
     return {
@@ -542,6 +544,7 @@ def _aws_summary(batch: _Batch, reason: str) -> dict[str, Any]:
         "successCount": batch.succeeded,
         "failureCount": failed,
         "status": "FAILED" if failed else "SUCCEEDED",
+        "itemCount": len(batch.units),
     }
 
 
@@ -761,12 +764,19 @@ def _indexes(value: Any, total: int) -> TypeGuard[list[int]]:
 
 
 def _total_count(summary: str) -> int | None:
-    """``totalCount`` of a batch's recorded summary (a result too large to record), if it is
-    the batch's item count: AWS's summary counts only the items started."""
+    """The item count of a batch's recorded summary (a result too large to record), if it says:
+    ``totalCount`` in durable_gen's summary; in AWS's, whose ``totalCount`` counts only the
+    items started, the ``itemCount`` durable_gen adds when it writes one, or ``totalCount`` when
+    every item ended (``ALL_COMPLETED``)."""
     data = _summary_data(summary)
-    if _is_aws_summary(data):
+    if not _is_aws_summary(data):
+        total = data.get("totalCount")
+    elif "itemCount" in data:
+        total = data["itemCount"]
+    elif data.get("completionReason") == "ALL_COMPLETED":  # every item started and ended
+        total = data.get("totalCount")
+    else:
         return None
-    total = data.get("totalCount")
     return total if type(total) is int and total >= 0 else None
 
 

@@ -1,6 +1,6 @@
-"""What docs/migration.md says about porting AWS steps that read the time, a uuid or a random
-number: keep them as steps; ``dg.Now()``, ``dg.UUID()`` and ``dg.Random()`` in their place
-diverge from what AWS's SDK recorded."""
+"""Rows of docs/migration.md's port table that are easy to get wrong: steps reading the time, a
+uuid or a random number stay steps; AWS's default retry preset is ``dg.Retry()``;
+``get_results()`` is ported as ``results()``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen._ids import operation_id
+from durable_gen._wire import ErrorObject
 from durable_gen.testing import replay
 
 UUID_PAYLOAD = '{"t":"u","v":"12345678-1234-5678-1234-567812345678"}'
@@ -117,3 +118,40 @@ def test_a_step_without_a_retry_strategy_ports_without_retry() -> None:
 
     bare = RetryStrategyConfig()
     assert (bare.max_attempts, bare.max_delay.to_seconds()) != (ours.max_attempts, ours.max_delay)
+
+
+def test_get_results_is_ported_as_results() -> None:
+    """AWS's ``BatchResult.get_results()`` returns the results of the items that succeeded;
+    durable_gen's raises when an item failed, so the port calls ``results()``."""
+    pytest.importorskip("aws_durable_execution_sdk_python")
+    from aws_durable_execution_sdk_python.concurrency.models import (
+        BatchItem,
+        BatchItemStatus,
+        BatchResult,
+        CompletionReason,
+    )
+    from aws_durable_execution_sdk_python.lambda_service import ErrorObject as AwsError
+
+    theirs = BatchResult(
+        all=[
+            BatchItem(index=0, status=BatchItemStatus.SUCCEEDED, result=1),
+            BatchItem(
+                index=1,
+                status=BatchItemStatus.FAILED,
+                error=AwsError(message="three", type="ValueError", data=None, stack_trace=None),
+            ),
+        ],
+        completion_reason=CompletionReason.ALL_COMPLETED,
+    )
+    ours = dg.BatchResult(
+        items=[
+            dg.BatchItem(index=0, status="SUCCEEDED", result=1),
+            dg.BatchItem(index=1, status="FAILED", error=ErrorObject(error_type="ValueError")),
+            dg.BatchItem(index=2, status="NOT_STARTED"),
+        ],
+        completion_reason="ALL_COMPLETED",
+    )
+    assert theirs.get_results() == ours.results() == [1]
+    with pytest.raises(dg.BatchFailedError):
+        ours.get_results()
+    assert theirs.total_count == ours.success_count + ours.failure_count + ours.started_count

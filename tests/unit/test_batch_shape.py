@@ -370,3 +370,47 @@ def test_a_large_result_aws_summarised_after_an_early_decision_replays(
     host = hosted(two_of_four(nesting), operations, execution_arn=run.arn)
     host.advance()
     assert isinstance(host.outcome, dg.Suspended), host.outcome
+
+
+def all_of(count: int) -> Workflow:
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        batch = yield dg.Map(big, list(range(1, count + 1)), name="m", max_concurrency=1)
+        yield dg.Wait(seconds=60, name="later")
+        return len(batch.results())
+
+    return wf
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_a_large_result_summarised_in_aws_format_still_checks_its_item_count(count: int) -> None:
+    """In the ``"aws"`` format the summary is AWS's (its ``totalCount`` counts the items
+    started), plus the item count AWS's SDK ignores: a changed item count still diverges."""
+    runner = TestRunner(skip_time=False, payload_format="aws")
+    run = runner.start(all_of(3), None)
+    runner.run_until_idle()
+    (summary_op,) = [op for op in run.export()["Operations"] if op.get("SubType") == "Map"]
+    summary = msgspec.json.decode(summary_op["ContextDetails"]["Result"])
+    assert summary["type"] == "MapResult" and summary["totalCount"] == 3
+    assert replay(all_of(3), run.history()).status == "ok"
+    report = replay(all_of(count), run.history())
+    assert report.status == "diverged", report
+    assert "Map 'm' with 3 items" in report.message and f"with {count} items" in report.message
+
+
+@pytest.mark.parametrize(
+    ("reason", "checked"), [("ALL_COMPLETED", True), ("MIN_SUCCESSFUL_REACHED", False)]
+)
+def test_an_aws_summary_gives_the_item_count_when_every_item_ended(
+    reason: str, checked: bool
+) -> None:
+    summary = msgspec.json.encode(
+        {"type": "MapResult", "totalCount": 4, "completionReason": reason, "startedIndexes": []}
+    )
+    op = h.context(h.oid(1), "Map", name="m", result=summary.decode(), replay_children=True)
+    host = hosted(map_of([1, 2, 3, 4, 5]), [h.execution(None), op], execution_arn="arn:s")
+    host.advance()
+    if checked:
+        assert isinstance(host.outcome, dg.Failed), host.outcome
+        assert "Map 'm' with 4 items" in host.outcome.error.error_message
+    else:
+        assert not isinstance(host.outcome, dg.Failed), host.outcome
