@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -14,6 +15,7 @@ import durable_gen as dg
 from durable_gen._plugins import _SEEN
 from durable_gen.local import LocalService, VirtualClock
 from durable_gen.telemetry import TelemetryPlugin
+from durable_gen.testing import TestRunner
 
 
 class Recorder(dg.Plugin):
@@ -636,3 +638,43 @@ def test_an_attempt_that_returned_a_generator_ends_failed_in_the_hooks(alone: bo
     failed = [end for end in plugin.ends if end[1] == "FAILED"]
     assert [end[2] for end in failed] == ["WorkflowDefinitionError"]
     assert len(plugin.ends) == (1 if alone else 2)
+
+
+# --- run(): the workflows it runs for Invoke get its plugins ----------------------------------
+
+
+@dg.step
+def _halve(x: int) -> int:
+    return x // 2
+
+
+def _tax_workflow(amount: int) -> dg.Workflow[int]:
+    return (yield from _halve(amount))
+
+
+def _checkout_invoking(amount: int) -> dg.Workflow[int]:
+    return (yield from dg.Invoke("tax", amount, name="tax", result_type=int))
+
+
+def test_run_gives_its_plugins_to_the_workflows_in_functions_as_test_runner_does() -> None:
+    # Before, dg.run's plugins saw the parent only: the invoked workflow's execution had no
+    # hooks, trace or telemetry record.
+    def ends_of(run: Callable[[list[dg.Plugin]], int]) -> list[tuple[str, str]]:
+        records: list[str] = []
+        assert run([TelemetryPlugin(records.append)]) == 21
+        return sorted((json.loads(r)["functionName"], json.loads(r)["status"]) for r in records)
+
+    with_run = ends_of(
+        lambda plugins: dg.run(
+            _checkout_invoking, 42, functions={"tax": _tax_workflow}, plugins=plugins
+        )
+    )
+    with_runner = ends_of(
+        lambda plugins: (
+            TestRunner(functions={"tax": _tax_workflow}, plugins=plugins)
+            .run(_checkout_invoking, 42)
+            .result()
+        )
+    )
+    assert [name for name, _ in with_run] == [name for name, _ in with_runner]
+    assert len(with_run) == 2 and ("tax", "SUCCEEDED") in with_run

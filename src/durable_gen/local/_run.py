@@ -72,7 +72,8 @@ def run(
         skip_time: Use a virtual clock: waits and retry delays finish at once.
         checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         serdes: Serdes of the input and the result.
-        plugins: Instrumentation plugins (``Plugin``), e.g. ``durable_gen.otel``'s.
+        plugins: Instrumentation plugins (``Plugin``), e.g. ``durable_gen.otel``'s; they see
+            the executions of the workflows in ``functions`` too.
         payload_format: ``"json"`` (default) or ``"aws"``: how results and failures are
             recorded (see ``durable_gen.lambda_handler``); also for workflows in ``functions``.
 
@@ -103,7 +104,12 @@ def run(
     )
     for fname, fn in (functions or {}).items():
         register_function(
-            engine, fname, fn, checkpointing=checkpointing, payload_format=payload_format
+            engine,
+            fname,
+            fn,
+            checkpointing=checkpointing,
+            payload_format=payload_format,
+            plugins=plugins,
         )
     arn = engine.start(name, dumps(input, serdes, what="the workflow input"))
     record = engine.run(arn)
@@ -139,17 +145,24 @@ def register_function(
     *,
     checkpointing: CheckpointMode = "step",
     payload_format: PayloadFormat = "json",
+    plugins: Sequence[Plugin] = (),
 ) -> None:
     """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain JSON function.
 
-    A workflow records in ``payload_format``; a plain function's result is plain JSON (an
-    Invoke's payloads are, in either format)."""
+    A workflow records in ``payload_format`` and its executions are seen by ``plugins``; a plain
+    function's result is plain JSON (an Invoke's payloads are, in either format)."""
     import inspect
 
     if inspect.isgeneratorfunction(inspect.unwrap(fn)):
         engine.register(
             name,
-            make_handler(fn, engine, checkpointing=checkpointing, payload_format=payload_format),
+            make_handler(
+                fn,
+                engine,
+                checkpointing=checkpointing,
+                payload_format=payload_format,
+                plugins=plugins,
+            ),
         )
         return
 
