@@ -730,15 +730,26 @@ def service_clock(service: object) -> Callable[[], float]:
     """What ``Now()`` reads when the host passes no clock: the service's own clock when it has
     one (the embedded engine's ``clock``, virtual or real, so that ``Now()`` moves with the
     waits it runs: its ``now()`` in epoch seconds, else ``now_ms() / 1000``), else
-    ``time.time``."""
+    ``time.time``. A ``clock`` whose reading is not a number (another kind of object that a
+    service of one's own calls ``clock``) is not taken."""
     clock = getattr(service, "clock", None)
+    if clock is None:
+        return time.time
     now = getattr(clock, "now", None)
-    if callable(now):
+    if callable(now) and _reads_a_number(now):
         return now  # type: ignore[no-any-return]
     now_ms = getattr(clock, "now_ms", None)
-    if callable(now_ms):
+    if callable(now_ms) and _reads_a_number(now_ms):
         return lambda: now_ms() / 1000
     return time.time
+
+
+def _reads_a_number(read: Callable[[], object]) -> bool:
+    try:
+        sample = read()
+    except Exception:
+        return False
+    return type(sample) is int or type(sample) is float
 
 
 def _check_service(service: object) -> None:

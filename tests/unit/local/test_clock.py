@@ -134,3 +134,24 @@ def test_the_drivers_read_the_service_clock_or_the_wall_clock() -> None:
     assert service_clock(virtual)() == 5.5
     before = time.time()
     assert before <= service_clock(LocalService())() <= time.time()  # microseconds kept
+
+
+def test_a_service_attribute_named_clock_that_reads_no_number_is_not_taken() -> None:
+    """A service of one's own may call anything ``clock``: a datetime factory, a broken clock.
+    ``Now()`` then reads the wall clock instead of recording what that returns."""
+    import datetime
+
+    from durable_gen._driver import service_clock
+
+    class DatetimeService:
+        clock = datetime.datetime  # clock.now() is a datetime, not epoch seconds
+
+    class Broken:
+        def now(self) -> float:
+            raise RuntimeError("not wired")
+
+    class BrokenService:
+        clock = Broken()
+
+    assert service_clock(DatetimeService()) is time.time
+    assert service_clock(BrokenService()) is time.time
