@@ -75,9 +75,29 @@ def expected(n: int) -> list[str]:
     return seq[: SEQUENTIAL // 2] + maps + seq[SEQUENTIAL // 2 :]
 
 
+def _pids() -> set[str]:
+    with open(os.environ[LOG_ENV], encoding="utf-8") as log:
+        return {line.split()[2] for line in log if line.strip()}
+
+
+@dg.step(retry=dg.Retry(max_attempts=1))
+def meet(label: str) -> str:
+    """Waits (30 s at most) until a second process has run a step: a worker busy here cannot
+    take the other executions, so the work spreads however late the other workers start."""
+    _log("start", label)
+    deadline = time.monotonic() + 30
+    while len(_pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _log("end", label)
+    return label
+
+
 @dg.workflow
 def tagged(n: int):  # type: ignore[no-untyped-def]
-    """Three steps whose labels name the execution: each must run exactly once."""
+    """Three steps whose labels name the execution: each must run exactly once (the first two
+    executions first meet a second worker)."""
+    if n < 2:
+        yield meet(f"e{n}-meet")
     out = []
     for i in range(3):
         out.append((yield work(f"e{n}-s{i}", i)))
