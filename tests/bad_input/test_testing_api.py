@@ -22,6 +22,10 @@ def plain(x: Any) -> Any:
     return x
 
 
+async def _async_code(x: Any) -> Any:
+    return x
+
+
 def _local() -> Any:
     from durable_gen import local
 
@@ -71,6 +75,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         lambda: TestRunner().deploy(flow, 5),
         dg.WorkflowDefinitionError,
         "new_code",
+    ),
+    (
+        "runner-deploy-plain",
+        lambda: TestRunner().deploy(flow, plain),
+        dg.WorkflowDefinitionError,
+        "new_code as a workflow",
+    ),
+    (
+        "runner-deploy-async",
+        lambda: TestRunner().deploy(flow, _async_code),
+        dg.WorkflowDefinitionError,
+        "new_code as a workflow",
     ),
     (
         "runner-advance-str",

@@ -8,6 +8,7 @@ unavailable), and that a FAILED output always fits the service's error-object li
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -184,6 +185,16 @@ class LambdaHandler(Generic[W]):
             raise WorkflowDefinitionError(
                 f"lambda_handler needs a workflow generator function, got {workflow!r}"
             )
+        if not inspect.isgeneratorfunction(inspect.unwrap(workflow)):
+            # Refused when the function initializes: a handler built on it would fail every
+            # execution it resumes for good, where a failed initialization leaves them to the
+            # next invocation, of a fixed deploy.
+            kind = "an `async def` function" if _is_async(workflow) else "not a generator function"
+            raise WorkflowDefinitionError(
+                f"lambda_handler needs a workflow, a generator function that yields commands; "
+                f"{getattr(workflow, '__qualname__', workflow)!r} is {kind} (only steps may be "
+                "`async def`; write `result = yield some_step(x)` in a `def` workflow)"
+            )
         if checkpointing not in ("step", "eager", "batch"):
             raise ValidationError(
                 f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
@@ -340,10 +351,12 @@ def lambda_handler(
         handler = lambda_handler(place_order)          # a call
 
         @lambda_handler                                # a bare decorator
-        def place_order(order): ...
+        def place_order(order):
+            return (yield charge(order))
 
         @lambda_handler(checkpointing="batch")         # a decorator with options
-        def place_order(order): ...
+        def place_order(order):
+            return (yield charge(order))
 
     In the decorator forms the decorated name is the handler; ``.workflow`` is the generator
     function. The boto3 client is created on the first invocation (boto3 is imported then).
@@ -389,3 +402,9 @@ def lambda_handler(
         )
 
     return make if workflow is _NO_WORKFLOW else make(workflow)
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is an ``async def`` function (or an async generator function)."""
+    target = inspect.unwrap(fn)
+    return inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)

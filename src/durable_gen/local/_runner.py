@@ -196,10 +196,15 @@ class Runner:
             return None
         function = self._functions.get(ex.function_name)
         if function is None or not function.durable:
-            error = ErrorObject(
-                error_type="FunctionNotRegisteredError",
-                error_message=not_registered(ex.function_name),
-            )
+            message = not_registered(ex.function_name)
+            if function is not None:
+                message = (
+                    f"{ex.function_name!r} is registered as a plain function (durable=False), "
+                    "which runs Invoke payloads, not executions: register the workflow's "
+                    f"durable handler, service.register({ex.function_name!r}, "
+                    "make_handler(workflow, service))"
+                )
+            error = ErrorObject(error_type="FunctionNotRegisteredError", error_message=message)
             now = self._clock.now_ms()
             effects = end_execution(ex, self._store.lookup(arn), "FAILED", now, error=error)
             changes = [change]

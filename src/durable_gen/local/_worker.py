@@ -400,10 +400,24 @@ class Worker:
                     "a worker that can import it"
                 )
                 continue
+            if not inspect.isgeneratorfunction(inspect.unwrap(target)) and self._running(name):
+                # A deploy turned the workflow into something else: serving it as a plain
+                # function would fail its running executions for good.
+                self._failed.add(name)
+                self._log(
+                    f"durable-gen worker: not serving {name!r}: {path} is not a workflow any "
+                    "more (a generator function that yields commands), but executions of it "
+                    "are running; they wait for a worker whose code has the workflow"
+                )
+                continue
             self._serve(self.service, name, target)
             self._targets[name] = target
             self._served.add(name)
         self.store.serve(self._served)
+
+    def _running(self, name: str) -> bool:
+        """Whether an execution of ``name`` is running (a plain function never has one)."""
+        return any(r.function_name == name for r in self.service.list_executions("RUNNING"))
 
     def _sync(self, lane: _Lane) -> None:
         """Register in another thread's engine the functions this worker serves by now."""

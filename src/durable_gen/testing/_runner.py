@@ -403,6 +403,13 @@ class TestRunner:
                 raise WorkflowDefinitionError(
                     f"deploy() needs {what} as a workflow function, got {fn!r}"
                 )
+        if not inspect.isgeneratorfunction(inspect.unwrap(new_code)):
+            # What the running executions would meet at their next invocation, said now.
+            raise WorkflowDefinitionError(
+                f"deploy() needs new_code as a workflow, a generator function that yields "
+                f"commands; {getattr(new_code, '__qualname__', new_code)!r} is not one (a "
+                "plain or async def function would fail every execution it resumes)"
+            )
         name = workflow_name(workflow)
         self._workflows[name] = workflow
         self.service.register(name, self._handler(new_code))

@@ -155,3 +155,41 @@ def test_histories_exported_by_history_json_are_matched_by_workflow_name(
     for key in ("order", "shop.order"):
         reports = replay_folder({key: order, "other": _load(workdir, "shop_other")}, folder)
         assert [r.status for r in reports] == ["ok"], [str(r) for r in reports]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "def order(x):\n    return x\n",
+        "async def order(x):\n    return x\n",
+    ],
+    ids=["plain function", "async def"],
+)
+def test_a_deploy_that_breaks_the_workflow_leaves_its_executions_waiting(
+    broken: str, workdir: Path, cli: Cli
+) -> None:
+    """A deploy whose ``order`` is no longer a generator function: the worker cannot serve its
+    executions, so it says so and leaves them for a worker with the workflow, as it does for a
+    workflow it cannot import. It failed them for good with FunctionNotRegisteredError and
+    advice to call service.register()."""
+    _write(workdir, V1)
+    arn = cli("start", "shop:order", "--input", "1", "--arn").out.strip()
+    assert cli("worker", "--once", "-q").code == 0
+    history = json.loads(cli("history", arn, "--json").out)
+    callback_id = next(
+        e["CallbackStartedDetails"]["CallbackId"]
+        for e in history["Events"]
+        if e["EventType"] == "CallbackStarted"
+    )
+    assert cli("callback", "succeed", callback_id, '"yes"').code == 0
+
+    _write(workdir, broken)  # the bad deploy
+    worker = cli("worker", "--once", "-q")
+    assert "not serving 'shop.order'" in worker.err and "not a workflow" in worker.err, worker
+    listed = json.loads(cli("list", "--json").out)
+    assert next(e["status"] for e in listed if e["arn"] == arn) == "RUNNING"
+
+    _write(workdir, V1)  # deployed again, fixed
+    assert cli("worker", "--once", "-q").code == 0
+    listed = json.loads(cli("list", "--json").out)
+    assert next(e["status"] for e in listed if e["arn"] == arn) == "SUCCEEDED"

@@ -379,3 +379,24 @@ def test_outputs_are_what_the_service_parses() -> None:
     # The output dict is plain JSON data, as Lambda serializes it.
     out = lambda_handler(double, service=None)({"x": 1}, None)
     assert msgspec.json.decode(msgspec.json.encode(out)) == out
+
+
+def _plain_order(order: Any) -> Any:
+    return order
+
+
+async def _async_order(order: Any) -> Any:
+    return order
+
+
+@pytest.mark.parametrize("not_a_workflow", [_plain_order, _async_order])
+def test_a_function_that_is_not_a_workflow_is_refused_when_the_handler_is_built(
+    not_a_workflow: Any,
+) -> None:
+    """Built on it, the handler failed every execution it resumed (a bad deploy lost every
+    execution in flight); refused at build, the function's initialization fails instead and
+    the executions wait for a fixed deploy."""
+    with pytest.raises(dg.WorkflowDefinitionError, match="needs a workflow"):
+        lambda_handler(not_a_workflow)
+    with pytest.raises(dg.WorkflowDefinitionError, match="needs a workflow"):
+        lambda_handler(checkpointing="batch")(not_a_workflow)

@@ -124,6 +124,18 @@ def test_start_checks_its_arguments(svc: LocalService) -> None:
         svc.start("wf", {"not": "json text"})  # type: ignore[arg-type]
 
 
+def test_an_execution_whose_function_became_plain_fails_saying_so(svc: LocalService) -> None:
+    """Registered again as a plain function (a deploy that broke the workflow), the function
+    cannot run its execution; the error said no function of that name was registered."""
+    script = Script(svc, "wf", lambda inv: succeeded())
+    arn = script.start("1")
+    svc.register("wf", lambda payload: payload, durable=False)
+    record = svc.run(arn)
+    assert record.status == "FAILED" and record.error is not None
+    assert record.error.error_type == "FunctionNotRegisteredError"
+    assert "'wf' is registered as a plain function" in (record.error.error_message or "")
+
+
 def test_register_checks_its_arguments(svc: LocalService) -> None:
     for bad in ("", "a b", "x" * 257, "a:b", "tab\t"):
         with pytest.raises(ValidationError):
