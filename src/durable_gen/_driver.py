@@ -37,6 +37,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import contextvars
+import inspect
 import itertools
 import json
 import math
@@ -752,6 +753,28 @@ def _reads_a_number(read: Callable[[], object]) -> bool:
     return type(sample) is int or type(sample) is float
 
 
+def check_workflow(workflow: object, who: str) -> None:
+    """A ``WorkflowDefinitionError`` unless ``workflow`` is a generator function (through
+    decorators and ``functools.partial``): said where a handler is built, so that a bad deploy
+    fails to start up instead of failing every execution it resumes, for good."""
+    if not callable(workflow):
+        raise WorkflowDefinitionError(
+            f"{who} needs a workflow generator function, got {workflow!r}"
+        )
+    target = inspect.unwrap(workflow)
+    if inspect.isgeneratorfunction(target):
+        return
+    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+        kind = "an `async def` function"
+    else:
+        kind = "not a generator function"
+    raise WorkflowDefinitionError(
+        f"{who} needs a workflow, a generator function that yields commands; "
+        f"{getattr(workflow, '__qualname__', workflow)!r} is {kind} (only steps may be "
+        "`async def`; write `result = yield some_step(x)` in a `def` workflow)"
+    )
+
+
 def _check_service(service: object) -> None:
     """A ``ValidationError`` unless ``service`` implements ``DurableService``."""
     if not conforms(service, DurableService):
@@ -1010,10 +1033,7 @@ def make_handler(
             neither ``"json"`` nor ``"aws"``, or ``start_window`` is not a number of seconds
             >= 0 (or None).
     """
-    if not callable(workflow):
-        raise WorkflowDefinitionError(
-            f"make_handler needs a workflow generator function, got {workflow!r}"
-        )
+    check_workflow(workflow, "make_handler")
     check_mode(checkpointing)
     check_payload_format(payload_format)
     check_host_options(serdes, clock)

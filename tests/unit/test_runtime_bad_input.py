@@ -265,3 +265,34 @@ def test_the_reply_apply_updates_gives_carries_the_callback() -> None:
     interp.observe(rt.apply_updates(store, flush.updates, now_ms=0).operations)
     done = interp.next_action()
     assert isinstance(done, rt.Done) and isinstance(done.outcome, rt.Suspended)
+
+
+def _plain_workflow(order: object) -> object:
+    return order
+
+
+async def _async_workflow(order: object) -> object:
+    return order
+
+
+@pytest.mark.parametrize(
+    ("not_a_workflow", "kind"),
+    [(_plain_workflow, "not a generator function"), (_async_workflow, "`async def`")],
+)
+def test_make_handler_refuses_a_function_that_is_not_a_workflow(
+    not_a_workflow: object, kind: str
+) -> None:
+    """As lambda_handler does: a handler built on it failed every execution it resumed."""
+    import functools
+
+    import durable_gen as dg
+    from durable_gen import runtime as rt
+    from durable_gen.local import LocalService
+
+    with pytest.raises(dg.WorkflowDefinitionError, match=f"needs a workflow.*{kind}"):
+        rt.make_handler(not_a_workflow, LocalService())  # type: ignore[arg-type]
+
+    def gen(order: object):  # type: ignore[no-untyped-def]
+        return (yield dg.Step(lambda: order))
+
+    rt.make_handler(functools.partial(gen), LocalService())  # a partial of one is a workflow

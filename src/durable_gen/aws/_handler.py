@@ -8,7 +8,6 @@ unavailable), and that a FAILED output always fits the service's error-object li
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 import msgspec
 
 from .._codec import PayloadFormat
-from .._driver import START_WINDOW, CheckpointMode, _check_window, _StepThreads, invoke
+from .._driver import (
+    START_WINDOW,
+    CheckpointMode,
+    _check_window,
+    _StepThreads,
+    check_workflow,
+    invoke,
+)
 from .._errors import (
     DurableGenError,
     InvalidCheckpointTokenError,
@@ -181,20 +187,7 @@ class LambdaHandler(Generic[W]):
         payload_format: PayloadFormat = "json",
         start_window: float | None = START_WINDOW,
     ) -> None:
-        if not callable(workflow):
-            raise WorkflowDefinitionError(
-                f"lambda_handler needs a workflow generator function, got {workflow!r}"
-            )
-        if not inspect.isgeneratorfunction(inspect.unwrap(workflow)):
-            # Refused when the function initializes: a handler built on it would fail every
-            # execution it resumes for good, where a failed initialization leaves them to the
-            # next invocation, of a fixed deploy.
-            kind = "an `async def` function" if _is_async(workflow) else "not a generator function"
-            raise WorkflowDefinitionError(
-                f"lambda_handler needs a workflow, a generator function that yields commands; "
-                f"{getattr(workflow, '__qualname__', workflow)!r} is {kind} (only steps may be "
-                "`async def`; write `result = yield some_step(x)` in a `def` workflow)"
-            )
+        check_workflow(workflow, "lambda_handler")
         if checkpointing not in ("step", "eager", "batch"):
             raise ValidationError(
                 f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
@@ -402,9 +395,3 @@ def lambda_handler(
         )
 
     return make if workflow is _NO_WORKFLOW else make(workflow)
-
-
-def _is_async(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn`` is an ``async def`` function (or an async generator function)."""
-    target = inspect.unwrap(fn)
-    return inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)
