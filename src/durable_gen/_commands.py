@@ -656,10 +656,21 @@ class StepFunction(Generic[P, R]):
         return f"<step {self.name or self.fn!r}>"
 
 
+if TYPE_CHECKING:  # what ``@step`` gives type checkers: ``.fn`` keeps the function's type
+
+    class _SyncStepFunction(StepFunction[P, R]):
+        fn: Callable[P, R]
+
+    class _AsyncStepFunction(StepFunction[P, R]):
+        fn: Callable[P, Coroutine[Any, Any, R]]
+
+
 @overload
-def step(fn: Callable[P, Coroutine[Any, Any, R]], /) -> StepFunction[P, R]: ...
+def step(  # type: ignore[overload-overlap]  # an async def matches both: this one first
+    fn: Callable[P, Coroutine[Any, Any, R]], /
+) -> _AsyncStepFunction[P, R]: ...
 @overload
-def step(fn: Callable[P, R], /) -> StepFunction[P, R]: ...
+def step(fn: Callable[P, R], /) -> _SyncStepFunction[P, R]: ...
 @overload
 def step(
     *,
@@ -710,9 +721,11 @@ class _StepDecorator:
         self._wrap = wrap
 
     @overload
-    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> StepFunction[P, R]: ...
+    def __call__(  # type: ignore[overload-overlap]  # an async def matches both: this first
+        self, fn: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> _AsyncStepFunction[P, R]: ...
     @overload
-    def __call__(self, fn: Callable[P, R], /) -> StepFunction[P, R]: ...
+    def __call__(self, fn: Callable[P, R], /) -> _SyncStepFunction[P, R]: ...
     def __call__(self, fn: Callable[..., Any], /) -> StepFunction[..., Any]:
         return self._wrap(fn)
 

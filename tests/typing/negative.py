@@ -24,6 +24,17 @@ def plain(order_id: str) -> str:  # not a generator function: not a workflow
     return order_id
 
 
+def unit_test_wrong() -> None:
+    total: int = charge.fn("o-1", 5)  # type: ignore[assignment]  # .fn keeps the function's types
+    charge.fn("o-1", "5")  # type: ignore[arg-type]
+    body: bytes = fetch.fn("u")  # type: ignore[assignment]  # a coroutine, to await
+
+
+@dg.step
+async def fetch(url: str) -> bytes:
+    return url.encode()
+
+
 def run_wrong() -> None:
     run = TestRunner().run(place, "o-1")
     total: int = run.result()  # type: ignore[assignment]
