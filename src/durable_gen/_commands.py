@@ -22,6 +22,8 @@ from typing import (
     ParamSpec,
     TypeAlias,
     TypeVar,
+    TypeVarTuple,
+    Unpack,
     overload,
 )
 
@@ -73,6 +75,7 @@ _current: Final = CURRENT.get
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 I = TypeVar("I")  # noqa: E741 (an item)
 
 AT_LEAST_ONCE: Final = "at_least_once"
@@ -1102,14 +1105,48 @@ class Child(Command[R], frozen=True):
     serdes: Serdes | None = None
     virtual: bool = False
 
-    if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R
+    if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R; without
+        # kwargs, args are checked against the workflow's parameters
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[[Unpack[Ts]], Generator[Any, Any, R]],
+            args: tuple[*Ts] = ...,
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[[Unpack[Ts]], Step[R]],
+            args: tuple[*Ts] = ...,
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
 
         @overload
         def __init__(
             self: Child[R],
             workflow: Callable[..., Generator[Any, Any, R]],
-            args: tuple[Any, ...] = (),
-            kwargs: dict[str, Any] | None = None,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[..., Generator[Any, Any, R]],
+            *,
+            kwargs: dict[str, Any],
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
@@ -1120,7 +1157,8 @@ class Child(Command[R], frozen=True):
             self: Child[R],
             workflow: StepFunction[..., R],
             args: tuple[Any, ...] = (),
-            kwargs: dict[str, Any] | None = None,
+            *,
+            kwargs: dict[str, Any],
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,

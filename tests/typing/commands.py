@@ -150,6 +150,10 @@ def invoking() -> dg.Workflow[float]:
     assert_type(labels, list[str])
     child = yield from dg.Child(sub, (3,))
     assert_type(child, str)
+    by_name = yield from dg.Child(sub, kwargs={"amount": 3})  # kwargs: not checked, typed
+    assert_type(by_name, str)
+    bound = yield from dg.Child(functools.partial(sub, 3))
+    assert_type(bound, str)
     return tax
 
 

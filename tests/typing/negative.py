@@ -114,5 +114,8 @@ def misused() -> dg.Workflow[None]:
     yield from dg.WaitForCondition(moved, "main")  # type: ignore[arg-type]
     yield from dg.WaitForCondition(moved, wait_strategy=wrong_strategy)  # type: ignore[misc, arg-type]
     yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
+    yield from dg.Child(home, (1,))  # type: ignore[arg-type]  # args checked against home's
+    yield from dg.Child(home, ("main", "extra"))  # type: ignore[arg-type]
+    yield from dg.Child(discount, ("main",))  # type: ignore[arg-type]  # a @step child too
     yield from dg.Map(discount, ["main"])  # type: ignore[arg-type]  # items of another type
     yield from dg.Map(home, [1])  # type: ignore[arg-type]
