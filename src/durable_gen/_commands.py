@@ -454,6 +454,53 @@ class Step(Command[R], frozen=True):
     compensate: Callable[[Any], Any] | None = None
     timeout: float | timedelta | None = None
 
+    if TYPE_CHECKING:  # without kwargs, args are checked against fn's parameters
+
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[[Unpack[Ts]], R],
+            args: tuple[*Ts] = ...,
+            kwargs: None = None,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[..., R],
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any] | None,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[..., R],
+            args: tuple[Any, ...] = (),
+            *,
+            kwargs: dict[str, Any],
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         if isinstance(self.fn, StepFunction):
             _inherit_step_options(self, self.fn)

@@ -49,6 +49,8 @@ def place(order_id: str) -> dg.Workflow[str]:
 def wrong() -> dg.Workflow[int]:
     receipt: int = yield from charge("o-1", 5)  # type: ignore[assignment]
     yield from charge("o-1", "5")  # type: ignore[arg-type]
+    yield from dg.Step(len, (5,))  # type: ignore[arg-type]  # args checked against fn's
+    yield from dg.Step(charge, ("o-1",))  # type: ignore[arg-type]  # a @step function's too
     labels = yield from dg.Map(lambda item: str(item), [1])
     first: int = labels.results()[0]  # type: ignore[assignment]
     now: str = yield from dg.Now()  # type: ignore[assignment]
