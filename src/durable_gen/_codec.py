@@ -556,6 +556,12 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
             "a float NaN or infinity is recorded as null, which JSON has in place of them: "
             "return a finite float, or declare float | None"
         )
+    elif what.endswith(", as recorded"):  # replayed: the value was written by an earlier run
+        advice = (
+            "an earlier run of this execution recorded it, so if the declared type changed "
+            "since, make the new type accept the recorded value (a default, Optional, a union), "
+            "or keep the old code for running executions with Patched (docs/versioning.md)"
+        )
     elif what.startswith("the workflow input"):
         advice = "send a value of that type, or fix the annotation"
     elif what.startswith(("the result of callback", "the callback")):

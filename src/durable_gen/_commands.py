@@ -22,6 +22,8 @@ from typing import (
     ParamSpec,
     TypeAlias,
     TypeVar,
+    TypeVarTuple,
+    Unpack,
     overload,
 )
 
@@ -73,6 +75,7 @@ _current: Final = CURRENT.get
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 I = TypeVar("I")  # noqa: E741 (an item)
 
 AT_LEAST_ONCE: Final = "at_least_once"
@@ -451,6 +454,53 @@ class Step(Command[R], frozen=True):
     compensate: Callable[[Any], Any] | None = None
     timeout: float | timedelta | None = None
 
+    if TYPE_CHECKING:  # without kwargs, args are checked against fn's parameters
+
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[[Unpack[Ts]], R],
+            args: tuple[*Ts] = ...,
+            kwargs: None = None,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[..., R],
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any] | None,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[..., R],
+            args: tuple[Any, ...] = (),
+            *,
+            kwargs: dict[str, Any],
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
     def __post_init__(self) -> None:
         if isinstance(self.fn, StepFunction):
             _inherit_step_options(self, self.fn)
@@ -656,10 +706,21 @@ class StepFunction(Generic[P, R]):
         return f"<step {self.name or self.fn!r}>"
 
 
+if TYPE_CHECKING:  # what ``@step`` gives type checkers: ``.fn`` keeps the function's type
+
+    class _SyncStepFunction(StepFunction[P, R]):
+        fn: Callable[P, R]
+
+    class _AsyncStepFunction(StepFunction[P, R]):
+        fn: Callable[P, Coroutine[Any, Any, R]]
+
+
 @overload
-def step(fn: Callable[P, Coroutine[Any, Any, R]], /) -> StepFunction[P, R]: ...
+def step(  # type: ignore[overload-overlap]  # an async def matches both: this one first
+    fn: Callable[P, Coroutine[Any, Any, R]], /
+) -> _AsyncStepFunction[P, R]: ...
 @overload
-def step(fn: Callable[P, R], /) -> StepFunction[P, R]: ...
+def step(fn: Callable[P, R], /) -> _SyncStepFunction[P, R]: ...
 @overload
 def step(
     *,
@@ -710,9 +771,11 @@ class _StepDecorator:
         self._wrap = wrap
 
     @overload
-    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> StepFunction[P, R]: ...
+    def __call__(  # type: ignore[overload-overlap]  # an async def matches both: this first
+        self, fn: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> _AsyncStepFunction[P, R]: ...
     @overload
-    def __call__(self, fn: Callable[P, R], /) -> StepFunction[P, R]: ...
+    def __call__(self, fn: Callable[P, R], /) -> _SyncStepFunction[P, R]: ...
     def __call__(self, fn: Callable[..., Any], /) -> StepFunction[..., Any]:
         return self._wrap(fn)
 
@@ -1089,14 +1152,48 @@ class Child(Command[R], frozen=True):
     serdes: Serdes | None = None
     virtual: bool = False
 
-    if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R
+    if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R; without
+        # kwargs, args are checked against the workflow's parameters
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[[Unpack[Ts]], Generator[Any, Any, R]],
+            args: tuple[*Ts] = ...,
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[[Unpack[Ts]], Step[R]],
+            args: tuple[*Ts] = ...,
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
 
         @overload
         def __init__(
             self: Child[R],
             workflow: Callable[..., Generator[Any, Any, R]],
-            args: tuple[Any, ...] = (),
-            kwargs: dict[str, Any] | None = None,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+
+        @overload
+        def __init__(
+            self: Child[R],
+            workflow: Callable[..., Generator[Any, Any, R]],
+            *,
+            kwargs: dict[str, Any],
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
@@ -1107,7 +1204,8 @@ class Child(Command[R], frozen=True):
             self: Child[R],
             workflow: StepFunction[..., R],
             args: tuple[Any, ...] = (),
-            kwargs: dict[str, Any] | None = None,
+            *,
+            kwargs: dict[str, Any],
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,

@@ -64,6 +64,7 @@ from ._interpreter_core import (
     Fatal,
     Fiber,
     Gen,
+    Resume,
     _diverged,
     generator,
     one_step,
@@ -196,7 +197,7 @@ class BatchHandlers(Core):
             d = rec.context_details
             if rec.status == "SUCCEEDED":
                 if not (d and d.replay_children):
-                    return (self._decode_batch(d.result if d else None, cmd), None)
+                    return self._decode_batch(d.result if d else None, cmd)
                 rebuild = True
             elif rec.status in TERMINAL_STATUSES:
                 return (None, raise_error(ChildFailedError, d.error if d else None))
@@ -350,16 +351,27 @@ class BatchHandlers(Core):
     def _shape_error(self, fiber: Fiber, op_id: str, recorded: str, requested: str) -> None:
         raise _diverged(fiber, op_id, recorded, requested)
 
-    def _decode_batch(self, payload: str | None, cmd: Map[Any] | Parallel[Any]) -> Any:
+    def _decode_batch(self, payload: str | None, cmd: Map[Any] | Parallel[Any]) -> Resume:
+        """A recorded batch result for the yield: items that no longer fit their declared
+        type raise at the yield, as a step's result does; a payload that is no batch result at
+        all is a corrupt history."""
         if cmd.serdes is not None:
-            return loads(payload, cmd.serdes)
+            return (loads(payload, cmd.serdes), None)
+        types = item_types(cmd)
         try:
-            result = decode_batch(payload, item_types(cmd), what=f"the result of {cmd.name!r}")
+            result = decode_batch(payload, types, what=f"the result of {cmd.name!r}, as recorded")
         except SerializationError as exc:
+            if types is not Any:
+                try:
+                    decode_batch(payload)  # a batch result: only its items' type changed
+                except SerializationError:
+                    pass
+                else:
+                    return (None, exc)
             raise Fatal(
                 InvalidInputError(f"a recorded Map/Parallel result is not a batch result: {exc}")
             ) from exc
-        return _completed(result, cmd)
+        return (_completed(result, cmd), None)
 
     def _fill(self, batch: _Batch) -> None:
         """Start items in index order while the concurrency limit and the policy allow."""
@@ -524,7 +536,7 @@ class BatchHandlers(Core):
                     batch.op_id, batch.fiber.parent_id, batch.sub_type, cmd.name, payload, summary
                 )
             )
-        return (self._decode_batch(payload, cmd), None)
+        return self._decode_batch(payload, cmd)
 
 
 def _aws_summary(batch: _Batch, reason: str) -> dict[str, Any]:

@@ -550,7 +550,10 @@ class Core:
             if rec.status == "SUCCEEDED":
                 if not (d and d.replay_children):
                     return decoded(
-                        d.result if d else None, serdes, type_, f"the result of {name!r}"
+                        d.result if d else None,
+                        serdes,
+                        type_,
+                        f"the result of {name!r}, as recorded",
                     )
                 replaying_children = True
             elif rec.status in TERMINAL_STATUSES:

@@ -609,7 +609,7 @@ def _decode_failure(fn: Any, payload: str | None, name: str | None) -> Serializa
     """The error of a recorded step result that does not decode, its message naming the step
     (decoding is pure: the same payload fails again, the same way)."""
     try:
-        result_reader(fn)(payload, f"the result of step {name!r}")
+        result_reader(fn)(payload, f"the result of step {name!r}, as recorded")
     except SerializationError as exc:
         return exc
     raise AssertionError("a recorded payload decoded on the second try")  # pragma: no cover

@@ -6,6 +6,7 @@ tests/unit/test_yield_from.py runs the same shapes on the embedded engine.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 import uuid
@@ -149,6 +150,10 @@ def invoking() -> dg.Workflow[float]:
     assert_type(labels, list[str])
     child = yield from dg.Child(sub, (3,))
     assert_type(child, str)
+    by_name = yield from dg.Child(sub, kwargs={"amount": 3})  # kwargs: not checked, typed
+    assert_type(by_name, str)
+    bound = yield from dg.Child(functools.partial(sub, 3))
+    assert_type(bound, str)
     return tax
 
 
@@ -250,7 +255,10 @@ def running() -> None:
 
 def on_idle(run: DurableRun) -> None:  # a bare DurableRun stays valid under --strict
     run.send_callback_success("approval", True)
-    assert_type(charge.fn("o-1", 5), Any)
+    assert_type(charge.fn("o-1", 5), Receipt)  # the plain function, for unit tests
+    assert_type(asyncio.run(fetch.fn("https://example.com")), bytes)  # a coroutine to await
+    as_annotated: dg.StepFunction[[str, int], Receipt] = charge  # still a StepFunction
+    assert_type(as_annotated("o-1", 5), dg.Step[Receipt])
 
 
 @lambda_handler

@@ -24,6 +24,17 @@ def plain(order_id: str) -> str:  # not a generator function: not a workflow
     return order_id
 
 
+def unit_test_wrong() -> None:
+    total: int = charge.fn("o-1", 5)  # type: ignore[assignment]  # .fn keeps the function's types
+    charge.fn("o-1", "5")  # type: ignore[arg-type]
+    body: bytes = fetch.fn("u")  # type: ignore[assignment]  # a coroutine, to await
+
+
+@dg.step
+async def fetch(url: str) -> bytes:
+    return url.encode()
+
+
 def run_wrong() -> None:
     run = TestRunner().run(place, "o-1")
     total: int = run.result()  # type: ignore[assignment]
@@ -38,6 +49,8 @@ def place(order_id: str) -> dg.Workflow[str]:
 def wrong() -> dg.Workflow[int]:
     receipt: int = yield from charge("o-1", 5)  # type: ignore[assignment]
     yield from charge("o-1", "5")  # type: ignore[arg-type]
+    yield from dg.Step(len, (5,))  # type: ignore[arg-type]  # args checked against fn's
+    yield from dg.Step(charge, ("o-1",))  # type: ignore[arg-type]  # a @step function's too
     labels = yield from dg.Map(lambda item: str(item), [1])
     first: int = labels.results()[0]  # type: ignore[assignment]
     now: str = yield from dg.Now()  # type: ignore[assignment]
@@ -103,5 +116,8 @@ def misused() -> dg.Workflow[None]:
     yield from dg.WaitForCondition(moved, "main")  # type: ignore[arg-type]
     yield from dg.WaitForCondition(moved, wait_strategy=wrong_strategy)  # type: ignore[misc, arg-type]
     yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
+    yield from dg.Child(home, (1,))  # type: ignore[arg-type]  # args checked against home's
+    yield from dg.Child(home, ("main", "extra"))  # type: ignore[arg-type]
+    yield from dg.Child(discount, ("main",))  # type: ignore[arg-type]  # a @step child too
     yield from dg.Map(discount, ["main"])  # type: ignore[arg-type]  # items of another type
     yield from dg.Map(home, [1])  # type: ignore[arg-type]
