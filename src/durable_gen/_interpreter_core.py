@@ -51,6 +51,7 @@ from ._wire import (
     ErrorObject,
     Operation,
     OperationUpdate,
+    too_large,
 )
 
 __all__ = [
@@ -514,10 +515,7 @@ class Core:
         summary: str | None = None,
     ) -> OperationUpdate:
         """SUCCEED of a context; a result over 256 KiB is replaced by ``ReplayChildren``."""
-        if (
-            len(payload) > MAX_CONTEXT_RESULT_BYTES // 4
-            and len(payload.encode()) > MAX_CONTEXT_RESULT_BYTES
-        ):
+        if too_large(payload, MAX_CONTEXT_RESULT_BYTES):
             return self._context_update(
                 op_id,
                 parent,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 import msgspec
 
+from .._actions import check_mode
 from .._codec import PayloadFormat
 from .._driver import (
     START_WINDOW,
@@ -188,10 +189,7 @@ class LambdaHandler(Generic[W]):
         start_window: float | None = START_WINDOW,
     ) -> None:
         check_workflow(workflow, "lambda_handler")
-        if checkpointing not in ("step", "eager", "batch"):
-            raise ValidationError(
-                f"checkpointing must be 'step', 'eager' or 'batch', got {checkpointing!r}"
-            )
+        check_mode(checkpointing)
         check_payload_format(payload_format)
         if region is not None and not isinstance(region, str):
             raise ValidationError(
