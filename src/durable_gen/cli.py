@@ -373,36 +373,35 @@ def _worker(
 
     With ``patience``, a database that cannot be reached yet (a worker starting with, or
     before, its server) is tried again for that many seconds, as a running worker would;
-    ``stopping`` set meanwhile (SIGTERM) ends the tries with ``_Stopped``.
+    ``stopping`` set meanwhile (SIGTERM) ends the tries: the context is then None.
     """
     from .local import StoreUnavailableError, Worker, open_store
 
     began, tries = time.monotonic(), 0
-    while True:
+    store = None
+    while store is None:
         try:
             store = open_store(_db_url(args), timeout=args.lock_timeout, **(store_options or {}))
-            break
         except StoreUnavailableError as exc:
             tries += 1
             if patience is None or time.monotonic() - began > patience:
                 raise
             if stopping is not None and stopping.is_set():
-                raise _Stopped from None
+                break
             print(f"durable-gen worker: {_one_line(exc)}; retrying", file=sys.stderr, flush=True)
             delay = min(2.0, 0.05 * 2**tries)
             if stopping is not None and stopping.wait(delay):
-                raise _Stopped from None
+                break
             if stopping is None:
                 time.sleep(delay)
+    if store is None:
+        yield None
+        return
     try:
         with Worker(store, **kwargs) as worker:
             yield worker
     finally:
         store.close()
-
-
-class _Stopped(Exception):
-    """SIGTERM arrived before the worker could start: there is nothing to finish."""
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -647,11 +646,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             **_running_options(args),
         ) as worker:
-            started.append(worker)
-            if not stopping.is_set():
-                worker.run(once=args.once)
-    except _Stopped:
-        pass
+            if worker is not None:  # None: stopped before the database answered
+                started.append(worker)
+                if not stopping.is_set():
+                    worker.run(once=args.once)
     except InvalidInputError as exc:
         # A --register path that cannot be imported: the command line was wrong.
         raise CliError(str(exc)) from None

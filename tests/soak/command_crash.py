@@ -271,6 +271,18 @@ class _Trial:
             and not e["StepSucceededDetails"].get("RetryDetails", {}).get("NextAttemptDelaySeconds")
         )
         v.extend(f"x{k}: step {i[:12]} succeeded {n} times" for i, n in ended.items() if n > 1)
+        ended_by: dict[str, str] = {}  # an operation's events stop at its end
+        for e in events:
+            op_id, kind = e.get("Id"), e["EventType"]
+            if op_id is None or kind == "InvocationCompleted":
+                continue
+            if op_id in ended_by:
+                v.append(f"x{k}: {kind} of {e.get('Name')} after its {ended_by[op_id]}")
+            details = next((d for key, d in e.items() if key.endswith("Details")), {})
+            retried = details.get("RetryDetails", {}).get("NextAttemptDelaySeconds")
+            ends = kind.endswith(("Succeeded", "Failed", "TimedOut", "Stopped", "Cancelled"))
+            if ends and not retried:
+                ended_by[op_id] = kind
         with_events = {e.get("Id") for e in events}
         for op in store.operations(arn):
             if op.type != "EXECUTION" and op.id not in with_events:

@@ -522,6 +522,8 @@ def not_registered(name: str) -> str:
     """The message for a function name nothing is registered under."""
     return (
         f"no function named {name!r} is registered with this LocalService; register it first: "
+        f"functions={{{name!r}: fn}} for dg.run or TestRunner; `durable-gen worker --register "
+        f"{name}=MODULE:FUNCTION` (or Worker(functions=...)) for executions in a database; "
         f"service.register({name!r}, handler) for a durable function, or "
         f"service.register({name!r}, fn, durable=False) for a plain one"
     )

@@ -206,3 +206,17 @@ def test_history_json_names_the_arn_so_replay_draws_the_same_uuids(workdir: Path
     assert report.status == "ok", report.message
     recorded = json.loads(exported["Events"][-1]["ExecutionSucceededDetails"]["Result"]["Payload"])
     assert report.result == recorded and report.warnings == []
+
+
+def test_an_invoke_nobody_serves_says_how_to_serve_it_from_the_command_line(
+    workdir: Path, cli: Cli
+) -> None:
+    (workdir / "taxes.py").write_text(
+        "import durable_gen as dg\n\n"
+        "@dg.workflow\ndef checkout(amount):\n"
+        "    return (yield dg.Invoke('tax-service', {'amount': amount}))\n"
+    )
+    ran = cli("run", "taxes:checkout", "--input", "100")
+    assert ran.code == 1, ran
+    assert "FunctionNotRegisteredError" in ran.err
+    assert "durable-gen worker --register tax-service=MODULE:FUNCTION" in ran.err, ran.err
