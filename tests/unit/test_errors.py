@@ -26,8 +26,6 @@ NOT_IN_THE_TREE = {
     # The test harness's simulated process crash: a BaseException so no `except Exception`
     # in a step or workflow can swallow it.
     "durable_gen.testing._harness.Crash",
-    # Control flow inside the CLI: SIGTERM before a worker started, turned into exit status 0.
-    "durable_gen.cli._Stopped",
 }
 
 #: Each branch of the tree: who must act when it is raised.
