@@ -8,6 +8,7 @@ each run of its body, then waits, so that the next invocation replays the step.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import functools
@@ -305,8 +306,19 @@ def _on_lambda(workflow: Callable[..., Any], tmp_path: Path, functions: Function
     return _on_engine(engine, durable, functions)
 
 
+def _on_asyncio(workflow: Callable[..., Any], tmp_path: Path, functions: Functions) -> Any:
+    # A host written with asyncio: every invocation is rt.invoke_async on its event loop.
+    engine = LocalService(clock=VirtualClock())
+
+    def handler(event: rt.InvocationInput) -> rt.InvocationOutput:
+        return asyncio.run(rt.invoke_async(workflow, event, engine))
+
+    return _on_engine(engine, handler, functions)
+
+
 PATHS = {
     "memory": _on_memory,
+    "asyncio-host": _on_asyncio,
     "test-runner": _on_test_runner,
     "sqlite": _on_sqlite,
     "lambda": _on_lambda,
@@ -712,3 +724,39 @@ def test_a_recorded_value_that_no_longer_fits_a_changed_annotation_says_what_to_
     assert "'load', as recorded" in message and "_Moved" in message, message
     assert "earlier run" in message and "Patched" in message, message
     assert "return a value of that type" not in message
+
+
+def _callback_workflow(declared: Any, seen: dict[str, list[Any]]) -> Callable[..., Any]:
+    """A workflow receiving a value of ``declared`` from both kinds of callback."""
+
+    def workflow(_: Any) -> Any:
+        waited = yield dg.WaitForCallback(lambda _: None, name="wait-for", result_type=declared)
+        seen.setdefault("WaitForCallback", []).append(waited)
+        handle = yield dg.CreateCallback(name="created", result_type=declared)
+        created = yield handle
+        seen.setdefault("CreateCallback", []).append(created)
+        yield dg.Wait(seconds=1, name="replay-after-this")
+        return "done"
+
+    return workflow
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_callback_answer_has_its_result_type_on_the_first_run_and_on_replay(case: str) -> None:
+    # The answer is sent as the test runner sends it (a Python value, encoded by the codec);
+    # the WaitForCallback records it again in its context, and is replayed from that record.
+    declared, value = CASES[case]
+    seen: dict[str, list[Any]] = {}
+    workflow = _callback_workflow(declared, seen)
+    runner = TestRunner()
+    run = runner.run(workflow, None)
+    for name in ("wait-for", "created"):
+        run.send_callback_success(name, value)
+        runner.run_until_idle()
+    assert run.result() == "done", run.error
+    assert replay(workflow, run.export()).ok
+    assert sorted(seen) == ["CreateCallback", "WaitForCallback"]
+    for what, got in seen.items():
+        assert len(got) >= 2, what  # received, then replayed after the wait (and the replayer's)
+        for each in got:
+            assert same(each, value) is None, f"{what}: {same(each, value)}"
