@@ -760,3 +760,39 @@ def test_a_callback_answer_has_its_result_type_on_the_first_run_and_on_replay(ca
         assert len(got) >= 2, what  # received, then replayed after the wait (and the replayer's)
         for each in got:
             assert same(each, value) is None, f"{what}: {same(each, value)}"
+
+
+def test_a_class_defined_inside_a_function_is_the_declared_type_where_the_function_uses_it() -> (
+    None
+):
+    # Under `from __future__ import annotations` (this module), `-> Local` is a string that
+    # names a class of this test's own scope: it resolves through the names the step, the
+    # check and the workflow use (their closure), instead of counting as no annotation.
+    @dataclass
+    class Local:
+        street: str
+        at: datetime
+
+    @dg.step
+    def home(street: str) -> Local:
+        return Local(street, AWARE)
+
+    def moved(state: Local) -> Local:
+        return Local(state.street + "!", state.at)
+
+    seen: list[Any] = []
+
+    def workflow(street: str) -> dg.Workflow[Local]:
+        got = yield from home(street)
+        polled = yield from dg.WaitForCondition(moved, got, name="poll")
+        seen.extend([got, polled])
+        yield from dg.Wait(seconds=1, name="replay-after-this")
+        return Local(polled.street, polled.at)
+
+    result = dg.run(workflow, "main", skip_time=True)
+    assert same(result, Local("main!", AWARE)) is None, result
+    assert len(seen) == 4  # the first run and the replay after the wait
+    for got in seen[::2]:
+        assert same(got, Local("main", AWARE)) is None, same(got, Local("main", AWARE))
+    for got in seen[1::2]:
+        assert same(got, Local("main!", AWARE)) is None, same(got, Local("main!", AWARE))
