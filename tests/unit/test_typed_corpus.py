@@ -796,3 +796,20 @@ def test_a_class_defined_inside_a_function_is_the_declared_type_where_the_functi
         assert same(got, Local("main", AWARE)) is None, same(got, Local("main", AWARE))
     for got in seen[1::2]:
         assert same(got, Local("main!", AWARE)) is None, same(got, Local("main!", AWARE))
+
+
+def test_now_under_run_skip_time_is_the_date_of_the_run_then_moves_with_waits() -> None:
+    # As under `durable-gen run --skip-time` and Worker(skip_time=True): skipping waits does
+    # not move the execution to another date.
+    def workflow(_: Any) -> dg.Workflow[list[datetime]]:
+        first = yield from dg.Now()
+        yield from dg.Wait(seconds=3600, name="an-hour")
+        second = yield from dg.Now()
+        return [first, second]
+
+    before = datetime.now(UTC)
+    first, second = dg.run(workflow, None, skip_time=True)
+    after = datetime.now(UTC)
+    assert before - timedelta(seconds=1) <= first <= after, (before, first, after)
+    assert second - first >= timedelta(seconds=3600), (first, second)
+    assert first.tzinfo is not None and first.utcoffset() == timedelta(0)

@@ -69,7 +69,8 @@ def run(
         input: The input (JSON-serializable).
         functions: Targets for ``Invoke``: name → workflow (generator function) or plain
             function taking and returning JSON-compatible values.
-        skip_time: Use a virtual clock: waits and retry delays finish at once.
+        skip_time: Use a virtual clock that starts at the current time: waits and retry
+            delays finish at once (``Now()`` moves ahead by each).
         checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         serdes: Serdes of the input and the result.
         plugins: Instrumentation plugins (``Plugin``), e.g. ``durable_gen.otel``'s; they see
@@ -89,7 +90,9 @@ def run(
         raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
     check_functions(functions)
     check_flag(skip_time, "skip_time")
-    engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
+    # Virtual time starts now, as Worker(skip_time=True) and the CLI's: Now() reads the date of
+    # the run, then moves ahead with each wait.
+    engine = LocalService(clock=VirtualClock(RealClock().now_ms()) if skip_time else RealClock())
     name = workflow_name(workflow)
     engine.register(
         name,
