@@ -813,3 +813,69 @@ def test_now_under_run_skip_time_is_the_date_of_the_run_then_moves_with_waits() 
     assert before - timedelta(seconds=1) <= first <= after, (before, first, after)
     assert second - first >= timedelta(seconds=3600), (first, second)
     assert first.tzinfo is not None and first.utcoffset() == timedelta(0)
+
+
+class _Declined(dg.StepFailedError):
+    """A step's own error type that records data: an OperationError subclass."""
+
+
+class _PlainDeclined(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"declined {code}")
+        self.error_data = f'{{"code": {code}}}'  # an attribute: not recorded
+
+
+def test_an_errors_type_and_data_reach_the_workflow_the_same_on_every_replay() -> None:
+    # As the guide says: the workflow gets a StepFailedError (InvokeFailedError for an
+    # invoke) carrying the recorded type, message and data; data only from a StepFailedError
+    # raised with error_data=, never from an attribute of another exception.
+    @dg.step(retry=dg.Retry.never())
+    def given() -> int:
+        raise dg.StepFailedError("no", error_type="Declined", error_data='{"code": 51}')
+
+    @dg.step(retry=dg.Retry.never())
+    def subclass() -> int:
+        raise _Declined("no", error_data='{"code": 52}')
+
+    @dg.step(retry=dg.Retry.never())
+    def plain() -> int:
+        raise _PlainDeclined(53)
+
+    def failing(_: Any) -> dg.Workflow[None]:
+        yield from dg.Wait(seconds=1, name="in-the-invoked")
+        raise dg.StepFailedError("nope", error_type="Nope", error_data='{"code": 54}')
+
+    seen: list[tuple[str, str | None, str | None, str | None]] = []
+
+    def workflow(_: Any) -> dg.Workflow[None]:
+        for each in (given, subclass, plain):
+            try:
+                yield from each()
+            except dg.StepFailedError as exc:
+                seen.append((type(exc).__name__, exc.error_type, exc.error_message, exc.error_data))
+        try:
+            yield from dg.Invoke("failing", None, name="invoke")
+        except dg.InvokeFailedError as exc:
+            seen.append((type(exc).__name__, exc.error_type, exc.error_message, exc.error_data))
+        yield from dg.Wait(seconds=1, name="replay-after-this")
+        raise _Declined("at the end", error_data='{"code": 55}')
+
+    want = [
+        ("StepFailedError", "Declined", "no", '{"code": 51}'),
+        ("StepFailedError", "_Declined", "no", '{"code": 52}'),
+        ("StepFailedError", "_PlainDeclined", "declined 53", None),
+        ("InvokeFailedError", "Nope", "nope", '{"code": 54}'),
+    ]
+    runner = TestRunner(functions={"failing": failing})
+    run = runner.run(workflow, None)
+    assert run.error is not None
+    assert (run.error.error_type, run.error.error_data) == ("_Declined", '{"code": 55}')
+    with pytest.raises(dg.ExecutionFailedError) as failed:
+        run.result()
+    assert failed.value.error_data == '{"code": 55}'
+    report = replay(workflow, run.export())
+    assert report.ok and report.error is not None, report.message
+    assert report.error.error_data == '{"code": 55}'
+    # Every run of the body (one per invocation, then the replayer's) saw the same errors.
+    assert len(seen) >= 3 * 4 and set(seen) == set(want), seen
+    assert seen[-4:] == want and seen[-8:-4] == want
