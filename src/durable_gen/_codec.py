@@ -564,6 +564,8 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
         )
     elif what.startswith("the workflow input"):
         advice = "send a value of that type, or fix the annotation"
+    elif what.startswith("the payload of function"):  # a plain function's, given by an Invoke
+        advice = "make the Invoke send a value of that type, or fix the function's annotation"
     elif what.startswith(("the result of callback", "the callback")):
         advice = "send a value of that type, or change the callback's result_type="
     elif what.startswith("the result of invoke"):

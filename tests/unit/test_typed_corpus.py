@@ -879,3 +879,47 @@ def test_an_errors_type_and_data_reach_the_workflow_the_same_on_every_replay() -
     # Every run of the body (one per invocation, then the replayer's) saw the same errors.
     assert len(seen) >= 3 * 4 and set(seen) == set(want), seen
     assert seen[-4:] == want and seen[-8:-4] == want
+
+
+@pytest.mark.parametrize("route", ["run", "test-runner"])
+@pytest.mark.parametrize("case", CASES)
+def test_a_plain_function_invoked_gets_its_payload_in_its_parameters_type(
+    case: str, route: str
+) -> None:
+    # As a workflow gets its input: an Invoke target that is a plain function declaring its
+    # parameter receives the payload decoded into it, not the JSON of it (a dict for a
+    # dataclass, a str for a datetime).
+    declared, value = CASES[case]
+    received: list[Any] = []
+
+    def target(payload: Any) -> None:
+        received.append(payload)
+
+    target.__annotations__ = {"payload": declared, "return": None}
+
+    def workflow(_: Any) -> dg.Workflow[None]:
+        yield from dg.Invoke("target", value, name="invoke")
+
+    if route == "run":
+        dg.run(workflow, None, functions={"target": target})
+    else:
+        TestRunner(functions={"target": target}).run(workflow, None).result()
+    assert len(received) == 1
+    assert same(received[0], value) is None, same(received[0], value)
+
+
+def test_a_payload_that_does_not_fit_a_plain_functions_parameter_fails_the_invoke() -> None:
+    def tax(amount: int) -> int:
+        return amount
+
+    def workflow(_: Any) -> dg.Workflow[str]:
+        try:
+            yield from dg.Invoke("tax", "five", name="invoke")
+        except dg.InvokeFailedError as exc:
+            return f"{exc.error_type}: {exc.error_message}"
+        return "invoked"
+
+    message = dg.run(workflow, None, functions={"tax": tax})
+    assert message.startswith("SerializationError: the payload of function 'tax'"), message
+    assert "declared type int" in message and "make the Invoke send" in message, message
+    assert "return a value" not in message, message

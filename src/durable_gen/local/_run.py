@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._codec import PayloadFormat, result_type
+from .._codec import PayloadFormat, input_type, result_type
 from .._driver import CheckpointMode, make_handler
 from .._errors import (
     ExecutionFailedError,
@@ -150,10 +150,12 @@ def register_function(
     payload_format: PayloadFormat = "json",
     plugins: Sequence[Plugin] = (),
 ) -> None:
-    """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain JSON function.
+    """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain function.
 
-    A workflow records in ``payload_format`` and its executions are seen by ``plugins``; a plain
-    function's result is plain JSON (an Invoke's payloads are, in either format)."""
+    A plain function gets the payload decoded into its first parameter's annotation (plain
+    JSON without one), as a workflow gets its input. A workflow records in ``payload_format``
+    and its executions are seen by ``plugins``; a plain function's result is plain JSON (an
+    Invoke's payloads are, in either format)."""
     import inspect
 
     if inspect.isgeneratorfunction(inspect.unwrap(fn)):
@@ -169,8 +171,11 @@ def register_function(
         )
         return
 
+    accepts = input_type(fn)  # the payload in its first parameter's type, as a workflow's input
+
     def plain(payload: str | None) -> str | None:
-        return dumps(fn(loads(payload)), what=f"the result of function {name!r}")
+        given = loads(payload, type_=accepts, what=f"the payload of function {name!r}")
+        return dumps(fn(given), what=f"the result of function {name!r}")
 
     engine.register(name, plain, durable=False)
 
