@@ -564,6 +564,8 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
         )
     elif what.startswith("the workflow input"):
         advice = "send a value of that type, or fix the annotation"
+    elif what.startswith("the payload of function"):  # a plain function's, given by an Invoke
+        advice = "make the Invoke send a value of that type, or fix the function's annotation"
     elif what.startswith(("the result of callback", "the callback")):
         advice = "send a value of that type, or change the callback's result_type="
     elif what.startswith("the result of invoke"):
@@ -650,7 +652,7 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     try:
         hints = typing.get_type_hints(target)
     except Exception:  # names that cannot be resolved here (local classes, typos)
-        hints = {}
+        hints = _hints_one_by_one(target, annotations)
     first: Any = Any
     try:
         params = [
@@ -673,6 +675,28 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ):
             returns = _normalise(declared)
     return (first, returns)
+
+
+def _hints_one_by_one(target: Any, annotations: dict[str, Any]) -> dict[str, Any]:
+    """The annotations of ``target`` that resolve, each on its own, also with the names of its
+    closure: a class defined inside a function (under ``from __future__ import annotations``)
+    resolves in a function that uses it (``return Address(...)``). Any other is left out."""
+    closure = getattr(target, "__closure__", None) or ()
+    code = getattr(target, "__code__", None)
+    local: dict[str, Any] = {}
+    for name, cell in zip(code.co_freevars if code is not None else (), closure, strict=False):
+        with contextlib.suppress(ValueError):  # a cell not assigned yet
+            local[name] = cell.cell_contents
+    module = getattr(target, "__globals__", None)
+    hints: dict[str, Any] = {}
+    for name, annotation in annotations.items():
+
+        def one() -> None: ...
+
+        one.__annotations__ = {name: annotation}
+        with contextlib.suppress(Exception):
+            hints[name] = typing.get_type_hints(one, globalns=module, localns=local)[name]
+    return hints
 
 
 def result_type(fn: Any) -> Any:

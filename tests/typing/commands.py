@@ -18,7 +18,8 @@ from typing import Any, Literal, Optional, assert_type
 
 import durable_gen as dg
 from durable_gen.aws import LambdaHandler, lambda_handler
-from durable_gen.testing import DurableRun, TestRunner
+from durable_gen.testing import DurableRun, ReplayReport, TestRunner, replay, replay_folder
+from durable_gen.testing.pytest_plugin import Replayer
 
 
 @dataclass
@@ -251,6 +252,22 @@ def running() -> None:
     assert_type(handle.result(), dict[str, Any])
     assert_type(runner.start(place_order, "o-2").result(), dict[str, Any])
     assert_type(runner.run(lambda x: x).result(), Any)
+
+
+def replaying(replayer: Replayer) -> None:
+    history = TestRunner().run(place_order, "o-1").export()
+    report = replay(place_order, history)
+    assert_type(report, ReplayReport[dict[str, Any]])
+    assert_type(report.result, dict[str, Any])  # as dg.run gives it (None unless succeeded)
+    assert_type(report.raise_for_status().result, dict[str, Any])
+    assert_type(replay(deployed.workflow, history).result, Receipt)
+    assert_type(replay(lambda x: x, history).result, Any)
+    assert_type(replay_folder({"place_order": place_order}, "histories"), list[ReplayReport])
+    assert_type(replayer.replay(place_order, history).result, dict[str, Any])
+    assert_type(replayer.assert_replays(place_order, history).result, dict[str, Any])
+    assert_type(replayer.replay(lambda x: x, history).result, Any)
+    bare: ReplayReport = report  # a bare ReplayReport stays valid under --strict
+    assert_type(bare.result, Any)
 
 
 def on_idle(run: DurableRun) -> None:  # a bare DurableRun stays valid under --strict

@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 
 import durable_gen as dg
-from durable_gen.testing import TestRunner
+from durable_gen.testing import TestRunner, replay
 
 
 @dg.step
@@ -39,6 +39,9 @@ def run_wrong() -> None:
     run = TestRunner().run(place, "o-1")
     total: int = run.result()  # type: ignore[assignment]
     TestRunner().run(plain, "o-1")  # type: ignore[arg-type]
+    report = replay(place, run.export())
+    count: int = report.result  # type: ignore[assignment]  # ReplayReport[str]: a str
+    replay(plain, run.export())  # type: ignore[arg-type]
 
 
 def place(order_id: str) -> dg.Workflow[str]:

@@ -8,6 +8,7 @@ each run of its body, then waits, so that the next invocation replays the step.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import functools
@@ -305,8 +306,19 @@ def _on_lambda(workflow: Callable[..., Any], tmp_path: Path, functions: Function
     return _on_engine(engine, durable, functions)
 
 
+def _on_asyncio(workflow: Callable[..., Any], tmp_path: Path, functions: Functions) -> Any:
+    # A host written with asyncio: every invocation is rt.invoke_async on its event loop.
+    engine = LocalService(clock=VirtualClock())
+
+    def handler(event: rt.InvocationInput) -> rt.InvocationOutput:
+        return asyncio.run(rt.invoke_async(workflow, event, engine))
+
+    return _on_engine(engine, handler, functions)
+
+
 PATHS = {
     "memory": _on_memory,
+    "asyncio-host": _on_asyncio,
     "test-runner": _on_test_runner,
     "sqlite": _on_sqlite,
     "lambda": _on_lambda,
@@ -712,3 +724,202 @@ def test_a_recorded_value_that_no_longer_fits_a_changed_annotation_says_what_to_
     assert "'load', as recorded" in message and "_Moved" in message, message
     assert "earlier run" in message and "Patched" in message, message
     assert "return a value of that type" not in message
+
+
+def _callback_workflow(declared: Any, seen: dict[str, list[Any]]) -> Callable[..., Any]:
+    """A workflow receiving a value of ``declared`` from both kinds of callback."""
+
+    def workflow(_: Any) -> Any:
+        waited = yield dg.WaitForCallback(lambda _: None, name="wait-for", result_type=declared)
+        seen.setdefault("WaitForCallback", []).append(waited)
+        handle = yield dg.CreateCallback(name="created", result_type=declared)
+        created = yield handle
+        seen.setdefault("CreateCallback", []).append(created)
+        yield dg.Wait(seconds=1, name="replay-after-this")
+        return "done"
+
+    return workflow
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_callback_answer_has_its_result_type_on_the_first_run_and_on_replay(case: str) -> None:
+    # The answer is sent as the test runner sends it (a Python value, encoded by the codec);
+    # the WaitForCallback records it again in its context, and is replayed from that record.
+    declared, value = CASES[case]
+    seen: dict[str, list[Any]] = {}
+    workflow = _callback_workflow(declared, seen)
+    runner = TestRunner()
+    run = runner.run(workflow, None)
+    for name in ("wait-for", "created"):
+        run.send_callback_success(name, value)
+        runner.run_until_idle()
+    assert run.result() == "done", run.error
+    assert replay(workflow, run.export()).ok
+    assert sorted(seen) == ["CreateCallback", "WaitForCallback"]
+    for what, got in seen.items():
+        assert len(got) >= 2, what  # received, then replayed after the wait (and the replayer's)
+        for each in got:
+            assert same(each, value) is None, f"{what}: {same(each, value)}"
+
+
+def test_a_class_defined_inside_a_function_is_the_declared_type_where_the_function_uses_it() -> (
+    None
+):
+    # Under `from __future__ import annotations` (this module), `-> Local` is a string that
+    # names a class of this test's own scope: it resolves through the names the step, the
+    # check and the workflow use (their closure), instead of counting as no annotation.
+    @dataclass
+    class Local:
+        street: str
+        at: datetime
+
+    @dg.step
+    def home(street: str) -> Local:
+        return Local(street, AWARE)
+
+    def moved(state: Local) -> Local:
+        return Local(state.street + "!", state.at)
+
+    seen: list[Any] = []
+
+    def workflow(street: str) -> dg.Workflow[Local]:
+        got = yield from home(street)
+        polled = yield from dg.WaitForCondition(moved, got, name="poll")
+        seen.extend([got, polled])
+        yield from dg.Wait(seconds=1, name="replay-after-this")
+        return Local(polled.street, polled.at)
+
+    result = dg.run(workflow, "main", skip_time=True)
+    assert same(result, Local("main!", AWARE)) is None, result
+    assert len(seen) == 4  # the first run and the replay after the wait
+    for got in seen[::2]:
+        assert same(got, Local("main", AWARE)) is None, same(got, Local("main", AWARE))
+    for got in seen[1::2]:
+        assert same(got, Local("main!", AWARE)) is None, same(got, Local("main!", AWARE))
+
+
+def test_now_under_run_skip_time_is_the_date_of_the_run_then_moves_with_waits() -> None:
+    # As under `durable-gen run --skip-time` and Worker(skip_time=True): skipping waits does
+    # not move the execution to another date.
+    def workflow(_: Any) -> dg.Workflow[list[datetime]]:
+        first = yield from dg.Now()
+        yield from dg.Wait(seconds=3600, name="an-hour")
+        second = yield from dg.Now()
+        return [first, second]
+
+    before = datetime.now(UTC)
+    first, second = dg.run(workflow, None, skip_time=True)
+    after = datetime.now(UTC)
+    assert before - timedelta(seconds=1) <= first <= after, (before, first, after)
+    assert second - first >= timedelta(seconds=3600), (first, second)
+    assert first.tzinfo is not None and first.utcoffset() == timedelta(0)
+
+
+class _Declined(dg.StepFailedError):
+    """A step's own error type that records data: an OperationError subclass."""
+
+
+class _PlainDeclined(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"declined {code}")
+        self.error_data = f'{{"code": {code}}}'  # an attribute: not recorded
+
+
+def test_an_errors_type_and_data_reach_the_workflow_the_same_on_every_replay() -> None:
+    # As the guide says: the workflow gets a StepFailedError (InvokeFailedError for an
+    # invoke) carrying the recorded type, message and data; data only from a StepFailedError
+    # raised with error_data=, never from an attribute of another exception.
+    @dg.step(retry=dg.Retry.never())
+    def given() -> int:
+        raise dg.StepFailedError("no", error_type="Declined", error_data='{"code": 51}')
+
+    @dg.step(retry=dg.Retry.never())
+    def subclass() -> int:
+        raise _Declined("no", error_data='{"code": 52}')
+
+    @dg.step(retry=dg.Retry.never())
+    def plain() -> int:
+        raise _PlainDeclined(53)
+
+    def failing(_: Any) -> dg.Workflow[None]:
+        yield from dg.Wait(seconds=1, name="in-the-invoked")
+        raise dg.StepFailedError("nope", error_type="Nope", error_data='{"code": 54}')
+
+    seen: list[tuple[str, str | None, str | None, str | None]] = []
+
+    def workflow(_: Any) -> dg.Workflow[None]:
+        for each in (given, subclass, plain):
+            try:
+                yield from each()
+            except dg.StepFailedError as exc:
+                seen.append((type(exc).__name__, exc.error_type, exc.error_message, exc.error_data))
+        try:
+            yield from dg.Invoke("failing", None, name="invoke")
+        except dg.InvokeFailedError as exc:
+            seen.append((type(exc).__name__, exc.error_type, exc.error_message, exc.error_data))
+        yield from dg.Wait(seconds=1, name="replay-after-this")
+        raise _Declined("at the end", error_data='{"code": 55}')
+
+    want = [
+        ("StepFailedError", "Declined", "no", '{"code": 51}'),
+        ("StepFailedError", "_Declined", "no", '{"code": 52}'),
+        ("StepFailedError", "_PlainDeclined", "declined 53", None),
+        ("InvokeFailedError", "Nope", "nope", '{"code": 54}'),
+    ]
+    runner = TestRunner(functions={"failing": failing})
+    run = runner.run(workflow, None)
+    assert run.error is not None
+    assert (run.error.error_type, run.error.error_data) == ("_Declined", '{"code": 55}')
+    with pytest.raises(dg.ExecutionFailedError) as failed:
+        run.result()
+    assert failed.value.error_data == '{"code": 55}'
+    report = replay(workflow, run.export())
+    assert report.ok and report.error is not None, report.message
+    assert report.error.error_data == '{"code": 55}'
+    # Every run of the body (one per invocation, then the replayer's) saw the same errors.
+    assert len(seen) >= 3 * 4 and set(seen) == set(want), seen
+    assert seen[-4:] == want and seen[-8:-4] == want
+
+
+@pytest.mark.parametrize("route", ["run", "test-runner"])
+@pytest.mark.parametrize("case", CASES)
+def test_a_plain_function_invoked_gets_its_payload_in_its_parameters_type(
+    case: str, route: str
+) -> None:
+    # As a workflow gets its input: an Invoke target that is a plain function declaring its
+    # parameter receives the payload decoded into it, not the JSON of it (a dict for a
+    # dataclass, a str for a datetime).
+    declared, value = CASES[case]
+    received: list[Any] = []
+
+    def target(payload: Any) -> None:
+        received.append(payload)
+
+    target.__annotations__ = {"payload": declared, "return": None}
+
+    def workflow(_: Any) -> dg.Workflow[None]:
+        yield from dg.Invoke("target", value, name="invoke")
+
+    if route == "run":
+        dg.run(workflow, None, functions={"target": target})
+    else:
+        TestRunner(functions={"target": target}).run(workflow, None).result()
+    assert len(received) == 1
+    assert same(received[0], value) is None, same(received[0], value)
+
+
+def test_a_payload_that_does_not_fit_a_plain_functions_parameter_fails_the_invoke() -> None:
+    def tax(amount: int) -> int:
+        return amount
+
+    def workflow(_: Any) -> dg.Workflow[str]:
+        try:
+            yield from dg.Invoke("tax", "five", name="invoke")
+        except dg.InvokeFailedError as exc:
+            return f"{exc.error_type}: {exc.error_message}"
+        return "invoked"
+
+    message = dg.run(workflow, None, functions={"tax": tax})
+    assert message.startswith("SerializationError: the payload of function 'tax'"), message
+    assert "declared type int" in message and "make the Invoke send" in message, message
+    assert "return a value" not in message, message

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._codec import PayloadFormat, result_type
+from .._codec import PayloadFormat, input_type, result_type
 from .._driver import CheckpointMode, make_handler
 from .._errors import (
     ExecutionFailedError,
@@ -69,7 +69,8 @@ def run(
         input: The input (JSON-serializable).
         functions: Targets for ``Invoke``: name → workflow (generator function) or plain
             function taking and returning JSON-compatible values.
-        skip_time: Use a virtual clock: waits and retry delays finish at once.
+        skip_time: Use a virtual clock that starts at the current time: waits and retry
+            delays finish at once (``Now()`` moves ahead by each).
         checkpointing: ``"step"`` (default), ``"eager"`` or ``"batch"``.
         serdes: Serdes of the input and the result.
         plugins: Instrumentation plugins (``Plugin``), e.g. ``durable_gen.otel``'s; they see
@@ -89,7 +90,9 @@ def run(
         raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
     check_functions(functions)
     check_flag(skip_time, "skip_time")
-    engine = LocalService(clock=VirtualClock() if skip_time else RealClock())
+    # Virtual time starts now, as Worker(skip_time=True) and the CLI's: Now() reads the date of
+    # the run, then moves ahead with each wait.
+    engine = LocalService(clock=VirtualClock(RealClock().now_ms()) if skip_time else RealClock())
     name = workflow_name(workflow)
     engine.register(
         name,
@@ -147,10 +150,12 @@ def register_function(
     payload_format: PayloadFormat = "json",
     plugins: Sequence[Plugin] = (),
 ) -> None:
-    """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain JSON function.
+    """Register ``fn`` as an ``Invoke`` target: a workflow, or a plain function.
 
-    A workflow records in ``payload_format`` and its executions are seen by ``plugins``; a plain
-    function's result is plain JSON (an Invoke's payloads are, in either format)."""
+    A plain function gets the payload decoded into its first parameter's annotation (plain
+    JSON without one), as a workflow gets its input. A workflow records in ``payload_format``
+    and its executions are seen by ``plugins``; a plain function's result is plain JSON (an
+    Invoke's payloads are, in either format)."""
     import inspect
 
     if inspect.isgeneratorfunction(inspect.unwrap(fn)):
@@ -166,8 +171,11 @@ def register_function(
         )
         return
 
+    accepts = input_type(fn)  # the payload in its first parameter's type, as a workflow's input
+
     def plain(payload: str | None) -> str | None:
-        return dumps(fn(loads(payload)), what=f"the result of function {name!r}")
+        given = loads(payload, type_=accepts, what=f"the payload of function {name!r}")
+        return dumps(fn(given), what=f"the result of function {name!r}")
 
     engine.register(name, plain, durable=False)
 

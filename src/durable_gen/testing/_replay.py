@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -40,6 +40,13 @@ from ._history import History, HistorySource, load_history
 __all__ = ["Divergence", "ReplayReport", "ReplayStatus", "replay", "replay_folder"]
 
 ReplayStatus = Literal["ok", "incomplete", "diverged", "failed", "invalid"]
+
+if TYPE_CHECKING:  # a bare ``ReplayReport`` (a list of reports, a helper's return) is [Any]
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    R = _DefaultedTypeVar("R", default=Any)
+else:
+    R = TypeVar("R")
 
 #: The ARN replay uses when the history names none (it seeds UUID(), Random() and jitter).
 DEFAULT_ARN: Final = "arn:durable-gen:replay"
@@ -74,8 +81,11 @@ class Divergence(msgspec.Struct, frozen=True, kw_only=True):
     requested: str | None = None
 
 
-class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
+class ReplayReport(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
     """The verdict of one replay.
+
+    ``ReplayReport[R]``: ``replay()`` of a workflow annotated ``-> Workflow[R]`` gives its
+    ``result`` the type ``R``, as ``dg.run`` has.
 
     Attributes:
         status: ``ok``, ``incomplete``, ``diverged``, ``failed`` or ``invalid`` (the history
@@ -85,8 +95,8 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
         replayed: Recorded operations the code reached and matched.
         recorded: Recorded operations in the history (the EXECUTION operation excluded).
         outcome: ``succeeded``, ``failed`` or ``suspended`` when the replay got that far.
-        result: The workflow's result when it succeeded, decoded into its declared type
-            (``Workflow[R]``), as ``dg.run`` returns it.
+        result: The workflow's result when it succeeded (``outcome == "succeeded"``), decoded
+            into its declared type (``Workflow[R]``), as ``dg.run`` returns it; None otherwise.
         error: The workflow's error when it failed.
         divergence: Where it diverged (``status == "diverged"``).
         next_commands: What the code asks for that the history does not have
@@ -102,7 +112,7 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
     replayed: int = 0
     recorded: int = 0
     outcome: Literal["succeeded", "failed", "suspended"] | None = None
-    result: Any = None
+    result: R = None  # type: ignore[assignment]  # None unless outcome == "succeeded"
     error: ErrorObject | None = None
     divergence: Divergence | None = None
     next_commands: list[str] = msgspec.field(default_factory=list)
@@ -114,7 +124,7 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
         """True when the code replays the history (``ok``, or ``incomplete``)."""
         return self.status in ("ok", "incomplete")
 
-    def raise_for_status(self) -> ReplayReport:
+    def raise_for_status(self) -> ReplayReport[R]:
         """Return the report if ``ok``; raise the divergence or the failure otherwise.
 
         Raises:
@@ -135,13 +145,13 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def replay(
-    workflow: Callable[..., Any],
+    workflow: Callable[..., Generator[Any, Any, R]],
     history: HistorySource,
     *,
     input: Any = _UNSET,
     execution_arn: str | None = None,
     serdes: Serdes | None = None,
-) -> ReplayReport:
+) -> ReplayReport[R]:
     """Replay ``history`` against ``workflow`` without running any step.
 
     Args:
@@ -155,7 +165,8 @@ def replay(
         serdes: Serdes of the workflow input and result.
 
     Returns:
-        The report; ``report.ok`` is False when the code diverged or failed.
+        The report (``ReplayReport[R]`` for a workflow annotated ``-> Workflow[R]``);
+        ``report.ok`` is False when the code diverged or failed.
     """
     try:
         loaded = load_history(history, execution_arn=execution_arn)
@@ -181,7 +192,7 @@ def replay_folder(
     *,
     pattern: str = "**/*.json",
     serdes: Serdes | None = None,
-) -> list[ReplayReport]:
+) -> list[ReplayReport[Any]]:
     """Replay every JSON history file under ``path``, one report per file, sorted by path.
 
     Args:
@@ -209,7 +220,7 @@ def replay_folder(
     root = Path(path)
     if not root.is_dir():
         raise InvalidInputError(f"replay_folder needs a folder of JSON histories, got {root}")
-    reports = []
+    reports: list[ReplayReport[Any]] = []
     for file in sorted(p for p in root.glob(pattern) if p.is_file()):
         source = str(file)
         try:
@@ -265,7 +276,7 @@ def _pick(
 
 def _replay(
     workflow: Callable[..., Any], history: History, input: Any, serdes: Serdes | None
-) -> ReplayReport:
+) -> ReplayReport[Any]:
     ops = history.operations
     recorded_ids = {op.id for op in ops if op.type != "EXECUTION"}
     interp = Interpreter(

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -29,6 +29,8 @@ from ._replay import ReplayReport, replay, replay_folder
 from ._runner import TestRunner
 
 __all__ = ["Replayer", "durable_replayer", "durable_runner"]
+
+R = TypeVar("R")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,14 +101,20 @@ class Replayer:
         return source
 
     def replay(
-        self, workflow: Callable[..., Any], history: HistorySource, **options: Any
-    ) -> ReplayReport:
+        self,
+        workflow: Callable[..., Generator[Any, Any, R]],
+        history: HistorySource,
+        **options: Any,
+    ) -> ReplayReport[R]:
         """``durable_gen.testing.replay`` (a relative path is found next to the test)."""
         return replay(workflow, self._path(history), **options)
 
     def assert_replays(
-        self, workflow: Callable[..., Any], history: HistorySource, **options: Any
-    ) -> ReplayReport:
+        self,
+        workflow: Callable[..., Generator[Any, Any, R]],
+        history: HistorySource,
+        **options: Any,
+    ) -> ReplayReport[R]:
         """Replay and fail the test on a divergence or failure (``raise_for_status``)."""
         return self.replay(workflow, history, **options).raise_for_status()
 
@@ -115,7 +123,7 @@ class Replayer:
         workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
         path: str | os.PathLike[str],
         **options: Any,
-    ) -> list[ReplayReport]:
+    ) -> list[ReplayReport[Any]]:
         """``durable_gen.testing.replay_folder`` (a relative path is found next to the test)."""
         return replay_folder(workflows, self._path(path), **options)
 
@@ -124,7 +132,7 @@ class Replayer:
         workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
         path: str | os.PathLike[str],
         **options: Any,
-    ) -> list[ReplayReport]:
+    ) -> list[ReplayReport[Any]]:
         """Replay every history of a folder; fail the test listing every file that did not
         replay (and fail if the folder holds none)."""
         reports = self.replay_folder(workflows, path, **options)
