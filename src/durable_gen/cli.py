@@ -37,6 +37,7 @@ from ._errors import (
     DurableGenError,
     ExecutionSuspendedError,
     InvalidInputError,
+    StoreError,
     ValidationError,
 )
 from ._wire import MAX_WAIT_SECONDS, ErrorObject, Event
@@ -378,27 +379,33 @@ def _worker(
     from .local import StoreUnavailableError, Worker, open_store
 
     began, tries = time.monotonic(), 0
-    store = None
-    while store is None:
+    while True:
+        store = None
         try:
             store = open_store(_db_url(args), timeout=args.lock_timeout, **(store_options or {}))
+            # Building the worker writes too (the functions it serves are remembered): a server
+            # that restarts right then is waited for like one that is not up yet.
+            worker = Worker(store, **kwargs)
+            break
         except StoreUnavailableError as exc:
+            if store is not None:
+                with suppress(StoreError):
+                    store.close()
             tries += 1
             if patience is None or time.monotonic() - began > patience:
                 raise
             if stopping is not None and stopping.is_set():
-                break
+                yield None
+                return
             print(f"durable-gen worker: {_one_line(exc)}; retrying", file=sys.stderr, flush=True)
             delay = min(2.0, 0.05 * 2**tries)
             if stopping is not None and stopping.wait(delay):
-                break
+                yield None
+                return
             if stopping is None:
                 time.sleep(delay)
-    if store is None:
-        yield None
-        return
     try:
-        with Worker(store, **kwargs) as worker:
+        with worker:
             yield worker
     finally:
         store.close()

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,37 @@ def test_a_worker_that_runs_out_of_patience_says_so(tmp_path: Path) -> None:
         r"the worker gave up after retrying for \d+\.\d s \(patience 0\.5 s\)$", message
     )
     assert lines and all("; retrying" in line for line in lines)
+
+
+def test_the_worker_command_waits_for_a_database_that_fails_while_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``durable-gen worker`` retries start-up within its patience also when the database
+    goes away after it was opened, while the worker is built (it writes the functions it
+    serves): a server restarting right then made the worker exit with StoreUnavailableError."""
+    import argparse
+
+    from durable_gen import cli, local
+    from durable_gen.local import StoreUnavailableError
+
+    real = local.Worker
+    built: list[object] = []
+
+    def flaky(store: Any, **kwargs: Any) -> Any:
+        if not built:
+            built.append(None)
+            raise StoreUnavailableError("lost the connection to the database (a restart)")
+        worker = real(store, **kwargs)
+        built.append(worker)
+        return worker
+
+    monkeypatch.setattr(local, "Worker", flaky)
+    args = argparse.Namespace(db=str(tmp_path / "w.db"), lock_timeout=5.0)
+    with cli._worker(args, patience=10.0) as worker:
+        assert worker is built[-1] and isinstance(worker, real)
+    assert "lost the connection to the database (a restart); retrying" in capsys.readouterr().err
+
+    # Out of patience (or without any, as --once runs): the error is the command's.
+    built.clear()
+    with pytest.raises(StoreUnavailableError), cli._worker(args, patience=None):
+        pass
