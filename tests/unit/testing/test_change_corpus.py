@@ -977,6 +977,20 @@ def _step_child(fn: Callable[[int], Any]) -> Callable[[int], Gen]:
 
 step_child_v1 = _step_child(double)
 step_child_other = _step_child(triple)
+virtual_step_child_v1 = _gated(lambda x: dg.Child(double, (x,), name="vsc", virtual=True))
+virtual_step_child_other = _gated(lambda x: dg.Child(triple, (x,), name="vsc", virtual=True))
+
+
+async def twice_async(x: int) -> int:
+    return x * 2
+
+
+async def thrice_async(x: int) -> int:
+    return x * 3
+
+
+async_map_v1 = _mapping(twice_async)
+async_map_other = _mapping(thrice_async)
 
 
 @dg.step(name="double")
@@ -1181,6 +1195,8 @@ FUNCTION_CHANGES: list[tuple[Any, ...]] = [
     ("Child of a @workflow: other one", workflow_child_v1, workflow_child_other, N, N),
     ("Child of a @step: other step", step_child_v1, step_child_other, N, N),
     ("Child of a @step: step name kept", step_child_v1, step_child_kept_name, OK, OK),
+    ("virtual Child of a @step: other step", virtual_step_child_v1, virtual_step_child_other, N, N),
+    ("Map of async functions: other function", async_map_v1, async_map_other, N, N, 3),
     # The check records no name (as in AWS's SDK); like a step's body, it is not compared.
     ("WaitForCondition: unnamed, other check", unnamed_poll_v1, unnamed_poll_other, OK, OK, None),
     ("WaitForCondition: other check", poll_v1, named_poll_other, OK, OK, None),
