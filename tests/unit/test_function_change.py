@@ -30,6 +30,16 @@ Gen = Generator[Any, Any, Any]
 Workflow = Callable[[Any], Gen]
 
 
+def logged(fn: Callable[[int], int]) -> Callable[[int], int]:
+    """A decorator that keeps the function's name, as ``functools.wraps`` does."""
+
+    @functools.wraps(fn)
+    def wrapper(x: int) -> int:
+        return fn(x)
+
+    return wrapper
+
+
 class Doubler:
     def twice(self, x: int) -> int:
         return x * 2
@@ -144,6 +154,7 @@ UNCHANGED = {
     "a lambda": (lambda x: x * 2, lambda x: x * 2),
     "a lambda calling it": (twice, lambda x: twice(x)),
     "a method of another instance": (Doubler().twice, Doubler().twice),
+    "decorated with functools.wraps": (twice, logged(twice)),
 }
 
 
