@@ -92,6 +92,20 @@ def test_a_completed_map_given_another_function_diverges_and_says_what_to_do() -
     )
 
 
+def test_the_reported_unnamed_map_of_plain_functions_diverges() -> None:
+    def wf_a(_: Any) -> Gen:
+        r = yield dg.Map(twice, [1, 2, 3])
+        yield dg.Wait(seconds=10)
+        return r.results()
+
+    def wf_b(_: Any) -> Gen:
+        r = yield dg.Map(thrice, [1, 2, 3])
+        yield dg.Wait(seconds=10)
+        return r.results()
+
+    assert_diverged(wf_a, wf_b, "the history recorded Map item 0 ('map-item-0') running step")
+
+
 def test_a_map_waiting_inside_given_another_function_diverges() -> None:
     """Item 1 waits out a retry delay inside the Map: the execution suspends in it."""
     old, new = on_three(rmap_v1), on_three(rmap_thrice)
