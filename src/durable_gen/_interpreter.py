@@ -837,6 +837,8 @@ class Interpreter(StepHandlers):
                 fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
             )
         op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, wf)
+        if rec is not None and isinstance(wf, StepFunction):
+            self._check_child_step(fiber, op_id, cmd, wf)
         return self._enter_context(
             fiber, op_id, rec, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
         )

@@ -37,6 +37,7 @@ from ._batch import BatchItem, BatchResult, decide
 from ._codec import decode_batch, item_types, parse_json, result_type
 from ._commands import (
     Branch,
+    Child,
     Command,
     CompensationResult,
     Map,
@@ -236,6 +237,8 @@ class BatchHandlers(Core):
         at_least = 0  # recorded items, as far as the record shows
         exact: int | None = None  # the recorded item count, when the record says it
         nested = flat = False
+        steps = _one_step_names(cmd)  # what each one-step item's recorded step must be named
+        changed: tuple[int, Operation, str] | None = None  # the first that ran another step
         children = self._recorded_children(op_id)
         if children:
             index = {operation_id(op_id, i): i for i in range(count + len(children))}
@@ -248,6 +251,11 @@ class BatchHandlers(Core):
                     at_least = max(at_least, i + 1)
                     if op.name is not None:
                         recorded_names[i] = op.name
+                    if steps is not None and changed is None and i < count:
+                        step_name = steps[i]
+                        inside = self._recorded_children(op.id)
+                        if step_name and inside and _other_step(inside[0], step_name):
+                            changed = (i, inside[0], step_name)
                 else:
                     flat = True
         d = rec.context_details
@@ -289,34 +297,55 @@ class BatchHandlers(Core):
                 f"{sub_type} {cmd.name!r} with nesting={was!r}",
                 f"{sub_type} {cmd.name!r} with nesting={asked!r}",
             )
-        if nested and isinstance(cmd, Parallel):
-            self._check_branch_steps(fiber, op_id, cmd, names)
+        if flat and steps is not None and changed is None:
+            # items record no context: their steps are the batch's own children
+            ops = self._ops
+            for i in range(count):
+                step_name = steps[i]
+                step = ops.get(operation_id(operation_id(op_id, i), 1)) if step_name else None
+                if step is not None and step_name and _other_step(step, step_name):
+                    changed = (i, step, step_name)
+                    break
+        if changed is not None:
+            i, step, asked_step = changed
+            kind, unit = ("Map", "item") if isinstance(cmd, Map) else ("Parallel", "branch")
+            label = kind if cmd.name is None else f"{kind} {cmd.name!r}"
+            where = f"{label} {unit} {i} ({names[i]!r})"
+            whose = "Map" if unit == "item" else "branch"
+            self._step_changed(fiber, op_id, where, whose, str(step.name), asked_step)
 
-    def _check_branch_steps(
-        self, fiber: Fiber, op_id: str, cmd: Parallel[Any], names: list[str]
+    def _check_child_step(
+        self, fiber: Fiber, op_id: str, cmd: Child[Any], fn: StepFunction[..., Any]
     ) -> None:
-        """A branch that is one step (a plain or ``@step`` function) recorded that step's name
-        inside its context. A completed branch replays from its record without reaching the
-        step, so the name is compared here (rule 4): unnamed branches are named by position
-        (``parallel-branch-0``...), and swapping two of them, or putting another function in
-        one, would otherwise hand the new code the old branch's result. Recorded steps
-        without a name (a lambda's; AWS's SDK names none) are not compared."""
-        ops = self._ops
-        for i, branch in enumerate(cmd.branches):
-            fn = branch.fn if isinstance(branch, Branch) else branch
-            if inspect.isgeneratorfunction(inspect.unwrap(fn)):
-                continue
-            rec = ops.get(operation_id(operation_id(op_id, i), 1))
-            if rec is None or rec.type != "STEP" or rec.sub_type != "Step" or rec.name is None:
-                continue
-            asked = fn.name if isinstance(fn, StepFunction) else _fn_name(fn)
-            if rec.name != asked:
-                self._shape_error(
-                    fiber,
-                    op_id,
-                    f"Parallel {cmd.name!r} branch {i} ({names[i]!r}) running step {rec.name!r}",
-                    f"Parallel {cmd.name!r} branch {i} ({names[i]!r}) running step {asked!r}",
-                )
+        """A ``Child`` given a ``@step`` function runs it as one step in its context, like a
+        Map item. A completed child replays from its record without reaching the step, so its
+        name is compared here (as ``_step_changed`` says)."""
+        if fn.name is None:
+            return
+        inside = self._recorded_children(op_id)
+        if inside and _other_step(inside[0], fn.name):
+            where = "Child" if cmd.op_name is None else f"Child {cmd.op_name!r}"
+            self._step_changed(fiber, op_id, where, "Child", str(inside[0].name), fn.name)
+
+    def _step_changed(
+        self, fiber: Fiber, op_id: str, where: str, whose: str, recorded: str, asked: str
+    ) -> None:
+        """A context that runs one step (a Map item, a Parallel branch, a Child given a plain or
+        ``@step`` function) recorded a step of another name (rule 4). A completed context
+        replays from its record without reaching its step, so this is where the change is
+        caught: items are named by position (``map-item-0``..., ``parallel-branch-0``...), and
+        putting another function in a Map, or swapping two unnamed branches, would otherwise
+        hand the new code the old results."""
+        raise _diverged(
+            fiber,
+            op_id,
+            f"{where} running step {recorded!r}",
+            f"{where} running step {asked!r}",
+            f"The {whose}'s function changed. If only the Python function was renamed, keep "
+            f"its step name: @dg.step(name={recorded!r}). To run another function, guard the "
+            "change with Patched(...) so that running executions keep the old one, or start a "
+            "new execution (docs/versioning.md)",
+        )
 
     @staticmethod
     def _same_item_name(recorded: str, requested: str) -> bool:
@@ -643,7 +672,43 @@ def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Ge
     every option it was declared with (name, retry, semantics, serdes, compensate, timeout)."""
     if isinstance(fn, StepFunction):
         return functools.partial(step_body, fn, args)
-    return functools.partial(one_step, fn, args, _fn_name(fn), None)
+    return functools.partial(one_step, fn, args, _unit_step_name(fn), None)
+
+
+def _unit_step_name(fn: Callable[..., Any]) -> str | None:
+    """The name of the step an item or branch running ``fn`` records (None: unnamed)."""
+    return fn.name if isinstance(fn, StepFunction) else _fn_name(fn)
+
+
+def _one_step_names(cmd: Map[Any] | Parallel[Any]) -> list[str | None] | None:
+    """For each item or branch of ``cmd`` that runs as one step, the name to compare with the
+    step it recorded: the name its step records, or for a ``functools.partial`` (whose step
+    records none) the name of the function it calls. None in place of a generator function (a
+    child workflow, whose body is matched when it runs) or of a function with no name (a
+    lambda, a callable object); None for the whole batch when nothing is to compare."""
+    if isinstance(cmd, Map):
+        name = _compared_name(cmd.fn)
+        return None if name is None else [name] * len(cmd.items)
+    names = [
+        _compared_name(branch.fn if isinstance(branch, Branch) else branch)
+        for branch in cmd.branches
+    ]
+    return names if any(names) else None
+
+
+def _other_step(recorded: Operation, asked: str) -> bool:
+    """Whether an item or branch that runs as the step ``asked`` recorded another step. A step
+    recorded without a name (a lambda's, a partial's; AWS's SDK names none) is not compared."""
+    return recorded.name != asked and recorded.name is not None and recorded.sub_type == "Step"
+
+
+def _compared_name(fn: Callable[..., Any]) -> str | None:
+    """See ``_one_step_names``."""
+    if inspect.isgeneratorfunction(inspect.unwrap(fn)):
+        return None
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return _unit_step_name(fn)
 
 
 def step_body(

@@ -689,21 +689,31 @@ class Core:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _diverged(fiber: Fiber, op_id: str, recorded: str, requested: str) -> Fatal:
+#: What to do about a divergence, unless the caller knows better.
+_ADVICE: Final = (
+    "A running execution must replay the same commands in the same order; guard changed code "
+    "with Patched(...) or start a new execution"
+)
+
+
+def _diverged(
+    fiber: Fiber, op_id: str, recorded: str, requested: str, advice: str = _ADVICE
+) -> Fatal:
     """The non-determinism at the fiber's current position ``op_id``, to raise."""
-    return diverged_at(fiber.parent_id, fiber.n, op_id, recorded, requested)
+    return diverged_at(fiber.parent_id, fiber.n, op_id, recorded, requested, advice)
 
 
-def diverged_at(parent: str | None, n: int, op_id: str, recorded: str, requested: str) -> Fatal:
-    """The non-determinism at operation ``n`` of context ``parent`` (id ``op_id``), to raise."""
+def diverged_at(
+    parent: str | None, n: int, op_id: str, recorded: str, requested: str, advice: str = _ADVICE
+) -> Fatal:
+    """The non-determinism at operation ``n`` of context ``parent`` (id ``op_id``), to raise;
+    ``advice`` says what to do about it."""
     ctx = "the root context" if parent is None else f"context {parent[:12]}"
     where = f"operation {n} of {ctx}"
     return Fatal(
         NonDeterminismError(
             f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
-            f"{recorded}, the code asks for {requested}. A running execution must replay "
-            "the same commands in the same order; guard changed code with Patched(...) or "
-            "start a new execution",
+            f"{recorded}, the code asks for {requested}. {advice}",
             operation_id=op_id,
             position=where,
             recorded=recorded,

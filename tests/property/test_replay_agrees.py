@@ -1,9 +1,9 @@
 """``testing.replay`` and a resume on the engine agree on every code change: for random
 programs, recorded on the engine up to a random point (suspended at waits and callbacks), and a
-random edit of the program (a step added, removed or renamed, a Map's item count or nesting
-changed, Parallel branches swapped or renamed, a child's body changed), ``replay`` of the edited
-code says ``diverged`` exactly when resuming the execution with the edited code fails with
-``NonDeterminismError``."""
+random edit of the program (a step added, removed or renamed, a Map's item count, nesting or
+function changed, Parallel branches swapped or renamed, a child's body changed), ``replay`` of
+the edited code says ``diverged`` exactly when resuming the execution with the edited code
+fails with ``NonDeterminismError``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def double(item: int) -> int:
     if item < 0:
         raise ValueError(f"planned failure of item {item}")
     return item * 2
+
+
+@dg.step(retry=dg.Retry.never())
+def triple(item: int) -> int:
+    """What an edit puts in place of ``double``."""
+    if item < 0:
+        raise ValueError(f"planned failure of item {item}")
+    return item * 3
 
 
 def submit(callback_id: str) -> None:
@@ -88,8 +96,9 @@ def run_nodes(nodes: Tree, path: str) -> Generator[Any, Any, list[Any]]:
             except dg.CallbackFailedError:
                 out.append("callback-failed")
         elif kind == "map":
+            fn = triple if node.get("fn") == "triple" else double
             batch = yield dg.Map(
-                waiting_item(node["wait"]) if node.get("wait") else double,
+                waiting_item(node["wait"], fn) if node.get("wait") else fn,
                 node["items"],
                 name=name,
                 nesting=node.get("nesting", "nested"),
@@ -109,13 +118,13 @@ def run_nodes(nodes: Tree, path: str) -> Generator[Any, Any, list[Any]]:
     return out
 
 
-def waiting_item(seconds: int) -> Any:
+def waiting_item(seconds: int, fn: Any) -> Any:
     """A Map item that waits before its step (so an execution can wait inside a Map)."""
 
     def item(x: int, i: int) -> Generator[Any, Any, Any]:
         yield dg.Wait(seconds=seconds + i, name="item-wait")
         try:
-            return (yield double(x))
+            return (yield fn(x))
         except dg.StepFailedError:
             return "failed"
 
@@ -157,7 +166,7 @@ def applicable(tree: Tree) -> list[str]:
     the first ones more often)."""
     out = []
     if nodes_of(tree, "map"):
-        out += ["map-items", "map-nesting"]
+        out += ["map-items", "map-nesting", "map-function"]
     if any(len(node["branches"]) > 1 for node in nodes_of(tree, "parallel")):
         out.append("swap-branches")
     if nodes_of(tree, "parallel"):
@@ -193,6 +202,8 @@ def edited(draw: st.DrawFn, tree: Tree) -> tuple[str, Tree]:
             node["items"].append(1)
     elif kind == "map-nesting":
         pick(nodes_of(new, "map"))["nesting"] = "flat"
+    elif kind == "map-function":
+        pick(nodes_of(new, "map"))["fn"] = "triple"
     elif kind == "swap-branches":
         node = pick([node for node in nodes_of(new, "parallel") if len(node["branches"]) > 1])
         node["branches"].reverse()
@@ -392,6 +403,27 @@ CORPUS: dict[str, tuple[Tree, Tree, bool]] = {
         [parallel([mapping([1, 2, 3])], [callback()], names=["a", "b"])],
         [parallel([mapping([1, 2])], [callback()], names=["a", "b"])],
         False,
+    ),
+    "map function replaced after it completed": (
+        [mapping([1, 2, 3]), wait()],
+        [mapping([1, 2, 3], fn="triple"), wait()],
+        True,
+    ),
+    # the items wait before their step: none recorded it, the new function runs
+    "map items' step replaced while they wait before it": (
+        [mapping([1, 2], wait=10)],
+        [mapping([1, 2], wait=10, fn="triple")],
+        False,
+    ),
+    "map function replaced in a completed branch while another waits on a callback": (
+        [parallel([mapping([1, 2])], [callback()], names=["a", "b"])],
+        [parallel([mapping([1, 2], fn="triple")], [callback()], names=["a", "b"])],
+        False,
+    ),
+    "map function replaced in a branch waiting on a callback": (
+        [parallel([mapping([1, 2]), callback()], [step()], names=["a", "b"])],
+        [parallel([mapping([1, 2], fn="triple"), callback()], [step()], names=["a", "b"])],
+        True,
     ),
     "step added at the end of a branch waiting on a callback": (
         [parallel([callback()], [step()], names=["a", "b"])],
