@@ -18,7 +18,7 @@ from durable_gen._driver import make_handler
 from durable_gen._errors import StoreError
 from durable_gen.local import LocalService, VirtualClock
 from durable_gen.local._dbstore import StoreUnavailableError
-from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore
+from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore, refusal_advice
 from durable_gen.local._store import Change, Task
 
 from ..unit.local_sqlite.test_store_contract import create, execution
@@ -398,3 +398,37 @@ def test_clones_share_the_pool_and_give_their_connection_back(postgres_factory: 
         twin.close()
         twin.close()
     assert store._pool.max_size == 2 and store.workflows() == {"f": "m:f"}
+
+
+def test_a_missing_role_is_refused_for_good_with_advice_about_the_role(
+    postgres_cluster: Cluster,
+) -> None:
+    url = postgres_cluster.url().replace("postgresql://postgres@", "postgresql://nobody@")
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(url, timeout=1)
+    assert not isinstance(caught.value, StoreUnavailableError)
+    assert 'role "nobody" does not exist' in str(caught.value)
+    assert "createuser" in str(caught.value) and "createdb" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("reason", "advice"),
+    [
+        ('FATAL: password authentication failed for user "app"', "the password"),
+        ('FATAL: database "nodb" does not exist', "createdb"),
+        ('FATAL: role "nobody" does not exist', "createuser"),
+        ('FATAL: no pg_hba.conf entry for host "10.0.0.1", user "app"', "pg_hba.conf"),
+        ('FATAL: permission denied for database "durable"', "GRANT CONNECT"),
+    ],
+)
+def test_each_refusal_by_the_server_gets_advice_about_its_own_cause(
+    reason: str, advice: str
+) -> None:
+    text = refusal_advice(reason)
+    assert text is not None and advice in text
+    assert ("createdb" in text) == (advice == "createdb")
+
+
+def test_a_server_that_is_down_is_not_a_refusal() -> None:
+    assert refusal_advice("connection refused Is the server running on that host") is None
+    assert refusal_advice("") is None

@@ -78,6 +78,30 @@ _MIGRATION_LOCK: Final = 0x6467
 _encode_json = msgspec.json.Encoder().encode
 
 
+def refusal_advice(reason: str) -> str | None:
+    """What to do about a server's refusal to connect that would be the same next time.
+
+    None when ``reason`` is not such a refusal (a server that is down or still starting).
+    """
+    if "password authentication failed" in reason or "authentication failed" in reason:
+        return (
+            "check the user and the password (in the URL, PGPASSWORD or ~/.pgpass) and that "
+            "the role may log in"
+        )
+    if "does not exist" in reason and 'database "' in reason:
+        return "create it (createdb) or correct the URL"
+    if "does not exist" in reason and 'role "' in reason:
+        return "create the role (createuser) or correct the user in the URL"
+    if "does not exist" in reason:
+        return "create it (createdb) or correct the URL"
+    if "no pg_hba.conf entry" in reason or "permission denied for database" in reason:
+        return (
+            "the server does not let this user connect to this database (pg_hba.conf, or "
+            "GRANT CONNECT): ask its administrator, or correct the URL"
+        )
+    return None
+
+
 # --- schema -----------------------------------------------------------------------------------
 
 _SCHEMA_V1: Final = (
@@ -522,11 +546,9 @@ class PostgresStore(SqlStore):
             reason = ""
         except self._psycopg.Error as exc:
             reason = " ".join(str(exc).split())
-        if "does not exist" in reason or "authentication failed" in reason:
-            return StoreError(
-                f"the server refused the database {self.url}: {reason}; create it (createdb) "
-                "or correct the URL"
-            )
+        advice = refusal_advice(reason)
+        if advice is not None:
+            return StoreError(f"the server refused the database {self.url}: {reason}; {advice}")
         return StoreUnavailableError(
             f"cannot connect to the database {self.url} within {timeout:g} s"
             + (f" ({reason})" if reason else "")
