@@ -432,3 +432,36 @@ def test_each_refusal_by_the_server_gets_advice_about_its_own_cause(
 def test_a_server_that_is_down_is_not_a_refusal() -> None:
     assert refusal_advice("connection refused Is the server running on that host") is None
     assert refusal_advice("") is None
+
+
+def test_a_store_whose_schema_a_newer_version_migrated_meanwhile_says_to_upgrade(
+    postgres_url: str,
+) -> None:
+    store = PostgresStore(postgres_url, timeout=2)
+    try:
+        create(store)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # what a v+1 would do
+            conn.execute(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+            conn.execute("ALTER TABLE tasks RENAME COLUMN due_ms TO due_at_ms")
+            conn.execute("ALTER TABLE operations RENAME TO operations_next")
+        for read in (store.next_task, lambda: store.operations("arn:1")):
+            with pytest.raises(StoreError) as caught:
+                read()
+            assert not isinstance(caught.value, StoreUnavailableError)  # workers stop
+            message = str(caught.value)
+            assert f"upgraded to schema version {SCHEMA_VERSION + 1}" in message
+            assert "upgrade durable_gen here" in message
+    finally:
+        store.close()
+
+
+def test_a_dropped_table_is_not_blamed_on_a_newer_version(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, timeout=2)
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("DROP TABLE operations")
+        with pytest.raises(StoreError, match="not a durable_gen database") as caught:
+            store.operations("arn:1")
+        assert "upgrade" not in str(caught.value)
+    finally:
+        store.close()

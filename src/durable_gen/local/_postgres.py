@@ -534,6 +534,28 @@ class PostgresStore(SqlStore):
                 ) from None
             raise
 
+    def _upgraded_under_us(self) -> StoreError | None:
+        """The error for a table or column this code expects that a newer durable_gen, started
+        meanwhile, migrated away; None when the schema version is still this code's.
+
+        Asked on a connection of its own: the one that failed is in a failed transaction.
+        """
+        try:
+            with self._psycopg.connect(
+                self._conninfo, **{**self._connect_kwargs, "connect_timeout": 2}
+            ) as conn:
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        except Exception:
+            return None
+        version = 0 if row is None or row[0] is None else int(row[0])
+        if version <= SCHEMA_VERSION:
+            return None
+        return StoreError(
+            f"the database {self.url} was upgraded to schema version {version} by a newer "
+            f"durable_gen while this process ran (it knows version {SCHEMA_VERSION}); upgrade "
+            "durable_gen here and start this process again"
+        )
+
     def _cannot_connect(self, url: str, timeout: float) -> StoreError:
         """Why the pool found no connection, asked once more of the server itself.
 
@@ -568,8 +590,15 @@ class PostgresStore(SqlStore):
                 f"the database {self.url} is locked: this transaction conflicted with another "
                 f"worker's and was rolled back ({text}); try again"
             )
+        if isinstance(exc, errors.UndefinedTable | errors.UndefinedColumn):
+            upgraded = self._upgraded_under_us()
+            if upgraded is not None:
+                return upgraded
         if isinstance(exc, errors.UndefinedTable):
-            return StoreError(f"{self.url} is not a durable_gen database ({text})")
+            return StoreError(
+                f"{self.url} is not a durable_gen database ({text}); give durable_gen a "
+                "database of its own"
+            )
         if isinstance(exc, self._psycopg.OperationalError):
             return StoreUnavailableError(
                 f"lost the connection to the database {self.url} ({text}); "
