@@ -375,6 +375,20 @@ class PostgresStore(SqlStore):
                 self._listener.close()
                 self._listener = None
 
+    def connection_limit(self) -> int:
+        """How many connections the server lets users other than superusers open in all."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+            ).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def connections_for(self, concurrency: int) -> int:
+        """About how many connections a worker running ``concurrency`` threads opens: the
+        pool (grown by one per extra thread) and a listening connection per thread."""
+        return self._pool.max_size + 2 * concurrency - 1
+
     def clone(self) -> PostgresStore:
         """A store on the same database with its own transactions and lease owner.
 
