@@ -523,7 +523,9 @@ def not_registered(name: str) -> str:
     return (
         f"no function named {name!r} is registered with this LocalService; register it first: "
         f"service.register({name!r}, handler) for a durable function, or "
-        f"service.register({name!r}, fn, durable=False) for a plain one"
+        f"service.register({name!r}, fn, durable=False) for a plain one (on a worker: "
+        f"durable-gen worker --register {name}=MODULE:FUNCTION, or Worker(functions=...), on "
+        "every worker that runs its callers)"
     )
 
 
