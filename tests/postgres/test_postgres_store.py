@@ -419,6 +419,9 @@ def test_a_missing_role_is_refused_for_good_with_advice_about_the_role(
         ('FATAL: role "nobody" does not exist', "createuser"),
         ('FATAL: no pg_hba.conf entry for host "10.0.0.1", user "app"', "pg_hba.conf"),
         ('FATAL: permission denied for database "durable"', "GRANT CONNECT"),
+        ('invalid URI query parameter: "foo"', "malformed"),
+        ('connection is bad: invalid sslmode value: "bogus"', "malformed"),
+        ('connection is bad: invalid port number: "99999"', "malformed"),
     ],
 )
 def test_each_refusal_by_the_server_gets_advice_about_its_own_cause(
@@ -465,3 +468,10 @@ def test_a_dropped_table_is_not_blamed_on_a_newer_version(postgres_url: str) -> 
         assert "upgrade" not in str(caught.value)
     finally:
         store.close()
+
+
+def test_a_malformed_url_is_refused_for_good() -> None:
+    url = f"postgresql://me@127.0.0.1:{free_port()}/none?sslmode=bogus"
+    with pytest.raises(StoreError, match="the URL is malformed") as caught:
+        PostgresStore(url, timeout=1)
+    assert not isinstance(caught.value, StoreUnavailableError)  # a worker would not retry it

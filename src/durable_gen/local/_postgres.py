@@ -88,6 +88,15 @@ def refusal_advice(reason: str) -> str | None:
             "check the user and the password (in the URL, PGPASSWORD or ~/.pgpass) and that "
             "the role may log in"
         )
+    if (
+        "invalid URI" in reason
+        or "invalid connection option" in reason
+        or ("connection is bad: invalid" in reason)
+    ):
+        return (
+            "the URL is malformed: correct it (postgresql://USER@HOST:PORT/DBNAME, with only "
+            "libpq's parameters after '?')"
+        )
     if "does not exist" in reason and 'database "' in reason:
         return "create it (createdb) or correct the URL"
     if "does not exist" in reason and 'role "' in reason:
