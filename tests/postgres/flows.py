@@ -99,3 +99,25 @@ def napper(seconds: float):  # type: ignore[no-untyped-def]
     for i in range(3):
         out.append((yield nap(seconds, i)))
     return out
+
+
+# --- operated from the command line, on SQLite and on Postgres alike --------------------------
+
+
+def label(item: str) -> str:
+    return f"label-{item}"
+
+
+def tax(payload: dict[str, int]) -> float:
+    return round(payload["amount"] * 0.2, 2)
+
+
+@dg.workflow
+def approval(amount: int):  # type: ignore[no-untyped-def]
+    """A step, a Map, an Invoke of a plain function and a callback answered from outside."""
+    doubled = yield add(amount, amount)
+    batch: Any = yield dg.Map(label, ["a", "b"], name="labels")
+    owed = yield dg.Invoke("cli-tax", {"amount": amount}, name="tax")
+    handle = yield dg.CreateCallback(name="approve", timeout=600)
+    decision = yield handle
+    return {"doubled": doubled, "labels": len(batch.get_results()), "tax": owed, "ok": decision}

@@ -267,3 +267,19 @@ def test_the_worker_command_waits_for_a_server_that_is_not_up_yet(
         worker.stderr.close()
     assert worker.returncode == 0, err
     assert "cannot connect to the database" in err and "; retrying" in err, err
+
+
+def test_a_concurrency_the_server_has_no_connections_for_is_refused_at_once(
+    postgres_url: str,
+) -> None:
+    # The test cluster allows 300 connections; 1,000 threads would want about 2,000.
+    with Worker(postgres_url, concurrency=1000) as worker:
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught:
+            worker.run(once=True)
+        assert time.monotonic() - started < 5  # not one pool timeout after another
+    message = str(caught.value)
+    assert "concurrency 1000 needs about" in message and "max_connections" in message
+    assert threading.active_count() < 50  # no thread was started for it
+    with Worker(postgres_url, concurrency=4) as worker:  # within the limit: runs
+        worker.run(once=True)

@@ -18,7 +18,7 @@ from durable_gen._driver import make_handler
 from durable_gen._errors import StoreError
 from durable_gen.local import LocalService, VirtualClock
 from durable_gen.local._dbstore import StoreUnavailableError
-from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore
+from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore, refusal_advice
 from durable_gen.local._store import Change, Task
 
 from ..unit.local_sqlite.test_store_contract import create, execution
@@ -398,3 +398,80 @@ def test_clones_share_the_pool_and_give_their_connection_back(postgres_factory: 
         twin.close()
         twin.close()
     assert store._pool.max_size == 2 and store.workflows() == {"f": "m:f"}
+
+
+def test_a_missing_role_is_refused_for_good_with_advice_about_the_role(
+    postgres_cluster: Cluster,
+) -> None:
+    url = postgres_cluster.url().replace("postgresql://postgres@", "postgresql://nobody@")
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(url, timeout=1)
+    assert not isinstance(caught.value, StoreUnavailableError)
+    assert 'role "nobody" does not exist' in str(caught.value)
+    assert "createuser" in str(caught.value) and "createdb" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("reason", "advice"),
+    [
+        ('FATAL: password authentication failed for user "app"', "the password"),
+        ('FATAL: database "nodb" does not exist', "createdb"),
+        ('FATAL: role "nobody" does not exist', "createuser"),
+        ('FATAL: no pg_hba.conf entry for host "10.0.0.1", user "app"', "pg_hba.conf"),
+        ('FATAL: permission denied for database "durable"', "GRANT CONNECT"),
+        ('invalid URI query parameter: "foo"', "malformed"),
+        ('connection is bad: invalid sslmode value: "bogus"', "malformed"),
+        ('connection is bad: invalid port number: "99999"', "malformed"),
+    ],
+)
+def test_each_refusal_by_the_server_gets_advice_about_its_own_cause(
+    reason: str, advice: str
+) -> None:
+    text = refusal_advice(reason)
+    assert text is not None and advice in text
+    assert ("createdb" in text) == (advice == "createdb")
+
+
+def test_a_server_that_is_down_is_not_a_refusal() -> None:
+    assert refusal_advice("connection refused Is the server running on that host") is None
+    assert refusal_advice("") is None
+
+
+def test_a_store_whose_schema_a_newer_version_migrated_meanwhile_says_to_upgrade(
+    postgres_url: str,
+) -> None:
+    store = PostgresStore(postgres_url, timeout=2)
+    try:
+        create(store)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # what a v+1 would do
+            conn.execute(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+            conn.execute("ALTER TABLE tasks RENAME COLUMN due_ms TO due_at_ms")
+            conn.execute("ALTER TABLE operations RENAME TO operations_next")
+        for read in (store.next_task, lambda: store.operations("arn:1")):
+            with pytest.raises(StoreError) as caught:
+                read()
+            assert not isinstance(caught.value, StoreUnavailableError)  # workers stop
+            message = str(caught.value)
+            assert f"upgraded to schema version {SCHEMA_VERSION + 1}" in message
+            assert "upgrade durable_gen here" in message
+    finally:
+        store.close()
+
+
+def test_a_dropped_table_is_not_blamed_on_a_newer_version(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, timeout=2)
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("DROP TABLE operations")
+        with pytest.raises(StoreError, match="not a durable_gen database") as caught:
+            store.operations("arn:1")
+        assert "upgrade" not in str(caught.value)
+    finally:
+        store.close()
+
+
+def test_a_malformed_url_is_refused_for_good() -> None:
+    url = f"postgresql://me@127.0.0.1:{free_port()}/none?sslmode=bogus"
+    with pytest.raises(StoreError, match="the URL is malformed") as caught:
+        PostgresStore(url, timeout=1)
+    assert not isinstance(caught.value, StoreUnavailableError)  # a worker would not retry it

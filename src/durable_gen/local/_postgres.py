@@ -78,6 +78,39 @@ _MIGRATION_LOCK: Final = 0x6467
 _encode_json = msgspec.json.Encoder().encode
 
 
+def refusal_advice(reason: str) -> str | None:
+    """What to do about a server's refusal to connect that would be the same next time.
+
+    None when ``reason`` is not such a refusal (a server that is down or still starting).
+    """
+    if "password authentication failed" in reason or "authentication failed" in reason:
+        return (
+            "check the user and the password (in the URL, PGPASSWORD or ~/.pgpass) and that "
+            "the role may log in"
+        )
+    if (
+        "invalid URI" in reason
+        or "invalid connection option" in reason
+        or ("connection is bad: invalid" in reason)
+    ):
+        return (
+            "the URL is malformed: correct it (postgresql://USER@HOST:PORT/DBNAME, with only "
+            "libpq's parameters after '?')"
+        )
+    if "does not exist" in reason and 'database "' in reason:
+        return "create it (createdb) or correct the URL"
+    if "does not exist" in reason and 'role "' in reason:
+        return "create the role (createuser) or correct the user in the URL"
+    if "does not exist" in reason:
+        return "create it (createdb) or correct the URL"
+    if "no pg_hba.conf entry" in reason or "permission denied for database" in reason:
+        return (
+            "the server does not let this user connect to this database (pg_hba.conf, or "
+            "GRANT CONNECT): ask its administrator, or correct the URL"
+        )
+    return None
+
+
 # --- schema -----------------------------------------------------------------------------------
 
 _SCHEMA_V1: Final = (
@@ -351,6 +384,20 @@ class PostgresStore(SqlStore):
                 self._listener.close()
                 self._listener = None
 
+    def connection_limit(self) -> int:
+        """How many connections the server lets users other than superusers open in all."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+            ).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def connections_for(self, concurrency: int) -> int:
+        """About how many connections a worker running ``concurrency`` threads opens: the
+        pool (grown by one per extra thread) and a listening connection per thread."""
+        return self._pool.max_size + 2 * concurrency - 1
+
     def clone(self) -> PostgresStore:
         """A store on the same database with its own transactions and lease owner.
 
@@ -510,6 +557,28 @@ class PostgresStore(SqlStore):
                 ) from None
             raise
 
+    def _upgraded_under_us(self) -> StoreError | None:
+        """The error for a table or column this code expects that a newer durable_gen, started
+        meanwhile, migrated away; None when the schema version is still this code's.
+
+        Asked on a connection of its own: the one that failed is in a failed transaction.
+        """
+        try:
+            with self._psycopg.connect(
+                self._conninfo, **{**self._connect_kwargs, "connect_timeout": 2}
+            ) as conn:
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        except Exception:
+            return None
+        version = 0 if row is None or row[0] is None else int(row[0])
+        if version <= SCHEMA_VERSION:
+            return None
+        return StoreError(
+            f"the database {self.url} was upgraded to schema version {version} by a newer "
+            f"durable_gen while this process ran (it knows version {SCHEMA_VERSION}); upgrade "
+            "durable_gen here and start this process again"
+        )
+
     def _cannot_connect(self, url: str, timeout: float) -> StoreError:
         """Why the pool found no connection, asked once more of the server itself.
 
@@ -522,11 +591,9 @@ class PostgresStore(SqlStore):
             reason = ""
         except self._psycopg.Error as exc:
             reason = " ".join(str(exc).split())
-        if "does not exist" in reason or "authentication failed" in reason:
-            return StoreError(
-                f"the server refused the database {self.url}: {reason}; create it (createdb) "
-                "or correct the URL"
-            )
+        advice = refusal_advice(reason)
+        if advice is not None:
+            return StoreError(f"the server refused the database {self.url}: {reason}; {advice}")
         return StoreUnavailableError(
             f"cannot connect to the database {self.url} within {timeout:g} s"
             + (f" ({reason})" if reason else "")
@@ -546,8 +613,15 @@ class PostgresStore(SqlStore):
                 f"the database {self.url} is locked: this transaction conflicted with another "
                 f"worker's and was rolled back ({text}); try again"
             )
+        if isinstance(exc, errors.UndefinedTable | errors.UndefinedColumn):
+            upgraded = self._upgraded_under_us()
+            if upgraded is not None:
+                return upgraded
         if isinstance(exc, errors.UndefinedTable):
-            return StoreError(f"{self.url} is not a durable_gen database ({text})")
+            return StoreError(
+                f"{self.url} is not a durable_gen database ({text}); give durable_gen a "
+                "database of its own"
+            )
         if isinstance(exc, self._psycopg.OperationalError):
             return StoreUnavailableError(
                 f"lost the connection to the database {self.url} ({text}); "

@@ -525,7 +525,9 @@ def not_registered(name: str) -> str:
         f"functions={{{name!r}: fn}} for dg.run or TestRunner; `durable-gen worker --register "
         f"{name}=MODULE:FUNCTION` (or Worker(functions=...)) for executions in a database; "
         f"service.register({name!r}, handler) for a durable function, or "
-        f"service.register({name!r}, fn, durable=False) for a plain one"
+        f"service.register({name!r}, fn, durable=False) for a plain one (on a worker: "
+        f"durable-gen worker --register {name}=MODULE:FUNCTION, or Worker(functions=...), on "
+        "every worker that runs its callers)"
     )
 
 

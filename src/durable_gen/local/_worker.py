@@ -466,6 +466,28 @@ class Worker:
         except LeaseLostError as exc:
             self._log(f"durable-gen worker: {exc}")
 
+    def _check_connections(self) -> None:
+        """Refuse a concurrency whose connections the server would never let this worker
+        open: its threads would wait for them one timeout after another, as if the server
+        were down."""
+        limit: Callable[[], int] | None = getattr(self.store, "connection_limit", None)
+        need: Callable[[int], int] | None = getattr(self.store, "connections_for", None)
+        if limit is None or need is None:
+            return
+        try:
+            allowed = limit()
+        except StoreUnavailableError:
+            return  # a server still starting: the threads wait for it as usual
+        wanted = need(self.concurrency)
+        if wanted > allowed:
+            raise StoreError(
+                f"concurrency {self.concurrency} needs about {wanted} connections to "
+                f"{self.store!r}, more than its server allows in all ({allowed}: "
+                "max_connections less superuser_reserved_connections); lower the concurrency "
+                "and run more worker processes or hosts within the server's limit, or raise "
+                "max_connections (or put PgBouncer in session mode in front)"
+            )
+
     def run(self, *, once: bool = False) -> None:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
@@ -487,6 +509,8 @@ class Worker:
         # A store that commits threads' checkpoints together (SQLite: one writer at a time
         # anyway) is shared; any other gets a store, so a connection, per thread.
         share: Callable[[int], None] | None = getattr(self.store, "share", None)
+        if share is None:
+            self._check_connections()
         try:
             for _ in range(self.concurrency - 1):
                 store = self.store if share is not None else self.store.clone()
