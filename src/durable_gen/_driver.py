@@ -753,16 +753,28 @@ def _reads_a_number(read: Callable[[], object]) -> bool:
     return type(sample) is int or type(sample) is float
 
 
+#: Workflows ``check_workflow`` accepted (a bounded memo: a process has few).
+_WORKFLOWS: dict[object, None] = {}
+
+
 def check_workflow(workflow: object, who: str) -> None:
     """A ``WorkflowDefinitionError`` unless ``workflow`` is a generator function (through
     decorators and ``functools.partial``): said where a handler is built, so that a bad deploy
     fails to start up instead of failing every execution it resumes, for good."""
+    try:
+        if workflow in _WORKFLOWS:  # checked before (dg.run builds a handler per run)
+            return
+    except TypeError:  # unhashable: checked each time
+        pass
     if not callable(workflow):
         raise WorkflowDefinitionError(
             f"{who} needs a workflow generator function, got {workflow!r}"
         )
     target = inspect.unwrap(workflow)
     if inspect.isgeneratorfunction(target):
+        if len(_WORKFLOWS) < 1024:
+            with contextlib.suppress(TypeError):
+                _WORKFLOWS[workflow] = None
         return
     if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
         kind = "an `async def` function"
@@ -1041,6 +1053,9 @@ def make_handler(
     window = _check_window(start_window)
     plugins = check_plugins(plugins)
     threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)
+
+    if clock is None:  # the service's, read once where the handler is made
+        clock = service_clock(service)
 
     def handler(event: InvocationInput) -> InvocationOutput:
         inv = _Invocation(
