@@ -11,6 +11,7 @@ import pytest
 import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.testing import TestRunner
+from tests.hosting import DictRuntime
 
 
 def notify(callback_id: str) -> None:
@@ -26,53 +27,16 @@ def approval(_: Any) -> dg.Workflow[Any]:
         return [exc.error_type, exc.error_message]
 
 
-class Host:
-    """A host with a dict store, a fake clock and one timer per (kind, operation)."""
+class Host(DictRuntime):
+    """The approval workflow on a dict store, a fake clock and one timer per (kind, operation)."""
 
     def __init__(self) -> None:
-        self.now_ms = 0
-        self.store: dict[str, rt.Operation] = {
-            "exec": rt.Operation(
-                id="exec",
-                type="EXECUTION",
-                status="STARTED",
-                execution_details=rt.ExecutionDetails(input_payload="null"),
-            )
-        }
-        self.timers: dict[tuple[str, str], rt.Timer] = {}
-
-    def invoke(self) -> rt.Outcome:
-        interp = rt.Interpreter(approval, list(self.store.values()), clock=lambda: 0.0)
-        while True:
-            action = interp.next_action()
-            if isinstance(action, rt.Flush):
-                applied = rt.apply_updates(self.store, action.updates, now_ms=self.now_ms)
-                for timer in applied.timers:
-                    self.timers[timer.kind, timer.operation_id] = timer
-                interp.observe(applied.operations)
-            elif isinstance(action, rt.RunTasks):
-                for task in action.tasks:
-                    interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
-            else:
-                assert isinstance(action, rt.Done)
-                return action.outcome
+        super().__init__(approval)
 
     def callback_id(self) -> str:
         (op,) = [op for op in self.store.values() if op.type == "CALLBACK"]
         assert op.callback_details is not None and op.callback_details.callback_id
         return op.callback_details.callback_id
-
-    def advance_to(self, now_ms: int) -> None:
-        """Fire, in order, every timer due by ``now_ms``."""
-        while True:
-            due = [t for t in self.timers.values() if t.due_ms <= now_ms]
-            if not due:
-                break
-            timer = min(due, key=lambda t: t.due_ms)
-            del self.timers[timer.kind, timer.operation_id]
-            self.now_ms = timer.due_ms
-            rt.fire_timer(self.store, timer, now_ms=timer.due_ms)
-        self.now_ms = now_ms
 
     def heartbeat(self) -> None:
         cid = self.callback_id()

@@ -18,64 +18,16 @@ import pytest
 
 import durable_gen as dg
 from durable_gen import runtime as rt
+from tests.hosting import DictRuntime
 
 NOW = 1_735_689_600_000
 
 
-class Host:
+def dict_runtime(workflow: Any, payload: Any, mode: rt.CheckpointMode = "step") -> DictRuntime:
     """A synchronous runtime: one interpreter per invocation, steps inline."""
-
-    def __init__(self, workflow: Any, payload: Any, mode: rt.CheckpointMode = "step") -> None:
-        self.workflow, self.mode, self.now_ms = workflow, mode, NOW
-        self.store = {
-            "exec": rt.Operation(
-                id="exec",
-                type="EXECUTION",
-                status="STARTED",
-                execution_details=rt.ExecutionDetails(input_payload=json.dumps(payload)),
-            )
-        }
-        self.timers: dict[tuple[str, str], rt.Timer] = {}
-        self.invocations = 0
-
-    def invoke(self) -> rt.Outcome:
-        self.invocations += 1
-        interp = rt.Interpreter(
-            self.workflow,
-            list(self.store.values()),
-            execution_arn="arn:host:1",
-            checkpointing=self.mode,
-            clock=lambda: self.now_ms / 1000,
-        )
-        while True:
-            action = interp.next_action()
-            if isinstance(action, rt.Flush):
-                applied = rt.apply_updates(self.store, action.updates, now_ms=self.now_ms)
-                for timer in applied.timers:
-                    self.timers[timer.kind, timer.operation_id] = timer
-                interp.observe(applied.operations)
-            elif isinstance(action, rt.RunTasks):
-                for task in action.tasks:
-                    try:
-                        value = task.fn(*task.args, **task.kwargs)
-                    except Exception as exc:
-                        interp.task_failed(task, exc)
-                    else:
-                        interp.task_succeeded(task, value)
-            else:
-                assert isinstance(action, rt.Done)
-                return action.outcome
-
-    def run(self) -> rt.Outcome:
-        for _ in range(50):
-            outcome = self.invoke()
-            if not isinstance(outcome, rt.Suspended) or not self.timers:
-                return outcome
-            timer = min(self.timers.values(), key=lambda t: t.due_ms)
-            del self.timers[timer.kind, timer.operation_id]
-            self.now_ms = max(self.now_ms, timer.due_ms)
-            rt.fire_timer(self.store, timer, now_ms=self.now_ms)
-        raise AssertionError("the execution did not end")
+    return DictRuntime(
+        workflow, json.dumps(payload), execution_arn="arn:host:1", checkpointing=mode, now_ms=NOW
+    )
 
 
 tries: list[int] = []
@@ -113,7 +65,7 @@ def test_failed_attempts_are_logged_once_by_a_runtime_of_ones_own(
     mode: rt.CheckpointMode, caplog: pytest.LogCaptureFixture
 ) -> None:
     tries.clear()
-    host = Host(retried, 7, mode)
+    host = dict_runtime(retried, 7, mode)
     with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
         outcome = host.run()
     assert outcome == rt.Succeeded('[7,"TypeError"]')
@@ -139,7 +91,7 @@ def test_the_embedded_engine_logs_the_same_lines(caplog: pytest.LogCaptureFixtur
     caplog.clear()
     tries.clear()
     with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
-        Host(retried, 7).run()
+        dict_runtime(retried, 7).run()
     assert [r.getMessage() for r in _step_records(caplog)] == on_engine
     assert len(on_engine) == 3
 
@@ -170,7 +122,7 @@ def test_what_a_step_logs_names_its_execution_and_attempt_in_a_runtime_of_ones_o
 ) -> None:
     # Before, only the drivers set the step's context: in a runtime that calls task.fn itself,
     # a step's records had no durableExecutionArn, operationId, operationName or attempt.
-    store = Host(checkout, "o-7").store
+    store = dict_runtime(checkout, "o-7").store
     interp = rt.Interpreter(checkout, list(store.values()), execution_arn="arn:host:2")
     with caplog.at_level(logging.INFO, logger="tests.runtime_logging.step"):
         while True:
@@ -216,7 +168,7 @@ def test_an_interrupted_at_most_once_attempt_is_logged_once_as_failed(
     # Before, the attempt the interpreter recorded as interrupted (StepInterruptedError) was
     # logged by no host: it failed without a line, unlike every other failed attempt.
     paid.clear()
-    host = Host(payment, "o-9")
+    host = dict_runtime(payment, "o-9")
     interp = rt.Interpreter(payment, list(host.store.values()), execution_arn="arn:host:3")
     while not isinstance(action := interp.next_action(), rt.RunTasks):
         assert isinstance(action, rt.Flush)  # the START goes out before the attempt runs
