@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -205,10 +206,14 @@ def port(event: Any) -> Any:
 # --- the hand-overs ---------------------------------------------------------------------------
 
 
-def run(emulator: Emulator, endpoint: LambdaEndpoint, name: str, rhythm: list[str]) -> Any:
+def alternate(
+    emulator: Emulator, aws: Any, ours: Any, rhythm: list[str]
+) -> tuple[Callable[[Any, Any], Any], list[str]]:
+    """A Lambda handler that hands each invocation to AWS's SDK (``aws``, their workflow) or
+    ours (``ours``, its port) in ``rhythm``'s turns, and the list of who ran each one."""
     sdks = {
-        "aws": durable_execution(boto3_client=emulator.client)(aws_workflow),
-        "durable_gen": lambda_handler(port, client=emulator.client, payload_format="aws"),
+        "aws": durable_execution(boto3_client=emulator.client)(aws),
+        "durable_gen": lambda_handler(ours, client=emulator.client, payload_format="aws"),
     }
     turns = itertools.cycle(rhythm)
     ran: list[str] = []
@@ -218,7 +223,12 @@ def run(emulator: Emulator, endpoint: LambdaEndpoint, name: str, rhythm: list[st
         ran.append(sdk)
         return sdks[sdk](event, context)
 
-    endpoint.register(name, settle_pending(handler))
+    return settle_pending(handler), ran
+
+
+def run(emulator: Emulator, endpoint: LambdaEndpoint, name: str, rhythm: list[str]) -> Any:
+    handler, ran = alternate(emulator, aws_workflow, port, rhythm)
+    endpoint.register(name, handler)
     arn = emulator.start(name, {"key": name})
     callback_id = emulator.callback_id(arn, name="approval", timeout=30)
     emulator.send_callback_success(callback_id, json.dumps({"approved": True}).encode())
@@ -413,19 +423,8 @@ def test_failures_caught_on_either_side_end_as_aws_sdk_alone_ends_them(
     function_name: str,
 ) -> None:
     emulator = emulator_skip_time
-    sdks = {
-        "aws": durable_execution(boto3_client=emulator.client)(aws_failures),
-        "durable_gen": lambda_handler(port_failures, client=emulator.client, payload_format="aws"),
-    }
-    turns = itertools.cycle(rhythm)
-    ran: list[str] = []
-
-    def handler(event: Any, context: Any) -> Any:
-        sdk = next(turns)
-        ran.append(sdk)
-        return sdks[sdk](event, context)
-
-    lambda_endpoint.register(function_name, settle_pending(handler))
+    handler, ran = alternate(emulator, aws_failures, port_failures, rhythm)
+    lambda_endpoint.register(function_name, handler)
     arn = emulator.start(function_name, {})
     rejected = emulator.callback_id(arn, name="rejected", timeout=30)
     emulator.client.send_durable_execution_callback_failure(
