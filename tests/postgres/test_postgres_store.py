@@ -21,6 +21,7 @@ from durable_gen.local._dbstore import StoreUnavailableError
 from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore, refusal_advice
 from durable_gen.local._store import Change, Task
 
+from ..unit.local_sqlite.test_sqlite_store import check_kept_and_resumed, record_two_waiting
 from ..unit.local_sqlite.test_store_contract import create, execution
 from .server import Cluster, free_port
 
@@ -101,13 +102,7 @@ def test_a_version_1_database_keeps_its_executions_through_the_upgrade(
 ) -> None:
     clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
     with PostgresStore(postgres_url) as store:
-        service = LocalService(store=store, clock=clock)
-        service.register("doubling", make_handler(doubling, service))
-        arns = [service.start("doubling", str(n)) for n in (1, 2)]
-        for arn in arns:
-            assert service.run(arn).status == "RUNNING"  # waits on the 60 s timer
-        before = {arn: (store.operations(arn), store.events(arn)) for arn in arns}
-        counts = {arn: store.operation_counts(arn) for arn in arns}
+        recorded = record_two_waiting(store, clock)
     with psycopg.connect(postgres_url) as conn:
         _to_schema_v1(conn)
 
@@ -117,18 +112,8 @@ def test_a_version_1_database_keeps_its_executions_through_the_upgrade(
         with store._read() as conn:  # the inputs moved out of the headers
             inputs = conn.execute("SELECT input FROM executions ORDER BY seq").fetchall()
             assert inputs == [("1",), ("2",)]
-        for arn in arns:
-            ops, events = before[arn]
-            assert (store.operations(arn), store.events(arn)) == (ops, events)
-            assert store.operation_count(arn) == len(ops)
-            assert store.operation_counts(arn) == counts[arn]
-            assert store.operations(arn, 2, 2) == ops[2:4]
-            assert [store.lookup(arn)(op.id) for op in ops] == ops
-        service = LocalService(store=store, clock=clock)
-        service.register("doubling", make_handler(doubling, service))
-        assert [service.run(arn).result for arn in arns] == ["8", "16"]
-        history = service.get_history(arns[1])
-        assert [e.event_id for e in history] == list(range(1, len(history) + 1))
+        check_kept_and_resumed(store, clock, recorded)
+        arns = recorded[0]
         assert store.operation_count(arns[1]) == len(store.operations(arns[1]))
 
 

@@ -14,9 +14,10 @@ import pytest
 import durable_gen as dg
 from durable_gen._driver import make_handler
 from durable_gen._errors import StoreError
+from durable_gen._wire import Event, Operation
 from durable_gen.local import LocalService, SqliteStore, VirtualClock
 from durable_gen.local._sqlite import SCHEMA_VERSION
-from durable_gen.local._store import Change, Task
+from durable_gen.local._store import Change, ExecutionStore, Task
 
 from .test_store_contract import create
 
@@ -154,6 +155,45 @@ def _to_schema_v1(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE schema_version SET version = 1")
 
 
+#: What ``record_two_waiting`` recorded: the ARNs, then by ARN its operations and events, and
+#: its operation counts.
+Recorded = tuple[
+    list[str],
+    dict[str, tuple[list[Operation], list[Event]]],
+    dict[str, dict[tuple[str, str], int]],
+]
+
+
+def record_two_waiting(store: ExecutionStore, clock: VirtualClock) -> Recorded:
+    """Two ``doubling`` executions recorded in ``store``, each waiting on its 60 s timer."""
+    service = LocalService(store=store, clock=clock)
+    service.register("doubling", make_handler(doubling, service))
+    arns = [service.start("doubling", str(n)) for n in (1, 2)]
+    for arn in arns:
+        assert service.run(arn).status == "RUNNING"  # waits on the 60 s timer
+    before = {arn: (store.operations(arn), store.events(arn)) for arn in arns}
+    counts = {arn: store.operation_counts(arn) for arn in arns}
+    return arns, before, counts
+
+
+def check_kept_and_resumed(store: ExecutionStore, clock: VirtualClock, recorded: Recorded) -> None:
+    """``store`` (upgraded) reads what ``record_two_waiting`` recorded as it was, and the
+    executions resume to their results once ``clock`` passed their timers."""
+    arns, before, counts = recorded
+    for arn in arns:
+        ops, events = before[arn]
+        assert (store.operations(arn), store.events(arn)) == (ops, events)
+        assert store.operation_count(arn) == len(ops)
+        assert store.operation_counts(arn) == counts[arn]
+        assert store.operations(arn, 2, 2) == ops[2:4]
+        assert [store.lookup(arn)(op.id) for op in ops] == ops
+    service = LocalService(store=store, clock=clock)
+    service.register("doubling", make_handler(doubling, service))
+    assert [service.run(arn).result for arn in arns] == ["8", "16"]
+    history = service.get_history(arns[1])
+    assert [e.event_id for e in history] == list(range(1, len(history) + 1))
+
+
 @pytest.mark.parametrize("downgrade", [_to_schema_v1, _to_schema_v2], ids=["v1", "v2"])
 def test_an_old_file_keeps_its_executions_through_the_upgrade(
     tmp_path: Path, downgrade: Callable[[sqlite3.Connection], None]
@@ -161,13 +201,7 @@ def test_an_old_file_keeps_its_executions_through_the_upgrade(
     path = tmp_path / "old.db"
     clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
     with SqliteStore(path) as store:
-        service = LocalService(store=store, clock=clock)
-        service.register("doubling", make_handler(doubling, service))
-        arns = [service.start("doubling", str(n)) for n in (1, 2)]
-        for arn in arns:
-            assert service.run(arn).status == "RUNNING"  # waits on the 60 s timer
-        before = {arn: (store.operations(arn), store.events(arn)) for arn in arns}
-        counts = {arn: store.operation_counts(arn) for arn in arns}
+        recorded = record_two_waiting(store, clock)
     conn = sqlite3.connect(path)
     with conn:
         downgrade(conn)
@@ -181,18 +215,8 @@ def test_an_old_file_keeps_its_executions_through_the_upgrade(
                 "1",
                 "2",
             ]
-        for arn in arns:
-            assert (store.operations(arn), store.events(arn)) == before[arn]
-            assert store.operation_count(arn) == len(before[arn][0])
-            assert store.operation_counts(arn) == counts[arn]
-            ops = before[arn][0]
-            assert store.operations(arn, 2, 2) == ops[2:4]
-            assert [store.lookup(arn)(op.id) for op in ops] == ops
-        service = LocalService(store=store, clock=clock)
-        service.register("doubling", make_handler(doubling, service))
-        assert [service.run(arn).result for arn in arns] == ["8", "16"]
-        history = service.get_history(arns[1])
-        assert [e.event_id for e in history] == list(range(1, len(history) + 1))
+        check_kept_and_resumed(store, clock, recorded)
+        arns = recorded[0]
         assert store.operation_count(arns[1]) == len(store.operations(arns[1]))
 
 
