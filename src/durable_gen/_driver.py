@@ -623,6 +623,10 @@ def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -
         watchdogs.pop().stop()
 
 
+#: The longest one wait for running steps lasts, in seconds (then it is waited for again).
+_LONGEST_WAIT: Final = 86_400.0
+
+
 class _Workers:
     """The steps one invocation runs concurrently: sync ones in threads, async ones on an
     event-loop thread that lives as long as the invocation."""
@@ -681,7 +685,9 @@ class _Workers:
                 min((t[0] for t in timed.values()), default=math.inf),
                 min(start_by.values(), default=math.inf),
             )
-            wait_for = max(0.0, first - time.monotonic())
+            # at most a day per wait (the caller waits again): a timeout of centuries is
+            # longer than a thread can be told to wait (OverflowError past TIMEOUT_MAX)
+            wait_for = min(max(0.0, first - time.monotonic()), _LONGEST_WAIT)
         done, _ = cf.wait(self.inflight, timeout=wait_for, return_when=cf.FIRST_COMPLETED)
         inv = self._inv
         # In the order the steps were handed out (``done`` is a set): steps that finished
