@@ -19,7 +19,10 @@ Step timeouts (``Step(timeout=...)``, and on Lambda the invocation's remaining t
 interpreter puts each attempt's deadline on its ``StepTask``; here an async attempt is cancelled
 at it, and a sync attempt with a deadline runs in a worker thread that is waited for only until
 then. Threads cannot be killed: an abandoned thread runs to its end, and what it returns or
-raises is dropped, never reported to the interpreter, never recorded. (Every failed attempt is
+raises is dropped, never reported to the interpreter, never recorded. An attempt that ends after
+its deadline (an async step that swallows the cancellation or blocks its event loop, a thread
+that finishes while the driver was busy elsewhere) is timed out all the same: its deadline, not
+when the driver got to it, decides. (Every failed attempt is
 logged once, at WARNING on ``durable_gen.steps``, by the interpreter: see ``_logger``.)
 
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
@@ -215,11 +218,23 @@ class _Invocation:
             try:
                 if limit is None:
                     value = await task.fn(*task.args, **task.kwargs)
+                elif limit[0] <= 0:  # no time left: the attempt does not start
+                    return self.timed_out(task, attempt, limit, "was not started")
                 else:
-                    with anyio.move_on_after(max(limit[0], 0)) as scope:
-                        value = await task.fn(*task.args, **task.kwargs)
+                    scope = anyio.move_on_after(limit[0])
+                    try:
+                        with scope:
+                            value = await task.fn(*task.args, **task.kwargs)
+                    except Exception:
+                        if anyio.current_time() >= scope.deadline:  # raised past it: dropped
+                            return self.timed_out(task, attempt, limit, _LATE)
+                        raise
                     if scope.cancelled_caught:
                         return self.timed_out(task, attempt, limit)
+                    # it returned after all, past its deadline: it swallowed the cancellation,
+                    # or blocked the event loop until then (what it returned is dropped)
+                    if anyio.current_time() >= scope.deadline:
+                        return self.timed_out(task, attempt, limit, _LATE)
             except Exception as exc:
                 return self._failed(attempt, exc)
             if hooks is not None and attempt is not None:
@@ -251,6 +266,14 @@ class _Invocation:
             else None
         )
 
+    def run_noting_end(self, task: StepTask, ended: list[float]) -> _Result:
+        """``run_fn``, noting in ``ended`` the ``time.monotonic()`` at which the function
+        ended: an attempt that ended past its deadline timed out, however late the driver
+        (busy checkpointing another step, or calling a plugin) looks at it."""
+        result = self.run_fn(task)
+        ended.append(time.monotonic())
+        return result
+
     def run_fn(self, task: StepTask) -> _Result:
         """Run a sync step's function, in a worker thread, without hooks (``begin`` and
         ``finish`` fire them in the driver's thread, so an abandoned attempt fires no more)."""
@@ -277,10 +300,16 @@ class _Invocation:
         return result
 
     def timed_out(
-        self, task: StepTask, attempt: AttemptInfo | None, limit: tuple[float, str]
+        self,
+        task: StepTask,
+        attempt: AttemptInfo | None,
+        limit: tuple[float, str],
+        how: str | None = None,
     ) -> _Result:
-        """The outcome of an attempt stopped (or no longer waited for) at its deadline."""
-        how = "was cancelled" if task.is_async else "was abandoned (its thread runs on)"
+        """The outcome of an attempt stopped (or no longer waited for) at its deadline;
+        ``how`` says what became of it, when it was not stopped there."""
+        if how is None:
+            how = "was cancelled" if task.is_async else "was abandoned (its thread runs on)"
         if limit[1].startswith("its "):  # the step's own timeout= (see ``limit``)
             fix = "give the step a larger timeout, or make it faster"
         else:
@@ -623,6 +652,13 @@ def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -
         watchdogs.pop().stop()
 
 
+#: What became of an attempt that returned (or raised) only after its deadline.
+_LATE: Final = "ended only after it (what it returned or raised is dropped)"
+
+#: A sync attempt with a deadline, running in a worker thread: its deadline (monotonic), its
+#: hook info, its limit (``_Invocation.limit``), and when its function ended (empty until then).
+_TimedAttempt = tuple[float, AttemptInfo | None, tuple[float, str], list[float]]
+
 #: The longest one wait for running steps lasts, in seconds (then it is waited for again).
 _LONGEST_WAIT: Final = 86_400.0
 
@@ -637,9 +673,9 @@ class _Workers:
         self._stack: contextlib.ExitStack | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self.inflight: dict[cf.Future[_Result], StepTask] = {}
-        #: Sync attempts with a deadline: (monotonic deadline, hook info, the limit).
-        self._timed: dict[cf.Future[_Result], tuple[float, AttemptInfo | None, tuple[float, str]]]
-        self._timed = {}
+        #: Sync attempts with a deadline: (monotonic deadline, hook info, the limit, when the
+        #: function ended: empty until it has).
+        self._timed: dict[cf.Future[_Result], _TimedAttempt] = {}
         #: Steps whose START goes out if they still run at this ``time.monotonic()``.
         self._start_by: dict[cf.Future[_Result], float] = {}
 
@@ -666,12 +702,13 @@ class _Workers:
         else:
             attempt = inv.begin(task)
             if limit[0] <= 0:  # no time left: the attempt does not start
-                inv.report(task, inv.timed_out(task, attempt, limit))
+                inv.report(task, inv.timed_out(task, attempt, limit, "was not started"))
                 return None
             # in the context the start hooks set (what they keep in context variables)
             context = contextvars.copy_context()
-            future = self._threads.submit(lambda t: context.run(inv.run_fn, t), task)
-            self._timed[future] = (time.monotonic() + limit[0], attempt, limit)
+            ended: list[float] = []
+            future = self._threads.submit(lambda t: context.run(inv.run_noting_end, t, ended), task)
+            self._timed[future] = (time.monotonic() + limit[0], attempt, limit, ended)
         return future
 
     def report_next(self) -> None:
@@ -701,11 +738,15 @@ class _Workers:
             result = future.result()
             entry = timed.pop(future, None)
             if entry is not None:
-                result = inv.finish(entry[1], result, task)
+                deadline, attempt, limit, ended = entry
+                if ended and ended[0] >= deadline:  # it ended too late: what it gave is dropped
+                    result = inv.timed_out(task, attempt, limit, _LATE)
+                else:
+                    result = inv.finish(attempt, result, task)
             inv.report(task, result)
         if timed:
             now = time.monotonic()
-            for future, (deadline, attempt, limit) in list(timed.items()):
+            for future, (deadline, attempt, limit, _) in list(timed.items()):
                 if deadline <= now:
                     del timed[future]
                     start_by.pop(future, None)
@@ -970,14 +1011,20 @@ async def invoke_async(
         else:
             attempt = inv.begin(task)
             outcome: _Result | None = None
+            ended: list[float] = []
+            deadline = time.monotonic() + limit[0]
             if limit[0] > 0:
                 with anyio.move_on_after(limit[0]):
                     outcome = await anyio.to_thread.run_sync(
-                        inv.run_fn, task, abandon_on_cancel=True
+                        inv.run_noting_end, task, ended, abandon_on_cancel=True
                     )
-            # at the deadline the thread is abandoned: what it returns later is dropped
-            if outcome is None:
-                result = inv.timed_out(task, attempt, limit)
+            # at the deadline the thread is abandoned: what it returns later is dropped, and
+            # so is what it returned past its deadline (the loop was busy meanwhile)
+            if outcome is None or not ended:
+                how = None if limit[0] > 0 else "was not started"
+                result = inv.timed_out(task, attempt, limit, how)
+            elif ended[0] >= deadline:
+                result = inv.timed_out(task, attempt, limit, _LATE)
             else:
                 result = inv.finish(attempt, outcome, task)
         await send.send((task, result))

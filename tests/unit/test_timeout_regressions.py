@@ -6,15 +6,20 @@ SQLite, the Lambda handler) and checks what the docs promise.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 
 import durable_gen as dg
+from durable_gen import runtime as rt
 from durable_gen.local import LocalService, SqliteStore, VirtualClock
 
 
@@ -55,3 +60,126 @@ def test_a_timeout_of_centuries_is_no_practical_limit(store: Any, timeout: Any) 
     record = run_on(wf, store)
     assert (record.status, record.result) == ("SUCCEEDED", "[1,[2,3]]")
     assert sorted(runs) == [1, 2, 3]
+
+
+# --- a result that comes after the deadline never replaces the timeout --------------------------
+
+ONCE = dg.Retry.never()
+
+
+@dg.step(timeout=0.05, retry=ONCE)
+async def swallows_the_cancellation() -> str:
+    try:
+        await asyncio.sleep(5)
+    except asyncio.CancelledError:
+        return "late"  # a cleanup that returns instead of re-raising
+    return "never"
+
+
+@dg.step(timeout=0.05, retry=ONCE)
+async def swallows_it_then_raises() -> str:
+    try:
+        await asyncio.sleep(5)
+    except asyncio.CancelledError:
+        raise ValueError("cleanup failed") from None
+    return "never"
+
+
+@dg.step(timeout=0.05, retry=ONCE)
+async def blocks_its_event_loop() -> str:
+    time.sleep(0.2)  # no await: nothing can cancel it
+    return "late"
+
+
+def outcome_of(step: Any) -> Any:
+    def wf(_: None) -> Any:
+        try:
+            return ["ok", (yield step())]
+        except dg.StepFailedError as exc:
+            return [exc.error_type, exc.error_message]
+
+    return wf
+
+
+@pytest.mark.parametrize(
+    "step", [swallows_the_cancellation, swallows_it_then_raises, blocks_its_event_loop]
+)
+def test_an_async_step_that_ends_past_its_deadline_timed_out(store: Any, step: Any) -> None:
+    # "An attempt still running at its deadline fails with StepTimeoutError": an async step
+    # that swallowed the cancellation, or never reached an await, was recorded with what it
+    # returned (or raised) after its deadline
+    record = run_on(outcome_of(step), store)
+    error_type, message = json.loads(record.result)
+    assert error_type == "StepTimeoutError"
+    assert "0.05 s timeout" in message
+    if step is blocks_its_event_loop or step is swallows_the_cancellation:
+        assert "ended only after it" in message
+
+
+def test_invoke_async_drops_a_late_async_result_too() -> None:
+    engine = LocalService(clock=VirtualClock())
+
+    def handler(event: Any) -> Any:
+        return anyio.run(rt.invoke_async, outcome_of(swallows_the_cancellation), event, engine)
+
+    engine.register("wf", handler)
+    record = engine.run(engine.start("wf", "null"))
+    assert json.loads(record.result)[0] == "StepTimeoutError"
+
+
+class BusyDriver(dg.Plugin):
+    """Holds the driver's thread (hooks run there) when the quick step's operation ends,
+    as a slow checkpoint would, while the slow step's thread ends past its deadline."""
+
+    def on_operation_end(self, op: Any, status: str) -> None:
+        if op.name == "quick":
+            time.sleep(0.4)
+
+
+@dg.step(timeout=0.1, retry=ONCE)
+def ends_late() -> str:
+    time.sleep(0.2)
+    return "late"
+
+
+@dg.step(retry=ONCE)
+def quick() -> str:
+    return "quick"
+
+
+def quick_branch() -> dg.Workflow[str]:
+    return (yield from quick())
+
+
+def late_branch() -> dg.Workflow[str]:
+    return (yield from ends_late())
+
+
+def busy_wf(_: None) -> dg.Workflow[list[Any]]:
+    batch = yield from dg.Parallel(
+        [quick_branch, late_branch], completion=dg.Completion(tolerated_failure_count=2)
+    )
+    return [
+        (item.status, item.error.error_type if item.error else item.result) for item in batch.items
+    ]
+
+
+@pytest.mark.parametrize("host", ["invoke", "invoke_async"])
+def test_a_thread_that_ends_past_its_deadline_while_the_driver_is_busy_timed_out(
+    host: str,
+) -> None:
+    # the driver looked at the finished thread only after the deadline, and recorded its
+    # late result as the step's success
+    engine = LocalService(clock=VirtualClock())
+    if host == "invoke":
+        engine.register("wf", dg.make_handler(busy_wf, engine, plugins=[BusyDriver()]))
+    else:
+
+        def handler(event: Any) -> Any:
+            return anyio.run(
+                functools.partial(rt.invoke_async, busy_wf, event, engine, plugins=[BusyDriver()])
+            )
+
+        engine.register("wf", handler)
+    record = engine.run(engine.start("wf", "null"))
+    assert json.loads(record.result) == [["SUCCEEDED", "quick"], ["FAILED", "StepTimeoutError"]]
