@@ -40,11 +40,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import contextvars
+import functools
 import inspect
 import itertools
 import json
 import math
 import os
+import queue
 import threading
 import time
 import weakref
@@ -106,6 +108,8 @@ START_WINDOW: Final = 0.005
 #: Seconds worker threads outlive the last invocation that used them, when no driver holds
 #: them any more: a driver that comes within that time reuses them.
 LINGER: Final = 1.0
+#: Seconds an idle thread of the timed-attempt pool (``DaemonThreads``) waits for work.
+_DAEMON_IDLE: Final = 10.0
 
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
@@ -475,6 +479,13 @@ class _StepThreads:
             raise failed
         return result
 
+    def submit_timed(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
+        """Run a sync attempt that has a deadline: in a daemon thread (``DaemonThreads``),
+        unless the host runs sync steps in its own pool (which then decides)."""
+        if self._host_pool is not None:
+            return self._host_pool().submit(fn, task)
+        return daemon_threads().submit(fn, task)
+
     def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
         if self._host_pool is not None:
             return self._host_pool().submit(fn, task)
@@ -485,6 +496,70 @@ class _StepThreads:
                 )
             )
         return self._pools[0].submit(fn, task)
+
+
+class DaemonThreads(cf.Executor):
+    """Daemon worker threads for the sync attempts that have a deadline (``MAX_STEP_THREADS``
+    at most, reused while idle, ended after ``_DAEMON_IDLE`` seconds without work).
+
+    An attempt abandoned at its deadline may never end (a call that hangs). In the threads of a
+    ``ThreadPoolExecutor`` (the driver's, or the host's ``pool=``) it would hold up the
+    process's exit, which joins them, and a host's ``shutdown(wait=True)``, for as long as it
+    runs: ``durable-gen run`` would print its result and not return. A daemon thread holds
+    neither; what it still runs when the process exits is stopped with it (its result would
+    have been dropped anyway).
+    """
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[cf.Future[Any], Callable[[], Any]]]
+        self._work = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        self._work.put((future, functools.partial(fn, *args, **kwargs)))
+        if not self._idle.acquire(blocking=False):  # no idle thread: start one, if allowed
+            with self._lock:
+                if self._count < MAX_STEP_THREADS:
+                    self._count += 1
+                    threading.Thread(
+                        target=self._serve, name="durable-gen-timed-step", daemon=True
+                    ).start()
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                future, fn = self._work.get(timeout=_DAEMON_IDLE)
+            except queue.Empty:
+                # idle for long: end, unless a submit counted on this thread meanwhile
+                if self._idle.acquire(blocking=False):
+                    with self._lock:
+                        self._count -= 1
+                    return
+                continue
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # a crash (KeyboardInterrupt...) goes to the driver
+                    future.set_exception(exc)
+            del future, fn
+            self._idle.release()
+
+
+#: The daemon threads of every driver in this process (started on first need).
+_DAEMONS: list[DaemonThreads] = []
+_DAEMONS_LOCK = threading.Lock()
+
+
+def daemon_threads() -> DaemonThreads:
+    """The daemon threads of sync attempts with a deadline, shared by the whole process."""
+    with _DAEMONS_LOCK:
+        if not _DAEMONS:
+            _DAEMONS.append(DaemonThreads())
+        return _DAEMONS[0]
 
 
 #: The step threads of handlers whose host runs their steps, by (portal, pool).
@@ -517,6 +592,7 @@ def _forget_after_fork() -> None:
         threads._watchdogs.clear()
         threads._watchdog = None
     _StepThreads._kept = None
+    _DAEMONS.clear()  # its threads are the parent's
 
 
 if hasattr(os, "register_at_fork"):
@@ -707,7 +783,9 @@ class _Workers:
             # in the context the start hooks set (what they keep in context variables)
             context = contextvars.copy_context()
             ended: list[float] = []
-            future = self._threads.submit(lambda t: context.run(inv.run_noting_end, t, ended), task)
+            future = self._threads.submit_timed(
+                lambda t: context.run(inv.run_noting_end, t, ended), task
+            )
             self._timed[future] = (time.monotonic() + limit[0], attempt, limit, ended)
         return future
 
@@ -1014,10 +1092,15 @@ async def invoke_async(
             ended: list[float] = []
             deadline = time.monotonic() + limit[0]
             if limit[0] > 0:
+                # in a daemon thread (``DaemonThreads``), waited for by an anyio thread for
+                # no longer than the limit: an abandoned attempt holds neither
+                context = contextvars.copy_context()  # what the start hooks set, as above
+                future = daemon_threads().submit(context.run, inv.run_noting_end, task, ended)
                 with anyio.move_on_after(limit[0]):
-                    outcome = await anyio.to_thread.run_sync(
-                        inv.run_noting_end, task, ended, abandon_on_cancel=True
-                    )
+                    with contextlib.suppress(TimeoutError):
+                        outcome = await anyio.to_thread.run_sync(
+                            future.result, limit[0], abandon_on_cancel=True
+                        )
             # at the deadline the thread is abandoned: what it returns later is dropped, and
             # so is what it returned past its deadline (the loop was busy meanwhile)
             if outcome is None or not ended:

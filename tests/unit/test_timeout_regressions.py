@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import subprocess
+import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +23,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen import runtime as rt
-from durable_gen.local import LocalService, SqliteStore, VirtualClock
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker
 
 
 def run_on(workflow: Any, store: Any = None) -> Any:
@@ -183,3 +186,90 @@ def test_a_thread_that_ends_past_its_deadline_while_the_driver_is_busy_timed_out
         engine.register("wf", handler)
     record = engine.run(engine.start("wf", "null"))
     assert json.loads(record.result) == [["SUCCEEDED", "quick"], ["FAILED", "StepTimeoutError"]]
+
+
+# --- an abandoned thread holds up no process exit -----------------------------------------------
+
+HUNG_SCRIPT = """
+import time
+import durable_gen as dg
+
+@dg.step(timeout=0.1, retry=dg.Retry.never())
+def hung() -> str:
+    time.sleep(120)  # a call that never comes back
+    return "late"
+
+def wf(_):
+    try:
+        return (yield hung())
+    except dg.StepTimeoutError as exc:
+        return exc.error_type
+
+print(dg.run(wf, None))
+"""
+
+
+def test_a_process_exits_without_waiting_for_an_abandoned_step(tmp_path: Path) -> None:
+    # the abandoned thread was a ThreadPoolExecutor's, which the interpreter joins at exit: a
+    # script (or `durable-gen run`, or a worker told to stop) printed its result and then
+    # waited for the hung call to come back
+    script = tmp_path / "hung.py"
+    script.write_text(HUNG_SCRIPT)
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "StepTimeoutError"
+    assert time.monotonic() - began < 30
+
+
+@pytest.mark.parametrize("host", ["invoke", "invoke_async"])
+def test_a_sync_step_with_a_timeout_runs_in_a_daemon_thread(host: str) -> None:
+    seen: list[bool] = []
+
+    @dg.step(timeout=5, retry=ONCE)
+    def where() -> bool:
+        seen.append(threading.current_thread().daemon)
+        return True
+
+    def wf(_: None) -> dg.Workflow[bool]:
+        return (yield from where())
+
+    engine = LocalService(clock=VirtualClock())
+    if host == "invoke":
+        engine.register("wf", dg.make_handler(wf, engine))
+    else:
+        engine.register("wf", lambda event: anyio.run(rt.invoke_async, wf, event, engine))
+    assert engine.run(engine.start("wf", "null")).status == "SUCCEEDED"
+    assert seen == [True]
+
+
+RELEASE = threading.Event()
+
+
+@dg.step(timeout=0.1, retry=ONCE)
+def hangs_until_released() -> str:
+    RELEASE.wait(60)
+    return "late"
+
+
+def hanging_wf(_: None) -> Any:
+    try:
+        return (yield hangs_until_released())
+    except dg.StepTimeoutError as exc:
+        return exc.error_type
+
+
+def test_a_worker_closes_without_waiting_for_an_abandoned_step(tmp_path: Path) -> None:
+    # the worker ran it in its own pool, which close() shuts down waiting for every thread
+    RELEASE.clear()
+    try:
+        with Worker(tmp_path / "w.db") as worker:
+            name = worker.register(hanging_wf)
+            arn = worker.service.start(name, "null")
+            worker.run(once=True)
+            assert worker.service.get_execution(arn).result == '"StepTimeoutError"'
+            began = time.monotonic()
+        assert time.monotonic() - began < 10
+    finally:
+        RELEASE.set()

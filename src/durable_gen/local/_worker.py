@@ -28,7 +28,7 @@ import anyio
 import anyio.from_thread
 
 from .._actions import CheckpointMode, check_mode
-from .._driver import MAX_STEP_THREADS, check_plugins, make_handler
+from .._driver import MAX_STEP_THREADS, check_plugins, daemon_threads, make_handler
 from .._errors import (
     DurableGenError,
     InvalidCheckpointTokenError,
@@ -135,6 +135,18 @@ def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
     ):
         what = "0 or more" if zero_ok else "a positive number of"
         raise ValidationError(f"{name} must be {what} seconds, got {value!r}")
+
+
+class _StepPool(cf.ThreadPoolExecutor):
+    """The threads of the sync steps a worker runs side by side, but for attempts with a
+    deadline (a step's ``timeout=``): those run in the driver's daemon threads, so that one
+    abandoned at its deadline (a call that hangs) holds up neither ``close()``, which waits for
+    this pool, nor the process's exit."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        if args and getattr(args[0], "deadline_ms", None) is not None:
+            return daemon_threads().submit(fn, *args, **kwargs)
+        return super().submit(fn, *args, **kwargs)
 
 
 class Worker:
@@ -249,7 +261,7 @@ class Worker:
         self._importing = threading.Lock()
         self._steps_lock = threading.Lock()
         self._loop: _StepLoop | None = None
-        self._pool: cf.ThreadPoolExecutor | None = None
+        self._pool: _StepPool | None = None
         self.store.serve(self._served)
         for name, fn in (functions or {}).items():
             self.register(fn, name=name)
@@ -282,7 +294,7 @@ class Worker:
         """The threads of the sync steps this worker runs side by side (made on first use)."""
         with self._steps_lock:
             if self._pool is None:
-                self._pool = cf.ThreadPoolExecutor(
+                self._pool = _StepPool(
                     max_workers=MAX_STEP_THREADS, thread_name_prefix="durable-gen-worker-step"
                 )
             return self._pool
