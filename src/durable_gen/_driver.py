@@ -783,10 +783,13 @@ class _Workers:
             # in the context the start hooks set (what they keep in context variables)
             context = contextvars.copy_context()
             ended: list[float] = []
+            # the deadline counts from now: a host's pool may take its time to return (the
+            # determinism check's runs a timed step before returning, until its timeout)
+            deadline = time.monotonic() + limit[0]
             future = self._threads.submit_timed(
                 lambda t: context.run(inv.run_noting_end, t, ended), task
             )
-            self._timed[future] = (time.monotonic() + limit[0], attempt, limit, ended)
+            self._timed[future] = (deadline, attempt, limit, ended)
         return future
 
     def report_next(self) -> None:

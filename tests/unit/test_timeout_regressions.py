@@ -24,6 +24,7 @@ import pytest
 import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker
+from durable_gen.testing import DeterminismCheck
 
 
 def run_on(workflow: Any, store: Any = None) -> Any:
@@ -273,3 +274,28 @@ def test_a_worker_closes_without_waiting_for_an_abandoned_step(tmp_path: Path) -
         assert time.monotonic() - began < 10
     finally:
         RELEASE.set()
+
+
+# --- the determinism check times steps out as the engines do ------------------------------------
+
+
+@dg.step(timeout=0.2, retry=ONCE)
+def takes_half_again_its_timeout() -> str:
+    time.sleep(0.3)
+    return "late"
+
+
+def times_out(_: None) -> Any:
+    try:
+        return (yield takes_half_again_its_timeout())
+    except dg.StepTimeoutError as exc:
+        return exc.error_type
+
+
+def test_the_determinism_check_times_a_step_out_as_every_engine_does() -> None:
+    # its runs start a timed step and wait for it (until its timeout) before the driver's
+    # submit returns; the driver counted the deadline from that return, so a step that ran
+    # past its timeout by less than the timeout again was recorded as succeeded
+    assert dg.run(times_out, None) == "StepTimeoutError"
+    check = DeterminismCheck(times_out, None)
+    assert check.reference.result == '"StepTimeoutError"'
