@@ -144,6 +144,9 @@ class SerialSteps(cf.Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         future: cf.Future[Any] = cf.Future()
+        # running from now on: the driver's cancel() of a step it abandons (a crashed
+        # invocation) then leaves it alone, and its thread may still set its result
+        future.set_running_or_notify_cancel()
 
         def run() -> None:
             try:
