@@ -24,7 +24,7 @@ import pytest
 import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker
-from durable_gen.testing import DeterminismCheck, assert_deterministic
+from durable_gen.testing import DeterminismCheck, TestRunner, assert_deterministic
 
 
 def run_on(workflow: Any, store: Any = None) -> Any:
@@ -330,3 +330,49 @@ def test_an_abandoned_step_in_the_determinism_check_ends_quietly() -> None:
     finally:
         threading.excepthook = previous
     assert errors == []
+
+
+# --- clocks moved by hand ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), "5", None, True, -1, 1e20])
+def test_a_virtual_clock_moved_by_a_bad_amount_is_a_validation_error(seconds: Any) -> None:
+    # nan, inf and strings gave ValueError, OverflowError, TypeError; 1e20 moved the clock to
+    # a time no datetime holds (Now() and TestRunner.now() then raised ValueError)
+    clock = VirtualClock(auto_advance=False)
+    with pytest.raises(dg.ValidationError, match="advance"):
+        clock.advance(seconds)
+    assert clock.now_ms() == 1_735_689_600_000
+
+
+@pytest.mark.parametrize("epoch_ms", [1.5, float("nan"), "5", None, True, 10**20])
+def test_a_virtual_clock_moved_to_a_bad_time_is_a_validation_error(epoch_ms: Any) -> None:
+    clock = VirtualClock(auto_advance=False)
+    with pytest.raises(dg.ValidationError, match="advance_to"):
+        clock.advance_to(epoch_ms)
+    assert clock.now_ms() == 1_735_689_600_000
+    clock.advance_to(0)  # an earlier time leaves it where it is
+    assert clock.now_ms() == 1_735_689_600_000
+
+
+@pytest.mark.parametrize("seconds", [1e20, 10**30, 8_000 * 366 * 86_400])
+def test_the_test_runner_refuses_to_move_past_the_year_9999(seconds: Any) -> None:
+    runner = TestRunner(skip_time=False)
+    run = runner.run(waits_a_minute)
+    with pytest.raises(dg.ValidationError, match="9999"):
+        runner.advance(seconds)
+    assert run.status == "RUNNING"
+    runner.advance(60)
+    assert run.result() == "2025-01-01T00:01:00+00:00"
+    assert runner.now().year == 2025
+
+
+def waits_a_minute(_: None) -> Any:
+    yield dg.Wait(seconds=60)
+    now = yield dg.Now()
+    return now.isoformat()
+
+
+def test_a_virtual_clock_starts_within_what_a_datetime_holds() -> None:
+    with pytest.raises(dg.ValidationError, match="9999"):
+        VirtualClock(start_ms=10**20)

@@ -8,6 +8,7 @@ wait of days finishes at once.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Final, Protocol, runtime_checkable
@@ -18,6 +19,9 @@ __all__ = ["Clock", "RealClock", "VirtualClock"]
 
 #: Where a ``VirtualClock`` starts unless told otherwise: 2025-01-01T00:00:00Z.
 DEFAULT_VIRTUAL_START_MS: Final = 1_735_689_600_000
+#: The latest time a ``VirtualClock`` may show: 9999-12-31T23:59:59.999Z, the latest a
+#: ``datetime`` holds (what ``Now()`` and ``TestRunner.now()`` give).
+LATEST_MS: Final = 253_402_300_799_999
 
 
 @runtime_checkable
@@ -81,9 +85,14 @@ class VirtualClock:
     def __init__(
         self, start_ms: int = DEFAULT_VIRTUAL_START_MS, *, auto_advance: bool = True
     ) -> None:
-        if isinstance(start_ms, bool) or not isinstance(start_ms, int) or start_ms < 0:
+        if (
+            isinstance(start_ms, bool)
+            or not isinstance(start_ms, int)
+            or not 0 <= start_ms <= LATEST_MS
+        ):
             raise ValidationError(
-                f"start_ms must be whole epoch milliseconds >= 0 (an int), got {start_ms!r}"
+                f"start_ms must be whole epoch milliseconds >= 0 (an int), at most {LATEST_MS} "
+                f"(9999-12-31T23:59:59.999Z, the latest time a datetime holds), got {start_ms!r}"
             )
         self._now = int(start_ms)
         self.auto_advance = auto_advance
@@ -98,12 +107,31 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (not negative)."""
-        if seconds < 0:
-            raise ValidationError(f"a clock cannot go back: advance({seconds}) needs seconds >= 0")
-        self._now += round(seconds * 1000)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise ValidationError(
+                "advance() needs a number of seconds >= 0 (a clock cannot go back), "
+                f"got {seconds!r}"
+            )
+        target = self._now + round(seconds * 1000)
+        if target > LATEST_MS:
+            raise ValidationError(
+                f"advance({seconds!r}) would move the clock past 9999-12-31T23:59:59.999Z, the "
+                "latest time a datetime holds (what Now() gives)"
+            )
+        self._now = target
 
     def advance_to(self, epoch_ms: int) -> None:
         """Move the clock to ``epoch_ms``; an earlier time leaves it where it is."""
+        if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int) or epoch_ms > LATEST_MS:
+            raise ValidationError(
+                f"advance_to() needs whole epoch milliseconds (an int) up to {LATEST_MS} "
+                f"(9999-12-31T23:59:59.999Z, the latest time a datetime holds), got {epoch_ms!r}"
+            )
         if epoch_ms > self._now:
             self._now = epoch_ms
 

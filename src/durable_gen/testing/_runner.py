@@ -29,6 +29,7 @@ from .._plugins import Plugin
 from .._serdes import Serdes, dumps
 from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
 from ..local import ExecutionRecord, LocalService, VirtualClock
+from ..local._clock import LATEST_MS
 from ..local._run import (
     check_flag,
     check_functions,
@@ -547,6 +548,11 @@ class TestRunner:
         ):
             raise ValidationError(f"advance() needs a number of seconds >= 0, got {seconds!r}")
         target = self.clock.now_ms() + round(seconds * 1000)
+        if target > LATEST_MS:
+            raise ValidationError(
+                f"advance({seconds!r}) would move the clock past 9999-12-31T23:59:59.999Z, the "
+                "latest time a datetime holds (what Now() and now() give)"
+            )
         while True:
             self._drive()
             task = self.service.store.next_task()
