@@ -728,6 +728,8 @@ def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -
         watchdogs.pop().stop()
 
 
+#: What became of an attempt still waiting for a worker thread at its deadline.
+_QUEUED: Final = "was not started (no worker thread was free before then)"
 #: What became of an attempt that returned (or raised) only after its deadline.
 _LATE: Final = "ended only after it (what it returned or raised is dropped)"
 
@@ -832,9 +834,11 @@ class _Workers:
                     del timed[future]
                     start_by.pop(future, None)
                     task = self.inflight.pop(future)
-                    # The thread runs on; its future is dropped, so what it returns is never
-                    # reported.
-                    inv.report(task, inv.timed_out(task, attempt, limit))
+                    # One still waiting for a free thread never starts (it would run after
+                    # its failure was recorded); one running is abandoned: its thread runs on,
+                    # its future is dropped, so what it returns is never reported.
+                    how = _QUEUED if future.cancel() else None
+                    inv.report(task, inv.timed_out(task, attempt, limit, how))
         if start_by:
             now = time.monotonic()
             for future, due in list(start_by.items()):
@@ -1094,6 +1098,7 @@ async def invoke_async(
             outcome: _Result | None = None
             ended: list[float] = []
             deadline = time.monotonic() + limit[0]
+            future: cf.Future[_Result] | None = None
             if limit[0] > 0:
                 # in a daemon thread (``DaemonThreads``), waited for by an anyio thread for
                 # no longer than the limit: an abandoned attempt holds neither
@@ -1107,7 +1112,11 @@ async def invoke_async(
             # at the deadline the thread is abandoned: what it returns later is dropped, and
             # so is what it returned past its deadline (the loop was busy meanwhile)
             if outcome is None or not ended:
-                how = None if limit[0] > 0 else "was not started"
+                how = None
+                if future is None:
+                    how = "was not started"
+                elif future.cancel():  # still waiting for a thread: it never starts
+                    how = _QUEUED
                 result = inv.timed_out(task, attempt, limit, how)
             elif ended[0] >= deadline:
                 result = inv.timed_out(task, attempt, limit, _LATE)

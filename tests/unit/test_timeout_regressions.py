@@ -376,3 +376,52 @@ def waits_a_minute(_: None) -> Any:
 def test_a_virtual_clock_starts_within_what_a_datetime_holds() -> None:
     with pytest.raises(dg.ValidationError, match="9999"):
         VirtualClock(start_ms=10**20)
+
+
+# --- an attempt still queued for a thread at its deadline never starts -------------------------
+
+QUEUED_RELEASE = threading.Event()
+QUEUED_STARTS: list[float] = []
+
+
+@dg.step(timeout=0.2, retry=ONCE)
+def holds_a_thread(i: int) -> int:
+    QUEUED_STARTS.append(time.monotonic())
+    QUEUED_RELEASE.wait(10)
+    return i
+
+
+def more_items_than_threads(_: None) -> Any:
+    batch = yield dg.Map(
+        holds_a_thread, list(range(70)),
+        completion=dg.Completion(tolerated_failure_percentage=100),
+    )  # fmt: skip
+    return [error.error_message for error in batch.errors()]
+
+
+@pytest.mark.parametrize("host", ["invoke", "invoke_async"])
+def test_an_attempt_that_timed_out_waiting_for_a_thread_never_starts(host: str) -> None:
+    # sync attempts with a timeout share 64 threads; those still waiting for one at their
+    # deadline were recorded as timed out ("abandoned"), then started anyway once threads
+    # were free, their side effects running after the workflow had moved on
+    QUEUED_RELEASE.clear()
+    QUEUED_STARTS.clear()
+    engine = LocalService(clock=VirtualClock())
+    if host == "invoke":
+        engine.register("wf", dg.make_handler(more_items_than_threads, engine))
+    else:
+        engine.register(
+            "wf", lambda event: anyio.run(rt.invoke_async, more_items_than_threads, event, engine)
+        )
+    try:
+        record = engine.run(engine.start("wf", "null"))
+        ended = time.monotonic()
+        messages = json.loads(record.result)
+        assert len(messages) == 70
+        not_started = [m for m in messages if "was not started" in m]
+        assert len(not_started) >= 6 and len(not_started) == 70 - len(QUEUED_STARTS)
+    finally:
+        QUEUED_RELEASE.set()  # the abandoned ones end; queued ones must not start now
+    time.sleep(0.3)
+    assert all(started < ended for started in QUEUED_STARTS)
+    assert len(QUEUED_STARTS) <= 64
