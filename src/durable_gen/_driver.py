@@ -37,6 +37,7 @@ results are never recorded.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import contextlib
 import contextvars
@@ -74,6 +75,7 @@ from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
     InvalidInputError,
+    StepFailedError,
     StepTimeoutError,
     ValidationError,
     WorkflowDefinitionError,
@@ -202,6 +204,8 @@ class _Invocation:
                 value = task.fn(*task.args, **task.kwargs)
             except Exception as exc:
                 return self._failed(attempt, exc)
+            except asyncio.CancelledError as exc:  # nothing cancels a sync step: its own
+                return self._failed(attempt, _cancelled_by_the_step(exc))
             if hooks is not None and attempt is not None:
                 hooks.attempt_end(attempt, refused_result(task, value))
             return value, None
@@ -241,6 +245,10 @@ class _Invocation:
                         return self.timed_out(task, attempt, limit, _LATE)
             except Exception as exc:
                 return self._failed(attempt, exc)
+            except asyncio.CancelledError as exc:
+                if _task_cancelled():  # the driver's or the host's cancellation: goes on out
+                    raise
+                return self._failed(attempt, _cancelled_by_the_step(exc))
             if hooks is not None and attempt is not None:
                 hooks.attempt_end(attempt, refused_result(task, value))
             return value, None
@@ -288,6 +296,8 @@ class _Invocation:
             if exc.__traceback__ is not None:
                 exc.__traceback__ = exc.__traceback__.tb_next
             return None, exc
+        except asyncio.CancelledError as exc:  # nothing cancels a sync step: its own
+            return None, _cancelled_by_the_step(exc)
         finally:
             STEP.reset(token)
         return value, None
@@ -726,6 +736,30 @@ def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -
     pools.clear()
     while watchdogs:
         watchdogs.pop().stop()
+
+
+def _task_cancelled() -> bool:
+    """Whether the asyncio task running here was asked to cancel (by a cancel scope of the
+    driver or of the host), as opposed to a step raising ``CancelledError`` on its own."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not on asyncio (trio): its cancellations are no CancelledError
+        return False
+    return task is not None and task.cancelling() > 0
+
+
+def _cancelled_by_the_step(exc: BaseException) -> StepFailedError:
+    """The failure of an attempt whose step raised ``asyncio.CancelledError`` itself (a library
+    that reports its own timeout or shutdown that way): a failed attempt, for the retry policy
+    like any other, not a crash of the invocation (a ``BaseException`` would be one)."""
+    message = str(exc) or "the step raised CancelledError"
+    error = StepFailedError(
+        f"{message} (raised by the step itself: nothing cancelled it; catch it in the step to "
+        "give another outcome)",
+        error_type="CancelledError",
+    )
+    error.__cause__ = exc
+    return error
 
 
 #: What became of an attempt still waiting for a worker thread at its deadline.

@@ -425,3 +425,65 @@ def test_an_attempt_that_timed_out_waiting_for_a_thread_never_starts(host: str) 
     time.sleep(0.3)
     assert all(started < ended for started in QUEUED_STARTS)
     assert len(QUEUED_STARTS) <= 64
+
+
+# --- a step that raises CancelledError itself -----------------------------------------------------
+
+CANCELLED_RUNS: list[str] = []
+TWICE = dg.Retry(max_attempts=2, initial_delay=1, jitter="none")
+
+
+@dg.step(retry=TWICE)
+async def async_raises_cancelled() -> str:
+    CANCELLED_RUNS.append("async")
+    raise asyncio.CancelledError("the library gave up")
+
+
+@dg.step(retry=TWICE, timeout=5)
+async def timed_async_raises_cancelled() -> str:
+    CANCELLED_RUNS.append("timed async")
+    raise asyncio.CancelledError()
+
+
+@dg.step(retry=TWICE)
+def sync_raises_cancelled() -> str:
+    CANCELLED_RUNS.append("sync")
+    raise asyncio.CancelledError()
+
+
+@dg.step(retry=TWICE, timeout=5)
+def timed_sync_raises_cancelled() -> str:
+    CANCELLED_RUNS.append("timed sync")
+    raise asyncio.CancelledError()
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        async_raises_cancelled,
+        timed_async_raises_cancelled,
+        sync_raises_cancelled,
+        timed_sync_raises_cancelled,
+    ],
+)
+@pytest.mark.parametrize("host", ["invoke", "invoke_async"])
+def test_a_step_that_raises_cancelled_error_itself_fails_its_attempt(step: Any, host: str) -> None:
+    # asyncio.CancelledError is a BaseException: raised by a step's own code (a library that
+    # reports its timeout that way) it crashed the invocation, so the step ran once per crash
+    # whatever its retry policy, and the execution failed with nothing the workflow could catch
+    CANCELLED_RUNS.clear()
+    engine = LocalService(clock=VirtualClock())
+    workflow = outcome_of(step)
+    if host == "invoke":
+        engine.register("wf", dg.make_handler(workflow, engine))
+    else:
+        engine.register("wf", lambda event: anyio.run(rt.invoke_async, workflow, event, engine))
+    record = engine.run(engine.start("wf", "null"))
+    assert record.status == "SUCCEEDED", record.error
+    error_type, message = json.loads(record.result)
+    assert error_type == "CancelledError" and "raised by the step itself" in message
+    assert len(CANCELLED_RUNS) == 2  # its retry policy: two attempts
+
+
+def test_a_step_cancelled_error_under_the_determinism_check() -> None:
+    assert_deterministic(outcome_of(async_raises_cancelled), None, random_runs=1)
