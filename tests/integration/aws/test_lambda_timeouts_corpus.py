@@ -5,8 +5,13 @@ makes the retry delays fire at once."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 from tests.unit.timeouts_corpus import CASES, RUNS, Case, uncaught_case
+
+import durable_gen as dg
 
 try:
     from .emulator import Emulator, LambdaEndpoint
@@ -39,3 +44,39 @@ def test_an_uncaught_timeout_fails_the_execution_through_the_emulator(
     _, outcome = run_workflow(emulator_skip_time, lambda_endpoint, function_name, workflow)
     assert outcome.status == "FAILED"
     assert outcome.error is not None and outcome.error["ErrorType"] == error_type
+
+
+LEFT_RUNS: list[float] = []
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+def outlasts_the_invocation() -> str:
+    LEFT_RUNS.append(time.monotonic())
+    time.sleep(3)
+    return "late"
+
+
+def bounded_by_the_invocation(_: None) -> Any:
+    try:
+        return (yield outlasts_the_invocation())
+    except dg.StepTimeoutError as exc:
+        return [exc.error_type, "the invocation had left" in exc.error_message]
+
+
+def test_the_invocations_remaining_time_bounds_a_step_through_the_emulator(
+    emulator_skip_time: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    # a step with no timeout= that would outlast the function's Timeout is timed out 0.5 s
+    # before it, each attempt, and retried by its policy, instead of Lambda killing the
+    # invocation mid-step
+    LEFT_RUNS.clear()
+    lambda_endpoint.invocation_timeout_seconds = 1.5
+    try:
+        _, outcome = run_workflow(
+            emulator_skip_time, lambda_endpoint, function_name, bounded_by_the_invocation
+        )
+    finally:
+        lambda_endpoint.invocation_timeout_seconds = 60.0
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == ["StepTimeoutError", True]
+    assert len(LEFT_RUNS) == 2
