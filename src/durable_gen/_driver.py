@@ -156,7 +156,7 @@ class _Invocation:
             payload_format=payload_format,
         )
         self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
-        self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
+        self.hooks = Hooks(check_plugins(plugins), self.arn, operations) if plugins else None
 
     def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:
         """The task of ``tasks`` if it is one sync step, nothing else running, no deadline: it

@@ -22,6 +22,7 @@ from .._driver import (
     CheckpointMode,
     _check_window,
     _StepThreads,
+    check_plugins,
     check_workflow,
     invoke,
 )
@@ -33,7 +34,7 @@ from .._errors import (
     WorkflowDefinitionError,
 )
 from .._failure import bounded_error, error_object
-from .._interpreter import check_payload_format
+from .._interpreter import check_host_options, check_payload_format
 from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
@@ -191,6 +192,7 @@ class LambdaHandler(Generic[W]):
         check_workflow(workflow, "lambda_handler")
         check_mode(checkpointing)
         check_payload_format(payload_format)
+        check_host_options(serdes, None)
         if region is not None and not isinstance(region, str):
             raise ValidationError(
                 f"region must be an AWS region name such as 'us-east-1', got {region!r}"
@@ -204,7 +206,7 @@ class LambdaHandler(Generic[W]):
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
         self.payload_format: PayloadFormat = payload_format
-        self.plugins = tuple(plugins)
+        self.plugins = tuple(check_plugins(plugins))
         self.start_window = _check_window(start_window)
         self._client = client
         self._region = region

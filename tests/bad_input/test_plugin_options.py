@@ -1,0 +1,86 @@
+"""Plugins and host options of the wrong kind, wherever a workflow is hosted: each is a
+``ValidationError`` that says what to pass, raised before any execution depends on it (for
+``lambda_handler``: when the handler is built, at import time on Lambda), never a failed
+execution, a ``TypeError``, or a hook that is silently never called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import msgspec
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import LocalService
+from durable_gen.runtime import InvocationOutput, invoke, make_handler
+
+
+def flow(x: Any) -> Generator[Any, Any, Any]:
+    yield dg.Wait(seconds=1)
+    return x
+
+
+class Quiet(dg.Plugin):
+    pass
+
+
+#: (case, the options, a fragment the message must hold)
+BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("plugins-none", {"plugins": None}, "plugins must be a list of Plugin instances"),
+    ("plugins-one-plugin", {"plugins": Quiet()}, "write plugins=[MyPlugin()]"),
+    ("plugins-an-object", {"plugins": [object()]}, "subclasses of durable_gen.Plugin"),
+    ("plugins-a-class", {"plugins": [Quiet]}, "Plugin instances"),
+    ("serdes-an-object", {"serdes": object()}, "serdes must be a Serdes"),
+]
+
+
+@pytest.mark.parametrize(("options", "fragment"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+@pytest.mark.parametrize("host", ["lambda_handler", "make_handler", "run"])
+def test_a_bad_option_is_refused_when_the_host_is_built(
+    host: str, options: dict[str, Any], fragment: str
+) -> None:
+    service = LocalService()
+    build: dict[str, Callable[[], object]] = {
+        "lambda_handler": lambda: dg.lambda_handler(flow, service=service, **options),
+        "make_handler": lambda: make_handler(flow, service, **options),
+        "run": lambda: dg.run(flow, 1, skip_time=True, **options),
+    }
+    with pytest.raises(dg.ValidationError) as caught:
+        build[host]()
+    assert fragment in str(caught.value)
+    assert service.list_executions() == []
+
+
+def test_a_lambda_handler_with_a_bad_plugin_never_fails_an_execution() -> None:
+    # Before, lambda_handler accepted it and each invocation either failed the execution for
+    # good (a bad serdes) or logged one error per hook (a bad plugin): the check is at deploy.
+    service = LocalService()
+    with pytest.raises(dg.ValidationError):
+        dg.lambda_handler(flow, service=service, serdes=object())
+    handler = dg.lambda_handler(flow, service=service, plugins=[Quiet()])
+
+    def adapter(event: Any) -> InvocationOutput:
+        return msgspec.convert(handler(msgspec.to_builtins(event)), InvocationOutput)
+
+    service.register("flow", adapter)
+    arn = service.start("flow", "7")
+    record = service.run(arn)
+    assert (record.status, record.result) == ("SUCCEEDED", "7")
+
+
+def test_invoke_refuses_a_plugin_that_is_not_one() -> None:
+    service = LocalService()
+    seen: list[Any] = []
+
+    def handler(event: Any) -> InvocationOutput:
+        try:
+            return invoke(flow, event, service, plugins=[object()])  # type: ignore[list-item]
+        except dg.ValidationError as exc:
+            seen.append(exc)
+            raise
+
+    service.register("flow", handler)
+    service.start("flow", "1")
+    service.run_until_idle()  # the engine counts a raising handler as a crash
+    assert seen and "subclasses of durable_gen.Plugin" in str(seen[0])
