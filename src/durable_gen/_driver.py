@@ -817,11 +817,42 @@ def check_plugins(plugins: object) -> Sequence[Plugin]:
         )
     for plugin in plugins:
         if not isinstance(plugin, Plugin):
+            if isinstance(plugin, type) and issubclass(plugin, Plugin):
+                raise ValidationError(
+                    f"plugins must be Plugin instances, got the class {plugin.__name__}: pass "
+                    f"an instance, plugins=[{plugin.__name__}()]"
+                )
             raise ValidationError(
                 f"plugins must be Plugin instances (subclasses of durable_gen.Plugin), got "
                 f"{plugin!r}"
             )
+        if type(plugin) not in _CHECKED_PLUGINS:
+            _check_hooks(type(plugin))
     return plugins
+
+
+#: Plugin classes whose hooks were checked (a class is checked once, not per invocation).
+_CHECKED_PLUGINS: weakref.WeakSet[type] = weakref.WeakSet()
+_HOOKS: Final = tuple(name for name in vars(Plugin) if name.startswith("on_"))
+
+
+def _check_hooks(cls: type) -> None:
+    """Refuse a hook that calling does not run: an ``async def`` or a generator function."""
+    for name in _HOOKS:
+        hook = getattr(cls, name)
+        if inspect.iscoroutinefunction(hook) or inspect.isasyncgenfunction(hook):
+            kind = "an async def"
+        elif inspect.isgeneratorfunction(hook):
+            kind = "a generator function"
+        else:
+            continue
+        raise ValidationError(
+            f"{cls.__name__}.{name} is {kind}: hooks are called as plain functions, from the "
+            f"thread that runs the invocation or the step, so its body would never run. Make "
+            f"it a plain def (to hand work to an event loop, use "
+            f"asyncio.run_coroutine_threadsafe or loop.call_soon_threadsafe from it)"
+        )
+    _CHECKED_PLUGINS.add(cls)
 
 
 def _check_window(window: object) -> float | None:

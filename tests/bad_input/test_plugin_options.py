@@ -25,12 +25,38 @@ class Quiet(dg.Plugin):
     pass
 
 
+class AsyncHook(dg.Plugin):
+    async def on_attempt_end(self, attempt: Any, outcome: str, error: Any) -> None:
+        raise AssertionError("never awaited")
+
+
+class AsyncGeneratorHook(dg.Plugin):
+    async def on_operation_change(self, op: Any) -> Any:
+        yield op
+
+
+class GeneratorHook(dg.Plugin):
+    def on_invocation_start(self, info: Any) -> Any:
+        yield info
+
+
 #: (case, the options, a fragment the message must hold)
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("plugins-none", {"plugins": None}, "plugins must be a list of Plugin instances"),
     ("plugins-one-plugin", {"plugins": Quiet()}, "write plugins=[MyPlugin()]"),
     ("plugins-an-object", {"plugins": [object()]}, "subclasses of durable_gen.Plugin"),
-    ("plugins-a-class", {"plugins": [Quiet]}, "Plugin instances"),
+    ("plugins-a-class", {"plugins": [Quiet]}, "pass an instance, plugins=[Quiet()]"),
+    ("hook-async-def", {"plugins": [AsyncHook()]}, "AsyncHook.on_attempt_end is an async def"),
+    (
+        "hook-async-generator",
+        {"plugins": [Quiet(), AsyncGeneratorHook()]},
+        "AsyncGeneratorHook.on_operation_change is an async def",
+    ),
+    (
+        "hook-generator",
+        {"plugins": [GeneratorHook()]},
+        "GeneratorHook.on_invocation_start is a generator function",
+    ),
     ("serdes-an-object", {"serdes": object()}, "serdes must be a Serdes"),
 ]
 
@@ -84,3 +110,16 @@ def test_invoke_refuses_a_plugin_that_is_not_one() -> None:
     service.start("flow", "1")
     service.run_until_idle()  # the engine counts a raising handler as a crash
     assert seen and "subclasses of durable_gen.Plugin" in str(seen[0])
+
+
+@pytest.mark.parametrize("plugin", [AsyncHook, GeneratorHook])
+def test_a_hook_that_would_never_run_is_refused_by_the_worker_and_the_test_runner(
+    plugin: type[dg.Plugin], tmp_path: Any
+) -> None:
+    from durable_gen.local import Worker
+    from durable_gen.testing import TestRunner
+
+    with pytest.raises(dg.ValidationError, match="plain def"):
+        Worker(str(tmp_path / "d.db"), plugins=[plugin()])
+    with pytest.raises(dg.ValidationError, match="plain def"):
+        TestRunner(plugins=[plugin()])
