@@ -26,6 +26,7 @@ import logging
 from typing import Any, Final
 
 from ._context import current, current_step
+from ._errors import ValidationError
 from ._failure import log_message
 
 __all__ = [
@@ -51,6 +52,15 @@ class ReplayAwareLogger:
     __slots__ = ("log_during_replay", "logger")
 
     def __init__(self, logger: logging.Logger, *, log_during_replay: bool = False) -> None:
+        if not isinstance(logger, logging.Logger):
+            raise ValidationError(
+                f"ReplayAwareLogger wraps a logging.Logger, got {type(logger).__name__}: write "
+                "ReplayAwareLogger(logging.getLogger(name)), or dg.get_logger(name)"
+            )
+        if not isinstance(log_during_replay, bool):
+            raise ValidationError(
+                f"log_during_replay must be True or False, got {log_during_replay!r}"
+            )
         self.logger = logger
         self.log_during_replay = log_during_replay
 
@@ -126,7 +136,18 @@ class ReplayAwareLogger:
 def get_logger(
     name: str = "durable_gen.workflow", *, log_during_replay: bool = False
 ) -> ReplayAwareLogger:
-    """A replay-aware logger named ``name`` (see ``ReplayAwareLogger``)."""
+    """A replay-aware logger named ``name`` (see ``ReplayAwareLogger``).
+
+    Raises:
+        ValidationError: ``name`` is not a string (to wrap a ``logging.Logger`` itself, use
+            ``ReplayAwareLogger(logger)``), or ``log_during_replay`` is not a bool.
+    """
+    if not isinstance(name, str):
+        wrap = " (to wrap a Logger, write ReplayAwareLogger(logger))"
+        raise ValidationError(
+            f"get_logger takes a logger's name, a str such as __name__, got "
+            f"{type(name).__name__}{wrap if isinstance(name, logging.Logger) else ''}"
+        )
     return ReplayAwareLogger(logging.getLogger(name), log_during_replay=log_during_replay)
 
 

@@ -1,0 +1,264 @@
+"""What a user reads in docs/observability.md, checked on programs written from it alone: the
+durable logger in workflow and step code at every kind of resume point, on the in-memory engine
+and on SQLite (a worker that replays from the database), in every checkpointing mode.
+
+Each line of workflow code appears exactly once per execution (none lost after a resume, none
+repeated on replay), every record names its execution, and a record logged in a step names its
+operation (the id the history holds) and its attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import Worker
+
+LOGGER = "tests.observability.corpus"
+log = dg.get_logger(LOGGER)
+
+
+#: The keys whose first attempt failed already (emptied before each test).
+FAILED_ONCE: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def fresh() -> Iterator[None]:
+    FAILED_ONCE.clear()
+    yield
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1))
+def flaky(key: str) -> str:
+    log.info("flaky %s", key)
+    if key not in FAILED_ONCE:
+        FAILED_ONCE.add(key)
+        raise ValueError(f"first attempt of {key}")
+    return key
+
+
+@dg.step
+def plain(x: Any) -> Any:
+    log.info("plain %s", x)
+    return x
+
+
+@dg.step
+async def later(x: Any) -> Any:
+    await asyncio.sleep(0)
+    log.info("later %s", x)
+    return x
+
+
+@dg.step(timeout=30)
+def bounded(x: Any) -> Any:
+    log.info("bounded %s", x)
+    return x
+
+
+def submit(callback_id: str) -> None:
+    log.info("submit")
+
+
+def item(x: int) -> Any:
+    log.info("item %d before", x)
+    yield dg.Wait(seconds=1, name=f"item-wait-{x}")
+    log.info("item %d after wait", x)
+    r = yield flaky(f"item-{x}")
+    log.info("item %d after retry", x)
+    return r
+
+
+def branch_wait() -> Any:
+    log.info("branch before")
+    yield dg.Wait(seconds=2, name="branch-wait")
+    log.info("branch after")
+    return "b"
+
+
+def sub(x: str) -> Any:
+    log.info("child %s before", x)
+    yield dg.Wait(seconds=1, name="child-wait")
+    r = yield later(x)
+    log.info("child %s after", x)
+    return r
+
+
+def everything(_: Any) -> Any:
+    log.info("start")
+    yield plain("top")
+    try:
+        yield flaky("top")
+    except dg.StepFailedError:
+        log.info("never")
+    log.info("after retry")
+    yield dg.Wait(seconds=1, name="w")
+    log.info("after wait")
+    answer = yield dg.WaitForCallback(submit, name="approve")
+    log.info("after callback %s", answer)
+    m = yield dg.Map(item, [1, 2], name="items")
+    log.info("after map %s", m.results())
+    p = yield dg.Parallel([branch_wait, lambda: (yield bounded("branch"))], name="par")
+    log.info("after parallel %s", p.results())
+    c = yield dg.Child(sub, ("c",), name="child")
+    v = yield dg.Child(sub, ("v",), name="virtual", virtual=True)
+    log.info("after children %s %s", c, v)
+    try:
+        yield dg.Invoke("nobody-serves-this", {})
+    except dg.InvokeFailedError:
+        log.info("after invoke")
+    log.info("end")
+    return "done"
+
+
+WORKFLOW_LINES = [
+    "start", "after retry", "after wait", "after callback ok",
+    "item 1 before", "item 2 before", "item 1 after wait", "item 2 after wait",
+    "item 1 after retry", "item 2 after retry", "after map ['item-1', 'item-2']",
+    "branch before", "branch after", "after parallel ['b', 'branch']",
+    "child c before", "child c after", "child v before", "child v after",
+    "after children c v", "after invoke", "end",
+]  # fmt: skip
+STEP_LINES = {  # message: (step name, attempt)
+    "plain top": ("plain", 1), "flaky top": ("flaky", 2), "submit": ("approve submitter", 1),
+    "flaky item-1": ("flaky", 2), "flaky item-2": ("flaky", 2), "bounded branch": ("bounded", 1),
+    "later c": ("later", 1), "later v": ("later", 1),
+}  # fmt: skip
+
+
+class Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def kept() -> Iterator[list[logging.LogRecord]]:
+    handler = Keep()
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    yield handler.records
+    logger.removeHandler(handler)
+    logger.setLevel(old)
+
+
+def run_in_memory(mode: str) -> tuple[str, list[Any]]:
+    """Runs ``everything`` on a LocalService; returns its ARN and its operations."""
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import make_handler
+
+    service = LocalService(clock=VirtualClock())
+    service.register("everything", make_handler(everything, service, checkpointing=mode))
+    arn = service.start("everything", "null")
+    record = service.run(arn)
+    (callback,) = [op for op in service.get_operations(arn) if op.type == "CALLBACK"]
+    service.send_callback_success(callback.callback_details.callback_id, '"ok"')
+    record = service.run(arn)
+    assert (record.status, record.result) == ("SUCCEEDED", '"done"'), record.error
+    return arn, service.get_operations(arn)
+
+
+def run_on_sqlite(mode: str, db: Path) -> tuple[str, list[Any]]:
+    """Runs ``everything`` on a SQLite worker, each invocation replaying from the file."""
+    with Worker(str(db), skip_time=True, checkpointing=mode) as worker:
+        name = worker.register(everything)
+        arn = worker.service.start(name, "null")
+        worker.drive(arn)
+        (callback,) = [op for op in worker.service.get_operations(arn) if op.type == "CALLBACK"]
+    # a new worker on the same file: nothing of the first one's memory survives
+    with Worker(str(db), skip_time=True, checkpointing=mode) as worker:
+        worker.register(everything)
+        worker.service.send_callback_success(callback.callback_details.callback_id, '"ok"')
+        worker.drive(arn)
+        record = worker.service.get_execution(arn)
+        assert (record.status, record.result) == ("SUCCEEDED", '"done"'), record.error
+        return arn, worker.service.get_operations(arn)
+
+
+ENGINES: dict[str, Callable[[str, Path], tuple[str, list[Any]]]] = {
+    "memory": lambda mode, tmp: run_in_memory(mode),
+    "sqlite": lambda mode, tmp: run_on_sqlite(mode, tmp / "corpus.db"),
+}
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_each_line_once_with_its_execution_and_operation(
+    engine: str, mode: str, tmp_path: Path, kept: list[logging.LogRecord]
+) -> None:
+    arn, operations = ENGINES[engine](mode, tmp_path)
+    counts = Counter(r.getMessage() for r in kept)
+    assert "never" not in counts
+    assert {m: n for m, n in counts.items() if n != 1 and m not in STEP_LINES} == {}
+    assert sorted(m for m in counts if m not in STEP_LINES) == sorted(WORKFLOW_LINES)
+    # workflow lines keep their order where the code orders them
+    lines = [r.getMessage() for r in kept if r.getMessage() in WORKFLOW_LINES]
+    assert lines[:4] == WORKFLOW_LINES[:4] and lines[-2:] == WORKFLOW_LINES[-2:]
+    assert {getattr(r, "durableExecutionArn", None) for r in kept} == {arn}
+    by_id = {op.id: op for op in operations}
+    for record in kept:
+        message = record.getMessage()
+        if message not in STEP_LINES:
+            assert not hasattr(record, "operationId"), message
+            continue
+        name, last_attempt = STEP_LINES[message]
+        op = by_id[record.operationId]
+        assert (op.type, op.name, record.operationName) == ("STEP", name, name), message
+        assert 1 <= record.attempt <= last_attempt
+    # a retried step logs once per attempt, numbered 1 and 2
+    for message, (_, last) in STEP_LINES.items():
+        attempts = sorted(r.attempt for r in kept if r.getMessage() == message)
+        assert attempts == list(range(1, last + 1)), (message, attempts)
+
+
+# --- bad arguments of the logger: typed errors that say what to pass ---
+
+BAD_LOGGERS: list[tuple[str, Callable[[], object], str]] = [
+    ("name-an-int", lambda: dg.get_logger(5), "a str such as __name__"),  # type: ignore[arg-type]
+    (
+        "name-a-logger",
+        lambda: dg.get_logger(logging.getLogger("x")),  # type: ignore[arg-type]
+        "ReplayAwareLogger(logger)",
+    ),
+    (
+        "replay-flag-a-str",
+        lambda: dg.get_logger("x", log_during_replay="yes"),  # type: ignore[arg-type]
+        "log_during_replay must be True or False",
+    ),
+    (
+        "wrap-a-name",
+        lambda: dg.ReplayAwareLogger("x"),  # type: ignore[arg-type]
+        "ReplayAwareLogger(logging.getLogger(name))",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "fragment"), [c[1:] for c in BAD_LOGGERS], ids=[c[0] for c in BAD_LOGGERS]
+)
+def test_a_bad_logger_argument_is_a_validation_error(
+    build: Callable[[], object], fragment: str
+) -> None:
+    with pytest.raises(dg.ValidationError) as caught:
+        build()
+    assert fragment in str(caught.value)
+
+
+def test_good_logger_arguments_are_accepted() -> None:
+    assert dg.get_logger().name == "durable_gen.workflow"
+    assert dg.get_logger("a.b", log_during_replay=True).log_during_replay is True
+    assert dg.ReplayAwareLogger(logging.getLogger("a.c")).name == "a.c"
+    assert json.dumps(dg.get_logger("a.d").name) == '"a.d"'
