@@ -23,7 +23,8 @@ Rules:
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from ._context import current, current_step
 from ._errors import ValidationError
@@ -131,6 +132,50 @@ class ReplayAwareLogger:
 
     def setLevel(self, level: int | str) -> None:
         self.logger.setLevel(level)
+
+    # What configures the wrapped logger, as ``logging.Logger`` spells it.
+
+    @property
+    def level(self) -> int:
+        """The wrapped logger's own level (``logging.NOTSET``: its parent's applies)."""
+        return self.logger.level
+
+    @property
+    def handlers(self) -> list[logging.Handler]:
+        """The wrapped logger's handlers."""
+        return self.logger.handlers
+
+    def getEffectiveLevel(self) -> int:
+        return self.logger.getEffectiveLevel()
+
+    def addHandler(self, handler: logging.Handler) -> None:
+        self.logger.addHandler(handler)
+
+    def removeHandler(self, handler: logging.Handler) -> None:
+        self.logger.removeHandler(handler)
+
+    def hasHandlers(self) -> bool:
+        return self.logger.hasHandlers()
+
+    def addFilter(self, filter: logging.Filter | Callable[[logging.LogRecord], Any]) -> None:
+        self.logger.addFilter(filter)
+
+    def removeFilter(self, filter: logging.Filter | Callable[[logging.LogRecord], Any]) -> None:
+        self.logger.removeFilter(filter)
+
+    def getChild(self, suffix: str) -> ReplayAwareLogger:
+        """A replay-aware logger for the child ``suffix``, with this one's ``log_during_replay``."""
+        return ReplayAwareLogger(
+            self.logger.getChild(suffix), log_during_replay=self.log_during_replay
+        )
+
+    if not TYPE_CHECKING:  # a type checker still reports a misspelt method
+
+        def __getattr__(self, name: str) -> Any:
+            raise AttributeError(
+                f"ReplayAwareLogger has no attribute {name!r}: the logging.Logger it wraps is "
+                f"its .logger (write log.logger.{name})"
+            )
 
 
 def get_logger(

@@ -262,3 +262,36 @@ def test_good_logger_arguments_are_accepted() -> None:
     assert dg.get_logger("a.b", log_during_replay=True).log_during_replay is True
     assert dg.ReplayAwareLogger(logging.getLogger("a.c")).name == "a.c"
     assert json.dumps(dg.get_logger("a.d").name) == '"a.d"'
+
+
+def test_the_logger_is_configured_as_a_logging_logger_is(kept: list[logging.LogRecord]) -> None:
+    # The docs call it a wrapper of a standard Logger: what configures one configures it.
+    durable = dg.get_logger(f"{LOGGER}.configured")
+    extra = Keep()
+    durable.addHandler(extra)
+    assert durable.hasHandlers() and durable.handlers == [extra]
+    durable.setLevel(logging.WARNING)
+    assert (durable.level, durable.getEffectiveLevel()) == (logging.WARNING, logging.WARNING)
+    durable.addFilter(lambda record: "secret" not in record.getMessage())
+    child = durable.getChild("part")
+    assert isinstance(child, dg.ReplayAwareLogger) and child.name == f"{LOGGER}.configured.part"
+    assert dg.get_logger("x", log_during_replay=True).getChild("y").log_during_replay
+
+    def flow(_: Any) -> Any:
+        durable.info("below the level")
+        durable.warning("kept")
+        durable.warning("a secret")
+        child.warning("from the child")
+        yield dg.Wait(seconds=1)
+        durable.warning("after the wait")
+        return 1
+
+    dg.run(flow, None, skip_time=True)
+    expected = ["kept", "from the child", "after the wait"]  # the child's record propagates
+    assert [r.getMessage() for r in extra.records] == expected
+    assert [r.getMessage() for r in kept] == expected
+    assert all(getattr(r, "durableExecutionArn", None) for r in kept)
+    durable.removeHandler(extra)
+    assert durable.handlers == []
+    with pytest.raises(AttributeError, match=r"log\.logger\.propagate"):
+        durable.propagate  # noqa: B018
