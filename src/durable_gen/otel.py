@@ -52,6 +52,7 @@ from ._plugins import (
     OperationInfo,
     OperationSnapshot,
     Plugin,
+    checked_clock,
 )
 
 __all__ = ["OpenTelemetryPlugin", "OtelView", "trace_id_of"]
@@ -159,9 +160,12 @@ class OpenTelemetryPlugin(Plugin):
     ) -> None:
         if view not in ("invocation", "execution"):
             raise ValidationError(f"view must be 'invocation' or 'execution', got {view!r}")
-        if clock is not None and not callable(clock):
-            raise ValidationError(
-                f"clock must be a callable returning epoch nanoseconds, got {clock!r}"
+        if clock is not None:
+            clock = checked_clock(
+                clock,
+                "nanoseconds",
+                "OpenTelemetryPlugin",
+                "on a VirtualClock: lambda: service.clock.now_ms() * 1_000_000",
             )
         trace = _trace()
         if tracer_provider is not None and not callable(

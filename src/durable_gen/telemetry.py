@@ -40,6 +40,7 @@ from ._plugins import (
     InvocationInfo,
     OperationSnapshot,
     Plugin,
+    checked_clock,
 )
 
 __all__ = ["RECORD_TYPE", "SCHEMA_VERSION", "TelemetryPlugin"]
@@ -125,9 +126,9 @@ class TelemetryPlugin(Plugin):
                 "sink must be a logging.Logger or a callable taking the record's JSON text, "
                 f"got {sink!r}"
             )
-        if clock is not None and not callable(clock):
-            raise ValidationError(
-                f"clock must be a callable returning epoch milliseconds, got {clock!r}"
+        if clock is not None:
+            clock = checked_clock(
+                clock, "milliseconds", "TelemetryPlugin", "on a VirtualClock: service.clock.now_ms"
             )
         self._sink = sink if sink is not None else logging.getLogger("durable_gen.telemetry")
         self.include_input = include_input

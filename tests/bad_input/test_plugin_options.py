@@ -5,6 +5,8 @@ execution, a ``TypeError``, or a hook that is silently never called."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -123,3 +125,88 @@ def test_a_hook_that_would_never_run_is_refused_by_the_worker_and_the_test_runne
         Worker(str(tmp_path / "d.db"), plugins=[plugin()])
     with pytest.raises(dg.ValidationError, match="plain def"):
         TestRunner(plugins=[plugin()])
+
+
+# --- the clocks of the tracing and telemetry plugins: three units, easy to mix up ---
+
+CLOCKS: list[tuple[str, str, Callable[[], object], str | None]] = [
+    # (case, plugin, clock, a fragment of the refusal, or None: accepted)
+    ("otel-seconds", "otel", time.time, "returns epoch seconds"),
+    ("otel-milliseconds", "otel", lambda: time.time_ns() // 1_000_000, "epoch milliseconds"),
+    ("otel-microseconds", "otel", lambda: time.time_ns() // 1_000, "epoch microseconds"),
+    ("otel-a-str", "otel", lambda: "now", "as a number"),
+    ("otel-not-callable", "otel", 5, "must be a callable"),
+    ("otel-nanoseconds", "otel", time.time_ns, None),
+    ("otel-float-nanoseconds", "otel", lambda: time.time() * 1e9, None),
+    ("otel-virtual-at-zero", "otel", lambda: 0, None),
+    ("telemetry-seconds", "telemetry", time.time, "returns epoch seconds"),
+    ("telemetry-nanoseconds", "telemetry", time.time_ns, "returns epoch nanoseconds"),
+    ("telemetry-none", "telemetry", lambda: None, "as a number"),
+    ("telemetry-milliseconds", "telemetry", lambda: time.time_ns() // 1_000_000, None),
+    ("telemetry-float-milliseconds", "telemetry", lambda: time.time() * 1000, None),
+]
+
+
+def build_plugin(kind: str, clock: object, sink: Callable[[str], object]) -> dg.Plugin:
+    if kind == "otel":
+        pytest.importorskip("opentelemetry.sdk")
+        from durable_gen.otel import OpenTelemetryPlugin
+
+        return OpenTelemetryPlugin(clock=clock)  # type: ignore[arg-type]
+    from durable_gen.telemetry import TelemetryPlugin
+
+    return TelemetryPlugin(sink, clock=clock)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "clock", "fragment"), [c[1:] for c in CLOCKS], ids=[c[0] for c in CLOCKS]
+)
+def test_a_clock_in_another_unit_is_refused_when_the_plugin_is_built(
+    kind: str, clock: Callable[[], object], fragment: str | None
+) -> None:
+    # Before, time.time for a tracer dated every span in January 1970, and time.time_ns for
+    # the telemetry record made it fail at the end of the execution (the record was lost).
+    records: list[str] = []
+    if fragment is not None:
+        with pytest.raises(dg.ValidationError) as caught:
+            build_plugin(kind, clock, records.append)
+        assert fragment in str(caught.value)
+        return
+    plugin = build_plugin(kind, clock, records.append)
+    assert dg.run(flow, 3, skip_time=True, plugins=[plugin]) == 3
+    if kind == "telemetry":
+        (record,) = records
+        fields = json.loads(record)
+        assert isinstance(fields["durationMs"], int)
+        assert fields["emittedAt"].startswith(time.strftime("%Y", time.gmtime()))
+
+
+def test_a_clock_that_cannot_be_read_yet_is_read_when_needed() -> None:
+    # clock=lambda: service.clock.now_ms() written before the engine is built
+    records: list[str] = []
+    holder: dict[str, Callable[[], int]] = {}
+    from durable_gen.telemetry import TelemetryPlugin
+
+    plugin = TelemetryPlugin(records.append, clock=lambda: holder["now"]())
+    holder["now"] = lambda: time.time_ns() // 1_000_000
+    assert dg.run(flow, 4, skip_time=True, plugins=[plugin]) == 4
+    assert len(records) == 1
+
+
+def test_spans_of_a_float_clock_have_integer_times() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    plugin = OpenTelemetryPlugin(provider, clock=lambda: time.time() * 1e9)
+    dg.run(flow, 5, plugins=[plugin], skip_time=True)
+    spans = exporter.get_finished_spans()
+    assert spans and all(
+        isinstance(s.start_time, int) and isinstance(s.end_time, int) for s in spans
+    )
