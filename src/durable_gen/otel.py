@@ -178,10 +178,10 @@ class OpenTelemetryPlugin(Plugin):
         self._api = trace
         self._tracer = trace.get_tracer("durable_gen", tracer_provider=tracer_provider)
         self._ids: _Ids | None = None
-        fallback = getattr(self._tracer, "id_generator", None)
-        if fallback is not None:  # the SDK's tracer: let us choose span ids
-            self._ids = _Ids(fallback)
-            self._tracer.id_generator = self._ids
+        #: The global provider is read again until it is the SDK's: a plugin built at import
+        #: time, before the provider is set, has only a proxy of it.
+        self._global = tracer_provider is None
+        self._bind(self._tracer)
         self.view: OtelView = view
         self._clock = clock if clock is not None else time.time_ns
         self._last_ns = 0
@@ -189,6 +189,14 @@ class OpenTelemetryPlugin(Plugin):
         self._executions: dict[str, _Execution] = {}
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _bind(self, tracer: Any) -> None:
+        """Use ``tracer``, and choose its span ids when it is the SDK's."""
+        fallback = getattr(tracer, "id_generator", None)
+        if fallback is not None:  # the SDK's tracer: let us choose span ids
+            self._tracer = tracer
+            self._ids = _Ids(fallback)
+            tracer.id_generator = self._ids
 
     def _now(self) -> int:
         # strictly increasing by at least 1 us: exporters and backends keep microseconds
@@ -354,6 +362,8 @@ class OpenTelemetryPlugin(Plugin):
 
     def on_invocation_start(self, info: InvocationInfo) -> None:
         with self._lock:
+            if self._ids is None and self._global:
+                self._bind(self._api.get_tracer("durable_gen"))
             ex = self._execution(info.execution_arn)
             self._abandon(ex)
             ex.existing = {op.operation_id for op in info.operations}
