@@ -6,6 +6,7 @@ execution, a ``TypeError``, or a hook that is silently never called."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Generator
 from typing import Any
@@ -210,3 +211,31 @@ def test_spans_of_a_float_clock_have_integer_times() -> None:
     assert spans and all(
         isinstance(s.start_time, int) and isinstance(s.end_time, int) for s in spans
     )
+
+
+@pytest.mark.parametrize("kind", ["logger", "durable-logger", "adapter"])
+def test_the_telemetry_record_goes_to_any_kind_of_logger(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before, dg.get_logger(...) and a LoggerAdapter were refused as sinks (neither is a
+    # logging.Logger nor callable), though a durable_gen user has one at hand.
+    from durable_gen.telemetry import TelemetryPlugin
+
+    name = f"tests.telemetry.sink.{kind}"
+    sinks: dict[str, Any] = {
+        "logger": logging.getLogger(name),
+        "durable-logger": dg.get_logger(name),
+        "adapter": logging.LoggerAdapter(logging.getLogger(name), {}),
+    }
+    caplog.set_level(logging.INFO, logger=name)
+    assert dg.run(flow, 6, skip_time=True, plugins=[TelemetryPlugin(sinks[kind])]) == 6
+    (record,) = [r for r in caplog.records if r.name == name]
+    assert record.levelno == logging.INFO
+    assert json.loads(record.getMessage())["status"] == "SUCCEEDED"
+
+
+def test_a_sink_of_another_kind_is_refused() -> None:
+    from durable_gen.telemetry import TelemetryPlugin
+
+    with pytest.raises(dg.ValidationError, match=r"dg\.get_logger"):
+        TelemetryPlugin("durable_gen.telemetry")  # type: ignore[arg-type]
