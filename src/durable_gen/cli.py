@@ -90,6 +90,12 @@ def load_plugin(spec: str) -> Any:
     from ._plugins import Plugin
     from .local._worker import import_attribute
 
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise CliError(
+            f"--plugin takes MODULE:ATTR, the module and the name of a Plugin in it (e.g. "
+            f"app.tracing:make_tracer), got {spec!r}"
+        )
     try:
         obj = import_attribute(spec)
     except InvalidInputError as exc:
