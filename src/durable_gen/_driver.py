@@ -68,6 +68,7 @@ from ._actions import (
 from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
+    DurableGenError,
     InvalidInputError,
     StepTimeoutError,
     ValidationError,
@@ -884,6 +885,7 @@ def invoke(
     payload_format: PayloadFormat = "json",
     time_left: float | None = None,
     start_window: float | None = START_WINDOW,
+    _outside: Callable[[DurableGenError], InvocationOutput | None] | None = None,
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -910,6 +912,10 @@ def invoke(
             checkpointed while it goes on (default 0.005). A step that ends sooner costs one
             checkpoint, START and outcome together. None: START always goes with the outcome
             (a crash during a step then leaves nothing of it recorded).
+        _outside: For a host that ends the execution when an error escapes the workflow's
+            run (the Lambda handler: a checkpoint the service refuses): the output it returns
+            for that error, or None to let the error propagate. The plugins see that output
+            as the invocation's.
 
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
@@ -922,7 +928,15 @@ def invoke(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         time_left, _check_window(start_window),
     )  # fmt: skip
-    return _run(inv, _StepThreads.acquire())
+    try:
+        return _run(inv, _StepThreads.acquire())
+    except DurableGenError as exc:
+        output = _outside(exc) if _outside is not None else None
+        if output is None:
+            raise
+        if inv.hooks is not None:  # the host ends the execution with it: the plugins see it end
+            inv.hooks.end(output)
+        return output
 
 
 def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:

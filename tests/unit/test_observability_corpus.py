@@ -295,3 +295,113 @@ def test_the_logger_is_configured_as_a_logging_logger_is(kept: list[logging.LogR
     assert durable.handlers == []
     with pytest.raises(AttributeError, match=r"log\.logger\.propagate"):
         durable.propagate  # noqa: B018
+
+
+# --- an execution the Lambda handler ends because the service refused a checkpoint ---
+
+
+class Recorder(dg.Plugin):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def on_execution_end(self, info: Any, status: str, result: Any, error: Any) -> None:
+        self.seen.append(("execution_end", f"{status} {getattr(error, 'error_type', None)}"))
+
+    def on_invocation_end(self, info: Any, status: str) -> None:
+        self.seen.append(("invocation_end", status))
+
+
+class Refusing:
+    """A DurableService that raises ``error`` at the second checkpoint of an invocation."""
+
+    def __init__(self, inner: Any, error: Exception) -> None:
+        self.inner, self.error, self.calls = inner, error, 0
+
+    def get_state(self, *args: Any) -> Any:
+        return self.inner.get_state(*args)
+
+    def checkpoint(self, arn: str, token: str, updates: Any) -> Any:
+        self.calls += 1
+        if self.calls == 2:
+            raise self.error
+        return self.inner.checkpoint(arn, token, updates)
+
+
+def two_steps(_: Any) -> Any:
+    yield plain(1)
+    yield plain(2)
+    return "two"
+
+
+def test_a_refused_checkpoint_ends_the_execution_for_the_plugins_too() -> None:
+    # The handler returns FAILED (the execution ends), and the plugins see it end: before,
+    # they saw neither the execution's nor the invocation's end, so the Invocation span was
+    # never exported, there was no Workflow span and no telemetry record.
+    pytest.importorskip("opentelemetry.sdk")
+    import msgspec
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.runtime import InvocationOutput
+    from durable_gen.telemetry import TelemetryPlugin
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    recorder, records = Recorder(), []
+    service = LocalService(clock=VirtualClock())
+    refusing = Refusing(service, dg.InvalidCheckpointError("the KMS key is disabled"))
+    plugins = [recorder, OpenTelemetryPlugin(provider), TelemetryPlugin(records.append)]
+    handler = dg.lambda_handler(two_steps, service=refusing, plugins=plugins)
+    service.register(
+        "two", lambda event: msgspec.convert(handler(msgspec.to_builtins(event)), InvocationOutput)
+    )
+    arn = service.start("two", "null")
+    record = service.run(arn)
+    assert record.status == "FAILED" and record.error is not None
+    assert record.error.error_type == "InvalidCheckpointError"
+    assert recorder.seen == [
+        ("execution_end", "FAILED InvalidCheckpointError"),
+        ("invocation_end", "FAILED"),
+    ]
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["Workflow"].attributes is not None
+    assert spans["Workflow"].attributes["durable.execution.status"] == "FAILED"
+    assert spans["Invocation"].attributes is not None
+    assert spans["Invocation"].attributes["durable.invocation.status"] == "FAILED"
+    (text,) = records
+    assert json.loads(text)["error"]["errorType"] == "InvalidCheckpointError"
+
+
+def test_an_error_the_service_retries_does_not_end_the_execution_for_the_plugins() -> None:
+    import msgspec
+
+    from durable_gen.aws import ServiceUnavailableError
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import InvocationOutput
+
+    recorder = Recorder()
+    service = LocalService(clock=VirtualClock())
+    refusing = Refusing(service, ServiceUnavailableError("throttled"))
+    handler = dg.lambda_handler(two_steps, service=refusing, plugins=[recorder])
+    raised: list[Exception] = []
+
+    def adapter(event: Any) -> InvocationOutput:
+        try:
+            return msgspec.convert(handler(msgspec.to_builtins(event)), InvocationOutput)
+        except ServiceUnavailableError as exc:  # raised for the service to invoke again
+            raised.append(exc)
+            raise
+
+    service.register("two", adapter)
+    arn = service.start("two", "null")
+    record = service.run(arn)
+    assert raised and (record.status, record.result) == ("SUCCEEDED", '"two"')
+    # the raising invocation ended nothing; the one after it ended the execution
+    assert recorder.seen == [
+        ("execution_end", "SUCCEEDED None"),
+        ("invocation_end", "SUCCEEDED"),
+    ]

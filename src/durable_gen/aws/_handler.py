@@ -278,20 +278,30 @@ class LambdaHandler(Generic[W]):
                 payload_format=self.payload_format,
                 time_left=time_left,
                 start_window=self.start_window,
+                _outside=_failed_outside(arn),
             )
-        except _RETRIED:
-            raise
-        except DurableGenError as exc:
-            log.error(
-                "durable_gen: execution %s failed outside the workflow: %s",
-                parsed.durable_execution_arn,
-                exc,
-            )
-            output = _failed(exc)
+        except DurableGenError as exc:  # before the workflow ran: reading its state
+            failed = _failed_outside(arn)(exc)
+            if failed is None:
+                raise
+            output = failed
         return _as_dict(output)
 
     def __repr__(self) -> str:
         return f"<LambdaHandler {getattr(self.workflow, '__qualname__', self.workflow)!r}>"
+
+
+def _failed_outside(arn: str) -> Callable[[DurableGenError], InvocationOutput | None]:
+    """What the handler returns for an error outside the workflow: FAILED, logged, unless the
+    service should invoke again (None: the error is raised)."""
+
+    def output(exc: DurableGenError) -> InvocationOutput | None:
+        if isinstance(exc, _RETRIED):
+            return None
+        log.error("durable_gen: execution %s failed outside the workflow: %s", arn, exc)
+        return _failed(exc)
+
+    return output
 
 
 #: ``lambda_handler()`` called without a workflow: the decorator-with-options form.
