@@ -10,6 +10,7 @@ operation (the id the history holds) and its attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import Counter
@@ -405,3 +406,55 @@ def test_an_error_the_service_retries_does_not_end_the_execution_for_the_plugins
         ("execution_end", "SUCCEEDED None"),
         ("invocation_end", "SUCCEEDED"),
     ]
+
+
+# --- a step's deciding code (retry_if, a wait strategy) logs as the step's code ---
+
+
+def retry_once(exc: BaseException) -> bool:
+    log.info("retry_if %s", type(exc).__name__)
+    return True
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, retry_if=retry_once))
+def fails(x: int) -> int:
+    raise ValueError(x)
+
+
+def reached(state: int) -> bool:
+    log.info("until %d", state)
+    return state >= 2
+
+
+def strategy(state: int, attempt: int) -> dg.WaitDecision:
+    log.info("strategy %d %d", state, attempt)
+    return dg.WaitDecision.done() if state >= 2 else dg.WaitDecision.again(1)
+
+
+def deciding(_: Any) -> Any:
+    with contextlib.suppress(dg.StepFailedError):
+        yield fails(1)
+    until = dg.WaitStrategy(until=reached, delay=1)
+    yield dg.WaitForCondition(lambda s: s + 1, 0, wait_strategy=until, name="poll")
+    yield dg.WaitForCondition(lambda s: s + 1, 0, wait_strategy=strategy, name="poll-fn")
+    return "decided"
+
+
+def test_retry_if_and_wait_strategies_log_with_their_step(
+    kept: list[logging.LogRecord],
+) -> None:
+    # Before, their records named no execution: they ran outside both workflow and step code.
+    assert dg.run(deciding, None, skip_time=True) == "decided"
+    seen = [
+        (r.getMessage(), r.durableExecutionArn != "", r.operationName, r.attempt)
+        for r in kept
+        if hasattr(r, "durableExecutionArn")
+    ]
+    assert seen == [
+        ("retry_if ValueError", True, "fails", 1),  # not asked after the last attempt
+        ("until 1", True, "poll", 1),
+        ("until 2", True, "poll", 2),
+        ("strategy 1 1", True, "poll-fn", 1),
+        ("strategy 2 2", True, "poll-fn", 2),
+    ]
+    assert len(seen) == len(kept)
