@@ -346,7 +346,9 @@ class StepHandlers(BatchHandlers):
         is_async = _is_async(run.fn)
         fn = run.fn
         if not self._host_sets_step:  # what the step logs names this attempt, in any host
-            attempt = StepAttempt(self.execution_arn, run.op_id, run.name, run.attempt)
+            attempt = StepAttempt(
+                self.execution_arn, run.op_id, run.name, run.attempt, run.fiber.parent_id
+            )
             fn = in_step(fn, is_async, (self.execution_arn, attempt))
         task = StepTask(
             id=next(self._ids),
@@ -439,7 +441,9 @@ class StepHandlers(BatchHandlers):
     def _as_step(self, run: Run, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` (a ``retry_if``, a wait strategy) called as code of ``run``'s attempt: what it
         logs names the execution, the step and the attempt."""
-        attempt = StepAttempt(self.execution_arn, run.op_id, run.name, run.attempt)
+        attempt = StepAttempt(
+            self.execution_arn, run.op_id, run.name, run.attempt, run.fiber.parent_id
+        )
         return in_step(fn, False, (self.execution_arn, attempt))
 
     def _log_failure(self, run: Run, error: BaseException) -> None:

@@ -9,10 +9,11 @@ Rules:
    ``replaying: True`` in the record.
 2. In step code, a line always logs (a step runs only when it is not replayed) and names the
    operation: ``operationId``, ``operationName``, ``attempt``.
-3. Every record of an execution carries ``durableExecutionArn`` (and ``execution_arn``, the
-   name of earlier versions) as extra fields: Lambda's JSON log format writes them as
-   top-level keys, which is what CloudWatch filters such as
-   ``{ $.durableExecutionArn = "arn:..." }`` select on.
+3. Every record of an execution carries ``durableExecutionArn`` (and ``executionArn``, the key
+   AWS's SDK writes, and ``execution_arn``, the name of earlier versions) as extra fields:
+   Lambda's JSON log format writes them as top-level keys, which is what CloudWatch filters
+   such as ``{ $.durableExecutionArn = "arn:..." }`` select on. A step's record also names
+   the context it runs in (``parentId``), as AWS's SDK does.
 4. Outside workflow and step code it is a plain logger.
 5. Every failed step attempt is logged once, at WARNING on ``durable_gen.steps``, by the
    interpreter that decides what follows (a retry and its delay, or the step's failure): so
@@ -26,7 +27,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from ._context import current, current_step
+from ._context import STEP, current
 from ._errors import ValidationError
 from ._failure import log_message
 
@@ -75,21 +76,26 @@ class ReplayAwareLogger:
             if replaying and not self.log_during_replay:
                 return
             arn = running.execution_arn
-            fields = {"durableExecutionArn": arn, "execution_arn": arn}
+            fields = {"durableExecutionArn": arn, "executionArn": arn, "execution_arn": arn}
             if replaying:
                 fields["replaying"] = True
         else:
-            step = current_step()
+            step = STEP.get()
             if step is None:
                 fields = {}
             else:
+                arn, task = step
                 fields = {
-                    "durableExecutionArn": step.execution_arn,
-                    "execution_arn": step.execution_arn,
-                    "operationId": step.operation_id,
-                    "operationName": step.name,
-                    "attempt": step.attempt,
+                    "durableExecutionArn": arn,
+                    "executionArn": arn,
+                    "execution_arn": arn,
+                    "operationId": task.operation_id,
+                    "operationName": task.name,
+                    "attempt": task.attempt,
                 }
+                parent = getattr(task, "parent_id", None)
+                if parent is not None:
+                    fields["parentId"] = parent
         if fields:
             extra = kwargs.setdefault("extra", {})
             for key, value in fields.items():
@@ -222,6 +228,7 @@ def log_failed_attempt(
         then,
         extra={
             "durableExecutionArn": execution_arn,
+            "executionArn": execution_arn,
             "operationId": operation_id,
             "operationName": name,
             "attempt": attempt,

@@ -209,6 +209,7 @@ def test_each_line_once_with_its_execution_and_operation(
     lines = [r.getMessage() for r in kept if r.getMessage() in WORKFLOW_LINES]
     assert lines[:4] == WORKFLOW_LINES[:4] and lines[-2:] == WORKFLOW_LINES[-2:]
     assert {getattr(r, "durableExecutionArn", None) for r in kept} == {arn}
+    assert {getattr(r, "executionArn", None) for r in kept} == {arn}  # AWS's SDK's key
     by_id = {op.id: op for op in operations}
     for record in kept:
         message = record.getMessage()
@@ -218,6 +219,7 @@ def test_each_line_once_with_its_execution_and_operation(
         name, last_attempt = STEP_LINES[message]
         op = by_id[record.operationId]
         assert (op.type, op.name, record.operationName) == ("STEP", name, name), message
+        assert getattr(record, "parentId", None) == op.parent_id, message  # as AWS's SDK
         assert 1 <= record.attempt <= last_attempt
     # a retried step logs once per attempt, numbered 1 and 2
     for message, (_, last) in STEP_LINES.items():
@@ -458,3 +460,28 @@ def test_retry_if_and_wait_strategies_log_with_their_step(
         ("strategy 2 2", True, "poll-fn", 2),
     ]
     assert len(seen) == len(kept)
+
+
+def in_a_child(_: Any) -> Any:
+    first = yield plain("root")
+    second = yield dg.Child(lambda: (yield plain("in child")), name="kid")
+    return [first, second]
+
+
+def test_a_runtime_of_ones_own_logs_the_fields_of_aws_sdk_too(
+    kept: list[logging.LogRecord],
+) -> None:
+    # A host that drives the Interpreter itself: step records carry executionArn (the key
+    # AWS's SDK writes) and, inside a context, its parentId, as the drivers' records do.
+    from tests.hosting import DictRuntime
+
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST/durable-execution/e/i"
+    runtime = DictRuntime(in_a_child, execution_arn=arn)
+    outcome = runtime.invoke()
+    assert outcome.result == '["root","in child"]'  # type: ignore[union-attr]
+    kid = next(op for op in runtime.store.values() if op.name == "kid")
+    fields = {
+        r.getMessage(): (r.executionArn, getattr(r, "parentId", None), r.operationName)
+        for r in kept
+    }
+    assert fields == {"plain root": (arn, None, "plain"), "plain in child": (arn, kid.id, "plain")}
