@@ -519,6 +519,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from .local._html import render_timeline
     from .local._text import describe_execution
 
+    if args.html is not None and not args.html.strip():
+        raise CliError(
+            f"--html takes the name of the file to write the timeline to (e.g. --html "
+            f"timeline.html), got {args.html!r}"
+        )
     with _open_store(args) as store:
         service = _service(store)
         arn = _resolve(store, args.id)
@@ -526,8 +531,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         operations = service.get_operations(arn)
         waiting = service.waiting_on(arn)
         now = service.clock.now_ms()
-        events = service.get_history(arn) if args.html else []
-    if args.html:
+        events = service.get_history(arn) if args.html is not None else []
+    if args.html is not None:
         page = render_timeline(record, operations, now_ms=now, events=events)
         try:
             Path(args.html).write_text(page, encoding="utf-8")

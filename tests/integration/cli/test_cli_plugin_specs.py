@@ -49,3 +49,15 @@ def test_a_bad_plugin_spec_is_a_usage_error(
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert "a workflow is given" not in result.err  # the advice is about plugins
     assert cli("list").out.strip() in ("", "no executions")
+
+
+@pytest.mark.parametrize("path", ["", "   "])
+def test_show_html_without_a_file_name_is_a_usage_error(path: str, cli: Cli, workdir: Path) -> None:
+    # Before, `show ID --html ""` printed the text view and exited 0: the timeline asked for
+    # was silently not written.
+    done = cli("run", "flows:total", "--input", "2", "--name", "t2")
+    assert done.code == 0, done
+    result = cli("show", "t2", "--html", path)
+    assert result.code == 2, result
+    assert "--html takes the name of the file" in result.err
+    assert result.out == ""
