@@ -242,6 +242,38 @@ def checked_clock(clock: object, unit: str, who: str, advice: str) -> Callable[[
     return lambda: int(clock())
 
 
+def _exception_state(error: BaseException) -> tuple[Any, ...]:
+    """What of ``error`` its record is made of, to put back after the hooks saw it."""
+    attrs = getattr(error, "__dict__", None)
+    saved = None
+    if attrs is not None:  # notes are a list add_note appends to: keep a copy
+        saved = {k: list(v) if k == "__notes__" else v for k, v in attrs.items()}
+    return (
+        error.args,
+        error.__traceback__,
+        error.__cause__,
+        error.__context__,
+        error.__suppress_context__,
+        saved,
+    )
+
+
+def _restore_exception(error: BaseException, kept: tuple[Any, ...]) -> None:
+    args, traceback, cause, context, suppress, saved = kept
+    try:
+        error.args = args
+        error.__traceback__ = traceback
+        error.__cause__ = cause
+        error.__context__ = context
+        error.__suppress_context__ = suppress
+        attrs = getattr(error, "__dict__", None)
+        if saved is not None and attrs is not None and attrs != saved:
+            attrs.clear()
+            attrs.update(saved)
+    except Exception:  # an exception type that refuses it: what the hooks left stays
+        _log.warning("could not restore %r after the plugins saw it", error, exc_info=True)
+
+
 def emit(plugins: Sequence[Plugin], hook: str, *args: Any) -> None:
     """Call ``hook`` on every plugin; a plugin's exception is logged and dropped."""
     for plugin in plugins:
@@ -467,8 +499,16 @@ class Hooks:
         return attempt
 
     def attempt_end(self, attempt: AttemptInfo, error: BaseException | None) -> None:
-        outcome = "SUCCEEDED" if error is None else "FAILED"
-        emit(self.plugins, "on_attempt_end", attempt, outcome, error)
+        if error is None:
+            emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+            return
+        # The error is recorded after the hooks: what a plugin changes in it (its message, a
+        # note, its traceback) is put back, so that the record is the step's own.
+        kept = _exception_state(error)
+        try:
+            emit(self.plugins, "on_attempt_end", attempt, "FAILED", error)
+        finally:
+            _restore_exception(error, kept)
 
     def end(self, output: InvocationOutput) -> None:
         """The invocation's outcome is decided."""

@@ -485,3 +485,66 @@ def test_a_runtime_of_ones_own_logs_the_fields_of_aws_sdk_too(
         for r in kept
     }
     assert fields == {"plain root": (arn, None, "plain"), "plain in child": (arn, kid.id, "plain")}
+
+
+# --- a plugin cannot change what a failed attempt records ---
+
+
+class Meddler(dg.Plugin):
+    """Changes the error it is shown, as a careless redacting or annotating plugin might."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_attempt_end(self, attempt: Any, outcome: str, error: BaseException | None) -> None:
+        if error is None:
+            return
+        self.seen.append(str(error))
+        error.args = ("redacted by a plugin",)
+        error.add_note("note from a plugin")
+        error.__traceback__ = None
+        error.error_type = "Meddled"  # type: ignore[attr-defined]
+
+
+class Declined(dg.StepFailedError):
+    pass
+
+
+@dg.step(retry=dg.Retry.never())
+def declines(x: int) -> int:
+    raise Declined(f"card {x} declined", error_type="CardDeclined", error_data='{"code": 51}')
+
+
+@dg.step(retry=dg.Retry.never())
+def crashes(x: int) -> int:
+    raise ValueError(f"bad input {x}")
+
+
+def declined_flow(_: Any) -> Any:
+    with contextlib.suppress(dg.StepFailedError):
+        yield crashes(8)
+    try:
+        yield declines(7)
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message, exc.error_data]
+
+
+def test_what_a_plugin_changes_in_an_error_is_not_recorded() -> None:
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import make_handler
+
+    meddler = Meddler()
+    service = LocalService(clock=VirtualClock())
+    service.register("declined", make_handler(declined_flow, service, plugins=[meddler]))
+    arn = service.start("declined", "null")
+    record = service.run(arn)
+    assert meddler.seen == ["bad input 8", "card 7 declined"]
+    # Before, the plugin's message, error type and missing traceback were what was recorded.
+    assert json.loads(record.result or "") == ["CardDeclined", "card 7 declined", '{"code": 51}']
+    crashed, declined = [op for op in service.get_operations(arn) if op.type == "STEP"]
+    error = crashed.step_details.error  # type: ignore[union-attr]
+    assert (error.error_type, error.error_message) == ("ValueError", "bad input 8")
+    trace = "\n".join(error.stack_trace or [])
+    assert "in crashes" in trace and "plugin" not in trace
+    error = declined.step_details.error  # type: ignore[union-attr]
+    assert (error.error_type, error.error_message) == ("CardDeclined", "card 7 declined")
