@@ -100,7 +100,8 @@ class ReplayAwareLogger:
             extra = kwargs.setdefault("extra", {})
             for key, value in fields.items():
                 extra.setdefault(key, value)
-        kwargs.setdefault("stacklevel", 3)
+        # the caller's stacklevel counts from its own frame: skip this method and the level's
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 2
         self.logger.log(level, msg, *args, **kwargs)
 
     def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:

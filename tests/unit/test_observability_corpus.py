@@ -548,3 +548,36 @@ def test_what_a_plugin_changes_in_an_error_is_not_recorded() -> None:
     assert "in crashes" in trace and "plugin" not in trace
     error = declined.step_details.error  # type: ignore[union-attr]
     assert (error.error_type, error.error_message) == ("CardDeclined", "card 7 declined")
+
+
+# --- where a record says it was logged from ---
+
+
+def audit(message: str) -> None:
+    """A helper that logs for its caller, as ``logging`` allows with ``stacklevel=2``."""
+    log.info(message, stacklevel=2)
+
+
+@dg.step
+def audited_step() -> int:
+    audit("from the step")
+    return 1
+
+
+def audited_flow(_: Any) -> Any:
+    log.info("direct")
+    audit("from the workflow")
+    yield audited_step()
+    return 1
+
+
+def test_a_record_names_the_code_that_logged_it(kept: list[logging.LogRecord]) -> None:
+    # Before, a stacklevel given by the caller counted durable_gen's own frames: the records
+    # of a helper logging with stacklevel=2 said they came from _logger.py's `info`.
+    dg.run(audited_flow, None)
+    where = {r.getMessage(): (Path(r.pathname).name, r.funcName) for r in kept}
+    assert where == {
+        "direct": ("test_observability_corpus.py", "audited_flow"),
+        "from the workflow": ("test_observability_corpus.py", "audited_flow"),
+        "from the step": ("test_observability_corpus.py", "audited_step"),
+    }
