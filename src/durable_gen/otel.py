@@ -414,7 +414,7 @@ class OpenTelemetryPlugin(Plugin):
             start = ex.virtual_starts.pop(op.operation_id, None)
             if start is None:  # started by an earlier invocation in another process
                 invocation = ex.invocation
-                start = invocation.start_time if invocation is not None else end
+                start = getattr(invocation, "start_time", None) or end
             self._emit_span(ex, op.operation_id, meta, status, start or end, end, None, None)
 
     def on_operation_change(self, op: OperationSnapshot) -> None:
@@ -510,7 +510,8 @@ class OpenTelemetryPlugin(Plugin):
             if error is not None:
                 span.record_exception(error)
             now = self._now()
-            ex.widen(attempt.operation_id, span.start_time or now, now)
+            # a span that records nothing (no SDK, or sampled out) has no start_time
+            ex.widen(attempt.operation_id, getattr(span, "start_time", None) or now, now)
             why = None if error is None else f"{type(error).__name__}: {error}"
             self._end(span, error is None, now, why)
 

@@ -1,6 +1,7 @@
 """``OpenTelemetryPlugin()`` with the global tracer provider, built before the provider is set
 (at import time, as a module-level plugin is): its spans still take the ids the docs promise,
-so every link and parent of an execution's trace names a span of that trace.
+so every link and parent of an execution's trace names a span of that trace. And a provider
+whose spans record nothing (no SDK, a sampler that drops the trace) is no trouble.
 
 The global provider can be set once per process, so the program runs in a process of its own.
 """
@@ -8,11 +9,14 @@ The global provider can be set once per process, so the program runs in a proces
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+import durable_gen as dg
 
 PROGRAM = textwrap.dedent(
     """
@@ -71,3 +75,31 @@ def test_a_plugin_built_before_the_global_provider_links_its_spans() -> None:
     # Workflow span and to an operation's first span named a span that does not exist.
     assert seen["dangling_links"] == []
     assert seen["parents_inside"] == ["cool-down", "cool-down", "one", "one attempt 1"]
+
+
+def sampled_flow(_: object) -> object:
+    yield dg.Wait(seconds=1, name="cool-down")
+    value = yield dg.Step(lambda: 1, name="one")
+    yield dg.Child(lambda: (yield dg.Step(lambda: 2, name="two")), name="kid", virtual=True)
+    return value
+
+
+@pytest.mark.parametrize("provider", ["no-op", "sampled-out"])
+def test_spans_that_record_nothing_are_no_trouble(
+    provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A provider whose spans record nothing (the API's no-op one, or the SDK's when the sampler
+    # drops the trace): before, every step attempt raised AttributeError in the plugin, logged
+    # as a warning each time.
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    chosen = NoOpTracerProvider() if provider == "no-op" else TracerProvider(sampler=ALWAYS_OFF)
+    caplog.set_level(logging.WARNING, logger="durable_gen.plugins")
+    plugin = OpenTelemetryPlugin(chosen)
+    assert dg.run(sampled_flow, None, skip_time=True, plugins=[plugin]) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "durable_gen.plugins"] == []
