@@ -27,6 +27,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+if TYPE_CHECKING:
+    from logging import Filter, Handler, LogRecord
+
 from ._context import STEP, current
 from ._errors import ValidationError
 from ._failure import log_message
@@ -148,26 +151,26 @@ class ReplayAwareLogger:
         return self.logger.level
 
     @property
-    def handlers(self) -> list[logging.Handler]:
+    def handlers(self) -> list[Handler]:
         """The wrapped logger's handlers."""
         return self.logger.handlers
 
     def getEffectiveLevel(self) -> int:
         return self.logger.getEffectiveLevel()
 
-    def addHandler(self, handler: logging.Handler) -> None:
+    def addHandler(self, handler: Handler) -> None:
         self.logger.addHandler(handler)
 
-    def removeHandler(self, handler: logging.Handler) -> None:
+    def removeHandler(self, handler: Handler) -> None:
         self.logger.removeHandler(handler)
 
     def hasHandlers(self) -> bool:
         return self.logger.hasHandlers()
 
-    def addFilter(self, filter: logging.Filter | Callable[[logging.LogRecord], Any]) -> None:
+    def addFilter(self, filter: Filter | Callable[[LogRecord], Any]) -> None:
         self.logger.addFilter(filter)
 
-    def removeFilter(self, filter: logging.Filter | Callable[[logging.LogRecord], Any]) -> None:
+    def removeFilter(self, filter: Filter | Callable[[LogRecord], Any]) -> None:
         self.logger.removeFilter(filter)
 
     def getChild(self, suffix: str) -> ReplayAwareLogger:
