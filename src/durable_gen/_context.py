@@ -56,6 +56,7 @@ class StepAttempt(NamedTuple):
     operation_id: str
     name: str | None
     attempt: int
+    parent_id: str | None = None
 
 
 class _Attempt(Protocol):
@@ -81,7 +82,9 @@ def current_step() -> StepAttempt | None:
     if running is None:
         return None
     arn, task = running
-    return StepAttempt(arn, task.operation_id, task.name, task.attempt)
+    return StepAttempt(
+        arn, task.operation_id, task.name, task.attempt, getattr(task, "parent_id", None)
+    )
 
 
 def in_step(

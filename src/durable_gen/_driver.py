@@ -74,6 +74,7 @@ from ._actions import (
 from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
+    DurableGenError,
     InvalidInputError,
     StepFailedError,
     StepTimeoutError,
@@ -165,7 +166,7 @@ class _Invocation:
             payload_format=payload_format,
         )
         self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
-        self.hooks = Hooks(plugins, self.arn, operations) if plugins else None
+        self.hooks = Hooks(check_plugins(plugins), self.arn, operations) if plugins else None
 
     def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:
         """The task of ``tasks`` if it is one sync step, nothing else running, no deadline: it
@@ -983,11 +984,42 @@ def check_plugins(plugins: object) -> Sequence[Plugin]:
         )
     for plugin in plugins:
         if not isinstance(plugin, Plugin):
+            if isinstance(plugin, type) and issubclass(plugin, Plugin):
+                raise ValidationError(
+                    f"plugins must be Plugin instances, got the class {plugin.__name__}: pass "
+                    f"an instance, plugins=[{plugin.__name__}()]"
+                )
             raise ValidationError(
                 f"plugins must be Plugin instances (subclasses of durable_gen.Plugin), got "
                 f"{plugin!r}"
             )
+        if type(plugin) not in _CHECKED_PLUGINS:
+            _check_hooks(type(plugin))
     return plugins
+
+
+#: Plugin classes whose hooks were checked (a class is checked once, not per invocation).
+_CHECKED_PLUGINS: weakref.WeakSet[type] = weakref.WeakSet()
+_HOOKS: Final = tuple(name for name in vars(Plugin) if name.startswith("on_"))
+
+
+def _check_hooks(cls: type) -> None:
+    """Refuse a hook that calling does not run: an ``async def`` or a generator function."""
+    for name in _HOOKS:
+        hook = getattr(cls, name)
+        if inspect.iscoroutinefunction(hook) or inspect.isasyncgenfunction(hook):
+            kind = "an async def"
+        elif inspect.isgeneratorfunction(hook):
+            kind = "a generator function"
+        else:
+            continue
+        raise ValidationError(
+            f"{cls.__name__}.{name} is {kind}: hooks are called as plain functions, from the "
+            f"thread that runs the invocation or the step, so its body would never run. Make "
+            f"it a plain def (to hand work to an event loop, use "
+            f"asyncio.run_coroutine_threadsafe or loop.call_soon_threadsafe from it)"
+        )
+    _CHECKED_PLUGINS.add(cls)
 
 
 def _check_window(window: object) -> float | None:
@@ -1019,6 +1051,7 @@ def invoke(
     payload_format: PayloadFormat = "json",
     time_left: float | None = None,
     start_window: float | None = START_WINDOW,
+    _outside: Callable[[DurableGenError], InvocationOutput | None] | None = None,
 ) -> InvocationOutput:
     """Run one invocation of ``workflow`` synchronously and return its output.
 
@@ -1045,6 +1078,10 @@ def invoke(
             checkpointed while it goes on (default 0.005). A step that ends sooner costs one
             checkpoint, START and outcome together. None: START always goes with the outcome
             (a crash during a step then leaves nothing of it recorded).
+        _outside: For a host that ends the execution when an error escapes the workflow's
+            run (the Lambda handler: a checkpoint the service refuses): the output it returns
+            for that error, or None to let the error propagate. The plugins see that output
+            as the invocation's.
 
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
@@ -1057,7 +1094,15 @@ def invoke(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         time_left, _check_window(start_window),
     )  # fmt: skip
-    return _run(inv, _StepThreads.acquire())
+    try:
+        return _run(inv, _StepThreads.acquire())
+    except DurableGenError as exc:
+        output = _outside(exc) if _outside is not None else None
+        if output is None:
+            raise
+        if inv.hooks is not None:  # the host ends the execution with it: the plugins see it end
+            inv.hooks.end(output)
+        return output
 
 
 def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:

@@ -346,7 +346,9 @@ class StepHandlers(BatchHandlers):
         is_async = _is_async(run.fn)
         fn = run.fn
         if not self._host_sets_step:  # what the step logs names this attempt, in any host
-            attempt = StepAttempt(self.execution_arn, run.op_id, run.name, run.attempt)
+            attempt = StepAttempt(
+                self.execution_arn, run.op_id, run.name, run.attempt, run.fiber.parent_id
+            )
             fn = in_step(fn, is_async, (self.execution_arn, attempt))
         task = StepTask(
             id=next(self._ids),
@@ -436,6 +438,14 @@ class StepHandlers(BatchHandlers):
         if failed_attempts_logged():
             self._log_failure(run, error)
 
+    def _as_step(self, run: Run, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` (a ``retry_if``, a wait strategy) called as code of ``run``'s attempt: what it
+        logs names the execution, the step and the attempt."""
+        attempt = StepAttempt(
+            self.execution_arn, run.op_id, run.name, run.attempt, run.fiber.parent_id
+        )
+        return in_step(fn, False, (self.execution_arn, attempt))
+
     def _log_failure(self, run: Run, error: BaseException) -> None:
         outcome = next((u for u in reversed(self._updates) if u.id == run.op_id), None)
         if outcome is None or outcome.action not in ("RETRY", "FAIL"):
@@ -453,8 +463,8 @@ class StepHandlers(BatchHandlers):
 
     def _decide_after_failure(self, run: Run, error: BaseException) -> None:
         policy = run.retry or DEFAULT_RETRY
-        try:
-            retry = policy.should_retry(run.attempt, error)
+        try:  # retry_if is the step's code: what it logs names the step
+            retry = self._as_step(run, policy.should_retry)(run.attempt, error)
         except Exception as exc:  # the user's retry_if raised: the step fails with that error
             exc.args = (
                 f"retry_if raised {type(exc).__name__}: {exc} while deciding whether to retry "
@@ -563,7 +573,11 @@ class StepHandlers(BatchHandlers):
             )
             strategy = cmd.wait_strategy
             state = _read_state(cmd, payload)
-            decision = strategy(state, run.attempt) if strategy else WaitDecision.done()
+            decision = (
+                self._as_step(run, strategy)(state, run.attempt)
+                if strategy
+                else WaitDecision.done()
+            )
             if not isinstance(decision, WaitDecision):
                 raise WorkflowDefinitionError(
                     f"wait_strategy returned {decision!r}; return WaitDecision.done() or "

@@ -9,10 +9,11 @@ Rules:
    ``replaying: True`` in the record.
 2. In step code, a line always logs (a step runs only when it is not replayed) and names the
    operation: ``operationId``, ``operationName``, ``attempt``.
-3. Every record of an execution carries ``durableExecutionArn`` (and ``execution_arn``, the
-   name of earlier versions) as extra fields: Lambda's JSON log format writes them as
-   top-level keys, which is what CloudWatch filters such as
-   ``{ $.durableExecutionArn = "arn:..." }`` select on.
+3. Every record of an execution carries ``durableExecutionArn`` (and ``executionArn``, the key
+   AWS's SDK writes, and ``execution_arn``, the name of earlier versions) as extra fields:
+   Lambda's JSON log format writes them as top-level keys, which is what CloudWatch filters
+   such as ``{ $.durableExecutionArn = "arn:..." }`` select on. A step's record also names
+   the context it runs in (``parentId``), as AWS's SDK does.
 4. Outside workflow and step code it is a plain logger.
 5. Every failed step attempt is logged once, at WARNING on ``durable_gen.steps``, by the
    interpreter that decides what follows (a retry and its delay, or the step's failure): so
@@ -23,9 +24,14 @@ Rules:
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
-from ._context import current, current_step
+if TYPE_CHECKING:
+    from logging import Filter, Handler, LogRecord
+
+from ._context import STEP, current
+from ._errors import ValidationError
 from ._failure import log_message
 
 __all__ = [
@@ -51,6 +57,15 @@ class ReplayAwareLogger:
     __slots__ = ("log_during_replay", "logger")
 
     def __init__(self, logger: logging.Logger, *, log_during_replay: bool = False) -> None:
+        if not isinstance(logger, logging.Logger):
+            raise ValidationError(
+                f"ReplayAwareLogger wraps a logging.Logger, got {type(logger).__name__}: write "
+                "ReplayAwareLogger(logging.getLogger(name)), or dg.get_logger(name)"
+            )
+        if not isinstance(log_during_replay, bool):
+            raise ValidationError(
+                f"log_during_replay must be True or False, got {log_during_replay!r}"
+            )
         self.logger = logger
         self.log_during_replay = log_during_replay
 
@@ -64,26 +79,32 @@ class ReplayAwareLogger:
             if replaying and not self.log_during_replay:
                 return
             arn = running.execution_arn
-            fields = {"durableExecutionArn": arn, "execution_arn": arn}
+            fields = {"durableExecutionArn": arn, "executionArn": arn, "execution_arn": arn}
             if replaying:
                 fields["replaying"] = True
         else:
-            step = current_step()
+            step = STEP.get()
             if step is None:
                 fields = {}
             else:
+                arn, task = step
                 fields = {
-                    "durableExecutionArn": step.execution_arn,
-                    "execution_arn": step.execution_arn,
-                    "operationId": step.operation_id,
-                    "operationName": step.name,
-                    "attempt": step.attempt,
+                    "durableExecutionArn": arn,
+                    "executionArn": arn,
+                    "execution_arn": arn,
+                    "operationId": task.operation_id,
+                    "operationName": task.name,
+                    "attempt": task.attempt,
                 }
+                parent = getattr(task, "parent_id", None)
+                if parent is not None:
+                    fields["parentId"] = parent
         if fields:
             extra = kwargs.setdefault("extra", {})
             for key, value in fields.items():
                 extra.setdefault(key, value)
-        kwargs.setdefault("stacklevel", 3)
+        # the caller's stacklevel counts from its own frame: skip this method and the level's
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 2
         self.logger.log(level, msg, *args, **kwargs)
 
     def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
@@ -122,11 +143,66 @@ class ReplayAwareLogger:
     def setLevel(self, level: int | str) -> None:
         self.logger.setLevel(level)
 
+    # What configures the wrapped logger, as ``logging.Logger`` spells it.
+
+    @property
+    def level(self) -> int:
+        """The wrapped logger's own level (``logging.NOTSET``: its parent's applies)."""
+        return self.logger.level
+
+    @property
+    def handlers(self) -> list[Handler]:
+        """The wrapped logger's handlers."""
+        return self.logger.handlers
+
+    def getEffectiveLevel(self) -> int:
+        return self.logger.getEffectiveLevel()
+
+    def addHandler(self, handler: Handler) -> None:
+        self.logger.addHandler(handler)
+
+    def removeHandler(self, handler: Handler) -> None:
+        self.logger.removeHandler(handler)
+
+    def hasHandlers(self) -> bool:
+        return self.logger.hasHandlers()
+
+    def addFilter(self, filter: Filter | Callable[[LogRecord], Any]) -> None:
+        self.logger.addFilter(filter)
+
+    def removeFilter(self, filter: Filter | Callable[[LogRecord], Any]) -> None:
+        self.logger.removeFilter(filter)
+
+    def getChild(self, suffix: str) -> ReplayAwareLogger:
+        """A replay-aware logger for the child ``suffix``, with this one's ``log_during_replay``."""
+        return ReplayAwareLogger(
+            self.logger.getChild(suffix), log_during_replay=self.log_during_replay
+        )
+
+    if not TYPE_CHECKING:  # a type checker still reports a misspelt method
+
+        def __getattr__(self, name: str) -> Any:
+            raise AttributeError(
+                f"ReplayAwareLogger has no attribute {name!r}: the logging.Logger it wraps is "
+                f"its .logger (write log.logger.{name})"
+            )
+
 
 def get_logger(
     name: str = "durable_gen.workflow", *, log_during_replay: bool = False
 ) -> ReplayAwareLogger:
-    """A replay-aware logger named ``name`` (see ``ReplayAwareLogger``)."""
+    """A replay-aware logger named ``name`` (see ``ReplayAwareLogger``).
+
+    Raises:
+        ValidationError: ``name`` is not a string (to wrap a ``logging.Logger`` itself, use
+            ``ReplayAwareLogger(logger)``), or ``log_during_replay`` is not a bool.
+    """
+    if not isinstance(name, str):
+        wrap = " (to wrap a Logger, write ReplayAwareLogger(logger))"
+        raise ValidationError(
+            f"get_logger takes a logger's name, a str such as __name__, got "
+            f"{type(name).__name__}{wrap if isinstance(name, logging.Logger) else ''}"
+        )
     return ReplayAwareLogger(logging.getLogger(name), log_during_replay=log_during_replay)
 
 
@@ -156,6 +232,7 @@ def log_failed_attempt(
         then,
         extra={
             "durableExecutionArn": execution_arn,
+            "executionArn": execution_arn,
             "operationId": operation_id,
             "operationName": name,
             "attempt": attempt,

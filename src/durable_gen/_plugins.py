@@ -21,14 +21,17 @@ A plugin subclasses ``Plugin`` and overrides the hooks it needs. Rules:
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import msgspec
 
 from ._actions import VirtualContextEvent
+from ._errors import ValidationError
 from ._wire import InvocationOutput, Operation, OperationUpdate
 
 __all__ = [
@@ -192,6 +195,83 @@ class Plugin:
         self, attempt: AttemptInfo, outcome: str, error: BaseException | None
     ) -> None:
         """A step attempt returned (``SUCCEEDED``) or raised (``FAILED``, with the error)."""
+
+
+#: How a plugin's ``clock`` may count from the epoch: the unit, what returns it, and the factor
+#: from seconds.
+_CLOCK_UNITS: Final = (
+    ("seconds", "time.time", 1),
+    ("milliseconds", "lambda: time.time_ns() // 1_000_000", 10**3),
+    ("microseconds", "lambda: time.time_ns() // 1_000", 10**6),
+    ("nanoseconds", "time.time_ns", 10**9),
+)
+
+
+def checked_clock(clock: object, unit: str, who: str, advice: str) -> Callable[[], int]:
+    """``clock`` read as an int of ``unit`` from the epoch, or a ``ValidationError`` when it is
+    not a callable, does not return a number, or returns the current time in another unit
+    (``time.time`` where nanoseconds are due: the spans or the record would be dated 1970).
+
+    A clock far from the current time in every unit (a virtual clock started at 0), or one
+    that cannot be read yet, is taken as it is: only a reading that is now in another unit is
+    refused. ``advice`` says how to build a right one for a virtual clock.
+    """
+    expected = next(row for row in _CLOCK_UNITS if row[0] == unit)
+    if not callable(clock):
+        raise ValidationError(
+            f"{who}'s clock must be a callable returning epoch {unit} (e.g. {expected[1]}), "
+            f"got {clock!r}"
+        )
+    try:
+        value = clock()
+    except Exception:  # it reads what is not there yet (an engine built later): not checked
+        return lambda: int(clock())
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValidationError(
+            f"{who}'s clock must return epoch {unit} as a number, it returned {value!r}"
+        )
+    now = time.time()
+    for name, example, factor in _CLOCK_UNITS:
+        # within a factor of 2 of now in that unit: the units are 1000 times apart
+        if name != unit and value > 0 and abs(math.log10(value / (now * factor))) < 0.3:
+            raise ValidationError(
+                f"{who}'s clock returns epoch {name} ({value!r}, as {example} does), but it "
+                f"must return epoch {unit}, or every time it writes is wrong: write "
+                f"clock={expected[1]}, or {advice}"
+            )
+    return lambda: int(clock())
+
+
+def _exception_state(error: BaseException) -> tuple[Any, ...]:
+    """What of ``error`` its record is made of, to put back after the hooks saw it."""
+    attrs = getattr(error, "__dict__", None)
+    saved = None
+    if attrs is not None:  # notes are a list add_note appends to: keep a copy
+        saved = {k: list(v) if k == "__notes__" else v for k, v in attrs.items()}
+    return (
+        error.args,
+        error.__traceback__,
+        error.__cause__,
+        error.__context__,
+        error.__suppress_context__,
+        saved,
+    )
+
+
+def _restore_exception(error: BaseException, kept: tuple[Any, ...]) -> None:
+    args, traceback, cause, context, suppress, saved = kept
+    try:
+        error.args = args
+        error.__traceback__ = traceback
+        error.__cause__ = cause
+        error.__context__ = context
+        error.__suppress_context__ = suppress
+        attrs = getattr(error, "__dict__", None)
+        if saved is not None and attrs is not None and attrs != saved:
+            attrs.clear()
+            attrs.update(saved)
+    except Exception:  # an exception type that refuses it: what the hooks left stays
+        _log.warning("could not restore %r after the plugins saw it", error, exc_info=True)
 
 
 def emit(plugins: Sequence[Plugin], hook: str, *args: Any) -> None:
@@ -419,8 +499,16 @@ class Hooks:
         return attempt
 
     def attempt_end(self, attempt: AttemptInfo, error: BaseException | None) -> None:
-        outcome = "SUCCEEDED" if error is None else "FAILED"
-        emit(self.plugins, "on_attempt_end", attempt, outcome, error)
+        if error is None:
+            emit(self.plugins, "on_attempt_end", attempt, "SUCCEEDED", None)
+            return
+        # The error is recorded after the hooks: what a plugin changes in it (its message, a
+        # note, its traceback) is put back, so that the record is the step's own.
+        kept = _exception_state(error)
+        try:
+            emit(self.plugins, "on_attempt_end", attempt, "FAILED", error)
+        finally:
+            _restore_exception(error, kept)
 
     def end(self, output: InvocationOutput) -> None:
         """The invocation's outcome is decided."""

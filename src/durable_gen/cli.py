@@ -90,6 +90,12 @@ def load_plugin(spec: str) -> Any:
     from ._plugins import Plugin
     from .local._worker import import_attribute
 
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise CliError(
+            f"--plugin takes MODULE:ATTR, the module and the name of a Plugin in it (e.g. "
+            f"app.tracing:make_tracer), got {spec!r}"
+        )
     try:
         obj = import_attribute(spec)
     except InvalidInputError as exc:
@@ -513,6 +519,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from .local._html import render_timeline
     from .local._text import describe_execution
 
+    if args.html is not None and not args.html.strip():
+        raise CliError(
+            f"--html takes the name of the file to write the timeline to (e.g. --html "
+            f"timeline.html), got {args.html!r}"
+        )
     with _open_store(args) as store:
         service = _service(store)
         arn = _resolve(store, args.id)
@@ -520,8 +531,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         operations = service.get_operations(arn)
         waiting = service.waiting_on(arn)
         now = service.clock.now_ms()
-        events = service.get_history(arn) if args.html else []
-    if args.html:
+        events = service.get_history(arn) if args.html is not None else []
+    if args.html is not None:
         page = render_timeline(record, operations, now_ms=now, events=events)
         try:
             Path(args.html).write_text(page, encoding="utf-8")

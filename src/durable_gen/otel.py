@@ -52,6 +52,7 @@ from ._plugins import (
     OperationInfo,
     OperationSnapshot,
     Plugin,
+    checked_clock,
 )
 
 __all__ = ["OpenTelemetryPlugin", "OtelView", "trace_id_of"]
@@ -159,9 +160,12 @@ class OpenTelemetryPlugin(Plugin):
     ) -> None:
         if view not in ("invocation", "execution"):
             raise ValidationError(f"view must be 'invocation' or 'execution', got {view!r}")
-        if clock is not None and not callable(clock):
-            raise ValidationError(
-                f"clock must be a callable returning epoch nanoseconds, got {clock!r}"
+        if clock is not None:
+            clock = checked_clock(
+                clock,
+                "nanoseconds",
+                "OpenTelemetryPlugin",
+                "on a VirtualClock: lambda: service.clock.now_ms() * 1_000_000",
             )
         trace = _trace()
         if tracer_provider is not None and not callable(
@@ -174,10 +178,10 @@ class OpenTelemetryPlugin(Plugin):
         self._api = trace
         self._tracer = trace.get_tracer("durable_gen", tracer_provider=tracer_provider)
         self._ids: _Ids | None = None
-        fallback = getattr(self._tracer, "id_generator", None)
-        if fallback is not None:  # the SDK's tracer: let us choose span ids
-            self._ids = _Ids(fallback)
-            self._tracer.id_generator = self._ids
+        #: The global provider is read again until it is the SDK's: a plugin built at import
+        #: time, before the provider is set, has only a proxy of it.
+        self._global = tracer_provider is None
+        self._bind(self._tracer)
         self.view: OtelView = view
         self._clock = clock if clock is not None else time.time_ns
         self._last_ns = 0
@@ -185,6 +189,14 @@ class OpenTelemetryPlugin(Plugin):
         self._executions: dict[str, _Execution] = {}
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _bind(self, tracer: Any) -> None:
+        """Use ``tracer``, and choose its span ids when it is the SDK's."""
+        fallback = getattr(tracer, "id_generator", None)
+        if fallback is not None:  # the SDK's tracer: let us choose span ids
+            self._tracer = tracer
+            self._ids = _Ids(fallback)
+            tracer.id_generator = self._ids
 
     def _now(self) -> int:
         # strictly increasing by at least 1 us: exporters and backends keep microseconds
@@ -350,6 +362,8 @@ class OpenTelemetryPlugin(Plugin):
 
     def on_invocation_start(self, info: InvocationInfo) -> None:
         with self._lock:
+            if self._ids is None and self._global:
+                self._bind(self._api.get_tracer("durable_gen"))
             ex = self._execution(info.execution_arn)
             self._abandon(ex)
             ex.existing = {op.operation_id for op in info.operations}
@@ -400,7 +414,7 @@ class OpenTelemetryPlugin(Plugin):
             start = ex.virtual_starts.pop(op.operation_id, None)
             if start is None:  # started by an earlier invocation in another process
                 invocation = ex.invocation
-                start = invocation.start_time if invocation is not None else end
+                start = getattr(invocation, "start_time", None) or end
             self._emit_span(ex, op.operation_id, meta, status, start or end, end, None, None)
 
     def on_operation_change(self, op: OperationSnapshot) -> None:
@@ -496,7 +510,8 @@ class OpenTelemetryPlugin(Plugin):
             if error is not None:
                 span.record_exception(error)
             now = self._now()
-            ex.widen(attempt.operation_id, span.start_time or now, now)
+            # a span that records nothing (no SDK, or sampled out) has no start_time
+            ex.widen(attempt.operation_id, getattr(span, "start_time", None) or now, now)
             why = None if error is None else f"{type(error).__name__}: {error}"
             self._end(span, error is None, now, why)
 

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from ._errors import ValidationError
+from ._logger import ReplayAwareLogger
 from ._plugins import (
     _REMEMBERED_EXECUTIONS,
     TERMINAL,
@@ -40,9 +41,13 @@ from ._plugins import (
     InvocationInfo,
     OperationSnapshot,
     Plugin,
+    checked_clock,
 )
 
 __all__ = ["RECORD_TYPE", "SCHEMA_VERSION", "TelemetryPlugin"]
+
+#: What the record is written to with ``.info(line)``.
+_LOGGERS: Final = (logging.Logger, logging.LoggerAdapter)
 
 RECORD_TYPE: Final = "DurableExecutionTelemetry"
 SCHEMA_VERSION: Final = "1.0"
@@ -86,7 +91,8 @@ class TelemetryPlugin(Plugin):
 
     Args:
         sink: Where the record goes: a ``logging.Logger`` (default: the
-            ``durable_gen.telemetry`` logger) or a callable taking the record's JSON text.
+            ``durable_gen.telemetry`` logger; also a ``LoggerAdapter``, or ``dg.get_logger(...)``,
+            whose ``Logger`` is used), at INFO, or a callable taking the record's JSON text.
         include_input: Put the execution input in the record.
         include_output: Put the execution result in the record.
         operations: ``"top-level"`` (default), ``"all"`` or ``"none"`` (see the module docs).
@@ -97,7 +103,11 @@ class TelemetryPlugin(Plugin):
 
     def __init__(
         self,
-        sink: logging.Logger | Callable[[str], Any] | None = None,
+        sink: logging.Logger
+        | logging.LoggerAdapter[Any]
+        | ReplayAwareLogger
+        | Callable[[str], Any]
+        | None = None,
         *,
         include_input: bool = False,
         include_output: bool = False,
@@ -120,14 +130,16 @@ class TelemetryPlugin(Plugin):
         for flag, value in (("include_input", include_input), ("include_output", include_output)):
             if not isinstance(value, bool):
                 raise ValidationError(f"{flag} must be True or False, got {value!r}")
-        if sink is not None and not isinstance(sink, logging.Logger) and not callable(sink):
+        if isinstance(sink, ReplayAwareLogger):  # dg.get_logger(...): the Logger it wraps
+            sink = sink.logger
+        if sink is not None and not isinstance(sink, _LOGGERS) and not callable(sink):
             raise ValidationError(
-                "sink must be a logging.Logger or a callable taking the record's JSON text, "
-                f"got {sink!r}"
+                "sink must be a logging.Logger (or dg.get_logger(...), or a LoggerAdapter) or "
+                f"a callable taking the record's JSON text, got {sink!r}"
             )
-        if clock is not None and not callable(clock):
-            raise ValidationError(
-                f"clock must be a callable returning epoch milliseconds, got {clock!r}"
+        if clock is not None:
+            clock = checked_clock(
+                clock, "milliseconds", "TelemetryPlugin", "on a VirtualClock: service.clock.now_ms"
             )
         self._sink = sink if sink is not None else logging.getLogger("durable_gen.telemetry")
         self.include_input = include_input
@@ -205,7 +217,7 @@ class TelemetryPlugin(Plugin):
         if self.operations != "none":
             record["operationsByName"] = self._summarize(ops, attempts)
         line = json.dumps(record, separators=(",", ":"), default=str)
-        if isinstance(self._sink, logging.Logger):
+        if isinstance(self._sink, _LOGGERS):
             self._sink.info(line)
         else:
             self._sink(line)

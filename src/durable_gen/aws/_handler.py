@@ -22,6 +22,7 @@ from .._driver import (
     CheckpointMode,
     _check_window,
     _StepThreads,
+    check_plugins,
     check_workflow,
     invoke,
 )
@@ -33,7 +34,7 @@ from .._errors import (
     WorkflowDefinitionError,
 )
 from .._failure import bounded_error, error_object
-from .._interpreter import check_payload_format
+from .._interpreter import check_host_options, check_payload_format
 from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
@@ -191,6 +192,7 @@ class LambdaHandler(Generic[W]):
         check_workflow(workflow, "lambda_handler")
         check_mode(checkpointing)
         check_payload_format(payload_format)
+        check_host_options(serdes, None)
         if region is not None and not isinstance(region, str):
             raise ValidationError(
                 f"region must be an AWS region name such as 'us-east-1', got {region!r}"
@@ -204,7 +206,7 @@ class LambdaHandler(Generic[W]):
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
         self.payload_format: PayloadFormat = payload_format
-        self.plugins = tuple(plugins)
+        self.plugins = tuple(check_plugins(plugins))
         self.start_window = _check_window(start_window)
         self._client = client
         self._region = region
@@ -276,20 +278,30 @@ class LambdaHandler(Generic[W]):
                 payload_format=self.payload_format,
                 time_left=time_left,
                 start_window=self.start_window,
+                _outside=_failed_outside(arn),
             )
-        except _RETRIED:
-            raise
-        except DurableGenError as exc:
-            log.error(
-                "durable_gen: execution %s failed outside the workflow: %s",
-                parsed.durable_execution_arn,
-                exc,
-            )
-            output = _failed(exc)
+        except DurableGenError as exc:  # before the workflow ran: reading its state
+            failed = _failed_outside(arn)(exc)
+            if failed is None:
+                raise
+            output = failed
         return _as_dict(output)
 
     def __repr__(self) -> str:
         return f"<LambdaHandler {getattr(self.workflow, '__qualname__', self.workflow)!r}>"
+
+
+def _failed_outside(arn: str) -> Callable[[DurableGenError], InvocationOutput | None]:
+    """What the handler returns for an error outside the workflow: FAILED, logged, unless the
+    service should invoke again (None: the error is raised)."""
+
+    def output(exc: DurableGenError) -> InvocationOutput | None:
+        if isinstance(exc, _RETRIED):
+            return None
+        log.error("durable_gen: execution %s failed outside the workflow: %s", arn, exc)
+        return _failed(exc)
+
+    return output
 
 
 #: ``lambda_handler()`` called without a workflow: the decorator-with-options form.

@@ -136,7 +136,7 @@ def test_bad_plugins_are_one_line_usage_errors(cli: Cli, workdir: Path) -> None:
         ("plugins:broken", "calling it without arguments failed (RuntimeError: no config)"),
         ("plugins:missing", "has no attribute"),
         ("nowhere:recorder", "cannot import module 'nowhere'"),
-        ("plugins", "MODULE:FUNCTION"),
+        ("plugins", "MODULE:ATTR"),
     ]:
         result = cli("worker", "--once", "--plugin", spec)
         assert result.code == 2, (spec, result)

@@ -1,0 +1,583 @@
+"""What a user reads in docs/observability.md, checked on programs written from it alone: the
+durable logger in workflow and step code at every kind of resume point, on the in-memory engine
+and on SQLite (a worker that replays from the database), in every checkpointing mode.
+
+Each line of workflow code appears exactly once per execution (none lost after a resume, none
+repeated on replay), every record names its execution, and a record logged in a step names its
+operation (the id the history holds) and its attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import Worker
+
+LOGGER = "tests.observability.corpus"
+log = dg.get_logger(LOGGER)
+
+
+#: The keys whose first attempt failed already (emptied before each test).
+FAILED_ONCE: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def fresh() -> Iterator[None]:
+    FAILED_ONCE.clear()
+    yield
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1))
+def flaky(key: str) -> str:
+    log.info("flaky %s", key)
+    if key not in FAILED_ONCE:
+        FAILED_ONCE.add(key)
+        raise ValueError(f"first attempt of {key}")
+    return key
+
+
+@dg.step
+def plain(x: Any) -> Any:
+    log.info("plain %s", x)
+    return x
+
+
+@dg.step
+async def later(x: Any) -> Any:
+    await asyncio.sleep(0)
+    log.info("later %s", x)
+    return x
+
+
+@dg.step(timeout=30)
+def bounded(x: Any) -> Any:
+    log.info("bounded %s", x)
+    return x
+
+
+def submit(callback_id: str) -> None:
+    log.info("submit")
+
+
+def item(x: int) -> Any:
+    log.info("item %d before", x)
+    yield dg.Wait(seconds=1, name=f"item-wait-{x}")
+    log.info("item %d after wait", x)
+    r = yield flaky(f"item-{x}")
+    log.info("item %d after retry", x)
+    return r
+
+
+def branch_wait() -> Any:
+    log.info("branch before")
+    yield dg.Wait(seconds=2, name="branch-wait")
+    log.info("branch after")
+    return "b"
+
+
+def sub(x: str) -> Any:
+    log.info("child %s before", x)
+    yield dg.Wait(seconds=1, name="child-wait")
+    r = yield later(x)
+    log.info("child %s after", x)
+    return r
+
+
+def everything(_: Any) -> Any:
+    log.info("start")
+    yield plain("top")
+    try:
+        yield flaky("top")
+    except dg.StepFailedError:
+        log.info("never")
+    log.info("after retry")
+    yield dg.Wait(seconds=1, name="w")
+    log.info("after wait")
+    answer = yield dg.WaitForCallback(submit, name="approve")
+    log.info("after callback %s", answer)
+    m = yield dg.Map(item, [1, 2], name="items")
+    log.info("after map %s", m.results())
+    p = yield dg.Parallel([branch_wait, lambda: (yield bounded("branch"))], name="par")
+    log.info("after parallel %s", p.results())
+    c = yield dg.Child(sub, ("c",), name="child")
+    v = yield dg.Child(sub, ("v",), name="virtual", virtual=True)
+    log.info("after children %s %s", c, v)
+    try:
+        yield dg.Invoke("nobody-serves-this", {})
+    except dg.InvokeFailedError:
+        log.info("after invoke")
+    log.info("end")
+    return "done"
+
+
+WORKFLOW_LINES = [
+    "start", "after retry", "after wait", "after callback ok",
+    "item 1 before", "item 2 before", "item 1 after wait", "item 2 after wait",
+    "item 1 after retry", "item 2 after retry", "after map ['item-1', 'item-2']",
+    "branch before", "branch after", "after parallel ['b', 'branch']",
+    "child c before", "child c after", "child v before", "child v after",
+    "after children c v", "after invoke", "end",
+]  # fmt: skip
+STEP_LINES = {  # message: (step name, attempt)
+    "plain top": ("plain", 1), "flaky top": ("flaky", 2), "submit": ("approve submitter", 1),
+    "flaky item-1": ("flaky", 2), "flaky item-2": ("flaky", 2), "bounded branch": ("bounded", 1),
+    "later c": ("later", 1), "later v": ("later", 1),
+}  # fmt: skip
+
+
+class Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def kept() -> Iterator[list[logging.LogRecord]]:
+    handler = Keep()
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    yield handler.records
+    logger.removeHandler(handler)
+    logger.setLevel(old)
+
+
+def run_in_memory(mode: str) -> tuple[str, list[Any]]:
+    """Runs ``everything`` on a LocalService; returns its ARN and its operations."""
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import make_handler
+
+    service = LocalService(clock=VirtualClock())
+    service.register("everything", make_handler(everything, service, checkpointing=mode))
+    arn = service.start("everything", "null")
+    record = service.run(arn)
+    (callback,) = [op for op in service.get_operations(arn) if op.type == "CALLBACK"]
+    service.send_callback_success(callback.callback_details.callback_id, '"ok"')
+    record = service.run(arn)
+    assert (record.status, record.result) == ("SUCCEEDED", '"done"'), record.error
+    return arn, service.get_operations(arn)
+
+
+def run_on_sqlite(mode: str, db: Path) -> tuple[str, list[Any]]:
+    """Runs ``everything`` on a SQLite worker, each invocation replaying from the file."""
+    with Worker(str(db), skip_time=True, checkpointing=mode) as worker:
+        name = worker.register(everything)
+        arn = worker.service.start(name, "null")
+        worker.drive(arn)
+        (callback,) = [op for op in worker.service.get_operations(arn) if op.type == "CALLBACK"]
+    # a new worker on the same file: nothing of the first one's memory survives
+    with Worker(str(db), skip_time=True, checkpointing=mode) as worker:
+        worker.register(everything)
+        worker.service.send_callback_success(callback.callback_details.callback_id, '"ok"')
+        worker.drive(arn)
+        record = worker.service.get_execution(arn)
+        assert (record.status, record.result) == ("SUCCEEDED", '"done"'), record.error
+        return arn, worker.service.get_operations(arn)
+
+
+ENGINES: dict[str, Callable[[str, Path], tuple[str, list[Any]]]] = {
+    "memory": lambda mode, tmp: run_in_memory(mode),
+    "sqlite": lambda mode, tmp: run_on_sqlite(mode, tmp / "corpus.db"),
+}
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_each_line_once_with_its_execution_and_operation(
+    engine: str, mode: str, tmp_path: Path, kept: list[logging.LogRecord]
+) -> None:
+    arn, operations = ENGINES[engine](mode, tmp_path)
+    counts = Counter(r.getMessage() for r in kept)
+    assert "never" not in counts
+    assert {m: n for m, n in counts.items() if n != 1 and m not in STEP_LINES} == {}
+    assert sorted(m for m in counts if m not in STEP_LINES) == sorted(WORKFLOW_LINES)
+    # workflow lines keep their order where the code orders them
+    lines = [r.getMessage() for r in kept if r.getMessage() in WORKFLOW_LINES]
+    assert lines[:4] == WORKFLOW_LINES[:4] and lines[-2:] == WORKFLOW_LINES[-2:]
+    assert {getattr(r, "durableExecutionArn", None) for r in kept} == {arn}
+    assert {getattr(r, "executionArn", None) for r in kept} == {arn}  # AWS's SDK's key
+    by_id = {op.id: op for op in operations}
+    for record in kept:
+        message = record.getMessage()
+        if message not in STEP_LINES:
+            assert not hasattr(record, "operationId"), message
+            continue
+        name, last_attempt = STEP_LINES[message]
+        op = by_id[record.operationId]
+        assert (op.type, op.name, record.operationName) == ("STEP", name, name), message
+        assert getattr(record, "parentId", None) == op.parent_id, message  # as AWS's SDK
+        assert 1 <= record.attempt <= last_attempt
+    # a retried step logs once per attempt, numbered 1 and 2
+    for message, (_, last) in STEP_LINES.items():
+        attempts = sorted(r.attempt for r in kept if r.getMessage() == message)
+        assert attempts == list(range(1, last + 1)), (message, attempts)
+
+
+# --- bad arguments of the logger: typed errors that say what to pass ---
+
+BAD_LOGGERS: list[tuple[str, Callable[[], object], str]] = [
+    ("name-an-int", lambda: dg.get_logger(5), "a str such as __name__"),  # type: ignore[arg-type]
+    (
+        "name-a-logger",
+        lambda: dg.get_logger(logging.getLogger("x")),  # type: ignore[arg-type]
+        "ReplayAwareLogger(logger)",
+    ),
+    (
+        "replay-flag-a-str",
+        lambda: dg.get_logger("x", log_during_replay="yes"),  # type: ignore[arg-type]
+        "log_during_replay must be True or False",
+    ),
+    (
+        "wrap-a-name",
+        lambda: dg.ReplayAwareLogger("x"),  # type: ignore[arg-type]
+        "ReplayAwareLogger(logging.getLogger(name))",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "fragment"), [c[1:] for c in BAD_LOGGERS], ids=[c[0] for c in BAD_LOGGERS]
+)
+def test_a_bad_logger_argument_is_a_validation_error(
+    build: Callable[[], object], fragment: str
+) -> None:
+    with pytest.raises(dg.ValidationError) as caught:
+        build()
+    assert fragment in str(caught.value)
+
+
+def test_good_logger_arguments_are_accepted() -> None:
+    assert dg.get_logger().name == "durable_gen.workflow"
+    assert dg.get_logger("a.b", log_during_replay=True).log_during_replay is True
+    assert dg.ReplayAwareLogger(logging.getLogger("a.c")).name == "a.c"
+    assert json.dumps(dg.get_logger("a.d").name) == '"a.d"'
+
+
+def test_the_logger_is_configured_as_a_logging_logger_is(kept: list[logging.LogRecord]) -> None:
+    # The docs call it a wrapper of a standard Logger: what configures one configures it.
+    durable = dg.get_logger(f"{LOGGER}.configured")
+    extra = Keep()
+    durable.addHandler(extra)
+    assert durable.hasHandlers() and durable.handlers == [extra]
+    durable.setLevel(logging.WARNING)
+    assert (durable.level, durable.getEffectiveLevel()) == (logging.WARNING, logging.WARNING)
+    durable.addFilter(lambda record: "secret" not in record.getMessage())
+    child = durable.getChild("part")
+    assert isinstance(child, dg.ReplayAwareLogger) and child.name == f"{LOGGER}.configured.part"
+    assert dg.get_logger("x", log_during_replay=True).getChild("y").log_during_replay
+
+    def flow(_: Any) -> Any:
+        durable.info("below the level")
+        durable.warning("kept")
+        durable.warning("a secret")
+        child.warning("from the child")
+        yield dg.Wait(seconds=1)
+        durable.warning("after the wait")
+        return 1
+
+    dg.run(flow, None, skip_time=True)
+    expected = ["kept", "from the child", "after the wait"]  # the child's record propagates
+    assert [r.getMessage() for r in extra.records] == expected
+    assert [r.getMessage() for r in kept] == expected
+    assert all(getattr(r, "durableExecutionArn", None) for r in kept)
+    durable.removeHandler(extra)
+    assert durable.handlers == []
+    with pytest.raises(AttributeError, match=r"log\.logger\.propagate"):
+        durable.propagate  # noqa: B018
+
+
+# --- an execution the Lambda handler ends because the service refused a checkpoint ---
+
+
+class Recorder(dg.Plugin):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def on_execution_end(self, info: Any, status: str, result: Any, error: Any) -> None:
+        self.seen.append(("execution_end", f"{status} {getattr(error, 'error_type', None)}"))
+
+    def on_invocation_end(self, info: Any, status: str) -> None:
+        self.seen.append(("invocation_end", status))
+
+
+class Refusing:
+    """A DurableService that raises ``error`` at the second checkpoint of an invocation."""
+
+    def __init__(self, inner: Any, error: Exception) -> None:
+        self.inner, self.error, self.calls = inner, error, 0
+
+    def get_state(self, *args: Any) -> Any:
+        return self.inner.get_state(*args)
+
+    def checkpoint(self, arn: str, token: str, updates: Any) -> Any:
+        self.calls += 1
+        if self.calls == 2:
+            raise self.error
+        return self.inner.checkpoint(arn, token, updates)
+
+
+def two_steps(_: Any) -> Any:
+    yield plain(1)
+    yield plain(2)
+    return "two"
+
+
+def test_a_refused_checkpoint_ends_the_execution_for_the_plugins_too() -> None:
+    # The handler returns FAILED (the execution ends), and the plugins see it end: before,
+    # they saw neither the execution's nor the invocation's end, so the Invocation span was
+    # never exported, there was no Workflow span and no telemetry record.
+    pytest.importorskip("opentelemetry.sdk")
+    import msgspec
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.runtime import InvocationOutput
+    from durable_gen.telemetry import TelemetryPlugin
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    recorder, records = Recorder(), []
+    service = LocalService(clock=VirtualClock())
+    refusing = Refusing(service, dg.InvalidCheckpointError("the KMS key is disabled"))
+    plugins = [recorder, OpenTelemetryPlugin(provider), TelemetryPlugin(records.append)]
+    handler = dg.lambda_handler(two_steps, service=refusing, plugins=plugins)
+    service.register(
+        "two", lambda event: msgspec.convert(handler(msgspec.to_builtins(event)), InvocationOutput)
+    )
+    arn = service.start("two", "null")
+    record = service.run(arn)
+    assert record.status == "FAILED" and record.error is not None
+    assert record.error.error_type == "InvalidCheckpointError"
+    assert recorder.seen == [
+        ("execution_end", "FAILED InvalidCheckpointError"),
+        ("invocation_end", "FAILED"),
+    ]
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert spans["Workflow"].attributes is not None
+    assert spans["Workflow"].attributes["durable.execution.status"] == "FAILED"
+    assert spans["Invocation"].attributes is not None
+    assert spans["Invocation"].attributes["durable.invocation.status"] == "FAILED"
+    (text,) = records
+    assert json.loads(text)["error"]["errorType"] == "InvalidCheckpointError"
+
+
+def test_an_error_the_service_retries_does_not_end_the_execution_for_the_plugins() -> None:
+    import msgspec
+
+    from durable_gen.aws import ServiceUnavailableError
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import InvocationOutput
+
+    recorder = Recorder()
+    service = LocalService(clock=VirtualClock())
+    refusing = Refusing(service, ServiceUnavailableError("throttled"))
+    handler = dg.lambda_handler(two_steps, service=refusing, plugins=[recorder])
+    raised: list[Exception] = []
+
+    def adapter(event: Any) -> InvocationOutput:
+        try:
+            return msgspec.convert(handler(msgspec.to_builtins(event)), InvocationOutput)
+        except ServiceUnavailableError as exc:  # raised for the service to invoke again
+            raised.append(exc)
+            raise
+
+    service.register("two", adapter)
+    arn = service.start("two", "null")
+    record = service.run(arn)
+    assert raised and (record.status, record.result) == ("SUCCEEDED", '"two"')
+    # the raising invocation ended nothing; the one after it ended the execution
+    assert recorder.seen == [
+        ("execution_end", "SUCCEEDED None"),
+        ("invocation_end", "SUCCEEDED"),
+    ]
+
+
+# --- a step's deciding code (retry_if, a wait strategy) logs as the step's code ---
+
+
+def retry_once(exc: BaseException) -> bool:
+    log.info("retry_if %s", type(exc).__name__)
+    return True
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, retry_if=retry_once))
+def fails(x: int) -> int:
+    raise ValueError(x)
+
+
+def reached(state: int) -> bool:
+    log.info("until %d", state)
+    return state >= 2
+
+
+def strategy(state: int, attempt: int) -> dg.WaitDecision:
+    log.info("strategy %d %d", state, attempt)
+    return dg.WaitDecision.done() if state >= 2 else dg.WaitDecision.again(1)
+
+
+def deciding(_: Any) -> Any:
+    with contextlib.suppress(dg.StepFailedError):
+        yield fails(1)
+    until = dg.WaitStrategy(until=reached, delay=1)
+    yield dg.WaitForCondition(lambda s: s + 1, 0, wait_strategy=until, name="poll")
+    yield dg.WaitForCondition(lambda s: s + 1, 0, wait_strategy=strategy, name="poll-fn")
+    return "decided"
+
+
+def test_retry_if_and_wait_strategies_log_with_their_step(
+    kept: list[logging.LogRecord],
+) -> None:
+    # Before, their records named no execution: they ran outside both workflow and step code.
+    assert dg.run(deciding, None, skip_time=True) == "decided"
+    seen = [
+        (r.getMessage(), r.durableExecutionArn != "", r.operationName, r.attempt)
+        for r in kept
+        if hasattr(r, "durableExecutionArn")
+    ]
+    assert seen == [
+        ("retry_if ValueError", True, "fails", 1),  # not asked after the last attempt
+        ("until 1", True, "poll", 1),
+        ("until 2", True, "poll", 2),
+        ("strategy 1 1", True, "poll-fn", 1),
+        ("strategy 2 2", True, "poll-fn", 2),
+    ]
+    assert len(seen) == len(kept)
+
+
+def in_a_child(_: Any) -> Any:
+    first = yield plain("root")
+    second = yield dg.Child(lambda: (yield plain("in child")), name="kid")
+    return [first, second]
+
+
+def test_a_runtime_of_ones_own_logs_the_fields_of_aws_sdk_too(
+    kept: list[logging.LogRecord],
+) -> None:
+    # A host that drives the Interpreter itself: step records carry executionArn (the key
+    # AWS's SDK writes) and, inside a context, its parentId, as the drivers' records do.
+    from tests.hosting import DictRuntime
+
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST/durable-execution/e/i"
+    runtime = DictRuntime(in_a_child, execution_arn=arn)
+    outcome = runtime.invoke()
+    assert outcome.result == '["root","in child"]'  # type: ignore[union-attr]
+    kid = next(op for op in runtime.store.values() if op.name == "kid")
+    fields = {
+        r.getMessage(): (r.executionArn, getattr(r, "parentId", None), r.operationName)
+        for r in kept
+    }
+    assert fields == {"plain root": (arn, None, "plain"), "plain in child": (arn, kid.id, "plain")}
+
+
+# --- a plugin cannot change what a failed attempt records ---
+
+
+class Meddler(dg.Plugin):
+    """Changes the error it is shown, as a careless redacting or annotating plugin might."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def on_attempt_end(self, attempt: Any, outcome: str, error: BaseException | None) -> None:
+        if error is None:
+            return
+        self.seen.append(str(error))
+        error.args = ("redacted by a plugin",)
+        error.add_note("note from a plugin")
+        error.__traceback__ = None
+        error.error_type = "Meddled"  # type: ignore[attr-defined]
+
+
+class Declined(dg.StepFailedError):
+    pass
+
+
+@dg.step(retry=dg.Retry.never())
+def declines(x: int) -> int:
+    raise Declined(f"card {x} declined", error_type="CardDeclined", error_data='{"code": 51}')
+
+
+@dg.step(retry=dg.Retry.never())
+def crashes(x: int) -> int:
+    raise ValueError(f"bad input {x}")
+
+
+def declined_flow(_: Any) -> Any:
+    with contextlib.suppress(dg.StepFailedError):
+        yield crashes(8)
+    try:
+        yield declines(7)
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message, exc.error_data]
+
+
+def test_what_a_plugin_changes_in_an_error_is_not_recorded() -> None:
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import make_handler
+
+    meddler = Meddler()
+    service = LocalService(clock=VirtualClock())
+    service.register("declined", make_handler(declined_flow, service, plugins=[meddler]))
+    arn = service.start("declined", "null")
+    record = service.run(arn)
+    assert meddler.seen == ["bad input 8", "card 7 declined"]
+    # Before, the plugin's message, error type and missing traceback were what was recorded.
+    assert json.loads(record.result or "") == ["CardDeclined", "card 7 declined", '{"code": 51}']
+    crashed, declined = [op for op in service.get_operations(arn) if op.type == "STEP"]
+    error = crashed.step_details.error  # type: ignore[union-attr]
+    assert (error.error_type, error.error_message) == ("ValueError", "bad input 8")
+    trace = "\n".join(error.stack_trace or [])
+    assert "in crashes" in trace and "plugin" not in trace
+    error = declined.step_details.error  # type: ignore[union-attr]
+    assert (error.error_type, error.error_message) == ("CardDeclined", "card 7 declined")
+
+
+# --- where a record says it was logged from ---
+
+
+def audit(message: str) -> None:
+    """A helper that logs for its caller, as ``logging`` allows with ``stacklevel=2``."""
+    log.info(message, stacklevel=2)
+
+
+@dg.step
+def audited_step() -> int:
+    audit("from the step")
+    return 1
+
+
+def audited_flow(_: Any) -> Any:
+    log.info("direct")
+    audit("from the workflow")
+    yield audited_step()
+    return 1
+
+
+def test_a_record_names_the_code_that_logged_it(kept: list[logging.LogRecord]) -> None:
+    # Before, a stacklevel given by the caller counted durable_gen's own frames: the records
+    # of a helper logging with stacklevel=2 said they came from _logger.py's `info`.
+    dg.run(audited_flow, None)
+    where = {r.getMessage(): (Path(r.pathname).name, r.funcName) for r in kept}
+    assert where == {
+        "direct": ("test_observability_corpus.py", "audited_flow"),
+        "from the workflow": ("test_observability_corpus.py", "audited_flow"),
+        "from the step": ("test_observability_corpus.py", "audited_step"),
+    }
