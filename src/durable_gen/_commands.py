@@ -36,7 +36,7 @@ from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
-from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
+from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
 
 if TYPE_CHECKING:
     from types import CoroutineType
@@ -986,10 +986,14 @@ class Invoke(Command[R], frozen=True):
                 f"got {self.function_name!r}"
             )
         _check_name(self.name, "invoke")
-        if self.tenant_id is not None and not isinstance(self.tenant_id, str):
-            raise ValidationError(
-                f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
-            )
+        if self.tenant_id is not None:
+            if not isinstance(self.tenant_id, str):
+                raise ValidationError(
+                    f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
+                )
+            problem = tenant_id_problem(self.tenant_id)
+            if problem is not None:
+                raise ValidationError(f"Invoke {problem}")
         _check_serdes(self.serdes, "invoke serdes")
         _check_result_type(self.result_type, "Invoke result_type")
         made(self)

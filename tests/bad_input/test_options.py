@@ -187,6 +187,24 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("invoke-int-name", lambda: dg.Invoke(5, {}), dg.ValidationError, "function_name"),
     ("invoke-long-function", lambda: dg.Invoke("f" * 257, {}), dg.ValidationError, "1 to 256"),
     ("invoke-tenant", lambda: dg.Invoke("f", {}, tenant_id=5), dg.ValidationError, "tenant_id"),
+    (
+        "invoke-tenant-empty",
+        lambda: dg.Invoke("f", {}, tenant_id=""),
+        dg.ValidationError,
+        "1 to 256",
+    ),
+    (
+        "invoke-tenant-character",
+        lambda: dg.Invoke("f", {}, tenant_id="acme!"),
+        dg.ValidationError,
+        "TenantId",
+    ),
+    (
+        "invoke-tenant-long",
+        lambda: dg.Invoke("f", {}, tenant_id="t" * 257),
+        dg.ValidationError,
+        "1 to 256",
+    ),
     ("invoke-serdes", lambda: dg.Invoke("f", {}, serdes=1), dg.ValidationError, "Serdes"),
     (
         "wfc-submitter-no-argument",
@@ -476,6 +494,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.WaitStrategy(until=bool, delay=1, backoff=1.5, max_delay=1, max_attempts=1)
     dg.Completion(tolerated_failure_percentage=0.5)
     dg.Invoke("f", None, tenant_id="t", result_type=list[Card])
+    dg.Invoke("f", None, tenant_id="Acme Corp/eu-1:a.b_c=d+e-f@g" + "x" * 227)
     dg.Step(plain, (), {"x": 1})
     dg.Map(lambda item, index, scale=2: item, [1])
     dg.Map(lambda *items: items, [1])

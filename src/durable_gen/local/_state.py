@@ -26,7 +26,8 @@ nothing changes)
     RETRY not both.
 9.  Options: WAIT START needs ``WaitSeconds`` in 1..31,622,400; RETRY needs
     ``NextAttemptDelaySeconds`` in 1..31,622,400; CALLBACK timeouts are in 0..99,999,999
-    (0: none); CHAINED_INVOKE START needs a well-formed ``FunctionName``.
+    (0: none); CHAINED_INVOKE START needs a well-formed ``FunctionName`` and, when it gives
+    one, a well-formed ``TenantId`` (1 to 256 of ``[a-zA-Z0-9._:/=+-@ ]``).
 
 What the transitions do
 
@@ -78,6 +79,7 @@ from .._wire import (
     OperationUpdate,
     StepDetails,
     WaitDetails,
+    tenant_id_problem,
     too_large,
 )
 from ._store import PendingEvent, built
@@ -786,6 +788,10 @@ def _invoke(
             u,
             f"FunctionName {function_name!r} is not a function name, partial ARN or function ARN",
         )
+    if options.tenant_id is not None:
+        problem = tenant_id_problem(options.tenant_id)
+        if problem is not None:
+            _refuse(index, u, f"TenantId: {problem}")
     name = match.group("name")
     target = resolve_invoke(u.id, name)
     details: dict[str, Any] = {
