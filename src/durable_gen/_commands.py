@@ -1261,7 +1261,13 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     tolerated_failure_percentage: float | None = None
 
     def __post_init__(self) -> None:
-        _check_count(self.min_successful, "Completion min_successful", minimum=0)
+        if self.min_successful == 0 and not isinstance(self.min_successful, bool):
+            # AWS's SDKs refuse it too; 0 would decide the batch at its first completed item.
+            raise ValidationError(
+                "Completion min_successful must be at least 1, got 0: leave it None when no "
+                "minimum number of successes is needed (e.g. max(1, len(items) // 2))"
+            )
+        _check_count(self.min_successful, "Completion min_successful", minimum=1)
         _check_count(self.tolerated_failure_count, "Completion tolerated_failure_count", minimum=0)
         pct = self.tolerated_failure_percentage
         if pct is not None and (

@@ -366,6 +366,12 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "min_successful",
     ),
+    (
+        "completion-min-zero",
+        lambda: dg.Completion(min_successful=0),
+        dg.ValidationError,
+        "leave it None",
+    ),
     ("completion-str", lambda: dg.Completion(min_successful="1"), dg.ValidationError, "an int"),
     (
         "completion-count",
@@ -489,7 +495,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.Retry(initial_delay=0, max_delay=0.5, backoff=1)
     dg.Retry(initial_delay=400 * 86400, max_delay=366 * 86400)  # every delay within 366 days
     dg.Step(plain, retry=dg.Retry.never(), serdes=dg.JsonSerdes(), compensate=plain)
-    dg.Map(plain, (), completion=dg.Completion(min_successful=0), item_namer=lambda i, n: "x")
+    dg.Map(plain, (), completion=dg.Completion(min_successful=1), item_namer=lambda i, n: "x")
     dg.Parallel([dg.Branch(plain, name="a")], completion=dg.Completion.all_completed())
     dg.WaitStrategy(until=bool, delay=1, backoff=1.5, max_delay=1, max_attempts=1)
     dg.Completion(tolerated_failure_percentage=0.5)
