@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .emulator_runner import GAP_NAMES, emulator_session, explain, run_emulator
 from .known_failures import EMBEDDED, EMULATOR
+from .outsider import handlers as outsider_handlers
 from .runner import Result, run_embedded
 from .suite import DIST_NAME, DIST_VERSION, Requirement, load_requirements
 
@@ -41,8 +42,9 @@ requirements run** (whole run {seconds:.1f} s).
 {emulator_summary}
 
 A second set of handlers, `tests/conformance/outsider/`, was written from this project's
-documentation alone, without reading the first: one for 79 of the requirements, over every
-suite. `tests/conformance/outsider/test_outsider.py` runs them through the same runner and
+documentation alone, without reading the first: one for {outsider} of the requirements, over
+every suite (`handlers.py`, then `second.py` for those it left out, written the same way).
+`tests/conformance/outsider/test_outsider.py` runs them through the same runner and
 checks in the default test run (`python -m tests.conformance.outsider.run` prints each verdict);
 what writing them found missing from the docs was added to the guide.
 
@@ -51,8 +53,8 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
 ## How a requirement is run
 
 - A fresh `LocalService` with a `VirtualClock` that moves only when the runner moves it. The
-  handler is registered with `durable_gen.make_handler` (checkpointing `"step"`, the default,
-  unless noted), the invoke targets of the `invoke` suite are registered beside it, and the
+  handler is registered with `durable_gen.runtime.make_handler` (checkpointing `"step"`, the
+  default, unless noted), the invoke targets of the `invoke` suite are registered beside it, and the
   execution starts with the requirement's `Input` (after its `Variables` are generated).
 - The runner repeats: run everything due now; answer each new `CallbackStarted` event, in history
   order, with the first unused `CallbackActions` entry whose `CallbackName` selects it (a
@@ -241,6 +243,7 @@ def render(
         skipped=counts["skipped"],
         total=len(reqs),
         seconds=seconds,
+        outsider=len(outsider_handlers.HANDLERS),
     )
     return intro + "\n".join(rows) + "\n"
 
