@@ -1,4 +1,4 @@
-"""A second set of outsider handlers, for the requirements ``handlers.py`` does not cover.
+"""A second set of outsider handlers, for the 76 requirements ``handlers.py`` does not cover.
 
 Written from docs/conformance.md, docs/guide.md and docs/api.md alone, without reading
 ``../handlers/`` or ``handlers.py``: a step that must fail on its first attempts counts its
@@ -10,6 +10,7 @@ without an inner step are generator functions that return without yielding, and 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -117,6 +118,42 @@ def step_1_19(_: Any):
     return (yield permanent_failure())
 
 
+@dg.step(name="custom_step_name")
+def greet_named(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@dg.workflow
+def step_1_2(name: str):
+    return (yield greet_named(name))
+
+
+@dg.step
+def step_one() -> str:
+    return "first"
+
+
+@dg.step
+def step_two(first: str) -> str:
+    return f"{first}_second"
+
+
+@dg.workflow
+def step_1_3(_: Any):
+    first = yield step_one()
+    return (yield step_two(first))
+
+
+@dg.step
+def build_response(event: dict[str, Any]) -> dict[str, Any]:
+    return {"user": {"name": event["name"], "tags": event["tags"]}, "count": len(event["tags"])}
+
+
+@dg.workflow
+def step_1_4(event: dict[str, Any]):
+    return (yield build_response(event))
+
+
 # --- wait ---------------------------------------------------------------------------------
 
 
@@ -130,6 +167,18 @@ def wait_2_3(_: Any):
 @dg.workflow
 def wait_2_5(_: Any):
     yield dg.Wait(seconds=int(timedelta(hours=1).total_seconds()))
+    return "waited"
+
+
+@dg.workflow
+def wait_2_1(_: Any):
+    yield dg.Wait(seconds=2)
+    return "waited"
+
+
+@dg.workflow
+def wait_2_2(_: Any):
+    yield dg.Wait(seconds=2, name="custom_wait_name")
     return "waited"
 
 
@@ -217,6 +266,44 @@ def child_3_16(_: Any):
     return (yield dg.Child(null_body, name="null-child"))
 
 
+@dg.workflow
+def child_3_1(value: str):
+    return (yield dg.Child(identity_body, (value,)))
+
+
+@dg.workflow
+def child_3_2(event: dict[str, str]):
+    return (yield dg.Child(identity_body, (event["value"],), name=event["name"]))
+
+
+def two_steps_body(value: str):
+    first = yield identity(value)
+    return (yield identity(first))
+
+
+@dg.workflow
+def child_3_3(value: str):
+    return (yield dg.Child(two_steps_body, (value,), name="two-steps"))
+
+
+@dg.workflow
+def child_3_5(value: str):
+    with contextlib.suppress(dg.ChildFailedError):  # raised at the yield, as local code
+        yield dg.Child(failing_body)
+    return (yield identity(value))
+
+
+def step_then_wait_body(value: str):
+    result = yield identity(value)
+    yield dg.Wait(seconds=1)
+    return result
+
+
+@dg.workflow
+def child_3_10(value: str):
+    return (yield dg.Child(step_then_wait_body, (value,), name="step-and-wait"))
+
+
 # --- callback -----------------------------------------------------------------------------
 
 
@@ -268,6 +355,19 @@ def callback_4_18(names: list[str]):
     return [a, b]
 
 
+@dg.workflow
+def callback_4_2(_: Any):
+    handle = yield dg.CreateCallback(name="approval")
+    return (yield handle)
+
+
+@dg.workflow
+def callback_4_7(name: str):
+    handle = yield dg.CreateCallback(name=name)
+    yield between()
+    return (yield handle)
+
+
 # --- invoke -------------------------------------------------------------------------------
 
 
@@ -296,6 +396,23 @@ def invoke_5_14(_: Any):
     first = yield dg.Invoke("echo", "one")
     second = yield dg.Invoke("echo", "two")
     return [first, second]
+
+
+@dg.step
+def describe(value: Any) -> str:
+    return f"got {value!r}"
+
+
+@dg.workflow
+def invoke_5_11(_: Any):
+    value = yield describe("input")
+    return (yield dg.Invoke("echo", value))
+
+
+@dg.workflow
+def invoke_5_12(_: Any):
+    value = yield dg.Invoke("echo", {"from": "invoke"})
+    return (yield describe(value))
 
 
 # --- wait_for_condition -------------------------------------------------------------------
@@ -353,6 +470,34 @@ def wfc_6_13(_: Any):
     return (yield dg.WaitForCondition(plus_one, initial_state=first, wait_strategy=until(4)))
 
 
+def unchanged(state: int) -> int:
+    return state
+
+
+@dg.workflow
+def wfc_6_2(threshold: int):
+    return (yield dg.WaitForCondition(unchanged, initial_state=5, wait_strategy=until(threshold)))
+
+
+@dg.workflow
+def wfc_6_3(threshold: int):
+    strategy = until(threshold)
+    return (
+        yield dg.WaitForCondition(
+            plus_one, initial_state=0, wait_strategy=strategy, name="poll-status"
+        )
+    )
+
+
+def to_none(state: Any) -> None:
+    return None
+
+
+@dg.workflow
+def wfc_6_10(_: Any):
+    return (yield dg.WaitForCondition(to_none, initial_state=0))  # no strategy: one check
+
+
 # --- wait_for_callback --------------------------------------------------------------------
 
 
@@ -381,6 +526,19 @@ def wfcb_7_10(name: str):
     yield dg.Wait(seconds=1)
     yield dg.Step(lambda: {"fixed": "data"}, name="fixed")
     return (yield dg.WaitForCallback(hand_over, name=name))
+
+
+@dg.workflow
+def wfcb_7_2(_: Any):
+    return (yield dg.WaitForCallback(hand_over, name="approval"))
+
+
+@dg.workflow
+def wfcb_7_6(name: str):
+    try:
+        return (yield dg.WaitForCallback(hand_over, name=name))
+    except dg.CallbackError:
+        return "recovered"
 
 
 # --- parallel -----------------------------------------------------------------------------
@@ -491,6 +649,20 @@ def parallel_8_16(_: Any):
         completion=dg.Completion(tolerated_failure_count=3),
     )
     return projection(batch)
+
+
+def task_1() -> str:
+    return "task-1"
+
+
+def task_2() -> str:
+    return "task-2"
+
+
+@dg.workflow
+def parallel_8_1(_: Any):
+    batch = yield dg.Parallel([task_1, task_2], name="parallel", max_concurrency=1)
+    return batch.results()
 
 
 # --- map ----------------------------------------------------------------------------------
@@ -604,43 +776,76 @@ def map_9_17(_: Any):
     return batch.results()
 
 
+@dg.step
+def hello(item: str) -> str:
+    return f"Hello, {item}!"
+
+
+@dg.workflow
+def map_9_1(items: list[str]):
+    batch = yield dg.Map(hello, items, name="map", max_concurrency=1)
+    return batch.results()
+
+
 HANDLERS: dict[str, Handler] = {
     "step/1-1": Handler(step_1_1),
+    "step/1-2": Handler(step_1_2),
+    "step/1-3": Handler(step_1_3),
+    "step/1-4": Handler(step_1_4),
     "step/1-8": Handler(step_1_8),
     "step/1-9": Handler(step_1_9),
     "step/1-11": Handler(step_1_11),
     "step/1-12": Handler(step_1_12),
     "step/1-15": Handler(step_1_15),
     "step/1-19": Handler(step_1_19),
+    "wait/2-1": Handler(wait_2_1),
+    "wait/2-2": Handler(wait_2_2),
     "wait/2-3": Handler(wait_2_3),
     "wait/2-5": Handler(wait_2_5),
+    "child/3-1": Handler(child_3_1),
+    "child/3-2": Handler(child_3_2),
+    "child/3-3": Handler(child_3_3),
     "child/3-4": Handler(child_3_4),
+    "child/3-5": Handler(child_3_5),
     "child/3-7": Handler(child_3_7),
     "child/3-8": Handler(child_3_8),
     "child/3-9": Handler(child_3_9),
+    "child/3-10": Handler(child_3_10),
     "child/3-13": Handler(child_3_13),
     "child/3-16": Handler(child_3_16),
+    "callback/4-1": Handler(callback_4_6),  # the same handler; the external system answers
+    "callback/4-2": Handler(callback_4_2),
     "callback/4-4": Handler(callback_4_4),
     "callback/4-6": Handler(callback_4_6),
+    "callback/4-7": Handler(callback_4_7),
     "callback/4-8": Handler(callback_4_8),
     "callback/4-9": Handler(callback_4_9),
     "callback/4-10": Handler(callback_4_9),  # the same handler; the external system fails it
     "callback/4-12": Handler(callback_4_12),
     "callback/4-18": Handler(callback_4_18),
     "invoke/5-1": Handler(invoke_5_1),
+    "invoke/5-3": Handler(invoke_5_1),  # the same echo; the input is an object
     "invoke/5-6": Handler(invoke_5_6),
     "invoke/5-9": Handler(invoke_5_9),
+    "invoke/5-11": Handler(invoke_5_11),
+    "invoke/5-12": Handler(invoke_5_12),
     "invoke/5-14": Handler(invoke_5_14),
     "wait_for_condition/6-1": Handler(wfc_6_1),
+    "wait_for_condition/6-2": Handler(wfc_6_2),
+    "wait_for_condition/6-3": Handler(wfc_6_3),
     "wait_for_condition/6-4": Handler(wfc_6_4),
     "wait_for_condition/6-8": Handler(wfc_6_8),
     "wait_for_condition/6-9": Handler(wfc_6_9),
+    "wait_for_condition/6-10": Handler(wfc_6_10),
     "wait_for_condition/6-13": Handler(wfc_6_13),
     "wait_for_callback/7-1": Handler(wfcb_7_1),
+    "wait_for_callback/7-2": Handler(wfcb_7_2),
     "wait_for_callback/7-4": Handler(wfcb_7_1),  # the same handler; the external system fails it
     "wait_for_callback/7-5": Handler(wfcb_7_5),
+    "wait_for_callback/7-6": Handler(wfcb_7_6),
     "wait_for_callback/7-9": Handler(wfcb_7_9),
     "wait_for_callback/7-10": Handler(wfcb_7_10),
+    "parallel/8-1": Handler(parallel_8_1),
     "parallel/8-2": Handler(parallel_8_2),
     "parallel/8-4": Handler(parallel_8_4),
     "parallel/8-5": Handler(parallel_8_5),
@@ -650,6 +855,7 @@ HANDLERS: dict[str, Handler] = {
     "parallel/8-11": Handler(parallel_8_11),
     "parallel/8-13": Handler(parallel_8_13),
     "parallel/8-16": Handler(parallel_8_16),
+    "map/9-1": Handler(map_9_1),
     "map/9-2": Handler(map_9_2),
     "map/9-4": Handler(map_9_4),
     "map/9-5": Handler(map_9_5),
