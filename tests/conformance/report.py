@@ -100,9 +100,12 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
 - **Items and branches without an inner step** (9-2, 8-2, ...) are generator functions that
   return without yielding: they run as their own child context with no operations, which is what
   the histories show. A plain function becomes one step per item.
-- **Replay logging** (3-11, 3-17): those requirements enable logging during replay so that a
-  child body running again is visible; the handlers log with a plain `logging` logger. (With
-  `dg.logger`, which is silent while replaying, 3-11 would log once instead of twice.)
+- **Replay logging** (3-11, 3-17): those requirements count the lines a child body logs, so
+  that a body running again is visible; the handlers log with
+  `dg.get_logger(name, log_during_replay=True)`, whose records carry `durableExecutionArn` and
+  are kept while replaying. (A plain `logging` logger's records carry no ARN and are not seen at
+  all; with `dg.logger`, which is silent while replaying, 3-11 would log once instead of
+  twice.)
 - **Custom serdes** are `serdes=` objects with `serialize`/`deserialize`; where the requirement
   asserts the recorded payload (3-14 `HELLO CHILD`, 9-14 `wrapped:X`, 9-19 `OPSERDE:X,Y`) the
   serdes writes that text rather than JSON.
