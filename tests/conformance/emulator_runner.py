@@ -15,6 +15,7 @@ or when nothing new happened for ``NO_PROGRESS_SECONDS``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -49,7 +50,9 @@ __all__ = [
     "EmulatorSession",
     "emulator_session",
     "explain",
+    "match_emulated_history",
     "run_emulator",
+    "without_crash_completion",
 ]
 
 POLL_SECONDS: Final = 0.05
@@ -103,11 +106,50 @@ GAPS: Final[tuple[tuple[str, re.Pattern[str], str, frozenset[str] | None], ...]]
 CRASH_GAP: Final = ("G", "writes no InvocationCompleted for a crashed invocation (EventIds shift)")
 #: Gap code -> description, for reports.
 GAP_NAMES: Final = {code: name for code, _, name, _ in GAPS} | {CRASH_GAP[0]: CRASH_GAP[1]}
-#: The EventId a mismatch is about, in ``match_history``'s wording or AWS's history matcher's.
-_EVENT_ID = re.compile(
-    r"^(?:EventId=(\d+)\b|AWS's history matcher: "
-    r"(?:Event\[EventId=(\d+)\]|No actual event found for EventId=(\d+)$))"
-)
+#: The mismatch ``run_emulator`` reports (once) for gap G, instead of the shifted events.
+_CRASH_GAP_ERROR: Final = "EventId={}: no InvocationCompleted for the crashed invocation (gap G)"
+_CRASH_GAP_PATTERN: Final = re.compile(r"^EventId=\d+: no InvocationCompleted for the crashed")
+
+
+def without_crash_completion(req: Requirement, events: list[dict[str, Any]]) -> Requirement | None:
+    """``req`` as the emulator's history of it reads when gap G shows, or None when it does not.
+
+    For a requirement whose invocation crashes, when the actual event at the crashed
+    invocation's ``InvocationCompleted`` is something else, the expectation without that event
+    and with every later ``EventId`` one lower: what the history must then match, so that a
+    mismatch after the crash is still found rather than put down to the shift.
+    """
+    crash_at = _crash_event_id(req)
+    if crash_at is None:
+        return None
+    actual = next((e for e in events if e.get("EventId") == crash_at), None)
+    if actual is not None and actual.get("EventType") == "InvocationCompleted":
+        return None
+    shifted = []
+    for event in req.expected_history:
+        event_id = int(event["EventId"])
+        if event_id == crash_at:
+            continue
+        shifted.append({**event, "EventId": event_id - 1} if event_id > crash_at else dict(event))
+    data = {**req.data, "ExpectedExecutionHistory": shifted}
+    return dataclasses.replace(req, data=data)
+
+
+def match_emulated_history(
+    req: Requirement, events: list[dict[str, Any]], variables: dict[str, Any]
+) -> tuple[Requirement, list[str]]:
+    """``match_history`` of the emulator's ``events``, gap G told apart from the rest.
+
+    Returns the requirement the history was matched against (``without_crash_completion``'s
+    when gap G shows, which the other checks must use too) and the mismatches: gap G's once,
+    then what the shifted expectation still finds.
+    """
+    shifted = without_crash_completion(req, events)
+    errors: list[str] = []
+    if shifted is not None:
+        errors.append(_CRASH_GAP_ERROR.format(_crash_event_id(req)))
+        req = shifted
+    return req, errors + match_history(req.expected_history, events, variables)
 
 
 def _crash_event_id(req: Requirement) -> int | None:
@@ -126,7 +168,6 @@ def _crash_event_id(req: Requirement) -> int | None:
 
 def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
     """Split matcher errors into known emulator gaps (their codes, once each) and the rest."""
-    crash_at = _crash_event_id(req)
     gaps: list[str] = []
     rest: list[str] = []
     for error in errors:
@@ -138,9 +179,7 @@ def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
             ),
             None,
         )
-        event = _EVENT_ID.match(error)
-        event_id = next((int(g) for g in event.groups() if g is not None), None) if event else None
-        if gap is None and crash_at is not None and event_id is not None and event_id >= crash_at:
+        if gap is None and _CRASH_GAP_PATTERN.match(error):
             gap = CRASH_GAP[0]
         if gap is None:
             rest.append(error)
@@ -276,14 +315,18 @@ def run_emulator(
             if not req.expected_result:
                 # history-only requirement: done once the expected events are there (known
                 # emulator gaps aside)
-                _, rest = explain(req, match_history(req.expected_history, events, dict(variables)))
+                expected = without_crash_completion(req, events) or req
+                _, rest = explain(
+                    req, match_history(expected.expected_history, events, dict(variables))
+                )
                 if not rest:
                     break
         session.emulator.stop_unfinished()
     events = emu.history(arn)
     info = emu.describe(arn)
     generated = dict(variables)
-    errors += match_history(req.expected_history, events, variables)
+    req, matched = match_emulated_history(req, events, variables)
+    errors += matched
     errors += match_result(
         req.expected_result, info.get("Status"), info.get("Result"), info.get("Error"), variables
     )
