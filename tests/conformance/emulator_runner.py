@@ -166,6 +166,28 @@ def _crash_event_id(req: Requirement) -> int | None:
     )
 
 
+#: The EventId a mismatch is about, in ``match_history``'s wording or AWS's history matcher's.
+_EVENT_ID: Final = re.compile(r"^(?:EventId=(\d+)\b|AWS's history matcher: Event\[EventId=(\d+)\])")
+
+
+def _event_id(error: str) -> int | None:
+    found = _EVENT_ID.match(error)
+    return next((int(g) for g in found.groups() if g is not None), None) if found else None
+
+
+def _is_polling_event(req: Requirement, event_id: int | None) -> bool:
+    """Whether the expected event ``event_id`` is a wait-for-condition check that polls again:
+    a ``StepSucceeded`` followed by another ``StepStarted`` of the same operation."""
+    history = list(req.expected_history)
+    at = next((i for i, e in enumerate(history) if e.get("EventId") == event_id), None)
+    if at is None or history[at].get("EventType") != "StepSucceeded":
+        return False
+    return any(
+        e.get("EventType") == "StepStarted" and e.get("Id") == history[at].get("Id")
+        for e in history[at + 1 :]
+    )
+
+
 def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
     """Split matcher errors into known emulator gaps (their codes, once each) and the rest."""
     gaps: list[str] = []
@@ -179,6 +201,8 @@ def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
             ),
             None,
         )
+        if gap == "D" and not _is_polling_event(req, _event_id(error)):
+            gap = None  # a terminal check keeps its state on the emulator too
         if gap is None and _CRASH_GAP_PATTERN.match(error):
             gap = CRASH_GAP[0]
         if gap is None:

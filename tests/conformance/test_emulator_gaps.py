@@ -61,3 +61,15 @@ def test_a_history_with_the_crash_event_is_matched_as_the_requirement_says() -> 
     actual, _ = _actual_history(req)
     assert without_crash_completion(req, actual) is None
     assert without_crash_completion(load_requirement("1-1"), actual) is None
+
+
+def test_gap_d_excuses_the_state_of_a_polling_check_only() -> None:
+    req = load_requirement("6-1")  # checks at EventIds 3 and 6 poll again, 9 is the last
+    missing = "EventId={} (StepSucceeded).StepSucceededDetails.Result: missing"
+    assert explain(req, [missing.format(3), missing.format(6)]) == (["D"], [])
+    theirs = (
+        "AWS's history matcher: Event[EventId=6].StepSucceededDetails.Result.Payload: "
+        "key missing in actual event"
+    )
+    assert explain(req, [theirs]) == (["D"], [])
+    assert explain(req, [missing.format(9)]) == ([], [missing.format(9)])
