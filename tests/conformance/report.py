@@ -54,8 +54,9 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
 
 - A fresh `LocalService` with a `VirtualClock` that moves only when the runner moves it. The
   handler is registered with `durable_gen.runtime.make_handler` (checkpointing `"step"`, the
-  default, unless noted), the invoke targets of the `invoke` suite are registered beside it, and the
-  execution starts with the requirement's `Input` (after its `Variables` are generated).
+  default, unless noted), the invoke targets of the `invoke` suite are registered beside it,
+  and the execution starts with the requirement's `Input` (after its `Variables` are
+  generated).
 - The runner repeats: run everything due now; answer each new `CallbackStarted` event, in history
   order, with the first unused `CallbackActions` entry whose `CallbackName` selects it (a
   `Delay` is spent by moving the clock timer by timer, so timers due meanwhile fire first, in
@@ -69,9 +70,10 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
   are rendered as Lambda writes them in its JSON log format (by the Lambda runtime's own
   formatter, from the `awslambdaric` package: `timestamp`, `level`, `message`, `logger`, plus
   the record's extra fields as top-level keys); printed lines stay as printed. Only the records
-  AWS's runner's CloudWatch filter `{{ ($.durableExecutionArn = ARN) || ($.executionArn = ARN)
-  }}` selects are kept: a JSON object with the execution's ARN at its top level. A plain
-  `logging` record or a `print` is therefore not seen, as on Lambda; the handlers log with
+  AWS's runner's CloudWatch filter
+  `{{ ($.durableExecutionArn = ARN) || ($.executionArn = ARN) }}` selects are kept: a JSON
+  object with the execution's ARN at its top level. A plain `logging` record or a `print` is
+  therefore not seen, as on Lambda; the handlers log with
   `dg.get_logger()`, whose records carry `durableExecutionArn`. The kept lines go through
   `match_logs` and through AWS's published `CloudWatchLogValidator` (from the unpacked wheel);
   an error from either fails the requirement. The matching rules are those of AWS's published
