@@ -36,7 +36,7 @@ from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
-from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
+from ._wire import FUNCTION_NAME, MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
 
 if TYPE_CHECKING:
     from types import CoroutineType
@@ -984,6 +984,12 @@ class Invoke(Command[R], frozen=True):
             raise ValidationError(
                 f"Invoke function_name must be a string of 1 to 256 characters, "
                 f"got {self.function_name!r}"
+            )
+        if FUNCTION_NAME.fullmatch(self.function_name) is None:
+            raise ValidationError(
+                f"Invoke function_name must be a function name (letters, digits, - _ .), "
+                f"with an optional :version or :alias, or a function ARN, as Lambda's "
+                f"ChainedInvokeOptions.FunctionName accepts it, got {self.function_name!r}"
             )
         _check_name(self.name, "invoke")
         if self.tenant_id is not None:

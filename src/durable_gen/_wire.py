@@ -55,6 +55,12 @@ MAX_CONTEXT_RESULT_BYTES: Final = 256 * 1024
 MAX_NAME_CHARS: Final = 256
 MAX_WAIT_SECONDS: Final = 31_622_400
 
+#: ChainedInvokeOptions.FunctionName (boto3's lambda model): a name, partial or full ARN.
+FUNCTION_NAME: Final = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?(?P<name>[a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+
 #: ChainedInvokeOptions.TenantId (boto3's lambda model): 1 to 256 of these characters.
 _TENANT_ID: Final = re.compile(r"[a-zA-Z0-9._:/=+\-@ ]{1,256}")
 

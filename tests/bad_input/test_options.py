@@ -186,6 +186,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("invoke-empty-name", lambda: dg.Invoke("", {}), dg.ValidationError, "function_name"),
     ("invoke-int-name", lambda: dg.Invoke(5, {}), dg.ValidationError, "function_name"),
     ("invoke-long-function", lambda: dg.Invoke("f" * 257, {}), dg.ValidationError, "1 to 256"),
+    (
+        "invoke-function-with-space",
+        lambda: dg.Invoke("tax service", {}),
+        dg.ValidationError,
+        "ChainedInvokeOptions.FunctionName",
+    ),
+    (
+        "invoke-function-with-slash",
+        lambda: dg.Invoke("team/tax", {}),
+        dg.ValidationError,
+        "ChainedInvokeOptions.FunctionName",
+    ),
     ("invoke-tenant", lambda: dg.Invoke("f", {}, tenant_id=5), dg.ValidationError, "tenant_id"),
     (
         "invoke-tenant-empty",
@@ -500,6 +512,8 @@ def test_good_options_are_still_accepted() -> None:
     dg.WaitStrategy(until=bool, delay=1, backoff=1.5, max_delay=1, max_attempts=1)
     dg.Completion(tolerated_failure_percentage=0.5)
     dg.Invoke("f", None, tenant_id="t", result_type=list[Card])
+    dg.Invoke("tax-service_v2.1:live", None)
+    dg.Invoke("arn:aws:lambda:us-east-1:123456789012:function:tax:$LATEST", None)
     dg.Invoke("f", None, tenant_id="Acme Corp/eu-1:a.b_c=d+e-f@g" + "x" * 227)
     dg.Step(plain, (), {"x": 1})
     dg.Map(lambda item, index, scale=2: item, [1])

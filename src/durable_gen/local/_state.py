@@ -52,7 +52,6 @@ What the transitions do
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, NamedTuple, NoReturn
@@ -62,6 +61,7 @@ import msgspec
 from .._errors import InvalidCheckpointError
 from .._failure import bounded_error
 from .._wire import (
+    FUNCTION_NAME,
     MAX_ERROR_BYTES,
     MAX_NAME_CHARS,
     MAX_OPERATION_PAYLOAD_BYTES,
@@ -235,12 +235,6 @@ def _name_ok(value: str) -> bool:
     """1 to 256 printable ASCII characters (``[\\x20-\\x7E]``)."""
     return 0 < len(value) <= MAX_NAME_CHARS and value.isascii() and value.isprintable()
 
-
-#: ChainedInvokeOptions.FunctionName (boto3's lambda model): a name, partial or full ARN.
-_FUNCTION_NAME: Final = re.compile(
-    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
-    r"(\d{12}:)?(function:)?(?P<name>[a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
-)
 
 _to_builtins: Final = msgspec.to_builtins
 _replace: Final = msgspec.structs.replace
@@ -781,7 +775,7 @@ def _invoke(
     if options is None:
         _refuse(index, u, "CHAINED_INVOKE START needs ChainedInvokeOptions.FunctionName")
     function_name = options.function_name
-    match = _FUNCTION_NAME.fullmatch(function_name) if len(function_name) <= 256 else None
+    match = FUNCTION_NAME.fullmatch(function_name) if len(function_name) <= 256 else None
     if match is None:
         _refuse(
             index,
