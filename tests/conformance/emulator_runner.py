@@ -215,23 +215,32 @@ def explain(req: Requirement, errors: list[str]) -> tuple[list[str], list[str]]:
 class EmulatorSession:
     """One emulator process and the Lambda endpoint it invokes, for many requirements."""
 
-    def __init__(self, emulator: Emulator, endpoint: LambdaEndpoint) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        endpoint: LambdaEndpoint,
+        functions: dict[str, Callable[..., Any]] | None = None,
+    ) -> None:
         self.emulator = emulator
         self.endpoint = endpoint
         self.runs = 0
-        for name, fn in handlers.functions().items():
+        for name, fn in (functions if functions is not None else handlers.functions()).items():
             endpoint.register(name, _crash_aware(lambda_handler(fn, client=emulator.client)))
 
 
 @contextmanager
-def emulator_session(*, skip_time: bool = False) -> Iterator[EmulatorSession]:
+def emulator_session(
+    *, skip_time: bool = False, functions: dict[str, Callable[..., Any]] | None = None
+) -> Iterator[EmulatorSession]:
     """Start the endpoint and the emulator, with the invoke targets configured.
 
-    Real time by default: with ``--skip-time`` a timer can fire before the invocation that
-    started it has ended, which moves ``InvocationCompleted`` events and fails requirements for
-    a reason that is neither the SDK's nor the service's.
+    The targets are ours (``handlers.functions()``) and ``functions`` (the outsider handlers'
+    targets, say). Real time by default: with ``--skip-time`` a timer can fire before the
+    invocation that started it has ended, which moves ``InvocationCompleted`` events and fails
+    requirements for a reason that is neither the SDK's nor the service's.
     """
-    targets = {name: {"DurableConfig": {"ExecutionTimeout": 300}} for name in handlers.functions()}
+    every = handlers.functions() | (functions or {})
+    targets = {name: {"DurableConfig": {"ExecutionTimeout": 300}} for name in every}
     with LambdaEndpoint() as endpoint:
         emulator = Emulator(
             endpoint.url,
@@ -240,7 +249,7 @@ def emulator_session(*, skip_time: bool = False) -> Iterator[EmulatorSession]:
             retry_backoff_seconds=0.2,
         )
         with emulator.launch():
-            yield EmulatorSession(emulator, endpoint)
+            yield EmulatorSession(emulator, endpoint, every)
 
 
 def _crash_aware(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
