@@ -82,6 +82,60 @@ This page is generated: `python -m tests.conformance.report` runs the suite and 
   `tests/conformance/known_failures.py` with its reason and runs as a strict xfail, so the fix
   turns it into a failure that asks for the entry to be removed.
 
+## Running handlers of your own
+
+The runner takes any workflow as a requirement's handler: write one from this page and the
+[guide](guide.md), and judge it with the same checks (ours and AWS's published validators).
+Run it with the repository's root on the import path (`PYTHONPATH=.` from the root, or as a
+test under `tests/`) and the `test` extra installed (the first run downloads and checks the
+requirements' wheel):
+
+```python
+import durable_gen as dg
+from tests.conformance.handlers import Handler
+from tests.conformance.runner import run_embedded
+from tests.conformance.suite import load_requirement
+
+
+@dg.step
+def greet(name: str) -> str:
+    return f"Hello, {{name}}!"
+
+
+@dg.workflow
+def step_1_1(name: str):
+    return (yield greet(name))
+
+
+def echo(payload):  # an Invoke target: functions={{"echo": echo}}
+    return payload
+    yield
+
+
+result = run_embedded(load_requirement("1-1"), Handler(step_1_1), {{"echo": echo}})
+print(result.status, result.errors)  # passed []
+```
+
+`Handler(workflow, checkpointing="step", plugins=list)` also takes the checkpointing mode and
+a function that makes fresh plugins for each run; `result.events` is the history it was judged
+on. `python -m tests.conformance.outsider.run KEY...` prints the verdicts of the outsider
+handlers. Through AWS's emulator (`aws-durable-execution-sdk-python-testing`, also in the
+`test` extra; it runs in real time) the same handler runs as a Lambda function, and
+`explain` sorts the mismatches into the emulator's known gaps (the table below) and the rest,
+which must be empty:
+
+<!-- docs-test: skip starts AWS's emulator and runs in real time -->
+```python
+from durable_gen.aws import lambda_handler
+from tests.conformance.emulator_runner import emulator_session, explain, run_emulator
+
+with emulator_session(functions={{"echo": echo}}) as session:
+    req = load_requirement("1-1")
+    function = lambda_handler(step_1_1, client=session.emulator.client)
+    gaps, rest = explain(req, run_emulator(req, session, function).errors)
+    print(gaps, rest)  # ['A'] []
+```
+
 ## Choices made in the handlers
 
 - **Crashes** (1-17, 1-18, 3-12): the step raises `Crash`, a `SystemExit` subclass. It is a
