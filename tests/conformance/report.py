@@ -138,10 +138,13 @@ with emulator_session(functions={{"echo": echo}}) as session:
 
 ## Choices made in the handlers
 
-- **Crashes** (1-17, 1-18, 3-12): the step raises `Crash`, a `SystemExit` subclass. It is a
-  `BaseException`, so the step driver does not record it as a step failure; it ends the
-  invocation, and the engine records a crashed invocation (`InvocationCompleted` with
-  `Runtime.ExitError`) and invokes again, as Lambda does after `process.exit`.
+- **Crashes** (1-17, 1-18, 3-12): the step raises `Crash`, the handlers' own subclass of
+  `SystemExit` (`raise SystemExit(1)` does the same). It is a `BaseException`, so the step
+  driver does not record it as a step failure; it ends the invocation, and the engine records a
+  crashed invocation (`InvocationCompleted` with `Runtime.ExitError`) and invokes again, as
+  Lambda does after `process.exit`. Not `durable_gen.testing.Crash`: that one stands for the
+  process dying under `TestRunner`, so the engine records nothing and it propagates out of
+  `run_until_idle()` (and out of the runner).
 - **3-12 runs in the default mode.** The requirement crashes the step "after StepStarted is
   checkpointed": its step runs 50 ms before it crashes, and a step still running after the
   start window (5 ms) has its START checkpointed while it runs, so the crash leaves

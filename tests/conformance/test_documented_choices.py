@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pytest
+
 import durable_gen as dg
 
 from .handlers import Handler
@@ -43,3 +45,38 @@ def test_a_plain_logging_logger_is_not_seen_by_the_log_checks() -> None:
     result = run_embedded(load_requirement("3-17"), Handler(_logs_with(plain)), {})
     assert result.status == "failed"
     assert any("ExpectedLogs" in error or "log" in error.lower() for error in result.errors)
+
+
+class Crash(SystemExit):
+    """The handlers' crash, as the page says: a ``SystemExit`` subclass."""
+
+
+@dg.step(name="at_most_once_flaky_step", semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def at_most_once_flaky_step(value: str) -> str:
+    replaying.info(f"running with {value}")
+    raise Crash(1)
+
+
+@dg.workflow
+def step_1_17(value: str):  # type: ignore[no-untyped-def]
+    return (yield at_most_once_flaky_step(value))
+
+
+def test_a_step_raising_a_systemexit_subclass_crashes_the_invocation_as_1_17_asks() -> None:
+    result = run_embedded(load_requirement("1-17"), Handler(step_1_17), {})
+    assert result.status == "passed", result.errors
+
+
+def test_the_testing_crash_stops_the_engine_instead_as_the_page_warns() -> None:
+    from durable_gen.testing import Crash as ProcessDeath
+
+    @dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+    def dies(value: str) -> str:
+        raise ProcessDeath()
+
+    @dg.workflow
+    def dying(value: str):  # type: ignore[no-untyped-def]
+        return (yield dies(value))
+
+    with pytest.raises(ProcessDeath):
+        run_embedded(load_requirement("1-17"), Handler(dying), {})
