@@ -117,12 +117,14 @@ print(result.status, result.errors)  # passed []
 ```
 
 `Handler(workflow, checkpointing="step", plugins=list)` also takes the checkpointing mode and
-a function that makes fresh plugins for each run; `result.events` is the history it was judged
-on. `python -m tests.conformance.outsider.run KEY...` prints the verdicts of the outsider
-handlers. Through AWS's emulator (`aws-durable-execution-sdk-python-testing`, also in the
-`test` extra; it runs in real time) the same handler runs as a Lambda function, and
-`explain` sorts the mismatches into the emulator's known gaps (the table below) and the rest,
-which must be empty:
+a function that makes fresh plugins for each run; `result.history` is the history it was
+judged on. A handler that counts attempts (to fail only the first, as several requirements
+ask) keeps its count in the process and resets it before each run: the runner resets only the
+repository's own handlers. `python -m tests.conformance.outsider.run KEY...` prints the
+verdicts of the outsider handlers. Through AWS's emulator
+(`aws-durable-execution-sdk-python-testing`, also in the `test` extra; it runs in real time)
+the same handler runs as a Lambda function, and `explain` sorts the mismatches into the
+emulator's known gaps (the table below) and the rest, which must be empty:
 
 <!-- docs-test: skip starts AWS's emulator and runs in real time -->
 ```python
