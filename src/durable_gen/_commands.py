@@ -36,7 +36,7 @@ from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
-from ._wire import MAX_NAME_CHARS, MAX_WAIT_SECONDS
+from ._wire import FUNCTION_NAME, MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
 
 if TYPE_CHECKING:
     from types import CoroutineType
@@ -985,11 +985,21 @@ class Invoke(Command[R], frozen=True):
                 f"Invoke function_name must be a string of 1 to 256 characters, "
                 f"got {self.function_name!r}"
             )
-        _check_name(self.name, "invoke")
-        if self.tenant_id is not None and not isinstance(self.tenant_id, str):
+        if FUNCTION_NAME.fullmatch(self.function_name) is None:
             raise ValidationError(
-                f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
+                f"Invoke function_name must be a function name (letters, digits, - _ .), "
+                f"with an optional :version or :alias, or a function ARN, as Lambda's "
+                f"ChainedInvokeOptions.FunctionName accepts it, got {self.function_name!r}"
             )
+        _check_name(self.name, "invoke")
+        if self.tenant_id is not None:
+            if not isinstance(self.tenant_id, str):
+                raise ValidationError(
+                    f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
+                )
+            problem = tenant_id_problem(self.tenant_id)
+            if problem is not None:
+                raise ValidationError(f"Invoke {problem}")
         _check_serdes(self.serdes, "invoke serdes")
         _check_result_type(self.result_type, "Invoke result_type")
         made(self)
@@ -1257,7 +1267,13 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     tolerated_failure_percentage: float | None = None
 
     def __post_init__(self) -> None:
-        _check_count(self.min_successful, "Completion min_successful", minimum=0)
+        if self.min_successful == 0 and not isinstance(self.min_successful, bool):
+            # AWS's SDKs refuse it too; 0 would decide the batch at its first completed item.
+            raise ValidationError(
+                "Completion min_successful must be at least 1, got 0: leave it None when no "
+                "minimum number of successes is needed (e.g. max(1, len(items) // 2))"
+            )
+        _check_count(self.min_successful, "Completion min_successful", minimum=1)
         _check_count(self.tolerated_failure_count, "Completion tolerated_failure_count", minimum=0)
         pct = self.tolerated_failure_percentage
         if pct is not None and (

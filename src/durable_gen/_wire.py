@@ -7,6 +7,7 @@ sends; the boto3 client converts its ``datetime`` values at the edge.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, Literal
 
 import msgspec
@@ -53,6 +54,25 @@ MAX_ERROR_BYTES: Final = 32 * 1024
 MAX_CONTEXT_RESULT_BYTES: Final = 256 * 1024
 MAX_NAME_CHARS: Final = 256
 MAX_WAIT_SECONDS: Final = 31_622_400
+
+#: ChainedInvokeOptions.FunctionName (boto3's lambda model): a name, partial or full ARN.
+FUNCTION_NAME: Final = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?(?P<name>[a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+
+#: ChainedInvokeOptions.TenantId (boto3's lambda model): 1 to 256 of these characters.
+_TENANT_ID: Final = re.compile(r"[a-zA-Z0-9._:/=+\-@ ]{1,256}")
+
+
+def tenant_id_problem(tenant_id: str) -> str | None:
+    """Why Lambda refuses ``tenant_id`` as a chained invoke's TenantId, or None if it accepts it."""
+    if _TENANT_ID.fullmatch(tenant_id):
+        return None
+    return (
+        f"tenant_id must be 1 to 256 characters of letters, digits, spaces and . _ : / = + - @ "
+        f"(Lambda's ChainedInvokeOptions.TenantId), got {tenant_id!r}"
+    )
 
 
 def too_large(payload: str | None, limit: int = MAX_PAYLOAD_BYTES) -> bool:

@@ -186,7 +186,37 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("invoke-empty-name", lambda: dg.Invoke("", {}), dg.ValidationError, "function_name"),
     ("invoke-int-name", lambda: dg.Invoke(5, {}), dg.ValidationError, "function_name"),
     ("invoke-long-function", lambda: dg.Invoke("f" * 257, {}), dg.ValidationError, "1 to 256"),
+    (
+        "invoke-function-with-space",
+        lambda: dg.Invoke("tax service", {}),
+        dg.ValidationError,
+        "ChainedInvokeOptions.FunctionName",
+    ),
+    (
+        "invoke-function-with-slash",
+        lambda: dg.Invoke("team/tax", {}),
+        dg.ValidationError,
+        "ChainedInvokeOptions.FunctionName",
+    ),
     ("invoke-tenant", lambda: dg.Invoke("f", {}, tenant_id=5), dg.ValidationError, "tenant_id"),
+    (
+        "invoke-tenant-empty",
+        lambda: dg.Invoke("f", {}, tenant_id=""),
+        dg.ValidationError,
+        "1 to 256",
+    ),
+    (
+        "invoke-tenant-character",
+        lambda: dg.Invoke("f", {}, tenant_id="acme!"),
+        dg.ValidationError,
+        "TenantId",
+    ),
+    (
+        "invoke-tenant-long",
+        lambda: dg.Invoke("f", {}, tenant_id="t" * 257),
+        dg.ValidationError,
+        "1 to 256",
+    ),
     ("invoke-serdes", lambda: dg.Invoke("f", {}, serdes=1), dg.ValidationError, "Serdes"),
     (
         "wfc-submitter-no-argument",
@@ -348,6 +378,12 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "min_successful",
     ),
+    (
+        "completion-min-zero",
+        lambda: dg.Completion(min_successful=0),
+        dg.ValidationError,
+        "leave it None",
+    ),
     ("completion-str", lambda: dg.Completion(min_successful="1"), dg.ValidationError, "an int"),
     (
         "completion-count",
@@ -471,11 +507,14 @@ def test_good_options_are_still_accepted() -> None:
     dg.Retry(initial_delay=0, max_delay=0.5, backoff=1)
     dg.Retry(initial_delay=400 * 86400, max_delay=366 * 86400)  # every delay within 366 days
     dg.Step(plain, retry=dg.Retry.never(), serdes=dg.JsonSerdes(), compensate=plain)
-    dg.Map(plain, (), completion=dg.Completion(min_successful=0), item_namer=lambda i, n: "x")
+    dg.Map(plain, (), completion=dg.Completion(min_successful=1), item_namer=lambda i, n: "x")
     dg.Parallel([dg.Branch(plain, name="a")], completion=dg.Completion.all_completed())
     dg.WaitStrategy(until=bool, delay=1, backoff=1.5, max_delay=1, max_attempts=1)
     dg.Completion(tolerated_failure_percentage=0.5)
     dg.Invoke("f", None, tenant_id="t", result_type=list[Card])
+    dg.Invoke("tax-service_v2.1:live", None)
+    dg.Invoke("arn:aws:lambda:us-east-1:123456789012:function:tax:$LATEST", None)
+    dg.Invoke("f", None, tenant_id="Acme Corp/eu-1:a.b_c=d+e-f@g" + "x" * 227)
     dg.Step(plain, (), {"x": 1})
     dg.Map(lambda item, index, scale=2: item, [1])
     dg.Map(lambda *items: items, [1])

@@ -32,8 +32,9 @@ def emulator() -> Iterator[Any]:
     for module in ("aws_durable_execution_sdk_python", "aws_durable_execution_sdk_python_testing"):
         pytest.importorskip(module, reason=f"{module} (needed by dex-local-runner) is missing")
     from .emulator_runner import emulator_session
+    from .outsider.handlers import FUNCTIONS as OUTSIDER_FUNCTIONS
 
-    with emulator_session() as session:
+    with emulator_session(functions=OUTSIDER_FUNCTIONS) as session:
         yield session
 
 

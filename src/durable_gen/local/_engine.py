@@ -570,7 +570,8 @@ class LocalService(Runner):
         if error is not None and not isinstance(error, ErrorObject):
             raise InvalidInputError(
                 f"a callback failure must be an ErrorObject(error_type=..., error_message=...) "
-                f"or None, got {type(error).__name__}"
+                f"(from durable_gen.runtime import ErrorObject) or None, got "
+                f"{type(error).__name__}"
             )
         self._complete_callback(callback_id, "FAILED", error=error)
 

@@ -26,7 +26,8 @@ nothing changes)
     RETRY not both.
 9.  Options: WAIT START needs ``WaitSeconds`` in 1..31,622,400; RETRY needs
     ``NextAttemptDelaySeconds`` in 1..31,622,400; CALLBACK timeouts are in 0..99,999,999
-    (0: none); CHAINED_INVOKE START needs a well-formed ``FunctionName``.
+    (0: none); CHAINED_INVOKE START needs a well-formed ``FunctionName`` and, when it gives
+    one, a well-formed ``TenantId`` (1 to 256 of ``[a-zA-Z0-9._:/=+-@ ]``).
 
 What the transitions do
 
@@ -51,7 +52,6 @@ What the transitions do
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, NamedTuple, NoReturn
@@ -61,6 +61,7 @@ import msgspec
 from .._errors import InvalidCheckpointError
 from .._failure import bounded_error
 from .._wire import (
+    FUNCTION_NAME,
     MAX_ERROR_BYTES,
     MAX_NAME_CHARS,
     MAX_OPERATION_PAYLOAD_BYTES,
@@ -78,6 +79,7 @@ from .._wire import (
     OperationUpdate,
     StepDetails,
     WaitDetails,
+    tenant_id_problem,
     too_large,
 )
 from ._store import PendingEvent, built
@@ -233,12 +235,6 @@ def _name_ok(value: str) -> bool:
     """1 to 256 printable ASCII characters (``[\\x20-\\x7E]``)."""
     return 0 < len(value) <= MAX_NAME_CHARS and value.isascii() and value.isprintable()
 
-
-#: ChainedInvokeOptions.FunctionName (boto3's lambda model): a name, partial or full ARN.
-_FUNCTION_NAME: Final = re.compile(
-    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
-    r"(\d{12}:)?(function:)?(?P<name>[a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
-)
 
 _to_builtins: Final = msgspec.to_builtins
 _replace: Final = msgspec.structs.replace
@@ -779,13 +775,17 @@ def _invoke(
     if options is None:
         _refuse(index, u, "CHAINED_INVOKE START needs ChainedInvokeOptions.FunctionName")
     function_name = options.function_name
-    match = _FUNCTION_NAME.fullmatch(function_name) if len(function_name) <= 256 else None
+    match = FUNCTION_NAME.fullmatch(function_name) if len(function_name) <= 256 else None
     if match is None:
         _refuse(
             index,
             u,
             f"FunctionName {function_name!r} is not a function name, partial ARN or function ARN",
         )
+    if options.tenant_id is not None:
+        problem = tenant_id_problem(options.tenant_id)
+        if problem is not None:
+            _refuse(index, u, f"TenantId: {problem}")
     name = match.group("name")
     target = resolve_invoke(u.id, name)
     details: dict[str, Any] = {

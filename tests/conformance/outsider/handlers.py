@@ -11,6 +11,7 @@ from typing import Any
 import durable_gen as dg
 
 from ..handlers import Handler
+from . import second
 
 #: Attempts per key, kept across invocations of one run (reset before each requirement).
 _calls: Counter[str] = Counter()
@@ -19,6 +20,7 @@ _lock = threading.Lock()
 
 def reset() -> None:
     _calls.clear()
+    second.reset()
 
 
 def count(key: str) -> int:
@@ -1151,5 +1153,8 @@ HANDLERS: dict[str, Handler] = {
     ),
     "plugin/10-7": Handler(fails_for_good, plugins=lambda: [Printer()]),
 }
+
+assert not set(HANDLERS) & set(second.HANDLERS), "a requirement with two outsider handlers"
+HANDLERS.update(second.HANDLERS)
 
 FUNCTIONS: dict[str, Any] = {"echo": echo, "always-fails": always_fails, "measure": measure}

@@ -34,11 +34,7 @@ def test_outsider_handler(req: Requirement) -> None:
     assert result.status == "passed", f"{req}: {req.description}\n  " + "\n  ".join(result.errors)
 
 
-#: The emulator session registers our invoke targets, not the outsider ones.
-_ON_EMULATOR = [req for req in _requirements() if req.suite != "invoke"]
-
-
-@pytest.mark.parametrize("req", _ON_EMULATOR, ids=str)
+@pytest.mark.parametrize("req", _requirements(), ids=str)
 def test_outsider_handler_on_aws_emulator(req: Requirement, emulator: Any) -> None:
     """The same handlers through ``durable_gen.aws.lambda_handler`` and AWS's emulator: only
     the emulator's known gaps may fail them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
@@ -269,6 +270,20 @@ def test_callback_failure(svc: LocalService) -> None:
             "Truncated": False,
         }
     }
+
+
+def test_a_callback_failure_in_the_apis_dict_shape_is_refused_with_the_import_to_use(
+    svc: LocalService,
+) -> None:
+    arn = Script(svc, "wf", await_callback).start()
+    svc.run(arn)
+    cid = callback_id(svc.get_operations(arn)[1])
+    api_shape = {"ErrorType": "RejectedError", "ErrorMessage": "not approved"}
+    with pytest.raises(
+        InvalidInputError, match=re.escape("from durable_gen.runtime import ErrorObject")
+    ):
+        svc.send_callback_failure(cid, api_shape)  # type: ignore[arg-type]
+    assert svc.get_execution(arn).status == "RUNNING"
 
 
 def test_unknown_and_completed_callback_ids(svc: LocalService) -> None:

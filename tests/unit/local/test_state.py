@@ -419,6 +419,22 @@ def test_invoke_start_of_a_durable_target() -> None:
     }
 
 
+@pytest.mark.parametrize("tenant_id", ["", "bad!tenant", "t" * 257, "caf\u00e9"])
+def test_invoke_start_with_a_tenant_id_lambda_refuses_is_refused(tenant_id: str) -> None:
+    options = ChainedInvokeOptions(function_name="tax-svc", tenant_id=tenant_id)
+    refused(
+        None, update("CHAINED_INVOKE", "START", chained_invoke_options=options), match="TenantId"
+    )
+
+
+def test_invoke_start_takes_every_character_lambda_allows_in_a_tenant_id() -> None:
+    tenant_id = "Tenant 1.a_b:c/d=e+f-g@h"
+    options = ChainedInvokeOptions(function_name="tax-svc", tenant_id=tenant_id)
+    out = apply(None, update("CHAINED_INVOKE", "START", chained_invoke_options=options))
+    assert out.events[0].chained_invoke_started_details is not None
+    assert out.events[0].chained_invoke_started_details["TenantId"] == tenant_id
+
+
 def test_invoke_of_an_arn_resolves_to_the_function_name() -> None:
     seen: list[str] = []
     nothing: dict[str, Operation] = {}
