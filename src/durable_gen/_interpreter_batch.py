@@ -472,6 +472,8 @@ class BatchHandlers(Core):
                 return
             if batch.cmd.nesting != "flat":
                 self._check_reached(iter_id, item_type, name)
+            else:
+                self._check_reached_next(child, item_type, name)
             result, err = self._settle_context(
                 iter_id, batch.op_id, item_type, name, serdes, value, exc,
                 record=not replay_children, type_=batch.item_type(i),

@@ -479,6 +479,82 @@ def test_a_suspended_execution_whose_virtual_child_was_removed_fails_at_once() -
     assert ran == []  # nothing ran again
 
 
+def _tail_trimmed(flat: bool) -> tuple[Any, Any, list[str]]:
+    """Version 1 and 2 of a workflow whose context that records nothing (a virtual child, or
+    a flat Map item) lost its last step, and a list of what version 2 ran after it."""
+    after: list[str] = []
+
+    @dg.step
+    def first(x: int) -> int:
+        return x
+
+    @dg.step
+    def second(x: int) -> int:
+        return x
+
+    @dg.step
+    def appended(x: int) -> int:
+        after.append("appended")
+        return x
+
+    def body_v1(x: int):  # type: ignore[no-untyped-def]
+        if x == 0:  # the item that waits (a flat Map runs both items)
+            handle = yield dg.CreateCallback(name="inner-gate")
+            return (yield handle)
+        yield first(x)
+        return (yield second(x))
+
+    def body_v2(x: int):  # type: ignore[no-untyped-def]
+        if x == 0:
+            handle = yield dg.CreateCallback(name="inner-gate")
+            return (yield handle)
+        return (yield first(x))  # `second` removed: the execution recorded it
+
+    def gated(body: Any, with_appended: bool) -> Any:
+        def wf(x: int):  # type: ignore[no-untyped-def]
+            if flat:
+                yield dg.Map(body, [0, x], name="m", nesting="flat")
+            else:
+                yield dg.Child(body, (x,), name="inner", virtual=True)
+                handle = yield dg.CreateCallback(name="inner-gate")
+                yield handle
+            if with_appended:
+                yield appended(x)
+            return x
+
+        return wf
+
+    return gated(body_v1, False), gated(body_v2, True), after
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["virtual-child", "flat-map-item"])
+def test_a_recorded_step_removed_at_the_end_of_a_context_that_records_nothing(
+    flat: bool,
+) -> None:
+    """Caught when that context's code ends, as for a recorded context: by `replay` of the
+    suspended execution (it used to say ok), and by the resume before the code after it runs
+    (it used to fail only when the workflow returned, after running the appended step)."""
+    v1, v2, after = _tail_trimmed(flat)
+    runner = TestRunner(skip_time=False)
+    run = runner.run(v1, 1)
+    assert run.status == "RUNNING"  # waits on the gate, after the body's two steps
+
+    report = replay(v2, run.export())
+    assert report.status == "diverged", report.message
+    assert report.divergence is not None
+    assert (report.divergence.recorded or "").startswith("STEP/Step name='second'")
+    assert "ended after 1 operation(s)" in report.message
+    assert replay(v2, {"Events": run.export()["Events"]}).status == "diverged"
+
+    runner.deploy(v1, v2)
+    run.send_callback_success("inner-gate", "ok")
+    runner.run_until_idle()
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type == "NonDeterminismError"
+    assert "STEP/Step name='second'" in (run.error.error_message or "")
+    assert after == []  # nothing of version 2 ran past the changed context
+
+
 # --- traces -----------------------------------------------------------------------------------
 
 
