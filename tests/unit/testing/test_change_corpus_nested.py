@@ -1015,6 +1015,292 @@ POLICIES = [
     Change("wait: renamed while waiting", _waits(10), _waits(10, name="cool-off-2"), N, N),
 ]
 
+# --- G. retries in progress ----------------------------------------------------------------
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=60, jitter="none"))
+def unreachable(x: int) -> str:
+    raise TimeoutError(f"service down for {x}")
+
+
+@dg.step(name="unreachable", retry=dg.Retry.never())
+def unreachable_never_retried(x: int) -> str:
+    raise TimeoutError(f"service down for {x}")
+
+
+@dg.step(
+    name="unreachable",
+    retry=dg.Retry(max_attempts=3, initial_delay=60, jitter="none"),
+    semantics=dg.AT_MOST_ONCE,
+    timeout=30,
+)
+def unreachable_at_most_once(x: int) -> str:
+    raise TimeoutError(f"service down for {x}")
+
+
+@dg.step(name="unreachable-2", retry=dg.Retry(max_attempts=3, initial_delay=60, jitter="none"))
+def unreachable_renamed(x: int) -> str:
+    raise TimeoutError(f"service down for {x}")
+
+
+def _retried(step: Any) -> Any:
+    """Version 1 waits out the step's first retry delay."""
+
+    def workflow(x: int) -> Gen:
+        try:
+            return (yield step(x))
+        except dg.StepFailedError as exc:
+            return exc.error_type
+
+    return workflow
+
+
+def unreachable_submitter(callback_id: str) -> None:
+    raise TimeoutError("mail server down")
+
+
+def _submitted(name: str = "approval", retry: Any = None, **options: Any) -> Any:
+    """Version 1 waits out the submitter's first retry delay."""
+    policy = retry or dg.Retry(max_attempts=3, initial_delay=60, jitter="none")
+
+    def workflow(_: int) -> Gen:
+        try:
+            return (
+                yield dg.WaitForCallback(unreachable_submitter, name=name, retry=policy, **options)
+            )
+        except dg.CallbackError as exc:
+            return exc.error_type
+
+    return workflow
+
+
+def _waiting(seconds: int) -> Any:
+    def workflow(_: int) -> Gen:
+        yield dg.Wait(seconds=seconds, name="cool-off")
+        return "done"
+
+    return workflow
+
+
+IN_PROGRESS = [
+    Change(
+        "retry delay pending: policy made never",
+        _retried(unreachable),
+        _retried(unreachable_never_retried),
+        OK,
+        OK,
+    ),
+    Change(
+        "retry delay pending: at-most-once with a timeout",
+        _retried(unreachable),
+        _retried(unreachable_at_most_once),
+        OK,
+        OK,
+    ),
+    Change(
+        "retry delay pending: step renamed",
+        _retried(unreachable),
+        _retried(unreachable_renamed),
+        N,
+        N,
+    ),
+    Change(
+        "submitter retry pending: WaitForCallback renamed",
+        _submitted(),
+        _submitted(name="approval-2"),
+        N,
+        N,
+    ),
+    Change(
+        "submitter retry pending: retry made never",
+        _submitted(),
+        _submitted(retry=dg.Retry.never()),
+        OK,
+        OK,
+    ),
+    Change("submitter retry pending: timeout added", _submitted(), _submitted(timeout=500), OK, OK),
+    Change("wait shortened while waiting", _waiting(100), _waiting(5), OK, OK),
+    Change("wait lengthened while waiting", _waiting(100), _waiting(1000), OK, OK),
+]
+
+# --- H. flat batches, virtual children in items, items not started ------------------------
+
+
+def item_then_gate_then_third(x: int) -> Gen:
+    yield first(x)
+    answer = yield from gate()
+    yield third(x)
+    return answer
+
+
+def named_a(item: int, index: int) -> str:
+    return f"a-{index}"
+
+
+def named_b(item: int, index: int) -> str:
+    return f"b-{index}"
+
+
+def branch_first_waits_flat() -> Gen:
+    yield first(1)
+    return (yield from gate())
+
+
+def branch_second_waits_flat() -> Gen:
+    yield second(2)
+    return (yield from gate())
+
+
+def _virtual_item(body: Callable[[int], Gen], virtual: bool = True) -> Any:
+    def item(x: int) -> Gen:
+        return (yield dg.Child(body, (x,), name="v", virtual=virtual))
+
+    return item
+
+
+def adds_first(x: int) -> Gen:
+    yield first(x)
+
+
+def adds_first_and_second(x: int) -> Gen:
+    yield first(x)
+    yield second(x)
+
+
+def item_inline_v1(x: int) -> Gen:
+    yield from adds_first(x)
+    return (yield from gate())
+
+
+def item_inline_v2(x: int) -> Gen:
+    yield from adds_first_and_second(x)
+    return (yield from gate())
+
+
+def item_reads_now(x: int) -> Gen:
+    yield dg.Now()
+    return (yield from gate())
+
+
+def item_draws_uuid(x: int) -> Gen:
+    yield dg.UUID()
+    return (yield from gate())
+
+
+FLAT_AND_UNSTARTED = [
+    Change(
+        "Map: item_namer changed, waiting inside",
+        _map(item_waits, [1, 2], then_gate=False, item_namer=named_a),
+        _map(item_waits, [1, 2], then_gate=False, item_namer=named_b),
+        N,
+        N,
+    ),
+    Change(
+        "flat Map: item step renamed, waiting inside",
+        _map(item_waits, [1, 2], then_gate=False, nesting="flat"),
+        _map(item_waits_other_step, [1, 2], then_gate=False, nesting="flat"),
+        N,
+        OK,
+    ),
+    Change(
+        "flat Map: step inserted in items behind Patched, waiting inside",
+        _map(item_waits, [1, 2], then_gate=False, nesting="flat"),
+        _map(item_waits_patched, [1, 2], then_gate=False, nesting="flat"),
+        OK,
+        OK,
+    ),
+    Change(
+        "flat Map: step added after the items' gate",
+        _map(item_waits, [1, 2], then_gate=False, nesting="flat"),
+        _map(item_then_gate_then_third, [1, 2], then_gate=False, nesting="flat"),
+        OK,
+        OK,
+    ),
+    Change(
+        "flat Parallel: unnamed generator branches swapped, waiting inside",
+        _parallel(
+            [branch_first_waits_flat, branch_second_waits_flat], then_gate=False, nesting="flat"
+        ),
+        _parallel(
+            [branch_second_waits_flat, branch_first_waits_flat], then_gate=False, nesting="flat"
+        ),
+        N,
+        OK,
+    ),
+    Change(
+        "flat Parallel: max_concurrency set, waiting inside",
+        _parallel(
+            [branch_first_waits_flat, branch_second_waits_flat], then_gate=False, nesting="flat"
+        ),
+        _parallel(
+            [branch_first_waits_flat, branch_second_waits_flat],
+            then_gate=False,
+            nesting="flat",
+            max_concurrency=1,
+        ),
+        OK,
+        OK,
+    ),
+    Change(
+        "Map item: virtual Child's step renamed, waiting inside",
+        _map(_virtual_item(item_waits), [1, 2], then_gate=False),
+        _map(_virtual_item(item_waits_other_step), [1, 2], then_gate=False),
+        N,
+        OK,
+    ),
+    Change(
+        "Map item: Child made virtual, waiting inside",
+        _map(_virtual_item(item_waits, virtual=False), [1, 2], then_gate=False),
+        _map(_virtual_item(item_waits), [1, 2], then_gate=False),
+        N,
+        OK,
+    ),
+    Change(
+        "Map item: a step added to a yield-from sub-workflow, waiting inside",
+        _map(item_inline_v1, [1, 2], then_gate=False),
+        _map(item_inline_v2, [1, 2], then_gate=False),
+        N,
+        OK,
+    ),
+    Change(
+        "Map item: Now replaced by UUID, waiting inside",
+        _map(item_reads_now, [1, 2], then_gate=False),
+        _map(item_draws_uuid, [1, 2], then_gate=False),
+        N,
+        OK,
+    ),
+    Change(
+        "Map item: step added after the gate, waiting inside",
+        _map(item_waits, [1, 2], then_gate=False),
+        _map(item_then_gate_then_third, [1, 2], then_gate=False),
+        OK,
+        OK,
+    ),
+    # Items and branches that had not started record nothing: adding or removing them while
+    # the execution waits inside the batch is accepted (docs/versioning.md).
+    Change(
+        "Map, max_concurrency=1: an item added while the first waits",
+        _map(item_waits, [1, 2, 3], then_gate=False, max_concurrency=1),
+        _map(item_waits, [1, 2, 3, 4], then_gate=False, max_concurrency=1),
+        OK,
+        N,
+    ),
+    Change(
+        "Map, max_concurrency=1: an item not started removed",
+        _map(item_waits, [1, 2, 3], then_gate=False, max_concurrency=1),
+        _map(item_waits, [1, 2], then_gate=False, max_concurrency=1),
+        OK,
+        N,
+    ),
+    Change(
+        "Parallel, max_concurrency=1: a branch not started removed",
+        _parallel([branch_first_waits, branch_second_waits], then_gate=False, max_concurrency=1),
+        _parallel([branch_first_waits], then_gate=False, max_concurrency=1),
+        OK,
+        N,
+    ),
+]
+
 # --- I. versioning ------------------------------------------------------------------------
 
 
@@ -1041,7 +1327,17 @@ VERSIONING = [
     ),
 ]
 
-CHANGES = NESTED_CHILDREN + BATCHES + CALLBACKS + INVOKES + CONDITIONS + POLICIES + VERSIONING
+CHANGES = (
+    NESTED_CHILDREN
+    + BATCHES
+    + CALLBACKS
+    + INVOKES
+    + CONDITIONS
+    + POLICIES
+    + IN_PROGRESS
+    + FLAT_AND_UNSTARTED
+    + VERSIONING
+)
 
 
 @pytest.mark.parametrize("state", ["suspended", "completed"])
