@@ -441,6 +441,7 @@ class Core:
                 f"next {what} (id {rec.id[:12]}): the code no longer yields what this "
                 "execution recorded",
                 operation_id=rec.id,
+                position=f"operation {fiber.n + 1} of context {fiber.ctx_id[:12]}",
                 recorded=what,
                 requested=f"{context} ending",
             )

@@ -544,6 +544,7 @@ def test_a_recorded_step_removed_at_the_end_of_a_context_that_records_nothing(
     assert report.divergence is not None
     assert (report.divergence.recorded or "").startswith("STEP/Step name='second'")
     assert "ended after 1 operation(s)" in report.message
+    assert (report.divergence.position or "").startswith("operation 2 of context ")
     assert replay(v2, {"Events": run.export()["Events"]}).status == "diverged"
 
     runner.deploy(v1, v2)
