@@ -1355,3 +1355,56 @@ def test_every_tool_judges_a_change_as_the_docs_say(
 )
 def test_every_version_is_deterministic_on_its_own(change: Change, version: str) -> None:
     deterministic_on_its_own(getattr(change, version), change.input)
+
+
+# --- a batch decided before every item started, by payload format -----------------------------
+
+
+@dg.step(retry=dg.Retry.never())
+def fails_on_zero(x: int) -> int:
+    if x == 0:
+        raise ValueError("zero")
+    return x
+
+
+def _decided_early(n: int) -> Callable[[Any], Gen]:
+    """A Map whose first item fails: the batch is decided before the others start."""
+
+    def workflow(_: Any) -> Gen:
+        batch = yield dg.Map(fails_on_zero, list(range(n)), name="m", max_concurrency=1)
+        yield from gate()
+        return [batch.completion_reason, batch.total_count, batch.success_count]
+
+    return workflow
+
+
+@pytest.mark.parametrize(
+    ("payload_format", "items", "verdict"),
+    [
+        ("json", 7, "diverged"),
+        ("json", 2, "diverged"),
+        # AWS's form lists only the items that started (one here): the count is checked as
+        # "at least that many", so more items, or fewer down to those that started, replay.
+        ("aws", 7, "ok"),
+        ("aws", 2, "ok"),
+        ("aws", 1, "ok"),
+    ],
+)
+def test_a_batch_decided_early_is_checked_as_its_payload_format_records_it(
+    payload_format: str, items: int, verdict: str
+) -> None:
+    from durable_gen.testing import TestRunner, replay
+
+    v1, v2 = _decided_early(6), _decided_early(items)
+    runner = TestRunner(skip_time=False, payload_format=payload_format)  # type: ignore[arg-type]
+    run = runner.run(v1, None)
+    assert run.status == "RUNNING"
+    report = replay(v2, run.export())
+    assert report.status == ("diverged" if verdict == "diverged" else "ok"), report.message
+    runner.deploy(v1, v2)
+    run.send_callback_success("gate", "ok")
+    runner.run_until_idle()
+    if verdict == "diverged":
+        assert run.error is not None and run.error.error_type.endswith("NonDeterminismError")
+    else:
+        assert run.result() == ["FAILURE_TOLERANCE_EXCEEDED", items, 0]
