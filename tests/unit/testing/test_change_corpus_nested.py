@@ -1276,6 +1276,30 @@ FLAT_AND_UNSTARTED = [
         OK,
         OK,
     ),
+    # A flat batch records its items' names only with its result: renaming them while the
+    # execution waits inside is not caught (docs/versioning.md); once completed it is.
+    Change(
+        "flat Map: item_namer changed, waiting inside",
+        _map(item_waits, [1, 2], then_gate=False, nesting="flat", item_namer=named_a),
+        _map(item_waits, [1, 2], then_gate=False, nesting="flat", item_namer=named_b),
+        OK,
+        N,
+    ),
+    Change(
+        "flat Parallel: a branch renamed, waiting inside",
+        _parallel(
+            [dg.Branch(branch_first_waits_flat, name="x"), dg.Branch(branch_waits_flat, name="y")],
+            then_gate=False,
+            nesting="flat",
+        ),
+        _parallel(
+            [dg.Branch(branch_first_waits_flat, name="x"), dg.Branch(branch_waits_flat, name="z")],
+            then_gate=False,
+            nesting="flat",
+        ),
+        OK,
+        N,
+    ),
     # Items and branches that had not started record nothing: adding or removing them while
     # the execution waits inside the batch is accepted (docs/versioning.md).
     Change(
