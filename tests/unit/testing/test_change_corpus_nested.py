@@ -1276,6 +1276,27 @@ FLAT_AND_UNSTARTED = [
         OK,
         OK,
     ),
+    Change(
+        "flat Map: a finished item removed, waiting in another",
+        _map(flat_item_v1, [0, 1, 2], then_gate=False, nesting="flat"),
+        _map(flat_item_v1, [0, 1], then_gate=False, nesting="flat"),
+        N,
+        N,
+    ),
+    Change(
+        "flat Parallel: a finished branch removed, waiting in another",
+        _parallel([branch_waits_flat, branch_two_steps], then_gate=False, nesting="flat"),
+        _parallel([branch_waits_flat], then_gate=False, nesting="flat"),
+        N,
+        N,
+    ),
+    Change(
+        "flat Map: a waiting item removed",
+        _map(item_waits, [1, 2, 3], then_gate=False, nesting="flat"),
+        _map(item_waits, [1, 2], then_gate=False, nesting="flat"),
+        N,
+        N,
+    ),
     # A flat batch records its items' names only with its result: renaming them while the
     # execution waits inside is not caught (docs/versioning.md); once completed it is.
     Change(
