@@ -1,8 +1,8 @@
 """``testing.replay`` and a resume on the engine agree on every code change: for random
 programs, recorded on the engine up to a random point (suspended at waits and callbacks), and a
 random edit of the program (a step added, removed or renamed, a Map's item count, nesting or
-function changed, Parallel branches swapped or renamed, a child's body changed, a child made
-virtual or recorded; children may be virtual and Parallels flat), ``replay`` of
+function changed, Parallel branches swapped, renamed or removed, a child's body changed, a child
+made virtual or recorded; children may be virtual, Maps and Parallels flat), ``replay`` of
 the edited code says ``diverged`` exactly when resuming the execution with the edited code
 fails with ``NonDeterminismError``."""
 
@@ -182,6 +182,8 @@ def applicable(tree: Tree) -> list[str]:
         out.append("rename-step")
     if nodes_of(tree, "child"):
         out.append("toggle-virtual")
+    if any(len(node["branches"]) > 1 for node in nodes_of(tree, "parallel")):
+        out.append("remove-branch")
     out.append("remove-node")  # every body has a node
     return [*out, "add-step", "change-kind", "none"]
 
@@ -210,7 +212,8 @@ def edited(draw: st.DrawFn, tree: Tree) -> tuple[str, Tree]:
         else:
             node["items"].append(1)
     elif kind == "map-nesting":
-        pick(nodes_of(new, "map"))["nesting"] = "flat"
+        node = pick(nodes_of(new, "map"))
+        node["nesting"] = "nested" if node.get("nesting") == "flat" else "flat"
     elif kind == "map-function":
         pick(nodes_of(new, "map"))["fn"] = "triple"
     elif kind == "swap-branches":
@@ -219,6 +222,11 @@ def edited(draw: st.DrawFn, tree: Tree) -> tuple[str, Tree]:
         node["names"].reverse()
     elif kind == "rename-branch":
         pick(nodes_of(new, "parallel"))["names"][-1] = "renamed"
+    elif kind == "remove-branch":
+        node = pick([node for node in nodes_of(new, "parallel") if len(node["branches"]) > 1])
+        j = draw(st.integers(0, len(node["branches"]) - 1))
+        del node["branches"][j]
+        del node["names"][j]
     elif kind == "toggle-virtual":
         node = pick(nodes_of(new, "child"))
         node["virtual"] = not node.get("virtual", False)
@@ -286,6 +294,7 @@ def check_agreement(data: st.DataObject, program: s.Program, rounds: int) -> Non
         node["nesting"] = data.draw(st.sampled_from(["nested", "flat"]), label="nesting")
     for node in nodes_of(tree, "map"):  # items that wait, so that it can wait inside a Map
         node["wait"] = data.draw(st.sampled_from([10, 0]), label="map items wait")
+        node["nesting"] = data.draw(st.sampled_from(["nested", "flat"]), label="map nesting")
     kind, new_tree = data.draw(edited(tree), label="edit")
     # With the sentinel, the workflow returns in an invocation after the last one the old code
     # ran; without it, maybe in the same one (then what completed in it is still expanded).
