@@ -133,6 +133,10 @@ class Fatal(Exception):
 #: How deep virtual child contexts nested at one position are looked through.
 _VIRTUAL_DEPTH: Final = 16
 
+#: How many positions after the end of a context that records nothing are looked at for an
+#: operation it recorded (empty virtual children in between record nothing at theirs).
+_EMPTY_POSITIONS: Final = 4
+
 #: Operations that end between invocations: the invocation that started one stopped at it.
 _STOPS: Final = frozenset({"WAIT", "CHAINED_INVOKE"})
 
@@ -425,23 +429,33 @@ class Core:
 
     def _check_reached_next(self, fiber: Fiber, sub_type: str, name: str | None) -> None:
         """The code of a context that records nothing (a virtual child, a flat item) has
-        ended at its ``fiber.n``-th position: nothing may be recorded at the next one (nor
-        inside virtual children there), or the code no longer yields what the execution
-        recorded (``NonDeterminismError`` now, as ``_check_reached`` says for recorded ones)."""
-        assert fiber.ctx_id is not None  # the root's code ends with the workflow
-        rec = self._recorded_under(operation_id(fiber.ctx_id, fiber.n + 1))
+        ended at its ``fiber.n``-th position: nothing may be recorded after it (nor inside
+        virtual children there), or the code no longer yields what the execution recorded
+        (``NonDeterminismError`` now, as ``_check_reached`` says for recorded ones). A virtual
+        child that recorded nothing leaves its position empty: a few more are looked at."""
+        if len(self._visited) >= self._to_reach:
+            return  # every recorded operation was reached: none can be left in it
+        ctx = fiber.ctx_id
+        assert ctx is not None  # the root's code ends with the workflow
+        ops = self._ops
+        k = fiber.n + 1
+        rec = self._recorded_under(operation_id(ctx, k))
+        while rec is None and k < fiber.n + _EMPTY_POSITIONS:
+            k += 1
+            at = operation_id(ctx, k)
+            rec = ops.get(at) or ops.get(operation_id(at, 1))
         if rec is None:
             return
         what = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
         context = describe("CONTEXT", sub_type, name, None)
         raise Fatal(
             NonDeterminismError(
-                f"the code of context {fiber.ctx_id[:12]} ({context}, which records nothing) "
+                f"the code of context {ctx[:12]} ({context}, which records nothing) "
                 f"ended after {fiber.n} operation(s) but the execution recorded more in it, the "
                 f"next {what} (id {rec.id[:12]}): the code no longer yields what this "
                 "execution recorded",
                 operation_id=rec.id,
-                position=f"operation {fiber.n + 1} of context {fiber.ctx_id[:12]}",
+                position=f"operation {k} of context {ctx[:12]}",
                 recorded=what,
                 requested=f"{context} ending",
             )

@@ -251,6 +251,17 @@ def vkid_first_only(x: int) -> Gen:
     return (yield first(x))
 
 
+def records_nothing(x: int) -> Gen:
+    if x < 0:  # never: a virtual child that records nothing
+        yield first(x)
+
+
+def vkid_empty_between(x: int) -> Gen:
+    yield first(x)
+    yield dg.Child(records_nothing, (x,), name="empty", virtual=True)
+    return (yield second(x))
+
+
 def _virtual_then_gate(body: Callable[[int], Gen], name: str = "v") -> Any:
     def workflow(x: int) -> Gen:
         result = yield dg.Child(body, (x,), name=name, virtual=True)
@@ -370,6 +381,13 @@ NESTED_CHILDREN = [
         "virtual Child in a virtual Child: inner last step removed",
         _virtual_then_gate(vkid_nested_two, name="outer"),
         _virtual_then_gate(vkid_nested_one, name="outer"),
+        N,
+        N,
+    ),
+    Change(
+        "virtual Child: an empty virtual Child and the step after it removed",
+        _virtual_then_gate(vkid_empty_between, name="outer"),
+        _virtual_then_gate(vkid_first_only, name="outer"),
         N,
         N,
     ),
