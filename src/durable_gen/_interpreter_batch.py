@@ -269,9 +269,11 @@ class BatchHandlers(Core):
                 exact, listed = self._recorded_items(payload, recorded_names)
                 at_least = max(at_least, listed)
         if flat and exact is None:
-            # flat items record no context: one started if its first operation is recorded
+            # flat items record no context: one started if its first operation is recorded.
+            # Items start in index order, so the first few past the new count tell (one that
+            # started may have recorded nothing yet).
             under = self._recorded_under
-            for i in range(count, count + len(children)):
+            for i in range(count, count + min(len(children), 4)):
                 if under(operation_id(operation_id(op_id, i), 1)) is not None:
                     at_least = i + 1
         problem: str | None = None
