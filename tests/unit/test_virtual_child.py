@@ -467,6 +467,64 @@ def test_patched_before_a_virtual_child_sees_old_executions_went_past() -> None:
     assert TestRunner().run(v2, 1).result() == 4 and "add_one(100)" in ran
 
 
+def _patched_at_the_end(deprecated: bool) -> tuple[Any, Any, list[int]]:
+    """Version 1 waits after a virtual child; version 2 adds a step at the end of that child
+    behind Patched (or, later, Deprecated)."""
+    extra: list[int] = []
+
+    @dg.step
+    def audit(x: int) -> int:
+        extra.append(x)
+        return x
+
+    def body_v1(x: int):  # type: ignore[no-untyped-def]
+        return (yield add_one(x))
+
+    def body_v2(x: int):  # type: ignore[no-untyped-def]
+        total = yield add_one(x)
+        if deprecated:
+            yield dg.Deprecated("audit")
+            yield audit(total)
+        elif (yield dg.Patched("audit")):
+            yield audit(total)
+        return total
+
+    def gated(body: Any) -> Any:
+        def wf(x: int):  # type: ignore[no-untyped-def]
+            total = yield dg.Child(body, (x,), name="pricing", virtual=True)
+            handle = yield dg.CreateCallback(name="after")
+            return [total, (yield handle)]
+
+        return wf
+
+    return gated(body_v1), gated(body_v2), extra
+
+
+def test_patched_at_the_end_of_a_virtual_child_sees_old_executions_went_past() -> None:
+    """The old execution ended the virtual child and went on (it waits after it): Patched is
+    False there, as docs/versioning.md says, and the new step does not run late for it (it
+    answered True, the frontier, since nothing after it was recorded inside the child)."""
+    v1, v2, extra = _patched_at_the_end(deprecated=False)
+    runner = TestRunner(skip_time=False)
+    run = runner.run(v1, 1)
+    assert run.status == "RUNNING"
+    report = replay(v2, run.export())
+    assert report.status == "ok" and report.outcome == "suspended", report.message
+    runner.deploy(v1, v2)
+    run.send_callback_success("after", "ok")
+    runner.run_until_idle()
+    assert run.result() == [2, "ok"]
+    assert extra == []  # the old path
+    assert "audit" not in [op.name for op in run.operations()]
+    assert TestRunner().run(v2, 1).status == "RUNNING" and extra == [2]  # new executions: new path
+
+    v1, v3, _ = _patched_at_the_end(deprecated=True)
+    run = TestRunner(skip_time=False).run(v1, 1)
+    report = replay(v3, run.export())
+    assert report.status == "diverged", report.message
+    assert "change 'audit' is Deprecated" in report.message
+
+
 def test_a_suspended_execution_whose_virtual_child_was_removed_fails_at_once() -> None:
     runner = TestRunner(skip_time=False)
     run = runner.run(quote, 1)  # waits inside the virtual child
