@@ -26,8 +26,9 @@ sagas; ``_interpreter_steps``: steps, retries, conditions, ``Now``):
    as non-determinism (``Patched`` markers excepted).
 8. Versioning. ``Patched``/``Deprecated`` markers are STEPs (subtype ``Patch``) whose id comes
    from the context id and the change id, not from the position counter. A recorded marker
-   answers True; no marker while the context recorded its next positional operation answers
-   False (``Deprecated`` fails instead); otherwise the marker is recorded and answers True. A
+   answers True; no marker while the context recorded its next positional operation (in a
+   virtual child, also the code around it, after it) answers False (``Deprecated`` fails
+   instead); otherwise the marker is recorded and answers True. A
    context decides each change id once. ``UUID``/``Random`` are derived from the execution
    ARN, the context id and a per-context draw count: nothing is recorded, no position taken.
    ``Now`` is a step whose function reads the clock the host gave the interpreter.
@@ -908,7 +909,7 @@ class Interpreter(StepHandlers):
         if decided is None:
             if mid in self._ops:
                 decided = True
-            elif self._next_recorded(fiber) is not None:
+            elif self._went_past(fiber) is not None:
                 decided = False
             else:
                 decided = True
@@ -926,10 +927,11 @@ class Interpreter(StepHandlers):
         if isinstance(cmd, Patched):
             return (decided, None)
         if not decided:
-            n = fiber.n + 1
-            rec = self._next_recorded(fiber)
-            assert rec is not None  # decided False: the context recorded what came next
-            parent = fiber.parent_id
+            past = self._went_past(fiber)
+            assert past is not None  # decided False: the context recorded what came next
+            rec, at = past
+            n = at.n + 1
+            parent = at.parent_id
             ctx = "the root context" if parent is None else f"context {parent[:12]}"
             where = f"operation {n} of {ctx}"
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
@@ -946,22 +948,27 @@ class Interpreter(StepHandlers):
             )
         return SEND_NONE
 
-    def _next_recorded(self, fiber: Fiber) -> Operation | None:
-        """What the context recorded at its next position: the operation there, or when a
-        virtual child context was there (it records nothing itself, and virtual children may
-        nest), the first operation recorded inside it, or the operation after it."""
-        return self._recorded_under(_next_id(fiber)) or self._recorded_under(
-            operation_id(fiber.ctx_id, fiber.n + 2)
-        )
+    def _went_past(self, fiber: Fiber) -> tuple[Operation, Fiber] | None:
+        """What shows that old code went past the fiber's position, and in which fiber: what
+        its context recorded at its next position (the operation there, or when a virtual
+        child context was there, which records nothing itself and may nest, the first
+        operation recorded inside it, or the operation after it). In a virtual child whose
+        code recorded nothing after this point, what the code around it recorded after it:
+        the old code ended the virtual child here and went on."""
+        f: Fiber | None = fiber
+        while f is not None:
+            rec = self._recorded_under(operation_id(f.ctx_id, f.n + 1)) or self._recorded_under(
+                operation_id(f.ctx_id, f.n + 2)
+            )
+            if rec is not None:
+                return rec, f
+            f = f.outer
+        return None
 
     def _on_derived(self, fiber: Fiber, cmd: UUID | Random) -> Answer:
         draw = self._draws.get(fiber.ctx_id, 0) + 1
         self._draws[fiber.ctx_id] = draw
         return (cmd.from_seed(derive_seed(self.execution_arn, fiber.ctx_id, draw)), None)
-
-
-def _next_id(fiber: Fiber) -> str:
-    return operation_id(fiber.ctx_id, fiber.n + 1)
 
 
 def _wait_done(op: Operation) -> Answer | None:

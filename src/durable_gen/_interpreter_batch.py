@@ -14,7 +14,8 @@ Pure. The completion policy itself is ``durable_gen._batch.decide``; this module
 4. A recorded batch, completed or not, must have the shape the code asks for: as many items
    (or branches), with the same names in the same order, and the same nesting mode; otherwise
    ``NonDeterminismError``. The shape is read from what AWS's service keeps too: the item
-   contexts, the result's items (index and name), the summary's ``totalCount``.
+   contexts (for flat items, their operations), the result's items (index and name), the
+   summary's ``totalCount``.
 5. ``RunCompensations`` runs the undos registered by the fiber's steps, last first, each as a
    CONTEXT/Compensation holding one step; a failed undo is reported and the rest still run.
    The helper fiber uses the caller's position counter, so ids stay positional. Both are
@@ -267,6 +268,14 @@ class BatchHandlers(Core):
             elif cmd.serdes is None:
                 exact, listed = self._recorded_items(payload, recorded_names)
                 at_least = max(at_least, listed)
+        if flat and exact is None:
+            # flat items record no context: one started if its first operation is recorded.
+            # Items start in index order, so the first few past the new count tell (one that
+            # started may have recorded nothing yet).
+            under = self._recorded_under
+            for i in range(count, count + min(len(children), 4)):
+                if under(operation_id(operation_id(op_id, i), 1)) is not None:
+                    at_least = i + 1
         problem: str | None = None
         if exact is not None and exact != count:
             problem = f"with {exact} {what}"
@@ -472,6 +481,8 @@ class BatchHandlers(Core):
                 return
             if batch.cmd.nesting != "flat":
                 self._check_reached(iter_id, item_type, name)
+            else:
+                self._check_reached_next(child, item_type, name)
             result, err = self._settle_context(
                 iter_id, batch.op_id, item_type, name, serdes, value, exc,
                 record=not replay_children, type_=batch.item_type(i),

@@ -12,7 +12,8 @@ module holds rules 1-3 and the context half of rule 4:
    answers from its one record and is not re-entered, unless it was recorded with
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
    A context whose code ends must have reached every operation recorded in it, or the
-   interpretation stops with ``NonDeterminismError`` there (``_check_reached``).
+   interpretation stops with ``NonDeterminismError`` there (``_check_reached``; for a
+   virtual child or a flat item, which record nothing, ``_check_reached_next``).
 4. A virtual child context records nothing: it takes its position (its id names its
    operations' ids) but nothing may be recorded at that id (``NonDeterminismError``), its
    operations record the enclosing context's ParentId, and its body runs on every replay. Its
@@ -131,6 +132,10 @@ class Fatal(Exception):
 
 #: How deep virtual child contexts nested at one position are looked through.
 _VIRTUAL_DEPTH: Final = 16
+
+#: How many positions after the end of a context that records nothing are looked at for an
+#: operation it recorded (empty virtual children in between record nothing at theirs).
+_EMPTY_POSITIONS: Final = 4
 
 #: Operations that end between invocations: the invocation that started one stopped at it.
 _STOPS: Final = frozenset({"WAIT", "CHAINED_INVOKE"})
@@ -422,6 +427,40 @@ class Core:
             )
         )
 
+    def _check_reached_next(self, fiber: Fiber, sub_type: str, name: str | None) -> None:
+        """The code of a context that records nothing (a virtual child, a flat item) has
+        ended at its ``fiber.n``-th position: nothing may be recorded after it (nor inside
+        virtual children there), or the code no longer yields what the execution recorded
+        (``NonDeterminismError`` now, as ``_check_reached`` says for recorded ones). A virtual
+        child that recorded nothing leaves its position empty: a few more are looked at."""
+        if len(self._visited) >= self._to_reach:
+            return  # every recorded operation was reached: none can be left in it
+        ctx = fiber.ctx_id
+        assert ctx is not None  # the root's code ends with the workflow
+        ops = self._ops
+        k = fiber.n + 1
+        rec = self._recorded_under(operation_id(ctx, k))
+        while rec is None and k < fiber.n + _EMPTY_POSITIONS:
+            k += 1
+            at = operation_id(ctx, k)
+            rec = ops.get(at) or ops.get(operation_id(at, 1))
+        if rec is None:
+            return
+        what = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
+        context = describe("CONTEXT", sub_type, name, None)
+        raise Fatal(
+            NonDeterminismError(
+                f"the code of context {ctx[:12]} ({context}, which records nothing) "
+                f"ended after {fiber.n} operation(s) but the execution recorded more in it, the "
+                f"next {what} (id {rec.id[:12]}): the code no longer yields what this "
+                "execution recorded",
+                operation_id=rec.id,
+                position=f"operation {k} of context {ctx[:12]}",
+                recorded=what,
+                requested=f"{context} ending",
+            )
+        )
+
     def _unvisited(self) -> list[Operation]:
         """Recorded operations, in contexts that were entered, never reached (markers aside)."""
         if len(self._visited) >= self._to_reach:
@@ -603,6 +642,7 @@ class Core:
             self._virtual_event("START", op_id, parent_id, sub_type, name)
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
+            self._check_reached_next(child, sub_type, name)
             result, err = self._settle_context(
                 op_id, parent_id, sub_type, name, serdes, value, exc, record=False, type_=type_
             )

@@ -1,7 +1,8 @@
 """``testing.replay`` and a resume on the engine agree on every code change: for random
 programs, recorded on the engine up to a random point (suspended at waits and callbacks), and a
 random edit of the program (a step added, removed or renamed, a Map's item count, nesting or
-function changed, Parallel branches swapped or renamed, a child's body changed), ``replay`` of
+function changed, Parallel branches swapped, renamed or removed, a child's body changed, a child
+made virtual or recorded; children may be virtual, Maps and Parallels flat), ``replay`` of
 the edited code says ``diverged`` exactly when resuming the execution with the edited code
 fails with ``NonDeterminismError``."""
 
@@ -111,10 +112,16 @@ def run_nodes(nodes: Tree, path: str) -> Generator[Any, Any, list[Any]]:
                 dg.Branch(branch_of(body, f"{here}.{j}"), name=names[j])
                 for j, body in enumerate(node["branches"])
             ]
-            batch = yield dg.Parallel(branches, name=name, completion=dg.Completion.all_completed())
+            batch = yield dg.Parallel(
+                branches,
+                name=name,
+                nesting=node.get("nesting", "nested"),
+                completion=dg.Completion.all_completed(),
+            )
             out.append([x.result if x.succeeded else "failed" for x in batch.items])
         else:
-            out.append((yield dg.Child(child, (node["body"], here), name=name)))
+            virtual = node.get("virtual", False)
+            out.append((yield dg.Child(child, (node["body"], here), name=name, virtual=virtual)))
     return out
 
 
@@ -173,6 +180,10 @@ def applicable(tree: Tree) -> list[str]:
         out.append("rename-branch")
     if nodes_of(tree, "step"):
         out.append("rename-step")
+    if nodes_of(tree, "child"):
+        out.append("toggle-virtual")
+    if any(len(node["branches"]) > 1 for node in nodes_of(tree, "parallel")):
+        out.append("remove-branch")
     out.append("remove-node")  # every body has a node
     return [*out, "add-step", "change-kind", "none"]
 
@@ -201,7 +212,8 @@ def edited(draw: st.DrawFn, tree: Tree) -> tuple[str, Tree]:
         else:
             node["items"].append(1)
     elif kind == "map-nesting":
-        pick(nodes_of(new, "map"))["nesting"] = "flat"
+        node = pick(nodes_of(new, "map"))
+        node["nesting"] = "nested" if node.get("nesting") == "flat" else "flat"
     elif kind == "map-function":
         pick(nodes_of(new, "map"))["fn"] = "triple"
     elif kind == "swap-branches":
@@ -210,6 +222,14 @@ def edited(draw: st.DrawFn, tree: Tree) -> tuple[str, Tree]:
         node["names"].reverse()
     elif kind == "rename-branch":
         pick(nodes_of(new, "parallel"))["names"][-1] = "renamed"
+    elif kind == "remove-branch":
+        node = pick([node for node in nodes_of(new, "parallel") if len(node["branches"]) > 1])
+        j = draw(st.integers(0, len(node["branches"]) - 1))
+        del node["branches"][j]
+        del node["names"][j]
+    elif kind == "toggle-virtual":
+        node = pick(nodes_of(new, "child"))
+        node["virtual"] = not node.get("virtual", False)
     elif kind == "change-kind":
         body = pick(bodies(new))
         i = draw(st.integers(0, len(body) - 1))
@@ -271,8 +291,10 @@ def check_agreement(data: st.DataObject, program: s.Program, rounds: int) -> Non
     tree: Tree = msgspec.to_builtins(list(program))
     for node in nodes_of(tree, "parallel"):  # named branches, so that an edit can rename one
         node["names"] = [f"b{j}" for j in range(len(node["branches"]))]
+        node["nesting"] = data.draw(st.sampled_from(["nested", "flat"]), label="nesting")
     for node in nodes_of(tree, "map"):  # items that wait, so that it can wait inside a Map
         node["wait"] = data.draw(st.sampled_from([10, 0]), label="map items wait")
+        node["nesting"] = data.draw(st.sampled_from(["nested", "flat"]), label="map nesting")
     kind, new_tree = data.draw(edited(tree), label="edit")
     # With the sentinel, the workflow returns in an invocation after the last one the old code
     # ran; without it, maybe in the same one (then what completed in it is still expanded).
@@ -319,12 +341,19 @@ def mapping(items: list[int], **extra: Any) -> dict[str, Any]:
     return {"type": "map", "items": items, **extra}
 
 
-def parallel(*branches: Tree, names: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "parallel", "branches": list(branches), "names": names or ["a", "b", "c"]}
+def parallel(
+    *branches: Tree, names: list[str] | None = None, nesting: str = "nested"
+) -> dict[str, Any]:
+    return {
+        "type": "parallel",
+        "branches": list(branches),
+        "names": names or ["a", "b", "c"],
+        "nesting": nesting,
+    }
 
 
-def child_node(*body: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "child", "body": list(body)}
+def child_node(*body: dict[str, Any], virtual: bool = False) -> dict[str, Any]:
+    return {"type": "child", "body": list(body), "virtual": virtual}
 
 
 def callback(value: int = 3) -> dict[str, Any]:
@@ -428,6 +457,26 @@ CORPUS: dict[str, tuple[Tree, Tree, bool]] = {
     "step added at the end of a branch waiting on a callback": (
         [parallel([callback()], [step()], names=["a", "b"])],
         [parallel([callback(), step(9)], [step()], names=["a", "b"])],
+        False,
+    ),
+    "step removed at the end of a virtual child before a callback": (
+        [child_node(step(), step(2), virtual=True), callback()],
+        [child_node(step(), virtual=True), callback()],
+        True,
+    ),
+    "step removed at the end of a flat branch while another waits": (
+        [parallel([callback()], [step(), step(2)], names=["a", "b"], nesting="flat")],
+        [parallel([callback()], [step()], names=["a", "b"], nesting="flat")],
+        True,
+    ),
+    "child made virtual after it completed": (
+        [child_node(step()), callback()],
+        [child_node(step(), virtual=True), callback()],
+        True,
+    ),
+    "step added at the end of a virtual child waiting on a callback": (
+        [child_node(step(), callback(), virtual=True)],
+        [child_node(step(), callback(), step(9), virtual=True)],
         False,
     ),
     "unchanged": (

@@ -193,6 +193,51 @@ def test_a_map_suspended_inside_given_fewer_items_diverges_on_both_routes() -> N
         assert "Map 'm' with at least 3 items" in text and "with 2 items" in text
 
 
+def flat_waiting_in_the_first(count: int, parallel: bool) -> Workflow:
+    """A flat Map (or Parallel) whose first item waits while the others finish their step."""
+
+    def per_item(x: int, i: int) -> Generator[Any, Any, Any]:
+        if i == 0:
+            yield dg.Wait(seconds=30, name="w")
+        return (yield double(x))
+
+    def branch(i: int) -> Any:
+        def run() -> Generator[Any, Any, Any]:
+            return (yield from per_item(i, i))
+
+        return run
+
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        if parallel:
+            batch = yield dg.Parallel([branch(i) for i in range(count)], name="m", nesting="flat")
+        else:
+            batch = yield dg.Map(per_item, list(range(count)), name="m", nesting="flat")
+        return batch.all_results()
+
+    return wf
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["map", "parallel"])
+def test_a_flat_batch_suspended_inside_given_fewer_items_diverges_on_both_routes(
+    parallel: bool,
+) -> None:
+    """Flat items record no context, but an item that ran recorded its operations: removing it
+    is caught when the batch is replayed, by `replay` too (it said ok, and the engine failed
+    only when the workflow returned)."""
+    what = "branches" if parallel else "items"
+    report, error = both_routes(
+        flat_waiting_in_the_first(3, parallel), flat_waiting_in_the_first(2, parallel)
+    )
+    assert report.status == "diverged", report
+    assert error is not None and error.error_type == "NonDeterminismError"
+    for text in (report.message, error.error_message):
+        assert f"with at least 3 {what}" in text and f"with 2 {what}" in text, text
+    report, error = both_routes(
+        flat_waiting_in_the_first(3, parallel), flat_waiting_in_the_first(3, parallel)
+    )
+    assert report.status == "ok" and error is None, report
+
+
 def test_a_map_suspended_inside_with_the_same_items_resumes() -> None:
     report, error = both_routes(waiting_items([1, 2, 3]), waiting_items([1, 2, 3]))
     assert report.status == "ok" and report.outcome == "suspended", report

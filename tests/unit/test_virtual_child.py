@@ -467,6 +467,64 @@ def test_patched_before_a_virtual_child_sees_old_executions_went_past() -> None:
     assert TestRunner().run(v2, 1).result() == 4 and "add_one(100)" in ran
 
 
+def _patched_at_the_end(deprecated: bool) -> tuple[Any, Any, list[int]]:
+    """Version 1 waits after a virtual child; version 2 adds a step at the end of that child
+    behind Patched (or, later, Deprecated)."""
+    extra: list[int] = []
+
+    @dg.step
+    def audit(x: int) -> int:
+        extra.append(x)
+        return x
+
+    def body_v1(x: int):  # type: ignore[no-untyped-def]
+        return (yield add_one(x))
+
+    def body_v2(x: int):  # type: ignore[no-untyped-def]
+        total = yield add_one(x)
+        if deprecated:
+            yield dg.Deprecated("audit")
+            yield audit(total)
+        elif (yield dg.Patched("audit")):
+            yield audit(total)
+        return total
+
+    def gated(body: Any) -> Any:
+        def wf(x: int):  # type: ignore[no-untyped-def]
+            total = yield dg.Child(body, (x,), name="pricing", virtual=True)
+            handle = yield dg.CreateCallback(name="after")
+            return [total, (yield handle)]
+
+        return wf
+
+    return gated(body_v1), gated(body_v2), extra
+
+
+def test_patched_at_the_end_of_a_virtual_child_sees_old_executions_went_past() -> None:
+    """The old execution ended the virtual child and went on (it waits after it): Patched is
+    False there, as docs/versioning.md says, and the new step does not run late for it (it
+    answered True, the frontier, since nothing after it was recorded inside the child)."""
+    v1, v2, extra = _patched_at_the_end(deprecated=False)
+    runner = TestRunner(skip_time=False)
+    run = runner.run(v1, 1)
+    assert run.status == "RUNNING"
+    report = replay(v2, run.export())
+    assert report.status == "ok" and report.outcome == "suspended", report.message
+    runner.deploy(v1, v2)
+    run.send_callback_success("after", "ok")
+    runner.run_until_idle()
+    assert run.result() == [2, "ok"]
+    assert extra == []  # the old path
+    assert "audit" not in [op.name for op in run.operations()]
+    assert TestRunner().run(v2, 1).status == "RUNNING" and extra == [2]  # new executions: new path
+
+    v1, v3, _ = _patched_at_the_end(deprecated=True)
+    run = TestRunner(skip_time=False).run(v1, 1)
+    report = replay(v3, run.export())
+    assert report.status == "diverged", report.message
+    assert "change 'audit' is Deprecated" in report.message
+
+
 def test_a_suspended_execution_whose_virtual_child_was_removed_fails_at_once() -> None:
     runner = TestRunner(skip_time=False)
     run = runner.run(quote, 1)  # waits inside the virtual child
@@ -477,6 +535,83 @@ def test_a_suspended_execution_whose_virtual_child_was_removed_fails_at_once() -
     assert run.status == "FAILED"
     assert run.error is not None and run.error.error_type == "NonDeterminismError"
     assert ran == []  # nothing ran again
+
+
+def _tail_trimmed(flat: bool) -> tuple[Any, Any, list[str]]:
+    """Version 1 and 2 of a workflow whose context that records nothing (a virtual child, or
+    a flat Map item) lost its last step, and a list of what version 2 ran after it."""
+    after: list[str] = []
+
+    @dg.step
+    def first(x: int) -> int:
+        return x
+
+    @dg.step
+    def second(x: int) -> int:
+        return x
+
+    @dg.step
+    def appended(x: int) -> int:
+        after.append("appended")
+        return x
+
+    def body_v1(x: int):  # type: ignore[no-untyped-def]
+        if x == 0:  # the item that waits (a flat Map runs both items)
+            handle = yield dg.CreateCallback(name="inner-gate")
+            return (yield handle)
+        yield first(x)
+        return (yield second(x))
+
+    def body_v2(x: int):  # type: ignore[no-untyped-def]
+        if x == 0:
+            handle = yield dg.CreateCallback(name="inner-gate")
+            return (yield handle)
+        return (yield first(x))  # `second` removed: the execution recorded it
+
+    def gated(body: Any, with_appended: bool) -> Any:
+        def wf(x: int):  # type: ignore[no-untyped-def]
+            if flat:
+                yield dg.Map(body, [0, x], name="m", nesting="flat")
+            else:
+                yield dg.Child(body, (x,), name="inner", virtual=True)
+                handle = yield dg.CreateCallback(name="inner-gate")
+                yield handle
+            if with_appended:
+                yield appended(x)
+            return x
+
+        return wf
+
+    return gated(body_v1, False), gated(body_v2, True), after
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["virtual-child", "flat-map-item"])
+def test_a_recorded_step_removed_at_the_end_of_a_context_that_records_nothing(
+    flat: bool,
+) -> None:
+    """Caught when that context's code ends, as for a recorded context: by `replay` of the
+    suspended execution (it used to say ok), and by the resume before the code after it runs
+    (it used to fail only when the workflow returned, after running the appended step)."""
+    v1, v2, after = _tail_trimmed(flat)
+    runner = TestRunner(skip_time=False)
+    run = runner.run(v1, 1)
+    assert run.status == "RUNNING"  # waits on the gate, after the body's two steps
+
+    report = replay(v2, run.export())
+    assert report.status == "diverged", report.message
+    assert report.divergence is not None
+    assert (report.divergence.recorded or "").startswith("STEP/Step name='second'")
+    assert "ended after 1 operation(s)" in report.message
+    assert (report.divergence.position or "").startswith("operation 2 of context ")
+    assert replay(v2, {"Events": run.export()["Events"]}).status == "diverged"
+
+    runner.deploy(v1, v2)
+    run.send_callback_success("inner-gate", "ok")
+    runner.run_until_idle()
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type == "NonDeterminismError"
+    assert "STEP/Step name='second'" in (run.error.error_message or "")
+    assert after == []  # nothing of version 2 ran past the changed context
 
 
 # --- traces -----------------------------------------------------------------------------------

@@ -1362,7 +1362,15 @@ def _ops_json(service: LocalService, arn: str) -> list[Any]:
 def test_every_tool_judges_a_change_as_the_docs_say(
     change: Change, state: str, tmp_path: Path, durable_replayer: Replayer
 ) -> None:
+    judge(change, state, tmp_path, durable_replayer)
+
+
+def judge(change: Change, state: str, tmp_path: Path, durable_replayer: Replayer) -> None:
+    """Every tool's verdict on ``change`` for an execution of v1 in ``state`` ("suspended" or
+    "completed") must be the one the docs give (the other corpus files use it too)."""
     expected = change.suspended if state == "suspended" else change.completed
+    if expected is None:
+        pytest.skip("not applicable: version 1 never completes this way")
     completed = state == "completed"
     runner, run = _record(change, completed)
     export = run.export()
@@ -1390,8 +1398,15 @@ def test_every_tool_judges_a_change_as_the_docs_say(
 )
 def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen]) -> None:
     change = next(c for c in CHANGES if workflow in (c.v1, c.v2))
+    deterministic_on_its_own(workflow, change.input)
+
+
+def deterministic_on_its_own(workflow: Callable[..., Gen], workflow_input: Any) -> None:
+    """``assert_deterministic`` passes a version on its own: it is correct code."""
 
     def answer(run: DurableRun) -> None:
         _answer(run)
 
-    assert_deterministic(workflow, change.input, functions=FUNCTIONS, on_idle=answer, random_runs=1)
+    assert_deterministic(
+        workflow, workflow_input, functions=FUNCTIONS, on_idle=answer, random_runs=1
+    )
