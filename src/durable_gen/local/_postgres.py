@@ -326,10 +326,17 @@ class PostgresStore(SqlStore):
         self._owns_pool = True
         self._fresh_state()
         self._conninfo = url
+        lock_ms = max(1, round(timeout * 1000))
+        # A transaction left idle longer than a lease is a worker frozen mid-checkpoint (a
+        # stopped VM, a partition): the server ends it, so its row locks do not keep the
+        # execution from the workers that take over once the lease expires.
+        idle_ms = max(self.lease_ms, lock_ms)
         self._connect_kwargs: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": max(1, round(timeout)),
-            "options": f"-c lock_timeout={max(1, round(timeout * 1000))}",
+            "options": (
+                f"-c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout={idle_ms}"
+            ),
             "application_name": "durable_gen",
         }
         self._pool: psycopg_pool.ConnectionPool[Any] = pg_pool.ConnectionPool(
