@@ -272,8 +272,10 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         (the operation moved on, e.g. a callback answered before its timeout).
 
     Raises:
-        ValidationError: ``now_ms`` is before the timer's ``due_ms`` (it is not due yet), or
-            a bad ``operations``/``now_ms``/``timer``.
+        ValidationError: ``now_ms`` is before the timer's ``due_ms`` (it is not due yet); the
+            timer was not armed for this store (no such operation, an operation of another
+            type, a wait that ends later, a callback started at another time: the timer of
+            another execution); or a bad ``operations``/``now_ms``/``timer``.
     """
     _check_store(operations, now_ms, "fire_timer")
     if not isinstance(timer, Timer):
@@ -290,7 +292,7 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
             "timeout; fire a timer once now_ms reaches its due_ms (a host whose timers may "
             "go off a little early passes now_ms=max(now, timer.due_ms))"
         )
-    op = operations.get(timer.operation_id)
+    op = _timer_operation(operations, timer, now_ms)
     if op is None:
         return None
     if timer.kind == "wait" and op.status == "STARTED":
@@ -307,6 +309,58 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         return None
     operations[new.id] = new
     return new
+
+
+_TIMER_TYPES: Final = {
+    "wait": "WAIT",
+    "retry": "STEP",
+    "callback-timeout": "CALLBACK",
+    "callback-heartbeat": "CALLBACK",
+}
+
+
+def _timer_operation(
+    operations: dict[str, Operation], timer: Timer, now_ms: int
+) -> Operation | None:
+    """The operation ``timer`` ends, or None when it is stale; a timer that was not armed for
+    this store's operation (another execution's: operation ids repeat across executions of a
+    workflow) is a ``ValidationError``."""
+    advice = (
+        "fire a timer into the store whose apply_updates() armed it, and keep timers by "
+        "execution as well as by (kind, operation id): every execution of a workflow has the "
+        "same operation ids"
+    )
+    op = operations.get(timer.operation_id)
+    if op is None:
+        raise ValidationError(
+            f"the {timer.kind} timer names no operation {timer.operation_id!r} in this store: "
+            + advice
+        )
+    if op.type != _TIMER_TYPES[timer.kind]:
+        raise ValidationError(
+            f"a {timer.kind} timer ends a {_TIMER_TYPES[timer.kind]}, but operation "
+            f"{op.id!r} is a {op.type}: " + advice
+        )
+    if timer.kind == "wait" and op.status == "STARTED":
+        end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
+        if end is not None and now_ms < end:
+            raise ValidationError(
+                f"the WAIT {op.id!r} is scheduled to end at {end}, after now_ms={now_ms}: this "
+                f"wait timer (due at {timer.due_ms}) was not armed for it: " + advice
+            )
+    elif timer.kind == "retry" and op.status == "PENDING":
+        due = op.step_details.next_attempt_timestamp if op.step_details else None
+        if due is not None and now_ms < due:
+            return None  # the timer of an earlier retry delay, delivered again
+    elif timer.kind == "callback-timeout" and op.status == "STARTED" and timer.seconds:
+        start = op.start_timestamp
+        if start is not None and timer.due_ms != start + timer.seconds * 1000:
+            raise ValidationError(
+                f"this callback-timeout timer (due at {timer.due_ms}, {timer.seconds} s) was "
+                f"armed for a callback started at {timer.due_ms - timer.seconds * 1000}; the "
+                f"CALLBACK {op.id!r} of this store started at {start}: " + advice
+            )
+    return op
 
 
 def complete_callback(

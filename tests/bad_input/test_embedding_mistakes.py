@@ -1,0 +1,147 @@
+"""Mistakes a runtime author makes with the reference store of ``durable_gen.runtime``: each is
+a typed error with advice (or, for what a real service does meet, the documented answer),
+never an operation silently put in a state the interpreter misreads."""
+
+from __future__ import annotations
+
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=2, backoff=2.0, jitter="none"))
+def flaky(x: int) -> int:
+    raise ConnectionError(f"down {x}")
+
+
+def waits(_: None) -> dg.Workflow[str]:
+    yield from dg.Wait(seconds=60, name="pause")
+    return "done"
+
+
+def calls_back(_: None) -> dg.Workflow[object]:
+    handle = yield from dg.CreateCallback(name="approval", timeout=300)
+    return (yield from handle)
+
+
+def retries(_: None) -> dg.Workflow[int]:
+    return (yield from flaky(1))
+
+
+def _new(start_ms: int = 0) -> dict[str, rt.Operation]:
+    return {
+        "exec": rt.Operation(
+            id="exec",
+            type="EXECUTION",
+            status="STARTED",
+            start_timestamp=start_ms,
+            execution_details=rt.ExecutionDetails(input_payload="null"),
+        )
+    }
+
+
+def _invoke(workflow: object, store: dict[str, rt.Operation], now_ms: int) -> list[rt.Timer]:
+    """One invocation over the store; steps run inline. The timers it armed."""
+    interp = rt.Interpreter(workflow, list(store.values()), clock=lambda: now_ms / 1000)  # type: ignore[arg-type]
+    timers: list[rt.Timer] = []
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            applied = rt.apply_updates(store, action.updates, now_ms=now_ms)
+            timers += applied.timers
+            interp.observe(applied.operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                try:
+                    interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+                except Exception as exc:
+                    interp.task_failed(task, exc)
+        else:
+            assert isinstance(action, rt.Done)
+            return timers
+
+
+def _only(store: dict[str, rt.Operation], type_: str) -> rt.Operation:
+    (op,) = [op for op in store.values() if op.type == type_]
+    return op
+
+
+# --- fire_timer: a timer must belong to the operation it names ----------------------------
+
+
+def test_a_callback_timer_fired_on_a_wait_is_refused() -> None:
+    # Before, the WAIT became TIMED_OUT, a status a WAIT never takes, which the interpreter
+    # then refused as a corrupt history.
+    store = _new()
+    (timer,) = _invoke(waits, store, now_ms=0)
+    wrong = rt.Timer(kind="callback-timeout", operation_id=timer.operation_id, due_ms=60_000)
+    before = dict(store)
+    with pytest.raises(dg.ValidationError, match=r"callback-timeout timer .* WAIT"):
+        rt.fire_timer(store, wrong, now_ms=60_000)
+    assert store == before
+
+
+def test_a_wait_timer_fired_on_a_started_step_is_refused() -> None:
+    # Before, the STEP became SUCCEEDED with no result: the workflow got None from a step that
+    # never finished.
+    store = _new()
+    interp = rt.Interpreter(retries, list(store.values()), checkpointing="eager")
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+    step = _only(store, "STEP")
+    assert step.status == "STARTED"
+    wrong = rt.Timer(kind="wait", operation_id=step.id, due_ms=0)
+    with pytest.raises(dg.ValidationError, match=r"wait timer .* STEP"):
+        rt.fire_timer(store, wrong, now_ms=0)
+    assert store[step.id] is step
+
+
+def test_a_timer_of_an_operation_the_store_does_not_hold_is_refused() -> None:
+    # Before, it returned None, as for a stale timer: the execution that armed it never woke.
+    store = _new()
+    with pytest.raises(dg.ValidationError, match="no operation 'nowhere' in this store"):
+        rt.fire_timer(store, rt.Timer(kind="wait", operation_id="nowhere", due_ms=0), now_ms=0)
+
+
+def test_a_timer_of_another_execution_of_the_same_workflow_does_not_end_a_wait_early() -> None:
+    # Operation ids are the same in every execution of a workflow: a host that files timers
+    # by operation id alone fires one execution's timer into another's store. Before, the
+    # second execution's one-minute wait ended 30 s after it started.
+    first, second = _new(0), _new(30_000)
+    (timer,) = _invoke(waits, first, now_ms=0)
+    (own,) = _invoke(waits, second, now_ms=30_000)
+    assert own.operation_id == timer.operation_id and own.due_ms == 90_000
+    with pytest.raises(dg.ValidationError, match=r"scheduled to end at 90000"):
+        rt.fire_timer(second, timer, now_ms=60_000)
+    assert _only(second, "WAIT").status == "STARTED"
+    fired = rt.fire_timer(second, own, now_ms=90_000)
+    assert fired is not None and fired.status == "SUCCEEDED"
+
+
+def test_a_callback_timeout_of_another_execution_is_refused() -> None:
+    first, second = _new(0), _new(100_000)
+    (timer,) = _invoke(calls_back, first, now_ms=0)
+    (own,) = _invoke(calls_back, second, now_ms=100_000)
+    assert (timer.kind, own.due_ms) == ("callback-timeout", 400_000)
+    with pytest.raises(dg.ValidationError, match=r"started at 100000"):
+        rt.fire_timer(second, timer, now_ms=300_000)
+    assert _only(second, "CALLBACK").status == "STARTED"
+    fired = rt.fire_timer(second, own, now_ms=400_000)
+    assert fired is not None and fired.status == "TIMED_OUT"
+
+
+def test_a_retry_timer_delivered_again_after_the_next_failure_is_stale() -> None:
+    # A queue that delivers at least once hands the first retry timer over again after the
+    # second attempt failed. Before, the step became READY 2 s into its 4 s delay.
+    store = _new()
+    (first,) = _invoke(retries, store, now_ms=0)
+    assert (first.kind, first.due_ms) == ("retry", 2_000)
+    assert rt.fire_timer(store, first, now_ms=2_000) is not None
+    (second,) = _invoke(retries, store, now_ms=2_000)
+    assert second.due_ms == 6_000
+    assert rt.fire_timer(store, first, now_ms=4_000) is None
+    assert _only(store, "STEP").status == "PENDING"
+    fired = rt.fire_timer(store, second, now_ms=6_000)
+    assert fired is not None and fired.status == "READY"
