@@ -439,6 +439,12 @@ class Interpreter(StepHandlers):
                 raise ValidationError(
                     f"observe() got an operation no service sends: {check_status(op)}"
                 )
+            prev = ops.get(op.id)
+            if prev is not None and (
+                prev.type != op.type
+                or (prev.status != op.status and prev.status in TERMINAL_STATUSES)
+            ):
+                raise ValidationError(_stale_news(prev, op))
             ops[op.id] = op
             if op.id in waiters:
                 self._wake(op)
@@ -968,3 +974,18 @@ def _wait_done(op: Operation) -> Answer | None:
     if op.status in TERMINAL_STATUSES:
         return SEND_NONE
     return None
+
+
+def _stale_news(known: Operation, news: Operation) -> str:
+    """Why ``observe()`` refuses ``news`` about an operation it knows as ``known``."""
+    if known.type != news.type:
+        what = f"is a {known.type}, and observe() got it as a {news.type}"
+    else:
+        what = f"is already {known.status}, and observe() got it as {news.status}"
+    return (
+        f"operation {known.id!r}{f' ({known.name!r})' if known.name else ''} {what}: an "
+        "operation never changes type and never leaves an ended status, so this is an older "
+        "copy or another execution's operation (ids repeat across executions of a workflow); "
+        "pass observe() the newest version of each operation of this execution, as the store "
+        "recorded it"
+    )

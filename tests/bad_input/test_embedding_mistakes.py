@@ -145,3 +145,62 @@ def test_a_retry_timer_delivered_again_after_the_next_failure_is_stale() -> None
     assert _only(store, "STEP").status == "PENDING"
     fired = rt.fire_timer(store, second, now_ms=6_000)
     assert fired is not None and fired.status == "READY"
+
+
+# --- observe(): news only moves an operation forward ---------------------------------------
+
+
+@dg.step
+def hand_over(callback_id: str) -> str:
+    return callback_id
+
+
+def calls_back_after_a_step(_: None) -> dg.Workflow[object]:
+    handle = yield from dg.CreateCallback(name="approval")
+    yield from hand_over(handle.callback_id)
+    return (yield from handle)
+
+
+def _running_the_step() -> tuple[rt.Interpreter, dict[str, rt.Operation], rt.StepTask]:
+    store = _new()
+    interp = rt.Interpreter(calls_back_after_a_step, list(store.values()))
+    while not isinstance(action := interp.next_action(), rt.RunTasks):
+        assert isinstance(action, rt.Flush)
+        interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+    (task,) = action.tasks
+    return interp, store, task
+
+
+def test_a_stale_copy_observed_after_the_answer_is_refused() -> None:
+    # The callback is answered while the step that hands its id over still runs; a host
+    # whose news arrive out of order (two queues, a retried delivery) then hands the
+    # interpreter the older STARTED copy. Before, the older copy won: the invocation ended
+    # Suspended on a callback the store holds answered, and nothing would wake it.
+    interp, store, task = _running_the_step()
+    started = _only(store, "CALLBACK")
+    (callback_id,) = task.args
+    answered = rt.complete_callback(store, callback_id, now_ms=1_000, result='"yes"')
+    interp.observe([answered])
+    with pytest.raises(dg.ValidationError, match=r"already SUCCEEDED, .* as STARTED"):
+        interp.observe([started])
+    interp.task_succeeded(task, task.fn(*task.args))
+    while not isinstance(action := interp.next_action(), rt.Done):
+        assert isinstance(action, rt.Flush)
+        interp.observe(rt.apply_updates(store, action.updates, now_ms=1_000).operations)
+    assert action.outcome == rt.Succeeded(result='"yes"')
+
+
+def test_an_operation_observed_with_another_type_is_refused() -> None:
+    # The same id with another type is another execution's operation (ids repeat across
+    # executions of a workflow) or a store that mixed records up.
+    interp, store, _ = _running_the_step()
+    started = _only(store, "CALLBACK")
+    other = rt.Operation(
+        id=started.id,
+        type="STEP",
+        status="SUCCEEDED",
+        name=started.name,
+        step_details=rt.StepDetails(result="1"),
+    )
+    with pytest.raises(dg.ValidationError, match=r"is a CALLBACK, .* as a STEP"):
+        interp.observe([other])
