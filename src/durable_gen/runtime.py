@@ -184,6 +184,22 @@ def _check_answer(result: object, error: object, what: str) -> None:
         )
 
 
+def _check_running(operations: dict[str, Operation], what: str) -> Operation | None:
+    """The EXECUTION operation of the store, if it holds one; an ended execution (it records
+    nothing more, as the service refuses it) is an ``InvalidCheckpointError``."""
+    for op in operations.values():  # the EXECUTION operation comes first in a store
+        if op.type == "EXECUTION":
+            if op.status != "STARTED":
+                raise InvalidCheckpointError(
+                    f"{what}: the execution {op.id!r} ended as {op.status}, and an ended "
+                    "execution records nothing more (the service refuses it too): stop "
+                    "invoking it and drop its timers; tell whoever answers its callbacks that "
+                    "it ended"
+                )
+            return op
+    return None
+
+
 def apply_updates(
     operations: dict[str, Operation],
     updates: Sequence[OperationUpdate],
@@ -225,6 +241,7 @@ def apply_updates(
                 "apply_updates() takes the OperationUpdate values of a Flush, got "
                 f"{type(update).__name__}"
             )
+    execution = _check_running(operations, "checkpoint refused, nothing was recorded")
     applied = _state.apply_checkpoint(
         operations.get,
         updates,
@@ -241,6 +258,10 @@ def apply_updates(
             outcome = Succeeded(payload or "")
         else:
             outcome = Failed(error or ErrorObject())
+        if execution is not None:  # the store says it ended, as the service's state does
+            operations[execution.id] = msgspec.structs.replace(
+                execution, status=status, end_timestamp=now_ms
+            )
     return Applied(
         operations=list(applied.operations.values()),
         timers=[
@@ -295,6 +316,10 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
     op = _timer_operation(operations, timer, now_ms)
     if op is None:
         return None
+    try:
+        _check_running(operations, "fire_timer")
+    except InvalidCheckpointError:
+        return None  # stale: the execution ended (a stop leaves its timers armed)
     if timer.kind == "wait" and op.status == "STARTED":
         new, _ = _state.wait_succeeded(op, now_ms, 0)
     elif timer.kind == "retry" and op.status == "PENDING":
@@ -384,6 +409,7 @@ def complete_callback(
     """
     _check_store(operations, now_ms, "complete_callback")
     _check_answer(result, error, "complete_callback")
+    _check_running(operations, f"callback {callback_id!r} not answered")
     op = _open_callback(operations, callback_id)
     status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
     new, _ = _state.callback_completed(op, status, now_ms, 0, result=result, error=error)
@@ -416,6 +442,7 @@ def heartbeat_callback(
         ValidationError: ``heartbeat`` is not this callback's heartbeat timer.
     """
     _check_store(operations, now_ms, "heartbeat_callback")
+    _check_running(operations, f"heartbeat of callback {callback_id!r} refused")
     op = _open_callback(operations, callback_id)
     if heartbeat is None:
         return None
@@ -466,6 +493,7 @@ def complete_invoke(
     """
     _check_store(operations, now_ms, "complete_invoke")
     _check_answer(result, error, "complete_invoke")
+    _check_running(operations, f"chained invoke {operation_id!r} not completed")
     op = operations.get(operation_id)
     if op is None or op.type != "CHAINED_INVOKE" or op.status != "STARTED":
         raise InvalidCheckpointError(f"no started chained invoke has the id {operation_id!r}")

@@ -204,3 +204,79 @@ def test_an_operation_observed_with_another_type_is_refused() -> None:
     )
     with pytest.raises(dg.ValidationError, match=r"is a CALLBACK, .* as a STEP"):
         interp.observe([other])
+
+
+# --- an ended execution records nothing more -----------------------------------------------
+
+
+def _ended(store: dict[str, rt.Operation], status: str) -> None:
+    execution = store["exec"]
+    store["exec"] = rt.Operation(
+        id=execution.id,
+        type="EXECUTION",
+        status=status,  # type: ignore[arg-type]
+        start_timestamp=execution.start_timestamp,
+        end_timestamp=5_000,
+        execution_details=execution.execution_details,
+    )
+
+
+def test_a_stopped_execution_records_no_more_checkpoints() -> None:
+    # The host stops an execution while an invocation of it runs (as the service's
+    # StopDurableExecution does). Before, the store went on recording its steps, timers and
+    # invokes as if it were running.
+    store = _new()
+    interp = rt.Interpreter(calls_back_after_a_step, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    _ended(store, "STOPPED")
+    before = dict(store)
+    with pytest.raises(dg.InvalidCheckpointError, match=r"execution 'exec' ended as STOPPED"):
+        rt.apply_updates(store, action.updates, now_ms=6_000)
+    assert store == before
+
+
+@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"])
+def test_an_ended_execution_takes_no_answer_and_fires_no_timer(status: str) -> None:
+    _, store, task = _running_the_step()
+    (callback_id,) = task.args
+    _ended(store, status)
+    before = dict(store)
+    with pytest.raises(dg.InvalidCheckpointError, match=rf"ended as {status}"):
+        rt.complete_callback(store, callback_id, now_ms=6_000, result='"late"')
+    with pytest.raises(dg.InvalidCheckpointError, match=rf"ended as {status}"):
+        rt.heartbeat_callback(store, callback_id, None, now_ms=6_000)
+    assert store == before
+    waiting = _new()
+    (timer,) = _invoke(waits, waiting, now_ms=0)
+    _ended(waiting, status)
+    assert rt.fire_timer(waiting, timer, now_ms=60_000) is None  # stale: nothing to wake
+    assert _only(waiting, "WAIT").status == "STARTED"
+
+
+def test_the_execution_update_that_ends_it_is_recorded_on_the_execution() -> None:
+    # Before, the EXECUTION operation stayed STARTED after an EXECUTION SUCCEED: the store
+    # took a second end, and went on recording updates.
+    store = _new()
+    end = rt.OperationUpdate(id="exec", type="EXECUTION", action="SUCCEED", payload='"big"')
+    applied = rt.apply_updates(store, [end], now_ms=7_000)
+    assert applied.outcome == rt.Succeeded(result='"big"')
+    assert (store["exec"].status, store["exec"].end_timestamp) == ("SUCCEEDED", 7_000)
+    with pytest.raises(dg.InvalidCheckpointError, match="ended as SUCCEEDED"):
+        rt.apply_updates(store, [end], now_ms=8_000)
+
+
+def invokes(_: None) -> dg.Workflow[object]:
+    return (yield dg.Invoke("tax", {"amount": 10}, name="tax"))
+
+
+def test_an_invoke_of_a_stopped_execution_is_not_completed() -> None:
+    store = _new()
+    interp = rt.Interpreter(invokes, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    (request,) = rt.apply_updates(store, action.updates, now_ms=0).invokes
+    _ended(store, "STOPPED")
+    with pytest.raises(dg.InvalidCheckpointError, match="ended as STOPPED"):
+        rt.complete_invoke(store, request.operation_id, now_ms=1_000, result="2")
+    assert _only(store, "CHAINED_INVOKE").status == "STARTED"
