@@ -483,9 +483,20 @@ class Interpreter(StepHandlers):
 
         Raises:
             ValidationError: ``task`` is not running (reported twice, or not from here), or
-                ``error`` is not an exception.
+                ``error`` is not an ``Exception`` (a ``KeyboardInterrupt``, ``SystemExit`` or
+                ``CancelledError`` is the host's crash or cancellation, not the step's failure:
+                nothing is recorded and the task stays running).
         """
-        if not isinstance(error, BaseException):
+        if not isinstance(error, Exception):
+            if isinstance(error, BaseException):
+                raise ValidationError(
+                    f"task_failed() got {type(error).__name__}: a {type(error).__name__} is not a "
+                    "step's failure but the host's crash or cancellation, which must not be "
+                    "recorded (the step would fail for good): re-raise it and give the "
+                    "invocation up, so that the attempt runs again at the next invocation, as on "
+                    "the embedded engine and Lambda; for an attempt cancelled at its deadline, "
+                    "report task_failed(task, StepTimeoutError(...))"
+                )
             raise ValidationError(
                 f"task_failed() takes the exception the task raised, got {type(error).__name__}: "
                 "report a returned value with task_succeeded()"

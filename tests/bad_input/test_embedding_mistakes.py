@@ -4,6 +4,8 @@ never an operation silently put in a state the interpreter misreads."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import durable_gen as dg
@@ -280,3 +282,43 @@ def test_an_invoke_of_a_stopped_execution_is_not_completed() -> None:
     with pytest.raises(dg.InvalidCheckpointError, match="ended as STOPPED"):
         rt.complete_invoke(store, request.operation_id, now_ms=1_000, result="2")
     assert _only(store, "CHAINED_INVOKE").status == "STARTED"
+
+
+# --- task_failed(): a crash of the host is not a step's failure -----------------------------
+
+
+@dg.step
+def add(x: int) -> int:
+    return x + 1
+
+
+def one_step(_: None) -> dg.Workflow[int]:
+    return (yield from add(1))
+
+
+@pytest.mark.parametrize(
+    "crash",
+    [KeyboardInterrupt(), SystemExit(3), asyncio.CancelledError(), GeneratorExit()],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_crash_reported_as_a_failed_attempt_is_refused(crash: BaseException) -> None:
+    # A sync step run with asyncio.to_thread that meets Ctrl-C or sys.exit, or an attempt the
+    # host cancelled, comes back from future.exception() as a BaseException. Before, it was
+    # recorded as the step's failure, not retried (retry_on counts Exceptions): the execution
+    # failed for good, where the embedded engine and Lambda count it as a crash of the
+    # invocation and run the attempt again at the next one.
+    store = _new()
+    interp = rt.Interpreter(one_step, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    (task,) = action.tasks
+    with pytest.raises(
+        dg.ValidationError, match=rf"a {type(crash).__name__} is not a step.s failure"
+    ):
+        interp.task_failed(task, crash)
+    assert interp.running == 1  # still out: the host may report it, or give the invocation up
+    interp.task_succeeded(task, 2)
+    while not isinstance(action := interp.next_action(), rt.Done):
+        assert isinstance(action, rt.Flush)
+        interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+    assert action.outcome == rt.Succeeded(result="2")
