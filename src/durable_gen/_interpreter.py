@@ -440,6 +440,12 @@ class Interpreter(StepHandlers):
                 raise ValidationError(
                     f"observe() got an operation no service sends: {check_status(op)}"
                 )
+            prev = ops.get(op.id)
+            if prev is not None and (
+                prev.type != op.type
+                or (prev.status != op.status and prev.status in TERMINAL_STATUSES)
+            ):
+                raise ValidationError(_stale_news(prev, op))
             ops[op.id] = op
             if op.id in waiters:
                 self._wake(op)
@@ -478,9 +484,20 @@ class Interpreter(StepHandlers):
 
         Raises:
             ValidationError: ``task`` is not running (reported twice, or not from here), or
-                ``error`` is not an exception.
+                ``error`` is not an ``Exception`` (a ``KeyboardInterrupt``, ``SystemExit`` or
+                ``CancelledError`` is the host's crash or cancellation, not the step's failure:
+                nothing is recorded and the task stays running).
         """
-        if not isinstance(error, BaseException):
+        if not isinstance(error, Exception):
+            if isinstance(error, BaseException):
+                raise ValidationError(
+                    f"task_failed() got {type(error).__name__}: a {type(error).__name__} is not a "
+                    "step's failure but the host's crash or cancellation, which must not be "
+                    "recorded (the step would fail for good): re-raise it and give the "
+                    "invocation up, so that the attempt runs again at the next invocation, as on "
+                    "the embedded engine and Lambda; for an attempt cancelled at its deadline, "
+                    "report task_failed(task, StepTimeoutError(...))"
+                )
             raise ValidationError(
                 f"task_failed() takes the exception the task raised, got {type(error).__name__}: "
                 "report a returned value with task_succeeded()"
@@ -975,3 +992,18 @@ def _wait_done(op: Operation) -> Answer | None:
     if op.status in TERMINAL_STATUSES:
         return SEND_NONE
     return None
+
+
+def _stale_news(known: Operation, news: Operation) -> str:
+    """Why ``observe()`` refuses ``news`` about an operation it knows as ``known``."""
+    if known.type != news.type:
+        what = f"is a {known.type}, and observe() got it as a {news.type}"
+    else:
+        what = f"is already {known.status}, and observe() got it as {news.status}"
+    return (
+        f"operation {known.id!r}{f' ({known.name!r})' if known.name else ''} {what}: an "
+        "operation never changes type and never leaves an ended status, so this is an older "
+        "copy or another execution's operation (ids repeat across executions of a workflow); "
+        "pass observe() the newest version of each operation of this execution, as the store "
+        "recorded it"
+    )

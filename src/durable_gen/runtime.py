@@ -184,6 +184,22 @@ def _check_answer(result: object, error: object, what: str) -> None:
         )
 
 
+def _check_running(operations: dict[str, Operation], what: str) -> Operation | None:
+    """The EXECUTION operation of the store, if it holds one; an ended execution (it records
+    nothing more, as the service refuses it) is an ``InvalidCheckpointError``."""
+    for op in operations.values():  # the EXECUTION operation comes first in a store
+        if op.type == "EXECUTION":
+            if op.status != "STARTED":
+                raise InvalidCheckpointError(
+                    f"{what}: the execution {op.id!r} ended as {op.status}, and an ended "
+                    "execution records nothing more (the service refuses it too): stop "
+                    "invoking it and drop its timers; tell whoever answers its callbacks that "
+                    "it ended"
+                )
+            return op
+    return None
+
+
 def apply_updates(
     operations: dict[str, Operation],
     updates: Sequence[OperationUpdate],
@@ -225,6 +241,7 @@ def apply_updates(
                 "apply_updates() takes the OperationUpdate values of a Flush, got "
                 f"{type(update).__name__}"
             )
+    execution = _check_running(operations, "checkpoint refused, nothing was recorded")
     applied = _state.apply_checkpoint(
         operations.get,
         updates,
@@ -241,6 +258,10 @@ def apply_updates(
             outcome = Succeeded(payload or "")
         else:
             outcome = Failed(error or ErrorObject())
+        if execution is not None:  # the store says it ended, as the service's state does
+            operations[execution.id] = msgspec.structs.replace(
+                execution, status=status, end_timestamp=now_ms
+            )
     return Applied(
         operations=list(applied.operations.values()),
         timers=[
@@ -272,8 +293,10 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         (the operation moved on, e.g. a callback answered before its timeout).
 
     Raises:
-        ValidationError: ``now_ms`` is before the timer's ``due_ms`` (it is not due yet), or
-            a bad ``operations``/``now_ms``/``timer``.
+        ValidationError: ``now_ms`` is before the timer's ``due_ms`` (it is not due yet); the
+            timer was not armed for this store (no such operation, an operation of another
+            type, a wait that ends later, a callback started at another time: the timer of
+            another execution); or a bad ``operations``/``now_ms``/``timer``.
     """
     _check_store(operations, now_ms, "fire_timer")
     if not isinstance(timer, Timer):
@@ -290,9 +313,13 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
             "timeout; fire a timer once now_ms reaches its due_ms (a host whose timers may "
             "go off a little early passes now_ms=max(now, timer.due_ms))"
         )
-    op = operations.get(timer.operation_id)
+    op = _timer_operation(operations, timer, now_ms)
     if op is None:
         return None
+    try:
+        _check_running(operations, "fire_timer")
+    except InvalidCheckpointError:
+        return None  # stale: the execution ended (a stop leaves its timers armed)
     if timer.kind == "wait" and op.status == "STARTED":
         new, _ = _state.wait_succeeded(op, now_ms, 0)
     elif timer.kind == "retry" and op.status == "PENDING":
@@ -307,6 +334,58 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         return None
     operations[new.id] = new
     return new
+
+
+_TIMER_TYPES: Final = {
+    "wait": "WAIT",
+    "retry": "STEP",
+    "callback-timeout": "CALLBACK",
+    "callback-heartbeat": "CALLBACK",
+}
+
+
+def _timer_operation(
+    operations: dict[str, Operation], timer: Timer, now_ms: int
+) -> Operation | None:
+    """The operation ``timer`` ends, or None when it is stale; a timer that was not armed for
+    this store's operation (another execution's: operation ids repeat across executions of a
+    workflow) is a ``ValidationError``."""
+    advice = (
+        "fire a timer into the store whose apply_updates() armed it, and keep timers by "
+        "execution as well as by (kind, operation id): every execution of a workflow has the "
+        "same operation ids"
+    )
+    op = operations.get(timer.operation_id)
+    if op is None:
+        raise ValidationError(
+            f"the {timer.kind} timer names no operation {timer.operation_id!r} in this store: "
+            + advice
+        )
+    if op.type != _TIMER_TYPES[timer.kind]:
+        raise ValidationError(
+            f"a {timer.kind} timer ends a {_TIMER_TYPES[timer.kind]}, but operation "
+            f"{op.id!r} is a {op.type}: " + advice
+        )
+    if timer.kind == "wait" and op.status == "STARTED":
+        end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
+        if end is not None and now_ms < end:
+            raise ValidationError(
+                f"the WAIT {op.id!r} is scheduled to end at {end}, after now_ms={now_ms}: this "
+                f"wait timer (due at {timer.due_ms}) was not armed for it: " + advice
+            )
+    elif timer.kind == "retry" and op.status == "PENDING":
+        due = op.step_details.next_attempt_timestamp if op.step_details else None
+        if due is not None and now_ms < due:
+            return None  # the timer of an earlier retry delay, delivered again
+    elif timer.kind == "callback-timeout" and op.status == "STARTED" and timer.seconds:
+        start = op.start_timestamp
+        if start is not None and timer.due_ms != start + timer.seconds * 1000:
+            raise ValidationError(
+                f"this callback-timeout timer (due at {timer.due_ms}, {timer.seconds} s) was "
+                f"armed for a callback started at {timer.due_ms - timer.seconds * 1000}; the "
+                f"CALLBACK {op.id!r} of this store started at {start}: " + advice
+            )
+    return op
 
 
 def complete_callback(
@@ -330,6 +409,7 @@ def complete_callback(
     """
     _check_store(operations, now_ms, "complete_callback")
     _check_answer(result, error, "complete_callback")
+    _check_running(operations, f"callback {callback_id!r} not answered")
     op = _open_callback(operations, callback_id)
     status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
     new, _ = _state.callback_completed(op, status, now_ms, 0, result=result, error=error)
@@ -362,6 +442,7 @@ def heartbeat_callback(
         ValidationError: ``heartbeat`` is not this callback's heartbeat timer.
     """
     _check_store(operations, now_ms, "heartbeat_callback")
+    _check_running(operations, f"heartbeat of callback {callback_id!r} refused")
     op = _open_callback(operations, callback_id)
     if heartbeat is None:
         return None
@@ -412,6 +493,7 @@ def complete_invoke(
     """
     _check_store(operations, now_ms, "complete_invoke")
     _check_answer(result, error, "complete_invoke")
+    _check_running(operations, f"chained invoke {operation_id!r} not completed")
     op = operations.get(operation_id)
     if op is None or op.type != "CHAINED_INVOKE" or op.status != "STARTED":
         raise InvalidCheckpointError(f"no started chained invoke has the id {operation_id!r}")

@@ -144,7 +144,9 @@ def test_a_suspended_invocation_resumes_from_the_store() -> None:
     first = rt.invoke(wf, service.event(), service)
     assert first.status == "PENDING"
     (wait,) = [op for op in service.ops.values() if op.type == "WAIT"]
-    rt.fire_timer(service.ops, rt.Timer(kind="wait", operation_id=wait.id, due_ms=0), now_ms=0)
+    assert wait.wait_details is not None and wait.wait_details.scheduled_end_timestamp
+    due = wait.wait_details.scheduled_end_timestamp
+    rt.fire_timer(service.ops, rt.Timer(kind="wait", operation_id=wait.id, due_ms=due), now_ms=due)
     assert rt.invoke(wf, service.event(), service) == rt.InvocationOutput(
         status="SUCCEEDED", result='"done"'
     )
