@@ -62,6 +62,7 @@ __all__ = [
     "declared_result",
     "decode",
     "decode_batch",
+    "decode_raw_text",
     "encode",
     "input_type",
     "is_envelope",
@@ -437,6 +438,31 @@ def decode(payload: str | None, type_: Any = Any, *, what: str = "value") -> Any
         SerializationError: the payload is not JSON, or does not fit ``type_``.
     """
     return reader(type_)(payload, what)
+
+
+def decode_raw_text(payload: str | None, type_: Any, *, what: str = "value") -> Any:
+    """``decode(payload, type_)``, also reading a JSON string that holds the value's JSON.
+
+    AWS's Python SDK records a completed wait-for-callback as the raw text the sender sent,
+    JSON-encoded as a string (its code calls ``json.loads`` on it). A declared type that does
+    not take that string takes the value the text holds, as a callback answered on durable_gen
+    gives it; a type that takes strings gets the text as recorded.
+
+    Raises:
+        SerializationError: neither the payload nor the text it holds fits ``type_`` (the
+            error says why the payload does not).
+    """
+    try:
+        return decode(payload, type_, what=what)
+    except SerializationError as exc:
+        error = exc
+    try:
+        text = decode(payload, Any, what=what)
+        if isinstance(text, str) and text:
+            return decode(text, type_, what=what)
+    except SerializationError:
+        pass
+    raise error
 
 
 class Reader(Protocol):
