@@ -281,9 +281,10 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
 
     For an exception: durable_gen's operation errors become the SDK's exception paths
     (``StepFailedError`` -> ``aws_durable_execution_sdk_python.exceptions.StepError``, ...);
-    any other exception its qualified class name, builtins bare (``ValueError``,
-    ``payments.CardDeclined``), as AWS's SDK writes it. For an error object durable_gen
-    recorded: its type, with durable_gen's own class names translated the same way.
+    any other exception (a user's subclass of ``StepFailedError`` too) its qualified class
+    name, builtins bare (``ValueError``, ``payments.CardDeclined``), as AWS's SDK writes it.
+    For an error object durable_gen recorded: its type, with durable_gen's own class names
+    translated the same way.
 
     Use it where an execution or context failure is recorded in AWS's format, so that AWS's
     SDK rebuilds the exception class a workflow catches.
@@ -302,12 +303,15 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
             return recorded
         if recorded == AWS_STEP_ERROR:  # an AWS wait-for-callback whose submitter failed
             return AWS_CALLBACK_SUBMITTER_ERROR
-    for cls, path in _TO_AWS:
-        if isinstance(exc, cls):
-            return path
     kind = type(exc)
-    if kind.__name__ == "WaitConditionNotMetError" and kind.__module__.startswith("durable_gen"):
-        return AWS_WAIT_FOR_CONDITION_ERROR
+    if kind.__module__.startswith("durable_gen"):
+        for cls, path in _TO_AWS:
+            if isinstance(exc, cls):
+                return path
+        if kind.__name__ == "WaitConditionNotMetError":
+            return AWS_WAIT_FOR_CONDITION_ERROR
+    # any other class, a subclass of ours a user defined included: its own name, as AWS's SDK
+    # records a subclass of its StepError
     module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
     return f"{module}{kind.__qualname__}"
 
