@@ -130,3 +130,27 @@ def test_aws_sdk_rebuilds_a_step_error_with_the_recorded_type_and_data() -> None
         ["StepError", "StepTimeoutError", None],
     ]
     assert not [u for u in client.updates if u["Id"] not in {op["Id"] for op in ops}]
+
+
+def _child() -> dg.Workflow[str]:
+    return (yield from declined())
+
+
+@dg.workflow
+def escapes(_: Any) -> dg.Workflow[list[Any]]:
+    try:
+        yield from dg.Child(_child, name="child")
+    except dg.ChildFailedError as exc:
+        return [exc.error_type, exc.error_message, exc.error_data]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("payload_format", "error_type"),
+    [("json", "Declined"), ("aws", "aws_durable_execution_sdk_python.exceptions.StepError")],
+)
+def test_a_step_failure_escaping_a_child_is_recorded_as_the_docs_table_says(
+    payload_format: str, error_type: str
+) -> None:
+    run = TestRunner(payload_format=payload_format).run(escapes, None)  # type: ignore[arg-type]
+    assert run.result() == [error_type, "card declined", '{"code": 51}']
