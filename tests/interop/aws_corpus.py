@@ -617,6 +617,34 @@ def typed_values(event: Any, ctx: DurableContext) -> Any:
     )
 
 
+def _big_item(c: DurableContext, item: int, index: int, _items: Any) -> Any:
+    return c.step(functools.partial(_big_value, item), name="work", config=ONCE)
+
+
+def _big_value(item: int, _ctx: StepContext) -> Any:
+    return w.big_item(item)
+
+
+def _big_child(c: DurableContext) -> Any:
+    return [
+        c.step(functools.partial(_big_value, item), name=f"part-{item}", config=ONCE)
+        for item in (1, 2, 3)
+    ]
+
+
+def large_results(event: Any, ctx: DurableContext) -> Any:
+    batch = ctx.map([1, 2, 3], _big_item, name="items", config=MapConfig(max_concurrency=1))
+    parts = ctx.run_in_child_context(_big_child, name="parts")
+    ctx.wait(Duration.from_seconds(1), name="pause")
+    return w.describe(
+        {
+            "batch": [[i["i"], i["at"], len(i["blob"])] for i in batch.get_results()],
+            "count": batch.total_count,
+            "parts": [[p["i"], p["at"], len(p["blob"])] for p in parts],
+        }
+    )
+
+
 def _decline(_ctx: StepContext) -> None:
     raise w.Declined("card declined")
 

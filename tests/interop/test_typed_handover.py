@@ -3,7 +3,9 @@ AWS's emulator (docs/migration.md: take over, and go back).
 
 The corpus cases ``typed_values`` (a port with dataclasses, a typed ``Map``, ``Child`` and
 ``WaitForCondition`` state) and ``extended_values`` (datetimes with and without an offset,
-dates, Decimals, UUIDs, bytes, tuples) run as one Lambda function whose invocations go to AWS's
+dates, Decimals, UUIDs, bytes, tuples), and ``large_results`` (a typed Map and child context
+over 256 KiB, recorded with ReplayChildren and AWS's or durable_gen's summary) run as one
+Lambda function whose invocations go to AWS's
 SDK and to the durable_gen port (``payload_format="aws"``) in turns. Each must end with the
 result AWS's SDK alone recorded (the fixture): a value read back with another type, offset or
 digit by either side would change it, and the typed port asserts its types as it runs.
@@ -41,21 +43,13 @@ def emulator() -> Iterator[tuple[Emulator, LambdaEndpoint]]:
         yield emu, endpoint
 
 
-@pytest.mark.parametrize(
-    "rhythm",
-    [["durable_gen"], ["aws", "durable_gen"], ["durable_gen", "aws"]],
-    ids="-".join,
-)
-@pytest.mark.parametrize("case", ["typed_values", "extended_values"])
-def test_values_handed_over_keep_their_types_both_ways(
-    case: str, rhythm: list[str], emulator: tuple[Emulator, LambdaEndpoint]
-) -> None:
+def _run(emulator: tuple[Emulator, LambdaEndpoint], case: str, rhythm: list[str]) -> Any:
+    """Run ``case`` with its invocations going to the SDKs of ``rhythm`` in turns; its result."""
     emu, endpoint = emulator
+    aws, port = _HANDLERS[case]
     sdks = {
-        "aws": durable_execution(boto3_client=emu.client)(aws_corpus.HANDLERS[case]),
-        "durable_gen": lambda_handler(
-            workflows.CASES[case].workflow, client=emu.client, payload_format="aws"
-        ),
+        "aws": durable_execution(boto3_client=emu.client)(aws),
+        "durable_gen": lambda_handler(port, client=emu.client, payload_format="aws"),
     }
     turns = itertools.cycle(rhythm)
     ran: list[str] = []
@@ -75,4 +69,26 @@ def test_values_handed_over_keep_their_types_both_ways(
         endpoint.unregister(name)
     assert outcome.status == "SUCCEEDED", (outcome, ran)
     assert set(ran) == set(rhythm), ran  # every SDK in the rhythm ran an invocation
-    assert outcome.json() == json.loads(s.fixture(case, "history")["Result"])
+    return outcome.json()
+
+
+_HANDLERS: dict[str, tuple[Any, Any]] = {
+    case: (aws_corpus.HANDLERS[case], workflows.CASES[case].workflow)
+    for case in ("typed_values", "extended_values")
+} | {"large_results": (aws_corpus.large_results, workflows.large_results)}
+
+
+@pytest.mark.parametrize(
+    "rhythm",
+    [["durable_gen"], ["aws", "durable_gen"], ["durable_gen", "aws"]],
+    ids="-".join,
+)
+@pytest.mark.parametrize("case", list(_HANDLERS))
+def test_values_handed_over_keep_their_types_both_ways(
+    case: str, rhythm: list[str], emulator: tuple[Emulator, LambdaEndpoint]
+) -> None:
+    if case in workflows.CASES:  # recorded: AWS's SDK alone ended it with this result
+        expected = json.loads(s.fixture(case, "history")["Result"])
+    else:
+        expected = _run(emulator, case, ["aws"])
+    assert _run(emulator, case, rhythm) == expected

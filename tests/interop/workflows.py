@@ -635,6 +635,54 @@ def typed_values(_event: Any) -> dg.Workflow[Any]:
     )
 
 
+def big_item(item: int) -> dict[str, Any]:
+    """About 100 KiB: three of them make a batch result over the 256 KiB context limit."""
+    return {
+        "i": item,
+        "at": datetime(2025, 1, item, tzinfo=UTC),
+        "blob": "é" * 50_000,
+    }  # 100 KB of UTF-8
+
+
+@dataclass
+class BigItem:
+    i: int
+    at: datetime
+    blob: str
+
+
+def _big(item: int) -> BigItem:
+    return BigItem(**big_item(item))
+
+
+def _big_item(item: int, index: int) -> dg.Workflow[BigItem]:
+    return (yield from dg.Step(_big, (item,), name="work", retry=ONCE))
+
+
+def _big_child() -> dg.Workflow[list[BigItem]]:
+    out = []
+    for item in (1, 2, 3):
+        out.append((yield from dg.Step(_big, (item,), name=f"part-{item}", retry=ONCE)))
+    return out
+
+
+def large_results(_event: Any) -> dg.Workflow[Any]:
+    """A Map and a child context whose results AWS's SDK records with ReplayChildren and a
+    summary: the typed port rebuilds both from their children. Not a recorded case (its
+    history is megabytes): test_typed_handover.py runs it live on AWS's emulator."""
+    batch = yield from dg.Map(_big_item, [1, 2, 3], name="items", max_concurrency=1)
+    parts = yield from dg.Child(_big_child, name="parts")
+    yield from dg.Wait(seconds=1, name="pause")
+    assert all(type(item) is BigItem for item in [*batch.results(), *parts])
+    return describe(
+        {
+            "batch": [[i.i, i.at, len(i.blob)] for i in batch.results()],
+            "count": batch.total_count,
+            "parts": [[p.i, p.at, len(p.blob)] for p in parts],
+        }
+    )
+
+
 class Declined(Exception):
     """A step's own exception, recorded under its module-qualified class name."""
 
