@@ -496,7 +496,7 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
                 pass
         return obj
     except Exception as exc:
-        raise _decode_error(what, Any, exc) from exc
+        raise _decode_error(what, Any, exc, payload) from exc
 
 
 def _make_reader(type_: Any) -> Reader:
@@ -529,7 +529,7 @@ def _make_reader(type_: Any) -> Reader:
                 obj = _open(obj, _batch_shape)
             return msgspec.convert(obj, type_, dec_hook=_dec_hook, str_keys=True)
         except Exception as exc:
-            raise _decode_error(what, type_, exc) from exc
+            raise _decode_error(what, type_, exc, payload) from exc
 
     return read
 
@@ -552,7 +552,33 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
 _readers: dict[Any, Reader] = {}
 
 
-def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
+#: A surrogate escape: a high one with the low one that pairs with it, or either alone.
+_SURROGATE_ESCAPE: Final = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    r"|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _lone_surrogate(payload: str | None) -> str | None:
+    """The first ``\\udXXX`` escape that is half a pair, when that is all that keeps
+    ``payload`` from being read (Python's ``json`` reads it)."""
+    if not payload or "\\u" not in payload:
+        return None
+    lone = next(
+        (m.group(0) for m in _SURROGATE_ESCAPE.finditer(payload) if len(m.group(0)) == 6), None
+    )
+    if lone is None:
+        return None
+    try:
+        json.loads(payload)
+    except ValueError:
+        return None
+    return lone
+
+
+def _decode_error(
+    what: str, type_: Any, exc: Exception, payload: str | None = None
+) -> SerializationError:
     if isinstance(exc, SerializationError):
         return exc
     if isinstance(exc, UnicodeEncodeError):
@@ -563,6 +589,17 @@ def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
             "must send valid UTF-8"
         )
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        lone = _lone_surrogate(payload)
+        if lone is not None:
+            return SerializationError(
+                f"{what}: the recorded payload is not valid JSON for durable_gen: it holds the "
+                f"escape {lone!r}, half of a surrogate pair, which is not valid Unicode text. "
+                "Python's json module (and AWS's Python SDK) write one for a str holding a lone "
+                "surrogate (text decoded with errors='surrogateescape'); durable_gen reads only "
+                "valid Unicode: have whoever wrote it clean the text "
+                "(s.encode('utf-8', 'replace').decode()), or pass the operation a serdes= that "
+                "reads it"
+            )
         return SerializationError(
             f"{what}: the recorded payload is not valid JSON ({exc}): it was written by another "
             "serdes, or sent by someone who did not write JSON (a callback's sender, the caller "
