@@ -205,6 +205,12 @@ def encode(
             "carry; clean the string first (s.encode('utf-8', 'replace').decode()) or pass "
             "serdes= to the operation"
         ) from exc
+    except RecursionError as exc:
+        raise SerializationError(
+            f"{what}: a value of type {_type_name(type(value))} is nested too deeply to be "
+            f"written as a payload ({exc}): keep it to a few hundred levels (AWS's Python SDK "
+            "reads fewer than 500), flatten it, or pass serdes= to the operation"
+        ) from None
     except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "

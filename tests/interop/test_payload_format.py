@@ -245,3 +245,43 @@ def test_without_a_declared_type_each_format_gives_back_what_the_docs_say(
     assert len(seen) == 3  # the first run, the replay after the wait, the replayer's
     for got in seen:
         assert type(got) is type(want) and got == want, (got, want)
+
+
+# --- values nested too deeply to write ----------------------------------------------------------
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("fmt", ["json", "aws"])
+def test_a_step_result_nested_too_deeply_fails_the_step_with_a_serialization_error(
+    fmt: str,
+) -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Step(lambda: _nested(5000), name="deep", retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return [exc.error_type, exc.error_message]
+        return None
+
+    run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+    error_type, message = run.result()
+    assert error_type.endswith(("SerializationError", "SerDesError")), error_type
+    assert "nested too deeply" in message and "'deep'" in message, message
+
+
+@pytest.mark.parametrize("fmt", ["json", "aws"])
+def test_a_workflow_result_nested_too_deeply_fails_the_execution_typed(fmt: str) -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Step(lambda: 1, name="one")
+        return _nested(5000)
+
+    run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type is not None
+    assert run.error.error_type.endswith(("SerializationError", "SerDesError")), run.error
+    assert "nested too deeply" in (run.error.error_message or "")
