@@ -220,8 +220,25 @@ def encode(
             "operation"
         ) from exc
     if len(payload) * 4 > limit:  # only then may it be over (UTF-8: at most 4 bytes a char)
-        check_size(payload, what, limit)
+        try:
+            check_size(payload, what, limit)
+        except PayloadTooLargeError as exc:
+            if format != "aws":
+                raise
+            raise PayloadTooLargeError(f"{exc}{_envelope_note(value)}") from None
     return payload
+
+
+def _envelope_note(value: Any) -> str:
+    """What a payload over its limit in AWS's envelope weighs as plain JSON."""
+    try:
+        plain = len(_encoder.encode(value))
+    except Exception:  # only a note: the size error stands without it
+        return ""
+    return (
+        f" (written in AWS's typed envelope, payload_format='aws', which wraps every value in "
+        f'{{"t": ..., "v": ...}}: as plain JSON it is {plain} bytes)'
+    )
 
 
 def check_size(payload: str, what: str, limit: int = MAX_PAYLOAD_BYTES) -> None:

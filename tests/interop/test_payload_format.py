@@ -285,3 +285,20 @@ def test_a_workflow_result_nested_too_deeply_fails_the_execution_typed(fmt: str)
     assert run.error is not None and run.error.error_type is not None
     assert run.error.error_type.endswith(("SerializationError", "SerDesError")), run.error
     assert "nested too deeply" in (run.error.error_message or "")
+
+
+def test_a_result_over_the_limit_in_the_envelope_says_what_it_weighs_as_plain_json() -> None:
+    rows = {"rows": [{"a": i} for i in range(40_000)]}  # ~0.45 MB of JSON, ~1.6 MB enveloped
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Step(lambda: rows, name="rows", retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return exc.error_message
+        return "fits"
+
+    assert TestRunner().run(wf, None).result() == "fits"
+    message = TestRunner(payload_format="aws").run(wf, None).result()
+    plain = len(json.dumps(rows, separators=(",", ":")))
+    assert "1 MiB payload limit" in message, message
+    assert "AWS's typed envelope" in message and f"as plain JSON it is {plain} bytes" in message
