@@ -62,6 +62,7 @@ __all__ = [
     "declared_result",
     "decode",
     "decode_batch",
+    "decode_raw_text",
     "encode",
     "input_type",
     "is_envelope",
@@ -204,6 +205,12 @@ def encode(
             "carry; clean the string first (s.encode('utf-8', 'replace').decode()) or pass "
             "serdes= to the operation"
         ) from exc
+    except RecursionError as exc:
+        raise SerializationError(
+            f"{what}: a value of type {_type_name(type(value))} is nested too deeply to be "
+            f"written as a payload ({exc}): keep it to a few hundred levels (AWS's Python SDK "
+            "reads fewer than 500), flatten it, or pass serdes= to the operation"
+        ) from None
     except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
@@ -213,8 +220,25 @@ def encode(
             "operation"
         ) from exc
     if len(payload) * 4 > limit:  # only then may it be over (UTF-8: at most 4 bytes a char)
-        check_size(payload, what, limit)
+        try:
+            check_size(payload, what, limit)
+        except PayloadTooLargeError as exc:
+            if format != "aws":
+                raise
+            raise PayloadTooLargeError(f"{exc}{_envelope_note(value)}") from None
     return payload
+
+
+def _envelope_note(value: Any) -> str:
+    """What a payload over its limit in AWS's envelope weighs as plain JSON."""
+    try:
+        plain = len(_encoder.encode(value))
+    except Exception:  # only a note: the size error stands without it
+        return ""
+    return (
+        f" (written in AWS's typed envelope, payload_format='aws', which wraps every value in "
+        f'{{"t": ..., "v": ...}}: as plain JSON it is {plain} bytes)'
+    )
 
 
 def check_size(payload: str, what: str, limit: int = MAX_PAYLOAD_BYTES) -> None:
@@ -439,6 +463,31 @@ def decode(payload: str | None, type_: Any = Any, *, what: str = "value") -> Any
     return reader(type_)(payload, what)
 
 
+def decode_raw_text(payload: str | None, type_: Any, *, what: str = "value") -> Any:
+    """``decode(payload, type_)``, also reading a JSON string that holds the value's JSON.
+
+    AWS's Python SDK records a completed wait-for-callback as the raw text the sender sent,
+    JSON-encoded as a string (its code calls ``json.loads`` on it). A declared type that does
+    not take that string takes the value the text holds, as a callback answered on durable_gen
+    gives it; a type that takes strings gets the text as recorded.
+
+    Raises:
+        SerializationError: neither the payload nor the text it holds fits ``type_`` (the
+            error says why the payload does not).
+    """
+    try:
+        return decode(payload, type_, what=what)
+    except SerializationError as exc:
+        error = exc
+    try:
+        text = decode(payload, Any, what=what)
+        if isinstance(text, str) and text:
+            return decode(text, type_, what=what)
+    except SerializationError:
+        pass
+    raise error
+
+
 class Reader(Protocol):
     """A decode function for one declared type: ``read(payload, what)``."""
 
@@ -470,7 +519,7 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
                 pass
         return obj
     except Exception as exc:
-        raise _decode_error(what, Any, exc) from exc
+        raise _decode_error(what, Any, exc, payload) from exc
 
 
 def _make_reader(type_: Any) -> Reader:
@@ -503,7 +552,7 @@ def _make_reader(type_: Any) -> Reader:
                 obj = _open(obj, _batch_shape)
             return msgspec.convert(obj, type_, dec_hook=_dec_hook, str_keys=True)
         except Exception as exc:
-            raise _decode_error(what, type_, exc) from exc
+            raise _decode_error(what, type_, exc, payload) from exc
 
     return read
 
@@ -526,7 +575,33 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
 _readers: dict[Any, Reader] = {}
 
 
-def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
+#: A surrogate escape: a high one with the low one that pairs with it, or either alone.
+_SURROGATE_ESCAPE: Final = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    r"|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _lone_surrogate(payload: str | None) -> str | None:
+    """The first ``\\udXXX`` escape that is half a pair, when that is all that keeps
+    ``payload`` from being read (Python's ``json`` reads it)."""
+    if not payload or "\\u" not in payload:
+        return None
+    lone = next(
+        (m.group(0) for m in _SURROGATE_ESCAPE.finditer(payload) if len(m.group(0)) == 6), None
+    )
+    if lone is None:
+        return None
+    try:
+        json.loads(payload)
+    except ValueError:
+        return None
+    return lone
+
+
+def _decode_error(
+    what: str, type_: Any, exc: Exception, payload: str | None = None
+) -> SerializationError:
     if isinstance(exc, SerializationError):
         return exc
     if isinstance(exc, UnicodeEncodeError):
@@ -537,6 +612,17 @@ def _decode_error(what: str, type_: Any, exc: Exception) -> SerializationError:
             "must send valid UTF-8"
         )
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        lone = _lone_surrogate(payload)
+        if lone is not None:
+            return SerializationError(
+                f"{what}: the recorded payload is not valid JSON for durable_gen: it holds the "
+                f"escape {lone!r}, half of a surrogate pair, which is not valid Unicode text. "
+                "Python's json module (and AWS's Python SDK) write one for a str holding a lone "
+                "surrogate (text decoded with errors='surrogateescape'); durable_gen reads only "
+                "valid Unicode: have whoever wrote it clean the text "
+                "(s.encode('utf-8', 'replace').decode()), or pass the operation a serdes= that "
+                "reads it"
+            )
         return SerializationError(
             f"{what}: the recorded payload is not valid JSON ({exc}): it was written by another "
             "serdes, or sent by someone who did not write JSON (a callback's sender, the caller "

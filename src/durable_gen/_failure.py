@@ -13,7 +13,11 @@ Histories recorded by AWS's Python SDK name failures by its exception paths
    the service wrote ``Callback.Timeout`` or AWS's SDK wrote its ``CallbackTimeoutError``
    path). The recorded type, message, data and trace stay on the exception as recorded.
 2. Recording for AWS's SDK (``aws_error_type``): the type AWS's SDK would have written for the
-   same failure, so that it rebuilds the same exception class.
+   same failure, so that it rebuilds the same exception class. A step's own failure
+   (``step_error_object``) keeps a type durable_gen or the step gave it explicitly
+   (``StepTimeoutError``, ``raise StepFailedError(..., error_type="Declined")``): AWS's SDK
+   rebuilds a failed step as its ``StepError`` whatever the type, and the workflow then reads
+   the same ``error_type`` (and class) in both payload formats.
 3. Comparing (``same_error_type``): a recorded type matches a failure if it is either name.
 """
 
@@ -49,6 +53,7 @@ __all__ = [
     "raise_error",
     "same_error_type",
     "step_error",
+    "step_error_object",
 ]
 
 #: The module AWS's Python SDK records its own exceptions under.
@@ -172,6 +177,25 @@ def error_object(
     return bounded_error(err)
 
 
+def step_error_object(exc: BaseException, *, aws_types: bool = False) -> ErrorObject:
+    """The recorded form of a step's own failure (rule 2).
+
+    As ``error_object``, except that with ``aws_types`` an operation error carrying a type of
+    its own (a ``StepTimeoutError``, or a ``StepFailedError`` the step raised with
+    ``error_type=``) keeps that type: AWS's SDK rebuilds any failed step as its ``StepError``
+    with the recorded type, so translating it would only lose the type (and the
+    ``StepTimeoutError`` class) for the workflow.
+    """
+    if (
+        aws_types
+        and isinstance(exc, OperationError)
+        and exc.error_type
+        and exc.error_type not in _TO_AWS_BY_NAME
+    ):
+        return error_object(exc)
+    return error_object(exc, aws_types=aws_types)
+
+
 def bounded_error(error: ErrorObject) -> ErrorObject:
     """``error``, cut down to the 32 KiB error-object limit when it is over it."""
     if not _may_be_large(error) or len(_encode(error)) <= MAX_ERROR_BYTES:
@@ -257,9 +281,10 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
 
     For an exception: durable_gen's operation errors become the SDK's exception paths
     (``StepFailedError`` -> ``aws_durable_execution_sdk_python.exceptions.StepError``, ...);
-    any other exception its qualified class name, builtins bare (``ValueError``,
-    ``payments.CardDeclined``), as AWS's SDK writes it. For an error object durable_gen
-    recorded: its type, with durable_gen's own class names translated the same way.
+    any other exception (a user's subclass of ``StepFailedError`` too) its qualified class
+    name, builtins bare (``ValueError``, ``payments.CardDeclined``), as AWS's SDK writes it.
+    For an error object durable_gen recorded: its type, with durable_gen's own class names
+    translated the same way.
 
     Use it where an execution or context failure is recorded in AWS's format, so that AWS's
     SDK rebuilds the exception class a workflow catches.
@@ -278,12 +303,15 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
             return recorded
         if recorded == AWS_STEP_ERROR:  # an AWS wait-for-callback whose submitter failed
             return AWS_CALLBACK_SUBMITTER_ERROR
-    for cls, path in _TO_AWS:
-        if isinstance(exc, cls):
-            return path
     kind = type(exc)
-    if kind.__name__ == "WaitConditionNotMetError" and kind.__module__.startswith("durable_gen"):
-        return AWS_WAIT_FOR_CONDITION_ERROR
+    if kind.__module__.startswith("durable_gen"):
+        for cls, path in _TO_AWS:
+            if isinstance(exc, cls):
+                return path
+        if kind.__name__ == "WaitConditionNotMetError":
+            return AWS_WAIT_FOR_CONDITION_ERROR
+    # any other class, a subclass of ours a user defined included: its own name, as AWS's SDK
+    # records a subclass of its StepError
     module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
     return f"{module}{kind.__qualname__}"
 

@@ -50,7 +50,7 @@ from ._errors import (
     ValidationError,
     WorkflowDefinitionError,
 )
-from ._failure import error_object, step_error
+from ._failure import step_error, step_error_object
 from ._interpreter_batch import BatchHandlers
 from ._interpreter_core import BLOCKED, Answer, Fiber, Resolver, plain
 from ._logger import failed_attempts_logged, log_failed_attempt
@@ -474,7 +474,9 @@ class StepHandlers(BatchHandlers):
             return
         if retry:
             delay = policy.delay(run.attempt, self._unit(run.op_id, run.attempt))
-            self._retry_with_delay(run, delay, error_object(error, aws_types=self._aws_types), None)
+            self._retry_with_delay(
+                run, delay, step_error_object(error, aws_types=self._aws_types), None
+            )
         else:
             self._step_final_failure(run, error)
 
@@ -521,7 +523,7 @@ class StepHandlers(BatchHandlers):
         return resolve
 
     def _step_final_failure(self, run: Run, error: BaseException) -> None:
-        err = error_object(error, aws_types=self._aws_types)
+        err = step_error_object(error, aws_types=self._aws_types)
         self._step_outcome(run, "FAIL", error=err)
         self._ready.append((run.fiber, None, step_error(err)))
 

@@ -7,7 +7,9 @@ equivalent of each. Importing this module needs ``aws-durable-execution-sdk-pyth
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from aws_durable_execution_sdk_python.config import (
@@ -49,6 +51,8 @@ from aws_durable_execution_sdk_python.waits import (
     WaitForConditionConfig,
     WaitForConditionDecision,
 )
+
+from . import workflows as w
 
 Body = Callable[[Any, DurableContext], Any]
 
@@ -564,6 +568,101 @@ def wait_for_condition_exhausted(event: Any, ctx: DurableContext) -> Any:
         return {"gave up": exc.message}
 
 
+# --- values of extended types, typed ports, errors with data ---------------------------------
+
+
+def extended_values(event: Any, ctx: DurableContext) -> Any:
+    out = {
+        name: ctx.step(functools.partial(_same, value), name=name)
+        for name, value in w.receipt_value().items()
+    }
+    ctx.wait(Duration.from_seconds(1), name="pause")
+    return w.describe(out)
+
+
+def _same(value: Any, _ctx: StepContext) -> Any:
+    return value
+
+
+def _typed_item(c: DurableContext, item: int, index: int, _items: Any) -> Any:
+    return c.step(functools.partial(_item_value, item), name="work", config=ONCE)
+
+
+def _item_value(item: int, _ctx: StepContext) -> Any:
+    return w.item_value(item)
+
+
+def _typed_child(c: DurableContext) -> Any:
+    return {"p": c.step(lambda _: (7, "z"), name="pair"), "d": Decimal("0.1")}
+
+
+def _two_polls(state: Any, attempt: int) -> WaitForConditionDecision:
+    if state["n"] >= 2:
+        return WaitForConditionDecision.stop_polling()
+    return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+
+
+def typed_values(event: Any, ctx: DurableContext) -> Any:
+    receipt = ctx.step(lambda _: w.receipt_value(), name="receipt", config=ONCE)
+    items = ctx.map([1, 2, 3], _typed_item, name="items", config=MapConfig(max_concurrency=1))
+    child = ctx.run_in_child_context(_typed_child, name="child")
+    state = ctx.wait_for_condition(
+        lambda s, _: {"n": s["n"] + 1, "seen": (*s["seen"], s["n"])},
+        WaitForConditionConfig(wait_strategy=_two_polls, initial_state={"n": 0, "seen": ()}),
+        name="poll",
+    )
+    ctx.wait(Duration.from_seconds(1), name="pause")
+    return w.describe(
+        {"receipt": receipt, "items": items.get_results(), "child": child, "state": state}
+    )
+
+
+def _big_item(c: DurableContext, item: int, index: int, _items: Any) -> Any:
+    return c.step(functools.partial(_big_value, item), name="work", config=ONCE)
+
+
+def _big_value(item: int, _ctx: StepContext) -> Any:
+    return w.big_item(item)
+
+
+def _big_child(c: DurableContext) -> Any:
+    return [
+        c.step(functools.partial(_big_value, item), name=f"part-{item}", config=ONCE)
+        for item in (1, 2, 3)
+    ]
+
+
+def large_results(event: Any, ctx: DurableContext) -> Any:
+    batch = ctx.map([1, 2, 3], _big_item, name="items", config=MapConfig(max_concurrency=1))
+    parts = ctx.run_in_child_context(_big_child, name="parts")
+    ctx.wait(Duration.from_seconds(1), name="pause")
+    return w.describe(
+        {
+            "batch": [[i["i"], i["at"], len(i["blob"])] for i in batch.get_results()],
+            "count": batch.total_count,
+            "parts": [[p["i"], p["at"], len(p["blob"])] for p in parts],
+        }
+    )
+
+
+def _decline(_ctx: StepContext) -> None:
+    raise w.Declined("card declined")
+
+
+def _fail_with_data(_ctx: StepContext) -> None:
+    raise StepError("over the limit", data='{"limit": 500}')
+
+
+def step_errors_cross(event: Any, ctx: DurableContext) -> Any:
+    out = []
+    for fn, name in ((_decline, "charge"), (_fail_with_data, "reserve")):
+        try:
+            ctx.step(fn, name=name, config=ONCE)
+        except StepError as exc:
+            out.append([exc.error_type.rsplit(".", 1)[-1], exc.message, exc.data])
+    return out
+
+
 #: Case key -> handler body (``record.py`` wraps each with ``durable_execution``).
 HANDLERS: dict[str, Body] = {
     fn.__name__: fn
@@ -616,5 +715,8 @@ HANDLERS: dict[str, Body] = {
         callback_heartbeat_timeout_caught,
         wait_for_condition_exhausted,
         wait_for_callback_decorated,
+        extended_values,
+        typed_values,
+        step_errors_cross,
     )
 }

@@ -9,7 +9,10 @@ A port that uses the value must accept both forms; the replay check catches one 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 import durable_gen as dg
 from durable_gen.testing import TestRunner, replay
@@ -72,3 +75,64 @@ def test_a_callback_answered_after_the_switch_gives_the_decoded_value() -> None:
     runner.send_callback_success(ids[0], {"approved": True, "by": "ops"})
     runner.run_until_idle()
     assert execution.result() == "ops"
+
+
+@dataclass
+class Decision:
+    approved: bool
+    by: str
+
+
+@dg.workflow
+def typed_port(event: Any) -> dg.Workflow[str]:
+    decision = yield from dg.WaitForCallback(_submit, name="approval", result_type=Decision)
+    return decision.by
+
+
+@dg.workflow
+def text_port(event: Any) -> dg.Workflow[Any]:
+    return (yield from dg.WaitForCallback(_submit, name="approval", result_type=str))
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["in-flight", "finished"])
+def test_a_typed_port_gets_its_result_type_from_a_callback_aws_completed(whole: bool) -> None:
+    history = s.fixture("wait_for_callback_success", "history") if whole else _in_flight()
+    report = replay(typed_port, history)
+    assert (report.status, report.result) == ("ok", "ops"), report
+
+
+def test_result_type_str_keeps_the_raw_text_aws_recorded() -> None:
+    report = replay(text_port, _in_flight())
+    assert report.status == "ok", report
+    assert isinstance(report.result, str)
+    assert json.loads(report.result)["by"] == "ops"
+
+
+def test_a_typed_port_gets_its_result_type_from_a_callback_answered_after_the_switch() -> None:
+    runner = TestRunner()
+    ids: list[str] = []
+
+    def submit(callback_id: str) -> None:
+        ids.append(callback_id)
+
+    @dg.workflow
+    def port(event: Any) -> dg.Workflow[Decision]:
+        decision = yield from dg.WaitForCallback(submit, name="approval", result_type=Decision)
+        yield from dg.Wait(seconds=1, name="then")
+        return decision
+
+    execution = runner.run(port, {})
+    runner.send_callback_success(ids[0], {"approved": True, "by": "ops"})
+    runner.run_until_idle()
+    assert execution.result() == Decision(approved=True, by="ops")
+    assert replay(port, execution.export()).result == Decision(approved=True, by="ops")
+
+
+def test_a_recorded_text_that_fits_neither_way_still_says_what_does_not_fit() -> None:
+    @dg.workflow
+    def port(event: Any) -> dg.Workflow[int]:
+        return (yield from dg.WaitForCallback(_submit, name="approval", result_type=int))
+
+    report = replay(port, _in_flight())
+    assert report.status == "failed", report
+    assert "does not fit the declared type int" in (report.message or "")

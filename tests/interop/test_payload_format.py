@@ -1,13 +1,18 @@
 """``payload_format="aws"``: results in AWS's typed envelope, failures under AWS's error types.
 
 The workflow input and result and Invoke payloads stay plain JSON, as AWS's SDK writes them;
-either format reads back into the same values, so a workflow behaves the same in both.
+either format reads back into the same JSON values and the same declared types; a datetime,
+Decimal, UUID, bytes or tuple without a declared type comes back as itself in "aws" (as AWS's SDK
+gives it) and in its JSON form in "json", as docs/lambda.md says.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -197,3 +202,103 @@ def test_invoke_and_invoke_async_write_the_aws_format() -> None:
         [step] = [op for op in engine.get_operations(arn) if op.name == "s"]
         assert step.step_details is not None
         assert json.loads(step.step_details.result or "")["t"] == "m", handler
+
+
+# --- values without a declared type (docs/lambda.md, "Payload formats") ---------------------
+
+_AT = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=2)))
+_UNTYPED: dict[str, tuple[Any, Any, Any]] = {
+    # value a step returns: what "json" gives back, what "aws" gives back (as AWS's SDK does)
+    "datetime": (_AT, "2024-05-06T07:08:09+02:00", _AT),
+    "date": (date(2024, 2, 29), "2024-02-29", date(2024, 2, 29)),
+    "decimal": (Decimal("1.10"), "1.10", Decimal("1.10")),
+    "uuid": (uuid.UUID(int=7), str(uuid.UUID(int=7)), uuid.UUID(int=7)),
+    "bytes": (b"\x00\xff", "AP8=", b"\x00\xff"),
+    "tuple": ((1, "a"), [1, "a"], (1, "a")),
+    "nested": (
+        {"k": [(1, date(2020, 1, 1))]},
+        {"k": [[1, "2020-01-01"]]},
+        {"k": [(1, date(2020, 1, 1))]},
+    ),
+    "json": ({"a": [1, None, 1.5, "x"]}, {"a": [1, None, 1.5, "x"]}, {"a": [1, None, 1.5, "x"]}),
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "aws"])
+@pytest.mark.parametrize("case", _UNTYPED)
+def test_without_a_declared_type_each_format_gives_back_what_the_docs_say(
+    case: str, fmt: str
+) -> None:
+    value, as_json, as_aws = _UNTYPED[case]
+    seen: list[Any] = []
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        got = yield dg.Step(lambda: value, name="untyped")
+        seen.append(got)
+        yield dg.Wait(seconds=1, name="w")
+        return "done"
+
+    run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+    assert run.result() == "done"
+    replay(wf, run.export()).raise_for_status()
+    want = as_json if fmt == "json" else as_aws
+    assert len(seen) == 3  # the first run, the replay after the wait, the replayer's
+    for got in seen:
+        assert type(got) is type(want) and got == want, (got, want)
+
+
+# --- values nested too deeply to write ----------------------------------------------------------
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("fmt", ["json", "aws"])
+def test_a_step_result_nested_too_deeply_fails_the_step_with_a_serialization_error(
+    fmt: str,
+) -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Step(lambda: _nested(5000), name="deep", retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return [exc.error_type, exc.error_message]
+        return None
+
+    run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+    error_type, message = run.result()
+    assert error_type.endswith(("SerializationError", "SerDesError")), error_type
+    assert "nested too deeply" in message and "'deep'" in message, message
+
+
+@pytest.mark.parametrize("fmt", ["json", "aws"])
+def test_a_workflow_result_nested_too_deeply_fails_the_execution_typed(fmt: str) -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Step(lambda: 1, name="one")
+        return _nested(5000)
+
+    run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type is not None
+    assert run.error.error_type.endswith(("SerializationError", "SerDesError")), run.error
+    assert "nested too deeply" in (run.error.error_message or "")
+
+
+def test_a_result_over_the_limit_in_the_envelope_says_what_it_weighs_as_plain_json() -> None:
+    rows = {"rows": [{"a": i} for i in range(40_000)]}  # ~0.45 MB of JSON, ~1.6 MB enveloped
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield dg.Step(lambda: rows, name="rows", retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return exc.error_message
+        return "fits"
+
+    assert TestRunner().run(wf, None).result() == "fits"
+    message = TestRunner(payload_format="aws").run(wf, None).result()
+    plain = len(json.dumps(rows, separators=(",", ":")))
+    assert "1 MiB payload limit" in message, message
+    assert "AWS's typed envelope" in message and f"as plain JSON it is {plain} bytes" in message

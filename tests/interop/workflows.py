@@ -9,10 +9,16 @@ same operations in the same order, with the same explicit names.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 import durable_gen as dg
 
@@ -490,6 +496,215 @@ def wait_for_condition_exhausted(_event: Any):
         return {"gave up": exc.error_message}
 
 
+# --- values of extended types, typed ports, errors with data ---------------------------------
+
+#: What the value cases return, as AWS's SDK gives them to its code (shared by both sides).
+AT = datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+
+def receipt_value() -> dict[str, Any]:
+    return {
+        "at": AT,
+        "day": date(2024, 2, 29),
+        "amount": Decimal("10.10"),
+        "id": UID,
+        "raw": b"\x00\xff",
+        "pair": (1, "a"),
+        "note": None,
+        "nested": {"k": [(1, Decimal("0.50"))], "naive": datetime(2024, 1, 1, 12, 0)},
+    }
+
+
+def item_value(item: int) -> dict[str, Any]:
+    return {"i": item, "at": datetime(2025, 1, item, tzinfo=UTC), "amount": Decimal("1.50") * item}
+
+
+def describe(value: Any) -> Any:
+    """A JSON picture of ``value`` that keeps every type, offset and digit (both sides use it)."""
+    if isinstance(value, dict):
+        return {str(k): describe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [type(value).__name__, [describe(v) for v in value]]
+    if isinstance(value, datetime):
+        return ["datetime", value.isoformat()]
+    if isinstance(value, (date, Decimal, uuid.UUID)):
+        return [type(value).__name__, str(value)]
+    if isinstance(value, bytes):
+        return ["bytes", value.hex()]
+    return value
+
+
+def extended_values(_event: Any):
+    out = {}
+    for name, value in receipt_value().items():
+        out[name] = yield dg.Step(functools.partial(_same, value), name=name)
+    yield dg.Wait(seconds=1, name="pause")
+    return describe(out)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass
+class Nested:
+    k: list[tuple[int, Decimal]]
+    naive: datetime
+
+
+@dataclass
+class Receipt:
+    at: datetime
+    day: date
+    amount: Decimal
+    id: uuid.UUID
+    raw: bytes
+    pair: tuple[int, str]
+    note: str | None
+    nested: Nested
+
+
+@dataclass
+class Item:
+    i: int
+    at: datetime
+    amount: Decimal
+
+
+@dataclass
+class ChildOut:
+    p: tuple[int, str]
+    d: Decimal
+
+
+@dataclass
+class Poll:
+    n: int
+    seen: tuple[int, ...]
+
+
+def _receipt() -> Receipt:
+    return msgspec.convert(receipt_value(), Receipt)
+
+
+def _work(item: int) -> Item:
+    return Item(**item_value(item))
+
+
+def _typed_item(item: int, index: int) -> dg.Workflow[Item]:
+    return (yield from dg.Step(_work, (item,), name="work", retry=ONCE))
+
+
+def _pair() -> tuple[int, str]:
+    return (7, "z")
+
+
+def _typed_child() -> dg.Workflow[ChildOut]:
+    p = yield from dg.Step(_pair, name="pair")
+    return ChildOut(p=p, d=Decimal("0.1"))
+
+
+def _count(state: Poll) -> Poll:
+    return Poll(n=state.n + 1, seen=(*state.seen, state.n))
+
+
+def _two_polls(state: Poll, attempt: int) -> dg.WaitDecision:
+    return dg.WaitDecision.done() if state.n >= 2 else dg.WaitDecision.again(1)
+
+
+def typed_values(_event: Any) -> dg.Workflow[Any]:
+    """A typed port of an AWS handler whose steps return dicts: dataclasses on this side."""
+    receipt = yield from dg.Step(_receipt, name="receipt", retry=ONCE)
+    items = yield from dg.Map(_typed_item, [1, 2, 3], name="items", max_concurrency=1)
+    child = yield from dg.Child(_typed_child, name="child")
+    state = yield from dg.WaitForCondition(
+        _count, Poll(0, ()), wait_strategy=_two_polls, name="poll"
+    )
+    yield from dg.Wait(seconds=1, name="pause")
+    assert type(receipt) is Receipt and type(receipt.nested) is Nested
+    assert all(type(item) is Item for item in items.results())
+    assert type(child) is ChildOut and type(state) is Poll
+    return describe(
+        {
+            "receipt": dataclasses.asdict(receipt),
+            "items": [dataclasses.asdict(item) for item in items.results()],
+            "child": dataclasses.asdict(child),
+            "state": dataclasses.asdict(state),
+        }
+    )
+
+
+def big_item(item: int) -> dict[str, Any]:
+    """About 100 KiB: three of them make a batch result over the 256 KiB context limit."""
+    return {
+        "i": item,
+        "at": datetime(2025, 1, item, tzinfo=UTC),
+        "blob": "é" * 50_000,
+    }  # 100 KB of UTF-8
+
+
+@dataclass
+class BigItem:
+    i: int
+    at: datetime
+    blob: str
+
+
+def _big(item: int) -> BigItem:
+    return BigItem(**big_item(item))
+
+
+def _big_item(item: int, index: int) -> dg.Workflow[BigItem]:
+    return (yield from dg.Step(_big, (item,), name="work", retry=ONCE))
+
+
+def _big_child() -> dg.Workflow[list[BigItem]]:
+    out = []
+    for item in (1, 2, 3):
+        out.append((yield from dg.Step(_big, (item,), name=f"part-{item}", retry=ONCE)))
+    return out
+
+
+def large_results(_event: Any) -> dg.Workflow[Any]:
+    """A Map and a child context whose results AWS's SDK records with ReplayChildren and a
+    summary: the typed port rebuilds both from their children. Not a recorded case (its
+    history is megabytes): test_typed_handover.py runs it live on AWS's emulator."""
+    batch = yield from dg.Map(_big_item, [1, 2, 3], name="items", max_concurrency=1)
+    parts = yield from dg.Child(_big_child, name="parts")
+    yield from dg.Wait(seconds=1, name="pause")
+    assert all(type(item) is BigItem for item in [*batch.results(), *parts])
+    return describe(
+        {
+            "batch": [[i.i, i.at, len(i.blob)] for i in batch.results()],
+            "count": batch.total_count,
+            "parts": [[p.i, p.at, len(p.blob)] for p in parts],
+        }
+    )
+
+
+class Declined(Exception):
+    """A step's own exception, recorded under its module-qualified class name."""
+
+
+def _decline() -> None:
+    raise Declined("card declined")
+
+
+def _fail_with_data() -> None:
+    raise dg.StepFailedError("over the limit", error_data='{"limit": 500}')
+
+
+def step_errors_cross(_event: Any):
+    out = []
+    for fn, name in ((_decline, "charge"), (_fail_with_data, "reserve")):
+        try:
+            yield dg.Step(fn, name=name, retry=ONCE)
+        except dg.StepFailedError as exc:
+            out.append([exc.error_type.rsplit(".", 1)[-1], exc.error_message, exc.error_data])
+    return out
+
+
 def callee(event: Any):
     """The function the invoke cases call (recorded by AWS's SDK too, not replayed here)."""
     if event.get("fail"):
@@ -576,4 +791,7 @@ CASES: dict[str, Case] = {
     ),
     "wait_for_condition_exhausted": Case(wait_for_condition_exhausted, {}),
     "wait_for_callback_decorated": Case(wait_for_callback_decorated, {}, (_SUCCEED,)),
+    "extended_values": Case(extended_values, {}),
+    "typed_values": Case(typed_values, {}),
+    "step_errors_cross": Case(step_errors_cross, {}),
 }

@@ -130,6 +130,7 @@ UserId = NewType("UserId", int)
 
 AWARE = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
 NAIVE = datetime(2024, 5, 6, 7, 8, 9)
+UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 PERSON = Person("ada", Address("main", 1), ["x"], Tier.GOLD, date(1990, 1, 2))
 
 CASES: dict[str, tuple[Any, Any]] = {
@@ -188,6 +189,20 @@ CASES: dict[str, tuple[Any, Any]] = {
     "nested-containers": (
         dict[str, list[tuple[date, Decimal]]],
         {"k": [(date(2020, 1, 1), Decimal("1.5"))]},
+    ),
+    # values that cross to and from AWS's SDK (tests/interop)
+    "big-int": (int, 2**70),
+    "negative-big-int": (int, -(2**64) - 1),
+    "float-digits": (float, 0.1 + 0.2),
+    "unicode-str": (str, 'héllo \U0001f600 \u2028\u2029 \x00 </script> \\ "'),
+    "empty-tuple": (tuple[()], ()),
+    "tuple-of-extended": (tuple[datetime, Decimal, uuid.UUID], (AWARE, Decimal("-0.000"), UID)),
+    "dict-key-order": (dict[str, int], {"z": 1, "a": 2, "m": 3}),
+    "nested-optionals": (list[Optional[dict[str, Optional[Address]]]], [None, {"a": None}]),  # noqa: UP045
+    "microsecond-timedelta": (timedelta, timedelta(days=-400, microseconds=7)),
+    "odd-offset-datetime": (
+        datetime,
+        datetime(2024, 1, 1, tzinfo=timezone(timedelta(minutes=-210))),
     ),
 }
 
@@ -633,6 +648,24 @@ def test_every_command_gives_the_declared_type_on_the_first_run_and_on_replay(
     assert len(seen) == 8, sorted(seen)
     for what, got in seen.items():
         assert len(got) >= 2, what  # received on the first run, then replayed
+        for each in got:
+            want = [value, value] if what in ("Map", "Parallel") else value
+            assert same(each, want) is None, f"{what}: {same(each, want)}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_command_gives_the_declared_type_in_aws_payload_format_too(case: str) -> None:
+    # payload_format="aws" writes AWS's envelope for steps, contexts, Map/Parallel results and
+    # wait-for-condition states; what the workflow receives is the same as in "json".
+    declared, value = CASES[case]
+    seen: dict[str, list[Any]] = {}
+    workflow, functions = _command_workflow(declared, value, seen)
+    run = TestRunner(functions=functions, payload_format="aws").run(workflow, None)
+    assert run.result() == "done", run.error
+    assert replay(workflow, run.export()).ok
+    assert len(seen) == 8, sorted(seen)
+    for what, got in seen.items():
+        assert len(got) >= 2, what
         for each in got:
             want = [value, value] if what in ("Map", "Parallel") else value
             assert same(each, want) is None, f"{what}: {same(each, want)}"

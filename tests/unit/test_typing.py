@@ -107,7 +107,9 @@ def _run_pyright(tmp_path: pathlib.Path, mode: str, *files: pathlib.Path) -> Non
 def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
     # pyright infers some types differently from mypy (an ``async def``'s call is a
     # CoroutineType there): the same pins must hold for its users.
-    _run_pyright(tmp_path, "standard", TYPING / "commands.py", TYPING / "values.py")
+    _run_pyright(
+        tmp_path, "standard", TYPING / "commands.py", TYPING / "values.py", TYPING / "port.py"
+    )
 
 
 def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib.Path) -> None:
