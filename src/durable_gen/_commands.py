@@ -502,6 +502,8 @@ class Step(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        if type(self.fn) is functools.partial and type(self.args) is tuple:
+            _take_bound_step(self, "fn")
         if isinstance(self.fn, StepFunction):
             _inherit_step_options(self, self.fn)
         name = self.name
@@ -573,6 +575,32 @@ class Step(Command[R], frozen=True):
         @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
+
+
+def unbind_step(
+    fn: Callable[..., Any],
+) -> tuple[StepFunction[..., Any], tuple[Any, ...], dict[str, Any] | None] | None:
+    """``functools.partial(step_function, ...)``: the ``@step`` function and the arguments the
+    partial binds, so that it runs as that step with its options (calling the partial would
+    only build the step's command). None for anything else."""
+    if type(fn) is functools.partial and isinstance(fn.func, StepFunction):
+        return fn.func, fn.args, fn.keywords or None
+    return None
+
+
+def _take_bound_step(cmd: Step[Any] | Child[Any], field: str) -> None:
+    """``Step``/``Child`` of ``functools.partial(step_function, ...)``: the command of the
+    ``@step`` function itself, with the partial's arguments first (its keywords give way to
+    the command's own ``kwargs``, as a partial's do to the call's)."""
+    bound = unbind_step(getattr(cmd, field))
+    if bound is None:
+        return
+    fn, args, kwargs = bound
+    if kwargs is not None and cmd.kwargs is not None:
+        kwargs = {**kwargs, **cmd.kwargs}
+    msgspec.structs.force_setattr(cmd, field, fn)
+    msgspec.structs.force_setattr(cmd, "args", args + cmd.args)
+    msgspec.structs.force_setattr(cmd, "kwargs", kwargs if kwargs is not None else cmd.kwargs)
 
 
 def _inherit_step_options(cmd: Step[Any], fn: StepFunction[..., Any]) -> None:
@@ -1214,6 +1242,8 @@ class Child(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        if type(self.workflow) is functools.partial and type(self.args) is tuple:
+            _take_bound_step(self, "workflow")
         _check_workflow_fn(self.workflow, "Child workflow")
         plain = inspect.unwrap(self.workflow)
         if not isinstance(self.workflow, StepFunction) and (  # an async @step is one step

@@ -48,6 +48,7 @@ from ._commands import (
     StepFunction,
     _check_name,
     _fn_name,
+    unbind_step,
 )
 from ._errors import (
     ChildFailedError,
@@ -163,6 +164,8 @@ class BatchHandlers(Core):
 
     def _on_compensate(self, fiber: Fiber, cmd: Compensate) -> Answer:
         fn, value, retry = cmd.fn, cmd.value, cmd.retry
+        bound = unbind_step(fn)  # functools.partial(step_function, ...): that step
+        fn, first, kwargs = bound if bound is not None else (fn, (), None)
         name = undo_name(fn, cmd.name)
         if name != cmd.name:  # recorded before undos named their operations: keep those names
             recorded = self._ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
@@ -176,7 +179,7 @@ class BatchHandlers(Core):
             "Compensation",
             name,
             lambda: (
-                step_body(fn, (value,), retry=retry)
+                step_body(fn, (*first, value), kwargs, retry=retry)
                 if isinstance(fn, StepFunction)
                 else one_step(fn, (value,), name, retry)
             ),
@@ -672,6 +675,9 @@ def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Ge
     every option it was declared with (name, retry, semantics, serdes, compensate, timeout)."""
     if isinstance(fn, StepFunction):
         return functools.partial(step_body, fn, args)
+    bound = unbind_step(fn)  # functools.partial(step_function, ...): that step, its options
+    if bound is not None:
+        return functools.partial(step_body, bound[0], bound[1] + args, bound[2])
     return functools.partial(one_step, fn, args, _unit_step_name(fn), None)
 
 
