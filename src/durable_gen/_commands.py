@@ -221,7 +221,22 @@ def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
     _CALLABLE.add((fn, item))
 
 
-#: ``(function, item)`` pairs ``_check_call`` accepted.
+def _check_namer(namer: Callable[..., Any]) -> None:
+    """Refuse an ``item_namer`` that cannot be called with ``(item, index)`` where the Map is
+    built, not at its first item; one that passed is remembered, as ``_check_call`` does."""
+    try:
+        if (namer, "(item, index)") in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        _check_takes(namer, "a Map item_namer", ("item", "index"))
+        return
+    _check_takes(namer, "a Map item_namer", ("item", "index"))
+    if len(_CALLABLE) >= 1024:
+        _CALLABLE.clear()
+    _CALLABLE.add((namer, "(item, index)"))
+
+
+#: ``(function, item)`` pairs ``_check_call`` accepted (``_check_namer``'s too).
 _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
 
 
@@ -1397,6 +1412,8 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         _check_name(self.name, "map")
         _check_completion(self.completion, "Map")
         _check_callable(self.item_namer, "Map item_namer")
+        if self.item_namer is not None:
+            _check_namer(self.item_namer)
         _check_serdes(self.serdes, "Map serdes")
         _check_serdes(self.item_serdes, "Map item_serdes")
         made(self)

@@ -289,6 +289,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "item_namer",
     ),
     (
+        "map-item-namer-one-argument",
+        lambda: dg.Map(plain, [1], item_namer=lambda item: f"n-{item}"),
+        dg.ValidationError,
+        "item_namer is called with (item, index)",
+    ),
+    (
+        "map-item-namer-three-arguments",
+        lambda: dg.Map(plain, [1], item_namer=lambda item, index, prefix: prefix),
+        dg.ValidationError,
+        "item_namer is called with (item, index)",
+    ),
+    (
         "map-nesting",
         lambda: dg.Map(plain, [1], nesting="deep"),
         dg.ValidationError,
@@ -479,6 +491,9 @@ def test_good_options_are_still_accepted() -> None:
     dg.Step(plain, (), {"x": 1})
     dg.Map(lambda item, index, scale=2: item, [1])
     dg.Map(lambda *items: items, [1])
+    dg.Map(plain, [1], item_namer=lambda item, index, sep="-": f"n{sep}{index}")
+    dg.Map(plain, [1], item_namer=lambda *item_and_index: "x")
+    dg.Map(plain, [1], item_namer="item-{1}".format)
     dg.Parallel([plain, lambda factor=1: factor, functools.partial(flow, 1)])
     dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
     dg.WaitForCallback(plain, result_type=Card | None)
