@@ -1318,6 +1318,16 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
         """Run every item whatever fails."""
         return cls(tolerated_failure_percentage=100)
 
+    @classmethod
+    def first_successful(cls) -> Completion:
+        """Decide the batch when one item succeeded; failures do not end it."""
+        return cls(min_successful=1)
+
+    @classmethod
+    def all_successful(cls) -> Completion:
+        """Decide the batch at the first failure (what no completion policy does)."""
+        return cls(tolerated_failure_count=0, tolerated_failure_percentage=0)
+
 
 Nesting = Literal["nested", "flat"]
 
