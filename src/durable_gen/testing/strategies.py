@@ -38,9 +38,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 import durable_gen as dg
 
+from .._context import current_step
 from .._errors import ValidationError
 from .._wire import MAX_WAIT_SECONDS
-from ._harness import CrashSchedule, current_attempt
+from ._harness import CrashSchedule
 from ._runner import DurableRun
 
 __all__ = [
@@ -197,7 +198,8 @@ def _fail(value: int) -> int:
 
 
 def _flaky(value: int, failures: int) -> int:
-    attempt = current_attempt()
+    # the driver's attempt, in any host (``current_attempt()`` is None outside TestRunner)
+    attempt = current_step()
     if attempt is None or attempt.attempt <= failures:
         raise TimeoutError(f"planned failure, attempt {attempt.attempt if attempt else '?'}")
     return value
