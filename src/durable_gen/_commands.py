@@ -241,6 +241,14 @@ _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
 
 
 def _check_signature(fn: Callable[..., Any], what: str, item: str | None) -> None:
+    if inspect.isasyncgenfunction(inspect.unwrap(fn)):  # neither a step nor a workflow
+        label = getattr(fn, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"{what} is a function (run as one step, `async def` too) or a generator function "
+            f"(run as a child workflow), and {label} is an async generator function (`async "
+            "def` with `yield`), which is neither: drop the `yield` to make it an async step, "
+            "or make it a plain `def` that yields commands"
+        )
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # no signature to read (a builtin): the call will tell

@@ -19,6 +19,10 @@ def plain(x: Any = None) -> Any:
     return x
 
 
+async def _async_generator(x: Any = None) -> Any:
+    yield x
+
+
 def flow(_: Any) -> Generator[Any, Any, Any]:
     yield dg.Wait(seconds=1)
 
@@ -424,6 +428,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("child-args-list", lambda: dg.Child(flow, [1]), dg.ValidationError, "args must be a tuple"),
     ("child-name", lambda: dg.Child(flow, name=5), dg.ValidationError, "child name"),
     ("workflow-plain-def", lambda: dg.workflow(plain), dg.WorkflowDefinitionError, "must `yield`"),
+    (
+        "map-async-generator",
+        lambda: dg.Map(_async_generator, [1]),
+        dg.WorkflowDefinitionError,
+        "async generator function",
+    ),
+    (
+        "parallel-async-generator",
+        lambda: dg.Parallel([plain, dg.Branch(_async_generator, name="a")]),
+        dg.WorkflowDefinitionError,
+        "async generator function",
+    ),
     ("patched-empty", lambda: dg.Patched(""), dg.ValidationError, "change id"),
     ("patched-int", lambda: dg.Patched(5), dg.ValidationError, "change id"),
     # --- the Lambda handler and its service ---
