@@ -270,26 +270,28 @@ class BatchHandlers(Core):
             elif cmd.serdes is None:
                 exact, listed = self._recorded_items(payload, recorded_names)
                 at_least = max(at_least, listed)
+        # "Map 'ship'", or "unnamed Map" (not "Map None")
+        label = f"{sub_type} {cmd.name!r}" if cmd.name is not None else f"unnamed {sub_type}"
         problem: str | None = None
         if exact is not None and exact != count:
             problem = f"with {exact} {what}"
         elif at_least > count:
             problem = f"with at least {at_least} {what}"
         if problem is not None:
-            recorded = f"{sub_type} {cmd.name!r} {problem}"
-            requested = f"{sub_type} {cmd.name!r} with {count} {what}"
+            recorded = f"{label} {problem}"
+            requested = f"{label} with {count} {what}"
             self._shape_error(fiber, op_id, recorded, requested)
         same = self._same_item_name
         wrong = sorted(i for i, n in recorded_names.items() if i < count and not same(n, names[i]))
         if wrong:
             if sub_type == "Parallel" and len(recorded_names) == count:
-                recorded = f"Parallel {cmd.name!r} with branches {_ordered(recorded_names)}"
-                requested = f"Parallel {cmd.name!r} with branches {names}"
+                recorded = f"{label} with branches {_ordered(recorded_names)}"
+                requested = f"{label} with branches {names}"
             else:
                 i = wrong[0]
                 kind = "item" if sub_type == "Map" else "branch"
-                recorded = f"{sub_type} {cmd.name!r} {kind} {i} named {recorded_names[i]!r}"
-                requested = f"{sub_type} {cmd.name!r} {kind} {i} named {names[i]!r}"
+                recorded = f"{label} {kind} {i} named {recorded_names[i]!r}"
+                requested = f"{label} {kind} {i} named {names[i]!r}"
             self._shape_error(fiber, op_id, recorded, requested)
         asked = cmd.nesting
         if (asked == "flat" and nested) or (asked == "nested" and flat):
@@ -297,8 +299,8 @@ class BatchHandlers(Core):
             self._shape_error(
                 fiber,
                 op_id,
-                f"{sub_type} {cmd.name!r} with nesting={was!r}",
-                f"{sub_type} {cmd.name!r} with nesting={asked!r}",
+                f"{label} with nesting={was!r}",
+                f"{label} with nesting={asked!r}",
             )
         if flat and steps is not None and changed is None:
             # items record no context: their steps are the batch's own children

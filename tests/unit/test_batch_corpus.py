@@ -175,3 +175,50 @@ def test_map_policies_survive_crashes(
 )
 def test_shapes_and_sagas_survive_crashes(workflow: Any) -> None:
     assert_deterministic(workflow, None, random_runs=2)
+
+
+# --- a recorded batch replayed by changed code (versioning.md) --------------------------------
+
+
+def _recorded_map(**options: Any) -> Any:
+    @dg.workflow
+    def program(_: Any) -> dg.Workflow[Any]:
+        batch = yield from dg.Map(corpus.double, options.pop("items", [1, 2, 3]), **options)
+        return batch.all_results()
+
+    return program
+
+
+@pytest.mark.parametrize(
+    ("changed", "ok", "said"),
+    [
+        pytest.param({}, True, None, id="same"),
+        pytest.param({"items": [4, 5, 6]}, True, None, id="other-values"),
+        pytest.param({"max_concurrency": 1}, True, None, id="concurrency"),
+        pytest.param({"completion": dg.Completion.first_successful()}, True, None, id="policy"),
+        pytest.param(
+            {"items": [1, 2, 3, 4]},
+            False,
+            "recorded unnamed Map with 3 items, the code asks for unnamed Map with 4 items",
+            id="more-items",
+        ),
+        pytest.param({"items": [1, 2]}, False, "unnamed Map with 2 items", id="fewer-items"),
+        pytest.param(
+            {"item_namer": lambda item, index: f"i{index}"},
+            False,
+            "unnamed Map item 0 named 'map-item-0'",
+            id="namer",
+        ),
+        pytest.param({"nesting": "flat"}, False, "unnamed Map with nesting='flat'", id="flat"),
+        pytest.param({"name": "ship"}, False, "name", id="named"),
+    ],
+)
+def test_a_recorded_map_replays_only_the_same_shape(
+    changed: dict[str, Any], ok: bool, said: str | None, tmp_path: Path
+) -> None:
+    service, arn = _memory(_recorded_map(), tmp_path)
+    report = replay(_recorded_map(**changed), service.get_operations(arn))
+    assert report.ok is ok, report.message
+    if said is not None:
+        assert said in report.message
+        assert "None" not in (report.divergence.recorded if report.divergence else "")
