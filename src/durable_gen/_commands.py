@@ -236,7 +236,37 @@ def _check_namer(namer: Callable[..., Any]) -> None:
     _CALLABLE.add((namer, "(item, index)"))
 
 
-#: ``(function, item)`` pairs ``_check_call`` accepted (``_check_namer``'s too).
+def _check_undo(undo: Callable[..., Any]) -> None:
+    """Refuse, where the step is declared, an undo that could only fail when the rollback
+    runs: a generator function (an undo runs as a step, not as a workflow), an async generator
+    function, or one that cannot be called with ``(result)``. One that passed is remembered."""
+    try:
+        if (undo, "(result)") in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        _check_undo_now(undo)
+        return
+    _check_undo_now(undo)
+    if len(_CALLABLE) >= 1024:
+        _CALLABLE.clear()
+    _CALLABLE.add((undo, "(result)"))
+
+
+def _check_undo_now(undo: Callable[..., Any]) -> None:
+    target = inspect.unwrap(undo)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        label = getattr(undo, "__qualname__", repr(undo))
+        raise WorkflowDefinitionError(
+            f"a step's compensate= undo runs as a step, and {label} is a generator function "
+            "(`def` or `async def` with `yield`): make it a plain function (`def` or `async "
+            "def`, no `yield`) that undoes the step and returns, or run a workflow with "
+            "`dg.Child` after RunCompensations()"
+        )
+    _check_takes(undo, "a step's compensate= undo", ("result",))
+
+
+#: ``(function, item)`` pairs ``_check_call`` accepted (``_check_namer``'s and ``_check_undo``'s
+#: too).
 _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
 
 
@@ -565,6 +595,8 @@ class Step(Command[R], frozen=True):
         _check_retry(self.retry, "step")
         _check_serdes(self.serdes, "step serdes")
         _check_callable(self.compensate, "step compensate")
+        if self.compensate is not None:
+            _check_undo(self.compensate)
         if self.timeout is not None:
             msgspec.structs.force_setattr(self, "timeout", _step_timeout(self.timeout))
         made(self)

@@ -429,6 +429,24 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("child-name", lambda: dg.Child(flow, name=5), dg.ValidationError, "child name"),
     ("workflow-plain-def", lambda: dg.workflow(plain), dg.WorkflowDefinitionError, "must `yield`"),
     (
+        "compensate-generator",
+        lambda: dg.Step(plain, compensate=flow),
+        dg.WorkflowDefinitionError,
+        "compensate= undo runs as a step",
+    ),
+    (
+        "compensate-async-generator",
+        lambda: dg.step(compensate=_async_generator)(plain),
+        dg.WorkflowDefinitionError,
+        "is a generator function",
+    ),
+    (
+        "compensate-two-arguments",
+        lambda: dg.Step(plain, compensate=lambda booking, reason: None),
+        dg.ValidationError,
+        "compensate= undo is called with (result)",
+    ),
+    (
         "map-async-generator",
         lambda: dg.Map(_async_generator, [1]),
         dg.WorkflowDefinitionError,
@@ -510,6 +528,9 @@ def test_good_options_are_still_accepted() -> None:
     dg.Map(plain, [1], item_namer=lambda item, index, sep="-": f"n{sep}{index}")
     dg.Map(plain, [1], item_namer=lambda *item_and_index: "x")
     dg.Map(plain, [1], item_namer="item-{1}".format)
+    dg.Step(plain, compensate=lambda result, reason="rollback": None)
+    dg.Step(plain, compensate=functools.partial(lambda reason, result: None, "rollback"))
+    dg.Step(plain, compensate=dg.step(lambda result: None))
     dg.Parallel([plain, lambda factor=1: factor, functools.partial(flow, 1)])
     dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
     dg.WaitForCallback(plain, result_type=Card | None)
