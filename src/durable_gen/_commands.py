@@ -221,11 +221,64 @@ def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
     _CALLABLE.add((fn, item))
 
 
-#: ``(function, item)`` pairs ``_check_call`` accepted.
+def _check_namer(namer: Callable[..., Any]) -> None:
+    """Refuse an ``item_namer`` that cannot be called with ``(item, index)`` where the Map is
+    built, not at its first item; one that passed is remembered, as ``_check_call`` does."""
+    try:
+        if (namer, "(item, index)") in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        _check_takes(namer, "a Map item_namer", ("item", "index"))
+        return
+    _check_takes(namer, "a Map item_namer", ("item", "index"))
+    if len(_CALLABLE) >= 1024:
+        _CALLABLE.clear()
+    _CALLABLE.add((namer, "(item, index)"))
+
+
+def _check_undo(undo: Callable[..., Any]) -> None:
+    """Refuse, where the step is declared, an undo that could only fail when the rollback
+    runs: a generator function (an undo runs as a step, not as a workflow), an async generator
+    function, or one that cannot be called with ``(result)``. One that passed is remembered."""
+    try:
+        if (undo, "(result)") in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        _check_undo_now(undo)
+        return
+    _check_undo_now(undo)
+    if len(_CALLABLE) >= 1024:
+        _CALLABLE.clear()
+    _CALLABLE.add((undo, "(result)"))
+
+
+def _check_undo_now(undo: Callable[..., Any]) -> None:
+    target = inspect.unwrap(undo)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        label = getattr(undo, "__qualname__", repr(undo))
+        raise WorkflowDefinitionError(
+            f"a step's compensate= undo runs as a step, and {label} is a generator function "
+            "(`def` or `async def` with `yield`): make it a plain function (`def` or `async "
+            "def`, no `yield`) that undoes the step and returns, or run a workflow with "
+            "`dg.Child` after RunCompensations()"
+        )
+    _check_takes(undo, "a step's compensate= undo", ("result",))
+
+
+#: ``(function, item)`` pairs ``_check_call`` accepted (``_check_namer``'s and ``_check_undo``'s
+#: too).
 _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
 
 
 def _check_signature(fn: Callable[..., Any], what: str, item: str | None) -> None:
+    if inspect.isasyncgenfunction(inspect.unwrap(fn)):  # neither a step nor a workflow
+        label = getattr(fn, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"{what} is a function (run as one step, `async def` too) or a generator function "
+            f"(run as a child workflow), and {label} is an async generator function (`async "
+            "def` with `yield`), which is neither: drop the `yield` to make it an async step, "
+            "or make it a plain `def` that yields commands"
+        )
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # no signature to read (a builtin): the call will tell
@@ -502,6 +555,8 @@ class Step(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        if type(self.fn) is functools.partial and type(self.args) is tuple:
+            _take_bound_step(self, "fn")
         if isinstance(self.fn, StepFunction):
             _inherit_step_options(self, self.fn)
         name = self.name
@@ -540,6 +595,8 @@ class Step(Command[R], frozen=True):
         _check_retry(self.retry, "step")
         _check_serdes(self.serdes, "step serdes")
         _check_callable(self.compensate, "step compensate")
+        if self.compensate is not None:
+            _check_undo(self.compensate)
         if self.timeout is not None:
             msgspec.structs.force_setattr(self, "timeout", _step_timeout(self.timeout))
         made(self)
@@ -573,6 +630,32 @@ class Step(Command[R], frozen=True):
         @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
+
+
+def unbind_step(
+    fn: Callable[..., Any],
+) -> tuple[StepFunction[..., Any], tuple[Any, ...], dict[str, Any] | None] | None:
+    """``functools.partial(step_function, ...)``: the ``@step`` function and the arguments the
+    partial binds, so that it runs as that step with its options (calling the partial would
+    only build the step's command). None for anything else."""
+    if type(fn) is functools.partial and isinstance(fn.func, StepFunction):
+        return fn.func, fn.args, fn.keywords or None
+    return None
+
+
+def _take_bound_step(cmd: Step[Any] | Child[Any], field: str) -> None:
+    """``Step``/``Child`` of ``functools.partial(step_function, ...)``: the command of the
+    ``@step`` function itself, with the partial's arguments first (its keywords give way to
+    the command's own ``kwargs``, as a partial's do to the call's)."""
+    bound = unbind_step(getattr(cmd, field))
+    if bound is None:
+        return
+    fn, args, kwargs = bound
+    if kwargs is not None and cmd.kwargs is not None:
+        kwargs = {**kwargs, **cmd.kwargs}
+    msgspec.structs.force_setattr(cmd, field, fn)
+    msgspec.structs.force_setattr(cmd, "args", args + cmd.args)
+    msgspec.structs.force_setattr(cmd, "kwargs", kwargs if kwargs is not None else cmd.kwargs)
 
 
 def _inherit_step_options(cmd: Step[Any], fn: StepFunction[..., Any]) -> None:
@@ -1224,6 +1307,8 @@ class Child(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        if type(self.workflow) is functools.partial and type(self.args) is tuple:
+            _take_bound_step(self, "workflow")
         _check_workflow_fn(self.workflow, "Child workflow")
         plain = inspect.unwrap(self.workflow)
         if not isinstance(self.workflow, StepFunction) and (  # an async @step is one step
@@ -1288,6 +1373,16 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     def all_completed(cls) -> Completion:
         """Run every item whatever fails."""
         return cls(tolerated_failure_percentage=100)
+
+    @classmethod
+    def first_successful(cls) -> Completion:
+        """Decide the batch when one item succeeded; failures do not end it."""
+        return cls(min_successful=1)
+
+    @classmethod
+    def all_successful(cls) -> Completion:
+        """Decide the batch at the first failure (what no completion policy does)."""
+        return cls(tolerated_failure_count=0, tolerated_failure_percentage=0)
 
 
 Nesting = Literal["nested", "flat"]
@@ -1383,6 +1478,8 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         _check_name(self.name, "map")
         _check_completion(self.completion, "Map")
         _check_callable(self.item_namer, "Map item_namer")
+        if self.item_namer is not None:
+            _check_namer(self.item_namer)
         _check_serdes(self.serdes, "Map serdes")
         _check_serdes(self.item_serdes, "Map item_serdes")
         made(self)

@@ -49,6 +49,7 @@ from ._commands import (
     StepFunction,
     _check_name,
     _fn_name,
+    unbind_step,
 )
 from ._errors import (
     ChildFailedError,
@@ -164,6 +165,8 @@ class BatchHandlers(Core):
 
     def _on_compensate(self, fiber: Fiber, cmd: Compensate) -> Answer:
         fn, value, retry = cmd.fn, cmd.value, cmd.retry
+        bound = unbind_step(fn)  # functools.partial(step_function, ...): that step
+        fn, first, kwargs = bound if bound is not None else (fn, (), None)
         name = undo_name(fn, cmd.name)
         if name != cmd.name:  # recorded before undos named their operations: keep those names
             recorded = self._ops.get(operation_id(fiber.ctx_id, fiber.n + 1))
@@ -177,7 +180,7 @@ class BatchHandlers(Core):
             "Compensation",
             name,
             lambda: (
-                step_body(fn, (value,), retry=retry)
+                step_body(fn, (*first, value), kwargs, retry=retry)
                 if isinstance(fn, StepFunction)
                 else one_step(fn, (value,), name, retry)
             ),
@@ -276,26 +279,28 @@ class BatchHandlers(Core):
             for i in range(count, count + min(len(children), 4)):
                 if under(operation_id(operation_id(op_id, i), 1)) is not None:
                     at_least = i + 1
+        # "Map 'ship'", or "unnamed Map" (not "Map None")
+        label = f"{sub_type} {cmd.name!r}" if cmd.name is not None else f"unnamed {sub_type}"
         problem: str | None = None
         if exact is not None and exact != count:
             problem = f"with {exact} {what}"
         elif at_least > count:
             problem = f"with at least {at_least} {what}"
         if problem is not None:
-            recorded = f"{sub_type} {cmd.name!r} {problem}"
-            requested = f"{sub_type} {cmd.name!r} with {count} {what}"
+            recorded = f"{label} {problem}"
+            requested = f"{label} with {count} {what}"
             self._shape_error(fiber, op_id, recorded, requested)
         same = self._same_item_name
         wrong = sorted(i for i, n in recorded_names.items() if i < count and not same(n, names[i]))
         if wrong:
             if sub_type == "Parallel" and len(recorded_names) == count:
-                recorded = f"Parallel {cmd.name!r} with branches {_ordered(recorded_names)}"
-                requested = f"Parallel {cmd.name!r} with branches {names}"
+                recorded = f"{label} with branches {_ordered(recorded_names)}"
+                requested = f"{label} with branches {names}"
             else:
                 i = wrong[0]
                 kind = "item" if sub_type == "Map" else "branch"
-                recorded = f"{sub_type} {cmd.name!r} {kind} {i} named {recorded_names[i]!r}"
-                requested = f"{sub_type} {cmd.name!r} {kind} {i} named {names[i]!r}"
+                recorded = f"{label} {kind} {i} named {recorded_names[i]!r}"
+                requested = f"{label} {kind} {i} named {names[i]!r}"
             self._shape_error(fiber, op_id, recorded, requested)
         asked = cmd.nesting
         if (asked == "flat" and nested) or (asked == "nested" and flat):
@@ -303,8 +308,8 @@ class BatchHandlers(Core):
             self._shape_error(
                 fiber,
                 op_id,
-                f"{sub_type} {cmd.name!r} with nesting={was!r}",
-                f"{sub_type} {cmd.name!r} with nesting={asked!r}",
+                f"{label} with nesting={was!r}",
+                f"{label} with nesting={asked!r}",
             )
         if flat and steps is not None and changed is None:
             # items record no context: their steps are the batch's own children
@@ -683,6 +688,9 @@ def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Ge
     every option it was declared with (name, retry, semantics, serdes, compensate, timeout)."""
     if isinstance(fn, StepFunction):
         return functools.partial(step_body, fn, args)
+    bound = unbind_step(fn)  # functools.partial(step_function, ...): that step, its options
+    if bound is not None:
+        return functools.partial(step_body, bound[0], bound[1] + args, bound[2])
     return functools.partial(one_step, fn, args, _unit_step_name(fn), None)
 
 

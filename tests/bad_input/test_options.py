@@ -19,6 +19,10 @@ def plain(x: Any = None) -> Any:
     return x
 
 
+async def _async_generator(x: Any = None) -> Any:
+    yield x
+
+
 def flow(_: Any) -> Generator[Any, Any, Any]:
     yield dg.Wait(seconds=1)
 
@@ -319,6 +323,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "item_namer",
     ),
     (
+        "map-item-namer-one-argument",
+        lambda: dg.Map(plain, [1], item_namer=lambda item: f"n-{item}"),
+        dg.ValidationError,
+        "item_namer is called with (item, index)",
+    ),
+    (
+        "map-item-namer-three-arguments",
+        lambda: dg.Map(plain, [1], item_namer=lambda item, index, prefix: prefix),
+        dg.ValidationError,
+        "item_namer is called with (item, index)",
+    ),
+    (
         "map-nesting",
         lambda: dg.Map(plain, [1], nesting="deep"),
         dg.ValidationError,
@@ -448,6 +464,36 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("child-args-list", lambda: dg.Child(flow, [1]), dg.ValidationError, "args must be a tuple"),
     ("child-name", lambda: dg.Child(flow, name=5), dg.ValidationError, "child name"),
     ("workflow-plain-def", lambda: dg.workflow(plain), dg.WorkflowDefinitionError, "must `yield`"),
+    (
+        "compensate-generator",
+        lambda: dg.Step(plain, compensate=flow),
+        dg.WorkflowDefinitionError,
+        "compensate= undo runs as a step",
+    ),
+    (
+        "compensate-async-generator",
+        lambda: dg.step(compensate=_async_generator)(plain),
+        dg.WorkflowDefinitionError,
+        "is a generator function",
+    ),
+    (
+        "compensate-two-arguments",
+        lambda: dg.Step(plain, compensate=lambda booking, reason: None),
+        dg.ValidationError,
+        "compensate= undo is called with (result)",
+    ),
+    (
+        "map-async-generator",
+        lambda: dg.Map(_async_generator, [1]),
+        dg.WorkflowDefinitionError,
+        "async generator function",
+    ),
+    (
+        "parallel-async-generator",
+        lambda: dg.Parallel([plain, dg.Branch(_async_generator, name="a")]),
+        dg.WorkflowDefinitionError,
+        "async generator function",
+    ),
     ("patched-empty", lambda: dg.Patched(""), dg.ValidationError, "change id"),
     ("patched-int", lambda: dg.Patched(5), dg.ValidationError, "change id"),
     # --- the Lambda handler and its service ---
@@ -518,6 +564,12 @@ def test_good_options_are_still_accepted() -> None:
     dg.Step(plain, (), {"x": 1})
     dg.Map(lambda item, index, scale=2: item, [1])
     dg.Map(lambda *items: items, [1])
+    dg.Map(plain, [1], item_namer=lambda item, index, sep="-": f"n{sep}{index}")
+    dg.Map(plain, [1], item_namer=lambda *item_and_index: "x")
+    dg.Map(plain, [1], item_namer="item-{1}".format)
+    dg.Step(plain, compensate=lambda result, reason="rollback": None)
+    dg.Step(plain, compensate=functools.partial(lambda reason, result: None, "rollback"))
+    dg.Step(plain, compensate=dg.step(lambda result: None))
     dg.Parallel([plain, lambda factor=1: factor, functools.partial(flow, 1)])
     dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
     dg.WaitForCallback(plain, result_type=Card | None)

@@ -252,8 +252,9 @@ class DeterminismCheck:
 
         Raises:
             AssertionError: the workflow is non-deterministic even without crashes (its
-                replay after a suspension diverged, or two runs differ), or it built a command
-                and never yielded it.
+                replay after a suspension diverged, or two runs differ), it built a command
+                and never yielded it, or it cannot run (``WorkflowDefinitionError``: not a
+                generator function, a yield of something that is not a command...).
         """
         if self._reference is None:
             ref = self.run(CrashSchedule())
@@ -265,6 +266,13 @@ class DeterminismCheck:
                     "replay after a suspension asked for other commands than it had recorded, "
                     f"with the same code and input.\nLikely cause: {ADVICE_HIDDEN_READ}\n"
                     f"The engine said: {ref.error_message}"
+                )
+            if ref.error_type == "WorkflowDefinitionError":
+                # Every run fails alike, so nothing would differ: yet the workflow never ran.
+                _fail(
+                    f"{_name(self.workflow)} cannot run: the execution fails with "
+                    "WorkflowDefinitionError, a mistake in the workflow's code (every run fails "
+                    f"the same way, so there is nothing to compare).\n{ref.error_message}"
                 )
             twin = self.run(CrashSchedule(), seed="twin")
             problems = _compare(ref, twin, other="second")

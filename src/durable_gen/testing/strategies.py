@@ -38,8 +38,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 import durable_gen as dg
 
+from .._context import current_step
 from .._errors import ValidationError
-from ._harness import CrashSchedule, current_attempt
+from .._wire import MAX_WAIT_SECONDS
+from ._harness import CrashSchedule
 from ._runner import DurableRun
 
 __all__ = [
@@ -69,11 +71,19 @@ class StepNode(msgspec.Struct, frozen=True, tag="step"):
     outcome: Literal["ok", "fail", "flaky"] = "ok"
     failures: int = 0
 
+    def __post_init__(self) -> None:
+        _whole(self, "value", self.value)
+        _one_of(self, "outcome", self.outcome, ("ok", "fail", "flaky"))
+        _whole(self, "failures", self.failures, minimum=0)
+
 
 class WaitNode(msgspec.Struct, frozen=True, tag="wait"):
     """A durable wait; its result is ``"waited"``."""
 
     seconds: int
+
+    def __post_init__(self) -> None:
+        _whole(self, "seconds", self.seconds, minimum=1, maximum=MAX_WAIT_SECONDS)
 
 
 class CallbackNode(msgspec.Struct, frozen=True, tag="callback"):
@@ -83,17 +93,33 @@ class CallbackNode(msgspec.Struct, frozen=True, tag="callback"):
     value: int
     answer: Literal["success", "failure", "timeout"] = "success"
 
+    def __post_init__(self) -> None:
+        _whole(self, "value", self.value)
+        _one_of(self, "answer", self.answer, ("success", "failure", "timeout"))
+
 
 class MapNode(msgspec.Struct, frozen=True, tag="map"):
     """A ``Map`` doubling each item; a negative item fails (its result is ``"failed"``)."""
 
     items: list[int]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.items, list):
+            _refuse(self, "items", self.items, "a list of whole numbers")
+        for item in self.items:
+            _whole(self, "items", item)
+
 
 class ParallelNode(msgspec.Struct, frozen=True, tag="parallel"):
     """A ``Parallel`` running each branch program; its result is the list of their results."""
 
     branches: list[list[Node]]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.branches, list):
+            _refuse(self, "branches", self.branches, "a list of programs (lists of nodes)")
+        for body in self.branches:
+            _program(self, "branches", body)
 
 
 class ChildNode(msgspec.Struct, frozen=True, tag="child"):
@@ -103,9 +129,59 @@ class ChildNode(msgspec.Struct, frozen=True, tag="child"):
     body: list[Node]
     virtual: bool = False
 
+    def __post_init__(self) -> None:
+        _program(self, "body", self.body)
+        if type(self.virtual) is not bool:
+            _refuse(self, "virtual", self.virtual, "True or False")
+
 
 Node = StepNode | WaitNode | CallbackNode | MapNode | ParallelNode | ChildNode
 Program = list[Node]
+
+_NODES = (StepNode, WaitNode, CallbackNode, MapNode, ParallelNode, ChildNode)
+
+
+# A node built by hand with a value the program workflow cannot run would make
+# ``expected_result`` promise what the run never gives: refuse it where it is built.
+
+
+def _refuse(node: object, field: str, value: object, wanted: str) -> None:
+    raise ValidationError(
+        f"{type(node).__name__} {field} must be {wanted}, got {value!r} (see the node table in "
+        "docs/testing.md, 'Hypothesis strategies')"
+    )
+
+
+def _whole(
+    node: object,
+    field: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = (
+            ""
+            if minimum is None
+            else f" from {minimum}" + ("" if maximum is None else f" to {maximum}")
+        )
+        _refuse(node, field, value, f"a whole number{bounds}")
+
+
+def _one_of(node: object, field: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        _refuse(node, field, value, f"one of {', '.join(map(repr, allowed))}")
+
+
+def _program(node: object, field: str, body: object) -> None:
+    if not isinstance(body, list) or not all(isinstance(n, _NODES) for n in body):
+        _refuse(node, field, body, "a program: a list of nodes (StepNode, WaitNode, ...)")
 
 
 # --- the workflow that runs programs -----------------------------------------------------------
@@ -122,7 +198,8 @@ def _fail(value: int) -> int:
 
 
 def _flaky(value: int, failures: int) -> int:
-    attempt = current_attempt()
+    # the driver's attempt, in any host (``current_attempt()`` is None outside TestRunner)
+    attempt = current_step()
     if attempt is None or attempt.attempt <= failures:
         raise TimeoutError(f"planned failure, attempt {attempt.attempt if attempt else '?'}")
     return value
@@ -216,6 +293,15 @@ def _child(body: Sequence[Node], path: str) -> Generator[Any, Any, list[Any]]:
 
 def expected_result(program: Sequence[Node]) -> list[Any]:
     """What ``program_workflow`` returns for ``program``, computed without running it."""
+    if isinstance(program, str | bytes) or not isinstance(program, Sequence):
+        raise ValidationError(
+            f"expected_result needs a program, a list of nodes, got {type(program).__name__}"
+        )
+    if not all(isinstance(node, _NODES) for node in program):
+        raise ValidationError(
+            f"expected_result needs a program, a list of nodes (StepNode, WaitNode, ...), got "
+            f"{list(program)!r}"
+        )
     out: list[Any] = []
     for node in program:
         if isinstance(node, StepNode):
@@ -273,6 +359,8 @@ def programs(
         max_nodes: Nodes at the top level (and in each nested body).
         max_leaves: Leaves in all.
     """
+    _at_least(max_nodes, "programs max_nodes", 1)
+    _at_least(max_leaves, "programs max_leaves", 1)
     unknown = set(kinds) - set(_KINDS)
     if unknown or not set(kinds) & {"step", "wait", "callback", "map"}:
         raise ValidationError(
@@ -333,6 +421,8 @@ def crash_schedules(
 ) -> st.SearchStrategy[CrashSchedule]:
     """Random crash schedules: a few crash points after checkpoints and around step attempts,
     sometimes a crash after every checkpoint, sometimes none."""
+    _at_least(max_point, "crash_schedules max_point", 1)
+    _at_least(max_points, "crash_schedules max_points", 0)
     points = st.frozensets(st.integers(min_value=1, max_value=max_point), max_size=max_points)
     return st.builds(
         CrashSchedule,
@@ -341,6 +431,11 @@ def crash_schedules(
         after_attempts=points,
         every_checkpoint=st.sampled_from([False, False, False, True]),
     )
+
+
+def _at_least(value: object, what: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(f"{what} must be a whole number >= {minimum}, got {value!r}")
 
 
 def check_settings(**overrides: Any) -> settings:
