@@ -194,8 +194,10 @@ class _Trial:
                 time.sleep(self.rng.uniform(0, 0.4))
         elif action == "term":
             # Past its start-up: a signal that lands while Python itself still starts (before
-            # durable_gen is imported) ends the process as the signal's default does.
+            # durable_gen is imported) ends the process as the signal's default does. A loaded
+            # machine takes seconds to get there: wait until the process catches SIGTERM.
             time.sleep(max(0.0, self.started[victim] + 1.5 - time.monotonic()))
+            _await_handler(procs[victim].pid, signal.SIGTERM, timeout=60)
             procs[victim].send_signal(signal.SIGTERM)
             try:
                 code = procs[victim].wait(60)
@@ -394,3 +396,18 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _await_handler(pid: int, signum: int, *, timeout: float) -> None:
+    """Wait until process ``pid`` catches ``signum`` (its ``SigCgt`` mask, on Linux)."""
+    status = Path(f"/proc/{pid}/status")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            text = status.read_text()
+        except OSError:  # not Linux, or the process is gone: the plain sleep must do
+            return
+        caught = next((ln.split()[1] for ln in text.splitlines() if ln.startswith("SigCgt:")), "0")
+        if int(caught, 16) >> (signum - 1) & 1:
+            return
+        time.sleep(0.02)
