@@ -120,7 +120,8 @@ def meeting_map(n: int) -> Callable[[Any], Any]:
 @pytest.mark.parametrize("mode", sorted(EXPECTED_CALLS))
 def test_invoke_checkpoints_as_the_mode_says(mode: rt.CheckpointMode) -> None:
     service = DictService("1")
-    output = rt.invoke(two_steps, service.event(), service, checkpointing=mode)
+    # A long start window: a step slowed by a loaded machine must not checkpoint its START alone
+    output = rt.invoke(two_steps, service.event(), service, checkpointing=mode, start_window=60)
     assert output == rt.InvocationOutput(status="SUCCEEDED", result="3")
     assert shape(service.calls) == EXPECTED_CALLS[mode]
 
@@ -129,7 +130,9 @@ def test_invoke_checkpoints_as_the_mode_says(mode: rt.CheckpointMode) -> None:
 def test_invoke_async_checkpoints_as_the_mode_says(mode: rt.CheckpointMode) -> None:
     service = DictService("1")
     output = anyio.run(
-        lambda: rt.invoke_async(two_async_steps, service.event(), service, checkpointing=mode)
+        lambda: rt.invoke_async(
+            two_async_steps, service.event(), service, checkpointing=mode, start_window=60
+        )
     )
     assert output == rt.InvocationOutput(status="SUCCEEDED", result="3")
     assert shape(service.calls) == EXPECTED_CALLS[mode]
