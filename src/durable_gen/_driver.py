@@ -704,7 +704,10 @@ class _Watchdog:
         """Send the START of the earliest job if it is due: (True, None), to look again. Else
         (False, seconds to sleep, or None: until woken). A method of its own, so that the
         sleeping thread holds no job: a job's invocation holds its engine and handler."""
-        jobs = list(self._jobs.items())  # one C call: atomic against arm and disarm
+        # A copy first: copying runs no Python code, so no other thread arms or disarms during
+        # it; iterating the dict itself allocates a tuple per job, and a garbage collection
+        # that runs then (finalizers are Python code) can let another thread change its size.
+        jobs = list(self._jobs.copy().items())
         if not jobs:
             if self._armed != self._napped:
                 # Steps came and went since the last look: more are likely. Sleep one window
