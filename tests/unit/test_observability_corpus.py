@@ -581,3 +581,67 @@ def test_a_record_names_the_code_that_logged_it(kept: list[logging.LogRecord]) -
         "from the workflow": ("test_observability_corpus.py", "audited_flow"),
         "from the step": ("test_observability_corpus.py", "audited_step"),
     }
+
+
+# --- tracing and the telemetry record over every kind of operation, mode and view ---
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1))
+def maybe(x: str) -> str:
+    if x == "bad":
+        raise ValueError("bad input")
+    return x
+
+
+def waiting_item(x: str) -> Any:
+    yield dg.Wait(seconds=1, name=f"wait-{x}")
+    return (yield maybe(x))
+
+
+def traced(_: Any) -> Any:
+    tolerate = dg.Completion(tolerated_failure_count=1)
+    yield dg.Map(waiting_item, ["a", "bad", "c"], name="items", completion=tolerate)
+    yield dg.Parallel([lambda: (yield maybe("p")), lambda: (yield maybe("bad"))], name="par",
+                      completion=tolerate)  # fmt: skip
+    yield dg.Child(waiting_item, ("k",), name="child")
+    yield dg.Child(waiting_item, ("v",), name="virtual", virtual=True)
+    yield maybe("bad")
+
+
+@pytest.mark.parametrize("view", ["invocation", "execution"])
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_one_trace_and_one_record_whatever_the_mode_and_view(
+    mode: str, view: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin, trace_id_of
+    from durable_gen.telemetry import TelemetryPlugin
+
+    caplog.set_level(logging.WARNING, logger="durable_gen.plugins")
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    records: list[str] = []
+    plugins = [
+        OpenTelemetryPlugin(provider, view=view),  # type: ignore[arg-type]
+        TelemetryPlugin(records.append, operations="all"),
+    ]
+    with pytest.raises(dg.ExecutionFailedError):
+        dg.run(traced, None, skip_time=True, checkpointing=mode, plugins=plugins)  # type: ignore[arg-type]
+    assert [r for r in caplog.records if r.name == "durable_gen.plugins"] == []
+    (text,) = records
+    record = json.loads(text)
+    assert record["status"] == "FAILED" and record["error"]["errorType"] == "ValueError"
+    assert record["operationsByName"]["maybe"]["failedCount"] == 3  # the item, branch, last
+    spans = exporter.get_finished_spans()
+    assert {s.context.trace_id for s in spans} == {trace_id_of(record["executionArn"])}
+    ids = {s.context.span_id for s in spans}
+    assert [s.name for s in spans for link in s.links if link.context.span_id not in ids] == []
+    (workflow,) = [s for s in spans if s.name == "Workflow"]
+    assert workflow.status.status_code.name == "ERROR"
+    names = {s.name for s in spans}
+    assert {"items", "par", "child", "virtual", "maybe attempt 2"} <= names
