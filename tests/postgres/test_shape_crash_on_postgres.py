@@ -15,7 +15,7 @@ def test_wide_nested_chained_and_called_back_executions_survive_a_server_restart
     tally = trial(
         random.Random(20_261_132),
         cluster=postgres_cluster,
-        executions=5,
+        executions=6,
         workers=2,
         concurrency=4,
         kills=3,

@@ -1,7 +1,7 @@
 """Shape soak: wide Maps, nesting, invoke chains and callbacks on concurrent workers under kills.
 
 Each trial starts executions of the workflows of ``tests.soak.shape_flows`` (round robin:
-``fan``, ``nest``, ``chain``, ``callbacks``, ``long``) with ``durable-gen start``, runs
+``fan``, ``nest``, ``chain``, ``callbacks``, ``long`` twice) with ``durable-gen start``, runs
 ``durable-gen worker --concurrency N`` processes (``N`` 16 by default: the threads of a worker
 commit their checkpoints together on SQLite), answers every callback from another process
 with ``durable-gen callback succeed``, and meanwhile
@@ -53,7 +53,8 @@ from .crash import _lines
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "durable_gen.cli"]
-KINDS = ["fan", "nest", "chain", "callbacks", "long"]
+#: The second ``long`` keeps steps in flight for the SIGTERM once the first one is stopped.
+KINDS = ["fan", "nest", "chain", "callbacks", "long", "long"]
 
 
 @dataclass
@@ -236,10 +237,10 @@ class _Trial:
 
     def term_mid_step(self) -> None:
         """SIGTERM a worker (past its start-up) that runs steps; it must finish them."""
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30  # a loaded machine starts workers slowly
         while time.monotonic() < deadline:
             busy = {pid: labels for pid, labels in _in_flight(_lines(self.log)).items() if labels}
-            grown = [p for p in self.alive() if time.monotonic() - self.born[p.pid] > 1.5]
+            grown = [p for p in self.alive() if time.monotonic() - self.born[p.pid] > 1.0]
             victims = [p for p in grown if str(p.pid) in busy]
             if victims:
                 victim = self.rng.choice(victims)
@@ -255,7 +256,7 @@ class _Trial:
                 self.tally.terms += 1
                 self.worker()
                 return
-            time.sleep(0.01)
+            time.sleep(0.002)
 
     def freeze_past_lease(self) -> None:
         """SIGSTOP a worker that runs steps (in a transaction or not) for longer than its lease:
@@ -410,7 +411,7 @@ def trial(
     rng: random.Random,
     *,
     cluster: Any = None,
-    executions: int = 5,
+    executions: int = 6,
     workers: int = 2,
     concurrency: int = 16,
     kills: int = 4,
@@ -441,7 +442,7 @@ def trial(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--executions", type=int, default=10)
+    parser.add_argument("--executions", type=int, default=12)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--kills", type=int, default=8)

@@ -21,7 +21,7 @@ from .shape_crash import trial
 
 
 def test_wide_nested_chained_and_called_back_executions_survive_kills_stops_and_sigterm() -> None:
-    tally = trial(random.Random(20_261_130), executions=5, workers=2, concurrency=16, kills=4)
+    tally = trial(random.Random(20_261_130), executions=6, workers=2, concurrency=16, kills=4)
     print(tally.report())
     assert tally.kills >= 4 and tally.terms == 1 and tally.stops == 1 and tally.snapshots > 0
     assert tally.answers >= 2  # both callbacks of the callbacks execution, from the CLI
