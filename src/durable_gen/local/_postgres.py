@@ -871,8 +871,10 @@ class PostgresStore(SqlStore):
                 "AND lease_owner IS NOT DISTINCT FROM %s FOR UPDATE SKIP LOCKED",
                 (arn, owner),
             ).fetchone()
-            if held is None:
-                continue  # renewed, ended, or in another worker's hands meanwhile
+            if held is None:  # renewed, ended, or in another worker's hands meanwhile,
+                if expired:  # or held by the transaction of a worker that froze in it
+                    self._end_frozen_holder(conn, arn)
+                continue
             self._reset(conn, arn)
         calls = conn.execute(
             f"SELECT arn, op_id, lease_owner, lease_until < {_NOW} FROM tasks "
@@ -891,6 +893,26 @@ class PostgresStore(SqlStore):
             if held is None:
                 continue
             self._release_call(conn, arn, op_id)
+
+    def _end_frozen_holder(self, conn: psycopg.Connection[Any], arn: str) -> None:
+        """End the transaction that has held ``arn``'s row, its lease expired, for longer than a
+        lease without a word from its worker (stopped mid-checkpoint: a pipeline half sent is
+        no idle transaction to the server, so its own timeout does not end it). Nothing of it
+        was committed; the next recovery takes the execution over. Without the right to end
+        another session (another role), the execution waits for that worker, as before."""
+        try:
+            with conn.transaction():  # a savepoint: a refusal leaves the transaction usable
+                conn.execute(
+                    "SELECT pg_terminate_backend(l.pid) FROM executions e "
+                    "JOIN pg_locks l ON l.locktype = 'transactionid' "
+                    "AND l.mode = 'ExclusiveLock' AND l.transactionid = e.xmax "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE e.arn = %s AND a.pid <> pg_backend_pid() "
+                    "AND a.state_change < clock_timestamp() - %s * interval '1 millisecond'",
+                    (arn, self.lease_ms),
+                )
+        except self._psycopg.errors.InsufficientPrivilege:
+            pass
 
     # --- wake-ups -----------------------------------------------------------------------------
 

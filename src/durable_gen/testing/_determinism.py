@@ -522,6 +522,13 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
             "each time (allowed: its result is recorded; but then runs cannot be compared "
             "value for value, so assert on the stable parts in your own test)"
         )
+    if key[0] == "CALLBACK" or (key[0] == "CONTEXT" and key[1] == "WaitForCallback"):
+        return (
+            f"callback {name!r} ended differently in the two runs. What ends a callback (its "
+            "answer, a failure, a timeout) comes from on_idle, or whoever answers it, not from "
+            "the workflow: answer it the same way in every run (a callback id in the answer is "
+            "compared as a placeholder only where the whole id appears)"
+        )
     return "the value is computed in the workflow body: " + ADVICE_HIDDEN_READ
 
 
