@@ -5,6 +5,7 @@ never an operation silently put in a state the interpreter misreads."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -322,3 +323,96 @@ def test_a_crash_reported_as_a_failed_attempt_is_refused(crash: BaseException) -
         assert isinstance(action, rt.Flush)
         interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
     assert action.outcome == rt.Succeeded(result="2")
+
+
+# --- clock=: epoch seconds ------------------------------------------------------------------
+
+
+def now_is(_: None) -> dg.Workflow[str]:
+    return (yield from dg.Now()).isoformat()
+
+
+@dg.step(timeout=5)
+def bounded(x: int) -> int:
+    return x
+
+
+def times_out(_: None) -> dg.Workflow[int]:
+    return (yield from bounded(1))
+
+
+BAD_CLOCKS = [
+    (lambda: 1_735_689_600_000, r"got 1735689600000, epoch milliseconds"),  # the store's now_ms
+    (lambda: "2025-01-01", r"got str"),
+    (lambda: float("nan"), r"got nan"),
+    (lambda: True, r"got bool"),
+]
+
+
+@pytest.mark.parametrize(("clock", "message"), BAD_CLOCKS)
+def test_now_with_a_clock_that_is_not_epoch_seconds_says_so(
+    clock: Callable[[], object], message: str
+) -> None:
+    # Before: a plain ValueError ("year 56971 is out of range") or TypeError recorded as the
+    # Now() step's failure, saying nothing of the clock.
+    good = iter([1_735_689_600.0])  # right when the interpreter is built, wrong when Now() runs
+    store = _new()
+    interp = rt.Interpreter(now_is, list(store.values()), clock=lambda: next(good, None) or clock())
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    (task,) = action.tasks
+    with pytest.raises(dg.ValidationError, match=message) as caught:
+        task.fn(*task.args, **task.kwargs)
+    assert "clock= returns epoch seconds" in str(caught.value)
+    with pytest.raises(dg.ValidationError, match=message):
+        rt.invoke(now_is, _event(), _NoService(), clock=clock)  # type: ignore[arg-type]
+
+
+def _event() -> rt.InvocationInput:
+    return rt.InvocationInput(
+        durable_execution_arn="arn:x",
+        checkpoint_token="t",
+        initial_execution_state=rt.ExecutionState(operations=list(_new().values())),
+    )
+
+
+class _NoService:
+    def checkpoint(self, *args: object) -> rt.CheckpointResponse:
+        raise AssertionError("nothing is checkpointed with a bad clock")
+
+    def get_state(self, *args: object) -> rt.ExecutionState:
+        raise AssertionError("nothing is read with a bad clock")
+
+
+@pytest.mark.parametrize(("clock", "message"), BAD_CLOCKS)
+def test_a_step_deadline_from_a_clock_that_is_not_epoch_seconds_is_refused(
+    clock: Callable[[], object], message: str
+) -> None:
+    # Before: milliseconds gave a deadline 55,000 years ahead (the timeout was never enforced),
+    # and a str a plain TypeError out of next_action(). The clock is read where it is given.
+    store = _new()
+    with pytest.raises(dg.ValidationError, match=message):
+        rt.Interpreter(times_out, list(store.values()), clock=clock)  # type: ignore[arg-type]
+
+
+def test_a_clock_that_goes_wrong_later_fails_the_step_deadline_with_the_same_error() -> None:
+    readings = iter([1_735_689_600.0, 1_735_689_600_000.0])
+    store = _new()
+    interp = rt.Interpreter(times_out, list(store.values()), clock=lambda: next(readings))
+    action = interp.next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "ValidationError"
+    assert "epoch milliseconds" in (action.outcome.error.error_message or "")
+
+
+def test_a_clock_in_epoch_seconds_gives_the_deadline_and_now() -> None:
+    store = _new()
+    interp = rt.Interpreter(times_out, list(store.values()), clock=lambda: 1_735_689_600)
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    assert action.tasks[0].deadline_ms == 1_735_689_605_000
+    interp = rt.Interpreter(now_is, list(_new().values()), clock=lambda: 1_735_689_600.5)
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    task = action.tasks[0]
+    assert task.fn(*task.args, **task.kwargs).isoformat() == "2025-01-01T00:00:00.500000+00:00"
