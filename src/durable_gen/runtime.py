@@ -218,7 +218,8 @@ def apply_updates(
             them); updated in place.
         updates: The updates of one ``Flush``, in order.
         now_ms: The time of the checkpoint, epoch milliseconds.
-        new_callback_id: Issues callback ids (default: 48 random hex characters).
+        new_callback_id: Issues callback ids (default: 48 random hex characters); each must be
+            a non-empty str the store has not issued before (``ValidationError`` otherwise).
 
     Returns:
         The changes: operations for ``observe()``, timers to arm, invokes to start, the end.
@@ -247,7 +248,9 @@ def apply_updates(
         updates,
         now_ms=now_ms,
         first_event_id=1,
-        new_callback_id=new_callback_id or _callback_id,
+        new_callback_id=_callback_ids(operations, new_callback_id)
+        if new_callback_id
+        else _callback_id,
         resolve_invoke=lambda _op_id, _name: _state.InvokeTarget(),
     )
     operations.update(applied.operations)
@@ -501,6 +504,38 @@ def complete_invoke(
     new, _ = _state.invoke_completed(op, status, now_ms, 0, result=result, error=error)
     operations[new.id] = new
     return new
+
+
+def _callback_ids(
+    operations: dict[str, Operation], new_callback_id: Callable[[], str]
+) -> Callable[[], str]:
+    """``new_callback_id``, checked to give a non-empty str the store has not issued before."""
+    issued: set[str] | None = None
+
+    def issue() -> str:
+        nonlocal issued
+        callback_id = new_callback_id()
+        if not isinstance(callback_id, str) or not callback_id:
+            raise ValidationError(
+                f"new_callback_id() returned {callback_id!r}: it must return a new callback id, "
+                "a non-empty str (e.g. secrets.token_hex(24))"
+            )
+        if issued is None:
+            issued = {
+                op.callback_details.callback_id
+                for op in operations.values()
+                if op.callback_details is not None and op.callback_details.callback_id
+            }
+        if callback_id in issued:
+            raise ValidationError(
+                f"new_callback_id() returned {callback_id!r}, an id this store already issued: "
+                "an answer to it would reach the wrong callback; return a new id on every call "
+                "(a counter must not restart with the process: secrets.token_hex(24) is safe)"
+            )
+        issued.add(callback_id)
+        return callback_id
+
+    return issue
 
 
 def _callback_id() -> str:

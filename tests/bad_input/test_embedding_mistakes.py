@@ -416,3 +416,58 @@ def test_a_clock_in_epoch_seconds_gives_the_deadline_and_now() -> None:
     assert isinstance(action, rt.RunTasks)
     task = action.tasks[0]
     assert task.fn(*task.args, **task.kwargs).isoformat() == "2025-01-01T00:00:00.500000+00:00"
+
+
+# --- apply_updates(new_callback_id=...): each id new ---------------------------------------
+
+
+def two_callbacks(_: None) -> dg.Workflow[list[object]]:
+    first = yield from dg.CreateCallback(name="first")
+    second = yield from dg.CreateCallback(name="second")
+    return [(yield from first), (yield from second)]
+
+
+def _start_callbacks(store: dict[str, rt.Operation], new_id: Callable[[], object]) -> None:
+    interp = rt.Interpreter(two_callbacks, list(store.values()))
+    while isinstance(action := interp.next_action(), rt.Flush):
+        applied = rt.apply_updates(
+            store,
+            action.updates,
+            now_ms=0,
+            new_callback_id=new_id,  # type: ignore[arg-type]
+        )
+        interp.observe(applied.operations)
+
+
+def test_a_callback_id_issued_twice_is_refused() -> None:
+    # A counter that restarts with the process issues an id again. Before, both callbacks
+    # held it: the answer meant for the second completed the first, and the second could
+    # never be answered ("already SUCCEEDED").
+    store = _new()
+    ids = iter(["cb-1", "cb-1"])
+    before: dict[str, rt.Operation] = {}
+    with pytest.raises(dg.ValidationError, match=r"'cb-1', an id this store already issued"):
+        _start_callbacks(store, lambda: next(ids))
+        before = dict(store)
+    (first,) = [op for op in store.values() if op.type == "CALLBACK"]
+    assert first.callback_details == rt.CallbackDetails(callback_id="cb-1")
+    assert before == {}  # the second START raised: nothing of it was recorded
+
+
+@pytest.mark.parametrize("bad", [5, "", None])
+def test_a_callback_id_that_is_not_a_string_is_refused(bad: object) -> None:
+    store = _new()
+    with pytest.raises(dg.ValidationError, match="new_callback_id"):
+        _start_callbacks(store, lambda: bad)
+    assert [op.type for op in store.values()] == ["EXECUTION"]
+
+
+def test_new_ids_each_time_are_issued() -> None:
+    store = _new()
+    ids = iter(["cb-1", "cb-2"])
+    _start_callbacks(store, lambda: next(ids))
+    issued = [op.callback_details for op in store.values() if op.type == "CALLBACK"]
+    assert issued == [
+        rt.CallbackDetails(callback_id="cb-1"),
+        rt.CallbackDetails(callback_id="cb-2"),
+    ]
