@@ -339,6 +339,8 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
     return new
 
 
+_INVOKE_ENDS: Final = frozenset({"FAILED", "TIMED_OUT", "STOPPED"})
+
 _TIMER_TYPES: Final = {
     "wait": "WAIT",
     "retry": "STEP",
@@ -485,23 +487,36 @@ def complete_invoke(
     now_ms: int,
     result: str | None = None,
     error: ErrorObject | None = None,
+    status: Literal["FAILED", "TIMED_OUT", "STOPPED"] | None = None,
 ) -> Operation:
     """End the chained invoke ``operation_id``: SUCCEEDED with ``result`` (a JSON payload),
-    or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``).
+    or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``);
+    ``status="TIMED_OUT"`` or ``"STOPPED"`` records how the invoked function ended otherwise
+    (without an ``error``, the workflow's ``error_type`` is ``Invoke.TIMED_OUT`` or
+    ``Invoke.STOPPED``).
 
     Raises:
         InvalidCheckpointError: no started chained invoke has this id.
         ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
-            ``error`` that is not an ``ErrorObject``, or a bad ``operations``/``now_ms``.
+            ``error`` that is not an ``ErrorObject``, a ``status`` with a ``result`` or other
+            than those three, or a bad ``operations``/``now_ms``.
     """
     _check_store(operations, now_ms, "complete_invoke")
     _check_answer(result, error, "complete_invoke")
+    if status is not None and (status not in _INVOKE_ENDS or result is not None):
+        raise ValidationError(
+            f"complete_invoke() takes status= as one of {sorted(_INVOKE_ENDS)}, for a function "
+            f"that did not succeed (with error= or none), got status={status!r}"
+            + (" with a result" if result is not None else "")
+        )
     _check_running(operations, f"chained invoke {operation_id!r} not completed")
     op = operations.get(operation_id)
     if op is None or op.type != "CHAINED_INVOKE" or op.status != "STARTED":
         raise InvalidCheckpointError(f"no started chained invoke has the id {operation_id!r}")
-    status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
-    new, _ = _state.invoke_completed(op, status, now_ms, 0, result=result, error=error)
+    end: Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"] = status or (
+        "FAILED" if error is not None else "SUCCEEDED"
+    )
+    new, _ = _state.invoke_completed(op, end, now_ms, 0, result=result, error=error)
     operations[new.id] = new
     return new
 

@@ -5,7 +5,9 @@ never an operation silently put in a state the interpreter misreads."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -471,3 +473,67 @@ def test_new_ids_each_time_are_issued() -> None:
         rt.CallbackDetails(callback_id="cb-1"),
         rt.CallbackDetails(callback_id="cb-2"),
     ]
+
+
+# --- complete_invoke(status=...): every end the guide's table lists -------------------------
+
+
+def invokes_and_catches(_: None) -> dg.Workflow[list[str | None]]:
+    try:
+        yield dg.Invoke("tax", {"amount": 10}, name="tax")
+    except dg.InvokeFailedError as exc:
+        return [exc.error_type, exc.error_message]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "seen"),
+    [
+        ("TIMED_OUT", None, "Invoke.TIMED_OUT"),
+        ("STOPPED", None, "Invoke.STOPPED"),
+        (
+            "STOPPED",
+            rt.ErrorObject(error_type="Execution.Stopped", error_message="by hand"),
+            "Execution.Stopped",
+        ),
+        (None, rt.ErrorObject(error_type="Boom", error_message="x"), "Boom"),
+    ],
+)
+def test_an_invoke_ends_with_each_status_the_guide_lists(
+    status: Any, error: rt.ErrorObject | None, seen: str
+) -> None:
+    # Before, complete_invoke() recorded only SUCCEEDED or FAILED: a runtime whose invoked
+    # function timed out or was stopped had no way to record it.
+    store = _new()
+    interp = rt.Interpreter(invokes_and_catches, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    (request,) = rt.apply_updates(store, action.updates, now_ms=0).invokes
+    interp.observe([])
+    assert isinstance(interp.next_action(), rt.Done)
+    ended = rt.complete_invoke(store, request.operation_id, now_ms=1, error=error, status=status)
+    assert ended.status == (status or "FAILED")
+    outcome = _finish_from(store)
+    assert isinstance(outcome, rt.Succeeded) and json.loads(outcome.result)[0] == seen
+
+
+@pytest.mark.parametrize(
+    ("status", "result"), [("SUCCEEDED", None), ("CANCELLED", None), ("STOPPED", "1")]
+)
+def test_complete_invoke_refuses_a_status_it_cannot_record(status: Any, result: str | None) -> None:
+    store = _new()
+    interp = rt.Interpreter(invokes_and_catches, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    (request,) = rt.apply_updates(store, action.updates, now_ms=0).invokes
+    with pytest.raises(dg.ValidationError, match="status="):
+        rt.complete_invoke(store, request.operation_id, now_ms=1, result=result, status=status)
+    assert _only(store, "CHAINED_INVOKE").status == "STARTED"
+
+
+def _finish_from(store: dict[str, rt.Operation]) -> rt.Outcome:
+    interp = rt.Interpreter(invokes_and_catches, list(store.values()))
+    while not isinstance(action := interp.next_action(), rt.Done):
+        assert isinstance(action, rt.Flush)
+        interp.observe(rt.apply_updates(store, action.updates, now_ms=2).operations)
+    return action.outcome
