@@ -315,12 +315,7 @@ class FileRuntime:
                     interp.observe(self.checkpoint(action.updates))
                 elif isinstance(action, rt.RunTasks):
                     for task in action.tasks:
-                        if task.is_async:
-                            future = self.pool.submit(
-                                asyncio.run, task.fn(*task.args, **task.kwargs)
-                            )
-                        else:
-                            future = self.pool.submit(task.fn, *task.args, **task.kwargs)
+                        future = self.pool.submit(_attempt, task)
                         running[future] = task
                 elif isinstance(action, rt.WaitForTasks):
                     done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -363,6 +358,13 @@ class FileRuntime:
         finally:
             _answer.pop()
             self.pool.shutdown(wait=True)
+
+
+def _attempt(task: rt.StepTask) -> Any:
+    """Run one step attempt in a pool thread (an async step on its own event loop there)."""
+    if task.is_async:
+        return asyncio.run(task.fn(*task.args, **task.kwargs))
+    return task.fn(*task.args, **task.kwargs)
 
 
 def run_on_engine(workflow: Callable[..., Any], n: int) -> tuple[str, str, str | None, Any]:
