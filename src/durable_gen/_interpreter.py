@@ -119,6 +119,7 @@ from ._versioning import (
     derive_seed,
     is_marker,
     marker_id,
+    read_clock,
 )
 from ._wire import (
     MAX_OPERATION_PAYLOAD_BYTES as OPERATION_LIMIT,
@@ -170,6 +171,8 @@ def check_host_options(serdes: object, clock: object) -> None:
             f"clock must be a function returning the time in epoch seconds (e.g. time.time) "
             f"or None, got {clock!r}"
         )
+    if clock is not None:
+        read_clock(clock)  # what it returns now: epoch seconds, or a ValidationError saying so
 
 
 def _checked_operations(operations: object) -> list[Operation]:

@@ -55,7 +55,7 @@ from ._interpreter_batch import BatchHandlers
 from ._interpreter_core import BLOCKED, Answer, Fiber, Resolver, plain
 from ._logger import failed_attempts_logged, log_failed_attempt
 from ._serdes import Serdes, dumps, loads
-from ._versioning import NOW_SUBTYPE, TIME_SERDES, Now, clock_time
+from ._versioning import NOW_SUBTYPE, TIME_SERDES, Now, clock_time, read_clock
 from ._wire import (
     MAX_OPERATION_PAYLOAD_BYTES as OPERATION_LIMIT,
 )
@@ -373,7 +373,7 @@ class StepHandlers(BatchHandlers):
         """When an attempt handed out now must end: the host's clock plus ``timeout``."""
         if timeout is None or self._clock is None:
             return None
-        return round((self._clock() + timeout) * 1000)
+        return round((read_clock(self._clock) + timeout) * 1000)
 
     def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
         name = cmd.name

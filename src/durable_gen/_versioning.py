@@ -11,6 +11,7 @@ rules are in ``durable_gen._interpreter``'s handlers and in the docs (docs/versi
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -186,7 +187,29 @@ def clock_time(clock: Callable[[], float] | None) -> datetime:
             "Now() needs the host's clock: build the Interpreter with clock=... (a function "
             "returning epoch seconds, such as time.time)"
         )
-    return datetime.fromtimestamp(clock(), UTC)
+    return datetime.fromtimestamp(read_clock(clock), UTC)
+
+
+#: Epoch seconds past this (year 5138) are epoch milliseconds read as seconds.
+_LATEST_SECONDS: Final = 100_000_000_000
+
+
+def read_clock(clock: Callable[[], float]) -> float:
+    """The host clock's time, checked to be epoch seconds: a ``ValidationError`` that says so
+    for anything else (milliseconds, the usual slip, since the store functions take ms)."""
+    now = clock()
+    if type(now) is not float and type(now) is not int:  # also not a bool
+        what = type(now).__name__
+    elif not math.isfinite(now) or now < 0:
+        what = repr(now)
+    elif now >= _LATEST_SECONDS:
+        what = f"{now!r}, epoch milliseconds (as seconds, a date past the year 5000)"
+    else:
+        return now
+    raise ValidationError(
+        f"clock= returns epoch seconds as a number (as time.time does), got {what}: pass "
+        "clock=time.time, or lambda: now_ms / 1000 for a clock of epoch milliseconds"
+    )
 
 
 class TimeSerdes:

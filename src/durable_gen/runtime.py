@@ -218,7 +218,8 @@ def apply_updates(
             them); updated in place.
         updates: The updates of one ``Flush``, in order.
         now_ms: The time of the checkpoint, epoch milliseconds.
-        new_callback_id: Issues callback ids (default: 48 random hex characters).
+        new_callback_id: Issues callback ids (default: 48 random hex characters); each must be
+            a non-empty str the store has not issued before (``ValidationError`` otherwise).
 
     Returns:
         The changes: operations for ``observe()``, timers to arm, invokes to start, the end.
@@ -247,7 +248,9 @@ def apply_updates(
         updates,
         now_ms=now_ms,
         first_event_id=1,
-        new_callback_id=new_callback_id or _callback_id,
+        new_callback_id=_callback_ids(operations, new_callback_id)
+        if new_callback_id
+        else _callback_id,
         resolve_invoke=lambda _op_id, _name: _state.InvokeTarget(),
     )
     operations.update(applied.operations)
@@ -335,6 +338,8 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
     operations[new.id] = new
     return new
 
+
+_INVOKE_ENDS: Final = frozenset({"FAILED", "TIMED_OUT", "STOPPED"})
 
 _TIMER_TYPES: Final = {
     "wait": "WAIT",
@@ -482,25 +487,70 @@ def complete_invoke(
     now_ms: int,
     result: str | None = None,
     error: ErrorObject | None = None,
+    status: Literal["FAILED", "TIMED_OUT", "STOPPED"] | None = None,
 ) -> Operation:
     """End the chained invoke ``operation_id``: SUCCEEDED with ``result`` (a JSON payload),
-    or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``).
+    or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``);
+    ``status="TIMED_OUT"`` or ``"STOPPED"`` records how the invoked function ended otherwise
+    (without an ``error``, the workflow's ``error_type`` is ``Invoke.TIMED_OUT`` or
+    ``Invoke.STOPPED``).
 
     Raises:
         InvalidCheckpointError: no started chained invoke has this id.
         ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
-            ``error`` that is not an ``ErrorObject``, or a bad ``operations``/``now_ms``.
+            ``error`` that is not an ``ErrorObject``, a ``status`` with a ``result`` or other
+            than those three, or a bad ``operations``/``now_ms``.
     """
     _check_store(operations, now_ms, "complete_invoke")
     _check_answer(result, error, "complete_invoke")
+    if status is not None and (status not in _INVOKE_ENDS or result is not None):
+        raise ValidationError(
+            f"complete_invoke() takes status= as one of {sorted(_INVOKE_ENDS)}, for a function "
+            f"that did not succeed (with error= or none), got status={status!r}"
+            + (" with a result" if result is not None else "")
+        )
     _check_running(operations, f"chained invoke {operation_id!r} not completed")
     op = operations.get(operation_id)
     if op is None or op.type != "CHAINED_INVOKE" or op.status != "STARTED":
         raise InvalidCheckpointError(f"no started chained invoke has the id {operation_id!r}")
-    status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
-    new, _ = _state.invoke_completed(op, status, now_ms, 0, result=result, error=error)
+    end: Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"] = status or (
+        "FAILED" if error is not None else "SUCCEEDED"
+    )
+    new, _ = _state.invoke_completed(op, end, now_ms, 0, result=result, error=error)
     operations[new.id] = new
     return new
+
+
+def _callback_ids(
+    operations: dict[str, Operation], new_callback_id: Callable[[], str]
+) -> Callable[[], str]:
+    """``new_callback_id``, checked to give a non-empty str the store has not issued before."""
+    issued: set[str] | None = None
+
+    def issue() -> str:
+        nonlocal issued
+        callback_id = new_callback_id()
+        if not isinstance(callback_id, str) or not callback_id:
+            raise ValidationError(
+                f"new_callback_id() returned {callback_id!r}: it must return a new callback id, "
+                "a non-empty str (e.g. secrets.token_hex(24))"
+            )
+        if issued is None:
+            issued = {
+                op.callback_details.callback_id
+                for op in operations.values()
+                if op.callback_details is not None and op.callback_details.callback_id
+            }
+        if callback_id in issued:
+            raise ValidationError(
+                f"new_callback_id() returned {callback_id!r}, an id this store already issued: "
+                "an answer to it would reach the wrong callback; return a new id on every call "
+                "(a counter must not restart with the process: secrets.token_hex(24) is safe)"
+            )
+        issued.add(callback_id)
+        return callback_id
+
+    return issue
 
 
 def _callback_id() -> str:

@@ -5,6 +5,9 @@ never an operation silently put in a state the interpreter misreads."""
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -322,3 +325,215 @@ def test_a_crash_reported_as_a_failed_attempt_is_refused(crash: BaseException) -
         assert isinstance(action, rt.Flush)
         interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
     assert action.outcome == rt.Succeeded(result="2")
+
+
+# --- clock=: epoch seconds ------------------------------------------------------------------
+
+
+def now_is(_: None) -> dg.Workflow[str]:
+    return (yield from dg.Now()).isoformat()
+
+
+@dg.step(timeout=5)
+def bounded(x: int) -> int:
+    return x
+
+
+def times_out(_: None) -> dg.Workflow[int]:
+    return (yield from bounded(1))
+
+
+BAD_CLOCKS = [
+    (lambda: 1_735_689_600_000, r"got 1735689600000, epoch milliseconds"),  # the store's now_ms
+    (lambda: "2025-01-01", r"got str"),
+    (lambda: float("nan"), r"got nan"),
+    (lambda: True, r"got bool"),
+]
+
+
+@pytest.mark.parametrize(("clock", "message"), BAD_CLOCKS)
+def test_now_with_a_clock_that_is_not_epoch_seconds_says_so(
+    clock: Callable[[], object], message: str
+) -> None:
+    # Before: a plain ValueError ("year 56971 is out of range") or TypeError recorded as the
+    # Now() step's failure, saying nothing of the clock.
+    good = iter([1_735_689_600.0])  # right when the interpreter is built, wrong when Now() runs
+    store = _new()
+    interp = rt.Interpreter(now_is, list(store.values()), clock=lambda: next(good, None) or clock())
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    (task,) = action.tasks
+    with pytest.raises(dg.ValidationError, match=message) as caught:
+        task.fn(*task.args, **task.kwargs)
+    assert "clock= returns epoch seconds" in str(caught.value)
+    with pytest.raises(dg.ValidationError, match=message):
+        rt.invoke(now_is, _event(), _NoService(), clock=clock)  # type: ignore[arg-type]
+
+
+def _event() -> rt.InvocationInput:
+    return rt.InvocationInput(
+        durable_execution_arn="arn:x",
+        checkpoint_token="t",
+        initial_execution_state=rt.ExecutionState(operations=list(_new().values())),
+    )
+
+
+class _NoService:
+    def checkpoint(self, *args: object) -> rt.CheckpointResponse:
+        raise AssertionError("nothing is checkpointed with a bad clock")
+
+    def get_state(self, *args: object) -> rt.ExecutionState:
+        raise AssertionError("nothing is read with a bad clock")
+
+
+@pytest.mark.parametrize(("clock", "message"), BAD_CLOCKS)
+def test_a_step_deadline_from_a_clock_that_is_not_epoch_seconds_is_refused(
+    clock: Callable[[], object], message: str
+) -> None:
+    # Before: milliseconds gave a deadline 55,000 years ahead (the timeout was never enforced),
+    # and a str a plain TypeError out of next_action(). The clock is read where it is given.
+    store = _new()
+    with pytest.raises(dg.ValidationError, match=message):
+        rt.Interpreter(times_out, list(store.values()), clock=clock)  # type: ignore[arg-type]
+
+
+def test_a_clock_that_goes_wrong_later_fails_the_step_deadline_with_the_same_error() -> None:
+    readings = iter([1_735_689_600.0, 1_735_689_600_000.0])
+    store = _new()
+    interp = rt.Interpreter(times_out, list(store.values()), clock=lambda: next(readings))
+    action = interp.next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "ValidationError"
+    assert "epoch milliseconds" in (action.outcome.error.error_message or "")
+
+
+def test_a_clock_in_epoch_seconds_gives_the_deadline_and_now() -> None:
+    store = _new()
+    interp = rt.Interpreter(times_out, list(store.values()), clock=lambda: 1_735_689_600)
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    assert action.tasks[0].deadline_ms == 1_735_689_605_000
+    interp = rt.Interpreter(now_is, list(_new().values()), clock=lambda: 1_735_689_600.5)
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    task = action.tasks[0]
+    assert task.fn(*task.args, **task.kwargs).isoformat() == "2025-01-01T00:00:00.500000+00:00"
+
+
+# --- apply_updates(new_callback_id=...): each id new ---------------------------------------
+
+
+def two_callbacks(_: None) -> dg.Workflow[list[object]]:
+    first = yield from dg.CreateCallback(name="first")
+    second = yield from dg.CreateCallback(name="second")
+    return [(yield from first), (yield from second)]
+
+
+def _start_callbacks(store: dict[str, rt.Operation], new_id: Callable[[], object]) -> None:
+    interp = rt.Interpreter(two_callbacks, list(store.values()))
+    while isinstance(action := interp.next_action(), rt.Flush):
+        applied = rt.apply_updates(
+            store,
+            action.updates,
+            now_ms=0,
+            new_callback_id=new_id,  # type: ignore[arg-type]
+        )
+        interp.observe(applied.operations)
+
+
+def test_a_callback_id_issued_twice_is_refused() -> None:
+    # A counter that restarts with the process issues an id again. Before, both callbacks
+    # held it: the answer meant for the second completed the first, and the second could
+    # never be answered ("already SUCCEEDED").
+    store = _new()
+    ids = iter(["cb-1", "cb-1"])
+    before: dict[str, rt.Operation] = {}
+    with pytest.raises(dg.ValidationError, match=r"'cb-1', an id this store already issued"):
+        _start_callbacks(store, lambda: next(ids))
+        before = dict(store)
+    (first,) = [op for op in store.values() if op.type == "CALLBACK"]
+    assert first.callback_details == rt.CallbackDetails(callback_id="cb-1")
+    assert before == {}  # the second START raised: nothing of it was recorded
+
+
+@pytest.mark.parametrize("bad", [5, "", None])
+def test_a_callback_id_that_is_not_a_string_is_refused(bad: object) -> None:
+    store = _new()
+    with pytest.raises(dg.ValidationError, match="new_callback_id"):
+        _start_callbacks(store, lambda: bad)
+    assert [op.type for op in store.values()] == ["EXECUTION"]
+
+
+def test_new_ids_each_time_are_issued() -> None:
+    store = _new()
+    ids = iter(["cb-1", "cb-2"])
+    _start_callbacks(store, lambda: next(ids))
+    issued = [op.callback_details for op in store.values() if op.type == "CALLBACK"]
+    assert issued == [
+        rt.CallbackDetails(callback_id="cb-1"),
+        rt.CallbackDetails(callback_id="cb-2"),
+    ]
+
+
+# --- complete_invoke(status=...): every end the guide's table lists -------------------------
+
+
+def invokes_and_catches(_: None) -> dg.Workflow[list[str | None]]:
+    try:
+        yield dg.Invoke("tax", {"amount": 10}, name="tax")
+    except dg.InvokeFailedError as exc:
+        return [exc.error_type, exc.error_message]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "seen"),
+    [
+        ("TIMED_OUT", None, "Invoke.TIMED_OUT"),
+        ("STOPPED", None, "Invoke.STOPPED"),
+        (
+            "STOPPED",
+            rt.ErrorObject(error_type="Execution.Stopped", error_message="by hand"),
+            "Execution.Stopped",
+        ),
+        (None, rt.ErrorObject(error_type="Boom", error_message="x"), "Boom"),
+    ],
+)
+def test_an_invoke_ends_with_each_status_the_guide_lists(
+    status: Any, error: rt.ErrorObject | None, seen: str
+) -> None:
+    # Before, complete_invoke() recorded only SUCCEEDED or FAILED: a runtime whose invoked
+    # function timed out or was stopped had no way to record it.
+    store = _new()
+    interp = rt.Interpreter(invokes_and_catches, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    (request,) = rt.apply_updates(store, action.updates, now_ms=0).invokes
+    interp.observe([])
+    assert isinstance(interp.next_action(), rt.Done)
+    ended = rt.complete_invoke(store, request.operation_id, now_ms=1, error=error, status=status)
+    assert ended.status == (status or "FAILED")
+    outcome = _finish_from(store)
+    assert isinstance(outcome, rt.Succeeded) and json.loads(outcome.result)[0] == seen
+
+
+@pytest.mark.parametrize(
+    ("status", "result"), [("SUCCEEDED", None), ("CANCELLED", None), ("STOPPED", "1")]
+)
+def test_complete_invoke_refuses_a_status_it_cannot_record(status: Any, result: str | None) -> None:
+    store = _new()
+    interp = rt.Interpreter(invokes_and_catches, list(store.values()))
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    (request,) = rt.apply_updates(store, action.updates, now_ms=0).invokes
+    with pytest.raises(dg.ValidationError, match="status="):
+        rt.complete_invoke(store, request.operation_id, now_ms=1, result=result, status=status)
+    assert _only(store, "CHAINED_INVOKE").status == "STARTED"
+
+
+def _finish_from(store: dict[str, rt.Operation]) -> rt.Outcome:
+    interp = rt.Interpreter(invokes_and_catches, list(store.values()))
+    while not isinstance(action := interp.next_action(), rt.Done):
+        assert isinstance(action, rt.Flush)
+        interp.observe(rt.apply_updates(store, action.updates, now_ms=2).operations)
+    return action.outcome

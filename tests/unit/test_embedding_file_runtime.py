@@ -315,12 +315,7 @@ class FileRuntime:
                     interp.observe(self.checkpoint(action.updates))
                 elif isinstance(action, rt.RunTasks):
                     for task in action.tasks:
-                        if task.is_async:
-                            future = self.pool.submit(
-                                asyncio.run, task.fn(*task.args, **task.kwargs)
-                            )
-                        else:
-                            future = self.pool.submit(task.fn, *task.args, **task.kwargs)
+                        future = self.pool.submit(_attempt, task)
                         running[future] = task
                 elif isinstance(action, rt.WaitForTasks):
                     done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -363,6 +358,13 @@ class FileRuntime:
         finally:
             _answer.pop()
             self.pool.shutdown(wait=True)
+
+
+def _attempt(task: rt.StepTask) -> Any:
+    """Run one step attempt in a pool thread (an async step on its own event loop there)."""
+    if task.is_async:
+        return asyncio.run(task.fn(*task.args, **task.kwargs))
+    return task.fn(*task.args, **task.kwargs)
 
 
 def run_on_engine(workflow: Callable[..., Any], n: int) -> tuple[str, str, str | None, Any]:
@@ -460,3 +462,36 @@ def test_the_file_runtime_imports_only_public_modules() -> None:
     ] + [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert not [m for m in modules if m.startswith("durable_gen") and "._" in m]
     assert not [m for m in modules if m.split(".")[-1].startswith("_") and m != "__future__"]
+
+
+def before_deploy(n: int) -> dg.Workflow[int]:
+    a = yield from double(n)
+    yield from dg.Wait(seconds=60, name="pause")
+    return a
+
+
+@dg.step(name="triple")
+def triple(x: int) -> int:
+    return 3 * x
+
+
+def after_deploy(n: int) -> dg.Workflow[int]:
+    a = yield from triple(n)  # was double: the history no longer matches
+    yield from dg.Wait(seconds=60, name="pause")
+    return a
+
+
+def test_code_changed_between_processes_fails_with_non_determinism(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "execution.json"
+    FileRuntime.create(path, "arn:deploy", "2")
+    first = FileRuntime(path, before_deploy)
+    assert isinstance(first.invoke(), rt.Suspended)
+    first.save()
+    recorded = json.loads(path.read_text())["operations"]
+    second = FileRuntime(path, after_deploy)
+    outcome = second.invoke()
+    assert isinstance(outcome, rt.Failed)
+    assert outcome.error.error_type == "NonDeterminismError"
+    assert "name='double'" in (outcome.error.error_message or "")
+    assert "name='triple'" in (outcome.error.error_message or "")
+    assert json.loads(path.read_text())["operations"] == recorded  # nothing recorded
