@@ -302,3 +302,40 @@ def test_a_result_over_the_limit_in_the_envelope_says_what_it_weighs_as_plain_js
     plain = len(json.dumps(rows, separators=(",", ":")))
     assert "1 MiB payload limit" in message, message
     assert "AWS's typed envelope" in message and f"as plain JSON it is {plain} bytes" in message
+
+
+# --- a batch result no Map or Parallel fills in again ------------------------------------------
+
+
+def _double(x: int) -> int:
+    return x * 2
+
+
+def _first_of(_: Any) -> dg.Workflow[dg.BatchResult[int]]:
+    return (
+        yield from dg.Map(
+            _double,
+            [1, 2, 3, 4],
+            name="m",
+            max_concurrency=1,
+            completion=dg.Completion(min_successful=1),
+            item_namer=lambda item, i: f"item-{item}",
+        )
+    )
+
+
+@pytest.mark.parametrize("fmt", ["json", "aws"])
+def test_a_batch_result_a_child_returns_comes_back_whole_in_both_formats(fmt: str) -> None:
+    seen: list[Any] = []
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Child(_first_of, (None,), name="child")
+        seen.append((batch.total_count, [(i.name, i.status) for i in batch.items]))
+        yield dg.Wait(seconds=1, name="w")
+        return batch.total_count
+
+    run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+    assert run.result() == 4
+    replay(wf, run.export()).raise_for_status()
+    want = (4, [("item-1", "SUCCEEDED")] + [(f"item-{i}", "NOT_STARTED") for i in (2, 3, 4)])
+    assert seen == [want] * 3  # the first run, the replay after the wait, the replayer's
