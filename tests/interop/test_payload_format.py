@@ -339,3 +339,25 @@ def test_a_batch_result_a_child_returns_comes_back_whole_in_both_formats(fmt: st
     replay(wf, run.export()).raise_for_status()
     want = (4, [("item-1", "SUCCEEDED")] + [(f"item-{i}", "NOT_STARTED") for i in (2, 3, 4)])
     assert seen == [want] * 3  # the first run, the replay after the wait, the replayer's
+
+
+def test_an_operation_view_shows_the_same_json_in_both_formats() -> None:
+    # docs/testing.md: OperationView.result is the recorded result decoded from JSON; a test
+    # asserting on it must not change when the deployment switches to payload_format="aws"
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Step(lambda: {"user": "ada", "n": [1, 2]}, name="user")
+        yield dg.Step(lambda: (date(2024, 1, 1), Decimal("1.10")), name="pair")
+        yield dg.Step(lambda: {"t": "s", "v": "x"}, name="lookalike")
+        yield dg.Map(lambda x: {"x": x}, [1, 2], name="map")
+        return None
+
+    names = ("user", "pair", "lookalike", "map", "map-item-0")
+    views = {}
+    for fmt in ("json", "aws"):
+        run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+        views[fmt] = {name: run.operation(name).result for name in names}
+    assert views["aws"] == views["json"]
+    assert views["json"]["user"] == {"user": "ada", "n": [1, 2]}
+    assert views["json"]["pair"] == ["2024-01-01", "1.10"]
+    assert views["json"]["lookalike"] == {"t": "s", "v": "x"}
+    assert views["json"]["map"]["items"][1]["result"] == {"x": 2}
