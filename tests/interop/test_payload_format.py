@@ -361,3 +361,18 @@ def test_an_operation_view_shows_the_same_json_in_both_formats() -> None:
     assert views["json"]["pair"] == ["2024-01-01", "1.10"]
     assert views["json"]["lookalike"] == {"t": "s", "v": "x"}
     assert views["json"]["map"]["items"][1]["result"] == {"x": 2}
+
+
+def test_a_result_that_is_itself_an_envelope_is_sent_wrapped_as_docs_lambda_md_says() -> None:
+    # A limit documented in docs/lambda.md ("The rule that tells the two apart"): readers of
+    # plain JSON see the wrapped form; durable_gen reads back the value.
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Step(lambda: 1, name="one")
+        return {"t": "i", "v": 3}
+
+    run = TestRunner().run(wf, None)
+    assert run.result() == {"t": "i", "v": 3}
+    assert json.loads(run.record.result or "null") == {
+        "t": "m",
+        "v": {"t": {"t": "s", "v": "i"}, "v": {"t": "i", "v": 3}},
+    }
