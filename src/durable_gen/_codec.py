@@ -11,7 +11,8 @@ The rules, in the order they apply:
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
    ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
-   ``"br"`` envelope of ``{"all": [...], "completionReason": ...}`` without never-started items.
+   ``"br"`` envelope of ``{"all": [...], "completionReason": ...}`` without never-started items
+   (those, and item names, ride in keys AWS's SDK ignores: ``notStarted``, ``name``).
 3. Reading takes either format. A payload is AWS's envelope if and only if its root is a JSON
    object with exactly the keys ``"t"`` and ``"v"``, ``"t"`` is a known tag, and everything
    inside is a well-formed envelope too (every nested value an envelope, every scalar of the
@@ -341,16 +342,31 @@ def _key(key: Any) -> str:
 
 
 def _aws_batch(result: BatchResult[Any]) -> dict[str, Any]:
-    """Our batch result in AWS's shape: items that never started are left out, as AWS does."""
+    """Our batch result in AWS's shape (``all``, ``completionReason``), items that never started
+    left out of ``all`` as AWS does. What AWS has no field for rides in keys its SDK ignores:
+    an item's ``name``, and the never-started items under ``notStarted``, so a batch result
+    that no Map or Parallel fills in again (one a child context returns) reads back whole."""
     items = []
+    not_started = []
     for item in result.items:
+        named = {"name": item.name} if item.name is not None else {}
         if item.status == "NOT_STARTED":
+            not_started.append({"index": item.index, **named})
             continue
         error = msgspec.to_builtins(item.error) if item.error is not None else None
         items.append(
-            {"index": item.index, "status": item.status, "result": item.result, "error": error}
+            {
+                "index": item.index,
+                "status": item.status,
+                "result": item.result,
+                "error": error,
+                **named,
+            }
         )
-    return {"all": items, "completionReason": result.completion_reason}
+    out: dict[str, Any] = {"all": items, "completionReason": result.completion_reason}
+    if not_started:
+        out["notStarted"] = not_started
+    return out
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -434,13 +450,21 @@ _PARSERS: Final[dict[str, Callable[[str], Any]]] = {
 
 
 def _batch_shape(data: dict[str, Any]) -> dict[str, Any]:
-    """AWS's batch dict (``all``, ``completionReason``) in our ``BatchResult``'s JSON shape."""
+    """AWS's batch dict (``all``, ``completionReason``, and durable_gen's ``notStarted``) in our
+    ``BatchResult``'s JSON shape."""
     items = data.get("all")
     if type(items) is list:  # AWS writes "error": null and "result": null; we leave them out
         items = [
             {k: v for k, v in item.items() if v is not None} if type(item) is dict else item
             for item in items
         ]
+        not_started = data.get("notStarted")
+        if type(not_started) is list and not_started:
+            items += [
+                {**item, "status": "NOT_STARTED"} if type(item) is dict else item
+                for item in not_started
+            ]
+            items.sort(key=lambda item: item.get("index", 0) if type(item) is dict else 0)
     return {"items": items, "completionReason": data.get("completionReason")}
 
 

@@ -302,3 +302,77 @@ def test_a_result_over_the_limit_in_the_envelope_says_what_it_weighs_as_plain_js
     plain = len(json.dumps(rows, separators=(",", ":")))
     assert "1 MiB payload limit" in message, message
     assert "AWS's typed envelope" in message and f"as plain JSON it is {plain} bytes" in message
+
+
+# --- a batch result no Map or Parallel fills in again ------------------------------------------
+
+
+def _double(x: int) -> int:
+    return x * 2
+
+
+def _first_of(_: Any) -> dg.Workflow[dg.BatchResult[int]]:
+    return (
+        yield from dg.Map(
+            _double,
+            [1, 2, 3, 4],
+            name="m",
+            max_concurrency=1,
+            completion=dg.Completion(min_successful=1),
+            item_namer=lambda item, i: f"item-{item}",
+        )
+    )
+
+
+@pytest.mark.parametrize("fmt", ["json", "aws"])
+def test_a_batch_result_a_child_returns_comes_back_whole_in_both_formats(fmt: str) -> None:
+    seen: list[Any] = []
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Child(_first_of, (None,), name="child")
+        seen.append((batch.total_count, [(i.name, i.status) for i in batch.items]))
+        yield dg.Wait(seconds=1, name="w")
+        return batch.total_count
+
+    run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+    assert run.result() == 4
+    replay(wf, run.export()).raise_for_status()
+    want = (4, [("item-1", "SUCCEEDED")] + [(f"item-{i}", "NOT_STARTED") for i in (2, 3, 4)])
+    assert seen == [want] * 3  # the first run, the replay after the wait, the replayer's
+
+
+def test_an_operation_view_shows_the_same_json_in_both_formats() -> None:
+    # docs/testing.md: OperationView.result is the recorded result decoded from JSON; a test
+    # asserting on it must not change when the deployment switches to payload_format="aws"
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Step(lambda: {"user": "ada", "n": [1, 2]}, name="user")
+        yield dg.Step(lambda: (date(2024, 1, 1), Decimal("1.10")), name="pair")
+        yield dg.Step(lambda: {"t": "s", "v": "x"}, name="lookalike")
+        yield dg.Map(lambda x: {"x": x}, [1, 2], name="map")
+        return None
+
+    names = ("user", "pair", "lookalike", "map", "map-item-0")
+    views = {}
+    for fmt in ("json", "aws"):
+        run = TestRunner(payload_format=fmt).run(wf, None)  # type: ignore[arg-type]
+        views[fmt] = {name: run.operation(name).result for name in names}
+    assert views["aws"] == views["json"]
+    assert views["json"]["user"] == {"user": "ada", "n": [1, 2]}
+    assert views["json"]["pair"] == ["2024-01-01", "1.10"]
+    assert views["json"]["lookalike"] == {"t": "s", "v": "x"}
+    assert views["json"]["map"]["items"][1]["result"] == {"x": 2}
+
+
+def test_a_result_that_is_itself_an_envelope_is_sent_wrapped_as_docs_lambda_md_says() -> None:
+    # A limit documented in docs/lambda.md ("The rule that tells the two apart"): readers of
+    # plain JSON see the wrapped form; durable_gen reads back the value.
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Step(lambda: 1, name="one")
+        return {"t": "i", "v": 3}
+
+    run = TestRunner().run(wf, None)
+    assert run.result() == {"t": "i", "v": 3}
+    assert json.loads(run.record.result or "null") == {
+        "t": "m",
+        "v": {"t": {"t": "s", "v": "i"}, "v": {"t": "i", "v": 3}},
+    }

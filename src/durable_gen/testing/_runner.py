@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 import msgspec
 
 from .._actions import check_mode
-from .._codec import PayloadFormat, result_type
+from .._codec import PayloadFormat, decode, is_envelope, result_type
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
@@ -65,7 +65,8 @@ class OperationView(msgspec.Struct, frozen=True, kw_only=True):
         status: ``SUCCEEDED``, ``FAILED``, ``STARTED``, ``PENDING``, ...
         parent_id: The id of the context it belongs to.
         attempts: Attempts finished (steps), as the service counts them.
-        result: The recorded result, decoded from JSON (the raw payload if it is not JSON).
+        result: The recorded result, decoded from JSON (the raw payload if it is not JSON); a
+            payload in AWS's envelope (``payload_format="aws"``) as the JSON ``"json"`` records.
         error: The recorded error.
         callback_id: The callback id (callbacks).
         runs: How many times the step function ran under this runner (crashes included).
@@ -100,6 +101,9 @@ def _view(op: Operation, runs: int) -> OperationView:
         result = json.loads(payload) if payload else None
     except ValueError:
         result = payload
+    else:
+        if type(result) is dict and is_envelope(result):  # payload_format="aws": as "json" has it
+            result = msgspec.json.decode(msgspec.json.encode(decode(payload)))
     return OperationView(
         id=op.id,
         name=op.name,
