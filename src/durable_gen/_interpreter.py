@@ -651,7 +651,10 @@ class Interpreter(StepHandlers):
             try:
                 cmd = gen.send(value) if exc is None else gen.throw(exc)
                 if self.unyielded:  # _guard: clear the yielded command's note
-                    _guard.yielded(self, cmd)
+                    try:
+                        _guard.yielded(self, cmd)
+                    except _guard.UnyieldedCommandWarning as warning:  # warnings are errors:
+                        raise Fatal(warning) from None  # the execution fails, not one item
             except StopIteration as stop:
                 fiber.alive = False
                 fiber.on_done(fiber, stop.value, None)
