@@ -15,6 +15,7 @@ running its body, while one the execution waits inside replays its body and is m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -1441,16 +1442,34 @@ def _decided_early(n: int) -> Callable[[Any], Gen]:
     return workflow
 
 
+def _as_aws_sdk_records_it(history: Any) -> Any:
+    """``history`` with the never-started items dropped from batch results, as AWS's SDK
+    writes them (durable_gen keeps them in a key AWS's SDK ignores, ``notStarted``)."""
+    if isinstance(history, dict):
+        return {k: _as_aws_sdk_records_it(v) for k, v in history.items() if k != "notStarted"}
+    if isinstance(history, list):
+        return [_as_aws_sdk_records_it(v) for v in history]
+    if isinstance(history, str) and '"notStarted"' in history:  # a payload holding a batch
+        payload = _as_aws_sdk_records_it(json.loads(history))
+        return json.dumps(payload, separators=(",", ":"))
+    return history
+
+
 @pytest.mark.parametrize(
     ("payload_format", "items", "verdict"),
     [
         ("json", 7, "diverged"),
         ("json", 2, "diverged"),
-        # AWS's form lists only the items that started (one here): the count is checked as
-        # "at least that many", so more items, or fewer down to those that started, replay.
-        ("aws", 7, "ok"),
-        ("aws", 2, "ok"),
-        ("aws", 1, "ok"),
+        ("json", 1, "diverged"),
+        # durable_gen's AWS form keeps the items never started (in a key AWS's SDK ignores)
+        ("aws", 7, "diverged"),
+        ("aws", 2, "diverged"),
+        ("aws", 1, "diverged"),
+        # AWS's SDK lists only the items that started (one here): the count is checked as "at
+        # least that many", so more items, or fewer down to those that started, replay.
+        ("aws-sdk", 7, "ok"),
+        ("aws-sdk", 2, "ok"),
+        ("aws-sdk", 1, "ok"),
     ],
 )
 def test_a_batch_decided_early_is_checked_as_its_payload_format_records_it(
@@ -1459,11 +1478,20 @@ def test_a_batch_decided_early_is_checked_as_its_payload_format_records_it(
     from durable_gen.testing import TestRunner, replay
 
     v1, v2 = _decided_early(6), _decided_early(items)
-    runner = TestRunner(skip_time=False, payload_format=payload_format)  # type: ignore[arg-type]
+    runner = TestRunner(
+        skip_time=False, payload_format="json" if payload_format == "json" else "aws"
+    )
     run = runner.run(v1, None)
     assert run.status == "RUNNING"
-    report = replay(v2, run.export())
+    history = run.export()
+    if payload_format == "aws-sdk":
+        stripped = _as_aws_sdk_records_it(history)
+        assert stripped != history
+        history = stripped
+    report = replay(v2, history)
     assert report.status == ("diverged" if verdict == "diverged" else "ok"), report.message
+    if payload_format == "aws-sdk":
+        return  # the engine's own record keeps the never-started items
     runner.deploy(v1, v2)
     run.send_callback_success("gate", "ok")
     runner.run_until_idle()
