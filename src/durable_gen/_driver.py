@@ -571,9 +571,11 @@ class DaemonThreads(cf.Executor):
                         self._count -= 1
                     return
                 continue
-            if future.set_running_or_notify_cancel():
-                with self._lock:
+            with self._lock:  # running, and known to ``abandon``, at once
+                started = future.set_running_or_notify_cancel()
+                if started:
                     self._running.add(future)
+            if started:
                 try:
                     future.set_result(fn())
                 except BaseException as exc:  # a crash (KeyboardInterrupt...) goes to the driver
@@ -920,7 +922,8 @@ class _Workers:
     def close(self) -> None:
         """Drop the steps not started yet; abandon those running (their results are ignored)."""
         for future in self.inflight:
-            future.cancel()
+            if not future.cancel() and future in self._timed:
+                daemon_threads().abandon(future)  # its thread no longer counts
         self.inflight.clear()
         self._timed.clear()
         self._start_by.clear()
@@ -1177,11 +1180,16 @@ async def invoke_async(
                 future = daemon_threads().submit(
                     context.run, inv.run_noting_end, task, ended, deadline
                 )
-                with anyio.move_on_after(limit[0]):
-                    with contextlib.suppress(TimeoutError):
-                        outcome = await anyio.to_thread.run_sync(
-                            future.result, limit[0], abandon_on_cancel=True
-                        )
+                try:
+                    with anyio.move_on_after(limit[0]):
+                        with contextlib.suppress(TimeoutError):
+                            outcome = await anyio.to_thread.run_sync(
+                                future.result, limit[0], abandon_on_cancel=True
+                            )
+                except BaseException:  # the invocation ends without it (cancelled, a crash)
+                    if not future.cancel():
+                        daemon_threads().abandon(future)
+                    raise
             # at the deadline the thread is abandoned: what it returns later is dropped, and
             # so is what it returned past its deadline (the loop was busy meanwhile)
             if outcome is None or not ended:

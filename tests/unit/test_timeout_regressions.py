@@ -503,3 +503,43 @@ def test_a_step_that_raises_cancelled_error_itself_fails_its_attempt(step: Any, 
 
 def test_a_step_cancelled_error_under_the_determinism_check() -> None:
     assert_deterministic(outcome_of(async_raises_cancelled), None, random_runs=1)
+
+
+LEFT_RELEASE = threading.Event()
+
+
+@dg.step(timeout=30, retry=ONCE)
+def first_or_hangs(i: int) -> int:
+    if i:
+        LEFT_RELEASE.wait(20)
+    return i
+
+
+def decided_by_the_first(_: None) -> Any:
+    batch = yield dg.Map(
+        first_or_hangs, list(range(70)), completion=dg.Completion(min_successful=1)
+    )  # fmt: skip
+    return batch.completion_reason
+
+
+@dg.step(timeout=2, retry=ONCE)
+def needs_a_thread() -> str:
+    return "ran"
+
+
+def after_them(_: None) -> dg.Workflow[str]:
+    return (yield from needs_a_thread())
+
+
+def test_attempts_left_running_by_a_decided_batch_do_not_starve_later_ones() -> None:
+    # a batch decided while timed attempts still ran left their threads counted, for good:
+    # enough of them and every later timed attempt failed "not started" at its deadline
+    LEFT_RELEASE.clear()
+    began = time.monotonic()
+    try:
+        for _ in range(2):
+            assert dg.run(decided_by_the_first, None) == "MIN_SUCCESSFUL_REACHED"
+        assert dg.run(after_them, None) == "ran"
+        assert time.monotonic() - began < 10  # nothing waited for the hung threads to end
+    finally:
+        LEFT_RELEASE.set()
