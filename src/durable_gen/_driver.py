@@ -279,10 +279,13 @@ class _Invocation:
             else None
         )
 
-    def run_noting_end(self, task: StepTask, ended: list[float]) -> _Result:
+    def run_noting_end(self, task: StepTask, ended: list[float], deadline: float) -> _Result:
         """``run_fn``, noting in ``ended`` the ``time.monotonic()`` at which the function
         ended: an attempt that ended past its deadline timed out, however late the driver
-        (busy checkpointing another step, or calling a plugin) looks at it."""
+        (busy checkpointing another step, or calling a plugin) looks at it. One that gets its
+        thread only after its ``deadline`` does not run (``ended`` stays empty)."""
+        if time.monotonic() >= deadline:
+            return None, None
         result = self.run_fn(task)
         ended.append(time.monotonic())
         return result
@@ -510,10 +513,12 @@ class _StepThreads:
 
 
 class DaemonThreads(cf.Executor):
-    """Daemon worker threads for the sync attempts that have a deadline (``MAX_STEP_THREADS``
-    at most, reused while idle, ended after ``_DAEMON_IDLE`` seconds without work).
+    """Daemon worker threads for the sync attempts that have a deadline: ``MAX_STEP_THREADS``
+    running at most, plus one for each attempt abandoned at its deadline and still running
+    (a call that hangs must not starve the attempts that come after it); reused while idle,
+    ended after ``_DAEMON_IDLE`` seconds without work.
 
-    An attempt abandoned at its deadline may never end (a call that hangs). In the threads of a
+    An attempt abandoned at its deadline may never end. In the threads of a
     ``ThreadPoolExecutor`` (the driver's, or the host's ``pool=``) it would hold up the
     process's exit, which joins them, and a host's ``shutdown(wait=True)``, for as long as it
     runs: ``durable-gen run`` would print its result and not return. A daemon thread holds
@@ -526,19 +531,35 @@ class DaemonThreads(cf.Executor):
         self._work = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
-        self._count = 0
+        self._count = 0  # threads alive
+        self._limit = MAX_STEP_THREADS  # raised by one per abandoned attempt still running
+        self._running: set[cf.Future[Any]] = set()
+        self._abandoned: set[cf.Future[Any]] = set()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         future: cf.Future[Any] = cf.Future()
         self._work.put((future, functools.partial(fn, *args, **kwargs)))
         if not self._idle.acquire(blocking=False):  # no idle thread: start one, if allowed
-            with self._lock:
-                if self._count < MAX_STEP_THREADS:
-                    self._count += 1
-                    threading.Thread(
-                        target=self._serve, name="durable-gen-timed-step", daemon=True
-                    ).start()
+            self._start()
         return future
+
+    def abandon(self, future: cf.Future[Any]) -> None:
+        """The driver stopped waiting for ``future``'s attempt, still running, at its deadline:
+        its thread no longer counts toward the limit (another may start in its place)."""
+        with self._lock:
+            if future not in self._running or future in self._abandoned:
+                return
+            self._abandoned.add(future)
+            self._limit += 1
+        if not self._work.empty():  # work waits for a thread: one more may take it now
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._count >= self._limit:
+                return
+            self._count += 1
+        threading.Thread(target=self._serve, name="durable-gen-timed-step", daemon=True).start()
 
     def _serve(self) -> None:
         while True:
@@ -551,11 +572,23 @@ class DaemonThreads(cf.Executor):
                         self._count -= 1
                     return
                 continue
-            if future.set_running_or_notify_cancel():
+            with self._lock:  # running, and known to ``abandon``, at once
+                started = future.set_running_or_notify_cancel()
+                if started:
+                    self._running.add(future)
+            if started:
                 try:
                     future.set_result(fn())
                 except BaseException as exc:  # a crash (KeyboardInterrupt...) goes to the driver
                     future.set_exception(exc)
+                with self._lock:
+                    self._running.discard(future)
+                    if future in self._abandoned:
+                        self._abandoned.discard(future)
+                        self._limit -= 1
+                    if self._count > self._limit:  # one too many now: this one ends
+                        self._count -= 1
+                        return
             del future, fn
             self._idle.release()
 
@@ -827,7 +860,7 @@ class _Workers:
             # determinism check's runs a timed step before returning, until its timeout)
             deadline = time.monotonic() + limit[0]
             future = self._threads.submit_timed(
-                lambda t: context.run(inv.run_noting_end, t, ended), task
+                lambda t: context.run(inv.run_noting_end, t, ended, deadline), task
             )
             self._timed[future] = (deadline, attempt, limit, ended)
         return future
@@ -860,23 +893,29 @@ class _Workers:
             entry = timed.pop(future, None)
             if entry is not None:
                 deadline, attempt, limit, ended = entry
-                if ended and ended[0] >= deadline:  # it ended too late: what it gave is dropped
+                if not ended:  # it got a thread only after its deadline: not run
+                    result = inv.timed_out(task, attempt, limit, _QUEUED)
+                elif ended[0] >= deadline:  # it ended too late: what it gave is dropped
                     result = inv.timed_out(task, attempt, limit, _LATE)
                 else:
                     result = inv.finish(attempt, result, task)
             inv.report(task, result)
         if timed:
             now = time.monotonic()
-            for future, (deadline, attempt, limit, _) in list(timed.items()):
-                if deadline <= now:
-                    del timed[future]
-                    start_by.pop(future, None)
-                    task = self.inflight.pop(future)
-                    # One still waiting for a free thread never starts (it would run after
-                    # its failure was recorded); one running is abandoned: its thread runs on,
-                    # its future is dropped, so what it returns is never reported.
-                    how = _QUEUED if future.cancel() else None
-                    inv.report(task, inv.timed_out(task, attempt, limit, how))
+            expired = [f for f, entry in timed.items() if entry[0] <= now]
+            # One still waiting for a free thread never starts (it would run after its failure
+            # was recorded): all of those are cancelled first, before a thread freed by an
+            # abandoned attempt can take one. One running is abandoned: its thread runs on, its
+            # future is dropped, so what it returns is never reported.
+            not_started = {f for f in expired if f.cancel()}
+            for future in expired:
+                _, attempt, limit, _ = timed.pop(future)
+                start_by.pop(future, None)
+                task = self.inflight.pop(future)
+                if future not in not_started:
+                    daemon_threads().abandon(future)
+                how = _QUEUED if future in not_started else None
+                inv.report(task, inv.timed_out(task, attempt, limit, how))
         if start_by:
             now = time.monotonic()
             for future, due in list(start_by.items()):
@@ -887,7 +926,8 @@ class _Workers:
     def close(self) -> None:
         """Drop the steps not started yet; abandon those running (their results are ignored)."""
         for future in self.inflight:
-            future.cancel()
+            if not future.cancel() and future in self._timed:
+                daemon_threads().abandon(future)  # its thread no longer counts
         self.inflight.clear()
         self._timed.clear()
         self._start_by.clear()
@@ -1185,20 +1225,31 @@ async def invoke_async(
                 # in a daemon thread (``DaemonThreads``), waited for by an anyio thread for
                 # no longer than the limit: an abandoned attempt holds neither
                 context = contextvars.copy_context()  # what the start hooks set, as above
-                future = daemon_threads().submit(context.run, inv.run_noting_end, task, ended)
-                with anyio.move_on_after(limit[0]):
-                    with contextlib.suppress(TimeoutError):
-                        outcome = await anyio.to_thread.run_sync(
-                            future.result, limit[0], abandon_on_cancel=True
-                        )
+                future = daemon_threads().submit(
+                    context.run, inv.run_noting_end, task, ended, deadline
+                )
+                try:
+                    with anyio.move_on_after(limit[0]):
+                        with contextlib.suppress(TimeoutError):
+                            outcome = await anyio.to_thread.run_sync(
+                                future.result, limit[0], abandon_on_cancel=True
+                            )
+                except BaseException:  # the invocation ends without it (cancelled, a crash)
+                    if not future.cancel():
+                        daemon_threads().abandon(future)
+                    raise
             # at the deadline the thread is abandoned: what it returns later is dropped, and
             # so is what it returned past its deadline (the loop was busy meanwhile)
             if outcome is None or not ended:
                 how = None
                 if future is None:
                     how = "was not started"
-                elif future.cancel():  # still waiting for a thread: it never starts
+                elif future.cancel() or (future.done() and not ended):  # never ran, nor will
                     how = _QUEUED
+                elif ended:  # it ended just now, past its deadline
+                    how = _LATE
+                else:
+                    daemon_threads().abandon(future)
                 result = inv.timed_out(task, attempt, limit, how)
             elif ended[0] >= deadline:
                 result = inv.timed_out(task, attempt, limit, _LATE)

@@ -399,32 +399,48 @@ def more_items_than_threads(_: None) -> Any:
     return [error.error_message for error in batch.errors()]
 
 
+@dg.step(timeout=5, retry=ONCE)
+def in_time_after_them(i: int) -> int:
+    return i
+
+
+def after_the_hung_ones(_: None) -> dg.Workflow[int]:
+    return (yield from in_time_after_them(7))
+
+
 @pytest.mark.parametrize("host", ["invoke", "invoke_async"])
-def test_an_attempt_that_timed_out_waiting_for_a_thread_never_starts(host: str) -> None:
-    # sync attempts with a timeout share 64 threads; those still waiting for one at their
-    # deadline were recorded as timed out ("abandoned"), then started anyway once threads
-    # were free, their side effects running after the workflow had moved on
+def test_attempts_abandoned_at_their_deadline_neither_start_late_nor_starve_others(
+    host: str,
+) -> None:
+    # sync attempts with a timeout share 64 threads: those still waiting for one at their
+    # deadline were recorded as timed out ("abandoned"), then started anyway once threads were
+    # free, their side effects running after the workflow had moved on; and attempts
+    # abandoned while running (calls that hang) must not keep later attempts from a thread
     QUEUED_RELEASE.clear()
     QUEUED_STARTS.clear()
     engine = LocalService(clock=VirtualClock())
-    if host == "invoke":
-        engine.register("wf", dg.make_handler(more_items_than_threads, engine))
-    else:
-        engine.register(
-            "wf", lambda event: anyio.run(rt.invoke_async, more_items_than_threads, event, engine)
-        )
+
+    def register(workflow: Any) -> None:
+        if host == "invoke":
+            engine.register("wf", dg.make_handler(workflow, engine))
+        else:
+            engine.register("wf", lambda event: anyio.run(rt.invoke_async, workflow, event, engine))
+
+    register(more_items_than_threads)
     try:
         record = engine.run(engine.start("wf", "null"))
         ended = time.monotonic()
         messages = json.loads(record.result)
-        assert len(messages) == 70
-        not_started = [m for m in messages if "was not started" in m]
-        assert len(not_started) >= 6 and len(not_started) == 70 - len(QUEUED_STARTS)
+        assert len(messages) == 70 and all("0.2 s timeout" in m for m in messages)
+        started = len(QUEUED_STARTS)
+        assert started == 70 - len([m for m in messages if "was not started" in m])
+        register(after_the_hung_ones)  # 70 hung threads: a new attempt still gets one
+        assert engine.run(engine.start("wf", "null")).result == "7"
     finally:
         QUEUED_RELEASE.set()  # the abandoned ones end; queued ones must not start now
     time.sleep(0.3)
-    assert all(started < ended for started in QUEUED_STARTS)
-    assert len(QUEUED_STARTS) <= 64
+    assert all(when < ended for when in QUEUED_STARTS)
+    assert len(QUEUED_STARTS) == started
 
 
 # --- a step that raises CancelledError itself -----------------------------------------------------
@@ -487,3 +503,43 @@ def test_a_step_that_raises_cancelled_error_itself_fails_its_attempt(step: Any, 
 
 def test_a_step_cancelled_error_under_the_determinism_check() -> None:
     assert_deterministic(outcome_of(async_raises_cancelled), None, random_runs=1)
+
+
+LEFT_RELEASE = threading.Event()
+
+
+@dg.step(timeout=30, retry=ONCE)
+def first_or_hangs(i: int) -> int:
+    if i:
+        LEFT_RELEASE.wait(20)
+    return i
+
+
+def decided_by_the_first(_: None) -> Any:
+    batch = yield dg.Map(
+        first_or_hangs, list(range(70)), completion=dg.Completion(min_successful=1)
+    )  # fmt: skip
+    return batch.completion_reason
+
+
+@dg.step(timeout=2, retry=ONCE)
+def needs_a_thread() -> str:
+    return "ran"
+
+
+def after_them(_: None) -> dg.Workflow[str]:
+    return (yield from needs_a_thread())
+
+
+def test_attempts_left_running_by_a_decided_batch_do_not_starve_later_ones() -> None:
+    # a batch decided while timed attempts still ran left their threads counted, for good:
+    # enough of them and every later timed attempt failed "not started" at its deadline
+    LEFT_RELEASE.clear()
+    began = time.monotonic()
+    try:
+        for _ in range(2):
+            assert dg.run(decided_by_the_first, None) == "MIN_SUCCESSFUL_REACHED"
+        assert dg.run(after_them, None) == "ran"
+        assert time.monotonic() - began < 10  # nothing waited for the hung threads to end
+    finally:
+        LEFT_RELEASE.set()
