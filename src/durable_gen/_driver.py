@@ -41,6 +41,7 @@ import asyncio
 import concurrent.futures as cf
 import contextlib
 import contextvars
+import difflib
 import functools
 import inspect
 import itertools
@@ -1047,7 +1048,17 @@ _HOOKS: Final = tuple(name for name in vars(Plugin) if name.startswith("on_"))
 
 
 def _check_hooks(cls: type) -> None:
-    """Refuse a hook that calling does not run: an ``async def`` or a generator function."""
+    """Refuse a hook that calling does not run: an ``async def`` or a generator function, or
+    a method named like a hook that ``Plugin`` does not have (a misspelt hook)."""
+    for name in dir(cls):
+        if name.startswith("on_") and name not in _HOOKS and callable(getattr(cls, name)):
+            close = difflib.get_close_matches(name, _HOOKS, n=1)
+            meant = f"did you mean {close[0]}? " if close else ""
+            raise ValidationError(
+                f"{cls.__name__}.{name} is not a hook of Plugin, so nothing would ever call it; "
+                f"{meant}Plugin's hooks are {', '.join(_HOOKS)}. Rename it to the hook you "
+                f"meant, or give a helper method a name that does not start with on_"
+            )
     for name in _HOOKS:
         hook = getattr(cls, name)
         if inspect.iscoroutinefunction(hook) or inspect.isasyncgenfunction(hook):

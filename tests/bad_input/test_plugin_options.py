@@ -43,6 +43,32 @@ class GeneratorHook(dg.Plugin):
         yield info
 
 
+class MisspeltHook(dg.Plugin):
+    def on_attempt_finish(self, attempt: Any, outcome: str, error: Any) -> None:
+        raise AssertionError("never called")
+
+
+class InheritedMisspeltHook(MisspeltHook):
+    pass
+
+
+class HelperNamedLikeAHook(dg.Plugin):
+    def on_whatever_happens(self) -> None:
+        raise AssertionError("never called")
+
+
+class HooksAndHelpers(dg.Plugin):
+    """Accepted: real hooks, helpers not named on_*, attributes named on_* that are no methods."""
+
+    on_flag = True
+
+    def on_attempt_end(self, attempt: Any, outcome: str, error: Any) -> None:
+        self.helper()
+
+    def helper(self) -> None:
+        pass
+
+
 #: (case, the options, a fragment the message must hold)
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("plugins-none", {"plugins": None}, "plugins must be a list of Plugin instances"),
@@ -60,8 +86,28 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         {"plugins": [GeneratorHook()]},
         "GeneratorHook.on_invocation_start is a generator function",
     ),
+    (
+        "hook-misspelt",
+        {"plugins": [MisspeltHook()]},
+        "MisspeltHook.on_attempt_finish is not a hook of Plugin, so nothing would ever call it; "
+        "did you mean on_attempt_end?",
+    ),
+    (
+        "hook-misspelt-inherited",
+        {"plugins": [InheritedMisspeltHook()]},
+        "InheritedMisspeltHook.on_attempt_finish is not a hook of Plugin",
+    ),
+    (
+        "hook-helper-named-like-one",
+        {"plugins": [HelperNamedLikeAHook()]},
+        "give a helper method a name that does not start with on_",
+    ),
     ("serdes-an-object", {"serdes": object()}, "serdes must be a Serdes"),
 ]
+
+
+def test_hooks_helpers_and_on_attributes_that_are_no_methods_are_accepted() -> None:
+    assert dg.run(flow, 7, skip_time=True, plugins=[HooksAndHelpers()]) == 7
 
 
 @pytest.mark.parametrize(("options", "fragment"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
@@ -115,16 +161,19 @@ def test_invoke_refuses_a_plugin_that_is_not_one() -> None:
     assert seen and "subclasses of durable_gen.Plugin" in str(seen[0])
 
 
-@pytest.mark.parametrize("plugin", [AsyncHook, GeneratorHook])
+@pytest.mark.parametrize(
+    ("plugin", "advice"),
+    [(AsyncHook, "plain def"), (GeneratorHook, "plain def"), (MisspeltHook, "Rename it")],
+)
 def test_a_hook_that_would_never_run_is_refused_by_the_worker_and_the_test_runner(
-    plugin: type[dg.Plugin], tmp_path: Any
+    plugin: type[dg.Plugin], advice: str, tmp_path: Any
 ) -> None:
     from durable_gen.local import Worker
     from durable_gen.testing import TestRunner
 
-    with pytest.raises(dg.ValidationError, match="plain def"):
+    with pytest.raises(dg.ValidationError, match=advice):
         Worker(str(tmp_path / "d.db"), plugins=[plugin()])
-    with pytest.raises(dg.ValidationError, match="plain def"):
+    with pytest.raises(dg.ValidationError, match=advice):
         TestRunner(plugins=[plugin()])
 
 
