@@ -534,6 +534,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         events = service.get_history(arn) if args.html is not None else []
     if args.html is not None:
         page = render_timeline(record, operations, now_ms=now, events=events)
+        if args.html == "-":  # the page itself on standard output, as other tools take "-"
+            sys.stdout.write(page)
+            return 0
         try:
             Path(args.html).write_text(page, encoding="utf-8")
         except OSError as exc:
@@ -783,7 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", parents=[common], help="show an execution and its operations")
     p.add_argument("id", help="execution ARN, or a unique prefix of its id or name")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML timeline")
+    p.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML timeline (- : to stdout)"
+    )
     p.set_defaults(handler=_cmd_show)
 
     p = sub.add_parser("history", parents=[common], help="the execution's history events")

@@ -61,3 +61,14 @@ def test_show_html_without_a_file_name_is_a_usage_error(path: str, cli: Cli, wor
     assert result.code == 2, result
     assert "--html takes the name of the file" in result.err
     assert result.out == ""
+
+
+def test_show_html_dash_writes_the_timeline_to_standard_output(cli: Cli, workdir: Path) -> None:
+    # Before, `--html -` wrote a file named "-" in the working directory.
+    done = cli("run", "flows:total", "--input", "2", "--name", "t3")
+    assert done.code == 0, done
+    result = cli("show", "t3", "--html", "-")
+    assert result.code == 0, result
+    assert result.out.lstrip().lower().startswith("<!doctype html>"), result.out[:80]
+    assert result.out.rstrip().endswith("</html>")
+    assert not (workdir / "-").exists()
