@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,12 +346,30 @@ def trial(
         return one.tally
 
 
+def catches(pid: int, signum: int) -> bool | None:
+    """Whether process ``pid`` catches ``signum`` now (its ``SigCgt`` mask); None where that
+    cannot be read (not Linux, or the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    caught = next((ln.split()[1] for ln in text.splitlines() if ln.startswith("SigCgt:")), "0")
+    return bool(int(caught, 16) >> (signum - 1) & 1)
+
+
+def _await_handler(pid: int, signum: int, *, timeout: float) -> None:
+    """Wait until process ``pid`` catches ``signum`` (or that cannot be told)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and catches(pid, signum) is False:
+        time.sleep(0.02)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--executions", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=1, help="above 1 needs --real-time")
     parser.add_argument("--kills", type=int, default=6)
     parser.add_argument("--terms", type=int, default=1)
     parser.add_argument("--restarts", type=int, default=1, help="on Postgres")
@@ -358,32 +377,44 @@ def main() -> int:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int)
     args = parser.parse_args()
-    seed = random.randrange(2**32) if args.seed is None else args.seed
+    return run_trials(
+        args.store,
+        args.trials,
+        args.seed,
+        Tally(),
+        lambda rng, cluster: trial(
+            rng,
+            cluster=cluster,
+            executions=args.executions,
+            workers=args.workers,
+            concurrency=args.concurrency,
+            kills=args.kills,
+            terms=args.terms,
+            restarts=args.restarts,
+            skip_time=not args.real_time,
+        ),
+    )
+
+
+def run_trials(
+    store: str, trials: int, seed: int | None, total: Any, one: Callable[[random.Random, Any], Any]
+) -> int:
+    """A soak's command line: ``trials`` trials of ``one(rng, cluster)`` (``cluster`` a
+    throwaway durable Postgres server with ``store == "postgres"``, else None), each added to
+    the tally ``total``; prints the seed, the report and the time. 1 if any violation."""
+    seed = random.randrange(2**32) if seed is None else seed
     cluster = None
-    if args.store == "postgres":
+    if store == "postgres":
         from ..postgres.server import Cluster, find_bindir
 
         bindir = find_bindir()
         if bindir is None:
             raise SystemExit("no Postgres server binaries (initdb, pg_ctl) found")
         cluster = Cluster(bindir, durable=True)
-    total = Tally()
     began = time.monotonic()
     try:
-        for i in range(args.trials):
-            total.add(
-                trial(
-                    random.Random(seed + i),
-                    cluster=cluster,
-                    executions=args.executions,
-                    workers=args.workers,
-                    concurrency=args.concurrency,
-                    kills=args.kills,
-                    terms=args.terms,
-                    restarts=args.restarts,
-                    skip_time=not args.real_time,
-                )
-            )
+        for i in range(trials):
+            total.add(one(random.Random(seed + i), cluster))
             print(f"... {i + 1} trials, {len(total.violations)} violations", file=sys.stderr)
     finally:
         if cluster is not None:
@@ -396,18 +427,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _await_handler(pid: int, signum: int, *, timeout: float) -> None:
-    """Wait until process ``pid`` catches ``signum`` (its ``SigCgt`` mask, on Linux)."""
-    status = Path(f"/proc/{pid}/status")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            text = status.read_text()
-        except OSError:  # not Linux, or the process is gone: the plain sleep must do
-            return
-        caught = next((ln.split()[1] for ln in text.splitlines() if ln.startswith("SigCgt:")), "0")
-        if int(caught, 16) >> (signum - 1) & 1:
-            return
-        time.sleep(0.02)

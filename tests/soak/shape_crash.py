@@ -49,6 +49,7 @@ from durable_gen._errors import StoreError
 from durable_gen.local import open_store
 
 from . import flows, shape_flows
+from .command_crash import catches, run_trials
 from .crash import _lines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +112,6 @@ class _Trial:
         self.tally = Tally(trials=1)
         self.kind: dict[str, tuple[str, int]] = {}  # arn: (kind, k)
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.born: dict[int, float] = {}
         self.answered: set[str] = set()
         self.stopped: dict[str, int] = {}  # arn: log length when stop returned
         self.term_checks: list[tuple[int, set[str]]] = []  # (pid, steps it was running)
@@ -132,7 +132,6 @@ class _Trial:
                 env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
             )  # fmt: skip
         self.procs.append(proc)
-        self.born[proc.pid] = time.monotonic()
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
@@ -240,7 +239,8 @@ class _Trial:
         deadline = time.monotonic() + 30  # a loaded machine starts workers slowly
         while time.monotonic() < deadline:
             busy = {pid: labels for pid, labels in _in_flight(_lines(self.log)).items() if labels}
-            grown = [p for p in self.alive() if time.monotonic() - self.born[p.pid] > 1.0]
+            # past its start-up: a SIGTERM before the worker catches it ends it at once
+            grown = [p for p in self.alive() if catches(p.pid, signal.SIGTERM) is not False]
             victims = [p for p in grown if str(p.pid) in busy]
             if victims:
                 victim = self.rng.choice(victims)
@@ -453,41 +453,24 @@ def main() -> int:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seed", type=int)
     args = parser.parse_args()
-    seed = random.randrange(2**32) if args.seed is None else args.seed
-    cluster = None
-    if args.store == "postgres":
-        from ..postgres.server import Cluster, find_bindir
-
-        bindir = find_bindir()
-        if bindir is None:
-            raise SystemExit("no Postgres server binaries (initdb, pg_ctl) found")
-        cluster = Cluster(bindir, durable=True)
-    total = Tally()
-    began = time.monotonic()
-    try:
-        for i in range(args.trials):
-            total.add(
-                trial(
-                    random.Random(seed + i),
-                    cluster=cluster,
-                    executions=args.executions,
-                    workers=args.workers,
-                    concurrency=args.concurrency,
-                    kills=args.kills,
-                    terms=args.terms,
-                    restarts=args.restarts,
-                    freezes=args.freezes,
-                    lease=args.lease,
-                )
-            )
-            print(f"... {i + 1} trials, {len(total.violations)} violations", file=sys.stderr)
-    finally:
-        if cluster is not None:
-            cluster.remove()
-    print(f"seed: {seed}")
-    print(total.report())
-    print(f"time: {time.monotonic() - began:.1f} s")
-    return 1 if total.violations else 0
+    return run_trials(
+        args.store,
+        args.trials,
+        args.seed,
+        Tally(),
+        lambda rng, cluster: trial(
+            rng,
+            cluster=cluster,
+            executions=args.executions,
+            workers=args.workers,
+            concurrency=args.concurrency,
+            kills=args.kills,
+            terms=args.terms,
+            restarts=args.restarts,
+            freezes=args.freezes,
+            lease=args.lease,
+        ),
+    )
 
 
 if __name__ == "__main__":
