@@ -236,7 +236,9 @@ class _Trial:
 
     def term_mid_step(self) -> None:
         """SIGTERM a worker (past its start-up) that runs steps; it must finish them."""
-        deadline = time.monotonic() + 30  # a loaded machine starts workers slowly
+        # A loaded machine starts workers slowly, and the step in flight may belong to an
+        # execution whose worker the stop just killed: it runs again once that lease expires.
+        deadline = time.monotonic() + self.lease + 30
         while time.monotonic() < deadline:
             busy = {pid: labels for pid, labels in _in_flight(_lines(self.log)).items() if labels}
             # past its start-up: a SIGTERM before the worker catches it ends it at once
