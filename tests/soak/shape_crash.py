@@ -122,6 +122,14 @@ class _Trial:
             [*CLI, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120
         )
 
+    def start(self, kind: str) -> None:
+        """Start one more execution of ``kind`` (its ``k`` is the next number)."""
+        k = len(self.kind)
+        started = self.cli("start", f"tests.soak.shape_flows:{kind}", "--input", str(k), "--arn")
+        assert started.returncode == 0, started.stderr
+        self.kind[started.stdout.strip()] = (kind, k)
+        self.tally.executions += 1
+
     def worker(self) -> None:
         with open(self.err, "ab") as err:
             proc = subprocess.Popen(
@@ -154,12 +162,7 @@ class _Trial:
     def run(self, executions: int, workers: int, actions: list[str], restart: Any,
             deadline_s: float) -> None:  # fmt: skip
         for k in range(executions):
-            kind = KINDS[k % len(KINDS)]
-            started = self.cli("start", f"tests.soak.shape_flows:{kind}", "--input", str(k),
-                               "--arn")  # fmt: skip
-            assert started.returncode == 0, started.stderr
-            self.kind[started.stdout.strip()] = (kind, k)
-        self.tally.executions = executions
+            self.start(KINDS[k % len(KINDS)])
         for _ in range(workers):
             self.worker()
         stop = threading.Event()
@@ -238,7 +241,10 @@ class _Trial:
         """SIGTERM a worker (past its start-up) that runs steps; it must finish them."""
         # A loaded machine starts workers slowly, and the step in flight may belong to an
         # execution whose worker the stop just killed: it runs again once that lease expires.
+        # Every step may also have ended already (the other long execution ran on a worker
+        # the stop spared): then one more long execution gives the SIGTERM a step to land in.
         deadline = time.monotonic() + self.lease + 30
+        idle_since: float | None = None
         while time.monotonic() < deadline:
             busy = {pid: labels for pid, labels in _in_flight(_lines(self.log)).items() if labels}
             # past its start-up: a SIGTERM before the worker catches it ends it at once
@@ -258,6 +264,13 @@ class _Trial:
                 self.tally.terms += 1
                 self.worker()
                 return
+            if busy:
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > 2 and self.all_ended():
+                self.start("long")
+                idle_since = None
             time.sleep(0.002)
 
     def freeze_past_lease(self) -> None:
@@ -295,6 +308,12 @@ class _Trial:
                 )
         victim.send_signal(signal.SIGCONT)
         self.tally.freezes += 1
+
+    def all_ended(self) -> bool:
+        shown = self.cli("list", "--json")
+        return shown.returncode == 0 and all(
+            r["status"] != "RUNNING" for r in json.loads(shown.stdout)
+        )
 
     def status(self, arn: str) -> str:
         shown = self.cli("list", "--json")
