@@ -40,6 +40,7 @@ import functools
 import inspect
 import json
 import re
+import types
 import typing
 import uuid
 from collections.abc import Callable, Sequence
@@ -706,7 +707,12 @@ def _normalise(annotation: Any) -> Any:
     """The value type an annotation declares (rule 5)."""
     if annotation is None:
         return type(None)
-    if annotation is Any or annotation is object or isinstance(annotation, typing.TypeVar):
+    if (
+        annotation is Any
+        or annotation is object
+        or annotation is typing.Self
+        or isinstance(annotation, typing.TypeVar)
+    ):
         return Any
     origin = typing.get_origin(annotation)
     if origin is not None:
@@ -725,7 +731,9 @@ def _normalise(annotation: Any) -> Any:
             abc.Coroutine,
         ):
             return Any
-        if any(isinstance(a, typing.TypeVar) for a in typing.get_args(annotation)):
+        if any(
+            isinstance(a, typing.TypeVar) or a is typing.Self for a in typing.get_args(annotation)
+        ):
             return Any
     elif annotation in _NO_VALUE:
         return Any
@@ -756,6 +764,10 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     bound = isinstance(target, functools.partial)
     while isinstance(target, functools.partial):  # functools.partial(sub, 1): sub's types
         target = inspect.unwrap(getattr(target.func, "fn", target.func))
+    if isinstance(target, type):  # a class called as the function (a dataclass, a Struct)
+        return (Any, _normalise(target))
+    if not inspect.isroutine(target) and callable(target):  # an object with __call__
+        target = target.__call__
     annotations = getattr(target, "__annotations__", None)
     if not annotations:  # lambdas and unannotated functions: nothing to resolve
         return _UNDECLARED
@@ -772,11 +784,12 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ]
     except (TypeError, ValueError):
         params = []
+    owner = _owner(target)
     if params and params[0].name in hints and not bound:  # a partial's first may be bound
-        first = _normalise(hints[params[0].name])
+        first = _normalise(_with_self(hints[params[0].name], owner))
     returns: Any = Any
     if "return" in hints:
-        declared = hints["return"]
+        declared = _with_self(hints["return"], owner)
         # A generator function returns what its Generator[..., ..., R] / Workflow[R] says; any
         # other annotation on one (``-> dg.Step``, ``-> dict``) describes no result: ignore it.
         if not inspect.isgeneratorfunction(target) or typing.get_origin(declared) in (
@@ -785,6 +798,48 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ):
             returns = _normalise(declared)
     return (first, returns)
+
+
+def _owner(target: Any) -> type | None:
+    """The class a method belongs to, which ``typing.Self`` in its annotations stands for: the
+    class (or the instance's class) it is bound to, else the class its ``__qualname__`` names
+    in its module (``Item.bump`` given unbound); None for a function of no class."""
+    if inspect.ismethod(target):
+        bound_to = target.__self__
+        return bound_to if isinstance(bound_to, type) else type(bound_to)
+    path = getattr(target, "__qualname__", "").split(".")[:-1]
+    if not path or "<locals>" in path:
+        return None
+    found: Any = getattr(target, "__globals__", {}).get(path[0])
+    for name in path[1:]:
+        found = getattr(found, name, None)
+    return found if isinstance(found, type) else None
+
+
+def _with_self(annotation: Any, owner: type | None) -> Any:
+    """``annotation`` with ``typing.Self`` replaced by ``owner`` at any depth (unchanged when
+    there is no owner: an unresolved ``Self`` then counts as no annotation, as a TypeVar)."""
+    if owner is None:
+        return annotation
+    if annotation is typing.Self:
+        return owner
+    args = typing.get_args(annotation)
+    if not args:
+        return annotation
+    replaced = tuple(_with_self(a, owner) for a in args)
+    if all(a is b for a, b in zip(replaced, args, strict=True)):
+        return annotation
+    origin = typing.get_origin(annotation)
+    try:
+        if origin is typing.Union or origin is types.UnionType:
+            return typing.Union[replaced]  # noqa: UP007 (built from a tuple)
+        if origin is typing.Annotated:
+            return typing.Annotated[replaced]
+        if isinstance(annotation, types.GenericAlias):
+            return origin[replaced]
+        return annotation.copy_with(replaced)
+    except Exception:  # a form that cannot be rebuilt: described by nothing, as before
+        return annotation
 
 
 def _hints_one_by_one(target: Any, annotations: dict[str, Any]) -> dict[str, Any]:

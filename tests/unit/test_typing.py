@@ -108,7 +108,12 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
     # pyright infers some types differently from mypy (an ``async def``'s call is a
     # CoroutineType there): the same pins must hold for its users.
     _run_pyright(
-        tmp_path, "standard", TYPING / "commands.py", TYPING / "values.py", TYPING / "port.py"
+        tmp_path,
+        "standard",
+        TYPING / "commands.py",
+        TYPING / "values.py",
+        TYPING / "port.py",
+        TYPING / "shapes.py",
     )
 
 

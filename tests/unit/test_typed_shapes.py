@@ -1,0 +1,120 @@
+"""Step functions of every shape give their declared types at run time too, on every engine path:
+tests/typing/shapes.py (checked by mypy and pyright) runs here in memory in both payload formats,
+on SQLite, through the Lambda handler, on an asyncio host, and through the replayer; its workflow
+returns the values that did not have the type the type checkers gave them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.aws import lambda_handler
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, register_function
+from durable_gen.testing import TestRunner, replay
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "typing"))
+
+import shapes  # noqa: E402  (tests/typing is not a package)
+
+START = shapes.Item("s", 2)
+ANSWERS = {"approval": shapes.APPROVAL, "tier": shapes.TIERS}
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_on_the_test_runner_and_replayed(payload_format: Any) -> None:
+    runner = TestRunner(functions=shapes.FUNCTIONS, payload_format=payload_format)
+    run = runner.run(shapes.shaped, START)
+    for name, answer in ANSWERS.items():
+        run.send_callback_success(name, answer)
+        runner.run_until_idle()
+    assert run.result() == []
+    report = replay(shapes.shaped, run.export())
+    assert report.ok and report.outcome == "succeeded", report.message
+    assert report.result == []
+
+
+def _drive(engine: LocalService, handler: Callable[[rt.InvocationInput], Any]) -> Any:
+    engine.register("shaped", handler)
+    for name, fn in shapes.FUNCTIONS.items():
+        register_function(engine, name, fn)
+    arn = engine.start("shaped", msgspec.json.encode(START).decode())
+    for _ in range(10):
+        record = engine.run(arn)
+        if record.status != "RUNNING":
+            break
+        for op in engine.get_operations(arn):
+            details = op.callback_details
+            if op.type == "CALLBACK" and op.status == "STARTED" and details is not None:
+                (answer,) = [a for name, a in ANSWERS.items() if (op.name or "").startswith(name)]
+                assert details.callback_id
+                engine.send_callback_success(details.callback_id, json.dumps(answer))
+    assert record.status == "SUCCEEDED", record.error
+    return json.loads(record.result or "null")
+
+
+def _sqlite(tmp_path: Path) -> Any:
+    engine = LocalService(store=SqliteStore(str(tmp_path / "shapes.db")), clock=VirtualClock())
+    return _drive(engine, rt.make_handler(shapes.shaped, engine))
+
+
+def _lambda(tmp_path: Path) -> Any:
+    engine = LocalService(clock=VirtualClock())
+    handler = lambda_handler(shapes.shaped, service=engine, payload_format="aws")
+
+    def durable(event: rt.InvocationInput) -> rt.InvocationOutput:
+        return msgspec.convert(handler(msgspec.to_builtins(event), None), rt.InvocationOutput)
+
+    return _drive(engine, durable)
+
+
+def _asyncio(tmp_path: Path) -> Any:
+    engine = LocalService(clock=VirtualClock())
+
+    def handler(event: rt.InvocationInput) -> rt.InvocationOutput:
+        return asyncio.run(rt.invoke_async(shapes.shaped, event, engine))
+
+    return _drive(engine, handler)
+
+
+@pytest.mark.parametrize("path", [_sqlite, _lambda, _asyncio], ids=["sqlite", "lambda", "asyncio"])
+def test_on_every_engine_path(path: Callable[[Path], Any], tmp_path: Path) -> None:
+    assert path(tmp_path) == []
+
+
+def test_dg_run_decodes_the_result_into_the_declared_type() -> None:
+    def first(_: None) -> dg.Workflow[shapes.Item]:
+        built = yield from dg.Step(shapes.Item.parse, ("r:1",))
+        return built
+
+    assert dg.run(first, None) == shapes.Item("r", 1)
+
+
+@pytest.mark.parametrize(
+    ("fn", "args"),
+    [
+        (shapes.Catalog(shapes.Decimal(1)), ("a",)),
+        (shapes.Item, ("a", 1)),
+        (shapes.Item.parse, ("a:1",)),
+    ],
+    ids=["callable-object", "class", "classmethod-self"],
+)
+def test_the_check_can_fail(fn: Any, args: tuple[Any, ...]) -> None:
+    # The same value through a lambda, which declares nothing, comes back as plain JSON: the
+    # workflow's own isinstance checks above are what catch a wrong type.
+    def untyped(_: None) -> dg.Workflow[bool]:
+        typed = yield dg.Step(fn, args, retry=dg.Retry.never())
+        plain = yield dg.Step(lambda: fn(*args), retry=dg.Retry.never())
+        return isinstance(typed, shapes.Item) and isinstance(plain, dict)
+
+    assert dg.run(untyped, None) is True
