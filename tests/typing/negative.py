@@ -44,6 +44,23 @@ def run_wrong() -> None:
     replay(plain, run.export())  # type: ignore[arg-type]
 
 
+def input_wrong() -> None:
+    # The input is checked against the workflow's parameter (a dict is the JSON form of one).
+    dg.run(place, 5)  # type: ignore[arg-type]
+    dg.run(place)  # type: ignore[arg-type]  # no input for a workflow that needs one
+    dg.run(place, None)  # type: ignore[misc]
+    dg.run(shipped, ["a", 1])  # type: ignore[arg-type]
+    dg.run(lambda x: x)  # type: ignore[arg-type, return-value]  # not a workflow
+    TestRunner().run(place, 5)  # type: ignore[arg-type]
+    TestRunner().start(place)  # type: ignore[arg-type]
+    TestRunner().run(place, "o-1", execution_name=1)  # type: ignore[call-overload]
+
+
+def shipped(items: list[str]) -> dg.Workflow[int]:
+    yield from dg.Wait(seconds=1)
+    return len(items)
+
+
 def place(order_id: str) -> dg.Workflow[str]:
     receipt = yield from charge(order_id, 5)
     return receipt
