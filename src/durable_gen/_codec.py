@@ -115,6 +115,8 @@ def _enc_hook(value: Any) -> Any:
 
 
 def _dec_hook(type_: Any, obj: Any) -> Any:
+    if type_ is object:  # `list[object]`, a field `payload: object`: any JSON value, as Any
+        return obj
     base = _pydantic_base()
     if base is not None and isinstance(type_, type) and issubclass(type_, base):
         return type_.model_validate(obj)  # type: ignore[attr-defined]

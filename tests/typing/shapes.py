@@ -49,6 +49,12 @@ class Item:
         return [type(self)(self.sku, 1) for _ in range(self.qty)]
 
 
+@dataclass
+class Event:
+    kind: str
+    payload: object  # any JSON value: pyright strict's spelling of Any
+
+
 class Price(msgspec.Struct, frozen=True):
     amount: Decimal
     at: datetime
@@ -160,6 +166,14 @@ def send(callback_id: str) -> None:
     pass
 
 
+def loose() -> dict[str, object]:
+    return {"n": 1, "items": ["a", 2.5], "none": None}
+
+
+def event() -> list[Event]:
+    return [Event("made", {"sku": "e", "qty": [1]})]
+
+
 # --- the workflow ----------------------------------------------------------------------------
 
 
@@ -225,6 +239,10 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
     yield from dg.Step(send, (handle.callback_id,), name="send")
     tiers = yield from handle
     assert_type(tiers, list[Tier])
+    objects_dict = yield from dg.Step(loose, name="dict-of-object")
+    assert_type(objects_dict, dict[str, object])
+    events = yield from dg.Step(event, name="object-field")
+    assert_type(events, list[Event])
     yield from dg.Wait(seconds=1, name="replay-after-this")
     return _problems(
         [
@@ -259,6 +277,8 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
             ),
             ("callback typeddict", approval == Approval(by="ana", on=date(2024, 2, 29))),
             ("callback list of enums", tiers == [Tier.GOLD, Tier.BASIC]),
+            ("dict of object", objects_dict == loose()),
+            ("object field", events == event() and isinstance(events[0], Event)),
         ]
     )
 

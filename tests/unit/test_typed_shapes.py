@@ -118,3 +118,13 @@ def test_the_check_can_fail(fn: Any, args: tuple[Any, ...]) -> None:
         return isinstance(typed, shapes.Item) and isinstance(plain, dict)
 
     assert dg.run(untyped, None) is True
+
+
+def test_object_in_a_declared_type_reads_any_value() -> None:
+    # `object` (pyright strict's spelling of "any value") nested in a type, as a workflow's
+    # result here, holds whatever JSON was recorded, as Any does.
+    def listed(_: None) -> dg.Workflow[list[object]]:
+        events = yield from dg.Step(shapes.event)
+        return [events[0].kind, events[0].payload, None]
+
+    assert dg.run(listed, None) == ["made", {"sku": "e", "qty": [1]}, None]
