@@ -773,10 +773,22 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     annotations = getattr(target, "__annotations__", None)
     if not annotations:  # lambdas and unannotated functions: nothing to resolve
         return _UNDECLARED
+    owner = _owner(target)
+    # A method's annotations also see the types its class holds (``-> Result`` for a class
+    # nested in it), as type checkers resolve them; its other attributes are no types.
+    scope = (
+        {
+            name: value
+            for name, value in vars(owner).items()
+            if isinstance(value, type) or typing.get_origin(value) is not None
+        }
+        if owner is not None
+        else None
+    )
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, localns=scope)
     except Exception:  # names that cannot be resolved here (local classes, typos)
-        hints = _hints_one_by_one(target, annotations)
+        hints = _hints_one_by_one(target, annotations, scope)
     first: Any = Any
     try:
         params = [
@@ -786,7 +798,6 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ]
     except (TypeError, ValueError):
         params = []
-    owner = _owner(target)
     if params and params[0].name in hints and not bound:  # a partial's first may be bound
         first = _normalise(_with_self(hints[params[0].name], owner))
     returns: Any = Any
@@ -844,13 +855,15 @@ def _with_self(annotation: Any, owner: type | None) -> Any:
         return annotation
 
 
-def _hints_one_by_one(target: Any, annotations: dict[str, Any]) -> dict[str, Any]:
+def _hints_one_by_one(
+    target: Any, annotations: dict[str, Any], scope: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The annotations of ``target`` that resolve, each on its own, also with the names of its
     closure: a class defined inside a function (under ``from __future__ import annotations``)
     resolves in a function that uses it (``return Address(...)``). Any other is left out."""
     closure = getattr(target, "__closure__", None) or ()
     code = getattr(target, "__code__", None)
-    local: dict[str, Any] = {}
+    local: dict[str, Any] = dict(scope or {})
     for name, cell in zip(code.co_freevars if code is not None else (), closure, strict=False):
         with contextlib.suppress(ValueError):  # a cell not assigned yet
             local[name] = cell.cell_contents

@@ -95,8 +95,23 @@ class Lookup(Protocol):
 class Catalog:
     """An object whose ``__call__`` and methods are steps."""
 
+    @dataclass
+    class Entry:
+        """A class nested in the class whose methods return it."""
+
+        sku: str
+        listed: date
+
     def __init__(self, rate: Decimal) -> None:
         self.rate = rate
+
+    def entry(self, sku: str) -> Entry:
+        return Catalog.Entry(sku, date(2024, 3, 1))
+
+    @staticmethod
+    @dg.step
+    def entries(skus: list[str]) -> list[Entry]:
+        return [Catalog.Entry(sku, date(2024, 3, 2)) for sku in skus]
 
     def __call__(self, sku: str = "") -> Item:
         return Item(sku, 3)
@@ -239,6 +254,10 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
     yield from dg.Step(send, (handle.callback_id,), name="send")
     tiers = yield from handle
     assert_type(tiers, list[Tier])
+    entry = yield from dg.Step(catalog.entry, ("n",), name="nested-class")
+    assert_type(entry, Catalog.Entry)
+    entries = yield from Catalog.entries(["n", "m"])
+    assert_type(entries, list[Catalog.Entry])
     objects_dict = yield from dg.Step(loose, name="dict-of-object")
     assert_type(objects_dict, dict[str, object])
     events = yield from dg.Step(event, name="object-field")
@@ -277,6 +296,8 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
             ),
             ("callback typeddict", approval == Approval(by="ana", on=date(2024, 2, 29))),
             ("callback list of enums", tiers == [Tier.GOLD, Tier.BASIC]),
+            ("nested class", entry == Catalog.Entry("n", date(2024, 3, 1))),
+            ("list of nested class", [e.sku for e in entries] == ["n", "m"]),
             ("dict of object", objects_dict == loose()),
             ("object field", events == event() and isinstance(events[0], Event)),
         ]
