@@ -120,7 +120,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
 def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib.Path) -> None:
     # Strict mode also refuses Unknown types (a TypeVar left unsolved by the library's own
     # signatures), which mypy --strict lets through.
-    _run_pyright(tmp_path, "strict", TYPING / "strict.py")
+    _run_pyright(tmp_path, "strict", TYPING / "strict.py", TYPING / "shapes.py")
 
 
 def test_pyright_strict_does_flag_an_unknown_result(tmp_path: pathlib.Path) -> None:
