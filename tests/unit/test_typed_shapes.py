@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import pytest
@@ -29,6 +29,7 @@ import shapes  # noqa: E402  (tests/typing is not a package)
 
 START = shapes.Item("s", 2)
 ANSWERS = {"approval": shapes.APPROVAL, "tier": shapes.TIERS}
+T = TypeVar("T")
 
 
 @pytest.mark.parametrize("payload_format", ["json", "aws"])
@@ -128,3 +129,21 @@ def test_object_in_a_declared_type_reads_any_value() -> None:
         return [events[0].kind, events[0].payload, None]
 
     assert dg.run(listed, None) == ["made", {"sku": "e", "qty": [1]}, None]
+
+
+def _first(xs: list[T]) -> T:
+    return xs[0]
+
+
+def test_a_generic_function_as_a_step_returns_plain_json_as_the_guide_says() -> None:
+    # Type checkers call this value an Item (they solve T from the arguments); the guide says
+    # to wrap the function in a concrete one, which the second step shows.
+    def first_item(xs: list[shapes.Item]) -> shapes.Item:
+        return _first(xs)
+
+    def wf(_: None) -> dg.Workflow[list[str]]:
+        generic = yield from dg.Step(_first, ([shapes.Item("g", 1)],))
+        concrete = yield from dg.Step(first_item, ([shapes.Item("c", 1)],))
+        return [type(generic).__name__, type(concrete).__name__]
+
+    assert dg.run(wf, None) == ["dict", "Item"]
