@@ -147,3 +147,12 @@ def test_a_generic_function_as_a_step_returns_plain_json_as_the_guide_says() -> 
         return [type(generic).__name__, type(concrete).__name__]
 
     assert dg.run(wf, None) == ["dict", "Item"]
+
+
+def test_a_lambda_check_gives_plain_json_as_the_guide_says() -> None:
+    def wf(_: None) -> dg.Workflow[list[str]]:
+        untyped = yield from dg.WaitForCondition(lambda s: s, shapes.Item("w", 1))
+        typed = yield from dg.WaitForCondition(shapes.Bump(), shapes.Item("w", 1))
+        return [type(untyped).__name__, type(typed).__name__]
+
+    assert dg.run(wf, None) == ["dict", "Item"]
