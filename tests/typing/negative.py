@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 
 import durable_gen as dg
-from durable_gen.testing import TestRunner, replay
+from durable_gen.testing import TestRunner, assert_deterministic, replay
 
 
 @dg.step
@@ -54,6 +54,10 @@ def input_wrong() -> None:
     TestRunner().run(place, 5)  # type: ignore[arg-type]
     TestRunner().start(place)  # type: ignore[arg-type]
     TestRunner().run(place, "o-1", execution_name=1)  # type: ignore[call-overload]
+    assert_deterministic(place, 5)  # type: ignore[arg-type]
+    assert_deterministic(place)  # type: ignore[arg-type]
+    assert_deterministic(plain, "o-1")  # type: ignore[arg-type]  # not a workflow
+    assert_deterministic(place, "o-1")  # the right input
 
 
 def shipped(items: list[str]) -> dg.Workflow[int]:
