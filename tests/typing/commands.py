@@ -140,6 +140,14 @@ def waiting() -> dg.Workflow[None]:
     )
     assert_type(polled, Receipt)
     until = dg.WaitStrategy(until=lambda s: bool(s), delay=1)
+    assert_type(until, dg.WaitStrategy[Any])  # built apart: any state
+    inline = yield from dg.WaitForCondition(  # given to the command: `s` is the state's type
+        poll, Receipt("r", 0), wait_strategy=dg.WaitStrategy(until=lambda s: s.amount > 2)
+    )
+    assert_type(inline, Receipt)
+    by_type = dg.WaitStrategy[Receipt](until=lambda s: s.amount > 2)
+    assert_type(by_type, dg.WaitStrategy[Receipt])
+    yield from dg.WaitForCondition(poll, Receipt("r", 0), wait_strategy=by_type)
     checked = yield from dg.WaitForCondition(poll_async, 0, wait_strategy=until)  # async def
     assert_type(checked, int)
 

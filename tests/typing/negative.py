@@ -139,6 +139,9 @@ def misused() -> dg.Workflow[None]:
     yield from dg.Parallel([home, 5])  # type: ignore[arg-type]
     yield from dg.WaitForCondition(moved, "main")  # type: ignore[arg-type]
     yield from dg.WaitForCondition(moved, wait_strategy=wrong_strategy)  # type: ignore[misc, arg-type]
+    # a WaitStrategy of another state (pyright also types an inline one's `s`: test_typing.py)
+    of_int = dg.WaitStrategy[int](until=lambda s: s > 1)
+    yield from dg.WaitForCondition(moved, Address("a"), wait_strategy=of_int)  # type: ignore[arg-type]
     yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
     yield from dg.Child(home, (1,))  # type: ignore[arg-type]  # args checked against home's
     yield from dg.Child(home, ("main", "extra"))  # type: ignore[arg-type]
