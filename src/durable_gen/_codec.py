@@ -120,7 +120,32 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
     base = _pydantic_base()
     if base is not None and isinstance(type_, type) and issubclass(type_, base):
         return type_.model_validate(obj)  # type: ignore[attr-defined]
+    if _is_protocol(type_):
+        raise NotImplementedError(_protocol_problem(type_))
     raise NotImplementedError(f"decoding into {_type_name(type_)} is unsupported")
+
+
+def _is_protocol(type_: Any) -> bool:
+    return isinstance(type_, type) and bool(getattr(type_, "_is_protocol", False))
+
+
+def _protocol_problem(type_: Any) -> str:
+    return (
+        f"{_type_name(type_)} is a Protocol, which says what a value can do, not what to build "
+        "from a payload: declare the concrete class (a dataclass, a msgspec Struct, a "
+        "TypedDict)"
+    )
+
+
+def _protocol_in(type_: Any) -> Any:
+    """The first Protocol class ``type_`` names, at any depth of its arguments; else None."""
+    if _is_protocol(type_):
+        return type_
+    for arg in typing.get_args(type_):
+        found = _protocol_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 _encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)
@@ -552,6 +577,9 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
 def _make_reader(type_: Any) -> Reader:
     if type_ is Any or type_ is object:
         return _read_untyped
+    protocol = _protocol_in(type_)
+    if protocol is not None:  # msgspec would say only "decoding into X is unsupported"
+        return _unsupported_reader(type_, TypeError(_protocol_problem(protocol)))
     try:
         typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)

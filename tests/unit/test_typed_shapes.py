@@ -10,8 +10,9 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 import pytest
@@ -156,3 +157,46 @@ def test_a_lambda_check_gives_plain_json_as_the_guide_says() -> None:
         return [type(untyped).__name__, type(typed).__name__]
 
     assert dg.run(wf, None) == ["dict", "Item"]
+
+
+class _HasSku(Protocol):
+    @property
+    def sku(self) -> str: ...
+
+
+@dataclass
+class _Holder:
+    item: _HasSku
+
+
+def _as_protocol() -> _HasSku:
+    return shapes.Item("p", 1)
+
+
+def _holder() -> _Holder:
+    return _Holder(shapes.Item("h", 1))
+
+
+def _by_protocol(item: _HasSku) -> dg.Workflow[str]:
+    yield from dg.Wait(seconds=1)
+    return item.sku
+
+
+@pytest.mark.parametrize("fn", [_as_protocol, _holder], ids=["result", "field"])
+def test_a_protocol_as_a_step_result_type_is_a_serialization_error_that_says_so(fn: Any) -> None:
+    # A Protocol says what a value can do, not what to build: no payload decodes into one.
+    def wf(_: None) -> dg.Workflow[str]:
+        try:
+            yield dg.Step(fn, retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return f"{exc.error_type}: {exc.error_message}"
+        return "decoded"
+
+    got = dg.run(wf, None)
+    assert got.startswith("SerializationError: "), got
+    assert "_HasSku is a Protocol" in got and "declare the concrete class" in got, got
+
+
+def test_a_protocol_as_a_workflow_input_type_says_so() -> None:
+    with pytest.raises(dg.ExecutionFailedError, match=r"_HasSku is a Protocol"):
+        dg.run(_by_protocol, shapes.Item("i", 1), skip_time=True)
