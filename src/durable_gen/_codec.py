@@ -241,6 +241,15 @@ def encode(
             "reads fewer than 500), flatten it, or pass serdes= to the operation"
         ) from None
     except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
+        if inspect.iscoroutine(value):  # a plain def (a lambda) that called an async function
+            value.close()  # never run: closing it spares the "never awaited" warning
+            raise SerializationError(
+                f"{what}: the function returned a coroutine, not a result: it is a plain def "
+                "(a lambda, a wrapper) that called an async def function without awaiting it, "
+                "and a step's result is what its function returns. Make the function async def "
+                "and await the call, or pass the async function itself with its arguments "
+                "(dg.Step(fetch, (url,)) rather than dg.Step(lambda: fetch(url)))"
+            ) from None
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
             f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "

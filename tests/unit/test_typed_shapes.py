@@ -200,3 +200,32 @@ def test_a_protocol_as_a_step_result_type_is_a_serialization_error_that_says_so(
 def test_a_protocol_as_a_workflow_input_type_says_so() -> None:
     with pytest.raises(dg.ExecutionFailedError, match=r"_HasSku is a Protocol"):
         dg.run(_by_protocol, shapes.Item("i", 1), skip_time=True)
+
+
+async def _afetch(sku: str) -> shapes.Item:
+    return shapes.Item(sku, 1)
+
+
+def test_a_plain_function_returning_a_coroutine_is_told_to_await_it() -> None:
+    # Type checkers give `dg.Step(lambda: _afetch("a"))` the coroutine's result type; the
+    # lambda is a plain function whose result is a coroutine nobody awaits. The step fails
+    # (not retried) saying so, and the coroutine is closed (no "never awaited" warning, which
+    # pytest turns into an error here).
+    def wf(_: None) -> dg.Workflow[list[str]]:
+        seen = []
+        for command in (
+            dg.Step(lambda: _afetch("a"), name="lambda"),
+            dg.Map(lambda sku: _afetch(sku), ["m"], name="map"),
+        ):
+            try:
+                got = yield command
+            except dg.StepFailedError as exc:
+                seen.append(f"{exc.error_type}: {exc.error_message}")
+            else:
+                seen.append(str([e.error_message for e in got.errors()]))
+        return seen
+
+    step, mapped = dg.run(wf, None)
+    assert step.startswith("SerializationError: the result of step 'lambda': the function "), step
+    assert "returned a coroutine" in step and "async def" in step, step
+    assert "returned a coroutine" in mapped, mapped
