@@ -148,3 +148,20 @@ def misused() -> dg.Workflow[None]:
     yield from dg.Child(discount, ("main",))  # type: ignore[arg-type]  # a @step child too
     yield from dg.Map(discount, ["main"])  # type: ignore[arg-type]  # items of another type
     yield from dg.Map(home, [1])  # type: ignore[arg-type]
+
+
+def options_wrong() -> dg.Workflow[None]:
+    # Options of the wrong kind, as a user might write them from memory.
+    yield from dg.Step(charge, ["o-1", 5])  # type: ignore[call-overload]  # args: a tuple
+    yield from dg.Child(home, "main")  # type: ignore[call-overload]
+    yield from dg.Parallel(home, home)  # type: ignore[call-overload]  # branches: one list
+    yield from dg.Map(home, ["a"], item_namer=lambda item: item)  # type: ignore[arg-type, misc]
+    yield from dg.Step(charge, ("o-1", 5), timeout="5")  # type: ignore[call-overload]
+    yield from dg.Step(charge, ("o-1", 5), retry=3)  # type: ignore[call-overload]
+    yield from dg.Step(charge, ("o-1", 5), semantics="once")  # type: ignore[call-overload]
+    yield from dg.Map(home, ["a"], completion=0.5)  # type: ignore[call-overload]
+    yield from dg.Map(home, ["a"], nesting="deep")  # type: ignore[call-overload]
+    yield from dg.Child(home, ("a",), virtual="yes")  # type: ignore[call-overload]
+    yield from dg.Wait(seconds=1.5)  # type: ignore[arg-type]  # whole seconds
+    yield from dg.WaitForCallback(lambda: None)  # type: ignore[arg-type, misc]
+    yield from dg.Step(charge, ("o-1", 5), name=5)  # type: ignore[call-overload]
