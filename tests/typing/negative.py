@@ -165,3 +165,13 @@ def options_wrong() -> dg.Workflow[None]:
     yield from dg.Wait(seconds=1.5)  # type: ignore[arg-type]  # whole seconds
     yield from dg.WaitForCallback(lambda: None)  # type: ignore[arg-type, misc]
     yield from dg.Step(charge, ("o-1", 5), name=5)  # type: ignore[call-overload]
+
+
+def on_exception(exc: Exception) -> bool:
+    return True
+
+
+# retry_if gets a BaseException (a CancelledError the step raised is one): the guide says so
+@dg.step(retry=dg.Retry(retry_if=on_exception))  # type: ignore[arg-type]
+def retried(order_id: str) -> str:
+    return order_id

@@ -182,6 +182,15 @@ def send(callback_id: str) -> None:
     pass
 
 
+def transient(exc: BaseException) -> bool:  # a retry_if, as the guide annotates it
+    return isinstance(exc, ConnectionError)
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, retry_if=transient))
+def reserve(item: Item) -> Item:
+    return item
+
+
 def loose() -> dict[str, object]:
     return {"n": 1, "items": ["a", 2.5], "none": None}
 
@@ -255,6 +264,8 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
     yield from dg.Step(send, (handle.callback_id,), name="send")
     tiers = yield from handle
     assert_type(tiers, list[Tier])
+    reserved = yield from reserve(start)
+    assert_type(reserved, Item)
     entry = yield from dg.Step(catalog.entry, ("n",), name="nested-class")
     assert_type(entry, Catalog.Entry)
     entries = yield from Catalog.entries(["n", "m"])
@@ -297,6 +308,7 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
             ),
             ("callback typeddict", approval == Approval(by="ana", on=date(2024, 2, 29))),
             ("callback list of enums", tiers == [Tier.GOLD, Tier.BASIC]),
+            ("retried step", reserved == start),
             ("nested class", entry == Catalog.Entry("n", date(2024, 3, 1))),
             ("list of nested class", [e.sku for e in entries] == ["n", "m"]),
             ("dict of object", objects_dict == loose()),
