@@ -40,7 +40,6 @@ import functools
 import inspect
 import json
 import re
-import types
 import typing
 import uuid
 from collections.abc import Callable, Sequence
@@ -866,6 +865,10 @@ def _owner(target: Any) -> type | None:
     return found if isinstance(found, type) else None
 
 
+_UNION_TYPE: Final = type(int | str)  # types.UnionType, without importing types
+_GENERIC_ALIAS: Final = type(list[int])  # types.GenericAlias
+
+
 def _with_self(annotation: Any, owner: type | None) -> Any:
     """``annotation`` with ``typing.Self`` replaced by ``owner`` at any depth (unchanged when
     there is no owner: an unresolved ``Self`` then counts as no annotation, as a TypeVar)."""
@@ -881,11 +884,11 @@ def _with_self(annotation: Any, owner: type | None) -> Any:
         return annotation
     origin = typing.get_origin(annotation)
     try:
-        if origin is typing.Union or origin is types.UnionType:
+        if origin is typing.Union or origin is _UNION_TYPE:
             return typing.Union[replaced]  # noqa: UP007 (built from a tuple)
         if origin is typing.Annotated:
             return typing.Annotated[replaced]
-        if isinstance(annotation, types.GenericAlias):
+        if isinstance(annotation, _GENERIC_ALIAS):
             return origin[replaced]
         return annotation.copy_with(replaced)
     except Exception:  # a form that cannot be rebuilt: described by nothing, as before
