@@ -834,11 +834,12 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ]
     except (TypeError, ValueError):
         params = []
+    bindings = _bindings(target, owner)
     if params and params[0].name in hints and not bound:  # a partial's first may be bound
-        first = _normalise(_with_self(hints[params[0].name], owner))
+        first = _normalise(_substitute(hints[params[0].name], bindings))
     returns: Any = Any
     if "return" in hints:
-        declared = _with_self(hints["return"], owner)
+        declared = _substitute(hints["return"], bindings)
         # A generator function returns what its Generator[..., ..., R] / Workflow[R] says; any
         # other annotation on one (``-> dg.Step``, ``-> dict``) describes no result: ignore it.
         if not inspect.isgeneratorfunction(target) or typing.get_origin(declared) in (
@@ -869,17 +870,43 @@ _UNION_TYPE: Final = type(int | str)  # types.UnionType, without importing types
 _GENERIC_ALIAS: Final = type(list[int])  # types.GenericAlias
 
 
-def _with_self(annotation: Any, owner: type | None) -> Any:
-    """``annotation`` with ``typing.Self`` replaced by ``owner`` at any depth (unchanged when
-    there is no owner: an unresolved ``Self`` then counts as no annotation, as a TypeVar)."""
+def _bindings(target: Any, owner: type | None) -> dict[Any, Any]:
+    """What the type variables of a method's annotations stand for: ``typing.Self`` for its
+    class, and a generic class's TypeVars for the type arguments of the instance it is bound
+    to (``Store[Order]()``) or of the generic bases of its class (``class Orders(Store[Order])``),
+    as type checkers bind them. Empty for a function of no class."""
     if owner is None:
+        return {}
+    found: dict[Any, Any] = {typing.Self: owner}
+    made_as = getattr(getattr(target, "__self__", None), "__orig_class__", None)
+    if made_as is not None:  # Store[Order](): its own type arguments
+        origin = typing.get_origin(made_as)
+        params = getattr(origin, "__parameters__", ())
+        found.update(zip(params, typing.get_args(made_as), strict=False))
+    for klass in owner.__mro__:  # most derived first: a base's arguments may be its TypeVars
+        for base in vars(klass).get("__orig_bases__", ()):
+            params = getattr(typing.get_origin(base), "__parameters__", ())
+            args = typing.get_args(base)
+            if len(params) == len(args):
+                for param, arg in zip(params, args, strict=True):
+                    found.setdefault(param, _substitute(arg, found))
+    return found
+
+
+def _substitute(annotation: Any, bindings: dict[Any, Any]) -> Any:
+    """``annotation`` with the type variables ``bindings`` knows replaced at any depth (those
+    it does not know stay, and count as no annotation)."""
+    if not bindings:
         return annotation
-    if annotation is typing.Self:
-        return owner
+    try:
+        if annotation in bindings:
+            return bindings[annotation]
+    except TypeError:  # an unhashable annotation: no type variable itself
+        pass
     args = typing.get_args(annotation)
     if not args:
         return annotation
-    replaced = tuple(_with_self(a, owner) for a in args)
+    replaced = tuple(_substitute(a, bindings) for a in args)
     if all(a is b for a, b in zip(replaced, args, strict=True)):
         return annotation
     origin = typing.get_origin(annotation)

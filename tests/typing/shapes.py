@@ -129,6 +129,26 @@ class Catalog:
         return Tier.GOLD if sku.startswith("g") else Tier.BASIC
 
 
+class Store(Generic[A]):
+    """A generic repository whose methods are steps: typed by the instance's type argument."""
+
+    def __init__(self, made: Callable[[str], A]) -> None:
+        self.made = made
+
+    def load(self, key: str) -> A:
+        return self.made(key)
+
+    def load_all(self, keys: list[str]) -> list[A]:
+        return [self.made(key) for key in keys]
+
+
+class Prices(Store[Price]):
+    """A subclass that fixes the type argument."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda key: Price(amount=Decimal(len(key)), at=AT))
+
+
 class Bump:
     """A wait-for-condition check as an object."""
 
@@ -264,6 +284,13 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
     yield from dg.Step(send, (handle.callback_id,), name="send")
     tiers = yield from handle
     assert_type(tiers, list[Tier])
+    items = Store[Item](Item.parse)
+    loaded = yield from dg.Step(items.load, ("l:2",), name="generic-instance")
+    assert_type(loaded, Item)
+    all_loaded = yield from dg.Map(items.load, ["a:1", "b:2"], name="generic-map")
+    assert_type(all_loaded, dg.BatchResult[Item])
+    prices = yield from dg.Step(Prices().load_all, (["ab"],), name="generic-subclass")
+    assert_type(prices, list[Price])
     reserved = yield from reserve(start)
     assert_type(reserved, Item)
     entry = yield from dg.Step(catalog.entry, ("n",), name="nested-class")
@@ -308,6 +335,9 @@ def shaped(start: Item) -> dg.Workflow[list[str]]:
             ),
             ("callback typeddict", approval == Approval(by="ana", on=date(2024, 2, 29))),
             ("callback list of enums", tiers == [Tier.GOLD, Tier.BASIC]),
+            ("generic instance", loaded == Item("l", 2)),
+            ("generic instance in a map", all_loaded.results() == [Item("a", 1), Item("b", 2)]),
+            ("generic subclass", prices == [Price(amount=Decimal(2), at=AT)]),
             ("retried step", reserved == start),
             ("nested class", entry == Catalog.Entry("n", date(2024, 3, 1))),
             ("list of nested class", [e.sku for e in entries] == ["n", "m"]),
