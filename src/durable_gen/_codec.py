@@ -114,10 +114,37 @@ def _enc_hook(value: Any) -> Any:
 
 
 def _dec_hook(type_: Any, obj: Any) -> Any:
+    if type_ is object:  # `list[object]`, a field `payload: object`: any JSON value, as Any
+        return obj
     base = _pydantic_base()
     if base is not None and isinstance(type_, type) and issubclass(type_, base):
         return type_.model_validate(obj)  # type: ignore[attr-defined]
+    if _is_protocol(type_):
+        raise NotImplementedError(_protocol_problem(type_))
     raise NotImplementedError(f"decoding into {_type_name(type_)} is unsupported")
+
+
+def _is_protocol(type_: Any) -> bool:
+    return isinstance(type_, type) and bool(getattr(type_, "_is_protocol", False))
+
+
+def _protocol_problem(type_: Any) -> str:
+    return (
+        f"{_type_name(type_)} is a Protocol, which says what a value can do, not what to build "
+        "from a payload: declare the concrete class (a dataclass, a msgspec Struct, a "
+        "TypedDict)"
+    )
+
+
+def _protocol_in(type_: Any) -> Any:
+    """The first Protocol class ``type_`` names, at any depth of its arguments; else None."""
+    if _is_protocol(type_):
+        return type_
+    for arg in typing.get_args(type_):
+        found = _protocol_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 _encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)
@@ -213,6 +240,15 @@ def encode(
             "reads fewer than 500), flatten it, or pass serdes= to the operation"
         ) from None
     except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
+        if inspect.iscoroutine(value):  # a plain def (a lambda) that called an async function
+            value.close()  # never run: closing it spares the "never awaited" warning
+            raise SerializationError(
+                f"{what}: the function returned a coroutine, not a result: it is a plain def "
+                "(a lambda, a wrapper) that called an async def function without awaiting it, "
+                "and a step's result is what its function returns. Make the function async def "
+                "and await the call, or pass the async function itself with its arguments "
+                "(dg.Step(fetch, (url,)) rather than dg.Step(lambda: fetch(url)))"
+            ) from None
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
             f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "
@@ -549,6 +585,9 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
 def _make_reader(type_: Any) -> Reader:
     if type_ is Any or type_ is object:
         return _read_untyped
+    protocol = _protocol_in(type_)
+    if protocol is not None:  # msgspec would say only "decoding into X is unsupported"
+        return _unsupported_reader(type_, TypeError(_protocol_problem(protocol)))
     try:
         typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
@@ -706,7 +745,12 @@ def _normalise(annotation: Any) -> Any:
     """The value type an annotation declares (rule 5)."""
     if annotation is None:
         return type(None)
-    if annotation is Any or annotation is object or isinstance(annotation, typing.TypeVar):
+    if (
+        annotation is Any
+        or annotation is object
+        or annotation is typing.Self
+        or isinstance(annotation, typing.TypeVar)
+    ):
         return Any
     origin = typing.get_origin(annotation)
     if origin is not None:
@@ -725,7 +769,9 @@ def _normalise(annotation: Any) -> Any:
             abc.Coroutine,
         ):
             return Any
-        if any(isinstance(a, typing.TypeVar) for a in typing.get_args(annotation)):
+        if any(
+            isinstance(a, typing.TypeVar) or a is typing.Self for a in typing.get_args(annotation)
+        ):
             return Any
     elif annotation in _NO_VALUE:
         return Any
@@ -756,13 +802,29 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     bound = isinstance(target, functools.partial)
     while isinstance(target, functools.partial):  # functools.partial(sub, 1): sub's types
         target = inspect.unwrap(getattr(target.func, "fn", target.func))
+    if isinstance(target, type):  # a class called as the function (a dataclass, a Struct)
+        return (Any, _normalise(target))
+    if not inspect.isroutine(target) and callable(target):  # an object with __call__
+        target = target.__call__
     annotations = getattr(target, "__annotations__", None)
     if not annotations:  # lambdas and unannotated functions: nothing to resolve
         return _UNDECLARED
+    owner = _owner(target)
+    # A method's annotations also see the types its class holds (``-> Result`` for a class
+    # nested in it), as type checkers resolve them; its other attributes are no types.
+    scope = (
+        {
+            name: value
+            for name, value in vars(owner).items()
+            if isinstance(value, type) or typing.get_origin(value) is not None
+        }
+        if owner is not None
+        else None
+    )
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, localns=scope)
     except Exception:  # names that cannot be resolved here (local classes, typos)
-        hints = _hints_one_by_one(target, annotations)
+        hints = _hints_one_by_one(target, annotations, scope)
     first: Any = Any
     try:
         params = [
@@ -772,11 +834,12 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         ]
     except (TypeError, ValueError):
         params = []
+    bindings = _bindings(target, owner)
     if params and params[0].name in hints and not bound:  # a partial's first may be bound
-        first = _normalise(hints[params[0].name])
+        first = _normalise(_substitute(hints[params[0].name], bindings))
     returns: Any = Any
     if "return" in hints:
-        declared = hints["return"]
+        declared = _substitute(hints["return"], bindings)
         # A generator function returns what its Generator[..., ..., R] / Workflow[R] says; any
         # other annotation on one (``-> dg.Step``, ``-> dict``) describes no result: ignore it.
         if not inspect.isgeneratorfunction(target) or typing.get_origin(declared) in (
@@ -787,13 +850,87 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     return (first, returns)
 
 
-def _hints_one_by_one(target: Any, annotations: dict[str, Any]) -> dict[str, Any]:
+def _owner(target: Any) -> type | None:
+    """The class a method belongs to, which ``typing.Self`` in its annotations stands for: the
+    class (or the instance's class) it is bound to, else the class its ``__qualname__`` names
+    in its module (``Item.bump`` given unbound); None for a function of no class."""
+    if inspect.ismethod(target):
+        bound_to = target.__self__
+        return bound_to if isinstance(bound_to, type) else type(bound_to)
+    path = getattr(target, "__qualname__", "").split(".")[:-1]
+    if not path or "<locals>" in path:
+        return None
+    found: Any = getattr(target, "__globals__", {}).get(path[0])
+    for name in path[1:]:
+        found = getattr(found, name, None)
+    return found if isinstance(found, type) else None
+
+
+_UNION_TYPE: Final = type(int | str)  # types.UnionType, without importing types
+_GENERIC_ALIAS: Final = type(list[int])  # types.GenericAlias
+
+
+def _bindings(target: Any, owner: type | None) -> dict[Any, Any]:
+    """What the type variables of a method's annotations stand for: ``typing.Self`` for its
+    class, and a generic class's TypeVars for the type arguments of the instance it is bound
+    to (``Store[Order]()``) or of the generic bases of its class (``class Orders(Store[Order])``),
+    as type checkers bind them. Empty for a function of no class."""
+    if owner is None:
+        return {}
+    found: dict[Any, Any] = {typing.Self: owner}
+    made_as = getattr(getattr(target, "__self__", None), "__orig_class__", None)
+    if made_as is not None:  # Store[Order](): its own type arguments
+        origin = typing.get_origin(made_as)
+        params = getattr(origin, "__parameters__", ())
+        found.update(zip(params, typing.get_args(made_as), strict=False))
+    for klass in owner.__mro__:  # most derived first: a base's arguments may be its TypeVars
+        for base in vars(klass).get("__orig_bases__", ()):
+            params = getattr(typing.get_origin(base), "__parameters__", ())
+            args = typing.get_args(base)
+            if len(params) == len(args):
+                for param, arg in zip(params, args, strict=True):
+                    found.setdefault(param, _substitute(arg, found))
+    return found
+
+
+def _substitute(annotation: Any, bindings: dict[Any, Any]) -> Any:
+    """``annotation`` with the type variables ``bindings`` knows replaced at any depth (those
+    it does not know stay, and count as no annotation)."""
+    if not bindings:
+        return annotation
+    try:
+        if annotation in bindings:
+            return bindings[annotation]
+    except TypeError:  # an unhashable annotation: no type variable itself
+        pass
+    args = typing.get_args(annotation)
+    if not args:
+        return annotation
+    replaced = tuple(_substitute(a, bindings) for a in args)
+    if all(a is b for a, b in zip(replaced, args, strict=True)):
+        return annotation
+    origin = typing.get_origin(annotation)
+    try:
+        if origin is typing.Union or origin is _UNION_TYPE:
+            return typing.Union[replaced]  # noqa: UP007 (built from a tuple)
+        if origin is typing.Annotated:
+            return typing.Annotated[replaced]
+        if isinstance(annotation, _GENERIC_ALIAS):
+            return origin[replaced]
+        return annotation.copy_with(replaced)
+    except Exception:  # a form that cannot be rebuilt: described by nothing, as before
+        return annotation
+
+
+def _hints_one_by_one(
+    target: Any, annotations: dict[str, Any], scope: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The annotations of ``target`` that resolve, each on its own, also with the names of its
     closure: a class defined inside a function (under ``from __future__ import annotations``)
     resolves in a function that uses it (``return Address(...)``). Any other is left out."""
     closure = getattr(target, "__closure__", None) or ()
     code = getattr(target, "__code__", None)
-    local: dict[str, Any] = {}
+    local: dict[str, Any] = dict(scope or {})
     for name, cell in zip(code.co_freevars if code is not None else (), closure, strict=False):
         with contextlib.suppress(ValueError):  # a cell not assigned yet
             local[name] = cell.cell_contents

@@ -75,6 +75,12 @@ _current: Final = CURRENT.get
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+if TYPE_CHECKING:  # a WaitStrategy built apart, with no state type given, is WaitStrategy[Any]
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    S = _DefaultedTypeVar("S", default=Any)
+else:
+    S = TypeVar("S")
 Ts = TypeVarTuple("Ts")
 I = TypeVar("I")  # noqa: E741 (an item)
 
@@ -1104,8 +1110,12 @@ class WaitDecision(msgspec.Struct, frozen=True):
         return cls(False, delay)
 
 
-class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
+class WaitStrategy(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
     """The usual polling strategy: stop when ``until(state)`` is true.
+
+    Generic in the state: given to a ``WaitForCondition``, ``until``'s parameter has the type
+    of the check's state (``WaitStrategy(until=lambda s: s.done)`` is typed); built apart,
+    it is a ``WaitStrategy[Any]`` unless written ``WaitStrategy[Job](...)``.
 
     Args:
         until: Predicate on the state; True stops the polling.
@@ -1115,7 +1125,7 @@ class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
         max_attempts: Checks in all (None: no limit); past it the step fails.
     """
 
-    until: Callable[[Any], bool]
+    until: Callable[[S], bool]
     delay: int = 5
     backoff: float = 1.0
     max_delay: int = 300
@@ -1133,7 +1143,7 @@ class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
         )
         _check_count(self.max_attempts, "WaitStrategy max_attempts", minimum=1)
 
-    def __call__(self, state: Any, attempt: int) -> WaitDecision:
+    def __call__(self, state: S, attempt: int) -> WaitDecision:
         if self.until(state):
             return WaitDecision.done()
         if self.max_attempts is not None and attempt >= self.max_attempts:
@@ -1165,7 +1175,7 @@ class WaitForCondition(Command[R], frozen=True):
             self: WaitForCondition[R],
             check: Callable[[R], R],
             initial_state: R | None = None,
-            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy[R] | None = None,
             name: str | None = None,
             serdes: Serdes | None = None,
         ) -> None: ...
@@ -1175,7 +1185,7 @@ class WaitForCondition(Command[R], frozen=True):
             self: WaitForCondition[R],
             check: StepFunction[[R], R],
             initial_state: R | None = None,
-            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy[R] | None = None,
             name: str | None = None,
             serdes: Serdes | None = None,
         ) -> None: ...
@@ -1185,7 +1195,7 @@ class WaitForCondition(Command[R], frozen=True):
             self: WaitForCondition[R],
             check: Callable[[R], Coroutine[Any, Any, R]],
             initial_state: R | None = None,
-            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy | None = None,
+            wait_strategy: Callable[[R, int], WaitDecision] | WaitStrategy[R] | None = None,
             name: str | None = None,
             serdes: Serdes | None = None,
         ) -> None: ...

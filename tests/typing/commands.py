@@ -140,6 +140,14 @@ def waiting() -> dg.Workflow[None]:
     )
     assert_type(polled, Receipt)
     until = dg.WaitStrategy(until=lambda s: bool(s), delay=1)
+    assert_type(until, dg.WaitStrategy[Any])  # built apart: any state
+    inline = yield from dg.WaitForCondition(  # given to the command: `s` is the state's type
+        poll, Receipt("r", 0), wait_strategy=dg.WaitStrategy(until=lambda s: s.amount > 2)
+    )
+    assert_type(inline, Receipt)
+    by_type = dg.WaitStrategy[Receipt](until=lambda s: s.amount > 2)
+    assert_type(by_type, dg.WaitStrategy[Receipt])
+    yield from dg.WaitForCondition(poll, Receipt("r", 0), wait_strategy=by_type)
     checked = yield from dg.WaitForCondition(poll_async, 0, wait_strategy=until)  # async def
     assert_type(checked, int)
 
@@ -244,14 +252,32 @@ def place_order(order_id: str) -> dg.Workflow[dict[str, Any]]:
 def running() -> None:
     result = dg.run(place_order, "o-1")
     assert_type(result, dict[str, Any])
-    untyped = dg.run(lambda x: x)
+    untyped = dg.run(any_input, {"id": "o-1"})  # a workflow of untyped input and result
     assert_type(untyped, Any)
+    as_json = dg.run(place_order_of, {"id": "o-1"})  # a dataclass input given as its JSON form
+    assert_type(as_json, Receipt)
+    assert_type(dg.run(no_input), int)  # a workflow that takes None: no input given
+    assert_type(dg.run(no_input, None), int)
     runner = TestRunner()
     handle = runner.run(place_order, "o-1")
     assert_type(handle, DurableRun[dict[str, Any]])
     assert_type(handle.result(), dict[str, Any])
     assert_type(runner.start(place_order, "o-2").result(), dict[str, Any])
-    assert_type(runner.run(lambda x: x).result(), Any)
+    assert_type(runner.run(any_input, 5).result(), Any)
+    assert_type(runner.run(no_input).result(), int)
+    assert_type(runner.start(place_order_of, Receipt("r", 1)).result(), Receipt)
+
+
+def any_input(order: Any) -> dg.Workflow[Any]:
+    return (yield from charge(order, 1))
+
+
+def place_order_of(receipt: Receipt) -> dg.Workflow[Receipt]:
+    return (yield from charge(receipt.id, receipt.amount))
+
+
+def no_input(_: None) -> dg.Workflow[int]:
+    return (yield from count([1]))
 
 
 def replaying(replayer: Replayer) -> None:

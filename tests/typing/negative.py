@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 
 import durable_gen as dg
-from durable_gen.testing import TestRunner, replay
+from durable_gen.testing import TestRunner, assert_deterministic, replay
 
 
 @dg.step
@@ -42,6 +42,27 @@ def run_wrong() -> None:
     report = replay(place, run.export())
     count: int = report.result  # type: ignore[assignment]  # ReplayReport[str]: a str
     replay(plain, run.export())  # type: ignore[arg-type]
+
+
+def input_wrong() -> None:
+    # The input is checked against the workflow's parameter (a dict is the JSON form of one).
+    dg.run(place, 5)  # type: ignore[arg-type]
+    dg.run(place)  # type: ignore[arg-type]  # no input for a workflow that needs one
+    dg.run(place, None)  # type: ignore[misc]
+    dg.run(shipped, ["a", 1])  # type: ignore[arg-type]
+    dg.run(lambda x: x)  # type: ignore[arg-type, return-value]  # not a workflow
+    TestRunner().run(place, 5)  # type: ignore[arg-type]
+    TestRunner().start(place)  # type: ignore[arg-type]
+    TestRunner().run(place, "o-1", execution_name=1)  # type: ignore[call-overload]
+    assert_deterministic(place, 5)  # type: ignore[arg-type]
+    assert_deterministic(place)  # type: ignore[arg-type]
+    assert_deterministic(plain, "o-1")  # type: ignore[arg-type]  # not a workflow
+    assert_deterministic(place, "o-1")  # the right input
+
+
+def shipped(items: list[str]) -> dg.Workflow[int]:
+    yield from dg.Wait(seconds=1)
+    return len(items)
 
 
 def place(order_id: str) -> dg.Workflow[str]:
@@ -118,9 +139,39 @@ def misused() -> dg.Workflow[None]:
     yield from dg.Parallel([home, 5])  # type: ignore[arg-type]
     yield from dg.WaitForCondition(moved, "main")  # type: ignore[arg-type]
     yield from dg.WaitForCondition(moved, wait_strategy=wrong_strategy)  # type: ignore[misc, arg-type]
+    # a WaitStrategy of another state (pyright also types an inline one's `s`: test_typing.py)
+    of_int = dg.WaitStrategy[int](until=lambda s: s > 1)
+    yield from dg.WaitForCondition(moved, Address("a"), wait_strategy=of_int)  # type: ignore[arg-type]
     yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
     yield from dg.Child(home, (1,))  # type: ignore[arg-type]  # args checked against home's
     yield from dg.Child(home, ("main", "extra"))  # type: ignore[arg-type]
     yield from dg.Child(discount, ("main",))  # type: ignore[arg-type]  # a @step child too
     yield from dg.Map(discount, ["main"])  # type: ignore[arg-type]  # items of another type
     yield from dg.Map(home, [1])  # type: ignore[arg-type]
+
+
+def options_wrong() -> dg.Workflow[None]:
+    # Options of the wrong kind, as a user might write them from memory.
+    yield from dg.Step(charge, ["o-1", 5])  # type: ignore[call-overload]  # args: a tuple
+    yield from dg.Child(home, "main")  # type: ignore[call-overload]
+    yield from dg.Parallel(home, home)  # type: ignore[call-overload]  # branches: one list
+    yield from dg.Map(home, ["a"], item_namer=lambda item: item)  # type: ignore[arg-type, misc]
+    yield from dg.Step(charge, ("o-1", 5), timeout="5")  # type: ignore[call-overload]
+    yield from dg.Step(charge, ("o-1", 5), retry=3)  # type: ignore[call-overload]
+    yield from dg.Step(charge, ("o-1", 5), semantics="once")  # type: ignore[call-overload]
+    yield from dg.Map(home, ["a"], completion=0.5)  # type: ignore[call-overload]
+    yield from dg.Map(home, ["a"], nesting="deep")  # type: ignore[call-overload]
+    yield from dg.Child(home, ("a",), virtual="yes")  # type: ignore[call-overload]
+    yield from dg.Wait(seconds=1.5)  # type: ignore[arg-type]  # whole seconds
+    yield from dg.WaitForCallback(lambda: None)  # type: ignore[arg-type, misc]
+    yield from dg.Step(charge, ("o-1", 5), name=5)  # type: ignore[call-overload]
+
+
+def on_exception(exc: Exception) -> bool:
+    return True
+
+
+# retry_if gets a BaseException (a CancelledError the step raised is one): the guide says so
+@dg.step(retry=dg.Retry(retry_if=on_exception))  # type: ignore[arg-type]
+def retried(order_id: str) -> str:
+    return order_id

@@ -108,14 +108,19 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
     # pyright infers some types differently from mypy (an ``async def``'s call is a
     # CoroutineType there): the same pins must hold for its users.
     _run_pyright(
-        tmp_path, "standard", TYPING / "commands.py", TYPING / "values.py", TYPING / "port.py"
+        tmp_path,
+        "standard",
+        TYPING / "commands.py",
+        TYPING / "values.py",
+        TYPING / "port.py",
+        TYPING / "shapes.py",
     )
 
 
 def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib.Path) -> None:
     # Strict mode also refuses Unknown types (a TypeVar left unsolved by the library's own
     # signatures), which mypy --strict lets through.
-    _run_pyright(tmp_path, "strict", TYPING / "strict.py")
+    _run_pyright(tmp_path, "strict", TYPING / "strict.py", TYPING / "shapes.py")
 
 
 def test_pyright_strict_does_flag_an_unknown_result(tmp_path: pathlib.Path) -> None:
@@ -130,3 +135,25 @@ def test_pyright_strict_does_flag_an_unknown_result(tmp_path: pathlib.Path) -> N
     )
     with pytest.raises(AssertionError, match="reportUnknownVariableType"):
         _run_pyright(tmp_path, "strict", bad)
+
+
+def test_pyright_types_a_wait_strategys_predicate_from_the_state(tmp_path: pathlib.Path) -> None:
+    # WaitStrategy is generic in the state: given inline to a WaitForCondition, its predicate's
+    # parameter is the check's state type under pyright (mypy, which resolves the command's
+    # overloads first, leaves it Any), so a misspelt attribute is caught.
+    bad = tmp_path / "strategy.py"
+    bad.write_text(
+        "from dataclasses import dataclass\n"
+        "import durable_gen as dg\n\n"
+        "@dataclass\n"
+        "class Job:\n"
+        "    done: bool\n\n"
+        "def check(job: Job) -> Job:\n"
+        "    return job\n\n"
+        "def wf(_: None) -> dg.Workflow[Job]:\n"
+        "    return (yield from dg.WaitForCondition(\n"
+        "        check, Job(False), wait_strategy=dg.WaitStrategy(until=lambda s: s.finished)\n"
+        "    ))\n"
+    )
+    with pytest.raises(AssertionError, match=r'Cannot access attribute "finished" for class "Job"'):
+        _run_pyright(tmp_path, "standard", bad)

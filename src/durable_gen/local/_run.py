@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Generator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from .._codec import PayloadFormat, input_type, result_type
 from .._driver import CheckpointMode, make_handler
@@ -49,8 +49,35 @@ MAX_WORKFLOW_NAME = 64
 
 
 R = TypeVar("R")
+In = TypeVar("In")
 
 
+# The input is checked against the workflow's parameter, as a direct call would be (a dict is
+# accepted too: the JSON form of a dataclass, a Struct, a TypedDict, decoded at run time);
+# nothing at all for a workflow that takes None (``def wf(_: None)``).
+@overload
+def run(
+    workflow: Callable[[In], Generator[Any, Any, R]],
+    input: In | dict[str, Any],
+    *,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    skip_time: bool = False,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+    plugins: Sequence[Plugin] = (),
+    payload_format: PayloadFormat = "json",
+) -> R: ...
+@overload
+def run(
+    workflow: Callable[[None], Generator[Any, Any, R]],
+    *,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    skip_time: bool = False,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+    plugins: Sequence[Plugin] = (),
+    payload_format: PayloadFormat = "json",
+) -> R: ...
 def run(
     workflow: Callable[..., Generator[Any, Any, R]],
     input: Any = None,

@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import random
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeVar, overload
 
 import msgspec
 
@@ -645,6 +645,35 @@ def _check_schedule(schedule: object) -> None:
         )
 
 
+_In = TypeVar("_In")
+
+
+# The input is checked against the workflow's parameter, as for ``durable_gen.run``.
+@overload
+def assert_deterministic(
+    workflow: Callable[[_In], Generator[Any, Any, Any]],
+    input: _In | dict[str, Any],
+    *,
+    crashes: CrashSchedule | Sequence[CrashSchedule] | None = None,
+    random_runs: int = 5,
+    seed: int = 0,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+    on_idle: Callable[[DurableRun], None] | None = None,
+) -> None: ...
+@overload
+def assert_deterministic(
+    workflow: Callable[[None], Generator[Any, Any, Any]],
+    *,
+    crashes: CrashSchedule | Sequence[CrashSchedule] | None = None,
+    random_runs: int = 5,
+    seed: int = 0,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    checkpointing: CheckpointMode = "step",
+    serdes: Serdes | None = None,
+    on_idle: Callable[[DurableRun], None] | None = None,
+) -> None: ...
 def assert_deterministic(
     workflow: Callable[..., Any],
     input: Any = None,

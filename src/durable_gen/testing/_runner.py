@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 import msgspec
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # a bare ``DurableRun`` (an ``on_idle`` callback's parameter)
     R = _DefaultedTypeVar("R", default=Any)
 else:
     R = TypeVar("R")
+_I = TypeVar("_I")
 
 #: Engine task kinds of callback timers: ``run_until_idle`` does not skip time to them.
 _CALLBACK_TIMERS: Final = frozenset({"callback-timeout", "callback-heartbeat"})
@@ -476,6 +477,24 @@ class TestRunner:
 
     # --- executions -------------------------------------------------------------------------
 
+    # The input is checked against the workflow's parameter, as for ``durable_gen.run``.
+    @overload
+    def start(
+        self,
+        workflow: Callable[[_I], Generator[Any, Any, R]],
+        input: _I | dict[str, Any],
+        *,
+        execution_name: str | None = None,
+        execution_arn: str | None = None,
+    ) -> DurableRun[R]: ...
+    @overload
+    def start(
+        self,
+        workflow: Callable[[None], Generator[Any, Any, R]],
+        *,
+        execution_name: str | None = None,
+        execution_arn: str | None = None,
+    ) -> DurableRun[R]: ...
     def start(
         self,
         workflow: Callable[..., Generator[Any, Any, R]],
@@ -510,17 +529,42 @@ class TestRunner:
             self._reals[execution_arn] = arn
         return DurableRun(self, arn, self.serdes, workflow)
 
+    @overload
     def run(
-        self, workflow: Callable[..., Generator[Any, Any, R]], input: Any = None, **options: Any
+        self,
+        workflow: Callable[[_I], Generator[Any, Any, R]],
+        input: _I | dict[str, Any],
+        *,
+        execution_name: str | None = None,
+        execution_arn: str | None = None,
+    ) -> DurableRun[R]: ...
+    @overload
+    def run(
+        self,
+        workflow: Callable[[None], Generator[Any, Any, R]],
+        *,
+        execution_name: str | None = None,
+        execution_arn: str | None = None,
+    ) -> DurableRun[R]: ...
+    def run(
+        self,
+        workflow: Callable[..., Generator[Any, Any, R]],
+        input: Any = None,
+        *,
+        execution_name: str | None = None,
+        execution_arn: str | None = None,
     ) -> DurableRun[R]:
         """``start()`` then ``run_until_idle()``: the execution has ended, or waits on the test.
 
         Args:
             workflow: The workflow generator function.
             input: Its input.
-            **options: ``execution_name``, ``execution_arn`` (see ``start``).
+            execution_name: See ``start``.
+            execution_arn: See ``start``.
         """
-        handle = self.start(workflow, input, **options)
+        handle = self.start(
+            workflow, input, execution_name=execution_name, execution_arn=execution_arn
+        )
         self.run_until_idle()
         return handle
 
