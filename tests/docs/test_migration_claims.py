@@ -25,12 +25,12 @@ from aws_durable_execution_sdk_python.concurrency.models import (  # noqa: E402
     BatchItem as AwsBatchItem,
 )
 from aws_durable_execution_sdk_python.concurrency.models import (  # noqa: E402
-    BatchItemStatus,
-    CompletionReason,
-)
-from aws_durable_execution_sdk_python.concurrency.models import (  # noqa: E402
     BatchResult as AwsBatchResult,
 )
+from aws_durable_execution_sdk_python.concurrency.models import (  # noqa: E402
+    CompletionReason,
+)
+from aws_durable_execution_sdk_python.config import BatchItemStatus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = (ROOT / "docs" / "migration.md").read_text()
@@ -104,14 +104,14 @@ def test_retry_defaults_quoted_for_aws_are_aws_s() -> None:
 
 
 def test_wait_strategy_defaults_quoted_for_aws_are_aws_s() -> None:
-    cfg = aws_waits.WaitStrategyConfig(should_continue_polling=lambda s: True)
+    cfg: Any = aws_waits.WaitStrategyConfig(should_continue_polling=lambda s: True)
     assert (cfg.max_attempts, cfg.backoff_rate) == (60, 1.5)
     assert cfg.jitter_strategy is aws_config.JitterStrategy.FULL  # "full by default"
     ours = dg.WaitStrategy(until=lambda s: False)
     assert (ours.max_attempts, ours.backoff) == (None, 1.0)
     # "dg.WaitStrategy waits exactly its delay": no jitter, as AWS's with jitter NONE.
-    theirs = aws_waits.create_wait_strategy(
-        aws_waits.WaitStrategyConfig(
+    theirs: Any = aws_waits.create_wait_strategy(
+        aws_waits.WaitStrategyConfig[Any](
             should_continue_polling=lambda s: True,
             max_attempts=100,
             initial_delay=aws_config.Duration.from_seconds(3),
