@@ -758,3 +758,18 @@ def test_claims_quote_their_pages() -> None:
     for key in CLAIMS:
         page = re.match(r"(\w+):", key)
         assert page and (ROOT / "docs" / f"{page[1]}.md").exists(), key
+
+
+def test_docs_name_only_public_top_level_names() -> None:
+    """``dg.X`` / ``durable_gen.X`` in the docs is a public name (not one kept for old imports)."""
+    subpackages = {"local", "aws", "testing", "runtime", "plugins", "otel", "telemetry", "cli"}
+    loggers = {"steps", "workflow"}  # logger names: durable_gen.steps, durable_gen.workflow
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    wrong = []
+    for page in pages:
+        text = page.read_text()
+        for m in re.finditer(r"\b(?:durable_gen|dg)\.(\w+)", text):
+            name = m[1]
+            if name not in dg.__all__ and name not in subpackages | loggers:
+                wrong.append(f"{page.name}:{text.count(chr(10), 0, m.start()) + 1}: {m[0]}")
+    assert not wrong, wrong
