@@ -9,6 +9,7 @@ the docs give in full names every parameter (a ``...`` of its own marks one give
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 from collections.abc import Callable
 from pathlib import Path
@@ -98,11 +99,8 @@ def _default(text: str) -> Any:
     return eval(compile(ast.parse(text, mode="eval"), "<doc>", "eval"), env)
 
 
-@pytest.mark.parametrize(
-    ("page", "start", "obj"), SIGNATURES, ids=[f"{p}:{s.strip('`(')}" for p, s, _ in SIGNATURES]
-)
-def test_documented_signature_matches(page: str, start: str, obj: Callable[..., Any]) -> None:
-    written = _documented(page, start)
+def _check(where: str, written: str, obj: Callable[..., Any]) -> None:
+    """``written`` (a parameter list from the docs) describes ``obj``'s signature."""
     actual = {
         name: p
         for name, p in inspect.signature(obj).parameters.items()
@@ -110,26 +108,112 @@ def test_documented_signature_matches(page: str, start: str, obj: Callable[..., 
         and not name.startswith("_")
         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
-    complete = "..." not in _split(written)
+    parts = _split(written)
     names: list[str] = []
-    for part in _split(written):
-        if part in ("*", "..."):
+    for part in parts:
+        if part in ("*", "...") or part.startswith("*"):
             continue
         name, eq, default = part.partition("=")
         name = name.strip()
-        assert name in actual, f"{page}: {start}...) names {name!r}; the code has {list(actual)}"
+        assert name in actual, f"{where}...) names {name!r}; the code has {list(actual)}"
         names.append(name)
         default = default.strip()
         if eq and default and default != "...":
             expected = actual[name].default
-            assert expected is not inspect.Parameter.empty, f"{page}: {name} has no default"
-            assert _default(default) == expected, f"{page}: {name}={default}; code: {expected!r}"
+            assert expected is not inspect.Parameter.empty, f"{where}: {name} has no default"
+            assert _default(default) == expected, f"{where}: {name}={default}; code: {expected!r}"
+        if eq and default:
+            assert actual[name].default is not inspect.Parameter.empty, (
+                f"{where}: {name} is written with a default, the code requires it"
+            )
     positional = [n for n in names if actual[n].kind is not inspect.Parameter.KEYWORD_ONLY]
     order = [n for n in actual if n in positional]
-    assert positional == order, f"{page}: {start}...) lists {positional}; the code has {order}"
-    if complete:
+    assert positional == order, f"{where}...) lists {positional}; the code has {order}"
+    if "..." not in parts:
         missing = [n for n in actual if n not in names]
-        assert not missing, f"{page}: {start}...) leaves out {missing} (or write ... for them)"
+        assert not missing, f"{where}...) leaves out {missing} (or write ... for them)"
+
+
+@pytest.mark.parametrize(
+    ("page", "start", "obj"), SIGNATURES, ids=[f"{p}:{s.strip('`(')}" for p, s, _ in SIGNATURES]
+)
+def test_documented_signature_matches(page: str, start: str, obj: Callable[..., Any]) -> None:
+    _check(f"{page}: {start}", _documented(page, start), obj)
+
+
+MODULES = [
+    "durable_gen",
+    "durable_gen.runtime",
+    "durable_gen.local",
+    "durable_gen.testing",
+    "durable_gen.testing.strategies",
+    "durable_gen.aws",
+    "durable_gen.plugins",
+    "durable_gen.otel",
+    "durable_gen.telemetry",
+]
+#: Public names api.md's "Signatures" leaves to their pages: type aliases and protocols.
+NOT_CALLED = {
+    "Workflow",
+    "CheckpointMode",
+    "Action",
+    "Outcome",
+    "HistorySource",
+    "ReplayStatus",
+    "Node",
+    "Program",
+    "OtelView",
+    "InvocationHandler",
+    "Serdes",
+    "DurableService",
+    "ExecutionStore",
+    "Clock",
+    "logger",
+}
+
+
+def _api_sections() -> dict[str, dict[str, str]]:
+    """api.md's "Signatures": module -> name -> the parameter list written for it."""
+    text = (ROOT / "docs" / "api.md").read_text().split("\n## Signatures\n", 1)[1]
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("### `"):
+            current = sections.setdefault(line.strip("#` "), {})
+        elif line.startswith("- `"):
+            name, _, rest = line[3:].partition("(")
+            current[name] = rest.rsplit(")`", 1)[0]
+    return sections
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_api_md_gives_every_public_callable_its_signature(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    documented = _api_sections().get(module_name, {})
+    expected = [
+        name
+        for name in module.__all__
+        if not name.startswith("_")
+        and name not in NOT_CALLED
+        and callable(getattr(module, name))
+        and not (
+            isinstance(getattr(module, name), type)
+            and issubclass(getattr(module, name), BaseException)
+        )
+    ]
+    missing = [name for name in expected if name not in documented]
+    assert not missing, f"docs/api.md, Signatures, {module_name}: add {missing}"
+    for name, written in documented.items():
+        assert name in module.__all__, f"docs/api.md lists {module_name}.{name}, not public"
+        _check(f"api.md: {module_name}.{name}(", written, getattr(module, name))
+
+
+def test_api_md_values() -> None:
+    from durable_gen import telemetry as t
+
+    assert (dg.AT_LEAST_ONCE, dg.AT_MOST_ONCE) == ("at_least_once", "at_most_once")
+    assert isinstance(dg.logger, dg.ReplayAwareLogger) and dg.logger.name == "durable_gen.workflow"
+    assert (t.RECORD_TYPE, t.SCHEMA_VERSION) == ("DurableExecutionTelemetry", "1.0")
 
 
 def test_every_listed_signature_is_on_its_page() -> None:
