@@ -491,6 +491,132 @@ def _bad_undo() -> None:
             return x
 
 
+@claim("guide: WaitForCallback records a CONTEXT, '<name> create callback id', '<name> submitter'")
+def _wait_for_callback_shape() -> None:
+    def submit(callback_id: str) -> None:
+        return None
+
+    def wf(x: int) -> Any:
+        return (yield dg.WaitForCallback(submit, name="w", timeout=100))
+
+    runner = TestRunner()
+    execution = runner.run(wf, 1)
+    names = [(o.name, o.type, o.sub_type) for o in execution.operations()]
+    assert ("w", "CONTEXT", "WaitForCallback") in names
+    assert ("w create callback id", "CALLBACK", "Callback") in names
+    assert ("w submitter", "STEP", "Step") in names
+
+
+@claim("guide: WaitForCallback errors arrive as CallbackErrors (submitter's class, not JSON)")
+def _wait_for_callback_errors() -> None:
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import make_handler
+
+    @dg.step(retry=dg.Retry.never())
+    def failing(callback_id: str) -> None:
+        raise KeyError("nope")
+
+    def submit(callback_id: str) -> None:
+        return None
+
+    def wf(fail: bool) -> Any:
+        try:
+            return (yield dg.WaitForCallback(failing if fail else submit, name="w"))
+        except dg.CallbackError as exc:
+            return [type(exc).__name__, exc.error_type]
+
+    assert dg.run(wf, True) == ["CallbackFailedError", "KeyError"]
+    service = LocalService(clock=VirtualClock())
+    service.register("wf", make_handler(wf, service))
+    arn = service.start("wf", "false")
+    service.run(arn)
+    (callback,) = [o for o in service.get_operations(arn) if o.type == "CALLBACK"]
+    assert callback.callback_details is not None and callback.callback_details.callback_id
+    service.send_callback_success(callback.callback_details.callback_id, "not json")
+    assert service.run(arn).result == '["CallbackFailedError","SerializationError"]'
+
+
+@claim("guide: item_namer None leaves the item unnamed; def f(*args) gets the item alone")
+def _map_names_and_args() -> None:
+    def star(*args: Any) -> list[Any]:
+        return list(args)
+
+    def namer(item: str, index: int) -> str | None:
+        return None if index == 0 else f"n{index}"
+
+    def wf(x: int) -> Any:
+        named = yield dg.Map(star, ["a", "b"], item_namer=namer)
+        return [[i.name for i in named.items], named.results()]
+
+    assert dg.run(wf, 1) == [[None, "n1"], [["a"], ["b"]]]
+
+
+@claim("guide: a branch needing arguments: ValidationError; an async generator: definition error")
+def _parallel_branch_shapes() -> None:
+    def needs(a: int) -> int:
+        return a
+
+    async def agen() -> Any:
+        yield 1
+
+    raises(dg.ValidationError, dg.Parallel, [needs])
+    raises(dg.WorkflowDefinitionError, dg.Parallel, [agen])
+
+
+@claim("guide: lambda: sub(1) as a branch fails with WorkflowDefinitionError; partial(sub, 1) runs")
+def _parallel_partial() -> None:
+    import functools
+
+    def sub(n: int) -> Any:
+        yield dg.Wait(seconds=1)
+        return n
+
+    def wf(x: int) -> Any:
+        batch = yield dg.Parallel(
+            [lambda: sub(1), functools.partial(sub, 2)], completion=dg.Completion.all_completed()
+        )
+        return [[i.status, i.error.error_type if i.error else None] for i in batch.items]
+
+    assert dg.run(wf, 1, skip_time=True) == [
+        ["FAILED", "WorkflowDefinitionError"],
+        ["SUCCEEDED", None],
+    ]
+
+
+@claim("guide: a partial of a @step runs as that step: its name and retry policy")
+def _partial_step() -> None:
+    import functools
+
+    calls: list[int] = []
+
+    @dg.step(name="price", retry=dg.Retry(max_attempts=2, initial_delay=1))
+    def price(item: int, factor: int = 1) -> int:
+        calls.append(factor)
+        raise ValueError("x")
+
+    def wf(x: int) -> Any:
+        partial = functools.partial(price, factor=10)
+        batch = yield dg.Map(partial, [1], completion=dg.Completion.all_completed())
+        return [i.status for i in batch.items]
+
+    execution = TestRunner().run(wf, 1)
+    assert execution.result() == ["FAILED"] and calls == [10, 10]
+    assert "price" in [o.name for o in execution.operations() if o.type == "STEP"]
+
+
+@claim("guide: with only min_successful set, failures do not end the batch")
+def _only_min_successful() -> None:
+    def wf(x: int) -> Any:
+        completion = dg.Completion(min_successful=2)
+        batch = yield dg.Map(_flaky, [-1, -2, 3, 4, 5], max_concurrency=1, completion=completion)
+        return [batch.completion_reason, [i.status for i in batch.items]]
+
+    assert dg.run(wf, 1, skip_time=True) == [
+        "MIN_SUCCESSFUL_REACHED",
+        ["FAILED", "FAILED", "SUCCEEDED", "SUCCEEDED", "NOT_STARTED"],
+    ]
+
+
 # --- guide.md: mistakes ----------------------------------------------------------------------
 
 
