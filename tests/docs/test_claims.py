@@ -841,6 +841,95 @@ def _deterministic_values() -> None:
     assert dg.run(wf, 1, skip_time=True) == [True, True, True, True, True]
 
 
+class Declined(Exception):
+    """A step's own exception, module-level so that it has a module-qualified name."""
+
+
+@claim("lambda: the table of what each payload format records for a step's failure")
+def _failure_types_by_format() -> None:
+    class Socket:
+        pass
+
+    @dg.step(retry=dg.Retry.never())
+    def own(x: int) -> int:
+        raise Declined("no")
+
+    @dg.step(retry=dg.Retry.never())
+    def builtin(x: int) -> int:
+        raise KeyError("k")
+
+    @dg.step(retry=dg.Retry.never())
+    def typed(x: int) -> int:
+        raise dg.StepFailedError("d", error_type="Declined", error_data="D")
+
+    @dg.step(retry=dg.Retry.never())
+    def big(x: int) -> str:
+        return "x" * (1024 * 1024 + 1)
+
+    @dg.step(retry=dg.Retry.never())
+    def unwritable(x: int) -> Any:
+        return Socket()
+
+    def sub(x: int) -> Any:
+        yield builtin(x)
+
+    def wf(x: int) -> Any:
+        out: list[Any] = []
+        for command in (own(x), builtin(x), typed(x), big(x), unwritable(x)):
+            try:
+                yield command
+            except dg.StepFailedError as exc:
+                out.append([exc.error_type, exc.error_data])
+        strategy = dg.WaitStrategy(until=lambda s: False, delay=1, max_attempts=1)
+        try:
+            yield dg.WaitForCondition(lambda s: s, initial_state=0, wait_strategy=strategy)
+        except dg.StepFailedError as exc:
+            out.append(exc.error_type)
+        try:
+            yield dg.Child(sub, (x,))
+        except dg.ChildFailedError as exc:
+            out.append(exc.error_type)
+        batch = yield dg.Map(builtin, [1], completion=dg.Completion.all_completed())
+        error = batch.items[0].error
+        out.append(error.error_type if error else None)
+        return out
+
+    aws = "aws_durable_execution_sdk_python.exceptions."
+    assert dg.run(wf, 1, payload_format="json", skip_time=True) == [
+        ["Declined", None],
+        ["KeyError", None],
+        ["Declined", "D"],
+        ["PayloadTooLargeError", None],
+        ["SerializationError", None],
+        "WaitConditionNotMetError",
+        "KeyError",
+        "KeyError",
+    ]
+    assert dg.run(wf, 1, payload_format="aws", skip_time=True) == [
+        [f"{Declined.__module__}.Declined", None],
+        ["KeyError", None],
+        ["Declined", "D"],
+        [f"{aws}SerDesError", None],
+        [f"{aws}SerDesError", None],
+        f"{aws}WaitForConditionError",
+        f"{aws}StepError",
+        f"{aws}StepError",
+    ]
+
+
+@claim("lambda: undeclared datetime/date come back as themselves only in the 'aws' format")
+def _values_by_format() -> None:
+    @dg.step
+    def day() -> Any:
+        return datetime.date(2020, 1, 2)
+
+    def wf(x: int) -> Any:
+        return type((yield day())).__name__
+
+    assert TestRunner(payload_format="json").run(wf, 1).result() == "str"
+    assert TestRunner(payload_format="aws").run(wf, 1).result() == "date"
+
+
 # --- guide.md / api.md: the error tree --------------------------------------------------------
 
 
