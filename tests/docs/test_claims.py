@@ -170,6 +170,62 @@ def _payload_limit() -> None:
     assert dg.run(wf, 1) == "PayloadTooLargeError"
 
 
+@claim("guide: each failed attempt is logged once at WARNING on durable_gen.steps, with extras")
+def _failed_attempt_logs() -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    @dg.step(retry=dg.Retry(max_attempts=2, initial_delay=7, jitter="none"))
+    def shaky(x: int) -> int:
+        raise ValueError("m" * 5000)
+
+    def wf(x: int) -> Any:
+        try:
+            yield shaky(x)
+        except dg.StepFailedError as exc:
+            return len(exc.error_message or "")
+
+    logger = logging.getLogger("durable_gen.steps")
+    keep, level = Keep(level=logging.DEBUG), logger.level
+    logger.addHandler(keep)
+    logger.setLevel(logging.DEBUG)
+    try:
+        # "the recorded error keeps the whole message while the error object fits in 32 KiB"
+        assert dg.run(wf, 1, skip_time=True) == 5000
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    assert [r.levelno for r in records] == [logging.WARNING, logging.WARNING]
+    first, last = (r.getMessage() for r in records)
+    assert "attempt 1 failed: ValueError: " in first and first.endswith("retrying in 7 s")
+    assert "[truncated: 5000 characters]" in first and "m" * 4097 not in first
+    assert last.endswith("not retried")
+    extras = ("operationId", "attempt", "errorType", "nextAttemptDelaySeconds")
+    assert all(hasattr(records[0], k) for k in ("durableExecutionArn", "operationName", *extras))
+    one, two = (vars(r) for r in records)
+    assert (one["operationName"], one["attempt"], one["errorType"]) == ("shaky", 1, "ValueError")
+    assert (one["nextAttemptDelaySeconds"], two["nextAttemptDelaySeconds"]) == (7, None)
+
+
+@claim("lambda: an error object over 32 KiB keeps the first 4,096 characters of its message")
+def _long_error_message() -> None:
+    @dg.step(retry=dg.Retry.never())
+    def loud(x: int) -> int:
+        raise ValueError("m" * 40_000)
+
+    def wf(x: int) -> Any:
+        try:
+            yield loud(x)
+        except dg.StepFailedError as exc:
+            return exc.error_message
+
+    message = dg.run(wf, 1)
+    assert message == "m" * 4096 + " [truncated to fit the 32 KiB error limit]"
+
+
 # --- guide.md: waits, callbacks, invokes, conditions -----------------------------------------
 
 
