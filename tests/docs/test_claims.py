@@ -986,6 +986,44 @@ def _values_by_format() -> None:
     assert TestRunner(payload_format="aws").run(wf, 1).result() == "date"
 
 
+@claim("lambda: the handler's errors table (bad events and corrupt state end as FAILED)")
+def _handler_errors() -> None:
+    from durable_gen.aws import lambda_handler
+    from durable_gen.local import LocalService
+
+    def wf(x: int) -> Any:
+        return (yield dg.Step(lambda: x, name="a"))
+
+    handler = lambda_handler(wf, service=LocalService())
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST/durable-execution/n/1"
+
+    def event(input_payload: str, *more: dict[str, Any]) -> dict[str, Any]:
+        execution = {
+            "Id": "e",
+            "Type": "EXECUTION",
+            "Status": "STARTED",
+            "ExecutionDetails": {"InputPayload": input_payload},
+        }
+        return {
+            "DurableExecutionArn": arn,
+            "CheckpointToken": "t",
+            "InitialExecutionState": {"Operations": [execution, *more]},
+        }
+
+    def error_type(output: Any) -> str:
+        assert output["Status"] == "FAILED", output
+        return str(output["Error"]["ErrorType"])
+
+    assert error_type(handler({"foo": 1}, None)) == "InvalidInputError"
+    assert error_type(handler({**event("1"), "CheckpointToken": ""}, None)) == "InvalidInputError"
+    assert error_type(handler(event("{not json"), None)) == "SerializationError"
+    assert error_type(handler(event('"\\ud800"'), None)) == "SerializationError"
+    bare = {"Id": "s", "Type": "STEP", "Status": "SUCCEEDED"}
+    assert error_type(handler(event("1", bare), None)) == "InvalidInputError"
+    bogus = {"Id": "s", "Type": "BOGUS", "Status": "SUCCEEDED"}
+    assert error_type(handler(event("1", bogus), None)) == "InvalidInputError"
+
+
 # --- guide.md / api.md: the error tree --------------------------------------------------------
 
 
