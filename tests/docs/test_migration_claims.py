@@ -221,3 +221,22 @@ def test_dg_batch_counterparts_behave_as_the_rows_say() -> None:
 
     out = dg.run(batch, None, skip_time=True)
     assert out == {"results": [0, 2], "raised": True, "started": 3, "total": 3}
+
+
+def test_what_replays_today_counts_the_corpus() -> None:
+    """ "51 executions ... all 51 histories, all 51 final states and all 586 in-flight prefixes"
+    are the corpus's counts (the replays themselves are tests/interop/test_replay_aws.py)."""
+    from tests.interop import _support as support
+    from tests.interop.workflows import CASES
+
+    section = PAGE.split("## What replays today", 1)[1].split("\n## ", 1)[0]
+    text = " ".join(section.split())
+    found = re.search(
+        r"\((\d+) executions recorded by AWS's Python SDK.*?all (\d+) histories, all (\d+) final "
+        r"states and all (\d+) in-flight prefixes replay",
+        text,
+    )
+    assert found, "the paragraph that counts the corpus changed: update this test"
+    executions, histories, states, prefixes = map(int, found.groups())
+    assert executions == histories == states == len(CASES)
+    assert prefixes == sum(len(list(support.prefixes(case))) for case in CASES)
