@@ -250,6 +250,35 @@ def _callback_timeouts() -> None:
     assert dg.run(wf, 10, skip_time=True) == ["CallbackTimeoutError", "Callback.Heartbeat"]
 
 
+@claim("guide: a heartbeat restarts the heartbeat timeout, not the overall one")
+def _heartbeats() -> None:
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.runtime import make_handler
+
+    def wf(x: int) -> Any:
+        handle = yield dg.CreateCallback(name="c", timeout=30, heartbeat_timeout=10)
+        try:
+            return (yield handle)
+        except dg.CallbackTimeoutError as exc:
+            return exc.error_type
+
+    clock = VirtualClock(auto_advance=False)
+    service = LocalService(clock=clock)
+    service.register("w", make_handler(wf, service))
+    arn = service.start("w", "1")
+    service.run(arn)
+    (callback,) = [o for o in service.get_operations(arn) if o.type == "CALLBACK"]
+    assert callback.callback_details is not None and callback.callback_details.callback_id
+    for _ in range(3):  # 8 s apart: within the heartbeat timeout each time
+        clock.advance(8)
+        service.run_until_idle()
+        assert service.get_execution(arn).status == "RUNNING"
+        service.send_callback_heartbeat(callback.callback_details.callback_id)
+    clock.advance(8)  # 32 s in all: past the overall timeout
+    service.run_until_idle()
+    assert service.get_execution(arn).result == '"Callback.Timeout"'
+
+
 @claim("guide: CallbackFailedError carries error_type, error_message and error_data")
 def _callback_failure() -> None:
     outbox: list[str] = []
