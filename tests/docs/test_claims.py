@@ -15,11 +15,14 @@ import re
 import uuid
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple, TypedDict
 
+import msgspec
 import pytest
 
 import durable_gen as dg
@@ -1111,3 +1114,76 @@ def test_docs_name_only_public_top_level_names() -> None:
             if name not in dg.__all__ and name not in subpackages | loggers:
                 wrong.append(f"{page.name}:{text.count(chr(10), 0, m.start()) + 1}: {m[0]}")
     assert not wrong, wrong
+
+
+class _Color(Enum):
+    RED = "red"
+
+
+class _Point(NamedTuple):
+    x: int
+    y: str
+
+
+class _Row(TypedDict):
+    a: int
+
+
+class _Struct(msgspec.Struct):
+    z: int
+
+
+@dataclass
+class _Stamp:
+    when: datetime.datetime
+    tags: frozenset[str]
+
+
+_PLUS_0530 = datetime.timezone(timedelta(hours=5, minutes=30))
+
+#: guide.md, "Values and types": "With a declared type, a value comes back as it went in."
+TYPED_VALUES: list[tuple[Any, Any]] = [
+    (
+        datetime.datetime,
+        datetime.datetime(2020, 1, 1, 12, tzinfo=datetime.timezone(timedelta(hours=5, minutes=30))),
+    ),
+    (datetime.datetime, datetime.datetime(2020, 1, 1, 12)),  # "naive stays naive"
+    (datetime.date, datetime.date(2020, 2, 29)),
+    (datetime.time, datetime.time(13, 14, 15, 123456)),
+    (timedelta, timedelta(days=2, seconds=5, microseconds=7)),
+    (Decimal, Decimal("1.10")),
+    (uuid.UUID, uuid.UUID(int=5)),
+    (_Color, _Color.RED),
+    (set[int], {1, 2}),
+    (frozenset[str], frozenset({"a"})),
+    (tuple[int, str], (1, "a")),
+    (tuple[int, ...], (1, 2, 3)),
+    (bytes, b"\x00\xff"),
+    (int | None, None),
+    (Literal["yes", "no"], "no"),
+    (_Point, _Point(1, "a")),
+    (_Row, {"a": 1}),
+    (_Struct, _Struct(z=3)),
+    (_Stamp, _Stamp(when=datetime.datetime(2020, 1, 1), tags=frozenset({"x"}))),
+    (dict[int, list[Decimal]], {1: [Decimal("0.1")]}),
+]
+
+
+@pytest.mark.parametrize(("declared", "value"), TYPED_VALUES, ids=repr)
+def test_a_declared_type_round_trips(declared: Any, value: Any) -> None:
+    def produce() -> Any:
+        return value
+
+    produce.__annotations__ = {"return": declared}
+    seen: list[Any] = []
+
+    def wf(x: int) -> Any:
+        seen.append((yield dg.Step(produce, name="value")))
+        yield dg.Wait(seconds=1)  # a second invocation: the value is replayed from its record
+        seen.append((yield dg.Step(produce, name="value")))
+
+    dg.run(wf, 1, skip_time=True)
+    for got in seen:
+        assert got == value and type(got) is type(value), (declared, got)
+        if isinstance(value, datetime.datetime):
+            assert got.tzinfo == value.tzinfo
