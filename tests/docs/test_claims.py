@@ -505,6 +505,31 @@ def _tolerated_percentage() -> None:
     assert dg.run(wf, 24, skip_time=True) == "FAILURE_TOLERANCE_EXCEEDED"
 
 
+@claim("guide: failures over tolerated_failure_count decide the batch; started_count")
+def _tolerated_count_and_started() -> None:
+    def wf(n: int) -> Any:
+        completion = dg.Completion(tolerated_failure_count=n)
+        batch = yield dg.Map(_flaky, [-1, -2, 3, 4], max_concurrency=1, completion=completion)
+        return batch.completion_reason
+
+    assert dg.run(wf, 1, skip_time=True) == "FAILURE_TOLERANCE_EXCEEDED"
+    assert dg.run(wf, 2, skip_time=True) == "ALL_COMPLETED"
+
+    def item(i: int) -> Any:
+        if i == 0:
+            raise ValueError("first")
+        yield dg.Wait(seconds=10)
+        return i
+
+    def decided(x: int) -> Any:
+        batch = yield dg.Map(item, [0, 1, 2], max_concurrency=3)
+        counts = [batch.started_count, batch.failure_count, batch.success_count]
+        return [[i.status for i in batch.items], counts, batch.total_count]
+
+    # "started_count (started, not waited for once the batch was decided)"
+    assert dg.run(decided, 1, skip_time=True) == [["FAILED", "STARTED", "STARTED"], [2, 1, 0], 3]
+
+
 @claim("guide: BatchResult's results(), all_results(), errors(), counts, raise_if_failed()")
 def _batch_result() -> None:
     def wf(x: int) -> Any:
