@@ -185,7 +185,7 @@ def _api_sections() -> dict[str, dict[str, str]]:
             current = sections.setdefault(line.strip("#` "), {})
         elif line.startswith("- `"):
             name, _, rest = line[3:].partition("(")
-            current[name] = rest.rsplit(")`", 1)[0]
+            current[name] = rest.split(")`", 1)[0]
     return sections
 
 
