@@ -1425,7 +1425,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         name: The operation name.
         max_concurrency: Items in flight at once (None: unbounded).
         completion: When the batch is decided (default: the first failure ends it).
-        item_namer: ``namer(item, index) -> str`` names each iteration.
+        item_namer: ``namer(item, index) -> str | None`` names each iteration (None: unnamed).
         serdes: Serdes of the whole batch result.
         item_serdes: Serdes of each item's result.
         nesting: ``"nested"`` (default): each item is a recorded child context; ``"flat"``:
@@ -1438,7 +1438,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
     name: str | None = None
     max_concurrency: int | None = None
     completion: Completion | None = None
-    item_namer: Callable[[Any, int], str] | None = None
+    item_namer: Callable[[Any, int], str | None] | None = None
     serdes: Serdes | None = None
     item_serdes: Serdes | None = None
     nesting: Nesting = "nested"
@@ -1453,7 +1453,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
             name: str | None = None,
             max_concurrency: int | None = None,
             completion: Completion | None = None,
-            item_namer: Callable[[I, int], str] | None = None,
+            item_namer: Callable[[I, int], str | None] | None = None,
             serdes: Serdes | None = None,
             item_serdes: Serdes | None = None,
             nesting: Nesting = "nested",
@@ -1467,7 +1467,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
             name: str | None = None,
             max_concurrency: int | None = None,
             completion: Completion | None = None,
-            item_namer: Callable[[I, int], str] | None = None,
+            item_namer: Callable[[I, int], str | None] | None = None,
             serdes: Serdes | None = None,
             item_serdes: Serdes | None = None,
             nesting: Nesting = "nested",

@@ -107,7 +107,7 @@ class _Batch:
         op_id: str,
         sub_type: str,
         units: list[Callable[[], Gen]],
-        names: list[str],
+        names: list[str | None],
         rebuild: bool,
     ) -> None:
         self.cmd = cmd
@@ -362,7 +362,7 @@ class BatchHandlers(Core):
         )
 
     @staticmethod
-    def _same_item_name(recorded: str, requested: str) -> bool:
+    def _same_item_name(recorded: str, requested: str | None) -> bool:
         """Whether a recorded item or branch name is the one the code asks for (the one place
         batch-shape checking compares names)."""
         return recorded == requested
@@ -476,7 +476,13 @@ class BatchHandlers(Core):
             self._finish_batch(batch, batch.recorded.get("completionReason") or "ALL_COMPLETED")
 
     def _start_item(
-        self, batch: _Batch, i: int, iter_id: str, name: str, item_type: str, replay_children: bool
+        self,
+        batch: _Batch,
+        i: int,
+        iter_id: str,
+        name: str | None,
+        item_type: str,
+        replay_children: bool,
     ) -> None:
         serdes = batch.cmd.item_serdes
 
@@ -649,7 +655,7 @@ def _positional_arity(fn: Callable[..., Any]) -> int:
     return n
 
 
-def _item_name(namer: Callable[[Any, int], str], item: Any, index: int) -> str:
+def _item_name(namer: Callable[[Any, int], str | None], item: Any, index: int) -> str | None:
     """What ``item_namer`` calls item ``index``, checked as every operation name is (None
     leaves the item unnamed)."""
     name = namer(item, index)
@@ -657,10 +663,12 @@ def _item_name(namer: Callable[[Any, int], str], item: Any, index: int) -> str:
     return name
 
 
-def _batch_units(cmd: Map[Any] | Parallel[Any]) -> tuple[list[Callable[[], Gen]], list[str]]:
+def _batch_units(
+    cmd: Map[Any] | Parallel[Any],
+) -> tuple[list[Callable[[], Gen]], list[str | None]]:
     """One generator factory per item or branch, and the item names."""
     units: list[Callable[[], Gen]] = []
-    names: list[str] = []
+    names: list[str | None] = []
     if isinstance(cmd, Map):
         fn = cmd.fn
         is_gen = inspect.isgeneratorfunction(inspect.unwrap(fn))
@@ -754,7 +762,7 @@ def step_body(
     )
 
 
-def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str]:
+def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str | None]:
     """The names of a batch's items or branches, in index order."""
     if isinstance(cmd, Map):
         namer = cmd.item_namer

@@ -855,8 +855,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``durable-gen``."""
     parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
-    if given and given[0].startswith("--db"):
-        parser.error("options go after the command: durable-gen COMMAND --db DB ...")
+    if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
+        # argparse would take the option's value for the command ("invalid choice: '3'")
+        parser.error(f"options go after the command: durable-gen COMMAND {given[0]} ...")
     args = parser.parse_args(given)
     # The Postgres driver's pool logs each failed connection attempt and each connection it
     # drops; the command's own one-line error says what matters.

@@ -7,7 +7,8 @@ virtual ones, so a page's ``Wait(seconds=3600)`` finishes at once. A block that 
 tests taking no fixture has them called too. A few pages read files or modules of the reader's
 own (``orders.workflows``, exported histories): ``SETUP`` makes them from the project's test
 fixtures. A block that cannot run on a test machine (a deployment, a call to AWS) is preceded
-by ``<!-- docs-test: skip REASON -->`` and must say why.
+by ``<!-- docs-test: skip REASON -->`` and must say why (docs/engine.md's fleet blocks run
+against a real Postgres server in ``tests/postgres/test_engine_md_fleet_blocks.py``).
 """
 
 from __future__ import annotations

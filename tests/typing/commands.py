@@ -65,6 +65,10 @@ def label(item: str) -> str:
     return item.upper()
 
 
+def first_unnamed(item: str, index: int) -> str | None:
+    return None if index == 0 else f"{item}-{index}"
+
+
 async def weigh(item: str) -> float:
     return float(len(item))
 
@@ -209,6 +213,9 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(defaults, dg.BatchResult[str])
     namer = yield from dg.Map(label, ["a"], item_namer=lambda item, i: f"{item.lower()}-{i}")
     assert_type(namer, dg.BatchResult[str])
+    # "None leaves the item unnamed" (guide): a namer may return str | None
+    unnamed = yield from dg.Map(label, ["a"], item_namer=first_unnamed)
+    assert_type(unnamed, dg.BatchResult[str])
     packed = yield from dg.Map(pack, ["a"])
     assert_type(packed, dg.BatchResult[tuple[str, int]])
     both = yield from dg.Parallel([one, one])  # (pyright types `lambda: 1` as Literal[1])

@@ -9,6 +9,7 @@ its own host, resets the invocation and schedules a new one.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import socket
 import threading
@@ -19,7 +20,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 import msgspec
 
-from .._errors import StoreError
+from .._errors import StoreError, ValidationError
 from .._wire import Event, Operation
 from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 
@@ -121,6 +122,20 @@ class TransactionLock:
 
     def _is_owned(self) -> bool:
         return self._store._owner_thread == threading.get_ident()
+
+
+def check_store_options(**seconds: object) -> None:
+    """Refuse a store option of the wrong kind or out of range where it is given, before a
+    database is opened: a ``ValidationError`` (bad input), not a ``StoreError``."""
+    for name, value in seconds.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value < math.inf
+        ):
+            raise ValidationError(
+                f"{name} must be a positive, finite number of seconds, got {value!r}"
+            )
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, Literal, get_args, overload
 
 from .._errors import (
     FunctionNotRegisteredError,
@@ -73,6 +73,11 @@ __all__ = ["LocalService", "PlainFunction"]
 MAX_CALLBACK_RESULT_BYTES: Final = 1024 * 1024
 
 _execution_name_ok: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
+_STATUSES: Final[tuple[str, ...]] = get_args(ExecutionStatus)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class LocalService(Runner):
@@ -108,13 +113,15 @@ class LocalService(Runner):
         region: str = "us-east-1",
         account_id: str = "000000000000",
     ) -> None:
-        if page_size is not None and page_size < 1:
-            raise ValidationError(f"page_size must be at least 1 (or None), got {page_size}")
-        if max_crashes < 1:
-            raise ValidationError(f"max_crashes must be at least 1, got {max_crashes}")
-        if not re.fullmatch(r"[a-z0-9-]+", region):
+        if page_size is not None and (not _is_int(page_size) or page_size < 1):
+            raise ValidationError(
+                f"page_size must be an int of at least 1 (or None), got {page_size!r}"
+            )
+        if not _is_int(max_crashes) or max_crashes < 1:
+            raise ValidationError(f"max_crashes must be an int of at least 1, got {max_crashes!r}")
+        if not isinstance(region, str) or not re.fullmatch(r"[a-z0-9-]+", region):
             raise ValidationError(f"region must look like 'us-east-1', got {region!r}")
-        if not re.fullmatch(r"\d{12}", account_id):
+        if not isinstance(account_id, str) or not re.fullmatch(r"\d{12}", account_id):
             raise ValidationError(f"account_id must be 12 digits, got {account_id!r}")
         if store is not None and not conforms(store, ExecutionStore):
             raise ValidationError(
@@ -223,7 +230,9 @@ class LocalService(Runner):
                 f"input_payload must be a JSON string or None, got {type(input_payload).__name__}"
             )
         _check_payload(input_payload, "the execution input")
-        if execution_name is not None and not _execution_name_ok(execution_name):
+        if execution_name is not None and (
+            not isinstance(execution_name, str) or not _execution_name_ok(execution_name)
+        ):
             raise ValidationError(
                 "execution_name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-', got "
                 f"{execution_name!r}"
@@ -331,6 +340,10 @@ class LocalService(Runner):
 
     def list_executions(self, status: ExecutionStatus | None = None) -> list[ExecutionRecord]:
         """Every execution (or those with ``status``), in the order they started."""
+        if status is not None and status not in _STATUSES:
+            raise ValidationError(
+                f"status must be one of {', '.join(_STATUSES)} (or None), got {status!r}"
+            )
         with self._lock:
             return [
                 ex.record()

@@ -24,7 +24,6 @@ several worker processes share it. Rules:
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import threading
@@ -36,7 +35,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from .._errors import StoreError
+from .._errors import StoreError, ValidationError
 from .._wire import Event, Operation
 from ._dbstore import (
     CALL,
@@ -47,6 +46,7 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
+    check_store_options,
     decode_header,
     encode_header,
     lease_lost,
@@ -294,9 +294,8 @@ class SqliteStore(SqlStore):
         lease_seconds: float = 30.0,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
-            raise StoreError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
-        if not 0 < lease_seconds < math.inf:
-            raise StoreError(f"lease_seconds must be positive and finite, got {lease_seconds}")
+            raise ValidationError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        check_store_options(timeout=timeout, lease_seconds=lease_seconds)
         self.path = Path(path)
         self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))

@@ -11,7 +11,7 @@ import os
 import re
 from typing import Any
 
-from .._errors import StoreError
+from .._errors import ValidationError
 from ._dbstore import DatabaseStore
 from ._sqlite import Synchronous
 
@@ -39,15 +39,21 @@ def open_store(
         pool_size: Postgres only: the most connections the store opens.
 
     Raises:
-        StoreError: the URL's scheme is unknown, an option does not apply to its database, or
-            the database cannot be opened.
+        ValidationError: the URL is not a string or path, its scheme is unknown, or an option
+            does not apply to its database or is out of range.
+        StoreError: the database cannot be opened.
     """
+    if not isinstance(url, str | os.PathLike) or not os.fspath(url):
+        raise ValidationError(
+            f"a database is a URL (postgresql://user@host/dbname, sqlite:///path.db) or a path "
+            f"to a SQLite file, got {url!r}"
+        )
     text = os.fspath(url)
     match = _SCHEME.match(text)
     scheme = match.group(1).lower() if match else None
     if scheme in ("postgresql", "postgres"):
         if synchronous is not None:
-            raise StoreError(
+            raise ValidationError(
                 "synchronous applies to SQLite only; Postgres commits are as durable as the "
                 "server's synchronous_commit setting"
             )
@@ -58,17 +64,17 @@ def open_store(
             options["pool_size"] = pool_size
         return PostgresStore(text, **options)
     if pool_size is not None:
-        raise StoreError("pool_size applies to Postgres only")
+        raise ValidationError("pool_size applies to Postgres only")
     if scheme == "sqlite":
         rest = text[len("sqlite://") :]
         if not rest.startswith("/") or rest == "/":
-            raise StoreError(
+            raise ValidationError(
                 f"a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db, "
                 f"got {text!r}"
             )
         text = rest[1:]
     elif scheme is not None:
-        raise StoreError(
+        raise ValidationError(
             f"unknown database URL {text!r}: use postgresql://user@host/dbname, "
             "sqlite:///path.db, or a path to a SQLite file"
         )

@@ -159,6 +159,14 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
     ("db-missing-sqlite-url", ["list", "--db", "sqlite:///nosuch.db"], 2, "no database at", False),
     ("db-before-command", ["--db", "x.db", "list"], 2, "options go after the command", False),
     (
+        "lock-timeout-before-command",
+        ["--lock-timeout", "3", "list"],
+        2,
+        "options go after the command: durable-gen COMMAND --lock-timeout",
+        False,
+    ),
+    ("quiet-before-command", ["-q", "worker"], 2, "options go after the command", False),
+    (
         "db-missing-sqlite-url-callback",
         ["callback", "succeed", "--db", "sqlite:////tmp/no/such.db", "cid", "1"],
         2,

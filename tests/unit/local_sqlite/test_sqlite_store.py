@@ -13,7 +13,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen._driver import make_handler
-from durable_gen._errors import StoreError
+from durable_gen._errors import StoreError, ValidationError
 from durable_gen._wire import Event, Operation
 from durable_gen.local import LocalService, SqliteStore, VirtualClock
 from durable_gen.local._sqlite import SCHEMA_VERSION
@@ -47,7 +47,7 @@ def test_the_file_is_private_and_in_wal_mode(tmp_path: Path, sqlite_factory: Fac
     normal = sqlite_factory(synchronous="NORMAL")
     with normal._read() as conn:
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1
-    with pytest.raises(StoreError, match="synchronous"):
+    with pytest.raises(ValidationError, match="synchronous"):
         SqliteStore(tmp_path / "x.db", synchronous="OFF")  # type: ignore[arg-type]
 
 
