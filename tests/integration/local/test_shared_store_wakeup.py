@@ -49,3 +49,37 @@ def test_run_sees_a_callback_answered_by_another_process(tmp_path: Path) -> None
         assert not runner.is_alive(), "run() did not see the answer committed by another engine"
         assert records[0].status == "SUCCEEDED"
         assert records[0].result == '{"answer":"yes"}'
+
+
+@dg.workflow
+def other_program(x: int) -> Any:
+    yield dg.Wait(seconds=1, name="nap")
+    return x
+
+
+@dg.workflow
+def mine(x: int) -> Any:
+    yield dg.Wait(seconds=1, name="nap")
+    return x + 1
+
+
+def test_a_service_leaves_the_executions_of_functions_it_does_not_know_alone(
+    tmp_path: Path,
+) -> None:
+    from durable_gen.local import Worker
+
+    db = str(tmp_path / "durable.db")
+    with Worker(db) as client:  # another program (a worker fleet) starts its execution
+        theirs = client.service.start(client.register(other_program), "1")
+    with SqliteStore(db) as store:
+        service = LocalService(store=store)
+        service.register("mine", make_handler(mine, service))
+        arn = service.start("mine", "5")
+        assert service.run(arn).result == "6"
+        service.run_until_idle()
+        record = service.get_execution(theirs)
+        # Not FAILED with FunctionNotRegisteredError: a worker that serves it runs it.
+        assert record.status == "RUNNING", record.error
+    with Worker(db) as worker:
+        worker.register(other_program)
+        assert worker.drive(theirs).result == "1"
