@@ -265,7 +265,7 @@ def run_trial(
         for k in range(kills):
             procs = [_spawn(db, log, "drive" if mode == "race" else mode)]
             if mode == "race" and k > 0:
-                procs.append(_spawn(db, log, "drive"))
+                procs.append(_spawn(db, log, rng.choice(["drive", "run"])))
             # Early kills land in the file's creation, the start, the first checkpoint; kills
             # after a log line land inside a step or just after it.
             point = rng.choice(["early", "later", "in-step", "in-once"])
