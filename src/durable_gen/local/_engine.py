@@ -194,6 +194,12 @@ class LocalService(Runner):
             raise ValidationError(f"the handler of {function_name!r} is not callable: {handler!r}")
         with self._lock:
             self._functions[function_name] = Function(handler, durable)
+            names = set(self._functions)
+        serve = getattr(self._store, "serve", None)
+        if serve is not None:
+            # A database other programs share: their executions are theirs to run (taking
+            # one here would fail it for lack of its function), so run only those we know.
+            serve(names)
 
     # --- executions -------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from .._wire import (
     OperationStatus,
     too_large,
 )
-from ._clock import Clock
+from ._clock import Clock, RealClock
 from ._dbstore import LeaseLostError
 from ._lifecycle import (
     CALL,
@@ -81,6 +81,11 @@ _TIMERS: Final = frozenset(
 
 _not_arn_safe: Final = re.compile(r"[^A-Za-z0-9_-]")
 
+#: On a store other processes share, the longest a wall-clock wait goes without looking at
+#: the database again: their commits (a callback answered, a timer fired, a dead worker's
+#: invocation taken back) notify no condition of this process.
+SHARED_POLL_MS: Final = 500
+
 
 class Function(NamedTuple):
     """A registered function: a durable handler, or a plain invoke target."""
@@ -112,8 +117,10 @@ class Runner:
         self._functions: dict[str, Function] = {}
         # A store shared by processes brings its own lock (holding it is holding a
         # transaction, see SqliteStore); any other store is guarded by a plain lock.
-        self._lock = getattr(store, "lock", None) or threading.Lock()
+        shared_lock = getattr(store, "lock", None)
+        self._lock = shared_lock or threading.Lock()
         self._cond = threading.Condition(self._lock)
+        self._polls = shared_lock is not None and isinstance(clock, RealClock)
         self._waiters = 0
 
     # --- scheduling -------------------------------------------------------------------------------
@@ -127,6 +134,9 @@ class Runner:
         # Called with the lock held; the clock waits on the condition (or moves itself).
         self._waiters += 1
         try:
+            if self._polls:  # other processes' commits are seen only by reading again
+                poll_ms = self._clock.now_ms() + SHARED_POLL_MS
+                deadline_ms = poll_ms if deadline_ms is None else min(deadline_ms, poll_ms)
             if deadline_ms is None:
                 self._cond.wait()
                 return True

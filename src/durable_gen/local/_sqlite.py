@@ -552,6 +552,17 @@ class SqliteStore(SqlStore):
             )
         if "no such table" in text:
             return StoreError(f"{self.path} is not a durable_gen database ({text})")
+        if "disk is full" in text:  # SQLITE_FULL: the transaction was rolled back
+            return StoreUnavailableError(
+                f"the disk holding the database {self.path} is full ({text}): nothing of this "
+                "transaction was written; free some space and try again (a worker retries "
+                "for its patience)"
+            )
+        if "readonly" in text:
+            return StoreError(
+                f"the database {self.path} cannot be written ({text}): give this process write "
+                "access to the file, its -wal and -shm files and their directory"
+            )
         return StoreError(f"the database {self.path} failed: {text}")
 
     # --- ExecutionStore: reads ----------------------------------------------------------------

@@ -18,10 +18,11 @@ import importlib
 import inspect
 import math
 import os
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -510,6 +511,10 @@ class Worker:
                 than ``patience`` seconds (with ``once``: past the store's own timeout even
                 once, as nothing ran).
         """
+        with _sigterm_stops(self):
+            self._run(once)
+
+    def _run(self, once: bool) -> None:
         main = _Lane(self.store, self.service)
         if self.concurrency == 1:
             self._run_lane(main, once, self._stop)
@@ -647,6 +652,48 @@ class Worker:
         if due is None:
             return self.poll
         return min(self.poll, max(0.0, (due - self.service.clock.now_ms()) / 1000))
+
+
+@contextlib.contextmanager
+def _sigterm_stops(worker: Worker) -> Iterator[None]:
+    """While ``run()`` serves on the main thread, SIGTERM is its graceful stop (``stop()``).
+
+    Only when the program left SIGTERM's default action (which ends the process at once, in
+    the middle of a step); a handler of the program's own (the command line's) is kept. The
+    handler writes a byte to a pipe, and a thread calls ``stop()``: calling it from the
+    handler could deadlock on the lock of the event it sets, which the main thread may hold.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+
+    def relay() -> None:
+        if os.read(read_fd, 1):  # b"" once run() has returned and closed the pipe
+            worker._log(
+                "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
+                "in progress, then returning from run()"
+            )
+            worker.stop()
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):  # a full pipe: one byte is enough
+            os.write(write_fd, b"\0")
+
+    thread = threading.Thread(target=relay, name="durable-gen-sigterm", daemon=True)
+    thread.start()
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.close(write_fd)
+        thread.join()
+        os.close(read_fd)
 
 
 def _moved_on(service: LocalService, arn: str) -> str:

@@ -267,16 +267,27 @@ class Harness(Plugin):
             return
         if _lone_step_start(updates):
             return  # the step is about to run with its START recorded: see CrashSchedule
+        if self._unsent_started_outcome():
+            return
         self._crash(f"after checkpoint {number}")
 
     def _may_crash(self, attempt: AttemptInfo, op: Operation | None) -> bool:
         if _in_event_loop():
             return False  # a BaseException would stop the driver's event loop thread
-        started = op is not None and op.status == "STARTED" and op.type == "STEP"
-        if started and op is not None and op.step_details is not None:
-            # Attempt counts finished attempts: STARTED attempt n records n - 1
-            started = (op.step_details.attempt or 0) + 1 == attempt.attempt
-        return not started
+        return not _started(op, attempt.attempt) and not self._unsent_started_outcome()
+
+    def _unsent_started_outcome(self) -> bool:
+        """Whether an attempt of this invocation whose START is recorded has ended, and its
+        outcome is not persisted yet.
+
+        The driver sends such an outcome (an at-most-once step's, or any in ``eager`` mode)
+        as soon as the attempt ends. Here the steps of a ``Map`` or ``Parallel`` run one at a
+        time, so the next one's attempt starts before the driver got to send it: a crash then
+        would count a finished attempt as interrupted, which the driver never does.
+        """
+        with self._lock:
+            ended = list(self._ran.get(self.invocation, ()))
+        return any(_started(self._lookup(arn, op_id), number) for arn, op_id, number in ended)
 
     def _crash(self, where: str) -> None:
         with self._lock:
@@ -321,6 +332,14 @@ def _in_event_loop() -> bool:
 
 def _key(attempt: AttemptInfo) -> tuple[str, str, int]:
     return (attempt.execution_arn, attempt.operation_id, attempt.attempt)
+
+
+def _started(op: Operation | None, attempt: int) -> bool:
+    """Whether step attempt ``attempt`` is recorded as started, its outcome not yet."""
+    if op is None or op.status != "STARTED" or op.type != "STEP":
+        return False
+    # Attempt counts finished attempts: STARTED attempt n records n - 1
+    return op.step_details is None or (op.step_details.attempt or 0) + 1 == attempt
 
 
 def _persisted(op: Operation | None, attempt: int) -> bool:

@@ -189,3 +189,45 @@ def test_the_worker_command_waits_for_a_database_that_fails_while_it_starts(
     built.clear()
     with pytest.raises(StoreUnavailableError), cli._worker(args, patience=None):
         pass
+
+
+@dg.step
+def blob(n: int) -> str:
+    return "x" * 20_000 + str(n)
+
+
+@dg.workflow
+def blobs(n: int):
+    sizes = []
+    for i in range(n):
+        sizes.append(len((yield blob(i))))
+    return sum(sizes)
+
+
+def test_a_full_disk_is_a_store_unavailable_error_and_loses_nothing(tmp_path: Path) -> None:
+    # SQLite's max_page_count makes the file "full" as a full disk does (SQLITE_FULL): the
+    # error is one a worker retries (for its patience), and what was committed stays.
+    with Worker(tmp_path / "d.db") as worker:
+        arn = worker.service.start(worker.register(blobs), "12")
+        conn = worker.store._conn  # type: ignore[attr-defined]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + 20}")
+        with pytest.raises(StoreUnavailableError, match=r"is full.*free some space"):
+            worker.drive(arn)
+        done = [e for e in worker.service.get_history(arn) if e.event_type == "StepSucceeded"]
+        assert 0 < len(done) < 12
+        conn.execute("PRAGMA max_page_count = 1000000")  # room again
+        record = worker.drive(arn)
+    assert record.status == "SUCCEEDED"
+    assert record.result == str(sum(len("x" * 20_000 + str(i)) for i in range(12)))
+
+
+def test_a_database_that_cannot_be_written_says_what_to_check(tmp_path: Path) -> None:
+    from durable_gen import StoreError
+
+    with Worker(tmp_path / "d.db") as worker:
+        name = worker.register(blobs)
+        worker.store._conn.execute("PRAGMA query_only = 1")  # type: ignore[attr-defined]
+        with pytest.raises(StoreError, match=r"cannot be written.*write access") as caught:
+            worker.service.start(name, "1")
+        assert not isinstance(caught.value, StoreUnavailableError)

@@ -130,6 +130,47 @@ def test_at_most_once_steps_are_not_interrupted_on_purpose() -> None:
     assert not any("attempt" in c for c in got.crashes)
 
 
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry(max_attempts=2, initial_delay=1))
+def _reserve(x: int) -> int:
+    return x + 1
+
+
+@dg.step(timeout=5.0)
+def _timed(x: int) -> int:
+    return x
+
+
+@dg.step
+def _plain(x: int) -> int:
+    return x
+
+
+def _reserving_branch():  # type: ignore[no-untyped-def]
+    return (yield _reserve(1))
+
+
+@pytest.mark.parametrize("other", [_timed, _plain])
+def test_a_crash_beside_a_finished_at_most_once_step_is_no_false_alarm(other: Any) -> None:
+    # The branches run one at a time here: the at-most-once step ends before the other
+    # branch's attempt starts, while its outcome is still to be sent. A crash there would
+    # lose that outcome (the driver sends it at once) and count the finished attempt as
+    # interrupted, so the points around the other attempt are skipped.
+    import functools
+
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        batch = yield dg.Parallel([_reserving_branch, functools.partial(other, 4)])
+        return batch.results()
+
+    check = DeterminismCheck(wf, 1)
+    for k in range(1, 5):
+        for schedule in (
+            CrashSchedule(before_attempts=frozenset({k})),
+            CrashSchedule(after_attempts=frozenset({k})),
+            CrashSchedule(after_checkpoints=frozenset({k})),
+        ):
+            assert check.check(schedule).result == "[2,4]"
+
+
 def test_reading_random_in_workflow_code_is_caught() -> None:
     @dg.step
     def heads() -> str:
