@@ -110,6 +110,8 @@ class ThreadRuntime:
         self.ran: list[tuple[str, int]] = []
         #: (name, args) of the step attempts in the order they finished, in their threads
         self.finished: list[tuple[str | None, tuple[Any, ...]]] = []
+        #: steps run although their outcome was persisted (must stay empty)
+        self.violations: list[str] = []
         #: set to abandon the invocation after the k-th task reported (1-based), before
         #: its outcome is recorded: a crash between running a step and recording it
         self.crash_after_run: int | None = None
@@ -195,6 +197,9 @@ class ThreadRuntime:
             cf.wait(running)  # a dying process takes its threads with it
 
     def _call(self, task: rt.StepTask) -> Any:
+        recorded = self.store.get(task.operation_id)
+        if recorded is not None and recorded.status == "SUCCEEDED":
+            self.violations.append(f"{task.name} ran after its SUCCEED was persisted")
         try:
             return task.fn(*task.args, **task.kwargs)
         finally:
