@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from . import _codec, _guard  # _guard: mistake detection
 from ._actions import (
@@ -1012,9 +1012,19 @@ class Interpreter(StepHandlers):
         return None
 
     def _on_derived(self, fiber: Fiber, cmd: UUID | Random) -> Answer:
+        if not self.execution_arn:
+            return (None, ValidationError(_NO_ARN.format(type(cmd).__name__)))
         draw = self._draws.get(fiber.ctx_id, 0) + 1
         self._draws[fiber.ctx_id] = draw
         return (cmd.from_seed(derive_seed(self.execution_arn, fiber.ctx_id, draw)), None)
+
+
+#: Why ``UUID()``/``Random()`` fail in an interpreter built without an execution ARN.
+_NO_ARN: Final = (
+    "{}() derives its value from the execution's ARN, and this interpreter was built without "
+    "one: every execution would draw the same values. Pass Interpreter(..., "
+    "execution_arn=<the execution's unique id>)"
+)
 
 
 def _wait_done(op: Operation) -> Answer | None:
