@@ -246,3 +246,106 @@ def test_the_property_finds_a_body_that_reads_the_order_steps_finished() -> None
         prop()
     assert not isinstance(failure.value, FlakyFailure)
     assert "assert [(" in str(failure.value)  # the records differ: a step named first-1
+
+
+# --- completion policies decided in any interleaving -----------------------------------------
+
+
+@dg.step(retry=dg.Retry.never())
+def double_or_fail(item: int) -> int:
+    if item < 0:
+        raise ValueError(f"item {item} fails")
+    return 2 * item
+
+
+def pausing_item(item: int) -> Any:
+    """An item that may wait in its middle: the batch suspends with items half done."""
+    if item % 3 == 0:
+        yield dg.Wait(seconds=1 + item % 5, name="pause")
+    return (yield double_or_fail(item))
+
+
+def batch_workflow(spec: dict[str, Any]) -> Any:
+    completion = dg.Completion(**spec["completion"]) if spec["completion"] else None
+    batch = yield dg.Map(
+        pausing_item,
+        spec["items"],
+        max_concurrency=spec["max_concurrency"],
+        completion=completion,
+        name="batch",
+    )
+    return {
+        "reason": batch.completion_reason,
+        "statuses": [item.status for item in batch.items],
+        "results": batch.all_results(),
+        "succeeded": batch.success_count,
+        "failed": batch.failure_count,
+    }
+
+
+_completions = st.one_of(
+    st.none(),
+    st.builds(dict, min_successful=st.integers(1, 4)),
+    st.builds(dict, tolerated_failure_count=st.integers(0, 2)),
+    st.builds(dict, tolerated_failure_percentage=st.sampled_from([0, 25, 50, 100])),
+    st.builds(dict, min_successful=st.integers(1, 3), tolerated_failure_count=st.integers(0, 2)),
+)
+
+
+@s.check_settings(max_examples=80)
+@given(
+    st.lists(st.integers(-5, 9), min_size=1, max_size=6),
+    _completions,
+    st.sampled_from([None, 1, 2, 3]),
+    st.data(),
+)
+def test_a_batch_decided_in_any_interleaving_keeps_its_policy_and_replays(
+    items: list[int],
+    completion: dict[str, int] | None,
+    max_concurrency: int | None,
+    data: st.DataObject,
+) -> None:
+    from durable_gen.testing import replay
+
+    spec = {"items": items, "completion": completion, "max_concurrency": max_concurrency}
+    mode = data.draw(st.sampled_from(MODES), label="checkpointing")
+    host = InterleavingHost(
+        batch_workflow,
+        json.dumps(spec),
+        Choices(data),
+        mode=mode,
+        per_update=data.draw(st.booleans(), label="per update"),
+    )
+    outcome = host.run()
+    assert isinstance(outcome, rt.Succeeded), outcome
+    got = json.loads(outcome.result)
+    n = len(items)
+    policy = completion or {}
+    for i, (item, status, result) in enumerate(
+        zip(items, got["statuses"], got["results"], strict=True)
+    ):
+        if status == "SUCCEEDED":
+            assert item >= 0 and result == 2 * item, (i, item, result)
+        elif status == "FAILED":
+            assert item < 0, (i, item)
+    failed, succeeded = got["failed"], got["succeeded"]
+    tolerated = policy.get("tolerated_failure_count")
+    percentage = policy.get("tolerated_failure_percentage")
+    over = (tolerated is not None and failed > tolerated) or (
+        percentage is not None and failed * 100 > percentage * n
+    )
+    if not policy:
+        over = failed > 0
+    reason = got["reason"]
+    if reason == "FAILURE_TOLERANCE_EXCEEDED":
+        assert over, got
+    elif reason == "MIN_SUCCESSFUL_REACHED":
+        assert not over and succeeded >= policy["min_successful"], got
+    else:
+        assert reason == "ALL_COMPLETED", got
+        assert not over and succeeded + failed == n, got
+    # the history it recorded replays to the same result, without running anything
+    report = replay(batch_workflow, list(host.store.values()), execution_arn="arn:interleavings")
+    assert report.ok, report.message
+    assert report.outcome == "succeeded"
+    assert json.loads(dg.JsonSerdes().serialize(report.result)) == got
