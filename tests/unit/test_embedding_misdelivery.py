@@ -191,3 +191,33 @@ def test_task_reports_late_twice_or_to_another_interpreter_are_refused() -> None
     flush = second.next_action()
     assert isinstance(flush, rt.Flush)
     assert [u.action for u in flush.updates] == ["START", "RETRY"]
+
+
+def test_an_answer_the_serdes_cannot_read_fails_at_the_yield_with_serialization_error() -> None:
+    def asks(_: object) -> Any:
+        handle = yield dg.CreateCallback(name="cb")
+        try:
+            return (yield handle)
+        except dg.SerializationError:
+            return "unreadable"
+
+    store = start_store("null", 0)
+    interp = rt.Interpreter(asks, list(store.values()), execution_arn="arn:serdes")
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    interp.observe(rt.apply_updates(store, flush.updates, now_ms=0).operations)
+    assert isinstance(interp.next_action(), rt.Done)
+    callback = next(op for op in store.values() if op.type == "CALLBACK")
+    assert callback.callback_details is not None
+    with pytest.raises(dg.ValidationError):
+        rt.complete_callback(
+            store,
+            callback.callback_details.callback_id,
+            now_ms=1,
+            result=b"yes",  # type: ignore[arg-type]
+        )
+    answered = rt.complete_callback(
+        store, callback.callback_details.callback_id, now_ms=1, result="not json"
+    )
+    interp.observe([answered])
+    assert interp.next_action() == rt.Done(rt.Succeeded(result='"unreadable"'))
