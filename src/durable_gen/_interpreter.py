@@ -443,7 +443,8 @@ class Interpreter(StepHandlers):
                 )
             if op.type == "EXECUTION":
                 continue
-            if op.status not in STATUSES.get(op.type, op.status):  # (no rule for other types)
+            statuses = STATUSES.get(op.type)
+            if statuses is None or op.status not in statuses:
                 raise ValidationError(
                     f"observe() got an operation no service sends: {check_status(op)}"
                 )
