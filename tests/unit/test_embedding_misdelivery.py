@@ -221,3 +221,17 @@ def test_an_answer_the_serdes_cannot_read_fails_at_the_yield_with_serialization_
     )
     interp.observe([answered])
     assert interp.next_action() == rt.Done(rt.Succeeded(result='"unreadable"'))
+
+
+@pytest.mark.parametrize(
+    "updates",
+    [5, rt.Flush([]), rt.OperationUpdate(id="x", type="WAIT", action="START"), "updates"],
+    ids=["int", "the-flush-itself", "one-update", "str"],
+)
+def test_apply_updates_of_something_else_than_a_list_of_updates_is_a_validation_error(
+    updates: Any,
+) -> None:
+    store = start_store("null", 0)
+    with pytest.raises(dg.ValidationError, match="list of OperationUpdate"):
+        rt.apply_updates(store, updates, now_ms=0)
+    assert store == start_store("null", 0)
