@@ -108,12 +108,16 @@ class ThreadRuntime:
         functions: dict[str, Callable[[Any], Any]] | None = None,
         workers: int = 4,
         per_update: bool = False,
+        announce: bool = False,
         arn: str = "arn:threads",
     ) -> None:
         self.workflow = workflow
         self.checkpointing: rt.CheckpointMode = checkpointing
         self.functions = functions or {}
         self.per_update = per_update
+        #: call interp.started(task) for a task still running after 2 ms (true start times)
+        self.announce = announce
+        self.started_flushes = 0
         self.arn = arn
         self.now_ms = 1_700_000_000_000
         self.store = start_store(input_json, self.now_ms)
@@ -181,6 +185,7 @@ class ThreadRuntime:
             clock=lambda: self.now_ms / 1000,
         )
         running: dict[cf.Future[Any], rt.StepTask] = {}
+        announced: set[object] = set()
         try:
             while True:
                 action = interp.next_action()
@@ -191,7 +196,16 @@ class ThreadRuntime:
                     for task in action.tasks:
                         running[self.pool.submit(self._call, task)] = task
                 elif isinstance(action, rt.WaitForTasks):
-                    done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    timeout = 0.002 if self.announce else None
+                    done, _ = cf.wait(running, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+                    if not done:
+                        for task in running.values():
+                            if task.id not in announced:
+                                announced.add(task.id)
+                                flush = interp.started(task)
+                                if flush is not None:
+                                    self.started_flushes += 1
+                                    interp.observe(self.checkpoint(flush.updates))
                     for future in done:
                         task = running.pop(future)
                         self.reported.append((task.name, task.args))

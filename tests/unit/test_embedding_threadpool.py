@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -164,3 +165,44 @@ def test_batch_mode_flushes_only_when_it_must() -> None:
         step_mode.close()
     assert len(step_mode.flushes) > len(runtime.flushes)
     assert records(step_mode.store.values()) == records(runtime.store.values())
+
+
+@dg.step
+def slow(i: int) -> int:
+    time.sleep(0.03)
+    return i
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+def slow_failure(i: int) -> int:
+    time.sleep(0.03)
+    raise RuntimeError(f"slow failure {i}")
+
+
+def slow_steps(_: object) -> Any:
+    first = yield slow(1)
+    mapped = yield dg.Map(slow, [1, 2, 3], max_concurrency=2, name="m")
+    try:
+        failed = yield slow_failure(2)
+    except dg.StepFailedError as exc:
+        failed = exc.error_type
+    yield dg.Wait(seconds=1, name="w")
+    return [first, mapped.results(), failed]
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_starts_announced_while_steps_run_record_what_the_engine_records(
+    mode: rt.CheckpointMode,
+) -> None:
+    """A host calls started(task) for a step still running after 2 ms, from the thread
+    that talks to the store: in "step" mode it checkpoints the START at once (true start
+    times); the other modes return None. Either way the records are the engine's."""
+    runtime = ThreadRuntime(slow_steps, "null", checkpointing=mode, announce=True)
+    try:
+        outcome = runtime.run()
+    finally:
+        runtime.close()
+    assert outcome == rt.Succeeded(result='[1,[1,2,3],"RuntimeError"]')
+    assert (runtime.started_flushes > 0) == (mode == "step")
+    _, on_engine = engine_records(slow_steps, None)
+    assert records(runtime.store.values()) == on_engine
