@@ -133,6 +133,9 @@ class ThreadRuntime:
         self.ran: list[tuple[str, int]] = []
         #: (name, args) of the step attempts in the order they finished, in their threads
         self.finished: list[tuple[str | None, tuple[Any, ...]]] = []
+        #: set to die before recording the k-th update (1-based; with ``per_update``, the
+        #: updates of a Flush before it are on record: a store without transactions)
+        self.crash_at_update: int | None = None
         #: steps run although their outcome was persisted (must stay empty)
         self.violations: list[str] = []
         #: set to abandon the invocation after the k-th task reported (1-based), before
@@ -149,6 +152,11 @@ class ThreadRuntime:
         batches = [[u] for u in updates] if self.per_update else [updates]
         changed: dict[str, rt.Operation] = {}
         for batch in batches:
+            if self.crash_at_update is not None:
+                self.crash_at_update -= len(batch)
+                if self.crash_at_update <= 0:
+                    self.crash_at_update = None
+                    raise HostCrash("the store died in the middle of a Flush")
             applied = rt.apply_updates(self.store, batch, now_ms=self.now_ms)
             for timer in applied.timers:
                 self.timers[timer.kind, timer.operation_id] = timer

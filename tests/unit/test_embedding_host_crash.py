@@ -109,3 +109,29 @@ def test_a_crash_between_running_a_step_and_recording_it_loses_nothing(
             assert got == [r for r in expected if r[0] != once_id], k
         else:
             assert got == expected, k
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_a_store_that_dies_between_two_updates_of_a_flush_loses_nothing(
+    mode: rt.CheckpointMode,
+) -> None:
+    """A store that writes each update of a Flush on its own (no transaction) and dies
+    after any prefix of it: the next invocation replays that prefix to the same result."""
+    _runs.clear()
+    reference = ThreadRuntime(workflow, "null", checkpointing=mode, per_update=True)
+    try:
+        assert reference.run() == rt.Succeeded(result=RESULT)
+    finally:
+        reference.close()
+    total = sum(len(flush) for flush in reference.flushes)
+    for k in range(1, total + 1):
+        _runs.clear()
+        runtime = ThreadRuntime(workflow, "null", checkpointing=mode, per_update=True)
+        runtime.crash_at_update = k
+        try:
+            outcome = runtime.run()
+        finally:
+            runtime.close()
+        assert outcome == rt.Succeeded(result=RESULT), (k, outcome)
+        assert runtime.violations == [], k
+        assert runtime.invocations > reference.invocations, k
