@@ -81,7 +81,7 @@ from ._commands import (
     WaitForCondition,
     _PrevalidatedStep,
 )
-from ._context import CURRENT
+from ._context import CURRENT, unawaited_step
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
@@ -485,8 +485,17 @@ class Interpreter(StepHandlers):
         """Report that ``task`` returned ``value``.
 
         Raises:
-            ValidationError: ``task`` is not running (reported twice, or not from here).
+            ValidationError: ``task`` is not running (reported twice, or not from here), or
+                ``value`` is the coroutine of an async task's ``fn``, not awaited (the task
+                stays running: report what awaiting it returns).
         """
+        if unawaited_step(value):
+            raise ValidationError(
+                f"task_succeeded() got the coroutine that {task!r}.fn returned: the task is "
+                "async (task.is_async), so await task.fn(*task.args, **task.kwargs) (in an event "
+                "loop: asyncio.run, anyio, a portal) and report the value it returns; the task "
+                "is still running"
+            )
         run = self._take(task)
         if run.fiber.alive:
             self._step_returned(run, value)

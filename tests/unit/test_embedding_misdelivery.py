@@ -9,6 +9,7 @@ would have had without the misdelivery.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable
 from typing import Any
@@ -235,3 +236,29 @@ def test_apply_updates_of_something_else_than_a_list_of_updates_is_a_validation_
     with pytest.raises(dg.ValidationError, match="list of OperationUpdate"):
         rt.apply_updates(store, updates, now_ms=0)
     assert store == start_store("null", 0)
+
+
+def test_an_async_step_reported_without_being_awaited_is_a_host_mistake() -> None:
+    """``task.fn`` of an ``is_async`` task returns a coroutine: a host that reports it
+    instead of awaiting it gets a ValidationError, and the step is not failed for good."""
+
+    @dg.step
+    async def add_one(x: int) -> int:
+        return x + 1
+
+    def one_async_step(_: object) -> Any:
+        return (yield add_one(1))
+
+    store = start_store("null", 0)
+    interp = rt.Interpreter(one_async_step, list(store.values()), execution_arn="arn:async")
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    (task,) = action.tasks
+    assert task.is_async
+    coroutine = task.fn(*task.args, **task.kwargs)
+    with pytest.raises(dg.ValidationError, match="await"):
+        interp.task_succeeded(task, coroutine)
+    interp.task_succeeded(task, asyncio.run(coroutine))  # still running: report it right
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    assert [(u.action, u.payload) for u in flush.updates] == [("START", None), ("SUCCEED", "2")]
