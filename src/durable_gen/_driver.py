@@ -1115,6 +1115,22 @@ def _host_portal(
     return portal
 
 
+def _check_time_left(time_left: object) -> float | None:
+    """``time_left`` as seconds, or a ``ValidationError`` that says what it must be."""
+    if time_left is None:
+        return None
+    if (
+        isinstance(time_left, bool)
+        or not isinstance(time_left, (int, float))
+        or math.isnan(time_left)
+    ):
+        raise ValidationError(
+            "time_left must be the seconds this invocation may still run (a number; 0 or less: "
+            f"every step attempt times out at once), or None for no limit; got {time_left!r}"
+        )
+    return float(time_left)
+
+
 def _check_window(window: object) -> float | None:
     """``start_window`` as seconds, or a ``ValidationError`` that says what it must be."""
     if window is None:
@@ -1178,14 +1194,14 @@ def invoke(
 
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
-            neither ``"json"`` nor ``"aws"``, or ``start_window`` is not a number of seconds
-            >= 0 (or None).
+            neither ``"json"`` nor ``"aws"``, ``start_window`` is not a number of seconds
+            >= 0 (or None), or ``time_left`` is not a number of seconds (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
     _check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
-        time_left, _check_window(start_window),
+        _check_time_left(time_left), _check_window(start_window),
     )  # fmt: skip
     try:
         return _run(inv, _StepThreads.acquire())
@@ -1251,7 +1267,7 @@ async def invoke_async(
     _check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
-        time_left, _check_window(start_window),
+        _check_time_left(time_left), _check_window(start_window),
     )  # fmt: skip
     interp = inv.interp
     start_by: dict[StepTask, float] = {}  # running steps whose START is not out yet

@@ -100,3 +100,17 @@ def test_a_portal_or_pool_function_returning_something_else_is_a_validation_erro
     handler = rt.make_handler(workflow, service, **{name: lambda: 5})
     with pytest.raises(dg.ValidationError, match=name):
         handler(service.event())
+
+
+@pytest.mark.parametrize("time_left", ["5", float("nan"), True, [1]], ids=str)
+def test_a_time_left_that_is_not_a_number_of_seconds_is_a_validation_error(
+    time_left: Any,
+) -> None:
+    import anyio
+
+    service = DictService()
+    with pytest.raises(dg.ValidationError, match="time_left"):
+        rt.invoke(workflow, service.event(), service, time_left=time_left)
+    with pytest.raises(dg.ValidationError, match="time_left"):
+        anyio.run(lambda: rt.invoke_async(workflow, service.event(), service, time_left=time_left))
+    assert list(service.store) == ["exec"]  # nothing recorded
