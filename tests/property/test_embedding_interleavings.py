@@ -27,6 +27,7 @@ from hypothesis.errors import FlakyFailure
 
 import durable_gen as dg
 from durable_gen import runtime as rt
+from durable_gen.testing import replay
 from durable_gen.testing import strategies as s
 from tests.unit.embedding_runtimes import HostCrash, engine_records, records, start_store
 
@@ -166,7 +167,11 @@ def _run(
         workflow, input_json, choices, mode=mode, per_update=per_update, live=live
     )
     outcome = host.run()
+    _runs_stores.append(list(host.store.values()))
     return outcome, records(host.store.values())
+
+
+_runs_stores: list[list[rt.Operation]] = []  # the last run's operations, for replay
 
 
 def check_any_interleaving(
@@ -191,6 +196,11 @@ def check_any_interleaving(
         result, on_engine = engine_records(workflow, s.program_input(program))
         assert result == s.expected_result(program)
         assert got == on_engine
+        # what the host recorded replays, without running a step, to the same result
+        report = replay(workflow, _runs_stores[-1], execution_arn="arn:interleavings")
+        assert report.ok and report.outcome == "succeeded", report.message
+        assert report.result == s.expected_result(program)
+    _runs_stores.clear()
 
 
 @s.check_settings(max_examples=60)
@@ -327,8 +337,6 @@ def test_a_batch_decided_in_any_interleaving_keeps_its_policy_and_replays(
     max_concurrency: int | None,
     data: st.DataObject,
 ) -> None:
-    from durable_gen.testing import replay
-
     spec = {"items": items, "completion": completion, "max_concurrency": max_concurrency}
     mode = data.draw(st.sampled_from(MODES), label="checkpointing")
     host = InterleavingHost(
