@@ -1093,7 +1093,7 @@ def _check_host_threads(portal: object, pool: object) -> None:
 def _host_pool(get: Callable[[], cf.Executor]) -> cf.Executor:
     """What the host's ``pool=`` function returns, checked."""
     pool = get()
-    if not isinstance(pool, cf.Executor):
+    if not callable(getattr(pool, "submit", None)):
         raise ValidationError(
             f"the pool= function of make_handler() returned {type(pool).__name__}, not a "
             "concurrent.futures.Executor (a ThreadPoolExecutor) to run sync steps in"
@@ -1106,7 +1106,7 @@ def _host_portal(
 ) -> anyio.from_thread.BlockingPortal:
     """What the host's ``portal=`` function returns, checked."""
     portal = get()
-    if not isinstance(portal, anyio.from_thread.BlockingPortal):
+    if not callable(getattr(portal, "start_task_soon", None)):
         raise ValidationError(
             f"the portal= function of make_handler() returned {type(portal).__name__}, not an "
             "anyio BlockingPortal (anyio.from_thread.start_blocking_portal()) whose loop runs "
