@@ -10,6 +10,7 @@ failure. The result and the records equal the embedded engine's, on both backend
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import time
@@ -29,7 +30,7 @@ BACKENDS = [
     pytest.param(
         "trio",
         marks=pytest.mark.skipif(
-            not __import__("importlib").util.find_spec("trio"), reason="trio is not installed"
+            importlib.util.find_spec("trio") is None, reason="trio is not installed"
         ),
     ),
 ]
