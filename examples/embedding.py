@@ -76,7 +76,7 @@ class TinyRuntime:
                     interp.observe(self.checkpoint(action.updates))
                 elif isinstance(action, rt.RunTasks):
                     for task in action.tasks:
-                        running[asyncio.ensure_future(_call(task))] = task
+                        running[asyncio.ensure_future(_call(task, self.now))] = task
                 elif isinstance(action, rt.WaitForTasks):
                     done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                     for future in done:
@@ -148,11 +148,22 @@ class TinyRuntime:
                 raise RuntimeError(f"stuck waiting on {outcome.waiting_on}")
 
 
-async def _call(task: rt.StepTask) -> Any:
-    """Run one step attempt: async steps on the loop, sync steps in a worker thread."""
+async def _call(task: rt.StepTask, now: float) -> Any:
+    """Run one step attempt: async steps on the loop, sync steps in a worker thread. One still
+    running at its deadline fails with StepTimeoutError (a sync one is left to finish in its
+    thread, and what it returns is dropped)."""
     if task.is_async:
-        return await task.fn(*task.args, **task.kwargs)
-    return await asyncio.to_thread(task.fn, *task.args, **task.kwargs)
+        call = task.fn(*task.args, **task.kwargs)
+    else:
+        call = asyncio.to_thread(task.fn, *task.args, **task.kwargs)
+    if task.deadline_ms is None:
+        return await call
+    try:  # the deadline is on the interpreter's (virtual) clock: wait that long in real time
+        return await asyncio.wait_for(call, max(0.0, task.deadline_ms / 1000 - now))
+    except TimeoutError:
+        raise dg.StepTimeoutError(
+            f"step {task.name!r} attempt {task.attempt} did not finish within {task.timeout} s"
+        ) from None
 
 
 # --- a workflow to run on it ----------------------------------------------------------------

@@ -24,6 +24,7 @@ __all__ = [
     "current_step",
     "in_step",
     "is_replaying",
+    "unawaited_step",
 ]
 
 
@@ -114,6 +115,16 @@ def in_step(
 
     call.__wrapped__ = fn  # type: ignore[attr-defined]
     return call
+
+
+def unawaited_step(value: object) -> bool:
+    """Whether ``value`` is what calling an async step's ``task.fn`` returned, not awaited: a
+    host that reports it as the step's value forgot to await it."""
+    code = getattr(value, "cr_code", None)
+    return code is not None and code.co_qualname == _CALL_ASYNC and code.co_filename == __file__
+
+
+_CALL_ASYNC = "in_step.<locals>.call_async"
 
 
 #: The interpretation currently running workflow code (None outside workflow code).

@@ -498,12 +498,12 @@ class _StepThreads:
         """Run a sync attempt that has a deadline: in a daemon thread (``DaemonThreads``),
         unless the host runs sync steps in its own pool (which then decides)."""
         if self._host_pool is not None:
-            return self._host_pool().submit(fn, task)
+            return _host_pool(self._host_pool).submit(fn, task)
         return daemon_threads().submit(fn, task)
 
     def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
         if self._host_pool is not None:
-            return self._host_pool().submit(fn, task)
+            return _host_pool(self._host_pool).submit(fn, task)
         if not self._pools:
             self._pools.append(
                 cf.ThreadPoolExecutor(
@@ -842,7 +842,7 @@ class _Workers:
         inv = self._inv
         if task.is_async:
             if self._portal is None and self._threads.portal is not None:
-                self._portal = self._threads.portal()  # the host's loop: not closed here
+                self._portal = _host_portal(self._threads.portal)  # the host's: not closed
             if self._portal is None:
                 self._stack = contextlib.ExitStack()
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
@@ -1076,6 +1076,61 @@ def _check_hooks(cls: type) -> None:
     _CHECKED_PLUGINS.add(cls)
 
 
+def _check_host_threads(portal: object, pool: object) -> None:
+    """``portal=`` and ``pool=`` of ``make_handler`` are functions (or None)."""
+    for name, given, what in (
+        ("portal", portal, "the anyio BlockingPortal"),
+        ("pool", pool, "the concurrent.futures.Executor"),
+    ):
+        if given is not None and not callable(given):
+            raise ValidationError(
+                f"make_handler() takes {name}= as a function returning {what} that runs the "
+                f"steps (called when a step first needs it), got {type(given).__name__}: pass "
+                f"{name}=lambda: your_{name}"
+            )
+
+
+def _host_pool(get: Callable[[], cf.Executor]) -> cf.Executor:
+    """What the host's ``pool=`` function returns, checked."""
+    pool = get()
+    if not callable(getattr(pool, "submit", None)):
+        raise ValidationError(
+            f"the pool= function of make_handler() returned {type(pool).__name__}, not a "
+            "concurrent.futures.Executor (a ThreadPoolExecutor) to run sync steps in"
+        )
+    return pool
+
+
+def _host_portal(
+    get: Callable[[], anyio.from_thread.BlockingPortal],
+) -> anyio.from_thread.BlockingPortal:
+    """What the host's ``portal=`` function returns, checked."""
+    portal = get()
+    if not callable(getattr(portal, "start_task_soon", None)):
+        raise ValidationError(
+            f"the portal= function of make_handler() returned {type(portal).__name__}, not an "
+            "anyio BlockingPortal (anyio.from_thread.start_blocking_portal()) whose loop runs "
+            "async steps"
+        )
+    return portal
+
+
+def _check_time_left(time_left: object) -> float | None:
+    """``time_left`` as seconds, or a ``ValidationError`` that says what it must be."""
+    if time_left is None:
+        return None
+    if (
+        isinstance(time_left, bool)
+        or not isinstance(time_left, (int, float))
+        or math.isnan(time_left)
+    ):
+        raise ValidationError(
+            "time_left must be the seconds this invocation may still run (a number; 0 or less: "
+            f"every step attempt times out at once), or None for no limit; got {time_left!r}"
+        )
+    return float(time_left)
+
+
 def _check_window(window: object) -> float | None:
     """``start_window`` as seconds, or a ``ValidationError`` that says what it must be."""
     if window is None:
@@ -1139,14 +1194,14 @@ def invoke(
 
     Raises:
         ValidationError: ``checkpointing`` is not one of the modes, ``payload_format`` is
-            neither ``"json"`` nor ``"aws"``, or ``start_window`` is not a number of seconds
-            >= 0 (or None).
+            neither ``"json"`` nor ``"aws"``, ``start_window`` is not a number of seconds
+            >= 0 (or None), or ``time_left`` is not a number of seconds (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
     _check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
-        time_left, _check_window(start_window),
+        _check_time_left(time_left), _check_window(start_window),
     )  # fmt: skip
     try:
         return _run(inv, _StepThreads.acquire())
@@ -1212,7 +1267,7 @@ async def invoke_async(
     _check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
-        time_left, _check_window(start_window),
+        _check_time_left(time_left), _check_window(start_window),
     )  # fmt: skip
     interp = inv.interp
     start_by: dict[StepTask, float] = {}  # running steps whose START is not out yet
@@ -1344,6 +1399,7 @@ def make_handler(
     _check_service(service)
     window = _check_window(start_window)
     plugins = check_plugins(plugins)
+    _check_host_threads(portal, pool)
     threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)
 
     if clock is None:  # the service's, read once where the handler is made

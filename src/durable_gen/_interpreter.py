@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from . import _codec, _guard  # _guard: mistake detection
 from ._actions import (
@@ -81,7 +81,7 @@ from ._commands import (
     WaitForCondition,
     _PrevalidatedStep,
 )
-from ._context import CURRENT
+from ._context import CURRENT, unawaited_step
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
@@ -325,6 +325,9 @@ class Interpreter(StepHandlers):
         #: carry each one with its callback id: (operation id, name).
         self._new_callbacks: list[tuple[str, str | None]] = []
         self._reply_must_carry: list[tuple[str, str | None]] = []
+        #: Ids of the operations this interpreter sent updates for: with the recorded ones,
+        #: the only operations ``observe()`` can be told about.
+        self._sent: set[str] = set()
         self.unyielded: list[Any] = []  # _guard: commands built in the body, not yet yielded
         self._handlers: dict[type, Callable[[Fiber, Any], Answer]] = {
             Step: self._on_step,
@@ -392,6 +395,7 @@ class Interpreter(StepHandlers):
 
     def _flush(self, updates: list[OperationUpdate]) -> Flush:
         self._updates = []
+        self._sent.update([u.id for u in updates])
         self._urgent = self._reported = False
         self._awaiting_reply = True
         if self._new_callbacks:
@@ -439,14 +443,19 @@ class Interpreter(StepHandlers):
                 )
             if op.type == "EXECUTION":
                 continue
-            if op.status not in STATUSES.get(op.type, op.status):  # (no rule for other types)
+            statuses = STATUSES.get(op.type)
+            if statuses is None or op.status not in statuses:
                 raise ValidationError(
                     f"observe() got an operation no service sends: {check_status(op)}"
                 )
             prev = ops.get(op.id)
-            if prev is not None and (
+            if prev is None:
+                if op.id not in self._sent:
+                    raise ValidationError(_unknown_news(op))
+            elif prev is not op and (
                 prev.type != op.type
                 or (prev.status != op.status and prev.status in TERMINAL_STATUSES)
+                or _other_copy(prev, op)
             ):
                 raise ValidationError(_stale_news(prev, op))
             ops[op.id] = op
@@ -476,8 +485,17 @@ class Interpreter(StepHandlers):
         """Report that ``task`` returned ``value``.
 
         Raises:
-            ValidationError: ``task`` is not running (reported twice, or not from here).
+            ValidationError: ``task`` is not running (reported twice, or not from here), or
+                ``value`` is the coroutine of an async task's ``fn``, not awaited (the task
+                stays running: report what awaiting it returns).
         """
+        if unawaited_step(value):
+            raise ValidationError(
+                f"task_succeeded() got the coroutine that {task!r}.fn returned: the task is "
+                "async (task.is_async), so await task.fn(*task.args, **task.kwargs) (in an event "
+                "loop: asyncio.run, anyio, a portal) and report the value it returns; the task "
+                "is still running"
+            )
         run = self._take(task)
         if run.fiber.alive:
             self._step_returned(run, value)
@@ -1004,9 +1022,19 @@ class Interpreter(StepHandlers):
         return None
 
     def _on_derived(self, fiber: Fiber, cmd: UUID | Random) -> Answer:
+        if not self.execution_arn:
+            return (None, ValidationError(_NO_ARN.format(type(cmd).__name__)))
         draw = self._draws.get(fiber.ctx_id, 0) + 1
         self._draws[fiber.ctx_id] = draw
         return (cmd.from_seed(derive_seed(self.execution_arn, fiber.ctx_id, draw)), None)
+
+
+#: Why ``UUID()``/``Random()`` fail in an interpreter built without an execution ARN.
+_NO_ARN: Final = (
+    "{}() derives its value from the execution's ARN, and this interpreter was built without "
+    "one: every execution would draw the same values. Pass Interpreter(..., "
+    "execution_arn=<the execution's unique id>)"
+)
 
 
 def _wait_done(op: Operation) -> Answer | None:
@@ -1015,16 +1043,49 @@ def _wait_done(op: Operation) -> Answer | None:
     return None
 
 
+def _other_copy(known: Operation, news: Operation) -> str | None:
+    """What shows that ``news`` is not a later version of ``known`` (the same id in another
+    execution): a field that never changes once recorded, set in both and different."""
+    if known.callback_details is not None and news.callback_details is not None:
+        a, b = known.callback_details.callback_id, news.callback_details.callback_id
+        if a and b and a != b:
+            return f"CallbackId {a!r}, and observe() got it with CallbackId {b!r}"
+    if known.wait_details is not None and news.wait_details is not None:
+        a_end = known.wait_details.scheduled_end_timestamp
+        b_end = news.wait_details.scheduled_end_timestamp
+        if a_end is not None and b_end is not None and a_end != b_end:
+            return (
+                f"ScheduledEndTimestamp {a_end}, and observe() got it with "
+                f"ScheduledEndTimestamp {b_end}"
+            )
+    return None
+
+
+def _unknown_news(news: Operation) -> str:
+    """Why ``observe()`` refuses ``news`` about an operation it never replayed nor started."""
+    return (
+        f"observe() got {news.type} operation {news.id!r}"
+        f"{f' ({news.name!r})' if news.name else ''}, which this interpreter never replayed "
+        "nor sent an update for: news can only be about an operation of its history or of "
+        "one of its Flushes, so this is another execution's operation (ids repeat across "
+        "executions of a workflow) or the reply of another interpreter's Flush; pass observe() "
+        "what this execution's store changed"
+    )
+
+
 def _stale_news(known: Operation, news: Operation) -> str:
     """Why ``observe()`` refuses ``news`` about an operation it knows as ``known``."""
+    other = _other_copy(known, news) if known.type == news.type else None
     if known.type != news.type:
         what = f"is a {known.type}, and observe() got it as a {news.type}"
+    elif other is not None:
+        what = f"has {other}"
     else:
         what = f"is already {known.status}, and observe() got it as {news.status}"
     return (
         f"operation {known.id!r}{f' ({known.name!r})' if known.name else ''} {what}: an "
-        "operation never changes type and never leaves an ended status, so this is an older "
-        "copy or another execution's operation (ids repeat across executions of a workflow); "
-        "pass observe() the newest version of each operation of this execution, as the store "
-        "recorded it"
+        "operation never changes type, callback id or scheduled end and never leaves an ended "
+        "status, so this is an older copy or another execution's operation (ids repeat across "
+        "executions of a workflow); pass observe() the newest version of each operation of "
+        "this execution, as the store recorded it"
     )

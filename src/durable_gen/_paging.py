@@ -12,9 +12,10 @@ then one ``GetDurableExecutionState`` call per ``NextMarker``. Rules, each a typ
    never negative.
 4. There is at most one EXECUTION operation: it carries the input, and two would leave it open
    which one the workflow started from.
-5. An operation's status is one its type takes (``STATUSES``): a WAIT is never FAILED, a
-   STEP never TIMED_OUT. Any other status was written by a store that mixed them up, and
-   replay would read it as something else (a FAILED wait as a finished one).
+5. An operation's type is one of the API's six and its status one its type takes
+   (``STATUSES``): a WAIT is never FAILED, a STEP never TIMED_OUT. Any other type or status was
+   written by a store that mixed them up, and replay would read it as something else (a FAILED
+   wait as a finished one, a ``"step"`` as a changed workflow).
 
 Pure: the host passes the function that fetches a page.
 """
@@ -56,9 +57,16 @@ STATUSES: Final[dict[str, frozenset[str]]] = {
 
 
 def check_status(op: Operation) -> str | None:
-    """Why ``op``'s status is not one its type takes (rule 5), or None when it is."""
+    """Why ``op``'s type is unknown or its status not one its type takes (rule 5), or None."""
     statuses = STATUSES.get(op.type)
-    if statuses is None or op.status in statuses:
+    if statuses is None:
+        return (
+            f"the operation {op.id!r}{f' ({op.name!r})' if op.name else ''} has Type "
+            f"{op.type!r}, which is none of {', '.join(STATUSES)}: the store recorded another "
+            "system's record, or wrote the type otherwise than the update gave it; record the "
+            "type of the OperationUpdate as it is (apply_updates in durable_gen.runtime does)"
+        )
+    if op.status in statuses:
         return None
     return (
         f"the {op.type} {op.id!r}{f' ({op.name!r})' if op.name else ''} has status "
@@ -135,12 +143,12 @@ def check_operations(operations: list[Operation]) -> None:
     Raises:
         InvalidInputError: an operation id is repeated, a finished step has no details, a
             step's attempt is negative, there are two EXECUTION operations, or an
-            operation's status is not one its type takes.
+            operation's type is unknown or its status not one its type takes.
     """
     executions = 0
     for op in operations:  # one quick pass; the one below says what is wrong
-        status = op.status  # (every type takes SUCCEEDED; no rule for other types)
-        if status != "SUCCEEDED" and status not in STATUSES.get(op.type, status):
+        statuses = STATUSES.get(op.type)
+        if statuses is None or op.status not in statuses:
             break
         details = op.step_details
         if op.type == "EXECUTION":

@@ -227,14 +227,21 @@ def apply_updates(
     Raises:
         InvalidCheckpointError: an update breaks a rule of the state machine; the message
             names the update and the rule.
-        ValidationError: ``updates`` holds something other than ``OperationUpdate`` values,
-            ``operations`` is not a dict or ``now_ms`` not an int of 0 or more.
+        ValidationError: ``updates`` is not a list (a sequence) of ``OperationUpdate`` values
+            (a ``Flush`` itself, say), ``operations`` is not a dict or ``now_ms`` not an int of
+            0 or more.
     """
     _check_store(operations, now_ms, "apply_updates")
     if new_callback_id is not None and not callable(new_callback_id):
         raise ValidationError(
             "apply_updates() takes new_callback_id= as a function returning a new callback id, "
             f"got {type(new_callback_id).__name__}"
+        )
+    if not isinstance(updates, Sequence) or isinstance(updates, str | bytes):
+        hint = " (pass its .updates)" if isinstance(updates, Flush) else ""
+        raise ValidationError(
+            "apply_updates() takes the list of OperationUpdate values of a Flush, got "
+            f"{type(updates).__name__}{hint}"
         )
     for update in updates:
         if not isinstance(update, OperationUpdate):

@@ -102,3 +102,34 @@ def test_every_checkpointing_mode_gives_the_same_result(mode: str) -> None:
 
     result = asyncio.run(runtime.run(between))
     assert result["reserved"] == ["reserved:a", "reserved:b", "reserved:c"]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_tiny_runtime_times_out_a_step_past_its_timeout(is_async: bool) -> None:
+    """The docs' runtime enforces ``deadline_ms`` as the docs ask of a host: a step still
+    running at its deadline fails with StepTimeoutError, as on the engine."""
+
+    if is_async:
+
+        @dg.step(timeout=0.05, retry=dg.Retry.never())
+        async def hangs() -> str:
+            await asyncio.sleep(5)
+            return "late"
+
+    else:
+
+        @dg.step(timeout=0.05, retry=dg.Retry.never())
+        def hangs() -> str:
+            import time
+
+            time.sleep(0.5)
+            return "late"
+
+    def workflow(_: Any) -> Any:
+        try:
+            return (yield hangs())
+        except dg.StepTimeoutError as exc:
+            return exc.error_type
+
+    runtime = embedding.TinyRuntime(workflow, "null")
+    assert asyncio.run(runtime.run()) == "StepTimeoutError"

@@ -540,7 +540,7 @@ def test_a_callback_answer_that_cannot_be_decoded_raises_at_its_yield() -> None:
         sub_type="Callback",
         name="cb",
         status="SUCCEEDED",
-        callback_details=CallbackDetails(callback_id="c1", result="not json"),
+        callback_details=CallbackDetails(callback_id=f"cb-{update.id[:12]}", result="not json"),
     )
     it.observe([answered])
     it.advance()

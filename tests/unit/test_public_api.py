@@ -197,6 +197,9 @@ def test_every_public_name_is_documented() -> None:
     text = "\n".join(p.read_text() for p in DOCS.glob("*.md"))
     missing = [n for n in durable_gen.__all__ if n != "__version__" and f"`{n}" not in text]
     assert not missing, f"document these public names in docs/: {missing}"
+    api = (DOCS / "api.md").read_text()  # "every public name of durable_gen, in one place"
+    unlisted = [n for n in durable_gen.__all__ if n != "__version__" and f"`{n}`" not in api]
+    assert not unlisted, f"list these public names in docs/api.md: {unlisted}"
 
 
 def test_subpackage_names_are_pinned_and_documented() -> None:
