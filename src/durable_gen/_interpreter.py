@@ -861,6 +861,8 @@ class Interpreter(StepHandlers):
                 fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
             )
         op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, wf)
+        if rec is not None and rec.name != name:  # matched after its function (``_match``)
+            name = rec.name  # updates keep the recorded name
         if rec is not None and isinstance(wf, StepFunction):
             self._check_child_step(fiber, op_id, cmd, wf)
         return self._enter_context(

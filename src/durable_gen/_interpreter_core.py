@@ -6,8 +6,9 @@ module holds rules 1-3 and the context half of rule 4:
 1. Each context numbers its operations from 1; the n-th has id ``operation_id(context, n)``.
 2. A recorded operation at a position must have the command's type, subtype, name and parent,
    or the interpretation stops with ``NonDeterminismError``. One exception: an unnamed step,
-   condition or child matches a recorded name equal to the function name durable_gen gave it
-   before it named operations as AWS does (histories recorded by earlier versions).
+   condition or child matches a recorded name equal to its function's name (histories
+   recorded before durable_gen named operations as AWS does), and a recorded unnamed one
+   matches a command named after its function (a plain function since decorated).
 3. A completed context (child, WaitForCallback, compensation, Map/Parallel and their items)
    answers from its one record and is not re-entered, unless it was recorded with
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
@@ -278,11 +279,13 @@ class Core:
     ) -> Operation | None:
         """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none.
 
-        Names match when equal, and in one more case: a history recorded before durable_gen
-        named operations as AWS does named an unnamed step, condition or child after its
-        function; that recorded name matches the command that now goes unnamed (``name`` is
-        None and the recorded name is that of the function ``legacy``). No other difference
-        is accepted.
+        Names match when equal, and when one side is unnamed and the other carries the name of
+        the function ``legacy`` itself: a history recorded before durable_gen named operations
+        as AWS does named an unnamed step, condition or child after its function, which
+        matches the command that now goes unnamed; and a step of a plain function (or a child
+        of an unmarked generator function) recorded no name, which matches the same function
+        now decorated with ``@step`` or ``@workflow`` (the old code had no name to compare).
+        No other difference is accepted.
         """
         rec = self._ops.get(op_id)
         if rec is None:
@@ -293,10 +296,9 @@ class Core:
             or (
                 rec.name != name
                 and not (
-                    name is None
-                    and legacy is not None
-                    and rec.name is not None
-                    and rec.name == _fn_name(legacy)
+                    legacy is not None
+                    and (rec.name if name is None else name) == _fn_name(legacy)
+                    and (name is None or rec.name is None)
                 )
             )
             or rec.parent_id != parent

@@ -1629,6 +1629,104 @@ RETURNS = [
     ),
 ]
 
+# --- O. functions decorated, or no longer -------------------------------------------------------
+
+
+def plain_fetch(x: int) -> int:
+    return x + 10
+
+
+decorated_fetch = dg.step(plain_fetch)
+renamed_fetch = dg.step(name="fetch_price")(plain_fetch)
+
+
+def _plain_step(make: Callable[[int], Any]) -> Any:
+    def workflow(x: int) -> Gen:
+        a = yield make(x)
+        yield from gate()
+        return a
+
+    return workflow
+
+
+def _make_kid(marked: bool) -> Any:
+    def kid(x: int) -> Gen:
+        a = yield fetch(x)
+        yield from gate("inner")
+        return a
+
+    return dg.workflow(kid) if marked else kid
+
+
+def _kid_parent(marked: bool) -> Any:
+    kid = _make_kid(marked)
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Child(kid, (x,))
+        yield from gate()
+        return r
+
+    return workflow
+
+
+DECORATED = [
+    Change(
+        "Step of a plain function made @step",
+        _plain_step(lambda x: dg.Step(plain_fetch, (x,))),
+        _plain_step(decorated_fetch),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "@step made a Step of its plain function",
+        _plain_step(decorated_fetch),
+        _plain_step(lambda x: dg.Step(plain_fetch, (x,))),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "Step of a plain function made @step(name=) of another name",
+        _plain_step(lambda x: dg.Step(plain_fetch, (x,))),
+        _plain_step(renamed_fetch),
+        N,
+        N,
+    ),
+    Change(
+        "Child: its generator function decorated @workflow",
+        _kid_parent(False),
+        _kid_parent(True),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "Child: @workflow removed from its function",
+        _kid_parent(True),
+        _kid_parent(False),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "WaitForCondition: named after its check function",
+        _polled(None),
+        _polled("bump"),
+        OK,
+        OK,
+        result={"n": 3},
+    ),
+    Change(
+        "WaitForCondition: named after its check, name removed",
+        _polled("bump"),
+        _polled(None),
+        OK,
+        OK,
+        result={"n": 3},
+    ),
+]
+
 CHANGES = [
     *STEP_OPTIONS,
     *NAMES,
@@ -1641,6 +1739,7 @@ CHANGES = [
     *AFTER,
     *EXCEPTIONS,
     *RETURNS,
+    *DECORATED,
 ]
 
 # --- the judges ----------------------------------------------------------------------------------
