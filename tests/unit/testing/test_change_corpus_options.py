@@ -1727,6 +1727,263 @@ DECORATED = [
     ),
 ]
 
+# --- P. decoded types, batch functions, Now, child failures ------------------------------------
+
+
+@dataclass
+class Order:
+    id: str
+    amount: int
+
+
+def order_as_dict(order: dict[str, Any]) -> Gen:
+    a = yield fetch(order["amount"])
+    yield from gate()
+    return a
+
+
+def order_as_dataclass(order: Order) -> Gen:
+    a = yield fetch(order.amount)
+    yield from gate()
+    return a
+
+
+def order_as_int(order: int) -> Gen:
+    a = yield fetch(order)
+    yield from gate()
+    return a
+
+
+@dataclass
+class By:
+    by: int
+
+
+@dataclass
+class ByText:
+    by: str
+
+
+def _answered(result_type: Any = None) -> Any:
+    def workflow(_: int) -> Gen:
+        if result_type is None:
+            handle = yield dg.CreateCallback(name="c")
+        else:
+            handle = yield dg.CreateCallback(name="c", result_type=result_type)
+        answer = yield handle
+        yield from gate()
+        return answer
+
+    return workflow
+
+
+def one() -> int:
+    return 1
+
+
+def _plus(x: int) -> int:
+    return x + 1
+
+
+plus_step = dg.step(_plus)
+
+
+class Plus:
+    def __call__(self, x: int) -> int:
+        return x + 1
+
+
+def _doubled(x: int) -> int:
+    return 2 * x
+
+
+def _doubled_with_index(x: int, i: int) -> int:
+    return 2 * x
+
+
+_doubled_with_index.__name__ = "_doubled"
+
+
+def _now_or_step(step: bool) -> Any:
+    def workflow(_: int) -> Gen:
+        if step:
+            yield dg.Step(one, name="now")
+        else:
+            yield dg.Now()
+        yield from gate()
+        return 1
+
+    return workflow
+
+
+def _fails_inside(x: int) -> Gen:
+    yield refuses(x)
+
+
+def _child_caught(catch: Any) -> Any:
+    def workflow(x: int) -> Gen:
+        try:
+            yield dg.Child(_fails_inside, (x,), name="c")
+        except catch as exc:
+            note = type(exc).__name__
+        yield from gate()
+        return note
+
+    return workflow
+
+
+def _child_serdes(serdes: Any) -> Any:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Child(_child_gated_inside, (x,), name="c", serdes=serdes)
+        yield from gate()
+        return r
+
+    return workflow
+
+
+DEFAULT_NAMES = {"item_namer": lambda item, i: f"map-item-{i}"}
+
+MORE = [
+    Change(
+        "input: dict annotation made a dataclass",
+        order_as_dict,
+        order_as_dataclass,
+        OK,
+        OK,
+        {"id": "o", "amount": 1},
+        11,
+    ),
+    Change(
+        "input: annotation made an incompatible type",
+        order_as_dict,
+        order_as_int,
+        FAILED,
+        FAILED,
+        {"id": "o", "amount": 1},
+    ),
+    Change(
+        "callback: result_type set after the answer",
+        _answered(),
+        _answered(By),
+        OK,
+        OK,
+        result={"by": 1},
+    ),
+    # Waiting on the callback, the answer arrives after what was recorded: only the completed
+    # state compares.
+    Change(
+        "callback: incompatible result_type set after the answer",
+        _answered(),
+        _answered(ByText),
+        None,
+        FAILED,
+    ),
+    Change(
+        "Child: serdes set, waiting inside",
+        _child_serdes(None),
+        _child_serdes(Lenient()),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "Child: serdes that cannot read JSON set after it completed",
+        _child_serdes(None),
+        _child_serdes(Tagged()),
+        OK,
+        FAILED,
+        result=11,
+    ),
+    Change(
+        "Child failure: caught as OperationError",
+        _child_caught(dg.ChildFailedError),
+        _child_caught(dg.OperationError),
+        OK,
+        OK,
+        result="ChildFailedError",
+    ),
+    Change(
+        "Child failure: no longer caught",
+        _child_caught(dg.ChildFailedError),
+        _child_caught(KeyError),
+        RAISED,
+        RAISED,
+    ),
+    Change(
+        "Parallel: a plain function branch made @step",
+        _par((None, one)),
+        _par((None, dg.step(one))),
+        OK,
+        OK,
+        result=[1],
+    ),
+    Change(
+        "Parallel: a lambda branch made a @step",
+        _par((None, lambda: 5)),
+        _par((None, dg.step(name="five")(lambda: 5))),
+        OK,
+        OK,
+        result=[5],
+    ),
+    Change(
+        "Map: lambda made a @step",
+        _mapped(fn=lambda x: x + 1),
+        _mapped(fn=plus_step),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Map: @step made a lambda",
+        _mapped(fn=plus_step),
+        _mapped(fn=lambda x: x + 1),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Map: callable object made a @step",
+        _mapped(fn=Plus()),
+        _mapped(fn=plus_step),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Map: plain function made its @step",
+        _mapped(fn=_plus),
+        _mapped(fn=plus_step),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Map: function takes the index now, same name",
+        _mapped(fn=_doubled),
+        _mapped(fn=_doubled_with_index),
+        OK,
+        OK,
+        result=[2, 4],
+    ),
+    Change(
+        "Map: item_namer giving the default names, waiting inside",
+        _map_gated_items(),
+        _map_gated_items(**DEFAULT_NAMES),
+        OK,
+        OK,
+        result=[11, 12],
+    ),
+    Change(
+        "Map: item_namer giving the default names, completed",
+        _map_then_gate(),
+        _map_then_gate(**DEFAULT_NAMES),
+        OK,
+        OK,
+        result=[3, 0, [11, 12, 13]],
+    ),
+    Change("Now replaced by a step named now", _now_or_step(False), _now_or_step(True), N, N),
+]
+
 CHANGES = [
     *STEP_OPTIONS,
     *NAMES,
@@ -1740,6 +1997,7 @@ CHANGES = [
     *EXCEPTIONS,
     *RETURNS,
     *DECORATED,
+    *MORE,
 ]
 
 # --- the judges ----------------------------------------------------------------------------------
