@@ -388,6 +388,7 @@ class TestRunner:
         """
         check_functions({name: fn})
         if inspect.isgeneratorfunction(inspect.unwrap(fn)):
+            self._deployed[name] = fn  # ``deploy(fn, new_code)`` reaches what runs it here
             self.service.register(name, self._handler(fn))
         else:
             register_function(
@@ -403,7 +404,8 @@ class TestRunner:
         ``new_code`` from their next invocation on (to test a change guarded by ``Patched``).
         ``workflow`` may also be the code an earlier ``deploy`` installed: after
         ``deploy(v1, v2)``, ``deploy(v2, v3)`` makes what runs v2 (executions of v1 included)
-        run v3, as ``deploy(v1, v3)`` does.
+        run v3, as ``deploy(v1, v3)`` does; and a workflow registered as an ``Invoke`` target
+        (``functions=``, ``register``) is deployed under that name too.
 
         Raises:
             WorkflowDefinitionError: ``workflow`` or ``new_code`` is not a function.

@@ -390,3 +390,28 @@ def test_a_second_deploy_from_the_deployed_code_reaches_the_running_executions()
         assert old.status == "FAILED" and old.error is not None, first
         assert old.error.error_type == "NonDeterminismError", first
         assert "send-receipt" in (old.error.error_message or ""), first
+
+
+def test_deploying_an_invoke_target_reaches_its_running_and_new_executions() -> None:
+    """A workflow registered as an ``Invoke`` target (``functions=``) runs under that name:
+    deploying it left its executions on the old code, running and new alike."""
+    from durable_gen.testing import TestRunner
+
+    def tax_v1(amount: int):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=100, name="slow")
+        return ["v1", amount]
+
+    def tax_v2(amount: int):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=100, name="slow")
+        return ["v2", amount]
+
+    def caller(x: int):  # type: ignore[no-untyped-def]
+        return (yield dg.Invoke("tax", x, name="tax"))
+
+    runner = TestRunner(skip_time=False, functions={"tax": tax_v1})
+    running = runner.run(caller, 1)  # the invoked execution waits in "slow"
+    runner.deploy(tax_v1, tax_v2)
+    fresh = runner.run(caller, 2)
+    runner.advance(200)
+    assert running.result() == ["v2", 1]
+    assert fresh.result() == ["v2", 2]
