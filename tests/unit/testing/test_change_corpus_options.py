@@ -1841,6 +1841,33 @@ def _child_serdes(serdes: Any) -> Any:
     return workflow
 
 
+def _item_first_fails(x: int, i: int) -> Gen:
+    if i == 0:
+        yield refuses(x)
+    return (yield from _item_gated(x, i))
+
+
+def _item_first_quick(x: int, i: int) -> Gen:
+    if i == 0:
+        return (yield fetch(x))
+    return (yield from _item_gated(x, i))
+
+
+def _decided(fn: Any, **options: Any) -> Any:
+    """Version 1 waits inside items 1 and 2; item 0 ended (failed, or succeeded)."""
+
+    def workflow(_: int) -> Gen:
+        try:
+            r = yield dg.Map(fn, [1, 2, 3], name="m", **options)
+            out = [r.success_count, r.failure_count, r.started_count, r.completion_reason]
+        except dg.BatchFailedError as exc:
+            out = ["failed", type(exc).__name__]
+        yield from gate()
+        return out
+
+    return workflow
+
+
 DEFAULT_NAMES = {"item_namer": lambda item, i: f"map-item-{i}"}
 
 MORE = [
@@ -1980,6 +2007,25 @@ MORE = [
         OK,
         OK,
         result=[3, 0, [11, 12, 13]],
+    ),
+    Change(
+        "Map: tolerance lowered while items wait, one failed",
+        _decided(_item_first_fails, completion=dg.Completion(tolerated_failure_count=1)),
+        _decided(_item_first_fails),
+        OK,
+        OK,
+        # items 1 and 2 started (their contexts are recorded): STARTED, not NOT_STARTED
+        result=[0, 1, 2, "FAILURE_TOLERANCE_EXCEEDED"],
+        completed_result=[2, 1, 0, "ALL_COMPLETED"],
+    ),
+    Change(
+        "Map: min_successful=1 added while items wait, one done",
+        _decided(_item_first_quick),
+        _decided(_item_first_quick, completion=dg.Completion(min_successful=1)),
+        OK,
+        OK,
+        result=[1, 0, 2, "MIN_SUCCESSFUL_REACHED"],
+        completed_result=[3, 0, 0, "ALL_COMPLETED"],
     ),
     Change("Now replaced by a step named now", _now_or_step(False), _now_or_step(True), N, N),
 ]
