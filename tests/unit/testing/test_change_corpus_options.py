@@ -1868,6 +1868,39 @@ def _decided(fn: Any, **options: Any) -> Any:
     return workflow
 
 
+def _item_fails_quick_waits(x: int, i: int) -> Gen:
+    if i == 0:
+        yield refuses(x)
+    if i == 1:
+        return (yield fetch(x))
+    return (yield from _item_gated(x, i))
+
+
+def _statuses(**options: Any) -> Any:
+    """Item 0 fails, item 1 succeeds, item 2 waits at its gate (where version 1 waits)."""
+
+    def workflow(_: int) -> Gen:
+        r = yield dg.Map(_item_fails_quick_waits, [1, 2, 3], name="m", **options)
+        out = [[item.status for item in r.items], r.completion_reason]
+        yield from gate()
+        return out
+
+    return workflow
+
+
+def _decided_parallel(**options: Any) -> Any:
+    """Branch q ends at once; a and b wait at their gates (where version 1 waits)."""
+
+    def workflow(_: int) -> Gen:
+        branches = [dg.Branch(A, name="q"), dg.Branch(GA, name="a"), dg.Branch(GB, name="b")]
+        r = yield dg.Parallel(branches, name="p", **options)
+        out = [r.success_count, r.started_count, r.completion_reason]
+        yield from gate()
+        return out
+
+    return workflow
+
+
 DEFAULT_NAMES = {"item_namer": lambda item, i: f"map-item-{i}"}
 
 MORE = [
@@ -2026,6 +2059,24 @@ MORE = [
         OK,
         result=[1, 0, 2, "MIN_SUCCESSFUL_REACHED"],
         completed_result=[3, 0, 0, "ALL_COMPLETED"],
+    ),
+    Change(
+        "Map: tolerance lowered while items wait, one failed, one done",
+        _statuses(completion=dg.Completion(tolerated_failure_count=1)),
+        _statuses(),
+        OK,
+        OK,
+        result=[["FAILED", "STARTED", "STARTED"], "FAILURE_TOLERANCE_EXCEEDED"],
+        completed_result=[["FAILED", "SUCCEEDED", "SUCCEEDED"], "ALL_COMPLETED"],
+    ),
+    Change(
+        "Parallel: min_successful=1 added while branches wait",
+        _decided_parallel(),
+        _decided_parallel(completion=dg.Completion(min_successful=1)),
+        OK,
+        OK,
+        result=[1, 2, "MIN_SUCCESSFUL_REACHED"],
+        completed_result=[3, 0, "ALL_COMPLETED"],
     ),
     Change("Now replaced by a step named now", _now_or_step(False), _now_or_step(True), N, N),
 ]
