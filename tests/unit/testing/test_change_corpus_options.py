@@ -1901,6 +1901,49 @@ def _decided_parallel(**options: Any) -> Any:
     return workflow
 
 
+def _wrapped_branches(wrap: bool) -> Any:
+    def workflow(_: int) -> Gen:
+        given = [dg.Branch(GA), dg.Branch(GB)] if wrap else [GA, GB]
+        r = yield dg.Parallel(given, name="p")
+        return r.all_results()
+
+    return workflow
+
+
+def _child_kwargs(as_kwargs: bool) -> Any:
+    def workflow(x: int) -> Gen:
+        if as_kwargs:
+            return (yield dg.Child(_child_gated_inside, kwargs={"x": x}, name="c"))
+        return (yield dg.Child(_child_gated_inside, (x,), name="c"))
+
+    return workflow
+
+
+async def submit_async(callback_id: str) -> None:
+    """The test answers the callback itself."""
+
+
+def submit_sync(callback_id: str) -> None:
+    """The test answers the callback itself."""
+
+
+def _submitted_by(submitter: Any) -> Any:
+    def workflow(_: int) -> Gen:
+        answer = yield dg.WaitForCallback(submitter, name="approval")
+        yield from gate()
+        return answer
+
+    return workflow
+
+
+async def bump_async(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def bump_sync(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
 DEFAULT_NAMES = {"item_namer": lambda item, i: f"map-item-{i}"}
 
 MORE = [
@@ -2077,6 +2120,46 @@ MORE = [
         OK,
         result=[1, 2, "MIN_SUCCESSFUL_REACHED"],
         completed_result=[3, 0, "ALL_COMPLETED"],
+    ),
+    Change(
+        "Parallel: branches wrapped in unnamed Branch, waiting inside",
+        _wrapped_branches(False),
+        _wrapped_branches(True),
+        OK,
+        OK,
+        result=[11, 12],
+    ),
+    Change(
+        "Child: args given as kwargs, waiting inside",
+        _child_kwargs(False),
+        _child_kwargs(True),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "WaitForCallback: submitter made async",
+        _submitted_by(submit_sync),
+        _submitted_by(submit_async),
+        OK,
+        OK,
+        result={"by": 1},
+    ),
+    Change(
+        "WaitForCallback: submitter made sync",
+        _submitted_by(submit_async),
+        _submitted_by(submit_sync),
+        OK,
+        OK,
+        result={"by": 1},
+    ),
+    Change(
+        "WaitForCondition: check made async, while polling",
+        _polling(check=bump_sync),
+        _polling(check=bump_async),
+        OK,
+        OK,
+        result={"n": 4},
     ),
     Change("Now replaced by a step named now", _now_or_step(False), _now_or_step(True), N, N),
 ]
