@@ -974,6 +974,8 @@ class Interpreter(StepHandlers):
             parent = at.parent_id
             ctx = "the root context" if parent is None else f"context {parent[:12]}"
             where = f"operation {n} of {ctx}"
+            if rec.id == at.ctx_id:  # the context itself: it completed before the change
+                where = f"the end of context {rec.id[:12]}, which completed"
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             raise Fatal(
                 NonDeterminismError(
@@ -1002,6 +1004,11 @@ class Interpreter(StepHandlers):
             )
             if rec is not None:
                 return rec, f
+            ctx = self._ops.get(f.ctx_id) if f.ctx_id is not None else None
+            if ctx is not None and ctx.status in TERMINAL_STATUSES:
+                # A completed context rebuilt from its operations (its result was too large
+                # to record): its code ended after what it recorded, so it went past here.
+                return ctx, f
             f = f.outer
         return None
 

@@ -250,6 +250,17 @@ class Core:
         rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
         if rec is None:
             fiber.ran_before = False  # a new command: what follows it is new code
+            done = self._ops.get(ctx) if ctx is not None else None
+            if done is not None and done.status in TERMINAL_STATUSES:
+                # A completed context rebuilt from its operations (its result was too large to
+                # record) ended after what it recorded: new code would run inside it.
+                raise _diverged(
+                    fiber,
+                    op_id,
+                    f"the end of {describe(done.type, done.sub_type, done.name, done.parent_id)}"
+                    " (it completed)",
+                    describe(type_, sub_type, name, fiber.parent_id),
+                )
             if len(self._visited) < self._to_reach:  # replay not over (``catching_up``)
                 self._check_not_virtual(fiber, op_id, type_, sub_type, name)
             return op_id, None

@@ -1944,6 +1944,39 @@ def bump_sync(state: dict[str, int]) -> dict[str, int]:
     return {"n": state["n"] + 1}
 
 
+@dg.step
+def big_text(n: int) -> str:
+    return "x" * n
+
+
+def _large_body(x: int) -> Gen:
+    return (yield big_text(300_000))
+
+
+def _large_body_patched(x: int) -> Gen:
+    text = yield big_text(300_000)
+    if (yield dg.Patched("tail")):
+        yield fetch(x)
+    return text
+
+
+def _large_body_appended(x: int) -> Gen:
+    text = yield big_text(300_000)
+    yield fetch(x)
+    return text
+
+
+def _large_child(body: Any) -> Any:
+    """A child whose result is too large to record: a replay rebuilds it from its body."""
+
+    def workflow(x: int) -> Gen:
+        text = yield dg.Child(body, (x,), name="c")
+        yield from gate()
+        return len(text)
+
+    return workflow
+
+
 DEFAULT_NAMES = {"item_namer": lambda item, i: f"map-item-{i}"}
 
 MORE = [
@@ -2160,6 +2193,24 @@ MORE = [
         OK,
         OK,
         result={"n": 4},
+    ),
+    # A completed child rebuilt from its operations ended after what it recorded: Patched
+    # after that answers False (it ran the new path, a new step, inside the completed child),
+    # and a command appended there unguarded is caught (it ran too).
+    Change(
+        "large child: Patched step appended inside after it completed",
+        _large_child(_large_body),
+        _large_child(_large_body_patched),
+        OK,
+        OK,
+        result=300_000,
+    ),
+    Change(
+        "large child: step appended inside after it completed",
+        _large_child(_large_body),
+        _large_child(_large_body_appended),
+        N,
+        N,
     ),
     Change("Now replaced by a step named now", _now_or_step(False), _now_or_step(True), N, N),
 ]
