@@ -250,7 +250,8 @@ class Core:
         rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
         if rec is None:
             fiber.ran_before = False  # a new command: what follows it is new code
-            done = self._ops.get(ctx) if ctx is not None else None
+            # (the nearest recorded context: a virtual child's operations belong to it too)
+            done = self._ops.get(fiber.parent_id) if fiber.parent_id is not None else None
             if done is not None and done.status in TERMINAL_STATUSES:
                 # A completed context rebuilt from its operations (its result was too large to
                 # record) ended after what it recorded: new code would run inside it.

@@ -1966,6 +1966,25 @@ def _large_body_appended(x: int) -> Gen:
     return text
 
 
+def _inner_step(x: int) -> Gen:
+    return (yield fetch(x))
+
+
+def _inner_steps(x: int) -> Gen:
+    a = yield fetch(x)
+    yield store(a)
+    return a
+
+
+def _large_body_with_virtual(inner: Any) -> Any:
+    def body(x: int) -> Gen:
+        text = yield big_text(300_000)
+        yield dg.Child(inner, (x,), virtual=True)
+        return text
+
+    return body
+
+
 def _large_child(body: Any) -> Any:
     """A child whose result is too large to record: a replay rebuilds it from its body."""
 
@@ -2209,6 +2228,13 @@ MORE = [
         "large child: step appended inside after it completed",
         _large_child(_large_body),
         _large_child(_large_body_appended),
+        N,
+        N,
+    ),
+    Change(
+        "large child: step appended in a virtual child inside it, after it completed",
+        _large_child(_large_body_with_virtual(_inner_step)),
+        _large_child(_large_body_with_virtual(_inner_steps)),
         N,
         N,
     ),
