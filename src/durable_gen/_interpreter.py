@@ -879,6 +879,8 @@ class Interpreter(StepHandlers):
                 fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
             )
         op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, wf)
+        if rec is not None and rec.name != name:  # matched after its function (``_match``)
+            name = rec.name  # updates keep the recorded name
         if rec is not None and isinstance(wf, StepFunction):
             self._check_child_step(fiber, op_id, cmd, wf)
         return self._enter_context(
@@ -990,6 +992,8 @@ class Interpreter(StepHandlers):
             parent = at.parent_id
             ctx = "the root context" if parent is None else f"context {parent[:12]}"
             where = f"operation {n} of {ctx}"
+            if rec.id == at.ctx_id:  # the context itself: it completed before the change
+                where = f"the end of context {rec.id[:12]}, which completed"
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             raise Fatal(
                 NonDeterminismError(
@@ -1018,6 +1022,11 @@ class Interpreter(StepHandlers):
             )
             if rec is not None:
                 return rec, f
+            ctx = self._ops.get(f.ctx_id) if f.ctx_id is not None else None
+            if ctx is not None and ctx.status in TERMINAL_STATUSES:
+                # A completed context rebuilt from its operations (its result was too large
+                # to record): its code ended after what it recorded, so it went past here.
+                return ctx, f
             f = f.outer
         return None
 

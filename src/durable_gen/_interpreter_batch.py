@@ -541,11 +541,13 @@ class BatchHandlers(Core):
             item = batch.outcomes.get(i)
             if item is None:
                 started = batch.recorded.get("started", batch.next)
+                # An item whose context is recorded started, even when a replay decides the
+                # batch before it reaches that item (a completion policy changed since).
+                recorded = _nested(batch) and operation_id(batch.op_id, i) in self._ops
                 if batch.rebuild and _nested(batch) and "started" not in batch.recorded:
-                    recorded = operation_id(batch.op_id, i) in self._ops
                     status = "STARTED" if recorded else "NOT_STARTED"
                 else:
-                    status = "STARTED" if i < started else "NOT_STARTED"
+                    status = "STARTED" if i < started or recorded else "NOT_STARTED"
                 item = BatchItem(index=i, status=status, name=batch.names[i])  # type: ignore[arg-type]
             items.append(item)
         reason = batch.reason or "ALL_COMPLETED"

@@ -6,8 +6,9 @@ module holds rules 1-3 and the context half of rule 4:
 1. Each context numbers its operations from 1; the n-th has id ``operation_id(context, n)``.
 2. A recorded operation at a position must have the command's type, subtype, name and parent,
    or the interpretation stops with ``NonDeterminismError``. One exception: an unnamed step,
-   condition or child matches a recorded name equal to the function name durable_gen gave it
-   before it named operations as AWS does (histories recorded by earlier versions).
+   condition or child matches a recorded name equal to its function's name (histories
+   recorded before durable_gen named operations as AWS does), and a recorded unnamed one
+   matches a command named after its function (a plain function since decorated).
 3. A completed context (child, WaitForCallback, compensation, Map/Parallel and their items)
    answers from its one record and is not re-entered, unless it was recorded with
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
@@ -249,6 +250,18 @@ class Core:
         rec = self._ops.get(op_id)  # the replay fast path, inlined from _match
         if rec is None:
             fiber.ran_before = False  # a new command: what follows it is new code
+            # (the nearest recorded context: a virtual child's operations belong to it too)
+            done = self._ops.get(fiber.parent_id) if fiber.parent_id is not None else None
+            if done is not None and done.status in TERMINAL_STATUSES:
+                # A completed context rebuilt from its operations (its result was too large to
+                # record) ended after what it recorded: new code would run inside it.
+                raise _diverged(
+                    fiber,
+                    op_id,
+                    f"the end of {describe(done.type, done.sub_type, done.name, done.parent_id)}"
+                    " (it completed)",
+                    describe(type_, sub_type, name, fiber.parent_id),
+                )
             if len(self._visited) < self._to_reach:  # replay not over (``catching_up``)
                 self._check_not_virtual(fiber, op_id, type_, sub_type, name)
             return op_id, None
@@ -278,11 +291,13 @@ class Core:
     ) -> Operation | None:
         """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none.
 
-        Names match when equal, and in one more case: a history recorded before durable_gen
-        named operations as AWS does named an unnamed step, condition or child after its
-        function; that recorded name matches the command that now goes unnamed (``name`` is
-        None and the recorded name is that of the function ``legacy``). No other difference
-        is accepted.
+        Names match when equal, and when one side is unnamed and the other carries the name of
+        the function ``legacy`` itself: a history recorded before durable_gen named operations
+        as AWS does named an unnamed step, condition or child after its function, which
+        matches the command that now goes unnamed; and a step of a plain function (or a child
+        of an unmarked generator function) recorded no name, which matches the same function
+        now decorated with ``@step`` or ``@workflow`` (the old code had no name to compare).
+        No other difference is accepted.
         """
         rec = self._ops.get(op_id)
         if rec is None:
@@ -293,10 +308,9 @@ class Core:
             or (
                 rec.name != name
                 and not (
-                    name is None
-                    and legacy is not None
-                    and rec.name is not None
-                    and rec.name == _fn_name(legacy)
+                    legacy is not None
+                    and (rec.name if name is None else name) == _fn_name(legacy)
+                    and (name is None or rec.name is None)
                 )
             )
             or rec.parent_id != parent

@@ -380,6 +380,8 @@ class StepHandlers(BatchHandlers):
         if name is None:
             name = cmd.op_name
         op_id, rec = self._position(fiber, "STEP", "Step", name, cmd.fn)
+        if rec is not None and rec.name != name:  # matched after its function (``_match``)
+            name = rec.name  # updates keep the recorded name
         if rec is not None and rec.status == "SUCCEEDED":  # the replay path: keep it short
             details = rec.step_details
             payload = details.result if details else None
@@ -537,6 +539,8 @@ class StepHandlers(BatchHandlers):
     def _on_wait_for_condition(self, fiber: Fiber, cmd: WaitForCondition[Any]) -> Answer:
         name = cmd.op_name
         op_id, rec = self._position(fiber, "STEP", "WaitForCondition", name, cmd.check)
+        if rec is not None and rec.name != name:  # matched after its function (``_match``)
+            name = rec.name  # updates keep the recorded name
         run = Run(
             fiber, op_id, name, "WaitForCondition", plain(cmd.check), (cmd.initial_state,), None,
             1, False, NO_RETRY, cmd.serdes, cmd, condition=True,

@@ -374,6 +374,8 @@ class TestRunner:
         self._aliases: dict[str, str] = {}
         self._reals: dict[str, str] = {}
         self._workflows: dict[str, Callable[..., Any]] = {}
+        #: The code ``deploy`` made each workflow run, by workflow name.
+        self._deployed: dict[str, Callable[..., Any]] = {}
         for name, fn in (functions or {}).items():
             self.register(name, fn)
 
@@ -387,6 +389,7 @@ class TestRunner:
         """
         check_functions({name: fn})
         if inspect.isgeneratorfunction(inspect.unwrap(fn)):
+            self._deployed[name] = fn  # ``deploy(fn, new_code)`` reaches what runs it here
             self.service.register(name, self._handler(fn))
         else:
             register_function(
@@ -400,6 +403,10 @@ class TestRunner:
     def deploy(self, workflow: Callable[..., Any], new_code: Callable[..., Any]) -> None:
         """Deploy a new version: executions of ``workflow``, running or started later, run
         ``new_code`` from their next invocation on (to test a change guarded by ``Patched``).
+        ``workflow`` may also be the code an earlier ``deploy`` installed: after
+        ``deploy(v1, v2)``, ``deploy(v2, v3)`` makes what runs v2 (executions of v1 included)
+        run v3, as ``deploy(v1, v3)`` does; and a workflow registered as an ``Invoke`` target
+        (``functions=``, ``register``) is deployed under that name too.
 
         Raises:
             WorkflowDefinitionError: ``workflow`` or ``new_code`` is not a function.
@@ -418,7 +425,13 @@ class TestRunner:
             )
         name = workflow_name(workflow)
         self._workflows[name] = workflow
-        self.service.register(name, self._handler(new_code))
+        # ``workflow`` may be the code an earlier deploy installed (deploy(v1, v2), then
+        # deploy(v2, v3)): what runs it now runs ``new_code`` too.
+        names = [name, *(n for n, code in self._deployed.items() if code is workflow and n != name)]
+        handler = self._handler(new_code)
+        for each in names:
+            self._deployed[each] = new_code
+            self.service.register(each, handler)
 
     def _handler(
         self, workflow: Callable[..., Any]

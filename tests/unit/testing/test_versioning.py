@@ -348,3 +348,70 @@ def test_deploying_a_patched_version_keeps_running_executions_on_the_old_path() 
     runner.advance(3600)
     assert broken.status == "FAILED" and broken.error is not None
     assert broken.error.error_type == "NonDeterminismError"
+
+
+def test_a_second_deploy_from_the_deployed_code_reaches_the_running_executions() -> None:
+    """The recipe's versions 1 -> 2 -> 3 deployed as ``deploy(v1, v2)`` then ``deploy(v2, v3)``:
+    the second deploy reaches what runs v2, executions started on v1 included (it did nothing
+    to them, so a test of version 3 silently ran version 2)."""
+    from durable_gen.testing import TestRunner
+
+    def v1(x: int):  # type: ignore[no-untyped-def]
+        yield charge(x)
+        yield dg.Wait(seconds=3600, name="cooling-off")
+        yield dg.Wait(seconds=3600, name="shipping-window")
+        return (yield ship(x))
+
+    def v2(x: int):  # type: ignore[no-untyped-def]
+        yield charge(x)
+        if (yield dg.Patched("send-receipt")):
+            yield receipt(x)
+        yield dg.Wait(seconds=3600, name="cooling-off")
+        yield dg.Wait(seconds=3600, name="shipping-window")
+        return (yield ship(x))
+
+    def v3(x: int):  # type: ignore[no-untyped-def]
+        yield charge(x)
+        yield dg.Deprecated("send-receipt")
+        yield receipt(x)
+        yield dg.Wait(seconds=3600, name="cooling-off")
+        yield dg.Wait(seconds=3600, name="shipping-window")
+        return (yield ship(x))
+
+    for first in ("v1", "v2"):
+        runner = TestRunner(skip_time=False)
+        old = runner.run(v1, 1)  # in its cooling-off wait, past the change: the old path
+        runner.deploy(v1, v2)
+        new = runner.run(v1, 2)  # the new path
+        runner.advance(3600)
+        runner.deploy(v1 if first == "v1" else v2, v3)
+        runner.advance(3600)
+        assert new.result() == "shipped 2", first
+        assert old.status == "FAILED" and old.error is not None, first
+        assert old.error.error_type == "NonDeterminismError", first
+        assert "send-receipt" in (old.error.error_message or ""), first
+
+
+def test_deploying_an_invoke_target_reaches_its_running_and_new_executions() -> None:
+    """A workflow registered as an ``Invoke`` target (``functions=``) runs under that name:
+    deploying it left its executions on the old code, running and new alike."""
+    from durable_gen.testing import TestRunner
+
+    def tax_v1(amount: int):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=100, name="slow")
+        return ["v1", amount]
+
+    def tax_v2(amount: int):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=100, name="slow")
+        return ["v2", amount]
+
+    def caller(x: int):  # type: ignore[no-untyped-def]
+        return (yield dg.Invoke("tax", x, name="tax"))
+
+    runner = TestRunner(skip_time=False, functions={"tax": tax_v1})
+    running = runner.run(caller, 1)  # the invoked execution waits in "slow"
+    runner.deploy(tax_v1, tax_v2)
+    fresh = runner.run(caller, 2)
+    runner.advance(200)
+    assert running.result() == ["v2", 1]
+    assert fresh.result() == ["v2", 2]
