@@ -30,6 +30,7 @@ from typing import (
 import msgspec
 
 from . import _guard
+from ._arguments import CheckedStructMeta, build_unchecked
 from ._aws_names import default_name
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
@@ -349,7 +350,7 @@ def _fn_name(fn: object) -> str | None:
     return name[:MAX_NAME_CHARS]
 
 
-class Command(msgspec.Struct, Generic[R], frozen=True):
+class Command(msgspec.Struct, Generic[R], frozen=True, metaclass=CheckedStructMeta):
     """Base class of everything a workflow may yield; ``R`` is what the yield gives back.
 
     ``yield cmd`` and ``yield from cmd`` do the same at run time: iterating a command yields
@@ -399,7 +400,7 @@ def _what(cmd: Command[Any], *, call: bool = False) -> str:
 # --- retry ----------------------------------------------------------------------------------
 
 
-class Retry(msgspec.Struct, frozen=True, kw_only=True):
+class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMeta):
     """When and how often a failed step is tried again.
 
     The delay before attempt ``k + 1`` is ``min(max_delay, initial_delay * backoff ** (k - 1))``,
@@ -771,7 +772,8 @@ class StepFunction(Generic[P, R]):
         self.fn = guarded_plain(fn, self.name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step[R]:
-        cmd = _PrevalidatedStep(
+        cmd: Step[R] = build_unchecked(  # its arguments bind: skip the metaclass's check
+            _PrevalidatedStep,
             self._fn,
             args,
             kwargs or None,
@@ -1088,7 +1090,7 @@ class Invoke(Command[R], frozen=True):
         made(self)
 
 
-class WaitDecision(msgspec.Struct, frozen=True):
+class WaitDecision(msgspec.Struct, frozen=True, metaclass=CheckedStructMeta):
     """What a ``WaitStrategy`` decides after a check: stop, or check again after ``delay``."""
 
     stop: bool
@@ -1104,7 +1106,7 @@ class WaitDecision(msgspec.Struct, frozen=True):
         return cls(False, delay)
 
 
-class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True):
+class WaitStrategy(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMeta):
     """The usual polling strategy: stop when ``until(state)`` is true.
 
     Args:
@@ -1338,7 +1340,7 @@ class Child(Command[R], frozen=True):
         return default_name(None, wf) if getattr(wf, _WORKFLOW_MARK, False) else None
 
 
-class Completion(msgspec.Struct, frozen=True, kw_only=True):
+class Completion(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMeta):
     """When a Map or Parallel batch is decided. With nothing set, the first failure decides it.
 
     The failure tolerances are checked first: the batch fails once failures exceed
@@ -1507,7 +1509,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
 
 
-class Branch(msgspec.Struct, Generic[T], frozen=True):
+class Branch(msgspec.Struct, Generic[T], frozen=True, metaclass=CheckedStructMeta):
     """A named Parallel branch: a function or generator function called with no arguments."""
 
     fn: Callable[[], T]
