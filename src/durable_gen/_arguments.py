@@ -33,6 +33,7 @@ R = TypeVar("R")
 build_unchecked: Final[Callable[..., Any]] = msgspec.StructMeta.__call__
 
 _KEYWORD: Final = re.compile(r"(?:unexpected|Unexpected) keyword argument '([^']*)'")
+_MISSING: Final = re.compile(r"[Mm]issing (.*)")
 
 #: Keywords a user reaches for that a durable_gen callable spells otherwise, with the advice.
 _UNITS: Final = {
@@ -70,12 +71,9 @@ def _accepted(target: Any) -> tuple[list[str], list[str]]:
         params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):  # pragma: no cover - every checked callable has one
         return [], []
-    names = [
-        p.name
-        for p in params
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and not p.name.startswith("_")
-    ]
-    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    named = [p for p in params if p.name not in ("self", "cls") and not p.name.startswith("_")]
+    names = [p.name for p in named if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    positional = [p.name for p in named if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return names, positional
 
 
@@ -107,6 +105,9 @@ def explain(label: str, target: Any, error: TypeError) -> ArgumentError:
             f"{label}() got too many positional arguments ({text}); it takes by position: "
             f"{by_position}. Pass the others by keyword ({takes})"
         )
+    missing = _MISSING.search(text)
+    if missing is not None:
+        return ArgumentError(f"{label}() is missing {missing.group(1)}; it takes {takes}")
     return ArgumentError(f"{label}(): {text}; it takes {takes}")
 
 
@@ -137,6 +138,20 @@ def checked(fn: Callable[P, R]) -> Callable[P, R]:
     ``ArgumentError`` instead of a plain ``TypeError``."""
     qualname = fn.__qualname__
     label = qualname.removesuffix(".__init__")
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def call_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                coroutine = fn(*args, **kwargs)
+            except TypeError as error:
+                if not _binding_failed(error):
+                    raise
+                raise explain(label, fn, error) from None
+            return await coroutine
+
+        return call_async  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:

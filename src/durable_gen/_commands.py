@@ -30,7 +30,7 @@ from typing import (
 import msgspec
 
 from . import _guard
-from ._arguments import CheckedStructMeta, build_unchecked
+from ._arguments import CheckedStructMeta, build_unchecked, checked
 from ._aws_names import default_name
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
@@ -816,6 +816,7 @@ def step(
     compensate: Callable[[Any], Any] | None = None,
     timeout: float | timedelta | None = None,
 ) -> _StepDecorator: ...
+@checked
 def step(
     fn: Callable[P, Any] | None = None,
     /,
@@ -1611,6 +1612,7 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@checked
 def workflow(fn: F) -> F:
     """Mark ``fn`` as a workflow, checking that it is a generator function.
 

@@ -72,6 +72,7 @@ from ._actions import (
     VirtualContextEvent,
     check_mode,
 )
+from ._arguments import checked
 from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
@@ -1093,6 +1094,7 @@ def _check_window(window: object) -> float | None:
     return float(window)
 
 
+@checked
 def invoke(
     workflow: Callable[..., Any],
     event: InvocationInput,
@@ -1190,6 +1192,7 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
             threads.used()
 
 
+@checked
 async def invoke_async(
     workflow: Callable[..., Any],
     event: InvocationInput,
@@ -1308,6 +1311,7 @@ async def invoke_async(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@checked
 def make_handler(
     workflow: Callable[..., Any],
     service: DurableService,

@@ -63,6 +63,7 @@ from ._actions import (
     WaitForTasks,
     check_mode,
 )
+from ._arguments import checked
 from ._aws_names import is_aws_wait_for_callback_name, wait_for_callback_names
 from ._codec import PayloadFormat, decode_raw_text
 from ._commands import (
@@ -245,6 +246,7 @@ class Interpreter(StepHandlers):
             not a str.
     """
 
+    @checked
     def __init__(
         self,
         workflow: Callable[..., Any],

@@ -113,3 +113,124 @@ def test_step_functions_still_take_their_own_keywords() -> None:
         return (yield double(x=4))
 
     assert dg.run(flow, None) == 8
+
+
+def flow(_: Any) -> Generator[Any, Any, Any]:
+    yield dg.Wait(seconds=1)
+
+
+def _functions() -> list[tuple[str, Callable[[], object], tuple[str, ...]]]:
+    import asyncio
+
+    from durable_gen import aws, local, runtime, testing
+
+    return [
+        ("run-misspelt", lambda: dg.run(flow, None, skiptime=True), ("skip_time?",)),
+        ("run-no-workflow", lambda: dg.run(), ("is missing", "'workflow'")),
+        ("run-positional", lambda: dg.run(flow, 1, {}, True), ("by position: workflow, input",)),
+        ("step-decorator-misspelt", lambda: dg.step(retries=3), ("Did you mean retry?",)),
+        ("workflow-decorator-options", lambda: dg.workflow(flow, name="f"), ("it takes fn",)),
+        ("get-logger-misspelt", lambda: dg.get_logger(nme="x"), ("Did you mean name?",)),
+        (
+            "lambda-handler-misspelt",
+            lambda: dg.lambda_handler(flow, checkpoint="eager"),
+            ("checkpointing?",),
+        ),
+        ("lambda-service-misspelt", lambda: aws.LambdaService(object(), regoin="x"), ("region",)),
+        ("parse-event-extra", lambda: aws.parse_event({}, {}), ("by position: event",)),
+        ("test-runner-misspelt", lambda: testing.TestRunner(skiptime=True), ("skip_time?",)),
+        ("replay-missing-history", lambda: testing.replay(flow), ("'history'",)),
+        (
+            "assert-deterministic-unknown",
+            lambda: testing.assert_deterministic(flow, None, runs=3),
+            ("random_runs",),
+        ),
+        ("determinism-check-misspelt", lambda: testing.DeterminismCheck(flow, inpt=1), ("input?",)),
+        ("load-history-misspelt", lambda: testing.load_history("x", arn="a"), ("execution_arn",)),
+        ("local-service-misspelt", lambda: local.LocalService(clok=None), ("clock?",)),
+        ("sqlite-store-unknown", lambda: local.SqliteStore(":memory:", wal=True), ("synchronous",)),
+        ("memory-store-unknown", lambda: local.MemoryStore(path="x"), ("it takes",)),
+        ("virtual-clock-misspelt", lambda: local.VirtualClock(strat=0), ("start_ms?",)),
+        ("worker-missing-db", lambda: local.Worker(), ("is missing", "'db'")),
+        ("open-store-misspelt", lambda: local.open_store("memory:", timout=1), ("timeout?",)),
+        (
+            "register-function-misspelt",
+            lambda: local.register_function(local.LocalService(), "f", flow, nam="f"),
+            ("it takes",),
+        ),
+        ("interpreter-misspelt", lambda: runtime.Interpreter(flow, operation=[]), ("operations?",)),
+        ("invoke-missing", lambda: runtime.invoke(flow), ("is missing", "'event'")),
+        (
+            "invoke-async-misspelt",
+            lambda: asyncio.run(runtime.invoke_async(flow, evnt={}, service=None)),
+            ("event?",),
+        ),
+        ("make-handler-misspelt", lambda: runtime.make_handler(flow, servce=None), ("service?",)),
+        ("apply-updates-missing", lambda: runtime.apply_updates({}), ("is missing",)),
+        (
+            "service-start-misspelt",
+            lambda: local.LocalService().start("f", execution_nme="x"),
+            ("execution_name?",),
+        ),
+        (
+            "service-run-misspelt",
+            lambda: local.LocalService().run("arn", untill=5),
+            ("Did you mean until?",),
+        ),
+        (
+            "service-callback-misspelt",
+            lambda: local.LocalService().send_callback_success("id", reslt="1"),
+            ("Did you mean result?",),
+        ),
+        (
+            "service-list-misspelt",
+            lambda: local.LocalService().list_executions(state="RUNNING"),
+            ("Did you mean status?",),
+        ),
+        (
+            "runner-run-misspelt",
+            lambda: testing.TestRunner().run(flow, inpt=1),
+            ("Did you mean input?",),
+        ),
+        ("runner-advance-missing", lambda: testing.TestRunner().advance(), ("'seconds'",)),
+        (
+            "durable-run-operation-misspelt",
+            lambda: testing.TestRunner(skip_time=True).run(flow, None).operation("w", typ="WAIT"),
+            ("Did you mean type?",),
+        ),
+        (
+            "virtual-clock-advance-minutes",
+            lambda: local.VirtualClock().advance(minutes=1),
+            ("seconds=60",),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_functions())), ids=[c[0] for c in _functions()])
+def test_a_public_function_called_with_arguments_it_does_not_take(case: int) -> None:
+    _, call, fragments = _functions()[case]
+    with pytest.raises(dg.ArgumentError) as caught:
+        call()
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    assert isinstance(caught.value, TypeError)
+
+
+def test_a_type_error_raised_inside_a_public_function_is_not_rewritten() -> None:
+    # What the callee raises itself (here: the workflow's own TypeError) keeps its type.
+    def broken(_: Any) -> Generator[Any, Any, Any]:
+        yield dg.Wait(seconds=1)
+        raise TypeError("mine")
+
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(broken, None, skip_time=True)
+    assert caught.value.error_type == "TypeError"
+
+
+def test_async_entry_points_stay_coroutine_functions() -> None:
+    import inspect
+
+    from durable_gen import runtime
+
+    assert inspect.iscoroutinefunction(runtime.invoke_async)

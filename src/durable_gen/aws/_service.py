@@ -18,6 +18,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from .._arguments import checked
 from .._errors import (
     DurableGenError,
     ExecutionNotFoundError,
@@ -230,6 +231,7 @@ class LambdaService:
         ValidationError: no region or credentials for the client to create.
     """
 
+    @checked
     def __init__(
         self,
         client: Any | None = None,

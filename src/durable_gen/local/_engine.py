@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, overload
 
+from .._arguments import checked
 from .._errors import (
     FunctionNotRegisteredError,
     InvalidCheckpointTokenError,
@@ -98,6 +99,7 @@ class LocalService(Runner):
         >>> service.register("greet", lambda payload: payload, durable=False)
     """
 
+    @checked
     def __init__(
         self,
         *,
@@ -155,6 +157,7 @@ class LocalService(Runner):
         self, function_name: str, handler: PlainFunction, *, durable: Literal[False]
     ) -> None: ...
 
+    @checked
     def register(
         self, function_name: str, handler: Callable[..., Any], *, durable: bool = True
     ) -> None:
@@ -190,6 +193,7 @@ class LocalService(Runner):
 
     # --- executions -------------------------------------------------------------------------
 
+    @checked
     def start(
         self,
         function_name: str,
@@ -284,6 +288,7 @@ class LocalService(Runner):
             f"({existing}) with another input; pick another name"
         )
 
+    @checked
     def stop(self, execution_arn: str, error: ErrorObject | None = None) -> ExecutionRecord:
         """Stop a running execution (status STOPPED) and the executions it invoked that still run.
 
@@ -320,6 +325,7 @@ class LocalService(Runner):
                 self._commit(changes)
             return ex.record()
 
+    @checked
     def get_execution(self, execution_arn: str) -> ExecutionRecord:
         """A snapshot of the execution.
 
@@ -329,6 +335,7 @@ class LocalService(Runner):
         with self._lock:
             return self._load(execution_arn).record()
 
+    @checked
     def list_executions(self, status: ExecutionStatus | None = None) -> list[ExecutionRecord]:
         """Every execution (or those with ``status``), in the order they started."""
         with self._lock:
@@ -338,18 +345,21 @@ class LocalService(Runner):
                 if status is None or ex.status == status
             ]
 
+    @checked
     def get_operations(self, execution_arn: str) -> list[Operation]:
         """The execution's operations in creation order (the EXECUTION operation first)."""
         with self._lock:
             self._load(execution_arn)
             return self._store.operations(execution_arn)
 
+    @checked
     def get_history(self, execution_arn: str) -> list[Event]:
         """The ``GetDurableExecutionHistory`` events of the execution, EventId 1 first."""
         with self._lock:
             self._load(execution_arn)
             return self._store.events(execution_arn)
 
+    @checked
     def waiting_on(self, execution_arn: str) -> list[str]:
         """What a running execution waits on, one line each (empty once it ended).
 
@@ -471,6 +481,7 @@ class LocalService(Runner):
 
     # --- scheduling -------------------------------------------------------------------------
 
+    @checked
     def run_until_idle(self) -> None:
         """Run every due invocation, timer and invoke until nothing is due.
 
@@ -490,6 +501,7 @@ class LocalService(Runner):
                 if task.due_ms > self._clock.now_ms() and not self._wait(task.due_ms):
                     return
 
+    @checked
     def run(self, execution_arn: str, *, until: int | None = None) -> ExecutionRecord:
         """Drive the engine until this execution ends, or can only wait for the outside.
 
@@ -534,6 +546,7 @@ class LocalService(Runner):
 
     # --- timers and callbacks ---------------------------------------------------------------
 
+    @checked
     def send_callback_success(self, callback_id: str, result: str | None = None) -> None:
         """Complete a callback with a result (``SendDurableExecutionCallbackSuccess``).
 
@@ -559,6 +572,7 @@ class LocalService(Runner):
             )
         self._complete_callback(callback_id, "SUCCEEDED", result=result)
 
+    @checked
     def send_callback_failure(self, callback_id: str, error: ErrorObject | None = None) -> None:
         """Complete a callback with a failure (``SendDurableExecutionCallbackFailure``).
 
@@ -575,6 +589,7 @@ class LocalService(Runner):
             )
         self._complete_callback(callback_id, "FAILED", error=error)
 
+    @checked
     def send_callback_heartbeat(self, callback_id: str) -> None:
         """Tell a callback's waiter that the work is alive: restarts its heartbeat timeout.
 

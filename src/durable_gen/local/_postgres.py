@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from .._arguments import checked
 from .._errors import StoreError
 from ._dbstore import (
     CALL,
@@ -304,6 +305,7 @@ class PostgresStore(SqlStore):
     _UPSERT_TASK = _UPSERT_TASK
     _LOCK_ROWS = " FOR UPDATE"
 
+    @checked
     def __init__(
         self,
         url: str,

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from .._arguments import checked
 from .._codec import PayloadFormat, input_type, result_type
 from .._driver import CheckpointMode, make_handler
 from .._errors import (
@@ -28,6 +29,7 @@ from ._store import ExecutionRecord
 __all__ = ["outcome", "register_function", "run", "workflow_name"]
 
 
+@checked
 def workflow_name(workflow: Callable[..., Any]) -> str:
     """The function name the engine registers a workflow under: ``module.qualname``.
 
@@ -51,6 +53,7 @@ MAX_WORKFLOW_NAME = 64
 R = TypeVar("R")
 
 
+@checked
 def run(
     workflow: Callable[..., Generator[Any, Any, R]],
     input: Any = None,
@@ -141,6 +144,7 @@ def check_flag(value: object, name: str) -> bool:
     return value
 
 
+@checked
 def register_function(
     engine: LocalService,
     name: str,

@@ -36,6 +36,7 @@ from typing import Final, Literal
 
 import msgspec
 
+from .._arguments import checked
 from .._errors import StoreError
 from .._wire import Event, Operation
 from ._dbstore import (
@@ -285,6 +286,7 @@ class SqliteStore(SqlStore):
         "VALUES (?, ?, ?, ?, ?)"
     )
 
+    @checked
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -11,6 +11,7 @@ import os
 import re
 from typing import Any
 
+from .._arguments import checked
 from .._errors import StoreError
 from ._dbstore import DatabaseStore
 from ._sqlite import Synchronous
@@ -20,6 +21,7 @@ __all__ = ["open_store"]
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+@checked
 def open_store(
     url: str | os.PathLike[str],
     *,

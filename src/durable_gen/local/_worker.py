@@ -28,6 +28,7 @@ import anyio
 import anyio.from_thread
 
 from .._actions import CheckpointMode, check_mode
+from .._arguments import checked
 from .._driver import MAX_STEP_THREADS, check_plugins, daemon_threads, make_handler
 from .._errors import (
     DurableGenError,
@@ -196,6 +197,7 @@ class Worker:
         ...     worker.run(once=True)
     """
 
+    @checked
     def __init__(
         self,
         db: str | os.PathLike[str] | DatabaseStore,
@@ -311,6 +313,7 @@ class Worker:
 
     # --- functions ----------------------------------------------------------------------------
 
+    @checked
     def register(self, fn: Callable[..., Any] | str, *, name: str | None = None) -> str:
         """Serve ``fn`` (a workflow or plain function, or its import path); returns its name.
 
@@ -500,6 +503,7 @@ class Worker:
                 "max_connections (or put PgBouncer in session mode in front)"
             )
 
+    @checked
     def run(self, *, once: bool = False) -> None:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 

@@ -30,6 +30,7 @@ from typing import Any, Final, TypeAlias
 
 import msgspec
 
+from .._arguments import checked
 from .._errors import InvalidInputError
 from .._wire import (
     MAX_CONTEXT_RESULT_BYTES,
@@ -82,6 +83,7 @@ HistorySource: TypeAlias = (
 )
 
 
+@checked
 def load_history(source: HistorySource, *, execution_arn: str | None = None) -> History:
     """Read a recorded history from any accepted shape (see the module docs).
 
@@ -325,6 +327,7 @@ _KINDS: Final = {
 }
 
 
+@checked
 def operations_from_events(events: Iterable[Event | Mapping[str, Any]]) -> list[Operation]:
     """Rebuild the operations an execution recorded from its history events.
 

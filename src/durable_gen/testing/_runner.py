@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 import msgspec
 
 from .._actions import check_mode
+from .._arguments import checked
 from .._codec import PayloadFormat, decode, is_envelope, result_type
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
@@ -186,6 +187,7 @@ class DurableRun(Generic[R]):
 
     # --- operations -------------------------------------------------------------------------
 
+    @checked
     def operations(
         self, name: str | None = None, *, type: str | None = None
     ) -> list[OperationView]:
@@ -200,6 +202,7 @@ class DurableRun(Generic[R]):
             and (type is None or op.type == type)
         ]
 
+    @checked
     def operation(self, name: str, *, type: str | None = None, index: int = 0) -> OperationView:
         """The ``index``-th operation named ``name``.
 
@@ -221,6 +224,7 @@ class DurableRun(Generic[R]):
         """The ``GetDurableExecutionHistory`` events, EventId 1 first."""
         return self.runner.service.get_history(self.arn)
 
+    @checked
     def export(self, path: str | Path | None = None) -> dict[str, Any]:
         """The execution as a JSON-ready mapping (and written to ``path`` if given).
 
@@ -244,6 +248,7 @@ class DurableRun(Generic[R]):
 
     # --- callbacks --------------------------------------------------------------------------
 
+    @checked
     def callback_id(self, name: str) -> str:
         """The id of the callback named ``name``.
 
@@ -285,6 +290,7 @@ class DurableRun(Generic[R]):
         assert callback_id is not None
         return callback_id
 
+    @checked
     def send_callback_success(self, name: str, result: Any = None) -> None:
         """Complete the callback named ``name`` with ``result`` (any JSON value).
 
@@ -292,6 +298,7 @@ class DurableRun(Generic[R]):
         """
         self.runner.send_callback_success(self.callback_id(name), result)
 
+    @checked
     def send_callback_failure(
         self,
         name: str,
@@ -304,6 +311,7 @@ class DurableRun(Generic[R]):
             self.callback_id(name), error_type, error_message, error_data
         )
 
+    @checked
     def send_callback_heartbeat(self, name: str) -> None:
         """Send a heartbeat to the callback named ``name`` (restarts its heartbeat timeout)."""
         self.runner.send_callback_heartbeat(self.callback_id(name))
@@ -337,6 +345,7 @@ class TestRunner:
 
     __test__ = False  # not a test class, whatever its name says
 
+    @checked
     def __init__(
         self,
         *,
@@ -378,6 +387,7 @@ class TestRunner:
 
     # --- setup ------------------------------------------------------------------------------
 
+    @checked
     def register(self, name: str, fn: Callable[..., Any]) -> None:
         """Register an ``Invoke`` target: a workflow, or a plain function on JSON values.
 
@@ -396,6 +406,7 @@ class TestRunner:
                 payload_format=self.payload_format,
             )
 
+    @checked
     def deploy(self, workflow: Callable[..., Any], new_code: Callable[..., Any]) -> None:
         """Deploy a new version: executions of ``workflow``, running or started later, run
         ``new_code`` from their next invocation on (to test a change guarded by ``Patched``).
@@ -476,6 +487,7 @@ class TestRunner:
 
     # --- executions -------------------------------------------------------------------------
 
+    @checked
     def start(
         self,
         workflow: Callable[..., Generator[Any, Any, R]],
@@ -510,6 +522,7 @@ class TestRunner:
             self._reals[execution_arn] = arn
         return DurableRun(self, arn, self.serdes, workflow)
 
+    @checked
     def run(
         self, workflow: Callable[..., Generator[Any, Any, R]], input: Any = None, **options: Any
     ) -> DurableRun[R]:
@@ -524,6 +537,7 @@ class TestRunner:
         self.run_until_idle()
         return handle
 
+    @checked
     def run_until_idle(self, *, include_callback_timeouts: bool = False) -> None:
         """Run everything that is due; with ``skip_time``, jump from timer to timer.
 
@@ -542,6 +556,7 @@ class TestRunner:
                 return
             self.clock.advance_to(task.due_ms)
 
+    @checked
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds``, running each timer at its due time."""
         if (
@@ -600,16 +615,19 @@ class TestRunner:
         """The virtual clock in epoch seconds: what ``Now()`` reads in this runner."""
         return self.clock.now_ms() / 1000
 
+    @checked
     def crash(self, schedule: CrashSchedule) -> None:
         """Abandon invocations from now on as ``schedule`` says (see ``CrashSchedule``)."""
         self.harness.schedule = schedule
 
     # --- callbacks by id --------------------------------------------------------------------
 
+    @checked
     def send_callback_success(self, callback_id: str, result: Any = None) -> None:
         """Complete a callback with ``result`` (any JSON value)."""
         self.service.send_callback_success(callback_id, dumps(result, what="the callback result"))
 
+    @checked
     def send_callback_failure(
         self,
         callback_id: str,
@@ -623,6 +641,7 @@ class TestRunner:
             ErrorObject(error_type=error_type, error_message=error_message, error_data=error_data),
         )
 
+    @checked
     def send_callback_heartbeat(self, callback_id: str) -> None:
         """Send a heartbeat to a callback."""
         self.service.send_callback_heartbeat(callback_id)
