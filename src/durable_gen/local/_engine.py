@@ -18,7 +18,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, Literal, get_args, overload
 
 from .._arguments import checked
 from .._errors import (
@@ -74,6 +74,10 @@ __all__ = ["LocalService", "PlainFunction"]
 MAX_CALLBACK_RESULT_BYTES: Final = 1024 * 1024
 
 _execution_name_ok: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
+
+
+#: The statuses an execution can have (what ``list_executions(status=...)`` filters on).
+_EXECUTION_STATUSES: Final = get_args(ExecutionStatus)
 
 
 class LocalService(Runner):
@@ -337,7 +341,16 @@ class LocalService(Runner):
 
     @checked
     def list_executions(self, status: ExecutionStatus | None = None) -> list[ExecutionRecord]:
-        """Every execution (or those with ``status``), in the order they started."""
+        """Every execution (or those with ``status``), in the order they started.
+
+        Raises:
+            ValidationError: ``status`` is not one an execution can have.
+        """
+        if status is not None and status not in _EXECUTION_STATUSES:
+            raise ValidationError(
+                f"status must be one of {', '.join(_EXECUTION_STATUSES)} (or None for every "
+                f"execution), got {status!r}"
+            )
         with self._lock:
             return [
                 ex.record()
