@@ -40,13 +40,13 @@ def test_postgres_urls_open_postgres(postgres_url: str) -> None:
 
 
 def test_bad_urls_and_options_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="unknown database URL"):
+    with pytest.raises(ValidationError, match="unknown database URL"):
         open_store("mysql://host/db")
-    with pytest.raises(StoreError, match="sqlite:///relative"):
+    with pytest.raises(ValidationError, match="sqlite:///relative"):
         open_store("sqlite://host/x.db")
-    with pytest.raises(StoreError, match="SQLite only"):
+    with pytest.raises(ValidationError, match="SQLite only"):
         open_store("postgresql://127.0.0.1/x", synchronous="FULL")
-    with pytest.raises(StoreError, match="Postgres only"):
+    with pytest.raises(ValidationError, match="Postgres only"):
         open_store(tmp_path / "x.db", pool_size=3)
 
 

@@ -9,6 +9,7 @@ its own host, resets the invocation and schedules a new one.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import socket
 import threading
@@ -19,7 +20,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 import msgspec
 
-from .._errors import StoreError
+from .._errors import StoreError, ValidationError
 from .._wire import Event, Operation
 from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 
@@ -168,6 +169,32 @@ class DatabaseStore(ExecutionStore, Protocol):
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]: ...
 
     def next_due_ms(self) -> int | None: ...
+
+
+def check_location(value: object, what: str) -> str:
+    """``value`` as text if it names a database (a non-empty path or URL); a
+    ``ValidationError`` otherwise."""
+    text = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if not isinstance(text, str) or not text:
+        raise ValidationError(
+            f"{what} must be a non-empty path or URL (a str or os.PathLike), got {value!r}"
+        )
+    return text
+
+
+def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
+    """A store option in seconds: a finite number above 0 (or 0 when ``zero``); a
+    ``ValidationError`` otherwise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
+        bound = "0 or more" if zero else "more than 0"
+        raise ValidationError(f"{name} must be a finite number of seconds, {bound}, got {value!r}")
+    return float(value)
 
 
 def new_owner() -> str:

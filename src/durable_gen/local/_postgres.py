@@ -26,7 +26,6 @@ that any number of worker processes on any number of hosts share. What differs, 
 from __future__ import annotations
 
 import copy
-import math
 import re
 import threading
 import time
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from .._arguments import checked
-from .._errors import StoreError
+from .._errors import StoreError, ValidationError
 from ._dbstore import (
     CALL,
     DELETE_TASK,
@@ -46,6 +45,8 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
+    check_location,
+    check_seconds,
     decode_header,
     encode_header,
     lease_lost,
@@ -314,12 +315,11 @@ class PostgresStore(SqlStore):
         lease_seconds: float = 30.0,
         pool_size: int = 4,
     ) -> None:
-        if not 0 < lease_seconds < math.inf:
-            raise StoreError(f"lease_seconds must be positive and finite, got {lease_seconds}")
-        if timeout <= 0:
-            raise StoreError(f"timeout must be positive, got {timeout}")
-        if pool_size < 1:
-            raise StoreError(f"pool_size must be at least 1, got {pool_size}")
+        check_location(url, "the Postgres URL")
+        check_seconds(lease_seconds, "lease_seconds")
+        check_seconds(timeout, "timeout")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValidationError(f"pool_size must be an int of at least 1, got {pool_size!r}")
         pg, pg_pool = _import_psycopg()
         self._psycopg = pg
         self.url = redact(url)

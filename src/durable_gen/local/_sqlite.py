@@ -24,7 +24,6 @@ several worker processes share it. Rules:
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import threading
@@ -37,7 +36,7 @@ from typing import Final, Literal
 import msgspec
 
 from .._arguments import checked
-from .._errors import StoreError
+from .._errors import StoreError, ValidationError
 from .._wire import Event, Operation
 from ._dbstore import (
     CALL,
@@ -48,6 +47,8 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
+    check_location,
+    check_seconds,
     decode_header,
     encode_header,
     lease_lost,
@@ -296,10 +297,10 @@ class SqliteStore(SqlStore):
         lease_seconds: float = 30.0,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
-            raise StoreError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
-        if not 0 < lease_seconds < math.inf:
-            raise StoreError(f"lease_seconds must be positive and finite, got {lease_seconds}")
-        self.path = Path(path)
+            raise ValidationError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        check_seconds(timeout, "timeout", zero=True)
+        check_seconds(lease_seconds, "lease_seconds")
+        self.path = Path(check_location(path, "the SQLite path"))
         self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))
         self._owner = new_owner()

@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from .._arguments import checked
-from .._errors import StoreError
-from ._dbstore import DatabaseStore
+from .._errors import ValidationError
+from ._dbstore import DatabaseStore, check_location
 from ._sqlite import Synchronous
 
 __all__ = ["open_store"]
@@ -41,15 +41,16 @@ def open_store(
         pool_size: Postgres only: the most connections the store opens.
 
     Raises:
-        StoreError: the URL's scheme is unknown, an option does not apply to its database, or
-            the database cannot be opened.
+        ValidationError: the URL is empty or its scheme is unknown, or an option is invalid
+            or does not apply to its database.
+        StoreError: the database cannot be opened.
     """
-    text = os.fspath(url)
+    text = check_location(url, "the database")
     match = _SCHEME.match(text)
     scheme = match.group(1).lower() if match else None
     if scheme in ("postgresql", "postgres"):
         if synchronous is not None:
-            raise StoreError(
+            raise ValidationError(
                 "synchronous applies to SQLite only; Postgres commits are as durable as the "
                 "server's synchronous_commit setting"
             )
@@ -60,17 +61,17 @@ def open_store(
             options["pool_size"] = pool_size
         return PostgresStore(text, **options)
     if pool_size is not None:
-        raise StoreError("pool_size applies to Postgres only")
+        raise ValidationError("pool_size applies to Postgres only")
     if scheme == "sqlite":
         rest = text[len("sqlite://") :]
         if not rest.startswith("/") or rest == "/":
-            raise StoreError(
+            raise ValidationError(
                 f"a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db, "
                 f"got {text!r}"
             )
         text = rest[1:]
     elif scheme is not None:
-        raise StoreError(
+        raise ValidationError(
             f"unknown database URL {text!r}: use postgresql://user@host/dbname, "
             "sqlite:///path.db, or a path to a SQLite file"
         )

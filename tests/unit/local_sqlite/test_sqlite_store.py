@@ -47,7 +47,7 @@ def test_the_file_is_private_and_in_wal_mode(tmp_path: Path, sqlite_factory: Fac
     normal = sqlite_factory(synchronous="NORMAL")
     with normal._read() as conn:
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1
-    with pytest.raises(StoreError, match="synchronous"):
+    with pytest.raises(dg.ValidationError, match="synchronous"):
         SqliteStore(tmp_path / "x.db", synchronous="OFF")  # type: ignore[arg-type]
 
 
