@@ -15,12 +15,11 @@ from typing import Any, TypeVar
 from .._arguments import checked
 from .._codec import PayloadFormat, input_type, result_type
 from .._commands import StepFunction
-from .._driver import CheckpointMode, make_handler
+from .._driver import CheckpointMode, check_workflow, make_handler
 from .._errors import (
     ExecutionFailedError,
     ExecutionSuspendedError,
     ValidationError,
-    WorkflowDefinitionError,
 )
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps, loads
@@ -91,8 +90,7 @@ def run(
         ExecutionSuspendedError: the workflow waits for a callback nobody can send in this run.
         WorkflowDefinitionError: ``workflow`` is not a generator function.
     """
-    if not callable(workflow):
-        raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
+    check_workflow(workflow, "run()")
     check_functions(functions)
     check_flag(skip_time, "skip_time")
     # Virtual time starts now, as Worker(skip_time=True) and the CLI's: Now() reads the date of
