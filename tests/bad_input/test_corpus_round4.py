@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
+from durable_gen.aws import LambdaService
 from durable_gen.local import (
     LocalService,
     MemoryStore,
@@ -262,6 +263,31 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         lambda: SqliteStore(":memory:", lease_seconds="30"),
         dg.ValidationError,
         "lease_seconds",
+    ),
+    # --- the Lambda service client ---
+    (
+        "lambda-service-delay-nan",
+        lambda: LambdaService(object(), base_delay=nan),
+        dg.ValidationError,
+        "must not be negative",
+    ),
+    (
+        "lambda-service-delay-inf",
+        lambda: LambdaService(object(), max_delay=inf),
+        dg.ValidationError,
+        "finite",
+    ),
+    (
+        "lambda-service-delay-str",
+        lambda: LambdaService(object(), base_delay="0.1"),
+        dg.ValidationError,
+        "base_delay",
+    ),
+    (
+        "lambda-service-page-str",
+        lambda: LambdaService(object(), page_size="5"),
+        dg.ValidationError,
+        "between 1 and 1000",
     ),
     ("worker-concurrency", lambda: Worker(":memory:", concurrency=0), dg.ValidationError, ">= 1"),
     ("worker-patience", lambda: Worker(":memory:", patience=-1), dg.ValidationError, "patience"),
