@@ -472,3 +472,22 @@ def test_a_second_engine_on_the_same_file_sees_and_completes_the_execution(
 def test_the_memory_store_takes_no_options() -> None:
     with pytest.raises(dg.ArgumentError):
         MemoryStore(path="x.db")  # type: ignore[call-arg]
+
+
+def test_a_misspelt_operation_type_is_refused_not_an_empty_list() -> None:
+    run = TestRunner(skip_time=True).run(waits, None)
+    assert [op.type for op in run.operations(type="WAIT")] == ["WAIT"]
+    for bad in ("WAITS", "wait", "Step"):
+        with pytest.raises(dg.ValidationError, match="CHAINED_INVOKE"):
+            run.operations(type=bad)
+        with pytest.raises(dg.ValidationError, match="CHAINED_INVOKE"):
+            run.operation("x", type=bad)
+
+
+def test_a_crash_schedule_that_is_not_one_is_refused_where_it_is_armed() -> None:
+    runner = TestRunner(skip_time=True)
+    for bad in ("after_checkpoints", {"after_checkpoints": {1}}, 1, None):
+        with pytest.raises(dg.ValidationError, match="CrashSchedule"):
+            runner.crash(bad)  # type: ignore[arg-type]
+    # The runner still works, with no schedule armed.
+    assert runner.run(waits, None).result() == "done"

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, get_args
 
 import msgspec
 
@@ -28,7 +28,14 @@ from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps
-from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
+from .._wire import (
+    ErrorObject,
+    Event,
+    InvocationInput,
+    InvocationOutput,
+    Operation,
+    OperationType,
+)
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._clock import LATEST_MS
 from ..local._run import (
@@ -53,6 +60,10 @@ else:
 _CALLBACK_TIMERS: Final = frozenset({"callback-timeout", "callback-heartbeat"})
 #: 2025-01-01T00:00:00Z, where virtual time starts unless told otherwise.
 DEFAULT_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+#: The operation types (what ``DurableRun.operations(type=...)`` filters on), EXECUTION first.
+_OPERATION_TYPES: Final = get_args(OperationType)
 
 
 class OperationView(msgspec.Struct, frozen=True, kw_only=True):
@@ -192,7 +203,16 @@ class DurableRun(Generic[R]):
         self, name: str | None = None, *, type: str | None = None
     ) -> list[OperationView]:
         """The recorded operations in creation order (the EXECUTION operation left out),
-        optionally only those with ``name`` and/or ``type``."""
+        optionally only those with ``name`` and/or ``type``.
+
+        Raises:
+            ValidationError: ``type`` is not an operation type (``"STEP"``, ``"WAIT"``, ...).
+        """
+        if type is not None and type not in _OPERATION_TYPES:
+            raise ValidationError(
+                f"type must be one of {', '.join(_OPERATION_TYPES[1:])} (or None for every "
+                f"type), got {type!r}"
+            )
         runs = self.runner.harness.runs
         return [
             _view(op, runs[op.id])
@@ -617,7 +637,16 @@ class TestRunner:
 
     @checked
     def crash(self, schedule: CrashSchedule) -> None:
-        """Abandon invocations from now on as ``schedule`` says (see ``CrashSchedule``)."""
+        """Abandon invocations from now on as ``schedule`` says (see ``CrashSchedule``).
+
+        Raises:
+            ValidationError: ``schedule`` is not a ``CrashSchedule``.
+        """
+        if not isinstance(schedule, CrashSchedule):
+            raise ValidationError(
+                f"crash() takes a CrashSchedule (from durable_gen.testing), e.g. "
+                f"CrashSchedule(after_checkpoints=frozenset({{1}})), got {schedule!r}"
+            )
         self.harness.schedule = schedule
 
     # --- callbacks by id --------------------------------------------------------------------
