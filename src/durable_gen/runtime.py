@@ -11,7 +11,7 @@ dict, for runtimes that keep their own store. docs/embedding.md is the guide.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal
 
 import msgspec
@@ -237,6 +237,11 @@ def apply_updates(
         raise ValidationError(
             "apply_updates() takes new_callback_id= as a function returning a new callback id, "
             f"got {type(new_callback_id).__name__}"
+        )
+    if isinstance(updates, str | bytes) or not isinstance(updates, Iterable):
+        raise ValidationError(
+            "apply_updates() takes the updates of a Flush as a list of OperationUpdate values "
+            f"(action.updates), got {type(updates).__name__}"
         )
     for update in updates:
         if not isinstance(update, OperationUpdate):

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
+from durable_gen import runtime
 from durable_gen.aws import LambdaService
 from durable_gen.local import (
     LocalService,
@@ -264,6 +265,20 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "lease_seconds",
     ),
+    # --- the reference store of durable_gen.runtime ---
+    (
+        "apply-updates-not-a-list",
+        lambda: runtime.apply_updates({}, 5, now_ms=0),
+        dg.ValidationError,
+        "action.updates",
+    ),
+    (
+        "apply-updates-a-string",
+        lambda: runtime.apply_updates({}, "updates", now_ms=0),
+        dg.ValidationError,
+        "action.updates",
+    ),
+    ("now-empty-name", lambda: dg.Now(name=""), dg.ValidationError, "Now name"),
     # --- the Lambda service client ---
     (
         "lambda-service-delay-nan",
