@@ -304,6 +304,12 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "between 1 and 1000",
     ),
+    (
+        "worker-register-number",
+        lambda: Worker(":memory:").register(5),
+        dg.ValidationError,
+        "MODULE",
+    ),
     ("worker-concurrency", lambda: Worker(":memory:", concurrency=0), dg.ValidationError, ">= 1"),
     ("worker-patience", lambda: Worker(":memory:", patience=-1), dg.ValidationError, "patience"),
     ("worker-poll", lambda: Worker(":memory:", poll=nan), dg.ValidationError, "poll"),

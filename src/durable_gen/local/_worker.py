@@ -320,6 +320,11 @@ class Worker:
         A workflow's import path is remembered in the database, so that other workers (and
         ``durable-gen worker``) can serve its executions too.
         """
+        if not isinstance(fn, str) and not callable(fn):
+            raise ValidationError(
+                f"register() takes a workflow or a plain function, or its import path "
+                f"'MODULE:FUNCTION', got {fn!r}"
+            )
         path = fn if isinstance(fn, str) else import_path_of(fn)
         target = import_object(path) if isinstance(fn, str) else fn
         function_name = name or workflow_name(target)
