@@ -1097,13 +1097,23 @@ class WaitDecision(msgspec.Struct, frozen=True, metaclass=CheckedStructMeta):
     stop: bool
     delay: int = 0
 
+    def __post_init__(self) -> None:
+        if type(self.stop) is not bool:
+            raise ValidationError(
+                f"WaitDecision stop must be True or False, got {self.stop!r}: return "
+                f"WaitDecision.done() or WaitDecision.again(seconds)"
+            )
+        if not self.stop:
+            _check_seconds(
+                self.delay, "wait-for-condition delay", minimum=1, maximum=MAX_WAIT_SECONDS
+            )
+
     @classmethod
     def done(cls) -> WaitDecision:
         return cls(True)
 
     @classmethod
     def again(cls, delay: int) -> WaitDecision:
-        _check_seconds(delay, "wait-for-condition delay", minimum=1, maximum=MAX_WAIT_SECONDS)
         return cls(False, delay)
 
 

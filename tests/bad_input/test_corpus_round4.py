@@ -512,3 +512,71 @@ def test_a_crash_schedule_that_is_not_one_is_refused_where_it_is_armed() -> None
             runner.crash(bad)  # type: ignore[arg-type]
     # The runner still works, with no schedule armed.
     assert runner.run(waits, None).result() == "done"
+
+
+@pytest.mark.parametrize(
+    ("decision", "fragment"),
+    [
+        ({"stop": False, "delay": timedelta(seconds=30)}, "pass its seconds, e.g. 30"),
+        ({"stop": False, "delay": 1.5}, "whole number of seconds"),
+        ({"stop": False, "delay": nan}, "whole number of seconds"),
+        ({"stop": False, "delay": 0}, "between 1 and"),
+        ({"stop": False, "delay": -5}, "between 1 and"),
+        ({"stop": "no", "delay": 5}, "True or False"),
+        ({"stop": 0}, "True or False"),
+    ],
+)
+def test_a_bad_wait_decision_is_refused_where_it_is_built(
+    decision: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(dg.ValidationError, match=fragment):
+        dg.WaitDecision(**decision)
+
+
+def test_a_wait_strategy_returning_a_bad_decision_fails_the_step_not_the_engine() -> None:
+    # A float delay reached the embedded engine's clock and crashed dg.run itself; "no" as
+    # stop was truthy and ended the polling.
+    def check(state: int) -> int:
+        return state + 1
+
+    for decision in ({"stop": False, "delay": 1.5}, {"stop": "no", "delay": 5}):
+
+        def flow(_: Any, decision: dict[str, Any] = decision) -> Generator[Any, Any, Any]:
+            return (
+                yield dg.WaitForCondition(
+                    check,
+                    0,
+                    wait_strategy=lambda s, a: dg.WaitDecision(**decision),
+                )
+            )
+
+        with pytest.raises(dg.ExecutionFailedError) as caught:
+            dg.run(flow, None, skip_time=True)
+        assert caught.value.error_type == "ValidationError"
+    assert dg.WaitDecision.again(3) == dg.WaitDecision(False, 3)
+    assert dg.WaitDecision.done().stop is True
+
+
+@pytest.mark.parametrize("seconds", [1.5, "5", True, None])
+def test_the_reference_store_refuses_durations_that_are_not_whole_seconds(seconds: Any) -> None:
+    updates = [
+        runtime.OperationUpdate(
+            id="w",
+            type="WAIT",
+            action="START",
+            wait_options=runtime.WaitOptions(wait_seconds=seconds),
+        ),
+        runtime.OperationUpdate(
+            id="c",
+            type="CALLBACK",
+            action="START",
+            callback_options=runtime.CallbackOptions(timeout_seconds=seconds),
+        ),
+    ]
+    for update in updates:
+        if update.type == "CALLBACK" and seconds is None:
+            continue  # no callback timeout: allowed
+        operations: dict[str, Any] = {}
+        with pytest.raises(dg.InvalidCheckpointError, match="whole seconds"):
+            runtime.apply_updates(operations, [update], now_ms=0)
+        assert operations == {}  # nothing recorded
