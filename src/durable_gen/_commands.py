@@ -266,6 +266,19 @@ def _check_undo_now(undo: Callable[..., Any]) -> None:
     _check_takes(undo, "a step's compensate= undo", ("result",))
 
 
+def _runs_as_a_step(fn: Callable[..., Any], what: str) -> None:
+    """Refuse a generator function (or an async one) where ``fn`` runs as a step: its call
+    only makes a generator, which a step cannot run or record."""
+    target = inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        label = getattr(target, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"{what} runs as a step, and {label} is a generator function (`def` or `async "
+            "def` with `yield`): make it a plain function (`def` or `async def`, no `yield`) "
+            "that returns its value; a workflow runs with `yield from sub(...)` or `dg.Child`"
+        )
+
+
 #: ``(function, item)`` pairs ``_check_call`` accepted (``_check_namer``'s and ``_check_undo``'s
 #: too).
 _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
@@ -1011,6 +1024,7 @@ class WaitForCallback(Command[R], frozen=True):
             raise ValidationError(
                 f"WaitForCallback needs a callable submitter, got {self.submitter!r}"
             )
+        _runs_as_a_step(self.submitter, "a WaitForCallback submitter")
         _check_takes(self.submitter, "a WaitForCallback submitter", ("callback_id",))
         CreateCallback(
             name=self.name,
@@ -1210,6 +1224,7 @@ class WaitForCondition(Command[R], frozen=True):
             raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
+        _runs_as_a_step(self.check, "a WaitForCondition check")
         _check_takes(self.check, "a WaitForCondition check", ("state",))
         if self.wait_strategy is not None:
             _check_takes(self.wait_strategy, "a wait_strategy", ("state", "attempt"))

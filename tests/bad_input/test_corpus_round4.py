@@ -42,6 +42,10 @@ async def coroutine_fn(x: Any = None) -> Any:
     return x
 
 
+async def _async_generator(callback_id: str) -> Any:
+    yield callback_id
+
+
 @dg.step
 def double(x: int) -> int:
     return 2 * x
@@ -125,6 +129,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("retry-on-bare", lambda: dg.Retry(retry_on=ValueError), dg.ValidationError, "tuple"),
     ("strategy-zero", lambda: dg.WaitStrategy(until=bool, delay=0), dg.ValidationError, "1"),
     ("child-not-callable", lambda: dg.Child(5), dg.WorkflowDefinitionError, "generator"),
+    (
+        "wait-for-condition-generator-check",
+        lambda: dg.WaitForCondition(waits, 0),
+        dg.WorkflowDefinitionError,
+        "runs as a step",
+    ),
+    (
+        "wait-for-callback-async-generator-submitter",
+        lambda: dg.WaitForCallback(_async_generator),
+        dg.WorkflowDefinitionError,
+        "runs as a step",
+    ),
     # --- run(): options and the workflow itself ---
     ("run-not-callable", lambda: dg.run(5, 1), dg.WorkflowDefinitionError, "run()"),
     ("run-plain-function", lambda: dg.run(plain, 1), dg.WorkflowDefinitionError, "run() needs"),
@@ -354,6 +370,14 @@ def _unserializable_payload(_: Any) -> Generator[Any, Any, Any]:
     return (yield dg.Invoke("f", object()))
 
 
+def _step_of_a_generator_function(_: Any) -> Generator[Any, Any, Any]:
+    return (yield dg.Step(waits, (1,)))
+
+
+def _step_of_an_async_generator_function(_: Any) -> Generator[Any, Any, Any]:
+    return (yield dg.Step(_async_generator, ("x",)))
+
+
 def _misspelt_in_body(_: Any) -> Generator[Any, Any, Any]:
     yield dg.Wait(minutes=1)
 
@@ -365,6 +389,18 @@ BODIES: list[tuple[str, Callable[[Any], Generator[Any, Any, Any]], str, str]] = 
     ("unserializable-step-result", _unserializable_step, "SerializationError", "payload"),
     ("unserializable-invoke-payload", _unserializable_payload, "SerializationError", "payload"),
     ("misspelt-keyword", _misspelt_in_body, "ArgumentError", "seconds=60"),
+    (
+        "step-of-a-generator-function",
+        _step_of_a_generator_function,
+        "WorkflowDefinitionError",
+        "waits is a generator function, a workflow",
+    ),
+    (
+        "step-of-an-async-generator-function",
+        _step_of_an_async_generator_function,
+        "WorkflowDefinitionError",
+        "yield from",
+    ),
 ]
 
 
