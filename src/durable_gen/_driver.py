@@ -999,7 +999,7 @@ def check_workflow(workflow: object, who: str) -> None:
     )
 
 
-def _check_service(service: object) -> None:
+def check_service(service: object) -> None:
     """A ``ValidationError`` unless ``service`` implements ``DurableService``."""
     if not conforms(service, DurableService):
         raise ValidationError(
@@ -1145,7 +1145,7 @@ def invoke(
             >= 0 (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
-    _check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         time_left, _check_window(start_window),
@@ -1212,7 +1212,7 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    _check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         time_left, _check_window(start_window),
@@ -1345,7 +1345,7 @@ def make_handler(
     check_mode(checkpointing)
     check_payload_format(payload_format)
     check_host_options(serdes, clock)
-    _check_service(service)
+    check_service(service)
     window = _check_window(start_window)
     plugins = check_plugins(plugins)
     threads = _StepThreads.acquire() if portal is None and pool is None else _hosted(portal, pool)

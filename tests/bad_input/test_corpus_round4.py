@@ -295,7 +295,13 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "action.updates",
     ),
     ("now-empty-name", lambda: dg.Now(name=""), dg.ValidationError, "Now name"),
-    # --- the Lambda service client ---
+    # --- the Lambda handler and its service client ---
+    (
+        "lambda-handler-service-number",
+        lambda: dg.lambda_handler(waits, service=5),
+        dg.ValidationError,
+        "DurableService",
+    ),
     (
         "lambda-service-delay-nan",
         lambda: LambdaService(object(), base_delay=nan),

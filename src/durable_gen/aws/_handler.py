@@ -24,6 +24,7 @@ from .._driver import (
     _check_window,
     _StepThreads,
     check_plugins,
+    check_service,
     check_workflow,
     invoke,
 )
@@ -205,6 +206,8 @@ class LambdaHandler(Generic[W]):
                 "pass either service= (any DurableService) or client=/region= (for Lambda's), "
                 "not both"
             )
+        if service is not None:  # here, not at each invocation: it would fail them all
+            check_service(service)
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
