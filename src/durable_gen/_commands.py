@@ -37,6 +37,7 @@ from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
+from ._service import instance_hint
 from ._wire import FUNCTION_NAME, MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
 
 if TYPE_CHECKING:
@@ -172,10 +173,10 @@ def _check_retry(value: object, what: str) -> None:
 
 
 def _check_serdes(value: object, what: str) -> None:
-    if value is not None and not isinstance(value, Serdes):
+    if value is not None and (isinstance(value, type) or not isinstance(value, Serdes)):
         raise ValidationError(
             f"{what} must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {value!r}"
+            f"deserialize(str) methods) or None, got {value!r}{instance_hint(value)}"
         )
 
 
@@ -1676,6 +1677,10 @@ class RunCompensations(Command["list[CompensationResult]"], frozen=True, kw_only
     """
 
     retry: Retry | None = None
+
+    def __post_init__(self) -> None:
+        _check_retry(self.retry, "RunCompensations")
+        made(self)
 
 
 class CompensationResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -88,7 +88,7 @@ from ._interpreter_steps import refused_result
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
-from ._service import DurableService, InvocationHandler, conforms
+from ._service import DurableService, InvocationHandler, conforms, instance_hint
 from ._wire import (
     MAX_PAYLOAD_BYTES,
     CheckpointResponse,
@@ -999,13 +999,20 @@ def check_workflow(workflow: object, who: str) -> None:
     )
 
 
+def _kind(value: object) -> str:
+    """How a message names what was given: its type, or the class itself."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    return type(value).__name__
+
+
 def check_service(service: object) -> None:
     """A ``ValidationError`` unless ``service`` implements ``DurableService``."""
     if not conforms(service, DurableService):
         raise ValidationError(
             "the service must implement durable_gen.runtime.DurableService (checkpoint() and "
-            f"get_state()), got {type(service).__name__}: pass a LocalService, a LambdaService "
-            "or your own store"
+            f"get_state()), got {_kind(service)}: pass a LocalService, a LambdaService "
+            f"or your own store{instance_hint(service)}"
         )
 
 

@@ -110,6 +110,7 @@ from ._interpreter_core import (
 from ._interpreter_steps import StepHandlers
 from ._paging import STATUSES, CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
+from ._service import instance_hint
 from ._versioning import (
     PATCH_SUBTYPE,
     UUID,
@@ -162,10 +163,10 @@ def check_payload_format(value: object) -> PayloadFormat:
 
 def check_host_options(serdes: object, clock: object) -> None:
     """A ``ValidationError`` for a ``serdes`` or ``clock`` a host passed that cannot be one."""
-    if serdes is not None and not isinstance(serdes, Serdes):
+    if serdes is not None and (isinstance(serdes, type) or not isinstance(serdes, Serdes)):
         raise ValidationError(
             f"serdes must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {serdes!r}"
+            f"deserialize(str) methods) or None, got {serdes!r}{instance_hint(serdes)}"
         )
     if clock is not None and not callable(clock):
         raise ValidationError(

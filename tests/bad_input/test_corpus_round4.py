@@ -187,6 +187,51 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "async def",
     ),
+    # --- a class where an instance is due ---
+    (
+        "step-serdes-class",
+        lambda: dg.Step(plain, serdes=dg.JsonSerdes),
+        dg.ValidationError,
+        "JsonSerdes(...)",
+    ),
+    (
+        "run-serdes-class",
+        lambda: dg.run(waits, 1, serdes=dg.JsonSerdes),
+        dg.ValidationError,
+        "not the class",
+    ),
+    (
+        "service-clock-class",
+        lambda: LocalService(clock=VirtualClock),
+        dg.ValidationError,
+        "VirtualClock(...)",
+    ),
+    (
+        "service-store-class",
+        lambda: LocalService(store=MemoryStore),
+        dg.ValidationError,
+        "MemoryStore(...)",
+    ),
+    (
+        "handler-service-class",
+        lambda: runtime.make_handler(waits, LocalService),
+        dg.ValidationError,
+        "the class LocalService",
+    ),
+    ("step-retry-class", lambda: dg.Step(plain, retry=dg.Retry), dg.ValidationError, "Retry("),
+    (
+        "compensations-retry-class",
+        lambda: dg.RunCompensations(retry=dg.Retry),
+        dg.ValidationError,
+        "Retry(",
+    ),
+    (
+        "compensations-retry-number",
+        lambda: dg.RunCompensations(retry=3),
+        dg.ValidationError,
+        "Retry(",
+    ),
+    ("plugin-class", lambda: dg.run(waits, 1, plugins=[dg.Plugin]), dg.ValidationError, "Plugin()"),
     # --- the embedded engine ---
     ("service-store-path", lambda: LocalService(store="x.db"), dg.ValidationError, "open_store"),
     ("service-clock", lambda: LocalService(clock=5), dg.ValidationError, "Clock"),

@@ -30,7 +30,7 @@ from .._errors import (
     UnknownCallbackError,
     ValidationError,
 )
-from .._service import InvocationHandler, conforms
+from .._service import InvocationHandler, conforms, instance_hint
 from .._wire import (
     MAX_PAYLOAD_BYTES,
     MAX_WAIT_SECONDS,
@@ -125,11 +125,12 @@ class LocalService(Runner):
         if store is not None and not conforms(store, ExecutionStore):
             raise ValidationError(
                 f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
-                f"open_store(url)), got {store!r}"
+                f"open_store(url)), got {store!r}{instance_hint(store)}"
             )
         if clock is not None and not conforms(clock, Clock):
             raise ValidationError(
                 f"clock must be a Clock (RealClock() or VirtualClock()), got {clock!r}"
+                f"{instance_hint(clock)}"
             )
         super().__init__(
             store if store is not None else MemoryStore(),
