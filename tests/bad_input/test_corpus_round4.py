@@ -236,6 +236,26 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
     ("service-store-path", lambda: LocalService(store="x.db"), dg.ValidationError, "open_store"),
     ("service-clock", lambda: LocalService(clock=5), dg.ValidationError, "Clock"),
     ("service-page-size", lambda: LocalService(page_size=0), dg.ValidationError, "at least 1"),
+    ("service-page-size-bool", lambda: LocalService(page_size=True), dg.ValidationError, "an int"),
+    ("service-crashes-bool", lambda: LocalService(max_crashes=True), dg.ValidationError, "an int"),
+    (
+        "service-run-until-str",
+        lambda: LocalService().run("x", until="5"),
+        dg.ValidationError,
+        "until",
+    ),
+    (
+        "service-run-until-bool",
+        lambda: LocalService().run("x", until=True),
+        dg.ValidationError,
+        "until",
+    ),
+    (
+        "virtual-clock-auto-advance-str",
+        lambda: VirtualClock(auto_advance="no"),
+        dg.ValidationError,
+        "True (skip",
+    ),
     ("service-crashes", lambda: LocalService(max_crashes=-1), dg.ValidationError, "at least 1"),
     (
         "service-unknown-arn",

@@ -96,6 +96,11 @@ class VirtualClock:
                 f"start_ms must be whole epoch milliseconds >= 0 (an int), at most {LATEST_MS} "
                 f"(9999-12-31T23:59:59.999Z, the latest time a datetime holds), got {start_ms!r}"
             )
+        if type(auto_advance) is not bool:
+            raise ValidationError(
+                f"auto_advance must be True (skip to the next timer) or False (move only with "
+                f"advance()), got {auto_advance!r}"
+            )
         self._now = int(start_ms)
         self.auto_advance = auto_advance
 

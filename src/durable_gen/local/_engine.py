@@ -80,6 +80,11 @@ _execution_name_ok: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
 _EXECUTION_STATUSES: Final = get_args(ExecutionStatus)
 
 
+def _is_int(value: object) -> bool:
+    """An int, and not a bool (``True`` is not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class LocalService(Runner):
     """The embedded durable-execution engine: a local implementation of the Lambda service.
 
@@ -114,10 +119,12 @@ class LocalService(Runner):
         region: str = "us-east-1",
         account_id: str = "000000000000",
     ) -> None:
-        if page_size is not None and page_size < 1:
-            raise ValidationError(f"page_size must be at least 1 (or None), got {page_size}")
-        if max_crashes < 1:
-            raise ValidationError(f"max_crashes must be at least 1, got {max_crashes}")
+        if page_size is not None and (not _is_int(page_size) or page_size < 1):
+            raise ValidationError(
+                f"page_size must be an int of at least 1 (or None), got {page_size!r}"
+            )
+        if not _is_int(max_crashes) or max_crashes < 1:
+            raise ValidationError(f"max_crashes must be an int of at least 1, got {max_crashes!r}")
         if not re.fullmatch(r"[a-z0-9-]+", region):
             raise ValidationError(f"region must look like 'us-east-1', got {region!r}")
         if not re.fullmatch(r"\d{12}", account_id):
@@ -532,7 +539,15 @@ class LocalService(Runner):
         Returns:
             The execution's record: ended, or RUNNING if it waits on the outside or ``until``
             came first.
+
+        Raises:
+            ValidationError: ``until`` is not whole epoch milliseconds (an int) or None.
         """
+        if until is not None and not _is_int(until):
+            raise ValidationError(
+                f"until must be a time on the engine's clock in whole epoch milliseconds (an "
+                f"int), or None, got {until!r}"
+            )
         while True:
             while self._run_one():
                 pass
