@@ -29,7 +29,7 @@ from durable_gen.local import (
     open_store,
     register_function,
 )
-from durable_gen.testing import TestRunner
+from durable_gen.testing import TestRunner, load_history, replay
 
 nan, inf = float("nan"), float("inf")
 
@@ -687,3 +687,21 @@ def test_the_reference_store_refuses_durations_that_are_not_whole_seconds(second
         with pytest.raises(dg.InvalidCheckpointError, match="whole seconds"):
             runtime.apply_updates(operations, [update], now_ms=0)
         assert operations == {}  # nothing recorded
+
+
+def test_flags_and_paths_of_the_testing_tools_are_checked() -> None:
+    runner = TestRunner(skip_time=True)
+    run = runner.run(waits, None)
+    history = run.export()
+    with pytest.raises(dg.ValidationError, match="True or False"):
+        runner.run_until_idle(include_callback_timeouts="no")  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="file path"):
+        run.export(5)  # type: ignore[arg-type]
+    for arn in (5, ""):
+        with pytest.raises(dg.ValidationError, match="execution_arn"):
+            replay(waits, history, execution_arn=arn)  # type: ignore[arg-type]
+        with pytest.raises(dg.ValidationError, match="execution_arn"):
+            load_history(history, execution_arn=arn)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="once must be True or False"):
+        Worker(":memory:").run(once="no")  # type: ignore[arg-type]
+    assert replay(waits, history, execution_arn="arn:x").status == "ok"

@@ -518,7 +518,10 @@ class Worker:
             StoreError: the database is corrupt, or stayed locked or unreachable for longer
                 than ``patience`` seconds (with ``once``: past the store's own timeout even
                 once, as nothing ran).
+            ValidationError: ``once`` is not a bool.
         """
+        if type(once) is not bool:
+            raise ValidationError(f"once must be True or False, got {once!r}")
         main = _Lane(self.store, self.service)
         if self.concurrency == 1:
             self._run_lane(main, once, self._stop)

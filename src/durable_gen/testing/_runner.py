@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import inspect
 import json
 import math
+import os
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,7 +253,12 @@ class DurableRun(Generic[R]):
 
         It holds ``FunctionName``, ``DurableExecutionArn``, ``Operations`` and ``Events``:
         what ``durable_gen.testing.replay`` and ``replay_folder`` read back.
+
+        Raises:
+            ValidationError: ``path`` is not a path (a str or os.PathLike) or None.
         """
+        if path is not None and (not isinstance(path, str | os.PathLike) or not str(path)):
+            raise ValidationError(f"export() takes a file path (or None), got {path!r}")
         service = self.runner.service
         data = {
             "FunctionName": self.record.function_name,
@@ -565,6 +571,11 @@ class TestRunner:
         there, so the test can answer the callback (or ``advance()`` past the timeout), unless
         ``include_callback_timeouts`` is True.
         """
+        if type(include_callback_timeouts) is not bool:
+            raise ValidationError(
+                f"include_callback_timeouts must be True or False, got "
+                f"{include_callback_timeouts!r}"
+            )
         while True:
             self._drive()
             if not self.skip_time:
