@@ -15,7 +15,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen._driver import make_handler
-from durable_gen._errors import StoreError
+from durable_gen._errors import StoreError, ValidationError
 from durable_gen.local import LocalService, VirtualClock
 from durable_gen.local._dbstore import StoreUnavailableError
 from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore, refusal_advice
@@ -183,7 +183,7 @@ def test_the_password_stays_out_of_messages() -> None:
 
 def test_bad_options_are_refused() -> None:
     for kwargs in ({"lease_seconds": 0}, {"timeout": 0}, {"pool_size": 0}):
-        with pytest.raises(StoreError):
+        with pytest.raises(ValidationError):
             PostgresStore("postgresql://127.0.0.1/x", **kwargs)  # type: ignore[arg-type]
 
 
