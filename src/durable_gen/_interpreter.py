@@ -796,6 +796,14 @@ class Interpreter(StepHandlers):
         return self._block(fiber, op_id, created)
 
     def _on_await_callback(self, fiber: Fiber, handle: CallbackHandle) -> Answer:
+        rec = self._ops.get(handle.operation_id)
+        if rec is None or rec.type != "CALLBACK":  # a handle built by hand, or from elsewhere
+            raise WorkflowDefinitionError(
+                f"the workflow yielded a CallbackHandle of operation {handle.operation_id!r}, "
+                "which is no callback of this execution: yield the handle that `handle = "
+                "yield dg.CreateCallback(...)` gave (a handle is not built by hand, nor kept "
+                "from another execution)"
+            )
         fiber.ran_before = False
         serdes = handle.serdes
         type_ = Any if handle.result_type is None else handle.result_type

@@ -449,6 +449,10 @@ def _step_of_an_async_generator_function(_: Any) -> Generator[Any, Any, Any]:
     return (yield dg.Step(_async_generator, ("x",)))
 
 
+def _handle_built_by_hand(_: Any) -> Generator[Any, Any, Any]:
+    return (yield dg.CallbackHandle(callback_id="made-up", operation_id="made-up"))
+
+
 def _misspelt_in_body(_: Any) -> Generator[Any, Any, Any]:
     yield dg.Wait(minutes=1)
 
@@ -460,6 +464,12 @@ BODIES: list[tuple[str, Callable[[Any], Generator[Any, Any, Any]], str, str]] = 
     ("unserializable-step-result", _unserializable_step, "SerializationError", "payload"),
     ("unserializable-invoke-payload", _unserializable_payload, "SerializationError", "payload"),
     ("misspelt-keyword", _misspelt_in_body, "ArgumentError", "seconds=60"),
+    (
+        "callback-handle-built-by-hand",
+        _handle_built_by_hand,
+        "WorkflowDefinitionError",
+        "dg.CreateCallback",
+    ),
     (
         "step-of-a-generator-function",
         _step_of_a_generator_function,
@@ -705,3 +715,22 @@ def test_flags_and_paths_of_the_testing_tools_are_checked() -> None:
     with pytest.raises(dg.ValidationError, match="once must be True or False"):
         Worker(":memory:").run(once="no")  # type: ignore[arg-type]
     assert replay(waits, history, execution_arn="arn:x").status == "ok"
+
+
+def _awaits_in_a_child(handle: Any) -> Generator[Any, Any, Any]:
+    return (yield handle)
+
+
+def _hands_the_handle_to_a_child(_: Any) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="approval", timeout=60)
+    return (yield dg.Child(_awaits_in_a_child, (handle,), name="waiter"))
+
+
+def test_a_handle_from_create_callback_may_be_awaited_in_a_child_context() -> None:
+    # The check on handles built by hand leaves handles the workflow was given alone.
+    runner = TestRunner(skip_time=True)
+    run = runner.start(_hands_the_handle_to_a_child, None)
+    runner.run_until_idle()
+    run.send_callback_success("approval", "yes")
+    runner.run_until_idle()
+    assert run.result() == "yes"
