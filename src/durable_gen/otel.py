@@ -81,7 +81,15 @@ def _derive(arn: str, salt: str, nbytes: int) -> int:
 
 @checked
 def trace_id_of(execution_arn: str) -> int:
-    """The trace id of an execution's spans (128 bits, from its ARN)."""
+    """The trace id of an execution's spans (128 bits, from its ARN).
+
+    Raises:
+        ValidationError: ``execution_arn`` is not a non-empty str.
+    """
+    if not isinstance(execution_arn, str) or not execution_arn:
+        raise ValidationError(
+            f"trace_id_of() takes an execution's ARN (a non-empty str), got {execution_arn!r}"
+        )
     return _derive(execution_arn, "trace", 16)
 
 

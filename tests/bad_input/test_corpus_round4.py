@@ -29,6 +29,7 @@ from durable_gen.local import (
     open_store,
     register_function,
 )
+from durable_gen.otel import trace_id_of
 from durable_gen.testing import TestRunner, load_history, replay
 
 nan, inf = float("nan"), float("inf")
@@ -360,6 +361,9 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "action.updates",
     ),
     ("now-empty-name", lambda: dg.Now(name=""), dg.ValidationError, "Now name"),
+    # --- observability ---
+    ("trace-id-of-number", lambda: trace_id_of(5), dg.ValidationError, "ARN"),
+    ("trace-id-of-empty", lambda: trace_id_of(""), dg.ValidationError, "ARN"),
     # --- the Lambda handler and its service client ---
     (
         "lambda-handler-service-number",
