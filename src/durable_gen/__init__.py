@@ -34,6 +34,7 @@ from ._commands import Workflow as Workflow
 from ._commands import step as step
 from ._commands import workflow as workflow
 from ._driver import CheckpointMode as CheckpointMode
+from ._errors import ArgumentError as ArgumentError
 from ._errors import BatchFailedError as BatchFailedError
 from ._errors import CallbackError as CallbackError
 from ._errors import CallbackFailedError as CallbackFailedError
@@ -182,6 +183,7 @@ __all__ = [
     "UnknownCallbackError",
     "UnyieldedCommandWarning",
     "ValidationError",
+    "ArgumentError",
     "Wait",
     "WaitConditionNotMetError",
     "WaitDecision",

@@ -30,12 +30,14 @@ from typing import (
 import msgspec
 
 from . import _guard
+from ._arguments import CheckedStructMeta, build_unchecked, checked
 from ._aws_names import default_name
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
+from ._service import instance_hint
 from ._wire import FUNCTION_NAME, MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
 
 if TYPE_CHECKING:
@@ -177,10 +179,10 @@ def _check_retry(value: object, what: str) -> None:
 
 
 def _check_serdes(value: object, what: str) -> None:
-    if value is not None and not isinstance(value, Serdes):
+    if value is not None and (isinstance(value, type) or not isinstance(value, Serdes)):
         raise ValidationError(
             f"{what} must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {value!r}"
+            f"deserialize(str) methods) or None, got {value!r}{instance_hint(value)}"
         )
 
 
@@ -271,6 +273,19 @@ def _check_undo_now(undo: Callable[..., Any]) -> None:
     _check_takes(undo, "a step's compensate= undo", ("result",))
 
 
+def _runs_as_a_step(fn: Callable[..., Any], what: str) -> None:
+    """Refuse a generator function (or an async one) where ``fn`` runs as a step: its call
+    only makes a generator, which a step cannot run or record."""
+    target = inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        label = getattr(target, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"{what} runs as a step, and {label} is a generator function (`def` or `async "
+            "def` with `yield`): make it a plain function (`def` or `async def`, no `yield`) "
+            "that returns its value; a workflow runs with `yield from sub(...)` or `dg.Child`"
+        )
+
+
 #: ``(function, item)`` pairs ``_check_call`` accepted (``_check_namer``'s and ``_check_undo``'s
 #: too).
 _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
@@ -355,7 +370,7 @@ def _fn_name(fn: object) -> str | None:
     return name[:MAX_NAME_CHARS]
 
 
-class Command(msgspec.Struct, Generic[R], frozen=True):
+class Command(msgspec.Struct, Generic[R], frozen=True, metaclass=CheckedStructMeta):
     """Base class of everything a workflow may yield; ``R`` is what the yield gives back.
 
     ``yield cmd`` and ``yield from cmd`` do the same at run time: iterating a command yields
@@ -405,7 +420,7 @@ def _what(cmd: Command[Any], *, call: bool = False) -> str:
 # --- retry ----------------------------------------------------------------------------------
 
 
-class Retry(msgspec.Struct, frozen=True, kw_only=True):
+class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMeta):
     """When and how often a failed step is tried again.
 
     The delay before attempt ``k + 1`` is ``min(max_delay, initial_delay * backoff ** (k - 1))``,
@@ -777,7 +792,8 @@ class StepFunction(Generic[P, R]):
         self.fn = guarded_plain(fn, self.name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step[R]:
-        cmd = _PrevalidatedStep(
+        cmd: Step[R] = build_unchecked(  # its arguments bind: skip the metaclass's check
+            _PrevalidatedStep,
             self._fn,
             args,
             kwargs or None,
@@ -820,6 +836,7 @@ def step(
     compensate: Callable[[Any], Any] | None = None,
     timeout: float | timedelta | None = None,
 ) -> _StepDecorator: ...
+@checked
 def step(
     fn: Callable[P, Any] | None = None,
     /,
@@ -1014,6 +1031,7 @@ class WaitForCallback(Command[R], frozen=True):
             raise ValidationError(
                 f"WaitForCallback needs a callable submitter, got {self.submitter!r}"
             )
+        _runs_as_a_step(self.submitter, "a WaitForCallback submitter")
         _check_takes(self.submitter, "a WaitForCallback submitter", ("callback_id",))
         CreateCallback(
             name=self.name,
@@ -1094,11 +1112,22 @@ class Invoke(Command[R], frozen=True):
         made(self)
 
 
-class WaitDecision(msgspec.Struct, frozen=True):
+class WaitDecision(msgspec.Struct, frozen=True, metaclass=CheckedStructMeta):
     """What a ``WaitStrategy`` decides after a check: stop, or check again after ``delay``."""
 
     stop: bool
     delay: int = 0
+
+    def __post_init__(self) -> None:
+        if type(self.stop) is not bool:
+            raise ValidationError(
+                f"WaitDecision stop must be True or False, got {self.stop!r}: return "
+                f"WaitDecision.done() or WaitDecision.again(seconds)"
+            )
+        if not self.stop:
+            _check_seconds(
+                self.delay, "wait-for-condition delay", minimum=1, maximum=MAX_WAIT_SECONDS
+            )
 
     @classmethod
     def done(cls) -> WaitDecision:
@@ -1106,11 +1135,12 @@ class WaitDecision(msgspec.Struct, frozen=True):
 
     @classmethod
     def again(cls, delay: int) -> WaitDecision:
-        _check_seconds(delay, "wait-for-condition delay", minimum=1, maximum=MAX_WAIT_SECONDS)
         return cls(False, delay)
 
 
-class WaitStrategy(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
+class WaitStrategy(
+    msgspec.Struct, Generic[S], frozen=True, kw_only=True, metaclass=CheckedStructMeta
+):
     """The usual polling strategy: stop when ``until(state)`` is true.
 
     Generic in the state: given to a ``WaitForCondition``, ``until``'s parameter has the type
@@ -1207,6 +1237,7 @@ class WaitForCondition(Command[R], frozen=True):
             raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
+        _runs_as_a_step(self.check, "a WaitForCondition check")
         _check_takes(self.check, "a WaitForCondition check", ("state",))
         if self.wait_strategy is not None:
             _check_takes(self.wait_strategy, "a wait_strategy", ("state", "attempt"))
@@ -1348,7 +1379,7 @@ class Child(Command[R], frozen=True):
         return default_name(None, wf) if getattr(wf, _WORKFLOW_MARK, False) else None
 
 
-class Completion(msgspec.Struct, frozen=True, kw_only=True):
+class Completion(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMeta):
     """When a Map or Parallel batch is decided. With nothing set, the first failure decides it.
 
     The failure tolerances are checked first: the batch fails once failures exceed
@@ -1517,7 +1548,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
 
 
-class Branch(msgspec.Struct, Generic[T], frozen=True):
+class Branch(msgspec.Struct, Generic[T], frozen=True, metaclass=CheckedStructMeta):
     """A named Parallel branch: a function or generator function called with no arguments."""
 
     fn: Callable[[], T]
@@ -1619,6 +1650,7 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@checked
 def workflow(fn: F) -> F:
     """Mark ``fn`` as a workflow, checking that it is a generator function.
 
@@ -1657,6 +1689,10 @@ class RunCompensations(Command["list[CompensationResult]"], frozen=True, kw_only
     """
 
     retry: Retry | None = None
+
+    def __post_init__(self) -> None:
+        _check_retry(self.retry, "RunCompensations")
+        made(self)
 
 
 class CompensationResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

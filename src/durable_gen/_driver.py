@@ -72,6 +72,7 @@ from ._actions import (
     VirtualContextEvent,
     check_mode,
 )
+from ._arguments import checked
 from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
@@ -87,7 +88,7 @@ from ._interpreter_steps import refused_result
 from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
-from ._service import DurableService, InvocationHandler, conforms
+from ._service import DurableService, InvocationHandler, conforms, instance_hint
 from ._wire import (
     MAX_PAYLOAD_BYTES,
     CheckpointResponse,
@@ -998,13 +999,20 @@ def check_workflow(workflow: object, who: str) -> None:
     )
 
 
-def _check_service(service: object) -> None:
+def _kind(value: object) -> str:
+    """How a message names what was given: its type, or the class itself."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    return type(value).__name__
+
+
+def check_service(service: object) -> None:
     """A ``ValidationError`` unless ``service`` implements ``DurableService``."""
     if not conforms(service, DurableService):
         raise ValidationError(
             "the service must implement durable_gen.runtime.DurableService (checkpoint() and "
-            f"get_state()), got {type(service).__name__}: pass a LocalService, a LambdaService "
-            "or your own store"
+            f"get_state()), got {_kind(service)}: pass a LocalService, a LambdaService "
+            f"or your own store{instance_hint(service)}"
         )
 
 
@@ -1148,6 +1156,7 @@ def _check_window(window: object) -> float | None:
     return float(window)
 
 
+@checked
 def invoke(
     workflow: Callable[..., Any],
     event: InvocationInput,
@@ -1198,7 +1207,7 @@ def invoke(
             >= 0 (or None), or ``time_left`` is not a number of seconds (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
-    _check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         _check_time_left(time_left), _check_window(start_window),
@@ -1245,6 +1254,7 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
             threads.used()
 
 
+@checked
 async def invoke_async(
     workflow: Callable[..., Any],
     event: InvocationInput,
@@ -1264,7 +1274,7 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    _check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks it once, where the handler is made)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         _check_time_left(time_left), _check_window(start_window),
@@ -1363,6 +1373,7 @@ async def invoke_async(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@checked
 def make_handler(
     workflow: Callable[..., Any],
     service: DurableService,
@@ -1396,7 +1407,7 @@ def make_handler(
     check_mode(checkpointing)
     check_payload_format(payload_format)
     check_host_options(serdes, clock)
-    _check_service(service)
+    check_service(service)
     window = _check_window(start_window)
     plugins = check_plugins(plugins)
     _check_host_threads(portal, pool)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ArgumentError",
     "BatchFailedError",
     "CallbackError",
     "CallbackFailedError",
@@ -48,6 +49,16 @@ class DurableGenError(Exception):
 
 class ValidationError(DurableGenError, ValueError):
     """An option given to a command or an API is invalid (a negative wait, zero concurrency...)."""
+
+
+class ArgumentError(ValidationError, TypeError):
+    """A call got arguments it does not take: an unknown or misspelt keyword, too many
+    positional arguments, or a required one missing.
+
+    A ``ValidationError``, and a ``TypeError`` as well (what Python raises for such a call),
+    so ``except TypeError`` still catches it. The message names what the call takes and the
+    closest keyword to a misspelt one.
+    """
 
 
 class WorkflowDefinitionError(DurableGenError, TypeError):

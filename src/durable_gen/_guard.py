@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Final
 
+from ._arguments import CHECKED_CALL_CODE
 from ._context import CURRENT
 from ._errors import WorkflowDefinitionError
 
@@ -66,6 +67,8 @@ def made(cmd: object) -> None:
     if interp is None or (not strict and interp.catching_up):
         return
     frame = sys._getframe(2)  # made <- __post_init__ or StepFunction.__call__ <- the builder
+    if frame.f_code is CHECKED_CALL_CODE:  # __post_init__ <- the metaclass's call <- builder
+        frame = frame.f_back  # type: ignore[assignment]
     # The code, not the frame: a frame would keep the body's variables (and a command stored
     # in one) alive after the body ended, and such a command would never be reported.
     interp.unyielded.append((cmd, frame.f_code, frame.f_lasti))

@@ -63,6 +63,7 @@ from ._actions import (
     WaitForTasks,
     check_mode,
 )
+from ._arguments import build_unchecked, checked
 from ._aws_names import is_aws_wait_for_callback_name, wait_for_callback_names
 from ._codec import PayloadFormat, decode_raw_text
 from ._commands import (
@@ -109,6 +110,7 @@ from ._interpreter_core import (
 from ._interpreter_steps import StepHandlers
 from ._paging import STATUSES, CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
+from ._service import instance_hint
 from ._versioning import (
     PATCH_SUBTYPE,
     UUID,
@@ -161,10 +163,10 @@ def check_payload_format(value: object) -> PayloadFormat:
 
 def check_host_options(serdes: object, clock: object) -> None:
     """A ``ValidationError`` for a ``serdes`` or ``clock`` a host passed that cannot be one."""
-    if serdes is not None and not isinstance(serdes, Serdes):
+    if serdes is not None and (isinstance(serdes, type) or not isinstance(serdes, Serdes)):
         raise ValidationError(
             f"serdes must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {serdes!r}"
+            f"deserialize(str) methods) or None, got {serdes!r}{instance_hint(serdes)}"
         )
     if clock is not None and not callable(clock):
         raise ValidationError(
@@ -245,6 +247,7 @@ class Interpreter(StepHandlers):
             not a str.
     """
 
+    @checked
     def __init__(
         self,
         workflow: Callable[..., Any],
@@ -798,7 +801,8 @@ class Interpreter(StepHandlers):
             if d is None or not d.callback_id:
                 return None
             return (
-                CallbackHandle(
+                build_unchecked(  # the library's own: its arguments bind
+                    CallbackHandle,
                     callback_id=d.callback_id,
                     operation_id=op.id,
                     serdes=serdes,
@@ -810,6 +814,14 @@ class Interpreter(StepHandlers):
         return self._block(fiber, op_id, created)
 
     def _on_await_callback(self, fiber: Fiber, handle: CallbackHandle) -> Answer:
+        rec = self._ops.get(handle.operation_id)
+        if rec is None or rec.type != "CALLBACK":  # a handle built by hand, or from elsewhere
+            raise WorkflowDefinitionError(
+                f"the workflow yielded a CallbackHandle of operation {handle.operation_id!r}, "
+                "which is no callback of this execution: yield the handle that `handle = "
+                "yield dg.CreateCallback(...)` gave (a handle is not built by hand, nor kept "
+                "from another execution)"
+            )
         fiber.ran_before = False
         serdes = handle.serdes
         type_ = Any if handle.result_type is None else handle.result_type
@@ -913,14 +925,16 @@ class Interpreter(StepHandlers):
             }
 
         def body() -> Gen:
-            handle = yield CreateCallback(
+            handle = yield build_unchecked(
+                CreateCallback,
                 name=callback_name,
                 timeout=cmd.timeout,
                 heartbeat_timeout=cmd.heartbeat_timeout,
                 serdes=cmd.serdes,
                 result_type=cmd.result_type,
             )
-            yield Step(
+            yield build_unchecked(
+                Step,
                 plain(submitter),
                 (handle.callback_id,),
                 name=submitter_name,

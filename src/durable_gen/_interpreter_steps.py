@@ -154,9 +154,19 @@ def _label(fn: Callable[..., Any]) -> str:
     return str(getattr(fn, "__qualname__", type(fn).__name__))
 
 
-def _returned_work(what: str, value: object) -> WorkflowDefinitionError:
+def _returned_work(
+    what: str, value: object, fn: Callable[..., Any] | None = None
+) -> WorkflowDefinitionError:
     """The error of a step whose function returned a generator or a command: work that only a
     workflow can run, which the step would record as its result."""
+    target = inspect.unwrap(fn) if fn is not None else None
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        return WorkflowDefinitionError(
+            f"{what} is a generator: a step runs a plain function (`def` or `async def`, no "
+            f"`yield`), and {_label(target)} is a generator function, a workflow. Run it with "
+            "`result = yield from sub(...)` or `yield dg.Child(sub, (...))`, or make it "
+            "return its value"
+        )
     if isinstance(value, Command):
         kind = next(c.__name__ for c in type(value).__mro__ if not c.__name__.startswith("_"))
         return WorkflowDefinitionError(
@@ -178,13 +188,15 @@ def refused_result(task: StepTask, value: object) -> WorkflowDefinitionError | N
     command), for the attempt's end hook; None for a value the step goes on to record."""
     if task.sub_type != "Step" or not _is_work(value):
         return None
-    return _returned_work(_result_of(task.name, task.fn), value)
+    return _returned_work(_result_of(task.name, task.fn), value, task.fn)
 
 
 def _is_work(value: object) -> bool:
     """Whether a step's function returned work only a workflow can run (a generator or a
     command) instead of a value; a value of a plain type is not looked at further."""
-    return type(value) not in _PLAIN and (inspect.isgenerator(value) or isinstance(value, Command))
+    return type(value) not in _PLAIN and (
+        inspect.isgenerator(value) or inspect.isasyncgen(value) or isinstance(value, Command)
+    )
 
 
 def _result_of(name: str | None, fn: Callable[..., Any]) -> str:
@@ -228,7 +240,7 @@ class StepHandlers(BatchHandlers):
         if payload is None:
             what = _result_of(run.name, run.fn)
             if _is_work(value):
-                self._step_final_failure(run, _returned_work(what, value))
+                self._step_final_failure(run, _returned_work(what, value, run.fn))
                 return
             try:
                 payload = dumps(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from logging import Filter, Handler, LogRecord
 
+from ._arguments import checked
 from ._context import STEP, current
 from ._errors import ValidationError
 from ._failure import log_message
@@ -188,6 +189,7 @@ class ReplayAwareLogger:
             )
 
 
+@checked
 def get_logger(
     name: str = "durable_gen.workflow", *, log_during_replay: bool = False
 ) -> ReplayAwareLogger:

@@ -27,7 +27,10 @@ _CONFORMING: set[tuple[type, type]] = set()
 
 def conforms(obj: object, protocol: type) -> bool:
     """``isinstance(obj, protocol)`` for a runtime-checkable protocol, remembered per class
-    once true (a refusal is checked again: it is the error path)."""
+    once true (a refusal is checked again: it is the error path). A class is not an instance
+    of it, even when it has the protocol's methods (``LocalService`` for ``LocalService()``)."""
+    if isinstance(obj, type):
+        return False
     key = (type(obj), protocol)
     if key in _CONFORMING:
         return True
@@ -63,3 +66,10 @@ class DurableService(Protocol):
 
 #: A durable function as the service invokes it: invocation input in, invocation output out.
 InvocationHandler = Callable[[InvocationInput], InvocationOutput]
+
+
+def instance_hint(obj: object) -> str:
+    """Advice for a class given where an instance of it is due (empty for anything else)."""
+    if isinstance(obj, type):
+        return f": pass an instance, {obj.__name__}(...), not the class"
+    return ""

@@ -53,8 +53,9 @@ def _check_change_id(change_id: object, what: str) -> None:
         or not 1 <= len(change_id) <= MAX_NAME_CHARS
         or not all(" " <= c <= "~" for c in change_id)
     ):
+        needs = "Now name must be a string" if what == "Now" else f"{what} needs a change id"
         raise ValidationError(
-            f"{what} needs a change id of 1 to {MAX_NAME_CHARS} printable ASCII characters "
+            f"{needs} of 1 to {MAX_NAME_CHARS} printable ASCII characters "
             f"(it is recorded as an operation name), got {change_id!r}"
         )
 

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._arguments import checked
 from ._errors import ValidationError
 from ._plugins import (
     TERMINAL,
@@ -78,8 +79,17 @@ def _derive(arn: str, salt: str, nbytes: int) -> int:
     return int.from_bytes(digest[:nbytes], "big") or 1
 
 
+@checked
 def trace_id_of(execution_arn: str) -> int:
-    """The trace id of an execution's spans (128 bits, from its ARN)."""
+    """The trace id of an execution's spans (128 bits, from its ARN).
+
+    Raises:
+        ValidationError: ``execution_arn`` is not a non-empty str.
+    """
+    if not isinstance(execution_arn, str) or not execution_arn:
+        raise ValidationError(
+            f"trace_id_of() takes an execution's ARN (a non-empty str), got {execution_arn!r}"
+        )
     return _derive(execution_arn, "trace", 16)
 
 
@@ -151,6 +161,7 @@ class OpenTelemetryPlugin(Plugin):
         clock: Epoch nanoseconds for span times (default ``time.time_ns``).
     """
 
+    @checked
     def __init__(
         self,
         tracer_provider: Any = None,

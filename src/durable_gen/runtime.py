@@ -29,6 +29,7 @@ from ._actions import Succeeded as Succeeded
 from ._actions import Suspended as Suspended
 from ._actions import VirtualContextEvent as VirtualContextEvent
 from ._actions import WaitForTasks as WaitForTasks
+from ._arguments import checked
 from ._driver import invoke as invoke
 from ._driver import invoke_async as invoke_async
 from ._driver import make_handler as make_handler
@@ -200,6 +201,7 @@ def _check_running(operations: dict[str, Operation], what: str) -> Operation | N
     return None
 
 
+@checked
 def apply_updates(
     operations: dict[str, Operation],
     updates: Sequence[OperationUpdate],
@@ -291,6 +293,7 @@ def apply_updates(
     )
 
 
+@checked
 def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -> Operation | None:
     """Fire ``timer``: a WAIT succeeds, a step becomes READY, a callback times out.
 
@@ -400,6 +403,7 @@ def _timer_operation(
     return op
 
 
+@checked
 def complete_callback(
     operations: dict[str, Operation],
     callback_id: str,
@@ -429,6 +433,7 @@ def complete_callback(
     return new
 
 
+@checked
 def heartbeat_callback(
     operations: dict[str, Operation],
     callback_id: str,
@@ -487,6 +492,7 @@ def _open_callback(operations: dict[str, Operation], callback_id: str) -> Operat
     raise InvalidCheckpointError(f"no started callback has the id {callback_id!r}")
 
 
+@checked
 def complete_invoke(
     operations: dict[str, Operation],
     operation_id: str,

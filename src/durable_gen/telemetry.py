@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from ._arguments import checked
 from ._errors import ValidationError
 from ._logger import ReplayAwareLogger
 from ._plugins import (
@@ -101,6 +102,7 @@ class TelemetryPlugin(Plugin):
             clock; pass the engine's ``now_ms`` when it runs on a virtual clock).
     """
 
+    @checked
     def __init__(
         self,
         sink: logging.Logger

@@ -30,7 +30,7 @@ NOT_IN_THE_TREE = {
 
 #: Each branch of the tree: who must act when it is raised.
 BRANCHES: dict[type[Exception], set[str]] = {
-    dg.ValidationError: {"ValidationError", "CliError"},
+    dg.ValidationError: {"ValidationError", "ArgumentError", "CliError"},
     dg.WorkflowDefinitionError: {"WorkflowDefinitionError"},
     dg.SerializationError: {"SerializationError", "PayloadTooLargeError"},
     dg.NonDeterminismError: {"NonDeterminismError"},

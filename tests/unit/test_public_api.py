@@ -11,6 +11,7 @@ DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
 EXPECTED = {
     "AT_LEAST_ONCE",
     "AT_MOST_ONCE",
+    "ArgumentError",
     "BatchFailedError",
     "BatchItem",
     "BatchResult",

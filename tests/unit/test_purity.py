@@ -90,6 +90,7 @@ _STDLIB_PURE = {
     "uuid",
     "base64",
     "decimal",
+    "difflib",  # closest-name suggestions in error messages (pure string matching)
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Final
 
+from .._arguments import checked
 from .._errors import ValidationError
 
 __all__ = ["create_client", "import_botocore_exceptions"]
@@ -39,6 +40,7 @@ def import_botocore_exceptions() -> Any:
     return exceptions
 
 
+@checked
 def create_client(region: str | None = None) -> Any:
     """A boto3 ``lambda`` client for the durable-execution API.
 

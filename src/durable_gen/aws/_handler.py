@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 import msgspec
 
 from .._actions import check_mode
+from .._arguments import checked
 from .._codec import PayloadFormat
 from .._driver import (
     START_WINDOW,
@@ -23,6 +24,7 @@ from .._driver import (
     _check_window,
     _StepThreads,
     check_plugins,
+    check_service,
     check_workflow,
     invoke,
 )
@@ -63,6 +65,7 @@ _RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError)
 _encoder: Final = msgspec.json.Encoder()
 
 
+@checked
 def parse_event(event: Any) -> InvocationInput:
     """The durable-execution invocation carried by a Lambda event.
 
@@ -176,6 +179,7 @@ class LambdaHandler(Generic[W]):
         payload_format: ``"json"`` or ``"aws"`` (see ``lambda_handler``).
     """
 
+    @checked
     def __init__(
         self,
         workflow: W,
@@ -202,6 +206,8 @@ class LambdaHandler(Generic[W]):
                 "pass either service= (any DurableService) or client=/region= (for Lambda's), "
                 "not both"
             )
+        if service is not None:  # here, not at each invocation: it would fail them all
+            check_service(service)
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
@@ -334,6 +340,7 @@ def lambda_handler(
     payload_format: PayloadFormat = "json",
     start_window: float | None = START_WINDOW,
 ) -> Callable[[W], LambdaHandler[W]]: ...
+@checked
 def lambda_handler(
     workflow: Any = _NO_WORKFLOW,
     /,

@@ -9,6 +9,7 @@ backoff. Rejected requests are never retried here.
 from __future__ import annotations
 
 import functools
+import math
 import random
 import time
 import uuid
@@ -18,6 +19,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from .._arguments import checked
 from .._errors import (
     DurableGenError,
     ExecutionNotFoundError,
@@ -230,6 +232,7 @@ class LambdaService:
         ValidationError: no region or credentials for the client to create.
     """
 
+    @checked
     def __init__(
         self,
         client: Any | None = None,
@@ -246,10 +249,24 @@ class LambdaService:
             raise ValidationError(
                 f"max_attempts must be an int of at least 1, got {max_attempts!r}"
             )
-        if base_delay < 0 or max_delay < 0:
-            raise ValidationError("base_delay and max_delay must not be negative")
-        if page_size is not None and not 1 <= page_size <= 1000:
-            raise ValidationError(f"page_size must be between 1 and 1000, got {page_size!r}")
+        for option, delay in (("base_delay", base_delay), ("max_delay", max_delay)):
+            if (
+                isinstance(delay, bool)
+                or not isinstance(delay, int | float)
+                or not 0 <= delay < math.inf
+            ):
+                raise ValidationError(
+                    f"{option} is seconds between retries of a throttled call: a finite number "
+                    f"that must not be negative, got {delay!r}"
+                )
+        if page_size is not None and (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= 1000
+        ):
+            raise ValidationError(
+                f"page_size must be an int between 1 and 1000 (or None), got {page_size!r}"
+            )
         self.client: Any = client if client is not None else create_client(region)
         self.max_attempts = max_attempts
         self.base_delay = base_delay

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Final, Protocol, runtime_checkable
 
+from .._arguments import checked
 from .._errors import ValidationError
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
@@ -82,6 +83,7 @@ class VirtualClock:
         90000
     """
 
+    @checked
     def __init__(
         self, start_ms: int = DEFAULT_VIRTUAL_START_MS, *, auto_advance: bool = True
     ) -> None:
@@ -94,6 +96,11 @@ class VirtualClock:
                 f"start_ms must be whole epoch milliseconds >= 0 (an int), at most {LATEST_MS} "
                 f"(9999-12-31T23:59:59.999Z, the latest time a datetime holds), got {start_ms!r}"
             )
+        if type(auto_advance) is not bool:
+            raise ValidationError(
+                f"auto_advance must be True (skip to the next timer) or False (move only with "
+                f"advance()), got {auto_advance!r}"
+            )
         self._now = int(start_ms)
         self.auto_advance = auto_advance
 
@@ -105,6 +112,7 @@ class VirtualClock:
         """The current virtual time in epoch seconds (what ``Now()`` reads on the engine)."""
         return self._now / 1000
 
+    @checked
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (not negative)."""
         if (
@@ -125,6 +133,7 @@ class VirtualClock:
             )
         self._now = target
 
+    @checked
     def advance_to(self, epoch_ms: int) -> None:
         """Move the clock to ``epoch_ms``; an earlier time leaves it where it is."""
         if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int) or epoch_ms > LATEST_MS:

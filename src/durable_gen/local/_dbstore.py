@@ -124,20 +124,6 @@ class TransactionLock:
         return self._store._owner_thread == threading.get_ident()
 
 
-def check_store_options(**seconds: object) -> None:
-    """Refuse a store option of the wrong kind or out of range where it is given, before a
-    database is opened: a ``ValidationError`` (bad input), not a ``StoreError``."""
-    for name, value in seconds.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 < value < math.inf
-        ):
-            raise ValidationError(
-                f"{name} must be a positive, finite number of seconds, got {value!r}"
-            )
-
-
 @runtime_checkable
 class DatabaseStore(ExecutionStore, Protocol):
     """A store in a database that several processes share (``SqliteStore``, ``PostgresStore``).
@@ -183,6 +169,32 @@ class DatabaseStore(ExecutionStore, Protocol):
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]: ...
 
     def next_due_ms(self) -> int | None: ...
+
+
+def check_location(value: object, what: str) -> str:
+    """``value`` as text if it names a database (a non-empty path or URL); a
+    ``ValidationError`` otherwise."""
+    text = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if not isinstance(text, str) or not text:
+        raise ValidationError(
+            f"{what} must be a non-empty path or URL (a str or os.PathLike), got {value!r}"
+        )
+    return text
+
+
+def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
+    """A store option in seconds: a finite number above 0 (or 0 when ``zero``); a
+    ``ValidationError`` otherwise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
+        bound = "0 or more" if zero else "more than 0"
+        raise ValidationError(f"{name} must be a finite number of seconds, {bound}, got {value!r}")
+    return float(value)
 
 
 def new_owner() -> str:

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, get_args, overload
 
+from .._arguments import checked
 from .._errors import (
     FunctionNotRegisteredError,
     InvalidCheckpointTokenError,
@@ -29,7 +30,7 @@ from .._errors import (
     UnknownCallbackError,
     ValidationError,
 )
-from .._service import InvocationHandler, conforms
+from .._service import InvocationHandler, conforms, instance_hint
 from .._wire import (
     MAX_PAYLOAD_BYTES,
     MAX_WAIT_SECONDS,
@@ -73,10 +74,12 @@ __all__ = ["LocalService", "PlainFunction"]
 MAX_CALLBACK_RESULT_BYTES: Final = 1024 * 1024
 
 _execution_name_ok: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
-_STATUSES: Final[tuple[str, ...]] = get_args(ExecutionStatus)
+#: The statuses an execution can have (what ``list_executions(status=...)`` filters on).
+_EXECUTION_STATUSES: Final = get_args(ExecutionStatus)
 
 
 def _is_int(value: object) -> bool:
+    """An int, and not a bool (``True`` is not a count)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -103,6 +106,7 @@ class LocalService(Runner):
         >>> service.register("greet", lambda payload: payload, durable=False)
     """
 
+    @checked
     def __init__(
         self,
         *,
@@ -126,11 +130,12 @@ class LocalService(Runner):
         if store is not None and not conforms(store, ExecutionStore):
             raise ValidationError(
                 f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
-                f"open_store(url)), got {store!r}"
+                f"open_store(url)), got {store!r}{instance_hint(store)}"
             )
         if clock is not None and not conforms(clock, Clock):
             raise ValidationError(
                 f"clock must be a Clock (RealClock() or VirtualClock()), got {clock!r}"
+                f"{instance_hint(clock)}"
             )
         super().__init__(
             store if store is not None else MemoryStore(),
@@ -162,6 +167,7 @@ class LocalService(Runner):
         self, function_name: str, handler: PlainFunction, *, durable: Literal[False]
     ) -> None: ...
 
+    @checked
     def register(
         self, function_name: str, handler: Callable[..., Any], *, durable: bool = True
     ) -> None:
@@ -203,6 +209,7 @@ class LocalService(Runner):
 
     # --- executions -------------------------------------------------------------------------
 
+    @checked
     def start(
         self,
         function_name: str,
@@ -299,6 +306,7 @@ class LocalService(Runner):
             f"({existing}) with another input; pick another name"
         )
 
+    @checked
     def stop(self, execution_arn: str, error: ErrorObject | None = None) -> ExecutionRecord:
         """Stop a running execution (status STOPPED) and the executions it invoked that still run.
 
@@ -335,6 +343,7 @@ class LocalService(Runner):
                 self._commit(changes)
             return ex.record()
 
+    @checked
     def get_execution(self, execution_arn: str) -> ExecutionRecord:
         """A snapshot of the execution.
 
@@ -344,11 +353,17 @@ class LocalService(Runner):
         with self._lock:
             return self._load(execution_arn).record()
 
+    @checked
     def list_executions(self, status: ExecutionStatus | None = None) -> list[ExecutionRecord]:
-        """Every execution (or those with ``status``), in the order they started."""
-        if status is not None and status not in _STATUSES:
+        """Every execution (or those with ``status``), in the order they started.
+
+        Raises:
+            ValidationError: ``status`` is not one an execution can have.
+        """
+        if status is not None and status not in _EXECUTION_STATUSES:
             raise ValidationError(
-                f"status must be one of {', '.join(_STATUSES)} (or None), got {status!r}"
+                f"status must be one of {', '.join(_EXECUTION_STATUSES)} (or None for every "
+                f"execution), got {status!r}"
             )
         with self._lock:
             return [
@@ -357,18 +372,21 @@ class LocalService(Runner):
                 if status is None or ex.status == status
             ]
 
+    @checked
     def get_operations(self, execution_arn: str) -> list[Operation]:
         """The execution's operations in creation order (the EXECUTION operation first)."""
         with self._lock:
             self._load(execution_arn)
             return self._store.operations(execution_arn)
 
+    @checked
     def get_history(self, execution_arn: str) -> list[Event]:
         """The ``GetDurableExecutionHistory`` events of the execution, EventId 1 first."""
         with self._lock:
             self._load(execution_arn)
             return self._store.events(execution_arn)
 
+    @checked
     def waiting_on(self, execution_arn: str) -> list[str]:
         """What a running execution waits on, one line each (empty once it ended).
 
@@ -490,6 +508,7 @@ class LocalService(Runner):
 
     # --- scheduling -------------------------------------------------------------------------
 
+    @checked
     def run_until_idle(self) -> None:
         """Run every due invocation, timer and invoke until nothing is due.
 
@@ -509,6 +528,7 @@ class LocalService(Runner):
                 if task.due_ms > self._clock.now_ms() and not self._wait(task.due_ms):
                     return
 
+    @checked
     def run(self, execution_arn: str, *, until: int | None = None) -> ExecutionRecord:
         """Drive the engine until this execution ends, or can only wait for the outside.
 
@@ -525,7 +545,15 @@ class LocalService(Runner):
         Returns:
             The execution's record: ended, or RUNNING if it waits on the outside or ``until``
             came first.
+
+        Raises:
+            ValidationError: ``until`` is not whole epoch milliseconds (an int) or None.
         """
+        if until is not None and not _is_int(until):
+            raise ValidationError(
+                f"until must be a time on the engine's clock in whole epoch milliseconds (an "
+                f"int), or None, got {until!r}"
+            )
         while True:
             while self._run_one():
                 pass
@@ -553,6 +581,7 @@ class LocalService(Runner):
 
     # --- timers and callbacks ---------------------------------------------------------------
 
+    @checked
     def send_callback_success(self, callback_id: str, result: str | None = None) -> None:
         """Complete a callback with a result (``SendDurableExecutionCallbackSuccess``).
 
@@ -578,6 +607,7 @@ class LocalService(Runner):
             )
         self._complete_callback(callback_id, "SUCCEEDED", result=result)
 
+    @checked
     def send_callback_failure(self, callback_id: str, error: ErrorObject | None = None) -> None:
         """Complete a callback with a failure (``SendDurableExecutionCallbackFailure``).
 
@@ -594,6 +624,7 @@ class LocalService(Runner):
             )
         self._complete_callback(callback_id, "FAILED", error=error)
 
+    @checked
     def send_callback_heartbeat(self, callback_id: str) -> None:
         """Tell a callback's waiter that the work is alive: restarts its heartbeat timeout.
 

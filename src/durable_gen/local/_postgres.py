@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from .._arguments import checked
 from .._errors import StoreError, ValidationError
 from ._dbstore import (
     CALL,
@@ -44,7 +45,8 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
-    check_store_options,
+    check_location,
+    check_seconds,
     decode_header,
     encode_header,
     lease_lost,
@@ -304,6 +306,7 @@ class PostgresStore(SqlStore):
     _UPSERT_TASK = _UPSERT_TASK
     _LOCK_ROWS = " FOR UPDATE"
 
+    @checked
     def __init__(
         self,
         url: str,
@@ -312,7 +315,9 @@ class PostgresStore(SqlStore):
         lease_seconds: float = 30.0,
         pool_size: int = 4,
     ) -> None:
-        check_store_options(timeout=timeout, lease_seconds=lease_seconds)
+        check_location(url, "the Postgres URL")
+        check_seconds(lease_seconds, "lease_seconds")
+        check_seconds(timeout, "timeout")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValidationError(f"pool_size must be an int of at least 1, got {pool_size!r}")
         pg, pg_pool = _import_psycopg()

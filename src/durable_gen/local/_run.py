@@ -8,16 +8,18 @@ inspection), use ``LocalService`` directly.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
+from .._arguments import checked
 from .._codec import PayloadFormat, input_type, result_type
-from .._driver import CheckpointMode, make_handler
+from .._commands import StepFunction
+from .._driver import CheckpointMode, check_workflow, make_handler
 from .._errors import (
     ExecutionFailedError,
     ExecutionSuspendedError,
     ValidationError,
-    WorkflowDefinitionError,
 )
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps, loads
@@ -28,6 +30,7 @@ from ._store import ExecutionRecord
 __all__ = ["outcome", "register_function", "run", "workflow_name"]
 
 
+@checked
 def workflow_name(workflow: Callable[..., Any]) -> str:
     """The function name the engine registers a workflow under: ``module.qualname``.
 
@@ -78,6 +81,7 @@ def run(
     plugins: Sequence[Plugin] = (),
     payload_format: PayloadFormat = "json",
 ) -> R: ...
+@checked
 def run(
     workflow: Callable[..., Generator[Any, Any, R]],
     input: Any = None,
@@ -113,8 +117,7 @@ def run(
         ExecutionSuspendedError: the workflow waits for a callback nobody can send in this run.
         WorkflowDefinitionError: ``workflow`` is not a generator function.
     """
-    if not callable(workflow):
-        raise WorkflowDefinitionError(f"run() needs a workflow function, got {workflow!r}")
+    check_workflow(workflow, "run()")
     check_functions(functions)
     check_flag(skip_time, "skip_time")
     # Virtual time starts now, as Worker(skip_time=True) and the CLI's: Now() reads the date of
@@ -159,6 +162,26 @@ def check_functions(functions: object) -> None:
             raise ValidationError(f"functions keys must be Invoke names (str), got {fname!r}")
         if not callable(fn):
             raise ValidationError(f"functions[{fname!r}] must be a function, got {fn!r}")
+        _check_target(fname, fn)
+
+
+def _check_target(name: str, fn: Callable[..., Any]) -> None:
+    """Refuse an ``Invoke`` target whose call gives no result to record: a ``@step`` function
+    (its call only builds a command) or an ``async def`` (its call only makes a coroutine)."""
+    if isinstance(fn, StepFunction):
+        raise ValidationError(
+            f"functions[{name!r}] is a @step function: calling it only builds a Step command, "
+            f"so the Invoke would get no result. Register its plain function "
+            f"({getattr(fn, '__name__', 'step')}.fn), or a workflow that yields the step"
+        )
+    plain = inspect.unwrap(fn)
+    if inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain):
+        raise ValidationError(
+            f"functions[{name!r}] is an async def function: an Invoke target is a workflow (a "
+            f"generator function) or a plain def function, which the engine calls with no event "
+            f"loop running. Make it a workflow that yields an async step, or a def that runs the "
+            f"coroutine (asyncio.run(...))"
+        )
 
 
 def check_flag(value: object, name: str) -> bool:
@@ -168,6 +191,7 @@ def check_flag(value: object, name: str) -> bool:
     return value
 
 
+@checked
 def register_function(
     engine: LocalService,
     name: str,
@@ -183,8 +207,7 @@ def register_function(
     JSON without one), as a workflow gets its input. A workflow records in ``payload_format``
     and its executions are seen by ``plugins``; a plain function's result is plain JSON (an
     Invoke's payloads are, in either format)."""
-    import inspect
-
+    check_functions({name: fn})
     if inspect.isgeneratorfunction(inspect.unwrap(fn)):
         engine.register(
             name,

@@ -35,6 +35,7 @@ from typing import Final, Literal
 
 import msgspec
 
+from .._arguments import checked
 from .._errors import StoreError, ValidationError
 from .._wire import Event, Operation
 from ._dbstore import (
@@ -46,7 +47,8 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
-    check_store_options,
+    check_location,
+    check_seconds,
     decode_header,
     encode_header,
     lease_lost,
@@ -285,6 +287,7 @@ class SqliteStore(SqlStore):
         "VALUES (?, ?, ?, ?, ?)"
     )
 
+    @checked
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -295,8 +298,9 @@ class SqliteStore(SqlStore):
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValidationError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
-        check_store_options(timeout=timeout, lease_seconds=lease_seconds)
-        self.path = Path(path)
+        check_seconds(timeout, "timeout", zero=True)
+        check_seconds(lease_seconds, "lease_seconds")
+        self.path = Path(check_location(path, "the SQLite path"))
         self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))
         self._owner = new_owner()

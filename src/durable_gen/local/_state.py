@@ -26,8 +26,9 @@ nothing changes)
     RETRY not both.
 9.  Options: WAIT START needs ``WaitSeconds`` in 1..31,622,400; RETRY needs
     ``NextAttemptDelaySeconds`` in 1..31,622,400; CALLBACK timeouts are in 0..99,999,999
-    (0: none); CHAINED_INVOKE START needs a well-formed ``FunctionName`` and, when it gives
-    one, a well-formed ``TenantId`` (1 to 256 of ``[a-zA-Z0-9._:/=+-@ ]``).
+    (0: none); each a whole number of seconds (an int). CHAINED_INVOKE START needs a
+    well-formed ``FunctionName`` and, when it gives one, a well-formed ``TenantId`` (1 to
+    256 of ``[a-zA-Z0-9._:/=+-@ ]``).
 
 What the transitions do
 
@@ -637,12 +638,12 @@ def _step(
     if action == "RETRY":
         options = u.step_options
         delay = options.next_attempt_delay_seconds if options is not None else None
-        if delay is None or not 1 <= delay <= MAX_WAIT_SECONDS:
+        if type(delay) is not int or not 1 <= delay <= MAX_WAIT_SECONDS:
             _refuse(
                 index,
                 u,
                 "RETRY needs StepOptions.NextAttemptDelaySeconds in "
-                f"1..{MAX_WAIT_SECONDS}, got {delay}",
+                f"1..{MAX_WAIT_SECONDS}, got {delay!r} (whole seconds, an int)",
             )
         if u.payload is not None and u.error is not None:
             _refuse(index, u, "RETRY carries an Error or a Payload, not both")
@@ -706,11 +707,12 @@ def _wait(
     if u.action == "START":
         options = u.wait_options
         seconds = options.wait_seconds if options is not None else None
-        if seconds is None or not 1 <= seconds <= MAX_WAIT_SECONDS:
+        if type(seconds) is not int or not 1 <= seconds <= MAX_WAIT_SECONDS:
             _refuse(
                 index,
                 u,
-                f"WAIT START needs WaitOptions.WaitSeconds in 1..{MAX_WAIT_SECONDS}, got {seconds}",
+                f"WAIT START needs WaitOptions.WaitSeconds in 1..{MAX_WAIT_SECONDS}, got "
+                f"{seconds!r} (whole seconds, an int)",
             )
         end = now + seconds * 1000
         op = _new_version(
@@ -739,12 +741,12 @@ def _callback(
     timeout = (options.timeout_seconds or 0) if options is not None else 0
     heartbeat = (options.heartbeat_timeout_seconds or 0) if options is not None else 0
     for label, value in (("TimeoutSeconds", timeout), ("HeartbeatTimeoutSeconds", heartbeat)):
-        if not 0 <= value <= MAX_CALLBACK_TIMEOUT_SECONDS:
+        if type(value) is not int or not 0 <= value <= MAX_CALLBACK_TIMEOUT_SECONDS:
             _refuse(
                 index,
                 u,
                 f"CallbackOptions.{label} must be in "
-                f"0..{MAX_CALLBACK_TIMEOUT_SECONDS}, got {value}",
+                f"0..{MAX_CALLBACK_TIMEOUT_SECONDS}, got {value!r} (whole seconds, an int)",
             )
     callback_id = new_callback_id()
     op = _new_version(

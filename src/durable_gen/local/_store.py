@@ -28,6 +28,7 @@ from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 
 import msgspec
 
+from .._arguments import checked
 from .._wire import ErrorObject, Event, Operation
 
 __all__ = [
@@ -329,6 +330,7 @@ class MemoryStore:
         >>> service = LocalService(store=MemoryStore())
     """
 
+    @checked
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self._names: dict[tuple[str, str], str] = {}

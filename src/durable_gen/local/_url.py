@@ -11,8 +11,9 @@ import os
 import re
 from typing import Any
 
+from .._arguments import checked
 from .._errors import ValidationError
-from ._dbstore import DatabaseStore
+from ._dbstore import DatabaseStore, check_location
 from ._sqlite import Synchronous
 
 __all__ = ["open_store"]
@@ -20,6 +21,7 @@ __all__ = ["open_store"]
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+@checked
 def open_store(
     url: str | os.PathLike[str],
     *,
@@ -39,16 +41,11 @@ def open_store(
         pool_size: Postgres only: the most connections the store opens.
 
     Raises:
-        ValidationError: the URL is not a string or path, its scheme is unknown, or an option
-            does not apply to its database or is out of range.
+        ValidationError: the URL is empty or its scheme is unknown, or an option is invalid
+            or does not apply to its database.
         StoreError: the database cannot be opened.
     """
-    if not isinstance(url, str | os.PathLike) or not os.fspath(url):
-        raise ValidationError(
-            f"a database is a URL (postgresql://user@host/dbname, sqlite:///path.db) or a path "
-            f"to a SQLite file, got {url!r}"
-        )
-    text = os.fspath(url)
+    text = check_location(url, "the database")
     match = _SCHEME.match(text)
     scheme = match.group(1).lower() if match else None
     if scheme in ("postgresql", "postgres"):

@@ -29,6 +29,7 @@ import anyio
 import anyio.from_thread
 
 from .._actions import CheckpointMode, check_mode
+from .._arguments import checked
 from .._driver import MAX_STEP_THREADS, check_plugins, daemon_threads, make_handler
 from .._errors import (
     DurableGenError,
@@ -197,6 +198,7 @@ class Worker:
         ...     worker.run(once=True)
     """
 
+    @checked
     def __init__(
         self,
         db: str | os.PathLike[str] | DatabaseStore,
@@ -312,12 +314,18 @@ class Worker:
 
     # --- functions ----------------------------------------------------------------------------
 
+    @checked
     def register(self, fn: Callable[..., Any] | str, *, name: str | None = None) -> str:
         """Serve ``fn`` (a workflow or plain function, or its import path); returns its name.
 
         A workflow's import path is remembered in the database, so that other workers (and
         ``durable-gen worker``) can serve its executions too.
         """
+        if not isinstance(fn, str) and not callable(fn):
+            raise ValidationError(
+                f"register() takes a workflow or a plain function, or its import path "
+                f"'MODULE:FUNCTION', got {fn!r}"
+            )
         path = fn if isinstance(fn, str) else import_path_of(fn)
         target = import_object(path) if isinstance(fn, str) else fn
         function_name = name or workflow_name(target)
@@ -501,6 +509,7 @@ class Worker:
                 "max_connections (or put PgBouncer in session mode in front)"
             )
 
+    @checked
     def run(self, *, once: bool = False) -> None:
         """Run due work until ``stop()`` (or, with ``once``, until nothing is due now).
 
@@ -510,7 +519,10 @@ class Worker:
             StoreError: the database is corrupt, or stayed locked or unreachable for longer
                 than ``patience`` seconds (with ``once``: past the store's own timeout even
                 once, as nothing ran).
+            ValidationError: ``once`` is not a bool.
         """
+        if type(once) is not bool:
+            raise ValidationError(f"once must be True or False, got {once!r}")
         with _sigterm_stops(self):
             self._run(once)
 

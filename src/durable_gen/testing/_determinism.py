@@ -29,6 +29,7 @@ import msgspec
 
 from .. import _guard
 from .._actions import check_mode
+from .._arguments import checked
 from .._driver import CheckpointMode
 from .._errors import ValidationError
 from .._interpreter import check_host_options
@@ -208,6 +209,7 @@ class DeterminismCheck:
         max_rounds: How many times ``on_idle`` may be called in one run.
     """
 
+    @checked
     def __init__(
         self,
         workflow: Callable[..., Any],
@@ -674,6 +676,7 @@ def assert_deterministic(
     serdes: Serdes | None = None,
     on_idle: Callable[[DurableRun], None] | None = None,
 ) -> None: ...
+@checked
 def assert_deterministic(
     workflow: Callable[..., Any],
     input: Any = None,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import msgspec
 
+from .._arguments import CheckedStructMeta
 from .._errors import ValidationError
 from .._plugins import AttemptInfo, Plugin
 from .._wire import (
@@ -42,7 +43,7 @@ class Crash(BaseException):
     ``except Exception`` in workflow, step or driver code catches it)."""
 
 
-class CrashSchedule(msgspec.Struct, frozen=True, kw_only=True):
+class CrashSchedule(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMeta):
     """Where to abandon invocations during one run. Points count from 1 over the whole run.
 
     Attributes:

@@ -30,7 +30,8 @@ from typing import Any, Final, TypeAlias
 
 import msgspec
 
-from .._errors import InvalidInputError
+from .._arguments import checked
+from .._errors import InvalidInputError, ValidationError
 from .._wire import (
     MAX_CONTEXT_RESULT_BYTES,
     TERMINAL_STATUSES,
@@ -82,6 +83,7 @@ HistorySource: TypeAlias = (
 )
 
 
+@checked
 def load_history(source: HistorySource, *, execution_arn: str | None = None) -> History:
     """Read a recorded history from any accepted shape (see the module docs).
 
@@ -92,7 +94,13 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
 
     Raises:
         InvalidInputError: the source is not a history in a known shape.
+        ValidationError: ``execution_arn`` is not a non-empty str (or None).
     """
+    if execution_arn is not None and (not isinstance(execution_arn, str) or not execution_arn):
+        raise ValidationError(
+            f"execution_arn must be the execution's ARN (a non-empty str) or None, got "
+            f"{execution_arn!r}"
+        )
     path: str | None = None
     if isinstance(source, History):
         if execution_arn is None or source.execution_arn is not None:
@@ -325,6 +333,7 @@ _KINDS: Final = {
 }
 
 
+@checked
 def operations_from_events(events: Iterable[Event | Mapping[str, Any]]) -> list[Operation]:
     """Rebuild the operations an execution recorded from its history events.
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 import msgspec
 
 from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
+from .._arguments import checked
 from .._codec import result_type
 from .._errors import InvalidInputError, NonDeterminismError, OperationError, ValidationError
 from .._failure import same_error_type
@@ -144,6 +145,7 @@ class ReplayReport(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
         return f"{where}{self.status}: {self.message}"
 
 
+@checked
 def replay(
     workflow: Callable[..., Generator[Any, Any, R]],
     history: HistorySource,
@@ -186,6 +188,7 @@ def replay(
     return _replay(workflow, loaded, input, serdes)
 
 
+@checked
 def replay_folder(
     workflows: Callable[..., Any] | Mapping[str, Callable[..., Any]],
     path: str | os.PathLike[str],

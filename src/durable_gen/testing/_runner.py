@@ -13,21 +13,30 @@ import concurrent.futures as cf
 import inspect
 import json
 import math
+import os
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, get_args, overload
 
 import msgspec
 
 from .._actions import check_mode
+from .._arguments import checked
 from .._codec import PayloadFormat, decode, is_envelope, result_type
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps
-from .._wire import ErrorObject, Event, InvocationInput, InvocationOutput, Operation
+from .._wire import (
+    ErrorObject,
+    Event,
+    InvocationInput,
+    InvocationOutput,
+    Operation,
+    OperationType,
+)
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._clock import LATEST_MS
 from ..local._run import (
@@ -53,6 +62,10 @@ _I = TypeVar("_I")
 _CALLBACK_TIMERS: Final = frozenset({"callback-timeout", "callback-heartbeat"})
 #: 2025-01-01T00:00:00Z, where virtual time starts unless told otherwise.
 DEFAULT_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+#: The operation types (what ``DurableRun.operations(type=...)`` filters on), EXECUTION first.
+_OPERATION_TYPES: Final = get_args(OperationType)
 
 
 class OperationView(msgspec.Struct, frozen=True, kw_only=True):
@@ -187,11 +200,21 @@ class DurableRun(Generic[R]):
 
     # --- operations -------------------------------------------------------------------------
 
+    @checked
     def operations(
         self, name: str | None = None, *, type: str | None = None
     ) -> list[OperationView]:
         """The recorded operations in creation order (the EXECUTION operation left out),
-        optionally only those with ``name`` and/or ``type``."""
+        optionally only those with ``name`` and/or ``type``.
+
+        Raises:
+            ValidationError: ``type`` is not an operation type (``"STEP"``, ``"WAIT"``, ...).
+        """
+        if type is not None and type not in _OPERATION_TYPES:
+            raise ValidationError(
+                f"type must be one of {', '.join(_OPERATION_TYPES[1:])} (or None for every "
+                f"type), got {type!r}"
+            )
         runs = self.runner.harness.runs
         return [
             _view(op, runs[op.id])
@@ -201,6 +224,7 @@ class DurableRun(Generic[R]):
             and (type is None or op.type == type)
         ]
 
+    @checked
     def operation(self, name: str, *, type: str | None = None, index: int = 0) -> OperationView:
         """The ``index``-th operation named ``name``.
 
@@ -222,6 +246,7 @@ class DurableRun(Generic[R]):
         """The ``GetDurableExecutionHistory`` events, EventId 1 first."""
         return self.runner.service.get_history(self.arn)
 
+    @checked
     def export(self, path: str | Path | None = None) -> dict[str, Any]:
         """The execution as a JSON-ready mapping (and written to ``path`` if given).
 
@@ -229,7 +254,12 @@ class DurableRun(Generic[R]):
 
         It holds ``FunctionName``, ``DurableExecutionArn``, ``Operations`` and ``Events``:
         what ``durable_gen.testing.replay`` and ``replay_folder`` read back.
+
+        Raises:
+            ValidationError: ``path`` is not a path (a str or os.PathLike) or None.
         """
+        if path is not None and (not isinstance(path, str | os.PathLike) or not str(path)):
+            raise ValidationError(f"export() takes a file path (or None), got {path!r}")
         service = self.runner.service
         data = {
             "FunctionName": self.record.function_name,
@@ -245,6 +275,7 @@ class DurableRun(Generic[R]):
 
     # --- callbacks --------------------------------------------------------------------------
 
+    @checked
     def callback_id(self, name: str) -> str:
         """The id of the callback named ``name``.
 
@@ -286,6 +317,7 @@ class DurableRun(Generic[R]):
         assert callback_id is not None
         return callback_id
 
+    @checked
     def send_callback_success(self, name: str, result: Any = None) -> None:
         """Complete the callback named ``name`` with ``result`` (any JSON value).
 
@@ -293,6 +325,7 @@ class DurableRun(Generic[R]):
         """
         self.runner.send_callback_success(self.callback_id(name), result)
 
+    @checked
     def send_callback_failure(
         self,
         name: str,
@@ -305,6 +338,7 @@ class DurableRun(Generic[R]):
             self.callback_id(name), error_type, error_message, error_data
         )
 
+    @checked
     def send_callback_heartbeat(self, name: str) -> None:
         """Send a heartbeat to the callback named ``name`` (restarts its heartbeat timeout)."""
         self.runner.send_callback_heartbeat(self.callback_id(name))
@@ -338,6 +372,7 @@ class TestRunner:
 
     __test__ = False  # not a test class, whatever its name says
 
+    @checked
     def __init__(
         self,
         *,
@@ -381,6 +416,7 @@ class TestRunner:
 
     # --- setup ------------------------------------------------------------------------------
 
+    @checked
     def register(self, name: str, fn: Callable[..., Any]) -> None:
         """Register an ``Invoke`` target: a workflow, or a plain function on JSON values.
 
@@ -400,6 +436,7 @@ class TestRunner:
                 payload_format=self.payload_format,
             )
 
+    @checked
     def deploy(self, workflow: Callable[..., Any], new_code: Callable[..., Any]) -> None:
         """Deploy a new version: executions of ``workflow``, running or started later, run
         ``new_code`` from their next invocation on (to test a change guarded by ``Patched``).
@@ -508,6 +545,7 @@ class TestRunner:
         execution_name: str | None = None,
         execution_arn: str | None = None,
     ) -> DurableRun[R]: ...
+    @checked
     def start(
         self,
         workflow: Callable[..., Generator[Any, Any, R]],
@@ -559,6 +597,7 @@ class TestRunner:
         execution_name: str | None = None,
         execution_arn: str | None = None,
     ) -> DurableRun[R]: ...
+    @checked
     def run(
         self,
         workflow: Callable[..., Generator[Any, Any, R]],
@@ -581,6 +620,7 @@ class TestRunner:
         self.run_until_idle()
         return handle
 
+    @checked
     def run_until_idle(self, *, include_callback_timeouts: bool = False) -> None:
         """Run everything that is due; with ``skip_time``, jump from timer to timer.
 
@@ -588,6 +628,11 @@ class TestRunner:
         there, so the test can answer the callback (or ``advance()`` past the timeout), unless
         ``include_callback_timeouts`` is True.
         """
+        if type(include_callback_timeouts) is not bool:
+            raise ValidationError(
+                f"include_callback_timeouts must be True or False, got "
+                f"{include_callback_timeouts!r}"
+            )
         while True:
             self._drive()
             if not self.skip_time:
@@ -599,6 +644,7 @@ class TestRunner:
                 return
             self.clock.advance_to(task.due_ms)
 
+    @checked
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds``, running each timer at its due time."""
         if (
@@ -657,16 +703,28 @@ class TestRunner:
         """The virtual clock in epoch seconds: what ``Now()`` reads in this runner."""
         return self.clock.now_ms() / 1000
 
+    @checked
     def crash(self, schedule: CrashSchedule) -> None:
-        """Abandon invocations from now on as ``schedule`` says (see ``CrashSchedule``)."""
+        """Abandon invocations from now on as ``schedule`` says (see ``CrashSchedule``).
+
+        Raises:
+            ValidationError: ``schedule`` is not a ``CrashSchedule``.
+        """
+        if not isinstance(schedule, CrashSchedule):
+            raise ValidationError(
+                f"crash() takes a CrashSchedule (from durable_gen.testing), e.g. "
+                f"CrashSchedule(after_checkpoints=frozenset({{1}})), got {schedule!r}"
+            )
         self.harness.schedule = schedule
 
     # --- callbacks by id --------------------------------------------------------------------
 
+    @checked
     def send_callback_success(self, callback_id: str, result: Any = None) -> None:
         """Complete a callback with ``result`` (any JSON value)."""
         self.service.send_callback_success(callback_id, dumps(result, what="the callback result"))
 
+    @checked
     def send_callback_failure(
         self,
         callback_id: str,
@@ -680,6 +738,7 @@ class TestRunner:
             ErrorObject(error_type=error_type, error_message=error_message, error_data=error_data),
         )
 
+    @checked
     def send_callback_heartbeat(self, callback_id: str) -> None:
         """Send a heartbeat to a callback."""
         self.service.send_callback_heartbeat(callback_id)

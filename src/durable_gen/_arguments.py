@@ -1,0 +1,170 @@
+"""Calls with arguments a public name does not take, reported as ``ArgumentError``.
+
+1. A misspelt or unknown keyword, too many positional arguments or a missing required one is
+   an ``ArgumentError``: a ``ValidationError`` (the one error tree) and a ``TypeError`` (what
+   Python raises for such calls, so ``except TypeError`` keeps working). Its message names
+   what the callable takes and the closest keyword to the one given.
+2. Only the failure to *bind* the arguments is translated: a ``TypeError`` raised inside the
+   callable (its own checks, user code it calls) passes through untouched. A binding failure
+   is told apart by its traceback, which holds no frame below the call.
+3. Commands and options are msgspec Structs whose ``__init__`` msgspec writes in C; their
+   metaclass ``CheckedStructMeta`` catches the failure there. Building one through the
+   metaclass costs a Python call, so the library's own hot paths build through
+   ``build_unchecked`` (their arguments are known to bind).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+
+import msgspec
+
+from ._errors import ArgumentError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Builds a Struct without the metaclass's check (for arguments known to bind).
+build_unchecked: Final[Callable[..., Any]] = msgspec.StructMeta.__call__
+
+_KEYWORD: Final = re.compile(r"(?:unexpected|Unexpected) keyword argument '([^']*)'")
+_MISSING: Final = re.compile(r"[Mm]issing (.*)")
+
+#: Keywords a user reaches for that a durable_gen callable spells otherwise, with the advice.
+_UNITS: Final = {
+    "milliseconds": 0.001,
+    "ms": 0.001,
+    "minutes": 60,
+    "mins": 60,
+    "minute": 60,
+    "hours": 3600,
+    "hour": 3600,
+    "days": 86400,
+    "day": 86400,
+    "weeks": 604800,
+}
+#: The duration keywords that advice about units points to, in order of preference.
+_DURATIONS: Final = ("seconds", "timeout", "initial_delay")
+_ADVICE: Final = {
+    ("Invoke", "timeout"): (
+        "Invoke has no timeout: Lambda's chained-invoke options carry none, so the invoked "
+        "function's own timeout applies"
+    ),
+    ("Invoke", "timeout_seconds"): (
+        "Invoke has no timeout: Lambda's chained-invoke options carry none, so the invoked "
+        "function's own timeout applies"
+    ),
+}
+
+
+def _accepted(target: Any) -> tuple[list[str], list[str]]:
+    """The keyword names ``target`` takes, and those it also takes by position."""
+    if isinstance(target, type) and issubclass(target, msgspec.Struct):
+        names = [name for name in target.__struct_fields__ if not name.startswith("_")]
+        return names, list(target.__match_args__)
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - every checked callable has one
+        return [], []
+    named = [p for p in params if p.name not in ("self", "cls") and not p.name.startswith("_")]
+    names = [p.name for p in named if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    positional = [p.name for p in named if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return names, positional
+
+
+def explain(label: str, target: Any, error: TypeError) -> ArgumentError:
+    """The ``ArgumentError`` for ``error``, a failure to bind a call of ``target``."""
+    names, positional = _accepted(target)
+    takes = ", ".join(names) if names else "no keyword arguments"
+    text = str(error)
+    match = _KEYWORD.search(text)
+    if match is not None:
+        given = match.group(1)
+        parts = [f"{label}() got an unknown keyword argument {given!r}; it takes {takes}"]
+        advice = _ADVICE.get((label, given))
+        if advice is not None:
+            parts.append(advice)
+        else:
+            unit = next((n for n in _DURATIONS if n in names), None)
+            if given in _UNITS and unit is not None:
+                parts.append(
+                    f"Durations are given in seconds: write {unit}={_UNITS[given]:g} for {given}=1"
+                )
+            close = difflib.get_close_matches(given, names, n=1)
+            if close:
+                parts.append(f"Did you mean {close[0]}?")
+        return ArgumentError(". ".join(parts))
+    if "positional" in text and ("Extra" in text or "were given" in text or "takes" in text):
+        by_position = ", ".join(positional) if positional else "none"
+        return ArgumentError(
+            f"{label}() got too many positional arguments ({text}); it takes by position: "
+            f"{by_position}. Pass the others by keyword ({takes})"
+        )
+    missing = _MISSING.search(text)
+    if missing is not None:
+        return ArgumentError(f"{label}() is missing {missing.group(1)}; it takes {takes}")
+    return ArgumentError(f"{label}(): {text}; it takes {takes}")
+
+
+def _binding_failed(error: TypeError) -> bool:
+    """Whether ``error`` came from binding the arguments, not from inside the callee."""
+    tb = error.__traceback__
+    return type(error) is TypeError and tb is not None and tb.tb_next is None
+
+
+class CheckedStructMeta(msgspec.StructMeta):
+    """The metaclass of commands and options: a call that does not bind is an
+    ``ArgumentError`` (see the rules at the top)."""
+
+    if not TYPE_CHECKING:  # type checkers keep reading the classes' own __init__ signatures
+
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return build_unchecked(cls, *args, **kwargs)
+            except TypeError as error:
+                if not _binding_failed(error):
+                    raise
+                label = "Step" if cls.__name__ == "_PrevalidatedStep" else cls.__name__
+                raise explain(label, cls, error) from None
+
+
+def checked(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a public function (or ``__init__``) so that arguments that do not bind raise an
+    ``ArgumentError`` instead of a plain ``TypeError``."""
+    qualname = fn.__qualname__
+    label = qualname.removesuffix(".__init__")
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def call_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                coroutine = fn(*args, **kwargs)
+            except TypeError as error:
+                if not _binding_failed(error):
+                    raise
+                raise explain(label, fn, error) from None
+            return await coroutine
+
+        return call_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as error:
+            if not _binding_failed(error):
+                raise
+            raise explain(label, fn, error) from None
+
+    return call
+
+
+#: The code of the metaclass's call: a frame of it stands between a command's
+#: ``__post_init__`` and the code that built the command (``_guard.made`` skips it).
+CHECKED_CALL_CODE: Final = getattr(CheckedStructMeta.__call__, "__code__", None)
