@@ -242,8 +242,8 @@ def apply_updates(
     if not isinstance(updates, Sequence) or isinstance(updates, str | bytes):
         hint = " (pass its .updates)" if isinstance(updates, Flush) else ""
         raise ValidationError(
-            "apply_updates() takes the list of OperationUpdate values of a Flush, got "
-            f"{type(updates).__name__}{hint}"
+            "apply_updates() takes the updates of a Flush as a list of OperationUpdate values "
+            f"(action.updates), got {type(updates).__name__}{hint}"
         )
     for update in updates:
         if not isinstance(update, OperationUpdate):
