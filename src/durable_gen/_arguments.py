@@ -7,18 +7,24 @@
 2. Only the failure to *bind* the arguments is translated: a ``TypeError`` raised inside the
    callable (its own checks, user code it calls) passes through untouched. A binding failure
    is told apart by its traceback, which holds no frame below the call.
-3. Commands and options are msgspec Structs whose ``__init__`` msgspec writes in C; their
-   metaclass ``CheckedStructMeta`` catches the failure there. Building one through the
-   metaclass costs a Python call, so the library's own hot paths build through
-   ``build_unchecked`` (their arguments are known to bind).
+3. Options (``Retry``, ``Completion``, ...) are msgspec Structs whose ``__init__`` msgspec
+   writes in C; their metaclass ``CheckedStructMeta`` catches the failure there. Building one
+   through the metaclass costs a Python call (about 0.4 us).
+4. Commands are built in workflow bodies on every replay, where that cost would show: they
+   keep msgspec's own call, and the interpreter translates the ``TypeError`` when it leaves
+   the body (``explain_failed_build``): the call that failed is found from the frame's
+   bytecode positions, and only a call of a command class is translated. A command built
+   outside a workflow body raises msgspec's ``TypeError`` as it is.
 """
 
 from __future__ import annotations
 
 import difflib
+import dis
 import functools
 import inspect
 import re
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
@@ -168,3 +174,81 @@ def checked(fn: Callable[P, R]) -> Callable[P, R]:
 #: The code of the metaclass's call: a frame of it stands between a command's
 #: ``__post_init__`` and the code that built the command (``_guard.made`` skips it).
 CHECKED_CALL_CODE: Final = getattr(CheckedStructMeta.__call__, "__code__", None)
+
+
+#: How msgspec words a call of a Struct class that does not bind.
+_STRUCT_BINDING: Final = re.compile(
+    r"Unexpected keyword argument '|Extra positional arguments provided|Missing required argument '"
+)
+#: Instructions that load a name (the start of a callee such as ``dg.Wait``)...
+_NAME_LOADS: Final = frozenset(
+    {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLASSDEREF"}
+)
+#: ... and those that load an attribute of it.
+_ATTR_LOADS: Final = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+
+
+def explain_failed_build(error: BaseException, base: type) -> ArgumentError | None:
+    """The ``ArgumentError`` for ``error``, a ``TypeError`` that left a workflow body, when it
+    is msgspec's refusal of a call of a ``base`` subclass (a command) in that body's code; None
+    for any other error (the error is then left as it is)."""
+    if type(error) is not TypeError or not _STRUCT_BINDING.match(str(error)):
+        return None
+    tb = error.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:  # the frame whose call failed
+        tb = tb.tb_next
+    try:
+        target = _callee(tb.tb_frame, tb.tb_lasti)
+    except Exception:  # pragma: no cover - bytecode of a shape not foreseen: leave the error
+        return None
+    if not (isinstance(target, type) and issubclass(target, base)):
+        return None
+    label = "Step" if target.__name__ == "_PrevalidatedStep" else target.__name__
+    return explain(label, target, error).with_traceback(error.__traceback__)
+
+
+def _callee(frame: types.FrameType, lasti: int) -> object:
+    """What the call at ``lasti`` in ``frame`` called, read back from the loads the bytecode
+    did for it (a name, then attributes of modules); None when it cannot be told."""
+    code = frame.f_code
+    positions = list(code.co_positions())
+    index = lasti // 2
+    if not 0 <= index < len(positions):
+        return None
+    line, end_line, col, end_col = positions[index]
+    if line is None or end_line is None or col is None or end_col is None:
+        return None
+    chain: list[dis.Instruction] = []
+    for ins in dis.get_instructions(code):
+        if ins.offset >= lasti:
+            break
+        p = ins.positions
+        if p is None or p.lineno != line or p.col_offset != col:
+            continue
+        if p.end_lineno is None or p.end_col_offset is None:
+            continue
+        if (p.end_lineno, p.end_col_offset) >= (end_line, end_col):
+            continue
+        if ins.opname in _NAME_LOADS:
+            chain = [ins]
+        elif ins.opname in _ATTR_LOADS and chain:
+            chain.append(ins)
+    if not chain:
+        return None
+    first = chain[0]
+    name = first.argval
+    if not isinstance(name, str):
+        return None
+    missing = object()
+    value: object = frame.f_locals.get(name, missing)
+    if value is missing or first.opname == "LOAD_GLOBAL":
+        value = frame.f_globals.get(name, missing)
+        if value is missing:
+            value = frame.f_builtins.get(name, missing)
+    for ins in chain[1:]:
+        if not isinstance(value, types.ModuleType) or not isinstance(ins.argval, str):
+            return None  # only attributes of modules: reading others could run their code
+        value = getattr(value, ins.argval, missing)
+    return None if value is missing else value

@@ -30,7 +30,7 @@ from typing import (
 import msgspec
 
 from . import _guard
-from ._arguments import CheckedStructMeta, build_unchecked, checked
+from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
@@ -370,7 +370,7 @@ def _fn_name(fn: object) -> str | None:
     return name[:MAX_NAME_CHARS]
 
 
-class Command(msgspec.Struct, Generic[R], frozen=True, metaclass=CheckedStructMeta):
+class Command(msgspec.Struct, Generic[R], frozen=True):
     """Base class of everything a workflow may yield; ``R`` is what the yield gives back.
 
     ``yield cmd`` and ``yield from cmd`` do the same at run time: iterating a command yields
@@ -792,8 +792,7 @@ class StepFunction(Generic[P, R]):
         self.fn = guarded_plain(fn, self.name)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step[R]:
-        cmd: Step[R] = build_unchecked(  # its arguments bind: skip the metaclass's check
-            _PrevalidatedStep,
+        cmd: Step[R] = _PrevalidatedStep(
             self._fn,
             args,
             kwargs or None,

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._arguments import CHECKED_CALL_CODE
+from ._arguments import CHECKED_CALL_CODE, explain_failed_build
 from ._context import CURRENT
 from ._errors import WorkflowDefinitionError
 
@@ -156,6 +156,9 @@ def explained(error: Exception, command: type) -> Exception:
     module imports this one)."""
     if not isinstance(error, (AttributeError, TypeError)):
         return error
+    argument_error = explain_failed_build(error, command)  # a command called with bad args
+    if argument_error is not None:
+        return argument_error
 
     advice: Exception
     obj = getattr(error, "obj", None) if isinstance(error, AttributeError) else None

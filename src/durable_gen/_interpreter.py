@@ -63,7 +63,7 @@ from ._actions import (
     WaitForTasks,
     check_mode,
 )
-from ._arguments import build_unchecked, checked
+from ._arguments import checked
 from ._aws_names import is_aws_wait_for_callback_name, wait_for_callback_names
 from ._codec import PayloadFormat, decode_raw_text
 from ._commands import (
@@ -801,8 +801,7 @@ class Interpreter(StepHandlers):
             if d is None or not d.callback_id:
                 return None
             return (
-                build_unchecked(  # the library's own: its arguments bind
-                    CallbackHandle,
+                CallbackHandle(
                     callback_id=d.callback_id,
                     operation_id=op.id,
                     serdes=serdes,
@@ -925,16 +924,14 @@ class Interpreter(StepHandlers):
             }
 
         def body() -> Gen:
-            handle = yield build_unchecked(
-                CreateCallback,
+            handle = yield CreateCallback(
                 name=callback_name,
                 timeout=cmd.timeout,
                 heartbeat_timeout=cmd.heartbeat_timeout,
                 serdes=cmd.serdes,
                 result_type=cmd.result_type,
             )
-            yield build_unchecked(
-                Step,
+            yield Step(
                 plain(submitter),
                 (handle.callback_id,),
                 name=submitter_name,

@@ -34,7 +34,6 @@ from typing import Any, Final, TypeGuard
 
 import msgspec
 
-from ._arguments import build_unchecked
 from ._batch import BatchItem, BatchResult, decide
 from ._codec import decode_batch, item_types, parse_json, result_type
 from ._commands import (
@@ -751,8 +750,7 @@ def step_body(
     """A context body running one call of a ``@step`` function as one step, with all its
     options; ``retry`` applies when the function declares none."""
     return (
-        yield build_unchecked(
-            Step,
+        yield Step(
             plain(fn),
             args,
             kwargs,

@@ -35,7 +35,6 @@ from collections.abc import Callable, Generator, Iterable
 from typing import Any, Final, final
 
 from ._actions import VirtualContextEvent
-from ._arguments import build_unchecked
 from ._codec import PayloadFormat
 from ._commands import Retry, Step, StepFunction, _fn_name
 from ._errors import (
@@ -825,4 +824,4 @@ def one_step(
     fn: Callable[..., Any], args: tuple[Any, ...], name: str | None, retry: Retry | None
 ) -> Gen:
     """A context body that runs one step and returns its result."""
-    return (yield build_unchecked(Step, fn, args, None, name, retry))
+    return (yield Step(fn, args, None, name, retry))

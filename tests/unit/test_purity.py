@@ -91,6 +91,8 @@ _STDLIB_PURE = {
     "base64",
     "decimal",
     "difflib",  # closest-name suggestions in error messages (pure string matching)
+    "dis",  # which call failed in a workflow body, for ArgumentError (reads bytecode only)
+    "types",
 }
 
 
