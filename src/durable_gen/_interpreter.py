@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
+from operator import attrgetter
+from types import CoroutineType
 from typing import Any, Final
 
 from . import _codec, _guard  # _guard: mistake detection
@@ -398,7 +400,7 @@ class Interpreter(StepHandlers):
 
     def _flush(self, updates: list[OperationUpdate]) -> Flush:
         self._updates = []
-        self._sent.update([u.id for u in updates])
+        self._sent.update(map(_UPDATE_ID, updates))
         self._urgent = self._reported = False
         self._awaiting_reply = True
         if self._new_callbacks:
@@ -492,7 +494,7 @@ class Interpreter(StepHandlers):
                 ``value`` is the coroutine of an async task's ``fn``, not awaited (the task
                 stays running: report what awaiting it returns).
         """
-        if unawaited_step(value):
+        if type(value) is CoroutineType and unawaited_step(value):  # (no call for the rest)
             raise ValidationError(
                 f"task_succeeded() got the coroutine that {task!r}.fn returned: the task is "
                 "async (task.is_async), so await task.fn(*task.args, **task.kwargs) (in an event "
@@ -1048,6 +1050,9 @@ class Interpreter(StepHandlers):
         self._draws[fiber.ctx_id] = draw
         return (cmd.from_seed(derive_seed(self.execution_arn, fiber.ctx_id, draw)), None)
 
+
+#: An update's operation id (``_flush`` notes the ids it sends, in one C call).
+_UPDATE_ID: Final = attrgetter("id")
 
 #: Why ``UUID()``/``Random()`` fail in an interpreter built without an execution ARN.
 _NO_ARN: Final = (
