@@ -261,19 +261,19 @@ def _check_undo(undo: Callable[..., Any]) -> None:
 
 
 def _check_undo_now(undo: Callable[..., Any]) -> None:
-    target = inspect.unwrap(undo)
-    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
-        label = getattr(undo, "__qualname__", repr(undo))
-        raise WorkflowDefinitionError(
-            f"a step's compensate= undo runs as a step, and {label} is a generator function "
-            "(`def` or `async def` with `yield`): make it a plain function (`def` or `async "
-            "def`, no `yield`) that undoes the step and returns, or run a workflow with "
-            "`dg.Child` after RunCompensations()"
-        )
+    _runs_as_a_step(
+        undo,
+        "a step's compensate= undo",
+        "undoes the step and returns, or run a workflow with `dg.Child` after RunCompensations()",
+    )
     _check_takes(undo, "a step's compensate= undo", ("result",))
 
 
-def _runs_as_a_step(fn: Callable[..., Any], what: str) -> None:
+def _runs_as_a_step(
+    fn: Callable[..., Any],
+    what: str,
+    instead: str = "returns its value; a workflow runs with `yield from sub(...)` or `dg.Child`",
+) -> None:
     """Refuse a generator function (or an async one) where ``fn`` runs as a step: its call
     only makes a generator, which a step cannot run or record."""
     target = inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn)
@@ -282,7 +282,7 @@ def _runs_as_a_step(fn: Callable[..., Any], what: str) -> None:
         raise WorkflowDefinitionError(
             f"{what} runs as a step, and {label} is a generator function (`def` or `async "
             "def` with `yield`): make it a plain function (`def` or `async def`, no `yield`) "
-            "that returns its value; a workflow runs with `yield from sub(...)` or `dg.Child`"
+            f"that {instead}"
         )
 
 
