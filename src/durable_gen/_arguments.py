@@ -40,6 +40,9 @@ build_unchecked: Final[Callable[..., Any]] = msgspec.StructMeta.__call__
 
 _KEYWORD: Final = re.compile(r"(?:unexpected|Unexpected) keyword argument '([^']*)'")
 _MISSING: Final = re.compile(r"[Mm]issing (.*)")
+_BOTH: Final = re.compile(r"Argument '([^']*)' given by name and position")
+#: Commands whose first argument is a list, which a user may spread as positional arguments.
+_ONE_LIST: Final = {"Parallel": "branches"}
 
 #: Keywords a user reaches for that a durable_gen callable spells otherwise, with the advice.
 _UNITS: Final = {
@@ -111,6 +114,16 @@ def explain(label: str, target: Any, error: TypeError) -> ArgumentError:
             f"{label}() got too many positional arguments ({text}); it takes by position: "
             f"{by_position}. Pass the others by keyword ({takes})"
         )
+    both = _BOTH.search(text)
+    if both is not None:
+        by_position = ", ".join(positional) if positional else "none"
+        told = (
+            f"{label}() got {both.group(1)!r} both by position and by keyword; it takes by "
+            f"position: {by_position}"
+        )
+        if label in _ONE_LIST:
+            told += f". {label} takes its {_ONE_LIST[label]} as one list: {label}([a, b], ...)"
+        return ArgumentError(told)
     missing = _MISSING.search(text)
     if missing is not None:
         return ArgumentError(f"{label}() is missing {missing.group(1)}; it takes {takes}")
@@ -179,6 +192,7 @@ CHECKED_CALL_CODE: Final = getattr(CheckedStructMeta.__call__, "__code__", None)
 #: How msgspec words a call of a Struct class that does not bind.
 _STRUCT_BINDING: Final = re.compile(
     r"Unexpected keyword argument '|Extra positional arguments provided|Missing required argument '"
+    r"|Argument '[^']*' given by name and position"
 )
 #: Instructions that load a name (the start of a callee such as ``dg.Wait``)...
 _NAME_LOADS: Final = frozenset(

@@ -42,6 +42,16 @@ CASES: list[tuple[str, Callable[[], object], tuple[str, ...]]] = [
     ("retry-delay-minutes", lambda: dg.Retry(minutes=1), ("initial_delay=60",)),
     ("map-misspelt", lambda: dg.Map(plain, [1], max_concurency=2), ("max_concurrency?",)),
     ("parallel-unknown", lambda: dg.Parallel([plain], concurrency=2), ("max_concurrency?",)),
+    (
+        "parallel-branches-spread",
+        lambda: dg.Parallel(plain, plain, name="p"),
+        ("'name' both by position and by keyword", "Parallel([a, b], ...)"),
+    ),
+    (
+        "wait-name-twice",
+        lambda: dg.Wait(5, "a", name="b"),
+        ("'name' both by position and by keyword", "by position: seconds, name"),
+    ),
     ("branch-misspelt", lambda: dg.Branch(plain, nam="a"), ("Did you mean name?",)),
     ("completion-misspelt", lambda: dg.Completion(min_success=1), ("min_successful?",)),
     ("callback-misspelt", lambda: dg.CreateCallback(timout=1), ("Did you mean timeout?",)),
