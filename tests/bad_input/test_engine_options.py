@@ -69,3 +69,16 @@ def test_list_executions_filters_by_each_status() -> None:
     for status in ("RUNNING", "FAILED", "TIMED_OUT", "STOPPED"):
         assert service.list_executions(status) == []
     assert [r.arn for r in service.list_executions("SUCCEEDED")] == [arn]
+
+
+@pytest.mark.parametrize("name", ["my@flow", "é", "a+b", "with space", "a:b", "a/b", "", "x" * 257])
+def test_a_function_name_an_invoke_cannot_name_is_refused_where_it_is_registered(name: str) -> None:
+    service = LocalService()
+    with pytest.raises(dg.ValidationError, match="letters, digits"):
+        service.register(name, lambda payload: payload, durable=False)
+
+
+def test_every_name_register_takes_is_one_an_invoke_can_name() -> None:
+    for name in ["tax", "a.b-c_d", "x" * 256, "Module.flow_2"]:
+        LocalService().register(name, lambda payload: payload, durable=False)
+        dg.Invoke(name, None)  # built without a ValidationError

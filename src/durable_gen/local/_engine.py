@@ -74,6 +74,8 @@ __all__ = ["LocalService", "PlainFunction"]
 MAX_CALLBACK_RESULT_BYTES: Final = 1024 * 1024
 
 _execution_name_ok: Final = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
+#: What ``register`` takes: the names an ``Invoke`` can address (``FUNCTION_NAME``'s name).
+_function_name_ok: Final = re.compile(r"[A-Za-z0-9._-]{1,256}").fullmatch
 #: The statuses an execution can have (what ``list_executions(status=...)`` filters on).
 _EXECUTION_STATUSES: Final = get_args(ExecutionStatus)
 
@@ -183,18 +185,15 @@ class LocalService(Runner):
             durable: Whether ``handler`` is a durable handler or a plain function.
 
         Raises:
-            ValidationError: the name is empty, too long or has control characters, or the
-                handler is not callable.
+            ValidationError: the name is empty, longer than 256 characters or has another
+                character than a letter, a digit, ``-``, ``_`` or ``.`` (an ``Invoke`` could
+                not name it), or the handler is not callable.
         """
-        if (
-            not isinstance(function_name, str)
-            or not 1 <= len(function_name) <= 256
-            or not function_name.isprintable()
-            or any(c in function_name for c in " :/")
-        ):
+        if not isinstance(function_name, str) or _function_name_ok(function_name) is None:
             raise ValidationError(
-                f"a function name must be 1-256 printable characters without spaces, ':' or "
-                f"'/', got {function_name!r}"
+                f"a function name must be 1-256 letters, digits, '-', '_' or '.' (what an "
+                f"Invoke's function_name can name, as Lambda's function names), got "
+                f"{function_name!r}"
             )
         if not callable(handler):
             raise ValidationError(f"the handler of {function_name!r} is not callable: {handler!r}")
