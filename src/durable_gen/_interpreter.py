@@ -110,7 +110,7 @@ from ._interpreter_core import (
     plain,
 )
 from ._interpreter_steps import StepHandlers
-from ._paging import STATUSES, CheckedOperations, check_operations, check_status
+from ._paging import CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
 from ._service import instance_hint
 from ._versioning import (
@@ -448,11 +448,9 @@ class Interpreter(StepHandlers):
                 )
             if op.type == "EXECUTION":
                 continue
-            statuses = STATUSES.get(op.type)
-            if statuses is None or op.status not in statuses:
-                raise ValidationError(
-                    f"observe() got an operation no service sends: {check_status(op)}"
-                )
+            problem = check_status(op)
+            if problem is not None:
+                raise ValidationError(f"observe() got an operation no service sends: {problem}")
             prev = ops.get(op.id)
             if prev is None:
                 if op.id not in self._sent:

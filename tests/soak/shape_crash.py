@@ -49,6 +49,7 @@ from durable_gen._errors import StoreError
 from durable_gen.local import open_store
 
 from . import flows, shape_flows
+from .command_crash import _recorded as recorded_labels
 from .command_crash import catches, run_trials
 from .crash import _lines
 
@@ -390,15 +391,7 @@ class _Trial:
 
 def _recorded(store: Any) -> set[str]:
     """Labels of the steps whose success the database holds, in every execution."""
-    labels = set()
-    for ex in store.executions():
-        for op in store.operations(ex.arn):
-            details = op.step_details
-            if op.type == "STEP" and op.status == "SUCCEEDED" and details and details.result:
-                value = json.loads(details.result)
-                if isinstance(value, str) and "=" in value:
-                    labels.add(value.split("=")[0])
-    return labels
+    return recorded_labels(store, [ex.arn for ex in store.executions()])
 
 
 def _in_flight(lines: list[list[str]]) -> dict[str, set[str]]:
