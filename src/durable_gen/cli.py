@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -336,29 +335,6 @@ def _start_execution(args: argparse.Namespace, worker: Any) -> str:
     return arn
 
 
-def _stop_on_sigterm(stop: Callable[[], None]) -> None:
-    """Call ``stop`` from a thread of its own when SIGTERM arrives.
-
-    The handler only writes a byte to a pipe: calling ``stop`` (which sets a
-    ``threading.Event``) from the handler itself could deadlock, as the handler runs on the
-    main thread, which may hold that event's lock at that moment.
-    """
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-
-    def relay() -> None:
-        os.read(read_fd, 1)
-        stop()
-
-    threading.Thread(target=relay, name="durable-gen-sigterm", daemon=True).start()
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        with suppress(BlockingIOError):  # the pipe is full of earlier signals: one is enough
-            os.write(write_fd, b"\0")
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-
 def _running_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Worker`` options of ``--plugin`` and ``--checkpointing``."""
     return {
@@ -653,7 +629,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         for worker in started:
             worker.stop()
 
-    _stop_on_sigterm(stop)
+    from .local._worker import on_sigterm_call
+
+    on_sigterm_call(stop)  # for the whole command: before the worker runs too
     try:
         with _worker(
             args,

@@ -671,9 +671,7 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
     """While ``run()`` serves on the main thread, SIGTERM is its graceful stop (``stop()``).
 
     Only when the program left SIGTERM's default action (which ends the process at once, in
-    the middle of a step); a handler of the program's own (the command line's) is kept. The
-    handler writes a byte to a pipe, and a thread calls ``stop()``: calling it from the
-    handler could deadlock on the lock of the event it sets, which the main thread may hold.
+    the middle of a step); a handler of the program's own (the command line's) is kept.
     """
     if (
         threading.current_thread() is not threading.main_thread()
@@ -681,16 +679,35 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
     ):
         yield
         return
+
+    def stop() -> None:
+        worker._log(
+            "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
+            "in progress, then returning from run()"
+        )
+        worker.stop()
+
+    restore = on_sigterm_call(stop)
+    try:
+        yield
+    finally:
+        restore()
+
+
+def on_sigterm_call(stop: Callable[[], None]) -> Callable[[], None]:
+    """Make SIGTERM call ``stop`` (once, from a thread of its own); returns what puts SIGTERM's
+    default action back and ends that thread.
+
+    The handler only writes a byte to a pipe: calling ``stop`` (which sets a
+    ``threading.Event``) from the handler itself could deadlock, as the handler runs on the
+    main thread, which may hold that event's lock at that moment.
+    """
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
 
     def relay() -> None:
-        if os.read(read_fd, 1):  # b"" once run() has returned and closed the pipe
-            worker._log(
-                "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
-                "in progress, then returning from run()"
-            )
-            worker.stop()
+        if os.read(read_fd, 1):  # b"" once the pipe is closed: SIGTERM never came
+            stop()
 
     def on_sigterm(signum: int, frame: object) -> None:
         with contextlib.suppress(OSError):  # a full pipe: one byte is enough
@@ -699,13 +716,14 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
     thread = threading.Thread(target=relay, name="durable-gen-sigterm", daemon=True)
     thread.start()
     signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.close(write_fd)
         thread.join()
         os.close(read_fd)
+
+    return restore
 
 
 def _moved_on(service: LocalService, arn: str) -> str:

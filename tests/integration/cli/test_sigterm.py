@@ -15,10 +15,10 @@ from pathlib import Path
 CHILD = textwrap.dedent(
     """
     import os, signal, sys, threading
-    from durable_gen.cli import _stop_on_sigterm
+    from durable_gen.local._worker import on_sigterm_call
 
     stopped = threading.Event()
-    _stop_on_sigterm(stopped.set)
+    on_sigterm_call(stopped.set)
     with stopped._cond:
         os.kill(os.getpid(), signal.SIGTERM)
         for _ in range(1000):  # bytecodes run here: the handler runs among them
