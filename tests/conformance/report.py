@@ -169,7 +169,11 @@ with emulator_session(functions={{"echo": echo}}) as session:
   twice.)
 - **Custom serdes** are `serdes=` objects with `serialize`/`deserialize`; where the requirement
   asserts the recorded payload (3-14 `HELLO CHILD`, 9-14 `wrapped:X`, 9-19 `OPSERDE:X,Y`) the
-  serdes writes that text rather than JSON.
+  serdes writes that text rather than JSON. 5-16 asserts the execution result `"HELLO"` with
+  its quotes (`ExpectedResult.Result` is `'"HELLO"'`, compared after one `json.loads`): the
+  Invoke's `serdes` upper-cases the JSON text it receives (`deserialize` returns
+  `text.upper()`, the quotes kept). The guide's `UpperResult` example, which decodes first
+  (`json.loads(text).upper()`), returns `HELLO` and fails it.
 - **Invoke targets** are durable functions (`conformance-echo`, `conformance-failing`,
   `conformance-measure`), so `ChainedInvokeStarted` carries a `DurableExecutionArn`.
 - **5-7 sends 1 MiB minus 1 KiB**, "near the size limit": the Lambda API documents (in
