@@ -109,7 +109,7 @@ def step_1_1(name: str):
 
 def echo(payload):  # an Invoke target: functions={{"echo": echo}}
     return payload
-    yield
+    yield  # a workflow, not a plain function: see "Invoke targets" below
 
 
 result = run_embedded(load_requirement("1-1"), Handler(step_1_1), {{"echo": echo}})
@@ -175,7 +175,11 @@ with emulator_session(functions={{"echo": echo}}) as session:
   `text.upper()`, the quotes kept). The guide's `UpperResult` example, which decodes first
   (`json.loads(text).upper()`), returns `HELLO` and fails it.
 - **Invoke targets** are durable functions (`conformance-echo`, `conformance-failing`,
-  `conformance-measure`), so `ChainedInvokeStarted` carries a `DurableExecutionArn`.
+  `conformance-measure`), so `ChainedInvokeStarted` carries a `DurableExecutionArn`. Every
+  `invoke` requirement lists that key, so a target must be a workflow (a generator function,
+  as `echo` above: `return payload` then a bare `yield`). A plain function, which the embedded
+  engine also runs as a target, starts no durable execution: its `ChainedInvokeStarted` has
+  no `DurableExecutionArn`, and every `invoke` requirement fails on it.
 - **5-7 sends 1 MiB minus 1 KiB**, "near the size limit": the Lambda API documents (in
   `OperationUpdate.Payload`) at most 1 MB for a `CHAINED_INVOKE`, `CONTEXT`, `STEP`, `WAIT` or
   `CALLBACK` payload (6 MB only for a synchronous `EXECUTION` result), and AWS's emulator refuses
