@@ -92,3 +92,49 @@ def test_the_workflow_result_may_be_up_to_6_mib() -> None:
         dg.run(big_text, MAX_PAYLOAD_BYTES + 1, skip_time=True)
     assert info.value.error_type == "PayloadTooLargeError"
     assert "6 MiB" in str(info.value)
+
+
+def durable_target(n: int) -> dg.Workflow[str]:
+    return text_of(n)
+    yield
+
+
+def plain_target(n: int) -> str:
+    return text_of(n)
+
+
+@dg.workflow
+def invoke_caller(arg: list[object]) -> dg.Workflow[object]:
+    name, n = arg
+    try:
+        value = yield dg.Invoke(str(name), n)
+    except dg.InvokeFailedError as exc:
+        return {"type": exc.error_type, "message": exc.error_message}
+    return len(value)
+
+
+@pytest.mark.parametrize("target", ["durable", "plain"])
+def test_an_invoke_result_is_held_to_1_mib_as_the_service_holds_it(target: str) -> None:
+    """The result is recorded on the CHAINED_INVOKE operation: a target returning more fails
+    the invoke (a durable target's execution fails with it), as Lambda and AWS's emulator do,
+    instead of handing the caller a result the service would never deliver."""
+    functions = {"durable": durable_target, "plain": plain_target}
+    ok = dg.run(invoke_caller, [target, MAX_OPERATION_PAYLOAD_BYTES], functions=functions)
+    assert ok == MAX_OPERATION_PAYLOAD_BYTES - 2
+    for n in (MAX_OPERATION_PAYLOAD_BYTES + 1, 2 * MAX_OPERATION_PAYLOAD_BYTES):
+        out = dg.run(invoke_caller, [target, n], functions=functions)
+        assert isinstance(out, dict) and out["type"] == "PayloadTooLargeError", out
+        assert f"result is {n} bytes, over the 1 MiB" in str(out["message"])
+
+
+def test_a_durable_target_over_1_mib_fails_its_own_execution() -> None:
+    from durable_gen.testing import TestRunner
+
+    runner = TestRunner(functions={"durable": durable_target})
+    run = runner.run(invoke_caller, ["durable", MAX_OPERATION_PAYLOAD_BYTES + 1])
+    runner.run_until_idle()
+    assert run.result()["type"] == "PayloadTooLargeError"
+    children = [e for e in runner.service.list_executions() if e.arn != run.arn]
+    assert [c.status for c in children] == ["FAILED"]
+    assert children[0].error is not None
+    assert children[0].error.error_type == "PayloadTooLargeError"

@@ -34,6 +34,9 @@ Lifecycle rules
     EXECUTION operation takes the same status, with the matching event; every task of the
     execution is dropped and its open operations forgotten; the chained invoke that started it,
     if any, completes with the same status, result and error.
+7.  The result of an execution a chained invoke started is what that invoke records, an
+    operation payload: over 1 MiB, the execution fails with ``PayloadTooLargeError`` instead of
+    succeeding (as the service fails such a child), and so does the invoke.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from collections.abc import Callable
 from typing import Final, Literal, NamedTuple
 
 from .._wire import (
+    MAX_OPERATION_PAYLOAD_BYTES,
     MAX_PAYLOAD_BYTES,
     ErrorObject,
     Event,
@@ -235,8 +239,14 @@ def end_execution(
     error: ErrorObject | None = None,
     effects: Effects | None = None,
 ) -> Effects:
-    """End the execution (rule 6), added to ``effects`` when given."""
+    """End the execution (rules 6 and 7), added to ``effects`` when given."""
     out = Effects(ex) if effects is None else effects
+    if (
+        status == "SUCCEEDED"
+        and ex.parent_arn is not None
+        and too_large(result, MAX_OPERATION_PAYLOAD_BYTES)
+    ):
+        status, result, error = "FAILED", None, invoked_result_too_large(result)
     execution_op = lookup(ex.execution_id)
     assert execution_op is not None, "every execution has its EXECUTION operation"
     op_status = ENDINGS[status]
@@ -503,6 +513,19 @@ def track_open(ex: StoredExecution, operations: list[Operation]) -> None:
             open_ops[op.id] = op.type
         elif open_ops and open_ops.pop(op.id, None) == "CHAINED_INVOKE":
             ex.invokes.pop(op.id, None)
+
+
+def invoked_result_too_large(result: str | None) -> ErrorObject:
+    """Rule 7: the error of a chained invoke whose target returned over 1 MiB."""
+    size = len(result.encode()) if result is not None else 0
+    return ErrorObject(
+        error_type="PayloadTooLargeError",
+        error_message=(
+            f"the invoked function's result is {size} bytes, over the 1 MiB "
+            f"({MAX_OPERATION_PAYLOAD_BYTES} bytes) a chained invoke's result may hold; "
+            "return a reference to large data (a bucket, a database) instead"
+        ),
+    )
 
 
 def _invalid(message: str) -> ErrorObject:

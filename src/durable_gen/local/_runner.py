@@ -38,7 +38,7 @@ from .._errors import ExecutionNotFoundError, StoreError
 from .._failure import error_object
 from .._service import InvocationHandler
 from .._wire import (
-    MAX_PAYLOAD_BYTES,
+    MAX_OPERATION_PAYLOAD_BYTES,
     ErrorObject,
     ExecutionState,
     InvocationInput,
@@ -56,6 +56,7 @@ from ._lifecycle import (
     end_execution,
     finish_invocation,
     fire_timer,
+    invoked_result_too_large,
     start_execution,
     track_open,
 )
@@ -489,12 +490,8 @@ class Runner:
                         f"{type(value).__name__}"
                     ),
                 )
-            elif too_large(value):
-                status = "FAILED"
-                error = ErrorObject(
-                    error_type="PayloadTooLargeError",
-                    error_message=f"the result is over the limit of {MAX_PAYLOAD_BYTES} bytes",
-                )
+            elif too_large(value, MAX_OPERATION_PAYLOAD_BYTES):
+                status, error = "FAILED", invoked_result_too_large(value)
             else:
                 result = value
         with self._lock:
