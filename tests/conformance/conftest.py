@@ -24,7 +24,7 @@ _counts: dict[str, Counter[str]] = {"embedded": Counter(), "emulator": Counter()
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Any]:
     """A session of AWS's emulator for the requirements run through it (ours and the
-    outsider handlers); skipped unless ``DURABLE_GEN_CONFORMANCE_EMULATOR=1``."""
+    outsider sets'); skipped unless ``DURABLE_GEN_CONFORMANCE_EMULATOR=1``."""
     from .runner import EMULATOR_ENV_VAR
 
     if os.environ.get(EMULATOR_ENV_VAR) != "1":
@@ -33,8 +33,9 @@ def emulator() -> Iterator[Any]:
         pytest.importorskip(module, reason=f"{module} (needed by dex-local-runner) is missing")
     from .emulator_runner import emulator_session
     from .outsider.handlers import FUNCTIONS as OUTSIDER_FUNCTIONS
+    from .outsider3.handlers import FUNCTIONS as OUTSIDER3_FUNCTIONS
 
-    with emulator_session(functions=OUTSIDER_FUNCTIONS) as session:
+    with emulator_session(functions=OUTSIDER_FUNCTIONS | OUTSIDER3_FUNCTIONS) as session:
         yield session
 
 

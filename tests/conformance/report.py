@@ -46,7 +46,12 @@ documentation alone, without reading the first: one for {outsider} of the requir
 every suite (`handlers.py`, then `second.py` for those it left out, written the same way).
 `tests/conformance/outsider/test_outsider.py` runs them through the same runner and
 checks in the default test run (`python -m tests.conformance.outsider.run` prints each verdict);
-what writing them found missing from the docs was added to the guide.
+what writing them found missing from the docs was added to the guide. A third set,
+`tests/conformance/outsider3/`, written the same way without reading either, covers every
+requirement in another style (`handlers.py`) and the subtle ones a second way the docs allow
+(`variants.py`); `test_outsider3.py` runs it in each checkpointing mode (`"step"`, `"eager"`,
+`"batch"`: the history is the same in every mode, but for 3-12, whose crash loses its step's
+unsent START in batch mode).
 
 This page is generated: `python -m tests.conformance.report` runs the suite and rewrites it.
 
