@@ -23,6 +23,7 @@ Histories recorded by AWS's Python SDK name failures by its exception paths
 
 from __future__ import annotations
 
+import json
 import traceback
 from typing import Final
 
@@ -50,6 +51,7 @@ __all__ = [
     "callback_error",
     "context_error",
     "error_object",
+    "error_size",
     "raise_error",
     "same_error_type",
     "step_error",
@@ -197,32 +199,49 @@ def step_error_object(exc: BaseException, *, aws_types: bool = False) -> ErrorOb
 
 
 def bounded_error(error: ErrorObject) -> ErrorObject:
-    """``error``, cut down to the 32 KiB error-object limit when it is over it."""
-    if not _may_be_large(error) or len(_encode(error)) <= MAX_ERROR_BYTES:
+    """``error``, cut down to the 32 KiB error-object limit when it is over it (as
+    ``error_size`` counts it): the stack trace goes first; then the type keeps 256
+    characters, the message 4,096 and the data 2,048, halved until the object fits."""
+    if not _may_be_large(error) or error_size(error) <= MAX_ERROR_BYTES:
         return error
     if error.stack_trace:  # the trace goes first: often that is enough
         traceless = msgspec.structs.replace(error, stack_trace=None)
-        if len(_encode(traceless)) <= MAX_ERROR_BYTES:
+        if error_size(traceless) <= MAX_ERROR_BYTES:
             return traceless
-    budget = MAX_ERROR_BYTES // 4  # characters; JSON escaping may grow each up to ~6 bytes
     message = error.error_message or ""
-    return ErrorObject(
-        error_type=(error.error_type or "")[:256] or None,
-        error_message=message[: budget // 2] + _TRUNCATED
-        if len(message) > budget // 2
-        else message or None,
-        error_data=(error.error_data or "")[: budget // 4] or None,
-    )
+    data = error.error_data or ""
+    keep_message, keep_data = MAX_ERROR_BYTES // 8, MAX_ERROR_BYTES // 16
+    while True:
+        cut = ErrorObject(
+            error_type=(error.error_type or "")[:256] or None,
+            error_message=message[:keep_message] + _TRUNCATED
+            if len(message) > keep_message
+            else message or None,
+            error_data=data[:keep_data] or None,
+        )
+        if keep_message == 0 or error_size(cut) <= MAX_ERROR_BYTES:
+            return cut
+        keep_message //= 2
+        keep_data //= 2
+
+
+def error_size(error: ErrorObject) -> int:
+    """The size of ``error`` as the service counts it against the 32 KiB limit: its JSON with
+    every non-ASCII character escaped (``\\u00e9``, six bytes; twelve beyond the BMP), as
+    Python's ``json.dumps`` writes it, not its UTF-8 length (AWS's emulator refuses a
+    checkpoint whose error is over the limit so counted)."""
+    return len(json.dumps(msgspec.to_builtins(error)))
 
 
 def _may_be_large(error: ErrorObject) -> bool:
-    # JSON escapes a character into at most 6 bytes; below this bound no encoding is needed.
+    # JSON escapes a character into at most 12 bytes (a surrogate pair); below this bound no
+    # encoding is needed.
     chars = (
         len(error.error_type or "") + len(error.error_message or "") + len(error.error_data or "")
     )
     if error.stack_trace:
         chars += sum(len(line) + 3 for line in error.stack_trace)
-    return chars * 6 + 128 > MAX_ERROR_BYTES
+    return chars * 12 + 160 > MAX_ERROR_BYTES
 
 
 def raise_error(cls: type[OperationError], err: ErrorObject | None) -> OperationError:

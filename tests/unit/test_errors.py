@@ -175,6 +175,42 @@ def test_an_error_over_32_kib_loses_its_trace_first_and_says_truncated_only_when
         assert len(msgspec.json.encode(bounded_error(err))) <= MAX_ERROR_BYTES
 
 
+@pytest.mark.parametrize("char", ["\u00e9", "\u4e2d", "\U0001f600"])
+def test_an_error_of_non_ascii_text_is_held_to_32_kib_as_the_service_counts_it(char: str) -> None:
+    """The service (AWS's emulator) counts an error object as ``json.dumps`` writes it, with
+    every non-ASCII character escaped (6 bytes, 12 beyond the BMP): 10,000 accented letters are
+    20 KB of UTF-8 but 60 KB so counted, and a checkpoint carrying them is refused."""
+    import json
+
+    from durable_gen._failure import bounded_error, error_object
+    from durable_gen._wire import MAX_ERROR_BYTES
+
+    error = error_object(RuntimeError(char * 10_000))
+    cut = bounded_error(error)
+    assert len(json.dumps(msgspec.to_builtins(cut))) <= MAX_ERROR_BYTES
+    assert cut.error_message is not None
+    assert cut.error_message.startswith(char * 100)
+    assert cut.error_message.endswith("[truncated to fit the 32 KiB error limit]")
+    fits = error_object(RuntimeError(char * 2_000))
+    assert len(json.dumps(msgspec.to_builtins(fits))) <= MAX_ERROR_BYTES
+    assert bounded_error(fits).error_message == char * 2_000
+
+
+def test_a_step_failing_with_a_long_non_ascii_message_is_recorded_and_caught() -> None:
+    def boom() -> str:
+        raise RuntimeError("\u00e9" * 10_000)
+
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[object]:
+        try:
+            yield dg.Step(boom, retry=dg.Retry.never(), name="boom")
+        except dg.StepFailedError as exc:
+            return [exc.error_type, exc.error_message.endswith("error limit]")]
+        return None
+
+    assert dg.run(wf) == ["RuntimeError", True]
+
+
 class _Unprintable(Exception):
     """An exception whose ``__str__`` itself raises."""
 

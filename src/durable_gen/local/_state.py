@@ -60,7 +60,7 @@ from typing import Any, Final, Literal, NamedTuple, NoReturn
 import msgspec
 
 from .._errors import InvalidCheckpointError
-from .._failure import bounded_error
+from .._failure import bounded_error, error_size
 from .._wire import (
     FUNCTION_NAME,
     MAX_ERROR_BYTES,
@@ -239,7 +239,6 @@ def _name_ok(value: str) -> bool:
 
 _to_builtins: Final = msgspec.to_builtins
 _replace: Final = msgspec.structs.replace
-_json_encode: Final = msgspec.json.encode
 
 
 class InvokeTarget(NamedTuple):
@@ -604,14 +603,13 @@ def _refuse(index: int, u: OperationUpdate, reason: str) -> NoReturn:
 
 
 def _check_error(index: int, u: OperationUpdate, error: ErrorObject) -> None:
-    if bounded_error(error) is not error:
-        size = len(_json_encode(error))
-        if size > MAX_ERROR_BYTES:
-            _refuse(
-                index,
-                u,
-                f"the Error object is {size} bytes of JSON, over the limit of {MAX_ERROR_BYTES}",
-            )
+    if bounded_error(error) is not error:  # over the limit as the service counts it
+        _refuse(
+            index,
+            u,
+            f"the Error object is {error_size(error)} bytes of JSON (non-ASCII characters "
+            f"escaped, as the service counts them), over the limit of {MAX_ERROR_BYTES}",
+        )
 
 
 def _step(

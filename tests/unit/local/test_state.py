@@ -636,6 +636,10 @@ def test_sizes_are_checked() -> None:
     fits = ErrorObject(error_type="E", error_message="m" * (MAX_ERROR_BYTES - 100))
     assert len(encode(fits)) <= MAX_ERROR_BYTES
     assert apply(None, update("STEP", "FAIL", error=fits)).operations
+    # Counted as the service counts it: non-ASCII characters escaped (6 bytes each), not UTF-8.
+    accented = ErrorObject(error_type="E", error_message="\u00e9" * 10_000)
+    assert len(encode(accented)) <= MAX_ERROR_BYTES
+    refused(None, update("STEP", "FAIL", error=accented), match="non-ASCII characters escaped")
 
 
 def test_a_refused_batch_names_the_update() -> None:
