@@ -711,7 +711,11 @@ class Core:
     ) -> tuple[Any, ErrorObject | None]:
         """A finished context's (result, None) or (None, error), recording it when asked."""
         if exc is None:
-            what = f"the result of context {name!r}"
+            what = (
+                f"the result of context {name!r}"
+                if name is not None
+                else f"the result of an unnamed {sub_type} context (operation {op_id})"
+            )
             try:
                 payload = dumps(value, serdes, what=what, format=self.payload_format)
                 # what the workflow receives now is what every replay decodes
