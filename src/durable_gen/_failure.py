@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from typing import Final
+from typing import Final, overload
 
 import msgspec
 
@@ -161,22 +161,41 @@ def error_object(
         )
     if isinstance(exc, OperationError):
         err = ErrorObject(
-            error_type=exc.error_type or type(exc).__name__,
-            error_message=exc.error_message,
-            error_data=exc.error_data,
-            stack_trace=exc.stack_trace,
+            error_type=_valid(exc.error_type or type(exc).__name__),
+            error_message=_valid(exc.error_message),
+            error_data=_valid(exc.error_data),
+            stack_trace=[_valid(line) for line in exc.stack_trace]
+            if exc.stack_trace
+            else exc.stack_trace,
         )
     else:
         trace = None
         if stack_trace:
             lines = traceback.format_exception(type(exc), exc, exc.__traceback__)[-20:]
-            trace = [line.rstrip("\n") for line in lines]
+            trace = [_valid(line.rstrip("\n")) for line in lines]
         err = ErrorObject(
             error_type=type(exc).__name__,
-            error_message=exception_message(exc),
+            error_message=_valid(exception_message(exc)),
             stack_trace=trace,
         )
     return bounded_error(err)
+
+
+@overload
+def _valid(text: str) -> str: ...
+@overload
+def _valid(text: str | None) -> str | None: ...
+def _valid(text: str | None) -> str | None:
+    """``text`` with any lone surrogate written as its escape (``\\ud800``): JSON, the wire
+    and every store carry only valid Unicode, and a message must not make the failure it
+    describes impossible to record (a store would refuse the whole checkpoint)."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
 
 
 def step_error_object(exc: BaseException, *, aws_types: bool = False) -> ErrorObject:

@@ -4,9 +4,11 @@ in the branch of whoever must act."""
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import pkgutil
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -279,3 +281,41 @@ def test_a_failed_attempt_logs_at_most_the_message_its_error_keeps(
     assert "[truncated: 2000000 characters]" in line
     assert len(line) < 5_000
     assert kept <= 4096 + 100
+
+
+def test_an_exception_message_holding_a_lone_surrogate_is_recorded_with_its_escape(
+    tmp_path: Any,
+) -> None:
+    """Text decoded with errors='surrogateescape' (a file name, a subprocess's output) can
+    hold lone surrogates, which no JSON store carries: the recorded message writes them as
+    escapes, instead of the checkpoint of the failure crashing the invocation."""
+    from durable_gen.local import LocalService, SqliteStore, register_function
+
+    def boom() -> str:
+        raise RuntimeError("bad \ud800 name")
+
+    def declined() -> str:
+        raise dg.StepFailedError("no \udcff", error_type="Declined", error_data='"\udcff"')
+
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[object]:
+        out: list[object] = []
+        for fn in (boom, declined):
+            try:
+                yield dg.Step(fn, retry=dg.Retry.never())
+            except dg.StepFailedError as exc:
+                out.append([exc.error_type, exc.error_message, exc.error_data])
+        return out
+
+    expected = [
+        ["RuntimeError", "bad \\ud800 name", None],
+        ["Declined", "no \\udcff", '"\\udcff"'],
+    ]
+    assert dg.run(wf) == expected
+    engine = LocalService(store=SqliteStore(str(tmp_path / "x.db")))
+    register_function(engine, "wf", wf)
+    arn = engine.start("wf", None)
+    engine.run_until_idle()
+    record = engine.get_execution(arn)
+    assert record.status == "SUCCEEDED", record.error
+    assert json.loads(record.result or "") == expected
