@@ -236,12 +236,14 @@ class LocalService(Runner):
             ValidationError: the function is not durable, an option is invalid, or the name is
                 taken by an execution with another input.
             PayloadTooLargeError: the input is over 6 MiB.
+            InvalidInputError: the input is not a string, or not valid Unicode text.
         """
         if input_payload is not None and not isinstance(input_payload, str):
             raise InvalidInputError(
                 f"input_payload must be a JSON string or None, got {type(input_payload).__name__}"
             )
         _check_payload(input_payload, "the execution input")
+        _check_text("the execution input", input_payload)
         if execution_name is not None and (
             not isinstance(execution_name, str) or not _execution_name_ok(execution_name)
         ):
@@ -593,12 +595,14 @@ class LocalService(Runner):
         Raises:
             UnknownCallbackError: the id was never issued, or its callback already completed
                 or timed out, or its execution ended.
-            InvalidInputError: the result is not a string or is over 1 MiB.
+            InvalidInputError: the result is not a string, is over 1 MiB or is not valid
+                Unicode text.
         """
         if result is not None and not isinstance(result, str):
             raise InvalidInputError(
                 f"a callback result must be a JSON string or None, got {type(result).__name__}"
             )
+        _check_text("the callback result", result)
         if too_large(result, MAX_CALLBACK_RESULT_BYTES):
             raise InvalidInputError(
                 f"a callback result is at most {MAX_CALLBACK_RESULT_BYTES} bytes; this one is "
@@ -613,13 +617,22 @@ class LocalService(Runner):
         Raises:
             UnknownCallbackError: the id was never issued, or its callback already completed
                 or timed out, or its execution ended.
-            InvalidInputError: ``error`` is not an ``ErrorObject``.
+            InvalidInputError: ``error`` is not an ``ErrorObject``, or holds text that is not
+                valid Unicode.
         """
         if error is not None and not isinstance(error, ErrorObject):
             raise InvalidInputError(
                 f"a callback failure must be an ErrorObject(error_type=..., error_message=...) "
                 f"(from durable_gen.runtime import ErrorObject) or None, got "
                 f"{type(error).__name__}"
+            )
+        if error is not None:
+            _check_text(
+                "the callback failure",
+                error.error_type,
+                error.error_message,
+                error.error_data,
+                *(error.stack_trace or ()),
             )
         self._complete_callback(callback_id, "FAILED", error=error)
 
@@ -738,6 +751,22 @@ class LocalService(Runner):
 def _new_callback_id() -> str:
     # 48 hex characters: matches the API's CallbackId pattern and is safe in a URL path.
     return secrets.token_hex(24)
+
+
+def _check_text(what: str, *texts: str | None) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate, as a ``surrogateescape``
+    decode leaves): no store and no JSON reader carries it, so it would fail the write."""
+    for text in texts:
+        if text is None or text.isascii():
+            continue
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(
+                f"{what} is not valid Unicode text ({exc.reason}: "
+                f"{exc.object[exc.start : exc.end]!r} at character {exc.start}); send valid "
+                "UTF-8, cleaned with s.encode('utf-8', 'replace').decode() if need be"
+            ) from None
 
 
 def _check_payload(payload: str | None, what: str) -> None:
