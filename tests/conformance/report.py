@@ -155,7 +155,10 @@ with emulator_session(functions={{"echo": echo}}) as session:
 - **3-12 runs in the default mode.** The requirement crashes the step "after StepStarted is
   checkpointed": its step runs 50 ms before it crashes, and a step still running after the
   start window (5 ms) has its START checkpointed while it runs, so the crash leaves
-  `StepStarted`, and the next invocation records `StepSucceeded` alone. 1-17 and 1-18 use
+  `StepStarted`, and the next invocation records `StepSucceeded` alone. A step that crashes
+  at once (within the window) leaves nothing, not even the child's `ContextStarted`, and fails
+  the requirement in that mode; with `checkpointing="eager"` (START confirmed before every
+  step) it meets it whatever its timing, and in `"batch"` it cannot. 1-17 and 1-18 use
   `semantics=dg.AT_MOST_ONCE`, which records START before running in every mode.
 - **`totalCount`** in Map/Parallel projections counts the items that were started (AWS's
   meaning); `BatchResult.total_count` counts every item, so the handlers compute
