@@ -370,3 +370,19 @@ class SubtypePlugin(Conf):
             self._emit(
                 hook="attempt-end", n=attempt.attempt, outcome=outcome, op=attempt.operation_id
             )
+
+
+def crash_at_once(value: str) -> str:
+    if _bump("v3-12") == 1:
+        raise SystemExit(1)  # before the start window ends: only eager mode has sent START
+    return value
+
+
+@dg.workflow
+def crashing_child(value: str):
+    return (yield dg.Step(crash_at_once, (value,)))
+
+
+@req("child/3-12", checkpointing="eager")
+def v3_12(value: str):
+    return (yield dg.Child(crashing_child, (value,)))
