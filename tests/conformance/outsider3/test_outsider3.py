@@ -61,11 +61,19 @@ def test_outsider3_variant(req: Requirement) -> None:
 def test_outsider3_handler_on_aws_emulator(req: Requirement, emulator: Any) -> None:
     """The same handlers through ``durable_gen.aws.lambda_handler`` and AWS's emulator: only
     the emulator's known gaps may fail them."""
+    _run_on_emulator(req, handlers.HANDLERS[str(req)], emulator)
+
+
+@pytest.mark.parametrize("req", _requirements(variants.HANDLERS), ids=str)
+def test_outsider3_variant_on_aws_emulator(req: Requirement, emulator: Any) -> None:
+    _run_on_emulator(req, variants.HANDLERS[str(req)], emulator)
+
+
+def _run_on_emulator(req: Requirement, handler: Handler, emulator: Any) -> None:
     from durable_gen.aws import lambda_handler
 
     from ..emulator_runner import GAP_NAMES, explain, run_emulator
 
-    handler = handlers.HANDLERS[str(req)]
     handlers.reset()
     function = lambda_handler(
         handler.workflow,
