@@ -160,6 +160,11 @@ with emulator_session(functions={{"echo": echo}}) as session:
   the requirement in that mode; with `checkpointing="eager"` (START confirmed before every
   step) it meets it whatever its timing, and in `"batch"` it cannot. 1-17 and 1-18 use
   `semantics=dg.AT_MOST_ONCE`, which records START before running in every mode.
+- **Child context names**: most `child` requirements list a `Name` on `ContextStarted` (any
+  value, `${{NAME1}}`), as AWS's SDKs name a child after its function. durable_gen names a
+  `Child` after its workflow only when that is a `@dg.workflow` function (or by `name=`); a
+  plain generator function's child records no `Name` and fails them. The handlers decorate
+  their child workflows.
 - **`totalCount`** in Map/Parallel projections counts the items that were started (AWS's
   meaning); `BatchResult.total_count` counts every item, so the handlers compute
   `success_count + failure_count + started_count`.
