@@ -417,6 +417,25 @@ def _what(cmd: Command[Any], *, call: bool = False) -> str:
     return f"the {kind} command {label!r}" if isinstance(label, str) else f"the {kind} command"
 
 
+def _not_callable(what: str, value: object) -> ValidationError:
+    """The error for ``value`` given where ``what`` (a function) is wanted. A command there is
+    the usual mistake (a step called, ``f(x)``, where its function goes): say what to write."""
+    if not isinstance(value, Command):
+        return ValidationError(f"{what}, got {value!r}")
+    called = _what(value, call=True)
+    if isinstance(value, Step):
+        name = called.removesuffix("(...)")
+        return ValidationError(
+            f"{what}, got {_what(value)}: {called} builds a command (the description of work "
+            f"that a yield runs), not a function. Pass the function itself, {name}; bind its "
+            f"arguments with functools.partial({name}, ...)"
+        )
+    return ValidationError(
+        f"{what}, got {_what(value)}: a command, not a function. To run it there, write a "
+        f"generator function that yields it (def run(): return (yield {called}))"
+    )
+
+
 # --- retry ----------------------------------------------------------------------------------
 
 
@@ -604,7 +623,7 @@ class Step(Command[R], frozen=True):
                 made(self)
             return
         if not callable(self.fn):
-            raise ValidationError(f"Step needs a callable, got {self.fn!r}")
+            raise _not_callable("Step needs a callable", self.fn)
         if type(self.args) is not tuple:
             raise ValidationError(f"Step args must be a tuple, got {type(self.args).__name__}")
         _check_kwargs(self.kwargs, "Step")
@@ -1027,9 +1046,7 @@ class WaitForCallback(Command[R], frozen=True):
 
     def __post_init__(self) -> None:
         if not callable(self.submitter):
-            raise ValidationError(
-                f"WaitForCallback needs a callable submitter, got {self.submitter!r}"
-            )
+            raise _not_callable("WaitForCallback needs a callable submitter", self.submitter)
         _runs_as_a_step(self.submitter, "a WaitForCallback submitter")
         _check_takes(self.submitter, "a WaitForCallback submitter", ("callback_id",))
         CreateCallback(
@@ -1233,7 +1250,7 @@ class WaitForCondition(Command[R], frozen=True):
 
     def __post_init__(self) -> None:
         if not callable(self.check):
-            raise ValidationError(f"WaitForCondition needs a callable check, got {self.check!r}")
+            raise _not_callable("WaitForCondition needs a callable check", self.check)
         if self.wait_strategy is not None and not callable(self.wait_strategy):
             raise ValidationError("wait_strategy must be callable")
         _runs_as_a_step(self.check, "a WaitForCondition check")
@@ -1508,7 +1525,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
     def __post_init__(self) -> None:
         _check_nesting(self.nesting)
         if not callable(self.fn):
-            raise ValidationError(f"Map needs a callable, got {self.fn!r}")
+            raise _not_callable("Map needs a callable", self.fn)
         if isinstance(self.items, (str, bytes)) or not isinstance(self.items, Sequence):
             raise ValidationError(
                 f"Map items must be a sequence (list or tuple), got {type(self.items).__name__}"
@@ -1555,7 +1572,7 @@ class Branch(msgspec.Struct, Generic[T], frozen=True, metaclass=CheckedStructMet
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
-            raise ValidationError(f"a Branch needs a function, got {self.fn!r}")
+            raise _not_callable("a Branch needs a function", self.fn)
         _check_name(self.name, "branch")
 
 
@@ -1612,7 +1629,7 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
             )
         for b in self.branches:
             if not (isinstance(b, Branch) or callable(b)):
-                raise ValidationError(f"a Parallel branch must be callable, got {b!r}")
+                raise _not_callable("a Parallel branch must be callable", b)
             _check_call(b.fn if isinstance(b, Branch) else b, "a Parallel branch", None)
         _check_concurrency(self.max_concurrency)
         _check_name(self.name, "parallel")

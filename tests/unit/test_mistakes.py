@@ -365,6 +365,32 @@ def test_other_mistakes_get_a_message_that_says_what_to_write(workflow: Any, fra
     assert fragment in handle.record.error.error_message
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: dg.Map(charge(1), [1, 2]),
+        lambda: dg.Parallel([charge(1), charge(2)]),
+        lambda: dg.Branch(charge(1), name="b"),
+        lambda: dg.Step(charge(1)),
+        lambda: dg.WaitForCallback(charge(1)),
+        lambda: dg.WaitForCondition(charge(1), initial_state=0),
+    ],
+    ids=["map", "parallel", "branch", "step", "wait-for-callback", "wait-for-condition"],
+)
+def test_a_called_step_where_a_function_goes_is_told_to_pass_the_function(build: Any) -> None:
+    with pytest.raises(dg.ValidationError) as info:
+        build()
+    message = str(info.value)
+    assert "got the Step command 'charge'" in message
+    assert "Pass the function itself, charge" in message
+    assert "functools.partial(charge, ...)" in message
+
+
+def test_another_command_where_a_function_goes_is_told_to_wrap_it_in_a_generator() -> None:
+    with pytest.raises(dg.ValidationError, match=r"generator function that yields it"):
+        dg.Parallel([dg.Wait(seconds=1)])
+
+
 def test_under_the_pytest_plugin_a_mistake_fails_the_test_run() -> None:
     # The plugin turns strict mode on and makes the warning an error: the execution fails.
     assert _guard.strict
