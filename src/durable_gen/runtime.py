@@ -37,6 +37,7 @@ from ._errors import InvalidCheckpointError, ValidationError
 from ._interpreter import Interpreter as Interpreter
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
+from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large
 from ._wire import CallbackDetails as CallbackDetails
 from ._wire import CallbackOptions as CallbackOptions
 from ._wire import ChainedInvokeDetails as ChainedInvokeDetails
@@ -56,6 +57,7 @@ from ._wire import StepOptions as StepOptions
 from ._wire import WaitDetails as WaitDetails
 from ._wire import WaitOptions as WaitOptions
 from .local import _state
+from .local._lifecycle import invoked_result_too_large
 
 __all__ = [
     "Action",
@@ -503,7 +505,8 @@ def complete_invoke(
     status: Literal["FAILED", "TIMED_OUT", "STOPPED"] | None = None,
 ) -> Operation:
     """End the chained invoke ``operation_id``: SUCCEEDED with ``result`` (a JSON payload),
-    or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``);
+    or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``); a
+    ``result`` over 1 MiB fails it with ``PayloadTooLargeError``, as the service does;
     ``status="TIMED_OUT"`` or ``"STOPPED"`` records how the invoked function ended otherwise
     (without an ``error``, the workflow's ``error_type`` is ``Invoke.TIMED_OUT`` or
     ``Invoke.STOPPED``).
@@ -529,6 +532,8 @@ def complete_invoke(
     end: Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"] = status or (
         "FAILED" if error is not None else "SUCCEEDED"
     )
+    if end == "SUCCEEDED" and too_large(result, MAX_OPERATION_PAYLOAD_BYTES):
+        end, result, error = "FAILED", None, invoked_result_too_large(result)
     new, _ = _state.invoke_completed(op, end, now_ms, 0, result=result, error=error)
     operations[new.id] = new
     return new

@@ -343,6 +343,17 @@ def invokes(amount: int) -> dg.Workflow[Any]:
     return [t]
 
 
+def huge(payload: Any) -> str:
+    return "x" * (1024 * 1024)  # its JSON is 2 bytes over what a chained invoke records
+
+
+def invokes_a_huge_result(_: Any) -> dg.Workflow[Any]:
+    try:
+        return (yield from dg.Invoke("huge", None, name="huge"))
+    except dg.InvokeFailedError as exc:
+        return [exc.error_type, exc.error_message]
+
+
 def check(state: dict[str, int]) -> dict[str, int]:
     return {"n": state["n"] + 1}
 
@@ -366,6 +377,7 @@ CASES: list[tuple[str, Any, Any, dict[str, Any] | None]] = [
     ("children", children, 3, None),
     ("callbacks", callbacks, None, None),
     ("invokes", invokes, 100, {"tax": tax, "explode": explode}),
+    ("huge-invoke-result", invokes_a_huge_result, None, {"huge": huge}),
     ("polling", polling, None, None),
     ("helpers", helpers, None, None),
 ]
