@@ -274,6 +274,26 @@ def test_a_dead_holder_on_this_host_loses_its_lease_at_once(postgres_factory: Fa
     assert task is not None and task.kind == "invocation"
 
 
+def test_a_holder_on_another_machine_with_this_host_name_keeps_its_lease(
+    postgres_factory: Factory,
+) -> None:
+    # Machines of one image (or containers on the host's network) share a host name while
+    # their process ids mean other processes: such a holder is judged by its lease alone.
+    import socket
+
+    store = postgres_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    host = store.owner.split(":")[0]
+    others = {socket.gethostname(), host.replace("/", "/0", 1)} - {host}
+    assert others
+    for other in sorted(others):
+        with store._tx() as conn:  # a process id that does not exist here
+            conn.execute("UPDATE executions SET lease_owner = %s", (f"{other}:999999999:ab",))
+        assert postgres_factory().next_task() is None, other
+
+
 def test_a_live_holder_elsewhere_keeps_its_lease(postgres_factory: Factory) -> None:
     store = postgres_factory()
     ex = create(store)

@@ -303,6 +303,26 @@ def test_a_dead_holder_on_this_host_loses_its_lease_at_once(sqlite_factory: Fact
     assert other.next_task() is not None
 
 
+def test_a_holder_on_another_machine_with_this_host_name_keeps_its_lease(
+    sqlite_factory: Factory,
+) -> None:
+    # Machines of one image (or containers on the host's network) share a host name while
+    # their process ids mean other processes: such a holder is judged by its lease alone.
+    import socket
+
+    store = sqlite_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    host = store.owner.split(":")[0]
+    others = {socket.gethostname(), host.replace("/", "/0", 1)} - {host}
+    assert others
+    for other in sorted(others):
+        with store._tx() as conn:  # a process id that does not exist here
+            conn.execute("UPDATE executions SET lease_owner = ?", (f"{other}:999999999:ab",))
+        assert sqlite_factory().next_task() is None, other
+
+
 def test_renewing_extends_the_leases_held(sqlite_factory: Factory) -> None:
     store = sqlite_factory(lease_seconds=0.2)
     ex = create(store)
