@@ -480,3 +480,24 @@ def test_a_malformed_url_is_refused_for_good() -> None:
     with pytest.raises(StoreError, match="the URL is malformed") as caught:
         PostgresStore(url, timeout=1)
     assert not isinstance(caught.value, StoreUnavailableError)  # a worker would not retry it
+
+
+def test_a_database_turned_read_only_is_unavailable_for_now(postgres_url: str) -> None:
+    # During a failover a worker may reach a standby (or a primary still read-only): the
+    # write fails with SQLSTATE 25006, which was a plain StoreError, so a worker gave up at
+    # once (exit status 1) instead of waiting for the new primary as after a restart.
+    base, name = postgres_url.rsplit("/", 1)
+    with PostgresStore(postgres_url) as store:
+        create(store)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        try:
+            with PostgresStore(postgres_url) as store:
+                assert store.load("arn:1") is not None  # reads still work
+                with pytest.raises(StoreUnavailableError, match=r"is read-only .*the primary"):
+                    store.register_workflow("f", "m:f")
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off')
+    # The advice's URL form is one the store takes.
+    with PostgresStore(f"{postgres_url}?target_session_attrs=read-write") as store:
+        store.register_workflow("f", "m:f")
