@@ -274,6 +274,26 @@ def test_a_dead_holder_on_this_host_loses_its_lease_at_once(postgres_factory: Fa
     assert task is not None and task.kind == "invocation"
 
 
+def test_a_holder_on_another_machine_with_this_host_name_keeps_its_lease(
+    postgres_factory: Factory,
+) -> None:
+    # Machines of one image (or containers on the host's network) share a host name while
+    # their process ids mean other processes: such a holder is judged by its lease alone.
+    import socket
+
+    store = postgres_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    host = store.owner.split(":")[0]
+    others = {socket.gethostname(), host.replace("/", "/0", 1)} - {host}
+    assert others
+    for other in sorted(others):
+        with store._tx() as conn:  # a process id that does not exist here
+            conn.execute("UPDATE executions SET lease_owner = %s", (f"{other}:999999999:ab",))
+        assert postgres_factory().next_task() is None, other
+
+
 def test_a_live_holder_elsewhere_keeps_its_lease(postgres_factory: Factory) -> None:
     store = postgres_factory()
     ex = create(store)
@@ -460,3 +480,24 @@ def test_a_malformed_url_is_refused_for_good() -> None:
     with pytest.raises(StoreError, match="the URL is malformed") as caught:
         PostgresStore(url, timeout=1)
     assert not isinstance(caught.value, StoreUnavailableError)  # a worker would not retry it
+
+
+def test_a_database_turned_read_only_is_unavailable_for_now(postgres_url: str) -> None:
+    # During a failover a worker may reach a standby (or a primary still read-only): the
+    # write fails with SQLSTATE 25006, which was a plain StoreError, so a worker gave up at
+    # once (exit status 1) instead of waiting for the new primary as after a restart.
+    base, name = postgres_url.rsplit("/", 1)
+    with PostgresStore(postgres_url) as store:
+        create(store)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        try:
+            with PostgresStore(postgres_url) as store:
+                assert store.load("arn:1") is not None  # reads still work
+                with pytest.raises(StoreUnavailableError, match=r"is read-only .*the primary"):
+                    store.register_workflow("f", "m:f")
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off')
+    # The advice's URL form is one the store takes.
+    with PostgresStore(f"{postgres_url}?target_session_attrs=read-write") as store:
+        store.register_workflow("f", "m:f")

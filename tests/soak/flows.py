@@ -102,3 +102,24 @@ def tagged(n: int):  # type: ignore[no-untyped-def]
     for i in range(3):
         out.append((yield work(f"e{n}-s{i}", i)))
     return out
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def linger(label: str) -> str:
+    """An at-most-once step that takes long enough for another worker to look at its lease."""
+    _log("start", label)
+    time.sleep(LINGER_SECONDS)
+    _log("end", label)
+    return f"{label}=done"
+
+
+LINGER_SECONDS = 3.0
+
+
+@dg.workflow
+def machines(n: int):  # type: ignore[no-untyped-def]
+    """A step, an at-most-once step that lingers, a step: each must run once, in one worker."""
+    first = yield work("m-a", n)
+    middle = yield linger("m-once")
+    last = yield work("m-c", n)
+    return [first, middle, last]

@@ -2,8 +2,9 @@
 
 Both keep executions the same way (see ``_sqlite`` for the rules): the engine's lock is a
 write transaction, an invoking execution carries a lease ``owner`` (host, process id, random
-part) with an expiry, and a store that finds a lease expired, or held by a dead process on
-its own host, resets the invocation and schedules a new one.
+part) with an expiry, and a store that finds a lease expired, or held by a dead process of
+its own host (the same host name, boot and process-id namespace), resets the invocation and
+schedules a new one.
 """
 
 from __future__ import annotations
@@ -50,7 +51,29 @@ __all__ = [
 
 CALL: Final = "call"
 INVOCATION: Final = "invocation"
-_OWNER_HOST: Final = socket.gethostname()
+
+
+def _process_space() -> str:
+    """Who can tell this host's processes apart: the host name, and on Linux the kernel's boot
+    id and the process-id namespace. Two machines (or two containers with host networking)
+    may share a host name while their process ids mean different processes; a lease owner
+    is judged dead by its process id only where these agree."""
+    parts = [socket.gethostname().replace(":", "_")]
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            parts.append(boot.read().strip().replace("-", "")[:12])
+    except (OSError, ValueError):
+        pass
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        pass
+    else:
+        parts.append("".join(ch for ch in namespace if ch.isdigit()))
+    return "/".join(part for part in parts if part)
+
+
+_OWNER_HOST: Final = _process_space()
 
 
 class LeaseLostError(StoreError):

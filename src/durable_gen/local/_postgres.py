@@ -622,6 +622,13 @@ class PostgresStore(SqlStore):
                 f"the database {self.url} is locked: this transaction conflicted with another "
                 f"worker's and was rolled back ({text}); try again"
             )
+        if isinstance(exc, errors.ReadOnlySqlTransaction):  # a standby, as during a failover
+            return StoreUnavailableError(
+                f"the database {self.url} is read-only ({text}): a standby server, one still "
+                "in recovery, or default_transaction_read_only on; nothing of this "
+                "transaction was written. Point the URL at the primary (with several hosts, "
+                "add target_session_attrs=read-write); a worker retries for its patience"
+            )
         if isinstance(exc, errors.UndefinedTable | errors.UndefinedColumn):
             upgraded = self._upgraded_under_us()
             if upgraded is not None:

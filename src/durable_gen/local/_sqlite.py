@@ -524,6 +524,8 @@ class SqliteStore(SqlStore):
             try:
                 yield self._conn
                 ok = True
+            except sqlite3.Error as exc:  # a statement of the body: a StoreError like the rest
+                raise self._error(exc) from None
             finally:
                 self._exit(commit=ok)
         self._after_release()

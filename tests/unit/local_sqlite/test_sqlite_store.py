@@ -303,6 +303,49 @@ def test_a_dead_holder_on_this_host_loses_its_lease_at_once(sqlite_factory: Fact
     assert other.next_task() is not None
 
 
+def test_a_database_that_became_read_only_is_a_store_error_when_a_lease_is_taken_back(
+    sqlite_factory: Factory,
+) -> None:
+    # A worker taking back the invocation of a dead process wrote to a file that had become
+    # read-only (a file system remounted read-only) and raised sqlite3's own error: the
+    # command line printed a traceback. query_only makes the same "readonly" failure.
+    store = sqlite_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    with store._tx() as conn:  # pretend a process that no longer exists holds it
+        host, _, _ = store.owner.split(":")
+        conn.execute("UPDATE executions SET lease_owner = ?", (f"{host}:999999999:ab",))
+    other = sqlite_factory()
+    with (
+        pytest.raises(StoreError, match=r"cannot be written .*give this process write access"),
+        other._tx() as conn,  # the file turns read-only once the transaction has begun
+    ):
+        conn.execute("PRAGMA query_only = ON")
+        other.next_task()
+    assert sqlite_factory().next_task() is not None  # nothing half-written: taken back now
+
+
+def test_a_holder_on_another_machine_with_this_host_name_keeps_its_lease(
+    sqlite_factory: Factory,
+) -> None:
+    # Machines of one image (or containers on the host's network) share a host name while
+    # their process ids mean other processes: such a holder is judged by its lease alone.
+    import socket
+
+    store = sqlite_factory()
+    ex = create(store)
+    ex.invoking = True
+    store.commit([Change(ex)])
+    host = store.owner.split(":")[0]
+    others = {socket.gethostname(), host.replace("/", "/0", 1)} - {host}
+    assert others
+    for other in sorted(others):
+        with store._tx() as conn:  # a process id that does not exist here
+            conn.execute("UPDATE executions SET lease_owner = ?", (f"{other}:999999999:ab",))
+        assert sqlite_factory().next_task() is None, other
+
+
 def test_renewing_extends_the_leases_held(sqlite_factory: Factory) -> None:
     store = sqlite_factory(lease_seconds=0.2)
     ex = create(store)
