@@ -1006,11 +1006,22 @@ class Interpreter(StepHandlers):
             if rec.id == at.ctx_id:  # the context itself: it completed before the change
                 where = f"the end of context {rec.id[:12]}, which completed"
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
+            keep = f"keep Patched({cmd.change_id!r}) and the old branch until such executions end"
+            others = self._unevaluated_markers(fiber)
+            if others:  # a new-path execution whose change id is spelled otherwise here
+                listed = ", ".join(map(repr, others))
+                keep = (
+                    f"this context recorded the marker of change {listed}, which the code "
+                    f"does not evaluate: if {cmd.change_id!r} is that change under another id, "
+                    f"the execution took its new path: give Deprecated the recorded id (a "
+                    f"change id must not change while executions that recorded it run); "
+                    f"otherwise {keep}"
+                )
             raise Fatal(
                 NonDeterminismError(
-                    f"change {cmd.change_id!r} is Deprecated but this execution was recorded "
-                    f"before it and took the old path (it recorded {recorded} at {where}); keep "
-                    f"Patched({cmd.change_id!r}) and the old branch until such executions end",
+                    f"change {cmd.change_id!r} is Deprecated but this execution recorded no "
+                    f"marker for it and went past this point (it recorded {recorded} at "
+                    f"{where}), as one that took the old path does; {keep}",
                     operation_id=rec.id,
                     position=where,
                     recorded=recorded,
@@ -1018,6 +1029,18 @@ class Interpreter(StepHandlers):
                 )
             )
         return SEND_NONE
+
+    def _unevaluated_markers(self, fiber: Fiber) -> list[str]:
+        """The change ids of the markers the fiber's context recorded that this replay did not
+        evaluate (so far): a change id renamed since shows up here."""
+        return [
+            str(op.name)
+            for op in self._ops.values()
+            if is_marker(op)
+            and op.parent_id == fiber.parent_id
+            and op.id not in self._patches
+            and op.name is not None
+        ]
 
     def _went_past(self, fiber: Fiber) -> tuple[Operation, Fiber] | None:
         """What shows that old code went past the fiber's position, and in which fiber: what

@@ -1,0 +1,791 @@
+"""A fourth corpus of code changes made between deployments, judged by every route with the
+judge of ``test_change_corpus_options.py`` (the engine in memory and on SQLite, the Lambda
+handler, the interpreter, ``replay`` of the export and of its events, the pytest plugin's
+``durable_replayer``, and ``durable-gen history --json`` replayed by ``replay_folder``), which
+must all give the verdict docs/versioning.md gives and, when they accept, the same result.
+
+Its emphasis: one name kept while the command's type changes (a Map made a Parallel, an
+Invoke a Child, a Wait a callback, ...), steps moved out of a child, nested and misplaced
+versioning markers (``Patched`` in ``Patched``, in a ``yield from`` sub-workflow, in a virtual
+child inside Map items, a ``Deprecated`` under another change id), changes after a failure
+was recorded (a failed step, child, Map item; a saga's rollback that ran), and the type a
+recorded payload is decoded into (a step's return annotation, a polled state, a child's typed
+result, a Map function's return, an Invoke's ``result_type``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.testing import TestRunner, assert_deterministic, replay
+from durable_gen.testing.pytest_plugin import Replayer
+from tests.unit.testing.test_change_corpus_options import (
+    ANSWER,
+    FAILED,
+    FUNCTIONS,
+    OK,
+    Change,
+    Gen,
+    N,
+    gate,
+    judge,
+)
+
+# --- steps ----------------------------------------------------------------------------------------
+
+
+@dg.step(name="a")
+def step_a(x: int) -> int:
+    return x + 1
+
+
+@dg.step(name="b")
+def step_b(x: int) -> int:
+    return x + 2
+
+
+@dg.step(name="c")
+def step_c(x: int) -> int:
+    return x + 3
+
+
+def _named(wf: Callable[..., Gen], name: str) -> Callable[..., Gen]:
+    wf.__qualname__ = wf.__name__ = name
+    return wf
+
+
+# --- one name, another type of command ------------------------------------------------------------
+
+
+def map_batch(x: int) -> Gen:
+    r = yield dg.Map(step_a, [1, 2], name="batch")
+    yield from gate()
+    return [item.result for item in r.items]
+
+
+def parallel_batch(x: int) -> Gen:
+    branches = [dg.Branch(lambda: 2, name="map-item-0"), dg.Branch(lambda: 3, name="map-item-1")]
+    r = yield dg.Parallel(branches, name="batch")
+    yield from gate()
+    return [item.result for item in r.items]
+
+
+def _one_step_body(x: int) -> Gen:
+    return (yield step_a(x))
+
+
+def child_batch(x: int) -> Gen:
+    r = yield dg.Child(_one_step_body, (x,), name="batch")
+    yield from gate()
+    return r
+
+
+def invoke_t(x: int) -> Gen:
+    r = yield dg.Invoke("tax", x, name="t")
+    yield from gate()
+    return r
+
+
+def child_t(x: int) -> Gen:
+    r = yield dg.Child(_one_step_body, (x,), name="t")
+    yield from gate()
+    return r
+
+
+def step_t(x: int) -> Gen:
+    r = yield dg.Step(lambda: 3, name="t")
+    yield from gate()
+    return r
+
+
+def wait_w(x: int) -> Gen:
+    yield dg.Wait(seconds=5, name="w")
+    yield from gate()
+    return 1
+
+
+def callback_w(x: int) -> Gen:
+    handle = yield dg.CreateCallback(name="w")
+    yield handle
+    yield from gate()
+    return 1
+
+
+# --- steps moved out of a child -------------------------------------------------------------------
+
+
+def _two_steps_body(x: int) -> Gen:
+    a = yield step_a(x)
+    return (yield step_b(a))
+
+
+def two_steps_in_child(x: int) -> Gen:
+    r = yield dg.Child(_two_steps_body, (x,), name="kid")
+    yield from gate()
+    return r
+
+
+def two_steps_at_root(x: int) -> Gen:
+    a = yield step_a(x)
+    r = yield step_b(a)
+    yield from gate()
+    return r
+
+
+def _kid_waits(x: int) -> Gen:
+    a = yield step_a(x)
+    yield from gate("inner")
+    return (yield step_b(a))
+
+
+def waiting_in_child(x: int) -> Gen:
+    return (yield dg.Child(_kid_waits, (x,), name="kid"))
+
+
+def _kid_waits_without_a(x: int) -> Gen:
+    yield from gate("inner")
+    return (yield step_b(x))
+
+
+def first_step_moved_out_of_child(x: int) -> Gen:
+    a = yield step_a(x)
+    return (yield dg.Child(_kid_waits_without_a, (a,), name="kid"))
+
+
+# --- versioning markers ---------------------------------------------------------------------------
+
+
+def base(x: int) -> Gen:
+    a = yield step_a(x)
+    yield from gate()
+    return (yield step_c(a))
+
+
+def nested_patched(x: int) -> Gen:
+    a = yield step_a(x)
+    if (yield dg.Patched("outer")):
+        a = yield step_b(a)
+        if (yield dg.Patched("inner")):
+            a = yield step_b(a)
+    yield from gate()
+    return (yield step_c(a))
+
+
+def two_patched_first(x: int) -> Gen:
+    if (yield dg.Patched("one")):
+        x = yield step_b(x)
+    if (yield dg.Patched("two")):
+        x = yield step_c(x)
+    a = yield step_a(x)
+    yield from gate()
+    return (yield step_c(a))
+
+
+def _patched_sub() -> Gen:
+    if (yield dg.Patched("sub")):
+        return (yield step_b(1))
+    return 0
+
+
+def patched_in_yield_from(x: int) -> Gen:
+    a = yield step_a(x)
+    b = yield from _patched_sub()
+    yield from gate()
+    return (yield step_c(a + b))
+
+
+def gate_first(x: int) -> Gen:
+    yield from gate()
+    a = yield step_a(x)
+    return (yield step_c(a))
+
+
+def gate_first_patched(x: int) -> Gen:
+    yield from gate()
+    if (yield dg.Patched("extra")):
+        x = yield step_b(x)
+    a = yield step_a(x)
+    return (yield step_c(a))
+
+
+def gate_first_new_path_kept(x: int) -> Gen:
+    yield from gate()
+    x = yield step_b(x)
+    a = yield step_a(x)
+    return (yield step_c(a))
+
+
+def _kid_gated(x: int) -> Gen:
+    yield from gate("inner")
+    return (yield step_a(x))
+
+
+def _kid_deprecated(x: int) -> Gen:
+    yield dg.Deprecated("kid-extra")
+    a = yield step_b(x)
+    yield from gate("inner")
+    return (yield step_a(a))
+
+
+def kid_gated(x: int) -> Gen:
+    return (yield dg.Child(_kid_gated, (x,), name="kid"))
+
+
+def kid_deprecated(x: int) -> Gen:
+    return (yield dg.Child(_kid_deprecated, (x,), name="kid"))
+
+
+def _item_waits(x: int) -> Gen:
+    yield dg.Wait(seconds=10 * x, name="item-wait")
+    return (yield step_a(x))
+
+
+def _deep_body(x: int) -> Gen:
+    if (yield dg.Patched("deep")):
+        x = yield step_b(x)
+    return (yield step_a(x))
+
+
+def _item_waits_then_patched(x: int) -> Gen:
+    yield dg.Wait(seconds=10 * x, name="item-wait")
+    return (yield dg.Child(_deep_body, (x,), name="deep", virtual=True))
+
+
+def _items(fn: Callable[[int], Gen]) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(fn, [1, 2], name="m")
+        yield from gate()
+        return [item.result for item in r.items]
+
+    return _named(workflow, f"items[{fn.__name__}]")
+
+
+def receipt_patched(x: int) -> Gen:
+    a = yield step_a(x)
+    if (yield dg.Patched("send-receipt")):
+        yield step_b(a)
+    yield from gate()
+    return (yield step_c(a))
+
+
+def receipt_deprecated(x: int) -> Gen:
+    a = yield step_a(x)
+    yield dg.Deprecated("send-receipt")
+    yield step_b(a)
+    yield from gate()
+    return (yield step_c(a))
+
+
+def receipt_deprecated_first(x: int) -> Gen:
+    yield dg.Deprecated("send-receipt")
+    a = yield step_a(x)
+    yield step_b(a)
+    yield from gate()
+    return (yield step_c(a))
+
+
+def receipt_deprecated_other_id(x: int) -> Gen:
+    a = yield step_a(x)
+    yield dg.Deprecated("send_receipt")
+    yield step_b(a)
+    yield from gate()
+    return (yield step_c(a))
+
+
+# --- after a failure was recorded -----------------------------------------------------------------
+
+
+@dg.step(name="boom", retry=dg.Retry.never())
+def boom(x: int) -> int:
+    raise RuntimeError("no")
+
+
+@dg.step(name="boom-2", retry=dg.Retry.never())
+def boom_renamed(x: int) -> int:
+    raise RuntimeError("no")
+
+
+def _caught(step: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        with contextlib.suppress(dg.StepFailedError):
+            yield step(x)
+        yield from gate()
+        return 5
+
+    return _named(workflow, f"caught[{step.name}]")
+
+
+def _kid_fails(x: int) -> Gen:
+    yield step_a(x)
+    raise ValueError("kid")
+
+
+def _kid_fails_otherwise(x: int) -> Gen:
+    yield step_b(x)
+    raise ValueError("kid")
+
+
+def _child_caught(name: str, body: Callable[[int], Gen] = _kid_fails) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        with contextlib.suppress(dg.OperationError):
+            yield dg.Child(body, (x,), name=name)
+        yield from gate()
+        return 5
+
+    return _named(workflow, f"child_caught[{name},{body.__name__}]")
+
+
+@dg.step(name="half", retry=dg.Retry.never())
+def half(x: int) -> int:
+    if x == 0:
+        raise ValueError("zero")
+    return x
+
+
+@dg.step(name="half-2", retry=dg.Retry.never())
+def half_renamed(x: int) -> int:
+    if x == 0:
+        raise ValueError("zero")
+    return x
+
+
+def _tolerant_map(fn: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(fn, [0, 1], name="m", completion=dg.Completion(tolerated_failure_count=1))
+        yield from gate()
+        return [item.status for item in r.items]
+
+    return _named(workflow, f"tolerant_map[{fn.name}]")
+
+
+def undo_a(result: int) -> None:
+    pass
+
+
+def undo_b(result: int) -> None:
+    pass
+
+
+@dg.step(name="book", compensate=undo_a)
+def book_undone_by_a(x: int) -> int:
+    return x
+
+
+@dg.step(name="book", compensate=undo_b)
+def book_undone_by_b(x: int) -> int:
+    return x
+
+
+@dg.step(name="book")
+def book_without_undo(x: int) -> int:
+    return x
+
+
+def _saga(step: Any, rolled_back_first: bool) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        yield step(x)
+        if rolled_back_first:
+            undone = yield dg.RunCompensations()
+            yield from gate()
+        else:
+            yield from gate()
+            undone = yield dg.RunCompensations()
+        return [u.name for u in undone]
+
+    return _named(workflow, f"saga[{step.fn.__name__},{rolled_back_first}]")
+
+
+def _parallel_one_fails(**options: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        branches = [
+            dg.Branch(lambda: 1, name="fine"),
+            dg.Branch(functools.partial(boom, 0), name="bad"),
+        ]
+        r = yield dg.Parallel(branches, name="p", **options)
+        yield from gate()
+        return [item.status for item in r.items]
+
+    return _named(workflow, f"parallel_one_fails[{sorted(options)}]")
+
+
+# --- Parallel of @workflow generator functions ----------------------------------------------------
+
+
+@dg.workflow
+def branch_a() -> Gen:
+    return (yield step_a(1))
+
+
+@dg.workflow
+def branch_b() -> Gen:
+    return (yield step_b(1))
+
+
+def _parallel_of(*fns: Callable[[], Gen]) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Parallel(list(fns), name="p")
+        yield from gate()
+        return [item.result for item in r.items]
+
+    return _named(workflow, f"parallel_of[{','.join(f.__name__ for f in fns)}]")
+
+
+# --- the type a recorded payload is decoded into --------------------------------------------------
+
+
+@dg.step(name="n")
+def returns_none(x: int) -> None:
+    return None
+
+
+@dg.step(name="n")
+def returns_int(x: int) -> int:
+    return 1
+
+
+@dg.step(name="n")
+def returns_optional(x: int) -> int | None:
+    return 1
+
+
+@dg.step(name="f")
+def returns_float(x: int) -> float:
+    return 1.5
+
+
+@dg.step(name="f")
+def returns_int_f(x: int) -> int:
+    return 1
+
+
+@dg.step(name="l")
+def returns_list(x: int) -> list[int]:
+    return [1, 2]
+
+
+@dg.step(name="l")
+def returns_tuple(x: int) -> tuple[int, ...]:
+    return (1, 2)
+
+
+def _stepped(step: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield step(x)
+        yield from gate()
+        return r
+
+    return _named(workflow, f"stepped[{step.fn.__name__}]")
+
+
+@dataclasses.dataclass
+class State:
+    n: int
+
+
+def check_dict(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def check_state(state: State) -> State:
+    return State(n=state.n + 1)
+
+
+def _until_three(state: Any, attempt: int) -> dg.WaitDecision:
+    n = state["n"] if isinstance(state, dict) else state.n
+    return dg.WaitDecision.done() if n >= 3 else dg.WaitDecision.again(10)
+
+
+def _polling(check: Callable[[Any], Any], initial: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        s = yield dg.WaitForCondition(check, initial, wait_strategy=_until_three, name="poll")
+        yield from gate()
+        return s["n"] if isinstance(s, dict) else s.n
+
+    return _named(workflow, f"polling[{check.__name__}]")
+
+
+@dataclasses.dataclass
+class Totals:
+    total: int
+
+
+@dataclasses.dataclass
+class TotalsV2:
+    total: str
+    extra: int
+
+
+def _kid_totals(x: int) -> dg.Workflow[Totals]:
+    a = yield step_a(x)
+    return Totals(total=a)
+
+
+def _kid_totals_v2(x: int) -> dg.Workflow[TotalsV2]:
+    a = yield step_a(x)
+    return TotalsV2(total=str(a), extra=0)
+
+
+def _child_typed(body: Callable[[int], Gen]) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Child(body, (x,), name="k")
+        yield from gate()
+        return dataclasses.asdict(r)
+
+    return _named(workflow, f"child_typed[{body.__name__}]")
+
+
+@dataclasses.dataclass
+class Box:
+    v: int
+
+
+@dg.step(name="item")
+def item_int(x: int) -> int:
+    return x
+
+
+@dg.step(name="item")
+def item_box(x: int) -> Box:
+    return Box(v=x)
+
+
+def _mapped(fn: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(fn, [1, 2], name="m")
+        yield from gate()
+        return [item.result for item in r.items]
+
+    return _named(workflow, f"mapped[{fn.fn.__name__}]")
+
+
+def _invoking(result_type: type | None) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        options = {} if result_type is None else {"result_type": result_type}
+        return (yield dg.Invoke("slow-tax", x, name="t", **options))
+
+    return _named(workflow, f"invoking[{result_type}]")
+
+
+# --- the corpus -----------------------------------------------------------------------------------
+
+CHANGES = [
+    Change("Map made a Parallel of the same name", map_batch, parallel_batch, N, N),
+    Change("Parallel made a Map of the same name", parallel_batch, map_batch, N, N),
+    Change("Child made a Map of the same name", child_batch, map_batch, N, N),
+    Change("Map made a Child of the same name", map_batch, child_batch, N, N),
+    Change("Invoke made a Child of the same name", invoke_t, child_t, N, N),
+    Change("Child made an Invoke of the same name", child_t, invoke_t, N, N),
+    Change("Wait made a CreateCallback of the same name", wait_w, callback_w, N, N),
+    Change("CreateCallback made a Wait of the same name", callback_w, wait_w, N, N),
+    Change("Step made an Invoke of the same name", step_t, invoke_t, N, N),
+    Change("Invoke made a Step of the same name", invoke_t, step_t, N, N),
+    Change("steps moved out of a child", two_steps_in_child, two_steps_at_root, N, N),
+    Change(
+        "first step moved out of a child, waiting in it",
+        waiting_in_child,
+        first_step_moved_out_of_child,
+        N,
+        N,
+    ),
+    Change("Patched inside Patched, before the gate", base, nested_patched, OK, OK),
+    Change("two Patched in a row before everything", base, two_patched_first, OK, OK),
+    Change("Patched in a yield-from sub-workflow", base, patched_in_yield_from, OK, OK),
+    Change(
+        "Patched removed, new path kept, past it",
+        gate_first_patched,
+        gate_first_new_path_kept,
+        OK,
+        OK,
+    ),
+    Change("Patched removed with its new path, past it", gate_first_patched, gate_first, OK, N),
+    Change("Deprecated first in a child, waiting inside", kid_gated, kid_deprecated, N, OK),
+    Change(
+        "Patched in a virtual child of Map items, waiting in them",
+        _items(_item_waits),
+        _items(_item_waits_then_patched),
+        OK,
+        OK,
+    ),
+    Change("Deprecated on the new path", receipt_patched, receipt_deprecated, OK, OK),
+    Change(
+        "Deprecated moved before the step it followed",
+        receipt_patched,
+        receipt_deprecated_first,
+        OK,
+        OK,
+    ),
+    Change(
+        "Deprecated under another change id", receipt_patched, receipt_deprecated_other_id, N, N
+    ),
+    Change("failed step renamed after its failure", _caught(boom), _caught(boom_renamed), N, N),
+    Change("failed child renamed after its failure", _child_caught("k"), _child_caught("k2"), N, N),
+    Change(
+        "failed child's body changed after its failure",
+        _child_caught("k"),
+        _child_caught("k", _kid_fails_otherwise),
+        OK,
+        OK,
+    ),
+    Change(
+        "Map: item step renamed after an item failed",
+        _tolerant_map(half),
+        _tolerant_map(half_renamed),
+        N,
+        N,
+    ),
+    Change(
+        "saga: undo replaced after it ran",
+        _saga(book_undone_by_a, True),
+        _saga(book_undone_by_b, True),
+        N,
+        N,
+    ),
+    Change(
+        "saga: compensate removed after it ran",
+        _saga(book_undone_by_a, True),
+        _saga(book_without_undo, True),
+        N,
+        N,
+    ),
+    Change(
+        "saga: compensate added before the rollback runs",
+        _saga(book_without_undo, False),
+        _saga(book_undone_by_a, False),
+        OK,
+        None,
+        result=["book"],
+    ),
+    Change(
+        "saga: undo replaced before the rollback runs",
+        _saga(book_undone_by_a, False),
+        _saga(book_undone_by_b, False),
+        OK,
+        None,
+        result=["book"],
+    ),
+    Change(
+        "Parallel: a failure tolerated after it was recorded",
+        _parallel_one_fails(),
+        _parallel_one_fails(completion=dg.Completion(tolerated_failure_count=1)),
+        OK,
+        OK,
+    ),
+    # docs/versioning.md: a completed unnamed generator branch replays from its record; a
+    # @dg.workflow function does not name a branch (only a Child): name branches that move
+    Change(
+        "Parallel: unnamed @workflow branches swapped",
+        _parallel_of(branch_a, branch_b),
+        _parallel_of(branch_b, branch_a),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "step: -> None made -> int", _stepped(returns_none), _stepped(returns_int), FAILED, FAILED
+    ),
+    Change(
+        "step: -> int made -> int | None",
+        _stepped(returns_int),
+        _stepped(returns_optional),
+        OK,
+        OK,
+        result=1,
+    ),
+    Change(
+        "step: -> float made -> int",
+        _stepped(returns_float),
+        _stepped(returns_int_f),
+        FAILED,
+        FAILED,
+    ),
+    Change(
+        "step: -> list made -> tuple",
+        _stepped(returns_list),
+        _stepped(returns_tuple),
+        OK,
+        OK,
+        result=[1, 2],
+    ),
+    Change(
+        "WaitForCondition: dict state made a dataclass, while polling",
+        _polling(check_dict, {"n": 0}),
+        _polling(check_state, State(n=0)),
+        OK,
+        OK,
+        result=3,
+    ),
+    Change(
+        "Child: typed result made incompatible",
+        _child_typed(_kid_totals),
+        _child_typed(_kid_totals_v2),
+        FAILED,
+        FAILED,
+    ),
+    Change(
+        "Map: item function's return made a dataclass",
+        _mapped(item_int),
+        _mapped(item_box),
+        FAILED,
+        FAILED,
+    ),
+    Change("Invoke: result_type set while waiting on it", _invoking(None), _invoking(int), OK, OK),
+]
+
+
+@pytest.mark.parametrize("state", ["suspended", "completed"])
+@pytest.mark.parametrize("change", CHANGES, ids=[c.name for c in CHANGES])
+def test_every_route_judges_a_change_alike(
+    change: Change, state: str, tmp_path: Path, durable_replayer: Replayer
+) -> None:
+    judge(change, state, tmp_path, durable_replayer)
+
+
+def test_the_corpus_names_are_unique() -> None:
+    assert len({c.name for c in CHANGES}) == len(CHANGES)
+
+
+@pytest.mark.parametrize(
+    "workflow",
+    list(dict.fromkeys(w for c in CHANGES for w in (c.v1, c.v2))),
+    ids=lambda w: w.__qualname__,
+)
+def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen]) -> None:
+    change = next(c for c in CHANGES if workflow in (c.v1, c.v2))
+
+    def answer(run: Any) -> None:
+        for op in run.operations(type="CALLBACK"):
+            if op.status == "STARTED" and op.callback_id is not None:
+                run.runner.send_callback_success(op.callback_id, ANSWER)
+
+    assert_deterministic(workflow, change.input, functions=FUNCTIONS, on_idle=answer, random_runs=1)
+
+
+# --- what the messages say ------------------------------------------------------------------------
+
+
+def _suspended_on(v1: Callable[..., Gen]) -> dict[str, Any]:
+    run = TestRunner(skip_time=False, functions=FUNCTIONS).run(v1, 1)
+    assert run.status == "RUNNING", run.error
+    return run.export()
+
+
+def test_a_deprecated_under_another_id_names_the_recorded_change() -> None:
+    """An execution that took the new path under 'send-receipt' is not one that took the old
+    path: the message says which change id it recorded, so the fix is to keep that id (not
+    to keep Patched under the new id, which would send it down the old path)."""
+    report = replay(receipt_deprecated_other_id, _suspended_on(receipt_patched))
+    assert report.status == "diverged"
+    assert "'send-receipt'" in report.message
+    assert "give Deprecated the recorded id" in report.message
+    old_path = replay(receipt_deprecated_other_id, _suspended_on(base))
+    assert old_path.status == "diverged"
+    assert "send-receipt" not in old_path.message
+    assert "keep Patched('send_receipt') and the old branch" in old_path.message
