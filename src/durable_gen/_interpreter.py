@@ -718,9 +718,47 @@ class Interpreter(StepHandlers):
         return None
 
     def _fail(self, error: BaseException) -> None:
+        if isinstance(error, NonDeterminismError):
+            error = self._with_marker_hint(error)
         self._outcome = Failed(error_object(error, aws_types=self._aws_types), error)
         self._ready.clear()
         self._new_tasks.clear()
+
+    def _with_marker_hint(self, error: NonDeterminismError) -> NonDeterminismError:
+        """``error`` saying, when it applies, that the context where the code diverged had
+        recorded a ``Patched`` marker before that point which the code did not evaluate: a
+        ``Patched`` removed, or its change id renamed, while executions that took its new path
+        run is the likely change, and the positions alone do not say so."""
+        rec = self._ops.get(error.operation_id) if error.operation_id else None
+        if rec is None or (error.requested or "").startswith("Deprecated("):
+            return error
+        missed: list[str] = []
+        for op in self._ops.values():
+            if op is rec:
+                break
+            if (
+                is_marker(op)
+                and op.parent_id == rec.parent_id
+                and op.id not in self._patches
+                and op.name is not None
+            ):
+                missed.append(repr(op.name))
+        if not missed:
+            return error
+        hint = (
+            f"Before this point the execution recorded the marker of change "
+            f"{', '.join(missed)}, which this code did not evaluate: if a Patched(...) was "
+            f"removed, or its change id renamed, while executions that took its new path run, "
+            f"restore it (keep a change id, under Patched or Deprecated, until they end; "
+            f"docs/versioning.md)"
+        )
+        return NonDeterminismError(
+            f"{str(error).rstrip('.')}. {hint}",
+            operation_id=error.operation_id,
+            position=error.position,
+            recorded=error.recorded,
+            requested=error.requested,
+        )
 
     def _root_done(self, fiber: Fiber, value: Any, exc: BaseException | None) -> None:
         if exc is not None:

@@ -300,6 +300,21 @@ def receipt_deprecated_other_id(x: int) -> Gen:
     return (yield step_c(a))
 
 
+def receipt_patched_other_id(x: int) -> Gen:
+    a = yield step_a(x)
+    if (yield dg.Patched("send_receipt")):
+        yield step_b(a)
+    yield from gate()
+    return (yield step_c(a))
+
+
+def receipt_unguarded(x: int) -> Gen:
+    a = yield step_a(x)
+    yield step_b(a)
+    yield from gate()
+    return (yield step_c(a))
+
+
 # --- after a failure was recorded -----------------------------------------------------------------
 
 
@@ -622,6 +637,10 @@ CHANGES = [
         OK,
         OK,
     ),
+    Change("Patched: change id renamed, new path", receipt_patched, receipt_patched_other_id, N, N),
+    Change(
+        "Patched added after the change shipped unguarded", receipt_unguarded, receipt_patched, N, N
+    ),
     Change(
         "Deprecated under another change id", receipt_patched, receipt_deprecated_other_id, N, N
     ),
@@ -789,3 +808,28 @@ def test_a_deprecated_under_another_id_names_the_recorded_change() -> None:
     assert old_path.status == "diverged"
     assert "send-receipt" not in old_path.message
     assert "keep Patched('send_receipt') and the old branch" in old_path.message
+
+
+@pytest.mark.parametrize(
+    "v2",
+    [receipt_patched_other_id, base],
+    ids=["change id renamed", "Patched removed with its new path"],
+)
+def test_a_divergence_past_a_marker_the_code_skipped_names_it(v2: Callable[..., Gen]) -> None:
+    """An execution that took a Patched's new path, resumed on code that no longer evaluates
+    that change id, diverges further on; the message says which marker it skipped."""
+    report = replay(v2, _suspended_on(receipt_patched))
+    assert report.status == "diverged"
+    assert "the marker of change 'send-receipt'" in report.message
+    run = TestRunner(skip_time=False, functions=FUNCTIONS).run(receipt_patched, 1)
+    run.runner.deploy(receipt_patched, v2)
+    run.send_callback_success("gate", ANSWER)
+    run.runner.run_until_idle()
+    assert run.error is not None and run.error.error_type == "NonDeterminismError"
+    assert "the marker of change 'send-receipt'" in (run.error.error_message or "")
+
+
+def test_a_divergence_with_no_skipped_marker_says_nothing_of_markers() -> None:
+    report = replay(receipt_unguarded, _suspended_on(base))
+    assert report.status == "diverged"
+    assert "marker" not in report.message
