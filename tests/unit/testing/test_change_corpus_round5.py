@@ -833,3 +833,74 @@ def test_a_divergence_with_no_skipped_marker_says_nothing_of_markers() -> None:
     report = replay(receipt_unguarded, _suspended_on(base))
     assert report.status == "diverged"
     assert "marker" not in report.message
+
+
+# --- an attempt interrupted before the deploy ---------------------------------------------------
+
+
+_attempts: list[str] = []
+
+
+@dg.step(name="pay", semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def pay_at_most_once(x: int) -> int:
+    _attempts.append("at-most-once")
+    raise KeyboardInterrupt  # the process stops inside the attempt, as a crash would
+
+
+@dg.step(name="pay", retry=dg.Retry.never())
+def pay_at_least_once(x: int) -> int:
+    _attempts.append("at-least-once")
+    return x
+
+
+@dg.step(name="pay-v2", retry=dg.Retry.never())
+def pay_renamed_at_least_once(x: int) -> int:
+    _attempts.append("at-least-once, renamed")
+    return x
+
+
+def _paying(step: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        try:
+            return (yield step(x))
+        except dg.StepFailedError as exc:
+            return exc.error_type
+
+    return _named(workflow, f"paying[{step.name}]")
+
+
+def paying_behind_patched(x: int) -> Gen:
+    step = pay_renamed_at_least_once if (yield dg.Patched("pay-again")) else pay_at_most_once
+    try:
+        return (yield step(x))
+    except dg.StepFailedError as exc:
+        return exc.error_type
+
+
+@pytest.mark.parametrize(
+    ("v2", "result", "attempts"),
+    [
+        (_paying(pay_at_least_once), "1", ["at-most-once", "at-least-once"]),
+        (paying_behind_patched, '"StepInterruptedError"', ["at-most-once"]),
+    ],
+    ids=["made at-least-once: runs again", "behind Patched: not run again"],
+)
+def test_an_attempt_interrupted_before_the_deploy_follows_the_new_semantics(
+    v2: Callable[..., Gen], result: str, attempts: list[str]
+) -> None:
+    """docs/versioning.md: nothing recorded says which semantics an interrupted attempt started
+    under; the new code's decide, and Patched keeps the old step for such an execution."""
+    from durable_gen import runtime as rt
+    from durable_gen.local import LocalService, VirtualClock
+
+    _attempts.clear()
+    service = LocalService(clock=VirtualClock(auto_advance=False))
+    service.register("wf", rt.make_handler(_paying(pay_at_most_once), service))
+    arn = service.start("wf", "1")
+    with pytest.raises(KeyboardInterrupt):
+        service.run(arn)
+    assert [op.status for op in service.get_operations(arn) if op.name == "pay"] == ["STARTED"]
+    service.register("wf", rt.make_handler(v2, service))  # the deploy
+    record = service.run(arn)
+    assert (record.status, record.result) == ("SUCCEEDED", result)
+    assert _attempts == attempts
