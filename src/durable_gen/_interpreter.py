@@ -306,8 +306,12 @@ class Interpreter(StepHandlers):
             self._bad_start = corrupt
         elif self._has_input or input is not _NO_INPUT:
             # A given input= is what an EXECUTION operation would have carried: the workflow
-            # receives it decoded into its declared type, as on an engine.
+            # receives it decoded into its declared type, as on an engine. Resumed (it recorded
+            # more than its EXECUTION operation), the input was read by an earlier run: a type
+            # that no longer reads it changed since, and the advice says so.
             what = "the workflow input"
+            if self._has_input and len(self._ops) > 1:
+                what = "the workflow input, as recorded"
             try:
                 payload = (
                     self._input_payload

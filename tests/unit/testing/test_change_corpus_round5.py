@@ -32,6 +32,7 @@ from tests.unit.testing.test_change_corpus_options import (
     FAILED,
     FUNCTIONS,
     OK,
+    RAISED,
     Change,
     Gen,
     N,
@@ -589,6 +590,60 @@ def _invoking(result_type: type | None) -> Callable[..., Gen]:
     return _named(workflow, f"invoking[{result_type}]")
 
 
+@dataclasses.dataclass
+class Order:
+    id: str
+    amount: int = 0
+
+
+@dataclasses.dataclass
+class OrderV2:
+    id: str
+    currency: str  # a new field without a default
+
+
+def takes_int(x: int) -> Gen:
+    a = yield step_a(x)
+    yield from gate()
+    return a
+
+
+def takes_nothing() -> Gen:
+    a = yield step_a(0)
+    yield from gate()
+    return a
+
+
+def takes_float(x: float) -> Gen:
+    a = yield step_a(int(x))
+    yield from gate()
+    return a
+
+
+def takes_int_and_keyword(x: int, *, extra: int = 5) -> Gen:
+    a = yield step_a(x)
+    yield from gate()
+    return a + extra
+
+
+def takes_order(order: Order) -> Gen:
+    a = yield step_a(order.amount)
+    yield from gate()
+    return a
+
+
+def takes_order_v2(order: OrderV2) -> Gen:
+    a = yield step_a(0)
+    yield from gate()
+    return a
+
+
+def takes_dict(order: dict[str, Any]) -> Gen:
+    a = yield step_a(order.get("amount", 0))
+    yield from gate()
+    return a
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 CHANGES = [
@@ -755,6 +810,28 @@ CHANGES = [
         FAILED,
         FAILED,
     ),
+    Change("input: its parameter removed", takes_int, takes_nothing, RAISED, RAISED),
+    Change("input: int annotation made float", takes_int, takes_float, OK, OK, result=2),
+    Change(
+        "input: a keyword-only parameter added", takes_int, takes_int_and_keyword, OK, OK, result=7
+    ),
+    Change(
+        "input: a required field added to its dataclass",
+        takes_order,
+        takes_order_v2,
+        FAILED,
+        FAILED,
+        input={"id": "o-1"},
+    ),
+    Change(
+        "input: dataclass annotation made a dict",
+        takes_order,
+        takes_dict,
+        OK,
+        OK,
+        input={"id": "o-1"},
+        result=1,
+    ),
     Change("Invoke: result_type set while waiting on it", _invoking(None), _invoking(int), OK, OK),
 ]
 
@@ -773,7 +850,9 @@ def test_the_corpus_names_are_unique() -> None:
 
 @pytest.mark.parametrize(
     "workflow",
-    list(dict.fromkeys(w for c in CHANGES for w in (c.v1, c.v2))),
+    [  # takes_nothing cannot run on its own: it is the mistake of dropping the input
+        w for w in dict.fromkeys(w for c in CHANGES for w in (c.v1, c.v2)) if w is not takes_nothing
+    ],
     ids=lambda w: w.__qualname__,
 )
 def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen]) -> None:
@@ -904,3 +983,21 @@ def test_an_attempt_interrupted_before_the_deploy_follows_the_new_semantics(
     record = service.run(arn)
     assert (record.status, record.result) == ("SUCCEEDED", result)
     assert _attempts == attempts
+
+
+def test_a_recorded_input_the_new_annotation_cannot_read_says_the_type_changed() -> None:
+    """Resumed, the input was read by the execution's first run: the advice is about the
+    changed annotation, not about sending another value."""
+    report = replay(takes_order_v2, _suspended_on_input(takes_order, {"id": "o-1"}))
+    assert report.status == "failed"
+    assert "the input's declared type changed since" in report.message
+    assert "send a value" not in report.message
+    fresh = TestRunner().run(takes_order_v2, {"id": "o-1"})  # a new execution: a bad input
+    assert fresh.error is not None and fresh.error.error_type == "SerializationError"
+    assert "send a value of that type" in (fresh.error.error_message or "")
+
+
+def _suspended_on_input(v1: Callable[..., Gen], value: Any) -> dict[str, Any]:
+    run = TestRunner(skip_time=False).run(v1, value)
+    assert run.status == "RUNNING", run.error
+    return run.export()
