@@ -38,6 +38,7 @@ from tests.unit.testing.test_change_corpus_options import (
     N,
     gate,
     judge,
+    submit,
 )
 
 # --- steps ----------------------------------------------------------------------------------------
@@ -644,6 +645,177 @@ def takes_dict(order: dict[str, Any]) -> Gen:
     return a
 
 
+# --- retries pending, callbacks and invokes waiting, inside contexts ------------------------------
+
+
+@dg.step(name="flaky", retry=dg.Retry(max_attempts=3, initial_delay=60, jitter="none"))
+def flaky(x: int) -> int:
+    raise TimeoutError(f"down for {x}")
+
+
+@dg.step(name="flaky", retry=dg.Retry.never())
+def flaky_never_retried(x: int) -> int:
+    raise TimeoutError(f"down for {x}")
+
+
+@dg.step(name="flaky-2", retry=dg.Retry(max_attempts=3, initial_delay=60, jitter="none"))
+def flaky_renamed(x: int) -> int:
+    raise TimeoutError(f"down for {x}")
+
+
+@dg.step(name="slow", timeout=1, retry=dg.Retry(max_attempts=2, initial_delay=60, jitter="none"))
+def slow_timed(x: int) -> int:
+    raise TimeoutError(f"slow for {x}")
+
+
+@dg.step(name="slow", retry=dg.Retry(max_attempts=2, initial_delay=60, jitter="none"))
+def slow_untimed(x: int) -> int:
+    raise TimeoutError(f"slow for {x}")
+
+
+_TOLERANT = dg.Completion(tolerated_failure_count=2)
+
+
+def _map_retrying(step: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(step, [1, 2], name="m", completion=_TOLERANT)
+        return [item.status for item in r.items]
+
+    return _named(workflow, f"map_retrying[{step.fn.__name__}]")
+
+
+def _child_retrying(step: Any, name: str = "k") -> Callable[..., Gen]:
+    def body(x: int) -> Gen:
+        try:
+            return (yield step(x))
+        except dg.StepFailedError as exc:
+            return exc.error_type
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(body, (x,), name=name))
+
+    return _named(workflow, f"child_retrying[{step.fn.__name__},{name}]")
+
+
+def _parallel_retrying(swapped: bool) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        branches = [
+            dg.Branch(functools.partial(flaky, 1), name="r"),
+            dg.Branch(functools.partial(step_a, 1), name="s"),
+        ]
+        if swapped:
+            branches.reverse()
+        r = yield dg.Parallel(branches, name="p", completion=_TOLERANT)
+        return [item.status for item in r.items]
+
+    return _named(workflow, f"parallel_retrying[{swapped}]")
+
+
+def _map_of_callbacks(name: str, n: int = 2) -> Callable[..., Gen]:
+    def item(x: int) -> Gen:
+        a = yield step_a(x)
+        yield dg.WaitForCallback(submit, name=name)
+        return a
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(item, list(range(n)), name="m")
+        return [i.result for i in r.items]
+
+    return _named(workflow, f"map_of_callbacks[{name},{n}]")
+
+
+def _child_invoking(target: str, name: str = "t") -> Callable[..., Gen]:
+    def body(x: int) -> Gen:
+        return (yield dg.Invoke(target, x, name=name))
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(body, (x,), name="k"))
+
+    return _named(workflow, f"child_invoking[{target},{name}]")
+
+
+def _deep(patched: bool) -> Callable[..., Gen]:
+    """A Map in a Parallel branch in a Child, its items waiting; version 2 adds a Patched
+    step first in the items."""
+
+    def item(x: int) -> Gen:
+        if patched and (yield dg.Patched("deep-change")):
+            yield step_b(x)
+        yield dg.Wait(seconds=30, name="item-wait")
+        return (yield step_a(x))
+
+    def branch() -> Gen:
+        r = yield dg.Map(item, [1, 2], name="inner")
+        return [i.result for i in r.items]
+
+    def body(x: int) -> Gen:
+        r = yield dg.Parallel([dg.Branch(branch, name="br")], name="p")
+        return r.items[0].result
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(body, (x,), name="k"))
+
+    return _named(workflow, f"deep[{patched}]")
+
+
+def _parallel_branch_patched(patched: bool) -> Callable[..., Gen]:
+    def waits() -> Gen:
+        if patched and (yield dg.Patched("first-in-branch")):
+            yield step_b(1)
+        yield dg.Wait(seconds=30, name="branch-wait")
+        return (yield step_a(1))
+
+    def workflow(x: int) -> Gen:
+        branches = [dg.Branch(waits, name="one"), dg.Branch(lambda: 5, name="two")]
+        r = yield dg.Parallel(branches, name="p")
+        return [i.result for i in r.items]
+
+    return _named(workflow, f"parallel_branch_patched[{patched}]")
+
+
+def _items_patched_after_wait(patched: bool) -> Callable[..., Gen]:
+    def item(x: int) -> Gen:
+        yield dg.Wait(seconds=30 * (x + 1), name="item-wait")
+        if patched and (yield dg.Patched("after-wait")):
+            return (yield step_b(x))
+        return (yield step_a(x))
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(item, [0, 1], name="m", max_concurrency=1)
+        return [i.result for i in r.items]
+
+    return _named(workflow, f"items_patched_after_wait[{patched}]")
+
+
+class OtherJson(dg.JsonSerdes):
+    """A serdes of the user's that reads and writes JSON."""
+
+
+def _callback_read_by(serdes: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        handle = yield dg.CreateCallback(name="c", serdes=serdes)
+        return (yield handle)
+
+    return _named(workflow, f"callback_read_by[{type(serdes).__name__}]")
+
+
+@dg.step(name="check")
+def check_named(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+@dg.step(name="check-2")
+def check_renamed(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def _polled_by(check: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        return (yield dg.WaitForCondition(check, {"n": 0}, wait_strategy=_until_three, name="poll"))
+
+    return _named(workflow, f"polled_by[{check.name}]")
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 CHANGES = [
@@ -831,6 +1003,111 @@ CHANGES = [
         OK,
         input={"id": "o-1"},
         result=1,
+    ),
+    Change(
+        "Map item retry pending: retry made never",
+        _map_retrying(flaky),
+        _map_retrying(flaky_never_retried),
+        OK,
+        OK,
+    ),
+    Change(
+        "Map item retry pending: step renamed",
+        _map_retrying(flaky),
+        _map_retrying(flaky_renamed),
+        N,
+        N,
+    ),
+    Change(
+        "Child retry pending: child renamed",
+        _child_retrying(flaky),
+        _child_retrying(flaky, "k2"),
+        N,
+        N,
+    ),
+    Change(
+        "Child retry pending: step renamed",
+        _child_retrying(flaky),
+        _child_retrying(flaky_renamed),
+        N,
+        OK,
+    ),
+    Change(
+        "Child retry pending: step timeout removed",
+        _child_retrying(slow_timed),
+        _child_retrying(slow_untimed),
+        OK,
+        OK,
+    ),
+    Change(
+        "Parallel retry pending: named branches swapped",
+        _parallel_retrying(False),
+        _parallel_retrying(True),
+        N,
+        N,
+    ),
+    Change(
+        "Map items on callbacks: WaitForCallback renamed",
+        _map_of_callbacks("approve"),
+        _map_of_callbacks("approve-2"),
+        N,
+        OK,
+    ),
+    Change(
+        "Map items on callbacks: one more item",
+        _map_of_callbacks("approve"),
+        _map_of_callbacks("approve", 3),
+        OK,
+        N,
+    ),
+    Change(
+        "Invoke in a child: target changed, waiting",
+        _child_invoking("slow-tax"),
+        _child_invoking("tax"),
+        OK,
+        OK,
+    ),
+    Change(
+        "Invoke in a child: renamed, waiting",
+        _child_invoking("slow-tax"),
+        _child_invoking("slow-tax", "t2"),
+        N,
+        OK,
+    ),
+    Change(
+        "Map in Parallel in Child: Patched first in items, waiting",
+        _deep(False),
+        _deep(True),
+        OK,
+        OK,
+    ),
+    Change(
+        "Parallel branch: Patched first, waiting in it",
+        _parallel_branch_patched(False),
+        _parallel_branch_patched(True),
+        OK,
+        OK,
+    ),
+    Change(
+        "Map items one at a time: Patched after their wait",
+        _items_patched_after_wait(False),
+        _items_patched_after_wait(True),
+        OK,
+        OK,
+    ),
+    Change(
+        "CreateCallback: serdes set while waiting",
+        _callback_read_by(None),
+        _callback_read_by(OtherJson()),
+        OK,
+        OK,
+    ),
+    Change(
+        "WaitForCondition: named check renamed, polling",
+        _polled_by(check_named),
+        _polled_by(check_renamed),
+        OK,
+        OK,
     ),
     Change("Invoke: result_type set while waiting on it", _invoking(None), _invoking(int), OK, OK),
 ]
