@@ -736,17 +736,7 @@ class Interpreter(StepHandlers):
         rec = self._ops.get(error.operation_id) if error.operation_id else None
         if rec is None or (error.requested or "").startswith("Deprecated("):
             return error
-        missed: list[str] = []
-        for op in self._ops.values():
-            if op is rec:
-                break
-            if (
-                is_marker(op)
-                and op.parent_id == rec.parent_id
-                and op.id not in self._patches
-                and op.name is not None
-            ):
-                missed.append(repr(op.name))
+        missed = self._skipped_markers(rec.parent_id, rec)
         if not missed:
             return error
         hint = (
@@ -1049,9 +1039,10 @@ class Interpreter(StepHandlers):
                 where = f"the end of context {rec.id[:12]}, which completed"
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             keep = f"keep Patched({cmd.change_id!r}) and the old branch until such executions end"
-            others = self._unevaluated_markers(fiber)
+            completed = rec.id == at.ctx_id  # then every marker inside it came before its end
+            others = self._skipped_markers(fiber.parent_id, None if completed else rec)
             if others:  # a new-path execution whose change id is spelled otherwise here
-                listed = ", ".join(map(repr, others))
+                listed = ", ".join(others)
                 keep = (
                     f"this context recorded the marker of change {listed}, which the code "
                     f"does not evaluate: if {cmd.change_id!r} is that change under another id, "
@@ -1072,17 +1063,23 @@ class Interpreter(StepHandlers):
             )
         return SEND_NONE
 
-    def _unevaluated_markers(self, fiber: Fiber) -> list[str]:
-        """The change ids of the markers the fiber's context recorded that this replay did not
-        evaluate (so far): a change id renamed since shows up here."""
-        return [
-            str(op.name)
-            for op in self._ops.values()
-            if is_marker(op)
-            and op.parent_id == fiber.parent_id
-            and op.id not in self._patches
-            and op.name is not None
-        ]
+    def _skipped_markers(self, parent_id: str | None, before: Operation | None) -> list[str]:
+        """The change ids of the markers context ``parent_id`` recorded before ``before`` (in
+        the order recorded; None: all of them) that this replay did not evaluate: a
+        ``Patched`` removed or its change id renamed since shows up here. A marker is recorded
+        before what its new path does, so one recorded later belongs to a later change."""
+        skipped: list[str] = []
+        for op in self._ops.values():
+            if op is before:
+                break
+            if (
+                is_marker(op)
+                and op.parent_id == parent_id
+                and op.id not in self._patches
+                and op.name is not None
+            ):
+                skipped.append(repr(op.name))
+        return skipped
 
     def _went_past(self, fiber: Fiber) -> tuple[Operation, Fiber] | None:
         """What shows that old code went past the fiber's position, and in which fiber: what

@@ -1278,3 +1278,31 @@ def _suspended_on_input(v1: Callable[..., Gen], value: Any) -> dict[str, Any]:
     run = TestRunner(skip_time=False).run(v1, value)
     assert run.status == "RUNNING", run.error
     return run.export()
+
+
+def _later_change(deprecated: bool) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        a = yield step_a(x)
+        if deprecated:
+            yield dg.Deprecated("earlier")
+        yield from gate()
+        if (yield dg.Patched("later")):
+            a = yield step_c(a)
+        yield from gate("gate-2")
+        return a
+
+    return _named(workflow, f"later_change[{deprecated}]")
+
+
+def test_a_marker_recorded_for_a_later_change_is_not_named() -> None:
+    """Only a marker recorded before the point where the code diverged can be the change
+    id renamed there; the execution below took the old path of 'earlier'."""
+    runner = TestRunner(skip_time=False)
+    run = runner.run(_later_change(False), 1)
+    run.send_callback_success("gate", ANSWER)
+    runner.run_until_idle()
+    assert [op.name for op in run.operations() if op.sub_type == "Patch"] == ["later"]
+    report = replay(_later_change(True), run.export())
+    assert report.status == "diverged"
+    assert "keep Patched('earlier') and the old branch" in report.message
+    assert "later" not in report.message
