@@ -816,6 +816,53 @@ def _polled_by(check: Any) -> Callable[..., Gen]:
     return _named(workflow, f"polled_by[{check.name}]")
 
 
+def bump(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def _capped(max_attempts: int | None) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        strategy = dg.WaitStrategy(until=lambda s: s["n"] >= 8, delay=10, max_attempts=max_attempts)
+        try:
+            return (yield dg.WaitForCondition(bump, {"n": 0}, wait_strategy=strategy, name="poll"))
+        except dg.OperationError as exc:
+            return exc.error_type
+
+    return _named(workflow, f"capped[{max_attempts}]")
+
+
+class Lenient(dg.JsonSerdes):
+    """Reads JSON, and JSON behind a ``T:`` tag."""
+
+    def deserialize(self, payload: str) -> Any:
+        return super().deserialize(payload.removeprefix("T:"))
+
+
+class Tagged(dg.JsonSerdes):
+    """Writes JSON behind a ``T:`` tag, and reads nothing else."""
+
+    def serialize(self, value: Any) -> str:
+        return "T:" + super().serialize(value)
+
+    def deserialize(self, payload: str) -> Any:
+        if not payload.startswith("T:"):
+            raise dg.SerializationError(f"not tagged: {payload[:20]!r}")
+        return super().deserialize(payload[2:])
+
+
+def _waiting_item(x: int) -> Gen:
+    yield dg.Wait(seconds=10 * (x + 1), name="item-wait")
+    return x * 10
+
+
+def _items_read_by(**options: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(_waiting_item, [0, 1, 2], name="m", **options)
+        return [i.result for i in r.items]
+
+    return _named(workflow, f"items_read_by[{sorted(options)}]")
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 CHANGES = [
@@ -1108,6 +1155,37 @@ CHANGES = [
         _polled_by(check_renamed),
         OK,
         OK,
+    ),
+    Change(
+        "WaitForCondition: max_attempts below the attempts made, polling",
+        _capped(None),
+        _capped(2),
+        OK,
+        OK,
+    ),
+    Change(
+        "Map: item_serdes that reads JSON set, items waiting",
+        _items_read_by(),
+        _items_read_by(item_serdes=Lenient()),
+        OK,
+        OK,
+        result=[0, 10, 20],
+    ),
+    Change(
+        "Map: item_serdes that reads only its own set, items waiting",
+        _items_read_by(),
+        _items_read_by(item_serdes=Tagged()),
+        OK,
+        OK,
+        result=[0, 10, 20],
+    ),
+    Change(
+        "Map: item_serdes removed, items waiting",
+        _items_read_by(item_serdes=Tagged()),
+        _items_read_by(),
+        OK,
+        OK,
+        result=[0, 10, 20],
     ),
     Change("Invoke: result_type set while waiting on it", _invoking(None), _invoking(int), OK, OK),
 ]
