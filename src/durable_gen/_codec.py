@@ -705,6 +705,13 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
             "a float NaN or infinity is recorded as null, which JSON has in place of them: "
             "return a finite float, or declare float | None"
         )
+    elif what == "the workflow input, as recorded":  # a resume: the first run read it
+        advice = (
+            "this execution started with it, so the input's declared type changed since: make "
+            "the new type accept the recorded input (a default for a new field, Optional, a "
+            "union), or give the new code another workflow name and let running executions "
+            "end on the old one (docs/versioning.md)"
+        )
     elif what.endswith(", as recorded"):  # replayed: the value was written by an earlier run
         advice = (
             "an earlier run of this execution recorded it, so if the declared type changed "

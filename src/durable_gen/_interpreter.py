@@ -306,8 +306,12 @@ class Interpreter(StepHandlers):
             self._bad_start = corrupt
         elif self._has_input or input is not _NO_INPUT:
             # A given input= is what an EXECUTION operation would have carried: the workflow
-            # receives it decoded into its declared type, as on an engine.
+            # receives it decoded into its declared type, as on an engine. Resumed (it recorded
+            # more than its EXECUTION operation), the input was read by an earlier run: a type
+            # that no longer reads it changed since, and the advice says so.
             what = "the workflow input"
+            if self._has_input and len(self._ops) > 1:
+                what = "the workflow input, as recorded"
             try:
                 payload = (
                     self._input_payload
@@ -718,9 +722,37 @@ class Interpreter(StepHandlers):
         return None
 
     def _fail(self, error: BaseException) -> None:
+        if isinstance(error, NonDeterminismError):
+            error = self._with_marker_hint(error)
         self._outcome = Failed(error_object(error, aws_types=self._aws_types), error)
         self._ready.clear()
         self._new_tasks.clear()
+
+    def _with_marker_hint(self, error: NonDeterminismError) -> NonDeterminismError:
+        """``error`` saying, when it applies, that the context where the code diverged had
+        recorded a ``Patched`` marker before that point which the code did not evaluate: a
+        ``Patched`` removed, or its change id renamed, while executions that took its new path
+        run is the likely change, and the positions alone do not say so."""
+        rec = self._ops.get(error.operation_id) if error.operation_id else None
+        if rec is None or (error.requested or "").startswith("Deprecated("):
+            return error
+        missed = self._skipped_markers(rec.parent_id, rec)
+        if not missed:
+            return error
+        hint = (
+            f"Before this point the execution recorded the marker of change "
+            f"{', '.join(missed)}, which this code did not evaluate: if a Patched(...) was "
+            f"removed, or its change id renamed, while executions that took its new path run, "
+            f"restore it (keep a change id, under Patched or Deprecated, until they end; "
+            f"docs/versioning.md)"
+        )
+        return NonDeterminismError(
+            f"{str(error).rstrip('.')}. {hint}",
+            operation_id=error.operation_id,
+            position=error.position,
+            recorded=error.recorded,
+            requested=error.requested,
+        )
 
     def _root_done(self, fiber: Fiber, value: Any, exc: BaseException | None) -> None:
         if exc is not None:
@@ -1006,11 +1038,23 @@ class Interpreter(StepHandlers):
             if rec.id == at.ctx_id:  # the context itself: it completed before the change
                 where = f"the end of context {rec.id[:12]}, which completed"
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
+            keep = f"keep Patched({cmd.change_id!r}) and the old branch until such executions end"
+            completed = rec.id == at.ctx_id  # then every marker inside it came before its end
+            others = self._skipped_markers(fiber.parent_id, None if completed else rec)
+            if others:  # a new-path execution whose change id is spelled otherwise here
+                listed = ", ".join(others)
+                keep = (
+                    f"this context recorded the marker of change {listed}, which the code "
+                    f"does not evaluate: if {cmd.change_id!r} is that change under another id, "
+                    f"the execution took its new path: give Deprecated the recorded id (a "
+                    f"change id must not change while executions that recorded it run); "
+                    f"otherwise {keep}"
+                )
             raise Fatal(
                 NonDeterminismError(
-                    f"change {cmd.change_id!r} is Deprecated but this execution was recorded "
-                    f"before it and took the old path (it recorded {recorded} at {where}); keep "
-                    f"Patched({cmd.change_id!r}) and the old branch until such executions end",
+                    f"change {cmd.change_id!r} is Deprecated but this execution recorded no "
+                    f"marker for it and went past this point (it recorded {recorded} at "
+                    f"{where}), as one that took the old path does; {keep}",
                     operation_id=rec.id,
                     position=where,
                     recorded=recorded,
@@ -1018,6 +1062,24 @@ class Interpreter(StepHandlers):
                 )
             )
         return SEND_NONE
+
+    def _skipped_markers(self, parent_id: str | None, before: Operation | None) -> list[str]:
+        """The change ids of the markers context ``parent_id`` recorded before ``before`` (in
+        the order recorded; None: all of them) that this replay did not evaluate: a
+        ``Patched`` removed or its change id renamed since shows up here. A marker is recorded
+        before what its new path does, so one recorded later belongs to a later change."""
+        skipped: list[str] = []
+        for op in self._ops.values():
+            if op is before:
+                break
+            if (
+                is_marker(op)
+                and op.parent_id == parent_id
+                and op.id not in self._patches
+                and op.name is not None
+            ):
+                skipped.append(repr(op.name))
+        return skipped
 
     def _went_past(self, fiber: Fiber) -> tuple[Operation, Fiber] | None:
         """What shows that old code went past the fiber's position, and in which fiber: what
