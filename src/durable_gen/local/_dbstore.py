@@ -419,6 +419,28 @@ class SqlReads:
         return {(str(kind), str(status)): int(n) for kind, status, n in rows}
 
 
+def schema_version_of(rows: list[Any], *, where: object) -> int:
+    """The schema version that the rows of ``SELECT version FROM schema_version`` hold (0 for
+    none: a new database).
+
+    Raises:
+        StoreError: the table holds something else than one whole version number (another
+            program's table of that name, or a damaged one).
+    """
+    if not rows:
+        return 0
+    version = rows[0][0]
+    if len(rows) == 1 and type(version) is int and version >= 0:
+        return version
+    held = [row[0] for row in rows[:3]]
+    raise StoreError(
+        f"the database {where} is not a durable_gen database, or its schema_version table was "
+        f"damaged: it holds {held!r}{' ...' if len(rows) > 3 else ''}, not one whole version "
+        "number; give durable_gen a database (or SQLite file) of its own, or restore this one "
+        "from a backup"
+    )
+
+
 def upgrade_schema(
     conn: Any,
     migrations: list[Callable[[Any], None]],
@@ -435,12 +457,10 @@ def upgrade_schema(
     """
     latest = len(migrations)
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT version FROM schema_version").fetchone()
-    if row is None:
+    rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    version = schema_version_of(rows, where=where)
+    if not rows:
         conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-        version = 0
-    else:
-        version = int(row[0])
     if version > latest:
         raise StoreError(
             f"the database {where} has schema version {version}, newer than this durable_gen "
@@ -451,7 +471,7 @@ def upgrade_schema(
             migrate(conn)
         except Exception as exc:
             # No version recorded, yet the tables are there: another program's database.
-            if row is None and "already exists" in str(exc):
+            if not rows and "already exists" in str(exc):
                 raise StoreError(
                     f"the database {where} already holds tables that durable_gen did not "
                     f"create ({exc}); give durable_gen a database (or SQLite file) of its own"

@@ -53,6 +53,7 @@ from ._dbstore import (
     move_inputs,
     new_owner,
     same_host_prefix,
+    schema_version_of,
     task_function,
     upgrade_schema,
     wall_ms,
@@ -444,10 +445,10 @@ class PostgresStore(SqlStore):
         errors = self._psycopg.errors
         with self._read() as conn:
             try:
-                row = conn.execute("SELECT version FROM schema_version").fetchone()
+                rows = conn.execute("SELECT version FROM schema_version").fetchall()
             except errors.UndefinedTable:
                 return 0
-        return 0 if row is None else int(row[0])
+        return schema_version_of(rows, where=self.url)
 
     # --- transactions -------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from ._dbstore import (
     like_prefix,
     move_inputs,
     new_owner,
+    schema_version_of,
     task_function,
     upgrade_schema,
     wall_ms,
@@ -400,8 +401,8 @@ class SqliteStore(SqlStore):
     def schema_version(self) -> int:
         """The schema version of the open database."""
         with self._guard():
-            row = self._conn.execute("SELECT version FROM schema_version").fetchone()
-        return int(row[0])
+            rows = self._conn.execute("SELECT version FROM schema_version").fetchall()
+        return schema_version_of(rows, where=self.path)
 
     def _migrate(self) -> None:
         conn = self._conn
@@ -417,12 +418,18 @@ class SqliteStore(SqlStore):
 
     def _current_version(self) -> int:
         try:
-            row = self._conn.execute("SELECT version FROM schema_version").fetchone()
+            rows = self._conn.execute("SELECT version FROM schema_version").fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return 0
+            if "no such column" in str(exc):  # another program's table of that name
+                raise StoreError(
+                    f"the database {self.path} already holds a table schema_version that "
+                    f"durable_gen did not create ({exc}); give durable_gen a database (or SQLite "
+                    "file) of its own"
+                ) from None
             raise
-        return 0 if row is None else int(row[0])
+        return schema_version_of(rows, where=self.path)
 
     # --- transactions -------------------------------------------------------------------------
 
