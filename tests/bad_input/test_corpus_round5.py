@@ -8,13 +8,19 @@ loses nothing already recorded.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 import durable_gen as dg
 from durable_gen import cli
+from durable_gen import runtime as rt
+from durable_gen.aws import lambda_handler
 from durable_gen.local import SqliteStore, Worker, open_store
+from durable_gen.testing import TestRunner
 
 # --- a schema_version table that holds no durable_gen version --------------------------------
 
@@ -86,3 +92,94 @@ def test_an_empty_schema_version_table_of_our_shape_is_still_a_new_database(
     conn.close()
     with SqliteStore(path) as store:
         assert store.schema_version >= 1
+
+
+# --- a truncated history: an operation whose context is missing ------------------------------
+
+ARN = "arn:aws:lambda:us-west-2:123456789012:function:orders:$LATEST/durable-execution/e1/i1"
+
+
+def _in_a_child(_: Any) -> Generator[Any, Any, Any]:
+    return (yield dg.Child(_child, (1,), name="inner"))
+
+
+def _child(x: int) -> Generator[Any, Any, Any]:
+    value = yield dg.Step(lambda: x + 1, name="add")
+    yield dg.Wait(seconds=60, name="pause")
+    return value
+
+
+def _recorded() -> list[rt.Operation]:
+    """The operations of ``_in_a_child`` suspended in its wait, as the engine records them."""
+    runner = TestRunner(skip_time=False)
+    run = runner.run(_in_a_child, None)
+    assert run.status == "RUNNING"
+    return runner.service.get_operations(run.arn)
+
+
+class _Service:
+    """A ``DurableService`` that serves one page and records every checkpoint."""
+
+    def __init__(self) -> None:
+        self.checkpoints: list[list[rt.OperationUpdate]] = []
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: list[rt.OperationUpdate]
+    ) -> rt.CheckpointResponse:
+        self.checkpoints.append(list(updates))
+        return rt.CheckpointResponse(checkpoint_token=checkpoint_token + "'")
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str
+    ) -> rt.ExecutionState:
+        return rt.ExecutionState()
+
+
+def _event(operations: list[rt.Operation]) -> dict[str, Any]:
+    return {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "dG9rZW4x",
+        "InitialExecutionState": {"Operations": [msgspec.to_builtins(op) for op in operations]},
+    }
+
+
+def _without_context(operations: list[rt.Operation]) -> list[rt.Operation]:
+    return [op for op in operations if op.type != "CONTEXT"]
+
+
+def _parent_is_a_step(operations: list[rt.Operation]) -> list[rt.Operation]:
+    step = next(op for op in operations if op.type == "STEP")
+    return [
+        msgspec.structs.replace(op, parent_id=step.id) if op.type == "WAIT" else op
+        for op in operations
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cut", "fragment"),
+    [
+        pytest.param(_without_context, "does not hold: the history is truncated", id="no-context"),
+        pytest.param(_parent_is_a_step, "a STEP, which holds no operations", id="parent-a-step"),
+    ],
+)
+def test_an_operation_whose_context_is_missing_is_a_corrupt_history_not_a_changed_workflow(
+    cut: Callable[[list[rt.Operation]], list[rt.Operation]], fragment: str
+) -> None:
+    operations = _recorded()
+    assert {op.type for op in operations} >= {"EXECUTION", "CONTEXT", "STEP", "WAIT"}
+    broken = cut(operations)
+    # Through the Lambda handler: FAILED with InvalidInputError, nothing checkpointed.
+    service = _Service()
+    out = lambda_handler(_in_a_child, service=service)(_event(broken), None)
+    assert out["Status"] == "FAILED", out
+    assert out["Error"]["ErrorType"] == "InvalidInputError", out
+    assert fragment in out["Error"]["ErrorMessage"]
+    assert service.checkpoints == []
+    # Through the interpreter of durable_gen.runtime: the first action says so.
+    action = rt.Interpreter(_in_a_child, broken, execution_arn=ARN).next_action()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed)
+    assert action.outcome.error.error_type == "InvalidInputError"
+    assert fragment in (action.outcome.error.error_message or "")
+    # The whole history still replays.
+    whole = lambda_handler(_in_a_child, service=_Service())(_event(operations), None)
+    assert whole == {"Status": "PENDING"}
