@@ -20,7 +20,7 @@ from durable_gen import cli
 from durable_gen import runtime as rt
 from durable_gen.aws import lambda_handler
 from durable_gen.local import SqliteStore, Worker, open_store
-from durable_gen.testing import TestRunner
+from durable_gen.testing import TestRunner, replay
 
 # --- a schema_version table that holds no durable_gen version --------------------------------
 
@@ -183,3 +183,25 @@ def test_an_operation_whose_context_is_missing_is_a_corrupt_history_not_a_change
     # The whole history still replays.
     whole = lambda_handler(_in_a_child, service=_Service())(_event(operations), None)
     assert whole == {"Status": "PENDING"}
+
+
+# --- DurableRun.export() to a path it cannot write ---------------------------------------------
+
+
+def _waits(x: int) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=5, name="w")
+    return x
+
+
+@pytest.mark.parametrize("where", ["folder", "under-a-file"])
+def test_export_to_a_path_it_cannot_write_is_a_validation_error(where: str, tmp_path: Path) -> None:
+    run = TestRunner().run(_waits, 1)
+    (tmp_path / "a-file").write_text("kept")
+    path = tmp_path if where == "folder" else tmp_path / "a-file" / "history.json"
+    with pytest.raises(dg.ValidationError, match="export\\(\\)") as caught:
+        run.export(path)
+    assert str(tmp_path) in str(caught.value)
+    assert (tmp_path / "a-file").read_text() == "kept"
+    # The run is still there to export to a good path.
+    assert run.export(tmp_path / "sub" / "history.json")["DurableExecutionArn"] == run.arn
+    assert replay(_waits, tmp_path / "sub" / "history.json").status == "ok"
