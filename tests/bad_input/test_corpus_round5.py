@@ -205,3 +205,29 @@ def test_export_to_a_path_it_cannot_write_is_a_validation_error(where: str, tmp_
     # The run is still there to export to a good path.
     assert run.export(tmp_path / "sub" / "history.json")["DurableExecutionArn"] == run.arn
     assert replay(_waits, tmp_path / "sub" / "history.json").status == "ok"
+
+
+# --- a callback answered with more than a callback records ------------------------------------
+
+
+def _awaits_approval(_: Any) -> Generator[Any, Any, int]:
+    handle = yield dg.CreateCallback(name="approval", timeout=60)
+    return len((yield handle))
+
+
+@pytest.mark.parametrize(
+    "size", [1024 * 1024 + 10, 7 * 1024 * 1024], ids=["over-1mib", "over-6mib"]
+)
+def test_a_callback_result_over_1_mib_is_payload_too_large_and_the_callback_stays_open(
+    size: int,
+) -> None:
+    runner = TestRunner()
+    run = runner.run(_awaits_approval, None)
+    with pytest.raises(dg.PayloadTooLargeError, match="1 MiB"):
+        run.send_callback_success("approval", "x" * size)
+    with pytest.raises(dg.PayloadTooLargeError, match="1 MiB"):
+        runner.send_callback_success(run.callback_id("approval"), "x" * size)
+    assert run.status == "RUNNING"
+    run.send_callback_success("approval", "x" * 1000)
+    runner.run_until_idle()
+    assert run.result() == 1000

@@ -30,6 +30,7 @@ from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps
 from .._wire import (
+    MAX_OPERATION_PAYLOAD_BYTES,
     ErrorObject,
     Event,
     InvocationInput,
@@ -734,8 +735,14 @@ class TestRunner:
 
     @checked
     def send_callback_success(self, callback_id: str, result: Any = None) -> None:
-        """Complete a callback with ``result`` (any JSON value)."""
-        self.service.send_callback_success(callback_id, dumps(result, what="the callback result"))
+        """Complete a callback with ``result`` (any JSON value).
+
+        Raises:
+            PayloadTooLargeError: ``result`` serializes to more than 1 MiB, what a CALLBACK
+                operation records at most.
+        """
+        payload = dumps(result, what="the callback result", limit=MAX_OPERATION_PAYLOAD_BYTES)
+        self.service.send_callback_success(callback_id, payload)
 
     @checked
     def send_callback_failure(
