@@ -231,3 +231,72 @@ def test_a_callback_result_over_1_mib_is_payload_too_large_and_the_callback_stay
     run.send_callback_success("approval", "x" * 1000)
     runner.run_until_idle()
     assert run.result() == 1000
+
+
+# --- a record of the database damaged (another writer, a bad disk) ----------------------------
+
+
+def _approval(_: Any) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="approval")
+    return (yield handle)
+
+
+def _two_waiting(path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Two executions waiting on a callback in the database at ``path``; their names."""
+    for name in ("left", "right"):
+        assert cli.main(["start", f"{__name__}:_approval", "--name", name, "--db", str(path)]) == 0
+    assert cli.main(["worker", "--once", "-q", "--db", str(path)]) == 0
+    capsys.readouterr()
+    return ["left", "right"]
+
+
+DAMAGES: list[tuple[str, str, list[list[str]]]] = [
+    (
+        "execution-header",
+        "UPDATE executions SET header = x'0102' WHERE name = 'left'",
+        [["list"], ["show", "left"], ["stop", "left"], ["history", "left", "--json"]],
+    ),
+    (
+        "operation",
+        "UPDATE operations SET body = x'00' WHERE type = 'CALLBACK' AND key = "
+        "(SELECT MIN(key) FROM operations WHERE type = 'CALLBACK')",
+        [["show", "left"], ["show", "left", "--html", "-"]],
+    ),
+    (
+        "event",
+        "UPDATE events SET body = x'7b' WHERE key = (SELECT MIN(key) FROM events)",
+        [["history", "left"], ["history", "left", "--json"]],
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "commands"), [d[1:] for d in DAMAGES], ids=[d[0] for d in DAMAGES])
+def test_a_damaged_record_is_a_store_error_naming_it_not_a_decode_traceback(
+    sql: str, commands: list[list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "damaged.db"
+    _two_waiting(path, capsys)
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    for argv in commands:
+        assert cli.main([*argv, "--db", str(path)]) == 1, argv
+        err = capsys.readouterr().err
+        assert "StoreError" in err and "damaged record" in err and "backup" in err, err
+        assert "/durable-execution/left/" in err, err
+        assert len(err.strip().splitlines()) == 1, err
+    # The other execution is still readable.
+    assert cli.main(["show", "right", "--db", str(path)]) == 0
+    assert "waits on" in capsys.readouterr().out
+    # Through the Python API: the same StoreError.
+    conn = sqlite3.connect(path)
+    (arn,) = conn.execute("SELECT arn FROM executions WHERE name = 'left'").fetchone()
+    conn.close()
+    read = {
+        "executions": lambda store: list(store.executions()),
+        "operations": lambda store: store.operations(arn),
+        "events": lambda store: store.events(arn),
+    }["executions" if "header" in sql else "operations" if "CALLBACK" in sql else "events"]
+    with SqliteStore(path) as store, pytest.raises(dg.StoreError, match="damaged record"):
+        read(store)

@@ -283,9 +283,27 @@ def encode_header(ex: StoredExecution) -> bytes:
         ex.input = payload
 
 
-def decode_header(header: bytes, payload: str | None) -> StoredExecution:
-    """The execution of a ``header`` and ``input`` column pair."""
-    ex = _decode_header(header)
+def damaged(what: str, where: object, exc: Exception) -> StoreError:
+    """The error for a record of the database that does not decode: written by another program
+    or damaged on disk."""
+    return StoreError(
+        f"the database {where} holds a damaged record, {what} ({exc}): something other than "
+        "durable_gen wrote it, or the disk damaged it; restore the database from a backup"
+    )
+
+
+def decode_header(
+    header: bytes, payload: str | None, arn: str = "", where: object = "?"
+) -> StoredExecution:
+    """The execution of a ``header`` and ``input`` column pair.
+
+    Raises:
+        StoreError: the header does not decode (a damaged record).
+    """
+    try:
+        ex = _decode_header(header)
+    except msgspec.DecodeError as exc:
+        raise damaged(f"the header of execution {arn}", where, exc) from None
     if payload is not None:
         ex.input = payload
     return ex
@@ -330,6 +348,10 @@ class SqlReads:
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def _where(self) -> object:
+        """Where the database is, for messages."""
+        return getattr(self, "path", "?")
+
     def _q(self, sql: str) -> str:
         return _pyformat(sql) if self._PYFORMAT else sql
 
@@ -353,12 +375,17 @@ class SqlReads:
     def lookup(self, arn: str) -> Callable[[str], Operation | None]:
         """A function from operation id to the current operation of execution ``arn``."""
         sql = self._q(f"SELECT body FROM operations WHERE {self._OF_EXECUTION} AND id = ?")
-        read = self._read
+        read, where = self._read, self._where()
 
         def get(op_id: str) -> Operation | None:
             with read() as conn:
                 row = conn.execute(sql, (arn, op_id)).fetchone()
-            return None if row is None else _decode_operation(row[0])
+            if row is None:
+                return None
+            try:
+                return _decode_operation(row[0])
+            except msgspec.DecodeError as exc:
+                raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
 
         return get
 
@@ -369,7 +396,10 @@ class SqlReads:
             "ORDER BY position LIMIT ?",
             (arn, start, self._NO_LIMIT if limit is None else limit),
         )
-        return [_decode_operation(body) for (body,) in rows]
+        try:
+            return [_decode_operation(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"an operation of {arn}", self._where(), exc) from None
 
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
@@ -384,7 +414,10 @@ class SqlReads:
         rows = self._all(
             f"SELECT body FROM events WHERE {self._OF_EXECUTION} ORDER BY event_id", (arn,)
         )
-        return [_decode_event(body) for (body,) in rows]
+        try:
+            return [_decode_event(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"a history event of {arn}", self._where(), exc) from None
 
     def find_callback(self, callback_id: str) -> CallbackEntry | None:
         """The entry of an issued callback id, or None if it was never issued."""

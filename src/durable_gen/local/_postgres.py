@@ -656,21 +656,26 @@ class PostgresStore(SqlStore):
                 ).fetchone()
             if row is None:
                 return None
-            ex = decode_header(row[0], row[1])
+            ex = decode_header(row[0], row[1], arn, self.url)
             self._cache[arn] = ex
             return ex
         with self._read() as conn:
             row = conn.execute(
                 "SELECT header, input FROM executions WHERE arn = %s", (arn,)
             ).fetchone()
-        return None if row is None else decode_header(row[0], row[1])
+        return None if row is None else decode_header(row[0], row[1], arn, self.url)
 
     def executions(self) -> Iterator[StoredExecution]:
         """Every execution, in the order they started."""
         with self._read() as conn:
             rows = conn.execute("SELECT arn, header, input FROM executions ORDER BY seq").fetchall()
         cache = self._cache if self._in_tx else {}
-        return iter([cache.get(arn) or decode_header(head, payload) for arn, head, payload in rows])
+        return iter(
+            [
+                cache.get(arn) or decode_header(head, payload, arn, self.url)
+                for arn, head, payload in rows
+            ]
+        )
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------
 

@@ -49,6 +49,7 @@ from ._dbstore import (
     alive,
     check_location,
     check_seconds,
+    damaged,
     decode_header,
     encode_header,
     lease_lost,
@@ -596,7 +597,7 @@ class SqliteStore(SqlStore):
                 raise self._error(exc) from None
             if row is None:
                 return None
-            ex = decode_header(row[0], row[4])
+            ex = decode_header(row[0], row[4], arn, self.path)
             if self._depth:
                 self._cache[arn] = ex
                 self._rows[arn] = (bool(row[1]), row[2], row[3])
@@ -607,7 +608,7 @@ class SqliteStore(SqlStore):
     def lookup(self, arn: str) -> Callable[[str], Operation | None]:
         """A function from operation id to the current operation of execution ``arn``."""
         mutex, execute, error = self._mutex, self._conn.execute, self._error
-        rows, keys = self._rows, self._keys
+        rows, keys, where = self._rows, self._keys, self.path
 
         def get(op_id: str) -> Operation | None:
             idh = _idh(op_id)
@@ -622,7 +623,12 @@ class SqliteStore(SqlStore):
                         keys[(known[2], op_id)] = (None if row is None else row[0], idh)
                 except sqlite3.Error as exc:
                     raise error(exc) from None
-            return None if row is None else _decode_operation(row[1])
+            if row is None:
+                return None
+            try:
+                return _decode_operation(row[1])
+            except msgspec.DecodeError as exc:
+                raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
 
         return get
 
@@ -632,7 +638,10 @@ class SqliteStore(SqlStore):
             f"SELECT body FROM operations WHERE {_KEYS_OF} ORDER BY key LIMIT ?3",
             (arn, start, -1 if limit is None else limit),
         )
-        return [_decode_operation(body) for (body,) in rows]
+        try:
+            return [_decode_operation(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"an operation of {arn}", self.path, exc) from None
 
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
@@ -644,7 +653,10 @@ class SqliteStore(SqlStore):
     def events(self, arn: str) -> list[Event]:
         """The history events of ``arn``, in EventId order."""
         rows = self._all(f"SELECT body FROM events WHERE {_KEYS_OF} ORDER BY key", (arn, 0))
-        return [_decode_event(body) for (body,) in rows]
+        try:
+            return [_decode_event(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"a history event of {arn}", self.path, exc) from None
 
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
         """How many operations of ``arn`` there are of each (type, status)."""
@@ -659,7 +671,10 @@ class SqliteStore(SqlStore):
         with self._read() as conn:
             rows = conn.execute("SELECT arn, header, input FROM executions ORDER BY seq").fetchall()
             cache = self._cache if self._depth else {}
-            found = [cache.get(arn) or decode_header(head, payload) for arn, head, payload in rows]
+            found = [
+                cache.get(arn) or decode_header(head, payload, arn, self.path)
+                for arn, head, payload in rows
+            ]
         return iter(found)
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------
