@@ -8,6 +8,7 @@ loses nothing already recorded.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,83 @@ def test_a_damaged_record_is_a_store_error_naming_it_not_a_decode_traceback(
     }["executions" if "header" in sql else "operations" if "CALLBACK" in sql else "events"]
     with SqliteStore(path) as store, pytest.raises(dg.StoreError, match="damaged record"):
         read(store)
+
+
+# --- an Invoke target (or served workflow) that cannot take its payload ----------------------
+
+
+def _no_input() -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=1)
+    return 1
+
+
+def _two_inputs(a: int, b: int) -> int:
+    return a + b
+
+
+def _invokes_t(_: Any) -> Generator[Any, Any, Any]:
+    return (yield dg.Invoke("t", 1))
+
+
+def _keyword_only(*, x: int) -> int:
+    return x
+
+
+TARGETS = [
+    pytest.param(_no_input, "too many positional arguments", id="workflow-without-input"),
+    pytest.param(lambda: 1, "too many positional arguments", id="lambda-without-input"),
+    pytest.param(_two_inputs, "missing a required argument: 'b'", id="two-inputs"),
+    pytest.param(_keyword_only, "too many positional arguments", id="keyword-only"),
+]
+
+
+@pytest.mark.parametrize(("target", "problem"), TARGETS)
+def test_a_target_that_cannot_take_its_input_is_refused_where_it_is_registered(
+    target: Any, problem: str
+) -> None:
+    registers: list[Callable[[], object]] = [
+        lambda: dg.run(_invokes_t, None, functions={"t": target}),
+        lambda: TestRunner(functions={"t": target}),
+        lambda: TestRunner().register("t", target),
+    ]
+    if target.__name__ != "<lambda>":  # a worker serves only what it can import
+        registers += [
+            lambda: Worker(":memory:", functions={"t": target}),
+            lambda: Worker(":memory:").register(target, name="t"),
+        ]
+    for register in registers:
+        with pytest.raises(dg.ValidationError, match="one positional argument") as caught:
+            register()
+        assert problem in str(caught.value)
+
+
+def test_good_targets_are_still_served() -> None:
+    def one(x: int) -> int:
+        return x + 1
+
+    def defaulted(x: int, factor: int = 10) -> int:
+        return x * factor
+
+    for target, expected in [(one, 2), (defaulted, 10), (lambda _: "ok", "ok")]:
+        assert dg.run(_invokes_t, None, functions={"t": target}) == expected
+
+
+def test_the_command_line_refuses_it_and_a_worker_skips_one_a_deploy_broke(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = tmp_path / "round5_target.py"
+    module.write_text("def t(x):\n    return x\n")
+    db = str(tmp_path / "d.db")
+    assert cli.main(["worker", "--once", "-q", "--register", "t=round5_target:t", "--db", db]) == 0
+    # A deploy makes the remembered function take nothing: the worker says so and goes on.
+    module.write_text("def t():\n    return 1\n")
+    sys.modules.pop("round5_target", None)
+    capsys.readouterr()
+    assert cli.main(["worker", "--once", "--db", db]) == 0
+    err = capsys.readouterr().err
+    assert "not serving 't'" in err and "one positional argument" in err, err
+    assert "Traceback" not in err
+    # Registering it now is a usage error.
+    assert cli.main(["worker", "--once", "--register", "t2=round5_target:t", "--db", db]) == 2
+    assert "one positional argument" in capsys.readouterr().err
