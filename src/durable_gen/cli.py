@@ -15,6 +15,7 @@ execution suspended (it waits for a callback), 130 interrupted. Text taken from 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import logging
@@ -843,6 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_text(args)
         code: int = args.handler(args)
+        sys.stdout.flush()  # a write error shows here, not as a traceback at exit
         return code
     except ValidationError as exc:
         print(f"durable-gen: error: {_one_line(exc)}", file=sys.stderr)
@@ -857,6 +859,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`durable-gen history ID | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # Output that cannot be written (a full disk under `> out.json`), or another I/O
+        # failure outside the store, whose own errors are StoreErrors.
+        where = f" {exc.filename}" if exc.filename else " the output"
+        print(
+            f"durable-gen: error: cannot write{where}: {exc.strerror or exc} (the command may "
+            "have done its work: check with durable-gen show or list)",
+            file=sys.stderr,
+        )
+        with contextlib.suppress(OSError):  # what stays in the buffer would fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ loses nothing already recorded.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -381,3 +382,34 @@ def test_the_command_line_refuses_it_and_a_worker_skips_one_a_deploy_broke(
     # Registering it now is a usage error.
     assert cli.main(["worker", "--once", "--register", "t2=round5_target:t", "--db", db]) == 2
     assert "one positional argument" in capsys.readouterr().err
+
+
+# --- output the command line cannot write -------------------------------------------------------
+
+
+_MAIN = "import sys; from durable_gen.cli import main; sys.exit(main())"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "argv",
+    [["list"], ["list", "--json"], ["history", "left"], ["show", "left"], ["stop", "right"]],
+    ids=lambda argv: "-".join(argv),
+)
+def test_output_to_a_full_disk_is_one_error_line_not_a_traceback(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "d.db"
+    _two_waiting(path, capsys)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", _MAIN, *argv, "--db", str(path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert done.stderr.startswith("durable-gen: error: cannot write the output: ")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
