@@ -209,6 +209,13 @@ _OPTION_DESTS: Final = frozenset(
 
 def _db_url(args: argparse.Namespace) -> str:
     """The database the command works on: a SQLite path, ``sqlite:///...`` or ``postgresql://``."""
+    if args.db is not None and not str(args.db).strip():
+        # `--db "$DB"` with DB unset: using ./durable.db instead would start executions in a
+        # database nobody meant
+        raise CliError(
+            f"--db is empty ({str(args.db)!r}): give the database's path or URL, or leave --db "
+            f"out to use $DURABLE_GEN_DB, else ./{DEFAULT_DB}"
+        )
     url = str(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
     if "://" not in url:
         _db_path(args, url)

@@ -413,3 +413,34 @@ def test_output_to_a_full_disk_is_one_error_line_not_a_traceback(
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     assert done.stderr.startswith("durable-gen: error: cannot write the output: ")
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+# --- an empty --db (`--db "$DB"` with DB unset) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["start", f"{__name__}:_approval"],
+        ["run", f"{__name__}:_waits", "--input", "1", "--skip-time"],
+        ["worker", "--once"],
+        ["list"],
+        ["callback", "succeed", "cb-1", "1"],
+        ["stop", "x"],
+    ],
+    ids=lambda argv: argv[0],
+)
+@pytest.mark.parametrize("empty", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_db_option_is_a_usage_error_not_the_default_database(
+    argv: list[str],
+    empty: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DURABLE_GEN_DB", str(tmp_path / "from-env.db"))
+    assert cli.main([*argv, "--db", empty]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("durable-gen: error: --db is empty"), err
+    assert list(tmp_path.iterdir()) == []  # neither ./durable.db nor $DURABLE_GEN_DB's
