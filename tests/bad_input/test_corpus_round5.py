@@ -22,7 +22,7 @@ from durable_gen import cli
 from durable_gen import runtime as rt
 from durable_gen.aws import lambda_handler
 from durable_gen.local import SqliteStore, Worker, open_store
-from durable_gen.testing import TestRunner, replay
+from durable_gen.testing import TestRunner, replay, replay_folder
 
 # --- a schema_version table that holds no durable_gen version --------------------------------
 
@@ -444,3 +444,29 @@ def test_an_empty_db_option_is_a_usage_error_not_the_default_database(
     err = capsys.readouterr().err
     assert err.startswith("durable-gen: error: --db is empty"), err
     assert list(tmp_path.iterdir()) == []  # neither ./durable.db nor $DURABLE_GEN_DB's
+
+
+# --- replay_folder given something else than workflows -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("workflows", "fragment"),
+    [
+        pytest.param({5: _approval}, "got the key 5", id="key-not-a-name"),
+        pytest.param({"": _approval}, "got the key ''", id="empty-name"),
+        pytest.param({"flow": "app.flows:flow"}, "got str 'app.flows:flow'", id="import-path"),
+        pytest.param({"flow": None}, "got NoneType", id="none"),
+        pytest.param(["app.flows:flow"], "got list", id="a-list"),
+        pytest.param("app.flows:flow", "got str", id="a-path"),
+    ],
+)
+def test_replay_folder_refuses_workflows_of_the_wrong_kind(
+    workflows: Any, fragment: str, tmp_path: Path
+) -> None:
+    run = TestRunner().run(_approval, None)
+    run.export(tmp_path / "_approval.json")
+    with pytest.raises(dg.ValidationError, match="replay_folder") as caught:
+        replay_folder(workflows, tmp_path)
+    assert fragment in str(caught.value)
+    (report,) = replay_folder({"_approval": _approval}, tmp_path)
+    assert report.status == "ok", report
