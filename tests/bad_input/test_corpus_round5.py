@@ -7,6 +7,7 @@ loses nothing already recorded.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -470,3 +471,58 @@ def test_replay_folder_refuses_workflows_of_the_wrong_kind(
     assert fragment in str(caught.value)
     (report,) = replay_folder({"_approval": _approval}, tmp_path)
     assert report.status == "ok", report
+
+
+# --- a callback failure (or stop error) whose fields are not text -----------------------------
+
+
+def _catches_failure(_: Any) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="approval", timeout=60)
+    try:
+        return (yield handle)
+    except dg.CallbackFailedError as exc:
+        return [exc.error_type, exc.error_message]
+
+
+NOT_TEXT: list[Any] = [
+    pytest.param({"error_type": 5}, "error_type is int 5", id="type-int"),
+    pytest.param({"error_message": b"no"}, "error_message is bytes", id="message-bytes"),
+    pytest.param({"error_data": {"why": "no"}}, "json.dumps", id="data-dict"),
+    pytest.param({"stack_trace": "line 1"}, "stack_trace is str", id="trace-str"),
+    pytest.param({"stack_trace": [1, 2]}, "stack_trace is list", id="trace-ints"),
+]
+
+
+@pytest.mark.parametrize(("fields", "fragment"), NOT_TEXT)
+def test_a_failure_whose_fields_are_not_text_is_refused_and_the_callback_stays_open(
+    fields: dict[str, Any], fragment: str
+) -> None:
+    error = rt.ErrorObject(**fields)
+    runner = TestRunner()
+    run = runner.run(_catches_failure, None)
+    callback_id = run.callback_id("approval")
+    # The embedded engine, directly and through the test runner.
+    with pytest.raises(dg.InvalidInputError, match="cannot be recorded") as caught:
+        runner.service.send_callback_failure(callback_id, error)
+    assert fragment in str(caught.value)
+    if "stack_trace" not in fields:
+        with pytest.raises(dg.InvalidInputError, match=re.escape(fragment)):
+            run.send_callback_failure(
+                "approval",
+                fields.get("error_type", "T"),
+                fields.get("error_message"),
+                fields.get("error_data"),
+            )
+    with pytest.raises(dg.InvalidInputError, match=re.escape(fragment)):
+        runner.service.stop(run.arn, error)
+    assert run.status == "RUNNING"
+    # The reference store of durable_gen.runtime.
+    store = {op.id: op for op in runner.service.get_operations(run.arn)}
+    before = dict(store)
+    with pytest.raises(dg.ValidationError, match=re.escape(fragment)):
+        rt.complete_callback(store, callback_id, now_ms=0, error=error)
+    assert store == before
+    # A failure of text still reaches the workflow.
+    run.send_callback_failure("approval", "Denied", "no")
+    runner.run_until_idle()
+    assert run.result() == ["Denied", "no"]
