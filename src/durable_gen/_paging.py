@@ -16,6 +16,9 @@ then one ``GetDurableExecutionState`` call per ``NextMarker``. Rules, each a typ
    (``STATUSES``): a WAIT is never FAILED, a STEP never TIMED_OUT. Any other type or status was
    written by a store that mixed them up, and replay would read it as something else (a FAILED
    wait as a finished one, a ``"step"`` as a changed workflow).
+6. An operation's ``ParentId`` names a CONTEXT (or the EXECUTION) operation of the same state:
+   an operation whose parent is missing was cut from a truncated history, and replay would
+   report the workflow as changed when it is the record that is incomplete.
 
 Pure: the host passes the function that fetches a page.
 """
@@ -42,6 +45,8 @@ __all__ = [
 MAX_PAGES: Final = 10_000
 
 _FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
+#: The types of operation that other operations may name as their ParentId (rule 6).
+_PARENTS: Final = frozenset({"CONTEXT", "EXECUTION"})
 
 #: The statuses each operation type takes (rule 5), as the service writes them.
 STATUSES: Final[dict[str, frozenset[str]]] = {
@@ -138,12 +143,13 @@ class CheckedOperations(list[Operation]):
 
 
 def check_operations(operations: list[Operation]) -> None:
-    """Check rules 2 to 5 on one execution's operations.
+    """Check rules 2 to 6 on one execution's operations.
 
     Raises:
         InvalidInputError: an operation id is repeated, a finished step has no details, a
-            step's attempt is negative, there are two EXECUTION operations, or an
-            operation's type is unknown or its status not one its type takes.
+            step's attempt is negative, there are two EXECUTION operations, an operation's
+            type is unknown or its status not one its type takes, or its ParentId names no
+            CONTEXT of the state.
     """
     executions = 0
     for op in operations:  # one quick pass; the one below says what is wrong
@@ -159,8 +165,16 @@ def check_operations(operations: list[Operation]) -> None:
         elif details.attempt is not None and details.attempt < 0:
             break
     else:
-        if executions <= 1 and len({op.id for op in operations}) == len(operations):
+        types = {op.id: op.type for op in operations}
+        if (
+            executions <= 1
+            and len(types) == len(operations)
+            and all(
+                types.get(op.parent_id) in _PARENTS for op in operations if op.parent_id is not None
+            )
+        ):
             return
+    types = {op.id: op.type for op in operations}
     ids: set[str] = set()
     execution: Operation | None = None
     for index, op in enumerate(operations):
@@ -195,3 +209,19 @@ def check_operations(operations: list[Operation]) -> None:
                     "that carries this execution's input"
                 )
             execution = op
+    for op in operations:
+        if op.parent_id is None or types.get(op.parent_id) in _PARENTS:
+            continue
+        parent = types.get(op.parent_id)
+        raise InvalidInputError(
+            f"the {op.type} {op.id!r}{f' ({op.name!r})' if op.name else ''} has ParentId "
+            f"{op.parent_id!r}, "
+            + (
+                "which the execution's state does not hold: the history is truncated or "
+                "corrupt (an operation of a child context, Map or Parallel without its "
+                "context); replay needs the execution's whole state"
+                if parent is None
+                else f"a {parent}, which holds no operations (only a CONTEXT or the EXECUTION "
+                "does): the history is corrupt"
+            )
+        )

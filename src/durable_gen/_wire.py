@@ -95,6 +95,24 @@ class ErrorObject(_Shape, frozen=True):
     stack_trace: list[str] | None = None
 
 
+def error_object_problem(error: ErrorObject) -> str | None:
+    """Why ``error`` (built by hand: a Struct does not check its fields) holds something the
+    service could not record, or None. Its texts are str, its stack trace a list of str."""
+    for field in ("error_type", "error_message", "error_data"):
+        value = getattr(error, field)
+        if value is not None and not isinstance(value, str):
+            shown = repr(value)
+            shown = shown if len(shown) <= 80 else shown[:80] + "..."
+            advice = " (encode data as JSON text: json.dumps(...))" if field == "error_data" else ""
+            return f"its {field} is {type(value).__name__} {shown}, not a str or None{advice}"
+    trace = error.stack_trace
+    if trace is not None and (
+        not isinstance(trace, list) or not all(isinstance(line, str) for line in trace)
+    ):
+        return f"its stack_trace is {type(trace).__name__}, not a list of str or None"
+    return None
+
+
 class ExecutionDetails(_Shape, frozen=True):
     input_payload: str | None = None
 

@@ -15,6 +15,7 @@ execution suspended (it waits for a callback), 130 interrupted. Text taken from 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import logging
@@ -208,6 +209,13 @@ _OPTION_DESTS: Final = frozenset(
 
 def _db_url(args: argparse.Namespace) -> str:
     """The database the command works on: a SQLite path, ``sqlite:///...`` or ``postgresql://``."""
+    if args.db is not None and not str(args.db).strip():
+        # `--db "$DB"` with DB unset: using ./durable.db instead would start executions in a
+        # database nobody meant
+        raise CliError(
+            f"--db is empty ({str(args.db)!r}): give the database's path or URL, or leave --db "
+            f"out to use $DURABLE_GEN_DB, else ./{DEFAULT_DB}"
+        )
     url = str(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
     if "://" not in url:
         _db_path(args, url)
@@ -843,6 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_text(args)
         code: int = args.handler(args)
+        sys.stdout.flush()  # a write error shows here, not as a traceback at exit
         return code
     except ValidationError as exc:
         print(f"durable-gen: error: {_one_line(exc)}", file=sys.stderr)
@@ -857,6 +866,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`durable-gen history ID | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # Output that cannot be written (a full disk under `> out.json`), or another I/O
+        # failure outside the store, whose own errors are StoreErrors.
+        where = f" {exc.filename}" if exc.filename else " the output"
+        print(
+            f"durable-gen: error: cannot write{where}: {exc.strerror or exc} (the command may "
+            "have done its work: check with durable-gen show or list)",
+            file=sys.stderr,
+        )
+        with contextlib.suppress(OSError):  # what stays in the buffer would fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

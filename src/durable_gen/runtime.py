@@ -56,6 +56,7 @@ from ._wire import StepDetails as StepDetails
 from ._wire import StepOptions as StepOptions
 from ._wire import WaitDetails as WaitDetails
 from ._wire import WaitOptions as WaitOptions
+from ._wire import error_object_problem
 from .local import _state
 from .local._lifecycle import invoked_result_too_large
 
@@ -185,6 +186,9 @@ def _check_answer(result: object, error: object, what: str) -> None:
             f"{what}() takes error= as an ErrorObject, got {type(error).__name__}: write "
             "ErrorObject(error_type=..., error_message=...)"
         )
+    problem = None if error is None else error_object_problem(error)
+    if problem is not None:
+        raise ValidationError(f"{what}()'s error= cannot be recorded: {problem}")
 
 
 def _check_running(operations: dict[str, Operation], what: str) -> Operation | None:

@@ -306,9 +306,27 @@ def encode_header(ex: StoredExecution) -> bytes:
         ex.input = payload
 
 
-def decode_header(header: bytes, payload: str | None) -> StoredExecution:
-    """The execution of a ``header`` and ``input`` column pair."""
-    ex = _decode_header(header)
+def damaged(what: str, where: object, exc: Exception) -> StoreError:
+    """The error for a record of the database that does not decode: written by another program
+    or damaged on disk."""
+    return StoreError(
+        f"the database {where} holds a damaged record, {what} ({exc}): something other than "
+        "durable_gen wrote it, or the disk damaged it; restore the database from a backup"
+    )
+
+
+def decode_header(
+    header: bytes, payload: str | None, arn: str = "", where: object = "?"
+) -> StoredExecution:
+    """The execution of a ``header`` and ``input`` column pair.
+
+    Raises:
+        StoreError: the header does not decode (a damaged record).
+    """
+    try:
+        ex = _decode_header(header)
+    except msgspec.DecodeError as exc:
+        raise damaged(f"the header of execution {arn}", where, exc) from None
     if payload is not None:
         ex.input = payload
     return ex
@@ -353,6 +371,10 @@ class SqlReads:
     def _read(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def _where(self) -> object:
+        """Where the database is, for messages."""
+        return getattr(self, "path", "?")
+
     def _q(self, sql: str) -> str:
         return _pyformat(sql) if self._PYFORMAT else sql
 
@@ -376,12 +398,17 @@ class SqlReads:
     def lookup(self, arn: str) -> Callable[[str], Operation | None]:
         """A function from operation id to the current operation of execution ``arn``."""
         sql = self._q(f"SELECT body FROM operations WHERE {self._OF_EXECUTION} AND id = ?")
-        read = self._read
+        read, where = self._read, self._where()
 
         def get(op_id: str) -> Operation | None:
             with read() as conn:
                 row = conn.execute(sql, (arn, op_id)).fetchone()
-            return None if row is None else _decode_operation(row[0])
+            if row is None:
+                return None
+            try:
+                return _decode_operation(row[0])
+            except msgspec.DecodeError as exc:
+                raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
 
         return get
 
@@ -392,7 +419,10 @@ class SqlReads:
             "ORDER BY position LIMIT ?",
             (arn, start, self._NO_LIMIT if limit is None else limit),
         )
-        return [_decode_operation(body) for (body,) in rows]
+        try:
+            return [_decode_operation(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"an operation of {arn}", self._where(), exc) from None
 
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
@@ -407,7 +437,10 @@ class SqlReads:
         rows = self._all(
             f"SELECT body FROM events WHERE {self._OF_EXECUTION} ORDER BY event_id", (arn,)
         )
-        return [_decode_event(body) for (body,) in rows]
+        try:
+            return [_decode_event(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"a history event of {arn}", self._where(), exc) from None
 
     def find_callback(self, callback_id: str) -> CallbackEntry | None:
         """The entry of an issued callback id, or None if it was never issued."""
@@ -442,6 +475,28 @@ class SqlReads:
         return {(str(kind), str(status)): int(n) for kind, status, n in rows}
 
 
+def schema_version_of(rows: list[Any], *, where: object) -> int:
+    """The schema version that the rows of ``SELECT version FROM schema_version`` hold (0 for
+    none: a new database).
+
+    Raises:
+        StoreError: the table holds something else than one whole version number (another
+            program's table of that name, or a damaged one).
+    """
+    if not rows:
+        return 0
+    version = rows[0][0]
+    if len(rows) == 1 and type(version) is int and version >= 0:
+        return version
+    held = [row[0] for row in rows[:3]]
+    raise StoreError(
+        f"the database {where} is not a durable_gen database, or its schema_version table was "
+        f"damaged: it holds {held!r}{' ...' if len(rows) > 3 else ''}, not one whole version "
+        "number; give durable_gen a database (or SQLite file) of its own, or restore this one "
+        "from a backup"
+    )
+
+
 def upgrade_schema(
     conn: Any,
     migrations: list[Callable[[Any], None]],
@@ -458,12 +513,10 @@ def upgrade_schema(
     """
     latest = len(migrations)
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT version FROM schema_version").fetchone()
-    if row is None:
+    rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    version = schema_version_of(rows, where=where)
+    if not rows:
         conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-        version = 0
-    else:
-        version = int(row[0])
     if version > latest:
         raise StoreError(
             f"the database {where} has schema version {version}, newer than this durable_gen "
@@ -474,7 +527,7 @@ def upgrade_schema(
             migrate(conn)
         except Exception as exc:
             # No version recorded, yet the tables are there: another program's database.
-            if row is None and "already exists" in str(exc):
+            if not rows and "already exists" in str(exc):
                 raise StoreError(
                     f"the database {where} already holds tables that durable_gen did not "
                     f"create ({exc}); give durable_gen a database (or SQLite file) of its own"

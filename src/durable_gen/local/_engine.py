@@ -41,6 +41,7 @@ from .._wire import (
     Operation,
     OperationStatus,
     OperationUpdate,
+    error_object_problem,
     too_large,
 )
 from ._clock import Clock, RealClock
@@ -325,6 +326,9 @@ class LocalService(Runner):
                 f"stop() takes error= as an ErrorObject(error_type=..., error_message=...) or "
                 f"None, got {type(error).__name__}"
             )
+        problem = None if error is None else error_object_problem(error)
+        if problem is not None:
+            raise InvalidInputError(f"stop()'s error= cannot be recorded: {problem}")
         # Children invoked by this execution are stopped first (their invoke operations then
         # record STOPPED), so nothing it started keeps running on its own.
         for child in self.list_executions("RUNNING"):
@@ -626,6 +630,9 @@ class LocalService(Runner):
                 f"(from durable_gen.runtime import ErrorObject) or None, got "
                 f"{type(error).__name__}"
             )
+        problem = None if error is None else error_object_problem(error)
+        if problem is not None:
+            raise InvalidInputError(f"the callback failure cannot be recorded: {problem}")
         if error is not None:
             _check_text(
                 "the callback failure",

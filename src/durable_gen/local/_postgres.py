@@ -53,6 +53,7 @@ from ._dbstore import (
     move_inputs,
     new_owner,
     same_host_prefix,
+    schema_version_of,
     task_function,
     upgrade_schema,
     wall_ms,
@@ -444,10 +445,10 @@ class PostgresStore(SqlStore):
         errors = self._psycopg.errors
         with self._read() as conn:
             try:
-                row = conn.execute("SELECT version FROM schema_version").fetchone()
+                rows = conn.execute("SELECT version FROM schema_version").fetchall()
             except errors.UndefinedTable:
                 return 0
-        return 0 if row is None else int(row[0])
+        return schema_version_of(rows, where=self.url)
 
     # --- transactions -------------------------------------------------------------------------
 
@@ -662,21 +663,26 @@ class PostgresStore(SqlStore):
                 ).fetchone()
             if row is None:
                 return None
-            ex = decode_header(row[0], row[1])
+            ex = decode_header(row[0], row[1], arn, self.url)
             self._cache[arn] = ex
             return ex
         with self._read() as conn:
             row = conn.execute(
                 "SELECT header, input FROM executions WHERE arn = %s", (arn,)
             ).fetchone()
-        return None if row is None else decode_header(row[0], row[1])
+        return None if row is None else decode_header(row[0], row[1], arn, self.url)
 
     def executions(self) -> Iterator[StoredExecution]:
         """Every execution, in the order they started."""
         with self._read() as conn:
             rows = conn.execute("SELECT arn, header, input FROM executions ORDER BY seq").fetchall()
         cache = self._cache if self._in_tx else {}
-        return iter([cache.get(arn) or decode_header(head, payload) for arn, head, payload in rows])
+        return iter(
+            [
+                cache.get(arn) or decode_header(head, payload, arn, self.url)
+                for arn, head, payload in rows
+            ]
+        )
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------
 

@@ -21,6 +21,7 @@ from .._errors import (
     ExecutionSuspendedError,
     ValidationError,
 )
+from .._guard import input_problem
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps, loads
 from ._clock import RealClock, VirtualClock
@@ -167,7 +168,8 @@ def check_functions(functions: object) -> None:
 
 def _check_target(name: str, fn: Callable[..., Any]) -> None:
     """Refuse an ``Invoke`` target whose call gives no result to record: a ``@step`` function
-    (its call only builds a command) or an ``async def`` (its call only makes a coroutine)."""
+    (its call only builds a command), an ``async def`` (its call only makes a coroutine), or
+    one that cannot be called with the payload alone."""
     if isinstance(fn, StepFunction):
         raise ValidationError(
             f"functions[{name!r}] is a @step function: calling it only builds a Step command, "
@@ -181,6 +183,15 @@ def _check_target(name: str, fn: Callable[..., Any]) -> None:
             f"generator function) or a plain def function, which the engine calls with no event "
             f"loop running. Make it a workflow that yields an async step, or a def that runs the "
             f"coroutine (asyncio.run(...))"
+        )
+    problem = input_problem(fn)
+    if problem is not None:
+        what = "a workflow" if inspect.isgeneratorfunction(plain) else "a plain function"
+        raise ValidationError(
+            f"functions[{name!r}] cannot be called with its input ({problem}): {what} served "
+            "by name (an Invoke target, or a workflow a worker runs) takes one positional "
+            "argument, its input or the Invoke's payload (write `def name(_):` when it needs "
+            "none; pass several values as one dict, dataclass or Struct)"
         )
 
 

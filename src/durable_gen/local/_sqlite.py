@@ -49,12 +49,14 @@ from ._dbstore import (
     alive,
     check_location,
     check_seconds,
+    damaged,
     decode_header,
     encode_header,
     lease_lost,
     like_prefix,
     move_inputs,
     new_owner,
+    schema_version_of,
     task_function,
     upgrade_schema,
     wall_ms,
@@ -400,8 +402,8 @@ class SqliteStore(SqlStore):
     def schema_version(self) -> int:
         """The schema version of the open database."""
         with self._guard():
-            row = self._conn.execute("SELECT version FROM schema_version").fetchone()
-        return int(row[0])
+            rows = self._conn.execute("SELECT version FROM schema_version").fetchall()
+        return schema_version_of(rows, where=self.path)
 
     def _migrate(self) -> None:
         conn = self._conn
@@ -417,12 +419,18 @@ class SqliteStore(SqlStore):
 
     def _current_version(self) -> int:
         try:
-            row = self._conn.execute("SELECT version FROM schema_version").fetchone()
+            rows = self._conn.execute("SELECT version FROM schema_version").fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return 0
+            if "no such column" in str(exc):  # another program's table of that name
+                raise StoreError(
+                    f"the database {self.path} already holds a table schema_version that "
+                    f"durable_gen did not create ({exc}); give durable_gen a database (or SQLite "
+                    "file) of its own"
+                ) from None
             raise
-        return 0 if row is None else int(row[0])
+        return schema_version_of(rows, where=self.path)
 
     # --- transactions -------------------------------------------------------------------------
 
@@ -591,7 +599,7 @@ class SqliteStore(SqlStore):
                 raise self._error(exc) from None
             if row is None:
                 return None
-            ex = decode_header(row[0], row[4])
+            ex = decode_header(row[0], row[4], arn, self.path)
             if self._depth:
                 self._cache[arn] = ex
                 self._rows[arn] = (bool(row[1]), row[2], row[3])
@@ -602,7 +610,7 @@ class SqliteStore(SqlStore):
     def lookup(self, arn: str) -> Callable[[str], Operation | None]:
         """A function from operation id to the current operation of execution ``arn``."""
         mutex, execute, error = self._mutex, self._conn.execute, self._error
-        rows, keys = self._rows, self._keys
+        rows, keys, where = self._rows, self._keys, self.path
 
         def get(op_id: str) -> Operation | None:
             idh = _idh(op_id)
@@ -617,7 +625,12 @@ class SqliteStore(SqlStore):
                         keys[(known[2], op_id)] = (None if row is None else row[0], idh)
                 except sqlite3.Error as exc:
                     raise error(exc) from None
-            return None if row is None else _decode_operation(row[1])
+            if row is None:
+                return None
+            try:
+                return _decode_operation(row[1])
+            except msgspec.DecodeError as exc:
+                raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
 
         return get
 
@@ -627,7 +640,10 @@ class SqliteStore(SqlStore):
             f"SELECT body FROM operations WHERE {_KEYS_OF} ORDER BY key LIMIT ?3",
             (arn, start, -1 if limit is None else limit),
         )
-        return [_decode_operation(body) for (body,) in rows]
+        try:
+            return [_decode_operation(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"an operation of {arn}", self.path, exc) from None
 
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
@@ -639,7 +655,10 @@ class SqliteStore(SqlStore):
     def events(self, arn: str) -> list[Event]:
         """The history events of ``arn``, in EventId order."""
         rows = self._all(f"SELECT body FROM events WHERE {_KEYS_OF} ORDER BY key", (arn, 0))
-        return [_decode_event(body) for (body,) in rows]
+        try:
+            return [_decode_event(body) for (body,) in rows]
+        except msgspec.DecodeError as exc:
+            raise damaged(f"a history event of {arn}", self.path, exc) from None
 
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
         """How many operations of ``arn`` there are of each (type, status)."""
@@ -654,7 +673,10 @@ class SqliteStore(SqlStore):
         with self._read() as conn:
             rows = conn.execute("SELECT arn, header, input FROM executions ORDER BY seq").fetchall()
             cache = self._cache if self._depth else {}
-            found = [cache.get(arn) or decode_header(head, payload) for arn, head, payload in rows]
+            found = [
+                cache.get(arn) or decode_header(head, payload, arn, self.path)
+                for arn, head, payload in rows
+            ]
         return iter(found)
 
     # --- ExecutionStore: writes and scheduling ------------------------------------------------

@@ -44,7 +44,7 @@ from .._wire import InvocationInput, InvocationOutput
 from ._clock import Clock, RealClock, VirtualClock
 from ._dbstore import DatabaseStore, LeaseLostError, StoreUnavailableError
 from ._engine import LocalService
-from ._run import register_function, workflow_name
+from ._run import check_functions, register_function, workflow_name
 from ._sqlite import Synchronous
 from ._store import ExecutionRecord
 from ._text import clip, format_duration, printable
@@ -344,6 +344,7 @@ class Worker:
         if not inspect.isgeneratorfunction(inspect.unwrap(target)):
             register_function(service, name, target)
             return
+        check_functions({name: target})  # a workflow that cannot take its input
         handler = make_handler(
             target,
             service,
@@ -431,7 +432,16 @@ class Worker:
                     "are running; they wait for a worker whose code has the workflow"
                 )
                 continue
-            self._serve(self.service, name, target)
+            try:
+                self._serve(self.service, name, target)
+            except ValidationError as exc:  # a deploy changed it into what cannot be served
+                self._failed.add(name)
+                self._log(
+                    f"durable-gen worker: not serving {name!r}: {exc}; the executions of it "
+                    "wait for a worker whose code can serve it (an Invoke of it fails as of "
+                    "an unregistered name)"
+                )
+                continue
             self._targets[name] = target
             self._served.add(name)
         self.store.serve(self._served)

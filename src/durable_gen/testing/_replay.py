@@ -211,6 +211,10 @@ def replay_folder(
 
     Returns:
         The reports; a file that cannot be read or matched gets status ``invalid``.
+
+    Raises:
+        ValidationError: ``workflows`` is neither a workflow nor a mapping of names (str) to
+            workflows, or ``path`` or ``pattern`` is of the wrong kind.
     """
     if not isinstance(path, str | os.PathLike):
         raise ValidationError(
@@ -220,6 +224,7 @@ def replay_folder(
         raise ValidationError(
             f"replay_folder's pattern must be a glob such as '**/*.json', got {pattern!r}"
         )
+    _check_workflows(workflows)
     root = Path(path)
     if not root.is_dir():
         raise InvalidInputError(f"replay_folder needs a folder of JSON histories, got {root}")
@@ -248,6 +253,28 @@ def replay_folder(
             continue
         reports.append(_replay(workflow, loaded, _UNSET, serdes))
     return reports
+
+
+def _check_workflows(workflows: object) -> None:
+    """A ``ValidationError`` unless ``workflows`` is a workflow or maps names to workflows."""
+    if isinstance(workflows, Mapping):
+        for name, workflow in workflows.items():
+            if not isinstance(name, str) or not name:
+                raise ValidationError(
+                    f"replay_folder's mapping goes from function names (non-empty str, such as "
+                    f"'place_order') to workflows, got the key {name!r}"
+                )
+            if not callable(workflow):
+                raise ValidationError(
+                    f"replay_folder's mapping goes from function names to workflows (generator "
+                    f"functions, imported), got {type(workflow).__name__} {workflow!r} for "
+                    f"{name!r}"
+                )
+    elif not callable(workflows):
+        raise ValidationError(
+            f"replay_folder takes a workflow or a mapping of function names to workflows, got "
+            f"{type(workflows).__name__} {workflows!r}"
+        )
 
 
 def _pick(

@@ -30,6 +30,7 @@ from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin
 from .._serdes import Serdes, dumps
 from .._wire import (
+    MAX_OPERATION_PAYLOAD_BYTES,
     ErrorObject,
     Event,
     InvocationInput,
@@ -256,7 +257,8 @@ class DurableRun(Generic[R]):
         what ``durable_gen.testing.replay`` and ``replay_folder`` read back.
 
         Raises:
-            ValidationError: ``path`` is not a path (a str or os.PathLike) or None.
+            ValidationError: ``path`` is not a path (a str or os.PathLike) or None, is a
+                folder, or cannot be written.
         """
         if path is not None and (not isinstance(path, str | os.PathLike) or not str(path)):
             raise ValidationError(f"export() takes a file path (or None), got {path!r}")
@@ -269,8 +271,20 @@ class DurableRun(Generic[R]):
         }
         if path is not None:
             target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(data, indent=1))
+            if target.is_dir():
+                raise ValidationError(
+                    f"export() writes a file, and {str(target)!r} is a folder: give the path of "
+                    f"the file to write, e.g. {str(target / 'history.json')!r}"
+                )
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(data, indent=1))
+            except OSError as exc:
+                raise ValidationError(
+                    f"export() cannot write {str(target)!r} ({exc.strerror or exc}): give a path "
+                    "whose folders are folders (or do not exist yet) and may be written by this "
+                    "process"
+                ) from None
         return data
 
     # --- callbacks --------------------------------------------------------------------------
@@ -721,8 +735,14 @@ class TestRunner:
 
     @checked
     def send_callback_success(self, callback_id: str, result: Any = None) -> None:
-        """Complete a callback with ``result`` (any JSON value)."""
-        self.service.send_callback_success(callback_id, dumps(result, what="the callback result"))
+        """Complete a callback with ``result`` (any JSON value).
+
+        Raises:
+            PayloadTooLargeError: ``result`` serializes to more than 1 MiB, what a CALLBACK
+                operation records at most.
+        """
+        payload = dumps(result, what="the callback result", limit=MAX_OPERATION_PAYLOAD_BYTES)
+        self.service.send_callback_success(callback_id, payload)
 
     @checked
     def send_callback_failure(
