@@ -588,8 +588,13 @@ def _make_reader(type_: Any) -> Reader:
     protocol = _protocol_in(type_)
     if protocol is not None:  # msgspec would say only "decoding into X is unsupported"
         return _unsupported_reader(type_, TypeError(_protocol_problem(protocol)))
+    as_decoded = type_
     try:
-        typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+        try:
+            typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+        except RecursionError:  # a type alias that refers to itself: unrolled, if it can be
+            as_decoded = decodable(type_)
+            typed = msgspec.json.Decoder(as_decoded, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
         return _unsupported_reader(type_, exc)
 
@@ -603,7 +608,7 @@ def _make_reader(type_: Any) -> Reader:
                 except _NotEnvelope:
                     pass
                 else:
-                    return msgspec.convert(value, type_, dec_hook=_dec_hook, str_keys=True)
+                    return msgspec.convert(value, as_decoded, dec_hook=_dec_hook, str_keys=True)
             try:
                 return typed(payload)
             except msgspec.DecodeError as exc:
@@ -613,11 +618,82 @@ def _make_reader(type_: Any) -> Reader:
             obj = parse_json(payload)
             with contextlib.suppress(_NotEnvelope):
                 obj = _open(obj, _batch_shape)
-            return msgspec.convert(obj, type_, dec_hook=_dec_hook, str_keys=True)
+            return msgspec.convert(obj, as_decoded, dec_hook=_dec_hook, str_keys=True)
         except Exception as exc:
             raise _decode_error(what, type_, exc, payload) from exc
 
     return read
+
+
+_RECURSIVE_ALIAS: Final = (
+    "it is or holds a type alias that refers to itself, which is decoded only when it "
+    "describes JSON values alone (str, int, float, bool, None, and lists and dict[str, ...] of "
+    "itself, as in type Json = dict[str, Json] | list[Json] | str | int | float | bool | None) "
+    "and is declared directly or in lists, dicts, tuples and unions, not in a class's field; "
+    "make the recursive part a dataclass or msgspec Struct (class Tree: children: list[Tree]), "
+    "or declare such a field object to get plain JSON there"
+)
+_JSON_LEAVES: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_alias(type_: Any) -> Any:
+    """``type_`` with each type alias that refers to itself (``type Json = ... | list[Json]``,
+    Python 3.12) unrolled once and its recursion read as ``Any``, when each such alias holds
+    only JSON's types (so plain JSON decoding gives the same values at any depth); else None."""
+    recursive: set[Any] = set()
+
+    def is_alias(t: Any) -> bool:
+        return type(t).__name__ == "TypeAliasType" and not getattr(t, "__type_params__", ())
+
+    def unroll(t: Any, seen: tuple[Any, ...]) -> Any:
+        if is_alias(t):
+            if t in seen:
+                recursive.add(t)
+                return Any
+            return unroll(t.__value__, (*seen, t))
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if not args or origin is typing.Annotated or origin is Literal:
+            return t
+        unrolled = tuple(unroll(a, seen) for a in args)
+        if origin in (typing.Union, _UNION_TYPE):
+            return typing.Union[unrolled]  # noqa: UP007
+        if isinstance(t, _GENERIC_ALIAS):
+            return _GENERIC_ALIAS(origin, unrolled)  # type: ignore[misc]
+        return t.copy_with(unrolled) if hasattr(t, "copy_with") else t
+
+    def json_only(t: Any) -> bool:
+        if t in _JSON_LEAVES or t in recursive:
+            return True
+        if is_alias(t):
+            return json_only(t.__value__)
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin in (typing.Union, _UNION_TYPE):
+            return all(json_only(a) for a in args)
+        if origin is list and len(args) == 1:
+            return json_only(args[0])
+        return origin is dict and len(args) == 2 and args[0] is str and json_only(args[1])
+
+    unrolled = unroll(type_, ())
+    if not recursive or not all(json_only(alias.__value__) for alias in recursive):
+        return None
+    return unrolled
+
+
+def decodable(type_: Any) -> Any:
+    """The type msgspec decodes for ``type_``: itself, or for a type alias that refers to
+    itself, the alias unrolled (``_json_alias``).
+
+    Raises:
+        TypeError: msgspec cannot decode into ``type_`` (the message says why).
+    """
+    try:
+        msgspec.json.Decoder(type_, dec_hook=_dec_hook)
+    except RecursionError:
+        unrolled = _json_alias(type_)
+        if unrolled is None:
+            raise TypeError(_RECURSIVE_ALIAS) from None
+        return unrolled
+    return type_
 
 
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
@@ -1032,7 +1108,10 @@ def decode_batch(
             msgspec.structs.replace(
                 item,
                 result=msgspec.convert(
-                    item.result, item_types[item.index], dec_hook=_dec_hook, str_keys=True
+                    item.result,
+                    _item_decodable(item_types[item.index]),
+                    dec_hook=_dec_hook,
+                    str_keys=True,
                 ),
             )
             if item.status == "SUCCEEDED" and item_types[item.index] not in (Any, object)
@@ -1042,6 +1121,15 @@ def decode_batch(
     except (msgspec.ValidationError, IndexError) as exc:
         raise _mismatch(what, item_types, exc) from exc
     return msgspec.structs.replace(batch, items=items)
+
+
+def _item_decodable(type_: Any) -> Any:
+    """``decodable(type_)`` for a branch's declared type; one msgspec refuses stays as it is,
+    for ``msgspec.convert`` to refuse where the item is read."""
+    try:
+        return decodable(type_)
+    except TypeError:
+        return type_
 
 
 def batch_type(item_type: Any) -> Any:

@@ -32,6 +32,7 @@ import msgspec
 from . import _guard
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name
+from ._codec import decodable
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
@@ -345,7 +346,7 @@ def _check_result_type(type_: object, what: str) -> None:
 def _undecodable(type_: Any) -> str | None:
     """Why msgspec cannot decode into ``type_``, or None when it can."""
     try:
-        msgspec.json.Decoder(type_)
+        decodable(type_)  # a type alias that refers to itself is unrolled, if it can be
     except Exception as exc:  # TypeError, or NameError for an unresolved forward reference
         return str(exc)
     return None
