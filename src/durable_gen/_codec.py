@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import msgspec
 
+from ._aliases import _GENERIC_ALIAS, _UNION_TYPE, decodable
 from ._errors import PayloadTooLargeError, SerializationError
 from ._wire import MAX_OPERATION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, too_large
 
@@ -625,77 +626,6 @@ def _make_reader(type_: Any) -> Reader:
     return read
 
 
-_RECURSIVE_ALIAS: Final = (
-    "it is or holds a type alias that refers to itself, which is decoded only when it "
-    "describes JSON values alone (str, int, float, bool, None, and lists and dict[str, ...] of "
-    "itself, as in type Json = dict[str, Json] | list[Json] | str | int | float | bool | None) "
-    "and is declared directly or in lists, dicts, tuples and unions, not in a class's field; "
-    "make the recursive part a dataclass or msgspec Struct (class Tree: children: list[Tree]), "
-    "or declare such a field object to get plain JSON there"
-)
-_JSON_LEAVES: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def _json_alias(type_: Any) -> Any:
-    """``type_`` with each type alias that refers to itself (``type Json = ... | list[Json]``,
-    Python 3.12) unrolled once and its recursion read as ``Any``, when each such alias holds
-    only JSON's types (so plain JSON decoding gives the same values at any depth); else None."""
-    recursive: set[Any] = set()
-
-    def is_alias(t: Any) -> bool:
-        return type(t).__name__ == "TypeAliasType" and not getattr(t, "__type_params__", ())
-
-    def unroll(t: Any, seen: tuple[Any, ...]) -> Any:
-        if is_alias(t):
-            if t in seen:
-                recursive.add(t)
-                return Any
-            return unroll(t.__value__, (*seen, t))
-        origin, args = typing.get_origin(t), typing.get_args(t)
-        if not args or origin is typing.Annotated or origin is Literal:
-            return t
-        unrolled = tuple(unroll(a, seen) for a in args)
-        if origin in (typing.Union, _UNION_TYPE):
-            return typing.Union[unrolled]  # noqa: UP007
-        if isinstance(t, _GENERIC_ALIAS):
-            return _GENERIC_ALIAS(origin, unrolled)  # type: ignore[misc]
-        return t.copy_with(unrolled) if hasattr(t, "copy_with") else t
-
-    def json_only(t: Any) -> bool:
-        if t in _JSON_LEAVES or t in recursive:
-            return True
-        if is_alias(t):
-            return json_only(t.__value__)
-        origin, args = typing.get_origin(t), typing.get_args(t)
-        if origin in (typing.Union, _UNION_TYPE):
-            return all(json_only(a) for a in args)
-        if origin is list and len(args) == 1:
-            return json_only(args[0])
-        return origin is dict and len(args) == 2 and args[0] is str and json_only(args[1])
-
-    unrolled = unroll(type_, ())
-    if not recursive or not all(json_only(alias.__value__) for alias in recursive):
-        return None
-    return unrolled
-
-
-def decodable(type_: Any) -> Any:
-    """The type msgspec decodes for ``type_``: itself, or for a type alias that refers to
-    itself, the alias unrolled (``_json_alias``).
-
-    Raises:
-        TypeError: msgspec cannot decode into ``type_`` (the message says why).
-    """
-    try:
-        msgspec.json.Decoder(type_, dec_hook=_dec_hook)
-    except RecursionError:
-        unrolled = _json_alias(type_)
-        if unrolled is None:
-            raise TypeError(_RECURSIVE_ALIAS) from None
-        return unrolled
-    return type_
-
-
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
     """A reader for a declared type no payload can be decoded into: each read says why."""
 
@@ -940,10 +870,6 @@ def _owner(target: Any) -> type | None:
     for name in path[1:]:
         found = getattr(found, name, None)
     return found if isinstance(found, type) else None
-
-
-_UNION_TYPE: Final = type(int | str)  # types.UnionType, without importing types
-_GENERIC_ALIAS: Final = type(list[int])  # types.GenericAlias
 
 
 def _bindings(target: Any, owner: type | None) -> dict[Any, Any]:

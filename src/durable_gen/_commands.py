@@ -30,9 +30,9 @@ from typing import (
 import msgspec
 
 from . import _guard
+from ._aliases import decodable
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name
-from ._codec import decodable
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
