@@ -531,11 +531,24 @@ class Step(Command[R], frozen=True):
 
     if TYPE_CHECKING:  # without kwargs, args are checked against fn's parameters
 
+        @overload  # no args: a function called with none (Step(f) of f(x) is an error)
+        def __init__(
+            self: Step[R],
+            fn: Callable[[], R],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
         @overload
         def __init__(
             self: Step[R],
             fn: Callable[[Unpack[Ts]], R],
-            args: tuple[*Ts] = ...,
+            args: tuple[*Ts],
             kwargs: None = None,
             name: str | None = None,
             retry: Retry | None = None,
@@ -1292,8 +1305,18 @@ class Child(Command[R], frozen=True):
         @overload
         def __init__(
             self: Child[R],
+            workflow: Callable[[], Generator[Any, Any, R]],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Child[R],
             workflow: Callable[[Unpack[Ts]], Generator[Any, Any, R]],
-            args: tuple[*Ts] = ...,
+            args: tuple[*Ts],
             kwargs: None = None,
             name: str | None = None,
             serdes: Serdes | None = None,
@@ -1303,8 +1326,18 @@ class Child(Command[R], frozen=True):
         @overload
         def __init__(
             self: Child[R],
+            workflow: Callable[[], Step[R]],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Child[R],
             workflow: Callable[[Unpack[Ts]], Step[R]],
-            args: tuple[*Ts] = ...,
+            args: tuple[*Ts],
             kwargs: None = None,
             name: str | None = None,
             serdes: Serdes | None = None,
