@@ -699,10 +699,16 @@ def _decode_error(
             "JSON"
         )
     # a msgspec or pydantic ValidationError, a parse error in an envelope
-    return _mismatch(what, type_, exc)
+    return _mismatch(what, type_, exc, payload)
 
 
-def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
+#: A datetime as msgspec writes it, found in a payload that a ``date`` did not read.
+_DATETIME_TEXT: Final = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d')
+
+
+def _mismatch(
+    what: str, type_: Any, exc: BaseException, payload: str | None = None
+) -> SerializationError:
     if type_ is Any:
         return SerializationError(f"{what}: the recorded payload cannot be read ({exc})")
     message = str(exc)
@@ -725,6 +731,17 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
         advice = "send a value of that type, or change the callback's result_type="
     elif what.startswith("the result of invoke"):
         advice = "make the invoked function return a value of that type, or change result_type="
+    elif "got `bool`" in message and ("Expected `int`" in message or "`float`" in message):
+        advice = (
+            "True and False are ints to type checkers, but are recorded as JSON true and "
+            "false, which read back only as a bool: return int(value), or declare bool "
+            "(int | bool for either)"
+        )
+    elif "encoded date" in message and payload and _DATETIME_TEXT.search(payload):
+        advice = (
+            "a datetime is a date to type checkers, but is recorded with its time, which a "
+            "date does not read: return value.date(), or declare datetime"
+        )
     else:
         advice = "return a value of that type, or fix the annotation"
     return SerializationError(
