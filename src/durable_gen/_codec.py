@@ -194,6 +194,29 @@ _FIRST_KEYS: Final = ('t"', 'v"')
 _SPACE: Final = "{ \t\r\n"
 
 
+def _unwritable_key(value: Any, depth: int = 0) -> tuple[Any] | None:
+    """``(key,)``: the first dict key in ``value`` (a dict, or a list, tuple or set holding
+    dicts) the encoder does not write as a key; None when there is none (a key may be None).
+    Called only once writing failed."""
+    if depth > 100:
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            try:
+                _encoder.encode({key: None})
+            except (TypeError, NotImplementedError, msgspec.EncodeError, ValueError):
+                return (key,)
+            found = _unwritable_key(item, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            found = _unwritable_key(item, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def _type_name(type_: Any) -> str:
     if isinstance(type_, type) and not typing.get_args(type_):
         return type_.__qualname__
@@ -250,6 +273,16 @@ def encode(
                 "and await the call, or pass the async function itself with its arguments "
                 "(dg.Step(fetch, (url,)) rather than dg.Step(lambda: fetch(url)))"
             ) from None
+        found = _unwritable_key(value)
+        if found is not None:
+            (key,) = found
+            raise SerializationError(
+                f"{what}: a dict key of type {_type_name(type(key))} ({key!r}) cannot be written "
+                "as a payload: JSON object keys are text, and the codec writes keys of str, int, "
+                "float, enums, Decimal, UUID, bytes and the datetime types (a bool, None or a "
+                "tuple is none of them): use such keys (a str for a pair), a list of pairs, or "
+                "pass serdes= to the operation"
+            ) from exc
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
             f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "
