@@ -1,14 +1,21 @@
-"""Type aliases that refer to themselves (``type Json = dict[str, Json] | ...``, Python 3.12).
+"""Declared types msgspec cannot read as written, rewritten into ones it reads.
 
-msgspec unrolls such an alias until RecursionError. One of JSON's types alone is decoded as
-the alias unrolled once, its recursion read as ``Any`` (plain JSON decoding gives the same
-values at any depth); any other is refused with a message that says what to declare instead.
-Shared by the codec and the commands' ``result_type=`` check; stdlib and msgspec only.
+1. A type alias that refers to itself (``type Json = dict[str, Json] | ...``, Python 3.12):
+   msgspec unrolls it until RecursionError. One of JSON's types alone is decoded as the alias
+   unrolled once, its recursion read as ``Any`` (plain JSON decoding gives the same values at
+   any depth); any other is refused with a message that says what to declare instead.
+2. A ``Literal`` of enum members (``Literal[Tier.GOLD]``), which msgspec refuses, is read as
+   their enum.
+
+Only a declared type itself and its lists, dicts, tuples and unions are rewritten, not a
+class's fields. Shared by the codec and the commands' ``result_type=`` check; stdlib and
+msgspec only.
 """
 
 from __future__ import annotations
 
 import typing
+from enum import Enum
 from typing import Any, Final, Literal
 
 import msgspec
@@ -29,10 +36,15 @@ _RECURSIVE_ALIAS: Final = (
 _JSON_LEAVES: Final = frozenset({str, int, float, bool, type(None)})
 
 
-def _json_alias(type_: Any) -> Any:
-    """``type_`` with each type alias that refers to itself (``type Json = ... | list[Json]``,
-    Python 3.12) unrolled once and its recursion read as ``Any``, when each such alias holds
-    only JSON's types (so plain JSON decoding gives the same values at any depth); else None."""
+def _rewrite(type_: Any) -> Any:
+    """``type_`` as msgspec can read it: each type alias that refers to itself (``type Json =
+    ... | list[Json]``, Python 3.12) unrolled once with its recursion read as ``Any`` (when each
+    such alias holds only JSON's types, so that plain JSON decoding gives the same values at any
+    depth), and a ``Literal`` of enum members read as their enum.
+
+    Raises:
+        TypeError: a self-referring alias holds other types than JSON's.
+    """
     recursive: set[Any] = set()
 
     def is_alias(t: Any) -> bool:
@@ -45,6 +57,11 @@ def _json_alias(type_: Any) -> Any:
                 return Any
             return unroll(t.__value__, (*seen, t))
         origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin is Literal and any(isinstance(a, Enum) for a in args):
+            enums = list(dict.fromkeys(type(a) for a in args if isinstance(a, Enum)))
+            others = tuple(a for a in args if not isinstance(a, Enum))
+            parts = (*enums, Literal[others]) if others else tuple(enums)
+            return typing.Union[parts] if len(parts) > 1 else parts[0]  # noqa: UP007
         if not args or origin is typing.Annotated or origin is Literal:
             return t
         unrolled = tuple(unroll(a, seen) for a in args)
@@ -67,14 +84,14 @@ def _json_alias(type_: Any) -> Any:
         return origin is dict and len(args) == 2 and args[0] is str and json_only(args[1])
 
     unrolled = unroll(type_, ())
-    if not recursive or not all(json_only(alias.__value__) for alias in recursive):
-        return None
+    if not all(json_only(alias.__value__) for alias in recursive):
+        raise TypeError(_RECURSIVE_ALIAS)
     return unrolled
 
 
 def decodable(type_: Any) -> Any:
-    """The type msgspec decodes for ``type_``: itself, or for a type alias that refers to
-    itself, the alias unrolled (``_json_alias``).
+    """The type msgspec decodes for ``type_``: itself, or when msgspec cannot read it, the
+    same type rewritten (``_rewrite``) if that one it can.
 
     Raises:
         TypeError: msgspec cannot decode into ``type_`` (the message says why).
@@ -82,8 +99,14 @@ def decodable(type_: Any) -> Any:
     try:
         msgspec.json.Decoder(type_)
     except RecursionError:
-        unrolled = _json_alias(type_)
-        if unrolled is None:
-            raise TypeError(_RECURSIVE_ALIAS) from None
-        return unrolled
-    return type_
+        problem = TypeError(_RECURSIVE_ALIAS)
+    except TypeError as exc:
+        problem = exc
+    else:
+        return type_
+    rewritten = _rewrite(type_)
+    try:
+        msgspec.json.Decoder(rewritten)
+    except (TypeError, RecursionError):
+        raise problem from None
+    return rewritten

@@ -626,7 +626,7 @@ def _make_reader(type_: Any) -> Reader:
     try:
         try:
             typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
-        except RecursionError:  # a type alias that refers to itself: unrolled, if it can be
+        except (RecursionError, TypeError):  # a self-referring alias, a Literal of enums
             as_decoded = decodable(type_)
             typed = msgspec.json.Decoder(as_decoded, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
