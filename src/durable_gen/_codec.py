@@ -122,7 +122,18 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
         return type_.model_validate(obj)  # type: ignore[attr-defined]
     if _is_protocol(type_):
         raise NotImplementedError(_protocol_problem(type_))
+    if inspect.isabstract(type_) or getattr(type_, "__module__", None) in _ABSTRACT_MODULES:
+        # numbers.Real, collections.abc.Hashable: nothing to build
+        raise NotImplementedError(
+            f"{_type_name(type_)} is an abstract class, which says what a value can do, not "
+            "what to build from a payload: declare a concrete type (float for numbers.Real, "
+            "a dataclass, a msgspec Struct)"
+        )
     raise NotImplementedError(f"decoding into {_type_name(type_)} is unsupported")
+
+
+#: Modules whose classes describe what a value can do (numbers.Number has no abstract method).
+_ABSTRACT_MODULES: Final = frozenset({"numbers", "collections.abc"})
 
 
 def _is_protocol(type_: Any) -> bool:
@@ -735,6 +746,10 @@ def _decode_error(
     return _mismatch(what, type_, exc, payload)
 
 
+#: What ``_dec_hook`` says of a type it cannot build any value of.
+_UNDECODABLE: Final = re.compile(
+    r"decoding into .* is unsupported|is an abstract class, which|is a Protocol, which"
+)
 #: A datetime as msgspec writes it, found in a payload that a ``date`` did not read.
 _DATETIME_TEXT: Final = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d')
 
@@ -745,6 +760,12 @@ def _mismatch(
     if type_ is Any:
         return SerializationError(f"{what}: the recorded payload cannot be read ({exc})")
     message = str(exc)
+    if _UNDECODABLE.search(message):  # no payload fits: the type, not the value, is wrong
+        return SerializationError(
+            f"{what}: values cannot be decoded into the declared type {_type_name(type_)} "
+            f"({exc}): declare a type the codec reads (docs/guide.md, 'Values and types'), or "
+            "annotate it Any or object to get plain JSON"
+        )
     if "got `null`" in message and "float" in message:
         advice = (
             "a float NaN or infinity is recorded as null, which JSON has in place of them: "
