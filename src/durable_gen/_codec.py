@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import msgspec
 
+from ._aliases import _GENERIC_ALIAS, _UNION_TYPE, decodable
 from ._errors import PayloadTooLargeError, SerializationError
 from ._wire import MAX_OPERATION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, too_large
 
@@ -121,7 +122,18 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
         return type_.model_validate(obj)  # type: ignore[attr-defined]
     if _is_protocol(type_):
         raise NotImplementedError(_protocol_problem(type_))
+    if inspect.isabstract(type_) or getattr(type_, "__module__", None) in _ABSTRACT_MODULES:
+        # numbers.Real, collections.abc.Hashable: nothing to build
+        raise NotImplementedError(
+            f"{_type_name(type_)} is an abstract class, which says what a value can do, not "
+            "what to build from a payload: declare a concrete type (float for numbers.Real, "
+            "a dataclass, a msgspec Struct)"
+        )
     raise NotImplementedError(f"decoding into {_type_name(type_)} is unsupported")
+
+
+#: Modules whose classes describe what a value can do (numbers.Number has no abstract method).
+_ABSTRACT_MODULES: Final = frozenset({"numbers", "collections.abc"})
 
 
 def _is_protocol(type_: Any) -> bool:
@@ -193,6 +205,29 @@ _FIRST_KEYS: Final = ('t"', 'v"')
 _SPACE: Final = "{ \t\r\n"
 
 
+def _unwritable_key(value: Any, depth: int = 0) -> tuple[Any] | None:
+    """``(key,)``: the first dict key in ``value`` (a dict, or a list, tuple or set holding
+    dicts) the encoder does not write as a key; None when there is none (a key may be None).
+    Called only once writing failed."""
+    if depth > 100:
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            try:
+                _encoder.encode({key: None})
+            except (TypeError, NotImplementedError, msgspec.EncodeError, ValueError):
+                return (key,)
+            found = _unwritable_key(item, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            found = _unwritable_key(item, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def _type_name(type_: Any) -> str:
     if isinstance(type_, type) and not typing.get_args(type_):
         return type_.__qualname__
@@ -249,6 +284,16 @@ def encode(
                 "and await the call, or pass the async function itself with its arguments "
                 "(dg.Step(fetch, (url,)) rather than dg.Step(lambda: fetch(url)))"
             ) from None
+        found = _unwritable_key(value)
+        if found is not None:
+            (key,) = found
+            raise SerializationError(
+                f"{what}: a dict key of type {_type_name(type(key))} ({key!r}) cannot be written "
+                "as a payload: JSON object keys are text, and the codec writes keys of str, int, "
+                "float, enums, Decimal, UUID, bytes and the datetime types (a bool, None or a "
+                "tuple is none of them): use such keys (a str for a pair), a list of pairs, or "
+                "pass serdes= to the operation"
+            ) from exc
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
             f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "
@@ -588,8 +633,13 @@ def _make_reader(type_: Any) -> Reader:
     protocol = _protocol_in(type_)
     if protocol is not None:  # msgspec would say only "decoding into X is unsupported"
         return _unsupported_reader(type_, TypeError(_protocol_problem(protocol)))
+    as_decoded = type_
     try:
-        typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+        try:
+            typed = msgspec.json.Decoder(type_, dec_hook=_dec_hook).decode
+        except (RecursionError, TypeError):  # a self-referring alias, a Literal of enums
+            as_decoded = decodable(type_)
+            typed = msgspec.json.Decoder(as_decoded, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
         return _unsupported_reader(type_, exc)
 
@@ -603,7 +653,7 @@ def _make_reader(type_: Any) -> Reader:
                 except _NotEnvelope:
                     pass
                 else:
-                    return msgspec.convert(value, type_, dec_hook=_dec_hook, str_keys=True)
+                    return msgspec.convert(value, as_decoded, dec_hook=_dec_hook, str_keys=True)
             try:
                 return typed(payload)
             except msgspec.DecodeError as exc:
@@ -613,7 +663,7 @@ def _make_reader(type_: Any) -> Reader:
             obj = parse_json(payload)
             with contextlib.suppress(_NotEnvelope):
                 obj = _open(obj, _batch_shape)
-            return msgspec.convert(obj, type_, dec_hook=_dec_hook, str_keys=True)
+            return msgspec.convert(obj, as_decoded, dec_hook=_dec_hook, str_keys=True)
         except Exception as exc:
             raise _decode_error(what, type_, exc, payload) from exc
 
@@ -693,13 +743,29 @@ def _decode_error(
             "JSON"
         )
     # a msgspec or pydantic ValidationError, a parse error in an envelope
-    return _mismatch(what, type_, exc)
+    return _mismatch(what, type_, exc, payload)
 
 
-def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
+#: What ``_dec_hook`` says of a type it cannot build any value of.
+_UNDECODABLE: Final = re.compile(
+    r"decoding into .* is unsupported|is an abstract class, which|is a Protocol, which"
+)
+#: A datetime as msgspec writes it, found in a payload that a ``date`` did not read.
+_DATETIME_TEXT: Final = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d')
+
+
+def _mismatch(
+    what: str, type_: Any, exc: BaseException, payload: str | None = None
+) -> SerializationError:
     if type_ is Any:
         return SerializationError(f"{what}: the recorded payload cannot be read ({exc})")
     message = str(exc)
+    if _UNDECODABLE.search(message):  # no payload fits: the type, not the value, is wrong
+        return SerializationError(
+            f"{what}: values cannot be decoded into the declared type {_type_name(type_)} "
+            f"({exc}): declare a type the codec reads (docs/guide.md, 'Values and types'), or "
+            "annotate it Any or object to get plain JSON"
+        )
     if "got `null`" in message and "float" in message:
         advice = (
             "a float NaN or infinity is recorded as null, which JSON has in place of them: "
@@ -726,6 +792,17 @@ def _mismatch(what: str, type_: Any, exc: BaseException) -> SerializationError:
         advice = "send a value of that type, or change the callback's result_type="
     elif what.startswith("the result of invoke"):
         advice = "make the invoked function return a value of that type, or change result_type="
+    elif "got `bool`" in message and ("Expected `int`" in message or "`float`" in message):
+        advice = (
+            "True and False are ints to type checkers, but are recorded as JSON true and "
+            "false, which read back only as a bool: return int(value), or declare bool "
+            "(int | bool for either)"
+        )
+    elif "encoded date" in message and payload and _DATETIME_TEXT.search(payload):
+        advice = (
+            "a datetime is a date to type checkers, but is recorded with its time, which a "
+            "date does not read: return value.date(), or declare datetime"
+        )
     else:
         advice = "return a value of that type, or fix the annotation"
     return SerializationError(
@@ -871,10 +948,6 @@ def _owner(target: Any) -> type | None:
     for name in path[1:]:
         found = getattr(found, name, None)
     return found if isinstance(found, type) else None
-
-
-_UNION_TYPE: Final = type(int | str)  # types.UnionType, without importing types
-_GENERIC_ALIAS: Final = type(list[int])  # types.GenericAlias
 
 
 def _bindings(target: Any, owner: type | None) -> dict[Any, Any]:
@@ -1039,7 +1112,10 @@ def decode_batch(
             msgspec.structs.replace(
                 item,
                 result=msgspec.convert(
-                    item.result, item_types[item.index], dec_hook=_dec_hook, str_keys=True
+                    item.result,
+                    _item_decodable(item_types[item.index]),
+                    dec_hook=_dec_hook,
+                    str_keys=True,
                 ),
             )
             if item.status == "SUCCEEDED" and item_types[item.index] not in (Any, object)
@@ -1049,6 +1125,15 @@ def decode_batch(
     except (msgspec.ValidationError, IndexError) as exc:
         raise _mismatch(what, item_types, exc) from exc
     return msgspec.structs.replace(batch, items=items)
+
+
+def _item_decodable(type_: Any) -> Any:
+    """``decodable(type_)`` for a branch's declared type; one msgspec refuses stays as it is,
+    for ``msgspec.convert`` to refuse where the item is read."""
+    try:
+        return decodable(type_)
+    except TypeError:
+        return type_
 
 
 def batch_type(item_type: Any) -> Any:

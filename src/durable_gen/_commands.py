@@ -30,6 +30,7 @@ from typing import (
 import msgspec
 
 from . import _guard
+from ._aliases import decodable
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name
 from ._context import CURRENT
@@ -345,7 +346,7 @@ def _check_result_type(type_: object, what: str) -> None:
 def _undecodable(type_: Any) -> str | None:
     """Why msgspec cannot decode into ``type_``, or None when it can."""
     try:
-        msgspec.json.Decoder(type_)
+        decodable(type_)  # a type alias that refers to itself is unrolled, if it can be
     except Exception as exc:  # TypeError, or NameError for an unresolved forward reference
         return str(exc)
     return None
@@ -549,11 +550,24 @@ class Step(Command[R], frozen=True):
 
     if TYPE_CHECKING:  # without kwargs, args are checked against fn's parameters
 
+        @overload  # no args: a function called with none (Step(f) of f(x) is an error)
+        def __init__(
+            self: Step[R],
+            fn: Callable[[], R],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[Any], Any] | None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
         @overload
         def __init__(
             self: Step[R],
             fn: Callable[[Unpack[Ts]], R],
-            args: tuple[*Ts] = ...,
+            args: tuple[*Ts],
             kwargs: None = None,
             name: str | None = None,
             retry: Retry | None = None,
@@ -1308,8 +1322,18 @@ class Child(Command[R], frozen=True):
         @overload
         def __init__(
             self: Child[R],
+            workflow: Callable[[], Generator[Any, Any, R]],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Child[R],
             workflow: Callable[[Unpack[Ts]], Generator[Any, Any, R]],
-            args: tuple[*Ts] = ...,
+            args: tuple[*Ts],
             kwargs: None = None,
             name: str | None = None,
             serdes: Serdes | None = None,
@@ -1319,8 +1343,18 @@ class Child(Command[R], frozen=True):
         @overload
         def __init__(
             self: Child[R],
+            workflow: Callable[[], Step[R]],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            name: str | None = None,
+            serdes: Serdes | None = None,
+            virtual: bool = False,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Child[R],
             workflow: Callable[[Unpack[Ts]], Step[R]],
-            args: tuple[*Ts] = ...,
+            args: tuple[*Ts],
             kwargs: None = None,
             name: str | None = None,
             serdes: Serdes | None = None,

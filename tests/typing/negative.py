@@ -145,6 +145,11 @@ def misused() -> dg.Workflow[None]:
     yield from dg.Child(Address, ("main",))  # type: ignore[arg-type]
     yield from dg.Child(home, (1,))  # type: ignore[arg-type]  # args checked against home's
     yield from dg.Child(home, ("main", "extra"))  # type: ignore[arg-type]
+    # args left out for a function that needs them: it would be called with none
+    yield from dg.Step(plain)  # type: ignore[arg-type]
+    yield from dg.Step(charge, name="charge")  # type: ignore[arg-type]
+    yield from dg.Child(home)  # type: ignore[arg-type]
+    yield from dg.Child(discount, name="discount")  # type: ignore[arg-type]
     yield from dg.Child(discount, ("main",))  # type: ignore[arg-type]  # a @step child too
     yield from dg.Map(discount, ["main"])  # type: ignore[arg-type]  # items of another type
     yield from dg.Map(home, [1])  # type: ignore[arg-type]

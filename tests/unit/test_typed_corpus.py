@@ -178,6 +178,8 @@ CASES: dict[str, tuple[Any, Any]] = {
     "optional-value": (Address | None, Address("o", 2)),
     "union-int-str": (int | str, "x"),
     "literal": (Literal["a", "b"], "b"),
+    "literal-enum": (Literal[Tier.GOLD, Tier.BASIC], Tier.BASIC),  # read as the enum
+    "optional-literal-enum-list": (list[Optional[Literal[Level.HIGH]]], [Level.HIGH, None]),  # noqa: UP045
     "annotated": (Annotated[int, msgspec.Meta(ge=0)], 3),
     "newtype": (UserId, UserId(4)),
     "pydantic": (

@@ -157,3 +157,26 @@ def test_pyright_types_a_wait_strategys_predicate_from_the_state(tmp_path: pathl
     )
     with pytest.raises(AssertionError, match=r'Cannot access attribute "finished" for class "Job"'):
         _run_pyright(tmp_path, "standard", bad)
+
+
+def test_pyright_flags_a_step_or_child_whose_arguments_are_left_out(tmp_path: pathlib.Path) -> None:
+    # Step(fn) and Child(sub) call the function with no arguments: one that needs some is a
+    # type error under both checkers (tests/typing/negative.py holds mypy's), not a TypeError
+    # in the step, retried by its policy, or a failed child at run time.
+    bad = tmp_path / "no_args.py"
+    bad.write_text(
+        "import durable_gen as dg\n\n"
+        "def plain(order_id: str) -> int:\n"
+        "    return 1\n\n"
+        "def sub(n: int) -> dg.Workflow[int]:\n"
+        "    yield from dg.Wait(seconds=1)\n"
+        "    return n\n\n"
+        "def wf(_: None) -> dg.Workflow[None]:\n"
+        "    yield from dg.Step(plain)\n"
+        "    yield from dg.Child(sub, name='sub')\n"
+    )
+    with pytest.raises(AssertionError) as failed:
+        _run_pyright(tmp_path, "standard", bad)
+    message = str(failed.value)
+    assert 'cannot be assigned to parameter "fn" of type "() -> R@Step"' in message, message
+    assert "no_args.py:12" in message, message

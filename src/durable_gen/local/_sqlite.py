@@ -86,26 +86,23 @@ def _idh(op_id: str) -> int:
 #: the operation's position (the event's EventId) in the low 32. Those of one execution are the
 #: keys ``seq << 32`` to ``(seq << 32) | _LOW``.
 _LOW: Final = 0xFFFFFFFF
-#: The keys of the execution whose ARN is ``?1``, from its ``?2``-th on.
+#: The keys of an execution from its n-th on, arguments ``(n, arn, arn)``. Placeholders are
+#: plain ``?`` throughout: Python 3.12 deprecates numbered ones (``?1``) given a sequence.
 _KEYS_OF: Final = (
-    "key BETWEEN (SELECT (seq << 32) + ?2 FROM executions WHERE arn = ?1) "
-    f"AND (SELECT (seq << 32) | {_LOW} FROM executions WHERE arn = ?1)"
+    "key BETWEEN (SELECT (seq << 32) + ? FROM executions WHERE arn = ?) "
+    f"AND (SELECT (seq << 32) | {_LOW} FROM executions WHERE arn = ?)"
 )
 _LOAD: Final = "SELECT header, invoking, lease_owner, seq, input FROM executions WHERE arn = ?"
 #: An operation by id, arguments ``(idh, first key, last key, id)``.
 _LOOKUP: Final = "SELECT key, body FROM operations WHERE idh = ? AND key BETWEEN ? AND ? AND id = ?"
-#: The same, arguments ``(arn, id, idh)``: the execution's keys found by its ARN.
-_LOOKUP_BY_ARN: Final = (
-    "SELECT key, body FROM operations WHERE idh = ?3 AND "
-    + _KEYS_OF.replace("?2", "0")
-    + " AND id = ?2"
-)
-#: Appends an operation after the execution's last, arguments ``(first key, last key, idh, id,
-#: type, status, body)``.
+#: The same, arguments ``(idh, 0, arn, arn, id)``: the execution's keys found by its ARN.
+_LOOKUP_BY_ARN: Final = f"SELECT key, body FROM operations WHERE idh = ? AND {_KEYS_OF} AND id = ?"
+#: Appends an operation after the execution's last, arguments ``(first key, last key, first
+#: key, idh, id, type, status, body)``.
 _INSERT_OPERATION: Final = (
     "INSERT INTO operations (key, idh, id, type, status, body) VALUES (COALESCE(("
-    "SELECT key FROM operations WHERE key BETWEEN ?1 AND ?2 ORDER BY key DESC LIMIT 1), "
-    "?1 - 1) + 1, ?3, ?4, ?5, ?6, ?7)"
+    "SELECT key FROM operations WHERE key BETWEEN ? AND ? ORDER BY key DESC LIMIT 1), "
+    "? - 1) + 1, ?, ?, ?, ?, ?)"
 )
 _UPDATE_OPERATION: Final = "UPDATE operations SET status = ?, body = ? WHERE key = ?"
 _INSERT_EVENT: Final = "INSERT INTO events (key, body) VALUES (?, ?)"
@@ -618,7 +615,7 @@ class SqliteStore(SqlStore):
                 known = rows.get(arn)  # read in this critical section: its seq is known
                 try:
                     if known is None:
-                        row = execute(_LOOKUP_BY_ARN, (arn, op_id, idh)).fetchone()
+                        row = execute(_LOOKUP_BY_ARN, (idh, 0, arn, arn, op_id)).fetchone()
                     else:
                         low = known[2] << 32
                         row = execute(_LOOKUP, (idh, low, low | _LOW, op_id)).fetchone()
@@ -637,8 +634,8 @@ class SqliteStore(SqlStore):
     def operations(self, arn: str, start: int = 0, limit: int | None = None) -> list[Operation]:
         """Operations of ``arn`` in creation order, from index ``start``, at most ``limit``."""
         rows = self._all(
-            f"SELECT body FROM operations WHERE {_KEYS_OF} ORDER BY key LIMIT ?3",
-            (arn, start, -1 if limit is None else limit),
+            f"SELECT body FROM operations WHERE {_KEYS_OF} ORDER BY key LIMIT ?",
+            (start, arn, arn, -1 if limit is None else limit),
         )
         try:
             return [_decode_operation(body) for (body,) in rows]
@@ -648,13 +645,13 @@ class SqliteStore(SqlStore):
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
         row = self._one(
-            f"SELECT key FROM operations WHERE {_KEYS_OF} ORDER BY key DESC LIMIT 1", (arn, 0)
+            f"SELECT key FROM operations WHERE {_KEYS_OF} ORDER BY key DESC LIMIT 1", (0, arn, arn)
         )
         return 0 if row is None else (int(row[0]) & _LOW) + 1
 
     def events(self, arn: str) -> list[Event]:
         """The history events of ``arn``, in EventId order."""
-        rows = self._all(f"SELECT body FROM events WHERE {_KEYS_OF} ORDER BY key", (arn, 0))
+        rows = self._all(f"SELECT body FROM events WHERE {_KEYS_OF} ORDER BY key", (0, arn, arn))
         try:
             return [_decode_event(body) for (body,) in rows]
         except msgspec.DecodeError as exc:
@@ -664,7 +661,7 @@ class SqliteStore(SqlStore):
         """How many operations of ``arn`` there are of each (type, status)."""
         rows = self._all(
             f"SELECT type, status, COUNT(*) FROM operations WHERE {_KEYS_OF} GROUP BY type, status",
-            (arn, 0),
+            (0, arn, arn),
         )
         return {(str(kind), str(status)): int(n) for kind, status, n in rows}
 
@@ -780,7 +777,7 @@ class SqliteStore(SqlStore):
             if key is None:
                 cursor = conn.execute(
                     _INSERT_OPERATION,
-                    (low, low | _LOW, idh, op_id, op.type, op.status, _encode_json(op)),
+                    (low, low | _LOW, low, idh, op_id, op.type, op.status, _encode_json(op)),
                 )
                 keys[(seq, op_id)] = (cursor.lastrowid, idh)
             else:
@@ -927,13 +924,13 @@ class SqliteStore(SqlStore):
     def renew_leases(self) -> int:
         """Extend every lease this store holds by ``lease_seconds``; returns how many."""
         until = wall_ms() + self.lease_ms
-        mine = "lease_owner = ?2 OR lease_owner LIKE ?3 ESCAPE '\\'"
+        mine = "lease_owner = ? OR lease_owner LIKE ? ESCAPE '\\'"
         params = (until, self._owner, like_prefix(self._owner + "/"))
         with self._tx() as conn:
             n = conn.execute(
-                f"UPDATE executions SET lease_until = ?1 WHERE invoking = 1 AND ({mine})", params
+                f"UPDATE executions SET lease_until = ? WHERE invoking = 1 AND ({mine})", params
             ).rowcount
-            n += conn.execute(f"UPDATE tasks SET lease_until = ?1 WHERE {mine}", params).rowcount
+            n += conn.execute(f"UPDATE tasks SET lease_until = ? WHERE {mine}", params).rowcount
         return n
 
     def _reset(self, conn: sqlite3.Connection, arn: str) -> None:

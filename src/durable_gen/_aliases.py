@@ -1,0 +1,112 @@
+"""Declared types msgspec cannot read as written, rewritten into ones it reads.
+
+1. A type alias that refers to itself (``type Json = dict[str, Json] | ...``, Python 3.12):
+   msgspec unrolls it until RecursionError. One of JSON's types alone is decoded as the alias
+   unrolled once, its recursion read as ``Any`` (plain JSON decoding gives the same values at
+   any depth); any other is refused with a message that says what to declare instead.
+2. A ``Literal`` of enum members (``Literal[Tier.GOLD]``), which msgspec refuses, is read as
+   their enum.
+
+Only a declared type itself and its lists, dicts, tuples and unions are rewritten, not a
+class's fields. Shared by the codec and the commands' ``result_type=`` check; stdlib and
+msgspec only.
+"""
+
+from __future__ import annotations
+
+import typing
+from enum import Enum
+from typing import Any, Final, Literal
+
+import msgspec
+
+__all__ = ["decodable"]
+
+_UNION_TYPE: Final = type(int | str)  # types.UnionType, without importing types
+_GENERIC_ALIAS: Final = type(list[int])  # types.GenericAlias
+
+_RECURSIVE_ALIAS: Final = (
+    "it is or holds a type alias that refers to itself, which is decoded only when it "
+    "describes JSON values alone (str, int, float, bool, None, and lists and dict[str, ...] of "
+    "itself, as in type Json = dict[str, Json] | list[Json] | str | int | float | bool | None) "
+    "and is declared directly or in lists, dicts, tuples and unions, not in a class's field; "
+    "make the recursive part a dataclass or msgspec Struct (class Tree: children: list[Tree]), "
+    "or declare such a field object to get plain JSON there"
+)
+_JSON_LEAVES: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _rewrite(type_: Any) -> Any:
+    """``type_`` as msgspec can read it: each type alias that refers to itself (``type Json =
+    ... | list[Json]``, Python 3.12) unrolled once with its recursion read as ``Any`` (when each
+    such alias holds only JSON's types, so that plain JSON decoding gives the same values at any
+    depth), and a ``Literal`` of enum members read as their enum.
+
+    Raises:
+        TypeError: a self-referring alias holds other types than JSON's.
+    """
+    recursive: set[Any] = set()
+
+    def is_alias(t: Any) -> bool:
+        return type(t).__name__ == "TypeAliasType" and not getattr(t, "__type_params__", ())
+
+    def unroll(t: Any, seen: tuple[Any, ...]) -> Any:
+        if is_alias(t):
+            if t in seen:
+                recursive.add(t)
+                return Any
+            return unroll(t.__value__, (*seen, t))
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin is Literal and any(isinstance(a, Enum) for a in args):
+            enums = list(dict.fromkeys(type(a) for a in args if isinstance(a, Enum)))
+            others = tuple(a for a in args if not isinstance(a, Enum))
+            parts = (*enums, Literal[others]) if others else tuple(enums)
+            return typing.Union[parts] if len(parts) > 1 else parts[0]  # noqa: UP007
+        if not args or origin is typing.Annotated or origin is Literal:
+            return t
+        unrolled = tuple(unroll(a, seen) for a in args)
+        if origin in (typing.Union, _UNION_TYPE):
+            return typing.Union[unrolled]  # noqa: UP007
+        if isinstance(t, _GENERIC_ALIAS):
+            return _GENERIC_ALIAS(origin, unrolled)  # type: ignore[misc]
+        return t.copy_with(unrolled) if hasattr(t, "copy_with") else t
+
+    def json_only(t: Any) -> bool:
+        if t in _JSON_LEAVES or t in recursive:
+            return True
+        if is_alias(t):
+            return json_only(t.__value__)
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin in (typing.Union, _UNION_TYPE):
+            return all(json_only(a) for a in args)
+        if origin is list and len(args) == 1:
+            return json_only(args[0])
+        return origin is dict and len(args) == 2 and args[0] is str and json_only(args[1])
+
+    unrolled = unroll(type_, ())
+    if not all(json_only(alias.__value__) for alias in recursive):
+        raise TypeError(_RECURSIVE_ALIAS)
+    return unrolled
+
+
+def decodable(type_: Any) -> Any:
+    """The type msgspec decodes for ``type_``: itself, or when msgspec cannot read it, the
+    same type rewritten (``_rewrite``) if that one it can.
+
+    Raises:
+        TypeError: msgspec cannot decode into ``type_`` (the message says why).
+    """
+    try:
+        msgspec.json.Decoder(type_)
+    except RecursionError:
+        problem = TypeError(_RECURSIVE_ALIAS)
+    except TypeError as exc:
+        problem = exc
+    else:
+        return type_
+    rewritten = _rewrite(type_)
+    try:
+        msgspec.json.Decoder(rewritten)
+    except (TypeError, RecursionError):
+        raise problem from None
+    return rewritten
