@@ -645,3 +645,55 @@ def test_one_trace_and_one_record_whatever_the_mode_and_view(
     assert workflow.status.status_code.name == "ERROR"
     names = {s.name for s in spans}
     assert {"items", "par", "child", "virtual", "maybe attempt 2"} <= names
+
+
+def test_a_failed_attempt_record_carries_what_the_steps_own_records_carry() -> None:
+    # The record of a failed attempt (logger durable_gen.steps) is a record of the execution
+    # logged about a step: a query that selects a step's own lines (by `execution_arn`, the
+    # name earlier versions used, or by `parentId`, the context the step runs in) selects it.
+    @dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+    def refuses(x: int) -> int:
+        log.info("refuses %s", x)
+        raise ValueError(f"no {x}")
+
+    def item(x: int):  # type: ignore[no-untyped-def]
+        try:
+            return (yield refuses(x))
+        except dg.StepFailedError:
+            return 0
+
+    @dg.workflow
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Map(item, [1], name="items")
+        with contextlib.suppress(dg.StepFailedError):
+            yield refuses(2)
+        return 1
+
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    handler = Keep()
+    loggers = [logging.getLogger(LOGGER), logging.getLogger("durable_gen.steps")]
+    levels = [one.level for one in loggers]
+    for one in loggers:
+        one.addHandler(handler)
+        one.setLevel(logging.INFO)
+    try:
+        assert dg.run(wf, None, skip_time=True) == 1
+    finally:
+        for one, level in zip(loggers, levels, strict=True):
+            one.removeHandler(handler)
+            one.setLevel(level)
+    own = [r for r in kept if r.name == LOGGER]
+    failures = [r for r in kept if r.name == "durable_gen.steps"]
+    assert len(own) == len(failures) == 4
+    shared = ("durableExecutionArn", "executionArn", "execution_arn", "operationId")
+    for mine, failure in zip(own, failures, strict=True):
+        for key in (*shared, "operationName", "attempt"):
+            assert getattr(failure, key) == getattr(mine, key), key
+        assert getattr(failure, "parentId", None) == getattr(mine, "parentId", None)
+    assert getattr(failures[0], "parentId", None) is not None  # in the Map item
+    assert not hasattr(failures[-1], "parentId")  # at the top level
