@@ -214,6 +214,8 @@ class Core:
         self._left_behind: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
+        #: Every fiber started in this invocation, to close the suspended ones at its end.
+        self._fibers: list[Fiber] = []
         self._waiters: dict[str, list[tuple[Fiber, Resolver]]] = {}
         self._updates: list[OperationUpdate] = []
         #: Set when an update must be checkpointed before anything else happens.
@@ -626,7 +628,9 @@ class Core:
                 self._ready.append((fiber, result, None))
 
         self._expanded.add(op_id)
-        self._ready.append((Fiber(generator(make_gen), op_id, done), None, None))
+        child = Fiber(generator(make_gen), op_id, done)
+        self._fibers.append(child)
+        self._ready.append((child, None, None))
         return BLOCKED
 
     def _enter_virtual(
@@ -672,6 +676,7 @@ class Core:
         child.parent_id = parent_id
         child.ran_before = fiber.ran_before
         child.outer = fiber
+        self._fibers.append(child)
         self._ready.append((child, None, None))
         return BLOCKED
 
