@@ -697,3 +697,51 @@ def test_a_failed_attempt_record_carries_what_the_steps_own_records_carry() -> N
         assert getattr(failure, "parentId", None) == getattr(mine, "parentId", None)
     assert getattr(failures[0], "parentId", None) is not None  # in the Map item
     assert not hasattr(failures[-1], "parentId")  # at the top level
+
+
+def test_telemetry_and_traces_under_a_test_runner_read_its_virtual_clock() -> None:
+    # Without clock=, both plugins read the wall clock, while the runner's operations carry
+    # virtual timestamps: the record's durationMs spanned from 2025 to today, and the spans
+    # of attempts sat years away from those of their operations.
+    from datetime import UTC, datetime
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.telemetry import TelemetryPlugin
+    from durable_gen.testing import TestRunner
+
+    @dg.workflow
+    def waits(_: Any):  # type: ignore[no-untyped-def]
+        first = yield plain(1)
+        yield dg.Wait(seconds=100, name="pause")
+        return first + (yield plain(2))
+
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    start_ns = int(start.timestamp()) * 1_000_000_000
+    for view in ("invocation", "execution"):
+        records: list[str] = []
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        fixed: list[str] = []
+        plugins = [
+            TelemetryPlugin(records.append),
+            OpenTelemetryPlugin(provider, view=view),
+            TelemetryPlugin(fixed.append, clock=lambda: 1_800_000_000_000),  # its own: kept
+        ]
+        runner = TestRunner(start=start, plugins=plugins)
+        assert runner.run(waits).result() == 3
+        record = json.loads(records[0])
+        assert record["durationMs"] == 100_000
+        assert record["startTime"] == "2030-01-01T00:00:00.000Z"
+        assert record["endTime"] == record["emittedAt"] == "2030-01-01T00:01:40.000Z"
+        assert json.loads(fixed[0])["emittedAt"] == "2027-01-15T08:00:00.000Z"
+        spans = exporter.get_finished_spans()
+        assert spans
+        for span in spans:
+            assert span.start_time is not None and span.end_time is not None
+            assert start_ns <= span.start_time <= span.end_time, span.name
+            assert span.end_time <= start_ns + 101 * 1_000_000_000, span.name

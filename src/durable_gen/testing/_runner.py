@@ -399,6 +399,10 @@ class TestRunner:
         self.checkpointing: CheckpointMode = check_mode(checkpointing)
         self.serdes = serdes
         self.plugins = tuple(check_plugins(plugins))
+        for plugin in self.plugins:  # telemetry and traces without a clock: the virtual one
+            adopt = getattr(plugin, "_adopt_clock", None)
+            if adopt is not None:
+                adopt(self.clock.now_ms)
         self.payload_format = check_payload_format(payload_format)
         self.harness = Harness(self._persisted)
         #: The executor of the sync steps that run concurrently (None: the driver's threads).
