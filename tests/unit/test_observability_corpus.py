@@ -745,3 +745,33 @@ def test_telemetry_and_traces_under_a_test_runner_read_its_virtual_clock() -> No
             assert span.start_time is not None and span.end_time is not None
             assert start_ns <= span.start_time <= span.end_time, span.name
             assert span.end_time <= start_ns + 101 * 1_000_000_000, span.name
+
+
+def test_a_thread_a_step_starts_logs_with_the_step_only_in_a_copy_of_its_context(
+    kept: list[logging.LogRecord],
+) -> None:
+    # What docs/observability.md says of threads a step starts itself.
+    import concurrent.futures
+    import contextvars
+
+    @dg.step
+    def fans_out() -> int:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(log.info, "bare thread").result()
+            pool.submit(contextvars.copy_context().run, log.info, "copied context").result()
+        return 1
+
+    @dg.step
+    async def to_thread() -> int:
+        await asyncio.to_thread(log.info, "asyncio.to_thread")
+        return 2
+
+    @dg.workflow
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return [(yield fans_out()), (yield to_thread())]
+
+    assert dg.run(wf, None) == [1, 2]
+    fields = {r.getMessage(): getattr(r, "operationName", None) for r in kept}
+    assert fields == {
+        "bare thread": None, "copied context": "fans_out", "asyncio.to_thread": "to_thread",
+    }  # fmt: skip
