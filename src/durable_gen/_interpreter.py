@@ -678,7 +678,7 @@ class Interpreter(StepHandlers):
             self._fail(_guard.not_a_generator(self.workflow, gen, made_a_step=step))
             return
         root = Fiber(gen, None, self._root_done)
-        self._fibers.append(root)
+        self._track(root)
         self._ready.append((root, None, None))
 
     def _drive(self, fiber: Fiber, value: Any, exc: BaseException | None) -> None:
