@@ -1252,6 +1252,7 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
         workers.close()
         if threads._pools or threads._watchdog is not None:  # threads started: keep them
             threads.used()
+        interp._close_suspended()
 
 
 @checked
@@ -1370,6 +1371,7 @@ async def invoke_async(
                             inv.send_start(task)
         finally:
             tg.cancel_scope.cancel()
+            interp._close_suspended()
     raise AssertionError("unreachable")  # pragma: no cover
 
 

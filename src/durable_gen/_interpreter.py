@@ -42,6 +42,7 @@ sagas; ``_interpreter_steps``: steps, retries, conditions, ``Now``):
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Iterable
 from operator import attrgetter
@@ -200,6 +201,20 @@ def _checked_operations(operations: object) -> list[Operation]:
 
 #: ``Interpreter(input=...)`` not given: the input comes from the EXECUTION operation.
 _NO_INPUT: Any = type("_NoInput", (), {"__repr__": lambda self: "<from the EXECUTION operation>"})()
+
+
+class _Closing:
+    """What workflow code closed at the end of an invocation sees as the running interpretation:
+    code that runs again later (the logger drops its lines; commands it builds are not noted)."""
+
+    __slots__ = ("execution_arn", "unyielded")
+
+    replaying = True
+    catching_up = True
+
+    def __init__(self, execution_arn: str) -> None:
+        self.execution_arn = execution_arn
+        self.unyielded: list[Any] = []
 
 
 class Interpreter(StepHandlers):
@@ -666,7 +681,9 @@ class Interpreter(StepHandlers):
             step = isinstance(gen, Step)  # a @step function given as the workflow
             self._fail(_guard.not_a_generator(self.workflow, gen, made_a_step=step))
             return
-        self._ready.append((Fiber(gen, None, self._root_done), None, None))
+        root = Fiber(gen, None, self._root_done)
+        self._track(root)
+        self._ready.append((root, None, None))
 
     def _drive(self, fiber: Fiber, value: Any, exc: BaseException | None) -> None:
         self._fiber = fiber
@@ -720,6 +737,30 @@ class Interpreter(StepHandlers):
             if isinstance(cmd, cls):
                 return handler
         return None
+
+    def _close_suspended(self) -> None:
+        """The host is done with this interpretation: close the workflow code still suspended.
+
+        A generator left suspended at a ``yield`` runs its ``finally`` blocks (and ``with``
+        exits) when it is closed, else whenever the garbage collector gets to it, on whatever
+        thread runs then: lines the durable logger wrote there came out at each suspension,
+        without the execution's fields, or with those of another execution running at the time.
+        Closed here, that code runs now, as code that will run again (the logger drops its lines,
+        as in a replay; the next invocation that really gets there logs them), and what it
+        raises is dropped, as the garbage collector drops it.
+        """
+        fibers, self._fibers = self._fibers, []
+        closing = _Closing(self.execution_arn)
+        token = CURRENT.set(closing)
+        try:
+            for fiber in reversed(fibers):  # the innermost first, as they were started
+                if inspect.getgeneratorstate(fiber.gen) != inspect.GEN_SUSPENDED:
+                    continue  # ended, or never started: nothing to run
+                fiber.alive = False
+                with contextlib.suppress(Exception):  # what a discarded `finally` raises
+                    fiber.gen.close()
+        finally:
+            CURRENT.reset(token)
 
     def _fail(self, error: BaseException) -> None:
         if isinstance(error, NonDeterminismError):

@@ -160,6 +160,7 @@ class BatchHandlers(Core):
         helper = Fiber(_compensate(undo, cmd.retry), fiber.ctx_id, done)
         helper.parent_id = fiber.parent_id
         helper.n = fiber.n
+        self._track(helper)
         self._ready.append((helper, None, None))
         return BLOCKED
 
@@ -508,6 +509,7 @@ class BatchHandlers(Core):
         self._expanded.add(iter_id)
         child = Fiber(generator(batch.units[i]), iter_id, done)
         batch.running[i] = child
+        self._track(child)
         self._ready.append((child, None, None))
 
     def _item_done(self, batch: _Batch, i: int, value: Any, err: ErrorObject | None) -> None:

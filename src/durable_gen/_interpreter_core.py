@@ -214,6 +214,10 @@ class Core:
         self._left_behind: set[str] = set()
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
+        #: The fibers started in this invocation (those that ended are pruned now and then),
+        #: to close the suspended ones at its end.
+        self._fibers: list[Fiber] = []
+        self._prune_at = 1024
         self._waiters: dict[str, list[tuple[Fiber, Resolver]]] = {}
         self._updates: list[OperationUpdate] = []
         #: Set when an update must be checkpointed before anything else happens.
@@ -519,6 +523,14 @@ class Core:
         else:
             del self._waiters[op.id]
 
+    def _track(self, fiber: Fiber) -> None:
+        """Keep ``fiber`` to close at the end of the invocation if it is still suspended."""
+        fibers = self._fibers
+        fibers.append(fiber)
+        if len(fibers) > self._prune_at:  # a large Map: forget the items that ended
+            self._fibers = fibers = [f for f in fibers if f.alive]
+            self._prune_at = max(1024, 2 * len(fibers))
+
     def _abandon(self, fiber: Fiber) -> None:
         """Stop a fiber whose result is no longer wanted (a decided batch)."""
         fiber.alive = False
@@ -626,7 +638,9 @@ class Core:
                 self._ready.append((fiber, result, None))
 
         self._expanded.add(op_id)
-        self._ready.append((Fiber(generator(make_gen), op_id, done), None, None))
+        child = Fiber(generator(make_gen), op_id, done)
+        self._track(child)
+        self._ready.append((child, None, None))
         return BLOCKED
 
     def _enter_virtual(
@@ -672,6 +686,7 @@ class Core:
         child.parent_id = parent_id
         child.ran_before = fiber.ran_before
         child.outer = fiber
+        self._track(child)
         self._ready.append((child, None, None))
         return BLOCKED
 

@@ -473,6 +473,7 @@ class StepHandlers(BatchHandlers):
             run.attempt,
             error,
             delay if outcome.action == "RETRY" else None,
+            run.fiber.parent_id,
         )
 
     def _decide_after_failure(self, run: Run, error: BaseException) -> None:

@@ -220,11 +220,25 @@ def log_failed_attempt(
     attempt: int,
     error: BaseException,
     retry_delay: int | None,
+    parent_id: str | None = None,
 ) -> None:
     """Log one failed step attempt with what follows: ``retry_delay`` seconds, or None (the
-    step failed for good)."""
+    step failed for good). The record carries the fields of every record logged in the step
+    (``parentId`` when the step runs in a context), and the error type and the delay."""
     then = f"retrying in {retry_delay} s" if retry_delay is not None else "not retried"
     error_type = getattr(error, "error_type", None) or type(error).__name__
+    fields: dict[str, Any] = {
+        "durableExecutionArn": execution_arn,
+        "executionArn": execution_arn,
+        "execution_arn": execution_arn,
+        "operationId": operation_id,
+        "operationName": name,
+        "attempt": attempt,
+        "errorType": error_type,
+        "nextAttemptDelaySeconds": retry_delay,
+    }
+    if parent_id is not None:
+        fields["parentId"] = parent_id
     step_log.warning(
         "step %r attempt %d failed: %s: %s; %s",
         name or operation_id,
@@ -232,15 +246,7 @@ def log_failed_attempt(
         error_type,
         _one_line(log_message(error)),
         then,
-        extra={
-            "durableExecutionArn": execution_arn,
-            "executionArn": execution_arn,
-            "operationId": operation_id,
-            "operationName": name,
-            "attempt": attempt,
-            "errorType": error_type,
-            "nextAttemptDelaySeconds": retry_delay,
-        },
+        extra=fields,
     )
 
 

@@ -195,11 +195,19 @@ class OpenTelemetryPlugin(Plugin):
         self._bind(self._tracer)
         self.view: OtelView = view
         self._clock = clock if clock is not None else time.time_ns
+        #: Whether ``clock`` was given (else a test runner may give its virtual clock).
+        self._own_clock = clock is not None
         self._last_ns = 0
         self._lock = threading.RLock()
         self._executions: dict[str, _Execution] = {}
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _adopt_clock(self, now_ms: Callable[[], int]) -> None:
+        """Read ``now_ms`` (a test runner's virtual clock, in milliseconds) unless a ``clock``
+        was given."""
+        if not self._own_clock:
+            self._clock = lambda: now_ms() * 1_000_000
 
     def _bind(self, tracer: Any) -> None:
         """Use ``tracer``, and choose its span ids when it is the SDK's."""

@@ -149,9 +149,16 @@ class TelemetryPlugin(Plugin):
         self.operations: OperationDetail = operations
         self.sample_rate = sample_rate
         self._clock = clock if clock is not None else lambda: time.time_ns() // 1_000_000
+        #: Whether ``clock`` was given (else a test runner may give its virtual clock).
+        self._own_clock = clock is not None
         self._lock = threading.Lock()
         self._ops: dict[str, dict[str, OperationSnapshot]] = {}
         self._attempts: dict[str, dict[str, int]] = {}
+
+    def _adopt_clock(self, now_ms: Callable[[], int]) -> None:
+        """Read ``now_ms`` (a test runner's virtual clock) unless a ``clock`` was given."""
+        if not self._own_clock:
+            self._clock = now_ms
 
     def sampled(self, execution_arn: str) -> bool:
         """Whether ``sample_rate`` keeps this execution."""

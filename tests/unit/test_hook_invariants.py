@@ -145,3 +145,91 @@ def test_the_hooks_keep_their_promises(mode: dg.CheckpointMode) -> None:
     assert len(failed) == 2  # the even item's step and its Map item
     retried = [e for e in events if e[0] == "attempt end" and e[3] == "FAILED"]
     assert [e[2] for e in retried] == [1, 1]  # flaky's first attempt, the even item's only one
+
+
+def _undo_booking(x: int) -> None:
+    """Undoes ``book``."""
+
+
+@dg.step(compensate=_undo_booking)
+def book(x: int) -> int:
+    return x
+
+
+@dg.step(timeout=0.05, retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+def hangs() -> int:
+    import time
+
+    time.sleep(0.2)
+    return 1
+
+
+def _notify(callback_id: str) -> None:
+    """Hands the callback id over."""
+
+
+def _books(x: int):  # type: ignore[no-untyped-def]
+    booked = [(yield book(x)), (yield book(x + 1))]
+    batch = yield dg.Map(double, booked, name="doubled")
+    undone = yield dg.RunCompensations()  # LIFO, each undo in a context of its own
+    return [batch.results(), [u.status for u in undone]]
+
+
+@dg.workflow
+def callbacks_timeouts_sagas(x: int):  # type: ignore[no-untyped-def]
+    approved = yield dg.WaitForCallback(_notify, name="approval", timeout=600)
+    handle = yield dg.CreateCallback(name="never", timeout=60, heartbeat_timeout=30)
+    try:
+        yield handle
+        timed_out = "no"
+    except dg.CallbackTimeoutError as exc:
+        timed_out = exc.error_type
+    try:
+        yield hangs()
+        step = "no"
+    except dg.StepTimeoutError as exc:
+        step = exc.error_type
+    books = yield dg.Child(_books, (x,), name="nested")
+    return [approved, timed_out, step, books]
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_the_hooks_keep_their_promises_around_callbacks_timeouts_and_sagas(
+    mode: dg.CheckpointMode,
+) -> None:
+    from durable_gen.testing import TestRunner
+
+    log = Log()
+    runner = TestRunner(checkpointing=mode, plugins=[log])
+    run = runner.run(callbacks_timeouts_sagas, 3)
+    run.send_callback_success("approval", "yes")
+    runner.run_until_idle(include_callback_timeouts=True)
+    assert run.result() == [
+        "yes", "Callback.Heartbeat", "StepTimeoutError", [[6, 8], ["SUCCEEDED", "SUCCEEDED"]],
+    ]  # fmt: skip
+    events = log.events
+    kinds = [e[0] for e in events]
+    assert kinds.count("execution start") == 1 and kinds.count("execution end") == 1
+    assert events[-2:] == [("execution end", "SUCCEEDED"), ("invocation end", "SUCCEEDED")]
+    assert kinds.count("invocation") == kinds.count("invocation end")
+    starts = [e for e in events if e[0] == "start"]
+    ends = [e for e in events if e[0] == "end"]
+    started = [e[1] for e in starts]
+    assert len(started) == len(set(started)), "an operation started twice"
+    assert len(ends) == len({e[1] for e in ends}), "an operation ended twice"
+    by_service = {e[1] for e in starts if e[3] == "CALLBACK"}  # answered or timed out
+    assert {e[1] for e in ends} == set(started) - by_service
+    where = {e[1]: i for i, e in enumerate(events) if e[0] == "start"}
+    ended_at = {e[1]: i for i, e in enumerate(events) if e[0] == "end"}
+    for e in starts:
+        if e[2] is not None:
+            assert where[e[2]] < where[e[1]], f"{e[1]} started before its parent {e[2]}"
+            assert e[1] in by_service or ended_at[e[1]] < ended_at[e[2]], "ended after its parent"
+    for i, e in enumerate(events):
+        if e[0] in ("attempt start", "attempt end"):
+            assert where[e[1]] < i < ended_at[e[1]]
+    attempts = [(e[0], e[2], e[3]) for e in events if e[0] == "attempt end" and e[3] == "FAILED"]
+    assert attempts == [("attempt end", 1, "FAILED"), ("attempt end", 2, "FAILED")]  # hangs
+    failed = [e for e in ends if e[2] == "FAILED"]
+    assert len(failed) == 1  # the step that timed out twice
+    assert kinds.count("attempt start") == kinds.count("attempt end")

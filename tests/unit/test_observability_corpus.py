@@ -645,3 +645,133 @@ def test_one_trace_and_one_record_whatever_the_mode_and_view(
     assert workflow.status.status_code.name == "ERROR"
     names = {s.name for s in spans}
     assert {"items", "par", "child", "virtual", "maybe attempt 2"} <= names
+
+
+def test_a_failed_attempt_record_carries_what_the_steps_own_records_carry() -> None:
+    # The record of a failed attempt (logger durable_gen.steps) is a record of the execution
+    # logged about a step: a query that selects a step's own lines (by `execution_arn`, the
+    # name earlier versions used, or by `parentId`, the context the step runs in) selects it.
+    @dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+    def refuses(x: int) -> int:
+        log.info("refuses %s", x)
+        raise ValueError(f"no {x}")
+
+    def item(x: int):  # type: ignore[no-untyped-def]
+        try:
+            return (yield refuses(x))
+        except dg.StepFailedError:
+            return 0
+
+    @dg.workflow
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Map(item, [1], name="items")
+        with contextlib.suppress(dg.StepFailedError):
+            yield refuses(2)
+        return 1
+
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    handler = Keep()
+    loggers = [logging.getLogger(LOGGER), logging.getLogger("durable_gen.steps")]
+    levels = [one.level for one in loggers]
+    for one in loggers:
+        one.addHandler(handler)
+        one.setLevel(logging.INFO)
+    try:
+        assert dg.run(wf, None, skip_time=True) == 1
+    finally:
+        for one, level in zip(loggers, levels, strict=True):
+            one.removeHandler(handler)
+            one.setLevel(level)
+    own = [r for r in kept if r.name == LOGGER]
+    failures = [r for r in kept if r.name == "durable_gen.steps"]
+    assert len(own) == len(failures) == 4
+    shared = ("durableExecutionArn", "executionArn", "execution_arn", "operationId")
+    for mine, failure in zip(own, failures, strict=True):
+        for key in (*shared, "operationName", "attempt"):
+            assert getattr(failure, key) == getattr(mine, key), key
+        assert getattr(failure, "parentId", None) == getattr(mine, "parentId", None)
+    assert getattr(failures[0], "parentId", None) is not None  # in the Map item
+    assert not hasattr(failures[-1], "parentId")  # at the top level
+
+
+def test_telemetry_and_traces_under_a_test_runner_read_its_virtual_clock() -> None:
+    # Without clock=, both plugins read the wall clock, while the runner's operations carry
+    # virtual timestamps: the record's durationMs spanned from 2025 to today, and the spans
+    # of attempts sat years away from those of their operations.
+    from datetime import UTC, datetime
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.telemetry import TelemetryPlugin
+    from durable_gen.testing import TestRunner
+
+    @dg.workflow
+    def waits(_: Any):  # type: ignore[no-untyped-def]
+        first = yield plain(1)
+        yield dg.Wait(seconds=100, name="pause")
+        return first + (yield plain(2))
+
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    start_ns = int(start.timestamp()) * 1_000_000_000
+    for view in ("invocation", "execution"):
+        records: list[str] = []
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        fixed: list[str] = []
+        plugins = [
+            TelemetryPlugin(records.append),
+            OpenTelemetryPlugin(provider, view=view),
+            TelemetryPlugin(fixed.append, clock=lambda: 1_800_000_000_000),  # its own: kept
+        ]
+        runner = TestRunner(start=start, plugins=plugins)
+        assert runner.run(waits).result() == 3
+        record = json.loads(records[0])
+        assert record["durationMs"] == 100_000
+        assert record["startTime"] == "2030-01-01T00:00:00.000Z"
+        assert record["endTime"] == record["emittedAt"] == "2030-01-01T00:01:40.000Z"
+        assert json.loads(fixed[0])["emittedAt"] == "2027-01-15T08:00:00.000Z"
+        spans = exporter.get_finished_spans()
+        assert spans
+        for span in spans:
+            assert span.start_time is not None and span.end_time is not None
+            assert start_ns <= span.start_time <= span.end_time, span.name
+            assert span.end_time <= start_ns + 101 * 1_000_000_000, span.name
+
+
+def test_a_thread_a_step_starts_logs_with_the_step_only_in_a_copy_of_its_context(
+    kept: list[logging.LogRecord],
+) -> None:
+    # What docs/observability.md says of threads a step starts itself.
+    import concurrent.futures
+    import contextvars
+
+    @dg.step
+    def fans_out() -> int:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(log.info, "bare thread").result()
+            pool.submit(contextvars.copy_context().run, log.info, "copied context").result()
+        return 1
+
+    @dg.step
+    async def to_thread() -> int:
+        await asyncio.to_thread(log.info, "asyncio.to_thread")
+        return 2
+
+    @dg.workflow
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        return [(yield fans_out()), (yield to_thread())]
+
+    assert dg.run(wf, None) == [1, 2]
+    fields = {r.getMessage(): getattr(r, "operationName", None) for r in kept}
+    assert fields == {
+        "bare thread": None, "copied context": "fans_out", "asyncio.to_thread": "to_thread",
+    }  # fmt: skip

@@ -239,3 +239,64 @@ def test_no_line_of_a_map_item_is_lost(nesting: Any, caplog: pytest.LogCaptureFi
     assert set(got) == {*expected, "done"}
     if nesting == "nested":  # a flat item records nothing when it ends: it may log again
         assert sorted(got) == sorted([*expected, "done"])
+
+
+def cleans_up(_: Any):  # type: ignore[no-untyped-def]
+    try:
+        yield dg.Wait(seconds=5, name="first")
+        yield dg.Map(item_cleans_up, [1, 2], name="items")
+        log.info("body done")
+    finally:
+        log.info("cleanup")
+    return "done"
+
+
+def item_cleans_up(x: int):  # type: ignore[no-untyped-def]
+    try:
+        yield dg.Wait(seconds=x, name=f"item wait {x}")
+    finally:
+        log.info("item cleanup %s", x)
+    return x
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_a_finally_of_suspended_code_logs_once_with_its_execution(
+    caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    # Workflow code suspended at a yield was left to the garbage collector, which ran its
+    # `finally` blocks whenever it got to them: their lines came out at each suspension,
+    # without the execution's fields (or with another execution's).
+    import gc
+
+    from durable_gen.testing import TestRunner
+
+    caplog.set_level(logging.INFO)
+    runner = TestRunner(checkpointing=mode)
+    run = runner.run(cleans_up)
+    assert run.result() == "done"
+    gc.collect()
+    got = [r for r in caplog.records if r.name == "tests.replay_logging"]
+    assert sorted(r.getMessage() for r in got) == [
+        "body done", "cleanup", "item cleanup 1", "item cleanup 2",
+    ]  # fmt: skip
+    assert {getattr(r, "durableExecutionArn", None) for r in got} == {run.arn}
+
+
+def test_replaying_a_suspended_history_runs_no_finally_as_new(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+
+    from durable_gen.testing import TestRunner, replay
+
+    runner = TestRunner(skip_time=False)
+    run = runner.run(cleans_up)
+    runner.advance(5)  # the first wait ends; the items wait
+    assert run.status == "RUNNING"
+    gc.collect()
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    report = replay(cleans_up, run.export())
+    gc.collect()
+    assert report.ok and report.outcome == "suspended", report
+    assert messages(caplog) == []

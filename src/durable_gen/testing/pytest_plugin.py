@@ -51,20 +51,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "durable_runner(**options): keyword options of the durable_runner fixture's TestRunner "
-        "(skip_time, start, functions, checkpointing, serdes, plugins)",
+        "(skip_time, start, functions, checkpointing, serdes, plugins, payload_format); markers "
+        "of the module, the class and the test combine, the closest winning",
     )
 
 
 @pytest.fixture
 def durable_runner(request: pytest.FixtureRequest) -> TestRunner:
-    """A fresh ``TestRunner`` (in-memory engine, virtual clock) for one test."""
-    marker = request.node.get_closest_marker("durable_runner")
-    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
-    if marker is not None and marker.args:
-        raise ValidationError(
-            "the durable_runner marker takes keyword options only (e.g. "
-            f"@pytest.mark.durable_runner(skip_time=False)), got {marker.args!r}"
-        )
+    """A fresh ``TestRunner`` (in-memory engine, virtual clock) for one test.
+
+    Its options are those of every ``durable_runner`` marker that applies to the test (the
+    module's ``pytestmark``, the class's, the test's own), the closest one winning for an
+    option that several give.
+    """
+    options: dict[str, Any] = {}
+    # iter_markers yields the closest marker first: apply the farthest first
+    for marker in reversed(list(request.node.iter_markers("durable_runner"))):
+        if marker.args:
+            raise ValidationError(
+                "the durable_runner marker takes keyword options only (e.g. "
+                f"@pytest.mark.durable_runner(skip_time=False)), got {marker.args!r}"
+            )
+        options.update(marker.kwargs)
     unknown = sorted(set(options) - _RUNNER_OPTIONS)
     if unknown:
         raise ValidationError(

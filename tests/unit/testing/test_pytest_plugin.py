@@ -152,3 +152,49 @@ def test_a_marker_option_the_runner_does_not_take_is_named(tmp_path: Path) -> No
     assert "1 passed, 2 errors" in out, out
     assert "ValidationError: the durable_runner marker takes keyword options only" in out
     assert "unknown option(s) ['skip_tim']" in out and "'skip_time'" in out, out
+
+
+STACKED = """
+import pytest
+
+pytestmark = pytest.mark.durable_runner(skip_time=False, checkpointing="eager")
+
+
+def test_module_marker_alone(durable_runner):
+    assert durable_runner.skip_time is False
+
+
+@pytest.mark.durable_runner(functions={"tax": lambda amount: amount})
+def test_module_and_test_markers_combine(durable_runner):
+    assert durable_runner.skip_time is False  # the module's option is kept
+    assert durable_runner.run(wf, None).result() == 7  # the test's function is registered
+
+
+@pytest.mark.durable_runner(skip_time=True)
+def test_the_closest_marker_wins(durable_runner):
+    assert durable_runner.skip_time is True
+
+
+@pytest.mark.durable_runner(skip_time=True)
+class TestAClass:
+    @pytest.mark.durable_runner(start=__import__("datetime").datetime(2030, 1, 1))
+    def test_class_and_test_markers_combine(self, durable_runner):
+        assert durable_runner.skip_time is True
+        assert durable_runner.now().year == 2030
+
+
+def wf(_):
+    import durable_gen as dg
+    return (yield dg.Invoke("tax", 7))
+"""
+
+
+def test_markers_of_the_module_class_and_test_combine(tmp_path: Path) -> None:
+    """Only the closest marker was read: a module's ``pytestmark = durable_runner(
+    skip_time=False)`` was dropped without a word for every test with a marker of its own."""
+    (tmp_path / "test_stacked.py").write_text(STACKED)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "."],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "4 passed" in done.stdout and done.returncode == 0, done.stdout

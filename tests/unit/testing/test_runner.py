@@ -247,3 +247,30 @@ def test_current_attempt_in_a_sync_step_with_or_without_a_timeout(timeout: float
         return (yield flaky())
 
     assert TestRunner().run(wf, None).result() == "ok at 3"
+
+
+@pytest.mark.parametrize("skip_time", [True, False])
+def test_advance_to_next_timer_fires_just_the_next_timer(skip_time: bool) -> None:
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=10, name="w1")
+        yield dg.Wait(seconds=20, name="w2")
+        yield dg.Wait(seconds=30, name="w3")
+        return "done"
+
+    runner = TestRunner(skip_time=skip_time, start=datetime(2030, 1, 1, tzinfo=UTC))
+    run = runner.start(wf)
+
+    def statuses() -> list[tuple[str | None, str]]:
+        return [(op.name, op.status) for op in run.operations()]
+
+    assert runner.advance_to_next_timer()  # the first invocation is due now; then w1 fires
+    assert runner.now() == datetime(2030, 1, 1, 0, 0, 10, tzinfo=UTC)
+    assert statuses() == [("w1", "SUCCEEDED"), ("w2", "STARTED")]
+    assert runner.advance_to_next_timer()
+    assert runner.now() == datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
+    assert statuses() == [("w1", "SUCCEEDED"), ("w2", "SUCCEEDED"), ("w3", "STARTED")]
+    assert run.status == "RUNNING"
+    assert runner.advance_to_next_timer()
+    assert run.result() == "done"
+    assert runner.now() == datetime(2030, 1, 1, 0, 1, 0, tzinfo=UTC)
+    assert not runner.advance_to_next_timer()
