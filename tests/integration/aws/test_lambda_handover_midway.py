@@ -1,9 +1,9 @@
 """Handing an execution over between AWS's Python SDK and durable_gen in the middle of things
 (docs/migration.md): while a step waits for its retry, while a wait-for-condition polls, while
-one Parallel branch waits and the other is done, and while a callback with a heartbeat timeout
-is open. Each case runs on AWS's emulator with real time: the first handler runs until the
-execution suspends, the function's code is switched, and the other handler finishes it. The
-port is written from the migration table alone."""
+one Parallel branch waits and the other is done, while a callback with a heartbeat timeout is
+open, and while a chained invoke still runs. Each case runs on AWS's emulator with real time:
+the first handler runs until the execution suspends, the function's code is switched, and the
+other handler finishes it. The port is written from the migration table alone."""
 
 from __future__ import annotations
 
@@ -288,3 +288,42 @@ def test_the_port_takes_over_an_open_callback_kept_alive_by_heartbeats(
     outcome = emulator.wait(arn, timeout=20)
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == {"job": {"done": True}}
+
+
+# --- a chained invoke still running -------------------------------------------------------------
+
+CALLEE = "dg-handover-callee"
+
+
+def aws_callee(event: Any, ctx: DurableContext) -> Any:
+    ctx.wait(Duration.from_seconds(2), name="think")
+    return {"doubled": event["n"] * 2}
+
+
+def aws_caller(event: Any, ctx: DurableContext) -> Any:
+    got = ctx.invoke(CALLEE, {"n": event["n"]}, name="call")
+    return {"got": got, "after": ctx.step(lambda _: "after", name="after")}
+
+
+@dg.workflow
+def port_caller(event: Any) -> Any:
+    got = yield dg.Invoke(CALLEE, {"n": event["n"]}, name="call")
+    return {"got": got, "after": (yield dg.Step(lambda: "after", name="after"))}
+
+
+@pytest.mark.parametrize("first", ["aws", "port"])
+def test_a_caller_waiting_on_a_running_invoke_changes_hands(
+    make_emulator: Any, lambda_endpoint: LambdaEndpoint, function_name: str, first: str
+) -> None:
+    emulator = make_emulator(function_configs={CALLEE: {"DurableConfig": {"ExecutionTimeout": 60}}})
+    lambda_endpoint.register(CALLEE, _aws(emulator, aws_callee))
+    aws_handler = _aws(emulator, aws_caller)
+    port_handler = lambda_handler(port_caller, client=emulator.client, payload_format="aws")
+    lambda_endpoint.register(function_name, aws_handler if first == "aws" else port_handler)
+    arn = emulator.start(function_name, {"n": 21})
+    _first_invocation_ended(emulator, arn)
+    assert not any(e["EventType"] == "ChainedInvokeSucceeded" for e in emulator.history(arn))
+    lambda_endpoint.register(function_name, port_handler if first == "aws" else aws_handler)
+    outcome = emulator.wait(arn, timeout=20)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {"got": {"doubled": 42}, "after": "after"}
