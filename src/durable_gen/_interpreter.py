@@ -446,6 +446,12 @@ class Interpreter(StepHandlers):
         self._awaiting_reply = False
         ops = self._ops
         waiters = self._waiters
+        # the reply's last copy of each operation is what the store recorded (a store that
+        # records a Flush one update at a time may reply with every version, oldest first)
+        last: dict[str, Operation] | None = None
+        if flushed:
+            operations = list(operations)
+            last = {op.id: op for op in operations if isinstance(op, Operation)}
         for op in operations:
             if not isinstance(op, Operation):
                 raise ValidationError(
@@ -457,7 +463,7 @@ class Interpreter(StepHandlers):
             problem = check_status(op)
             if problem is not None:
                 raise ValidationError(f"observe() got an operation no service sends: {problem}")
-            if flushed:
+            if flushed and last is not None and last.get(op.id) is op:
                 update = flushed.get(op.id)
                 if update is not None:
                     contradiction = _contradiction(update, op)

@@ -157,3 +157,33 @@ def test_news_between_invocations_is_not_held_to_an_earlier_flush() -> None:
     interp.observe([fired])
     action = interp.next_action()
     assert isinstance(action, rt.RunTasks)
+
+
+def _every_version(store: dict[str, rt.Operation], updates: list[rt.OperationUpdate]) -> Any:
+    """A store that records a Flush one update at a time and replies with every version."""
+    reply: list[rt.Operation] = []
+    for update in updates:
+        reply += rt.apply_updates(store, [update], now_ms=0).operations
+    return reply
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+def test_a_reply_with_every_version_oldest_first_is_judged_by_its_last(
+    mode: rt.CheckpointMode,
+) -> None:
+    store = _store()
+    interp = rt.Interpreter(
+        flow, list(store.values()), execution_arn="arn:reply", checkpointing=mode
+    )
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            reply = _every_version(store, list(action.updates))
+            interp.observe(iter(reply))  # any iterable, as observe() takes
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+        elif isinstance(action, rt.Done):
+            break
+    assert isinstance(action.outcome, rt.Succeeded)
+    assert json.loads(action.outcome.result) == [4, [5, 9], "c"]
