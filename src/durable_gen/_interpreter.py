@@ -352,6 +352,9 @@ class Interpreter(StepHandlers):
         #: Ids of the operations this interpreter sent updates for: with the recorded ones,
         #: the only operations ``observe()`` can be told about.
         self._sent: set[str] = set()
+        #: The last update of each operation in the Flush awaiting its reply, which the reply
+        #: must not contradict (``_contradiction``).
+        self._flushed: dict[str, OperationUpdate] = {}
         self.unyielded: list[Any] = []  # _guard: commands built in the body, not yet yielded
         self._handlers: dict[type, Callable[[Fiber, Any], Answer]] = {
             Step: self._on_step,
@@ -420,6 +423,7 @@ class Interpreter(StepHandlers):
     def _flush(self, updates: list[OperationUpdate]) -> Flush:
         self._updates = []
         self._sent.update(map(_UPDATE_ID, updates))
+        self._flushed = {update.id: update for update in updates}
         self._urgent = self._reported = False
         self._awaiting_reply = True
         if self._new_callbacks:
@@ -456,9 +460,17 @@ class Interpreter(StepHandlers):
                 f"none), got {type(operations).__name__}"
             )
         must_carry = self._reply_must_carry if self._awaiting_reply else None
+        flushed = self._flushed if self._awaiting_reply else None
+        self._flushed = {}
         self._awaiting_reply = False
         ops = self._ops
         waiters = self._waiters
+        # the reply's last copy of each operation is what the store recorded (a store that
+        # records a Flush one update at a time may reply with every version, oldest first)
+        last: dict[str, Operation] | None = None
+        if flushed:
+            operations = list(operations)
+            last = {op.id: op for op in operations if isinstance(op, Operation)}
         for op in operations:
             if not isinstance(op, Operation):
                 raise ValidationError(
@@ -470,6 +482,12 @@ class Interpreter(StepHandlers):
             problem = check_status(op)
             if problem is not None:
                 raise ValidationError(f"observe() got an operation no service sends: {problem}")
+            if flushed and last is not None and last.get(op.id) is op:
+                update = flushed.get(op.id)
+                if update is not None:
+                    contradiction = _contradiction(update, op)
+                    if contradiction is not None:
+                        raise ValidationError(contradiction)
             prev = ops.get(op.id)
             if prev is None:
                 if op.id not in self._sent:
@@ -1185,6 +1203,54 @@ def _other_copy(known: Operation, news: Operation) -> str | None:
                 f"ScheduledEndTimestamp {b_end}"
             )
     return None
+
+
+_ENDS: Final = {"SUCCEED": "SUCCEEDED", "FAIL": "FAILED"}
+
+
+def _contradiction(update: OperationUpdate, reply: Operation) -> str | None:
+    """Why ``reply``, the store's copy of an operation in the reply to the ``Flush`` that
+    carried ``update`` (its last update there), is not a record of it, or None.
+
+    What the workflow was already given must be what a replay reads: the store records the
+    operation with the type, name, parent and subtype of its updates, ends it with the status
+    of an ending update, and keeps the result as written (a result the reply leaves out is
+    not compared).
+    """
+    what = None
+    if reply.type != update.type:
+        what = f"as a {reply.type}"
+    elif update.name is not None and reply.name != update.name:
+        what = f"with Name {reply.name!r}" if reply.name is not None else "without its Name"
+    elif reply.parent_id != update.parent_id:
+        what = f"with ParentId {reply.parent_id!r}"
+    elif update.sub_type is not None and reply.sub_type != update.sub_type:
+        what = f"with SubType {reply.sub_type!r}" if reply.sub_type else "without its SubType"
+    else:
+        ended = _ENDS.get(update.action)
+        if ended is not None:
+            details = reply.step_details if reply.type == "STEP" else reply.context_details
+            result = details.result if details is not None else None
+            if reply.status != ended:
+                what = f"as {reply.status}"
+            elif update.payload is not None and result is not None and result != update.payload:
+                what = (
+                    f"with the result {_short(result)} (the update sent {_short(update.payload)})"
+                )
+    if what is None:
+        return None
+    return (
+        f"the reply to the Flush that sent {update.type} {update.action} for operation "
+        f"{update.id!r}{f' ({update.name!r})' if update.name else ''} carries it {what}: a store "
+        "records each update as it was sent (type, Name, ParentId, SubType, the status an "
+        "ending update sets and its payload, text for text), or a replay would read another "
+        "history than the one the workflow ran on; pass observe() the operations the "
+        "checkpoint changed as the store recorded them (Applied.operations from apply_updates)"
+    )
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 60 else f"{text[:57]}...")
 
 
 def _unknown_news(news: Operation) -> str:

@@ -131,12 +131,14 @@ class Timer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A chained invoke to start: run ``function_name`` on ``payload``, then
-    ``complete_invoke`` with its result or error."""
+    """A chained invoke to start: run ``function_name`` on ``payload`` (for ``tenant_id``, the
+    ``Invoke``'s ``tenant_id=``, when it has one), then ``complete_invoke`` with its result or
+    error."""
 
     operation_id: str
     function_name: str
     payload: str | None
+    tenant_id: str | None = None
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
@@ -292,11 +294,25 @@ def apply_updates(
             for kind, op_id, due in applied.timers
         ],
         invokes=[
-            InvokeRequest(operation_id=i.op_id, function_name=i.function_name, payload=i.payload)
+            InvokeRequest(
+                operation_id=i.op_id,
+                function_name=i.function_name,
+                payload=i.payload,
+                tenant_id=_tenant_of(updates, i.op_id),
+            )
             for i in applied.invokes
         ],
         outcome=outcome,
     )
+
+
+def _tenant_of(updates: Sequence[OperationUpdate], op_id: str) -> str | None:
+    """The ``TenantId`` the CHAINED_INVOKE START of ``op_id`` asks for, or None."""
+    for update in updates:
+        options = update.chained_invoke_options
+        if update.id == op_id and update.action == "START" and options is not None:
+            return options.tenant_id
+    return None
 
 
 @checked

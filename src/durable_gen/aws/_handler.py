@@ -77,6 +77,18 @@ def parse_event(event: Any) -> InvocationInput:
             or its operation state is malformed (it names the path of the bad field).
     """
     if not isinstance(event, Mapping):
+        if all(
+            hasattr(event, name)
+            for name in ("durable_execution_arn", "checkpoint_token", "initial_execution_state")
+        ):
+            raise InvalidInputError(
+                f"the Lambda event is a {type(event).__name__}, the in-process invocation object "
+                "of AWS's Python SDK (its DurableFunctionTestRunner passes one, with its own "
+                "service client), not the JSON event Lambda sends: a durable_gen handler reads "
+                "only that JSON event and checkpoints through Lambda's API. Test a durable_gen "
+                "workflow with durable_gen.testing.TestRunner or dg.run, or run its handler "
+                "against AWS's emulator (dex-local-runner), which sends the JSON event"
+            )
         raise InvalidInputError(
             f"the Lambda event is a {type(event).__name__}, not a durable-execution invocation "
             f"(a JSON object with {', '.join(_REQUIRED_KEYS)}). {_DURABLE_HINT}"

@@ -117,6 +117,8 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
             raise InvalidInputError(f"cannot read history file {path!r}: {exc}") from exc
     if isinstance(data, ExecutionState) and not data.next_marker:
         data = data.operations
+    elif isinstance(data, Mapping) and data and _all_operations(list(data.values())):
+        data = list(data.values())  # a runtime's store: its operations by id (docs/embedding.md)
     if _all_operations(data):  # wire models already: nothing to convert or clean
         ops = list(data)
         return History(operations=ops, execution_arn=execution_arn, status=_status_of(ops, None))
