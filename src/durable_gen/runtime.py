@@ -37,7 +37,7 @@ from ._errors import InvalidCheckpointError, ValidationError
 from ._interpreter import Interpreter as Interpreter
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
-from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large
+from ._wire import MAX_OPERATION_PAYLOAD_BYTES, error_object_problem, too_large
 from ._wire import CallbackDetails as CallbackDetails
 from ._wire import CallbackOptions as CallbackOptions
 from ._wire import ChainedInvokeDetails as ChainedInvokeDetails
@@ -56,7 +56,6 @@ from ._wire import StepDetails as StepDetails
 from ._wire import StepOptions as StepOptions
 from ._wire import WaitDetails as WaitDetails
 from ._wire import WaitOptions as WaitOptions
-from ._wire import error_object_problem
 from .local import _state
 from .local._lifecycle import invoked_result_too_large
 
