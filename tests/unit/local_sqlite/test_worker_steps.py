@@ -53,8 +53,11 @@ def test_the_loop_and_the_pool_stop_with_the_worker(tmp_path: Path) -> None:
         for arn in arns:
             record = worker.service.get_execution(arn)
             assert record.status == "SUCCEEDED" and record.result == "31"
-        threads = {seen["thread"] for seen in worker_steps.SEEN}
-        assert all(thread.is_alive() for thread in threads)  # kept between invocations
+        # The threads are kept between steps and invocations: fewer threads than steps ran
+        # (whether a pool thread is still alive now depends on its idle timeout and the load).
+        for kind in ("sync", "async"):
+            ran = [seen["thread"] for seen in worker_steps.SEEN if seen["kind"] == kind]
+            assert len(set(ran)) < len(ran)
     finally:
         worker.close()
     pool = [s["thread"] for s in worker_steps.SEEN if s["kind"] == "sync"]
