@@ -1214,18 +1214,18 @@ def _contradiction(update: OperationUpdate, reply: Operation) -> str | None:
 
     What the workflow was already given must be what a replay reads: the store records the
     operation with the type, name, parent and subtype of its updates, ends it with the status
-    of an ending update, and keeps the result as written (a result the reply leaves out is
-    not compared).
+    of an ending update, and keeps the result as written. A field the reply leaves out (a
+    name, parent, subtype or result) is not compared: a service may send only what changed.
     """
     what = None
     if reply.type != update.type:
         what = f"as a {reply.type}"
-    elif update.name is not None and reply.name != update.name:
-        what = f"with Name {reply.name!r}" if reply.name is not None else "without its Name"
-    elif reply.parent_id != update.parent_id:
+    elif None is not reply.name != update.name:
+        what = f"with Name {reply.name!r}"
+    elif None is not reply.parent_id != update.parent_id:
         what = f"with ParentId {reply.parent_id!r}"
-    elif update.sub_type is not None and reply.sub_type != update.sub_type:
-        what = f"with SubType {reply.sub_type!r}" if reply.sub_type else "without its SubType"
+    elif None is not reply.sub_type != update.sub_type:
+        what = f"with SubType {reply.sub_type!r}"
     else:
         ended = _ENDS.get(update.action)
         if ended is not None:
