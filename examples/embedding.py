@@ -89,6 +89,7 @@ class TinyRuntime:
                         else:
                             raise error
                 else:
+                    interp.close()
                     return action.outcome
         finally:
             for future in running:  # steps of a batch decided without them

@@ -143,6 +143,7 @@ class DictRuntime:
                         interp.task_succeeded(task, value)
             else:
                 assert isinstance(action, rt.Done)
+                interp.close()
                 return action.outcome
 
     def fire_next(self) -> None:

@@ -1252,7 +1252,7 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
         workers.close()
         if threads._pools or threads._watchdog is not None:  # threads started: keep them
             threads.used()
-        interp._close_suspended()
+        interp.close()
 
 
 @checked
@@ -1371,7 +1371,7 @@ async def invoke_async(
                             inv.send_start(task)
         finally:
             tg.cancel_scope.cancel()
-            interp._close_suspended()
+            interp.close()
     raise AssertionError("unreachable")  # pragma: no cover
 
 

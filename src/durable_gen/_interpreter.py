@@ -756,16 +756,18 @@ class Interpreter(StepHandlers):
                 return handler
         return None
 
-    def _close_suspended(self) -> None:
-        """The host is done with this interpretation: close the workflow code still suspended.
+    def close(self) -> None:
+        """The host is done with this interpreter: close the workflow code still suspended.
 
-        A generator left suspended at a ``yield`` runs its ``finally`` blocks (and ``with``
-        exits) when it is closed, else whenever the garbage collector gets to it, on whatever
-        thread runs then: lines the durable logger wrote there came out at each suspension,
-        without the execution's fields, or with those of another execution running at the time.
-        Closed here, that code runs now, as code that will run again (the logger drops its lines,
-        as in a replay; the next invocation that really gets there logs them), and what it
-        raises is dropped, as the garbage collector drops it.
+        Call it when an invocation ends (after ``Done``, or when the host gives the invocation
+        up). A generator left suspended at a ``yield`` runs its ``finally`` blocks (and
+        ``with`` exits) when it is closed, else whenever the garbage collector gets to it, on
+        whatever thread runs then: lines the durable logger wrote there would come out at each
+        suspension, without the execution's fields, or with those of another execution running
+        at the time. Closed here, that code runs now, as code that will run again (the logger
+        drops its lines, as in a replay; the invocation that really gets there logs them), and
+        what it raises is dropped, as the garbage collector drops it. Calling it again does
+        nothing; the interpreter is not to be used after it.
         """
         fibers, self._fibers = self._fibers, []
         closing = _Closing(self.execution_arn)

@@ -331,7 +331,7 @@ def _replay(
             if isinstance(action, Done):
                 outcome = action.outcome
             break
-    interp._close_suspended()  # what a `finally` of the suspended code logs is not new
+    interp.close()  # what a `finally` of the suspended code logs is not new
     coverage = interp.coverage
     replayed = len(coverage.replayed)
     base: dict[str, Any] = {
