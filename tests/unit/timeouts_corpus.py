@@ -20,6 +20,12 @@ import durable_gen as dg
 #: How many times each step function ran, by name: reset before each case.
 RUNS: Counter[str] = Counter()
 
+#: A step timeout, and how long a step that "hangs" sleeps past it: margins wide enough for a
+#: loaded machine (a step that does nothing must start and end within TIMEOUT_S, and a hanging
+#: one must not end before it).
+TIMEOUT_S = 0.3
+HANG_S = 2 * TIMEOUT_S
+
 ONCE = dg.Retry.never()
 THREE = dg.Retry(max_attempts=3, initial_delay=1, jitter="none")
 
@@ -39,21 +45,21 @@ def caught(command: Any) -> Any:
 # --- step timeouts -------------------------------------------------------------------------------
 
 
-@dg.step(timeout=0.05, retry=ONCE)
+@dg.step(timeout=TIMEOUT_S, retry=ONCE)
 async def async_hangs() -> str:
     RUNS["async_hangs"] += 1
     await asyncio.sleep(10)
     return "late"
 
 
-@dg.step(timeout=timedelta(milliseconds=50), retry=ONCE)
+@dg.step(timeout=timedelta(seconds=TIMEOUT_S), retry=ONCE)
 def sync_hangs() -> str:
     RUNS["sync_hangs"] += 1
-    time.sleep(0.2)
+    time.sleep(HANG_S)
     return "late"
 
 
-@dg.step(timeout=0.05, retry=ONCE)
+@dg.step(timeout=TIMEOUT_S, retry=ONCE)
 async def swallows_cancel() -> str:
     RUNS["swallows_cancel"] += 1
     try:
@@ -63,54 +69,54 @@ async def swallows_cancel() -> str:
     return "never"
 
 
-@dg.step(timeout=0.05, retry=ONCE)
+@dg.step(timeout=TIMEOUT_S, retry=ONCE)
 async def blocks_loop() -> str:
     RUNS["blocks_loop"] += 1
-    time.sleep(0.2)
+    time.sleep(HANG_S)
     return "late"
 
 
-@dg.step(timeout=0.05, retry=THREE)
+@dg.step(timeout=TIMEOUT_S, retry=THREE)
 def hangs_retried() -> str:
     RUNS["hangs_retried"] += 1
-    time.sleep(0.15)
+    time.sleep(HANG_S)
     return "late"
 
 
-@dg.step(timeout=0.05, retry=dg.Retry(max_attempts=4, initial_delay=1, jitter="none"))
+@dg.step(timeout=TIMEOUT_S, retry=dg.Retry(max_attempts=4, initial_delay=1, jitter="none"))
 def hangs_twice() -> int:
     RUNS["hangs_twice"] += 1
     if RUNS["hangs_twice"] <= 2:
-        time.sleep(0.15)
+        time.sleep(HANG_S)
     return RUNS["hangs_twice"]
 
 
-@dg.step(timeout=0.05, retry=THREE, semantics=dg.AT_MOST_ONCE)
+@dg.step(timeout=TIMEOUT_S, retry=THREE, semantics=dg.AT_MOST_ONCE)
 def at_most_once_hangs() -> str:
     RUNS["at_most_once_hangs"] += 1
-    time.sleep(0.15)
+    time.sleep(HANG_S)
     return "late"
 
 
 @dg.step(
-    timeout=0.05,
+    timeout=TIMEOUT_S,
     retry=dg.Retry(max_attempts=5, retry_on=(ConnectionError,), initial_delay=1),
 )
 def timeout_not_in_retry_on() -> str:
     RUNS["timeout_not_in_retry_on"] += 1
-    time.sleep(0.15)
+    time.sleep(HANG_S)
     return "late"
 
 
 @dg.step(
-    timeout=0.05,
+    timeout=TIMEOUT_S,
     retry=dg.Retry(
         max_attempts=5, retry_if=lambda e: not isinstance(e, dg.StepTimeoutError), initial_delay=1
     ),
 )
 def timeout_refused_by_retry_if() -> str:
     RUNS["timeout_refused_by_retry_if"] += 1
-    time.sleep(0.15)
+    time.sleep(HANG_S)
     return "late"
 
 
@@ -128,24 +134,24 @@ def in_time() -> str:
     return "ok"
 
 
-@dg.step(timeout=0.05, retry=ONCE)
+@dg.step(timeout=TIMEOUT_S, retry=ONCE)
 def item_maybe_hangs(i: int) -> int:
     RUNS["item_maybe_hangs"] += 1
     if i % 2:
-        time.sleep(0.15)
+        time.sleep(HANG_S)
     return i
 
 
-@dg.step(timeout=0.05, retry=THREE)
+@dg.step(timeout=TIMEOUT_S, retry=THREE)
 def submitter_hangs(callback_id: str) -> None:
     RUNS["submitter_hangs"] += 1
-    time.sleep(0.15)
+    time.sleep(HANG_S)
 
 
-@dg.step(timeout=0.05)
+@dg.step(timeout=TIMEOUT_S)
 def slow_check(state: int) -> int:
     RUNS["slow_check"] += 1
-    time.sleep(0.15)
+    time.sleep(HANG_S)
     return state + 1
 
 
