@@ -551,3 +551,21 @@ def test_operations_asked_with_a_name_or_index_of_the_wrong_kind_say_so() -> Non
             run.operation(name, index=index)
     assert [run.operation("s", index=i).result for i in (0, 1, -1, -2)] == [1, 2, 2, 1]
     assert len(run.operations("s")) == 2
+
+
+# --- a database path that is a folder, through the Python API ----------------------------------
+
+
+def test_a_database_path_that_is_a_folder_says_to_give_a_file(tmp_path: Path) -> None:
+    (tmp_path / "kept.txt").write_text("kept")
+    openers: list[Callable[[], object]] = [
+        lambda: SqliteStore(tmp_path),
+        lambda: open_store(str(tmp_path)),
+        lambda: open_store(f"sqlite:///{tmp_path}"),
+        lambda: Worker(tmp_path),
+    ]
+    for opener in openers:
+        with pytest.raises(dg.StoreError, match="is a folder") as caught:
+            opener()
+        assert str(tmp_path / "durable.db") in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
