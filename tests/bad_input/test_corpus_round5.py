@@ -526,3 +526,46 @@ def test_a_failure_whose_fields_are_not_text_is_refused_and_the_callback_stays_o
     run.send_callback_failure("approval", "Denied", "no")
     runner.run_until_idle()
     assert run.result() == ["Denied", "no"]
+
+
+# --- DurableRun.operation(s) asked with a name or index of the wrong kind ----------------------
+
+
+def _two_steps(_: Any) -> Generator[Any, Any, int]:
+    yield dg.Step(lambda: 1, name="s")
+    return (yield dg.Step(lambda: 2, name="s"))
+
+
+def test_operations_asked_with_a_name_or_index_of_the_wrong_kind_say_so() -> None:
+    run = TestRunner().run(_two_steps, None)
+    with pytest.raises(dg.ValidationError, match="name must be an operation's name"):
+        run.operations(name=5)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="takes the operation's name"):
+        run.operation(5)  # type: ignore[arg-type]
+    for index in ("0", 1.0, True, None):
+        with pytest.raises(dg.ValidationError, match="index must be a whole number"):
+            run.operation("s", index=index)  # type: ignore[arg-type]
+    # An index past either end is the documented KeyError, also on no match at all.
+    for name, index in (("s", 2), ("s", -3), ("nope", -1)):
+        with pytest.raises(KeyError, match="recorded names"):
+            run.operation(name, index=index)
+    assert [run.operation("s", index=i).result for i in (0, 1, -1, -2)] == [1, 2, 2, 1]
+    assert len(run.operations("s")) == 2
+
+
+# --- a database path that is a folder, through the Python API ----------------------------------
+
+
+def test_a_database_path_that_is_a_folder_says_to_give_a_file(tmp_path: Path) -> None:
+    (tmp_path / "kept.txt").write_text("kept")
+    openers: list[Callable[[], object]] = [
+        lambda: SqliteStore(tmp_path),
+        lambda: open_store(str(tmp_path)),
+        lambda: open_store(f"sqlite:///{tmp_path}"),
+        lambda: Worker(tmp_path),
+    ]
+    for opener in openers:
+        with pytest.raises(dg.StoreError, match="is a folder") as caught:
+            opener()
+        assert str(tmp_path / "durable.db") in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]

@@ -963,6 +963,11 @@ def _create_private(path: Path) -> None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
+        if path.is_dir():
+            raise StoreError(
+                f"the database {path} is a folder: the database is a file; give its path, "
+                f"e.g. {path / 'durable.db'}"
+            ) from None
         return
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None

@@ -9,6 +9,7 @@ its callbacks.
 
 from __future__ import annotations
 
+import builtins
 import concurrent.futures as cf
 import inspect
 import json
@@ -209,8 +210,13 @@ class DurableRun(Generic[R]):
         optionally only those with ``name`` and/or ``type``.
 
         Raises:
-            ValidationError: ``type`` is not an operation type (``"STEP"``, ``"WAIT"``, ...).
+            ValidationError: ``type`` is not an operation type (``"STEP"``, ``"WAIT"``, ...),
+                or ``name`` is not a str.
         """
+        if name is not None and not isinstance(name, str):
+            raise ValidationError(
+                f"name must be an operation's name (a str, or None for every name), got {name!r}"
+            )
         if type is not None and type not in _OPERATION_TYPES:
             raise ValidationError(
                 f"type must be one of {', '.join(_OPERATION_TYPES[1:])} (or None for every "
@@ -231,9 +237,17 @@ class DurableRun(Generic[R]):
 
         Raises:
             KeyError: there is no such operation (the message lists the names there are).
+            ValidationError: ``name`` is not a str, or ``index`` not a whole number.
         """
+        if not isinstance(name, str):
+            raise ValidationError(f"operation() takes the operation's name (a str), got {name!r}")
+        if builtins.type(index) is not int:
+            raise ValidationError(
+                f"index must be a whole number (0: the first operation of that name, -1: the "
+                f"last), got {index!r}"
+            )
         found = self.operations(name, type=type)
-        if len(found) <= index:
+        if not -len(found) <= index < len(found):
             names = sorted({op.name for op in self.operations() if op.name})
             raise KeyError(
                 f"no operation named {name!r}"
