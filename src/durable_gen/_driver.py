@@ -168,6 +168,8 @@ class _Invocation:
             payload_format=payload_format,
         )
         self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
+        # the embedded engine's replies are its records of the updates, by construction
+        self.interp._trusted_replies = getattr(service, "_records_updates_as_sent", False)
         self.hooks = Hooks(check_plugins(plugins), self.arn, operations) if plugins else None
 
     def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:

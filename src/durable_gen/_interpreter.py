@@ -355,6 +355,9 @@ class Interpreter(StepHandlers):
         #: The last update of each operation in the Flush awaiting its reply, which the reply
         #: must not contradict (``_contradiction``).
         self._flushed: dict[str, OperationUpdate] = {}
+        #: Set by a driver whose service records each update as sent by construction (the
+        #: embedded engine): its replies are not compared with the Flush they answer.
+        self._trusted_replies = False
         self.unyielded: list[Any] = []  # _guard: commands built in the body, not yet yielded
         self._handlers: dict[type, Callable[[Fiber, Any], Answer]] = {
             Step: self._on_step,
@@ -423,7 +426,8 @@ class Interpreter(StepHandlers):
     def _flush(self, updates: list[OperationUpdate]) -> Flush:
         self._updates = []
         self._sent.update(map(_UPDATE_ID, updates))
-        self._flushed = {update.id: update for update in updates}
+        if not self._trusted_replies:
+            self._flushed = {update.id: update for update in updates}
         self._urgent = self._reported = False
         self._awaiting_reply = True
         if self._new_callbacks:

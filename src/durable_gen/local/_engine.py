@@ -109,6 +109,10 @@ class LocalService(Runner):
         >>> service.register("greet", lambda payload: payload, durable=False)
     """
 
+    #: Each checkpoint's reply holds the operations as this engine recorded the updates: a
+    #: driver need not compare them with what it sent (``Interpreter.observe``).
+    _records_updates_as_sent: Final = True
+
     @checked
     def __init__(
         self,
