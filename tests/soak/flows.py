@@ -123,3 +123,21 @@ def machines(n: int):  # type: ignore[no-untyped-def]
     middle = yield linger("m-once")
     last = yield work("m-c", n)
     return [first, middle, last]
+
+
+@dg.step(retry=dg.Retry(max_attempts=1))
+def bulk(label: str) -> str:
+    """A step whose result is 20 KB: a few hundred of them fill a small disk."""
+    _log("start", label)
+    _log("end", label)
+    return label + "=" + "x" * 20_000
+
+
+@dg.workflow
+def bulky(n: int):  # type: ignore[no-untyped-def]
+    """``n`` steps of 20 KB results; returns their labels and lengths."""
+    out = []
+    for i in range(n):
+        result = yield bulk(f"b-{i}")
+        out.append(f"{result.partition('=')[0]}:{len(result)}")
+    return out
