@@ -114,7 +114,6 @@ _TO_AWS_BY_NAME: Final = {cls.__name__: path for cls, path in _TO_AWS} | {
     "PayloadTooLargeError": AWS_SERDES_ERROR,
 }
 
-_encode: Final = msgspec.json.Encoder().encode
 _TRUNCATED: Final = " [truncated to fit the 32 KiB error limit]"
 
 
