@@ -286,7 +286,7 @@ def test_a_damaged_record_is_a_store_error_naming_it_not_a_decode_traceback(
     for argv in commands:
         assert cli.main([*argv, "--db", str(path)]) == 1, argv
         err = capsys.readouterr().err
-        assert "StoreError" in err and "damaged record" in err and "backup" in err, err
+        assert "DamagedRecordError" in err and "damaged record" in err and "backup" in err, err
         assert "/durable-execution/left/" in err, err
         assert len(err.strip().splitlines()) == 1, err
     # The other execution is still readable.

@@ -84,6 +84,7 @@ EXPECTED = {
 SUBPACKAGES = {
     "durable_gen.local": {
         "Clock",
+        "DamagedRecordError",
         "ExecutionRecord",
         "ExecutionStore",
         "LeaseLostError",

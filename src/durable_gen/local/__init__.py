@@ -10,6 +10,7 @@ drives registered handlers; ``ExecutionStore`` is where it keeps them (``MemoryS
 from ._clock import Clock as Clock
 from ._clock import RealClock as RealClock
 from ._clock import VirtualClock as VirtualClock
+from ._dbstore import DamagedRecordError as DamagedRecordError
 from ._dbstore import LeaseLostError as LeaseLostError
 from ._dbstore import StoreUnavailableError as StoreUnavailableError
 from ._engine import LocalService as LocalService
@@ -26,6 +27,7 @@ from ._worker import Worker as Worker
 
 __all__ = [
     "Clock",
+    "DamagedRecordError",
     "ExecutionRecord",
     "ExecutionStore",
     "LeaseLostError",

@@ -306,10 +306,15 @@ def encode_header(ex: StoredExecution) -> bytes:
         ex.input = payload
 
 
+class DamagedRecordError(StoreError):
+    """A record of one execution does not decode (written by another program, or damaged on
+    disk): that execution cannot run, the others can."""
+
+
 def damaged(what: str, where: object, exc: Exception) -> StoreError:
     """The error for a record of the database that does not decode: written by another program
     or damaged on disk."""
-    return StoreError(
+    return DamagedRecordError(
         f"the database {where} holds a damaged record, {what} ({exc}): something other than "
         "durable_gen wrote it, or the disk damaged it; restore the database from a backup"
     )

@@ -46,7 +46,7 @@ from .._wire import (
     too_large,
 )
 from ._clock import Clock, RealClock
-from ._dbstore import LeaseLostError
+from ._dbstore import DamagedRecordError, LeaseLostError
 from ._lifecycle import (
     CALL,
     EXECUTION_TIMEOUT,
@@ -250,6 +250,11 @@ class Runner:
         request_id = str(uuid.uuid4())
         try:
             output = handler(event)
+        except DamagedRecordError:
+            # A record of this execution does not decode: running it again finds it so again.
+            # Its invocation stays leased by this store (set aside while it runs) and the
+            # caller goes on with other work (Worker logs it).
+            raise
         except StoreError:
             # The store failed under the invocation (its checkpoint found the database locked
             # or unreachable): the engine's trouble, not a crash of the workflow, so it does

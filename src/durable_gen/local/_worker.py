@@ -42,7 +42,7 @@ from .._plugins import Plugin
 from .._service import InvocationHandler
 from .._wire import InvocationInput, InvocationOutput
 from ._clock import Clock, RealClock, VirtualClock
-from ._dbstore import DatabaseStore, LeaseLostError, StoreUnavailableError
+from ._dbstore import DamagedRecordError, DatabaseStore, LeaseLostError, StoreUnavailableError
 from ._engine import LocalService
 from ._run import check_functions, register_function, workflow_name
 from ._sqlite import Synchronous
@@ -484,7 +484,17 @@ class Worker:
         service, clock = lane.service, lane.service.clock
         try:
             while not (stop.is_set() or self._stop.is_set()):
-                if service._run_one():
+                try:
+                    if service._run_one():
+                        continue
+                except DamagedRecordError as exc:
+                    # One damaged execution does not stop the others. Its task was taken (a
+                    # call's stays leased by this lane, handed back when the lane stops), so
+                    # it is not met again at once; restoring the database brings it back.
+                    lane.set_aside = True
+                    self._log(
+                        f"durable-gen worker: {exc}; that execution is set aside, the others go on"
+                    )
                     continue
                 # Nothing due now. A skipping clock jumps to the next timer, as
                 # run_until_idle's would; the wall clock waits in _idle.
@@ -603,6 +613,22 @@ class Worker:
         self, lane: _Lane, once: bool, stop: threading.Event, *, keep_leases: bool = True
     ) -> None:
         store = lane.store
+        try:
+            self._run_lane_until(lane, store, once, stop, keep_leases)
+        finally:
+            if lane.set_aside:  # hand the set-aside work back: others meet it at once
+                lane.set_aside = False
+                with contextlib.suppress(StoreError):
+                    store.release_leases()
+
+    def _run_lane_until(
+        self,
+        lane: _Lane,
+        store: DatabaseStore,
+        once: bool,
+        stop: threading.Event,
+        keep_leases: bool,
+    ) -> None:
         with _LeaseKeeper(store, enabled=keep_leases):
             failing_since: float | None = None
             tries = 0
@@ -771,6 +797,9 @@ class _Lane:
         self.service = service
         #: Functions registered with this lane's engine.
         self.known: set[str] = set()
+        #: Whether work of an execution with a damaged record is held (claimed) by this lane,
+        #: to hand back when the lane stops.
+        self.set_aside = False
 
 
 class _StepLoop:
