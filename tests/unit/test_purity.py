@@ -95,7 +95,6 @@ _STDLIB_PURE = {
     "decimal",
     "difflib",  # closest-name suggestions in error messages (pure string matching)
     "dis",  # which call failed in a workflow body, for ArgumentError (reads bytecode only)
-    "json",  # the size of an error as the service counts it (escaped JSON text)
     "operator",
     "types",
 }
