@@ -37,7 +37,7 @@ BRANCHES: dict[type[Exception], set[str]] = {
     dg.SerializationError: {"SerializationError", "PayloadTooLargeError"},
     dg.NonDeterminismError: {"NonDeterminismError"},
     dg.InvalidInputError: {"InvalidInputError"},
-    dg.StoreError: {"StoreError", "LeaseLostError", "StoreUnavailableError"},
+    dg.StoreError: {"StoreError", "LeaseLostError", "StoreUnavailableError", "DamagedRecordError"},
     dg.ServiceError: {
         "ServiceError",
         "InvalidCheckpointTokenError",
