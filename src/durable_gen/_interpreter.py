@@ -774,12 +774,15 @@ class Interpreter(StepHandlers):
         nothing; the interpreter is not to be used after it.
         """
         fibers, self._fibers = self._fibers, []
-        closing = _Closing(self.execution_arn)
-        token = CURRENT.set(closing)
+        # ended, or never started: nothing to run (gi_suspended: a generator paused at a yield)
+        suspended = [fiber for fiber in fibers if getattr(fiber.gen, "gi_suspended", False)]
+        if not suspended:
+            return
+        token = CURRENT.set(_Closing(self.execution_arn))
         try:
-            for fiber in reversed(fibers):  # the innermost first, as they were started
-                if inspect.getgeneratorstate(fiber.gen) != inspect.GEN_SUSPENDED:
-                    continue  # ended, or never started: nothing to run
+            for fiber in reversed(suspended):  # the innermost first, as they were started
+                if not getattr(fiber.gen, "gi_suspended", False):
+                    continue  # closed meanwhile, by a fiber that held it
                 fiber.alive = False
                 with contextlib.suppress(Exception):  # what a discarded `finally` raises
                     fiber.gen.close()
