@@ -165,15 +165,13 @@ def check_operations(operations: list[Operation]) -> None:
         elif details.attempt is not None and details.attempt < 0:
             break
     else:
-        types = {op.id: op.type for op in operations}
-        if (
-            executions <= 1
-            and len(types) == len(operations)
-            and all(
-                types.get(op.parent_id) in _PARENTS for op in operations if op.parent_id is not None
-            )
-        ):
-            return
+        if executions <= 1 and len({op.id for op in operations}) == len(operations):
+            parents = {op.parent_id for op in operations if op.parent_id is not None}
+            if not parents:
+                return
+            kinds = {op.id: op.type for op in operations if op.id in parents}
+            if all(kinds.get(parent) in _PARENTS for parent in parents):
+                return
     types = {op.id: op.type for op in operations}
     ids: set[str] = set()
     execution: Operation | None = None
