@@ -37,7 +37,10 @@ __all__ = [
     "StoreUnavailableError",
     "TransactionLock",
     "alive",
+    "decode_events",
     "decode_header",
+    "decode_operation",
+    "decode_operations",
     "encode_header",
     "lease_lost",
     "like_prefix",
@@ -320,6 +323,32 @@ def damaged(what: str, where: object, exc: Exception) -> StoreError:
     )
 
 
+def decode_operation(body: bytes | str, op_id: str, arn: str, where: object) -> Operation:
+    """The operation a row's ``body`` holds; ``DamagedRecordError`` if it does not decode."""
+    try:
+        return _decode_operation(body)
+    except msgspec.DecodeError as exc:
+        raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
+
+
+def decode_operations(rows: list[Any], arn: str, where: object) -> list[Operation]:
+    """The operations of rows ``(body,)`` of execution ``arn``; ``DamagedRecordError`` if one
+    does not decode."""
+    try:
+        return [_decode_operation(body) for (body,) in rows]
+    except msgspec.DecodeError as exc:
+        raise damaged(f"an operation of {arn}", where, exc) from None
+
+
+def decode_events(rows: list[Any], arn: str, where: object) -> list[Event]:
+    """The history events of rows ``(body,)`` of execution ``arn``; ``DamagedRecordError`` if
+    one does not decode."""
+    try:
+        return [_decode_event(body) for (body,) in rows]
+    except msgspec.DecodeError as exc:
+        raise damaged(f"a history event of {arn}", where, exc) from None
+
+
 def decode_header(
     header: bytes, payload: str | None, arn: str = "", where: object = "?"
 ) -> StoredExecution:
@@ -408,12 +437,7 @@ class SqlReads:
         def get(op_id: str) -> Operation | None:
             with read() as conn:
                 row = conn.execute(sql, (arn, op_id)).fetchone()
-            if row is None:
-                return None
-            try:
-                return _decode_operation(row[0])
-            except msgspec.DecodeError as exc:
-                raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
+            return None if row is None else decode_operation(row[0], op_id, arn, where)
 
         return get
 
@@ -424,10 +448,7 @@ class SqlReads:
             "ORDER BY position LIMIT ?",
             (arn, start, self._NO_LIMIT if limit is None else limit),
         )
-        try:
-            return [_decode_operation(body) for (body,) in rows]
-        except msgspec.DecodeError as exc:
-            raise damaged(f"an operation of {arn}", self._where(), exc) from None
+        return decode_operations(rows, arn, self._where())
 
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
@@ -442,10 +463,7 @@ class SqlReads:
         rows = self._all(
             f"SELECT body FROM events WHERE {self._OF_EXECUTION} ORDER BY event_id", (arn,)
         )
-        try:
-            return [_decode_event(body) for (body,) in rows]
-        except msgspec.DecodeError as exc:
-            raise damaged(f"a history event of {arn}", self._where(), exc) from None
+        return decode_events(rows, arn, self._where())
 
     def find_callback(self, callback_id: str) -> CallbackEntry | None:
         """The entry of an issued callback id, or None if it was never issued."""

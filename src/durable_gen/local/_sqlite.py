@@ -49,8 +49,10 @@ from ._dbstore import (
     alive,
     check_location,
     check_seconds,
-    damaged,
+    decode_events,
     decode_header,
+    decode_operation,
+    decode_operations,
     encode_header,
     lease_lost,
     like_prefix,
@@ -72,8 +74,6 @@ Synchronous = Literal["FULL", "NORMAL"]
 _RECOVER_EVERY_MS: Final = 50
 
 _encode_json = msgspec.json.Encoder().encode
-_decode_operation = msgspec.json.Decoder(Operation).decode
-_decode_event = msgspec.json.Decoder(Event).decode
 
 
 def _idh(op_id: str) -> int:
@@ -622,12 +622,7 @@ class SqliteStore(SqlStore):
                         keys[(known[2], op_id)] = (None if row is None else row[0], idh)
                 except sqlite3.Error as exc:
                     raise error(exc) from None
-            if row is None:
-                return None
-            try:
-                return _decode_operation(row[1])
-            except msgspec.DecodeError as exc:
-                raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
+            return None if row is None else decode_operation(row[1], op_id, arn, where)
 
         return get
 
@@ -637,10 +632,7 @@ class SqliteStore(SqlStore):
             f"SELECT body FROM operations WHERE {_KEYS_OF} ORDER BY key LIMIT ?",
             (start, arn, arn, -1 if limit is None else limit),
         )
-        try:
-            return [_decode_operation(body) for (body,) in rows]
-        except msgspec.DecodeError as exc:
-            raise damaged(f"an operation of {arn}", self.path, exc) from None
+        return decode_operations(rows, arn, self.path)
 
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
@@ -652,10 +644,7 @@ class SqliteStore(SqlStore):
     def events(self, arn: str) -> list[Event]:
         """The history events of ``arn``, in EventId order."""
         rows = self._all(f"SELECT body FROM events WHERE {_KEYS_OF} ORDER BY key", (0, arn, arn))
-        try:
-            return [_decode_event(body) for (body,) in rows]
-        except msgspec.DecodeError as exc:
-            raise damaged(f"a history event of {arn}", self.path, exc) from None
+        return decode_events(rows, arn, self.path)
 
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]:
         """How many operations of ``arn`` there are of each (type, status)."""
