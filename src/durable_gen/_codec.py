@@ -1128,12 +1128,28 @@ def decode_batch(
 
 
 def _item_decodable(type_: Any) -> Any:
-    """``decodable(type_)`` for a branch's declared type; one msgspec refuses stays as it is,
-    for ``msgspec.convert`` to refuse where the item is read."""
+    """``decodable(type_)`` for a branch's declared type, cached per type as ``reader`` is
+    (it builds a decoder); one msgspec refuses stays as it is, for ``msgspec.convert`` to
+    refuse where the item is read."""
     try:
-        return decodable(type_)
-    except TypeError:
-        return type_
+        known = _item_types.get(type_)
+    except TypeError:  # an unhashable type: worked out each time
+        known = None
+        hashable = False
+    else:
+        hashable = True
+    if known is None:
+        try:
+            known = decodable(type_)
+        except TypeError:
+            known = type_
+        if hashable and len(_item_types) < 4096:
+            _item_types[type_] = known
+    return known
+
+
+#: ``_item_decodable``'s answers, by declared type.
+_item_types: dict[Any, Any] = {}
 
 
 def batch_type(item_type: Any) -> Any:
