@@ -170,7 +170,16 @@ class _Invocation:
         self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
         # the embedded engine's replies are its records of the updates, by construction
         self.interp._trusted_replies = getattr(service, "_records_updates_as_sent", False)
-        self.hooks = Hooks(check_plugins(plugins), self.arn, operations) if plugins else None
+        self.hooks = (
+            Hooks(
+                check_plugins(plugins),
+                self.arn,
+                operations,
+                updated=event.updated_operation_ids,
+            )
+            if plugins
+            else None
+        )
 
     def alone(self, tasks: list[StepTask], running: int) -> StepTask | None:
         """The task of ``tasks`` if it is one sync step, nothing else running, no deadline: it

@@ -9,8 +9,9 @@ A plugin subclasses ``Plugin`` and overrides the hooks it needs. Rules:
    checkpoint reply. A change the service made between invocations (a wait fired, a callback
    answered, an invoke finished, a retry timer fired) is reported at the start of the next
    invocation, compared with what this process last saw of the execution; a process that never
-   saw it (a cold start on Lambda) reports the service-completed operations that ended after
-   the last recorded update instead.
+   saw it (a cold start on Lambda) reports the operations the invocation's event lists as
+   changed (``UpdatedOperationIds``), or, when the event does not say, the service-completed
+   operations that ended after the last recorded update.
 3. Order within one invocation: ``on_invocation_start``, ``on_execution_start`` (first
    invocation only), ``on_operation_change`` for changes made between invocations, then as the
    workflow runs ``on_operation_start`` / ``on_attempt_start`` / ``on_attempt_end`` /
@@ -317,7 +318,14 @@ class Hooks:
     operation, so that what changed between invocations is reported once.
     """
 
-    def __init__(self, plugins: Sequence[Plugin], arn: str, operations: Sequence[Operation]):
+    def __init__(
+        self,
+        plugins: Sequence[Plugin],
+        arn: str,
+        operations: Sequence[Operation],
+        *,
+        updated: Sequence[str] | None = None,
+    ):
         self.plugins = tuple(plugins)
         self.arn = arn
         execution = next((op for op in operations if op.type == "EXECUTION"), None)
@@ -346,8 +354,24 @@ class Hooks:
             emit(self.plugins, "on_execution_start", self.execution)
         if remembered is not None:
             self.observe(recorded, by_service=True)
+        elif updated is not None:
+            self._cold_start_listed(recorded, updated)
         else:
             self._cold_start(recorded)
+
+    def _cold_start_listed(self, recorded: Sequence[Operation], updated: Sequence[str]) -> None:
+        """Nothing remembered, but the service named what changed since the last invocation:
+        those operations are reported, from the status they had before (a retry timer makes a
+        step READY from PENDING; a wait, callback or invoke ends from STARTED), and no other."""
+        listed = set(updated)
+        changed: list[Operation] = []
+        for op in recorded:
+            if op.id in listed:
+                self.statuses[op.id] = "PENDING" if op.status == "READY" else "STARTED"
+                changed.append(op)
+            else:
+                self.statuses[op.id] = op.status
+        self.observe(changed, by_service=True)
 
     def _cold_start(self, recorded: Sequence[Operation]) -> None:
         """Nothing remembered: the service-completed operations that ended after the last

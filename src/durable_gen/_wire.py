@@ -218,6 +218,9 @@ class InvocationInput(_Shape, frozen=True):
     durable_execution_arn: str
     checkpoint_token: str
     initial_execution_state: ExecutionState = msgspec.field(default_factory=ExecutionState)
+    #: The operations the service changed since the last invocation received the state (a wait
+    #: fired, a callback answered, a retry timer fired); None when the event does not say.
+    updated_operation_ids: list[str] | None = None
 
 
 class InvocationOutput(_Shape, frozen=True):
