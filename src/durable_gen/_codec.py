@@ -166,13 +166,23 @@ _untyped: Final = msgspec.json.Decoder()
 _NON_FINITE: Final = re.compile(r"NaN|Infinity")
 
 
+def _python_reads(exc: msgspec.DecodeError, payload: str) -> bool:
+    """Whether ``payload``, which msgspec refused with ``exc``, is one Python's ``json`` module
+    (and so AWS's Python SDK) reads: it holds ``NaN`` or ``Infinity``, or a number beyond the
+    range of a float (``1e400``, which Python reads as an infinity)."""
+    if str(exc).startswith("Number out of range"):  # a ValidationError, whatever the type
+        return True
+    return not isinstance(exc, msgspec.ValidationError) and _NON_FINITE.search(payload) is not None
+
+
 def parse_json(payload: str) -> Any:
     """``payload`` as JSON data, ``NaN``, ``Infinity`` and ``-Infinity`` included.
 
     They are not JSON, but Python's ``json`` module writes them for float NaN and infinities,
     and so does AWS's Python SDK (plain, or as the ``v`` of an ``f`` envelope). They are read
-    as the floats they stand for, as AWS's SDK reads them. Anything else msgspec refuses stays
-    refused (a lone surrogate escape is still not valid Unicode).
+    as the floats they stand for, as AWS's SDK reads them; so is a number beyond the range of
+    a float (``1e400``: an infinity), which JSON allows and msgspec refuses. Anything else
+    msgspec refuses stays refused (a lone surrogate escape is still not valid Unicode).
 
     Raises:
         msgspec.DecodeError: the payload is not JSON.
@@ -181,7 +191,7 @@ def parse_json(payload: str) -> Any:
     try:
         return _untyped.decode(payload)
     except msgspec.DecodeError as exc:
-        if isinstance(exc, msgspec.ValidationError) or _NON_FINITE.search(payload) is None:
+        if not _python_reads(exc, payload):
             raise
         try:
             obj = json.loads(payload)
@@ -657,9 +667,9 @@ def _make_reader(type_: Any) -> Reader:
             try:
                 return typed(payload)
             except msgspec.DecodeError as exc:
-                if isinstance(exc, msgspec.ValidationError) or not _NON_FINITE.search(payload):
+                if not _python_reads(exc, payload):
                     raise
-            # NaN or Infinity, as Python's json module writes them: read, then convert
+            # NaN, Infinity or 1e400, which Python's json module reads: read, then convert
             obj = parse_json(payload)
             with contextlib.suppress(_NotEnvelope):
                 obj = _open(obj, _batch_shape)

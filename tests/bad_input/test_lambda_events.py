@@ -252,6 +252,18 @@ def test_a_lone_surrogate_in_the_input_is_a_failed_execution_not_a_crash() -> No
     assert "\ud800" not in out["Error"]["ErrorMessage"]
 
 
+def test_an_input_number_beyond_the_range_of_a_float_is_read_as_aws_sdk_reads_it() -> None:
+    # JSON sets no range; a caller writing decimals (Jackson's BigDecimal) may send 1e400,
+    # which Python's json module, and so AWS's SDK, reads as an infinity.
+    def ratio(payload: dict[str, float]) -> Generator[Any, Any, Any]:
+        scaled = yield dg.Step(lambda: payload["x"] > 1e308, name="scaled")
+        return [scaled, payload["x"]]
+
+    service = Service()
+    out = lambda_handler(ratio, service=service)(event([execution_op('{"x": 1e400}')]))
+    assert out == {"Status": "SUCCEEDED", "Result": "[true,null]"}  # infinities written as null
+
+
 def test_a_result_holding_a_lone_surrogate_fails_with_a_serialization_error() -> None:
     def bad_text(_: Any) -> Generator[Any, Any, Any]:
         yield dg.Step(lambda: 1, name="one")

@@ -231,3 +231,36 @@ def test_other_non_json_next_to_nan_is_still_refused(payload: str) -> None:
         decode(payload)
     with pytest.raises(dg.SerializationError):
         decode(payload, list[float])
+
+
+@pytest.mark.parametrize(
+    ("payload", "declared"),
+    [
+        ("1e400", float),
+        ("-1e400", float | None),
+        ('{"x": 1.7976931348623159e308}', dict[str, float]),
+        ("[1.5, 1E999, -2e308]", list[float]),
+    ],
+    ids=repr,
+)
+def test_numbers_beyond_the_range_of_a_float_read_as_python_reads_them(
+    payload: str, declared: Any
+) -> None:
+    """JSON puts no bound on a number; Python's json module (so AWS's SDK, for the execution
+    input, invoke and callback payloads) reads one beyond a float's range as an infinity. So do
+    we, untyped and into a declared type, where msgspec alone refuses it."""
+    import json
+
+    expected = json.loads(payload)
+    assert _same(decode(payload), expected)
+    assert _same(decode(payload, declared), expected)
+
+
+def test_a_number_beyond_the_range_of_a_float_in_their_envelope() -> None:
+    assert decode('{"t": "f", "v": 1e400}') == float("inf")
+    assert theirs.deserialize('{"t": "f", "v": 1e400}') == float("inf")
+
+
+def test_a_number_beyond_the_range_of_an_int_type_is_still_refused() -> None:
+    with pytest.raises(dg.SerializationError, match="declared type int"):
+        decode("1e400", int)
