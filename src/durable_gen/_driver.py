@@ -25,6 +25,12 @@ that finishes while the driver was busy elsewhere) is timed out all the same: it
 when the driver got to it, decides. (Every failed attempt is
 logged once, at WARNING on ``durable_gen.steps``, by the interpreter: see ``_logger``.)
 
+A checkpoint reply without a token (the service withholds it from an execution paused with
+``PauseDurableExecution``): the updates of that call are recorded, but nothing more can be; the
+invocation stops at once and returns PENDING (steps still running are abandoned, and run again
+when the service invokes the execution after it is resumed). A reply to the update that ends the
+EXECUTION itself needs no token after it.
+
 Worker threads belong to the drivers that use them: an ``invoke`` call holds them for its
 invocation, a handler from ``make_handler`` for its life; drivers alive at the same time share
 them, and they are shut down ``LINGER`` seconds (1 s) after the last invocation that used them
@@ -118,6 +124,11 @@ _DAEMON_IDLE: Final = 10.0
 
 #: A step attempt's outcome: (its value, None) or (None, the exception it raised).
 _Result = tuple[Any, Exception | None]
+
+
+class _TokenWithheld(Exception):
+    """The service answered a checkpoint without a new token: this invocation may send
+    nothing more (the execution was paused), so it ends PENDING."""
 
 
 class _Invocation:
@@ -383,16 +394,24 @@ class _Invocation:
             self.hooks.sending(updates, events)
         reply = self.service.checkpoint(self.arn, self.token, updates)
         if (type(reply) is not CheckpointResponse or type(reply.checkpoint_token) is not str) and (
-            not isinstance(reply, CheckpointResponse) or not isinstance(reply.checkpoint_token, str)
+            not isinstance(reply, CheckpointResponse)
+            or not isinstance(reply.checkpoint_token, str | None)
         ):
             raise InvalidInputError(
                 f"the service's checkpoint() returned {reply!r}: a DurableService's checkpoint() "
-                "returns CheckpointResponse(checkpoint_token=<the new token, a str>, "
+                "returns CheckpointResponse(checkpoint_token=<the new token, a str; None when "
+                "the invocation may checkpoint no more>, "
                 "new_execution_state=ExecutionState(operations=<the operations it changed>))"
             )
-        self.token = reply.checkpoint_token
         state = reply.new_execution_state
         operations = state.operations
+        if reply.checkpoint_token is None:  # paused: these updates are recorded, no more can be
+            if self.hooks is not None:
+                self.hooks.observe(operations)
+            if any(u.type == "EXECUTION" for u in updates):
+                return operations  # the execution's own end: nothing is sent after it
+            raise _TokenWithheld
+        self.token = reply.checkpoint_token
         if state.next_marker:  # more pages: read and check them all
             operations = load_operations(
                 state, lambda marker: self.service.get_state(self.arn, self.token, marker)
@@ -400,6 +419,14 @@ class _Invocation:
         if self.hooks is not None:
             self.hooks.observe(operations)
         return operations
+
+    def withheld(self) -> InvocationOutput:
+        """The output of an invocation the service stopped by withholding the token: PENDING
+        (the service invokes the execution again once it may go on)."""
+        output = InvocationOutput(status="PENDING")
+        if self.hooks is not None:
+            self.hooks.end(output)
+        return output
 
     # --- the output ---------------------------------------------------------------------------
 
@@ -1259,6 +1286,8 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
                 return inv.output(action.outcome)
             else:  # WaitForTasks
                 workers.report_next()
+    except _TokenWithheld:
+        return inv.withheld()
     finally:
         workers.close()
         if threads._pools or threads._watchdog is not None:  # threads started: keep them
@@ -1380,6 +1409,8 @@ async def invoke_async(
                         if due <= now:  # still running: its START goes out now
                             del start_by[task]
                             inv.send_start(task)
+        except _TokenWithheld:
+            return inv.withheld()
         finally:
             tg.cancel_scope.cancel()
             interp.close()

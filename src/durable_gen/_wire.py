@@ -232,9 +232,13 @@ class InvocationOutput(_Shape, frozen=True):
 
 
 class CheckpointResponse(_Shape, frozen=True):
-    """The reply to ``CheckpointDurableExecution``: the new token and the operations it changed."""
+    """The reply to ``CheckpointDurableExecution``: the new token and the operations it changed.
 
-    checkpoint_token: str
+    No token (None): the updates are recorded, but the invocation may checkpoint nothing more
+    (the execution was paused, or that checkpoint ended it); it ends PENDING.
+    """
+
+    checkpoint_token: str | None = None
     new_execution_state: ExecutionState = msgspec.field(default_factory=ExecutionState)
 
 

@@ -311,9 +311,14 @@ class LambdaService:
             response = _decode(reply, CheckpointResponse, api)
             if n == len(calls) == 1:
                 return response  # the driver reads any further pages itself
-            token = response.checkpoint_token
             state = response.new_execution_state
             operations = state.operations
+            if response.checkpoint_token is None:  # paused: the rest cannot be sent
+                changed.update((op.id, op) for op in operations)
+                return CheckpointResponse(
+                    new_execution_state=ExecutionState(operations=list(changed.values()))
+                )
+            token = response.checkpoint_token
             if state.next_marker:  # its pages now, while its token is the newest
                 operations = load_operations(
                     state, functools.partial(self.get_state, execution_arn, token)
