@@ -63,9 +63,11 @@ def in_process(
     try:
         yield emulator, runner._executor
     finally:
+        loop = runner._scheduler._loop
         runner._server.shutdown()  # ends serve_forever (stop() only closes the socket)
         serving.join(5)
         runner.stop()
+        loop.close()  # stop() leaves its scheduler's event loop open (1.4.0)
 
 
 def test_a_paused_execution_waits_and_resumes_where_it_was(
