@@ -25,6 +25,9 @@ NOT_IN_THE_TREE = {
     "durable_gen._guard.UnyieldedCommandWarning",
     # Control flow inside the codec: a payload that is not AWS's envelope is read as plain JSON.
     "durable_gen._codec._NotEnvelope",
+    # Control flow inside the driver: a checkpoint reply without a token (a paused execution)
+    # ends the invocation PENDING before it leaves.
+    "durable_gen._driver._TokenWithheld",
     # The test harness's simulated process crash: a BaseException so no `except Exception`
     # in a step or workflow can swallow it.
     "durable_gen.testing._harness.Crash",

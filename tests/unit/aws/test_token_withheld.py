@@ -188,3 +188,20 @@ def test_through_lambda_service_the_handler_ends_pending() -> None:
     assert lambda_handler(three, client=client)(event(), None) == {"Status": "PENDING"}
     assert len(client.calls) == 2
     assert RAN == ["a", "b"]
+
+
+def test_a_start_sent_while_the_step_runs_answered_without_a_token() -> None:
+    # A step that outlives the start window has its START sent while it runs (by another
+    # thread); when that reply has no token, the step's outcome is not sent after it.
+    import time
+
+    def slow(_: Any) -> Generator[Any, Any, Any]:
+        first = yield dg.Step(lambda: time.sleep(0.1) or "slow", name="slow")
+        second = yield note("after")
+        return [first, second]
+
+    RAN.clear()
+    service = Paused(1)
+    assert lambda_handler(slow, service=service)(event(), None) == {"Status": "PENDING"}
+    assert [[u.action for u in updates] for updates in service.checkpoints] == [["START"]]
+    assert RAN == []
