@@ -8,10 +8,11 @@ A plugin subclasses ``Plugin`` and overrides the hooks it needs. Rules:
    seen through the service: the operations an invocation receives at its start and every
    checkpoint reply. A change the service made between invocations (a wait fired, a callback
    answered, an invoke finished, a retry timer fired) is reported at the start of the next
-   invocation, compared with what this process last saw of the execution; a process that never
-   saw it (a cold start on Lambda) reports the operations the invocation's event lists as
-   changed (``UpdatedOperationIds``), or, when the event does not say, the service-completed
-   operations that ended after the last recorded update.
+   invocation: the operations the invocation's event lists as changed (``UpdatedOperationIds``,
+   which Lambda sends), from the status this process last saw of each; when the event does not
+   say, the operations whose status differs from what this process last saw of the execution,
+   and on a process that never saw it (a cold start) the service-completed operations that
+   ended after the last recorded update.
 3. Order within one invocation: ``on_invocation_start``, ``on_execution_start`` (first
    invocation only), ``on_operation_change`` for changes made between invocations, then as the
    workflow runs ``on_operation_start`` / ``on_attempt_start`` / ``on_attempt_end`` /
@@ -352,25 +353,29 @@ class Hooks:
         emit(self.plugins, "on_invocation_start", self.info)
         if self.info.first:
             emit(self.plugins, "on_execution_start", self.execution)
-        if remembered is not None:
+        if updated is not None:
+            self._listed(recorded, updated)
+        elif remembered is not None:
             self.observe(recorded, by_service=True)
-        elif updated is not None:
-            self._cold_start_listed(recorded, updated)
         else:
             self._cold_start(recorded)
 
-    def _cold_start_listed(self, recorded: Sequence[Operation], updated: Sequence[str]) -> None:
-        """Nothing remembered, but the service named what changed since the last invocation:
-        those operations are reported, from the status they had before (a retry timer makes a
-        step READY from PENDING; a wait, callback or invoke ends from STARTED), and no other."""
+    def _listed(self, recorded: Sequence[Operation], updated: Sequence[str]) -> None:
+        """The service named what it changed since the last invocation: those operations are
+        reported, and no other (what this process remembers may be older than what another
+        instance ran since). Each from the status this process last saw of it, else the one it
+        had before (a retry timer makes a step READY from PENDING; a wait, callback or invoke
+        ends from STARTED)."""
         listed = set(updated)
+        statuses = self.statuses
         changed: list[Operation] = []
         for op in recorded:
             if op.id in listed:
-                self.statuses[op.id] = "PENDING" if op.status == "READY" else "STARTED"
+                if op.id not in statuses:
+                    statuses[op.id] = "PENDING" if op.status == "READY" else "STARTED"
                 changed.append(op)
             else:
-                self.statuses[op.id] = op.status
+                statuses[op.id] = op.status
         self.observe(changed, by_service=True)
 
     def _cold_start(self, recorded: Sequence[Operation]) -> None:

@@ -2,9 +2,11 @@
 
 The Lambda service names, in each invocation's event, the operations it changed since the
 last invocation received the state (a wait fired, a callback answered, a retry timer fired).
-A process that never saw the execution (a new Lambda instance) reports exactly those through
-``on_operation_change``; without the list it falls back on timestamps, which reported a wait
-that fired one invocation earlier a second time and never a step made READY for its retry.
+The handler reports exactly those through ``on_operation_change``, whether this process ran
+the execution before or not. Without the list a new instance falls back on timestamps, which
+reported a wait that fired one invocation earlier a second time and never a step made READY
+for its retry; and an instance that ran an earlier invocation reported again what another
+instance ran since.
 """
 
 from __future__ import annotations
@@ -179,3 +181,22 @@ def test_a_malformed_list_fails_the_invocation_with_the_field_named() -> None:
     assert out["Status"] == "FAILED"
     assert out["Error"]["ErrorType"] == "InvalidInputError"
     assert "UpdatedOperationIds" in out["Error"]["ErrorMessage"]
+
+
+def test_a_process_that_saw_an_older_state_reports_only_what_the_service_lists() -> None:
+    # Lambda instances take turns: this process ran the first invocation, another instance
+    # the second (which saw the wait fire), and this one the third. What it remembers is older
+    # than what happened since; the list says what changed since the second.
+    first = answered_after_a_wait([])
+    callback, wait = first["InitialExecutionState"]["Operations"][1:]
+    callback.update(Status="STARTED", CallbackDetails={"CallbackId": "cb-1"})
+    callback.pop("EndTimestamp")
+    wait.update(Status="STARTED")
+    wait.pop("EndTimestamp")
+    out, changes = run(first, callback_then_wait)
+    assert out == {"Status": "PENDING"}
+    assert changes.seen == []
+    third = answered_after_a_wait([CALLBACK])
+    third["DurableExecutionArn"] = first["DurableExecutionArn"]
+    _, changes = run(third, callback_then_wait)
+    assert changes.seen == [("approval", "STARTED", "SUCCEEDED", True)]
