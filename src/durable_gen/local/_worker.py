@@ -309,7 +309,7 @@ class Worker:
         self.close()
 
     def stop(self) -> None:
-        """Ask ``run()`` to return after the work in progress."""
+        """Ask ``run()`` (and ``drive()``) to return after the work in progress."""
         self._stop.set()
 
     # --- functions ----------------------------------------------------------------------------
@@ -665,19 +665,45 @@ class Worker:
     ) -> ExecutionRecord:
         """Run due work until ``execution_arn`` ends or can only wait for the outside.
 
+        ``stop()`` ends it too, once the invocation in progress has ended: nothing more is
+        taken, and the execution is left to a worker to resume from its last checkpoint.
+
         Returns:
             The execution's record: ended, or RUNNING when it waits for a callback (or for a
-            worker that can run one of its invokes).
+            worker that can run one of its invokes), or when ``stop()`` was called.
         """
         with _LeaseKeeper(self.store):
             while True:
-                self.run_due()
+                self._drive_due()
                 record = self.service.get_execution(execution_arn)
-                if record.is_terminal or not self.service.is_progressing(execution_arn):
+                if (
+                    record.is_terminal
+                    or self._stop.is_set()
+                    or not self.service.is_progressing(execution_arn)
+                ):
                     return record
                 if on_progress is not None:
                     on_progress()
-                time.sleep(self._delay())
+                self._stop.wait(self._delay())
+
+    def _drive_due(self) -> None:
+        """``run_due()``, one task at a time, taking nothing more once ``stop()`` is called."""
+        self._import_remembered()
+        service, clock = self.service, self.service.clock
+        try:
+            while not self._stop.is_set():
+                if service._run_one():
+                    continue
+                # Nothing due now: a skipping clock jumps to the next timer, as
+                # run_until_idle's would; the wall clock is waited on by drive().
+                if not isinstance(clock, VirtualClock):
+                    return
+                due = self.store.next_due_ms()
+                if due is None or due <= clock.now_ms():
+                    return
+                clock.advance_to(due)
+        except LeaseLostError as exc:
+            self._log(f"durable-gen worker: {exc}")
 
     def _idle(self, store: DatabaseStore, stop: threading.Event) -> None:
         """Wait until the next task is due, work is announced, or ``poll`` seconds pass."""
