@@ -117,13 +117,31 @@ def _now() -> str:
 
 
 class _NowClock(RealClock):
-    """Wall-clock time that never blocks: the engine runs what is due now and returns."""
+    """Wall-clock time that never blocks: the engine runs what is due now and returns.
+
+    It reads ``wall``: on a store shared by hosts, the database server's clock.
+    """
+
+    def __init__(self, wall: RealClock) -> None:
+        self._wall = wall
+
+    def now_ms(self) -> int:
+        return self._wall.now_ms()
+
+    def now(self) -> float:
+        return self._wall.now()
 
     def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
         return False
 
     def __repr__(self) -> str:
-        return "_NowClock()"
+        return f"_NowClock({self._wall!r})"
+
+
+def _wall_clock(store: DatabaseStore) -> RealClock:
+    """The wall clock of engines on ``store``: its server's for a store shared by hosts."""
+    engine_clock: Callable[[], RealClock] | None = getattr(store, "engine_clock", None)
+    return engine_clock() if engine_clock is not None else RealClock()
 
 
 def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
@@ -252,7 +270,8 @@ class Worker:
             self.store, self._owns_store = db, False
         self.patience = patience
         self.concurrency = concurrency
-        clock: Clock = VirtualClock(RealClock().now_ms()) if skip_time else _NowClock()
+        wall = _wall_clock(self.store)
+        clock: Clock = VirtualClock(wall.now_ms()) if skip_time else _NowClock(wall)
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
         self._log = log or _stderr_line
@@ -563,7 +582,9 @@ class Worker:
         try:
             for _ in range(self.concurrency - 1):
                 store = self.store if share is not None else self.store.clone()
-                lanes.append(_Lane(store, LocalService(store=store, clock=_NowClock())))
+                lanes.append(
+                    _Lane(store, LocalService(store=store, clock=_NowClock(_wall_clock(store))))
+                )
 
             def work(index: int, lane: _Lane) -> None:
                 try:
@@ -892,5 +913,9 @@ class _LeaseKeeper:
         while not self._done.wait(interval):
             try:
                 self._store.renew_leases()
+                # The server's clock is the fleet's (timers): follow this host's drift from it.
+                sync_clock: Callable[[], int] | None = getattr(self._store, "sync_clock", None)
+                if sync_clock is not None:
+                    sync_clock()
             except StoreError:
                 continue  # locked for a moment: the next round renews
