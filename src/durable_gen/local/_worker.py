@@ -40,7 +40,13 @@ from .._errors import (
 )
 from .._plugins import Plugin
 from .._service import InvocationHandler
-from .._wire import InvocationInput, InvocationOutput
+from .._wire import (
+    CheckpointResponse,
+    ExecutionState,
+    InvocationInput,
+    InvocationOutput,
+    OperationUpdate,
+)
 from ._clock import Clock, RealClock, VirtualClock
 from ._dbstore import DamagedRecordError, DatabaseStore, LeaseLostError, StoreUnavailableError
 from ._engine import LocalService
@@ -142,6 +148,58 @@ def _wall_clock(store: DatabaseStore) -> RealClock:
     """The wall clock of engines on ``store``: its server's for a store shared by hosts."""
     engine_clock: Callable[[], RealClock] | None = getattr(store, "engine_clock", None)
     return engine_clock() if engine_clock is not None else RealClock()
+
+
+class _PatientService:
+    """The engine as a workflow's driver sees it, with a checkpoint that the database failed
+    (locked, a connection lost, a server restarting) tried again for up to ``patience``
+    seconds.
+
+    Handing the invocation back at once would lose what the checkpoint carried: the outcome
+    of a step that has run, which then runs again, or, for an at-most-once step, counts as
+    interrupted for good. Trying again is safe: a checkpoint is one transaction, so it was
+    recorded or not; if it was (the connection went as the commit was acknowledged), its
+    token is spent and the next try is refused, and the invocation is handed back as after
+    any database failure (its replay finds the checkpoint recorded).
+    """
+
+    def __init__(self, service: LocalService, patience: float, log: Callable[[str], None]):
+        self._service = service
+        self._patience = patience
+        self._log = log
+        # The engine's replies are its records of the updates: the driver need not check them.
+        self._records_updates_as_sent: bool = getattr(service, "_records_updates_as_sent", False)
+
+    @property
+    def clock(self) -> Clock:
+        """The engine's clock (what ``Now()`` reads)."""
+        return self._service.clock
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Sequence[OperationUpdate]
+    ) -> CheckpointResponse:
+        failure: StoreUnavailableError | None = None
+        began, tries = time.monotonic(), 0
+        while True:
+            try:
+                return self._service.checkpoint(execution_arn, checkpoint_token, updates)
+            except InvalidCheckpointTokenError:
+                if failure is None:
+                    raise
+                # Recorded after all, or the execution moved on meanwhile: either way this
+                # invocation is over, as after a database failure.
+                raise failure from None
+            except StoreUnavailableError as exc:
+                failure = exc
+            waited = time.monotonic() - began
+            if waited >= self._patience:
+                raise failure
+            tries += 1
+            self._log(f"durable-gen worker: {failure}; retrying the checkpoint")
+            time.sleep(min(2.0, 0.05 * 2**tries, self._patience - waited))
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> ExecutionState:
+        return self._service.get_state(execution_arn, checkpoint_token, marker)
 
 
 def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
@@ -366,7 +424,7 @@ class Worker:
         check_functions({name: target})  # a workflow that cannot take its input
         handler = make_handler(
             target,
-            service,
+            _PatientService(service, self.patience, self._log),
             checkpointing=self.checkpointing,
             plugins=self.plugins,
             portal=self._portal,
