@@ -8,7 +8,8 @@ status, never a traceback.
 
 Exit statuses: 0 success, 1 the execution failed (or the service refused, or the database is
 locked or corrupt), 2 a usage error (a bad option, module path or id), 3 ``run`` left the
-execution suspended (it waits for a callback), 130 interrupted. Text taken from the database
+execution suspended (it waits for a callback), 130 interrupted, 143 ``run`` stopped by
+SIGTERM (the execution left to a worker). Text taken from the database
 (error messages, names, results) is printed with control characters escaped.
 """
 
@@ -49,6 +50,7 @@ _PATIENCE: Final = 60.0
 #: The database when neither ``--db`` nor ``$DURABLE_GEN_DB`` names one.
 DEFAULT_DB = "durable.db"
 EXIT_FAILED, EXIT_USAGE, EXIT_SUSPENDED, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_TERMINATED: Final = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
 _DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 _WAITING_TYPES = frozenset({"WAIT", "CALLBACK", "CHAINED_INVOKE"})
@@ -402,9 +404,46 @@ def _worker(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .local._worker import on_sigterm_call
+
+    # SIGTERM (a service manager, a CI job's timeout, `kill`) is a graceful stop, as for
+    # `worker`: the invocation in progress runs to its end, nothing more is taken, and the
+    # execution is left to a worker.
+    stopping = threading.Event()
+    started: list[Any] = []
+
+    def stop() -> None:
+        print(
+            ("\r\x1b[K" if sys.stderr.isatty() else "")
+            + "durable-gen run: SIGTERM: finishing the invocation in progress, then leaving "
+            "the execution to `durable-gen worker` (SIGKILL stops at once: a worker resumes "
+            "it from its last checkpoint)",
+            file=sys.stderr,
+            flush=True,
+        )
+        stopping.set()
+        for worker in started:
+            worker.stop()
+
+    restore = on_sigterm_call(stop)
+    try:
+        return _run_execution(args, stopping, started)
+    finally:
+        restore()
+
+
+def _run_execution(args: argparse.Namespace, stopping: threading.Event, started: list[Any]) -> int:
     from .local._run import outcome
 
     with _worker(args, skip_time=args.skip_time, **_running_options(args)) as worker:
+        started.append(worker)
+        if stopping.is_set():
+            worker.stop()  # SIGTERM came while the worker was being built
+            print(
+                "durable-gen: stopped by SIGTERM before the execution started; nothing was started",
+                file=sys.stderr,
+            )
+            return EXIT_TERMINATED
         arn = _start_execution(args, worker)
         tty = sys.stderr.isatty()
         announced: set[str] = set()
@@ -429,6 +468,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 record = worker.drive(arn, on_progress=announce)
         else:
             record = worker.drive(arn, on_progress=announce)
+        if stopping.is_set() and not record.is_terminal:
+            print(
+                f"durable-gen: execution {_short_id(arn)} is left RUNNING (stopped by SIGTERM "
+                "after its invocation in progress); what it recorded is kept: run "
+                f"`durable-gen worker{_db_option(args.db)}` to resume it",
+                file=sys.stderr,
+            )
+            return EXIT_TERMINATED
         try:
             result = outcome(worker.service, record)
         except ExecutionSuspendedError as exc:

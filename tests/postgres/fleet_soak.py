@@ -2,9 +2,11 @@
 
 Each trial starts a few executions of ``tests.postgres.flows:fleet`` in a new database, runs
 several ``Worker`` processes against it, and meanwhile SIGKILLs workers at random moments
-(replacing each with a fresh one) and restarts the database server (``pg_ctl -m immediate``:
-as if it crashed). Every few tens of milliseconds it notes which steps the database has
-recorded and how long the step log is. At the end it checks that
+(replacing each with a fresh one), restarts the database server (``pg_ctl -m immediate``:
+as if it crashed) and cuts every worker's connection at once (``pg_terminate_backend``, in
+the middle of whatever transaction it ran: a checkpoint so cut is tried again). Every few
+tens of milliseconds it notes which steps the database has recorded and how long the step
+log is. At the end it checks that
 
 - every execution succeeded with the result of an uninterrupted run (none is lost);
 - no step whose success was recorded started again later (by any worker);
@@ -18,6 +20,7 @@ worker with ``--concurrency`` above 1 commit their checkpoints together.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -52,6 +55,7 @@ class Tally:
     lost: int = 0
     kills: int = 0
     restarts: int = 0
+    cuts: int = 0  # connections of the workers ended by the server (pg_terminate_backend)
     snapshots: int = 0
     recorded_reruns: int = 0  # a step recorded as succeeded started again: must stay 0
     at_most_once_twice: int = 0  # must stay 0
@@ -61,7 +65,7 @@ class Tally:
 
     def add(self, other: Tally) -> None:
         names = (
-            "trials executions lost kills restarts snapshots recorded_reruns "
+            "trials executions lost kills restarts cuts snapshots recorded_reruns "
             "at_most_once_twice reruns interrupted_once"
         )
         for name in names.split():
@@ -72,7 +76,7 @@ class Tally:
         lines = [
             f"trials: {self.trials}, executions: {self.executions}",
             f"worker SIGKILLs: {self.kills}, database restarts: {self.restarts}, "
-            f"snapshots checked: {self.snapshots}",
+            f"connections cut: {self.cuts}, snapshots checked: {self.snapshots}",
             f"lost executions: {self.lost}",
             f"re-runs of a recorded step: {self.recorded_reruns}",
             f"at-most-once steps run twice: {self.at_most_once_twice}",
@@ -94,6 +98,18 @@ def _spawn(url: str, env: dict[str, str], concurrency: int = 1) -> subprocess.Po
     )
 
 
+def _cut_connections(url: str) -> None:
+    """End every durable_gen connection to the database but this one (as the server would
+    for a lost client), each in the middle of whatever it was doing."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=2) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'durable_gen' AND pid <> pg_backend_pid()"
+        )
+
+
 def _recorded(store: DatabaseStore, arns: list[str]) -> set[str]:
     """Labels of the steps whose success the database holds."""
     labels = set()
@@ -113,6 +129,7 @@ def trial(
     workers: int = 3,
     kills: int = 3,
     restarts: int = 1,
+    cuts: int = 0,
     concurrency: int = 1,
     deadline_s: float = 120.0,
 ) -> Tally:
@@ -123,6 +140,7 @@ def trial(
         # No cluster: the workers share a SQLite file (and no server restarts).
         url = cluster.create_database("fleet") if cluster else f"sqlite:///{tmp}/fleet.db"
         restarts = restarts if cluster else 0
+        cuts = cuts if cluster else 0
         log = Path(tmp) / "steps.log"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -132,7 +150,7 @@ def trial(
             name = starter.register(flows.fleet)
             arns = [starter.service.start(name, str(k)) for k in range(executions)]
         procs = [_spawn(url, env, concurrency) for _ in range(workers)]
-        actions = ["kill"] * kills + ["restart"] * restarts
+        actions = ["kill"] * kills + ["restart"] * restarts + ["cut"] * cuts
         rng.shuffle(actions)
         snapshots: list[tuple[set[str], int]] = []
         reader = open_store(url, timeout=2)
@@ -160,6 +178,12 @@ def trial(
                         procs[victim].wait()
                         procs[victim] = _spawn(url, env, concurrency)
                         tally.kills += 1
+                    elif action == "cut":
+                        # Every connection of the workers dies at once, wherever its
+                        # transaction stands (a proxy or a firewall dropping them).
+                        tally.cuts += 1
+                        with contextlib.suppress(Exception):
+                            _cut_connections(url)
                     else:
                         assert cluster is not None
                         cluster.restart("immediate")
@@ -246,6 +270,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--restarts", type=int, default=1)
+    parser.add_argument("--cuts", type=int, default=2, help="all workers' connections ended")
     parser.add_argument("--concurrency", type=int, default=2, help="of each worker")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--store", choices=["postgres", "sqlite"], default="postgres")
@@ -259,6 +284,7 @@ def main() -> int:
         workers=args.workers,
         kills=args.kills,
         restarts=args.restarts,
+        cuts=args.cuts,
         concurrency=args.concurrency,
     )
     print(tally.report())

@@ -23,6 +23,7 @@ import msgspec
 
 from .._errors import StoreError, ValidationError
 from .._wire import Event, Operation
+from ._clock import RealClock
 from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 
 __all__ = [
@@ -193,6 +194,11 @@ class DatabaseStore(ExecutionStore, Protocol):
     def resolve(self, ref: str) -> list[str]: ...
 
     def operation_counts(self, arn: str) -> dict[tuple[str, str], int]: ...
+
+    def engine_clock(self) -> RealClock:
+        """The wall clock an engine on this store reads (this host's; a store that hosts
+        share gives its server's, so that they agree on when a timer is due)."""
+        return RealClock()
 
     def next_due_ms(self) -> int | None: ...
 
@@ -645,6 +651,11 @@ class SqlStore(SqlReads):
     def next_task(self) -> Task | None:
         raise NotImplementedError
 
+    def engine_clock(self) -> RealClock:
+        """The wall clock an engine on this store reads (this host's; a store that hosts
+        share gives its server's, so that they agree on when a timer is due)."""
+        return RealClock()
+
     def next_due_ms(self) -> int | None:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""
         task = self.next_task()
@@ -697,7 +708,8 @@ class SqlStore(SqlReads):
         )
         if ex.status == "RUNNING":
             conn.execute(
-                self._q(self._UPSERT_TASK), (arn, INVOCATION, "", wall_ms(), ex.function_name)
+                self._q(self._UPSERT_TASK),
+                (arn, INVOCATION, "", self.engine_clock().now_ms(), ex.function_name),
             )
             self._wake(conn)
 

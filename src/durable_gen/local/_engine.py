@@ -146,7 +146,7 @@ class LocalService(Runner):
             )
         super().__init__(
             store if store is not None else MemoryStore(),
-            clock if clock is not None else RealClock(),
+            clock if clock is not None else _default_clock(store),
             page_size=page_size,
             max_crashes=max_crashes,
             arn_prefix=f"arn:aws:lambda:{region}:{account_id}:function:",
@@ -783,3 +783,10 @@ def _check_text(what: str, *texts: str | None) -> None:
 def _check_payload(payload: str | None, what: str) -> None:
     if too_large(payload):
         raise PayloadTooLargeError(f"{what} is over the limit of {MAX_PAYLOAD_BYTES} bytes")
+
+
+def _default_clock(store: object) -> Clock:
+    """The wall clock: a store shared by hosts (Postgres) gives its server's, so that every
+    host of a fleet agrees on when a timer is due."""
+    engine_clock: Callable[[], Clock] | None = getattr(store, "engine_clock", None)
+    return engine_clock() if engine_clock is not None else RealClock()

@@ -14,7 +14,10 @@ that any number of worker processes on any number of hosts share. What differs, 
     first, then its tasks, so the two do not deadlock (one that still happens, between a
     parent and a child execution, is broken by the server and reported as retryable).
 3.  Leases are stamped and checked with the database server's clock, so hosts whose clocks
-    disagree still agree on when a lease expired.
+    disagree still agree on when a lease expired. Timers too: the engine on this store reads
+    the server's clock (``engine_clock()``: this host's clock plus the offset measured when
+    the store opens and again at every ``sync_clock()``), so a wait, a retry delay or a
+    callback timeout is due when the server says, whichever host scheduled or fires it.
 4.  A commit that schedules a task sends ``NOTIFY durable_gen`` (delivered when it commits);
     ``wait_for_work()`` listens for it, so a sleeping worker wakes for a new execution, a
     delivered callback or an earlier timer. Polling stays the fallback.
@@ -37,6 +40,7 @@ import msgspec
 
 from .._arguments import checked
 from .._errors import StoreError, ValidationError
+from ._clock import RealClock
 from ._dbstore import (
     CALL,
     DELETE_TASK,
@@ -79,6 +83,32 @@ _NOW: Final = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint"
 _MIGRATION_LOCK: Final = 0x6467
 
 _encode_json = msgspec.json.Encoder().encode
+
+
+class ServerTime:
+    """How far the database server's clock is ahead of this host's (ms), shared by clones."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+
+class ServerClock(RealClock):
+    """The wall clock, moved by the offset of the database server's: what every host of a
+    fleet reads alike, whatever its own clock says."""
+
+    def __init__(self, server: ServerTime) -> None:
+        self._server = server
+
+    def now_ms(self) -> int:
+        """The server's time now, epoch milliseconds (as this host last measured it)."""
+        return wall_ms() + self._server.offset_ms
+
+    def now(self) -> float:
+        """The server's time now, epoch seconds."""
+        return self.now_ms() / 1000
+
+    def __repr__(self) -> str:
+        return f"ServerClock(offset_ms={self._server.offset_ms})"
 
 
 def refusal_advice(reason: str) -> str | None:
@@ -356,8 +386,10 @@ class PostgresStore(SqlStore):
         except pg_pool.PoolTimeout:
             self._pool.close()
             raise self._cannot_connect(url, timeout) from None
+        self._server_time = ServerTime()
         try:
             self._migrate()
+            self.sync_clock()
         except BaseException:
             self._pool.close()
             raise
@@ -423,6 +455,28 @@ class PostgresStore(SqlStore):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
+
+    def engine_clock(self) -> RealClock:
+        """The wall clock an engine on this store reads: the database server's, so that the
+        timers one host schedules are due at the same moment for every other host."""
+        return ServerClock(self._server_time)
+
+    def sync_clock(self) -> int:
+        """Measure again how far the server's clock is from this host's; returns the offset
+        (ms). The store's clones share it; a worker measures it with each lease renewal."""
+        best: tuple[int, int] | None = None
+        with self._read() as conn:
+            for _ in range(3):  # the reading with the shortest round trip is the closest
+                before = wall_ms()
+                row = conn.execute(f"SELECT {_NOW}").fetchone()
+                after = wall_ms()
+                if row is None:
+                    continue
+                sample = (after - before, int(row[0]) - (before + after) // 2)
+                best = sample if best is None or sample < best else best
+        if best is not None:
+            self._server_time.offset_ms = best[1]
+        return self._server_time.offset_ms
 
     @property
     def path(self) -> str:

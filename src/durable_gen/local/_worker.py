@@ -40,7 +40,13 @@ from .._errors import (
 )
 from .._plugins import Plugin
 from .._service import InvocationHandler
-from .._wire import InvocationInput, InvocationOutput
+from .._wire import (
+    CheckpointResponse,
+    ExecutionState,
+    InvocationInput,
+    InvocationOutput,
+    OperationUpdate,
+)
 from ._clock import Clock, RealClock, VirtualClock
 from ._dbstore import DamagedRecordError, DatabaseStore, LeaseLostError, StoreUnavailableError
 from ._engine import LocalService
@@ -117,13 +123,83 @@ def _now() -> str:
 
 
 class _NowClock(RealClock):
-    """Wall-clock time that never blocks: the engine runs what is due now and returns."""
+    """Wall-clock time that never blocks: the engine runs what is due now and returns.
+
+    It reads ``wall``: on a store shared by hosts, the database server's clock.
+    """
+
+    def __init__(self, wall: RealClock) -> None:
+        self._wall = wall
+
+    def now_ms(self) -> int:
+        return self._wall.now_ms()
+
+    def now(self) -> float:
+        return self._wall.now()
 
     def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
         return False
 
     def __repr__(self) -> str:
-        return "_NowClock()"
+        return f"_NowClock({self._wall!r})"
+
+
+def _wall_clock(store: DatabaseStore) -> RealClock:
+    """The wall clock of engines on ``store``: its server's for a store shared by hosts."""
+    engine_clock: Callable[[], RealClock] | None = getattr(store, "engine_clock", None)
+    return engine_clock() if engine_clock is not None else RealClock()
+
+
+class _PatientService:
+    """The engine as a workflow's driver sees it, with a checkpoint that the database failed
+    (locked, a connection lost, a server restarting) tried again for up to ``patience``
+    seconds.
+
+    Handing the invocation back at once would lose what the checkpoint carried: the outcome
+    of a step that has run, which then runs again, or, for an at-most-once step, counts as
+    interrupted for good. Trying again is safe: a checkpoint is one transaction, so it was
+    recorded or not; if it was (the connection went as the commit was acknowledged), its
+    token is spent and the next try is refused, and the invocation is handed back as after
+    any database failure (its replay finds the checkpoint recorded).
+    """
+
+    def __init__(self, service: LocalService, patience: float, log: Callable[[str], None]):
+        self._service = service
+        self._patience = patience
+        self._log = log
+        # The engine's replies are its records of the updates: the driver need not check them.
+        self._records_updates_as_sent: bool = getattr(service, "_records_updates_as_sent", False)
+
+    @property
+    def clock(self) -> Clock:
+        """The engine's clock (what ``Now()`` reads)."""
+        return self._service.clock
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Sequence[OperationUpdate]
+    ) -> CheckpointResponse:
+        failure: StoreUnavailableError | None = None
+        began, tries = time.monotonic(), 0
+        while True:
+            try:
+                return self._service.checkpoint(execution_arn, checkpoint_token, updates)
+            except InvalidCheckpointTokenError:
+                if failure is None:
+                    raise
+                # Recorded after all, or the execution moved on meanwhile: either way this
+                # invocation is over, as after a database failure.
+                raise failure from None
+            except StoreUnavailableError as exc:
+                failure = exc
+            waited = time.monotonic() - began
+            if waited >= self._patience:
+                raise failure
+            tries += 1
+            self._log(f"durable-gen worker: {failure}; retrying the checkpoint")
+            time.sleep(min(2.0, 0.05 * 2**tries, self._patience - waited))
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> ExecutionState:
+        return self._service.get_state(execution_arn, checkpoint_token, marker)
 
 
 def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
@@ -252,7 +328,8 @@ class Worker:
             self.store, self._owns_store = db, False
         self.patience = patience
         self.concurrency = concurrency
-        clock: Clock = VirtualClock(RealClock().now_ms()) if skip_time else _NowClock()
+        wall = _wall_clock(self.store)
+        clock: Clock = VirtualClock(wall.now_ms()) if skip_time else _NowClock(wall)
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
         self._log = log or _stderr_line
@@ -309,7 +386,7 @@ class Worker:
         self.close()
 
     def stop(self) -> None:
-        """Ask ``run()`` to return after the work in progress."""
+        """Ask ``run()`` (and ``drive()``) to return after the work in progress."""
         self._stop.set()
 
     # --- functions ----------------------------------------------------------------------------
@@ -347,7 +424,7 @@ class Worker:
         check_functions({name: target})  # a workflow that cannot take its input
         handler = make_handler(
             target,
-            service,
+            _PatientService(service, self.patience, self._log),
             checkpointing=self.checkpointing,
             plugins=self.plugins,
             portal=self._portal,
@@ -563,7 +640,9 @@ class Worker:
         try:
             for _ in range(self.concurrency - 1):
                 store = self.store if share is not None else self.store.clone()
-                lanes.append(_Lane(store, LocalService(store=store, clock=_NowClock())))
+                lanes.append(
+                    _Lane(store, LocalService(store=store, clock=_NowClock(_wall_clock(store))))
+                )
 
             def work(index: int, lane: _Lane) -> None:
                 try:
@@ -665,19 +744,45 @@ class Worker:
     ) -> ExecutionRecord:
         """Run due work until ``execution_arn`` ends or can only wait for the outside.
 
+        ``stop()`` ends it too, once the invocation in progress has ended: nothing more is
+        taken, and the execution is left to a worker to resume from its last checkpoint.
+
         Returns:
             The execution's record: ended, or RUNNING when it waits for a callback (or for a
-            worker that can run one of its invokes).
+            worker that can run one of its invokes), or when ``stop()`` was called.
         """
         with _LeaseKeeper(self.store):
             while True:
-                self.run_due()
+                self._drive_due()
                 record = self.service.get_execution(execution_arn)
-                if record.is_terminal or not self.service.is_progressing(execution_arn):
+                if (
+                    record.is_terminal
+                    or self._stop.is_set()
+                    or not self.service.is_progressing(execution_arn)
+                ):
                     return record
                 if on_progress is not None:
                     on_progress()
-                time.sleep(self._delay())
+                self._stop.wait(self._delay())
+
+    def _drive_due(self) -> None:
+        """``run_due()``, one task at a time, taking nothing more once ``stop()`` is called."""
+        self._import_remembered()
+        service, clock = self.service, self.service.clock
+        try:
+            while not self._stop.is_set():
+                if service._run_one():
+                    continue
+                # Nothing due now: a skipping clock jumps to the next timer, as
+                # run_until_idle's would; the wall clock is waited on by drive().
+                if not isinstance(clock, VirtualClock):
+                    return
+                due = self.store.next_due_ms()
+                if due is None or due <= clock.now_ms():
+                    return
+                clock.advance_to(due)
+        except LeaseLostError as exc:
+            self._log(f"durable-gen worker: {exc}")
 
     def _idle(self, store: DatabaseStore, stop: threading.Event) -> None:
         """Wait until the next task is due, work is announced, or ``poll`` seconds pass."""
@@ -866,5 +971,9 @@ class _LeaseKeeper:
         while not self._done.wait(interval):
             try:
                 self._store.renew_leases()
+                # The server's clock is the fleet's (timers): follow this host's drift from it.
+                sync_clock: Callable[[], int] | None = getattr(self._store, "sync_clock", None)
+                if sync_clock is not None:
+                    sync_clock()
             except StoreError:
                 continue  # locked for a moment: the next round renews

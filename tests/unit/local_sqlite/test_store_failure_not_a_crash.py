@@ -93,11 +93,31 @@ def test_a_worker_says_so_retries_and_finishes(tmp_path: Path) -> None:
             worker.stop()
             runner.join()
         assert worker.service.get_execution(arn).result == "3"
-    left = [line for line in lines if " left " in line]
-    assert len(left) == 2, lines
-    assert all("the database failed under it (StoreUnavailableError)" in line for line in left)
-    assert not [line for line in lines if "crashed" in line]
-    assert sum("retrying" in line for line in lines) == 2
+    # The worker tried each failed checkpoint again, in the invocation: nothing was handed
+    # back, and no step ran again (its outcome was in the checkpoint that was retried).
+    assert not [line for line in lines if " left " in line or "crashed" in line], lines
+    assert sum("retrying the checkpoint" in line for line in lines) == 2, lines
+    assert RAN == [1, 2]
+
+
+def test_a_worker_out_of_patience_hands_the_invocation_back(tmp_path: Path) -> None:
+    RAN.clear()
+    lines: list[str] = []
+    with (
+        _Flaky(tmp_path / "d.db") as store,
+        Worker(store, progress=True, log=lines.append, poll=0.05, patience=0.2) as worker,
+    ):
+        arn = worker.service.start(worker.register(two_steps), "1")
+        store.failures = 10**6
+        with pytest.raises(StoreUnavailableError):
+            worker.drive(arn)
+        left = [line for line in lines if " left " in line]
+        assert len(left) == 1, lines
+        assert "the database failed under it (StoreUnavailableError)" in left[0]
+        store.failures = 0
+        record = worker.drive(arn)  # the database is back: the invocation resumes
+    assert record.status == "SUCCEEDED" and record.result == "3"
+    assert RAN == [1, 1, 2]  # the first step's outcome never landed: it ran again
 
 
 class _DownAtFirst(SqliteStore):
@@ -207,7 +227,7 @@ def blobs(n: int):
 def test_a_full_disk_is_a_store_unavailable_error_and_loses_nothing(tmp_path: Path) -> None:
     # SQLite's max_page_count makes the file "full" as a full disk does (SQLITE_FULL): the
     # error is one a worker retries (for its patience), and what was committed stays.
-    with Worker(tmp_path / "d.db") as worker:
+    with Worker(tmp_path / "d.db", patience=0.3) as worker:
         arn = worker.service.start(worker.register(blobs), "12")
         conn = worker.store._conn  # type: ignore[attr-defined]
         pages = conn.execute("PRAGMA page_count").fetchone()[0]

@@ -74,3 +74,19 @@ def test_an_invocation_whose_execution_was_stopped_meanwhile_says_so(tmp_path: P
     assert len(left) == 1, lines
     assert "the execution ended meanwhile (STOPPED: it was stopped" in left[0]
     assert "nothing more of this invocation is recorded" in left[0]
+
+
+def test_stop_ends_drive_after_the_invocation_in_hand(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    with Worker(db, poll=0.05) as worker:
+        name = worker.register(worker_stopping.stopping_then_waits)
+        arn = worker.service.start(name, "2")
+        worker_stopping.STOP.append(worker.stop)
+        record = worker.drive(arn)  # returns at the wait: the invocation in hand has ended
+    assert record.status == "RUNNING"
+    assert worker_stopping.RAN == [2, 2]  # both steps of that invocation, nothing after
+    worker_stopping.STOP.clear()
+    with Worker(db, skip_time=True) as other:  # another worker resumes it
+        assert other.drive(arn).status == "SUCCEEDED"
+        assert other.service.get_execution(arn).result == "6"
+    assert worker_stopping.RAN == [2, 2, 2]

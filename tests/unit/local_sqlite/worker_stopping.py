@@ -57,3 +57,12 @@ def stop_running() -> None:
 def stops_itself(_: object):
     yield stop_running()
     return "never"
+
+
+@dg.workflow
+def stopping_then_waits(n: int):
+    first = yield note(n)  # stops the worker driving it
+    second = yield note(n)  # the invocation in hand goes on to its end ...
+    yield dg.Wait(seconds=1, name="pause")  # ... which is here
+    third = yield note(n)
+    return first + second + third
