@@ -1,0 +1,686 @@
+"""A fifth corpus of code changes made between deployments, judged by every route with the
+judge of ``test_change_corpus_options.py`` (the engine in memory and on SQLite, the Lambda
+handler, the interpreter, ``replay`` of the export and of its events, the pytest plugin's
+``durable_replayer``, and ``durable-gen history --json`` replayed by ``replay_folder``), which
+must all give the verdict docs/versioning.md gives and, when they accept, the same result.
+
+Its emphasis: sagas changed while a rollback is under way (an undo waiting out a retry),
+deep nesting (a ``Child`` inside ``Map`` items inside a ``Parallel`` branch), callbacks with
+heartbeats, arguments passed otherwise (keywords, defaults), and the type a recorded step
+result is decoded into (a dataclass field renamed or removed, a container type changed, a
+``datetime``, an ``Enum``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.testing.pytest_plugin import Replayer
+from tests.unit.testing.test_change_corpus_options import (
+    FAILED,
+    OK,
+    Change,
+    Gen,
+    N,
+    gate,
+    judge,
+)
+
+
+def _named(wf: Callable[..., Gen], name: str) -> Callable[..., Gen]:
+    wf.__qualname__ = wf.__name__ = name
+    return wf
+
+
+@dg.step(name="a")
+def step_a(x: int) -> int:
+    return x + 1
+
+
+@dg.step(name="b")
+def step_b(x: int) -> int:
+    return x + 2
+
+
+@dg.step(name="a")
+def step_a_scaled(x: int, scale: int = 1) -> int:
+    return x * scale + 1
+
+
+@dg.step(name="a")
+def step_a_scaled_10(x: int, scale: int = 10) -> int:
+    return x * scale + 1
+
+
+# --- sagas changed while their rollback is under way ----------------------------------------------
+
+
+def undo_fails(result: int) -> None:
+    raise RuntimeError(f"cannot undo {result}")
+
+
+@dg.step(name="undo_fails", retry=dg.Retry(max_attempts=3, initial_delay=10, jitter="none"))
+def undo_fails_retried(result: int) -> None:
+    raise RuntimeError(f"cannot undo {result}")
+
+
+@dg.step(name="undo_fails", retry=dg.Retry.never())
+def undo_fails_never(result: int) -> None:
+    raise RuntimeError(f"cannot undo {result}")
+
+
+@dg.step(name="undo_fails", retry=dg.Retry(max_attempts=3, initial_delay=10, jitter="none"))
+async def undo_fails_async(result: int) -> None:
+    raise RuntimeError(f"cannot undo {result}")
+
+
+@dg.step(name="undo_breaks", retry=dg.Retry(max_attempts=3, initial_delay=10, jitter="none"))
+def undo_fails_renamed(result: int) -> None:
+    raise RuntimeError(f"cannot undo {result}")
+
+
+def undo_ok(result: int) -> int:
+    return result * 10
+
+
+def undo_ok_other(result: int) -> int:
+    return result * 100
+
+
+@dg.step(name="undo_ok")
+def undo_ok_as_step(result: int) -> int:
+    return result * 10
+
+
+def _saga_mid_rollback(
+    first_undo: Any = undo_fails_retried,
+    second_undo: Any = undo_ok,
+    swapped: bool = False,
+) -> Callable[..., Gen]:
+    """Two bookings; the rollback undoes the second (done), then the first, whose undo fails
+    and waits out its retry delay: a resume finds the rollback half done."""
+
+    def workflow(x: int) -> Gen:
+        first = dg.Step(step_a.fn, (x,), name="book-1", compensate=first_undo)
+        second = dg.Step(step_b.fn, (x,), name="book-2", compensate=second_undo)
+        for command in (second, first) if swapped else (first, second):  # noqa: UP028
+            yield command  # (yield from a tuple cannot take the results sent back)
+        undone = yield dg.RunCompensations()
+        return [(u.name, u.status, u.result) for u in undone]
+
+    name = f"saga_mid_rollback[{getattr(first_undo, '__name__', first_undo)},{swapped}]"
+    return _named(workflow, name)
+
+
+def _saga_in_items(undo: Any) -> Callable[..., Gen]:
+    def item(x: int) -> Gen:
+        yield dg.Step(step_a.fn, (x,), name="book", compensate=undo)
+        undone = yield dg.RunCompensations()
+        yield from gate("item-gate")
+        return [u.name for u in undone]
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(item, [1, 2], name="trips")
+        return [i.result for i in r.items]
+
+    return _named(workflow, f"saga_in_items[{undo.__name__}]")
+
+
+def _saga_lambda_undo(scale: int) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        yield dg.Step(step_a.fn, (x,), name="book", compensate=lambda r: r * scale)
+        undone = yield dg.RunCompensations()
+        yield from gate()
+        return [(u.name, u.result) for u in undone]
+
+    return _named(workflow, f"saga_lambda_undo[{scale}]")
+
+
+def _saga_then_gate(undo: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        yield dg.Step(step_a.fn, (x,), name="book", compensate=undo)
+        undone = yield dg.RunCompensations()
+        yield from gate()
+        return [(u.name, u.result) for u in undone]
+
+    return _named(workflow, f"saga_then_gate[{getattr(undo, 'name', undo.__name__)}]")
+
+
+def _saga_rollback_in_child(in_child: bool) -> Callable[..., Gen]:
+    def rollback() -> Gen:
+        return (yield dg.RunCompensations())
+
+    def workflow(x: int) -> Gen:
+        yield dg.Step(step_a.fn, (x,), name="book", compensate=undo_ok)
+        yield from gate()
+        if in_child:
+            undone = yield dg.Child(rollback, name="rollback")
+        else:
+            undone = yield dg.RunCompensations()
+        return [u.name for u in undone]
+
+    return _named(workflow, f"saga_rollback_in_child[{in_child}]")
+
+
+def _saga_rollback_twice(twice: bool) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        yield dg.Step(step_a.fn, (x,), name="book", compensate=undo_ok)
+        undone = yield dg.RunCompensations()
+        if twice:
+            undone += yield dg.RunCompensations()
+        yield from gate()
+        return [u.name for u in undone]
+
+    return _named(workflow, f"saga_rollback_twice[{twice}]")
+
+
+# --- a Child inside Map items inside a Parallel branch --------------------------------------------
+
+
+def _deep(
+    inner: Any = step_a,
+    child_name: str | None = "pricing",
+    items: tuple[int, ...] = (1, 2),
+    appended: bool = False,
+    branch_names: tuple[str, str] = ("left", "right"),
+) -> Callable[..., Gen]:
+    def kid(x: int) -> Gen:
+        a = yield inner(x)
+        yield from gate("deep-gate")
+        if appended:
+            a = yield step_b(a)
+        return a
+
+    def item(x: int) -> Gen:
+        if child_name is None:
+            return (yield dg.Child(kid, (x,)))
+        return (yield dg.Child(kid, (x,), name=child_name))
+
+    def left() -> Gen:
+        r = yield dg.Map(item, list(items), name="m")
+        return [i.result for i in r.items]
+
+    def right() -> Gen:
+        return (yield step_b(0))
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Parallel(
+            [dg.Branch(left, name=branch_names[0]), dg.Branch(right, name=branch_names[1])],
+            name="p",
+        )
+        return {i.name: i.result for i in r.items}
+
+    tag = f"{inner.name},{child_name},{items},{appended},{branch_names}"
+    return _named(workflow, f"deep[{tag}]")
+
+
+# --- callbacks with heartbeats --------------------------------------------------------------------
+
+
+def _heartbeat_callback(heartbeat: int | None, timeout: int | None = 3600) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        handle = yield dg.CreateCallback(name="hb", timeout=timeout, heartbeat_timeout=heartbeat)
+        answer = yield handle
+        return answer
+
+    return _named(workflow, f"heartbeat_callback[{heartbeat},{timeout}]")
+
+
+def submit(callback_id: str) -> None:
+    """The test answers the callback itself."""
+
+
+def _heartbeat_wfc(heartbeat: int | None) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        return (
+            yield dg.WaitForCallback(submit, name="hb", timeout=3600, heartbeat_timeout=heartbeat)
+        )
+
+    return _named(workflow, f"heartbeat_wfc[{heartbeat}]")
+
+
+# --- arguments passed otherwise -------------------------------------------------------------------
+
+
+def _args_as(style: str) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        if style == "positional":
+            a = yield step_a_scaled(x, 1)
+        elif style == "keywords":
+            a = yield step_a_scaled(scale=1, x=x)
+        elif style == "default":
+            a = yield step_a_scaled(x)
+        else:
+            a = yield step_a_scaled_10(x)
+        yield from gate()
+        return a
+
+    return _named(workflow, f"args_as[{style}]")
+
+
+def _workflow_default(default: int) -> Callable[..., Gen]:
+    def workflow(x: int, scale: int = default) -> Gen:
+        a = yield step_a(x * scale)
+        yield from gate()
+        return a
+
+    return _named(workflow, f"workflow_default[{default}]")
+
+
+# --- the type a recorded step result is decoded into ----------------------------------------------
+
+
+@dataclasses.dataclass
+class Quote:
+    price: int
+    currency: str
+
+
+@dataclasses.dataclass
+class QuoteRenamed:
+    amount: int
+    currency: str
+
+
+@dataclasses.dataclass
+class QuoteRenamedDefault:
+    currency: str
+    amount: int = 0
+
+
+@dataclasses.dataclass
+class QuoteFieldRemoved:
+    price: int
+
+
+@dataclasses.dataclass
+class QuoteFieldAdded:
+    price: int
+    currency: str
+    rate: float
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+def _typed(returns: Any, value: Any) -> Any:
+    """A step named ``quote`` that returns ``value``, declared to return ``returns``."""
+
+    def quote(x: int) -> Any:
+        return value
+
+    quote.__annotations__ = {"x": "int", "return": returns}
+    return dg.step(name="quote")(quote)
+
+
+def _quoted(step: Any, show: Callable[[Any], Any] = lambda v: v) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        q = yield step(x)
+        yield from gate()
+        return show(q)
+
+    return _named(workflow, f"quoted[{step.fn.__annotations__['return']}]")
+
+
+QUOTE = {"price": 3, "currency": "EUR"}
+quote_v1 = _quoted(_typed(Quote, Quote(3, "EUR")), dataclasses.asdict)
+quote_as_dict = _quoted(_typed(dict, QUOTE))
+keyed_by_str = _quoted(_typed(dict[str, int], {"1": 2, "3": 4}))
+keyed_by_int = _quoted(_typed(dict[int, int], {1: 2, 3: 4}), lambda d: sorted(d.items()))
+listed = _quoted(_typed(list[int], [3, 1, 3]))
+as_set = _quoted(_typed(set[int], {1, 3}), sorted)
+as_tuple = _quoted(_typed(tuple[int, int, int], (3, 1, 3)), list)
+iso_text = _quoted(_typed(str, "2026-01-02T03:04:05+00:00"))
+as_datetime = _quoted(
+    _typed(datetime.datetime, datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)),
+    lambda d: d.isoformat(),
+)
+colour_text = _quoted(_typed(str, "red"))
+as_colour = _quoted(_typed(Colour, Colour.RED), lambda c: c.name)
+as_literal = _quoted(_typed(Literal["red", "blue"], "red"))
+as_int_text = _quoted(_typed(int, 1))
+as_bool = _quoted(_typed(bool, True))
+as_str = _quoted(_typed(str, "1"))
+as_float = _quoted(_typed(float, 1.5))
+
+
+def _quote_read_as(cls: type) -> Callable[..., Gen]:
+    return _quoted(_typed(cls, QUOTE), dataclasses.asdict)
+
+
+# --- the corpus -----------------------------------------------------------------------------------
+
+CHANGES = [
+    # sagas: the rollback waits out the retry delay of the first booking's undo
+    Change(
+        "saga mid-rollback: the waiting undo's retry made never",
+        _saga_mid_rollback(),
+        _saga_mid_rollback(undo_fails_never),
+        OK,
+        OK,
+    ),
+    Change(
+        "saga mid-rollback: the waiting undo made async",
+        _saga_mid_rollback(),
+        _saga_mid_rollback(undo_fails_async),
+        OK,
+        OK,
+    ),
+    Change(
+        "saga mid-rollback: the waiting undo renamed",
+        _saga_mid_rollback(),
+        _saga_mid_rollback(undo_fails_renamed),
+        N,
+        N,
+    ),
+    Change(
+        "saga mid-rollback: the finished undo replaced",
+        _saga_mid_rollback(),
+        _saga_mid_rollback(second_undo=undo_ok_other),
+        N,
+        N,
+    ),
+    Change(
+        "saga mid-rollback: the finished undo made its @step of the same name",
+        _saga_mid_rollback(),
+        _saga_mid_rollback(second_undo=undo_ok_as_step),
+        OK,
+        OK,
+    ),
+    Change(
+        "saga mid-rollback: the bookings swapped",
+        _saga_mid_rollback(),
+        _saga_mid_rollback(swapped=True),
+        N,
+        N,
+    ),
+    Change(
+        "saga in Map items: the undo replaced, waiting after the rollback",
+        _saga_in_items(undo_ok),
+        _saga_in_items(undo_ok_other),
+        N,
+        OK,  # a completed Map replays from its record
+    ),
+    Change(
+        "saga: a lambda undo replaced by another lambda after it ran",
+        _saga_lambda_undo(10),
+        _saga_lambda_undo(100),
+        OK,
+        OK,
+        result=[["book", 20]],
+    ),
+    Change(
+        "saga: a plain undo made a @step of the same name after it ran",
+        _saga_then_gate(undo_ok),
+        _saga_then_gate(undo_ok_as_step),
+        OK,
+        OK,
+        result=[["book", 20]],
+    ),
+    Change(
+        "saga: the rollback moved into a Child before it ran",
+        _saga_rollback_in_child(False),
+        _saga_rollback_in_child(True),
+        OK,
+        N,
+        result=[],
+    ),
+    Change(
+        "saga: a second RunCompensations added after the first ran",
+        _saga_rollback_twice(False),
+        _saga_rollback_twice(True),
+        OK,
+        OK,
+        result=["book"],
+    ),
+    # a Child inside Map items inside a Parallel branch, waiting in the child
+    Change("deep: the child's step renamed", _deep(), _deep(inner=step_b), N, OK),
+    Change("deep: the child's name removed", _deep(), _deep(child_name=None), N, OK),
+    # docs/versioning.md: an unnamed record and a name equal to its function's match both ways
+    Change(
+        "deep: the child's name, its function's own, removed",
+        _deep(child_name="kid"),
+        _deep(child_name=None),
+        OK,
+        OK,
+    ),
+    Change("deep: a step appended in the child", _deep(), _deep(appended=True), OK, OK),
+    Change("deep: an item added to the inner Map", _deep(), _deep(items=(1, 2, 3)), OK, OK),
+    Change("deep: an item removed from the inner Map", _deep(), _deep(items=(1,)), N, OK),
+    Change(
+        "deep: the Parallel's branches renamed",
+        _deep(),
+        _deep(branch_names=("l", "r")),
+        N,
+        N,
+    ),
+    # callbacks with heartbeats
+    Change(
+        "CreateCallback: heartbeat shortened, waiting on it",
+        _heartbeat_callback(600),
+        _heartbeat_callback(60),
+        OK,
+        OK,
+    ),
+    Change(
+        "CreateCallback: heartbeat removed, waiting on it",
+        _heartbeat_callback(600),
+        _heartbeat_callback(None),
+        OK,
+        OK,
+    ),
+    Change(
+        "CreateCallback: timeout removed, heartbeat kept, waiting on it",
+        _heartbeat_callback(600),
+        _heartbeat_callback(600, None),
+        OK,
+        OK,
+    ),
+    Change(
+        "WaitForCallback: heartbeat shortened, waiting on it",
+        _heartbeat_wfc(600),
+        _heartbeat_wfc(60),
+        OK,
+        OK,
+    ),
+    # arguments passed otherwise
+    Change(
+        "step: arguments passed as keywords",
+        _args_as("positional"),
+        _args_as("keywords"),
+        OK,
+        OK,
+        result=2,
+    ),
+    Change(
+        "step: an argument left to its default",
+        _args_as("positional"),
+        _args_as("default"),
+        OK,
+        OK,
+        result=2,
+    ),
+    Change(
+        "step: an argument's default value changed",
+        _args_as("default"),
+        _args_as("default-10"),
+        OK,
+        OK,
+        result=2,
+    ),
+    Change(
+        "workflow: a parameter's default value changed",
+        _workflow_default(1),
+        _workflow_default(10),
+        OK,
+        OK,
+        result=2,
+    ),
+    # the type a recorded result is decoded into
+    Change(
+        "typed: a dataclass field renamed", quote_v1, _quote_read_as(QuoteRenamed), FAILED, FAILED
+    ),
+    Change(
+        "typed: a dataclass field renamed, with a default",
+        quote_v1,
+        _quote_read_as(QuoteRenamedDefault),
+        OK,
+        OK,
+        result={"currency": "EUR", "amount": 0},
+    ),
+    Change(
+        "typed: a dataclass field removed",
+        quote_v1,
+        _quote_read_as(QuoteFieldRemoved),
+        OK,
+        OK,
+        result={"price": 3},
+    ),
+    Change(
+        "typed: a required dataclass field added",
+        quote_v1,
+        _quote_read_as(QuoteFieldAdded),
+        FAILED,
+        FAILED,
+    ),
+    Change("typed: a dataclass made a dict", quote_v1, quote_as_dict, OK, OK, result=QUOTE),
+    Change(
+        "typed: dict[str, int] made dict[int, int]",
+        keyed_by_str,
+        keyed_by_int,
+        OK,
+        OK,
+        result=[[1, 2], [3, 4]],
+    ),
+    Change("typed: list made set", listed, as_set, OK, OK, result=[1, 3]),
+    Change("typed: list made a tuple", listed, as_tuple, OK, OK, result=[3, 1, 3]),
+    Change(
+        "typed: str made datetime",
+        iso_text,
+        as_datetime,
+        OK,
+        OK,
+        result="2026-01-02T03:04:05+00:00",
+    ),
+    Change("typed: str made an Enum", colour_text, as_colour, OK, OK, result="RED"),
+    Change("typed: str made a Literal", colour_text, as_literal, OK, OK, result="red"),
+    Change("typed: int made bool", as_int_text, as_bool, FAILED, FAILED),
+    Change("typed: int made str", as_int_text, as_str, FAILED, FAILED),
+    Change("typed: float made int", as_float, _quoted(_typed(int, 1)), FAILED, FAILED),
+]
+
+
+@pytest.mark.parametrize("state", ["suspended", "completed"])
+@pytest.mark.parametrize("change", CHANGES, ids=[c.name for c in CHANGES])
+def test_every_route_judges_a_change_alike(
+    change: Change, state: str, tmp_path: Path, durable_replayer: Replayer
+) -> None:
+    judge(change, state, tmp_path, durable_replayer)
+
+
+def test_the_corpus_names_are_unique() -> None:
+    assert len({c.name for c in CHANGES}) == len(CHANGES)
+
+
+# --- an attempt interrupted before the deploy, judged from the events -----------------------------
+
+_calls: list[int] = []
+
+
+def _pay(x: int) -> int:
+    _calls.append(x)
+    if len(_calls) < _crash_at[0]:
+        raise ValueError("declined")
+    if len(_calls) == _crash_at[0]:
+        raise KeyboardInterrupt  # the process stops inside this attempt
+    return x
+
+
+_crash_at = [1]
+
+
+def _paying(semantics: Any) -> Callable[..., Gen]:
+    retry = dg.Retry(max_attempts=4, initial_delay=5, jitter="none")
+
+    def workflow(x: int) -> Gen:
+        try:
+            return (yield dg.Step(_pay, (x,), name="pay", retry=retry, semantics=semantics))
+        except dg.StepFailedError as exc:
+            return exc.error_type
+
+    return _named(workflow, f"paying[{semantics}]")
+
+
+@pytest.mark.parametrize("crash_at", [1, 3, 4], ids=["first attempt", "third", "last"])
+def test_an_interrupted_attempt_is_counted_alike_from_the_state_and_from_the_events(
+    crash_at: int, tmp_path: Path
+) -> None:
+    """The events of a step whose process stopped during an attempt end with its StepStarted:
+    that attempt has not ended, and the attempts left to an at-most-once step are the same
+    whether its history is read from the service's state or rebuilt from its events (what
+    ``durable-gen history --json`` and ``GetDurableExecutionHistory`` give)."""
+    import contextlib
+    import io
+    import json
+
+    from durable_gen import cli
+    from durable_gen import runtime as rt
+    from durable_gen.local import LocalService, SqliteStore, VirtualClock
+    from durable_gen.testing import load_history, replay, replay_folder
+
+    _calls.clear()
+    _crash_at[0] = crash_at
+    wf = _paying(dg.AT_MOST_ONCE)
+    clock = VirtualClock(auto_advance=False)
+    db = tmp_path / "db.sqlite"
+    service = LocalService(store=SqliteStore(db), clock=clock)
+    service.register("wf", rt.make_handler(wf, service))
+    arn = service.start("wf", "1")
+    with pytest.raises(KeyboardInterrupt):
+        for _ in range(10):
+            service.run(arn)
+            clock.advance(60)
+    state = service.get_operations(arn)
+    events = service.get_history(arn)
+    (pay,) = [op for op in state if op.name == "pay"]
+    assert pay.status == "STARTED" and pay.step_details is not None
+    (rebuilt,) = [op for op in load_history(events).operations if op.name == "pay"]
+    assert rebuilt.step_details is not None
+    assert rebuilt.step_details.attempt == pay.step_details.attempt == crash_at - 1
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["history", arn, "--json", "--db", str(db)]) == 0
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    (folder / "wf.json").write_text(out.getvalue())
+    reports = {
+        "state": replay(wf, state, execution_arn=arn),
+        "events": replay(wf, events, execution_arn=arn),
+        "CLI history + replay_folder": replay_folder(wf, folder)[0],
+    }
+    # the engine resumes it: the interrupted attempt failed; attempts are left but the first
+    # three; after the fourth, the step failed
+    last = crash_at == 4
+    for report in reports.values():
+        assert report.status == "ok", report.message
+    outcomes = {route: (r.outcome, r.result) for route, r in reports.items()}
+    wanted = ("succeeded", "StepInterruptedError") if last else ("suspended", None)
+    assert outcomes == dict.fromkeys(outcomes, wanted)
+    record = service.run(arn)
+    for _ in range(10):
+        if record.is_terminal:
+            break
+        clock.advance(60)
+        record = service.run(arn)
+    assert record.status == "SUCCEEDED"
+    assert json.loads(record.result or "null") == ("StepInterruptedError" if last else 1)
