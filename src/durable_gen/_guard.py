@@ -162,7 +162,22 @@ def explained(error: Exception, command: type) -> Exception:
 
     advice: Exception
     obj = getattr(error, "obj", None) if isinstance(error, AttributeError) else None
-    if isinstance(error, AttributeError) and isinstance(obj, command):
+    if (
+        isinstance(error, AttributeError)
+        and error.name == "send"
+        and hasattr(obj, "__next__")
+        and not hasattr(obj, "send")
+    ):
+        # `yield from (a, b)` (what `for c in (a, b): yield c` is often rewritten into): the
+        # first command's result is sent into the tuple's iterator, which takes none
+        advice = WorkflowDefinitionError(
+            f"the workflow ran `yield from` over a {type(obj).__name__.removesuffix('_iterator')}"
+            " of commands: each command's result is sent back into it, and it cannot take "
+            "one. Yield each command on its own (`for command in commands: "
+            "results.append((yield command))`), or run them together with "
+            "`yield dg.Parallel(...)`; `yield from` is for a sub-workflow's generator"
+        )
+    elif isinstance(error, AttributeError) and isinstance(obj, command):
         if "yield" in str(error):
             return error
         advice = AttributeError(
