@@ -84,6 +84,7 @@ from ._commands import (
     WaitForCallback,
     WaitForCondition,
     _PrevalidatedStep,
+    unpartial,
 )
 from ._context import CURRENT, unawaited_step
 from ._errors import (
@@ -989,7 +990,7 @@ class Interpreter(StepHandlers):
             return self._enter_virtual(
                 fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
             )
-        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, wf)
+        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, unpartial(wf))
         if rec is not None and rec.name != name:  # matched after its function (``_match``)
             name = rec.name  # updates keep the recorded name
         if rec is not None and isinstance(wf, StepFunction):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -358,6 +359,158 @@ def _quote_read_as(cls: type) -> Callable[..., Gen]:
     return _quoted(_typed(cls, QUOTE), dataclasses.asdict)
 
 
+# --- a workflow or child function wrapped otherwise ----------------------------------------------
+
+
+def _traced(wf: Callable[..., Gen], kind: str) -> Callable[..., Gen]:
+    """``wf`` wrapped in a tracing decorator: one that returns its generator, or one that is a
+    generator itself (``yield from``)."""
+    if kind == "return":
+
+        @functools.wraps(wf)
+        def wrapper(*args: Any) -> Gen:
+            return wf(*args)
+
+    else:
+
+        @functools.wraps(wf)
+        def wrapper(*args: Any) -> Gen:
+            return (yield from wf(*args))
+
+    return _named(wrapper, f"traced[{kind}]")
+
+
+def plain_base(x: int) -> Gen:
+    a = yield step_a(x)
+    yield from gate()
+    return (yield step_b(a))
+
+
+@dg.workflow
+def sub(x: int) -> Gen:
+    return (yield step_a(x))
+
+
+def sub_plain(x: int) -> Gen:
+    return (yield step_a(x))
+
+
+class Pricer:
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def price(self, x: int) -> int:
+        return x * self.k
+
+    def price_gen(self, x: int) -> Gen:
+        return (yield step_a(x * self.k))
+
+
+def _child_as(kind: str) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        if kind == "args":
+            r = yield dg.Child(sub, (x,))
+        elif kind == "partial":
+            r = yield dg.Child(functools.partial(sub, x))
+        elif kind == "plain":
+            r = yield dg.Child(sub_plain, (x,))
+        elif kind == "plain-partial":
+            r = yield dg.Child(functools.partial(sub_plain, x))
+        else:
+            r = yield dg.Child(Pricer(1).price_gen, (x,))
+        yield from gate()
+        return r
+
+    return _named(workflow, f"child_as[{kind}]")
+
+
+def _map_of(kind: str) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        if kind == "method":
+            r = yield dg.Map(Pricer(2).price, [1, 2], name="m")
+        elif kind == "other-method":
+            r = yield dg.Map(Pricer(3).price, [1, 2], name="m")
+        else:
+            r = yield dg.Map(lambda i: i * 2, [1, 2], name="m")
+        yield from gate()
+        return r.results()
+
+    return _named(workflow, f"map_of[{kind}]")
+
+
+# --- polling inside Map items, Patched in odd places ----------------------------------------------
+
+
+def _polled_in_items(check_name: str) -> Callable[..., Gen]:
+    def check(state: dict[str, int]) -> dict[str, int]:
+        return {"n": state["n"] + 1}
+
+    def item(i: int) -> Gen:
+        s = yield dg.WaitForCondition(
+            check,
+            {"n": i},
+            wait_strategy=dg.WaitStrategy(until=lambda s: s["n"] >= 3, delay=10),
+            name=check_name,
+        )
+        return s["n"]
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(item, [0, 1], name="m")
+        return r.results()
+
+    return _named(workflow, f"polled_in_items[{check_name}]")
+
+
+@dg.step(name="boom", retry=dg.Retry.never())
+def boom(x: int) -> int:
+    raise RuntimeError("boom")
+
+
+def _patched_in_except(patched: bool, deprecated: bool = False) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        try:
+            yield boom(x)
+        except dg.StepFailedError:
+            if deprecated:
+                yield dg.Deprecated("handle")
+                yield step_b(x)
+            elif patched and (yield dg.Patched("handle")):
+                yield step_b(x)
+        yield from gate()
+        return (yield step_a(x))
+
+    return _named(workflow, f"patched_in_except[{patched},{deprecated}]")
+
+
+def _patched_per_iteration(patched: bool) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        for i in range(3):
+            yield dg.Step(step_a.fn, (i,), name=f"s{i}")
+            if i == 1 and patched and (yield dg.Patched("extra")):
+                yield step_b(i)
+            yield from gate(f"g{i}")
+        return x
+
+    return _named(workflow, f"patched_per_iteration[{patched}]")
+
+
+def _children_in_loop(patched: bool) -> Callable[..., Gen]:
+    def kid(i: int) -> Gen:
+        a = yield step_a(i)
+        yield from gate(f"kg{i}")
+        if patched and (yield dg.Patched("kid-extra")):
+            a = yield step_b(a)
+        return a
+
+    def workflow(x: int) -> Gen:
+        out = []
+        for i in range(2):
+            out.append((yield dg.Child(kid, (i,), name=f"kid-{i}")))
+        return out
+
+    return _named(workflow, f"children_in_loop[{patched}]")
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 CHANGES = [
@@ -577,6 +730,88 @@ CHANGES = [
     Change("typed: int made bool", as_int_text, as_bool, FAILED, FAILED),
     Change("typed: int made str", as_int_text, as_str, FAILED, FAILED),
     Change("typed: float made int", as_float, _quoted(_typed(int, 1)), FAILED, FAILED),
+    # a workflow or child function wrapped otherwise
+    Change(
+        "workflow: wrapped in a decorator that returns its generator",
+        plain_base,
+        _traced(plain_base, "return"),
+        OK,
+        OK,
+    ),
+    Change(
+        "workflow: wrapped in a generator decorator",
+        plain_base,
+        _traced(plain_base, "yield"),
+        OK,
+        OK,
+    ),
+    # a partial of a @workflow function names the child as the function does
+    Change(
+        "Child: @workflow args bound with partial", _child_as("args"), _child_as("partial"), OK, OK
+    ),
+    Change(
+        "Child: partial of a @workflow made args", _child_as("partial"), _child_as("args"), OK, OK
+    ),
+    Change(
+        "Child: plain args bound with partial",
+        _child_as("plain"),
+        _child_as("plain-partial"),
+        OK,
+        OK,
+    ),
+    Change(
+        "Child: plain partial made a partial of a @workflow",
+        _child_as("plain-partial"),
+        _child_as("partial"),
+        OK,
+        OK,
+    ),
+    Change(
+        "Child: @workflow replaced by a bound method", _child_as("args"), _child_as("method"), N, N
+    ),
+    Change(
+        "Map: bound method of another object", _map_of("method"), _map_of("other-method"), OK, OK
+    ),
+    Change("Map: bound method made a lambda", _map_of("method"), _map_of("lambda"), OK, OK),
+    # polling inside Map items, Patched in odd places
+    Change(
+        "Map items: WaitForCondition renamed, polling",
+        _polled_in_items("poll"),
+        _polled_in_items("poll-2"),
+        N,
+        OK,
+    ),
+    Change(
+        "Patched in an except clause", _patched_in_except(False), _patched_in_except(True), OK, OK
+    ),
+    Change(
+        "Deprecated in an except clause, old path",
+        _patched_in_except(False),
+        _patched_in_except(True, True),
+        N,
+        N,
+    ),
+    Change(
+        "Deprecated in an except clause, new path",
+        _patched_in_except(True),
+        _patched_in_except(True, True),
+        OK,
+        OK,
+    ),
+    Change(
+        "Patched on one iteration of a loop",
+        _patched_per_iteration(False),
+        _patched_per_iteration(True),
+        OK,
+        OK,
+    ),
+    Change(
+        "Patched after the gate of children made in a loop",
+        _children_in_loop(False),
+        _children_in_loop(True),
+        OK,
+        OK,
+    ),
 ]
 
 
