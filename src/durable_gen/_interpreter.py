@@ -1010,7 +1010,11 @@ class Interpreter(StepHandlers):
         callback_name, submitter_name = wait_for_callback_names(cmd.name)
         recorded = self._ops.get(operation_id(op_id, 1)) if rec is not None else None
         if recorded is not None and not is_aws_wait_for_callback_name(cmd.name, recorded.name):
-            callback_name = submitter_name = None
+            if cmd.name is not None and recorded.name == f"{cmd.name}-callback":
+                # recorded before that, by a named WaitForCallback: "x-callback", "x-submitter"
+                callback_name, submitter_name = recorded.name, f"{cmd.name}-submitter"
+            else:
+                callback_name = submitter_name = None
 
         submitter = cmd.submitter
         retry = cmd.retry

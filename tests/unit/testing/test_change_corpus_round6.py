@@ -919,3 +919,155 @@ def test_an_interrupted_attempt_is_counted_alike_from_the_state_and_from_the_eve
         record = service.run(arn)
     assert record.status == "SUCCEEDED"
     assert json.loads(record.result or "null") == ("StepInterruptedError" if last else 1)
+
+
+# --- histories recorded by an earlier version -----------------------------------------------------
+
+
+def notify(callback_id: str) -> None:
+    """The test answers the callback itself."""
+
+
+@dg.step(name="notify", retry=dg.Retry(max_attempts=3, initial_delay=10, jitter="none"))
+def notify_down(callback_id: str) -> None:
+    raise RuntimeError("the mail server is down")
+
+
+def _approval(submitter: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        try:
+            return (yield dg.WaitForCallback(submitter, name="approval", timeout=3600))
+        except dg.CallbackFailedError as exc:
+            return exc.error_type
+
+    return _named(workflow, f"approval[{submitter.__name__}]")
+
+
+def _rename_in_sqlite(db: Path, arn: str, names: dict[str, str]) -> None:
+    """Rewrite the recorded names of ``arn`` in the SQLite file as an earlier version wrote
+    them (the bodies are the operations' and events' JSON)."""
+    import json
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        for table, key in (("operations", "rowid"), ("events", "rowid")):
+            rows = conn.execute(f"SELECT {key}, body FROM {table}").fetchall()
+            for rowid, body in rows:
+                record = json.loads(body)
+                if record.get("Name") in names:
+                    record["Name"] = names[record["Name"]]
+                    conn.execute(
+                        f"UPDATE {table} SET body = ? WHERE {key} = ?",
+                        (json.dumps(record).encode(), rowid),
+                    )
+    assert arn
+
+
+@pytest.mark.parametrize(
+    ("submitter", "result"),
+    [(notify, {"by": 1}), (notify_down, "RuntimeError")],
+    ids=["waiting on the callback", "submitter waiting out a retry"],
+)
+def test_a_named_wait_for_callback_recorded_with_the_earlier_names_resumes(
+    submitter: Any, result: Any, tmp_path: Path
+) -> None:
+    """Before WaitForCallback named its operations as AWS's SDK does ("x create callback id",
+    "x submitter"), a named one recorded "x-callback" and "x-submitter": an execution waiting
+    inside one resumes on the current code, and replays."""
+    import json
+
+    from durable_gen import runtime as rt
+    from durable_gen.local import LocalService, SqliteStore, VirtualClock
+    from durable_gen.testing import replay
+
+    wf = _approval(submitter)
+    db = tmp_path / "db.sqlite"
+    clock = VirtualClock(auto_advance=False)
+    old = LocalService(store=SqliteStore(db), clock=clock)
+    old.register("wf", rt.make_handler(wf, old))
+    arn = old.start("wf", "1")
+    assert old.run(arn).status == "RUNNING"
+    _rename_in_sqlite(
+        db,
+        arn,
+        {
+            "approval create callback id": "approval-callback",
+            "approval submitter": "approval-submitter",
+        },
+    )
+    service = LocalService(store=SqliteStore(db), clock=clock)  # the next process
+    service.register("wf", rt.make_handler(wf, service))
+    inner = [op.name for op in service.get_operations(arn) if op.parent_id is not None]
+    assert inner == ["approval-callback", "approval-submitter"]
+    for source in (service.get_operations(arn), service.get_history(arn)):
+        report = replay(wf, source, execution_arn=arn)
+        assert report.status in ("ok", "incomplete"), report.message
+    record = service.run(arn)
+    for _ in range(10):
+        if record.is_terminal:
+            break
+        callback = next(op for op in service.get_operations(arn) if op.type == "CALLBACK")
+        if callback.status == "STARTED" and callback.callback_details is not None:
+            assert callback.callback_details.callback_id is not None
+            service.send_callback_success(callback.callback_details.callback_id, '{"by": 1}')
+        clock.advance(60)
+        record = service.run(arn)
+    assert record.status == "SUCCEEDED", record.error
+    assert json.loads(record.result or "null") == result
+    names = [op.name for op in service.get_operations(arn) if op.parent_id is not None]
+    assert names == ["approval-callback", "approval-submitter"]  # the recorded names kept
+
+
+def _batch_named(items: list[int], rev: bool = False, prefix: str = "n") -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        order = list(reversed(items)) if rev else items
+        r = yield dg.Map(step_a, order, name="m", item_namer=lambda it, i: f"{prefix}{it}")
+        yield from gate()
+        return r.results()
+
+    return _named(workflow, f"batch_named[{items},{rev},{prefix}]")
+
+
+@pytest.mark.parametrize(
+    ("v2", "status"),
+    [
+        (_batch_named([1, 2, 3]), "ok"),
+        (_batch_named([1, 2, 3], rev=True), "diverged"),
+        (_batch_named([1, 2, 3], prefix="x"), "diverged"),
+        (_batch_named([1, 2, 3, 4]), "diverged"),
+        (_batch_named([1, 2]), "diverged"),
+    ],
+    ids=["unchanged", "items reversed", "items renamed", "one more item", "one item fewer"],
+)
+def test_a_completed_map_whose_result_holds_no_item_names_is_checked_from_its_items(
+    v2: Callable[..., Gen], status: str
+) -> None:
+    """docs/versioning.md: an older history whose result holds no item names has its names
+    checked from its item contexts (from its operations, and rebuilt from its events)."""
+    import copy
+    import json
+
+    from durable_gen.testing import TestRunner, replay
+
+    runner = TestRunner()
+    run = runner.run(_batch_named([1, 2, 3]), 1)
+    run.send_callback_success("gate", 1)
+    runner.run_until_idle()
+    old = copy.deepcopy(run.export())
+
+    def strip(payload: str) -> str:
+        result = json.loads(payload)
+        for item in result["items"]:
+            del item["name"]
+        return json.dumps(result)
+
+    for op in old["Operations"]:
+        if op.get("SubType") == "Map":
+            op["ContextDetails"]["Result"] = strip(op["ContextDetails"]["Result"])
+    for event in old["Events"]:
+        if event.get("SubType") == "Map" and "ContextSucceededDetails" in event:
+            box = event["ContextSucceededDetails"]["Result"]
+            box["Payload"] = strip(box["Payload"])
+    arn = old["DurableExecutionArn"]
+    for source in (old, {"Operations": old["Operations"]}, {"Events": old["Events"]}):
+        assert replay(v2, source, execution_arn=arn).status == status
