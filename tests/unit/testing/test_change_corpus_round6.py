@@ -1071,3 +1071,117 @@ def test_a_completed_map_whose_result_holds_no_item_names_is_checked_from_its_it
     arn = old["DurableExecutionArn"]
     for source in (old, {"Operations": old["Operations"]}, {"Events": old["Events"]}):
         assert replay(v2, source, execution_arn=arn).status == status
+
+
+# --- the payload format switched between deployments ----------------------------------------------
+
+
+class Declined(Exception):
+    pass
+
+
+@dg.step(name="declines", retry=dg.Retry.never())
+def declines(x: int) -> int:
+    raise Declined("no")
+
+
+@dataclasses.dataclass
+class Priced:
+    p: int
+
+
+@dg.step(name="price")
+def price(x: int) -> Priced:
+    return Priced(x)
+
+
+def _check(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def _item(x: int) -> Gen:
+    r = yield step_a(x)
+    yield from gate("item-gate")
+    return r
+
+
+def everything(x: int) -> Gen:
+    """One of each payload a format writes, recorded before and after the gate."""
+    try:
+        yield declines(x)
+        before = None
+    except dg.StepFailedError as exc:
+        before = exc.error_type
+    q = yield price(x)
+    m = yield dg.Map(step_a, [1, 2], name="m")
+    p = yield dg.Parallel([dg.Branch(lambda: {"k": 1}, name="b0")], name="p")
+    c = yield dg.WaitForCondition(
+        _check,
+        {"n": 0},
+        wait_strategy=dg.WaitStrategy(until=lambda s: s["n"] >= 2, delay=5),
+        name="poll",
+    )
+    k = yield dg.Child(_item, (5,), name="kid")
+    yield from gate()
+    mi = yield dg.Map(_item, [7, 8], name="mi")
+    w = yield dg.WaitForCallback(submit, name="wfc")
+    try:
+        yield declines(x)
+        after = None
+    except dg.StepFailedError as exc:
+        after = exc.error_type
+    results = [m.results(), p.results(), c, k, mi.results(), w]
+    return [before, dataclasses.asdict(q), *results, after]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("json", "aws"), ("aws", "json")],
+    ids=["json made aws", "aws made json"],
+)
+def test_the_payload_format_switched_between_deployments(before: str, after: str) -> None:
+    """docs/lambda.md: durable_gen reads both formats wherever it reads one, so an execution
+    recorded in one resumes under a handler writing the other, and replays; a failure keeps
+    the error type it was recorded with (module-qualified in "aws")."""
+    import json
+
+    from durable_gen import runtime as rt
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.testing import replay
+
+    clock = VirtualClock(auto_advance=False)
+    service = LocalService(clock=clock)
+    service.register("wf", rt.make_handler(everything, service, payload_format=before))
+    arn = service.start("wf", "1")
+    for _ in range(20):
+        service.run(arn)
+        if any(op.name == "gate" for op in service.get_operations(arn)):
+            break
+        for op in service.get_operations(arn):
+            if op.name == "item-gate" and op.status == "STARTED" and op.callback_details:
+                assert op.callback_details.callback_id is not None
+                service.send_callback_success(op.callback_details.callback_id, "6")
+        clock.advance(10)
+    else:
+        raise AssertionError("never reached the gate")
+    service.register("wf", rt.make_handler(everything, service, payload_format=after))
+    record = service.run(arn)
+    for _ in range(50):
+        if record.is_terminal:
+            break
+        for op in service.get_operations(arn):
+            if op.type == "CALLBACK" and op.status == "STARTED" and op.callback_details:
+                assert op.callback_details.callback_id is not None
+                service.send_callback_success(op.callback_details.callback_id, '{"by": 1}')
+        clock.advance(10)
+        record = service.run(arn)
+    assert record.status == "SUCCEEDED", record.error
+    qualified = f"{__name__}.Declined"
+    types = {"json": "Declined", "aws": qualified}
+    middle = [{"p": 1}, [2, 3], [{"k": 1}], {"n": 2}, 6, [8, 9], {"by": 1}]
+    wanted = [types[before], *middle, types[after]]
+    assert json.loads(record.result or "null") == wanted
+    for source in (service.get_operations(arn), service.get_history(arn)):
+        report = replay(everything, source, execution_arn=arn)
+        assert report.status == "ok" and report.outcome == "succeeded", report.message
+        assert json.loads(dg.JsonSerdes().serialize(report.result)) == wanted
