@@ -827,6 +827,26 @@ def test_the_corpus_names_are_unique() -> None:
     assert len({c.name for c in CHANGES}) == len(CHANGES)
 
 
+@pytest.mark.parametrize(
+    "workflow",
+    list(dict.fromkeys(w for c in CHANGES for w in (c.v1, c.v2))),
+    ids=lambda w: w.__qualname__,
+)
+def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen]) -> None:
+    """The versions are correct workflows: what the corpus sees is the change alone."""
+    from durable_gen.testing import DurableRun, assert_deterministic
+    from tests.unit.testing.test_change_corpus_options import ANSWER, FUNCTIONS
+
+    change = next(c for c in CHANGES if workflow in (c.v1, c.v2))
+
+    def answer(run: DurableRun) -> None:
+        for op in run.operations(type="CALLBACK"):
+            if op.status == "STARTED" and op.callback_id is not None:
+                run.runner.send_callback_success(op.callback_id, ANSWER)
+
+    assert_deterministic(workflow, change.input, functions=FUNCTIONS, on_idle=answer, random_runs=1)
+
+
 # --- an attempt interrupted before the deploy, judged from the events -----------------------------
 
 _calls: list[int] = []
