@@ -192,6 +192,8 @@ def _deep(
     items: tuple[int, ...] = (1, 2),
     appended: bool = False,
     branch_names: tuple[str, str] = ("left", "right"),
+    nesting: str = "nested",
+    virtual: bool = False,
 ) -> Callable[..., Gen]:
     def kid(x: int) -> Gen:
         a = yield inner(x)
@@ -202,11 +204,11 @@ def _deep(
 
     def item(x: int) -> Gen:
         if child_name is None:
-            return (yield dg.Child(kid, (x,)))
-        return (yield dg.Child(kid, (x,), name=child_name))
+            return (yield dg.Child(kid, (x,), virtual=virtual))
+        return (yield dg.Child(kid, (x,), name=child_name, virtual=virtual))
 
     def left() -> Gen:
-        r = yield dg.Map(item, list(items), name="m")
+        r = yield dg.Map(item, list(items), name="m", nesting=nesting)
         return [i.result for i in r.items]
 
     def right() -> Gen:
@@ -219,7 +221,7 @@ def _deep(
         )
         return {i.name: i.result for i in r.items}
 
-    tag = f"{inner.name},{child_name},{items},{appended},{branch_names}"
+    tag = f"{inner.name},{child_name},{items},{appended},{branch_names},{nesting},{virtual}"
     return _named(workflow, f"deep[{tag}]")
 
 
@@ -616,6 +618,45 @@ CHANGES = [
         _deep(branch_names=("l", "r")),
         N,
         N,
+    ),
+    # the same, the Map flat (its items record no context of their own)
+    Change(
+        "deep, flat Map: the child's step renamed",
+        _deep(nesting="flat"),
+        _deep(inner=step_b, nesting="flat"),
+        N,
+        OK,
+    ),
+    Change(
+        "deep, flat Map: the child's name changed",
+        _deep(nesting="flat"),
+        _deep(child_name="costing", nesting="flat"),
+        N,
+        OK,
+    ),
+    Change(
+        "deep, flat Map: a step appended in the child",
+        _deep(nesting="flat"),
+        _deep(appended=True, nesting="flat"),
+        OK,
+        OK,
+    ),
+    Change(
+        "deep, flat Map: an item removed",
+        _deep(nesting="flat"),
+        _deep(items=(1,), nesting="flat"),
+        N,
+        OK,
+    ),
+    Change("deep: the Map made flat", _deep(), _deep(nesting="flat"), N, OK),
+    # the child made virtual: it records no context, its steps are the item's
+    Change("deep: the child made virtual", _deep(), _deep(virtual=True), N, OK),
+    Change(
+        "deep, virtual child: its step renamed",
+        _deep(virtual=True),
+        _deep(inner=step_b, virtual=True),
+        N,
+        OK,
     ),
     # callbacks with heartbeats
     Change(
