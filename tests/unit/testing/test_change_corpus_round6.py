@@ -1197,22 +1197,42 @@ def everything(x: int) -> Gen:
 
 @pytest.mark.parametrize(
     ("before", "after"),
-    [("json", "aws"), ("aws", "json")],
-    ids=["json made aws", "aws made json"],
+    [
+        ("json", "aws"),
+        ("aws", "json"),
+        ("step", "batch"),
+        ("batch", "eager"),
+        ("eager", "step"),
+    ],
+    ids=[
+        "json made aws",
+        "aws made json",
+        "checkpointing step made batch",
+        "checkpointing batch made eager",
+        "checkpointing eager made step",
+    ],
 )
-def test_the_payload_format_switched_between_deployments(before: str, after: str) -> None:
+def test_the_payload_format_or_checkpointing_changed_between_deployments(
+    before: str, after: str
+) -> None:
     """docs/lambda.md: durable_gen reads both formats wherever it reads one, so an execution
     recorded in one resumes under a handler writing the other, and replays; a failure keeps
-    the error type it was recorded with (module-qualified in "aws")."""
+    the error type it was recorded with (module-qualified in "aws"). The checkpointing mode
+    changed between deployments changes when updates are sent, not what is recorded."""
     import json
 
     from durable_gen import runtime as rt
     from durable_gen.local import LocalService, VirtualClock
     from durable_gen.testing import replay
 
+    def option(value: str) -> dict[str, str]:
+        if value in ("json", "aws"):
+            return {"payload_format": value}
+        return {"checkpointing": value}
+
     clock = VirtualClock(auto_advance=False)
     service = LocalService(clock=clock)
-    service.register("wf", rt.make_handler(everything, service, payload_format=before))
+    service.register("wf", rt.make_handler(everything, service, **option(before)))  # type: ignore[arg-type]
     arn = service.start("wf", "1")
     for _ in range(20):
         service.run(arn)
@@ -1225,7 +1245,7 @@ def test_the_payload_format_switched_between_deployments(before: str, after: str
         clock.advance(10)
     else:
         raise AssertionError("never reached the gate")
-    service.register("wf", rt.make_handler(everything, service, payload_format=after))
+    service.register("wf", rt.make_handler(everything, service, **option(after)))  # type: ignore[arg-type]
     record = service.run(arn)
     for _ in range(50):
         if record.is_terminal:
@@ -1239,6 +1259,7 @@ def test_the_payload_format_switched_between_deployments(before: str, after: str
     assert record.status == "SUCCEEDED", record.error
     qualified = f"{__name__}.Declined"
     types = {"json": "Declined", "aws": qualified}
+    types.update(dict.fromkeys(("step", "batch", "eager"), "Declined"))
     middle = [{"p": 1}, [2, 3], [{"k": 1}], {"n": 2}, 6, [8, 9], {"by": 1}]
     wanted = [types[before], *middle, types[after]]
     assert json.loads(record.result or "null") == wanted
