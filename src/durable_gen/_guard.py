@@ -19,6 +19,7 @@ Costs: one ``ContextVar.get`` per command built; in a body that runs live (or un
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 import sys
@@ -167,6 +168,7 @@ def explained(error: Exception, command: type) -> Exception:
         and error.name == "send"
         and hasattr(obj, "__next__")
         and not hasattr(obj, "send")
+        and _raised_by_yield_from(error)
     ):
         # `yield from (a, b)` (what `for c in (a, b): yield c` is often rewritten into): the
         # first command's result is sent into the tuple's iterator, which takes none
@@ -200,6 +202,21 @@ def explained(error: Exception, command: type) -> Exception:
         return error
     advice.__cause__ = error
     return advice.with_traceback(error.__traceback__)
+
+
+def _raised_by_yield_from(error: BaseException) -> bool:
+    """Whether ``error`` was raised by a ``yield from`` (its ``SEND`` instruction), not by a
+    call of ``.send`` written in the body."""
+    tb = error.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    return 0 <= tb.tb_lasti < len(code) and dis.opname[code[tb.tb_lasti]] in _SENDS
+
+
+_SENDS: Final = frozenset({"SEND", "YIELD_FROM"})
 
 
 def _subclasses(cls: type) -> set[type]:

@@ -76,3 +76,13 @@ def test_commands_returning_none_pass_through_yield_from() -> None:
     run = TestRunner().run(results_dropped, 0)
     assert run.status == "SUCCEEDED"
     assert [op.name for op in run.operations(type="STEP")] == ["note", "note"]
+
+
+def test_a_send_called_in_the_body_keeps_its_own_error() -> None:
+    def calls_send(_: int) -> Generator[Any, Any, int]:
+        yield add_one(1)
+        iter((1, 2)).send(None)  # type: ignore[attr-defined]
+        return 0
+
+    run = TestRunner().run(calls_send, 0)
+    assert run.error is not None and run.error.error_type == "AttributeError"
