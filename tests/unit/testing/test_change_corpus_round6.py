@@ -513,6 +513,60 @@ def _children_in_loop(patched: bool) -> Callable[..., Gen]:
     return _named(workflow, f"children_in_loop[{patched}]")
 
 
+# --- changes inside a WaitForCondition's check ---------------------------------------------------
+
+
+@dataclasses.dataclass
+class Job:
+    n: int
+
+
+@dataclasses.dataclass
+class JobWithNote:
+    n: int
+    note: str = ""
+
+
+def _bump(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+def _bump_raises(state: dict[str, int]) -> dict[str, int]:
+    raise LookupError(f"no job {state['n']}")
+
+
+def _bump_by_two(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 2}
+
+
+def _bump_job(state: Job) -> Job:
+    return Job(state.n + 1)
+
+
+def _bump_noted(state: JobWithNote) -> JobWithNote:
+    return JobWithNote(state.n + 1, "noted")
+
+
+def _polled(check: Any, until: int = 3) -> Callable[..., Gen]:
+    def n_of(state: Any) -> int:
+        return int(state["n"] if isinstance(state, dict) else state.n)
+
+    def workflow(x: int) -> Gen:
+        initial = {"n": 0} if check in (_bump, _bump_raises, _bump_by_two) else Job(0)
+        try:
+            state = yield dg.WaitForCondition(
+                check,
+                initial,
+                wait_strategy=dg.WaitStrategy(until=lambda s: n_of(s) >= until, delay=10),
+                name="poll",
+            )
+        except dg.StepFailedError as exc:
+            return exc.error_type
+        return n_of(state)
+
+    return _named(workflow, f"polled[{check.__name__},{until}]")
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 CHANGES = [
@@ -771,6 +825,42 @@ CHANGES = [
     Change("typed: int made bool", as_int_text, as_bool, FAILED, FAILED),
     Change("typed: int made str", as_int_text, as_str, FAILED, FAILED),
     Change("typed: float made int", as_float, _quoted(_typed(int, 1)), FAILED, FAILED),
+    # changes inside a WaitForCondition's check while it polls (completed: replayed)
+    Change(
+        "WaitForCondition: the check now raises, polling",
+        _polled(_bump),
+        _polled(_bump_raises),
+        OK,
+        OK,
+        result="LookupError",
+        completed_result=3,
+    ),
+    Change(
+        "WaitForCondition: the check steps by two, polling",
+        _polled(_bump),
+        _polled(_bump_by_two),
+        OK,
+        OK,
+        result=...,
+        completed_result=3,
+    ),
+    Change(
+        "WaitForCondition: a dataclass state gains a field with a default, polling",
+        _polled(_bump_job),
+        _polled(_bump_noted),
+        OK,
+        OK,
+        result=3,
+    ),
+    Change(
+        "WaitForCondition: the strategy's target raised, polling",
+        _polled(_bump),
+        _polled(_bump, until=5),
+        OK,
+        OK,
+        result=5,
+        completed_result=3,
+    ),
     # a workflow or child function wrapped otherwise
     Change(
         "workflow: wrapped in a decorator that returns its generator",
