@@ -567,6 +567,36 @@ def _polled(check: Any, until: int = 3) -> Callable[..., Gen]:
     return _named(workflow, f"polled[{check.__name__},{until}]")
 
 
+# --- a Map function or branch made a generator function, or back ---------------------------------
+
+
+def _gen_item(x: int) -> Gen:
+    return (yield step_a(x))
+
+
+def _gen_item_b(x: int) -> Gen:
+    return (yield step_b(x))
+
+
+def _mapped(fn: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(fn, [1, 2], name="m")
+        yield from gate()
+        return r.results()
+
+    return _named(workflow, f"mapped[{getattr(fn, '__name__', fn)}]")
+
+
+def _branches(*fns: Any) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        branches = [dg.Branch(functools.partial(f, 1), name=f"b{i}") for i, f in enumerate(fns)]
+        r = yield dg.Parallel(branches, name="p")
+        yield from gate()
+        return r.results()
+
+    return _named(workflow, f"branches[{[getattr(f, '__name__', f) for f in fns]}]")
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 CHANGES = [
@@ -860,6 +890,41 @@ CHANGES = [
         OK,
         result=5,
         completed_result=3,
+    ),
+    # a Map function or branch made a generator function (its items become child workflows)
+    Change(
+        "Map: @step function made a generator yielding it",
+        _mapped(step_a),
+        _mapped(_gen_item),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Map: generator yielding a @step made the @step",
+        _mapped(_gen_item),
+        _mapped(step_a),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    # docs/versioning.md: a completed context's generator body is not run again, so the step
+    # it now yields is not compared (a one-step function's name would be)
+    Change(
+        "Map: @step function made a generator yielding another, completed",
+        _mapped(step_a),
+        _mapped(_gen_item_b),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Parallel: @step branch made a generator yielding it",
+        _branches(step_a),
+        _branches(_gen_item),
+        OK,
+        OK,
+        result=[2],
     ),
     # a workflow or child function wrapped otherwise
     Change(
