@@ -1140,6 +1140,38 @@ def test_an_interrupted_attempt_is_counted_alike_from_the_state_and_from_the_eve
     assert json.loads(record.result or "null") == ("StepInterruptedError" if last else 1)
 
 
+@dg.step(name="pay-once", semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def pay_once(x: int) -> int:
+    raise KeyboardInterrupt  # the process stops inside the only attempt
+
+
+def paying_once(x: int) -> Gen:
+    return (yield pay_once(x))
+
+
+def test_a_running_history_the_code_fails_from_is_not_said_to_have_recorded_the_failure() -> None:
+    """The execution recorded no failure (it is running, its step interrupted): the report
+    says the code fails from what was recorded, as a resume does, not "as recorded"."""
+    from durable_gen import runtime as rt
+    from durable_gen.local import LocalService, VirtualClock
+    from durable_gen.testing import replay
+
+    service = LocalService(clock=VirtualClock(auto_advance=False))
+    service.register("wf", rt.make_handler(paying_once, service))
+    arn = service.start("wf", "1")
+    with pytest.raises(KeyboardInterrupt):
+        service.run(arn)
+    for source in (service.get_operations(arn), service.get_history(arn)):
+        report = replay(paying_once, source, execution_arn=arn)
+        assert (report.status, report.outcome) == ("ok", "failed"), report.message
+        assert "failed as recorded" not in report.message
+        assert "'pay-once' attempt 1 started but never finished" in report.message
+        assert "resumed, it fails so" in report.message
+    record = service.run(arn)  # the resume fails it so
+    assert record.status == "FAILED" and record.error is not None
+    assert record.error.error_type == "StepInterruptedError"
+
+
 # --- histories recorded by an earlier version -----------------------------------------------------
 
 
