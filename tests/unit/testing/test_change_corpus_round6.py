@@ -4,11 +4,19 @@ handler, the interpreter, ``replay`` of the export and of its events, the pytest
 ``durable_replayer``, and ``durable-gen history --json`` replayed by ``replay_folder``), which
 must all give the verdict docs/versioning.md gives and, when they accept, the same result.
 
-Its emphasis: sagas changed while a rollback is under way (an undo waiting out a retry),
-deep nesting (a ``Child`` inside ``Map`` items inside a ``Parallel`` branch), callbacks with
-heartbeats, arguments passed otherwise (keywords, defaults), and the type a recorded step
-result is decoded into (a dataclass field renamed or removed, a container type changed, a
-``datetime``, an ``Enum``).
+Its emphasis: sagas changed while a rollback is under way (an undo waiting out a retry), deep
+nesting (a ``Child`` inside ``Map`` items inside a ``Parallel`` branch, flat and virtual
+variants), callbacks with heartbeats, arguments passed otherwise (keywords, defaults), the type
+a recorded step result is decoded into (a dataclass field renamed or removed, a container type
+changed, a ``datetime``, an ``Enum``), changes inside a ``WaitForCondition``'s check while it
+polls, workflows and child functions wrapped otherwise (a decorator, ``functools.partial``, a
+bound method, a generator function for a one-step function), and ``Patched`` in an except
+clause or on one iteration of a loop.
+
+Beyond the judge: an attempt a stopped process left open, read alike from the state and from
+the events; the payload format or checkpointing mode changed between deployments; histories
+recorded by an earlier version (a named ``WaitForCallback``'s inner names, a ``Map`` result
+without item names).
 """
 
 from __future__ import annotations
