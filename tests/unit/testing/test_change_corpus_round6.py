@@ -36,6 +36,7 @@ from durable_gen.testing.pytest_plugin import Replayer
 from tests.unit.testing.test_change_corpus_options import (
     FAILED,
     OK,
+    RAISED,
     Change,
     Gen,
     N,
@@ -605,6 +606,22 @@ def _branches(*fns: Any) -> Callable[..., Gen]:
     return _named(workflow, f"branches[{[getattr(f, '__name__', f) for f in fns]}]")
 
 
+# --- a loop of yields rewritten as yield from (what linters suggest) ------------------------------
+
+
+def yields_in_a_loop(x: int) -> Gen:
+    for command in (step_a(x), step_b(x)):  # noqa: UP028 (the version before the rewrite)
+        yield command
+    yield from gate()
+    return x
+
+
+def yields_from_a_tuple(x: int) -> Gen:
+    yield from (step_a(x), step_b(x))
+    yield from gate()
+    return x
+
+
 # --- the corpus -----------------------------------------------------------------------------------
 
 CHANGES = [
@@ -934,6 +951,14 @@ CHANGES = [
         OK,
         result=[2],
     ),
+    # the first result sent into the tuple's iterator: WorkflowDefinitionError on every route
+    Change(
+        "yields in a loop made yield from a tuple",
+        yields_in_a_loop,
+        yields_from_a_tuple,
+        RAISED,
+        RAISED,
+    ),
     # a workflow or child function wrapped otherwise
     Change(
         "workflow: wrapped in a decorator that returns its generator",
@@ -1048,6 +1073,10 @@ def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen])
             if op.status == "STARTED" and op.callback_id is not None:
                 run.runner.send_callback_success(op.callback_id, ANSWER)
 
+    if workflow is yields_from_a_tuple:  # a mistake in the code: the check says it cannot run
+        with pytest.raises(AssertionError, match="cannot run"):
+            assert_deterministic(workflow, change.input, on_idle=answer, random_runs=0)
+        return
     assert_deterministic(workflow, change.input, functions=FUNCTIONS, on_idle=answer, random_runs=1)
 
 
