@@ -1425,8 +1425,15 @@ class Child(Command[R], frozen=True):
         nothing."""
         if self.name is not None:
             return self.name
-        wf = self.workflow
+        wf = unpartial(self.workflow)  # functools.partial(sub, x): named as sub is
         return default_name(None, wf) if getattr(wf, _WORKFLOW_MARK, False) else None
+
+
+def unpartial(fn: Any) -> Any:
+    """The function a (nested) ``functools.partial`` calls; ``fn`` itself otherwise."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMeta):

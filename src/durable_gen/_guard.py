@@ -19,6 +19,7 @@ Costs: one ``ContextVar.get`` per command built; in a body that runs live (or un
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 import sys
@@ -162,7 +163,23 @@ def explained(error: Exception, command: type) -> Exception:
 
     advice: Exception
     obj = getattr(error, "obj", None) if isinstance(error, AttributeError) else None
-    if isinstance(error, AttributeError) and isinstance(obj, command):
+    if (
+        isinstance(error, AttributeError)
+        and error.name == "send"
+        and hasattr(obj, "__next__")
+        and not hasattr(obj, "send")
+        and _raised_by_yield_from(error)
+    ):
+        # `yield from (a, b)` (what `for c in (a, b): yield c` is often rewritten into): the
+        # first command's result is sent into the tuple's iterator, which takes none
+        advice = WorkflowDefinitionError(
+            f"the workflow ran `yield from` over a {type(obj).__name__.removesuffix('_iterator')}"
+            " of commands: each command's result is sent back into it, and it cannot take "
+            "one. Yield each command on its own (`for command in commands: "
+            "results.append((yield command))`), or run them together with "
+            "`yield dg.Parallel(...)`; `yield from` is for a sub-workflow's generator"
+        )
+    elif isinstance(error, AttributeError) and isinstance(obj, command):
         if "yield" in str(error):
             return error
         advice = AttributeError(
@@ -185,6 +202,21 @@ def explained(error: Exception, command: type) -> Exception:
         return error
     advice.__cause__ = error
     return advice.with_traceback(error.__traceback__)
+
+
+def _raised_by_yield_from(error: BaseException) -> bool:
+    """Whether ``error`` was raised by a ``yield from`` (its ``SEND`` instruction), not by a
+    call of ``.send`` written in the body."""
+    tb = error.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code.co_code
+    return 0 <= tb.tb_lasti < len(code) and dis.opname[code[tb.tb_lasti]] in _SENDS
+
+
+_SENDS: Final = frozenset({"SEND", "YIELD_FROM"})
 
 
 def _subclasses(cls: type) -> set[type]:

@@ -84,6 +84,7 @@ from ._commands import (
     WaitForCallback,
     WaitForCondition,
     _PrevalidatedStep,
+    unpartial,
 )
 from ._context import CURRENT, unawaited_step
 from ._errors import (
@@ -989,7 +990,7 @@ class Interpreter(StepHandlers):
             return self._enter_virtual(
                 fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
             )
-        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, wf)
+        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, unpartial(wf))
         if rec is not None and rec.name != name:  # matched after its function (``_match``)
             name = rec.name  # updates keep the recorded name
         if rec is not None and isinstance(wf, StepFunction):
@@ -1009,7 +1010,11 @@ class Interpreter(StepHandlers):
         callback_name, submitter_name = wait_for_callback_names(cmd.name)
         recorded = self._ops.get(operation_id(op_id, 1)) if rec is not None else None
         if recorded is not None and not is_aws_wait_for_callback_name(cmd.name, recorded.name):
-            callback_name = submitter_name = None
+            if cmd.name is not None and recorded.name == f"{cmd.name}-callback":
+                # recorded before that, by a named WaitForCallback: "x-callback", "x-submitter"
+                callback_name, submitter_name = recorded.name, f"{cmd.name}-submitter"
+            else:
+                callback_name = submitter_name = None
 
         submitter = cmd.submitter
         retry = cmd.retry

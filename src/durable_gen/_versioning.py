@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from ._commands import Command
-from ._errors import SerializationError, ValidationError
+from ._errors import SerializationError, ValidationError, WorkflowDefinitionError
+from ._guard import made
 from ._wire import MAX_NAME_CHARS, Operation
 
 if TYPE_CHECKING:
@@ -82,6 +83,17 @@ class Patched(Command[bool], frozen=True):
 
     def __post_init__(self) -> None:
         _check_change_id(self.change_id, "Patched")
+        made(self)  # built and never yielded: reported as any command is
+
+    def __bool__(self) -> bool:
+        # `if dg.Patched("x"):` tests the command, which is not the answer: every execution,
+        # those that went past this point with the old code included, would take the new path
+        raise WorkflowDefinitionError(
+            f"Patched({self.change_id!r}) was tested as a condition without `yield`: the "
+            "command is not the answer, and every execution (those that went past this point "
+            "with the old code too) would take the new path. Write "
+            f"`if (yield dg.Patched({self.change_id!r})):`"
+        )
 
 
 class Deprecated(Command[None], frozen=True):
@@ -100,6 +112,7 @@ class Deprecated(Command[None], frozen=True):
 
     def __post_init__(self) -> None:
         _check_change_id(self.change_id, "Deprecated")
+        made(self)
 
 
 class Now(Command[datetime], frozen=True, kw_only=True):
@@ -117,6 +130,7 @@ class Now(Command[datetime], frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.name is not None:
             _check_change_id(self.name, "Now")
+        made(self)
 
     @property
     def op_name(self) -> str:

@@ -10,7 +10,9 @@ epoch milliseconds, epoch seconds or ISO 8601 strings (as boto3 and the AWS CLI 
 
 Rules of the rebuild from events (each operation takes the state its last event gives it):
 
-1. ``*Started`` opens an operation (STARTED); a step's attempt counts its ``StepStarted`` events.
+1. ``*Started`` opens an operation (STARTED); a step's attempt counts its attempts that ended
+   (``RetryDetails.CurrentAttempt``, else one per outcome event), as the service's state does:
+   a step whose last event is a ``StepStarted`` was interrupted in the attempt after those.
 2. ``*Succeeded``/``*Failed``/``*TimedOut``/``*Stopped``/``*Cancelled`` set the status.
 3. A step event whose ``RetryDetails.NextAttemptDelaySeconds`` is 1 or more is a retry: the step
    is PENDING until then. The service accepts no retry delay below one second, so a delay of 0
@@ -435,7 +437,11 @@ def _rebuild(
         if what == "Started":
             op["Status"] = "STARTED"
             if prefix == "Step":
-                d["Attempt"] = int(d.get("Attempt") or 0) + 1
+                # rule 1: Attempt counts finished attempts, as the service's state does; the
+                # attempt this event opens counts once its outcome is recorded, so a step
+                # whose last event is its StepStarted (a process stopped during the attempt)
+                # reads as the state reads it, and an at-most-once retry is decided alike
+                d["Attempt"] = int(d.get("Attempt") or 0)
                 d.pop("NextAttemptTimestamp", None)
             elif prefix == "Wait":
                 end = _epoch_ms(details.get("ScheduledEndTimestamp"))
@@ -453,6 +459,8 @@ def _rebuild(
         if prefix == "Step":
             if retry.get("CurrentAttempt") is not None:
                 d["Attempt"] = retry["CurrentAttempt"]
+            else:  # one per StepStarted that ended: this one ended here
+                d["Attempt"] = int(d.get("Attempt") or 0) + 1
             delay = retry.get("NextAttemptDelaySeconds")
             if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 1:
                 new_status = "PENDING"  # rule 3: a retry; a delay of 0 marks the last attempt

@@ -397,9 +397,15 @@ def _replay(
                 exception=exc,
                 **base,
             )
+        if history.status in ("FAILED", "TIMED_OUT", "STOPPED"):
+            how = f"the workflow failed as recorded ({what})"
+        else:  # e.g. a recorded step failure not caught, the execution's end not recorded
+            how = f"the workflow fails ({what}) from what the history recorded"
+            if history.status == "RUNNING":
+                how += ", which does not record the execution's end yet: resumed, it fails so"
         return ReplayReport(
             status="ok",
-            message=f"{counts}; the workflow failed as recorded ({what})",
+            message=f"{counts}; {how}",
             outcome="failed",
             error=err,
             **base,
