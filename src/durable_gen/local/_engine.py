@@ -30,6 +30,7 @@ from .._errors import (
     UnknownCallbackError,
     ValidationError,
 )
+from .._failure import check_error_object
 from .._service import InvocationHandler, conforms, instance_hint
 from .._wire import (
     MAX_PAYLOAD_BYTES,
@@ -41,7 +42,6 @@ from .._wire import (
     Operation,
     OperationStatus,
     OperationUpdate,
-    error_object_problem,
     too_large,
 )
 from ._clock import Clock, RealClock
@@ -324,15 +324,18 @@ class LocalService(Runner):
 
         Returns:
             The execution's record after the stop.
+
+        Raises:
+            InvalidInputError: ``error`` is not an ``ErrorObject``, or holds text that is not
+                valid Unicode.
+            PayloadTooLargeError: ``error`` is over the 32 KiB limit of an error object.
         """
         if error is not None and not isinstance(error, ErrorObject):
             raise InvalidInputError(
                 f"stop() takes error= as an ErrorObject(error_type=..., error_message=...) or "
                 f"None, got {type(error).__name__}"
             )
-        problem = None if error is None else error_object_problem(error)
-        if problem is not None:
-            raise InvalidInputError(f"stop()'s error= cannot be recorded: {problem}")
+        check_error_object(error, "stop()'s error=", InvalidInputError)
         # Children invoked by this execution are stopped first (their invoke operations then
         # record STOPPED), so nothing it started keeps running on its own.
         for child in self.list_executions("RUNNING"):
@@ -627,6 +630,8 @@ class LocalService(Runner):
                 or timed out, or its execution ended.
             InvalidInputError: ``error`` is not an ``ErrorObject``, or holds text that is not
                 valid Unicode.
+            PayloadTooLargeError: ``error`` is over the 32 KiB limit of an error object (as
+                the service counts it: JSON with non-ASCII characters escaped).
         """
         if error is not None and not isinstance(error, ErrorObject):
             raise InvalidInputError(
@@ -634,17 +639,7 @@ class LocalService(Runner):
                 f"(from durable_gen.runtime import ErrorObject) or None, got "
                 f"{type(error).__name__}"
             )
-        problem = None if error is None else error_object_problem(error)
-        if problem is not None:
-            raise InvalidInputError(f"the callback failure cannot be recorded: {problem}")
-        if error is not None:
-            _check_text(
-                "the callback failure",
-                error.error_type,
-                error.error_message,
-                error.error_data,
-                *(error.stack_trace or ()),
-            )
+        check_error_object(error, "the callback failure", InvalidInputError)
         self._complete_callback(callback_id, "FAILED", error=error)
 
     @checked

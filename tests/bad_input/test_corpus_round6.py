@@ -1,0 +1,213 @@
+"""Bad input, sixth round: mistakes a user who read only the README and docs/ makes, each met
+with a typed durable_gen error whose message says what to do, and each leaving what was
+recorded intact (the execution goes on once given valid input).
+
+Every entry point that records an error object a caller hands in (a callback failure, a stop,
+an answer to a host's callback or invoke) refuses the same things alike: a field of the wrong
+type, text that is not valid Unicode, an object over the 32 KiB limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.local import LocalService, MemoryStore, SqliteStore, register_function
+from durable_gen.runtime import ErrorObject
+
+# --- error objects handed in: one rule at every entry point -------------------------------
+
+_ids: list[str] = []
+
+
+@dg.step
+def _hand_over(callback_id: str) -> None:
+    _ids.append(callback_id)
+
+
+@dg.workflow
+def _approval(_: None) -> dg.Workflow[object]:
+    handle = yield dg.CreateCallback(name="approval")
+    yield _hand_over(handle.callback_id)
+    return (yield handle)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> LocalService:
+    store = MemoryStore() if request.param == "memory" else SqliteStore(str(tmp_path / "x.db"))
+    engine = LocalService(store=store)
+    register_function(engine, "approval", _approval)
+    return engine
+
+
+#: Error objects no entry point records, with the error each raises and a fragment of it.
+_BAD_ERRORS: dict[str, tuple[ErrorObject, type[dg.DurableGenError] | None, str]] = {
+    "message-surrogate": (
+        ErrorObject(error_type="Rejected", error_message="bad \ud800"),
+        None,
+        r"is not valid Unicode text: its error_message holds '\\ud800' at character 4",
+    ),
+    "type-surrogate": (
+        ErrorObject(error_type="Re\udcffjected"),
+        None,
+        r"is not valid Unicode text: its error_type",
+    ),
+    "data-surrogate": (
+        ErrorObject(error_type="Rejected", error_data='"\udc80"'),
+        None,
+        r"is not valid Unicode text: its error_data",
+    ),
+    "trace-surrogate": (
+        ErrorObject(error_type="Rejected", stack_trace=["ok", "bad \ud800"]),
+        None,
+        r"is not valid Unicode text: its stack_trace\[1\]",
+    ),
+    "message-over-32k": (
+        ErrorObject(error_type="Rejected", error_message="x" * 40_000),
+        dg.PayloadTooLargeError,
+        r"is \d+ bytes of JSON .*over the limit of an error object, 32 KiB \(32768 bytes\); "
+        r"nothing was recorded. Leave out its stack_trace",
+    ),
+    # Measured as the service measures it: JSON with non-ASCII escaped (6 bytes each), so
+    # 6,000 accented letters (12,000 bytes of UTF-8) are 36,000 bytes.
+    "accents-over-32k": (
+        ErrorObject(error_type="Rejected", error_message="é" * 6_000),
+        dg.PayloadTooLargeError,
+        r"is 3\d{4} bytes of JSON \(non-ASCII characters escaped",
+    ),
+    "trace-over-32k": (
+        ErrorObject(error_type="Rejected", stack_trace=["  File 'x.py', line 1" * 20] * 100),
+        dg.PayloadTooLargeError,
+        r"over the limit of an error object",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_ERRORS))
+def test_a_callback_failure_that_cannot_be_recorded_is_refused_and_the_callback_stays_open(
+    engine: LocalService, case: str
+) -> None:
+    error, cls, fragment = _BAD_ERRORS[case]
+    _ids.clear()
+    arn = engine.start("approval", None)
+    engine.run_until_idle()
+    with pytest.raises(cls or dg.InvalidInputError, match="the callback failure (.*)?" + fragment):
+        engine.send_callback_failure(_ids[0], error)
+    engine.send_callback_success(_ids[0], '"approved"')
+    engine.run_until_idle()
+    record = engine.get_execution(arn)
+    assert (record.status, record.result) == ("SUCCEEDED", '"approved"')
+
+
+def test_a_callback_failure_just_under_the_limit_is_recorded_whole(engine: LocalService) -> None:
+    _ids.clear()
+    arn = engine.start("approval", None)
+    engine.run_until_idle()
+    message = "x" * 32_000
+    engine.send_callback_failure(_ids[0], ErrorObject(error_type="Rejected", error_message=message))
+    engine.run_until_idle()
+    record = engine.get_execution(arn)
+    assert record.status == "FAILED" and record.error is not None
+    assert record.error.error_message == message
+
+
+@pytest.mark.parametrize("case", list(_BAD_ERRORS))
+def test_a_stop_error_that_cannot_be_recorded_is_refused_and_the_execution_runs_on(
+    engine: LocalService, case: str
+) -> None:
+    error, cls, fragment = _BAD_ERRORS[case]
+    _ids.clear()
+    arn = engine.start("approval", None)
+    engine.run_until_idle()
+    with pytest.raises(cls or dg.InvalidInputError, match="stop\\(\\)'s error= (.*)?" + fragment):
+        engine.stop(arn, error)
+    assert engine.get_execution(arn).status == "RUNNING"
+    engine.send_callback_success(_ids[0], '"approved"')
+    engine.run_until_idle()
+    assert engine.get_execution(arn).status == "SUCCEEDED"
+
+
+def _waits_on_callback_and_invoke(_: Any) -> dg.Workflow[list[Any]]:
+    handle = yield from dg.CreateCallback(name="approval")
+    answer = yield from handle
+    tax = yield from dg.Invoke("tax", 1, name="tax", result_type=float)
+    return [answer, tax]
+
+
+def _drive(store: dict[str, rt.Operation]) -> rt.Action:
+    interp = rt.Interpreter(_waits_on_callback_and_invoke, list(store.values()))
+    action = interp.next_action()
+    while isinstance(action, rt.Flush):
+        interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        action = interp.next_action()
+    return action
+
+
+def _host_store() -> dict[str, rt.Operation]:
+    return {
+        "exec": rt.Operation(
+            id="exec",
+            type="EXECUTION",
+            status="STARTED",
+            execution_details=rt.ExecutionDetails(input_payload="1"),
+        )
+    }
+
+
+@pytest.mark.parametrize("case", list(_BAD_ERRORS))
+def test_a_host_answer_error_that_cannot_be_recorded_is_refused_and_the_store_unchanged(
+    case: str,
+) -> None:
+    error, cls, fragment = _BAD_ERRORS[case]
+    store = _host_store()
+    assert isinstance(_drive(store), rt.Done)  # suspended on the callback
+    (callback,) = [op for op in store.values() if op.type == "CALLBACK"]
+    assert callback.callback_details is not None
+    callback_id = callback.callback_details.callback_id
+    assert callback_id is not None
+    before = dict(store)
+    with pytest.raises(cls or dg.ValidationError, match=r"complete_callback\(\)'s error= "):
+        rt.complete_callback(store, callback_id, now_ms=1, error=error)
+    with pytest.raises(cls or dg.ValidationError, match=fragment):
+        rt.complete_callback(store, callback_id, now_ms=1, error=error)
+    assert store == before
+    rt.complete_callback(store, callback_id, now_ms=1, result='"ok"')
+    assert isinstance(_drive(store), rt.Done)  # suspended on the invoke
+    (invoke,) = [op for op in store.values() if op.type == "CHAINED_INVOKE"]
+    before = dict(store)
+    with pytest.raises(cls or dg.ValidationError, match=r"complete_invoke\(\)'s error= "):
+        rt.complete_invoke(store, invoke.id, now_ms=2, error=error)
+    assert store == before
+    rt.complete_invoke(store, invoke.id, now_ms=2, result="0.2")
+    done = _drive(store)
+    assert isinstance(done, rt.Done) and done.outcome == rt.Succeeded('["ok",0.2]')
+
+
+def test_the_test_runner_refuses_a_callback_failure_over_the_limit_and_keeps_it_open() -> None:
+    from durable_gen.testing import TestRunner
+
+    runner = TestRunner()
+    run = runner.run(_approval, None)
+    with pytest.raises(dg.PayloadTooLargeError, match="Leave out its stack_trace"):
+        run.send_callback_failure("approval", "Rejected", "x" * 40_000)
+    run.send_callback_failure("approval", "Rejected", "x" * 4_000)
+    runner.run_until_idle()
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        run.result()
+    assert caught.value.error_message == "x" * 4_000
+
+
+# Helpers shared by later groups.
+_Call = Callable[[], object]
+
+
+def _raises(call: _Call, cls: type[BaseException], fragment: str) -> BaseException:
+    with pytest.raises(cls, match=re.escape(fragment)) as caught:
+        call()
+    return caught.value
