@@ -211,3 +211,65 @@ def _raises(call: _Call, cls: type[BaseException], fragment: str) -> BaseExcepti
     with pytest.raises(cls, match=re.escape(fragment)) as caught:
         call()
     return caught.value
+
+
+# --- a command returned instead of yielded --------------------------------------------------
+
+
+@dg.step
+def _charge(amount: int) -> int:
+    return amount
+
+
+#: Commands whose fields the codec can write: returned, each used to end the execution as a
+#: success with a dict of its fields.
+_RETURNED: dict[str, Callable[[], object]] = {
+    "Wait": lambda: dg.Wait(seconds=5),
+    "Now": lambda: dg.Now(),
+    "UUID": lambda: dg.UUID(),
+    "Random": lambda: dg.Random(),
+    "Patched": lambda: dg.Patched("new-tax"),
+    "Invoke": lambda: dg.Invoke("tax", 1),
+    "CreateCallback": lambda: dg.CreateCallback(name="approval"),
+    "Step": lambda: _charge(1),
+}
+
+
+@pytest.mark.filterwarnings("ignore::durable_gen.UnyieldedCommandWarning")
+@pytest.mark.parametrize("kind", list(_RETURNED))
+@pytest.mark.parametrize("where", ["workflow", "child", "map-item"])
+def test_a_command_returned_instead_of_yielded_fails_with_advice(kind: str, where: str) -> None:
+    make = _RETURNED[kind]
+
+    def body(_: object) -> dg.Workflow[object]:
+        if False:
+            yield  # a generator function that returns before yielding anything
+        return make()
+
+    def via_child(_: None) -> dg.Workflow[object]:
+        return (yield dg.Child(body, (None,), name="sub"))
+
+    def via_map(_: None) -> dg.Workflow[object]:
+        batch = yield dg.Map(body, [1])
+        return batch.get_results()
+
+    workflow = {"workflow": body, "child": via_child, "map-item": via_map}[where]
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(workflow, None, functions={"tax": lambda payload: payload})
+    error = caught.value
+    assert error.error_type in ("SerializationError", "ChildFailedError", "BatchFailedError")
+    assert f"is a command ({kind}), not a value" in str(error)
+    assert "yield it and use what the yield returns" in str(error)
+
+
+def test_a_callback_handle_returned_instead_of_awaited_fails_with_advice() -> None:
+    @dg.workflow
+    def approval(_: None) -> dg.Workflow[object]:
+        handle = yield dg.CreateCallback(name="approval")
+        return handle  # meant: return (yield handle)
+
+    with pytest.raises(dg.ExecutionFailedError, match="SerializationError") as caught:
+        dg.run(approval, None)
+    assert "is a CallbackHandle, not a value" in str(caught.value)
+    assert "return (yield handle)" in str(caught.value)
+    assert "return handle.callback_id" in str(caught.value)
