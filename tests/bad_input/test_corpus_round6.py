@@ -18,7 +18,13 @@ import pytest
 
 import durable_gen as dg
 from durable_gen import runtime as rt
-from durable_gen.local import LocalService, MemoryStore, SqliteStore, register_function
+from durable_gen.local import (
+    LocalService,
+    MemoryStore,
+    SqliteStore,
+    VirtualClock,
+    register_function,
+)
 from durable_gen.runtime import ErrorObject
 
 # --- error objects handed in: one rule at every entry point -------------------------------
@@ -273,3 +279,42 @@ def test_a_callback_handle_returned_instead_of_awaited_fails_with_advice() -> No
     assert "is a CallbackHandle, not a value" in str(caught.value)
     assert "return (yield handle)" in str(caught.value)
     assert "return handle.callback_id" in str(caught.value)
+
+
+# --- two engines on one SQLite file ---------------------------------------------------------
+
+_steps_run: list[int] = []
+
+
+@dg.step
+def _once(x: int) -> int:
+    _steps_run.append(x)
+    return x
+
+
+@dg.workflow
+def _two_steps(x: int) -> dg.Workflow[list[int]]:
+    first = yield _once(x)
+    yield dg.Wait(seconds=1)
+    return [first, (yield _once(x + 1))]
+
+
+def test_an_engine_with_nothing_registered_leaves_a_shared_files_executions_alone(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "shared.db")
+    _steps_run.clear()
+    owner = LocalService(store=SqliteStore(path), clock=VirtualClock())
+    register_function(owner, "two-steps", _two_steps)
+    arn = owner.start("two-steps", "1")
+    # Another engine on the same file, say a script that only reads and answers callbacks:
+    # it registered nothing, so the execution is not its to run (running it would fail it
+    # with FunctionNotRegisteredError, a record nothing can undo).
+    reader = LocalService(store=SqliteStore(path))
+    reader.run_until_idle()
+    assert reader.get_execution(arn).status == "RUNNING"
+    assert reader.get_execution(arn).error is None
+    assert _steps_run == []
+    record = owner.run(arn)
+    assert (record.status, record.result) == ("SUCCEEDED", "[1,2]")
+    assert _steps_run == [1, 2]

@@ -151,6 +151,12 @@ class LocalService(Runner):
             max_crashes=max_crashes,
             arn_prefix=f"arn:aws:lambda:{region}:{account_id}:function:",
         )
+        serve = getattr(self._store, "serve", None)
+        if serve is not None:
+            # A database other programs share: until functions are registered here, this
+            # engine runs none of its executions (it would fail them for lack of their
+            # function); it still fires timers, answers callbacks and reads state.
+            serve(())
 
     @property
     def clock(self) -> Clock:
