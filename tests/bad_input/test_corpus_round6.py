@@ -318,3 +318,51 @@ def test_an_engine_with_nothing_registered_leaves_a_shared_files_executions_alon
     record = owner.run(arn)
     assert (record.status, record.result) == ("SUCCEEDED", "[1,2]")
     assert _steps_run == [1, 2]
+
+
+# --- values JSON cannot write -------------------------------------------------------------
+
+
+@dg.step
+def _cyclic(_: int) -> object:
+    loop: list[object] = []
+    loop.append(loop)
+    return loop
+
+
+@dg.workflow
+def _returns_cyclic_step(x: int) -> dg.Workflow[object]:
+    return (yield _cyclic(x))
+
+
+@dg.workflow
+def _echo(value: object) -> dg.Workflow[object]:
+    yield dg.Wait(seconds=1)
+    return value
+
+
+def test_a_value_that_holds_itself_is_a_serialization_error_that_says_so() -> None:
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(_returns_cyclic_step, 1)
+    assert caught.value.error_type == "SerializationError"
+    assert "the result of step '_cyclic'" in str(caught.value)
+    assert "or holds itself" in str(caught.value)
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    with pytest.raises(dg.SerializationError, match=r"the workflow input: .* or holds itself"):
+        dg.run(_echo, loop)
+
+
+def test_a_deep_but_readable_value_goes_through_and_a_deeper_one_is_refused_with_advice() -> None:
+    def nested(depth: int) -> list[object]:
+        root: list[object] = []
+        here = root
+        for _ in range(depth):
+            inner: list[object] = []
+            here.append(inner)
+            here = inner
+        return root
+
+    assert dg.run(_echo, nested(400), skip_time=True) == nested(400)
+    with pytest.raises(dg.SerializationError, match="keep it to a few hundred levels"):
+        dg.run(_echo, nested(5_000), skip_time=True)
