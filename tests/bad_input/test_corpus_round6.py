@@ -366,3 +366,43 @@ def test_a_deep_but_readable_value_goes_through_and_a_deeper_one_is_refused_with
     assert dg.run(_echo, nested(400), skip_time=True) == nested(400)
     with pytest.raises(dg.SerializationError, match="keep it to a few hundred levels"):
         dg.run(_echo, nested(5_000), skip_time=True)
+
+
+# --- a callback answered with the wrong kind of id ---------------------------------------
+
+_handles: list[dg.CallbackHandle[object]] = []
+
+
+@dg.workflow
+def _keeps_handle(_: None) -> dg.Workflow[object]:
+    handle = yield dg.CreateCallback(name="approval")
+    _handles.append(handle)
+    yield _hand_over(handle.callback_id)
+    return (yield handle)
+
+
+def test_a_callback_answered_with_its_handle_or_bytes_says_what_to_pass() -> None:
+    from durable_gen.testing import TestRunner
+
+    _handles.clear()
+    runner = TestRunner()
+    run = runner.run(_keeps_handle, None)
+    handle = _handles[-1]
+    with pytest.raises(dg.UnknownCallbackError, match=r"pass handle\.callback_id"):
+        runner.send_callback_success(handle, "approved")  # type: ignore[arg-type]
+    with pytest.raises(dg.UnknownCallbackError, match=r"pass callback_id\.decode\(\)"):
+        runner.service.send_callback_success(handle.callback_id.encode(), '"x"')  # type: ignore[arg-type]
+    with pytest.raises(dg.UnknownCallbackError, match=r"\(a int: a callback id is a str\)"):
+        runner.send_callback_heartbeat(5)  # type: ignore[arg-type]
+    # DurableRun answers by name: an id or a handle there says so.
+    with pytest.raises(KeyError, match=r"is a callback's id \(or handle\).*'approval'"):
+        run.send_callback_success(handle.callback_id, "approved")
+    with pytest.raises(KeyError, match=r"is a callback's id \(or handle\)"):
+        run.send_callback_success(handle, "approved")  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="no callback named 'approvals'"):
+        run.send_callback_success("approvals", "approved")
+    # None of it answered the callback.
+    assert run.status == "RUNNING"
+    run.send_callback_success("approval", "approved")
+    runner.run_until_idle()
+    assert run.result() == "approved"

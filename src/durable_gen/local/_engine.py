@@ -685,9 +685,9 @@ class LocalService(Runner):
         entry = self._store.find_callback(callback_id) if isinstance(callback_id, str) else None
         if entry is None:
             raise UnknownCallbackError(
-                f"no callback has the id {callback_id!r}: use the CallbackId of a CALLBACK "
-                "operation (CallbackDetails.CallbackId, or the CallbackStarted event) of this "
-                "service"
+                f"no callback has the id {callback_id!r}{_id_hint(callback_id)}: use the "
+                "CallbackId of a CALLBACK operation (CallbackDetails.CallbackId, or the "
+                "CallbackStarted event) of this service"
             )
         ex = self._store.load(entry.arn)
         op = self._store.lookup(entry.arn)(entry.op_id) if ex is not None else None
@@ -758,6 +758,19 @@ class LocalService(Runner):
                     line += f", whose execution {entry.child_arn} waits on: {'; '.join(inner)}"
             lines.append(line)
         return lines
+
+
+def _id_hint(callback_id: object) -> str:
+    """What a callback id of the wrong kind probably is, and what to pass instead."""
+    from .._commands import CallbackHandle  # the error path only
+
+    if isinstance(callback_id, CallbackHandle):
+        return " (a CallbackHandle, not its id: pass handle.callback_id)"
+    if isinstance(callback_id, bytes | bytearray):
+        return " (bytes, not a str: pass callback_id.decode())"
+    if not isinstance(callback_id, str):
+        return f" (a {type(callback_id).__name__}: a callback id is a str)"
+    return ""
 
 
 def _new_callback_id() -> str:

@@ -25,6 +25,7 @@ import msgspec
 from .._actions import check_mode
 from .._arguments import checked
 from .._codec import PayloadFormat, decode, is_envelope, result_type
+from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
@@ -334,6 +335,19 @@ class DurableRun(Generic[R]):
             names = sorted(
                 {op.name for op in ops if op.name and op.type in ("CALLBACK", "CONTEXT")}
             )
+            ids = {
+                op.callback_details.callback_id
+                for op in ops
+                if op.type == "CALLBACK" and op.callback_details is not None
+            }
+            if isinstance(name, CallbackHandle) or (isinstance(name, str) and name in ids):
+                example = names[0] if names else "approval"
+                raise KeyError(
+                    f"{name!r} is a callback's id (or handle), and this run's methods take "
+                    f"the callback's name (one of {names}): write "
+                    f"run.send_callback_success({example!r}, ...), or answer by id through "
+                    "the runner: runner.send_callback_success(handle.callback_id, ...)"
+                )
             raise KeyError(
                 f"no callback named {name!r} in {self.arn} (yet); callbacks and contexts "
                 f"recorded: {names}. Run the runner until the workflow created it"
