@@ -406,3 +406,43 @@ def test_a_callback_answered_with_its_handle_or_bytes_says_what_to_pass() -> Non
     run.send_callback_success("approval", "approved")
     runner.run_until_idle()
     assert run.result() == "approved"
+
+
+# --- two workflows of one name in a TestRunner ----------------------------------------------
+
+
+def _make_workflow(answer: str) -> Callable[[None], dg.Workflow[str]]:
+    @dg.workflow
+    def made(_: None) -> dg.Workflow[str]:
+        yield dg.Wait(seconds=10)
+        return answer
+
+    return made
+
+
+def test_two_workflows_of_one_factory_keep_their_own_code_in_one_test_runner() -> None:
+    from durable_gen.local import workflow_name
+    from durable_gen.testing import TestRunner
+
+    first, second = _make_workflow("first"), _make_workflow("second")
+    assert workflow_name(first) == workflow_name(second)  # same module and qualname
+    runner = TestRunner(skip_time=False)
+    run_first = runner.run(first, None)
+    run_second = runner.run(second, None)
+    again = runner.run(first, None)
+    runner.advance(20)
+    runner.run_until_idle()
+    # The second registration used to replace the first: the first execution resumed with the
+    # second workflow's code and returned "second".
+    assert [run_first.result(), run_second.result(), again.result()] == [
+        "first",
+        "second",
+        "first",
+    ]
+    # deploy() still replaces the code a workflow object runs under, whichever name it has.
+    third = _make_workflow("third")
+    waiting = runner.run(second, None)
+    runner.deploy(second, third)
+    runner.advance(20)
+    runner.run_until_idle()
+    assert waiting.result() == "third"

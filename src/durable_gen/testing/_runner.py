@@ -43,6 +43,7 @@ from .._wire import (
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._clock import LATEST_MS
 from ..local._run import (
+    MAX_WORKFLOW_NAME,
     check_flag,
     check_functions,
     outcome,
@@ -506,7 +507,7 @@ class TestRunner:
                 f"commands; {getattr(new_code, '__qualname__', new_code)!r} is not one (a "
                 "plain or async def function would fail every execution it resumes)"
             )
-        name = workflow_name(workflow)
+        name = self._name_of(workflow)
         self._workflows[name] = workflow
         # ``workflow`` may be the code an earlier deploy installed (deploy(v1, v2), then
         # deploy(v2, v3)): what runs it now runs ``new_code`` too.
@@ -515,6 +516,26 @@ class TestRunner:
         for each in names:
             self._deployed[each] = new_code
             self.service.register(each, handler)
+
+    def _name_of(self, workflow: Callable[..., Any]) -> str:
+        """The function name this runner runs ``workflow`` under: ``workflow_name``, unless
+        another workflow of the same module and qualname holds it (two built by one factory,
+        or a redefinition): that one keeps it, and its executions keep running its code, so
+        this one takes the name with ``-2`` (``-3``, ...) at the end."""
+        name = workflow_name(workflow)
+        held = self._workflows.get(name)
+        if held is None or held is workflow:
+            return name
+        for each, code in self._workflows.items():
+            if code is workflow:
+                return each
+        count = 2
+        while True:
+            suffix = f"-{count}"
+            candidate = name[: MAX_WORKFLOW_NAME - len(suffix)] + suffix
+            if candidate not in self._workflows:
+                return candidate
+            count += 1
 
     def _handler(
         self, workflow: Callable[..., Any]
@@ -612,7 +633,7 @@ class TestRunner:
         """
         if not callable(workflow):
             raise WorkflowDefinitionError(f"start() needs a workflow function, got {workflow!r}")
-        name = workflow_name(workflow)
+        name = self._name_of(workflow)
         if self._workflows.get(name) is not workflow:
             self._workflows[name] = workflow
             self.service.register(name, self._handler(workflow))
