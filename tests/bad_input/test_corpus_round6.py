@@ -446,3 +446,44 @@ def test_two_workflows_of_one_factory_keep_their_own_code_in_one_test_runner() -
     runner.advance(20)
     runner.run_until_idle()
     assert waiting.result() == "third"
+
+
+# --- presets called with arguments ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "advice"),
+    [
+        (lambda: dg.Completion.first_successful(2), "write Completion(min_successful=N)"),
+        (lambda: dg.Completion.all_completed(1), "Completion(tolerated_failure_count=N)"),
+        (lambda: dg.Completion.all_successful(0), "Completion(tolerated_failure_count=N)"),
+        (lambda: dg.Retry.never(3), "write Retry(max_attempts=N)"),
+        (lambda: dg.Retry.never(max_attempts=1), "write Retry(max_attempts=N)"),
+        (lambda: dg.WaitDecision.done(5), "write WaitDecision.again(seconds)"),
+        (lambda: dg.WaitDecision.again(), "is missing 1 required positional argument: 'delay'"),
+        (lambda: dg.WaitDecision.again(seconds=5), "unknown keyword argument 'seconds'"),
+    ],
+    ids=[
+        "first-successful-n",
+        "all-completed-n",
+        "all-successful-n",
+        "never-n",
+        "never-keyword",
+        "done-arg",
+        "again-no-delay",
+        "again-seconds",
+    ],
+)
+def test_a_preset_called_with_arguments_is_an_argument_error_naming_the_call_to_write(
+    call: _Call, advice: str
+) -> None:
+    error = _raises(call, dg.ArgumentError, advice)
+    assert isinstance(error, TypeError)  # what Python raised before, still caught so
+
+
+def test_the_presets_still_build_what_they_name() -> None:
+    assert dg.Completion.first_successful() == dg.Completion(min_successful=1)
+    assert dg.Completion.all_completed() == dg.Completion(tolerated_failure_percentage=100)
+    assert dg.Retry.never().max_attempts == 1
+    assert dg.WaitDecision.again(3) == dg.WaitDecision(False, 3)
+    assert dg.WaitDecision.done().stop is True
