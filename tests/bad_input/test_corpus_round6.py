@@ -487,3 +487,41 @@ def test_the_presets_still_build_what_they_name() -> None:
     assert dg.Retry.never().max_attempts == 1
     assert dg.WaitDecision.again(3) == dg.WaitDecision(False, 3)
     assert dg.WaitDecision.done().stop is True
+
+
+# --- AWS configuration from the environment that botocore cannot use -----------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("AWS_PROFILE", "no-such-profile", "The config profile (no-such-profile) could not"),
+        ("AWS_CONFIG_FILE", "{not-ini}", "Unable to parse config file"),
+        ("AWS_STS_REGIONAL_ENDPOINTS", "sometimes", "STS regional endpoints option"),
+    ],
+    ids=["profile", "config-file", "sts-option"],
+)
+def test_aws_settings_botocore_cannot_use_are_a_validation_error_naming_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, fragment: str
+) -> None:
+    pytest.importorskip("boto3")
+    from durable_gen.aws import LambdaService, create_client
+
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    if variable == "AWS_CONFIG_FILE":
+        (tmp_path / "bad-config").write_text(value)
+        value = str(tmp_path / "bad-config")
+    monkeypatch.setenv(variable, value)
+    for build in (create_client, LambdaService):
+        with pytest.raises(dg.ValidationError) as caught:
+            build()
+        message = str(caught.value)
+        assert fragment in message
+        assert "fix or unset the setting it names, or pass a ready client=" in message
