@@ -525,3 +525,15 @@ def test_aws_settings_botocore_cannot_use_are_a_validation_error_naming_them(
         message = str(caught.value)
         assert fragment in message
         assert "fix or unset the setting it names, or pass a ready client=" in message
+
+
+def test_replay_given_the_run_object_instead_of_its_history_says_what_to_pass() -> None:
+    from durable_gen.testing import TestRunner, replay
+
+    runner = TestRunner()
+    run = runner.run(_two_steps, 1)
+    report = replay(_two_steps, run)  # type: ignore[arg-type]
+    assert report.status == "invalid"
+    assert "got DurableRun: pass its history, run.export() (or run.history())" in report.message
+    assert replay(_two_steps, run.export()).status == "ok"
+    assert replay(_two_steps, run.history()).status == "ok"
