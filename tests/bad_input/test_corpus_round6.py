@@ -537,3 +537,60 @@ def test_replay_given_the_run_object_instead_of_its_history_says_what_to_pass() 
     assert "got DurableRun: pass its history, run.export() (or run.history())" in report.message
     assert replay(_two_steps, run.export()).status == "ok"
     assert replay(_two_steps, run.history()).status == "ok"
+
+
+# --- a step's own StepFailedError with fields the service cannot record -------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"error_data": {"code": 51}}, "error_data must be a str or None (it is recorded as"),
+        ({"error_data": 51}, "got int 51: encode it first, error_data=json.dumps(...)"),
+        ({"error_data": b"raw"}, "got bytes b'raw'"),
+        ({"error_type": 404}, "error_type must be a str (the name the workflow tests"),
+        ({"stack_trace": "line 1\nline 2"}, "stack_trace must be a list of str"),
+    ],
+    ids=["data-dict", "data-int", "data-bytes", "type-int", "trace-str"],
+)
+def test_a_step_failure_with_fields_that_are_not_text_says_so_at_the_raise(
+    fields: dict[str, Any], fragment: str
+) -> None:
+    # The error used to be built, and recording it then failed the execution with an
+    # AttributeError from inside durable_gen ("'dict' object has no attribute 'isascii'").
+    with pytest.raises(dg.ValidationError, match=re.escape(fragment)):
+        dg.StepFailedError("declined", **fields)
+
+    @dg.step(retry=dg.Retry.never())
+    def decline(_: int) -> None:
+        raise dg.StepFailedError("declined", **fields)
+
+    @dg.workflow
+    def pay(_: None) -> dg.Workflow[object]:
+        try:
+            yield decline(1)
+        except dg.StepFailedError as exc:
+            return [exc.error_type, exc.error_message]
+        return None
+
+    error_type, message = dg.run(pay, None)  # type: ignore[misc]
+    assert error_type == "ValidationError"
+    assert fragment in message
+
+
+def test_a_step_failure_with_text_fields_is_recorded_as_given() -> None:
+    @dg.step(retry=dg.Retry.never())
+    def decline(_: int) -> None:
+        raise dg.StepFailedError(
+            404, error_type="Declined", error_data='{"code": 51}', stack_trace=("a", "b")
+        )
+
+    @dg.workflow
+    def pay(_: None) -> dg.Workflow[object]:
+        try:
+            yield decline(1)
+        except dg.StepFailedError as exc:
+            return [exc.error_type, exc.error_message, exc.error_data]
+        return None
+
+    assert dg.run(pay, None) == ["Declined", "404", '{"code": 51}']
