@@ -9,6 +9,7 @@ type, text that is not valid Unicode, an object over the 32 KiB limit.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -594,3 +595,96 @@ def test_a_step_failure_with_text_fields_is_recorded_as_given() -> None:
         return None
 
     assert dg.run(pay, None) == ["Declined", "404", '{"code": 51}']
+
+
+# --- payloads and errors a checkpoint cannot record -----------------------------------------
+
+
+class _SurrogateSerdes:
+    def serialize(self, value: object) -> str:
+        return "bad \ud800"
+
+    def deserialize(self, text: str) -> object:
+        return text
+
+
+@dg.step(serdes=_SurrogateSerdes(), retry=dg.Retry.never())
+def _badly_serialized(_: int) -> str:
+    return "fine"
+
+
+@dg.workflow
+def _catches_serdes(_: None) -> dg.Workflow[object]:
+    try:
+        return (yield _badly_serialized(1))
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message]
+
+
+def test_a_serdes_that_writes_text_that_is_not_unicode_fails_its_step_on_every_store(
+    engine: LocalService,
+) -> None:
+    # On SQLite the checkpoint used to raise a raw UnicodeEncodeError (the invocation crashed
+    # until the execution failed with it); in memory the step was recorded with the text.
+    register_function(engine, "catches-serdes", _catches_serdes)
+    record = engine.run(engine.start("catches-serdes", None))
+    assert record.status == "SUCCEEDED" and record.result is not None
+    error_type, message = json.loads(record.result)
+    assert error_type == "SerializationError"
+    assert "the serdes of the result of step '_badly_serialized' returned text that is not" in (
+        message
+    )
+
+
+def _raw_updates(engine: LocalService, updates: list[rt.OperationUpdate]) -> list[str]:
+    """Checkpoint each update on its own from a handler of the engine's; what each did."""
+    said: list[str] = []
+
+    def handler(event: rt.InvocationInput) -> rt.InvocationOutput:
+        arn, token = event.durable_execution_arn, event.checkpoint_token
+        for update in updates:
+            try:
+                token = engine.checkpoint(arn, token, [update]).checkpoint_token
+                said.append("recorded")
+            except dg.InvalidCheckpointError as exc:
+                said.append(str(exc))
+        return rt.InvocationOutput(status="SUCCEEDED", result='"done"')
+
+    engine.register("raw", handler)
+    arn = engine.start("raw", None)
+    engine.run_until_idle()
+    assert engine.get_execution(arn).status == "SUCCEEDED"  # nothing refused stopped it
+    return said
+
+
+def test_a_checkpoint_with_a_payload_or_error_no_store_can_carry_is_refused_alike(
+    engine: LocalService,
+) -> None:
+    def step(uid: str, action: str, **fields: Any) -> rt.OperationUpdate:
+        return rt.OperationUpdate(
+            id=uid,
+            type="STEP",
+            action=action,  # type: ignore[arg-type]
+            name="s",
+            sub_type="Step",
+            **fields,
+        )
+
+    said = _raw_updates(
+        engine,
+        [
+            step("a", "SUCCEED", payload='"\udcff"'),
+            step("b", "SUCCEED", payload=5),
+            step("c", "FAIL", error=ErrorObject(error_type="E", error_message="bad \ud800")),
+            step("d", "FAIL", error=ErrorObject(error_type="E", error_data={"code": 1})),  # type: ignore[arg-type]
+            step("e", "SUCCEED", payload='"fine"'),
+        ],
+    )
+    assert said[0].endswith(
+        "the Payload is not valid Unicode text (surrogates not allowed: '\\udcff' at character 1)"
+    )
+    assert said[1].endswith("the Payload must be a str (JSON text), got int")
+    assert "the Error is not valid Unicode text: its error_message" in said[2]
+    assert "the Error cannot be recorded: its error_data is dict" in said[3]
+    assert all(s.startswith("checkpoint refused, nothing was recorded") for s in said[:4])
+    assert said[4] == "recorded"
