@@ -10,6 +10,7 @@ type, text that is not valid Unicode, an object over the 32 KiB limit.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -688,3 +689,65 @@ def test_a_checkpoint_with_a_payload_or_error_no_store_can_carry_is_refused_alik
     assert "the Error cannot be recorded: its error_data is dict" in said[3]
     assert all(s.startswith("checkpoint refused, nothing was recorded") for s in said[:4])
     assert said[4] == "recorded"
+
+
+# --- Map / Parallel / Completion options: the corpus tried this round ---------------------
+
+
+def _item(x: int) -> int:
+    if x == 2:
+        raise ValueError("item 2 fails")
+    return x
+
+
+_OPTION_MISTAKES: dict[str, tuple[_Call, str]] = {
+    "concurrency-negative": (lambda: dg.Map(_item, [1], max_concurrency=-1), "positive int"),
+    "concurrency-zero": (lambda: dg.Map(_item, [1], max_concurrency=0), "positive int"),
+    "concurrency-float": (lambda: dg.Map(_item, [1], max_concurrency=1.5), "positive int"),
+    "concurrency-bool": (lambda: dg.Map(_item, [1], max_concurrency=True), "positive int"),
+    "concurrency-str": (lambda: dg.Map(_item, [1], max_concurrency="3"), "positive int"),
+    "items-str": (lambda: dg.Map(_item, "abc"), "must be a sequence (list or tuple), got str"),
+    "items-generator": (lambda: dg.Map(_item, (i for i in [1])), "got generator"),
+    "items-set": (lambda: dg.Map(_item, {1, 2}), "got set"),
+    "items-dict": (lambda: dg.Map(_item, {"a": 1}), "got dict"),
+    "completion-dict": (lambda: dg.Map(_item, [1], completion={"min_successful": 1}), "Completion"),
+    "tolerated-negative": (lambda: dg.Completion(tolerated_failure_count=-1), "at least 0"),
+    "tolerated-float": (lambda: dg.Completion(tolerated_failure_count=1.5), "at least 0"),
+    "min-successful-zero": (lambda: dg.Completion(min_successful=0), "leave it None"),
+    "percentage-over-100": (lambda: dg.Completion(tolerated_failure_percentage=150), "0 and 100"),
+    "percentage-nan": (lambda: dg.Completion(tolerated_failure_percentage=math.nan), "0 and 100"),
+    "percentage-bool": (lambda: dg.Completion(tolerated_failure_percentage=True), "0 and 100"),
+    "branches-function": (lambda: dg.Parallel(_item), "a list of functions"),
+    "branches-generator": (lambda: dg.Parallel(f for f in [_item]), "a list of functions"),
+    "branch-needs-argument": (lambda: dg.Parallel([_item]), "called with no arguments"),
+    "nesting-unknown": (lambda: dg.Map(_item, [1], nesting="deep"), "'nested' or 'flat'"),
+}
+
+
+@pytest.mark.parametrize("case", list(_OPTION_MISTAKES))
+def test_a_batch_option_mistake_is_a_validation_error_where_it_is_written(case: str) -> None:
+    call, fragment = _OPTION_MISTAKES[case]
+    _raises(call, dg.ValidationError, fragment)
+
+
+@dg.workflow
+def _batches(_: None) -> dg.Workflow[list[object]]:
+    zero = yield dg.Map(_item, [1, 2, 3], completion=dg.Completion(tolerated_failure_count=0))
+    empty = yield dg.Parallel([])
+    ranged = yield dg.Map(_item, range(3, 6), max_concurrency=10)
+    return [
+        zero.completion_reason,
+        zero.failure_count,
+        empty.total_count,
+        empty.completion_reason,
+        ranged.results(),
+    ]
+
+
+def test_edge_values_of_batch_options_are_accepted_and_mean_what_the_guide_says() -> None:
+    # Zero tolerated failures: the first failure decides (as with no policy); an empty
+    # Parallel completes; a range is a sequence; a concurrency above the item count is fine.
+    reason, failures, total, empty_reason, ranged = dg.run(_batches, None, skip_time=True)  # type: ignore[misc]
+    assert (reason, failures) == ("FAILURE_TOLERANCE_EXCEEDED", 1)
+    assert (total, empty_reason) == (0, "ALL_COMPLETED")
+    assert ranged == [3, 4, 5]
