@@ -70,6 +70,19 @@ _ADVICE: Final = {
     ),
 }
 
+#: Presets that take no arguments, with the constructor call to write for a value of one's own.
+_PRESETS: Final = {
+    "Retry.never": "For a number of attempts write Retry(max_attempts=N)",
+    "Completion.first_successful": "For N successes write Completion(min_successful=N)",
+    "Completion.all_successful": (
+        "To tolerate N failures write Completion(tolerated_failure_count=N)"
+    ),
+    "Completion.all_completed": (
+        "To tolerate N failures write Completion(tolerated_failure_count=N)"
+    ),
+    "WaitDecision.done": "To poll again write WaitDecision.again(seconds)",
+}
+
 
 def _accepted(target: Any) -> tuple[list[str], list[str]]:
     """The keyword names ``target`` takes, and those it also takes by position."""
@@ -107,8 +120,14 @@ def explain(label: str, target: Any, error: TypeError) -> ArgumentError:
             close = difflib.get_close_matches(given, names, n=1)
             if close:
                 parts.append(f"Did you mean {close[0]}?")
+        if not names and label in _PRESETS:
+            parts.append(_PRESETS[label])
         return ArgumentError(". ".join(parts))
     if "positional" in text and ("Extra" in text or "were given" in text or "takes" in text):
+        if not names and not positional:
+            told = f"{label}() takes no arguments ({text})"
+            preset = _PRESETS.get(label)
+            return ArgumentError(f"{told}. {preset}" if preset else told)
         by_position = ", ".join(positional) if positional else "none"
         return ArgumentError(
             f"{label}() got too many positional arguments ({text}); it takes by position: "

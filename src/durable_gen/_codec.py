@@ -281,8 +281,9 @@ def encode(
     except RecursionError as exc:
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} is nested too deeply to be "
-            f"written as a payload ({exc}): keep it to a few hundred levels (AWS's Python SDK "
-            "reads fewer than 500), flatten it, or pass serdes= to the operation"
+            f"written as a payload ({exc}), or holds itself (a list or dict that contains "
+            "itself, which JSON cannot write): keep it to a few hundred levels (AWS's Python "
+            "SDK reads fewer than 500), flatten it, or pass serdes= to the operation"
         ) from None
     except (TypeError, NotImplementedError, msgspec.EncodeError, OverflowError, ValueError) as exc:
         if inspect.iscoroutine(value):  # a plain def (a lambda) that called an async function

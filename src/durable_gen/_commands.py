@@ -488,6 +488,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
             raise ValidationError("retry_on must be a tuple of exception types")
 
     @classmethod
+    @checked
     def never(cls) -> Retry:
         """A policy that does not retry: one attempt."""
         return NO_RETRY
@@ -1160,10 +1161,12 @@ class WaitDecision(msgspec.Struct, frozen=True, metaclass=CheckedStructMeta):
             )
 
     @classmethod
+    @checked
     def done(cls) -> WaitDecision:
         return cls(True)
 
     @classmethod
+    @checked
     def again(cls, delay: int) -> WaitDecision:
         return cls(False, delay)
 
@@ -1468,16 +1471,19 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStr
             )
 
     @classmethod
+    @checked
     def all_completed(cls) -> Completion:
         """Run every item whatever fails."""
         return cls(tolerated_failure_percentage=100)
 
     @classmethod
+    @checked
     def first_successful(cls) -> Completion:
         """Decide the batch when one item succeeded; failures do not end it."""
         return cls(min_successful=1)
 
     @classmethod
+    @checked
     def all_successful(cls) -> Completion:
         """Decide the batch at the first failure (what no completion policy does)."""
         return cls(tolerated_failure_count=0, tolerated_failure_percentage=0)

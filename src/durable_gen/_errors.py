@@ -206,6 +206,9 @@ class OperationError(DurableGenError):
         error_data: str | None = None,
         stack_trace: list[str] | None = None,
     ) -> None:
+        if error_message is not None and not isinstance(error_message, str):
+            error_message = str(error_message)  # a message is text, as for any exception
+        stack_trace = _check_recordable(type(self).__name__, error_type, error_data, stack_trace)
         super().__init__(error_message or error_type or type(self).__name__)
         self.error_type = error_type
         self.error_message = error_message
@@ -219,6 +222,37 @@ class OperationError(DurableGenError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.error_message, self.error_type, self.error_data))
+
+
+def _check_recordable(
+    cls: str, error_type: object, error_data: object, stack_trace: object
+) -> list[str] | None:
+    """Refuse fields the service cannot record (it keeps text only), where the error is built:
+    recorded later, they would fail the step with an error of their own. Returns the trace as
+    a list."""
+    if error_type is not None and not isinstance(error_type, str):
+        raise ValidationError(
+            f"{cls} error_type must be a str (the name the workflow tests, exc.error_type == "
+            f"'Declined') or None, got {type(error_type).__name__} {error_type!r}"
+        )
+    if error_data is not None and not isinstance(error_data, str):
+        shown = repr(error_data)
+        shown = shown if len(shown) <= 80 else shown[:80] + "..."
+        raise ValidationError(
+            f"{cls} error_data must be a str or None (it is recorded as text), got "
+            f"{type(error_data).__name__} {shown}: encode it first, "
+            "error_data=json.dumps(...), and decode it where it is caught"
+        )
+    if stack_trace is None:
+        return None
+    if not isinstance(stack_trace, list | tuple) or not all(
+        isinstance(line, str) for line in stack_trace
+    ):
+        raise ValidationError(
+            f"{cls} stack_trace must be a list of str (one line each) or None, got "
+            f"{type(stack_trace).__name__}"
+        )
+    return list(stack_trace)
 
 
 def _rebuild(

@@ -35,20 +35,23 @@ from ._errors import (
     CallbackFailedError,
     CallbackTimeoutError,
     ChildFailedError,
+    DurableGenError,
     InvokeFailedError,
     OperationError,
+    PayloadTooLargeError,
     SerializationError,
     StepFailedError,
     StepInterruptedError,
     StepTimeoutError,
 )
-from ._wire import MAX_ERROR_BYTES, ErrorObject
+from ._wire import MAX_ERROR_BYTES, ErrorObject, error_object_problem
 
 __all__ = [
     "AWS_EXCEPTIONS",
     "aws_error_type",
     "bounded_error",
     "callback_error",
+    "check_error_object",
     "context_error",
     "error_object",
     "error_size",
@@ -249,6 +252,34 @@ def error_size(error: ErrorObject) -> int:
     Python's ``json.dumps`` writes it, not its UTF-8 length (AWS's emulator refuses a
     checkpoint whose error is over the limit so counted)."""
     return len(json.dumps(msgspec.to_builtins(error)))
+
+
+def check_error_object(
+    error: ErrorObject | None, what: str, invalid: type[DurableGenError]
+) -> None:
+    """Refuse an error object handed to an API that records it as given (a callback failure,
+    a stop, an answer to a host's callback or invoke), before anything is recorded: a field of
+    the wrong type or text that is not valid Unicode raises ``invalid`` (the API's own input
+    error), an object over the 32 KiB limit (as ``error_size`` counts it) raises
+    ``PayloadTooLargeError``. ``what`` names the error in the message: "the callback failure".
+
+    Failures durable_gen records itself are cut to fit instead (``bounded_error``): nobody
+    could shorten them. One handed in by a caller is refused, so that the caller, who holds
+    the whole text, decides what to keep.
+    """
+    if error is None:
+        return
+    problem = error_object_problem(error)
+    if problem is not None:
+        raise invalid(f"{what} {problem}")
+    if _may_be_large(error) and (size := error_size(error)) > MAX_ERROR_BYTES:
+        raise PayloadTooLargeError(
+            f"{what} is {size} bytes of JSON (non-ASCII characters escaped, as the service "
+            f"counts them), over the limit of an error object, 32 KiB ({MAX_ERROR_BYTES} "
+            "bytes); nothing was recorded. Leave out its stack_trace, or shorten its "
+            "error_message and error_data (keep the details elsewhere and send a reference "
+            "to them)"
+        )
 
 
 def _may_be_large(error: ErrorObject) -> bool:

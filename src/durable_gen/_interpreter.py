@@ -110,6 +110,7 @@ from ._interpreter_core import (
     decoded,
     describe,
     plain,
+    returned_command,
 )
 from ._interpreter_steps import StepHandlers
 from ._paging import CheckedOperations, check_operations, check_status
@@ -843,6 +844,8 @@ class Interpreter(StepHandlers):
             return
         what = "the workflow result"
         try:
+            if self.serdes is None and isinstance(value, Command):
+                raise returned_command(value, what)
             payload = dumps(value, self.serdes, what=what)
             if self.serdes is None:  # the result fits the declared type, as a child's must
                 declared = _codec.result_type(self.workflow)

@@ -36,7 +36,7 @@ from typing import Any, Final, final
 
 from ._actions import VirtualContextEvent
 from ._codec import PayloadFormat
-from ._commands import Retry, Step, StepFunction, _fn_name
+from ._commands import CallbackHandle, Command, Retry, Step, StepFunction, _fn_name
 from ._errors import (
     NonDeterminismError,
     OperationError,
@@ -732,6 +732,8 @@ class Core:
                 else f"the result of an unnamed {sub_type} context (operation {op_id})"
             )
             try:
+                if serdes is None and isinstance(value, Command):
+                    raise returned_command(value, what)
                 payload = dumps(value, serdes, what=what, format=self.payload_format)
                 # what the workflow receives now is what every replay decodes
                 result = loads(payload, serdes, type_=type_, what=what)
@@ -844,3 +846,22 @@ def one_step(
 ) -> Gen:
     """A context body that runs one step and returns its result."""
     return (yield Step(fn, args, None, name, retry))
+
+
+def returned_command(value: Command[Any], what: str) -> SerializationError:
+    """The error of a workflow body (the root, a child, a Map item or branch) that returned a
+    command instead of yielding it. The codec would write most commands as a dict of their
+    fields (a ``Wait``'s seconds, a ``CallbackHandle``'s ids), a success with a value nobody
+    meant, so a command is refused before it is encoded."""
+    if isinstance(value, CallbackHandle):
+        return SerializationError(
+            f"{what} is a CallbackHandle, not a value: the callback was created but never "
+            "waited for. It is a command, not its result: yield it to wait for the answer "
+            "(`return (yield handle)`), or return handle.callback_id to hand the id over"
+        )
+    kind = next(c.__name__ for c in type(value).__mro__ if not c.__name__.startswith("_"))
+    return SerializationError(
+        f"{what} is a command ({kind}), not a value: it was returned instead of yielded, so it "
+        "did nothing. It is a command, not its result: yield it and use what the yield returns "
+        "(`return (yield cmd)`)"
+    )

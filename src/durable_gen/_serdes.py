@@ -65,6 +65,16 @@ def dumps(
         raise SerializationError(
             f"the serdes of {what} returned {type(payload).__name__}; it must return str"
         )
+    if not payload.isascii():
+        try:
+            payload.encode()
+        except UnicodeEncodeError as exc:
+            raise SerializationError(
+                f"the serdes of {what} returned text that is not valid Unicode ({exc.reason}: "
+                f"{exc.object[exc.start : exc.end]!r} at character {exc.start}), which no "
+                "payload, store or JSON reader carries: make serialize return valid text "
+                "(s.encode('utf-8', 'replace').decode() cleans it)"
+            ) from None
     _codec.check_size(payload, what, limit)
     return payload
 

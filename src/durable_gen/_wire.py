@@ -97,19 +97,42 @@ class ErrorObject(_Shape, frozen=True):
 
 def error_object_problem(error: ErrorObject) -> str | None:
     """Why ``error`` (built by hand: a Struct does not check its fields) holds something the
-    service could not record, or None. Its texts are str, its stack trace a list of str."""
+    service could not record, or None: its texts are str, its stack trace a list of str, and
+    all of them valid Unicode (no JSON reader and no store carries a lone surrogate, as a
+    ``surrogateescape`` decode leaves). The reason reads after the error's own name:
+    ``f"the callback failure {problem}"``."""
     for field in ("error_type", "error_message", "error_data"):
         value = getattr(error, field)
         if value is not None and not isinstance(value, str):
             shown = repr(value)
             shown = shown if len(shown) <= 80 else shown[:80] + "..."
             advice = " (encode data as JSON text: json.dumps(...))" if field == "error_data" else ""
-            return f"its {field} is {type(value).__name__} {shown}, not a str or None{advice}"
+            return (
+                f"cannot be recorded: its {field} is {type(value).__name__} {shown}, not a str "
+                f"or None{advice}"
+            )
     trace = error.stack_trace
     if trace is not None and (
         not isinstance(trace, list) or not all(isinstance(line, str) for line in trace)
     ):
-        return f"its stack_trace is {type(trace).__name__}, not a list of str or None"
+        return (
+            f"cannot be recorded: its stack_trace is {type(trace).__name__}, not a list of str "
+            "or None"
+        )
+    fields = ("error_type", "error_message", "error_data")
+    texts = [(field, getattr(error, field)) for field in fields]
+    texts += [(f"stack_trace[{i}]", line) for i, line in enumerate(trace or ())]
+    for field, text in texts:
+        if text is None or text.isascii():
+            continue
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            return (
+                f"is not valid Unicode text: its {field} holds "
+                f"{exc.object[exc.start : exc.end]!r} at character {exc.start} ({exc.reason}); "
+                "send valid UTF-8, cleaned with s.encode('utf-8', 'replace').decode() if need be"
+            )
     return None
 
 

@@ -606,6 +606,12 @@ def _cmd_callback(args: argparse.Namespace) -> int:
         elif args.action == "fail":
             service.send_callback_failure(args.callback_id, _callback_error(args.payload))
         else:
+            if args.payload is not None:  # a result meant for `succeed` would be lost
+                raise CliError(
+                    f"callback heartbeat takes no PAYLOAD, got {args.payload!r}: a heartbeat "
+                    "carries nothing; send the result with `durable-gen callback succeed "
+                    f"{args.callback_id} PAYLOAD`"
+                )
             service.send_callback_heartbeat(args.callback_id)
     print(f"callback {args.callback_id}: {args.action} sent")
     return 0

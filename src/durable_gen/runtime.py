@@ -34,10 +34,11 @@ from ._driver import invoke as invoke
 from ._driver import invoke_async as invoke_async
 from ._driver import make_handler as make_handler
 from ._errors import InvalidCheckpointError, ValidationError
+from ._failure import check_error_object
 from ._interpreter import Interpreter as Interpreter
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
-from ._wire import MAX_OPERATION_PAYLOAD_BYTES, error_object_problem, too_large
+from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large
 from ._wire import CallbackDetails as CallbackDetails
 from ._wire import CallbackOptions as CallbackOptions
 from ._wire import ChainedInvokeDetails as ChainedInvokeDetails
@@ -187,9 +188,8 @@ def _check_answer(result: object, error: object, what: str) -> None:
             f"{what}() takes error= as an ErrorObject, got {type(error).__name__}: write "
             "ErrorObject(error_type=..., error_message=...)"
         )
-    problem = None if error is None else error_object_problem(error)
-    if problem is not None:
-        raise ValidationError(f"{what}()'s error= cannot be recorded: {problem}")
+    if isinstance(error, ErrorObject):
+        check_error_object(error, f"{what}()'s error=", ValidationError)
 
 
 def _check_running(operations: dict[str, Operation], what: str) -> Operation | None:
@@ -442,7 +442,9 @@ def complete_callback(
     Raises:
         InvalidCheckpointError: no started callback has this id.
         ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
-            ``error`` that is not an ``ErrorObject``, or a bad ``operations``/``now_ms``.
+            ``error`` that is not an ``ErrorObject`` (or holds a field of another type, or
+            text that is not valid Unicode), or a bad ``operations``/``now_ms``.
+        PayloadTooLargeError: ``error`` is over the 32 KiB limit of an error object.
     """
     _check_store(operations, now_ms, "complete_callback")
     _check_answer(result, error, "complete_callback")
@@ -533,8 +535,10 @@ def complete_invoke(
     Raises:
         InvalidCheckpointError: no started chained invoke has this id.
         ValidationError: both ``result`` and ``error``, a ``result`` that is not a str, an
-            ``error`` that is not an ``ErrorObject``, a ``status`` with a ``result`` or other
-            than those three, or a bad ``operations``/``now_ms``.
+            ``error`` that is not an ``ErrorObject`` (or holds a field of another type, or
+            text that is not valid Unicode), a ``status`` with a ``result`` or other than
+            those three, or a bad ``operations``/``now_ms``.
+        PayloadTooLargeError: ``error`` is over the 32 KiB limit of an error object.
     """
     _check_store(operations, now_ms, "complete_invoke")
     _check_answer(result, error, "complete_invoke")

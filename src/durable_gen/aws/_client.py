@@ -54,16 +54,31 @@ def create_client(region: str | None = None) -> Any:
 
     Raises:
         ImportError: boto3 is not installed.
-        ValidationError: no region or no credentials could be found, or the region or the
-            endpoint is malformed.
+        ValidationError: no region or no credentials could be found, the region or the
+            endpoint is malformed, or boto3 cannot use the AWS configuration (a missing
+            profile, a file it cannot parse).
     """
     boto3 = _import_boto3()
-    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     if region is not None and not isinstance(region, str):
         raise ValidationError(
             f"region must be an AWS region name such as 'us-east-1', got {region!r}"
         )
+    try:
+        return _create(boto3, region)
+    except BotoCoreError as exc:  # the AWS configuration itself: a profile, a file, an option
+        raise ValidationError(
+            f"the AWS configuration cannot be used for the durable-execution client: {exc}. "
+            "It comes from the AWS_* environment variables (AWS_PROFILE, AWS_CONFIG_FILE, "
+            "AWS_SHARED_CREDENTIALS_FILE, ...) and the files they name (~/.aws/config, "
+            "~/.aws/credentials): fix or unset the setting it names, or pass a ready client="
+        ) from exc
+
+
+def _create(boto3: Any, region: str | None) -> Any:
+    from botocore.config import Config
+
     session = boto3.session.Session()
     if region:
         source = "region="

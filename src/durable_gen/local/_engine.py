@@ -30,6 +30,7 @@ from .._errors import (
     UnknownCallbackError,
     ValidationError,
 )
+from .._failure import check_error_object
 from .._service import InvocationHandler, conforms, instance_hint
 from .._wire import (
     MAX_PAYLOAD_BYTES,
@@ -41,7 +42,6 @@ from .._wire import (
     Operation,
     OperationStatus,
     OperationUpdate,
-    error_object_problem,
     too_large,
 )
 from ._clock import Clock, RealClock
@@ -151,6 +151,12 @@ class LocalService(Runner):
             max_crashes=max_crashes,
             arn_prefix=f"arn:aws:lambda:{region}:{account_id}:function:",
         )
+        serve = getattr(self._store, "serve", None)
+        if serve is not None:
+            # A database other programs share: until functions are registered here, this
+            # engine runs none of its executions (it would fail them for lack of their
+            # function); it still fires timers, answers callbacks and reads state.
+            serve(())
 
     @property
     def clock(self) -> Clock:
@@ -324,15 +330,18 @@ class LocalService(Runner):
 
         Returns:
             The execution's record after the stop.
+
+        Raises:
+            InvalidInputError: ``error`` is not an ``ErrorObject``, or holds text that is not
+                valid Unicode.
+            PayloadTooLargeError: ``error`` is over the 32 KiB limit of an error object.
         """
         if error is not None and not isinstance(error, ErrorObject):
             raise InvalidInputError(
                 f"stop() takes error= as an ErrorObject(error_type=..., error_message=...) or "
                 f"None, got {type(error).__name__}"
             )
-        problem = None if error is None else error_object_problem(error)
-        if problem is not None:
-            raise InvalidInputError(f"stop()'s error= cannot be recorded: {problem}")
+        check_error_object(error, "stop()'s error=", InvalidInputError)
         # Children invoked by this execution are stopped first (their invoke operations then
         # record STOPPED), so nothing it started keeps running on its own.
         for child in self.list_executions("RUNNING"):
@@ -627,6 +636,8 @@ class LocalService(Runner):
                 or timed out, or its execution ended.
             InvalidInputError: ``error`` is not an ``ErrorObject``, or holds text that is not
                 valid Unicode.
+            PayloadTooLargeError: ``error`` is over the 32 KiB limit of an error object (as
+                the service counts it: JSON with non-ASCII characters escaped).
         """
         if error is not None and not isinstance(error, ErrorObject):
             raise InvalidInputError(
@@ -634,17 +645,7 @@ class LocalService(Runner):
                 f"(from durable_gen.runtime import ErrorObject) or None, got "
                 f"{type(error).__name__}"
             )
-        problem = None if error is None else error_object_problem(error)
-        if problem is not None:
-            raise InvalidInputError(f"the callback failure cannot be recorded: {problem}")
-        if error is not None:
-            _check_text(
-                "the callback failure",
-                error.error_type,
-                error.error_message,
-                error.error_data,
-                *(error.stack_trace or ()),
-            )
+        check_error_object(error, "the callback failure", InvalidInputError)
         self._complete_callback(callback_id, "FAILED", error=error)
 
     @checked
@@ -684,9 +685,9 @@ class LocalService(Runner):
         entry = self._store.find_callback(callback_id) if isinstance(callback_id, str) else None
         if entry is None:
             raise UnknownCallbackError(
-                f"no callback has the id {callback_id!r}: use the CallbackId of a CALLBACK "
-                "operation (CallbackDetails.CallbackId, or the CallbackStarted event) of this "
-                "service"
+                f"no callback has the id {callback_id!r}{_id_hint(callback_id)}: use the "
+                "CallbackId of a CALLBACK operation (CallbackDetails.CallbackId, or the "
+                "CallbackStarted event) of this service"
             )
         ex = self._store.load(entry.arn)
         op = self._store.lookup(entry.arn)(entry.op_id) if ex is not None else None
@@ -757,6 +758,19 @@ class LocalService(Runner):
                     line += f", whose execution {entry.child_arn} waits on: {'; '.join(inner)}"
             lines.append(line)
         return lines
+
+
+def _id_hint(callback_id: object) -> str:
+    """What a callback id of the wrong kind probably is, and what to pass instead."""
+    from .._commands import CallbackHandle  # the error path only
+
+    if isinstance(callback_id, CallbackHandle):
+        return " (a CallbackHandle, not its id: pass handle.callback_id)"
+    if isinstance(callback_id, bytes | bytearray):
+        return " (bytes, not a str: pass callback_id.decode())"
+    if not isinstance(callback_id, str):
+        return f" (a {type(callback_id).__name__}: a callback id is a str)"
+    return ""
 
 
 def _new_callback_id() -> str:

@@ -21,9 +21,10 @@ nothing changes)
     it gives them.
 7.  The operation's current status (none when it does not exist yet) must allow the action:
     ``TRANSITIONS`` has a row for it.
-8.  A payload is at most 1 MiB of UTF-8 (6 MiB on the EXECUTION operation, as Lambda's API
-    says), an error object at most 32 KiB of JSON; FAIL carries no payload, SUCCEED no error,
-    RETRY not both.
+8.  A payload is a str of valid Unicode text, at most 1 MiB of UTF-8 (6 MiB on the EXECUTION
+    operation, as Lambda's API says); an error object holds str fields of valid Unicode (its
+    trace a list of them), at most 32 KiB of JSON; FAIL carries no payload, SUCCEED no error,
+    RETRY not both. (No store and no JSON reader carries a lone surrogate.)
 9.  Options: WAIT START needs ``WaitSeconds`` in 1..31,622,400; RETRY needs
     ``NextAttemptDelaySeconds`` in 1..31,622,400; CALLBACK timeouts are in 0..99,999,999
     (0: none); each a whole number of seconds (an int). CHAINED_INVOKE START needs a
@@ -80,6 +81,7 @@ from .._wire import (
     OperationUpdate,
     StepDetails,
     WaitDetails,
+    error_object_problem,
     tenant_id_problem,
     too_large,
 )
@@ -397,7 +399,9 @@ def _new_step_done(
     ):
         return None
     payload = done.payload
-    if payload is not None and too_large(payload, MAX_OPERATION_PAYLOAD_BYTES):  # rule 8
+    if payload is not None and (
+        _payload_problem(payload) is not None or too_large(payload, MAX_OPERATION_PAYLOAD_BYTES)
+    ):  # rule 8
         return None
     if lookup(uid) is not None or _new_problem(start) is not None:  # rules 7 and 1
         return None
@@ -464,6 +468,9 @@ def _apply_batch(
         last_action[uid] = action
         payload = u.payload
         if payload is not None:
+            problem = _payload_problem(payload)
+            if problem is not None:
+                _refuse(index, u, problem)
             limit = MAX_PAYLOAD_BYTES if utype == "EXECUTION" else MAX_OPERATION_PAYLOAD_BYTES
             if too_large(payload, limit):
                 _refuse(
@@ -602,7 +609,30 @@ def _refuse(index: int, u: OperationUpdate, reason: str) -> NoReturn:
     )
 
 
+def _payload_problem(payload: object) -> str | None:
+    """Why a Payload cannot be recorded (rule 8), or None: it is not a str, or not valid
+    Unicode text. What durable_gen's codec writes always is; a host's handler or a custom
+    serdes may hand in anything."""
+    if type(payload) is not str:
+        return f"the Payload must be a str (JSON text), got {type(payload).__name__}"
+    if payload.isascii():
+        return None
+    try:
+        payload.encode()
+    except UnicodeEncodeError as exc:
+        return (
+            f"the Payload is not valid Unicode text ({exc.reason}: "
+            f"{exc.object[exc.start : exc.end]!r} at character {exc.start})"
+        )
+    return None
+
+
 def _check_error(index: int, u: OperationUpdate, error: ErrorObject) -> None:
+    if not isinstance(error, ErrorObject):
+        _refuse(index, u, f"the Error must be an ErrorObject, got {type(error).__name__}")
+    problem = error_object_problem(error)
+    if problem is not None:
+        _refuse(index, u, f"the Error {problem}")
     if bounded_error(error) is not error:  # over the limit as the service counts it
         _refuse(
             index,

@@ -176,7 +176,12 @@ def _from_builtins(data: Any, path: str | None) -> History:
         else:
             operations = data
     else:
-        raise InvalidInputError(f"not a recorded history{where}: got {type(data).__name__}")
+        hint = (
+            ": pass its history, run.export() (or run.history())"
+            if type(data).__name__ == "DurableRun"
+            else ""
+        )
+        raise InvalidInputError(f"not a recorded history{where}: got {type(data).__name__}{hint}")
     status = result = None
     error: ErrorObject | None = None
     if events is not None:

@@ -25,6 +25,7 @@ import msgspec
 from .._actions import check_mode
 from .._arguments import checked
 from .._codec import PayloadFormat, decode, is_envelope, result_type
+from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
@@ -42,6 +43,7 @@ from .._wire import (
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._clock import LATEST_MS
 from ..local._run import (
+    MAX_WORKFLOW_NAME,
     check_flag,
     check_functions,
     outcome,
@@ -334,6 +336,19 @@ class DurableRun(Generic[R]):
             names = sorted(
                 {op.name for op in ops if op.name and op.type in ("CALLBACK", "CONTEXT")}
             )
+            ids = {
+                op.callback_details.callback_id
+                for op in ops
+                if op.type == "CALLBACK" and op.callback_details is not None
+            }
+            if isinstance(name, CallbackHandle) or (isinstance(name, str) and name in ids):
+                example = names[0] if names else "approval"
+                raise KeyError(
+                    f"{name!r} is a callback's id (or handle), and this run's methods take "
+                    f"the callback's name (one of {names}): write "
+                    f"run.send_callback_success({example!r}, ...), or answer by id through "
+                    "the runner: runner.send_callback_success(handle.callback_id, ...)"
+                )
             raise KeyError(
                 f"no callback named {name!r} in {self.arn} (yet); callbacks and contexts "
                 f"recorded: {names}. Run the runner until the workflow created it"
@@ -492,7 +507,7 @@ class TestRunner:
                 f"commands; {getattr(new_code, '__qualname__', new_code)!r} is not one (a "
                 "plain or async def function would fail every execution it resumes)"
             )
-        name = workflow_name(workflow)
+        name = self._name_of(workflow)
         self._workflows[name] = workflow
         # ``workflow`` may be the code an earlier deploy installed (deploy(v1, v2), then
         # deploy(v2, v3)): what runs it now runs ``new_code`` too.
@@ -501,6 +516,26 @@ class TestRunner:
         for each in names:
             self._deployed[each] = new_code
             self.service.register(each, handler)
+
+    def _name_of(self, workflow: Callable[..., Any]) -> str:
+        """The function name this runner runs ``workflow`` under: ``workflow_name``, unless
+        another workflow of the same module and qualname holds it (two built by one factory,
+        or a redefinition): that one keeps it, and its executions keep running its code, so
+        this one takes the name with ``-2`` (``-3``, ...) at the end."""
+        name = workflow_name(workflow)
+        held = self._workflows.get(name)
+        if held is None or held is workflow:
+            return name
+        for each, code in self._workflows.items():
+            if code is workflow:
+                return each
+        count = 2
+        while True:
+            suffix = f"-{count}"
+            candidate = name[: MAX_WORKFLOW_NAME - len(suffix)] + suffix
+            if candidate not in self._workflows:
+                return candidate
+            count += 1
 
     def _handler(
         self, workflow: Callable[..., Any]
@@ -598,7 +633,7 @@ class TestRunner:
         """
         if not callable(workflow):
             raise WorkflowDefinitionError(f"start() needs a workflow function, got {workflow!r}")
-        name = workflow_name(workflow)
+        name = self._name_of(workflow)
         if self._workflows.get(name) is not workflow:
             self._workflows[name] = workflow
             self.service.register(name, self._handler(workflow))

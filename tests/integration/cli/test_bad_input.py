@@ -240,6 +240,20 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
         "UnknownCallbackError",
         True,
     ),
+    (
+        "callback-heartbeat-with-payload",
+        ["callback", "heartbeat", "nosuch", '"approved"'],
+        2,
+        "callback heartbeat takes no PAYLOAD",
+        True,
+    ),
+    (
+        "callback-fail-over-32k",
+        ["callback", "fail", "nosuch", "x" * 40_000],
+        1,
+        "PayloadTooLargeError: the callback failure is 40",
+        True,
+    ),
     # text that is not UTF-8 (bytes the shell passed through), or JSON that is not Unicode
     (
         "input-not-utf8",
