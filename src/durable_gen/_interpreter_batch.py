@@ -45,10 +45,10 @@ from ._commands import (
     Parallel,
     Retry,
     RunCompensations,
-    Step,
     StepFunction,
     _check_name,
     _fn_name,
+    any_step,
     unbind_step,
 )
 from ._errors import (
@@ -752,7 +752,7 @@ def step_body(
     """A context body running one call of a ``@step`` function as one step, with all its
     options; ``retry`` applies when the function declares none."""
     return (
-        yield Step(
+        yield any_step(
             plain(fn),
             args,
             kwargs,
