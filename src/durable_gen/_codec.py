@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TAGS",
+    "Unreadable",
     "PayloadFormat",
     "batch_type",
     "declared_result",
@@ -72,6 +73,7 @@ __all__ = [
     "reader",
     "result_reader",
     "result_type",
+    "undecodable",
 ]
 
 PayloadFormat = Literal["json", "aws"]
@@ -672,17 +674,44 @@ def _make_reader(type_: Any) -> Reader:
 
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
     """A reader for a declared type no payload can be decoded into: each read says why."""
+    problem = str(exc)
+    if "Enums must contain" in problem:
+        advice = (
+            "give the enum's members values of one kind, all str or all int (a StrEnum or an "
+            "IntEnum), or declare the type of its values"
+        )
+    else:
+        advice = (
+            "declare a type the codec reads (a union may hold one dataclass, or msgspec "
+            "Structs declared with tag=True)"
+        )
+    return Unreadable(
+        f"values cannot be decoded into the declared type {_type_name(type_)} ({problem}): "
+        f"{advice}, or annotate it Any to get plain JSON"
+    )
 
-    def read(payload: str | None, what: str = "a recorded payload") -> Any:
+
+class Unreadable:
+    """The reader of a declared type no payload can be decoded into: each read says why."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def __call__(self, payload: str | None, what: str = "a recorded payload", /) -> Any:
         if not payload:
             return None
-        raise SerializationError(
-            f"{what}: values cannot be decoded into the declared type {_type_name(type_)} "
-            f"({exc}): declare a type the codec reads (a union may hold one dataclass, or "
-            "msgspec Structs declared with tag=True), or annotate it Any to get plain JSON"
-        )
+        raise SerializationError(f"{what}: {self.problem}")
 
-    return read
+
+def undecodable(read: Reader, what: str) -> SerializationError | None:
+    """The error each use of ``read`` raises when it reads a declared type no payload can be
+    decoded into (said before a step runs, whose result could never be read back); else None.
+    """
+    if type(read) is not Unreadable:
+        return None
+    return SerializationError(f"{what}: {read.problem}")
 
 
 _readers: dict[Any, Reader] = {}

@@ -31,7 +31,15 @@ from itertools import count
 from typing import Any, Final
 
 from ._actions import CheckpointMode, StepTask
-from ._codec import _fn_readers, plain_result, reader, result_reader, state_type
+from ._codec import (
+    Unreadable,
+    _fn_readers,
+    plain_result,
+    reader,
+    result_reader,
+    state_type,
+    undecodable,
+)
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -199,6 +207,11 @@ def _is_work(value: object) -> bool:
     )
 
 
+def _not_run(problem: SerializationError) -> SerializationError:
+    """``problem`` (a declared type no payload can be decoded into), said before the step ran."""
+    return SerializationError(f"{problem}. The step was not run: its result could not be read back")
+
+
 def _result_of(name: str | None, fn: Callable[..., Any]) -> str:
     """How messages name a step's result."""
     if name is not None:
@@ -350,7 +363,25 @@ class StepHandlers(BatchHandlers):
         return True
 
     def _schedule(self, run: Run) -> Answer:
-        """Hand out the step's next attempt (its START first when it must go before)."""
+        """Hand out the step's next attempt (its START first when it must go before).
+
+        A step whose declared result (a condition's state) no payload can be decoded into
+        fails for good instead, not run: what it did could never be read back.
+        """
+        if run.serdes is None and run.attempt == 1:
+            cmd = run.cmd
+            if isinstance(cmd, WaitForCondition):
+                read = reader(state_type(cmd.check))
+            else:
+                read = result_reader(run.fn)
+            if type(read) is Unreadable:
+                what = _result_of(run.name, run.fn)
+                if run.condition:
+                    what = f"the state of the wait for condition {run.name or _label(run.fn)!r}"
+                problem = undecodable(read, what)
+                if problem is not None:
+                    self._step_final_failure(run, _not_run(problem))
+                    return BLOCKED
         if not run.started and (run.at_most_once or self._mode == "eager"):
             self._updates.append(self._step_start(run))
             run.started = True
