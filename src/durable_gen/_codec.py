@@ -3,9 +3,9 @@
 The rules, in the order they apply:
 
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
-   TypedDicts, datetime/date/time, Decimal, UUID, enums, sets, tuples and bytes are written as
-   JSON values (ISO strings, decimal strings, arrays, base64); pydantic models through
-   ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any other
+   TypedDicts, datetime/date/time, Decimal, UUID, pathlib paths, enums, sets, tuples and bytes
+   are written as JSON values (ISO strings, decimal strings, strings, arrays, base64); pydantic
+   models through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any other
    type is a ``SerializationError`` naming the payload (``what``) and the type; nothing is
    turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
@@ -106,7 +106,17 @@ def _pydantic_base() -> Any:
     return getattr(module, "BaseModel", None) if module is not None else None
 
 
+def _pure_path() -> Any:
+    import sys  # pathlib's paths are written as str: seen only once the user imported pathlib
+
+    module = sys.modules.get("pathlib")
+    return getattr(module, "PurePath", None) if module is not None else None
+
+
 def _enc_hook(value: Any) -> Any:
+    path = _pure_path()
+    if path is not None and isinstance(value, path):
+        return str(value)
     base = _pydantic_base()
     if base is not None and isinstance(value, base):
         # Written as model_validate reads it back: by alias, unless the model validates by
@@ -122,6 +132,11 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
     base = _pydantic_base()
     if base is not None and isinstance(type_, type) and issubclass(type_, base):
         return type_.model_validate(obj)  # type: ignore[attr-defined]
+    path = _pure_path()
+    if path is not None and isinstance(type_, type) and issubclass(type_, path):
+        if not isinstance(obj, str):
+            raise msgspec.ValidationError(f"Expected a path (a str), got {type(obj).__name__}")
+        return type_(obj)
     if _is_protocol(type_):
         raise NotImplementedError(_protocol_problem(type_))
     if inspect.isabstract(type_) or getattr(type_, "__module__", None) in _ABSTRACT_MODULES:
@@ -292,14 +307,14 @@ def encode(
             raise SerializationError(
                 f"{what}: a dict key of type {_type_name(type(key))} ({key!r}) cannot be written "
                 "as a payload: JSON object keys are text, and the codec writes keys of str, int, "
-                "float, enums, Decimal, UUID, bytes and the datetime types (a bool, None or a "
-                "tuple is none of them): use such keys (a str for a pair), a list of pairs, or "
+                "float, enums, Decimal, UUID, paths, bytes and the datetime types (a bool, None or "
+                "a tuple is none of them): use such keys (a str for a pair), a list of pairs, or "
                 "pass serdes= to the operation"
             ) from exc
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
             f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "
-            "datetime, date, time, timedelta, Decimal, UUID, enums, sets, tuples, bytes or "
+            "datetime, date, time, timedelta, Decimal, UUID, paths, enums, sets, tuples, bytes or "
             "pydantic models (docs/guide.md, 'Values and types'), or pass serdes= to the "
             "operation"
         ) from exc
@@ -421,6 +436,9 @@ def _key(key: Any) -> str:
     if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601
         (text,) = msgspec.to_builtins({key: None}, str_keys=True)
         return str(text)
+    path = _pure_path()
+    if path is not None and isinstance(key, path):
+        return str(key)
     raise NotImplementedError(f"a dict key of type {type(key).__qualname__} is unsupported")
 
 
