@@ -5,9 +5,9 @@ The rules, in the order they apply:
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
    TypedDicts, datetime/date/time, Decimal, UUID, pathlib paths, enums, sets, tuples and bytes
    are written as JSON values (ISO strings, decimal strings, strings, arrays, base64); pydantic
-   models through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any other
-   type is a ``SerializationError`` naming the payload (``what``) and the type; nothing is
-   turned into a string by ``str()``.
+   models through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads
+   back. Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
+   nothing is turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
    ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
