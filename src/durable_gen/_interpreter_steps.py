@@ -53,6 +53,7 @@ from ._commands import (
 )
 from ._context import StepAttempt, in_step
 from ._errors import (
+    ArgumentError,
     SerializationError,
     StepInterruptedError,
     ValidationError,
@@ -155,6 +156,31 @@ def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
     if cmd.serdes is not None:
         return loads(payload, cmd.serdes)
     return reader(state_type(cmd.check))(payload, "the wait-for-condition state")
+
+
+def _call_mistake(run: Run, error: TypeError) -> ArgumentError | None:
+    """The ``ArgumentError`` of a step attempt whose ``TypeError`` came from calling its
+    function with arguments it does not take (``Step(f)`` of ``f(x)``, ``charge(order_id)`` of
+    ``charge(order_id, amount)``): the body never ran and every retry would fail alike. None
+    when the arguments fit (the error came from inside) or the signature cannot be read."""
+    fn = run.fn
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without one: let the policy decide
+        return None
+    try:
+        signature.bind(*run.args, **(run.kwargs or {}))
+    except TypeError as exc:
+        name = getattr(fn, "__name__", _label(fn))
+        step = f"step {run.name!r}" if run.name else f"the unnamed step {_label(fn)}"
+        return ArgumentError(
+            f"{step}: {name}{signature} cannot take the arguments it was given ({exc}); "
+            "not retried, as every attempt would fail alike. A step calls its function with "
+            f"the arguments given where it is built: write {name}(...) with all of them for "
+            f"a @step function, dg.Step({name}, (arg, ...)) for a plain one, or bind them "
+            f"with functools.partial({name}, ...)"
+        )
+    return None
 
 
 def _label(fn: Callable[..., Any]) -> str:
@@ -508,6 +534,11 @@ class StepHandlers(BatchHandlers):
         )
 
     def _decide_after_failure(self, run: Run, error: BaseException) -> None:
+        if type(error) is TypeError:  # the call itself, which no retry changes?
+            mistake = _call_mistake(run, error)
+            if mistake is not None:
+                self._step_final_failure(run, mistake)
+                return
         policy = run.retry or DEFAULT_RETRY
         try:  # retry_if is the step's code: what it logs names the step
             retry = self._as_step(run, policy.should_retry)(run.attempt, error)
