@@ -132,3 +132,56 @@ def test_a_step_whose_type_is_read_still_runs_once() -> None:
 
     assert TestRunner().run(workflow, None).result() == 1
     assert calls == ["ran"]
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_workflow_whose_result_cannot_be_read_back_fails_before_its_body_runs(
+    payload_format: str,
+) -> None:
+    calls: list[str] = []
+
+    @dg.step
+    def charge() -> int:
+        calls.append("charge")
+        return 1
+
+    def workflow(_: None) -> dg.Workflow[Mixed]:
+        yield from charge()
+        return Mixed.ONE
+
+    run = TestRunner(payload_format=payload_format).run(workflow, None)
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type is not None
+    assert run.error.error_type.endswith(("SerializationError", "SerDesError")), run.error
+    message = run.error.error_message or ""
+    assert "the workflow result" in message and "all str or all int" in message, message
+    assert "The workflow was not run" in message, message
+    assert calls == [] and run.operations() == []
+
+
+@pytest.mark.parametrize("virtual", [False, True])
+def test_a_child_whose_result_cannot_be_read_back_raises_at_its_yield(virtual: bool) -> None:
+    calls: list[str] = []
+
+    @dg.step
+    def charge() -> int:
+        calls.append("charge")
+        return 1
+
+    def sub(_: None) -> dg.Workflow[Sized]:
+        yield from charge()
+        raise AssertionError("not reached")
+
+    def workflow(_: None) -> dg.Workflow[str]:
+        try:
+            yield from dg.Child(sub, (None,), name="sub", virtual=virtual)
+        except dg.SerializationError as exc:
+            return str(exc)
+        return "no error"
+
+    run = TestRunner().run(workflow, None)
+    message = run.result()
+    assert "the result of child context 'sub'" in message and "Protocol" in message, message
+    assert "The child was not run" in message, message
+    assert calls == [] and run.operations() == []
+    assert replay(workflow, run.export()).ok
