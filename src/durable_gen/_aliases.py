@@ -6,6 +6,8 @@
    any depth); any other is refused with a message that says what to declare instead.
 2. A ``Literal`` of enum members (``Literal[Tier.GOLD]``), which msgspec refuses, is read as
    their enum.
+3. A TypedDict with ``ReadOnly`` fields (PEP 705), which msgspec refuses, is read as the same
+   TypedDict without ``ReadOnly`` (its values are the same dicts).
 
 Only a declared type itself and its lists, dicts, tuples and unions are rewritten, not a
 class's fields. Shared by the codec and the commands' ``result_type=`` check; stdlib and
@@ -56,6 +58,8 @@ def _rewrite(type_: Any) -> Any:
                 recursive.add(t)
                 return Any
             return unroll(t.__value__, (*seen, t))
+        if typing.is_typeddict(t) and _read_only_in(t):
+            return _without_read_only(t, lambda field: unroll(field, seen))
         origin, args = typing.get_origin(t), typing.get_args(t)
         if origin is Literal and any(isinstance(a, Enum) for a in args):
             enums = list(dict.fromkeys(type(a) for a in args if isinstance(a, Enum)))
@@ -87,6 +91,42 @@ def _rewrite(type_: Any) -> Any:
     if not all(json_only(alias.__value__) for alias in recursive):
         raise TypeError(_RECURSIVE_ALIAS)
     return unrolled
+
+
+def _is_read_only(t: Any) -> bool:
+    """``ReadOnly[X]`` (PEP 705, ``typing`` or ``typing_extensions``)."""
+    return getattr(typing.get_origin(t), "_name", None) == "ReadOnly"
+
+
+def _read_only_in(td: Any) -> bool:
+    """Whether a TypedDict's fields say ``ReadOnly`` (inside ``Required``/``NotRequired`` too)."""
+    try:
+        hints = typing.get_type_hints(td, include_extras=True)
+    except Exception:  # names that do not resolve: msgspec says so
+        return False
+    return any(
+        _is_read_only(h) or any(_is_read_only(a) for a in typing.get_args(h))
+        for h in hints.values()
+    )
+
+
+def _without_read_only(td: Any, rewrite: Any) -> Any:
+    """A TypedDict like ``td`` whose fields drop ``ReadOnly`` (a promise about mutation, which
+    says nothing about decoding), each field type passed through ``rewrite``."""
+    hints = typing.get_type_hints(td, include_extras=True)
+    fields: dict[str, Any] = {}
+    for key, hint in hints.items():
+        wrapper = None
+        if typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+            wrapper, (hint,) = typing.get_origin(hint), typing.get_args(hint)
+        if _is_read_only(hint):
+            (hint,) = typing.get_args(hint)
+        if typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+            wrapper, (hint,) = typing.get_origin(hint), typing.get_args(hint)
+        if wrapper is None:
+            wrapper = typing.Required if key in td.__required_keys__ else typing.NotRequired
+        fields[key] = wrapper[rewrite(hint)]
+    return typing.TypedDict(td.__name__, fields)  # type: ignore[operator]
 
 
 def decodable(type_: Any) -> Any:

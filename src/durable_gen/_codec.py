@@ -3,11 +3,11 @@
 The rules, in the order they apply:
 
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
-   TypedDicts, datetime/date/time, Decimal, UUID, enums, sets, tuples and bytes are written as
-   JSON values (ISO strings, decimal strings, arrays, base64); pydantic models through
-   ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any other
-   type is a ``SerializationError`` naming the payload (``what``) and the type; nothing is
-   turned into a string by ``str()``.
+   TypedDicts, datetime/date/time, Decimal, UUID, pathlib paths, enums, sets, tuples and bytes
+   are written as JSON values (ISO strings, decimal strings, strings, arrays, base64); pydantic
+   models through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads
+   back. Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
+   nothing is turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
    ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TAGS",
+    "Unreadable",
     "PayloadFormat",
     "batch_type",
     "declared_result",
@@ -72,6 +73,7 @@ __all__ = [
     "reader",
     "result_reader",
     "result_type",
+    "undecodable",
 ]
 
 PayloadFormat = Literal["json", "aws"]
@@ -104,7 +106,17 @@ def _pydantic_base() -> Any:
     return getattr(module, "BaseModel", None) if module is not None else None
 
 
+def _pure_path() -> Any:
+    import sys  # pathlib's paths are written as str: seen only once the user imported pathlib
+
+    module = sys.modules.get("pathlib")
+    return getattr(module, "PurePath", None) if module is not None else None
+
+
 def _enc_hook(value: Any) -> Any:
+    path = _pure_path()
+    if path is not None and isinstance(value, path):
+        return str(value)
     base = _pydantic_base()
     if base is not None and isinstance(value, base):
         # Written as model_validate reads it back: by alias, unless the model validates by
@@ -120,6 +132,11 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
     base = _pydantic_base()
     if base is not None and isinstance(type_, type) and issubclass(type_, base):
         return type_.model_validate(obj)  # type: ignore[attr-defined]
+    path = _pure_path()
+    if path is not None and isinstance(type_, type) and issubclass(type_, path):
+        if not isinstance(obj, str):
+            raise msgspec.ValidationError(f"Expected a path (a str), got {type(obj).__name__}")
+        return type_(obj)
     if _is_protocol(type_):
         raise NotImplementedError(_protocol_problem(type_))
     if inspect.isabstract(type_) or getattr(type_, "__module__", None) in _ABSTRACT_MODULES:
@@ -301,14 +318,14 @@ def encode(
             raise SerializationError(
                 f"{what}: a dict key of type {_type_name(type(key))} ({key!r}) cannot be written "
                 "as a payload: JSON object keys are text, and the codec writes keys of str, int, "
-                "float, enums, Decimal, UUID, bytes and the datetime types (a bool, None or a "
-                "tuple is none of them): use such keys (a str for a pair), a list of pairs, or "
+                "float, enums, Decimal, UUID, paths, bytes and the datetime types (a bool, None or "
+                "a tuple is none of them): use such keys (a str for a pair), a list of pairs, or "
                 "pass serdes= to the operation"
             ) from exc
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} cannot be written as a payload "
             f"({exc}); use JSON data, dataclasses, msgspec Structs, TypedDicts, NamedTuples, "
-            "datetime, date, time, timedelta, Decimal, UUID, enums, sets, tuples, bytes or "
+            "datetime, date, time, timedelta, Decimal, UUID, paths, enums, sets, tuples, bytes or "
             "pydantic models (docs/guide.md, 'Values and types'), or pass serdes= to the "
             "operation"
         ) from exc
@@ -430,6 +447,9 @@ def _key(key: Any) -> str:
     if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601
         (text,) = msgspec.to_builtins({key: None}, str_keys=True)
         return str(text)
+    path = _pure_path()
+    if path is not None and isinstance(key, path):
+        return str(key)
     raise NotImplementedError(f"a dict key of type {type(key).__qualname__} is unsupported")
 
 
@@ -683,17 +703,44 @@ def _make_reader(type_: Any) -> Reader:
 
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
     """A reader for a declared type no payload can be decoded into: each read says why."""
+    problem = str(exc)
+    if "Enums must contain" in problem:
+        advice = (
+            "give the enum's members values of one kind, all str or all int (a StrEnum or an "
+            "IntEnum), or declare the type of its values"
+        )
+    else:
+        advice = (
+            "declare a type the codec reads (a union may hold one dataclass, or msgspec "
+            "Structs declared with tag=True)"
+        )
+    return Unreadable(
+        f"values cannot be decoded into the declared type {_type_name(type_)} ({problem}): "
+        f"{advice}, or annotate it Any to get plain JSON"
+    )
 
-    def read(payload: str | None, what: str = "a recorded payload") -> Any:
+
+class Unreadable:
+    """The reader of a declared type no payload can be decoded into: each read says why."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def __call__(self, payload: str | None, what: str = "a recorded payload", /) -> Any:
         if not payload:
             return None
-        raise SerializationError(
-            f"{what}: values cannot be decoded into the declared type {_type_name(type_)} "
-            f"({exc}): declare a type the codec reads (a union may hold one dataclass, or "
-            "msgspec Structs declared with tag=True), or annotate it Any to get plain JSON"
-        )
+        raise SerializationError(f"{what}: {self.problem}")
 
-    return read
+
+def undecodable(read: Reader, what: str) -> SerializationError | None:
+    """The error each use of ``read`` raises when it reads a declared type no payload can be
+    decoded into (said before a step runs, whose result could never be read back); else None.
+    """
+    if type(read) is not Unreadable:
+        return None
+    return SerializationError(f"{what}: {read.problem}")
 
 
 _readers: dict[Any, Reader] = {}

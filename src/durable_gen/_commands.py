@@ -550,7 +550,8 @@ class Step(Command[R], frozen=True):
     timeout: float | timedelta | None = None
 
     if TYPE_CHECKING:  # without kwargs, args are checked against fn's parameters
-
+        # With compensate=, the undo must take what the step returns: an ``async def``'s
+        # awaited result, a ``@step`` function's result (its call is a Step[T]).
         @overload  # no args: a function called with none (Step(f) of f(x) is an error)
         def __init__(
             self: Step[R],
@@ -561,7 +562,7 @@ class Step(Command[R], frozen=True):
             retry: Retry | None = None,
             semantics: Semantics = "at_least_once",
             serdes: Serdes | None = None,
-            compensate: Callable[[Any], Any] | None = None,
+            compensate: None = None,
             timeout: float | timedelta | None = None,
         ) -> None: ...
         @overload
@@ -574,10 +575,9 @@ class Step(Command[R], frozen=True):
             retry: Retry | None = None,
             semantics: Semantics = "at_least_once",
             serdes: Serdes | None = None,
-            compensate: Callable[[Any], Any] | None = None,
+            compensate: None = None,
             timeout: float | timedelta | None = None,
         ) -> None: ...
-
         @overload
         def __init__(
             self: Step[R],
@@ -588,10 +588,9 @@ class Step(Command[R], frozen=True):
             retry: Retry | None = None,
             semantics: Semantics = "at_least_once",
             serdes: Serdes | None = None,
-            compensate: Callable[[Any], Any] | None = None,
+            compensate: None = None,
             timeout: float | timedelta | None = None,
         ) -> None: ...
-
         @overload
         def __init__(
             self: Step[R],
@@ -603,7 +602,175 @@ class Step(Command[R], frozen=True):
             retry: Retry | None = None,
             semantics: Semantics = "at_least_once",
             serdes: Serdes | None = None,
-            compensate: Callable[[Any], Any] | None = None,
+            compensate: None = None,
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Step[T]],
+            fn: Callable[[], Step[T]],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Coroutine[Any, Any, T]],
+            fn: Callable[[], Coroutine[Any, Any, T]],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[[], R],
+            args: tuple[()] = (),
+            kwargs: None = None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[R], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Step[T]],
+            fn: Callable[[Unpack[Ts]], Step[T]],
+            args: tuple[*Ts],
+            kwargs: None = None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Coroutine[Any, Any, T]],
+            fn: Callable[[Unpack[Ts]], Coroutine[Any, Any, T]],
+            args: tuple[*Ts],
+            kwargs: None = None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[[Unpack[Ts]], R],
+            args: tuple[*Ts],
+            kwargs: None = None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[R], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Step[T]],
+            fn: Callable[..., Step[T]],
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any] | None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Coroutine[Any, Any, T]],
+            fn: Callable[..., Coroutine[Any, Any, T]],
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any] | None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[..., R],
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any] | None,
+            *,
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[R], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Step[T]],
+            fn: Callable[..., Step[T]],
+            args: tuple[Any, ...] = (),
+            *,
+            kwargs: dict[str, Any],
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[Coroutine[Any, Any, T]],
+            fn: Callable[..., Coroutine[Any, Any, T]],
+            args: tuple[Any, ...] = (),
+            *,
+            kwargs: dict[str, Any],
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[T], object],
+            timeout: float | timedelta | None = None,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: Step[R],
+            fn: Callable[..., R],
+            args: tuple[Any, ...] = (),
+            *,
+            kwargs: dict[str, Any],
+            name: str | None = None,
+            retry: Retry | None = None,
+            semantics: Semantics = "at_least_once",
+            serdes: Serdes | None = None,
+            compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
         ) -> None: ...
 
@@ -685,6 +852,12 @@ class Step(Command[R], frozen=True):
         @overload
         def __iter__(self: Step[T]) -> Generator[Command[Any], Any, T]: ...
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
+
+
+def any_step(*args: Any, **kwargs: Any) -> Step[Any]:
+    """``Step(...)`` with options only known at run time (the library's own calls, which its
+    typed overloads, made for workflow code, would refuse)."""
+    return Step(*args, **kwargs)
 
 
 def unbind_step(
@@ -813,7 +986,7 @@ class StepFunction(Generic[P, R]):
         self.timeout = _step_timeout(timeout)
         functools.update_wrapper(self, fn)
         # validate once, here
-        Step(
+        any_step(
             fn,
             name=self.name,
             retry=retry,
@@ -866,9 +1039,19 @@ def step(
     retry: Retry | None = None,
     semantics: Semantics = "at_least_once",
     serdes: Serdes | None = None,
-    compensate: Callable[[Any], Any] | None = None,
+    compensate: None = None,
     timeout: float | timedelta | None = None,
 ) -> _StepDecorator: ...
+@overload
+def step(
+    *,
+    name: str | None = None,
+    retry: Retry | None = None,
+    semantics: Semantics = "at_least_once",
+    serdes: Serdes | None = None,
+    compensate: _U,
+    timeout: float | timedelta | None = None,
+) -> _CompensatedStepDecorator[_U]: ...
 @checked
 def step(
     fn: Callable[P, Any] | None = None,
@@ -880,7 +1063,7 @@ def step(
     serdes: Serdes | None = None,
     compensate: Callable[[Any], Any] | None = None,
     timeout: float | timedelta | None = None,
-) -> StepFunction[..., Any] | _StepDecorator:
+) -> StepFunction[..., Any] | _StepDecorator | _CompensatedStepDecorator[Any]:
     """Make a function a durable step: inside a workflow, ``yield f(x)`` runs it once.
 
     Usable bare (``@step``) or with options (``@step(retry=Retry(max_attempts=3))``); the
@@ -898,7 +1081,9 @@ def step(
             timeout=timeout,
         )
 
-    return wrap(fn) if fn is not None else _StepDecorator(wrap)
+    if fn is not None:
+        return wrap(fn)
+    return _StepDecorator(wrap) if compensate is None else _CompensatedStepDecorator(wrap)
 
 
 class _StepDecorator:
@@ -917,6 +1102,46 @@ class _StepDecorator:
     def __call__(self, fn: Callable[P, R], /) -> _SyncStepFunction[P, R]: ...
     def __call__(self, fn: Callable[..., Any], /) -> StepFunction[..., Any]:
         return self._wrap(fn)
+
+
+_U = TypeVar("_U", bound=Callable[[Any], object])
+_U_co = TypeVar("_U_co", bound=Callable[[Any], object], covariant=True)
+
+
+class _CompensatedStepDecorator(_StepDecorator, Generic[_U_co]):
+    """What ``@step(compensate=undo, ...)`` returns, for type checkers: generic in the undo, so
+    that a function whose result the undo cannot take is a type error where it is decorated.
+
+    An undo that takes ``object`` or ``Any`` (or a lambda) takes any result; otherwise the step
+    is typed by what the undo takes (a step returning a subclass of it, or one member of a
+    union it takes, is typed as the undo's parameter).
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @overload  # an async def matches both: this one first
+        def __call__(  # type: ignore[overload-overlap]
+            self: _CompensatedStepDecorator[Callable[[object], object]],
+            fn: Callable[P, Coroutine[Any, Any, R]],
+            /,
+        ) -> _AsyncStepFunction[P, R]: ...
+        @overload
+        def __call__(
+            self: _CompensatedStepDecorator[Callable[[object], object]], fn: Callable[P, R], /
+        ) -> _SyncStepFunction[P, R]: ...
+        @overload  # an async def matches both: this one first
+        def __call__(  # type: ignore[overload-overlap]
+            self: _CompensatedStepDecorator[Callable[[R], object]],
+            fn: Callable[P, Coroutine[Any, Any, R]],
+            /,
+        ) -> _AsyncStepFunction[P, R]: ...
+        @overload
+        def __call__(
+            self: _CompensatedStepDecorator[Callable[[R], object]], fn: Callable[P, R], /
+        ) -> _SyncStepFunction[P, R]: ...
+        def __call__(self, fn: Callable[..., Any], /) -> StepFunction[..., Any]: ...
 
 
 # --- waiting --------------------------------------------------------------------------------

@@ -219,6 +219,20 @@ class _Closing:
         self.unyielded: list[Any] = []
 
 
+def _unreadable_child(type_: Any, name: str | None, wf: Any) -> SerializationError | None:
+    """The error of a child whose declared result no payload can be decoded into (its work
+    would be done and its result never read back); else None."""
+    if type_ is Any:
+        return None
+    label = repr(name) if name else getattr(wf, "__qualname__", repr(wf))
+    problem = _codec.undecodable(_codec.reader(type_), f"the result of child context {label}")
+    if problem is None:
+        return None
+    return SerializationError(
+        f"{problem}. The child was not run: its result could not be read back"
+    )
+
+
 class Interpreter(StepHandlers):
     """Replays a workflow against its recorded operations and says what to do next.
 
@@ -343,6 +357,16 @@ class Interpreter(StepHandlers):
                 )
             except SerializationError as exc:
                 self._bad_start = exc
+            if self._bad_start is None and serdes is None and len(self._ops) <= 1:
+                # A new execution whose result no payload can be decoded into: said before
+                # the body runs (and does its steps' work), not when it returns.
+                problem = _codec.undecodable(
+                    _codec.reader(_codec.result_type(workflow)), "the workflow result"
+                )
+                if problem is not None:
+                    self._bad_start = SerializationError(
+                        f"{problem}. The workflow was not run: its result could not be read back"
+                    )
         self._outcome: Succeeded | Failed | None = None
         self._done: Done | None = None
         self._started = False
@@ -990,10 +1014,17 @@ class Interpreter(StepHandlers):
         )
         type_ = _codec.result_type(wf) if cmd.serdes is None else Any
         if cmd.virtual:
+            unreadable = _unreadable_child(type_, name, wf)
+            if unreadable is not None:
+                return (None, unreadable)
             return self._enter_virtual(
                 fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
             )
         op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, unpartial(wf))
+        if rec is None:
+            unreadable = _unreadable_child(type_, name, wf)
+            if unreadable is not None:  # raised at the yield, before the child runs
+                return (None, unreadable)
         if rec is not None and rec.name != name:  # matched after its function (``_match``)
             name = rec.name  # updates keep the recorded name
         if rec is not None and isinstance(wf, StepFunction):

@@ -35,7 +35,7 @@ from typing import Any, Final, TypeGuard
 import msgspec
 
 from ._batch import BatchItem, BatchResult, decide
-from ._codec import decode_batch, item_types, parse_json, result_type
+from ._codec import decode_batch, item_types, parse_json, reader, result_type, undecodable
 from ._commands import (
     Branch,
     Child,
@@ -45,10 +45,10 @@ from ._commands import (
     Parallel,
     Retry,
     RunCompensations,
-    Step,
     StepFunction,
     _check_name,
     _fn_name,
+    any_step,
     unbind_step,
 )
 from ._errors import (
@@ -208,6 +208,9 @@ class BatchHandlers(Core):
             elif rec.status in TERMINAL_STATUSES:
                 return (None, raise_error(ChildFailedError, d.error if d else None))
         else:
+            problem = _unreadable_items(cmd, sub_type)
+            if problem is not None:  # raised at the yield, before any item runs
+                return (None, problem)
             self._updates.append(
                 self._context_update(op_id, fiber.parent_id, sub_type, cmd.name, "START")
             )
@@ -752,7 +755,7 @@ def step_body(
     """A context body running one call of a ``@step`` function as one step, with all its
     options; ``retry`` applies when the function declares none."""
     return (
-        yield Step(
+        yield any_step(
             plain(fn),
             args,
             kwargs,
@@ -764,6 +767,23 @@ def step_body(
             timeout=fn.timeout,
         )
     )
+
+
+def _unreadable_items(cmd: Map[Any] | Parallel[Any], sub_type: str) -> SerializationError | None:
+    """The error of a batch whose items declare a result type no payload can be decoded into
+    (its result could never be read back, so none of its items is run); else None."""
+    if cmd.serdes is not None or cmd.item_serdes is not None:
+        return None
+    types = item_types(cmd)
+    for type_ in types if isinstance(types, list) else (types,):
+        if type_ is Any:
+            continue
+        problem = undecodable(reader(type_), f"an item's result of {sub_type} {cmd.name!r}")
+        if problem is not None:
+            return SerializationError(
+                f"{problem}. The {sub_type} was not started: its result could not be read back"
+            )
+    return None
 
 
 def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str | None]:

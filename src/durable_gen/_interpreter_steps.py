@@ -31,7 +31,15 @@ from itertools import count
 from typing import Any, Final
 
 from ._actions import CheckpointMode, StepTask
-from ._codec import _fn_readers, plain_result, reader, result_reader, state_type
+from ._codec import (
+    Unreadable,
+    _fn_readers,
+    plain_result,
+    reader,
+    result_reader,
+    state_type,
+    undecodable,
+)
 from ._commands import (
     AT_MOST_ONCE,
     DEFAULT_RETRY,
@@ -45,6 +53,7 @@ from ._commands import (
 )
 from ._context import StepAttempt, in_step
 from ._errors import (
+    ArgumentError,
     SerializationError,
     StepInterruptedError,
     ValidationError,
@@ -149,6 +158,31 @@ def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
     return reader(state_type(cmd.check))(payload, "the wait-for-condition state")
 
 
+def _call_mistake(run: Run, error: TypeError) -> ArgumentError | None:
+    """The ``ArgumentError`` of a step attempt whose ``TypeError`` came from calling its
+    function with arguments it does not take (``Step(f)`` of ``f(x)``, ``charge(order_id)`` of
+    ``charge(order_id, amount)``): the body never ran and every retry would fail alike. None
+    when the arguments fit (the error came from inside) or the signature cannot be read."""
+    fn = run.fn
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without one: let the policy decide
+        return None
+    try:
+        signature.bind(*run.args, **(run.kwargs or {}))
+    except TypeError as exc:
+        name = getattr(fn, "__name__", _label(fn))
+        step = f"step {run.name!r}" if run.name else f"the unnamed step {_label(fn)}"
+        return ArgumentError(
+            f"{step}: {name}{signature} cannot take the arguments it was given ({exc}); "
+            "not retried, as every attempt would fail alike. A step calls its function with "
+            f"the arguments given where it is built: write {name}(...) with all of them for "
+            f"a @step function, dg.Step({name}, (arg, ...)) for a plain one, or bind them "
+            f"with functools.partial({name}, ...)"
+        )
+    return None
+
+
 def _label(fn: Callable[..., Any]) -> str:
     """How a message names an unnamed step's function (a lambda by where it is defined)."""
     return str(getattr(fn, "__qualname__", type(fn).__name__))
@@ -197,6 +231,11 @@ def _is_work(value: object) -> bool:
     return type(value) not in _PLAIN and (
         inspect.isgenerator(value) or inspect.isasyncgen(value) or isinstance(value, Command)
     )
+
+
+def _not_run(problem: SerializationError) -> SerializationError:
+    """``problem`` (a declared type no payload can be decoded into), said before the step ran."""
+    return SerializationError(f"{problem}. The step was not run: its result could not be read back")
 
 
 def _result_of(name: str | None, fn: Callable[..., Any]) -> str:
@@ -350,7 +389,25 @@ class StepHandlers(BatchHandlers):
         return True
 
     def _schedule(self, run: Run) -> Answer:
-        """Hand out the step's next attempt (its START first when it must go before)."""
+        """Hand out the step's next attempt (its START first when it must go before).
+
+        A step whose declared result (a condition's state) no payload can be decoded into
+        fails for good instead, not run: what it did could never be read back.
+        """
+        if run.serdes is None and run.attempt == 1:
+            cmd = run.cmd
+            if isinstance(cmd, WaitForCondition):
+                read = reader(state_type(cmd.check))
+            else:
+                read = result_reader(run.fn)
+            if type(read) is Unreadable:
+                what = _result_of(run.name, run.fn)
+                if run.condition:
+                    what = f"the state of the wait for condition {run.name or _label(run.fn)!r}"
+                problem = undecodable(read, what)
+                if problem is not None:
+                    self._step_final_failure(run, _not_run(problem))
+                    return BLOCKED
         if not run.started and (run.at_most_once or self._mode == "eager"):
             self._updates.append(self._step_start(run))
             run.started = True
@@ -477,6 +534,11 @@ class StepHandlers(BatchHandlers):
         )
 
     def _decide_after_failure(self, run: Run, error: BaseException) -> None:
+        if type(error) is TypeError:  # the call itself, which no retry changes?
+            mistake = _call_mistake(run, error)
+            if mistake is not None:
+                self._step_final_failure(run, mistake)
+                return
         policy = run.retry or DEFAULT_RETRY
         try:  # retry_if is the step's code: what it logs names the step
             retry = self._as_step(run, policy.should_retry)(run.attempt, error)

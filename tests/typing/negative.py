@@ -180,3 +180,49 @@ def on_exception(exc: Exception) -> bool:
 @dg.step(retry=dg.Retry(retry_if=on_exception))  # type: ignore[arg-type]
 def retried(order_id: str) -> str:
     return order_id
+
+
+# compensate= undos that cannot take the step's result
+def cancel_by_id(booking_id: str) -> None:
+    return None
+
+
+@dg.step(compensate=cancel_by_id)  # type: ignore[arg-type]  # the result is an int
+def book_seats(seats: int) -> int:
+    return seats
+
+
+@dg.step(compensate=cancel_by_id, retry=dg.Retry.never())  # type: ignore[arg-type]
+async def book_seats_async(seats: int) -> int:
+    return seats
+
+
+@dg.step(name="cancel")
+def cancel_step(booking_id: str) -> None:
+    return None
+
+
+@dg.step(compensate=cancel_step)  # type: ignore[arg-type]  # a @step undo is checked too
+def book_more(seats: int) -> int:
+    return seats
+
+
+def seats_of(n: int) -> int:
+    return n
+
+
+async def seats_async(n: int) -> int:
+    return n
+
+
+@dg.step
+def seats_step(n: int) -> int:
+    return n
+
+
+def compensations_wrong() -> dg.Workflow[None]:
+    yield from dg.Step(seats_of, (1,), compensate=cancel_by_id)  # type: ignore[arg-type]
+    yield from dg.Step(seats_async, (1,), compensate=cancel_by_id)  # type: ignore[arg-type]
+    yield from dg.Step(seats_step, (1,), compensate=cancel_by_id)  # type: ignore[arg-type, misc]
+    yield from dg.Step(seats_of, kwargs={"n": 1}, compensate=cancel_by_id)  # type: ignore[arg-type]
+    yield from dg.Step(seats_of, (1,), compensate=cancel_step)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import (
     Annotated,
     Any,
@@ -25,7 +25,9 @@ from typing import (
     Literal,
     NamedTuple,
     NewType,
+    NotRequired,
     Optional,
+    Required,
     TypedDict,
     TypeVar,
 )
@@ -33,6 +35,7 @@ from typing import (
 import msgspec
 import pydantic
 import pytest
+from typing_extensions import ReadOnly
 
 import durable_gen as dg
 from durable_gen import runtime as rt
@@ -128,6 +131,73 @@ class ByName(pydantic.BaseModel):  # validated by field name only
 
 UserId = NewType("UserId", int)
 
+
+class Frozen(TypedDict):  # PEP 705 and PEP 655 qualifiers: they say nothing about decoding
+    id: ReadOnly[uuid.UUID]
+    amount: NotRequired[Decimal]
+    at: ReadOnly[NotRequired[datetime]]
+
+
+class Partial(TypedDict, total=False):
+    id: Required[int]
+    tags: frozenset[str]
+
+
+class Stamp(NamedTuple):
+    at: datetime
+    amount: Decimal = Decimal("0.10")
+
+
+class Access(enum.IntFlag):
+    READ = 1
+    WRITE = 2
+
+
+@dataclass
+class Pair(Generic[T]):
+    left: T
+    right: list[T]
+
+
+@dataclass
+class Node:  # refers to itself: read at any depth
+    value: Decimal
+    children: list[Node] = field(default_factory=list)
+    parent: Node | None = None
+
+
+@dataclass
+class Sparse:
+    id: int
+    amount: Optional[Decimal] = None  # noqa: UP045
+    at: datetime | None = None
+    ref: uuid.UUID | None = None
+
+
+class Renamed(msgspec.Struct, rename="camel", omit_defaults=True):
+    first_name: str
+    unit_price: Decimal = Decimal("1")
+    paid_at: datetime | None = None
+
+
+class Refund(msgspec.Struct, tag="refund", tag_field="kind"):
+    amount: Decimal
+
+
+class Charge(msgspec.Struct, tag="charge", tag_field="kind"):
+    amount: Decimal
+    card: str
+
+
+class Upload(pydantic.BaseModel):
+    id: uuid.UUID
+    path: Path
+    at: datetime
+    sizes: dict[str, Decimal]
+    address: Address
+    note: str | None = None
+
+
 AWARE = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
 NAIVE = datetime(2024, 5, 6, 7, 8, 9)
 UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
@@ -206,6 +276,41 @@ CASES: dict[str, tuple[Any, Any]] = {
         datetime,
         datetime(2024, 1, 1, tzinfo=timezone(timedelta(minutes=-210))),
     ),
+    "typeddict-read-only": (Frozen, Frozen(id=UID, amount=Decimal("1.10"), at=AWARE)),
+    "typeddict-not-required-absent": (Frozen, Frozen(id=UID)),
+    "typeddict-total-false": (Partial, Partial(id=1, tags=frozenset({"a"}))),
+    "list-of-read-only-typeddicts": (list[Frozen], [Frozen(id=UID, at=NAIVE)]),
+    "namedtuple-default": (Stamp, Stamp(AWARE)),
+    "frozenset-of-decimals": (frozenset[Decimal], frozenset({Decimal("1.10"), Decimal("2")})),
+    "tuple-of-uuids": (tuple[uuid.UUID, ...], (UID, uuid.UUID(int=2))),
+    "bytearray": (bytearray, bytearray(b"\x00\xff")),
+    "intflag": (Access, Access.READ | Access.WRITE),
+    "generic-dataclass-nested": (Pair[Pair[Decimal]], Pair(Pair(Decimal("1.0"), []), [])),
+    "generic-dataclass-of-dataclass": (Pair[Address], Pair(Address("a", 1), [Address("b")])),
+    "recursive-dataclass": (
+        Node,
+        Node(Decimal("1"), [Node(Decimal("2"), [Node(Decimal("3"))])], Node(Decimal("0"))),
+    ),
+    "optional-fields-defaults": (Sparse, Sparse(1)),
+    "optional-fields-set": (Sparse, Sparse(1, Decimal("0.1"), AWARE, UID)),
+    "struct-renamed": (Renamed, Renamed("ada", Decimal("2.50"), AWARE)),
+    "struct-omit-defaults": (Renamed, Renamed("ada")),
+    "struct-tag-field": (Refund | Charge, Charge(Decimal("9.99"), "visa")),
+    "pydantic-with-path-and-uuid": (
+        Upload,
+        Upload(
+            id=UID,
+            path=Path("/a/b.txt"),
+            at=AWARE,
+            sizes={"a": Decimal("1.5")},
+            address=Address("p", 2),
+        ),
+    ),
+    "path": (Path, Path("/tmp/report.csv")),
+    "pure-posix-path": (PurePosixPath, PurePosixPath("a/b")),
+    "dict-of-paths": (dict[Path, int], {Path("a"): 1}),
+    "dict-decimal-keys": (dict[Decimal, int], {Decimal("1.5"): 1}),
+    "timedelta-large": (timedelta, timedelta(days=10**5, microseconds=1)),
 }
 
 

@@ -114,6 +114,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "values.py",
         TYPING / "port.py",
         TYPING / "shapes.py",
+        TYPING / "sagas.py",
     )
 
 
@@ -180,3 +181,32 @@ def test_pyright_flags_a_step_or_child_whose_arguments_are_left_out(tmp_path: pa
     message = str(failed.value)
     assert 'cannot be assigned to parameter "fn" of type "() -> R@Step"' in message, message
     assert "no_args.py:12" in message, message
+
+
+def test_pyright_flags_an_undo_that_cannot_take_the_steps_result(tmp_path: pathlib.Path) -> None:
+    # compensate= is typed by the step's result (an async def's awaited one, a @step
+    # function's): an undo declared for another type is a type error where the step is
+    # declared, under pyright as under mypy (tests/typing/negative.py), not a TypeError or a
+    # wrong value in the rollback.
+    bad = tmp_path / "undo.py"
+    bad.write_text(
+        "import durable_gen as dg\n\n"
+        "def cancel(booking_id: str) -> None:\n"
+        "    return None\n\n"
+        "@dg.step(compensate=cancel)\n"
+        "def book(seats: int) -> int:\n"
+        "    return seats\n\n"
+        "@dg.step(compensate=cancel)\n"
+        "async def book_async(seats: int) -> int:\n"
+        "    return seats\n\n"
+        "def seats_of(n: int) -> int:\n"
+        "    return n\n\n"
+        "def wf(_: None) -> dg.Workflow[None]:\n"
+        "    yield from dg.Step(seats_of, (1,), compensate=cancel)\n"
+    )
+    with pytest.raises(AssertionError) as failed:
+        _run_pyright(tmp_path, "standard", bad)
+    message = str(failed.value)
+    for line in (6, 10, 18):
+        assert f"undo.py:{line}:" in message, message
+    assert "6 errors" in message, message  # two lines each
