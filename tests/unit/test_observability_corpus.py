@@ -747,6 +747,52 @@ def test_telemetry_and_traces_under_a_test_runner_read_its_virtual_clock() -> No
             assert span.end_time <= start_ns + 101 * 1_000_000_000, span.name
 
 
+def test_a_plugin_reused_after_a_test_runner_reads_its_own_clock_again() -> None:
+    # The runner used to set the virtual clock on the plugin for good: a session-wide plugin
+    # used by one runner then dated the records and spans of dg.run in the runner's virtual
+    # past, and a second runner's spans were held behind where the first runner's clock
+    # stopped (its clock starts over, the spans only went forward).
+    import time
+    from datetime import UTC, datetime
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.telemetry import TelemetryPlugin
+    from durable_gen.testing import TestRunner
+
+    @dg.workflow
+    def waits(x: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=3 * 86_400, name="pause")
+        return (yield plain(x))
+
+    records: list[str] = []
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry, traces = TelemetryPlugin(records.append), OpenTelemetryPlugin(provider)
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    start_ns = int(start.timestamp()) * 1_000_000_000
+    for n in (1, 2):  # two runners in turn, as two tests sharing the plugins
+        exporter.clear()
+        assert TestRunner(start=start, plugins=[telemetry, traces]).run(waits, n).result() == n
+        assert json.loads(records[-1])["startTime"] == "2030-01-01T00:00:00.000Z"
+        assert json.loads(records[-1])["endTime"] == "2030-01-04T00:00:00.000Z"
+        first_invocation = min(
+            s.start_time or 0 for s in exporter.get_finished_spans() if s.name == "Invocation"
+        )
+        assert start_ns <= first_invocation < start_ns + 1_000_000_000, n
+    exporter.clear()
+    before = time.time_ns()
+    assert dg.run(waits, 3, plugins=[telemetry, traces], skip_time=True) == 3
+    emitted = datetime.fromisoformat(json.loads(records[-1])["emittedAt"])
+    assert abs(emitted.timestamp() - before / 1e9) < 60  # the wall clock, not 2030
+    invocations = [s for s in exporter.get_finished_spans() if s.name == "Invocation"]
+    assert invocations and all((s.start_time or 0) >= before for s in invocations)
+
+
 def test_a_thread_a_step_starts_logs_with_the_step_only_in_a_copy_of_its_context(
     kept: list[logging.LogRecord],
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures as cf
+import contextlib
 import inspect
 import json
 import math
@@ -28,7 +29,7 @@ from .._codec import PayloadFormat, decode, is_envelope, result_type
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
-from .._plugins import Plugin
+from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
 from .._wire import (
     MAX_OPERATION_PAYLOAD_BYTES,
@@ -427,10 +428,11 @@ class TestRunner:
         self.checkpointing: CheckpointMode = check_mode(checkpointing)
         self.serdes = serdes
         self.plugins = tuple(check_plugins(plugins))
-        for plugin in self.plugins:  # telemetry and traces without a clock: the virtual one
-            adopt = getattr(plugin, "_adopt_clock", None)
-            if adopt is not None:
-                adopt(self.clock.now_ms)
+        #: The clocks of the telemetry and trace plugins given without ``clock=``: they read
+        #: the virtual clock while this runner's invocations run, and their own clock after.
+        self._plugin_clocks = [
+            c for p in self.plugins if isinstance(c := getattr(p, "_clock", None), PluginClock)
+        ]
         self.payload_format = check_payload_format(payload_format)
         self.harness = Harness(self._persisted)
         #: The executor of the sync steps that run concurrently (None: the driver's threads).
@@ -508,6 +510,12 @@ class TestRunner:
         plugins = (self.harness, *self.plugins)
 
         def handler(event: InvocationInput) -> InvocationOutput:
+            with contextlib.ExitStack() as lent:
+                for clock in self._plugin_clocks:
+                    lent.enter_context(clock.lent(self.clock.now_ms))
+                return invoke_one(event)
+
+        def invoke_one(event: InvocationInput) -> InvocationOutput:
             real = event.durable_execution_arn
             alias = self._alias(real)
             if alias is not None:
