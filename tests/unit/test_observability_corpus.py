@@ -821,3 +821,56 @@ def test_a_thread_a_step_starts_logs_with_the_step_only_in_a_copy_of_its_context
     assert fields == {
         "bare thread": None, "copied context": "fans_out", "asyncio.to_thread": "to_thread",
     }  # fmt: skip
+
+
+def test_a_logger_adapter_or_shared_extra_keeps_no_fields_of_an_earlier_line() -> None:
+    # The logger added its fields into the caller's ``extra`` dict itself: a LoggerAdapter
+    # passes its own ``extra`` on every call, so after its first line in a step every later
+    # line through it (another Map item, another execution, code outside any execution)
+    # carried that first step's operation, parent and execution.
+    name = "tests.observability.adapter"
+    log = dg.get_logger(name)
+    adapter = logging.LoggerAdapter(log, {"tenant": "t1"})  # type: ignore[arg-type]
+    shared = {"service": "shop"}
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    @dg.step
+    def item(x: int) -> int:
+        adapter.info("item %s", x)
+        log.info("shared %s", x, extra=shared)
+        return x
+
+    @dg.workflow
+    def items(xs: list[int]):  # type: ignore[no-untyped-def]
+        adapter.info("body")
+        return (yield dg.Map(item, xs)).results()
+
+    handler = Keep()
+    logging.getLogger(name).addHandler(handler)
+    logging.getLogger(name).setLevel(logging.INFO)
+    try:
+        assert dg.run(items, [1, 2]) == [1, 2]
+        assert dg.run(items, [3]) == [3]
+        adapter.info("outside")
+    finally:
+        logging.getLogger(name).removeHandler(handler)
+    assert adapter.extra == {"tenant": "t1"} and shared == {"service": "shop"}
+    fields = [vars(r) for r in kept]
+    by_message = {f["msg"] % f["args"] if f["args"] else f["msg"]: f for f in fields}
+    one, two, three = by_message["item 1"], by_message["item 2"], by_message["item 3"]
+    assert len({one["operationId"], two["operationId"]}) == 2
+    assert len({one["parentId"], two["parentId"]}) == 2
+    assert one["durableExecutionArn"] == two["durableExecutionArn"]
+    assert three["durableExecutionArn"] != one["durableExecutionArn"]
+    for message in ("item 1", "item 2", "item 3"):
+        assert by_message[message]["tenant"] == "t1"
+        shared_line = by_message[message.replace("item", "shared")]
+        assert shared_line["service"] == "shop"
+        assert shared_line["operationId"] == by_message[message]["operationId"]
+    assert "operationId" not in by_message["body"]
+    assert "durableExecutionArn" not in by_message["outside"]
+    assert by_message["outside"]["tenant"] == "t1"
