@@ -16,6 +16,7 @@ import inspect
 import json
 import math
 import os
+import tempfile
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -293,7 +294,7 @@ class DurableRun(Generic[R]):
                 )
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(json.dumps(data, indent=1))
+                _write_atomically(target, json.dumps(data, indent=1))
             except OSError as exc:
                 raise ValidationError(
                     f"export() cannot write {str(target)!r} ({exc.strerror or exc}): give a path "
@@ -371,6 +372,27 @@ class DurableRun(Generic[R]):
     def send_callback_heartbeat(self, name: str) -> None:
         """Send a heartbeat to the callback named ``name`` (restarts its heartbeat timeout)."""
         self.runner.send_callback_heartbeat(self.callback_id(name))
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` whole or not at all: a reader that opens it meanwhile (a
+    replay of the folder in another test process, as under pytest-xdist) finds the old file
+    or the new one, never a part of it. The file being written ends in ``.tmp``, so that
+    ``replay_folder`` (which reads ``*.json``) passes it by."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        try:  # the mode of the file it replaces (mkstemp's is 0600)
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(name, mode)
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 class TestRunner:
