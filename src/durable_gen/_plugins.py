@@ -280,14 +280,20 @@ class PluginClock:
         current[1] = now
         return now
 
-    @contextlib.contextmanager
-    def lent(self, now_ms: Callable[[], int]) -> Iterator[None]:
-        """Read ``now_ms`` (epoch milliseconds) inside the block, unless ``clock=`` was given."""
+    def lender(self, now_ms: Callable[[], int]) -> list[Any] | None:
+        """What ``lent`` lends: ``now_ms`` (epoch milliseconds) and its last reading, kept by
+        the lender across its invocations; None when ``clock=`` was given (nothing is lent)."""
         if self.given:
+            return None
+        scale = self._scale
+        return [now_ms if scale == 1 else (lambda: now_ms() * scale), 0]
+
+    @contextlib.contextmanager
+    def lent(self, entry: list[Any] | None) -> Iterator[None]:
+        """Read the clock of ``entry`` (from ``lender``) inside the block."""
+        if entry is None:
             yield
             return
-        scale = self._scale
-        entry: list[Any] = [now_ms if scale == 1 else (lambda: now_ms() * scale), 0]
         with self._lock:
             self._lent = (*self._lent, entry)
         try:

@@ -793,6 +793,45 @@ def test_a_plugin_reused_after_a_test_runner_reads_its_own_clock_again() -> None
     assert invocations and all((s.start_time or 0) >= before for s in invocations)
 
 
+def test_spans_of_a_runners_invocations_follow_each_other_at_one_virtual_instant() -> None:
+    # Invocations of one runner at the same virtual instant (a callback answered without
+    # moving the clock): each span the later invocation times starts after every span of the
+    # earlier one ended, as in real time, although the virtual clock did not move (the
+    # runner's clock is lent to the plugin invocation by invocation, with its last reading).
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.testing import TestRunner
+
+    @dg.workflow
+    def asks(_: Any):  # type: ignore[no-untyped-def]
+        first = yield plain(1)
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="ask", timeout=60)
+        return first + answer
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runner = TestRunner(plugins=[OpenTelemetryPlugin(provider)])
+    run = runner.run(asks)
+    first = list(exporter.get_finished_spans())
+    exporter.clear()
+    run.send_callback_success("ask", 2)
+    runner.run_until_idle()
+    assert run.result() == 3
+    second = list(exporter.get_finished_spans())
+    assert first and second
+    # (the Workflow span starts at the execution's recorded start: not compared)
+    ended = max(s.end_time or 0 for s in first)
+    later = [s for s in second if s.name != "Workflow"]
+    assert later and all((s.start_time or 0) > ended for s in later), (
+        ended,
+        [(s.name, s.start_time) for s in later],
+    )
+
+
 def test_a_thread_a_step_starts_logs_with_the_step_only_in_a_copy_of_its_context(
     kept: list[logging.LogRecord],
 ) -> None:

@@ -453,7 +453,9 @@ class TestRunner:
         #: The clocks of the telemetry and trace plugins given without ``clock=``: they read
         #: the virtual clock while this runner's invocations run, and their own clock after.
         self._plugin_clocks = [
-            c for p in self.plugins if isinstance(c := getattr(p, "_clock", None), PluginClock)
+            (c, c.lender(self.clock.now_ms))
+            for p in self.plugins
+            if isinstance(c := getattr(p, "_clock", None), PluginClock)
         ]
         self.payload_format = check_payload_format(payload_format)
         self.harness = Harness(self._persisted)
@@ -533,8 +535,8 @@ class TestRunner:
 
         def handler(event: InvocationInput) -> InvocationOutput:
             with contextlib.ExitStack() as lent:
-                for clock in self._plugin_clocks:
-                    lent.enter_context(clock.lent(self.clock.now_ms))
+                for clock, entry in self._plugin_clocks:
+                    lent.enter_context(clock.lent(entry))
                 return invoke_one(event)
 
         def invoke_one(event: InvocationInput) -> InvocationOutput:
