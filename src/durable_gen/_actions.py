@@ -37,6 +37,7 @@ __all__ = [
     "Flush",
     "Outcome",
     "RunTasks",
+    "StepCall",
     "StepTask",
     "Succeeded",
     "Suspended",
@@ -104,6 +105,36 @@ class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):
 
     def __repr__(self) -> str:
         return f"<StepTask {self.name or self.operation_id[:8]} attempt={self.attempt}>"
+
+
+class StepCall(msgspec.Struct, frozen=True, kw_only=True):
+    """One step attempt as plain data, to run in another process (a process pool).
+
+    ``Interpreter.step_call(task)`` builds it for a ``StepTask`` whose function another
+    process can import by name: a sync function defined at the top level of a module (a
+    ``@dg.step`` there stands for the function it decorates). It pickles when its arguments
+    do; ``durable_gen.runtime.run_step_call(call)``, in the other process, imports the
+    function, runs it, and returns what it returns (what the step logs names the attempt).
+
+    Attributes:
+        function: ``"module:qualname"`` of the step's function.
+        args: Positional arguments.
+        kwargs: Keyword arguments.
+        execution_arn: The execution the attempt belongs to (for what the step logs).
+        operation_id: The step's operation id.
+        name: The operation name.
+        attempt: The attempt number, from 1.
+        parent_id: The context the operation belongs to (None: the root).
+    """
+
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    execution_arn: str
+    operation_id: str
+    name: str | None
+    attempt: int
+    parent_id: str | None = None
 
 
 class VirtualContextEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -1144,6 +1144,16 @@ def _host_pool(get: Callable[[], cf.Executor]) -> cf.Executor:
             f"the pool= function of make_handler() returned {type(pool).__name__}, not a "
             "concurrent.futures.Executor (a ThreadPoolExecutor) to run sync steps in"
         )
+    if isinstance(pool, cf.ProcessPoolExecutor):
+        # the driver runs each attempt with its hooks and logging fields in this process:
+        # what it submits is a closure over the invocation, which no other process can run
+        raise ValidationError(
+            "the pool= function of make_handler() returned a ProcessPoolExecutor: the driver "
+            "runs sync steps in threads of this process (return a ThreadPoolExecutor). To run "
+            "steps in other processes, drive the Interpreter yourself and submit "
+            "runtime.run_step_call(interp.step_call(task)) to the process pool (see "
+            "docs/embedding.md, 'Steps in other processes')"
+        )
     return pool
 
 

@@ -59,6 +59,7 @@ from ._actions import (
     Flush,
     Outcome,
     RunTasks,
+    StepCall,
     StepTask,
     Succeeded,
     Suspended,
@@ -620,6 +621,45 @@ class Interpreter(StepHandlers):
         if not self._start_early(task):
             return None
         return self._flush(self._updates)
+
+    def step_call(self, task: StepTask) -> StepCall | None:
+        """``task`` as plain data another process can run: a ``StepCall``, or None.
+
+        For a process pool: ``pool.submit(runtime.run_step_call, interp.step_call(task))``
+        runs the attempt in a worker process that imports the step's function by name, and
+        its value or exception is reported for ``task`` as from ``task.fn``. None when the
+        function cannot be imported by name (a lambda, a nested function, a method, a
+        ``functools.partial``, an ``async def``; ``Now()`` and a ``WaitForCondition``'s
+        check): run that task in this process.
+
+        Raises:
+            ValidationError: ``task`` is not a running ``StepTask`` this interpreter handed out.
+        """
+        run = self._running.get(task.id) if isinstance(task, StepTask) else None
+        if run is None or run.task is not task:
+            raise ValidationError(
+                f"step_call() takes a running StepTask of this interpreter's RunTasks, got "
+                f"{task!r}: ask the interpreter that handed it out, before reporting it"
+            )
+        fn = run.fn
+        if (
+            task.sub_type != "Step"
+            or task.is_async
+            or not inspect.isfunction(fn)
+            or "<" in fn.__qualname__
+            or not fn.__module__
+        ):
+            return None
+        return StepCall(
+            function=f"{fn.__module__}:{fn.__qualname__}",
+            args=task.args,
+            kwargs=task.kwargs,
+            execution_arn=self.execution_arn,
+            operation_id=task.operation_id,
+            name=task.name,
+            attempt=task.attempt,
+            parent_id=task.parent_id,
+        )
 
     @property
     def replaying(self) -> bool:

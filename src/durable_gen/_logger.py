@@ -101,9 +101,10 @@ class ReplayAwareLogger:
                 if parent is not None:
                     fields["parentId"] = parent
         if fields:
-            extra = kwargs.setdefault("extra", {})
-            for key, value in fields.items():
-                extra.setdefault(key, value)
+            # a copy: the caller's dict (a LoggerAdapter's ``extra``, a module constant) is
+            # reused for other lines, which would keep this line's execution and operation
+            given = kwargs.get("extra")
+            kwargs["extra"] = {**fields, **given} if given else fields
         # the caller's stacklevel counts from its own frame: skip this method and the level's
         kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 2
         self.logger.log(level, msg, *args, **kwargs)

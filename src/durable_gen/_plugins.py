@@ -22,12 +22,13 @@ A plugin subclasses ``Plugin`` and overrides the hooks it needs. Rules:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -242,6 +243,66 @@ def checked_clock(clock: object, unit: str, who: str, advice: str) -> Callable[[
                 f"clock={expected[1]}, or {advice}"
             )
     return lambda: int(clock())
+
+
+class PluginClock:
+    """A plugin's clock: the ``clock=`` it was given, or its default, except while a test
+    runner lends it the runner's virtual clock for the invocations the runner drives.
+
+    A lent clock is given back when those invocations end (``lent`` is a context manager), so
+    a plugin reused after the runner, by ``dg.run`` or another runner, reads its own clock
+    again instead of a virtual clock frozen where the runner left it. A clock given as
+    ``clock=`` is never replaced. ``increasing`` keeps readings strictly increasing for each
+    clock apart, so that a second runner's virtual clock, which starts over, is not held
+    behind the time where the first one stopped.
+    """
+
+    def __init__(
+        self, given: Callable[[], int] | None, default: Callable[[], int], scale: int
+    ) -> None:
+        #: Whether ``clock=`` was given: then no runner's clock replaces it.
+        self.given = given is not None
+        #: Each clock in use, the last one read: its function and its last increasing reading.
+        self._own: list[Any] = [given if given is not None else default, 0]
+        self._lent: tuple[list[Any], ...] = ()  # replaced, never changed: read without a lock
+        self._scale = scale  # a lent clock's milliseconds, in this clock's unit
+        self._lock = threading.Lock()
+
+    def _current(self) -> list[Any]:
+        lent = self._lent
+        return lent[-1] if lent else self._own
+
+    def __call__(self) -> int:
+        return int(self._current()[0]())
+
+    def increasing(self, step: int) -> int:
+        """The time, at least ``step`` after the last reading of the same clock."""
+        current = self._current()
+        now: int = max(int(current[0]()), current[1] + step)
+        current[1] = now
+        return now
+
+    def lender(self, now_ms: Callable[[], int]) -> list[Any] | None:
+        """What ``lent`` lends: ``now_ms`` (epoch milliseconds) and its last reading, kept by
+        the lender across its invocations; None when ``clock=`` was given (nothing is lent)."""
+        if self.given:
+            return None
+        scale = self._scale
+        return [now_ms if scale == 1 else (lambda: now_ms() * scale), 0]
+
+    @contextlib.contextmanager
+    def lent(self, entry: list[Any] | None) -> Iterator[None]:
+        """Read the clock of ``entry`` (from ``lender``) inside the block."""
+        if entry is None:
+            yield
+            return
+        with self._lock:
+            self._lent = (*self._lent, entry)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._lent = tuple(e for e in self._lent if e is not entry)
 
 
 def _exception_state(error: BaseException) -> tuple[Any, ...]:

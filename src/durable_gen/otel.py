@@ -53,6 +53,7 @@ from ._plugins import (
     OperationInfo,
     OperationSnapshot,
     Plugin,
+    PluginClock,
     checked_clock,
 )
 
@@ -194,20 +195,13 @@ class OpenTelemetryPlugin(Plugin):
         self._global = tracer_provider is None
         self._bind(self._tracer)
         self.view: OtelView = view
-        self._clock = clock if clock is not None else time.time_ns
-        #: Whether ``clock`` was given (else a test runner may give its virtual clock).
-        self._own_clock = clock is not None
-        self._last_ns = 0
+        #: ``clock``, or the wall clock; a test runner lends its virtual clock (milliseconds)
+        #: to a plugin without ``clock`` while it runs workflows.
+        self._clock = PluginClock(clock, time.time_ns, 1_000_000)
         self._lock = threading.RLock()
         self._executions: dict[str, _Execution] = {}
 
     # --- helpers ------------------------------------------------------------------------------
-
-    def _adopt_clock(self, now_ms: Callable[[], int]) -> None:
-        """Read ``now_ms`` (a test runner's virtual clock, in milliseconds) unless a ``clock``
-        was given."""
-        if not self._own_clock:
-            self._clock = lambda: now_ms() * 1_000_000
 
     def _bind(self, tracer: Any) -> None:
         """Use ``tracer``, and choose its span ids when it is the SDK's."""
@@ -219,9 +213,7 @@ class OpenTelemetryPlugin(Plugin):
 
     def _now(self) -> int:
         # strictly increasing by at least 1 us: exporters and backends keep microseconds
-        now = max(self._clock(), self._last_ns + 1_000)
-        self._last_ns = now
-        return now
+        return self._clock.increasing(1_000)
 
     def _context(self, ex: _Execution, span_id: int) -> Any:
         trace = self._api

@@ -10,9 +10,11 @@ dict, for runtimes that keep their own store. docs/embedding.md is the guide.
 
 from __future__ import annotations
 
+import importlib
 import secrets
+import sys
 from collections.abc import Callable, Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -24,12 +26,15 @@ from ._actions import Failed as Failed
 from ._actions import Flush as Flush
 from ._actions import Outcome as Outcome
 from ._actions import RunTasks as RunTasks
+from ._actions import StepCall as StepCall
 from ._actions import StepTask as StepTask
 from ._actions import Succeeded as Succeeded
 from ._actions import Suspended as Suspended
 from ._actions import VirtualContextEvent as VirtualContextEvent
 from ._actions import WaitForTasks as WaitForTasks
 from ._arguments import checked
+from ._commands import StepFunction
+from ._context import STEP, StepAttempt
 from ._driver import invoke as invoke
 from ._driver import invoke_async as invoke_async
 from ._driver import make_handler as make_handler
@@ -88,6 +93,7 @@ __all__ = [
     "OperationUpdate",
     "Outcome",
     "RunTasks",
+    "StepCall",
     "StepDetails",
     "StepOptions",
     "StepTask",
@@ -106,6 +112,7 @@ __all__ = [
     "invoke",
     "invoke_async",
     "make_handler",
+    "run_step_call",
 ]
 
 TimerKind = Literal["wait", "retry", "callback-timeout", "callback-heartbeat"]
@@ -596,3 +603,53 @@ def _callback_ids(
 
 def _callback_id() -> str:
     return secrets.token_hex(24)
+
+
+def run_step_call(call: StepCall) -> Any:
+    """Run a ``StepCall`` (``Interpreter.step_call``) in this process; return what it returns.
+
+    Imports ``call.function`` (``"module:qualname"``; a ``@dg.step`` there stands for the
+    function it decorates; ``__main__`` is the script, as a process pool re-imports it) and
+    calls it on ``call.args`` and ``call.kwargs``. What the step logs names the attempt, as
+    with ``task.fn``. A top-level function: pickle sends it to a worker process by name, so
+    ``pool.submit(run_step_call, call)`` works with ``concurrent.futures.ProcessPoolExecutor``.
+
+    Raises:
+        ValidationError: ``call`` is not a ``StepCall``, or its function cannot be imported
+            here, or that name is no longer the function the workflow yielded (another
+            version of the code): run the same code in both processes.
+        Exception: whatever the step raises.
+    """
+    if not isinstance(call, StepCall):
+        raise ValidationError(
+            f"run_step_call takes the StepCall of Interpreter.step_call(task), got {call!r}"
+        )
+    module_name, _, qualname = call.function.partition(":")
+    try:
+        if module_name == "__main__":  # a script: the pool's worker re-imported it
+            found: Any = sys.modules["__main__"]
+        else:
+            found = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError, KeyError) as exc:
+        raise ValidationError(
+            f"cannot import the step function {call.function!r} in this process ({exc!r}): "
+            "run the same code in the process that runs the interpreter and in this one"
+        ) from None
+    inner = getattr(found, "__wrapped__", None)  # a ``@dg.step``: the function it decorates
+    if isinstance(found, StepFunction) and inner is not None:
+        found = inner
+    if not callable(found) or getattr(found, "__qualname__", None) != qualname:
+        raise ValidationError(
+            f"{call.function!r} is not the step function the workflow yielded in this "
+            f"process (found {found!r}): run the same code in both processes"
+        )
+    attempt = StepAttempt(
+        call.execution_arn, call.operation_id, call.name, call.attempt, call.parent_id
+    )
+    token = STEP.set((call.execution_arn, attempt))
+    try:
+        return found(*call.args, **call.kwargs)
+    finally:
+        STEP.reset(token)

@@ -42,6 +42,7 @@ from ._plugins import (
     InvocationInfo,
     OperationSnapshot,
     Plugin,
+    PluginClock,
     checked_clock,
 )
 
@@ -148,17 +149,12 @@ class TelemetryPlugin(Plugin):
         self.include_output = include_output
         self.operations: OperationDetail = operations
         self.sample_rate = sample_rate
-        self._clock = clock if clock is not None else lambda: time.time_ns() // 1_000_000
-        #: Whether ``clock`` was given (else a test runner may give its virtual clock).
-        self._own_clock = clock is not None
+        #: ``clock``, or the wall clock; a test runner lends its virtual clock to a plugin
+        #: without ``clock`` while it runs workflows.
+        self._clock = PluginClock(clock, lambda: time.time_ns() // 1_000_000, 1)
         self._lock = threading.Lock()
         self._ops: dict[str, dict[str, OperationSnapshot]] = {}
         self._attempts: dict[str, dict[str, int]] = {}
-
-    def _adopt_clock(self, now_ms: Callable[[], int]) -> None:
-        """Read ``now_ms`` (a test runner's virtual clock) unless a ``clock`` was given."""
-        if not self._own_clock:
-            self._clock = now_ms
 
     def sampled(self, execution_arn: str) -> bool:
         """Whether ``sample_rate`` keeps this execution."""

@@ -747,6 +747,91 @@ def test_telemetry_and_traces_under_a_test_runner_read_its_virtual_clock() -> No
             assert span.end_time <= start_ns + 101 * 1_000_000_000, span.name
 
 
+def test_a_plugin_reused_after_a_test_runner_reads_its_own_clock_again() -> None:
+    # The runner used to set the virtual clock on the plugin for good: a session-wide plugin
+    # used by one runner then dated the records and spans of dg.run in the runner's virtual
+    # past, and a second runner's spans were held behind where the first runner's clock
+    # stopped (its clock starts over, the spans only went forward).
+    import time
+    from datetime import UTC, datetime
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.telemetry import TelemetryPlugin
+    from durable_gen.testing import TestRunner
+
+    @dg.workflow
+    def waits(x: Any):  # type: ignore[no-untyped-def]
+        yield dg.Wait(seconds=3 * 86_400, name="pause")
+        return (yield plain(x))
+
+    records: list[str] = []
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry, traces = TelemetryPlugin(records.append), OpenTelemetryPlugin(provider)
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    start_ns = int(start.timestamp()) * 1_000_000_000
+    for n in (1, 2):  # two runners in turn, as two tests sharing the plugins
+        exporter.clear()
+        assert TestRunner(start=start, plugins=[telemetry, traces]).run(waits, n).result() == n
+        assert json.loads(records[-1])["startTime"] == "2030-01-01T00:00:00.000Z"
+        assert json.loads(records[-1])["endTime"] == "2030-01-04T00:00:00.000Z"
+        first_invocation = min(
+            s.start_time or 0 for s in exporter.get_finished_spans() if s.name == "Invocation"
+        )
+        assert start_ns <= first_invocation < start_ns + 1_000_000_000, n
+    exporter.clear()
+    before = time.time_ns()
+    assert dg.run(waits, 3, plugins=[telemetry, traces], skip_time=True) == 3
+    emitted = datetime.fromisoformat(json.loads(records[-1])["emittedAt"])
+    assert abs(emitted.timestamp() - before / 1e9) < 60  # the wall clock, not 2030
+    invocations = [s for s in exporter.get_finished_spans() if s.name == "Invocation"]
+    assert invocations and all((s.start_time or 0) >= before for s in invocations)
+
+
+def test_spans_of_a_runners_invocations_follow_each_other_at_one_virtual_instant() -> None:
+    # Invocations of one runner at the same virtual instant (a callback answered without
+    # moving the clock): each span the later invocation times starts after every span of the
+    # earlier one ended, as in real time, although the virtual clock did not move (the
+    # runner's clock is lent to the plugin invocation by invocation, with its last reading).
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+    from durable_gen.testing import TestRunner
+
+    @dg.workflow
+    def asks(_: Any):  # type: ignore[no-untyped-def]
+        first = yield plain(1)
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="ask", timeout=60)
+        return first + answer
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runner = TestRunner(plugins=[OpenTelemetryPlugin(provider)])
+    run = runner.run(asks)
+    first = list(exporter.get_finished_spans())
+    exporter.clear()
+    run.send_callback_success("ask", 2)
+    runner.run_until_idle()
+    assert run.result() == 3
+    second = list(exporter.get_finished_spans())
+    assert first and second
+    # (the Workflow span starts at the execution's recorded start: not compared)
+    ended = max(s.end_time or 0 for s in first)
+    later = [s for s in second if s.name != "Workflow"]
+    assert later and all((s.start_time or 0) > ended for s in later), (
+        ended,
+        [(s.name, s.start_time) for s in later],
+    )
+
+
 def test_a_thread_a_step_starts_logs_with_the_step_only_in_a_copy_of_its_context(
     kept: list[logging.LogRecord],
 ) -> None:
@@ -775,3 +860,56 @@ def test_a_thread_a_step_starts_logs_with_the_step_only_in_a_copy_of_its_context
     assert fields == {
         "bare thread": None, "copied context": "fans_out", "asyncio.to_thread": "to_thread",
     }  # fmt: skip
+
+
+def test_a_logger_adapter_or_shared_extra_keeps_no_fields_of_an_earlier_line() -> None:
+    # The logger added its fields into the caller's ``extra`` dict itself: a LoggerAdapter
+    # passes its own ``extra`` on every call, so after its first line in a step every later
+    # line through it (another Map item, another execution, code outside any execution)
+    # carried that first step's operation, parent and execution.
+    name = "tests.observability.adapter"
+    log = dg.get_logger(name)
+    adapter = logging.LoggerAdapter(log, {"tenant": "t1"})  # type: ignore[arg-type]
+    shared = {"service": "shop"}
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    @dg.step
+    def item(x: int) -> int:
+        adapter.info("item %s", x)
+        log.info("shared %s", x, extra=shared)
+        return x
+
+    @dg.workflow
+    def items(xs: list[int]):  # type: ignore[no-untyped-def]
+        adapter.info("body")
+        return (yield dg.Map(item, xs)).results()
+
+    handler = Keep()
+    logging.getLogger(name).addHandler(handler)
+    logging.getLogger(name).setLevel(logging.INFO)
+    try:
+        assert dg.run(items, [1, 2]) == [1, 2]
+        assert dg.run(items, [3]) == [3]
+        adapter.info("outside")
+    finally:
+        logging.getLogger(name).removeHandler(handler)
+    assert adapter.extra == {"tenant": "t1"} and shared == {"service": "shop"}
+    fields = [vars(r) for r in kept]
+    by_message = {f["msg"] % f["args"] if f["args"] else f["msg"]: f for f in fields}
+    one, two, three = by_message["item 1"], by_message["item 2"], by_message["item 3"]
+    assert len({one["operationId"], two["operationId"]}) == 2
+    assert len({one["parentId"], two["parentId"]}) == 2
+    assert one["durableExecutionArn"] == two["durableExecutionArn"]
+    assert three["durableExecutionArn"] != one["durableExecutionArn"]
+    for message in ("item 1", "item 2", "item 3"):
+        assert by_message[message]["tenant"] == "t1"
+        shared_line = by_message[message.replace("item", "shared")]
+        assert shared_line["service"] == "shop"
+        assert shared_line["operationId"] == by_message[message]["operationId"]
+    assert "operationId" not in by_message["body"]
+    assert "durableExecutionArn" not in by_message["outside"]
+    assert by_message["outside"]["tenant"] == "t1"

@@ -304,12 +304,26 @@ def _pick(
 # --- the replay itself --------------------------------------------------------------------------
 
 
+class _Replayer(Interpreter):
+    """The interpreter of a replay check: all the workflow code it runs is code that ran.
+
+    It is a check of the code against a history, not a run of the execution: what the code
+    logs past the history's last operation (the lines after a wait, before the return) is
+    not a new line of that execution, so the replay-aware logger drops it, or marks it
+    ``replaying`` with ``log_during_replay=True``, as it does for every replayed line.
+    """
+
+    @property
+    def replaying(self) -> bool:
+        return self._fiber is not None
+
+
 def _replay(
     workflow: Callable[..., Any], history: History, input: Any, serdes: Serdes | None
 ) -> ReplayReport[Any]:
     ops = history.operations
     recorded_ids = {op.id for op in ops if op.type != "EXECUTION"}
-    interp = Interpreter(
+    interp = _Replayer(
         workflow,
         ops,
         execution_arn=history.execution_arn or DEFAULT_ARN,

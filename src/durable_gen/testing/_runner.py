@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures as cf
+import contextlib
 import inspect
 import json
 import math
 import os
+import tempfile
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +31,7 @@ from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
-from .._plugins import Plugin
+from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
 from .._wire import (
     MAX_OPERATION_PAYLOAD_BYTES,
@@ -294,7 +296,7 @@ class DurableRun(Generic[R]):
                 )
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(json.dumps(data, indent=1))
+                _write_atomically(target, json.dumps(data, indent=1))
             except OSError as exc:
                 raise ValidationError(
                     f"export() cannot write {str(target)!r} ({exc.strerror or exc}): give a path "
@@ -387,6 +389,27 @@ class DurableRun(Generic[R]):
         self.runner.send_callback_heartbeat(self.callback_id(name))
 
 
+def _write_atomically(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` whole or not at all: a reader that opens it meanwhile (a
+    replay of the folder in another test process, as under pytest-xdist) finds the old file
+    or the new one, never a part of it. The file being written ends in ``.tmp``, so that
+    ``replay_folder`` (which reads ``*.json``) passes it by."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        try:  # the mode of the file it replaces (mkstemp's is 0600)
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(name, mode)
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+
+
 class TestRunner:
     """Run workflows on an in-memory embedded engine whose clock only moves when told to.
 
@@ -442,10 +465,13 @@ class TestRunner:
         self.checkpointing: CheckpointMode = check_mode(checkpointing)
         self.serdes = serdes
         self.plugins = tuple(check_plugins(plugins))
-        for plugin in self.plugins:  # telemetry and traces without a clock: the virtual one
-            adopt = getattr(plugin, "_adopt_clock", None)
-            if adopt is not None:
-                adopt(self.clock.now_ms)
+        #: The clocks of the telemetry and trace plugins given without ``clock=``: they read
+        #: the virtual clock while this runner's invocations run, and their own clock after.
+        self._plugin_clocks = [
+            (c, c.lender(self.clock.now_ms))
+            for p in self.plugins
+            if isinstance(c := getattr(p, "_clock", None), PluginClock)
+        ]
         self.payload_format = check_payload_format(payload_format)
         self.harness = Harness(self._persisted)
         #: The executor of the sync steps that run concurrently (None: the driver's threads).
@@ -543,6 +569,12 @@ class TestRunner:
         plugins = (self.harness, *self.plugins)
 
         def handler(event: InvocationInput) -> InvocationOutput:
+            with contextlib.ExitStack() as lent:
+                for clock, entry in self._plugin_clocks:
+                    lent.enter_context(clock.lent(entry))
+                return invoke_one(event)
+
+        def invoke_one(event: InvocationInput) -> InvocationOutput:
             real = event.durable_execution_arn
             alias = self._alias(real)
             if alias is not None:

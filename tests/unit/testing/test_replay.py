@@ -455,3 +455,56 @@ def test_a_history_without_its_arn_warns_that_uuid_and_random_draws_differ() -> 
     # A workflow that draws nothing replays the same without the ARN, and is not warned.
     plain = replay(v1, HISTORY)
     assert plain.warnings == []
+
+
+def test_replay_logs_nothing_of_the_workflow_as_the_execution() -> None:
+    # replay() checks the code against a history; it is not a run of the execution. The lines
+    # the code reached past the history's last operation (after the wait, before the return)
+    # came out in the application's log with the execution's ARN, unmarked, as if the
+    # execution had logged them again.
+    import logging
+
+    from durable_gen.testing import TestRunner
+
+    name = "tests.unit.testing.replay_lines"
+    log = dg.get_logger(name)
+    loud = dg.get_logger(name + ".loud", log_during_replay=True)
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    @dg.step
+    def step_one(x: int) -> int:
+        return x
+
+    @dg.workflow
+    def logs(x: int):  # type: ignore[no-untyped-def]
+        log.info("start")
+        a = yield step_one(x)
+        log.info("middle")
+        yield dg.Wait(seconds=10, name="pause")
+        log.info("after the wait")
+        loud.info("loud after the wait")
+        return a
+
+    runner = TestRunner(skip_time=False)
+    run = runner.run(logs, 1)
+    suspended = run.export()
+    runner.advance(10)
+    finished = run.export()
+    cut = dict(finished, Operations=[o for o in finished["Operations"] if o["Type"] != "WAIT"])
+    cut.pop("Events")
+    handler = Keep()
+    logging.getLogger(name).addHandler(handler)
+    logging.getLogger(name).setLevel(logging.INFO)
+    try:
+        for history, status in ((suspended, "ok"), (finished, "ok"), (cut, "incomplete")):
+            kept.clear()
+            assert replay(logs, history).status == status
+            lines = [(r.getMessage(), getattr(r, "replaying", False)) for r in kept]
+            expected = [("loud after the wait", True)] if history is finished else []
+            assert lines == expected, status
+    finally:
+        logging.getLogger(name).removeHandler(handler)

@@ -197,6 +197,35 @@ def test_export_replays_and_round_trips_through_a_file(tmp_path: Path) -> None:
     assert calls == []
 
 
+def test_export_replaces_a_history_whole(tmp_path: Path) -> None:
+    # export() truncated the file and wrote it in place: a replay of the folder in another
+    # test process (pytest-xdist) could read half a history, or an empty file, and report it
+    # invalid. Now the new file replaces the old one whole: a reader that opened the old one
+    # keeps all of it, and the folder never holds a partial .json.
+    import os
+    import stat
+
+    from durable_gen.testing import replay_folder
+
+    folder = tmp_path / "histories"
+    runner = TestRunner()
+    first = runner.run(place_order, {"amount": 5})
+    path = folder / "place_order-1.json"
+    first.export(path)
+    os.chmod(path, 0o640)
+    old = path.read_text()
+    reader = path.open()  # opened before the next export
+    second = runner.run(place_order, {"amount": 7})
+    second.export(path)
+    assert reader.read() == old  # the old file, whole
+    reader.close()
+    assert json.loads(path.read_text())["DurableExecutionArn"] == second.arn
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # the mode it had
+    assert sorted(p.name for p in folder.iterdir()) == ["place_order-1.json"]  # no leftovers
+    reports = replay_folder({"place_order": place_order}, folder)
+    assert [r.ok for r in reports] == [True]
+
+
 def test_history_events_from_the_engine_rebuild_the_same_operations() -> None:
     from durable_gen.testing import operations_from_events
 
