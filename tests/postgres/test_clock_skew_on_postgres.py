@@ -81,14 +81,26 @@ def test_a_worker_whose_clock_is_ahead_fires_no_timer_early(
     tmp_path: Path, postgres_url: str
 ) -> None:
     (tmp_path / "skewflows.py").write_text(FLOWS)
-    _cli(tmp_path, postgres_url, 0, "start", "skewflows:waits", "--name", "w", "--input", "1")
-    _cli(tmp_path, postgres_url, 0, "start", "skewflows:approval", "--name", "c", "--input", "1")
+    _cli(
+        tmp_path, postgres_url, 0, "start", "skewflows:waits", "--name", "skew-wait", "--input", "1"
+    )
+    _cli(
+        tmp_path,
+        postgres_url,
+        0,
+        "start",
+        "skewflows:approval",
+        "--name",
+        "skew-callback",
+        "--input",
+        "1",
+    )
     _cli(tmp_path, postgres_url, 0, "worker", "--once", "-q")  # the wait and callback begin
     assert (tmp_path / "steps.log").read_text().count("before") == 1
     _cli(tmp_path, postgres_url, 120, "worker", "--once", "-q")  # 2 minutes ahead
-    assert _statuses(tmp_path, postgres_url) == {"w": "RUNNING", "c": "RUNNING"}
+    assert _statuses(tmp_path, postgres_url) == {"skew-wait": "RUNNING", "skew-callback": "RUNNING"}
     assert "after" not in (tmp_path / "steps.log").read_text()
-    history = _cli(tmp_path, postgres_url, 0, "history", "c")
+    history = _cli(tmp_path, postgres_url, 0, "history", "skew-callback")
     assert "CallbackTimedOut" not in history
 
 
@@ -96,6 +108,16 @@ def test_an_execution_started_on_a_host_ahead_runs_at_once(
     tmp_path: Path, postgres_url: str
 ) -> None:
     (tmp_path / "skewflows.py").write_text(FLOWS)
-    _cli(tmp_path, postgres_url, 120, "start", "skewflows:waits", "--name", "w", "--input", "1")
+    _cli(
+        tmp_path,
+        postgres_url,
+        120,
+        "start",
+        "skewflows:waits",
+        "--name",
+        "skew-wait",
+        "--input",
+        "1",
+    )
     _cli(tmp_path, postgres_url, 0, "worker", "--once", "-q")  # a worker whose clock is right
     assert (tmp_path / "steps.log").read_text().count("before") == 1
