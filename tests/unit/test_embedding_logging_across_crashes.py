@@ -346,12 +346,15 @@ def lines() -> Iterator[list[logging.LogRecord]]:
     logger.setLevel(logging.INFO)
     steps = logging.getLogger("durable_gen.steps")  # the failed-attempt lines
     steps.addHandler(handler)
+    level = steps.level  # (`durable-gen worker -q`, run in-process by other tests, raises it)
+    steps.setLevel(logging.WARNING)
     RUNS.clear()
     try:
         yield kept
     finally:
         logger.removeHandler(handler)
         steps.removeHandler(handler)
+        steps.setLevel(level)
 
 
 #: Every line an execution of ``parent`` writes: (message, execution, operation name, attempt).
