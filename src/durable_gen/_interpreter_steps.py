@@ -644,6 +644,10 @@ class StepHandlers(BatchHandlers):
     def _condition_checked(self, run: Run, state: Any) -> None:
         cmd = run.cmd
         assert isinstance(cmd, WaitForCondition)
+        if _is_work(state):  # a command or a generator: work, not a state (as for a step)
+            what = f"the state the wait-for-condition check {_label(run.fn)} returned"
+            self._step_final_failure(run, _returned_work(what, state, run.fn))
+            return
         try:
             payload = dumps(
                 state,

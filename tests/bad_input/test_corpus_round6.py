@@ -751,3 +751,23 @@ def test_edge_values_of_batch_options_are_accepted_and_mean_what_the_guide_says(
     assert (reason, failures) == ("FAILURE_TOLERANCE_EXCEEDED", 1)
     assert (total, empty_reason) == (0, "ALL_COMPLETED")
     assert ranged == [3, 4, 5]
+
+
+def _check_returning_a_command(state):  # type: ignore[no-untyped-def]  # no annotation: plain JSON
+    return dg.Wait(seconds=1)
+
+
+@dg.workflow
+def _polls_with_a_command(_: None) -> dg.Workflow[object]:
+    return (yield dg.WaitForCondition(_check_returning_a_command, 0))
+
+
+def test_a_wait_for_condition_check_returning_a_command_fails_instead_of_a_dict_state() -> None:
+    # Unannotated, the check's state is plain JSON: the Wait used to become the state
+    # {"seconds": 1, "name": null} and the execution succeeded with it.
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(_polls_with_a_command, None)
+    assert caught.value.error_type == "WorkflowDefinitionError"
+    assert "check _check_returning_a_command returned is a command (Wait), not a value" in str(
+        caught.value
+    )
