@@ -49,6 +49,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import msgspec
+import msgspec.inspect
 
 from ._aliases import _GENERIC_ALIAS, _UNION_TYPE, decodable
 from ._errors import PayloadTooLargeError, SerializationError
@@ -137,16 +138,64 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
         if not isinstance(obj, str):
             raise msgspec.ValidationError(f"Expected a path (a str), got {type(obj).__name__}")
         return type_(obj)
+    raise NotImplementedError(_unbuildable(type_))
+
+
+def _unbuildable(type_: Any) -> str | None:
+    """Why ``_dec_hook`` builds no value of ``type_`` (a class msgspec leaves to it); None
+    for the classes it builds (``object``, pydantic models, paths)."""
+    if type_ is object:
+        return None
+    for base in (_pydantic_base(), _pure_path()):
+        if base is not None and isinstance(type_, type) and issubclass(type_, base):
+            return None
     if _is_protocol(type_):
-        raise NotImplementedError(_protocol_problem(type_))
+        return _protocol_problem(type_)
     if inspect.isabstract(type_) or getattr(type_, "__module__", None) in _ABSTRACT_MODULES:
         # numbers.Real, collections.abc.Hashable: nothing to build
-        raise NotImplementedError(
+        return (
             f"{_type_name(type_)} is an abstract class, which says what a value can do, not "
             "what to build from a payload: declare a concrete type (float for numbers.Real, "
             "a dataclass, a msgspec Struct)"
         )
-    raise NotImplementedError(f"decoding into {_type_name(type_)} is unsupported")
+    return f"decoding into {_type_name(type_)} is unsupported"
+
+
+def _always_unbuildable(type_: Any) -> str | None:
+    """Why no payload but an empty one decodes into ``type_``: a class ``_dec_hook`` does not
+    build, which every value of ``type_`` holds (the type itself, a required field, a tuple
+    member; not a list's items, a dict's values or a union's members, which a value may lack).
+    None when some payload decodes."""
+    try:
+        node: Any = msgspec.inspect.type_info(type_)
+    except Exception:  # msgspec says why where it decodes
+        return None
+    seen: set[int] = set()
+    stack = [node]
+    while stack:  # depth first over what every value holds
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, msgspec.inspect.CustomType):
+            problem = _unbuildable(node.cls)
+            if problem is not None:
+                return problem
+        elif isinstance(node, msgspec.inspect.Metadata):
+            stack.append(node.type)
+        elif isinstance(node, msgspec.inspect.TupleType):
+            stack.extend(node.item_types)
+        elif isinstance(
+            node,
+            (
+                msgspec.inspect.DataclassType,
+                msgspec.inspect.StructType,
+                msgspec.inspect.TypedDictType,
+                msgspec.inspect.NamedTupleType,
+            ),
+        ):
+            stack.extend(f.type for f in node.fields if f.required)
+    return None
 
 
 #: Modules whose classes describe what a value can do (numbers.Number has no abstract method).
@@ -673,6 +722,9 @@ def _make_reader(type_: Any) -> Reader:
             typed = msgspec.json.Decoder(as_decoded, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
         return _unsupported_reader(type_, exc)
+    unbuildable = _always_unbuildable(as_decoded)  # a plain class: said once, here
+    if unbuildable is not None:
+        return _unsupported_reader(type_, TypeError(unbuildable))
 
     def read(payload: str | None, what: str = "a recorded payload") -> Any:
         if not payload:
@@ -708,6 +760,12 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
         advice = (
             "give the enum's members values of one kind, all str or all int (a StrEnum or an "
             "IntEnum), or declare the type of its values"
+        )
+    elif problem.startswith("decoding into"):
+        advice = (
+            "use JSON data, dataclasses, msgspec Structs or pydantic models (a class of your "
+            "own as one of them, a list for a deque, a dict for an OrderedDict), pass serdes= "
+            "to the operation"
         )
     else:
         advice = (

@@ -8,7 +8,9 @@ fails for good before its first attempt, at its ``yield``, with advice for the t
 
 from __future__ import annotations
 
+import collections
 import enum
+import numbers
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +34,23 @@ class Sized(Protocol):
     def size(self) -> int: ...
 
 
+class Money:  # a plain class: the codec neither writes nor builds it
+    def __init__(self, cents: int) -> None:
+        self.cents = cents
+
+
+@dataclass
+class Priced:
+    item: str
+    price: Money
+
+
+@dataclass
+class MaybePriced:  # a value may hold no Money: such a declaration is not refused
+    item: str
+    price: Money | None = None
+
+
 @dataclass
 class Card:
     number: str
@@ -48,6 +67,12 @@ UNREADABLE: dict[str, tuple[Any, str]] = {
     "list-of-mixed-enum": (list[Mixed], "all str or all int"),
     "protocol": (Sized, "Protocol"),
     "union-of-dataclasses": (Card | Wire, "tag=True"),
+    "plain-class": (Money, "a class of your own"),
+    "plain-class-in-a-required-field": (Priced, "decoding into Money is unsupported"),
+    "plain-class-in-a-tuple": (tuple[int, Money], "decoding into Money is unsupported"),
+    "deque": (collections.deque[int], "a list for a deque"),
+    "ordered-dict": (collections.OrderedDict[str, int], "a dict for an OrderedDict"),
+    "abstract-class": (numbers.Real, "abstract class"),
 }
 
 
@@ -110,6 +135,25 @@ def test_a_step_whose_result_cannot_be_read_back_fails_before_it_runs(
         message = error.error_message or ""
         assert "The step was not run" in message and advice in message, message
     assert replay(workflow, run.export()).ok
+
+
+@pytest.mark.parametrize(
+    ("declared", "value"),
+    [(MaybePriced, MaybePriced("tea")), (list[Money], []), (Money | None, None)],
+)
+def test_a_type_some_values_of_which_are_read_is_not_refused(declared: Any, value: Any) -> None:
+    # A plain class a value may lack (an optional field, a list's items, a union's member):
+    # the values without it are read, so the step runs, as before.
+    def produce() -> Any:
+        return value
+
+    produce.__annotations__ = {"return": declared}
+
+    def workflow(_: None) -> Any:
+        got = yield dg.Step(produce, name="produce")
+        return [type(got).__name__, got == value]
+
+    assert TestRunner().run(workflow, None).result() == [type(value).__name__, True]
 
 
 def test_a_step_whose_type_is_read_still_runs_once() -> None:
@@ -185,3 +229,18 @@ def test_a_child_whose_result_cannot_be_read_back_raises_at_its_yield(virtual: b
     assert "The child was not run" in message, message
     assert calls == [] and run.operations() == []
     assert replay(workflow, run.export()).ok
+
+
+@pytest.mark.parametrize("declared", [Money, Priced, collections.deque[int]])
+def test_a_result_type_of_a_class_the_codec_does_not_build_is_refused_where_it_is_given(
+    declared: Any,
+) -> None:
+    # As a union of two dataclasses already was: a ValidationError where the command is built,
+    # not a SerializationError at the first result.
+    for build in (
+        lambda: dg.Invoke("f", 1, result_type=declared),
+        lambda: dg.CreateCallback(result_type=declared),
+        lambda: dg.WaitForCallback(lambda _: None, result_type=declared),
+    ):
+        with pytest.raises(dg.ValidationError, match="is unsupported"):
+            build()
