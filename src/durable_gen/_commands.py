@@ -33,7 +33,6 @@ from . import _guard
 from ._aliases import decodable
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name
-from ._codec import _always_unbuildable
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
@@ -347,10 +346,10 @@ def _check_result_type(type_: object, what: str) -> None:
 def _undecodable(type_: Any) -> str | None:
     """Why msgspec cannot decode into ``type_``, or None when it can."""
     try:
-        as_decoded = decodable(type_)  # a type alias that refers to itself is unrolled
+        decodable(type_)  # a type alias that refers to itself is unrolled, if it can be
     except Exception as exc:  # TypeError, or NameError for an unresolved forward reference
         return str(exc)
-    return _always_unbuildable(as_decoded)  # a plain class, a deque: msgspec leaves it to us
+    return None
 
 
 def _check_completion(value: object, what: str) -> None:

@@ -229,18 +229,3 @@ def test_a_child_whose_result_cannot_be_read_back_raises_at_its_yield(virtual: b
     assert "The child was not run" in message, message
     assert calls == [] and run.operations() == []
     assert replay(workflow, run.export()).ok
-
-
-@pytest.mark.parametrize("declared", [Money, Priced, collections.deque[int]])
-def test_a_result_type_of_a_class_the_codec_does_not_build_is_refused_where_it_is_given(
-    declared: Any,
-) -> None:
-    # As a union of two dataclasses already was: a ValidationError where the command is built,
-    # not a SerializationError at the first result.
-    for build in (
-        lambda: dg.Invoke("f", 1, result_type=declared),
-        lambda: dg.CreateCallback(result_type=declared),
-        lambda: dg.WaitForCallback(lambda _: None, result_type=declared),
-    ):
-        with pytest.raises(dg.ValidationError, match="is unsupported"):
-            build()
