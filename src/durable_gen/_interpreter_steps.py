@@ -396,7 +396,7 @@ class StepHandlers(BatchHandlers):
         """
         if run.serdes is None and run.attempt == 1:
             cmd = run.cmd
-            if isinstance(cmd, WaitForCondition):
+            if run.condition and isinstance(cmd, WaitForCondition):
                 read = reader(state_type(cmd.check))
             else:
                 read = result_reader(run.fn)

@@ -399,9 +399,17 @@ def _new_step_done(
     ):
         return None
     payload = done.payload
-    if payload is not None and (
-        _payload_problem(payload) is not None or too_large(payload, MAX_OPERATION_PAYLOAD_BYTES)
-    ):  # rule 8
+    if (  # rule 8 (short ASCII text, the usual payload, needs no call)
+        payload is not None
+        and (
+            type(payload) is not str
+            or len(payload) * 4 > MAX_OPERATION_PAYLOAD_BYTES
+            or not payload.isascii()
+        )
+        and (
+            _payload_problem(payload) is not None or too_large(payload, MAX_OPERATION_PAYLOAD_BYTES)
+        )
+    ):
         return None
     if lookup(uid) is not None or _new_problem(start) is not None:  # rules 7 and 1
         return None
