@@ -403,27 +403,36 @@ def _worker(
         store.close()
 
 
+def _graceful_stop(
+    message: str,
+) -> tuple[threading.Event, list[Any], Callable[[], None]]:
+    """What a command's SIGTERM handler needs: the event it sets, the list of the workers
+    started since (each is told to stop) and the handler itself, which says ``message`` on
+    stderr first."""
+    stopping = threading.Event()
+    started: list[Any] = []
+
+    def stop() -> None:
+        print(message, file=sys.stderr, flush=True)
+        stopping.set()
+        for worker in started:
+            worker.stop()
+
+    return stopping, started, stop
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .local._worker import on_sigterm_call
 
     # SIGTERM (a service manager, a CI job's timeout, `kill`) is a graceful stop, as for
     # `worker`: the invocation in progress runs to its end, nothing more is taken, and the
     # execution is left to a worker.
-    stopping = threading.Event()
-    started: list[Any] = []
-
-    def stop() -> None:
-        print(
-            ("\r\x1b[K" if sys.stderr.isatty() else "")
-            + "durable-gen run: SIGTERM: finishing the invocation in progress, then leaving "
-            "the execution to `durable-gen worker` (SIGKILL stops at once: a worker resumes "
-            "it from its last checkpoint)",
-            file=sys.stderr,
-            flush=True,
-        )
-        stopping.set()
-        for worker in started:
-            worker.stop()
+    stopping, started, stop = _graceful_stop(
+        ("\r\x1b[K" if sys.stderr.isatty() else "")
+        + "durable-gen run: SIGTERM: finishing the invocation in progress, then leaving "
+        "the execution to `durable-gen worker` (SIGKILL stops at once: a worker resumes "
+        "it from its last checkpoint)"
+    )
 
     restore = on_sigterm_call(stop)
     try:
@@ -675,20 +684,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         logging.getLogger("durable_gen.steps").setLevel(logging.ERROR)
     # SIGTERM (a service manager stopping us) ends the loop after the work in hand; before
     # the worker runs (its database still unreachable, its workflows importing) there is none.
-    stopping = threading.Event()
-    started: list[Any] = []
-
-    def stop() -> None:
-        print(
-            "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
-            "in progress, then exiting (SIGKILL stops at once: other workers resume "
-            "them from their last checkpoint)",
-            file=sys.stderr,
-            flush=True,
-        )
-        stopping.set()
-        for worker in started:
-            worker.stop()
+    stopping, started, stop = _graceful_stop(
+        "durable-gen worker: SIGTERM: taking no new work; finishing the invocations "
+        "in progress, then exiting (SIGKILL stops at once: other workers resume "
+        "them from their last checkpoint)"
+    )
 
     from .local._worker import on_sigterm_call
 

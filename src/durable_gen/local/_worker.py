@@ -573,14 +573,10 @@ class Worker:
                         f"durable-gen worker: {exc}; that execution is set aside, the others go on"
                     )
                     continue
-                # Nothing due now. A skipping clock jumps to the next timer, as
-                # run_until_idle's would; the wall clock waits in _idle.
-                if not isinstance(clock, VirtualClock):
+                # Nothing due now: a skipping clock jumps to the next timer; the wall
+                # clock waits in _idle.
+                if not _skip_to_next_timer(clock, lane.store):
                     return
-                due = lane.store.next_due_ms()
-                if due is None or due <= clock.now_ms():
-                    return
-                clock.advance_to(due)
         except LeaseLostError as exc:
             self._log(f"durable-gen worker: {exc}")
 
@@ -773,14 +769,10 @@ class Worker:
             while not self._stop.is_set():
                 if service._run_one():
                     continue
-                # Nothing due now: a skipping clock jumps to the next timer, as
-                # run_until_idle's would; the wall clock is waited on by drive().
-                if not isinstance(clock, VirtualClock):
+                # Nothing due now: a skipping clock jumps to the next timer; the wall
+                # clock is waited on by drive().
+                if not _skip_to_next_timer(clock, self.store):
                     return
-                due = self.store.next_due_ms()
-                if due is None or due <= clock.now_ms():
-                    return
-                clock.advance_to(due)
         except LeaseLostError as exc:
             self._log(f"durable-gen worker: {exc}")
 
@@ -833,6 +825,18 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
         yield
     finally:
         restore()
+
+
+def _skip_to_next_timer(clock: object, store: DatabaseStore) -> bool:
+    """Move a skipping (virtual) clock to the store's next due task, as run_until_idle's
+    would: True if it moved; False for the wall clock, or when nothing is due later."""
+    if not isinstance(clock, VirtualClock):
+        return False
+    due = store.next_due_ms()
+    if due is None or due <= clock.now_ms():
+        return False
+    clock.advance_to(due)
+    return True
 
 
 def on_sigterm_call(stop: Callable[[], None]) -> Callable[[], None]:
