@@ -24,6 +24,7 @@ from typing import (
     TypeVar,
     TypeVarTuple,
     Unpack,
+    cast,
     overload,
 )
 
@@ -854,10 +855,9 @@ class Step(Command[R], frozen=True):
         def __iter__(self) -> Generator[Command[Any], Any, Any]: ...
 
 
-def any_step(*args: Any, **kwargs: Any) -> Step[Any]:
-    """``Step(...)`` with options only known at run time (the library's own calls, which its
-    typed overloads, made for workflow code, would refuse)."""
-    return Step(*args, **kwargs)
+#: ``Step`` itself, for calls with options only known at run time (the library's own calls,
+#: which its typed overloads, made for workflow code, would refuse): no wrapper call per step.
+any_step: Final = cast("Callable[..., Step[Any]]", Step)
 
 
 def unbind_step(

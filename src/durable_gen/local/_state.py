@@ -476,7 +476,10 @@ def _apply_batch(
         last_action[uid] = action
         payload = u.payload
         if payload is not None:
-            problem = _payload_problem(payload)
+            # short ASCII text (the usual payload) needs no call
+            problem = (
+                None if type(payload) is str and payload.isascii() else _payload_problem(payload)
+            )
             if problem is not None:
                 _refuse(index, u, problem)
             limit = MAX_PAYLOAD_BYTES if utype == "EXECUTION" else MAX_OPERATION_PAYLOAD_BYTES
