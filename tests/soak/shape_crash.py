@@ -247,9 +247,17 @@ class _Trial:
         deadline = time.monotonic() + self.lease + 30
         idle_since: float | None = None
         while time.monotonic() < deadline:
-            busy = {pid: labels for pid, labels in _in_flight(_lines(self.log)).items() if labels}
+            alive = self.alive()
+            # steps in flight in a live worker (one a killed worker left open is not: it runs
+            # again elsewhere once its lease expires, and counts as in flight only there)
+            live = {str(p.pid) for p in alive}
+            busy = {
+                pid: labels
+                for pid, labels in _in_flight(_lines(self.log)).items()
+                if labels and pid in live
+            }
             # past its start-up: a SIGTERM before the worker catches it ends it at once
-            grown = [p for p in self.alive() if catches(p.pid, signal.SIGTERM) is not False]
+            grown = [p for p in alive if catches(p.pid, signal.SIGTERM) is not False]
             victims = [p for p in grown if str(p.pid) in busy]
             if victims:
                 victim = self.rng.choice(victims)
