@@ -95,6 +95,20 @@ class ErrorObject(_Shape, frozen=True):
     stack_trace: list[str] | None = None
 
 
+def unicode_error(text: str) -> UnicodeEncodeError | None:
+    """Why ``text`` is not valid Unicode (a lone surrogate, as a ``surrogateescape`` decode
+    leaves; no store and no JSON reader carries one), or None for valid text (ASCII at once).
+    Messages show ``error.object[error.start : error.end]``, ``error.start`` and
+    ``error.reason``."""
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return exc
+    return None
+
+
 def error_object_problem(error: ErrorObject) -> str | None:
     """Why ``error`` (built by hand: a Struct does not check its fields) holds something the
     service could not record, or None: its texts are str, its stack trace a list of str, and
@@ -123,11 +137,8 @@ def error_object_problem(error: ErrorObject) -> str | None:
     texts = [(field, getattr(error, field)) for field in fields]
     texts += [(f"stack_trace[{i}]", line) for i, line in enumerate(trace or ())]
     for field, text in texts:
-        if text is None or text.isascii():
-            continue
-        try:
-            text.encode()
-        except UnicodeEncodeError as exc:
+        exc = None if text is None else unicode_error(text)
+        if exc is not None:
             return (
                 f"is not valid Unicode text: its {field} holds "
                 f"{exc.object[exc.start : exc.end]!r} at character {exc.start} ({exc.reason}); "

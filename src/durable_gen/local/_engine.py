@@ -43,6 +43,7 @@ from .._wire import (
     OperationStatus,
     OperationUpdate,
     too_large,
+    unicode_error,
 )
 from ._clock import Clock, RealClock
 from ._lifecycle import (
@@ -782,16 +783,13 @@ def _check_text(what: str, *texts: str | None) -> None:
     """Refuse text that is not valid Unicode (a lone surrogate, as a ``surrogateescape``
     decode leaves): no store and no JSON reader carries it, so it would fail the write."""
     for text in texts:
-        if text is None or text.isascii():
-            continue
-        try:
-            text.encode()
-        except UnicodeEncodeError as exc:
+        exc = None if text is None else unicode_error(text)
+        if exc is not None:
             raise InvalidInputError(
                 f"{what} is not valid Unicode text ({exc.reason}: "
                 f"{exc.object[exc.start : exc.end]!r} at character {exc.start}); send valid "
                 "UTF-8, cleaned with s.encode('utf-8', 'replace').decode() if need be"
-            ) from None
+            )
 
 
 def _check_payload(payload: str | None, what: str) -> None:

@@ -84,6 +84,7 @@ from .._wire import (
     error_object_problem,
     tenant_id_problem,
     too_large,
+    unicode_error,
 )
 from ._store import PendingEvent, built
 
@@ -626,16 +627,13 @@ def _payload_problem(payload: object) -> str | None:
     serdes may hand in anything."""
     if type(payload) is not str:
         return f"the Payload must be a str (JSON text), got {type(payload).__name__}"
-    if payload.isascii():
+    exc = unicode_error(payload)
+    if exc is None:
         return None
-    try:
-        payload.encode()
-    except UnicodeEncodeError as exc:
-        return (
-            f"the Payload is not valid Unicode text ({exc.reason}: "
-            f"{exc.object[exc.start : exc.end]!r} at character {exc.start})"
-        )
-    return None
+    return (
+        f"the Payload is not valid Unicode text ({exc.reason}: "
+        f"{exc.object[exc.start : exc.end]!r} at character {exc.start})"
+    )
 
 
 def _check_error(index: int, u: OperationUpdate, error: ErrorObject) -> None:
