@@ -5,9 +5,11 @@ Pure. The completion policy itself is ``durable_gen._batch.decide``; this module
 1. A Map or Parallel is a CONTEXT (subtype ``Map``/``Parallel``); each item or branch is a
    child CONTEXT (``MapIteration``/``ParallelBranch``) numbered from 0 under it. With
    ``nesting="flat"`` items record no context: their operations belong to the batch.
-2. Items start in index order while ``max_concurrency`` allows; after each item completes the
-   policy decides whether the batch is done. Items still running when it is decided are
-   abandoned; the result lists them as STARTED, those never started as NOT_STARTED.
+2. Items start in index order while ``max_concurrency`` allows (an item the history shows
+   started resumes whatever the limit: new code may have lowered it); after each item
+   completes the policy decides whether the batch is done. Items still running when it is
+   decided are abandoned; the result lists them as STARTED, those never started as
+   NOT_STARTED.
 3. Results are in index order, whatever the completion order. A completed batch answers from
    its record (rule 3 of ``_interpreter_core``) unless it was recorded with ``ReplayChildren``;
    then its items are rebuilt from their own records, and none runs again.
@@ -427,11 +429,18 @@ class BatchHandlers(Core):
         total = len(batch.units)
         item_type = "MapIteration" if batch.sub_type == "Map" else "ParallelBranch"
         while not batch.done and batch.next < total:
-            if limit is not None and len(batch.running) >= limit:
-                return
             i = batch.next
-            batch.next += 1
             iter_id = operation_id(batch.op_id, i)
+            if limit is not None and len(batch.running) >= limit:
+                # An item the history shows started is in flight whatever the limit (code
+                # deployed with a lower one): it resumes, and its body is matched now.
+                if cmd.nesting == "flat":
+                    started = self._recorded_under(operation_id(iter_id, 1)) is not None
+                else:
+                    started = iter_id in self._ops
+                if not started:
+                    return
+            batch.next += 1
             name = batch.names[i]
             if cmd.nesting == "flat":  # virtual item contexts: nothing recorded for them
                 ended = batch.recorded.get("ended")

@@ -1406,7 +1406,70 @@ VERSIONING = [
     ),
 ]
 
-CHANGES = [*LOOPS, *HELPERS, *EXCEPTIONS, *RETRIES, *BATCHES, *SHAPES, *VERSIONING]
+# --- H. a batch's max_concurrency lowered while its started items wait ----------------------------
+
+
+@dg.step(name="doubled")
+def doubled(x: int) -> int:
+    return 2 * x
+
+
+def _held_back(kind: str, nesting: Any, limit: int | None, step: Any = double) -> Any:
+    """Two items (or branches) that both started and wait at their gates; version 2 may give
+    the batch a lower ``max_concurrency`` and rename the step of the second."""
+
+    def unit(x: int) -> Gen:
+        a = yield (double if x == 1 else step)(x)
+        yield from gate(f"gate-{x}")
+        return a
+
+    def workflow(x: int) -> Gen:
+        if kind == "Map":
+            r = yield dg.Map(unit, [1, 2], name="m", max_concurrency=limit, nesting=nesting)
+        else:
+            r = yield dg.Parallel(
+                [
+                    dg.Branch(functools.partial(unit, 1), name="one"),
+                    dg.Branch(functools.partial(unit, 2), name="two"),
+                ],
+                name="p",
+                max_concurrency=limit,
+                nesting=nesting,
+            )
+        return r.results()
+
+    return _named(workflow, f"held_back[{kind},{nesting},{limit},{step.name}]")
+
+
+# Before: with the limit lowered to 1, the second item (started, waiting) was held back until
+# the first completed, so a replay stopped at the first item's gate and said ok, while the
+# engine failed once the first was answered. A started item resumes whatever the limit.
+HELD_BACK = [
+    Change(
+        f"{kind} ({nesting}): max_concurrency=1 set and a started {unit}'s step renamed",
+        _held_back(kind, nesting, None),
+        _held_back(kind, nesting, 1, doubled),
+        N,
+        OK,  # a completed batch replays from its record: its items' bodies do not run
+        completed_result=[2, 4],
+    )
+    for kind, unit in (("Map", "item"), ("Parallel", "branch"))
+    for nesting in ("nested", "flat")
+] + [
+    Change(
+        f"{kind} ({nesting}): max_concurrency=1 set, both started",
+        _held_back(kind, nesting, None),
+        _held_back(kind, nesting, 1),
+        OK,
+        OK,
+        result=[2, 4],
+    )
+    for kind in ("Map", "Parallel")
+    for nesting in ("nested", "flat")
+]
+
+
+CHANGES = [*LOOPS, *HELPERS, *EXCEPTIONS, *RETRIES, *BATCHES, *SHAPES, *VERSIONING, *HELD_BACK]
 
 # --- the judge ------------------------------------------------------------------------------------
 
