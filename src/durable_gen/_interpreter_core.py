@@ -212,6 +212,9 @@ class Core:
         #: Recorded operations a decided batch left behind (counted in ``_visited``: they need
         #: not be reached again).
         self._left_behind: set[str] = set()
+        #: The errors of contexts this run failed with an exception of the code's own (not a
+        #: failure an operation recorded): what a replay tells from a recorded failure.
+        self._code_failures: list[ErrorObject] = []
         self._expanded: set[str | None] = {None}
         self._ready: deque[tuple[Fiber, Any, BaseException | None]] = deque()
         #: The fibers started in this invocation (those that ended are pruned now and then),
@@ -746,6 +749,8 @@ class Core:
                     )
                 return result, None
         err = error_object(exc, aws_types=self._aws_types)
+        if not isinstance(exc, OperationError):
+            self._code_failures.append(err)
         if record:
             self._updates.append(
                 self._context_update(op_id, parent, sub_type, name, "FAIL", error=err)

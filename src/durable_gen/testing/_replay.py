@@ -402,6 +402,15 @@ def _replay(
                 f"the workflow raised {what} while replaying, and the history records no such "
                 "failure"
             )
+        elif history.status not in ("FAILED", "TIMED_OUT", "STOPPED") and any(
+            failure.error_type == err.error_type for failure in interp._code_failures
+        ):
+            # a context (a Child, a WaitForCallback, a Map item...) failed with an error of the
+            # code's own, which reached the workflow as that context's failure
+            problem = (
+                f"the workflow raised {what} while replaying, from an error its code raised in "
+                "a child context, and the history records no such failure"
+            )
         if problem is not None:
             return ReplayReport(
                 status="failed",

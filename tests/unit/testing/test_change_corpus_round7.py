@@ -1659,3 +1659,79 @@ def test_a_callback_failure_caught_otherwise(
         runner.run_until_idle()
         verdicts["engine"] = _verdict(run.status, run.error)
     assert verdicts == dict.fromkeys(verdicts, verdict)
+
+
+# --- the new code's own error inside a context, on a resume --------------------------------------
+
+
+def _answered(kind: str, v2: bool) -> Callable[..., Gen]:
+    """Waits on a callback inside a context; version 2 fails the context with an error of its
+    own once the answer is read (``kind`` says where and how)."""
+
+    def body(x: int) -> Gen:
+        answer = yield from gate("approval")
+        if v2 and kind in ("raises", "map"):
+            raise ValueError(f"cannot use {answer}")
+        return answer
+
+    def item(x: int) -> Gen:
+        return (yield from body(x))
+
+    def workflow(x: int) -> Gen:
+        if kind == "wait_for_callback":
+            return (
+                yield dg.WaitForCallback(
+                    lambda callback_id: None, name="approval", result_type=int if v2 else None
+                )
+            )
+        if kind == "map":
+            r = yield dg.Map(item, [x], name="m")
+            return r.get_results()
+        return (yield dg.Child(body, (x,), name="c"))
+
+    return _named(workflow, f"answered[{kind},{v2}]")
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_type"),
+    [
+        ("wait_for_callback", "SerializationError"),  # result_type= that cannot read the answer
+        ("raises", "ValueError"),  # a Child's body raises on the answer
+        ("map", "ValueError"),  # a Map item's body does (get_results() raises it)
+    ],
+)
+def test_an_error_of_the_new_code_inside_a_context_is_a_failed_replay(
+    kind: str, error_type: str
+) -> None:
+    """The answer to a callback is recorded and the execution not yet resumed: version 2
+    fails there with an error of its own, inside a context. The engine fails the execution
+    with it; ``replay`` said ``ok`` (as for a recorded failure), and now says ``failed``, as
+    it does for the same error raised at the top of the workflow."""
+    v1, v2 = _answered(kind, False), _answered(kind, True)
+    runner = TestRunner()
+    run = runner.run(v1, 1)
+    assert run.status == "RUNNING", run.error
+    run.send_callback_success("approval", {"by": 1})  # recorded; the execution not resumed
+    export = run.export()
+    events = {"DurableExecutionArn": export["DurableExecutionArn"], "Events": export["Events"]}
+    for report in (replay(v2, export), replay(v2, events)):
+        assert (report.status, report.ok, report.outcome) == ("failed", False, "failed")
+        assert report.error is not None and report.error.error_type == error_type
+    runner.deploy(v1, v2)
+    runner.run_until_idle()
+    assert run.status == "FAILED" and run.error is not None
+    assert run.error.error_type == error_type
+
+
+def test_a_recorded_failure_reaching_the_workflow_through_a_context_still_replays_ok() -> None:
+    """The callback was answered with a failure, which the child does not catch: resumed,
+    the execution fails from what it recorded, with the same code or the new one."""
+    wf = _answered("child", False)
+    runner = TestRunner()
+    run = runner.run(wf, 1)
+    run.send_callback_failure("approval", "Rejected", "no")
+    report = replay(wf, run.export())
+    assert (report.status, report.outcome) == ("ok", "failed"), report.message
+    runner.run_until_idle()
+    assert run.status == "FAILED" and run.error is not None
+    assert run.error.error_type == report.error.error_type == "Rejected"  # type: ignore[union-attr]
