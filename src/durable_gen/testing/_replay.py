@@ -403,7 +403,9 @@ def _replay(
                 "failure"
             )
         elif history.status not in ("FAILED", "TIMED_OUT", "STOPPED") and any(
-            failure.error_type == err.error_type for failure in interp._code_failures
+            failure.error_type == err.error_type
+            and (failure.error_message or "") in (err.error_message or "")
+            for failure in interp._code_failures
         ):
             # a context (a Child, a WaitForCallback, a Map item...) failed with an error of the
             # code's own, which reached the workflow as that context's failure

@@ -1735,3 +1735,28 @@ def test_a_recorded_failure_reaching_the_workflow_through_a_context_still_replay
     runner.run_until_idle()
     assert run.status == "FAILED" and run.error is not None
     assert run.error.error_type == report.error.error_type == "Rejected"  # type: ignore[union-attr]
+
+
+def test_a_caught_error_of_the_code_does_not_make_a_recorded_failure_its_own() -> None:
+    """A child's own error, caught, then a recorded failure of the same type reaching the
+    workflow: still a failure from what was recorded (``ok``)."""
+
+    def broken() -> Gen:
+        yield dg.Now()
+        raise ValueError("the child's own")
+
+    def workflow(x: int) -> Gen:
+        try:
+            yield dg.Child(broken, name="broken")
+        except dg.ChildFailedError as exc:
+            assert exc.error_type == "ValueError"
+        return (yield from gate("approval"))
+
+    runner = TestRunner()
+    run = runner.run(workflow, 1)
+    run.send_callback_failure("approval", "ValueError", "the answer's")
+    report = replay(workflow, run.export())
+    assert (report.status, report.outcome) == ("ok", "failed"), report.message
+    runner.run_until_idle()
+    assert run.status == "FAILED" and run.error is not None
+    assert run.error.error_message == "the answer's"
