@@ -156,6 +156,10 @@ class _Invocation:
         self.clock = clock if clock is not None else service_clock(service)
         self.service = service
         self.arn = event.durable_execution_arn
+        if type(self.arn) is not str:  # an InvocationInput built in code is not type-checked
+            raise ValidationError(
+                f"the event's durable_execution_arn must be a str, got {self.arn!r}"
+            )
         self.token = event.checkpoint_token
         operations = load_operations(
             event.initial_execution_state,
@@ -169,14 +173,8 @@ class _Invocation:
                 f"the state of {self.arn} has no EXECUTION operation (it carries the input): "
                 "the history is truncated or not from a durable execution"
             )
-        self.interp = Interpreter(
-            workflow,
-            operations,
-            execution_arn=self.arn,
-            serdes=serdes,
-            checkpointing=mode,
-            clock=self.clock,
-            payload_format=payload_format,
+        self.interp = Interpreter._hosted(  # the options were checked by the caller
+            workflow, operations, self.arn, serdes, mode, self.clock, payload_format
         )
         self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
         # the embedded engine's replies are its records of the updates, by construction
@@ -1054,6 +1052,16 @@ def check_service(service: object) -> None:
         )
 
 
+def _check_options(
+    checkpointing: object, serdes: object, clock: object, payload_format: object
+) -> None:
+    """The ``ValidationError`` of a driver's option that cannot be one (the interpreters
+    it makes are not checked again, ``Interpreter._hosted``)."""
+    check_mode(checkpointing)
+    check_payload_format(payload_format)
+    check_host_options(serdes, clock)
+
+
 def _check_event(event: object) -> None:
     """Refuse an invocation's event of the wrong kind before anything is read."""
     if not isinstance(event, InvocationInput):
@@ -1255,7 +1263,8 @@ def invoke(
             >= 0 (or None), or ``time_left`` is not a number of seconds (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
-    check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks them once, where the handler is made)
+    _check_options(checkpointing, serdes, clock, payload_format)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         _check_time_left(time_left), _check_window(start_window),
@@ -1325,7 +1334,8 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks them once, where the handler is made)
+    _check_options(checkpointing, serdes, clock, payload_format)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         _check_time_left(time_left), _check_window(start_window),
@@ -1458,9 +1468,7 @@ def make_handler(
             >= 0 (or None).
     """
     check_workflow(workflow, "make_handler")
-    check_mode(checkpointing)
-    check_payload_format(payload_format)
-    check_host_options(serdes, clock)
+    _check_options(checkpointing, serdes, clock, payload_format)
     check_service(service)
     window = _check_window(start_window)
     plugins = check_plugins(plugins)
@@ -1469,6 +1477,7 @@ def make_handler(
 
     if clock is None:  # the service's, read once where the handler is made
         clock = service_clock(service)
+        check_host_options(None, clock)  # epoch seconds (what Now() records), not ms
 
     def handler(event: InvocationInput) -> InvocationOutput:
         inv = _Invocation(
