@@ -281,6 +281,25 @@ class Interpreter(StepHandlers):
             not a str.
     """
 
+    __slots__ = (
+        "_awaiting_reply",
+        "_bad_start",
+        "_done",
+        "_draws",
+        "_flushed",
+        "_input",
+        "_new_callbacks",
+        "_outcome",
+        "_patches",
+        "_reply_must_carry",
+        "_sent",
+        "_started",
+        "_trusted_replies",
+        "serdes",
+        "unyielded",
+        "workflow",
+    )
+
     @checked
     def __init__(
         self,
