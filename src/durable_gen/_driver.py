@@ -43,11 +43,9 @@ results are never recorded.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures as cf
 import contextlib
 import contextvars
-import difflib
 import functools
 import inspect
 import itertools
@@ -55,6 +53,7 @@ import json
 import math
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -78,7 +77,7 @@ from ._actions import (
     VirtualContextEvent,
     check_mode,
 )
-from ._arguments import checked
+from ._arguments import checked, get_close_matches
 from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
@@ -227,7 +226,7 @@ class _Invocation:
                 value = task.fn(*task.args, **task.kwargs)
             except Exception as exc:
                 return self._failed(attempt, exc)
-            except asyncio.CancelledError as exc:  # nothing cancels a sync step: its own
+            except _cancelled_error() as exc:  # nothing cancels a sync step: its own
                 return self._failed(attempt, _cancelled_by_the_step(exc))
             if hooks is not None and attempt is not None:
                 hooks.attempt_end(attempt, refused_result(task, value))
@@ -268,7 +267,7 @@ class _Invocation:
                         return self.timed_out(task, attempt, limit, _LATE)
             except Exception as exc:
                 return self._failed(attempt, exc)
-            except asyncio.CancelledError as exc:
+            except _cancelled_error() as exc:
                 if _task_cancelled():  # the driver's or the host's cancellation: goes on out
                     raise
                 return self._failed(attempt, _cancelled_by_the_step(exc))
@@ -322,7 +321,7 @@ class _Invocation:
             if exc.__traceback__ is not None:
                 exc.__traceback__ = exc.__traceback__.tb_next
             return None, exc
-        except asyncio.CancelledError as exc:  # nothing cancels a sync step: its own
+        except _cancelled_error() as exc:  # nothing cancels a sync step: its own
             return None, _cancelled_by_the_step(exc)
         finally:
             STEP.reset(token)
@@ -813,9 +812,25 @@ def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -
         watchdogs.pop().stop()
 
 
+class _NeverRaised(BaseException):
+    """What ``_cancelled_error`` gives while asyncio is not imported: nothing raises it."""
+
+
+def _cancelled_error() -> type[BaseException]:
+    """``asyncio.CancelledError``, once something imported asyncio (a step, or anyio's event
+    loop), else a class nothing raises: asyncio and the modules it imports (ssl, subprocess)
+    stay out of a process whose steps never use it (a larger heap makes every collection of
+    the garbage collector longer). Called only when a step raised something other than an
+    ``Exception``."""
+    asyncio = sys.modules.get("asyncio")
+    return _NeverRaised if asyncio is None else asyncio.CancelledError
+
+
 def _task_cancelled() -> bool:
     """Whether the asyncio task running here was asked to cancel (by a cancel scope of the
     driver or of the host), as opposed to a step raising ``CancelledError`` on its own."""
+    import asyncio  # an asyncio.CancelledError was caught: asyncio is imported
+
     try:
         task = asyncio.current_task()
     except RuntimeError:  # not on asyncio (trio): its cancellations are no CancelledError
@@ -1106,7 +1121,7 @@ def _check_hooks(cls: type) -> None:
     a method named like a hook that ``Plugin`` does not have (a misspelt hook)."""
     for name in dir(cls):
         if name.startswith("on_") and name not in _HOOKS and callable(getattr(cls, name)):
-            close = difflib.get_close_matches(name, _HOOKS, n=1)
+            close = get_close_matches(name, _HOOKS, n=1)
             meant = f"did you mean {close[0]}? " if close else ""
             raise ValidationError(
                 f"{cls.__name__}.{name} is not a hook of Plugin, so nothing would ever call it; "
