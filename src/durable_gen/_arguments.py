@@ -19,13 +19,12 @@
 
 from __future__ import annotations
 
-import difflib
 import dis
 import functools
 import inspect
 import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 import msgspec
@@ -84,6 +83,14 @@ _PRESETS: Final = {
 }
 
 
+def get_close_matches(word: str, possibilities: Iterable[str], n: int = 1) -> list[str]:
+    """``difflib.get_close_matches``, imported when a message first suggests a name (difflib
+    is not needed by a program that makes no mistake)."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n)
+
+
 def _accepted(target: Any) -> tuple[list[str], list[str]]:
     """The keyword names ``target`` takes, and those it also takes by position."""
     if isinstance(target, type) and issubclass(target, msgspec.Struct):
@@ -117,7 +124,7 @@ def explain(label: str, target: Any, error: TypeError) -> ArgumentError:
                 parts.append(
                     f"Durations are given in seconds: write {unit}={_UNITS[given]:g} for {given}=1"
                 )
-            close = difflib.get_close_matches(given, names, n=1)
+            close = get_close_matches(given, names, n=1)
             if close:
                 parts.append(f"Did you mean {close[0]}?")
         if not names and label in _PRESETS:

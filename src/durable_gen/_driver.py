@@ -43,11 +43,9 @@ results are never recorded.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures as cf
 import contextlib
 import contextvars
-import difflib
 import functools
 import inspect
 import itertools
@@ -55,6 +53,7 @@ import json
 import math
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -78,7 +77,7 @@ from ._actions import (
     VirtualContextEvent,
     check_mode,
 )
-from ._arguments import checked
+from ._arguments import checked, get_close_matches
 from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
@@ -156,6 +155,10 @@ class _Invocation:
         self.clock = clock if clock is not None else service_clock(service)
         self.service = service
         self.arn = event.durable_execution_arn
+        if type(self.arn) is not str:  # an InvocationInput built in code is not type-checked
+            raise ValidationError(
+                f"the event's durable_execution_arn must be a str, got {self.arn!r}"
+            )
         self.token = event.checkpoint_token
         operations = load_operations(
             event.initial_execution_state,
@@ -169,14 +172,8 @@ class _Invocation:
                 f"the state of {self.arn} has no EXECUTION operation (it carries the input): "
                 "the history is truncated or not from a durable execution"
             )
-        self.interp = Interpreter(
-            workflow,
-            operations,
-            execution_arn=self.arn,
-            serdes=serdes,
-            checkpointing=mode,
-            clock=self.clock,
-            payload_format=payload_format,
+        self.interp = Interpreter._hosted(  # the options were checked by the caller
+            workflow, operations, self.arn, serdes, mode, self.clock, payload_format
         )
         self.interp._host_sets_step = True  # call(), acall() and run_fn() set STEP
         # the embedded engine's replies are its records of the updates, by construction
@@ -229,7 +226,7 @@ class _Invocation:
                 value = task.fn(*task.args, **task.kwargs)
             except Exception as exc:
                 return self._failed(attempt, exc)
-            except asyncio.CancelledError as exc:  # nothing cancels a sync step: its own
+            except _cancelled_error() as exc:  # nothing cancels a sync step: its own
                 return self._failed(attempt, _cancelled_by_the_step(exc))
             if hooks is not None and attempt is not None:
                 hooks.attempt_end(attempt, refused_result(task, value))
@@ -270,7 +267,7 @@ class _Invocation:
                         return self.timed_out(task, attempt, limit, _LATE)
             except Exception as exc:
                 return self._failed(attempt, exc)
-            except asyncio.CancelledError as exc:
+            except _cancelled_error() as exc:
                 if _task_cancelled():  # the driver's or the host's cancellation: goes on out
                     raise
                 return self._failed(attempt, _cancelled_by_the_step(exc))
@@ -324,7 +321,7 @@ class _Invocation:
             if exc.__traceback__ is not None:
                 exc.__traceback__ = exc.__traceback__.tb_next
             return None, exc
-        except asyncio.CancelledError as exc:  # nothing cancels a sync step: its own
+        except _cancelled_error() as exc:  # nothing cancels a sync step: its own
             return None, _cancelled_by_the_step(exc)
         finally:
             STEP.reset(token)
@@ -815,9 +812,25 @@ def _shut_down(pools: list[cf.ThreadPoolExecutor], watchdogs: list[_Watchdog]) -
         watchdogs.pop().stop()
 
 
+class _NeverRaised(BaseException):
+    """What ``_cancelled_error`` gives while asyncio is not imported: nothing raises it."""
+
+
+def _cancelled_error() -> type[BaseException]:
+    """``asyncio.CancelledError``, once something imported asyncio (a step, or anyio's event
+    loop), else a class nothing raises: asyncio and the modules it imports (ssl, subprocess)
+    stay out of a process whose steps never use it (a larger heap makes every collection of
+    the garbage collector longer). Called only when a step raised something other than an
+    ``Exception``."""
+    asyncio = sys.modules.get("asyncio")
+    return _NeverRaised if asyncio is None else asyncio.CancelledError
+
+
 def _task_cancelled() -> bool:
     """Whether the asyncio task running here was asked to cancel (by a cancel scope of the
     driver or of the host), as opposed to a step raising ``CancelledError`` on its own."""
+    import asyncio  # an asyncio.CancelledError was caught: asyncio is imported
+
     try:
         task = asyncio.current_task()
     except RuntimeError:  # not on asyncio (trio): its cancellations are no CancelledError
@@ -1054,6 +1067,16 @@ def check_service(service: object) -> None:
         )
 
 
+def _check_options(
+    checkpointing: object, serdes: object, clock: object, payload_format: object
+) -> None:
+    """The ``ValidationError`` of a driver's option that cannot be one (the interpreters
+    it makes are not checked again, ``Interpreter._hosted``)."""
+    check_mode(checkpointing)
+    check_payload_format(payload_format)
+    check_host_options(serdes, clock)
+
+
 def _check_event(event: object) -> None:
     """Refuse an invocation's event of the wrong kind before anything is read."""
     if not isinstance(event, InvocationInput):
@@ -1098,7 +1121,7 @@ def _check_hooks(cls: type) -> None:
     a method named like a hook that ``Plugin`` does not have (a misspelt hook)."""
     for name in dir(cls):
         if name.startswith("on_") and name not in _HOOKS and callable(getattr(cls, name)):
-            close = difflib.get_close_matches(name, _HOOKS, n=1)
+            close = get_close_matches(name, _HOOKS, n=1)
             meant = f"did you mean {close[0]}? " if close else ""
             raise ValidationError(
                 f"{cls.__name__}.{name} is not a hook of Plugin, so nothing would ever call it; "
@@ -1255,7 +1278,8 @@ def invoke(
             >= 0 (or None), or ``time_left`` is not a number of seconds (or None).
         InvalidInputError: the state has no EXECUTION operation.
     """
-    check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks them once, where the handler is made)
+    _check_options(checkpointing, serdes, clock, payload_format)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         _check_time_left(time_left), _check_window(start_window),
@@ -1325,7 +1349,8 @@ async def invoke_async(
     is called directly (the embedded engine is in-memory work); wrap a blocking service in
     threads yourself if it does network I/O. Arguments as for ``invoke``.
     """
-    check_service(service)  # (make_handler checks it once, where the handler is made)
+    check_service(service)  # (make_handler checks them once, where the handler is made)
+    _check_options(checkpointing, serdes, clock, payload_format)
     inv = _Invocation(
         workflow, event, service, checkpointing, serdes, plugins, clock, payload_format,
         _check_time_left(time_left), _check_window(start_window),
@@ -1458,9 +1483,7 @@ def make_handler(
             >= 0 (or None).
     """
     check_workflow(workflow, "make_handler")
-    check_mode(checkpointing)
-    check_payload_format(payload_format)
-    check_host_options(serdes, clock)
+    _check_options(checkpointing, serdes, clock, payload_format)
     check_service(service)
     window = _check_window(start_window)
     plugins = check_plugins(plugins)
@@ -1469,6 +1492,7 @@ def make_handler(
 
     if clock is None:  # the service's, read once where the handler is made
         clock = service_clock(service)
+        check_host_options(None, clock)  # epoch seconds (what Now() records), not ms
 
     def handler(event: InvocationInput) -> InvocationOutput:
         inv = _Invocation(

@@ -281,6 +281,25 @@ class Interpreter(StepHandlers):
             not a str.
     """
 
+    __slots__ = (
+        "_awaiting_reply",
+        "_bad_start",
+        "_done",
+        "_draws",
+        "_flushed",
+        "_input",
+        "_new_callbacks",
+        "_outcome",
+        "_patches",
+        "_reply_must_carry",
+        "_sent",
+        "_started",
+        "_trusted_replies",
+        "serdes",
+        "unyielded",
+        "workflow",
+    )
+
     @checked
     def __init__(
         self,
@@ -306,9 +325,47 @@ class Interpreter(StepHandlers):
             ops, checked = _checked_operations(operations), False
         if checkpointing != "step":
             check_mode(checkpointing)
-        super().__init__(ops, execution_arn, checkpointing, clock)
         if payload_format != "json":
             check_payload_format(payload_format)
+        self._setup(
+            workflow, ops, checked, execution_arn, input, serdes, checkpointing, clock,
+            payload_format,
+        )  # fmt: skip
+
+    @classmethod
+    def _hosted(
+        cls,
+        workflow: Callable[..., Any],
+        operations: CheckedOperations,
+        execution_arn: str,
+        serdes: Serdes | None,
+        checkpointing: CheckpointMode,
+        clock: Callable[[], float] | None,
+        payload_format: PayloadFormat,
+    ) -> Interpreter:
+        """An interpreter for a driver whose options were checked once, where its handler was
+        made (``make_handler``) or its invocation began (``invoke``), and whose operations
+        ``load_operations`` checked: ``__init__`` without checking them again."""
+        self = cls.__new__(cls)
+        self._setup(
+            workflow, operations, True, execution_arn, _NO_INPUT, serdes, checkpointing, clock,
+            payload_format,
+        )  # fmt: skip
+        return self
+
+    def _setup(
+        self,
+        workflow: Callable[..., Any],
+        ops: list[Operation],
+        checked: bool,
+        execution_arn: str,
+        input: Any,
+        serdes: Serdes | None,
+        checkpointing: CheckpointMode,
+        clock: Callable[[], float] | None,
+        payload_format: PayloadFormat,
+    ) -> None:
+        super().__init__(ops, execution_arn, checkpointing, clock)
         self.payload_format = payload_format
         self._aws_types = payload_format == "aws"
         self.workflow = workflow
@@ -386,26 +443,6 @@ class Interpreter(StepHandlers):
         #: embedded engine): its replies are not compared with the Flush they answer.
         self._trusted_replies = False
         self.unyielded: list[Any] = []  # _guard: commands built in the body, not yet yielded
-        self._handlers: dict[type, Callable[[Fiber, Any], Answer]] = {
-            Step: self._on_step,
-            _PrevalidatedStep: self._on_step,
-            Wait: self._on_wait,
-            CreateCallback: self._on_create_callback,
-            CallbackHandle: self._on_await_callback,
-            WaitForCallback: self._on_wait_for_callback,
-            Invoke: self._on_invoke,
-            WaitForCondition: self._on_wait_for_condition,
-            Child: self._on_child,
-            Map: self._on_batch,
-            Parallel: self._on_batch,
-            RunCompensations: self._on_compensations,
-            Compensate: self._on_compensate,
-            Patched: self._on_patched,
-            Deprecated: self._on_patched,
-            Now: self._on_now,
-            UUID: self._on_derived,
-            Random: self._on_derived,
-        }
         #: Patched/Deprecated decisions by marker id, and UUID/Random draws by context id.
         self._patches: dict[str, bool] = {}
         self._draws: dict[str | None, int] = {}
@@ -776,7 +813,7 @@ class Interpreter(StepHandlers):
     def _drive(self, fiber: Fiber, value: Any, exc: BaseException | None) -> None:
         self._fiber = fiber
         gen = fiber.gen
-        handlers = self._handlers
+        handlers = _HANDLERS
         while True:
             try:
                 cmd = gen.send(value) if exc is None else gen.throw(exc)
@@ -810,7 +847,7 @@ class Interpreter(StepHandlers):
                     )
                     continue
             try:
-                answer = handler(fiber, cmd)
+                answer = handler(self, fiber, cmd)
             except Fatal:
                 raise
             except Exception as error:  # e.g. a payload that cannot be serialized
@@ -820,8 +857,8 @@ class Interpreter(StepHandlers):
                 return
             value, exc = answer
 
-    def _lookup(self, cmd: object) -> Callable[[Fiber, Any], Answer] | None:
-        for cls, handler in self._handlers.items():
+    def _lookup(self, cmd: object) -> Callable[[Interpreter, Fiber, Any], Answer] | None:
+        for cls, handler in _HANDLERS.items():
             if isinstance(cmd, cls):
                 return handler
         return None
@@ -1339,6 +1376,30 @@ def _contradiction(update: OperationUpdate, reply: Operation) -> str | None:
 
 def _short(text: str) -> str:
     return repr(text if len(text) <= 60 else f"{text[:57]}...")
+
+
+#: The handler of each command type (``Interpreter._drive``), called as
+#: ``handler(self, fiber, cmd)``; a subclass of one of these types is found by ``_lookup``.
+_HANDLERS: Final[dict[type, Callable[[Interpreter, Fiber, Any], Answer]]] = {
+    Step: Interpreter._on_step,
+    _PrevalidatedStep: Interpreter._on_step,
+    Wait: Interpreter._on_wait,
+    CreateCallback: Interpreter._on_create_callback,
+    CallbackHandle: Interpreter._on_await_callback,
+    WaitForCallback: Interpreter._on_wait_for_callback,
+    Invoke: Interpreter._on_invoke,
+    WaitForCondition: Interpreter._on_wait_for_condition,
+    Child: Interpreter._on_child,
+    Map: Interpreter._on_batch,
+    Parallel: Interpreter._on_batch,
+    RunCompensations: Interpreter._on_compensations,
+    Compensate: Interpreter._on_compensate,
+    Patched: Interpreter._on_patched,
+    Deprecated: Interpreter._on_patched,
+    Now: Interpreter._on_now,
+    UUID: Interpreter._on_derived,
+    Random: Interpreter._on_derived,
+}
 
 
 def _unknown_news(news: Operation) -> str:

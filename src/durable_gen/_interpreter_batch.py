@@ -148,6 +148,8 @@ class Compensate(Command[Any], frozen=True):
 class BatchHandlers(Core):
     """The handlers of ``Map``, ``Parallel``, ``RunCompensations`` and one compensation."""
 
+    __slots__ = ()
+
     # --- sagas --------------------------------------------------------------------------------
 
     def _on_compensations(self, fiber: Fiber, cmd: RunCompensations) -> Answer:

@@ -184,12 +184,35 @@ class Fiber:
 class Core:
     """State shared by every handler: the history, the fibers, the pending updates."""
 
-    #: How results and failures are written: ``"json"``, or ``"aws"`` (AWS's envelope and
-    #: error types); the ``Interpreter`` sets it.
-    payload_format: PayloadFormat = "json"
-    _aws_types = False
+    __slots__ = (
+        "_aws_types",
+        "_children",
+        "_events",
+        "_expanded",
+        "_fiber",
+        "_fibers",
+        "_has_input",
+        "_input_payload",
+        "_left_behind",
+        "_ops",
+        "_prune_at",
+        "_reached",
+        "_ready",
+        "_recorded",
+        "_to_reach",
+        "_updates",
+        "_urgent",
+        "_visited",
+        "_waiters",
+        "execution_arn",
+        "payload_format",
+    )
 
     def __init__(self, operations: Iterable[Operation], execution_arn: str) -> None:
+        #: How results and failures are written: ``"json"``, or ``"aws"`` (AWS's envelope and
+        #: error types); the ``Interpreter`` sets it.
+        self.payload_format: PayloadFormat = "json"
+        self._aws_types = False
         self.execution_arn = execution_arn
         self._input_payload: str | None = None
         self._has_input = False

@@ -248,6 +248,17 @@ def _result_of(name: str | None, fn: Callable[..., Any]) -> str:
 class StepHandlers(BatchHandlers):
     """The handlers of ``Step``, ``WaitForCondition`` and ``Now``, and the steps in flight."""
 
+    __slots__ = (
+        "_clock",
+        "_host_sets_step",
+        "_ids",
+        "_mode",
+        "_new_tasks",
+        "_now_fn",
+        "_reported",
+        "_running",
+    )
+
     def __init__(
         self,
         operations: Iterable[Operation],

@@ -87,7 +87,7 @@ def load_operations(
     fetch_page: Callable[[str], ExecutionState],
     *,
     max_pages: int = MAX_PAGES,
-) -> list[Operation]:
+) -> CheckedOperations:
     """Every operation from ``first`` and the pages after it, checked.
 
     Args:

@@ -113,6 +113,30 @@ def test_top_level_import_loads_neither_aws_nor_the_engine() -> None:
     assert out == ""
 
 
+def test_running_sync_workflows_loads_neither_asyncio_nor_difflib() -> None:
+    # asyncio (with ssl and subprocess) comes with the first async step or event loop, difflib
+    # with the first message that suggests a name: a larger heap makes every full collection
+    # of the garbage collector longer, and every cold run slower.
+    code = (
+        "import sys, durable_gen as dg\n"
+        "@dg.step\n"
+        "def inc(x: int) -> int:\n"
+        "    return x + 1\n"
+        "def wf(n):\n"
+        "    x = yield inc(n)\n"
+        "    yield dg.Wait(seconds=5)\n"
+        "    return x\n"
+        "assert dg.run(wf, 1, skip_time=True) == 2\n"
+        "heavy = [m for m in ('asyncio', 'ssl', 'subprocess', 'difflib', 'signal')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
+
+
 def test_lazy_top_level_names_resolve() -> None:
     from durable_gen.aws import lambda_handler
     from durable_gen.local import run

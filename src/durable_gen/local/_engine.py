@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, get_args, overload
 
@@ -54,7 +53,7 @@ from ._lifecycle import (
     heartbeat,
     track_open,
 )
-from ._runner import Function, PlainFunction, Runner, not_registered
+from ._runner import Function, PlainFunction, Runner, new_uuid, not_registered
 from ._state import (
     apply_checkpoint,
     describe_waiting,
@@ -285,7 +284,7 @@ class LocalService(Runner):
                 existing = self._named(function_name, execution_name, input_payload)
                 if existing is not None:
                     return existing
-            exec_id = str(uuid.uuid4())
+            exec_id = new_uuid()
             arn = self._arn(function_name, execution_name or exec_id, exec_id)
             changes: list[Change] = []
             self._new_execution(

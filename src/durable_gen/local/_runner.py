@@ -26,10 +26,11 @@ Scheduling rules
 from __future__ import annotations
 
 import contextlib
+import os
+import random
 import re
 import secrets
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple
@@ -86,6 +87,21 @@ _not_arn_safe: Final = re.compile(r"[^A-Za-z0-9_-]")
 #: the database again: their commits (a callback answered, a timer fired, a dead worker's
 #: invocation taken back) notify no condition of this process.
 SHARED_POLL_MS: Final = 500
+
+
+#: The generator of ``new_uuid``: seeded from ``os.urandom`` when made, and again in a forked
+#: child (so two processes never share a sequence), and private (``random.seed()`` in a test
+#: or a workflow does not touch it).
+_UNIQUE: Final = random.Random()
+os.register_at_fork(after_in_child=_UNIQUE.seed)
+
+
+def new_uuid() -> str:
+    """A random version-4 UUID as text (execution ids, request ids): what ``str(uuid.uuid4())``
+    gives, for half its cost or less. Not a secret (callback ids are ``secrets.token_hex``)."""
+    bits = _UNIQUE.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48)
+    h = f"{bits | 0x4000 << 64 | 0x8000 << 48:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Function(NamedTuple):
@@ -247,7 +263,7 @@ class Runner:
         event: InvocationInput,
         start_ms: int,
     ) -> None:
-        request_id = str(uuid.uuid4())
+        request_id = new_uuid()
         try:
             output = handler(event)
         except DamagedRecordError:
@@ -421,7 +437,7 @@ class Runner:
             )
         if not function.durable:
             return InvokeTarget()
-        exec_id = str(uuid.uuid4())
+        exec_id = new_uuid()
         return InvokeTarget(child_arn=self._arn(name, exec_id, exec_id))
 
     def _start_invoke(

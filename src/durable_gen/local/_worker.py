@@ -18,7 +18,6 @@ import importlib
 import inspect
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -806,6 +805,8 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
     Only when the program left SIGTERM's default action (which ends the process at once, in
     the middle of a step); a handler of the program's own (the command line's) is kept.
     """
+    import signal  # here: a program that never serves from its main thread does without it
+
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
@@ -847,6 +848,8 @@ def on_sigterm_call(stop: Callable[[], None]) -> Callable[[], None]:
     ``threading.Event``) from the handler itself could deadlock, as the handler runs on the
     main thread, which may hold that event's lock at that moment.
     """
+    import signal
+
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
 
