@@ -187,6 +187,7 @@ class Core:
     __slots__ = (
         "_aws_types",
         "_children",
+        "_code_failures",
         "_events",
         "_expanded",
         "_fiber",
