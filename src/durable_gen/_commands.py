@@ -109,6 +109,41 @@ def _check_name(name: str | None, what: str) -> None:
         )
 
 
+#: SubTypes durable_gen records for its own operations of a type, which a ``sub_type=`` may
+#: not take: replay would read such a step as a ``Now`` or a ``Patched`` marker, such a context
+#: as a Map item or a wait-for-callback.
+_OWN_STEP_SUBTYPES: Final = frozenset({"WaitForCondition", "Now", "Patch"})
+_OWN_CONTEXT_SUBTYPES: Final = frozenset(
+    {"WaitForCallback", "Map", "MapIteration", "Parallel", "ParallelBranch", "Compensation"}
+)
+MAX_SUBTYPE_CHARS: Final = 32
+_SUBTYPE_CHARS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+)
+
+
+def _check_sub_type(sub_type: object, what: str, reserved: frozenset[str]) -> None:
+    """A ``sub_type=`` the service accepts (1-32 characters of ``[A-Za-z0-9_-]``) and that
+    does not pass for one of durable_gen's own operations."""
+    if sub_type is None:
+        return
+    if (
+        not isinstance(sub_type, str)
+        or not 0 < len(sub_type) <= MAX_SUBTYPE_CHARS
+        or not _SUBTYPE_CHARS.issuperset(sub_type)
+    ):
+        raise ValidationError(
+            f"{what} sub_type must be 1 to {MAX_SUBTYPE_CHARS} characters of A-Z, a-z, 0-9, "
+            f"'_' and '-' (the service refuses any other SubType), got {sub_type!r}"
+        )
+    if sub_type in reserved:
+        raise ValidationError(
+            f"{what} sub_type {sub_type!r} is the SubType durable_gen records for its own "
+            f"{sub_type} operations, and replay would read this {what} as one: choose another "
+            f"(reserved for a {what}: {', '.join(sorted(reserved))})"
+        )
+
+
 def _as_seconds(value: object) -> str:
     """Advice for a ``timedelta`` given where a number of seconds is due."""
     if isinstance(value, timedelta):
@@ -538,6 +573,9 @@ class Step(Command[R], frozen=True):
             comes next. An ``async def`` step is cancelled; a sync step runs in a worker thread
             that is abandoned (it runs to its end; what it returns is never recorded).
             None (default): no limit.
+        sub_type: The SubType recorded for the step (default ``"Step"``): 1 to 32 characters
+            of ``[A-Za-z0-9_-]``, matched on replay like the name. What AWS's SDK records for
+            ``StepConfig(sub_type=...)``.
     """
 
     fn: Callable[..., R]
@@ -549,6 +587,7 @@ class Step(Command[R], frozen=True):
     serdes: Serdes | None = None
     compensate: Callable[[Any], Any] | None = None
     timeout: float | timedelta | None = None
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # without kwargs, args are checked against fn's parameters
         # With compensate=, the undo must take what the step returns: an ``async def``'s
@@ -565,6 +604,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -578,6 +618,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -591,6 +632,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -605,6 +647,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -619,6 +662,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -633,6 +677,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -647,6 +692,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -661,6 +707,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -675,6 +722,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -689,6 +737,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -703,6 +752,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -717,6 +767,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -731,6 +782,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -745,6 +797,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -759,6 +812,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -773,6 +827,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
@@ -801,6 +856,7 @@ class Step(Command[R], frozen=True):
             and self.compensate is None
             and self.timeout is None
             and self.kwargs is None
+            and self.sub_type is None
         ):
             if _current() is not None:
                 made(self)
@@ -822,6 +878,7 @@ class Step(Command[R], frozen=True):
             _check_undo(self.compensate)
         if self.timeout is not None:
             msgspec.structs.force_setattr(self, "timeout", _step_timeout(self.timeout))
+        _check_sub_type(self.sub_type, "step", _OWN_STEP_SUBTYPES)
         made(self)
 
     @property
@@ -889,7 +946,7 @@ def _take_bound_step(cmd: Step[Any] | Child[Any], field: str) -> None:
 def _inherit_step_options(cmd: Step[Any], fn: StepFunction[..., Any]) -> None:
     """``Step(step_function, ...)``: the ``@step`` function's options, where the ``Step`` gives
     none of its own (its name is taken by ``op_name``)."""
-    for option in ("retry", "serdes", "compensate", "timeout"):
+    for option in ("retry", "serdes", "compensate", "timeout", "sub_type"):
         if getattr(cmd, option) is None and getattr(fn, option) is not None:
             msgspec.structs.force_setattr(cmd, option, getattr(fn, option))
     if cmd.semantics == AT_LEAST_ONCE and fn.semantics != AT_LEAST_ONCE:
@@ -958,6 +1015,7 @@ class StepFunction(Generic[P, R]):
         "retry",
         "semantics",
         "serdes",
+        "sub_type",
         "timeout",
     )
 
@@ -973,6 +1031,7 @@ class StepFunction(Generic[P, R]):
         serdes: Serdes | None,
         compensate: Callable[[Any], Any] | None,
         timeout: float | timedelta | None = None,
+        sub_type: str | None = None,
     ) -> None:
         _check_name(name, "step")
         _not_a_method(fn)
@@ -984,6 +1043,7 @@ class StepFunction(Generic[P, R]):
         self.serdes = serdes
         self.compensate = compensate
         self.timeout = _step_timeout(timeout)
+        self.sub_type = sub_type
         functools.update_wrapper(self, fn)
         # validate once, here
         any_step(
@@ -994,6 +1054,7 @@ class StepFunction(Generic[P, R]):
             serdes=serdes,
             compensate=compensate,
             timeout=self.timeout,
+            sub_type=sub_type,
         )
         # The plain function, refusing to run inside a workflow body (yield the step there).
         self.fn = guarded_plain(fn, self.name)
@@ -1009,6 +1070,7 @@ class StepFunction(Generic[P, R]):
             self.serdes,
             self.compensate,
             self.timeout,
+            self.sub_type,
         )
         made(cmd)  # notes it when a workflow body builds it (see _guard)
         return cmd
@@ -1041,6 +1103,7 @@ def step(
     serdes: Serdes | None = None,
     compensate: None = None,
     timeout: float | timedelta | None = None,
+    sub_type: str | None = None,
 ) -> _StepDecorator: ...
 @overload
 def step(
@@ -1051,6 +1114,7 @@ def step(
     serdes: Serdes | None = None,
     compensate: _U,
     timeout: float | timedelta | None = None,
+    sub_type: str | None = None,
 ) -> _CompensatedStepDecorator[_U]: ...
 @checked
 def step(
@@ -1063,6 +1127,7 @@ def step(
     serdes: Serdes | None = None,
     compensate: Callable[[Any], Any] | None = None,
     timeout: float | timedelta | None = None,
+    sub_type: str | None = None,
 ) -> StepFunction[..., Any] | _StepDecorator | _CompensatedStepDecorator[Any]:
     """Make a function a durable step: inside a workflow, ``yield f(x)`` runs it once.
 
@@ -1079,6 +1144,7 @@ def step(
             serdes=serdes,
             compensate=compensate,
             timeout=timeout,
+            sub_type=sub_type,
         )
 
     if fn is not None:
@@ -1174,6 +1240,9 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
         heartbeat_timeout: Seconds without a heartbeat before it times out (None: no limit).
         serdes: Serdes of the result.
         result_type: The type the result is decoded into (default: plain JSON values).
+        sub_type: The SubType recorded for the callback (default ``"Callback"``): 1 to 32
+            characters of ``[A-Za-z0-9_-]``, matched on replay like the name. What AWS's SDK
+            records for ``CallbackConfig(sub_type=...)``.
     """
 
     name: str | None = None
@@ -1181,6 +1250,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
     heartbeat_timeout: int | None = None
     serdes: Serdes | None = None
     result_type: type[R] | None = None
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # a class gives R; any other type form (a union, Literal) asks for it
         # (`x: int | None = yield from handle`), as no result_type does.
@@ -1194,6 +1264,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
             heartbeat_timeout: int | None = None,
             serdes: Serdes | None = None,
             result_type: type[R],
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1205,6 +1276,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
             heartbeat_timeout: int | None = None,
             serdes: Serdes | None = None,
             result_type: object = None,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, **kwargs: Any) -> None: ...
@@ -1213,6 +1285,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
         _check_name(self.name, "callback")
         _check_serdes(self.serdes, "callback serdes")
         _check_result_type(self.result_type, "CreateCallback result_type")
+        _check_sub_type(self.sub_type, "callback", frozenset())
         if self.timeout is not None:
             _check_seconds(self.timeout, "callback timeout", minimum=1, maximum=99_999_999)
         if self.heartbeat_timeout is not None:
@@ -1245,6 +1318,9 @@ class WaitForCallback(Command[R], frozen=True):
         retry: Retry policy of the submitter step.
         serdes: Serdes of the callback result.
         result_type: The type the result is decoded into (default: plain JSON values).
+        sub_type: The SubType recorded for the callback inside (default ``"Callback"``; the
+            context stays ``WaitForCallback``). What AWS's SDK records for
+            ``WaitForCallbackConfig(sub_type=...)``.
     """
 
     submitter: Callable[[str], Any]
@@ -1254,6 +1330,7 @@ class WaitForCallback(Command[R], frozen=True):
     retry: Retry | None = None
     serdes: Serdes | None = None
     result_type: type[R] | None = None
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # as CreateCallback: a class gives R, another type form asks for it
 
@@ -1268,6 +1345,7 @@ class WaitForCallback(Command[R], frozen=True):
             serdes: Serdes | None = None,
             *,
             result_type: type[R],
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1280,6 +1358,7 @@ class WaitForCallback(Command[R], frozen=True):
             retry: Retry | None = None,
             serdes: Serdes | None = None,
             result_type: object = None,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
@@ -1294,6 +1373,7 @@ class WaitForCallback(Command[R], frozen=True):
             timeout=self.timeout,
             heartbeat_timeout=self.heartbeat_timeout,
             serdes=self.serdes,
+            sub_type=self.sub_type,
         )
         _check_result_type(self.result_type, "WaitForCallback result_type")
         _check_retry(self.retry, "WaitForCallback")
@@ -1535,6 +1615,9 @@ class Child(Command[R], frozen=True):
             enclosing context as their parent, and its body runs again on every replay (its
             operations replay from their own records). Plugins see it start and end (a span
             in ``durable_gen.otel``). See docs/guide.md, "Virtual child contexts".
+        sub_type: The SubType recorded for the context (default ``"RunInChildContext"``): 1
+            to 32 characters of ``[A-Za-z0-9_-]``, matched on replay like the name. What AWS's
+            SDK records for ``ChildConfig(sub_type=...)``.
     """
 
     workflow: Callable[..., Generator[Any, Any, R]]
@@ -1543,6 +1626,7 @@ class Child(Command[R], frozen=True):
     name: str | None = None
     serdes: Serdes | None = None
     virtual: bool = False
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R; without
         # kwargs, args are checked against the workflow's parameters
@@ -1556,6 +1640,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -1566,6 +1651,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1577,6 +1663,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -1587,6 +1674,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1598,6 +1686,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1609,6 +1698,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1621,6 +1711,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
@@ -1644,6 +1735,7 @@ class Child(Command[R], frozen=True):
                 f"Child virtual must be True (a virtual context: nothing recorded for it) or "
                 f"False (the default: a checkpointed child context), got {self.virtual!r}"
             )
+        _check_sub_type(self.sub_type, "child", _OWN_CONTEXT_SUBTYPES)
         made(self)
 
     @property

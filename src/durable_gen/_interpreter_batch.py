@@ -765,6 +765,7 @@ def step_body(
             fn.serdes,
             fn.compensate,
             timeout=fn.timeout,
+            sub_type=fn.sub_type,
         )
     )
 

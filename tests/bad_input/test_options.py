@@ -527,6 +527,38 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "must not be negative",
     ),
+    # --- sub_type= (what the service accepts, and not a SubType durable_gen records itself) ---
+    ("step-sub-type-empty", lambda: dg.Step(plain, sub_type=""), dg.ValidationError, "1 to 32"),
+    ("step-sub-type-space", lambda: dg.Step(plain, sub_type="a b"), dg.ValidationError, "A-Z"),
+    ("step-sub-type-long", lambda: dg.Step(plain, sub_type="x" * 33), dg.ValidationError, "32"),
+    ("step-sub-type-int", lambda: dg.Step(plain, sub_type=3), dg.ValidationError, "got 3"),
+    ("step-sub-type-now", lambda: dg.Step(plain, sub_type="Now"), dg.ValidationError, "Now"),
+    (
+        "step-sub-type-condition",
+        lambda: dg.Step(plain, sub_type="WaitForCondition"),
+        dg.ValidationError,
+        "reserved for a step",
+    ),
+    ("step-fn-sub-type", lambda: dg.step(sub_type="Patch")(plain), dg.ValidationError, "Patch"),
+    ("child-sub-type-map", lambda: dg.Child(flow, sub_type="Map"), dg.ValidationError, "Map"),
+    (
+        "child-sub-type-wfc",
+        lambda: dg.Child(flow, sub_type="WaitForCallback"),
+        dg.ValidationError,
+        "reserved for a child",
+    ),
+    (
+        "callback-sub-type-unicode",
+        lambda: dg.CreateCallback(sub_type="Genehmigung\u00e4"),
+        dg.ValidationError,
+        "callback sub_type",
+    ),
+    (
+        "wait-for-callback-sub-type",
+        lambda: dg.WaitForCallback(plain, sub_type="a.b"),
+        dg.ValidationError,
+        "callback sub_type",
+    ),
 ]
 
 
@@ -577,6 +609,10 @@ def test_good_options_are_still_accepted() -> None:
     dg.WaitForCallback(dg.step(lambda callback_id, retries=3: None))
     dg.WaitForCondition(dg.step(lambda state: state), 0, wait_strategy=dg.WaitStrategy(until=bool))
     dg.WaitForCondition(lambda *states: states[0], 0, wait_strategy=lambda state, attempt, x=1: x)
+    dg.Step(plain, sub_type="Fetch-v2_" + "x" * 23)  # 32 characters
+    dg.Child(flow, sub_type="RunInChildContext")
+    dg.CreateCallback(sub_type="Callback")
+    dg.WaitForCallback(plain, sub_type="Approval")
 
 
 @pytest.mark.parametrize(
