@@ -22,7 +22,7 @@ from durable_gen.aws import lambda_handler
 
 execution_module = pytest.importorskip("aws_durable_execution_sdk_python.execution")
 config = pytest.importorskip("aws_durable_execution_sdk_python.config")
-aws_context = pytest.importorskip("aws_durable_execution_sdk_python.context")
+retries = pytest.importorskip("aws_durable_execution_sdk_python.retries")
 
 ARN = "arn:aws:lambda:us-west-2:123456789012:function:f:1/durable-execution/x/e"
 STATUS = {"START": "STARTED", "FAIL": "FAILED", "SUCCEED": "SUCCEEDED", "RETRY": "PENDING"}
@@ -87,7 +87,11 @@ class Service:
         }
 
     def answer_callbacks(self) -> None:
+        """What the service does before the next invocation: answer callbacks, end retry
+        delays."""
         for op in self.ops.values():
+            if op["Status"] == "PENDING" and op["Type"] == "STEP":
+                op["Status"] = "READY"
             if op["Type"] == "CALLBACK" and op["Status"] == "STARTED":
                 op["Status"] = "SUCCEEDED"
                 op["CallbackDetails"]["Result"] = CALLBACK_RESULT
@@ -136,6 +140,34 @@ def aws_step_function(_: Any, ctx: Any) -> Any:
         ctx.step(lambda _: 2, name="fetch", config=fetch_config),
         ctx.step(lambda _: 3, name="fetch", config=fetch_config),
     ]
+
+
+FAILED_ONCE: set[str] = set()
+
+
+def flaky(sdk: str) -> int:
+    """Fails the first time each SDK calls it (per test: ``FAILED_ONCE`` is cleared)."""
+    if sdk not in FAILED_ONCE:
+        FAILED_ONCE.add(sdk)
+        raise ConnectionError("busy")
+    return 5
+
+
+def dg_step_retried(_: Any) -> Generator[Any, Any, Any]:
+    retry = dg.Retry(max_attempts=2, initial_delay=1, jitter="none")
+    return (yield dg.Step(flaky, ("ours",), name="s", retry=retry, sub_type="Fetch"))
+
+
+def aws_step_retried(_: Any, ctx: Any) -> Any:
+    strategy = retries.create_retry_strategy(
+        retries.RetryStrategyConfig(
+            max_attempts=2,
+            initial_delay=config.Duration.from_seconds(1),
+            jitter_strategy=config.JitterStrategy.NONE,
+        )
+    )
+    step_config = config.StepConfig(retry_strategy=strategy, sub_type="Fetch")
+    return ctx.step(lambda _: flaky("theirs"), name="s", config=step_config)
 
 
 def dg_child(_: Any) -> Generator[Any, Any, Any]:
@@ -187,6 +219,7 @@ def aws_wait_for_callback(_: Any, ctx: Any) -> Any:
 PAIRS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "step": (dg_step, aws_step),
     "step-function": (dg_step_function, aws_step_function),
+    "step-retried": (dg_step_retried, aws_step_retried),
     "child": (dg_child, aws_child),
     "callback": (dg_callback, aws_callback),
     "wait-for-callback": (dg_wait_for_callback, aws_wait_for_callback),
@@ -221,6 +254,11 @@ def outcome(output: dict[str, Any]) -> tuple[str, Any]:
     if output["Status"] == "SUCCEEDED":
         return "SUCCEEDED", json.loads(output["Result"])
     return output["Status"], output.get("Error")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_flaky() -> None:
+    FAILED_ONCE.clear()
 
 
 @pytest.mark.parametrize("pair", sorted(PAIRS))
