@@ -233,7 +233,8 @@ def ours(workflow: Callable[..., Any], client: Service) -> dict[str, Any]:
 
 def theirs(workflow: Callable[..., Any], client: Service) -> dict[str, Any]:
     handler = execution_module.durable_execution(boto3_client=client)(workflow)
-    return handler(client.event(), Context())
+    out: dict[str, Any] = handler(client.event(), Context())
+    return out
 
 
 def run(
