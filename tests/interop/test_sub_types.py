@@ -145,17 +145,18 @@ def aws_step_function(_: Any, ctx: Any) -> Any:
 FAILED_ONCE: set[str] = set()
 
 
-def flaky(sdk: str) -> int:
-    """Fails the first time each SDK calls it (per test: ``FAILED_ONCE`` is cleared)."""
-    if sdk not in FAILED_ONCE:
-        FAILED_ONCE.add(sdk)
+def flaky() -> int:
+    """Fails the first time it is called in an execution (``FAILED_ONCE`` is cleared before
+    each one)."""
+    if not FAILED_ONCE:
+        FAILED_ONCE.add("failed")
         raise ConnectionError("busy")
     return 5
 
 
 def dg_step_retried(_: Any) -> Generator[Any, Any, Any]:
     retry = dg.Retry(max_attempts=2, initial_delay=1, jitter="none")
-    return (yield dg.Step(flaky, ("ours",), name="s", retry=retry, sub_type="Fetch"))
+    return (yield dg.Step(flaky, name="s", retry=retry, sub_type="Fetch"))
 
 
 def aws_step_retried(_: Any, ctx: Any) -> Any:
@@ -167,7 +168,7 @@ def aws_step_retried(_: Any, ctx: Any) -> Any:
         )
     )
     step_config = config.StepConfig(retry_strategy=strategy, sub_type="Fetch")
-    return ctx.step(lambda _: flaky("theirs"), name="s", config=step_config)
+    return ctx.step(lambda _: flaky(), name="s", config=step_config)
 
 
 def dg_child(_: Any) -> Generator[Any, Any, Any]:
@@ -267,6 +268,7 @@ def test_both_sdks_record_the_same_sub_types(pair: str) -> None:
     dg_wf, aws_wf = PAIRS[pair]
     our_service, their_service = Service(), Service()
     ours_out = run(ours, dg_wf, our_service)
+    FAILED_ONCE.clear()
     theirs_out = run(theirs, aws_wf, their_service)
     assert outcome(ours_out) == outcome(theirs_out)
     assert outcome(ours_out)[0] == "SUCCEEDED"
@@ -280,6 +282,7 @@ def test_each_sdk_replays_what_the_other_recorded(pair: str) -> None:
     dg_wf, aws_wf = PAIRS[pair]
     their_service, our_service = Service(), Service()
     expected = outcome(run(theirs, aws_wf, their_service))
+    FAILED_ONCE.clear()
     run(ours, dg_wf, our_service)
     done = [op for op in their_service.ops.values() if op["Type"] != "EXECUTION"]
     replay = Service(done)
@@ -304,3 +307,23 @@ def test_durable_gen_refuses_an_aws_sub_type_it_does_not_ask_for() -> None:
     assert out["Status"] == "FAILED"
     assert out["Error"]["ErrorType"].rsplit(".", 1)[-1] == "NonDeterminismError"
     assert "STEP/Fetch" in out["Error"]["ErrorMessage"]
+
+
+@pytest.mark.parametrize("pair", ["callback", "step-retried", "wait-for-callback"])
+@pytest.mark.parametrize("first", ["theirs", "ours"])
+def test_an_execution_handed_over_between_invocations_goes_on_alike(pair: str, first: str) -> None:
+    """The first invocation runs on one SDK, the rest on the other (a deploy between them)."""
+    dg_wf, aws_wf = PAIRS[pair]
+    alone = Service()
+    expected = outcome(run(theirs, aws_wf, alone))
+    FAILED_ONCE.clear()
+    service = Service()
+    if first == "theirs":
+        assert theirs(aws_wf, service)["Status"] == "PENDING"
+        service.answer_callbacks()
+        assert outcome(run(ours, dg_wf, service)) == expected
+    else:
+        assert ours(dg_wf, service)["Status"] == "PENDING"
+        service.answer_callbacks()
+        assert outcome(run(theirs, aws_wf, service)) == expected
+    assert service.sent == alone.sent
