@@ -155,3 +155,34 @@ def test_get_results_is_ported_as_results() -> None:
     with pytest.raises(dg.BatchFailedError):
         ours.get_results()
     assert theirs.total_count == ours.success_count + ours.failure_count + ours.started_count
+
+
+@pytest.mark.parametrize("details", [{}, {"InputPayload": ""}], ids=["absent", "empty"])
+def test_an_execution_started_without_a_payload(details: dict[str, Any]) -> None:
+    """migration.md, "Differences by design": AWS's SDK hands its code ``{}``, durable_gen
+    ``None``; the documented ``event or {}`` ports it."""
+    from durable_gen.aws import lambda_handler
+
+    from .test_event_edges import Client, Context, event, execution_module
+
+    ev = event()
+    ev["InitialExecutionState"]["Operations"][0]["ExecutionDetails"] = details
+
+    def ours(event: Any) -> Any:
+        event = event or {}
+        return [event, (yield dg.Step(lambda: event.get("order", "none"), name="s"))]
+
+    def ours_unported(event: Any) -> Any:
+        return event
+        yield
+
+    def theirs(event: Any, ctx: Any) -> Any:
+        return [event, ctx.step(lambda _: event.get("order", "none"), name="s")]
+
+    assert lambda_handler(ours_unported, client=Client({}))(ev, Context()) == {
+        "Status": "SUCCEEDED",
+        "Result": "null",
+    }
+    our_out = lambda_handler(ours, client=Client({}))(ev, Context())
+    their_out = execution_module.durable_execution(boto3_client=Client({}))(theirs)(ev, Context())
+    assert json.loads(our_out["Result"]) == json.loads(their_out["Result"]) == [{}, "none"]
