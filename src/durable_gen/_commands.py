@@ -112,8 +112,8 @@ def _check_name(name: str | None, what: str) -> None:
 #: SubTypes durable_gen records for its own operations of a type, which a ``sub_type=`` may
 #: not take: replay would read such a step as a ``Now`` or a ``Patched`` marker, such a context
 #: as a Map item or a wait-for-callback.
-_OWN_STEP_SUBTYPES: Final = frozenset({"WaitForCondition", "Now", "Patch"})
-_OWN_CONTEXT_SUBTYPES: Final = frozenset(
+OWN_STEP_SUBTYPES: Final = frozenset({"WaitForCondition", "Now", "Patch"})
+OWN_CONTEXT_SUBTYPES: Final = frozenset(
     {"WaitForCallback", "Map", "MapIteration", "Parallel", "ParallelBranch", "Compensation"}
 )
 MAX_SUBTYPE_CHARS: Final = 32
@@ -878,7 +878,7 @@ class Step(Command[R], frozen=True):
             _check_undo(self.compensate)
         if self.timeout is not None:
             msgspec.structs.force_setattr(self, "timeout", _step_timeout(self.timeout))
-        _check_sub_type(self.sub_type, "step", _OWN_STEP_SUBTYPES)
+        _check_sub_type(self.sub_type, "step", OWN_STEP_SUBTYPES)
         made(self)
 
     @property
@@ -1735,7 +1735,7 @@ class Child(Command[R], frozen=True):
                 f"Child virtual must be True (a virtual context: nothing recorded for it) or "
                 f"False (the default: a checkpointed child context), got {self.virtual!r}"
             )
-        _check_sub_type(self.sub_type, "child", _OWN_CONTEXT_SUBTYPES)
+        _check_sub_type(self.sub_type, "child", OWN_CONTEXT_SUBTYPES)
         made(self)
 
     @property
