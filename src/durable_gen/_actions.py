@@ -151,7 +151,7 @@ class VirtualContextEvent(msgspec.Struct, frozen=True, kw_only=True):
             recorded under it).
         parent_id: The ParentId its operations record: the nearest recorded context.
         name: Its name, if it has one.
-        sub_type: ``"RunInChildContext"``.
+        sub_type: ``"RunInChildContext"``, or the `Child`'s ``sub_type=``.
         error: Why it failed (``"FAIL"`` only).
         position: Attached to a ``Flush``: how many of its ``updates`` happened before this
             event (report those first). Elsewhere 0: nothing unsent happened before it.
