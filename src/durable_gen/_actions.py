@@ -76,7 +76,8 @@ class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         operation_id: The step's operation id.
         parent_id: The context the operation belongs to (None: the root).
         name: The operation name.
-        sub_type: ``"Step"``, ``"WaitForCondition"`` or ``"Now"``.
+        sub_type: ``"Step"`` (or the step's own ``sub_type=``), ``"WaitForCondition"`` or
+            ``"Now"``.
         attempt: The attempt number, from 1.
         fn: The function to call: the step's, wrapped so that what it logs names this
             attempt (its execution, operation and attempt number), whoever calls it.
