@@ -33,7 +33,7 @@ import msgspec
 from . import _guard
 from ._aliases import decodable
 from ._arguments import CheckedStructMeta, checked
-from ._aws_names import default_name
+from ._aws_names import default_name, wait_for_callback_names
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
@@ -1375,6 +1375,17 @@ class WaitForCallback(Command[R], frozen=True):
             serdes=self.serdes,
             sub_type=self.sub_type,
         )
+        if self.name is not None:
+            # its callback is recorded as "<name> create callback id", a name of its own
+            longest = max(wait_for_callback_names(self.name), key=len)
+            if len(longest) > MAX_NAME_CHARS:
+                most = MAX_NAME_CHARS - (len(longest) - len(self.name))
+                raise ValidationError(
+                    f"WaitForCallback name must be at most {most} characters, got "
+                    f"{len(self.name)}: its callback is recorded as '<name> create callback "
+                    f"id' (as AWS's SDK names it), and the service records names of at most "
+                    f"{MAX_NAME_CHARS} characters. Shorten the name"
+                )
         _check_result_type(self.result_type, "WaitForCallback result_type")
         _check_retry(self.retry, "WaitForCallback")
         made(self)

@@ -554,6 +554,12 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "callback sub_type",
     ),
     (
+        "wait-for-callback-name-too-long-for-its-callback",
+        lambda: dg.WaitForCallback(plain, name="x" * 238),
+        dg.ValidationError,
+        "at most 237 characters, got 238",
+    ),
+    (
         "wait-for-callback-sub-type",
         lambda: dg.WaitForCallback(plain, sub_type="a.b"),
         dg.ValidationError,
@@ -613,6 +619,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.Child(flow, sub_type="RunInChildContext")
     dg.CreateCallback(sub_type="Callback")
     dg.WaitForCallback(plain, sub_type="Approval")
+    dg.WaitForCallback(plain, name="x" * 237)  # its callback: 256 characters
 
 
 @pytest.mark.parametrize(
