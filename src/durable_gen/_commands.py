@@ -144,6 +144,20 @@ def _check_sub_type(sub_type: object, what: str, reserved: frozenset[str]) -> No
         )
 
 
+def _name_ok(name: str) -> bool:
+    return 0 < len(name) <= MAX_NAME_CHARS and name.isascii() and name.isprintable()
+
+
+def _check_derived_name(name: str | None, what: str, option: str) -> None:
+    """Refuse, where the command is built, a name taken from a function's ``__name__`` that
+    the service would refuse (a Python name may hold letters beyond ASCII: ``prüfen``)."""
+    if name is not None and not _name_ok(name):
+        raise ValidationError(
+            f"{what} is named after the function, {name!r}, but the service records only "
+            f"names of 1 to {MAX_NAME_CHARS} printable ASCII characters: {option}"
+        )
+
+
 def _as_seconds(value: object) -> str:
     """Advice for a ``timedelta`` given where a number of seconds is due."""
     if isinstance(value, timedelta):
@@ -304,6 +318,12 @@ def _check_undo_now(undo: Callable[..., Any]) -> None:
         "undoes the step and returns, or run a workflow with `dg.Child` after RunCompensations()",
     )
     _check_takes(undo, "a step's compensate= undo", ("result",))
+    if not isinstance(undo, StepFunction) and unbind_step(undo) is None:  # those are named
+        _check_derived_name(
+            _fn_name(undo),
+            "the operations of a step's compensate= undo",
+            "make the undo a @dg.step(name=...) function, or give it an ASCII name",
+        )
 
 
 def _runs_as_a_step(
@@ -1038,6 +1058,8 @@ class StepFunction(Generic[P, R]):
         _not_a_generator_function(fn)
         self._fn = fn
         self.name = name if name is not None else _fn_name(fn)
+        if name is None:
+            _check_derived_name(self.name, "a @dg.step function's step", "pass @dg.step(name=...)")
         self.retry = retry
         self.semantics = semantics
         self.serdes = serdes
@@ -1747,6 +1769,8 @@ class Child(Command[R], frozen=True):
                 f"False (the default: a checkpointed child context), got {self.virtual!r}"
             )
         _check_sub_type(self.sub_type, "child", OWN_CONTEXT_SUBTYPES)
+        if self.name is None:
+            _check_derived_name(self.op_name, "a Child of a @dg.workflow function", "pass name=")
         made(self)
 
     @property

@@ -42,6 +42,20 @@ class Wire:
     iban: str
 
 
+def prüfen(x: Any = None) -> Any:
+    return x
+
+
+@dg.workflow
+def unterprüfung(x: Any) -> Any:
+    yield dg.Wait(seconds=1)
+    return x
+
+
+def annulér(result: Any) -> None:
+    pass
+
+
 nan, inf = float("nan"), float("inf")
 
 #: (case, how to build it, the error type, a fragment the message must hold)
@@ -553,6 +567,25 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "callback sub_type",
     ),
+    # --- names taken from a function's name, which Python lets hold non-ASCII letters ---
+    (
+        "step-function-non-ascii-name",
+        lambda: dg.step(prüfen),
+        dg.ValidationError,
+        "pass @dg.step(name=...)",
+    ),
+    (
+        "child-non-ascii-workflow-name",
+        lambda: dg.Child(unterprüfung, (1,)),
+        dg.ValidationError,
+        "'unterprüfung'",
+    ),
+    (
+        "undo-non-ascii-name",
+        lambda: dg.Step(plain, compensate=annulér),
+        dg.ValidationError,
+        "compensate= undo",
+    ),
     (
         "wait-for-callback-name-too-long-for-its-callback",
         lambda: dg.WaitForCallback(plain, name="x" * 238),
@@ -620,6 +653,10 @@ def test_good_options_are_still_accepted() -> None:
     dg.CreateCallback(sub_type="Callback")
     dg.WaitForCallback(plain, sub_type="Approval")
     dg.WaitForCallback(plain, name="x" * 237)  # its callback: 256 characters
+    dg.step(name="pruefen")(prüfen)  # a name of its own
+    dg.Child(unterprüfung, (1,), name="unterpruefung")
+    dg.Step(plain, compensate=dg.step(name="annuler")(annulér))
+    dg.Step(plain, compensate=lambda result: annulér(result))  # named after the step
 
 
 @pytest.mark.parametrize(
