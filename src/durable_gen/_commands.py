@@ -349,6 +349,16 @@ _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
 
 
 def _check_signature(fn: Callable[..., Any], what: str, item: str | None) -> None:
+    if (  # a plain function runs as one step named after it
+        not isinstance(fn, StepFunction)
+        and unbind_step(fn) is None
+        and not inspect.isgeneratorfunction(inspect.unwrap(fn))
+    ):
+        _check_derived_name(
+            _fn_name(fn),
+            f"the step of {what}",
+            "make it a @dg.step(name=...) function, or give it an ASCII name",
+        )
     if inspect.isasyncgenfunction(inspect.unwrap(fn)):  # neither a step nor a workflow
         label = getattr(fn, "__qualname__", repr(fn))
         raise WorkflowDefinitionError(

@@ -56,6 +56,14 @@ def annulér(result: Any) -> None:
     pass
 
 
+def verdoppeln_ü(item: int) -> int:
+    return item * 2
+
+
+def unterprüfung_ohne_argument() -> Any:
+    yield dg.Wait(seconds=1)
+
+
 nan, inf = float("nan"), float("inf")
 
 #: (case, how to build it, the error type, a fragment the message must hold)
@@ -587,6 +595,18 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         "compensate= undo",
     ),
     (
+        "map-function-non-ascii-name",
+        lambda: dg.Map(verdoppeln_ü, [1]),
+        dg.ValidationError,
+        "the step of a Map function is named after the function, 'verdoppeln_ü'",
+    ),
+    (
+        "parallel-branch-non-ascii-name",
+        lambda: dg.Parallel([dg.Branch(prüfen, name="check")]),
+        dg.ValidationError,
+        "the step of a Parallel branch",
+    ),
+    (
         "wait-for-callback-name-too-long-for-its-callback",
         lambda: dg.WaitForCallback(plain, name="x" * 238),
         dg.ValidationError,
@@ -657,6 +677,10 @@ def test_good_options_are_still_accepted() -> None:
     dg.Child(unterprüfung, (1,), name="unterpruefung")
     dg.Step(plain, compensate=dg.step(name="annuler")(annulér))
     dg.Step(plain, compensate=lambda result: annulér(result))  # named after the step
+    dg.Map(dg.step(name="verdoppeln")(verdoppeln_ü), [1])
+    dg.Map(lambda item: verdoppeln_ü(item), [1])  # a lambda's step is unnamed
+    dg.Parallel([functools.partial(prüfen, 1)])  # so is a partial's
+    dg.Parallel([unterprüfung_ohne_argument])  # a child workflow: named by its branch
 
 
 @pytest.mark.parametrize(
