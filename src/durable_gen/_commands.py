@@ -40,7 +40,15 @@ from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
 from ._service import instance_hint
-from ._wire import FUNCTION_NAME, MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
+from ._wire import (
+    FUNCTION_NAME,
+    MAX_NAME_CHARS,
+    MAX_SUBTYPE_CHARS,
+    MAX_WAIT_SECONDS,
+    name_ok,
+    subtype_ok,
+    tenant_id_problem,
+)
 
 if TYPE_CHECKING:
     from types import CoroutineType
@@ -98,11 +106,7 @@ Jitter = Literal["none", "full", "half"]
 def _check_name(name: str | None, what: str) -> None:
     if name is None:
         return
-    if (
-        not isinstance(name, str)
-        or not 0 < len(name) <= MAX_NAME_CHARS
-        or not (name.isascii() and name.isprintable())
-    ):
+    if not isinstance(name, str) or not name_ok(name):
         raise ValidationError(
             f"{what} name must be a non-empty string of at most {MAX_NAME_CHARS} printable "
             f"ASCII characters (the service records names so), got {name!r}"
@@ -116,10 +120,6 @@ OWN_STEP_SUBTYPES: Final = frozenset({"WaitForCondition", "Now", "Patch"})
 OWN_CONTEXT_SUBTYPES: Final = frozenset(
     {"WaitForCallback", "Map", "MapIteration", "Parallel", "ParallelBranch", "Compensation"}
 )
-MAX_SUBTYPE_CHARS: Final = 32
-_SUBTYPE_CHARS: Final = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
-)
 
 
 def _check_sub_type(sub_type: object, what: str, reserved: frozenset[str]) -> None:
@@ -127,11 +127,7 @@ def _check_sub_type(sub_type: object, what: str, reserved: frozenset[str]) -> No
     does not pass for one of durable_gen's own operations."""
     if sub_type is None:
         return
-    if (
-        not isinstance(sub_type, str)
-        or not 0 < len(sub_type) <= MAX_SUBTYPE_CHARS
-        or not _SUBTYPE_CHARS.issuperset(sub_type)
-    ):
+    if not isinstance(sub_type, str) or not subtype_ok(sub_type):
         raise ValidationError(
             f"{what} sub_type must be 1 to {MAX_SUBTYPE_CHARS} characters of A-Z, a-z, 0-9, "
             f"'_' and '-' (the service refuses any other SubType), got {sub_type!r}"
@@ -144,14 +140,10 @@ def _check_sub_type(sub_type: object, what: str, reserved: frozenset[str]) -> No
         )
 
 
-def _name_ok(name: str) -> bool:
-    return 0 < len(name) <= MAX_NAME_CHARS and name.isascii() and name.isprintable()
-
-
 def _check_derived_name(name: str | None, what: str, option: str) -> None:
     """Refuse, where the command is built, a name taken from a function's ``__name__`` that
     the service would refuse (a Python name may hold letters beyond ASCII: ``prüfen``)."""
-    if name is not None and not _name_ok(name):
+    if name is not None and not name_ok(name):
         raise ValidationError(
             f"{what} is named after the function, {name!r}, but the service records only "
             f"names of 1 to {MAX_NAME_CHARS} printable ASCII characters: {option}"
