@@ -1771,7 +1771,7 @@ class Child(Command[R], frozen=True):
                 f"False (the default: a checkpointed child context), got {self.virtual!r}"
             )
         _check_sub_type(self.sub_type, "child", OWN_CONTEXT_SUBTYPES)
-        if self.name is None:
+        if self.name is None and not self.virtual:  # a virtual child's name is not recorded
             _check_derived_name(self.op_name, "a Child of a @dg.workflow function", "pass name=")
         made(self)
 

@@ -675,6 +675,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.WaitForCallback(plain, name="x" * 237)  # its callback: 256 characters
     dg.step(name="pruefen")(prüfen)  # a name of its own
     dg.Child(unterprüfung, (1,), name="unterpruefung")
+    dg.Child(unterprüfung, (1,), virtual=True)  # records nothing under its name
     dg.Step(plain, compensate=dg.step(name="annuler")(annulér))
     dg.Step(plain, compensate=lambda result: annulér(result))  # named after the step
     dg.Map(dg.step(name="verdoppeln")(verdoppeln_ü), [1])
