@@ -76,7 +76,8 @@ class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         operation_id: The step's operation id.
         parent_id: The context the operation belongs to (None: the root).
         name: The operation name.
-        sub_type: ``"Step"``, ``"WaitForCondition"`` or ``"Now"``.
+        sub_type: ``"Step"`` (or the step's own ``sub_type=``), ``"WaitForCondition"`` or
+            ``"Now"``.
         attempt: The attempt number, from 1.
         fn: The function to call: the step's, wrapped so that what it logs names this
             attempt (its execution, operation and attempt number), whoever calls it.
@@ -151,7 +152,7 @@ class VirtualContextEvent(msgspec.Struct, frozen=True, kw_only=True):
             recorded under it).
         parent_id: The ParentId its operations record: the nearest recorded context.
         name: Its name, if it has one.
-        sub_type: ``"RunInChildContext"``.
+        sub_type: ``"RunInChildContext"``, or the `Child`'s ``sub_type=``.
         error: Why it failed (``"FAIL"`` only).
         position: Attached to a ``Flush``: how many of its ``updates`` happened before this
             event (report those first). Elsewhere 0: nothing unsent happened before it.

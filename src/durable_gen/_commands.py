@@ -33,14 +33,22 @@ import msgspec
 from . import _guard
 from ._aliases import decodable
 from ._arguments import CheckedStructMeta, checked
-from ._aws_names import default_name
+from ._aws_names import default_name, wait_for_callback_names
 from ._context import CURRENT
 from ._errors import ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
 from ._service import instance_hint
-from ._wire import FUNCTION_NAME, MAX_NAME_CHARS, MAX_WAIT_SECONDS, tenant_id_problem
+from ._wire import (
+    FUNCTION_NAME,
+    MAX_NAME_CHARS,
+    MAX_SUBTYPE_CHARS,
+    MAX_WAIT_SECONDS,
+    name_ok,
+    subtype_ok,
+    tenant_id_problem,
+)
 
 if TYPE_CHECKING:
     from types import CoroutineType
@@ -98,14 +106,47 @@ Jitter = Literal["none", "full", "half"]
 def _check_name(name: str | None, what: str) -> None:
     if name is None:
         return
-    if (
-        not isinstance(name, str)
-        or not 0 < len(name) <= MAX_NAME_CHARS
-        or not (name.isascii() and name.isprintable())
-    ):
+    if not isinstance(name, str) or not name_ok(name):
         raise ValidationError(
             f"{what} name must be a non-empty string of at most {MAX_NAME_CHARS} printable "
             f"ASCII characters (the service records names so), got {name!r}"
+        )
+
+
+#: SubTypes durable_gen records for its own operations of a type, which a ``sub_type=`` may
+#: not take: replay would read such a step as a ``Now`` or a ``Patched`` marker, such a context
+#: as a Map item or a wait-for-callback.
+OWN_STEP_SUBTYPES: Final = frozenset({"WaitForCondition", "Now", "Patch"})
+OWN_CONTEXT_SUBTYPES: Final = frozenset(
+    {"WaitForCallback", "Map", "MapIteration", "Parallel", "ParallelBranch", "Compensation"}
+)
+
+
+def _check_sub_type(sub_type: object, what: str, reserved: frozenset[str]) -> None:
+    """A ``sub_type=`` the service accepts (1-32 characters of ``[A-Za-z0-9_-]``) and that
+    does not pass for one of durable_gen's own operations."""
+    if sub_type is None:
+        return
+    if not isinstance(sub_type, str) or not subtype_ok(sub_type):
+        raise ValidationError(
+            f"{what} sub_type must be 1 to {MAX_SUBTYPE_CHARS} characters of A-Z, a-z, 0-9, "
+            f"'_' and '-' (the service refuses any other SubType), got {sub_type!r}"
+        )
+    if sub_type in reserved:
+        raise ValidationError(
+            f"{what} sub_type {sub_type!r} is the SubType durable_gen records for its own "
+            f"{sub_type} operations, and replay would read this {what} as one: choose another "
+            f"(reserved for a {what}: {', '.join(sorted(reserved))})"
+        )
+
+
+def _check_derived_name(name: str | None, what: str, option: str) -> None:
+    """Refuse, where the command is built, a name taken from a function's ``__name__`` that
+    the service would refuse (a Python name may hold letters beyond ASCII: ``prüfen``)."""
+    if name is not None and not name_ok(name):
+        raise ValidationError(
+            f"{what} is named after the function, {name!r}, but the service records only "
+            f"names of 1 to {MAX_NAME_CHARS} printable ASCII characters: {option}"
         )
 
 
@@ -269,6 +310,12 @@ def _check_undo_now(undo: Callable[..., Any]) -> None:
         "undoes the step and returns, or run a workflow with `dg.Child` after RunCompensations()",
     )
     _check_takes(undo, "a step's compensate= undo", ("result",))
+    if not isinstance(undo, StepFunction) and unbind_step(undo) is None:  # those are named
+        _check_derived_name(
+            _fn_name(undo),
+            "the operations of a step's compensate= undo",
+            "make the undo a @dg.step(name=...) function, or give it an ASCII name",
+        )
 
 
 def _runs_as_a_step(
@@ -294,6 +341,16 @@ _CALLABLE: set[tuple[Callable[..., Any], str | None]] = set()
 
 
 def _check_signature(fn: Callable[..., Any], what: str, item: str | None) -> None:
+    if (  # a plain function runs as one step named after it
+        not isinstance(fn, StepFunction)
+        and unbind_step(fn) is None
+        and not inspect.isgeneratorfunction(inspect.unwrap(fn))
+    ):
+        _check_derived_name(
+            _fn_name(fn),
+            f"the step of {what}",
+            "make it a @dg.step(name=...) function, or give it an ASCII name",
+        )
     if inspect.isasyncgenfunction(inspect.unwrap(fn)):  # neither a step nor a workflow
         label = getattr(fn, "__qualname__", repr(fn))
         raise WorkflowDefinitionError(
@@ -538,6 +595,9 @@ class Step(Command[R], frozen=True):
             comes next. An ``async def`` step is cancelled; a sync step runs in a worker thread
             that is abandoned (it runs to its end; what it returns is never recorded).
             None (default): no limit.
+        sub_type: The SubType recorded for the step (default ``"Step"``): 1 to 32 characters
+            of ``[A-Za-z0-9_-]``, matched on replay like the name. What AWS's SDK records for
+            ``StepConfig(sub_type=...)``.
     """
 
     fn: Callable[..., R]
@@ -549,6 +609,7 @@ class Step(Command[R], frozen=True):
     serdes: Serdes | None = None
     compensate: Callable[[Any], Any] | None = None
     timeout: float | timedelta | None = None
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # without kwargs, args are checked against fn's parameters
         # With compensate=, the undo must take what the step returns: an ``async def``'s
@@ -565,6 +626,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -578,6 +640,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -591,6 +654,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -605,6 +669,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: None = None,
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -619,6 +684,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -633,6 +699,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -647,6 +714,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -661,6 +729,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -675,6 +744,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -689,6 +759,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -703,6 +774,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -717,6 +789,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -731,6 +804,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -745,6 +819,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -759,6 +834,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[T], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -773,6 +849,7 @@ class Step(Command[R], frozen=True):
             serdes: Serdes | None = None,
             compensate: Callable[[R], object],
             timeout: float | timedelta | None = None,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
@@ -801,6 +878,7 @@ class Step(Command[R], frozen=True):
             and self.compensate is None
             and self.timeout is None
             and self.kwargs is None
+            and self.sub_type is None
         ):
             if _current() is not None:
                 made(self)
@@ -822,6 +900,7 @@ class Step(Command[R], frozen=True):
             _check_undo(self.compensate)
         if self.timeout is not None:
             msgspec.structs.force_setattr(self, "timeout", _step_timeout(self.timeout))
+        _check_sub_type(self.sub_type, "step", OWN_STEP_SUBTYPES)
         made(self)
 
     @property
@@ -889,7 +968,7 @@ def _take_bound_step(cmd: Step[Any] | Child[Any], field: str) -> None:
 def _inherit_step_options(cmd: Step[Any], fn: StepFunction[..., Any]) -> None:
     """``Step(step_function, ...)``: the ``@step`` function's options, where the ``Step`` gives
     none of its own (its name is taken by ``op_name``)."""
-    for option in ("retry", "serdes", "compensate", "timeout"):
+    for option in ("retry", "serdes", "compensate", "timeout", "sub_type"):
         if getattr(cmd, option) is None and getattr(fn, option) is not None:
             msgspec.structs.force_setattr(cmd, option, getattr(fn, option))
     if cmd.semantics == AT_LEAST_ONCE and fn.semantics != AT_LEAST_ONCE:
@@ -958,6 +1037,7 @@ class StepFunction(Generic[P, R]):
         "retry",
         "semantics",
         "serdes",
+        "sub_type",
         "timeout",
     )
 
@@ -973,17 +1053,21 @@ class StepFunction(Generic[P, R]):
         serdes: Serdes | None,
         compensate: Callable[[Any], Any] | None,
         timeout: float | timedelta | None = None,
+        sub_type: str | None = None,
     ) -> None:
         _check_name(name, "step")
         _not_a_method(fn)
         _not_a_generator_function(fn)
         self._fn = fn
         self.name = name if name is not None else _fn_name(fn)
+        if name is None:
+            _check_derived_name(self.name, "a @dg.step function's step", "pass @dg.step(name=...)")
         self.retry = retry
         self.semantics = semantics
         self.serdes = serdes
         self.compensate = compensate
         self.timeout = _step_timeout(timeout)
+        self.sub_type = sub_type
         functools.update_wrapper(self, fn)
         # validate once, here
         any_step(
@@ -994,6 +1078,7 @@ class StepFunction(Generic[P, R]):
             serdes=serdes,
             compensate=compensate,
             timeout=self.timeout,
+            sub_type=sub_type,
         )
         # The plain function, refusing to run inside a workflow body (yield the step there).
         self.fn = guarded_plain(fn, self.name)
@@ -1009,6 +1094,7 @@ class StepFunction(Generic[P, R]):
             self.serdes,
             self.compensate,
             self.timeout,
+            self.sub_type,
         )
         made(cmd)  # notes it when a workflow body builds it (see _guard)
         return cmd
@@ -1041,6 +1127,7 @@ def step(
     serdes: Serdes | None = None,
     compensate: None = None,
     timeout: float | timedelta | None = None,
+    sub_type: str | None = None,
 ) -> _StepDecorator: ...
 @overload
 def step(
@@ -1051,6 +1138,7 @@ def step(
     serdes: Serdes | None = None,
     compensate: _U,
     timeout: float | timedelta | None = None,
+    sub_type: str | None = None,
 ) -> _CompensatedStepDecorator[_U]: ...
 @checked
 def step(
@@ -1063,6 +1151,7 @@ def step(
     serdes: Serdes | None = None,
     compensate: Callable[[Any], Any] | None = None,
     timeout: float | timedelta | None = None,
+    sub_type: str | None = None,
 ) -> StepFunction[..., Any] | _StepDecorator | _CompensatedStepDecorator[Any]:
     """Make a function a durable step: inside a workflow, ``yield f(x)`` runs it once.
 
@@ -1079,6 +1168,7 @@ def step(
             serdes=serdes,
             compensate=compensate,
             timeout=timeout,
+            sub_type=sub_type,
         )
 
     if fn is not None:
@@ -1174,6 +1264,9 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
         heartbeat_timeout: Seconds without a heartbeat before it times out (None: no limit).
         serdes: Serdes of the result.
         result_type: The type the result is decoded into (default: plain JSON values).
+        sub_type: The SubType recorded for the callback (default ``"Callback"``): 1 to 32
+            characters of ``[A-Za-z0-9_-]``, matched on replay like the name. What AWS's SDK
+            records for ``CallbackConfig(sub_type=...)``.
     """
 
     name: str | None = None
@@ -1181,6 +1274,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
     heartbeat_timeout: int | None = None
     serdes: Serdes | None = None
     result_type: type[R] | None = None
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # a class gives R; any other type form (a union, Literal) asks for it
         # (`x: int | None = yield from handle`), as no result_type does.
@@ -1194,6 +1288,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
             heartbeat_timeout: int | None = None,
             serdes: Serdes | None = None,
             result_type: type[R],
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1205,6 +1300,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
             heartbeat_timeout: int | None = None,
             serdes: Serdes | None = None,
             result_type: object = None,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, **kwargs: Any) -> None: ...
@@ -1213,6 +1309,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
         _check_name(self.name, "callback")
         _check_serdes(self.serdes, "callback serdes")
         _check_result_type(self.result_type, "CreateCallback result_type")
+        _check_sub_type(self.sub_type, "callback", frozenset())
         if self.timeout is not None:
             _check_seconds(self.timeout, "callback timeout", minimum=1, maximum=99_999_999)
         if self.heartbeat_timeout is not None:
@@ -1245,6 +1342,9 @@ class WaitForCallback(Command[R], frozen=True):
         retry: Retry policy of the submitter step.
         serdes: Serdes of the callback result.
         result_type: The type the result is decoded into (default: plain JSON values).
+        sub_type: The SubType recorded for the callback inside (default ``"Callback"``; the
+            context stays ``WaitForCallback``). What AWS's SDK records for
+            ``WaitForCallbackConfig(sub_type=...)``.
     """
 
     submitter: Callable[[str], Any]
@@ -1254,6 +1354,7 @@ class WaitForCallback(Command[R], frozen=True):
     retry: Retry | None = None
     serdes: Serdes | None = None
     result_type: type[R] | None = None
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # as CreateCallback: a class gives R, another type form asks for it
 
@@ -1268,6 +1369,7 @@ class WaitForCallback(Command[R], frozen=True):
             serdes: Serdes | None = None,
             *,
             result_type: type[R],
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1280,6 +1382,7 @@ class WaitForCallback(Command[R], frozen=True):
             retry: Retry | None = None,
             serdes: Serdes | None = None,
             result_type: object = None,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
@@ -1294,7 +1397,19 @@ class WaitForCallback(Command[R], frozen=True):
             timeout=self.timeout,
             heartbeat_timeout=self.heartbeat_timeout,
             serdes=self.serdes,
+            sub_type=self.sub_type,
         )
+        if self.name is not None:
+            # its callback is recorded as "<name> create callback id", a name of its own
+            longest = max(wait_for_callback_names(self.name), key=len)
+            if len(longest) > MAX_NAME_CHARS:
+                most = MAX_NAME_CHARS - (len(longest) - len(self.name))
+                raise ValidationError(
+                    f"WaitForCallback name must be at most {most} characters, got "
+                    f"{len(self.name)}: its callback is recorded as '<name> create callback "
+                    f"id' (as AWS's SDK names it), and the service records names of at most "
+                    f"{MAX_NAME_CHARS} characters. Shorten the name"
+                )
         _check_result_type(self.result_type, "WaitForCallback result_type")
         _check_retry(self.retry, "WaitForCallback")
         made(self)
@@ -1535,6 +1650,9 @@ class Child(Command[R], frozen=True):
             enclosing context as their parent, and its body runs again on every replay (its
             operations replay from their own records). Plugins see it start and end (a span
             in ``durable_gen.otel``). See docs/guide.md, "Virtual child contexts".
+        sub_type: The SubType recorded for the context (default ``"RunInChildContext"``): 1
+            to 32 characters of ``[A-Za-z0-9_-]``, matched on replay like the name. What AWS's
+            SDK records for ``ChildConfig(sub_type=...)``.
     """
 
     workflow: Callable[..., Generator[Any, Any, R]]
@@ -1543,6 +1661,7 @@ class Child(Command[R], frozen=True):
     name: str | None = None
     serdes: Serdes | None = None
     virtual: bool = False
+    sub_type: str | None = None
 
     if TYPE_CHECKING:  # a generator function's Workflow[R], or a @step function's R; without
         # kwargs, args are checked against the workflow's parameters
@@ -1556,6 +1675,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -1566,6 +1686,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1577,6 +1698,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -1587,6 +1709,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1598,6 +1721,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1609,6 +1733,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         @overload
@@ -1621,6 +1746,7 @@ class Child(Command[R], frozen=True):
             name: str | None = None,
             serdes: Serdes | None = None,
             virtual: bool = False,
+            sub_type: str | None = None,
         ) -> None: ...
 
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
@@ -1644,6 +1770,9 @@ class Child(Command[R], frozen=True):
                 f"Child virtual must be True (a virtual context: nothing recorded for it) or "
                 f"False (the default: a checkpointed child context), got {self.virtual!r}"
             )
+        _check_sub_type(self.sub_type, "child", OWN_CONTEXT_SUBTYPES)
+        if self.name is None and not self.virtual:  # a virtual child's name is not recorded
+            _check_derived_name(self.op_name, "a Child of a @dg.workflow function", "pass name=")
         made(self)
 
     @property

@@ -113,7 +113,7 @@ from ._interpreter_core import (
     plain,
     returned_command,
 )
-from ._interpreter_steps import StepHandlers
+from ._interpreter_steps import NOT_STEP_SUBTYPES, StepHandlers
 from ._paging import CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
 from ._service import instance_hint
@@ -680,7 +680,7 @@ class Interpreter(StepHandlers):
             )
         fn = run.fn
         if (
-            task.sub_type != "Step"
+            task.sub_type in NOT_STEP_SUBTYPES
             or task.is_async
             or not inspect.isfunction(fn)
             or "<" in fn.__qualname__
@@ -981,13 +981,14 @@ class Interpreter(StepHandlers):
         return self._block(fiber, op_id, _wait_done)
 
     def _on_create_callback(self, fiber: Fiber, cmd: CreateCallback) -> Answer:
-        op_id, rec = self._position(fiber, "CALLBACK", "Callback", cmd.name)
+        sub_type = cmd.sub_type or "Callback"
+        op_id, rec = self._position(fiber, "CALLBACK", sub_type, cmd.name)
         if rec is None:
             self._start(
                 fiber,
                 op_id,
                 "CALLBACK",
-                "Callback",
+                sub_type,
                 cmd.name,
                 callback_options=CallbackOptions(
                     timeout_seconds=cmd.timeout, heartbeat_timeout_seconds=cmd.heartbeat_timeout
@@ -1090,14 +1091,15 @@ class Interpreter(StepHandlers):
             else (lambda: wf(*args, **kwargs))
         )
         type_ = _codec.result_type(wf) if cmd.serdes is None else Any
+        sub_type = cmd.sub_type or "RunInChildContext"
         if cmd.virtual:
             unreadable = _unreadable_child(type_, name, wf)
             if unreadable is not None:
                 return (None, unreadable)
             return self._enter_virtual(
-                fiber, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
+                fiber, sub_type, name, body, cmd.serdes, ChildFailedError, type_
             )
-        op_id, rec = self._position(fiber, "CONTEXT", "RunInChildContext", name, unpartial(wf))
+        op_id, rec = self._position(fiber, "CONTEXT", sub_type, name, unpartial(wf))
         if rec is None:
             unreadable = _unreadable_child(type_, name, wf)
             if unreadable is not None:  # raised at the yield, before the child runs
@@ -1107,7 +1109,7 @@ class Interpreter(StepHandlers):
         if rec is not None and isinstance(wf, StepFunction):
             self._check_child_step(fiber, op_id, cmd, wf)
         return self._enter_context(
-            fiber, op_id, rec, "RunInChildContext", name, body, cmd.serdes, ChildFailedError, type_
+            fiber, op_id, rec, sub_type, name, body, cmd.serdes, ChildFailedError, type_
         )
 
     def _on_wait_for_callback(self, fiber: Fiber, cmd: WaitForCallback) -> Answer:
@@ -1137,6 +1139,7 @@ class Interpreter(StepHandlers):
                 "semantics": submitter.semantics,
                 "serdes": submitter.serdes,
                 "timeout": submitter.timeout,
+                "sub_type": submitter.sub_type,
             }
 
         def body() -> Gen:
@@ -1146,6 +1149,7 @@ class Interpreter(StepHandlers):
                 heartbeat_timeout=cmd.heartbeat_timeout,
                 serdes=cmd.serdes,
                 result_type=cmd.result_type,
+                sub_type=cmd.sub_type,
             )
             yield Step(
                 plain(submitter),

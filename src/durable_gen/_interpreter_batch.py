@@ -39,6 +39,7 @@ import msgspec
 from ._batch import BatchItem, BatchResult, decide
 from ._codec import decode_batch, item_types, parse_json, reader, result_type, undecodable
 from ._commands import (
+    OWN_STEP_SUBTYPES,
     Branch,
     Child,
     Command,
@@ -743,8 +744,14 @@ def _one_step_names(cmd: Map[Any] | Parallel[Any]) -> list[str | None] | None:
 
 def _other_step(recorded: Operation, asked: str) -> bool:
     """Whether an item or branch that runs as the step ``asked`` recorded another step. A step
-    recorded without a name (a lambda's, a partial's; AWS's SDK names none) is not compared."""
-    return recorded.name != asked and recorded.name is not None and recorded.sub_type == "Step"
+    recorded without a name (a lambda's, a partial's; AWS's SDK names none) is not compared; a
+    step of a custom SubType (``sub_type=``) is compared as one of ``"Step"``."""
+    return (
+        recorded.name != asked
+        and recorded.name is not None
+        and recorded.type == "STEP"
+        and recorded.sub_type not in OWN_STEP_SUBTYPES
+    )
 
 
 def _compared_name(fn: Callable[..., Any]) -> str | None:
@@ -776,6 +783,7 @@ def step_body(
             fn.serdes,
             fn.compensate,
             timeout=fn.timeout,
+            sub_type=fn.sub_type,
         )
     )
 

@@ -77,7 +77,7 @@ from ._wire import (
     StepOptions,
 )
 
-__all__ = ["Run", "StepHandlers"]
+__all__ = ["NOT_STEP_SUBTYPES", "Run", "StepHandlers"]
 
 
 @lru_cache(maxsize=4096)
@@ -147,6 +147,9 @@ class Run:
 
 #: Types of step results that are certainly values (most results): not checked further.
 _PLAIN: Final = frozenset({int, str, float, bool, type(None), dict, list, tuple})
+#: SubTypes of the tasks that run something other than a user's step function (a condition
+#: check, ``Now``); every other SubType (``"Step"``, a ``Step(sub_type=...)``) is a step's.
+NOT_STEP_SUBTYPES: Final = frozenset({"WaitForCondition", NOW_SUBTYPE})
 
 
 def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
@@ -220,7 +223,7 @@ def _returned_work(
 def refused_result(task: StepTask, value: object) -> WorkflowDefinitionError | None:
     """The error a step fails with because its attempt returned ``value`` (a generator or a
     command), for the attempt's end hook; None for a value the step goes on to record."""
-    if task.sub_type != "Step" or not _is_work(value):
+    if task.sub_type in NOT_STEP_SUBTYPES or not _is_work(value):
         return None
     return _returned_work(_result_of(task.name, task.fn), value, task.fn)
 
@@ -459,7 +462,8 @@ class StepHandlers(BatchHandlers):
         name = cmd.name
         if name is None:
             name = cmd.op_name
-        op_id, rec = self._position(fiber, "STEP", "Step", name, cmd.fn)
+        sub_type = cmd.sub_type or "Step"
+        op_id, rec = self._position(fiber, "STEP", sub_type, name, cmd.fn)
         if rec is not None and rec.name != name:  # matched after its function (``_match``)
             name = rec.name  # updates keep the recorded name
         if rec is not None and rec.status == "SUCCEEDED":  # the replay path: keep it short
@@ -489,7 +493,7 @@ class StepHandlers(BatchHandlers):
             return (value, None)
         at_most_once = cmd.semantics == AT_MOST_ONCE
         if rec is None:
-            run = Run(fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, 1, False,
+            run = Run(fiber, op_id, name, sub_type, plain(cmd.fn), cmd.args, cmd.kwargs, 1, False,
                        cmd.retry, cmd.serdes, cmd, at_most_once)  # fmt: skip
             return self._schedule(run)
         details = rec.step_details
@@ -497,7 +501,7 @@ class StepHandlers(BatchHandlers):
             return (None, step_error(details.error if details else None))
         # Attempt counts finished attempts: the one that was running (or comes next) is one more
         attempt = ((details.attempt or 0) if details else 0) + 1
-        run = Run(fiber, op_id, name, "Step", plain(cmd.fn), cmd.args, cmd.kwargs, attempt, True,
+        run = Run(fiber, op_id, name, sub_type, plain(cmd.fn), cmd.args, cmd.kwargs, attempt, True,
                    cmd.retry, cmd.serdes, cmd, at_most_once)  # fmt: skip
         if rec.status == "STARTED":
             if at_most_once:

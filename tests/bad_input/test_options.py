@@ -42,6 +42,28 @@ class Wire:
     iban: str
 
 
+def prüfen(x: Any = None) -> Any:
+    return x
+
+
+@dg.workflow
+def unterprüfung(x: Any) -> Any:
+    yield dg.Wait(seconds=1)
+    return x
+
+
+def annulér(result: Any) -> None:
+    pass
+
+
+def verdoppeln_ü(item: int) -> int:
+    return item * 2
+
+
+def unterprüfung_ohne_argument() -> Any:
+    yield dg.Wait(seconds=1)
+
+
 nan, inf = float("nan"), float("inf")
 
 #: (case, how to build it, the error type, a fragment the message must hold)
@@ -527,6 +549,75 @@ CASES: list[tuple[str, Callable[[], object], type[Exception], str]] = [
         dg.ValidationError,
         "must not be negative",
     ),
+    # --- sub_type= (what the service accepts, and not a SubType durable_gen records itself) ---
+    ("step-sub-type-empty", lambda: dg.Step(plain, sub_type=""), dg.ValidationError, "1 to 32"),
+    ("step-sub-type-space", lambda: dg.Step(plain, sub_type="a b"), dg.ValidationError, "A-Z"),
+    ("step-sub-type-long", lambda: dg.Step(plain, sub_type="x" * 33), dg.ValidationError, "32"),
+    ("step-sub-type-int", lambda: dg.Step(plain, sub_type=3), dg.ValidationError, "got 3"),
+    ("step-sub-type-now", lambda: dg.Step(plain, sub_type="Now"), dg.ValidationError, "Now"),
+    (
+        "step-sub-type-condition",
+        lambda: dg.Step(plain, sub_type="WaitForCondition"),
+        dg.ValidationError,
+        "reserved for a step",
+    ),
+    ("step-fn-sub-type", lambda: dg.step(sub_type="Patch")(plain), dg.ValidationError, "Patch"),
+    ("child-sub-type-map", lambda: dg.Child(flow, sub_type="Map"), dg.ValidationError, "Map"),
+    (
+        "child-sub-type-wfc",
+        lambda: dg.Child(flow, sub_type="WaitForCallback"),
+        dg.ValidationError,
+        "reserved for a child",
+    ),
+    (
+        "callback-sub-type-unicode",
+        lambda: dg.CreateCallback(sub_type="Genehmigung\u00e4"),
+        dg.ValidationError,
+        "callback sub_type",
+    ),
+    # --- names taken from a function's name, which Python lets hold non-ASCII letters ---
+    (
+        "step-function-non-ascii-name",
+        lambda: dg.step(prüfen),
+        dg.ValidationError,
+        "pass @dg.step(name=...)",
+    ),
+    (
+        "child-non-ascii-workflow-name",
+        lambda: dg.Child(unterprüfung, (1,)),
+        dg.ValidationError,
+        "'unterprüfung'",
+    ),
+    (
+        "undo-non-ascii-name",
+        lambda: dg.Step(plain, compensate=annulér),
+        dg.ValidationError,
+        "compensate= undo",
+    ),
+    (
+        "map-function-non-ascii-name",
+        lambda: dg.Map(verdoppeln_ü, [1]),
+        dg.ValidationError,
+        "the step of a Map function is named after the function, 'verdoppeln_ü'",
+    ),
+    (
+        "parallel-branch-non-ascii-name",
+        lambda: dg.Parallel([dg.Branch(prüfen, name="check")]),
+        dg.ValidationError,
+        "the step of a Parallel branch",
+    ),
+    (
+        "wait-for-callback-name-too-long-for-its-callback",
+        lambda: dg.WaitForCallback(plain, name="x" * 238),
+        dg.ValidationError,
+        "at most 237 characters, got 238",
+    ),
+    (
+        "wait-for-callback-sub-type",
+        lambda: dg.WaitForCallback(plain, sub_type="a.b"),
+        dg.ValidationError,
+        "callback sub_type",
+    ),
 ]
 
 
@@ -577,6 +668,20 @@ def test_good_options_are_still_accepted() -> None:
     dg.WaitForCallback(dg.step(lambda callback_id, retries=3: None))
     dg.WaitForCondition(dg.step(lambda state: state), 0, wait_strategy=dg.WaitStrategy(until=bool))
     dg.WaitForCondition(lambda *states: states[0], 0, wait_strategy=lambda state, attempt, x=1: x)
+    dg.Step(plain, sub_type="Fetch-v2_" + "x" * 23)  # 32 characters
+    dg.Child(flow, sub_type="RunInChildContext")
+    dg.CreateCallback(sub_type="Callback")
+    dg.WaitForCallback(plain, sub_type="Approval")
+    dg.WaitForCallback(plain, name="x" * 237)  # its callback: 256 characters
+    dg.step(name="pruefen")(prüfen)  # a name of its own
+    dg.Child(unterprüfung, (1,), name="unterpruefung")
+    dg.Child(unterprüfung, (1,), virtual=True)  # records nothing under its name
+    dg.Step(plain, compensate=dg.step(name="annuler")(annulér))
+    dg.Step(plain, compensate=lambda result: annulér(result))  # named after the step
+    dg.Map(dg.step(name="verdoppeln")(verdoppeln_ü), [1])
+    dg.Map(lambda item: verdoppeln_ü(item), [1])  # a lambda's step is unnamed
+    dg.Parallel([functools.partial(prüfen, 1)])  # so is a partial's
+    dg.Parallel([unterprüfung_ohne_argument])  # a child workflow: named by its branch
 
 
 @pytest.mark.parametrize(

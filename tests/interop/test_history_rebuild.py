@@ -278,7 +278,9 @@ def test_boto3_responses_load_as_they_come() -> None:
     assert load_history(raw).operations == load_history(pages).operations
 
 
-def _child_history(child_payload: str, step_payload: str) -> dict[str, Any]:
+def _child_history(
+    child_payload: str, step_payload: str, sub_type: str = "RunInChildContext"
+) -> dict[str, Any]:
     """A child context holding one step; the context and the step end with these payloads."""
     at = "2026-01-02T03:04:05+00:00"
     common = {"EventTimestamp": at}
@@ -296,7 +298,7 @@ def _child_history(child_payload: str, step_payload: str) -> dict[str, Any]:
                 "EventId": 2,
                 "Id": "ctx",
                 "Name": "bigchild",
-                "SubType": "RunInChildContext",
+                "SubType": sub_type,
                 **common,
             },
             {
@@ -323,7 +325,7 @@ def _child_history(child_payload: str, step_payload: str) -> dict[str, Any]:
                 "EventId": 5,
                 "Id": "ctx",
                 "Name": "bigchild",
-                "SubType": "RunInChildContext",
+                "SubType": sub_type,
                 "ContextSucceededDetails": {"Result": {"Payload": child_payload}},
                 **common,
             },
@@ -334,10 +336,12 @@ def _child_history(child_payload: str, step_payload: str) -> dict[str, Any]:
 BIG = json.dumps("z" * 300_000)
 
 
-def test_a_child_result_that_may_be_an_aws_summary_is_flagged() -> None:
+@pytest.mark.parametrize("sub_type", ["RunInChildContext", "Saga"])
+def test_a_child_result_that_may_be_an_aws_summary_is_flagged(sub_type: str) -> None:
     """AWS's ``ChildConfig(summary_generator=...)`` writes a summary in place of a result over
-    256 KiB; history events do not mark it (``ReplayChildren`` is only in the state)."""
-    history = load_history(_child_history('{"length": 300000}', BIG))
+    256 KiB; history events do not mark it (``ReplayChildren`` is only in the state). A child
+    context of a custom SubType (``ChildConfig(sub_type=...)``) is one as well."""
+    history = load_history(_child_history('{"length": 300000}', BIG, sub_type))
     (ctx,) = [op for op in history.operations if op.id == "ctx"]
     assert not (ctx.context_details and ctx.context_details.replay_children)
     assert any("'bigchild'" in w and "summary_generator" in w for w in history.warnings), (
@@ -352,4 +356,11 @@ def test_a_child_result_that_may_be_an_aws_summary_is_flagged() -> None:
 )
 def test_other_child_results_are_not_flagged(child: str, step: str) -> None:
     history = load_history(_child_history(child, step))
+    assert not any("summary_generator" in w for w in history.warnings), history.warnings
+
+
+@pytest.mark.parametrize("sub_type", ["MapIteration", "ParallelBranch", "WaitForCallback"])
+def test_contexts_that_are_not_child_contexts_are_not_flagged(sub_type: str) -> None:
+    """AWS's SDK writes no summary of its own for these (a Map item's stand-in is empty)."""
+    history = load_history(_child_history('{"length": 300000}', BIG, sub_type))
     assert not any("summary_generator" in w for w in history.warnings), history.warnings

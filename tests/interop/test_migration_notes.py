@@ -155,3 +155,73 @@ def test_get_results_is_ported_as_results() -> None:
     with pytest.raises(dg.BatchFailedError):
         ours.get_results()
     assert theirs.total_count == ours.success_count + ours.failure_count + ours.started_count
+
+
+@pytest.mark.parametrize("details", [{}, {"InputPayload": ""}], ids=["absent", "empty"])
+def test_an_execution_started_without_a_payload(details: dict[str, Any]) -> None:
+    """migration.md, "Differences by design": AWS's SDK hands its code ``{}``, durable_gen
+    ``None``; the documented ``event or {}`` ports it."""
+    from durable_gen.aws import lambda_handler
+
+    from .test_event_edges import Client, Context, event, execution_module
+
+    ev = event()
+    ev["InitialExecutionState"]["Operations"][0]["ExecutionDetails"] = details
+
+    def ours(event: Any) -> Any:
+        event = event or {}
+        return [event, (yield dg.Step(lambda: event.get("order", "none"), name="s"))]
+
+    def ours_unported(event: Any) -> Any:
+        return event
+        yield
+
+    def theirs(event: Any, ctx: Any) -> Any:
+        return [event, ctx.step(lambda _: event.get("order", "none"), name="s")]
+
+    assert lambda_handler(ours_unported, client=Client({}))(ev, Context()) == {
+        "Status": "SUCCEEDED",
+        "Result": "null",
+    }
+    our_out = lambda_handler(ours, client=Client({}))(ev, Context())
+    their_out = execution_module.durable_execution(boto3_client=Client({}))(theirs)(ev, Context())
+    assert json.loads(our_out["Result"]) == json.loads(their_out["Result"]) == [{}, "none"]
+
+
+def test_a_map_of_a_plain_function_names_its_steps_and_aws_code_must_too() -> None:
+    """migration.md, "Names": the one exception to "a plain function leaves the operation
+    unnamed". A Map item still retrying when the execution goes back to AWS's SDK replays
+    there only if AWS's code names the step as durable_gen did."""
+    from .test_sub_types import Service, ours, theirs
+
+    calls: list[int] = []
+
+    def tenfold(item: int, index: int) -> int:
+        calls.append(item)
+        if len(calls) == 1:
+            raise ConnectionError("busy")
+        return item * 10
+
+    def port(_: Any) -> Any:
+        batch = yield dg.Map(tenfold, [1], name="m")
+        return batch.results()
+
+    def aws(step_name: str | None) -> Any:
+        def handler(_: Any, ctx: Any) -> Any:
+            batch = ctx.map(
+                [1], lambda c, x, i, _: c.step(lambda _: tenfold(x, i), name=step_name), name="m"
+            )
+            return batch.get_results()
+
+        return handler
+
+    service = Service()
+    assert ours(port, service)["Status"] == "PENDING"  # the item's step waits for its retry
+    service.answer_callbacks()  # the retry delay ends
+    recorded = [op for op in service.ops.values() if op["Type"] != "EXECUTION"]
+    assert [op.get("Name") for op in recorded if op["Type"] == "STEP"] == ["tenfold"]
+
+    unnamed = theirs(aws(None), Service(recorded))
+    assert unnamed["Status"] == "FAILED"
+    assert "name checkpoint='tenfold' current=None" in unnamed["Error"]["ErrorMessage"]
+    assert theirs(aws("tenfold"), Service(recorded)) == {"Status": "SUCCEEDED", "Result": "[10]"}

@@ -92,6 +92,26 @@ def test_a_completed_map_given_another_function_diverges_and_says_what_to_do() -
     )
 
 
+@dg.step(sub_type="Price")
+def price(x: int) -> int:
+    return x * 2
+
+
+@dg.step(sub_type="Price")
+def cost(x: int) -> int:
+    return x * 2
+
+
+def test_a_completed_map_of_steps_of_a_custom_sub_type_given_another_function_diverges() -> None:
+    """The items' steps record SubType ``Price``; the check compares them all the same."""
+    assert_diverged(
+        mapping(price),
+        mapping(cost),
+        "Map 'm' item 0 ('map-item-0') running step 'price'",
+        "Map 'm' item 0 ('map-item-0') running step 'cost'",
+    )
+
+
 def test_the_reported_unnamed_map_of_plain_functions_diverges() -> None:
     def wf_a(_: Any) -> Gen:
         r = yield dg.Map(twice, [1, 2, 3])

@@ -68,6 +68,7 @@ from .._wire import (
     MAX_NAME_CHARS,
     MAX_OPERATION_PAYLOAD_BYTES,
     MAX_PAYLOAD_BYTES,
+    MAX_SUBTYPE_CHARS,
     MAX_WAIT_SECONDS,
     CallbackDetails,
     ChainedInvokeDetails,
@@ -86,6 +87,9 @@ from .._wire import (
     too_large,
     unicode_error,
 )
+from .._wire import name_ok as _name_ok
+from .._wire import subtype_ok as _subtype_ok
+from .._wire import word_ok as _word_ok
 from ._store import PendingEvent, built
 
 __all__ = [
@@ -209,35 +213,10 @@ CALLBACK_TIMEOUT: Final = "callback-timeout"
 CALLBACK_HEARTBEAT: Final = "callback-heartbeat"
 
 MAX_CALLBACK_TIMEOUT_SECONDS: Final = 99_999_999
-MAX_SUBTYPE_CHARS: Final = 32
-
-
-# Byte-string methods instead of regular expressions: these run for every new operation.
-# ``bytes.isalnum()`` is one table lookup a byte; ``str.isalnum()`` asks the Unicode database
-# for each character (about 0.8 µs for a 64-character id, four times ``encode().isalnum()``),
-# and a ``fullmatch`` is slower still.
-def _word_ok(value: str, max_chars: int) -> bool:
-    """1 to ``max_chars`` characters of ``[A-Za-z0-9_-]``."""
-    if not 0 < len(value) <= max_chars or not value.isascii():
-        return False
-    raw = value.encode()
-    if raw.isalnum():
-        return True
-    rest = raw.replace(b"-", b"").replace(b"_", b"")
-    return not rest or rest.isalnum()
 
 
 def _id_ok(value: str) -> bool:
     return _word_ok(value, 64)
-
-
-def _subtype_ok(value: str) -> bool:
-    return _word_ok(value, MAX_SUBTYPE_CHARS)
-
-
-def _name_ok(value: str) -> bool:
-    """1 to 256 printable ASCII characters (``[\\x20-\\x7E]``)."""
-    return 0 < len(value) <= MAX_NAME_CHARS and value.isascii() and value.isprintable()
 
 
 _to_builtins: Final = msgspec.to_builtins

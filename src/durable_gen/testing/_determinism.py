@@ -30,6 +30,7 @@ import msgspec
 from .. import _guard
 from .._actions import check_mode
 from .._arguments import checked
+from .._commands import OWN_STEP_SUBTYPES
 from .._driver import CheckpointMode
 from .._errors import ValidationError
 from .._interpreter import check_host_options
@@ -516,7 +517,7 @@ def _kind(key: OpKey) -> str:
 def _value_advice(key: OpKey, name: str | None, field: str) -> str:
     if field in ("type", "subtype", "name", "parent"):
         return ADVICE_HIDDEN_READ
-    if key[0] == "STEP" and key[1] == "Step":
+    if key[0] == "STEP" and key[1] not in OWN_STEP_SUBTYPES:  # a step, "Step" or sub_type=
         return (
             f"step {name!r} ended differently in the two runs. Either it got other arguments, "
             "computed in the workflow body from a direct read of the clock, random or uuid "

@@ -33,6 +33,7 @@ from typing import Any, Final, TypeAlias
 import msgspec
 
 from .._arguments import checked
+from .._commands import OWN_CONTEXT_SUBTYPES
 from .._errors import InvalidInputError, ValidationError
 from .._wire import (
     MAX_CONTEXT_RESULT_BYTES,
@@ -528,7 +529,8 @@ def _maybe_summaries(ops: dict[str, dict[str, Any]]) -> list[str]:
         payload = details.get("Result")
         if (
             op.get("Type") == "CONTEXT"
-            and op.get("SubType") == "RunInChildContext"
+            # a child context: RunInChildContext, or a custom SubType (``ChildConfig(sub_type=)``)
+            and op.get("SubType") not in OWN_CONTEXT_SUBTYPES
             and op.get("Status") == "SUCCEEDED"
             and not details.get("ReplayChildren")
             and isinstance(payload, str)
