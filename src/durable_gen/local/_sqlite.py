@@ -333,6 +333,7 @@ class SqliteStore(SqlStore):
         self.lock = TransactionLock(self)
         if str(self.path) != ":memory:":  # SQLite's in-memory database: no file to create
             _create_private(self.path)
+            _refuse_hard_links(self.path)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -961,3 +962,27 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
     os.close(fd)
+
+
+def _refuse_hard_links(path: Path) -> None:
+    """Refuse a database file that has several names (hard links).
+
+    SQLite keeps a database's write-ahead log and its index beside the name it was opened by
+    (``NAME-wal``, ``NAME-shm``; a symbolic link is followed to the file's own name, a hard
+    link is not). Processes opening one file by two names therefore keep two logs: neither
+    sees the other's commits, both run the same executions (every step twice), and the file
+    may be damaged when the logs are written back.
+    """
+    try:
+        links = os.stat(path).st_nlink
+    except OSError:
+        return  # SQLite reports what is wrong with the path
+    if links > 1:
+        raise StoreError(
+            f"the database {path} has {links} names (hard links to one file): SQLite keeps "
+            "its write-ahead log beside the name it is opened by, so processes opening it by "
+            "different names would not see each other's commits and would run the same "
+            "executions twice; open it by one name only (remove the other links: `ls -i` "
+            "shows the file's inode, `find / -inum INODE` its names), or give each program a "
+            "copy of its own (a symbolic link is fine)"
+        )
