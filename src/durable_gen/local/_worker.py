@@ -94,6 +94,11 @@ def import_attribute(spec: str) -> Any:
         raise InvalidInputError(
             f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
+    except SystemExit as exc:  # sys.exit() at import: a script, or a check of its settings
+        raise InvalidInputError(
+            f"importing module {module_name!r} failed: it called sys.exit({exc.code!r}) at "
+            "import (a module that holds workflows must import without exiting)"
+        ) from None
     obj: Any = module
     for part in qualname.split("."):
         try:
