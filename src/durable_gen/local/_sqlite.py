@@ -331,9 +331,14 @@ class SqliteStore(SqlStore):
         self._serving: tuple[str, ...] | None = None
         self._recovered_ms = 0
         self.lock = TransactionLock(self)
+        #: The path as it was when opened, whatever directory the process moves to, and the
+        #: device and inode of the file there (None: SQLite's in-memory database).
+        self._abspath = Path(os.path.abspath(self.path))
+        self._identity: tuple[int, int] | None = None
         if str(self.path) != ":memory:":  # SQLite's in-memory database: no file to create
             _create_private(self.path)
             _refuse_hard_links(self.path)
+            self._identity = _identity(self._abspath)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -441,6 +446,9 @@ class SqliteStore(SqlStore):
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as exc:
                     raise self._error(exc) from None
+                if self._identity is not None and _identity(self._abspath) != self._identity:
+                    conn.execute("ROLLBACK")
+                    raise self._moved()
                 self._begun_at = conn.total_changes
             self._owner_thread = threading.get_ident()
         self._depth += 1
@@ -547,6 +555,15 @@ class SqliteStore(SqlStore):
             yield
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+    def _moved(self) -> StoreError:
+        return StoreError(
+            f"the database {self.path} was removed or replaced by another file (a backup "
+            "restored, a file moved over it) while this process had it open: what it would "
+            "write now would go to the old file, which nobody reads; nothing more was written. "
+            "Start this process again to open the file now at that path (and stop every "
+            "process on a database before replacing its file)"
+        )
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
@@ -962,6 +979,15 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
     os.close(fd)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None: there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _refuse_hard_links(path: Path) -> None:

@@ -10,6 +10,7 @@ twice), so a store refuses a file with several names.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -84,3 +85,53 @@ def test_a_database_reached_through_a_symbolic_link_is_one_database(tmp_path: Pa
         assert starter.service.get_execution(arn).result == "8"
     # One write-ahead log, beside the file's own name.
     assert not any(p.name.startswith("link.db-") for p in tmp_path.iterdir())
+
+
+#: What the step below does to the database file while its execution runs.
+SWAP: dict[str, Path] = {}
+
+
+@dg.step
+def swap_file(x: int) -> int:
+    if SWAP["copy"].exists():  # once: a backup restored over the file in use
+        os.replace(SWAP["copy"], SWAP["db"])
+    return x + 1
+
+
+@dg.workflow
+def swapping(x: int):  # type: ignore[no-untyped-def]
+    y = yield swap_file(x)
+    return (yield double(y))
+
+
+def test_a_database_file_replaced_under_a_worker_stops_it_instead_of_writing_nowhere(
+    tmp_path: Path,
+) -> None:
+    """A worker kept writing into a file that had been replaced (or removed): it ran the
+    execution to SUCCEEDED in a file nobody opens any more, while the file at its path, the one
+    every other process opens, never heard of it, and it never saw the executions started
+    there. Now its next write is refused with a ``StoreError`` that says to start it again."""
+    db, copy = tmp_path / "durable.db", tmp_path / "backup.db"
+    SWAP.update(db=db, copy=copy)
+    with Worker(db) as starter:
+        arn = starter.service.start(starter.register(swapping), "1")
+    shutil.copy(db, copy)
+    lines: list[str] = []
+    for run in ({"once": True}, {}):  # not retried as a database out of reach would be
+        with Worker(db, log=lines.append, progress=True) as worker:
+            worker.register(swapping)
+            if not run:
+                os.replace(db, copy)  # the file moved away while the worker runs
+                shutil.copy(copy, db)
+            with pytest.raises(dg.StoreError, match="removed or replaced") as caught:
+                worker.run(**run)
+            assert "Start this process again" in str(caught.value)
+    assert any("the database failed under it" in line for line in lines), lines
+    with Worker(db) as reader:  # nothing of it was recorded in the file at the path
+        assert reader.service.get_execution(arn).status == "RUNNING"
+    # A removed file: the next write is refused too, and no file comes back at the path.
+    with Worker(db) as worker:
+        db.unlink()
+        with pytest.raises(dg.StoreError, match="removed or replaced"):
+            worker.service.start(worker.register(twice), "1")
+    assert not db.exists()
