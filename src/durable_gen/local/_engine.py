@@ -56,6 +56,8 @@ from ._lifecycle import (
 )
 from ._runner import Function, PlainFunction, Runner, not_registered
 from ._state import (
+    CALLBACK_HEARTBEAT,
+    CALLBACK_TIMEOUT,
     apply_checkpoint,
     describe_waiting,
 )
@@ -349,6 +351,7 @@ class LocalService(Runner):
             if child.parent_arn == execution_arn:
                 self.stop(child.arn, error)
         with self._lock:
+            self._fire_overdue(execution_arn)
             ex = self._load(execution_arn)
             if ex.status == "RUNNING":
                 error = error or ErrorObject(
@@ -690,6 +693,7 @@ class LocalService(Runner):
                 "CallbackId of a CALLBACK operation (CallbackDetails.CallbackId, or the "
                 "CallbackStarted event) of this service"
             )
+        self._fire_overdue(entry.arn, entry.op_id)
         ex = self._store.load(entry.arn)
         op = self._store.lookup(entry.arn)(entry.op_id) if ex is not None else None
         if ex is None or op is None:
@@ -707,6 +711,32 @@ class LocalService(Runner):
         return ex, op, entry
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _fire_overdue(self, arn: str, callback_op: str | None = None) -> None:
+        """Fire the timeouts of execution ``arn`` (and of its callback ``callback_op``) that
+        are due by now, before an answer or a stop from outside is applied. Lock held.
+
+        Whoever runs the engine fires timers when they come due; when nobody did (no worker
+        ran meanwhile, or none has got to it yet), an answer that came after the timeout
+        would otherwise be taken, and the execution would go on as it never could have had a
+        worker been running.
+        """
+        now = self._clock.now_ms()
+        due = sorted(
+            task
+            for task in self._store.tasks_for(arn)
+            if task.due_ms <= now
+            and (
+                task.kind == EXECUTION_TIMEOUT
+                or (
+                    task.kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT)
+                    and task.op_id == callback_op
+                )
+            )
+        )
+        for task in due:
+            if self._store.claim(task):
+                self._fire(task, now)
 
     def _token_error(self, ex: StoredExecution, token: str) -> InvalidCheckpointTokenError:
         if ex.status != "RUNNING":
