@@ -145,10 +145,13 @@ class Runner:
         finally:
             self._waiters -= 1
 
-    def _run_one(self) -> bool:
-        """Run the earliest due task; False when none is due."""
+    def _run_one(self, focus: str | None = None) -> bool:
+        """Run the earliest due task (with ``focus``: of that execution and those it invoked
+        only); False when none is due."""
         with self._lock:
-            task = self._store.next_task()
+            task = self._store.next_task()  # also takes back the work of dead invocations
+            if focus is not None:
+                task = min(self._tasks_of(focus), default=None)
             if task is None or task.due_ms > self._clock.now_ms():
                 return False
             if not self._store.claim(task):
@@ -164,6 +167,24 @@ class Runner:
         if job is not None:
             job()
         return True
+
+    def _tasks_of(self, arn: str) -> list[Task]:
+        """The scheduled tasks of execution ``arn`` and of the running executions it invoked,
+        and those invoked, and so on. Lock held."""
+        tasks: list[Task] = []
+        todo = [arn]
+        while todo:
+            ex = self._store.load(todo.pop())
+            if ex is None:
+                continue
+            tasks.extend(self._store.tasks_for(ex.arn))
+            todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
+        return tasks
+
+    def _next_due_of(self, arn: str) -> int | None:
+        """When the earliest task of ``arn`` (and of what it invoked) is due, if any."""
+        with self._lock:
+            return min((task.due_ms for task in self._tasks_of(arn)), default=None)
 
     def _fire_own_timers(self, ex: StoredExecution, now: int) -> None:
         # Timers of the invoking execution that came due during the invocation fire now, so

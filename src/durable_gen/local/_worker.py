@@ -747,6 +747,8 @@ class Worker:
 
         ``stop()`` ends it too, once the invocation in progress has ended: nothing more is
         taken, and the execution is left to a worker to resume from its last checkpoint.
+        With ``skip_time``, only that execution's work (and that of the executions it
+        invokes) is run, and the virtual clock skips to their timers only.
 
         Returns:
             The execution's record: ended, or RUNNING when it waits for a callback (or for a
@@ -754,7 +756,7 @@ class Worker:
         """
         with _LeaseKeeper(self.store):
             while True:
-                self._drive_due()
+                self._drive_due(execution_arn)
                 record = self.service.get_execution(execution_arn)
                 if (
                     record.is_terminal
@@ -766,17 +768,28 @@ class Worker:
                     on_progress()
                 self._stop.wait(self._delay())
 
-    def _drive_due(self) -> None:
-        """``run_due()``, one task at a time, taking nothing more once ``stop()`` is called."""
+    def _drive_due(self, execution_arn: str) -> None:
+        """``run_due()``, one task at a time, taking nothing more once ``stop()`` is called.
+
+        With a skipping clock, only the work of ``execution_arn`` (and of the executions it
+        invoked) is run, and the clock jumps to their next timer only: the database may hold
+        other executions, whose waits must end on the wall clock, whoever else runs them.
+        """
         self._import_remembered()
         service, clock = self.service, self.service.clock
+        focus = execution_arn if isinstance(clock, VirtualClock) else None
         try:
             while not self._stop.is_set():
-                if service._run_one():
+                if service._run_one(focus):
                     continue
                 # Nothing due now: a skipping clock jumps to the next timer; the wall
                 # clock is waited on by drive().
-                if not _skip_to_next_timer(clock, self.store):
+                if focus is None:
+                    if not _skip_to_next_timer(clock, self.store):
+                        return
+                    continue
+                due = service._next_due_of(focus)
+                if due is None or not _skip_to_next_timer(clock, self.store, due):
                     return
         except LeaseLostError as exc:
             self._log(f"durable-gen worker: {exc}")
@@ -832,12 +845,14 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
         restore()
 
 
-def _skip_to_next_timer(clock: object, store: DatabaseStore) -> bool:
-    """Move a skipping (virtual) clock to the store's next due task, as run_until_idle's
-    would: True if it moved; False for the wall clock, or when nothing is due later."""
+def _skip_to_next_timer(clock: object, store: DatabaseStore, due: int | None = None) -> bool:
+    """Move a skipping (virtual) clock to the store's next due task (or to ``due``), as
+    run_until_idle's would: True if it moved; False for the wall clock, or when nothing is
+    due later."""
     if not isinstance(clock, VirtualClock):
         return False
-    due = store.next_due_ms()
+    if due is None:
+        due = store.next_due_ms()
     if due is None or due <= clock.now_ms():
         return False
     clock.advance_to(due)
