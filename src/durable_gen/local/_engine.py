@@ -56,8 +56,6 @@ from ._lifecycle import (
 )
 from ._runner import Function, PlainFunction, Runner, not_registered
 from ._state import (
-    CALLBACK_HEARTBEAT,
-    CALLBACK_TIMEOUT,
     apply_checkpoint,
     describe_waiting,
 )
@@ -711,32 +709,6 @@ class LocalService(Runner):
         return ex, op, entry
 
     # --- helpers ----------------------------------------------------------------------------
-
-    def _fire_overdue(self, arn: str, callback_op: str | None = None) -> None:
-        """Fire the timeouts of execution ``arn`` (and of its callback ``callback_op``) that
-        are due by now, before an answer or a stop from outside is applied. Lock held.
-
-        Whoever runs the engine fires timers when they come due; when nobody did (no worker
-        ran meanwhile, or none has got to it yet), an answer that came after the timeout
-        would otherwise be taken, and the execution would go on as it never could have had a
-        worker been running.
-        """
-        now = self._clock.now_ms()
-        due = sorted(
-            task
-            for task in self._store.tasks_for(arn)
-            if task.due_ms <= now
-            and (
-                task.kind == EXECUTION_TIMEOUT
-                or (
-                    task.kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT)
-                    and task.op_id == callback_op
-                )
-            )
-        )
-        for task in due:
-            if self._store.claim(task):
-                self._fire(task, now)
 
     def _token_error(self, ex: StoredExecution, token: str) -> InvalidCheckpointTokenError:
         if ex.status != "RUNNING":

@@ -202,6 +202,32 @@ class Runner:
                 self._fire(task, now)
             task = store.next_task()
 
+    def _fire_overdue(self, arn: str, callback_op: str | None = None) -> None:
+        """Fire the timeouts of execution ``arn`` (and of its callback ``callback_op``) that
+        are due by now, before an answer or a stop from outside is applied. Lock held.
+
+        Whoever runs the engine fires timers when they come due; when nobody did (no worker
+        ran meanwhile, or none has got to it yet), an answer that came after the timeout
+        would otherwise be taken, and the execution would go on as it never could have had a
+        worker been running.
+        """
+        now = self._clock.now_ms()
+        due = sorted(
+            task
+            for task in self._store.tasks_for(arn)
+            if task.due_ms <= now
+            and (
+                task.kind == EXECUTION_TIMEOUT
+                or (
+                    task.kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT)
+                    and task.op_id == callback_op
+                )
+            )
+        )
+        for task in due:
+            if self._store.claim(task):
+                self._fire(task, now)
+
     def _fire(self, task: Task, now: int) -> None:
         ex = self._store.load(task.arn)
         if ex is None:
@@ -221,6 +247,15 @@ class Runner:
         ex = self._store.load(arn)
         if ex is None or ex.status != "RUNNING":
             return None
+        if ex.timeout_seconds is not None and (
+            self._clock.now_ms() >= ex.start_ms + ex.timeout_seconds * 1000
+        ):
+            # Its timeout passed while nobody ran it (no worker was up, or they all died):
+            # it ends TIMED_OUT before any step of it runs, as it would have at the time.
+            self._fire_overdue(arn)
+            ex = self._store.load(arn)
+            if ex is None or ex.status != "RUNNING":
+                return None
         change = Change(ex)
         if ex.invoking:
             ex.reinvoke = True

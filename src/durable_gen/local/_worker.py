@@ -902,9 +902,14 @@ def _moved_on(service: LocalService, arn: str) -> str:
             "another worker took the execution over (this invocation outlived its lease; keep "
             "--lease above the longest pause); nothing more of this invocation is recorded"
         )
+    why = (
+        "its execution timeout passed"
+        if status == "TIMED_OUT"
+        else "it was stopped, or a worker that took it over finished it"
+    )
     return (
-        f"the execution ended meanwhile ({status}: it was stopped, or a worker that took it "
-        "over finished it); nothing more of this invocation is recorded"
+        f"the execution ended meanwhile ({status}: {why}); nothing more of this invocation "
+        "is recorded"
     )
 
 

@@ -129,3 +129,40 @@ def test_on_a_sqlite_file_the_answer_of_another_process_is_refused_the_same(
     with SqliteStore(db) as store:
         events = [e.event_type for e in LocalService(store=store).get_history(arn)]
     assert events[-1] == "CallbackTimedOut"
+
+
+ran: list[int] = []
+
+
+@dg.step
+def charge(amount: int) -> int:
+    ran.append(amount)
+    return amount
+
+
+@dg.workflow
+def pay(amount: int) -> Any:
+    return (yield charge(amount))
+
+
+@pytest.mark.parametrize("late", [True, False])
+def test_an_execution_whose_timeout_passed_before_it_ran_runs_no_step(late: bool) -> None:
+    """Started with ``execution_timeout=10`` and first run 11 s later (no worker was up, or
+    the one running it died): the invocation used to come first, since it was due at the
+    start, and ran the step, a side effect of an execution that had timed out before it,
+    which the timeout then ended. Now it ends TIMED_OUT before any step runs; on time, the
+    step runs as before."""
+    ran.clear()
+    clock = VirtualClock(auto_advance=False)
+    service = LocalService(clock=clock)
+    service.register("pay", make_handler(pay, service))
+    arn = service.start("pay", "5", execution_timeout=10)
+    clock.advance(11 if late else 9)
+    record = service.run(arn)
+    if late:
+        assert (record.status, ran) == ("TIMED_OUT", [])
+        assert record.error is not None and record.error.error_type == "Execution.Timeout"
+        events = [e.event_type for e in service.get_history(arn)]
+        assert events == ["ExecutionStarted", "ExecutionTimedOut"]
+    else:
+        assert (record.status, ran) == ("SUCCEEDED", [5])
