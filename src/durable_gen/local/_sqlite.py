@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from hashlib import blake2b
@@ -257,6 +258,9 @@ _MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
 #: The schema version this code writes.
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
+#: Seconds between two reads of the schema version by a store's write transactions.
+_VERSION_EVERY_S: Final = 1.0
+
 
 # --- the store --------------------------------------------------------------------------------
 
@@ -335,6 +339,8 @@ class SqliteStore(SqlStore):
         #: device and inode of the file there (None: SQLite's in-memory database).
         self._abspath = Path(os.path.abspath(self.path))
         self._identity: tuple[int, int] | None = None
+        #: When (``time.monotonic()``) a transaction last read the schema version.
+        self._version_read = time.monotonic()
         if str(self.path) != ":memory:":  # SQLite's in-memory database: no file to create
             _create_private(self.path)
             _refuse_hard_links(self.path)
@@ -446,9 +452,8 @@ class SqliteStore(SqlStore):
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as exc:
                     raise self._error(exc) from None
-                if self._identity is not None and _identity(self._abspath) != self._identity:
-                    conn.execute("ROLLBACK")
-                    raise self._moved()
+                if self._identity is not None:
+                    self._check_file(conn)
                 self._begun_at = conn.total_changes
             self._owner_thread = threading.get_ident()
         self._depth += 1
@@ -555,6 +560,28 @@ class SqliteStore(SqlStore):
             yield
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+    def _check_file(self, conn: sqlite3.Connection) -> None:
+        """In a transaction just begun: refuse to go on (rolled back) when the file at the
+        path is another one now, or, once a second, when a newer durable_gen migrated it
+        while this process ran (a migration that adds a table or a column trips no
+        statement of this code)."""
+        if _identity(self._abspath) != self._identity:
+            conn.execute("ROLLBACK")
+            raise self._moved()
+        now = time.monotonic()
+        if now - self._version_read < _VERSION_EVERY_S:
+            return
+        self._version_read = now
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        version = 0 if row is None or row[0] is None else int(row[0])
+        if version > SCHEMA_VERSION:
+            conn.execute("ROLLBACK")
+            raise StoreError(
+                f"the database {self.path} was upgraded to schema version {version} by a "
+                f"newer durable_gen while this process ran (it knows version "
+                f"{SCHEMA_VERSION}); upgrade durable_gen here and start this process again"
+            )
 
     def _moved(self) -> StoreError:
         return StoreError(

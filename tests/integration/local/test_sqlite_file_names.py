@@ -9,10 +9,14 @@ twice), so a store refuses a file with several names.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +24,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen.local import SqliteStore, Worker, open_store
+from durable_gen.local._sqlite import SCHEMA_VERSION as SQLITE_SCHEMA
 
 
 @dg.step
@@ -135,3 +140,54 @@ def test_a_database_file_replaced_under_a_worker_stops_it_instead_of_writing_now
         with pytest.raises(dg.StoreError, match="removed or replaced"):
             worker.service.start(worker.register(twice), "1")
     assert not db.exists()
+
+
+@dg.step
+def tick(i: int) -> int:
+    time.sleep(0.02)
+    return i
+
+
+@dg.workflow
+def ticking(n: int):  # type: ignore[no-untyped-def]
+    total = 0
+    for i in range(n):
+        total += yield tick(i)
+    return total
+
+
+def test_a_file_a_newer_version_migrated_under_a_worker_stops_it_within_a_second(
+    tmp_path: Path,
+) -> None:
+    """A newer durable_gen (a command run after an upgrade, while the worker still runs the
+    old code) migrates the file; a migration that only adds a table or a column trips no
+    statement of the old code, which went on running and writing. Its write transactions now
+    read the schema version once a second and stop it with a StoreError saying to upgrade."""
+    db = tmp_path / "durable.db"
+    with Worker(db) as starter:
+        arn = starter.service.start(starter.register(ticking), "500")
+    errors: list[BaseException] = []
+    with Worker(db) as worker:
+        worker.register(ticking)
+
+        def serve() -> None:
+            try:
+                worker.run()
+            except BaseException as exc:  # the test reads it
+                errors.append(exc)
+
+        runner = threading.Thread(target=serve, daemon=True)
+        runner.start()
+        time.sleep(0.5)
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+            conn.execute(f"UPDATE schema_version SET version = {SQLITE_SCHEMA + 1}")
+            conn.execute("ALTER TABLE executions ADD COLUMN priority INTEGER")
+        upgraded = time.monotonic()
+        runner.join(timeout=30)
+        assert not runner.is_alive()
+        assert time.monotonic() - upgraded < 5
+    assert len(errors) == 1 and isinstance(errors[0], dg.StoreError), errors
+    assert f"upgraded to schema version {SQLITE_SCHEMA + 1}" in str(errors[0])
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        row = conn.execute("SELECT status FROM executions WHERE arn = ?", (arn,)).fetchone()
+    assert row == ("RUNNING",)
