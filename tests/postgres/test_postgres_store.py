@@ -16,7 +16,7 @@ import pytest
 import durable_gen as dg
 from durable_gen._driver import make_handler
 from durable_gen._errors import StoreError, ValidationError
-from durable_gen.local import LocalService, VirtualClock
+from durable_gen.local import LocalService, VirtualClock, Worker
 from durable_gen.local._dbstore import StoreUnavailableError
 from durable_gen.local._postgres import SCHEMA_VERSION, PostgresStore, refusal_advice
 from durable_gen.local._store import Change, Task
@@ -501,3 +501,60 @@ def test_a_database_turned_read_only_is_unavailable_for_now(postgres_url: str) -
     # The advice's URL form is one the store takes.
     with PostgresStore(f"{postgres_url}?target_session_attrs=read-write") as store:
         store.register_workflow("f", "m:f")
+
+
+@dg.step
+def tick(i: int) -> int:
+    time.sleep(0.05)
+    return i
+
+
+@dg.workflow
+def ticking(n: int):  # type: ignore[no-untyped-def]
+    total = 0
+    for i in range(n):
+        total += yield tick(i)
+    return total
+
+
+def test_a_migration_that_only_adds_stops_a_running_worker_within_a_second(
+    postgres_url: str,
+) -> None:
+    """A newer durable_gen's migration that adds a table or a column leaves every statement of
+    this code working: a worker of this version went on running (and writing rows without
+    what the newer code expects) until it was restarted, where the docs say it stops at its
+    next query. The schema version now rides along with a transaction's first statement
+    (once a second), so the worker stops within about a second, with a StoreError that says
+    to upgrade, and its execution is left to resume on the upgraded workers."""
+    with Worker(postgres_url) as starter:
+        arn = starter.service.start(starter.register(ticking), "200")
+    errors: list[BaseException] = []
+    with Worker(postgres_url, lease_seconds=5) as worker:
+        worker.register(ticking)
+        runner = threading.Thread(target=lambda: _run_catching(worker, errors), daemon=True)
+        runner.start()
+        time.sleep(1.0)  # the execution is running its steps
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # what a v+1 would do
+            conn.execute(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+            conn.execute("ALTER TABLE executions ADD COLUMN priority integer")
+            conn.execute("CREATE TABLE schedules (name text PRIMARY KEY)")
+        upgraded = time.monotonic()
+        runner.join(timeout=30)
+        stopped = time.monotonic()
+    assert not runner.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], StoreError), errors
+    assert not isinstance(errors[0], StoreUnavailableError)  # not retried for its patience
+    assert f"upgraded to schema version {SCHEMA_VERSION + 1}" in str(errors[0])
+    assert stopped - upgraded < 5
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        (status,) = conn.execute(
+            "SELECT status FROM executions WHERE arn = %s", (arn,)
+        ).fetchone() or ("gone",)
+    assert status == "RUNNING"
+
+
+def _run_catching(worker: Worker, errors: list[BaseException]) -> None:
+    try:
+        worker.run()
+    except BaseException as exc:  # the test reads it
+        errors.append(exc)

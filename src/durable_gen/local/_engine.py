@@ -342,24 +342,30 @@ class LocalService(Runner):
                 f"None, got {type(error).__name__}"
             )
         check_error_object(error, "stop()'s error=", InvalidInputError)
-        # Children invoked by this execution are stopped first (their invoke operations then
-        # record STOPPED), so nothing it started keeps running on its own.
-        for child in self.list_executions("RUNNING"):
-            if child.parent_arn == execution_arn:
-                self.stop(child.arn, error)
+        error = error or ErrorObject(
+            error_type="Execution.Stopped", error_message="the execution was stopped"
+        )
+        # One hold of the lock (one transaction on a database): the executions it invoked
+        # that still run are stopped first (their invoke operations then record STOPPED), so
+        # nothing it started keeps running on its own, and no invocation of it can begin in
+        # between, which would run its code after the stop, on news of a child's stop.
         with self._lock:
-            ex = self._load(execution_arn)
-            if ex.status == "RUNNING":
-                error = error or ErrorObject(
-                    error_type="Execution.Stopped", error_message="the execution was stopped"
-                )
-                effects = end_execution(
-                    ex, self._store.lookup(ex.arn), "STOPPED", self._clock.now_ms(), error=error
-                )
-                changes: list[Change] = []
-                self._apply(ex, effects, changes)
-                self._commit(changes)
-            return ex.record()
+            self._load(execution_arn)  # an unknown ARN: ExecutionNotFoundError
+            children: dict[str, list[str]] = {}
+            for ex in self._store.executions():
+                if ex.status == "RUNNING" and ex.parent_arn is not None:
+                    children.setdefault(ex.parent_arn, []).append(ex.arn)
+            for arn in _deepest_first(execution_arn, children):
+                self._fire_overdue(arn)
+                ex = self._load(arn)
+                if ex.status == "RUNNING":
+                    effects = end_execution(
+                        ex, self._store.lookup(ex.arn), "STOPPED", self._clock.now_ms(), error=error
+                    )
+                    changes: list[Change] = []
+                    self._apply(ex, effects, changes)
+                    self._commit(changes)
+            return self._load(execution_arn).record()
 
     @checked
     def get_execution(self, execution_arn: str) -> ExecutionRecord:
@@ -689,6 +695,7 @@ class LocalService(Runner):
                 "CallbackId of a CALLBACK operation (CallbackDetails.CallbackId, or the "
                 "CallbackStarted event) of this service"
             )
+        self._fire_overdue(entry.arn, entry.op_id)
         ex = self._store.load(entry.arn)
         op = self._store.lookup(entry.arn)(entry.op_id) if ex is not None else None
         if ex is None or op is None:
@@ -801,3 +808,22 @@ def _default_clock(store: object) -> Clock:
     host of a fleet agrees on when a timer is due."""
     engine_clock: Callable[[], Clock] | None = getattr(store, "engine_clock", None)
     return engine_clock() if engine_clock is not None else RealClock()
+
+
+def _deepest_first(arn: str, children: dict[str, list[str]]) -> list[str]:
+    """``arn`` and the executions under it (``children``: parent to children), each after
+    the executions it invoked."""
+    order: list[str] = []
+    todo: list[tuple[str, bool]] = [(arn, False)]
+    seen: set[str] = set()
+    while todo:
+        node, expanded = todo.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        todo.append((node, True))
+        todo.extend((child, False) for child in children.get(node, ()))
+    return order

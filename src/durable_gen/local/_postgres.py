@@ -253,6 +253,13 @@ _MIGRATIONS: Final[list[Callable[[Any], None]]] = [_schema_v1, _schema_v2]
 #: The schema version this code writes.
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
+#: The schema version a transaction reads along with its first statement, at most every
+#: ``_VERSION_EVERY_S`` seconds per store: a database a newer durable_gen migrated while this
+#: process ran (adding a table or a column, which no statement of this code would trip on)
+#: stops this process within about that long, before it writes much the new code misreads.
+_VERSION: Final = "SELECT max(version) FROM schema_version"
+_VERSION_EVERY_S: Final = 1.0
+
 _UPSERT_TASK: Final = (
     "INSERT INTO tasks (arn, kind, op_id, due_ms, function_name) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (arn, kind, op_id) DO UPDATE SET due_ms = excluded.due_ms, "
@@ -406,6 +413,8 @@ class PostgresStore(SqlStore):
         self._begun = False
         self._cache: dict[str, StoredExecution] = {}
         self._recovered_ms = 0
+        #: When (``time.monotonic()``) a transaction last read the schema version.
+        self._version_read = time.monotonic()
         self._notify = False
         self._listener: psycopg.Connection[Any] | None = None
         self._listen_lock = threading.Lock()
@@ -523,11 +532,15 @@ class PostgresStore(SqlStore):
         tried: nothing has happened in the transaction yet.
         """
         assert self._conn is not None
+        # Once a second, the schema version rides along (same round trip): a newer
+        # durable_gen that migrated the database meanwhile stops this process (see below).
+        read_version = time.monotonic() - self._version_read >= _VERSION_EVERY_S
         for _ in range(self._pool.max_size + 1):
             conn = self._conn
             try:
                 with conn.pipeline():
                     conn.execute("BEGIN")
+                    version = conn.execute(_VERSION) if read_version else None
                     cursor = None if sql is None else conn.execute(sql, params)
             except self._psycopg.OperationalError as exc:
                 if not (conn.closed or conn.broken):
@@ -538,6 +551,12 @@ class PostgresStore(SqlStore):
                     self._conn = self._pool.getconn()
                 continue
             self._begun = True
+            if version is not None:
+                self._version_read = time.monotonic()
+                row = version.fetchone()
+                newer = 0 if row is None or row[0] is None else int(row[0])
+                if newer > SCHEMA_VERSION:  # rolled back by the caller's transaction
+                    raise self._upgraded(newer)
             return cursor
         raise StoreUnavailableError(
             f"cannot reach the database {self.url}: every connection failed; is it running?"
@@ -637,6 +656,9 @@ class PostgresStore(SqlStore):
         version = 0 if row is None or row[0] is None else int(row[0])
         if version <= SCHEMA_VERSION:
             return None
+        return self._upgraded(version)
+
+    def _upgraded(self, version: int) -> StoreError:
         return StoreError(
             f"the database {self.url} was upgraded to schema version {version} by a newer "
             f"durable_gen while this process ran (it knows version {SCHEMA_VERSION}); upgrade "

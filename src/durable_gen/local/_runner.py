@@ -161,10 +161,13 @@ class Runner:
         finally:
             self._waiters -= 1
 
-    def _run_one(self) -> bool:
-        """Run the earliest due task; False when none is due."""
+    def _run_one(self, focus: str | None = None) -> bool:
+        """Run the earliest due task (with ``focus``: of that execution and those it invoked
+        only); False when none is due."""
         with self._lock:
-            task = self._store.next_task()
+            task = self._store.next_task()  # also takes back the work of dead invocations
+            if focus is not None:
+                task = min(self._tasks_of(focus), default=None)
             if task is None or task.due_ms > self._clock.now_ms():
                 return False
             if not self._store.claim(task):
@@ -181,6 +184,24 @@ class Runner:
             job()
         return True
 
+    def _tasks_of(self, arn: str) -> list[Task]:
+        """The scheduled tasks of execution ``arn`` and of the running executions it invoked,
+        and those invoked, and so on. Lock held."""
+        tasks: list[Task] = []
+        todo = [arn]
+        while todo:
+            ex = self._store.load(todo.pop())
+            if ex is None:
+                continue
+            tasks.extend(self._store.tasks_for(ex.arn))
+            todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
+        return tasks
+
+    def _next_due_of(self, arn: str) -> int | None:
+        """When the earliest task of ``arn`` (and of what it invoked) is due, if any."""
+        with self._lock:
+            return min((task.due_ms for task in self._tasks_of(arn)), default=None)
+
     def _fire_own_timers(self, ex: StoredExecution, now: int) -> None:
         # Timers of the invoking execution that came due during the invocation fire now, so
         # this checkpoint's response can tell the handler.
@@ -196,6 +217,32 @@ class Runner:
             if store.claim(task):
                 self._fire(task, now)
             task = store.next_task()
+
+    def _fire_overdue(self, arn: str, callback_op: str | None = None) -> None:
+        """Fire the timeouts of execution ``arn`` (and of its callback ``callback_op``) that
+        are due by now, before an answer or a stop from outside is applied. Lock held.
+
+        Whoever runs the engine fires timers when they come due; when nobody did (no worker
+        ran meanwhile, or none has got to it yet), an answer that came after the timeout
+        would otherwise be taken, and the execution would go on as it never could have had a
+        worker been running.
+        """
+        now = self._clock.now_ms()
+        due = sorted(
+            task
+            for task in self._store.tasks_for(arn)
+            if task.due_ms <= now
+            and (
+                task.kind == EXECUTION_TIMEOUT
+                or (
+                    task.kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT)
+                    and task.op_id == callback_op
+                )
+            )
+        )
+        for task in due:
+            if self._store.claim(task):
+                self._fire(task, now)
 
     def _fire(self, task: Task, now: int) -> None:
         ex = self._store.load(task.arn)
@@ -216,6 +263,15 @@ class Runner:
         ex = self._store.load(arn)
         if ex is None or ex.status != "RUNNING":
             return None
+        if ex.timeout_seconds is not None and (
+            self._clock.now_ms() >= ex.start_ms + ex.timeout_seconds * 1000
+        ):
+            # Its timeout passed while nobody ran it (no worker was up, or they all died):
+            # it ends TIMED_OUT before any step of it runs, as it would have at the time.
+            self._fire_overdue(arn)
+            ex = self._store.load(arn)
+            if ex is None or ex.status != "RUNNING":
+                return None
         change = Change(ex)
         if ex.invoking:
             ex.reinvoke = True

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from hashlib import blake2b
@@ -257,6 +258,9 @@ _MIGRATIONS: Final[list[Callable[[sqlite3.Connection], None]]] = [
 #: The schema version this code writes.
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
+#: Seconds between two reads of the schema version by a store's write transactions.
+_VERSION_EVERY_S: Final = 1.0
+
 
 # --- the store --------------------------------------------------------------------------------
 
@@ -331,8 +335,16 @@ class SqliteStore(SqlStore):
         self._serving: tuple[str, ...] | None = None
         self._recovered_ms = 0
         self.lock = TransactionLock(self)
+        #: The path as it was when opened, whatever directory the process moves to, and the
+        #: device and inode of the file there (None: SQLite's in-memory database).
+        self._abspath = Path(os.path.abspath(self.path))
+        self._identity: tuple[int, int] | None = None
+        #: When (``time.monotonic()``) a transaction last read the schema version.
+        self._version_read = time.monotonic()
         if str(self.path) != ":memory:":  # SQLite's in-memory database: no file to create
             _create_private(self.path)
+            _refuse_hard_links(self.path)
+            self._identity = _identity(self._abspath)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -440,6 +452,8 @@ class SqliteStore(SqlStore):
                     conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as exc:
                     raise self._error(exc) from None
+                if self._identity is not None:
+                    self._check_file(conn)
                 self._begun_at = conn.total_changes
             self._owner_thread = threading.get_ident()
         self._depth += 1
@@ -546,6 +560,37 @@ class SqliteStore(SqlStore):
             yield
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+    def _check_file(self, conn: sqlite3.Connection) -> None:
+        """In a transaction just begun: refuse to go on (rolled back) when the file at the
+        path is another one now, or, once a second, when a newer durable_gen migrated it
+        while this process ran (a migration that adds a table or a column trips no
+        statement of this code)."""
+        if _identity(self._abspath) != self._identity:
+            conn.execute("ROLLBACK")
+            raise self._moved()
+        now = time.monotonic()
+        if now - self._version_read < _VERSION_EVERY_S:
+            return
+        self._version_read = now
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        version = 0 if row is None or row[0] is None else int(row[0])
+        if version > SCHEMA_VERSION:
+            conn.execute("ROLLBACK")
+            raise StoreError(
+                f"the database {self.path} was upgraded to schema version {version} by a "
+                f"newer durable_gen while this process ran (it knows version "
+                f"{SCHEMA_VERSION}); upgrade durable_gen here and start this process again"
+            )
+
+    def _moved(self) -> StoreError:
+        return StoreError(
+            f"the database {self.path} was removed or replaced by another file (a backup "
+            "restored, a file moved over it) while this process had it open: what it would "
+            "write now would go to the old file, which nobody reads; nothing more was written. "
+            "Start this process again to open the file now at that path (and stop every "
+            "process on a database before replacing its file)"
+        )
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
@@ -961,3 +1006,36 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
     os.close(fd)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None: there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _refuse_hard_links(path: Path) -> None:
+    """Refuse a database file that has several names (hard links).
+
+    SQLite keeps a database's write-ahead log and its index beside the name it was opened by
+    (``NAME-wal``, ``NAME-shm``; a symbolic link is followed to the file's own name, a hard
+    link is not). Processes opening one file by two names therefore keep two logs: neither
+    sees the other's commits, both run the same executions (every step twice), and the file
+    may be damaged when the logs are written back.
+    """
+    try:
+        links = os.stat(path).st_nlink
+    except OSError:
+        return  # SQLite reports what is wrong with the path
+    if links > 1:
+        raise StoreError(
+            f"the database {path} has {links} names (hard links to one file): SQLite keeps "
+            "its write-ahead log beside the name it is opened by, so processes opening it by "
+            "different names would not see each other's commits and would run the same "
+            "executions twice; open it by one name only (remove the other links: `ls -i` "
+            "shows the file's inode, `find / -inum INODE` its names), or give each program a "
+            "copy of its own (a symbolic link is fine)"
+        )

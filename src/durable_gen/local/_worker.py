@@ -93,6 +93,11 @@ def import_attribute(spec: str) -> Any:
         raise InvalidInputError(
             f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
+    except SystemExit as exc:  # sys.exit() at import: a script, or a check of its settings
+        raise InvalidInputError(
+            f"importing module {module_name!r} failed: it called sys.exit({exc.code!r}) at "
+            "import (a module that holds workflows must import without exiting)"
+        ) from None
     obj: Any = module
     for part in qualname.split("."):
         try:
@@ -741,6 +746,8 @@ class Worker:
 
         ``stop()`` ends it too, once the invocation in progress has ended: nothing more is
         taken, and the execution is left to a worker to resume from its last checkpoint.
+        With ``skip_time``, only that execution's work (and that of the executions it
+        invokes) is run, and the virtual clock skips to their timers only.
 
         Returns:
             The execution's record: ended, or RUNNING when it waits for a callback (or for a
@@ -748,7 +755,7 @@ class Worker:
         """
         with _LeaseKeeper(self.store):
             while True:
-                self._drive_due()
+                self._drive_due(execution_arn)
                 record = self.service.get_execution(execution_arn)
                 if (
                     record.is_terminal
@@ -760,17 +767,28 @@ class Worker:
                     on_progress()
                 self._stop.wait(self._delay())
 
-    def _drive_due(self) -> None:
-        """``run_due()``, one task at a time, taking nothing more once ``stop()`` is called."""
+    def _drive_due(self, execution_arn: str) -> None:
+        """``run_due()``, one task at a time, taking nothing more once ``stop()`` is called.
+
+        With a skipping clock, only the work of ``execution_arn`` (and of the executions it
+        invoked) is run, and the clock jumps to their next timer only: the database may hold
+        other executions, whose waits must end on the wall clock, whoever else runs them.
+        """
         self._import_remembered()
         service, clock = self.service, self.service.clock
+        focus = execution_arn if isinstance(clock, VirtualClock) else None
         try:
             while not self._stop.is_set():
-                if service._run_one():
+                if service._run_one(focus):
                     continue
                 # Nothing due now: a skipping clock jumps to the next timer; the wall
                 # clock is waited on by drive().
-                if not _skip_to_next_timer(clock, self.store):
+                if focus is None:
+                    if not _skip_to_next_timer(clock, self.store):
+                        return
+                    continue
+                due = service._next_due_of(focus)
+                if due is None or not _skip_to_next_timer(clock, self.store, due):
                     return
         except LeaseLostError as exc:
             self._log(f"durable-gen worker: {exc}")
@@ -828,12 +846,14 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
         restore()
 
 
-def _skip_to_next_timer(clock: object, store: DatabaseStore) -> bool:
-    """Move a skipping (virtual) clock to the store's next due task, as run_until_idle's
-    would: True if it moved; False for the wall clock, or when nothing is due later."""
+def _skip_to_next_timer(clock: object, store: DatabaseStore, due: int | None = None) -> bool:
+    """Move a skipping (virtual) clock to the store's next due task (or to ``due``), as
+    run_until_idle's would: True if it moved; False for the wall clock, or when nothing is
+    due later."""
     if not isinstance(clock, VirtualClock):
         return False
-    due = store.next_due_ms()
+    if due is None:
+        due = store.next_due_ms()
     if due is None or due <= clock.now_ms():
         return False
     clock.advance_to(due)
@@ -885,9 +905,14 @@ def _moved_on(service: LocalService, arn: str) -> str:
             "another worker took the execution over (this invocation outlived its lease; keep "
             "--lease above the longest pause); nothing more of this invocation is recorded"
         )
+    why = (
+        "its execution timeout passed"
+        if status == "TIMED_OUT"
+        else "it was stopped, or a worker that took it over finished it"
+    )
     return (
-        f"the execution ended meanwhile ({status}: it was stopped, or a worker that took it "
-        "over finished it); nothing more of this invocation is recorded"
+        f"the execution ended meanwhile ({status}: {why}); nothing more of this invocation "
+        "is recorded"
     )
 
 

@@ -193,3 +193,35 @@ def test_a_deploy_that_breaks_the_workflow_leaves_its_executions_waiting(
     assert cli("worker", "--once", "-q").code == 0
     listed = json.loads(cli("list", "--json").out)
     assert next(e["status"] for e in listed if e["arn"] == arn) == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [
+        ("raise RuntimeError('no settings')\n", "RuntimeError: no settings"),
+        ("import sys\nsys.exit(3)\n", "it called sys.exit(3) at import"),
+        ("import sys\nsys.exit('SHOP_URL is not set')\n", "sys.exit('SHOP_URL is not set')"),
+    ],
+    ids=["raises", "sys.exit(3)", "sys.exit(message)"],
+)
+def test_a_deploy_whose_module_fails_at_import_leaves_its_executions_and_runs_the_others(
+    broken: str, said: str, workdir: Path, cli: Cli
+) -> None:
+    """A module of workflows that fails when imported (a missing setting): the worker says so,
+    leaves its executions RUNNING and runs the others. A module that called ``sys.exit()`` at
+    import ended the worker itself, exit status 3 and no line, before it ran anything: one
+    module of the database's workflows took every worker of the fleet down with it."""
+    _write(workdir, V1)
+    arn = cli("start", "shop:order", "--input", "1", "--arn").out.strip()
+    other = cli("start", "flows:total", "--input", "3", "--arn").out.strip()
+    (workdir / "shop.py").write_text(broken)
+    shutil.rmtree(workdir / "__pycache__", ignore_errors=True)
+    worker = cli("worker", "--once", "-q")
+    assert worker.code == 0, worker
+    assert "not serving 'shop.order'" in worker.err and said in worker.err, worker
+    assert "Traceback" not in worker.err
+    status = {e["arn"]: e["status"] for e in json.loads(cli("list", "--json").out)}
+    assert status == {arn: "RUNNING", other: "SUCCEEDED"}
+    # `run` of such a module is a usage error, as for any module that fails to import.
+    run = cli("run", "shop:order", "--input", "1")
+    assert run.code == 2 and said in run.err, run
