@@ -4,10 +4,11 @@ The rules, in the order they apply:
 
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
    TypedDicts, datetime/date/time, Decimal, UUID, pathlib paths, enums, sets, tuples and bytes
-   are written as JSON values (ISO strings, decimal strings, strings, arrays, base64); pydantic
-   models through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads
-   back. Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
-   nothing is turned into a string by ``str()``.
+   are written as JSON values (ISO strings, decimal strings, strings, arrays, base64), and a
+   subclass of str, int or float as its plain value; pydantic models through
+   ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any
+   other type is a ``SerializationError`` naming the payload (``what``) and the type; nothing
+   is turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
    ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
@@ -115,6 +116,15 @@ def _pure_path() -> Any:
 
 
 def _enc_hook(value: Any) -> Any:
+    # A subclass of str, int or float (numpy.float64, markupsafe.Markup) is one to type
+    # checkers and to JSON: written as its plain value (msgspec writes only the exact types;
+    # enums never get here, a bool only as a dict key, which stays refused).
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
     path = _pure_path()
     if path is not None and isinstance(value, path):
         return str(value)
@@ -453,11 +463,11 @@ def _wrap(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"t": "b", "v": bool(value)}
     if isinstance(value, int):
-        return {"t": "i", "v": int(value)}
+        return {"t": "i", "v": int.__int__(value)}
     if isinstance(value, float):
-        return {"t": "f", "v": float(value)}
+        return {"t": "f", "v": float.__float__(value)}
     if isinstance(value, str):
-        return {"t": "s", "v": str(value)}
+        return {"t": "s", "v": str.__str__(value)}
     if isinstance(value, datetime):
         return {"t": "dt", "v": value.isoformat()}
     if isinstance(value, date):
@@ -491,6 +501,8 @@ def _key(key: Any) -> str:
         return key
     if isinstance(key, Enum):
         key = key.value
+    if isinstance(key, (str, int, float)) and not isinstance(key, bool):
+        key = _enc_hook(key)  # a subclass (numpy.float64): by its base type, not its __str__
     if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
         return str(key)
     if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601

@@ -2,10 +2,12 @@
 
 The workflow receives a value of the declared type, the same on its first run and on replay
 (an int for a float is a float, a Counter for a dict a dict, a StrEnum for a str a str, a
-subclass's instance for a dataclass that dataclass). The two subtypes JSON cannot carry as
-their base (a bool for an int or a float is written true or false; a datetime for a date is
-written with its time) fail the step with a SerializationError that says so and what to return
-instead; the advice said "return a value of that type", which such a step already does.
+subclass's instance for a dataclass that dataclass, a subclass of str, int or float, such as
+numpy.float64 or markupsafe.Markup, its plain value, declared or not). The two subtypes JSON
+cannot carry as their base (a bool for an int or a float is written true or false; a datetime
+for a date is written with its time) fail the step with a SerializationError that says so and
+what to return instead; the advice said "return a value of that type", which such a step
+already does.
 """
 
 from __future__ import annotations
@@ -31,6 +33,21 @@ class Level(enum.IntEnum):
     HIGH = 2
 
 
+class Label(str):
+    """A str subclass, as markupsafe.Markup or numpy.str_ are."""
+
+
+class Count(int):
+    pass
+
+
+class Ratio(float):
+    """A float subclass, as numpy.float64 is; its own str() must not be what is written."""
+
+    def __str__(self) -> str:
+        return f"{float(self):.0%}"
+
+
 @dataclass
 class Animal:
     name: str
@@ -52,6 +69,12 @@ FITS: dict[str, tuple[Any, Any, Any]] = {
     "subclass-for-dataclass": (Animal, Dog("rex"), Animal("rex")),
     "tuple-for-sequence": (Sequence[int], (1, 2), [1, 2]),
     "bytearray-for-bytes": (bytes, bytearray(b"ab"), b"ab"),
+    "str-subclass-for-str": (str, Label("x"), "x"),
+    "int-subclass-for-int": (int, Count(3), 3),
+    "float-subclass-for-float": (float, Ratio(0.5), 0.5),
+    "float-subclass-undeclared": (Any, Ratio(0.5), 0.5),
+    "str-subclass-undeclared": (Any, Label("x"), "x"),
+    "subclasses-in-a-dict": (dict[str, list[float]], {Label("a"): [Ratio(0.5)]}, {"a": [0.5]}),
 }
 
 # declared type, value returned, words the advice must hold
@@ -83,12 +106,15 @@ def _workflow(declared: Any, value: Any, seen: list[Any]) -> Callable[..., Any]:
     return workflow
 
 
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
 @pytest.mark.parametrize("case", FITS)
-def test_a_subtypes_value_arrives_as_the_declared_type_on_every_run(case: str) -> None:
+def test_a_subtypes_value_arrives_as_the_declared_type_on_every_run(
+    case: str, payload_format: Any
+) -> None:
     declared, value, expected = FITS[case]
     seen: list[Any] = []
     workflow = _workflow(declared, value, seen)
-    run = TestRunner().run(workflow, None)
+    run = TestRunner(payload_format=payload_format).run(workflow, None)
     assert run.status == "SUCCEEDED", run.error
     assert replay(workflow, run.export()).ok
     assert len(seen) >= 2  # the first run, then the replay after the wait (and the replayer's)
@@ -96,6 +122,11 @@ def test_a_subtypes_value_arrives_as_the_declared_type_on_every_run(case: str) -
         assert got == expected and type(got) is type(expected), (got, expected)
         if isinstance(expected, list):
             assert [type(x) for x in got] == [type(x) for x in expected]
+        if isinstance(expected, dict):
+            assert [(type(k), type(v)) for k, v in got.items()] == [
+                (type(k), type(v)) for k, v in expected.items()
+            ]
+            assert all(type(x) is float for v in got.values() if isinstance(v, list) for x in v)
 
 
 @pytest.mark.parametrize("case", REFUSED)
