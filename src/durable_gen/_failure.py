@@ -44,7 +44,7 @@ from ._errors import (
     StepInterruptedError,
     StepTimeoutError,
 )
-from ._wire import MAX_ERROR_BYTES, ErrorObject, error_object_problem
+from ._wire import MAX_ERROR_BYTES, ErrorObject, Operation, error_object_problem
 
 __all__ = [
     "AWS_EXCEPTIONS",
@@ -59,6 +59,7 @@ __all__ = [
     "same_error_type",
     "step_error",
     "step_error_object",
+    "wait_for_callback_error",
 ]
 
 #: The module AWS's Python SDK records its own exceptions under.
@@ -344,6 +345,71 @@ def context_error(sub_type: str | None, err: ErrorObject | None) -> OperationErr
     return raise_error(ChildFailedError, err)
 
 
+#: Set on the ``CallbackFailedError`` of a WaitForCallback whose submitter failed: the type AWS's
+#: SDK records when it escapes (its own name is the submitter's exception's).
+_AWS_TYPE_ATTR: Final = "_durable_gen_aws_error_type"
+
+
+def wait_for_callback_error(
+    err: ErrorObject | None,
+    escaped: BaseException | None,
+    callback: Operation | None,
+    submitter: Operation | None,
+) -> OperationError:
+    """The exception a failed WaitForCallback raises: what failed inside it, with the type
+    recorded there, in both payload formats, on the first run and on replay.
+
+    Its callback's error (the sender's type, ``Callback.Timeout``, ``Callback.Heartbeat``),
+    else its submitter step's (``CallbackFailedError`` with the step's type): ``escaped``
+    (what its body raised) when it ends in this invocation, else its children's records
+    (``callback`` and ``submitter``, its operations 1 and 2). The context's own record ``err``
+    may name AWS's exception instead (``payload_format="aws"``, or AWS's SDK wrote it), which
+    keeps neither type; it is the answer only when no child is recorded as failed.
+    """
+    if escaped is None:
+        if (
+            callback is not None
+            and callback.type == "CALLBACK"
+            and callback.status in ("FAILED", "TIMED_OUT")
+            and callback.callback_details is not None
+            and callback.callback_details.error is not None
+        ):
+            return callback_error(callback.callback_details.error, callback.status)
+        if (
+            submitter is not None
+            and submitter.type == "STEP"
+            and submitter.status == "FAILED"
+            and submitter.step_details is not None
+            and submitter.step_details.error is not None
+        ):
+            return _submitter_failed(submitter.step_details.error)
+    elif isinstance(escaped, CallbackError):  # raised at `yield handle`: the callback's own
+        return raise_error(
+            CallbackTimeoutError
+            if isinstance(escaped, CallbackTimeoutError)
+            else CallbackFailedError,
+            _fields(escaped),
+        )
+    elif isinstance(escaped, StepFailedError):  # the submitter step failed for good
+        return _submitter_failed(_fields(escaped))
+    return raise_error(CallbackFailedError, err)
+
+
+def _fields(exc: OperationError) -> ErrorObject:
+    return ErrorObject(
+        error_type=exc.error_type,
+        error_message=exc.error_message,
+        error_data=exc.error_data,
+        stack_trace=exc.stack_trace,
+    )
+
+
+def _submitter_failed(err: ErrorObject) -> OperationError:
+    exc = raise_error(CallbackFailedError, err)
+    setattr(exc, _AWS_TYPE_ATTR, AWS_CALLBACK_SUBMITTER_ERROR)
+    return exc
+
+
 def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
     """The ``ErrorType`` AWS's Python SDK records for this failure.
 
@@ -361,6 +427,9 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
         recorded = exc_or_error.error_type or ""
         return _TO_AWS_BY_NAME.get(recorded, recorded) or AWS_DURABLE_OPERATION_ERROR
     exc = exc_or_error
+    marked = getattr(exc, _AWS_TYPE_ATTR, None)
+    if isinstance(marked, str):
+        return marked
     if isinstance(exc, CallbackError) and not isinstance(exc, CallbackTimeoutError):
         recorded = exc.error_type or ""
         if recorded in (

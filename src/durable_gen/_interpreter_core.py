@@ -38,13 +38,11 @@ from ._actions import VirtualContextEvent
 from ._codec import PayloadFormat
 from ._commands import CallbackHandle, Command, Retry, Step, StepFunction, _fn_name
 from ._errors import (
-    CallbackFailedError,
-    CallbackTimeoutError,
     NonDeterminismError,
     OperationError,
     SerializationError,
 )
-from ._failure import callback_error, error_object, raise_error
+from ._failure import error_object, raise_error, wait_for_callback_error
 from ._ids import operation_id
 from ._serdes import Serdes, dumps, loads
 from ._versioning import PATCH_SUBTYPE, is_marker
@@ -769,47 +767,17 @@ class Core:
     ) -> OperationError:
         """The exception a failed context raises (a timed-out WaitForCallback's is a timeout:
         ``raise_error`` picks the precise class from the recorded type, AWS's paths included).
-
-        A WaitForCallback raises what failed inside it, with the type recorded there: its
-        callback's error (the sender's type, ``Callback.Timeout``, ``Callback.Heartbeat``),
-        else its submitter step's. That is ``escaped`` (what its body raised) when it ends in
-        this invocation, and its children's records on replay. The context's own record may
-        name AWS's exception instead (``payload_format="aws"``, or AWS's SDK wrote it), which
-        keeps neither type: it is the answer only when no child is recorded as failed."""
+        A WaitForCallback's carries the type recorded inside it (``wait_for_callback_error``):
+        ``escaped``, what its body raised, when it ends in this invocation, else its children's
+        records."""
         if sub_type != "WaitForCallback":
             return raise_error(error_cls, err)
-        inner: ErrorObject | None = None
-        if isinstance(escaped, OperationError):  # the callback's error, or the submitter's
-            inner = ErrorObject(
-                error_type=escaped.error_type,
-                error_message=escaped.error_message,
-                error_data=escaped.error_data,
-                stack_trace=escaped.stack_trace,
-            )
-            if isinstance(escaped, CallbackTimeoutError):
-                return raise_error(CallbackTimeoutError, inner)
-            return raise_error(CallbackFailedError, inner)
-        callback = self._ops.get(operation_id(op_id, 1))
-        if (
-            escaped is None
-            and callback is not None
-            and callback.type == "CALLBACK"
-            and callback.status in ("FAILED", "TIMED_OUT")
-            and callback.callback_details is not None
-            and callback.callback_details.error is not None
-        ):
-            return callback_error(callback.callback_details.error, callback.status)
-        submitter = self._ops.get(operation_id(op_id, 2))
-        if (
-            escaped is None
-            and submitter is not None
-            and submitter.type == "STEP"
-            and submitter.status == "FAILED"
-            and submitter.step_details is not None
-            and submitter.step_details.error is not None
-        ):
-            return raise_error(CallbackFailedError, submitter.step_details.error)
-        return raise_error(error_cls, err)
+        return wait_for_callback_error(
+            err,
+            escaped,
+            self._ops.get(operation_id(op_id, 1)),
+            self._ops.get(operation_id(op_id, 2)),
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -125,3 +125,34 @@ def test_an_execution_awss_sdk_recorded_reads_the_senders_type() -> None:
 
     report = replay(wait_for_callback_failure, load_history({"Operations": state["Operations"]}))
     assert seen == ["Rejected"], report.message
+
+
+@pytest.mark.parametrize(
+    ("case", "recorded"),
+    [
+        ("sender-failure", "CallbackExternalError"),
+        ("overall-timeout", "CallbackTimeoutError"),
+        ("heartbeat-timeout", "CallbackTimeoutError"),
+        ("submitter-failure", "CallbackSubmitterError"),
+    ],
+)
+def test_uncaught_in_aws_format_the_execution_records_awss_exception(
+    case: str, recorded: str
+) -> None:
+    """The execution's error is what AWS's SDK records for the same failure, and the replayer
+    matches it with the error the workflow raises."""
+    submitter, options, answer = CASES[case]
+
+    def workflow(_: None) -> dg.Workflow[None]:
+        yield from dg.WaitForCallback(submitter, name="approval", **options)
+
+    runner = TestRunner(payload_format="aws")
+    run = runner.run(workflow, None)
+    if answer == "fail":
+        run.send_callback_failure("approval", error_type="Rejected", error_message="no")
+    runner.run_until_idle(include_callback_timeouts=answer == "timeout")
+    assert run.status == "FAILED"
+    assert run.error is not None
+    assert run.error.error_type == f"aws_durable_execution_sdk_python.exceptions.{recorded}"
+    report = replay(workflow, run.export())
+    assert report.ok and report.outcome == "failed", report.message
