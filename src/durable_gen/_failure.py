@@ -360,48 +360,41 @@ def wait_for_callback_error(
     recorded there, in both payload formats, on the first run and on replay.
 
     Its callback's error (the sender's type, ``Callback.Timeout``, ``Callback.Heartbeat``),
-    else its submitter step's (``CallbackFailedError`` with the step's type): ``escaped``
-    (what its body raised) when it ends in this invocation, else its children's records
-    (``callback`` and ``submitter``, its operations 1 and 2). The context's own record ``err``
-    may name AWS's exception instead (``payload_format="aws"``, or AWS's SDK wrote it), which
-    keeps neither type; it is the answer only when no child is recorded as failed.
+    else its submitter step's (``CallbackFailedError`` with the step's type), else
+    ``SerializationError`` (a result that could not be read): ``escaped`` (what its body
+    raised) when it ends in this invocation, else its children's records (``callback`` and
+    ``submitter``, its operations 1 and 2) and its own. That record, ``err``, may name AWS's
+    exception instead (``payload_format="aws"``, or AWS's SDK wrote it), which keeps none of
+    these types.
     """
-    if escaped is None:
-        if (
-            callback is not None
-            and callback.type == "CALLBACK"
-            and callback.status in ("FAILED", "TIMED_OUT")
-            and callback.callback_details is not None
-            and callback.callback_details.error is not None
-        ):
-            return callback_error(callback.callback_details.error, callback.status)
-        if (
-            submitter is not None
-            and submitter.type == "STEP"
-            and submitter.status == "FAILED"
-            and submitter.step_details is not None
-            and submitter.step_details.error is not None
-        ):
-            return _submitter_failed(submitter.step_details.error)
-    elif isinstance(escaped, CallbackError):  # raised at `yield handle`: the callback's own
-        return raise_error(
-            CallbackTimeoutError
-            if isinstance(escaped, CallbackTimeoutError)
-            else CallbackFailedError,
-            _fields(escaped),
-        )
-    elif isinstance(escaped, StepFailedError):  # the submitter step failed for good
-        return _submitter_failed(_fields(escaped))
+    if escaped is not None:  # it ends in this invocation
+        inner = error_object(escaped)  # its own type, as format "json" records it
+        if isinstance(escaped, CallbackTimeoutError):
+            return raise_error(CallbackTimeoutError, inner)
+        if isinstance(escaped, StepFailedError):  # the submitter step failed for good
+            return _submitter_failed(inner)
+        return raise_error(CallbackFailedError, inner)  # the callback's, a SerializationError
+    if (
+        callback is not None
+        and callback.type == "CALLBACK"
+        and callback.status in ("FAILED", "TIMED_OUT")
+        and callback.callback_details is not None
+        and callback.callback_details.error is not None
+    ):
+        return callback_error(callback.callback_details.error, callback.status)
+    if (
+        submitter is not None
+        and submitter.type == "STEP"
+        and submitter.status == "FAILED"
+        and submitter.step_details is not None
+        and submitter.step_details.error is not None
+    ):
+        return _submitter_failed(submitter.step_details.error)
+    if err is not None and err.error_type == AWS_SERDES_ERROR:
+        # neither child failed: the callback's result could not be read, which "aws" records
+        # under AWS's SerDesError
+        err = msgspec.structs.replace(err, error_type="SerializationError")
     return raise_error(CallbackFailedError, err)
-
-
-def _fields(exc: OperationError) -> ErrorObject:
-    return ErrorObject(
-        error_type=exc.error_type,
-        error_message=exc.error_message,
-        error_data=exc.error_data,
-        stack_trace=exc.stack_trace,
-    )
 
 
 def _submitter_failed(err: ErrorObject) -> OperationError:

@@ -5,13 +5,15 @@ what the sender sent"; migration.md: "error_type is the type recorded on the cal
 Under ``payload_format="aws"`` the WaitForCallback context itself is recorded under AWS's
 exception path (``...exceptions.CallbackExternalError``), as AWS's SDK records it; the
 workflow read that path as ``error_type``, so the sender's type (``Rejected``) was lost, and
-a heartbeat timeout could not be told from the overall timeout. An execution AWS's SDK
+a heartbeat timeout could not be told from the overall timeout, a result that did not fit
+``result_type=`` read ``...SerDesError`` for ``SerializationError``. An execution AWS's SDK
 recorded reads the callback's type the same way.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,11 @@ def submit(callback_id: str) -> None:
     pass
 
 
+@dataclass
+class Approval:
+    approved: bool
+
+
 @dg.step(retry=dg.Retry.never())
 def submit_fails(callback_id: str) -> None:
     raise Unreachable("mail server down")
@@ -42,6 +49,7 @@ CASES: dict[str, tuple[Any, dict[str, Any], str]] = {
     "overall-timeout": (submit, {"timeout": 60}, "timeout"),
     "heartbeat-timeout": (submit, {"timeout": 600, "heartbeat_timeout": 30}, "timeout"),
     "submitter-failure": (submit_fails, {}, "none"),
+    "unreadable-result": (submit, {"result_type": Approval}, "misfit"),
 }
 EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
     "json": {
@@ -49,6 +57,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
         "overall-timeout": ("CallbackTimeoutError", "Callback.Timeout"),
         "heartbeat-timeout": ("CallbackTimeoutError", "Callback.Heartbeat"),
         "submitter-failure": ("CallbackFailedError", "Unreachable"),
+        "unreadable-result": ("CallbackFailedError", "SerializationError"),
     },
     "aws": {
         "sender-failure": ("CallbackFailedError", "Rejected"),
@@ -56,6 +65,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
         "heartbeat-timeout": ("CallbackTimeoutError", "Callback.Heartbeat"),
         # a step's own failure under "aws": its module-qualified class name (lambda.md)
         "submitter-failure": ("CallbackFailedError", f"{__name__}.Unreachable"),
+        "unreadable-result": ("CallbackFailedError", "SerializationError"),
     },
 }
 
@@ -82,6 +92,8 @@ def test_the_workflow_reads_the_type_recorded_inside_on_every_run(
         run.send_callback_failure(
             "approval", error_type="Rejected", error_message="no", error_data='{"code": 7}'
         )
+    elif answer == "misfit":
+        run.send_callback_success("approval", {"approved": "maybe"})
     runner.run_until_idle(include_callback_timeouts=answer == "timeout")
     assert run.result() == "caught"
     report = replay(workflow, run.export())
@@ -134,6 +146,7 @@ def test_an_execution_awss_sdk_recorded_reads_the_senders_type() -> None:
         ("overall-timeout", "CallbackTimeoutError"),
         ("heartbeat-timeout", "CallbackTimeoutError"),
         ("submitter-failure", "CallbackSubmitterError"),
+        ("unreadable-result", "CallbackExternalError"),
     ],
 )
 def test_uncaught_in_aws_format_the_execution_records_awss_exception(
@@ -150,6 +163,8 @@ def test_uncaught_in_aws_format_the_execution_records_awss_exception(
     run = runner.run(workflow, None)
     if answer == "fail":
         run.send_callback_failure("approval", error_type="Rejected", error_message="no")
+    elif answer == "misfit":
+        run.send_callback_success("approval", {"approved": "maybe"})
     runner.run_until_idle(include_callback_timeouts=answer == "timeout")
     assert run.status == "FAILED"
     assert run.error is not None
