@@ -5,10 +5,10 @@ The rules, in the order they apply:
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
    TypedDicts, datetime/date/time, Decimal, UUID, pathlib paths, enums, sets, tuples and bytes
    are written as JSON values (ISO strings, decimal strings, strings, arrays, base64), and a
-   subclass of str, int or float as its plain value; pydantic models through
-   ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back. Any
-   other type is a ``SerializationError`` naming the payload (``what``) and the type; nothing
-   is turned into a string by ``str()``.
+   subclass of one of these or of str, int or float as a value of that type; pydantic models
+   through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back.
+   Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
+   nothing is turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
    ``{"t": tag, "v": value}`` all the way down (tags in ``TAGS``); a ``BatchResult`` is a
@@ -115,16 +115,42 @@ def _pure_path() -> Any:
     return getattr(module, "PurePath", None) if module is not None else None
 
 
-def _enc_hook(value: Any) -> Any:
-    # A subclass of str, int or float (numpy.float64, markupsafe.Markup) is one to type
-    # checkers and to JSON: written as its plain value (msgspec writes only the exact types;
-    # enums never get here, a bool only as a dict key, which stays refused).
+def _plain_base(value: Any) -> Any:
+    """A value of a subclass of a type the codec writes (numpy.float64, markupsafe.Markup,
+    pendulum.DateTime, a ``class Money(Decimal)``), which is one of that type to type checkers,
+    as a value of the type itself; None for any other value. msgspec writes only the exact
+    types; enums never get here, and a bool only as a dict key, which stays refused."""
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return int.__int__(value)
     if isinstance(value, float):
         return float.__float__(value)
+    if isinstance(value, datetime):
+        return datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, value.tzinfo, fold=value.fold,
+        )  # fmt: skip
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    if isinstance(value, time):
+        return time(
+            value.hour, value.minute, value.second, value.microsecond, value.tzinfo,
+            fold=value.fold,
+        )  # fmt: skip
+    if isinstance(value, timedelta):
+        return timedelta(days=value.days, seconds=value.seconds, microseconds=value.microseconds)
+    if isinstance(value, Decimal):
+        return Decimal(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return None
+
+
+def _enc_hook(value: Any) -> Any:
+    plain = _plain_base(value)
+    if plain is not None:
+        return plain
     path = _pure_path()
     if path is not None and isinstance(value, path):
         return str(value)
@@ -460,14 +486,9 @@ def _wrap(value: Any) -> dict[str, Any]:
         return {"t": "t", "v": [_wrap(v) for v in value]}
     if isinstance(value, Enum):
         return _wrap(value.value)
-    if isinstance(value, bool):
-        return {"t": "b", "v": bool(value)}
-    if isinstance(value, int):
-        return {"t": "i", "v": int.__int__(value)}
-    if isinstance(value, float):
-        return {"t": "f", "v": float.__float__(value)}
-    if isinstance(value, str):
-        return {"t": "s", "v": str.__str__(value)}
+    plain = _plain_base(value)  # a subclass (numpy.float64, pendulum.DateTime): as its base
+    if plain is not None and type(plain) is not kind:
+        return _wrap(plain)
     if isinstance(value, datetime):
         return {"t": "dt", "v": value.isoformat()}
     if isinstance(value, date):
@@ -501,8 +522,9 @@ def _key(key: Any) -> str:
         return key
     if isinstance(key, Enum):
         key = key.value
-    if isinstance(key, (str, int, float)) and not isinstance(key, bool):
-        key = _enc_hook(key)  # a subclass (numpy.float64): by its base type, not its __str__
+    if not isinstance(key, bool):
+        plain = _plain_base(key)  # a subclass (numpy.float64): by its base type, not its __str__
+        key = key if plain is None else plain
     if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
         return str(key)
     if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601

@@ -2,8 +2,9 @@
 
 The workflow receives a value of the declared type, the same on its first run and on replay
 (an int for a float is a float, a Counter for a dict a dict, a StrEnum for a str a str, a
-subclass's instance for a dataclass that dataclass, a subclass of str, int or float, such as
-numpy.float64 or markupsafe.Markup, its plain value, declared or not). The two subtypes JSON
+subclass's instance for a dataclass that dataclass, a subclass of str, int, float, datetime,
+date, time, timedelta, Decimal or bytes, such as numpy.float64, markupsafe.Markup or
+pendulum.DateTime, a value of that type, declared or not). The two subtypes JSON
 cannot carry as their base (a bool for an int or a float is written true or false; a datetime
 for a date is written with its time) fail the step with a SerializationError that says so and
 what to return instead; the advice said "return a value of that type", which such a step
@@ -16,7 +17,8 @@ import collections
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -38,6 +40,34 @@ class Label(str):
 
 
 class Count(int):
+    pass
+
+
+class Moment(datetime):
+    """A datetime subclass, as pendulum.DateTime is."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return "not what is written"
+
+
+class Day(date):
+    pass
+
+
+class Clock(time):
+    pass
+
+
+class Span(timedelta):
+    pass
+
+
+class Money(Decimal):
+    def __str__(self) -> str:
+        return "not what is written"
+
+
+class Blob(bytes):
     pass
 
 
@@ -75,6 +105,21 @@ FITS: dict[str, tuple[Any, Any, Any]] = {
     "float-subclass-undeclared": (Any, Ratio(0.5), 0.5),
     "str-subclass-undeclared": (Any, Label("x"), "x"),
     "subclasses-in-a-dict": (dict[str, list[float]], {Label("a"): [Ratio(0.5)]}, {"a": [0.5]}),
+    "datetime-subclass": (
+        datetime,
+        Moment(2024, 1, 2, 3, 4, tzinfo=UTC),
+        datetime(2024, 1, 2, 3, 4, tzinfo=UTC),
+    ),
+    "date-subclass": (date, Day(2024, 2, 29), date(2024, 2, 29)),
+    "time-subclass": (time, Clock(1, 2, 3), time(1, 2, 3)),
+    "timedelta-subclass": (timedelta, Span(seconds=5), timedelta(seconds=5)),
+    "decimal-subclass": (Decimal, Money("1.10"), Decimal("1.10")),
+    "bytes-subclass": (bytes, Blob(b"ab"), b"ab"),
+    "datetime-subclass-keys": (
+        dict[datetime, Decimal],
+        {Moment(2024, 1, 1, tzinfo=UTC): Money("2.5")},
+        {datetime(2024, 1, 1, tzinfo=UTC): Decimal("2.5")},
+    ),
 }
 
 # declared type, value returned, words the advice must hold
@@ -127,6 +172,8 @@ def test_a_subtypes_value_arrives_as_the_declared_type_on_every_run(
                 (type(k), type(v)) for k, v in expected.items()
             ]
             assert all(type(x) is float for v in got.values() if isinstance(v, list) for x in v)
+        if isinstance(expected, datetime | Decimal):
+            assert str(got) == str(expected)
 
 
 @pytest.mark.parametrize("case", REFUSED)
