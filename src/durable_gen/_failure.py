@@ -52,6 +52,7 @@ __all__ = [
     "bounded_error",
     "callback_error",
     "check_error_object",
+    "compensation_error",
     "context_error",
     "error_object",
     "error_size",
@@ -395,6 +396,29 @@ def wait_for_callback_error(
         # under AWS's SerDesError
         err = msgspec.structs.replace(err, error_type="SerializationError")
     return raise_error(CallbackFailedError, err)
+
+
+def compensation_error(
+    err: ErrorObject | None, escaped: BaseException | None, step: Operation | None
+) -> OperationError:
+    """The exception of an undo that failed (``CompensationResult.error_type``): its step's
+    failure with the type recorded on the step, in both payload formats, on the first run and
+    on replay. ``escaped`` is what the undo's body raised when it ends in this invocation,
+    ``step`` the undo's step (its context's operation 1); the context's own record ``err``
+    names AWS's ``StepError`` under ``payload_format="aws"`` and is the answer only when the
+    step is not recorded as failed."""
+    if isinstance(escaped, StepFailedError):
+        return step_error(error_object(escaped))
+    if (
+        escaped is None
+        and step is not None
+        and step.type == "STEP"
+        and step.status == "FAILED"
+        and step.step_details is not None
+        and step.step_details.error is not None
+    ):
+        return step_error(step.step_details.error)
+    return raise_error(StepFailedError, err)
 
 
 def _submitter_failed(err: ErrorObject) -> OperationError:

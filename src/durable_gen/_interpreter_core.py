@@ -42,7 +42,7 @@ from ._errors import (
     OperationError,
     SerializationError,
 )
-from ._failure import error_object, raise_error, wait_for_callback_error
+from ._failure import compensation_error, error_object, raise_error, wait_for_callback_error
 from ._ids import operation_id
 from ._serdes import Serdes, dumps, loads
 from ._versioning import PATCH_SUBTYPE, is_marker
@@ -767,9 +767,11 @@ class Core:
     ) -> OperationError:
         """The exception a failed context raises (a timed-out WaitForCallback's is a timeout:
         ``raise_error`` picks the precise class from the recorded type, AWS's paths included).
-        A WaitForCallback's carries the type recorded inside it (``wait_for_callback_error``):
-        ``escaped``, what its body raised, when it ends in this invocation, else its children's
-        records."""
+        A WaitForCallback's, and an undo's (``compensation_error``), carry the type recorded
+        inside them (``wait_for_callback_error``): ``escaped``, what the body raised, when it
+        ends in this invocation, else the children's records."""
+        if sub_type == "Compensation":
+            return compensation_error(err, escaped, self._ops.get(operation_id(op_id, 1)))
         if sub_type != "WaitForCallback":
             return raise_error(error_cls, err)
         return wait_for_callback_error(
