@@ -27,7 +27,8 @@ The rules, in the order they apply:
    gives its user code (datetime, Decimal, UUID, bytes, tuple, and our ``BatchResult``).
 5. Declared types are read from annotations once per function (``result_type``,
    ``input_type``); one that cannot be resolved or describes no value (a TypeVar, an
-   ``Iterator``, a ``Callable``) counts as ``Any``.
+   ``Iterator``, a ``Callable``) counts as ``Any``, except the ``-> R`` of a decorator's
+   wrapper typed with a ParamSpec, which declares what the one function it holds declares.
 
 Pure: no I/O; pydantic is never imported here, only recognised once the user imported it.
 """
@@ -1081,7 +1082,53 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
             typing.Generator,
         ):
             returns = _normalise(declared)
+    if returns is Any:  # a decorator's wrapper, -> R: what the function it wraps declares
+        inner = _forwarded(target)
+        if inner is not None:
+            return _declared(inner)
     return (first, returns)
+
+
+def _forwarded(target: Any) -> Any:
+    """The function a decorator's wrapper forwards to, when ``target`` is one typed with a
+    ParamSpec (``def wrapper(*args: P.args, **kwargs: P.kwargs) -> R``, R a TypeVar) and holds
+    exactly one callable in its closure (the function it wraps, without ``functools.wraps``);
+    else None. Type checkers give such a wrapper the wrapped function's parameters and result,
+    so it declares what that function declares."""
+    if not inspect.isfunction(target) or not target.__closure__:
+        return None
+    annotations = getattr(target, "__annotations__", None) or {}
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    kinds = [p.kind for p in params]
+    if kinds != [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
+        return None
+    spec = [annotations.get(p.name) for p in params]
+    if not all(_param_spec_part(a, part) for a, part in zip(spec, ("args", "kwargs"), strict=True)):
+        return None
+    returns = annotations.get("return")
+    if isinstance(returns, str) and returns.isidentifier():  # from __future__ import annotations
+        returns = target.__globals__.get(returns)
+    if not isinstance(returns, typing.TypeVar):
+        return None
+    found = []
+    for cell in target.__closure__:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(value) and not isinstance(value, type) and value is not target:
+            found.append(value)
+    return found[0] if len(found) == 1 else None
+
+
+def _param_spec_part(annotation: Any, part: str) -> bool:
+    if isinstance(annotation, str):  # from __future__ import annotations: "P.args"
+        return annotation.endswith(f".{part}")
+    kind = typing.ParamSpecArgs if part == "args" else typing.ParamSpecKwargs
+    return isinstance(annotation, kind)
 
 
 def _owner(target: Any) -> type | None:
