@@ -1091,13 +1091,18 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
 
 def _forwarded(target: Any) -> Any:
     """The function a decorator's wrapper forwards to, when ``target`` is one typed with a
-    ParamSpec (``def wrapper(*args: P.args, **kwargs: P.kwargs) -> R``, R a TypeVar) and holds
-    exactly one callable in its closure (the function it wraps, without ``functools.wraps``);
-    else None. Type checkers give such a wrapper the wrapped function's parameters and result,
-    so it declares what that function declares."""
-    if not inspect.isfunction(target) or not target.__closure__:
+    ParamSpec (``def wrapper(*args: P.args, **kwargs: P.kwargs) -> R``, R a TypeVar, or such
+    a ``__call__`` of a decorator class) and holds exactly one callable (in its closure, or
+    as an attribute of the decorator object: the function it wraps, without
+    ``functools.wraps``); else None. Type checkers give such a wrapper the wrapped function's
+    parameters and result, so it declares what that function declares."""
+    holder: Any = None
+    func = target
+    if inspect.ismethod(target) and target.__name__ == "__call__":  # a decorator class
+        func, holder = target.__func__, target.__self__
+    if not inspect.isfunction(func):
         return None
-    annotations = getattr(target, "__annotations__", None) or {}
+    annotations = getattr(func, "__annotations__", None) or {}
     try:
         params = list(inspect.signature(target).parameters.values())
     except (TypeError, ValueError):
@@ -1110,17 +1115,20 @@ def _forwarded(target: Any) -> Any:
         return None
     returns = annotations.get("return")
     if isinstance(returns, str) and returns.isidentifier():  # from __future__ import annotations
-        returns = target.__globals__.get(returns)
+        returns = func.__globals__.get(returns)
     if not isinstance(returns, typing.TypeVar):
         return None
-    found = []
-    for cell in target.__closure__:
-        try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-        if callable(value) and not isinstance(value, type) and value is not target:
-            found.append(value)
+    held: list[Any] = []
+    for cell in func.__closure__ or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            held.append(cell.cell_contents)
+    held.extend(getattr(holder, "__dict__", {}).values())
+    found = [
+        value
+        for value in held
+        if callable(value) and not isinstance(value, type) and value is not target
+        and value is not holder
+    ]  # fmt: skip
     return found[0] if len(found) == 1 else None
 
 

@@ -3,8 +3,9 @@
 A decorator typed with a ParamSpec (``def timed(fn: Callable[P, R]) -> Callable[P, R]``) gives
 type checkers the wrapped function's result (``Receipt``). Its wrapper, written without
 ``functools.wraps``, declares ``-> R``, a TypeVar, which names no type to decode into: the
-workflow received a dict where the checkers said ``Receipt``. Such a wrapper now declares
-what the one function it holds declares; with ``functools.wraps`` it always did.
+workflow received a dict where the checkers said ``Receipt``. Such a wrapper (or a decorator
+class's ``__call__``) now declares what the one function it holds declares; with
+``functools.wraps`` it always did.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import pytest
 
@@ -58,6 +59,18 @@ def timed_async(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
+class Traced(Generic[P, R]):
+    """A decorator class: the function it wraps is an attribute, not in a closure."""
+
+    def __init__(self, func: Callable[P, R]) -> None:
+        self.func = func
+        self.label = "traced"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        calls.append(self.label)
+        return self.func(*args, **kwargs)
+
+
 def charge_plain(order: str) -> Receipt:
     return Receipt(order, Decimal("1.10"))
 
@@ -96,9 +109,11 @@ def pay(order: str) -> dg.Workflow[list[str]]:
     d = yield from dg.Step(timed(charge_plain), (order,), name="step-of-wrapped")
     e = yield from dg.Map(timed(charge_plain), [order], name="map-of-wrapped")
     f = yield from dg.Step(labelled(charge_plain), (order,), name="labelled")
+    g = yield from dg.Step(Traced(charge_plain), (order,), name="decorator-class")
+    h = yield from dg.Map(Traced(charge_plain), [order], name="map-of-decorator-class")
     yield from dg.Wait(seconds=1, name="replay-after-this")
     want = Receipt(order, Decimal("1.10"))
-    got = {"a": a, "b": b, "c": c, "d": d, "e": e.results()[0]}
+    got = {"a": a, "b": b, "c": c, "d": d, "e": e.results()[0], "g": g, "h": h.results()[0]}
     wrong = [k for k, v in got.items() if not (type(v) is Receipt and v == want)]
     if f != str(want):
         wrong.append("f")
@@ -111,7 +126,7 @@ def test_a_decorated_step_returns_its_declared_type_on_every_run(payload_format:
     assert run.result() == []
     report = replay(pay, run.export())
     assert report.ok and report.result == [], report.message
-    assert "timed" in calls and "retried" in calls  # the wrappers ran
+    assert {"timed", "retried", "traced"} <= set(calls)  # the wrappers ran
 
 
 def test_dg_run_too() -> None:
