@@ -77,6 +77,7 @@ __all__ = [
     "result_reader",
     "result_type",
     "undecodable",
+    "wrapped_by",
 ]
 
 PayloadFormat = Literal["json", "aws"]
@@ -1130,6 +1131,14 @@ def _forwarded(target: Any) -> Any:
         and value is not holder
     ]  # fmt: skip
     return found[0] if len(found) == 1 else None
+
+
+def wrapped_by(fn: Any) -> Any:
+    """The function ``fn`` forwards its arguments to when it is a decorator's wrapper typed
+    with a ParamSpec (``_forwarded``), so that it is called as that function is; else ``fn``."""
+    target = fn.__call__ if not inspect.isroutine(fn) and not isinstance(fn, type) else fn
+    inner = _forwarded(target) if callable(fn) else None
+    return fn if inner is None else wrapped_by(inner)
 
 
 def _param_spec_part(annotation: Any, part: str) -> bool:

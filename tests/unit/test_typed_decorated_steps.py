@@ -146,3 +146,19 @@ def test_functools_wraps_is_not_needed_but_still_works() -> None:
         return type(receipt).__name__
 
     assert dg.run(wf, "o-3") == "Receipt"
+
+
+def label(item: str, index: int) -> str:
+    return f"{item}-{index}"
+
+
+@pytest.mark.parametrize("wrap", [timed, Traced], ids=["wrapper", "decorator-class"])
+def test_a_decorated_map_function_gets_the_index_as_the_function_it_wraps(wrap: Any) -> None:
+    # Type checkers give the wrapper label's (item, index); a wrapper taking (*args, **kwargs)
+    # was called with the item alone, so every item failed (ArgumentError) and results() was
+    # silently empty.
+    def labels(items: list[str]) -> dg.Workflow[list[str]]:
+        batch = yield from dg.Map(wrap(label), items)
+        return batch.results()
+
+    assert dg.run(labels, ["a", "b"]) == ["a-0", "b-1"]
