@@ -11,7 +11,10 @@ Histories recorded by AWS's Python SDK name failures by its exception paths
    kind of operation that failed; a recorded type that names a more precise outcome of that
    kind picks the subclass (a callback that timed out is a ``CallbackTimeoutError`` whether
    the service wrote ``Callback.Timeout`` or AWS's SDK wrote its ``CallbackTimeoutError``
-   path). The recorded type, message, data and trace stay on the exception as recorded.
+   path). The recorded type, message, data and trace stay on the exception as recorded. A
+   WaitForCallback and an undo raise what failed inside them, with the type recorded there
+   (``wait_for_callback_error``, ``compensation_error``), not their context's (AWS's path
+   under ``payload_format="aws"``).
 2. Recording for AWS's SDK (``aws_error_type``): the type AWS's SDK would have written for the
    same failure, so that it rebuilds the same exception class. A step's own failure
    (``step_error_object``) keeps a type durable_gen or the step gave it explicitly
