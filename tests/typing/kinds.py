@@ -16,7 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Generic, NamedTuple, NewType, TypedDict, TypeVar, assert_type, cast
+from typing import (
+    Any,
+    Generic,
+    NamedTuple,
+    NewType,
+    ParamSpec,
+    TypedDict,
+    TypeVar,
+    assert_type,
+    cast,
+)
 
 import msgspec
 
@@ -24,6 +34,7 @@ import durable_gen as dg
 from durable_gen.testing import DurableRun, TestRunner
 
 T = TypeVar("T")
+P = ParamSpec("P")
 OrderId = NewType("OrderId", str)
 
 
@@ -65,6 +76,21 @@ class Billing:
     @dg.step
     def stamp(order: OrderId) -> datetime:
         return datetime(2024, 1, 1)
+
+
+def timed(fn: Callable[P, T]) -> Callable[P, T]:
+    """A decorator of one's own, without functools.wraps."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@dg.step
+@timed
+def decorated(order: OrderId) -> Line:
+    return Line(sku=order, qty=1, price=Decimal("0.5"))
 
 
 @dg.step
@@ -147,6 +173,8 @@ def kinds(order: OrderId) -> dg.Workflow[list[str]]:
     assert_type(stamped, datetime)
     tier = yield from kw_only(order=order)
     assert_type(tier, Tier)
+    wrapped = yield from decorated(order)
+    assert_type(wrapped, Line)
     span = yield from pos_only(order)
     assert_type(span, Span)
     summed = yield from total(Decimal(1), Decimal(2))
@@ -202,6 +230,7 @@ def kinds(order: OrderId) -> dg.Workflow[list[str]]:
             ("NewType input", type(order) is str),
             ("@staticmethod step", stamped == datetime(2024, 1, 1) and stamped.tzinfo is None),
             ("keyword-only step", tier is Tier.BASIC),
+            ("ParamSpec-decorated step", type(wrapped) is Line and wrapped.price == Decimal("0.5")),
             ("positional-only step -> NamedTuple", type(span) is Span and span.start.day == 1),
             ("*args step", summed == Decimal(3) and type(summed) is Decimal),
             ("async step -> generic Struct", page == Page([line], 1) and type(page) is Page),
