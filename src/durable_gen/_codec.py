@@ -4,9 +4,10 @@ The rules, in the order they apply:
 
 1. Writing, format ``"json"`` (the default): msgspec JSON. Dataclasses, msgspec Structs,
    TypedDicts, datetime/date/time, Decimal, UUID, pathlib paths, enums, sets, tuples and bytes
-   are written as JSON values (ISO strings, decimal strings, strings, arrays, base64); pydantic
-   models through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads
-   back. Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
+   are written as JSON values (ISO strings, decimal strings, strings, arrays, base64), and a
+   subclass of one of these or of str, int or float as a value of that type; pydantic models
+   through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back.
+   Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
    nothing is turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
    int, float or str, or a list (of lists) of only those, is plain JSON; anything else is
@@ -26,7 +27,8 @@ The rules, in the order they apply:
    gives its user code (datetime, Decimal, UUID, bytes, tuple, and our ``BatchResult``).
 5. Declared types are read from annotations once per function (``result_type``,
    ``input_type``); one that cannot be resolved or describes no value (a TypeVar, an
-   ``Iterator``, a ``Callable``) counts as ``Any``.
+   ``Iterator``, a ``Callable``) counts as ``Any``, except the ``-> R`` of a decorator's
+   wrapper typed with a ParamSpec, which declares what the one function it holds declares.
 
 Pure: no I/O; pydantic is never imported here, only recognised once the user imported it.
 """
@@ -75,6 +77,7 @@ __all__ = [
     "result_reader",
     "result_type",
     "undecodable",
+    "wrapped_by",
 ]
 
 PayloadFormat = Literal["json", "aws"]
@@ -114,7 +117,42 @@ def _pure_path() -> Any:
     return getattr(module, "PurePath", None) if module is not None else None
 
 
+def _plain_base(value: Any) -> Any:
+    """A value of a subclass of a type the codec writes (numpy.float64, markupsafe.Markup,
+    pendulum.DateTime, a ``class Money(Decimal)``), which is one of that type to type checkers,
+    as a value of the type itself; None for any other value. msgspec writes only the exact
+    types; enums never get here, and a bool only as a dict key, which stays refused."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, datetime):
+        return datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, value.tzinfo, fold=value.fold,
+        )  # fmt: skip
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    if isinstance(value, time):
+        return time(
+            value.hour, value.minute, value.second, value.microsecond, value.tzinfo,
+            fold=value.fold,
+        )  # fmt: skip
+    if isinstance(value, timedelta):
+        return timedelta(days=value.days, seconds=value.seconds, microseconds=value.microseconds)
+    if isinstance(value, Decimal):
+        return Decimal(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return None
+
+
 def _enc_hook(value: Any) -> Any:
+    plain = _plain_base(value)
+    if plain is not None:
+        return plain
     path = _pure_path()
     if path is not None and isinstance(value, path):
         return str(value)
@@ -450,14 +488,9 @@ def _wrap(value: Any) -> dict[str, Any]:
         return {"t": "t", "v": [_wrap(v) for v in value]}
     if isinstance(value, Enum):
         return _wrap(value.value)
-    if isinstance(value, bool):
-        return {"t": "b", "v": bool(value)}
-    if isinstance(value, int):
-        return {"t": "i", "v": int(value)}
-    if isinstance(value, float):
-        return {"t": "f", "v": float(value)}
-    if isinstance(value, str):
-        return {"t": "s", "v": str(value)}
+    plain = _plain_base(value)  # a subclass (numpy.float64, pendulum.DateTime): as its base
+    if plain is not None and type(plain) is not kind:
+        return _wrap(plain)
     if isinstance(value, datetime):
         return {"t": "dt", "v": value.isoformat()}
     if isinstance(value, date):
@@ -491,6 +524,9 @@ def _key(key: Any) -> str:
         return key
     if isinstance(key, Enum):
         key = key.value
+    if not isinstance(key, bool):
+        plain = _plain_base(key)  # a subclass (numpy.float64): by its base type, not its __str__
+        key = key if plain is None else plain
     if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
         return str(key)
     if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601
@@ -1047,7 +1083,69 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
             typing.Generator,
         ):
             returns = _normalise(declared)
+    if returns is Any:  # a decorator's wrapper, -> R: what the function it wraps declares
+        inner = _forwarded(target)
+        if inner is not None:
+            return _declared(inner)
     return (first, returns)
+
+
+def _forwarded(target: Any) -> Any:
+    """The function a decorator's wrapper forwards to, when ``target`` is one typed with a
+    ParamSpec (``def wrapper(*args: P.args, **kwargs: P.kwargs) -> R``, R a TypeVar, or such
+    a ``__call__`` of a decorator class) and holds exactly one callable (in its closure, or
+    as an attribute of the decorator object: the function it wraps, without
+    ``functools.wraps``); else None. Type checkers give such a wrapper the wrapped function's
+    parameters and result, so it declares what that function declares."""
+    holder: Any = None
+    func = target
+    if inspect.ismethod(target) and target.__name__ == "__call__":  # a decorator class
+        func, holder = target.__func__, target.__self__
+    if not inspect.isfunction(func):
+        return None
+    annotations = getattr(func, "__annotations__", None) or {}
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    kinds = [p.kind for p in params]
+    if kinds != [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
+        return None
+    spec = [annotations.get(p.name) for p in params]
+    if not all(_param_spec_part(a, part) for a, part in zip(spec, ("args", "kwargs"), strict=True)):
+        return None
+    returns = annotations.get("return")
+    if isinstance(returns, str) and returns.isidentifier():  # from __future__ import annotations
+        returns = func.__globals__.get(returns)
+    if not isinstance(returns, typing.TypeVar):
+        return None
+    held: list[Any] = []
+    for cell in func.__closure__ or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            held.append(cell.cell_contents)
+    held.extend(getattr(holder, "__dict__", {}).values())
+    found = [
+        value
+        for value in held
+        if callable(value) and not isinstance(value, type) and value is not target
+        and value is not holder
+    ]  # fmt: skip
+    return found[0] if len(found) == 1 else None
+
+
+def wrapped_by(fn: Any) -> Any:
+    """The function ``fn`` forwards its arguments to when it is a decorator's wrapper typed
+    with a ParamSpec (``_forwarded``), so that it is called as that function is; else ``fn``."""
+    target = fn.__call__ if not inspect.isroutine(fn) and not isinstance(fn, type) else fn
+    inner = _forwarded(target) if callable(fn) else None
+    return fn if inner is None else wrapped_by(inner)
+
+
+def _param_spec_part(annotation: Any, part: str) -> bool:
+    if isinstance(annotation, str):  # from __future__ import annotations: "P.args"
+        return annotation.endswith(f".{part}")
+    kind = typing.ParamSpecArgs if part == "args" else typing.ParamSpecKwargs
+    return isinstance(annotation, kind)
 
 
 def _owner(target: Any) -> type | None:

@@ -11,7 +11,10 @@ Histories recorded by AWS's Python SDK name failures by its exception paths
    kind of operation that failed; a recorded type that names a more precise outcome of that
    kind picks the subclass (a callback that timed out is a ``CallbackTimeoutError`` whether
    the service wrote ``Callback.Timeout`` or AWS's SDK wrote its ``CallbackTimeoutError``
-   path). The recorded type, message, data and trace stay on the exception as recorded.
+   path). The recorded type, message, data and trace stay on the exception as recorded. A
+   WaitForCallback and an undo raise what failed inside them, with the type recorded there
+   (``wait_for_callback_error``, ``compensation_error``), not their context's (AWS's path
+   under ``payload_format="aws"``).
 2. Recording for AWS's SDK (``aws_error_type``): the type AWS's SDK would have written for the
    same failure, so that it rebuilds the same exception class. A step's own failure
    (``step_error_object``) keeps a type durable_gen or the step gave it explicitly
@@ -44,7 +47,7 @@ from ._errors import (
     StepInterruptedError,
     StepTimeoutError,
 )
-from ._wire import MAX_ERROR_BYTES, ErrorObject, error_object_problem
+from ._wire import MAX_ERROR_BYTES, ErrorObject, Operation, error_object_problem
 
 __all__ = [
     "AWS_EXCEPTIONS",
@@ -52,6 +55,7 @@ __all__ = [
     "bounded_error",
     "callback_error",
     "check_error_object",
+    "compensation_error",
     "context_error",
     "error_object",
     "error_size",
@@ -59,6 +63,7 @@ __all__ = [
     "same_error_type",
     "step_error",
     "step_error_object",
+    "wait_for_callback_error",
 ]
 
 #: The module AWS's Python SDK records its own exceptions under.
@@ -344,6 +349,87 @@ def context_error(sub_type: str | None, err: ErrorObject | None) -> OperationErr
     return raise_error(ChildFailedError, err)
 
 
+#: Set on the ``CallbackFailedError`` of a WaitForCallback whose submitter failed: the type AWS's
+#: SDK records when it escapes (its own name is the submitter's exception's).
+_AWS_TYPE_ATTR: Final = "_durable_gen_aws_error_type"
+
+
+def wait_for_callback_error(
+    err: ErrorObject | None,
+    escaped: BaseException | None,
+    callback: Operation | None,
+    submitter: Operation | None,
+) -> OperationError:
+    """The exception a failed WaitForCallback raises: what failed inside it, with the type
+    recorded there, in both payload formats, on the first run and on replay.
+
+    Its callback's error (the sender's type, ``Callback.Timeout``, ``Callback.Heartbeat``),
+    else its submitter step's (``CallbackFailedError`` with the step's type), else
+    ``SerializationError`` (a result that could not be read): ``escaped`` (what its body
+    raised) when it ends in this invocation, else its children's records (``callback`` and
+    ``submitter``, its operations 1 and 2) and its own. That record, ``err``, may name AWS's
+    exception instead (``payload_format="aws"``, or AWS's SDK wrote it), which keeps none of
+    these types.
+    """
+    if escaped is not None:  # it ends in this invocation
+        inner = error_object(escaped)  # its own type, as format "json" records it
+        if isinstance(escaped, CallbackTimeoutError):
+            return raise_error(CallbackTimeoutError, inner)
+        if isinstance(escaped, StepFailedError):  # the submitter step failed for good
+            return _submitter_failed(inner)
+        return raise_error(CallbackFailedError, inner)  # the callback's, a SerializationError
+    if (
+        callback is not None
+        and callback.type == "CALLBACK"
+        and callback.status in ("FAILED", "TIMED_OUT")
+        and callback.callback_details is not None
+        and callback.callback_details.error is not None
+    ):
+        return callback_error(callback.callback_details.error, callback.status)
+    if (
+        submitter is not None
+        and submitter.type == "STEP"
+        and submitter.status == "FAILED"
+        and submitter.step_details is not None
+        and submitter.step_details.error is not None
+    ):
+        return _submitter_failed(submitter.step_details.error)
+    if err is not None and err.error_type == AWS_SERDES_ERROR:
+        # neither child failed: the callback's result could not be read, which "aws" records
+        # under AWS's SerDesError
+        err = msgspec.structs.replace(err, error_type="SerializationError")
+    return raise_error(CallbackFailedError, err)
+
+
+def compensation_error(
+    err: ErrorObject | None, escaped: BaseException | None, step: Operation | None
+) -> OperationError:
+    """The exception of an undo that failed (``CompensationResult.error_type``): its step's
+    failure with the type recorded on the step, in both payload formats, on the first run and
+    on replay. ``escaped`` is what the undo's body raised when it ends in this invocation,
+    ``step`` the undo's step (its context's operation 1); the context's own record ``err``
+    names AWS's ``StepError`` under ``payload_format="aws"`` and is the answer only when the
+    step is not recorded as failed."""
+    if isinstance(escaped, StepFailedError):
+        return step_error(error_object(escaped))
+    if (
+        escaped is None
+        and step is not None
+        and step.type == "STEP"
+        and step.status == "FAILED"
+        and step.step_details is not None
+        and step.step_details.error is not None
+    ):
+        return step_error(step.step_details.error)
+    return raise_error(StepFailedError, err)
+
+
+def _submitter_failed(err: ErrorObject) -> OperationError:
+    exc = raise_error(CallbackFailedError, err)
+    setattr(exc, _AWS_TYPE_ATTR, AWS_CALLBACK_SUBMITTER_ERROR)
+    return exc
+
+
 def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
     """The ``ErrorType`` AWS's Python SDK records for this failure.
 
@@ -361,6 +447,9 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
         recorded = exc_or_error.error_type or ""
         return _TO_AWS_BY_NAME.get(recorded, recorded) or AWS_DURABLE_OPERATION_ERROR
     exc = exc_or_error
+    marked = getattr(exc, _AWS_TYPE_ATTR, None)
+    if isinstance(marked, str):
+        return marked
     if isinstance(exc, CallbackError) and not isinstance(exc, CallbackTimeoutError):
         recorded = exc.error_type or ""
         if recorded in (

@@ -37,7 +37,15 @@ from typing import Any, Final, TypeGuard
 import msgspec
 
 from ._batch import BatchItem, BatchResult, decide
-from ._codec import decode_batch, item_types, parse_json, reader, result_type, undecodable
+from ._codec import (
+    decode_batch,
+    item_types,
+    parse_json,
+    reader,
+    result_type,
+    undecodable,
+    wrapped_by,
+)
 from ._commands import (
     OWN_STEP_SUBTYPES,
     Branch,
@@ -662,9 +670,10 @@ def undo_name(undo: Callable[[Any], Any], step_name: str | None) -> str | None:
 @lru_cache(maxsize=4096)
 def _positional_arity(fn: Callable[..., Any]) -> int:
     """How many positional arguments ``fn`` requires (parameters with a default, and
-    ``*args``, are not counted: ``fn(item, factor=10)`` is called with the item alone)."""
+    ``*args``, are not counted: ``fn(item, factor=10)`` is called with the item alone). A
+    decorator's wrapper typed with a ParamSpec counts as the function it wraps."""
     try:
-        params = inspect.signature(fn).parameters.values()
+        params = inspect.signature(wrapped_by(fn)).parameters.values()
     except (TypeError, ValueError):
         return 1
     n = 0

@@ -42,7 +42,7 @@ from ._errors import (
     OperationError,
     SerializationError,
 )
-from ._failure import error_object, raise_error
+from ._failure import compensation_error, error_object, raise_error, wait_for_callback_error
 from ._ids import operation_id
 from ._serdes import Serdes, dumps, loads
 from ._versioning import PATCH_SUBTYPE, is_marker
@@ -647,7 +647,10 @@ class Core:
                     )
                 replaying_children = True
             elif rec.status in TERMINAL_STATUSES:
-                return (None, self._context_error(sub_type, error_cls, d.error if d else None))
+                return (
+                    None,
+                    self._context_error(op_id, sub_type, error_cls, d.error if d else None),
+                )
         else:
             self._updates.append(
                 self._context_update(op_id, fiber.parent_id, sub_type, name, "START")
@@ -660,7 +663,8 @@ class Core:
                 record=not replaying_children, type_=type_,
             )  # fmt: skip
             if err is not None:
-                self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
+                failure = self._context_error(op_id, sub_type, error_cls, err, exc)
+                self._ready.append((fiber, None, failure))
             else:
                 self._ready.append((fiber, result, None))
 
@@ -705,7 +709,8 @@ class Core:
                 action = "SUCCEED" if err is None else "FAIL"
                 self._virtual_event(action, op_id, parent_id, sub_type, name, err)
             if err is not None:
-                self._ready.append((fiber, None, self._context_error(sub_type, error_cls, err)))
+                failure = self._context_error(op_id, sub_type, error_cls, err)
+                self._ready.append((fiber, None, failure))
             else:
                 self._ready.append((fiber, result, None))
 
@@ -781,13 +786,29 @@ class Core:
             )
         return None, err
 
-    @staticmethod
     def _context_error(
-        sub_type: str, error_cls: type[OperationError], err: ErrorObject | None
+        self,
+        op_id: str,
+        sub_type: str,
+        error_cls: type[OperationError],
+        err: ErrorObject | None,
+        escaped: BaseException | None = None,
     ) -> OperationError:
         """The exception a failed context raises (a timed-out WaitForCallback's is a timeout:
-        ``raise_error`` picks the precise class from the recorded type, AWS's paths included)."""
-        return raise_error(error_cls, err)
+        ``raise_error`` picks the precise class from the recorded type, AWS's paths included).
+        A WaitForCallback's, and an undo's (``compensation_error``), carry the type recorded
+        inside them (``wait_for_callback_error``): ``escaped``, what the body raised, when it
+        ends in this invocation, else the children's records."""
+        if sub_type == "Compensation":
+            return compensation_error(err, escaped, self._ops.get(operation_id(op_id, 1)))
+        if sub_type != "WaitForCallback":
+            return raise_error(error_cls, err)
+        return wait_for_callback_error(
+            err,
+            escaped,
+            self._ops.get(operation_id(op_id, 1)),
+            self._ops.get(operation_id(op_id, 2)),
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -115,13 +115,56 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "port.py",
         TYPING / "shapes.py",
         TYPING / "sagas.py",
+        TYPING / "kinds.py",
     )
 
 
 def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib.Path) -> None:
     # Strict mode also refuses Unknown types (a TypeVar left unsolved by the library's own
     # signatures), which mypy --strict lets through.
-    _run_pyright(tmp_path, "strict", TYPING / "strict.py", TYPING / "shapes.py")
+    _run_pyright(
+        tmp_path, "strict", TYPING / "strict.py", TYPING / "shapes.py", TYPING / "kinds.py"
+    )
+
+
+def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(tmp_path: pathlib.Path) -> None:
+    # tests/typing/negative_kinds.py: each line with a `type: ignore` is a mistake mypy must
+    # flag (warn_unused_ignores); with those comments disabled, pyright must flag each too.
+    pyright = _pyright()
+    if pyright is None:
+        pytest.skip("pyright is not installed (pip install basedpyright; the test extra has it)")
+    source = TYPING / "negative_kinds.py"
+    marked = {
+        n for n, line in enumerate(source.read_text().splitlines(), 1) if "# type: ignore" in line
+    }
+    assert len(marked) >= 15
+    config = tmp_path / "pyright-no-ignores.json"
+    config.write_text(
+        json.dumps(
+            {
+                "pythonVersion": "3.11",
+                "typeCheckingMode": "standard",
+                "enableTypeIgnoreComments": False,
+            }
+        )
+    )
+    done = subprocess.run(
+        [pyright, "--pythonpath", sys.executable, "-p", str(config), "--outputjson", str(source)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout)
+    flagged = {
+        d["range"]["start"]["line"] + 1
+        for d in report["generalDiagnostics"]
+        if d["severity"] == "error"
+    }
+    assert marked <= flagged, f"not flagged by pyright: lines {sorted(marked - flagged)}"
+    assert flagged <= marked, (
+        f"pyright errors on lines without a mistake: {sorted(flagged - marked)}"
+    )
 
 
 def test_pyright_strict_does_flag_an_unknown_result(tmp_path: pathlib.Path) -> None:
