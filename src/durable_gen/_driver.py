@@ -249,7 +249,7 @@ class _Invocation:
                 if limit is None:
                     value = await task.fn(*task.args, **task.kwargs)
                 elif limit[0] <= 0:  # no time left: the attempt does not start
-                    return self.timed_out(task, attempt, limit, "was not started")
+                    return self.timed_out(task, attempt, limit, _NOT_STARTED)
                 else:
                     scope = anyio.move_on_after(limit[0])
                     try:
@@ -348,7 +348,7 @@ class _Invocation:
         """The outcome of an attempt stopped (or no longer waited for) at its deadline;
         ``how`` says what became of it, when it was not stopped there."""
         if how is None:
-            how = "was cancelled" if task.is_async else "was abandoned (its thread runs on)"
+            how = _CANCELLED if task.is_async else _ABANDONED
         if limit[1].startswith("its "):  # the step's own timeout= (see ``limit``)
             fix = "give the step a larger timeout, or make it faster"
         else:
@@ -854,8 +854,15 @@ def _cancelled_by_the_step(exc: BaseException) -> StepFailedError:
 
 #: What became of an attempt still waiting for a worker thread at its deadline.
 _QUEUED: Final = "was not started (no worker thread was free before then)"
+_NOT_STARTED: Final = "was not started"
+_CANCELLED: Final = "was cancelled"
+_ABANDONED: Final = "was abandoned (its thread runs on)"
 #: What became of an attempt that returned (or raised) only after its deadline.
 _LATE: Final = "ended only after it (what it returned or raised is dropped)"
+#: What can become of a timed-out attempt, as its ``StepTimeoutError`` says (after "did not
+#: finish within ... and "): which one depends on when the step's thread came back, so a
+#: check that compares two runs (``testing.assert_deterministic``) leaves it out.
+TIMEOUT_FATES: Final = (_QUEUED, _NOT_STARTED, _CANCELLED, _ABANDONED, _LATE)
 
 #: A sync attempt with a deadline, running in a worker thread: its deadline (monotonic), its
 #: hook info, its limit (``_Invocation.limit``), and when its function ended (empty until then).
@@ -904,7 +911,7 @@ class _Workers:
         else:
             attempt = inv.begin(task)
             if limit[0] <= 0:  # no time left: the attempt does not start
-                inv.report(task, inv.timed_out(task, attempt, limit, "was not started"))
+                inv.report(task, inv.timed_out(task, attempt, limit, _NOT_STARTED))
                 return None
             # in the context the start hooks set (what they keep in context variables)
             context = contextvars.copy_context()
@@ -1395,7 +1402,7 @@ async def invoke_async(
             if outcome is None or not ended:
                 how = None
                 if future is None:
-                    how = "was not started"
+                    how = _NOT_STARTED
                 elif future.cancel() or (future.done() and not ended):  # never ran, nor will
                     how = _QUEUED
                 elif ended:  # it ended just now, past its deadline

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from .. import _guard
 from .._actions import check_mode
 from .._arguments import checked
 from .._commands import OWN_STEP_SUBTYPES
-from .._driver import CheckpointMode
+from .._driver import TIMEOUT_FATES, CheckpointMode
 from .._errors import ValidationError
 from .._interpreter import check_host_options
 from .._serdes import Serdes
@@ -148,8 +149,20 @@ def _wait_ms(op: Operation) -> int | None:
 _UNCOMPARED: Final = frozenset({"StackTrace"})
 
 
+#: The clause of a step timeout's message saying what became of the attempt (its thread
+#: came back before or after the driver gave up on it: a matter of timing, not of the code).
+_TIMEOUT_FATE: Final = re.compile(
+    r"( did not finish within [^;]*?) and (?:"
+    + "|".join(re.escape(fate) for fate in sorted(TIMEOUT_FATES, key=len, reverse=True))
+    + r");"
+)
+
+
 def _masked(text: str | None, callback_ids: Mapping[str, str]) -> str | None:
-    """``text`` with each callback id replaced by its placeholder (see ``RunSummary``)."""
+    """``text`` with each callback id replaced by its placeholder (see ``RunSummary``), and
+    without what became of a timed-out step attempt (``_TIMEOUT_FATE``)."""
+    if text and " did not finish within " in text:
+        text = _TIMEOUT_FATE.sub(r"\1;", text)
     if text:
         for callback_id, placeholder in callback_ids.items():
             if callback_id in text:
@@ -170,7 +183,10 @@ def _callback_ids(service: LocalService) -> dict[str, str]:
 
 
 def _comparable(payload: str | None) -> str | None:
-    """``payload`` without stack traces (a batch result embeds its items' error objects)."""
+    """``payload`` without stack traces (a batch result embeds its items' error objects), and
+    without what became of timed-out step attempts (``_TIMEOUT_FATE``)."""
+    if payload and " did not finish within " in payload:
+        payload = _TIMEOUT_FATE.sub(r"\1;", payload)
     if not payload or "StackTrace" not in payload:
         return payload
     try:
