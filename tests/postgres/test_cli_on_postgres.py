@@ -52,7 +52,9 @@ def _session(db: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
     run("callback", "heartbeat", callback.group(1))
     run("callback", "succeed", callback.group(1), '"yes"')
     run("callback", "succeed", callback.group(1), '"again"')  # refused: already answered
-    run("callback", "fail", callback.group(1)[:-2] + "00", "typo")  # no such callback
+    real = callback.group(1)
+    typo = real[:-2] + ("11" if real.endswith("00") else "00")  # never the real id
+    run("callback", "fail", typo, "typo")  # no such callback
     run(*worker)
     run("callback", "succeed", callback.group(1), '"late"')  # the execution has ended
     run("stop", "a-1")  # finished: says so, changes nothing
