@@ -33,6 +33,7 @@ from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
+from .._versioning import EpochSeconds
 from .._wire import (
     MAX_OPERATION_PAYLOAD_BYTES,
     ErrorObject,
@@ -458,7 +459,16 @@ class TestRunner:
         check_flag(skip_time, "TestRunner skip_time")
         check_functions(functions)
         check_host_options(serdes, None)
-        start_ms = int((start or DEFAULT_START).timestamp() * 1000)
+        try:
+            start_ms = int((start or DEFAULT_START).timestamp() * 1000)
+        except (ValueError, OverflowError, OSError):
+            # A naive datetime is read in local time, which the first and last days a
+            # datetime holds may not reach.
+            raise ValidationError(
+                f"TestRunner start {start!r} is not a time the clock can start at: give a "
+                f"datetime from 1970 to 9999 with a timezone, e.g. datetime(2030, 1, 1, "
+                f"tzinfo=UTC)"
+            ) from None
         self.clock = VirtualClock(start_ms, auto_advance=False)
         self.service = LocalService(clock=self.clock)
         self.skip_time = skip_time
@@ -587,7 +597,7 @@ class TestRunner:
                     checkpointing=self.checkpointing,
                     serdes=self.serdes,
                     plugins=plugins,
-                    clock=self._seconds,
+                    clock=EpochSeconds(self._seconds),
                     payload_format=self.payload_format,
                     pool=self._step_pool,
                     portal=self._step_portal,
@@ -599,7 +609,7 @@ class TestRunner:
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
                 plugins=plugins,
-                clock=self._seconds,
+                clock=EpochSeconds(self._seconds),
                 payload_format=self.payload_format,
             )
 

@@ -1,0 +1,129 @@
+"""Bad input, seventh round: mistakes a user who read only the README and docs/ makes, each met
+with a typed durable_gen error whose message says what to do (or, where the docs allow it,
+the documented answer), and each leaving what was recorded intact.
+
+The corpus at the end holds the cases that were fine when this round was written, so that a
+regression is caught; the tests before it pin what this round fixed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Generator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import LocalService, VirtualClock, register_function
+from durable_gen.runtime import make_handler
+from durable_gen.testing import TestRunner
+
+
+@dg.workflow
+def _now(_: None) -> dg.Workflow[str]:
+    now = yield from dg.Now()
+    return now.isoformat()
+
+
+@dg.workflow
+def _wait_then_now(_: None) -> dg.Workflow[str]:
+    yield from dg.Wait(seconds=10)
+    now = yield from dg.Now()
+    return now.isoformat()
+
+
+# --- a virtual clock anywhere a datetime reaches --------------------------------------------
+
+
+@pytest.mark.parametrize("year", [4000, 6000, 9999])
+def test_a_test_runner_started_in_any_year_a_datetime_holds_runs_its_workflows(year: int) -> None:
+    """The docs let a virtual clock start anywhere up to 9999-12-31; a runner started past the
+    year 5138 failed every execution with advice about epoch milliseconds."""
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    run = TestRunner(start=start).run(_now)
+    assert run.result() == start.isoformat()
+
+
+def test_an_engine_on_a_virtual_clock_past_the_year_5138_runs_its_workflows() -> None:
+    start = datetime(8300, 6, 1, tzinfo=UTC)
+    service = LocalService(clock=VirtualClock(int(start.timestamp() * 1000)))
+    service.register("now", make_handler(_now, service))
+    record = service.run(service.start("now"))
+    assert (record.status, record.result) == ("SUCCEEDED", '"8300-06-01T00:00:00+00:00"')
+
+
+def test_a_wait_past_the_last_time_a_datetime_holds_is_refused_and_the_execution_kept() -> None:
+    runner = TestRunner(start=datetime(9999, 12, 31, 23, 59, 55, tzinfo=UTC))
+    with pytest.raises(dg.ValidationError, match="9999-12-31T23:59:59.999Z"):
+        runner.run(_wait_then_now)
+    (execution,) = runner.executions()
+    assert execution.status == "RUNNING"
+
+
+def test_a_host_clock_of_milliseconds_is_still_refused_with_advice() -> None:
+    def wf(_: None) -> Generator[Any, Any, Any]:
+        return (yield dg.Now())
+
+    service = LocalService(clock=VirtualClock())
+    with pytest.raises(dg.ValidationError, match="epoch milliseconds"):
+        make_handler(wf, service, clock=lambda: 1_735_689_600_000.0)
+
+
+def test_a_test_runner_start_a_datetime_cannot_turn_into_a_time_is_a_validation_error() -> None:
+    with pytest.raises(dg.ValidationError, match="from 1970 to 9999 with a timezone"):
+        TestRunner(start=datetime(1, 1, 1))
+
+
+# --- LocalService.register given what it cannot call ------------------------------------------
+
+
+def _workflow(_: None) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=1)
+    return 1
+
+
+@dg.step
+def _step(x: int) -> int:
+    return x
+
+
+async def _async(payload: str | None) -> str | None:
+    return payload
+
+
+_REGISTER_MISTAKES: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
+    "workflow-as-handler": (_workflow, {}, "register_function(service, 'f', workflow)"),
+    "partial-workflow-as-handler": (functools.partial(_workflow), {}, "generator function"),
+    "step-as-handler": (_step, {}, "@step function"),
+    "async-as-handler": (_async, {}, "async def"),
+    "workflow-as-plain": (_workflow, {"durable": False}, "not a plain function"),
+    "async-as-plain": (_async, {"durable": False}, "Register a plain def function"),
+    "durable-as-text": (lambda payload: payload, {"durable": "False"}, "True or False"),
+    "durable-as-int": (lambda payload: payload, {"durable": 0}, "True or False"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_REGISTER_MISTAKES))
+def test_registering_what_the_engine_cannot_call_is_refused_where_it_is_registered(
+    case: str,
+) -> None:
+    """Accepted before: every execution of it then failed with `InvalidInvocationOutput`
+    ("the handler returned generator"), and `durable="False"` meant durable."""
+    handler, options, fragment = _REGISTER_MISTAKES[case]
+    service = LocalService(clock=VirtualClock())
+    with pytest.raises(dg.ValidationError) as info:
+        service.register("f", handler, **options)
+    assert fragment in str(info.value)
+    with pytest.raises(dg.FunctionNotRegisteredError):
+        service.start("f")
+
+
+def test_the_documented_ways_to_register_still_work() -> None:
+    service = LocalService(clock=VirtualClock())
+    service.register("wf", make_handler(_workflow, service))
+    service.register("plain", lambda payload: payload, durable=False)
+    register_function(service, "by-function", _workflow)
+    for name in ("wf", "by-function"):
+        assert service.run(service.start(name)).result == "1"
