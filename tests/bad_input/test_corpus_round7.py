@@ -56,7 +56,7 @@ def test_an_engine_on_a_virtual_clock_past_the_year_5138_runs_its_workflows() ->
 
 def test_a_wait_past_the_last_time_a_datetime_holds_is_refused_and_the_execution_kept() -> None:
     runner = TestRunner(start=datetime(9999, 12, 31, 23, 59, 55, tzinfo=UTC))
-    with pytest.raises(dg.ValidationError, match="9999-12-31T23:59:59.999Z"):
+    with pytest.raises(dg.ValidationError, match=r"9999-12-31T23:59:59\.999Z"):
         runner.run(_wait_then_now)
     (execution,) = runner.executions()
     assert execution.status == "RUNNING"
@@ -127,3 +127,62 @@ def test_the_documented_ways_to_register_still_work() -> None:
     register_function(service, "by-function", _workflow)
     for name in ("wf", "by-function"):
         assert service.run(service.start(name)).result == "1"
+
+
+# --- an Interpreter used after close() --------------------------------------------------------
+
+
+@dg.step
+def _add_one(x: int) -> int:
+    return x + 1
+
+
+def _one_step(x: int) -> Generator[Any, Any, int]:
+    return (yield _add_one(x))
+
+
+def _handed_out(interp: Any) -> Any:
+    from durable_gen.runtime import Flush, RunTasks
+
+    action = interp.next_action()
+    while isinstance(action, Flush):
+        interp.observe([])
+        action = interp.next_action()
+    assert isinstance(action, RunTasks)
+    return action.tasks[0]
+
+
+@pytest.mark.parametrize("then", ["next_action", "observe-then-next_action", "started"])
+def test_an_interpreter_used_after_close_refuses_instead_of_reporting_a_suspension(
+    then: str,
+) -> None:
+    """Before, a step reported after close() was dropped and next_action() answered
+    Done(Suspended([])), as if the execution waited on nothing: its result was lost."""
+    from durable_gen.runtime import Interpreter
+
+    interp = Interpreter(_one_step, [], execution_arn="arn:x", input=1)
+    task = _handed_out(interp)
+    interp.close()
+    interp.task_succeeded(task, 2)  # an abandoned attempt's late report changes nothing
+    with pytest.raises(dg.ValidationError, match=r"closed.*build a new Interpreter"):
+        if then == "started":
+            interp.started(task)
+        else:
+            if then == "observe-then-next_action":
+                interp.observe([])
+            interp.next_action()
+
+
+def test_close_after_done_keeps_the_outcome_it_gave() -> None:
+    from durable_gen.runtime import Done, Interpreter, Succeeded
+
+    interp = Interpreter(_one_step, [], execution_arn="arn:x", input=1)
+    task = _handed_out(interp)
+    interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+    action = interp.next_action()
+    while not isinstance(action, Done):
+        interp.observe([])
+        action = interp.next_action()
+    assert action.outcome == Succeeded("2")
+    interp.close()
+    interp.close()  # again: nothing
