@@ -963,6 +963,7 @@ class StepFunction(Generic[P, R]):
 
     fn: Callable[P, Any]
 
+    @checked
     def __init__(
         self,
         fn: Callable[P, Any],

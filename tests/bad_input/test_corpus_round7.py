@@ -186,3 +186,79 @@ def test_close_after_done_keeps_the_outcome_it_gave() -> None:
     assert action.outcome == Succeeded("2")
     interp.close()
     interp.close()  # again: nothing
+
+
+# --- methods of the objects a user holds, called with arguments they do not take -------------
+
+
+def _method_calls() -> list[tuple[str, Callable[[], object], str]]:
+    import logging
+    import tempfile
+
+    from durable_gen import runtime, testing
+    from durable_gen.local import Worker
+
+    @dg.workflow
+    def waits(_: None) -> dg.Workflow[object]:
+        handle = yield from dg.CreateCallback(name="cb", timeout=100)
+        return (yield from handle)
+
+    runner = TestRunner()
+    run = runner.run(waits)
+    batch: dg.BatchResult[int] = dg.BatchResult(items=[], completion_reason="ALL_COMPLETED")
+    report = testing.replay(waits, run.export())
+    folder = tempfile.mkdtemp()
+    worker = Worker(f"{folder}/w.db")
+    return [
+        ("run.result(timeout=5)", lambda: run.result(timeout=5), "'timeout'"),
+        ("run.waiting_on(1)", lambda: run.waiting_on(1), "takes no arguments"),
+        ("run.history(json=True)", lambda: run.history(json=True), "json"),
+        (
+            "runner.advance_to_next_timer(5)",
+            lambda: runner.advance_to_next_timer(5),
+            "advance_to_next_timer",
+        ),
+        ("runner.now(tz=UTC)", lambda: runner.now(tz=UTC), "'tz'"),
+        ("runner.executions(status=...)", lambda: runner.executions(status="RUNNING"), "'status'"),
+        ("batch.results(strict=True)", lambda: batch.results(strict=True), "'strict'"),
+        ("batch.all_results(0)", lambda: batch.all_results(0), "all_results"),
+        ("batch.errors(types=...)", lambda: batch.errors(types=[]), "'types'"),
+        ("batch.get_results(False)", lambda: batch.get_results(False), "get_results"),
+        ("batch.raise_if_failed(msg=...)", lambda: batch.raise_if_failed(msg="x"), "'msg'"),
+        ("report.raise_for_status(1)", lambda: report.raise_for_status(1), "raise_for_status"),
+        ("current_attempt(run)", lambda: testing.current_attempt(run), "current_attempt"),
+        ("run_step_call()", lambda: runtime.run_step_call(), "'call'"),
+        ("worker.stop(wait=True)", lambda: worker.stop(wait=True), "'wait'"),
+        ("worker.run_due(once=True)", lambda: worker.run_due(once=True), "'once'"),
+        ("worker.drive(arn, until=5)", lambda: worker.drive("arn", until=5), "'until'"),
+        ("worker.close(force=True)", lambda: worker.close(force=True), "'force'"),
+        (
+            "StepFunction(fn) without its options",
+            lambda: dg.StepFunction(len),
+            "'name'",
+        ),
+        (
+            "ReplayAwareLogger(logger, True)",
+            lambda: dg.ReplayAwareLogger(logging.getLogger("x"), True),
+            "log_during_replay",
+        ),
+        (
+            "DurableRun(runner) alone",
+            lambda: testing.DurableRun(runner),
+            "'arn'",
+        ),
+    ]
+
+
+_METHOD_CALLS = [case[0] for case in _method_calls()]
+
+
+@pytest.mark.parametrize("case", range(len(_METHOD_CALLS)), ids=_METHOD_CALLS)
+def test_a_method_called_with_arguments_it_does_not_take_is_an_argument_error(case: int) -> None:
+    """These were Python's plain TypeError; the docs promise an ArgumentError for any public
+    function or method called with arguments it does not take."""
+    _, call, fragment = _method_calls()[case]
+    with pytest.raises(dg.ArgumentError) as caught:
+        call()
+    assert fragment in str(caught.value)
+    assert isinstance(caught.value, TypeError)

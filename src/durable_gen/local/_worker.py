@@ -349,6 +349,7 @@ class Worker:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    @checked
     def close(self) -> None:
         """Stop ``run()`` in other threads, the steps' event loop and thread pool; close the
         store if the worker opened it."""
@@ -385,6 +386,7 @@ class Worker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @checked
     def stop(self) -> None:
         """Ask ``run()`` (and ``drive()``) to return after the work in progress."""
         self._stop.set()
@@ -540,6 +542,7 @@ class Worker:
 
     # --- running ------------------------------------------------------------------------------
 
+    @checked
     def run_due(self) -> None:
         """Run everything that is due now, then return (nothing is waited for)."""
         self._import_remembered()
@@ -735,6 +738,7 @@ class Worker:
                     return
                 self._idle(store, stop)
 
+    @checked
     def drive(
         self, execution_arn: str, *, on_progress: Callable[[], None] | None = None
     ) -> ExecutionRecord:

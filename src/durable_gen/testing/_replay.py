@@ -125,6 +125,7 @@ class ReplayReport(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
         """True when the code replays the history (``ok``, or ``incomplete``)."""
         return self.status in ("ok", "incomplete")
 
+    @checked
     def raise_for_status(self) -> ReplayReport[R]:
         """Return the report if ``ok``; raise the divergence or the failure otherwise.
 

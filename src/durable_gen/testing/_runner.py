@@ -151,6 +151,7 @@ class DurableRun(Generic[R]):
         runner: The runner it belongs to.
     """
 
+    @checked
     def __init__(
         self,
         runner: TestRunner,
@@ -188,6 +189,7 @@ class DurableRun(Generic[R]):
         """The recorded error of a failed execution."""
         return self.record.error
 
+    @checked
     def result(self) -> R:
         """The workflow's result, decoded into its declared type (as ``dg.run`` returns it).
 
@@ -201,6 +203,7 @@ class DurableRun(Generic[R]):
         result: R = outcome(self.runner.service, self.record, self._serdes, declared)
         return result
 
+    @checked
     def waiting_on(self) -> list[str]:
         """What a running execution waits on, one line each."""
         return self.runner.service.waiting_on(self.arn)
@@ -262,6 +265,7 @@ class DurableRun(Generic[R]):
             )
         return found[index]
 
+    @checked
     def history(self) -> list[Event]:
         """The ``GetDurableExecutionHistory`` events, EventId 1 first."""
         return self.runner.service.get_history(self.arn)
@@ -778,6 +782,7 @@ class TestRunner:
         self.clock.advance_to(target)
         self._drive()
 
+    @checked
     def advance_to_next_timer(self) -> bool:
         """Move the clock to the next timer (a callback timeout included) and run what is due.
 
@@ -795,6 +800,7 @@ class TestRunner:
         self._drive()
         return True
 
+    @checked
     def now(self) -> datetime:
         """The virtual time, an aware UTC datetime."""
         return datetime.fromtimestamp(self.clock.now_ms() / 1000, UTC)
@@ -859,6 +865,7 @@ class TestRunner:
         """Send a heartbeat to a callback."""
         self.service.send_callback_heartbeat(callback_id)
 
+    @checked
     def executions(self) -> list[DurableRun[Any]]:
         """Every execution of this runner (``Invoke``'d durable functions included)."""
         return [DurableRun(self, r.arn, self.serdes) for r in self.service.list_executions()]
