@@ -246,6 +246,22 @@ def _check_namer(namer: Callable[..., Any]) -> None:
     _CALLABLE.add((namer, "(item, index)"))
 
 
+def _check_predicate(retry_if: Callable[..., Any]) -> None:
+    """Refuse a ``retry_if`` that cannot be called with ``(error)`` where the ``Retry`` is
+    built: at the step's first failure its call would fail, and the step with it, as if the
+    step had raised a ``TypeError``. One that passed is remembered, as ``_check_call`` does."""
+    try:
+        if (retry_if, "(error)") in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        _check_takes(retry_if, "a Retry retry_if", ("error",))
+        return
+    _check_takes(retry_if, "a Retry retry_if", ("error",))
+    if len(_CALLABLE) >= 1024:
+        _CALLABLE.clear()
+    _CALLABLE.add((retry_if, "(error)"))
+
+
 def _check_undo(undo: Callable[..., Any]) -> None:
     """Refuse, where the step is declared, an undo that could only fail when the rollback
     runs: a generator function (an undo runs as a step, not as a workflow), an async generator
@@ -481,6 +497,8 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
             )
         _check_number(self.backoff, "Retry backoff", minimum=1)
         _check_callable(self.retry_if, "Retry retry_if")
+        if self.retry_if is not None:
+            _check_predicate(self.retry_if)
         if self.jitter not in ("none", "full", "half"):
             raise ValidationError(f"jitter must be 'none', 'full' or 'half', got {self.jitter!r}")
         if not isinstance(self.retry_on, tuple) or not all(

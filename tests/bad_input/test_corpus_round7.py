@@ -262,3 +262,39 @@ def test_a_method_called_with_arguments_it_does_not_take_is_an_argument_error(ca
         call()
     assert fragment in str(caught.value)
     assert isinstance(caught.value, TypeError)
+
+
+# --- a retry_if that cannot take the failure ------------------------------------------------
+
+
+def _two(error: BaseException, attempt: int) -> bool:
+    return True
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [lambda: True, _two, functools.partial(_two, ValueError(), 1)],
+    ids=["no-parameter", "two-required", "partial-taking-none"],
+)
+def test_a_retry_if_that_cannot_take_the_failure_is_refused_where_the_retry_is_built(
+    predicate: Callable[..., bool],
+) -> None:
+    """Accepted before: at the step's first failure the call of retry_if failed, and the step
+    failed for good with error_type TypeError, as if its body had raised one."""
+    with pytest.raises(dg.ValidationError, match=r"retry_if is called with \(error\)"):
+        dg.Retry(retry_if=predicate)
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [
+        lambda exc: True,
+        lambda *args: True,
+        lambda exc, attempt=1: True,
+        functools.partial(_two, attempt=1),
+        print,  # a builtin whose signature can be read: takes anything
+    ],
+    ids=["one", "star-args", "default", "partial", "builtin"],
+)
+def test_a_retry_if_that_can_take_the_failure_is_kept(predicate: Callable[..., bool]) -> None:
+    assert dg.Retry(retry_if=predicate).retry_if is predicate
