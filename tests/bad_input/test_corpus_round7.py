@@ -298,3 +298,81 @@ def test_a_retry_if_that_cannot_take_the_failure_is_refused_where_the_retry_is_b
 )
 def test_a_retry_if_that_can_take_the_failure_is_kept(predicate: Callable[..., bool]) -> None:
     assert dg.Retry(retry_if=predicate).retry_if is predicate
+
+
+# --- histories that record nothing, events of no known type, patterns that leave the folder ---
+
+
+def _replayed(_: None) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=1)
+    return 1
+
+
+@pytest.mark.parametrize(
+    "history",
+    [[], {"Operations": []}, {"Events": []}, {"Events": [{"EventType": "Nope", "EventId": 1}]}],
+    ids=["empty-list", "no-operations", "no-events", "unknown-events-only"],
+)
+def test_a_history_that_records_nothing_is_invalid_not_incomplete(history: object) -> None:
+    """These replayed as `incomplete`, which counts as ok: a golden file that holds no history
+    (an empty export, a page without data) passed the check."""
+    from durable_gen.testing import replay
+
+    report = replay(_replayed, history)  # type: ignore[arg-type]
+    assert (report.status, report.ok) == ("invalid", False)
+    assert "records no operation" in report.message
+    # asked with the input, the empty prefix is what a new execution replays
+    assert replay(_replayed, history, input=None).status == "incomplete"  # type: ignore[arg-type]
+
+
+def test_events_of_no_known_type_are_named_in_the_warnings() -> None:
+    from durable_gen.testing import replay
+
+    run = TestRunner().run(_replayed)
+    events = list(run.export()["Events"])
+    events.append({"EventType": "Telemetry", "EventId": 1000})
+    report = replay(_replayed, {"Events": events})
+    assert report.ok, report.message
+    assert any("'Telemetry'" in warning for warning in report.warnings), report.warnings
+
+
+def test_an_operation_event_without_its_id_is_invalid_not_dropped() -> None:
+    from durable_gen.testing import replay
+
+    run = TestRunner().run(_replayed)
+    events = [dict(event) for event in run.export()["Events"]]
+    for event in events:
+        if event["EventType"] == "WaitStarted":
+            del event["Id"]
+    report = replay(_replayed, {"Events": events})
+    assert report.status == "invalid"
+    assert "names no operation" in report.message
+
+
+@pytest.mark.parametrize("pattern", ["/etc/*.json", "../*.json", "a/../../*.json"])
+def test_a_replay_folder_pattern_that_leaves_the_folder_is_a_validation_error(
+    pattern: str, tmp_path: Any
+) -> None:
+    """An absolute pattern was pathlib's plain NotImplementedError; one with `..` read files
+    outside the folder (and a valid history there failed in relative_to with a ValueError)."""
+    from durable_gen.testing import replay_folder
+
+    (tmp_path / "inner").mkdir()
+    TestRunner().run(_replayed).export(str(tmp_path / "outside.json"))
+    with pytest.raises(dg.ValidationError, match="relative to the folder"):
+        replay_folder(_replayed, tmp_path / "inner", pattern=pattern)
+
+
+def test_replay_folder_reports_each_empty_file_as_invalid(tmp_path: Any) -> None:
+    from durable_gen.testing import replay_folder
+
+    TestRunner().run(_replayed).export(str(tmp_path / "good.json"))
+    (tmp_path / "empty-list.json").write_text("[]")
+    (tmp_path / "no-events.json").write_text('{"Events": []}')
+    reports = replay_folder(_replayed, tmp_path)
+    statuses = {str(r.source).rsplit("/", 1)[-1]: r.status for r in reports}
+    assert statuses == {
+        "empty-list.json": "invalid",
+        "good.json": "ok",
+        "no-events.json": "invalid",
+    }
