@@ -35,7 +35,7 @@ from ._aliases import decodable
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name
 from ._context import CURRENT
-from ._errors import ValidationError, WorkflowDefinitionError
+from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
@@ -1656,6 +1656,8 @@ class Child(Command[R], frozen=True):
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
         _check_kwargs(self.kwargs, "Child")
+        if not isinstance(self.workflow, StepFunction):  # a @step child runs as its step
+            _check_child_call(self.workflow, self.args, self.kwargs)
         _check_name(self.name, "child")
         _check_serdes(self.serdes, "child serdes")
         if type(self.virtual) is not bool:
@@ -1674,6 +1676,45 @@ class Child(Command[R], frozen=True):
             return self.name
         wf = unpartial(self.workflow)  # functools.partial(sub, x): named as sub is
         return default_name(None, wf) if getattr(wf, _WORKFLOW_MARK, False) else None
+
+
+def _check_child_call(
+    workflow: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None
+) -> None:
+    """Refuse, where the ``Child`` is built, a child workflow that cannot take the arguments
+    it is given: its call would fail when the child starts, as the workflow's own
+    ``TypeError``. One that passed is remembered by its arguments' shape (a ``Child`` is built
+    again on every replay)."""
+    key: tuple[Callable[..., Any], str | None] | None = (
+        workflow,
+        f"child({len(args)}; {', '.join(kwargs) if kwargs else ''})",
+    )
+    try:
+        if key in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        key = None
+    if not inspect.isgeneratorfunction(inspect.unwrap(unpartial(workflow))):
+        return  # a plain function runs as a step, whose call is checked as any step's
+    try:
+        signature = inspect.signature(workflow)
+    except (TypeError, ValueError):  # no signature to read: the call will tell
+        return
+    try:
+        signature.bind(*args, **(kwargs or {}))
+    except TypeError as exc:
+        label = getattr(unpartial(workflow), "__qualname__", repr(workflow))
+        takes = signature.replace(return_annotation=inspect.Signature.empty)
+        raise ArgumentError(
+            f"Child runs {label}(*args, **kwargs), and {label}{takes} cannot take the "
+            f"arguments it was given ({exc}): pass what it takes as args=(...) (a tuple, "
+            f"one value per positional parameter) and kwargs={{...}}, or bind them first "
+            f"with functools.partial"
+        ) from None
+    if key is not None:
+        if len(_CALLABLE) >= 1024:
+            _CALLABLE.clear()
+        _CALLABLE.add(key)
 
 
 def unpartial(fn: Any) -> Any:

@@ -376,3 +376,56 @@ def test_replay_folder_reports_each_empty_file_as_invalid(tmp_path: Any) -> None
         "good.json": "ok",
         "no-events.json": "invalid",
     }
+
+
+# --- a Child given arguments its workflow does not take ----------------------------------------
+
+
+def _child_of_one(x: int) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=1)
+    return x
+
+
+def _child_of_none() -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=1)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("workflow", "args", "kwargs", "fragment"),
+    [
+        (_child_of_one, (1, 2), None, "too many positional arguments"),
+        (_child_of_one, (), None, "missing a required argument: 'x'"),
+        (_child_of_none, (1,), None, "too many positional arguments"),
+        (_child_of_one, (), {"x": 1, "y": 1}, "unexpected keyword argument 'y'"),
+        (functools.partial(_child_of_one, 1), (2,), None, "too many positional arguments"),
+    ],
+    ids=["extra", "missing", "none-taken", "unknown-keyword", "partial-extra"],
+)
+def test_a_child_given_arguments_its_workflow_does_not_take_is_an_argument_error(
+    workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None, fragment: str
+) -> None:
+    """Before, the child failed when it started with the workflow's own TypeError
+    (`error_type` "TypeError"), as if its body had raised one."""
+    with pytest.raises(dg.ArgumentError) as caught:
+        dg.Child(workflow, args, kwargs=kwargs)
+    assert fragment in str(caught.value)
+    assert "args=(...)" in str(caught.value)
+
+    def parent(_: None) -> Generator[Any, Any, Any]:
+        return (yield dg.Child(workflow, args, kwargs=kwargs))
+
+    with pytest.raises(dg.ExecutionFailedError) as failed:
+        dg.run(parent, None, skip_time=True)
+    assert failed.value.error_type == "ArgumentError"
+
+
+def test_a_child_given_the_arguments_it_takes_runs() -> None:
+    def parent(_: None) -> Generator[Any, Any, Any]:
+        a = yield dg.Child(_child_of_one, (1,))
+        b = yield dg.Child(_child_of_one, kwargs={"x": 2})
+        c = yield dg.Child(functools.partial(_child_of_one, 3))
+        d = yield dg.Child(_child_of_none)
+        return [a, b, c, d]
+
+    assert dg.run(parent, None, skip_time=True) == [1, 2, 3, 0]
