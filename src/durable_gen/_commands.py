@@ -246,20 +246,22 @@ def _check_namer(namer: Callable[..., Any]) -> None:
     _CALLABLE.add((namer, "(item, index)"))
 
 
-def _check_predicate(retry_if: Callable[..., Any]) -> None:
-    """Refuse a ``retry_if`` that cannot be called with ``(error)`` where the ``Retry`` is
-    built: at the step's first failure its call would fail, and the step with it, as if the
-    step had raised a ``TypeError``. One that passed is remembered, as ``_check_call`` does."""
+def _check_predicate(predicate: Callable[..., Any], what: str, param: str) -> None:
+    """Refuse a predicate (a ``Retry``'s ``retry_if``, a ``WaitStrategy``'s ``until``) that
+    cannot be called with its one argument where it is given: when first called its call
+    would fail, and the step with it, as if the step had raised a ``TypeError``. One that
+    passed is remembered, as ``_check_call`` does."""
+    key = (predicate, f"({param})")
     try:
-        if (retry_if, "(error)") in _CALLABLE:
+        if key in _CALLABLE:
             return
     except TypeError:  # unhashable: checked every time
-        _check_takes(retry_if, "a Retry retry_if", ("error",))
+        _check_takes(predicate, what, (param,))
         return
-    _check_takes(retry_if, "a Retry retry_if", ("error",))
+    _check_takes(predicate, what, (param,))
     if len(_CALLABLE) >= 1024:
         _CALLABLE.clear()
-    _CALLABLE.add((retry_if, "(error)"))
+    _CALLABLE.add(key)
 
 
 def _check_undo(undo: Callable[..., Any]) -> None:
@@ -498,7 +500,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
         _check_number(self.backoff, "Retry backoff", minimum=1)
         _check_callable(self.retry_if, "Retry retry_if")
         if self.retry_if is not None:
-            _check_predicate(self.retry_if)
+            _check_predicate(self.retry_if, "a Retry retry_if", "error")
         if self.jitter not in ("none", "full", "half"):
             raise ValidationError(f"jitter must be 'none', 'full' or 'half', got {self.jitter!r}")
         if not isinstance(self.retry_on, tuple) or not all(
@@ -1443,6 +1445,7 @@ class WaitStrategy(
             raise ValidationError(
                 f"WaitStrategy until must be a predicate function, got {self.until!r}"
             )
+        _check_predicate(self.until, "a WaitStrategy until", "state")
         _check_seconds(self.delay, "WaitStrategy delay", minimum=1, maximum=MAX_WAIT_SECONDS)
         _check_number(self.backoff, "WaitStrategy backoff", minimum=1)
         _check_seconds(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -429,3 +429,463 @@ def test_a_child_given_the_arguments_it_takes_runs() -> None:
         return [a, b, c, d]
 
     assert dg.run(parent, None, skip_time=True) == [1, 2, 3, 0]
+
+
+# --- the corpus: mistakes that were met as the docs say when this round was written -----------
+#
+# Each entry: an id, a call, and the name of the durable_gen error it must end in: raised by the
+# call itself, or (for a mistake inside a workflow body) the `error_type` of the
+# `ExecutionFailedError` that `dg.run` raises.
+
+
+def _wf_of(build: Callable[[], Any]) -> Callable[[Any], Generator[Any, Any, Any]]:
+    def wf(_: Any) -> Generator[Any, Any, Any]:
+        return (yield build())
+
+    return wf
+
+
+def _in_workflow(build: Callable[[], Any], **options: Any) -> Callable[[], object]:
+    return lambda: dg.run(_wf_of(build), None, skip_time=True, **options)
+
+
+def _yielding(value: Any) -> Callable[[], object]:
+    return _in_workflow(lambda: value)
+
+
+def _plain(x: Any = None) -> Any:
+    return x
+
+
+def _gen_one(x: Any) -> Generator[Any, Any, Any]:
+    yield dg.Wait(seconds=1)
+    return x
+
+
+def _gen_none() -> Generator[Any, Any, Any]:
+    yield dg.Wait(seconds=1)
+    return 0
+
+
+async def _agen(x: Any) -> Any:
+    yield x
+
+
+def _kwonly(*, x: Any) -> Any:
+    return x
+
+
+class _Holder:
+    def method(self, x: Any) -> Any:
+        return x
+
+
+_NAN, _INF = float("nan"), float("inf")
+_TD = timedelta(seconds=5)
+_BAD_NAMES = {
+    "empty": "",
+    "long": "x" * 257,
+    "nul": "\x00",
+    "non-ascii": "é",
+    "newline": "a\nb",
+    "int": 5,
+    "bytes": b"x",
+    "surrogate": "\ud800",
+}
+
+
+def _corpus() -> list[tuple[str, Callable[[], object], str]]:
+    from decimal import Decimal
+    from fractions import Fraction
+
+    cases: list[tuple[str, Callable[[], object], str]] = []
+    add = cases.append
+    v = "ValidationError"
+    # durations of a Wait: whole seconds, 1 s to 366 days
+    for label, seconds in {
+        "nan": _NAN,
+        "inf": _INF,
+        "-inf": -_INF,
+        "1e300": 1e300,
+        "2**70": 2**70,
+        "bool": True,
+        "decimal": Decimal(5),
+        "fraction": Fraction(5, 1),
+        "timedelta": _TD,
+        "text": "5",
+        "none": None,
+        "float-whole": 5.0,
+        "float": 5.5,
+        "complex": complex(5, 0),
+        "list": [5],
+        "zero": 0,
+        "negative": -1,
+        "over-366-days": 31_622_401,
+    }.items():
+        add((f"wait-seconds-{label}", _in_workflow(lambda s=seconds: dg.Wait(seconds=s)), v))
+    # names of operations: 1-256 printable ASCII characters
+    for label, name in _BAD_NAMES.items():
+        add((f"wait-name-{label}", _in_workflow(lambda n=name: dg.Wait(seconds=1, name=n)), v))
+        add((f"step-name-{label}", _in_workflow(lambda n=name: dg.Step(_plain, name=n)), v))
+        add((f"child-name-{label}", _in_workflow(lambda n=name: dg.Child(_gen_none, name=n)), v))
+        add((f"decorator-step-name-{label}", lambda n=name: dg.step(name=n)(_plain), v))
+    # step options
+    for label, timeout in {
+        "zero": 0,
+        "negative": -1,
+        "nan": _NAN,
+        "inf": _INF,
+        "text": "1",
+        "bool": True,
+        "timedelta-zero": timedelta(0),
+        "timedelta-negative": timedelta(seconds=-1),
+    }.items():
+        add(
+            (f"step-timeout-{label}", _in_workflow(lambda t=timeout: dg.Step(_plain, timeout=t)), v)
+        )
+        add((f"decorator-timeout-{label}", lambda t=timeout: dg.step(timeout=t)(_plain), v))
+    for label, semantics in {
+        "upper": "AT_MOST_ONCE",
+        "dashes": "at-most-once",
+        "none": None,
+    }.items():
+        add(
+            (
+                f"step-semantics-{label}",
+                _in_workflow(lambda s=semantics: dg.Step(_plain, semantics=s)),
+                v,
+            )
+        )
+    for label, retry in {
+        "int": 3,
+        "dict": {"max_attempts": 3},
+        "class": dg.Retry,
+        "text": "never",
+    }.items():
+        add((f"step-retry-{label}", _in_workflow(lambda r=retry: dg.Step(_plain, retry=r)), v))
+    for label, args in {
+        "int": 5,
+        "text": "ab",
+        "dict": {"x": 1},
+        "none": None,
+        "iterator": iter([1]),
+    }.items():
+        add((f"step-args-{label}", _in_workflow(lambda a=args: dg.Step(_plain, a)), v))
+    for label, kwargs in {"int": 5, "pairs": [("x", 1)], "int-keys": {1: 2}}.items():
+        add((f"step-kwargs-{label}", _in_workflow(lambda k=kwargs: dg.Step(_plain, kwargs=k)), v))
+    for label, fn in {"none": None, "int": 5, "text": "f", "retry": dg.Retry()}.items():
+        add((f"step-fn-{label}", _in_workflow(lambda f=fn: dg.Step(f)), v))
+    add(("step-builtin-without-its-argument", _in_workflow(lambda: dg.Step(len)), "ArgumentError"))
+    # decorators
+    d = "WorkflowDefinitionError"
+    add(("workflow-decorator-called-empty", lambda: dg.workflow()(_gen_none), "ArgumentError"))  # type: ignore[call-arg]
+    add(("workflow-decorator-name", lambda: dg.workflow(name="x"), "ArgumentError"))  # type: ignore[call-arg]
+    add(("workflow-decorator-class", lambda: dg.workflow(_Holder), d))
+    add(("workflow-decorator-int", lambda: dg.workflow(5), d))  # type: ignore[arg-type]
+    add(("workflow-decorator-async-generator", lambda: dg.workflow(_agen), d))  # type: ignore[arg-type]
+    add(("step-decorator-int", lambda: dg.step(5), v))  # type: ignore[call-overload]
+    add(("step-decorator-name-positional", lambda: dg.step("name"), v))  # type: ignore[call-overload]
+    add(("step-decorator-two-positional", lambda: dg.step(_plain, "n"), "ArgumentError"))  # type: ignore[call-overload]
+    add(("step-decorator-retry-int", lambda: dg.step(retry=3)(_plain), v))  # type: ignore[arg-type]
+    add(("step-decorator-semantics", lambda: dg.step(semantics="x")(_plain), v))  # type: ignore[arg-type]
+    add(("step-decorator-compensate-int", lambda: dg.step(compensate=5)(_plain), v))  # type: ignore[arg-type]
+    add(("step-decorator-serdes-int", lambda: dg.step(serdes=5)(_plain), v))  # type: ignore[arg-type]
+    add(("step-decorator-serdes-class", lambda: dg.step(serdes=dg.JsonSerdes)(_plain), v))  # type: ignore[arg-type]
+    add(("step-decorator-async-generator", lambda: dg.step(_agen), d))  # type: ignore[call-overload]
+    add(("step-decorator-classmethod-object", lambda: dg.step(classmethod(len)), v))  # type: ignore[call-overload]
+    # what run() is given as the workflow
+    for label, wf in {
+        "async-generator": _agen,
+        "lambda": lambda x: x,
+        "callable-object": _Holder(),
+        "generator-object": _gen_one(1),
+        "none": None,
+        "module-path": "mod:wf",
+        "step-function": dg.step(_plain),
+        "builtin": print,
+        "class": _Holder,
+    }.items():
+        add((f"run-workflow-{label}", lambda w=wf: dg.run(w, None), d))  # type: ignore[arg-type]
+    add(("run-unbound-method", lambda: dg.run(_Holder.method, 1), d))  # type: ignore[arg-type]
+    add(("run-keyword-only-workflow", lambda: dg.run(_kwonly, 1), d))  # type: ignore[arg-type]
+    # what a workflow yields
+    for label, value in {
+        "none": None,
+        "command-class": dg.Wait,
+        "step-function": dg.step(_plain),
+        "bare-command": dg.Command(),
+        "foreign-handle": dg.CallbackHandle(callback_id="x", operation_id="y"),
+        "generator-expression": (x for x in ()),
+        "dict": {"a": 1},
+        "tuple-of-steps": (dg.Step(_plain), dg.Step(_plain)),
+        "branch": dg.Branch(_plain),
+        "completion": dg.Completion(),
+        "retry": dg.Retry(),
+        "wait-decision": dg.WaitDecision.done(),
+        "batch-result": dg.BatchResult(items=[], completion_reason="ALL_COMPLETED"),
+        "exception": ValueError("x"),
+    }.items():
+        add((f"yield-{label}", _yielding(value), d))
+    # Retry, WaitStrategy, WaitDecision
+    for label, options in {
+        "attempts-zero": {"max_attempts": 0},
+        "attempts-negative": {"max_attempts": -1},
+        "attempts-float": {"max_attempts": 1.5},
+        "attempts-bool": {"max_attempts": True},
+        "attempts-none": {"max_attempts": None},
+        "delay-negative": {"initial_delay": -1},
+        "delay-nan": {"initial_delay": _NAN},
+        "delay-inf": {"initial_delay": _INF},
+        "delay-timedelta": {"initial_delay": _TD},
+        "delay-text": {"initial_delay": "5"},
+        "backoff-zero": {"backoff": 0},
+        "backoff-below-one": {"backoff": 0.5},
+        "backoff-nan": {"backoff": _NAN},
+        "max-delay-negative": {"max_delay": -1},
+        "max-delay-timedelta": {"max_delay": _TD},
+        "max-delay-inf": {"max_delay": _INF},
+        "max-delay-over-366-days": {"max_delay": 31_622_401},
+        "jitter-upper": {"jitter": "FULL"},
+        "jitter-none-value": {"jitter": None},
+        "jitter-float": {"jitter": 0.5},
+        "retry-on-class": {"retry_on": ValueError},
+        "retry-on-list": {"retry_on": [ValueError]},
+        "retry-on-int": {"retry_on": (5,)},
+        "retry-on-name": {"retry_on": ("ValueError",)},
+        "retry-if-int": {"retry_if": 5},
+    }.items():
+        add((f"retry-{label}", lambda o=options: dg.Retry(**o), v))
+    add(("retry-never-with-argument", lambda: dg.Retry.never(3), "ArgumentError"))  # type: ignore[call-arg]
+
+    def until(state: Any) -> bool:
+        return True
+
+    for label, options in {
+        "until-int": {"until": 5},
+        "until-no-parameter": {"until": lambda: True},
+        "delay-zero": {"until": until, "delay": 0},
+        "delay-nan": {"until": until, "delay": _NAN},
+        "delay-timedelta": {"until": until, "delay": _TD},
+        "backoff-zero": {"until": until, "backoff": 0},
+        "max-delay-inf": {"until": until, "max_delay": _INF},
+        "attempts-zero": {"until": until, "max_attempts": 0},
+        "attempts-float": {"until": until, "max_attempts": 1.5},
+        "delay-over-366-days": {"until": until, "delay": 31_622_401},
+    }.items():
+        add((f"wait-strategy-{label}", lambda o=options: dg.WaitStrategy(**o), v))
+    for label, seconds in {
+        "zero": 0,
+        "negative": -1,
+        "nan": _NAN,
+        "timedelta": _TD,
+        "float": 1.5,
+        "text": "5",
+        "bool": True,
+        "over": 31_622_401,
+    }.items():
+        add((f"wait-decision-again-{label}", lambda s=seconds: dg.WaitDecision.again(s), v))
+    for label, strategy in {
+        "returns-bool": lambda s, a: True,
+        "returns-none": lambda s, a: None,
+        "returns-int": lambda s, a: 5,
+    }.items():
+        add(
+            (
+                f"wait-for-condition-strategy-{label}",
+                _in_workflow(lambda w=strategy: dg.WaitForCondition(_plain, 1, wait_strategy=w)),
+                d,
+            )
+        )
+    for label, strategy in {
+        "class": dg.WaitStrategy,
+        "int": 5,
+        "decision": dg.WaitDecision.done(),
+    }.items():
+        add(
+            (
+                f"wait-for-condition-strategy-{label}",
+                _in_workflow(lambda w=strategy: dg.WaitForCondition(_plain, 1, wait_strategy=w)),
+                v,
+            )
+        )
+    add(
+        (
+            "wait-for-condition-generator-check",
+            _in_workflow(lambda: dg.WaitForCondition(_gen_one, 1)),
+            d,
+        )
+    )
+    add(
+        (
+            "wait-for-condition-state-object",
+            _in_workflow(lambda: dg.WaitForCondition(_plain, object())),
+            "SerializationError",
+        )
+    )
+    # callbacks and invokes written in a workflow
+    for label, options in {
+        "timeout-negative": {"timeout": -1},
+        "timeout-float": {"timeout": 1.5},
+        "timeout-nan": {"timeout": _NAN},
+        "timeout-timedelta": {"timeout": _TD},
+        "timeout-huge": {"timeout": 10**9},
+        "heartbeat-negative": {"heartbeat_timeout": -1},
+        "heartbeat-timedelta": {"heartbeat_timeout": _TD},
+        "result-type-int": {"result_type": 5},
+        "result-type-text": {"result_type": "int"},
+        "serdes-int": {"serdes": 5},
+        "name-empty": {"name": ""},
+    }.items():
+        add((f"create-callback-{label}", _in_workflow(lambda o=options: dg.CreateCallback(**o)), v))
+    functions = {"f": _plain}
+    for label, (args, options) in {
+        "name-empty": (("",), {}),
+        "name-space": (("a b",), {}),
+        "name-int": ((5,), {}),
+        "name-long": (("f" * 300,), {}),
+        "tenant-empty": (("f",), {"tenant_id": ""}),
+        "tenant-long": (("f",), {"tenant_id": "a" * 257}),
+        "tenant-non-ascii": (("f",), {"tenant_id": "é"}),
+        "tenant-int": (("f",), {"tenant_id": 5}),
+        "result-type-int": (("f",), {"result_type": 5}),
+        "serdes-class": (("f",), {"serdes": dg.JsonSerdes}),
+    }.items():
+        add(
+            (
+                f"invoke-{label}",
+                _in_workflow(lambda a=args, o=options: dg.Invoke(*a, **o), functions=functions),
+                v,
+            )
+        )
+    add(
+        (
+            "invoke-payload-object",
+            _in_workflow(lambda: dg.Invoke("f", object()), functions=functions),
+            "SerializationError",
+        )
+    )
+    # Map, Parallel, Child shapes
+    add(("map-async-generator", _in_workflow(lambda: dg.Map(_agen, [1])), d))
+    add(("map-keyword-only", _in_workflow(lambda: dg.Map(_kwonly, [1])), v))
+    add(("map-class-of-no-argument", _in_workflow(lambda: dg.Map(_Holder, [1])), v))
+    for label, items in {
+        "generator": (x for x in [1]),
+        "dict": {"a": 1},
+        "text": "abc",
+        "set": {1},
+        "none": None,
+        "int": 5,
+    }.items():
+        add((f"map-items-{label}", _in_workflow(lambda i=items: dg.Map(_plain, i)), v))
+    add(("map-nesting", _in_workflow(lambda: dg.Map(_plain, [1], nesting="deep")), v))
+    add(
+        (
+            "map-namer-returns-int",
+            _in_workflow(lambda: dg.Map(_plain, [1], item_namer=lambda i, n: 5)),
+            v,
+        )
+    )
+    add(
+        (
+            "map-max-concurrency-bool",
+            _in_workflow(lambda: dg.Map(_plain, [1], max_concurrency=True)),
+            v,
+        )
+    )
+    add(
+        (
+            "map-completion-dict",
+            _in_workflow(lambda: dg.Map(_plain, [1], completion={"min_successful": 1})),
+            v,
+        )
+    )
+    add(
+        (
+            "map-item-serdes-class",
+            _in_workflow(lambda: dg.Map(_plain, [1], item_serdes=dg.JsonSerdes)),
+            v,
+        )
+    )
+    add(("parallel-async-generator", _in_workflow(lambda: dg.Parallel([_agen])), d))
+    add(("parallel-branch-needs-argument", _in_workflow(lambda: dg.Parallel([_gen_one])), v))
+    add(
+        (
+            "parallel-bound-method-needs-argument",
+            _in_workflow(lambda: dg.Parallel([_Holder().method])),
+            v,
+        )
+    )
+    add(("parallel-keyword-only", _in_workflow(lambda: dg.Parallel([_kwonly])), v))
+    add(("parallel-branches-generator", _in_workflow(lambda: dg.Parallel(x for x in [_plain])), v))
+    add(
+        (
+            "parallel-branch-name-int",
+            _in_workflow(lambda: dg.Parallel([dg.Branch(_plain, name=5)])),
+            v,
+        )
+    )
+    add(("branch-int", lambda: dg.Branch(5), v))  # type: ignore[arg-type]
+    add(("child-async-generator", _in_workflow(lambda: dg.Child(_agen, (1,))), d))
+    add(("child-none", _in_workflow(lambda: dg.Child(None)), d))
+    add(("child-args-list", _in_workflow(lambda: dg.Child(_gen_one, [1])), v))
+    add(("child-args-int", _in_workflow(lambda: dg.Child(_gen_one, 1)), v))
+    add(("child-virtual-text", _in_workflow(lambda: dg.Child(_gen_one, (1,), virtual="yes")), v))
+    # values a step returns or raises that no payload can carry
+    add(
+        (
+            "step-result-over-1-mib",
+            _in_workflow(lambda: dg.Step(lambda: "x" * (1024 * 1024 + 1), retry=dg.Retry.never())),
+            "PayloadTooLargeError",
+        )
+    )
+    add(
+        (
+            "step-result-tuple-keys",
+            _in_workflow(lambda: dg.Step(lambda: {(1, 2): 3}, retry=dg.Retry.never())),
+            "SerializationError",
+        )
+    )
+    add(
+        (
+            "step-result-none-key",
+            _in_workflow(lambda: dg.Step(lambda: {None: 3}, retry=dg.Retry.never())),
+            "SerializationError",
+        )
+    )
+    add(
+        (
+            "step-result-generator",
+            _in_workflow(lambda: dg.Step(lambda: (x for x in [1]), retry=dg.Retry.never())),
+            d,
+        )
+    )
+    add(
+        (
+            "step-result-step-function",
+            _in_workflow(lambda: dg.Step(lambda: dg.step(_plain), retry=dg.Retry.never())),
+            "SerializationError",
+        )
+    )
+    return cases
+
+
+_CORPUS = _corpus()
+
+
+def test_the_corpus_ids_are_unique_and_many() -> None:
+    ids = [case[0] for case in _CORPUS]
+    assert len(ids) == len(set(ids))
+    assert len(ids) >= 150
+
+
+@pytest.mark.parametrize("case", range(len(_CORPUS)), ids=[case[0] for case in _CORPUS])
+def test_a_mistake_of_the_corpus_ends_in_its_typed_error(case: int) -> None:
+    _, call, expected = _CORPUS[case]
+    with pytest.raises(dg.DurableGenError) as caught:
+        call()
+    error = caught.value
+    if isinstance(error, dg.ExecutionFailedError):
+        assert error.error_type == expected, error
+    else:
+        assert type(error).__name__ == expected, error
+    assert str(error)
