@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -866,6 +866,343 @@ def _corpus() -> list[tuple[str, Callable[[], object], str]]:
             "SerializationError",
         )
     )
+    cases += _engine_corpus()
+    return cases
+
+
+def _engine_corpus() -> list[tuple[str, Callable[[], object], str]]:
+    """Mistakes made with the embedded engine, the test runner and the interpreter."""
+    from durable_gen.local import MemoryStore
+    from durable_gen.runtime import ErrorObject, Flush, Interpreter, RunTasks
+
+    cases: list[tuple[str, Callable[[], object], str]] = []
+    add = cases.append
+    v, i = "ValidationError", "InvalidInputError"
+
+    @dg.step
+    def hand_over(callback_id: str) -> None:
+        handed.append(callback_id)
+
+    handed: list[str] = []
+
+    def waits(_: None) -> Generator[Any, Any, Any]:
+        return (yield dg.WaitForCallback(hand_over, name="cb"))
+
+    def engine() -> LocalService:
+        service = LocalService(clock=VirtualClock())
+        register_function(service, "cb", waits)
+        return service
+
+    def open_callback() -> tuple[LocalService, str]:
+        service = engine()
+        handed.clear()
+        service.run(service.start("cb"))
+        return service, handed[0]
+
+    for label, options in {
+        "store-int": {"store": 5},
+        "store-class": {"store": MemoryStore},
+        "clock-int": {"clock": 5},
+        "clock-class": {"clock": VirtualClock},
+        "page-size-zero": {"page_size": 0},
+        "page-size-float": {"page_size": 1.5},
+        "page-size-bool": {"page_size": True},
+        "max-crashes-zero": {"max_crashes": 0},
+        "max-crashes-none": {"max_crashes": None},
+        "region-empty": {"region": ""},
+        "region-space": {"region": "us east"},
+        "account-letters": {"account_id": "abc"},
+        "account-int": {"account_id": 123},
+    }.items():
+        add((f"local-service-{label}", lambda o=options: LocalService(**o), v))
+    for label, (name, handler) in {
+        "name-empty": ("", _plain),
+        "name-space": ("a b", _plain),
+        "name-non-ascii": ("é", _plain),
+        "name-int": (5, _plain),
+        "handler-int": ("f", 5),
+        "handler-none": ("f", None),
+    }.items():
+        add((f"register-{label}", lambda n=name, h=handler: engine().register(n, h), v))
+    for label, (args, options, error) in {
+        "unknown-function": (("nope",), {}, "FunctionNotRegisteredError"),
+        "input-int": (("cb", 5), {}, i),
+        "input-dict": (("cb", {"a": 1}), {}, i),
+        "input-bytes": (("cb", b'"x"'), {}, i),
+        "input-surrogate": (("cb", "\ud800"), {}, i),
+        "input-over-6-mib": (("cb", "x" * (7 * 1024 * 1024)), {}, "PayloadTooLargeError"),
+        "name-empty": (("cb",), {"execution_name": ""}, v),
+        "name-long": (("cb",), {"execution_name": "a" * 65}, v),
+        "name-space": (("cb",), {"execution_name": "a b"}, v),
+        "timeout-zero": (("cb",), {"execution_timeout": 0}, v),
+        "timeout-float": (("cb",), {"execution_timeout": 1.5}, v),
+        "timeout-nan": (("cb",), {"execution_timeout": _NAN}, v),
+        "timeout-timedelta": (("cb",), {"execution_timeout": _TD}, v),
+        "timeout-bool": (("cb",), {"execution_timeout": True}, v),
+        "timeout-over-366-days": (("cb",), {"execution_timeout": 31_622_401}, v),
+    }.items():
+        add((f"start-{label}", lambda a=args, o=options: engine().start(*a, **o), error))
+    for method in ("run", "get_execution", "get_operations", "get_history", "waiting_on", "stop"):
+        for label, arn in {"empty": "", "unknown": "nope", "int": 5, "none": None}.items():
+            add(
+                (
+                    f"{method}-arn-{label}",
+                    lambda m=method, a=arn: getattr(engine(), m)(a),
+                    "ExecutionNotFoundError",
+                )
+            )
+    for label, until in {
+        "text": "5",
+        "nan": _NAN,
+        "float": 1.5,
+        "datetime": datetime(2030, 1, 1),
+        "bool": True,
+    }.items():
+        add((f"run-until-{label}", lambda u=until: engine().run("nope", until=u), v))
+    for label, status in {
+        "lower": "running",
+        "pending": "PENDING",
+        "int": 5,
+        "list": ["RUNNING"],
+    }.items():
+        add((f"list-executions-{label}", lambda st=status: engine().list_executions(st), v))
+    for label, result in {
+        "int": 5,
+        "dict": {"a": 1},
+        "bytes": b'"x"',
+        "surrogate": '"\ud800"',
+        "over-1-mib": '"' + "x" * (1024 * 1024) + '"',
+    }.items():
+        add(
+            (
+                f"callback-success-result-{label}",
+                lambda r=result: (lambda t: t[0].send_callback_success(t[1], r))(open_callback()),
+                i,
+            )
+        )
+    for label, error in {
+        "text": "boom",
+        "dict": {"ErrorType": "x"},
+        "exception": Exception("boom"),
+        "type-int": ErrorObject(error_type=5),
+        "trace-text": ErrorObject(stack_trace="abc"),
+        "data-dict": ErrorObject(error_data={"a": 1}),
+        "type-surrogate": ErrorObject(error_type="\ud800"),
+    }.items():
+        add(
+            (
+                f"callback-failure-{label}",
+                lambda e=error: (lambda t: t[0].send_callback_failure(t[1], e))(open_callback()),
+                i,
+            )
+        )
+    add(
+        (
+            "callback-failure-over-32-kib",
+            lambda: (
+                lambda t: t[0].send_callback_failure(t[1], ErrorObject(error_message="x" * 40000))
+            )(open_callback()),
+            "PayloadTooLargeError",
+        )
+    )
+    for label, callback_id in {
+        "empty": "",
+        "unknown": "nope",
+        "int": 5,
+        "none": None,
+        "bytes": b"abc",
+        "nul": "\x00",
+    }.items():
+        add(
+            (
+                f"callback-success-id-{label}",
+                lambda c=callback_id: open_callback()[0].send_callback_success(c, '"x"'),
+                "UnknownCallbackError",
+            )
+        )
+        add(
+            (
+                f"callback-heartbeat-id-{label}",
+                lambda c=callback_id: open_callback()[0].send_callback_heartbeat(c),
+                "UnknownCallbackError",
+            )
+        )
+
+    def answered_twice() -> None:
+        service, callback_id = open_callback()
+        service.send_callback_success(callback_id, '"a"')
+        service.send_callback_success(callback_id, '"b"')
+
+    def heartbeat_after_answer() -> None:
+        service, callback_id = open_callback()
+        service.send_callback_success(callback_id, '"a"')
+        service.send_callback_heartbeat(callback_id)
+
+    add(("callback-answered-twice", answered_twice, "UnknownCallbackError"))
+    add(("callback-heartbeat-after-answer", heartbeat_after_answer, "UnknownCallbackError"))
+    add(
+        (
+            "stop-error-text",
+            lambda: (lambda t: t[0].stop(t[0].list_executions()[0].arn, error="boom"))(
+                open_callback()
+            ),
+            i,
+        )
+    )
+    # the test runner
+    for label, options in {
+        "skip-time-text": {"skip_time": "yes"},
+        "skip-time-none": {"skip_time": None},
+        "start-text": {"start": "2025-01-01"},
+        "start-int": {"start": 0},
+        "start-date": {"start": date(2025, 1, 1)},
+        "start-before-1970": {"start": datetime(1960, 1, 1, tzinfo=UTC)},
+        "functions-list": {"functions": [("a", _plain)]},
+        "functions-value-int": {"functions": {"a": 5}},
+        "functions-name-space": {"functions": {"a b": _plain}},
+        "functions-name-empty": {"functions": {"": _plain}},
+        "checkpointing-upper": {"checkpointing": "STEP"},
+        "serdes-class": {"serdes": dg.JsonSerdes},
+        "plugins-one": {"plugins": dg.Plugin()},
+        "plugins-int": {"plugins": [5]},
+        "payload-format-upper": {"payload_format": "AWS"},
+    }.items():
+        add((f"test-runner-{label}", lambda o=options: TestRunner(**o), v))
+    for label, seconds in {
+        "negative": -1,
+        "nan": _NAN,
+        "inf": _INF,
+        "text": "5",
+        "timedelta": _TD,
+        "bool": True,
+        "past-9999": 10**20,
+    }.items():
+        add(
+            (f"runner-advance-{label}", lambda s=seconds: TestRunner(skip_time=False).advance(s), v)
+        )
+
+    def run_waiting() -> Any:
+        return TestRunner().run(waits)
+
+    add(("durable-run-operation-name-int", lambda: run_waiting().operation(5), v))
+    add(("durable-run-operation-index-text", lambda: run_waiting().operation("cb", index="0"), v))
+    add(("durable-run-operation-type-lower", lambda: run_waiting().operation("cb", type="step"), v))
+    add(("durable-run-operations-type", lambda: run_waiting().operations(type="STEPS"), v))
+    add(("durable-run-operations-name-int", lambda: run_waiting().operations(name=5), v))
+    add(("durable-run-export-int", lambda: run_waiting().export(5), v))
+    add(("durable-run-export-unwritable", lambda: run_waiting().export("/proc/nope/x.json"), v))
+    add(
+        (
+            "durable-run-callback-failure-type-int",
+            lambda: run_waiting().send_callback_failure("cb", 5, "m"),
+            i,
+        )
+    )
+    add(
+        (
+            "durable-run-callback-success-object",
+            lambda: run_waiting().send_callback_success("cb", object()),
+            "SerializationError",
+        )
+    )
+    add(
+        (
+            "runner-deploy-new-code-int",
+            lambda: TestRunner().deploy(waits, 5),
+            d := "WorkflowDefinitionError",
+        )
+    )
+    add(("runner-deploy-workflow-int", lambda: TestRunner().deploy(5, waits), d))
+    add(("runner-run-int", lambda: TestRunner().run(5), d))
+    add(("runner-register-value-int", lambda: TestRunner().register("x", 5), v))
+    add(("runner-register-name-int", lambda: TestRunner().register(5, _plain), v))
+    add(
+        (
+            "runner-idle-flag-text",
+            lambda: TestRunner().run_until_idle(include_callback_timeouts="yes"),
+            v,
+        )
+    )
+    add(("virtual-clock-negative", lambda: VirtualClock(-1), v))
+    add(("virtual-clock-float", lambda: VirtualClock(1.5), v))
+    add(("virtual-clock-auto-advance-text", lambda: VirtualClock(auto_advance="no"), v))
+    add(("virtual-clock-advance-to-float", lambda: VirtualClock().advance_to(1.5), v))
+
+    # the interpreter, driven by hand
+    def handed_out() -> tuple[Any, Any]:
+        interp = Interpreter(_one_step, [], execution_arn="arn:x", input=1)
+        action = interp.next_action()
+        while isinstance(action, Flush):
+            interp.observe([])
+            action = interp.next_action()
+        assert isinstance(action, RunTasks)
+        return interp, action.tasks[0]
+
+    def reported_twice() -> None:
+        interp, task = handed_out()
+        interp.task_succeeded(task, 2)
+        interp.task_succeeded(task, 2)
+
+    def other_interpreters_task() -> None:
+        _, task = handed_out()
+        other, _ = handed_out()
+        other.task_succeeded(task, 2)
+
+    add(("interpreter-task-reported-twice", reported_twice, v))
+    add(("interpreter-task-of-another", other_interpreters_task, v))
+    add(
+        (
+            "interpreter-failed-with-text",
+            lambda: (lambda t: t[0].task_failed(t[1], "boom"))(handed_out()),
+            v,
+        )
+    )
+    add(
+        (
+            "interpreter-failed-with-class",
+            lambda: (lambda t: t[0].task_failed(t[1], ValueError))(handed_out()),
+            v,
+        )
+    )
+    add(
+        (
+            "interpreter-failed-with-interrupt",
+            lambda: (lambda t: t[0].task_failed(t[1], KeyboardInterrupt()))(handed_out()),
+            v,
+        )
+    )
+    add(("interpreter-succeeded-with-id", lambda: handed_out()[0].task_succeeded("id", 2), v))
+    add(("interpreter-observe-int", lambda: handed_out()[0].observe(5), v))
+    add(("interpreter-observe-dicts", lambda: handed_out()[0].observe([{"Id": "x"}]), v))
+    add(("interpreter-observe-none", lambda: handed_out()[0].observe(None), v))
+    add(("interpreter-started-none", lambda: handed_out()[0].started(None), v))
+    add(("interpreter-step-call-int", lambda: handed_out()[0].step_call(5), v))
+    for label, options in {
+        "checkpointing": {"checkpointing": "x"},
+        "clock-int": {"clock": 5},
+        "clock-text": {"clock": lambda: "x"},
+        "clock-milliseconds": {"clock": lambda: 1_735_689_600_000.0},
+        "serdes-int": {"serdes": 5},
+        "payload-format": {"payload_format": "x"},
+        "arn-int": {"execution_arn": 5},
+    }.items():
+        add(
+            (
+                f"interpreter-option-{label}",
+                lambda o=options: Interpreter(
+                    _one_step, [], **{"execution_arn": "a", "input": 1, **o}
+                ),
+                v,
+            )
+        )
+    for label, operations in {"none": None, "ints": [5], "dicts": [{"Id": "x"}]}.items():
+        add(
+            (
+                f"interpreter-operations-{label}",
+                lambda ops=operations: Interpreter(_one_step, ops, execution_arn="a", input=1),
+                v,
+            )
+        )
     return cases
 
 
