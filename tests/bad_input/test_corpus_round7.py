@@ -1226,3 +1226,17 @@ def test_a_mistake_of_the_corpus_ends_in_its_typed_error(case: int) -> None:
     else:
         assert type(error).__name__ == expected, error
     assert str(error)
+
+
+def test_a_worker_register_with_an_empty_name_is_refused_not_served_under_the_default(
+    tmp_path: Any,
+) -> None:
+    """`name=""` (an unset setting read as text) was taken as no name: the function was
+    served under `module.qualname` instead, and `Invoke`s of the name the caller meant failed."""
+    from durable_gen.local import Worker
+
+    with Worker(str(tmp_path / "w.db")) as worker:
+        with pytest.raises(dg.ValidationError, match="''"):
+            worker.register(_gen_one, name="")
+        assert worker.register(_gen_one, name="served") == "served"
+        assert worker.register(_gen_one).endswith("_gen_one")

@@ -407,7 +407,7 @@ class Worker:
             )
         path = fn if isinstance(fn, str) else import_path_of(fn)
         target = import_object(path) if isinstance(fn, str) else fn
-        function_name = name or workflow_name(target)
+        function_name = workflow_name(target) if name is None else name
         self._serve(self.service, function_name, target)
         self.store.register_workflow(function_name, path)
         self._targets[function_name] = target
