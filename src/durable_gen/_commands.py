@@ -953,7 +953,15 @@ def _not_a_generator_function(fn: Callable[..., Any]) -> None:
     """Refuse ``@step`` on a generator function: its call would only make a generator (a
     workflow's body), which a step cannot run or record as its result."""
     plain = inspect.unwrap(fn)
-    if inspect.isgeneratorfunction(plain) or inspect.isasyncgenfunction(plain):
+    if inspect.isasyncgenfunction(plain):
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"@step decorates plain functions (def or async def), and {name} is an async "
+            "generator function (`async def` with `yield`), which is neither a step nor a "
+            "workflow: make it an async def that returns its value (collect what it yields "
+            "into a list), or a plain def generator workflow that yields commands"
+        )
+    if inspect.isgeneratorfunction(plain):
         name = getattr(fn, "__qualname__", repr(fn))
         raise WorkflowDefinitionError(
             f"@step decorates plain functions (def or async def), and {name} is a generator "

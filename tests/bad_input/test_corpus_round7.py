@@ -1240,3 +1240,13 @@ def test_a_worker_register_with_an_empty_name_is_refused_not_served_under_the_de
             worker.register(_gen_one, name="")
         assert worker.register(_gen_one, name="served") == "served"
         assert worker.register(_gen_one).endswith("_gen_one")
+
+
+def test_step_on_an_async_generator_function_says_what_it_is_not_to_yield_from_it() -> None:
+    """The advice was the workflow's (`result = yield from agen(...)`), which an async
+    generator cannot follow."""
+    with pytest.raises(dg.WorkflowDefinitionError) as caught:
+        dg.step(_agen)  # type: ignore[call-overload]
+    message = str(caught.value)
+    assert "async generator function" in message
+    assert "yield from" not in message
