@@ -1667,8 +1667,6 @@ class Child(Command[R], frozen=True):
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
         _check_kwargs(self.kwargs, "Child")
-        if not isinstance(self.workflow, StepFunction):  # a @step child runs as its step
-            _check_child_call(self.workflow, self.args, self.kwargs)
         _check_name(self.name, "child")
         _check_serdes(self.serdes, "child serdes")
         if type(self.virtual) is not bool:
@@ -1676,6 +1674,8 @@ class Child(Command[R], frozen=True):
                 f"Child virtual must be True (a virtual context: nothing recorded for it) or "
                 f"False (the default: a checkpointed child context), got {self.virtual!r}"
             )
+        if not isinstance(self.workflow, StepFunction):  # a @step child runs as its step
+            _check_child_call(self.workflow, self.args, self.kwargs)
         made(self)
 
     @property
