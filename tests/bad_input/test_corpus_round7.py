@@ -1250,3 +1250,24 @@ def test_step_on_an_async_generator_function_says_what_it_is_not_to_yield_from_i
     message = str(caught.value)
     assert "async generator function" in message
     assert "yield from" not in message
+
+
+class _NoDecode:
+    """A plain class: no payload can be decoded into it."""
+
+
+def _builds_no_decode() -> _NoDecode:
+    return _NoDecode()
+
+
+def test_an_unreadable_item_type_of_an_unnamed_batch_does_not_call_it_none() -> None:
+    """The message read "an item's result of Parallel None"."""
+
+    def wf(_: None) -> Generator[Any, Any, Any]:
+        return (yield dg.Parallel([_builds_no_decode]))
+
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(wf, None)
+    assert caught.value.error_type == "SerializationError"
+    assert "of the unnamed Parallel" in str(caught.value.error_message)
+    assert "None" not in str(caught.value.error_message).split(":")[0]
