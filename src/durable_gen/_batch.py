@@ -16,6 +16,7 @@ from typing import Final, Generic, Literal, TypeVar
 
 import msgspec
 
+from ._arguments import checked
 from ._commands import Completion
 from ._errors import BatchFailedError
 from ._wire import ErrorObject
@@ -83,14 +84,17 @@ class BatchResult(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename=
     items: list[BatchItem[T]]
     completion_reason: CompletionReason
 
+    @checked
     def results(self) -> list[T]:
         """Results of the items that succeeded, in index order."""
         return [i.result for i in self.items if i.status == "SUCCEEDED"]  # type: ignore[misc]
 
+    @checked
     def all_results(self) -> list[T | None]:
         """One entry per item: its result, or None when it did not succeed."""
         return [i.result if i.status == "SUCCEEDED" else None for i in self.items]
 
+    @checked
     def errors(self) -> list[ErrorObject]:
         """Errors of the items that failed, in index order."""
         return [i.error for i in self.items if i.status == "FAILED" and i.error is not None]
@@ -120,6 +124,7 @@ class BatchResult(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename=
     def has_failure(self) -> bool:
         return any(i.status == "FAILED" for i in self.items)
 
+    @checked
     def raise_if_failed(self) -> None:
         """Raise ``BatchFailedError`` (with the first failure) if any item failed."""
         for item in self.items:
@@ -132,6 +137,7 @@ class BatchResult(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename=
                     error_data=err.error_data,
                 )
 
+    @checked
     def get_results(self) -> list[T]:
         """Results in index order; raise ``BatchFailedError`` if any item failed."""
         self.raise_if_failed()

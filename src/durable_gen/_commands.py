@@ -35,7 +35,7 @@ from ._aliases import decodable
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name, wait_for_callback_names
 from ._context import CURRENT
-from ._errors import ValidationError, WorkflowDefinitionError
+from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
@@ -285,6 +285,24 @@ def _check_namer(namer: Callable[..., Any]) -> None:
     if len(_CALLABLE) >= 1024:
         _CALLABLE.clear()
     _CALLABLE.add((namer, "(item, index)"))
+
+
+def _check_predicate(predicate: Callable[..., Any], what: str, param: str) -> None:
+    """Refuse a predicate (a ``Retry``'s ``retry_if``, a ``WaitStrategy``'s ``until``) that
+    cannot be called with its one argument where it is given: when first called its call
+    would fail, and the step with it, as if the step had raised a ``TypeError``. One that
+    passed is remembered, as ``_check_call`` does."""
+    key = (predicate, f"({param})")
+    try:
+        if key in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        _check_takes(predicate, what, (param,))
+        return
+    _check_takes(predicate, what, (param,))
+    if len(_CALLABLE) >= 1024:
+        _CALLABLE.clear()
+    _CALLABLE.add(key)
 
 
 def _check_undo(undo: Callable[..., Any]) -> None:
@@ -538,6 +556,8 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
             )
         _check_number(self.backoff, "Retry backoff", minimum=1)
         _check_callable(self.retry_if, "Retry retry_if")
+        if self.retry_if is not None:
+            _check_predicate(self.retry_if, "a Retry retry_if", "error")
         if self.jitter not in ("none", "full", "half"):
             raise ValidationError(f"jitter must be 'none', 'full' or 'half', got {self.jitter!r}")
         if not isinstance(self.retry_on, tuple) or not all(
@@ -1012,7 +1032,15 @@ def _not_a_generator_function(fn: Callable[..., Any]) -> None:
     """Refuse ``@step`` on a generator function: its call would only make a generator (a
     workflow's body), which a step cannot run or record as its result."""
     plain = inspect.unwrap(fn)
-    if inspect.isgeneratorfunction(plain) or inspect.isasyncgenfunction(plain):
+    if inspect.isasyncgenfunction(plain):
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise WorkflowDefinitionError(
+            f"@step decorates plain functions (def or async def), and {name} is an async "
+            "generator function (`async def` with `yield`), which is neither a step nor a "
+            "workflow: make it an async def that returns its value (collect what it yields "
+            "into a list), or a plain def generator workflow that yields commands"
+        )
+    if inspect.isgeneratorfunction(plain):
         name = getattr(fn, "__qualname__", repr(fn))
         raise WorkflowDefinitionError(
             f"@step decorates plain functions (def or async def), and {name} is a generator "
@@ -1043,6 +1071,7 @@ class StepFunction(Generic[P, R]):
 
     fn: Callable[P, Any]
 
+    @checked
     def __init__(
         self,
         fn: Callable[P, Any],
@@ -1539,6 +1568,7 @@ class WaitStrategy(
             raise ValidationError(
                 f"WaitStrategy until must be a predicate function, got {self.until!r}"
             )
+        _check_predicate(self.until, "a WaitStrategy until", "state")
         _check_seconds(self.delay, "WaitStrategy delay", minimum=1, maximum=MAX_WAIT_SECONDS)
         _check_number(self.backoff, "WaitStrategy backoff", minimum=1)
         _check_seconds(
@@ -1773,6 +1803,8 @@ class Child(Command[R], frozen=True):
         _check_sub_type(self.sub_type, "child", OWN_CONTEXT_SUBTYPES)
         if self.name is None and not self.virtual:  # a virtual child's name is not recorded
             _check_derived_name(self.op_name, "a Child of a @dg.workflow function", "pass name=")
+        if not isinstance(self.workflow, StepFunction):  # a @step child runs as its step
+            _check_child_call(self.workflow, self.args, self.kwargs)
         made(self)
 
     @property
@@ -1784,6 +1816,45 @@ class Child(Command[R], frozen=True):
             return self.name
         wf = unpartial(self.workflow)  # functools.partial(sub, x): named as sub is
         return default_name(None, wf) if getattr(wf, _WORKFLOW_MARK, False) else None
+
+
+def _check_child_call(
+    workflow: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None
+) -> None:
+    """Refuse, where the ``Child`` is built, a child workflow that cannot take the arguments
+    it is given: its call would fail when the child starts, as the workflow's own
+    ``TypeError``. One that passed is remembered by its arguments' shape (a ``Child`` is built
+    again on every replay)."""
+    key: tuple[Callable[..., Any], str | None] | None = (
+        workflow,
+        f"child({len(args)}; {', '.join(kwargs) if kwargs else ''})",
+    )
+    try:
+        if key in _CALLABLE:
+            return
+    except TypeError:  # unhashable: checked every time
+        key = None
+    if not inspect.isgeneratorfunction(inspect.unwrap(unpartial(workflow))):
+        return  # a plain function runs as a step, whose call is checked as any step's
+    try:
+        signature = inspect.signature(workflow)
+    except (TypeError, ValueError):  # no signature to read: the call will tell
+        return
+    try:
+        signature.bind(*args, **(kwargs or {}))
+    except TypeError as exc:
+        label = getattr(unpartial(workflow), "__qualname__", repr(workflow))
+        takes = signature.replace(return_annotation=inspect.Signature.empty)
+        raise ArgumentError(
+            f"Child runs {label}(*args, **kwargs), and {label}{takes} cannot take the "
+            f"arguments it was given ({exc}): pass what it takes as args=(...) (a tuple, "
+            f"one value per positional parameter) and kwargs={{...}}, or bind them first "
+            f"with functools.partial"
+        ) from None
+    if key is not None:
+        if len(_CALLABLE) >= 1024:
+            _CALLABLE.clear()
+        _CALLABLE.add(key)
 
 
 def unpartial(fn: Any) -> Any:

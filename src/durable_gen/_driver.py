@@ -94,6 +94,7 @@ from ._paging import load_operations
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler, conforms, instance_hint
+from ._versioning import EpochSeconds
 from ._wire import (
     MAX_PAYLOAD_BYTES,
     CheckpointResponse,
@@ -1008,10 +1009,14 @@ def service_clock(service: object) -> Callable[[], float]:
         return time.time
     now = getattr(clock, "now", None)
     if callable(now) and _reads_a_number(now):
+        if type(clock).__module__.startswith("durable_gen."):
+            # The engine's clocks read epoch seconds up to the year 9999 (a VirtualClock may
+            # start anywhere a datetime can): no reading of theirs is milliseconds.
+            return EpochSeconds(now)
         return now  # type: ignore[no-any-return]
     now_ms = getattr(clock, "now_ms", None)
     if callable(now_ms) and _reads_a_number(now_ms):
-        return lambda: now_ms() / 1000
+        return EpochSeconds(lambda: now_ms() / 1000)
     return time.time
 
 

@@ -234,6 +234,14 @@ def _unreadable_child(type_: Any, name: str | None, wf: Any) -> SerializationErr
     )
 
 
+#: What ``next_action()`` and ``started()`` say once ``close()`` ended the invocation.
+_CLOSED: Final = (
+    "this Interpreter was closed (close() ends its invocation, and the workflow code it held "
+    "was closed with it): build a new Interpreter from the recorded operations for the next "
+    "invocation; outcomes reported after close() are dropped, and the attempts run again there"
+)
+
+
 class Interpreter(StepHandlers):
     """Replays a workflow against its recorded operations and says what to do next.
 
@@ -284,6 +292,7 @@ class Interpreter(StepHandlers):
     __slots__ = (
         "_awaiting_reply",
         "_bad_start",
+        "_closed",
         "_done",
         "_draws",
         "_flushed",
@@ -429,6 +438,7 @@ class Interpreter(StepHandlers):
         self._done: Done | None = None
         self._started = False
         self._awaiting_reply = False
+        self._closed = False
         #: CALLBACK STARTs not flushed yet / flushed in the Flush awaiting its reply, which must
         #: carry each one with its callback id: (operation id, name).
         self._new_callbacks: list[tuple[str, str | None]] = []
@@ -459,6 +469,8 @@ class Interpreter(StepHandlers):
             ValidationError: the last ``Flush`` was not answered with ``observe()``.
         """
         if self._awaiting_reply:
+            if self._closed:
+                raise ValidationError(_CLOSED)
             raise ValidationError(
                 "checkpoint the updates of the last Flush and pass the operations the reply "
                 "changed to observe() (an empty list if none) before calling next_action() again"
@@ -530,7 +542,7 @@ class Interpreter(StepHandlers):
         must_carry = self._reply_must_carry if self._awaiting_reply else None
         flushed = self._flushed if self._awaiting_reply else None
         self._flushed = {}
-        self._awaiting_reply = False
+        self._awaiting_reply = self._closed  # a closed interpreter takes no further step
         ops = self._ops
         waiters = self._waiters
         # the reply's last copy of each operation is what the store recorded (a store that
@@ -651,6 +663,8 @@ class Interpreter(StepHandlers):
                 ``task`` is not a ``StepTask`` this interpreter handed out.
         """
         if self._awaiting_reply:
+            if self._closed:
+                raise ValidationError(_CLOSED)
             raise ValidationError(
                 "checkpoint the updates of the last Flush and pass the operations the reply "
                 "changed to observe() before asking for a step's START"
@@ -876,6 +890,10 @@ class Interpreter(StepHandlers):
         what it raises is dropped, as the garbage collector drops it. Calling it again does
         nothing; the interpreter is not to be used after it.
         """
+        # From now on next_action() and started() refuse, as while a Flush awaits its reply
+        # (the check they make anyway): an action of a closed interpreter would leave out what
+        # the workflow code it closed was still to do (a step reported after close, dropped).
+        self._closed = self._awaiting_reply = True
         fibers, self._fibers = self._fibers, []
         # ended, or never started: nothing to run (gi_suspended: a generator paused at a yield)
         suspended = [fiber for fiber in fibers if getattr(fiber.gen, "gi_suspended", False)]

@@ -806,7 +806,8 @@ def _unreadable_items(cmd: Map[Any] | Parallel[Any], sub_type: str) -> Serializa
     for type_ in types if isinstance(types, list) else (types,):
         if type_ is Any:
             continue
-        problem = undecodable(reader(type_), f"an item's result of {sub_type} {cmd.name!r}")
+        which = f"{sub_type} {cmd.name!r}" if cmd.name is not None else f"the unnamed {sub_type}"
+        problem = undecodable(reader(type_), f"an item's result of {which}")
         if problem is not None:
             return SerializationError(
                 f"{problem}. The {sub_type} was not started: its result could not be read back"

@@ -57,6 +57,7 @@ class ReplayAwareLogger:
 
     __slots__ = ("log_during_replay", "logger")
 
+    @checked
     def __init__(self, logger: logging.Logger, *, log_during_replay: bool = False) -> None:
         if not isinstance(logger, logging.Logger):
             raise ValidationError(

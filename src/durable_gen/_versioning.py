@@ -209,6 +209,20 @@ def clock_time(clock: Callable[[], float] | None) -> datetime:
 _LATEST_SECONDS: Final = 100_000_000_000
 
 
+class EpochSeconds:
+    """A clock known to read epoch seconds (the embedded engine's own, virtual or real): any
+    time it gives up to the year 9999 is taken as it is, where a clock a host passed is read
+    past the year 5138 as epoch milliseconds given by mistake."""
+
+    __slots__ = ("read",)
+
+    def __init__(self, read: Callable[[], float]) -> None:
+        self.read = read
+
+    def __call__(self) -> float:
+        return self.read()
+
+
 def read_clock(clock: Callable[[], float]) -> float:
     """The host clock's time, checked to be epoch seconds: a ``ValidationError`` that says so
     for anything else (milliseconds, the usual slip, since the store functions take ms)."""
@@ -217,7 +231,7 @@ def read_clock(clock: Callable[[], float]) -> float:
         what = type(now).__name__
     elif not math.isfinite(now) or now < 0:
         what = repr(now)
-    elif now >= _LATEST_SECONDS:
+    elif now >= _LATEST_SECONDS and not isinstance(clock, EpochSeconds):
         what = f"{now!r}, epoch milliseconds (as seconds, a date past the year 5000)"
     else:
         return now

@@ -605,6 +605,7 @@ def _callback_id() -> str:
     return secrets.token_hex(24)
 
 
+@checked
 def run_step_call(call: StepCall) -> Any:
     """Run a ``StepCall`` (``Interpreter.step_call``) in this process; return what it returns.
 

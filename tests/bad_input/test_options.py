@@ -662,7 +662,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.Step(plain, compensate=functools.partial(lambda reason, result: None, "rollback"))
     dg.Step(plain, compensate=dg.step(lambda result: None))
     dg.Parallel([plain, lambda factor=1: factor, functools.partial(flow, 1)])
-    dg.Child(flow, (), {"x": 1}, serdes=dg.JsonSerdes())
+    dg.Child(flow, (), {"_": 1}, serdes=dg.JsonSerdes())
     dg.WaitForCallback(plain, result_type=Card | None)
     dg.WaitForCallback(functools.partial(lambda channel, callback_id: None, "mail"))
     dg.WaitForCallback(dg.step(lambda callback_id, retries=3: None))

@@ -14,12 +14,15 @@ with registration, starting and stopping, queries, callbacks sent from outside, 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, get_args, overload
 
 from .._arguments import checked
+from .._commands import StepFunction
 from .._errors import (
     FunctionNotRegisteredError,
     InvalidCheckpointTokenError,
@@ -208,6 +211,9 @@ class LocalService(Runner):
             )
         if not callable(handler):
             raise ValidationError(f"the handler of {function_name!r} is not callable: {handler!r}")
+        if not isinstance(durable, bool):
+            raise ValidationError(f"durable must be True or False, got {durable!r}")
+        _check_handler(function_name, handler, durable)
         with self._lock:
             self._functions[function_name] = Function(handler, durable)
             names = set(self._functions)
@@ -827,3 +833,37 @@ def _deepest_first(arn: str, children: dict[str, list[str]]) -> list[str]:
         todo.append((node, True))
         todo.extend((child, False) for child in children.get(node, ()))
     return order
+
+
+def _check_handler(name: str, handler: Callable[..., Any], durable: bool) -> None:
+    """A ``ValidationError`` for a handler whose call could never give the engine what it
+    needs: a workflow, a ``@step`` function or an ``async def`` given where an
+    ``InvocationHandler`` (``durable=True``) or a plain JSON function (``durable=False``)
+    belongs. Said where it is registered, not as an unusable output of every execution."""
+    target = handler
+    while isinstance(target, functools.partial):
+        target = target.func
+    target = inspect.unwrap(target)
+    advice = (
+        f"Register a workflow with register_function(service, {name!r}, workflow) (from "
+        f"durable_gen.local), which builds its handler, or service.register({name!r}, "
+        f"make_handler(workflow, service)) (from durable_gen.runtime)"
+    )
+    if isinstance(handler, StepFunction):
+        raise ValidationError(
+            f"the handler of {name!r} is a @step function, whose call only builds a Step "
+            f"command. {advice}; a plain function called with the JSON payload is registered "
+            f"with durable=False"
+        )
+    if inspect.isgeneratorfunction(target):
+        raise ValidationError(
+            f"the handler of {name!r} is a workflow (a generator function), not "
+            + ("an InvocationHandler" if durable else "a plain function of the JSON payload")
+            + f". {advice}"
+        )
+    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+        raise ValidationError(
+            f"the handler of {name!r} is an async def function: the engine calls its handlers "
+            f"with no event loop running, so its call would only make a coroutine. "
+            + (advice if durable else "Register a plain def function (durable=False)")
+        )

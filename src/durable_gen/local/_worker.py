@@ -353,6 +353,7 @@ class Worker:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    @checked
     def close(self) -> None:
         """Stop ``run()`` in other threads, the steps' event loop and thread pool; close the
         store if the worker opened it."""
@@ -389,6 +390,7 @@ class Worker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @checked
     def stop(self) -> None:
         """Ask ``run()`` (and ``drive()``) to return after the work in progress."""
         self._stop.set()
@@ -409,7 +411,7 @@ class Worker:
             )
         path = fn if isinstance(fn, str) else import_path_of(fn)
         target = import_object(path) if isinstance(fn, str) else fn
-        function_name = name or workflow_name(target)
+        function_name = workflow_name(target) if name is None else name
         self._serve(self.service, function_name, target)
         self.store.register_workflow(function_name, path)
         self._targets[function_name] = target
@@ -544,6 +546,7 @@ class Worker:
 
     # --- running ------------------------------------------------------------------------------
 
+    @checked
     def run_due(self) -> None:
         """Run everything that is due now, then return (nothing is waited for)."""
         self._import_remembered()
@@ -739,6 +742,7 @@ class Worker:
                     return
                 self._idle(store, stop)
 
+    @checked
     def drive(
         self, execution_arn: str, *, on_progress: Callable[[], None] | None = None
     ) -> ExecutionRecord:

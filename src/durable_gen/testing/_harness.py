@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import msgspec
 
-from .._arguments import CheckedStructMeta
+from .._arguments import CheckedStructMeta, checked
 from .._errors import ValidationError
 from .._plugins import AttemptInfo, Plugin
 from .._wire import (
@@ -117,6 +117,7 @@ NO_CRASHES: Final = CrashSchedule()
 _ATTEMPT: ContextVar[AttemptInfo | None] = ContextVar("durable_gen_test_attempt", default=None)
 
 
+@checked
 def current_attempt() -> AttemptInfo | None:
     """The step attempt running in this thread or task, under ``TestRunner`` (else None).
 

@@ -334,6 +334,8 @@ _DONE: Final = {
     "Stopped": "STOPPED",
     "Cancelled": "CANCELLED",
 }
+#: Event types that record no operation (the invocations, and a pause of the execution).
+_NO_OPERATION: Final = frozenset({"InvocationCompleted", "ExecutionPaused", "ExecutionResumed"})
 _KINDS: Final = {
     "Step": ("STEP", "StepDetails"),
     "Context": ("CONTEXT", "ContextDetails"),
@@ -383,6 +385,7 @@ def _rebuild(
     error: ErrorObject | None = None
     missing_payloads = 0
     execution_id = "execution"
+    unknown: set[str] = set()
     try:
         ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
     except (AttributeError, TypeError, ValueError) as exc:
@@ -427,8 +430,20 @@ def _rebuild(
                     raw, _ = _payload(details.get("Error"), "the execution error", warnings)
                     error = _error(raw)
             continue
-        if prefix not in _KINDS or not op_id:
+        if prefix not in _KINDS:
+            if kind not in _NO_OPERATION and kind not in unknown:
+                unknown.add(kind)
+                warnings.append(
+                    f"the history holds events of type {kind!r}, which is none of "
+                    "GetDurableExecutionHistory's event types: they were left out of the replay"
+                )
             continue  # InvocationCompleted, ExecutionPaused/Resumed: nothing to replay
+        if not isinstance(op_id, str) or not op_id:
+            raise InvalidInputError(
+                f"a history event is malformed{where}: {kind} event {event.get('EventId')!r} "
+                f"names no operation (its Id is {op_id!r}), so the operation it records "
+                "cannot be replayed: pass the events as GetDurableExecutionHistory returns them"
+            )
         type_, details_key = _KINDS[prefix]
         op = ops.get(op_id)
         if op is None:

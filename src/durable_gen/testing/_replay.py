@@ -125,6 +125,7 @@ class ReplayReport(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
         """True when the code replays the history (``ok``, or ``incomplete``)."""
         return self.status in ("ok", "incomplete")
 
+    @checked
     def raise_for_status(self) -> ReplayReport[R]:
         """Return the report if ``ok``; raise the divergence or the failure otherwise.
 
@@ -175,7 +176,9 @@ def replay(
     except InvalidInputError as exc:
         return ReplayReport(status="invalid", message=str(exc), exception=exc)
     has_execution = any(op.type == "EXECUTION" for op in loaded.operations)
-    if input is _UNSET and loaded.operations and not has_execution:
+    if input is _UNSET and not loaded.operations:
+        return _nothing_recorded(loaded)
+    if input is _UNSET and not has_execution:
         raise InvalidInputError(
             "the history has no EXECUTION operation, which carries the workflow's input (a "
             "later page of the operations?): pass the whole history, or the input with input=..."
@@ -224,6 +227,12 @@ def replay_folder(
         raise ValidationError(
             f"replay_folder's pattern must be a glob such as '**/*.json', got {pattern!r}"
         )
+    if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise ValidationError(
+            f"replay_folder's pattern is a glob relative to the folder, which it may not leave, "
+            f"got {pattern!r}: give the folder as path and the pattern under it (e.g. "
+            "path='tests/histories', pattern='**/*.json')"
+        )
     _check_workflows(workflows)
     root = Path(path)
     if not root.is_dir():
@@ -251,8 +260,31 @@ def replay_folder(
                 )
             )
             continue
-        reports.append(_replay(workflow, loaded, _UNSET, serdes))
+        reports.append(
+            _replay(workflow, loaded, _UNSET, serdes)
+            if loaded.operations
+            else _nothing_recorded(loaded)
+        )
     return reports
+
+
+def _nothing_recorded(loaded: History) -> ReplayReport[Any]:
+    """The report on a history that records no operation: every execution records at least
+    its EXECUTION operation (its ``ExecutionStarted`` event), so a source without one is no
+    history of an execution, and replaying it would check nothing (it came out
+    ``incomplete``, which counts as ``ok``)."""
+    return ReplayReport(
+        status="invalid",
+        source=loaded.source,
+        message=(
+            "the history records no operation, not even the EXECUTION operation (the "
+            "ExecutionStarted event) every execution starts with, so replaying it checks "
+            "nothing: pass a whole history (run.export(), GetDurableExecutionState's "
+            "Operations, GetDurableExecutionHistory's Events), or input=... to see what a new "
+            "execution asks for first"
+        ),
+        warnings=list(loaded.warnings),
+    )
 
 
 def _check_workflows(workflows: object) -> None:

@@ -33,6 +33,7 @@ from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
+from .._versioning import EpochSeconds
 from .._wire import (
     MAX_OPERATION_PAYLOAD_BYTES,
     ErrorObject,
@@ -150,6 +151,7 @@ class DurableRun(Generic[R]):
         runner: The runner it belongs to.
     """
 
+    @checked
     def __init__(
         self,
         runner: TestRunner,
@@ -187,6 +189,7 @@ class DurableRun(Generic[R]):
         """The recorded error of a failed execution."""
         return self.record.error
 
+    @checked
     def result(self) -> R:
         """The workflow's result, decoded into its declared type (as ``dg.run`` returns it).
 
@@ -200,6 +203,7 @@ class DurableRun(Generic[R]):
         result: R = outcome(self.runner.service, self.record, self._serdes, declared)
         return result
 
+    @checked
     def waiting_on(self) -> list[str]:
         """What a running execution waits on, one line each."""
         return self.runner.service.waiting_on(self.arn)
@@ -261,6 +265,7 @@ class DurableRun(Generic[R]):
             )
         return found[index]
 
+    @checked
     def history(self) -> list[Event]:
         """The ``GetDurableExecutionHistory`` events, EventId 1 first."""
         return self.runner.service.get_history(self.arn)
@@ -458,7 +463,16 @@ class TestRunner:
         check_flag(skip_time, "TestRunner skip_time")
         check_functions(functions)
         check_host_options(serdes, None)
-        start_ms = int((start or DEFAULT_START).timestamp() * 1000)
+        try:
+            start_ms = int((start or DEFAULT_START).timestamp() * 1000)
+        except (ValueError, OverflowError, OSError):
+            # A naive datetime is read in local time, which the first and last days a
+            # datetime holds may not reach.
+            raise ValidationError(
+                f"TestRunner start {start!r} is not a time the clock can start at: give a "
+                f"datetime from 1970 to 9999 with a timezone, e.g. datetime(2030, 1, 1, "
+                f"tzinfo=UTC)"
+            ) from None
         self.clock = VirtualClock(start_ms, auto_advance=False)
         self.service = LocalService(clock=self.clock)
         self.skip_time = skip_time
@@ -587,7 +601,7 @@ class TestRunner:
                     checkpointing=self.checkpointing,
                     serdes=self.serdes,
                     plugins=plugins,
-                    clock=self._seconds,
+                    clock=EpochSeconds(self._seconds),
                     payload_format=self.payload_format,
                     pool=self._step_pool,
                     portal=self._step_portal,
@@ -599,7 +613,7 @@ class TestRunner:
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
                 plugins=plugins,
-                clock=self._seconds,
+                clock=EpochSeconds(self._seconds),
                 payload_format=self.payload_format,
             )
 
@@ -768,6 +782,7 @@ class TestRunner:
         self.clock.advance_to(target)
         self._drive()
 
+    @checked
     def advance_to_next_timer(self) -> bool:
         """Move the clock to the next timer (a callback timeout included) and run what is due.
 
@@ -785,6 +800,7 @@ class TestRunner:
         self._drive()
         return True
 
+    @checked
     def now(self) -> datetime:
         """The virtual time, an aware UTC datetime."""
         return datetime.fromtimestamp(self.clock.now_ms() / 1000, UTC)
@@ -849,6 +865,7 @@ class TestRunner:
         """Send a heartbeat to a callback."""
         self.service.send_callback_heartbeat(callback_id)
 
+    @checked
     def executions(self) -> list[DurableRun[Any]]:
         """Every execution of this runner (``Invoke``'d durable functions included)."""
         return [DurableRun(self, r.arn, self.serdes) for r in self.service.list_executions()]
