@@ -234,6 +234,16 @@ def _unreadable_child(type_: Any, name: str | None, wf: Any) -> SerializationErr
     )
 
 
+#: ``Interpreter._done`` once ``close()`` ran: the workflow code is closed, so no pull or news
+#: can go on from there (a closed generator would let the workflow "suspend" on nothing).
+_CLOSED: Final = Done(Suspended([]))
+_CLOSED_MESSAGE: Final = (
+    "this Interpreter was closed (close() ends its invocation and closes the workflow code): "
+    "to go on after news (a wait that ended, a callback answered), build a new Interpreter "
+    "from the store's operations, or call close() only when you give this one up"
+)
+
+
 class Interpreter(StepHandlers):
     """Replays a workflow against its recorded operations and says what to do next.
 
@@ -427,6 +437,8 @@ class Interpreter(StepHandlers):
                 "changed to observe() (an empty list if none) before calling next_action() again"
             )
         if self._done is not None:
+            if self._done is _CLOSED:
+                raise ValidationError(_CLOSED_MESSAGE)
             return self._done
         if self._ready or not self._started:
             self._run()
@@ -482,7 +494,13 @@ class Interpreter(StepHandlers):
 
         Wakes what they unblock: a callback id, a completed wait, callback or invoke, a retry
         that is due. Call it after every ``Flush``, with an empty list if nothing changed.
+
+        Raises:
+            ValidationError: ``operations`` are not ``Operation`` values a service could send
+                this execution, or the interpreter was closed (``close()``).
         """
+        if self._done is _CLOSED:
+            raise ValidationError(_CLOSED_MESSAGE)
         if type(operations) is not list and (
             isinstance(operations, Operation) or not isinstance(operations, Iterable)
         ):
@@ -613,6 +631,8 @@ class Interpreter(StepHandlers):
             ValidationError: the last ``Flush`` was not answered with ``observe()``, or
                 ``task`` is not a ``StepTask`` this interpreter handed out.
         """
+        if self._done is _CLOSED:
+            raise ValidationError(_CLOSED_MESSAGE)
         if self._awaiting_reply:
             raise ValidationError(
                 "checkpoint the updates of the last Flush and pass the operations the reply "
@@ -837,8 +857,11 @@ class Interpreter(StepHandlers):
         at the time. Closed here, that code runs now, as code that will run again (the logger
         drops its lines, as in a replay; the invocation that really gets there logs them), and
         what it raises is dropped, as the garbage collector drops it. Calling it again does
-        nothing; the interpreter is not to be used after it.
+        nothing; the interpreter is not to be used after it: ``next_action()``, ``observe()``
+        and ``started()`` then raise ``ValidationError`` (build a new interpreter from the
+        store to go on).
         """
+        self._done = _CLOSED
         fibers, self._fibers = self._fibers, []
         # ended, or never started: nothing to run (gi_suspended: a generator paused at a yield)
         suspended = [fiber for fiber in fibers if getattr(fiber.gen, "gi_suspended", False)]
