@@ -97,6 +97,7 @@ from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler, conforms, instance_hint
 from ._wire import (
     MAX_PAYLOAD_BYTES,
+    TERMINAL_STATUSES,
     CheckpointResponse,
     InvocationInput,
     InvocationOutput,
@@ -168,6 +169,13 @@ class _Invocation:
             raise InvalidInputError(
                 f"the state of {self.arn} has no EXECUTION operation (it carries the input): "
                 "the history is truncated or not from a durable execution"
+            )
+        if self.execution_op.status in TERMINAL_STATUSES:
+            raise InvalidInputError(
+                f"the execution {self.arn} ended as {self.execution_op.status} (the Status of "
+                "its EXECUTION operation) and was invoked again: an ended execution is not "
+                "invoked, and its steps would run before the service refused their "
+                "checkpoint. Nothing was run"
             )
         self.interp = Interpreter(
             workflow,

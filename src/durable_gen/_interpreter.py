@@ -291,6 +291,10 @@ class Interpreter(StepHandlers):
             not a str.
     """
 
+    #: Whether this interpreter checks code against a history (``testing.replay``) instead of
+    #: running an invocation: then the execution may have ended.
+    _checks_history = False
+
     @checked
     def __init__(
         self,
@@ -317,6 +321,14 @@ class Interpreter(StepHandlers):
         if checkpointing != "step":
             check_mode(checkpointing)
         super().__init__(ops, execution_arn, checkpointing, clock)
+        if self._ended_as is not None and not self._checks_history:
+            raise ValidationError(
+                f"the execution ended as {self._ended_as} (the Status of its EXECUTION "
+                "operation): an ended execution is not invoked again, and its steps would run "
+                "(their side effects happen) before the store refused their checkpoint. Drop "
+                "its timers, and tell whoever answers its callbacks that it ended; to check "
+                "code against its history, use durable_gen.testing.replay"
+            )
         if payload_format != "json":
             check_payload_format(payload_format)
         self.payload_format = payload_format
