@@ -8,6 +8,7 @@ each message must appear exactly once: none dropped after a resume, none repeate
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -319,3 +320,24 @@ def test_every_level_method_of_a_logger(records: Records) -> None:
     run = TestRunner().run(levels, None)
     assert run.result() == ["tests.logger", logging.getLogger("tests.logger").isEnabledFor(10)]
     assert messages(records) == Counter(["critical line", "log line 1", "after the wait"])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "advice"),
+    [
+        ("propagate", False, "log.logger.propagate = ..."),
+        ("disabled", True, "log.logger.disabled = ..."),
+        ("level", logging.DEBUG, "log.logger.setLevel(...)"),
+        ("handlers", [], "log.logger.handlers = ..."),
+    ],
+)
+def test_setting_a_logger_attribute_on_the_wrapper_says_where_it_goes(
+    name: str, value: object, advice: str
+) -> None:
+    """``log.propagate = False`` configures nothing on the wrapper: it names ``.logger``."""
+    log = dg.get_logger("tests.logger.setattr")
+    with pytest.raises(AttributeError, match=re.escape(advice)):
+        setattr(log, name, value)
+    log.log_during_replay = True  # its own options are set as ever
+    assert log.log_during_replay is True
+    assert log.logger.propagate is True and log.logger.disabled is False
