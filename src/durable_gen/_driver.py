@@ -455,8 +455,10 @@ class _Invocation:
                     ]
                 )
                 output = InvocationOutput(status="SUCCEEDED", result="")
-            else:
-                output = InvocationOutput(status="SUCCEEDED", result=result)
+                if self.hooks is not None:  # the plugins see the result the service recorded
+                    self.hooks.end(InvocationOutput(status="SUCCEEDED", result=result))
+                return output
+            output = InvocationOutput(status="SUCCEEDED", result=result)
         elif isinstance(outcome, Failed):
             output = InvocationOutput(status="FAILED", error=outcome.error)
         else:
