@@ -452,12 +452,14 @@ class TestRunner:
     ) -> None:
         if start is not None and not isinstance(start, datetime):
             raise ValidationError(
-                f"TestRunner start must be a datetime (with a timezone, e.g. "
+                f"TestRunner start must be a datetime (a naive one is UTC; e.g. "
                 f"datetime(2030, 1, 1, tzinfo=UTC)), got {start!r}"
             )
         check_flag(skip_time, "TestRunner skip_time")
         check_functions(functions)
         check_host_options(serdes, None)
+        if start is not None and start.utcoffset() is None:
+            start = start.replace(tzinfo=UTC)  # naive: UTC, on every machine (not its local time)
         start_ms = int((start or DEFAULT_START).timestamp() * 1000)
         self.clock = VirtualClock(start_ms, auto_advance=False)
         self.service = LocalService(clock=self.clock)
