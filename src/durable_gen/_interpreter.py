@@ -321,14 +321,8 @@ class Interpreter(StepHandlers):
         if checkpointing != "step":
             check_mode(checkpointing)
         super().__init__(ops, execution_arn, checkpointing, clock)
-        if self._ended_as is not None and not self._checks_history:
-            raise ValidationError(
-                f"the execution ended as {self._ended_as} (the Status of its EXECUTION "
-                "operation): an ended execution is not invoked again, and its steps would run "
-                "(their side effects happen) before the store refused their checkpoint. Drop "
-                "its timers, and tell whoever answers its callbacks that it ended; to check "
-                "code against its history, use durable_gen.testing.replay"
-            )
+        #: The execution ended (its EXECUTION operation): replaying it is fine, new work is not.
+        self._refuse_work = self._ended_as is not None and not self._checks_history
         if payload_format != "json":
             check_payload_format(payload_format)
         self.payload_format = payload_format
@@ -463,6 +457,8 @@ class Interpreter(StepHandlers):
             self._done = Done(self._outcome)
             return Done(self._outcome, self._sent_events()) if self._events else self._done
         if self._new_tasks:
+            if self._refuse_work:
+                raise ValidationError(self._ended_message("run a step"))
             tasks, self._new_tasks = self._new_tasks, []
             return RunTasks(tasks, self._sent_events()) if self._events else RunTasks(tasks)
         if self._running:
@@ -475,6 +471,8 @@ class Interpreter(StepHandlers):
         return Done(Suspended(self._waiting_on()), self._sent_events())
 
     def _flush(self, updates: list[OperationUpdate]) -> Flush:
+        if self._refuse_work:
+            raise ValidationError(self._ended_message("record updates"))
         self._updates = []
         self._sent.update(map(_UPDATE_ID, updates))
         if not self._trusted_replies:
@@ -487,6 +485,15 @@ class Interpreter(StepHandlers):
             events, self._events = tuple(self._events), []
             return Flush(updates, events)
         return Flush(updates)
+
+    def _ended_message(self, what: str) -> str:
+        return (
+            f"the execution ended as {self._ended_as} (the Status of its EXECUTION operation) "
+            f"and its workflow would now {what}: an ended execution is not invoked again (a "
+            "step run here would have its side effect before the store refused its "
+            "checkpoint). Drop its timers, and tell whoever answers its callbacks that it "
+            "ended; to check code against its history, use durable_gen.testing.replay"
+        )
 
     def _sent_events(self) -> tuple[VirtualContextEvent, ...]:
         """The events an action other than a ``Flush`` carries: those that follow no update

@@ -93,9 +93,30 @@ def test_an_interpreter_of_an_ended_execution_refuses_before_any_step_runs(statu
     service = _Service()
     assert rt.invoke(_pays_after_a_wait, service.event(), service).status == "PENDING"
     service.fire_and_end(status)
-    with pytest.raises(dg.ValidationError, match=f"ended as {status}"):
-        rt.Interpreter(_pays_after_a_wait, list(service.store.values()), execution_arn="arn:e")
+    interp = rt.Interpreter(_pays_after_a_wait, list(service.store.values()), execution_arn="arn:e")
+    with pytest.raises(dg.ValidationError, match=f"ended as {status}.*run a step"):
+        interp.next_action()
+    interp.close()
     assert RAN == []
+
+
+def test_an_interpreter_still_replays_an_ended_execution_that_needs_nothing_new() -> None:
+    """Replaying a finished history with the interpreter alone (to read its outcome, or to
+    time a replay) runs no step and records nothing: it is no invocation of the execution."""
+    RAN.clear()
+    service = _Service()
+    rt.invoke(_pays_after_a_wait, service.event(), service)
+    service.now_ms = 5_000
+    for timer in service.timers:
+        rt.fire_timer(service.store, timer, now_ms=service.now_ms)
+    assert rt.invoke(_pays_after_a_wait, service.event(), service).status == "SUCCEEDED"
+    service.store["exec"] = msgspec.structs.replace(
+        service.store["exec"], status="SUCCEEDED", end_timestamp=service.now_ms
+    )
+    interp = rt.Interpreter(_pays_after_a_wait, list(service.store.values()), execution_arn="arn:e")
+    assert interp.next_action() == rt.Done(rt.Succeeded('"charged o-1"'))
+    interp.close()
+    assert RAN == ["o-1"]  # the one run of the execution itself
 
 
 @pytest.mark.parametrize("status", ENDED)
