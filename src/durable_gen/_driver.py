@@ -97,6 +97,7 @@ from ._service import DurableService, InvocationHandler, conforms, instance_hint
 from ._versioning import EpochSeconds
 from ._wire import (
     MAX_PAYLOAD_BYTES,
+    TERMINAL_STATUSES,
     CheckpointResponse,
     InvocationInput,
     InvocationOutput,
@@ -172,6 +173,13 @@ class _Invocation:
             raise InvalidInputError(
                 f"the state of {self.arn} has no EXECUTION operation (it carries the input): "
                 "the history is truncated or not from a durable execution"
+            )
+        if self.execution_op.status in TERMINAL_STATUSES:
+            raise InvalidInputError(
+                f"the execution {self.arn} ended as {self.execution_op.status} (the Status of "
+                "its EXECUTION operation) and was invoked again: an ended execution is not "
+                "invoked, and its steps would run before the service refused their "
+                "checkpoint. Nothing was run"
             )
         self.interp = Interpreter._hosted(  # the options were checked by the caller
             workflow, operations, self.arn, serdes, mode, self.clock, payload_format
@@ -445,8 +453,10 @@ class _Invocation:
                     ]
                 )
                 output = InvocationOutput(status="SUCCEEDED", result="")
-            else:
-                output = InvocationOutput(status="SUCCEEDED", result=result)
+                if self.hooks is not None:  # the plugins see the result the service recorded
+                    self.hooks.end(InvocationOutput(status="SUCCEEDED", result=result))
+                return output
+            output = InvocationOutput(status="SUCCEEDED", result=result)
         elif isinstance(outcome, Failed):
             output = InvocationOutput(status="FAILED", error=outcome.error)
         else:

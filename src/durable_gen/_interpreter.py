@@ -234,11 +234,14 @@ def _unreadable_child(type_: Any, name: str | None, wf: Any) -> SerializationErr
     )
 
 
-#: What ``next_action()`` and ``started()`` say once ``close()`` ended the invocation.
+#: What ``next_action()``, ``observe()`` and ``started()`` say once ``close()`` ended the
+#: invocation (the workflow code it held is closed: nothing can go on from there).
 _CLOSED: Final = (
     "this Interpreter was closed (close() ends its invocation, and the workflow code it held "
-    "was closed with it): build a new Interpreter from the recorded operations for the next "
-    "invocation; outcomes reported after close() are dropped, and the attempts run again there"
+    "was closed with it): build a new Interpreter from the store's operations to go on (for "
+    "the next invocation, or after news: a wait that ended, a callback answered), or call "
+    "close() only when you give this one up; outcomes reported after close() are dropped, "
+    "and the attempts run again there"
 )
 
 
@@ -300,6 +303,7 @@ class Interpreter(StepHandlers):
         "_new_callbacks",
         "_outcome",
         "_patches",
+        "_refuse_work",
         "_reply_must_carry",
         "_sent",
         "_started",
@@ -308,6 +312,10 @@ class Interpreter(StepHandlers):
         "unyielded",
         "workflow",
     )
+
+    #: Whether this interpreter checks code against a history (``testing.replay``) instead of
+    #: running an invocation: then the execution may have ended.
+    _checks_history = False
 
     @checked
     def __init__(
@@ -375,6 +383,8 @@ class Interpreter(StepHandlers):
         payload_format: PayloadFormat,
     ) -> None:
         super().__init__(ops, execution_arn, checkpointing, clock)
+        #: The execution ended (its EXECUTION operation): replaying it is fine, new work is not.
+        self._refuse_work = self._ended_as is not None and not self._checks_history
         self.payload_format = payload_format
         self._aws_types = payload_format == "aws"
         self.workflow = workflow
@@ -488,6 +498,8 @@ class Interpreter(StepHandlers):
             self._done = Done(self._outcome)
             return Done(self._outcome, self._sent_events()) if self._events else self._done
         if self._new_tasks:
+            if self._refuse_work:
+                raise ValidationError(self._ended_message("run a step"))
             tasks, self._new_tasks = self._new_tasks, []
             return RunTasks(tasks, self._sent_events()) if self._events else RunTasks(tasks)
         if self._running:
@@ -500,6 +512,8 @@ class Interpreter(StepHandlers):
         return Done(Suspended(self._waiting_on()), self._sent_events())
 
     def _flush(self, updates: list[OperationUpdate]) -> Flush:
+        if self._refuse_work:
+            raise ValidationError(self._ended_message("record updates"))
         self._updates = []
         self._sent.update(map(_UPDATE_ID, updates))
         if not self._trusted_replies:
@@ -512,6 +526,15 @@ class Interpreter(StepHandlers):
             events, self._events = tuple(self._events), []
             return Flush(updates, events)
         return Flush(updates)
+
+    def _ended_message(self, what: str) -> str:
+        return (
+            f"the execution ended as {self._ended_as} (the Status of its EXECUTION operation) "
+            f"and its workflow would now {what}: an ended execution is not invoked again (a "
+            "step run here would have its side effect before the store refused its "
+            "checkpoint). Drop its timers, and tell whoever answers its callbacks that it "
+            "ended; to check code against its history, use durable_gen.testing.replay"
+        )
 
     def _sent_events(self) -> tuple[VirtualContextEvent, ...]:
         """The events an action other than a ``Flush`` carries: those that follow no update
@@ -531,7 +554,13 @@ class Interpreter(StepHandlers):
 
         Wakes what they unblock: a callback id, a completed wait, callback or invoke, a retry
         that is due. Call it after every ``Flush``, with an empty list if nothing changed.
+
+        Raises:
+            ValidationError: ``operations`` are not ``Operation`` values a service could send
+                this execution, or the interpreter was closed (``close()``).
         """
+        if self._closed:
+            raise ValidationError(_CLOSED)
         if type(operations) is not list and (
             isinstance(operations, Operation) or not isinstance(operations, Iterable)
         ):
@@ -888,7 +917,9 @@ class Interpreter(StepHandlers):
         at the time. Closed here, that code runs now, as code that will run again (the logger
         drops its lines, as in a replay; the invocation that really gets there logs them), and
         what it raises is dropped, as the garbage collector drops it. Calling it again does
-        nothing; the interpreter is not to be used after it.
+        nothing; the interpreter is not to be used after it: ``next_action()``, ``observe()``
+        and ``started()`` then raise ``ValidationError`` (build a new interpreter from the
+        store to go on).
         """
         # From now on next_action() and started() refuse, as while a Flush awaits its reply
         # (the check they make anyway): an action of a closed interpreter would leave out what

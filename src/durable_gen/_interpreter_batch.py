@@ -210,6 +210,24 @@ class BatchHandlers(Core):
         is_map = isinstance(cmd, Map)
         sub_type = "Map" if is_map else "Parallel"
         op_id, rec = self._position(fiber, "CONTEXT", sub_type, cmd.name)
+        if rec is None or fiber.ran_before:
+            return self._start_batch(fiber, cmd, sub_type, op_id, rec)
+        # Recorded: the Map's item_namer ran for every item when the batch started, in an
+        # earlier invocation; what it logs now is replayed (each line once per execution).
+        fiber.ran_before = True
+        try:
+            return self._start_batch(fiber, cmd, sub_type, op_id, rec)
+        finally:
+            fiber.ran_before = False
+
+    def _start_batch(
+        self,
+        fiber: Fiber,
+        cmd: Map[Any] | Parallel[Any],
+        sub_type: str,
+        op_id: str,
+        rec: Operation | None,
+    ) -> Answer:
         rebuild = False
         if rec is not None:
             self._check_shape(fiber, op_id, rec, cmd, sub_type)

@@ -188,6 +188,7 @@ class Core:
         "_aws_types",
         "_children",
         "_code_failures",
+        "_ended_as",
         "_events",
         "_expanded",
         "_fiber",
@@ -217,10 +218,14 @@ class Core:
         self.execution_arn = execution_arn
         self._input_payload: str | None = None
         self._has_input = False
+        #: The status of an EXECUTION operation that ended (SUCCEEDED, STOPPED...), else None.
+        self._ended_as: str | None = None
         ops = {op.id: op for op in operations}
         for execution in [op for op in ops.values() if op.type == "EXECUTION"]:
             del ops[execution.id]
             self._has_input = True
+            if execution.status in TERMINAL_STATUSES:
+                self._ended_as = execution.status
             if execution.execution_details is not None:
                 self._input_payload = execution.execution_details.input_payload
         self._ops = ops

@@ -190,6 +190,18 @@ class ReplayAwareLogger:
                 f"its .logger (write log.logger.{name})"
             )
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ReplayAwareLogger.__slots__:
+            object.__setattr__(self, name, value)
+            return
+        # ``log.propagate = False``, ``log.level = ...``: configure the wrapped logger, which is
+        # what the assignment meant (setting it here would configure nothing)
+        setter = "setLevel(...)" if name == "level" else f"{name} = ..."
+        raise AttributeError(
+            f"ReplayAwareLogger has no attribute {name!r} to set: the logging.Logger it wraps "
+            f"is its .logger (write log.logger.{setter})"
+        )
+
 
 @checked
 def get_logger(

@@ -669,7 +669,7 @@ def test_good_options_are_still_accepted() -> None:
     dg.WaitForCondition(dg.step(lambda state: state), 0, wait_strategy=dg.WaitStrategy(until=bool))
     dg.WaitForCondition(lambda *states: states[0], 0, wait_strategy=lambda state, attempt, x=1: x)
     dg.Step(plain, sub_type="Fetch-v2_" + "x" * 23)  # 32 characters
-    dg.Child(flow, sub_type="RunInChildContext")
+    dg.Child(flow, (1,), sub_type="RunInChildContext")
     dg.CreateCallback(sub_type="Callback")
     dg.WaitForCallback(plain, sub_type="Approval")
     dg.WaitForCallback(plain, name="x" * 237)  # its callback: 256 characters

@@ -28,6 +28,9 @@ NOT_IN_THE_TREE = {
     # Control flow inside the driver: a checkpoint reply without a token (a paused execution)
     # ends the invocation PENDING before it leaves.
     "durable_gen._driver._TokenWithheld",
+    # What the driver catches as asyncio's CancelledError while asyncio is not imported:
+    # nothing raises it.
+    "durable_gen._driver._NeverRaised",
     # The test harness's simulated process crash: a BaseException so no `except Exception`
     # in a step or workflow can swallow it.
     "durable_gen.testing._harness.Crash",

@@ -8,6 +8,7 @@ each message must appear exactly once: none dropped after a resume, none repeate
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -319,3 +320,62 @@ def test_every_level_method_of_a_logger(records: Records) -> None:
     run = TestRunner().run(levels, None)
     assert run.result() == ["tests.logger", logging.getLogger("tests.logger").isEnabledFor(10)]
     assert messages(records) == Counter(["critical line", "log line 1", "after the wait"])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "advice"),
+    [
+        ("propagate", False, "log.logger.propagate = ..."),
+        ("disabled", True, "log.logger.disabled = ..."),
+        ("level", logging.DEBUG, "log.logger.setLevel(...)"),
+        ("handlers", [], "log.logger.handlers = ..."),
+    ],
+)
+def test_setting_a_logger_attribute_on_the_wrapper_says_where_it_goes(
+    name: str, value: object, advice: str
+) -> None:
+    """``log.propagate = False`` configures nothing on the wrapper: it names ``.logger``."""
+    log = dg.get_logger("tests.logger.setattr")
+    with pytest.raises(AttributeError, match=re.escape(advice)):
+        setattr(log, name, value)
+    log.log_during_replay = True  # its own options are set as ever
+    assert log.log_during_replay is True
+    assert log.logger.propagate is True and log.logger.disabled is False
+
+
+_namer_log = dg.get_logger("tests.logger.namer")
+
+
+def _namer(item: int, index: int) -> str:
+    _namer_log.info("naming %s", item)
+    return f"item-{item}"
+
+
+def _waits(item: int, index: int):  # type: ignore[no-untyped-def]
+    _namer_log.info("item %s", item)
+    yield dg.Wait(seconds=item, name="pause")
+    return item
+
+
+def _named_map(_: object):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(_waits, [1, 2, 3], item_namer=_namer, name="m", max_concurrency=2)
+    _namer_log.info("done")
+    return [item.result for item in batch.items]
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_an_item_namer_logs_once_per_execution(
+    caplog: pytest.LogCaptureFixture, payload_format: str
+) -> None:
+    """A Map's ``item_namer`` is workflow code that runs when the Map starts; each invocation
+    that resumed the Map (after an item's wait) ran it again, twice, and logged its lines
+    each time."""
+    caplog.set_level(logging.INFO, logger="tests.logger.namer")
+    runner = TestRunner(payload_format=payload_format)  # type: ignore[arg-type]
+    run = runner.run(_named_map, None)
+    assert run.result() == [1, 2, 3]
+    assert runner.service.get_execution(run.arn).status == "SUCCEEDED"
+    lines = [r.getMessage() for r in caplog.records if r.name == "tests.logger.namer"]
+    assert sorted(lines) == sorted(
+        ["naming 1", "naming 2", "naming 3", "item 1", "item 2", "item 3", "done"]
+    )

@@ -125,7 +125,7 @@ def _key(op: Operation, callback_ids: Mapping[str, str]) -> OpKey:
     return (
         op.type,
         op.sub_type,
-        op.name,
+        _masked(op.name, callback_ids),  # a name built from a callback id (a notify step's)
         op.parent_id,
         op.status,
         op.step_details.attempt if op.step_details is not None else None,

@@ -26,7 +26,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
@@ -315,13 +315,15 @@ def _epoch_ms(value: Any) -> int | None:
         if not math.isfinite(value):
             return None
         return int(value * 1000) if abs(value) < 1e11 else int(value)
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
     if isinstance(value, str):
         try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:  # naive: UTC, as the service writes, not local time
+            value = value.replace(tzinfo=UTC)
+        return int(value.timestamp() * 1000)
     return None
 
 

@@ -345,6 +345,8 @@ class _Replayer(Interpreter):
     ``replaying`` with ``log_during_replay=True``, as it does for every replayed line.
     """
 
+    _checks_history = True  # the history of an execution that ended is checked too
+
     @property
     def replaying(self) -> bool:
         return self._fiber is not None

@@ -457,22 +457,24 @@ class TestRunner:
     ) -> None:
         if start is not None and not isinstance(start, datetime):
             raise ValidationError(
-                f"TestRunner start must be a datetime (with a timezone, e.g. "
+                f"TestRunner start must be a datetime (a naive one is UTC; e.g. "
                 f"datetime(2030, 1, 1, tzinfo=UTC)), got {start!r}"
             )
         check_flag(skip_time, "TestRunner skip_time")
         check_functions(functions)
         check_host_options(serdes, None)
+        if start is not None and start.utcoffset() is None:
+            start = start.replace(tzinfo=UTC)  # naive: UTC, on every machine (not its local time)
         try:
             start_ms = int((start or DEFAULT_START).timestamp() * 1000)
         except (ValueError, OverflowError, OSError):
-            # A naive datetime is read in local time, which the first and last days a
-            # datetime holds may not reach.
+            start_ms = -1
+        if start_ms < 0:
             raise ValidationError(
                 f"TestRunner start {start!r} is not a time the clock can start at: give a "
-                f"datetime from 1970 to 9999 with a timezone, e.g. datetime(2030, 1, 1, "
-                f"tzinfo=UTC)"
-            ) from None
+                f"datetime from 1970 to 9999 with a timezone (a naive one is UTC), e.g. "
+                f"datetime(2030, 1, 1, tzinfo=UTC)"
+            )
         self.clock = VirtualClock(start_ms, auto_advance=False)
         self.service = LocalService(clock=self.clock)
         self.skip_time = skip_time

@@ -400,3 +400,22 @@ def test_a_function_that_is_not_a_workflow_is_refused_when_the_handler_is_built(
         lambda_handler(not_a_workflow)
     with pytest.raises(dg.WorkflowDefinitionError, match="needs a workflow"):
         lambda_handler(checkpointing="batch")(not_a_workflow)
+
+
+@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"])
+def test_an_ended_execution_invoked_again_fails_before_any_step_runs(
+    client: Any, stub: Stubber, status: str
+) -> None:
+    ran: list[int] = []
+
+    def charge(payload: dict[str, int]) -> Any:
+        return (yield dg.Step(lambda: ran.append(payload["n"]) or "charged", name="charge"))
+
+    ended = event({"n": 1})
+    ended["InitialExecutionState"]["Operations"][0].update(
+        Status=status, EndTimestamp=1767323046000
+    )
+    out = handler_for(charge, client)(ended, None)  # the stub answers no checkpoint
+    assert out["Status"] == "FAILED" and ran == []
+    assert out["Error"]["ErrorType"] == "InvalidInputError"
+    assert f"ended as {status}" in out["Error"]["ErrorMessage"]

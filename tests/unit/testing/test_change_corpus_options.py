@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 import durable_gen as dg
@@ -2336,8 +2337,15 @@ def _outcome(record: Any) -> tuple[str, Any]:
 def _interpreter(workflow: Callable[..., Gen], export: dict[str, Any]) -> tuple[str, Any]:
     """Replay a completed history on new code, as a host resuming it would."""
     history = load_history(export)
+    # An ended execution is not run again (its interpreter refuses new work): judged here as
+    # the resume of the same operations in a running execution.
+    operations = [
+        msgspec.structs.replace(op, status="STARTED", end_timestamp=None)
+        if op.type == "EXECUTION" else op
+        for op in history.operations
+    ]  # fmt: skip
     interp = rt.Interpreter(
-        workflow, list(history.operations), execution_arn=history.execution_arn or "arn",
+        workflow, operations, execution_arn=history.execution_arn or "arn",
         clock=lambda: 1.7e9,
     )  # fmt: skip
     for _ in range(1000):
