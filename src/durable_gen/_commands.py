@@ -257,68 +257,45 @@ def _check_takes(fn: Callable[..., Any], what: str, params: tuple[str, ...]) -> 
 
 def _check_call(fn: Callable[..., Any], what: str, item: str | None) -> None:
     """Refuse a Map function or branch that cannot take the arguments it will be called with:
-    a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two.
-
-    A function that passed is remembered (a Map or Parallel is built again on every replay)."""
-    try:
-        if (fn, item) in _CALLABLE:
-            return
-    except TypeError:  # unhashable: checked every time
-        _check_signature(fn, what, item)
-        return
-    _check_signature(fn, what, item)
-    if len(_CALLABLE) >= 1024:
-        _CALLABLE.clear()
-    _CALLABLE.add((fn, item))
+    a branch none, a Map function ``(item)``, or ``(item, index)`` when it requires two."""
+    _once(fn, item, _check_signature, fn, what, item)
 
 
-def _check_namer(namer: Callable[..., Any]) -> None:
-    """Refuse an ``item_namer`` that cannot be called with ``(item, index)`` where the Map is
-    built, not at its first item; one that passed is remembered, as ``_check_call`` does."""
-    try:
-        if (namer, "(item, index)") in _CALLABLE:
-            return
-    except TypeError:  # unhashable: checked every time
-        _check_takes(namer, "a Map item_namer", ("item", "index"))
-        return
-    _check_takes(namer, "a Map item_namer", ("item", "index"))
-    if len(_CALLABLE) >= 1024:
-        _CALLABLE.clear()
-    _CALLABLE.add((namer, "(item, index)"))
-
-
-def _check_predicate(predicate: Callable[..., Any], what: str, param: str) -> None:
-    """Refuse a predicate (a ``Retry``'s ``retry_if``, a ``WaitStrategy``'s ``until``) that
-    cannot be called with its one argument where it is given: when first called its call
-    would fail, and the step with it, as if the step had raised a ``TypeError``. One that
-    passed is remembered, as ``_check_call`` does."""
-    key = (predicate, f"({param})")
+def _once(fn: Any, shape: str | None, check: Callable[..., None], *args: Any) -> None:
+    """``check(*args)``, unless ``fn`` passed it before for calls of ``shape``: a command is
+    built again on every replay, so what passed is remembered (up to 1,024 at a time); an
+    unhashable ``fn`` is checked every time."""
+    key = (fn, shape)
     try:
         if key in _CALLABLE:
             return
     except TypeError:  # unhashable: checked every time
-        _check_takes(predicate, what, (param,))
+        check(*args)
         return
-    _check_takes(predicate, what, (param,))
+    check(*args)
     if len(_CALLABLE) >= 1024:
         _CALLABLE.clear()
     _CALLABLE.add(key)
 
 
+def _check_namer(namer: Callable[..., Any]) -> None:
+    """Refuse an ``item_namer`` that cannot be called with ``(item, index)`` where the Map is
+    built, not at its first item."""
+    _once(namer, "(item, index)", _check_takes, namer, "a Map item_namer", ("item", "index"))
+
+
+def _check_predicate(predicate: Callable[..., Any], what: str, param: str) -> None:
+    """Refuse a predicate (a ``Retry``'s ``retry_if``, a ``WaitStrategy``'s ``until``) that
+    cannot be called with its one argument where it is given: when first called its call
+    would fail, and the step with it, as if the step had raised a ``TypeError``."""
+    _once(predicate, f"({param})", _check_takes, predicate, what, (param,))
+
+
 def _check_undo(undo: Callable[..., Any]) -> None:
     """Refuse, where the step is declared, an undo that could only fail when the rollback
     runs: a generator function (an undo runs as a step, not as a workflow), an async generator
-    function, or one that cannot be called with ``(result)``. One that passed is remembered."""
-    try:
-        if (undo, "(result)") in _CALLABLE:
-            return
-    except TypeError:  # unhashable: checked every time
-        _check_undo_now(undo)
-        return
-    _check_undo_now(undo)
-    if len(_CALLABLE) >= 1024:
-        _CALLABLE.clear()
-    _CALLABLE.add((undo, "(result)"))
+    function, or one that cannot be called with ``(result)``."""
+    _once(undo, "(result)", _check_undo_now, undo)
 
 
 def _check_undo_now(undo: Callable[..., Any]) -> None:
@@ -1823,17 +1800,14 @@ def _check_child_call(
 ) -> None:
     """Refuse, where the ``Child`` is built, a child workflow that cannot take the arguments
     it is given: its call would fail when the child starts, as the workflow's own
-    ``TypeError``. One that passed is remembered by its arguments' shape (a ``Child`` is built
-    again on every replay)."""
-    key: tuple[Callable[..., Any], str | None] | None = (
-        workflow,
-        f"child({len(args)}; {', '.join(kwargs) if kwargs else ''})",
-    )
-    try:
-        if key in _CALLABLE:
-            return
-    except TypeError:  # unhashable: checked every time
-        key = None
+    ``TypeError``. Remembered by its arguments' shape."""
+    shape = f"child({len(args)}; {', '.join(kwargs) if kwargs else ''})"
+    _once(workflow, shape, _check_child_args, workflow, args, kwargs)
+
+
+def _check_child_args(
+    workflow: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None
+) -> None:
     if not inspect.isgeneratorfunction(inspect.unwrap(unpartial(workflow))):
         return  # a plain function runs as a step, whose call is checked as any step's
     try:
@@ -1851,10 +1825,6 @@ def _check_child_call(
             f"one value per positional parameter) and kwargs={{...}}, or bind them first "
             f"with functools.partial"
         ) from None
-    if key is not None:
-        if len(_CALLABLE) >= 1024:
-            _CALLABLE.clear()
-        _CALLABLE.add(key)
 
 
 def unpartial(fn: Any) -> Any:
