@@ -571,7 +571,7 @@ class Interpreter(StepHandlers):
         must_carry = self._reply_must_carry if self._awaiting_reply else None
         flushed = self._flushed if self._awaiting_reply else None
         self._flushed = {}
-        self._awaiting_reply = self._closed  # a closed interpreter takes no further step
+        self._awaiting_reply = False
         ops = self._ops
         waiters = self._waiters
         # the reply's last copy of each operation is what the store recorded (a store that
