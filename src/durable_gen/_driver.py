@@ -440,6 +440,7 @@ class _Invocation:
         """The invocation output for ``outcome``; a result too large to return is checkpointed."""
         if isinstance(outcome, Succeeded):
             result = outcome.result
+            output = seen = InvocationOutput(status="SUCCEEDED", result=result)
             if len(result) > RETURN_LIMIT // _MAX_ESCAPED and _returned_size(result) > RETURN_LIMIT:
                 op = self.execution_op
                 self.checkpoint(
@@ -453,16 +454,12 @@ class _Invocation:
                     ]
                 )
                 output = InvocationOutput(status="SUCCEEDED", result="")
-                if self.hooks is not None:  # the plugins see the result the service recorded
-                    self.hooks.end(InvocationOutput(status="SUCCEEDED", result=result))
-                return output
-            output = InvocationOutput(status="SUCCEEDED", result=result)
         elif isinstance(outcome, Failed):
-            output = InvocationOutput(status="FAILED", error=outcome.error)
+            output = seen = InvocationOutput(status="FAILED", error=outcome.error)
         else:
-            output = InvocationOutput(status="PENDING")
-        if self.hooks is not None:
-            self.hooks.end(output)
+            output = seen = InvocationOutput(status="PENDING")
+        if self.hooks is not None:  # the plugins see the result the service recorded
+            self.hooks.end(seen)
         return output
 
 
