@@ -6,7 +6,9 @@ The rules, in the order they apply:
    TypedDicts, datetime/date/time, Decimal, UUID, pathlib paths, enums, sets, tuples and bytes
    are written as JSON values (ISO strings, decimal strings, strings, arrays, base64), and a
    subclass of one of these or of str, int or float as a value of that type; pydantic models
-   through ``model_dump(mode="json", by_alias=True)``, which ``model_validate`` reads back.
+   through ``model_dump(mode="json", by_alias=True, round_trip=True)``, which
+   ``model_validate`` reads back (one holding a pydantic secret, which that writes as its
+   mask, is a ``SerializationError``).
    Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
    nothing is turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
@@ -161,8 +163,61 @@ def _enc_hook(value: Any) -> Any:
         # Written as model_validate reads it back: by alias, unless the model validates by
         # field name only (pydantic's validate_by_alias=False).
         by_alias = value.model_config.get("validate_by_alias", True) is not False
-        return value.model_dump(mode="json", by_alias=by_alias)
+        # round_trip: a Json[T] field is written as the JSON text model_validate parses again
+        dumped = value.model_dump(mode="json", by_alias=by_alias, round_trip=True)
+        if _holds_mask(dumped):
+            _refuse_secrets(value)
+        return dumped
     raise NotImplementedError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
+
+
+_MASK: Final = "**********"  # what pydantic writes for a SecretStr, SecretBytes or Secret[T]
+
+
+class _SecretValueError(ValueError):
+    """A pydantic model holds a secret, which its JSON form replaces with pydantic's mask."""
+
+
+def _holds_mask(obj: Any) -> bool:
+    if type(obj) is str:
+        return obj == _MASK
+    if type(obj) is dict:
+        return any(_holds_mask(v) for v in obj.values())
+    if type(obj) is list:
+        return any(_holds_mask(v) for v in obj)
+    return False
+
+
+def _refuse_secrets(model: Any) -> None:
+    """Raise when ``model`` holds a pydantic secret: written as its mask, replay would read
+    the mask back instead of the secret. A str that merely looks like the mask passes."""
+    import sys  # pydantic is imported (the model is one): only its secret classes are read
+
+    module = sys.modules["pydantic"]
+    kinds = tuple(
+        kind
+        for kind in (getattr(module, n, None) for n in ("SecretStr", "SecretBytes", "Secret"))
+        if isinstance(kind, type)
+    )
+
+    def find(obj: Any) -> Any:
+        if isinstance(obj, kinds):
+            return obj
+        if isinstance(obj, dict):
+            obj = list(obj.values())
+        if isinstance(obj, list | tuple | set | frozenset):
+            return next((found for v in obj if (found := find(v)) is not None), None)
+        return None
+
+    secret = find(model.model_dump(mode="python", round_trip=True))
+    if secret is not None:
+        raise _SecretValueError(
+            f"a pydantic model of type {_type_name(type(model))} holds a "
+            f"{type(secret).__name__}, which pydantic writes as {_MASK!r}: recorded so, replay "
+            "would give back the mask, not the secret. Keep secrets out of recorded values "
+            "(read them in the step that uses them), declare the field str if it must be "
+            "recorded, or pass serdes= to the operation"
+        )
 
 
 def _dec_hook(type_: Any, obj: Any) -> Any:
@@ -375,6 +430,8 @@ def encode(
             raise SerializationError(f"payload format must be 'json' or 'aws', got {format!r}")
     except SerializationError:
         raise
+    except _SecretValueError as exc:
+        raise SerializationError(f"{what}: {exc}") from None
     except UnicodeEncodeError as exc:
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} holds text that is not valid "
@@ -797,6 +854,8 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
             "give the enum's members values of one kind, all str or all int (a StrEnum or an "
             "IntEnum), or declare the type of its values"
         )
+    elif problem.startswith("Type unions may not contain more than one"):
+        advice = _union_advice(problem)
     elif problem.startswith("decoding into"):
         advice = (
             "use JSON data, dataclasses, msgspec Structs or pydantic models (a class of your "
@@ -811,6 +870,35 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
     return Unreadable(
         f"values cannot be decoded into the declared type {_type_name(type_)} ({problem}): "
         f"{advice}, or annotate it Any to get plain JSON"
+    )
+
+
+_UNION_KINDS: Final = (
+    # msgspec's words for the kind, how JSON writes it, its members, an example of the advice
+    ("str-like", "a JSON string", "str, enums of str, datetime, date, time, timedelta, UUID, "
+     "Decimal, bytes", "datetime for datetime | date, str for str | UUID"),
+    ("int-like", "a JSON number", "int, enums of int, Literal ints", "int for int | IntEnum"),
+    ("array-like", "a JSON array", "list, tuple, set, frozenset, NamedTuple",
+     "list[int] for list[int] | tuple[int, ...]"),
+    ("dict|dataclass", "a JSON object", "dict, dataclasses, TypedDicts, Structs",
+     "one dataclass, or msgspec Structs declared with tag=True, which the codec tells apart "
+     "by their tag"),
+)  # fmt: skip
+
+
+def _union_advice(problem: str) -> str:
+    """What to declare instead of a union msgspec refuses: its members are told apart by the
+    kind of JSON value each is written as, and two of them are written as the same kind."""
+    for words, written, members, example in _UNION_KINDS:
+        if any(word in problem for word in words.split("|")):
+            return (
+                f"a union's members are told apart by how JSON writes them, and more than one of "
+                f"these is written as {written} ({members}): keep one of them in the union "
+                f"({example}), or give each its own field of a dataclass"
+            )
+    return (
+        "declare a type the codec reads (a union may hold one dataclass, or msgspec Structs "
+        "declared with tag=True)"
     )
 
 

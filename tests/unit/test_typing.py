@@ -116,6 +116,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "shapes.py",
         TYPING / "sagas.py",
         TYPING / "kinds.py",
+        TYPING / "round8.py",
     )
 
 
@@ -123,7 +124,12 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
     # Strict mode also refuses Unknown types (a TypeVar left unsolved by the library's own
     # signatures), which mypy --strict lets through.
     _run_pyright(
-        tmp_path, "strict", TYPING / "strict.py", TYPING / "shapes.py", TYPING / "kinds.py"
+        tmp_path,
+        "strict",
+        TYPING / "strict.py",
+        TYPING / "shapes.py",
+        TYPING / "kinds.py",
+        TYPING / "round8.py",
     )
 
 

@@ -1,0 +1,200 @@
+"""Typed programs written from the guide, run on every engine path: tests/typing/round8.py
+(checked by mypy and pyright) returns the values that did not have, at run time, the type the
+checkers gave them, on the test runner in both payload formats, through the replayer, and on
+SQLite with a fresh engine for every invocation (every value read back from the database).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, register_function
+from durable_gen.testing import TestRunner, replay
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "typing"))
+
+import round8  # noqa: E402  (tests/typing is not a package)
+
+ANSWERS = {"prices": round8.PRICES, "address": round8.ADDRESS}
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_round8_on_the_test_runner_and_replayed(payload_format: Any) -> None:
+    runner = TestRunner(functions=round8.FUNCTIONS, payload_format=payload_format)
+    run = runner.run(round8.round8, round8.START)
+    for name, answer in ANSWERS.items():
+        run.send_callback_success(name, answer)
+        runner.run_until_idle()
+    assert run.status == "SUCCEEDED", run.error
+    assert run.result() == []
+    report = replay(round8.round8, run.export())
+    assert report.ok and report.outcome == "succeeded", report.message
+    assert report.result == []
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_round8_on_sqlite_with_a_fresh_engine_for_every_invocation(
+    tmp_path: Path, payload_format: Any
+) -> None:
+    db = str(tmp_path / "round8.db")
+
+    def engine() -> LocalService:
+        service = LocalService(store=SqliteStore(db), clock=VirtualClock())
+        service.register(
+            "round8", rt.make_handler(round8.round8, service, payload_format=payload_format)
+        )
+        for name, fn in round8.FUNCTIONS.items():
+            register_function(service, name, fn, payload_format=payload_format)
+        return service
+
+    start = json.dumps(["gold", "1.5", {"street": "main", "zip": 3}])
+    arn = engine().start("round8", start)
+    answered: set[str] = set()
+    for _ in range(40):
+        service = engine()
+        record = service.run(arn)
+        if record.status != "RUNNING":
+            break
+        for op in service.get_operations(arn):
+            details = op.callback_details
+            if op.type != "CALLBACK" or op.status != "STARTED" or details is None:
+                continue
+            assert details.callback_id
+            for name, answer in ANSWERS.items():
+                if (op.name or "").startswith(name) and name not in answered:
+                    answered.add(name)
+                    service.send_callback_success(details.callback_id, json.dumps(answer))
+    record = engine().get_execution(arn)
+    assert record.status == "SUCCEEDED", record.error
+    assert json.loads(record.result or "null") == []
+
+
+# --- pydantic models whose JSON form does not read back as they were --------------------------
+
+
+class Feed(pydantic.BaseModel):  # a Json[T] field: given JSON text, holds the parsed value
+    id: str
+    rows: pydantic.Json[list[int]]
+
+
+class Login(pydantic.BaseModel):
+    user: str
+    password: pydantic.SecretStr
+
+
+class Vault(pydantic.BaseModel):
+    logins: dict[str, Login]
+
+
+class Starred(pydantic.BaseModel):  # a plain str that looks like pydantic's mask is fine
+    note: str
+
+
+def _produce_workflow(declared: Any, value: Any, seen: list[Any]) -> Any:
+    def produce() -> Any:
+        return value
+
+    produce.__annotations__ = {"return": declared}
+    step = dg.step(name="produce")(produce)
+
+    def workflow(_: None) -> Any:
+        got = yield step()
+        seen.append(got)
+        yield dg.Wait(seconds=1, name="replay-after-this")
+        return got
+
+    workflow.__annotations__ = {"_": None, "return": dg.Workflow[declared]}
+    return workflow
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_pydantic_json_field_comes_back_as_it_went_in(payload_format: Any) -> None:
+    feed = Feed(id="f", rows="[1, 2]")  # pydantic parses the text
+    seen: list[Any] = []
+    workflow = _produce_workflow(Feed, feed, seen)
+    run = TestRunner(payload_format=payload_format).run(workflow, None)
+    assert run.status == "SUCCEEDED", run.error
+    report = replay(workflow, run.export())
+    assert report.ok, report.message
+    for got in [*seen, run.result(), report.result]:
+        assert type(got) is Feed and got == feed and got.rows == [1, 2]
+
+
+@pytest.mark.parametrize("declared", [Login, Vault])
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_pydantic_secret_is_refused_rather_than_recorded_as_its_mask(
+    payload_format: Any, declared: Any
+) -> None:
+    # pydantic writes a SecretStr as "**********": recorded so, the workflow would get the mask
+    # back on replay, not the secret. The step fails, saying what to do instead.
+    login = Login(user="ada", password=pydantic.SecretStr("hunter2"))
+    value = login if declared is Login else Vault(logins={"main": login})
+    seen: list[Any] = []
+    workflow = _produce_workflow(declared, value, seen)
+    run = TestRunner(payload_format=payload_format).run(workflow, None)
+    assert run.status == "FAILED"
+    assert run.error is not None
+    message = run.error.error_message or ""
+    assert "result of step 'produce'" in message
+    assert "SecretStr" in message and "secret" in message and "serdes=" in message
+    assert "hunter2" not in message and "hunter2" not in str(run.export())
+    assert seen == []
+
+
+def test_a_str_that_looks_like_pydantics_mask_is_written_as_any_str() -> None:
+    value = Starred(note="**********")
+    seen: list[Any] = []
+    run = TestRunner().run(_produce_workflow(Starred, value, seen), None)
+    assert run.result() == value and seen == [value, value]
+
+
+# --- unions msgspec cannot tell apart: the advice fits the union -------------------------------
+
+
+class Tier8(enum.Enum):
+    GOLD = "gold"
+
+
+class Level8(enum.IntEnum):
+    LOW = 1
+
+
+@dataclass
+class Spot:
+    x: int
+
+
+UNIONS: dict[str, tuple[Any, Any, str]] = {
+    # declared, a value of it, what the advice must say
+    "datetime-or-date": (datetime | date, date(2024, 1, 1), "written as a JSON string"),
+    "str-or-uuid": (str | uuid.UUID, "a", "written as a JSON string"),
+    "enum-or-str": (Tier8 | str, Tier8.GOLD, "written as a JSON string"),
+    "int-or-intenum": (int | Level8, 1, "written as a JSON number"),
+    "list-or-tuple": (list[int] | tuple[int, ...], [1], "written as a JSON array"),
+    "dataclass-or-dict": (Spot | dict[str, int], Spot(1), "written as a JSON object"),
+}
+
+
+@pytest.mark.parametrize("case", UNIONS)
+def test_a_union_of_types_json_writes_alike_says_which_and_what_to_declare(case: str) -> None:
+    declared, value, kind = UNIONS[case]
+    run = TestRunner().run(_produce_workflow(declared, value, []), None)
+    assert run.status == "FAILED" and run.error is not None
+    message = run.error.error_message or ""
+    assert "cannot be decoded into the declared type" in message, message
+    assert kind in message, message
+    assert "keep one of them in the union" in message, message
+    assert "The workflow was not run" in message, message
