@@ -1043,6 +1043,15 @@ def _mismatch(
             "a datetime is a date to type checkers, but is recorded with its time, which a "
             "date does not read: return value.date(), or declare datetime"
         )
+    elif " validation error for " in message:  # pydantic's: the model did not read it back
+        advice = (
+            "return a value of that type, or fix the annotation. A pydantic model is recorded "
+            "as model_dump(mode='json', by_alias=True) writes it, and read back with "
+            "model_validate: a required field with exclude=True, or a field or model serializer "
+            "that changes what is written, makes even a value of the model fail here (check "
+            "that Model.model_validate(value.model_dump(mode='json', by_alias=True)) gives it "
+            "back), or pass serdes= to the operation"
+        )
     else:
         advice = "return a value of that type, or fix the annotation"
     return SerializationError(

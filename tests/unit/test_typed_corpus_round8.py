@@ -198,3 +198,20 @@ def test_a_union_of_types_json_writes_alike_says_which_and_what_to_declare(case:
     assert kind in message, message
     assert "keep one of them in the union" in message, message
     assert "The workflow was not run" in message, message
+
+
+class Session(pydantic.BaseModel):  # its token is left out of what pydantic writes
+    user: str
+    token: str = pydantic.Field(exclude=True)
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_pydantic_model_whose_json_does_not_read_back_says_why(payload_format: Any) -> None:
+    # The step returned a Session, as declared: "return a value of that type" alone would
+    # send the reader looking at the step's code rather than at the model's exclude=True.
+    value = Session(user="ada", token="t")
+    run = TestRunner(payload_format=payload_format).run(_produce_workflow(Session, value, []), None)
+    assert run.status == "FAILED" and run.error is not None
+    message = run.error.error_message or ""
+    assert "the result of step 'produce'" in message, message
+    assert "exclude=True" in message and "model_validate" in message, message
