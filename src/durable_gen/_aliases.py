@@ -11,7 +11,7 @@
 
 Only a declared type itself and its lists, dicts, tuples and unions are rewritten, not a
 class's fields. Shared by the codec and the commands' ``result_type=`` check; stdlib and
-msgspec only.
+msgspec only. ``union_advice`` says what to declare instead of a union msgspec refuses.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-__all__ = ["decodable"]
+__all__ = ["decodable", "union_advice"]
 
 _UNION_TYPE: Final = type(int | str)  # types.UnionType, without importing types
 _GENERIC_ALIAS: Final = type(list[int])  # types.GenericAlias
@@ -150,3 +150,34 @@ def decodable(type_: Any) -> Any:
     except (TypeError, RecursionError):
         raise problem from None
     return rewritten
+
+
+# --- unions msgspec refuses ----------------------------------------------------------------
+
+_UNION_KINDS: Final = (
+    # msgspec's words for the kind, how JSON writes it, its members, an example of the advice
+    ("str-like", "a JSON string", "str, enums of str, datetime, date, time, timedelta, UUID, "
+     "Decimal, bytes", "datetime for datetime | date, str for str | UUID"),
+    ("int-like", "a JSON number", "int, enums of int, Literal ints", "int for int | IntEnum"),
+    ("array-like", "a JSON array", "list, tuple, set, frozenset, NamedTuple",
+     "list[int] for list[int] | tuple[int, ...]"),
+    ("dict|dataclass", "a JSON object", "dict, dataclasses, TypedDicts, Structs",
+     "one dataclass, or msgspec Structs declared with tag=True, which the codec tells apart "
+     "by their tag"),
+)  # fmt: skip
+
+
+def union_advice(problem: str) -> str:
+    """What to declare instead of a union msgspec refuses: its members are told apart by the
+    kind of JSON value each is written as, and two of them are written as the same kind."""
+    for words, written, members, example in _UNION_KINDS:
+        if any(word in problem for word in words.split("|")):
+            return (
+                f"a union's members are told apart by how JSON writes them, and more than one of "
+                f"these is written as {written} ({members}): keep one of them in the union "
+                f"({example}), or give each its own field of a dataclass"
+            )
+    return (
+        "declare a type the codec reads (a union may hold one dataclass, or msgspec Structs "
+        "declared with tag=True)"
+    )

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 import msgspec
 import msgspec.inspect
 
-from ._aliases import _GENERIC_ALIAS, _UNION_TYPE, decodable
+from ._aliases import _GENERIC_ALIAS, _UNION_TYPE, decodable, union_advice
 from ._errors import PayloadTooLargeError, SerializationError
 from ._wire import MAX_OPERATION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, too_large
 
@@ -855,7 +855,7 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
             "IntEnum), or declare the type of its values"
         )
     elif problem.startswith("Type unions may not contain more than one"):
-        advice = _union_advice(problem)
+        advice = union_advice(problem)
     elif problem.startswith("decoding into"):
         advice = (
             "use JSON data, dataclasses, msgspec Structs or pydantic models (a class of your "
@@ -870,35 +870,6 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
     return Unreadable(
         f"values cannot be decoded into the declared type {_type_name(type_)} ({problem}): "
         f"{advice}, or annotate it Any to get plain JSON"
-    )
-
-
-_UNION_KINDS: Final = (
-    # msgspec's words for the kind, how JSON writes it, its members, an example of the advice
-    ("str-like", "a JSON string", "str, enums of str, datetime, date, time, timedelta, UUID, "
-     "Decimal, bytes", "datetime for datetime | date, str for str | UUID"),
-    ("int-like", "a JSON number", "int, enums of int, Literal ints", "int for int | IntEnum"),
-    ("array-like", "a JSON array", "list, tuple, set, frozenset, NamedTuple",
-     "list[int] for list[int] | tuple[int, ...]"),
-    ("dict|dataclass", "a JSON object", "dict, dataclasses, TypedDicts, Structs",
-     "one dataclass, or msgspec Structs declared with tag=True, which the codec tells apart "
-     "by their tag"),
-)  # fmt: skip
-
-
-def _union_advice(problem: str) -> str:
-    """What to declare instead of a union msgspec refuses: its members are told apart by the
-    kind of JSON value each is written as, and two of them are written as the same kind."""
-    for words, written, members, example in _UNION_KINDS:
-        if any(word in problem for word in words.split("|")):
-            return (
-                f"a union's members are told apart by how JSON writes them, and more than one of "
-                f"these is written as {written} ({members}): keep one of them in the union "
-                f"({example}), or give each its own field of a dataclass"
-            )
-    return (
-        "declare a type the codec reads (a union may hold one dataclass, or msgspec Structs "
-        "declared with tag=True)"
     )
 
 

@@ -31,7 +31,7 @@ from typing import (
 import msgspec
 
 from . import _guard
-from ._aliases import decodable
+from ._aliases import decodable, union_advice
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name, wait_for_callback_names
 from ._context import CURRENT
@@ -389,9 +389,14 @@ def _check_result_type(type_: object, what: str) -> None:
     except TypeError:  # unhashable: checked without the cache
         problem = _undecodable.__wrapped__(type_)
     if problem is not None:
+        advice = (
+            f": {union_advice(problem)}"
+            if problem.startswith("Type unions may not contain more than one")
+            else ""
+        )
         raise ValidationError(
             f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
-            f"Struct, list[str], ...), got {type_!r} ({problem})"
+            f"Struct, list[str], ...), got {type_!r} ({problem}){advice}"
         )
 
 

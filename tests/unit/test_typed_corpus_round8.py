@@ -215,3 +215,23 @@ def test_a_pydantic_model_whose_json_does_not_read_back_says_why(payload_format:
     message = run.error.error_message or ""
     assert "the result of step 'produce'" in message, message
     assert "exclude=True" in message and "model_validate" in message, message
+
+
+@pytest.mark.parametrize("case", UNIONS)
+def test_such_a_union_as_a_result_type_is_refused_where_written_with_the_same_advice(
+    case: str,
+) -> None:
+    declared, _, kind = UNIONS[case]
+    builders = {
+        "Invoke": lambda: dg.Invoke("f", 1, result_type=declared),
+        "CreateCallback": lambda: dg.CreateCallback(result_type=declared),
+        "WaitForCallback": lambda: dg.WaitForCallback(
+            lambda callback_id: None, result_type=declared
+        ),
+    }
+    for command, build in builders.items():
+        with pytest.raises(dg.ValidationError) as caught:
+            build()
+        message = str(caught.value)
+        assert message.startswith(f"{command} result_type must be"), message
+        assert kind in message and "keep one of them in the union" in message, message
