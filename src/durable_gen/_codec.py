@@ -586,8 +586,8 @@ def _key(key: Any) -> str:
         key = key if plain is None else plain
     if isinstance(key, (str, int, float, Decimal, uuid.UUID)) and not isinstance(key, bool):
         return str(key)
-    if isinstance(key, (date, time, timedelta)):  # as format "json" writes it: ISO 8601
-        (text,) = msgspec.to_builtins({key: None}, str_keys=True)
+    if isinstance(key, (date, time, timedelta, bytes)):  # as format "json" writes it: ISO 8601,
+        (text,) = msgspec.to_builtins({key: None}, str_keys=True)  # base64 for bytes
         return str(text)
     path = _pure_path()
     if path is not None and isinstance(key, path):

@@ -235,3 +235,19 @@ def test_such_a_union_as_a_result_type_is_refused_where_written_with_the_same_ad
         message = str(caught.value)
         assert message.startswith(f"{command} result_type must be"), message
         assert kind in message and "keep one of them in the union" in message, message
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_dict_with_bytes_keys_is_written_in_both_payload_formats(payload_format: Any) -> None:
+    # The guide lists bytes among the dict keys the codec writes; AWS's envelope refused them.
+    value = {b"\x00a": 1, b"": 2}
+    seen: list[Any] = []
+    workflow = _produce_workflow(dict[bytes, int], value, seen)
+    run = TestRunner(payload_format=payload_format).run(workflow, None)
+    assert run.status == "SUCCEEDED", run.error
+    report = replay(workflow, run.export())
+    assert report.ok, report.message
+    for got in [*seen, run.result(), report.result]:
+        assert got == value and all(type(key) is bytes for key in got)
+    untyped = TestRunner(payload_format=payload_format).run(_produce_workflow(Any, value, []), None)
+    assert untyped.result() == {"AGE=": 1, "": 2}  # keys as base64 text, as JSON gives them
