@@ -133,17 +133,23 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
     )
 
 
-def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(tmp_path: pathlib.Path) -> None:
-    # tests/typing/negative_kinds.py: each line with a `type: ignore` is a mistake mypy must
-    # flag (warn_unused_ignores); with those comments disabled, pyright must flag each too.
+@pytest.mark.parametrize(
+    ("name", "mistakes"), [("negative_kinds.py", 15), ("negative_round8.py", 11)]
+)
+def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(
+    tmp_path: pathlib.Path, name: str, mistakes: int
+) -> None:
+    # tests/typing/negative_kinds.py (and negative_round8.py): each line with a `type: ignore`
+    # is a mistake mypy must flag (warn_unused_ignores); with those comments disabled, pyright
+    # must flag each too.
     pyright = _pyright()
     if pyright is None:
         pytest.skip("pyright is not installed (pip install basedpyright; the test extra has it)")
-    source = TYPING / "negative_kinds.py"
+    source = TYPING / name
     marked = {
         n for n, line in enumerate(source.read_text().splitlines(), 1) if "# type: ignore" in line
     }
-    assert len(marked) >= 15
+    assert len(marked) >= mistakes
     config = tmp_path / "pyright-no-ignores.json"
     config.write_text(
         json.dumps(
