@@ -168,7 +168,27 @@ def _enc_hook(value: Any) -> Any:
         if _holds_mask(dumped):
             _refuse_secrets(value)
         return dumped
-    raise NotImplementedError(f"Encoding objects of type {type(value).__qualname__} is unsupported")
+    raise NotImplementedError(_unsupported(value))
+
+
+def _unsupported(value: Any) -> str:
+    """Why ``value`` is not written, with the conversion to return instead when it is a
+    container type checkers accept for a declared ``Mapping``, ``Sequence`` or ``Iterable``."""
+    name = type(value).__qualname__
+    text = f"Encoding objects of type {name} is unsupported"
+    if isinstance(value, collections.abc.Mapping):
+        return f"{text}: a {name} is a Mapping, and the codec writes dicts: return dict(value)"
+    if isinstance(value, collections.abc.Collection):
+        return (
+            f"{text}: a {name} is a collection, and the codec writes lists, tuples and sets: "
+            "return list(value)"
+        )
+    if isinstance(value, collections.abc.Iterator):
+        return (
+            f"{text}: a {name} is an iterator, which a payload cannot hold (it yields its "
+            "values once): return list(value)"
+        )
+    return text
 
 
 _MASK: Final = "**********"  # what pydantic writes for a SecretStr, SecretBytes or Secret[T]

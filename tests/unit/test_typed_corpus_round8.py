@@ -6,10 +6,13 @@ SQLite with a fresh engine for every invocation (every value read back from the 
 
 from __future__ import annotations
 
+import collections
 import enum
 import json
 import sys
+import types
 import uuid
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -251,3 +254,28 @@ def test_a_dict_with_bytes_keys_is_written_in_both_payload_formats(payload_forma
         assert got == value and all(type(key) is bytes for key in got)
     untyped = TestRunner(payload_format=payload_format).run(_produce_workflow(Any, value, []), None)
     assert untyped.result() == {"AGE=": 1, "": 2}  # keys as base64 text, as JSON gives them
+
+
+UNWRITTEN_CONTAINERS: dict[str, tuple[Any, Any, str]] = {
+    # declared, a value type checkers accept for it that the codec does not write, the advice
+    "range": (Sequence[int], range(3), "return list(value)"),
+    "deque": (Sequence[int], collections.deque([1]), "return list(value)"),
+    "dict-keys": (Collection[str], {"a": 1}.keys(), "return list(value)"),
+    "mappingproxy": (Mapping[str, int], types.MappingProxyType({"a": 1}), "return dict(value)"),
+    "chainmap": (Mapping[str, int], collections.ChainMap({"a": 1}), "return dict(value)"),
+    "nested-deque": (dict[str, Sequence[int]], {"a": collections.deque([1])}, "list(value)"),
+}
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+@pytest.mark.parametrize("case", UNWRITTEN_CONTAINERS)
+def test_a_container_the_codec_does_not_write_is_told_what_to_return(
+    case: str, payload_format: Any
+) -> None:
+    declared, value, advice = UNWRITTEN_CONTAINERS[case]
+    run = TestRunner(payload_format=payload_format).run(
+        _produce_workflow(declared, value, []), None
+    )
+    assert run.status == "FAILED" and run.error is not None
+    message = run.error.error_message or ""
+    assert "the result of step 'produce'" in message and advice in message, message
