@@ -23,7 +23,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen import runtime as rt
-from durable_gen.local import LocalService, SqliteStore, VirtualClock, register_function
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker, register_function
 from durable_gen.testing import TestRunner, replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +83,36 @@ def test_round8_on_sqlite_with_a_fresh_engine_for_every_invocation(
     record = engine().get_execution(arn)
     assert record.status == "SUCCEEDED", record.error
     assert json.loads(record.result or "null") == []
+
+
+def test_round8_on_a_sqlite_worker(tmp_path: Path) -> None:
+    # The worker of docs/cli.md: the workflow remembered by import path, driven on SQLite
+    with Worker(
+        str(tmp_path / "worker.db"),
+        functions={"quote": round8.quote},
+        skip_time=True,
+        log=lambda line: None,
+    ) as worker:
+        name = worker.register(round8.round8)
+        arn = worker.service.start(name, json.dumps(["gold", "1.5", None]))
+        answered: set[str] = set()
+        for _ in range(20):
+            worker.drive(arn)
+            record = worker.service.get_execution(arn)
+            if record.status != "RUNNING":
+                break
+            for op in worker.service.get_operations(arn):
+                details = op.callback_details
+                if op.type != "CALLBACK" or op.status != "STARTED" or details is None:
+                    continue
+                for callback, answer in ANSWERS.items():
+                    if (op.name or "").startswith(callback) and callback not in answered:
+                        answered.add(callback)
+                        worker.service.send_callback_success(
+                            details.callback_id, json.dumps(answer)
+                        )
+        assert record.status == "SUCCEEDED", record.error
+        assert json.loads(record.result or "null") == []
 
 
 # --- pydantic models whose JSON form does not read back as they were --------------------------
