@@ -423,6 +423,9 @@ def _type_name(type_: Any) -> str:
     return repr(type_).replace("typing.", "")
 
 
+type_name = _type_name  # the name a message gives a declared type
+
+
 # --- writing --------------------------------------------------------------------------------
 
 

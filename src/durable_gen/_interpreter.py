@@ -1086,7 +1086,10 @@ class Interpreter(StepHandlers):
                 return None
             d = op.callback_details
             if status == "SUCCEEDED":
-                return decoded(d.result if d else None, serdes, type_, "the callback result")
+                payload = d.result if d else None
+                if not payload and serdes is None and type_ is not Any:  # sent nothing: None
+                    return (None, _empty_answer(type_))
+                return decoded(payload, serdes, type_, "the callback result")
             return (None, callback_error(d.error if d else None, status))
 
         return self._block(fiber, handle.operation_id, answered)
@@ -1483,3 +1486,18 @@ def _stale_news(known: Operation, news: Operation) -> str:
         "executions of a workflow); pass observe() the newest version of each operation of "
         "this execution, as the store recorded it"
     )
+
+
+def _empty_answer(type_: Any) -> SerializationError | None:
+    """The error for a callback answered with no result (which is None) when its
+    ``result_type=`` does not take None, as "null" would not fit it; None when it does."""
+    try:
+        loads("null", type_=type_, what="the callback result")
+    except SerializationError:
+        name = _codec.type_name(type_)
+        return SerializationError(
+            f"the callback result: the sender sent no result (an empty payload, which is None), "
+            f"and None does not fit the declared type {name}: send a value of that type, or "
+            f"declare result_type={name} | None when a sender may send nothing"
+        )
+    return None

@@ -309,3 +309,54 @@ def test_a_container_the_codec_does_not_write_is_told_what_to_return(
     assert run.status == "FAILED" and run.error is not None
     message = run.error.error_message or ""
     assert "the result of step 'produce'" in message and advice in message, message
+
+
+# --- a callback answered with no result ------------------------------------------------------
+
+
+def _ask(callback_id: str) -> None:
+    return None
+
+
+def _awaited(kind: str, declared: Any) -> Any:
+    def workflow(_: None) -> Any:
+        try:
+            if kind == "CreateCallback":
+                handle = yield dg.CreateCallback(name="cb", result_type=declared)
+                value = yield handle
+            else:
+                value = yield dg.WaitForCallback(_ask, name="cb", result_type=declared)
+        except (dg.SerializationError, dg.CallbackFailedError) as exc:
+            return f"{type(exc).__name__}: {getattr(exc, 'error_type', None)}: {exc}"
+        return repr(value)
+
+    return workflow
+
+
+def _answer_empty(workflow: Any) -> Any:
+    engine = LocalService(clock=VirtualClock())
+    engine.register("cb", rt.make_handler(workflow, engine))
+    arn = engine.start("cb", "null")
+    engine.run(arn)
+    (op,) = (op for op in engine.get_operations(arn) if op.type == "CALLBACK")
+    assert op.callback_details is not None
+    engine.send_callback_success(op.callback_details.callback_id, "")  # a sender sent nothing
+    record = engine.run(arn)
+    assert record.status == "SUCCEEDED", record.error
+    return json.loads(record.result or "null")
+
+
+@pytest.mark.parametrize("kind", ["CreateCallback", "WaitForCallback"])
+def test_an_empty_answer_to_a_callback_typed_without_none_is_a_catchable_error(kind: str) -> None:
+    # result_type=Spot promises a Spot; an empty result, which is None, does not fit it (as
+    # "null" does not): the workflow is told at its yield, where it can catch it, as the
+    # guide says of a result that does not fit result_type=.
+    got = _answer_empty(_awaited(kind, Spot))
+    assert "SerializationError" in got, got
+    assert "sent no result" in got and "Spot | None" in got, got
+
+
+@pytest.mark.parametrize("kind", ["CreateCallback", "WaitForCallback"])
+@pytest.mark.parametrize("declared", [Spot | None, None, Any])
+def test_an_empty_answer_is_none_where_the_type_takes_none(kind: str, declared: Any) -> None:
+    assert _answer_empty(_awaited(kind, declared)) == "None"
