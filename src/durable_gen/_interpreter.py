@@ -1088,7 +1088,7 @@ class Interpreter(StepHandlers):
             if status == "SUCCEEDED":
                 payload = d.result if d else None
                 if not payload and serdes is None and type_ is not Any:  # sent nothing: None
-                    return (None, _empty_answer(type_))
+                    return (None, _empty_answer(type_, "the callback result", "the sender sent"))
                 return decoded(payload, serdes, type_, "the callback result")
             return (None, callback_error(d.error if d else None, status))
 
@@ -1122,7 +1122,10 @@ class Interpreter(StepHandlers):
                 return None
             d = op.chained_invoke_details
             if op.status == "SUCCEEDED":
-                return decoded(d.result if d else None, serdes, type_, what)
+                payload = d.result if d else None
+                if not payload and serdes is None and type_ is not Any:  # returned nothing
+                    return (None, _empty_answer(type_, what, "the invoked function returned"))
+                return decoded(payload, serdes, type_, what)
             err = d.error if d else None
             if err is None:
                 err = ErrorObject(
@@ -1488,16 +1491,17 @@ def _stale_news(known: Operation, news: Operation) -> str:
     )
 
 
-def _empty_answer(type_: Any) -> SerializationError | None:
-    """The error for a callback answered with no result (which is None) when its
-    ``result_type=`` does not take None, as "null" would not fit it; None when it does."""
+def _empty_answer(type_: Any, what: str, who: str) -> SerializationError | None:
+    """The error for a callback answered, or an invoke ended, with no result (which is None)
+    when its ``result_type=`` does not take None, as "null" would not fit it; None when it
+    does."""
     try:
-        loads("null", type_=type_, what="the callback result")
+        loads("null", type_=type_, what=what)
     except SerializationError:
         name = _codec.type_name(type_)
         return SerializationError(
-            f"the callback result: the sender sent no result (an empty payload, which is None), "
-            f"and None does not fit the declared type {name}: send a value of that type, or "
-            f"declare result_type={name} | None when a sender may send nothing"
+            f"{what}: {who} no result (an empty payload, which is None), and None does not fit "
+            f"the declared type {name}: make it a value of that type, or declare "
+            f"result_type={name} | None when there may be none"
         )
     return None

@@ -360,3 +360,27 @@ def test_an_empty_answer_to_a_callback_typed_without_none_is_a_catchable_error(k
 @pytest.mark.parametrize("declared", [Spot | None, None, Any])
 def test_an_empty_answer_is_none_where_the_type_takes_none(kind: str, declared: Any) -> None:
     assert _answer_empty(_awaited(kind, declared)) == "None"
+
+
+@pytest.mark.parametrize(("declared", "empty_is_none"), [(Spot, False), (Spot | None, True)])
+def test_an_invoke_that_returned_no_result_is_read_as_a_callback_answer_is(
+    declared: Any, empty_is_none: bool
+) -> None:
+    def workflow(_: None) -> Any:
+        try:
+            value = yield dg.Invoke("nothing", 1, result_type=declared)
+        except dg.SerializationError as exc:
+            return str(exc)
+        return repr(value)
+
+    engine = LocalService(clock=VirtualClock())
+    engine.register("invoker", rt.make_handler(workflow, engine))
+    engine.register("nothing", lambda payload: "", durable=False)  # a result of no text
+    record = engine.run(engine.start("invoker", "null"))
+    assert record.status == "SUCCEEDED", record.error
+    got = json.loads(record.result or "null")
+    if empty_is_none:
+        assert got == "None"
+    else:
+        assert "the result of invoke 'nothing'" in got and "returned no result" in got, got
+        assert "Spot | None" in got, got
