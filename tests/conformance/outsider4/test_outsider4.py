@@ -7,6 +7,9 @@ promise one history in every mode; 3-12 asks for ``"eager"``, see ``handlers.CHE
 - ``sqlite``: the same runner on a ``SqliteStore`` in a fresh database file;
 - ``testrunner``: ``durable_gen.testing.TestRunner`` driven as docs/testing.md describes
   (``testrunner_route.py``), whose history and result go through the same checks.
+
+The requirements that send no callback answers also run through a SQLite ``Worker`` with
+``skip_time=True`` (``worker_route.py``), in the ``"step"`` and ``"batch"`` modes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ..runner import run_embedded
 from ..suite import Requirement, load_requirements
 from . import handlers
 from .testrunner_route import run_with_test_runner
+from .worker_route import run_with_worker
 
 MODES = ("step", "eager", "batch")
 ROUTES = ("memory", "sqlite", "testrunner")
@@ -70,4 +74,28 @@ def test_requirement(
             handlers.FUNCTIONS,
             store=store,
         )
+    assert result.status == "passed", result.reason
+
+
+def _keys_without_answers() -> list[str]:
+    try:
+        return [req.key for req in _requirements() if not req.callback_actions]
+    except Exception:  # the wheel cannot be fetched: the fixture reports it
+        return []
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+@pytest.mark.parametrize("key", _keys_without_answers())
+def test_requirement_on_a_worker(
+    key: str, mode: str, requirements: dict[str, Requirement], tmp_path: Path
+) -> None:
+    handlers.reset()
+    result = run_with_worker(
+        requirements[key],
+        handlers.HANDLERS[key],
+        handlers.FUNCTIONS,
+        tmp_path / "worker.db",
+        checkpointing=handlers.CHECKPOINTING.get(key, mode),
+        plugins=handlers.PLUGINS.get(key, list),
+    )
     assert result.status == "passed", result.reason
