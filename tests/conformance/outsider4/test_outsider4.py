@@ -8,6 +8,10 @@ promise one history in every mode; 3-12 asks for ``"eager"``, see ``handlers.CHE
 - ``testrunner``: ``durable_gen.testing.TestRunner`` driven as docs/testing.md describes
   (``testrunner_route.py``), whose history and result go through the same checks.
 
+Each also runs wrapped in a virtual child context at the root (``dg.Child(handler, (input,),
+virtual=True)``), which the docs say records nothing: the requirement must still pass, and the
+history must have the same events, subtypes and parents as the handler's own.
+
 They also run through a SQLite ``Worker`` with ``skip_time=True`` (``worker_route.py``), in
 the ``"step"`` and ``"batch"`` modes, but for the few whose callback answers need time to pass
 (``worker_route.SKIPPED``).
@@ -15,10 +19,15 @@ the ``"step"`` and ``"batch"`` modes, but for the few whose callback answers nee
 
 from __future__ import annotations
 
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import durable_gen as dg
 from durable_gen.local import SqliteStore
 
 from ..handlers import Handler
@@ -97,3 +106,46 @@ def test_requirement_on_a_worker(
         plugins=handlers.PLUGINS.get(key, list),
     )
     assert result.status == "passed", result.reason
+
+
+def _in_a_virtual_child(workflow: Callable[..., Any]) -> Callable[..., Any]:
+    """``workflow`` run as a virtual child of a root that takes the same input type."""
+
+    def root(value: Any) -> dg.Workflow[Any]:
+        return (yield dg.Child(workflow, (value,), virtual=True))
+
+    hints = typing.get_type_hints(workflow)
+    [parameter] = inspect.signature(workflow).parameters
+    if parameter in hints:  # the input is decoded into the type the handler declares
+        root.__annotations__ = {"value": hints[parameter], "return": dg.Workflow[Any]}
+    return root
+
+
+def _shape(history: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (event["EventType"], event.get("SubType"), "ParentId" in event)
+        for event in history
+        if not event["EventType"].startswith("Execution")
+    ]
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+@pytest.mark.parametrize("key", _keys())
+def test_requirement_in_a_virtual_child(
+    key: str, mode: str, requirements: dict[str, Requirement]
+) -> None:
+    req = requirements[key]
+    checkpointing = handlers.CHECKPOINTING.get(key, mode)
+    plugins = handlers.PLUGINS.get(key, list)
+    handlers.reset()
+    plain = run_embedded(
+        req, Handler(handlers.HANDLERS[key], checkpointing, plugins), handlers.FUNCTIONS
+    )
+    handlers.reset()
+    wrapped = run_embedded(
+        req,
+        Handler(_in_a_virtual_child(handlers.HANDLERS[key]), checkpointing, plugins),
+        handlers.FUNCTIONS,
+    )
+    assert wrapped.status == "passed", wrapped.reason
+    assert _shape(wrapped.history) == _shape(plain.history)
