@@ -12,6 +12,10 @@ Each also runs wrapped in a virtual child context at the root (``dg.Child(handle
 virtual=True)``), which the docs say records nothing: the requirement must still pass, and the
 history must have the same events, subtypes and parents as the handler's own.
 
+With ``DURABLE_GEN_CONFORMANCE_EMULATOR=1`` they also run as Lambda functions
+(``durable_gen.aws.lambda_handler``) through AWS's emulator, where only its known gaps may fail
+them.
+
 They also run through a SQLite ``Worker`` with ``skip_time=True`` (``worker_route.py``), in
 the ``"step"`` and ``"batch"`` modes, but for the few whose callback answers need time to pass
 (``worker_route.SKIPPED``).
@@ -149,3 +153,28 @@ def test_requirement_in_a_virtual_child(
     )
     assert wrapped.status == "passed", wrapped.reason
     assert _shape(wrapped.history) == _shape(plain.history)
+
+
+@pytest.mark.parametrize("key", _keys())
+def test_requirement_on_aws_emulator(
+    key: str, requirements: dict[str, Requirement], emulator: Any
+) -> None:
+    from durable_gen.aws import lambda_handler
+
+    from ..conftest import GAPS_XFAIL
+    from ..emulator_runner import GAP_NAMES, explain, run_emulator
+
+    req = requirements[key]
+    handlers.reset()
+    function = lambda_handler(
+        handlers.HANDLERS[key],
+        client=emulator.emulator.client,
+        checkpointing=handlers.CHECKPOINTING.get(key, "step"),
+        plugins=handlers.PLUGINS.get(key, list)(),
+    )
+    result = run_emulator(req, emulator, function)
+    if result.status == "passed":
+        return
+    gaps, rest = explain(req, result.errors)
+    assert not rest, "\n  ".join(rest)
+    pytest.xfail(GAPS_XFAIL + " " + "; ".join(GAP_NAMES[code] for code in gaps))
