@@ -56,8 +56,8 @@ alone too, covers every requirement in a typed style (`@dg.step` options, `dg.Wo
 children taken with `yield from`, declared callback and invoke result types);
 `test_outsider4.py` runs it on the in-memory engine, on SQLite (`run_embedded(...,
 store=SqliteStore(path))`) and through `durable_gen.testing.TestRunner`, in each
-checkpointing mode, and through a SQLite `Worker` with `skip_time=True` as well (but for
-four whose callback answers need time to pass).
+checkpointing mode, through a SQLite `Worker` with `skip_time=True` as well (but for four
+whose callback answers need time to pass), and through AWS's emulator when it is enabled.
 
 This page is generated: `python -m tests.conformance.report` runs the suite and rewrites it.
 
