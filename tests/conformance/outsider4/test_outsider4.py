@@ -12,6 +12,10 @@ Each also runs wrapped in a virtual child context at the root (``dg.Child(handle
 virtual=True)``), which the docs say records nothing: the requirement must still pass, and the
 history must have the same events, subtypes and parents as the handler's own.
 
+The requirements that send no callback answers (but those needing a mode of their own and the
+plugin suite, whose plugins are per requirement) also run all together in one database, one
+``Worker`` running every execution at once (``run_fleet``), each history judged on its own.
+
 The requirements that send no callback answers also run with ``dg.run(..., skip_time=True)``,
 whose result (or ``ExecutionFailedError``) must be the requirement's final state.
 
@@ -45,7 +49,7 @@ from ..runner import captured_logs, run_embedded
 from ..suite import Requirement, load_requirements
 from . import handlers
 from .testrunner_route import run_with_test_runner
-from .worker_route import SKIPPED, run_with_worker
+from .worker_route import SKIPPED, run_fleet, run_with_worker
 
 MODES = ("step", "eager", "batch")
 ROUTES = ("memory", "sqlite", "testrunner")
@@ -216,3 +220,21 @@ def test_requirement_with_dg_run(key: str, requirements: dict[str, Requirement])
     else:
         status, result = "SUCCEEDED", json.dumps(msgspec.to_builtins(value))
     assert match_result(req.expected_result, status, result, None, variables) == []
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+def test_requirements_together_on_one_worker(
+    mode: str, requirements: dict[str, Requirement], tmp_path: Path
+) -> None:
+    chosen = [
+        req
+        for key, req in sorted(requirements.items(), key=lambda kv: kv[1].sort_key)
+        if key not in _WITH_ANSWERS and key not in handlers.CHECKPOINTING and req.suite != "plugin"
+    ]
+    handlers.reset()
+    results = run_fleet(
+        chosen, handlers.HANDLERS, handlers.FUNCTIONS, tmp_path / "fleet.db", checkpointing=mode
+    )
+    assert len(results) == len(chosen) > 100
+    failed = {key: result.reason for key, result in results.items() if result.status != "passed"}
+    assert failed == {}

@@ -126,3 +126,57 @@ def _answer(
             else:
                 service.send_callback_heartbeat(callback_id)
             worker.drive(arn)
+
+
+def run_fleet(
+    reqs: list[Requirement],
+    workflows: dict[str, Callable[..., Any]],
+    functions: dict[str, Any],
+    db: Path,
+    *,
+    checkpointing: dg.CheckpointMode = "step",
+) -> dict[str, Result]:
+    """Start an execution of every requirement in one database, then let one ``Worker``
+    (``skip_time=True``) run them all together with ``run(once=True)``; judge each history."""
+    started: dict[str, tuple[Requirement, str, dict[str, Any], dict[str, Any]]] = {}
+    with (
+        captured_logs() as lines,
+        Worker(
+            db,
+            functions=functions,
+            skip_time=True,
+            synchronous="NORMAL",
+            checkpointing=checkpointing,
+            log=lambda line: None,
+        ) as worker,
+    ):
+        for req in reqs:
+            variables = generate_variables(req.variables)
+            name = worker.register(workflows[req.key])
+            payload = json.dumps(substitute(req.input, variables))
+            arn = worker.service.start(name, payload)
+            started[req.key] = (req, arn, variables, dict(variables))
+        for _ in range(100):
+            worker.run(once=True)
+            if all(
+                worker.service.get_execution(arn).status != "RUNNING"
+                for _, arn, _, _ in started.values()
+            ):
+                break
+        ended = {
+            key: (
+                worker.service.get_execution(arn),
+                [msgspec.to_builtins(event) for event in worker.service.get_history(arn)],
+            )
+            for key, (_, arn, _, _) in started.items()
+        }
+    results: dict[str, Result] = {}
+    for key, (req, arn, variables, generated) in started.items():
+        record, history = ended[key]
+        errors = match_history(req.expected_history, history, variables)
+        error = msgspec.to_builtins(record.error) if record.error is not None else None
+        errors += match_result(req.expected_result, record.status, record.result, error, variables)
+        errors += check_logs(req, lines, arn, variables)
+        errors += check_published(req, history, record.status, record.result, generated)
+        results[key] = Result("failed" if errors else "passed", errors, 0.0, history, record.status)
+    return results
