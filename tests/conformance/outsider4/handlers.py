@@ -227,7 +227,7 @@ def step_replay_failure(_: None) -> dg.Workflow[str]:
     except dg.StepFailedError as exc:
         caught = exc.error_type or ""
     yield from dg.Wait(seconds=1)
-    assert _attempts["1-10"] == 1
+    assert _attempts.get("1-10", 0) <= 1  # never again on replay (0 under the replayer)
     return caught
 
 
@@ -943,7 +943,7 @@ FUNCTIONS["outsider4-counted"] = count_invokes
 def invoke_replay(_: None) -> dg.Workflow[str]:
     got = yield from dg.Invoke("outsider4-counted", "once", result_type=str)
     yield from dg.Wait(1)
-    assert _attempts.get("5-9 target") == 1
+    assert _attempts.get("5-9 target", 0) <= 1  # invoked once (0 under the replayer)
     return got
 
 

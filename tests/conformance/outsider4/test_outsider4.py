@@ -19,6 +19,10 @@ plugin suite, whose plugins are per requirement) also run all together in one da
 The requirements that send no callback answers also run with ``dg.run(..., skip_time=True)``,
 whose result (or ``ExecutionFailedError``) must be the requirement's final state.
 
+Each history is also read back by the replay tools (``replay_route.py``): the operations
+rebuilt from its events must equal the engine's state, and ``replay`` must end as the
+execution did.
+
 With ``DURABLE_GEN_CONFORMANCE_EMULATOR=1`` they also run as Lambda functions
 (``durable_gen.aws.lambda_handler``) through AWS's emulator, where only its known gaps may fail
 them.
@@ -48,6 +52,7 @@ from ..matching import generate_variables, match_result, substitute
 from ..runner import captured_logs, run_embedded
 from ..suite import Requirement, load_requirements
 from . import handlers
+from .replay_route import check_replay
 from .testrunner_route import run_with_test_runner
 from .worker_route import SKIPPED, run_fleet, run_with_worker
 
@@ -238,3 +243,16 @@ def test_requirements_together_on_one_worker(
     assert len(results) == len(chosen) > 100
     failed = {key: result.reason for key, result in results.items() if result.status != "passed"}
     assert failed == {}
+
+
+@pytest.mark.parametrize("key", _keys())
+def test_history_reads_back(key: str, requirements: dict[str, Requirement]) -> None:
+    problems = check_replay(
+        requirements[key],
+        handlers.HANDLERS[key],
+        handlers.FUNCTIONS,
+        handlers.reset,
+        checkpointing=handlers.CHECKPOINTING.get(key, "step"),
+        plugins=handlers.PLUGINS.get(key, list),
+    )
+    assert problems == []
