@@ -39,7 +39,7 @@ import json
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -245,8 +245,11 @@ def test_requirements_together_on_one_worker(
     assert failed == {}
 
 
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
 @pytest.mark.parametrize("key", _keys())
-def test_history_reads_back(key: str, requirements: dict[str, Requirement]) -> None:
+def test_history_reads_back(
+    key: str, payload_format: Literal["json", "aws"], requirements: dict[str, Requirement]
+) -> None:
     problems = check_replay(
         requirements[key],
         handlers.HANDLERS[key],
@@ -254,5 +257,6 @@ def test_history_reads_back(key: str, requirements: dict[str, Requirement]) -> N
         handlers.reset,
         checkpointing=handlers.CHECKPOINTING.get(key, "step"),
         plugins=handlers.PLUGINS.get(key, list),
+        payload_format=payload_format,
     )
     assert problems == []
