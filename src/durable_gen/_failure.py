@@ -32,6 +32,7 @@ from typing import Final, overload
 
 import msgspec
 
+from . import _errors
 from ._errors import (
     BatchFailedError,
     CallbackError,
@@ -467,6 +468,9 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
                 return path
         if kind.__name__ == "WaitConditionNotMetError":
             return AWS_WAIT_FOR_CONDITION_ERROR
+        if kind.__module__ == _errors.__name__ and kind.__name__ in _errors.__all__:
+            # one of our public errors: by the name it is imported under, not its private module
+            return f"durable_gen.{kind.__qualname__}"
     # any other class, a subclass of ours a user defined included: its own name, as AWS's SDK
     # records a subclass of its StepError
     module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
@@ -482,4 +486,13 @@ def same_error_type(recorded: str | None, exc_or_error: BaseException | ErrorObj
         ours = error_object(exc_or_error, stack_trace=False).error_type
     if recorded == ours:
         return True
-    return recorded is not None and recorded == aws_error_type(exc_or_error)
+    if recorded is None:
+        return False
+    if recorded == aws_error_type(exc_or_error):
+        return True
+    # recorded by a version that named our public errors after their private module
+    kind = type(exc_or_error)
+    return (
+        kind.__module__ == _errors.__name__
+        and recorded == f"{kind.__module__}.{kind.__qualname__}"
+    )

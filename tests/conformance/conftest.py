@@ -34,8 +34,10 @@ def emulator() -> Iterator[Any]:
     from .emulator_runner import emulator_session
     from .outsider.handlers import FUNCTIONS as OUTSIDER_FUNCTIONS
     from .outsider3.handlers import FUNCTIONS as OUTSIDER3_FUNCTIONS
+    from .outsider4.handlers import FUNCTIONS as OUTSIDER4_FUNCTIONS
 
-    with emulator_session(functions=OUTSIDER_FUNCTIONS | OUTSIDER3_FUNCTIONS) as session:
+    targets = OUTSIDER_FUNCTIONS | OUTSIDER3_FUNCTIONS | OUTSIDER4_FUNCTIONS
+    with emulator_session(functions=targets) as session:
         yield session
 
 

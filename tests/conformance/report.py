@@ -51,7 +51,13 @@ what writing them found missing from the docs was added to the guide. A third se
 requirement in another style (`handlers.py`) and the subtle ones a second way the docs allow
 (`variants.py`); `test_outsider3.py` runs it in each checkpointing mode (`"step"`, `"eager"`,
 `"batch"`: the history is the same in every mode, but for 3-12, whose crash loses its step's
-unsent START in batch mode).
+unsent START in batch mode). A fourth, `tests/conformance/outsider4/`, written from the docs
+alone too, covers every requirement in a typed style (`@dg.step` options, `dg.Workflow[R]`
+children taken with `yield from`, declared callback and invoke result types);
+`test_outsider4.py` runs it on the in-memory engine, on SQLite (`run_embedded(...,
+store=SqliteStore(path))`) and through `durable_gen.testing.TestRunner`, in each
+checkpointing mode, through a SQLite `Worker` with `skip_time=True` as well (but for four
+whose callback answers need time to pass), and through AWS's emulator when it is enabled.
 
 This page is generated: `python -m tests.conformance.report` runs the suite and rewrites it.
 
@@ -123,10 +129,12 @@ print(result.status, result.errors)  # passed []
 
 `Handler(workflow, checkpointing="step", plugins=list)` also takes the checkpointing mode and
 a function that makes fresh plugins for each run; `result.history` is the history it was
-judged on. A handler that counts attempts (to fail only the first, as several requirements
-ask) keeps its count in the process and resets it before each run: the runner resets only the
-repository's own handlers. `python -m tests.conformance.outsider.run KEY...` prints the
-verdicts of the outsider handlers. Through AWS's emulator
+judged on. `run_embedded(..., store=SqliteStore(path))` runs the requirement on that store
+instead of a fresh in-memory one. A handler that counts attempts (to fail only the first,
+as several requirements ask) keeps its count in the process and resets it before each run:
+the runner resets only the repository's own handlers. `python -m
+tests.conformance.outsider.run KEY...` prints the verdicts of the outsider handlers. Through
+AWS's emulator
 (`aws-durable-execution-sdk-python-testing`, also in the `test` extra; it runs in real time)
 the same handler runs as a Lambda function, and `explain` sorts the mismatches into the
 emulator's known gaps (the table below) and the rest, which must be empty:

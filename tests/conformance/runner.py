@@ -47,7 +47,7 @@ from awslambdaric.lambda_runtime_log_utils import JsonFormatter
 
 import durable_gen as dg
 from durable_gen._wire import ErrorObject
-from durable_gen.local import LocalService, VirtualClock
+from durable_gen.local import ExecutionStore, LocalService, VirtualClock
 from durable_gen.local._run import register_function
 
 from . import handlers
@@ -105,11 +105,15 @@ def run_embedded(
     req: Requirement,
     handler: Handler | None = None,
     functions: dict[str, Any] | None = None,
+    *,
+    store: ExecutionStore | None = None,
 ) -> Result:
     """Run ``req`` on a fresh embedded engine; ``skipped`` when its handler is not written.
 
     ``handler`` and ``functions`` (the ``Invoke`` targets) replace ours from ``handlers/``:
-    the outsider handlers (``outsider/``) run through the same checks.
+    the outsider handlers (``outsider/``) run through the same checks. ``store`` is the
+    engine's store (a fresh ``MemoryStore`` when None; a new ``SqliteStore`` runs the
+    requirement on SQLite).
     """
     if handler is None:
         handler = handlers.handler_for(req.suite, req.key)
@@ -120,7 +124,7 @@ def run_embedded(
     handlers.reset()
     variables = generate_variables(req.variables)
     clock = VirtualClock(auto_advance=False)
-    engine = LocalService(clock=clock)
+    engine = LocalService(store=store, clock=clock)
     _register(engine, handler, functions or {})
     payload = json.dumps(substitute(req.input, variables))
     actions = parse_callback_actions(req.callback_actions, variables)

@@ -29,7 +29,12 @@ from .._arguments import checked
 from .._codec import PayloadFormat, decode, is_envelope, result_type
 from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
-from .._errors import ValidationError, WorkflowDefinitionError
+from .._errors import (
+    PayloadTooLargeError,
+    SerializationError,
+    ValidationError,
+    WorkflowDefinitionError,
+)
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
@@ -368,12 +373,15 @@ class DurableRun(Generic[R]):
         return callback_id
 
     @checked
-    def send_callback_success(self, name: str, result: Any = None) -> None:
-        """Complete the callback named ``name`` with ``result`` (any JSON value).
+    def send_callback_success(
+        self, name: str, result: Any = None, *, payload: str | None = None
+    ) -> None:
+        """Complete the callback named ``name`` with ``result`` (any JSON value), or with
+        ``payload``: the result's text, sent as is (see ``TestRunner.send_callback_success``).
 
         Call ``runner.run_until_idle()`` afterwards to let the workflow go on.
         """
-        self.runner.send_callback_success(self.callback_id(name), result)
+        self.runner.send_callback_success(self.callback_id(name), result, payload=payload)
 
     @checked
     def send_callback_failure(
@@ -392,6 +400,39 @@ class DurableRun(Generic[R]):
     def send_callback_heartbeat(self, name: str) -> None:
         """Send a heartbeat to the callback named ``name`` (restarts its heartbeat timeout)."""
         self.runner.send_callback_heartbeat(self.callback_id(name))
+
+
+class _AsIs:
+    """The serdes of a callback result given as text: written unchanged."""
+
+    def serialize(self, value: str) -> str:
+        return value
+
+    def deserialize(self, text: str) -> str:
+        return text
+
+
+def _raw_payload(result: Any, payload: object) -> str:
+    """``payload=`` of ``send_callback_success``: checked, then sent as it is."""
+    if result is not None:
+        raise ValidationError(
+            "send_callback_success() takes the result as a value (result=, written as JSON) "
+            "or as its text (payload=, sent as is), not both: drop one of them"
+        )
+    if not isinstance(payload, str):
+        raise ValidationError(
+            f"send_callback_success(payload=...) takes the result's text as a str, got "
+            f"{type(payload).__name__}: pass the value itself as result= to have it written "
+            "as JSON, or its text (json.dumps(value), the text your serdes reads) as payload="
+        )
+    try:
+        return dumps(
+            payload, _AsIs(), what="the callback result", limit=MAX_OPERATION_PAYLOAD_BYTES
+        )
+    except SerializationError as exc:
+        if isinstance(exc, PayloadTooLargeError):
+            raise
+        raise ValidationError(f"send_callback_success(payload=...): {exc}") from None
 
 
 def _write_atomically(target: Path, text: str) -> None:
@@ -838,15 +879,24 @@ class TestRunner:
     # --- callbacks by id --------------------------------------------------------------------
 
     @checked
-    def send_callback_success(self, callback_id: str, result: Any = None) -> None:
-        """Complete a callback with ``result`` (any JSON value).
+    def send_callback_success(
+        self, callback_id: str, result: Any = None, *, payload: str | None = None
+    ) -> None:
+        """Complete a callback with ``result`` (any JSON value, written as JSON), or with
+        ``payload``: the result's text as a sender sends it, recorded as is (what a callback
+        with a ``serdes=`` reads, or a sender's JSON with its own spacing).
 
         Raises:
-            PayloadTooLargeError: ``result`` serializes to more than 1 MiB, what a CALLBACK
-                operation records at most.
+            PayloadTooLargeError: the result's text is over 1 MiB, what a CALLBACK operation
+                records at most.
+            ValidationError: both ``result`` and ``payload`` are given, or ``payload`` is not a
+                ``str`` (or not valid Unicode).
         """
-        payload = dumps(result, what="the callback result", limit=MAX_OPERATION_PAYLOAD_BYTES)
-        self.service.send_callback_success(callback_id, payload)
+        if payload is None:
+            text = dumps(result, what="the callback result", limit=MAX_OPERATION_PAYLOAD_BYTES)
+        else:
+            text = _raw_payload(result, payload)
+        self.service.send_callback_success(callback_id, text)
 
     @checked
     def send_callback_failure(
