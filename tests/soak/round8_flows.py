@@ -143,3 +143,24 @@ def gate(spec: dict[str, Any]):  # type: ignore[no-untyped-def]
         answer = f"timed out: {exc.error_type}"
     b = yield nonce(f"{tag}-b")
     return [a, answer, b]
+
+
+async def aitem(label: str) -> str:
+    log("start", label)
+    slow = float(os.environ.get(SLOW_ENV, "0") or 0)
+    await asyncio.sleep(slow if slow else random.uniform(0, 0.004))
+    value = f"{label}/{uuid.uuid4().hex[:12]}"
+    log("end", label, value)
+    return value
+
+
+@dg.workflow
+def wide(tag: str):  # type: ignore[no-untyped-def]
+    """Sync steps side by side in the worker's pool, async ones on its loop, then a wait."""
+    sync = yield dg.Map(item, [f"{tag}-m{i}" for i in range(3)])
+    both = yield dg.Parallel(
+        [functools.partial(aitem, f"{tag}-p1"), functools.partial(item, f"{tag}-p2")]
+    )
+    yield dg.Wait(seconds=1, name="pause")
+    last = yield nonce(f"{tag}-b")
+    return [sync.results(), both.results(), last]

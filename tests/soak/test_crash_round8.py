@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 
 from durable_gen.local import open_store
 
-from .round8_crash import Fleet, read_log, trial
+from .round8_crash import Fleet, _leaves, read_log, trial
 
 
 @pytest.mark.parametrize("mode", ["step", "eager", "batch"])
@@ -123,5 +125,188 @@ def test_timers_callback_timeouts_and_execution_timeouts_due_while_no_worker_run
         for tag in ("late", "stop"):
             events = _events(fleet, arns[tag])
             assert events[-1] == "ExecutionTimedOut" and "WaitSucceeded" not in events, events
+    finally:
+        fleet.close()
+
+
+DEPLOY = """
+import durable_gen as dg
+from tests.soak.round8_flows import _nonce, hand_over, nonce
+
+
+@dg.step(name="charge", semantics={semantics}, retry=dg.Retry(max_attempts=1))
+def charge(label):
+    return _nonce(label)
+
+
+@dg.workflow
+def order(tag):
+    a = yield nonce(f"{{tag}}-a")
+    x = None
+    if {patched}:
+        x = yield nonce(f"{{tag}}-x")
+    handle = yield dg.CreateCallback(name="gate")
+    yield hand_over(tag, handle.callback_id)
+    answer = yield handle
+    b = yield nonce(f"{{tag}}-b")
+    return [a, answer, b, x]
+
+
+@dg.step(name="hold", semantics=dg.AT_MOST_ONCE, retry=dg.Retry(max_attempts=1))
+def hold(label):
+    return _nonce(label)
+
+
+@dg.workflow
+def pay(tag):
+    try:
+        paid = yield (charge if tag == "relaxed" else hold)(f"{{tag}}-o")
+    except dg.StepFailedError as exc:
+        paid = f"failed: {{exc.error_type}}"
+    return paid
+"""
+
+
+def _deploy(folder: Path, *, semantics: str, patched: str) -> None:
+    for cache in folder.glob("__pycache__"):
+        shutil.rmtree(cache)
+    (folder / "r8deploy.py").write_text(
+        DEPLOY.format(semantics=semantics, patched=patched), encoding="utf-8"
+    )
+
+
+def test_workers_restarted_with_changed_code_after_a_kill_keep_old_executions_on_their_path(
+    tmp_path: Path,
+) -> None:
+    """A deploy between a SIGKILL and the next worker: ``Patched`` sends the executions that
+    went past the change down the old path and the others down the new one; a step made
+    at-least-once (same name) runs the attempt the kill interrupted again, as versioning.md
+    says, while one that stays at-most-once counts it as interrupted."""
+    _deploy(tmp_path, semantics="dg.AT_MOST_ONCE", patched="False")
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'deploy.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--concurrency", "4"],
+        slow=0.6,
+    )
+
+    def start(workflow: str, tag: str) -> str:
+        out = fleet.cli("start", f"r8deploy:{workflow}", "--input", json.dumps(tag), "--arn")
+        return out.stdout.strip()
+
+    try:
+        arns = {"parked": start("order", "parked")}
+        worker = fleet.worker()
+        ids: dict[str, str] = {}
+
+        def handed(*tags: str) -> Any:
+            def check() -> bool:
+                ids.update({f[1]: f[3] for f in read_log(fleet.log) if f[0] == "cb"})
+                return set(tags) <= set(ids)
+
+            return check
+
+        _wait_for(handed("parked"), 30, "the first execution to park at its callback")
+        time.sleep(0.3)
+        worker.kill()
+        worker.wait()
+        for tag, workflow in [("cut", "order"), ("relaxed", "pay"), ("strict", "pay")]:
+            arns[tag] = start(workflow, tag)
+        worker = fleet.worker()
+
+        def in_steps() -> bool:
+            begun = {f[1] for f in read_log(fleet.log) if f[0] == "start"}
+            return {"cut-a", "relaxed-o", "strict-o"} <= begun
+
+        _wait_for(in_steps, 30, "the kill's steps to start")
+        worker.kill()
+        worker.wait()
+        assert [f for f in read_log(fleet.log) if f[0] == "end" and f[1] == "cut-a"] == []
+
+        # The deploy: a Patched change; "charge" made at-least-once for the "relaxed" one.
+        _deploy(tmp_path, semantics="dg.AT_LEAST_ONCE", patched='(yield dg.Patched("extra"))')
+        arns["new"] = start("order", "new")
+        fleet.cli("callback", "succeed", ids["parked"], '"ok-parked"')
+        fleet.worker()
+        _wait_for(handed("cut", "new"), 30, "the resumed executions to park")
+        time.sleep(0.3)
+        fleet.kill_all()
+        for tag in ("cut", "new"):
+            fleet.cli("callback", "succeed", ids[tag], json.dumps(f"ok-{tag}"))
+        fleet.worker()
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: all(store.load(a).status != "RUNNING" for a in arns.values()),  # type: ignore[union-attr]
+                60,
+                "every execution to end",
+            )
+            records = {tag: store.load(arn) for tag, arn in arns.items()}
+        results = {tag: json.loads(r.result or "null") for tag, r in records.items() if r}
+        assert {tag: r.status for tag, r in records.items() if r} == dict.fromkeys(
+            arns, "SUCCEEDED"
+        ), {tag: r.error for tag, r in records.items() if r}
+        starts = Counter(f[1] for f in read_log(fleet.log) if f[0] == "start")
+        assert results["parked"][1:] == ["ok-parked", results["parked"][2], None]
+        assert results["cut"][3] is not None and results["cut"][3].startswith("cut-x/")
+        assert results["new"][3] is not None and results["new"][3].startswith("new-x/")
+        assert "parked-x" not in starts
+        assert starts["cut-a"] == 2  # killed before its record: run again
+        assert starts["relaxed-o"] == 2 and results["relaxed"].startswith("relaxed-o/")
+        assert starts["strict-o"] == 1 and results["strict"] == "failed: StepInterruptedError"
+        assert all(n == 1 for label, n in starts.items() if label not in ("cut-a", "relaxed-o"))
+    finally:
+        fleet.close()
+
+
+def test_sigterm_lets_every_thread_pool_and_event_loop_step_of_every_execution_end(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to a ``--concurrency 4`` worker whose executions run Map steps in its pool and
+    async steps on its loop: each step it started ends in it, it exits 0, and what it recorded
+    is kept (a fresh worker runs no step again)."""
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'term.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--concurrency", "4"],
+        slow=0.8,
+    )
+    try:
+        arns = {}
+        for k in range(4):
+            tag = f"w{k}"
+            out = fleet.cli(
+                "start", "tests.soak.round8_flows:wide", "--input", json.dumps(tag), "--arn"
+            )
+            arns[tag] = out.stdout.strip()
+        worker = fleet.worker()
+
+        def busy() -> bool:
+            lines = read_log(fleet.log)
+            return sum(1 for f in lines if f[0] == "start") >= 8
+
+        _wait_for(busy, 30, "steps to start in the pool")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        lines = read_log(fleet.log)
+        pid = str(worker.pid)
+        started = Counter(f[1] for f in lines if f[0] == "start" and f[2] == pid)
+        ended = Counter(f[1] for f in lines if f[0] == "end" and f[2] == pid)
+        assert started and started == ended, (started, ended)
+        fleet.worker()
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: all(store.load(a).status != "RUNNING" for a in arns.values()),  # type: ignore[union-attr]
+                60,
+                "every execution to end",
+            )
+            records = {tag: store.load(arn) for tag, arn in arns.items()}
+        assert {t: r.status for t, r in records.items() if r} == dict.fromkeys(arns, "SUCCEEDED")
+        starts = Counter(f[1] for f in read_log(fleet.log) if f[0] == "start")
+        assert all(n == 1 for n in starts.values()), starts
+        assert len(starts) == 4 * 6
+        produced = {f[3] for f in read_log(fleet.log) if f[0] == "end"}
+        for record in records.values():
+            assert record is not None
+            assert set(_leaves(json.loads(record.result or "null"))) <= produced
     finally:
         fleet.close()
