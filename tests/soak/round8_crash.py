@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,16 @@ from .flows import LOG_ENV
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "durable_gen.cli"]
 AT_MOST_ONCE = ("-o", "-c2")
+
+
+#: Workflows by the end of the function name they run under.
+WORKFLOWS = {
+    "mixed": round8_flows.mixed,
+    "caller": round8_flows.caller,
+    "r8child": round8_flows.child_body,
+}
+REGISTER = ["--register", "r8child=tests.soak.round8_flows:child_body",
+            "--register", "r8plain=tests.soak.round8_flows:plain"]  # fmt: skip
 
 
 def is_at_most_once(label: str) -> bool:
@@ -144,9 +155,11 @@ class Fleet:
             return []
         records = []
         try:
-            for arn in arns:
+            every = [header.arn for header in store.executions()]  # invoked ones too
+            for arn in every:
                 ops = store.operations(arn)
-                records.append(store.load(arn))
+                if arn in arns:
+                    records.append(store.load(arn))
                 for op in ops:
                     result = op.step_details.result if op.step_details else None
                     if op.type != "STEP" or op.status != "SUCCEEDED" or result is None:
@@ -189,6 +202,12 @@ class Fleet:
             if at >= 0 and again:
                 violations.append(f"{label}: recorded by log line {at}, started again at {again}")
         with open_store(self.url) as store:
+            headers = list(store.executions())
+            for header in headers:
+                if header.arn not in arns:  # an invoked execution: the tag of its caller
+                    parent = header.parent_arn
+                    arns[header.arn] = f"{arns.get(parent or '', '?')}"
+            tally.executions = len(headers)
             for arn, tag in arns.items():
                 record = store.load(arn)
                 assert record is not None
@@ -211,7 +230,8 @@ class Fleet:
                             violations.append(f"{tag}: step {op.id} was {seen}, ends {result_text}")
                 history = self.tmp / f"{tag}.json"
                 history.write_text(self.cli("history", arn, "--json").stdout, encoding="utf-8")
-                report = replay(round8_flows.mixed, str(history))
+                workflow = WORKFLOWS[re.split("[-.]", record.function_name)[-1]]
+                report = replay(workflow, str(history))
                 if not report.ok or report.outcome != "succeeded":
                     violations.append(f"{tag}: replay {report.status}: {report.message}")
         return tally
@@ -234,6 +254,7 @@ def trial(
     workers: int = 2,
     concurrency: int = 4,
     kills: int = 4,
+    workflow: str = "mixed",
     slow: float = 0.03,
     deadline: float = 90.0,
 ) -> Tally:
@@ -252,6 +273,7 @@ def trial(
                 checkpointing,
                 "--poll",
                 "0.05",
+                *REGISTER,
             ],
         )
         try:
@@ -259,7 +281,11 @@ def trial(
             for k in range(executions):
                 tag = f"e{k}x{rng.randrange(10**6)}"
                 arn = fleet.cli(
-                    "start", "tests.soak.round8_flows:mixed", "--input", json.dumps(tag), "--arn"
+                    "start",
+                    f"tests.soak.round8_flows:{workflow}",
+                    "--input",
+                    json.dumps(tag),
+                    "--arn",
                 ).stdout.strip()
                 arns[arn] = tag
             for _ in range(workers):

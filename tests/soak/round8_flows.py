@@ -164,3 +164,40 @@ def wide(tag: str):  # type: ignore[no-untyped-def]
     yield dg.Wait(seconds=1, name="pause")
     last = yield nonce(f"{tag}-b")
     return [sync.results(), both.results(), last]
+
+
+def plain(tag: str) -> str:
+    """A plain ``Invoke`` target (``--register r8plain=...``)."""
+    return _nonce(f"{tag}-plain")
+
+
+@dg.workflow
+def caller(tag: str):  # type: ignore[no-untyped-def]
+    """Invokes of a plain function and of a workflow, around a step."""
+    a = yield nonce(f"{tag}-a")
+    p = yield dg.Invoke("r8plain", tag, name="plain")
+    c = yield dg.Invoke("r8child", tag, name="child")
+    b = yield nonce(f"{tag}-b")
+    return [a, p, c, b]
+
+
+@dg.workflow
+def chain(spec: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """``spec["n"]`` steps in a row, then a wait, then one more."""
+    out = []
+    for i in range(spec["n"]):
+        out.append((yield nonce(f"{spec['tag']}-s{i}")))
+    yield dg.Wait(seconds=1)
+    out.append((yield nonce(f"{spec['tag']}-end")))
+    return out
+
+
+@dg.workflow
+def chain_with_once(spec: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Steps in a row, every third one at-most-once, then a wait."""
+    out = []
+    for i in range(spec["n"]):
+        step = once if i % 3 == 2 else nonce
+        out.append((yield step(f"{spec['tag']}-s{i}" + ("-o" if i % 3 == 2 else ""))))
+    yield dg.Wait(seconds=1)
+    return out

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from durable_gen.local import open_store
+from durable_gen import ValidationError
+from durable_gen.local import Worker, open_store
 
 from .round8_crash import Fleet, _leaves, read_log, trial
 
@@ -66,17 +67,20 @@ def test_timers_callback_timeouts_and_execution_timeouts_due_while_no_worker_run
             "nap": _start(fleet, "napper", {"tag": "nap", "wait": 2}),
             # its callback times out while no worker runs: an answer then is refused
             "cb": _start(fleet, "gate", {"tag": "cb", "timeout": 2}),
-            # heartbeat sent while no worker runs keeps its callback open past the first timeout
-            "beat": _start(fleet, "gate", {"tag": "beat", "heartbeat": 2, "timeout": 60}),
             # stopped after its timeout passed, while no worker runs: it timed out
             "stop": _start(fleet, "napper", {"tag": "stop", "wait": 30}, "--timeout", "3"),
+            # heartbeat sent while no worker runs keeps its callback open past the first timeout
+            "beat": _start(fleet, "gate", {"tag": "beat", "heartbeat": 4, "timeout": 60}),
         }
         worker = fleet.worker()
         ids: dict[str, str] = {}
+        handed: dict[str, float] = {}
 
         def suspended() -> bool:
             lines = read_log(fleet.log)
             ids.update({f[1]: f[3] for f in lines if f[0] == "cb"})
+            if "beat" in ids:
+                handed.setdefault("beat", time.monotonic())  # after its callback started
             ended = {f[1] for f in lines if f[0] == "end"}
             return {"late-a", "nap-a", "stop-a"} <= ended and {"cb", "beat"} <= set(ids)
 
@@ -86,9 +90,13 @@ def test_timers_callback_timeouts_and_execution_timeouts_due_while_no_worker_run
         worker.wait()
         killed_at = len(read_log(fleet.log))
         began = time.monotonic()
-        time.sleep(1.0)
+        time.sleep(max(0.0, handed["beat"] + 1.5 - time.monotonic()))
+        beat_at = time.monotonic()
         assert fleet.cli("callback", "heartbeat", ids["beat"]).returncode == 0
-        time.sleep(1.4)  # past the first heartbeat deadline, not past the second one
+        # past the first heartbeat deadline (4 s after the callback started, before it was
+        # handed over), well before the second one (4 s after the heartbeat)
+        time.sleep(max(0.0, handed["beat"] + 4.3 - time.monotonic()))
+        assert time.monotonic() < beat_at + 3.5, "the machine is too slow for this trial"
         assert fleet.cli("callback", "succeed", ids["beat"], '"on time"').returncode == 0
         time.sleep(max(0.0, 3.3 - (time.monotonic() - began)))
         late = fleet.cli("callback", "succeed", ids["cb"], '"too late"', check=False)
@@ -308,5 +316,67 @@ def test_sigterm_lets_every_thread_pool_and_event_loop_step_of_every_execution_e
         for record in records.values():
             assert record is not None
             assert set(_leaves(json.loads(record.result or "null"))) <= produced
+    finally:
+        fleet.close()
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_stop_while_a_worker_runs_steps_records_nothing_more_and_starts_no_at_most_once_step(
+    tmp_path: Path, mode: str
+) -> None:
+    """``durable-gen stop`` while a worker of each checkpointing mode runs the execution's
+    steps: in "step" and "eager" mode the worker stops at the step in flight; in "batch" mode
+    (which checkpoints at its next wait or at-most-once step) it may run the at-least-once steps
+    up to there, as engine.md says; no at-most-once step starts after the stop, and nothing but
+    the invocation's end is recorded after ``ExecutionStopped``."""
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'stop.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--checkpointing", mode],
+        slow=0.15,
+    )
+    try:
+        spec = {"tag": mode, "n": 15}
+        arn = _start(fleet, "chain_with_once", spec)
+        worker = fleet.worker("-q")
+        _wait_for(lambda: len(read_log(fleet.log)) >= 7, 30, "steps to run")
+        assert "STOPPED" in fleet.cli("stop", arn).stdout
+        at = len(read_log(fleet.log))
+        time.sleep(0.15 * 4 + 0.5)
+        after = [f[1] for f in read_log(fleet.log)[at:] if f[0] == "start"]
+        assert not [label for label in after if label.endswith("-o")], after
+        # The step in flight may end, and in batch mode the steps up to the next checkpoint
+        # (the next at-most-once step, two steps on at most) run: no more than that.
+        assert len(after) <= (2 if mode == "batch" else 0), after
+        events = _events(fleet, arn)
+        assert events[events.index("ExecutionStopped") + 1 :] in ([], ["InvocationCompleted"])
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        fleet.close()
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+def test_invokes_of_a_plain_function_and_of_a_workflow_across_kills(mode: str) -> None:
+    tally = trial(
+        random.Random(f"invoke-{mode}"),
+        checkpointing=mode,
+        executions=5,
+        kills=4,
+        workflow="caller",
+    )
+    print(tally.report())
+    assert tally.executions == 10 and tally.kills == 4  # each caller invoked one workflow
+    assert tally.violations == [], tally.report()
+
+
+def test_skip_time_runs_one_execution_at_a_time(tmp_path: Path) -> None:
+    """cli.md: ``worker --skip-time`` with ``--concurrency`` above 1 is a usage error."""
+    fleet = Fleet(f"sqlite:///{tmp_path / 'skip.db'}", tmp_path, worker_args=[])
+    try:
+        done = fleet.cli("worker", "--once", "--skip-time", "--concurrency", "2", check=False)
+        assert done.returncode == 2 and "--concurrency" in done.stderr, done.stderr
+        with pytest.raises(ValidationError, match="concurrency=1"):
+            Worker(str(tmp_path / "skip.db"), skip_time=True, concurrency=2)
     finally:
         fleet.close()
