@@ -380,3 +380,81 @@ def test_skip_time_runs_one_execution_at_a_time(tmp_path: Path) -> None:
             Worker(str(tmp_path / "skip.db"), skip_time=True, concurrency=2)
     finally:
         fleet.close()
+
+
+BROKEN = {
+    "raises": "raise RuntimeError('half-deployed')\n",
+    "exits": "import sys\nsys.exit(3)\n",
+    "plain": "def order(tag):\n    return tag\n",
+    "async": "async def order(tag):\n    return tag\n",
+    "missing": "",
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_a_deploy_that_breaks_the_workflow_after_a_kill_leaves_its_executions_waiting(
+    tmp_path: Path, broken: str
+) -> None:
+    """cli.md: a workflow a worker cannot import (or that a deploy turned into a plain or
+    ``async def`` function) is reported and left, with what it recorded, for a worker whose
+    code has it again; the worker runs the other executions meanwhile."""
+    _deploy(tmp_path, semantics="dg.AT_MOST_ONCE", patched="False")
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'broken.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--concurrency", "2"],
+        slow=0.5,
+    )
+    try:
+        arn = fleet.cli("start", "r8deploy:order", "--input", '"cut"', "--arn").stdout.strip()
+        worker = fleet.worker()
+        _wait_for(
+            lambda: ["start", "cut-a"] in [f[:2] for f in read_log(fleet.log)], 30, "step a"
+        )
+        worker.kill()
+        worker.wait()
+        (tmp_path / "r8deploy.py").unlink()
+        for cache in tmp_path.glob("__pycache__"):
+            shutil.rmtree(cache)
+        if BROKEN[broken]:
+            (tmp_path / "r8deploy.py").write_text(BROKEN[broken], encoding="utf-8")
+        other = _start(fleet, "napper", {"tag": "other", "wait": 1})
+        fleet.err.truncate(0)
+        worker = fleet.worker()
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: store.load(other).status == "SUCCEEDED",  # type: ignore[union-attr]
+                30,
+                "the other execution to end",
+            )
+            assert worker.poll() is None, "the worker must go on serving"
+            assert store.load(arn).status == "RUNNING"  # type: ignore[union-attr]
+        worker.kill()
+        worker.wait()
+        errors = (tmp_path / "workers.stderr").read_text(encoding="utf-8", errors="replace")
+        assert "r8deploy" in errors and "Traceback" not in errors, errors[-2000:]
+        assert [f for f in read_log(fleet.log) if f[1].startswith("cut") and f[0] == "end"] == []
+        # The fixed deploy: the execution resumes from what it recorded.
+        _deploy(tmp_path, semantics="dg.AT_MOST_ONCE", patched="False")
+        fleet.worker()
+        ids: dict[str, str] = {}
+
+        def parked() -> bool:
+            ids.update({f[1]: f[3] for f in read_log(fleet.log) if f[0] == "cb"})
+            return "cut" in ids
+
+        _wait_for(parked, 30, "the execution to resume")
+        fleet.cli("callback", "succeed", ids["cut"], '"ok"')
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: store.load(arn).status != "RUNNING",  # type: ignore[union-attr]
+                30,
+                "the execution to end",
+            )
+            record = store.load(arn)
+        assert record is not None and record.status == "SUCCEEDED", record
+        events = _events(fleet, arn)
+        crashed = [e for e in events if e == "ExecutionFailed"]
+        assert crashed == [], events
+    finally:
+        fleet.close()
