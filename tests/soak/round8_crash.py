@@ -74,6 +74,8 @@ class Tally:
     trials: int = 0
     executions: int = 0
     kills: int = 0
+    stops: int = 0
+    restarts: int = 0
     snapshots: int = 0
     reruns: int = 0
     interrupted: int = 0
@@ -82,6 +84,7 @@ class Tally:
     def report(self) -> str:
         head = (
             f"trials {self.trials}, executions {self.executions}, kills {self.kills}, "
+            f"stops {self.stops}, database restarts {self.restarts}, "
             f"snapshots {self.snapshots}, at-least-once reruns {self.reruns}, "
             f"at-most-once interrupted {self.interrupted}, violations {len(self.violations)}"
         )
@@ -128,11 +131,14 @@ class Fleet:
         return proc
 
     def in_flight(self) -> set[int]:
-        """Pids of the processes running a step now (started, not ended)."""
+        """Pids of the processes running a step now (started, not ended); those running an
+        at-most-once step, when there are some."""
         running: Counter[tuple[str, str]] = Counter()
         for fields in read_log(self.log):
-            running[(fields[1], fields[2])] += 1 if fields[0] == "start" else -1
-        return {int(pid) for (_, pid), n in running.items() if n > 0}
+            if fields[0] in ("start", "end"):
+                running[(fields[1], fields[2])] += 1 if fields[0] == "start" else -1
+        busy = [(label, int(pid)) for (label, pid), n in running.items() if n > 0]
+        return {pid for label, pid in busy if is_at_most_once(label)} or {p for _, p in busy}
 
     def live(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
@@ -184,7 +190,7 @@ class Fleet:
         self.snapshots += 1
         return records
 
-    def check(self, arns: dict[str, str], expect_status: str = "SUCCEEDED") -> Tally:
+    def check(self, arns: dict[str, str], stopped: dict[str, int] | None = None) -> Tally:
         """The checks of the module docstring, once every execution ended."""
         tally = Tally(trials=1, executions=len(arns), snapshots=self.snapshots)
         violations = tally.violations
@@ -203,15 +209,32 @@ class Fleet:
                 violations.append(f"{label}: recorded by log line {at}, started again at {again}")
         with open_store(self.url) as store:
             headers = list(store.executions())
+            stopped = dict(stopped or {})
             for header in headers:
                 if header.arn not in arns:  # an invoked execution: the tag of its caller
-                    parent = header.parent_arn
-                    arns[header.arn] = f"{arns.get(parent or '', '?')}"
+                    parent = header.parent_arn or ""
+                    arns[header.arn] = f"{arns.get(parent, '?')}"
+                    if parent in stopped and header.status == "STOPPED":
+                        stopped[header.arn] = stopped[parent]
             tally.executions = len(headers)
             for arn, tag in arns.items():
                 record = store.load(arn)
                 assert record is not None
-                if record.status != expect_status:
+                if arn in stopped:
+                    tally.stops += 1
+                    events = [e.event_type for e in store.events(arn)]
+                    if record.status != "STOPPED" or "ExecutionStopped" not in events:
+                        violations.append(f"{tag}: stopped, but {record.status}")
+                        continue
+                    after = events[events.index("ExecutionStopped") + 1 :]
+                    if after not in ([], ["InvocationCompleted"]):
+                        violations.append(f"{tag}: recorded after ExecutionStopped: {after}")
+                    late = [f[1] for f in lines[stopped[arn] :] if f[0] == "start"]
+                    if [label for label in late if label.startswith(f"{tag}-")
+                            and is_at_most_once(label)]:  # fmt: skip
+                        violations.append(f"{tag}: at-most-once step after the stop: {late}")
+                    continue
+                if record.status != "SUCCEEDED":
                     violations.append(f"{tag}: {record.status} {record.error}")
                     continue
                 result = json.loads(record.result or "null")
@@ -255,6 +278,9 @@ def trial(
     concurrency: int = 4,
     kills: int = 4,
     workflow: str = "mixed",
+    stops: int = 0,
+    cluster: Any = None,
+    restarts: int = 0,
     slow: float = 0.03,
     deadline: float = 90.0,
 ) -> Tally:
@@ -290,7 +316,8 @@ def trial(
                 arns[arn] = tag
             for _ in range(workers):
                 fleet.worker()
-            done_kills = 0
+            done_kills = done_restarts = 0
+            stopped: dict[str, int] = {}  # arn: log length when its stop returned
             end = time.monotonic() + deadline
             next_kill = time.monotonic() + rng.uniform(0.1, 0.5)
             while time.monotonic() < end:
@@ -302,16 +329,34 @@ def trial(
                     busy = fleet.in_flight()
                     live = [p for p in fleet.live() if p.pid in busy] or fleet.live()
                     if live:
-                        rng.choice(live).kill()
+                        victim = rng.choice(live)
+                        if len(stopped) < stops and done_kills % 2 == 1:
+                            # Stop one of its executions while it dies.
+                            running = [
+                                a
+                                for a, r in zip(arns, records, strict=False)
+                                if r and r.status == "RUNNING"
+                            ]
+                            if running:
+                                arn = rng.choice(running)
+                                victim.kill()
+                                fleet.cli("stop", arn)
+                                stopped[arn] = len(read_log(fleet.log))
+                        victim.kill()
                         done_kills += 1
+                    if done_restarts < restarts and done_kills == kills // 2:
+                        cluster.restart("immediate")
+                        done_restarts += 1
                     fleet.worker()
                     next_kill = time.monotonic() + rng.uniform(0.05, 0.4)
                 while len(fleet.live()) < workers:
                     fleet.worker()
                 time.sleep(rng.uniform(0.005, 0.03))
             fleet.kill_all()
-            tally = fleet.check(arns)
-            tally.kills = done_kills
+            tally = fleet.check(arns, stopped)
+            tally.kills, tally.restarts = done_kills, done_restarts
+            if len(stopped) < stops:
+                tally.violations.append(f"only {len(stopped)} stops")
             if done_kills < kills:
                 tally.violations.append(f"only {done_kills} kills before the executions ended")
             return tally

@@ -20,12 +20,14 @@ from .round8_crash import Fleet, _leaves, read_log, trial
 
 
 @pytest.mark.parametrize("mode", ["step", "eager", "batch"])
-def test_workers_killed_mid_step_in_every_checkpointing_mode_lose_and_rerun_nothing_recorded(
+def test_workers_killed_mid_step_and_a_stop_as_one_dies_in_every_checkpointing_mode(
     mode: str,
 ) -> None:
-    tally = trial(random.Random(f"round8-{mode}"), checkpointing=mode, executions=6, kills=5)
+    tally = trial(
+        random.Random(f"round8-{mode}"), checkpointing=mode, executions=6, kills=5, stops=1
+    )
     print(tally.report())
-    assert tally.kills == 5 and tally.snapshots > 10
+    assert tally.kills == 5 and tally.stops == 1 and tally.snapshots > 10
     assert tally.violations == [], tally.report()
 
 
@@ -408,9 +410,7 @@ def test_a_deploy_that_breaks_the_workflow_after_a_kill_leaves_its_executions_wa
     try:
         arn = fleet.cli("start", "r8deploy:order", "--input", '"cut"', "--arn").stdout.strip()
         worker = fleet.worker()
-        _wait_for(
-            lambda: ["start", "cut-a"] in [f[:2] for f in read_log(fleet.log)], 30, "step a"
-        )
+        _wait_for(lambda: ["start", "cut-a"] in [f[:2] for f in read_log(fleet.log)], 30, "step a")
         worker.kill()
         worker.wait()
         (tmp_path / "r8deploy.py").unlink()
