@@ -24,6 +24,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ WORKFLOWS = {
     "mixed": round8_flows.mixed,
     "caller": round8_flows.caller,
     "r8child": round8_flows.child_body,
+    "chain_with_once": round8_flows.chain_with_once,
 }
 REGISTER = ["--register", "r8child=tests.soak.round8_flows:child_body",
             "--register", "r8plain=tests.soak.round8_flows:plain"]  # fmt: skip
@@ -76,6 +78,7 @@ class Tally:
     kills: int = 0
     stops: int = 0
     restarts: int = 0
+    freezes: int = 0
     snapshots: int = 0
     reruns: int = 0
     interrupted: int = 0
@@ -84,7 +87,7 @@ class Tally:
     def report(self) -> str:
         head = (
             f"trials {self.trials}, executions {self.executions}, kills {self.kills}, "
-            f"stops {self.stops}, database restarts {self.restarts}, "
+            f"stops {self.stops}, database restarts {self.restarts}, freezes {self.freezes}, "
             f"snapshots {self.snapshots}, at-least-once reruns {self.reruns}, "
             f"at-most-once interrupted {self.interrupted}, violations {len(self.violations)}"
         )
@@ -110,6 +113,7 @@ class Fleet:
         self.recorded_at: dict[tuple[str, str], int] = {}  # (arn, label): log length after
         self.violations: list[str] = []
         self.snapshots = 0
+        self.quiet = True  # workers log only trouble (``-q``)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -121,7 +125,7 @@ class Fleet:
 
     def worker(self, *extra: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [*CLI, "worker", "-q", *self.worker_args, *extra],
+            [*CLI, "worker", *(["-q"] if self.quiet else []), *self.worker_args, *extra],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=self.err,
@@ -196,6 +200,12 @@ class Fleet:
         violations = tally.violations
         violations.extend(self.violations)
         self.snapshot(list(arns))
+        self.err.flush()
+        errors = (self.tmp / "workers.stderr").read_text(encoding="utf-8", errors="replace")
+        if "Traceback" in errors:  # cli.md: every error is one line, never a traceback
+            violations.append(f"a worker printed a traceback: {errors[-3000:]}")
+        if os.environ.get("ROUND8_SHOW_STDERR"):
+            print(errors)
         lines = read_log(self.log)
         produced = {fields[3] for fields in lines if fields[0] == "end" and len(fields) == 4}
         starts = Counter(fields[1] for fields in lines if fields[0] == "start")
@@ -279,6 +289,8 @@ def trial(
     kills: int = 4,
     workflow: str = "mixed",
     stops: int = 0,
+    freezes: int = 0,
+    lease: float = 30.0,
     cluster: Any = None,
     restarts: int = 0,
     slow: float = 0.03,
@@ -299,6 +311,8 @@ def trial(
                 checkpointing,
                 "--poll",
                 "0.05",
+                "--lease",
+                str(lease),
                 *REGISTER,
             ],
         )
@@ -316,14 +330,29 @@ def trial(
                 arns[arn] = tag
             for _ in range(workers):
                 fleet.worker()
-            done_kills = done_restarts = 0
+            done_kills = done_restarts = done_freezes = 0
             stopped: dict[str, int] = {}  # arn: log length when its stop returned
             end = time.monotonic() + deadline
             next_kill = time.monotonic() + rng.uniform(0.1, 0.5)
+            next_freeze = time.monotonic() + rng.uniform(0.1, 0.5)
             while time.monotonic() < end:
                 records = fleet.snapshot(list(arns))
                 if records and all(r is not None and r.status != "RUNNING" for r in records):
                     break
+                if done_freezes < freezes and time.monotonic() >= next_freeze:
+                    # Freeze a busy worker past its lease: its executions move on
+                    # elsewhere, and what it sends once it continues is refused.
+                    frozen = [p for p in fleet.live() if p.pid in fleet.in_flight()]
+                    if frozen:
+                        frozen[0].send_signal(signal.SIGSTOP)
+                        fleet.worker()
+                        pause = time.monotonic() + lease * 2.5
+                        while time.monotonic() < pause:
+                            fleet.snapshot(list(arns))
+                            time.sleep(0.02)
+                        frozen[0].send_signal(signal.SIGCONT)
+                        done_freezes += 1
+                        next_freeze = time.monotonic() + rng.uniform(0.2, 0.6)
                 if done_kills < kills and time.monotonic() >= next_kill:
                     # A worker with a step in flight, when there is one: the kill lands in it.
                     busy = fleet.in_flight()
@@ -355,6 +384,9 @@ def trial(
             fleet.kill_all()
             tally = fleet.check(arns, stopped)
             tally.kills, tally.restarts = done_kills, done_restarts
+            tally.freezes = done_freezes
+            if done_freezes < freezes:
+                tally.violations.append(f"only {done_freezes} freezes")
             if len(stopped) < stops:
                 tally.violations.append(f"only {len(stopped)} stops")
             if done_kills < kills:

@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 import signal
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -49,6 +50,19 @@ def _wait_for(predicate: Any, seconds: float, what: str) -> None:
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def _writable(db: Path) -> bool:
+    """Whether no process holds the write lock of the SQLite file ``db``."""
+    conn = sqlite3.connect(db, timeout=0.2, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
 
 
 def _events(fleet: Fleet, arn: str) -> list[str]:
@@ -456,5 +470,65 @@ def test_a_deploy_that_breaks_the_workflow_after_a_kill_leaves_its_executions_wa
         events = _events(fleet, arn)
         crashed = [e for e in events if e == "ExecutionFailed"]
         assert crashed == [], events
+    finally:
+        fleet.close()
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+@pytest.mark.parametrize("mode", ["step", "batch"])
+def test_a_worker_frozen_past_its_lease_on_sqlite_is_taken_over_and_its_late_work_refused(
+    tmp_path: Path, mode: str, quiet: bool
+) -> None:
+    """engine.md, "What a lease protects": a worker that stalls past its lease (here SIGSTOP,
+    not holding the write lock) loses its executions to another worker on the same file; once
+    it continues nothing it sends is recorded, it logs that another worker took them over
+    (also with ``-q``), and no at-most-once attempt starts twice."""
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'freeze.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--lease", "1", "--checkpointing", mode],
+        slow=0.3,
+    )
+    fleet.quiet = quiet
+    try:
+        arns = {
+            _start(fleet, "chain_with_once", {"tag": f"f{k}", "n": 8}): f"f{k}" for k in range(2)
+        }
+        frozen = fleet.worker("--concurrency", "2")
+        _wait_for(lambda: len(read_log(fleet.log)) >= 6, 30, "steps to run")
+        # Frozen outside a write transaction: one frozen inside it holds SQLite's write lock,
+        # which blocks every other worker until it continues (engine.md says so).
+        for _ in range(50):
+            frozen.send_signal(signal.SIGSTOP)
+            if _writable(tmp_path / "freeze.db"):
+                break
+            frozen.send_signal(signal.SIGCONT)
+            time.sleep(0.03)
+        at = len(read_log(fleet.log))
+        fleet.worker("--concurrency", "2")
+        _wait_for(
+            lambda: any(f[2] != str(frozen.pid) for f in read_log(fleet.log)[at:]),
+            30,
+            "another worker to take the executions over",
+        )
+        time.sleep(0.5)
+        frozen.send_signal(signal.SIGCONT)
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: all(store.load(a).status != "RUNNING" for a in arns),  # type: ignore[union-attr]
+                60,
+                "every execution to end",
+            )
+        time.sleep(1.0)  # the frozen worker hears that its invocations were taken over
+        tally = fleet.check(dict(arns))
+        assert tally.violations == [], tally.report()
+        errors = (tmp_path / "workers.stderr").read_text(encoding="utf-8")
+        taken = [
+            line for line in errors.splitlines() if "another worker took the execution over" in line
+        ]
+        assert len(taken) >= 1 and all(
+            " left tests.soak.round8_flows.chain_with_once " in line for line in taken
+        ), errors
+        assert "outlived its lease and" not in errors, errors  # the one line says it all
     finally:
         fleet.close()
