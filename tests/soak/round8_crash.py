@@ -52,6 +52,7 @@ WORKFLOWS = {
     "caller": round8_flows.caller,
     "r8child": round8_flows.child_body,
     "chain_with_once": round8_flows.chain_with_once,
+    "approval": round8_flows.approval,
 }
 REGISTER = ["--register", "r8child=tests.soak.round8_flows:child_body",
             "--register", "r8plain=tests.soak.round8_flows:plain"]  # fmt: skip
@@ -114,6 +115,8 @@ class Fleet:
         self.violations: list[str] = []
         self.snapshots = 0
         self.quiet = True  # workers log only trouble (``-q``)
+        self.answered: set[str] = set()
+        self.answers = 0
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -133,6 +136,19 @@ class Fleet:
         )
         self.procs.append(proc)
         return proc
+
+    def answer(self) -> None:
+        """Answer each callback id a step handed over (``cb TAG ID`` in the log), once."""
+        for fields in read_log(self.log):
+            if fields[0] != "cb" or fields[3] in self.answered:
+                continue
+            self.answered.add(fields[3])
+            done = self.cli("callback", "succeed", fields[3], json.dumps(f"ok-{fields[1]}"),
+                            check=False)  # fmt: skip
+            if done.returncode not in (0, 1) or "Traceback" in done.stderr:
+                self.violations.append(f"callback succeed {fields[3]}: {done.stderr}")
+            if done.returncode == 0:
+                self.answers += 1
 
     def in_flight(self) -> set[int]:
         """Pids of the processes running a step now (started, not ended); those running an
@@ -180,8 +196,9 @@ class Fleet:
                         self.violations.append(
                             f"{arn}: step {op.id} recorded {before}, then {result}"
                         )
-                    label = json.loads(result).split("/")[0]
-                    self.recorded_at.setdefault((arn, label), -1)
+                    value = json.loads(result)
+                    if isinstance(value, str):  # not a hand-over's None
+                        self.recorded_at.setdefault((arn, value.split("/")[0]), -1)
         except StoreError:
             return []
         finally:
@@ -251,6 +268,8 @@ class Fleet:
                 for value in _leaves(result):
                     if value == "interrupted":
                         tally.interrupted += 1
+                    elif value == f"ok-{tag}":  # a callback's answer
+                        continue
                     elif value not in produced:
                         violations.append(f"{tag}: result {value} was never produced by a step")
                     elif not value.startswith(f"{tag}-"):
@@ -290,6 +309,7 @@ def trial(
     workflow: str = "mixed",
     stops: int = 0,
     freezes: int = 0,
+    answer: bool = False,
     lease: float = 30.0,
     cluster: Any = None,
     restarts: int = 0,
@@ -378,6 +398,8 @@ def trial(
                         done_restarts += 1
                     fleet.worker()
                     next_kill = time.monotonic() + rng.uniform(0.05, 0.4)
+                if answer:
+                    fleet.answer()
                 while len(fleet.live()) < workers:
                     fleet.worker()
                 time.sleep(rng.uniform(0.005, 0.03))

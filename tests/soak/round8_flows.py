@@ -201,3 +201,18 @@ def chain_with_once(spec: dict[str, Any]):  # type: ignore[no-untyped-def]
         out.append((yield step(f"{spec['tag']}-s{i}" + ("-o" if i % 3 == 2 else ""))))
     yield dg.Wait(seconds=1)
     return out
+
+
+@dg.workflow
+def approval(tag: str):  # type: ignore[no-untyped-def]
+    """A step, a WaitForCallback answered from another process, a Map, a step."""
+    a = yield nonce(f"{tag}-a")
+    answer = yield dg.WaitForCallback(
+        functools.partial(hand_over, tag), name="approve", timeout=120
+    )
+    batch = yield dg.Map(item, [f"{tag}-m{i}" for i in range(3)], max_concurrency=3)
+    try:
+        b = yield once(f"{tag}-b-o")
+    except dg.StepFailedError:
+        b = "interrupted"
+    return [a, answer, batch.results(), b]

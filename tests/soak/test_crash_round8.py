@@ -532,3 +532,22 @@ def test_a_worker_frozen_past_its_lease_on_sqlite_is_taken_over_and_its_late_wor
         assert "outlived its lease and" not in errors, errors  # the one line says it all
     finally:
         fleet.close()
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+def test_callbacks_answered_from_another_process_while_workers_die(mode: str) -> None:
+    """A WaitForCallback whose submitter hands the id over, answered by ``durable-gen
+    callback succeed`` as soon as it appears, while workers are killed: in "batch" mode the
+    submitter's success is held until the invocation suspends, so a kill may make it hand the
+    same id over again; the answer is delivered once either way."""
+    tally = trial(
+        random.Random(f"answer-{mode}"),
+        checkpointing=mode,
+        executions=5,
+        kills=3,
+        workflow="approval",
+        answer=True,
+    )
+    print(tally.report())
+    assert tally.kills == 3
+    assert tally.violations == [], tally.report()
