@@ -81,7 +81,14 @@ _OWNER_HOST: Final = _process_space()
 
 
 class LeaseLostError(StoreError):
-    """An invocation ended after its lease expired and another worker took the execution over."""
+    """An invocation ended after its lease expired and another worker took the execution over.
+
+    ``execution_arn`` names the execution (None when the error does not say).
+    """
+
+    def __init__(self, message: str, *, execution_arn: str | None = None) -> None:
+        super().__init__(message)
+        self.execution_arn = execution_arn
 
 
 class StoreUnavailableError(StoreError):
@@ -262,7 +269,8 @@ def lease_lost(arn: str, holder: object) -> LeaseLostError:
     """The error of a commit that would end an invocation whose lease ``holder`` took."""
     return LeaseLostError(
         f"the invocation of {arn} outlived its lease and {holder} took the execution over; "
-        "this invocation's outcome is dropped"
+        "this invocation's outcome is dropped",
+        execution_arn=arn,
     )
 
 

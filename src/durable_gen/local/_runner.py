@@ -619,7 +619,8 @@ def superseded(arn: str, number: int) -> LeaseLostError:
     """The error of an invocation that ends after another one of its execution began."""
     return LeaseLostError(
         f"invocation #{number} of {arn} outlived its lease and the execution was taken over "
-        "by another worker (or handed back) meanwhile; this invocation's outcome is dropped"
+        "by another worker (or handed back) meanwhile; this invocation's outcome is dropped",
+        execution_arn=arn,
     )
 
 

@@ -340,6 +340,8 @@ class Worker:
         self.progress = progress
         self._served: set[str] = set()
         self._failed: set[str] = set()
+        #: Executions whose lost invocation the progress lines already reported as left.
+        self._left: set[str] = set()
         #: Every function served, by name, for the engines of the other threads.
         self._targets: dict[str, Callable[..., Any]] = {}
         self._importing = threading.Lock()
@@ -450,13 +452,20 @@ class Worker:
             who = f"{printable(name)} {printable(event.durable_execution_arn.rsplit('/', 1)[-1])}"
             resumed = any(op.type != "EXECUTION" for op in event.initial_execution_state.operations)
             log(f"{_now()} picked up {who} ({'resumed' if resumed else 'new'})")
+            arn = event.durable_execution_arn
+            self._left.discard(arn)
             began = time.monotonic()
             try:
                 out = handler(event)
             except BaseException as exc:
                 if isinstance(exc, InvalidCheckpointTokenError | LeaseLostError):
                     # the execution was stopped, or another worker took it over, meanwhile
-                    log(f"{_now()} left {who}: {_moved_on(service, event.durable_execution_arn)}")
+                    status = _status(service, arn)
+                    if status not in ("STOPPED", "TIMED_OUT"):
+                        # Another worker took it over (and may have ended it): the engine
+                        # refuses this invocation's end with a LeaseLostError; this says it.
+                        self._left.add(arn)
+                    log(f"{_now()} left {who}: {_moved_on(status)}")
                 elif isinstance(exc, StoreError):
                     # its checkpoint found the database locked or unreachable (see _runner)
                     log(
@@ -553,7 +562,7 @@ class Worker:
         try:
             self.service.run_until_idle()
         except LeaseLostError as exc:
-            self._log(f"durable-gen worker: {exc}")
+            self._lease_lost(self.service, exc)
 
     def _run_due_until(self, lane: _Lane, stop: threading.Event) -> None:
         """Run due work one task at a time, until none is due now or ``stop`` is set.
@@ -585,7 +594,25 @@ class Worker:
                 if not _skip_to_next_timer(clock, lane.store):
                     return
         except LeaseLostError as exc:
+            self._lease_lost(service, exc)
+
+    def _lease_lost(self, service: LocalService, exc: LeaseLostError) -> None:
+        """Log an invocation whose end the engine refused (another worker took its execution
+        over) as the progress lines tell one that stops without an outcome, once, also with
+        ``-q``."""
+        arn = exc.execution_arn
+        if arn is None:
             self._log(f"durable-gen worker: {exc}")
+            return
+        if arn in self._left:  # its progress line said so already
+            self._left.discard(arn)
+            return
+        try:
+            name = service.get_execution(arn).function_name
+        except DurableGenError:
+            name = arn.rsplit(":", 1)[0].rsplit(":", 1)[-1]
+        who = f"{printable(name)} {printable(arn.rsplit('/', 1)[-1])}"
+        self._log(f"{_now()} left {who}: {_moved_on(_status(service, arn))}")
 
     def _check_connections(self) -> None:
         """Refuse a concurrency whose connections the server would never let this worker
@@ -795,7 +822,7 @@ class Worker:
                 if due is None or not _skip_to_next_timer(clock, self.store, due):
                     return
         except LeaseLostError as exc:
-            self._log(f"durable-gen worker: {exc}")
+            self._lease_lost(service, exc)
 
     def _idle(self, store: DatabaseStore, stop: threading.Event) -> None:
         """Wait until the next task is due, work is announced, or ``poll`` seconds pass."""
@@ -898,12 +925,16 @@ def on_sigterm_call(stop: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
-def _moved_on(service: LocalService, arn: str) -> str:
-    """Why an invocation's checkpoint was refused, for an operator: what became of it."""
+def _status(service: LocalService, arn: str) -> str:
+    """The status of an execution whose invocation was refused (RUNNING when unreadable)."""
     try:
-        status = service.get_execution(arn).status
+        return service.get_execution(arn).status
     except DurableGenError:  # the database is out of reach: say what is likely
-        status = "RUNNING"
+        return "RUNNING"
+
+
+def _moved_on(status: str) -> str:
+    """Why an invocation's checkpoint was refused, for an operator: what became of it."""
     if status == "RUNNING":
         return (
             "another worker took the execution over (this invocation outlived its lease; keep "
