@@ -56,8 +56,10 @@ from aws_durable_execution_sdk_python.context import (
     DurableContext,
     durable_parallel_branch,
 )
+from aws_durable_execution_sdk_python.exceptions import StepError
 from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_durable_execution_sdk_python.retries import (
+    RetryDecision,
     RetryStrategyConfig,
     create_retry_strategy,
 )
@@ -416,6 +418,80 @@ def a_cond_dict(event, ctx: DurableContext):
     return [st["n"], str(st["total"])]
 
 
+# 13. a Map with tolerated failures whose items fail by their own exception, caught by type
+class Declined(Exception):
+    pass
+
+
+def _price(x):
+    if x % 2:
+        raise Declined(f"odd {x}")
+    return x * 3
+
+
+def p_map_tolerated(event):
+    def item(x, i):
+        v = yield dg.Step(lambda: _price(x), name="price", retry=dg.Retry(max_attempts=1))
+        yield dg.Wait(seconds=1, name="settle")
+        return v
+
+    r = yield dg.Map(
+        item,
+        [1, 2, 3, 4],
+        name="prices",
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_count=2),
+    )
+    errs = sorted(e.error_type.rsplit(".", 1)[-1] for e in r.errors())
+    return [r.completion_reason, r.results(), errs, r.failure_count]
+
+
+ONE = StepConfig(retry_strategy=lambda e, a: RetryDecision.no_retry())
+
+
+@case("map_tolerated_own_errors", p_map_tolerated)
+def a_map_tolerated(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        v = c.step(lambda _: _price(x), name="price", config=ONE)
+        c.wait(Duration.from_seconds(1), name="settle")
+        return v
+
+    r = ctx.map(
+        [1, 2, 3, 4],
+        item,
+        name="prices",
+        config=MapConfig(
+            max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_count=2)
+        ),
+    )
+    errs = sorted(e.type.rsplit(".", 1)[-1] for e in r.get_errors())
+    return [r.completion_reason.value, r.get_results(), errs, r.failure_count]
+
+
+# 14. a step failure caught in the body, its type and data compared
+def p_caught(event):
+    try:
+        yield dg.Step(lambda: _price(1), name="odd", retry=dg.Retry(max_attempts=1))
+    except dg.StepFailedError as e:
+        kind = e.error_type.rsplit(".", 1)[-1]
+        msg = e.error_message
+    yield dg.Wait(seconds=1, name="later")
+    ok = yield dg.Step(lambda: _price(2), name="even")
+    return [kind, msg, ok]
+
+
+@case("step_failure_caught_across", p_caught)
+def a_caught(event, ctx: DurableContext):
+    try:
+        ctx.step(lambda _: _price(1), name="odd", config=ONE)
+    except StepError as e:
+        kind = e.error_type.rsplit(".", 1)[-1]
+        msg = e.message
+    ctx.wait(Duration.from_seconds(1), name="later")
+    ok = ctx.step(lambda _: _price(2), name="even")
+    return [kind, msg, ok]
+
+
 # --- one execution, both SDKs --------------------------------------------------------------
 
 ARN = "arn:aws:lambda:us-west-2:123456789012:function:orders:$LATEST/durable-execution/mixed/e-1"
@@ -572,6 +648,8 @@ EXPECTED: dict[str, Any] = {
     "wait_for_callback_handover": {"approved": True, "after": "after"},
     "callback_heartbeat_answered": {"approved": True},
     "condition_dict_decimal": [4, "2.0"],
+    "map_tolerated_own_errors": ["ALL_COMPLETED", [6, 12], ["StepError", "StepError"], 2],
+    "step_failure_caught_across": ["Declined", "odd 1", 6],
 }
 
 #: Cases whose callbacks the in-process runner would have to answer from another thread.
