@@ -794,3 +794,64 @@ def test_one_live_interpreter_ends_as_the_engine(
         assert _shape(store.values()) == _shape(engine_ops)
     if wf in (w_child, w_mixed, w_callback, w_condition):
         assert suspensions > 0
+
+
+# --- where invoke_async runs async steps and calls the service (docs/embedding.md) ----------
+
+
+@dg.step(retry=dg.Retry(max_attempts=1))
+async def asyncio_only() -> str:
+    await asyncio.sleep(0.001)
+    return "asyncio"
+
+
+@dg.step(retry=dg.Retry(max_attempts=1))
+async def trio_only() -> str:
+    await trio.sleep(0)
+    return "trio"
+
+
+def w_asyncio_step(inp):  # type: ignore[no-untyped-def]
+    return (yield asyncio_only())
+
+
+def w_trio_step(inp):  # type: ignore[no-untyped-def]
+    return (yield trio_only())
+
+
+class _ThreadRecordingService(SqliteService):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.db.close()
+        self.db = sqlite3.connect(args[0], check_same_thread=False)
+        self.threads: set[str] = set()
+
+    def checkpoint(self, *args: Any) -> rt.CheckpointResponse:
+        self.threads.add(threading.current_thread().name)
+        return super().checkpoint(*args)
+
+
+def test_invoke_async_runs_async_steps_on_the_callers_loop(tmp_path: Path) -> None:
+    service = _ThreadRecordingService(tmp_path / "t.db", "arn:trio", "null")
+    try:
+        out = trio.run(rt.invoke_async, w_trio_step, service.event(), service)
+        assert (out.status, out.result) == ("SUCCEEDED", '"trio"')
+        assert service.threads == {threading.current_thread().name}  # on the loop's thread
+    finally:
+        service.close()
+    service = SqliteService(tmp_path / "a.db", "arn:asyncio-under-trio", "null")
+    try:
+        out = trio.run(rt.invoke_async, w_asyncio_step, service.event(), service)
+        assert out.status == "FAILED" and out.error is not None
+        assert (out.error.error_type, out.error.error_message) == (
+            "RuntimeError",
+            "no running event loop",
+        )
+    finally:
+        service.close()
+    service = SqliteService(tmp_path / "b.db", "arn:invoke", "null")
+    try:  # invoke runs them on an asyncio loop of its own
+        out = rt.invoke(w_asyncio_step, service.event(), service)
+        assert (out.status, out.result) == ("SUCCEEDED", '"asyncio"')
+    finally:
+        service.close()
