@@ -46,6 +46,7 @@ from ._errors import (
     StepFailedError,
     StepInterruptedError,
     StepTimeoutError,
+    WaitConditionNotMetError,
 )
 from ._wire import MAX_ERROR_BYTES, ErrorObject, Operation, error_object_problem
 
@@ -101,11 +102,14 @@ _PRECISE: Final[tuple[tuple[type[OperationError], str, type[OperationError]], ..
     (StepFailedError, AWS_STEP_INTERRUPTED_ERROR, StepInterruptedError),
     (StepFailedError, "StepInterruptedError", StepInterruptedError),
     (StepFailedError, "StepTimeoutError", StepTimeoutError),
+    (StepFailedError, "WaitConditionNotMetError", WaitConditionNotMetError),
+    (StepFailedError, AWS_WAIT_FOR_CONDITION_ERROR, WaitConditionNotMetError),
 )
 
 #: Rule 2: durable_gen's exception classes -> the path AWS's SDK records for the same failure
 #: escaping a context (most specific class first).
 _TO_AWS: Final[tuple[tuple[type[BaseException], str], ...]] = (
+    (WaitConditionNotMetError, AWS_WAIT_FOR_CONDITION_ERROR),  # before StepFailedError
     (CallbackTimeoutError, AWS_CALLBACK_TIMEOUT_ERROR),
     (CallbackFailedError, AWS_CALLBACK_EXTERNAL_ERROR),
     (CallbackError, AWS_CALLBACK_ERROR),
@@ -482,4 +486,6 @@ def same_error_type(recorded: str | None, exc_or_error: BaseException | ErrorObj
         ours = error_object(exc_or_error, stack_trace=False).error_type
     if recorded == ours:
         return True
+    if recorded == AWS_STEP_ERROR and isinstance(exc_or_error, WaitConditionNotMetError):
+        return True  # what durable_gen recorded for it escaping, before it had its own class
     return recorded is not None and recorded == aws_error_type(exc_or_error)

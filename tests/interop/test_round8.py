@@ -56,7 +56,7 @@ from aws_durable_execution_sdk_python.context import (
     DurableContext,
     durable_parallel_branch,
 )
-from aws_durable_execution_sdk_python.exceptions import StepError
+from aws_durable_execution_sdk_python.exceptions import StepError, WaitForConditionError
 from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_durable_execution_sdk_python.retries import (
     RetryDecision,
@@ -66,6 +66,8 @@ from aws_durable_execution_sdk_python.retries import (
 from aws_durable_execution_sdk_python.waits import (
     WaitForConditionConfig,
     WaitForConditionDecision,
+    WaitStrategyConfig,
+    create_wait_strategy,
 )
 from aws_durable_execution_sdk_python_testing.invoker import (
     create_test_lambda_context,
@@ -675,10 +677,13 @@ def _close_scheduler_loop(runner: DurableFunctionTestRunner) -> None:
 
 
 def _record_with_aws(name: str) -> tuple[Any, dict[str, Any]]:
-    c = CASES[name]
-    with DurableFunctionTestRunner(handler=durable_execution(c.aws)) as runner:
+    return _record_with(CASES[name].aws, CASES[name].input)
+
+
+def _record_with(aws: Any, input: Any = None) -> tuple[Any, dict[str, Any]]:
+    with DurableFunctionTestRunner(handler=durable_execution(aws)) as runner:
         runner.register_durable_function("callee", _aws_callee)
-        arn = runner.run_async(input=json.dumps(c.input), execution_timeout=60)
+        arn = runner.run_async(input=json.dumps(input), execution_timeout=60)
         result = runner.wait_for_result(execution_arn=arn, timeout=60)
         history = runner.get_execution_history(arn, include_execution_data=True).to_dict()
     _close_scheduler_loop(runner)
@@ -770,3 +775,117 @@ def test_both_sdks_take_turns_on_one_execution(name: str, order: str) -> None:
     assert all(op.status in ("SUCCEEDED", "FAILED") for op in ended), [
         (op.type, op.name, op.status) for op in ended
     ]
+
+
+# --- a wait-for-condition out of attempts, in both SDKs -----------------------------------
+
+
+def _aws_poll(ctx: DurableContext) -> Any:
+    strategy = create_wait_strategy(
+        WaitStrategyConfig(
+            should_continue_polling=lambda s: True, max_attempts=2,
+            initial_delay=Duration.from_seconds(1), max_delay=Duration.from_seconds(1),
+            backoff_rate=1, jitter_strategy=JitterStrategy.NONE,
+        )
+    )  # fmt: skip
+    config = WaitForConditionConfig(wait_strategy=strategy, initial_state=0)
+    return ctx.wait_for_condition(lambda s, _c: s + 1, config, name="poll")
+
+
+def _our_poll():  # type: ignore[no-untyped-def]
+    strategy = dg.WaitStrategy(until=lambda s: False, max_attempts=2, delay=1)
+    return (yield dg.WaitForCondition(lambda s: s + 1, 0, wait_strategy=strategy, name="poll"))
+
+
+def _aws_escapes(event: Any, ctx: DurableContext) -> Any:
+    return _aws_poll(ctx)
+
+
+def _our_escapes(event: Any):  # type: ignore[no-untyped-def]
+    return (yield from _our_poll())
+
+
+def _aws_escapes_child(event: Any, ctx: DurableContext) -> Any:
+    return ctx.run_in_child_context(_aws_poll, name="kid")
+
+
+def _our_escapes_child(event: Any):  # type: ignore[no-untyped-def]
+    return (yield dg.Child(_our_poll, name="kid"))
+
+
+def _aws_escapes_item(event: Any, ctx: DurableContext) -> Any:
+    batch = ctx.map([1], lambda c, x, i, items: _aws_poll(c), name="m")
+    return [e.type for e in batch.get_errors()]
+
+
+def _our_escapes_item(event: Any):  # type: ignore[no-untyped-def]
+    def item(x: int, i: int):  # type: ignore[no-untyped-def]
+        return (yield from _our_poll())
+
+    batch = yield dg.Map(item, [1], name="m")
+    return [e.error_type for e in batch.errors()]
+
+
+def _aws_catches(event: Any, ctx: DurableContext) -> Any:
+    try:
+        return _aws_poll(ctx)
+    except WaitForConditionError as exc:
+        return ["caught", type(exc).__name__]
+
+
+def _our_catches(event: Any):  # type: ignore[no-untyped-def]
+    try:
+        return (yield from _our_poll())
+    except dg.WaitConditionNotMetError as exc:  # the port of `except WaitForConditionError`
+        return ["caught", type(exc).__name__]
+
+
+def _failure_types(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    out = []
+    for e in events:
+        if e["EventType"].endswith("Failed"):
+            details = next(v for k, v in e.items() if k.endswith("Details"))
+            out.append((e["EventType"], details["Error"]["Payload"]["ErrorType"]))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("aws", "port"),
+    [
+        (_aws_escapes, _our_escapes),
+        (_aws_escapes_child, _our_escapes_child),
+        (_aws_escapes_item, _our_escapes_item),
+    ],
+    ids=["escapes the workflow", "escapes a child", "escapes a Map item"],
+)
+def test_an_exhausted_condition_is_recorded_as_aws_records_it(aws: Any, port: Any) -> None:
+    """Under ``payload_format="aws"``, the failure types of the step, the context it escapes
+    and the execution are the ones AWS's SDK records for the same workflow, and each SDK
+    replays the other's history to the same failure."""
+    with DurableFunctionTestRunner(handler=durable_execution(aws)) as runner:
+        arn = runner.run_async(input="null", execution_timeout=60)
+        runner.wait_for_result(execution_arn=arn, timeout=60)
+        history = runner.get_execution_history(arn, include_execution_data=True).to_dict()
+    _close_scheduler_loop(runner)
+    history = json.loads(json.dumps(history, default=str))
+    run = TestRunner(payload_format="aws").run(port, None)
+    assert run.status == ("SUCCEEDED" if aws is _aws_escapes_item else "FAILED")
+    assert _failure_types(run.export()["Events"]) == _failure_types(history["Events"])
+    report = replay(port, history)
+    assert report.status == "ok", report.message
+
+
+def test_a_port_catches_an_exhausted_condition_as_wait_condition_not_met() -> None:
+    """docs/migration.md: `except WaitForConditionError` ports to
+    `except dg.WaitConditionNotMetError`, on a new execution in either format and on the
+    history AWS's SDK recorded."""
+    for payload_format in ("json", "aws"):
+        assert dg.run(_our_catches, None, skip_time=True, payload_format=payload_format) == [  # type: ignore[arg-type]
+            "caught",
+            "WaitConditionNotMetError",
+        ]
+    aws_result, history = _record_with(_aws_catches)
+    assert aws_result == ["caught", "WaitForConditionError"]
+    report = replay(_our_catches, history)
+    assert report.status == "ok", report.message
+    assert report.result == ["caught", "WaitConditionNotMetError"]
