@@ -889,3 +889,17 @@ def test_a_port_catches_an_exhausted_condition_as_wait_condition_not_met() -> No
     report = replay(_our_catches, history)
     assert report.status == "ok", report.message
     assert report.result == ["caught", "WaitConditionNotMetError"]
+
+
+@pytest.mark.parametrize("order", ["a", "d", "ad", "da", "aad", "dda"])
+def test_a_condition_polled_by_both_sdks_in_turn_runs_out_once(order: str) -> None:
+    """The checks either SDK ran count toward the same `max_attempts`; whichever runs the last
+    one, its own exception class is what the workflow catches."""
+    out, trail, _ = run_mixed(_aws_catches, _our_catches, "null", order)
+    assert out["Status"] == "SUCCEEDED", (trail, out.get("Error"))
+    caught = json.loads(out["Result"])
+    assert caught in (["caught", "WaitForConditionError"], ["caught", "WaitConditionNotMetError"])
+    # two checks with one wait between: two invocations, the second runs out
+    assert len(trail) == 2 and caught[1] == (
+        "WaitForConditionError" if (order * 2)[1] == "a" else "WaitConditionNotMetError"
+    )
