@@ -299,11 +299,14 @@ class ChildFailedError(OperationError):
     """A child context (``Child``, a Map item or a Parallel branch) ended with an error."""
 
 
-class WaitConditionNotMetError(DurableGenError):
+class WaitConditionNotMetError(StepFailedError):
     """``WaitStrategy`` ran ``max_attempts`` checks and the condition was never met.
 
-    Raised inside the ``WaitForCondition`` step, so the step fails; the workflow sees a
-    ``StepFailedError`` whose ``error_type`` is ``"WaitConditionNotMetError"``.
+    Raised by the wait strategy, so the ``WaitForCondition`` step fails; the workflow gets this
+    class at the ``yield`` (a ``StepFailedError``, so ``except dg.StepFailedError`` catches it
+    too) whose ``error_type`` is ``"WaitConditionNotMetError"``, or the type AWS's SDK records
+    for it (its ``WaitForConditionError``) under ``payload_format="aws"`` and in histories AWS's
+    SDK recorded.
     """
 
 

@@ -47,6 +47,7 @@ from ._errors import (
     StepFailedError,
     StepInterruptedError,
     StepTimeoutError,
+    WaitConditionNotMetError,
 )
 from ._wire import MAX_ERROR_BYTES, ErrorObject, Operation, error_object_problem
 
@@ -102,11 +103,14 @@ _PRECISE: Final[tuple[tuple[type[OperationError], str, type[OperationError]], ..
     (StepFailedError, AWS_STEP_INTERRUPTED_ERROR, StepInterruptedError),
     (StepFailedError, "StepInterruptedError", StepInterruptedError),
     (StepFailedError, "StepTimeoutError", StepTimeoutError),
+    (StepFailedError, "WaitConditionNotMetError", WaitConditionNotMetError),
+    (StepFailedError, AWS_WAIT_FOR_CONDITION_ERROR, WaitConditionNotMetError),
 )
 
 #: Rule 2: durable_gen's exception classes -> the path AWS's SDK records for the same failure
 #: escaping a context (most specific class first).
 _TO_AWS: Final[tuple[tuple[type[BaseException], str], ...]] = (
+    (WaitConditionNotMetError, AWS_WAIT_FOR_CONDITION_ERROR),  # before StepFailedError
     (CallbackTimeoutError, AWS_CALLBACK_TIMEOUT_ERROR),
     (CallbackFailedError, AWS_CALLBACK_EXTERNAL_ERROR),
     (CallbackError, AWS_CALLBACK_ERROR),
@@ -490,6 +494,8 @@ def same_error_type(recorded: str | None, exc_or_error: BaseException | ErrorObj
         return False
     if recorded == aws_error_type(exc_or_error):
         return True
+    if recorded == AWS_STEP_ERROR and isinstance(exc_or_error, WaitConditionNotMetError):
+        return True  # what durable_gen recorded for it escaping, before it had its own class
     # recorded by a version that named our public errors after their private module
     kind = type(exc_or_error)
     return (

@@ -58,6 +58,7 @@ BRANCHES: dict[type[Exception], set[str]] = {
         "StepFailedError",
         "StepInterruptedError",
         "StepTimeoutError",
+        "WaitConditionNotMetError",
         "CallbackError",
         "CallbackFailedError",
         "CallbackTimeoutError",
@@ -114,7 +115,6 @@ def test_each_error_sits_in_the_branch_of_who_must_act() -> None:
     assert unplaced == {
         "ExecutionFailedError",
         "ExecutionSuspendedError",
-        "WaitConditionNotMetError",
     }
 
 
@@ -155,6 +155,33 @@ def test_a_failed_wait_condition_reaches_the_workflow_as_a_step_failure() -> Non
         return None
 
     assert dg.run(poll, None, skip_time=True) == "WaitConditionNotMetError"
+
+
+def test_a_failed_wait_condition_is_caught_by_its_own_class() -> None:
+    """``except dg.WaitConditionNotMetError`` in the workflow catches it (it used to reach the
+    workflow as a plain ``StepFailedError``, so that clause caught nothing)."""
+
+    @dg.workflow
+    def poll(_: object) -> object:
+        try:
+            yield dg.WaitForCondition(
+                lambda n: n + 1,
+                0,
+                wait_strategy=dg.WaitStrategy(until=lambda n: n > 99, delay=1, max_attempts=2),
+                name="poll",
+            )
+        except dg.WaitConditionNotMetError as exc:
+            return [type(exc).__name__, isinstance(exc, dg.StepFailedError), exc.error_type]
+        return None
+
+    for payload_format in ("json", "aws"):
+        assert dg.run(poll, None, skip_time=True, payload_format=payload_format) == [
+            "WaitConditionNotMetError",
+            True,
+            "WaitConditionNotMetError"
+            if payload_format == "json"
+            else "aws_durable_execution_sdk_python.exceptions.WaitForConditionError",
+        ]
 
 
 def test_every_name_in_the_tree_is_exported_at_the_top() -> None:

@@ -380,7 +380,7 @@ CASES = [
     Case(
         "WaitForCondition max_attempts runs out",
         wait_for_condition(3, 99),
-        ["StepFailedError", "WaitConditionNotMetError"],
+        ["WaitConditionNotMetError", "WaitConditionNotMetError"],
         {"check_3_99": 3},
     ),
     Case("WaitForCondition met", wait_for_condition(5, 3), ["ok", 3], {"check_5_3": 3}),
