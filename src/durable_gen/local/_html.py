@@ -90,7 +90,8 @@ class _Segment(NamedTuple):
     kind: str  # "attempt" or "delay"
     start: int
     end: int | None  # None: still going
-    status: str  # the attempt's outcome (SUCCEEDED, FAILED, STARTED) or "DELAY"
+    status: str  # the attempt's outcome (SUCCEEDED, FAILED, STARTED), "DELAY", or "CUT"
+    # (a delay the execution ended in, or after it was due with no attempt run: no retry)
     attempt: int
     error: str | None = None
     due: int | None = None  # a delay: when the next attempt is due
@@ -184,11 +185,19 @@ class _Page:
         width = max(self._x(t1) - left, 0.2)
         return f"left:{left:.3f}%;width:{min(width, 100 - left):.3f}%"
 
-    def operation(self, op: Operation, depth: int) -> None:
+    def operation(self, op: Operation, depth: int, closed: bool = False) -> None:
+        """One row and its notes, then the rows below it; ``closed``: a context above it ended
+        (a decided batch), so a retry delay its step is still in leads to no attempt."""
         esc = html.escape
         kind = op.sub_type or op.type
         name = op.name or op.id[:12]
         segments = self.segments.get(op.id, []) if op.type == "STEP" else []
+        if closed and segments and segments[-1].kind == "delay" and segments[-1].end is None:
+            last = segments[-1]
+            segments = [
+                *segments[:-1],
+                last._replace(end=min(last.due or self.end, self.end), status="CUT"),
+            ]
         if segments:
             track = "".join(self._segment(seg) for seg in segments)
         else:
@@ -207,12 +216,7 @@ class _Page:
             f'<div class="track">{track}</div></div>'
         )
         notes = [
-            f"attempt {seg.attempt} failed: {seg.error}"
-            + (
-                f" · retried after {format_duration(nxt.end - nxt.start)}"
-                if nxt is not None and nxt.kind == "delay" and nxt.end is not None
-                else ""
-            )
+            f"attempt {seg.attempt} failed: {seg.error}" + _after(nxt)
             for seg, nxt in zip(segments, [*segments[1:], None], strict=False)
             if seg.kind == "attempt" and seg.error is not None
         ]
@@ -225,13 +229,14 @@ class _Page:
                 f'<div class="err" style="padding-left:{depth * 16 + 12}px">{lines}</div>'
             )
         kids = self.children.get(op.id, [])
+        closed = closed or (op.type == "CONTEXT" and op.end_timestamp is not None)
         if op.type == "CONTEXT" and op.sub_type in ("Map", "Parallel") and len(kids) > FOLD_AT:
-            self._batch(op, kids, depth + 1)
+            self._batch(op, kids, depth + 1, closed)
         else:
             for kid in kids:
-                self.operation(kid, depth + 1)
+                self.operation(kid, depth + 1, closed)
 
-    def _batch(self, op: Operation, items: list[Operation], depth: int) -> None:
+    def _batch(self, op: Operation, items: list[Operation], depth: int, closed: bool) -> None:
         """A large batch: counts per status, the failed items, the others folded."""
         esc = html.escape
         counts = Counter(item.status for item in items)
@@ -251,7 +256,7 @@ class _Page:
             f"{len(items)} {what}: {tally}</div>"
         )
         for item in failed:
-            self.operation(item, depth)
+            self.operation(item, depth, closed)
         if rest:
             rest_counts = Counter(item.status for item in rest)
             summary = ", ".join(f"{n} {status}" for status, n in rest_counts.items())
@@ -262,7 +267,7 @@ class _Page:
                 f"({esc(summary)})</summary>"
             )
             for item in rest:
-                self.operation(item, depth)
+                self.operation(item, depth, closed)
             self.out.append("</details>")
 
     def _segment(self, seg: _Segment) -> str:
@@ -271,6 +276,8 @@ class _Page:
         took = format_duration(max(stop - seg.start, 0))
         if seg.kind == "delay":
             text = f"retry delay {took}"
+            if seg.status == "CUT":
+                text += ", not retried"
             if seg.end is None and seg.due is not None:
                 text += f", next attempt at {format_time(seg.due)}"
             return (
@@ -336,10 +343,25 @@ def _segments(events: Sequence[Event], end: int, terminal: bool) -> dict[str, li
             segs.append(_Segment("delay", t, None, "DELAY", number, due=due))
     for segs in out.values():
         last = segs[-1]
-        if last.end is None and terminal:
-            # the execution ended during the delay (or the attempt): it ends with it
+        if terminal and last.kind == "delay":
+            # the execution ended during the delay, or after it with no attempt run (a batch
+            # decided without this item): no retry followed, whatever the delay's length
+            segs[-1] = last._replace(end=min(last.due or end, end), status="CUT")
+        elif last.end is None and terminal:
+            # the execution ended during the attempt: it ends with it
             segs[-1] = last._replace(end=min(last.due or end, end))
     return out
+
+
+def _after(delay: _Segment | None) -> str:
+    """What followed a failed attempt, for its note: the retry and its delay, or none."""
+    if delay is None or delay.kind != "delay":
+        return ""
+    if delay.status == "CUT":
+        return " · not retried: the execution or its batch ended first"
+    if delay.end is None:
+        return ""
+    return f" · retried after {format_duration(delay.end - delay.start)}"
 
 
 def _attempt_number(segs: list[_Segment]) -> int:
