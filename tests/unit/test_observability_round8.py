@@ -105,3 +105,120 @@ def test_an_execution_that_ended_in_a_retry_delay_notes_no_retry_for_it(items: i
     # the steps whose delay the execution ended in were not
     assert "ValueError: slow 1 · not retried" in text
     assert text.count("retried after") == 1
+
+
+# --- hooks: order within one checkpoint reply, across suspensions ----------------------------
+
+
+class _Hooks(dg.Plugin):
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, ...]] = []
+
+    def on_invocation_start(self, info: dg.InvocationInfo) -> None:
+        self.seen.append(("invocation_start", info.first))
+
+    def on_execution_start(self, info: Any) -> None:
+        self.seen.append(("execution_start",))
+
+    def on_operation_change(self, op: Any) -> None:
+        self.seen.append(("change", op.name, op.status, op.previous_status, op.by_service))
+
+    def on_operation_start(self, op: dg.OperationInfo) -> None:
+        self.seen.append(("start", op.name))
+
+    def on_operation_end(self, op: dg.OperationInfo, status: str) -> None:
+        self.seen.append(("end", op.name, status))
+
+    def on_attempt_start(self, attempt: dg.AttemptInfo) -> None:
+        self.seen.append(("attempt_start", attempt.name, attempt.attempt))
+
+    def on_attempt_end(self, attempt: dg.AttemptInfo, outcome: str, error: Any) -> None:
+        self.seen.append(("attempt_end", attempt.name, attempt.attempt, outcome))
+
+    def on_execution_end(self, info: Any, status: str, result: Any, error: Any) -> None:
+        self.seen.append(("execution_end", status))
+
+    def on_invocation_end(self, info: dg.InvocationInfo, status: str) -> None:
+        self.seen.append(("invocation_end", status))
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=3, jitter="none"))
+def _flaky_once() -> int:
+    info = current_attempt()
+    if info is not None and info.attempt == 1:
+        raise ConnectionError("down")
+    return 7
+
+
+@dg.workflow
+def _retry_then_wait(n: int) -> dg.Workflow[int]:
+    value = yield _flaky_once()
+    yield dg.Wait(seconds=5, name="cool")
+    return value + n
+
+
+def test_hooks_across_a_retry_and_a_wait_in_the_documented_order() -> None:
+    hooks = _Hooks()
+    run = TestRunner(plugins=[hooks]).run(_retry_then_wait, 1)
+    assert run.result() == 8
+    assert hooks.seen == [
+        ("invocation_start", True),
+        ("execution_start",),
+        ("start", "_flaky_once"),
+        ("attempt_start", "_flaky_once", 1),
+        ("attempt_end", "_flaky_once", 1, "FAILED"),
+        ("change", "_flaky_once", "PENDING", None, False),
+        ("invocation_end", "PENDING"),
+        ("invocation_start", False),
+        ("change", "_flaky_once", "READY", "PENDING", True),
+        ("attempt_start", "_flaky_once", 2),
+        ("attempt_end", "_flaky_once", 2, "SUCCEEDED"),
+        ("end", "_flaky_once", "SUCCEEDED"),
+        ("start", "cool"),
+        # one checkpoint: the running wait first, then the ended step
+        ("change", "cool", "STARTED", None, False),
+        ("change", "_flaky_once", "SUCCEEDED", "READY", False),
+        ("invocation_end", "PENDING"),
+        ("invocation_start", False),
+        ("change", "cool", "SUCCEEDED", "STARTED", True),
+        ("execution_end", "SUCCEEDED"),
+        ("invocation_end", "SUCCEEDED"),
+    ]
+
+
+# --- retries and polls under the virtual clock: nothing runs before it is due ----------------
+
+
+@dg.step(retry=dg.Retry(max_attempts=4, initial_delay=1.5, backoff=1.5, jitter="none"))
+def _fails_three_times(x: int) -> int:
+    info = current_attempt()
+    if info is not None and info.attempt < 4:
+        raise ValueError("not yet")
+    return x
+
+
+@dg.workflow
+def _retried(x: int) -> dg.Workflow[int]:
+    return (yield _fails_three_times(x))
+
+
+def test_retry_delays_are_rounded_up_and_nothing_runs_before_its_time() -> None:
+    """Delays 1.5, 2.25, 3.375 s are rounded up to 2, 3 and 4 s: attempts at 0, 2, 5 and 9 s."""
+    runner = TestRunner(skip_time=False)
+    run = runner.run(_retried, 3)
+    attempts_at: dict[int, int] = {}
+    for second in range(12):
+        attempts_at.setdefault(run.operation("_fails_three_times").attempts, second)
+        if run.done:
+            break
+        runner.advance(1)
+    assert attempts_at == {1: 0, 2: 2, 3: 5, 4: 9}
+    assert run.result() == 3
+
+
+def test_a_wait_strategy_takes_whole_seconds_as_documented() -> None:
+    with pytest.raises(dg.ValidationError, match="whole number of seconds"):
+        dg.WaitStrategy(until=lambda s: True, delay=1.5)  # type: ignore[arg-type]
+    with pytest.raises(dg.ValidationError, match="whole number of seconds"):
+        dg.WaitStrategy(until=lambda s: True, max_delay=2.5)  # type: ignore[arg-type]
+    assert dg.WaitStrategy(until=lambda s: False, delay=2, backoff=1.5)({}, 2).delay == 3
