@@ -5,7 +5,6 @@ TestRunner's virtual clock and DurableRun's inspection API."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Generator
 from typing import Any
@@ -222,3 +221,38 @@ def test_a_wait_strategy_takes_whole_seconds_as_documented() -> None:
     with pytest.raises(dg.ValidationError, match="whole number of seconds"):
         dg.WaitStrategy(until=lambda s: True, max_delay=2.5)  # type: ignore[arg-type]
     assert dg.WaitStrategy(until=lambda s: False, delay=2, backoff=1.5)({}, 2).delay == 3
+
+
+# --- hooks get frozen values: the execution's error is recorded as it was --------------------
+
+
+class _ClearsTheStackTrace(dg.Plugin):
+    def __init__(self) -> None:
+        self.got: list[str] | None = None
+
+    def on_execution_end(self, info: Any, status: str, result: Any, error: Any) -> None:
+        if error is not None and error.stack_trace is not None:
+            self.got = list(error.stack_trace)
+            error.stack_trace.clear()
+            error.stack_trace.append("written by a plugin")
+
+
+@dg.workflow
+def _raises(n: int) -> dg.Workflow[int]:
+    yield dg.Wait(seconds=1)
+    raise RuntimeError(f"boom {n}")
+
+
+def test_a_plugin_cannot_change_the_recorded_stack_trace_of_the_execution() -> None:
+    plugin = _ClearsTheStackTrace()
+    runner = TestRunner(plugins=[plugin])
+    run = runner.run(_raises, 3)
+    assert run.status == "FAILED"
+    assert plugin.got is not None and plugin.got[-1] == "RuntimeError: boom 3"
+    assert run.error is not None and run.error.stack_trace == plugin.got
+    failed = [e for e in run.history() if e.event_type == "ExecutionFailed"]
+    assert failed[0].execution_failed_details is not None
+    recorded = failed[0].execution_failed_details["Error"]["Payload"]["StackTrace"]
+    assert "written by a plugin" not in recorded and recorded[-1] == "RuntimeError: boom 3"
+    with pytest.raises(dg.ExecutionFailedError):
+        dg.run(_raises, 4, skip_time=True, plugins=[_ClearsTheStackTrace()])
