@@ -256,3 +256,38 @@ def test_a_plugin_cannot_change_the_recorded_stack_trace_of_the_execution() -> N
     assert "written by a plugin" not in recorded and recorded[-1] == "RuntimeError: boom 3"
     with pytest.raises(dg.ExecutionFailedError):
         dg.run(_raises, 4, skip_time=True, plugins=[_ClearsTheStackTrace()])
+
+
+# --- the timeline: a WaitForCondition's waits between checks are drawn -----------------------
+
+
+@dg.step
+def _count_up(state: dict[str, int]) -> dict[str, int]:
+    return {"n": state["n"] + 1}
+
+
+@dg.workflow
+def _polls(until: int) -> dg.Workflow[dict[str, int]]:
+    return (
+        yield dg.WaitForCondition(
+            _count_up,
+            initial_state={"n": 0},
+            wait_strategy=dg.WaitStrategy(until=lambda s: s["n"] >= until, delay=4),
+            name="poll",
+        )
+    )
+
+
+def test_the_waits_between_checks_of_a_wait_for_condition_are_segments_of_its_row() -> None:
+    runner = TestRunner()
+    run = runner.run(_polls, 3)
+    assert run.result() == {"n": 3}
+    text = _timeline_text(runner, run)
+    assert text.count("poll delay 4.0 s") == 2, text
+    assert "retry delay 4.0 s" not in text
+
+    paused = TestRunner(skip_time=False)
+    waiting = paused.run(_polls, 3)
+    assert waiting.status == "RUNNING"
+    text = _timeline_text(paused, waiting)
+    assert "next check at 2025-01-01T00:00:04.000+00:00" in text, text

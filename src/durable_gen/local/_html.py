@@ -95,6 +95,7 @@ class _Segment(NamedTuple):
     attempt: int
     error: str | None = None
     due: int | None = None  # a delay: when the next attempt is due
+    poll: bool = False  # a delay: a WaitForCondition's wait before its next check
 
 
 def render_timeline(
@@ -275,11 +276,11 @@ class _Page:
         stop = seg.end if seg.end is not None else self.end
         took = format_duration(max(stop - seg.start, 0))
         if seg.kind == "delay":
-            text = f"retry delay {took}"
+            text = f"{'poll' if seg.poll else 'retry'} delay {took}"
             if seg.status == "CUT":
-                text += ", not retried"
+                text += ", no further check" if seg.poll else ", not retried"
             if seg.end is None and seg.due is not None:
-                text += f", next attempt at {format_time(seg.due)}"
+                text += f", next {'check' if seg.poll else 'attempt'} at {format_time(seg.due)}"
             return (
                 f'<div class="seg delay{" open" if seg.end is None else ""}" '
                 f'title="{esc(text)}" style="{self._box(seg.start, stop)}">{esc(text)}</div>'
@@ -338,9 +339,12 @@ def _segments(events: Sequence[Event], end: int, terminal: bool) -> dict[str, li
         else:  # no StepStarted recorded: an attempt that took no time
             segs.append(_Segment("attempt", t, t, status, number, error))
         delay = retry.get("NextAttemptDelaySeconds")
-        if kind == "StepFailed" and isinstance(delay, int | float):
+        if isinstance(delay, int | float) and delay > 0:
+            # after a failed attempt, a retry; after a WaitForCondition check that returned
+            # (a StepSucceeded with a delay), the wait before the next check
             due = t + int(delay * 1000)
-            segs.append(_Segment("delay", t, None, "DELAY", number, due=due))
+            poll = kind == "StepSucceeded"
+            segs.append(_Segment("delay", t, None, "DELAY", number, due=due, poll=poll))
     for segs in out.values():
         last = segs[-1]
         if terminal and last.kind == "delay":
