@@ -291,3 +291,19 @@ def test_the_waits_between_checks_of_a_wait_for_condition_are_segments_of_its_ro
     assert waiting.status == "RUNNING"
     text = _timeline_text(paused, waiting)
     assert "next check at 2025-01-01T00:00:04.000+00:00" in text, text
+
+
+# --- the durable logger: what a missing attribute's message tells to write --------------------
+
+
+def test_a_missing_logger_attribute_says_what_to_write_without_losing_replay_awareness() -> None:
+    log = dg.get_logger("tests.round8.attributes")
+    with pytest.raises(AttributeError, match=r"write log\.warning\(\.\.\.\)") as warn:
+        log.warn("old spelling")  # type: ignore[attr-defined]
+    assert "log.logger.warn" not in str(warn.value)
+    with pytest.raises(AttributeError, match=r"did you mean info\?"):
+        log.infoo("typo")  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match=r"log\.logger\.handle; what it logs is not"):
+        log.handle  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"write log\.logger\.parent\)"):
+        log.parent  # type: ignore[attr-defined]  # noqa: B018
