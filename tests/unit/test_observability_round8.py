@@ -307,3 +307,28 @@ def test_a_missing_logger_attribute_says_what_to_write_without_losing_replay_awa
         log.handle  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(AttributeError, match=r"write log\.logger\.parent\)"):
         log.parent  # type: ignore[attr-defined]  # noqa: B018
+
+
+# --- DurableRun.result() of a running execution says how the runner resumes it ---------------
+
+
+@dg.workflow
+def _awaits_approval(n: int) -> dg.Workflow[str]:
+    handle = yield dg.CreateCallback(name="approval", timeout=60)
+    return (yield handle)
+
+
+def test_result_of_a_running_run_says_how_to_resume_it_with_the_runner() -> None:
+    runner = TestRunner()
+    run = runner.run(_awaits_approval, 1)
+    with pytest.raises(dg.ExecutionSuspendedError) as suspended:
+        run.result()
+    message = str(suspended.value)
+    assert "callback 'approval'" in message
+    assert "nothing in this run can resume it" not in message
+    assert "LocalService" not in message
+    assert "run.send_callback_success(name, result)" in message
+    assert "runner.run_until_idle()" in message
+    run.send_callback_success("approval", "yes")  # what it says works
+    runner.run_until_idle()
+    assert run.result() == "yes"
