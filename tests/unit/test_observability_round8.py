@@ -5,6 +5,7 @@ TestRunner's virtual clock and DurableRun's inspection API."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Generator
 from typing import Any
@@ -332,3 +333,50 @@ def test_result_of_a_running_run_says_how_to_resume_it_with_the_runner() -> None
     run.send_callback_success("approval", "yes")  # what it says works
     runner.run_until_idle()
     assert run.result() == "yes"
+
+
+# --- the timeline: hovering an attempt shows the operation's id and what it returned ----------
+
+
+def _titles(runner: TestRunner, run: DurableRun[Any]) -> list[str]:
+    service = runner.service
+    page = render_timeline(
+        run.record,
+        service.get_operations(run.arn),
+        now_ms=service.clock.now_ms(),
+        events=service.get_history(run.arn),
+    )
+    return [
+        html.unescape(t) for t in re.findall(r'class="seg attempt[^"]*"[^>]*title="([^"]*)"', page)
+    ]
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+def _fails_then_returns(tag: str) -> str:
+    info = current_attempt()
+    if info is not None and info.attempt == 1:
+        raise ValueError("first \x1b[31mred")
+    return f"done {tag}"
+
+
+@dg.workflow
+def _one_retried_step(tag: str) -> dg.Workflow[str]:
+    return (yield _fails_then_returns(tag))
+
+
+def test_hovering_an_attempt_shows_the_operation_id_and_its_result() -> None:
+    runner = TestRunner()
+    run = runner.run(_one_retried_step, "x")
+    assert run.result() == "done x"
+    op_id = run.operation("_fails_then_returns").id
+    first, second = _titles(runner, run)
+    assert f"id {op_id}" in first and f"id {op_id}" in second
+    assert 'result "done x"' in second
+    assert "\x1b" not in first and "\\x1b[31mred" in first  # control characters shown, not sent
+
+    polled = TestRunner()
+    checks = polled.run(_polls, 2)
+    assert [t.splitlines()[-1] for t in _titles(polled, checks)] == [
+        'result {"n":1}',
+        'result {"n":2}',
+    ]

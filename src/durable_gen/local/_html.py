@@ -96,6 +96,7 @@ class _Segment(NamedTuple):
     error: str | None = None
     due: int | None = None  # a delay: when the next attempt is due
     poll: bool = False  # a delay: a WaitForCondition's wait before its next check
+    result: str | None = None  # an attempt that returned: what it recorded (a check's state)
 
 
 def render_timeline(
@@ -200,14 +201,14 @@ class _Page:
                 last._replace(end=min(last.due or self.end, self.end), status="CUT"),
             ]
         if segments:
-            track = "".join(self._segment(seg) for seg in segments)
+            track = "".join(self._segment(seg, op.id) for seg in segments)
         else:
             op_start = op.start_timestamp if op.start_timestamp is not None else self.start
             op_end = op.end_timestamp if op.end_timestamp is not None else self.end
             colour = _COLOURS.get(op.status, "#8a8f98")
             is_open = " open" if op.end_timestamp is None else ""
             track = (
-                f'<div class="bar{is_open}" title="{esc(_tooltip(op))}" '
+                f'<div class="bar{is_open}" title="{esc(_visible(_tooltip(op)))}" '
                 f'style="{self._box(op_start, op_end)};background:{colour}"></div>'
             )
         self.out.append(
@@ -271,7 +272,7 @@ class _Page:
                 self.operation(item, depth, closed)
             self.out.append("</details>")
 
-    def _segment(self, seg: _Segment) -> str:
+    def _segment(self, seg: _Segment, op_id: str) -> str:
         esc = html.escape
         stop = seg.end if seg.end is not None else self.end
         took = format_duration(max(stop - seg.start, 0))
@@ -285,15 +286,21 @@ class _Page:
                 f'<div class="seg delay{" open" if seg.end is None else ""}" '
                 f'title="{esc(text)}" style="{self._box(seg.start, stop)}">{esc(text)}</div>'
             )
-        title = [f"attempt {seg.attempt}: {seg.status}", f"started {format_time(seg.start)}"]
-        title.append(f"took {took}")
+        title = [
+            f"attempt {seg.attempt}: {seg.status}",
+            f"id {op_id}",
+            f"started {format_time(seg.start)}",
+            f"took {took}",
+        ]
+        if seg.result is not None:
+            title.append(f"result {clip(seg.result, 300)}")
         if seg.error is not None:
             title.append(f"error {clip(seg.error, 300)}")
         colour = _COLOURS.get(seg.status, "#8a8f98")
         return (
             f'<div class="seg attempt{" open" if seg.end is None else ""}" '
             f'data-attempt="{seg.attempt}" data-status="{esc(seg.status)}" '
-            f'title="{esc(chr(10).join(title))}" '
+            f'title="{esc(chr(10).join(printable(line) for line in title))}" '
             f'style="{self._box(seg.start, stop)};background:{colour}">'
             f"{seg.attempt}</div>"
         )
@@ -307,6 +314,17 @@ def _error_text(details: Mapping[str, Any] | None) -> str | None:
     if not isinstance(payload, Mapping):
         return None
     return f"{payload.get('ErrorType') or 'Error'}: {payload.get('ErrorMessage') or ''}"
+
+
+def _visible(text: str) -> str:
+    """``text`` for a tooltip: its lines kept, other control characters as visible escapes."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def _result_text(details: Mapping[str, Any]) -> str | None:
+    """The payload an event's ``Result`` holds (the text recorded), if any."""
+    payload = (details.get("Result") or {}).get("Payload")
+    return payload if isinstance(payload, str) else None
 
 
 def _segments(events: Sequence[Event], end: int, terminal: bool) -> dict[str, list[_Segment]]:
@@ -334,10 +352,13 @@ def _segments(events: Sequence[Event], end: int, terminal: bool) -> dict[str, li
         number = retry.get("CurrentAttempt") or _attempt_number(segs)
         status = "FAILED" if kind == "StepFailed" else "SUCCEEDED"
         error = _error_text(details) if kind == "StepFailed" else None
+        result = _result_text(details) if kind == "StepSucceeded" else None
         if last is not None and last.kind == "attempt" and last.end is None:
-            segs[-1] = last._replace(end=t, status=status, attempt=number, error=error)
+            segs[-1] = last._replace(
+                end=t, status=status, attempt=number, error=error, result=result
+            )
         else:  # no StepStarted recorded: an attempt that took no time
-            segs.append(_Segment("attempt", t, t, status, number, error))
+            segs.append(_Segment("attempt", t, t, status, number, error, result=result))
         delay = retry.get("NextAttemptDelaySeconds")
         if isinstance(delay, int | float) and delay > 0:
             # after a failed attempt, a retry; after a WaitForCondition check that returned
