@@ -380,3 +380,16 @@ def test_hovering_an_attempt_shows_the_operation_id_and_its_result() -> None:
         'result {"n":1}',
         'result {"n":2}',
     ]
+
+
+def test_history_gives_event_values_and_export_the_api_json_of_the_same_events() -> None:
+    run = TestRunner().run(_one_retried_step, "y")
+    events = run.history()
+    exported = run.export()["Events"]
+    assert [e.event_type for e in events] == [e["EventType"] for e in exported]
+    failed = next(e for e in events if e.event_type == "StepFailed")
+    assert failed.step_failed_details is not None
+    assert failed.step_failed_details["RetryDetails"] == {
+        "CurrentAttempt": 1,
+        "NextAttemptDelaySeconds": 1,
+    }
