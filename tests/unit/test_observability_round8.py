@@ -393,3 +393,42 @@ def test_history_gives_event_values_and_export_the_api_json_of_the_same_events()
         "CurrentAttempt": 1,
         "NextAttemptDelaySeconds": 1,
     }
+
+
+# --- a hook that cannot take its arguments is refused where the plugin is given ---------------
+
+
+class _HookMissesAnArgument(dg.Plugin):
+    def on_attempt_end(self, attempt: dg.AttemptInfo) -> None:  # type: ignore[override]
+        pass
+
+
+class _HookWantsOneMore(dg.Plugin):
+    def on_operation_end(self, op: dg.OperationInfo, status: str, extra: int) -> None:  # type: ignore[override]
+        pass
+
+
+class _HooksOfOtherShapes(dg.Plugin):
+    """Shapes that take the arguments: catch-alls, defaults, a staticmethod."""
+
+    def on_attempt_end(self, *args: Any) -> None:
+        pass
+
+    def on_operation_end(self, op: Any, status: Any, extra: int = 0) -> None:
+        pass
+
+    @staticmethod
+    def on_invocation_end(info: Any, status: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("plugin", [_HookMissesAnArgument, _HookWantsOneMore])
+def test_a_hook_that_cannot_take_its_arguments_is_refused_where_the_plugin_is_given(
+    plugin: type[dg.Plugin],
+) -> None:
+    with pytest.raises(dg.ValidationError, match=r"cannot take the arguments it is called with"):
+        TestRunner(plugins=[plugin()])
+    with pytest.raises(dg.ValidationError, match=r"write def on_[a-z_]+\(self, "):
+        dg.run(_one_retried_step, "z", plugins=[plugin()])
+    runner = TestRunner(plugins=[_HooksOfOtherShapes()])
+    assert runner.run(_one_retried_step, "z").result() == "done z"
