@@ -282,7 +282,10 @@ def log_failed_attempt(
     if parent_id is not None:
         fields["parentId"] = parent_id
     step_log.warning(
-        "step %r attempt %d failed: %s: %s; %s",
+        # an unnamed step (a plain function or a lambda) is told by its operation id
+        "step %r attempt %d failed: %s: %s; %s"
+        if name
+        else "unnamed step (operation %s) attempt %d failed: %s: %s; %s",
         name or operation_id,
         attempt,
         error_type,

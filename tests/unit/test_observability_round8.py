@@ -6,6 +6,7 @@ TestRunner's virtual clock and DurableRun's inspection API."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Generator
 from typing import Any
@@ -432,3 +433,58 @@ def test_a_hook_that_cannot_take_its_arguments_is_refused_where_the_plugin_is_gi
         dg.run(_one_retried_step, "z", plugins=[plugin()])
     runner = TestRunner(plugins=[_HooksOfOtherShapes()])
     assert runner.run(_one_retried_step, "z").result() == "done z"
+
+
+# --- the traces pictured in docs/observability.md are what the script prints -----------------
+
+
+def _picture_shape(text: str) -> list[tuple[str, str, str]]:
+    """Each span line's name (with its indentation), statuses and links; times left out."""
+    shape = []
+    for line in text.splitlines():
+        found = re.match(r"^( *\S.*?)\s{2,}(\S+\s+)?(OK|ERROR|UNSET)\s+\+.*(links=\d+)$", line)
+        if found:
+            name, status, span_status, links = found.groups()
+            shape.append((name.rstrip(), (status or "").strip(), f"{span_status} {links}"))
+    return shape
+
+
+@pytest.mark.parametrize("view", ["invocation", "execution"])
+def test_the_pictured_spans_are_what_the_picture_script_prints(view: str) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from pathlib import Path
+
+    from tests.conformance.otel import picture
+
+    docs = Path(__file__).parents[2].joinpath("docs", "observability.md").read_text()
+    blocks = re.findall(r"```text\n(Workflow .*?)```", docs, re.S)
+    documented = _picture_shape(blocks[0 if view == "invocation" else 1])
+    assert len(documented) > 10
+    assert _picture_shape(picture.main(view)) == documented
+
+
+def _flaky_plain() -> str:
+    info = current_attempt()
+    if info is not None and info.attempt == 1:
+        raise ConnectionError("busy")
+    return "ok"
+
+
+@dg.workflow
+def _unnamed_step(n: int) -> dg.Workflow[str]:
+    retry = dg.Retry(max_attempts=2, initial_delay=1, jitter="none")
+    return (yield dg.Step(_flaky_plain, retry=retry))
+
+
+def test_the_failed_attempt_line_of_an_unnamed_step_does_not_quote_its_id_as_a_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
+        run = TestRunner().run(_unnamed_step, 1)
+    assert run.result() == "ok"
+    op = run.operations(type="STEP")[0]
+    assert op.name is None
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "durable_gen.steps"]
+    assert line == (
+        f"unnamed step (operation {op.id}) attempt 1 failed: ConnectionError: busy; retrying in 1 s"
+    )
