@@ -488,3 +488,38 @@ def test_the_failed_attempt_line_of_an_unnamed_step_does_not_quote_its_id_as_a_n
     assert line == (
         f"unnamed step (operation {op.id}) attempt 1 failed: ConnectionError: busy; retrying in 1 s"
     )
+
+
+# --- replay() in CI adds no line to the execution's log ---------------------------------------
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def _charge_once(x: int) -> int:
+    return x
+
+
+@dg.workflow
+def _charges_once(x: int) -> dg.Workflow[int]:
+    return (yield _charge_once(x))
+
+
+def test_replay_of_an_interrupted_at_most_once_step_logs_no_failed_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The history shows the step STARTED by a process that died: the replay finds it failed
+    (StepInterruptedError, out of attempts), as a resume would, and writes no WARNING line."""
+    from durable_gen.testing import replay
+
+    history = TestRunner().run(_charges_once, 1).export()
+    del history["Events"]
+    for op in history["Operations"]:
+        op.pop("EndTimestamp", None)
+        if op["Type"] == "EXECUTION":
+            op["Status"] = "STARTED"
+        else:
+            op["Status"], op["StepDetails"] = "STARTED", {"Attempt": 0}
+    with caplog.at_level(logging.DEBUG, logger="durable_gen"):
+        report = replay(_charges_once, history)
+    assert (report.status, report.outcome) == ("ok", "failed")
+    assert report.error is not None and report.error.error_type == "StepInterruptedError"
+    assert [r.getMessage() for r in caplog.records if r.name == "durable_gen.steps"] == []
