@@ -6,6 +6,7 @@ TestRunner's virtual clock and DurableRun's inspection API."""
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections.abc import Generator
@@ -523,3 +524,37 @@ def test_replay_of_an_interrupted_at_most_once_step_logs_no_failed_attempt(
     assert (report.status, report.outcome) == ("ok", "failed")
     assert report.error is not None and report.error.error_type == "StepInterruptedError"
     assert [r.getMessage() for r in caplog.records if r.name == "durable_gen.steps"] == []
+
+
+# --- the telemetry record: one entry per name, typed by the operation that started first ------
+
+
+@dg.step
+def _pack(item: str) -> str:
+    return item.upper()
+
+
+def _pack_then_rest(item: str) -> Generator[Any, Any, str]:
+    packed = yield _pack(item)
+    yield dg.Wait(seconds=1)  # the Map ends a second after its items' steps
+    return packed
+
+
+@dg.workflow
+def _packs(items: list[str]) -> dg.Workflow[list[str]]:
+    batch = yield dg.Map(_pack_then_rest, items, name="_pack")
+    return batch.results()
+
+
+def test_a_name_shared_by_a_map_and_its_steps_is_one_entry_typed_by_the_map() -> None:
+    from durable_gen.telemetry import TelemetryPlugin
+
+    records: list[str] = []
+    run = TestRunner(plugins=[TelemetryPlugin(records.append, operations="all")]).run(
+        _packs, ["a", "b"]
+    )
+    assert run.result() == ["A", "B"]
+    (record,) = records
+    entry = json.loads(record)["operationsByName"]["_pack"]
+    assert (entry["type"], entry["subType"], entry["count"]) == ("CONTEXT", "Map", 3)
+    assert entry["maxAttempt"] == 1 and entry["maxDurationMs"] == 1000
