@@ -1161,7 +1161,32 @@ def _check_hooks(cls: type) -> None:
             f"it a plain def (to hand work to an event loop, use "
             f"asyncio.run_coroutine_threadsafe or loop.call_soon_threadsafe from it)"
         )
+    for name in _HOOKS:
+        _check_hook_signature(cls, name)
     _CHECKED_PLUGINS.add(cls)
+
+
+def _check_hook_signature(cls: type, name: str) -> None:
+    """Refuse a hook that cannot take the arguments it is called with (every call would
+    raise a ``TypeError``, logged and ignored: the hook would never run)."""
+    static = inspect.getattr_static(cls, name)
+    if static is inspect.getattr_static(Plugin, name):
+        return
+    expected = list(inspect.signature(getattr(Plugin, name)).parameters)[1:]
+    hook = getattr(cls, name)
+    try:
+        signature = inspect.signature(hook)
+    except (TypeError, ValueError):  # a callable whose signature Python cannot tell
+        return
+    bound_self = isinstance(static, staticmethod | classmethod) or not inspect.isfunction(hook)
+    try:
+        signature.bind(*([None] * (len(expected) + (0 if bound_self else 1))))
+    except TypeError as exc:
+        raise ValidationError(
+            f"{cls.__name__}.{name}{signature} cannot take the arguments it is called with "
+            f"({exc}), so every call would fail and be ignored: write "
+            f"def {name}(self, {', '.join(expected)})"
+        ) from None
 
 
 def _check_host_threads(portal: object, pool: object) -> None:

@@ -185,10 +185,7 @@ class ReplayAwareLogger:
     if not TYPE_CHECKING:  # a type checker still reports a misspelt method
 
         def __getattr__(self, name: str) -> Any:
-            raise AttributeError(
-                f"ReplayAwareLogger has no attribute {name!r}: the logging.Logger it wraps is "
-                f"its .logger (write log.logger.{name})"
-            )
+            raise AttributeError(_no_attribute(self, name))
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in ReplayAwareLogger.__slots__:
@@ -201,6 +198,37 @@ class ReplayAwareLogger:
             f"ReplayAwareLogger has no attribute {name!r} to set: the logging.Logger it wraps "
             f"is its .logger (write log.logger.{setter})"
         )
+
+
+def _no_attribute(log: ReplayAwareLogger, name: str) -> str:
+    """Why ``log.<name>`` is not there, and what to write instead."""
+    if name == "warn":  # logging through .logger would not be replay-aware
+        return (
+            "ReplayAwareLogger has no attribute 'warn' (a deprecated alias of warning in "
+            "logging.Logger): write log.warning(...)"
+        )
+    if name.startswith("__"):  # copy, pickle and friends probing for optional protocols
+        return f"ReplayAwareLogger has no attribute {name!r}"
+    try:
+        wrapped = object.__getattribute__(log, "logger")
+    except AttributeError:
+        return f"ReplayAwareLogger has no attribute {name!r}"
+    if hasattr(wrapped, name):
+        note = (
+            "; what it logs is not replay-aware and carries no execution fields"
+            if callable(getattr(wrapped, name))
+            else ""
+        )
+        return (
+            f"ReplayAwareLogger has no attribute {name!r}: the logging.Logger it wraps is "
+            f"its .logger (write log.logger.{name}{note})"
+        )
+    import difflib
+
+    names = [n for n in dir(ReplayAwareLogger) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f": did you mean {close[0]}?" if close else ""
+    return f"ReplayAwareLogger has no attribute {name!r}, nor has a logging.Logger{hint}"
 
 
 @checked
@@ -254,7 +282,10 @@ def log_failed_attempt(
     if parent_id is not None:
         fields["parentId"] = parent_id
     step_log.warning(
-        "step %r attempt %d failed: %s: %s; %s",
+        # an unnamed step (a plain function or a lambda) is told by its operation id
+        "step %r attempt %d failed: %s: %s; %s"
+        if name
+        else "unnamed step (operation %s) attempt %d failed: %s: %s; %s",
         name or operation_id,
         attempt,
         error_type,

@@ -603,13 +603,18 @@ class Hooks:
     def end(self, output: InvocationOutput) -> None:
         """The invocation's outcome is decided."""
         if output.status in ("SUCCEEDED", "FAILED"):
+            error = output.error
+            if error is not None and error.stack_trace is not None:
+                # the error is recorded after the hooks: a plugin gets its own list of frames,
+                # so that what it appends or clears there is not recorded
+                error = msgspec.structs.replace(error, stack_trace=list(error.stack_trace))
             emit(
                 self.plugins,
                 "on_execution_end",
                 self.execution,
                 output.status,
                 output.result,
-                output.error,
+                error,
             )
             with _SEEN_LOCK:
                 _SEEN.pop(self.arn, None)

@@ -231,15 +231,20 @@ class TelemetryPlugin(Plugin):
         self, ops: list[OperationSnapshot], attempts: dict[str, int]
     ) -> dict[str, dict[str, Any]]:
         summary: dict[str, dict[str, Any]] = {}
-        ended = sorted(
-            (op for op in ops if self.operations == "all" or op.parent_id is None),
-            key=lambda op: (op.end_timestamp or 0, op.start_timestamp or 0),
-        )
+        counted = [op for op in ops if self.operations == "all" or op.parent_id is None]
+        ended = sorted(counted, key=lambda op: (op.end_timestamp or 0, op.start_timestamp or 0))
+        # operations of one name share an entry whatever their type (a Map named like its
+        # step function, with operations="all"): it takes the type of the first to start, so
+        # that the record does not depend on which of them ended first
+        first: dict[str, OperationSnapshot] = {}
+        for op in sorted(counted, key=lambda op: op.start_timestamp or 0):  # ties: as seen
+            first.setdefault(op.name or op.type, op)
         for op in ended:
             name = op.name or op.type
+            kind = first[name]
             entry = summary.setdefault(
                 name,
-                {"type": op.type, "subType": op.sub_type, "count": 0, "failedCount": 0},
+                {"type": kind.type, "subType": kind.sub_type, "count": 0, "failedCount": 0},
             )
             entry["count"] += 1
             entry["status"] = op.status

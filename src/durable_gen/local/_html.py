@@ -90,10 +90,13 @@ class _Segment(NamedTuple):
     kind: str  # "attempt" or "delay"
     start: int
     end: int | None  # None: still going
-    status: str  # the attempt's outcome (SUCCEEDED, FAILED, STARTED) or "DELAY"
+    status: str  # the attempt's outcome (SUCCEEDED, FAILED, STARTED), "DELAY", or "CUT"
+    # (a delay the execution ended in, or after it was due with no attempt run: no retry)
     attempt: int
     error: str | None = None
     due: int | None = None  # a delay: when the next attempt is due
+    poll: bool = False  # a delay: a WaitForCondition's wait before its next check
+    result: str | None = None  # an attempt that returned: what it recorded (a check's state)
 
 
 def render_timeline(
@@ -184,20 +187,28 @@ class _Page:
         width = max(self._x(t1) - left, 0.2)
         return f"left:{left:.3f}%;width:{min(width, 100 - left):.3f}%"
 
-    def operation(self, op: Operation, depth: int) -> None:
+    def operation(self, op: Operation, depth: int, closed: bool = False) -> None:
+        """One row and its notes, then the rows below it; ``closed``: a context above it ended
+        (a decided batch), so a retry delay its step is still in leads to no attempt."""
         esc = html.escape
         kind = op.sub_type or op.type
         name = op.name or op.id[:12]
         segments = self.segments.get(op.id, []) if op.type == "STEP" else []
+        if closed and segments and segments[-1].kind == "delay" and segments[-1].end is None:
+            last = segments[-1]
+            segments = [
+                *segments[:-1],
+                last._replace(end=min(last.due or self.end, self.end), status="CUT"),
+            ]
         if segments:
-            track = "".join(self._segment(seg) for seg in segments)
+            track = "".join(self._segment(seg, op.id) for seg in segments)
         else:
             op_start = op.start_timestamp if op.start_timestamp is not None else self.start
             op_end = op.end_timestamp if op.end_timestamp is not None else self.end
             colour = _COLOURS.get(op.status, "#8a8f98")
             is_open = " open" if op.end_timestamp is None else ""
             track = (
-                f'<div class="bar{is_open}" title="{esc(_tooltip(op))}" '
+                f'<div class="bar{is_open}" title="{esc(_visible(_tooltip(op)))}" '
                 f'style="{self._box(op_start, op_end)};background:{colour}"></div>'
             )
         self.out.append(
@@ -207,12 +218,7 @@ class _Page:
             f'<div class="track">{track}</div></div>'
         )
         notes = [
-            f"attempt {seg.attempt} failed: {seg.error}"
-            + (
-                f" · retried after {format_duration(nxt.end - nxt.start)}"
-                if nxt is not None and nxt.kind == "delay" and nxt.end is not None
-                else ""
-            )
+            f"attempt {seg.attempt} failed: {seg.error}" + _after(nxt)
             for seg, nxt in zip(segments, [*segments[1:], None], strict=False)
             if seg.kind == "attempt" and seg.error is not None
         ]
@@ -225,13 +231,14 @@ class _Page:
                 f'<div class="err" style="padding-left:{depth * 16 + 12}px">{lines}</div>'
             )
         kids = self.children.get(op.id, [])
+        closed = closed or (op.type == "CONTEXT" and op.end_timestamp is not None)
         if op.type == "CONTEXT" and op.sub_type in ("Map", "Parallel") and len(kids) > FOLD_AT:
-            self._batch(op, kids, depth + 1)
+            self._batch(op, kids, depth + 1, closed)
         else:
             for kid in kids:
-                self.operation(kid, depth + 1)
+                self.operation(kid, depth + 1, closed)
 
-    def _batch(self, op: Operation, items: list[Operation], depth: int) -> None:
+    def _batch(self, op: Operation, items: list[Operation], depth: int, closed: bool) -> None:
         """A large batch: counts per status, the failed items, the others folded."""
         esc = html.escape
         counts = Counter(item.status for item in items)
@@ -251,7 +258,7 @@ class _Page:
             f"{len(items)} {what}: {tally}</div>"
         )
         for item in failed:
-            self.operation(item, depth)
+            self.operation(item, depth, closed)
         if rest:
             rest_counts = Counter(item.status for item in rest)
             summary = ", ".join(f"{n} {status}" for status, n in rest_counts.items())
@@ -262,30 +269,38 @@ class _Page:
                 f"({esc(summary)})</summary>"
             )
             for item in rest:
-                self.operation(item, depth)
+                self.operation(item, depth, closed)
             self.out.append("</details>")
 
-    def _segment(self, seg: _Segment) -> str:
+    def _segment(self, seg: _Segment, op_id: str) -> str:
         esc = html.escape
         stop = seg.end if seg.end is not None else self.end
         took = format_duration(max(stop - seg.start, 0))
         if seg.kind == "delay":
-            text = f"retry delay {took}"
+            text = f"{'poll' if seg.poll else 'retry'} delay {took}"
+            if seg.status == "CUT":
+                text += ", no further check" if seg.poll else ", not retried"
             if seg.end is None and seg.due is not None:
-                text += f", next attempt at {format_time(seg.due)}"
+                text += f", next {'check' if seg.poll else 'attempt'} at {format_time(seg.due)}"
             return (
                 f'<div class="seg delay{" open" if seg.end is None else ""}" '
                 f'title="{esc(text)}" style="{self._box(seg.start, stop)}">{esc(text)}</div>'
             )
-        title = [f"attempt {seg.attempt}: {seg.status}", f"started {format_time(seg.start)}"]
-        title.append(f"took {took}")
+        title = [
+            f"attempt {seg.attempt}: {seg.status}",
+            f"id {op_id}",
+            f"started {format_time(seg.start)}",
+            f"took {took}",
+        ]
+        if seg.result is not None:
+            title.append(f"result {clip(seg.result, 300)}")
         if seg.error is not None:
             title.append(f"error {clip(seg.error, 300)}")
         colour = _COLOURS.get(seg.status, "#8a8f98")
         return (
             f'<div class="seg attempt{" open" if seg.end is None else ""}" '
             f'data-attempt="{seg.attempt}" data-status="{esc(seg.status)}" '
-            f'title="{esc(chr(10).join(title))}" '
+            f'title="{esc(chr(10).join(printable(line) for line in title))}" '
             f'style="{self._box(seg.start, stop)};background:{colour}">'
             f"{seg.attempt}</div>"
         )
@@ -299,6 +314,17 @@ def _error_text(details: Mapping[str, Any] | None) -> str | None:
     if not isinstance(payload, Mapping):
         return None
     return f"{payload.get('ErrorType') or 'Error'}: {payload.get('ErrorMessage') or ''}"
+
+
+def _visible(text: str) -> str:
+    """``text`` for a tooltip: its lines kept, other control characters as visible escapes."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def _result_text(details: Mapping[str, Any]) -> str | None:
+    """The payload an event's ``Result`` holds (the text recorded), if any."""
+    payload = (details.get("Result") or {}).get("Payload")
+    return payload if isinstance(payload, str) else None
 
 
 def _segments(events: Sequence[Event], end: int, terminal: bool) -> dict[str, list[_Segment]]:
@@ -326,20 +352,41 @@ def _segments(events: Sequence[Event], end: int, terminal: bool) -> dict[str, li
         number = retry.get("CurrentAttempt") or _attempt_number(segs)
         status = "FAILED" if kind == "StepFailed" else "SUCCEEDED"
         error = _error_text(details) if kind == "StepFailed" else None
+        result = _result_text(details) if kind == "StepSucceeded" else None
         if last is not None and last.kind == "attempt" and last.end is None:
-            segs[-1] = last._replace(end=t, status=status, attempt=number, error=error)
+            segs[-1] = last._replace(
+                end=t, status=status, attempt=number, error=error, result=result
+            )
         else:  # no StepStarted recorded: an attempt that took no time
-            segs.append(_Segment("attempt", t, t, status, number, error))
+            segs.append(_Segment("attempt", t, t, status, number, error, result=result))
         delay = retry.get("NextAttemptDelaySeconds")
-        if kind == "StepFailed" and isinstance(delay, int | float):
+        if isinstance(delay, int | float) and delay > 0:
+            # after a failed attempt, a retry; after a WaitForCondition check that returned
+            # (a StepSucceeded with a delay), the wait before the next check
             due = t + int(delay * 1000)
-            segs.append(_Segment("delay", t, None, "DELAY", number, due=due))
+            poll = kind == "StepSucceeded"
+            segs.append(_Segment("delay", t, None, "DELAY", number, due=due, poll=poll))
     for segs in out.values():
         last = segs[-1]
-        if last.end is None and terminal:
-            # the execution ended during the delay (or the attempt): it ends with it
+        if terminal and last.kind == "delay":
+            # the execution ended during the delay, or after it with no attempt run (a batch
+            # decided without this item): no retry followed, whatever the delay's length
+            segs[-1] = last._replace(end=min(last.due or end, end), status="CUT")
+        elif last.end is None and terminal:
+            # the execution ended during the attempt: it ends with it
             segs[-1] = last._replace(end=min(last.due or end, end))
     return out
+
+
+def _after(delay: _Segment | None) -> str:
+    """What followed a failed attempt, for its note: the retry and its delay, or none."""
+    if delay is None or delay.kind != "delay":
+        return ""
+    if delay.status == "CUT":
+        return " · not retried: the execution or its batch ended first"
+    if delay.end is None:
+        return ""
+    return f" · retried after {format_duration(delay.end - delay.start)}"
 
 
 def _attempt_number(segs: list[_Segment]) -> int:

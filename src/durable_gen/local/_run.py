@@ -246,16 +246,22 @@ def outcome(
     record: ExecutionRecord,
     serdes: Serdes | None = None,
     type_: Any = Any,
+    *,
+    advice: str | None = None,
 ) -> Any:
-    """The result of a finished execution record, or the matching error."""
+    """The result of a finished execution record, or the matching error (``advice``: what
+    the caller can do to resume a running one, instead of the message of ``dg.run``)."""
     status = record.status
     if status == "SUCCEEDED":
         return loads(record.result, serdes, type_=type_, what="the workflow result")
     if status == "RUNNING":
         waiting = engine.waiting_on(record.arn)
+        what = ", ".join(waiting) or "something external"
         raise ExecutionSuspendedError(
-            f"execution {record.arn} is suspended and nothing in this run can resume it; it "
-            f"waits on: {', '.join(waiting) or 'something external'}. Use "
+            f"execution {record.arn} has not ended; it waits on: {what}. {advice}"
+            if advice is not None
+            else f"execution {record.arn} is suspended and nothing in this run can resume it; "
+            f"it waits on: {what}. Use "
             "durable_gen.local.LocalService to send callbacks, or give callbacks a timeout",
             execution_arn=record.arn,
             waiting_on=waiting,

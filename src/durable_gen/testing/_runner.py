@@ -80,6 +80,15 @@ DEFAULT_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
 _OPERATION_TYPES: Final = get_args(OperationType)
 
 
+#: What ``DurableRun.result()`` of a running execution says to do (the runner can resume it).
+_RESUME_ADVICE: Final = (
+    "Answer its callbacks by name (run.send_callback_success(name, result), "
+    "send_callback_failure, send_callback_heartbeat) or move time (runner.advance(seconds); "
+    "runner.run_until_idle(include_callback_timeouts=True) lets callbacks time out), then "
+    "call runner.run_until_idle() and read result() again"
+)
+
+
 class OperationView(msgspec.Struct, frozen=True, kw_only=True):
     """One recorded operation, decoded for assertions.
 
@@ -205,7 +214,9 @@ class DurableRun(Generic[R]):
         declared = Any
         if self._serdes is None and self._workflow is not None:
             declared = result_type(self._workflow)
-        result: R = outcome(self.runner.service, self.record, self._serdes, declared)
+        result: R = outcome(
+            self.runner.service, self.record, self._serdes, declared, advice=_RESUME_ADVICE
+        )
         return result
 
     @checked

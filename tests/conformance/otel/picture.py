@@ -35,7 +35,10 @@ def pack(item: str) -> str:
 
 def order(event: dict[str, Any]) -> Generator[Any, Any, Any]:
     reservation = yield dg.Step(
-        reserve, (event["order"],), retry=dg.Retry(max_attempts=3, initial_delay=1, jitter="none")
+        reserve,
+        (event["order"],),
+        name="reserve",  # a plain function names no step by itself
+        retry=dg.Retry(max_attempts=3, initial_delay=1, jitter="none"),
     )
     yield dg.Wait(1, name="cool-down")
     packed = yield dg.Map(pack, event["items"], name="pack")
