@@ -558,3 +558,26 @@ def test_a_name_shared_by_a_map_and_its_steps_is_one_entry_typed_by_the_map() ->
     entry = json.loads(record)["operationsByName"]["_pack"]
     assert (entry["type"], entry["subType"], entry["count"]) == ("CONTEXT", "Map", 3)
     assert entry["maxAttempt"] == 1 and entry["maxDurationMs"] == 1000
+
+
+@dg.step(retry=dg.Retry.never())
+def _long_failure() -> None:
+    raise ValueError("x" * 5000)
+
+
+@dg.workflow
+def _fails_long(n: int) -> dg.Workflow[int]:
+    try:
+        yield _long_failure()
+    except dg.StepFailedError as exc:
+        return len(exc.error_message or "")
+    return 0
+
+
+def test_a_long_message_is_cut_in_the_log_line_with_the_whole_length_and_kept_recorded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="durable_gen.steps"):
+        assert TestRunner().run(_fails_long, 1).result() == 5000  # recorded whole
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "durable_gen.steps"]
+    assert ": " + "x" * 4096 + " [truncated: 5000 characters]; not retried" in line
