@@ -876,9 +876,9 @@ def test_an_exhausted_condition_is_recorded_as_aws_records_it(aws: Any, port: An
 
 
 def test_a_port_catches_an_exhausted_condition_as_wait_condition_not_met() -> None:
-    """docs/migration.md: `except WaitForConditionError` ports to
-    `except dg.WaitConditionNotMetError`, on a new execution in either format and on the
-    history AWS's SDK recorded."""
+    """docs/migration.md: around a condition that runs out of attempts, `except
+    WaitForConditionError` ports to `except dg.WaitConditionNotMetError`, on a new execution in
+    either format and on the history AWS's SDK recorded."""
     for payload_format in ("json", "aws"):
         assert dg.run(_our_catches, None, skip_time=True, payload_format=payload_format) == [  # type: ignore[arg-type]
             "caught",
@@ -903,3 +903,38 @@ def test_a_condition_polled_by_both_sdks_in_turn_runs_out_once(order: str) -> No
     assert len(trail) == 2 and caught[1] == (
         "WaitForConditionError" if (order * 2)[1] == "a" else "WaitConditionNotMetError"
     )
+
+
+def _broken_check(state: Any, _ctx: Any = None) -> Any:
+    raise RuntimeError("endpoint down")
+
+
+def _aws_check_raises(event: Any, ctx: DurableContext) -> Any:
+    config = WaitForConditionConfig(wait_strategy=lambda s, a: None, initial_state=0)
+    try:
+        return ctx.wait_for_condition(_broken_check, config, name="poll")
+    except WaitForConditionError as exc:
+        return ["caught", type(exc).__name__, exc.error_type]
+
+
+def _our_check_raises(event: Any):  # type: ignore[no-untyped-def]
+    strategy = dg.WaitStrategy(until=lambda s: False, max_attempts=4, delay=1)
+    try:
+        return (yield dg.WaitForCondition(_broken_check, 0, wait_strategy=strategy, name="poll"))
+    except dg.StepFailedError as exc:
+        return ["caught", type(exc).__name__, exc.error_type]
+
+
+def test_a_check_that_raises_is_a_step_failure_not_a_condition_out_of_attempts() -> None:
+    """docs/migration.md: AWS's `WaitForConditionError` also covers a check that raised; the
+    port's `except dg.StepFailedError` catches that, with the check's exception as the type."""
+    aws_result, history = _record_with(_aws_check_raises)
+    assert aws_result == ["caught", "WaitForConditionError", "RuntimeError"]
+    expected = ["caught", "StepFailedError", "RuntimeError"]
+    report = replay(_our_check_raises, history)
+    assert (report.status, report.result) == ("ok", expected), report.message
+    for payload_format in ("json", "aws"):
+        assert (
+            dg.run(_our_check_raises, None, skip_time=True, payload_format=payload_format)
+            == expected
+        )  # type: ignore[arg-type]
