@@ -51,6 +51,7 @@ from aws_durable_execution_sdk_python.config import (
     ParallelConfig,
     StepConfig,
     StepSemantics,
+    WaitForCallbackConfig,
 )
 from aws_durable_execution_sdk_python.context import (
     DurableContext,
@@ -938,3 +939,126 @@ def test_a_check_that_raises_is_a_step_failure_not_a_condition_out_of_attempts()
             dg.run(_our_check_raises, None, skip_time=True, payload_format=payload_format)
             == expected
         )  # type: ignore[arg-type]
+
+
+# --- where each kind of failure escapes: the types both SDKs record --------------------------
+
+
+class Refused(Exception):
+    pass
+
+
+def _refuse(_ctx: Any = None) -> Any:
+    raise Refused("no")
+
+
+def _aws_step_fails(c: DurableContext) -> Any:
+    return c.step(_refuse, name="s", config=ONE)
+
+
+def _our_step_fails():  # type: ignore[no-untyped-def]
+    return (yield dg.Step(_refuse, name="s", retry=dg.Retry(max_attempts=1)))
+
+
+def _aws_callback_times_out(c: DurableContext) -> Any:
+    cb = c.create_callback(name="cb", config=CallbackConfig(timeout=Duration.from_seconds(2)))
+    return cb.result()
+
+
+def _our_callback_times_out():  # type: ignore[no-untyped-def]
+    handle = yield dg.CreateCallback(name="cb", timeout=2)
+    return (yield handle)
+
+
+def _aws_wfc_times_out(c: DurableContext) -> Any:
+    config = WaitForCallbackConfig(timeout=Duration.from_seconds(2))
+    return c.wait_for_callback(lambda cid, x: None, name="w", config=config)
+
+
+def _our_wfc_times_out():  # type: ignore[no-untyped-def]
+    return (yield dg.WaitForCallback(lambda cid: None, name="w", timeout=2))
+
+
+def _aws_submitter_fails(c: DurableContext) -> Any:
+    config = WaitForCallbackConfig(retry_strategy=lambda e, a: RetryDecision.no_retry())
+    return c.wait_for_callback(lambda cid, x: _refuse(), name="w", config=config)
+
+
+def _our_submitter_fails():  # type: ignore[no-untyped-def]
+    return (
+        yield dg.WaitForCallback(lambda cid: _refuse(), name="w", retry=dg.Retry(max_attempts=1))
+    )
+
+
+def _aws_invoke_fails(c: DurableContext) -> Any:
+    return c.invoke("no-such-function", 1, name="i")
+
+
+def _our_invoke_fails():  # type: ignore[no-untyped-def]
+    return (yield dg.Invoke("no-such-function", 1, name="i"))
+
+
+def _aws_parallel_raises(c: DurableContext) -> Any:
+    c.parallel([_aws_step_fails], name="p").throw_if_error()
+
+
+def _our_parallel_raises():  # type: ignore[no-untyped-def]
+    batch = yield dg.Parallel([_our_step_fails], name="p")
+    batch.raise_if_failed()
+
+
+FAILURES: dict[str, tuple[Any, Any]] = {
+    "step": (_aws_step_fails, _our_step_fails),
+    "condition out of attempts": (_aws_poll, _our_poll),
+    "callback timeout": (_aws_callback_times_out, _our_callback_times_out),
+    "wait-for-callback timeout": (_aws_wfc_times_out, _our_wfc_times_out),
+    "wait-for-callback submitter": (_aws_submitter_fails, _our_submitter_fails),
+    "invoke": (_aws_invoke_fails, _our_invoke_fails),
+    "parallel raise": (_aws_parallel_raises, _our_parallel_raises),
+}
+
+
+def _escaping(where: str, aws_body: Any, our_body: Any) -> tuple[Any, Any]:
+    if where == "workflow":
+        return (lambda event, ctx: aws_body(ctx)), (lambda event: (yield from our_body()))
+    if where == "child":
+        return (
+            lambda event, ctx: ctx.run_in_child_context(aws_body, name="kid"),
+            lambda event: (yield dg.Child(our_body, name="kid")),
+        )
+
+    def aws_map(event: Any, ctx: DurableContext) -> Any:
+        batch = ctx.map([1], lambda c, x, i, items: aws_body(c), name="m")
+        return [e.type for e in batch.get_errors()]
+
+    def our_map(event: Any):  # type: ignore[no-untyped-def]
+        def item(x: int, i: int):  # type: ignore[no-untyped-def]
+            return (yield from our_body())
+
+        batch = yield dg.Map(item, [1], name="m")
+        return [e.error_type for e in batch.errors()]
+
+    return aws_map, our_map
+
+
+@pytest.mark.parametrize("where", ["workflow", "child", "item"])
+@pytest.mark.parametrize("kind", list(FAILURES))
+def test_a_failure_escaping_is_recorded_as_aws_records_it(kind: str, where: str) -> None:
+    """Under ``payload_format="aws"``, every failure event (operation, context, execution)
+    has the ErrorType AWS's SDK gives it for the same workflow (the one exception: the service
+    names a missing function its own way)."""
+    aws, port = _escaping(where, *FAILURES[kind])
+    with DurableFunctionTestRunner(handler=durable_execution(aws)) as runner:
+        arn = runner.run_async(input="null", execution_timeout=60)
+        runner.wait_for_result(execution_arn=arn, timeout=60)
+        history = runner.get_execution_history(arn, include_execution_data=True).to_dict()
+    _close_scheduler_loop(runner)
+    theirs = _failure_types(json.loads(json.dumps(history, default=str))["Events"])
+    ours_runner = TestRunner(payload_format="aws")
+    run = ours_runner.run(port, None)
+    ours_runner.run_until_idle(include_callback_timeouts=True)
+    assert run.done
+    ours = _failure_types(run.export()["Events"])
+    if kind == "invoke":  # ResourceNotFoundException there, FunctionNotRegisteredError here
+        theirs, ours = theirs[1:], ours[1:]
+    assert ours == theirs
