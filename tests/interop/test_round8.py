@@ -1062,3 +1062,24 @@ def test_a_failure_escaping_is_recorded_as_aws_records_it(kind: str, where: str)
     if kind == "invoke":  # ResourceNotFoundException there, FunctionNotRegisteredError here
         theirs, ours = theirs[1:], ours[1:]
     assert ours == theirs
+
+
+def test_a_history_recorded_before_still_replays() -> None:
+    """durable_gen recorded an exhausted condition escaping the workflow as AWS's `StepError`
+    before `WaitConditionNotMetError` had its own class: that history still replays."""
+    run = TestRunner(payload_format="aws").run(_our_escapes, None)
+    export = run.export()
+    for event in export["Events"]:
+        if event["EventType"] == "ExecutionFailed":
+            error = event["ExecutionFailedDetails"]["Error"]["Payload"]
+            assert error["ErrorType"] == AWS_WAIT_FOR_CONDITION
+            error["ErrorType"] = "aws_durable_execution_sdk_python.exceptions.StepError"
+    report = replay(_our_escapes, export)
+    assert report.status == "ok", report.message
+    for event in export["Events"]:
+        if event["EventType"] == "ExecutionFailed":
+            event["ExecutionFailedDetails"]["Error"]["Payload"]["ErrorType"] = "KeyError"
+    assert replay(_our_escapes, export).status == "failed"  # another failure is still told apart
+
+
+AWS_WAIT_FOR_CONDITION = "aws_durable_execution_sdk_python.exceptions.WaitForConditionError"
