@@ -51,6 +51,7 @@ from aws_durable_execution_sdk_python.config import (
     ParallelConfig,
     StepConfig,
     StepSemantics,
+    WaitForCallbackConfig,
 )
 from aws_durable_execution_sdk_python.context import (
     DurableContext,
@@ -876,9 +877,9 @@ def test_an_exhausted_condition_is_recorded_as_aws_records_it(aws: Any, port: An
 
 
 def test_a_port_catches_an_exhausted_condition_as_wait_condition_not_met() -> None:
-    """docs/migration.md: `except WaitForConditionError` ports to
-    `except dg.WaitConditionNotMetError`, on a new execution in either format and on the
-    history AWS's SDK recorded."""
+    """docs/migration.md: around a condition that runs out of attempts, `except
+    WaitForConditionError` ports to `except dg.WaitConditionNotMetError`, on a new execution in
+    either format and on the history AWS's SDK recorded."""
     for payload_format in ("json", "aws"):
         assert dg.run(_our_catches, None, skip_time=True, payload_format=payload_format) == [  # type: ignore[arg-type]
             "caught",
@@ -903,3 +904,182 @@ def test_a_condition_polled_by_both_sdks_in_turn_runs_out_once(order: str) -> No
     assert len(trail) == 2 and caught[1] == (
         "WaitForConditionError" if (order * 2)[1] == "a" else "WaitConditionNotMetError"
     )
+
+
+def _broken_check(state: Any, _ctx: Any = None) -> Any:
+    raise RuntimeError("endpoint down")
+
+
+def _aws_check_raises(event: Any, ctx: DurableContext) -> Any:
+    config = WaitForConditionConfig(wait_strategy=lambda s, a: None, initial_state=0)
+    try:
+        return ctx.wait_for_condition(_broken_check, config, name="poll")
+    except WaitForConditionError as exc:
+        return ["caught", type(exc).__name__, exc.error_type]
+
+
+def _our_check_raises(event: Any):  # type: ignore[no-untyped-def]
+    strategy = dg.WaitStrategy(until=lambda s: False, max_attempts=4, delay=1)
+    try:
+        return (yield dg.WaitForCondition(_broken_check, 0, wait_strategy=strategy, name="poll"))
+    except dg.StepFailedError as exc:
+        return ["caught", type(exc).__name__, exc.error_type]
+
+
+def test_a_check_that_raises_is_a_step_failure_not_a_condition_out_of_attempts() -> None:
+    """docs/migration.md: AWS's `WaitForConditionError` also covers a check that raised; the
+    port's `except dg.StepFailedError` catches that, with the check's exception as the type."""
+    aws_result, history = _record_with(_aws_check_raises)
+    assert aws_result == ["caught", "WaitForConditionError", "RuntimeError"]
+    expected = ["caught", "StepFailedError", "RuntimeError"]
+    report = replay(_our_check_raises, history)
+    assert (report.status, report.result) == ("ok", expected), report.message
+    for payload_format in ("json", "aws"):
+        assert (
+            dg.run(_our_check_raises, None, skip_time=True, payload_format=payload_format)
+            == expected
+        )  # type: ignore[arg-type]
+
+
+# --- where each kind of failure escapes: the types both SDKs record --------------------------
+
+
+class Refused(Exception):
+    pass
+
+
+def _refuse(_ctx: Any = None) -> Any:
+    raise Refused("no")
+
+
+def _aws_step_fails(c: DurableContext) -> Any:
+    return c.step(_refuse, name="s", config=ONE)
+
+
+def _our_step_fails():  # type: ignore[no-untyped-def]
+    return (yield dg.Step(_refuse, name="s", retry=dg.Retry(max_attempts=1)))
+
+
+def _aws_callback_times_out(c: DurableContext) -> Any:
+    cb = c.create_callback(name="cb", config=CallbackConfig(timeout=Duration.from_seconds(2)))
+    return cb.result()
+
+
+def _our_callback_times_out():  # type: ignore[no-untyped-def]
+    handle = yield dg.CreateCallback(name="cb", timeout=2)
+    return (yield handle)
+
+
+def _aws_wfc_times_out(c: DurableContext) -> Any:
+    config = WaitForCallbackConfig(timeout=Duration.from_seconds(2))
+    return c.wait_for_callback(lambda cid, x: None, name="w", config=config)
+
+
+def _our_wfc_times_out():  # type: ignore[no-untyped-def]
+    return (yield dg.WaitForCallback(lambda cid: None, name="w", timeout=2))
+
+
+def _aws_submitter_fails(c: DurableContext) -> Any:
+    config = WaitForCallbackConfig(retry_strategy=lambda e, a: RetryDecision.no_retry())
+    return c.wait_for_callback(lambda cid, x: _refuse(), name="w", config=config)
+
+
+def _our_submitter_fails():  # type: ignore[no-untyped-def]
+    return (
+        yield dg.WaitForCallback(lambda cid: _refuse(), name="w", retry=dg.Retry(max_attempts=1))
+    )
+
+
+def _aws_invoke_fails(c: DurableContext) -> Any:
+    return c.invoke("no-such-function", 1, name="i")
+
+
+def _our_invoke_fails():  # type: ignore[no-untyped-def]
+    return (yield dg.Invoke("no-such-function", 1, name="i"))
+
+
+def _aws_parallel_raises(c: DurableContext) -> Any:
+    c.parallel([_aws_step_fails], name="p").throw_if_error()
+
+
+def _our_parallel_raises():  # type: ignore[no-untyped-def]
+    batch = yield dg.Parallel([_our_step_fails], name="p")
+    batch.raise_if_failed()
+
+
+FAILURES: dict[str, tuple[Any, Any]] = {
+    "step": (_aws_step_fails, _our_step_fails),
+    "condition out of attempts": (_aws_poll, _our_poll),
+    "callback timeout": (_aws_callback_times_out, _our_callback_times_out),
+    "wait-for-callback timeout": (_aws_wfc_times_out, _our_wfc_times_out),
+    "wait-for-callback submitter": (_aws_submitter_fails, _our_submitter_fails),
+    "invoke": (_aws_invoke_fails, _our_invoke_fails),
+    "parallel raise": (_aws_parallel_raises, _our_parallel_raises),
+}
+
+
+def _escaping(where: str, aws_body: Any, our_body: Any) -> tuple[Any, Any]:
+    if where == "workflow":
+        return (lambda event, ctx: aws_body(ctx)), (lambda event: (yield from our_body()))
+    if where == "child":
+        return (
+            lambda event, ctx: ctx.run_in_child_context(aws_body, name="kid"),
+            lambda event: (yield dg.Child(our_body, name="kid")),
+        )
+
+    def aws_map(event: Any, ctx: DurableContext) -> Any:
+        batch = ctx.map([1], lambda c, x, i, items: aws_body(c), name="m")
+        return [e.type for e in batch.get_errors()]
+
+    def our_map(event: Any):  # type: ignore[no-untyped-def]
+        def item(x: int, i: int):  # type: ignore[no-untyped-def]
+            return (yield from our_body())
+
+        batch = yield dg.Map(item, [1], name="m")
+        return [e.error_type for e in batch.errors()]
+
+    return aws_map, our_map
+
+
+@pytest.mark.parametrize("where", ["workflow", "child", "item"])
+@pytest.mark.parametrize("kind", list(FAILURES))
+def test_a_failure_escaping_is_recorded_as_aws_records_it(kind: str, where: str) -> None:
+    """Under ``payload_format="aws"``, every failure event (operation, context, execution)
+    has the ErrorType AWS's SDK gives it for the same workflow (the one exception: the service
+    names a missing function its own way)."""
+    aws, port = _escaping(where, *FAILURES[kind])
+    with DurableFunctionTestRunner(handler=durable_execution(aws)) as runner:
+        arn = runner.run_async(input="null", execution_timeout=60)
+        runner.wait_for_result(execution_arn=arn, timeout=60)
+        history = runner.get_execution_history(arn, include_execution_data=True).to_dict()
+    _close_scheduler_loop(runner)
+    theirs = _failure_types(json.loads(json.dumps(history, default=str))["Events"])
+    ours_runner = TestRunner(payload_format="aws")
+    run = ours_runner.run(port, None)
+    ours_runner.run_until_idle(include_callback_timeouts=True)
+    assert run.done
+    ours = _failure_types(run.export()["Events"])
+    if kind == "invoke":  # ResourceNotFoundException there, FunctionNotRegisteredError here
+        theirs, ours = theirs[1:], ours[1:]
+    assert ours == theirs
+
+
+def test_a_history_recorded_before_still_replays() -> None:
+    """durable_gen recorded an exhausted condition escaping the workflow as AWS's `StepError`
+    before `WaitConditionNotMetError` had its own class: that history still replays."""
+    run = TestRunner(payload_format="aws").run(_our_escapes, None)
+    export = run.export()
+    for event in export["Events"]:
+        if event["EventType"] == "ExecutionFailed":
+            error = event["ExecutionFailedDetails"]["Error"]["Payload"]
+            assert error["ErrorType"] == AWS_WAIT_FOR_CONDITION
+            error["ErrorType"] = "aws_durable_execution_sdk_python.exceptions.StepError"
+    report = replay(_our_escapes, export)
+    assert report.status == "ok", report.message
+    for event in export["Events"]:
+        if event["EventType"] == "ExecutionFailed":
+            event["ExecutionFailedDetails"]["Error"]["Payload"]["ErrorType"] = "KeyError"
+    assert replay(_our_escapes, export).status == "failed"  # another failure is still told apart
+
+
+AWS_WAIT_FOR_CONDITION = "aws_durable_execution_sdk_python.exceptions.WaitForConditionError"

@@ -855,3 +855,26 @@ def test_invoke_async_runs_async_steps_on_the_callers_loop(tmp_path: Path) -> No
         assert (out.status, out.result) == ("SUCCEEDED", '"asyncio"')
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("pf", ["json", "aws"])
+@pytest.mark.parametrize(("wf", "inp"), SPREAD, ids=IDS)
+def test_what_the_thread_host_stored_replays(
+    tmp_path: Path, wf: Callable[..., Any], inp: Any, pf: str
+) -> None:
+    """`durable_gen.testing.replay` reads a host's operations as they are (a list of
+    `Operation`), and finds the code matches them."""
+    from durable_gen.testing import replay
+
+    host = ThreadHost(
+        wf,
+        FileStore(tmp_path / "s.json", json.dumps(inp)),
+        arn="arn:r",
+        mode="step",
+        payload_format=pf,
+    )
+    outcome = host.run()
+    report = replay(wf, list(host.store.read()[0].values()), execution_arn="arn:r")
+    assert report.status == "ok", report.message
+    if isinstance(outcome, rt.Succeeded) and pf == "json":  # "aws": the result is enveloped
+        assert report.result == json.loads(outcome.result or "null")
