@@ -499,6 +499,5 @@ def same_error_type(recorded: str | None, exc_or_error: BaseException | ErrorObj
     # recorded by a version that named our public errors after their private module
     kind = type(exc_or_error)
     return (
-        kind.__module__ == _errors.__name__
-        and recorded == f"{kind.__module__}.{kind.__qualname__}"
+        kind.__module__ == _errors.__name__ and recorded == f"{kind.__module__}.{kind.__qualname__}"
     )

@@ -55,7 +55,7 @@ unsent START in batch mode). A fourth, `tests/conformance/outsider4/`, written f
 alone too, covers every requirement in a typed style (`@dg.step` options, `dg.Workflow[R]`
 children taken with `yield from`, declared callback and invoke result types);
 `test_outsider4.py` runs it on the in-memory engine, on SQLite (`run_embedded(...,
-store=SqliteStore(path))`) and through `durable_gen.testing.TestRunner`, in each
+store=SqliteStore(path))`), on Postgres and through `durable_gen.testing.TestRunner`, in each
 checkpointing mode, through a SQLite `Worker` with `skip_time=True` as well (but for four
 whose callback answers need time to pass), and through AWS's emulator when it is enabled.
 

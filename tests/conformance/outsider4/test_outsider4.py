@@ -19,6 +19,9 @@ plugin suite, whose plugins are per requirement) also run all together in one da
 The requirements that send no callback answers also run with ``dg.run(..., skip_time=True)``,
 whose result (or ``ExecutionFailedError``) must be the requirement's final state.
 
+They run on a ``PostgresStore`` as well (the throwaway cluster of ``tests/postgres``; skipped,
+with the session's warning, where no Postgres server binaries are installed).
+
 A sample of them (every suite the command line can run, without callback answers, invoke
 targets or plugins) runs with ``durable-gen run ... --skip-time`` and ``durable-gen history
 --json`` (``cli_route.py``); every one of the 107 eligible passes that way, the sample keeps
@@ -281,5 +284,23 @@ def test_requirement_with_the_command_line(
         handlers.HANDLERS[key],
         tmp_path / "cli.db",
         checkpointing=handlers.CHECKPOINTING.get(key, "step"),
+    )
+    assert result.status == "passed", result.reason
+
+
+@pytest.mark.parametrize("key", _keys())
+def test_requirement_on_postgres(
+    key: str, requirements: dict[str, Requirement], postgres_factory: Callable[..., Any]
+) -> None:
+    handlers.reset()
+    result = run_embedded(
+        requirements[key],
+        Handler(
+            handlers.HANDLERS[key],
+            checkpointing=handlers.CHECKPOINTING.get(key, "step"),
+            plugins=handlers.PLUGINS.get(key, list),
+        ),
+        handlers.FUNCTIONS,
+        store=postgres_factory(),
     )
     assert result.status == "passed", result.reason
