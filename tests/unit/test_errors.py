@@ -25,6 +25,9 @@ NOT_IN_THE_TREE = {
     "durable_gen._guard.UnyieldedCommandWarning",
     # Control flow inside the codec: a payload that is not AWS's envelope is read as plain JSON.
     "durable_gen._codec._NotEnvelope",
+    # Raised inside the codec's encoding hook for a pydantic secret; encode() turns it into a
+    # SerializationError naming the payload before it leaves.
+    "durable_gen._codec._SecretValueError",
     # Control flow inside the driver: a checkpoint reply without a token (a paused execution)
     # ends the invocation PENDING before it leaves.
     "durable_gen._driver._TokenWithheld",
