@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 import durable_gen as dg
@@ -34,14 +35,17 @@ from tests.unit.testing.test_change_corpus_options import (
     FAILED,
     FUNCTIONS,
     OK,
+    SAME,
     Change,
     Gen,
     N,
     _drive,
+    _json,
+    _replay_verdict,
     _verdict,
     gate,
 )
-from tests.unit.testing.test_change_corpus_round7 import judge
+from tests.unit.testing.test_change_corpus_round7 import verdicts_of
 
 
 def _named(wf: Callable[..., Gen], name: str) -> Callable[..., Gen]:
@@ -782,6 +786,60 @@ TYPES = [
     ),
 ]
 
+
+@dg.step(name="double")
+def double_as_text(x: int) -> str:
+    return str(2 * x)
+
+
+@dg.step(name="double")
+def double_boxed(x: int) -> Approval:
+    return Approval(2 * x)
+
+
+def _typed_unit(kind: str, step: Any) -> Any:
+    """The step run as a Map's function, a Parallel branch, a Child's function, or inside a
+    Child that completes; then the gate at the root."""
+
+    def inside(x: int) -> Gen:
+        return (yield step(x))
+
+    def workflow(x: int) -> Gen:
+        if kind == "map":
+            out = (yield dg.Map(step, [1, 2], name="m")).results()
+        elif kind == "parallel":
+            out = (yield dg.Parallel([functools.partial(step, 1)], name="p")).results()
+        elif kind == "child":
+            out = [(yield dg.Child(step, (1,), name="c"))]
+        else:
+            out = [(yield dg.Child(inside, (1,), name="c"))]
+        yield from gate()
+        return [type(value).__name__ for value in out]
+
+    return _named(workflow, f"typed_unit[{kind},{step.fn.__name__}]")
+
+
+TYPED_UNITS = [
+    Change(
+        f"{kind}: the step's return annotation made {new.fn.__name__}'s for recorded ints",
+        _typed_unit(kind, double),
+        _typed_unit(kind, new),
+        FAILED,  # the recorded results are read into the new type, which cannot take them
+        FAILED,
+    )
+    for kind in ("map", "parallel", "child")
+    for new in (double_as_text, double_boxed)
+] + [
+    Change(
+        "step in a completed Child: return annotation made str for a recorded int",
+        _typed_unit("inside", double),
+        _typed_unit("inside", double_as_text),
+        OK,  # the child's result is read by the child, which declares nothing
+        OK,
+        result=["int"],
+    ),
+]
+
 # --- F. Invoke inside items; G. callbacks; H. waits ---------------------------------------------
 
 
@@ -1094,7 +1152,76 @@ COMPENSATIONS = [
 ]
 
 
-CHANGES = [*SUBTYPES, *NESTED, *REORDERS, *OPTIONS, *TYPES, *OTHERS, *COMPENSATIONS]
+CHANGES = [
+    *SUBTYPES,
+    *NESTED,
+    *REORDERS,
+    *OPTIONS,
+    *TYPES,
+    *TYPED_UNITS,
+    *OTHERS,
+    *COMPENSATIONS,
+]
+
+# --- the judge: round 7's routes, and the test runner's other modes ------------------------------
+
+#: TestRunner options of the extra routes: each checkpointing mode, and AWS's payload format.
+MODES: dict[str, dict[str, Any]] = {
+    "eager": {"checkpointing": "eager"},
+    "batch": {"checkpointing": "batch"},
+    "aws": {"payload_format": "aws"},
+}
+
+
+def _mode_routes(change: Change, completed: bool, options: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 under a TestRunner with ``options``; its export replayed on version 2 and,
+    while it waits, version 2 deployed under it."""
+    runner = TestRunner(skip_time=False, functions=FUNCTIONS, **options)
+    run = runner.run(change.v1, change.input)
+    if completed:
+        _drive(runner, run)
+        assert run.status == "SUCCEEDED", run.error
+    else:
+        assert run.status == "RUNNING", run.error
+    out: dict[str, Any] = {}
+    report = replay(change.v2, run.export())
+    out["replay"] = (_replay_verdict(report), None)
+    if completed and report.outcome == "succeeded":
+        out["replay"] = (out["replay"][0], _json(report.result))
+    if not completed:
+        runner.deploy(change.v1, change.v2)
+        _drive(runner, run)
+        error = run.error
+        if error is not None:  # AWS's format records a module-qualified type, and AWS's
+            # SerDesError for a payload that does not read (docs/lambda.md)
+            kind = error.error_type.rsplit(".")[-1]
+            kind = "SerializationError" if kind == "SerDesError" else kind
+            error = msgspec.structs.replace(error, error_type=kind)
+        verdict = _verdict(run.status, error)
+        out["engine"] = (verdict, _json(run.result()) if verdict == OK else None)
+    return out
+
+
+def judge(change: Change, state: str, tmp_path: Path, durable_replayer: Replayer) -> None:
+    expected = change.suspended if state == "suspended" else change.completed
+    if expected is None:
+        pytest.skip("not applicable")
+    completed = state == "completed"
+    verdicts, results = verdicts_of(change, completed, tmp_path, durable_replayer)
+    for mode, options in MODES.items():
+        for route, (verdict, result) in _mode_routes(change, completed, options).items():
+            verdicts[f"{route} ({mode})"] = verdict
+            if verdict == OK and result is not None:
+                results[f"{route} ({mode})"] = result
+    assert verdicts == dict.fromkeys(verdicts, expected)
+    if expected != OK:
+        return
+    wanted = change.result
+    if completed and change.completed_result is not SAME:
+        wanted = change.completed_result
+    if wanted is ...:
+        wanted = next(iter(results.values()))
+    assert results == dict.fromkeys(results, wanted)
 
 
 @pytest.mark.parametrize("state", ["suspended", "completed"])
