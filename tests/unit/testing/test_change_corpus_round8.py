@@ -28,6 +28,7 @@ import msgspec
 import pytest
 
 import durable_gen as dg
+from durable_gen.local import VirtualClock
 from durable_gen.testing import DurableRun, TestRunner, assert_deterministic, replay
 from durable_gen.testing.pytest_plugin import Replayer
 from tests.unit.testing.test_change_corpus_options import (
@@ -40,6 +41,7 @@ from tests.unit.testing.test_change_corpus_options import (
     Gen,
     N,
     _drive,
+    _engine,
     _json,
     _replay_verdict,
     _verdict,
@@ -993,6 +995,158 @@ OTHERS = [
     ),
 ]
 
+# --- I. one shape written otherwise ---------------------------------------------------------------
+
+
+def _double_item(x: int) -> Gen:
+    return (yield double(x))
+
+
+def _as_map(form: str) -> Any:
+    """A Map of two items, each one step ``double``: the function a @step, a generator item
+    yielding that step, or a partial; ``namer`` variants name the items."""
+
+    def workflow(x: int) -> Gen:
+        namer: Any = None
+        fn: Any = double
+        if form == "generator":
+            fn = _double_item
+        elif form == "namer None":
+            namer = lambda item, i: None  # noqa: E731
+        elif form == "namer None for one":
+            namer = lambda item, i: None if i == 1 else f"map-item-{i}"  # noqa: E731
+        elif form == "completion":
+            r = yield dg.Map(fn, [1, 2], name="m", completion=dg.Completion(min_successful=1))
+            yield from gate()
+            return r.results()
+        r = yield dg.Map(fn, [1, 2], name="m", item_namer=namer)
+        yield from gate()
+        return r.results()
+
+    return _named(workflow, f"as_map[{form}]")
+
+
+def _as_parallel(form: str) -> Any:
+    def workflow(x: int) -> Gen:
+        if form == "function":
+            branches: Any = [one, two]
+        elif form == "Branch":
+            branches = [dg.Branch(one), dg.Branch(two)]
+        elif form == "Branch named by default":
+            branches = [dg.Branch(one, name="parallel-branch-0"), dg.Branch(two)]
+        else:
+            branches = [dg.Branch(one, name="first"), dg.Branch(two)]
+        r = yield dg.Parallel(branches, name="p")
+        yield from gate()
+        return r.results()
+
+    return _named(workflow, f"as_parallel[{form}]")
+
+
+def _as_unit(form: str) -> Any:
+    """One ``double`` as a step, a Child of the @step function, or a Child of a generator."""
+
+    def workflow(x: int) -> Gen:
+        if form == "step":
+            a = yield double(x)
+        elif form == "child of the step":
+            a = yield dg.Child(double, (x,))
+        elif form == "child of a generator":
+            a = yield dg.Child(_double_item, (x,))
+        else:  # an Invoke of that name
+            a = yield dg.Invoke("tax", x, name="double")
+        yield from gate()
+        return a
+
+    return _named(workflow, f"as_unit[{form}]")
+
+
+SHAPES = [
+    Change(
+        "Map: @step function made a generator item yielding that step",
+        _as_map("plain"),
+        _as_map("generator"),
+        OK,  # each item recorded one context holding one step 'double': the same
+        OK,
+        result=[2, 4],
+    ),
+    Change(
+        "Map: generator item made the @step function it yields",
+        _as_map("generator"),
+        _as_map("plain"),
+        OK,
+        OK,
+        result=[2, 4],
+    ),
+    Change(
+        "Map: item_namer returning None for every item",
+        _as_map("plain"),
+        _as_map("namer None"),
+        N,  # the items were named map-item-0, map-item-1: a name removed is a rename
+        N,
+    ),
+    Change(
+        "Map: item_namer returning None for one item",
+        _as_map("plain"),
+        _as_map("namer None for one"),
+        N,
+        N,
+    ),
+    Change(
+        "Map: completion= set after the Map completed",
+        _as_map("plain"),
+        _as_map("completion"),
+        OK,
+        OK,
+        result=[2, 4],
+    ),
+    Change(
+        "Parallel: functions wrapped in Branch without names",
+        _as_parallel("function"),
+        _as_parallel("Branch"),
+        OK,
+        OK,
+        result=["one", "two"],
+    ),
+    Change(
+        "Parallel: a Branch given its default name",
+        _as_parallel("Branch"),
+        _as_parallel("Branch named by default"),
+        OK,
+        OK,
+        result=["one", "two"],
+    ),
+    Change(
+        "Parallel: a Branch given another name",
+        _as_parallel("Branch"),
+        _as_parallel("Branch named"),
+        N,
+        N,
+    ),
+    Change(
+        "a step made a Child of its @step function",
+        _as_unit("step"),
+        _as_unit("child of the step"),
+        N,
+        N,
+    ),
+    Change(
+        "a Child of a @step function made a Child of a generator yielding that step",
+        _as_unit("child of the step"),
+        _as_unit("child of a generator"),
+        OK,  # both unnamed (only a @dg.workflow function names a child): the same context
+        OK,
+        result=2,
+    ),
+    Change(
+        "a step made an Invoke of the same name",
+        _as_unit("step"),
+        _as_unit("invoke"),
+        N,
+        N,
+    ),
+]
+
 # --- J. compensations ---------------------------------------------------------------------------
 
 
@@ -1160,6 +1314,7 @@ CHANGES = [
     *TYPES,
     *TYPED_UNITS,
     *OTHERS,
+    *SHAPES,
     *COMPENSATIONS,
 ]
 
@@ -1297,3 +1452,73 @@ def test_a_partial_undo_names_its_operations_after_its_function() -> None:
     runner.run_until_idle()
     names = [op.name for op in run.operations() if op.sub_type == "Compensation"]
     assert names == ["undo_booking"]
+
+
+# --- a started wait or callback keeps what it was recorded with ---------------------------------
+
+
+def _timed(kind: str, seconds: int, heartbeat: int | None = None) -> Callable[..., Gen]:
+    def workflow(x: int) -> Gen:
+        if kind == "wait":
+            yield dg.Wait(seconds=seconds, name="w")
+            return "waited"
+        handle = yield dg.CreateCallback(name="cb", timeout=seconds, heartbeat_timeout=heartbeat)
+        return (yield handle)
+
+    return _named(workflow, f"timed[{kind},{seconds},{heartbeat}]")
+
+
+TIMED = [
+    # (v1, v2, statuses after 20 s, 100 s and 3700 s, the error type)
+    (_timed("wait", 3600), _timed("wait", 10), ["RUNNING", "RUNNING", "SUCCEEDED"], None),
+    (_timed("wait", 10), _timed("wait", 3600), ["SUCCEEDED"] * 3, None),
+    (_timed("cb", 3600), _timed("cb", 10), ["RUNNING", "RUNNING", "FAILED"], "Callback.Timeout"),
+    (_timed("cb", 10), _timed("cb", 3600), ["FAILED"] * 3, "Callback.Timeout"),
+    (
+        _timed("cb", 3600),
+        _timed("cb", 3600, 5),
+        ["RUNNING", "RUNNING", "FAILED"],
+        "Callback.Timeout",
+    ),
+    (_timed("cb", 3600, 5), _timed("cb", 3600), ["FAILED"] * 3, "Callback.Heartbeat"),
+]
+
+
+@pytest.mark.parametrize("engine", ["memory", "SQLite"])
+@pytest.mark.parametrize(
+    ("v1", "v2", "statuses", "error_type"),
+    TIMED,
+    ids=[f"{t[0].__name__}->{t[1].__name__}" for t in TIMED],
+)
+def test_a_started_wait_or_callback_keeps_its_recorded_times(
+    v1: Callable[..., Gen],
+    v2: Callable[..., Gen],
+    statuses: list[str],
+    error_type: str | None,
+    engine: str,
+    tmp_path: Path,
+) -> None:
+    """docs/versioning.md: a wait's duration and a callback's timeouts changed apply to what
+    has not started; the wait or callback an execution waits on ends when it was recorded to."""
+    seen = []
+    if engine == "memory":
+        runner = TestRunner(skip_time=False)
+        run = runner.run(v1, 1)
+        runner.deploy(v1, v2)
+        for seconds in (20, 80, 3600):
+            runner.advance(seconds)
+            seen.append(run.status)
+        error = run.error
+    else:
+        clock = VirtualClock(auto_advance=False)
+        path = tmp_path / "timed.sqlite"
+        arn = _engine(path, clock, v1).start("wf", "1")
+        assert _engine(path, clock, v1).run(arn).status == "RUNNING"
+        service = _engine(path, clock, v2)  # the deploy: a new process on the same file
+        for seconds in (20, 80, 3600):
+            clock.advance(seconds)
+            record = service.run(arn)
+            seen.append(record.status)
+        error = record.error
+    assert seen == statuses
+    assert (error.error_type if error else None) == error_type
