@@ -19,6 +19,7 @@ added after the last recorded operation).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,13 @@ import pytest
 
 import durable_gen as dg
 from durable_gen.local import VirtualClock
-from durable_gen.testing import DurableRun, TestRunner, assert_deterministic, replay
+from durable_gen.testing import (
+    DurableRun,
+    TestRunner,
+    assert_deterministic,
+    replay,
+    replay_folder,
+)
 from durable_gen.testing.pytest_plugin import Replayer
 from tests.unit.testing.test_change_corpus_options import (
     ANSWER,
@@ -1328,7 +1335,15 @@ MODES: dict[str, dict[str, Any]] = {
 }
 
 
-def _mode_routes(change: Change, completed: bool, options: dict[str, Any]) -> dict[str, Any]:
+def _decoy(x: int) -> Gen:
+    """A workflow a mapping names besides the one a file is for: never replayed."""
+    raise AssertionError("the decoy was replayed")
+    yield
+
+
+def _mode_routes(
+    change: Change, completed: bool, options: dict[str, Any], tmp_path: Path
+) -> dict[str, Any]:
     """Version 1 under a TestRunner with ``options``; its export replayed on version 2 and,
     while it waits, version 2 deployed under it."""
     runner = TestRunner(skip_time=False, functions=FUNCTIONS, **options)
@@ -1340,6 +1355,13 @@ def _mode_routes(change: Change, completed: bool, options: dict[str, Any]) -> di
         assert run.status == "RUNNING", run.error
     out: dict[str, Any] = {}
     report = replay(change.v2, run.export())
+    if not options.get("checkpointing"):
+        # replay_folder with a mapping: the file (named otherwise) matched by its folder (the
+        # corpus's names are too long for their function names to be matched: test below)
+        folder = tmp_path / f"mapped-{options.get('payload_format', 'json')}-{completed}"
+        run.export(folder / "orders" / "exported.json")
+        (by_name,) = replay_folder({"decoy": _decoy, "orders": change.v2}, folder)
+        out["replay_folder (mapping)"] = (_replay_verdict(by_name), None)
     out["replay"] = (_replay_verdict(report), None)
     if completed and report.outcome == "succeeded":
         out["replay"] = (out["replay"][0], _json(report.result))
@@ -1364,7 +1386,7 @@ def judge(change: Change, state: str, tmp_path: Path, durable_replayer: Replayer
     completed = state == "completed"
     verdicts, results = verdicts_of(change, completed, tmp_path, durable_replayer)
     for mode, options in MODES.items():
-        for route, (verdict, result) in _mode_routes(change, completed, options).items():
+        for route, (verdict, result) in _mode_routes(change, completed, options, tmp_path).items():
             verdicts[f"{route} ({mode})"] = verdict
             if verdict == OK and result is not None:
                 results[f"{route} ({mode})"] = result
@@ -1522,3 +1544,48 @@ def test_a_started_wait_or_callback_keeps_its_recorded_times(
         error = record.error
     assert seen == statuses
     assert (error.error_type if error else None) == error_type
+
+
+# --- replay_folder with a mapping: files the runner named with a shortened or numbered name ------
+
+
+def _order_workflow(qualname: str, tag: str) -> Callable[..., Gen]:
+    def place_order(x: int) -> Gen:
+        return (yield dg.Step(double.fn, (x,), name=f"charge-{tag}"))
+
+    place_order.__qualname__ = qualname
+    return place_order
+
+
+@pytest.mark.parametrize("long", [False, True], ids=["short", "over 64 characters"])
+def test_replay_folder_matches_the_runner_s_shortened_and_numbered_names(
+    long: bool, tmp_path: Path
+) -> None:
+    """docs/testing.md: a file is matched by its ``FunctionName``, ``pkg.module.place_order``
+    matching ``place_order``. The runner registers a module.qualname over 64 characters
+    shortened (its end replaced by a hash) and a second workflow of one module and qualname
+    with ``-2`` at the end: those files matched no name, and every one was ``invalid``."""
+    qualname = (
+        "test_recorded_orders_replay_after_the_refactoring.<locals>.place_order"
+        if long
+        else "place_order"
+    )
+    first, second = _order_workflow(qualname, "a"), _order_workflow(qualname, "b")
+    runner = TestRunner()
+    for wf, name in ((first, "first"), (second, "second")):
+        run = runner.run(wf, 1)
+        assert run.status == "SUCCEEDED"
+        run.export(tmp_path / name / "o-1.json")
+    names = [
+        json.loads((tmp_path / n / "o-1.json").read_text())["FunctionName"]
+        for n in ("first", "second")
+    ]
+    assert names[1].endswith("-2")
+    assert (len(names[0]) == 64) is long
+    (report,) = replay_folder({"place_order": first}, tmp_path / "first")
+    assert report.status == "ok", report.message
+    (report,) = replay_folder({"place_order": second}, tmp_path / "second")
+    assert report.status == "ok", report.message
+    # new code under that name (here the second, whose step is named otherwise) is checked
+    reports = replay_folder({"other": _decoy, "place_order": second}, tmp_path / "first")
+    assert [r.status for r in reports] == ["diverged"]
