@@ -1313,7 +1313,177 @@ COMPENSATIONS = [
 ]
 
 
+# --- K. Patched and Deprecated guarding this round's changes ------------------------------------
+
+
+def _guarded_sub_type(mode: str) -> Any:
+    """A step whose sub_type is added: ``old``, ``patched`` (new under Patched), ``deprecated``
+    (Deprecated, new only), ``bare`` (new, unguarded)."""
+
+    def workflow(x: int) -> Gen:
+        if mode == "old":
+            a = yield fetch(x)
+        elif mode == "patched":
+            a = yield (fetch_typed(x) if (yield dg.Patched("typed")) else fetch(x))
+        elif mode == "deprecated":
+            yield dg.Deprecated("typed")
+            a = yield fetch_typed(x)
+        else:
+            a = yield fetch_typed(x)
+        yield from gate()
+        return a
+
+    return _named(workflow, f"guarded_sub_type[{mode}]")
+
+
+def _guarded_in_child_map(mode: str) -> Any:
+    """A Map in a Child; each item's step gets a sub_type, guarded in the item; items wait."""
+
+    def item(x: int) -> Gen:
+        if mode == "old":
+            a = yield fetch(x)
+        elif mode == "patched":
+            a = yield (fetch_typed(x) if (yield dg.Patched("typed")) else fetch(x))
+        else:
+            yield dg.Deprecated("typed")
+            a = yield fetch_typed(x)
+        yield from gate(f"gate-{x}")
+        return a
+
+    def body(x: int) -> Gen:
+        return (yield dg.Map(item, [1, 2], name="m")).results()
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(body, (x,), name="c"))
+
+    return _named(workflow, f"guarded_in_child_map[{mode}]")
+
+
+def _guarded_reorder(mode: str) -> Any:
+    """Parallel branches in a Child swapped, guarded by Patched in the Child."""
+
+    def body(x: int) -> Gen:
+        swap = False
+        if mode == "patched":
+            swap = yield dg.Patched("swap")
+        elif mode == "deprecated":
+            yield dg.Deprecated("swap")
+            swap = True
+        branches = _branches("RL" if swap else "LR")
+        r = yield dg.Parallel(branches, name="p")
+        yield from gate()
+        return sorted(r.results())
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(body, (x,), name="c"))
+
+    return _named(workflow, f"guarded_reorder[{mode}]")
+
+
+def _guarded_undo(mode: str) -> Any:
+    """The undo of a rolled-back step replaced, guarded by Patched before the step."""
+
+    def workflow(x: int) -> Gen:
+        new = False
+        if mode == "patched":
+            new = yield dg.Patched("undo")
+        elif mode == "deprecated":
+            yield dg.Deprecated("undo")
+            new = True
+        undo = cancel_booking if new else undo_booking
+        yield dg.Step(fetch.fn, (x,), name="book", compensate=undo)
+        undone = yield dg.RunCompensations()
+        yield from gate()
+        return [u.status for u in undone]
+
+    return _named(workflow, f"guarded_undo[{mode}]")
+
+
+GUARDED = [
+    Change(
+        "sub_type added under Patched",
+        _guarded_sub_type("old"),
+        _guarded_sub_type("patched"),
+        OK,
+        OK,
+        result=2,
+    ),
+    Change("sub_type added unguarded", _guarded_sub_type("old"), _guarded_sub_type("bare"), N, N),
+    Change(
+        "sub_type: Patched made Deprecated, executions on the old path",
+        _guarded_sub_type("old"),
+        _guarded_sub_type("deprecated"),
+        N,
+        N,
+    ),
+    Change(
+        "sub_type: Patched made Deprecated, executions on the new path",
+        _guarded_sub_type("patched"),
+        _guarded_sub_type("deprecated"),
+        OK,
+        OK,
+        result=2,
+    ),
+    Change(
+        "Map in a Child, items waiting: sub_type added under Patched",
+        _guarded_in_child_map("old"),
+        _guarded_in_child_map("patched"),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Map in a Child, items waiting: Deprecated, items on the old path",
+        _guarded_in_child_map("old"),
+        _guarded_in_child_map("deprecated"),
+        N,
+        OK,  # a completed child replays from its record: its items' code does not run
+        completed_result=[2, 3],
+    ),
+    Change(
+        "Map in a Child, items waiting: Deprecated, items on the new path",
+        _guarded_in_child_map("patched"),
+        _guarded_in_child_map("deprecated"),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+    Change(
+        "Parallel in a Child: branches swapped under Patched",
+        _guarded_reorder("old"),
+        _guarded_reorder("patched"),
+        OK,
+        OK,
+        result=[2, 4],
+    ),
+    Change(
+        "Parallel in a Child: swap Deprecated, executions on the old order",
+        _guarded_reorder("old"),
+        _guarded_reorder("deprecated"),
+        N,
+        OK,
+        completed_result=[2, 4],
+    ),
+    Change(
+        "rollback done: the undo replaced under Patched",
+        _guarded_undo("old"),
+        _guarded_undo("patched"),
+        OK,
+        OK,
+        result=["SUCCEEDED"],
+    ),
+    Change(
+        "rollback done: undo replacement Deprecated, executions on the old undo",
+        _guarded_undo("old"),
+        _guarded_undo("deprecated"),
+        N,
+        N,
+    ),
+]
+
+
 CHANGES = [
+    *GUARDED,
     *SUBTYPES,
     *NESTED,
     *REORDERS,
