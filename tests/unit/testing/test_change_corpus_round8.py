@@ -1482,7 +1482,157 @@ GUARDED = [
 ]
 
 
+# --- L. contexts whose result was too large to record: rebuilt by replaying their body ----------
+
+BIG = 300_000  # characters: over the 256 KiB a context records as its result
+
+
+@dg.step
+def big_part(x: int) -> str:
+    return str(x) * (BIG // 2)
+
+
+@dg.step
+def big_other(x: int) -> str:
+    return str(x) * (BIG // 2)
+
+
+BIG_STEPS = {"plain": big_part, "other": big_other}
+
+
+def _big_child(variant: str, extra: bool = False) -> Any:
+    """A Child whose result (two large step results) is too large to record; a gate after."""
+    step = BIG_STEPS[variant]
+
+    def body(x: int) -> Gen:
+        a = yield step(x)
+        b = yield step(x + 1)
+        if extra:
+            yield fetch(x)
+        return a + b
+
+    def workflow(x: int) -> Gen:
+        out = yield dg.Child(body, (x,), name="c")
+        yield from gate()
+        return len(out)
+
+    return _named(workflow, f"big_child[{variant},{extra}]")
+
+
+def _big_map(variant: str, items: int = 2) -> Any:
+    step = BIG_STEPS[variant]
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(step, list(range(items)), name="m")
+        yield from gate()
+        return [len(v) for v in r.results()]
+
+    return _named(workflow, f"big_map[{variant},{items}]")
+
+
+LARGE = [
+    Change(
+        "large Child result: a step inside renamed",
+        _big_child("plain"),
+        _big_child("other"),
+        N,
+        N,  # rebuilt by replaying its body, and matched
+    ),
+    Change(
+        "large Child result: a step added at its end",
+        _big_child("plain"),
+        _big_child("plain", extra=True),
+        N,
+        N,
+    ),
+    Change(
+        "large Child result: unchanged",
+        _big_child("plain"),
+        _big_child("plain"),
+        OK,
+        OK,
+        result=BIG,
+    ),
+    Change(
+        "large Map result: the function replaced",
+        _big_map("plain"),
+        _big_map("other"),
+        N,
+        N,
+    ),
+    Change(
+        "large Map result: an item more",
+        _big_map("plain"),
+        _big_map("plain", 3),
+        N,
+        N,
+    ),
+]
+
+
+# --- M. an Invoke the execution waits on (the invoked execution still runs) -----------------------
+
+
+def _invoke_waiting(function: str, payload: int = 3, name: str = "tax", where: str = "root") -> Any:
+    def body(x: int) -> Gen:
+        return (yield dg.Invoke(function, payload, name=name))
+
+    def workflow(x: int) -> Gen:
+        if where == "child":
+            return (yield dg.Child(body, (x,), name="c"))
+        if where == "map":
+            return (yield dg.Map(body, [x], name="m")).results()
+        return (yield from body(x))
+
+    return _named(workflow, f"invoke_waiting[{function},{payload},{name},{where}]")
+
+
+INVOKES = [
+    Change(
+        "Invoke waited on: another function under the same name",
+        _invoke_waiting("slow-tax"),
+        _invoke_waiting("tax"),
+        OK,  # the invoked execution runs on: its result is the old function's
+        OK,
+        result=6,
+    ),
+    Change(
+        "Invoke waited on: another payload",
+        _invoke_waiting("slow-tax"),
+        _invoke_waiting("slow-tax", 5),
+        OK,
+        OK,
+        result=6,
+    ),
+    Change(
+        "Invoke waited on: renamed",
+        _invoke_waiting("slow-tax"),
+        _invoke_waiting("slow-tax", name="levy"),
+        N,
+        N,
+    ),
+    Change(
+        "Invoke waited on in a Child: renamed",
+        _invoke_waiting("slow-tax", where="child"),
+        _invoke_waiting("slow-tax", name="levy", where="child"),
+        N,
+        OK,
+        completed_result=6,
+    ),
+    Change(
+        "Invoke waited on in a Map item: another function under the same name",
+        _invoke_waiting("slow-tax", where="map"),
+        _invoke_waiting("tax", where="map"),
+        OK,
+        OK,
+        result=[6],
+    ),
+]
+
+
 CHANGES = [
+    *INVOKES,
+    *LARGE,
     *GUARDED,
     *SUBTYPES,
     *NESTED,
