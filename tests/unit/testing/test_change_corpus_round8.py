@@ -29,6 +29,7 @@ import msgspec
 import pytest
 
 import durable_gen as dg
+from durable_gen import runtime as rt
 from durable_gen.local import VirtualClock
 from durable_gen.testing import (
     DurableRun,
@@ -51,6 +52,7 @@ from tests.unit.testing.test_change_corpus_options import (
     _engine,
     _json,
     _replay_verdict,
+    _run_out,
     _verdict,
     gate,
 )
@@ -1655,6 +1657,43 @@ MODES: dict[str, dict[str, Any]] = {
 }
 
 
+def _lambda_with(change: Change, options: dict[str, Any]) -> tuple[str, Any]:
+    """The suspended execution resumed by the Lambda handler of version 2, both handlers
+    built with ``options``."""
+    from durable_gen.aws import lambda_handler
+
+    clock = VirtualClock(auto_advance=False)
+    service = _engine(None, clock, change.v1)
+
+    def handler(workflow: Callable[..., Gen]) -> Callable[[Any], Any]:
+        on_lambda = lambda_handler(workflow, service=service, **options)
+
+        def invoke(invocation: rt.InvocationInput) -> rt.InvocationOutput:
+            event = msgspec.json.decode(msgspec.json.encode(invocation))
+            return msgspec.convert(on_lambda(event, None), rt.InvocationOutput)
+
+        return invoke
+
+    service.register("wf", handler(change.v1))
+    arn = service.start("wf", json.dumps(change.input))
+    assert service.run(arn).status == "RUNNING"
+    service.register("wf", handler(change.v2))  # the deploy
+    record = _run_out(service, clock, arn)
+    return _normalized(record.status, record.error), (
+        json.loads(record.result) if record.status == "SUCCEEDED" and record.result else None
+    )
+
+
+def _normalized(status: str, error: Any) -> str:
+    """``_verdict`` of an error AWS's format records: a module-qualified type, and AWS's
+    SerDesError for a payload that does not read (docs/lambda.md)."""
+    if error is not None:
+        kind = error.error_type.rsplit(".")[-1]
+        kind = "SerializationError" if kind == "SerDesError" else kind
+        error = msgspec.structs.replace(error, error_type=kind)
+    return _verdict(status, error)
+
+
 def _decoy(x: int) -> Gen:
     """A workflow a mapping names besides the one a file is for: never replayed."""
     raise AssertionError("the decoy was replayed")
@@ -1686,15 +1725,10 @@ def _mode_routes(
     if completed and report.outcome == "succeeded":
         out["replay"] = (out["replay"][0], _json(report.result))
     if not completed:
+        out["Lambda handler"] = _lambda_with(change, options)
         runner.deploy(change.v1, change.v2)
         _drive(runner, run)
-        error = run.error
-        if error is not None:  # AWS's format records a module-qualified type, and AWS's
-            # SerDesError for a payload that does not read (docs/lambda.md)
-            kind = error.error_type.rsplit(".")[-1]
-            kind = "SerializationError" if kind == "SerDesError" else kind
-            error = msgspec.structs.replace(error, error_type=kind)
-        verdict = _verdict(run.status, error)
+        verdict = _normalized(run.status, run.error)
         out["engine"] = (verdict, _json(run.result()) if verdict == OK else None)
     return out
 
