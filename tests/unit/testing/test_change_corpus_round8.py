@@ -1502,14 +1502,20 @@ def big_other(x: int) -> str:
 BIG_STEPS = {"plain": big_part, "other": big_other}
 
 
-def _big_child(variant: str, extra: bool = False) -> Any:
-    """A Child whose result (two large step results) is too large to record; a gate after."""
+def _big_child(variant: str, extra: bool = False, guard: str | None = None) -> Any:
+    """A Child whose result (two large step results) is too large to record; a gate after.
+    ``guard``: a step added at the child's end under ``Patched`` or after ``Deprecated``."""
     step = BIG_STEPS[variant]
 
     def body(x: int) -> Gen:
         a = yield step(x)
         b = yield step(x + 1)
         if extra:
+            yield fetch(x)
+        if guard == "patched" and (yield dg.Patched("tail")):
+            yield fetch(x)
+        if guard == "deprecated":
+            yield dg.Deprecated("tail")
             yield fetch(x)
         return a + b
 
@@ -1518,7 +1524,7 @@ def _big_child(variant: str, extra: bool = False) -> Any:
         yield from gate()
         return len(out)
 
-    return _named(workflow, f"big_child[{variant},{extra}]")
+    return _named(workflow, f"big_child[{variant},{extra},{guard}]")
 
 
 def _big_map(variant: str, items: int = 2) -> Any:
@@ -1544,6 +1550,21 @@ LARGE = [
         "large Child result: a step added at its end",
         _big_child("plain"),
         _big_child("plain", extra=True),
+        N,
+        N,
+    ),
+    Change(
+        "large Child result: a step added at its end under Patched",
+        _big_child("plain"),
+        _big_child("plain", guard="patched"),
+        OK,  # rebuilt by replaying its body: Patched answers False, the context ended there
+        OK,
+        result=BIG,
+    ),
+    Change(
+        "large Child result: a step added at its end after Deprecated",
+        _big_child("plain"),
+        _big_child("plain", guard="deprecated"),
         N,
         N,
     ),
