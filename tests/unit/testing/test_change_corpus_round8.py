@@ -1964,3 +1964,50 @@ def test_replay_folder_matches_the_runner_s_shortened_and_numbered_names(
     # new code under that name (here the second, whose step is named otherwise) is checked
     reports = replay_folder({"other": _decoy, "place_order": second}, tmp_path / "first")
     assert [r.status for r in reports] == ["diverged"]
+
+
+# --- what a divergence of the SubType alone says --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("v1", "v2", "keep"),
+    [
+        (_root_step("plain"), _root_step("Fetch"), "no sub_type= here"),
+        (_root_step("Fetch"), _root_step("Load"), "sub_type='Fetch' here"),
+        (_child_step("plain"), _child_step("plain", sub_type="Booking"), "no sub_type= here"),
+        (_callback_typed(None), _callback_typed("Approval"), "no sub_type= here"),
+        (_wfc_typed(None), _wfc_typed("Approval"), "no sub_type= here"),
+    ],
+    ids=["step added", "step changed", "Child added", "callback added", "WaitForCallback added"],
+)
+def test_a_sub_type_change_is_named_as_such(
+    v1: Callable[..., Gen], v2: Callable[..., Gen], keep: str
+) -> None:
+    """The message said only that 'STEP/Step' was recorded and 'STEP/Fetch' asked for, which
+    does not tell that a sub_type= made the difference, nor what to keep."""
+    runner = TestRunner(skip_time=False)
+    run = runner.run(v1, 1)
+    report = replay(v2, run.export())
+    assert report.status == "diverged"
+    assert "Only the SubType differs: a sub_type= was added, changed or removed" in report.message
+    assert keep in report.message
+    runner.deploy(v1, v2)
+    _drive(runner, run)
+    assert run.error is not None and keep in run.error.error_message
+
+
+def test_a_step_made_a_now_is_not_said_to_differ_in_its_sub_type_alone() -> None:
+    def v1(x: int) -> Gen:
+        a = yield dg.Step(fetch.fn, (x,), name="now")
+        yield from gate()
+        return a
+
+    def v2(x: int) -> Gen:
+        yield dg.Now()
+        yield from gate()
+        return 0
+
+    report = replay(v2, TestRunner().run(v1, 1).export())
+    assert report.status == "diverged"
+    assert "Only the SubType" not in report.message
+    assert "guard changed code with Patched" in report.message
