@@ -325,11 +325,10 @@ def _pick(
         # ``-2`` (``-3``, ...) at the end.
         numbered = re.fullmatch(r"(.+)(-[0-9]+)", function_name)
         base = numbered.group(1) if numbered else function_name
-        for name in workflows:
-            if function_name == name or function_name.endswith(f".{name}"):
-                return workflows[name]
-            if base == name or base.endswith(f".{name}"):
-                return workflows[name]
+        for each in (function_name, base):  # the name as written first: 'order-2' is a name
+            for name in workflows:
+                if each == name or each.endswith(f".{name}"):
+                    return workflows[name]
         # A name over 64 characters is shortened (its end replaced by a hash of it): it names
         # the workflow of that module and qualname, as the engine registered it.
         for workflow in workflows.values():

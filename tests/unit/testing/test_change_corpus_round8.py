@@ -1196,7 +1196,14 @@ def _rolled_back(undo: str, where: str = "root") -> Any:
         undone = yield dg.RunCompensations()
         return [u.status for u in undone]
 
+    def waiting_item(x: int) -> Gen:
+        statuses = yield from body(x)
+        yield from gate(f"gate-{x}")
+        return statuses
+
     def workflow(x: int) -> Gen:
+        if where == "map":  # the rollback in each item, which then waits at its gate
+            return (yield dg.Map(waiting_item, [x, x + 1], name="m")).results()
         if where == "child":
             statuses = yield dg.Child(body, (x,), name="c")
         else:
@@ -1296,6 +1303,22 @@ COMPENSATIONS = [
         OK,  # the completed child replays from its record
         OK,
         result=["SUCCEEDED"],
+    ),
+    Change(
+        "rollback done in waiting Map items: the undo replaced",
+        _rolled_back("undo_booking", "map"),
+        _rolled_back("cancel_booking", "map"),
+        N,
+        OK,  # a completed batch replays from its record
+        completed_result=[["SUCCEEDED"], ["SUCCEEDED"]],
+    ),
+    Change(
+        "rollback done in waiting Map items: the undo wrapped in functools.partial",
+        _rolled_back("undo_booking", "map"),
+        _rolled_back("partial", "map"),
+        OK,
+        OK,
+        result=[["SUCCEEDED"], ["SUCCEEDED"]],
     ),
     Change(
         "compensate= and a rollback added after the gate",
@@ -2011,3 +2034,13 @@ def test_a_step_made_a_now_is_not_said_to_differ_in_its_sub_type_alone() -> None
     assert report.status == "diverged"
     assert "Only the SubType" not in report.message
     assert "guard changed code with Patched" in report.message
+
+
+def test_replay_folder_prefers_a_name_ending_in_a_number_as_written(tmp_path: Path) -> None:
+    """A mapping name such as 'order-2' (a Lambda function's) is matched as written before
+    '-2' is read as the runner's numbering."""
+    history = TestRunner().run(_root_step("plain", after_gate=False), 1).export()
+    history["FunctionName"] = "order-2"
+    (tmp_path / "h.json").write_text(json.dumps(history))
+    reports = replay_folder({"order": _decoy, "order-2": _root_step("plain")}, tmp_path)
+    assert [r.status for r in reports] == ["ok"]
