@@ -830,6 +830,38 @@ def _typed_unit(kind: str, step: Any) -> Any:
     return _named(workflow, f"typed_unit[{kind},{step.fn.__name__}]")
 
 
+def _returns(kind: str) -> Any:
+    """The workflow's declared result: none, ``Workflow[int]`` or ``Workflow[str]``."""
+
+    def workflow(x: int) -> Gen:
+        a = yield fetch(x)
+        yield from gate()
+        return a
+
+    if kind != "none":
+        workflow.__annotations__["return"] = dg.Workflow[int if kind == "int" else str]
+    return _named(workflow, f"returns[{kind}]")
+
+
+RETURNS = [
+    Change(
+        "the workflow's declared result made Workflow[int]",
+        _returns("none"),
+        _returns("int"),
+        OK,
+        OK,
+        result=2,
+    ),
+    Change(
+        "the workflow's declared result made Workflow[str] for an int",
+        _returns("int"),
+        _returns("str"),
+        None,  # it returns after the deploy: test_a_result_the_new_declaration_cannot_take
+        FAILED,  # what it returns does not fit what it declares
+    ),
+]
+
+
 TYPED_UNITS = [
     Change(
         f"{kind}: the step's return annotation made {new.fn.__name__}'s for recorded ints",
@@ -1686,6 +1718,7 @@ CHANGES = [
     *OPTIONS,
     *TYPES,
     *TYPED_UNITS,
+    *RETURNS,
     *OTHERS,
     *SHAPES,
     *COMPENSATIONS,
@@ -2044,3 +2077,16 @@ def test_replay_folder_prefers_a_name_ending_in_a_number_as_written(tmp_path: Pa
     (tmp_path / "h.json").write_text(json.dumps(history))
     reports = replay_folder({"order": _decoy, "order-2": _root_step("plain")}, tmp_path)
     assert [r.status for r in reports] == ["ok"]
+
+
+def test_a_result_the_new_declaration_cannot_take() -> None:
+    """Resumed on code declaring ``Workflow[str]``, the execution returns an int: it fails
+    with ``SerializationError``, and a replay of what it recorded fails the same way."""
+    v1, v2 = _returns("int"), _returns("str")
+    runner = TestRunner(skip_time=False)
+    run = runner.run(v1, 1)
+    runner.deploy(v1, v2)
+    _drive(runner, run)
+    assert _verdict(run.status, run.error) == FAILED, run.error
+    report = replay(v2, run.export())
+    assert (report.status, report.outcome) == ("ok", "failed"), report.message
