@@ -838,12 +838,14 @@ def _unreadable_items(cmd: Map[Any] | Parallel[Any], sub_type: str) -> Serializa
 
 
 def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str | None]:
-    """The names of a batch's items or branches, in index order."""
+    """The names of a batch's items or branches, in index order (an ``item_namer``'s checked
+    as every name is, also for a recorded batch: a bad one is a ``ValidationError``, not a
+    difference from what the batch recorded)."""
     if isinstance(cmd, Map):
         namer = cmd.item_namer
         if namer is None:
             return [f"map-item-{i}" for i in range(len(cmd.items))]
-        return [namer(item, i) for i, item in enumerate(cmd.items)]
+        return [_item_name(namer, item, i) for i, item in enumerate(cmd.items)]
     return [
         (branch.name if isinstance(branch, Branch) else None) or f"parallel-branch-{i}"
         for i, branch in enumerate(cmd.branches)

@@ -44,6 +44,7 @@ from tests.unit.testing.test_change_corpus_options import (
     FAILED,
     FUNCTIONS,
     OK,
+    RAISED,
     SAME,
     Change,
     Gen,
@@ -1102,6 +1103,54 @@ def _as_unit(form: str) -> Any:
     return _named(workflow, f"as_unit[{form}]")
 
 
+def namer_not_a_str(item: int, index: int) -> Any:
+    return index
+
+
+def namer_beyond_ascii(item: int, index: int) -> str:
+    return f"prüf-{index}"
+
+
+def namer_too_long(item: int, index: int) -> str:
+    return "x" * 300
+
+
+def _bad_namer(namer: Any, waiting: bool) -> Any:
+    """A Map (completed, then the gate; or its items waiting at their gates) whose item_namer
+    is None in version 1 and gives names no operation may have in version 2."""
+
+    def item(x: int) -> Gen:
+        a = yield double(x)
+        yield from gate(f"gate-{x}")
+        return a
+
+    def workflow(x: int) -> Gen:
+        if waiting:
+            return (yield dg.Map(item, [1, 2], name="m", item_namer=namer)).results()
+        r = yield dg.Map(double, [1, 2], name="m", item_namer=namer)
+        yield from gate()
+        return r.results()
+
+    label = namer.__name__ if namer else None
+    return _named(workflow, f"bad_namer[{label},{waiting}]")
+
+
+# Before: on a recorded batch the new namer's names were only compared with the recorded ones,
+# so a name no operation may have was a NonDeterminismError (never retried, and telling to
+# guard the change with Patched) where the same Map in a new execution is a ValidationError.
+BAD_NAMERS = [
+    Change(
+        f"Map{' (items waiting)' if waiting else ''}: item_namer giving {namer.__name__}",
+        _bad_namer(None, waiting),
+        _bad_namer(namer, waiting),
+        RAISED,  # ValidationError, as where the Map starts
+        RAISED,
+    )
+    for namer in (namer_not_a_str, namer_beyond_ascii, namer_too_long)
+    for waiting in (False, True)
+]
+
+
 SHAPES = [
     Change(
         "Map: @step function made a generator item yielding that step",
@@ -1721,6 +1770,7 @@ CHANGES = [
     *RETURNS,
     *OTHERS,
     *SHAPES,
+    *BAD_NAMERS,
     *COMPENSATIONS,
 ]
 
