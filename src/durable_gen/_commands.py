@@ -306,8 +306,9 @@ def _check_undo_now(undo: Callable[..., Any]) -> None:
     )
     _check_takes(undo, "a step's compensate= undo", ("result",))
     if not isinstance(undo, StepFunction) and unbind_step(undo) is None:  # those are named
+        named = undo.func if type(undo) is functools.partial else undo  # after what it calls
         _check_derived_name(
-            _fn_name(undo),
+            _fn_name(named),
             "the operations of a step's compensate= undo",
             "make the undo a @dg.step(name=...) function, or give it an ASCII name",
         )

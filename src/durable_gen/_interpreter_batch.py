@@ -21,9 +21,10 @@ Pure. The completion policy itself is ``durable_gen._batch.decide``; this module
 5. ``RunCompensations`` runs the undos registered by the fiber's steps, last first, each as a
    CONTEXT/Compensation holding one step; a failed undo is reported and the rest still run.
    The helper fiber uses the caller's position counter, so ids stay positional. Both are
-   named after the undo (a ``@step`` undo's name, else its function's; a lambda: after the
-   step it compensates). A history recorded when both were named after the compensated step
-   replays with those names.
+   named after the undo (a ``@step`` undo's name, else its function's, a
+   ``functools.partial``'s the function it calls; a lambda: after the step it compensates).
+   A history recorded when both were named after the compensated step replays with those
+   names.
 """
 
 from __future__ import annotations
@@ -678,10 +679,13 @@ def _compensate(
 
 
 def undo_name(undo: Callable[[Any], Any], step_name: str | None) -> str | None:
-    """The name of an undo's operations: a ``@step`` undo's name, else its function's name;
-    a lambda (no name of its own) is named after the step it compensates, ``step_name``."""
+    """The name of an undo's operations: a ``@step`` undo's name, else its function's name
+    (a ``functools.partial``'s: the function it calls, as a ``Child`` of one is named); a
+    lambda (no name of its own) is named after the step it compensates, ``step_name``."""
     if isinstance(undo, StepFunction) and undo.name is not None:
         return undo.name
+    if type(undo) is functools.partial:
+        undo = undo.func
     return _fn_name(undo) or step_name
 
 
@@ -834,12 +838,14 @@ def _unreadable_items(cmd: Map[Any] | Parallel[Any], sub_type: str) -> Serializa
 
 
 def _batch_names(cmd: Map[Any] | Parallel[Any]) -> list[str | None]:
-    """The names of a batch's items or branches, in index order."""
+    """The names of a batch's items or branches, in index order (an ``item_namer``'s checked
+    as every name is, also for a recorded batch: a bad one is a ``ValidationError``, not a
+    difference from what the batch recorded)."""
     if isinstance(cmd, Map):
         namer = cmd.item_namer
         if namer is None:
             return [f"map-item-{i}" for i in range(len(cmd.items))]
-        return [namer(item, i) for i, item in enumerate(cmd.items)]
+        return [_item_name(namer, item, i) for i, item in enumerate(cmd.items)]
     return [
         (branch.name if isinstance(branch, Branch) else None) or f"parallel-branch-{i}"
         for i, branch in enumerate(cmd.branches)

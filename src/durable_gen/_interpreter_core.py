@@ -36,7 +36,16 @@ from typing import Any, Final, final
 
 from ._actions import VirtualContextEvent
 from ._codec import PayloadFormat
-from ._commands import CallbackHandle, Command, Retry, Step, StepFunction, _fn_name
+from ._commands import (
+    OWN_CONTEXT_SUBTYPES,
+    OWN_STEP_SUBTYPES,
+    CallbackHandle,
+    Command,
+    Retry,
+    Step,
+    StepFunction,
+    _fn_name,
+)
 from ._errors import (
     NonDeterminismError,
     OperationError,
@@ -353,7 +362,10 @@ class Core:
         ):
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
             requested = describe(type_, sub_type, name, parent)
-            raise diverged_at(parent, n, op_id, recorded, requested)
+            advice = _ADVICE
+            if rec.type == type_ and rec.name == name and rec.parent_id == parent:
+                advice = _sub_type_advice(type_, rec.sub_type, sub_type)
+            raise diverged_at(parent, n, op_id, recorded, requested, advice)
         self._visited.add(op_id)
         return rec
 
@@ -824,6 +836,25 @@ _ADVICE: Final = (
     "A running execution must replay the same commands in the same order; guard changed code "
     "with Patched(...) or start a new execution"
 )
+
+
+#: The SubType each type records without ``sub_type=``.
+_DEFAULT_SUB_TYPES: Final = {"STEP": "Step", "CONTEXT": "RunInChildContext", "CALLBACK": "Callback"}
+
+
+def _sub_type_advice(type_: str, recorded: str | None, requested: str) -> str:
+    """What to do when only the SubType differs: a ``sub_type=`` added, changed or removed
+    (unless one side is an operation of durable_gen's own, a ``Now`` step or a ``Map``...)."""
+    own = OWN_STEP_SUBTYPES | OWN_CONTEXT_SUBTYPES
+    default = _DEFAULT_SUB_TYPES.get(type_)
+    if default is None or recorded is None or recorded in own or requested in own:
+        return _ADVICE
+    keep = "no sub_type=" if recorded == default else f"sub_type={recorded!r}"
+    return (
+        "Only the SubType differs: a sub_type= was added, changed or removed, and it is "
+        f"matched like the name (an operation without one records {default!r}). Keep what the "
+        f"executions recorded ({keep} here), or guard the change with Patched(...)"
+    )
 
 
 def _diverged(

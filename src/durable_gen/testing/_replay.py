@@ -36,6 +36,7 @@ from .._interpreter import Interpreter
 from .._serdes import Serdes, loads
 from .._versioning import PATCH_SUBTYPE
 from .._wire import ErrorObject, Operation, OperationUpdate
+from ..local._run import MAX_WORKFLOW_NAME, workflow_name
 from ._history import History, HistorySource, load_history
 
 __all__ = ["Divergence", "ReplayReport", "ReplayStatus", "replay", "replay_folder"]
@@ -204,7 +205,9 @@ def replay_folder(
     Args:
         workflows: One workflow for every file, or a mapping from name to workflow. A file
             is matched to a name by its ``FunctionName`` field (``TestRunner.export()``
-            writes it; ``pkg.module.name`` matches ``name``), else by the function in its
+            writes it; ``pkg.module.name`` matches ``name``, and a name the runner shortened
+            or numbered matches the workflow it was run from, by its module and qualname),
+            else by the function in its
             ``DurableExecutionArn`` (``...:function:<name>:...``), else by a folder of that
             name on its path (``histories/<name>/``), else by its file name starting with
             the name (the longest name wins).
@@ -318,9 +321,24 @@ def _pick(
     if not isinstance(workflows, Mapping):
         return workflows
     if function_name is not None:
-        for name in workflows:
-            if function_name == name or function_name.endswith(f".{name}"):
-                return workflows[name]
+        # A TestRunner's second workflow of one module and qualname runs under that name with
+        # ``-2`` (``-3``, ...) at the end.
+        numbered = re.fullmatch(r"(.+)(-[0-9]+)", function_name)
+        base = numbered.group(1) if numbered else function_name
+        for each in (function_name, base):  # the name as written first: 'order-2' is a name
+            for name in workflows:
+                if each == name or each.endswith(f".{name}"):
+                    return workflows[name]
+        # A name over 64 characters is shortened (its end replaced by a hash of it): it names
+        # the workflow of that module and qualname, as the engine registered it.
+        for workflow in workflows.values():
+            full = workflow_name(workflow)
+            if function_name == full or (
+                numbered is not None
+                and function_name
+                == full[: MAX_WORKFLOW_NAME - len(numbered.group(2))] + numbered.group(2)
+            ):
+                return workflow
     if arn is not None:
         match = re.search(r":function:([^:/]+)", arn)
         if match is not None and match.group(1) in workflows:
