@@ -1,0 +1,251 @@
+"""Round 8 of the bad-input corpus: mistakes written from the docs alone.
+
+The command line (repeated options, options before the command, an empty or padded
+``DURABLE_GEN_DB``), malformed Postgres URLs, and things a workflow body yields that are not
+commands. Each mistake must end in a typed error (a usage error, exit status 2, on the
+command line) whose message says what to do, before anything is recorded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.cli import main
+
+FLOWS = """
+import durable_gen as dg
+
+@dg.step
+def double(x: int) -> int:
+    return 2 * x
+
+def total(inp):
+    return (yield double(inp["n"]))
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with a workflow module, ``flows_r8:total``, and no database."""
+    (tmp_path / "flows_r8.py").write_text(FLOWS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DURABLE_GEN_DB", raising=False)
+    return tmp_path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``durable-gen ARGV...`` in process: (exit status, stdout, stderr)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def executions(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM executions").fetchone()[0])
+
+
+# --- the command line: an option given twice --------------------------------------------------
+
+TWICE: list[tuple[str, list[str], str]] = [
+    ("input", ["run", "flows_r8:total", "--input", '{"n": 1}', "--input", '{"n": 2}'], "--input"),
+    ("input-equals", ["run", "flows_r8:total", '--input={"n": 1}', '--input={"n": 2}'], "--input"),
+    (
+        "name",
+        ["start", "flows_r8:total", "--input", '{"n": 1}', "--name", "a", "--name", "b"],
+        "--name",
+    ),
+    ("timeout", ["start", "flows_r8:total", "--timeout", "5", "--timeout", "10"], "--timeout"),
+    (
+        "db",
+        ["run", "flows_r8:total", "--input", '{"n": 1}', "--db", "a.db", "--db", "b.db"],
+        "--db",
+    ),
+    (
+        "checkpointing",
+        ["run", "flows_r8:total", "--checkpointing", "step", "--checkpointing", "batch"],
+        "--checkpointing",
+    ),
+    ("lock-timeout", ["list", "--lock-timeout", "1", "--lock-timeout", "2"], "--lock-timeout"),
+    ("status", ["list", "--status", "RUNNING", "--status", "FAILED"], "--status"),
+    ("poll", ["worker", "--once", "--poll", "1", "--poll", "2"], "--poll"),
+    ("lease", ["worker", "--once", "--lease", "10", "--lease", "20"], "--lease"),
+    (
+        "concurrency",
+        ["worker", "--once", "--concurrency", "2", "--concurrency", "4"],
+        "--concurrency",
+    ),
+    ("html", ["show", "x", "--html", "a.html", "--html", "b.html"], "--html"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), [c[1:] for c in TWICE], ids=[c[0] for c in TWICE])
+def test_an_option_given_twice_is_a_usage_error_not_the_last_one_winning(
+    project: Path, capsys: pytest.CaptureFixture[str], argv: list[str], option: str
+) -> None:
+    # `--input A ... --input B` ran with B alone, and `--db a.db --db b.db` used b.db:
+    # the first value was dropped without a word.
+    code, out, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert f"argument {option}: given twice" in err and "give it once" in err, err
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert not any(project.glob("*.db")), "nothing may be recorded"
+
+
+def test_repeatable_options_still_repeat(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(
+        capsys,
+        "run",
+        "flows_r8:total",
+        "--input",
+        '{"n": 2}',
+        "--plugin",
+        "durable_gen:Plugin",
+        "--plugin",
+        "durable_gen:Plugin",
+        "--db",
+        "r.db",
+    )
+    assert (code, out.strip()) == (0, "4"), err
+
+
+# --- the command line: an option before the command ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--version"], "unknown option --version: no command takes it"),
+        (["-V"], "unknown option -V: no command takes it"),
+        (["--db", "x.db", "list"], "durable-gen list --db ..."),
+        (["--lock-timeout=3", "show", "abc"], "durable-gen show --lock-timeout=3 ..."),
+        (["--skip-time", "run", "flows_r8:total"], "(--skip-time is an option of run, worker)"),
+        (["--json"], "durable-gen COMMAND --json ... (--json is an option of list, history)"),
+    ],
+)
+def test_an_option_before_the_command_names_the_commands_that_take_it(
+    project: Path, capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
+) -> None:
+    # `durable-gen --version` was told "options go after the command: durable-gen COMMAND
+    # --version ...", which no command takes either.
+    code, _, err = cli(capsys, *argv)
+    assert code == 2
+    assert fragment in err, err
+    assert not any(project.glob("*.db"))
+
+
+# --- the command line: DURABLE_GEN_DB -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\t"])
+def test_an_empty_durable_gen_db_is_a_usage_error_not_the_default_database(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # `DURABLE_GEN_DB=$DB` with DB unset (a compose or unit file): an empty value used
+    # ./durable.db, and a blank one created a database file named by the blanks.
+    monkeypatch.setenv("DURABLE_GEN_DB", value)
+    code, out, err = cli(capsys, "start", "flows_r8:total", "--input", '{"n": 1}')
+    assert code == 2, (out, err)
+    assert "DURABLE_GEN_DB is set but empty" in err and "unset it" in err, err
+    assert sorted(p.name for p in project.iterdir()) == ["flows_r8.py"]  # no database
+
+
+@pytest.mark.parametrize(
+    ("env", "option", "source"),
+    [
+        (" runs.db", None, "DURABLE_GEN_DB"),
+        ("runs.db\n", None, "DURABLE_GEN_DB"),
+        (None, "runs.db ", "--db"),
+    ],
+)
+def test_a_database_name_with_spaces_around_it_is_refused_not_another_file(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: str | None,
+    option: str | None,
+    source: str,
+) -> None:
+    (project / "runs.db").touch()
+    if env is not None:
+        monkeypatch.setenv("DURABLE_GEN_DB", env)
+    extra = ["--db", option] if option is not None else []
+    code, _, err = cli(capsys, "start", "flows_r8:total", "--input", '{"n": 1}', *extra)
+    assert code == 2, err
+    assert f"{source} has spaces around it" in err and "remove them" in err and "'runs.db'" in err
+    assert sorted(p.name for p in project.iterdir() if p.suffix or " " in p.name) == [
+        "flows_r8.py",
+        "runs.db",
+    ]
+
+
+def test_a_good_durable_gen_db_is_still_used(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DURABLE_GEN_DB", "env.db")
+    code, out, err = cli(capsys, "run", "flows_r8:total", "--input", '{"n": 3}')
+    assert (code, out.strip()) == (0, "6"), err
+    assert executions(project / "env.db") == 1
+
+
+# --- Postgres URLs ---------------------------------------------------------------------------
+
+MALFORMED_URLS: list[tuple[str, str, str]] = [
+    ("ipv6-unclosed", "postgresql://me:s3cret@[::1/orders", 'matching "]"'),
+    ("port-too-big", "postgresql://me:s3cret@127.0.0.1:99999/orders", "the port '99999'"),
+    ("port-text", "postgresql://me@127.0.0.1:pg/orders", "the port 'pg'"),
+    ("port-of-second-host", "postgresql://me@h1:5432,h2:x/orders", "the port 'x'"),
+    ("port-in-query", "postgresql://me@127.0.0.1/orders?port=abc", "the port 'abc'"),
+    ("unknown-parameter", "postgresql://me@127.0.0.1/orders?sslmod=require", '"sslmod"'),
+    ("bad-percent-escape", "postgres://me%zz@127.0.0.1/orders", '"me%zz"'),
+    ("bad-escape-in-password", "postgresql://me:s3cret%zz@127.0.0.1/orders", "percent-encoded"),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"), [c[1:] for c in MALFORMED_URLS], ids=[c[0] for c in MALFORMED_URLS]
+)
+def test_a_malformed_postgres_url_is_a_validation_error_at_once_without_its_password(
+    url: str, fragment: str
+) -> None:
+    # These waited the whole timeout for a connection, then were a StoreError ("the server
+    # refused", though no server was asked); the unclosed "[" was even a
+    # StoreUnavailableError, which a worker retried for its patience, quoting the password.
+    pytest.importorskip("psycopg")
+    from durable_gen.local import PostgresStore, Worker, open_store
+
+    for build in (
+        lambda: PostgresStore(url, timeout=30),
+        lambda: open_store(url, timeout=30),
+        lambda: Worker(url, patience=300),
+    ):
+        with pytest.raises(dg.ValidationError) as caught:
+            build()
+        text = str(caught.value)
+        assert "is malformed" in text and fragment in text, text
+        assert "postgresql://USER@HOST:PORT/DBNAME" in text
+        assert "s3cret" not in text
+
+
+def test_a_malformed_postgres_url_is_a_usage_error_on_the_command_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("psycopg")
+    url = "postgresql://me:s3cret@[::1/orders"
+    for argv in (
+        ["list", "--db", url],
+        ["worker", "--db", url],
+        ["run", "flows_r8:total", "--db", url],
+    ):
+        code, _, err = cli(capsys, *argv)
+        assert code == 2, err
+        assert "is malformed" in err and "s3cret" not in err and "retrying" not in err, err
