@@ -880,14 +880,7 @@ class Interpreter(StepHandlers):
             if handler is None:
                 handler = self._lookup(cmd)
                 if handler is None:
-                    value, exc = (
-                        None,
-                        WorkflowDefinitionError(
-                            f"the workflow yielded {cmd!r}, which is not a durable_gen command: "
-                            "yield Step, Wait, Invoke, Map, ... (or a @step function's call); "
-                            "to run a sub-workflow inline use `yield from sub(...)`"
-                        ),
-                    )
+                    value, exc = None, _guard.not_a_command(cmd, Command)
                     continue
             try:
                 answer = handler(self, fiber, cmd)

@@ -8,8 +8,10 @@ command line) whose message says what to do, before anything is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,3 +251,70 @@ def test_a_malformed_postgres_url_is_a_usage_error_on_the_command_line(
         code, _, err = cli(capsys, *argv)
         assert code == 2, err
         assert "is malformed" in err and "s3cret" not in err and "retrying" not in err, err
+
+
+# --- a workflow body that yields what is not a command -----------------------------------------
+
+
+@dg.step
+def _one() -> int:
+    return 1
+
+
+async def _fetch(url: str) -> str:
+    return url
+
+
+def _yields(value_of: Any) -> Any:
+    def body(_: object) -> Any:
+        result = yield value_of()
+        return result
+
+    return body
+
+
+NOT_COMMANDS: list[tuple[str, Any, list[str]]] = [
+    (
+        "a-list-of-steps",
+        lambda: [_one() for _ in range(1000)],
+        ["yielded a list [_one(...), _one(...), _one(...), ... (1000 items)]", "dg.Parallel(["],
+    ),
+    ("a-tuple-of-steps", lambda: (_one(), dg.Wait(1)), ["a tuple [_one(...), Wait]", "dg.Map(fn"]),
+    ("a-coroutine", lambda: _fetch("u"), ["coroutine", "does not await", "dg.Step(fetch"]),
+    ("a-step-function", lambda: _one, ["yielded <step '_one'>", "`yield _one(...)`"]),
+    ("a-command-class", lambda: dg.Wait, ["build the command and yield it: `yield Wait(...)`"]),
+    ("none", lambda: None, ["yielded None", "a bare `yield`"]),
+    ("a-number", lambda: 5, ["yielded 5, which is not a durable_gen command", "yield Step"]),
+    ("a-long-text", lambda: "x" * 10_000, ["... (str)", "yield Step"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "fragments"), [c[1:] for c in NOT_COMMANDS], ids=[c[0] for c in NOT_COMMANDS]
+)
+def test_a_yielded_non_command_says_what_to_write_instead(make: Any, fragments: list[str]) -> None:
+    # A list of steps (`yield [a(), b()]`, as with asyncio.gather) was printed whole, each
+    # Step with all its fields, and said nothing of Parallel or Map; a coroutine said nothing
+    # of steps and was left to warn "never awaited" when collected.
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(dg.ExecutionFailedError) as caught:
+            dg.run(_yields(make), None)
+        gc.collect()  # a coroutine left unclosed would warn here
+    assert caught.value.error_type == "WorkflowDefinitionError"
+    message = caught.value.error_message or ""
+    for fragment in fragments:
+        assert fragment in message, message
+    assert len(message) < 600, message
+
+
+def test_a_yielded_non_command_can_still_be_caught_by_the_body() -> None:
+    def body(_: object) -> Any:
+        with contextlib.suppress(dg.WorkflowDefinitionError):
+            yield _fetch("u")  # the coroutine is closed: no "never awaited" later
+        return (yield dg.Parallel([_one.fn, _one.fn])).results()
+
+    assert dg.run(body, None) == [1, 1]
