@@ -39,7 +39,7 @@ from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
-from ._service import instance_hint
+from ._service import serdes_hint
 from ._wire import (
     FUNCTION_NAME,
     MAX_NAME_CHARS,
@@ -225,7 +225,7 @@ def _check_serdes(value: object, what: str) -> None:
     if value is not None and (isinstance(value, type) or not isinstance(value, Serdes)):
         raise ValidationError(
             f"{what} must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {value!r}{instance_hint(value)}"
+            f"deserialize(str) methods) or None, got {value!r}{serdes_hint(value)}"
         )
 
 

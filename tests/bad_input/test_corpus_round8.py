@@ -318,3 +318,88 @@ def test_a_yielded_non_command_can_still_be_caught_by_the_body() -> None:
         return (yield dg.Parallel([_one.fn, _one.fn])).results()
 
     assert dg.run(body, None) == [1, 1]
+
+
+# --- serdes mistakes -------------------------------------------------------------------------
+
+
+class _AsyncRead:
+    def serialize(self, value: Any) -> str:
+        return "1"
+
+    async def deserialize(self, text: str) -> Any:
+        return 1
+
+
+class _AsyncWrite:
+    async def serialize(self, value: Any) -> str:
+        return "1"
+
+    def deserialize(self, text: str) -> Any:
+        return 1
+
+
+class _WriteOnly:
+    def serialize(self, value: Any) -> str:
+        return "1"
+
+
+@pytest.mark.parametrize("checkpointing", ["step", "eager", "batch"])
+def test_an_async_deserialize_fails_the_execution_instead_of_handing_it_a_coroutine(
+    checkpointing: Any,
+) -> None:
+    # The step's `yield` returned the coroutine itself: a workflow that did not look at it
+    # went on with a coroutine for a result, and Python warned "never awaited" later.
+    import gc
+    import warnings
+
+    def body(_: object) -> Any:
+        value = yield dg.Step(lambda: 1, name="read", serdes=_AsyncRead())
+        return {"type": type(value).__name__}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(dg.ExecutionFailedError) as caught:
+            dg.run(body, None, checkpointing=checkpointing)
+        gc.collect()
+    assert caught.value.error_type == "SerializationError"
+    message = caught.value.error_message or ""
+    assert "step 'read'" in message and "deserialize is an async def" in message, message
+    assert "make deserialize a plain def" in message
+
+
+def test_an_async_serialize_says_so_and_does_not_warn_later() -> None:
+    import gc
+    import warnings
+
+    def body(_: object) -> Any:
+        return (yield dg.Step(lambda: 1, name="write", serdes=_AsyncWrite()))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(dg.ExecutionFailedError) as caught:
+            dg.run(body, None)
+        gc.collect()
+    assert "serialize is an async def" in (caught.value.error_message or "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(dg.SerializationError, match="make serialize a plain def"):
+            dg.run(body, None, serdes=_AsyncWrite())
+        gc.collect()
+
+
+@pytest.mark.parametrize(
+    ("serdes", "fragment"),
+    [
+        (_WriteOnly(), "it has no deserialize method (a serdes needs both)"),
+        (lambda value: "1", "a function is not a serdes"),
+        (dg.JsonSerdes, "pass an instance, JsonSerdes(...), not the class"),
+    ],
+)
+def test_what_is_not_a_serdes_is_told_why(serdes: Any, fragment: str) -> None:
+    with pytest.raises(dg.ValidationError, match=r"serdes must be a Serdes") as caught:
+        dg.Step(lambda: 1, serdes=serdes)
+    assert fragment in str(caught.value)
+    with pytest.raises(dg.ValidationError) as caught:
+        dg.run(_yields(lambda: dg.Wait(1)), None, serdes=serdes)
+    assert fragment in str(caught.value)
