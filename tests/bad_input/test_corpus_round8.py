@@ -403,3 +403,28 @@ def test_what_is_not_a_serdes_is_told_why(serdes: Any, fragment: str) -> None:
     with pytest.raises(dg.ValidationError) as caught:
         dg.run(_yields(lambda: dg.Wait(1)), None, serdes=serdes)
     assert fragment in str(caught.value)
+
+
+# --- Retry(retry_on=...) as one writes an `except` clause -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("retry_on", "advice"),
+    [
+        (ValueError, "got the class ValueError alone: write retry_on=(ValueError,)"),
+        (ValueError("x"), "got the exception ValueError('x'): pass its class"),
+        ([ValueError, KeyError], "got a list: write retry_on=(ValueError, KeyError)"),
+        ({TimeoutError}, "got a set: write retry_on=(TimeoutError,)"),
+        ((ValueError, "KeyError"), "got 'KeyError' among them: give classes"),
+        ("ValueError", "e.g. retry_on=(ConnectionError, TimeoutError)"),
+    ],
+)
+def test_a_retry_on_of_the_wrong_shape_says_how_to_write_it(retry_on: Any, advice: str) -> None:
+    # "retry_on must be a tuple of exception types" said neither what was given nor how to
+    # write it; `retry_on=ValueError` is what an `except ValueError:` habit writes.
+    with pytest.raises(dg.ValidationError, match="retry_on must be a tuple") as caught:
+        dg.Retry(retry_on=retry_on)
+    assert advice in str(caught.value)
+    with pytest.raises(dg.ValidationError) as caught:
+        dg.step(retry=dg.Retry(retry_on=retry_on))
+    assert advice in str(caught.value)
