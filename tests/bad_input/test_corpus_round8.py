@@ -428,3 +428,54 @@ def test_a_retry_on_of_the_wrong_shape_says_how_to_write_it(retry_on: Any, advic
     with pytest.raises(dg.ValidationError) as caught:
         dg.step(retry=dg.Retry(retry_on=retry_on))
     assert advice in str(caught.value)
+
+
+# --- a damaged callback row --------------------------------------------------------------------
+
+
+def _waits_for_approval(_: object) -> Any:
+    handle = yield dg.CreateCallback(name="approve")
+    return (yield handle)
+
+
+@pytest.mark.parametrize("heartbeat", ["'abc'", "-5", "2.5", "X'00'"])
+@pytest.mark.parametrize("answer", ["heartbeat", "succeed", "fail"])
+def test_a_damaged_callback_row_is_a_damaged_record_error_and_the_callback_stays_open(
+    tmp_path: Path, heartbeat: str, answer: str
+) -> None:
+    # A heartbeat_seconds that is not a number (written by another program, or by a failing
+    # disk) raised a TypeError from deep in the engine: a traceback on the command line.
+    from durable_gen.local import (
+        DamagedRecordError,
+        LocalService,
+        SqliteStore,
+        register_function,
+    )
+    from durable_gen.runtime import ErrorObject
+
+    db = tmp_path / "d.db"
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store)
+        register_function(engine, "waits", _waits_for_approval)
+        arn = engine.start("waits")
+        engine.run_until_idle()
+    with sqlite3.connect(db) as conn:
+        (callback_id,) = conn.execute("SELECT callback_id FROM callbacks").fetchone()
+        conn.execute(f"UPDATE callbacks SET heartbeat_seconds = {heartbeat}")
+        operations = conn.execute("SELECT * FROM operations ORDER BY 1").fetchall()
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store)
+        register_function(engine, "waits", _waits_for_approval)
+        with pytest.raises(DamagedRecordError) as caught:
+            if answer == "heartbeat":
+                engine.send_callback_heartbeat(callback_id)
+            elif answer == "succeed":
+                engine.send_callback_success(callback_id, '"yes"')
+            else:
+                engine.send_callback_failure(callback_id, ErrorObject("Rejected", "no"))
+        text = str(caught.value)
+        assert f"the callback {callback_id!r}" in text and "heartbeat_seconds" in text, text
+        assert "restore the database from a backup" in text
+        assert engine.get_execution(arn).status == "RUNNING"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT * FROM operations ORDER BY 1").fetchall() == operations
