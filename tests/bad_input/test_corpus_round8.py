@@ -479,3 +479,34 @@ def test_a_damaged_callback_row_is_a_damaged_record_error_and_the_callback_stays
         assert engine.get_execution(arn).status == "RUNNING"
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT * FROM operations ORDER BY 1").fetchall() == operations
+
+
+# --- a workflow named by its file, or with spaces ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "advice"),
+    [
+        ("flows_r8.py:total", "names a file: give the module's dotted path"),
+        ("./flows_r8.py:total", "without .py: flows_r8:total"),
+        ("./flows_r8:total", "without .py: flows_r8:total"),
+        ("app/flows_r8.py:total", "without .py: app.flows_r8:total"),
+        ("flows_r8:total ", "has spaces in it: write flows_r8:total"),
+        (" flows_r8: total", "has spaces in it: write flows_r8:total"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "start", "register"])
+def test_a_workflow_named_by_its_file_or_with_spaces_says_the_spec_to_write(
+    project: Path, capsys: pytest.CaptureFixture[str], spec: str, advice: str, command: str
+) -> None:
+    # `flows.py:wf` (a shell's tab completion) said "No module named 'flows.py'; 'flows' is
+    # not a package", and `flows:wf ` "module 'flows' has no attribute 'wf '".
+    argv = (
+        ["worker", "--once", "--register", f"t={spec}", "--db", "w.db"]
+        if command == "register"
+        else [command, spec, "--input", '{"n": 1}', "--db", "w.db"]
+    )
+    code, out, err = cli(capsys, *argv)
+    assert code == 2, (out, err)
+    assert advice in err, err
+    assert not (project / "w.db").exists() or executions(project / "w.db") == 0
