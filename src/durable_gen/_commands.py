@@ -39,7 +39,7 @@ from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
-from ._service import instance_hint
+from ._service import serdes_hint
 from ._wire import (
     FUNCTION_NAME,
     MAX_NAME_CHARS,
@@ -221,11 +221,38 @@ def _check_retry(value: object, what: str) -> None:
         )
 
 
+def _is_exception_class(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseException)
+
+
+def _retry_on_problem(value: object) -> str:
+    """What is wrong with a ``Retry(retry_on=...)`` and how to write it."""
+    head = "retry_on must be a tuple of exception types"
+    if _is_exception_class(value):
+        name = getattr(value, "__name__", "Error")
+        return f"{head}, got the class {name} alone: write retry_on=({name},)"
+    if isinstance(value, BaseException):
+        name = type(value).__name__
+        return f"{head}, got the exception {value!r}: pass its class, retry_on=({name},)"
+    items = list(value) if isinstance(value, (list, set, frozenset, tuple)) else None
+    if items is None:
+        return f"{head}, got {value!r}: e.g. retry_on=(ConnectionError, TimeoutError)"
+    bad = [item for item in items if not _is_exception_class(item)]
+    if bad:
+        return (
+            f"{head}, got {bad[0]!r} among them: give classes (ValueError), not instances "
+            "(ValueError('x')) or names ('ValueError')"
+        )
+    names = ", ".join(getattr(item, "__name__", "Error") for item in items)
+    comma = "," if len(items) == 1 else ""
+    return f"{head}, got a {type(value).__name__}: write retry_on=({names}{comma})"
+
+
 def _check_serdes(value: object, what: str) -> None:
     if value is not None and (isinstance(value, type) or not isinstance(value, Serdes)):
         raise ValidationError(
             f"{what} must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {value!r}{instance_hint(value)}"
+            f"deserialize(str) methods) or None, got {value!r}{serdes_hint(value)}"
         )
 
 
@@ -546,7 +573,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
         if not isinstance(self.retry_on, tuple) or not all(
             isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on
         ):
-            raise ValidationError("retry_on must be a tuple of exception types")
+            raise ValidationError(_retry_on_problem(self.retry_on))
 
     @classmethod
     @checked

@@ -297,6 +297,62 @@ def not_a_generator(
     )
 
 
+def not_a_command(cmd: object, command: type) -> WorkflowDefinitionError:
+    """The error for a body that yielded ``cmd``, which is not a command (``command`` is their
+    base class, passed in: the commands module imports this one). It names what was yielded
+    in a few words (a list of a thousand steps is not printed whole) and says what to write
+    for the usual mistakes."""
+    advice = (
+        "yield Step, Wait, Invoke, Map, ... (or a @step function's call); to run a "
+        "sub-workflow inline use `yield from sub(...)`"
+    )
+    shown = _brief(cmd)
+    if inspect.iscoroutine(cmd) or inspect.isawaitable(cmd) or inspect.isasyncgen(cmd):
+        close = getattr(cmd, "close", None)  # no "never awaited" warning: it never runs
+        if inspect.iscoroutine(cmd) and close is not None:
+            close()
+        advice = (
+            "a workflow body does not await: run the async function as a step, "
+            "`result = yield dg.Step(fetch, (url,))` or a `@dg.step async def`, and yield it"
+        )
+    elif isinstance(cmd, (list, tuple, set, frozenset)) and any(
+        isinstance(item, command) for item in cmd
+    ):
+        advice = (
+            "a yield takes one command: to run several at once, yield `dg.Parallel([...])` "
+            "(one function per branch) or `dg.Map(fn, items)`; or yield them one by one"
+        )
+    elif isinstance(cmd, type) and issubclass(cmd, command):
+        advice = f"build the command and yield it: `yield {cmd.__name__}(...)`"
+    elif cmd is None:
+        advice = f"None was yielded (a bare `yield`, or a call that returned None): {advice}"
+    elif callable(cmd) and not isinstance(cmd, type) and hasattr(cmd, "fn"):
+        advice = f"a @step function is called to build its command: `yield {_fn_name(cmd)}(...)`"
+    return WorkflowDefinitionError(
+        f"the workflow yielded {shown}, which is not a durable_gen command: {advice}"
+    )
+
+
+def _brief(value: object) -> str:
+    """``repr(value)`` of at most 200 characters (a collection of commands can be huge)."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        kind = type(value).__name__
+        items = ", ".join(
+            _short(item) if hasattr(item, "fn") else type(item).__name__ for item in list(value)[:3]
+        )
+        more = f", ... ({len(value)} items)" if len(value) > 3 else ""
+        return f"a {kind} [{items}{more}]"
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 200 else f"{text[:200]}... ({type(value).__name__})"
+
+
+def _fn_name(step_fn: object) -> str:
+    return str(getattr(step_fn, "__name__", None) or getattr(step_fn, "name", "step"))
+
+
 def cannot_start(workflow: object, error: TypeError) -> Exception:
     """Explain a ``TypeError`` raised by calling ``workflow(input)``: the workflow is not
     callable or does not take one argument (the input); any other one is returned as is."""

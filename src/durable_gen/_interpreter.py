@@ -116,7 +116,7 @@ from ._interpreter_core import (
 from ._interpreter_steps import NOT_STEP_SUBTYPES, StepHandlers
 from ._paging import CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
-from ._service import instance_hint
+from ._service import serdes_hint
 from ._versioning import (
     PATCH_SUBTYPE,
     UUID,
@@ -172,7 +172,7 @@ def check_host_options(serdes: object, clock: object) -> None:
     if serdes is not None and (isinstance(serdes, type) or not isinstance(serdes, Serdes)):
         raise ValidationError(
             f"serdes must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {serdes!r}{instance_hint(serdes)}"
+            f"deserialize(str) methods) or None, got {serdes!r}{serdes_hint(serdes)}"
         )
     if clock is not None and not callable(clock):
         raise ValidationError(
@@ -880,14 +880,7 @@ class Interpreter(StepHandlers):
             if handler is None:
                 handler = self._lookup(cmd)
                 if handler is None:
-                    value, exc = (
-                        None,
-                        WorkflowDefinitionError(
-                            f"the workflow yielded {cmd!r}, which is not a durable_gen command: "
-                            "yield Step, Wait, Invoke, Map, ... (or a @step function's call); "
-                            "to run a sub-workflow inline use `yield from sub(...)`"
-                        ),
-                    )
+                    value, exc = None, _guard.not_a_command(cmd, Command)
                     continue
             try:
                 answer = handler(self, fiber, cmd)

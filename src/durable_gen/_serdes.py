@@ -7,6 +7,7 @@ path decodes into a declared type when the caller passes one (``loads(..., type_
 
 from __future__ import annotations
 
+from types import CoroutineType
 from typing import Any, Final
 
 from . import _codec
@@ -62,6 +63,12 @@ def dumps(
     except Exception as exc:
         raise SerializationError(f"the serdes of {what} failed to serialize it: {exc!r}") from exc
     if not isinstance(payload, str):
+        if isinstance(payload, CoroutineType):
+            payload.close()  # no "never awaited" warning: it never runs
+            raise SerializationError(
+                f"the serdes of {what} returned a coroutine: its serialize is an async def, "
+                "but a serdes is called synchronously; make serialize a plain def"
+            )
         raise SerializationError(
             f"the serdes of {what} returned {type(payload).__name__}; it must return str"
         )
@@ -103,7 +110,7 @@ def loads(
     if serdes is None:
         return _codec.decode(payload, type_, what=what)
     try:
-        return serdes.deserialize(payload)
+        value = serdes.deserialize(payload)
     except SerializationError:
         raise
     except Exception as exc:
@@ -111,3 +118,11 @@ def loads(
             f"the serdes failed to deserialize {what}: {exc!r} (a serdes must read back what its "
             "serialize wrote)"
         ) from exc
+    if isinstance(value, CoroutineType):  # an async def deserialize: the workflow got this
+        value.close()
+        raise SerializationError(
+            f"the serdes of {what} returned a coroutine from deserialize, not a value: its "
+            "deserialize is an async def, but a serdes is called synchronously; make "
+            "deserialize a plain def"
+        )
+    return value

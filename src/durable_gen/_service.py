@@ -73,3 +73,21 @@ def instance_hint(obj: object) -> str:
     if isinstance(obj, type):
         return f": pass an instance, {obj.__name__}(...), not the class"
     return ""
+
+
+def serdes_hint(obj: object) -> str:
+    """Advice for what was given as a serdes and is not one: a class, an object without
+    ``serialize`` or ``deserialize`` (the method named), a serializer function."""
+    if isinstance(obj, type):
+        return instance_hint(obj)
+    missing = [
+        name for name in ("serialize", "deserialize") if not callable(getattr(obj, name, None))
+    ]
+    if len(missing) == 1:
+        return f": it has no {missing[0]} method (a serdes needs both)"
+    if callable(obj):
+        return (
+            ": a function is not a serdes; write a class with serialize(value) -> str and "
+            "deserialize(text) methods and pass an instance of it"
+        )
+    return ""

@@ -218,7 +218,28 @@ def _db_url(args: argparse.Namespace) -> str:
             f"--db is empty ({str(args.db)!r}): give the database's path or URL, or leave --db "
             f"out to use $DURABLE_GEN_DB, else ./{DEFAULT_DB}"
         )
-    url = str(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+    env = os.environ.get("DURABLE_GEN_DB")
+    if args.db is None and env is not None and not env.strip():
+        # `DURABLE_GEN_DB=$DB` (a compose file, a unit file) with DB unset: as for `--db ""`,
+        # falling back to ./durable.db would use a database nobody meant
+        raise CliError(
+            f"DURABLE_GEN_DB is set but empty ({env!r}): set it to the database's path or "
+            f"URL, or unset it to use ./{DEFAULT_DB}"
+        )
+    url = str(args.db or env or DEFAULT_DB)
+    if url != url.strip():
+        # ' durable.db' (a stray space in a script or an env file) would be another file
+        source = "--db" if args.db else "DURABLE_GEN_DB"
+        raise CliError(
+            f"{source} has spaces around it ({url!r}): remove them; the database is {url.strip()!r}"
+        )
+    if _SURROGATE.search(url):
+        shown = url.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        source = "--db" if args.db else "DURABLE_GEN_DB"
+        raise CliError(
+            f"{source} is not UTF-8 text ({shown!r}): pass UTF-8 (check the locale of the "
+            "environment or the script that set it)"
+        )
     if "://" not in url:
         _db_path(args, url)
     return url
@@ -751,6 +772,27 @@ def _timeout(text: str) -> int:
     return value
 
 
+class _Once(argparse.Action):
+    """An option that takes one value: given twice, it is a usage error rather than the last
+    value silently winning (`--input A ... --input B` would run with B alone)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        seen: dict[str, str] = namespace.__dict__.setdefault("_once_given", {})
+        if self.dest in seen:
+            parser.error(
+                f"argument {'/'.join(self.option_strings)}: given twice ({seen[self.dest]} "
+                f"and {option_string} {str(values)!r}): give it once"
+            )
+        seen[self.dest] = f"{option_string} {str(values)!r}"
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors on one line (and the exit status of every usage error)."""
 
@@ -763,6 +805,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
         "--db",
+        action=_Once,
         help=(
             "the database: a SQLite file, sqlite:///FILE or postgresql://USER@HOST/DB "
             f"(default: $DURABLE_GEN_DB, else ./{DEFAULT_DB})"
@@ -770,6 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--lock-timeout",
+        action=_Once,
         type=_positive,
         default=5.0,
         metavar="SECONDS",
@@ -780,9 +824,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def starting(p: argparse.ArgumentParser) -> None:
         p.add_argument("workflow", help="MODULE:FUNCTION of the workflow")
-        p.add_argument("--input", help="the workflow input, as JSON")
-        p.add_argument("--name", help="an execution name, unique per workflow (idempotent start)")
-        p.add_argument("--timeout", type=_timeout, help="execution timeout in seconds")
+        p.add_argument("--input", action=_Once, help="the workflow input, as JSON")
+        p.add_argument(
+            "--name", action=_Once, help="an execution name, unique per workflow (idempotent start)"
+        )
+        p.add_argument(
+            "--timeout", action=_Once, type=_timeout, help="execution timeout in seconds"
+        )
 
     def running(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -797,6 +845,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--checkpointing",
+            action=_Once,
             choices=["step", "eager", "batch"],
             default="step",
             help="when updates are checkpointed (default step)",
@@ -819,14 +868,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_start)
 
     p = sub.add_parser("list", parents=[common], help="list executions")
-    p.add_argument("--status", choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"])
+    p.add_argument(
+        "--status", action=_Once, choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"]
+    )
     p.add_argument("--json", action="store_true", help="print JSON records")
     p.set_defaults(handler=_cmd_list)
 
     p = sub.add_parser("show", parents=[common], help="show an execution and its operations")
     p.add_argument("id", help="execution ARN, or a unique prefix of its id or name")
     p.add_argument(
-        "--html", metavar="FILE", help="write a self-contained HTML timeline (- : to stdout)"
+        "--html",
+        action=_Once,
+        metavar="FILE",
+        help="write a self-contained HTML timeline (- : to stdout)",
     )
     p.set_defaults(handler=_cmd_show)
 
@@ -852,10 +906,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", parents=[common], help="run due executions until interrupted")
     p.add_argument("--once", action="store_true", help="run what is due now, then exit")
     p.add_argument(
-        "--poll", type=_positive, default=0.5, help="seconds between polls (default 0.5)"
+        "--poll",
+        action=_Once,
+        type=_positive,
+        default=0.5,
+        help="seconds between polls (default 0.5)",
     )
     p.add_argument(
-        "--lease", type=_positive, default=30.0, help="invocation lease seconds (default 30)"
+        "--lease",
+        action=_Once,
+        type=_positive,
+        default=30.0,
+        help="invocation lease seconds (default 30)",
     )
     p.add_argument(
         "--register",
@@ -868,6 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
     running(p)
     p.add_argument(
         "--concurrency",
+        action=_Once,
         type=_positive_int,
         default=1,
         metavar="N",
@@ -890,13 +953,35 @@ def _one_line(exc: BaseException) -> str:
     return printable(str(exc))
 
 
+def _commands_taking(parser: argparse.ArgumentParser, option: str) -> list[str]:
+    """The commands of ``parser`` that take ``option`` (``--db``: every one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return [
+                name
+                for name, sub in action.choices.items()
+                if option in sub._option_string_actions and option not in ("-h", "--help")
+            ]
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``durable-gen``."""
     parser = build_parser()
     given = list(sys.argv[1:] if argv is None else argv)
     if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
+        option = given[0].split("=", 1)[0]
+        takes = _commands_taking(parser, option)
+        if not takes:
+            # `durable-gen --version`: no command takes it, so "put it after the command" would
+            # send the user to another usage error
+            parser.error(f"unknown option {option}: no command takes it")
         # argparse would take the option's value for the command ("invalid choice: '3'")
-        parser.error(f"options go after the command: durable-gen COMMAND {given[0]} ...")
+        command = next((arg for arg in given if arg in takes), "COMMAND")
+        parser.error(
+            f"options go after the command: durable-gen {command} {given[0]} ... "
+            f"({option} is an option of {', '.join(takes)})"
+        )
     args = parser.parse_args(given)
     # The Postgres driver's pool logs each failed connection attempt and each connection it
     # drops; the command's own one-line error says what matters.

@@ -355,7 +355,10 @@ def maps_a_called_step(x: int):  # type: ignore[no-untyped-def]
     [
         (yields_a_generator, "use `yield from sub(...)`"),
         (yields_a_plain_value, "which is not a durable_gen command"),
-        (yields_the_step_function, "(or a @step function's call)"),
+        (
+            yields_the_step_function,
+            "a @step function is called to build its command: `yield charge(...)`",
+        ),
         (maps_a_called_step, "Map needs a callable"),
     ],
 )

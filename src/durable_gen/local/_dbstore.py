@@ -486,7 +486,27 @@ class SqlReads:
             "WHERE callback_id = ?",
             (callback_id,),
         )
-        return None if row is None else CallbackEntry(*row)
+        if row is None:
+            return None
+        cid, arn, op_id, heartbeat = row
+        if not (
+            isinstance(arn, str)
+            and isinstance(op_id, str)
+            and type(heartbeat) is int
+            and heartbeat >= 0
+        ):
+            # a row another program wrote (or the disk damaged): answering or heartbeating the
+            # callback would fail on it with a TypeError deep in the engine
+            raise damaged(
+                f"the callback {callback_id!r} of execution {arn!r}",
+                self._where(),
+                ValueError(
+                    f"its heartbeat_seconds is {heartbeat!r}, not a whole number of seconds"
+                    if isinstance(arn, str) and isinstance(op_id, str)
+                    else f"its arn {arn!r} and op_id {op_id!r} must be text"
+                ),
+            )
+        return CallbackEntry(cid, arn, op_id, heartbeat)
 
     def tasks_for(self, arn: str) -> list[Task]:
         """The scheduled tasks of execution ``arn`` that nobody has claimed."""

@@ -312,6 +312,37 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
+_MALFORMED_ADVICE: Final = (
+    "correct it (postgresql://USER@HOST:PORT/DBNAME, with only libpq's parameters after '?')"
+)
+
+
+def check_url(pg: Any, url: str) -> None:
+    """Refuse a URL that libpq cannot parse, or whose port is not a port, before connecting.
+
+    Without this, such a URL reached the pool, which retried it for the whole ``timeout``, and
+    some of them (an unclosed ``[`` of an IPv6 host) were reported as a server that does not
+    answer: a worker retried them for its patience, quoting the URL with its password.
+    """
+    shown = redact(url)
+    try:
+        params = pg.conninfo.conninfo_to_dict(url)
+    except pg.Error as exc:
+        reason = " ".join(str(exc).replace(url, shown).split())
+        password = re.search(r"://[^:/@]+:([^@/]*)@", url)
+        if password and password.group(1):  # libpq quotes the token it could not decode
+            reason = reason.replace(password.group(1), "***")
+        raise ValidationError(
+            f"the Postgres URL {shown} is malformed ({reason}): {_MALFORMED_ADVICE}"
+        ) from None
+    for port in str(params.get("port") or "").split(","):
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValidationError(
+                f"the Postgres URL {shown} is malformed (the port {port!r} is not a number "
+                f"in 1..65535): {_MALFORMED_ADVICE}"
+            )
+
+
 # --- the store --------------------------------------------------------------------------------
 
 
@@ -328,6 +359,8 @@ class PostgresStore(SqlStore):
             the others for reads from other threads and lease renewals).
 
     Raises:
+        ValidationError: the URL is malformed (libpq cannot parse it, or its port is not a
+            port); nothing is connected.
         StoreError: the server cannot be reached, the database is not a durable_gen database,
             or its schema was written by a newer version.
         ImportError: psycopg is not installed (``pip install 'durable-gen[postgres]'``).
@@ -359,6 +392,7 @@ class PostgresStore(SqlStore):
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValidationError(f"pool_size must be an int of at least 1, got {pool_size!r}")
         pg, pg_pool = _import_psycopg()
+        check_url(pg, url)
         self._psycopg = pg
         self.url = redact(url)
         self.lease_ms = max(1, round(lease_seconds * 1000))
@@ -676,7 +710,7 @@ class PostgresStore(SqlStore):
             self._psycopg.connect(url, **{**self._connect_kwargs, "connect_timeout": 2}).close()
             reason = ""
         except self._psycopg.Error as exc:
-            reason = " ".join(str(exc).split())
+            reason = " ".join(str(exc).replace(url, self.url).split())
         advice = refusal_advice(reason)
         if advice is not None:
             return StoreError(f"the server refused the database {self.url}: {reason}; {advice}")

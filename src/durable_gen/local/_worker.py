@@ -78,10 +78,23 @@ def import_attribute(spec: str) -> Any:
         raise InvalidInputError(
             f"a workflow is given as MODULE:FUNCTION (e.g. app.flows:order), got {spec!r}"
         )
-    if module_name.startswith("."):
+    if module_name != module_name.strip() or qualname != qualname.strip():
+        raise InvalidInputError(
+            f"{spec!r} has spaces in it: write {module_name.strip()}:{qualname.strip()} "
+            "(no Python name holds a space)"
+        )
+    if module_name.startswith(".") and not module_name.startswith(("./", ".\\")):
         raise InvalidInputError(
             f"{spec!r} names a relative module: give the module's full dotted path, "
             "importable from the working directory (e.g. app.flows:order)"
+        )
+    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+        # a file path (`app/flows.py:order`) where the module's dotted path is due
+        dotted = module_name.removesuffix(".py").replace("\\", "/").strip("/")
+        dotted = ".".join(part for part in dotted.split("/") if part not in ("", "."))
+        raise InvalidInputError(
+            f"{spec!r} names a file: give the module's dotted path, importable from the "
+            f"working directory, without .py: {dotted}:{qualname}"
         )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())

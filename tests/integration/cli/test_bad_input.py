@@ -162,7 +162,7 @@ CASES: list[tuple[str, list[str], int, str, bool]] = [
         "lock-timeout-before-command",
         ["--lock-timeout", "3", "list"],
         2,
-        "options go after the command: durable-gen COMMAND --lock-timeout",
+        "options go after the command: durable-gen list --lock-timeout",
         False,
     ),
     ("quiet-before-command", ["-q", "worker"], 2, "options go after the command", False),
