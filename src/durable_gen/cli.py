@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import inspect
 import json
 import logging
@@ -54,6 +55,10 @@ EXIT_TERMINATED: Final = 143  # 128 + SIGTERM, as a shell reports a process SIGT
 
 _DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 _WAITING_TYPES = frozenset({"WAIT", "CALLBACK", "CHAINED_INVOKE"})
+
+
+#: Errors of a disk rather than of a path given: output that cannot be written (status 1).
+_DISK_FAILURES: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 
 
 class CliError(ValidationError):
@@ -270,7 +275,11 @@ def _resolve(store: Any, ref: str) -> str:
         )
     if len(arns) > 1:
         ids = ", ".join(arn.rsplit("/", 1)[-1] for arn in arns[:5])
-        raise CliError(f"{ref!r} matches {len(arns)} executions ({ids}...); give more of the id")
+        more = ", ..." if len(arns) > 5 else ""
+        raise CliError(
+            f"{ref!r} matches {len(arns)} executions ({ids}{more}); give more of the id or "
+            "name, or the whole id or ARN of one (durable-gen list shows them)"
+        )
     return arns[0]
 
 
@@ -580,6 +589,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         try:
             Path(args.html).write_text(page, encoding="utf-8")
         except OSError as exc:
+            if exc.errno in _DISK_FAILURES:  # not a bad --html: exit status 1, as for stdout
+                raise OSError(exc.errno, exc.strerror, args.html) from None
             raise CliError(f"cannot write {args.html}: {exc.strerror}") from None
         print(f"wrote {args.html} ({len(operations) - 1} operations)")
         return 0
