@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,81 @@ def test_show_html_on_a_full_disk_is_output_that_cannot_be_written(cli: Cli, ops
     assert "cannot write /dev/full: No space left on device" in full.err
     missing = cli("show", "q", "--html", "no/such/folder/t.html")
     assert missing.code == 2 and "No such file or directory" in missing.err
+
+
+# --- list: every state, its filters, its JSON -----------------------------------------------
+
+
+def test_list_shows_every_state_and_filters_each(cli: Cli, ops: Path) -> None:
+    nothing = cli("list")
+    assert nothing.code == 2 and "no database at durable.db" in nothing.err
+    assert cli("worker", "--once").code == 0  # creates it
+    assert cli("list").out == "no executions\n"
+    assert cli("list", "--status", "FAILED").out == "no executions with status FAILED\n"
+    assert listing(cli) == []
+    assert cli("run", "ops:quick", "--input", "1", "--name", "ok").code == 0
+    assert cli("run", "ops:fails", "--input", "1", "--name", "bad").code == 1
+    started(cli, "ops:sleepy", "--input", "1", "--name", "timer")
+    started(cli, "ops:approval", "--input", "1", "--name", "asks")
+    started(cli, "ops:sleepy", "--input", "1", "--name", "halted")
+    started(cli, "ops:sleepy", "--input", "1", "--name", "late", "--timeout", "1")
+    started(cli, "ops:parent", "--input", "3", "--name", "calls")
+    assert cli("worker", "--once", "-q", "--register", "child-fn=ops:child").code == 0
+    assert cli("stop", "halted").code == 0
+    time.sleep(1.2)
+    # past its timeout, "late" is RUNNING until something records the timeout
+    assert {r["name"]: r["status"] for r in listing(cli)}["late"] == "RUNNING"
+    assert cli("worker", "--once", "-q").code == 0
+    records = {r["name"]: r for r in listing(cli)}
+    child = next(r for r in records.values() if r["function_name"] == "child-fn")
+    assert {name: r["status"] for name, r in records.items()} == {
+        "ok": "SUCCEEDED",
+        "bad": "FAILED",
+        "timer": "RUNNING",
+        "asks": "RUNNING",
+        "halted": "STOPPED",
+        "late": "TIMED_OUT",
+        "calls": "SUCCEEDED",
+        child["name"]: "SUCCEEDED",
+    }
+    # the JSON fields docs/cli.md lists, with their figures
+    assert set(records["ok"]) == {
+        "arn",
+        "name",
+        "function_name",
+        "status",
+        "input",
+        "result",
+        "error",
+        "start_timestamp",
+        "end_timestamp",
+        "parent_arn",
+        "execution_timeout",
+    }
+    assert records["ok"]["result"] == '{"x":2}' and records["ok"]["input"] == "1"
+    assert records["timer"]["end_timestamp"] is None and records["timer"]["error"] is None
+    assert records["bad"]["error"]["ErrorType"] == "ValueError"
+    late = records["late"]
+    assert late["execution_timeout"] == 1 and late["error"]["ErrorType"] == "Execution.Timeout"
+    assert late["end_timestamp"] - late["start_timestamp"] >= 1000
+    assert child["parent_arn"] == records["calls"]["arn"]
+    assert child["name"] == child["arn"].rsplit("/", 1)[-1]  # no name given: its id
+    assert json.loads(records["calls"]["result"]) == {"child": 13}
+    # start order, in the text table as in the JSON
+    starts = [r["start_timestamp"] for r in listing(cli)]
+    assert starts == sorted(starts)
+    for status in ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"):
+        want = sorted(n for n, r in records.items() if r["status"] == status)
+        assert sorted(r["name"] for r in listing(cli, "--status", status)) == want
+        text = cli("list", "--status", status).out.splitlines()
+        assert text[0].split() == ["ID", "STATUS", "STARTED", "DURATION", "WORKFLOW", "NAME"]
+        assert len(text) == 1 + len(want)
+        assert all(line.split()[1] == status for line in text[1:])
+    # the ARN from the JSON is what show, history and stop take
+    assert cli("show", records["timer"]["arn"]).code == 0
+    assert "waits on  wait " in cli("show", "timer").out
+    wait_line = next(x for x in cli("show", "timer").out.splitlines() if "waits on" in x)
+    # milliseconds, as the start time is printed (not microseconds of zeros)
+    assert re.search(r"until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", wait_line), wait_line
+    bad_status = cli("list", "--status", "failed")
+    assert bad_status.code == 2 and "invalid choice: 'failed'" in bad_status.err
