@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -190,10 +194,26 @@ def test_show_html_on_a_full_disk_is_output_that_cannot_be_written(cli: Cli, ops
 # --- list: every state, its filters, its JSON -----------------------------------------------
 
 
-def test_list_shows_every_state_and_filters_each(cli: Cli, ops: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The default SQLite file (no variable), or a new Postgres database (DURABLE_GEN_DB)."""
+    if request.param == "sqlite":
+        return {}
+    return {"DURABLE_GEN_DB": request.getfixturevalue("postgres_url")}
+
+
+@pytest.fixture
+def on_db(cli: Cli, db_env: dict[str, str]) -> Cli:
+    """``cli`` on the database of ``db_env``."""
+    return lambda *args: cli(*args, env=db_env)
+
+
+def test_list_shows_every_state_and_filters_each(on_db: Cli, ops: Path) -> None:
+    cli = on_db
     nothing = cli("list")
-    assert nothing.code == 2 and "no database at durable.db" in nothing.err
-    assert cli("worker", "--once").code == 0  # creates it
+    if nothing.code == 2:  # SQLite: list does not create the file; worker does
+        assert "no database at durable.db" in nothing.err
+        assert cli("worker", "--once").code == 0
     assert cli("list").out == "no executions\n"
     assert cli("list", "--status", "FAILED").out == "no executions with status FAILED\n"
     assert listing(cli) == []
@@ -202,9 +222,10 @@ def test_list_shows_every_state_and_filters_each(cli: Cli, ops: Path) -> None:
     started(cli, "ops:sleepy", "--input", "1", "--name", "timer")
     started(cli, "ops:approval", "--input", "1", "--name", "asks")
     started(cli, "ops:sleepy", "--input", "1", "--name", "halted")
-    started(cli, "ops:sleepy", "--input", "1", "--name", "late", "--timeout", "1")
     started(cli, "ops:parent", "--input", "3", "--name", "calls")
     assert cli("worker", "--once", "-q", "--register", "child-fn=ops:child").code == 0
+    # started after the worker's pass, so that no process runs while its timeout passes
+    started(cli, "ops:sleepy", "--input", "1", "--name", "late", "--timeout", "1")
     assert cli("stop", "halted").code == 0
     time.sleep(1.2)
     # past its timeout, "late" is RUNNING until something records the timeout
@@ -263,3 +284,112 @@ def test_list_shows_every_state_and_filters_each(cli: Cli, ops: Path) -> None:
     assert re.search(r"until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", wait_line), wait_line
     bad_status = cli("list", "--status", "failed")
     assert bad_status.code == 2 and "invalid choice: 'failed'" in bad_status.err
+
+
+# --- a database of an older schema, upgraded by the first command that opens it --------------
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_database_is_upgraded_and_every_command_goes_on(
+    cli: Cli, ops: Path, version: int
+) -> None:
+    from tests.unit.local_sqlite.test_sqlite_store import _to_schema_v1, _to_schema_v2
+
+    assert cli("run", "ops:quick", "--input", "1", "--name", "ok").code == 0
+    assert cli("run", "ops:fails", "--input", "1", "--name", "bad").code == 1
+    started(cli, "ops:short_wait", "--input", "1", "--name", "nap")
+    started(cli, "ops:approval", "--input", "7", "--name", "asks")
+    started(cli, "ops:sleepy", "--input", "1", "--name", "halt")
+    started(cli, "ops:parent", "--input", "5", "--name", "calls")
+    assert cli("worker", "--once", "-q", "--register", "child-fn=ops:child").code == 0
+    before = {r["name"]: r for r in listing(cli)}
+    history = cli("history", "asks", "--json").out
+    db = ops / "durable.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN")
+    (_to_schema_v1 if version == 1 else _to_schema_v2)(conn)
+    conn.execute("COMMIT")
+    conn.close()
+    assert sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchall() == [
+        (version,)
+    ]
+    # a reading command upgrades it, and reads what the old schema held
+    assert {r["name"]: r for r in listing(cli)} == before
+    assert sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchall() != [
+        (version,)
+    ]
+    assert cli("history", "asks", "--json").out == history
+    assert "waits on  callback 'approve create callback id'" in cli("show", "asks").out
+    # and the executions it held go on: a callback answered, a stop, a timer, a worker
+    assert cli("callback", "succeed", callback_id(cli, "asks"), '"yes"').code == 0
+    assert cli("stop", "halt").out.strip().endswith(": STOPPED")
+    time.sleep(1.1)
+    assert cli("worker", "--once", "-q").code == 0
+    after = {r["name"]: r for r in listing(cli)}
+    assert after["ok"] == before["ok"] and after["bad"] == before["bad"]
+    assert json.loads(after["asks"]["result"]) == {"n": 7, "answer": "yes"}
+    assert after["nap"]["result"] == "3" and after["halt"]["status"] == "STOPPED"
+    assert json.loads(after["calls"]["result"]) == {"child": 15}
+    # each step of the timer's execution ran once, across the upgrade
+    events = json.loads(cli("history", "nap", "--json").out)["Events"]
+    assert [e["EventType"] for e in events].count("StepStarted") == 2
+
+
+# --- two workers and the command line at once -----------------------------------------------
+
+
+def test_two_workers_and_the_command_line_at_once(
+    on_db: Cli, db_env: dict[str, str], ops: Path
+) -> None:
+    cli = on_db
+    names = [f"f{i:02d}" for i in range(12)]
+    for i, name in enumerate(names):
+        started(cli, "ops:fleet", "--input", str(i), "--name", name)
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env.update(db_env)  # the database the commands use
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ops), os.environ.get("PYTHONPATH")]))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "durable_gen.cli", "worker", "--poll", "0.1", *extra],
+            cwd=ops,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for extra in ([], ["--concurrency", "3"])
+    ]
+    try:
+        answered: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(answered) < len(names) and time.monotonic() < deadline:
+            for r in listing(cli, "--status", "RUNNING"):
+                if r["name"] in answered:
+                    continue
+                waits = cli("show", r["arn"]).out
+                if "waits on  callback" in waits:
+                    cid = waits.split("(CallbackId ")[1].split(")")[0]
+                    result = cli("callback", "succeed", cid, json.dumps(r["name"]))
+                    assert result.code == 0, result
+                    answered.add(r["name"])
+            time.sleep(0.2)
+        while time.monotonic() < deadline and listing(cli, "--status", "RUNNING"):
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [worker.communicate(timeout=30) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    records = {r["name"]: r for r in listing(cli)}
+    assert sorted(records) == names
+    for i, name in enumerate(names):
+        assert records[name]["status"] == "SUCCEEDED", records[name]
+        assert json.loads(records[name]["result"]) == {"n": i, "b": i + 2, "answer": name}
+        events = json.loads(cli("history", name, "--json").out)["Events"]
+        kinds = [e["EventType"] for e in events]
+        # every step recorded once: 'add' twice and the callback's submitter once
+        assert kinds.count("StepStarted") == 3 == kinds.count("StepSucceeded"), kinds
+    # both workers logged what they picked up and how it finished, one line each
+    logs = "".join(err for _, err in outputs)
+    assert "Traceback" not in logs
+    assert logs.count("finished ops.fleet") == logs.count("picked up ops.fleet")
