@@ -223,7 +223,14 @@ def _db_url(args: argparse.Namespace) -> str:
             f"--db is empty ({str(args.db)!r}): give the database's path or URL, or leave --db "
             f"out to use $DURABLE_GEN_DB, else ./{DEFAULT_DB}"
         )
-    url = str(args.db or os.environ.get("DURABLE_GEN_DB") or DEFAULT_DB)
+    env = os.environ.get("DURABLE_GEN_DB")
+    if args.db is None and env and not env.strip():
+        # a path of blanks would create a database named so in the working directory
+        raise CliError(
+            f"DURABLE_GEN_DB is blank ({env!r}): set it to the database's path or URL, or "
+            f"unset it to use ./{DEFAULT_DB}"
+        )
+    url = str(args.db or env or DEFAULT_DB)
     if "://" not in url:
         _db_path(args, url)
     return url
@@ -247,9 +254,11 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     # sqlite:///relative.db and sqlite:////absolute.db name the file after the third slash
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
     if must_exist and "://" not in path and path and not Path(path).exists():
+        source = "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
         raise CliError(
-            f"no database at {url}: start an execution first (durable-gen start ...), or "
-            "point --db (or DURABLE_GEN_DB) at an existing one"
+            f"no database at {url}{f' (from {source})' if source else ''}: start an "
+            "execution first (durable-gen start ...), or point --db (or DURABLE_GEN_DB) at an "
+            "existing one"
         )
     return open_store(url, timeout=args.lock_timeout)
 

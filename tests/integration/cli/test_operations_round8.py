@@ -393,3 +393,29 @@ def test_two_workers_and_the_command_line_at_once(
     logs = "".join(err for _, err in outputs)
     assert "Traceback" not in logs
     assert logs.count("finished ops.fleet") == logs.count("picked up ops.fleet")
+
+
+# --- where the database is, and what the messages say about it ------------------------------
+
+
+def test_a_blank_durable_gen_db_is_refused_rather_than_a_file_of_blanks(
+    cli: Cli, ops: Path
+) -> None:
+    blank = cli("start", "ops:quick", "--input", "1", env={"DURABLE_GEN_DB": "  "})
+    assert blank.code == 2 and "DURABLE_GEN_DB is blank" in blank.err, blank
+    assert not (ops / "  ").exists() and not (ops / "durable.db").exists()
+    # empty is unset: the default file
+    assert cli("start", "ops:quick", "--input", "1", env={"DURABLE_GEN_DB": ""}).code == 0
+    assert (ops / "durable.db").exists()
+
+
+def test_a_missing_database_says_where_its_name_came_from(cli: Cli, ops: Path) -> None:
+    from_env = cli("list", env={"DURABLE_GEN_DB": "typo.db"})
+    assert from_env.code == 2 and "no database at typo.db (from DURABLE_GEN_DB)" in from_env.err
+    from_option = cli("show", "x", "--db", "other.db", env={"DURABLE_GEN_DB": "typo.db"})
+    assert from_option.code == 2 and "no database at other.db (from --db)" in from_option.err
+    no_folder = cli("start", "ops:quick", "--db", "no/such/folder/x.db")
+    assert no_folder.code == 1
+    assert "the folder no/such/folder does not exist: create it, or correct the path" in (
+        no_folder.err
+    )
