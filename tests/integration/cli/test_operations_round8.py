@@ -419,3 +419,43 @@ def test_a_missing_database_says_where_its_name_came_from(cli: Cli, ops: Path) -
     assert "the folder no/such/folder does not exist: create it, or correct the path" in (
         no_folder.err
     )
+
+
+# --- show: the operation table stays aligned -------------------------------------------------
+
+SHAPES = textwrap.dedent(
+    """
+    import durable_gen as dg
+
+
+    @dg.step
+    def inc(x):
+        return x + 1
+
+
+    def sub(n):
+        return (yield inc(n))
+
+
+    @dg.workflow
+    def shapes(n):
+        m = yield dg.Map(lambda x: 2 * x, [1, 2], name="doubles")
+        c = yield dg.Child(sub, (n,), name="kid")
+        d = yield dg.Step(inc, (n,), name="a step with a name longer than thirty-two characters")
+        return {"m": m.get_results(), "c": c, "d": d}
+    """
+)
+
+
+def test_show_keeps_its_columns_aligned_past_the_widest_kind_and_name(
+    cli: Cli, workdir: Path
+) -> None:
+    (workdir / "shapes.py").write_text(SHAPES)
+    assert cli("run", "shapes:shapes", "--input", "1", "--name", "s").code == 0
+    shown = cli("show", "s").out.splitlines()
+    rows = shown[shown.index(next(x for x in shown if x.startswith("operations ("))) + 1 :]
+    assert any("RunInChildContext" in row for row in rows)
+    assert any("thirty-two characters" in row for row in rows)
+    # the status column starts at the same place on every row, and is set apart by a blank
+    starts = {row.index(" SUCCEEDED") for row in rows}
+    assert len(starts) == 1, "\n".join(shown)
