@@ -289,12 +289,40 @@ def test_list_shows_every_state_and_filters_each(on_db: Cli, ops: Path) -> None:
 # --- a database of an older schema, upgraded by the first command that opens it --------------
 
 
-@pytest.mark.parametrize("version", [1, 2])
-def test_an_older_database_is_upgraded_and_every_command_goes_on(
-    cli: Cli, ops: Path, version: int
-) -> None:
+def _downgrade_sqlite(db: Path, version: int) -> None:
     from tests.unit.local_sqlite.test_sqlite_store import _to_schema_v1, _to_schema_v2
 
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN")
+    (_to_schema_v1 if version == 1 else _to_schema_v2)(conn)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def _schema_version(url: str) -> int:
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+    else:
+        row = sqlite3.connect(url).execute("SELECT version FROM schema_version").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize("where", ["sqlite-v1", "sqlite-v2", "postgres-v1"])
+def test_an_older_database_is_upgraded_and_every_command_goes_on(
+    request: pytest.FixtureRequest, cli: Cli, ops: Path, where: str
+) -> None:
+    version = int(where[-1])
+    if where.startswith("postgres"):
+        url = request.getfixturevalue("postgres_url")
+        env = {"DURABLE_GEN_DB": url}
+        plain = cli
+        cli = lambda *args: plain(*args, env=env)  # noqa: E731
+    else:
+        url = str(ops / "durable.db")
     assert cli("run", "ops:quick", "--input", "1", "--name", "ok").code == 0
     assert cli("run", "ops:fails", "--input", "1", "--name", "bad").code == 1
     started(cli, "ops:short_wait", "--input", "1", "--name", "nap")
@@ -304,20 +332,18 @@ def test_an_older_database_is_upgraded_and_every_command_goes_on(
     assert cli("worker", "--once", "-q", "--register", "child-fn=ops:child").code == 0
     before = {r["name"]: r for r in listing(cli)}
     history = cli("history", "asks", "--json").out
-    db = ops / "durable.db"
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("BEGIN")
-    (_to_schema_v1 if version == 1 else _to_schema_v2)(conn)
-    conn.execute("COMMIT")
-    conn.close()
-    assert sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchall() == [
-        (version,)
-    ]
+    if where.startswith("postgres"):
+        import psycopg
+        from tests.postgres.test_postgres_store import _to_schema_v1
+
+        with psycopg.connect(url) as conn:
+            _to_schema_v1(conn)
+    else:
+        _downgrade_sqlite(Path(url), version)
+    assert _schema_version(url) == version
     # a reading command upgrades it, and reads what the old schema held
     assert {r["name"]: r for r in listing(cli)} == before
-    assert sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchall() != [
-        (version,)
-    ]
+    assert _schema_version(url) > version
     assert cli("history", "asks", "--json").out == history
     assert "waits on  callback 'approve create callback id'" in cli("show", "asks").out
     # and the executions it held go on: a callback answered, a stop, a timer, a worker
