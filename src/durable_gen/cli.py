@@ -559,18 +559,36 @@ def _cmd_start(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .local._dbstore import DamagedRecordError
     from .local._text import execution_table
 
+    damaged: list[DamagedRecordError] = []
     with _open_store(args) as store:
-        records = _service(store).list_executions(args.status)
+        service = _service(store)
+        try:
+            records = service.list_executions(args.status)
+        except DamagedRecordError:
+            # One execution's damaged header must not hide the others: list them one by
+            # one, and name each damaged one after them (exit status 1).
+            records = []
+            for arn in store.resolve(""):  # every execution
+                try:
+                    record = service.get_execution(arn)
+                except DamagedRecordError as exc:
+                    damaged.append(exc)
+                    continue
+                if args.status is None or record.status == args.status:
+                    records.append(record)
+            records.sort(key=lambda r: r.start_timestamp)
     if args.json:
         print(msgspec.json.encode(records).decode())
-        return 0
-    if not records:
+    elif not records:
         print("no executions" + (f" with status {args.status}" if args.status else ""))
-        return 0
-    sys.stdout.write(execution_table(records))
-    return 0
+    else:
+        sys.stdout.write(execution_table(records))
+    for problem in damaged:
+        print(f"durable-gen: {type(problem).__name__}: {_one_line(problem)}", file=sys.stderr)
+    return EXIT_FAILED if damaged else 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

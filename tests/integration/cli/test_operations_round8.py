@@ -485,3 +485,29 @@ def test_show_keeps_its_columns_aligned_past_the_widest_kind_and_name(
     # the status column starts at the same place on every row, and is set apart by a blank
     starts = {row.index(" SUCCEEDED") for row in rows}
     assert len(starts) == 1, "\n".join(shown)
+
+
+# --- a damaged record does not hide the other executions from list --------------------------
+
+
+def test_list_shows_the_readable_executions_beside_a_damaged_one(cli: Cli, ops: Path) -> None:
+    for i in (1, 2, 3):
+        assert cli("run", "ops:quick", "--input", str(i), "--name", f"q{i}").code == 0
+    started(cli, "ops:sleepy", "--input", "1", "--name", "nap")
+    conn = sqlite3.connect(ops / "durable.db")
+    conn.execute("UPDATE executions SET header = x'00ff' WHERE name = 'q2'")
+    conn.commit()
+    conn.close()
+    shown = cli("list")
+    assert shown.code == 1, shown
+    names = [line.split()[-1] for line in shown.out.splitlines()[1:]]
+    assert names == ["q1", "q3", "nap"]
+    [error] = shown.err.strip().splitlines()
+    assert error.startswith("durable-gen: DamagedRecordError: ") and "/q2/" in error
+    as_json = cli("list", "--json", "--status", "SUCCEEDED")
+    assert as_json.code == 1 and "/q2/" in as_json.err
+    assert [r["name"] for r in json.loads(as_json.out)] == ["q1", "q3"]
+    # the others stay readable and stoppable one by one, as before
+    assert cli("show", "q3").code == 0
+    assert cli("stop", "nap").out.strip().endswith(": STOPPED")
+    assert cli("show", "q2").code == 1
