@@ -783,7 +783,14 @@ class Worker:
         focus = execution_arn if isinstance(clock, VirtualClock) else None
         try:
             while not self._stop.is_set():
-                if service._run_one(focus):
+                try:
+                    if service._run_one(focus):
+                        continue
+                except DamagedRecordError as exc:
+                    # Another execution's damaged record does not stop this one (as in
+                    # _run_due_until); this one's own is the caller's error.
+                    service.get_execution(execution_arn)
+                    self._log(f"durable-gen: {exc}; that execution is set aside, this one goes on")
                     continue
                 # Nothing due now: a skipping clock jumps to the next timer; the wall
                 # clock is waited on by drive().

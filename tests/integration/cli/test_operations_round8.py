@@ -511,3 +511,16 @@ def test_list_shows_the_readable_executions_beside_a_damaged_one(cli: Cli, ops: 
     assert cli("show", "q3").code == 0
     assert cli("stop", "nap").out.strip().endswith(": STOPPED")
     assert cli("show", "q2").code == 1
+
+
+def test_run_goes_on_past_another_executions_damaged_record(cli: Cli, ops: Path) -> None:
+    started(cli, "ops:quick", "--input", "2", "--name", "dmg")  # due, never run
+    conn = sqlite3.connect(ops / "durable.db")
+    conn.execute("UPDATE executions SET header = x'00ff' WHERE name = 'dmg'")
+    conn.commit()
+    conn.close()
+    result = cli("run", "ops:quick", "--input", "5", "--name", "mine")
+    assert result.code == 0, result
+    assert json.loads(result.out) == {"x": 6}
+    assert "/dmg/" in result.err and "set aside" in result.err
+    assert cli("show", "mine").out.count("SUCCEEDED") >= 1
