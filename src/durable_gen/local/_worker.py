@@ -413,6 +413,16 @@ class Worker:
         target = import_object(path) if isinstance(fn, str) else fn
         function_name = workflow_name(target) if name is None else name
         self._serve(self.service, function_name, target)
+        before = self.store.workflows().get(function_name)
+        if before is not None and before != path:
+            # Not refused (moving a function to another module is a deploy), but never
+            # silent: every worker that imports the name from now on runs other code.
+            self._log(
+                f"durable-gen: {function_name!r} was {before} in the database and is {path} "
+                "from now on: workers that import it from now on run the new code, also for "
+                "its executions that still run; workers already serving it keep the old code "
+                "until restarted"
+            )
         self.store.register_workflow(function_name, path)
         self._targets[function_name] = target
         self._served.add(function_name)

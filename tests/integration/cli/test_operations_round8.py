@@ -524,3 +524,22 @@ def test_run_goes_on_past_another_executions_damaged_record(cli: Cli, ops: Path)
     assert json.loads(result.out) == {"x": 6}
     assert "/dmg/" in result.err and "set aside" in result.err
     assert cli("show", "mine").out.count("SUCCEEDED") >= 1
+
+
+# --- a remembered name pointed at other code is said, not done silently ---------------------
+
+
+def test_registering_a_remembered_name_with_other_code_says_so(cli: Cli, ops: Path) -> None:
+    first = cli("worker", "--once", "-q", "--register", "child-fn=ops:child")
+    assert first.code == 0 and first.err == ""
+    again = cli("worker", "--once", "-q", "--register", "child-fn=ops:child")
+    assert again.code == 0 and again.err == ""  # the same code: nothing to say
+    moved = cli("worker", "--once", "-q", "--register", "child-fn=ops:quick")
+    assert moved.code == 0
+    assert "'child-fn' was ops:child in the database and is ops:quick from now on" in moved.err
+    # a workflow's own name taken by other code, then given back by a start of it
+    hijack = cli("worker", "--once", "-q", "--register", "ops.quick=ops:sleepy")
+    assert "'ops.quick' was ops:quick" not in hijack.err  # never remembered before
+    back = cli("start", "ops:quick", "--input", "1")
+    assert back.code == 0
+    assert "'ops.quick' was ops:sleepy in the database and is ops:quick" in back.err
