@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import inspect
 import json
 import logging
@@ -54,6 +55,10 @@ EXIT_TERMINATED: Final = 143  # 128 + SIGTERM, as a shell reports a process SIGT
 
 _DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 _WAITING_TYPES = frozenset({"WAIT", "CALLBACK", "CHAINED_INVOKE"})
+
+
+#: Errors of a disk rather than of a path given: output that cannot be written (status 1).
+_DISK_FAILURES: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 
 
 class CliError(ValidationError):
@@ -263,9 +268,11 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     # sqlite:///relative.db and sqlite:////absolute.db name the file after the third slash
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
     if must_exist and "://" not in path and path and not Path(path).exists():
+        source = "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
         raise CliError(
-            f"no database at {url}: start an execution first (durable-gen start ...), or "
-            "point --db (or DURABLE_GEN_DB) at an existing one"
+            f"no database at {url}{f' (from {source})' if source else ''}: start an "
+            "execution first (durable-gen start ...), or point --db (or DURABLE_GEN_DB) at an "
+            "existing one"
         )
     return open_store(url, timeout=args.lock_timeout)
 
@@ -291,7 +298,11 @@ def _resolve(store: Any, ref: str) -> str:
         )
     if len(arns) > 1:
         ids = ", ".join(arn.rsplit("/", 1)[-1] for arn in arns[:5])
-        raise CliError(f"{ref!r} matches {len(arns)} executions ({ids}...); give more of the id")
+        more = ", ..." if len(arns) > 5 else ""
+        raise CliError(
+            f"{ref!r} matches {len(arns)} executions ({ids}{more}); give more of the id or "
+            "name, or the whole id or ARN of one (durable-gen list shows them)"
+        )
     return arns[0]
 
 
@@ -562,18 +573,36 @@ def _cmd_start(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .local._dbstore import DamagedRecordError
     from .local._text import execution_table
 
+    damaged: list[DamagedRecordError] = []
     with _open_store(args) as store:
-        records = _service(store).list_executions(args.status)
+        service = _service(store)
+        try:
+            records = service.list_executions(args.status)
+        except DamagedRecordError:
+            # One execution's damaged header must not hide the others: list them one by
+            # one, and name each damaged one after them (exit status 1).
+            records = []
+            for arn in store.resolve(""):  # every execution
+                try:
+                    record = service.get_execution(arn)
+                except DamagedRecordError as exc:
+                    damaged.append(exc)
+                    continue
+                if args.status is None or record.status == args.status:
+                    records.append(record)
+            records.sort(key=lambda r: r.start_timestamp)
     if args.json:
         print(msgspec.json.encode(records).decode())
-        return 0
-    if not records:
+    elif not records:
         print("no executions" + (f" with status {args.status}" if args.status else ""))
-        return 0
-    sys.stdout.write(execution_table(records))
-    return 0
+    else:
+        sys.stdout.write(execution_table(records))
+    for problem in damaged:
+        print(f"durable-gen: {type(problem).__name__}: {_one_line(problem)}", file=sys.stderr)
+    return EXIT_FAILED if damaged else 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -601,6 +630,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         try:
             Path(args.html).write_text(page, encoding="utf-8")
         except OSError as exc:
+            if exc.errno in _DISK_FAILURES:  # not a bad --html: exit status 1, as for stdout
+                raise OSError(exc.errno, exc.strerror, args.html) from None
             raise CliError(f"cannot write {args.html}: {exc.strerror}") from None
         print(f"wrote {args.html} ({len(operations) - 1} operations)")
         return 0

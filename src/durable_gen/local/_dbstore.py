@@ -771,13 +771,18 @@ class SqlStore(SqlReads):
             )
 
     def resolve(self, ref: str) -> list[str]:
-        """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name."""
+        """The ARNs that ``ref`` names: an ARN, or a prefix of an execution id or name.
+
+        A whole id or name wins over the longer ones it is a prefix of (``order-1`` names the
+        execution called so, not also ``order-10``), since no more of it can be given.
+        """
         if self._one("SELECT 1 FROM executions WHERE arn = ?", (ref,)) is not None:
             return [ref]
         like = like_prefix(ref)
         rows = self._all(
-            "SELECT arn FROM executions "
+            "SELECT arn, execution_id, name FROM executions "
             "WHERE execution_id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'",
             (like, like),
         )
-        return sorted(str(arn) for (arn,) in rows)
+        exact = [arn for (arn, exec_id, name) in rows if ref in (exec_id, name)]
+        return sorted(str(arn) for arn in (exact or [arn for (arn, _, _) in rows]))

@@ -357,10 +357,7 @@ class LocalService(Runner):
         # between, which would run its code after the stop, on news of a child's stop.
         with self._lock:
             self._load(execution_arn)  # an unknown ARN: ExecutionNotFoundError
-            children: dict[str, list[str]] = {}
-            for ex in self._store.executions():
-                if ex.status == "RUNNING" and ex.parent_arn is not None:
-                    children.setdefault(ex.parent_arn, []).append(ex.arn)
+            children = self._running_children(execution_arn)
             for arn in _deepest_first(execution_arn, children):
                 self._fire_overdue(arn)
                 ex = self._load(arn)
@@ -421,7 +418,7 @@ class LocalService(Runner):
         """What a running execution waits on, one line each (empty once it ended).
 
         Example lines: ``callback 'approval' (CallbackId 3f2a...)``,
-        ``wait 'cooling-off' until 2025-01-01T00:00:30Z``, ``invoke 'tax' of 'tax-service'``.
+        ``wait 'cooling-off' until 2025-01-01T00:00:30.000Z``, ``invoke 'tax' of 'tax-service'``.
         """
         with self._lock:
             return self._waiting(self._load(execution_arn))
@@ -734,6 +731,27 @@ class LocalService(Runner):
             f"checkpoint token {token!r} is not the newest for execution {ex.arn}: use the "
             "CheckpointToken of the last CheckpointResponse (or of the invocation input if none)"
         )
+
+    def _running_children(self, arn: str) -> dict[str, list[str]]:
+        """The running executions that ``arn`` invoked, and those they invoked, and so on,
+        by parent: found through each execution's invokes in flight, so that stopping one
+        reads the executions under it only (not every header of the database, where a
+        damaged one of another execution would fail the stop). Lock held."""
+        children: dict[str, list[str]] = {}
+        todo = [arn]
+        while todo:
+            ex = self._store.load(todo.pop())
+            if ex is None or ex.arn in children:
+                continue
+            kids = children[ex.arn] = []
+            for entry in ex.invokes.values():
+                if entry.child_arn is None:
+                    continue
+                child = self._store.load(entry.child_arn)
+                if child is not None and child.status == "RUNNING":
+                    kids.append(child.arn)
+                    todo.append(child.arn)
+        return children
 
     def _progressing(self, ex: StoredExecution) -> bool:
         """Whether the execution can move on without the outside (its timeout aside)."""

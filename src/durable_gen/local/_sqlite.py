@@ -24,6 +24,7 @@ several worker processes share it. Rules:
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -1004,7 +1005,11 @@ def _create_private(path: Path) -> None:
             ) from None
         return
     except OSError as exc:
-        raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
+        if exc.errno == errno.ENOENT:
+            hint = f"the folder {path.parent} does not exist: create it, or correct the path"
+        else:
+            hint = "check the folder's permissions and free space, or give another path"
+        raise StoreError(f"cannot create the database {path}: {exc.strerror}; {hint}") from None
     os.close(fd)
 
 

@@ -184,9 +184,15 @@ def describe_execution(
         lines.append(f"  waits on  {printable(line)}")
     tree = operation_tree(operations)
     lines.append(f"operations ({len(tree)})")
-    for depth, op in tree:
-        label = "  " * depth + printable(op.name or op.id[:12])
-        kind = printable(op.sub_type or op.type)
+    rows = [
+        ("  " * depth + printable(op.name or op.id[:12]), printable(op.sub_type or op.type), op)
+        for depth, op in tree
+    ]
+    # columns as wide as their longest cell (RunInChildContext, a long name or sub_type), so
+    # that the status and the columns after it stay aligned
+    label_width = max([32, *(min(len(label), 64) for label, _, _ in rows)])
+    kind_width = max([16, *(min(len(kind), 32) for _, kind, _ in rows)])
+    for label, kind, op in rows:
         took = ""
         if op.start_timestamp is not None:
             # an operation left open by an ended execution stops with it
@@ -202,7 +208,8 @@ def describe_execution(
         if error is not None:
             tail = f"✗ {_shown(error, 60)}"
         lines.append(
-            f"  {label:<32} {kind:<16} {op.status:<9} {attempt:<10} {took:>9}  {tail}".rstrip()
+            f"  {label:<{label_width}} {kind:<{kind_width}} {op.status:<9} {attempt:<10} "
+            f"{took:>9}  {tail}".rstrip()
         )
     return "\n".join(lines) + "\n"
 

@@ -428,6 +428,16 @@ class Worker:
         target = import_object(path) if isinstance(fn, str) else fn
         function_name = workflow_name(target) if name is None else name
         self._serve(self.service, function_name, target)
+        before = self.store.workflows().get(function_name)
+        if before is not None and before != path:
+            # Not refused (moving a function to another module is a deploy), but never
+            # silent: every worker that imports the name from now on runs other code.
+            self._log(
+                f"durable-gen: {function_name!r} was {before} in the database and is {path} "
+                "from now on: workers that import it from now on run the new code, also for "
+                "its executions that still run; workers already serving it keep the old code "
+                "until restarted"
+            )
         self.store.register_workflow(function_name, path)
         self._targets[function_name] = target
         self._served.add(function_name)
@@ -823,7 +833,14 @@ class Worker:
         focus = execution_arn if isinstance(clock, VirtualClock) else None
         try:
             while not self._stop.is_set():
-                if service._run_one(focus):
+                try:
+                    if service._run_one(focus):
+                        continue
+                except DamagedRecordError as exc:
+                    # Another execution's damaged record does not stop this one (as in
+                    # _run_due_until); this one's own is the caller's error.
+                    service.get_execution(execution_arn)
+                    self._log(f"durable-gen: {exc}; that execution is set aside, this one goes on")
                     continue
                 # Nothing due now: a skipping clock jumps to the next timer; the wall
                 # clock is waited on by drive().
