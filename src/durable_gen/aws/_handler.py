@@ -59,8 +59,11 @@ _DURABLE_HINT: Final = (
 #: attempt and return before Lambda ends the invocation.
 TIME_MARGIN: Final = 0.5
 
-#: Failures the service should answer by invoking the function again, with a fresh token.
-_RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError)
+#: Failures the service should answer by invoking the function again, with a fresh token: a
+#: stale token, a service unavailable through every retry, and a configuration problem of the
+#: function (credentials, a role that may not checkpoint), which a fixed deploy or role mends
+#: without failing the executions it met.
+_RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError, ValidationError)
 
 _encoder: Final = msgspec.json.Encoder()
 
@@ -181,8 +184,10 @@ class LambdaHandler(Generic[W]):
       payload or result over the limits, an update the service rejects: a FAILED output (with an
       ``InvalidInputError``, ``PayloadTooLargeError``, ... as ``ErrorType``). Retrying could not
       change the outcome, and raising would only make Lambda try again.
-    - A stale checkpoint token, or a service that stayed unavailable through every retry: the
-      exception is raised, so the service invokes the function again from the recorded state.
+    - A stale checkpoint token, a service that stayed unavailable through every retry, or a
+      call the function's credentials may not make (a role without the durable-execution
+      permissions: ``ValidationError``): the exception is raised, so the service invokes the
+      function again from the recorded state.
 
     Attributes:
         workflow: The workflow generator function (to run it locally or in tests).
@@ -268,6 +273,8 @@ class LambdaHandler(Generic[W]):
         Raises:
             InvalidCheckpointTokenError: the token went stale (the service invokes again).
             ServiceUnavailableError: checkpoints kept failing transiently.
+            ValidationError: the function's credentials or role may not read the state or
+                checkpoint (the message names the permissions).
         """
         try:
             parsed = parse_event(event)

@@ -68,6 +68,11 @@ _PERMANENT_CODES: Final = frozenset(
         "KMSNotFoundException",
     }
 )
+#: Error codes of a request the caller's role or credentials may not make (HTTP 403): a
+#: configuration problem of the function, not of the updates.
+_ACCESS_DENIED_CODES: Final = frozenset(
+    {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}
+)
 #: How the service words a stale or unknown checkpoint token.
 _STALE_TOKEN_PREFIX: Final = "Invalid checkpoint token"
 
@@ -138,7 +143,8 @@ def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool
 
     Retried: throttling (429 or a throttling code), service faults (5xx), timeouts and
     connection errors. Not retried: a stale checkpoint token (``InvalidCheckpointTokenError``),
-    an unknown execution (``ExecutionNotFoundError``), any other rejected request
+    an unknown execution (``ExecutionNotFoundError``), a request the function's role may not
+    make (403, ``ValidationError`` naming the permission), any other rejected request
     (``InvalidCheckpointError`` for a checkpoint, ``ServiceError`` otherwise), KMS problems,
     missing credentials. The emulator reports errors as a ``ClientError`` whose code is the
     HTTP status, so the status decides whenever the code is not telling.
@@ -173,6 +179,18 @@ def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool
                     f"{what}. Only the newest checkpoint token is accepted: another invocation "
                     "of this execution may have taken over, or a checkpoint was already "
                     "applied. The invocation must start again from the recorded state"
+                ),
+                False,
+            )
+        if code in _ACCESS_DENIED_CODES or status == 403:
+            return (
+                ValidationError(
+                    f"{what}. The function's credentials (on Lambda, its execution role) may "
+                    f"not call lambda:{api}: grant lambda:CheckpointDurableExecution and "
+                    "lambda:GetDurableExecutionState on the function's versions "
+                    "(arn:aws:lambda:<region>:<account>:function:"
+                    "<name>:*), as the managed policy AWSLambdaBasicDurableExecutionRolePolicy "
+                    "does; the execution goes on from what it recorded once the role allows it"
                 ),
                 False,
             )

@@ -1,0 +1,418 @@
+"""Round 8 corpus for the Lambda path: the handler driven through AWS's emulator with shapes the
+earlier files leave out (results near the response limit, large step results in batch mode,
+tenant ids, Invoke chains, callbacks answered with edge-case bodies, the "aws" payload format
+end to end), and with hand-built events and botocore-stubbed services (paging, refused and
+throttled calls, stale tokens)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+
+try:
+    from .emulator import Emulator, LambdaEndpoint
+    from .lambda_support import by_type, deploy, run_workflow
+except ImportError:
+    from emulator import Emulator, LambdaEndpoint  # type: ignore[no-redef]
+    from lambda_support import by_type, deploy, run_workflow  # type: ignore[no-redef]
+
+CHILD = "r8-child"  # a durable function invoked by a chain
+GRANDCHILD = "r8-grandchild"
+PLAIN = "r8-plain"
+
+
+@pytest.fixture(scope="module")
+def emu(lambda_endpoint_server: LambdaEndpoint) -> Iterator[Emulator]:
+    pytest.importorskip("aws_durable_execution_sdk_python_testing")
+    durable = {"DurableConfig": {"ExecutionTimeout": 60}}
+    with Emulator(
+        lambda_endpoint_server.url,
+        skip_time=True,
+        retry_backoff_seconds=0.1,
+        function_configs={CHILD: durable, GRANDCHILD: durable, PLAIN: {}},
+    ) as emulator:
+        yield emulator
+        emulator.stop_unfinished()
+
+
+# -- results near the response limit -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "char, size",
+    [("x", 5_000_000), ("x", 6_250_000), ('"', 1_600_000), ("\u00e9", 1_600_000)],
+    ids=["plain-5MB", "plain-just-under-6MiB", "quotes", "accents"],
+)
+def test_a_large_execution_result_reaches_the_caller_whole(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, char: str, size: int
+) -> None:
+    # Under 6 MiB of JSON, yet the response carrying it may not fit: it is then checkpointed
+    # on the EXECUTION operation, and the caller reads the same result either way.
+    @dg.workflow
+    def big(spec: list[Any]):
+        part = yield dg.Step(lambda: spec[0] * (spec[1] // 8), name="part")
+        return part * 8
+
+    _, outcome = run_workflow(emu, lambda_endpoint, function_name, big, [char, size], timeout=60)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert json.loads(outcome.result) == char * size
+
+
+@pytest.mark.parametrize("checkpointing", ["batch", "step", "eager"])
+def test_a_step_result_over_750_kib_among_small_ones(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, checkpointing: str
+) -> None:
+    @dg.workflow
+    def mixed(_: Any):
+        a = yield dg.Step(lambda: "a", name="a")
+        big = yield dg.Step(lambda: "b" * 900_000, name="big")
+        c = yield dg.Step(lambda: "c", name="c")
+        yield dg.Wait(seconds=1, name="pause")
+        again = yield dg.Step(lambda: len(big), name="len")
+        return [a, len(big), c, again]
+
+    arn, outcome = run_workflow(
+        emu, lambda_endpoint, function_name, mixed, checkpointing=checkpointing, timeout=30
+    )
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == ["a", 900_000, "c", 900_000]
+    steps = by_type(emu.history(arn), "StepSucceeded")
+    assert [e["Name"] for e in steps] == ["a", "big", "c", "len"]
+
+
+# -- tenant ids and Invoke chains ----------------------------------------------------------
+
+
+def test_a_chain_of_invokes_with_tenant_ids(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    seen: list[Any] = []
+
+    @dg.workflow
+    def grandchild(payload: dict[str, Any]):
+        doubled = yield dg.Step(lambda: payload["n"] * 2, name="double")
+        return {"grand": doubled}
+
+    @dg.workflow
+    def child(payload: dict[str, Any]):
+        got = yield dg.Invoke(GRANDCHILD, {"n": payload["n"] + 1}, name="to-grandchild")
+        echoed = yield dg.Invoke(PLAIN, {"hello": payload["n"]}, name="to-plain", tenant_id="t-2")
+        return {"child": got, "echo": echoed}
+
+    def plain(event: dict[str, Any], context: Any) -> Any:
+        seen.append(event)
+        return {"echoed": event}
+
+    deploy(emu, lambda_endpoint, GRANDCHILD, grandchild)
+    deploy(emu, lambda_endpoint, CHILD, child)
+    lambda_endpoint.register(PLAIN, plain)
+
+    @dg.workflow
+    def parent(n: int):
+        got = yield dg.Invoke(CHILD, {"n": n}, name="to-child", tenant_id="tenant-1")
+        return got
+
+    _, outcome = run_workflow(emu, lambda_endpoint, function_name, parent, 4, timeout=30)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {"child": {"grand": 10}, "echo": {"echoed": {"hello": 4}}}
+    assert seen == [{"hello": 4}]
+
+
+def test_an_execution_started_for_a_tenant_runs_as_any_other(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    @dg.workflow
+    def hello(name: str):
+        greeting = yield dg.Step(lambda: f"hi {name}", name="greet")
+        yield dg.Wait(seconds=1, name="nap")
+        return greeting
+
+    deploy(emu, lambda_endpoint, function_name, hello)
+    arn = emu.start(function_name, "ann", tenant_id="tenant-42")
+    outcome = emu.wait(arn, timeout=15)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == "hi ann"
+
+
+def test_an_invoked_durable_function_that_fails_fails_the_invoke_with_its_error(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    class Declined(Exception):
+        pass
+
+    @dg.workflow
+    def child(payload: Any):
+        yield dg.Step(lambda: None, name="noop")
+        raise Declined("card d\u00e9clin\u00e9e " + "z" * 40_000)
+
+    deploy(emu, lambda_endpoint, CHILD, child)
+
+    @dg.workflow
+    def parent(_: Any):
+        try:
+            yield dg.Invoke(CHILD, {}, name="to-child")
+        except dg.InvokeFailedError as exc:
+            return {"type": exc.error_type, "message": exc.error_message[:13]}
+        return "no error"
+
+    _, outcome = run_workflow(emu, lambda_endpoint, function_name, parent, timeout=30)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {"type": "Declined", "message": "card d\u00e9clin\u00e9e"}
+
+
+# -- callbacks answered through the emulator's API -----------------------------------------
+
+
+def _callback_workflow(**options: Any) -> Any:
+    @dg.workflow
+    def waits(_: Any):
+        handle = yield dg.CreateCallback(name="answer", timeout=60)
+        try:
+            value = yield handle
+        except dg.CallbackError as exc:
+            return {
+                "failed": type(exc).__name__,
+                "type": exc.error_type,
+                "message": exc.error_message,
+                "data": exc.error_data,
+            }
+        return {"value": value}
+
+    return waits
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (None, None),
+        (b"", None),
+        (b"null", None),
+        (b'"text"', "text"),
+        (b'{"t": "m", "v": {"a": {"t": "i", "v": 1}}}', {"a": 1}),
+        ("caf\u00e9".encode() and json.dumps("caf\u00e9").encode(), "caf\u00e9"),
+        (b"  [1, 2]\n", [1, 2]),
+    ],
+    ids=["absent", "empty", "null", "string", "envelope", "non-ascii", "whitespace"],
+)
+def test_callback_success_bodies(
+    emu: Emulator,
+    lambda_endpoint: LambdaEndpoint,
+    function_name: str,
+    body: bytes | None,
+    expected: Any,
+) -> None:
+    deploy(emu, lambda_endpoint, function_name, _callback_workflow())
+    arn = emu.start(function_name, {})
+    callback_id = emu.callback_id(arn, "answer", timeout=10)
+    emu.send_callback_success(callback_id, body)
+    outcome = emu.wait(arn, timeout=15)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {"value": expected}
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        ({}, {"failed": "CallbackFailedError", "type": None, "message": None, "data": None}),
+        (
+            {"error_data": '{"limit": 5}'},
+            {
+                "failed": "CallbackFailedError",
+                "type": None,
+                "message": None,
+                "data": '{"limit": 5}',
+            },
+        ),
+        (
+            {"error_type": "Rejected", "error_message": "n\u00f6"},
+            {
+                "failed": "CallbackFailedError",
+                "type": "Rejected",
+                "message": "n\u00f6",
+                "data": None,
+            },
+        ),
+    ],
+    ids=["no-error", "data-only", "type-and-message"],
+)
+def test_callback_failure_shapes(
+    emu: Emulator,
+    lambda_endpoint: LambdaEndpoint,
+    function_name: str,
+    error: dict[str, str],
+    expected: dict[str, Any],
+) -> None:
+    deploy(emu, lambda_endpoint, function_name, _callback_workflow())
+    arn = emu.start(function_name, {})
+    callback_id = emu.callback_id(arn, "answer", timeout=10)
+    emu.send_callback_failure(callback_id, **error)
+    outcome = emu.wait(arn, timeout=15)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == expected
+
+
+# -- the "aws" payload format end to end ---------------------------------------------------
+
+
+def test_aws_format_values_and_failures_through_the_emulator(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    import datetime
+    import decimal
+    import uuid
+
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+    class Declined(Exception):
+        pass
+
+    def fails() -> None:
+        raise Declined("no")
+
+    @dg.workflow
+    def typed(_: Any):
+        stamp = yield dg.Step(lambda: when, name="when")
+        money = yield dg.Step(lambda: decimal.Decimal("1.10"), name="money")
+        pair = yield dg.Step(lambda: (1, "a"), name="pair")
+        ident_back = yield dg.Step(lambda: ident, name="uuid")
+        yield dg.Wait(seconds=1, name="replay")
+        try:
+            yield dg.Step(fails, name="fails", retry=dg.Retry(max_attempts=1))
+        except dg.StepFailedError as exc:
+            failure = exc.error_type
+        batch = yield dg.Map(lambda item, index: item * 2, [1, 2, 3], name="doubles")
+        return {
+            "types": [type(v).__name__ for v in (stamp, money, pair, ident_back)],
+            "equal": [
+                stamp == when,
+                money == decimal.Decimal("1.10"),
+                pair == (1, "a"),
+                ident_back == ident,
+            ],
+            "failure": failure.rsplit(".", 1)[-1],
+            "batch": batch.results(),
+        }
+
+    arn, outcome = run_workflow(
+        emu, lambda_endpoint, function_name, typed, payload_format="aws", timeout=30
+    )
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == {
+        "types": ["datetime", "Decimal", "tuple", "UUID"],
+        "equal": [True, True, True, True],
+        "failure": "Declined",
+        "batch": [2, 4, 6],
+    }
+    steps = {e.get("Name"): e for e in by_type(emu.history(arn), "StepSucceeded")}
+    payload = steps["when"]["StepSucceededDetails"]["Result"]["Payload"]
+    assert json.loads(payload)["t"] == "dt"
+
+
+# -- hand-built events, a botocore client answered by Stubber ------------------------------
+
+ARN = "arn:aws:lambda:us-west-2:123456789012:function:orders:$LATEST/durable-execution/e1/i1"
+
+
+def _client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "lambda",
+        region_name="us-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+def _event(marker: str = "", input: Any = None, *more: dict[str, Any]) -> dict[str, Any]:
+    execution = {
+        "Id": "i1",
+        "Type": "EXECUTION",
+        "Status": "STARTED",
+        "StartTimestamp": 1767323045678,
+        "ExecutionDetails": {"InputPayload": json.dumps(input if input is not None else {"n": 2})},
+    }
+    return {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "tok1",
+        "InitialExecutionState": {"Operations": [execution, *more], "NextMarker": marker},
+    }
+
+
+@dg.workflow
+def _double(payload: dict[str, int]):
+    value = yield dg.Step(lambda: payload["n"] * 2, name="double")
+    return value
+
+
+def _handler(client: Any, workflow: Any = _double, **options: Any) -> Any:
+    from durable_gen.aws import LambdaService, lambda_handler
+
+    return lambda_handler(workflow, service=LambdaService(client, sleep=lambda _: None), **options)
+
+
+@pytest.mark.parametrize(
+    "method, code, marker",
+    [
+        ("checkpoint_durable_execution", "AccessDeniedException", ""),
+        ("get_durable_execution_state", "AccessDeniedException", "m1"),
+        ("checkpoint_durable_execution", "403", ""),  # the code a service reporting statuses gives
+    ],
+    ids=["checkpoint", "read-state", "bare-403"],
+)
+def test_a_role_that_may_not_checkpoint_is_raised_naming_the_permission(
+    method: str, code: str, marker: str
+) -> None:
+    # A missing permission is the function's configuration, not a bad update: the handler
+    # raises (the service invokes again, and a fixed role lets the execution go on) instead
+    # of failing the execution for good, and the message names what to grant.
+    from botocore.stub import Stubber
+
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            method,
+            service_error_code=code,
+            service_message="User is not authorized to perform this action",
+            http_status_code=403,
+        )
+        with pytest.raises(dg.ValidationError) as caught:
+            _handler(client)(_event(marker), None)
+        stub.assert_no_pending_responses()
+    message = str(caught.value)
+    assert "lambda:CheckpointDurableExecution" in message
+    assert "AWSLambdaBasicDurableExecutionRolePolicy" in message
+
+
+def test_a_validation_error_of_the_workflow_still_fails_the_execution() -> None:
+    # Only errors from the service's side are raised for a retry: a workflow whose own code
+    # raises a ValidationError (a Wait out of range) fails as any workflow exception does.
+    from botocore.stub import ANY, Stubber
+
+    @dg.workflow
+    def bad_wait(_: Any):
+        yield dg.Wait(seconds=0)
+
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "checkpoint_durable_execution",
+            {"CheckpointToken": "tok2", "NewExecutionState": {"Operations": []}},
+            {
+                "DurableExecutionArn": ARN,
+                "CheckpointToken": "tok1",
+                "Updates": ANY,
+                "ClientToken": ANY,
+            },
+        )
+        output = _handler(client, bad_wait)(_event(), None)
+    assert output["Status"] == "FAILED"
+    assert output["Error"]["ErrorType"] == "ValidationError"
