@@ -6,6 +6,7 @@ throttled calls, stale tokens)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -106,6 +107,7 @@ def test_a_chain_of_invokes_with_tenant_ids(
 
     def plain(event: dict[str, Any], context: Any) -> Any:
         seen.append(event)
+        seen.append(getattr(context, "tenant_id", None))
         return {"echoed": event}
 
     deploy(emu, lambda_endpoint, GRANDCHILD, grandchild)
@@ -120,7 +122,7 @@ def test_a_chain_of_invokes_with_tenant_ids(
     _, outcome = run_workflow(emu, lambda_endpoint, function_name, parent, 4, timeout=30)
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == {"child": {"grand": 10}, "echo": {"echoed": {"hello": 4}}}
-    assert seen == [{"hello": 4}]
+    assert seen == [{"hello": 4}, "t-2"]
 
 
 def test_an_execution_started_for_a_tenant_runs_as_any_other(
@@ -262,7 +264,6 @@ def test_callback_failure_shapes(
 def test_aws_format_values_and_failures_through_the_emulator(
     emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
 ) -> None:
-    import datetime
     import decimal
     import uuid
 
@@ -416,3 +417,188 @@ def test_a_validation_error_of_the_workflow_still_fails_the_execution() -> None:
         output = _handler(client, bad_wait)(_event(), None)
     assert output["Status"] == "FAILED"
     assert output["Error"]["ErrorType"] == "ValidationError"
+
+
+# -- callbacks answered while the invocation that made them still runs --------------------
+
+
+def test_a_callback_answered_by_its_own_submitter(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    # The submitter hands the id to a service that answers at once, before the invocation
+    # that created the callback has returned.
+    def submit(callback_id: str) -> None:
+        emu.send_callback_success(callback_id, json.dumps({"ok": callback_id[:4]}))
+
+    @dg.workflow
+    def quick(_: Any):
+        answer = yield dg.WaitForCallback(submit, name="instant", timeout=60)
+        after = yield dg.Step(lambda: "after", name="after")
+        return [answer, after]
+
+    _, outcome = run_workflow(emu, lambda_endpoint, function_name, quick, timeout=20)
+    assert outcome.status == "SUCCEEDED", outcome
+    answer, after = outcome.json()
+    assert after == "after" and set(answer) == {"ok"}
+
+
+def test_callbacks_in_parallel_answered_in_reverse_order(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    def branch(i: int) -> Any:
+        def run(_ctx: Any = None) -> Any:
+            handle = yield dg.CreateCallback(name=f"cb-{i}", timeout=60)
+            value = yield handle
+            return value
+
+        return run
+
+    @dg.workflow
+    def fan(_: Any):
+        batch = yield dg.Parallel([dg.Branch(branch(i), name=f"b{i}") for i in range(3)])
+        return batch.results()
+
+    deploy(emu, lambda_endpoint, function_name, fan)
+    arn = emu.start(function_name, {})
+    ids = {}
+    for i in range(3):
+        ids[i] = emu.callback_id(arn, f"cb-{i}", timeout=10)
+    for i in reversed(range(3)):
+        emu.send_callback_success(ids[i], json.dumps(i * 10))
+    outcome = emu.wait(arn, timeout=20)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == [0, 10, 20]
+
+
+def test_a_callback_result_near_the_limit_inside_wait_for_callback(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    # 900 KB: over the 256 KiB a context records (the WaitForCallback context is rebuilt from
+    # its children on replay) and under the 1 MiB one operation records.
+    @dg.workflow
+    def big_answer(_: Any):
+        value = yield dg.WaitForCallback(lambda callback_id: None, name="big", timeout=60)
+        yield dg.Wait(seconds=1, name="replay-it")
+        return len(value)
+
+    deploy(emu, lambda_endpoint, function_name, big_answer)
+    arn = emu.start(function_name, {})
+    callback_id = emu.callback_id(arn, "big create callback id", timeout=10)
+    emu.send_callback_success(callback_id, json.dumps("v" * 900_000))
+    outcome = emu.wait(arn, timeout=20)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == 900_000
+
+
+def test_stopping_an_execution_that_waits_for_a_callback(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    deploy(emu, lambda_endpoint, function_name, _callback_workflow())
+    arn = emu.start(function_name, {})
+    emu.callback_id(arn, "answer", timeout=10)
+    calls = len(lambda_endpoint.invocations_for(arn))
+    emu.stop(arn, {"ErrorType": "Cancelled", "ErrorMessage": "by the operator"})
+    outcome = emu.wait(arn, timeout=10)
+    assert outcome.status == "STOPPED", outcome
+    assert len(lambda_endpoint.invocations_for(arn)) == calls
+
+
+# -- large payloads across Invoke, both formats --------------------------------------------
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_large_invoke_payloads_and_results(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, payload_format: str
+) -> None:
+    @dg.workflow
+    def child(payload: dict[str, Any]):
+        size = yield dg.Step(lambda: len(payload["blob"]), name="measure")
+        return {"size": size, "back": "r" * 700_000}
+
+    deploy(emu, lambda_endpoint, CHILD, child, payload_format=payload_format)
+
+    @dg.workflow
+    def parent(_: Any):
+        got = yield dg.Invoke(CHILD, {"blob": "p" * 800_000}, name="big-call")
+        yield dg.Wait(seconds=1, name="replay-it")
+        return [got["size"], len(got["back"])]
+
+    _, outcome = run_workflow(
+        emu, lambda_endpoint, function_name, parent, payload_format=payload_format, timeout=30
+    )
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == [800_000, 700_000]
+
+
+def test_an_aws_format_result_just_under_6_mib_is_checkpointed_and_read_whole(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    @dg.workflow
+    def big(_: Any):
+        parts = []
+        for i in range(8):
+            part = yield dg.Step(lambda i=i: {"k": str(i) * 780_000}, name=f"p{i}")
+            parts.append(part["k"])
+        return {"parts": parts}
+
+    _, outcome = run_workflow(
+        emu, lambda_endpoint, function_name, big, payload_format="aws", timeout=60
+    )
+    assert outcome.status == "SUCCEEDED", outcome
+    assert [len(p) for p in outcome.json()["parts"]] == [780_000] * 8
+
+
+# -- an execution whose function changes payload format between invocations ----------------
+
+
+@pytest.mark.parametrize("first, second", [("json", "aws"), ("aws", "json")])
+def test_a_format_switch_mid_execution_reads_each_operation_as_written(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, first: str, second: str
+) -> None:
+    import datetime
+
+    when = datetime.datetime(2026, 5, 6, 7, 8, 9, tzinfo=datetime.UTC)
+
+    @dg.step
+    def stamp() -> datetime.datetime:
+        return when
+
+    @dg.workflow
+    def switching(_: Any):
+        before = yield stamp()
+        batch_before = yield dg.Map(lambda item, index: {"i": item}, [1, 2], name="m1")
+        yield dg.Wait(seconds=1, name="redeploy")
+        after = yield stamp()
+        batch_after = yield dg.Map(lambda item, index: {"i": item}, [3], name="m2")
+        return {
+            "same": before == after == when,
+            "batches": [batch_before.results(), batch_after.results()],
+            "counts": [batch_before.total_count, batch_after.total_count],
+        }
+
+    deploy(emu, lambda_endpoint, function_name, switching, payload_format=first)
+    original = lambda_endpoint._resolve(function_name, None)  # type: ignore[attr-defined]
+    assert original is not None
+    formats: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        # the first invocation runs on the first deploy; every later one on the second
+        if not formats:
+            formats.append(first)
+            return original(event, context)
+        formats.append(second)
+        return redeployed(event, context)
+
+    from durable_gen.aws import lambda_handler
+
+    redeployed = lambda_handler(switching, client=emu.client, payload_format=second)
+    lambda_endpoint.register(function_name, handler)
+    arn = emu.start(function_name, {})
+    outcome = emu.wait(arn, timeout=20)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert formats[:2] == [first, second]
+    assert outcome.json() == {
+        "same": True,
+        "batches": [[{"i": 1}, {"i": 2}], [{"i": 3}]],
+        "counts": [2, 1],
+    }
