@@ -42,6 +42,7 @@ from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
 from .._wire import ErrorObject, ExecutionState, InvocationInput, InvocationOutput
+from ._client import check_client
 from ._service import LambdaService, ServiceUnavailableError
 
 __all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
@@ -225,6 +226,8 @@ class LambdaHandler(Generic[W]):
             )
         if service is not None:  # here, not at each invocation: it would fail them all
             check_service(service)
+        if client is not None:  # here too: a wrong client would fail after the first step
+            check_client(client)
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes

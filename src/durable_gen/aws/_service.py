@@ -31,7 +31,7 @@ from .._errors import (
 )
 from .._paging import load_operations
 from .._wire import CheckpointResponse, ExecutionState, Operation, OperationUpdate
-from ._client import create_client, import_botocore_exceptions
+from ._client import check_client, create_client, import_botocore_exceptions
 
 __all__ = ["LambdaService", "ServiceUnavailableError", "classify", "to_wire"]
 
@@ -247,7 +247,8 @@ class LambdaService:
 
     Raises:
         ImportError: boto3 is needed (no client given) and not installed.
-        ValidationError: no region or credentials for the client to create.
+        ValidationError: no region or credentials for the client to create, or a
+            ``client`` that is not a boto3 ``lambda`` client with the durable-execution API.
     """
 
     @checked
@@ -285,6 +286,8 @@ class LambdaService:
             raise ValidationError(
                 f"page_size must be an int between 1 and 1000 (or None), got {page_size!r}"
             )
+        if client is not None:
+            check_client(client)
         self.client: Any = client if client is not None else create_client(region)
         self.max_attempts = max_attempts
         self.base_delay = base_delay

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -602,3 +603,90 @@ def test_a_format_switch_mid_execution_reads_each_operation_as_written(
         "batches": [[{"i": 1}, {"i": 2}], [{"i": 3}]],
         "counts": [2, 1],
     }
+
+
+# -- state larger than one invocation event ------------------------------------------------
+
+
+@pytest.mark.parametrize("page_size", [None, 1])
+def test_state_over_the_event_limit_is_read_through_its_pages(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, page_size: int | None
+) -> None:
+    # Eight results of 900 KB: the invocation after the wait carries about 5 MiB of them and
+    # the handler reads the rest with GetDurableExecutionState (one operation a page with
+    # page_size=1).
+    from durable_gen.aws import LambdaService
+
+    @dg.workflow
+    def heavy(_: Any):
+        sizes = []
+        for i in range(8):
+            blob = yield dg.Step(lambda i=i: chr(ord("a") + i) * 900_000, name=f"blob-{i}")
+            sizes.append((blob[0], len(blob)))
+        yield dg.Wait(seconds=1, name="replay-all")
+        last = yield dg.Step(lambda: "done", name="last")
+        return [sizes, last]
+
+    service = LambdaService(emu.client, page_size=page_size)
+    reads: list[str] = []
+    original = service.get_state
+
+    def get_state(arn: str, token: str, marker: str) -> Any:
+        reads.append(marker)
+        return original(arn, token, marker)
+
+    service.get_state = get_state  # type: ignore[method-assign]
+    _, outcome = run_workflow(
+        emu, lambda_endpoint, function_name, heavy, service=service, timeout=60
+    )
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == [[[chr(ord("a") + i), 900_000] for i in range(8)], "done"]
+    assert reads, "the state after the wait did not fit one event, yet no page was read"
+
+
+# -- client= that cannot checkpoint --------------------------------------------------------
+
+
+def _other_clients() -> list[Any]:
+    import boto3
+
+    session = boto3.session.Session(
+        region_name="us-west-2", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    return [
+        ("a-name", "lambda", "boto3.client('lambda')"),
+        ("s3", session.client("s3"), "got a client of 's3'"),
+        ("resource", session.resource("dynamodb"), "boto3.client('lambda')"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3), ids=["a-name", "s3-client", "resource"])
+def test_a_client_that_cannot_checkpoint_is_refused_when_the_handler_is_built(
+    index: int,
+) -> None:
+    # Found at the first checkpoint, the mistake was an AttributeError after the first step had
+    # run, with nothing of it recorded.
+    from durable_gen.aws import LambdaService, lambda_handler
+
+    _, client, hint = _other_clients()[index]
+    with pytest.raises(dg.ValidationError, match=re.escape(hint)):
+        lambda_handler(_double, client=client)
+    with pytest.raises(dg.ValidationError, match="lambda"):
+        LambdaService(client)
+
+
+def test_a_lambda_client_without_the_durable_api_says_to_upgrade_boto3() -> None:
+    from durable_gen.aws import lambda_handler
+
+    class OldMeta:
+        class service_model:  # botocore's attribute name
+            service_name = "lambda"
+
+    class OldLambdaClient:  # a botocore lambda client from before boto3 1.42
+        meta = OldMeta()
+
+        def invoke(self, **kwargs: Any) -> Any:
+            raise AssertionError("not called")
+
+    with pytest.raises(dg.ValidationError, match=r"boto3 1\.42 or later"):
+        lambda_handler(_double, client=OldLambdaClient())
