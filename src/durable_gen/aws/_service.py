@@ -286,6 +286,16 @@ class LambdaService:
             raise ValidationError(
                 f"page_size must be an int between 1 and 1000 (or None), got {page_size!r}"
             )
+        for option, function, shape in (
+            ("sleep", sleep, "seconds -> None, such as time.sleep"),
+            ("rng", rng, "() -> a float in [0, 1), such as random.random"),
+        ):
+            if not callable(function):  # else found only at the first retry, mid-invocation
+                raise ValidationError(f"{option} must be a function ({shape}), got {function!r}")
+        if region is not None and not isinstance(region, str):
+            raise ValidationError(
+                f"region must be an AWS region name such as 'us-east-1', got {region!r}"
+            )
         if client is not None:
             check_client(client)
         self.client: Any = client if client is not None else create_client(region)

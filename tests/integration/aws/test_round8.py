@@ -690,3 +690,62 @@ def test_a_lambda_client_without_the_durable_api_says_to_upgrade_boto3() -> None
 
     with pytest.raises(dg.ValidationError, match=r"boto3 1\.42 or later"):
         lambda_handler(_double, client=OldLambdaClient())
+
+
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        ({"sleep": None}, "sleep"),
+        ({"sleep": "time.sleep"}, "sleep"),
+        ({"rng": 0.5}, "rng"),
+        ({"region": 5}, "region"),
+    ],
+    ids=["sleep-none", "sleep-name", "rng-number", "region-int"],
+)
+def test_lambda_service_options_are_checked_when_it_is_built(
+    options: dict[str, Any], named: str
+) -> None:
+    # A sleep or rng that is not a function was found only at the first retry of a
+    # throttled call, as a TypeError in the middle of an invocation, instead of a retry.
+    from durable_gen.aws import LambdaService
+
+    with pytest.raises(dg.ValidationError, match=f"^{named} must be"):
+        LambdaService(_client(), **options)
+
+
+def test_a_throttled_checkpoint_is_retried_with_the_sleep_given() -> None:
+    from botocore.stub import ANY, Stubber
+
+    from durable_gen.aws import LambdaService, lambda_handler
+
+    client = _client()
+    slept: list[float] = []
+    tokens: list[str] = []
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error(
+                "checkpoint_durable_execution",
+                service_error_code="ThrottlingException",
+                http_status_code=429,
+            )
+        stub.add_response(
+            "checkpoint_durable_execution",
+            {"CheckpointToken": "tok2", "NewExecutionState": {"Operations": []}},
+            {
+                "DurableExecutionArn": ARN,
+                "CheckpointToken": "tok1",
+                "Updates": ANY,
+                "ClientToken": ANY,
+            },
+        )
+
+        def record(params: dict[str, Any], **_: Any) -> None:
+            tokens.append(params["ClientToken"])
+
+        client.meta.events.register("provide-client-params.lambda.*", record)
+        service = LambdaService(client, sleep=slept.append, rng=lambda: 0.5)
+        output = lambda_handler(_double, service=service)(_event(), None)
+        stub.assert_no_pending_responses()
+    assert output == {"Status": "SUCCEEDED", "Result": "4"}
+    assert slept == [0.05, 0.1]
+    assert len(tokens) == 3 and len(set(tokens)) == 1  # one ClientToken for every retry
