@@ -36,6 +36,7 @@ from .._errors import (
     WorkflowDefinitionError,
 )
 from .._failure import bounded_error, error_object
+from .._guard import TAKES_INPUT, input_problem
 from .._interpreter import check_host_options, check_payload_format
 from .._paging import load_operations
 from .._plugins import Plugin
@@ -212,6 +213,13 @@ class LambdaHandler(Generic[W]):
         start_window: float | None = START_WINDOW,
     ) -> None:
         check_workflow(workflow, "lambda_handler")
+        problem = input_problem(workflow)
+        if problem is not None:  # else every execution would fail at its first invocation
+            raise WorkflowDefinitionError(
+                f"lambda_handler cannot call {getattr(workflow, '__qualname__', workflow)!r} "
+                f"with the execution's input ({problem}): {TAKES_INPUT}; the Lambda context "
+                "is not passed to a workflow"
+            )
         check_mode(checkpointing)
         check_payload_format(payload_format)
         check_host_options(serdes, None)

@@ -749,3 +749,62 @@ def test_a_throttled_checkpoint_is_retried_with_the_sleep_given() -> None:
     assert output == {"Status": "SUCCEEDED", "Result": "4"}
     assert slept == [0.05, 0.1]
     assert len(tokens) == 3 and len(set(tokens)) == 1  # one ClientToken for every retry
+
+
+def test_an_uncaught_callback_failure_with_a_huge_message_fails_within_the_error_limit(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    @dg.workflow
+    def strict(_: Any):
+        handle = yield dg.CreateCallback(name="answer", timeout=60)
+        return (yield handle)
+
+    deploy(emu, lambda_endpoint, function_name, strict)
+    arn = emu.start(function_name, {})
+    callback_id = emu.callback_id(arn, "answer", timeout=10)
+    emu.send_callback_failure(
+        callback_id,
+        error_message="\u00fc" * 30_000,
+        error_type="Rejected",
+        error_data=json.dumps({"why": "x" * 20_000}),
+    )
+    outcome = emu.wait(arn, timeout=15)
+    assert outcome.status == "FAILED", outcome
+    error = outcome.error
+    assert error["ErrorType"] == "Rejected"
+    assert error["ErrorMessage"].startswith("\u00fc" * 100)
+    assert error["ErrorMessage"].endswith("[truncated to fit the 32 KiB error limit]")
+    assert len(json.dumps(error, ensure_ascii=True)) <= 32 * 1024
+
+
+# -- a generator that cannot take the input ------------------------------------------------
+
+
+def _with_context(event: Any, context: Any) -> Any:  # AWS's SDK's handler shape
+    yield dg.Step(lambda: 1, name="one")
+
+
+def _without_input() -> Any:
+    yield dg.Step(lambda: 1, name="one")
+
+
+@pytest.mark.parametrize("workflow", [_with_context, _without_input], ids=["two", "none"])
+def test_a_generator_that_cannot_take_the_input_is_refused_when_the_handler_is_built(
+    workflow: Any,
+) -> None:
+    # It was accepted, and then every execution failed for good at its first invocation.
+    from durable_gen.aws import lambda_handler
+
+    with pytest.raises(dg.WorkflowDefinitionError, match="one positional argument"):
+        lambda_handler(workflow, client=_client())
+    with pytest.raises(dg.WorkflowDefinitionError, match="one positional argument"):
+        lambda_handler(checkpointing="batch")(workflow)
+
+
+def test_a_workflow_with_optional_extras_is_still_accepted() -> None:
+    from durable_gen.aws import lambda_handler
+
+    def optional(event: Any, context: Any = None, *, flag: bool = False) -> Any:
+        yield dg.Step(lambda: 1, name="one")
+
+    assert lambda_handler(optional, client=_client()).workflow is optional
