@@ -18,10 +18,15 @@ import durable_gen as dg
 
 try:
     from .emulator import Emulator, LambdaEndpoint
-    from .lambda_support import by_type, deploy, run_workflow
+    from .lambda_support import by_type, deploy, run_workflow, settle_pending
 except ImportError:
     from emulator import Emulator, LambdaEndpoint  # type: ignore[no-redef]
-    from lambda_support import by_type, deploy, run_workflow  # type: ignore[no-redef]
+    from lambda_support import (  # type: ignore[no-redef]
+        by_type,
+        deploy,
+        run_workflow,
+        settle_pending,
+    )
 
 CHILD = "r8-child"  # a durable function invoked by a chain
 GRANDCHILD = "r8-grandchild"
@@ -578,7 +583,7 @@ def test_a_format_switch_mid_execution_reads_each_operation_as_written(
         }
 
     deploy(emu, lambda_endpoint, function_name, switching, payload_format=first)
-    original = lambda_endpoint._resolve(function_name, None)  # type: ignore[attr-defined]
+    original = lambda_endpoint._resolve(function_name, None)
     assert original is not None
     formats: list[str] = []
 
@@ -593,7 +598,7 @@ def test_a_format_switch_mid_execution_reads_each_operation_as_written(
     from durable_gen.aws import lambda_handler
 
     redeployed = lambda_handler(switching, client=emu.client, payload_format=second)
-    lambda_endpoint.register(function_name, handler)
+    lambda_endpoint.register(function_name, settle_pending(handler))
     arn = emu.start(function_name, {})
     outcome = emu.wait(arn, timeout=20)
     assert outcome.status == "SUCCEEDED", outcome
