@@ -813,3 +813,50 @@ def test_a_workflow_with_optional_extras_is_still_accepted() -> None:
         yield dg.Step(lambda: 1, name="one")
 
     assert lambda_handler(optional, client=_client()).workflow is optional
+
+
+# -- an invocation out of time before a step starts ----------------------------------------
+
+
+class _Context:
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis
+
+
+def test_a_step_due_when_the_invocation_has_no_time_left_is_not_started() -> None:
+    # As the guide says: the attempt is not run, and fails with StepTimeoutError saying so; a
+    # retry policy runs it in a later invocation (here it has attempts left: a RETRY).
+    from botocore.stub import ANY, Stubber
+
+    ran: list[str] = []
+
+    @dg.workflow
+    def late(_: Any):
+        return (yield dg.Step(lambda: ran.append("ran"), name="late", retry=dg.Retry()))
+
+    client = _client()
+    sent: list[list[dict[str, Any]]] = []
+    client.meta.events.register(
+        "provide-client-params.lambda.CheckpointDurableExecution",
+        lambda params, **_: sent.append(params["Updates"]),
+    )
+    with Stubber(client) as stub:
+        stub.add_response(
+            "checkpoint_durable_execution",
+            {"CheckpointToken": "tok2", "NewExecutionState": {"Operations": []}},
+            {
+                "DurableExecutionArn": ARN,
+                "CheckpointToken": "tok1",
+                "Updates": ANY,
+                "ClientToken": ANY,
+            },
+        )
+        output = _handler(client, late)(_event(), _Context(300))
+    assert output == {"Status": "PENDING"}
+    assert ran == []
+    actions = [(u["Action"], u.get("Error", {}).get("ErrorType")) for u in sent[0]]
+    assert actions == [("START", None), ("RETRY", "StepTimeoutError")]
+    assert "not started" in sent[0][1]["Error"]["ErrorMessage"]
