@@ -529,11 +529,21 @@ def test_large_invoke_payloads_and_results(
         yield dg.Wait(seconds=1, name="replay-it")
         return [got["size"], len(got["back"])]
 
-    _, outcome = run_workflow(
+    arn, outcome = run_workflow(
         emu, lambda_endpoint, function_name, parent, payload_format=payload_format, timeout=30
     )
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == [800_000, 700_000]
+    # the payload and the result cross as plain JSON in both formats, as AWS's SDK sends them
+    (started,) = by_type(emu.history(arn), "ChainedInvokeStarted")
+    assert json.loads(started["ChainedInvokeStartedDetails"]["Input"]["Payload"]) == {
+        "blob": "p" * 800_000
+    }
+    (done,) = by_type(emu.history(arn), "ChainedInvokeSucceeded")
+    assert set(json.loads(done["ChainedInvokeSucceededDetails"]["Result"]["Payload"])) == {
+        "size",
+        "back",
+    }
 
 
 def test_an_aws_format_result_just_under_6_mib_is_checkpointed_and_read_whole(
