@@ -870,3 +870,22 @@ def test_a_step_due_when_the_invocation_has_no_time_left_is_not_started() -> Non
     actions = [(u["Action"], u.get("Error", {}).get("ErrorType")) for u in sent[0]]
     assert actions == [("START", None), ("RETRY", "StepTimeoutError")]
     assert "not started" in sent[0][1]["Error"]["ErrorMessage"]
+
+
+def test_an_input_over_the_event_page_budget(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    # 5.5 MB of input: the EXECUTION operation alone fills more than a page of the event, and
+    # the steps recorded after it arrive through GetDurableExecutionState on replay.
+    @dg.workflow
+    def big_input(payload: dict[str, str]):
+        size = yield dg.Step(lambda: len(payload["blob"]), name="size")
+        yield dg.Wait(seconds=1, name="replay")
+        again = yield dg.Step(lambda: len(payload["blob"]), name="again")
+        return [size, again]
+
+    _, outcome = run_workflow(
+        emu, lambda_endpoint, function_name, big_input, {"blob": "i" * 5_500_000}, timeout=60
+    )
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == [5_500_000, 5_500_000]
