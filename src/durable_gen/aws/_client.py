@@ -142,6 +142,11 @@ def _create(boto3: Any, region: str | None) -> Any:
     )
     from botocore.exceptions import InvalidRegionError
 
+    if region != region.lower():  # botocore takes it, and every signed call is then refused
+        raise ValidationError(
+            f"the AWS region {region!r} (from {source}) is not a region name: region names "
+            f"are lowercase, such as {region.lower()!r}"
+        )
     try:
         return session.client("lambda", region_name=region, config=config)
     except InvalidRegionError as exc:

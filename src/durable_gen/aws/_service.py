@@ -183,6 +183,15 @@ def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool
                 False,
             )
         if code in _ACCESS_DENIED_CODES or status == 403:
+            if code not in ("AccessDeniedException", "AccessDenied", str(status)):
+                return (  # InvalidSignatureException, UnrecognizedClientException, ...
+                    ValidationError(
+                        f"{what}. The service does not accept the credentials the request was "
+                        "signed with: check the credentials (on Lambda, the execution role's), "
+                        "the client's region and the clock"
+                    ),
+                    False,
+                )
             return (
                 ValidationError(
                     f"{what}. The function's credentials (on Lambda, its execution role) may "

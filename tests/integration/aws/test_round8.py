@@ -889,3 +889,35 @@ def test_an_input_over_the_event_page_budget(
     )
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == [5_500_000, 5_500_000]
+
+
+def test_a_region_in_capitals_is_refused_when_the_client_is_created(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # botocore builds a client for "US-WEST-2", and the service then refuses every call it
+    # signs; the handler said nothing until then.
+    from durable_gen.aws import create_client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with pytest.raises(dg.ValidationError, match="lowercase, such as 'us-west-2'"):
+        create_client("US-WEST-2")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "Eu-West-1")
+    with pytest.raises(dg.ValidationError, match="'Eu-West-1' \\(from AWS_REGION\\)"):
+        create_client()
+
+
+def test_a_refused_signature_is_raised_saying_what_to_check() -> None:
+    from botocore.stub import Stubber
+
+    client = _client()
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "checkpoint_durable_execution",
+            service_error_code="InvalidSignatureException",
+            service_message="The request signature we calculated does not match",
+            http_status_code=403,
+        )
+        with pytest.raises(dg.ValidationError, match="region and the clock"):
+            _handler(client)(_event(), None)
