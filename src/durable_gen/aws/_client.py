@@ -13,7 +13,7 @@ from typing import Any, Final
 from .._arguments import checked
 from .._errors import ValidationError
 
-__all__ = ["create_client", "import_botocore_exceptions"]
+__all__ = ["check_client", "create_client", "import_botocore_exceptions"]
 
 #: Connect and read timeouts of the client durable_gen creates. Checkpoint calls are small and
 #: quick; a stuck connection is better retried than waited on until the function times out.
@@ -38,6 +38,42 @@ def import_botocore_exceptions() -> Any:
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
     return exceptions
+
+
+#: The durable-execution methods of boto3's ``lambda`` client (boto3 1.42 or later).
+_DURABLE_METHODS: Final = ("checkpoint_durable_execution", "get_durable_execution_state")
+
+
+def check_client(client: object, option: str = "client") -> None:
+    """A ``ValidationError`` unless ``client`` can checkpoint: a boto3 ``lambda`` client with
+    the durable-execution API, or an object with its ``checkpoint_durable_execution`` method
+    (a test double; ``get_durable_execution_state`` is needed only when the state is paged).
+
+    Checked where the handler or service is built: a wrong client found at the first
+    checkpoint would fail after a step had run, leaving nothing of it recorded.
+    """
+    model = getattr(getattr(client, "meta", None), "service_model", None)
+    service_name = getattr(model, "service_name", None)
+    if isinstance(service_name, str):  # a botocore client: of which service, how recent
+        if service_name != "lambda":
+            raise ValidationError(
+                f"{option} must be a boto3 'lambda' client, got a client of {service_name!r}: "
+                "pass boto3.client('lambda') (or leave it out to have one created)"
+            )
+        missing = [m for m in _DURABLE_METHODS if not callable(getattr(client, m, None))]
+        if missing:
+            raise ValidationError(
+                f"{option} is a boto3 'lambda' client without the durable-execution API "
+                f"({', '.join(missing)}): its botocore is older than the first release with "
+                "it; install boto3 1.42 or later (pip install 'durable-gen[aws]')"
+            )
+        return
+    if not callable(getattr(client, _DURABLE_METHODS[0], None)):
+        raise ValidationError(
+            f"{option} must be a boto3 'lambda' client (boto3.client('lambda')), or an object "
+            f"with its checkpoint_durable_execution and get_durable_execution_state methods; "
+            f"got {type(client).__name__} {client!r:.80}"
+        )
 
 
 @checked
@@ -106,6 +142,11 @@ def _create(boto3: Any, region: str | None) -> Any:
     )
     from botocore.exceptions import InvalidRegionError
 
+    if region != region.lower():  # botocore takes it, and every signed call is then refused
+        raise ValidationError(
+            f"the AWS region {region!r} (from {source}) is not a region name: region names "
+            f"are lowercase, such as {region.lower()!r}"
+        )
     try:
         return session.client("lambda", region_name=region, config=config)
     except InvalidRegionError as exc:

@@ -36,12 +36,14 @@ from .._errors import (
     WorkflowDefinitionError,
 )
 from .._failure import bounded_error, error_object
+from .._guard import TAKES_INPUT, input_problem
 from .._interpreter import check_host_options, check_payload_format
 from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
 from .._wire import ErrorObject, ExecutionState, InvocationInput, InvocationOutput
+from ._client import check_client
 from ._service import LambdaService, ServiceUnavailableError
 
 __all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
@@ -59,8 +61,11 @@ _DURABLE_HINT: Final = (
 #: attempt and return before Lambda ends the invocation.
 TIME_MARGIN: Final = 0.5
 
-#: Failures the service should answer by invoking the function again, with a fresh token.
-_RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError)
+#: Failures the service should answer by invoking the function again, with a fresh token: a
+#: stale token, a service unavailable through every retry, and a configuration problem of the
+#: function (credentials, a role that may not checkpoint), which a fixed deploy or role mends
+#: without failing the executions it met.
+_RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError, ValidationError)
 
 _encoder: Final = msgspec.json.Encoder()
 
@@ -181,8 +186,10 @@ class LambdaHandler(Generic[W]):
       payload or result over the limits, an update the service rejects: a FAILED output (with an
       ``InvalidInputError``, ``PayloadTooLargeError``, ... as ``ErrorType``). Retrying could not
       change the outcome, and raising would only make Lambda try again.
-    - A stale checkpoint token, or a service that stayed unavailable through every retry: the
-      exception is raised, so the service invokes the function again from the recorded state.
+    - A stale checkpoint token, a service that stayed unavailable through every retry, or a
+      call the function's credentials may not make (a role without the durable-execution
+      permissions: ``ValidationError``): the exception is raised, so the service invokes the
+      function again from the recorded state.
 
     Attributes:
         workflow: The workflow generator function (to run it locally or in tests).
@@ -206,6 +213,13 @@ class LambdaHandler(Generic[W]):
         start_window: float | None = START_WINDOW,
     ) -> None:
         check_workflow(workflow, "lambda_handler")
+        problem = input_problem(workflow)
+        if problem is not None:  # else every execution would fail at its first invocation
+            raise WorkflowDefinitionError(
+                f"lambda_handler cannot call {getattr(workflow, '__qualname__', workflow)!r} "
+                f"with the execution's input ({problem}): {TAKES_INPUT}; the Lambda context "
+                "is not passed to a workflow"
+            )
         check_mode(checkpointing)
         check_payload_format(payload_format)
         check_host_options(serdes, None)
@@ -220,6 +234,8 @@ class LambdaHandler(Generic[W]):
             )
         if service is not None:  # here, not at each invocation: it would fail them all
             check_service(service)
+        if client is not None:  # here too: a wrong client would fail after the first step
+            check_client(client)
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes
@@ -268,6 +284,8 @@ class LambdaHandler(Generic[W]):
         Raises:
             InvalidCheckpointTokenError: the token went stale (the service invokes again).
             ServiceUnavailableError: checkpoints kept failing transiently.
+            ValidationError: the function's credentials or role may not read the state or
+                checkpoint (the message names the permissions).
         """
         try:
             parsed = parse_event(event)

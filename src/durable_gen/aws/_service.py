@@ -31,7 +31,7 @@ from .._errors import (
 )
 from .._paging import load_operations
 from .._wire import CheckpointResponse, ExecutionState, Operation, OperationUpdate
-from ._client import create_client, import_botocore_exceptions
+from ._client import check_client, create_client, import_botocore_exceptions
 
 __all__ = ["LambdaService", "ServiceUnavailableError", "classify", "to_wire"]
 
@@ -67,6 +67,11 @@ _PERMANENT_CODES: Final = frozenset(
         "KMSInvalidStateException",
         "KMSNotFoundException",
     }
+)
+#: Error codes of a request the caller's role or credentials may not make (HTTP 403): a
+#: configuration problem of the function, not of the updates.
+_ACCESS_DENIED_CODES: Final = frozenset(
+    {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}
 )
 #: How the service words a stale or unknown checkpoint token.
 _STALE_TOKEN_PREFIX: Final = "Invalid checkpoint token"
@@ -138,7 +143,8 @@ def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool
 
     Retried: throttling (429 or a throttling code), service faults (5xx), timeouts and
     connection errors. Not retried: a stale checkpoint token (``InvalidCheckpointTokenError``),
-    an unknown execution (``ExecutionNotFoundError``), any other rejected request
+    an unknown execution (``ExecutionNotFoundError``), a request the function's role may not
+    make (403, ``ValidationError`` naming the permission), any other rejected request
     (``InvalidCheckpointError`` for a checkpoint, ``ServiceError`` otherwise), KMS problems,
     missing credentials. The emulator reports errors as a ``ClientError`` whose code is the
     HTTP status, so the status decides whenever the code is not telling.
@@ -173,6 +179,27 @@ def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool
                     f"{what}. Only the newest checkpoint token is accepted: another invocation "
                     "of this execution may have taken over, or a checkpoint was already "
                     "applied. The invocation must start again from the recorded state"
+                ),
+                False,
+            )
+        if code in _ACCESS_DENIED_CODES or status == 403:
+            if code not in ("AccessDeniedException", "AccessDenied", str(status)):
+                return (  # InvalidSignatureException, UnrecognizedClientException, ...
+                    ValidationError(
+                        f"{what}. The service does not accept the credentials the request was "
+                        "signed with: check the credentials (on Lambda, the execution role's), "
+                        "the client's region and the clock"
+                    ),
+                    False,
+                )
+            return (
+                ValidationError(
+                    f"{what}. The function's credentials (on Lambda, its execution role) may "
+                    f"not call lambda:{api}: grant lambda:CheckpointDurableExecution and "
+                    "lambda:GetDurableExecutionState on the function's versions "
+                    "(arn:aws:lambda:<region>:<account>:function:"
+                    "<name>:*), as the managed policy AWSLambdaBasicDurableExecutionRolePolicy "
+                    "does; the execution goes on from what it recorded once the role allows it"
                 ),
                 False,
             )
@@ -229,7 +256,8 @@ class LambdaService:
 
     Raises:
         ImportError: boto3 is needed (no client given) and not installed.
-        ValidationError: no region or credentials for the client to create.
+        ValidationError: no region or credentials for the client to create, or a
+            ``client`` that is not a boto3 ``lambda`` client with the durable-execution API.
     """
 
     @checked
@@ -267,6 +295,18 @@ class LambdaService:
             raise ValidationError(
                 f"page_size must be an int between 1 and 1000 (or None), got {page_size!r}"
             )
+        for option, function, shape in (
+            ("sleep", sleep, "seconds -> None, such as time.sleep"),
+            ("rng", rng, "() -> a float in [0, 1), such as random.random"),
+        ):
+            if not callable(function):  # else found only at the first retry, mid-invocation
+                raise ValidationError(f"{option} must be a function ({shape}), got {function!r}")
+        if region is not None and not isinstance(region, str):
+            raise ValidationError(
+                f"region must be an AWS region name such as 'us-east-1', got {region!r}"
+            )
+        if client is not None:
+            check_client(client)
         self.client: Any = client if client is not None else create_client(region)
         self.max_attempts = max_attempts
         self.base_delay = base_delay

@@ -26,8 +26,10 @@ from aws_durable_execution_sdk_python_testing.runner import (
 
 try:
     from .emulator import Emulator, LambdaEndpoint
+    from .lambda_support import settle_pending
 except ImportError:
     from emulator import Emulator, LambdaEndpoint  # type: ignore[no-redef]
+    from lambda_support import settle_pending  # type: ignore[no-redef]
 
 TRIES: list[int] = []
 
@@ -83,7 +85,11 @@ def test_aws_reader_finds_every_operation_of_a_durable_gen_history(
     TRIES.clear()
     lambda_endpoint.register(
         function_name,
-        lambda_handler(recorded, client=emulator_skip_time.client, payload_format=payload_format),
+        settle_pending(  # the --skip-time wake-up race (README): hold PENDING back
+            lambda_handler(
+                recorded, client=emulator_skip_time.client, payload_format=payload_format
+            )
+        ),
     )
     arn = emulator_skip_time.start(function_name, {"a": 1})
     outcome = emulator_skip_time.wait(arn, timeout=30)
