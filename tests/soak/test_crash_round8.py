@@ -551,3 +551,50 @@ def test_callbacks_answered_from_another_process_while_workers_die(mode: str) ->
     print(tally.report())
     assert tally.kills == 3
     assert tally.violations == [], tally.report()
+
+
+def test_ctrl_c_to_a_concurrent_worker_releases_one_invocation_and_lets_the_others_end(
+    tmp_path: Path,
+) -> None:
+    """cli.md: SIGINT interrupts the invocation of the worker's main thread and hands it back,
+    exit status 130; with ``--concurrency`` above 1 the other threads' invocations run to
+    their end first. The next worker resumes what was handed back at once (no lease to wait
+    for), and no at-most-once step starts twice."""
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'int.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--concurrency", "3", "--lease", "60"],
+        slow=0.4,
+    )
+    try:
+        arns = {
+            _start(fleet, "chain_with_once", {"tag": f"i{k}", "n": 6}): f"i{k}" for k in range(3)
+        }
+        worker = fleet.worker()
+
+        def all_busy() -> bool:
+            lines = read_log(fleet.log)
+            return len({f[1].split("-")[0] for f in lines if f[0] == "start"}) == 3
+
+        _wait_for(all_busy, 30, "the three executions to run")
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(timeout=60) == 130
+        pid = str(worker.pid)
+        lines = read_log(fleet.log)
+        started = Counter(f[1] for f in lines if f[0] == "start" and f[2] == pid)
+        ended = Counter(f[1] for f in lines if f[0] == "end" and f[2] == pid)
+        cut = started - ended
+        assert sum(cut.values()) <= 1, cut  # the main thread's step, at most
+        began = time.monotonic()
+        fleet.worker()
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: all(store.load(a).status != "RUNNING" for a in arns),  # type: ignore[union-attr]
+                30,
+                "every execution to end",
+            )
+        assert time.monotonic() - began < 20  # not the 60 s lease
+        tally = fleet.check(dict(arns))
+        assert tally.violations == [], tally.report()
+    finally:
+        fleet.close()
