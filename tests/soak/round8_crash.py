@@ -53,6 +53,7 @@ WORKFLOWS = {
     "r8child": round8_flows.child_body,
     "chain_with_once": round8_flows.chain_with_once,
     "approval": round8_flows.approval,
+    "retrying": round8_flows.retrying,
 }
 REGISTER = ["--register", "r8child=tests.soak.round8_flows:child_body",
             "--register", "r8plain=tests.soak.round8_flows:plain"]  # fmt: skip

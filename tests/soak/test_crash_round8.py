@@ -598,3 +598,44 @@ def test_ctrl_c_to_a_concurrent_worker_releases_one_invocation_and_lets_the_othe
         assert tally.violations == [], tally.report()
     finally:
         fleet.close()
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_retry_delays_that_end_while_no_worker_runs(tmp_path: Path, mode: str) -> None:
+    """Each retry delay of a failing step ends while its worker is dead (SIGKILLed as soon as
+    the attempt failed); the next worker runs the next attempt at once, and the step runs
+    exactly its three attempts."""
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'retry.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--checkpointing", mode],
+    )
+    try:
+        arn = fleet.cli("start", "tests.soak.round8_flows:retrying", "--input", '"t"', "--arn")
+        arn_text = arn.stdout.strip()
+        for failures in (1, 2):
+            worker = fleet.worker()
+            _wait_for(
+                lambda n=failures: sum(f[0] == "fail" for f in read_log(fleet.log)) >= n,  # type: ignore[misc]
+                30,
+                f"attempt {failures} to fail",
+            )
+            time.sleep(0.2)  # its RETRY is checkpointed as the invocation suspends
+            worker.kill()
+            worker.wait()
+            time.sleep(2.2 * failures)  # the delay (1 s, then 2 s) ends meanwhile
+        fleet.worker()
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: store.load(arn_text).status != "RUNNING",  # type: ignore[union-attr]
+                30,
+                "the execution to end",
+            )
+        tally = fleet.check({arn_text: "t"})
+        assert tally.violations == [], tally.report()
+        starts = Counter(f[1] for f in read_log(fleet.log) if f[0] == "start")
+        assert starts == {"t-a": 1, "t-r": 3, "t-b": 1}, starts
+        events = _events(fleet, arn_text)
+        assert events.count("StepFailed") == 2 and events.count("StepSucceeded") == 3, events
+    finally:
+        fleet.close()
