@@ -482,9 +482,14 @@ def test_a_worker_frozen_past_its_lease_on_sqlite_is_taken_over_and_its_late_wor
     """engine.md, "What a lease protects": a worker that stalls past its lease (here SIGSTOP,
     not holding the write lock) loses its executions to another worker on the same file; once
     it continues nothing it sends is recorded, it logs that another worker took them over
-    (also with ``-q``), and no at-most-once attempt starts twice."""
+    (once per invocation, also with ``-q``), and no at-most-once attempt starts twice."""
+    frozen_trial(f"sqlite:///{tmp_path / 'freeze.db'}", tmp_path, mode, quiet=quiet)
+
+
+def frozen_trial(url: str, tmp_path: Path, mode: str, *, quiet: bool) -> None:
+    """The frozen worker's trial on the database ``url`` (shared with the Postgres tests)."""
     fleet = Fleet(
-        f"sqlite:///{tmp_path / 'freeze.db'}",
+        url,
         tmp_path,
         worker_args=["--poll", "0.05", "--lease", "1", "--checkpointing", mode],
         slow=0.3,
@@ -500,7 +505,7 @@ def test_a_worker_frozen_past_its_lease_on_sqlite_is_taken_over_and_its_late_wor
         # which blocks every other worker until it continues (engine.md says so).
         for _ in range(50):
             frozen.send_signal(signal.SIGSTOP)
-            if _writable(tmp_path / "freeze.db"):
+            if not url.startswith("sqlite:///") or _writable(Path(url[len("sqlite:///") :])):
                 break
             frozen.send_signal(signal.SIGCONT)
             time.sleep(0.03)
@@ -530,6 +535,8 @@ def test_a_worker_frozen_past_its_lease_on_sqlite_is_taken_over_and_its_late_wor
             " left tests.soak.round8_flows.chain_with_once " in line for line in taken
         ), errors
         assert "outlived its lease and" not in errors, errors  # the one line says it all
+        once = Counter(line.split(" left ", 1)[1].split(":")[0] for line in taken)
+        assert all(n == 1 for n in once.values()), errors
     finally:
         fleet.close()
 
