@@ -373,16 +373,20 @@ def test_stop_while_a_worker_runs_steps_records_nothing_more_and_starts_no_at_mo
 
 
 @pytest.mark.parametrize("mode", ["step", "batch"])
-def test_invokes_of_a_plain_function_and_of_a_workflow_across_kills(mode: str) -> None:
+def test_invokes_of_a_plain_function_and_of_a_workflow_across_kills_and_a_stop(
+    mode: str,
+) -> None:
     tally = trial(
         random.Random(f"invoke-{mode}"),
         checkpointing=mode,
         executions=5,
-        kills=4,
+        kills=3,
+        stops=1,
         workflow="caller",
+        slow=0.15,
     )
     print(tally.report())
-    assert tally.executions == 10 and tally.kills == 4  # each caller invoked one workflow
+    assert tally.executions >= 9 and tally.kills == 3 and tally.stops >= 1
     assert tally.violations == [], tally.report()
 
 
