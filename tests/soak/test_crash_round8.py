@@ -650,3 +650,60 @@ def test_retry_delays_that_end_while_no_worker_runs(tmp_path: Path, mode: str) -
         assert events.count("StepFailed") == 2 and events.count("StepSucceeded") == 3, events
     finally:
         fleet.close()
+
+
+def test_an_unguarded_change_deployed_after_a_kill_fails_only_the_executions_it_moves(
+    tmp_path: Path,
+) -> None:
+    """versioning.md: a change that moves what an execution recorded fails it with
+    ``NonDeterminismError`` (position, recorded, requested) when it resumes, never retried and
+    running nothing; an execution killed before it recorded anything past the change runs the
+    new code."""
+    _deploy(tmp_path, semantics="dg.AT_MOST_ONCE", patched="False")
+    fleet = Fleet(
+        f"sqlite:///{tmp_path / 'diverge.db'}",
+        tmp_path,
+        worker_args=["--poll", "0.05", "--concurrency", "2"],
+        slow=0.5,
+    )
+
+    def start(tag: str) -> str:
+        out = fleet.cli("start", "r8deploy:order", "--input", json.dumps(tag), "--arn")
+        return out.stdout.strip()
+
+    try:
+        parked = start("parked")
+        worker = fleet.worker()
+        _wait_for(lambda: any(f[0] == "cb" for f in read_log(fleet.log)), 30, "the callback id")
+        time.sleep(0.3)
+        cut = start("cut")
+        _wait_for(lambda: ["start", "cut-a"] in [f[:2] for f in read_log(fleet.log)], 30, "cut-a")
+        worker.kill()
+        worker.wait()
+        _deploy(tmp_path, semantics="dg.AT_MOST_ONCE", patched="True")  # no Patched guard
+        callback_id = next(f[3] for f in read_log(fleet.log) if f[0] == "cb")
+        fleet.cli("callback", "succeed", callback_id, '"late"')  # wakes "parked" up
+        at = len(read_log(fleet.log))
+        fleet.worker()
+        with open_store(fleet.url) as store:
+            _wait_for(
+                lambda: (
+                    store.load(parked).status != "RUNNING"  # type: ignore[union-attr]
+                    and any(f[0] == "cb" and f[1] == "cut" for f in read_log(fleet.log))
+                ),
+                30,
+                "the change to reach both executions",
+            )
+            failed = store.load(parked)
+            assert failed is not None and failed.status == "FAILED" and failed.error
+            assert failed.error.error_type == "NonDeterminismError", failed.error
+            message = failed.error.error_message or ""
+            assert "CALLBACK" in message and "nonce" in message, message
+            assert store.load(cut).status == "RUNNING"  # type: ignore[union-attr]
+        after = [f[1] for f in read_log(fleet.log)[at:] if f[0] == "start"]
+        assert not [label for label in after if label.startswith("parked")], after
+        assert after[:2] == ["cut-a", "cut-x"], after  # the new code, from the kill on
+        events = _events(fleet, parked)
+        assert events[-1] == "ExecutionFailed" and events.count("InvocationCompleted") == 2
+    finally:
+        fleet.close()
