@@ -54,6 +54,7 @@ WORKFLOWS = {
     "chain_with_once": round8_flows.chain_with_once,
     "approval": round8_flows.approval,
     "retrying": round8_flows.retrying,
+    "wide": round8_flows.wide,
 }
 REGISTER = ["--register", "r8child=tests.soak.round8_flows:child_body",
             "--register", "r8plain=tests.soak.round8_flows:plain"]  # fmt: skip

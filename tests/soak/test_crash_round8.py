@@ -7,6 +7,7 @@ import random
 import shutil
 import signal
 import sqlite3
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from durable_gen import ValidationError
 from durable_gen.local import Worker, open_store
 
-from .round8_crash import Fleet, _leaves, read_log, trial
+from .round8_crash import CLI, Fleet, _leaves, read_log, trial
 
 
 @pytest.mark.parametrize("mode", ["step", "eager", "batch"])
@@ -705,5 +706,46 @@ def test_an_unguarded_change_deployed_after_a_kill_fails_only_the_executions_it_
         assert after[:2] == ["cut-a", "cut-x"], after  # the new code, from the kill on
         events = _events(fleet, parked)
         assert events[-1] == "ExecutionFailed" and events.count("InvocationCompleted") == 2
+    finally:
+        fleet.close()
+
+
+def test_sigterm_to_run_while_map_steps_run_in_its_pool_exits_143_after_they_end(
+    tmp_path: Path,
+) -> None:
+    """cli.md, "Stopping run": SIGTERM lets the invocation in progress run to its end (Map
+    steps running side by side in the pool, async ones on the loop), then ``run`` exits 143,
+    says to run ``durable-gen worker``, and the worker finishes the execution from there."""
+    fleet = Fleet(f"sqlite:///{tmp_path / 'run.db'}", tmp_path, worker_args=[], slow=0.8)
+    try:
+        run = subprocess.Popen(
+            [*CLI, "run", "tests.soak.round8_flows:wide", "--input", '"r"', "--name", "r1"],
+            env=fleet.env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        _wait_for(lambda: len(read_log(fleet.log)) >= 2, 30, "the Map's steps to start")
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 143, (run.returncode, err)
+        assert b"durable-gen worker" in err and b"Traceback" not in err, err
+        pid = str(run.pid)
+        lines = read_log(fleet.log)
+        started = Counter(f[1] for f in lines if f[0] == "start" and f[2] == pid)
+        ended = Counter(f[1] for f in lines if f[0] == "end" and f[2] == pid)
+        assert started and started == ended, (started, ended)
+        fleet.worker()
+        with open_store(fleet.url) as store:
+            arn_text = next(iter(store.executions())).arn
+            _wait_for(
+                lambda: store.load(arn_text).status != "RUNNING",  # type: ignore[union-attr]
+                30,
+                "the worker to finish the execution",
+            )
+        starts = Counter(f[1] for f in read_log(fleet.log) if f[0] == "start")
+        assert all(n == 1 for n in starts.values()) and len(starts) == 6, starts
+        tally = fleet.check({arn_text: "r"})
+        assert tally.violations == [], tally.report()
     finally:
         fleet.close()
