@@ -391,8 +391,9 @@ def trial(
                             if running:
                                 arn = rng.choice(running)
                                 victim.kill()
-                                fleet.cli("stop", arn)
-                                stopped[arn] = len(read_log(fleet.log))
+                                said = fleet.cli("stop", arn).stdout
+                                if "STOPPED" in said:  # not ended meanwhile (cli.md)
+                                    stopped[arn] = len(read_log(fleet.log))
                         victim.kill()
                         done_kills += 1
                     if done_restarts < restarts and done_kills == kills // 2:

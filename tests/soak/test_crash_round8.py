@@ -756,3 +756,21 @@ def test_sigterm_to_run_while_map_steps_run_in_its_pool_exits_143_after_they_end
         assert tally.violations == [], tally.report()
     finally:
         fleet.close()
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+def test_sixteen_threads_committing_together_killed_lose_nothing(mode: str) -> None:
+    """``--concurrency 16`` with fast steps: the threads' checkpoints commit together on
+    SQLite (group commit), so kills land in the middle of shared transactions."""
+    tally = trial(
+        random.Random(f"group-{mode}"),
+        checkpointing=mode,
+        executions=16,
+        kills=4,
+        stops=1,
+        concurrency=16,
+        slow=0.01,
+    )
+    print(tally.report())
+    assert tally.kills == 4 and tally.stops == 1
+    assert tally.violations == [], tally.report()
