@@ -562,10 +562,11 @@ def test_callbacks_answered_from_another_process_while_workers_die(mode: str) ->
     tally = trial(
         random.Random(f"answer-{mode}"),
         checkpointing=mode,
-        executions=5,
+        executions=8,
         kills=3,
         workflow="approval",
         answer=True,
+        slow=0.1,
     )
     print(tally.report())
     assert tally.kills == 3
