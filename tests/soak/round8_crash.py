@@ -53,6 +53,8 @@ WORKFLOWS = {
     "r8child": round8_flows.child_body,
     "chain_with_once": round8_flows.chain_with_once,
     "approval": round8_flows.approval,
+    "retrying": round8_flows.retrying,
+    "wide": round8_flows.wide,
 }
 REGISTER = ["--register", "r8child=tests.soak.round8_flows:child_body",
             "--register", "r8plain=tests.soak.round8_flows:plain"]  # fmt: skip
@@ -389,8 +391,9 @@ def trial(
                             if running:
                                 arn = rng.choice(running)
                                 victim.kill()
-                                fleet.cli("stop", arn)
-                                stopped[arn] = len(read_log(fleet.log))
+                                said = fleet.cli("stop", arn).stdout
+                                if "STOPPED" in said:  # not ended meanwhile (cli.md)
+                                    stopped[arn] = len(read_log(fleet.log))
                         victim.kill()
                         done_kills += 1
                     if done_restarts < restarts and done_kills == kills // 2:

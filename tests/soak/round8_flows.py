@@ -216,3 +216,26 @@ def approval(tag: str):  # type: ignore[no-untyped-def]
     except dg.StepFailedError:
         b = "interrupted"
     return [a, answer, batch.results(), b]
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1, backoff=2.0, jitter="none"))
+def flaky(label: str) -> str:
+    """Fails its first two attempts (counted in the step log), then succeeds."""
+    with open(os.environ[LOG_ENV], encoding="utf-8") as text:
+        lines = text.read().splitlines()
+    tries = sum(1 for line in lines if line.startswith(f"start {label} "))
+    log("start", label)
+    if tries < 2:
+        log("fail", label, str(tries))
+        raise ConnectionError(f"attempt {tries + 1} of {label} fails")
+    value = f"{label}/{uuid.uuid4().hex[:12]}"
+    log("end", label, value)
+    return value
+
+
+@dg.workflow
+def retrying(tag: str):  # type: ignore[no-untyped-def]
+    a = yield nonce(f"{tag}-a")
+    r = yield flaky(f"{tag}-r")
+    b = yield nonce(f"{tag}-b")
+    return [a, r, b]

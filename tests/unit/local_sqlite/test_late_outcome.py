@@ -83,6 +83,7 @@ def check_the_stalled_worker_records_nothing(
         thread.join(30)
         assert [type(e) for e in errors] == [LeaseLostError], errors
         assert "outcome is dropped" in str(errors[0])
+        assert errors[0].execution_arn == arn  # type: ignore[attr-defined]  # what a worker logs
         # Nothing of the late invocation was recorded: no crashed InvocationCompleted, no
         # crash counted, no extra invocation scheduled.
         assert b.get_history(arn) == after_takeover
