@@ -394,8 +394,9 @@ class DeterminismCheck:
 #: Why a run differs when the code and the input are the same: something read outside commands.
 ADVICE_HIDDEN_READ: Final = (
     "the workflow body reads something that changes from one run (or replay) to the next: the "
-    "clock (time.time(), datetime.now()), random, uuid.uuid4(), the environment, or the order "
-    "of a set. Read it through a command instead: `now = yield dg.Now()`, "
+    "clock (time.time(), datetime.now()), random, uuid.uuid4(), the environment, the order "
+    "of a set, id() of an object, or state kept between runs (a module-level counter, list or "
+    "cache that the body changes). Read it through a command instead: `now = yield dg.Now()`, "
     "`x = yield dg.Random()`, `u = yield dg.UUID()`, or inside a step (its result is recorded). "
     "Patched(...) is not the fix: it is for code changed between deployments, and the code did "
     "not change between these runs"
@@ -537,7 +538,9 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
         return (
             f"step {name!r} ended differently in the two runs. Either it got other arguments, "
             "computed in the workflow body from a direct read of the clock, random or uuid "
-            "(use dg.Now(), dg.Random(), dg.UUID()), or the step itself returns something new "
+            "(use dg.Now(), dg.Random(), dg.UUID()), id() of an object or state kept between "
+            "runs (a module-level counter or cache the body changes: compute it in a step), or "
+            "the step itself returns something new "
             "each time (allowed: its result is recorded; but then runs cannot be compared "
             "value for value, so assert on the stable parts in your own test)"
         )
