@@ -357,10 +357,15 @@ def programs(
     Args:
         kinds: The node kinds to use; ``parallel`` and ``child`` nest the others.
         max_nodes: Nodes at the top level (and in each nested body).
-        max_leaves: Leaves in all.
+        max_leaves: Leaves (steps, waits, callbacks, maps) in all, nested ones included.
     """
     _at_least(max_nodes, "programs max_nodes", 1)
     _at_least(max_leaves, "programs max_leaves", 1)
+    if isinstance(kinds, str):
+        raise ValidationError(
+            f"kinds is a sequence of kind names, not one string: kinds=({kinds!r},), or several "
+            f"of {_KINDS}"
+        )
     unknown = set(kinds) - set(_KINDS)
     if unknown or not set(kinds) & {"step", "wait", "callback", "map"}:
         raise ValidationError(
@@ -401,7 +406,7 @@ def programs(
     leaf: st.SearchStrategy[Node] = st.one_of(*leaves)
     nest = [k for k in ("parallel", "child") if k in kinds]
     if not nest:
-        return st.lists(leaf, min_size=1, max_size=max_nodes)
+        return st.lists(leaf, min_size=1, max_size=min(max_nodes, max_leaves))
 
     def extend(inner: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
         body = st.lists(inner, min_size=1, max_size=min(3, max_nodes))
@@ -412,8 +417,30 @@ def programs(
             options.append(st.builds(ChildNode, body=body, virtual=st.booleans()))
         return st.one_of(*options)
 
-    node = st.recursive(leaf, extend, max_leaves=max_leaves)
-    return st.lists(node, min_size=1, max_size=max_nodes)
+    # One recursive strategy per leaf budget: the program's nodes share ``max_leaves``, so each
+    # node is drawn with what the nodes before it left (a node has at least one leaf).
+    nodes = [st.recursive(leaf, extend, max_leaves=n) for n in range(1, max_leaves + 1)]
+
+    @st.composite
+    def program(draw: st.DrawFn) -> Program:
+        count = draw(st.integers(min_value=1, max_value=max_nodes))
+        out: Program = []
+        left = max_leaves
+        while len(out) < count and left > 0:
+            drawn = draw(nodes[left - 1])
+            out.append(drawn)
+            left -= _leaves(drawn)
+        return out
+
+    return program()
+
+
+def _leaves(node: Node) -> int:
+    if isinstance(node, ParallelNode):
+        return sum(_leaves(n) for branch in node.branches for n in branch)
+    if isinstance(node, ChildNode):
+        return sum(_leaves(n) for n in node.body)
+    return 1
 
 
 def crash_schedules(
