@@ -333,3 +333,26 @@ def test_a_stateful_body_shrinks_to_one_plain_step_and_no_crash() -> None:
     assert program == [s.StepNode(0)]
     assert schedule.after_checkpoints == schedule.before_attempts == frozenset()
     assert schedule.after_attempts == frozenset() and not schedule.every_checkpoint
+
+
+# --- assert_deterministic's options ---
+
+
+@dg.workflow
+def names_a_step_at_random(_: None) -> Generator[Any, Any, Any]:
+    return (yield dg.Step(echo, (1,), name=f"s-{next(_COUNTER)}"))
+
+
+@pytest.mark.parametrize("crashes", [[], ()])
+def test_an_empty_crash_list_still_compares_the_two_uninterrupted_runs(crashes: Any) -> None:
+    with pytest.raises(AssertionError, match="even without crashes"):
+        assert_deterministic(names_a_step_at_random, None, crashes=crashes)
+    assert_deterministic(book, {"seats": 1, "declined": 1}, crashes=crashes)
+
+
+@pytest.mark.parametrize("seed", [None, "x", 1.5, True])
+def test_a_seed_that_is_not_a_whole_number_is_refused_before_anything_runs(seed: Any) -> None:
+    before = next(_COUNTER)
+    with pytest.raises(dg.ValidationError, match="seed must be a whole number"):
+        assert_deterministic(names_a_step_at_random, None, seed=seed)
+    assert next(_COUNTER) == before + 1  # the workflow never ran

@@ -733,6 +733,11 @@ def assert_deterministic(
     """
     if isinstance(random_runs, bool) or not isinstance(random_runs, int) or random_runs < 0:
         raise ValidationError(f"random_runs must be a whole number >= 0, got {random_runs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValidationError(
+            f"seed must be a whole number (it seeds the random crash schedules, so that a check "
+            f"fails the same way every time), got {seed!r}"
+        )
     if crashes is not None and not isinstance(crashes, CrashSchedule):
         if isinstance(crashes, str | bytes) or not isinstance(crashes, Sequence):
             raise ValidationError(
@@ -749,9 +754,9 @@ def assert_deterministic(
         serdes=serdes,
         on_idle=on_idle,
     )
+    ref = check.reference  # the two uninterrupted runs, compared even with crashes=[]
     if crashes is None:
         rng = random.Random(seed)
-        ref = check.reference
         schedules = [CrashSchedule.at_every_checkpoint()]
         schedules += [random_schedule(rng, ref) for _ in range(random_runs)]
     elif isinstance(crashes, CrashSchedule):
