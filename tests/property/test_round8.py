@@ -356,3 +356,11 @@ def test_a_seed_that_is_not_a_whole_number_is_refused_before_anything_runs(seed:
     with pytest.raises(dg.ValidationError, match="seed must be a whole number"):
         assert_deterministic(names_a_step_at_random, None, seed=seed)
     assert next(_COUNTER) == before + 1  # the workflow never ran
+
+
+@pytest.mark.parametrize("program", ["x", [1], None, [{"type": "step", "value": 1}]])
+def test_program_input_refuses_what_is_not_a_program_as_expected_result_does(program: Any) -> None:
+    with pytest.raises(dg.ValidationError, match="program_input needs a program"):
+        s.program_input(program)
+    with pytest.raises(dg.ValidationError, match="expected_result needs a program"):
+        s.expected_result(program)

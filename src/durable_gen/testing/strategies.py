@@ -218,6 +218,7 @@ def _submit(callback_id: str) -> None:
 
 def program_input(program: Sequence[Node]) -> Any:
     """The workflow input that runs ``program`` (its JSON form)."""
+    _check_program(program, "program_input")
     return msgspec.to_builtins(list(program))
 
 
@@ -291,17 +292,21 @@ def _child(body: Sequence[Node], path: str) -> Generator[Any, Any, list[Any]]:
     return (yield from _run(body, path))
 
 
-def expected_result(program: Sequence[Node]) -> list[Any]:
-    """What ``program_workflow`` returns for ``program``, computed without running it."""
+def _check_program(program: object, what: str) -> None:
     if isinstance(program, str | bytes) or not isinstance(program, Sequence):
         raise ValidationError(
-            f"expected_result needs a program, a list of nodes, got {type(program).__name__}"
+            f"{what} needs a program, a list of nodes, got {type(program).__name__}"
         )
     if not all(isinstance(node, _NODES) for node in program):
         raise ValidationError(
-            f"expected_result needs a program, a list of nodes (StepNode, WaitNode, ...), got "
+            f"{what} needs a program, a list of nodes (StepNode, WaitNode, ...), got "
             f"{list(program)!r}"
         )
+
+
+def expected_result(program: Sequence[Node]) -> list[Any]:
+    """What ``program_workflow`` returns for ``program``, computed without running it."""
+    _check_program(program, "expected_result")
     out: list[Any] = []
     for node in program:
         if isinstance(node, StepNode):
