@@ -21,8 +21,11 @@ from durable_gen.testing import (
     CrashSchedule,
     DeterminismCheck,
     DurableRun,
+    TestRunner,
     assert_deterministic,
     current_attempt,
+    load_history,
+    replay,
 )
 from durable_gen.testing import strategies as s
 
@@ -364,3 +367,31 @@ def test_program_input_refuses_what_is_not_a_program_as_expected_result_does(pro
         s.program_input(program)
     with pytest.raises(dg.ValidationError, match="expected_result needs a program"):
         s.expected_result(program)
+
+
+# --- exports of generated programs replay in every checkpointing mode and payload format ---
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+@pytest.mark.parametrize("checkpointing", ["step", "eager", "batch"])
+@settings(s.check_settings(max_examples=10))
+@given(program=s.programs(max_nodes=3, max_leaves=6))
+def test_an_exported_program_run_replays_to_its_recorded_result(
+    checkpointing: str, payload_format: str, program: s.Program
+) -> None:
+    runner = TestRunner(checkpointing=checkpointing, payload_format=payload_format)  # type: ignore[arg-type]
+    run = runner.start(s.program_workflow, s.program_input(program))
+    runner.run_until_idle()
+    while not run.done:
+        before = len(run.history())
+        s.answer_callbacks(run)
+        runner.run_until_idle()
+        if not run.done and len(run.history()) == before:
+            assert runner.advance_to_next_timer()  # nobody answers: the callback times out
+    assert run.result() == s.expected_result(program)
+    exported = run.export()
+    report = replay(s.program_workflow, exported)
+    assert report.status == "ok" and report.result == s.expected_result(program), str(report)
+    recorded = load_history(exported)
+    assert recorded.status == "SUCCEEDED" and recorded.result is not None
+    assert json.loads(dg.JsonSerdes().serialize(report.result)) == json.loads(recorded.result)
