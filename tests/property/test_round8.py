@@ -395,3 +395,46 @@ def test_an_exported_program_run_replays_to_its_recorded_result(
     recorded = load_history(exported)
     assert recorded.status == "SUCCEEDED" and recorded.result is not None
     assert json.loads(dg.JsonSerdes().serialize(report.result)) == json.loads(recorded.result)
+
+
+# --- a difference is reported where the value was computed ---
+
+
+def _stamped() -> Generator[Any, Any, Any]:
+    value = yield echo(1)
+    return [value, next(_COUNTER)]
+
+
+@dg.workflow
+def stamps_inside_a_branch(_: None) -> Generator[Any, Any, Any]:
+    batch = yield dg.Parallel(
+        [lambda: 0, dg.Branch(lambda: (yield dg.Child(_stamped, name="stamp")), name="b")]
+    )
+    return batch.results()
+
+
+def test_the_first_difference_is_the_innermost_context_that_computed_it() -> None:
+    message = _failure(stamps_inside_a_branch)
+    first = next(line for line in message.splitlines() if line.startswith("First difference"))
+    assert "CONTEXT/RunInChildContext 'stamp'" in first and "result[1]" in first, first
+
+
+def _stamp_item(item: int) -> list[int]:
+    return [item, next(_COUNTER)]  # a step that returns something new each time
+
+
+@dg.workflow
+def maps_a_stamping_function(items: list[int]) -> Generator[Any, Any, Any]:
+    return (yield dg.Map(_stamp_item, items)).results()
+
+
+def test_a_map_of_a_plain_function_blames_its_step_not_the_body() -> None:
+    with pytest.raises(AssertionError) as caught:
+        assert_deterministic(maps_a_stamping_function, [1], random_runs=0)
+    first, advice = (
+        line
+        for line in str(caught.value).splitlines()
+        if line.startswith(("First difference", "Likely cause"))
+    )
+    assert "STEP/Step '_stamp_item'" in first, first
+    assert "step '_stamp_item' ended differently" in advice, advice

@@ -454,6 +454,7 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
             )
         )
     ref_pos, got_pos = _positions(ref), _positions(got)
+    found: list[tuple[str, bool, Problem]] = []  # (operation, a value differs, problem)
     for op_id in [*ref.operations, *(i for i in got.operations if i not in ref.operations)]:
         a, b = ref.operations.get(op_id), got.operations.get(op_id)
         if a == b:
@@ -465,19 +466,17 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
             assert present is not None
             kind = _kind(present)
             side = f"only the {other} run" if a is None else "only the uninterrupted run"
-            problems.append(
-                Problem(f"{where}, {kind} {name!r} (id {op_id[:12]}): recorded by {side}",
-                        ADVICE_HIDDEN_READ)
-            )  # fmt: skip
+            found.append((op_id, False, Problem(
+                f"{where}, {kind} {name!r} (id {op_id[:12]}): recorded by {side}",
+                ADVICE_HIDDEN_READ,
+            )))  # fmt: skip
             continue
         field, x, y = next((f, x, y) for f, x, y in zip(_FIELDS, a, b, strict=True) if x != y)
-        problems.append(
-            Problem(
-                f"{where}, {_kind(a)} {name!r} (id {op_id[:12]}): "
-                + _field_diff(field, x, y, other),
-                _value_advice(a, name, field),
-            )
-        )
+        found.append((op_id, field not in ("type", "subtype", "name", "parent"), Problem(
+            f"{where}, {_kind(a)} {name!r} (id {op_id[:12]}): " + _field_diff(field, x, y, other),
+            _value_advice(a, name, field),
+        )))  # fmt: skip
+    problems += _innermost_first(found, ref, got)
     ref_result = _comparable(_masked(ref.result, ref.callback_ids))
     got_result = _comparable(_masked(got.result, got.callback_ids))
     ref_message = _masked(ref.error_message, ref.callback_ids)
@@ -513,6 +512,30 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
                 )
             )
     return problems
+
+
+def _innermost_first(
+    found: list[tuple[str, bool, Problem]], ref: RunSummary, got: RunSummary
+) -> list[Problem]:
+    """The problems in creation order, except that a context whose value (result, error,
+    status) differs only because an operation inside it differs comes after that operation:
+    a Parallel's result holding a branch's result names the branch, where the value was
+    computed."""
+    enclosing: set[str] = set()
+    for op_id, _, _ in found:
+        parent = _parent(op_id, ref, got)
+        while parent is not None and parent not in enclosing:
+            key = ref.operations.get(parent) or got.operations.get(parent)
+            if key is None or key[1] != "WaitForCallback":  # its callback is its own part
+                enclosing.add(parent)
+            parent = _parent(parent, ref, got)
+    first = [p for op_id, value, p in found if not (value and op_id in enclosing)]
+    return first + [p for op_id, value, p in found if value and op_id in enclosing]
+
+
+def _parent(op_id: str, ref: RunSummary, got: RunSummary) -> str | None:
+    key = ref.operations.get(op_id) or got.operations.get(op_id)
+    return None if key is None else key[3]
 
 
 def _positions(summary: RunSummary) -> dict[str, str]:
