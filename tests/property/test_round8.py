@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -500,3 +504,42 @@ def test_rollbacks_in_map_items_and_children_are_never_flagged(
     assert_deterministic(seat_groups, items, seed=seed, random_runs=3, checkpointing=checkpointing)  # type: ignore[arg-type]
     got = DeterminismCheck(seat_groups, items).reference
     assert json.loads(got.result or "null") == [_group_result(items), _group_result(items[::-1])]
+
+
+# --- set order: what the check cannot see, replay across hash seeds finds (as documented) ---
+
+_SET_WORKFLOW = """
+import sys
+import durable_gen as dg
+from durable_gen.testing import TestRunner, replay
+
+@dg.workflow
+def fan_out(_):
+    out = []
+    for key in {"alpha", "beta", "gamma", "delta", "epsilon", "zeta"}:
+        out.append((yield dg.Step(lambda key=key: key, name=key)))
+    return out
+
+if sys.argv[1] == "record":
+    TestRunner().run(fan_out, None).export(sys.argv[2])
+else:
+    print(replay(fan_out, sys.argv[2]).status)
+"""
+
+
+def test_replay_across_hash_seeds_finds_set_order(tmp_path: Path) -> None:
+    script = tmp_path / "fan.py"
+    script.write_text(_SET_WORKFLOW)
+    history = tmp_path / "fan.json"
+
+    def run(seed: str, *args: str) -> str:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, str(script), *args], env=env, capture_output=True, text=True,
+            timeout=60, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    run("1", "record", str(history))
+    assert run("1", "replay", str(history)) == "ok"
+    assert run("2", "replay", str(history)) == "diverged"
