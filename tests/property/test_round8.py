@@ -543,3 +543,47 @@ def test_replay_across_hash_seeds_finds_set_order(tmp_path: Path) -> None:
     run("1", "record", str(history))
     assert run("1", "replay", str(history)) == "ok"
     assert run("2", "replay", str(history)) == "diverged"
+
+
+# --- step runs are counted per execution: an invoked one numbers its operations as its caller ---
+
+
+@dg.workflow
+def priced(amount: int) -> Generator[Any, Any, Any]:
+    now = yield dg.Now()  # operation 1 here, as the caller's Invoke is operation 1 there
+    tax = yield dg.Step(lambda: amount // 10, name="tax")  # operation 2: no caller op there
+    return [tax, now.year]
+
+
+@dg.workflow
+def invoice(amount: int) -> Generator[Any, Any, Any]:
+    return (yield dg.Invoke("priced", amount, name="price"))
+
+
+@s.check_settings(max_examples=10)
+@given(st.integers(min_value=0, max_value=10_000), s.crash_schedules(max_point=8))
+def test_an_invoked_execution_losing_a_step_run_to_a_crash_is_not_flagged(
+    amount: int, schedule: CrashSchedule
+) -> None:
+    check = DeterminismCheck(invoice, amount, functions={"priced": priced})
+    assert json.loads(check.check(schedule).result or "null") == [amount // 10, 2025]
+
+
+def test_the_crash_that_lost_an_invoked_step_run_is_not_blamed_on_the_engine() -> None:
+    check = DeterminismCheck(invoice, 7, functions={"priced": priced})
+    got = check.check(CrashSchedule(after_attempts=[2]))  # just after the invoked "tax" ran
+    assert got.crashes and sum(got.lost.values()) == 1
+
+
+def test_operation_runs_counts_the_steps_of_its_own_execution_only() -> None:
+    @dg.workflow
+    def caller(_: None) -> Generator[Any, Any, Any]:
+        total = yield dg.Invoke("priced", 50, name="price")
+        mine = yield dg.Step(lambda: 1, name="mine")  # operation 2, as the invoked "tax"
+        return [total, mine]
+
+    runner = TestRunner(functions={"priced": priced})
+    run = runner.run(caller, None)
+    assert run.operation("mine").runs == 1
+    (invoked,) = (r for r in runner.executions() if r.arn != run.arn)
+    assert invoked.operation("tax").runs == 1

@@ -69,8 +69,9 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
         error_message: Its error message.
         operations: The compared fields of each recorded operation, by id.
         names: Operation names by id (for messages).
-        runs: How many times each step function ran, by operation id.
-        lost: Runs whose outcome a crash lost, by operation id.
+        runs: How many times each step function ran, by operation id (the steps of an
+            execution it invoked by ``"<operation id> of <that execution's ARN>"``).
+        lost: Runs whose outcome a crash lost, by the same keys.
         crashes: Where the run crashed, in order.
         violations: Steps that ran although their outcome was persisted.
         unyielded: Commands built in the workflow body and never yielded (``file:line``: what).
@@ -339,6 +340,19 @@ class DeterminismCheck:
         ops = [op for op in every if op.id not in behind]
         recorded = {op.id for op in ops}
         harness = runner.harness
+
+        # Runs by operation id for this execution's steps; an invoked execution's, whose ids
+        # repeat its caller's, by "<operation id> of <its ARN>" (ARNs agree between runs).
+        def key(arn: str, op_id: str) -> str:
+            return op_id if arn == self.arn else f"{op_id} of {arn}"
+
+        recorded |= {
+            key(arn, op_id)
+            for arn, op_id in harness.runs
+            if arn != self.arn and runner._persisted(arn, op_id) is not None
+        }
+        all_runs = {key(arn, op_id): n for (arn, op_id), n in harness.runs.items()}
+        all_lost = {key(arn, op_id): n for (arn, op_id), n in harness.lost.items()}
         callback_ids = _callback_ids(runner.service)
         return RunSummary(
             status=record.status,
@@ -350,10 +364,10 @@ class DeterminismCheck:
             # a step run that nothing recorded and no crash lost: an item a decided batch left
             runs={
                 k: n
-                for k, n in harness.runs.items()
-                if k not in behind and (k in recorded or k in harness.lost)
+                for k, n in all_runs.items()
+                if k not in behind and (k in recorded or k in all_lost)
             },
-            lost={k: n for k, n in harness.lost.items() if k not in behind},
+            lost={k: n for k, n in all_lost.items() if k not in behind},
             crashes=list(harness.crashes),
             violations=list(harness.violations),
             checkpoints=harness.checkpoints,
