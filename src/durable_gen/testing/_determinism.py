@@ -69,8 +69,9 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
         error_message: Its error message.
         operations: The compared fields of each recorded operation, by id.
         names: Operation names by id (for messages).
-        runs: How many times each step function ran, by operation id.
-        lost: Runs whose outcome a crash lost, by operation id.
+        runs: How many times each step function ran, by operation id (the steps of an
+            execution it invoked by ``"<operation id> of <that execution's ARN>"``).
+        lost: Runs whose outcome a crash lost, by the same keys.
         crashes: Where the run crashed, in order.
         violations: Steps that ran although their outcome was persisted.
         unyielded: Commands built in the workflow body and never yielded (``file:line``: what).
@@ -339,6 +340,19 @@ class DeterminismCheck:
         ops = [op for op in every if op.id not in behind]
         recorded = {op.id for op in ops}
         harness = runner.harness
+
+        # Runs by operation id for this execution's steps; an invoked execution's, whose ids
+        # repeat its caller's, by "<operation id> of <its ARN>" (ARNs agree between runs).
+        def key(arn: str, op_id: str) -> str:
+            return op_id if arn == self.arn else f"{op_id} of {arn}"
+
+        recorded |= {
+            key(arn, op_id)
+            for arn, op_id in harness.runs
+            if arn != self.arn and runner._persisted(arn, op_id) is not None
+        }
+        all_runs = {key(arn, op_id): n for (arn, op_id), n in harness.runs.items()}
+        all_lost = {key(arn, op_id): n for (arn, op_id), n in harness.lost.items()}
         callback_ids = _callback_ids(runner.service)
         return RunSummary(
             status=record.status,
@@ -350,10 +364,10 @@ class DeterminismCheck:
             # a step run that nothing recorded and no crash lost: an item a decided batch left
             runs={
                 k: n
-                for k, n in harness.runs.items()
-                if k not in behind and (k in recorded or k in harness.lost)
+                for k, n in all_runs.items()
+                if k not in behind and (k in recorded or k in all_lost)
             },
-            lost={k: n for k, n in harness.lost.items() if k not in behind},
+            lost={k: n for k, n in all_lost.items() if k not in behind},
             crashes=list(harness.crashes),
             violations=list(harness.violations),
             checkpoints=harness.checkpoints,
@@ -394,8 +408,9 @@ class DeterminismCheck:
 #: Why a run differs when the code and the input are the same: something read outside commands.
 ADVICE_HIDDEN_READ: Final = (
     "the workflow body reads something that changes from one run (or replay) to the next: the "
-    "clock (time.time(), datetime.now()), random, uuid.uuid4(), the environment, or the order "
-    "of a set. Read it through a command instead: `now = yield dg.Now()`, "
+    "clock (time.time(), datetime.now()), random, uuid.uuid4(), the environment, the order "
+    "of a set, id() of an object, or state kept between runs (a module-level counter, list or "
+    "cache that the body changes). Read it through a command instead: `now = yield dg.Now()`, "
     "`x = yield dg.Random()`, `u = yield dg.UUID()`, or inside a step (its result is recorded). "
     "Patched(...) is not the fix: it is for code changed between deployments, and the code did "
     "not change between these runs"
@@ -453,6 +468,7 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
             )
         )
     ref_pos, got_pos = _positions(ref), _positions(got)
+    found: list[tuple[str, bool, Problem]] = []  # (operation, a value differs, problem)
     for op_id in [*ref.operations, *(i for i in got.operations if i not in ref.operations)]:
         a, b = ref.operations.get(op_id), got.operations.get(op_id)
         if a == b:
@@ -464,19 +480,17 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
             assert present is not None
             kind = _kind(present)
             side = f"only the {other} run" if a is None else "only the uninterrupted run"
-            problems.append(
-                Problem(f"{where}, {kind} {name!r} (id {op_id[:12]}): recorded by {side}",
-                        ADVICE_HIDDEN_READ)
-            )  # fmt: skip
+            found.append((op_id, False, Problem(
+                f"{where}, {kind} {name!r} (id {op_id[:12]}): recorded by {side}",
+                ADVICE_HIDDEN_READ,
+            )))  # fmt: skip
             continue
         field, x, y = next((f, x, y) for f, x, y in zip(_FIELDS, a, b, strict=True) if x != y)
-        problems.append(
-            Problem(
-                f"{where}, {_kind(a)} {name!r} (id {op_id[:12]}): "
-                + _field_diff(field, x, y, other),
-                _value_advice(a, name, field),
-            )
-        )
+        found.append((op_id, field not in ("type", "subtype", "name", "parent"), Problem(
+            f"{where}, {_kind(a)} {name!r} (id {op_id[:12]}): " + _field_diff(field, x, y, other),
+            _value_advice(a, name, field),
+        )))  # fmt: skip
+    problems += _innermost_first(found, ref, got)
     ref_result = _comparable(_masked(ref.result, ref.callback_ids))
     got_result = _comparable(_masked(got.result, got.callback_ids))
     ref_message = _masked(ref.error_message, ref.callback_ids)
@@ -514,6 +528,30 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
     return problems
 
 
+def _innermost_first(
+    found: list[tuple[str, bool, Problem]], ref: RunSummary, got: RunSummary
+) -> list[Problem]:
+    """The problems in creation order, except that a context whose value (result, error,
+    status) differs only because an operation inside it differs comes after that operation:
+    a Parallel's result holding a branch's result names the branch, where the value was
+    computed."""
+    enclosing: set[str] = set()
+    for op_id, _, _ in found:
+        parent = _parent(op_id, ref, got)
+        while parent is not None and parent not in enclosing:
+            key = ref.operations.get(parent) or got.operations.get(parent)
+            if key is None or key[1] != "WaitForCallback":  # its callback is its own part
+                enclosing.add(parent)
+            parent = _parent(parent, ref, got)
+    first = [p for op_id, value, p in found if not (value and op_id in enclosing)]
+    return first + [p for op_id, value, p in found if value and op_id in enclosing]
+
+
+def _parent(op_id: str, ref: RunSummary, got: RunSummary) -> str | None:
+    key = ref.operations.get(op_id) or got.operations.get(op_id)
+    return None if key is None else key[3]
+
+
 def _positions(summary: RunSummary) -> dict[str, str]:
     """'operation n of <context>' for each operation, in recorded order."""
     counts: dict[str | None, int] = {}
@@ -537,7 +575,9 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
         return (
             f"step {name!r} ended differently in the two runs. Either it got other arguments, "
             "computed in the workflow body from a direct read of the clock, random or uuid "
-            "(use dg.Now(), dg.Random(), dg.UUID()), or the step itself returns something new "
+            "(use dg.Now(), dg.Random(), dg.UUID()), id() of an object or state kept between "
+            "runs (a module-level counter or cache the body changes: compute it in a step), or "
+            "the step itself returns something new "
             "each time (allowed: its result is recorded; but then runs cannot be compared "
             "value for value, so assert on the stable parts in your own test)"
         )
@@ -730,6 +770,11 @@ def assert_deterministic(
     """
     if isinstance(random_runs, bool) or not isinstance(random_runs, int) or random_runs < 0:
         raise ValidationError(f"random_runs must be a whole number >= 0, got {random_runs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValidationError(
+            f"seed must be a whole number (it seeds the random crash schedules, so that a check "
+            f"fails the same way every time), got {seed!r}"
+        )
     if crashes is not None and not isinstance(crashes, CrashSchedule):
         if isinstance(crashes, str | bytes) or not isinstance(crashes, Sequence):
             raise ValidationError(
@@ -746,9 +791,9 @@ def assert_deterministic(
         serdes=serdes,
         on_idle=on_idle,
     )
+    ref = check.reference  # the two uninterrupted runs, compared even with crashes=[]
     if crashes is None:
         rng = random.Random(seed)
-        ref = check.reference
         schedules = [CrashSchedule.at_every_checkpoint()]
         schedules += [random_schedule(rng, ref) for _ in range(random_runs)]
     elif isinstance(crashes, CrashSchedule):

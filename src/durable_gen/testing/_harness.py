@@ -202,10 +202,11 @@ class Harness(Plugin):
         self._lookup = lookup
         self._lock = threading.Condition()
         self.schedule: CrashSchedule = NO_CRASHES
-        #: Times each step function ran (returned or raised), by operation id.
-        self.runs: Counter[str] = Counter()
-        #: Runs whose outcome a crash lost, by operation id.
-        self.lost: Counter[str] = Counter()
+        #: Times each step function ran (returned or raised), by execution ARN and operation
+        #: id (an invoked execution numbers its operations as its caller does).
+        self.runs: Counter[tuple[str, str]] = Counter()
+        #: Runs whose outcome a crash lost, by execution ARN and operation id.
+        self.lost: Counter[tuple[str, str]] = Counter()
         #: Steps that ran although their outcome was already persisted.
         self.violations: list[str] = []
         self.crashes: list[str] = []
@@ -248,7 +249,7 @@ class Harness(Plugin):
         key = _key(attempt)
         with self._lock:
             self._inflight.pop(key, None)
-            self.runs[attempt.operation_id] += 1
+            self.runs[attempt.execution_arn, attempt.operation_id] += 1
             self._ran.setdefault(self.invocation, []).append(key)
             number = self._numbers.get(key, 0)
             self._lock.notify_all()
@@ -321,7 +322,7 @@ class Harness(Plugin):
         for arn, op_id, attempt in ran:
             op = self._lookup(arn, op_id)
             if not _persisted(op, attempt):
-                self.lost[op_id] += 1
+                self.lost[arn, op_id] += 1
 
 
 def _in_event_loop() -> bool:

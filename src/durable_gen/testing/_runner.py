@@ -246,9 +246,14 @@ class DurableRun(Generic[R]):
                 f"type must be one of {', '.join(_OPERATION_TYPES[1:])} (or None for every "
                 f"type), got {type!r}"
             )
-        runs = self.runner.harness.runs
+        # by the ARN the steps saw (DeterminismCheck gives one of its own) and operation id
+        reals = self.runner._reals
+        runs = {
+            op_id: n for (arn, op_id), n in self.runner.harness.runs.items()
+            if reals.get(arn, arn) == self.arn
+        }  # fmt: skip
         return [
-            _view(op, runs[op.id])
+            _view(op, runs.get(op.id, 0))
             for op in self.runner.service.get_operations(self.arn)
             if op.type != "EXECUTION"
             and (name is None or op.name == name)

@@ -218,6 +218,7 @@ def _submit(callback_id: str) -> None:
 
 def program_input(program: Sequence[Node]) -> Any:
     """The workflow input that runs ``program`` (its JSON form)."""
+    _check_program(program, "program_input")
     return msgspec.to_builtins(list(program))
 
 
@@ -291,17 +292,21 @@ def _child(body: Sequence[Node], path: str) -> Generator[Any, Any, list[Any]]:
     return (yield from _run(body, path))
 
 
-def expected_result(program: Sequence[Node]) -> list[Any]:
-    """What ``program_workflow`` returns for ``program``, computed without running it."""
+def _check_program(program: object, what: str) -> None:
     if isinstance(program, str | bytes) or not isinstance(program, Sequence):
         raise ValidationError(
-            f"expected_result needs a program, a list of nodes, got {type(program).__name__}"
+            f"{what} needs a program, a list of nodes, got {type(program).__name__}"
         )
     if not all(isinstance(node, _NODES) for node in program):
         raise ValidationError(
-            f"expected_result needs a program, a list of nodes (StepNode, WaitNode, ...), got "
+            f"{what} needs a program, a list of nodes (StepNode, WaitNode, ...), got "
             f"{list(program)!r}"
         )
+
+
+def expected_result(program: Sequence[Node]) -> list[Any]:
+    """What ``program_workflow`` returns for ``program``, computed without running it."""
+    _check_program(program, "expected_result")
     out: list[Any] = []
     for node in program:
         if isinstance(node, StepNode):
@@ -357,10 +362,15 @@ def programs(
     Args:
         kinds: The node kinds to use; ``parallel`` and ``child`` nest the others.
         max_nodes: Nodes at the top level (and in each nested body).
-        max_leaves: Leaves in all.
+        max_leaves: Leaves (steps, waits, callbacks, maps) in all, nested ones included.
     """
     _at_least(max_nodes, "programs max_nodes", 1)
     _at_least(max_leaves, "programs max_leaves", 1)
+    if isinstance(kinds, str):
+        raise ValidationError(
+            f"kinds is a sequence of kind names, not one string: kinds=({kinds!r},), or several "
+            f"of {_KINDS}"
+        )
     unknown = set(kinds) - set(_KINDS)
     if unknown or not set(kinds) & {"step", "wait", "callback", "map"}:
         raise ValidationError(
@@ -401,7 +411,7 @@ def programs(
     leaf: st.SearchStrategy[Node] = st.one_of(*leaves)
     nest = [k for k in ("parallel", "child") if k in kinds]
     if not nest:
-        return st.lists(leaf, min_size=1, max_size=max_nodes)
+        return st.lists(leaf, min_size=1, max_size=min(max_nodes, max_leaves))
 
     def extend(inner: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
         body = st.lists(inner, min_size=1, max_size=min(3, max_nodes))
@@ -412,8 +422,30 @@ def programs(
             options.append(st.builds(ChildNode, body=body, virtual=st.booleans()))
         return st.one_of(*options)
 
-    node = st.recursive(leaf, extend, max_leaves=max_leaves)
-    return st.lists(node, min_size=1, max_size=max_nodes)
+    # One recursive strategy per leaf budget: the program's nodes share ``max_leaves``, so each
+    # node is drawn with what the nodes before it left (a node has at least one leaf).
+    nodes = [st.recursive(leaf, extend, max_leaves=n) for n in range(1, max_leaves + 1)]
+
+    @st.composite
+    def program(draw: st.DrawFn) -> Program:
+        count = draw(st.integers(min_value=1, max_value=max_nodes))
+        out: Program = []
+        left = max_leaves
+        while len(out) < count and left > 0:
+            drawn = draw(nodes[left - 1])
+            out.append(drawn)
+            left -= _leaves(drawn)
+        return out
+
+    return program()
+
+
+def _leaves(node: Node) -> int:
+    if isinstance(node, ParallelNode):
+        return sum(_leaves(n) for branch in node.branches for n in branch)
+    if isinstance(node, ChildNode):
+        return sum(_leaves(n) for n in node.body)
+    return 1
 
 
 def crash_schedules(

@@ -105,7 +105,7 @@ def test_a_step_that_runs_after_its_outcome_was_persisted_is_a_violation() -> No
     attempt = AttemptInfo(execution_arn="arn", operation_id="op-1", name="pay", attempt=2)
     harness.on_attempt_start(attempt)
     harness.on_attempt_end(attempt, "SUCCEEDED", None)
-    assert harness.runs["op-1"] == 1
+    assert harness.runs["arn", "op-1"] == 1  # by execution and operation
     assert harness.violations == [
         "step 'pay' (op-1) attempt 2 ran although its outcome (SUCCEEDED) was already persisted"
     ]
