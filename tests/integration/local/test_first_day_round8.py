@@ -524,3 +524,16 @@ def test_scheduler_under_skip_time_and_real_time_with_a_crash(cli: Cli, tmp_path
     ticks = [e for e in effects(tmp_path) if e.startswith("tick")]
     # the skip-time run's two ticks, then each tick of the crashed execution once
     assert ticks == ["tick 0", "tick 1", "tick 0", "tick 1", "tick 2"]
+
+
+def test_a_timed_out_execution_says_timed_out_in_words(cli: Cli, apps: object) -> None:
+    """`run` of an execution past its `--timeout` says "execution timed out", not the
+    status's spelling "timed_out"; `dg.run`'s error reads the same."""
+    done = cli("run", "first_day_apps:approval", "--input", "{}", "--timeout", "1")
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("durable-gen: ExecutionFailedError: execution timed out: ")
+    assert "Execution.Timeout" in last
+    error = dg.ExecutionFailedError("Execution.Timeout", "late", status="TIMED_OUT")
+    assert str(error) == "execution timed out: Execution.Timeout: late"
+    assert error.status == "TIMED_OUT"
