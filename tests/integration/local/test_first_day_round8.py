@@ -537,3 +537,44 @@ def test_a_timed_out_execution_says_timed_out_in_words(cli: Cli, apps: object) -
     error = dg.ExecutionFailedError("Execution.Timeout", "late", status="TIMED_OUT")
     assert str(error) == "execution timed out: Execution.Timeout: late"
     assert error.status == "TIMED_OUT"
+
+
+def test_a_workflow_registered_from_a_script_is_explained_to_other_workers(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A first program registers the workflow it defines in the script it runs; another
+    worker cannot import `__main__:greet`, and says why and what to do."""
+    script = tmp_path / "starter.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import durable_gen as dg
+            from durable_gen.local import Worker
+
+            @dg.workflow
+            def greet(name: str):
+                return (yield dg.Step(lambda: f"hello {name}", name="hello"))
+
+            if __name__ == "__main__":
+                with Worker(sys.argv[1], log=lambda line: None) as worker:
+                    name = worker.register(greet)
+                    print(worker.service.start(name, '"bob"'))
+            """
+        )
+    )
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "first.db")],
+        check=True,
+        cwd=tmp_path,
+        env=cli.env,
+        capture_output=True,
+        timeout=60,
+    )
+    done = cli("worker", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "not serving '__main__.greet'" in done.stderr
+    assert "registered by a program run as a script" in done.stderr
+    assert "define the workflow in a module" in done.stderr
+    (record,) = json.loads(cli("list", "--json").stdout)
+    assert record["status"] == "RUNNING"  # kept for a worker that can import it
