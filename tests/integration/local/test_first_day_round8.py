@@ -578,3 +578,20 @@ def test_a_workflow_registered_from_a_script_is_explained_to_other_workers(
     assert "define the workflow in a module" in done.stderr
     (record,) = json.loads(cli("list", "--json").stdout)
     assert record["status"] == "RUNNING"  # kept for a worker that can import it
+
+
+def test_drive_waits_for_a_callback_with_a_timeout(apps: object, tmp_path: Path) -> None:
+    """docs/cli.md: `Worker.drive` does what `run` does: a callback with a timeout keeps it
+    going (until answered or timed out); one without a timeout returns it RUNNING."""
+    a = vars(apps)
+    with Worker(tmp_path / "drive.db", log=lambda line: None) as worker:
+        name = worker.register(a["approval"])
+        arn = worker.service.start(name, json.dumps({"timeout": 1}))
+        began = time.monotonic()
+        record = worker.drive(arn)
+        assert time.monotonic() - began >= 0.9
+        assert record.status == "SUCCEEDED"
+        assert json.loads(record.result or "") == {
+            "decision": "expired",
+            "type": "Callback.Timeout",
+        }
