@@ -595,3 +595,29 @@ def test_drive_waits_for_a_callback_with_a_timeout(apps: object, tmp_path: Path)
             "decision": "expired",
             "type": "Callback.Timeout",
         }
+
+
+def test_show_of_an_invoked_execution_names_its_parent(cli: Cli) -> None:
+    """`durable-gen show` of an execution an `Invoke` started says which execution invoked
+    it, so one can go from a fan-out's child back to the fan-out."""
+    done = cli(
+        "run",
+        "first_day_apps:fanout",
+        "--input",
+        '{"qty": 2, "sku": "ab"}',
+        "--register",
+        "price=first_day_apps:price",
+        "--register",
+        "stock=first_day_apps:stock",
+        "--name",
+        "fan",
+    )
+    assert done.returncode == 0, done.stderr
+    records = json.loads(cli("list", "--json").stdout)
+    parent = next(r for r in records if r["name"] == "fan")
+    child = next(r for r in records if r["function_name"] == "stock")
+    assert child["parent_arn"] == parent["arn"]
+    shown = cli("show", child["name"]).stdout.splitlines()
+    parent_id = parent["arn"].rsplit("/", 1)[-1]
+    assert shown[3] == f"  parent    {parent_id}"
+    assert not any(line.startswith("  parent") for line in cli("show", "fan").stdout.splitlines())
