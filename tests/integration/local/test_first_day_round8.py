@@ -621,3 +621,23 @@ def test_show_of_an_invoked_execution_names_its_parent(cli: Cli) -> None:
     parent_id = parent["arn"].rsplit("/", 1)[-1]
     assert shown[3] == f"  parent    {parent_id}"
     assert not any(line.startswith("  parent") for line in cli("show", "fan").stdout.splitlines())
+
+
+def test_an_item_namer_of_non_ascii_data_says_how_to_name_items() -> None:
+    """An ETL naming rows after customers ('zoë') is refused, as documented, with a message
+    that says what to write instead."""
+
+    def upper(text: str) -> str:
+        return text.upper()
+
+    @dg.workflow
+    def customers(names: list[str]):
+        batch = yield dg.Map(upper, names, item_namer=lambda name, i: f"cust-{name}")
+        return batch.results()
+
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(customers, ["ann", "zoë"])
+    assert caught.value.error_type == "ValidationError"
+    message = caught.value.error_message or ""
+    assert "got 'cust-zoë'" in message
+    assert "name it by an ASCII key" in message and "backslashreplace" in message
