@@ -1072,7 +1072,8 @@ def describe_waiting(
 def _iso(epoch_ms: int | None) -> str:
     if epoch_ms is None:
         return "an unknown time"
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+    # as `durable-gen show`, `history` and the timeline write times: UTC, milliseconds
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 # --- event shapes -------------------------------------------------------------------------------

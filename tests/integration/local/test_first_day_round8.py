@@ -641,3 +641,18 @@ def test_an_item_namer_of_non_ascii_data_says_how_to_name_items() -> None:
     message = caught.value.error_message or ""
     assert "got 'cust-zoë'" in message
     assert "name it by an ASCII key" in message and "backslashreplace" in message
+
+
+def test_waits_on_writes_times_as_show_writes_them(apps: object, tmp_path: Path) -> None:
+    """`show`'s "waits on" line wrote `...T00:34:02.955000Z` under a `started` line written
+    `...T00:33:58.427+00:00`; both are now UTC with milliseconds, as `history` writes too."""
+    from durable_gen.local import VirtualClock
+
+    a = vars(apps)
+    with SqliteStore(tmp_path / "times.db") as store:
+        service = LocalService(store=store, clock=VirtualClock(auto_advance=False))
+        service.register("scheduler", make_handler(a["scheduler"], service))
+        arn = service.start("scheduler", json.dumps({"runs": 1, "every": 90}))
+        service.run(arn)
+        (line,) = service.waiting_on(arn)
+        assert line == "wait 'sleep-0' until 2025-01-01T00:01:30.000+00:00"
