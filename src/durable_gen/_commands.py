@@ -107,9 +107,16 @@ def _check_name(name: str | None, what: str) -> None:
     if name is None:
         return
     if not isinstance(name, str) or not name_ok(name):
+        hint = ""
+        if isinstance(name, str) and name:
+            # Text of the user's data (a customer's name, a title): say how to keep it.
+            hint = (
+                "; name it by an ASCII key (an id, the index), or escape the text: "
+                "text.encode('ascii', 'backslashreplace').decode()[:256]"
+            )
         raise ValidationError(
             f"{what} name must be a non-empty string of at most {MAX_NAME_CHARS} printable "
-            f"ASCII characters (the service records names so), got {name!r}"
+            f"ASCII characters (the service records names so), got {name!r}{hint}"
         )
 
 

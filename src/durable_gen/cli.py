@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final, NoReturn, TextIO
 
@@ -476,7 +476,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _run_execution(args: argparse.Namespace, stopping: threading.Event, started: list[Any]) -> int:
     from .local._run import outcome
 
-    with _worker(args, skip_time=args.skip_time, **_running_options(args)) as worker:
+    functions = _registered(args)
+    opened = ExitStack()
+    try:
+        worker = opened.enter_context(
+            _worker(args, skip_time=args.skip_time, functions=functions, **_running_options(args))
+        )
+    except InvalidInputError as exc:
+        # A --register path that cannot be imported: the command line was wrong.
+        raise CliError(str(exc)) from None
+    with opened:
         started.append(worker)
         if stopping.is_set():
             worker.stop()  # SIGTERM came while the worker was being built
@@ -715,7 +724,8 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_worker(args: argparse.Namespace) -> int:
+def _registered(args: argparse.Namespace) -> dict[str, str]:
+    """The functions ``--register NAME=MODULE:FUNCTION`` (``run`` and ``worker``) serves."""
     functions: dict[str, str] = {}
     for item in args.register:
         name, sep, path = item.partition("=")
@@ -727,6 +737,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
                 "serves one function"
             )
         functions[name] = path
+    return functions
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    functions = _registered(args)
     if args.skip_time and args.concurrency > 1:
         raise CliError(
             "--skip-time moves one virtual clock, for one execution at a time: leave out "
@@ -863,6 +878,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--timeout", action=_Once, type=_timeout, help="execution timeout in seconds"
         )
 
+    def registering(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--register",
+            action="append",
+            default=[],
+            metavar="NAME=MODULE:FUNCTION",
+            help="also serve this function under NAME (an Invoke target); repeatable",
+        )
+
     def running(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--plugin",
@@ -888,6 +912,7 @@ def build_parser() -> argparse.ArgumentParser:
     starting(p)
     p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
     running(p)
+    registering(p)
     p.add_argument("--pretty", action="store_true", help="indent the JSON result")
     p.set_defaults(handler=_cmd_run)
 
@@ -950,13 +975,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="invocation lease seconds (default 30)",
     )
-    p.add_argument(
-        "--register",
-        action="append",
-        default=[],
-        metavar="NAME=MODULE:FUNCTION",
-        help="also serve this function under NAME (an Invoke target); repeatable",
-    )
+    registering(p)
     p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
     running(p)
     p.add_argument(
@@ -1013,7 +1032,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"options go after the command: durable-gen {command} {given[0]} ... "
             f"({option} is an option of {', '.join(takes)})"
         )
-    args = parser.parse_args(given)
+    args, extra = parser.parse_known_args(given)
+    if extra:
+        # Say so with the command's own usage (`durable-gen run --help` lists its options),
+        # as argparse does for the command's other errors.
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     # The Postgres driver's pool logs each failed connection attempt and each connection it
     # drops; the command's own one-line error says what matters.
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)

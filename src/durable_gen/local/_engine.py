@@ -418,7 +418,8 @@ class LocalService(Runner):
         """What a running execution waits on, one line each (empty once it ended).
 
         Example lines: ``callback 'approval' (CallbackId 3f2a...)``,
-        ``wait 'cooling-off' until 2025-01-01T00:00:30.000Z``, ``invoke 'tax' of 'tax-service'``.
+        ``wait 'cooling-off' until 2025-01-01T00:00:30.000+00:00``,
+        ``invoke 'tax' of 'tax-service'``.
         """
         with self._lock:
             return self._waiting(self._load(execution_arn))

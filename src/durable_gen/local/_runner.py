@@ -605,13 +605,12 @@ class Runner:
 def not_registered(name: str) -> str:
     """The message for a function name nothing is registered under."""
     return (
-        f"no function named {name!r} is registered with this LocalService; register it first: "
+        f"no function named {name!r} is registered with this engine; register it first: "
         f"functions={{{name!r}: fn}} for dg.run or TestRunner; `durable-gen worker --register "
-        f"{name}=MODULE:FUNCTION` (or Worker(functions=...)) for executions in a database; "
+        f"{name}=MODULE:FUNCTION` on every worker that runs its callers (`durable-gen run` "
+        "takes --register too; Worker(functions=...) from Python) for executions in a database; "
         f"service.register({name!r}, handler) for a durable function, or "
-        f"service.register({name!r}, fn, durable=False) for a plain one (on a worker: "
-        f"durable-gen worker --register {name}=MODULE:FUNCTION, or Worker(functions=...), on "
-        "every worker that runs its callers)"
+        f"service.register({name!r}, fn, durable=False) for a plain one, on a LocalService"
     )
 
 

@@ -1072,10 +1072,8 @@ def describe_waiting(
 def _iso(epoch_ms: int | None) -> str:
     if epoch_ms is None:
         return "an unknown time"
-    # milliseconds, as every other time the command line prints (not "42.880000", whose
-    # last three digits are always zeros, nor no fraction at all on a whole second)
-    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # as `durable-gen show`, `history` and the timeline write times: UTC, milliseconds
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 # --- event shapes -------------------------------------------------------------------------------

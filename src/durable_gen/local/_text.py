@@ -168,6 +168,11 @@ def describe_execution(
         f"execution {printable(_short_id(record.arn))}",
         f"  arn       {printable(record.arn)}",
         f"  function  {printable(record.function_name)}",
+    ]
+    if record.parent_arn is not None:
+        # an Invoke target: the execution that invoked it (`durable-gen show` takes this id)
+        lines.append(f"  parent    {printable(_short_id(record.parent_arn))}")
+    lines += [
         f"  status    {record.status}",
         f"  started   {format_time(record.start_timestamp)}"
         + (f"   took {format_duration(end - record.start_timestamp)}" if end else ""),

@@ -532,9 +532,19 @@ class Worker:
                 target = import_object(path)
             except InvalidInputError as exc:
                 self._failed.add(name)
+                script = ""
+                if path.startswith("__main__:"):
+                    # Registered by a program run as a script (`python app.py`): only that
+                    # process has its workflows as `__main__`.
+                    script = (
+                        f" ({path} was registered by a program run as a script, `python "
+                        "FILE.py`, whose workflows no other process can import: define the "
+                        "workflow in a module and register it from there, or serve it with "
+                        "Worker.run() in that program)"
+                    )
                 self._log(
-                    f"durable-gen worker: not serving {name!r}: {exc}; its executions wait for "
-                    "a worker that can import it"
+                    f"durable-gen worker: not serving {name!r}: {exc}{script}; its executions "
+                    "wait for a worker that can import it"
                 )
                 continue
             if not inspect.isgeneratorfunction(inspect.unwrap(target)) and self._running(name):

@@ -281,7 +281,7 @@ def test_list_shows_every_state_and_filters_each(on_db: Cli, ops: Path) -> None:
     assert "waits on  wait " in cli("show", "timer").out
     wait_line = next(x for x in cli("show", "timer").out.splitlines() if "waits on" in x)
     # milliseconds, as the start time is printed (not microseconds of zeros)
-    assert re.search(r"until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", wait_line), wait_line
+    assert re.search(r"until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", wait_line), wait_line
     bad_status = cli("list", "--status", "failed")
     assert bad_status.code == 2 and "invalid choice: 'failed'" in bad_status.err
 

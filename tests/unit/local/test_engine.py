@@ -193,7 +193,7 @@ def test_without_skipping_time_only_moves_when_told(svc: LocalService, clock: Vi
     svc.run_until_idle()
     assert svc.get_execution(arn).status == "RUNNING"
     assert svc.run(arn).status == "RUNNING"
-    assert svc.waiting_on(arn) == [f"wait {oid(1)} until 2023-11-14T23:13:20.000Z"]
+    assert svc.waiting_on(arn) == [f"wait {oid(1)} until 2023-11-14T23:13:20.000+00:00"]
     clock.advance(3599)
     svc.run_until_idle()
     assert svc.get_execution(arn).status == "RUNNING"

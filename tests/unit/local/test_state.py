@@ -660,14 +660,14 @@ def test_is_waiting_and_describe() -> None:
     assert not is_waiting(op("STEP", "STARTED")) and not is_waiting(op("CONTEXT", "STARTED"))
     assert not is_waiting(op("CALLBACK", "SUCCEEDED"))
     wait = op("WAIT", "STARTED", name="nap", wait_details=WaitDetails(scheduled_end_timestamp=0))
-    assert describe_waiting(wait) == "wait 'nap' until 1970-01-01T00:00:00.000Z"
+    assert describe_waiting(wait) == "wait 'nap' until 1970-01-01T00:00:00.000+00:00"
     cb = op("CALLBACK", "STARTED", callback_details=CallbackDetails(callback_id="abc"))
     assert describe_waiting(cb) == f"callback {oid(1)} (CallbackId abc)"
     parent = op("CONTEXT", "STARTED", n=2, name="approval")
     assert describe_waiting(cb, parent=parent) == "callback in 'approval' (CallbackId abc)"
     assert describe_waiting(op("CHAINED_INVOKE", "STARTED"), "f") == f"invoke {oid(1)} of 'f'"
     pending = op("STEP", "PENDING", step_details=StepDetails(next_attempt_timestamp=1000))
-    assert "next attempt at 1970-01-01T00:00:01.000Z" in describe_waiting(pending)
+    assert "next attempt at 1970-01-01T00:00:01.000+00:00" in describe_waiting(pending)
 
 
 def test_the_new_step_shortcut_agrees_with_the_general_way() -> None:
