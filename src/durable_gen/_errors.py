@@ -127,7 +127,8 @@ class ExecutionFailedError(DurableGenError):
         status: str = "FAILED",
         stack_trace: list[str] | None = None,
     ) -> None:
-        super().__init__(f"execution {status.lower()}: {error_type}: {error_message}")
+        ended = status.lower().replace("_", " ")  # "timed out", not "timed_out"
+        super().__init__(f"execution {ended}: {error_type}: {error_message}")
         self.error_type = error_type
         self.error_message = error_message
         self.error_data = error_data

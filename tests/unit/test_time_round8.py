@@ -12,6 +12,8 @@ durations. Every engine the docs name: ``dg.run``, ``LocalService`` on a ``Virtu
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -497,3 +499,20 @@ def test_the_worker_keeps_time_on_the_wall_clock(tmp_path: Path) -> None:
         assert record.error.error_message == (
             "the execution did not end within its timeout of 1 second"
         )
+
+
+def test_the_error_of_a_timed_out_execution_reads_timed_out_in_words(tmp_path: Path) -> None:
+    # what ``durable-gen run --timeout`` prints; it read "execution timed_out: ..."
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "durable_gen.cli", "run",
+            "tests.unit.test_time_round8:wall_long_wait",
+            "--timeout", "1", "--skip-time", "--db", str(tmp_path / "t.db"),
+        ],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2], check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert (
+        "ExecutionFailedError: execution timed out: Execution.Timeout: "
+        "the execution did not end within its timeout of 1 second"
+    ) in done.stderr
