@@ -103,6 +103,16 @@ _SEMANTICS: Final = frozenset({AT_LEAST_ONCE, AT_MOST_ONCE})
 Jitter = Literal["none", "full", "half"]
 
 
+def _backed_off(first: float, backoff: float, attempt: int, cap: float) -> float:
+    """``min(cap, first * backoff ** (attempt - 1))``, also past what a float holds: a long
+    policy (a thousand attempts doubling, a large ``backoff``) stays at ``cap`` instead of
+    failing with ``OverflowError``."""
+    try:
+        return min(cap, first * backoff ** (attempt - 1))
+    except OverflowError:
+        return cap if first > 0 else 0.0
+
+
 def _check_name(name: str | None, what: str) -> None:
     if name is None:
         return
@@ -556,7 +566,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
 
     def delay(self, attempt: int, unit: float) -> int:
         """Seconds to wait after the failure of attempt ``attempt``; ``unit`` is in [0, 1)."""
-        base = min(self.max_delay, self.initial_delay * self.backoff ** (attempt - 1))
+        base = _backed_off(self.initial_delay, self.backoff, attempt, self.max_delay)
         if self.jitter == "full":
             base *= unit
         elif self.jitter == "half":
@@ -1560,7 +1570,7 @@ class WaitStrategy(
             raise WaitConditionNotMetError(
                 f"condition not met after {attempt} checks (max_attempts={self.max_attempts})"
             )
-        delay = min(self.max_delay, self.delay * self.backoff ** (attempt - 1))
+        delay = _backed_off(self.delay, self.backoff, attempt, self.max_delay)
         return WaitDecision.again(max(1, math.ceil(delay)))
 
 

@@ -516,3 +516,65 @@ def test_the_error_of_a_timed_out_execution_reads_timed_out_in_words(tmp_path: P
         "ExecutionFailedError: execution timed out: Execution.Timeout: "
         "the execution did not end within its timeout of 1 second"
     ) in done.stderr
+
+
+# --- long policies ------------------------------------------------------------------------------
+
+RUNS: list[int] = []
+
+
+@dg.step(retry=dg.Retry(max_attempts=40, initial_delay=1, backoff=1e10, max_delay=5, jitter="none"))
+def steep() -> None:
+    RUNS.append(1)
+    raise ValueError("x")
+
+
+@dg.workflow
+def steep_flow(_: Any) -> Any:
+    try:
+        yield steep()
+    except dg.StepFailedError as exc:
+        return [exc.error_type, exc.error_message]
+
+
+def test_a_steep_backoff_stays_at_max_delay_instead_of_overflowing() -> None:
+    # initial_delay * backoff**(k-1) passes what a float holds at attempt 32: the execution
+    # failed with "OverflowError: (34, 'Numerical result out of range')"
+    RUNS.clear()
+    assert dg.run(steep_flow, None, skip_time=True) == ["ValueError", "x"]
+    assert len(RUNS) == 40
+    service, arn, _ = on_virtual_engine(steep_flow)
+    delays = [
+        d["RetryDetails"].get("NextAttemptDelaySeconds")
+        for *_, d in events(service, arn, "StepFailed")
+    ]
+    assert delays == [1, 5, *[5] * 37, None]
+
+
+def test_a_thousand_doubling_attempts_stay_at_max_delay() -> None:
+    retry = dg.Retry(max_attempts=2000, initial_delay=1, backoff=2.0, max_delay=2, jitter="full")
+    assert {retry.delay(k, 0.999) for k in (1100, 1500, 1999)} == {2}
+    assert dg.Retry(initial_delay=0, backoff=2.0).delay(1100, 0.5) == 1  # 0 s: at least 1
+
+
+def _never(state: int) -> int:
+    return state + 1
+
+
+@dg.workflow
+def steep_poll(_: Any) -> Any:
+    try:
+        yield dg.WaitForCondition(
+            _never,
+            initial_state=0,
+            wait_strategy=dg.WaitStrategy(
+                until=lambda s: False, delay=1, backoff=1e10, max_delay=5, max_attempts=40
+            ),
+            name="poll",
+        )
+    except dg.StepFailedError as exc:
+        return exc.error_type
+
+
+def test_a_steep_polling_backoff_stays_at_max_delay_instead_of_overflowing() -> None:
+    assert dg.run(steep_poll, None, skip_time=True) == "WaitConditionNotMetError"
