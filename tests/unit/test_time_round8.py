@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
-from durable_gen.local import LocalService, VirtualClock, Worker
+from durable_gen.local import LocalService, VirtualClock, Worker, register_function
 from durable_gen.runtime import make_handler
 from durable_gen.testing import TestRunner
 
@@ -578,3 +578,28 @@ def steep_poll(_: Any) -> Any:
 
 def test_a_steep_polling_backoff_stays_at_max_delay_instead_of_overflowing() -> None:
     assert dg.run(steep_poll, None, skip_time=True) == "WaitConditionNotMetError"
+
+
+@dg.workflow
+def invoked_child(_: Any) -> Any:
+    yield dg.Wait(seconds=100, name="cw")
+    return "child"
+
+
+@dg.workflow
+def invoking_parent(_: Any) -> Any:
+    return (yield dg.Invoke("child", None, name="inv"))
+
+
+def test_an_execution_that_times_out_leaves_what_it_invoked_running_to_its_end() -> None:
+    service = LocalService(clock=VirtualClock())
+    service.register("parent", make_handler(invoking_parent, service))
+    register_function(service, "child", invoked_child)
+    arn = service.start("parent", "null", execution_timeout=10)
+    service.run_until_idle()
+    parent = service.get_execution(arn)
+    assert parent.status == "TIMED_OUT"
+    assert parent.end_timestamp - parent.start_timestamp == 10_000
+    (child,) = [r for r in service.list_executions() if r.parent_arn == arn]
+    assert child.status == "SUCCEEDED" and child.result == '"child"'
+    assert child.end_timestamp - child.start_timestamp == 100_000
