@@ -178,6 +178,21 @@ def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> N
         )
 
 
+def _wait_advice(value: object) -> str:
+    """What to write instead of a ``Wait`` of ``value`` seconds, computed from a deadline as
+    often as not: rounded up, or no wait at all when the deadline has come."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return ""
+    if value <= 0:
+        return (
+            ". A wait whose end has already come (a deadline reached) is skipped by not "
+            "yielding it: `if seconds >= 1: yield dg.Wait(seconds=seconds)`"
+        )
+    if isinstance(value, float) and value < MAX_WAIT_SECONDS:
+        return f". Round it up: seconds=math.ceil({value!r}) waits {max(1, math.ceil(value))} s"
+    return ""
+
+
 def _check_number(value: object, what: str, *, minimum: float) -> None:
     if (
         isinstance(value, bool)
@@ -1263,7 +1278,10 @@ class Wait(Command[None], frozen=True):
     name: str | None = None
 
     def __post_init__(self) -> None:
-        _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
+        try:
+            _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
+        except ValidationError as exc:
+            raise ValidationError(f"{exc}{_wait_advice(self.seconds)}") from None
         _check_name(self.name, "wait")
         made(self)
 

@@ -12,6 +12,7 @@ durations. Every engine the docs name: ``dg.run``, ``LocalService`` on a ``Virtu
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import sys
 import time
@@ -603,3 +604,40 @@ def test_an_execution_that_times_out_leaves_what_it_invoked_running_to_its_end()
     (child,) = [r for r in service.list_executions() if r.parent_arn == arn]
     assert child.status == "SUCCEEDED" and child.result == '"child"'
     assert child.end_timestamp - child.start_timestamp == 100_000
+
+
+# --- waits computed from a deadline --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "advice"),
+    [
+        (0, "skipped by not yielding it: `if seconds >= 1: yield dg.Wait(seconds=seconds)`"),
+        (-30, "skipped by not yielding it"),
+        (0.4, "Round it up: seconds=math.ceil(0.4) waits 1 s"),
+        (89.2, "Round it up: seconds=math.ceil(89.2) waits 90 s"),
+    ],
+)
+def test_a_wait_computed_from_a_deadline_is_told_how_to_write_it(
+    seconds: float, advice: str
+) -> None:
+    with pytest.raises(dg.ValidationError, match="Wait seconds must be") as caught:
+        dg.Wait(seconds=seconds)  # type: ignore[arg-type]
+    assert advice in str(caught.value)
+
+
+@dg.workflow
+def until_deadline(deadline_iso: str) -> Any:
+    now = yield dg.Now()
+    left = (datetime.fromisoformat(deadline_iso) - now).total_seconds()
+    if left >= 1:
+        yield dg.Wait(seconds=math.ceil(left), name="until-deadline")
+    after = yield dg.Now()
+    return after >= datetime.fromisoformat(deadline_iso)
+
+
+def test_waiting_until_a_deadline_as_the_advice_says() -> None:
+    runner = TestRunner()
+    assert runner.run(until_deadline, "2025-01-01T00:01:29.200000+00:00").result() is True
+    assert runner.now() == datetime(2025, 1, 1, 0, 1, 30, tzinfo=UTC)
+    assert runner.run(until_deadline, "2024-12-31T00:00:00+00:00").result() is True
