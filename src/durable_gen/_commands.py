@@ -103,6 +103,16 @@ _SEMANTICS: Final = frozenset({AT_LEAST_ONCE, AT_MOST_ONCE})
 Jitter = Literal["none", "full", "half"]
 
 
+def _backed_off(first: float, backoff: float, attempt: int, cap: float) -> float:
+    """``min(cap, first * backoff ** (attempt - 1))``, also past what a float holds: a long
+    policy (a thousand attempts doubling, a large ``backoff``) stays at ``cap`` instead of
+    failing with ``OverflowError``."""
+    try:
+        return min(cap, first * backoff ** (attempt - 1))
+    except OverflowError:
+        return cap if first > 0 else 0.0
+
+
 def _check_name(name: str | None, what: str) -> None:
     if name is None:
         return
@@ -173,6 +183,21 @@ def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> N
         raise ValidationError(
             f"{what} must be between {minimum} and {maximum} seconds, got {value}"
         )
+
+
+def _wait_advice(value: object) -> str:
+    """What to write instead of a ``Wait`` of ``value`` seconds, computed from a deadline as
+    often as not: rounded up, or no wait at all when the deadline has come."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return ""
+    if value <= 0:
+        return (
+            ". A wait whose end has already come (a deadline reached) is skipped by not "
+            "yielding it: `if seconds >= 1: yield dg.Wait(seconds=seconds)`"
+        )
+    if isinstance(value, float) and value < MAX_WAIT_SECONDS:
+        return f". Round it up: seconds=math.ceil({value!r}) waits {max(1, math.ceil(value))} s"
+    return ""
 
 
 def _check_number(value: object, what: str, *, minimum: float) -> None:
@@ -596,7 +621,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
 
     def delay(self, attempt: int, unit: float) -> int:
         """Seconds to wait after the failure of attempt ``attempt``; ``unit`` is in [0, 1)."""
-        base = min(self.max_delay, self.initial_delay * self.backoff ** (attempt - 1))
+        base = _backed_off(self.initial_delay, self.backoff, attempt, self.max_delay)
         if self.jitter == "full":
             base *= unit
         elif self.jitter == "half":
@@ -1293,7 +1318,10 @@ class Wait(Command[None], frozen=True):
     name: str | None = None
 
     def __post_init__(self) -> None:
-        _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
+        try:
+            _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
+        except ValidationError as exc:
+            raise ValidationError(f"{exc}{_wait_advice(self.seconds)}") from None
         _check_name(self.name, "wait")
         made(self)
 
@@ -1600,7 +1628,7 @@ class WaitStrategy(
             raise WaitConditionNotMetError(
                 f"condition not met after {attempt} checks (max_attempts={self.max_attempts})"
             )
-        delay = min(self.max_delay, self.delay * self.backoff ** (attempt - 1))
+        delay = _backed_off(self.delay, self.backoff, attempt, self.max_delay)
         return WaitDecision.again(max(1, math.ceil(delay)))
 
 

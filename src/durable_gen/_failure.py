@@ -376,20 +376,25 @@ def wait_for_callback_error(
     exception instead (``payload_format="aws"``, or AWS's SDK wrote it), which keeps none of
     these types.
     """
-    if escaped is not None:  # it ends in this invocation
-        inner = error_object(escaped)  # its own type, as format "json" records it
-        if isinstance(escaped, CallbackTimeoutError):
-            return raise_error(CallbackTimeoutError, inner)
-        if isinstance(escaped, StepFailedError):  # the submitter step failed for good
-            return _submitter_failed(inner)
-        return raise_error(CallbackFailedError, inner)  # the callback's, a SerializationError
-    if (
+    ended = (
         callback is not None
         and callback.type == "CALLBACK"
         and callback.status in ("FAILED", "TIMED_OUT")
         and callback.callback_details is not None
         and callback.callback_details.error is not None
-    ):
+    )
+    if escaped is not None:  # it ends in this invocation
+        inner = error_object(escaped)  # its own type, as format "json" records it
+        if isinstance(escaped, CallbackTimeoutError):
+            return raise_error(CallbackTimeoutError, inner)
+        if isinstance(escaped, StepFailedError) and not ended:
+            return _submitter_failed(inner)  # the submitter step failed for good
+        if not ended:
+            return raise_error(CallbackFailedError, inner)  # a SerializationError
+        # the submitter failed for good after its callback had ended (timed out or failed
+        # while a retry delay ran): the callback's error, as on every replay
+    if ended:
+        assert callback is not None and callback.callback_details is not None
         return callback_error(callback.callback_details.error, callback.status)
     if (
         submitter is not None

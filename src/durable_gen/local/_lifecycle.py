@@ -68,6 +68,7 @@ from ._state import (
     invocation_completed_event,
     invoke_completed,
     retry_ready,
+    seconds_text,
     wait_succeeded,
 )
 from ._store import CallbackEntry, ExecutionStatus, StoredExecution
@@ -411,7 +412,8 @@ def fire_timer(
         error = ErrorObject(
             error_type="Execution.Timeout",
             error_message=(
-                f"the execution did not end within its timeout of {ex.timeout_seconds} seconds"
+                "the execution did not end within its timeout of "
+                f"{seconds_text(ex.timeout_seconds or 0)}"
             ),
         )
         return end_execution(ex, lookup, "TIMED_OUT", now_ms, error=error)

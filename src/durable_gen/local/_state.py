@@ -927,17 +927,24 @@ def retry_ready(op: Operation) -> Operation:
     )
 
 
+def seconds_text(seconds: int) -> str:
+    """A whole number of seconds as an error message says it: "1 second", "30 seconds"."""
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
+
+
 def callback_timeout_error(kind: str, seconds: int) -> ErrorObject:
     """The error of a callback whose ``kind`` timer (timeout or heartbeat) of ``seconds`` fired:
     one wording for the engine and for ``durable_gen.runtime.fire_timer``."""
     if kind == CALLBACK_TIMEOUT:
         return ErrorObject(
             error_type="Callback.Timeout",
-            error_message=f"the callback was not completed within {seconds} seconds",
+            error_message=f"the callback was not completed within {seconds_text(seconds)}",
         )
     return ErrorObject(
         error_type="Callback.Heartbeat",
-        error_message=f"no heartbeat arrived within the heartbeat timeout of {seconds} seconds",
+        error_message=(
+            f"no heartbeat arrived within the heartbeat timeout of {seconds_text(seconds)}"
+        ),
     )
 
 
