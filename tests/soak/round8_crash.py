@@ -340,8 +340,9 @@ def trial(
         )
         try:
             arns: dict[str, str] = {}
-            for k in range(executions):
-                tag = f"e{k}x{rng.randrange(10**6)}"
+
+            def start_one() -> None:
+                tag = f"e{len(arns)}x{rng.randrange(10**6)}"
                 arn = fleet.cli(
                     "start",
                     f"tests.soak.round8_flows:{workflow}",
@@ -350,6 +351,9 @@ def trial(
                     "--arn",
                 ).stdout.strip()
                 arns[arn] = tag
+
+            for _ in range(executions):
+                start_one()
             for _ in range(workers):
                 fleet.worker()
             done_kills = done_restarts = done_freezes = 0
@@ -360,7 +364,13 @@ def trial(
             while time.monotonic() < end:
                 records = fleet.snapshot(list(arns))
                 if records and all(r is not None and r.status != "RUNNING" for r in records):
-                    break
+                    if done_kills >= kills or len(arns) >= 4 * executions:
+                        break
+                    # Every execution ended before the kills did (a busy machine starts the
+                    # next kill late): one more execution gives the remaining kills work to
+                    # land in, and is checked like the others.
+                    start_one()
+                    continue
                 if done_freezes < freezes and time.monotonic() >= next_freeze:
                     # Freeze a busy worker past its lease: its executions move on
                     # elsewhere, and what it sends once it continues is refused.

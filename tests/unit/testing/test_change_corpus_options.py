@@ -2387,7 +2387,13 @@ def _lambda(change: Change) -> tuple[str, Any]:
     service.register("wf", handler(change.v1))
     arn = service.start("wf", json.dumps(change.input))
     assert service.run(arn).status == "RUNNING"
-    service.register("wf", handler(change.v2))  # the deploy
+    try:
+        deployed = handler(change.v2)  # the deploy
+    except dg.WorkflowDefinitionError:
+        # a workflow that cannot take the input is refused when its handler is built, before
+        # any invocation touches the execution
+        return RAISED, None
+    service.register("wf", deployed)
     return _outcome(_run_out(service, clock, arn))
 
 
