@@ -475,8 +475,6 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
         for cls, path in _TO_AWS:
             if isinstance(exc, cls):
                 return path
-        if kind.__name__ == "WaitConditionNotMetError":
-            return AWS_WAIT_FOR_CONDITION_ERROR
         if kind.__module__ == _errors.__name__ and kind.__name__ in _errors.__all__:
             # one of our public errors: by the name it is imported under, not its private module
             return f"durable_gen.{kind.__qualname__}"

@@ -26,15 +26,10 @@ import msgspec
 
 from .._actions import check_mode
 from .._arguments import checked
-from .._codec import PayloadFormat, decode, is_envelope, result_type
+from .._codec import PayloadFormat, check_size, decode, is_envelope, result_type
 from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
-from .._errors import (
-    PayloadTooLargeError,
-    SerializationError,
-    ValidationError,
-    WorkflowDefinitionError,
-)
+from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
@@ -47,6 +42,7 @@ from .._wire import (
     InvocationOutput,
     Operation,
     OperationType,
+    unicode_error,
 )
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._clock import LATEST_MS
@@ -418,16 +414,6 @@ class DurableRun(Generic[R]):
         self.runner.send_callback_heartbeat(self.callback_id(name))
 
 
-class _AsIs:
-    """The serdes of a callback result given as text: written unchanged."""
-
-    def serialize(self, value: str) -> str:
-        return value
-
-    def deserialize(self, text: str) -> str:
-        return text
-
-
 def _raw_payload(result: Any, payload: object) -> str:
     """``payload=`` of ``send_callback_success``: checked, then sent as it is."""
     if result is not None:
@@ -441,14 +427,15 @@ def _raw_payload(result: Any, payload: object) -> str:
             f"{type(payload).__name__}: pass the value itself as result= to have it written "
             "as JSON, or its text (json.dumps(value), the text your serdes reads) as payload="
         )
-    try:
-        return dumps(
-            payload, _AsIs(), what="the callback result", limit=MAX_OPERATION_PAYLOAD_BYTES
+    bad = unicode_error(payload)
+    if bad is not None:
+        raise ValidationError(
+            f"send_callback_success(payload=...): the text is not valid Unicode ({bad.reason}: "
+            f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), which no store "
+            "carries: send valid text (s.encode('utf-8', 'replace').decode() cleans it)"
         )
-    except SerializationError as exc:
-        if isinstance(exc, PayloadTooLargeError):
-            raise
-        raise ValidationError(f"send_callback_success(payload=...): {exc}") from None
+    check_size(payload, "the callback result", MAX_OPERATION_PAYLOAD_BYTES)
+    return payload
 
 
 def _write_atomically(target: Path, text: str) -> None:
