@@ -234,28 +234,38 @@ def _db_url(args: argparse.Namespace) -> str:
     url = str(args.db or env or DEFAULT_DB)
     if url != url.strip():
         # ' durable.db' (a stray space in a script or an env file) would be another file
-        source = "--db" if args.db else "DURABLE_GEN_DB"
         raise CliError(
-            f"{source} has spaces around it ({url!r}): remove them; the database is {url.strip()!r}"
+            f"{_db_source(args)} has spaces around it ({url!r}): remove them; the database is "
+            f"{url.strip()!r}"
         )
     if _SURROGATE.search(url):
         shown = url.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        source = "--db" if args.db else "DURABLE_GEN_DB"
         raise CliError(
-            f"{source} is not UTF-8 text ({shown!r}): pass UTF-8 (check the locale of the "
-            "environment or the script that set it)"
+            f"{_db_source(args)} is not UTF-8 text ({shown!r}): pass UTF-8 (check the locale of "
+            "the environment or the script that set it)"
         )
     if "://" not in url:
         _db_path(args, url)
     return url
 
 
+def _db_source(args: argparse.Namespace) -> str:
+    """Where the database's name came from: ``--db``, ``DURABLE_GEN_DB``, or "" (the
+    default)."""
+    return "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
+
+
+def _from_source(args: argparse.Namespace) -> str:
+    """`` (from --db)`` or `` (from DURABLE_GEN_DB)`` for a message, "" for the default."""
+    source = _db_source(args)
+    return f" (from {source})" if source else ""
+
+
 def _db_path(args: argparse.Namespace, url: str) -> Path:
     path = Path(url)
     if path.is_dir():
-        source = "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
         raise CliError(
-            f"{path} is a folder{f' (from {source})' if source else ''}: the database is a "
+            f"{path} is a folder{_from_source(args)}: the database is a "
             f"file; give its path, e.g. {path / DEFAULT_DB}"
         )
     return path
@@ -268,9 +278,8 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     # sqlite:///relative.db and sqlite:////absolute.db name the file after the third slash
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
     if must_exist and "://" not in path and path and not Path(path).exists():
-        source = "--db" if args.db else "DURABLE_GEN_DB" if os.environ.get("DURABLE_GEN_DB") else ""
         raise CliError(
-            f"no database at {url}{f' (from {source})' if source else ''}: start an "
+            f"no database at {url}{_from_source(args)}: start an "
             "execution first (durable-gen start ...), or point --db (or DURABLE_GEN_DB) at an "
             "existing one"
         )
@@ -1003,16 +1012,19 @@ def _one_line(exc: BaseException) -> str:
     return printable(str(exc))
 
 
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parsers of ``parser``'s commands, by name."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
 def _commands_taking(parser: argparse.ArgumentParser, option: str) -> list[str]:
     """The commands of ``parser`` that take ``option`` (``--db``: every one)."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return [
-                name
-                for name, sub in action.choices.items()
-                if option in sub._option_string_actions and option not in ("-h", "--help")
-            ]
-    return []
+    return [
+        name
+        for name, sub in _commands(parser).items()
+        if option in sub._option_string_actions and option not in ("-h", "--help")
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1036,8 +1048,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         # Say so with the command's own usage (`durable-gen run --help` lists its options),
         # as argparse does for the command's other errors.
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        _commands(parser)[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     # The Postgres driver's pool logs each failed connection attempt and each connection it
     # drops; the command's own one-line error says what matters.
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)

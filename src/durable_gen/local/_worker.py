@@ -472,7 +472,7 @@ class Worker:
         log = self._log
 
         def reporting(event: InvocationInput) -> InvocationOutput:
-            who = f"{printable(name)} {printable(event.durable_execution_arn.rsplit('/', 1)[-1])}"
+            who = _who(name, event.durable_execution_arn)
             resumed = any(op.type != "EXECUTION" for op in event.initial_execution_state.operations)
             log(f"{_now()} picked up {who} ({'resumed' if resumed else 'new'})")
             arn = event.durable_execution_arn
@@ -644,7 +644,7 @@ class Worker:
             name = service.get_execution(arn).function_name
         except DurableGenError:
             name = arn.rsplit(":", 1)[0].rsplit(":", 1)[-1]
-        who = f"{printable(name)} {printable(arn.rsplit('/', 1)[-1])}"
+        who = _who(name, arn)
         self._log(f"{_now()} left {who}: {_moved_on(_status(service, arn))}")
 
     def _check_connections(self) -> None:
@@ -963,6 +963,11 @@ def on_sigterm_call(stop: Callable[[], None]) -> Callable[[], None]:
         os.close(read_fd)
 
     return restore
+
+
+def _who(function_name: str, arn: str) -> str:
+    """An execution as the progress lines name it: its workflow and its id."""
+    return f"{printable(function_name)} {printable(arn.rsplit('/', 1)[-1])}"
 
 
 def _status(service: LocalService, arn: str) -> str:
