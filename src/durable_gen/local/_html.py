@@ -195,11 +195,7 @@ class _Page:
         name = op.name or op.id[:12]
         segments = self.segments.get(op.id, []) if op.type == "STEP" else []
         if closed and segments and segments[-1].kind == "delay" and segments[-1].end is None:
-            last = segments[-1]
-            segments = [
-                *segments[:-1],
-                last._replace(end=min(last.due or self.end, self.end), status="CUT"),
-            ]
+            segments = [*segments[:-1], _cut(segments[-1], self.end)]
         if segments:
             track = "".join(self._segment(seg, op.id) for seg in segments)
         else:
@@ -371,11 +367,16 @@ def _segments(events: Sequence[Event], end: int, terminal: bool) -> dict[str, li
         if terminal and last.kind == "delay":
             # the execution ended during the delay, or after it with no attempt run (a batch
             # decided without this item): no retry followed, whatever the delay's length
-            segs[-1] = last._replace(end=min(last.due or end, end), status="CUT")
+            segs[-1] = _cut(last, end)
         elif last.end is None and terminal:
             # the execution ended during the attempt: it ends with it
             segs[-1] = last._replace(end=min(last.due or end, end))
     return out
+
+
+def _cut(delay: _Segment, end: int) -> _Segment:
+    """A retry (or poll) delay no attempt followed: it ends when due, or at ``end`` before."""
+    return delay._replace(end=min(delay.due or end, end), status="CUT")
 
 
 def _after(delay: _Segment | None) -> str:
