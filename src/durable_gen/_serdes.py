@@ -14,7 +14,7 @@ from . import _codec
 from ._codec import PayloadFormat
 from ._errors import SerializationError
 from ._serdes_protocol import Serdes as Serdes
-from ._wire import MAX_PAYLOAD_BYTES
+from ._wire import MAX_PAYLOAD_BYTES, unicode_error
 
 __all__ = ["JsonSerdes", "PayloadFormat", "Serdes", "dumps", "loads"]
 
@@ -72,16 +72,14 @@ def dumps(
         raise SerializationError(
             f"the serdes of {what} returned {type(payload).__name__}; it must return str"
         )
-    if not payload.isascii():
-        try:
-            payload.encode()
-        except UnicodeEncodeError as exc:
-            raise SerializationError(
-                f"the serdes of {what} returned text that is not valid Unicode ({exc.reason}: "
-                f"{exc.object[exc.start : exc.end]!r} at character {exc.start}), which no "
-                "payload, store or JSON reader carries: make serialize return valid text "
-                "(s.encode('utf-8', 'replace').decode() cleans it)"
-            ) from None
+    bad = unicode_error(payload)
+    if bad is not None:
+        raise SerializationError(
+            f"the serdes of {what} returned text that is not valid Unicode ({bad.reason}: "
+            f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), which no "
+            "payload, store or JSON reader carries: make serialize return valid text "
+            "(s.encode('utf-8', 'replace').decode() cleans it)"
+        )
     _codec.check_size(payload, what, limit)
     return payload
 
