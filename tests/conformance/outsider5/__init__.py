@@ -1,0 +1,1 @@
+"""A fifth conformance handler set, written from README.md and docs/*.md alone."""
