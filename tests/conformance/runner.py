@@ -38,7 +38,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -107,13 +107,17 @@ def run_embedded(
     functions: dict[str, Any] | None = None,
     *,
     store: ExecutionStore | None = None,
+    register: Callable[[LocalService, Handler], None] | None = None,
+    page_size: int | None = None,
 ) -> Result:
     """Run ``req`` on a fresh embedded engine; ``skipped`` when its handler is not written.
 
     ``handler`` and ``functions`` (the ``Invoke`` targets) replace ours from ``handlers/``:
     the outsider handlers (``outsider/``) run through the same checks. ``store`` is the
     engine's store (a fresh ``MemoryStore`` when None; a new ``SqliteStore`` runs the
-    requirement on SQLite).
+    requirement on SQLite). ``register(engine, handler)``, when given, registers the
+    requirement's function (``FUNCTION_NAME``) again after ``make_handler``'s, through another
+    host (``outsider5/``); ``page_size`` is the engine's (operations per page of state).
     """
     if handler is None:
         handler = handlers.handler_for(req.suite, req.key)
@@ -124,8 +128,10 @@ def run_embedded(
     handlers.reset()
     variables = generate_variables(req.variables)
     clock = VirtualClock(auto_advance=False)
-    engine = LocalService(store=store, clock=clock)
+    engine = LocalService(store=store, clock=clock, page_size=page_size)
     _register(engine, handler, functions or {})
+    if register is not None:
+        register(engine, handler)
     payload = json.dumps(substitute(req.input, variables))
     actions = parse_callback_actions(req.callback_actions, variables)
     with captured_logs() as messages:

@@ -1648,3 +1648,174 @@ def m9_20(_: None) -> dg.Workflow[list[str]]:
     batch = yield from dg.Map(upper, ["x", "y"], max_concurrency=1, serdes=OpSerde())
     yield from dg.Wait(seconds=1)
     return batch.results()
+
+
+# ---------------------------------------------------------------- plugin (10-x)
+
+
+class Recorder(dg.Plugin):
+    """Prints one JSON record per hook, stamped with the execution's ARN.
+
+    ``hooks`` selects what it prints; ``faulty`` makes every hook raise after printing (the
+    docs: a hook that raises is logged and ignored). Operation and attempt hooks keep to steps.
+    """
+
+    def __init__(self, label: str, hooks: frozenset[str], *, faulty: bool = False) -> None:
+        self.label = label
+        self.hooks = hooks
+        self.faulty = faulty
+        self.arn = ""
+
+    def _emit(self, hook: str, **fields: Any) -> None:
+        if hook in self.hooks:
+            record = {"plugin": self.label, "hook": hook, **fields, "durableExecutionArn": self.arn}
+            print(json.dumps(record))
+            if self.faulty:
+                raise RuntimeError(f"{self.label} {hook} hook failed")
+
+    def on_invocation_start(self, info: dg.InvocationInfo) -> None:
+        self.arn = info.execution_arn
+        extra = {} if self.faulty else {"first": info.first}
+        self._emit("invocation-start", **extra)
+
+    def on_invocation_end(self, info: dg.InvocationInfo, status: str) -> None:
+        self._emit("invocation-end", **({} if self.faulty else {"status": status}))
+
+    def on_operation_start(self, op: dg.OperationInfo) -> None:
+        if op.type == "STEP":
+            self._emit("operation-start", **({} if self.faulty else {"op": op.operation_id}))
+
+    def on_operation_end(self, op: dg.OperationInfo, status: str) -> None:
+        if op.type == "STEP":
+            fields = {} if self.faulty else {"op": op.operation_id, "status": status}
+            self._emit("operation-end", **fields)
+
+    def on_attempt_start(self, attempt: dg.AttemptInfo) -> None:
+        if attempt.type == "STEP":
+            fields = {} if self.faulty else {"n": attempt.attempt, "op": attempt.operation_id}
+            self._emit("attempt-start", **fields)
+
+    def on_attempt_end(
+        self, attempt: dg.AttemptInfo, outcome: str, error: BaseException | None
+    ) -> None:
+        if attempt.type == "STEP":
+            fields = (
+                {}
+                if self.faulty
+                else {"n": attempt.attempt, "outcome": outcome, "op": attempt.operation_id}
+            )
+            self._emit("attempt-end", **fields)
+
+
+INVOCATION = frozenset({"invocation-start", "invocation-end"})
+OPERATION = frozenset({"operation-start", "operation-end"})
+ATTEMPT = frozenset({"attempt-start", "attempt-end"})
+
+
+@dg.step
+def greeting_running(name: str) -> str:
+    dg.get_logger("outsider5.plugin").info("Greeting step running for: %s", name)
+    return f"Hello, {name}!"
+
+
+def plugged(key: str, make: Any) -> Any:
+    def register(fn: Any) -> Any:
+        HANDLERS[key] = Handler(fn, plugins=make)
+        return fn
+
+    return register
+
+
+@plugged("10-1", lambda: [Recorder("CONFPLUGIN", INVOCATION)])
+def pl10_1(name: str) -> dg.Workflow[str]:
+    return (yield from greeting_running(name))
+
+
+@plugged("10-2", lambda: [Recorder("CONFPLUGIN", OPERATION)])
+def pl10_2(name: str) -> dg.Workflow[str]:
+    return (yield from greet(name))
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1, jitter="none"))
+def flaky_for_plugin() -> str:
+    if _bump("10-3") == 1:
+        raise RuntimeError("first attempt fails")
+    return "Operation succeeded"
+
+
+@plugged("10-3", lambda: [Recorder("CONFPLUGIN", ATTEMPT)])
+def pl10_3(_: None) -> dg.Workflow[str]:
+    return (yield from flaky_for_plugin())
+
+
+@plugged(
+    "10-4", lambda: [Recorder("CONFPLUGIN-FAULTY", INVOCATION | OPERATION | ATTEMPT, faulty=True)]
+)
+def pl10_4(name: str) -> dg.Workflow[str]:
+    return (yield from greet(name))
+
+
+@plugged(
+    "10-5", lambda: [Recorder("CONFPLUGIN-A", INVOCATION), Recorder("CONFPLUGIN-B", INVOCATION)]
+)
+def pl10_5(name: str) -> dg.Workflow[str]:
+    return (yield from greet(name))
+
+
+@plugged("10-6", lambda: [Recorder("CONFPLUGIN", INVOCATION)])
+def pl10_6(_: None) -> dg.Workflow[None]:
+    yield from dg.Wait(seconds=2)
+
+
+@plugged("10-7", lambda: [Recorder("CONFPLUGIN", INVOCATION)])
+def pl10_7(_: None) -> dg.Workflow[str]:
+    return (yield from always_raises())
+
+
+# ---------------------------------------------------------------- crashes (1-17, 1-18, 3-12)
+# A step that raises SystemExit ends the invocation as a crash (guide.md "Steps"); the engine
+# records the crashed invocation (Runtime.ExitError) and invokes again (engine.md).
+
+
+@dg.step(name="at_most_once_flaky_step", semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def crash_always(text: str) -> str:
+    dg.get_logger("outsider5.crash").info("at-most-once step got: %s", text)
+    raise SystemExit(1)
+
+
+@req("1-17")
+def cr1_17(text: str) -> dg.Workflow[str]:
+    return (yield from crash_always(text))
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry(max_attempts=2, initial_delay=1))
+def crash_once(text: str) -> str:
+    dg.get_logger("outsider5.crash").info("at-most-once step got: %s", text)
+    if _bump("1-18") == 1:
+        raise SystemExit(1)
+    return "succeeded on second attempt"
+
+
+@req("1-18")
+def cr1_18(text: str) -> dg.Workflow[str]:
+    return (yield from crash_once(text))
+
+
+@dg.step
+def crash_first_time(text: str) -> str:
+    if _bump("3-12") == 1:
+        raise SystemExit(1)
+    return text
+
+
+@dg.workflow
+def crashing_child(text: str) -> dg.Workflow[str]:
+    return (yield from crash_first_time(text))
+
+
+def cr3_12(text: str) -> dg.Workflow[str]:
+    return (yield from dg.Child(crashing_child, (text,)))
+
+
+# "eager" confirms a step's START before running it, so the crash always leaves StepStarted.
+HANDLERS["3-12"] = Handler(cr3_12, checkpointing="eager")
