@@ -58,6 +58,14 @@ children taken with `yield from`, declared callback and invoke result types);
 store=SqliteStore(path))`), on Postgres and through `durable_gen.testing.TestRunner`, in each
 checkpointing mode, through a SQLite `Worker` with `skip_time=True` as well (but for four
 whose callback answers need time to pass), and through AWS's emulator when it is enabled.
+A fifth, `tests/conformance/outsider5/`, written from the docs alone as well, covers every
+requirement with typed workflows, `@dg.step` options and serdes objects (and some again with
+`async def` steps, checks and submitters: `variants.py`); `test_outsider5.py` runs it through
+the engine's `make_handler`, through `durable_gen.aws.lambda_handler` given the JSON event
+Lambda sends (state in pages of two operations, each checkpointing mode, and
+`payload_format="aws"`), and through a host of its own that drives
+`durable_gen.runtime.Interpreter` as [embedding.md](embedding.md) describes (`hosts.py`; on
+memory and on SQLite).
 
 This page is generated: `python -m tests.conformance.report` runs the suite and rewrites it.
 
@@ -130,7 +138,10 @@ print(result.status, result.errors)  # passed []
 `Handler(workflow, checkpointing="step", plugins=list)` also takes the checkpointing mode and
 a function that makes fresh plugins for each run; `result.history` is the history it was
 judged on. `run_embedded(..., store=SqliteStore(path))` runs the requirement on that store
-instead of a fresh in-memory one. A handler that counts attempts (to fail only the first,
+instead of a fresh in-memory one, `page_size=N` gives the engine's invocations their state
+in pages of N operations, and `register=fn` calls `fn(engine, handler)` after the handler is
+registered, to register another invocation handler under the same name (`engine.register(
+FUNCTION_NAME, ...)`: a Lambda handler fed events, a host of your own). A handler that counts attempts (to fail only the first,
 as several requirements ask) keeps its count in the process and resets it before each run:
 the runner resets only the repository's own handlers. `python -m
 tests.conformance.outsider.run KEY...` prints the verdicts of the outsider handlers. Through
