@@ -35,8 +35,9 @@ def emulator() -> Iterator[Any]:
     from .outsider.handlers import FUNCTIONS as OUTSIDER_FUNCTIONS
     from .outsider3.handlers import FUNCTIONS as OUTSIDER3_FUNCTIONS
     from .outsider4.handlers import FUNCTIONS as OUTSIDER4_FUNCTIONS
+    from .outsider5.handlers import FUNCTIONS as OUTSIDER5_FUNCTIONS
 
-    targets = OUTSIDER_FUNCTIONS | OUTSIDER3_FUNCTIONS | OUTSIDER4_FUNCTIONS
+    targets = OUTSIDER_FUNCTIONS | OUTSIDER3_FUNCTIONS | OUTSIDER4_FUNCTIONS | OUTSIDER5_FUNCTIONS
     with emulator_session(functions=targets) as session:
         yield session
 

@@ -15,7 +15,9 @@ Routes (each on a fresh engine with a virtual clock, the same checks applied):
 ``variants.py`` writes some requirements again with ``async def`` steps, checks and
 submitters; they run through the same routes. In ``"batch"`` mode 3-12 cannot be met (the
 crash loses the step's START, which that mode sends only when the invocation suspends or ends:
-docs/conformance.md), so it is left out there.
+docs/conformance.md), so it is left out there. With ``DURABLE_GEN_CONFORMANCE_EMULATOR=1`` the
+handlers also run as Lambda functions through AWS's emulator (targets ``outsider5-echo``, ...),
+where only its known gaps may fail them.
 """
 
 from __future__ import annotations
@@ -85,6 +87,29 @@ def test_outsider5(route: str, req: Requirement) -> None:
 @pytest.mark.parametrize(("route", "req"), list(_cases(variants.VARIANTS)))
 def test_outsider5_async_variants(route: str, req: Requirement) -> None:
     _check(route, req, variants.VARIANTS[req.key])
+
+
+@pytest.mark.parametrize("req", REQUIREMENTS, ids=lambda r: f"{r.suite}/{r.key}")
+def test_outsider5_on_aws_emulator(req: Requirement, emulator: Any) -> None:
+    from durable_gen.aws import lambda_handler
+
+    from ..conftest import GAPS_XFAIL
+    from ..emulator_runner import GAP_NAMES, explain, run_emulator
+
+    handler = handlers.HANDLERS[req.key]
+    handlers.reset()
+    function = lambda_handler(
+        handler.workflow,
+        client=emulator.emulator.client,
+        checkpointing=handler.checkpointing,
+        plugins=handler.plugins(),
+    )
+    result = run_emulator(req, emulator, function)
+    if result.status == "passed":
+        return
+    gaps, rest = explain(req, result.errors)
+    assert not rest, "\n  ".join(rest)
+    pytest.xfail(GAPS_XFAIL + " " + "; ".join(GAP_NAMES[code] for code in gaps))
 
 
 @pytest.mark.parametrize(
