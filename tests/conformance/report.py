@@ -141,11 +141,11 @@ judged on. `run_embedded(..., store=SqliteStore(path))` runs the requirement on 
 instead of a fresh in-memory one, `page_size=N` gives the engine's invocations their state
 in pages of N operations, and `register=fn` calls `fn(engine, handler)` after the handler is
 registered, to register another invocation handler under the same name (`engine.register(
-FUNCTION_NAME, ...)`: a Lambda handler fed events, a host of your own). A handler that counts attempts (to fail only the first,
-as several requirements ask) keeps its count in the process and resets it before each run:
-the runner resets only the repository's own handlers. `python -m
-tests.conformance.outsider.run KEY...` prints the verdicts of the outsider handlers. Through
-AWS's emulator
+FUNCTION_NAME, ...)`: a Lambda handler fed events, a host of your own). A handler that
+counts attempts (to fail only the first, as several requirements ask) keeps its count in the
+process and resets it before each run: the runner resets only the repository's own handlers.
+`python -m tests.conformance.outsider.run KEY...` prints the verdicts of the outsider
+handlers. Through AWS's emulator
 (`aws-durable-execution-sdk-python-testing`, also in the `test` extra; it runs in real time)
 the same handler runs as a Lambda function, and `explain` sorts the mismatches into the
 emulator's known gaps (the table below) and the rest, which must be empty:

@@ -153,12 +153,13 @@ def _as_dict(output: InvocationOutput) -> dict[str, Any]:
 
 def _time_left(context: Any) -> float | None:
     """Seconds the invocation may still spend on steps, from Lambda's context (None without
-    one: a test or a local call)."""
+    one: a test or a local call, or a context whose answer is not a number of milliseconds,
+    NaN included, so that a stand-in context never fails the invocation)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return None
     millis = remaining()
-    if isinstance(millis, bool) or not isinstance(millis, (int, float)):
+    if isinstance(millis, bool) or not isinstance(millis, (int, float)) or millis != millis:
         return None
     return millis / 1000 - TIME_MARGIN
 
