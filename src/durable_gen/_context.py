@@ -125,6 +125,22 @@ def unawaited_step(value: object) -> bool:
 
 
 _CALL_ASYNC = "in_step.<locals>.call_async"
+_WRAPPERS = frozenset({"in_step.<locals>.call", _CALL_ASYNC})
+
+
+def from_the_step(error: BaseException) -> None:
+    """Start ``error``'s traceback at the step's function when it passed through ``in_step``'s
+    wrapper: the frames of the host that called ``task.fn`` (its loop, its thread pool) and
+    the wrapper's are not the step's, and the engine records none of them. Walked only for a
+    failed attempt; a traceback that ends in the wrapper (the call itself failed) is left."""
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        wrapper = code.co_qualname in _WRAPPERS and code.co_filename == __file__
+        if wrapper and tb.tb_next is not None:
+            error.__traceback__ = tb.tb_next
+            return
+        tb = tb.tb_next
 
 
 #: The interpretation currently running workflow code (None outside workflow code).

@@ -87,7 +87,7 @@ from ._commands import (
     _PrevalidatedStep,
     unpartial,
 )
-from ._context import CURRENT, unawaited_step
+from ._context import CURRENT, from_the_step, unawaited_step
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
@@ -673,6 +673,7 @@ class Interpreter(StepHandlers):
                 "report a returned value with task_succeeded()"
             )
         run = self._take(task)
+        from_the_step(error)  # the host's frames are not the step's (the engine records none)
         if run.fiber.alive:
             self._attempt_failed(run, error)
 

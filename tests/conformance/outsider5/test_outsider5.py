@@ -23,6 +23,8 @@ where only its known gaps may fail them.
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,3 +123,41 @@ def test_outsider5_host_on_sqlite(req: Requirement, tmp_path: Path) -> None:
         _check("host-eager", req, handlers.HANDLERS[req.key], store=store)
     finally:
         store.close()
+
+
+def _normalized(history: list[dict[str, Any]]) -> list[str]:
+    """Events as text without what differs from run to run (times, request and callback ids,
+    execution names, line numbers, and retry delays: full jitter is drawn from the execution's
+    ARN, 1-13)."""
+    out = []
+    for event in history:
+        text = json.dumps({k: v for k, v in event.items() if k != "EventTimestamp"}, sort_keys=True)
+        text = re.sub(r'"(RequestId|CallbackId)": "[^"]*"', r'"\1": "*"', text)
+        text = re.sub(r'"(Start|End|ScheduledEnd)Timestamp": \d+', r'"\1Timestamp": 0', text)
+        text = re.sub(r'"NextAttemptDelaySeconds": \d+', '"NextAttemptDelaySeconds": 0', text)
+        text = re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "UUID", text)
+        out.append(re.sub(r"line \d+", "line N", text))
+    return out
+
+
+@pytest.mark.parametrize(
+    "req", [r for r in REQUIREMENTS if r.suite != "plugin"], ids=lambda r: f"{r.suite}/{r.key}"
+)
+def test_every_route_records_the_same_history(
+    req: Requirement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only what the requirement asserts: every field of every event (payloads, error
+    types, messages and stack traces) is the same whichever host ran the handler."""
+    from .. import runner
+
+    generated = runner.generate_variables(req.variables)
+    monkeypatch.setattr(runner, "generate_variables", lambda _: dict(generated))
+    histories = {}
+    for route in ("embedded", "lambda-step", "host-step"):
+        handlers.reset()
+        result = run_embedded(
+            req, handlers.HANDLERS[req.key], handlers.FUNCTIONS, register=ROUTES[route]
+        )
+        histories[route] = _normalized(result.history)
+    assert histories["lambda-step"] == histories["embedded"]
+    assert histories["host-step"] == histories["embedded"]

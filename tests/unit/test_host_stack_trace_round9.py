@@ -1,0 +1,121 @@
+"""A step's recorded stack trace is the same whichever host runs it (round 9).
+
+The engine records a failed attempt's trace from the step's own function down. A host that
+drives ``runtime.Interpreter`` itself calls ``task.fn`` (the step's function wrapped so that
+its log lines name the attempt) from its own code, in its own threads: those frames, and the
+wrapper's, are the host's business, not the step's, and used to head the recorded trace
+(``concurrent/futures/thread.py ... in run``, ``durable_gen/_context.py ... in call``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+import durable_gen.runtime as rt
+from durable_gen.testing import TestRunner
+
+
+@dg.step(retry=dg.Retry.never())
+def boom() -> str:
+    return _deeper()
+
+
+def _deeper() -> str:
+    raise ValueError("bad")
+
+
+@dg.step(retry=dg.Retry.never())
+async def aboom() -> str:
+    await asyncio.sleep(0)
+    raise ValueError("bad")
+
+
+def flow(_: Any) -> dg.Workflow[str]:
+    try:
+        return (yield from boom())
+    except dg.StepFailedError:
+        return (yield from aboom())
+
+
+def _host_call(task: rt.StepTask) -> Any:
+    if task.is_async:
+        return asyncio.run(task.fn(*task.args, **task.kwargs))
+    return task.fn(*task.args, **task.kwargs)
+
+
+def _traces_by_host(pool: cf.Executor | None) -> list[list[str]]:
+    store = {
+        "exec": rt.Operation(
+            id="exec",
+            type="EXECUTION",
+            status="STARTED",
+            start_timestamp=0,
+            execution_details=rt.ExecutionDetails(input_payload="null"),
+        )
+    }
+    interp = rt.Interpreter(flow, list(store.values()), execution_arn="arn-host")
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                try:
+                    if pool is None:
+                        value = _host_call(task)
+                    else:
+                        value = pool.submit(_host_call, task).result()
+                except Exception as exc:
+                    interp.task_failed(task, exc)
+                else:
+                    interp.task_succeeded(task, value)
+        elif isinstance(action, rt.Done):
+            interp.close()
+            break
+    return _step_traces(store.values())
+
+
+def _step_traces(operations: Any) -> list[list[str]]:
+    traces = []
+    for view in operations:
+        op = getattr(view, "operation", view)  # TestRunner's OperationView holds the record
+        if op.type == "STEP" and op.step_details is not None and op.step_details.error:
+            traces.append(list(op.step_details.error.stack_trace or []))
+    return traces
+
+
+def _frames(trace: list[str]) -> list[str]:
+    """The function of each frame line (``File "...", line N, in NAME``)."""
+    frames = [line for line in trace if line.startswith("  File")]
+    return [line.split("\n")[0].rsplit(" in ", 1)[-1] for line in frames]
+
+
+def _engine_traces() -> list[list[str]]:
+    runner = TestRunner()
+    execution = runner.run(flow, None)
+    return _step_traces(execution.operations())
+
+
+@pytest.mark.parametrize("pool", [None, "threads"], ids=["inline", "thread-pool"])
+def test_a_host_records_the_trace_from_the_step_function_down(pool: str | None) -> None:
+    if pool is None:
+        traces = _traces_by_host(None)
+    else:
+        with cf.ThreadPoolExecutor(max_workers=2) as executor:
+            traces = _traces_by_host(executor)
+    assert [_frames(t) for t in traces] == [["boom", "_deeper"], ["aboom"]]
+    for trace in traces:
+        assert trace[0] == "Traceback (most recent call last):"
+        assert trace[-1] == "ValueError: bad"
+        assert not any("_context.py" in line or "_host_call" in line for line in trace)
+
+
+def test_the_host_trace_is_the_engines() -> None:
+    engine = [_frames(t) for t in _engine_traces()]
+    assert engine == [["boom", "_deeper"], ["aboom"]]
+    assert [_frames(t) for t in _traces_by_host(None)] == engine
