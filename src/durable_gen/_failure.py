@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from types import TracebackType
 from typing import Final, overload
 
 import msgspec
@@ -183,14 +184,28 @@ def error_object(
     else:
         trace = None
         if stack_trace:
-            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)[-20:]
-            trace = [_valid(line.rstrip("\n")) for line in lines]
+            trace = getattr(exc, REMOTE_TRACE, None)  # run in another process: its own trace
+            if not (isinstance(trace, list) and all(isinstance(line, str) for line in trace)):
+                trace = trace_lines(exc, exc.__traceback__)
+            trace = [_valid(line) for line in trace]
         err = ErrorObject(
             error_type=type(exc).__name__,
             error_message=_valid(exception_message(exc)),
             stack_trace=trace,
         )
     return bounded_error(err)
+
+
+#: The attribute ``runtime.run_step_call`` gives a step's exception in the process that ran
+#: it: the trace from the step's function down, which pickling to the interpreter's process
+#: would lose (a process pool chains the worker's whole trace as text instead).
+REMOTE_TRACE: Final = "_durable_gen_stack_trace"
+
+
+def trace_lines(exc: BaseException, tb: TracebackType | None) -> list[str]:
+    """The recorded stack trace of ``exc`` raised through ``tb``: its last 20 lines."""
+    lines = traceback.format_exception(type(exc), exc, tb)[-20:]
+    return [line.rstrip("\n") for line in lines]
 
 
 @overload

@@ -39,7 +39,7 @@ from ._driver import invoke as invoke
 from ._driver import invoke_async as invoke_async
 from ._driver import make_handler as make_handler
 from ._errors import InvalidCheckpointError, ValidationError
-from ._failure import check_error_object
+from ._failure import REMOTE_TRACE, check_error_object, trace_lines
 from ._interpreter import Interpreter as Interpreter
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
@@ -652,5 +652,11 @@ def run_step_call(call: StepCall) -> Any:
     token = STEP.set((call.execution_arn, attempt))
     try:
         return found(*call.args, **call.kwargs)
+    except Exception as exc:
+        # Recorded from the step's function down, as the engine records it: the traceback
+        # does not cross to the interpreter's process, and a pool's frames are not the step's.
+        tb = exc.__traceback__
+        exc.__dict__[REMOTE_TRACE] = trace_lines(exc, tb.tb_next if tb is not None else None)
+        raise
     finally:
         STEP.reset(token)

@@ -119,3 +119,52 @@ def test_the_host_trace_is_the_engines() -> None:
     engine = [_frames(t) for t in _engine_traces()]
     assert engine == [["boom", "_deeper"], ["aboom"]]
     assert [_frames(t) for t in _traces_by_host(None)] == engine
+
+
+def only_boom(_: Any) -> dg.Workflow[str]:
+    return (yield from boom())
+
+
+def test_a_step_run_in_another_process_records_its_own_trace() -> None:
+    """``run_step_call`` in a process pool: the exception crosses by pickle without its
+    traceback, and the pool chains the worker's whole trace as text (its own frames,
+    ``run_step_call``'s, inside ``\"\"\"`` quotes); the record holds the step's trace alone."""
+    import multiprocessing
+
+    store = {
+        "exec": rt.Operation(
+            id="exec",
+            type="EXECUTION",
+            status="STARTED",
+            start_timestamp=0,
+            execution_details=rt.ExecutionDetails(input_payload="null"),
+        )
+    }
+    interp = rt.Interpreter(only_boom, list(store.values()), execution_arn="arn-pool")
+    spawn = multiprocessing.get_context("spawn")  # the worker imports the step by name
+    with cf.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        running: dict[cf.Future[Any], rt.StepTask] = {}
+        while True:
+            action = interp.next_action()
+            if isinstance(action, rt.Flush):
+                interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+            elif isinstance(action, rt.RunTasks):
+                for task in action.tasks:
+                    call = interp.step_call(task)
+                    assert call is not None
+                    running[pool.submit(rt.run_step_call, call)] = task
+            elif isinstance(action, rt.WaitForTasks):
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    task = running.pop(future)
+                    error = future.exception()
+                    assert isinstance(error, Exception)
+                    interp.task_failed(task, error)
+            else:
+                interp.close()
+                break
+    [trace] = _step_traces(store.values())
+    assert _frames(trace) == ["boom", "_deeper"]
+    assert trace[0] == "Traceback (most recent call last):"
+    assert trace[-1] == "ValueError: bad"
+    assert not any('"""' in line or "run_step_call" in line for line in trace)
