@@ -53,7 +53,10 @@ def _all_operations(service: rt.DurableService, event: rt.InvocationInput) -> li
 
 
 def interpreter_host(
-    workflow: Callable[..., Any], service: LocalService, checkpointing: rt.CheckpointMode
+    workflow: Callable[..., Any],
+    service: LocalService,
+    checkpointing: rt.CheckpointMode,
+    payload_format: Literal["json", "aws"] = "json",
 ) -> Callable[[rt.InvocationInput], rt.InvocationOutput]:
     """An invocation handler driving the interpreter itself (docs/embedding.md)."""
 
@@ -66,6 +69,7 @@ def interpreter_host(
             execution_arn=arn,
             checkpointing=checkpointing,
             clock=service.clock.now,
+            payload_format=payload_format,
         )
         running: dict[cf.Future[Any], rt.StepTask] = {}
 
@@ -148,10 +152,14 @@ def lambda_host(
 
 
 def register_interpreter_host(
-    engine: LocalService, handler: Handler, *, checkpointing: rt.CheckpointMode | None = None
+    engine: LocalService,
+    handler: Handler,
+    *,
+    checkpointing: rt.CheckpointMode | None = None,
+    payload_format: Literal["json", "aws"] = "json",
 ) -> None:
     mode = checkpointing or handler.checkpointing
-    engine.register(FUNCTION_NAME, interpreter_host(handler.workflow, engine, mode))
+    engine.register(FUNCTION_NAME, interpreter_host(handler.workflow, engine, mode, payload_format))
 
 
 def register_lambda_host(

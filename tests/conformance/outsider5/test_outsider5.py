@@ -4,13 +4,14 @@ Routes (each on a fresh engine with a virtual clock, the same checks applied):
 
 - ``embedded``: the engine's own ``make_handler`` (the default ``"step"`` mode);
 - ``lambda``: ``durable_gen.aws.lambda_handler`` given the JSON event Lambda sends, state in
-  pages of 2 operations (``NextMarker``), in the handler's own mode (``"step"``, ``"eager"``
-  for 3-12), in ``"eager"`` and in ``"batch"``,
-  and with ``payload_format="aws"`` (every payload of these requirements is a JSON value, which
-  AWS's envelope writes as plain JSON);
+  pages of 2 operations (``NextMarker``), in the handler's own mode (``"step"``; ``"eager"``
+  for 3-12), in ``"eager"``, in ``"batch"`` and with ``payload_format="aws"`` (AWS's envelope
+  writes a JSON value as plain JSON; the Map and Parallel results it writes otherwise are
+  payloads no requirement asserts);
 - ``host``: an invocation handler driving ``durable_gen.runtime.Interpreter`` by hand
-  (``hosts.interpreter_host``), in the same modes, on memory and on SQLite; not the plugin
-  suite, whose hooks are called by the drivers, which this host replaces.
+  (``hosts.interpreter_host``), in the same modes and payload formats, on memory and on
+  SQLite; not the plugin suite, whose hooks are called by the drivers, which this host
+  replaces.
 
 ``variants.py`` writes some requirements again with ``async def`` steps, checks and
 submitters; they run through the same routes. In ``"batch"`` mode 3-12 cannot be met (the
@@ -57,6 +58,7 @@ ROUTES: dict[str, Callable[..., None] | None] = {
     "host-step": hosts.register_interpreter_host,
     "host-eager": functools.partial(hosts.register_interpreter_host, checkpointing="eager"),
     "host-batch": functools.partial(hosts.register_interpreter_host, checkpointing="batch"),
+    "host-aws-format": functools.partial(hosts.register_interpreter_host, payload_format="aws"),
 }
 
 
