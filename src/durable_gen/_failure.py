@@ -140,6 +140,16 @@ def exception_message(exc: BaseException) -> str:
         return "<exception str() failed>"
 
 
+def exception_attr(exc: BaseException, name: str) -> object:
+    """``getattr(exc, name, None)``, or None when the exception class's ``__getattr__`` raises
+    another error than ``AttributeError`` (a dict-backed API error's ``KeyError``): reading a
+    failure must not replace it with another."""
+    try:
+        return getattr(exc, name, None)
+    except Exception:
+        return None
+
+
 #: The longest error message a log line carries: what a recorded error keeps of a long one.
 LOG_MESSAGE_CHARS: Final = MAX_ERROR_BYTES // 8
 
@@ -184,7 +194,9 @@ def error_object(
     else:
         trace = None
         if stack_trace:
-            trace = getattr(exc, REMOTE_TRACE, None)  # run in another process: its own trace
+            # Run in another process: the trace it kept (read from the instance's own dict, so
+            # that an exception class's __getattr__ is never called here).
+            trace = exc.__dict__.get(REMOTE_TRACE)
             if not (isinstance(trace, list) and all(isinstance(line, str) for line in trace)):
                 trace = trace_lines(exc, exc.__traceback__)
             trace = [_valid(line) for line in trace]
@@ -203,9 +215,22 @@ REMOTE_TRACE: Final = "_durable_gen_stack_trace"
 
 
 def trace_lines(exc: BaseException, tb: TracebackType | None) -> list[str]:
-    """The recorded stack trace of ``exc`` raised through ``tb``: its last 20 lines."""
-    lines = traceback.format_exception(type(exc), exc, tb)[-20:]
-    return [line.rstrip("\n") for line in lines]
+    """The recorded stack trace of ``exc`` raised through ``tb``: its last 20 lines.
+
+    Python's ``traceback`` reads attributes of the exception (``__notes__``, ...); an exception
+    class whose ``__getattr__`` raises another error than ``AttributeError`` for them (a
+    dict-backed API error: ``KeyError``) breaks it, and that must not replace the failure
+    being recorded: the frames and the exception's type and message are written without it.
+    """
+    try:
+        lines = traceback.format_exception(type(exc), exc, tb)
+    except Exception:
+        lines = [
+            "Traceback (most recent call last):\n",
+            *traceback.format_list(traceback.extract_tb(tb)),
+            f"{type(exc).__name__}: {exception_message(exc)}",
+        ]
+    return [line.rstrip("\n") for line in lines[-20:]]
 
 
 @overload
@@ -472,7 +497,7 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
         recorded = exc_or_error.error_type or ""
         return _TO_AWS_BY_NAME.get(recorded, recorded) or AWS_DURABLE_OPERATION_ERROR
     exc = exc_or_error
-    marked = getattr(exc, _AWS_TYPE_ATTR, None)
+    marked = exception_attr(exc, _AWS_TYPE_ATTR)
     if isinstance(marked, str):
         return marked
     if isinstance(exc, CallbackError) and not isinstance(exc, CallbackTimeoutError):

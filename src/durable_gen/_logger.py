@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 from ._arguments import checked
 from ._context import STEP, current
 from ._errors import ValidationError
-from ._failure import log_message
+from ._failure import exception_attr, log_message
 
 __all__ = [
     "ReplayAwareLogger",
@@ -268,7 +268,7 @@ def log_failed_attempt(
     step failed for good). The record carries the fields of every record logged in the step
     (``parentId`` when the step runs in a context), and the error type and the delay."""
     then = f"retrying in {retry_delay} s" if retry_delay is not None else "not retried"
-    error_type = getattr(error, "error_type", None) or type(error).__name__
+    error_type = exception_attr(error, "error_type") or type(error).__name__
     fields: dict[str, Any] = {
         "durableExecutionArn": execution_arn,
         "executionArn": execution_arn,

@@ -168,3 +168,47 @@ def test_a_step_run_in_another_process_records_its_own_trace() -> None:
     assert trace[0] == "Traceback (most recent call last):"
     assert trace[-1] == "ValueError: bad"
     assert not any('"""' in line or "run_step_call" in line for line in trace)
+
+
+class Odd(Exception):
+    """A dict-backed API error: its ``__getattr__`` raises ``KeyError`` for a missing field,
+    also for the attributes Python's ``traceback`` and durable_gen read (``__notes__``)."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(fields.get("message", "odd"))
+        self.fields = fields
+
+    def __getattr__(self, name: str) -> Any:
+        return self.__dict__["fields"][name]
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1, jitter="none"))
+def odd() -> str:
+    raise Odd({"message": "odd", "code": "E1"})
+
+
+def odd_flow(_: Any) -> dg.Workflow[list[str]]:
+    try:
+        yield from odd()
+    except dg.StepFailedError as exc:
+        caught = f"{exc.error_type.rsplit('.', 1)[-1]}: {exc.error_message}"
+    batch = yield from dg.Map(odd_item, [1], completion=dg.Completion.all_completed())
+    [error] = batch.errors()
+    return [caught, f"{error.error_type}: {error.error_message}"]
+
+
+def odd_item(item: int) -> str:
+    raise Odd({"message": f"item {item}"})
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_dict_backed_exception_is_recorded_as_any_other(payload_format: str) -> None:
+    """Its failure is recorded, retried and caught as any step's, instead of the ``KeyError``
+    of ``__notes__`` or ``error_type`` failing the execution."""
+    runner = TestRunner(payload_format=payload_format)  # type: ignore[arg-type]
+    execution = runner.run(odd_flow, None)
+    result = execution.result()
+    assert result[0] == "Odd: odd"
+    assert result[1].endswith(": item 1")
+    traces = _step_traces(execution.operations())
+    assert [_frames(t) for t in traces][:1] == [["odd"]]
