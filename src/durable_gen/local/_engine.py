@@ -718,6 +718,29 @@ class LocalService(Runner):
 
     # --- helpers ----------------------------------------------------------------------------
 
+    def _recorded_checkpoint(
+        self, execution_arn: str, checkpoint_token: str
+    ) -> CheckpointResponse | None:
+        """The reply to the checkpoint sent with ``checkpoint_token`` if it was recorded although
+        its caller saw the database fail (the connection went as the commit was acknowledged),
+        else None: so the invocation goes on as if the reply had come, instead of being handed
+        back and replayed (which would count an at-most-once step whose START it recorded, and
+        that never ran, as interrupted). Recorded means the execution's token is the one that
+        checkpoint made; the reply holds every operation, since the lost one may have carried
+        changes from outside."""
+        head, sep, count = checkpoint_token.rpartition("x")
+        if not sep or not count.isdigit():
+            return None
+        successor = f"{head}x{int(count) + 1}"
+        with self._lock:
+            ex = self._store.load(execution_arn)
+            if ex is None or ex.status != "RUNNING" or ex.token != successor:
+                return None
+            out = self._store.operations(execution_arn)
+        return CheckpointResponse(
+            checkpoint_token=successor, new_execution_state=ExecutionState(operations=out)
+        )
+
     def _token_error(self, ex: StoredExecution, token: str) -> InvalidCheckpointTokenError:
         if ex.status != "RUNNING":
             return InvalidCheckpointTokenError(

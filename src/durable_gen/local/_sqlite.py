@@ -75,6 +75,15 @@ Synchronous = Literal["FULL", "NORMAL"]
 #: Expired leases are looked for at most this often (``next_task`` runs on every checkpoint).
 _RECOVER_EVERY_MS: Final = 50
 
+#: A change of more than this between the wall clock and the monotonic clock is a step of the
+#: wall clock (set by hand or by NTP, or the host resumed from suspend), not drift.
+_CLOCK_STEP_MS: Final = 1000
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
 _encode_json = msgspec.json.Encoder().encode
 
 
@@ -334,7 +343,12 @@ class SqliteStore(SqlStore):
         #: ``total_changes`` of the connection when its transaction began.
         self._begun_at = 0
         self._serving: tuple[str, ...] | None = None
-        self._recovered_ms = 0
+        #: When (monotonic ms) expired leases were last looked for.
+        self._recovered_ms = -_RECOVER_EVERY_MS
+        #: The wall clock less the monotonic one (ms) as last seen, and until when (monotonic
+        #: ms) a live holder's expired lease is left to it after the wall clock stepped.
+        self._wall_less_mono = wall_ms() - _monotonic_ms()
+        self._step_grace_ms = 0
         self.lock = TransactionLock(self)
         #: The path as it was when opened, whatever directory the process moves to, and the
         #: device and inode of the file there (None: SQLite's in-memory database).
@@ -907,7 +921,7 @@ class SqliteStore(SqlStore):
         holder died), so that they are due again.
         """
         with self._mutex:
-            if self._depth and wall_ms() - self._recovered_ms < _RECOVER_EVERY_MS:
+            if self._depth and _monotonic_ms() - self._recovered_ms < _RECOVER_EVERY_MS:
                 # Inside a transaction (a checkpoint asks): one query, nothing to take back;
                 # none if load() read the answer and nothing was written since.
                 read = self._next
@@ -924,7 +938,7 @@ class SqliteStore(SqlStore):
                     raise self._error(exc) from None
                 return None if row is None else Task(*row)
         with self._tx() as conn:
-            now = wall_ms()
+            now = _monotonic_ms()
             if now - self._recovered_ms >= _RECOVER_EVERY_MS:
                 self._recovered_ms = now
                 self._recover(conn)
@@ -979,16 +993,29 @@ class SqliteStore(SqlStore):
 
     def _recover(self, conn: sqlite3.Connection) -> None:
         now = wall_ms()
+        mono = _monotonic_ms()
+        offset = now - mono
+        if abs(offset - self._wall_less_mono) > _CLOCK_STEP_MS:
+            # The wall clock stepped (forward: every lease looks expired at once): leave the
+            # leases of live holders to them for one more lease, time for them to renew on
+            # the new clock. A dead holder's work is taken back at once all the same.
+            self._wall_less_mono = offset
+            self._step_grace_ms = mono + self.lease_ms
+        grace = mono < self._step_grace_ms
         for arn, owner, until in conn.execute(
             "SELECT arn, lease_owner, lease_until FROM executions WHERE invoking = 1"
         ).fetchall():
-            if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
+            if self._is_mine(owner) or (
+                (grace or (until is not None and until >= now)) and alive(owner)
+            ):
                 continue
             self._reset(conn, arn)
         for arn, op_id, owner, until in conn.execute(
             "SELECT arn, op_id, lease_owner, lease_until FROM tasks WHERE lease_owner IS NOT NULL"
         ).fetchall():
-            if self._is_mine(owner) or (until is not None and until >= now and alive(owner)):
+            if self._is_mine(owner) or (
+                (grace or (until is not None and until >= now)) and alive(owner)
+            ):
                 continue
             self._release_call(conn, arn, op_id)
 

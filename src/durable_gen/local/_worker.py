@@ -176,8 +176,9 @@ class _PatientService:
     of a step that has run, which then runs again, or, for an at-most-once step, counts as
     interrupted for good. Trying again is safe: a checkpoint is one transaction, so it was
     recorded or not; if it was (the connection went as the commit was acknowledged), its
-    token is spent and the next try is refused, and the invocation is handed back as after
-    any database failure (its replay finds the checkpoint recorded).
+    execution's token is the one that checkpoint made, and the invocation goes on with the
+    operations as recorded; otherwise (the execution moved on meanwhile) the next try is
+    refused and the invocation is handed back as after any database failure.
     """
 
     def __init__(self, service: LocalService, patience: float, log: Callable[[str], None]):
@@ -199,6 +200,15 @@ class _PatientService:
         began, tries = time.monotonic(), 0
         while True:
             try:
+                if failure is not None:
+                    # The failed try may have been recorded, its reply lost: then go on.
+                    recorded = self._service._recorded_checkpoint(execution_arn, checkpoint_token)
+                    if recorded is not None:
+                        self._log(
+                            "durable-gen worker: the checkpoint was recorded before the "
+                            "database failed; going on"
+                        )
+                        return recorded
                 return self._service.checkpoint(execution_arn, checkpoint_token, updates)
             except InvalidCheckpointTokenError:
                 if failure is None:

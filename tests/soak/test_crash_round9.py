@@ -1,0 +1,339 @@
+"""Round-9 crash trials, short enough for CI: a checkpoint whose reply is lost after it was
+recorded, the wall clock stepped under live workers, and processes killed while they upgrade a
+SQLite file's schema.
+
+Each trial counts what ran and reads what was recorded; none waits on timing to decide.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import SqliteStore, VirtualClock, Worker
+from durable_gen.local._dbstore import StoreUnavailableError
+from durable_gen.local._sqlite import SCHEMA_VERSION
+from durable_gen.local._store import Change
+
+from ..unit.local_sqlite.test_sqlite_store import (
+    _to_schema_v1,
+    check_kept_and_resumed,
+    record_two_waiting,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# --- a checkpoint recorded, its reply lost ---------------------------------------------------
+
+RAN: list[str] = []
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def pay(amount: int) -> str:
+    RAN.append("pay")
+    return f"paid {amount}"
+
+
+@dg.step
+def ship(paid: str) -> str:
+    RAN.append("ship")
+    return f"shipped ({paid})"
+
+
+@dg.workflow
+def order(amount: int):  # type: ignore[no-untyped-def]
+    paid = yield pay(amount)
+    shipped = yield ship(paid)
+    return [paid, shipped]
+
+
+def _losing(status: str, name: str) -> type[SqliteStore]:
+    """A SqliteStore whose first commit that writes step ``name`` as ``status`` is recorded,
+    and then fails as if the connection had gone while the commit was acknowledged."""
+
+    class LosingStore(SqliteStore):
+        lost = 0
+        _arm = False
+
+        def commit(self, changes: Sequence[Change]) -> None:
+            if self.lost == 0 and any(
+                op.name == name and op.status == status
+                for change in changes
+                for op in change.operations
+            ):
+                self._arm = True
+            super().commit(changes)
+
+        def _exit(self, *, commit: bool) -> None:
+            super()._exit(commit=commit)
+            if self._depth == 0 and self._arm:
+                self._arm = False
+                if commit:
+                    self.lost += 1
+                    raise StoreUnavailableError(
+                        "the connection to the database was lost as it acknowledged the commit"
+                    )
+
+    return LosingStore
+
+
+LOSSES = [
+    ("STARTED", "pay"),  # the START of an at-most-once step: it has not run yet
+    ("SUCCEEDED", "pay"),
+    ("SUCCEEDED", "ship"),
+]
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+@pytest.mark.parametrize(("status", "name"), LOSSES, ids=[f"{n}-{s}" for s, n in LOSSES])
+def test_a_checkpoint_recorded_whose_reply_was_lost_goes_on_as_if_it_had_come(
+    tmp_path: Path, status: str, name: str, mode: str
+) -> None:
+    if mode == "batch" and status == "STARTED":
+        pytest.skip("batch mode writes a step's START with its outcome")
+    RAN.clear()
+    lines: list[str] = []
+    store = _losing(status, name)(tmp_path / "lossy.db")
+    with Worker(store, log=lines.append, checkpointing=mode) as worker:  # type: ignore[arg-type]
+        arn = worker.service.start(worker.register(order), "7")
+        record = worker.drive(arn)
+        events = [e.event_type for e in worker.service.get_history(arn)]
+    store.close()
+    assert store.lost == 1, lines  # the reply of a recorded commit was lost once
+    assert record.status == "SUCCEEDED", (record.error, lines)
+    assert record.result == '["paid 7","shipped (paid 7)"]'
+    assert RAN == ["pay", "ship"]  # nothing ran twice, nothing counted as interrupted
+    assert events.count("StepStarted") == 2 and "StepFailed" not in events, events
+    # One invocation: it went on rather than being handed back and replayed.
+    assert events.count("InvocationCompleted") == 1, events
+    assert any("recorded before the database failed" in line for line in lines), lines
+
+
+def test_a_lost_reply_is_not_taken_for_recorded_when_the_execution_moved_on(
+    tmp_path: Path,
+) -> None:
+    """The commit failed and was not recorded, and the execution's token is not the one it
+    would have made: the checkpoint is tried again and recorded once."""
+
+    class FailingOnce(SqliteStore):
+        failed = 0
+
+        def commit(self, changes: Sequence[Change]) -> None:
+            if self.failed == 0 and any(
+                op.name == "pay" and op.status == "SUCCEEDED"
+                for change in changes
+                for op in change.operations
+            ):
+                self.failed += 1
+                raise StoreUnavailableError("the database is locked")
+            super().commit(changes)
+
+    RAN.clear()
+    lines: list[str] = []
+    store = FailingOnce(tmp_path / "failing.db")
+    with Worker(store, log=lines.append) as worker:
+        arn = worker.service.start(worker.register(order), "7")
+        record = worker.drive(arn)
+    store.close()
+    assert store.failed == 1
+    assert record.status == "SUCCEEDED", (record.error, lines)
+    assert RAN == ["pay", "ship"]
+    assert not any("recorded before the database failed" in line for line in lines), lines
+    assert any("retrying the checkpoint" in line for line in lines), lines
+
+
+# --- the wall clock stepped under live workers -----------------------------------------------
+
+ENTERED = threading.Event()
+GATE = threading.Event()
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def charge(amount: int) -> str:
+    RAN.append("charge")
+    ENTERED.set()
+    GATE.wait(60)
+    return f"charged {amount}"
+
+
+@dg.workflow
+def checkout(amount: int):  # type: ignore[no-untyped-def]
+    return (yield charge(amount))
+
+
+class _Shift:
+    """Moves this process's wall clock (``time.time``, ``time.time_ns``) by ``seconds``, as a
+    clock set by hand or by NTP, or a host resumed from suspend, does; the monotonic clock
+    stays as it is."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._mp = monkeypatch
+        self._time, self._time_ns = time.time, time.time_ns
+
+    def __call__(self, seconds: float) -> None:
+        real, real_ns, shift = self._time, self._time_ns, int(seconds * 1e9)
+        self._mp.setattr(time, "time", lambda: real() + seconds)
+        self._mp.setattr(time, "time_ns", lambda: real_ns() + shift)
+
+
+@pytest.fixture
+def shift(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Shift]:
+    yield _Shift(monkeypatch)
+    monkeypatch.undo()
+
+
+def test_a_wall_clock_step_past_the_lease_does_not_take_a_live_workers_execution(
+    tmp_path: Path, shift: _Shift
+) -> None:
+    RAN.clear()
+    ENTERED.clear()
+    GATE.clear()
+    path = tmp_path / "fleet.db"
+    box: dict[str, Any] = {}
+    with Worker(path, lease_seconds=30) as holder, SqliteStore(path, lease_seconds=30) as other:
+        arn = holder.service.start(holder.register(checkout), "7")
+        assert other.next_task() is not None  # the other worker looks (and its clock is read)
+        runner = threading.Thread(target=lambda: box.setdefault("record", holder.drive(arn)))
+        runner.start()
+        try:
+            assert ENTERED.wait(60)  # the at-most-once step runs in the holder
+            shift(3600)  # the wall clock jumps an hour ahead: every lease looks expired
+            assert other.next_task() is None  # the live holder keeps its execution
+            assert other.load(arn) is not None and other.load(arn).token is not None  # type: ignore[union-attr]
+        finally:
+            GATE.set()
+            runner.join(60)
+    record = box["record"]
+    assert record.status == "SUCCEEDED", record.error
+    assert record.result == '"charged 7"'
+    assert RAN == ["charge"]
+
+
+_KILLED_HOLDER = """
+import os, signal, sys
+import durable_gen as dg
+from durable_gen.local import Worker
+
+@dg.step
+def die(_):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+@dg.workflow
+def doomed(_: None):
+    return (yield die(None))
+
+with Worker(sys.argv[1], lease_seconds=3600) as worker:
+    arn = worker.service.start(worker.register(doomed), None)
+    print(arn, flush=True)
+    worker.drive(arn)
+"""
+
+
+def test_after_the_wall_clock_steps_back_a_dead_holders_execution_is_taken_back_at_once(
+    tmp_path: Path, shift: _Shift
+) -> None:
+    path = tmp_path / "back.db"
+    with SqliteStore(path) as other:
+        assert other.next_task() is None  # it has looked for expired leases once
+        shift(-3600)  # the wall clock goes back an hour
+        done = subprocess.run(
+            [sys.executable, "-c", _KILLED_HOLDER, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert done.returncode == -signal.SIGKILL, done.stderr
+        arn = done.stdout.strip()
+        held = other.load(arn)
+        assert held is not None and held.token is not None  # killed mid-invocation
+        task = other.next_task()  # its holder is dead: taken back at once, clock or no clock
+        assert task is not None and task.arn == arn and task.kind == "invocation"
+
+
+# --- processes killed while they upgrade a file's schema -------------------------------------
+
+_UPGRADE = """
+import os, signal, sqlite3, sys
+kill_at = int(sys.argv[2])
+count = [0]
+real_connect = sqlite3.connect
+
+def counted(statement):
+    count[0] += 1
+    if count[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def connect(*args, **kwargs):
+    conn = real_connect(*args, **kwargs)
+    conn.set_trace_callback(counted)
+    return conn
+
+sqlite3.connect = connect
+from durable_gen.local import SqliteStore
+SqliteStore(sys.argv[1]).close()
+print(count[0])
+"""
+
+
+def _upgrade(path: Path, kill_at: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _UPGRADE, str(path), str(kill_at)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def _version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
+        return int(version)
+    finally:
+        conn.close()
+
+
+def test_processes_killed_while_they_upgrade_the_schema_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    clock = VirtualClock(start_ms=1_700_000_000_000, auto_advance=False)
+    with SqliteStore(path) as store:
+        recorded = record_two_waiting(store, clock)
+    conn = sqlite3.connect(path)
+    with conn:
+        _to_schema_v1(conn)
+    conn.close()
+    pristine = path.read_bytes()
+
+    # How many statements an upgrade runs, on a copy, uninterrupted.
+    probe = tmp_path / "probe.db"
+    probe.write_bytes(pristine)
+    done = _upgrade(probe, 0)
+    assert done.returncode == 0, done.stderr
+    statements = int(done.stdout)
+    assert statements > 10 and _version(probe) == SCHEMA_VERSION
+
+    kills = 0
+    step = max(1, statements // 12)
+    for kill_at in range(1, statements, step):  # a kill at every part of the upgrade
+        done = _upgrade(path, kill_at)
+        assert done.returncode == -signal.SIGKILL, (kill_at, done.stderr)
+        kills += 1
+        assert _version(path) in (1, SCHEMA_VERSION), kill_at  # never a half-upgraded file
+    assert kills >= 10
+
+    clock.advance(61)
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        check_kept_and_resumed(store, clock, recorded)
