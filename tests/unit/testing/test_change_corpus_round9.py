@@ -1,0 +1,632 @@
+"""A ninth corpus of code changes made between deployments, judged by every route of
+``test_change_corpus_round8.py`` (the engine in memory and on SQLite, a new process on the
+SQLite file, the Lambda handler, the interpreter, ``replay`` of the export and of its events,
+the pytest plugin's ``durable_replayer``, ``durable-gen history --json`` replayed by
+``replay_folder``, and the test runner in each checkpointing mode and in AWS's payload format).
+Each must give the verdict docs/versioning.md gives and, when it accepts, the same result.
+
+Its emphasis: ``Patched`` and ``Deprecated`` at the end of flat batch items and of virtual
+children (which record no context of their own); a deploy rolled back (``Deprecated`` made
+``Patched`` again); ``Patched`` before a step waiting out a retry delay or a condition being
+polled; default names spelled out (``Now``, a plain step function, a plain generator child);
+``UUID`` draws in other contexts than the one that names an operation by one; steps moved
+between Parallel branches; rollbacks in Parallel branches.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.testing.pytest_plugin import Replayer
+from tests.unit.testing.test_change_corpus_options import (
+    ANSWER,
+    OK,
+    Change,
+    Gen,
+    N,
+    gate,
+)
+from tests.unit.testing.test_change_corpus_round8 import _named, judge
+
+
+@dg.step
+def fetch(x: int) -> int:
+    return x + 1
+
+
+@dg.step
+def triple(x: int) -> int:
+    return 3 * x
+
+
+@dg.step
+def notify(x: int) -> int:
+    return x
+
+
+def _two(a: Any, b: Any, name_a: str = "a", name_b: str = "b") -> list[dg.Branch[Any]]:
+    return [dg.Branch(a, name=name_a), dg.Branch(b, name=name_b)]
+
+
+# --- A. Patched and Deprecated where no context is recorded --------------------------------------
+
+
+def _flat_items(tail: str | None, nesting: Any = "flat") -> Any:
+    """A Map whose first item finishes at once and whose second waits at its gate; ``tail``
+    adds a guarded step (or a Deprecated one) after each item's last operation."""
+
+    def item(x: int) -> Gen:
+        a = yield fetch(x)
+        if x > 1:
+            yield from gate(f"gate-{x}")
+        if tail == "patched":
+            if (yield dg.Patched("tail")):
+                a = yield triple(a)
+        elif tail == "deprecated":
+            yield dg.Deprecated("tail")
+            a = yield triple(a)
+        return a
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(item, [x, x + 1], name="m", nesting=nesting)
+        return r.results()
+
+    return _named(workflow, f"flat_items[{tail},{nesting}]")
+
+
+def _flat_branches(tail: str | None) -> Any:
+    def quick(x: int) -> Gen:
+        a = yield fetch(x)
+        if tail == "patched" and (yield dg.Patched("tail")):
+            a = yield triple(a)
+        return a
+
+    def waits(x: int) -> Gen:
+        yield from gate("gate-b")
+        return x
+
+    def workflow(x: int) -> Gen:
+        branches = [
+            dg.Branch(functools.partial(quick, x), name="quick"),
+            dg.Branch(functools.partial(waits, x), name="waits"),
+        ]
+        r = yield dg.Parallel(branches, name="p", nesting="flat")
+        return r.results()
+
+    return _named(workflow, f"flat_branches[{tail}]")
+
+
+def _virtual_then_gate(tail: str | None) -> Any:
+    """A virtual Child of one step, then the gate the execution waits at outside it."""
+
+    def body(x: int) -> Gen:
+        b = yield fetch(x)
+        if tail == "patched":
+            if (yield dg.Patched("after")):
+                b = yield triple(b)
+        elif tail == "deprecated":
+            yield dg.Deprecated("after")
+            b = yield triple(b)
+        return b
+
+    def workflow(x: int) -> Gen:
+        a = yield dg.Child(body, (x,), name="v", virtual=True)
+        yield from gate()
+        return a
+
+    return _named(workflow, f"virtual_then_gate[{tail}]")
+
+
+def _virtual_gated_inside(tail: str | None) -> Any:
+    """A virtual Child waiting at its gate inside, the last thing the workflow does."""
+
+    def body(x: int) -> Gen:
+        b = yield fetch(x)
+        yield from gate()
+        if tail == "patched" and (yield dg.Patched("after")):
+            b = yield triple(b)
+        return b
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(body, (x,), name="v", virtual=True))
+
+    return _named(workflow, f"virtual_gated_inside[{tail}]")
+
+
+PLACEMENTS = [
+    Change(
+        "flat Map: Patched step appended to the items, one finished, one waiting",
+        _flat_items(None),
+        _flat_items("patched"),
+        OK,  # docs: True for the finished item too, whose new path then runs
+        OK,  # a completed batch replays from its record
+        result=[6, 9],
+        completed_result=[2, 3],
+    ),
+    Change(
+        "flat Map: Deprecated appended to the items, one finished, one waiting",
+        _flat_items(None),
+        _flat_items("deprecated"),
+        OK,  # docs: a Deprecated there does not fail the finished item either
+        OK,
+        result=[6, 9],
+        completed_result=[2, 3],
+    ),
+    Change(
+        "nested Map: Patched step appended to the items, one finished, one waiting",
+        _flat_items(None, "nested"),
+        _flat_items("patched", "nested"),
+        OK,  # the finished item's context completed: replayed from its record
+        OK,
+        result=[2, 9],
+        completed_result=[2, 3],
+    ),
+    Change(
+        "nested Map: Deprecated appended to the items, one finished, one waiting",
+        _flat_items(None, "nested"),
+        _flat_items("deprecated", "nested"),
+        OK,
+        OK,
+        result=[2, 9],
+        completed_result=[2, 3],
+    ),
+    Change(
+        "flat Parallel: Patched step appended to a finished branch, the other waiting",
+        _flat_branches(None),
+        _flat_branches("patched"),
+        OK,
+        OK,
+        result=[6, 1],
+        completed_result=[2, 1],
+    ),
+    Change(
+        "virtual Child: Patched step after its last operation, waiting past it",
+        _virtual_then_gate(None),
+        _virtual_then_gate("patched"),
+        OK,  # the root recorded the gate after it: False
+        OK,
+        result=2,
+    ),
+    Change(
+        "virtual Child: Deprecated after its last operation, waiting past it",
+        _virtual_then_gate(None),
+        _virtual_then_gate("deprecated"),
+        N,
+        N,
+    ),
+    Change(
+        "virtual Child: Patched step after its gate, waiting inside",
+        _virtual_gated_inside(None),
+        _virtual_gated_inside("patched"),
+        OK,  # the frontier: True
+        OK,  # nothing recorded after it: the new step is past the history's end
+        result=6,
+        completed_result=...,
+    ),
+]
+
+# --- B. a deploy rolled back ---------------------------------------------------------------------
+
+
+@dg.workflow
+def receipt_deprecated(x: int) -> Gen:
+    a = yield fetch(x)
+    yield dg.Deprecated("send-receipt")
+    yield notify(a)
+    yield from gate()
+    return a
+
+
+@dg.workflow
+def receipt_patched(x: int) -> Gen:
+    a = yield fetch(x)
+    if (yield dg.Patched("send-receipt")):
+        yield notify(a)
+    yield from gate()
+    return a
+
+
+@dg.workflow
+def receipt_old(x: int) -> Gen:
+    a = yield fetch(x)
+    yield from gate()
+    return a
+
+
+@dg.workflow
+def receipt_patched_other_id(x: int) -> Gen:
+    a = yield fetch(x)
+    if (yield dg.Patched("send_receipt")):
+        yield notify(a)
+    yield from gate()
+    return a
+
+
+ROLLBACKS = [
+    Change(
+        "rolled back: Deprecated made Patched again",
+        receipt_deprecated,
+        receipt_patched,
+        OK,  # the marker is recorded: True
+        OK,
+        result=2,
+    ),
+    Change(
+        "rolled back: Deprecated removed with the new path",
+        receipt_deprecated,
+        receipt_old,
+        N,
+        N,
+    ),
+    Change(
+        "rolled back: Deprecated made Patched under another spelling of the id",
+        receipt_deprecated,
+        receipt_patched_other_id,
+        N,
+        N,
+    ),
+]
+
+# --- C. Patched before an operation in progress ---------------------------------------------------
+
+
+@dg.step(name="shaky", retry=dg.Retry(max_attempts=2, initial_delay=60, jitter="none"))
+def shaky(x: int) -> int:
+    raise RuntimeError(f"down for {x}")
+
+
+@dg.step(retry=dg.Retry.never())
+def refused(x: int) -> int:
+    raise RuntimeError(f"refused {x}")
+
+
+def _before_retry(insert: str | None) -> Any:
+    """``shaky`` waits out its retry delay; ``insert`` puts a step before it."""
+
+    def workflow(x: int) -> Gen:
+        if insert == "patched":
+            if (yield dg.Patched("pre")):
+                yield notify(x)
+        elif insert == "unguarded":
+            yield notify(x)
+        try:
+            return (yield shaky(x))
+        except dg.StepFailedError:
+            return "gave up"
+
+    return _named(workflow, f"before_retry[{insert}]")
+
+
+@dg.step
+def poll(state: int) -> int:
+    return state + 1
+
+
+def _before_poll(insert: str | None, in_child: bool = False) -> Any:
+    """A condition polled every 60 s until its state reaches 3."""
+
+    def body(x: int) -> Gen:
+        if insert == "patched":
+            if (yield dg.Patched("pre")):
+                yield notify(x)
+        elif insert == "unguarded":
+            yield notify(x)
+        return (
+            yield dg.WaitForCondition(
+                poll,
+                initial_state=x,
+                wait_strategy=dg.WaitStrategy(until=lambda s: s >= 3, delay=60),
+                name="job",
+            )
+        )
+
+    def workflow(x: int) -> Gen:
+        if in_child:
+            return (yield dg.Child(body, (x,), name="c"))
+        return (yield from body(x))
+
+    return _named(workflow, f"before_poll[{insert},{in_child}]")
+
+
+IN_PROGRESS = [
+    Change(
+        "retry pending: a step inserted before it behind Patched",
+        _before_retry(None),
+        _before_retry("patched"),
+        OK,
+        OK,
+        result="gave up",
+    ),
+    Change(
+        "retry pending: a step inserted before it unguarded",
+        _before_retry(None),
+        _before_retry("unguarded"),
+        N,
+        N,
+    ),
+    Change(
+        "polling: a step inserted before the condition behind Patched",
+        _before_poll(None),
+        _before_poll("patched"),
+        OK,
+        OK,
+        result=3,
+    ),
+    Change(
+        "polling in a Child: a step inserted before the condition behind Patched",
+        _before_poll(None, in_child=True),
+        _before_poll("patched", in_child=True),
+        OK,
+        OK,
+        result=3,
+    ),
+    Change(
+        "polling in a Child: a step inserted before the condition unguarded",
+        _before_poll(None, in_child=True),
+        _before_poll("unguarded", in_child=True),
+        N,
+        OK,  # a completed child replays from its record
+        result=3,
+    ),
+]
+
+# --- D. default names spelled out ---------------------------------------------------------------
+
+
+def _now_spelled(name: str | None) -> Any:
+    def workflow(x: int) -> Gen:
+        if name is None:
+            yield dg.Now()
+        else:
+            yield dg.Now(name=name)
+        yield from gate()
+        return x
+
+    return _named(workflow, f"now_spelled[{name}]")
+
+
+def plain_add(x: int) -> int:
+    return x + 10
+
+
+def _plain_named(name: str | None) -> Any:
+    def workflow(x: int) -> Gen:
+        a = yield dg.Step(plain_add, (x,), name=name)
+        yield from gate()
+        return a
+
+    return _named(workflow, f"plain_named[{name}]")
+
+
+def plain_body(x: int) -> Gen:
+    a = yield fetch(x)
+    yield from gate()
+    return a
+
+
+def _plain_child(name: str | None) -> Any:
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(plain_body, (x,), name=name))
+
+    return _named(workflow, f"plain_child[{name}]")
+
+
+DEFAULT_NAMES = [
+    Change("Now: its default name spelled out", _now_spelled(None), _now_spelled("now"), OK, OK),
+    Change("Now: named otherwise", _now_spelled(None), _now_spelled("clock"), N, N),
+    Change(
+        "Step of a plain function: name= its own function's name",
+        _plain_named(None),
+        _plain_named("plain_add"),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "Step of a plain function named after itself: name removed",
+        _plain_named("plain_add"),
+        _plain_named(None),
+        OK,
+        OK,
+        result=11,
+    ),
+    Change(
+        "Child of a plain generator: name= its own function's name",
+        _plain_child(None),
+        _plain_child("plain_body"),
+        OK,
+        OK,
+        result=2,
+    ),
+    Change(
+        "Child of a plain generator: another name given",
+        _plain_child(None),
+        _plain_child("other"),
+        N,
+        N,
+    ),
+]
+
+# --- E. UUID draws in other contexts -------------------------------------------------------------
+
+
+def _uuid_branches(extra_draw: bool) -> Any:
+    """Branch B names its step by a UUID and waits; version 2 draws a UUID in branch A."""
+
+    def a(x: int) -> Gen:
+        if extra_draw:
+            yield dg.UUID()
+        return (yield fetch(x))
+
+    def b(x: int) -> Gen:
+        u = yield dg.UUID()
+        yield dg.Step(plain_add, (x,), name=f"s-{str(u)[:8]}")
+        yield from gate("gate-b")
+        return x
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Parallel(_two(functools.partial(a, x), functools.partial(b, x)), name="p")
+        return r.results()
+
+    return _named(workflow, f"uuid_branches[{extra_draw}]")
+
+
+def _uuid_child(draw: str | None) -> Any:
+    """A Child names its step by a UUID and waits; version 2 draws a UUID at the root before
+    the Child (``root``) or inside it before the named one (``inside``)."""
+
+    def body(x: int) -> Gen:
+        if draw == "inside":
+            yield dg.UUID()
+        u = yield dg.UUID()
+        yield dg.Step(plain_add, (x,), name=f"s-{str(u)[:8]}")
+        yield from gate()
+        return x
+
+    def workflow(x: int) -> Gen:
+        if draw == "root":
+            yield dg.UUID()
+        return (yield dg.Child(body, (x,), name="c"))
+
+    return _named(workflow, f"uuid_child[{draw}]")
+
+
+UUIDS = [
+    Change(
+        "Parallel: a UUID drawn in the other branch, a UUID names a step",
+        _uuid_branches(False),
+        _uuid_branches(True),
+        OK,  # each context draws from its own counter
+        OK,
+        result=[2, 1],
+    ),
+    Change(
+        "Child: a UUID drawn at the root before it, a UUID names a step inside",
+        _uuid_child(None),
+        _uuid_child("root"),
+        OK,
+        OK,
+        result=1,
+    ),
+    Change(
+        "Child: a UUID drawn inside before the one that names a step",
+        _uuid_child(None),
+        _uuid_child("inside"),
+        N,
+        OK,  # a completed child replays from its record
+        result=1,
+    ),
+]
+
+# --- F. Parallel branches: steps moved, rollbacks -----------------------------------------------
+
+
+def _moved(where: str) -> Any:
+    """Branch ``a`` fetches and notifies, branch ``b`` waits; ``where="b"`` moves the notify
+    into branch ``b`` before its gate, ``"b-after"`` after its gate."""
+
+    def a(x: int) -> Gen:
+        r = yield fetch(x)
+        if where == "a":
+            yield notify(r)
+        return r
+
+    def b(x: int) -> Gen:
+        if where == "b":
+            yield notify(x)
+        yield from gate("gate-b")
+        if where == "b-after":
+            yield notify(x)
+        return x
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Parallel(_two(functools.partial(a, x), functools.partial(b, x)), name="p")
+        return r.results()
+
+    return _named(workflow, f"moved[{where}]")
+
+
+def undo_one(x: int) -> str:
+    return f"undone {x}"
+
+
+def undo_two(x: int) -> str:
+    return f"reverted {x}"
+
+
+def _branch_rollback(undo: Any, gated: bool = True) -> Any:
+    def booking(x: int) -> Gen:
+        try:
+            yield dg.Step(fetch.fn, (x,), name="book", compensate=undo)
+            yield refused(x)
+        except dg.StepFailedError:
+            undone = yield dg.RunCompensations()
+            if gated:
+                yield from gate("gate-r")
+            return [u.status for u in undone]
+        return ["booked"]
+
+    def other(x: int) -> Gen:
+        return (yield fetch(x))
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Parallel(
+            _two(functools.partial(booking, x), functools.partial(other, x), "booking", "other"),
+            name="p",
+        )
+        return r.results()
+
+    return _named(workflow, f"branch_rollback[{undo.__name__}]")
+
+
+BRANCHES = [
+    Change(
+        "Parallel: a step moved to the waiting branch, before its gate",
+        _moved("a"),
+        _moved("b"),
+        N,
+        OK,  # a completed batch replays from its record
+        result=[2, 1],
+    ),
+    Change(
+        "Parallel: a step moved to the waiting branch, after its gate",
+        _moved("a"),
+        _moved("b-after"),
+        OK,  # branch a's context completed: it replays from its record, its body unread
+        OK,
+        result=[2, 1],
+    ),
+    Change(
+        "Parallel branch: rollback done, waiting after it: the undo replaced",
+        _branch_rollback(undo_one),
+        _branch_rollback(undo_two),
+        N,
+        OK,
+        result=[["SUCCEEDED"], 2],
+    ),
+]
+
+
+CHANGES = [*PLACEMENTS, *ROLLBACKS, *IN_PROGRESS, *DEFAULT_NAMES, *UUIDS, *BRANCHES]
+
+
+@pytest.mark.parametrize("state", ["suspended", "completed"])
+@pytest.mark.parametrize("change", CHANGES, ids=[c.name for c in CHANGES])
+def test_every_route_judges_a_change_alike(
+    change: Change, state: str, tmp_path: Path, durable_replayer: Replayer
+) -> None:
+    judge(change, state, tmp_path, durable_replayer)
+
+
+def test_the_corpus_names_are_unique_and_new() -> None:
+    from tests.unit.testing import test_change_corpus_round8 as r8
+
+    names = {c.name for c in CHANGES}
+    assert len(names) == len(CHANGES)
+    assert not names & {c.name for c in r8.CHANGES}
+    assert ANSWER  # callbacks are answered with the shared answer
