@@ -25,6 +25,7 @@ from durable_gen.testing import (
     replay,
 )
 from durable_gen.testing import strategies as s
+from tests.property._support import settle
 
 FEW = s.check_settings(max_examples=10)
 
@@ -187,16 +188,18 @@ _leaves = st.one_of(
     st.frozensets(st.integers(min_value=0, max_value=50), max_size=4),
     st.sets(st.text(max_size=3), max_size=3),
 )
-_values = st.recursive(
-    _leaves,
-    lambda inner: st.one_of(
+
+
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
         st.lists(inner, max_size=3),
         st.tuples(inner, inner),
         st.dictionaries(st.integers(min_value=0, max_value=9), inner, max_size=3),
         st.dictionaries(st.text(max_size=3), inner, max_size=3),
-    ),
-    max_leaves=8,
-)
+    )
+
+
+_values = st.one_of(_leaves, _nested(_leaves), _nested(_nested(_leaves)))
 
 
 def _shape(value: Any) -> Any:
@@ -308,3 +311,50 @@ def test_a_run_of_helpers_replays_from_its_export_in_both_formats(
         report = replay(workflow, run.export())
         assert report.ok and report.outcome == "succeeded", report.message
         assert report.result == run.result()
+
+
+# --- a change guarded at the end, checked against finished executions -----------------------------
+
+
+def _with_tail(kind: str) -> Any:
+    """program_workflow with a change after its last command: guarded by Patched, or its
+    guard made Deprecated."""
+
+    @dg.workflow
+    def tailed(program_input: Any) -> Gen:
+        out = yield from s.program_workflow(program_input)
+        if kind == "patched":
+            if (yield dg.Patched("tail")):
+                yield echo("new path")
+        else:
+            yield dg.Deprecated("tail")
+            yield echo("new path")
+        return out
+
+    return tailed
+
+
+@FEW
+@given(s.programs(kinds=("step", "wait", "callback", "map", "parallel", "child")))
+def test_a_finished_execution_replays_a_guarded_change_at_its_end_on_its_old_path(
+    program: s.Program,
+) -> None:
+    """docs/testing.md's check of finished executions (``outcome == "succeeded"`` with the
+    recorded result) holds for a change guarded the way docs/versioning.md says; making the
+    guard Deprecated is caught for them, naming the change."""
+    runner = TestRunner()
+    run = runner.run(s.program_workflow, s.program_input(program))
+    for _ in range(50):
+        if run.done:
+            break
+        settle(runner, run)  # answers the callbacks as they open
+        if not run.done:  # a callback left to time out: its timer, and no further
+            runner.advance_to_next_timer()
+    assert run.status == "SUCCEEDED", run.error
+    export = run.export()
+    report = replay(_with_tail("patched"), export)
+    assert report.ok and report.outcome == "succeeded", report.message
+    assert report.result == s.expected_result(program)
+    deprecated = replay(_with_tail("deprecated"), export)
+    assert deprecated.status == "diverged"
+    assert "change 'tail' is Deprecated" in deprecated.message

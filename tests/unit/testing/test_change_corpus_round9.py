@@ -204,9 +204,8 @@ PLACEMENTS = [
         _virtual_gated_inside(None),
         _virtual_gated_inside("patched"),
         OK,  # the frontier: True
-        OK,  # nothing recorded after it: the new step is past the history's end
+        None,  # the execution ended inside it: see test_patched_past_the_end_of_an_ended_...
         result=6,
-        completed_result=...,
     ),
 ]
 
@@ -630,3 +629,125 @@ def test_the_corpus_names_are_unique_and_new() -> None:
     assert len(names) == len(CHANGES)
     assert not names & {c.name for c in r8.CHANGES}
     assert ANSWER  # callbacks are answered with the shared answer
+
+
+# --- G. a guarded change past the end of an execution that ended ---------------------------------
+
+
+@dg.workflow
+def ends_v1(x: int) -> Gen:
+    a = yield fetch(x)
+    return [a, (yield from gate())]
+
+
+@dg.workflow
+def ends_patched_tail(x: int) -> Gen:
+    a = yield fetch(x)
+    out = [a, (yield from gate())]
+    if (yield dg.Patched("tail")):
+        out.append((yield notify(a)))
+    return out
+
+
+@dg.workflow
+def ends_deprecated_tail(x: int) -> Gen:
+    a = yield fetch(x)
+    out = [a, (yield from gate())]
+    yield dg.Deprecated("tail")
+    out.append((yield notify(a)))
+    return out
+
+
+def _virtual_tail(x: int) -> Gen:
+    out = [(yield fetch(x)), (yield from gate())]
+    if (yield dg.Patched("tail")):
+        out.append((yield notify(x)))
+    return out
+
+
+@dg.workflow
+def ends_in_a_virtual_child(x: int) -> Gen:
+    return (yield dg.Child(_virtual_tail, (x,), name="v", virtual=True))
+
+
+@dg.workflow
+def ends_in_a_virtual_child_v1(x: int) -> Gen:
+    return (yield dg.Child(plain_tail, (x,), name="v", virtual=True))
+
+
+def plain_tail(x: int) -> Gen:
+    return [(yield fetch(x)), (yield from gate())]
+
+
+def _ended_routes(v1: Any, v2: Any, payload_format: str, tmp_path: Path) -> dict[str, Any]:
+    """A v1 execution that ended, replayed on v2 by every replaying route, and by a host's
+    interpreter given its operations."""
+    from durable_gen import runtime as rt
+    from durable_gen.testing import TestRunner, load_history, replay, replay_folder
+
+    runner = TestRunner(payload_format=payload_format)  # type: ignore[arg-type]
+    run = runner.run(v1, 1)
+    run.send_callback_success("gate", ANSWER)
+    runner.run_until_idle()
+    assert run.status == "SUCCEEDED", run.error
+    export = run.export()
+    out: dict[str, Any] = {}
+    for label, source in {
+        "replay": export,
+        "replay (events)": {"DurableExecutionArn": export["DurableExecutionArn"],
+                            "Events": export["Events"]},
+    }.items():  # fmt: skip
+        report = replay(v2, source)
+        out[label] = (report.status, report.outcome, report.result if report.ok else None)
+    run.export(tmp_path / payload_format / "h.json")
+    (folder,) = replay_folder({"h": v2}, tmp_path / payload_format)
+    out["replay_folder"] = (folder.status, folder.outcome, folder.result if folder.ok else None)
+    history = load_history(export)
+    interp = rt.Interpreter(v2, list(history.operations), execution_arn=history.execution_arn or "")
+    try:
+        for _ in range(20):
+            action = interp.next_action()
+            if isinstance(action, rt.Done):
+                break
+            assert isinstance(action, rt.Flush), action
+            interp.observe([])
+        outcome = action.outcome  # type: ignore[union-attr]
+        if isinstance(outcome, rt.Succeeded):
+            result = dg.JsonSerdes().deserialize(outcome.result or "null")
+            out["Interpreter"] = ("ok", "succeeded", result)
+        else:
+            out["Interpreter"] = (type(outcome).__name__, getattr(outcome, "error", None))
+    except dg.NonDeterminismError as exc:  # pragma: no cover - shown in the assertion
+        out["Interpreter"] = ("NonDeterminismError", str(exc))
+    return out
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+@pytest.mark.parametrize("v1", [ends_v1, ends_in_a_virtual_child_v1], ids=["root", "virtual child"])
+def test_patched_past_the_end_of_an_ended_execution_answers_false(
+    v1: Any, payload_format: str, tmp_path: Path
+) -> None:
+    """docs/versioning.md: the old code went past the point (the execution ended with it), as
+    at the end of a child context that completed: the replay returns the recorded path, and a
+    host's interpreter given the ended execution neither runs nor records anything."""
+    v2 = ends_patched_tail if v1 is ends_v1 else ends_in_a_virtual_child
+    routes = _ended_routes(v1, v2, payload_format, tmp_path)
+    assert routes == dict.fromkeys(routes, ("ok", "succeeded", [2, ANSWER]))
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_deprecated_past_the_end_of_an_ended_execution_names_the_change(
+    payload_format: str, tmp_path: Path
+) -> None:
+    from durable_gen.testing import TestRunner, replay
+
+    runner = TestRunner(payload_format=payload_format)  # type: ignore[arg-type]
+    run = runner.run(ends_v1, 1)
+    run.send_callback_success("gate", ANSWER)
+    runner.run_until_idle()
+    report = replay(ends_deprecated_tail, run.export())
+    assert report.status == "diverged", report.message
+    assert "change 'tail' is Deprecated" in report.message
+    assert "ended (SUCCEEDED)" in report.message
+    assert report.divergence is not None
+    assert report.divergence.requested == "Deprecated('tail')"
