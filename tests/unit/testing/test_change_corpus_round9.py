@@ -611,7 +611,173 @@ BRANCHES = [
 ]
 
 
-CHANGES = [*PLACEMENTS, *ROLLBACKS, *IN_PROGRESS, *DEFAULT_NAMES, *UUIDS, *BRANCHES]
+# --- H. operations in progress inside batch items and virtual children ---------------------------
+
+
+def _items_polling(insert: str | None) -> Any:
+    """Map items each poll a condition; ``insert`` puts a step before it in every item."""
+
+    def item(x: int) -> Gen:
+        if insert == "patched":
+            if (yield dg.Patched("pre")):
+                yield notify(x)
+        elif insert == "unguarded":
+            yield notify(x)
+        return (
+            yield dg.WaitForCondition(
+                poll,
+                initial_state=x,
+                wait_strategy=dg.WaitStrategy(until=lambda s: s >= 3, delay=60),
+                name="job",
+            )
+        )
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Map(item, [x, x + 1], name="m")).results()
+
+    return _named(workflow, f"items_polling[{insert}]")
+
+
+def _branch_invokes(function: str, name: str = "levy", nesting: Any = "nested") -> Any:
+    """Branch ``a`` invokes a function and waits on it; branch ``b`` is one step."""
+
+    def a(x: int) -> Gen:
+        return (yield dg.Invoke(function, x, name=name))
+
+    def b(x: int) -> Gen:
+        return (yield fetch(x))
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Parallel(
+            _two(functools.partial(a, x), functools.partial(b, x)), name="p", nesting=nesting
+        )
+        return r.results()
+
+    return _named(workflow, f"branch_invokes[{function},{name},{nesting}]")
+
+
+def _items_waiting_on_callbacks(timeout: int) -> Any:
+    def item(x: int) -> Gen:
+        return (yield dg.WaitForCallback(submit_nothing, name=f"ok-{x}", timeout=timeout))
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Map(item, [x, x + 1], name="m", nesting="flat")).results()
+
+    return _named(workflow, f"items_waiting_on_callbacks[{timeout}]")
+
+
+def submit_nothing(callback_id: str) -> None:
+    """The test answers the callback itself."""
+
+
+def _virtual_rollback(where: str) -> Any:
+    """A virtual Child books (with an undo), fails, and rolls back inside (``where="inside"``)
+    or leaves the rollback to the root after it (``"root"``); then the gate."""
+
+    def body(x: int) -> Gen:
+        yield dg.Step(fetch.fn, (x,), name="book", compensate=undo_one)
+        try:
+            yield refused(x)
+        except dg.StepFailedError:
+            if where == "inside":
+                return [u.status for u in (yield dg.RunCompensations())]
+        return []
+
+    def workflow(x: int) -> Gen:
+        out = yield dg.Child(body, (x,), name="v", virtual=True)
+        if where == "root":
+            out = [u.status for u in (yield dg.RunCompensations())]
+        yield from gate()
+        return out
+
+    return _named(workflow, f"virtual_rollback[{where}]")
+
+
+def _item_draws(extra: bool) -> Any:
+    """Map items pass a Random draw to a step (an argument only); ``extra`` draws once more
+    before it."""
+
+    def item(x: int) -> Gen:
+        if extra:
+            yield dg.Random()
+        rng = yield dg.Random()
+        yield dg.Step(plain_add, (rng.randint(0, 9),), name="draw")
+        yield from gate(f"gate-{x}")
+        return x  # the draws differ from route to route: each execution has its own ARN
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Map(item, [x, x + 1], name="m")).results()
+
+    return _named(workflow, f"item_draws[{extra}]")
+
+
+INSIDE = [
+    Change(
+        "Map items polling: a step inserted before the condition behind Patched",
+        _items_polling(None),
+        _items_polling("patched"),
+        OK,
+        OK,
+        result=[3, 3],
+    ),
+    Change(
+        "Map items polling: a step inserted before the condition unguarded",
+        _items_polling(None),
+        _items_polling("unguarded"),
+        N,
+        OK,  # a completed batch replays from its record
+        result=[3, 3],
+    ),
+    Change(
+        "Parallel branch waiting on an Invoke: the Invoke renamed",
+        _branch_invokes("slow-tax"),
+        _branch_invokes("slow-tax", name="duty"),
+        N,
+        OK,
+        result=[2, 2],
+    ),
+    Change(
+        "Parallel branch waiting on an Invoke: another function",
+        _branch_invokes("slow-tax"),
+        _branch_invokes("tax-v2"),
+        OK,  # the function is not compared: the started invoke's answer is used
+        OK,
+        result=[2, 2],
+    ),
+    Change(
+        "flat Parallel branch waiting on an Invoke: the Invoke renamed",
+        _branch_invokes("slow-tax", nesting="flat"),
+        _branch_invokes("slow-tax", name="duty", nesting="flat"),
+        N,
+        OK,
+        result=[2, 2],
+    ),
+    Change(
+        "flat Map items waiting on WaitForCallback: timeout lengthened",
+        _items_waiting_on_callbacks(3600),
+        _items_waiting_on_callbacks(7200),
+        OK,
+        OK,
+        result=[ANSWER, ANSWER],
+    ),
+    Change(
+        "virtual Child: its rollback moved to the root after it",
+        _virtual_rollback("inside"),
+        _virtual_rollback("root"),
+        N,
+        N,
+    ),
+    Change(
+        "Map items: a Random drawn before the one a step's argument uses",
+        _item_draws(False),
+        _item_draws(True),
+        OK,  # arguments are not compared: the recorded results are used
+        OK,
+        result=[1, 2],
+    ),
+]
+
+CHANGES = [*PLACEMENTS, *ROLLBACKS, *IN_PROGRESS, *DEFAULT_NAMES, *UUIDS, *BRANCHES, *INSIDE]
 
 
 @pytest.mark.parametrize("state", ["suspended", "completed"])
