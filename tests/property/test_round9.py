@@ -358,3 +358,26 @@ def test_a_finished_execution_replays_a_guarded_change_at_its_end_on_its_old_pat
     deprecated = replay(_with_tail("deprecated"), export)
     assert deprecated.status == "diverged"
     assert "change 'tail' is Deprecated" in deprecated.message
+
+
+# --- an invoked function that answers something new each time ------------------------------------
+
+
+@FEW
+@given(st.integers(min_value=0, max_value=1000))
+def test_an_invoke_s_changing_answer_is_blamed_on_the_invoked_function(amount: int) -> None:
+    answers = itertools.count()
+
+    def quote(payload: int) -> int:
+        return payload + next(answers)
+
+    @dg.workflow
+    def quoted(x: int) -> Gen:
+        return (yield dg.Invoke("quote", x, name="quote"))
+
+    with pytest.raises(AssertionError) as caught:
+        assert_deterministic(quoted, amount, functions={"quote": quote}, random_runs=0)
+    message = str(caught.value)
+    assert "CHAINED_INVOKE/ChainedInvoke 'quote'" in message
+    assert "the function invoked by Invoke 'quote' ended differently" in message
+    assert "the value is computed in the workflow body" not in message

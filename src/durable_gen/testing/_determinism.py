@@ -546,7 +546,7 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
     if other == "crashed":  # the uninterrupted runs agreed: a step's side effect is likelier
         problems = [
             p
-            if p.advice == _ADVICE_ENGINE or p.advice.startswith("callback ")
+            if p.advice == _ADVICE_ENGINE or p.advice.startswith(("callback ", "the function "))
             else Problem(p.text, p.advice + _ADVICE_CRASH_ONLY)
             for p in problems
         ]
@@ -623,6 +623,17 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
             "the step itself returns something new "
             "each time (allowed: its result is recorded; but then runs cannot be compared "
             "value for value, so assert on the stable parts in your own test)"
+        )
+    if key[0] == "CHAINED_INVOKE":
+        return (
+            f"the function invoked by Invoke {name!r} ended differently in the two runs (what "
+            "it returns is computed by that function, given in functions=, not by the workflow "
+            "body). Either it got another payload, computed in the workflow body from a direct "
+            "read of the clock, random or uuid (use dg.Now(), dg.Random(), dg.UUID()), id() of "
+            "an object or state kept between runs, or the function itself returns something new "
+            "each time (allowed: its result is recorded; but then runs cannot be compared value "
+            "for value, so give the check a function that answers the same, or assert on the "
+            "stable parts in your own test)"
         )
     if key[0] == "CALLBACK" or (key[0] == "CONTEXT" and key[1] == "WaitForCallback"):
         return (
