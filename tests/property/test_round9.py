@@ -381,3 +381,21 @@ def test_an_invoke_s_changing_answer_is_blamed_on_the_invoked_function(amount: i
     assert "CHAINED_INVOKE/ChainedInvoke 'quote'" in message
     assert "the function invoked by Invoke 'quote' ended differently" in message
     assert "the value is computed in the workflow body" not in message
+
+
+@FEW
+@given(st.integers(min_value=0, max_value=1000))
+def test_a_condition_s_changing_state_is_blamed_on_its_check(start: int) -> None:
+    checks = itertools.count()
+
+    def check(state: int) -> int:
+        return state + next(checks)
+
+    @dg.workflow
+    def polled(x: int) -> Gen:
+        return (yield dg.WaitForCondition(check, initial_state=x, name="job"))
+
+    message = _failure(polled, start)
+    assert "STEP/WaitForCondition 'job'" in message
+    assert "the checks of WaitForCondition 'job' ended differently" in message
+    assert "the value is computed in the workflow body" not in message

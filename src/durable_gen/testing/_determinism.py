@@ -624,6 +624,16 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
             "each time (allowed: its result is recorded; but then runs cannot be compared "
             "value for value, so assert on the stable parts in your own test)"
         )
+    if key[0] == "STEP" and key[1] == "WaitForCondition":
+        return (
+            f"the checks of WaitForCondition {name!r} ended differently in the two runs (its "
+            "state is computed by its check function, a step, not by the workflow body). "
+            "Either it got another initial_state, computed in the workflow body from a direct "
+            "read of the clock, random or uuid (use dg.Now(), dg.Random(), dg.UUID()), id() of "
+            "an object or state kept between runs, or the check itself returns something new "
+            "each time (allowed: each state is recorded; but then runs cannot be compared value "
+            "for value, so assert on the stable parts in your own test)"
+        )
     if key[0] == "CHAINED_INVOKE":
         return (
             f"the function invoked by Invoke {name!r} ended differently in the two runs (what "
