@@ -1247,7 +1247,7 @@ class Interpreter(StepHandlers):
         if decided is None:
             if mid in self._ops:
                 decided = True
-            elif self._went_past(fiber) is not None:
+            elif self._went_past(fiber) is not None or self._ended_before(fiber):
                 decided = False
             else:
                 decided = True
@@ -1266,7 +1266,18 @@ class Interpreter(StepHandlers):
             return (decided, None)
         if not decided:
             past = self._went_past(fiber)
-            assert past is not None  # decided False: the context recorded what came next
+            keep = f"keep Patched({cmd.change_id!r}) and the old branch until such executions end"
+            if past is None:  # decided False: the execution's code ended before this point
+                raise Fatal(
+                    NonDeterminismError(
+                        f"change {cmd.change_id!r} is Deprecated but this execution recorded "
+                        f"no marker for it and ended ({self._ended_as}) before reaching this "
+                        f"point, as one that took the old path does; {keep}",
+                        position="the end of the execution",
+                        recorded=f"the execution's end ({self._ended_as})",
+                        requested=f"Deprecated({cmd.change_id!r})",
+                    )
+                )
             rec, at = past
             n = at.n + 1
             parent = at.parent_id
@@ -1275,7 +1286,6 @@ class Interpreter(StepHandlers):
             if rec.id == at.ctx_id:  # the context itself: it completed before the change
                 where = f"the end of context {rec.id[:12]}, which completed"
             recorded = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
-            keep = f"keep Patched({cmd.change_id!r}) and the old branch until such executions end"
             completed = rec.id == at.ctx_id  # then every marker inside it came before its end
             others = self._skipped_markers(fiber.parent_id, None if completed else rec)
             if others:  # a new-path execution whose change id is spelled otherwise here
@@ -1317,6 +1327,19 @@ class Interpreter(StepHandlers):
             ):
                 skipped.append(repr(op.name))
         return skipped
+
+    def _ended_before(self, fiber: Fiber) -> bool:
+        """Whether the execution's code ended before the fiber's position: it returned or
+        raised (its EXECUTION operation SUCCEEDED or FAILED) and the fiber is in its root
+        context, or in virtual child contexts of it, which record nothing of their own. A
+        replay of an ended history then answers ``Patched`` as at the end of a child context
+        that completed: the old code went past this point."""
+        if self._ended_as not in ("SUCCEEDED", "FAILED"):
+            return False
+        f = fiber
+        while f.outer is not None:
+            f = f.outer
+        return f.ctx_id is None
 
     def _went_past(self, fiber: Fiber) -> tuple[Operation, Fiber] | None:
         """What shows that old code went past the fiber's position, and in which fiber: what

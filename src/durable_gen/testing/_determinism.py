@@ -282,9 +282,10 @@ class DeterminismCheck:
                 _fail(_unyielded_message(self.workflow, ref))
             if ref.error_type == "NonDeterminismError":
                 _fail(
-                    f"{_name(self.workflow)} is non-deterministic even without crashes: its "
-                    "replay after a suspension asked for other commands than it had recorded, "
-                    f"with the same code and input.\nLikely cause: {ADVICE_HIDDEN_READ}\n"
+                    f"{_name(self.workflow)} is non-deterministic even without crashes: "
+                    f"{_diverged_replay(ref, 'its')} asked for other commands than it had "
+                    "recorded, with the same code and input.\nLikely cause: "
+                    f"{ADVICE_HIDDEN_READ}. The cause can also be {_ADVICE_SIDE_EFFECT}\n"
                     f"The engine said: {ref.error_message}"
                 )
             if ref.error_type == "WorkflowDefinitionError":
@@ -416,6 +417,22 @@ ADVICE_HIDDEN_READ: Final = (
     "not change between these runs"
 )
 
+#: A cause that shows only when a step replays without running: after a crash, or when the
+#: body replays after a suspension.
+_ADVICE_SIDE_EFFECT: Final = (
+    "what the body takes from a step besides its result: a step that changes an object the "
+    "body gave it (appends to a list argument, sets a key of a dict or an attribute) or a "
+    "global the body then reads. When the body replays (after a crash or a suspension) that "
+    "step returns its recorded result without running, and the body's object stays as it was: "
+    "return what the body needs from the step (its result is recorded) and leave its arguments "
+    "unchanged"
+)
+
+#: Added to the advice when the two uninterrupted runs agree and only a crashed run differs.
+_ADVICE_CRASH_ONLY: Final = (
+    ". The two uninterrupted runs agree, so the cause can also be " + _ADVICE_SIDE_EFFECT
+)
+
 _ADVICE_ENGINE: Final = (
     "a step ran again although its outcome was persisted; with the same code that is a bug of "
     "the engine or the driver, not of the workflow: please report it with this schedule"
@@ -462,8 +479,9 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
     if got.error_type == "NonDeterminismError" and ref.error_type != "NonDeterminismError":
         problems.append(
             Problem(
-                "the crashed run's replay asked for other commands than its own history "
-                f"recorded, with the same code and input. The engine said: {got.error_message}",
+                f"in the crashed run, {_diverged_replay(got, 'the workflow')} asked for other "
+                "commands than its own history recorded, with the same code and input. The "
+                f"engine said: {got.error_message}",
                 ADVICE_HIDDEN_READ,
             )
         )
@@ -525,7 +543,32 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
                     _ADVICE_ENGINE if ran - lost > expected else ADVICE_HIDDEN_READ,
                 )
             )
+    if other == "crashed":  # the uninterrupted runs agreed: a step's side effect is likelier
+        problems = [
+            p
+            if p.advice == _ADVICE_ENGINE or p.advice.startswith(("callback ", "the function "))
+            else Problem(p.text, p.advice + _ADVICE_CRASH_ONLY)
+            for p in problems
+        ]
     return problems
+
+
+def _diverged_replay(summary: RunSummary, whose: str) -> str:
+    """Whose replay diverged: the workflow's own (``whose`` replay after a suspension), or that
+    of an execution it invoked, whose NonDeterminismError its failed Invoke carries up (its
+    message then names a position of that execution, not of the workflow)."""
+    for key in summary.operations.values():
+        if (
+            key[0] == "CHAINED_INVOKE"
+            and key[7] == "NonDeterminismError"
+            and key[8] == _masked(summary.error_message, summary.callback_ids)
+        ):
+            invoke = f"Invoke {key[2]!r}" if key[2] else "an unnamed Invoke"
+            return (
+                f"the replay of the execution invoked by {invoke} (its own code, "
+                "registered for that function: the position below is in that execution)"
+            )
+    return f"{whose} replay after a suspension"
 
 
 def _innermost_first(
@@ -580,6 +623,27 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
             "the step itself returns something new "
             "each time (allowed: its result is recorded; but then runs cannot be compared "
             "value for value, so assert on the stable parts in your own test)"
+        )
+    if key[0] == "STEP" and key[1] == "WaitForCondition":
+        return (
+            f"the checks of WaitForCondition {name!r} ended differently in the two runs (its "
+            "state is computed by its check function, a step, not by the workflow body). "
+            "Either it got another initial_state, computed in the workflow body from a direct "
+            "read of the clock, random or uuid (use dg.Now(), dg.Random(), dg.UUID()), id() of "
+            "an object or state kept between runs, or the check itself returns something new "
+            "each time (allowed: each state is recorded; but then runs cannot be compared value "
+            "for value, so assert on the stable parts in your own test)"
+        )
+    if key[0] == "CHAINED_INVOKE":
+        return (
+            f"the function invoked by Invoke {name!r} ended differently in the two runs (what "
+            "it returns is computed by that function, given in functions=, not by the workflow "
+            "body). Either it got another payload, computed in the workflow body from a direct "
+            "read of the clock, random or uuid (use dg.Now(), dg.Random(), dg.UUID()), id() of "
+            "an object or state kept between runs, or the function itself returns something new "
+            "each time (allowed: its result is recorded; but then runs cannot be compared value "
+            "for value, so give the check a function that answers the same, or assert on the "
+            "stable parts in your own test)"
         )
     if key[0] == "CALLBACK" or (key[0] == "CONTEXT" and key[1] == "WaitForCallback"):
         return (
