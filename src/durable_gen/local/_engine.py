@@ -48,6 +48,7 @@ from .._wire import (
     unicode_error,
 )
 from ._clock import Clock, RealClock
+from ._dbstore import DamagedRecordError
 from ._lifecycle import (
     EXECUTION_TIMEOUT,
     INVOCATION,
@@ -455,7 +456,10 @@ class LocalService(Runner):
             if ex is None or checkpoint_token != ex.token or ex.status != "RUNNING":
                 raise self._token_error(self._load(execution_arn), checkpoint_token)
             now = self._clock.now_ms()
-            task = store.next_task()
+            try:
+                task = store.next_task()
+            except DamagedRecordError:  # the engine's look for work sets it aside
+                task = None
             if task is not None and task.due_ms <= now and task.arn == execution_arn:
                 self._fire_own_timers(ex, now)
                 if ex.status != "RUNNING":

@@ -59,6 +59,7 @@ from ._dbstore import (
     same_host_prefix,
     schema_version_of,
     task_function,
+    task_sound,
     upgrade_schema,
     wall_ms,
 )
@@ -956,6 +957,8 @@ class PostgresStore(SqlStore):
             row = conn.execute(
                 sql + " ORDER BY t.due_ms, t.seq LIMIT 1 FOR UPDATE OF t, e SKIP LOCKED", params
             ).fetchone()
+        if row is not None and not task_sound(row):
+            raise self._damaged_task(row)
         return None if row is None else Task(*row)
 
     # --- leases -------------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Round 9 of the bad-input corpus: mistakes written from the docs alone.
+
+A damaged row of the scheduled work (``tasks``) of a database, a Postgres URL with an
+``sslmode`` the server's driver does not know, values the in-memory store hands out that a
+caller changes, a step that drives its own execution, and a command given a keyword it does
+not take outside a workflow body. Each must end in a typed error whose message says what to
+do, losing nothing recorded (and harming no other execution).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import (
+    DamagedRecordError,
+    LocalService,
+    SqliteStore,
+    VirtualClock,
+    Worker,
+    register_function,
+)
+
+# --- a damaged row of scheduled work -----------------------------------------------------------
+
+
+def _waits(_: object) -> Any:
+    yield dg.Wait(seconds=1)
+    return 5
+
+
+def _two_started(store: Any) -> tuple[str, str]:
+    engine = LocalService(store=store)
+    register_function(engine, "waits", _waits)
+    return engine.start("waits"), engine.start("waits")
+
+
+DAMAGES_SQLITE = [
+    ("due_ms = 'abc'", "its due_ms 'abc' is not a whole number of milliseconds"),
+    ("due_ms = 1.5", "its due_ms 1.5 is not a whole number of milliseconds"),
+    ("kind = 'bogus'", "its kind 'bogus' is none of call, callback-heartbeat"),
+    ("op_id = X'00'", "must be text"),
+]
+
+
+@pytest.mark.parametrize(("damage", "fault"), DAMAGES_SQLITE)
+def test_a_damaged_task_row_is_set_aside_and_the_other_executions_run(
+    tmp_path: Path, damage: str, fault: str
+) -> None:
+    # A due_ms that is not a number made the worker exit with a TypeError (and failed an
+    # innocent execution whose checkpoint looked at it); an unknown kind was dropped, its
+    # execution RUNNING for ever with nothing said.
+    db = tmp_path / "d.db"
+    with SqliteStore(db) as store:
+        bad, good = _two_started(store)
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE tasks SET {damage} WHERE arn = ?", (bad,))
+        row = conn.execute(
+            "SELECT arn, kind, op_id, due_ms FROM tasks WHERE arn = ?", (bad,)
+        ).fetchone()
+    lines: list[str] = []
+    with Worker(str(db), functions={"waits": _waits}, log=lines.append, skip_time=True) as w:
+        w.run(once=True)
+    said = [line for line in lines if "damaged record" in line]
+    assert len(said) == 1, lines
+    assert f"a scheduled task of {bad}" in said[0] and fault in said[0], said[0]
+    assert "restore the database from a backup" in said[0]
+    assert "that execution is set aside, the others go on" in said[0]
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store)
+        assert engine.get_execution(good).status == "SUCCEEDED"
+        assert engine.get_execution(good).result == "5"
+        assert engine.get_execution(bad).status == "RUNNING"
+    with sqlite3.connect(db) as conn:  # kept as it was, and handed back
+        assert (
+            conn.execute(
+                "SELECT arn, kind, op_id, due_ms FROM tasks WHERE arn = ?", (bad,)
+            ).fetchone()
+            == row
+        )
+        assert conn.execute("SELECT lease_owner FROM tasks WHERE arn = ?", (bad,)).fetchone() == (
+            None,
+        )
+
+
+def test_a_damaged_task_row_is_a_damaged_record_error_from_run_until_idle_once(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "d.db"
+    with SqliteStore(db) as store:
+        bad, good = _two_started(store)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE tasks SET kind = 'bogus' WHERE arn = ?", (bad,))
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store, clock=VirtualClock())
+        register_function(engine, "waits", _waits)
+        with pytest.raises(DamagedRecordError, match="a scheduled task of"):
+            engine.run_until_idle()
+        engine.run_until_idle()  # set aside: not met again by this store
+        assert engine.get_execution(good).status == "SUCCEEDED"
+        # the way out the message gives: stop the execution
+        assert engine.stop(bad).status == "STOPPED"
+
+
+def test_a_damaged_task_row_set_aside_by_a_dead_worker_is_met_again(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    with SqliteStore(db) as store:
+        bad, _ = _two_started(store)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE tasks SET kind = 'bogus', lease_owner = 'elsewhere/1:2:3', "
+            "lease_until = 1 WHERE arn = ?",
+            (bad,),
+        )
+    lines: list[str] = []
+    with Worker(str(db), functions={"waits": _waits}, log=lines.append, skip_time=True) as w:
+        w.run(once=True)
+    assert sum("a scheduled task of" in line for line in lines) == 1, lines
+
+
+def test_a_damaged_task_kind_on_postgres_is_set_aside(postgres_url: str) -> None:
+    import psycopg
+
+    from durable_gen.local import PostgresStore
+
+    with PostgresStore(postgres_url) as store:
+        bad, good = _two_started(store)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE tasks SET kind = 'bogus' WHERE arn = %s", (bad,))
+    lines: list[str] = []
+    with Worker(postgres_url, functions={"waits": _waits}, log=lines.append, skip_time=True) as w:
+        w.run(once=True)
+    said = [line for line in lines if "a scheduled task of" in line]
+    assert len(said) == 1 and "its kind 'bogus'" in said[0], lines
+    with PostgresStore(postgres_url) as store:
+        engine = LocalService(store=store)
+        assert engine.get_execution(good).status == "SUCCEEDED"
+        assert engine.get_execution(bad).status == "RUNNING"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT kind, lease_owner FROM tasks WHERE arn = %s", (bad,)
+        ).fetchone() == ("bogus", None)
