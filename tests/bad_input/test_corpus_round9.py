@@ -144,3 +144,46 @@ def test_a_damaged_task_kind_on_postgres_is_set_aside(postgres_url: str) -> None
         assert conn.execute(
             "SELECT kind, lease_owner FROM tasks WHERE arn = %s", (bad,)
         ).fetchone() == ("bogus", None)
+
+
+# --- a Postgres URL with a parameter value libpq refuses only when it connects ----------------
+
+BAD_PARAMETERS = [
+    ("sslmode=requir", "its sslmode 'requir' is none of disable, allow, prefer, require"),
+    ("sslmode=REQUIRE", "its sslmode 'REQUIRE' is none of"),
+    ("gssencmode=always", "its gssencmode 'always' is none of disable, prefer, require"),
+    ("channel_binding=yes", "its channel_binding 'yes' is none of"),
+    ("target_session_attrs=rw", "its target_session_attrs 'rw' is none of any, read-write"),
+    ("connect_timeout=5s", "its connect_timeout '5s' is not a whole number"),
+    ("keepalives_idle=soon", "its keepalives_idle 'soon' is not a whole number"),
+]
+
+
+@pytest.mark.parametrize(("query", "fault"), BAD_PARAMETERS)
+def test_a_postgres_url_with_a_bad_parameter_value_is_refused_before_connecting(
+    query: str, fault: str
+) -> None:
+    # A wrong sslmode was found only when the pool connected: a StoreError after the whole
+    # timeout (and a worker retried it for its patience).
+    pytest.importorskip("psycopg")
+    import time
+
+    from durable_gen.local import open_store
+
+    started = time.monotonic()
+    with pytest.raises(dg.ValidationError) as caught:
+        open_store(f"postgresql://app:s3cret@127.0.0.1:1/db?{query}", timeout=30)
+    assert time.monotonic() - started < 5
+    text = str(caught.value)
+    assert fault in text and "is malformed" in text and "correct it" in text, text
+    assert "s3cret" not in text
+
+
+def test_a_postgres_url_with_good_parameter_values_still_connects(postgres_url: str) -> None:
+    from durable_gen.local import PostgresStore
+
+    sep = "&" if "?" in postgres_url else "?"
+    url = f"{postgres_url}{sep}sslmode=disable&target_session_attrs=any&connect_timeout=5"
+    with PostgresStore(url) as store:
+        bad, good = _two_started(store)
+        assert bad != good

@@ -342,6 +342,51 @@ def check_url(pg: Any, url: str) -> None:
                 f"the Postgres URL {shown} is malformed (the port {port!r} is not a number "
                 f"in 1..65535): {_MALFORMED_ADVICE}"
             )
+    # libpq parses these only when it connects: a wrong one was a StoreError after the pool
+    # tried it for the whole timeout (and a worker retried it for its patience).
+    for name, value in params.items():
+        allowed = _CHOICES.get(name)
+        if allowed is not None and value not in allowed:
+            raise ValidationError(
+                f"the Postgres URL {shown} is malformed (its {name} {value!r} is none of "
+                f"{', '.join(allowed)}): {_MALFORMED_ADVICE}"
+            )
+        if name in _INTEGERS and not re.fullmatch(r"\s*[+-]?\d+\s*", str(value)):
+            raise ValidationError(
+                f"the Postgres URL {shown} is malformed (its {name} {value!r} is not a whole "
+                f"number of seconds or a count): {_MALFORMED_ADVICE}"
+            )
+
+
+#: The connection parameters whose values libpq takes from a list (checked as it does, case
+#: and all, when it connects).
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any",
+        "read-write",
+        "read-only",
+        "primary",
+        "standby",
+        "prefer-standby",
+    ),
+    "load_balance_hosts": ("disable", "random"),
+    "sslcertmode": ("disable", "allow", "require"),
+    "sslnegotiation": ("postgres", "direct"),
+}
+#: The connection parameters libpq reads as whole numbers.
+_INTEGERS: Final = frozenset(
+    (
+        "connect_timeout",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+    )
+)
 
 
 # --- the store --------------------------------------------------------------------------------
