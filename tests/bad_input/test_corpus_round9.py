@@ -187,3 +187,100 @@ def test_a_postgres_url_with_good_parameter_values_still_connects(postgres_url: 
     with PostgresStore(url) as store:
         bad, good = _two_started(store)
         assert bad != good
+
+
+# --- values the in-memory store hands out ----------------------------------------------------
+
+
+def _crashes(_: object) -> Any:
+    raise ValueError("boom")
+    yield  # pragma: no cover
+
+
+@dg.step(retry=dg.Retry(max_attempts=1))
+def _fails(_: int) -> int:
+    raise ValueError("step boom")
+
+
+def _runs_a_failing_step(_: object) -> Any:
+    return (yield _fails(1))
+
+
+def _waits_for_a_callback(_: object) -> Any:
+    handle = yield dg.CreateCallback(name="approve")
+    return (yield handle)
+
+
+def _memory_engine() -> LocalService:
+    engine = LocalService()
+    register_function(engine, "crashes", _crashes)
+    register_function(engine, "steps", _runs_a_failing_step)
+    register_function(engine, "callback", _waits_for_a_callback)
+    return engine
+
+
+def test_changing_a_returned_error_trace_changes_nothing_recorded() -> None:
+    engine = _memory_engine()
+    arn = engine.start("crashes")
+    engine.run_until_idle()
+    record = engine.get_execution(arn)
+    assert record.error is not None and record.error.stack_trace
+    before = list(record.error.stack_trace)
+    record.error.stack_trace.append("changed by the caller")
+    record.error.stack_trace[0] = "changed"
+    after = engine.get_execution(arn).error
+    assert after is not None and after.stack_trace == before
+    assert [r.error.stack_trace for r in engine.list_executions() if r.error] == [before]
+
+
+def test_changing_a_returned_operation_or_event_changes_nothing_recorded() -> None:
+    engine = _memory_engine()
+    arn = engine.start("steps")
+    engine.run_until_idle()
+
+    def step_trace() -> list[str]:
+        (op,) = [op for op in engine.get_operations(arn) if op.step_details is not None]
+        assert op.step_details is not None and op.step_details.error is not None
+        assert op.step_details.error.stack_trace is not None
+        return op.step_details.error.stack_trace
+
+    before = list(step_trace())
+    step_trace().append("changed by the caller")
+    assert step_trace() == before
+    history = engine.get_history(arn)
+    shown = [msgspec_builtins(event) for event in history]
+    for event in history:
+        for name in event.__struct_fields__:
+            details = getattr(event, name)
+            if name.endswith("_details") and isinstance(details, dict):
+                details["Changed"] = True
+                details.pop("Error", None)
+    assert [msgspec_builtins(event) for event in engine.get_history(arn)] == shown
+
+
+def test_a_callers_own_trace_list_is_not_kept_by_the_record() -> None:
+    from durable_gen.runtime import ErrorObject
+
+    engine = _memory_engine()
+    arn = engine.start("callback")
+    engine.run_until_idle()
+    (op,) = [op for op in engine.get_operations(arn) if op.callback_details is not None]
+    assert op.callback_details is not None and op.callback_details.callback_id is not None
+    mine = ["line 1"]
+    engine.send_callback_failure(
+        op.callback_details.callback_id,
+        ErrorObject(error_type="Rejected", error_message="no", stack_trace=mine),
+    )
+    engine.run_until_idle()
+    mine.append("changed by the caller afterwards")
+    (op,) = [op for op in engine.get_operations(arn) if op.callback_details is not None]
+    assert op.callback_details is not None and op.callback_details.error is not None
+    assert op.callback_details.error.stack_trace == ["line 1"]
+    record = engine.get_execution(arn)
+    assert record.error is not None and record.error.stack_trace == ["line 1"]
+
+
+def msgspec_builtins(value: object) -> object:
+    import msgspec
+
+    return msgspec.to_builtins(value)
