@@ -284,3 +284,37 @@ def msgspec_builtins(value: object) -> object:
     import msgspec
 
     return msgspec.to_builtins(value)
+
+
+# --- a command given a keyword it does not take, outside a workflow body ----------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "keyword", "advice"),
+    [
+        (lambda: dg.Wait(second=5), "second", "Did you mean seconds?"),
+        (lambda: dg.CreateCallback(nam="approve"), "nam", "Did you mean name?"),
+        (
+            lambda: dg.Map([1], lambda c, x, i, items: x, max_concurency=2),
+            "max_concurency",
+            "Did you mean max_concurrency?",
+        ),
+    ],
+)
+def test_a_misspelt_command_keyword_is_named_outside_a_body_and_explained_inside(
+    make: Any, keyword: str, advice: str
+) -> None:
+    # As the guide says: outside any workflow a command keeps msgspec's TypeError (which
+    # names the keyword); the same call made by a helper the body calls is the ArgumentError
+    # with the closest keyword.
+    with pytest.raises(TypeError, match=f"Unexpected keyword argument '{keyword}'"):
+        make()
+
+    def workflow(_: object) -> Any:
+        return (yield make())
+
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(workflow, None)
+    text = str(caught.value)
+    assert "ArgumentError" in text and f"unknown keyword argument '{keyword}'" in text, text
+    assert advice in text, text
