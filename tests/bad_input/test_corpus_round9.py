@@ -318,3 +318,72 @@ def test_a_misspelt_command_keyword_is_named_outside_a_body_and_explained_inside
     text = str(caught.value)
     assert "ArgumentError" in text and f"unknown keyword argument '{keyword}'" in text, text
     assert advice in text, text
+
+
+# --- a step that drives its own execution ------------------------------------------------------
+
+
+@pytest.mark.timeout(60)  # it hung for ever
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+def test_a_step_running_its_own_execution_is_refused_not_a_hang(
+    tmp_path: Path, store_kind: str
+) -> None:
+    # engine.run(arn) from a step of arn waited for ever for the invocation running the step.
+    engine = (
+        LocalService(clock=VirtualClock())
+        if store_kind == "memory"
+        else LocalService(store=SqliteStore(tmp_path / "d.db"), clock=VirtualClock())
+    )
+    arns: dict[str, str] = {}
+    seen: list[str] = []
+
+    @dg.step(retry=dg.Retry(max_attempts=1))
+    def meddle(target: str) -> str:
+        try:
+            return engine.run(arns[target]).status
+        except dg.ValidationError as exc:
+            seen.append(str(exc))
+            raise
+
+    @dg.step
+    def others(_: int) -> str:  # run() of another execution from a step still works
+        return engine.run(arns["other"]).status
+
+    def own(_: object) -> Any:
+        return (yield meddle("own"))
+
+    def parent(_: object) -> Any:
+        return (yield dg.Invoke("child", None))
+
+    def child(_: object) -> Any:
+        return (yield meddle("parent"))
+
+    def simple(_: object) -> Any:
+        return 1
+        yield  # pragma: no cover
+
+    def drives_other(_: object) -> Any:
+        return (yield others(1))
+
+    for name, fn in [
+        ("own", own),
+        ("parent", parent),
+        ("child", child),
+        ("simple", simple),
+        ("drives", drives_other),
+    ]:
+        register_function(engine, name, fn)
+    arns["own"] = engine.start("own")
+    record = engine.run(arns["own"])
+    assert record.status == "FAILED" and record.error is not None
+    assert "ValidationError" in str(record.error.error_type) + str(record.error.error_message)
+    assert "was called from a step of that execution: it would wait for ever" in seen[0]
+    assert "Return from the step" in seen[0]
+    arns["parent"] = engine.start("parent")
+    record = engine.run(arns["parent"])
+    assert record.status == "FAILED", record
+    assert "which it invoked" in seen[1], seen[1]
+    arns["other"] = engine.start("simple")
+    drives = engine.start("drives")
+    record = engine.run(drives)
+    assert record.status == "SUCCEEDED" and record.result == '"SUCCEEDED"', record
