@@ -20,6 +20,7 @@ from durable_gen.local import (
     DamagedRecordError,
     LocalService,
     SqliteStore,
+    StoreUnavailableError,
     VirtualClock,
     Worker,
     register_function,
@@ -387,3 +388,50 @@ def test_a_step_running_its_own_execution_is_refused_not_a_hang(
     drives = engine.start("drives")
     record = engine.run(drives)
     assert record.status == "SUCCEEDED" and record.result == '"SUCCEEDED"', record
+
+
+# --- a database store used after it was closed ---------------------------------------------------
+
+
+def _closed_store_calls(engine: LocalService, arn: str) -> list[tuple[str, Any]]:
+    return [
+        ("list_executions", engine.list_executions),
+        ("get_execution", lambda: engine.get_execution(arn)),
+        ("start", lambda: engine.start("waits")),
+        ("run_until_idle", engine.run_until_idle),
+        ("get_history", lambda: engine.get_history(arn)),
+        ("stop", lambda: engine.stop(arn)),
+    ]
+
+
+def test_a_closed_sqlite_store_says_it_was_closed_and_what_to_do(tmp_path: Path) -> None:
+    # It said "the database ... failed: Cannot operate on a closed database." and no more.
+    store = SqliteStore(tmp_path / "d.db")
+    engine = LocalService(store=store)
+    register_function(engine, "waits", _waits)
+    arn = engine.start("waits")
+    store.close()
+    for name, call in _closed_store_calls(engine, arn):
+        with pytest.raises(dg.StoreError) as caught:
+            call()
+        text = str(caught.value)
+        assert "was closed (close(), or the end of its with block)" in text, (name, text)
+        assert "open the database again" in text, (name, text)
+    with SqliteStore(tmp_path / "d.db") as again:
+        assert [r.status for r in LocalService(store=again).list_executions()] == ["RUNNING"]
+
+
+def test_a_closed_postgres_store_says_it_was_closed_and_what_to_do(postgres_url: str) -> None:
+    from durable_gen.local import PostgresStore
+
+    store = PostgresStore(postgres_url, timeout=2)
+    engine = LocalService(store=store)
+    register_function(engine, "waits", _waits)
+    arn = engine.start("waits")
+    store.close()
+    for name, call in _closed_store_calls(engine, arn):
+        with pytest.raises(dg.StoreError) as caught:
+            call()
+        text = str(caught.value)
+        assert "was closed (close(), or the end of its with block)" in text, (name, text)
+        assert not isinstance(caught.value, StoreUnavailableError), (name, text)

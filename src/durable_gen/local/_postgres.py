@@ -713,6 +713,8 @@ class PostgresStore(SqlStore):
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
         except Exception as exc:
+            if self._closed:
+                raise self._error(exc) from None
             if type(exc).__module__.startswith("psycopg_pool"):
                 raise StoreUnavailableError(
                     f"no connection to the database {self.url} within {self._timeout:g} s "
@@ -767,6 +769,13 @@ class PostgresStore(SqlStore):
         )
 
     def _error(self, exc: Exception) -> StoreError:
+        if self._closed:  # the pool is closed: no server trouble to retry
+            return StoreError(
+                f"the PostgresStore of {self.url} was closed (close(), or the end of its with "
+                "block), so it reads and writes nothing more; nothing was written. Use the "
+                "store inside its with block, or open the database again (PostgresStore(url), "
+                "open_store(url)) for the engine or worker that needs it"
+            )
         errors = self._psycopg.errors
         text = str(exc).strip()
         if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):

@@ -611,6 +611,13 @@ class SqliteStore(SqlStore):
             )
         if "no such table" in text:
             return StoreError(f"{self.path} is not a durable_gen database ({text})")
+        if isinstance(exc, sqlite3.ProgrammingError) and "closed database" in text:
+            return StoreError(
+                f"the SqliteStore of {self.path} was closed (close(), or the end of its with "
+                "block), so it reads and writes nothing more; nothing was written. Use the "
+                "store inside its with block, or open the database again (SqliteStore(path), "
+                "open_store(url)) for the engine or worker that needs it"
+            )
         if "disk is full" in text:  # SQLITE_FULL: the transaction was rolled back
             return StoreUnavailableError(
                 f"the disk holding the database {self.path} is full ({text}): nothing of this "
