@@ -24,6 +24,7 @@ import msgspec
 from .._errors import StoreError, ValidationError
 from .._wire import Event, Operation
 from ._clock import RealClock
+from ._state import CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, RETRY_TIMER, WAIT_TIMER
 from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
 
 __all__ = [
@@ -36,12 +37,14 @@ __all__ = [
     "SqlReads",
     "SqlStore",
     "StoreUnavailableError",
+    "TASK_KINDS",
     "TransactionLock",
     "alive",
     "decode_events",
     "decode_header",
     "decode_operation",
     "decode_operations",
+    "decode_tasks",
     "encode_header",
     "lease_lost",
     "like_prefix",
@@ -55,6 +58,19 @@ __all__ = [
 
 CALL: Final = "call"
 INVOCATION: Final = "invocation"
+#: Every kind of task the engine schedules (``_lifecycle.EXECUTION_TIMEOUT`` is spelt out:
+#: that module imports this one). A row of another kind was not written by durable_gen.
+TASK_KINDS: Final = frozenset(
+    (
+        CALL,
+        INVOCATION,
+        "execution-timeout",
+        WAIT_TIMER,
+        RETRY_TIMER,
+        CALLBACK_TIMEOUT,
+        CALLBACK_HEARTBEAT,
+    )
+)
 
 
 def _process_space() -> str:
@@ -363,6 +379,35 @@ def decode_events(rows: list[Any], arn: str, where: object) -> list[Event]:
         raise damaged(f"a history event of {arn}", where, exc) from None
 
 
+def task_sound(row: Any) -> bool:
+    """Whether a ``tasks`` row ``(due_ms, arn, kind, op_id)`` is one durable_gen writes."""
+    due, arn, kind, op_id = row
+    return type(due) is int and type(arn) is str and kind in TASK_KINDS and type(op_id) is str
+
+
+def damaged_task(row: Any, where: object) -> DamagedRecordError:
+    """The error for a ``tasks`` row that is not one durable_gen writes (see ``task_sound``)."""
+    due, arn, kind, op_id = row
+    if type(due) is not int:
+        fault = f"its due_ms {due!r} is not a whole number of milliseconds"
+    elif kind not in TASK_KINDS:
+        fault = f"its kind {kind!r} is none of {', '.join(sorted(TASK_KINDS))}"
+    else:
+        fault = f"its arn {arn!r} and op_id {op_id!r} must be text"
+    return DamagedRecordError(
+        f"the database {where} holds a damaged record, a scheduled task of {arn} ({fault}): "
+        "something other than durable_gen wrote it, or the disk damaged it; that execution "
+        "waits on it for ever: restore the database from a backup, or stop the execution "
+        "(durable-gen stop)"
+    )
+
+
+def decode_tasks(rows: list[Any]) -> list[Task]:
+    """The sound rows ``(due_ms, arn, kind, op_id)`` of ``tasks`` as ``Task``s (a damaged one
+    is left out: ``next_task()`` sets it aside and reports it)."""
+    return [Task(*row) for row in rows if task_sound(row)]
+
+
 def decode_header(
     header: bytes, payload: str | None, arn: str = "", where: object = "?"
 ) -> StoredExecution:
@@ -515,7 +560,7 @@ class SqlReads:
             f"WHERE arn = ? AND lease_owner IS NULL ORDER BY due_ms, {self._TASK_SEQ}",
             (arn,),
         )
-        return [Task(*row) for row in rows]
+        return decode_tasks(rows)
 
     def workflows(self) -> dict[str, str]:
         """Every remembered workflow: function name → import path."""
@@ -679,6 +724,27 @@ class SqlStore(SqlReads):
     def next_task(self) -> Task | None:
         raise NotImplementedError
 
+    def _damaged_task(self, row: Any) -> DamagedRecordError:
+        """The error for a damaged ``tasks`` row that ``next_task()`` met. Its ``set_aside()``
+        leases the row to this store, so that it is not met again at once (a worker hands
+        it back when it stops, as a damaged execution's work); the engine calls it when it
+        looked for work, not when a checkpoint looked for its own timers."""
+        error = damaged_task(row, self._where())
+
+        def set_aside() -> None:
+            until, arg = self._lease_until()
+            with self._tx() as conn:
+                conn.execute(
+                    self._q(
+                        f"UPDATE tasks SET lease_owner = ?, lease_until = {until} "
+                        "WHERE arn = ? AND kind = ? AND op_id = ? AND lease_owner IS NULL"
+                    ),
+                    (self.owner, arg, *row[1:]),
+                )
+
+        error.set_aside = set_aside  # type: ignore[attr-defined]
+        return error
+
     def engine_clock(self) -> RealClock:
         """The wall clock an engine on this store reads (this host's; a store that hosts
         share gives its server's, so that they agree on when a timer is due)."""
@@ -686,7 +752,10 @@ class SqlStore(SqlReads):
 
     def next_due_ms(self) -> int | None:
         """When the earliest served task is due (epoch ms on the engine's clock), if any."""
-        task = self.next_task()
+        try:
+            task = self.next_task()
+        except DamagedRecordError:  # due now: the engine's look for work sets it aside
+            return self.engine_clock().now_ms()
         return None if task is None else task.due_ms
 
     # --- leases -------------------------------------------------------------------------------
@@ -745,6 +814,14 @@ class SqlStore(SqlReads):
         """Hand back a call whose holder lost it: due again, or gone if nothing awaits it."""
         ex = self.load(arn)
         key = (arn, CALL, op_id)
+        # A damaged row its holder set aside (any other kind) is handed back as it is.
+        conn.execute(
+            self._q(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL "
+                "WHERE arn = ? AND kind <> ? AND op_id = ?"
+            ),
+            key,
+        )
         if ex is None or ex.status != "RUNNING" or op_id not in ex.invokes:
             conn.execute(self._q(DELETE_TASK), key)
         else:

@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, get_args, overload
 
 from .._arguments import checked
 from .._commands import StepFunction
+from .._context import STEP
 from .._errors import (
     FunctionNotRegisteredError,
     InvalidCheckpointTokenError,
@@ -48,6 +49,7 @@ from .._wire import (
     unicode_error,
 )
 from ._clock import Clock, RealClock
+from ._dbstore import DamagedRecordError
 from ._lifecycle import (
     EXECUTION_TIMEOUT,
     INVOCATION,
@@ -455,7 +457,10 @@ class LocalService(Runner):
             if ex is None or checkpoint_token != ex.token or ex.status != "RUNNING":
                 raise self._token_error(self._load(execution_arn), checkpoint_token)
             now = self._clock.now_ms()
-            task = store.next_task()
+            try:
+                task = store.next_task()
+            except DamagedRecordError:  # the engine's look for work sets it aside
+                task = None
             if task is not None and task.due_ms <= now and task.arn == execution_arn:
                 self._fire_own_timers(ex, now)
                 if ex.status != "RUNNING":
@@ -582,6 +587,9 @@ class LocalService(Runner):
                 f"until must be a time on the engine's clock in whole epoch milliseconds (an "
                 f"int), or None, got {until!r}"
             )
+        running = STEP.get()
+        if running is not None:
+            self._refuse_own_run(execution_arn, running[0])
         while True:
             while self._run_one():
                 pass
@@ -608,6 +616,26 @@ class LocalService(Runner):
                     return ex.record()
 
     # --- timers and callbacks ---------------------------------------------------------------
+
+    def _refuse_own_run(self, execution_arn: str, step_arn: str) -> None:
+        """Refuse ``run()`` of an execution from a step of it (or of an execution it invoked,
+        and so on down): the step runs inside the invocation that ``run()`` would wait to
+        end, so it would wait for ever."""
+        with self._lock:
+            arn: str | None = step_arn
+            while arn is not None and arn != execution_arn:
+                ex = self._store.load(arn)
+                arn = None if ex is None else ex.parent_arn
+        if arn is None:
+            return
+        whose = "that execution" if step_arn == execution_arn else f"{step_arn}, which it invoked"
+        raise ValidationError(
+            f"run({execution_arn!r}) was called from a step of {whose}: it would wait for "
+            "ever, for the invocation that runs this step to end. Return from the step and let "
+            "the engine go on (whoever drives the execution, run() or a worker, runs its next "
+            "steps); to start another execution from a step, call start() and do not wait "
+            "for it there, or yield dg.Invoke(...) from the workflow to wait for its result"
+        )
 
     @checked
     def send_callback_success(self, callback_id: str, result: str | None = None) -> None:

@@ -59,6 +59,7 @@ from ._dbstore import (
     same_host_prefix,
     schema_version_of,
     task_function,
+    task_sound,
     upgrade_schema,
     wall_ms,
 )
@@ -341,6 +342,51 @@ def check_url(pg: Any, url: str) -> None:
                 f"the Postgres URL {shown} is malformed (the port {port!r} is not a number "
                 f"in 1..65535): {_MALFORMED_ADVICE}"
             )
+    # libpq parses these only when it connects: a wrong one was a StoreError after the pool
+    # tried it for the whole timeout (and a worker retried it for its patience).
+    for name, value in params.items():
+        allowed = _CHOICES.get(name)
+        if allowed is not None and value not in allowed:
+            raise ValidationError(
+                f"the Postgres URL {shown} is malformed (its {name} {value!r} is none of "
+                f"{', '.join(allowed)}): {_MALFORMED_ADVICE}"
+            )
+        if name in _INTEGERS and not re.fullmatch(r"\s*[+-]?\d+\s*", str(value)):
+            raise ValidationError(
+                f"the Postgres URL {shown} is malformed (its {name} {value!r} is not a whole "
+                f"number of seconds or a count): {_MALFORMED_ADVICE}"
+            )
+
+
+#: The connection parameters whose values libpq takes from a list (checked as it does, case
+#: and all, when it connects).
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any",
+        "read-write",
+        "read-only",
+        "primary",
+        "standby",
+        "prefer-standby",
+    ),
+    "load_balance_hosts": ("disable", "random"),
+    "sslcertmode": ("disable", "allow", "require"),
+    "sslnegotiation": ("postgres", "direct"),
+}
+#: The connection parameters libpq reads as whole numbers.
+_INTEGERS: Final = frozenset(
+    (
+        "connect_timeout",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+    )
+)
 
 
 # --- the store --------------------------------------------------------------------------------
@@ -667,6 +713,8 @@ class PostgresStore(SqlStore):
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
         except Exception as exc:
+            if self._closed:
+                raise self._error(exc) from None
             if type(exc).__module__.startswith("psycopg_pool"):
                 raise StoreUnavailableError(
                     f"no connection to the database {self.url} within {self._timeout:g} s "
@@ -721,6 +769,13 @@ class PostgresStore(SqlStore):
         )
 
     def _error(self, exc: Exception) -> StoreError:
+        if self._closed:  # the pool is closed: no server trouble to retry
+            return StoreError(
+                f"the PostgresStore of {self.url} was closed (close(), or the end of its with "
+                "block), so it reads and writes nothing more; nothing was written. Use the "
+                "store inside its with block, or open the database again (PostgresStore(url), "
+                "open_store(url)) for the engine or worker that needs it"
+            )
         errors = self._psycopg.errors
         text = str(exc).strip()
         if isinstance(exc, errors.LockNotAvailable | errors.QueryCanceled):
@@ -956,6 +1011,8 @@ class PostgresStore(SqlStore):
             row = conn.execute(
                 sql + " ORDER BY t.due_ms, t.seq LIMIT 1 FOR UPDATE OF t, e SKIP LOCKED", params
             ).fetchone()
+        if row is not None and not task_sound(row):
+            raise self._damaged_task(row)
         return None if row is None else Task(*row)
 
     # --- leases -------------------------------------------------------------------------------

@@ -165,7 +165,13 @@ class Runner:
         """Run the earliest due task (with ``focus``: of that execution and those it invoked
         only); False when none is due."""
         with self._lock:
-            task = self._store.next_task()  # also takes back the work of dead invocations
+            try:
+                task = self._store.next_task()  # also takes back the work of dead invocations
+            except DamagedRecordError as exc:  # a damaged task: not met again at once
+                set_aside: Callable[[], None] | None = getattr(exc, "set_aside", None)
+                if set_aside is not None:
+                    set_aside()
+                raise
             if focus is not None:
                 task = min(self._tasks_of(focus), default=None)
             if task is None or task.due_ms > self._clock.now_ms():
@@ -206,17 +212,20 @@ class Runner:
         # Timers of the invoking execution that came due during the invocation fire now, so
         # this checkpoint's response can tell the handler.
         store = self._store
-        task = store.next_task()
-        while (
-            task is not None
-            and task.due_ms <= now
-            and task.arn == ex.arn
-            and task.kind in _TIMERS
-            and ex.status == "RUNNING"
-        ):
-            if store.claim(task):
-                self._fire(task, now)
+        try:
             task = store.next_task()
+            while (
+                task is not None
+                and task.due_ms <= now
+                and task.arn == ex.arn
+                and task.kind in _TIMERS
+                and ex.status == "RUNNING"
+            ):
+                if store.claim(task):
+                    self._fire(task, now)
+                task = store.next_task()
+        except DamagedRecordError:
+            return  # a damaged task is for the engine's look for work to set aside
 
     def _fire_overdue(self, arn: str, callback_op: str | None = None) -> None:
         """Fire the timeouts of execution ``arn`` (and of its callback ``callback_op``) that

@@ -43,6 +43,7 @@ from .._wire import Event, Operation
 from ._dbstore import (
     CALL,
     DELETE_TASK,
+    TASK_KINDS,
     UPSERT_CALLBACK,
     LeaseLostError,
     SqlStore,
@@ -62,6 +63,7 @@ from ._dbstore import (
     new_owner,
     schema_version_of,
     task_function,
+    task_sound,
     upgrade_schema,
     wall_ms,
 )
@@ -623,6 +625,13 @@ class SqliteStore(SqlStore):
             )
         if "no such table" in text:
             return StoreError(f"{self.path} is not a durable_gen database ({text})")
+        if isinstance(exc, sqlite3.ProgrammingError) and "closed database" in text:
+            return StoreError(
+                f"the SqliteStore of {self.path} was closed (close(), or the end of its with "
+                "block), so it reads and writes nothing more; nothing was written. Use the "
+                "store inside its with block, or open the database again (SqliteStore(path), "
+                "open_store(url)) for the engine or worker that needs it"
+            )
         if "disk is full" in text:  # SQLITE_FULL: the transaction was rolled back
             return StoreUnavailableError(
                 f"the disk holding the database {self.path} is full ({text}): nothing of this "
@@ -660,7 +669,9 @@ class SqliteStore(SqlStore):
             if self._depth:
                 self._cache[arn] = ex
                 self._rows[arn] = (bool(row[1]), row[2], row[3])
-                task = None if row[5] is None else Task(*row[5:])
+                task = None
+                if type(row[5]) is int and row[7] in TASK_KINDS and type(row[8]) is str:
+                    task = Task(*row[5:])  # a damaged row is the worker's to meet
                 self._next = (conn.total_changes, self._serving, task)
             return ex
 
@@ -936,7 +947,13 @@ class SqliteStore(SqlStore):
                     row = self._conn.execute(sql, params).fetchone()
                 except sqlite3.Error as exc:
                     raise self._error(exc) from None
-                return None if row is None else Task(*row)
+                # A damaged row is not the caller's (a checkpoint's) to report: the worker's
+                # own look for work meets it and sets it aside.
+                if row is None:
+                    return None
+                if type(row[0]) is int and row[2] in TASK_KINDS and type(row[3]) is str:
+                    return Task(*row)
+                raise self._damaged_task(row)
         with self._tx() as conn:
             now = _monotonic_ms()
             if now - self._recovered_ms >= _RECOVER_EVERY_MS:
@@ -944,6 +961,8 @@ class SqliteStore(SqlStore):
                 self._recover(conn)
             sql, params = self._task_query()
             row = conn.execute(sql, params).fetchone()
+        if row is not None and not task_sound(row):
+            raise self._damaged_task(row)
         return None if row is None else Task(*row)
 
     def _task_query(self, *, load: bool = False) -> tuple[str, tuple[str, ...]]:

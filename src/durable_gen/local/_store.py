@@ -29,7 +29,15 @@ from typing import Any, Literal, NamedTuple, Protocol, cast, runtime_checkable
 import msgspec
 
 from .._arguments import checked
-from .._wire import ErrorObject, Event, Operation
+from .._wire import (
+    CallbackDetails,
+    ChainedInvokeDetails,
+    ContextDetails,
+    ErrorObject,
+    Event,
+    Operation,
+    StepDetails,
+)
 
 __all__ = [
     "CallbackEntry",
@@ -61,6 +69,37 @@ def built(events: list[Event | PendingEvent]) -> list[Event]:
         if type(event) is tuple:
             events[index] = event[0](*event[1:])
     return cast(list[Event], events)
+
+
+_replace = msgspec.structs.replace
+
+
+def own_error(error: ErrorObject) -> ErrorObject:
+    """``error`` with a stack trace list of its own (the only mutable part of an error)."""
+    trace = error.stack_trace
+    return error if trace is None else _replace(error, stack_trace=list(trace))
+
+
+def own_operation(op: Operation) -> Operation:
+    """``op``, or a copy whose error's stack trace is a list of its own when it has one: what
+    the in-memory store keeps and hands out shares nothing a caller can change."""
+    details: StepDetails | CallbackDetails | ChainedInvokeDetails | ContextDetails | None
+    details = op.step_details or op.callback_details or op.chained_invoke_details
+    details = details or op.context_details
+    if details is None or details.error is None or details.error.stack_trace is None:
+        return op
+    error = own_error(details.error)
+    if op.step_details is not None:
+        return _replace(op, step_details=_replace(op.step_details, error=error))
+    if op.callback_details is not None:
+        return _replace(op, callback_details=_replace(op.callback_details, error=error))
+    if op.chained_invoke_details is not None:
+        return _replace(op, chained_invoke_details=_replace(op.chained_invoke_details, error=error))
+    assert op.context_details is not None
+    return _replace(op, context_details=_replace(op.context_details, error=error))
+
+
+_EVENTS = msgspec.json.Encoder(), msgspec.json.Decoder(list[Event])
 
 
 class ExecutionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,7 +227,7 @@ class StoredExecution:
             status=self.status,
             input=self.input,
             result=self.result,
-            error=self.error,
+            error=None if self.error is None else own_error(self.error),
             start_timestamp=self.start_ms,
             end_timestamp=self.end_ms,
             parent_arn=self.parent_arn,
@@ -362,17 +401,19 @@ class MemoryStore:
         entry = self._entries[arn]
         ops = entry.operations
         if start == 0 and limit is None:
-            return list(ops.values())
+            return [own_operation(op) for op in ops.values()]
         ids = entry.order[start:] if limit is None else entry.order[start : start + limit]
-        return [ops[i] for i in ids]
+        return [own_operation(ops[i]) for i in ids]
 
     def operation_count(self, arn: str) -> int:
         """How many operations execution ``arn`` has."""
         return len(self._entries[arn].order)
 
     def events(self, arn: str) -> list[Event]:
-        """A copy of the list of history events of ``arn``."""
-        return list(built(self._entries[arn].events))
+        """A copy of the history events of ``arn`` (their details too: a caller that changes
+        them changes nothing recorded)."""
+        encode, decode = _EVENTS
+        return decode.decode(encode.encode(built(self._entries[arn].events)))
 
     def find_callback(self, callback_id: str) -> CallbackEntry | None:
         """The entry of an issued callback id, or None if it was never issued."""
@@ -392,7 +433,9 @@ class MemoryStore:
             for op in change.operations:
                 if op.id not in ops:
                     entry.order.append(op.id)
-                ops[op.id] = op
+                ops[op.id] = own_operation(op)  # the caller's stack trace lists are not kept
+            if ex.error is not None and ex.error.stack_trace is not None:
+                ex.error = own_error(ex.error)
             if change.raw_events:
                 entry.events.extend(change.raw_events)
             for cb in change.callbacks:

@@ -29,6 +29,7 @@ import anyio.from_thread
 
 from .._actions import CheckpointMode, check_mode
 from .._arguments import checked
+from .._context import STEP
 from .._driver import MAX_STEP_THREADS, check_plugins, daemon_threads, make_handler
 from .._errors import (
     DurableGenError,
@@ -826,7 +827,14 @@ class Worker:
         Returns:
             The execution's record: ended, or RUNNING when it waits for a callback (or for a
             worker that can run one of its invokes), or when ``stop()`` was called.
+
+        Raises:
+            ValidationError: called from a step of that execution (or of one it invoked),
+                which would wait for ever for the invocation running the step.
         """
+        running = STEP.get()
+        if running is not None:
+            self.service._refuse_own_run(execution_arn, running[0])
         with _LeaseKeeper(self.store):
             while True:
                 self._drive_due(execution_arn)

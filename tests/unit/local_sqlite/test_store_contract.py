@@ -145,7 +145,7 @@ def test_tasks_run_by_due_time_then_in_order(new_store: StoreFactory) -> None:
     change.tasks = (
         Task(20, "arn:1", "wait", "a"),
         Task(10, "arn:1", "wait", "b"),
-        Task(10, "arn:1", "x", ""),
+        Task(10, "arn:1", "invocation", ""),
     )
     store.commit([change])
     order = []
@@ -153,27 +153,30 @@ def test_tasks_run_by_due_time_then_in_order(new_store: StoreFactory) -> None:
         assert store.claim(task)
         assert not store.claim(task)  # taken
         order.append(task.op_id or task.kind)
-    assert order == ["b", "x", "a"]
+    assert order == ["b", "invocation", "a"]
 
 
 def test_tasks_are_replaced_cancelled_and_dropped(new_store: StoreFactory) -> None:
     store = new_store()
     ex = create(store)
     change = Change(ex)
-    change.tasks = (Task(10, "arn:1", "hb", "a"), Task(50, "arn:1", "timeout", "a"))
+    change.tasks = (
+        Task(10, "arn:1", "callback-heartbeat", "a"),
+        Task(50, "arn:1", "callback-timeout", "a"),
+    )
     store.commit([change])
     first = store.next_task()
     change = Change(ex)
-    change.tasks += (Task(30, "arn:1", "hb", "a"),)
+    change.tasks += (Task(30, "arn:1", "callback-heartbeat", "a"),)
     store.commit([change])
     assert first is not None and not store.claim(first)  # the old one is stale
-    assert store.next_task() == Task(30, "arn:1", "hb", "a")
+    assert store.next_task() == Task(30, "arn:1", "callback-heartbeat", "a")
     change = Change(ex)
-    change.cancelled += (("hb", "a"),)
+    change.cancelled += (("callback-heartbeat", "a"),)
     store.commit([change])
-    assert store.tasks_for("arn:1") == [Task(50, "arn:1", "timeout", "a")]
+    assert store.tasks_for("arn:1") == [Task(50, "arn:1", "callback-timeout", "a")]
     change = Change(ex)
-    change.tasks += (Task(5, "arn:1", "new", ""),)
+    change.tasks += (Task(5, "arn:1", "invocation", ""),)
     change.cancel_all = True
     store.commit([change])
     assert store.tasks_for("arn:1") == [] and store.next_task() is None
