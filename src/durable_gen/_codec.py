@@ -1080,6 +1080,14 @@ def _normalise(annotation: Any) -> Any:
     ):
         return Any
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # its metadata (msgspec.Meta constraints) is checked too
+        inner = _normalise(annotation.__origin__)
+        if inner is Any or typing.get_origin(annotation.__origin__) in (
+            collections.abc.Generator,
+            typing.Generator,
+        ):
+            return inner
+        return typing.Annotated[(inner, *annotation.__metadata__)]
     if origin is not None:
         import collections.abc as abc
 
@@ -1149,7 +1157,7 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         else None
     )
     try:
-        hints = typing.get_type_hints(target, localns=scope)
+        hints = typing.get_type_hints(target, localns=scope, include_extras=True)
     except Exception:  # names that cannot be resolved here (local classes, typos)
         hints = _hints_one_by_one(target, annotations, scope)
     first: Any = Any
@@ -1167,6 +1175,8 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     returns: Any = Any
     if "return" in hints:
         declared = _substitute(hints["return"], bindings)
+        if typing.get_origin(declared) is typing.Annotated and inspect.isgeneratorfunction(target):
+            declared = declared.__origin__  # Annotated[Workflow[R], ...]: R as declared
         # A generator function returns what its Generator[..., ..., R] / Workflow[R] says; any
         # other annotation on one (``-> dg.Step``, ``-> dict``) describes no result: ignore it.
         if not inspect.isgeneratorfunction(target) or typing.get_origin(declared) in (
@@ -1327,7 +1337,9 @@ def _hints_one_by_one(
 
         one.__annotations__ = {name: annotation}
         with contextlib.suppress(Exception):
-            hints[name] = typing.get_type_hints(one, globalns=module, localns=local)[name]
+            hints[name] = typing.get_type_hints(
+                one, globalns=module, localns=local, include_extras=True
+            )[name]
     return hints
 
 
