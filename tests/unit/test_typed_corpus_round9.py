@@ -8,6 +8,7 @@ class the codec builds no value of, an ``async def`` given to ``Child``).
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import sys
 from dataclasses import dataclass
@@ -228,3 +229,45 @@ def test_the_runtime_json_of_an_answer_is_unchanged_for_a_buildable_result_type(
 
     assert dg.run(wf, 5, functions={"target": lambda c: {"cents": c}}) == 5
     assert json.loads(json.dumps(5)) == 5
+
+
+# --- an async def given to Child ---------------------------------------------------------------
+
+
+async def fetch_total(n: int) -> int:
+    return n + 1
+
+
+@dg.step
+async def fetch_total_step(n: int) -> int:
+    return n + 1
+
+
+def test_an_async_function_given_to_child_is_told_to_make_it_a_step() -> None:
+    # Type checkers refuse Child(async_fn) (tests/typing/negative_round9.py); at run time the
+    # error named the function a workflow and said to move its awaits into a @step function,
+    # not that decorating this very function with @dg.step makes the Child run it as a step
+    @dg.workflow
+    def wf(n: int) -> dg.Workflow[int]:
+        return (yield dg.Child(fetch_total, (n,)))  # type: ignore[arg-type]
+
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(wf, 1)
+    assert caught.value.error_type == "WorkflowDefinitionError"
+    message = caught.value.error_message
+    assert "Child(fetch_total, ...)" in message
+    assert "Decorate it with @dg.step, and Child(fetch_total, args) runs it as one step" in message
+    assert "yield dg.Step(fetch_total, args)" in message
+    with pytest.raises(dg.WorkflowDefinitionError, match=r"Child\(fetch_total, \.\.\.\)"):
+        dg.Child(functools.partial(fetch_total, 1))  # type: ignore[arg-type]
+
+
+def test_what_the_message_says_to_write_runs() -> None:
+    @dg.workflow
+    def wf(n: int) -> dg.Workflow[list[int]]:
+        in_child = yield from dg.Child(fetch_total_step, (n,), name="total")
+        here = yield from dg.Step(fetch_total, (n,))
+        return [in_child, here]
+
+    for payload_format in ("json", "aws"):
+        assert dg.run(wf, 1, payload_format=payload_format) == [2, 2]
