@@ -12,6 +12,7 @@ import functools
 import json
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +20,105 @@ import msgspec
 import pytest
 
 import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker, register_function
 from durable_gen.testing import TestRunner, replay
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "typing"))
+
+import round9  # noqa: E402  (tests/typing is not a package)
+
+ANSWERS = {"status": round9.STATUS, "lines": round9.LINES}
+
+
+# --- tests/typing/round9.py on every engine path ---------------------------------------------
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_round9_on_the_test_runner_and_replayed(payload_format: Any) -> None:
+    runner = TestRunner(functions=round9.FUNCTIONS, payload_format=payload_format)
+    run = runner.run(round9.round9, round9.SKU)
+    for name, answer in ANSWERS.items():
+        run.send_callback_success(name, answer)
+        runner.run_until_idle()
+    assert run.status == "SUCCEEDED", run.error
+    assert run.result() == []
+    report = replay(round9.round9, run.export())
+    assert report.ok and report.outcome == "succeeded", report.message
+    assert report.result == []
+
+
+def _answer_callbacks(service: LocalService, arn: str, answered: set[str]) -> None:
+    for op in service.get_operations(arn):
+        details = op.callback_details
+        if op.type != "CALLBACK" or op.status != "STARTED" or details is None:
+            continue
+        assert details.callback_id
+        for name, answer in ANSWERS.items():
+            if (op.name or "").startswith(name) and name not in answered:
+                answered.add(name)
+                service.send_callback_success(details.callback_id, json.dumps(answer))
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_round9_on_sqlite_with_a_fresh_engine_for_every_invocation(
+    tmp_path: Path, payload_format: Any
+) -> None:
+    db = str(tmp_path / "round9.db")
+
+    def engine() -> LocalService:
+        service = LocalService(store=SqliteStore(db), clock=VirtualClock())
+        service.register(
+            "round9", rt.make_handler(round9.round9, service, payload_format=payload_format)
+        )
+        for name, fn in round9.FUNCTIONS.items():
+            register_function(service, name, fn, payload_format=payload_format)
+        return service
+
+    arn = engine().start("round9", json.dumps(round9.SKU))
+    answered: set[str] = set()
+    for _ in range(40):
+        service = engine()
+        record = service.run(arn)
+        if record.status != "RUNNING":
+            break
+        _answer_callbacks(service, arn, answered)
+    record = engine().get_execution(arn)
+    assert record.status == "SUCCEEDED", record.error
+    assert json.loads(record.result or "null") == []
+
+
+def test_round9_on_a_sqlite_worker(tmp_path: Path) -> None:
+    with Worker(
+        str(tmp_path / "worker.db"),
+        functions=round9.FUNCTIONS,
+        skip_time=True,
+        log=lambda line: None,
+    ) as worker:
+        name = worker.register(round9.round9)
+        arn = worker.service.start(name, json.dumps("xy"))
+        answered: set[str] = set()
+        for _ in range(20):
+            worker.drive(arn)
+            record = worker.service.get_execution(arn)
+            if record.status != "RUNNING":
+                break
+            _answer_callbacks(worker.service, arn, answered)
+        assert record.status == "SUCCEEDED", record.error
+        assert json.loads(record.result or "null") == []
+
+
+@pytest.mark.parametrize("sku", ["", "much-too-long"])
+def test_round9_refuses_an_input_outside_its_annotated_constraint(sku: str) -> None:
+    with pytest.raises(dg.ExecutionFailedError, match="workflow input") as caught:
+        TestRunner(functions=round9.FUNCTIONS).run(round9.round9, sku).result()
+    assert caught.value.error_type == "SerializationError"
+
+
+def test_round9s_typed_calls_run() -> None:
+    assert dg.run(round9.box_it, Decimal(1)) == round9.Box(Decimal(1), ["a"])
+    assert dg.run(round9.note, "a", skip_time=True) is None
 
 
 # --- Annotated constraints: what the declared type says is checked, at any depth --------------
