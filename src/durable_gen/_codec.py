@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import collections.abc
 import contextlib
+import dataclasses
 import functools
 import inspect
 import json
@@ -55,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 import msgspec
 import msgspec.inspect
 
+from . import _aliases
 from ._aliases import _GENERIC_ALIAS, _UNION_TYPE, decodable, union_advice
 from ._errors import PayloadTooLargeError, SerializationError
 from ._wire import MAX_OPERATION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, too_large
@@ -910,6 +912,40 @@ class Unreadable:
         raise SerializationError(f"{what}: {self.problem}")
 
 
+def narrowed(value: Any, decoded: Any, what: str) -> SerializationError | None:
+    """The error of a value of a subclass that decoding into its declared class cut down (a
+    ``Car`` returned where ``Vehicle`` is declared loses the fields only a ``Car`` has); else
+    None. Called only when ``type(decoded) is not type(value)``, and for the value itself, not
+    the items of a container it holds (documented in the guide)."""
+    declared = type(decoded)
+    if not isinstance(value, declared) or declared in _SELF_READING:
+        return None
+    lost = [name for name in _field_names(type(value)) if name not in _field_names(declared)]
+    if not lost:  # nothing dropped: the value reads back whole, as the declared class
+        return None
+    returned, wanted = type(value).__name__, declared.__name__
+    return SerializationError(
+        f"{what}: a {returned} where {wanted} is declared: it is decoded into {wanted}, as "
+        f"every payload is into its declared type, which would drop what only a {returned} "
+        f"holds ({', '.join(lost)}), on the first run and on every replay. Declare the class "
+        f"returned (-> {returned}), a union of msgspec Structs declared with tag=True, or "
+        f"return a {wanted}"
+    )
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The names of the fields a dataclass, a msgspec Struct or a pydantic model writes."""
+    struct_fields = getattr(cls, "__struct_fields__", None)
+    if struct_fields is not None:
+        return tuple(struct_fields)
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    model_fields = getattr(cls, "model_fields", None)
+    if isinstance(model_fields, dict):
+        return tuple(model_fields)
+    return ()
+
+
 def undecodable(read: Reader, what: str) -> SerializationError | None:
     """The error each use of ``read`` raises when it reads a declared type no payload can be
     decoded into (said before a step runs, whose result could never be read back); else None.
@@ -920,6 +956,15 @@ def undecodable(read: Reader, what: str) -> SerializationError | None:
 
 
 _readers: dict[Any, Reader] = {}
+
+
+def _unbuildable_problem(type_: Any) -> str | None:
+    """Why every payload of ``type_`` fails to be read (its reader says so), else None."""
+    read = reader(type_)
+    return read.problem if type(read) is Unreadable else None
+
+
+_aliases.unbuildable = _unbuildable_problem  # what a command's result_type= is checked with
 
 
 #: A surrogate escape: a high one with the low one that pairs with it, or either alone.

@@ -30,7 +30,7 @@ from typing import (
 
 import msgspec
 
-from . import _codec, _guard
+from . import _aliases, _guard
 from ._aliases import decodable, union_advice
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name, wait_for_callback_names
@@ -469,9 +469,9 @@ def _undecodable(type_: Any) -> str | None:
         return str(exc)
     # msgspec builds a decoder for some types it then cannot build a value of (a plain class
     # of your own, a deque, a dataclass holding one): every payload would fail to be read
-    read = _codec.reader(type_)
-    if type(read) is _codec.Unreadable:
-        return read.problem.replace("or annotate it Any", "or leave result_type= out")
+    problem = _aliases.unbuildable(type_)
+    if problem is not None:
+        return problem.replace("or annotate it Any", "or leave result_type= out")
     return None
 
 

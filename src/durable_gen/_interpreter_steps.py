@@ -34,6 +34,7 @@ from ._actions import CheckpointMode, StepTask
 from ._codec import (
     Unreadable,
     _fn_readers,
+    narrowed,
     plain_result,
     reader,
     result_reader,
@@ -302,7 +303,12 @@ class StepHandlers(BatchHandlers):
                 # The workflow receives what every replay decodes: the payload in the declared
                 # type.
                 if run.serdes is None:
-                    value = result_reader(run.fn)(payload, what)
+                    decoded = result_reader(run.fn)(payload, what)
+                    if type(decoded) is not type(value):
+                        cut = narrowed(value, decoded, what)
+                        if cut is not None:
+                            raise cut
+                    value = decoded
                 else:
                     value = loads(payload, run.serdes, what=what)
             except SerializationError as exc:

@@ -367,3 +367,105 @@ def test_what_the_message_says_to_write_runs() -> None:
 
     for payload_format in ("json", "aws"):
         assert dg.run(wf, 1, payload_format=payload_format) == [2, 2]
+
+
+# --- a subclass instance where its base class is declared -----------------------------------
+
+
+@dataclass
+class Vehicle:
+    wheels: int
+
+
+@dataclass
+class Car(Vehicle):
+    brand: str = "none"
+
+
+@dataclass
+class Painted(Vehicle):  # a subclass that adds no field: nothing is dropped
+    def colour(self) -> str:
+        return "red"
+
+
+class Shape(msgspec.Struct):
+    sides: int
+
+
+class Square(Shape):
+    length: int = 1
+
+
+def make_car(brand: str) -> Vehicle:
+    return Car(4, brand)
+
+
+def make_square(length: int) -> Shape:
+    return Square(4, length)
+
+
+def make_painted(wheels: int) -> Vehicle:
+    return Painted(wheels)
+
+
+def make_vehicle(wheels: int) -> Vehicle:
+    return Vehicle(wheels)
+
+
+def make_cars(brand: str) -> list[Vehicle]:
+    return [Car(4, brand)]
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+@pytest.mark.parametrize("fn", [make_car, make_square], ids=lambda f: f.__name__)
+def test_a_step_returning_a_subclass_with_more_fields_is_told_they_would_be_dropped(
+    fn: Any, payload_format: Any
+) -> None:
+    # Type checkers accept a Car where a Vehicle is declared; the value was decoded into a
+    # Vehicle, its brand silently gone on the first run and on every replay
+    @dg.workflow
+    def wf(arg: Any) -> dg.Workflow[str]:
+        try:
+            got = yield dg.Step(fn, (arg,), name="make")
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+        return repr(got)
+
+    said = dg.run(wf, "vw" if fn is make_car else 3, payload_format=payload_format)
+    assert "where" in said and "is declared" in said, said
+    assert "(brand)" in said or "(length)" in said, said
+    assert "Declare the class returned" in said
+
+
+def test_a_child_or_workflow_returning_a_subclass_with_more_fields_is_told_so() -> None:
+    def build(brand: str) -> dg.Workflow[Vehicle]:
+        yield from dg.Wait(seconds=1)
+        return Car(4, brand)
+
+    @dg.workflow
+    def parent(brand: str) -> dg.Workflow[str]:
+        try:
+            yield dg.Child(build, (brand,), name="build")
+        except dg.ChildFailedError as exc:
+            return f"{exc.error_type}: {exc.error_message}"
+        return "built"
+
+    said = dg.run(parent, "vw", skip_time=True)
+    assert said.startswith("SerializationError") and "(brand)" in said, said
+    with pytest.raises(dg.ExecutionFailedError, match=r"a Car where Vehicle is declared"):
+        dg.run(build, "vw", skip_time=True)
+
+
+def test_a_subclass_that_drops_nothing_and_the_declared_class_itself_pass() -> None:
+    @dg.workflow
+    def wf(brand: str) -> dg.Workflow[list[str]]:
+        painted = yield from dg.Step(make_painted, (3,))
+        cars = yield from dg.Step(make_cars, (brand,))  # a container's items: read as declared
+        plain = yield from dg.Step(make_vehicle, (2,))
+        return [repr(painted), repr(cars), repr(plain)]
+
+    assert dg.run(wf, "vw") == [
+        "Vehicle(wheels=3)",
+        "[Vehicle(wheels=4)]",
+        "Vehicle(wheels=2)",
+    ]
