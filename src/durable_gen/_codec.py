@@ -918,6 +918,12 @@ def narrowed(value: Any, decoded: Any, what: str) -> SerializationError | None:
     None. Called only when ``type(decoded) is not type(value)``, and for the value itself, not
     the items of a container it holds (documented in the guide)."""
     declared = type(decoded)
+    if declared is str and isinstance(value, (bytes, bytearray, memoryview)):
+        return SerializationError(
+            f"{what}: {type(value).__name__} where str is declared: bytes are recorded as "
+            "base64 text, which a str reads back as that text, not as the bytes decoded: "
+            "return value.decode() (the text the bytes hold), or declare bytes"
+        )
     if not isinstance(value, declared) or declared in _SELF_READING:
         return None
     lost = [name for name in _field_names(type(value)) if name not in _field_names(declared)]

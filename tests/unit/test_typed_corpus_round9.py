@@ -469,3 +469,33 @@ def test_a_subclass_that_drops_nothing_and_the_declared_class_itself_pass() -> N
         "[Vehicle(wheels=4)]",
         "Vehicle(wheels=2)",
     ]
+
+
+# --- bytes where str is declared ---------------------------------------------------------------
+
+
+def untyped_read() -> Any:  # a library without annotations, returning bytes
+    return b"hello"
+
+
+def read_text() -> str:
+    return untyped_read()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_bytes_returned_where_str_is_declared_are_not_read_back_as_base64_text(
+    payload_format: Any,
+) -> None:
+    # Under payload_format="json" the step's bytes were written as base64 and read back as
+    # that text: the workflow got "aGVsbG8=" for a str, on every run; "aws" refused them
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[str]:
+        try:
+            return (yield from dg.Step(read_text, retry=dg.Retry.never()))
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+
+    said = dg.run(wf, payload_format=payload_format)
+    assert said != "aGVsbG8=" and "str" in said, said
+    if payload_format == "json":
+        assert "return value.decode()" in said, said
