@@ -931,11 +931,11 @@ def narrowed(value: Any, decoded: Any, what: str) -> SerializationError | None:
         return None
     returned, wanted = type(value).__name__, declared.__name__
     return SerializationError(
-        f"{what}: a {returned} where {wanted} is declared: it is decoded into {wanted}, as "
-        f"every payload is into its declared type, which would drop what only a {returned} "
-        f"holds ({', '.join(lost)}), on the first run and on every replay. Declare the class "
-        f"returned (-> {returned}), a union of msgspec Structs declared with tag=True, or "
-        f"return a {wanted}"
+        f"{what}: an instance of {returned} where {wanted} is declared: it is decoded into "
+        f"{wanted}, as every payload is into its declared type, which would drop the fields "
+        f"only {returned} has ({', '.join(lost)}), on the first run and on every replay. "
+        f"Declare the class returned (-> {returned}), a union of msgspec Structs declared "
+        f"with tag=True, or return an instance of {wanted}"
     )
 
 

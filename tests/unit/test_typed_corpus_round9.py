@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
+import pydantic
 import pytest
 
 import durable_gen as dg
@@ -432,7 +433,7 @@ def test_a_step_returning_a_subclass_with_more_fields_is_told_they_would_be_drop
         return repr(got)
 
     said = dg.run(wf, "vw" if fn is make_car else 3, payload_format=payload_format)
-    assert "where" in said and "is declared" in said, said
+    assert "an instance of" in said and "is declared" in said, said
     assert "(brand)" in said or "(length)" in said, said
     assert "Declare the class returned" in said
 
@@ -452,7 +453,7 @@ def test_a_child_or_workflow_returning_a_subclass_with_more_fields_is_told_so() 
 
     said = dg.run(parent, "vw", skip_time=True)
     assert said.startswith("SerializationError") and "(brand)" in said, said
-    with pytest.raises(dg.ExecutionFailedError, match=r"a Car where Vehicle is declared"):
+    with pytest.raises(dg.ExecutionFailedError, match=r"an instance of Car where Vehicle is"):
         dg.run(build, "vw", skip_time=True)
 
 
@@ -499,3 +500,28 @@ def test_bytes_returned_where_str_is_declared_are_not_read_back_as_base64_text(
     assert said != "aGVsbG8=" and "str" in said, said
     if payload_format == "json":
         assert "return value.decode()" in said, said
+
+
+class User(pydantic.BaseModel):
+    name: str
+
+
+class Admin(User):
+    level: int = 1
+
+
+def make_admin(name: str) -> User:
+    return Admin(name=name)
+
+
+def test_a_pydantic_model_subclass_with_more_fields_is_told_so_too() -> None:
+    @dg.workflow
+    def wf(name: str) -> dg.Workflow[str]:
+        try:
+            yield dg.Step(make_admin, (name,), retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+        return "made"
+
+    said = dg.run(wf, "x")
+    assert "an instance of Admin where User is declared" in said and "(level)" in said, said
