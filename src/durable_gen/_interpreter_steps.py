@@ -678,7 +678,12 @@ class StepHandlers(BatchHandlers):
                 limit=OPERATION_LIMIT,
             )
             strategy = cmd.wait_strategy
-            state = _read_state(cmd, payload)
+            read = _read_state(cmd, payload)
+            if cmd.serdes is None and type(read) is not type(state):
+                cut = narrowed(state, read, "the wait-for-condition state")
+                if cut is not None:
+                    raise cut
+            state = read
             decision = (
                 self._as_step(run, strategy)(state, run.attempt)
                 if strategy

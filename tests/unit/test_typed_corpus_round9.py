@@ -525,3 +525,20 @@ def test_a_pydantic_model_subclass_with_more_fields_is_told_so_too() -> None:
 
     said = dg.run(wf, "x")
     assert "an instance of Admin where User is declared" in said and "(level)" in said, said
+
+
+def check_fleet(state: Vehicle) -> Vehicle:
+    return Car(state.wheels + 1, "polled")
+
+
+def test_a_wait_for_condition_state_of_a_subclass_with_more_fields_is_told_so() -> None:
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[str]:
+        try:
+            yield dg.WaitForCondition(check_fleet, Vehicle(0), name="fleet")
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+        return "polled"
+
+    said = dg.run(wf)
+    assert "an instance of Car where Vehicle is declared" in said and "(brand)" in said, said
