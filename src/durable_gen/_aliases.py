@@ -129,6 +129,16 @@ def _without_read_only(td: Any, rewrite: Any) -> Any:
     return typing.TypedDict(td.__name__, fields)  # type: ignore[operator]
 
 
+def _nothing_unbuildable(type_: Any) -> str | None:
+    return None
+
+
+#: Why no payload but an empty one reads back as ``type_`` although msgspec builds a decoder
+#: for it (a plain class of your own, a deque); None when some payload does. Set by the codec
+#: when it is imported, so that commands check a ``result_type=`` without importing it.
+unbuildable: typing.Callable[[Any], str | None] = _nothing_unbuildable
+
+
 def decodable(type_: Any) -> Any:
     """The type msgspec decodes for ``type_``: itself, or when msgspec cannot read it, the
     same type rewritten (``_rewrite``) if that one it can.

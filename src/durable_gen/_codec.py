@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import collections.abc
 import contextlib
+import dataclasses
 import functools
 import inspect
 import json
@@ -55,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 import msgspec
 import msgspec.inspect
 
+from . import _aliases
 from ._aliases import _GENERIC_ALIAS, _UNION_TYPE, decodable, union_advice
 from ._errors import PayloadTooLargeError, SerializationError
 from ._wire import MAX_OPERATION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, too_large
@@ -910,6 +912,46 @@ class Unreadable:
         raise SerializationError(f"{what}: {self.problem}")
 
 
+def narrowed(value: Any, decoded: Any, what: str) -> SerializationError | None:
+    """The error of a value of a subclass that decoding into its declared class cut down (a
+    ``Car`` returned where ``Vehicle`` is declared loses the fields only a ``Car`` has); else
+    None. Called only when ``type(decoded) is not type(value)``, and for the value itself, not
+    the items of a container it holds (documented in the guide)."""
+    declared = type(decoded)
+    if declared is str and isinstance(value, (bytes, bytearray, memoryview)):
+        return SerializationError(
+            f"{what}: {type(value).__name__} where str is declared: bytes are recorded as "
+            "base64 text, which a str reads back as that text, not as the bytes decoded: "
+            "return value.decode() (the text the bytes hold), or declare bytes"
+        )
+    if not isinstance(value, declared) or declared in _SELF_READING:
+        return None
+    lost = [name for name in _field_names(type(value)) if name not in _field_names(declared)]
+    if not lost:  # nothing dropped: the value reads back whole, as the declared class
+        return None
+    returned, wanted = type(value).__name__, declared.__name__
+    return SerializationError(
+        f"{what}: an instance of {returned} where {wanted} is declared: it is decoded into "
+        f"{wanted}, as every payload is into its declared type, which would drop the fields "
+        f"only {returned} has ({', '.join(lost)}), on the first run and on every replay. "
+        f"Declare the class returned (-> {returned}), a union of msgspec Structs declared "
+        f"with tag=True, or return an instance of {wanted}"
+    )
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The names of the fields a dataclass, a msgspec Struct or a pydantic model writes."""
+    struct_fields = getattr(cls, "__struct_fields__", None)
+    if struct_fields is not None:
+        return tuple(struct_fields)
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    model_fields = getattr(cls, "model_fields", None)
+    if isinstance(model_fields, dict):
+        return tuple(model_fields)
+    return ()
+
+
 def undecodable(read: Reader, what: str) -> SerializationError | None:
     """The error each use of ``read`` raises when it reads a declared type no payload can be
     decoded into (said before a step runs, whose result could never be read back); else None.
@@ -920,6 +962,15 @@ def undecodable(read: Reader, what: str) -> SerializationError | None:
 
 
 _readers: dict[Any, Reader] = {}
+
+
+def _unbuildable_problem(type_: Any) -> str | None:
+    """Why every payload of ``type_`` fails to be read (its reader says so), else None."""
+    read = reader(type_)
+    return read.problem if type(read) is Unreadable else None
+
+
+_aliases.unbuildable = _unbuildable_problem  # what a command's result_type= is checked with
 
 
 #: A surrogate escape: a high one with the low one that pairs with it, or either alone.
@@ -1080,6 +1131,14 @@ def _normalise(annotation: Any) -> Any:
     ):
         return Any
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # its metadata (msgspec.Meta constraints) is checked too
+        inner = _normalise(annotation.__origin__)
+        if inner is Any or typing.get_origin(annotation.__origin__) in (
+            collections.abc.Generator,
+            typing.Generator,
+        ):
+            return inner
+        return typing.Annotated[(inner, *annotation.__metadata__)]
     if origin is not None:
         import collections.abc as abc
 
@@ -1149,7 +1208,7 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
         else None
     )
     try:
-        hints = typing.get_type_hints(target, localns=scope)
+        hints = typing.get_type_hints(target, localns=scope, include_extras=True)
     except Exception:  # names that cannot be resolved here (local classes, typos)
         hints = _hints_one_by_one(target, annotations, scope)
     first: Any = Any
@@ -1167,6 +1226,8 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     returns: Any = Any
     if "return" in hints:
         declared = _substitute(hints["return"], bindings)
+        if typing.get_origin(declared) is typing.Annotated and inspect.isgeneratorfunction(target):
+            declared = declared.__origin__  # Annotated[Workflow[R], ...]: R as declared
         # A generator function returns what its Generator[..., ..., R] / Workflow[R] says; any
         # other annotation on one (``-> dg.Step``, ``-> dict``) describes no result: ignore it.
         if not inspect.isgeneratorfunction(target) or typing.get_origin(declared) in (
@@ -1327,7 +1388,9 @@ def _hints_one_by_one(
 
         one.__annotations__ = {name: annotation}
         with contextlib.suppress(Exception):
-            hints[name] = typing.get_type_hints(one, globalns=module, localns=local)[name]
+            hints[name] = typing.get_type_hints(
+                one, globalns=module, localns=local, include_extras=True
+            )[name]
     return hints
 
 

@@ -30,7 +30,7 @@ from typing import (
 
 import msgspec
 
-from . import _guard
+from . import _aliases, _guard
 from ._aliases import decodable, union_advice
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name, wait_for_callback_names
@@ -467,6 +467,11 @@ def _undecodable(type_: Any) -> str | None:
         decodable(type_)  # a type alias that refers to itself is unrolled, if it can be
     except Exception as exc:  # TypeError, or NameError for an unresolved forward reference
         return str(exc)
+    # msgspec builds a decoder for some types it then cannot build a value of (a plain class
+    # of your own, a deque, a dataclass holding one): every payload would fail to be read
+    problem = _aliases.unbuildable(type_)
+    if problem is not None:
+        return problem.replace("or annotate it Any", "or leave result_type= out")
     return None
 
 
@@ -1834,7 +1839,7 @@ class Child(Command[R], frozen=True):
         if not isinstance(self.workflow, StepFunction) and (  # an async @step is one step
             inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain)
         ):
-            raise _guard.not_a_generator(self.workflow, None)  # an async def workflow
+            raise _async_child(self.workflow, plain)
         if type(self.args) is not tuple:
             raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
         _check_kwargs(self.kwargs, "Child")
@@ -1861,6 +1866,23 @@ class Child(Command[R], frozen=True):
             return self.name
         wf = unpartial(self.workflow)  # functools.partial(sub, x): named as sub is
         return default_name(None, wf) if getattr(wf, _WORKFLOW_MARK, False) else None
+
+
+def _async_child(workflow: object, plain: object) -> WorkflowDefinitionError:
+    """The error of a ``Child`` given an ``async def`` function: a child body is a workflow (a
+    generator function); an async function runs as a step, which a ``@step`` decorator makes
+    it (a ``Child`` of a ``@step`` function runs it as one step in its context)."""
+    if inspect.isasyncgenfunction(plain):
+        return _guard.not_a_generator(workflow, None)
+    fn = unpartial(workflow)
+    label = getattr(fn, "__qualname__", repr(fn))
+    name = getattr(fn, "__name__", "fn")
+    return WorkflowDefinitionError(
+        f"Child({label}, ...): {label} is an `async def` function, but a Child runs a workflow "
+        "(a generator function: `def` with `yield`), and only steps may be `async def`. "
+        f"Decorate it with @dg.step, and Child({name}, args) runs it as one step in its own "
+        f"context; or run it as a step here with `yield dg.Step({name}, args)`"
+    )
 
 
 def _check_child_call(

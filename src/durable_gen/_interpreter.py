@@ -994,7 +994,11 @@ class Interpreter(StepHandlers):
             if self.serdes is None:  # the result fits the declared type, as a child's must
                 declared = _codec.result_type(self.workflow)
                 if declared is not Any:
-                    _codec.decode(payload, declared, what=what)
+                    decoded = _codec.decode(payload, declared, what=what)
+                    if type(decoded) is not type(value):
+                        cut = _codec.narrowed(value, decoded, what)
+                        if cut is not None:
+                            raise cut
         except SerializationError as error:
             self._fail(error)
         else:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Generator, Iterable
 from typing import Any, Final, final
 
 from ._actions import VirtualContextEvent
-from ._codec import PayloadFormat
+from ._codec import PayloadFormat, narrowed
 from ._commands import (
     OWN_CONTEXT_SUBTYPES,
     OWN_STEP_SUBTYPES,
@@ -786,6 +786,10 @@ class Core:
                 payload = dumps(value, serdes, what=what, format=self.payload_format)
                 # what the workflow receives now is what every replay decodes
                 result = loads(payload, serdes, type_=type_, what=what)
+                if serdes is None and type(result) is not type(value):
+                    cut = narrowed(value, result, what)
+                    if cut is not None:
+                        raise cut
             except SerializationError as error:
                 exc = error
             else:

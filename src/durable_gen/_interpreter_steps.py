@@ -34,6 +34,7 @@ from ._actions import CheckpointMode, StepTask
 from ._codec import (
     Unreadable,
     _fn_readers,
+    narrowed,
     plain_result,
     reader,
     result_reader,
@@ -302,7 +303,12 @@ class StepHandlers(BatchHandlers):
                 # The workflow receives what every replay decodes: the payload in the declared
                 # type.
                 if run.serdes is None:
-                    value = result_reader(run.fn)(payload, what)
+                    decoded = result_reader(run.fn)(payload, what)
+                    if type(decoded) is not type(value):
+                        cut = narrowed(value, decoded, what)
+                        if cut is not None:
+                            raise cut
+                    value = decoded
                 else:
                     value = loads(payload, run.serdes, what=what)
             except SerializationError as exc:
@@ -672,7 +678,12 @@ class StepHandlers(BatchHandlers):
                 limit=OPERATION_LIMIT,
             )
             strategy = cmd.wait_strategy
-            state = _read_state(cmd, payload)
+            read = _read_state(cmd, payload)
+            if cmd.serdes is None and type(read) is not type(state):
+                cut = narrowed(state, read, "the wait-for-condition state")
+                if cut is not None:
+                    raise cut
+            state = read
             decision = (
                 self._as_step(run, strategy)(state, run.attempt)
                 if strategy
