@@ -106,6 +106,12 @@ def parse_event(event: Any) -> InvocationInput:
             f"{', '.join(missing)} (keys present: {', '.join(present) or 'none'}). "
             f"{_DURABLE_HINT}"
         )
+    state = event["InitialExecutionState"]
+    if isinstance(state, Mapping) and "Operations" in state and state["Operations"] is None:
+        # `"Operations": null` is a first page without operations, as AWS's SDK reads it: they
+        # come through GetDurableExecutionState from NextMarker (or the state is truncated).
+        state = {key: value for key, value in state.items() if key != "Operations"}
+        event = {**event, "InitialExecutionState": state}
     try:
         parsed = msgspec.convert(event, InvocationInput)
     except msgspec.ValidationError as exc:

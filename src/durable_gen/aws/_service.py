@@ -117,7 +117,13 @@ def to_wire(value: Any) -> Any:
     ``ResponseMetadata`` is dropped.
     """
     if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items() if k != "ResponseMetadata"}
+        # `"Operations": null` (a page without operations) reads as an empty page, as in AWS's
+        # SDK.
+        return {
+            k: to_wire(v)
+            for k, v in value.items()
+            if k != "ResponseMetadata" and (v is not None or k != "Operations")
+        }
     if isinstance(value, list):
         return [to_wire(v) for v in value]
     if isinstance(value, datetime):

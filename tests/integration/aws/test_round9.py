@@ -1,0 +1,122 @@
+"""Round 9 corpus for the Lambda path: hand-built events in shapes the service may send (a
+first page written `"Operations": null`), replies of the same shape through `LambdaService`,
+and workflows run through AWS's emulator (`dex-local-runner`, on 127.0.0.1) compared with
+the embedded engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.aws import LambdaService, lambda_handler, parse_event
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:r9:1/durable-execution/e/1"
+
+EXECUTION = {
+    "Id": "exec-1",
+    "Type": "EXECUTION",
+    "Status": "STARTED",
+    "StartTimestamp": 1_700_000_000_000,
+    "ExecutionDetails": {"InputPayload": '{"n": 4}'},
+}
+
+
+class PagedService:
+    """A DurableService whose state is served from NextMarker on (the event's page is empty)."""
+
+    def __init__(self, operations: list[dict[str, Any]]) -> None:
+        self.store = {op.id: op for op in msgspec_ops(operations)}
+        self.markers: list[str | None] = []
+        self.token = 0
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Any
+    ) -> rt.CheckpointResponse:
+        applied = rt.apply_updates(self.store, updates, now_ms=1_700_000_000_000)
+        self.token += 1
+        return rt.CheckpointResponse(
+            checkpoint_token=f"t{self.token}",
+            new_execution_state=rt.ExecutionState(operations=applied.operations),
+        )
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str
+    ) -> rt.ExecutionState:
+        self.markers.append(marker)
+        return rt.ExecutionState(operations=list(self.store.values()))
+
+
+def msgspec_ops(operations: list[dict[str, Any]]) -> list[rt.Operation]:
+    import msgspec
+
+    return msgspec.convert(operations, list[rt.Operation])
+
+
+@dg.workflow
+def doubled(event: dict[str, int]):
+    twice = yield dg.Step(lambda: event["n"] * 2, name="twice")
+    return {"twice": twice}
+
+
+# -- `"Operations": null` ------------------------------------------------------------------
+
+
+def test_an_event_whose_first_page_is_null_reads_the_state_from_its_marker() -> None:
+    # AWS's SDK reads `"Operations": null` as a page without operations and pages on from
+    # NextMarker; the handler does the same, rather than failing the execution as malformed.
+    service = PagedService([EXECUTION])
+    event = {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "t0",
+        "InitialExecutionState": {"Operations": None, "NextMarker": "page-1"},
+    }
+    assert parse_event(event).initial_execution_state.operations == []
+    output = lambda_handler(doubled, service=service)(event, None)
+    assert output == {"Status": "SUCCEEDED", "Result": '{"twice":8}'}
+    assert service.markers == ["page-1"]
+
+
+def test_a_null_first_page_without_a_marker_is_named_as_truncated() -> None:
+    event = {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "t0",
+        "InitialExecutionState": {"Operations": None},
+    }
+    output = lambda_handler(doubled, service=PagedService([EXECUTION]))(event, None)
+    assert output["Status"] == "FAILED"
+    assert output["Error"]["ErrorType"] == "InvalidInputError"
+    assert "no EXECUTION operation and no further pages" in output["Error"]["ErrorMessage"]
+
+
+class _NullClient:
+    """A lambda client whose replies carry `"Operations": null`."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def get_durable_execution_state(self, **params: Any) -> dict[str, Any]:
+        self.calls.append("state")
+        if params.get("Marker") == "page-1":
+            return {"Operations": None, "NextMarker": "page-2"}
+        return {"Operations": [EXECUTION]}
+
+    def checkpoint_durable_execution(self, **params: Any) -> dict[str, Any]:
+        self.calls.append("checkpoint")
+        return {"CheckpointToken": "t-next", "NewExecutionState": {"Operations": None}}
+
+
+def test_lambda_service_reads_null_operations_in_replies_as_empty_pages() -> None:
+    client = _NullClient()
+    service = LambdaService(client)
+    assert service.get_state(ARN, "t0", "page-1") == rt.ExecutionState(next_marker="page-2")
+    reply = service.checkpoint(ARN, "t0", [])
+    assert reply.checkpoint_token == "t-next"
+    assert reply.new_execution_state.operations == []
+    event = {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "t0",
+        "InitialExecutionState": {"Operations": None, "NextMarker": "page-1"},
+    }
+    output = lambda_handler(doubled, service=service)(event, None)
+    assert output == {"Status": "SUCCEEDED", "Result": '{"twice":8}'}
