@@ -43,7 +43,6 @@ from aws_durable_execution_sdk_python.waits import (
     create_wait_strategy,
 )
 from aws_durable_execution_sdk_python_testing.invoker import create_test_lambda_context
-
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 
 from .test_round8 import Case, _Client, _close_scheduler_loop, run_mixed
