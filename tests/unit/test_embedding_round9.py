@@ -168,11 +168,16 @@ CASES: dict[str, tuple[Callable[..., Any], Any]] = {
 }
 
 
-def engine_outcome(workflow: Callable[..., Any], value: Any) -> tuple[str, Any]:
+def engine_outcome(
+    workflow: Callable[..., Any], value: Any, payload_format: str = "json"
+) -> tuple[str, Any]:
     """What the embedded engine gives: ("SUCCEEDED", result) or ("FAILED", error type)."""
     _calls.clear()
     try:
-        return "SUCCEEDED", dg.run(workflow, value, skip_time=True, functions={"square": _square})
+        return "SUCCEEDED", dg.run(
+            workflow, value, skip_time=True, functions={"square": _square},
+            payload_format=payload_format,
+        )  # fmt: skip
     except dg.ExecutionFailedError as exc:
         return "FAILED", exc.error_type
 

@@ -5,11 +5,23 @@ the embedded engine."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+from tests.unit import test_embedding_round9 as spread
 
 import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.aws import LambdaService, lambda_handler, parse_event
+
+try:
+    from .emulator import Emulator, LambdaEndpoint
+    from .lambda_support import deploy
+except ImportError:
+    from emulator import Emulator, LambdaEndpoint  # type: ignore[no-redef]
+    from lambda_support import deploy  # type: ignore[no-redef]
+
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:r9:1/durable-execution/e/1"
 
@@ -120,3 +132,47 @@ def test_lambda_service_reads_null_operations_in_replies_as_empty_pages() -> Non
     }
     output = lambda_handler(doubled, service=service)(event, None)
     assert output == {"Status": "SUCCEEDED", "Result": '{"twice":8}'}
+
+
+# -- through AWS's emulator, compared with the embedded engine ------------------------------
+
+
+@pytest.fixture(scope="module")
+def emu(lambda_endpoint_server: LambdaEndpoint) -> Iterator[Emulator]:
+    pytest.importorskip("aws_durable_execution_sdk_python_testing")
+    with Emulator(
+        lambda_endpoint_server.url,
+        skip_time=True,
+        retry_backoff_seconds=0.1,
+        function_configs={"square": {}},
+    ) as emulator:
+        yield emulator
+        emulator.stop_unfinished()
+
+
+@pytest.mark.parametrize(
+    "mode, payload_format", [("step", "json"), ("batch", "aws"), ("eager", "aws")]
+)
+@pytest.mark.parametrize("case", sorted(spread.CASES))
+def test_the_spread_ends_on_the_emulator_as_on_the_engine(
+    emu: Emulator,
+    lambda_endpoint: LambdaEndpoint,
+    function_name: str,
+    case: str,
+    mode: str,
+    payload_format: str,
+) -> None:
+    workflow, value = spread.CASES[case]
+    expected = spread.engine_outcome(workflow, value, payload_format)
+    spread._calls.clear()
+    lambda_endpoint.register("square", lambda event, _context: event * event)
+    deploy(
+        emu, lambda_endpoint, function_name, workflow,
+        checkpointing=mode, payload_format=payload_format,
+    )  # fmt: skip
+    outcome = emu.wait(emu.start(function_name, value), timeout=60)
+    if expected[0] == "SUCCEEDED":
+        assert (outcome.status, outcome.json()) == expected, outcome
+    else:
+        assert outcome.status == "FAILED", outcome
+        assert outcome.error is not None and outcome.error["ErrorType"] == expected[1]
