@@ -602,3 +602,80 @@ def test_sql_service_host_answers_callbacks(tmp_path: Path, host_loop: Any) -> N
             "shipped": {"approved": "ship", "by": "host"},
         },
     )
+
+
+# -- a DurableService written with async def -----------------------------------------------
+
+
+class AsyncDefService:
+    """The natural slip of an async store: its DurableService methods written ``async def``."""
+
+    def __init__(self) -> None:
+        self.store = {
+            "exec": rt.Operation(
+                id="exec", type="EXECUTION", status="STARTED", start_timestamp=0,
+                execution_details=rt.ExecutionDetails(input_payload="1"),
+            )
+        }  # fmt: skip
+
+    async def checkpoint(self, execution_arn: str, checkpoint_token: str, updates: Any) -> Any:
+        raise AssertionError("never awaited")
+
+    async def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> Any:
+        raise AssertionError("never awaited")
+
+    def event(self) -> rt.InvocationInput:
+        return rt.InvocationInput(
+            durable_execution_arn="a", checkpoint_token="t",
+            initial_execution_state=rt.ExecutionState(operations=list(self.store.values())),
+        )  # fmt: skip
+
+
+def _one_step(_: Any):  # type: ignore[no-untyped-def]
+    return (yield dg.Step(lambda: 1, name="one"))
+
+
+@pytest.mark.parametrize("driver", ["invoke", "invoke_async", "make_handler", "lambda_handler"])
+def test_an_async_def_service_is_refused_saying_to_make_its_methods_plain(driver: str) -> None:
+    from durable_gen.aws import lambda_handler
+
+    service = AsyncDefService()
+    calls: dict[str, Callable[[], Any]] = {
+        "invoke": lambda: rt.invoke(_one_step, service.event(), service),
+        "invoke_async": lambda: anyio.run(
+            functools.partial(rt.invoke_async, _one_step, service.event(), service)
+        ),
+        "make_handler": lambda: rt.make_handler(_one_step, service),
+        "lambda_handler": lambda: lambda_handler(_one_step, service=service),
+    }
+    with pytest.raises(dg.ValidationError, match=r"checkpoint\(\) is an async def.*Make them def"):
+        calls[driver]()
+    assert service.store["exec"].status == "STARTED"
+
+
+class _CoroutineReturningService(AsyncDefService):
+    """Plain methods that hand back a coroutine all the same (a lambda over an async call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checkpoint = lambda *args: self._reply(*args)  # type: ignore[method-assign]
+        self.get_state = lambda *args: self._reply(*args)  # type: ignore[method-assign]
+
+    async def _reply(self, *args: Any) -> Any:
+        raise AssertionError("never awaited")
+
+
+def test_a_coroutine_returned_by_a_service_is_closed_and_named() -> None:
+    # Warnings are errors here: a coroutine left unclosed would warn "never awaited".
+    service = _CoroutineReturningService()
+    with pytest.raises(dg.InvalidInputError, match="coroutine"):
+        rt.invoke(_one_step, service.event(), service)
+    paged = service.event()
+    paged = msgspec.structs.replace(
+        paged,
+        initial_execution_state=msgspec.structs.replace(
+            paged.initial_execution_state, next_marker="m1"
+        ),
+    )
+    with pytest.raises(dg.InvalidInputError, match="coroutine"):
+        rt.invoke(_one_step, paged, service)
