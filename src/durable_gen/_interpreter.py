@@ -188,8 +188,13 @@ def _checked_operations(operations: object) -> list[Operation]:
     if isinstance(operations, str | bytes | dict) or not isinstance(operations, Iterable):
         raise ValidationError(
             "the Interpreter takes the execution's operations as a list of Operation values "
-            f"(durable_gen.runtime.Operation), got {type(operations).__name__}: decode stored "
-            "JSON with msgspec.json.decode(data, type=list[Operation])"
+            f"(durable_gen.runtime.Operation), got {type(operations).__name__}: "
+            + (
+                "pass the store's values, list(store.values()), for operations kept in a "
+                "dict by id (as apply_updates keeps them)"
+                if isinstance(operations, dict)
+                else "decode stored JSON with msgspec.json.decode(data, type=list[Operation])"
+            )
         )
     ops = list(operations)
     for op in ops:

@@ -679,3 +679,12 @@ def test_a_coroutine_returned_by_a_service_is_closed_and_named() -> None:
     )
     with pytest.raises(dg.InvalidInputError, match="coroutine"):
         rt.invoke(_one_step, paged, service)
+
+
+def test_a_store_dict_given_as_the_operations_is_refused_saying_to_pass_its_values() -> None:
+    store = AsyncDefService().store  # the docs' store: a dict of operations by id
+    with pytest.raises(dg.ValidationError, match=r"list\(store\.values\(\)\)"):
+        rt.Interpreter(_one_step, store, execution_arn="x")  # type: ignore[arg-type]
+    interp = rt.Interpreter(_one_step, list(store.values()), execution_arn="x")
+    assert isinstance(interp.next_action(), rt.RunTasks)
+    interp.close()
