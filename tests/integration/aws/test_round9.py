@@ -11,16 +11,21 @@ from typing import Any
 import pytest
 from tests.unit import test_embedding_round9 as spread
 
+try:
+    from tests.interop import test_round9 as interop
+except pytest.skip.Exception:  # AWS's SDK is not installed
+    interop = None
+
 import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.aws import LambdaService, lambda_handler, parse_event
 
 try:
     from .emulator import Emulator, LambdaEndpoint
-    from .lambda_support import deploy
+    from .lambda_support import deploy, settle_pending
 except ImportError:
     from emulator import Emulator, LambdaEndpoint  # type: ignore[no-redef]
-    from lambda_support import deploy  # type: ignore[no-redef]
+    from lambda_support import deploy, settle_pending  # type: ignore[no-redef]
 
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:r9:1/durable-execution/e/1"
@@ -176,3 +181,70 @@ def test_the_spread_ends_on_the_emulator_as_on_the_engine(
     else:
         assert outcome.status == "FAILED", outcome
         assert outcome.error is not None and outcome.error["ErrorType"] == expected[1]
+
+
+# -- the round-9 interop shapes, AWS's SDK and durable_gen taking turns on the emulator -------
+
+
+@pytest.mark.parametrize("rhythm", [["aws", "ours"], ["ours", "aws"]])
+@pytest.mark.parametrize("name", sorted(interop.CASES) if interop is not None else [])
+def test_the_interop_shapes_change_hands_on_the_emulator_each_invocation(
+    emu: Emulator,
+    lambda_endpoint: LambdaEndpoint,
+    function_name: str,
+    name: str,
+    rhythm: list[str],
+) -> None:
+    from aws_durable_execution_sdk_python.execution import durable_execution
+
+    assert interop is not None
+    case = interop.CASES[name]
+    sdks = {
+        "aws": durable_execution(boto3_client=emu.client)(case.aws),
+        "ours": lambda_handler(case.port, client=emu.client, payload_format="aws"),
+    }
+    ran: list[str] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        sdk = rhythm[len(ran) % len(rhythm)]
+        ran.append(sdk)
+        return sdks[sdk](event, context)
+
+    lambda_endpoint.register(function_name, settle_pending(handler))
+    outcome = emu.wait(emu.start(function_name, case.input), timeout=60)
+    assert outcome.status == "SUCCEEDED", (outcome, ran)
+    assert outcome.json() == interop.EXPECTED[name]
+    if name in ("empty_batches", "odd_values", "parallel_first_success"):
+        assert len(ran) == 1, ran  # nothing waits (the race is decided without its slow branch)
+    else:
+        assert set(ran) == {"aws", "ours"}, ran
+
+
+# -- an execution started without a payload (docs/migration.md: None, where AWS's SDK gives {})
+
+
+@pytest.mark.parametrize(
+    "details", [None, {}, {"InputPayload": None}, {"InputPayload": ""}], ids=str
+)
+def test_an_execution_without_input_hands_the_workflow_none_and_the_port_idiom_works(
+    details: dict[str, Any] | None,
+) -> None:
+    seen: list[Any] = []
+
+    def port(event: Any):  # type: ignore[no-untyped-def]
+        seen.append(event)
+        event = event or {}  # the port's idiom, docs/migration.md
+        return (yield dg.Step(lambda: event.get("k", "default"), name="k"))
+
+    execution = {key: value for key, value in EXECUTION.items() if key != "ExecutionDetails"}
+    if details is not None:
+        execution["ExecutionDetails"] = details
+    service = PagedService([execution])
+    event = {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "t0",
+        "InitialExecutionState": {"Operations": [execution]},
+    }
+    output = lambda_handler(port, service=service)(event, None)
+    assert output == {"Status": "SUCCEEDED", "Result": '"default"'}
+    assert seen == [None]
