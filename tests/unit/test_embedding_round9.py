@@ -371,8 +371,9 @@ def test_journal_host_ends_as_the_engine(tmp_path: Path, case: str, mode: str) -
     assert host_outcome(host.run()) == expected
 
 
-def test_journal_host_answers_callbacks_by_the_ids_it_journaled(tmp_path: Path) -> None:
-    host = JournalHost(tmp_path / "journal.jsonl", callbacks, '"o-1"', "step")
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_journal_host_answers_callbacks_by_the_ids_it_journaled(tmp_path: Path, mode: str) -> None:
+    host = JournalHost(tmp_path / "journal.jsonl", callbacks, '"o-1"', mode)
     assert host_outcome(host.run()) == (
         "SUCCEEDED",
         {
@@ -590,10 +591,13 @@ def test_sql_service_host_runs_async_steps_on_its_own_loop(tmp_path: Path, host_
     assert "portal" in made
 
 
-def test_sql_service_host_answers_callbacks(tmp_path: Path, host_loop: Any) -> None:
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_sql_service_host_answers_callbacks(tmp_path: Path, host_loop: Any, mode: str) -> None:
     get_portal, get_pool, _ = host_loop
     service = SqlService(tmp_path / "ops.sqlite", '"o-2"')
-    handler = rt.make_handler(callbacks, service, portal=get_portal, pool=get_pool)
+    handler = rt.make_handler(
+        callbacks, service, checkpointing=mode, portal=get_portal, pool=get_pool
+    )
     assert _run_sql(service, handler)[:2] == (
         "SUCCEEDED",
         {
