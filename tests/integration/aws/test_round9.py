@@ -22,10 +22,14 @@ from durable_gen.aws import LambdaService, lambda_handler, parse_event
 
 try:
     from .emulator import Emulator, LambdaEndpoint
-    from .lambda_support import deploy, settle_pending
+    from .lambda_support import deploy, op_events, settle_pending
 except ImportError:
     from emulator import Emulator, LambdaEndpoint  # type: ignore[no-redef]
-    from lambda_support import deploy, settle_pending  # type: ignore[no-redef]
+    from lambda_support import (  # type: ignore[no-redef]
+        deploy,
+        op_events,
+        settle_pending,
+    )
 
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:r9:1/durable-execution/e/1"
@@ -248,3 +252,36 @@ def test_an_execution_without_input_hands_the_workflow_none_and_the_port_idiom_w
     output = lambda_handler(port, service=service)(event, None)
     assert output == {"Status": "SUCCEEDED", "Result": '"default"'}
     assert seen == [None]
+
+
+@pytest.mark.parametrize("name", sorted(interop.CASES) if interop is not None else [])
+def test_what_aws_sdk_records_on_the_emulator_replays_on_the_port_and_matches_its_own_record(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, name: str
+) -> None:
+    """AWS's SDK runs the case on the emulator; its history (every page, through boto3)
+    replays on the port; the port run on the emulator records the same operation events."""
+    from aws_durable_execution_sdk_python.execution import durable_execution
+
+    from durable_gen.testing import replay
+
+    assert interop is not None
+    case = interop.CASES[name]
+    aws = durable_execution(boto3_client=emu.client)(case.aws)
+    lambda_endpoint.register(function_name, settle_pending(aws))
+    aws_arn = emu.start(function_name, case.input)
+    assert emu.wait(aws_arn, timeout=60).json() == interop.EXPECTED[name]
+    aws_events = emu.history(aws_arn)
+    report = replay(case.port, {"Events": aws_events})
+    assert report.status == "ok", report.message
+    assert report.result == interop.EXPECTED[name]
+
+    ours = lambda_handler(case.port, client=emu.client, payload_format="aws")
+    lambda_endpoint.register(function_name, settle_pending(ours))
+    our_arn = emu.start(function_name, case.input)
+    assert emu.wait(our_arn, timeout=60).json() == interop.EXPECTED[name]
+    our_events = emu.history(our_arn)
+    if name == "parallel_first_success":  # the slow branch's wait is left running: its
+        # WaitStarted and the race's end come in either order
+        assert sorted(op_events(our_events)) == sorted(op_events(aws_events))
+    else:
+        assert op_events(our_events) == op_events(aws_events)
