@@ -285,3 +285,52 @@ def test_what_aws_sdk_records_on_the_emulator_replays_on_the_port_and_matches_it
         assert sorted(op_events(our_events)) == sorted(op_events(aws_events))
     else:
         assert op_events(our_events) == op_events(aws_events)
+
+
+# -- an at-most-once step due when the invocation has no time left (docs/guide.md) ----------
+
+
+class _NoTimeLeft:
+    def get_remaining_time_in_millis(self) -> int:
+        return 300  # less than the 0.5 s kept back to record an outcome
+
+
+class _RecordingService(PagedService):
+    def __init__(self, operations: list[dict[str, Any]]) -> None:
+        super().__init__(operations)
+        self.sent: list[list[tuple[str, str | None, str | None]]] = []
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Any
+    ) -> rt.CheckpointResponse:
+        self.sent.append(
+            [(u.action, u.name, u.error.error_type if u.error else None) for u in updates]
+        )
+        return super().checkpoint(execution_arn, checkpoint_token, updates)
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_an_at_most_once_step_with_no_time_left_is_recorded_ended_not_interrupted(
+    mode: str,
+) -> None:
+    ran: list[int] = []
+
+    def once(_: Any):  # type: ignore[no-untyped-def]
+        return (
+            yield dg.Step(
+                lambda: ran.append(1), name="once", semantics=dg.AT_MOST_ONCE, retry=dg.Retry()
+            )
+        )
+
+    service = _RecordingService([EXECUTION])
+    event = {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "t0",
+        "InitialExecutionState": {"Operations": [EXECUTION]},
+    }
+    output = lambda_handler(once, service=service, checkpointing=mode)(event, _NoTimeLeft())
+    assert output == {"Status": "PENDING"}
+    assert ran == []
+    assert service.sent == [[("START", "once", None)], [("RETRY", "once", "StepTimeoutError")]]
+    step = next(op for op in service.store.values() if op.type == "STEP")
+    assert step.status == "PENDING"  # a retry timer, not an attempt left STARTED
