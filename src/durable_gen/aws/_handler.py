@@ -43,7 +43,7 @@ from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
 from .._wire import ErrorObject, ExecutionState, InvocationInput, InvocationOutput
-from ._client import check_client
+from ._client import check_client, check_client_region
 from ._service import LambdaService, ServiceUnavailableError
 
 __all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
@@ -242,6 +242,7 @@ class LambdaHandler(Generic[W]):
             check_service(service)
         if client is not None:  # here too: a wrong client would fail after the first step
             check_client(client)
+            check_client_region(client, region)
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes

@@ -334,3 +334,26 @@ def test_an_at_most_once_step_with_no_time_left_is_recorded_ended_not_interrupte
     assert service.sent == [[("START", "once", None)], [("RETRY", "once", "StepTimeoutError")]]
     step = next(op for op in service.store.values() if op.type == "STEP")
     assert step.status == "PENDING"  # a retry timer, not an attempt left STARTED
+
+
+# -- region= given with a client= made for another region ---------------------------------
+
+
+def _client_for(region: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "lambda", region_name=region, aws_access_key_id="k", aws_secret_access_key="s"
+    )
+
+
+@pytest.mark.parametrize("where", ["lambda_handler", "LambdaService"])
+def test_a_region_that_disagrees_with_the_client_given_is_refused_where_built(where: str) -> None:
+    build = {
+        "lambda_handler": lambda **kw: lambda_handler(doubled, **kw),
+        "LambdaService": lambda **kw: LambdaService(**kw),
+    }[where]
+    with pytest.raises(dg.ValidationError, match=r"region='eu-west-1'.*made for 'us-east-1'"):
+        build(client=_client_for("us-east-1"), region="eu-west-1")
+    build(client=_client_for("us-east-1"), region="us-east-1")  # the same region: accepted
+    build(client=_client_for("us-east-1"))
