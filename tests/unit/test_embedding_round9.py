@@ -692,3 +692,45 @@ def test_a_store_dict_given_as_the_operations_is_refused_saying_to_pass_its_valu
     interp = rt.Interpreter(_one_step, list(store.values()), execution_arn="x")
     assert isinstance(interp.next_action(), rt.RunTasks)
     interp.close()
+
+
+# -- what a host hands the interpreter by mistake, and what it is told -----------------------
+
+
+def _first_flush() -> tuple[rt.Interpreter, rt.Flush, dict[str, rt.Operation]]:
+    store = AsyncDefService().store
+    interp = rt.Interpreter(_one_step, list(store.values()), execution_arn="x")
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    task = action.tasks[0]
+    interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+    flush = interp.next_action()
+    assert isinstance(flush, rt.Flush)
+    return interp, flush, store
+
+
+def test_observe_given_the_applied_value_or_a_dict_says_what_to_pass_and_can_be_retried() -> None:
+    interp, flush, store = _first_flush()
+    applied = rt.apply_updates(store, flush.updates, now_ms=0)
+    with pytest.raises(dg.ValidationError, match=r"got Applied: pass its operations"):
+        interp.observe(applied)  # type: ignore[arg-type]
+    changed = {op.id: op for op in applied.operations}
+    with pytest.raises(dg.ValidationError, match=r"got dict: .*list\(changed\.values\(\)\)"):
+        interp.observe(changed)  # type: ignore[arg-type]
+    interp.observe(applied.operations)  # the interpreter still waits for this reply
+    done = interp.next_action()
+    assert isinstance(done, rt.Done) and done.outcome == rt.Succeeded(result="1")
+    interp.close()
+
+
+def test_task_failed_given_an_exception_class_says_to_pass_the_exception() -> None:
+    store = AsyncDefService().store
+    interp = rt.Interpreter(_one_step, list(store.values()), execution_arn="x")
+    action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    task = action.tasks[0]
+    with pytest.raises(dg.ValidationError, match="got the class ValueError: pass the exception"):
+        interp.task_failed(task, ValueError)  # type: ignore[arg-type]
+    assert interp.running == 1  # still running: report it again, rightly
+    interp.task_failed(task, ValueError("no"))
+    interp.close()
