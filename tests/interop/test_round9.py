@@ -242,6 +242,30 @@ def a_many(event: Any, ctx: DurableContext) -> Any:
     return total
 
 
+# 8. A Map whose result is over 256 KiB: recorded with ReplayChildren and a summary
+BIG_ITEM = 100 * 1024
+
+
+def _big_item(x, i):  # type: ignore[no-untyped-def]
+    # AWS's item returns without an operation: a child workflow that yields nothing
+    if False:
+        yield
+    return x * BIG_ITEM
+
+
+def p_big_map(event):  # type: ignore[no-untyped-def]
+    r = yield dg.Map(_big_item, ["a", "b", "c"], name="big-map")
+    after = yield dg.Step(lambda: "after", name="after-big")
+    return [len(v) for v in r.results()] + [after]
+
+
+@case("big_map_result", p_big_map, None, [BIG_ITEM, BIG_ITEM, BIG_ITEM, "after"])
+def a_big_map(event: Any, ctx: DurableContext) -> Any:
+    r = ctx.map(["a", "b", "c"], lambda c, x, i, items: x * BIG_ITEM, name="big-map")
+    after = ctx.step(lambda _: "after", name="after-big")
+    return [len(v) for v in r.get_results()] + [after]
+
+
 @pytest.fixture(autouse=True)
 def _quiet() -> Iterator[None]:
     logging.disable(logging.WARNING)
