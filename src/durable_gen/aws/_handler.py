@@ -8,6 +8,7 @@ unavailable), and that a FAILED output always fits the service's error-object li
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -70,6 +71,15 @@ _RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError, Validat
 _encoder: Final = msgspec.json.Encoder()
 
 
+def _is_invocation_text(text: str | bytes | bytearray) -> bool:
+    """Whether ``text`` is JSON of an object with the keys of a durable invocation."""
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(decoded, dict) and all(key in decoded for key in _REQUIRED_KEYS)
+
+
 @checked
 def parse_event(event: Any) -> InvocationInput:
     """The durable-execution invocation carried by a Lambda event.
@@ -93,6 +103,12 @@ def parse_event(event: Any) -> InvocationInput:
                 "only that JSON event and checkpoints through Lambda's API. Test a durable_gen "
                 "workflow with durable_gen.testing.TestRunner or dg.run, or run its handler "
                 "against AWS's emulator (dex-local-runner), which sends the JSON event"
+            )
+        if isinstance(event, str | bytes | bytearray) and _is_invocation_text(event):
+            raise InvalidInputError(
+                f"the Lambda event is the JSON text of a durable-execution invocation (a "
+                f"{type(event).__name__}), not the object it encodes: Lambda passes the handler "
+                "the decoded event; a harness that has the text passes json.loads(text)"
             )
         raise InvalidInputError(
             f"the Lambda event is a {type(event).__name__}, not a durable-execution invocation "

@@ -357,3 +357,24 @@ def test_a_region_that_disagrees_with_the_client_given_is_refused_where_built(wh
         build(client=_client_for("us-east-1"), region="eu-west-1")
     build(client=_client_for("us-east-1"), region="us-east-1")  # the same region: accepted
     build(client=_client_for("us-east-1"))
+
+
+# -- the event handed over as its JSON text ----------------------------------------------
+
+
+@pytest.mark.parametrize("encode", [str, str.encode], ids=["str", "bytes"])
+def test_an_event_given_as_its_json_text_says_to_decode_it(encode: Any) -> None:
+    import json
+
+    event = {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "t0",
+        "InitialExecutionState": {"Operations": [EXECUTION]},
+    }
+    service = PagedService([EXECUTION])
+    output = lambda_handler(doubled, service=service)(encode(json.dumps(event)), None)
+    assert output["Status"] == "FAILED"
+    message = output["Error"]["ErrorMessage"]
+    assert "JSON text of a durable-execution invocation" in message
+    assert "json.loads" in message and "DurableConfig" not in message
+    assert [op.type for op in service.store.values()] == ["EXECUTION"]  # nothing recorded
