@@ -1465,6 +1465,7 @@ async def invoke_async(
                 result = inv.finish(attempt, outcome, task)
         await send.send((task, result))
 
+    error: Exception | None = None
     async with send, receive, anyio.create_task_group() as tg:
         try:
             while True:
@@ -1502,9 +1503,13 @@ async def invoke_async(
                             inv.send_start(task)
         except _TokenWithheld:
             return inv.withheld()
+        except Exception as exc:  # raised as itself below, not in the task group's group
+            error = exc
         finally:
             tg.cancel_scope.cancel()
             interp.close()
+    if error is not None:
+        raise error
     raise AssertionError("unreachable")  # pragma: no cover
 
 

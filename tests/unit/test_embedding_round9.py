@@ -416,7 +416,11 @@ class SqlService:
             }
         )
 
-    def clock(self) -> float:
+    @property
+    def clock(self) -> SqlService:  # what the drivers read: clock.now(), in epoch seconds
+        return self
+
+    def now(self) -> float:
         return self.now_ms / 1000
 
     def _load(self) -> dict[str, rt.Operation]:
@@ -734,3 +738,53 @@ def test_task_failed_given_an_exception_class_says_to_pass_the_exception() -> No
     assert interp.running == 1  # still running: report it again, rightly
     interp.task_failed(task, ValueError("no"))
     interp.close()
+
+
+# -- invoke_async raises the service's error itself ------------------------------------------
+
+
+class _FailingService(AsyncDefService):
+    """Plain methods; each checkpoint fails as a service's would."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+        self.calls = 0
+
+    def checkpoint(self, execution_arn: str, checkpoint_token: str, updates: Any) -> Any:  # type: ignore[override]
+        self.calls += 1
+        raise self.error
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> Any:  # type: ignore[override]
+        return rt.ExecutionState()
+
+
+async def _async_item(x: int) -> int:
+    return x
+
+
+def _async_batch(_: Any):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(_async_item, [1, 2, 3], name="items")
+    return batch.results()
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("workflow", [_one_step, _async_batch], ids=["one-step", "async-map"])
+@pytest.mark.parametrize(
+    "error",
+    [dg.InvalidCheckpointTokenError("stale token"), ConnectionError("connection reset")],
+    ids=["stale-token", "network"],
+)
+def test_invoke_async_raises_the_services_error_itself_not_a_group(
+    backend: str, workflow: Any, error: Exception
+) -> None:
+    pytest.importorskip(backend)
+    service = _FailingService(error)
+    with pytest.raises(type(error)) as raised:
+        anyio.run(
+            functools.partial(rt.invoke_async, workflow, service.event(), service),
+            backend=backend,
+        )
+    assert raised.value is error
+    assert service.calls >= 1
+    assert [op.type for op in service.store.values()] == ["EXECUTION"]
