@@ -403,6 +403,8 @@ class _Invocation:
             not isinstance(reply, CheckpointResponse)
             or not isinstance(reply.checkpoint_token, str | None)
         ):
+            if inspect.isawaitable(reply):  # closed: no "never awaited" warning follows
+                getattr(reply, "close", lambda: None)()
             raise InvalidInputError(
                 f"the service's checkpoint() returned {reply!r}: a DurableService's checkpoint() "
                 "returns CheckpointResponse(checkpoint_token=<the new token, a str; None when "
@@ -1084,6 +1086,16 @@ def check_service(service: object) -> None:
             f"get_state()), got {_kind(service)}: pass a LocalService, a LambdaService "
             f"or your own store{instance_hint(service)}"
         )
+    for method in ("checkpoint", "get_state"):
+        if inspect.iscoroutinefunction(getattr(service, method)):
+            raise ValidationError(
+                f"the service's {method}() is an async def: a DurableService's checkpoint() "
+                "and get_state() are plain functions that return their reply (invoke and "
+                "invoke_async both call them directly, invoke_async on the event loop's "
+                "thread). Make them def: call a blocking client there, or run the invocation "
+                "with invoke in a worker thread (anyio.to_thread.run_sync) and reach your "
+                "async client from them with anyio.from_thread.run"
+            )
 
 
 def _check_options(
@@ -1453,6 +1465,7 @@ async def invoke_async(
                 result = inv.finish(attempt, outcome, task)
         await send.send((task, result))
 
+    error: Exception | None = None
     async with send, receive, anyio.create_task_group() as tg:
         try:
             while True:
@@ -1490,9 +1503,13 @@ async def invoke_async(
                             inv.send_start(task)
         except _TokenWithheld:
             return inv.withheld()
+        except Exception as exc:  # raised as itself below, not in the task group's group
+            error = exc
         finally:
             tg.cancel_scope.cancel()
             interp.close()
+    if error is not None:
+        raise error
     raise AssertionError("unreachable")  # pragma: no cover
 
 

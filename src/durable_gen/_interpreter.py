@@ -183,13 +183,27 @@ def check_host_options(serdes: object, clock: object) -> None:
         read_clock(clock)  # what it returns now: epoch seconds, or a ValidationError saying so
 
 
+def _observe_hint(operations: object) -> str:
+    """What to pass ``observe()`` instead of ``operations`` (the rare path of a host mistake)."""
+    if isinstance(operations, dict):
+        return ": pass the changed operations themselves, list(changed.values())"
+    if isinstance(getattr(operations, "operations", None), list):
+        return f": pass its operations ({type(operations).__name__}.operations)"
+    return ""
+
+
 def _checked_operations(operations: object) -> list[Operation]:
     """The recorded operations as a list, or a ``ValidationError`` naming what is not one."""
     if isinstance(operations, str | bytes | dict) or not isinstance(operations, Iterable):
         raise ValidationError(
             "the Interpreter takes the execution's operations as a list of Operation values "
-            f"(durable_gen.runtime.Operation), got {type(operations).__name__}: decode stored "
-            "JSON with msgspec.json.decode(data, type=list[Operation])"
+            f"(durable_gen.runtime.Operation), got {type(operations).__name__}: "
+            + (
+                "pass the store's values, list(store.values()), for operations kept in a "
+                "dict by id (as apply_updates keeps them)"
+                if isinstance(operations, dict)
+                else "decode stored JSON with msgspec.json.decode(data, type=list[Operation])"
+            )
         )
     ops = list(operations)
     for op in ops:
@@ -562,11 +576,12 @@ class Interpreter(StepHandlers):
         if self._closed:
             raise ValidationError(_CLOSED)
         if type(operations) is not list and (
-            isinstance(operations, Operation) or not isinstance(operations, Iterable)
+            isinstance(operations, Operation | dict | str | bytes)
+            or not isinstance(operations, Iterable)
         ):
             raise ValidationError(
                 "observe() takes a list of the Operation values that changed (an empty list if "
-                f"none), got {type(operations).__name__}"
+                f"none), got {type(operations).__name__}{_observe_hint(operations)}"
             )
         must_carry = self._reply_must_carry if self._awaiting_reply else None
         flushed = self._flushed if self._awaiting_reply else None
@@ -667,6 +682,12 @@ class Interpreter(StepHandlers):
                     "invocation up, so that the attempt runs again at the next invocation, as on "
                     "the embedded engine and Lambda; for an attempt cancelled at its deadline, "
                     "report task_failed(task, StepTimeoutError(...))"
+                )
+            if isinstance(error, type) and issubclass(error, BaseException):
+                raise ValidationError(
+                    f"task_failed() takes the exception the task raised, got the class "
+                    f"{error.__name__}: pass the exception itself (the instance the step "
+                    "raised, as caught by `except Exception as exc`)"
                 )
             raise ValidationError(
                 f"task_failed() takes the exception the task raised, got {type(error).__name__}: "

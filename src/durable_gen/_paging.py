@@ -25,6 +25,7 @@ Pure: the host passes the function that fetches a page.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Final
 
@@ -125,6 +126,8 @@ def load_operations(
         seen.add(marker)
         page = fetch_page(marker)
         if not isinstance(page, ExecutionState):
+            if inspect.isawaitable(page):  # closed: no "never awaited" warning follows
+                getattr(page, "close", lambda: None)()
             raise InvalidInputError(
                 f"the service's get_state() returned {page!r} for NextMarker {marker!r}: a "
                 "DurableService's get_state() returns ExecutionState(operations=[...], "

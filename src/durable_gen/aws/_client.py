@@ -44,6 +44,22 @@ def import_botocore_exceptions() -> Any:
 _DURABLE_METHODS: Final = ("checkpoint_durable_execution", "get_durable_execution_state")
 
 
+def check_client_region(client: object, region: str | None) -> None:
+    """A ``ValidationError`` when ``region=`` is given with a ``client=`` made for another
+    region (or with a client that has none): ``region`` names the region of a client to
+    create, and a given client is used as it is, so the two would silently disagree."""
+    if region is None:
+        return
+    made_for = getattr(getattr(client, "meta", None), "region_name", None)
+    if region != made_for:
+        raise ValidationError(
+            f"region={region!r} names the region of the client to create, but client= is "
+            f"given (a client made for {made_for!r}), which is used as it is: leave region= "
+            "out, or create the client for that region (boto3.client('lambda', "
+            "region_name=...))"
+        )
+
+
 def check_client(client: object, option: str = "client") -> None:
     """A ``ValidationError`` unless ``client`` can checkpoint: a boto3 ``lambda`` client with
     the durable-execution API, or an object with its ``checkpoint_durable_execution`` method

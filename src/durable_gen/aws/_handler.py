@@ -8,6 +8,7 @@ unavailable), and that a FAILED output always fits the service's error-object li
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +44,7 @@ from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
 from .._wire import ErrorObject, ExecutionState, InvocationInput, InvocationOutput
-from ._client import check_client
+from ._client import check_client, check_client_region
 from ._service import LambdaService, ServiceUnavailableError
 
 __all__ = ["LambdaHandler", "lambda_handler", "parse_event"]
@@ -70,6 +71,15 @@ _RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError, Validat
 _encoder: Final = msgspec.json.Encoder()
 
 
+def _is_invocation_text(text: str | bytes | bytearray) -> bool:
+    """Whether ``text`` is JSON of an object with the keys of a durable invocation."""
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(decoded, dict) and all(key in decoded for key in _REQUIRED_KEYS)
+
+
 @checked
 def parse_event(event: Any) -> InvocationInput:
     """The durable-execution invocation carried by a Lambda event.
@@ -94,6 +104,12 @@ def parse_event(event: Any) -> InvocationInput:
                 "workflow with durable_gen.testing.TestRunner or dg.run, or run its handler "
                 "against AWS's emulator (dex-local-runner), which sends the JSON event"
             )
+        if isinstance(event, str | bytes | bytearray) and _is_invocation_text(event):
+            raise InvalidInputError(
+                f"the Lambda event is the JSON text of a durable-execution invocation (a "
+                f"{type(event).__name__}), not the object it encodes: Lambda passes the handler "
+                "the decoded event; a harness that has the text passes json.loads(text)"
+            )
         raise InvalidInputError(
             f"the Lambda event is a {type(event).__name__}, not a durable-execution invocation "
             f"(a JSON object with {', '.join(_REQUIRED_KEYS)}). {_DURABLE_HINT}"
@@ -106,6 +122,12 @@ def parse_event(event: Any) -> InvocationInput:
             f"{', '.join(missing)} (keys present: {', '.join(present) or 'none'}). "
             f"{_DURABLE_HINT}"
         )
+    state = event["InitialExecutionState"]
+    if isinstance(state, Mapping) and "Operations" in state and state["Operations"] is None:
+        # `"Operations": null` is a first page without operations, as AWS's SDK reads it: they
+        # come through GetDurableExecutionState from NextMarker (or the state is truncated).
+        state = {key: value for key, value in state.items() if key != "Operations"}
+        event = {**event, "InitialExecutionState": state}
     try:
         parsed = msgspec.convert(event, InvocationInput)
     except msgspec.ValidationError as exc:
@@ -237,6 +259,7 @@ class LambdaHandler(Generic[W]):
             check_service(service)
         if client is not None:  # here too: a wrong client would fail after the first step
             check_client(client)
+            check_client_region(client, region)
         self.workflow = workflow
         self.checkpointing: CheckpointMode = checkpointing
         self.serdes = serdes

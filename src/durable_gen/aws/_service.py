@@ -31,7 +31,12 @@ from .._errors import (
 )
 from .._paging import load_operations
 from .._wire import CheckpointResponse, ExecutionState, Operation, OperationUpdate
-from ._client import check_client, create_client, import_botocore_exceptions
+from ._client import (
+    check_client,
+    check_client_region,
+    create_client,
+    import_botocore_exceptions,
+)
 
 __all__ = ["LambdaService", "ServiceUnavailableError", "classify", "to_wire"]
 
@@ -117,7 +122,13 @@ def to_wire(value: Any) -> Any:
     ``ResponseMetadata`` is dropped.
     """
     if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items() if k != "ResponseMetadata"}
+        # `"Operations": null` (a page without operations) reads as an empty page, as in AWS's
+        # SDK.
+        return {
+            k: to_wire(v)
+            for k, v in value.items()
+            if k != "ResponseMetadata" and (v is not None or k != "Operations")
+        }
     if isinstance(value, list):
         return [to_wire(v) for v in value]
     if isinstance(value, datetime):
@@ -307,6 +318,7 @@ class LambdaService:
             )
         if client is not None:
             check_client(client)
+            check_client_region(client, region)
         self.client: Any = client if client is not None else create_client(region)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
