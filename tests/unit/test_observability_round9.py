@@ -110,3 +110,66 @@ def test_a_failed_attempt_outside_any_batch_has_no_item(step_lines: _Keep) -> No
         "step '_pack' attempt 2 failed: ValueError: bad 1; not retried",
     ]
     assert not any(hasattr(r, "batchItem") for r in step_lines.records)
+
+
+# --- determinism checks in several threads at once -----------------------------------------
+
+
+@dg.step
+def _echo(x: int) -> int:
+    return x
+
+
+def _clean(n: int) -> Any:
+    out = []
+    for i in range(n):
+        out.append((yield _echo(i)))
+        if i % 3 == 0:
+            yield dg.Wait(seconds=1)
+    return out
+
+
+def _forgets_a_yield(n: int) -> Any:
+    for i in range(n):
+        _echo(99)  # built and never yielded: the check names this line
+        yield _echo(i)
+    return n
+
+
+def test_checks_in_several_threads_blame_only_their_own_workflow() -> None:
+    """A check collects the unyielded commands of its own runs: before, it caught the warnings
+    of every thread, so a correct workflow checked beside a faulty one failed with the other's
+    line, and strict mode could be left on (or off) by whichever check ended last."""
+    import threading
+
+    from durable_gen import _guard
+    from durable_gen.testing import assert_deterministic
+
+    strict_before = _guard.strict
+    outcomes: dict[str, list[str]] = {"_clean": [], "_forgets_a_yield": []}
+    lock = threading.Lock()
+
+    def check(workflow: Any) -> None:
+        for _ in range(4):
+            try:
+                assert_deterministic(workflow, 9, random_runs=1)
+                outcome = "passed"
+            except AssertionError as exc:
+                outcome = str(exc)
+            with lock:
+                outcomes[workflow.__name__].append(outcome)
+
+    threads = [
+        threading.Thread(target=check, args=(w,))
+        for w in (_clean, _forgets_a_yield, _clean, _forgets_a_yield)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert outcomes["_clean"] == ["passed"] * 8
+    assert len(outcomes["_forgets_a_yield"]) == 8
+    for message in outcomes["_forgets_a_yield"]:
+        assert "_forgets_a_yield built command(s) in its body and never yielded" in message
+        assert "the Step command '_echo', never yielded" in message
+    assert _guard.strict is strict_before
