@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
+from durable_gen.plugins import Plugin
 from durable_gen.testing import TestRunner
 
 
@@ -93,7 +94,7 @@ def test_a_failed_attempt_in_a_batch_names_the_item_it_failed_in(
         f"step '_pack' {where} attempt 1 failed: ValueError: bad 1; retrying in 1 s",
         f"step '_pack' {where} attempt 2 failed: ValueError: bad 1; not retried",
     ]
-    assert {getattr(r, "batchItem") for r in step_lines.records} == {where[1:-1]}
+    assert {r.__dict__["batchItem"] for r in step_lines.records} == {where[1:-1]}
 
 
 def test_a_failed_attempt_outside_any_batch_has_no_item(step_lines: _Keep) -> None:
@@ -101,7 +102,7 @@ def test_a_failed_attempt_outside_any_batch_has_no_item(step_lines: _Keep) -> No
         try:
             yield _pack(1)
         except dg.StepFailedError:
-            pass
+            yield dg.Wait(seconds=1)
         return (yield dg.Child(functools.partial(_pack, 0), name="ctx"))
 
     TestRunner().run(wf, None)
@@ -173,3 +174,57 @@ def test_checks_in_several_threads_blame_only_their_own_workflow() -> None:
         assert "_forgets_a_yield built command(s) in its body and never yielded" in message
         assert "the Step command '_echo', never yielded" in message
     assert _guard.strict is strict_before
+
+
+# --- hook order: a context ended by news, then a step ---------------------------------------
+
+
+class _Order(Plugin):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str | None]] = []
+
+    def on_operation_start(self, op: Any) -> None:
+        self.events.append(("start", op.name))
+
+    def on_operation_end(self, op: Any, status: str) -> None:
+        self.events.append(("end", op.name))
+
+    def on_attempt_start(self, attempt: Any) -> None:
+        self.events.append(("attempt", attempt.name))
+
+
+def _branch_wait(i: int) -> Any:
+    yield dg.Wait(seconds=5, name=f"w{i}")
+    return i
+
+
+def _par_then_step(_: Any) -> Any:
+    yield dg.Parallel(
+        [functools.partial(_branch_wait, 1), functools.partial(_branch_wait, 2)], name="par"
+    )
+    return (yield _echo(3))
+
+
+@pytest.mark.parametrize(
+    ("checkpointing", "second_invocation"),
+    [
+        (
+            "step",
+            [("start", "_echo"), ("attempt", "_echo"), ("end", "parallel-branch-0"),
+             ("end", "parallel-branch-1"), ("end", "par"), ("end", "_echo")],
+        ),
+        (
+            "eager",
+            [("end", "parallel-branch-0"), ("end", "parallel-branch-1"), ("end", "par"),
+             ("start", "_echo"), ("attempt", "_echo"), ("end", "_echo")],
+        ),
+    ],
+)  # fmt: skip
+def test_a_context_ended_by_news_reports_its_end_when_it_is_checkpointed(
+    checkpointing: str, second_invocation: list[tuple[str, str]]
+) -> None:
+    order = _Order()
+    run = TestRunner(checkpointing=checkpointing, plugins=[order]).run(_par_then_step)
+    assert run.result() == 3
+    first = [("start", n) for n in ("par", "parallel-branch-0", "parallel-branch-1", "w1", "w2")]
+    assert order.events == first + second_invocation
