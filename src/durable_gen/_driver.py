@@ -915,7 +915,10 @@ class _Workers:
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
             future = self._portal.start_task_soon(inv.acall, task, limit)
         elif limit is None:
-            future = self._threads.submit(inv.call, task)
+            # in the invocation's context, as a step run in line (or async) sees it: what the
+            # caller and the start hooks keep in context variables
+            context = contextvars.copy_context()
+            future = self._threads.submit(lambda t: context.run(inv.call, t), task)
         else:
             attempt = inv.begin(task)
             if limit[0] <= 0:  # no time left: the attempt does not start

@@ -228,3 +228,78 @@ def test_a_context_ended_by_news_reports_its_end_when_it_is_checkpointed(
     assert run.result() == 3
     first = [("start", n) for n in ("par", "parallel-branch-0", "parallel-branch-1", "w1", "w2")]
     assert order.events == first + second_invocation
+
+
+# --- one plugin, runners in several threads at once -------------------------------------------
+
+
+def _one_wait(_: Any) -> Any:
+    yield dg.Wait(seconds=10)
+    return 1
+
+
+def test_a_telemetry_plugin_driven_by_runners_in_two_threads_reads_each_runners_clock() -> None:
+    """Runner B starts an invocation while runner A's last one runs: A's record used to read
+    B's virtual clock (the one lent last), five years later than its start."""
+    import json
+    import threading
+    from datetime import UTC, datetime
+
+    from durable_gen.telemetry import TelemetryPlugin
+
+    records: list[dict[str, Any]] = []
+    a_final, b_started, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    class Interleave(Plugin):
+        def on_invocation_start(self, info: Any) -> None:
+            name = threading.current_thread().name
+            if name == "A" and not info.first:
+                a_final.set()
+                b_started.wait(60)
+            if name == "B":
+                b_started.set()
+                a_done.wait(60)
+
+        def on_invocation_end(self, info: Any, status: str) -> None:
+            if threading.current_thread().name == "A" and status != "PENDING":
+                a_done.set()
+
+    plugins = [Interleave(), TelemetryPlugin(lambda text: records.append(json.loads(text)))]
+
+    def go(year: int, after: threading.Event | None) -> None:
+        if after is not None:
+            after.wait(60)
+        TestRunner(start=datetime(year, 1, 1, tzinfo=UTC), plugins=plugins).run(_one_wait)
+
+    a = threading.Thread(target=go, args=(2025, None), name="A")
+    b = threading.Thread(target=go, args=(2030, a_final), name="B")
+    a.start()
+    b.start()
+    a.join(timeout=120)
+    b.join(timeout=120)
+    assert sorted((r["startTime"], r["endTime"], r["durationMs"]) for r in records) == [
+        ("2025-01-01T00:00:00.000Z", "2025-01-01T00:00:10.000Z", 10_000),
+        ("2030-01-01T00:00:00.000Z", "2030-01-01T00:00:10.000Z", 10_000),
+    ]
+
+
+def test_the_steps_of_a_map_see_the_context_variables_a_sequential_step_sees() -> None:
+    import contextvars
+
+    request: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
+
+    @dg.step
+    def read(_: int) -> str | None:
+        return request.get()
+
+    def wf(_: Any) -> Any:
+        alone = yield read(0)
+        batch = yield dg.Map(read, [1, 2, 3], name="m")
+        return [alone, *(item.result for item in batch.items)]
+
+    token = request.set("r-42")
+    try:
+        assert dg.run(wf, None) == ["r-42"] * 4
+        assert TestRunner().run(wf).result() == ["r-42"] * 4
+    finally:
+        request.reset(token)
