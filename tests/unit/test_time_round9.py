@@ -203,3 +203,39 @@ def test_the_runner_advance_fires_each_timer_at_its_due_time() -> None:
         (op.name, op.operation.end_timestamp - op.operation.start_timestamp)  # type: ignore[operator]
         for op in run.operations()
     ] == [("a", 5000), ("b", 7000)]
+
+
+# --- advance_to_next_timer: the timers due at that same time fire together -------------------
+
+
+def _branch(i: int) -> Any:
+    yield dg.Wait(seconds=5, name=f"w{i}")
+    return i
+
+
+def _two_branches_then_a_wait(_: Any) -> Any:
+    import functools
+
+    batch = yield dg.Parallel([functools.partial(_branch, 1), functools.partial(_branch, 2)])
+    yield dg.Wait(seconds=5, name="w3")
+    return [item.result for item in batch.items]
+
+
+@pytest.mark.parametrize("skip_time", [False, True])
+def test_advance_to_next_timer_fires_the_timers_due_together_and_no_later_one(
+    skip_time: bool,
+) -> None:
+    runner = TestRunner(skip_time=skip_time)
+    run = runner.start(_two_branches_then_a_wait)
+    start = runner.now()
+
+    def statuses() -> list[tuple[str | None, str]]:
+        return [(op.name, op.status) for op in run.operations(type="WAIT")]
+
+    assert runner.advance_to_next_timer() is True
+    assert (runner.now() - start).total_seconds() == 5
+    assert statuses() == [("w1", "SUCCEEDED"), ("w2", "SUCCEEDED"), ("w3", "STARTED")]
+    assert runner.advance_to_next_timer() is True
+    assert (runner.now() - start).total_seconds() == 10
+    assert run.result() == [1, 2]
+    assert runner.advance_to_next_timer() is False

@@ -832,8 +832,9 @@ class TestRunner:
     def advance_to_next_timer(self) -> bool:
         """Move the clock to the next timer (a callback timeout included) and run what is due.
 
-        Only that timer fires, with ``skip_time`` too: the clock stays at its due time, and the
-        timers after it wait for the next call (or ``run_until_idle()``).
+        Only that timer fires (with the others due at the same time), with ``skip_time`` too:
+        the clock stays at its due time, and the later timers wait for the next call (or
+        ``run_until_idle()``).
 
         Returns:
             False when no timer is left.
