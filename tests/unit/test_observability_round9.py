@@ -31,11 +31,18 @@ def step_lines() -> Iterator[_Keep]:
     """The records of ``durable_gen.steps`` (failed attempts), kept while the test runs."""
     keep = _Keep()
     log = logging.getLogger("durable_gen.steps")
+    saved = (log.level, log.disabled, logging.root.manager.disable)
+    log.setLevel(logging.WARNING)  # whatever other tests of the process left
+    log.disabled = False
+    logging.disable(logging.NOTSET)
     log.addHandler(keep)
     try:
         yield keep
     finally:
         log.removeHandler(keep)
+        log.setLevel(saved[0])
+        log.disabled = saved[1]
+        logging.disable(saved[2])
 
 
 # --- a failed attempt of a Map item or a Parallel branch names the item --------------------
@@ -303,3 +310,58 @@ def test_the_steps_of_a_map_see_the_context_variables_a_sequential_step_sees() -
         assert TestRunner().run(wf).result() == ["r-42"] * 4
     finally:
         request.reset(token)
+
+
+# --- the durable logger: extra=, adapters and children across resumes ------------------------
+
+
+def test_extra_wins_and_is_kept_unchanged_in_workflow_and_step_code_across_resumes() -> None:
+    name = "tests.obs9.extra"
+    keep = _Keep()
+    base = logging.getLogger(name)
+    base.addHandler(keep)
+    base.setLevel(logging.INFO)
+    base.propagate = False
+    log = dg.get_logger(name)
+    adapter = logging.LoggerAdapter(log, {"tenant": "t-1"})
+    mine = {"durableExecutionArn": "mine", "k": 1}
+
+    @dg.step
+    def work(i: int) -> int:
+        log.info("step %d", i, extra=mine)
+        return i
+
+    def item(i: int) -> Any:
+        adapter.info("item %d before", i)
+        yield dg.Wait(seconds=1, name=f"w{i}")
+        log.getChild("child").info("item %d after", i)
+        return (yield work(i))
+
+    def wf(_: Any) -> Any:
+        log.info("start", extra=mine)
+        batch = yield dg.Map(item, [0, 1], name="m")
+        yield dg.Wait(seconds=2)
+        log.warning("end")
+        return [i.result for i in batch.items]
+
+    try:
+        run = TestRunner().run(wf)
+        assert run.result() == [0, 1]
+    finally:
+        base.removeHandler(keep)
+    lines = [(r.name, r.getMessage()) for r in keep.records]
+    assert sorted(lines) == sorted(
+        [(name, "start"), (name, "item 0 before"), (name, "item 1 before"),
+         (f"{name}.child", "item 0 after"), (f"{name}.child", "item 1 after"),
+         (name, "step 0"), (name, "step 1"), (name, "end")]
+    )  # fmt: skip
+    assert mine == {"durableExecutionArn": "mine", "k": 1}  # never changed
+    by_message = {r.getMessage(): r.__dict__ for r in keep.records}
+    assert by_message["start"]["durableExecutionArn"] == "mine"  # the caller's extra wins
+    assert by_message["start"]["executionArn"] == run.arn  # the other fields stay
+    assert by_message["item 0 before"]["tenant"] == "t-1"
+    assert by_message["item 0 before"]["durableExecutionArn"] == run.arn
+    assert by_message["step 1"]["operationName"] == "work"
+    assert by_message["step 1"]["attempt"] == 1
+    assert by_message["step 1"]["parentId"] is not None  # a Map item's context
+    assert by_message["end"]["durableExecutionArn"] == run.arn
