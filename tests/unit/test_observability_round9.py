@@ -365,3 +365,43 @@ def test_extra_wins_and_is_kept_unchanged_in_workflow_and_step_code_across_resum
     assert by_message["step 1"]["attempt"] == 1
     assert by_message["step 1"]["parentId"] is not None  # a Map item's context
     assert by_message["end"]["durableExecutionArn"] == run.arn
+
+
+# --- hooks set on the instance are checked as class hooks are ---------------------------------
+
+
+class _InstanceHook(Plugin):
+    def __init__(self, name: str, hook: Any) -> None:
+        setattr(self, name, hook)
+
+
+async def _async_hook(attempt: Any, outcome: str, error: Any) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("name", "hook", "message"),
+    [
+        ("on_attempt_end", lambda attempt: None, r"on_attempt_end\(attempt\) \(set on the "
+         r"instance\) cannot take the arguments .* give it the parameters \(attempt, outcome, "
+         r"error\)"),
+        ("on_attempt_end", _async_hook, "is an async function"),
+        ("on_attempt_finish", lambda a, o, e: None, "did you mean on_attempt_end"),
+    ],
+)  # fmt: skip
+def test_a_hook_set_on_the_instance_is_refused_where_the_plugin_is_given(
+    name: str, hook: Any, message: str
+) -> None:
+    plugin = _InstanceHook(name, hook)
+    with pytest.raises(dg.ValidationError, match=message):
+        TestRunner(plugins=[plugin])
+    with pytest.raises(dg.ValidationError, match=message):
+        dg.run(_one_wait, None, skip_time=True, plugins=[plugin])
+
+
+def test_a_good_hook_set_on_the_instance_is_called() -> None:
+    seen: list[str] = []
+    plugin = _InstanceHook("on_attempt_end", lambda attempt, outcome, error: seen.append(outcome))
+    plugin.on_invocation_end = lambda info, status: seen.append(status)  # type: ignore[method-assign]
+    assert TestRunner(plugins=[plugin]).run(_par_then_step).result() == 3
+    assert seen == ["PENDING", "SUCCEEDED", "SUCCEEDED"]
