@@ -239,3 +239,41 @@ def test_advance_to_next_timer_fires_the_timers_due_together_and_no_later_one(
     assert (runner.now() - start).total_seconds() == 10
     assert run.result() == [1, 2]
     assert runner.advance_to_next_timer() is False
+
+
+# --- skipping time stops before a callback's heartbeat deadline, not only its timeout ---------
+
+
+def _notify(callback_id: str) -> None:
+    return None
+
+
+def _ask(_: int) -> Any:
+    return (yield dg.WaitForCallback(_notify, name="ask", timeout=100, heartbeat_timeout=30))
+
+
+def _nap(seconds: int) -> Any:
+    yield dg.Wait(seconds=seconds, name="nap")
+    return "napped"
+
+
+def _ask_and_nap(seconds: int) -> Any:
+    import functools
+
+    batch = yield dg.Parallel([functools.partial(_ask, 0), functools.partial(_nap, seconds)])
+    return [item.result for item in batch.items]
+
+
+@pytest.mark.parametrize(("nap", "fired", "now"), [(10, True, 10), (60, False, 0)])
+def test_skipping_time_fires_the_timers_before_a_heartbeat_deadline_and_stops_there(
+    nap: int, fired: bool, now: int
+) -> None:
+    runner = TestRunner()
+    start = runner.now()
+    run = runner.run(_ask_and_nap, nap)
+    assert run.status == "RUNNING"
+    assert run.operation("nap").status == ("SUCCEEDED" if fired else "STARTED")
+    assert (runner.now() - start).total_seconds() == now  # never past the 30 s deadline
+    run.send_callback_success("ask", "yes")
+    runner.run_until_idle()
+    assert run.result() == ["yes", "napped"]
