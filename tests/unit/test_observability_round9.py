@@ -405,3 +405,22 @@ def test_a_good_hook_set_on_the_instance_is_called() -> None:
     plugin.on_invocation_end = lambda info, status: seen.append(status)  # type: ignore[method-assign]
     assert TestRunner(plugins=[plugin]).run(_par_then_step).result() == 3
     assert seen == ["PENDING", "SUCCEEDED", "SUCCEEDED"]
+
+
+# --- DurableRun.operation with an index past the operations of that name ----------------------
+
+
+def _twice(_: Any) -> Any:
+    yield _echo(1)
+    yield _echo(2)
+    return 2
+
+
+@pytest.mark.parametrize("index", [2, -3])
+def test_an_index_past_the_operations_of_a_name_says_how_many_there_are(index: int) -> None:
+    run = TestRunner().run(_twice)
+    assert run.operation("_echo", index=-1).result == 2
+    with pytest.raises(KeyError, match=r"there are 2 \(index 0 to 1, or -1 to -2 from the last\)"):
+        run.operation("_echo", index=index)
+    with pytest.raises(KeyError, match=r"recorded names: \['_echo'\]"):
+        run.operation("echo")
