@@ -917,7 +917,10 @@ class _Workers:
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
             future = self._portal.start_task_soon(inv.acall, task, limit)
         elif limit is None:
-            future = self._threads.submit(inv.call, task)
+            # in the invocation's context, as a step run in line (or async) sees it: what the
+            # caller and the start hooks keep in context variables
+            context = contextvars.copy_context()
+            future = self._threads.submit(lambda t: context.run(inv.call, t), task)
         else:
             attempt = inv.begin(task)
             if limit[0] <= 0:  # no time left: the attempt does not start
@@ -1139,7 +1142,51 @@ def check_plugins(plugins: object) -> Sequence[Plugin]:
             )
         if type(plugin) not in _CHECKED_PLUGINS:
             _check_hooks(type(plugin))
+        own = getattr(plugin, "__dict__", None)
+        if own and any(name.startswith("on_") for name in own):
+            _check_instance_hooks(plugin, own)
     return plugins
+
+
+def _check_instance_hooks(plugin: Plugin, own: dict[str, Any]) -> None:
+    """Hooks set on the instance (``self.on_attempt_end = ...`` in ``__init__``), which the
+    class's check does not see, are held to the same rules."""
+    who = type(plugin).__name__
+    for name, hook in own.items():
+        if not name.startswith("on_") or not callable(hook):
+            continue
+        if name not in _HOOKS:
+            close = get_close_matches(name, _HOOKS, n=1)
+            meant = f"did you mean {close[0]}? " if close else ""
+            raise ValidationError(
+                f"{who}'s attribute {name} is not a hook of Plugin, so nothing would ever call "
+                f"it; {meant}Plugin's hooks are {', '.join(_HOOKS)}"
+            )
+        target = getattr(hook, "func", hook)  # a functools.partial's function
+        if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+            kind = "an async function"
+        elif inspect.isgeneratorfunction(target):
+            kind = "a generator function"
+        else:
+            kind = ""
+        if kind:
+            raise ValidationError(
+                f"{who}'s {name} (set on the instance) is {kind}: hooks are called as plain "
+                f"functions, so its body would never run. Make it a plain function"
+            )
+        expected = list(inspect.signature(getattr(Plugin, name)).parameters)[1:]
+        try:
+            signature = inspect.signature(hook)
+        except (TypeError, ValueError):  # a callable whose signature Python cannot tell
+            continue
+        try:
+            signature.bind(*([None] * len(expected)))
+        except TypeError as exc:
+            raise ValidationError(
+                f"{who}'s {name}{signature} (set on the instance) cannot take the arguments it "
+                f"is called with ({exc}), so every call would fail and be ignored: give it "
+                f"the parameters ({', '.join(expected)})"
+            ) from None
 
 
 #: Plugin classes whose hooks were checked (a class is checked once, not per invocation).

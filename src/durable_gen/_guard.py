@@ -25,6 +25,7 @@ import inspect
 import sys
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Final
 
 from ._arguments import CHECKED_CALL_CODE, explain_failed_build
@@ -78,6 +79,11 @@ def made(cmd: object) -> None:
 #: Note commands during replay too (set by the testing tools; see ``made``).
 strict = False
 
+#: Where a determinism check collects the unyielded commands of the runs it drives on this
+#: thread (``file:line: what, never yielded``), instead of warning: a warning is caught
+#: process-wide, so a check would also collect what a check on another thread reports.
+COLLECT: ContextVar[list[str] | None] = ContextVar("durable_gen_unyielded", default=None)
+
 
 def yielded(interp: Any, cmd: object) -> None:
     """The body yielded ``cmd``: clear its note, and report notes nothing else refers to."""
@@ -109,6 +115,10 @@ def sweep(interp: Any, *, fail: bool = True) -> None:
         if code.co_filename.startswith(_PACKAGE):
             continue  # built by durable_gen itself (a callback handle the body dropped)
         line = _line(code, lasti)
+        collect = COLLECT.get()
+        if collect is not None:
+            collect.append(f"{code.co_filename}:{line}: {_describe(cmd)}, never yielded")
+            continue
         try:
             warnings.warn_explicit(
                 f"{_describe(cmd)} was built in workflow code ({code.co_name}, "

@@ -552,7 +552,40 @@ class StepHandlers(BatchHandlers):
             error,
             delay if outcome.action == "RETRY" else None,
             run.fiber.parent_id,
+            self._item_of(run.fiber.parent_id),
         )
+
+    def _item_of(self, parent_id: str | None) -> str | None:
+        """Which item of which batch a step runs in (``item 'map-item-1' of Map 'pack'``), for the
+        line of its failed attempt: None outside a ``Map``/``Parallel``. A flat batch's steps
+        belong to the batch itself (``in Map 'pack'``). Read on the rare path only."""
+
+        def known(op_id: str | None) -> tuple[str | None, str | None, str | None] | None:
+            if op_id is None:
+                return None
+            rec = self._ops.get(op_id)
+            if rec is not None:
+                return rec.sub_type, rec.name, rec.parent_id
+            for update in self._updates:
+                if update.id == op_id:
+                    return update.sub_type, update.name, update.parent_id
+            return None
+
+        context = known(parent_id)
+        for _ in range(64):  # up through child contexts to the nearest batch item
+            if context is None:
+                return None
+            sub_type, name, up = context
+            if sub_type in ("Map", "Parallel"):  # a flat batch: no context per item
+                return f"in {sub_type} {name!r}" if name else f"in a {sub_type}"
+            if sub_type in ("MapIteration", "ParallelBranch"):
+                item = "item" if sub_type == "MapIteration" else "branch"
+                batch = known(up)
+                kind = "Map" if sub_type == "MapIteration" else "Parallel"
+                of = f"{kind} {batch[1]!r}" if batch is not None and batch[1] else f"a {kind}"
+                return f"{item} {name!r} of {of}" if name else f"a {item} of {of}"
+            context = known(up)
+        return None
 
     def _decide_after_failure(self, run: Run, error: BaseException) -> None:
         if type(error) is TypeError:  # the call itself, which no retry changes?

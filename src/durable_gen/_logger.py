@@ -263,10 +263,13 @@ def log_failed_attempt(
     error: BaseException,
     retry_delay: int | None,
     parent_id: str | None = None,
+    item: str | None = None,
 ) -> None:
     """Log one failed step attempt with what follows: ``retry_delay`` seconds, or None (the
     step failed for good). The record carries the fields of every record logged in the step
-    (``parentId`` when the step runs in a context), and the error type and the delay."""
+    (``parentId`` when the step runs in a context), and the error type and the delay.
+    ``item`` says which item of which ``Map``/``Parallel`` the step runs in: the line names
+    it after the step (items of one batch run the same step)."""
     then = f"retrying in {retry_delay} s" if retry_delay is not None else "not retried"
     error_type = exception_attr(error, "error_type") or type(error).__name__
     fields: dict[str, Any] = {
@@ -281,12 +284,15 @@ def log_failed_attempt(
     }
     if parent_id is not None:
         fields["parentId"] = parent_id
+    if item is not None:
+        fields["batchItem"] = item
     step_log.warning(
         # an unnamed step (a plain function or a lambda) is told by its operation id
-        "step %r attempt %d failed: %s: %s; %s"
+        "step %r%s attempt %d failed: %s: %s; %s"
         if name
-        else "unnamed step (operation %s) attempt %d failed: %s: %s; %s",
+        else "unnamed step (operation %s)%s attempt %d failed: %s: %s; %s",
         name or operation_id,
+        f" ({item})" if item is not None else "",
         attempt,
         error_type,
         _one_line(log_message(error)),

@@ -23,6 +23,7 @@ A plugin subclasses ``Plugin`` and overrides the hooks it needs. Rules:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import threading
@@ -265,10 +266,19 @@ class PluginClock:
         #: Each clock in use, the last one read: its function and its last increasing reading.
         self._own: list[Any] = [given if given is not None else default, 0]
         self._lent: tuple[list[Any], ...] = ()  # replaced, never changed: read without a lock
+        #: The clock lent to the invocation running in this context: runners driving the
+        #: plugin from several threads at once each read their own (``_lent`` is the fallback
+        #: for a thread that runs without the invocation's context).
+        self._here: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+            "durable_gen_plugin_clock", default=None
+        )
         self._scale = scale  # a lent clock's milliseconds, in this clock's unit
         self._lock = threading.Lock()
 
     def _current(self) -> list[Any]:
+        here = self._here.get()
+        if here is not None:
+            return here
         lent = self._lent
         return lent[-1] if lent else self._own
 
@@ -298,9 +308,11 @@ class PluginClock:
             return
         with self._lock:
             self._lent = (*self._lent, entry)
+        token = self._here.set(entry)
         try:
             yield
         finally:
+            self._here.reset(token)
             with self._lock:
                 self._lent = tuple(e for e in self._lent if e is not entry)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import random
 import re
-import warnings
+import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn, TypeVar, overload
@@ -706,28 +706,36 @@ def _unyielded_message(workflow: Callable[..., Any], summary: RunSummary) -> str
     )
 
 
+_strict_lock = threading.Lock()
+_strict_users = 0  # checks running now, in any thread
+_strict_before = False  # what strict mode was before the first of them
+
+
 @contextmanager
 def _checked_run(seed: str) -> Iterator[list[str]]:
-    """Seed ``random``, note unyielded commands even during replay, and collect their warnings
-    (other warnings are passed on)."""
+    """Seed ``random``, note unyielded commands even during replay, and collect those of the
+    runs on this thread (not as warnings, which are caught process-wide). Checks may run in
+    several threads at once: strict mode stays on until the last of them ends, and each
+    collects only what its own runs built."""
+    global _strict_users, _strict_before
     found: list[str] = []
     state = random.getstate()
-    strict = _guard.strict
     random.seed(seed)
-    _guard.strict = True
+    with _strict_lock:
+        if _strict_users == 0:
+            _strict_before = _guard.strict
+        _strict_users += 1
+        _guard.strict = True
+    token = _guard.COLLECT.set(found)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", _guard.UnyieldedCommandWarning)
-            yield found
+        yield found
     finally:
+        _guard.COLLECT.reset(token)
         random.setstate(state)
-        _guard.strict = strict
-    for w in caught:
-        if issubclass(w.category, _guard.UnyieldedCommandWarning):
-            what = str(w.message).split(" was built", 1)[0]
-            found.append(f"{w.filename}:{w.lineno}: {what}, never yielded")
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        with _strict_lock:
+            _strict_users -= 1
+            if _strict_users == 0:
+                _guard.strict = _strict_before
 
 
 def _name(workflow: Callable[..., Any]) -> str:

@@ -274,12 +274,15 @@ class DurableRun(Generic[R]):
         found = self.operations(name, type=type)
         if not -len(found) <= index < len(found):
             names = sorted({op.name for op in self.operations() if op.name})
-            raise KeyError(
-                f"no operation named {name!r}"
-                + (f" of type {type}" if type else "")
-                + (f" at index {index}" if index else "")
-                + f" in {self.arn}; recorded names: {names}"
-            )
+            what = f"operation named {name!r}" + (f" of type {type}" if type else "")
+            if found:  # the name is there, fewer times than the index asks
+                count = len(found)
+                raise KeyError(
+                    f"no {what} at index {index} in {self.arn}: there "
+                    + ("is 1" if count == 1 else f"are {count}")
+                    + f" (index 0 to {count - 1}, or -1 to -{count} from the last)"
+                )
+            raise KeyError(f"no {what} in {self.arn}; recorded names: {names}")
         return found[index]
 
     @checked
@@ -832,8 +835,9 @@ class TestRunner:
     def advance_to_next_timer(self) -> bool:
         """Move the clock to the next timer (a callback timeout included) and run what is due.
 
-        Only that timer fires, with ``skip_time`` too: the clock stays at its due time, and the
-        timers after it wait for the next call (or ``run_until_idle()``).
+        Only that timer fires (with the others due at the same time), with ``skip_time`` too:
+        the clock stays at its due time, and the later timers wait for the next call (or
+        ``run_until_idle()``).
 
         Returns:
             False when no timer is left.
