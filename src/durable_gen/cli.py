@@ -273,10 +273,13 @@ def _db_path(args: argparse.Namespace, url: str) -> Path:
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     from .local import open_store
+    from .local._url import _LOOKALIKE
 
     url = _db_url(args)
     # sqlite:///relative.db and sqlite:////absolute.db name the file after the third slash
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if _LOOKALIKE.match(path) or (url.startswith("sqlite:") and "?" in path):
+        open_store(url)  # `sqlite:app.db`, `sqlite:///app.db?mode=ro`: say what to write
     if must_exist and "://" not in path and path and not Path(path).exists():
         raise CliError(
             f"no database at {url}{_from_source(args)}: start an "
@@ -675,6 +678,10 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_callback(args: argparse.Namespace) -> int:
+    if args.payload == "-" and args.action != "heartbeat":
+        # A result too long for a command line (Linux takes at most 128 KiB per argument):
+        # `durable-gen callback succeed ID - < result.json`
+        args.payload = _read_stdin_payload(args.action)
     with _open_store(args) as store:
         service = _service(store)
         if args.action == "succeed":
@@ -694,6 +701,38 @@ def _cmd_callback(args: argparse.Namespace) -> int:
             service.send_callback_heartbeat(args.callback_id)
     print(f"callback {args.callback_id}: {args.action} sent")
     return 0
+
+
+def _read_stdin_payload(action: str) -> str:
+    """The PAYLOAD ``-`` stands for: standard input, as UTF-8 text, without the line break a
+    file or an ``echo`` ends with."""
+    what = "the callback result" if action == "succeed" else "the callback failure"
+    if sys.stdin is None or sys.stdin.isatty():
+        raise CliError(
+            f"PAYLOAD - reads {what} from standard input, which is a terminal: redirect a file "
+            f"or a pipe into it (durable-gen callback {action} ID - < payload.json)"
+        )
+    try:
+        data = sys.stdin.buffer.read()
+    except OSError as exc:
+        raise CliError(f"cannot read {what} from standard input: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"{what} on standard input is not UTF-8 text (byte {exc.start}): pass UTF-8"
+        ) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if not text.strip():
+        raise CliError(
+            f"standard input is empty: PAYLOAD - reads {what} from it; leave PAYLOAD out to "
+            "send none"
+        )
+    return text
 
 
 def _callback_error(payload: str | None) -> ErrorObject:
@@ -960,7 +999,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "payload",
         nargs="?",
-        help="succeed: the result as JSON; fail: a message or an {ErrorType, ErrorMessage} object",
+        help=(
+            "succeed: the result as JSON; fail: a message or an {ErrorType, ErrorMessage} "
+            "object; - : read it from standard input"
+        ),
     )
     p.set_defaults(handler=_cmd_callback)
 
