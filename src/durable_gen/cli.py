@@ -520,7 +520,7 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
                         ("\r\x1b[K" if tty else "")
                         + f"durable-gen: execution {_short_id(arn)} waits on callback{label} "
                         f"(CallbackId {callback_id}); answer it with "
-                        f"{_answer_hint(args.db, callback_id)}",
+                        f"{_answer_hint(_named_db(args), callback_id)}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -534,14 +534,17 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             print(
                 f"durable-gen: execution {_short_id(arn)} is left RUNNING (stopped by SIGTERM "
                 "after its invocation in progress); what it recorded is kept: run "
-                f"`durable-gen worker{_db_option(args.db)}` to resume it",
+                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
                 file=sys.stderr,
             )
             return EXIT_TERMINATED
         try:
             result = outcome(worker.service, record)
         except ExecutionSuspendedError as exc:
-            hints = [_answer_hint(args.db, cid) for _, cid in _open_callbacks(worker.service, arn)]
+            hints = [
+                _answer_hint(_named_db(args), cid)
+                for _, cid in _open_callbacks(worker.service, arn)
+            ]
             answer = (
                 f"Answer {'it' if len(hints) == 1 else 'them'} with {'; '.join(hints)}, then"
                 if hints
@@ -550,7 +553,7 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             print(
                 f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
                 f"{'; '.join(exc.waiting_on) or 'something external'}. {answer} run "
-                f"`durable-gen worker{_db_option(args.db)}` to resume it",
+                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
                 file=sys.stderr,
             )
             return EXIT_SUSPENDED
@@ -576,9 +579,16 @@ def _answer_hint(db: str | None, callback_id: str) -> str:
     return f"`{command.format('succeed')} 'RESULT_JSON'` (or `{command.format('fail')} 'MESSAGE'`)"
 
 
+def _named_db(args: argparse.Namespace) -> str | None:
+    """The database ``--db`` or ``$DURABLE_GEN_DB`` named, or None for the default: the
+    commands ``run`` suggests name it, since another terminal (or a variable given on the
+    command line alone, ``DURABLE_GEN_DB=x.db durable-gen run ...``) would not have it."""
+    return str(args.db or os.environ.get("DURABLE_GEN_DB") or "") or None
+
+
 def _db_option(db: str | None) -> str:
     """`` --db DB`` for a command shown to the user (quoted for a shell, without a password in
-    a URL), or nothing when the database came from the default or ``$DURABLE_GEN_DB``."""
+    a URL), or nothing when the database is the default."""
     import shlex
 
     from .local._postgres import redact

@@ -323,3 +323,27 @@ def test_db_wins_over_the_environment_and_the_hints_name_it(
     assert cli("worker", "--once", "-q", "--db", "local.db", env=env).code == 0
     done = json.loads(cli("list", "--json", "--db", "local.db").out)
     assert json.loads(done[0]["result"]) == {"n": 1, "answer": "ok"}
+
+
+def test_the_commands_run_suggests_work_where_durable_gen_db_is_not_set(
+    cli: Cli, ops: Path
+) -> None:
+    import re
+    import shlex
+
+    # `DURABLE_GEN_DB=approvals.db durable-gen run ...` (a script, a one-off): another terminal
+    # does not have the variable, so the printed commands must name the database
+    env = {"DURABLE_GEN_DB": "approvals.db"}
+    suspended = cli("run", "ops:approval", "--input", "4", "--name", "a", env=env)
+    assert suspended.code == 3, suspended
+    commands = re.findall(r"`(durable-gen [^`]*)`", suspended.err)
+    succeed = next(c for c in commands if " callback succeed " in c)
+    resume = next(c for c in commands if c.startswith("durable-gen worker"))
+    assert "--db approvals.db" in succeed and resume == "durable-gen worker --db approvals.db"
+    # run verbatim without the variable (RESULT_JSON filled in), they answer and resume it
+    answer = [a if a != "RESULT_JSON" else '"yes"' for a in shlex.split(succeed)[1:]]
+    assert cli(*answer).code == 0
+    assert cli(*shlex.split(resume)[1:], "--once", "-q").code == 0
+    assert not (ops / "durable.db").exists()  # nothing went to the default database
+    done = json.loads(cli("list", "--json", env=env).out)
+    assert json.loads(done[0]["result"]) == {"n": 4, "answer": "yes"}
