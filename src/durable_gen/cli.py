@@ -303,6 +303,18 @@ def _resolve(store: Any, ref: str) -> str:
             "(durable-gen list shows them)"
         )
     arns: list[str] = store.resolve(ref)
+    if not arns and ref.startswith("arn:") and ":/durable-execution/" in ref:
+        # `durable-gen show "arn:...:function:f:$LATEST/durable-execution/..."`: the shell
+        # replaced `$LATEST` with nothing (double quotes, or none), so the ARN names nothing
+        execution_id = _short_id(ref)
+        found = store.resolve(execution_id) if execution_id else []
+        known = f" ({execution_id})" if len(found) == 1 else ""
+        raise CliError(
+            f"no execution has the ARN {ref!r} in {store.path}: its version is missing before "
+            "/durable-execution/, as when a shell replaces `$LATEST` in an ARN written in "
+            f"double quotes or none; put the ARN in single quotes, or give its execution "
+            f"id{known}"
+        )
     if not arns:
         raise CliError(
             f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "

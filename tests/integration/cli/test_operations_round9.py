@@ -347,3 +347,21 @@ def test_the_commands_run_suggests_work_where_durable_gen_db_is_not_set(
     assert not (ops / "durable.db").exists()  # nothing went to the default database
     done = json.loads(cli("list", "--json", env=env).out)
     assert json.loads(done[0]["result"]) == {"n": 4, "answer": "yes"}
+
+
+# --- an ARN whose $LATEST a shell ate ---------------------------------------------------------
+
+
+def test_an_arn_whose_latest_the_shell_replaced_says_so(on_db: Cli, ops: Path) -> None:
+    cli = on_db
+    arn = started(cli, "ops:nap", "--input", "1", "--name", "n", "--arn")
+    assert ":$LATEST/durable-execution/" in arn
+    eaten = arn.replace("$LATEST", "")  # `durable-gen show "arn:...:$LATEST/..."` in bash
+    execution_id = arn.rsplit("/", 1)[-1]
+    for command in ("show", "history", "stop"):
+        result = cli(command, eaten)
+        assert result.code == 2, result
+        assert "$LATEST" in result.err and "single quotes" in result.err, result
+        assert f"give its execution id ({execution_id})" in result.err
+    assert cli("show", arn).code == 0  # quoted as it should be, it names the execution
+    assert cli("stop", execution_id).out.strip().endswith(": STOPPED")
