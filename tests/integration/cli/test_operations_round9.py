@@ -365,3 +365,75 @@ def test_an_arn_whose_latest_the_shell_replaced_says_so(on_db: Cli, ops: Path) -
         assert f"give its execution id ({execution_id})" in result.err
     assert cli("show", arn).code == 0  # quoted as it should be, it names the execution
     assert cli("stop", execution_id).out.strip().endswith(": STOPPED")
+
+
+# --- run leaves an invoked execution it cannot import to a worker that can --------------------
+
+KIDMOD = textwrap.dedent(
+    """
+    import durable_gen as dg
+
+
+    @dg.step
+    def inc(n):
+        return n + 1
+
+
+    @dg.workflow
+    def kid_wait(n):
+        yield dg.Wait(1)
+        return (yield inc(n))
+    """
+)
+
+PARENT2 = textwrap.dedent(
+    """
+    import durable_gen as dg
+
+
+    @dg.workflow
+    def parent2(n):
+        return (yield dg.Invoke("kidw-fn", n, name="call kid"))
+    """
+)
+
+
+@pytest.mark.parametrize("skip_time", [False, True])
+def test_run_leaves_an_invoked_workflow_it_cannot_import_waiting_not_failed(
+    cli: Cli, ops: Path, skip_time: bool
+) -> None:
+    (ops / "parents.py").write_text(PARENT2)
+    (ops / "extra").mkdir()
+    (ops / "extra" / "kidmod.py").write_text(KIDMOD)
+    with_kid = {"PYTHONPATH": os.pathsep.join([str(ops), str(ops / "extra")])}
+    started(cli, "parents:parent2", "--input", "3", "--name", "p")
+    # a worker that can import the child's module starts it (it waits 1 s)
+    first = cli("worker", "--once", "-q", "--register", "kidw-fn=kidmod:kid_wait", env=with_kid)
+    assert first.code == 0, first
+    # `run` of the parent, in a process that cannot import kidmod, must not run the child
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ops), os.environ.get("PYTHONPATH")]))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", "run", "parents:parent2", "--input", "3"]
+        + ["--name", "p"]
+        + (["--skip-time"] if skip_time else []),
+        cwd=ops,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)  # past the child's wait
+        now = records(cli)
+        assert {r["status"] for r in now.values()} == {"RUNNING"}, now
+    finally:
+        run.terminate()
+        out, err = run.communicate(timeout=30)
+    assert run.returncode == 143, (out, err)
+    assert "not serving 'kidw-fn'" in err and "FunctionNotRegisteredError" not in err
+    # the worker that can import it finishes both
+    assert cli("worker", "--once", "-q", env=with_kid).code == 0
+    done = records(cli)
+    assert {r["status"] for r in done.values()} == {"SUCCEEDED"}, done
+    assert done["p"]["result"] == "4"
