@@ -200,7 +200,10 @@ class Runner:
             if ex is None:
                 continue
             for task in self._store.tasks_for(ex.arn):
-                function = None if serving is None else task_function(ex, task)
+                if serving is None:
+                    tasks.append(task)
+                    continue
+                function = task_function(ex, task)  # None: a timer, which any process fires
                 if function is None or function in serving:
                     tasks.append(task)
             todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
