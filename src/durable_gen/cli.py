@@ -537,11 +537,23 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
                         flush=True,
                     )
 
-        if tty:
-            with _Progress(worker.store, arn, sys.stderr):
+        try:
+            if tty:
+                with _Progress(worker.store, arn, sys.stderr):
+                    record = worker.drive(arn, on_progress=announce)
+            else:
                 record = worker.drive(arn, on_progress=announce)
-        else:
-            record = worker.drive(arn, on_progress=announce)
+        except KeyboardInterrupt:
+            # Ctrl-C: the invocation in progress was handed back; say what became of the
+            # execution and how to resume it, as for SIGTERM
+            print(
+                f"durable-gen: interrupted; execution {_short_id(arn)} is left RUNNING with "
+                "what it recorded (an invocation in progress is released for the next "
+                "worker): run "
+                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         if stopping.is_set() and not record.is_terminal:
             print(
                 f"durable-gen: execution {_short_id(arn)} is left RUNNING (stopped by SIGTERM "

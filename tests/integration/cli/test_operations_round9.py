@@ -437,3 +437,48 @@ def test_run_leaves_an_invoked_workflow_it_cannot_import_waiting_not_failed(
     done = records(cli)
     assert {r["status"] for r in done.values()} == {"SUCCEEDED"}, done
     assert done["p"]["result"] == "4"
+
+
+# --- Ctrl-C to run ------------------------------------------------------------------------------
+
+
+def test_ctrl_c_to_run_says_the_execution_is_left_and_how_to_resume_it(
+    on_db: Cli, db_env: dict[str, str], ops: Path
+) -> None:
+    import signal
+
+    cli = on_db
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env.update(db_env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ops), os.environ.get("PYTHONPATH")]))
+    db = db_env.get("DURABLE_GEN_DB", "durable.db")
+    args = ["run", "ops:slowpoke", "--input", "2", "--name", "slow", "--db", db]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", *args],
+        cwd=ops,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until its step has started
+        listed = cli("list", "--json")
+        if listed.code == 0 and listed.out.strip() not in ("", "[]"):
+            events = json.loads(cli("history", "slow", "--json").out)["Events"]
+            if any(e["EventType"] == "StepStarted" for e in events):
+                break
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 130, (out, err)
+    assert out == "" and "Traceback" not in err
+    assert "left RUNNING" in err and "to resume it" in err, err
+    [resume] = [line for line in err.split("`") if line.startswith("durable-gen worker")]
+    assert resume.startswith("durable-gen worker --db ")
+    assert records(cli)["slow"]["status"] == "RUNNING"
+    # released at once: the next worker takes it without waiting for the lease
+    began = time.monotonic()
+    assert cli("worker", "--once", "-q").code == 0
+    assert time.monotonic() - began < 20
+    assert records(cli)["slow"]["result"] == "2"
