@@ -273,10 +273,13 @@ def _db_path(args: argparse.Namespace, url: str) -> Path:
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     from .local import open_store
+    from .local._url import _LOOKALIKE
 
     url = _db_url(args)
     # sqlite:///relative.db and sqlite:////absolute.db name the file after the third slash
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if _LOOKALIKE.match(path) or (url.startswith("sqlite:") and "?" in path):
+        open_store(url)  # `sqlite:app.db`, `sqlite:///app.db?mode=ro`: say what to write
     if must_exist and "://" not in path and path and not Path(path).exists():
         raise CliError(
             f"no database at {url}{_from_source(args)}: start an "
@@ -300,6 +303,18 @@ def _resolve(store: Any, ref: str) -> str:
             "(durable-gen list shows them)"
         )
     arns: list[str] = store.resolve(ref)
+    if not arns and ref.startswith("arn:") and ":/durable-execution/" in ref:
+        # `durable-gen show "arn:...:function:f:$LATEST/durable-execution/..."`: the shell
+        # replaced `$LATEST` with nothing (double quotes, or none), so the ARN names nothing
+        execution_id = _short_id(ref)
+        found = store.resolve(execution_id) if execution_id else []
+        known = f" ({execution_id})" if len(found) == 1 else ""
+        raise CliError(
+            f"no execution has the ARN {ref!r} in {store.path}: its version is missing before "
+            "/durable-execution/, as when a shell replaces `$LATEST` in an ARN written in "
+            f"double quotes or none; put the ARN in single quotes, or give its execution "
+            f"id{known}"
+        )
     if not arns:
         raise CliError(
             f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
@@ -517,28 +532,43 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
                         ("\r\x1b[K" if tty else "")
                         + f"durable-gen: execution {_short_id(arn)} waits on callback{label} "
                         f"(CallbackId {callback_id}); answer it with "
-                        f"{_answer_hint(args.db, callback_id)}",
+                        f"{_answer_hint(_named_db(args), callback_id)}",
                         file=sys.stderr,
                         flush=True,
                     )
 
-        if tty:
-            with _Progress(worker.store, arn, sys.stderr):
+        try:
+            if tty:
+                with _Progress(worker.store, arn, sys.stderr):
+                    record = worker.drive(arn, on_progress=announce)
+            else:
                 record = worker.drive(arn, on_progress=announce)
-        else:
-            record = worker.drive(arn, on_progress=announce)
+        except KeyboardInterrupt:
+            # Ctrl-C: the invocation in progress was handed back; say what became of the
+            # execution and how to resume it, as for SIGTERM
+            print(
+                f"durable-gen: interrupted; execution {_short_id(arn)} is left RUNNING with "
+                "what it recorded (an invocation in progress is released for the next "
+                "worker): run "
+                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         if stopping.is_set() and not record.is_terminal:
             print(
                 f"durable-gen: execution {_short_id(arn)} is left RUNNING (stopped by SIGTERM "
                 "after its invocation in progress); what it recorded is kept: run "
-                f"`durable-gen worker{_db_option(args.db)}` to resume it",
+                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
                 file=sys.stderr,
             )
             return EXIT_TERMINATED
         try:
             result = outcome(worker.service, record)
         except ExecutionSuspendedError as exc:
-            hints = [_answer_hint(args.db, cid) for _, cid in _open_callbacks(worker.service, arn)]
+            hints = [
+                _answer_hint(_named_db(args), cid)
+                for _, cid in _open_callbacks(worker.service, arn)
+            ]
             answer = (
                 f"Answer {'it' if len(hints) == 1 else 'them'} with {'; '.join(hints)}, then"
                 if hints
@@ -547,7 +577,7 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             print(
                 f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
                 f"{'; '.join(exc.waiting_on) or 'something external'}. {answer} run "
-                f"`durable-gen worker{_db_option(args.db)}` to resume it",
+                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
                 file=sys.stderr,
             )
             return EXIT_SUSPENDED
@@ -573,9 +603,16 @@ def _answer_hint(db: str | None, callback_id: str) -> str:
     return f"`{command.format('succeed')} 'RESULT_JSON'` (or `{command.format('fail')} 'MESSAGE'`)"
 
 
+def _named_db(args: argparse.Namespace) -> str | None:
+    """The database ``--db`` or ``$DURABLE_GEN_DB`` named, or None for the default: the
+    commands ``run`` suggests name it, since another terminal (or a variable given on the
+    command line alone, ``DURABLE_GEN_DB=x.db durable-gen run ...``) would not have it."""
+    return str(args.db or os.environ.get("DURABLE_GEN_DB") or "") or None
+
+
 def _db_option(db: str | None) -> str:
     """`` --db DB`` for a command shown to the user (quoted for a shell, without a password in
-    a URL), or nothing when the database came from the default or ``$DURABLE_GEN_DB``."""
+    a URL), or nothing when the database is the default."""
     import shlex
 
     from .local._postgres import redact
@@ -675,6 +712,10 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_callback(args: argparse.Namespace) -> int:
+    if args.payload == "-" and args.action != "heartbeat":
+        # A result too long for a command line (Linux takes at most 128 KiB per argument):
+        # `durable-gen callback succeed ID - < result.json`
+        args.payload = _read_stdin_payload(args.action)
     with _open_store(args) as store:
         service = _service(store)
         if args.action == "succeed":
@@ -694,6 +735,38 @@ def _cmd_callback(args: argparse.Namespace) -> int:
             service.send_callback_heartbeat(args.callback_id)
     print(f"callback {args.callback_id}: {args.action} sent")
     return 0
+
+
+def _read_stdin_payload(action: str) -> str:
+    """The PAYLOAD ``-`` stands for: standard input, as UTF-8 text, without the line break a
+    file or an ``echo`` ends with."""
+    what = "the callback result" if action == "succeed" else "the callback failure"
+    if sys.stdin is None or sys.stdin.isatty():
+        raise CliError(
+            f"PAYLOAD - reads {what} from standard input, which is a terminal: redirect a file "
+            f"or a pipe into it (durable-gen callback {action} ID - < payload.json)"
+        )
+    try:
+        data = sys.stdin.buffer.read()
+    except OSError as exc:
+        raise CliError(f"cannot read {what} from standard input: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"{what} on standard input is not UTF-8 text (byte {exc.start}): pass UTF-8"
+        ) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if not text.strip():
+        raise CliError(
+            f"standard input is empty: PAYLOAD - reads {what} from it; leave PAYLOAD out to "
+            "send none"
+        )
+    return text
 
 
 def _callback_error(payload: str | None) -> ErrorObject:
@@ -960,7 +1033,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "payload",
         nargs="?",
-        help="succeed: the result as JSON; fail: a message or an {ErrorType, ErrorMessage} object",
+        help=(
+            "succeed: the result as JSON; fail: a message or an {ErrorType, ErrorMessage} "
+            "object; - : read it from standard input"
+        ),
     )
     p.set_defaults(handler=_cmd_callback)
 

@@ -660,8 +660,9 @@ class LocalService(Runner):
         _check_text("the callback result", result)
         if too_large(result, MAX_CALLBACK_RESULT_BYTES):
             raise InvalidInputError(
-                f"a callback result is at most {MAX_CALLBACK_RESULT_BYTES} bytes; this one is "
-                f"{len((result or '').encode())}"
+                f"a callback result is at most {MAX_CALLBACK_RESULT_BYTES} bytes (1 MiB); this "
+                f"one is {len((result or '').encode())}: keep the large value elsewhere (a "
+                "file, an object store) and send where it is; the callback stays open"
             )
         self._complete_callback(callback_id, "SUCCEEDED", result=result)
 

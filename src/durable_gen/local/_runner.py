@@ -47,7 +47,7 @@ from .._wire import (
     too_large,
 )
 from ._clock import Clock, RealClock
-from ._dbstore import DamagedRecordError, LeaseLostError
+from ._dbstore import DamagedRecordError, LeaseLostError, task_function
 from ._lifecycle import (
     CALL,
     EXECUTION_TIMEOUT,
@@ -192,14 +192,26 @@ class Runner:
 
     def _tasks_of(self, arn: str) -> list[Task]:
         """The scheduled tasks of execution ``arn`` and of the running executions it invoked,
-        and those invoked, and so on. Lock held."""
+        and those invoked, and so on, that this process may run. Lock held.
+
+        As ``next_task()`` does, a store that serves some functions only (``serve()``) leaves
+        the invocations and calls of the others to a process that serves them: running one
+        here would fail it for want of its function.
+        """
+        serving: tuple[str, ...] | None = getattr(self._store, "_serving", None)
         tasks: list[Task] = []
         todo = [arn]
         while todo:
             ex = self._store.load(todo.pop())
             if ex is None:
                 continue
-            tasks.extend(self._store.tasks_for(ex.arn))
+            for task in self._store.tasks_for(ex.arn):
+                if serving is None:
+                    tasks.append(task)
+                    continue
+                function = task_function(ex, task)  # None: a timer, which any process fires
+                if function is None or function in serving:
+                    tasks.append(task)
             todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
         return tasks
 

@@ -19,6 +19,8 @@ from ._sqlite import Synchronous
 __all__ = ["open_store"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+#: The schemes of database URLs, written without ``//``: a typo, not a file's name.
+_LOOKALIKE = re.compile(r"^(sqlite3?|postgres(?:ql)?|file):(?!//)", re.IGNORECASE)
 
 
 @checked
@@ -69,7 +71,23 @@ def open_store(
                 f"a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db, "
                 f"got {text!r}"
             )
+        if "?" in rest:
+            # sqlite:///app.db?mode=ro would be a new database in a file named so
+            raise ValidationError(
+                f"a SQLite URL takes no ?parameters, got {text!r}: give the file alone "
+                f"(sqlite:///{rest[1:].partition('?')[0]}); the store's options are "
+                "timeout= and synchronous= (--lock-timeout on the command line)"
+            )
         text = rest[1:]
+    elif scheme is None and (lookalike := _LOOKALIKE.match(text)):
+        # `sqlite:app.db`, `postgresql:/db`, `file:app.db` (SQLite's own URI form): a URL
+        # written without its slashes would otherwise be a new SQLite file of that name
+        raise ValidationError(
+            f"{text!r} looks like a {lookalike.group(1)}: URL without its '//': write "
+            "sqlite:///relative.db, sqlite:////absolute.db, "
+            "postgresql://user@host/dbname, or a plain path (./name if a file is really "
+            "named so)"
+        )
     elif scheme is not None:
         raise ValidationError(
             f"unknown database URL {text!r}: use postgresql://user@host/dbname, "

@@ -821,8 +821,9 @@ class Worker:
 
         ``stop()`` ends it too, once the invocation in progress has ended: nothing more is
         taken, and the execution is left to a worker to resume from its last checkpoint.
-        With ``skip_time``, only that execution's work (and that of the executions it
-        invokes) is run, and the virtual clock skips to their timers only.
+        Only that execution's work (and that of the executions it invokes) is run: other
+        executions of the database are left to its workers. With ``skip_time``, the virtual
+        clock skips to their timers only.
 
         Returns:
             The execution's record: ended, or RUNNING when it waits for a callback (or for a
@@ -847,18 +848,23 @@ class Worker:
                     return record
                 if on_progress is not None:
                     on_progress()
-                self._stop.wait(self._delay())
+                # Until this execution's next timer: other executions' due work is not ours.
+                due = self.service._next_due_of(execution_arn)
+                wait = self.poll if due is None else (due - self.service.clock.now_ms()) / 1000
+                self._stop.wait(min(self.poll, max(0.0, wait)))
 
     def _drive_due(self, execution_arn: str) -> None:
         """``run_due()``, one task at a time, taking nothing more once ``stop()`` is called.
 
-        With a skipping clock, only the work of ``execution_arn`` (and of the executions it
-        invoked) is run, and the clock jumps to their next timer only: the database may hold
-        other executions, whose waits must end on the wall clock, whoever else runs them.
+        Only the work of ``execution_arn`` (and of the executions it invoked) is run: the
+        database may hold other executions, whose work is for its workers (a long step of
+        theirs would hold this one up, and Ctrl-C would interrupt their invocation rather
+        than this one's). A skipping clock jumps to their next timer only: the waits of the
+        others must end on the wall clock, whoever runs them.
         """
         self._import_remembered()
         service, clock = self.service, self.service.clock
-        focus = execution_arn if isinstance(clock, VirtualClock) else None
+        focus = execution_arn
         try:
             while not self._stop.is_set():
                 try:
@@ -872,10 +878,8 @@ class Worker:
                     continue
                 # Nothing due now: a skipping clock jumps to the next timer; the wall
                 # clock is waited on by drive().
-                if focus is None:
-                    if not _skip_to_next_timer(clock, self.store):
-                        return
-                    continue
+                if not isinstance(clock, VirtualClock):
+                    return
                 due = service._next_due_of(focus)
                 if due is None or not _skip_to_next_timer(clock, self.store, due):
                     return

@@ -523,7 +523,8 @@ def test_run_goes_on_past_another_executions_damaged_record(cli: Cli, ops: Path)
     result = cli("run", "ops:quick", "--input", "5", "--name", "mine")
     assert result.code == 0, result
     assert json.loads(result.out) == {"x": 6}
-    assert "/dmg/" in result.err and "set aside" in result.err
+    # run leaves other executions to the workers, so it does not even read that record
+    assert "Traceback" not in result.err and "/dmg/" not in result.err
     assert cli("show", "mine").out.count("SUCCEEDED") >= 1
 
 
