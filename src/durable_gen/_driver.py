@@ -544,12 +544,20 @@ class _StepThreads:
         """Run a sync attempt that has a deadline: in a daemon thread (``DaemonThreads``),
         unless the host runs sync steps in its own pool (which then decides)."""
         if self._host_pool is not None:
-            return _host_pool(self._host_pool).submit(fn, task)
+            pool = _host_pool(self._host_pool)
+            try:
+                return pool.submit(fn, task)
+            except RuntimeError as exc:  # shut down by the host
+                raise _host_stopped("pool", pool, exc) from exc
         return daemon_threads().submit(fn, task)
 
     def submit(self, fn: Callable[[StepTask], _Result], task: StepTask) -> cf.Future[_Result]:
         if self._host_pool is not None:
-            return _host_pool(self._host_pool).submit(fn, task)
+            pool = _host_pool(self._host_pool)
+            try:
+                return pool.submit(fn, task)
+            except RuntimeError as exc:  # shut down by the host
+                raise _host_stopped("pool", pool, exc) from exc
         if not self._pools:
             self._pools.append(
                 cf.ThreadPoolExecutor(
@@ -915,7 +923,12 @@ class _Workers:
             if self._portal is None:
                 self._stack = contextlib.ExitStack()
                 self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
-            future = self._portal.start_task_soon(inv.acall, task, limit)
+            try:
+                future = self._portal.start_task_soon(inv.acall, task, limit)
+            except RuntimeError as exc:  # the host's portal, stopped by the host
+                if self._stack is not None:
+                    raise
+                raise _host_stopped("portal", self._portal, exc) from exc
         elif limit is None:
             # in the invocation's context, as a step run in line (or async) sees it: what the
             # caller and the start hooks keep in context variables
@@ -1281,6 +1294,17 @@ def _host_pool(get: Callable[[], cf.Executor]) -> cf.Executor:
             "docs/embedding.md, 'Steps in other processes')"
         )
     return pool
+
+
+def _host_stopped(option: str, runner: object, exc: RuntimeError) -> ValidationError:
+    """The error of a host's ``pool=`` executor or ``portal=`` portal that refused work (its
+    ``RuntimeError``: the host shut it down or stopped it)."""
+    return ValidationError(
+        f"the {option}= function of make_handler() returned a {type(runner).__name__} that "
+        f"takes no more work ({exc}): the host shut it down while handlers made with it still "
+        "run steps. Keep it running until the last such invocation ended, or return a running "
+        "one"
+    )
 
 
 def _host_portal(

@@ -788,3 +788,50 @@ def test_invoke_async_raises_the_services_error_itself_not_a_group(
     assert raised.value is error
     assert service.calls >= 1
     assert [op.type for op in service.store.values()] == ["EXECUTION"]
+
+
+# -- a host's portal or pool that was stopped ---------------------------------------------
+
+
+def _two_sync_steps(_: Any):  # type: ignore[no-untyped-def]
+    both = yield dg.Parallel([lambda: 1, lambda: 2], name="both")
+    return both.results()
+
+
+def _one_async_step(_: Any):  # type: ignore[no-untyped-def]
+    return (yield dg.Step(_async_item, (1,), name="async-one"))
+
+
+class _StoreService(AsyncDefService):
+    def checkpoint(self, execution_arn: str, checkpoint_token: str, updates: Any) -> Any:  # type: ignore[override]
+        applied = rt.apply_updates(self.store, updates, now_ms=0)
+        return rt.CheckpointResponse(
+            checkpoint_token="next",
+            new_execution_state=rt.ExecutionState(operations=applied.operations),
+        )
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> Any:  # type: ignore[override]
+        return rt.ExecutionState()
+
+
+@pytest.mark.parametrize("stopped", ["portal", "pool"])
+def test_a_portal_or_pool_the_host_stopped_is_named_and_nothing_is_recorded(stopped: str) -> None:
+    with anyio.from_thread.start_blocking_portal() as live_portal:
+        live_pool = cf.ThreadPoolExecutor(2)
+        if stopped == "portal":
+            cm = anyio.from_thread.start_blocking_portal()
+            dead = cm.__enter__()
+            cm.__exit__(None, None, None)
+            options = {"portal": lambda: dead, "pool": lambda: live_pool}
+            workflow = _one_async_step
+        else:
+            dead_pool = cf.ThreadPoolExecutor(2)
+            dead_pool.shutdown()
+            options = {"portal": lambda: live_portal, "pool": lambda: dead_pool}
+            workflow = _two_sync_steps
+        service = _StoreService()
+        handler = rt.make_handler(workflow, service, **options)
+        with pytest.raises(dg.ValidationError, match=rf"the {stopped}= function .* takes no more"):
+            handler(service.event())
+        live_pool.shutdown()
+    assert [op.type for op in service.store.values()] == ["EXECUTION"]
