@@ -421,11 +421,10 @@ ADVICE_HIDDEN_READ: Final = (
 #: body replays after a suspension.
 _ADVICE_SIDE_EFFECT: Final = (
     "what the body takes from a step besides its result: a step that changes an object the "
-    "body gave it (appends to a list argument, sets a key of a dict or an attribute) or a "
-    "global the body then reads. When the body replays (after a crash or a suspension) that "
-    "step returns its recorded result without running, and the body's object stays as it was: "
-    "return what the body needs from the step (its result is recorded) and leave its arguments "
-    "unchanged"
+    "body gave it (appends to a list argument, sets a key of a dict or an attribute). When "
+    "the body replays (after a crash or a suspension) that step returns its recorded result "
+    "without running, and the body's object stays as it was: return what the body needs from "
+    "the step (its result is recorded) and leave its arguments unchanged"
 )
 
 #: Added to the advice when the two uninterrupted runs agree and only a crashed run differs.

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 
+from .. import _guard
 from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
 from .._arguments import checked
 from .._codec import result_type
@@ -391,18 +393,27 @@ def _replay(
     updates: list[OperationUpdate] = []
     tasks: list[StepTask] = []
     outcome: Outcome | None = None
-    while True:
-        action = interp.next_action()
-        if isinstance(action, Flush):
-            updates += action.updates
-            interp._observe_no_reply()
-        elif isinstance(action, RunTasks):
-            tasks += action.tasks
-        else:
-            if isinstance(action, Done):
-                outcome = action.outcome
-            break
-    interp.close()  # what a `finally` of the suspended code logs is not new
+    # A replay is a check: a command built and never yielded (a `dg.Deprecated(...)` whose
+    # `yield` was forgotten checks nothing) fails it, with or without the pytest plugin.
+    strict = _guard.strict
+    _guard.strict = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _guard.UnyieldedCommandWarning)
+            while True:
+                action = interp.next_action()
+                if isinstance(action, Flush):
+                    updates += action.updates
+                    interp._observe_no_reply()
+                elif isinstance(action, RunTasks):
+                    tasks += action.tasks
+                else:
+                    if isinstance(action, Done):
+                        outcome = action.outcome
+                    break
+            interp.close()  # what a `finally` of the suspended code logs is not new
+    finally:
+        _guard.strict = strict
     coverage = interp.coverage
     replayed = len(coverage.replayed)
     base: dict[str, Any] = {

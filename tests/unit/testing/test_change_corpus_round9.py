@@ -917,3 +917,84 @@ def test_deprecated_past_the_end_of_an_ended_execution_names_the_change(
     assert "ended (SUCCEEDED)" in report.message
     assert report.divergence is not None
     assert report.divergence.requested == "Deprecated('tail')"
+
+
+# --- I. a Deprecated whose yield was forgotten, checked outside pytest ----------------------------
+
+
+@dg.workflow
+def receipt_deprecated_unyielded(x: int) -> Gen:
+    a = yield fetch(x)
+    dg.Deprecated("send-receipt")  # the yield forgotten: it checks nothing
+    yield notify(a)
+    yield from gate()
+    return a
+
+
+@dg.workflow
+def receipt_deprecated_unyielded_at_the_end(x: int) -> Gen:
+    a = yield fetch(x)
+    yield from gate()
+    dg.Deprecated("send-receipt")
+    return a
+
+
+@pytest.mark.parametrize(
+    "v2",
+    [receipt_deprecated_unyielded, receipt_deprecated_unyielded_at_the_end],
+    ids=["before the gate", "at the end"],
+)
+@pytest.mark.parametrize("state", ["suspended", "completed"])
+def test_replay_fails_on_an_unyielded_command_without_the_pytest_plugin(
+    v2: Any, state: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/testing.md: replay is a check, as under the pytest plugin: outside it (a CI
+    script) a forgotten ``yield`` made the old-path executions replay ``ok`` on the code that
+    retires a change."""
+    import warnings
+
+    from durable_gen import _guard
+    from durable_gen.testing import TestRunner, replay, replay_folder
+
+    runner = TestRunner()
+    run = runner.run(receipt_old, 1)
+    if state == "completed":
+        run.send_callback_success("gate", ANSWER)
+        runner.run_until_idle()
+    run.export(tmp_path / "h.json")
+    monkeypatch.setattr(_guard, "strict", False)  # what a script without the plugin runs with
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", _guard.UnyieldedCommandWarning)
+        reports = [replay(v2, run.export()), *replay_folder({"h": v2}, tmp_path)]
+    if state == "suspended" and v2 is receipt_deprecated_unyielded_at_the_end:
+        assert [r.status for r in reports] == ["ok", "ok"]  # the code does not get there
+        return
+    for report in reports:
+        assert report.status == "failed", report.message
+        assert "a Deprecated command was built in workflow code" in report.message
+        assert "never yielded" in report.message
+    assert _guard.strict is False  # put back
+
+
+def test_replay_in_a_script_fails_on_an_unyielded_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "check.py"
+    script.write_text(
+        "import durable_gen as dg\n"
+        "from durable_gen.testing import TestRunner, replay\n"
+        "def v1(x):\n"
+        "    h = yield dg.CreateCallback(name='gate')\n"
+        "    return (yield h)\n"
+        "def v2(x):\n"
+        "    dg.Deprecated('send-receipt')\n"
+        "    h = yield dg.CreateCallback(name='gate')\n"
+        "    return (yield h)\n"
+        "run = TestRunner().run(v1, 1)\n"
+        "print(replay(v2, run.export()).status)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "failed", out.stdout + out.stderr
