@@ -586,14 +586,25 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
 
 
 def _open_callbacks(service: Any, arn: str) -> list[tuple[str, str]]:
-    """The callbacks the execution waits on: `` 'name'`` (or empty) and CallbackId, each."""
+    """The callbacks the execution waits on: `` 'name'`` (or empty) and CallbackId, each;
+    also those of the executions its ``Invoke``s started that still run, and so on (their
+    answer is what resumes it)."""
     from .local._text import printable
 
     found = []
-    for op in service.get_operations(arn):
-        details = op.callback_details
-        if op.type == "CALLBACK" and op.status == "STARTED" and details and details.callback_id:
-            found.append((f" {printable(op.name)!r}" if op.name else "", details.callback_id))
+    todo, seen = [arn], set()
+    while todo:
+        current = todo.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        for op in service.get_operations(current):
+            details = op.callback_details
+            if op.type == "CALLBACK" and op.status == "STARTED" and details and details.callback_id:
+                found.append((f" {printable(op.name)!r}" if op.name else "", details.callback_id))
+        ex = service.store.load(current)
+        if ex is not None:
+            todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
     return found
 
 

@@ -65,6 +65,17 @@ OPS = textwrap.dedent(
 
 
     @dg.workflow
+    def approval_t(n):
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve", timeout=600)
+        return {"n": n, "answer": answer}
+
+
+    @dg.workflow
+    def boss(n):
+        return (yield dg.Invoke("approver", n, name="ask approver"))
+
+
+    @dg.workflow
     def kid(n):
         yield dg.Wait(3600)
         return n
@@ -482,3 +493,57 @@ def test_ctrl_c_to_run_says_the_execution_is_left_and_how_to_resume_it(
     assert cli("worker", "--once", "-q").code == 0
     assert time.monotonic() - began < 20
     assert records(cli)["slow"]["result"] == "2"
+
+
+# --- a callback of an invoked execution --------------------------------------------------------
+
+
+def test_run_gives_the_commands_that_answer_a_callback_of_an_invoked_execution(
+    cli: Cli, ops: Path
+) -> None:
+    import re
+    import shlex
+
+    suspended = cli(
+        "run", "ops:boss", "--input", "2", "--name", "b", "--register", "approver=ops:approval"
+    )
+    assert suspended.code == 3, suspended
+    commands = re.findall(r"`(durable-gen callback succeed [^`]*)`", suspended.err)
+    assert len(commands) == 1, suspended.err
+    answer = [a if a != "RESULT_JSON" else '"fine"' for a in shlex.split(commands[0])[1:]]
+    assert cli(*answer).code == 0
+    assert cli("worker", "--once", "-q").code == 0
+    assert json.loads(records(cli)["b"]["result"]) == {"n": 2, "answer": "fine"}
+
+
+def test_run_announces_a_timed_callback_of_an_invoked_execution_and_goes_on(
+    cli: Cli, ops: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ops), os.environ.get("PYTHONPATH")]))
+    args = ["run", "ops:boss", "--input", "5", "--register", "approver=ops:approval_t"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", *args],
+        cwd=ops,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        import select
+
+        assert run.stderr is not None
+        ready, _, _ = select.select([run.stderr], [], [], 20)
+        assert ready, "run announced no callback to answer"
+        line = run.stderr.readline()  # the announcement, while run goes on
+        assert "waits on callback" in line and "callback succeed" in line, line
+        callback = line.split("(CallbackId ")[1].split(")")[0]
+        assert cli("callback", "succeed", callback, '"later"').code == 0
+        out, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 0, (out, err)
+    assert json.loads(out) == {"n": 5, "answer": "later"}
