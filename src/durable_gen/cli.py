@@ -723,29 +723,56 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_callback(args: argparse.Namespace) -> int:
+    from ._errors import UnknownCallbackError
+
     if args.payload == "-" and args.action != "heartbeat":
         # A result too long for a command line (Linux takes at most 128 KiB per argument):
         # `durable-gen callback succeed ID - < result.json`
         args.payload = _read_stdin_payload(args.action)
     with _open_store(args) as store:
-        service = _service(store)
-        if args.action == "succeed":
-            payload = args.payload
-            if payload is not None:
-                parse_json(payload, "the callback result")
-            service.send_callback_success(args.callback_id, payload)
-        elif args.action == "fail":
-            service.send_callback_failure(args.callback_id, _callback_error(args.payload))
-        else:
-            if args.payload is not None:  # a result meant for `succeed` would be lost
-                raise CliError(
-                    f"callback heartbeat takes no PAYLOAD, got {args.payload!r}: a heartbeat "
-                    "carries nothing; send the result with `durable-gen callback succeed "
-                    f"{args.callback_id} PAYLOAD`"
-                )
-            service.send_callback_heartbeat(args.callback_id)
+        try:
+            _answer_callback(args, store)
+        except UnknownCallbackError as exc:
+            if not str(exc).startswith("no callback has the id"):
+                raise
+            # Most often an execution's id was given, or the answer went to another
+            # database than the execution's
+            arns = store.resolve(args.callback_id) if args.callback_id.strip() else []
+            if len(arns) == 1:
+                ids = [cid for _, cid in _open_callbacks(_service(store), arns[0])]
+                waits = f"it waits on callback {', '.join(ids)}" if ids else "it waits on none"
+                raise UnknownCallbackError(
+                    f"{args.callback_id!r} names an execution ({_short_id(arns[0])}), not a "
+                    f"callback: give the CallbackId of the callback to answer ({waits})"
+                ) from None
+            raise UnknownCallbackError(
+                f"no callback has the id {args.callback_id!r} in {store.path}"
+                f"{_from_source(args)}: give the CallbackId that `durable-gen show` prints "
+                'for the execution (its "waits on" line) or its CallbackStarted event, on '
+                "the database the execution is in (--db, or DURABLE_GEN_DB)"
+            ) from None
     print(f"callback {args.callback_id}: {args.action} sent")
     return 0
+
+
+def _answer_callback(args: argparse.Namespace, store: Any) -> None:
+    """Send ``args``'s answer to the callback through a service on ``store``."""
+    service = _service(store)
+    if args.action == "succeed":
+        payload = args.payload
+        if payload is not None:
+            parse_json(payload, "the callback result")
+        service.send_callback_success(args.callback_id, payload)
+    elif args.action == "fail":
+        service.send_callback_failure(args.callback_id, _callback_error(args.payload))
+    else:
+        if args.payload is not None:  # a result meant for `succeed` would be lost
+            raise CliError(
+                f"callback heartbeat takes no PAYLOAD, got {args.payload!r}: a heartbeat "
+                "carries nothing; send the result with `durable-gen callback succeed "
+                f"{args.callback_id} PAYLOAD`"
+            )
+        service.send_callback_heartbeat(args.callback_id)
 
 
 def _read_stdin_payload(action: str) -> str:

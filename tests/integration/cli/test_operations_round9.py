@@ -547,3 +547,27 @@ def test_run_announces_a_timed_callback_of_an_invoked_execution_and_goes_on(
             run.communicate()
     assert run.returncode == 0, (out, err)
     assert json.loads(out) == {"n": 5, "answer": "later"}
+
+
+# --- a callback answered with the wrong id, or on the wrong database ----------------------------
+
+
+def test_a_callback_answer_with_an_execution_id_or_on_another_database_says_what_to_give(
+    cli: Cli, ops: Path
+) -> None:
+    started(cli, "ops:approval", "--input", "1", "--name", "ask")
+    assert cli("worker", "--once", "-q").code == 0
+    cid = callback_id(cli, "ask")
+    # the execution's name (or id) instead of its callback's id
+    by_name = cli("callback", "succeed", "ask", '"yes"')
+    assert by_name.code == 1, by_name
+    assert "names an execution" in by_name.err and cid in by_name.err
+    # the right id on another database (the default one here, the execution in another)
+    assert cli("run", "ops:quick", "--input", "1", "--db", "other.db").code == 0
+    elsewhere = cli("callback", "succeed", cid, '"yes"', "--db", "other.db")
+    assert elsewhere.code == 1, elsewhere
+    assert "in other.db (from --db)" in elsewhere.err
+    assert "the database the execution is in" in elsewhere.err
+    # nothing was answered: the callback still waits, and answers on its own database
+    assert "waits on  callback" in cli("show", "ask").out
+    assert cli("callback", "succeed", cid, '"yes"').code == 0
