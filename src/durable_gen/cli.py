@@ -281,6 +281,16 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     if _LOOKALIKE.match(path) or (url.startswith("sqlite:") and "?" in path):
         open_store(url)  # `sqlite:app.db`, `sqlite:///app.db?mode=ro`: say what to write
     if must_exist and "://" not in path and path and not Path(path).exists():
+        from .local._sqlite import _UNEXPANDED
+
+        unexpanded = _UNEXPANDED.search(path)
+        if unexpanded:
+            full = os.path.expandvars(os.path.expanduser(path))
+            raise CliError(
+                f"no database at {url}{_from_source(args)}: {unexpanded.group(1)!r} in it was "
+                "not expanded (only a shell does that, not an environment file or a quoted "
+                f"argument): give the full path, e.g. {full}"
+            )
         raise CliError(
             f"no database at {url}{_from_source(args)}: start an "
             "execution first (durable-gen start ...), or point --db (or DURABLE_GEN_DB) at an "

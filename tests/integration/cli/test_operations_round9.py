@@ -571,3 +571,21 @@ def test_a_callback_answer_with_an_execution_id_or_on_another_database_says_what
     # nothing was answered: the callback still waits, and answers on its own database
     assert "waits on  callback" in cli("show", "ask").out
     assert cli("callback", "succeed", cid, '"yes"').code == 0
+
+
+# --- a path a shell would have expanded, given where no shell expands it ------------------------
+
+
+@pytest.mark.parametrize("db", ["~/app.db", "$HOME/app.db", "${HOME}/data/app.db"])
+def test_a_tilde_or_variable_left_in_the_database_path_says_to_give_the_full_path(
+    cli: Cli, ops: Path, db: str
+) -> None:
+    # `DURABLE_GEN_DB=~/app.db` in a systemd or compose environment file: not expanded
+    home = os.path.expanduser("~")
+    for args in (["run", "ops:quick", "--input", "1"], ["list"], ["worker", "--once"]):
+        result = cli(*args, env={"DURABLE_GEN_DB": db})
+        assert result.code in (1, 2), (args, result)
+        assert "was not expanded" in result.err and "give the full path" in result.err, result
+        assert f"e.g. {home}/" in result.err, result
+        assert "create it" not in result.err  # not: make a folder named '~'
+    assert not any(name.startswith(("~", "$")) for name in os.listdir(ops))
