@@ -514,7 +514,13 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
     opened = ExitStack()
     try:
         worker = opened.enter_context(
-            _worker(args, skip_time=args.skip_time, functions=functions, **_running_options(args))
+            _worker(
+                args,
+                skip_time=args.skip_time,
+                functions=functions,
+                log=_lines_of("run"),
+                **_running_options(args),
+            )
         )
     except InvalidInputError as exc:
         # A --register path that cannot be imported: the command line was wrong.
@@ -593,6 +599,19 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             return EXIT_SUSPENDED
     _print_json(result, args.pretty)
     return 0
+
+
+def _lines_of(command: str) -> Callable[[str], None]:
+    """A ``Worker``'s ``log`` for ``command``: its lines on stderr, named after the command
+    that printed them rather than ``durable-gen worker``."""
+    from .local._worker import _stderr_line
+
+    def log(line: str) -> None:
+        if line.startswith("durable-gen worker:"):
+            line = f"durable-gen {command}:" + line[len("durable-gen worker:") :]
+        _stderr_line(line)
+
+    return log
 
 
 def _open_callbacks(service: Any, arn: str) -> list[tuple[str, str]]:

@@ -443,6 +443,8 @@ def test_run_leaves_an_invoked_workflow_it_cannot_import_waiting_not_failed(
         out, err = run.communicate(timeout=30)
     assert run.returncode == 143, (out, err)
     assert "not serving 'kidw-fn'" in err and "FunctionNotRegisteredError" not in err
+    # said by run, in its own name
+    assert "durable-gen run: not serving 'kidw-fn'" in err and "durable-gen worker:" not in err
     # the worker that can import it finishes both
     assert cli("worker", "--once", "-q", env=with_kid).code == 0
     done = records(cli)
