@@ -281,6 +281,16 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
     if _LOOKALIKE.match(path) or (url.startswith("sqlite:") and "?" in path):
         open_store(url)  # `sqlite:app.db`, `sqlite:///app.db?mode=ro`: say what to write
     if must_exist and "://" not in path and path and not Path(path).exists():
+        from .local._sqlite import _UNEXPANDED
+
+        unexpanded = _UNEXPANDED.search(path)
+        if unexpanded:
+            full = os.path.expandvars(os.path.expanduser(path))
+            raise CliError(
+                f"no database at {url}{_from_source(args)}: {unexpanded.group(1)!r} in it was "
+                "not expanded (only a shell does that, not an environment file or a quoted "
+                f"argument): give the full path, e.g. {full}"
+            )
         raise CliError(
             f"no database at {url}{_from_source(args)}: start an "
             "execution first (durable-gen start ...), or point --db (or DURABLE_GEN_DB) at an "
@@ -504,7 +514,13 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
     opened = ExitStack()
     try:
         worker = opened.enter_context(
-            _worker(args, skip_time=args.skip_time, functions=functions, **_running_options(args))
+            _worker(
+                args,
+                skip_time=args.skip_time,
+                functions=functions,
+                log=_lines_of("run"),
+                **_running_options(args),
+            )
         )
     except InvalidInputError as exc:
         # A --register path that cannot be imported: the command line was wrong.
@@ -585,15 +601,39 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
     return 0
 
 
+def _lines_of(command: str) -> Callable[[str], None]:
+    """A ``Worker``'s ``log`` for ``command``: its lines on stderr, named after the command
+    that printed them rather than ``durable-gen worker``."""
+    from .local._worker import _stderr_line
+
+    def log(line: str) -> None:
+        if line.startswith("durable-gen worker:"):
+            line = f"durable-gen {command}:" + line[len("durable-gen worker:") :]
+        _stderr_line(line)
+
+    return log
+
+
 def _open_callbacks(service: Any, arn: str) -> list[tuple[str, str]]:
-    """The callbacks the execution waits on: `` 'name'`` (or empty) and CallbackId, each."""
+    """The callbacks the execution waits on: `` 'name'`` (or empty) and CallbackId, each;
+    also those of the executions its ``Invoke``s started that still run, and so on (their
+    answer is what resumes it)."""
     from .local._text import printable
 
     found = []
-    for op in service.get_operations(arn):
-        details = op.callback_details
-        if op.type == "CALLBACK" and op.status == "STARTED" and details and details.callback_id:
-            found.append((f" {printable(op.name)!r}" if op.name else "", details.callback_id))
+    todo, seen = [arn], set()
+    while todo:
+        current = todo.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        for op in service.get_operations(current):
+            details = op.callback_details
+            if op.type == "CALLBACK" and op.status == "STARTED" and details and details.callback_id:
+                found.append((f" {printable(op.name)!r}" if op.name else "", details.callback_id))
+        ex = service.store.load(current)
+        if ex is not None:
+            todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
     return found
 
 
@@ -712,29 +752,56 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_callback(args: argparse.Namespace) -> int:
+    from ._errors import UnknownCallbackError
+
     if args.payload == "-" and args.action != "heartbeat":
         # A result too long for a command line (Linux takes at most 128 KiB per argument):
         # `durable-gen callback succeed ID - < result.json`
         args.payload = _read_stdin_payload(args.action)
     with _open_store(args) as store:
-        service = _service(store)
-        if args.action == "succeed":
-            payload = args.payload
-            if payload is not None:
-                parse_json(payload, "the callback result")
-            service.send_callback_success(args.callback_id, payload)
-        elif args.action == "fail":
-            service.send_callback_failure(args.callback_id, _callback_error(args.payload))
-        else:
-            if args.payload is not None:  # a result meant for `succeed` would be lost
-                raise CliError(
-                    f"callback heartbeat takes no PAYLOAD, got {args.payload!r}: a heartbeat "
-                    "carries nothing; send the result with `durable-gen callback succeed "
-                    f"{args.callback_id} PAYLOAD`"
-                )
-            service.send_callback_heartbeat(args.callback_id)
+        try:
+            _answer_callback(args, store)
+        except UnknownCallbackError as exc:
+            if not str(exc).startswith("no callback has the id"):
+                raise
+            # Most often an execution's id was given, or the answer went to another
+            # database than the execution's
+            arns = store.resolve(args.callback_id) if args.callback_id.strip() else []
+            if len(arns) == 1:
+                ids = [cid for _, cid in _open_callbacks(_service(store), arns[0])]
+                waits = f"it waits on callback {', '.join(ids)}" if ids else "it waits on none"
+                raise UnknownCallbackError(
+                    f"{args.callback_id!r} names an execution ({_short_id(arns[0])}), not a "
+                    f"callback: give the CallbackId of the callback to answer ({waits})"
+                ) from None
+            raise UnknownCallbackError(
+                f"no callback has the id {args.callback_id!r} in {store.path}"
+                f"{_from_source(args)}: give the CallbackId that `durable-gen show` prints "
+                'for the execution (its "waits on" line) or its CallbackStarted event, on '
+                "the database the execution is in (--db, or DURABLE_GEN_DB)"
+            ) from None
     print(f"callback {args.callback_id}: {args.action} sent")
     return 0
+
+
+def _answer_callback(args: argparse.Namespace, store: Any) -> None:
+    """Send ``args``'s answer to the callback through a service on ``store``."""
+    service = _service(store)
+    if args.action == "succeed":
+        payload = args.payload
+        if payload is not None:
+            parse_json(payload, "the callback result")
+        service.send_callback_success(args.callback_id, payload)
+    elif args.action == "fail":
+        service.send_callback_failure(args.callback_id, _callback_error(args.payload))
+    else:
+        if args.payload is not None:  # a result meant for `succeed` would be lost
+            raise CliError(
+                f"callback heartbeat takes no PAYLOAD, got {args.payload!r}: a heartbeat "
+                "carries nothing; send the result with `durable-gen callback succeed "
+                f"{args.callback_id} PAYLOAD`"
+            )
+        service.send_callback_heartbeat(args.callback_id)
 
 
 def _read_stdin_payload(action: str) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -1039,6 +1040,10 @@ class SqliteStore(SqlStore):
             self._release_call(conn, arn, op_id)
 
 
+#: A ``~`` or ``$VARIABLE`` a shell would have expanded, at the start of a path's part.
+_UNEXPANDED: Final = re.compile(r"(?:^|/)(~[^/]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)")
+
+
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only, before SQLite opens it."""
     try:
@@ -1051,7 +1056,17 @@ def _create_private(path: Path) -> None:
             ) from None
         return
     except OSError as exc:
-        if exc.errno == errno.ENOENT:
+        unexpanded = _UNEXPANDED.search(str(path))
+        if exc.errno == errno.ENOENT and unexpanded:
+            # `DURABLE_GEN_DB=~/app.db` in a systemd or compose environment file, `--db
+            # '$HOME/app.db'`: only a shell expands those, so the folder is named so
+            expanded = os.path.expandvars(os.path.expanduser(str(path)))
+            hint = (
+                f"{unexpanded.group(1)!r} in it was not expanded (only a shell does that, not "
+                "an environment file or a quoted argument): give the full path"
+                + (f", e.g. {expanded}" if expanded != str(path) else "")
+            )
+        elif exc.errno == errno.ENOENT:
             hint = f"the folder {path.parent} does not exist: create it, or correct the path"
         else:
             hint = "check the folder's permissions and free space, or give another path"

@@ -65,6 +65,17 @@ OPS = textwrap.dedent(
 
 
     @dg.workflow
+    def approval_t(n):
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve", timeout=600)
+        return {"n": n, "answer": answer}
+
+
+    @dg.workflow
+    def boss(n):
+        return (yield dg.Invoke("approver", n, name="ask approver"))
+
+
+    @dg.workflow
     def kid(n):
         yield dg.Wait(3600)
         return n
@@ -432,6 +443,8 @@ def test_run_leaves_an_invoked_workflow_it_cannot_import_waiting_not_failed(
         out, err = run.communicate(timeout=30)
     assert run.returncode == 143, (out, err)
     assert "not serving 'kidw-fn'" in err and "FunctionNotRegisteredError" not in err
+    # said by run, in its own name
+    assert "durable-gen run: not serving 'kidw-fn'" in err and "durable-gen worker:" not in err
     # the worker that can import it finishes both
     assert cli("worker", "--once", "-q", env=with_kid).code == 0
     done = records(cli)
@@ -482,3 +495,99 @@ def test_ctrl_c_to_run_says_the_execution_is_left_and_how_to_resume_it(
     assert cli("worker", "--once", "-q").code == 0
     assert time.monotonic() - began < 20
     assert records(cli)["slow"]["result"] == "2"
+
+
+# --- a callback of an invoked execution --------------------------------------------------------
+
+
+def test_run_gives_the_commands_that_answer_a_callback_of_an_invoked_execution(
+    cli: Cli, ops: Path
+) -> None:
+    import re
+    import shlex
+
+    suspended = cli(
+        "run", "ops:boss", "--input", "2", "--name", "b", "--register", "approver=ops:approval"
+    )
+    assert suspended.code == 3, suspended
+    commands = re.findall(r"`(durable-gen callback succeed [^`]*)`", suspended.err)
+    assert len(commands) == 1, suspended.err
+    answer = [a if a != "RESULT_JSON" else '"fine"' for a in shlex.split(commands[0])[1:]]
+    assert cli(*answer).code == 0
+    assert cli("worker", "--once", "-q").code == 0
+    assert json.loads(records(cli)["b"]["result"]) == {"n": 2, "answer": "fine"}
+
+
+def test_run_announces_a_timed_callback_of_an_invoked_execution_and_goes_on(
+    cli: Cli, ops: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ops), os.environ.get("PYTHONPATH")]))
+    args = ["run", "ops:boss", "--input", "5", "--register", "approver=ops:approval_t"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", *args],
+        cwd=ops,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        import select
+
+        assert run.stderr is not None
+        ready, _, _ = select.select([run.stderr], [], [], 20)
+        assert ready, "run announced no callback to answer"
+        line = run.stderr.readline()  # the announcement, while run goes on
+        assert "waits on callback" in line and "callback succeed" in line, line
+        callback = line.split("(CallbackId ")[1].split(")")[0]
+        assert cli("callback", "succeed", callback, '"later"').code == 0
+        out, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 0, (out, err)
+    assert json.loads(out) == {"n": 5, "answer": "later"}
+
+
+# --- a callback answered with the wrong id, or on the wrong database ----------------------------
+
+
+def test_a_callback_answer_with_an_execution_id_or_on_another_database_says_what_to_give(
+    cli: Cli, ops: Path
+) -> None:
+    started(cli, "ops:approval", "--input", "1", "--name", "ask")
+    assert cli("worker", "--once", "-q").code == 0
+    cid = callback_id(cli, "ask")
+    # the execution's name (or id) instead of its callback's id
+    by_name = cli("callback", "succeed", "ask", '"yes"')
+    assert by_name.code == 1, by_name
+    assert "names an execution" in by_name.err and cid in by_name.err
+    # the right id on another database (the default one here, the execution in another)
+    assert cli("run", "ops:quick", "--input", "1", "--db", "other.db").code == 0
+    elsewhere = cli("callback", "succeed", cid, '"yes"', "--db", "other.db")
+    assert elsewhere.code == 1, elsewhere
+    assert "in other.db (from --db)" in elsewhere.err
+    assert "the database the execution is in" in elsewhere.err
+    # nothing was answered: the callback still waits, and answers on its own database
+    assert "waits on  callback" in cli("show", "ask").out
+    assert cli("callback", "succeed", cid, '"yes"').code == 0
+
+
+# --- a path a shell would have expanded, given where no shell expands it ------------------------
+
+
+@pytest.mark.parametrize("db", ["~/app.db", "$HOME/app.db", "${HOME}/data/app.db"])
+def test_a_tilde_or_variable_left_in_the_database_path_says_to_give_the_full_path(
+    cli: Cli, ops: Path, db: str
+) -> None:
+    # `DURABLE_GEN_DB=~/app.db` in a systemd or compose environment file: not expanded
+    home = os.path.expanduser("~")
+    for args in (["run", "ops:quick", "--input", "1"], ["list"], ["worker", "--once"]):
+        result = cli(*args, env={"DURABLE_GEN_DB": db})
+        assert result.code in (1, 2), (args, result)
+        assert "was not expanded" in result.err and "give the full path" in result.err, result
+        assert f"e.g. {home}/" in result.err, result
+        assert "create it" not in result.err  # not: make a folder named '~'
+    assert not any(name.startswith(("~", "$")) for name in os.listdir(ops))
