@@ -7,6 +7,7 @@ Each trial counts what ran and reads what was recorded; none waits on timing to 
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -337,3 +338,128 @@ def test_processes_killed_while_they_upgrade_the_schema_lose_nothing(tmp_path: P
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         check_kept_and_resumed(store, clock, recorded)
+
+
+# --- the `callback` and `stop` commands killed at every statement ----------------------------
+
+_COMMAND = """
+import os, signal, sqlite3, sys
+kill_at = int(sys.argv[1])
+count = [0]
+real_connect = sqlite3.connect
+
+def counted(statement):
+    count[0] += 1
+    if count[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def connect(*args, **kwargs):
+    conn = real_connect(*args, **kwargs)
+    conn.set_trace_callback(counted)
+    return conn
+
+sqlite3.connect = connect
+from durable_gen.cli import main
+status = main(sys.argv[2:])
+sys.stderr.write(f"statements {count[0]}\\n")
+sys.exit(status)
+"""
+
+
+def _command(db: Path, kill_at: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _COMMAND, str(kill_at), *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "STEP_LOG": str(db.with_suffix(".steps"))},
+    )
+
+
+def _waiting_on_a_callback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A file whose one execution waits on its callback: its ARN and the callback id."""
+    from .round9_flows import approval
+
+    db = tmp_path / "pristine.db"
+    monkeypatch.setenv("STEP_LOG", str(tmp_path / "pristine.steps"))
+    with Worker(db) as worker:
+        arn = worker.service.start(worker.register(approval), None)
+        assert worker.drive(arn).status == "RUNNING"
+        (callback_id,) = [
+            op.callback_details.callback_id
+            for op in worker.store.operations(arn)
+            if op.type == "CALLBACK" and op.callback_details is not None
+        ]
+    assert callback_id is not None
+    return arn, callback_id
+
+
+def _state(db: Path, arn: str) -> tuple[str, list[tuple[str, str]], list[str]]:
+    with SqliteStore(db) as store:
+        ex = store.load(arn)
+        assert ex is not None
+        ops = [(op.type, op.status) for op in store.operations(arn)]
+        events = [e.event_type for e in store.events(arn)]
+        return ex.status, ops, events
+
+
+def _finish(db: Path, arn: str) -> Any:
+    with Worker(db) as worker:
+        return worker.drive(arn)
+
+
+def _steps(db: Path) -> list[str]:
+    log = db.with_suffix(".steps")
+    return log.read_text().split() if log.exists() else []
+
+
+@pytest.mark.parametrize("command", ["callback", "stop"])
+def test_the_callback_and_stop_commands_killed_at_every_statement_lose_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    arn, callback_id = _waiting_on_a_callback(tmp_path, monkeypatch)
+    pristine = (tmp_path / "pristine.db").read_bytes()
+    args = ["callback", "succeed", callback_id, '"yes"'] if command == "callback" else ["stop", arn]
+    before = _state(tmp_path / "pristine.db", arn)
+    assert before[0] == "RUNNING"
+
+    probe = tmp_path / "probe.db"
+    probe.write_bytes(pristine)
+    done = _command(probe, 0, *args)
+    assert done.returncode == 0, done.stderr
+    statements = int(done.stderr.rsplit("statements ", 1)[1])
+    after = _state(probe, arn)
+    assert after != before
+
+    kills = 0
+    step = max(1, statements // 6)
+    # A kill before each part of the command, the COMMIT last (the trace sees a statement
+    # before it runs: a kill once the commit is through is the next command's retry).
+    for kill_at in [*range(1, statements, step), statements]:
+        db = tmp_path / f"kill{kill_at}.db"
+        db.write_bytes(pristine)
+        done = _command(db, kill_at, *args)
+        assert done.returncode == -signal.SIGKILL, (kill_at, done.stderr)
+        kills += 1
+        state = _state(db, arn)
+        # All of the command's transaction or none of it.
+        assert state in (before, after), (kill_at, state)
+        # The operator runs the command again: it is done once.
+        again = _command(db, 0, *args)
+        if state == before:
+            assert again.returncode == 0, (kill_at, again.stderr)
+        else:
+            assert again.returncode == 1, (kill_at, again.stderr)
+            assert "already" in again.stderr, again.stderr
+        assert _state(db, arn) == after, kill_at
+        monkeypatch.setenv("STEP_LOG", str(db.with_suffix(".steps")))
+        record = _finish(db, arn)
+        if command == "callback":
+            assert record.status == "SUCCEEDED", (kill_at, record.error)
+            assert record.result == '"booked yes"'
+            assert _steps(db) == ["book"], kill_at  # the at-most-once step ran once
+        else:
+            assert record.status == "STOPPED", (kill_at, record.status)
+            assert _steps(db) == [], kill_at
+    assert kills >= 5

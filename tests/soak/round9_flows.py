@@ -1,0 +1,31 @@
+"""Workflows of the round-9 crash trials that kill command-line processes (importable by the
+processes they start). Each step appends its name to the file ``STEP_LOG`` names, so a trial
+counts runs across processes."""
+
+from __future__ import annotations
+
+import os
+
+import durable_gen as dg
+
+
+def _ran(name: str) -> None:
+    with open(os.environ["STEP_LOG"], "a", encoding="utf-8") as log:
+        log.write(name + "\n")
+
+
+@dg.step
+def ask(callback_id: str) -> None:
+    _ran("ask")
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def book(answer: str) -> str:
+    _ran("book")
+    return f"booked {answer}"
+
+
+@dg.workflow
+def approval(_: None):  # type: ignore[no-untyped-def]
+    answer = yield dg.WaitForCallback(ask, name="approve")
+    return (yield book(answer))
