@@ -29,3 +29,36 @@ def book(answer: str) -> str:
 def approval(_: None):  # type: ignore[no-untyped-def]
     answer = yield dg.WaitForCallback(ask, name="approve")
     return (yield book(answer))
+
+
+def _count_and_maybe_die(label: str) -> None:
+    """Log ``label``; the ``DIE_AT``-th step this process runs then kills the process, its
+    success unrecorded."""
+    _ran(label)
+    die_at = int(os.environ.get("DIE_AT", "0"))
+    if die_at:
+        _RUNS.append(label)
+        if len(_RUNS) == die_at:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+_RUNS: list[str] = []
+
+
+@dg.step
+def first(key: str) -> str:
+    _count_and_maybe_die(f"{key}:first")
+    return key.upper()
+
+
+@dg.step
+def second(value: str) -> str:
+    _count_and_maybe_die(f"{value.lower()}:second")
+    return value + "!"
+
+
+@dg.workflow
+def short(key: str):  # type: ignore[no-untyped-def]
+    return (yield second((yield first(key))))

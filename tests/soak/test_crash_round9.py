@@ -463,3 +463,68 @@ def test_the_callback_and_stop_commands_killed_at_every_statement_lose_nothing(
             assert record.status == "STOPPED", (kill_at, record.status)
             assert _steps(db) == [], kill_at
     assert kills >= 5
+
+
+# --- several processes starting and driving many short executions on one file ----------------
+
+_STARTER = """
+import sys
+from durable_gen.local import Worker
+from tests.soak.round9_flows import short
+
+db, who, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with Worker(db) as worker:
+    name = worker.register(short)
+    for i in range(count):
+        key = f"{who}-{i}"
+        arn = worker.service.start(name, f'"{key}"', execution_name=key)
+        record = worker.drive(arn)
+        assert record.status == "SUCCEEDED", (key, record.status, record.error)
+"""
+
+
+def test_several_processes_start_and_drive_short_executions_on_one_file_through_kills(
+    tmp_path: Path,
+) -> None:
+    db, log = tmp_path / "shared.db", tmp_path / "shared.steps"
+    processes, count = 3, 12
+    env = {**os.environ, "STEP_LOG": str(log)}
+
+    def launch(who: str, die_at: int) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _STARTER, str(db), who, str(count)],
+            cwd=ROOT,
+            env={**env, "DIE_AT": str(die_at)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    # Each process kills itself once, inside a step (its success unrecorded), at a different
+    # point; then it is started again and goes over its executions from the first.
+    first_round = [launch(f"p{n}", die_at=5 + 4 * n) for n in range(processes)]
+    for proc in first_round:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == -signal.SIGKILL, err
+    second_round = [launch(f"p{n}", die_at=0) for n in range(processes)]
+    for proc in second_round:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+
+    runs = log.read_text().split()
+    with SqliteStore(db) as store:
+        executions = list(store.executions())
+        assert len(executions) == processes * count  # one per name, none lost
+        for ex in executions:
+            assert ex.status == "SUCCEEDED", (ex.name, ex.status)
+        results = {ex.name: store.load(ex.arn).result for ex in executions}  # type: ignore[union-attr]
+    for n in range(processes):
+        for i in range(count):
+            key = f"p{n}-{i}"
+            assert results[key] == f'"{key.upper()}!"', key
+    # Every step ran once, but the one in which each process was killed, which ran again.
+    tally: dict[str, int] = {}
+    for label in runs:
+        tally[label] = tally.get(label, 0) + 1
+    assert len(tally) == processes * count * 2
+    assert sorted(tally.values()) == [1] * (processes * count * 2 - processes) + [2] * processes
