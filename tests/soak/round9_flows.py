@@ -62,3 +62,51 @@ def second(value: str) -> str:
 @dg.workflow
 def short(key: str):  # type: ignore[no-untyped-def]
     return (yield second((yield first(key))))
+
+
+@dg.step(retry=dg.Retry.never())
+def label(item: str) -> str:
+    _count_and_maybe_die(f"label-{item}")
+    if item.startswith("bad"):
+        raise ValueError(f"no label for {item}")
+    return item.upper()
+
+
+@dg.step(name="refund", semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def refund(charge: str) -> None:
+    _count_and_maybe_die(f"refund-{charge}")
+
+
+@dg.step(compensate=refund)
+def take(part: str) -> str:
+    _count_and_maybe_die(f"take-{part}")
+    return part
+
+
+@dg.step(retry=dg.Retry.never())
+def decline(_: None) -> None:
+    _count_and_maybe_die("decline")
+    raise RuntimeError("card declined")
+
+
+def booking(parts: list[str]):  # type: ignore[no-untyped-def]
+    try:
+        for part in parts:
+            yield take(part)
+        yield decline(None)
+    except dg.StepFailedError:
+        undone = yield dg.RunCompensations()
+        return [[u.name, u.status, u.error_type] for u in undone]
+    return []
+
+
+@dg.workflow
+def fanout(_: None):  # type: ignore[no-untyped-def]
+    labels = yield dg.Map(
+        label,
+        ["a", "b", "bad", "c", "d"],
+        max_concurrency=2,
+        completion=dg.Completion(tolerated_failure_count=1),
+    )
+    undone = yield dg.Child(booking, (["x", "y", "z"],), name="booking")
+    return [labels.results(), labels.failure_count, undone]

@@ -566,3 +566,71 @@ def test_several_processes_start_and_drive_short_executions_on_one_file_through_
         tally[label] = tally.get(label, 0) + 1
     assert len(tally) == processes * count * 2
     assert sorted(tally.values()) == [1] * (processes * count * 2 - processes) + [2] * processes
+
+
+# --- kills in a Map under max_concurrency and a completion policy, and in a Child's rollback --
+
+_FANOUT = """
+import sys
+from durable_gen.local import Worker
+from tests.soak.round9_flows import fanout
+
+with Worker(sys.argv[1]) as worker:
+    arn = worker.service.start(worker.register(fanout), None, execution_name="fan")
+    record = worker.drive(arn)
+    print(record.status, record.result)
+"""
+
+#: Every step of ``fanout`` that runs in an uninterrupted execution.
+_FANOUT_STEPS = {
+    *(f"label-{item}" for item in ("a", "b", "bad", "c", "d")),
+    *(f"take-{part}" for part in ("x", "y", "z")),
+    "decline",
+    *(f"refund-{part}" for part in ("x", "y", "z")),
+}
+
+
+def test_kills_in_a_map_with_max_concurrency_and_in_a_childs_rollback(tmp_path: Path) -> None:
+    import json
+
+    total = len(_FANOUT_STEPS)
+    for die_at in range(1, total + 1, 2):
+        db, log = tmp_path / f"fan{die_at}.db", tmp_path / f"fan{die_at}.steps"
+        env = {**os.environ, "STEP_LOG": str(log)}
+        argv = [sys.executable, "-c", _FANOUT, str(db)]
+        killed = subprocess.run(
+            argv,
+            cwd=ROOT,
+            env={**env, "DIE_AT": str(die_at)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert killed.returncode == -signal.SIGKILL, (die_at, killed.stderr)
+        victim = log.read_text().split()[-1]  # the step the kill landed in
+        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (die_at, done.stderr)
+        status, _, result = done.stdout.strip().partition(" ")
+        assert status == "SUCCEEDED", (die_at, done.stdout)
+        labels, failures, undone = json.loads(result)
+        assert labels == ["A", "B", "C", "D"] and failures == 1, (die_at, result)
+        # LIFO rollback; an at-most-once undo the kill interrupted is reported, not run again.
+        expected = [
+            ["take", "FAILED", "StepInterruptedError"]  # named after the compensated step
+            if victim == f"refund-{part}"
+            else ["take", "SUCCEEDED", None]
+            for part in ("z", "y", "x")
+        ]
+        assert undone == expected, (die_at, victim, undone)
+        runs = log.read_text().split()
+        assert set(runs) == _FANOUT_STEPS, (die_at, runs)
+        twice = sorted(label for label in set(runs) if runs.count(label) > 1)
+        assert all(runs.count(label) <= 2 for label in runs), (die_at, runs)
+        assert not any(label.startswith("refund") for label in twice), (die_at, runs)
+        # Only the steps in flight at the kill ran again: the victim, and in the Map its one
+        # sibling at most (max_concurrency=2).
+        assert len(twice) <= 2 and (not twice or victim in twice or victim.startswith("refund")), (
+            die_at,
+            victim,
+            twice,
+        )
