@@ -7,6 +7,7 @@ Each trial counts what ran and reads what was recorded; none waits on timing to 
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -94,13 +95,14 @@ LOSSES = [
 ]
 
 
-@pytest.mark.parametrize("mode", ["step", "batch"])
-@pytest.mark.parametrize(("status", "name"), LOSSES, ids=[f"{n}-{s}" for s, n in LOSSES])
+# Batch mode writes a step's START with its outcome: no START of its own to lose.
+_CASES = [(s, n, m) for m in ("step", "batch") for s, n in LOSSES if (m, s) != ("batch", "STARTED")]
+
+
+@pytest.mark.parametrize(("status", "name", "mode"), _CASES, ids=["-".join(c) for c in _CASES])
 def test_a_checkpoint_recorded_whose_reply_was_lost_goes_on_as_if_it_had_come(
     tmp_path: Path, status: str, name: str, mode: str
 ) -> None:
-    if mode == "batch" and status == "STARTED":
-        pytest.skip("batch mode writes a step's START with its outcome")
     RAN.clear()
     lines: list[str] = []
     store = _losing(status, name)(tmp_path / "lossy.db")
@@ -117,6 +119,43 @@ def test_a_checkpoint_recorded_whose_reply_was_lost_goes_on_as_if_it_had_come(
     # One invocation: it went on rather than being handed back and replayed.
     assert events.count("InvocationCompleted") == 1, events
     assert any("recorded before the database failed" in line for line in lines), lines
+
+
+def test_drive_retries_when_the_reply_to_the_invocations_end_was_lost(tmp_path: Path) -> None:
+    """The invocation's end (the execution's success) was recorded and its reply lost:
+    ``drive()`` retries as ``run()`` does, rather than raising, and finds the execution ended."""
+
+    class LosingEnd(SqliteStore):
+        lost = 0
+        _arm = False
+
+        def commit(self, changes: Sequence[Change]) -> None:
+            if self.lost == 0 and any(change.execution.status == "SUCCEEDED" for change in changes):
+                self._arm = True
+            super().commit(changes)
+
+        def _exit(self, *, commit: bool) -> None:
+            super()._exit(commit=commit)
+            if self._depth == 0 and self._arm:
+                self._arm = False
+                if commit:
+                    self.lost += 1
+                    raise StoreUnavailableError("the connection was lost")
+
+    RAN.clear()
+    lines: list[str] = []
+    store = LosingEnd(tmp_path / "end.db")
+    with Worker(store, log=lines.append) as worker:
+        arn = worker.service.start(worker.register(order), "7")
+        record = worker.drive(arn)
+        events = [e.event_type for e in worker.service.get_history(arn)]
+    store.close()
+    assert store.lost == 1
+    assert record.status == "SUCCEEDED", (record.error, lines)
+    assert record.result == '["paid 7","shipped (paid 7)"]'
+    assert RAN == ["pay", "ship"]
+    assert events.count("ExecutionSucceeded") == 1, events
+    assert any("retrying" in line for line in lines), lines
 
 
 def test_a_lost_reply_is_not_taken_for_recorded_when_the_execution_moved_on(
@@ -337,3 +376,261 @@ def test_processes_killed_while_they_upgrade_the_schema_lose_nothing(tmp_path: P
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         check_kept_and_resumed(store, clock, recorded)
+
+
+# --- the `callback` and `stop` commands killed at every statement ----------------------------
+
+_COMMAND = """
+import os, signal, sqlite3, sys
+kill_at = int(sys.argv[1])
+count = [0]
+real_connect = sqlite3.connect
+
+def counted(statement):
+    count[0] += 1
+    if count[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def connect(*args, **kwargs):
+    conn = real_connect(*args, **kwargs)
+    conn.set_trace_callback(counted)
+    return conn
+
+sqlite3.connect = connect
+from durable_gen.cli import main
+status = main(sys.argv[2:])
+sys.stderr.write(f"statements {count[0]}\\n")
+sys.exit(status)
+"""
+
+
+def _command(db: Path, kill_at: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _COMMAND, str(kill_at), *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "STEP_LOG": str(db.with_suffix(".steps"))},
+    )
+
+
+def _waiting_on_a_callback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A file whose one execution waits on its callback: its ARN and the callback id."""
+    from .round9_flows import approval
+
+    db = tmp_path / "pristine.db"
+    monkeypatch.setenv("STEP_LOG", str(tmp_path / "pristine.steps"))
+    with Worker(db) as worker:
+        arn = worker.service.start(worker.register(approval), None)
+        assert worker.drive(arn).status == "RUNNING"
+        (callback_id,) = [
+            op.callback_details.callback_id
+            for op in worker.store.operations(arn)
+            if op.type == "CALLBACK" and op.callback_details is not None
+        ]
+    assert callback_id is not None
+    return arn, callback_id
+
+
+def _state(db: Path, arn: str) -> tuple[str, list[tuple[str, str]], list[str]]:
+    with SqliteStore(db) as store:
+        ex = store.load(arn)
+        assert ex is not None
+        ops = [(op.type, op.status) for op in store.operations(arn)]
+        events = [e.event_type for e in store.events(arn)]
+        return ex.status, ops, events
+
+
+def _finish(db: Path, arn: str) -> Any:
+    with Worker(db) as worker:
+        return worker.drive(arn)
+
+
+def _steps(db: Path) -> list[str]:
+    log = db.with_suffix(".steps")
+    return log.read_text().split() if log.exists() else []
+
+
+@pytest.mark.parametrize("command", ["callback", "stop"])
+def test_the_callback_and_stop_commands_killed_at_every_statement_lose_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    arn, callback_id = _waiting_on_a_callback(tmp_path, monkeypatch)
+    pristine = (tmp_path / "pristine.db").read_bytes()
+    args = ["callback", "succeed", callback_id, '"yes"'] if command == "callback" else ["stop", arn]
+    before = _state(tmp_path / "pristine.db", arn)
+    assert before[0] == "RUNNING"
+
+    probe = tmp_path / "probe.db"
+    probe.write_bytes(pristine)
+    done = _command(probe, 0, *args)
+    assert done.returncode == 0, done.stderr
+    statements = int(done.stderr.rsplit("statements ", 1)[1])
+    after = _state(probe, arn)
+    assert after != before
+
+    kills = 0
+    step = max(1, statements // 6)
+    # A kill before each part of the command, the COMMIT last (the trace sees a statement
+    # before it runs: a kill once the commit is through is the next command's retry).
+    for kill_at in [*range(1, statements, step), statements]:
+        db = tmp_path / f"kill{kill_at}.db"
+        db.write_bytes(pristine)
+        done = _command(db, kill_at, *args)
+        assert done.returncode == -signal.SIGKILL, (kill_at, done.stderr)
+        kills += 1
+        state = _state(db, arn)
+        # All of the command's transaction or none of it.
+        assert state in (before, after), (kill_at, state)
+        # The operator runs the command again: it is done once.
+        again = _command(db, 0, *args)
+        if state == before:
+            assert again.returncode == 0, (kill_at, again.stderr)
+        else:
+            assert again.returncode == 1, (kill_at, again.stderr)
+            assert "already" in again.stderr, again.stderr
+        assert _state(db, arn) == after, kill_at
+        monkeypatch.setenv("STEP_LOG", str(db.with_suffix(".steps")))
+        record = _finish(db, arn)
+        if command == "callback":
+            assert record.status == "SUCCEEDED", (kill_at, record.error)
+            assert record.result == '"booked yes"'
+            assert _steps(db) == ["book"], kill_at  # the at-most-once step ran once
+        else:
+            assert record.status == "STOPPED", (kill_at, record.status)
+            assert _steps(db) == [], kill_at
+    assert kills >= 5
+
+
+# --- several processes starting and driving many short executions on one file ----------------
+
+_STARTER = """
+import sys
+from durable_gen.local import Worker
+from tests.soak.round9_flows import short
+
+db, who, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with Worker(db) as worker:
+    name = worker.register(short)
+    for i in range(count):
+        key = f"{who}-{i}"
+        arn = worker.service.start(name, f'"{key}"', execution_name=key)
+        record = worker.drive(arn)
+        assert record.status == "SUCCEEDED", (key, record.status, record.error)
+"""
+
+
+def test_several_processes_start_and_drive_short_executions_on_one_file_through_kills(
+    tmp_path: Path,
+) -> None:
+    db, log = tmp_path / "shared.db", tmp_path / "shared.steps"
+    processes, count = 3, 12
+    env = {**os.environ, "STEP_LOG": str(log)}
+
+    def launch(who: str, die_at: int) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _STARTER, str(db), who, str(count)],
+            cwd=ROOT,
+            env={**env, "DIE_AT": str(die_at)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    # Each process kills itself once, inside a step (its success unrecorded), at a different
+    # point; then it is started again and goes over its executions from the first.
+    first_round = [launch(f"p{n}", die_at=5 + 4 * n) for n in range(processes)]
+    for proc in first_round:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == -signal.SIGKILL, err
+    second_round = [launch(f"p{n}", die_at=0) for n in range(processes)]
+    for proc in second_round:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+
+    runs = log.read_text().split()
+    with SqliteStore(db) as store:
+        executions = list(store.executions())
+        assert len(executions) == processes * count  # one per name, none lost
+        for ex in executions:
+            assert ex.status == "SUCCEEDED", (ex.name, ex.status)
+        results = {ex.name: store.load(ex.arn).result for ex in executions}  # type: ignore[union-attr]
+    for n in range(processes):
+        for i in range(count):
+            key = f"p{n}-{i}"
+            assert results[key] == f'"{key.upper()}!"', key
+    # Every step ran once, but the one in which each process was killed, which ran again.
+    tally: dict[str, int] = {}
+    for label in runs:
+        tally[label] = tally.get(label, 0) + 1
+    assert len(tally) == processes * count * 2
+    assert sorted(tally.values()) == [1] * (processes * count * 2 - processes) + [2] * processes
+
+
+# --- kills in a Map under max_concurrency and a completion policy, and in a Child's rollback --
+
+_FANOUT = """
+import sys
+from durable_gen.local import Worker
+from tests.soak.round9_flows import fanout
+
+with Worker(sys.argv[1]) as worker:
+    arn = worker.service.start(worker.register(fanout), None, execution_name="fan")
+    record = worker.drive(arn)
+    print(record.status, record.result)
+"""
+
+#: Every step of ``fanout`` that runs in an uninterrupted execution.
+_FANOUT_STEPS = {
+    *(f"label-{item}" for item in ("a", "b", "bad", "c", "d")),
+    *(f"take-{part}" for part in ("x", "y", "z")),
+    "decline",
+    *(f"refund-{part}" for part in ("x", "y", "z")),
+}
+
+
+def test_kills_in_a_map_with_max_concurrency_and_in_a_childs_rollback(tmp_path: Path) -> None:
+    import json
+
+    total = len(_FANOUT_STEPS)
+    for die_at in range(1, total + 1, 2):
+        db, log = tmp_path / f"fan{die_at}.db", tmp_path / f"fan{die_at}.steps"
+        env = {**os.environ, "STEP_LOG": str(log)}
+        argv = [sys.executable, "-c", _FANOUT, str(db)]
+        killed = subprocess.run(
+            argv,
+            cwd=ROOT,
+            env={**env, "DIE_AT": str(die_at)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert killed.returncode == -signal.SIGKILL, (die_at, killed.stderr)
+        victim = log.read_text().split()[-1]  # the step the kill landed in
+        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (die_at, done.stderr)
+        status, _, result = done.stdout.strip().partition(" ")
+        assert status == "SUCCEEDED", (die_at, done.stdout)
+        labels, failures, undone = json.loads(result)
+        assert labels == ["A", "B", "C", "D"] and failures == 1, (die_at, result)
+        # LIFO rollback; an at-most-once undo the kill interrupted is reported, not run again.
+        expected = [
+            ["take", "FAILED", "StepInterruptedError"]  # named after the compensated step
+            if victim == f"refund-{part}"
+            else ["take", "SUCCEEDED", None]
+            for part in ("z", "y", "x")
+        ]
+        assert undone == expected, (die_at, victim, undone)
+        runs = log.read_text().split()
+        assert set(runs) == _FANOUT_STEPS, (die_at, runs)
+        twice = sorted(label for label in set(runs) if runs.count(label) > 1)
+        assert all(runs.count(label) <= 2 for label in runs), (die_at, runs)
+        assert not any(label.startswith("refund") for label in twice), (die_at, runs)
+        # Only the steps in flight at the kill ran again: the victim, and in the Map its one
+        # sibling at most (max_concurrency=2).
+        assert len(twice) <= 2 and (not twice or victim in twice or victim.startswith("refund")), (
+            die_at,
+            victim,
+            twice,
+        )

@@ -86,11 +86,27 @@ _MIGRATION_LOCK: Final = 0x6467
 _encode_json = msgspec.json.Encoder().encode
 
 
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
 class ServerTime:
-    """How far the database server's clock is ahead of this host's (ms), shared by clones."""
+    """How far the database server's clock is ahead of this host's, shared by clones.
+
+    Kept against the host's monotonic clock, which does not step, rather than its wall clock,
+    which may (set by hand or by NTP, a host resumed from suspend) between two measurements:
+    a step would move the server's time as this host reads it until the next measurement.
+    """
 
     def __init__(self) -> None:
-        self.offset_ms = 0
+        #: The server's clock less this host's monotonic clock (ms); until measured, the
+        #: host's wall clock stands for the server's.
+        self.mono_offset_ms = wall_ms() - _monotonic_ms()
+
+    @property
+    def offset_ms(self) -> int:
+        """The server's clock less this host's wall clock now (ms)."""
+        return self.mono_offset_ms + _monotonic_ms() - wall_ms()
 
 
 class ServerClock(RealClock):
@@ -102,7 +118,7 @@ class ServerClock(RealClock):
 
     def now_ms(self) -> int:
         """The server's time now, epoch milliseconds (as this host last measured it)."""
-        return wall_ms() + self._server.offset_ms
+        return _monotonic_ms() + self._server.mono_offset_ms
 
     def now(self) -> float:
         """The server's time now, epoch seconds."""
@@ -556,15 +572,15 @@ class PostgresStore(SqlStore):
         best: tuple[int, int] | None = None
         with self._read() as conn:
             for _ in range(3):  # the reading with the shortest round trip is the closest
-                before = wall_ms()
+                before = _monotonic_ms()
                 row = conn.execute(f"SELECT {_NOW}").fetchone()
-                after = wall_ms()
+                after = _monotonic_ms()
                 if row is None:
                     continue
                 sample = (after - before, int(row[0]) - (before + after) // 2)
                 best = sample if best is None or sample < best else best
         if best is not None:
-            self._server_time.offset_ms = best[1]
+            self._server_time.mono_offset_ms = best[1]
         return self._server_time.offset_ms
 
     @property

@@ -1014,12 +1014,12 @@ class SqliteStore(SqlStore):
     def _recover(self, conn: sqlite3.Connection) -> None:
         now = wall_ms()
         mono = _monotonic_ms()
-        offset = now - mono
-        if abs(offset - self._wall_less_mono) > _CLOCK_STEP_MS:
+        offset, last = now - mono, self._wall_less_mono
+        self._wall_less_mono = offset  # against the last look: NTP's slow slewing is no step
+        if abs(offset - last) > _CLOCK_STEP_MS:
             # The wall clock stepped (forward: every lease looks expired at once): leave the
             # leases of live holders to them for one more lease, time for them to renew on
             # the new clock. A dead holder's work is taken back at once all the same.
-            self._wall_less_mono = offset
             self._step_grace_ms = mono + self.lease_ms
         grace = mono < self._step_grace_ms
         for arn, owner, until in conn.execute(

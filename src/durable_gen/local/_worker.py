@@ -825,6 +825,9 @@ class Worker:
         executions of the database are left to its workers. With ``skip_time``, the virtual
         clock skips to their timers only.
 
+        A database that fails under it (locked, unreachable) is retried for ``patience``
+        seconds, as by ``run()``; then the ``StoreUnavailableError`` is raised.
+
         Returns:
             The execution's record: ended, or RUNNING when it waits for a callback (or for a
             worker that can run one of its invokes), or when ``stop()`` was called.
@@ -837,9 +840,28 @@ class Worker:
         if running is not None:
             self.service._refuse_own_run(execution_arn, running[0])
         with _LeaseKeeper(self.store):
+            failing_since: float | None = None
+            tries = 0
             while True:
-                self._drive_due(execution_arn)
-                record = self.service.get_execution(execution_arn)
+                try:
+                    if failing_since is not None:
+                        # As in run(): hand back what the failure cut short, then go on.
+                        self.store.release_leases()
+                    self._drive_due(execution_arn)
+                    record = self.service.get_execution(execution_arn)
+                    failing_since, tries = None, 0
+                except StoreUnavailableError as exc:
+                    now = time.monotonic()
+                    failing_since = now if failing_since is None else failing_since
+                    tries += 1
+                    if now - failing_since > self.patience:
+                        raise StoreUnavailableError(
+                            f"{exc}; the worker gave up after retrying for "
+                            f"{now - failing_since:.1f} s (patience {self.patience:g} s)"
+                        ) from exc
+                    self._log(f"durable-gen worker: {exc}; retrying")
+                    self._stop.wait(min(2.0, 0.05 * 2**tries))
+                    continue
                 if (
                     record.is_terminal
                     or self._stop.is_set()
