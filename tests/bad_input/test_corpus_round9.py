@@ -435,3 +435,37 @@ def test_a_closed_postgres_store_says_it_was_closed_and_what_to_do(postgres_url:
         text = str(caught.value)
         assert "was closed (close(), or the end of its with block)" in text, (name, text)
         assert not isinstance(caught.value, StoreUnavailableError), (name, text)
+
+
+# --- a worker given what is not a database -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("db", "fragment"),
+    [
+        (None, "got NoneType None"),
+        (5, "got int 5"),
+        (b"d.db", "got bytes b'd.db'"),
+        ("memory", "a MemoryStore lives in one process, so no worker can share it"),
+    ],
+)
+def test_a_worker_given_what_is_not_a_database_says_what_it_takes(db: Any, fragment: str) -> None:
+    # None and a MemoryStore raised AttributeError: 'MemoryStore' object has no attribute
+    # 'serve'; an int was said to be a wrong "store", a name the worker does not take.
+    from durable_gen.local import MemoryStore
+
+    with pytest.raises(dg.ValidationError) as caught:
+        Worker(MemoryStore() if db == "memory" else db)
+    text = str(caught.value)
+    assert text.startswith("db must be a SQLite path, a database URL"), text
+    assert fragment in text, text
+
+
+def test_a_worker_given_an_open_store_refuses_synchronous_it_would_ignore(
+    tmp_path: Path,
+) -> None:
+    with SqliteStore(tmp_path / "d.db") as store:
+        with pytest.raises(dg.ValidationError, match=r"give it to the store \(SqliteStore"):
+            Worker(store, synchronous="NORMAL")
+        with Worker(store) as worker:  # without it, the open store is served
+            worker.run(once=True)

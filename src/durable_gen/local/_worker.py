@@ -343,6 +343,7 @@ class Worker:
             )
             self._owns_store = True
         else:
+            _check_open_store(db, synchronous)
             self.store, self._owns_store = db, False
         self.patience = patience
         self.concurrency = concurrency
@@ -923,6 +924,30 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
         yield
     finally:
         restore()
+
+
+def _check_open_store(db: object, synchronous: object) -> None:
+    """Refuse a ``db`` that is neither a path, a URL nor an open database store, and an option
+    that only applies when the worker opens the database itself."""
+    if not all(hasattr(db, name) for name in ("serve", "renew_leases", "release_leases")):
+        hint = (
+            ": a MemoryStore lives in one process, so no worker can share it; run its "
+            "executions with LocalService(store=...).run_until_idle(), or give the worker a "
+            "SQLite file"
+            if type(db).__name__ == "MemoryStore"
+            else ""
+        )
+        raise ValidationError(
+            "db must be a SQLite path, a database URL (postgresql://..., sqlite:///...) or an "
+            f"open SqliteStore or PostgresStore, got {type(db).__name__} {db!r}"[:300]
+            + hint
+        )
+    if synchronous is not None:
+        raise ValidationError(
+            "synchronous applies when the worker opens the database from a path or URL; an "
+            "open store keeps its own: give it to the store (SqliteStore(path, "
+            "synchronous=...))"
+        )
 
 
 def _skip_to_next_timer(clock: object, store: DatabaseStore, due: int | None = None) -> bool:
