@@ -469,3 +469,51 @@ def test_a_worker_given_an_open_store_refuses_synchronous_it_would_ignore(
             Worker(store, synchronous="NORMAL")
         with Worker(store) as worker:  # without it, the open store is served
             worker.run(once=True)
+
+
+# --- an idempotent start asking for another timeout ---------------------------------------------
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(("first", "again"), [(None, 5), (60, None), (60, 30)])
+def test_a_named_start_with_another_timeout_is_refused_not_answered_with_the_first(
+    tmp_path: Path, store_kind: str, first: int | None, again: int | None
+) -> None:
+    # The first execution's ARN came back, and the caller believed its timeout applied.
+    engine = LocalService(store=SqliteStore(tmp_path / "d.db") if store_kind == "sqlite" else None)
+    register_function(engine, "waits", _waits)
+    arn = engine.start("waits", "1", execution_name="order-1", execution_timeout=first)
+    with pytest.raises(dg.ValidationError) as caught:
+        engine.start("waits", "1", execution_name="order-1", execution_timeout=again)
+    text = str(caught.value)
+    assert "with another execution_timeout" in text and "pick another name" in text, text
+    assert [r.arn for r in engine.list_executions()] == [arn]
+    assert engine.get_execution(arn).execution_timeout == first
+    # the same start again is still answered with the first execution
+    assert engine.start("waits", "1", execution_name="order-1", execution_timeout=first) == arn
+
+
+def test_a_named_start_with_another_timeout_is_a_usage_error_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from durable_gen.cli import main
+
+    (tmp_path / "flows_r9.py").write_text(
+        "import durable_gen as dg\n\ndef waits(_):\n    yield dg.Wait(seconds=1)\n    return 5\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DURABLE_GEN_DB", raising=False)
+
+    def cli(*argv: str) -> tuple[int, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        out, err = capsys.readouterr()
+        return code, out + err
+
+    assert cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "60")[0] == 0
+    code, text = cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "30")
+    assert code == 2 and "with another --timeout (60 s; this start asks for 30 s)" in text
+    assert cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "60")[0] == 0
