@@ -517,3 +517,26 @@ def test_a_named_start_with_another_timeout_is_a_usage_error_on_the_command_line
     code, text = cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "30")
     assert code == 2 and "with another --timeout (60 s; this start asks for 30 s)" in text
     assert cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "60")[0] == 0
+
+
+# --- a database path that starts with ~ --------------------------------------------------------
+
+
+def test_a_database_path_starting_with_a_tilde_says_only_a_shell_expands_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "the folder ~/data does not exist: create it" sent the user to create a folder that,
+    # to a shell, exists already: the ~ was never the home folder.
+    from durable_gen.local import open_store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(dg.StoreError) as caught:
+        open_store("~/data/durable.db")
+    text = str(caught.value)
+    assert "only a shell turns a leading ~ into the home folder" in text, text
+    assert str(tmp_path / "home" / "data" / "durable.db") in text, text
+    assert not (tmp_path / "~").exists()
+    with pytest.raises(dg.StoreError, match="the folder data does not exist") as plain:
+        open_store("data/durable.db")
+    assert "~" not in str(plain.value)
