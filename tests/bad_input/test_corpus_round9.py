@@ -471,6 +471,18 @@ def test_a_worker_given_an_open_store_refuses_synchronous_it_would_ignore(
             worker.run(once=True)
 
 
+def test_a_worker_given_an_open_store_refuses_a_lease_it_would_ignore(tmp_path: Path) -> None:
+    # Worker(store, lease_seconds=5) ran with the store's 10 s leases, without a word.
+    with SqliteStore(tmp_path / "d.db", lease_seconds=10) as store:
+        with pytest.raises(dg.ValidationError) as caught:
+            Worker(store, lease_seconds=5)
+        text = str(caught.value)
+        assert "the open store's leases last 10 s" in text, text
+        assert "SqliteStore(path, lease_seconds=...)" in text, text
+        with Worker(store, lease_seconds=10) as worker:  # the store's own: nothing ignored
+            worker.run(once=True)
+
+
 # --- an idempotent start asking for another timeout ---------------------------------------------
 
 

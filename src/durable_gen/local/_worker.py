@@ -343,7 +343,7 @@ class Worker:
             )
             self._owns_store = True
         else:
-            _check_open_store(db, synchronous)
+            _check_open_store(db, synchronous, lease_seconds)
             self.store, self._owns_store = db, False
         self.patience = patience
         self.concurrency = concurrency
@@ -926,7 +926,7 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
         restore()
 
 
-def _check_open_store(db: object, synchronous: object) -> None:
+def _check_open_store(db: object, synchronous: object, lease_seconds: float) -> None:
     """Refuse a ``db`` that is neither a path, a URL nor an open database store, and an option
     that only applies when the worker opens the database itself."""
     if not all(hasattr(db, name) for name in ("serve", "renew_leases", "release_leases")):
@@ -947,6 +947,14 @@ def _check_open_store(db: object, synchronous: object) -> None:
             "synchronous applies when the worker opens the database from a path or URL; an "
             "open store keeps its own: give it to the store (SqliteStore(path, "
             "synchronous=...))"
+        )
+    held = getattr(db, "lease_ms", None)
+    if lease_seconds != 30.0 and isinstance(held, int) and lease_seconds * 1000 != held:
+        raise ValidationError(
+            f"lease_seconds={lease_seconds:g} applies when the worker opens the database from "
+            f"a path or URL; the open store's leases last {held / 1000:g} s: give "
+            "lease_seconds to the store (SqliteStore(path, lease_seconds=...), "
+            "PostgresStore(url, lease_seconds=...), open_store(url, lease_seconds=...))"
         )
 
 
