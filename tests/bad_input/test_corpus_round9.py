@@ -552,3 +552,20 @@ def test_a_database_path_starting_with_a_tilde_says_only_a_shell_expands_it(
     with pytest.raises(dg.StoreError, match="the folder data does not exist") as plain:
         open_store("data/durable.db")
     assert "~" not in str(plain.value)
+
+
+def test_a_worker_given_a_store_class_says_to_pass_an_instance() -> None:
+    # The class has the methods, so it passed as a store and failed later, untyped.
+    with pytest.raises(dg.ValidationError, match=r"pass an instance, SqliteStore\(...\), not"):
+        Worker(SqliteStore)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", ["d.db", Path("d.db")])
+def test_an_engine_given_a_database_path_as_its_store_says_to_open_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(dg.ValidationError, match=r": open it first, store=open_store\(") as caught:
+        LocalService(store=path)
+    assert "(or SqliteStore(path))" in str(caught.value)
+    assert not (tmp_path / "d.db").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -143,6 +144,11 @@ class LocalService(Runner):
             raise ValidationError(
                 f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
                 f"open_store(url)), got {store!r}{instance_hint(store)}"
+                + (
+                    f": open it first, store=open_store({store!r}) (or SqliteStore(path))"
+                    if isinstance(store, str | os.PathLike)
+                    else ""
+                )
             )
         if clock is not None and not conforms(clock, Clock):
             raise ValidationError(

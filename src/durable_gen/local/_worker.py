@@ -929,13 +929,19 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
 def _check_open_store(db: object, synchronous: object, lease_seconds: float) -> None:
     """Refuse a ``db`` that is neither a path, a URL nor an open database store, and an option
     that only applies when the worker opens the database itself."""
-    if not all(hasattr(db, name) for name in ("serve", "renew_leases", "release_leases")):
+    if isinstance(db, type) or not all(
+        hasattr(db, name) for name in ("serve", "renew_leases", "release_leases")
+    ):
         hint = (
             ": a MemoryStore lives in one process, so no worker can share it; run its "
             "executions with LocalService(store=...).run_until_idle(), or give the worker a "
             "SQLite file"
             if type(db).__name__ == "MemoryStore"
-            else ""
+            else (
+                f": pass an instance, {db.__name__}(...), not the class"
+                if isinstance(db, type)
+                else ""
+            )
         )
         raise ValidationError(
             "db must be a SQLite path, a database URL (postgresql://..., sqlite:///...) or an "
