@@ -435,3 +435,137 @@ def test_a_closed_postgres_store_says_it_was_closed_and_what_to_do(postgres_url:
         text = str(caught.value)
         assert "was closed (close(), or the end of its with block)" in text, (name, text)
         assert not isinstance(caught.value, StoreUnavailableError), (name, text)
+
+
+# --- a worker given what is not a database -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("db", "fragment"),
+    [
+        (None, "got NoneType None"),
+        (5, "got int 5"),
+        (b"d.db", "got bytes b'd.db'"),
+        ("memory", "a MemoryStore lives in one process, so no worker can share it"),
+    ],
+)
+def test_a_worker_given_what_is_not_a_database_says_what_it_takes(db: Any, fragment: str) -> None:
+    # None and a MemoryStore raised AttributeError: 'MemoryStore' object has no attribute
+    # 'serve'; an int was said to be a wrong "store", a name the worker does not take.
+    from durable_gen.local import MemoryStore
+
+    with pytest.raises(dg.ValidationError) as caught:
+        Worker(MemoryStore() if db == "memory" else db)
+    text = str(caught.value)
+    assert text.startswith("db must be a SQLite path, a database URL"), text
+    assert fragment in text, text
+
+
+def test_a_worker_given_an_open_store_refuses_synchronous_it_would_ignore(
+    tmp_path: Path,
+) -> None:
+    with SqliteStore(tmp_path / "d.db") as store:
+        with pytest.raises(dg.ValidationError, match=r"give it to the store \(SqliteStore"):
+            Worker(store, synchronous="NORMAL")
+        with Worker(store) as worker:  # without it, the open store is served
+            worker.run(once=True)
+
+
+def test_a_worker_given_an_open_store_refuses_a_lease_it_would_ignore(tmp_path: Path) -> None:
+    # Worker(store, lease_seconds=5) ran with the store's 10 s leases, without a word.
+    with SqliteStore(tmp_path / "d.db", lease_seconds=10) as store:
+        with pytest.raises(dg.ValidationError) as caught:
+            Worker(store, lease_seconds=5)
+        text = str(caught.value)
+        assert "the open store's leases last 10 s" in text, text
+        assert "SqliteStore(path, lease_seconds=...)" in text, text
+        with Worker(store, lease_seconds=10) as worker:  # the store's own: nothing ignored
+            worker.run(once=True)
+
+
+# --- an idempotent start asking for another timeout ---------------------------------------------
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+@pytest.mark.parametrize(("first", "again"), [(None, 5), (60, None), (60, 30)])
+def test_a_named_start_with_another_timeout_is_refused_not_answered_with_the_first(
+    tmp_path: Path, store_kind: str, first: int | None, again: int | None
+) -> None:
+    # The first execution's ARN came back, and the caller believed its timeout applied.
+    engine = LocalService(store=SqliteStore(tmp_path / "d.db") if store_kind == "sqlite" else None)
+    register_function(engine, "waits", _waits)
+    arn = engine.start("waits", "1", execution_name="order-1", execution_timeout=first)
+    with pytest.raises(dg.ValidationError) as caught:
+        engine.start("waits", "1", execution_name="order-1", execution_timeout=again)
+    text = str(caught.value)
+    assert "with another execution_timeout" in text and "pick another name" in text, text
+    assert [r.arn for r in engine.list_executions()] == [arn]
+    assert engine.get_execution(arn).execution_timeout == first
+    # the same start again is still answered with the first execution
+    assert engine.start("waits", "1", execution_name="order-1", execution_timeout=first) == arn
+
+
+def test_a_named_start_with_another_timeout_is_a_usage_error_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from durable_gen.cli import main
+
+    (tmp_path / "flows_r9.py").write_text(
+        "import durable_gen as dg\n\ndef waits(_):\n    yield dg.Wait(seconds=1)\n    return 5\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DURABLE_GEN_DB", raising=False)
+
+    def cli(*argv: str) -> tuple[int, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        out, err = capsys.readouterr()
+        return code, out + err
+
+    assert cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "60")[0] == 0
+    code, text = cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "30")
+    assert code == 2 and "with another --timeout (60 s; this start asks for 30 s)" in text
+    assert cli("start", "flows_r9:waits", "--name", "o-1", "--timeout", "60")[0] == 0
+
+
+# --- a database path that starts with ~ --------------------------------------------------------
+
+
+def test_a_database_path_starting_with_a_tilde_says_only_a_shell_expands_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "the folder ~/data does not exist: create it" sent the user to create a folder that,
+    # to a shell, exists already: the ~ was never the home folder.
+    from durable_gen.local import open_store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(dg.StoreError) as caught:
+        open_store("~/data/durable.db")
+    text = str(caught.value)
+    assert "only a shell turns a leading ~ into the home folder" in text, text
+    assert str(tmp_path / "home" / "data" / "durable.db") in text, text
+    assert not (tmp_path / "~").exists()
+    with pytest.raises(dg.StoreError, match="the folder data does not exist") as plain:
+        open_store("data/durable.db")
+    assert "~" not in str(plain.value)
+
+
+def test_a_worker_given_a_store_class_says_to_pass_an_instance() -> None:
+    # The class has the methods, so it passed as a store and failed later, untyped.
+    with pytest.raises(dg.ValidationError, match=r"pass an instance, SqliteStore\(...\), not"):
+        Worker(SqliteStore)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", ["d.db", Path("d.db")])
+def test_an_engine_given_a_database_path_as_its_store_says_to_open_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(dg.ValidationError, match=r": open it first, store=open_store\(") as caught:
+        LocalService(store=path)
+    assert "(or SqliteStore(path))" in str(caught.value)
+    assert not (tmp_path / "d.db").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -143,6 +144,11 @@ class LocalService(Runner):
             raise ValidationError(
                 f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
                 f"open_store(url)), got {store!r}{instance_hint(store)}"
+                + (
+                    f": open it first, store=open_store({store!r}) (or SqliteStore(path))"
+                    if isinstance(store, str | os.PathLike)
+                    else ""
+                )
             )
         if clock is not None and not conforms(clock, Clock):
             raise ValidationError(
@@ -289,7 +295,9 @@ class LocalService(Runner):
                     "durable handlers can be started. Invoke it from a workflow instead"
                 )
             if execution_name is not None:
-                existing = self._named(function_name, execution_name, input_payload)
+                existing = self._named(
+                    function_name, execution_name, input_payload, execution_timeout
+                )
                 if existing is not None:
                     return existing
             exec_id = new_uuid()
@@ -305,26 +313,42 @@ class LocalService(Runner):
                 # in the database): the same start is answered with its execution.
                 if execution_name is None:
                     raise
-                existing = self._named(function_name, execution_name, input_payload)
+                existing = self._named(
+                    function_name, execution_name, input_payload, execution_timeout
+                )
                 if existing is None:
                     raise
                 return existing
             return arn
 
     def _named(
-        self, function_name: str, execution_name: str, input_payload: str | None
+        self,
+        function_name: str,
+        execution_name: str,
+        input_payload: str | None,
+        execution_timeout: int | None,
     ) -> str | None:
         """The execution of ``function_name`` named ``execution_name``, if any; a
-        ``ValidationError`` when it has another input."""
+        ``ValidationError`` when it has another input or another timeout."""
         existing = self._store.find(function_name, execution_name)
         if existing is None:
             return None
-        if self._load(existing).input == input_payload:
-            return existing
-        raise ValidationError(
-            f"an execution of {function_name!r} named {execution_name!r} already exists "
-            f"({existing}) with another input; pick another name"
-        )
+        ex = self._load(existing)
+        if ex.input != input_payload:
+            raise ValidationError(
+                f"an execution of {function_name!r} named {execution_name!r} already exists "
+                f"({existing}) with another input; pick another name"
+            )
+        if ex.timeout_seconds != execution_timeout:
+            # Answering with it would leave the caller believing its timeout applies.
+            had = "none" if ex.timeout_seconds is None else f"{ex.timeout_seconds} s"
+            asked = "none" if execution_timeout is None else f"{execution_timeout} s"
+            raise ValidationError(
+                f"an execution of {function_name!r} named {execution_name!r} already exists "
+                f"({existing}) with another execution_timeout ({had}; this start asks for "
+                f"{asked}); start it again as it was started, or pick another name"
+            )
+        return existing
 
     @checked
     def stop(self, execution_arn: str, error: ErrorObject | None = None) -> ExecutionRecord:

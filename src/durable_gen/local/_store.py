@@ -433,7 +433,11 @@ class MemoryStore:
             for op in change.operations:
                 if op.id not in ops:
                     entry.order.append(op.id)
-                ops[op.id] = own_operation(op)  # the caller's stack trace lists are not kept
+                details = op.step_details
+                if details is not None and details.error is None:
+                    ops[op.id] = op  # the common case, without a call
+                else:  # the caller's stack trace lists are not kept
+                    ops[op.id] = own_operation(op)
             if ex.error is not None and ex.error.stack_trace is not None:
                 ex.error = own_error(ex.error)
             if change.raw_events:

@@ -353,6 +353,7 @@ class Worker:
             )
             self._owns_store = True
         else:
+            _check_open_store(db, synchronous, lease_seconds)
             self.store, self._owns_store = db, False
         self.patience = patience
         self.concurrency = concurrency
@@ -959,6 +960,44 @@ def _sigterm_stops(worker: Worker) -> Iterator[None]:
         yield
     finally:
         restore()
+
+
+def _check_open_store(db: object, synchronous: object, lease_seconds: float) -> None:
+    """Refuse a ``db`` that is neither a path, a URL nor an open database store, and an option
+    that only applies when the worker opens the database itself."""
+    if isinstance(db, type) or not all(
+        hasattr(db, name) for name in ("serve", "renew_leases", "release_leases")
+    ):
+        hint = (
+            ": a MemoryStore lives in one process, so no worker can share it; run its "
+            "executions with LocalService(store=...).run_until_idle(), or give the worker a "
+            "SQLite file"
+            if type(db).__name__ == "MemoryStore"
+            else (
+                f": pass an instance, {db.__name__}(...), not the class"
+                if isinstance(db, type)
+                else ""
+            )
+        )
+        raise ValidationError(
+            "db must be a SQLite path, a database URL (postgresql://..., sqlite:///...) or an "
+            f"open SqliteStore or PostgresStore, got {type(db).__name__} {db!r}"[:300]
+            + hint
+        )
+    if synchronous is not None:
+        raise ValidationError(
+            "synchronous applies when the worker opens the database from a path or URL; an "
+            "open store keeps its own: give it to the store (SqliteStore(path, "
+            "synchronous=...))"
+        )
+    held = getattr(db, "lease_ms", None)
+    if lease_seconds != 30.0 and isinstance(held, int) and lease_seconds * 1000 != held:
+        raise ValidationError(
+            f"lease_seconds={lease_seconds:g} applies when the worker opens the database from "
+            f"a path or URL; the open store's leases last {held / 1000:g} s: give "
+            "lease_seconds to the store (SqliteStore(path, lease_seconds=...), "
+            "PostgresStore(url, lease_seconds=...), open_store(url, lease_seconds=...))"
+        )
 
 
 def _skip_to_next_timer(clock: object, store: DatabaseStore, due: int | None = None) -> bool:
