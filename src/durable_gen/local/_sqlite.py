@@ -1068,14 +1068,6 @@ def _create_private(path: Path) -> None:
             )
         elif exc.errno == errno.ENOENT:
             hint = f"the folder {path.parent} does not exist: create it, or correct the path"
-            if path.parts[0].startswith("~"):  # a shell expands it; Python does not
-                home = os.path.expanduser(path)
-                hint += (
-                    f" (only a shell turns a leading ~ into the home folder: give {home}, "
-                    "or os.path.expanduser(...) of the path)"
-                    if home != str(path)
-                    else " (only a shell turns a leading ~ into a home folder)"
-                )
         else:
             hint = "check the folder's permissions and free space, or give another path"
         raise StoreError(f"cannot create the database {path}: {exc.strerror}; {hint}") from None
