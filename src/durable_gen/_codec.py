@@ -912,7 +912,9 @@ class Unreadable:
         raise SerializationError(f"{what}: {self.problem}")
 
 
-def narrowed(value: Any, decoded: Any, what: str) -> SerializationError | None:
+def narrowed(
+    value: Any, decoded: Any, what: str, *, passed: bool = False
+) -> SerializationError | None:
     """The error of a value of a subclass that decoding into its declared class cut down (a
     ``Car`` returned where ``Vehicle`` is declared loses the fields only a ``Car`` has); else
     None. Called only when ``type(decoded) is not type(value)``, and for the value itself, not
@@ -934,9 +936,28 @@ def narrowed(value: Any, decoded: Any, what: str) -> SerializationError | None:
         f"{what}: an instance of {returned} where {wanted} is declared: it is decoded into "
         f"{wanted}, as every payload is into its declared type, which would drop the fields "
         f"only {returned} has ({', '.join(lost)}), on the first run and on every replay. "
-        f"Declare the class returned (-> {returned}), a union of msgspec Structs declared "
-        f"with tag=True, or return an instance of {wanted}"
+        + (
+            f"Declare the workflow's parameter as the class passed ({returned}), or a union of "
+            f"msgspec Structs declared with tag=True, or pass an instance of {wanted}"
+            if passed
+            else f"Declare the class returned (-> {returned}), a union of msgspec Structs "
+            f"declared with tag=True, or return an instance of {wanted}"
+        )
     )
+
+
+def input_narrowed(workflow: Any, value: Any, payload: str) -> SerializationError | None:
+    """``narrowed`` for the input a caller passes to ``workflow`` (``dg.run``, ``TestRunner``):
+    the error when decoding it into the workflow's parameter type would drop fields of the
+    subclass it is an instance of. A payload that does not fit is left to the execution,
+    which fails with that error as it starts."""
+    try:
+        decoded = reader(input_type(workflow))(payload, "the workflow input")
+    except SerializationError:
+        return None
+    if type(decoded) is type(value):
+        return None
+    return narrowed(value, decoded, "the workflow input", passed=True)
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
