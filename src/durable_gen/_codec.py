@@ -912,31 +912,54 @@ class Unreadable:
         raise SerializationError(f"{what}: {self.problem}")
 
 
-def narrowed(value: Any, decoded: Any, what: str) -> SerializationError | None:
+def narrowed(
+    value: Any, decoded: Any, what: str, declared: Any, *, passed: bool = False
+) -> SerializationError | None:
     """The error of a value of a subclass that decoding into its declared class cut down (a
     ``Car`` returned where ``Vehicle`` is declared loses the fields only a ``Car`` has); else
     None. Called only when ``type(decoded) is not type(value)``, and for the value itself, not
-    the items of a container it holds (documented in the guide)."""
-    declared = type(decoded)
+    the items of a container it holds (documented in the guide). ``declared`` is the declared
+    type (``Any`` when none): bytes are refused only where ``str`` is declared."""
     if declared is str and isinstance(value, (bytes, bytearray, memoryview)):
         return SerializationError(
             f"{what}: {type(value).__name__} where str is declared: bytes are recorded as "
             "base64 text, which a str reads back as that text, not as the bytes decoded: "
             "return value.decode() (the text the bytes hold), or declare bytes"
         )
-    if not isinstance(value, declared) or declared in _SELF_READING:
+    read_as = type(decoded)
+    if not isinstance(value, read_as) or read_as in _SELF_READING:
         return None
-    lost = [name for name in _field_names(type(value)) if name not in _field_names(declared)]
+    lost = [name for name in _field_names(type(value)) if name not in _field_names(read_as)]
     if not lost:  # nothing dropped: the value reads back whole, as the declared class
         return None
-    returned, wanted = type(value).__name__, declared.__name__
+    returned, wanted = type(value).__name__, read_as.__name__
     return SerializationError(
         f"{what}: an instance of {returned} where {wanted} is declared: it is decoded into "
         f"{wanted}, as every payload is into its declared type, which would drop the fields "
         f"only {returned} has ({', '.join(lost)}), on the first run and on every replay. "
-        f"Declare the class returned (-> {returned}), a union of msgspec Structs declared "
-        f"with tag=True, or return an instance of {wanted}"
+        + (
+            f"Declare the workflow's parameter as the class passed ({returned}), or a union of "
+            f"msgspec Structs declared with tag=True, or pass an instance of {wanted}"
+            if passed
+            else f"Declare the class returned (-> {returned}), a union of msgspec Structs "
+            f"declared with tag=True, or return an instance of {wanted}"
+        )
     )
+
+
+def input_narrowed(workflow: Any, value: Any, payload: str) -> SerializationError | None:
+    """``narrowed`` for the input a caller passes to ``workflow`` (``dg.run``, ``TestRunner``):
+    the error when decoding it into the workflow's parameter type would drop fields of the
+    subclass it is an instance of. A payload that does not fit is left to the execution,
+    which fails with that error as it starts."""
+    declared = input_type(workflow)
+    try:
+        decoded = reader(declared)(payload, "the workflow input")
+    except SerializationError:
+        return None
+    if type(decoded) is type(value):
+        return None
+    return narrowed(value, decoded, "the workflow input", declared, passed=True)
 
 
 def _field_names(cls: type) -> tuple[str, ...]:

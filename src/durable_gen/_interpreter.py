@@ -1017,7 +1017,7 @@ class Interpreter(StepHandlers):
                 if declared is not Any:
                     decoded = _codec.decode(payload, declared, what=what)
                     if type(decoded) is not type(value):
-                        cut = _codec.narrowed(value, decoded, what)
+                        cut = _codec.narrowed(value, decoded, what, declared)
                         if cut is not None:
                             raise cut
         except SerializationError as error:

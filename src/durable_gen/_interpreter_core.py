@@ -787,7 +787,7 @@ class Core:
                 # what the workflow receives now is what every replay decodes
                 result = loads(payload, serdes, type_=type_, what=what)
                 if serdes is None and type(result) is not type(value):
-                    cut = narrowed(value, result, what)
+                    cut = narrowed(value, result, what, type_)
                     if cut is not None:
                         raise cut
             except SerializationError as error:

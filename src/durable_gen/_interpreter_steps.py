@@ -38,6 +38,7 @@ from ._codec import (
     plain_result,
     reader,
     result_reader,
+    result_type,
     state_type,
     undecodable,
 )
@@ -305,7 +306,7 @@ class StepHandlers(BatchHandlers):
                 if run.serdes is None:
                     decoded = result_reader(run.fn)(payload, what)
                     if type(decoded) is not type(value):
-                        cut = narrowed(value, decoded, what)
+                        cut = narrowed(value, decoded, what, result_type(run.fn))
                         if cut is not None:
                             raise cut
                     value = decoded
@@ -713,7 +714,7 @@ class StepHandlers(BatchHandlers):
             strategy = cmd.wait_strategy
             read = _read_state(cmd, payload)
             if cmd.serdes is None and type(read) is not type(state):
-                cut = narrowed(state, read, "the wait-for-condition state")
+                cut = narrowed(state, read, "the wait-for-condition state", state_type(cmd.check))
                 if cut is not None:
                     raise cut
             state = read

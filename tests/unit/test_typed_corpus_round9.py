@@ -542,3 +542,33 @@ def test_a_wait_for_condition_state_of_a_subclass_with_more_fields_is_told_so() 
 
     said = dg.run(wf)
     assert "an instance of Car where Vehicle is declared" in said and "(brand)" in said, said
+
+
+@dg.workflow
+def wheels_of(vehicle: Vehicle) -> dg.Workflow[int]:
+    yield from dg.Wait(seconds=1)
+    return vehicle.wheels
+
+
+def test_an_input_of_a_subclass_with_more_fields_is_refused_where_it_is_passed() -> None:
+    # dg.run(wf, Car(...)) for def wf(v: Vehicle): type checkers accept it, and the workflow
+    # got a Vehicle without the Car's brand
+    for start in (
+        lambda: dg.run(wheels_of, Car(4, "vw"), skip_time=True),
+        lambda: TestRunner().run(wheels_of, Car(4, "vw")),
+    ):
+        with pytest.raises(dg.SerializationError, match=r"the workflow input: an instance of Car"):
+            start()
+    assert dg.run(wheels_of, Vehicle(3), skip_time=True) == 3
+    assert dg.run(wheels_of, {"wheels": 2}, skip_time=True) == 2  # its JSON form, as documented
+    assert TestRunner().run(wheels_of, Painted(5)).result() == 5  # a subclass adding no field
+
+
+def test_bytes_with_no_declared_type_still_come_back_as_base64_text() -> None:
+    # "With no declared type": bytes as base64 strings (docs/guide.md); only a declared str
+    # refuses them
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[Any]:
+        return (yield dg.Step(untyped_read))
+
+    assert dg.run(wf) == "aGVsbG8="

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from .._arguments import checked
-from .._codec import PayloadFormat, input_type, result_type
+from .._codec import PayloadFormat, input_narrowed, input_type, result_type
 from .._commands import StepFunction
 from .._driver import CheckpointMode, check_workflow, make_handler
 from .._errors import (
@@ -145,7 +145,12 @@ def run(
             payload_format=payload_format,
             plugins=plugins,
         )
-    arn = engine.start(name, dumps(input, serdes, what="the workflow input"))
+    payload = dumps(input, serdes, what="the workflow input")
+    if serdes is None and payload:
+        cut = input_narrowed(workflow, input, payload)
+        if cut is not None:
+            raise cut
+    arn = engine.start(name, payload)
     record = engine.run(arn)
     result: R = outcome(engine, record, serdes, result_type(workflow) if serdes is None else Any)
     return result

@@ -26,7 +26,14 @@ import msgspec
 
 from .._actions import check_mode
 from .._arguments import checked
-from .._codec import PayloadFormat, check_size, decode, is_envelope, result_type
+from .._codec import (
+    PayloadFormat,
+    check_size,
+    decode,
+    input_narrowed,
+    is_envelope,
+    result_type,
+)
 from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
 from .._errors import ValidationError, WorkflowDefinitionError
@@ -732,11 +739,12 @@ class TestRunner:
         if self._workflows.get(name) is not workflow:
             self._workflows[name] = workflow
             self.service.register(name, self._handler(workflow))
-        arn = self.service.start(
-            name,
-            dumps(input, self.serdes, what="the workflow input"),
-            execution_name=execution_name,
-        )
+        payload = dumps(input, self.serdes, what="the workflow input")
+        if self.serdes is None and payload:
+            cut = input_narrowed(workflow, input, payload)
+            if cut is not None:
+                raise cut
+        arn = self.service.start(name, payload, execution_name=execution_name)
         if execution_arn is not None:
             self._aliases[arn] = execution_arn
             self._reals[execution_arn] = arn
