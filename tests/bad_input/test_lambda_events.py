@@ -95,7 +95,7 @@ EVENTS: list[tuple[str, Any, str, str]] = [
     # not a durable invocation at all
     ("none", None, "InvalidInputError", "is a NoneType"),
     ("a-string", "hello", "InvalidInputError", "is a str"),
-    ("json-text", json.dumps(event()), "InvalidInputError", "is a str"),
+    ("json-text", json.dumps(event()), "InvalidInputError", "passes json.loads(text)"),
     ("bytes", b"{}", "InvalidInputError", "is a bytes"),
     ("a-list", [event()], "InvalidInputError", "is a list"),
     ("a-number", 42, "InvalidInputError", "is a int"),
