@@ -255,6 +255,32 @@ class _StepPool(cf.ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
+class _Failing:
+    """A database failing under a worker's loop: since when (None: it is not), and how long to
+    wait before the next try, until ``patience`` seconds have gone by."""
+
+    __slots__ = ("patience", "since", "tries")
+
+    def __init__(self, patience: float) -> None:
+        self.patience = patience
+        self.since: float | None = None
+        self.tries = 0
+
+    def again(self, exc: StoreUnavailableError) -> float:
+        """The pause before the next try after ``exc``: doubling from 0.1 s up to 2 s; or the
+        ``StoreUnavailableError`` that gives up, once the failures have lasted ``patience``."""
+        now = time.monotonic()
+        if self.since is None:
+            self.since, self.tries = now, 0
+        self.tries += 1
+        if now - self.since > self.patience:
+            raise StoreUnavailableError(
+                f"{exc}; the worker gave up after retrying for "
+                f"{now - self.since:.1f} s (patience {self.patience:g} s)"
+            ) from exc
+        return min(2.0, 0.05 * 2.0**self.tries)
+
+
 class Worker:
     """Runs the due executions of a database; any number may share one database.
 
@@ -784,31 +810,21 @@ class Worker:
         keep_leases: bool,
     ) -> None:
         with _LeaseKeeper(store, enabled=keep_leases):
-            failing_since: float | None = None
-            tries = 0
+            failing = _Failing(self.patience)
             while not stop.is_set():
                 try:
-                    if failing_since is not None:
+                    if failing.since is not None:
                         # The failure may have cut an invocation short: hand it back now
                         # rather than when its lease expires.
                         store.release_leases()
                     self._run_due_until(lane, stop)
-                    failing_since, tries = None, 0
+                    failing.since = None
                 except StoreError as exc:
-                    if not isinstance(exc, StoreUnavailableError):
+                    if not isinstance(exc, StoreUnavailableError) or once:
                         raise
-                    now = time.monotonic()
-                    failing_since = now if failing_since is None else failing_since
-                    tries += 1
-                    if once:
-                        raise
-                    if now - failing_since > self.patience:
-                        raise StoreUnavailableError(
-                            f"{exc}; the worker gave up after retrying for "
-                            f"{now - failing_since:.1f} s (patience {self.patience:g} s)"
-                        ) from exc
+                    delay = failing.again(exc)
                     self._log(f"durable-gen worker: {exc}; retrying")
-                    stop.wait(min(2.0, 0.05 * 2**tries))
+                    stop.wait(delay)
                     continue
                 if once:
                     return
@@ -841,27 +857,19 @@ class Worker:
         if running is not None:
             self.service._refuse_own_run(execution_arn, running[0])
         with _LeaseKeeper(self.store):
-            failing_since: float | None = None
-            tries = 0
+            failing = _Failing(self.patience)
             while True:
                 try:
-                    if failing_since is not None:
+                    if failing.since is not None:
                         # As in run(): hand back what the failure cut short, then go on.
                         self.store.release_leases()
                     self._drive_due(execution_arn)
                     record = self.service.get_execution(execution_arn)
-                    failing_since, tries = None, 0
+                    failing.since = None
                 except StoreUnavailableError as exc:
-                    now = time.monotonic()
-                    failing_since = now if failing_since is None else failing_since
-                    tries += 1
-                    if now - failing_since > self.patience:
-                        raise StoreUnavailableError(
-                            f"{exc}; the worker gave up after retrying for "
-                            f"{now - failing_since:.1f} s (patience {self.patience:g} s)"
-                        ) from exc
+                    delay = failing.again(exc)
                     self._log(f"durable-gen worker: {exc}; retrying")
-                    self._stop.wait(min(2.0, 0.05 * 2**tries))
+                    self._stop.wait(delay)
                     continue
                 if (
                     record.is_terminal
