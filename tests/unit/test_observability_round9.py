@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -424,3 +425,43 @@ def test_an_index_past_the_operations_of_a_name_says_how_many_there_are(index: i
         run.operation("_echo", index=index)
     with pytest.raises(KeyError, match=r"recorded names: \['_echo'\]"):
         run.operation("echo")
+
+
+def test_a_replay_ending_in_one_thread_leaves_strict_mode_on_for_a_check_in_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # replay() turns strict mode on and off around itself; a determinism check that started
+    # in another thread while the replay ran must keep it after the replay ends (or it stops
+    # noting unyielded commands).
+    from durable_gen import _guard
+    from durable_gen.testing import replay
+    from durable_gen.testing._strict import strict_mode
+
+    monkeypatch.setattr(_guard, "strict", False)
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def check() -> None:
+        with strict_mode():
+            inside.set()
+            leave.wait(10)
+
+    other = threading.Thread(target=check)
+    start_check = False
+
+    def flow(_: object) -> Generator[Any, Any, int]:
+        x: int = yield dg.Step(lambda: 1, name="one")
+        if start_check:  # during the replay: the other check begins now
+            other.start()
+            assert inside.wait(10)
+        return x
+
+    recorded = TestRunner().run(flow, None)
+    start_check = True
+    try:
+        assert replay(flow, recorded.export()).outcome == "succeeded"
+        assert _guard.strict is True  # the other check still runs
+    finally:
+        leave.set()
+        other.join(10)
+    assert _guard.strict is False  # back to what it was before the first

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn, TypeVar, overload
@@ -41,6 +40,7 @@ from ..local._engine import LocalService
 from ..local._run import check_functions, workflow_name
 from ._harness import CrashSchedule, SerialLoop, SerialSteps
 from ._runner import DurableRun, TestRunner
+from ._strict import strict_mode
 
 __all__ = ["DeterminismCheck", "RunSummary", "assert_deterministic"]
 
@@ -705,36 +705,21 @@ def _unyielded_message(workflow: Callable[..., Any], summary: RunSummary) -> str
     )
 
 
-_strict_lock = threading.Lock()
-_strict_users = 0  # checks running now, in any thread
-_strict_before = False  # what strict mode was before the first of them
-
-
 @contextmanager
 def _checked_run(seed: str) -> Iterator[list[str]]:
     """Seed ``random``, note unyielded commands even during replay, and collect those of the
     runs on this thread (not as warnings, which are caught process-wide). Checks may run in
-    several threads at once: strict mode stays on until the last of them ends, and each
-    collects only what its own runs built."""
-    global _strict_users, _strict_before
+    several threads at once: each collects only what its own runs built."""
     found: list[str] = []
     state = random.getstate()
     random.seed(seed)
-    with _strict_lock:
-        if _strict_users == 0:
-            _strict_before = _guard.strict
-        _strict_users += 1
-        _guard.strict = True
     token = _guard.COLLECT.set(found)
     try:
-        yield found
+        with strict_mode():
+            yield found
     finally:
         _guard.COLLECT.reset(token)
         random.setstate(state)
-        with _strict_lock:
-            _strict_users -= 1
-            if _strict_users == 0:
-                _guard.strict = _strict_before
 
 
 def _name(workflow: Callable[..., Any]) -> str:

@@ -40,6 +40,7 @@ from .._versioning import PATCH_SUBTYPE
 from .._wire import ErrorObject, Operation, OperationUpdate
 from ..local._run import MAX_WORKFLOW_NAME, workflow_name
 from ._history import History, HistorySource, load_history
+from ._strict import strict_mode
 
 __all__ = ["Divergence", "ReplayReport", "ReplayStatus", "replay", "replay_folder"]
 
@@ -395,25 +396,20 @@ def _replay(
     outcome: Outcome | None = None
     # A replay is a check: a command built and never yielded (a `dg.Deprecated(...)` whose
     # `yield` was forgotten checks nothing) fails it, with or without the pytest plugin.
-    strict = _guard.strict
-    _guard.strict = True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", _guard.UnyieldedCommandWarning)
-            while True:
-                action = interp.next_action()
-                if isinstance(action, Flush):
-                    updates += action.updates
-                    interp._observe_no_reply()
-                elif isinstance(action, RunTasks):
-                    tasks += action.tasks
-                else:
-                    if isinstance(action, Done):
-                        outcome = action.outcome
-                    break
-            interp.close()  # what a `finally` of the suspended code logs is not new
-    finally:
-        _guard.strict = strict
+    with strict_mode(), warnings.catch_warnings():
+        warnings.simplefilter("error", _guard.UnyieldedCommandWarning)
+        while True:
+            action = interp.next_action()
+            if isinstance(action, Flush):
+                updates += action.updates
+                interp._observe_no_reply()
+            elif isinstance(action, RunTasks):
+                tasks += action.tasks
+            else:
+                if isinstance(action, Done):
+                    outcome = action.outcome
+                break
+        interp.close()  # what a `finally` of the suspended code logs is not new
     coverage = interp.coverage
     replayed = len(coverage.replayed)
     base: dict[str, Any] = {
