@@ -586,13 +586,13 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
                 for _, cid in _open_callbacks(worker.service, arn)
             ]
             answer = (
-                f"Answer {'it' if len(hints) == 1 else 'them'} with {'; '.join(hints)}, then"
+                f"Answer {'it' if len(hints) == 1 else 'them'} with {'; '.join(hints)}, then run"
                 if hints
-                else "Then"
+                else "Run"
             )
             print(
                 f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
-                f"{'; '.join(exc.waiting_on) or 'something external'}. {answer} run "
+                f"{'; '.join(exc.waiting_on) or 'something external'}. {answer} "
                 f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
                 file=sys.stderr,
             )

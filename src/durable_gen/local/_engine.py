@@ -50,7 +50,7 @@ from .._wire import (
     unicode_error,
 )
 from ._clock import Clock, RealClock
-from ._dbstore import DamagedRecordError
+from ._dbstore import DamagedRecordError, task_function
 from ._lifecycle import (
     EXECUTION_TIMEOUT,
     INVOCATION,
@@ -451,7 +451,10 @@ class LocalService(Runner):
             return self._waiting(self._load(execution_arn))
 
     def is_progressing(self, execution_arn: str) -> bool:
-        """Whether a running execution can move on without the outside (its timeout aside)."""
+        """Whether a running execution can move on without the outside (its timeout aside):
+        an invocation of it or of an execution it invoked runs, or this process may run some
+        of their scheduled work (with a store that serves some functions only, not the
+        invocations of the others, which wait for a process that serves them)."""
         with self._lock:
             ex = self._load(execution_arn)
             return ex.status == "RUNNING" and self._progressing(ex)
@@ -831,11 +834,21 @@ class LocalService(Runner):
         return children
 
     def _progressing(self, ex: StoredExecution) -> bool:
-        """Whether the execution can move on without the outside (its timeout aside)."""
+        """Whether the execution can move on without the outside (its timeout aside): an
+        invocation of it runs, or this process may run some of its scheduled work. A store
+        that serves some functions only (``serve()``) leaves the invocations and calls of the
+        others to a process that serves them: waiting for those is waiting for the outside."""
         if ex.invoking:
             return True
-        if any(task.kind != EXECUTION_TIMEOUT for task in self._store.tasks_for(ex.arn)):
-            return True
+        serving: tuple[str, ...] | None = getattr(self._store, "_serving", None)
+        for task in self._store.tasks_for(ex.arn):
+            if task.kind == EXECUTION_TIMEOUT:
+                continue
+            if serving is None:
+                return True
+            function = task_function(ex, task)  # None: a timer, which any process fires
+            if function is None or function in serving:
+                return True
         for entry in ex.invokes.values():
             if entry.child_arn is not None:
                 child = self._store.load(entry.child_arn)
