@@ -203,8 +203,8 @@ def describe_execution(
             # an operation left open by an ended execution stops with it
             stop = op.end_timestamp or record.end_timestamp or now_ms
             took = format_duration(max(stop - op.start_timestamp, 0))
-            if op.end_timestamp is None:
-                took += "+"
+            if op.end_timestamp is None and record.end_timestamp is None:
+                took += "+"  # still going: at least this long so far
         attempt = ""
         if op.step_details is not None and op.step_details.attempt:
             attempt = f"attempt {op.step_details.attempt}"

@@ -123,3 +123,28 @@ def test_the_list_names_the_workflow_and_a_named_execution() -> None:
     # the columns line up under their headers
     assert table[1].index("shop.checkout") == table[0].index("WORKFLOW")
     assert table[1].index("order-7") == table[0].index("NAME")
+
+
+def test_an_operation_left_open_by_an_ended_execution_shows_no_plus() -> None:
+    # "+" reads "still going, at least this long"; a step the stop left STARTED is not going
+    # on: its time runs to the execution's end, without "+".
+    step = Operation(
+        id="s1", type="STEP", sub_type="Step", name="pay", status="STARTED", start_timestamp=1_000
+    )
+    common = {"arn": "arn:x/e1", "name": "e1", "function_name": "app.flow"}
+    stopped = ExecutionRecord(
+        status="STOPPED", start_timestamp=1_000, end_timestamp=2_500, **common
+    )  # type: ignore[arg-type]
+    [row] = [
+        line
+        for line in describe_execution(stopped, [step], [], 9_000).splitlines()
+        if "pay" in line
+    ]
+    assert "1.5 s" in row and "+" not in row, row
+    running = ExecutionRecord(status="RUNNING", start_timestamp=1_000, **common)  # type: ignore[arg-type]
+    [row] = [
+        line
+        for line in describe_execution(running, [step], [], 3_000).splitlines()
+        if "pay" in line
+    ]
+    assert "2 s+" in row or "2.0 s+" in row, row
