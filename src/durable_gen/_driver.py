@@ -1157,7 +1157,14 @@ def check_plugins(plugins: object) -> Sequence[Plugin]:
             _check_hooks(type(plugin))
         own = getattr(plugin, "__dict__", None)
         if own and any(name.startswith("on_") for name in own):
-            _check_instance_hooks(plugin, own)
+            try:
+                seen = plugin in _CHECKED_INSTANCES
+            except TypeError:  # unhashable: checked each time it is given
+                seen = False
+            if not seen:
+                _check_instance_hooks(plugin, own)
+                with contextlib.suppress(TypeError):  # no weak reference to it: the same
+                    _CHECKED_INSTANCES.add(plugin)
     return plugins
 
 
@@ -1204,6 +1211,8 @@ def _check_instance_hooks(plugin: Plugin, own: dict[str, Any]) -> None:
 
 #: Plugin classes whose hooks were checked (a class is checked once, not per invocation).
 _CHECKED_PLUGINS: weakref.WeakSet[type] = weakref.WeakSet()
+#: Plugins whose hooks set on the instance were checked (once, not per invocation).
+_CHECKED_INSTANCES: weakref.WeakSet[object] = weakref.WeakSet()
 _HOOKS: Final = tuple(name for name in vars(Plugin) if name.startswith("on_"))
 
 

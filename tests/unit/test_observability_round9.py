@@ -408,6 +408,36 @@ def test_a_good_hook_set_on_the_instance_is_called() -> None:
     assert seen == ["PENDING", "SUCCEEDED", "SUCCEEDED"]
 
 
+def test_hooks_set_on_the_instance_are_checked_once_not_at_every_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from durable_gen import _driver
+
+    checks: list[object] = []
+    real = _driver._check_instance_hooks
+
+    def counting(plugin: Any, own: dict[str, Any]) -> None:
+        checks.append(plugin)
+        real(plugin, own)
+
+    monkeypatch.setattr(_driver, "_check_instance_hooks", counting)
+    plugin = _InstanceHook("on_attempt_end", lambda attempt, outcome, error: None)
+    for _ in range(3):
+        _driver.check_plugins([plugin])
+    assert checks == [plugin]
+
+    class Unhashable(_InstanceHook):
+        __hash__ = None  # type: ignore[assignment]
+
+    odd = Unhashable("on_attempt_end", lambda attempt, outcome, error: None)
+    for _ in range(2):  # cannot be remembered: checked each time, and still accepted
+        _driver.check_plugins([odd])
+    assert checks == [plugin, odd, odd]
+    bad = Unhashable("on_attempt_end", lambda attempt: None)
+    with pytest.raises(dg.ValidationError, match="cannot take the arguments"):
+        _driver.check_plugins([bad])
+
+
 # --- DurableRun.operation with an index past the operations of that name ----------------------
 
 
