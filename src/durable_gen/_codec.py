@@ -7,8 +7,9 @@ The rules, in the order they apply:
    are written as JSON values (ISO strings, decimal strings, strings, arrays, base64), and a
    subclass of one of these or of str, int or float as a value of that type; pydantic models
    through ``model_dump(mode="json", by_alias=True, round_trip=True)``, which
-   ``model_validate`` reads back (one holding a pydantic secret, which that writes as its
-   mask, is a ``SerializationError``).
+   ``model_validate`` reads back, or else ``model_validate_json`` (a strict model, a
+   ``validation_alias``); one holding a pydantic secret, which that writes as its mask, or one
+   pydantic cannot write in JSON mode is a ``SerializationError``.
    Any other type is a ``SerializationError`` naming the payload (``what``) and the type;
    nothing is turned into a string by ``str()``.
 2. Writing, format ``"aws"``: AWS's typed envelope as AWS's Python SDK writes it. A None, bool,
@@ -166,7 +167,10 @@ def _enc_hook(value: Any) -> Any:
         # field name only (pydantic's validate_by_alias=False).
         by_alias = value.model_config.get("validate_by_alias", True) is not False
         # round_trip: a Json[T] field is written as the JSON text model_validate parses again
-        dumped = value.model_dump(mode="json", by_alias=by_alias, round_trip=True)
+        try:
+            dumped = value.model_dump(mode="json", by_alias=by_alias, round_trip=True)
+        except ValueError as exc:  # pydantic's serialization error, or bytes not UTF-8
+            raise _ModelDumpError(_dump_advice(value, exc)) from exc
         if _holds_mask(dumped):
             _refuse_secrets(value)
         return dumped
@@ -191,6 +195,24 @@ def _unsupported(value: Any) -> str:
             "values once): return list(value)"
         )
     return text
+
+
+class _ModelDumpError(ValueError):
+    """pydantic could not write a model in its JSON form."""
+
+
+def _dump_advice(model: Any, exc: ValueError) -> str:
+    text = (
+        f"pydantic cannot write a model of type {_type_name(type(model))} in its JSON form, "
+        f"model_dump(mode='json') ({exc})"
+    )
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"{text}: a bytes field holds bytes that are not UTF-8 text, which pydantic writes "
+            "as text by default; give the model model_config = ConfigDict("
+            "ser_json_bytes='base64', val_json_bytes='base64'), or pass serdes= to the operation"
+        )
+    return f"{text}: make model_dump(mode='json') succeed, or pass serdes= to the operation"
 
 
 _MASK: Final = "**********"  # what pydantic writes for a SecretStr, SecretBytes or Secret[T]
@@ -247,13 +269,37 @@ def _dec_hook(type_: Any, obj: Any) -> Any:
         return obj
     base = _pydantic_base()
     if base is not None and isinstance(type_, type) and issubclass(type_, base):
-        return type_.model_validate(obj)  # type: ignore[attr-defined]
+        return _validate_model(type_, obj)
     path = _pure_path()
     if path is not None and isinstance(type_, type) and issubclass(type_, path):
         if not isinstance(obj, str):
             raise msgspec.ValidationError(f"Expected a path (a str), got {type(obj).__name__}")
         return type_(obj)
     raise NotImplementedError(_unbuildable(type_))
+
+
+def _validate_model(model: Any, obj: Any) -> Any:
+    """A pydantic model from the JSON form ``model_dump(mode="json")`` wrote. Read as
+    ``model_validate`` reads Python data first; what that refuses is read again as pydantic
+    reads JSON text, by alias or by field name: a strict model (or field) takes a date, a UUID
+    or a tuple only as JSON writes them, and a field with only a ``validation_alias`` (or an
+    ``AliasPath``) was written under its field name."""
+    try:
+        return model.model_validate(obj)
+    except ValueError as first:
+        text = _encoder.encode(obj)
+        try:
+            if _takes_by_name(model):
+                return model.model_validate_json(text, by_name=True)
+            return model.model_validate_json(text)
+        except ValueError:
+            raise first from None
+
+
+@functools.cache
+def _takes_by_name(model: Any) -> bool:
+    """Whether pydantic's ``model_validate_json`` takes ``by_name=`` (2.11 and later)."""
+    return "by_name" in inspect.signature(model.model_validate_json).parameters
 
 
 def _unbuildable(type_: Any) -> str | None:
@@ -455,8 +501,8 @@ def encode(
             raise SerializationError(f"payload format must be 'json' or 'aws', got {format!r}")
     except SerializationError:
         raise
-    except _SecretValueError as exc:
-        raise SerializationError(f"{what}: {exc}") from None
+    except (_SecretValueError, _ModelDumpError) as exc:
+        raise SerializationError(f"{what}: {exc}") from exc.__cause__
     except UnicodeEncodeError as exc:
         raise SerializationError(
             f"{what}: a value of type {_type_name(type(value))} holds text that is not valid "
@@ -1115,8 +1161,10 @@ def _mismatch(
         advice = (
             "return a value of that type, or fix the annotation. A pydantic model is recorded "
             "as model_dump(mode='json', by_alias=True) writes it, and read back with "
-            "model_validate: a required field with exclude=True, or a field or model serializer "
-            "that changes what is written, makes even a value of the model fail here (check "
+            "model_validate: a required field with exclude=True, a serialization_alias that "
+            "validation does not read (use alias=, or give it that validation_alias too), or a "
+            "field or model serializer that changes what is written, makes even a value of the "
+            "model fail here (check "
             "that Model.model_validate(value.model_dump(mode='json', by_alias=True)) gives it "
             "back), or pass serdes= to the operation"
         )

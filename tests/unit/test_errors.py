@@ -28,6 +28,9 @@ NOT_IN_THE_TREE = {
     # Raised inside the codec's encoding hook for a pydantic secret; encode() turns it into a
     # SerializationError naming the payload before it leaves.
     "durable_gen._codec._SecretValueError",
+    # Raised inside the codec's encoding hook when pydantic cannot write a model in JSON mode;
+    # encode() turns it into a SerializationError naming the payload before it leaves.
+    "durable_gen._codec._ModelDumpError",
     # Control flow inside the driver: a checkpoint reply without a token (a paused execution)
     # ends the invocation PENDING before it leaves.
     "durable_gen._driver._TokenWithheld",
