@@ -118,6 +118,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "kinds.py",
         TYPING / "round8.py",
         TYPING / "round9.py",
+        TYPING / "round10.py",
     )
 
 
@@ -132,12 +133,18 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         TYPING / "kinds.py",
         TYPING / "round8.py",
         TYPING / "round9.py",
+        TYPING / "round10.py",
     )
 
 
 @pytest.mark.parametrize(
     ("name", "mistakes"),
-    [("negative_kinds.py", 15), ("negative_round8.py", 11), ("negative_round9.py", 14)],
+    [
+        ("negative_kinds.py", 15),
+        ("negative_round8.py", 11),
+        ("negative_round9.py", 14),
+        ("negative_round10.py", 14),
+    ],
 )
 def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(
     tmp_path: pathlib.Path, name: str, mistakes: int
