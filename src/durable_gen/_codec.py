@@ -927,6 +927,13 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
         )
     elif problem.startswith("Type unions may not contain more than one"):
         advice = union_advice(problem)
+    elif problem.startswith("Can only set"):  # a msgspec.Meta constraint on a type without it
+        advice = (
+            "msgspec.Meta's bounds (ge, gt, le, lt, multiple_of) apply to int and float only, "
+            "its lengths to str, bytes and collections, pattern to str and tz to datetime and "
+            "time: a Decimal, a date or a UUID takes none of them. Drop the constraint and "
+            "check the value in your code, or declare a type that takes it"
+        )
     elif problem.startswith("decoding into"):
         advice = (
             "use JSON data, dataclasses, msgspec Structs or pydantic models (a class of your "

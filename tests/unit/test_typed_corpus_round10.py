@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 import pydantic
 import pytest
 
@@ -300,3 +302,31 @@ def test_a_validator_that_changes_a_valid_value_gives_the_same_value_on_every_ru
     assert run.result() == 8
     assert replay(wf, run.export()).result == 8
     assert set(seen) == {8}
+
+
+# --- an Annotated constraint msgspec puts on no value of the type ----------------------------
+
+
+def bounded_price(cents: int) -> Annotated[Decimal, msgspec.Meta(ge=0)]:
+    PRICED.append(cents)
+    return Decimal(cents) / 100
+
+
+PRICED: list[int] = []
+
+
+def test_a_bound_on_a_decimal_says_where_msgspec_takes_bounds() -> None:
+    # msgspec takes ge/gt/le/lt on int and float only: the step is not run (its result could
+    # not be read back), and the advice was about unions
+    @dg.workflow
+    def wf(cents: int) -> dg.Workflow[str]:
+        try:
+            yield dg.Step(bounded_price, (cents,), name="price")
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+        return "priced"
+
+    said = dg.run(wf, 5)
+    assert "bounds (ge, gt, le, lt, multiple_of) apply to int and float only" in said, said
+    assert "a union may hold" not in said and "The step was not run" in said, said
+    assert PRICED == []
