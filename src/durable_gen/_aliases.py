@@ -180,6 +180,13 @@ _UNION_KINDS: Final = (
 def union_advice(problem: str) -> str:
     """What to declare instead of a union msgspec refuses: its members are told apart by the
     kind of JSON value each is written as, and two of them are written as the same kind."""
+    if "custom type" in problem:  # msgspec's word for a class it builds through a hook
+        return (
+            "a pydantic model (or a path) stands in a union only alone or with None: for "
+            "several pydantic models, declare a RootModel of their union (class Pet(RootModel"
+            "[Cat | Dog])), which pydantic tells apart, or give each its own field of a "
+            "dataclass"
+        )
     for words, written, members, example in _UNION_KINDS:
         if any(word in problem for word in words.split("|")):
             return (

@@ -925,7 +925,7 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
             "give the enum's members values of one kind, all str or all int (a StrEnum or an "
             "IntEnum), or declare the type of its values"
         )
-    elif problem.startswith("Type unions may not contain more than one"):
+    elif problem.startswith("Type unions "):
         advice = union_advice(problem)
     elif problem.startswith("Can only set"):  # a msgspec.Meta constraint on a type without it
         advice = (

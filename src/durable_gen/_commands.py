@@ -449,11 +449,7 @@ def _check_result_type(type_: object, what: str) -> None:
     except TypeError:  # unhashable: checked without the cache
         problem = _undecodable.__wrapped__(type_)
     if problem is not None:
-        advice = (
-            f": {union_advice(problem)}"
-            if problem.startswith("Type unions may not contain more than one")
-            else ""
-        )
+        advice = f": {union_advice(problem)}" if problem.startswith("Type unions ") else ""
         raise ValidationError(
             f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
             f"Struct, list[str], ...), got {type_!r} ({problem}){advice}"

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -330,3 +330,47 @@ def test_a_bound_on_a_decimal_says_where_msgspec_takes_bounds() -> None:
     assert "bounds (ge, gt, le, lt, multiple_of) apply to int and float only" in said, said
     assert "a union may hold" not in said and "The step was not run" in said, said
     assert PRICED == []
+
+
+# --- a union of pydantic models ----------------------------------------------------------------
+
+
+class Cat(pydantic.BaseModel):
+    kind: Literal["cat"] = "cat"
+    lives: int
+
+
+class Dog(pydantic.BaseModel):
+    kind: Literal["dog"] = "dog"
+    born: date
+
+
+class Pet(pydantic.RootModel[Annotated[Cat | Dog, pydantic.Field(discriminator="kind")]]):
+    pass
+
+
+def pets(n: int) -> list[Pet]:
+    return [Pet(Cat(lives=n)), Pet(Dog(born=date(2020, 1, n)))]
+
+
+def test_a_union_of_pydantic_models_is_told_to_be_a_root_model() -> None:
+    # msgspec reads a pydantic model in a union only alone or with None; the advice was to
+    # declare "one dataclass, or msgspec Structs declared with tag=True"
+    with pytest.raises(dg.ValidationError) as caught:
+        dg.Invoke("pets", 1, result_type=list[Cat | Dog])
+    assert "declare a RootModel of their union" in str(caught.value), caught.value
+    with pytest.raises(dg.ValidationError, match="declare a RootModel of their union"):
+        dg.CreateCallback(name="pet", result_type=Dog | int)
+
+    @dg.workflow
+    def wf(n: int) -> dg.Workflow[list[bool]]:
+        got = yield from dg.Invoke("pets", n, result_type=list[Pet])
+        stepped = yield from dg.Step(pets, (n,))
+        return [got == pets(n), stepped == pets(n), type(stepped[1].root) is Dog]
+
+    for payload_format in ("json", "aws"):
+        assert dg.run(wf, 2, functions={"pets": pets}, payload_format=payload_format) == [
+            True,
+            True,
+            True,
+        ]
