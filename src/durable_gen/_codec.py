@@ -287,19 +287,19 @@ def _validate_model(model: Any, obj: Any) -> Any:
     try:
         return model.model_validate(obj)
     except ValueError as first:
-        text = _encoder.encode(obj)
         try:
-            if _takes_by_name(model):
+            text = _encoder.encode(obj)
+            if _takes_by_name():
                 return model.model_validate_json(text, by_name=True)
             return model.model_validate_json(text)
-        except ValueError:
+        except (ValueError, TypeError, msgspec.EncodeError):
             raise first from None
 
 
 @functools.cache
-def _takes_by_name(model: Any) -> bool:
+def _takes_by_name() -> bool:
     """Whether pydantic's ``model_validate_json`` takes ``by_name=`` (2.11 and later)."""
-    return "by_name" in inspect.signature(model.model_validate_json).parameters
+    return "by_name" in inspect.signature(_pydantic_base().model_validate_json).parameters
 
 
 def _unbuildable(type_: Any) -> str | None:
