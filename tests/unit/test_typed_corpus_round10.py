@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "typing"))
 
 import round10  # noqa: E402  (tests/typing is not a package)
 
+T = TypeVar("T")
 ANSWERS = {"readings": round10.READINGS, "size": round10.SIZE}
 
 
@@ -374,3 +376,31 @@ def test_a_union_of_pydantic_models_is_told_to_be_a_root_model() -> None:
             True,
             True,
         ]
+
+
+# --- a generic class's instance built without its type arguments ------------------------------
+
+
+@dataclass
+class Order:
+    id: str
+
+
+class Store(Generic[T]):
+    def __init__(self, kind: type[T]) -> None:
+        self.kind = kind
+
+    def load(self, key: str) -> T:
+        return self.kind(key)  # type: ignore[call-arg]
+
+
+def test_an_instance_without_type_arguments_gives_plain_json_as_documented() -> None:
+    # docs/guide.md: type checkers infer Store[Order] from Store(Order), but at run time the
+    # instance holds no type argument, so load()'s T names no type; subscripted, it does
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[list[str]]:
+        inferred = yield from dg.Step(Store(Order).load, ("x",))
+        subscripted = yield from dg.Step(Store[Order](Order).load, ("y",))
+        return [repr(inferred), repr(subscripted)]
+
+    assert dg.run(wf) == [repr({"id": "x"}), repr(Order("y"))]
