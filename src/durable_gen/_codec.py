@@ -927,6 +927,12 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
         )
     elif problem.startswith("Type unions "):
         advice = union_advice(problem)
+    elif "InitVar" in problem:
+        advice = (
+            "an InitVar is given to __post_init__ and not kept, so a recorded value has none "
+            "to give when it is read back: make it a field, or apply it in the function that "
+            "builds the value"
+        )
     elif problem.startswith("Can only set"):  # a msgspec.Meta constraint on a type without it
         advice = (
             "msgspec.Meta's bounds (ge, gt, le, lt, multiple_of) apply to int and float only, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -404,3 +404,68 @@ def test_an_instance_without_type_arguments_gives_plain_json_as_documented() -> 
         return [repr(inferred), repr(subscripted)]
 
     assert dg.run(wf) == [repr({"id": "x"}), repr(Order("y"))]
+
+
+# --- values built again when read: __post_init__ and InitVar ---------------------------------
+
+
+@dataclass
+class Scaled:
+    cents: int
+    scale: InitVar[int] = 1
+
+    def __post_init__(self, scale: int) -> None:
+        self.cents *= scale
+
+
+BUILT: list[int] = []
+
+
+def scaled(cents: int) -> Scaled:
+    BUILT.append(cents)
+    return Scaled(cents, 100)
+
+
+class Bumped(msgspec.Struct):
+    n: int
+
+    def __post_init__(self) -> None:
+        self.n += 1
+
+
+def bumped(n: int) -> Bumped:
+    return Bumped(n)
+
+
+def test_a_dataclass_with_an_initvar_is_told_to_make_it_a_field() -> None:
+    @dg.workflow
+    def wf(cents: int) -> dg.Workflow[str]:
+        try:
+            yield dg.Step(scaled, (cents,), name="scaled")
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+        return "scaled"
+
+    said = dg.run(wf, 3)
+    assert "an InitVar is given to __post_init__ and not kept" in said, said
+    assert "make it a field" in said and "a union may hold" not in said, said
+    assert BUILT == []
+
+
+def test_a_post_init_that_is_not_idempotent_gives_the_same_value_on_every_run() -> None:
+    # docs/guide.md: reading builds the value again; the workflow sees the same on each run
+    seen: list[int] = []
+
+    @dg.workflow
+    def wf(n: int) -> dg.Workflow[int]:
+        got = yield from dg.Step(bumped, (n,))
+        seen.append(got.n)
+        yield from dg.Wait(seconds=1)
+        return got.n
+
+    runner = TestRunner()
+    run = runner.run(wf, 1)
+    runner.run_until_idle()
+    assert run.result() == 3  # built as 2, read back as 3
+    assert replay(wf, run.export()).result == 3
+    assert set(seen) == {3}
