@@ -119,6 +119,8 @@ def wrong(order: Order) -> dg.Workflow[None]:
     item = Item("a", "xl")  # type: ignore[arg-type]
     # a Map of sub-workflows takes items of their parameter's type
     yield from dg.Map(item_page, [1, 2])  # type: ignore[arg-type]
+    # a Map takes a sequence: a set's order may differ in the process that replays it
+    yield from dg.Map(item_page, {"a", "b"})  # type: ignore[call-overload]
     # a Child's arguments are checked against the sub-workflow's parameters
     yield from dg.Child(item_page, (1,))  # type: ignore[arg-type]
     # a Map's result is a BatchResult of the item function's result, not one page

@@ -143,7 +143,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         ("negative_kinds.py", 15),
         ("negative_round8.py", 11),
         ("negative_round9.py", 14),
-        ("negative_round10.py", 14),
+        ("negative_round10.py", 15),
     ],
 )
 def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(
