@@ -23,7 +23,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen import runtime as rt
-from durable_gen.local import LocalService, SqliteStore, VirtualClock, register_function
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker, register_function
 from durable_gen.testing import TestRunner, replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +93,26 @@ def test_round10_on_sqlite_with_a_fresh_engine_for_every_invocation(
     assert record.status == "SUCCEEDED", record.error
     assert answered == set(ANSWERS)
     assert json.loads(record.result or "null") == []
+
+
+def test_round10_on_a_sqlite_worker(tmp_path: Path) -> None:
+    with Worker(
+        str(tmp_path / "worker.db"),
+        functions=round10.FUNCTIONS,
+        skip_time=True,
+        log=lambda line: None,
+    ) as worker:
+        name = worker.register(round10.round10)
+        arn = worker.service.start(name, json.dumps({"id": "o-2", "user": 41, "due": "2024-02-29"}))
+        answered: set[str] = set()
+        for _ in range(20):
+            worker.drive(arn)
+            record = worker.service.get_execution(arn)
+            if record.status != "RUNNING":
+                break
+            answer_callbacks(worker.service, arn, answered)
+        assert record.status == "SUCCEEDED", record.error
+        assert json.loads(record.result or "null") == []
 
 
 def test_round10s_typed_calls_run() -> None:
