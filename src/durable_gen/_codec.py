@@ -45,6 +45,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import math
 import re
 import typing
 import uuid
@@ -607,7 +608,9 @@ def _wrap(value: Any) -> dict[str, Any]:
     if kind is int:
         return {"t": "i", "v": value}
     if kind is float:
-        return {"t": "f", "v": value}
+        # NaN and infinities are written as null, as in plain JSON: an "f" holding null would
+        # not be a well-formed envelope, and the whole payload would read as plain JSON
+        return {"t": "f", "v": value} if math.isfinite(value) else {"t": "n", "v": None}
     if kind is dict:
         return {"t": "m", "v": {_key(k): _wrap(v) for k, v in value.items()}}
     if kind is list:

@@ -489,3 +489,47 @@ def test_a_post_init_that_is_not_idempotent_gives_the_same_value_on_every_run() 
     assert run.result() == 3  # built as 2, read back as 3
     assert replay(wf, run.export()).result == 3
     assert set(seen) == {3}
+
+
+# --- NaN and infinities inside AWS's envelope ----------------------------------------------------
+
+
+def measured(n: int) -> dict[str, Any]:
+    return {"mean": float("nan"), "max": float("inf"), "min": 1.5, "pair": (n, float("-inf"))}
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_nan_inside_a_value_is_null_in_both_formats(payload_format: Any) -> None:
+    # Under "aws" a NaN in a dict was written {"t": "f", "v": null}, which is no well-formed
+    # envelope: the whole payload was read as plain JSON, and the workflow got AWS's envelope
+    # itself ({"t": "m", "v": {...}}) for the dict, on the first run and on every replay
+    @dg.workflow
+    def wf(n: int) -> dg.Workflow[str]:
+        got = yield from dg.Step(measured, (n,))
+        yield from dg.Wait(seconds=1)
+        return repr(got)
+
+    runner = TestRunner(payload_format=payload_format)
+    run = runner.run(wf, 2)
+    runner.run_until_idle()
+    expected = {"mean": None, "max": None, "min": 1.5, "pair": [2, None]}
+    if payload_format == "aws":
+        expected["pair"] = (2, None)  # the envelope keeps a tuple
+    assert run.result() == repr(expected)
+    assert replay(wf, run.export()).result == repr(expected)
+
+
+def test_awss_sdk_reads_a_nan_durable_gen_wrote_in_its_envelope() -> None:
+    aws_serdes = pytest.importorskip("aws_durable_execution_sdk_python.serdes")
+
+    @dg.workflow
+    def wf(n: int) -> dg.Workflow[None]:
+        yield from dg.Step(measured, (n,), name="measured")
+
+    runner = TestRunner(payload_format="aws")
+    run = runner.run(wf, 2)
+    assert run.status == "SUCCEEDED", run.error
+    (step,) = [op for op in run.export()["Operations"] if op.get("Name") == "measured"]
+    context = aws_serdes.SerDesContext("op", "arn")
+    read = aws_serdes.ExtendedTypeSerDes().deserialize(step["StepDetails"]["Result"], context)
+    assert read == {"mean": None, "max": None, "min": 1.5, "pair": (2, None)}
