@@ -1124,6 +1124,18 @@ _UNDECODABLE: Final = re.compile(
 _DATETIME_TEXT: Final = re.compile(r'"\d{4}-\d\d-\d\dT\d\d:\d\d')
 
 
+#: msgspec's words for a tag value a tagged Struct does not have: ``Invalid value 'x' - at ...``
+_OTHER_TAG: Final = re.compile(r"^Invalid value '(?P<tag>[^']*)' - at `\$\.(?P<field>\w+)`$")
+
+
+def _other_tag(type_: Any, message: str) -> str | None:
+    """The tag read where a tagged Struct declared at the root has another one (a subclass
+    returned where its base class is declared), else None."""
+    field = getattr(getattr(type_, "__struct_config__", None), "tag_field", None)
+    found = _OTHER_TAG.match(message) if field else None
+    return found["tag"] if found is not None and found["field"] == field else None
+
+
 def _mismatch(
     what: str, type_: Any, exc: BaseException, payload: str | None = None
 ) -> SerializationError:
@@ -1172,6 +1184,14 @@ def _mismatch(
         advice = (
             "a datetime is a date to type checkers, but is recorded with its time, which a "
             "date does not read: return value.date(), or declare datetime"
+        )
+    elif (tagged := _other_tag(type_, message)) is not None:
+        advice = (
+            f"the payload holds a msgspec Struct tagged {tagged!r} where "
+            f"{_type_name(type_)} (tagged {type_.__struct_config__.tag!r}) is declared: a "
+            "subclass returned where its base class is declared is written with its own tag, "
+            "which the base class does not read. Declare the class returned, or a union of the "
+            "tagged Structs it may be (Circle | Square)"
         )
     elif " validation error for " in message:  # pydantic's: the model did not read it back
         advice = (

@@ -533,3 +533,37 @@ def test_awss_sdk_reads_a_nan_durable_gen_wrote_in_its_envelope() -> None:
     context = aws_serdes.SerDesContext("op", "arn")
     read = aws_serdes.ExtendedTypeSerDes().deserialize(step["StepDetails"]["Result"], context)
     assert read == {"mean": None, "max": None, "min": 1.5, "pair": (2, None)}
+
+
+# --- a tagged Struct's subclass returned where the base is declared ----------------------------
+
+
+class Shape(msgspec.Struct, tag_field="type"):
+    pass
+
+
+class Circle(Shape, tag="circle"):
+    radius: float
+
+
+def circle(radius: float) -> Shape:
+    return Circle(radius)
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_tagged_subclass_where_its_base_is_declared_is_told_to_declare_it(
+    payload_format: Any,
+) -> None:
+    # The payload carries the subclass's tag, which the base class refuses: the advice was
+    # "return a value of that type", although a type checker accepts a Circle as a Shape
+    @dg.workflow
+    def wf(radius: float) -> dg.Workflow[str]:
+        try:
+            yield dg.Step(circle, (radius,), name="circle", retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+        return "drawn"
+
+    said = dg.run(wf, 1.5, payload_format=payload_format)
+    assert "a msgspec Struct tagged 'circle' where Shape (tagged 'Shape') is declared" in said
+    assert "Declare the class returned, or a union of the tagged Structs" in said, said
