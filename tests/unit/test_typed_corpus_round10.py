@@ -567,3 +567,45 @@ def test_a_tagged_subclass_where_its_base_is_declared_is_told_to_declare_it(
     said = dg.run(wf, 1.5, payload_format=payload_format)
     assert "a msgspec Struct tagged 'circle' where Shape (tagged 'Shape') is declared" in said
     assert "Declare the class returned, or a union of the tagged Structs" in said, said
+
+
+# --- a recursive union of tagged Structs, 200 levels deep ----------------------------------------
+
+
+class Lit(msgspec.Struct, tag=True, frozen=True):
+    value: int
+
+
+class Add(msgspec.Struct, tag=True, frozen=True):
+    left: Expr
+    right: Expr
+
+
+class Negate(msgspec.Struct, tag=True, frozen=True):
+    inner: Expr
+
+
+Expr = Lit | Add | Negate
+
+
+def expression(depth: int) -> Expr:
+    built: Expr = Lit(0)
+    for i in range(depth):
+        built = Add(built, Negate(Lit(i)))
+    return built
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_recursive_union_of_tagged_structs_comes_back_equal(payload_format: Any) -> None:
+    @dg.workflow
+    def wf(depth: int) -> dg.Workflow[bool]:
+        got = yield from dg.Step(expression, (depth,))
+        yield from dg.Wait(seconds=1)
+        return got == expression(depth) and type(got) is Add
+
+    runner = TestRunner(payload_format=payload_format)
+    run = runner.run(wf, 200)
+    runner.run_until_idle()
+    assert run.result() is True
+    report = replay(wf, run.export())
+    assert report.ok and report.result is True, report.message
