@@ -145,8 +145,12 @@ class VirtualClock:
             self._now = epoch_ms
 
     def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
-        """Jump to ``deadline_ms`` when skipping is on; otherwise report that time is stuck."""
-        if not self.auto_advance:
+        """Jump to ``deadline_ms`` when skipping is on; otherwise report that time is stuck.
+
+        A deadline past ``LATEST_MS`` (a timer set near the end of the clock's range) is never
+        reached: time is stuck there too, and the timer stays pending.
+        """
+        if not self.auto_advance or deadline_ms > LATEST_MS:
             return False
         self.advance_to(deadline_ms)
         return True

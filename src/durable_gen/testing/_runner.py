@@ -40,7 +40,7 @@ from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
-from .._versioning import EpochSeconds
+from .._versioning import EpochSeconds, time_of_ms
 from .._wire import (
     MAX_OPERATION_PAYLOAD_BYTES,
     ErrorObject,
@@ -657,7 +657,7 @@ class TestRunner:
                     checkpointing=self.checkpointing,
                     serdes=self.serdes,
                     plugins=plugins,
-                    clock=EpochSeconds(self._seconds),
+                    clock=EpochSeconds(self._seconds, self.clock.now_ms),
                     payload_format=self.payload_format,
                     pool=self._step_pool,
                     portal=self._step_portal,
@@ -669,7 +669,7 @@ class TestRunner:
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
                 plugins=plugins,
-                clock=EpochSeconds(self._seconds),
+                clock=EpochSeconds(self._seconds, self.clock.now_ms),
                 payload_format=self.payload_format,
             )
 
@@ -812,6 +812,8 @@ class TestRunner:
                 return
             if task.kind in _CALLBACK_TIMERS and not include_callback_timeouts:
                 return
+            if task.due_ms > LATEST_MS:
+                return  # past what the clock holds: it never fires
             self.clock.advance_to(task.due_ms)
 
     @checked
@@ -848,11 +850,12 @@ class TestRunner:
         ``run_until_idle()``).
 
         Returns:
-            False when no timer is left.
+            False when no timer is left that the clock can reach (one due after
+            9999-12-31T23:59:59.999Z never fires).
         """
         self._drive()
         task = self.service.store.next_task()
-        if task is None:
+        if task is None or task.due_ms > LATEST_MS:
             return False
         self.clock.advance_to(task.due_ms)
         self._drive()
@@ -861,7 +864,7 @@ class TestRunner:
     @checked
     def now(self) -> datetime:
         """The virtual time, an aware UTC datetime."""
-        return datetime.fromtimestamp(self.clock.now_ms() / 1000, UTC)
+        return time_of_ms(self.clock.now_ms())
 
     def _drive(self) -> None:
         """Run what is due now, resuming after planned crashes."""
