@@ -4,7 +4,7 @@ after the latest time a ``datetime`` holds."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,25 +33,35 @@ def _short_then_long(_: Any) -> Any:
     return "never"
 
 
-# --- a timer due after 9999 never fires; nothing crashes on it ---------------------------------
+# --- a timer due after 9999 cannot fire: said so, nothing lost, nothing else crashes -----------
+
+PAST_THE_END = (
+    r"the next timer is due at 10000-12-31T23:00:00\.000\+00:00, after "
+    r"9999-12-31T23:59:59\.999Z.*start the clock earlier"
+)
 
 
-def test_a_wait_ending_after_9999_leaves_the_run_waiting_on_it_with_its_date() -> None:
+def test_a_wait_ending_after_9999_says_when_it_is_due_and_stays_waiting() -> None:
     runner = TestRunner(start=LAST_HOUR)
-    run = runner.run(_long_wait)
+    with pytest.raises(dg.ValidationError, match=PAST_THE_END):
+        runner.run(_long_wait)
+    (run,) = runner.executions()
     assert run.status == "RUNNING"
     assert run.waiting_on() == ["wait 'long' until 10000-12-31T23:00:00.000+00:00"]
     with pytest.raises(dg.ExecutionSuspendedError, match=r"10000-12-31T23:00:00\.000"):
         run.result()
     assert run.operation("now").result == "9999-12-31T23:00:00+00:00"
     assert run.operation("long").status == "STARTED"
-    assert runner.advance_to_next_timer() is False
+    with pytest.raises(dg.ValidationError, match=PAST_THE_END):
+        runner.advance_to_next_timer()
     assert runner.now() == LAST_HOUR  # the clock did not move towards it
 
 
-def test_the_timers_before_it_still_fire_at_their_time() -> None:
+def test_the_timers_before_it_fire_at_their_time_first() -> None:
     runner = TestRunner(start=LAST_HOUR)
-    run = runner.run(_short_then_long)
+    with pytest.raises(dg.ValidationError, match="after 9999-12-31T23:59:59"):
+        runner.run(_short_then_long)
+    (run,) = runner.executions()
     assert run.operation("short").status == "SUCCEEDED"
     assert run.operation("long").status == "STARTED"
     assert runner.now() == datetime(9999, 12, 31, 23, 1, tzinfo=UTC)
@@ -66,14 +76,15 @@ def test_advancing_by_hand_to_the_end_of_time_leaves_it_waiting() -> None:
     assert run.waiting_on() == ["wait 'long' until 10000-12-31T23:00:00.000+00:00"]
 
 
-def test_a_callback_timeout_after_9999_is_let_run_as_no_timer_at_all() -> None:
+def test_a_callback_timeout_after_9999_leaves_the_callback_to_answer() -> None:
     def approval(_: Any) -> Any:
         handle = yield dg.CreateCallback(name="cb", timeout=86_400, heartbeat_timeout=7200)
         return (yield handle)
 
     runner = TestRunner(start=LAST_HOUR)
-    run = runner.run(approval)
-    runner.run_until_idle(include_callback_timeouts=True)
+    run = runner.run(approval)  # a callback's timeout is not skipped to
+    with pytest.raises(dg.ValidationError, match="after 9999-12-31T23:59:59"):
+        runner.run_until_idle(include_callback_timeouts=True)
     assert run.status == "RUNNING"
     run.send_callback_success("cb", "yes")
     runner.run_until_idle()
@@ -81,7 +92,7 @@ def test_a_callback_timeout_after_9999_is_let_run_as_no_timer_at_all() -> None:
 
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
-def test_an_engine_on_a_skipping_clock_returns_from_run_and_show_writes_the_date(
+def test_an_engine_on_a_skipping_clock_says_so_and_show_writes_the_date(
     store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "far.db"
@@ -91,9 +102,12 @@ def test_an_engine_on_a_skipping_clock_returns_from_run_and_show_writes_the_date
     )
     service.register("wf", make_handler(_short_then_long, service))
     arn = service.start("wf", "null", execution_name="far")
-    assert service.run(arn).status == "RUNNING"
-    service.run_until_idle()
+    with pytest.raises(dg.ValidationError, match=r"due at 10000-12-31T23:01:00\.000"):
+        service.run(arn)
+    with pytest.raises(dg.ValidationError, match=r"due at 10000-12-31T23:01:00\.000"):
+        service.run_until_idle()
     assert service.clock.now_ms() == LAST_HOUR_MS + 60_000
+    assert service.get_execution(arn).status == "RUNNING"
     assert service.waiting_on(arn) == ["wait 'long' until 10000-12-31T23:01:00.000+00:00"]
     if store == "sqlite":
         capsys.readouterr()
@@ -151,3 +165,29 @@ def test_now_on_the_engine_reads_its_virtual_clock_to_the_millisecond() -> None:
     assert record.result == (
         '["3000-01-01T00:00:00.123000+00:00","3000-01-01T00:00:01.123000+00:00"]'
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "now"),
+    [
+        (
+            datetime(3000, 1, 1, 0, 0, 0, 1999, tzinfo=UTC),
+            datetime(3000, 1, 1, 0, 0, 0, 1000, tzinfo=UTC),
+        ),
+        (
+            datetime(9999, 12, 31, 23, 59, 59, 999_999),
+            datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+        ),
+        (datetime(1970, 1, 1, 0, 0, 0, 999), datetime(1970, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_the_runners_start_is_kept_to_the_millisecond_at_any_date(
+    start: datetime, now: datetime
+) -> None:
+    assert TestRunner(start=start).now() == now
+
+
+def test_a_start_past_9999_in_utc_is_refused_in_the_runners_words() -> None:
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))  # 10000 in UTC
+    with pytest.raises(dg.ValidationError, match=r"TestRunner start .* from 1970 to 9999 with"):
+        TestRunner(start=late)
