@@ -28,7 +28,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from ._arguments import checked
@@ -45,6 +44,7 @@ from ._plugins import (
     PluginClock,
     checked_clock,
 )
+from ._versioning import time_of_ms
 
 __all__ = ["RECORD_TYPE", "SCHEMA_VERSION", "TelemetryPlugin"]
 
@@ -58,7 +58,7 @@ OperationDetail = Literal["top-level", "all", "none"]
 
 
 def _iso(ms: int) -> str:
-    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    stamp = time_of_ms(ms).isoformat(timespec="milliseconds")  # exact at any date
     return stamp.replace("+00:00", "Z")
 
 

@@ -4,6 +4,7 @@ telemetry record's entries shared by operations of one name."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -55,3 +56,24 @@ def test_the_same_under_dg_run() -> None:
     assert dg.run(_trip, None, skip_time=True, plugins=plugins) == ["SUCCEEDED"]
     entry = _entries(records)["_cancel"]
     assert (entry["type"], entry["subType"], entry["count"]) == ("CONTEXT", "Compensation", 2)
+
+
+# --- the record's times at any date -------------------------------------------------------------
+
+
+def _pause(_: Any) -> Any:
+    yield dg.Wait(seconds=2)
+    return "done"
+
+
+def test_the_records_times_keep_their_millisecond_far_in_the_future() -> None:
+    records: list[str] = []
+    start = datetime(3000, 1, 1, 0, 0, 0, 1000, tzinfo=UTC)
+    runner = TestRunner(start=start, plugins=[TelemetryPlugin(records.append)])
+    assert runner.run(_pause).result() == "done"
+    record = json.loads(records[0])
+    assert (record["startTime"], record["endTime"], record["durationMs"]) == (
+        "3000-01-01T00:00:00.001Z",
+        "3000-01-01T00:00:02.001Z",
+        2000,
+    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Final
 
+from .._versioning import time_of_ms
 from .._wire import ErrorObject, Event, Operation
 from ._store import ExecutionRecord
 
@@ -80,9 +80,7 @@ def format_time(epoch_ms: int) -> str:
     if epoch_ms >= _YEAR_10000_MS:
         cycles = (epoch_ms - _YEAR_10000_MS) // _CYCLE_MS + 1
         epoch_ms -= cycles * _CYCLE_MS
-    seconds, ms = divmod(epoch_ms, 1000)
-    text = datetime.fromtimestamp(seconds, UTC).replace(microsecond=ms * 1000)
-    written = text.isoformat(timespec="milliseconds")
+    written = time_of_ms(epoch_ms).isoformat(timespec="milliseconds")
     if cycles:
         year, rest = written.split("-", 1)
         written = f"{int(year) + 400 * cycles}-{rest}"
