@@ -191,3 +191,43 @@ def test_a_start_past_9999_in_utc_is_refused_in_the_runners_words() -> None:
     late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))  # 10000 in UTC
     with pytest.raises(dg.ValidationError, match=r"TestRunner start .* from 1970 to 9999 with"):
         TestRunner(start=late)
+
+
+# --- an execution timeout passing while an invocation runs --------------------------------------
+
+
+@pytest.mark.parametrize("checkpointing", ["step", "batch"])
+def test_a_timeout_passing_during_a_long_step_is_recorded_when_the_engine_hears_of_it(
+    checkpointing: str,
+) -> None:
+    clock = VirtualClock(auto_advance=False)
+    ran: list[int] = []
+
+    @dg.step
+    def long_call(i: int) -> int:
+        clock.advance(3)  # the call takes 3 s of the clock
+        ran.append(i)
+        return i
+
+    def wf(_: Any) -> Any:
+        for i in range(2):
+            yield long_call(i)
+        return "done"
+
+    service = LocalService(clock=clock)
+    service.register("wf", make_handler(wf, service, checkpointing=checkpointing))
+    arn = service.start("wf", "null", execution_timeout=1)
+    record = service.run(arn)
+    assert record.status == "TIMED_OUT"
+    assert record.error is not None and record.error.error_type == "Execution.Timeout"
+    # not cut short at 1 s: timed out when the first outcome (step) or the suspension (batch)
+    # reached the engine, stamped with that time, and nothing it sent was recorded
+    assert ran == ([0] if checkpointing == "step" else [0, 1])
+    took = 3000 * len(ran)
+    assert record.end_timestamp is not None
+    assert record.end_timestamp - record.start_timestamp == took
+    events = [
+        (e.event_type, e.event_timestamp - record.start_timestamp) for e in service.get_history(arn)
+    ]
+    assert ("ExecutionTimedOut", took) in events
+    assert not any(kind == "StepSucceeded" for kind, _ in events)
