@@ -95,6 +95,10 @@ class VirtualClock:
         90000
     """
 
+    #: Its time is whole milliseconds: ``Now()`` takes ``now_ms()`` exactly (a float of
+    #: seconds cannot hold every millisecond far in the future).
+    whole_ms: Final = True
+
     @checked
     def __init__(
         self, start_ms: int = DEFAULT_VIRTUAL_START_MS, *, auto_advance: bool = True
