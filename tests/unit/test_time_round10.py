@@ -231,3 +231,19 @@ def test_a_timeout_passing_during_a_long_step_is_recorded_when_the_engine_hears_
     ]
     assert ("ExecutionTimedOut", took) in events
     assert not any(kind == "StepSucceeded" for kind, _ in events)
+
+
+def test_now_on_the_wall_clock_engine_keeps_its_microseconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    monkeypatch.setattr(time, "time", lambda: 1_764_570_662.388_543)  # what Now() reads
+    service = LocalService()  # RealClock
+    service.register("wf", make_handler(_now_only, service))
+    record = service.run(service.start("wf", "null"))
+    assert record.result == '"2025-12-01T06:31:02.388543+00:00"'
+
+
+def _now_only(_: Any) -> Any:
+    return (yield dg.Now()).isoformat()
