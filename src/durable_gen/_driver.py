@@ -1039,7 +1039,7 @@ def service_clock(service: object) -> Callable[[], float]:
             # The engine's clocks read epoch seconds up to the year 9999 (a VirtualClock may
             # start anywhere a datetime can): no reading of theirs is milliseconds. A clock
             # whose time is whole milliseconds gives Now() its time exactly from them.
-            return EpochSeconds(now, now_ms if getattr(clock, "whole_ms", False) else None)
+            return EpochSeconds(now, now_ms if getattr(clock, "_whole_ms", False) else None)
         return now  # type: ignore[no-any-return]
     if callable(now_ms) and _reads_a_number(now_ms):
         return EpochSeconds(lambda: now_ms() / 1000)

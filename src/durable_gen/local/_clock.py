@@ -97,7 +97,7 @@ class VirtualClock:
 
     #: Its time is whole milliseconds: ``Now()`` takes ``now_ms()`` exactly (a float of
     #: seconds cannot hold every millisecond far in the future).
-    whole_ms: Final = True
+    _whole_ms: Final = True
 
     @checked
     def __init__(
