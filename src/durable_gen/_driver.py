@@ -1033,13 +1033,14 @@ def service_clock(service: object) -> Callable[[], float]:
     if clock is None:
         return time.time
     now = getattr(clock, "now", None)
+    now_ms = getattr(clock, "now_ms", None)
     if callable(now) and _reads_a_number(now):
         if type(clock).__module__.startswith("durable_gen."):
             # The engine's clocks read epoch seconds up to the year 9999 (a VirtualClock may
-            # start anywhere a datetime can): no reading of theirs is milliseconds.
-            return EpochSeconds(now)
+            # start anywhere a datetime can): no reading of theirs is milliseconds. A clock
+            # whose time is whole milliseconds gives Now() its time exactly from them.
+            return EpochSeconds(now, now_ms if getattr(clock, "_whole_ms", False) else None)
         return now  # type: ignore[no-any-return]
-    now_ms = getattr(clock, "now_ms", None)
     if callable(now_ms) and _reads_a_number(now_ms):
         return EpochSeconds(lambda: now_ms() / 1000)
     return time.time

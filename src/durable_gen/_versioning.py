@@ -202,7 +202,17 @@ def clock_time(clock: Callable[[], float] | None) -> datetime:
             "Now() needs the host's clock: build the Interpreter with clock=... (a function "
             "returning epoch seconds, such as time.time)"
         )
+    if type(clock) is EpochSeconds and clock.read_ms is not None:
+        # Exact: a float of epoch seconds past the year ~2200 cannot hold every microsecond,
+        # and a virtual clock may start anywhere up to 9999.
+        return time_of_ms(clock.read_ms())
     return datetime.fromtimestamp(read_clock(clock), UTC)
+
+
+def time_of_ms(epoch_ms: int) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime, to the millisecond at any date."""
+    seconds, ms = divmod(epoch_ms, 1000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=ms * 1000)
 
 
 #: Epoch seconds past this (year 5138) are epoch milliseconds read as seconds.
@@ -212,12 +222,14 @@ _LATEST_SECONDS: Final = 100_000_000_000
 class EpochSeconds:
     """A clock known to read epoch seconds (the embedded engine's own, virtual or real): any
     time it gives up to the year 9999 is taken as it is, where a clock a host passed is read
-    past the year 5138 as epoch milliseconds given by mistake."""
+    past the year 5138 as epoch milliseconds given by mistake. ``read_ms``, when given, reads
+    the same clock in whole epoch milliseconds, which ``Now()`` then takes exactly."""
 
-    __slots__ = ("read",)
+    __slots__ = ("read", "read_ms")
 
-    def __init__(self, read: Callable[[], float]) -> None:
+    def __init__(self, read: Callable[[], float], read_ms: Callable[[], int] | None = None) -> None:
         self.read = read
+        self.read_ms = read_ms
 
     def __call__(self) -> float:
         return self.read()

@@ -28,7 +28,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from ._arguments import checked
@@ -45,6 +44,7 @@ from ._plugins import (
     PluginClock,
     checked_clock,
 )
+from ._versioning import time_of_ms
 
 __all__ = ["RECORD_TYPE", "SCHEMA_VERSION", "TelemetryPlugin"]
 
@@ -58,7 +58,7 @@ OperationDetail = Literal["top-level", "all", "none"]
 
 
 def _iso(ms: int) -> str:
-    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    stamp = time_of_ms(ms).isoformat(timespec="milliseconds")  # exact at any date
     return stamp.replace("+00:00", "Z")
 
 
@@ -236,8 +236,18 @@ class TelemetryPlugin(Plugin):
         # operations of one name share an entry whatever their type (a Map named like its
         # step function, with operations="all"): it takes the type of the first to start, so
         # that the record does not depend on which of them ended first
+        # (a context starts before what runs in it: at one timestamp, the outer one is first;
+        # other ties: as seen)
+        parent_of = {op.operation_id: op.parent_id for op in ops}
+
+        def depth(op: OperationSnapshot) -> int:
+            level, parent = 0, op.parent_id
+            while parent is not None and level < len(parent_of):
+                level, parent = level + 1, parent_of.get(parent)
+            return level
+
         first: dict[str, OperationSnapshot] = {}
-        for op in sorted(counted, key=lambda op: op.start_timestamp or 0):  # ties: as seen
+        for op in sorted(counted, key=lambda op: (op.start_timestamp or 0, depth(op))):
             first.setdefault(op.name or op.type, op)
         for op in ended:
             name = op.name or op.type

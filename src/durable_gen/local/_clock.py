@@ -25,6 +25,18 @@ DEFAULT_VIRTUAL_START_MS: Final = 1_735_689_600_000
 LATEST_MS: Final = 253_402_300_799_999
 
 
+def timer_past_the_end(due_ms: int) -> ValidationError:
+    """The error of a virtual clock asked to skip to a timer due after ``LATEST_MS``."""
+    from ._text import format_time  # rare: only on this error
+
+    return ValidationError(
+        f"the next timer is due at {format_time(due_ms)}, after 9999-12-31T23:59:59.999Z, the "
+        "latest time a virtual clock holds (what a datetime holds), so it cannot fire: start "
+        "the clock earlier (VirtualClock(start_ms=...), TestRunner(start=...)); waiting_on() "
+        "names the operation, which stays recorded and waiting"
+    )
+
+
 @runtime_checkable
 class Clock(Protocol):
     """The engine's source of time."""
@@ -82,6 +94,10 @@ class VirtualClock:
         >>> clock.now_ms()
         90000
     """
+
+    #: Its time is whole milliseconds: ``Now()`` takes ``now_ms()`` exactly (a float of
+    #: seconds cannot hold every millisecond far in the future).
+    _whole_ms: Final = True
 
     @checked
     def __init__(
@@ -145,9 +161,16 @@ class VirtualClock:
             self._now = epoch_ms
 
     def wait(self, condition: threading.Condition, deadline_ms: int) -> bool:
-        """Jump to ``deadline_ms`` when skipping is on; otherwise report that time is stuck."""
+        """Jump to ``deadline_ms`` when skipping is on; otherwise report that time is stuck.
+
+        Raises:
+            ValidationError: the deadline is past ``LATEST_MS`` (a timer set near the end of
+                the clock's range), where the clock cannot go; the timer stays pending.
+        """
         if not self.auto_advance:
             return False
+        if deadline_ms > LATEST_MS:
+            raise timer_past_the_end(deadline_ms)
         self.advance_to(deadline_ms)
         return True
 

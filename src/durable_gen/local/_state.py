@@ -55,7 +55,6 @@ What the transitions do
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final, Literal, NamedTuple, NoReturn
 
 import msgspec
@@ -91,6 +90,7 @@ from .._wire import name_ok as _name_ok
 from .._wire import subtype_ok as _subtype_ok
 from .._wire import word_ok as _word_ok
 from ._store import PendingEvent, built
+from ._text import format_time
 
 __all__ = [
     "ACTIONS",
@@ -1080,7 +1080,7 @@ def _iso(epoch_ms: int | None) -> str:
     if epoch_ms is None:
         return "an unknown time"
     # as `durable-gen show`, `history` and the timeline write times: UTC, milliseconds
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return format_time(epoch_ms)
 
 
 # --- event shapes -------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Final
 
+from .._versioning import time_of_ms
 from .._wire import ErrorObject, Event, Operation
 from ._store import ExecutionRecord
 
@@ -64,9 +64,27 @@ def _shown(text: str, limit: int) -> str:
     return clip(printable(text), limit)
 
 
+#: Milliseconds in 400 Gregorian years, after which the calendar repeats itself.
+_CYCLE_MS: Final = 146_097 * 86_400_000
+#: 10000-01-01T00:00:00Z: a ``datetime`` holds no later time.
+_YEAR_10000_MS: Final = 253_402_300_800_000
+
+
 def format_time(epoch_ms: int) -> str:
-    """An epoch-ms time in ISO 8601 (UTC, milliseconds)."""
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    """An epoch-ms time in ISO 8601 (UTC, milliseconds).
+
+    A time past 9999, which a ``datetime`` cannot hold (a timer set near the end of a virtual
+    clock's range), is written with its year of five digits or more, not refused.
+    """
+    cycles = 0
+    if epoch_ms >= _YEAR_10000_MS:
+        cycles = (epoch_ms - _YEAR_10000_MS) // _CYCLE_MS + 1
+        epoch_ms -= cycles * _CYCLE_MS
+    written = time_of_ms(epoch_ms).isoformat(timespec="milliseconds")
+    if cycles:
+        year, rest = written.split("-", 1)
+        written = f"{int(year) + 400 * cycles}-{rest}"
+    return written
 
 
 def format_duration(ms: int) -> str:

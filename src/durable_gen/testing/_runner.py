@@ -18,7 +18,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Generator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, get_args, overload
 
@@ -40,7 +40,7 @@ from .._errors import ValidationError, WorkflowDefinitionError
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
-from .._versioning import EpochSeconds
+from .._versioning import EpochSeconds, time_of_ms
 from .._wire import (
     MAX_OPERATION_PAYLOAD_BYTES,
     ErrorObject,
@@ -52,7 +52,7 @@ from .._wire import (
     unicode_error,
 )
 from ..local import ExecutionRecord, LocalService, VirtualClock
-from ..local._clock import LATEST_MS
+from ..local._clock import LATEST_MS, timer_past_the_end
 from ..local._run import (
     MAX_WORKFLOW_NAME,
     check_flag,
@@ -77,6 +77,8 @@ _I = TypeVar("_I")
 _CALLBACK_TIMERS: Final = frozenset({"callback-timeout", "callback-heartbeat"})
 #: 2025-01-01T00:00:00Z, where virtual time starts unless told otherwise.
 DEFAULT_START: Final = datetime(2025, 1, 1, tzinfo=UTC)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS: Final = timedelta(milliseconds=1)
 
 
 #: The operation types (what ``DurableRun.operations(type=...)`` filters on), EXECUTION first.
@@ -520,10 +522,11 @@ class TestRunner:
         if start is not None and start.utcoffset() is None:
             start = start.replace(tzinfo=UTC)  # naive: UTC, on every machine (not its local time)
         try:
-            start_ms = int((start or DEFAULT_START).timestamp() * 1000)
-        except (ValueError, OverflowError, OSError):
+            # exact, in whole milliseconds (a float timestamp loses them far in the future)
+            start_ms = ((start or DEFAULT_START) - _EPOCH) // _ONE_MS
+        except (ValueError, OverflowError):
             start_ms = -1
-        if start_ms < 0:
+        if not 0 <= start_ms <= LATEST_MS:
             raise ValidationError(
                 f"TestRunner start {start!r} is not a time the clock can start at: give a "
                 f"datetime from 1970 to 9999 with a timezone (a naive one is UTC), e.g. "
@@ -657,7 +660,7 @@ class TestRunner:
                     checkpointing=self.checkpointing,
                     serdes=self.serdes,
                     plugins=plugins,
-                    clock=EpochSeconds(self._seconds),
+                    clock=EpochSeconds(self._seconds, self.clock.now_ms),
                     payload_format=self.payload_format,
                     pool=self._step_pool,
                     portal=self._step_portal,
@@ -669,7 +672,7 @@ class TestRunner:
                 checkpointing=self.checkpointing,
                 serdes=self.serdes,
                 plugins=plugins,
-                clock=EpochSeconds(self._seconds),
+                clock=EpochSeconds(self._seconds, self.clock.now_ms),
                 payload_format=self.payload_format,
             )
 
@@ -797,6 +800,10 @@ class TestRunner:
         Time is not skipped to a callback's timeout (or heartbeat timeout): the runner stops
         there, so the test can answer the callback (or ``advance()`` past the timeout), unless
         ``include_callback_timeouts`` is True.
+
+        Raises:
+            ValidationError: the next timer is due after 9999-12-31T23:59:59.999Z, the latest
+                time the clock holds (it stays recorded and waiting).
         """
         if type(include_callback_timeouts) is not bool:
             raise ValidationError(
@@ -812,6 +819,8 @@ class TestRunner:
                 return
             if task.kind in _CALLBACK_TIMERS and not include_callback_timeouts:
                 return
+            if task.due_ms > LATEST_MS:
+                raise timer_past_the_end(task.due_ms)
             self.clock.advance_to(task.due_ms)
 
     @checked
@@ -849,11 +858,17 @@ class TestRunner:
 
         Returns:
             False when no timer is left.
+
+        Raises:
+            ValidationError: the next timer is due after 9999-12-31T23:59:59.999Z, the latest
+                time the clock holds.
         """
         self._drive()
         task = self.service.store.next_task()
         if task is None:
             return False
+        if task.due_ms > LATEST_MS:
+            raise timer_past_the_end(task.due_ms)
         self.clock.advance_to(task.due_ms)
         self._drive()
         return True
@@ -861,7 +876,7 @@ class TestRunner:
     @checked
     def now(self) -> datetime:
         """The virtual time, an aware UTC datetime."""
-        return datetime.fromtimestamp(self.clock.now_ms() / 1000, UTC)
+        return time_of_ms(self.clock.now_ms())
 
     def _drive(self) -> None:
         """Run what is due now, resuming after planned crashes."""
