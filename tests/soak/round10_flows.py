@@ -75,7 +75,8 @@ def seal(label: str) -> str:
 
 @dg.workflow
 def heavy(spec: list):  # type: ignore[no-untyped-def,type-arg]
-    """``[tag, n]``: ``n`` steps of 20 KB results, sync and async in turn, an at-most-once step halfway."""
+    """``[tag, n]``: ``n`` steps of 20 KB results, sync and async in turn, and an at-most-once
+    step halfway."""
     tag, n = spec
     out = []
     for i in range(n):

@@ -147,3 +147,167 @@ def test_a_disk_full_under_sixteen_executions_committing_together_loses_nothing(
         per_execution = Counter(label.split("-")[0] for label in twice)
         assert all(n == 1 for n in per_execution.values()), twice
         assert all(before_kill[label] == 1 for label in twice), twice
+
+
+# --- two workers on two code versions ----------------------------------------------------------
+
+_V1 = """
+import os, signal
+import durable_gen as dg
+
+def _ran(label):
+    with open(os.environ["STEP_LOG"], "a", encoding="utf-8") as log:
+        log.write(f"start {label} {os.getpid()}\\n")
+
+@dg.step
+def charge(key: str) -> str:
+    _ran(f"charge-{key}")
+    if os.environ.get("DIE_IN") == key:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "charged " + key
+
+@dg.step
+def ask(callback_id: str) -> None:
+    pass
+
+@dg.step
+def ship(key: str) -> str:
+    _ran(f"ship-{key}")
+    return "shipped " + key
+
+@dg.workflow
+def order(key: str):
+    charged = yield charge(key)
+    receipt = None
+    NEW_PATH
+    answer = yield dg.WaitForCallback(ask, name="approve")
+    return [charged, receipt, answer, (yield ship(key))]
+"""
+
+#: Version 2 emails a receipt after the charge, guarded as docs/versioning.md says.
+_V2 = _V1.replace(
+    "NEW_PATH",
+    """if (yield dg.Patched("receipt")):
+        receipt = yield send_receipt(key)""",
+).replace(
+    "@dg.step\ndef ship",
+    """@dg.step
+def send_receipt(key: str) -> str:
+    _ran(f"receipt-{key}")
+    return "receipt " + key
+
+@dg.step
+def ship""",
+)
+
+
+class _Fleet:
+    """Workers of two code versions of the module ``rollout`` on one SQLite file."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.db, self.log = tmp_path / "fleet.db", tmp_path / "steps.log"
+        for version, source in (("v1", _V1.replace("NEW_PATH", "")), ("v2", _V2)):
+            (tmp_path / version).mkdir()
+            (tmp_path / version / "rollout.py").write_text(source)
+        self.where = tmp_path
+
+    def cli(self, version: str, *args: str, die_in: str = "") -> subprocess.CompletedProcess[str]:
+        env = _env(self.log, DIE_IN=die_in)
+        env["PYTHONPATH"] = os.pathsep.join([str(self.where / version), env["PYTHONPATH"]])
+        return subprocess.run(
+            [sys.executable, "-m", "durable_gen.cli", *args, "--db", str(self.db)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def start(self, version: str, key: str) -> str:
+        done = self.cli(version, "start", "rollout:order", "--input", json.dumps(key), "--arn")
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def answer(self, arn: str, value: str) -> None:
+        with SqliteStore(self.db) as store:
+            (callback_id,) = [
+                op.callback_details.callback_id
+                for op in store.operations(arn)
+                if op.type == "CALLBACK" and op.callback_details is not None
+            ]
+        done = self.cli("v1", "callback", "succeed", str(callback_id), json.dumps(value))
+        assert done.returncode == 0, done.stderr
+
+    def state(self, arn: str) -> tuple[str, str | None, str | None, list[str]]:
+        with SqliteStore(self.db) as store:
+            ex = store.load(arn)
+            assert ex is not None
+            ops = [f"{op.name}/{op.sub_type}/{op.status}" for op in store.operations(arn)]
+            error = None if ex.error is None else f"{ex.error.error_type}: {ex.error.error_message}"
+            return ex.status, ex.result, error, ops
+
+
+def test_a_change_deployed_after_the_old_workers_stop_keeps_every_execution_on_its_path(
+    tmp_path: Path,
+) -> None:
+    """versioning.md, "Deploying to a fleet": the workers on version 1 stop (one of them
+    SIGKILLed inside a step) before those on version 2 start. An execution that went past the
+    change on version 1 keeps the old path; one cut off before it takes the new path; each
+    step whose success was recorded runs once."""
+    fleet = _Fleet(tmp_path)
+    past = fleet.start("v1", "past")
+    done = fleet.cli("v1", "worker", "--once")
+    assert done.returncode == 0, done.stderr
+    assert fleet.state(past)[0] == "RUNNING"  # it waits on its callback, past the change
+    cut = fleet.start("v1", "cut")
+    done = fleet.cli("v1", "worker", "--once", die_in="cut")
+    assert done.returncode == -signal.SIGKILL, done.stderr  # killed inside the charge
+    fleet.answer(past, "yes")
+    done = fleet.cli("v2", "worker", "--once")  # the deploy: only version 2 runs from here
+    assert done.returncode == 0, done.stderr
+    fleet.answer(cut, "ok")
+    done = fleet.cli("v2", "worker", "--once")
+    assert done.returncode == 0, done.stderr
+    status, result, error, _ = fleet.state(past)
+    assert (status, error) == ("SUCCEEDED", None), error
+    assert json.loads(result or "null") == ["charged past", None, "yes", "shipped past"]
+    status, result, error, ops = fleet.state(cut)
+    assert (status, error) == ("SUCCEEDED", None), error
+    assert json.loads(result or "null") == ["charged cut", "receipt cut", "ok", "shipped cut"]
+    assert "receipt/Patch/SUCCEEDED" in ops, ops
+    starts = _starts(fleet.log)
+    # The charge cut off by the kill ran again (at least once); every other step once.
+    assert starts == Counter(
+        {"charge-past": 1, "ship-past": 1, "charge-cut": 2, "receipt-cut": 1, "ship-cut": 1}
+    ), starts
+
+
+def test_an_execution_the_new_code_moved_on_fails_on_a_worker_still_on_the_old_code(
+    tmp_path: Path,
+) -> None:
+    """versioning.md, "Deploying to a fleet": an execution that a version-2 worker took down
+    the new path, resumed by a worker still on version 1, fails with a NonDeterminismError that
+    names the change and says that the code is older; nothing it recorded is lost."""
+    fleet = _Fleet(tmp_path)
+    arn = fleet.start("v2", "new")
+    done = fleet.cli("v2", "worker", "--once")
+    assert done.returncode == 0, done.stderr
+    before = fleet.state(arn)
+    assert before[0] == "RUNNING"
+    fleet.answer(arn, "yes")
+    done = fleet.cli("v1", "worker", "--once")  # a worker the deploy has not reached yet
+    assert done.returncode == 0, done.stderr
+    status, result, error, ops = fleet.state(arn)
+    assert status == "FAILED" and result is None, (status, result)
+    assert error is not None and error.startswith("NonDeterminismError"), error
+    assert "change 'receipt'" in error and "older than the code that recorded it" in error, error
+    assert "stop the workers on the old code before workers on the new code start" in error
+    # Every operation recorded before is still there (only statuses moved on).
+    kept = [op.rsplit("/", 1)[0] for op in before[3]]
+    assert [op.rsplit("/", 1)[0] for op in ops][: len(kept)] == kept, (before[3], ops)
+    assert [op for op in ops if op.startswith(("charge", "receipt", "send_receipt"))] == [
+        "charge/Step/SUCCEEDED",
+        "receipt/Patch/SUCCEEDED",
+        "send_receipt/Step/SUCCEEDED",
+    ], ops
+    assert _starts(fleet.log) == Counter({"charge-new": 1, "receipt-new": 1}), _starts(fleet.log)
