@@ -96,3 +96,68 @@ def heavy_result(tag: str, n: int) -> list[str]:
         if i == n // 2:
             out.append(f"{tag}-seal")
     return out
+
+
+# --- kills in a Map under max_concurrency whose items retry ----------------------------------
+
+
+def _starts_of(label: str) -> int:
+    with open(os.environ["STEP_LOG"], encoding="utf-8") as log:
+        return sum(1 for line in log if line.split()[:2] == ["start", label])
+
+
+_RUNS: list[str] = []
+
+
+def _run(label: str) -> None:
+    """Log the start of ``label``; the ``DIE_AT``-th step this process runs kills it there,
+    its outcome unrecorded."""
+    _ran("start", label)
+    die_at = int(os.environ.get("DIE_AT", "0"))
+    if die_at:
+        _RUNS.append(label)
+        if len(_RUNS) == die_at:
+            import signal
+
+            _ran("die", label)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+FLAKY_PACKS = ("b", "e")
+FLAKY_STAMPS = ("c",)
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1, backoff=1.0, jitter="none"))
+def pack(item: str) -> str:
+    """Fails the first time it runs for a flaky item."""
+    label = f"pack-{item}"
+    _run(label)
+    if item in FLAKY_PACKS and _starts_of(label) == 1:
+        raise RuntimeError(f"no box for {item}")
+    return item.upper()
+
+
+@dg.step(
+    semantics=dg.AT_MOST_ONCE,
+    retry=dg.Retry(max_attempts=3, initial_delay=1, backoff=1.0, jitter="none"),
+)
+def stamp(packed: str) -> str:
+    """At most once per attempt; fails the first time it runs for a flaky item."""
+    label = f"stamp-{packed.lower()}"
+    _run(label)
+    if packed.lower() in FLAKY_STAMPS and _starts_of(label) == 1:
+        raise RuntimeError(f"no stamp for {packed}")
+    return packed + "!"
+
+
+def pack_and_stamp(item: str):  # type: ignore[no-untyped-def]
+    return (yield stamp((yield pack(item))))
+
+
+MAP_ITEMS = ["a", "b", "c", "d", "e", "f"]
+
+
+@dg.workflow
+def shipping(_: None):  # type: ignore[no-untyped-def]
+    batch = yield dg.Map(pack_and_stamp, MAP_ITEMS, max_concurrency=2, name="shipping")
+    return batch.results()

@@ -311,3 +311,70 @@ def test_an_execution_the_new_code_moved_on_fails_on_a_worker_still_on_the_old_c
         "send_receipt/Step/SUCCEEDED",
     ], ops
     assert _starts(fleet.log) == Counter({"charge-new": 1, "receipt-new": 1}), _starts(fleet.log)
+
+
+# --- kills in a Map under max_concurrency whose items retry ------------------------------------
+
+_SHIPPING = """
+import sys
+from durable_gen.local import Worker
+from tests.soak.round10_flows import shipping
+
+with Worker(sys.argv[1]) as worker:
+    arn = worker.service.start(worker.register(shipping), None, execution_name="ship")
+    record = worker.drive(arn)
+    print(record.status, record.result)
+"""
+
+
+@pytest.mark.parametrize("die_at", [1, 5, 8, 14])
+def test_kills_in_a_map_whose_items_retry_keep_every_attempt_count(
+    tmp_path: Path, die_at: int
+) -> None:
+    """guide.md (retries, at-most-once) and engine.md ("A worker is killed"): a ``Map`` under
+    ``max_concurrency=2`` whose items run an at-least-once step and an at-most-once step, each
+    retried after a first failure for some items, is killed at its ``die_at``-th step run.
+    After the kill: the at-most-once step starts exactly once per recorded attempt (an
+    interrupted attempt counts as failed, and its retry policy runs the next); an
+    at-least-once step runs again only when it was in flight; the retries the items had used
+    are kept, and every item ends with its result."""
+    from .round10_flows import MAP_ITEMS
+
+    db, log = tmp_path / "ship.db", tmp_path / "ship.steps"
+    argv = [sys.executable, "-c", _SHIPPING, str(db)]
+    killed = subprocess.run(
+        argv, cwd=ROOT, env=_env(log, DIE_AT=str(die_at)), capture_output=True, timeout=120
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (victim,) = [label for event, label, _ in _lines(log) if event == "die"]
+    done = subprocess.run(
+        argv, cwd=ROOT, env=_env(log), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    status, _, result = done.stdout.strip().partition(" ")
+    assert status == "SUCCEEDED", (done.stdout, done.stderr)
+    assert json.loads(result) == [f"{item.upper()}!" for item in MAP_ITEMS]
+    with SqliteStore(db) as store:
+        (ex,) = list(store.executions())
+        attempts: Counter[str] = Counter()
+        for op in store.operations(ex.arn):
+            if op.type == "STEP" and op.step_details is not None:
+                item = json.loads(op.step_details.result or "null").lower().rstrip("!")
+                attempts[f"{op.name}-{item}"] = op.step_details.attempt or 0
+                assert op.status == "SUCCEEDED", op
+    starts = _starts(log)
+    assert set(starts) == set(attempts) and len(attempts) == 2 * len(MAP_ITEMS), starts
+    for label, n in starts.items():
+        if label.startswith("stamp"):
+            assert n == attempts[label], (victim, label, n, attempts[label])
+        else:
+            assert n - attempts[label] in (0, 1), (victim, label, n, attempts[label])
+    again = sorted(label for label in starts if starts[label] > attempts[label])
+    # Only what was in flight at the kill ran again: the victim and its one sibling at most.
+    assert len(again) <= 2 and (not again or victim in again or victim.startswith("stamp")), (
+        victim,
+        again,
+    )
+    if victim.startswith("stamp"):
+        assert victim not in again  # an at-most-once attempt is never run again
+        assert attempts[victim] >= 2, attempts  # the interrupted attempt counted as failed
