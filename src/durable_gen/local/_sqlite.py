@@ -24,6 +24,7 @@ several worker processes share it. Rules:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -507,6 +508,9 @@ class SqliteStore(SqlStore):
             self._conn.execute("COMMIT" if commit else "ROLLBACK")
         except sqlite3.Error as exc:
             error = self._error(exc)
+            if self._is_open():  # a COMMIT that failed (a full disk): nothing of it stays
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             self._settle(gen, error)
             raise error from None
         if commit and not self.group_commit:
@@ -562,10 +566,29 @@ class SqliteStore(SqlStore):
                 yield self._conn
                 ok = True
             except sqlite3.Error as exc:  # a statement of the body: a StoreError like the rest
+                if not self._is_open():
+                    raise self._lost(exc) from None
                 raise self._error(exc) from None
             finally:
                 self._exit(commit=ok)
         self._after_release()
+
+    def _lost(self, exc: sqlite3.Error) -> StoreError:
+        """The error of a statement after which SQLite rolled the whole open transaction back
+        by itself (a full disk, an I/O error: it may, rather than undo the one statement). The
+        checkpoints other threads had added to it are gone too: their group fails with the
+        same error (none of them is told it was committed, and each tries again), and another
+        transaction begins for the rest of the enclosing critical section. Mutex held."""
+        error = self._error(exc)
+        self._cache.clear()
+        self._rows.clear()
+        self._keys.clear()
+        self._next = None
+        self._settle(self._open_gen, error)
+        with contextlib.suppress(sqlite3.Error):  # then the section ends with no transaction
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._begun_at = self._conn.total_changes
+        return error
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -759,14 +782,13 @@ class SqliteStore(SqlStore):
                 try:
                     for change in changes:
                         self._apply(conn, change)
+                except sqlite3.Error as exc:
+                    if not conn.in_transaction:  # SQLite rolled it all back by itself
+                        raise self._lost(exc) from None
+                    self._undo(first)
+                    raise
                 except BaseException:
-                    self._keys.clear()  # may name rows this commit wrote
-                    if first:
-                        self._restart()
-                    else:
-                        conn.execute("ROLLBACK TO dg_commit")
-                        conn.execute("RELEASE dg_commit")
-                        self._rows.clear()  # may hold a lease this commit took
+                    self._undo(first)
                     raise
                 if not first:
                     conn.execute("RELEASE dg_commit")
@@ -776,6 +798,17 @@ class SqliteStore(SqlStore):
             finally:
                 self._exit(commit=ok)
         self._after_release()
+
+    def _undo(self, first: bool) -> None:
+        """Undo what a failed ``commit()`` wrote, and only that. Mutex held."""
+        conn = self._conn
+        self._keys.clear()  # may name rows this commit wrote
+        if first:
+            self._restart()
+        else:
+            conn.execute("ROLLBACK TO dg_commit")
+            conn.execute("RELEASE dg_commit")
+            self._rows.clear()  # may hold a lease this commit took
 
     def _restart(self) -> None:
         """Roll back the open transaction, which wrote nothing, and begin another in its place
