@@ -371,3 +371,34 @@ def test_a_database_made_unwritable_between_workers_ends_them_with_one_line_and_
     starts = _starts(log)
     assert len(starts) == 41 and starts["half"] == 1, starts
     assert sum(n - 1 for n in starts.values()) <= 1, starts  # only the step in flight at the kill
+
+
+def test_a_schema_upgrade_sqlite_rolled_back_by_itself_says_the_disk_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade of an older file that fills the disk is refused with the full disk's error
+    (it used to be "cannot rollback - no transaction is active"), and the file keeps its
+    version and what it recorded."""
+    from durable_gen.local import _sqlite
+
+    from ..unit.local_sqlite.test_sqlite_store import _to_schema_v1
+
+    path = tmp_path / "old.db"
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        _to_schema_v1(conn)
+    conn.close()
+    pristine = path.read_bytes()
+
+    def full(conn: sqlite3.Connection, *args: object, **kwargs: object) -> None:
+        conn.execute("ROLLBACK")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(_sqlite, "upgrade_schema", full)
+    with pytest.raises(StoreUnavailableError, match="is full"):
+        SqliteStore(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == pristine
+    with SqliteStore(path) as store:
+        assert store.schema_version == _sqlite.SCHEMA_VERSION

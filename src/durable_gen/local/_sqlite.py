@@ -441,7 +441,8 @@ class SqliteStore(SqlStore):
         try:
             upgrade_schema(conn, _MIGRATIONS, where=self.path)
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # else SQLite rolled it back itself (a full disk)
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
