@@ -402,3 +402,120 @@ def test_a_schema_upgrade_sqlite_rolled_back_by_itself_says_the_disk_is_full(
     assert path.read_bytes() == pristine
     with SqliteStore(path) as store:
         assert store.schema_version == _sqlite.SCHEMA_VERSION
+
+
+@pytest.mark.skipif(not disk.available(), reason="needs root and mount (a tmpfs)")
+def test_commands_and_a_worker_opening_a_database_on_a_full_disk_say_so_and_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cli.md, "Errors": on a disk with no room left, a process that opens the file (no other
+    has it open) cannot make the -shm file SQLite needs, which SQLite reports as "disk I/O
+    error". Every command says the disk is full and what to do (it used to say only "failed:
+    disk I/O error"); a worker started then waits for room rather than ending, and once
+    there is room the callback is answered and the execution finishes, its at-most-once
+    step run once."""
+    from .round9_flows import approval
+
+    steps = tmp_path / "full.steps"
+    monkeypatch.setenv("STEP_LOG", str(steps))
+    err = tmp_path / "worker.stderr"
+    env = {**_env(tmp_path / "unused.log"), "STEP_LOG": str(steps)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "durable_gen.cli", *args, "--db", str(db)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    with disk.tmpfs("2m") as where:
+        db = where / "durable.db"
+        with Worker(db) as starter:
+            arn = starter.service.start(starter.register(approval), None)
+            assert starter.drive(arn).status == "RUNNING"
+            (callback_id,) = [
+                op.callback_details.callback_id
+                for op in starter.store.operations(arn)
+                if op.type == "CALLBACK" and op.callback_details is not None
+            ]
+        assert callback_id is not None
+        filler = where / "filler"
+        with open(filler, "wb") as out, pytest.raises(OSError):
+            while True:
+                out.write(b"x" * 65536)
+                out.flush()
+        pristine = db.read_bytes()
+        for args in (("callback", "succeed", callback_id, '"yes"'), ("list",), ("stop", arn)):
+            done = cli(*args)
+            assert done.returncode == 1, (args, done.stderr)
+            (line,) = done.stderr.splitlines()
+            assert "is full" in line and "free some space" in line, line
+        assert db.read_bytes() == pristine  # nothing written
+        with open(err, "wb") as out:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "durable_gen.cli",
+                    "worker",
+                    "--db",
+                    str(db),
+                    "--poll",
+                    "0.05",
+                ],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=out,
+            )
+        try:
+            _wait_for(
+                lambda: err.read_text().count("retrying") >= 2 or worker.poll() is not None,
+                60,
+                "the worker to retry",
+            )
+            assert worker.poll() is None and "is full" in err.read_text(), err.read_text()
+            filler.unlink()
+            done = cli("callback", "succeed", callback_id, '"yes"')
+            assert done.returncode == 0, done.stderr
+            with SqliteStore(db) as reader:
+                _wait_for(
+                    lambda: reader.load(arn).status != "RUNNING",  # type: ignore[union-attr]
+                    60,
+                    "the execution to end",
+                )
+                record = reader.load(arn)
+        finally:
+            code = _stop(worker)
+    assert code == 0, err.read_text()
+    assert record is not None and record.status == "SUCCEEDED", record
+    assert record.result == '"booked yes"'
+    assert steps.read_text().split() == ["ask", "book"]
+    assert "Traceback" not in err.read_text()
+
+
+def test_an_io_error_with_no_room_left_is_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What SQLite calls "disk I/O error" when the file system has no room left (it could not
+    make the -shm file) is the full disk's StoreUnavailableError; with room left it stays a
+    StoreError."""
+    import shutil
+
+    from durable_gen.local import _sqlite
+
+    def io_error(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(_sqlite.sqlite3, "connect", io_error)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=4096))
+    with pytest.raises(StoreUnavailableError, match=r"is full .*free some space"):
+        SqliteStore(tmp_path / "full.db")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1 << 30))
+    with pytest.raises(StoreError, match="disk I/O error") as raised:
+        SqliteStore(tmp_path / "full.db")
+    assert not isinstance(raised.value, StoreUnavailableError)

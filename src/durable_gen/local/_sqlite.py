@@ -28,6 +28,7 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -657,7 +658,10 @@ class SqliteStore(SqlStore):
                 "store inside its with block, or open the database again (SqliteStore(path), "
                 "open_store(url)) for the engine or worker that needs it"
             )
-        if "disk is full" in text:  # SQLITE_FULL: the transaction was rolled back
+        if "disk is full" in text or ("disk I/O error" in text and _no_room(self.path)):
+            # SQLITE_FULL: the transaction was rolled back. On a full disk, a process that
+            # opens the file when no other has it open cannot make its -shm file, which
+            # SQLite reports as an I/O error.
             return StoreUnavailableError(
                 f"the disk holding the database {self.path} is full ({text}): nothing of this "
                 "transaction was written; free some space and try again (a worker retries "
@@ -1076,6 +1080,18 @@ class SqliteStore(SqlStore):
 
 #: A ``~`` or ``$VARIABLE`` a shell would have expanded, at the start of a path's part.
 _UNEXPANDED: Final = re.compile(r"(?:^|/)(~[^/]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)")
+
+
+#: Less free space than this beside the file makes an I/O error a full disk.
+_ROOM_BYTES: Final = 1 << 20
+
+
+def _no_room(path: Path) -> bool:
+    """Whether the file system holding ``path`` is (nearly) full."""
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free < _ROOM_BYTES
+    except OSError:
+        return False
 
 
 def _create_private(path: Path) -> None:
