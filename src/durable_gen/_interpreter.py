@@ -976,10 +976,11 @@ class Interpreter(StepHandlers):
             return error
         hint = (
             f"Before this point the execution recorded the marker of change "
-            f"{', '.join(missed)}, which this code did not evaluate: if a Patched(...) was "
-            f"removed, or its change id renamed, while executions that took its new path run, "
-            f"restore it (keep a change id, under Patched or Deprecated, until they end; "
-            f"docs/versioning.md)"
+            f"{', '.join(missed)}, which this code did not evaluate: either this code is older "
+            f"than the code that recorded it (a worker not yet deployed: stop the workers on the "
+            f"old code before workers on the new code start), or a Patched(...) was removed, or "
+            f"its change id renamed, while executions that took its new path run: restore it "
+            f"(keep a change id, under Patched or Deprecated, until they end; docs/versioning.md)"
         )
         return NonDeterminismError(
             f"{str(error).rstrip('.')}. {hint}",

@@ -24,9 +24,11 @@ several worker processes share it. Rules:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -440,7 +442,8 @@ class SqliteStore(SqlStore):
         try:
             upgrade_schema(conn, _MIGRATIONS, where=self.path)
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # else SQLite rolled it back itself (a full disk)
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -507,6 +510,9 @@ class SqliteStore(SqlStore):
             self._conn.execute("COMMIT" if commit else "ROLLBACK")
         except sqlite3.Error as exc:
             error = self._error(exc)
+            if self._is_open():  # a COMMIT that failed (a full disk): nothing of it stays
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             self._settle(gen, error)
             raise error from None
         if commit and not self.group_commit:
@@ -562,10 +568,29 @@ class SqliteStore(SqlStore):
                 yield self._conn
                 ok = True
             except sqlite3.Error as exc:  # a statement of the body: a StoreError like the rest
+                if not self._is_open():
+                    raise self._lost(exc) from None
                 raise self._error(exc) from None
             finally:
                 self._exit(commit=ok)
         self._after_release()
+
+    def _lost(self, exc: sqlite3.Error) -> StoreError:
+        """The error of a statement after which SQLite rolled the whole open transaction back
+        by itself (a full disk, an I/O error: it may, rather than undo the one statement). The
+        checkpoints other threads had added to it are gone too: their group fails with the
+        same error (none of them is told it was committed, and each tries again), and another
+        transaction begins for the rest of the enclosing critical section. Mutex held."""
+        error = self._error(exc)
+        self._cache.clear()
+        self._rows.clear()
+        self._keys.clear()
+        self._next = None
+        self._settle(self._open_gen, error)
+        with contextlib.suppress(sqlite3.Error):  # then the section ends with no transaction
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._begun_at = self._conn.total_changes
+        return error
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -633,7 +658,10 @@ class SqliteStore(SqlStore):
                 "store inside its with block, or open the database again (SqliteStore(path), "
                 "open_store(url)) for the engine or worker that needs it"
             )
-        if "disk is full" in text:  # SQLITE_FULL: the transaction was rolled back
+        if "disk is full" in text or ("disk I/O error" in text and _no_room(self.path)):
+            # SQLITE_FULL: the transaction was rolled back. On a full disk, a process that
+            # opens the file when no other has it open cannot make its -shm file, which
+            # SQLite reports as an I/O error.
             return StoreUnavailableError(
                 f"the disk holding the database {self.path} is full ({text}): nothing of this "
                 "transaction was written; free some space and try again (a worker retries "
@@ -759,14 +787,13 @@ class SqliteStore(SqlStore):
                 try:
                     for change in changes:
                         self._apply(conn, change)
+                except sqlite3.Error as exc:
+                    if not conn.in_transaction:  # SQLite rolled it all back by itself
+                        raise self._lost(exc) from None
+                    self._undo(first)
+                    raise
                 except BaseException:
-                    self._keys.clear()  # may name rows this commit wrote
-                    if first:
-                        self._restart()
-                    else:
-                        conn.execute("ROLLBACK TO dg_commit")
-                        conn.execute("RELEASE dg_commit")
-                        self._rows.clear()  # may hold a lease this commit took
+                    self._undo(first)
                     raise
                 if not first:
                     conn.execute("RELEASE dg_commit")
@@ -776,6 +803,17 @@ class SqliteStore(SqlStore):
             finally:
                 self._exit(commit=ok)
         self._after_release()
+
+    def _undo(self, first: bool) -> None:
+        """Undo what a failed ``commit()`` wrote, and only that. Mutex held."""
+        conn = self._conn
+        self._keys.clear()  # may name rows this commit wrote
+        if first:
+            self._restart()
+        else:
+            conn.execute("ROLLBACK TO dg_commit")
+            conn.execute("RELEASE dg_commit")
+            self._rows.clear()  # may hold a lease this commit took
 
     def _restart(self) -> None:
         """Roll back the open transaction, which wrote nothing, and begin another in its place
@@ -1042,6 +1080,18 @@ class SqliteStore(SqlStore):
 
 #: A ``~`` or ``$VARIABLE`` a shell would have expanded, at the start of a path's part.
 _UNEXPANDED: Final = re.compile(r"(?:^|/)(~[^/]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)")
+
+
+#: Less free space than this beside the file makes an I/O error a full disk.
+_ROOM_BYTES: Final = 1 << 20
+
+
+def _no_room(path: Path) -> bool:
+    """Whether the file system holding ``path`` is (nearly) full."""
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free < _ROOM_BYTES
+    except OSError:
+        return False
 
 
 def _create_private(path: Path) -> None:
