@@ -869,3 +869,213 @@ def o_cond_raises_item(event):
 def a_cond_raises_item(event, ctx: DurableContext):
     r = ctx.map([1], lambda c, x, i, items: a_cond_raises(x, c), name="polls")
     return [e.type for e in r.get_errors()]
+
+
+# --- more edges ---------------------------------------------------------------------------------
+
+
+def o_wait0(event):
+    yield dg.Wait(seconds=0, name="zero")
+    return "after"
+
+
+@pair("wait_zero_seconds", o_wait0)
+def a_wait0(event, ctx: DurableContext):
+    ctx.wait(Duration.from_seconds(0), name="zero")
+    return "after"
+
+
+def o_values(event):
+    return (yield dg.Step(lambda: [1.0, 2**70, {}, [], "", -0.5, {"": None}], name="values"))
+
+
+@pair("step_edge_json_values", o_values)
+def a_values(event, ctx: DurableContext):
+    return ctx.step(lambda _: [1.0, 2**70, {}, [], "", -0.5, {"": None}], name="values")
+
+
+class Quiet(Exception):
+    """An exception with no message."""
+
+
+def _quiet() -> Any:
+    raise Quiet()
+
+
+def o_quiet(event):
+    return (yield dg.Step(_quiet, name="quiet", retry=OUR_ONE))
+
+
+@pair("step_exception_without_message", o_quiet)
+def a_quiet(event, ctx: DurableContext):
+    return ctx.step(lambda _: _quiet(), name="quiet", config=ONE)
+
+
+def _accented() -> Any:
+    raise OutOfStock("épuisé ✗ 在庫切れ")
+
+
+def o_accented(event):
+    try:
+        yield dg.Step(_accented, name="reserve", retry=OUR_ONE)
+    except dg.StepFailedError as e:
+        return e.error_message
+
+
+@pair("step_exception_unicode_message_caught", o_accented)
+def a_accented(event, ctx: DurableContext):
+    try:
+        ctx.step(lambda _: _accented(), name="reserve", config=ONE)
+    except StepError as e:
+        return e.message
+
+
+def o_unnamed(event):
+    a = yield dg.Step(lambda: 1)
+    b = yield dg.Step(lambda: 2, name="")
+    return a + b
+
+
+@pair("steps_unnamed_and_empty_name", o_unnamed)
+def a_unnamed(event, ctx: DurableContext):
+    a = ctx.step(lambda _: 1)
+    b = ctx.step(lambda _: 2, name="")
+    return a + b
+
+
+def o_namer(event):
+    r = yield dg.Map(
+        lambda x, i: x * 10, [1, 2, 3], name="named", item_namer=lambda x, i: f"item-{x}"
+    )
+    return r.results()
+
+
+@pair("map_item_namer", o_namer)
+def a_namer(event, ctx: DurableContext):
+    config = MapConfig(item_namer=lambda x, i: f"item-{x}")
+    return ctx.map(
+        [1, 2, 3], lambda c, x, i, items: c.step(lambda _: x * 10), name="named", config=config
+    ).get_results()
+
+
+def o_pct(event):
+    def item(x, i):
+        if x % 2:
+            return (yield dg.Step(lambda: _out_of_stock(str(x)), name="c", retry=OUR_ONE))
+        return (yield dg.Step(lambda: x, name="c"))
+
+    r = yield dg.Map(
+        item,
+        [0, 1, 2, 3],
+        name="pct",
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_percentage=25),
+    )
+    started = [i.status for i in r.items if i.status != "NOT_STARTED"]
+    return [str(r.completion_reason), started]
+
+
+@pair("map_failure_percentage_exceeded_serial", o_pct)
+def a_pct(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        if x % 2:
+            return c.step(lambda _: _out_of_stock(str(x)), name="c", config=ONE)
+        return c.step(lambda _: x, name="c")
+
+    config = MapConfig(
+        max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_percentage=25)
+    )
+    r = ctx.map([0, 1, 2, 3], item, name="pct", config=config)
+    return [r.completion_reason.value, [i.status.value for i in r.all]]
+
+
+def o_big_item(event):
+    r = yield dg.Map(lambda x, i: BIG_TEXT[:150_000], [1, 2], name="bigitems")
+    return [len(s) for s in r.results()]
+
+
+@pair("map_results_over_256k", o_big_item)
+def a_big_item(event, ctx: DurableContext):
+    r = ctx.map(
+        [1, 2], lambda c, x, i, items: c.step(lambda _: BIG_TEXT[:150_000]), name="bigitems"
+    )
+    return [len(s) for s in r.get_results()]
+
+
+def o_deep_branch(event):
+    def branch():
+        return (yield dg.Child(_our_level(2, False), name="level2"))
+
+    r = yield dg.Parallel([dg.Branch(branch, name="b")], name="par")
+    return r.results()
+
+
+@pair("parallel_branch_with_nested_children", o_deep_branch)
+def a_deep_branch(event, ctx: DurableContext):
+    @durable_parallel_branch(name="b")
+    def branch(c: DurableContext):
+        return c.run_in_child_context(_aws_level(2, False), name="level2")
+
+    return ctx.parallel([branch()], name="par").get_results()
+
+
+def o_cb_timeout(event):
+    handle = yield dg.CreateCallback(name="late", timeout=5)
+    try:
+        return (yield handle)
+    except dg.CallbackTimeoutError as e:
+        return ["timed out", e.error_type]
+
+
+@pair("callback_times_out_caught", o_cb_timeout, answers=[("none",)])
+def a_cb_timeout(event, ctx: DurableContext):
+    cb = ctx.create_callback(name="late", config=CallbackConfig(timeout=Duration.from_seconds(5)))
+    try:
+        return cb.result()
+    except Exception as e:
+        return ["timed out", getattr(e, "error_type", None)]
+
+
+def _submit_fails(callback_id: str) -> None:
+    raise OutOfStock("could not send")
+
+
+def o_submitter(event):
+    try:
+        return (yield dg.WaitForCallback(_submit_fails, name="ask", retry=OUR_ONE))
+    except dg.CallbackFailedError as e:
+        return ["submitter failed", e.error_message]
+
+
+@pair("wait_for_callback_submitter_raises_caught", o_submitter)
+def a_submitter(event, ctx: DurableContext):
+    from aws_durable_execution_sdk_python.config import WaitForCallbackConfig
+
+    try:
+        return ctx.wait_for_callback(
+            lambda callback_id, c: _submit_fails(callback_id),
+            name="ask",
+            config=WaitForCallbackConfig(
+                retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1))
+            ),
+        )
+    except Exception as e:
+        return ["submitter failed", getattr(e, "message", str(e))]
+
+
+def o_virtual(event):
+    def sub():
+        return (yield dg.Step(lambda: "inner", name="s"))
+
+    return (yield dg.Child(sub, name="virt", virtual=True))
+
+
+@pair("virtual_child", o_virtual)
+def a_virtual(event, ctx: DurableContext):
+    from aws_durable_execution_sdk_python.config import ChildConfig
+
+    return ctx.run_in_child_context(
+        lambda c: c.step(lambda _: "inner", name="s"),
+        name="virt",
+        config=ChildConfig(is_virtual=True),
+    )

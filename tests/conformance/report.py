@@ -249,6 +249,13 @@ records its exception's ([lambda.md](lambda.md#payload-formats)). What differs, 
 - Operation names are held to what the service records, 1 to 256 printable ASCII characters
   ([lambda.md](lambda.md#limits)): `dg.Step(fn, name="crème brûlée")` is a `ValidationError` where
   the command is built, and the execution fails; AWS's SDK and its in-process runner take it.
+- An empty name (`name=""`) is a `ValidationError` too, where AWS's SDK takes it for no name.
+- A wait of 0 s fails the execution in both SDKs, each with its own `ValidationError` and
+  message.
+- A callback that times out records the embedded engine's message (`the callback was not
+  completed within 5 seconds`), AWS's runner its own; the workflow's `CallbackTimeoutError`
+  has the `error_type` recorded on the callback, `Callback.Timeout`, where AWS's SDK's has its
+  class path ([migration.md](migration.md)).
 - A callback's result reaches the workflow as decoded JSON (`yes` for the text `"yes"`), where
   AWS's SDK hands over the raw text ([migration.md](migration.md)).
 - A callback failed with no error object: durable_gen's `CallbackFailedError` has no
@@ -263,7 +270,8 @@ records its exception's ([lambda.md](lambda.md#payload-formats)). What differs, 
 - `BatchResult.items` holds the items never started (`NOT_STARTED`) too, AWS's `all` only the
   started ones: the ports filter them, as [migration.md](migration.md) says. Under `"aws"` a
   batch result also carries each item's `name`, the never-started items (`notStarted`) and each
-  item error's stack trace, in keys AWS's SDK ignores.
+  item error's stack trace, in keys AWS's SDK ignores, and the summary that stands for one over
+  256 KiB its `itemCount`.
 - AWS's in-process runner records no result for a callback answered with empty text, where
   durable_gen records the empty text; the workflows of both get None.
 - AWS's in-process runner writes `NextAttemptDelaySeconds: 0` in the `RetryDetails` of a
