@@ -242,7 +242,8 @@ invokes of a failing target. It compares the outcome, the result, the error (typ
 and every operation (type, subtype, name, status, parent, attempt, result and error; payloads as
 JSON values), then judges durable_gen's history under `"aws"` with AWS's published
 `EventHistoryMatcher`, AWS's history taken as the expected one (times, ARNs, callback ids and
-stack traces left open, invocation boundaries left out, events ordered by operation). Error
+stack traces left open, invocation boundaries left out, events ordered by operation) and
+with its result validator, AWS's status and result taken as the expected ones. Error
 types are compared under `"aws"` only: `"json"` records a failure's own type where AWS's SDK
 records its exception's ([lambda.md](lambda.md#payload-formats)). What differs, each on purpose:
 

@@ -33,7 +33,7 @@ from durable_gen._codec import decode
 from durable_gen.testing import TestRunner, operations_from_events, replay
 
 from . import differential_round10 as d
-from .runner import published_checkers
+from .runner import _Described, published_checkers
 
 ENDED = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped"}
 
@@ -299,13 +299,30 @@ def _canonical(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def published_mismatches(theirs: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[str]:
-    history, _validate, placeholders = published_checkers()
+    history, validate, placeholders = published_checkers()
     matcher = history.EventHistoryMatcher(context=placeholders.PlaceholderContext())
     expected, actual = _expected(theirs), _canonical(ours)
     errors: list[str] = list(matcher.match(expected, actual).errors)
     if len(expected) != len(actual):
         errors.append(f"AWS recorded {len(expected)} events, durable_gen {len(actual)}")
+    # AWS's result validator, given what GetDurableExecution would answer for ours
+    status, result = _outcome(theirs)
+    expected_result: dict[str, Any] = {"ExecutionStatus": status}
+    if status == "SUCCEEDED" and result is not None:
+        expected_result["Result"] = json.loads(result)
+    answer = _Described(*_outcome(ours))
+    errors += validate._validate_execution_result("arn", expected_result, answer, None)
     return errors
+
+
+def _outcome(events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The status and result text ``GetDurableExecution`` gives for these events."""
+    for e in events:
+        if e["EventType"] == "ExecutionSucceeded":
+            return "SUCCEEDED", (e["ExecutionSucceededDetails"].get("Result") or {}).get("Payload")
+        if e["EventType"] == "ExecutionFailed":
+            return "FAILED", None
+    return None, None
 
 
 # --- the tests ---------------------------------------------------------------------------------
