@@ -274,7 +274,10 @@ records its exception's ([lambda.md](lambda.md#payload-formats)). What differs, 
   item error's stack trace, in keys AWS's SDK ignores, and the summary that stands for one over
   256 KiB its `itemCount`.
 - AWS's in-process runner records no result for a callback answered with empty text, where
-  durable_gen records the empty text; the workflows of both get None.
+  durable_gen records the empty text; the workflows of both get None. `TestRunner`'s
+  `send_callback_success` with no result records `null` where a sender of no payload leaves
+  none ([testing.md](testing.md)); AWS's SDK, replaying what durable_gen recorded, hands the
+  workflow the text (`""`, `"null"`).
 - AWS's in-process runner writes `NextAttemptDelaySeconds: 0` in the `RetryDetails` of a
   step's last failed attempt; durable_gen writes none there, as requirement 1-12 lists.
 

@@ -101,6 +101,11 @@ def run_aws(p: d.Pair) -> list[dict[str, Any]]:
 
 def run_ours(p: d.Pair, payload_format: str) -> list[dict[str, Any]]:
     """durable_gen runs the pair's own side; its history events."""
+    return _jsonable(export_ours(p, payload_format)["Events"])
+
+
+def export_ours(p: d.Pair, payload_format: str) -> dict[str, Any]:
+    """durable_gen runs the pair's own side; its ``DurableRun.export()``."""
     functions = {name: d.TARGETS[name][1] for name in p.targets}
     runner = TestRunner(functions=functions, payload_format=payload_format)  # type: ignore[arg-type]
     run = runner.run(p.ours, p.input)
@@ -126,7 +131,8 @@ def run_ours(p: d.Pair, payload_format: str) -> list[dict[str, Any]]:
             _, etype, message, data = answer
             runner.send_callback_failure(cid, etype, message, data)
         runner.run_until_idle()
-    return _jsonable(run.export()["Events"])
+    export: dict[str, Any] = run.export()
+    return export
 
 
 # --- what is compared -------------------------------------------------------------------------
@@ -214,7 +220,7 @@ def summary(events: list[dict[str, Any]], payload_format: str) -> dict[str, Any]
             "error": _error(getattr(details, "error", None), payload_format),
         }
         if not (batch and payload_format == "json"):  # our BatchResult's own JSON there
-            row["result"] = None if result is None else _payload(result, payload_format)
+            row["result"] = _payload(result, payload_format)
         if op.step_details is not None:
             row["attempt"] = op.step_details.attempt
         if op.context_details is not None:
@@ -338,6 +344,9 @@ DOCUMENTED: dict[str, list[str]] = {
     # AWS's runner records no result for a callback answered with empty text
     "callback_empty_string": ["op 'approve' result"],
     "wait_for_callback_empty_string": ["op 'ask create callback id' result"],
+    # TestRunner.send_callback_success with no result records JSON null (docs/testing.md)
+    "callback_no_payload": ["op 'approve' result"],
+    "wait_for_callback_no_payload": ["op 'ask create callback id' result"],
     # a callback result is decoded JSON, not the raw text (docs/migration.md)
     "callback_json_string": ["result"],
     # a failure sent with no error keeps no type or message; AWS's SDK supplies its own
@@ -430,3 +439,75 @@ def test_a_raising_check_escapes_as_aws_records_it_and_old_records_still_replay(
     report = replay(workflow, {"Events": old["Events"]})
     assert report.status == "ok", report.message
     assert report.outcome == "failed"
+
+
+# --- each SDK replays the other's record ---------------------------------------------------------
+
+#: Pairs whose durable_gen side fails where AWS's went on: a replay of AWS's record fails too.
+_REFUSED = {"step_unicode_payload_and_name", "steps_unnamed_and_empty_name", "wait_zero_seconds"}
+
+
+@pytest.mark.parametrize("name", list(d.PAIRS))
+def test_durable_gen_replays_what_aws_recorded(
+    name: str, aws_histories: dict[str, list[dict[str, Any]]]
+) -> None:
+    theirs = _aws(name, aws_histories)
+    report = replay(d.PAIRS[name].ours, {"Events": theirs})
+    if name in _REFUSED:
+        assert report.status == "failed"
+        return
+    assert report.status == "ok", report.message
+    status, result = _outcome(theirs)
+    assert report.outcome == status.lower()  # type: ignore[union-attr]
+    if status == "SUCCEEDED" and "result" not in documented(name, "aws"):
+        assert report.result == (None if result is None else json.loads(result))
+
+
+#: What AWS's SDK returns from the callback durable_gen recorded: the text itself, where
+#: durable_gen's workflow reads None from both (``TestRunner.send_callback_success`` with no
+#: result writes JSON ``null``; the empty text is None to durable_gen's codec).
+_RAW_TEXT = {"callback_empty_string": "", "callback_no_payload": "null"}
+
+
+class _Client:
+    """The boto3 client AWS's SDK calls: serves the given operations, keeps the updates."""
+
+    def __init__(self, operations: list[dict[str, Any]]) -> None:
+        self.operations = operations
+        self.updates: list[dict[str, Any]] = []
+
+    def checkpoint_durable_execution(self, **kwargs: Any) -> dict[str, Any]:
+        self.updates += kwargs.get("Updates", [])
+        return {"CheckpointToken": f"t-{len(self.updates)}", "NewExecutionState": {}}
+
+    def get_durable_execution_state(self, **kwargs: Any) -> dict[str, Any]:
+        return {"Operations": self.operations, "NextMarker": ""}
+
+
+@pytest.mark.parametrize("name", [n for n in d.PAIRS if n not in _REFUSED])
+def test_aws_sdk_replays_what_durable_gen_recorded(name: str) -> None:
+    """AWS's SDK, handed what durable_gen recorded (``"aws"``) as a Lambda invocation's state,
+    starts nothing new and ends as durable_gen's execution ended."""
+    from aws_durable_execution_sdk_python_testing.invoker import create_test_lambda_context
+
+    p = d.PAIRS[name]
+    export = export_ours(p, "aws")
+    status, result = _outcome(_jsonable(export["Events"]))
+    client = _Client(export["Operations"])
+    handler = durable_execution(boto3_client=client)(p.aws)
+    d.ATTEMPTS.clear()
+    output = handler(
+        {
+            "DurableExecutionArn": export["DurableExecutionArn"],
+            "CheckpointToken": "t-0",
+            "InitialExecutionState": {"Operations": export["Operations"], "NextMarker": ""},
+        },
+        create_test_lambda_context(),
+    )
+    recorded = {op["Id"] for op in export["Operations"]}
+    assert [u.get("Name") for u in client.updates if u["Id"] not in recorded] == []
+    assert output["Status"] == status
+    if name in _RAW_TEXT:  # AWS's SDK hands the callback's recorded text to the workflow
+        assert json.loads(output["Result"]) == _RAW_TEXT[name]
+    elif status == "SUCCEEDED" and "result" not in documented(name, "aws"):
+        assert json.loads(output.get("Result") or "null") == json.loads(result or "null")
