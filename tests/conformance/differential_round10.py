@@ -14,9 +14,12 @@ SDKs, from ``TARGETS``).
 
 from __future__ import annotations
 
+import datetime
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypedDict
 
 from aws_durable_execution_sdk_python.config import (
     CallbackConfig,
@@ -28,7 +31,12 @@ from aws_durable_execution_sdk_python.config import (
     StepConfig,
     StepSemantics,
 )
-from aws_durable_execution_sdk_python.context import DurableContext, durable_parallel_branch
+from aws_durable_execution_sdk_python.context import (
+    DurableContext,
+    StepContext,
+    durable_parallel_branch,
+    durable_step,
+)
 from aws_durable_execution_sdk_python.exceptions import StepError
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 from aws_durable_execution_sdk_python.waits import (
@@ -1079,3 +1087,201 @@ def a_virtual(event, ctx: DurableContext):
         name="virt",
         config=ChildConfig(is_virtual=True),
     )
+
+
+def o_backoff(event):
+    retry = dg.Retry(max_attempts=4, initial_delay=1, max_delay=3, backoff=2, jitter="none")
+    return (yield dg.Step(lambda: _flaky("bo", 3, "fourth"), name="flaky", retry=retry))
+
+
+@pair("retry_backoff_capped", o_backoff)
+def a_backoff(event, ctx: DurableContext):
+    config = RetryStrategyConfig(
+        max_attempts=4,
+        initial_delay=Duration.from_seconds(1),
+        max_delay=Duration.from_seconds(3),
+        backoff_rate=2,
+        jitter_strategy=JitterStrategy.NONE,
+    )
+    step_config = StepConfig(retry_strategy=create_retry_strategy(config))
+    return ctx.step(lambda _: _flaky("bo", 3, "fourth"), name="flaky", config=step_config)
+
+
+def _not_retried() -> Any:
+    raise KeyError("sku")
+
+
+def o_retry_on(event):
+    retry = dg.Retry(
+        max_attempts=3,
+        initial_delay=1,
+        max_delay=1,
+        backoff=1,
+        jitter="none",
+        retry_on=(TimeoutError,),
+    )
+    try:
+        yield dg.Step(_not_retried, name="lookup", retry=retry)
+    except dg.StepFailedError as e:
+        return [e.error_type, e.error_message]
+
+
+@pair("retry_on_other_type_not_retried", o_retry_on)
+def a_retry_on(event, ctx: DurableContext):
+    config = RetryStrategyConfig(
+        max_attempts=3,
+        initial_delay=Duration.from_seconds(1),
+        max_delay=Duration.from_seconds(1),
+        backoff_rate=1,
+        jitter_strategy=JitterStrategy.NONE,
+        retryable_error_types=[TimeoutError],
+    )
+    try:
+        ctx.step(
+            lambda _: _not_retried(),
+            name="lookup",
+            config=StepConfig(retry_strategy=create_retry_strategy(config)),
+        )
+    except StepError as e:
+        return [e.error_type, e.message]
+
+
+def _extended() -> Any:
+    return {
+        "when": datetime.datetime(2026, 3, 29, 1, 30, tzinfo=datetime.UTC),
+        "amount": Decimal("10.05"),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "pair": (1, "two"),
+        "raw": b"\x00\xff",
+    }
+
+
+class Extended(TypedDict):
+    when: datetime.datetime
+    amount: Decimal
+    id: uuid.UUID
+    pair: tuple[int, str]
+    raw: bytes
+
+
+def _extended_typed() -> Extended:  # the declared type: the values come back as they went
+    return _extended()
+
+
+def o_extended(event):
+    v = yield dg.Step(_extended_typed, name="values")
+    return [v["when"].isoformat(), str(v["amount"]), str(v["id"]), list(v["pair"]), v["raw"].hex()]
+
+
+@pair("step_extended_types", o_extended)
+def a_extended(event, ctx: DurableContext):
+    v = ctx.step(lambda _: _extended(), name="values")
+    return [v["when"].isoformat(), str(v["amount"]), str(v["id"]), list(v["pair"]), v["raw"].hex()]
+
+
+def o_map_map(event):
+    def inner(x, i):
+        return x + i
+
+    def outer(row, i):
+        r = yield dg.Map(inner, row, name=f"row{i}")
+        return r.results()
+
+    r = yield dg.Map(outer, [[1, 2], [], [3]], name="grid")
+    return r.results()
+
+
+@pair("map_of_maps_with_an_empty_row", o_map_map)
+def a_map_map(event, ctx: DurableContext):
+    @durable_step
+    def inner(step_context: StepContext, x: int, j: int) -> int:
+        return x + j
+
+    def outer(c: DurableContext, row, i, items):
+        return c.map(row, lambda cc, x, j, its: cc.step(inner(x, j)), name=f"row{i}").get_results()
+
+    return ctx.map([[1, 2], [], [3]], outer, name="grid").get_results()
+
+
+def o_invoke_items(event):
+    def item(x, i):
+        return (yield dg.Invoke("echo", {"n": x}, name="call"))
+
+    r = yield dg.Map(item, [1, 2], name="calls", max_concurrency=1)
+    return r.results()
+
+
+@pair("invoke_in_map_items", o_invoke_items, targets=("echo",))
+def a_invoke_items(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        return c.invoke("echo", {"n": x}, name="call")
+
+    return ctx.map([1, 2], item, name="calls", config=MapConfig(max_concurrency=1)).get_results()
+
+
+def o_child_batch(event):
+    def sub() -> dg.Workflow[dg.BatchResult[int]]:
+        r = yield dg.Map(lambda x, i: x, [1, 2], name="inner")
+        return r
+
+    r = yield dg.Child(sub, name="holder")
+    return [r.results(), str(r.completion_reason)]
+
+
+@pair("child_returns_a_batch_result", o_child_batch)
+def a_child_batch(event, ctx: DurableContext):
+    def sub(c: DurableContext):
+        return c.map([1, 2], lambda cc, x, i, items: cc.step(lambda _: x), name="inner")
+
+    r = ctx.run_in_child_context(sub, name="holder")
+    return [r.get_results(), r.completion_reason.value]
+
+
+BIG_INPUT = {"rows": ["é" * 100 for _ in range(1000)]}  # about 200 KiB as JSON, escaped
+
+
+def o_big_input(event):
+    n = yield dg.Step(lambda: len(event["rows"]), name="count")
+    return n
+
+
+@pair("big_unicode_input", o_big_input, BIG_INPUT)
+def a_big_input(event, ctx: DurableContext):
+    return ctx.step(lambda _: len(event["rows"]), name="count")
+
+
+def o_par_tolerated(event):
+    def bad(n):
+        def body():
+            return (yield dg.Step(lambda: _out_of_stock(n), name="s", retry=OUR_ONE))
+
+        return body
+
+    r = yield dg.Parallel(
+        [
+            dg.Branch(bad("a"), name="a"),
+            dg.Branch(bad("b"), name="b"),
+            dg.Branch(bad("c"), name="c"),
+        ],
+        name="tol",
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_count=1),
+    )
+    started = [i.status for i in r.items if i.status != "NOT_STARTED"]
+    return [str(r.completion_reason), r.failure_count, started]
+
+
+@pair("parallel_tolerance_exceeded_serial", o_par_tolerated)
+def a_par_tolerated(event, ctx: DurableContext):
+    def bad(n):
+        @durable_parallel_branch(name=n)
+        def body(c: DurableContext):
+            return c.step(lambda _: _out_of_stock(n), name="s", config=ONE)
+
+        return body()
+
+    config = ParallelConfig(
+        max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_count=1)
+    )
+    r = ctx.parallel([bad("a"), bad("b"), bad("c")], name="tol", config=config)
+    return [r.completion_reason.value, r.failure_count, [i.status.value for i in r.all]]

@@ -165,6 +165,21 @@ def _drop_name(item: Any) -> Any:
     return item
 
 
+def _unnamed_items(value: Any) -> Any:
+    """A batch result's JSON without its items' names (AWS's SDK records none)."""
+    if isinstance(value, dict):
+        if "items" in value and "completionReason" in value and isinstance(value["items"], list):
+            value = {**value, "items": [_drop_key(i, "name") for i in value["items"]]}
+        return {k: _unnamed_items(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unnamed_items(v) for v in value]
+    return value
+
+
+def _drop_key(item: Any, key: str) -> Any:
+    return {k: v for k, v in item.items() if k != key} if isinstance(item, dict) else item
+
+
 def _payload(text: str | None, payload_format: str) -> Any:
     """A recorded payload, compared as its JSON value (spacing and escapes do not count);
     in the ``"json"`` format, whose payloads are not AWS's envelope, as the value it holds."""
@@ -174,8 +189,8 @@ def _payload(text: str | None, payload_format: str) -> Any:
         value = json.loads(text)
     except ValueError:
         return f"<text {text!r}>"
-    if payload_format == "json":
-        return msgspec.to_builtins(decode(text))
+    if payload_format == "json":  # as JSON values: tuples as lists, no item names
+        return _unnamed_items(json.loads(msgspec.json.encode(decode(text))))
     return _without_our_keys(value)
 
 
