@@ -29,6 +29,7 @@ from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 
+import durable_gen as dg
 from durable_gen._codec import decode
 from durable_gen.testing import TestRunner, operations_from_events, replay
 
@@ -526,3 +527,31 @@ def test_aws_sdk_replays_what_durable_gen_recorded(name: str) -> None:
         assert json.loads(output["Result"]) == _RAW_TEXT[name]
     elif status == "SUCCEEDED" and "result" not in documented(name, "aws"):
         assert json.loads(output.get("Result") or "null") == json.loads(result or "null")
+
+
+# --- a callback failed with no error object ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload_format", "recorded"),
+    [
+        ("json", "CallbackFailedError"),
+        ("aws", "aws_durable_execution_sdk_python.exceptions.CallbackExternalError"),
+    ],
+)
+def test_an_execution_failed_by_a_callback_failed_without_error_says_what_was_recorded(
+    payload_format: str, recorded: str
+) -> None:
+    """The sender sent no error: the execution records the type alone, and its
+    ``ExecutionFailedError`` says so, with no ``None`` standing for the missing message."""
+    runner = TestRunner(payload_format=payload_format)  # type: ignore[arg-type]
+    run = runner.run(d.o_cb, None)
+    run.send_callback_failure("approve")
+    runner.run_until_idle()
+    with pytest.raises(dg.ExecutionFailedError) as info:
+        run.result()
+    assert info.value.error_type == recorded and info.value.error_message is None
+    assert str(info.value) == f"execution failed: {recorded}"
+    assert str(dg.ExecutionFailedError(None, None)) == (
+        "execution failed: no error type or message recorded"
+    )
