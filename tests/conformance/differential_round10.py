@@ -1285,3 +1285,81 @@ def a_par_tolerated(event, ctx: DurableContext):
     )
     r = ctx.parallel([bad("a"), bad("b"), bad("c")], name="tol", config=config)
     return [r.completion_reason.value, r.failure_count, [i.status.value for i in r.all]]
+
+
+def o_branch_raises(event):
+    def bad():
+        raise OutOfStock("branch gave up")
+        yield
+
+    def good():
+        return (yield dg.Step(lambda: "g", name="s"))
+
+    r = yield dg.Parallel(
+        [dg.Branch(bad, name="bad"), dg.Branch(good, name="good")],
+        name="mixed",
+        max_concurrency=1,
+        completion=dg.Completion.all_completed(),
+    )
+    return [[e.error_type, e.error_message] for e in r.errors()]
+
+
+@pair("parallel_branch_body_raises", o_branch_raises)
+def a_branch_raises(event, ctx: DurableContext):
+    @durable_parallel_branch(name="bad")
+    def bad(c: DurableContext):
+        raise OutOfStock("branch gave up")
+
+    @durable_parallel_branch(name="good")
+    def good(c: DurableContext):
+        return c.step(lambda _: "g", name="s")
+
+    config = ParallelConfig(max_concurrency=1, completion_config=CompletionConfig.all_completed())
+    r = ctx.parallel([bad(), good()], name="mixed", config=config)
+    return [[e.type, e.message] for e in r.get_errors()]
+
+
+def o_item_child_raises(event):
+    def item(x, i):
+        def inner():
+            raise OutOfStock(x)
+            yield
+
+        return (yield dg.Child(inner, name="inner"))
+
+    r = yield dg.Map(item, [42], name="items", completion=dg.Completion.all_completed())
+    return [[e.error_type, e.error_message] for e in r.errors()]
+
+
+@pair("map_item_child_raises_non_str_arg", o_item_child_raises)
+def a_item_child_raises(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        def inner(cc: DurableContext):
+            raise OutOfStock(x)
+
+        return c.run_in_child_context(inner, name="inner")
+
+    config = MapConfig(completion_config=CompletionConfig.all_completed())
+    r = ctx.map([42], item, name="items", config=config)
+    return [[e.type, e.message] for e in r.get_errors()]
+
+
+def o_wfcb_in_map(event):
+    def item(x, i):
+        return (yield dg.WaitForCallback(lambda callback_id: None, name=f"ask{i}"))
+
+    r = yield dg.Map(item, ["a", "b"], name="asks", max_concurrency=1)
+    return r.results()
+
+
+@pair(
+    "wait_for_callback_in_map_items",
+    o_wfcb_in_map,
+    answers=[("succeed", '{"n": 1}'), ("succeed", '"two"')],
+)
+def a_wfcb_in_map(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        return c.wait_for_callback(lambda callback_id, cc: None, name=f"ask{i}")
+
+    r = ctx.map(["a", "b"], item, name="asks", config=MapConfig(max_concurrency=1))
+    return r.get_results()
