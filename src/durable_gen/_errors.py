@@ -128,7 +128,10 @@ class ExecutionFailedError(DurableGenError):
         stack_trace: list[str] | None = None,
     ) -> None:
         verdict = status.lower().replace("_", " ")  # "timed out", not "timed_out"
-        super().__init__(f"execution {verdict}: {error_type}: {error_message}")
+        # what was recorded, without "None" for a part that was not (a callback failed with
+        # no error object records neither type nor message)
+        what = ": ".join(part for part in (error_type, error_message) if part)
+        super().__init__(f"execution {verdict}: {what or 'no error type or message recorded'}")
         self.error_type = error_type
         self.error_message = error_message
         self.error_data = error_data

@@ -59,6 +59,7 @@ __all__ = [
     "callback_error",
     "check_error_object",
     "compensation_error",
+    "condition_error",
     "context_error",
     "error_object",
     "error_size",
@@ -374,6 +375,17 @@ def step_error(err: ErrorObject | None) -> OperationError:
     return raise_error(StepFailedError, err)
 
 
+def condition_error(err: ErrorObject | None) -> OperationError:
+    """The exception of a failed WaitForCondition: ``WaitConditionNotMetError`` when it ran out
+    of attempts, else the ``StepFailedError`` of its check, which, escaping a context or the
+    workflow, AWS's format records under AWS's ``WaitForConditionError`` (AWS's SDK raises that
+    for a check that raised, too)."""
+    exc = step_error(err)
+    if type(exc) is StepFailedError:
+        setattr(exc, _AWS_TYPE_ATTR, AWS_WAIT_FOR_CONDITION_ERROR)
+    return exc
+
+
 def callback_error(err: ErrorObject | None, status: str) -> OperationError:
     """The exception of a callback that ended with ``status`` (TIMED_OUT or FAILED)."""
     if status == "TIMED_OUT":
@@ -537,8 +549,16 @@ def same_error_type(recorded: str | None, exc_or_error: BaseException | ErrorObj
         return False
     if recorded == aws_error_type(exc_or_error):
         return True
-    if recorded == AWS_STEP_ERROR and isinstance(exc_or_error, WaitConditionNotMetError):
-        return True  # what durable_gen recorded for it escaping, before it had its own class
+    if recorded == AWS_STEP_ERROR and (
+        isinstance(exc_or_error, WaitConditionNotMetError)
+        or (
+            isinstance(exc_or_error, BaseException)
+            and exception_attr(exc_or_error, _AWS_TYPE_ATTR) == AWS_WAIT_FOR_CONDITION_ERROR
+        )
+    ):
+        # what durable_gen recorded for a wait-for-condition's failure escaping, before it
+        # recorded AWS's WaitForConditionError
+        return True
     # recorded by a version that named our public errors after their private module
     kind = type(exc_or_error)
     return (

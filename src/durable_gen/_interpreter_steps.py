@@ -61,7 +61,7 @@ from ._errors import (
     ValidationError,
     WorkflowDefinitionError,
 )
-from ._failure import step_error, step_error_object
+from ._failure import condition_error, step_error, step_error_object
 from ._interpreter_batch import BatchHandlers
 from ._interpreter_core import BLOCKED, Answer, Fiber, Resolver, plain
 from ._logger import failed_attempts_logged, log_failed_attempt
@@ -649,7 +649,8 @@ class StepHandlers(BatchHandlers):
                 except SerializationError as exc:
                     return (None, exc)
             if op.status in TERMINAL_STATUSES:
-                return (None, step_error(d.error if d else None))
+                failed = condition_error if run.condition else step_error
+                return (None, failed(d.error if d else None))
             return None
 
         return resolve
@@ -657,7 +658,8 @@ class StepHandlers(BatchHandlers):
     def _step_final_failure(self, run: Run, error: BaseException) -> None:
         err = step_error_object(error, aws_types=self._aws_types)
         self._step_outcome(run, "FAIL", error=err)
-        self._ready.append((run.fiber, None, step_error(err)))
+        failed = condition_error if run.condition else step_error
+        self._ready.append((run.fiber, None, failed(err)))
 
     def _unit(self, op_id: str, attempt: int) -> float:
         """A number in [0, 1) derived from the execution, operation and attempt (jitter)."""
@@ -686,7 +688,7 @@ class StepHandlers(BatchHandlers):
             except SerializationError as exc:
                 return (None, exc)
         if rec.status == "FAILED":
-            return (None, step_error(d.error if d else None))
+            return (None, condition_error(d.error if d else None))
         run.attempt = ((d.attempt or 0) if d else 0) + 1
         run.started = True
         if rec.status == "STARTED":

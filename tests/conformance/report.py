@@ -228,6 +228,59 @@ with emulator_session(functions={{"echo": echo}}) as session:
   with its SUCCEED, so `operation-start` is printed after the step's attempt ended; 10-2 asserts
   no order between operation and attempt hooks.
 
+## Differences from AWS's SDK
+
+`tests/conformance/test_differential_round10.py` runs small workflows written twice
+(`differential_round10.py`), once with AWS's Python SDK, run in-process by the
+`DurableFunctionTestRunner` of `aws-durable-execution-sdk-python-testing`, and once with
+durable_gen's `TestRunner`, in each payload format, over shapes the requirements leave out: an
+empty Map and a Map of one item, contexts nested four deep, a Parallel whose completion policy
+is met before its last branch starts, a retry that succeeds on its last attempt, non-ASCII and
+250 KiB payloads, None results, a step or a wait-for-condition check raising an exception of the
+user's, callbacks answered with empty text or no payload or failed with no error, waits of 1 s,
+invokes of a failing target. It compares the outcome, the result, the error (type and message)
+and every operation (type, subtype, name, status, parent, attempt, result and error; payloads as
+JSON values), then judges durable_gen's history under `"aws"` with AWS's published
+`EventHistoryMatcher`, AWS's history taken as the expected one (times, ARNs, callback ids and
+stack traces left open, invocation boundaries left out, events ordered by operation) and
+with its result validator, AWS's status and result taken as the expected ones. Error
+types are compared under `"aws"` only: `"json"` records a failure's own type where AWS's SDK
+records its exception's ([lambda.md](lambda.md#payload-formats)). What differs, each on purpose:
+
+- Operation names are held to what the service records, 1 to 256 printable ASCII characters
+  ([lambda.md](lambda.md#limits)): `dg.Step(fn, name="crème brûlée")` is a `ValidationError` where
+  the command is built, and the execution fails; AWS's SDK and its in-process runner take it.
+- An empty name (`name=""`) is a `ValidationError` too, where AWS's SDK takes it for no name.
+- A wait of 0 s fails the execution in both SDKs, each with its own `ValidationError` and
+  message.
+- A callback that times out records the embedded engine's message (`the callback was not
+  completed within 5 seconds`), AWS's runner its own; the workflow's `CallbackTimeoutError`
+  has the `error_type` recorded on the callback, `Callback.Timeout`, where AWS's SDK's has its
+  class path ([migration.md](migration.md)).
+- A callback's result reaches the workflow as decoded JSON (`yes` for the text `"yes"`), where
+  AWS's SDK hands over the raw text ([migration.md](migration.md)).
+- A callback failed with no error object: durable_gen's `CallbackFailedError` has no
+  `error_type` and no `error_message`, as the sender sent none, and an execution it fails
+  records no message either (its type `CallbackFailedError`, under `"aws"` AWS's
+  `CallbackExternalError`); AWS's SDK raises its `CallbackExternalError` with the message
+  `Callback failed`.
+- `BatchResult.raise_if_failed()` raises a `BatchFailedError` whose message counts the failed
+  items and names the first (`1 of 2 items failed; first: item 1: ...`); AWS's
+  `throw_if_error()` raises the first failure with its message alone. Under `"aws"` both record
+  `ChildContextError`.
+- `BatchResult.items` holds the items never started (`NOT_STARTED`) too, AWS's `all` only the
+  started ones: the ports filter them, as [migration.md](migration.md) says. Under `"aws"` a
+  batch result also carries each item's `name`, the never-started items (`notStarted`) and each
+  item error's stack trace, in keys AWS's SDK ignores, and the summary that stands for one over
+  256 KiB its `itemCount`.
+- AWS's in-process runner records no result for a callback answered with empty text, where
+  durable_gen records the empty text; the workflows of both get None. `TestRunner`'s
+  `send_callback_success` with no result records `null` where a sender of no payload leaves
+  none ([testing.md](testing.md)); AWS's SDK, replaying what durable_gen recorded, hands the
+  workflow the text (`""`, `"null"`).
+- AWS's in-process runner writes `NextAttemptDelaySeconds: 0` in the `RetryDetails` of a
+  step's last failed attempt; durable_gen writes none there, as requirement 1-12 lists.
+
 ## AWS's emulator
 
 `python -m tests.conformance.report --emulator` (and `DURABLE_GEN_CONFORMANCE_EMULATOR=1` for the
