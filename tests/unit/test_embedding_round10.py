@@ -534,3 +534,79 @@ def test_trio_host_ends_as_the_engine(shape: str, mode: str) -> None:
         assert [(e.action, e.name) for e in host.events] == [("START", "virt"), ("SUCCEED", "virt")]
     if shape == "step_timeout" and mode == "step":
         assert host.early_starts >= 1  # the slow attempt's START went ahead of its outcome
+
+
+# -- a checkpoint reply in pages ---------------------------------------------------------------
+
+
+class PagedReplies:
+    """A DurableService whose checkpoint replies give one changed operation and the rest
+    through `NextMarker` (`get_state` of that marker), as the service may page them."""
+
+    def __init__(self, input_json: str) -> None:
+        self.now_ms = 1_700_000_000_000
+        self.store = {"exec": rt.Operation(
+            id="exec", type="EXECUTION", status="STARTED", start_timestamp=self.now_ms,
+            execution_details=rt.ExecutionDetails(input_payload=input_json))}  # fmt: skip
+        self.timers: dict[tuple[str, str], rt.Timer] = {}
+        self.pages: dict[str, list[rt.Operation]] = {}
+        self.tokens = (f"token-{n}" for n in itertools.count())
+        self.token = ""
+        self.paged = 0
+
+    def event(self) -> rt.InvocationInput:
+        self.token = next(self.tokens)
+        state = rt.ExecutionState(operations=list(self.store.values()))
+        return rt.InvocationInput(
+            durable_execution_arn="paged-replies",
+            checkpoint_token=self.token,
+            initial_execution_state=state,
+        )
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Any
+    ) -> rt.CheckpointResponse:
+        if checkpoint_token != self.token:
+            raise dg.InvalidCheckpointTokenError("use the token of the last CheckpointResponse")
+        applied = rt.apply_updates(self.store, updates, now_ms=self.now_ms)
+        for timer in applied.timers:
+            self.timers[timer.kind, timer.operation_id] = timer
+        self.token = next(self.tokens)
+        changed = list(applied.operations)
+        if len(changed) < 2:
+            state = rt.ExecutionState(operations=changed)
+        else:
+            marker = f"m{len(self.pages)}"
+            self.pages[marker] = changed[1:]
+            self.paged += 1
+            state = rt.ExecutionState(operations=changed[:1], next_marker=marker)
+        return rt.CheckpointResponse(checkpoint_token=self.token, new_execution_state=state)
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str
+    ) -> rt.ExecutionState:
+        return rt.ExecutionState(operations=self.pages.pop(marker))
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("shape", ["map_waiting_items", "nested_children", "parallel_of_maps"])
+def test_a_checkpoint_reply_in_pages_is_read_whole_not_checked_as_the_whole_state(
+    shape: str, mode: str
+) -> None:
+    """The operations a paged reply changed name contexts recorded before it (a Map item's
+    step, its Map): they are news, not the execution's state, and must not be refused as a
+    truncated history."""
+    expected = shapes.engine_outcome(shape, uuid.uuid4().hex)
+    service = PagedReplies(json.dumps({"key": uuid.uuid4().hex}))
+    for _ in range(20):
+        output = rt.invoke(shapes.SHAPES[shape], service.event(), service, checkpointing=mode)
+        if output.status != "PENDING":
+            break
+        first = min(service.timers.values(), key=lambda t: t.due_ms)
+        del service.timers[first.kind, first.operation_id]
+        service.now_ms = max(service.now_ms, first.due_ms)
+        rt.fire_timer(service.store, first, now_ms=service.now_ms)
+    assert service.paged
+    got = ("SUCCEEDED", json.loads(output.result or "null")) if output.status == "SUCCEEDED" else (
+        "FAILED", output.error and output.error.error_type)  # fmt: skip
+    assert got == expected, output.error
