@@ -90,7 +90,7 @@ from ._errors import (
 )
 from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._interpreter_steps import refused_result
-from ._paging import load_operations
+from ._paging import load_operations, read_pages
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler, conforms, instance_hint
@@ -420,8 +420,8 @@ class _Invocation:
                 return operations  # the execution's own end: nothing is sent after it
             raise _TokenWithheld
         self.token = reply.checkpoint_token
-        if state.next_marker:  # more pages: read and check them all
-            operations = load_operations(
+        if state.next_marker:  # more pages of what changed (news, not the whole state)
+            operations = read_pages(
                 state, lambda marker: self.service.get_state(self.arn, self.token, marker)
             )
         if self.hooks is not None:

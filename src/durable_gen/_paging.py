@@ -39,6 +39,7 @@ __all__ = [
     "check_operations",
     "check_status",
     "load_operations",
+    "read_pages",
 ]
 
 #: Pages read at most for one invocation's state. A service that keeps issuing new markers
@@ -89,11 +90,10 @@ def load_operations(
     *,
     max_pages: int = MAX_PAGES,
 ) -> CheckedOperations:
-    """Every operation from ``first`` and the pages after it, checked.
+    """Every operation of an execution's state from ``first`` and the pages after it, checked.
 
     Args:
-        first: The first page (``InitialExecutionState``, or a checkpoint reply's
-            ``NewExecutionState``).
+        first: The first page (``InitialExecutionState``).
         fetch_page: Returns the page a ``NextMarker`` points at, e.g.
             ``lambda marker: service.get_state(arn, token, marker)``.
         max_pages: Pages to read at most, ``first`` included.
@@ -104,6 +104,28 @@ def load_operations(
     Raises:
         InvalidInputError: the service repeated a marker or paged past ``max_pages``, or what
             it sent breaks a rule of ``check_operations``.
+    """
+    operations = read_pages(first, fetch_page, max_pages=max_pages)
+    check_operations(operations)
+    return CheckedOperations(operations)
+
+
+def read_pages(
+    first: ExecutionState,
+    fetch_page: Callable[[str], ExecutionState],
+    *,
+    max_pages: int = MAX_PAGES,
+) -> list[Operation]:
+    """The operations of ``first`` and the pages after it, read under rule 1 only.
+
+    A checkpoint reply's ``NewExecutionState`` is read with this: its pages hold the
+    operations that checkpoint changed, not the execution's whole state, so their parents
+    (contexts recorded before) are rightly absent and rules 2 to 6 are not whole-state checks
+    there; the interpreter's ``observe()`` checks each operation it is given.
+
+    Raises:
+        InvalidInputError: the service repeated a marker or paged past ``max_pages``, or a page
+            is not an ``ExecutionState``.
     """
     operations = list(first.operations)
     marker = first.next_marker
@@ -136,8 +158,7 @@ def load_operations(
         operations.extend(page.operations)
         marker = page.next_marker
         pages += 1
-    check_operations(operations)
-    return CheckedOperations(operations)
+    return operations
 
 
 class CheckedOperations(list[Operation]):

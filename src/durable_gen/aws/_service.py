@@ -29,7 +29,7 @@ from .._errors import (
     ServiceError,
     ValidationError,
 )
-from .._paging import load_operations
+from .._paging import read_pages
 from .._wire import CheckpointResponse, ExecutionState, Operation, OperationUpdate
 from ._client import (
     check_client,
@@ -372,7 +372,7 @@ class LambdaService:
                 )
             token = response.checkpoint_token
             if state.next_marker:  # its pages now, while its token is the newest
-                operations = load_operations(
+                operations = read_pages(
                     state, functools.partial(self.get_state, execution_arn, token)
                 )
             changed.update((op.id, op) for op in operations)
