@@ -534,9 +534,9 @@ class BatchHandlers(Core):
             if batch.done:
                 return
             if batch.cmd.nesting != "flat":
-                self._check_reached(iter_id, item_type, name)
+                self._check_reached(iter_id, item_type, name, exc)
             else:
-                self._check_reached_next(child, item_type, name)
+                self._check_reached_next(child, item_type, name, exc)
             result, err = self._settle_context(
                 iter_id, batch.op_id, item_type, name, serdes, value, exc,
                 record=not replay_children, type_=batch.item_type(i),

@@ -14,7 +14,8 @@ module holds rules 1-3 and the context half of rule 4:
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
    A context whose code ends must have reached every operation recorded in it, or the
    interpretation stops with ``NonDeterminismError`` there (``_check_reached``; for a
-   virtual child or a flat item, which record nothing, ``_check_reached_next``).
+   virtual child or a flat item, which record nothing, ``_check_reached_next``); code that
+   ended by raising stops it with that error instead, as the root's does.
 4. A virtual child context records nothing: it takes its position (its id names its
    operations' ids) but nothing may be recorded at that id (``NonDeterminismError``), its
    operations record the enclosing context's ParentId, and its body runs on every replay. Its
@@ -467,12 +468,19 @@ class Core:
             f = f.outer
         return False
 
-    def _check_reached(self, ctx_id: str, sub_type: str, name: str | None) -> None:
+    def _check_reached(
+        self, ctx_id: str, sub_type: str, name: str | None, exc: BaseException | None = None
+    ) -> None:
         """A context's code has ended: every operation recorded in it must have been reached,
         or the code no longer yields what the execution recorded (``NonDeterminismError`` now,
-        whichever route replays it, rather than when the workflow returns)."""
+        whichever route replays it, rather than when the workflow returns). Code that ended
+        by raising ``exc`` fails the execution with it instead, as the root's does: the
+        recorded execution went on, this code would fail it (a failure it no longer catches,
+        a bug of its own), and the error says so better than the operations it did not reach."""
         if not self._unreached_in(ctx_id):
             return
+        if isinstance(exc, Exception):
+            raise Fatal(exc)
         visited = self._visited
         left = [op for op in self._recorded_children(ctx_id) if op.id not in visited]
         first = left[0]
@@ -489,7 +497,9 @@ class Core:
             )
         )
 
-    def _check_reached_next(self, fiber: Fiber, sub_type: str, name: str | None) -> None:
+    def _check_reached_next(
+        self, fiber: Fiber, sub_type: str, name: str | None, exc: BaseException | None = None
+    ) -> None:
         """The code of a context that records nothing (a virtual child, a flat item) has
         ended at its ``fiber.n``-th position: nothing may be recorded after it (nor inside
         virtual children there), or the code no longer yields what the execution recorded
@@ -508,6 +518,8 @@ class Core:
             rec = ops.get(at) or ops.get(operation_id(at, 1))
         if rec is None:
             return
+        if isinstance(exc, Exception):
+            raise Fatal(exc)  # as _check_reached says
         what = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
         context = describe("CONTEXT", sub_type, name, None)
         raise Fatal(
@@ -674,7 +686,7 @@ class Core:
             )
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
-            self._check_reached(op_id, sub_type, name)
+            self._check_reached(op_id, sub_type, name, exc)
             result, err = self._settle_context(
                 op_id, fiber.parent_id, sub_type, name, serdes, value, exc,
                 record=not replaying_children, type_=type_,
@@ -718,7 +730,7 @@ class Core:
             self._virtual_event("START", op_id, parent_id, sub_type, name)
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
-            self._check_reached_next(child, sub_type, name)
+            self._check_reached_next(child, sub_type, name, exc)
             result, err = self._settle_context(
                 op_id, parent_id, sub_type, name, serdes, value, exc, record=False, type_=type_
             )
