@@ -159,6 +159,7 @@ class Fiber:
         "alive",
         "ctx_id",
         "gen",
+        "label",
         "n",
         "on_done",
         "outer",
@@ -189,6 +190,9 @@ class Fiber:
         self.ran_before = False
         #: For a virtual child: the fiber it runs inside, whose code goes on after it.
         self.outer: Fiber | None = None
+        #: For a context that records nothing (a virtual child, a flat item): its SubType and
+        #: name, for error messages to name it by (its id is recorded nowhere).
+        self.label: tuple[str, str | None] | None = None
 
 
 class Core:
@@ -317,7 +321,7 @@ class Core:
             or rec.name != name
             or rec.parent_id != fiber.parent_id
         ):
-            self._match(op_id, fiber.parent_id, type_, sub_type, name, n, legacy)
+            self._match(op_id, fiber.parent_id, type_, sub_type, name, n, legacy, fiber)
         if fiber.ran_before and (rec.status not in TERMINAL_STATUSES or type_ in _STOPS):
             # An invocation stopped at it (it was still open, or it is a wait or an invoke,
             # which end between invocations): the code after it ran only if it is recorded.
@@ -334,6 +338,7 @@ class Core:
         name: str | None,
         n: int,
         legacy: object = None,
+        fiber: Fiber | None = None,
     ) -> Operation | None:
         """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none.
 
@@ -366,7 +371,7 @@ class Core:
             advice = _ADVICE
             if rec.type == type_ and rec.name == name and rec.parent_id == parent:
                 advice = _sub_type_advice(type_, rec.sub_type, sub_type)
-            raise diverged_at(parent, n, op_id, recorded, requested, advice)
+            raise diverged_at(parent, n, op_id, recorded, requested, advice, fiber)
         self._visited.add(op_id)
         return rec
 
@@ -745,6 +750,7 @@ class Core:
 
         child = Fiber(generator(make_gen), op_id, done)
         child.parent_id = parent_id
+        child.label = (sub_type, name)
         child.ran_before = fiber.ran_before
         child.outer = fiber
         self._track(child)
@@ -877,16 +883,30 @@ def _diverged(
     fiber: Fiber, op_id: str, recorded: str, requested: str, advice: str = _ADVICE
 ) -> Fatal:
     """The non-determinism at the fiber's current position ``op_id``, to raise."""
-    return diverged_at(fiber.parent_id, fiber.n, op_id, recorded, requested, advice)
+    return diverged_at(fiber.parent_id, fiber.n, op_id, recorded, requested, advice, fiber)
 
 
 def diverged_at(
-    parent: str | None, n: int, op_id: str, recorded: str, requested: str, advice: str = _ADVICE
+    parent: str | None,
+    n: int,
+    op_id: str,
+    recorded: str,
+    requested: str,
+    advice: str = _ADVICE,
+    fiber: Fiber | None = None,
 ) -> Fatal:
     """The non-determinism at operation ``n`` of context ``parent`` (id ``op_id``), to raise;
-    ``advice`` says what to do about it."""
+    ``advice`` says what to do about it. In a context that records nothing (``fiber`` runs a
+    virtual child or a flat item), ``n`` counts that context's operations, so the position
+    names it, and says where its operations are recorded."""
     ctx = "the root context" if parent is None else f"context {parent[:12]}"
     where = f"operation {n} of {ctx}"
+    if fiber is not None and fiber.label is not None and fiber.ctx_id is not None:
+        where = (
+            f"operation {n} of context {fiber.ctx_id[:12]} "
+            f"({describe('CONTEXT', *fiber.label, None)}, which records nothing: its "
+            f"operations are recorded in {ctx})"
+        )
     return Fatal(
         NonDeterminismError(
             f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "

@@ -2,7 +2,8 @@
 docs/testing.md: for random nestings of children (recorded or virtual), Map items and Parallel
 branches (nested or flat), a step renamed or inserted in the innermost body while an execution
 waits there is reported by ``replay`` and by a resume on the engine with one message, naming
-the innermost operation that differs and the recorded contexts it sits in by type and name;
+the innermost operation that differs, the context that records nothing it sits in (a virtual
+child, a flat item or branch), and the recorded contexts around it by type and name;
 the determinism check names that innermost step, not the contexts around it; and such
 programs replay deterministically under any crash schedule."""
 
@@ -144,6 +145,11 @@ def test_a_change_deep_inside_is_named_at_the_innermost_operation_by_every_route
     recorded = next(op for op in run.operations() if op.id == report.divergence.operation_id)
     assert recorded.name == f"s{j}", report.message  # the innermost operation that differs
     assert f"the history recorded STEP/Step name='s{j}'" in report.message
+    innermost = {"virtual": f"c{len(kinds) - 1}", "flat map": "map-item-0"}.get(kinds[-1])
+    if kinds[-1] == "flat branch":
+        innermost = f"b{len(kinds) - 1}"
+    if innermost is not None:  # a context that records nothing is named in the position
+        assert f"name='{innermost}', which records nothing" in report.message, report.message
     contexts = recorded_contexts(kinds)
     if not contexts:
         assert "Where:" not in report.message

@@ -89,6 +89,7 @@ class Where:
 
     recorded: str
     contexts: tuple[str, ...] = ()
+    inside: str | None = None  # a context that records nothing, named in the position
 
 
 #: The change's name -> what its NonDeterminismError names (changes judged nondet only).
@@ -835,7 +836,62 @@ DEEP_MORE = [
 ]
 
 
-CHANGES = DEEP + DEEP_MORE + PCM + EXCEPTIONS + MAPS + RAISING
+# --- G. contexts that record nothing, four children deep --------------------------------------
+
+
+def _unrecorded(kind: str, step: Any = fetch) -> Any:
+    """Children ``c1`` to ``c3``; ``c3`` holds a virtual child ``v`` or a flat Map ``m`` of
+    two items, whose bodies run ``step`` then wait at their gate."""
+
+    def body(x: int) -> Gen:
+        a = yield step(x)
+        yield from gate(f"gate-{x}")
+        return a
+
+    def level(k: int, x: int) -> Gen:
+        if k < 3:
+            return (yield dg.Child(level, (k + 1, x), name=f"c{k + 1}"))
+        if kind == "virtual":
+            return (yield dg.Child(body, (x,), name="v", virtual=True))
+        return (yield dg.Map(body, [x, x + 1], name="m", nesting="flat")).results()
+
+    def workflow(x: int) -> Gen:
+        return (yield dg.Child(level, (1, x), name="c1"))
+
+    return _named(workflow, f"unrecorded[{kind},{step.name}]")
+
+
+UNRECORDED = [
+    _change(
+        "deep: a virtual child's step renamed, waiting in it",
+        _unrecorded("virtual"),
+        _unrecorded("virtual", fetch2),
+        N,
+        OK,
+        Where("name='fetch'", ("c3", "c2", "c1"), "CONTEXT/RunInChildContext name='v'"),
+        result=2,
+    ),
+    _change(
+        "deep: a flat Map's item step renamed, waiting in the items",
+        _unrecorded("flat"),
+        _unrecorded("flat", fetch2),
+        N,
+        OK,
+        Where("name='fetch'", ("m", "c3", "c2", "c1"), "CONTEXT/MapIteration name='map-item-0'"),
+        result=[2, 3],
+    ),
+    _change(
+        "deep: a flat Map's item step made async, waiting in the items",
+        _unrecorded("flat"),
+        _unrecorded("flat", fetch_async),
+        OK,
+        OK,
+        result=[2, 3],
+    ),
+]
+
+
+CHANGES = DEEP + DEEP_MORE + UNRECORDED + PCM + EXCEPTIONS + MAPS + RAISING
 
 
 @pytest.mark.parametrize("state", ["suspended", "completed"])
@@ -928,6 +984,8 @@ def test_every_route_names_the_innermost_operation_and_its_contexts(
     message = next(iter(messages.values()))
     assert message is not None
     assert where.recorded in message, message
+    if where.inside is not None:
+        assert f"({where.inside}, which records nothing" in message, message
     if not where.contexts:
         assert "Where:" not in message, message
         return
