@@ -958,7 +958,7 @@ class Interpreter(StepHandlers):
 
     def _fail(self, error: BaseException) -> None:
         if isinstance(error, NonDeterminismError):
-            error = self._with_marker_hint(error)
+            error = self._with_context_path(self._with_marker_hint(error))
         self._outcome = Failed(error_object(error, aws_types=self._aws_types), error)
         self._ready.clear()
         self._new_tasks.clear()
@@ -984,6 +984,35 @@ class Interpreter(StepHandlers):
         )
         return NonDeterminismError(
             f"{str(error).rstrip('.')}. {hint}",
+            operation_id=error.operation_id,
+            position=error.position,
+            recorded=error.recorded,
+            requested=error.requested,
+        )
+
+    def _with_context_path(self, error: NonDeterminismError) -> NonDeterminismError:
+        """``error`` naming, by type and name, the recorded contexts the diverging operation
+        sits in, innermost first: its position names its context by id only, which says
+        little in a Map of many items or in children several deep."""
+        ops = self._ops
+        rec = ops.get(error.operation_id) if error.operation_id else None
+        parent = rec.parent_id if rec is not None else None
+        if rec is None and error.position and " of context " in error.position:
+            short = error.position.rsplit(" ", 1)[-1]  # a new position: its context's id, cut
+            parent = next((i for i in ops if i.startswith(short)), None)
+        inner = parent
+        chain: list[str] = []
+        while parent is not None and len(chain) < 100:
+            ctx = ops.get(parent)
+            if ctx is None:
+                break
+            chain.append(describe(ctx.type, ctx.sub_type, ctx.name, None))
+            parent = ctx.parent_id
+        if not chain or inner is None:
+            return error
+        return NonDeterminismError(
+            f"{str(error).rstrip('.')}. Where: context {inner[:12]} is "
+            f"{', in '.join(chain)}, at the root",
             operation_id=error.operation_id,
             position=error.position,
             recorded=error.recorded,

@@ -173,6 +173,7 @@ class BatchHandlers(Core):
 
         helper = Fiber(_compensate(undo, cmd.retry), fiber.ctx_id, done)
         helper.parent_id = fiber.parent_id
+        helper.label = fiber.label
         helper.n = fiber.n
         self._track(helper)
         self._ready.append((helper, None, None))
@@ -478,6 +479,7 @@ class BatchHandlers(Core):
                     continue  # still running, or not started, when the batch was decided
                 self._start_item(batch, i, iter_id, name, item_type, replay_children=True)
                 batch.running[i].parent_id = batch.op_id
+                batch.running[i].label = (item_type, name)
                 continue
             rec = self._match(iter_id, batch.op_id, "CONTEXT", item_type, name, i)
             if rec is not None and rec.status in TERMINAL_STATUSES:
@@ -534,9 +536,9 @@ class BatchHandlers(Core):
             if batch.done:
                 return
             if batch.cmd.nesting != "flat":
-                self._check_reached(iter_id, item_type, name)
+                self._check_reached(iter_id, item_type, name, exc)
             else:
-                self._check_reached_next(child, item_type, name)
+                self._check_reached_next(child, item_type, name, exc)
             result, err = self._settle_context(
                 iter_id, batch.op_id, item_type, name, serdes, value, exc,
                 record=not replay_children, type_=batch.item_type(i),

@@ -14,7 +14,8 @@ module holds rules 1-3 and the context half of rule 4:
    ``ReplayChildren`` (its result was too large); a failed one raises its recorded error.
    A context whose code ends must have reached every operation recorded in it, or the
    interpretation stops with ``NonDeterminismError`` there (``_check_reached``; for a
-   virtual child or a flat item, which record nothing, ``_check_reached_next``).
+   virtual child or a flat item, which record nothing, ``_check_reached_next``); code that
+   ended by raising stops it with that error instead, as the root's does.
 4. A virtual child context records nothing: it takes its position (its id names its
    operations' ids) but nothing may be recorded at that id (``NonDeterminismError``), its
    operations record the enclosing context's ParentId, and its body runs on every replay. Its
@@ -158,6 +159,7 @@ class Fiber:
         "alive",
         "ctx_id",
         "gen",
+        "label",
         "n",
         "on_done",
         "outer",
@@ -188,6 +190,9 @@ class Fiber:
         self.ran_before = False
         #: For a virtual child: the fiber it runs inside, whose code goes on after it.
         self.outer: Fiber | None = None
+        #: For a context that records nothing (a virtual child, a flat item): its SubType and
+        #: name, for error messages to name it by (its id is recorded nowhere).
+        self.label: tuple[str, str | None] | None = None
 
 
 class Core:
@@ -316,7 +321,7 @@ class Core:
             or rec.name != name
             or rec.parent_id != fiber.parent_id
         ):
-            self._match(op_id, fiber.parent_id, type_, sub_type, name, n, legacy)
+            self._match(op_id, fiber.parent_id, type_, sub_type, name, n, legacy, fiber)
         if fiber.ran_before and (rec.status not in TERMINAL_STATUSES or type_ in _STOPS):
             # An invocation stopped at it (it was still open, or it is a wait or an invoke,
             # which end between invocations): the code after it ran only if it is recorded.
@@ -333,6 +338,7 @@ class Core:
         name: str | None,
         n: int,
         legacy: object = None,
+        fiber: Fiber | None = None,
     ) -> Operation | None:
         """The operation recorded at ``op_id`` if it matches (rule 2), None if there is none.
 
@@ -365,7 +371,7 @@ class Core:
             advice = _ADVICE
             if rec.type == type_ and rec.name == name and rec.parent_id == parent:
                 advice = _sub_type_advice(type_, rec.sub_type, sub_type)
-            raise diverged_at(parent, n, op_id, recorded, requested, advice)
+            raise diverged_at(parent, n, op_id, recorded, requested, advice, fiber)
         self._visited.add(op_id)
         return rec
 
@@ -467,12 +473,19 @@ class Core:
             f = f.outer
         return False
 
-    def _check_reached(self, ctx_id: str, sub_type: str, name: str | None) -> None:
+    def _check_reached(
+        self, ctx_id: str, sub_type: str, name: str | None, exc: BaseException | None = None
+    ) -> None:
         """A context's code has ended: every operation recorded in it must have been reached,
         or the code no longer yields what the execution recorded (``NonDeterminismError`` now,
-        whichever route replays it, rather than when the workflow returns)."""
+        whichever route replays it, rather than when the workflow returns). Code that ended
+        by raising ``exc`` fails the execution with it instead, as the root's does: the
+        recorded execution went on, this code would fail it (a failure it no longer catches,
+        a bug of its own), and the error says so better than the operations it did not reach."""
         if not self._unreached_in(ctx_id):
             return
+        if isinstance(exc, Exception):
+            raise Fatal(exc)
         visited = self._visited
         left = [op for op in self._recorded_children(ctx_id) if op.id not in visited]
         first = left[0]
@@ -489,7 +502,9 @@ class Core:
             )
         )
 
-    def _check_reached_next(self, fiber: Fiber, sub_type: str, name: str | None) -> None:
+    def _check_reached_next(
+        self, fiber: Fiber, sub_type: str, name: str | None, exc: BaseException | None = None
+    ) -> None:
         """The code of a context that records nothing (a virtual child, a flat item) has
         ended at its ``fiber.n``-th position: nothing may be recorded after it (nor inside
         virtual children there), or the code no longer yields what the execution recorded
@@ -508,6 +523,8 @@ class Core:
             rec = ops.get(at) or ops.get(operation_id(at, 1))
         if rec is None:
             return
+        if isinstance(exc, Exception):
+            raise Fatal(exc)  # as _check_reached says
         what = describe(rec.type, rec.sub_type, rec.name, rec.parent_id)
         context = describe("CONTEXT", sub_type, name, None)
         raise Fatal(
@@ -674,7 +691,7 @@ class Core:
             )
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
-            self._check_reached(op_id, sub_type, name)
+            self._check_reached(op_id, sub_type, name, exc)
             result, err = self._settle_context(
                 op_id, fiber.parent_id, sub_type, name, serdes, value, exc,
                 record=not replaying_children, type_=type_,
@@ -718,7 +735,7 @@ class Core:
             self._virtual_event("START", op_id, parent_id, sub_type, name)
 
         def done(child: Fiber, value: Any, exc: BaseException | None) -> None:
-            self._check_reached_next(child, sub_type, name)
+            self._check_reached_next(child, sub_type, name, exc)
             result, err = self._settle_context(
                 op_id, parent_id, sub_type, name, serdes, value, exc, record=False, type_=type_
             )
@@ -733,6 +750,7 @@ class Core:
 
         child = Fiber(generator(make_gen), op_id, done)
         child.parent_id = parent_id
+        child.label = (sub_type, name)
         child.ran_before = fiber.ran_before
         child.outer = fiber
         self._track(child)
@@ -865,16 +883,30 @@ def _diverged(
     fiber: Fiber, op_id: str, recorded: str, requested: str, advice: str = _ADVICE
 ) -> Fatal:
     """The non-determinism at the fiber's current position ``op_id``, to raise."""
-    return diverged_at(fiber.parent_id, fiber.n, op_id, recorded, requested, advice)
+    return diverged_at(fiber.parent_id, fiber.n, op_id, recorded, requested, advice, fiber)
 
 
 def diverged_at(
-    parent: str | None, n: int, op_id: str, recorded: str, requested: str, advice: str = _ADVICE
+    parent: str | None,
+    n: int,
+    op_id: str,
+    recorded: str,
+    requested: str,
+    advice: str = _ADVICE,
+    fiber: Fiber | None = None,
 ) -> Fatal:
     """The non-determinism at operation ``n`` of context ``parent`` (id ``op_id``), to raise;
-    ``advice`` says what to do about it."""
+    ``advice`` says what to do about it. In a context that records nothing (``fiber`` runs a
+    virtual child or a flat item), ``n`` counts that context's operations, so the position
+    names it, and says where its operations are recorded."""
     ctx = "the root context" if parent is None else f"context {parent[:12]}"
     where = f"operation {n} of {ctx}"
+    if fiber is not None and fiber.label is not None and fiber.ctx_id is not None:
+        where = (
+            f"operation {n} of context {fiber.ctx_id[:12]} "
+            f"({describe('CONTEXT', *fiber.label, None)}, which records nothing: its "
+            f"operations are recorded in {ctx})"
+        )
     return Fatal(
         NonDeterminismError(
             f"non-deterministic workflow at {where} (id {op_id[:12]}): the history recorded "
