@@ -296,7 +296,26 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
             "execution first (durable-gen start ...), or point --db (or DURABLE_GEN_DB) at an "
             "existing one"
         )
+    if must_exist and _SCHEME.match(url) and url.split(":", 1)[0].lower() in _POSTGRES:
+        # As for a SQLite path with no file: a mistyped database name that exists (the
+        # server's `postgres` database, the application's own) is not taken for an empty
+        # durable_gen database, and gets no tables of durable_gen's written into it.
+        from .local._postgres import ExistingPostgresStore, NoTablesError, redact
+
+        try:
+            return ExistingPostgresStore(url, timeout=args.lock_timeout)
+        except NoTablesError:
+            raise CliError(
+                f"no durable_gen database at {redact(url)}{_from_source(args)}: it holds none "
+                "of durable_gen's tables (durable-gen start, run or worker creates them); "
+                "start an execution first, or point --db (or DURABLE_GEN_DB) at the database "
+                "that holds them"
+            ) from None
     return open_store(url, timeout=args.lock_timeout)
+
+
+_SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_POSTGRES: Final = frozenset({"postgresql", "postgres"})
 
 
 def _service(store: Any) -> Any:
