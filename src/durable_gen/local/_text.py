@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
+from .._errors import failure_text
 from .._wire import ErrorObject, Event, Operation
 from ._store import ExecutionRecord
 
@@ -111,7 +112,7 @@ def outcome_text(op: Operation) -> tuple[str | None, str | None]:
         if details is None:
             continue
         err = details.error
-        error = None if err is None else f"{err.error_type}: {err.error_message}"
+        error = None if err is None else failure_text(err.error_type, err.error_message)
         return details.result, error
     return None, None
 

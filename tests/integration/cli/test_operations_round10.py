@@ -10,7 +10,11 @@ Postgres.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,16 @@ OPS = textwrap.dedent(
     def quick(n):
         x = yield add(n, 1)
         return {"x": x}
+
+
+    @dg.workflow
+    def approval(n):
+        return (yield dg.WaitForCallback(lambda callback_id: None, name="approve"))
+
+
+    @dg.workflow
+    def approval_t(n):
+        return (yield dg.WaitForCallback(lambda callback_id: None, name="approve", timeout=600))
     """
 )
 
@@ -104,3 +118,70 @@ def test_a_password_in_the_url_of_a_database_without_tables_is_not_shown(
     result = cli("list", "--db", with_password)
     assert result.code == 2, result
     assert "s3cret" not in result.err and "postgres:***@" in result.err, result.err
+
+
+def _callback_id(cli: Cli, ref: str) -> str:
+    events = json.loads(cli("history", ref, "--json").out)["Events"]
+    [cid] = [
+        e["CallbackStartedDetails"]["CallbackId"]
+        for e in events
+        if e["EventType"] == "CallbackStarted"
+    ]
+    return str(cid)
+
+
+@pytest.mark.parametrize(
+    ("failure", "reads"),
+    [
+        ('{"ErrorType": "Denied"}', "Denied"),
+        ('{"ErrorMessage": "no budget left"}', "no budget left"),
+        ('{"ErrorData": "{\\"ticket\\": 7}"}', "an error with no type or message"),
+    ],
+)
+def test_a_callback_failed_with_part_of_an_error_reads_without_none(
+    failure: str, reads: str, cli: Cli, ops: Path
+) -> None:
+    # A script fails a callback with an error type alone (or a message alone): what the
+    # operator reads names what was sent, never "None" for what was not.
+    cli("start", "ops:approval", "--input", "1", "--name", "ask")
+    assert cli("worker", "--once", "-q").code == 0
+    sent = cli("callback", "fail", _callback_id(cli, "ask"), failure)
+    assert sent.code == 0, sent
+    assert cli("worker", "--once", "-q").code == 0
+    shown = cli("show", "ask")
+    assert "None" not in shown.out, shown.out
+    [row] = [line for line in shown.out.splitlines() if "approve create callback id" in line]
+    assert row.rstrip().endswith(f"\u2717 {reads}"), row
+    [record] = json.loads(cli("list", "--json").out)
+    assert record["status"] == "FAILED"
+    assert "None" not in json.dumps(record["error"])  # JSON keeps null as null
+
+
+def test_run_says_what_a_callback_failed_with_a_type_alone_failed_with(
+    cli: Cli, ops: Path, workdir: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = str(workdir)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", "run", "ops:approval_t", "--name", "t"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until run has recorded the callback
+            history = cli("history", "t", "--json")
+            if history.code == 0 and "CallbackStarted" in history.out:
+                break
+            assert time.monotonic() < deadline, history
+            time.sleep(0.2)
+        assert cli("callback", "fail", _callback_id(cli, "t"), '{"ErrorType": "Denied"}').code == 0
+        out, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+        run.wait()
+    assert run.returncode == 1, (out, err)
+    assert err.splitlines()[-1] == "durable-gen: ExecutionFailedError: execution failed: Denied"
