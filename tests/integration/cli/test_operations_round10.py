@@ -131,15 +131,23 @@ def _callback_id(cli: Cli, ref: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("failure", "reads"),
+    ("failure", "reads", "logged"),
     [
-        ('{"ErrorType": "Denied"}', "Denied"),
-        ('{"ErrorMessage": "no budget left"}', "no budget left"),
-        ('{"ErrorData": "{\\"ticket\\": 7}"}', "an error with no type or message"),
+        ('{"ErrorType": "Denied"}', "Denied", "Denied"),
+        (
+            '{"ErrorMessage": "no budget left"}',
+            "no budget left",
+            "CallbackFailedError: no budget left",
+        ),
+        (
+            '{"ErrorData": "{\\"ticket\\": 7}"}',
+            "an error with no type or message",
+            "CallbackFailedError",
+        ),
     ],
 )
 def test_a_callback_failed_with_part_of_an_error_reads_without_none(
-    failure: str, reads: str, cli: Cli, ops: Path
+    failure: str, reads: str, logged: str, cli: Cli, ops: Path
 ) -> None:
     # A script fails a callback with an error type alone (or a message alone): what the
     # operator reads names what was sent, never "None" for what was not.
@@ -147,7 +155,9 @@ def test_a_callback_failed_with_part_of_an_error_reads_without_none(
     assert cli("worker", "--once", "-q").code == 0
     sent = cli("callback", "fail", _callback_id(cli, "ask"), failure)
     assert sent.code == 0, sent
-    assert cli("worker", "--once", "-q").code == 0
+    resumed = cli("worker", "--once")
+    assert resumed.code == 0, resumed
+    assert f"FAILED: {logged} in " in resumed.err, resumed.err  # the worker's line
     shown = cli("show", "ask")
     assert "None" not in shown.out, shown.out
     [row] = [line for line in shown.out.splitlines() if "approve create callback id" in line]
