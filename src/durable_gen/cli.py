@@ -345,6 +345,14 @@ def _resolve(store: Any, ref: str) -> str:
             f"id{known}"
         )
     if not arns:
+        entry = _callback_named(store, ref)
+        if entry is not None:
+            # the CallbackId from `show`'s "waits on" line, given to show, history or stop
+            raise CliError(
+                f"{ref!r} is a CallbackId, not an execution: its execution is "
+                f"{_short_id(entry.arn)} (give that id); answer the callback with "
+                f"`durable-gen callback succeed {ref} 'RESULT_JSON'`"
+            )
         raise CliError(
             f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
             "id or name (durable-gen list shows them)"
@@ -357,6 +365,14 @@ def _resolve(store: Any, ref: str) -> str:
             "name, or the whole id or ARN of one (durable-gen list shows them)"
         )
     return arns[0]
+
+
+def _callback_named(store: Any, ref: str) -> Any:
+    """The callback whose whole id ``ref`` is, if any (None when its row cannot be read)."""
+    try:
+        return store.find_callback(ref)
+    except StoreError:
+        return None
 
 
 def _short_id(arn: str) -> str:

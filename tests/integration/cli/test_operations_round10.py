@@ -195,3 +195,18 @@ def test_run_says_what_a_callback_failed_with_a_type_alone_failed_with(
         run.wait()
     assert run.returncode == 1, (out, err)
     assert err.splitlines()[-1] == "durable-gen: ExecutionFailedError: execution failed: Denied"
+
+
+def test_a_callback_id_given_for_an_execution_names_its_execution(cli: Cli, ops: Path) -> None:
+    execution = cli("start", "ops:approval", "--input", "1", "--name", "ask").out.strip()
+    assert cli("worker", "--once", "-q").code == 0
+    cid = _callback_id(cli, "ask")
+    for command in ("show", "history", "stop"):
+        result = cli(command, cid)
+        assert result.code == 2, result
+        assert f"{cid!r} is a CallbackId, not an execution" in result.err, result.err
+        assert f"its execution is {execution} (give that id)" in result.err, result.err
+        assert f"durable-gen callback succeed {cid} " in result.err, result.err
+    assert json.loads(cli("list", "--json").out)[0]["status"] == "RUNNING"  # stop did nothing
+    # a prefix of a CallbackId is nothing: no lookup by prefix among callbacks
+    assert "no execution matches" in cli("show", cid[:8]).err
