@@ -1222,6 +1222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"options go after the command: durable-gen {command} {given[0]} ... "
             f"({option} is an option of {', '.join(takes)})"
         )
+    if given and given[0] == "migrate":
+        # Schema upgrades come with opening the database, so an operator's habit of migrating
+        # before rolling out workers needs no command of its own.
+        parser.error(
+            "there is no migrate command: the first command or worker of a newer durable_gen "
+            "that opens a database brings its schema up to date (durable-gen list --db DB "
+            "does it, on a database that exists); restart the workers afterwards"
+        )
     args, extra = parser.parse_known_args(given)
     if extra:
         # Say so with the command's own usage (`durable-gen run --help` lists its options),

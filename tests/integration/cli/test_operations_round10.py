@@ -210,3 +210,15 @@ def test_a_callback_id_given_for_an_execution_names_its_execution(cli: Cli, ops:
     assert json.loads(cli("list", "--json").out)[0]["status"] == "RUNNING"  # stop did nothing
     # a prefix of a CallbackId is nothing: no lookup by prefix among callbacks
     assert "no execution matches" in cli("show", cid[:8]).err
+
+
+@pytest.mark.parametrize("args", [("migrate",), ("migrate", "--db", "app.db")])
+def test_migrate_says_that_opening_the_database_upgrades_it(
+    args: tuple[str, ...], cli: Cli, ops: Path
+) -> None:
+    result = cli(*args)
+    assert result.code == 2, result
+    assert "there is no migrate command" in result.err
+    assert "durable-gen list --db DB" in result.err and "restart the workers" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not (ops / "app.db").exists() and not (ops / "durable.db").exists()
