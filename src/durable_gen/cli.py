@@ -1252,6 +1252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("durable-gen: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ImportError as exc:
+        # An optional dependency the command needs is not installed (a postgresql:// database
+        # without psycopg): its message names the extra to install. The user's own modules
+        # (workflows, plugins) failing to import are usage errors, caught where loaded.
+        print(f"durable-gen: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (`durable-gen history ID | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

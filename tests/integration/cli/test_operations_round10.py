@@ -222,3 +222,45 @@ def test_migrate_says_that_opening_the_database_upgrades_it(
     assert "durable-gen list --db DB" in result.err and "restart the workers" in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert not (ops / "app.db").exists() and not (ops / "durable.db").exists()
+
+
+#: ``durable-gen ARGS`` in a Python where psycopg cannot be imported (a plain ``pip install
+#: durable-gen``, without the postgres extra).
+WITHOUT_PSYCOPG = (
+    "import sys\n"
+    "sys.modules['psycopg'] = sys.modules['psycopg_pool'] = None\n"
+    "from durable_gen.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list",),
+        ("start", "ops:quick", "--input", "1"),
+        ("run", "ops:quick", "--input", "1"),
+        ("worker", "--once"),
+    ],
+    ids=lambda a: a[0],
+)
+def test_a_postgres_url_without_psycopg_installed_is_one_line_naming_the_extra(
+    args: tuple[str, ...], ops: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = str(ops)
+    env["DURABLE_GEN_DB"] = "postgresql://app@127.0.0.1:5/durable"  # never reached
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PSYCOPG, *args],
+        cwd=ops,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "durable-gen: error: PostgresStore needs psycopg 3 and psycopg_pool: "
+        "pip install 'durable-gen[postgres]'"
+    ]
