@@ -112,6 +112,8 @@ def load_plugin(spec: str) -> Any:
     if callable(obj):
         try:
             made = obj()
+        except ImportError as exc:  # an extra to install, not another attribute to point at
+            raise CliError(f"--plugin {spec}: {exc}") from None
         except Exception as exc:
             raise CliError(
                 f"--plugin {spec}: calling it without arguments failed ({type(exc).__name__}: "

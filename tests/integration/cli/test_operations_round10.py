@@ -264,3 +264,32 @@ def test_a_postgres_url_without_psycopg_installed_is_one_line_naming_the_extra(
         "durable-gen: error: PostgresStore needs psycopg 3 and psycopg_pool: "
         "pip install 'durable-gen[postgres]'"
     ]
+
+
+OTEL = "durable_gen.otel:OpenTelemetryPlugin"
+
+
+def test_a_plugin_whose_extra_is_not_installed_says_what_to_install(ops: Path) -> None:
+    # A plugin class that needs a package this environment lacks (here opentelemetry, made
+    # unimportable): the fix is an install, not another MODULE:ATTR.
+    script = (
+        "import sys\n"
+        "sys.modules['opentelemetry'] = None\n"
+        "from durable_gen.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = str(ops)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "run", "ops:quick", "--input", "1", "--plugin", OTEL],
+        cwd=ops,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc
+    [line] = proc.stderr.strip().splitlines()
+    assert "pip install 'durable-gen[otel]'" in line, line
+    assert "point --plugin at" not in line, line
+    assert not (ops / "durable.db").exists()  # refused before anything was recorded
