@@ -209,7 +209,7 @@ def _check_text(args: argparse.Namespace) -> None:
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 #: Argument names that are options (shown as --name); the others are positionals.
 _OPTION_DESTS: Final = frozenset(
-    {"db", "input", "name", "html", "register", "status", "lock_timeout", "poll", "lease"}
+    {"db", "input", "name", "html", "register", "plugin", "status", "lock_timeout", "poll", "lease"}
 )
 
 

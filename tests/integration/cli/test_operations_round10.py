@@ -293,3 +293,17 @@ def test_a_plugin_whose_extra_is_not_installed_says_what_to_install(ops: Path) -
     assert "pip install 'durable-gen[otel]'" in line, line
     assert "point --plugin at" not in line, line
     assert not (ops / "durable.db").exists()  # refused before anything was recorded
+
+
+def test_a_plugin_spec_that_is_not_utf8_is_named_as_the_option(ops: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = str(ops)
+    proc = subprocess.run(
+        [sys.executable, "-m", "durable_gen.cli", "run", "ops:quick", "--plugin", b"app\xff:x"],
+        cwd=ops,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc
+    assert proc.stderr.decode().startswith("durable-gen: error: --plugin is not UTF-8 text"), proc
