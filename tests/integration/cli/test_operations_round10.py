@@ -1,10 +1,10 @@
 """``durable-gen`` as an operator runs it, round 10: shapes the earlier files did not take.
 
-Written from docs/cli.md, docs/engine.md and docs/versioning.md: the reading commands on a
-Postgres database that holds no durable_gen tables, a team's deploy day (export the running
-executions' histories with the command line, replay them against the new code), and the
-commands a script uses to find and answer callbacks; on SQLite files and on a throwaway
-Postgres.
+Written from docs/cli.md and docs/engine.md: the reading commands on a Postgres database
+that holds no durable_gen tables (a mistyped URL naming an existing database), a callback
+failed by a script with part of an error (a type alone), a CallbackId given where an
+execution's id goes, ``durable-gen migrate``, a Postgres URL or an OpenTelemetry plugin where
+the optional package is not installed, and a ``--plugin`` value that is not UTF-8.
 """
 
 from __future__ import annotations
@@ -95,8 +95,11 @@ def test_a_reading_command_on_a_postgres_database_without_tables_writes_none(
 def test_the_tables_come_with_the_first_start_and_the_reading_commands_then_work(
     cli: Cli, ops: Path, postgres_url: str
 ) -> None:
-    refused = cli("list", "--db", postgres_url)
+    with_password = postgres_url.replace("://postgres@", "://postgres:s3cret@")
+    assert with_password != postgres_url
+    refused = cli("list", "--db", with_password)
     assert refused.code == 2 and "(from --db)" in refused.err, refused
+    assert "s3cret" not in refused.err and "postgres:***@" in refused.err, refused.err
     assert _tables(postgres_url) == []
     started = cli("start", "ops:quick", "--input", "1", "--name", "q", "--db", postgres_url)
     assert started.code == 0, started
@@ -108,16 +111,6 @@ def test_the_tables_come_with_the_first_start_and_the_reading_commands_then_work
     assert cli("worker", "--once", "-q", "--db", postgres_url).code == 0
     shown = cli("show", "q", "--db", postgres_url)
     assert shown.code == 0 and "SUCCEEDED" in shown.out, shown
-
-
-def test_a_password_in_the_url_of_a_database_without_tables_is_not_shown(
-    cli: Cli, ops: Path, postgres_url: str
-) -> None:
-    with_password = postgres_url.replace("://postgres@", "://postgres:s3cret@")
-    assert with_password != postgres_url
-    result = cli("list", "--db", with_password)
-    assert result.code == 2, result
-    assert "s3cret" not in result.err and "postgres:***@" in result.err, result.err
 
 
 def _callback_id(cli: Cli, ref: str) -> str:
@@ -134,11 +127,6 @@ def _callback_id(cli: Cli, ref: str) -> str:
     ("failure", "reads", "logged"),
     [
         ('{"ErrorType": "Denied"}', "Denied", "Denied"),
-        (
-            '{"ErrorMessage": "no budget left"}',
-            "no budget left",
-            "CallbackFailedError: no budget left",
-        ),
         (
             '{"ErrorData": "{\\"ticket\\": 7}"}',
             "an error with no type or message",
@@ -307,3 +295,14 @@ def test_a_plugin_spec_that_is_not_utf8_is_named_as_the_option(ops: Path) -> Non
     )
     assert proc.returncode == 2, proc
     assert proc.stderr.decode().startswith("durable-gen: error: --plugin is not UTF-8 text"), proc
+
+
+def test_the_text_of_a_failure_leaves_out_what_was_not_recorded() -> None:
+    from durable_gen import ExecutionFailedError
+    from durable_gen._errors import failure_text
+
+    assert failure_text("Denied", "over budget") == "Denied: over budget"
+    assert failure_text("Denied", None) == "Denied"
+    assert failure_text(None, "over budget") == "over budget"
+    assert failure_text(None, "") == "an error with no type or message"
+    assert str(ExecutionFailedError("Denied", None)) == "execution failed: Denied"
