@@ -306,3 +306,24 @@ def test_the_text_of_a_failure_leaves_out_what_was_not_recorded() -> None:
     assert failure_text(None, "over budget") == "over budget"
     assert failure_text(None, "") == "an error with no type or message"
     assert str(ExecutionFailedError("Denied", None)) == "execution failed: Denied"
+
+
+def test_a_link_to_a_database_on_a_volume_not_mounted_says_so(cli: Cli, ops: Path) -> None:
+    (ops / "durable.db").symlink_to(ops / "data" / "durable.db")  # `data` is not mounted
+    for command in (("worker", "--once"), ("start", "ops:quick", "--input", "1")):
+        result = cli(*command)
+        assert result.code == 1, result
+        assert "it is a symbolic link to " in result.err, result.err
+        assert f"whose folder {ops / 'data'} does not exist (a volume not mounted?)" in result.err
+        assert len(result.err.strip().splitlines()) == 1
+    assert not (ops / "data").exists()
+
+
+def test_a_database_created_through_a_link_is_the_owners_alone(cli: Cli, ops: Path) -> None:
+    (ops / "data").mkdir()
+    (ops / "durable.db").symlink_to(ops / "data" / "durable.db")
+    assert cli("start", "ops:quick", "--input", "1", "--name", "q").code == 0
+    created = ops / "data" / "durable.db"
+    assert created.stat().st_mode & 0o777 == 0o600  # as any new database
+    assert cli("worker", "--once", "-q").code == 0
+    assert json.loads(cli("list", "--json").out)[0]["status"] == "SUCCEEDED"
