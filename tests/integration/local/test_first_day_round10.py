@@ -1,5 +1,6 @@
 """A new user's first day, round 10: the shell blocks of README.md and docs/versioning.md, run
-as written with ``durable-gen`` from the built wheel (not an editable install).
+as written with ``durable-gen`` from the built wheel (not an editable install), and the
+Quick start's log line, which shows once the workflow's module configures logging.
 
 The wheel is built from this checkout and installed, without its dependencies, into a fresh
 virtual environment whose ``durable_gen`` is the wheel's (its dependencies come from the test
@@ -184,3 +185,49 @@ def test_the_export_loop_of_versioning_md_feeds_replay_folder(
     reports = json.loads(changed.stdout)
     assert [status for status, _ in reports] == ["diverged", "diverged"]
     assert all("name='charge'" in m and "name='charge_card'" in m for _, m in reports), reports
+
+
+LOGGING = textwrap.dedent(
+    """
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="LOG %(name)s %(message)s")
+    """
+)
+
+
+def test_the_quick_starts_log_line_shows_once_when_logging_is_configured(
+    installed: Path, tmp_path: Path
+) -> None:
+    # docs/cli.md: the command line leaves logging as it finds it; a module that configures
+    # it sees the workflow's INFO line once per execution, through `run`, and through two
+    # worker processes of which the first suspends at the Wait and the second resumes.
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    order = '{"id": "o-1", "amount": 42, "items": ["book"]}'
+    quiet = shell(
+        f"durable-gen run examples.order:place_order --input '{order}'", tmp_path, installed
+    )
+    assert quiet.returncode == 0 and "charged" not in quiet.stderr, quiet
+    # the module that defines the workflow: what a worker imports (by the import path the
+    # database remembers), where a module that only imports it would not be
+    source = (ROOT / "examples" / "order.py").read_text()
+    source = source.replace("from __future__ import annotations\n", "")
+    (tmp_path / "logged.py").write_text(LOGGING + source.replace('"examples.order"', '"orders"'))
+    env = {"PYTHONPATH": str(tmp_path)}
+    ran = shell(f"durable-gen run logged:place_order --input '{order}'", tmp_path, installed, **env)
+    assert ran.returncode == 0, ran
+    assert ran.stderr.count("LOG orders charged receipt-o-1-42") == 1, ran.stderr
+    workers = shell(
+        f"durable-gen start logged:place_order --input '{order}' --name w\n"
+        "durable-gen worker --once -q\n"  # charges, then suspends at the one-second Wait
+        "sleep 1.2\n"  # the Wait's own second: nothing to synchronise on but the clock
+        "durable-gen worker --once -q\n"
+        "durable-gen list --status SUCCEEDED --json",
+        tmp_path,
+        installed,
+        **env,
+    )
+    assert workers.returncode == 0, workers
+    assert workers.stderr.count("LOG orders charged receipt-o-1-42") == 1, workers
+    listed = json.loads(workers.stdout.splitlines()[-1])  # after the id `start` printed
+    assert "w" in {r["name"] for r in listed}, workers.stdout
