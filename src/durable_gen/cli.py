@@ -434,6 +434,13 @@ def _start_execution(args: argparse.Namespace, worker: Any) -> str:
     from ._serdes import dumps
 
     workflow = load_workflow(args.workflow)
+    if args.input == "-":  # an input longer than a command line carries
+        args.input = _read_stdin(
+            "the workflow input",
+            "--input - reads the workflow input",
+            f"durable-gen {args.command} {args.workflow} --input - < input.json",
+            "leave --input out to start the workflow without one",
+        )
     payload = dumps(parse_json(args.input), what="the workflow input")
     name = worker.register(workflow)
     try:
@@ -845,10 +852,22 @@ def _read_stdin_payload(action: str) -> str:
     """The PAYLOAD ``-`` stands for: standard input, as UTF-8 text, without the line break a
     file or an ``echo`` ends with."""
     what = "the callback result" if action == "succeed" else "the callback failure"
+    return _read_stdin(
+        what,
+        f"PAYLOAD - reads {what}",
+        f"durable-gen callback {action} ID - < payload.json",
+        "leave PAYLOAD out to send none",
+    )
+
+
+def _read_stdin(what: str, reads: str, example: str, instead: str) -> str:
+    """Standard input as UTF-8 text, without the line break a file or an ``echo`` ends with:
+    what ``-`` stands for (``reads``: which argument does, ``example``: how to use it,
+    ``instead``: what to do when there is nothing to read)."""
     if sys.stdin is None or sys.stdin.isatty():
         raise CliError(
-            f"PAYLOAD - reads {what} from standard input, which is a terminal: redirect a file "
-            f"or a pipe into it (durable-gen callback {action} ID - < payload.json)"
+            f"{reads} from standard input, which is a terminal: redirect a file or a pipe "
+            f"into it ({example})"
         )
     try:
         data = sys.stdin.buffer.read()
@@ -866,10 +885,7 @@ def _read_stdin_payload(action: str) -> str:
     elif text.endswith("\n"):
         text = text[:-1]
     if not text.strip():
-        raise CliError(
-            f"standard input is empty: PAYLOAD - reads {what} from it; leave PAYLOAD out to "
-            "send none"
-        )
+        raise CliError(f"standard input is empty: {reads} from it; {instead}")
     return text
 
 

@@ -327,3 +327,47 @@ def test_a_database_created_through_a_link_is_the_owners_alone(cli: Cli, ops: Pa
     assert created.stat().st_mode & 0o777 == 0o600  # as any new database
     assert cli("worker", "--once", "-q").code == 0
     assert json.loads(cli("list", "--json").out)[0]["status"] == "SUCCEEDED"
+
+
+def _with_stdin(ops: Path, stdin: bytes | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = str(ops)
+    return subprocess.run(
+        [sys.executable, "-m", "durable_gen.cli", *args],
+        cwd=ops,
+        env=env,
+        input=stdin.decode() if stdin is not None else None,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_input_longer_than_a_command_line_is_read_from_standard_input(ops: Path) -> None:
+    # Linux takes at most 128 KiB in one argument: a 200 KiB input comes through a pipe
+    (ops / "bulk.py").write_text(
+        "import durable_gen as dg\n\n@dg.workflow\ndef size(order):\n"
+        "    yield dg.Wait(seconds=1)\n    return len(order['lines'])\n"
+    )
+    order = {"lines": ["x" * 100] * 2000}
+    text = json.dumps(order)
+    assert len(text) > 200_000
+    ran = _with_stdin(
+        ops, (text + "\n").encode(), "run", "bulk:size", "--input", "-", "--skip-time"
+    )
+    assert ran.returncode == 0, ran
+    assert json.loads(ran.stdout) == 2000
+    started = _with_stdin(ops, text.encode(), "start", "bulk:size", "--input", "-", "--name", "b")
+    assert started.returncode == 0, started
+    again = _with_stdin(ops, text.encode(), "start", "bulk:size", "--input", "-", "--name", "b")
+    assert again.stdout == started.stdout  # the same input: the same execution
+    [record] = [
+        r for r in json.loads(_with_stdin(ops, None, "list", "--json").stdout) if r["name"] == "b"
+    ]
+    assert json.loads(record["input"]) == order
+    empty = _with_stdin(ops, b"", "start", "bulk:size", "--input", "-")
+    assert empty.returncode == 2, empty
+    assert "standard input is empty: --input - reads the workflow input" in empty.stderr
+    bad = _with_stdin(ops, b"{oops", "start", "bulk:size", "--input", "-")
+    assert bad.returncode == 2 and "--input is not valid JSON" in bad.stderr, bad
