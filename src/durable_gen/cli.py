@@ -1072,7 +1072,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def starting(p: argparse.ArgumentParser) -> None:
         p.add_argument("workflow", help="MODULE:FUNCTION of the workflow")
-        p.add_argument("--input", action=_Once, help="the workflow input, as JSON")
+        p.add_argument(
+            "--input",
+            action=_Once,
+            help="the workflow input, as JSON (- : read it from standard input)",
+        )
         p.add_argument(
             "--name", action=_Once, help="an execution name, unique per workflow (idempotent start)"
         )
