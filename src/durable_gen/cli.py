@@ -928,6 +928,8 @@ def _cmd_stop(args: argparse.Namespace) -> int:
 
 def _registered(args: argparse.Namespace) -> dict[str, str]:
     """The functions ``--register NAME=MODULE:FUNCTION`` (``run`` and ``worker``) serves."""
+    from .local._worker import import_object
+
     functions: dict[str, str] = {}
     for item in args.register:
         name, sep, path = item.partition("=")
@@ -938,6 +940,10 @@ def _registered(args: argparse.Namespace) -> dict[str, str]:
                 f"--register names {name!r} twice ({functions[name]} and {path}); each NAME "
                 "serves one function"
             )
+        try:  # here, so that the error names the --register it comes from
+            import_object(path)
+        except InvalidInputError as exc:
+            raise CliError(f"--register {item}: {exc}") from None
         functions[name] = path
     return functions
 

@@ -371,3 +371,22 @@ def test_an_input_longer_than_a_command_line_is_read_from_standard_input(ops: Pa
     assert "standard input is empty: --input - reads the workflow input" in empty.stderr
     bad = _with_stdin(ops, b"{oops", "start", "bulk:size", "--input", "-")
     assert bad.returncode == 2 and "--input is not valid JSON" in bad.stderr, bad
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("kid-fn=ops:nosuch", "module 'ops' has no attribute 'nosuch'"),
+        ("kid-fn=nomodule:kid", "cannot import module 'nomodule'"),
+    ],
+)
+def test_a_register_that_cannot_be_imported_names_the_option(
+    spec: str, says: str, cli: Cli, ops: Path
+) -> None:
+    for command in (("worker", "--once"), ("run", "ops:quick", "--input", "1")):
+        result = cli(*command, "--register", spec)
+        assert result.code == 2, result
+        assert result.err.strip() == f"durable-gen: error: --register {spec}: {says}" or (
+            result.err.startswith(f"durable-gen: error: --register {spec}: {says}")
+        ), result.err
+    assert not (ops / "durable.db").exists()  # refused before any database was made
