@@ -18,7 +18,7 @@ import msgspec
 
 from ._arguments import checked
 from ._commands import Completion
-from ._errors import BatchFailedError
+from ._errors import BatchFailedError, failure_text
 from ._wire import ErrorObject
 
 __all__ = ["BatchItem", "BatchResult", "CompletionReason", "decide"]
@@ -132,7 +132,7 @@ class BatchResult(msgspec.Struct, Generic[T], frozen=True, kw_only=True, rename=
                 err = item.error or ErrorObject()
                 raise BatchFailedError(
                     f"{self.failure_count} of {self.total_count} items failed; first: item "
-                    f"{item.index}: {err.error_type}: {err.error_message}",
+                    f"{item.index}: {failure_text(err.error_type, err.error_message)}",
                     error_type=err.error_type,
                     error_data=err.error_data,
                 )

@@ -40,6 +40,14 @@ __all__ = [
 ]
 
 
+def failure_text(error_type: str | None, error_message: str | None) -> str:
+    """``Type: message`` of a recorded failure, leaving out what it did not record (a callback
+    failed with a type alone reads ``Denied``, not ``Denied: None``)."""
+    if error_type and error_message:
+        return f"{error_type}: {error_message}"
+    return error_type or error_message or "no error type or message recorded"
+
+
 class DurableGenError(Exception):
     """Base class of every error durable_gen raises."""
 
@@ -128,10 +136,7 @@ class ExecutionFailedError(DurableGenError):
         stack_trace: list[str] | None = None,
     ) -> None:
         verdict = status.lower().replace("_", " ")  # "timed out", not "timed_out"
-        # what was recorded, without "None" for a part that was not (a callback failed with
-        # no error object records neither type nor message)
-        what = ": ".join(part for part in (error_type, error_message) if part)
-        super().__init__(f"execution {verdict}: {what or 'no error type or message recorded'}")
+        super().__init__(f"execution {verdict}: {failure_text(error_type, error_message)}")
         self.error_type = error_type
         self.error_message = error_message
         self.error_data = error_data

@@ -112,6 +112,8 @@ def load_plugin(spec: str) -> Any:
     if callable(obj):
         try:
             made = obj()
+        except ImportError as exc:  # an extra to install, not another attribute to point at
+            raise CliError(f"--plugin {spec}: {exc}") from None
         except Exception as exc:
             raise CliError(
                 f"--plugin {spec}: calling it without arguments failed ({type(exc).__name__}: "
@@ -207,7 +209,7 @@ def _check_text(args: argparse.Namespace) -> None:
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 #: Argument names that are options (shown as --name); the others are positionals.
 _OPTION_DESTS: Final = frozenset(
-    {"db", "input", "name", "html", "register", "status", "lock_timeout", "poll", "lease"}
+    {"db", "input", "name", "html", "register", "plugin", "status", "lock_timeout", "poll", "lease"}
 )
 
 
@@ -296,7 +298,26 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Any:
             "execution first (durable-gen start ...), or point --db (or DURABLE_GEN_DB) at an "
             "existing one"
         )
+    if must_exist and _SCHEME.match(url) and url.split(":", 1)[0].lower() in _POSTGRES:
+        # As for a SQLite path with no file: a mistyped database name that exists (the
+        # server's `postgres` database, the application's own) is not taken for an empty
+        # durable_gen database, and gets no tables of durable_gen's written into it.
+        from .local._postgres import ExistingPostgresStore, NoTablesError, redact
+
+        try:
+            return ExistingPostgresStore(url, timeout=args.lock_timeout)
+        except NoTablesError:
+            raise CliError(
+                f"no durable_gen database at {redact(url)}{_from_source(args)}: it holds none "
+                "of durable_gen's tables (durable-gen start, run or worker creates them); "
+                "start an execution first, or point --db (or DURABLE_GEN_DB) at the database "
+                "that holds them"
+            ) from None
     return open_store(url, timeout=args.lock_timeout)
+
+
+_SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_POSTGRES: Final = frozenset({"postgresql", "postgres"})
 
 
 def _service(store: Any) -> Any:
@@ -326,6 +347,14 @@ def _resolve(store: Any, ref: str) -> str:
             f"id{known}"
         )
     if not arns:
+        entry = _callback_named(store, ref)
+        if entry is not None:
+            # the CallbackId from `show`'s "waits on" line, given to show, history or stop
+            raise CliError(
+                f"{ref!r} is a CallbackId, not an execution: its execution is "
+                f"{_short_id(entry.arn)} (give that id); answer the callback with "
+                f"`durable-gen callback succeed {ref} 'RESULT_JSON'`"
+            )
         raise CliError(
             f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
             "id or name (durable-gen list shows them)"
@@ -338,6 +367,14 @@ def _resolve(store: Any, ref: str) -> str:
             "name, or the whole id or ARN of one (durable-gen list shows them)"
         )
     return arns[0]
+
+
+def _callback_named(store: Any, ref: str) -> Any:
+    """The callback whose whole id ``ref`` is, if any (None when its row cannot be read)."""
+    try:
+        return store.find_callback(ref)
+    except StoreError:
+        return None
 
 
 def _short_id(arn: str) -> str:
@@ -397,6 +434,13 @@ def _start_execution(args: argparse.Namespace, worker: Any) -> str:
     from ._serdes import dumps
 
     workflow = load_workflow(args.workflow)
+    if args.input == "-":  # an input longer than a command line carries
+        args.input = _read_stdin(
+            "the workflow input",
+            "--input - reads the workflow input",
+            f"durable-gen {args.command} {args.workflow} --input - < input.json",
+            "leave --input out to start the workflow without one",
+        )
     payload = dumps(parse_json(args.input), what="the workflow input")
     name = worker.register(workflow)
     try:
@@ -808,10 +852,22 @@ def _read_stdin_payload(action: str) -> str:
     """The PAYLOAD ``-`` stands for: standard input, as UTF-8 text, without the line break a
     file or an ``echo`` ends with."""
     what = "the callback result" if action == "succeed" else "the callback failure"
+    return _read_stdin(
+        what,
+        f"PAYLOAD - reads {what}",
+        f"durable-gen callback {action} ID - < payload.json",
+        "leave PAYLOAD out to send none",
+    )
+
+
+def _read_stdin(what: str, reads: str, example: str, instead: str) -> str:
+    """Standard input as UTF-8 text, without the line break a file or an ``echo`` ends with:
+    what ``-`` stands for (``reads``: which argument does, ``example``: how to use it,
+    ``instead``: what to do when there is nothing to read)."""
     if sys.stdin is None or sys.stdin.isatty():
         raise CliError(
-            f"PAYLOAD - reads {what} from standard input, which is a terminal: redirect a file "
-            f"or a pipe into it (durable-gen callback {action} ID - < payload.json)"
+            f"{reads} from standard input, which is a terminal: redirect a file or a pipe "
+            f"into it ({example})"
         )
     try:
         data = sys.stdin.buffer.read()
@@ -829,10 +885,7 @@ def _read_stdin_payload(action: str) -> str:
     elif text.endswith("\n"):
         text = text[:-1]
     if not text.strip():
-        raise CliError(
-            f"standard input is empty: PAYLOAD - reads {what} from it; leave PAYLOAD out to "
-            "send none"
-        )
+        raise CliError(f"standard input is empty: {reads} from it; {instead}")
     return text
 
 
@@ -875,6 +928,8 @@ def _cmd_stop(args: argparse.Namespace) -> int:
 
 def _registered(args: argparse.Namespace) -> dict[str, str]:
     """The functions ``--register NAME=MODULE:FUNCTION`` (``run`` and ``worker``) serves."""
+    from .local._worker import import_object
+
     functions: dict[str, str] = {}
     for item in args.register:
         name, sep, path = item.partition("=")
@@ -885,6 +940,10 @@ def _registered(args: argparse.Namespace) -> dict[str, str]:
                 f"--register names {name!r} twice ({functions[name]} and {path}); each NAME "
                 "serves one function"
             )
+        try:  # here, so that the error names the --register it comes from
+            import_object(path)
+        except InvalidInputError as exc:
+            raise CliError(f"--register {item}: {exc}") from None
         functions[name] = path
     return functions
 
@@ -1019,7 +1078,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def starting(p: argparse.ArgumentParser) -> None:
         p.add_argument("workflow", help="MODULE:FUNCTION of the workflow")
-        p.add_argument("--input", action=_Once, help="the workflow input, as JSON")
+        p.add_argument(
+            "--input",
+            action=_Once,
+            help="the workflow input, as JSON (- : read it from standard input)",
+        )
         p.add_argument(
             "--name", action=_Once, help="an execution name, unique per workflow (idempotent start)"
         )
@@ -1187,6 +1250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"options go after the command: durable-gen {command} {given[0]} ... "
             f"({option} is an option of {', '.join(takes)})"
         )
+    if given and given[0] == "migrate":
+        # Schema upgrades come with opening the database, so an operator's habit of migrating
+        # before rolling out workers needs no command of its own.
+        parser.error(
+            "there is no migrate command: the first command or worker of a newer durable_gen "
+            "that opens a database brings its schema up to date (durable-gen list --db DB "
+            "does it, on a database that exists); restart the workers afterwards"
+        )
     args, extra = parser.parse_known_args(given)
     if extra:
         # Say so with the command's own usage (`durable-gen run --help` lists its options),
@@ -1209,6 +1280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("durable-gen: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ImportError as exc:
+        # An optional dependency the command needs is not installed (a postgresql:// database
+        # without psycopg): its message names the extra to install. The user's own modules
+        # (workflows, plugins) failing to import are usage errors, caught where loaded.
+        print(f"durable-gen: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (`durable-gen history ID | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

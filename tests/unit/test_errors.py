@@ -49,7 +49,13 @@ BRANCHES: dict[type[Exception], set[str]] = {
     dg.SerializationError: {"SerializationError", "PayloadTooLargeError"},
     dg.NonDeterminismError: {"NonDeterminismError"},
     dg.InvalidInputError: {"InvalidInputError"},
-    dg.StoreError: {"StoreError", "LeaseLostError", "StoreUnavailableError", "DamagedRecordError"},
+    dg.StoreError: {
+        "StoreError",
+        "LeaseLostError",
+        "StoreUnavailableError",
+        "DamagedRecordError",
+        "NoTablesError",
+    },
     dg.ServiceError: {
         "ServiceError",
         "InvalidCheckpointTokenError",

@@ -438,6 +438,8 @@ class PostgresStore(SqlStore):
     _TASK_SEQ = "seq"
     _UPSERT_TASK = _UPSERT_TASK
     _LOCK_ROWS = " FOR UPDATE"
+    #: Whether opening a database without durable_gen's tables creates them.
+    _CREATES_TABLES = True
 
     @checked
     def __init__(
@@ -594,8 +596,11 @@ class PostgresStore(SqlStore):
         return self._current_version()
 
     def _migrate(self) -> None:
-        if self._current_version() == SCHEMA_VERSION:
+        version = self._current_version()
+        if version == SCHEMA_VERSION:
             return  # the usual case: no lock needed to open
+        if version == 0 and not self._CREATES_TABLES:
+            raise NoTablesError(f"the database {self.url} holds no durable_gen tables")
         with self._tx() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             upgrade_schema(conn, _MIGRATIONS, where=self.url, placeholder="%s")
@@ -1138,3 +1143,15 @@ class PostgresStore(SqlStore):
             # The server is out of reach: wait as a poll would (no busy reconnecting).
             time.sleep(timeout)
             return False
+
+
+class NoTablesError(StoreError):
+    """An ``ExistingPostgresStore`` was opened on a database holding no durable_gen tables."""
+
+
+class ExistingPostgresStore(PostgresStore):
+    """A ``PostgresStore`` that refuses a database without durable_gen's tables (``NoTablesError``)
+    rather than creating them: what the command line's reading commands open, so that a
+    mistyped database name is not taken for an empty database and written into."""
+
+    _CREATES_TABLES = False

@@ -1104,6 +1104,19 @@ def _create_private(path: Path) -> None:
                 f"the database {path} is a folder: the database is a file; give its path, "
                 f"e.g. {path / 'durable.db'}"
             ) from None
+        if path.is_symlink() and not path.exists():
+            # A link to a file not there yet: SQLite follows it, so create the file it names
+            # (owner-only, as any new database); `durable.db -> /mnt/data/durable.db` with
+            # the volume not mounted has no folder to create it in.
+            target = Path(os.path.realpath(path))
+            if not target.parent.is_dir():
+                raise StoreError(
+                    f"cannot create the database {path}: it is a symbolic link to {target}, "
+                    f"whose folder {target.parent} does not exist (a volume not mounted?): "
+                    "mount or create it, or correct the link"
+                ) from None
+            with contextlib.suppress(OSError):  # a loop of links: SQLite's error says so
+                os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         return
     except OSError as exc:
         unexpanded = _UNEXPANDED.search(str(path))
@@ -1116,7 +1129,7 @@ def _create_private(path: Path) -> None:
                 "an environment file or a quoted argument): give the full path"
                 + (f", e.g. {expanded}" if expanded != str(path) else "")
             )
-        elif exc.errno == errno.ENOENT:
+        elif exc.errno == errno.ENOENT and not path.parent.is_dir():
             hint = f"the folder {path.parent} does not exist: create it, or correct the path"
         else:
             hint = "check the folder's permissions and free space, or give another path"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
+from .._errors import failure_text
 from .._versioning import time_of_ms
 from .._wire import ErrorObject, Event, Operation
 from ._store import ExecutionRecord
@@ -129,7 +130,7 @@ def outcome_text(op: Operation) -> tuple[str | None, str | None]:
         if details is None:
             continue
         err = details.error
-        error = None if err is None else f"{err.error_type}: {err.error_message}"
+        error = None if err is None else failure_text(err.error_type, err.error_message)
         return details.result, error
     return None, None
 

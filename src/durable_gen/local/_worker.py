@@ -37,6 +37,7 @@ from .._errors import (
     InvalidInputError,
     StoreError,
     ValidationError,
+    failure_text,
 )
 from .._plugins import Plugin
 from .._service import InvocationHandler
@@ -548,9 +549,8 @@ class Worker:
                 end = "SUCCEEDED"
             elif out.status == "FAILED":
                 err = out.error
-                kind = printable(err.error_type or "Error") if err else "Error"
-                text = printable(err.error_message or "") if err else ""
-                end = f"FAILED: {kind}: {clip(text, 200)}"
+                why = failure_text(err.error_type, err.error_message) if err else "Error"
+                end = f"FAILED: {clip(printable(why), 200)}"
             else:
                 end = "suspended, waiting for a timer, a retry or a callback"
             log(f"{_now()} finished {who}: {end} in {took}")

@@ -31,7 +31,13 @@ from .. import _guard
 from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
 from .._arguments import checked
 from .._codec import result_type
-from .._errors import InvalidInputError, NonDeterminismError, OperationError, ValidationError
+from .._errors import (
+    InvalidInputError,
+    NonDeterminismError,
+    OperationError,
+    ValidationError,
+    failure_text,
+)
 from .._failure import same_error_type
 from .._ids import operation_id
 from .._interpreter import Interpreter
@@ -439,7 +445,7 @@ def _replay(
                 **base,
             )
         err = outcome.error
-        what = f"{err.error_type}: {err.error_message}"
+        what = failure_text(err.error_type, err.error_message)
         left = coverage.not_replayed
         problem = None
         if isinstance(exc, InvalidInputError):

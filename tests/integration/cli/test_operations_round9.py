@@ -325,8 +325,10 @@ def test_db_wins_over_the_environment_and_the_hints_name_it(
     )
     assert suspended.code == 3, suspended
     assert "--db local.db" in suspended.err and "postgresql" not in suspended.err
-    # the execution went to --db, not to the database of the environment
-    assert cli("list", "--json", env=env).out.strip() == "[]"
+    # the execution went to --db, not to the database of the environment (which holds no
+    # durable_gen tables, so a reading command refuses it rather than listing nothing)
+    untouched = cli("list", "--json", env=env)
+    assert untouched.code == 2 and "no durable_gen database at" in untouched.err, untouched
     assert [r["name"] for r in json.loads(cli("list", "--json", "--db", "local.db").out)] == ["a"]
     # and the commands the hint gave work as printed, with the environment still set
     cid = callback_id(lambda *a: cli(*a, "--db", "local.db", env=env), "a")
