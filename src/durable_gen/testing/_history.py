@@ -407,6 +407,12 @@ def _rebuild(
         at = _epoch_ms(event.get("EventTimestamp"))
         if prefix == "Execution":
             if what == "Started":
+                if op_id is not None and not isinstance(op_id, str):
+                    raise InvalidInputError(
+                        f"a history event is malformed{where}: ExecutionStarted event "
+                        f"{event.get('EventId')!r} names its operation by {op_id!r}, not by a "
+                        "string Id: pass the events as GetDurableExecutionHistory returns them"
+                    )
                 payload, _ = _payload(details.get("Input"), "the execution input", warnings)
                 execution_id = op_id or "execution"
                 ops[execution_id] = {
@@ -454,6 +460,11 @@ def _rebuild(
                 op["StartTimestamp"] = at
         for key in ("ParentId", "Name", "SubType"):
             if event.get(key) is not None:
+                if not isinstance(event[key], str):
+                    raise InvalidInputError(
+                        f"a history event is malformed{where}: the {key} of {kind} event "
+                        f"{event.get('EventId')!r} must be a string, got {event[key]!r}"
+                    )
                 op[key] = event[key]
         d: dict[str, Any] = op[details_key]
         label = f"the {kind} payload of {event.get('Name') or op_id!r}"
@@ -479,9 +490,22 @@ def _rebuild(
             continue
         new_status = _DONE[what]
         retry = details.get("RetryDetails") or {}
+        if not isinstance(retry, Mapping):
+            raise InvalidInputError(
+                f"a history event is malformed{where}: the RetryDetails of {kind} event "
+                f'{event.get("EventId")!r} must be an object such as {{"CurrentAttempt": 1, '
+                f'"NextAttemptDelaySeconds": 5}}, got {type(retry).__name__}'
+            )
         if prefix == "Step":
-            if retry.get("CurrentAttempt") is not None:
-                d["Attempt"] = retry["CurrentAttempt"]
+            current = retry.get("CurrentAttempt")
+            if current is not None:
+                if isinstance(current, bool) or not isinstance(current, int) or current < 0:
+                    raise InvalidInputError(
+                        f"a history event is malformed{where}: the RetryDetails.CurrentAttempt "
+                        f"of {kind} event {event.get('EventId')!r} must be a whole number of "
+                        f"attempts, got {current!r}"
+                    )
+                d["Attempt"] = current
             else:  # one per StepStarted that ended: this one ended here
                 d["Attempt"] = int(d.get("Attempt") or 0) + 1
             delay = retry.get("NextAttemptDelaySeconds")

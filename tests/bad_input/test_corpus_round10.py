@@ -1,0 +1,381 @@
+"""Round 10 of the bad-input corpus: mistakes written from the docs alone.
+
+Arguments whose ``repr()`` raises or runs to megabytes, history events whose fields have the
+wrong shape, and a database that lost an execution's EXECUTION operation. Each must end in a
+typed error whose message says what to do, losing nothing recorded (and harming no other
+execution).
+"""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+import durable_gen as dg
+from durable_gen.local import (
+    DamagedRecordError,
+    LocalService,
+    SqliteStore,
+    VirtualClock,
+    Worker,
+    register_function,
+)
+from durable_gen.runtime import Done, Interpreter, Operation, Succeeded
+from durable_gen.testing import (
+    TestRunner,
+    current_attempt,
+    load_history,
+    operations_from_events,
+    replay,
+)
+
+# --- an argument whose repr() raises, or is huge ----------------------------------------------
+
+
+class _Unprintable:
+    """A value of the user's whose ``repr()`` fails (a half-built object, a proxy)."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr of a half-built object")
+
+
+def _plain() -> int:
+    return 1
+
+
+def _item(item: int) -> int:
+    return item
+
+
+def _noop(_: object) -> Generator[Any, Any, None]:
+    yield dg.Wait(seconds=1)
+
+
+_HUGE = list(range(200_000))  # a column of data given where a number or a name is due
+
+ARGUMENTS: list[tuple[str, Callable[[Any], object], str]] = [
+    ("step-name", lambda v: dg.Step(_plain, name=v), "step name must be a non-empty string"),
+    ("wait-seconds", lambda v: dg.Wait(seconds=v), "Wait seconds must be a whole number"),
+    ("wait-name", lambda v: dg.Wait(seconds=1, name=v), "wait name must be a non-empty string"),
+    ("step-retry", lambda v: dg.Step(_plain, retry=v), "retry must be a Retry"),
+    ("step-kwargs", lambda v: dg.Step(_plain, kwargs=v), "kwargs must be a dict"),
+    ("step-serdes", lambda v: dg.Step(_plain, serdes=v), "serdes"),
+    ("step-sub-type", lambda v: dg.Step(_plain, sub_type=v), "sub_type must be 1 to 32"),
+    ("retry-on", lambda v: dg.Retry(retry_on=v), "retry_on"),
+    ("retry-attempts", lambda v: dg.Retry(max_attempts=v), "max_attempts must be an int"),
+    ("retry-jitter", lambda v: dg.Retry(jitter=v), "jitter must be"),
+    ("callback-timeout", lambda v: dg.CreateCallback(timeout=v), "timeout"),
+    ("invoke-name", lambda v: dg.Invoke(v), "function"),
+    ("invoke-tenant", lambda v: dg.Invoke("f", tenant_id=v), "tenant_id must be a string"),
+    ("map-concurrency", lambda v: dg.Map(_item, [1], max_concurrency=v), "max_concurrency"),
+    ("map-nesting", lambda v: dg.Map(_item, [1], nesting=v), "nesting must be"),
+    ("child-virtual", lambda v: dg.Child(_noop, virtual=v), "virtual"),
+    ("child-workflow", lambda v: dg.Child(v), "must be a generator function"),
+    ("strategy-until", lambda v: dg.WaitStrategy(until=v), "until must be a predicate"),
+    ("decision-stop", lambda v: dg.WaitDecision(stop=v), "stop must be True or False"),
+    (
+        "completion-percent",
+        lambda v: dg.Completion(tolerated_failure_percentage=v),
+        "tolerated_failure_percentage",
+    ),
+    ("patched-id", lambda v: dg.Patched(v), "change id"),
+    ("run-functions", lambda v: dg.run(_noop, functions={"f": v}), "functions['f'] must be"),
+    ("run-skip-time", lambda v: dg.run(_noop, skip_time=v), "skip_time must be True or False"),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "fragment"), [a[1:] for a in ARGUMENTS], ids=[a[0] for a in ARGUMENTS]
+)
+def test_an_argument_whose_repr_raises_is_still_refused_with_the_message(
+    build: Callable[[Any], object], fragment: str
+) -> None:
+    # The message about the mistake called repr() of the value: a RuntimeError of the user's
+    # object came out instead of the ValidationError, with nothing said about the argument.
+    with pytest.raises(dg.DurableGenError) as caught:
+        build(_Unprintable())
+    assert fragment in str(caught.value)
+    assert "<a _Unprintable whose repr() fails>" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("build", "fragment"), [a[1:] for a in ARGUMENTS], ids=[a[0] for a in ARGUMENTS]
+)
+def test_an_argument_with_a_huge_repr_gives_a_short_message(
+    build: Callable[[Any], object], fragment: str
+) -> None:
+    # The whole repr went into the message: megabytes of error text for one mistake.
+    with pytest.raises(dg.DurableGenError) as caught:
+        build(_HUGE)
+    message = str(caught.value)
+    assert fragment in message
+    assert len(message) < 1500, len(message)
+
+
+def test_a_long_name_is_shown_cut_with_its_length() -> None:
+    with pytest.raises(dg.ValidationError) as caught:
+        dg.Step(_plain, name="x" * 100_000)
+    message = str(caught.value)
+    assert "at most 256" in message and len(message) < 1000
+    assert "(a str of 100002 characters)" in message
+
+
+def test_an_unprintable_name_in_a_workflow_body_fails_the_execution_with_the_mistake() -> None:
+    def body(_: None) -> Generator[Any, Any, None]:
+        yield dg.Wait(seconds=1, name=_Unprintable())  # type: ignore[arg-type]
+
+    run = TestRunner().run(body)
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type == "ValidationError"
+    assert "wait name must be a non-empty string" in (run.error.error_message or "")
+
+
+def test_printable_arguments_are_shown_whole_as_before() -> None:
+    with pytest.raises(dg.ValidationError, match=r"got 'a\\nb'"):
+        dg.Wait(seconds=1, name="a\nb")
+    with pytest.raises(dg.ValidationError, match=r"got \[1, 2\]"):
+        dg.Wait(seconds=[1, 2])  # type: ignore[arg-type]
+
+
+# --- history events whose fields have the wrong shape -----------------------------------------
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=1))
+def _flaky(x: int) -> int:
+    if current_attempt().attempt < 2:
+        raise ValueError("first attempt")
+    return x
+
+
+def _retried(x: int) -> Generator[Any, Any, int]:
+    a = yield _flaky(x)
+    b = yield dg.Child(_in_child, (a,), name="inner")
+    return int(b)
+
+
+def _in_child(a: int) -> Generator[Any, Any, int]:
+    return (yield _flaky(a + 1))
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict[str, Any]]:
+    run = TestRunner().run(_retried, 1)
+    assert run.status == "SUCCEEDED", run.error
+    return [dict(event) for event in run.export()["Events"]]
+
+
+def _first(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    return next(event for event in events if event["EventType"] == kind)
+
+
+def _damage_retry(value: object) -> Callable[[list[dict[str, Any]]], None]:
+    def damage(events: list[dict[str, Any]]) -> None:
+        _first(events, "StepFailed")["StepFailedDetails"]["RetryDetails"] = value
+
+    return damage
+
+
+def _damage_attempt(value: object) -> Callable[[list[dict[str, Any]]], None]:
+    def damage(events: list[dict[str, Any]]) -> None:
+        details = _first(events, "StepFailed")["StepFailedDetails"]
+        details["RetryDetails"] = {**details["RetryDetails"], "CurrentAttempt": value}
+
+    return damage
+
+
+def _damage_field(kind: str, key: str, value: object) -> Callable[[list[dict[str, Any]]], None]:
+    def damage(events: list[dict[str, Any]]) -> None:
+        _first(events, kind)[key] = value
+
+    return damage
+
+
+EVENT_DAMAGES: list[tuple[str, Callable[[list[dict[str, Any]]], None], str]] = [
+    ("retry-details-number", _damage_retry(5), "RetryDetails of StepFailed event"),
+    ("retry-details-text", _damage_retry("5 s"), "RetryDetails of StepFailed event"),
+    ("retry-details-list", _damage_retry([1, 5]), "RetryDetails of StepFailed event"),
+    ("current-attempt-text", _damage_attempt("two"), "RetryDetails.CurrentAttempt"),
+    ("current-attempt-object", _damage_attempt({"n": 1}), "RetryDetails.CurrentAttempt"),
+    ("current-attempt-nan", _damage_attempt(float("nan")), "RetryDetails.CurrentAttempt"),
+    ("current-attempt-bool", _damage_attempt(True), "RetryDetails.CurrentAttempt"),
+    ("execution-id-object", _damage_field("ExecutionStarted", "Id", {"a": 1}), "string Id"),
+    ("execution-id-list", _damage_field("ExecutionStarted", "Id", [1]), "string Id"),
+    ("parent-id-object", _damage_field("StepStarted", "ParentId", {}), "ParentId"),
+    ("parent-id-list", _damage_field("StepSucceeded", "ParentId", ["x"]), "ParentId"),
+    ("name-object", _damage_field("StepStarted", "Name", {"n": 1}), "Name"),
+    ("sub-type-number", _damage_field("ContextStarted", "SubType", 7), "SubType"),
+]
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"), [d[1:] for d in EVENT_DAMAGES], ids=[d[0] for d in EVENT_DAMAGES]
+)
+def test_an_event_field_of_the_wrong_shape_is_an_invalid_history_naming_it(
+    events: list[dict[str, Any]], damage: Callable[[list[dict[str, Any]]], None], fragment: str
+) -> None:
+    # A RetryDetails that is not an object, or a CurrentAttempt that is not a number, raised
+    # AttributeError / TypeError / ValueError out of load_history and replay; an Id or
+    # ParentId that is an object raised "unhashable type".
+    damaged = copy.deepcopy(events)
+    damage(damaged)
+    with pytest.raises(dg.InvalidInputError, match="a history event is malformed") as caught:
+        load_history({"Events": damaged})
+    assert fragment in str(caught.value)
+    with pytest.raises(dg.InvalidInputError, match="a history event is malformed"):
+        operations_from_events(damaged)
+    report = replay(_retried, {"Events": damaged})
+    assert report.status == "invalid", report
+    assert fragment in report.message
+
+
+def test_the_undamaged_events_replay(events: list[dict[str, Any]]) -> None:
+    assert replay(_retried, {"Events": events}).ok
+    assert load_history({"Events": events}).status == "SUCCEEDED"
+
+
+# --- a database that lost an execution's EXECUTION operation ----------------------------------
+
+
+def _waits(_: object) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=1)
+    return 5
+
+
+def _lose_execution_operation(db: Path) -> tuple[str, str]:
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store)
+        register_function(engine, "waits", _waits)
+        bad, good = engine.start("waits"), engine.start("waits")
+    with sqlite3.connect(db) as conn:
+        deleted = conn.execute(
+            "DELETE FROM operations WHERE type = 'EXECUTION' AND key >> 32 = "
+            "(SELECT seq FROM executions WHERE arn = ?)",
+            (bad,),
+        ).rowcount
+    assert deleted == 1
+    return bad, good
+
+
+def test_a_worker_sets_aside_an_execution_without_its_execution_operation(
+    tmp_path: Path,
+) -> None:
+    # The worker died with a bare AssertionError ("every execution has its EXECUTION
+    # operation"), leaving the good execution unrun.
+    db = tmp_path / "d.db"
+    bad, good = _lose_execution_operation(db)
+    lines: list[str] = []
+    with Worker(str(db), functions={"waits": _waits}, log=lines.append, skip_time=True) as w:
+        w.run(once=True)
+    said = [line for line in lines if "no EXECUTION operation" in line]
+    assert len(said) == 1, lines
+    assert bad in said[0] and "restore the database from a backup" in said[0]
+    assert "that execution is set aside, the others go on" in said[0]
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store)
+        assert engine.get_execution(good).status == "SUCCEEDED"
+        assert engine.get_execution(bad).status == "RUNNING"  # nothing made up for it
+
+
+def test_stopping_or_running_an_execution_without_its_execution_operation_is_a_store_error(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "d.db"
+    bad, good = _lose_execution_operation(db)
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store, clock=VirtualClock())
+        register_function(engine, "waits", _waits)
+        with pytest.raises(DamagedRecordError, match="no EXECUTION operation of"):
+            engine.stop(bad)
+        assert engine.get_execution(bad).status == "RUNNING"
+        with pytest.raises(DamagedRecordError, match="restore the database from a backup"):
+            engine.run_until_idle()
+        engine.run_until_idle()  # set aside: the other execution runs
+        assert engine.get_execution(good).status == "SUCCEEDED"
+        assert engine.get_execution(good).result == "5"
+
+
+# --- operations a host built by hand with fields of the wrong type ----------------------------
+
+
+def _one_step(x: int) -> Generator[Any, Any, int]:
+    return (yield dg.Step(_add_one, (x,), name="add"))
+
+
+def _add_one(x: int) -> int:
+    return x + 1
+
+
+def _recorded() -> list[Operation]:
+    run = TestRunner().run(_one_step, 1)
+    assert run.status == "SUCCEEDED"
+    return list(load_history(run.export()).operations)
+
+
+def _with(index: int, **changes: object) -> Callable[[list[Operation]], list[Operation]]:
+    def change(ops: list[Operation]) -> list[Operation]:
+        ops = list(ops)
+        ops[index] = msgspec.structs.replace(ops[index], **changes)
+        return ops
+
+    return change
+
+
+def _step_attempt(value: object) -> Callable[[list[Operation]], list[Operation]]:
+    def change(ops: list[Operation]) -> list[Operation]:
+        ops = list(ops)
+        details = ops[1].step_details
+        assert details is not None
+        ops[1] = msgspec.structs.replace(
+            ops[1], step_details=msgspec.structs.replace(details, attempt=value)
+        )
+        return ops
+
+    return change
+
+
+HAND_BUILT: list[tuple[str, Callable[[list[Operation]], list[Operation]], str]] = [
+    ("id-dict", _with(0, id={"a": 1}), "its id is {'a': 1}, not of type str"),
+    ("type-list", _with(1, type=["STEP"]), "its type is ['STEP'], not of type str"),
+    ("status-none", _with(1, status=None), "its status is None, not of type str"),
+    ("parent-id-list", _with(1, parent_id=[]), "its parent_id is [], not of type str"),
+    (
+        "execution-details-dict",
+        _with(0, execution_details={"input_payload": "1"}),
+        "its execution_details is {'input_payload': '1'}, not of type ExecutionDetails",
+    ),
+    (
+        "step-details-dict",
+        _with(1, step_details={"attempt": 1, "result": "2"}),
+        "not of type StepDetails",
+    ),
+    ("step-details-text", _with(1, step_details="2"), "not of type StepDetails"),
+    ("attempt-text", _step_attempt("1"), "its step_details.attempt is '1', not of type int"),
+    ("attempt-bool", _step_attempt(True), "its step_details.attempt is True, not of type int"),
+    ("wait-details-int", _with(1, wait_details=5), "not of type WaitDetails"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"), [h[1:] for h in HAND_BUILT], ids=[h[0] for h in HAND_BUILT]
+)
+def test_an_operation_built_with_a_field_of_the_wrong_type_is_refused_by_the_interpreter(
+    change: Callable[[list[Operation]], list[Operation]], fragment: str
+) -> None:
+    # Operation(...) checks no field's type; the interpreter raised "unhashable type",
+    # AttributeError ("'dict' object has no attribute 'attempt'") or a TypeError comparing
+    # the attempt, from deep in replay, naming neither the operation nor the field.
+    with pytest.raises(dg.ValidationError, match="is not a well-formed Operation") as caught:
+        Interpreter(_one_step, change(_recorded()))
+    assert fragment in str(caught.value)
+    assert "msgspec.json.decode(data, type=list[Operation])" in str(caught.value)
+
+
+def test_the_recorded_operations_drive_the_interpreter_to_its_end() -> None:
+    action = Interpreter(_one_step, _recorded()).next_action()
+    assert isinstance(action, Done) and action.outcome == Succeeded("2")
