@@ -460,7 +460,7 @@ def _check_result_type(type_: object, what: str) -> None:
         )
         raise ValidationError(
             f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
-            f"Struct, list[str], ...), got {type_!r} ({problem}){advice}"
+            f"Struct, list[str], ...), got {shown(type_)} ({problem[:300]}){advice}"
         )
 
 
@@ -935,6 +935,7 @@ class Step(Command[R], frozen=True):
         name = self.name
         if (  # the common case in one test: this runs for every step, replays included
             type(self.args) is tuple
+            and type(self.semantics) is str  # a list would be unhashable below
             and self.semantics in _SEMANTICS
             and (
                 name is None

@@ -170,7 +170,7 @@ def check_payload_format(value: object) -> PayloadFormat:
         return value
     raise ValidationError(
         f"payload_format must be 'json' (plain JSON, the default) or 'aws' (AWS's typed "
-        f"envelope, to hand executions to AWS's Python SDK), got {value!r}"
+        f"envelope, to hand executions to AWS's Python SDK), got {shown(value)}"
     )
 
 
@@ -179,12 +179,12 @@ def check_host_options(serdes: object, clock: object) -> None:
     if serdes is not None and (isinstance(serdes, type) or not isinstance(serdes, Serdes)):
         raise ValidationError(
             f"serdes must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {serdes!r}{serdes_hint(serdes)}"
+            f"deserialize(str) methods) or None, got {shown(serdes)}{serdes_hint(serdes)}"
         )
     if clock is not None and not callable(clock):
         raise ValidationError(
             f"clock must be a function returning the time in epoch seconds (e.g. time.time) "
-            f"or None, got {clock!r}"
+            f"or None, got {shown(clock)}"
         )
     if clock is not None:
         read_clock(clock)  # what it returns now: epoch seconds, or a ValidationError saying so
@@ -419,7 +419,7 @@ class Interpreter(StepHandlers):
         if serdes is not None or clock is not None:
             check_host_options(serdes, clock)
         if type(execution_arn) is not str and not isinstance(execution_arn, str):
-            raise ValidationError(f"execution_arn must be a str, got {execution_arn!r}")
+            raise ValidationError(f"execution_arn must be a str, got {shown(execution_arn)}")
         # The drivers' operations were decoded as Operation and checked by load_operations.
         ops: list[Operation]
         if type(operations) is CheckedOperations:

@@ -9,6 +9,7 @@ execution).
 from __future__ import annotations
 
 import copy
+import inspect
 import sqlite3
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -116,6 +117,83 @@ def test_an_argument_with_a_huge_repr_gives_a_short_message(
     message = str(caught.value)
     assert fragment in message
     assert len(message) < 1500, len(message)
+
+
+def _options() -> list[tuple[str, Callable[..., object], tuple[Any, ...], dict[str, Any]]]:
+    """Every public class and function that checks its options, with good arguments."""
+    from durable_gen import aws, otel, runtime, telemetry
+    from durable_gen import local as dgl
+    from durable_gen.testing import (
+        CrashSchedule,
+        DeterminismCheck,
+        assert_deterministic,
+        replay_folder,
+        strategies,
+    )
+
+    return [
+        ("Step", dg.Step, (_plain,), {}),
+        ("step", dg.step, (_plain,), {}),
+        ("Retry", dg.Retry, (), {}),
+        ("CreateCallback", dg.CreateCallback, (), {}),
+        ("WaitForCallback", dg.WaitForCallback, (_plain,), {}),
+        ("Invoke", dg.Invoke, ("f",), {}),
+        ("WaitStrategy", dg.WaitStrategy, (), {"until": _plain}),
+        ("Map", dg.Map, (_item, [1]), {}),
+        ("get_logger", dg.get_logger, (), {}),
+        ("run", dg.run, (_noop,), {"skip_time": True}),
+        ("lambda_handler", dg.lambda_handler, (_noop,), {}),
+        ("LocalService", dgl.LocalService, (), {}),
+        ("VirtualClock", dgl.VirtualClock, (), {}),
+        ("Worker", dgl.Worker, ("w.db",), {}),
+        ("SqliteStore", dgl.SqliteStore, ("s.db",), {}),
+        ("TestRunner", TestRunner, (), {}),
+        ("CrashSchedule", CrashSchedule, (), {}),
+        ("DeterminismCheck", DeterminismCheck, (_noop,), {}),
+        ("assert_deterministic", assert_deterministic, (_noop,), {"random_runs": 0}),
+        ("load_history", load_history, ({"Operations": []},), {}),
+        ("replay_folder", replay_folder, ({"noop": _noop}, "."), {}),
+        ("LambdaService", aws.LambdaService, (object(),), {}),
+        ("TelemetryPlugin", telemetry.TelemetryPlugin, (), {}),
+        ("OpenTelemetryPlugin", otel.OpenTelemetryPlugin, (), {}),
+        ("trace_id_of", otel.trace_id_of, ("arn",), {}),
+        ("programs", strategies.programs, (), {}),
+        ("crash_schedules", strategies.crash_schedules, (), {}),
+        ("make_handler", runtime.make_handler, (_noop, None), {}),
+        ("Interpreter", Interpreter, (_noop, []), {"input": 1}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "args", "kwargs"), _options(), ids=[o[0] for o in _options()]
+)
+def test_every_option_given_an_unprintable_or_huge_value_is_a_short_typed_error(
+    name: str,
+    fn: Callable[..., object],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    parameters = [
+        p
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    for index, parameter in enumerate(parameters):
+        for value in (_Unprintable(), _HUGE):
+            given, named = list(args), dict(kwargs)
+            if parameter.kind is parameter.POSITIONAL_ONLY or (
+                parameter.kind is parameter.POSITIONAL_OR_KEYWORD and index < len(given)
+            ):
+                given[index] = value
+            else:
+                named[parameter.name] = value
+            try:
+                fn(*given, **named)  # some take any value: a payload, an input, items
+            except dg.DurableGenError as exc:
+                assert len(str(exc)) < 3000, (name, parameter.name)
 
 
 def test_a_long_name_is_shown_cut_with_its_length() -> None:

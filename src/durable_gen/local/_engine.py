@@ -33,6 +33,7 @@ from .._errors import (
     StoreError,
     UnknownCallbackError,
     ValidationError,
+    shown,
 )
 from .._failure import check_error_object
 from .._service import InvocationHandler, conforms, instance_hint
@@ -132,27 +133,29 @@ class LocalService(Runner):
     ) -> None:
         if page_size is not None and (not _is_int(page_size) or page_size < 1):
             raise ValidationError(
-                f"page_size must be an int of at least 1 (or None), got {page_size!r}"
+                f"page_size must be an int of at least 1 (or None), got {shown(page_size)}"
             )
         if not _is_int(max_crashes) or max_crashes < 1:
-            raise ValidationError(f"max_crashes must be an int of at least 1, got {max_crashes!r}")
+            raise ValidationError(
+                f"max_crashes must be an int of at least 1, got {shown(max_crashes)}"
+            )
         if not isinstance(region, str) or not re.fullmatch(r"[a-z0-9-]+", region):
-            raise ValidationError(f"region must look like 'us-east-1', got {region!r}")
+            raise ValidationError(f"region must look like 'us-east-1', got {shown(region)}")
         if not isinstance(account_id, str) or not re.fullmatch(r"\d{12}", account_id):
-            raise ValidationError(f"account_id must be 12 digits, got {account_id!r}")
+            raise ValidationError(f"account_id must be 12 digits, got {shown(account_id)}")
         if store is not None and not conforms(store, ExecutionStore):
             raise ValidationError(
                 f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
-                f"open_store(url)), got {store!r}{instance_hint(store)}"
+                f"open_store(url)), got {shown(store)}{instance_hint(store)}"
                 + (
-                    f": open it first, store=open_store({store!r}) (or SqliteStore(path))"
+                    f": open it first, store=open_store({shown(store)}) (or SqliteStore(path))"
                     if isinstance(store, str | os.PathLike)
                     else ""
                 )
             )
         if clock is not None and not conforms(clock, Clock):
             raise ValidationError(
-                f"clock must be a Clock (RealClock() or VirtualClock()), got {clock!r}"
+                f"clock must be a Clock (RealClock() or VirtualClock()), got {shown(clock)}"
                 f"{instance_hint(clock)}"
             )
         super().__init__(

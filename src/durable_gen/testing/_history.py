@@ -34,7 +34,7 @@ import msgspec
 
 from .._arguments import checked
 from .._commands import OWN_CONTEXT_SUBTYPES
-from .._errors import InvalidInputError, ValidationError
+from .._errors import InvalidInputError, ValidationError, shown
 from .._wire import (
     MAX_CONTEXT_RESULT_BYTES,
     TERMINAL_STATUSES,
@@ -102,7 +102,7 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
     if execution_arn is not None and (not isinstance(execution_arn, str) or not execution_arn):
         raise ValidationError(
             f"execution_arn must be the execution's ARN (a non-empty str) or None, got "
-            f"{execution_arn!r}"
+            f"{shown(execution_arn)}"
         )
     path: str | None = None
     if isinstance(source, History):

@@ -31,7 +31,7 @@ from .. import _guard
 from .._actions import Done, Failed, Flush, Outcome, RunTasks, StepTask, Succeeded, Suspended
 from .._arguments import checked
 from .._codec import result_type
-from .._errors import InvalidInputError, NonDeterminismError, OperationError, ValidationError
+from .._errors import InvalidInputError, NonDeterminismError, OperationError, ValidationError, shown
 from .._failure import same_error_type
 from .._ids import operation_id
 from .._interpreter import Interpreter
@@ -231,7 +231,7 @@ def replay_folder(
         )
     if not isinstance(pattern, str) or not pattern:
         raise ValidationError(
-            f"replay_folder's pattern must be a glob such as '**/*.json', got {pattern!r}"
+            f"replay_folder's pattern must be a glob such as '**/*.json', got {shown(pattern)}"
         )
     if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
         raise ValidationError(
@@ -311,7 +311,7 @@ def _check_workflows(workflows: object) -> None:
     elif not callable(workflows):
         raise ValidationError(
             f"replay_folder takes a workflow or a mapping of function names to workflows, got "
-            f"{type(workflows).__name__} {workflows!r}"
+            f"{type(workflows).__name__} {shown(workflows)}"
         )
 
 
