@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 import durable_gen as dg
+from durable_gen.cli import main
 from durable_gen.local import (
     DamagedRecordError,
     LocalService,
@@ -27,7 +28,7 @@ from durable_gen.local import (
     Worker,
     register_function,
 )
-from durable_gen.runtime import Done, Interpreter, Operation, Succeeded
+from durable_gen.runtime import Done, ErrorObject, Interpreter, Operation, Succeeded
 from durable_gen.testing import (
     TestRunner,
     current_attempt,
@@ -457,3 +458,40 @@ def test_an_operation_built_with_a_field_of_the_wrong_type_is_refused_by_the_int
 def test_the_recorded_operations_drive_the_interpreter_to_its_end() -> None:
     action = Interpreter(_one_step, _recorded()).next_action()
     assert isinstance(action, Done) and action.outcome == Succeeded("2")
+
+
+# --- a callback failed with neither an error type nor a message -------------------------------
+
+
+def _awaits_callback(_: object) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="approval", timeout=600)
+    return (yield handle)
+
+
+@pytest.mark.parametrize(
+    "error", [ErrorObject(error_data="x"), ErrorObject(), ErrorObject(error_message="no")]
+)
+def test_show_reads_a_failure_without_type_or_message_as_error_not_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], error: ErrorObject
+) -> None:
+    # A callback failed by a sender that gave only ErrorData (`durable-gen callback fail ID
+    # '{"ErrorData": "x"}'`) was shown as "✗ None: None" in show's operation lines.
+    db = tmp_path / "d.db"
+    with SqliteStore(db) as store:
+        engine = LocalService(store=store, clock=VirtualClock(auto_advance=False))
+        register_function(engine, "awaits", _awaits_callback)
+        arn = engine.start("awaits")
+        engine.run_until_idle()
+        (callback_id,) = [
+            op.callback_details.callback_id
+            for op in engine.get_operations(arn)
+            if op.callback_details is not None and op.callback_details.callback_id
+        ]
+        engine.send_callback_failure(callback_id, error)
+        engine.run_until_idle()
+        assert engine.get_execution(arn).status == "FAILED"
+    assert main(["show", arn, "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if line.strip().startswith("approval")]
+    assert "None" not in line, line
+    assert f"✗ {error.error_type or 'Error'}: {error.error_message or ''}".rstrip() in line

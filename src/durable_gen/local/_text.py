@@ -111,7 +111,9 @@ def outcome_text(op: Operation) -> tuple[str | None, str | None]:
         if details is None:
             continue
         err = details.error
-        error = None if err is None else f"{err.error_type}: {err.error_message}"
+        # a failure may carry neither (a callback failed with no error data): read as
+        # error_lines() shows it, not "None: None"
+        error = None if err is None else f"{err.error_type or 'Error'}: {err.error_message or ''}"
         return details.result, error
     return None, None
 

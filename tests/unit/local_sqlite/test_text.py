@@ -65,7 +65,7 @@ def test_every_view_escapes_stored_text() -> None:
     shown = texts[0]
     assert "error     Errboom\\x1b]0;title\\x07\\r\\n\\u202e: boom\\x1b]0;title" in shown
     assert "waits on  callbackboom\\x1b" in shown
-    assert "✗ None: boom\\x1b]0;title\\x07" in shown
+    assert "✗ Error: boom\\x1b]0;title\\x07" in shown
     # one line per field: the escaped line breaks do not break the layout
     assert len(shown.splitlines()) == 10
 
