@@ -28,7 +28,18 @@ from durable_gen.local import (
     Worker,
     register_function,
 )
-from durable_gen.runtime import Done, ErrorObject, Interpreter, Operation, Succeeded
+from durable_gen.runtime import (
+    ChainedInvokeOptions,
+    Done,
+    ErrorObject,
+    ExecutionDetails,
+    Interpreter,
+    Operation,
+    OperationUpdate,
+    Succeeded,
+    WaitOptions,
+    apply_updates,
+)
 from durable_gen.testing import (
     TestRunner,
     current_attempt,
@@ -495,3 +506,116 @@ def test_show_reads_a_failure_without_type_or_message_as_error_not_none(
     (line,) = [line for line in out.splitlines() if line.strip().startswith("approval")]
     assert "None" not in line, line
     assert f"✗ {error.error_type or 'Error'}: {error.error_message or ''}".rstrip() in line
+
+
+# --- updates a host built by hand, given to the reference store -------------------------------
+
+
+def _store() -> dict[str, Operation]:
+    execution = Operation(
+        id="exec",
+        type="EXECUTION",
+        status="STARTED",
+        start_timestamp=0,
+        execution_details=ExecutionDetails(input_payload="1"),
+    )
+    return {"exec": execution}
+
+
+HAND_BUILT_UPDATES: list[tuple[str, OperationUpdate, str]] = [
+    (
+        "wait-options-dict",
+        OperationUpdate(id="w", type="WAIT", action="START", wait_options={"wait_seconds": 5}),  # type: ignore[arg-type]
+        "its wait_options is {'wait_seconds': 5}, not a WaitOptions or None",
+    ),
+    (
+        "wait-seconds-text",
+        OperationUpdate(
+            id="w",
+            type="WAIT",
+            action="START",
+            wait_options=WaitOptions(wait_seconds="5"),  # type: ignore[arg-type]
+        ),
+        "its wait_options.wait_seconds is '5', not an int or None",
+    ),
+    (
+        "callback-options-int",
+        OperationUpdate(id="c", type="CALLBACK", action="START", callback_options=60),  # type: ignore[arg-type]
+        "its callback_options is 60",
+    ),
+    (
+        "invoke-function-none",
+        OperationUpdate(
+            id="i",
+            type="CHAINED_INVOKE",
+            action="START",
+            chained_invoke_options=ChainedInvokeOptions(function_name=None),  # type: ignore[arg-type]
+        ),
+        "its chained_invoke_options.function_name is None, not a str",
+    ),
+    (
+        "invoke-tenant-int",
+        OperationUpdate(
+            id="i",
+            type="CHAINED_INVOKE",
+            action="START",
+            chained_invoke_options=ChainedInvokeOptions(function_name="f", tenant_id=5),  # type: ignore[arg-type]
+        ),
+        "its chained_invoke_options.tenant_id is 5",
+    ),
+    (
+        "step-options-int",
+        OperationUpdate(id="s", type="STEP", action="RETRY", step_options=3),  # type: ignore[arg-type]
+        "its step_options is 3",
+    ),
+    (
+        "id-dict",
+        OperationUpdate(id={"a": 1}, type="STEP", action="START"),  # type: ignore[arg-type]
+        "its id is {'a': 1}, not a str",
+    ),
+    (
+        "name-bytes",
+        OperationUpdate(id="s", type="STEP", action="START", name=b"x"),  # type: ignore[arg-type]
+        "its name is b'x', not a str or None",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("update", "fragment"),
+    [u[1:] for u in HAND_BUILT_UPDATES],
+    ids=[u[0] for u in HAND_BUILT_UPDATES],
+)
+def test_an_update_built_with_a_field_of_the_wrong_type_is_refused_and_nothing_recorded(
+    update: OperationUpdate, fragment: str
+) -> None:
+    # OperationUpdate(...) checks no field's type; apply_updates raised AttributeError
+    # ("'dict' object has no attribute 'wait_seconds'") or a TypeError from a regex.
+    store = _store()
+    before = dict(store)
+    with pytest.raises(dg.ValidationError, match="is not a well-formed OperationUpdate") as caught:
+        apply_updates(store, [update], now_ms=1)
+    assert fragment in str(caught.value)
+    assert "nothing was recorded" in str(caught.value)
+    assert store == before
+
+
+def test_well_formed_updates_are_applied() -> None:
+    store = _store()
+    applied = apply_updates(
+        store,
+        [
+            OperationUpdate(
+                id="w", type="WAIT", action="START", wait_options=WaitOptions(wait_seconds=5)
+            ),
+            OperationUpdate(
+                id="i",
+                type="CHAINED_INVOKE",
+                action="START",
+                chained_invoke_options=ChainedInvokeOptions(function_name="f", tenant_id="t"),
+            ),
+        ],
+        now_ms=1,
+    )
+    assert {op.id for op in applied.operations} == {"w", "i"}
+    assert store["w"].status == "STARTED"
