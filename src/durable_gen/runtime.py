@@ -420,6 +420,13 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         )
     if timer.kind not in _TIMER_KINDS:
         raise ValidationError(f"unknown timer kind {timer.kind!r}")
+    wrong = _wrong_field(timer, "")
+    if wrong is not None:  # Timer(...) checks no types: one rebuilt from a store by hand
+        raise ValidationError(
+            f"fire_timer() takes a well-formed Timer, and this one's {wrong}: rebuild stored "
+            "timers with msgspec.json.decode(data, type=Timer), or give Timer(...) an int "
+            "due_ms and seconds and a str operation_id; nothing was changed"
+        )
     if now_ms < timer.due_ms:
         raise ValidationError(
             f"the {timer.kind} timer of operation {timer.operation_id!r} is due at "

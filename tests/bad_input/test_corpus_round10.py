@@ -37,8 +37,10 @@ from durable_gen.runtime import (
     Operation,
     OperationUpdate,
     Succeeded,
+    Timer,
     WaitOptions,
     apply_updates,
+    fire_timer,
 )
 from durable_gen.testing import (
     TestRunner,
@@ -619,3 +621,45 @@ def test_well_formed_updates_are_applied() -> None:
     )
     assert {op.id for op in applied.operations} == {"w", "i"}
     assert store["w"].status == "STARTED"
+
+
+# --- a timer a host rebuilt from its own store with fields of the wrong type ------------------
+
+
+def _armed_wait() -> tuple[dict[str, Operation], Timer]:
+    store = _store()
+    applied = apply_updates(
+        store,
+        [
+            OperationUpdate(
+                id="w", type="WAIT", action="START", wait_options=WaitOptions(wait_seconds=5)
+            )
+        ],
+        now_ms=1,
+    )
+    (timer,) = applied.timers
+    return store, timer
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("due_ms", "5001", "due_ms is '5001', not an int"),  # a TEXT column read back
+        ("due_ms", None, "due_ms is None, not an int"),
+        ("seconds", "5", "seconds is '5', not an int"),
+        ("operation_id", ["w"], "operation_id is ['w'], not a str"),
+    ],
+)
+def test_a_timer_rebuilt_with_a_field_of_the_wrong_type_is_refused_and_nothing_changed(
+    field: str, value: object, fragment: str
+) -> None:
+    # fire_timer raised "'<' not supported between 'int' and 'str'", "unhashable type" or
+    # "unsupported operand type(s) for +" from inside the store.
+    store, timer = _armed_wait()
+    before = dict(store)
+    with pytest.raises(dg.ValidationError, match="takes a well-formed Timer") as caught:
+        fire_timer(store, msgspec.structs.replace(timer, **{field: value}), now_ms=10_000)
+    assert fragment in str(caught.value)
+    assert store == before
+    fired = fire_timer(store, timer, now_ms=10_000)  # the well-formed timer still fires
+    assert fired is not None and fired.status == "SUCCEEDED"
