@@ -48,6 +48,7 @@ from durable_gen.testing import (
     load_history,
     operations_from_events,
     replay,
+    replay_folder,
 )
 
 # --- an argument whose repr() raises, or is huge ----------------------------------------------
@@ -663,3 +664,29 @@ def test_a_timer_rebuilt_with_a_field_of_the_wrong_type_is_refused_and_nothing_c
     assert store == before
     fired = fire_timer(store, timer, now_ms=10_000)  # the well-formed timer still fires
     assert fired is not None and fired.status == "SUCCEEDED"
+
+
+# --- a history file nested past what the json module reads ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"Operations": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    ],
+    ids=["bare", "in-operations"],
+)
+def test_a_history_nested_too_deep_is_an_invalid_report_not_a_recursion_error(
+    text: str, tmp_path: Path
+) -> None:
+    # replay() let Python's RecursionError out of its JSON parse (replay_folder too), where
+    # every other unreadable file is reported as invalid.
+    report = replay(_noop, text)
+    assert report.status == "invalid"
+    assert "deeper than Python's json module reads" in report.message
+    with pytest.raises(dg.InvalidInputError, match="is not valid JSON"):
+        load_history(text.encode())
+    (tmp_path / "deep.json").write_text(text)
+    (folder_report,) = replay_folder({"noop": _noop}, tmp_path)
+    assert folder_report.status == "invalid"

@@ -128,9 +128,15 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
     if isinstance(data, (str, bytes)):
         try:
             data = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             where = f" in {path!r}" if path else ""
-            raise InvalidInputError(f"the history{where} is not valid JSON: {exc}") from exc
+            problem = (
+                "it nests arrays or objects deeper than Python's json module reads (no "
+                "recorded history does)"
+                if isinstance(exc, RecursionError)
+                else exc
+            )
+            raise InvalidInputError(f"the history{where} is not valid JSON: {problem}") from exc
     if isinstance(data, msgspec.Struct):
         data = msgspec.to_builtins(data)
     elif isinstance(data, Sequence) and not isinstance(data, Mapping):
@@ -605,6 +611,6 @@ def _is_summary(sub_type: Any, payload: Any) -> bool:
         return False
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(value, dict) and "items" not in value and "completionReason" in value
