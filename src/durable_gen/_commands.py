@@ -453,6 +453,8 @@ def _check_result_type(type_: object, what: str) -> None:
     except TypeError:  # unhashable: checked without the cache
         problem = _undecodable.__wrapped__(type_)
     if problem is not None:
+        if len(problem) > 1500:  # it quotes the type: a value given as one can be huge
+            problem = f"{problem[:1500]}..."
         advice = (
             f": {union_advice(problem)}"
             if problem.startswith("Type unions may not contain more than one")
@@ -460,7 +462,7 @@ def _check_result_type(type_: object, what: str) -> None:
         )
         raise ValidationError(
             f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
-            f"Struct, list[str], ...), got {shown(type_)} ({problem[:300]}){advice}"
+            f"Struct, list[str], ...), got {shown(type_)} ({problem}){advice}"
         )
 
 
