@@ -10,7 +10,6 @@ dict, for runtimes that keep their own store. docs/embedding.md is the guide.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import secrets
 import sys
@@ -44,7 +43,7 @@ from ._failure import REMOTE_TRACE, check_error_object, trace_lines
 from ._interpreter import Interpreter as Interpreter
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
-from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large
+from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large, wrong_field
 from ._wire import CallbackDetails as CallbackDetails
 from ._wire import CallbackOptions as CallbackOptions
 from ._wire import ChainedInvokeDetails as ChainedInvokeDetails
@@ -266,7 +265,7 @@ def apply_updates(
                 "apply_updates() takes the OperationUpdate values of a Flush, got "
                 f"{type(update).__name__}"
             )
-        wrong = _wrong_field(update, "")
+        wrong = wrong_field(update, "")
         if wrong is not None:  # OperationUpdate(...) checks no types: one built by hand
             raise ValidationError(
                 f"the update of operation {shown(update.id)} is not a well-formed "
@@ -322,70 +321,6 @@ def apply_updates(
     )
 
 
-def _wrong_field(value: msgspec.Struct, where: str) -> str | None:
-    """The first field of a wire value that is not of its declared type, as ``"name is 5,
-    not a str"``; None when every field is."""
-    for field in _fields(type(value)):
-        got = getattr(value, field.name)
-        if got is None and field.default is None:  # most options are left out
-            continue
-        if not _fits(got, field.type):
-            return f"{where}{field.name} is {shown(got)}, not {_described(field.type)}"
-        if isinstance(got, msgspec.Struct):
-            wrong = _wrong_field(got, f"{where}{field.name}.")
-            if wrong is not None:
-                return wrong
-    return None
-
-
-@functools.cache
-def _fields(cls: type[msgspec.Struct]) -> tuple[msgspec.inspect.Field, ...]:
-    import msgspec.inspect  # only apply_updates() needs it: loaded on first use
-
-    info = msgspec.inspect.type_info(cls)
-    assert isinstance(info, msgspec.inspect.StructType)
-    return info.fields
-
-
-def _fits(got: object, type_: msgspec.inspect.Type) -> bool:
-    mi = msgspec.inspect
-    if isinstance(type_, mi.UnionType):
-        return any(_fits(got, option) for option in type_.types)
-    if isinstance(type_, mi.NoneType):
-        return got is None
-    if isinstance(type_, mi.StrType):
-        return isinstance(got, str)
-    if isinstance(type_, mi.BoolType):
-        return type(got) is bool
-    if isinstance(type_, mi.IntType):
-        return isinstance(got, int) and type(got) is not bool
-    if isinstance(type_, mi.FloatType):
-        return isinstance(got, int | float) and type(got) is not bool
-    if isinstance(type_, mi.LiteralType):
-        return isinstance(got, str | int) and any(got == v for v in type_.values)
-    if isinstance(type_, mi.ListType):
-        return isinstance(got, list | tuple) and all(_fits(i, type_.item_type) for i in got)
-    if isinstance(type_, mi.StructType):
-        return type(got) is type_.cls
-    return True  # Any and the like
-
-
-def _described(type_: msgspec.inspect.Type) -> str:
-    mi = msgspec.inspect
-    if isinstance(type_, mi.UnionType):
-        return " or ".join(_described(option) for option in type_.types)
-    if isinstance(type_, mi.NoneType):
-        return "None"
-    if isinstance(type_, mi.LiteralType):
-        return "one of " + ", ".join(repr(v) for v in type_.values)
-    if isinstance(type_, mi.StructType):
-        return f"a {type_.cls.__name__}"
-    names = {mi.StrType: "a str", mi.IntType: "an int", mi.BoolType: "a bool"}
-    names[mi.FloatType] = "a number"
-    names[mi.ListType] = "a list"
-    return names.get(type(type_), "its declared type")
-
-
 def _tenant_of(updates: Sequence[OperationUpdate], op_id: str) -> str | None:
     """The ``TenantId`` the CHAINED_INVOKE START of ``op_id`` asks for, or None."""
     for update in updates:
@@ -420,7 +355,7 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         )
     if timer.kind not in _TIMER_KINDS:
         raise ValidationError(f"unknown timer kind {timer.kind!r}")
-    wrong = _wrong_field(timer, "")
+    wrong = wrong_field(timer, "")
     if wrong is not None:  # Timer(...) checks no types: one rebuilt from a store by hand
         raise ValidationError(
             f"fire_timer() takes a well-formed Timer, and this one's {wrong}: rebuild stored "

@@ -34,6 +34,7 @@ from durable_gen.runtime import (
     ErrorObject,
     ExecutionDetails,
     Interpreter,
+    InvocationOutput,
     Operation,
     OperationUpdate,
     Succeeded,
@@ -690,3 +691,30 @@ def test_a_history_nested_too_deep_is_an_invalid_report_not_a_recursion_error(
     (tmp_path / "deep.json").write_text(text)
     (folder_report,) = replay_folder({"noop": _noop}, tmp_path)
     assert folder_report.status == "invalid"
+
+
+def test_the_engine_refuses_a_hand_built_update_and_keeps_the_token_valid() -> None:
+    # LocalService.checkpoint (what a custom host's DurableService calls) raised the same
+    # AttributeError / TypeError as apply_updates from inside the engine.
+    engine = LocalService(clock=VirtualClock(auto_advance=False))
+    said: list[object] = []
+
+    def handler(event: Any) -> Any:
+        for update in (HAND_BUILT_UPDATES[0][1], HAND_BUILT_UPDATES[3][1]):
+            with pytest.raises(dg.InvalidCheckpointError, match="nothing was recorded") as caught:
+                engine.checkpoint(event.durable_execution_arn, event.checkpoint_token, [update])
+            said.append(str(caught.value))
+        good = OperationUpdate(
+            id="w", type="WAIT", action="START", wait_options=WaitOptions(wait_seconds=5)
+        )
+        engine.checkpoint(event.durable_execution_arn, event.checkpoint_token, [good])
+        return InvocationOutput(status="SUCCEEDED", result="1")
+
+    engine.register("hand", handler)
+    arn = engine.start("hand", "1")
+    engine.run_until_idle()
+    assert len(said) == 2, said
+    assert "its wait_options is {'wait_seconds': 5}" in str(said[0])
+    assert "chained_invoke_options.function_name is None" in str(said[1])
+    assert engine.get_execution(arn).status == "SUCCEEDED"
+    assert [op.id for op in engine.get_operations(arn)][1:] == ["w"]

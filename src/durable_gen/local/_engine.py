@@ -27,6 +27,7 @@ from .._commands import StepFunction
 from .._context import STEP
 from .._errors import (
     FunctionNotRegisteredError,
+    InvalidCheckpointError,
     InvalidCheckpointTokenError,
     InvalidInputError,
     PayloadTooLargeError,
@@ -49,6 +50,7 @@ from .._wire import (
     OperationUpdate,
     too_large,
     unicode_error,
+    wrong_field,
 )
 from ._clock import Clock, RealClock
 from ._dbstore import DamagedRecordError, task_function
@@ -496,14 +498,17 @@ class LocalService(Runner):
                 if ex.status != "RUNNING":
                     raise self._token_error(ex, checkpoint_token)
             lookup = store.lookup(execution_arn)
-            applied = apply_checkpoint(
-                lookup,
-                updates,
-                now_ms=now,
-                first_event_id=ex.next_event_id,
-                new_callback_id=_new_callback_id,
-                resolve_invoke=self._resolve_invoke,
-            )
+            try:
+                applied = apply_checkpoint(
+                    lookup,
+                    updates,
+                    now_ms=now,
+                    first_event_id=ex.next_event_id,
+                    new_callback_id=_new_callback_id,
+                    resolve_invoke=self._resolve_invoke,
+                )
+            except (AttributeError, TypeError) as exc:  # nothing is recorded before the commit
+                raise _malformed(updates) or exc from None
             # Accepted: from here on nothing is refused.
             arn = ex.arn
             events = applied.raw_events
@@ -978,3 +983,18 @@ def _check_handler(name: str, handler: Callable[..., Any], durable: bool) -> Non
             f"with no event loop running, so its call would only make a coroutine. "
             + (advice if durable else "Register a plain def function (durable=False)")
         )
+
+
+def _malformed(updates: object) -> InvalidCheckpointError | None:
+    """The refusal of updates built by hand with a field of another type (OperationUpdate(...)
+    checks no types), looked for only once applying them failed; None if none is."""
+    for update in updates if isinstance(updates, list | tuple) else ():
+        wrong = wrong_field(update, "") if isinstance(update, OperationUpdate) else None
+        if wrong is not None:
+            return InvalidCheckpointError(
+                f"checkpoint refused, nothing was recorded: the update of operation "
+                f"{shown(update.id)} is not a well-formed OperationUpdate: its {wrong} (build "
+                "it with the types durable_gen.runtime declares, or decode the request with "
+                "msgspec); the token is still valid"
+            )
+    return None
