@@ -265,26 +265,20 @@ def apply_updates(
                 "apply_updates() takes the OperationUpdate values of a Flush, got "
                 f"{type(update).__name__}"
             )
-        wrong = wrong_field(update, "")
-        if wrong is not None:  # OperationUpdate(...) checks no types: one built by hand
-            raise ValidationError(
-                f"the update of operation {shown(update.id)} is not a well-formed "
-                f"OperationUpdate: its {wrong}. OperationUpdate(...) does not check its "
-                "fields' types: build them with the types durable_gen.runtime declares "
-                "(wait_options=WaitOptions(wait_seconds=5), not a dict), or pass the updates "
-                "of a Flush as they are; nothing was recorded"
-            )
     execution = _check_running(operations, "checkpoint refused, nothing was recorded")
-    applied = _state.apply_checkpoint(
-        operations.get,
-        updates,
-        now_ms=now_ms,
-        first_event_id=1,
-        new_callback_id=_callback_ids(operations, new_callback_id)
-        if new_callback_id
-        else _callback_id,
-        resolve_invoke=lambda _op_id, _name: _state.InvokeTarget(),
-    )
+    try:
+        applied = _state.apply_checkpoint(
+            operations.get,
+            updates,
+            now_ms=now_ms,
+            first_event_id=1,
+            new_callback_id=_callback_ids(operations, new_callback_id)
+            if new_callback_id
+            else _callback_id,
+            resolve_invoke=lambda _op_id, _name: _state.InvokeTarget(),
+        )
+    except (AttributeError, TypeError) as exc:  # nothing is recorded before the update below
+        raise _malformed(updates) or exc from None
     operations.update(applied.operations)
     outcome: Succeeded | Failed | None = None
     if applied.outcome is not None:
@@ -319,6 +313,22 @@ def apply_updates(
         ],
         outcome=outcome,
     )
+
+
+def _malformed(updates: Sequence[OperationUpdate]) -> ValidationError | None:
+    """The refusal of an update built by hand with a field of another type (OperationUpdate(...)
+    checks no types), looked for only once applying the updates failed; None if none is."""
+    for update in updates:
+        wrong = wrong_field(update, "")
+        if wrong is not None:
+            return ValidationError(
+                f"the update of operation {shown(update.id)} is not a well-formed "
+                f"OperationUpdate: its {wrong}. OperationUpdate(...) does not check its "
+                "fields' types: build them with the types durable_gen.runtime declares "
+                "(wait_options=WaitOptions(wait_seconds=5), not a dict), or pass the updates "
+                "of a Flush as they are; nothing was recorded"
+            )
+    return None
 
 
 def _tenant_of(updates: Sequence[OperationUpdate], op_id: str) -> str | None:
