@@ -24,7 +24,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from ._errors import ValidationError
+from ._errors import ValidationError, shown
 from ._wire import ErrorObject, Operation, OperationUpdate
 
 __all__ = [
@@ -61,7 +61,7 @@ def check_mode(mode: object) -> CheckpointMode:
     """``mode`` if it is a ``CheckpointMode``, else a ``ValidationError`` that lists them."""
     if mode == "step" or mode == "eager" or mode == "batch":
         return mode
-    raise ValidationError(f"checkpointing must be 'step', 'eager' or 'batch', got {mode!r}")
+    raise ValidationError(f"checkpointing must be 'step', 'eager' or 'batch', got {shown(mode)}")
 
 
 class StepTask(msgspec.Struct, frozen=True, kw_only=True, eq=False):

@@ -35,7 +35,7 @@ from ._aliases import decodable, union_advice
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name, wait_for_callback_names
 from ._context import CURRENT
-from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError
+from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError, shown
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
@@ -126,7 +126,7 @@ def _check_name(name: str | None, what: str) -> None:
             )
         raise ValidationError(
             f"{what} name must be a non-empty string of at most {MAX_NAME_CHARS} printable "
-            f"ASCII characters (the service records names so), got {name!r}{hint}"
+            f"ASCII characters (the service records names so), got {shown(name)}{hint}"
         )
 
 
@@ -147,7 +147,7 @@ def _check_sub_type(sub_type: object, what: str, reserved: frozenset[str]) -> No
     if not isinstance(sub_type, str) or not subtype_ok(sub_type):
         raise ValidationError(
             f"{what} sub_type must be 1 to {MAX_SUBTYPE_CHARS} characters of A-Z, a-z, 0-9, "
-            f"'_' and '-' (the service refuses any other SubType), got {sub_type!r}"
+            f"'_' and '-' (the service refuses any other SubType), got {shown(sub_type)}"
         )
     if sub_type in reserved:
         raise ValidationError(
@@ -177,7 +177,8 @@ def _as_seconds(value: object) -> str:
 def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(
-            f"{what} must be a whole number of seconds (int), got {value!r}{_as_seconds(value)}"
+            f"{what} must be a whole number of seconds (int), "
+            f"got {shown(value)}{_as_seconds(value)}"
         )
     if not minimum <= value <= maximum:
         raise ValidationError(
@@ -208,7 +209,7 @@ def _check_number(value: object, what: str, *, minimum: float) -> None:
         or value < minimum
     ):
         raise ValidationError(
-            f"{what} must be a finite number of at least {minimum:g}, got {value!r}"
+            f"{what} must be a finite number of at least {minimum:g}, got {shown(value)}"
             f"{_as_seconds(value)}"
         )
 
@@ -229,7 +230,7 @@ def _step_timeout(value: object) -> float | None:
     ):
         raise ValidationError(
             "step timeout must be a number of seconds greater than 0 (or a positive "
-            f"timedelta), or None for no limit; got {value!r}"
+            f"timedelta), or None for no limit; got {shown(value)}"
         )
     return float(seconds)
 
@@ -238,18 +239,20 @@ def _check_count(value: object, what: str, *, minimum: int) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be an int of at least {minimum} or None, got {value!r}")
+        raise ValidationError(
+            f"{what} must be an int of at least {minimum} or None, got {shown(value)}"
+        )
 
 
 def _check_callable(value: object, what: str) -> None:
     if value is not None and not callable(value):
-        raise ValidationError(f"{what} must be a function (or None), got {value!r}")
+        raise ValidationError(f"{what} must be a function (or None), got {shown(value)}")
 
 
 def _check_retry(value: object, what: str) -> None:
     if value is not None and not isinstance(value, Retry):
         raise ValidationError(
-            f"{what} retry must be a Retry (e.g. Retry(max_attempts=3)) or None, got {value!r}"
+            f"{what} retry must be a Retry (e.g. Retry(max_attempts=3)) or None, got {shown(value)}"
         )
 
 
@@ -265,14 +268,14 @@ def _retry_on_problem(value: object) -> str:
         return f"{head}, got the class {name} alone: write retry_on=({name},)"
     if isinstance(value, BaseException):
         name = type(value).__name__
-        return f"{head}, got the exception {value!r}: pass its class, retry_on=({name},)"
+        return f"{head}, got the exception {shown(value)}: pass its class, retry_on=({name},)"
     items = list(value) if isinstance(value, (list, set, frozenset, tuple)) else None
     if items is None:
-        return f"{head}, got {value!r}: e.g. retry_on=(ConnectionError, TimeoutError)"
+        return f"{head}, got {shown(value)}: e.g. retry_on=(ConnectionError, TimeoutError)"
     bad = [item for item in items if not _is_exception_class(item)]
     if bad:
         return (
-            f"{head}, got {bad[0]!r} among them: give classes (ValueError), not instances "
+            f"{head}, got {shown(bad[0])} among them: give classes (ValueError), not instances "
             "(ValueError('x')) or names ('ValueError')"
         )
     names = ", ".join(getattr(item, "__name__", "Error") for item in items)
@@ -284,7 +287,7 @@ def _check_serdes(value: object, what: str) -> None:
     if value is not None and (isinstance(value, type) or not isinstance(value, Serdes)):
         raise ValidationError(
             f"{what} must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {value!r}{serdes_hint(value)}"
+            f"deserialize(str) methods) or None, got {shown(value)}{serdes_hint(value)}"
         )
 
 
@@ -293,7 +296,8 @@ def _check_kwargs(value: object, what: str) -> None:
         not isinstance(value, dict) or not all(isinstance(k, str) for k in value)
     ):
         raise ValidationError(
-            f"{what} kwargs must be a dict of keyword arguments by name (or None), got {value!r}"
+            f"{what} kwargs must be a dict of keyword arguments by name (or None), "
+            f"got {shown(value)}"
         )
 
 
@@ -449,10 +453,12 @@ def _check_result_type(type_: object, what: str) -> None:
     except TypeError:  # unhashable: checked without the cache
         problem = _undecodable.__wrapped__(type_)
     if problem is not None:
+        if len(problem) > 1500:  # it quotes the type: a value given as one can be huge
+            problem = f"{problem[:1500]}..."
         advice = f": {union_advice(problem)}" if problem.startswith("Type unions ") else ""
         raise ValidationError(
             f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
-            f"Struct, list[str], ...), got {type_!r} ({problem}){advice}"
+            f"Struct, list[str], ...), got {shown(type_)} ({problem}){advice}"
         )
 
 
@@ -475,7 +481,7 @@ def _check_completion(value: object, what: str) -> None:
     if value is not None and not isinstance(value, Completion):
         raise ValidationError(
             f"{what} completion must be a Completion (e.g. Completion(min_successful=2)) or "
-            f"None, got {value!r}"
+            f"None, got {shown(value)}"
         )
 
 
@@ -541,7 +547,7 @@ def _not_callable(what: str, value: object) -> ValidationError:
     """The error for ``value`` given where ``what`` (a function) is wanted. A command there is
     the usual mistake (a step called, ``f(x)``, where its function goes): say what to write."""
     if not isinstance(value, Command):
-        return ValidationError(f"{what}, got {value!r}")
+        return ValidationError(f"{what}, got {shown(value)}")
     called = _what(value, call=True)
     if isinstance(value, Step):
         name = called.removesuffix("(...)")
@@ -587,7 +593,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            raise ValidationError(f"max_attempts must be an int, got {self.max_attempts!r}")
+            raise ValidationError(f"max_attempts must be an int, got {shown(self.max_attempts)}")
         if self.max_attempts < 1:
             raise ValidationError(f"max_attempts must be at least 1, got {self.max_attempts}")
         _check_number(self.initial_delay, "Retry initial_delay (seconds)", minimum=0)
@@ -595,14 +601,16 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
         if self.max_delay > MAX_WAIT_SECONDS:
             raise ValidationError(
                 f"Retry max_delay must be at most {MAX_WAIT_SECONDS} seconds (366 days, the "
-                f"longest delay the service schedules), got {self.max_delay!r}"
+                f"longest delay the service schedules), got {shown(self.max_delay)}"
             )
         _check_number(self.backoff, "Retry backoff", minimum=1)
         _check_callable(self.retry_if, "Retry retry_if")
         if self.retry_if is not None:
             _check_predicate(self.retry_if, "a Retry retry_if", "error")
         if self.jitter not in ("none", "full", "half"):
-            raise ValidationError(f"jitter must be 'none', 'full' or 'half', got {self.jitter!r}")
+            raise ValidationError(
+                f"jitter must be 'none', 'full' or 'half', got {shown(self.jitter)}"
+            )
         if not isinstance(self.retry_on, tuple) or not all(
             isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on
         ):
@@ -925,6 +933,7 @@ class Step(Command[R], frozen=True):
         name = self.name
         if (  # the common case in one test: this runs for every step, replays included
             type(self.args) is tuple
+            and type(self.semantics) is str  # a list would be unhashable below
             and self.semantics in _SEMANTICS
             and (
                 name is None
@@ -953,7 +962,7 @@ class Step(Command[R], frozen=True):
         _check_kwargs(self.kwargs, "Step")
         if self.semantics not in (AT_LEAST_ONCE, AT_MOST_ONCE):
             raise ValidationError(
-                f"semantics must be 'at_least_once' or 'at_most_once', got {self.semantics!r}"
+                f"semantics must be 'at_least_once' or 'at_most_once', got {shown(self.semantics)}"
             )
         _check_name(self.name, "step")
         _check_retry(self.retry, "step")
@@ -1536,19 +1545,19 @@ class Invoke(Command[R], frozen=True):
         if not isinstance(self.function_name, str) or not 1 <= len(self.function_name) <= 256:
             raise ValidationError(
                 f"Invoke function_name must be a string of 1 to 256 characters, "
-                f"got {self.function_name!r}"
+                f"got {shown(self.function_name)}"
             )
         if FUNCTION_NAME.fullmatch(self.function_name) is None:
             raise ValidationError(
                 f"Invoke function_name must be a function name (letters, digits, - _ .), "
                 f"with an optional :version or :alias, or a function ARN, as Lambda's "
-                f"ChainedInvokeOptions.FunctionName accepts it, got {self.function_name!r}"
+                f"ChainedInvokeOptions.FunctionName accepts it, got {shown(self.function_name)}"
             )
         _check_name(self.name, "invoke")
         if self.tenant_id is not None:
             if not isinstance(self.tenant_id, str):
                 raise ValidationError(
-                    f"Invoke tenant_id must be a string or None, got {self.tenant_id!r}"
+                    f"Invoke tenant_id must be a string or None, got {shown(self.tenant_id)}"
                 )
             problem = tenant_id_problem(self.tenant_id)
             if problem is not None:
@@ -1567,7 +1576,7 @@ class WaitDecision(msgspec.Struct, frozen=True, metaclass=CheckedStructMeta):
     def __post_init__(self) -> None:
         if type(self.stop) is not bool:
             raise ValidationError(
-                f"WaitDecision stop must be True or False, got {self.stop!r}: return "
+                f"WaitDecision stop must be True or False, got {shown(self.stop)}: return "
                 f"WaitDecision.done() or WaitDecision.again(seconds)"
             )
         if not self.stop:
@@ -1612,7 +1621,7 @@ class WaitStrategy(
     def __post_init__(self) -> None:
         if not callable(self.until):
             raise ValidationError(
-                f"WaitStrategy until must be a predicate function, got {self.until!r}"
+                f"WaitStrategy until must be a predicate function, got {shown(self.until)}"
             )
         _check_predicate(self.until, "a WaitStrategy until", "state")
         _check_seconds(self.delay, "WaitStrategy delay", minimum=1, maximum=MAX_WAIT_SECONDS)
@@ -1706,7 +1715,7 @@ class WaitForCondition(Command[R], frozen=True):
 
 def _check_workflow_fn(fn: object, what: str) -> None:
     if not callable(fn):
-        raise WorkflowDefinitionError(f"{what} must be a generator function, got {fn!r}")
+        raise WorkflowDefinitionError(f"{what} must be a generator function, got {shown(fn)}")
 
 
 class Child(Command[R], frozen=True):
@@ -1844,7 +1853,7 @@ class Child(Command[R], frozen=True):
         if type(self.virtual) is not bool:
             raise ValidationError(
                 f"Child virtual must be True (a virtual context: nothing recorded for it) or "
-                f"False (the default: a checkpointed child context), got {self.virtual!r}"
+                f"False (the default: a checkpointed child context), got {shown(self.virtual)}"
             )
         _check_sub_type(self.sub_type, "child", OWN_CONTEXT_SUBTYPES)
         if self.name is None and not self.virtual:  # a virtual child's name is not recorded
@@ -1948,7 +1957,7 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStr
         ):
             raise ValidationError(
                 f"Completion tolerated_failure_percentage must be a number between 0 and 100, "
-                f"got {pct!r}"
+                f"got {shown(pct)}"
             )
 
     @classmethod
@@ -1975,7 +1984,7 @@ Nesting = Literal["nested", "flat"]
 
 def _check_nesting(value: str) -> None:
     if value not in ("nested", "flat"):
-        raise ValidationError(f"nesting must be 'nested' or 'flat', got {value!r}")
+        raise ValidationError(f"nesting must be 'nested' or 'flat', got {shown(value)}")
 
 
 def _check_concurrency(value: int | None) -> None:
@@ -1983,7 +1992,7 @@ def _check_concurrency(value: int | None) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(
-            f"max_concurrency must be a positive int or None (unbounded), got {value!r}"
+            f"max_concurrency must be a positive int or None (unbounded), got {shown(value)}"
         )
 
 

@@ -87,6 +87,7 @@ from ._errors import (
     StepTimeoutError,
     ValidationError,
     WorkflowDefinitionError,
+    shown,
 )
 from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._interpreter_steps import refused_result
@@ -1069,7 +1070,7 @@ def check_workflow(workflow: object, who: str) -> None:
         pass
     if not callable(workflow):
         raise WorkflowDefinitionError(
-            f"{who} needs a workflow generator function, got {workflow!r}"
+            f"{who} needs a workflow generator function, got {shown(workflow)}"
         )
     target = inspect.unwrap(workflow)
     if inspect.isgeneratorfunction(target):
@@ -1359,7 +1360,7 @@ def _check_window(window: object) -> float | None:
     ):
         raise ValidationError(
             "start_window must be a number of seconds >= 0 (how long a step runs before its "
-            f"START is checkpointed), or None to send START with the outcome; got {window!r}"
+            f"START is checkpointed), or None to send START with the outcome; got {shown(window)}"
         )
     return float(window)
 

@@ -233,6 +233,19 @@ class OperationError(DurableGenError):
         return (_rebuild, (type(self), self.error_message, self.error_type, self.error_data))
 
 
+def shown(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for a message about a wrong argument: at most ``limit`` characters (a
+    list of a million items given as a name), and the type's name when ``repr`` itself raises,
+    so that the message about the mistake is what the caller gets."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__} whose repr() fails>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... (a {type(value).__name__} of {len(text)} characters)"
+
+
 def _check_recordable(
     cls: str, error_type: object, error_data: object, stack_trace: object
 ) -> list[str] | None:

@@ -97,6 +97,7 @@ from ._errors import (
     SerializationError,
     ValidationError,
     WorkflowDefinitionError,
+    shown,
 )
 from ._failure import callback_error, error_object, raise_error
 from ._ids import operation_id
@@ -134,11 +135,17 @@ from ._wire import (
 )
 from ._wire import (
     TERMINAL_STATUSES,
+    CallbackDetails,
     CallbackOptions,
+    ChainedInvokeDetails,
     ChainedInvokeOptions,
+    ContextDetails,
     ErrorObject,
+    ExecutionDetails,
     Operation,
     OperationUpdate,
+    StepDetails,
+    WaitDetails,
     WaitOptions,
 )
 
@@ -163,7 +170,7 @@ def check_payload_format(value: object) -> PayloadFormat:
         return value
     raise ValidationError(
         f"payload_format must be 'json' (plain JSON, the default) or 'aws' (AWS's typed "
-        f"envelope, to hand executions to AWS's Python SDK), got {value!r}"
+        f"envelope, to hand executions to AWS's Python SDK), got {shown(value)}"
     )
 
 
@@ -172,12 +179,12 @@ def check_host_options(serdes: object, clock: object) -> None:
     if serdes is not None and (isinstance(serdes, type) or not isinstance(serdes, Serdes)):
         raise ValidationError(
             f"serdes must be a Serdes (an object with serialize(value) -> str and "
-            f"deserialize(str) methods) or None, got {serdes!r}{serdes_hint(serdes)}"
+            f"deserialize(str) methods) or None, got {shown(serdes)}{serdes_hint(serdes)}"
         )
     if clock is not None and not callable(clock):
         raise ValidationError(
             f"clock must be a function returning the time in epoch seconds (e.g. time.time) "
-            f"or None, got {clock!r}"
+            f"or None, got {shown(clock)}"
         )
     if clock is not None:
         read_clock(clock)  # what it returns now: epoch seconds, or a ValidationError saying so
@@ -190,6 +197,14 @@ def _observe_hint(operations: object) -> str:
     if isinstance(getattr(operations, "operations", None), list):
         return f": pass its operations ({type(operations).__name__}.operations)"
     return ""
+
+
+_EXEC, _CONTEXT, _CALLBACK, _INVOKE = (
+    ExecutionDetails,
+    ContextDetails,
+    CallbackDetails,
+    ChainedInvokeDetails,
+)
 
 
 def _checked_operations(operations: object) -> list[Operation]:
@@ -213,7 +228,64 @@ def _checked_operations(operations: object) -> list[Operation]:
                 f"{type(op).__name__}: decode stored JSON with "
                 "msgspec.json.decode(data, type=list[Operation])"
             )
+        # Operation(...) checks no field's type: one a host built by hand with a wrong one
+        # (an id that is a dict, StepDetails given as a dict) fails here, not deep in replay.
+        step = op.step_details
+        if (
+            type(op.id) is not str
+            or type(op.type) is not str
+            or type(op.status) is not str
+            or (op.parent_id is not None and type(op.parent_id) is not str)
+            or (
+                step is not None
+                and (
+                    type(step) is not StepDetails
+                    or (step.attempt is not None and type(step.attempt) is not int)
+                )
+            )
+            or (op.execution_details is not None and type(op.execution_details) is not _EXEC)
+            or (op.context_details is not None and type(op.context_details) is not _CONTEXT)
+            or (op.wait_details is not None and type(op.wait_details) is not WaitDetails)
+            or (op.callback_details is not None and type(op.callback_details) is not _CALLBACK)
+            or (
+                op.chained_invoke_details is not None
+                and type(op.chained_invoke_details) is not _INVOKE
+            )
+        ):
+            raise ValidationError(_shape_error(op))
     return ops
+
+
+def _shape_error(op: Operation) -> str:
+    """What is wrong with an operation whose fields are not of their declared types."""
+    step = op.step_details
+    fields: list[tuple[str, object, type, bool]] = [
+        ("id", op.id, str, False),
+        ("type", op.type, str, False),
+        ("status", op.status, str, False),
+        ("parent_id", op.parent_id, str, True),
+        ("execution_details", op.execution_details, ExecutionDetails, True),
+        ("context_details", op.context_details, ContextDetails, True),
+        ("step_details", step, StepDetails, True),
+        ("wait_details", op.wait_details, WaitDetails, True),
+        ("callback_details", op.callback_details, CallbackDetails, True),
+        ("chained_invoke_details", op.chained_invoke_details, ChainedInvokeDetails, True),
+    ]
+    if type(step) is StepDetails:
+        fields.append(("step_details.attempt", step.attempt, int, True))
+    field, value, kind = next(
+        (f, v, k)
+        for f, v, k, optional in fields
+        if not (optional and v is None) and type(v) is not k
+    )
+    return (
+        f"operation {shown(op.id)} given to the Interpreter is not a well-formed Operation: "
+        f"its {field} is {shown(value)}, not of type {kind.__name__}"
+        f"{' (or None)' if field not in ('id', 'type', 'status') else ''}. Operation(...) "
+        "does not check its fields' types: build them with the types durable_gen.runtime "
+        "declares (step_details=StepDetails(attempt=1), not a dict), or decode stored JSON "
+        "with msgspec.json.decode(data, type=list[Operation])"
+    )
 
 
 #: ``Interpreter(input=...)`` not given: the input comes from the EXECUTION operation.
@@ -347,7 +419,7 @@ class Interpreter(StepHandlers):
         if serdes is not None or clock is not None:
             check_host_options(serdes, clock)
         if type(execution_arn) is not str and not isinstance(execution_arn, str):
-            raise ValidationError(f"execution_arn must be a str, got {execution_arn!r}")
+            raise ValidationError(f"execution_arn must be a str, got {shown(execution_arn)}")
         # The drivers' operations were decoded as Operation and checked by load_operations.
         ops: list[Operation]
         if type(operations) is CheckedOperations:

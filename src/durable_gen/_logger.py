@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 from ._arguments import checked
 from ._context import STEP, current
-from ._errors import ValidationError
+from ._errors import ValidationError, shown
 from ._failure import exception_attr, log_message
 
 __all__ = [
@@ -66,7 +66,7 @@ class ReplayAwareLogger:
             )
         if not isinstance(log_during_replay, bool):
             raise ValidationError(
-                f"log_during_replay must be True or False, got {log_during_replay!r}"
+                f"log_during_replay must be True or False, got {shown(log_during_replay)}"
             )
         self.logger = logger
         self.log_during_replay = log_during_replay

@@ -35,7 +35,7 @@ from typing import Any, Final
 import msgspec
 
 from ._actions import VirtualContextEvent
-from ._errors import ValidationError
+from ._errors import ValidationError, shown
 from ._wire import InvocationOutput, Operation, OperationUpdate
 
 __all__ = [
@@ -224,7 +224,7 @@ def checked_clock(clock: object, unit: str, who: str, advice: str) -> Callable[[
     if not callable(clock):
         raise ValidationError(
             f"{who}'s clock must be a callable returning epoch {unit} (e.g. {expected[1]}), "
-            f"got {clock!r}"
+            f"got {shown(clock)}"
         )
     try:
         value = clock()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from ._commands import Command
-from ._errors import SerializationError, ValidationError, WorkflowDefinitionError
+from ._errors import SerializationError, ValidationError, WorkflowDefinitionError, shown
 from ._guard import made
 from ._wire import MAX_NAME_CHARS, Operation
 
@@ -57,7 +57,7 @@ def _check_change_id(change_id: object, what: str) -> None:
         needs = "Now name must be a string" if what == "Now" else f"{what} needs a change id"
         raise ValidationError(
             f"{needs} of 1 to {MAX_NAME_CHARS} printable ASCII characters "
-            f"(it is recorded as an operation name), got {change_id!r}"
+            f"(it is recorded as an operation name), got {shown(change_id)}"
         )
 
 

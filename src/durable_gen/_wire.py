@@ -7,10 +7,13 @@ sends; the boto3 client converts its ``datetime`` values at the edge.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Final, Literal
 
 import msgspec
+
+from ._errors import shown
 
 __all__ = [
     "CallbackDetails",
@@ -363,3 +366,70 @@ def encode(shape: msgspec.Struct) -> bytes:
 def to_builtins(shape: msgspec.Struct) -> Any:
     """A wire shape as plain dicts and lists (what boto3 takes and returns)."""
     return msgspec.to_builtins(shape)
+
+
+# --- a value built by hand with a field of another type --------------------------------------
+
+
+def wrong_field(value: msgspec.Struct, where: str) -> str | None:
+    """The first field of a wire value that is not of its declared type, as ``"name is 5,
+    not a str"``; None when every field is."""
+    for field in _fields(type(value)):
+        got = getattr(value, field.name)
+        if got is None and field.default is None:  # most options are left out
+            continue
+        if not _fits(got, field.type):
+            return f"{where}{field.name} is {shown(got)}, not {_described(field.type)}"
+        if isinstance(got, msgspec.Struct):
+            wrong = wrong_field(got, f"{where}{field.name}.")
+            if wrong is not None:
+                return wrong
+    return None
+
+
+@functools.cache
+def _fields(cls: type[msgspec.Struct]) -> tuple[msgspec.inspect.Field, ...]:
+    import msgspec.inspect  # only the check of a hand-built value needs it
+
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return info.fields
+
+
+def _fits(got: object, type_: msgspec.inspect.Type) -> bool:
+    mi = msgspec.inspect
+    if isinstance(type_, mi.UnionType):
+        return any(_fits(got, option) for option in type_.types)
+    if isinstance(type_, mi.NoneType):
+        return got is None
+    if isinstance(type_, mi.StrType):
+        return isinstance(got, str)
+    if isinstance(type_, mi.BoolType):
+        return type(got) is bool
+    if isinstance(type_, mi.IntType):
+        return isinstance(got, int) and type(got) is not bool
+    if isinstance(type_, mi.FloatType):
+        return isinstance(got, int | float) and type(got) is not bool
+    if isinstance(type_, mi.LiteralType):
+        return isinstance(got, str | int) and any(got == v for v in type_.values)
+    if isinstance(type_, mi.ListType):
+        return isinstance(got, list | tuple) and all(_fits(i, type_.item_type) for i in got)
+    if isinstance(type_, mi.StructType):
+        return type(got) is type_.cls
+    return True  # Any and the like
+
+
+def _described(type_: msgspec.inspect.Type) -> str:
+    mi = msgspec.inspect
+    if isinstance(type_, mi.UnionType):
+        return " or ".join(_described(option) for option in type_.types)
+    if isinstance(type_, mi.NoneType):
+        return "None"
+    if isinstance(type_, mi.LiteralType):
+        return "one of " + ", ".join(repr(v) for v in type_.values)
+    if isinstance(type_, mi.StructType):
+        return f"a {type_.cls.__name__}"
+    names = {mi.StrType: "a str", mi.IntType: "an int", mi.BoolType: "a bool"}
+    names[mi.FloatType] = "a number"
+    names[mi.ListType] = "a list"
+    return names.get(type(type_), "its declared type")

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._arguments import checked
-from ._errors import ValidationError
+from ._errors import ValidationError, shown
 from ._plugins import (
     TERMINAL,
     AttemptInfo,
@@ -89,7 +89,7 @@ def trace_id_of(execution_arn: str) -> int:
     """
     if not isinstance(execution_arn, str) or not execution_arn:
         raise ValidationError(
-            f"trace_id_of() takes an execution's ARN (a non-empty str), got {execution_arn!r}"
+            f"trace_id_of() takes an execution's ARN (a non-empty str), got {shown(execution_arn)}"
         )
     return _derive(execution_arn, "trace", 16)
 
@@ -171,7 +171,7 @@ class OpenTelemetryPlugin(Plugin):
         clock: Callable[[], int] | None = None,
     ) -> None:
         if view not in ("invocation", "execution"):
-            raise ValidationError(f"view must be 'invocation' or 'execution', got {view!r}")
+            raise ValidationError(f"view must be 'invocation' or 'execution', got {shown(view)}")
         if clock is not None:
             clock = checked_clock(
                 clock,
@@ -185,7 +185,7 @@ class OpenTelemetryPlugin(Plugin):
         ):
             raise ValidationError(
                 "tracer_provider must be an OpenTelemetry TracerProvider (with get_tracer), "
-                f"or None for the global one, got {tracer_provider!r}"
+                f"or None for the global one, got {shown(tracer_provider)}"
             )
         self._api = trace
         self._tracer = trace.get_tracer("durable_gen", tracer_provider=tracer_provider)

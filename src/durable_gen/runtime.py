@@ -38,12 +38,12 @@ from ._context import STEP, StepAttempt
 from ._driver import invoke as invoke
 from ._driver import invoke_async as invoke_async
 from ._driver import make_handler as make_handler
-from ._errors import InvalidCheckpointError, ValidationError
+from ._errors import InvalidCheckpointError, ValidationError, shown
 from ._failure import REMOTE_TRACE, check_error_object, trace_lines
 from ._interpreter import Interpreter as Interpreter
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
-from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large
+from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large, wrong_field
 from ._wire import CallbackDetails as CallbackDetails
 from ._wire import CallbackOptions as CallbackOptions
 from ._wire import ChainedInvokeDetails as ChainedInvokeDetails
@@ -266,16 +266,19 @@ def apply_updates(
                 f"{type(update).__name__}"
             )
     execution = _check_running(operations, "checkpoint refused, nothing was recorded")
-    applied = _state.apply_checkpoint(
-        operations.get,
-        updates,
-        now_ms=now_ms,
-        first_event_id=1,
-        new_callback_id=_callback_ids(operations, new_callback_id)
-        if new_callback_id
-        else _callback_id,
-        resolve_invoke=lambda _op_id, _name: _state.InvokeTarget(),
-    )
+    try:
+        applied = _state.apply_checkpoint(
+            operations.get,
+            updates,
+            now_ms=now_ms,
+            first_event_id=1,
+            new_callback_id=_callback_ids(operations, new_callback_id)
+            if new_callback_id
+            else _callback_id,
+            resolve_invoke=lambda _op_id, _name: _state.InvokeTarget(),
+        )
+    except (AttributeError, TypeError) as exc:  # nothing is recorded before the update below
+        raise _malformed(updates) or exc from None
     operations.update(applied.operations)
     outcome: Succeeded | Failed | None = None
     if applied.outcome is not None:
@@ -312,6 +315,22 @@ def apply_updates(
     )
 
 
+def _malformed(updates: Sequence[OperationUpdate]) -> ValidationError | None:
+    """The refusal of an update built by hand with a field of another type (OperationUpdate(...)
+    checks no types), looked for only once applying the updates failed; None if none is."""
+    for update in updates:
+        wrong = wrong_field(update, "")
+        if wrong is not None:
+            return ValidationError(
+                f"the update of operation {shown(update.id)} is not a well-formed "
+                f"OperationUpdate: its {wrong}. OperationUpdate(...) does not check its "
+                "fields' types: build them with the types durable_gen.runtime declares "
+                "(wait_options=WaitOptions(wait_seconds=5), not a dict), or pass the updates "
+                "of a Flush as they are; nothing was recorded"
+            )
+    return None
+
+
 def _tenant_of(updates: Sequence[OperationUpdate], op_id: str) -> str | None:
     """The ``TenantId`` the CHAINED_INVOKE START of ``op_id`` asks for, or None."""
     for update in updates:
@@ -346,6 +365,13 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
         )
     if timer.kind not in _TIMER_KINDS:
         raise ValidationError(f"unknown timer kind {timer.kind!r}")
+    wrong = wrong_field(timer, "")
+    if wrong is not None:  # Timer(...) checks no types: one rebuilt from a store by hand
+        raise ValidationError(
+            f"fire_timer() takes a well-formed Timer, and this one's {wrong}: rebuild stored "
+            "timers with msgspec.json.decode(data, type=Timer), or give Timer(...) an int "
+            "due_ms and seconds and a str operation_id; nothing was changed"
+        )
     if now_ms < timer.due_ms:
         raise ValidationError(
             f"the {timer.kind} timer of operation {timer.operation_id!r} is due at "

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from ._arguments import checked
-from ._errors import ValidationError
+from ._errors import ValidationError, shown
 from ._logger import ReplayAwareLogger
 from ._plugins import (
     _REMEMBERED_EXECUTIONS,
@@ -120,7 +120,7 @@ class TelemetryPlugin(Plugin):
     ) -> None:
         if operations not in ("top-level", "all", "none"):
             raise ValidationError(
-                f"operations must be 'top-level', 'all' or 'none', got {operations!r}"
+                f"operations must be 'top-level', 'all' or 'none', got {shown(operations)}"
             )
         if (
             isinstance(sample_rate, bool)
@@ -128,17 +128,17 @@ class TelemetryPlugin(Plugin):
             or not 0 <= sample_rate <= 1
         ):
             raise ValidationError(
-                f"sample_rate must be a number between 0 and 1, got {sample_rate!r}"
+                f"sample_rate must be a number between 0 and 1, got {shown(sample_rate)}"
             )
         for flag, value in (("include_input", include_input), ("include_output", include_output)):
             if not isinstance(value, bool):
-                raise ValidationError(f"{flag} must be True or False, got {value!r}")
+                raise ValidationError(f"{flag} must be True or False, got {shown(value)}")
         if isinstance(sink, ReplayAwareLogger):  # dg.get_logger(...): the Logger it wraps
             sink = sink.logger
         if sink is not None and not isinstance(sink, _LOGGERS) and not callable(sink):
             raise ValidationError(
                 "sink must be a logging.Logger (or dg.get_logger(...), or a LoggerAdapter) or "
-                f"a callable taking the record's JSON text, got {sink!r}"
+                f"a callable taking the record's JSON text, got {shown(sink)}"
             )
         if clock is not None:
             clock = checked_clock(

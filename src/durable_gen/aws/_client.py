@@ -11,7 +11,7 @@ import os
 from typing import Any, Final
 
 from .._arguments import checked
-from .._errors import ValidationError
+from .._errors import ValidationError, shown
 
 __all__ = ["check_client", "create_client", "import_botocore_exceptions"]
 
@@ -88,7 +88,7 @@ def check_client(client: object, option: str = "client") -> None:
         raise ValidationError(
             f"{option} must be a boto3 'lambda' client (boto3.client('lambda')), or an object "
             f"with its checkpoint_durable_execution and get_durable_execution_state methods; "
-            f"got {type(client).__name__} {client!r:.80}"
+            f"got {type(client).__name__} {shown(client, 80)}"
         )
 
 

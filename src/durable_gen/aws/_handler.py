@@ -35,6 +35,7 @@ from .._errors import (
     InvalidInputError,
     ValidationError,
     WorkflowDefinitionError,
+    shown,
 )
 from .._failure import bounded_error, error_object
 from .._guard import TAKES_INPUT, input_problem
@@ -248,7 +249,7 @@ class LambdaHandler(Generic[W]):
         check_host_options(serdes, None)
         if region is not None and not isinstance(region, str):
             raise ValidationError(
-                f"region must be an AWS region name such as 'us-east-1', got {region!r}"
+                f"region must be an AWS region name such as 'us-east-1', got {shown(region)}"
             )
         if service is not None and (client is not None or region is not None):
             raise ValidationError(

@@ -28,6 +28,7 @@ from .._errors import (
     InvalidInputError,
     ServiceError,
     ValidationError,
+    shown,
 )
 from .._paging import read_pages
 from .._wire import CheckpointResponse, ExecutionState, Operation, OperationUpdate
@@ -286,7 +287,7 @@ class LambdaService:
     ) -> None:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValidationError(
-                f"max_attempts must be an int of at least 1, got {max_attempts!r}"
+                f"max_attempts must be an int of at least 1, got {shown(max_attempts)}"
             )
         for option, delay in (("base_delay", base_delay), ("max_delay", max_delay)):
             if (
@@ -296,7 +297,7 @@ class LambdaService:
             ):
                 raise ValidationError(
                     f"{option} is seconds between retries of a throttled call: a finite number "
-                    f"that must not be negative, got {delay!r}"
+                    f"that must not be negative, got {shown(delay)}"
                 )
         if page_size is not None and (
             isinstance(page_size, bool)
@@ -304,17 +305,19 @@ class LambdaService:
             or not 1 <= page_size <= 1000
         ):
             raise ValidationError(
-                f"page_size must be an int between 1 and 1000 (or None), got {page_size!r}"
+                f"page_size must be an int between 1 and 1000 (or None), got {shown(page_size)}"
             )
         for option, function, shape in (
             ("sleep", sleep, "seconds -> None, such as time.sleep"),
             ("rng", rng, "() -> a float in [0, 1), such as random.random"),
         ):
             if not callable(function):  # else found only at the first retry, mid-invocation
-                raise ValidationError(f"{option} must be a function ({shape}), got {function!r}")
+                raise ValidationError(
+                    f"{option} must be a function ({shape}), got {shown(function)}"
+                )
         if region is not None and not isinstance(region, str):
             raise ValidationError(
-                f"region must be an AWS region name such as 'us-east-1', got {region!r}"
+                f"region must be an AWS region name such as 'us-east-1', got {shown(region)}"
             )
         if client is not None:
             check_client(client)

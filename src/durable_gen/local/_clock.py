@@ -14,7 +14,7 @@ import time
 from typing import Final, Protocol, runtime_checkable
 
 from .._arguments import checked
-from .._errors import ValidationError
+from .._errors import ValidationError, shown
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
@@ -110,12 +110,13 @@ class VirtualClock:
         ):
             raise ValidationError(
                 f"start_ms must be whole epoch milliseconds >= 0 (an int), at most {LATEST_MS} "
-                f"(9999-12-31T23:59:59.999Z, the latest time a datetime holds), got {start_ms!r}"
+                f"(9999-12-31T23:59:59.999Z, the latest time a datetime holds), "
+                f"got {shown(start_ms)}"
             )
         if type(auto_advance) is not bool:
             raise ValidationError(
                 f"auto_advance must be True (skip to the next timer) or False (move only with "
-                f"advance()), got {auto_advance!r}"
+                f"advance()), got {shown(auto_advance)}"
             )
         self._now = int(start_ms)
         self.auto_advance = auto_advance

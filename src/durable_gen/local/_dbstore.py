@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 import msgspec
 
-from .._errors import StoreError, ValidationError
+from .._errors import StoreError, ValidationError, shown
 from .._wire import Event, Operation
 from ._clock import RealClock
 from ._state import CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, RETRY_TIMER, WAIT_TIMER
@@ -232,7 +232,7 @@ def check_location(value: object, what: str) -> str:
     text = os.fspath(value) if isinstance(value, str | os.PathLike) else None
     if not isinstance(text, str) or not text:
         raise ValidationError(
-            f"{what} must be a non-empty path or URL (a str or os.PathLike), got {value!r}"
+            f"{what} must be a non-empty path or URL (a str or os.PathLike), got {shown(value)}"
         )
     return text
 
@@ -248,7 +248,9 @@ def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
         or (value == 0 and not zero)
     ):
         bound = "0 or more" if zero else "more than 0"
-        raise ValidationError(f"{name} must be a finite number of seconds, {bound}, got {value!r}")
+        raise ValidationError(
+            f"{name} must be a finite number of seconds, {bound}, got {shown(value)}"
+        )
     return float(value)
 
 

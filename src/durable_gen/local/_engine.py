@@ -27,12 +27,14 @@ from .._commands import StepFunction
 from .._context import STEP
 from .._errors import (
     FunctionNotRegisteredError,
+    InvalidCheckpointError,
     InvalidCheckpointTokenError,
     InvalidInputError,
     PayloadTooLargeError,
     StoreError,
     UnknownCallbackError,
     ValidationError,
+    shown,
 )
 from .._failure import check_error_object
 from .._service import InvocationHandler, conforms, instance_hint
@@ -48,6 +50,7 @@ from .._wire import (
     OperationUpdate,
     too_large,
     unicode_error,
+    wrong_field,
 )
 from ._clock import Clock, RealClock
 from ._dbstore import DamagedRecordError, task_function
@@ -132,27 +135,29 @@ class LocalService(Runner):
     ) -> None:
         if page_size is not None and (not _is_int(page_size) or page_size < 1):
             raise ValidationError(
-                f"page_size must be an int of at least 1 (or None), got {page_size!r}"
+                f"page_size must be an int of at least 1 (or None), got {shown(page_size)}"
             )
         if not _is_int(max_crashes) or max_crashes < 1:
-            raise ValidationError(f"max_crashes must be an int of at least 1, got {max_crashes!r}")
+            raise ValidationError(
+                f"max_crashes must be an int of at least 1, got {shown(max_crashes)}"
+            )
         if not isinstance(region, str) or not re.fullmatch(r"[a-z0-9-]+", region):
-            raise ValidationError(f"region must look like 'us-east-1', got {region!r}")
+            raise ValidationError(f"region must look like 'us-east-1', got {shown(region)}")
         if not isinstance(account_id, str) or not re.fullmatch(r"\d{12}", account_id):
-            raise ValidationError(f"account_id must be 12 digits, got {account_id!r}")
+            raise ValidationError(f"account_id must be 12 digits, got {shown(account_id)}")
         if store is not None and not conforms(store, ExecutionStore):
             raise ValidationError(
                 f"store must be an ExecutionStore (MemoryStore, SqliteStore, PostgresStore or "
-                f"open_store(url)), got {store!r}{instance_hint(store)}"
+                f"open_store(url)), got {shown(store)}{instance_hint(store)}"
                 + (
-                    f": open it first, store=open_store({store!r}) (or SqliteStore(path))"
+                    f": open it first, store=open_store({shown(store)}) (or SqliteStore(path))"
                     if isinstance(store, str | os.PathLike)
                     else ""
                 )
             )
         if clock is not None and not conforms(clock, Clock):
             raise ValidationError(
-                f"clock must be a Clock (RealClock() or VirtualClock()), got {clock!r}"
+                f"clock must be a Clock (RealClock() or VirtualClock()), got {shown(clock)}"
                 f"{instance_hint(clock)}"
             )
         super().__init__(
@@ -493,14 +498,17 @@ class LocalService(Runner):
                 if ex.status != "RUNNING":
                     raise self._token_error(ex, checkpoint_token)
             lookup = store.lookup(execution_arn)
-            applied = apply_checkpoint(
-                lookup,
-                updates,
-                now_ms=now,
-                first_event_id=ex.next_event_id,
-                new_callback_id=_new_callback_id,
-                resolve_invoke=self._resolve_invoke,
-            )
+            try:
+                applied = apply_checkpoint(
+                    lookup,
+                    updates,
+                    now_ms=now,
+                    first_event_id=ex.next_event_id,
+                    new_callback_id=_new_callback_id,
+                    resolve_invoke=self._resolve_invoke,
+                )
+            except (AttributeError, TypeError) as exc:  # nothing is recorded before the commit
+                raise _malformed(updates) or exc from None
             # Accepted: from here on nothing is refused.
             arn = ex.arn
             events = applied.raw_events
@@ -975,3 +983,18 @@ def _check_handler(name: str, handler: Callable[..., Any], durable: bool) -> Non
             f"with no event loop running, so its call would only make a coroutine. "
             + (advice if durable else "Register a plain def function (durable=False)")
         )
+
+
+def _malformed(updates: object) -> InvalidCheckpointError | None:
+    """The refusal of updates built by hand with a field of another type (OperationUpdate(...)
+    checks no types), looked for only once applying them failed; None if none is."""
+    for update in updates if isinstance(updates, list | tuple) else ():
+        wrong = wrong_field(update, "") if isinstance(update, OperationUpdate) else None
+        if wrong is not None:
+            return InvalidCheckpointError(
+                f"checkpoint refused, nothing was recorded: the update of operation "
+                f"{shown(update.id)} is not a well-formed OperationUpdate: its {wrong} (build "
+                "it with the types durable_gen.runtime declares, or decode the request with "
+                "msgspec); the token is still valid"
+            )
+    return None

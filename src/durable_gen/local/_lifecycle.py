@@ -55,6 +55,7 @@ from .._wire import (
     OperationStatus,
     too_large,
 )
+from ._dbstore import DamagedRecordError
 from ._state import (
     CALLBACK_HEARTBEAT,
     CALLBACK_TIMEOUT,
@@ -249,7 +250,12 @@ def end_execution(
     ):
         status, result, error = "FAILED", None, invoked_result_too_large(result)
     execution_op = lookup(ex.execution_id)
-    assert execution_op is not None, "every execution has its EXECUTION operation"
+    if execution_op is None:  # every execution records one when it starts
+        raise DamagedRecordError(
+            f"the store holds no EXECUTION operation of {ex.arn} (every execution records one "
+            "when it starts: something other than durable_gen deleted it, or the disk damaged "
+            "it), so the execution cannot end; restore the database from a backup"
+        )
     op_status = ENDINGS[status]
     ended = Operation(
         id=execution_op.id,

@@ -20,6 +20,7 @@ from .._errors import (
     ExecutionFailedError,
     ExecutionSuspendedError,
     ValidationError,
+    shown,
 )
 from .._guard import input_problem
 from .._plugins import Plugin
@@ -165,9 +166,9 @@ def check_functions(functions: object) -> None:
         )
     for fname, fn in (functions or {}).items():
         if not isinstance(fname, str) or not fname:
-            raise ValidationError(f"functions keys must be Invoke names (str), got {fname!r}")
+            raise ValidationError(f"functions keys must be Invoke names (str), got {shown(fname)}")
         if not callable(fn):
-            raise ValidationError(f"functions[{fname!r}] must be a function, got {fn!r}")
+            raise ValidationError(f"functions[{shown(fname)}] must be a function, got {shown(fn)}")
         _check_target(fname, fn)
 
 
@@ -203,7 +204,7 @@ def _check_target(name: str, fn: Callable[..., Any]) -> None:
 def check_flag(value: object, name: str) -> bool:
     """``value`` if it is a bool; a ``ValidationError`` otherwise (``"no"`` is not False)."""
     if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be True or False, got {value!r}")
+        raise ValidationError(f"{name} must be True or False, got {shown(value)}")
     return value
 
 

@@ -41,7 +41,7 @@ from typing import Final, Literal
 import msgspec
 
 from .._arguments import checked
-from .._errors import StoreError, ValidationError
+from .._errors import StoreError, ValidationError, shown
 from .._wire import Event, Operation
 from ._dbstore import (
     CALL,
@@ -315,7 +315,9 @@ class SqliteStore(SqlStore):
         lease_seconds: float = 30.0,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
-            raise ValidationError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+            raise ValidationError(
+                f"synchronous must be 'FULL' or 'NORMAL', got {shown(synchronous)}"
+            )
         check_seconds(timeout, "timeout", zero=True)
         check_seconds(lease_seconds, "lease_seconds")
         self.path = Path(check_location(path, "the SQLite path"))

@@ -38,6 +38,7 @@ from .._errors import (
     StoreError,
     ValidationError,
     failure_text,
+    shown,
 )
 from .._plugins import Plugin
 from .._service import InvocationHandler
@@ -241,7 +242,7 @@ def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
         or (value == 0 and not zero_ok)
     ):
         what = "0 or more" if zero_ok else "a positive number of"
-        raise ValidationError(f"{name} must be {what} seconds, got {value!r}")
+        raise ValidationError(f"{name} must be {what} seconds, got {shown(value)}")
 
 
 class _StepPool(cf.ThreadPoolExecutor):
@@ -355,20 +356,22 @@ class Worker:
         ):
             raise ValidationError(
                 "functions must map Invoke names to functions or 'MODULE:FUNCTION' strings, got "
-                f"{functions!r}"
+                f"{shown(functions)}"
             )
         _check_seconds("poll", poll, zero_ok=False)
         _check_seconds("lease_seconds", lease_seconds, zero_ok=False)
         _check_seconds("patience", patience, zero_ok=True)
         for flag, value in (("skip_time", skip_time), ("progress", progress)):
             if not isinstance(value, bool):
-                raise ValidationError(f"{flag} must be True or False, got {value!r}")
+                raise ValidationError(f"{flag} must be True or False, got {shown(value)}")
         if log is not None and not callable(log):
             raise ValidationError(
-                f"log must be a function taking each line (a str), or None, got {log!r}"
+                f"log must be a function taking each line (a str), or None, got {shown(log)}"
             )
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValidationError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+            raise ValidationError(
+                f"concurrency must be a whole number >= 1, got {shown(concurrency)}"
+            )
         if skip_time and concurrency > 1:
             raise ValidationError(
                 "skip_time moves one virtual clock, for one execution at a time: use "
@@ -989,7 +992,7 @@ def _check_open_store(db: object, synchronous: object, lease_seconds: float) -> 
         )
         raise ValidationError(
             "db must be a SQLite path, a database URL (postgresql://..., sqlite:///...) or an "
-            f"open SqliteStore or PostgresStore, got {type(db).__name__} {db!r}"[:300]
+            f"open SqliteStore or PostgresStore, got {type(db).__name__} {shown(db)}"[:300]
             + hint
         )
     if synchronous is not None:

@@ -32,7 +32,7 @@ from .._actions import check_mode
 from .._arguments import checked
 from .._commands import OWN_STEP_SUBTYPES
 from .._driver import TIMEOUT_FATES, CheckpointMode
-from .._errors import ValidationError
+from .._errors import ValidationError, shown
 from .._interpreter import check_host_options
 from .._serdes import Serdes
 from .._wire import Operation
@@ -244,10 +244,12 @@ class DeterminismCheck:
         check_host_options(serdes, None)
         if on_idle is not None and not callable(on_idle):
             raise ValidationError(
-                f"on_idle must be a function taking the DurableRun (or None), got {on_idle!r}"
+                f"on_idle must be a function taking the DurableRun (or None), got {shown(on_idle)}"
             )
         if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
-            raise ValidationError(f"max_rounds must be a whole number >= 1, got {max_rounds!r}")
+            raise ValidationError(
+                f"max_rounds must be a whole number >= 1, got {shown(max_rounds)}"
+            )
         self.workflow = workflow
         self.input = input
         self.functions = dict(functions or {})
@@ -825,17 +827,17 @@ def assert_deterministic(
             the workflow diverges even without crashes.
     """
     if isinstance(random_runs, bool) or not isinstance(random_runs, int) or random_runs < 0:
-        raise ValidationError(f"random_runs must be a whole number >= 0, got {random_runs!r}")
+        raise ValidationError(f"random_runs must be a whole number >= 0, got {shown(random_runs)}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValidationError(
             f"seed must be a whole number (it seeds the random crash schedules, so that a check "
-            f"fails the same way every time), got {seed!r}"
+            f"fails the same way every time), got {shown(seed)}"
         )
     if crashes is not None and not isinstance(crashes, CrashSchedule):
         if isinstance(crashes, str | bytes) or not isinstance(crashes, Sequence):
             raise ValidationError(
                 "crashes must be a CrashSchedule or a list of them (or None for the default "
-                f"sweep), got {crashes!r}"
+                f"sweep), got {shown(crashes)}"
             )
         for schedule in crashes:
             _check_schedule(schedule)

@@ -22,7 +22,7 @@ import anyio
 import msgspec
 
 from .._arguments import CheckedStructMeta, checked
-from .._errors import ValidationError
+from .._errors import ValidationError, shown
 from .._plugins import AttemptInfo, Plugin
 from .._wire import (
     TERMINAL_STATUSES,
@@ -73,19 +73,19 @@ class CrashSchedule(msgspec.Struct, frozen=True, kw_only=True, metaclass=Checked
             if not isinstance(points, frozenset | set | list | tuple):
                 raise ValidationError(
                     f"CrashSchedule {field} is a set of points counted from 1, e.g. "
-                    f"{field}=frozenset({{1, 3}}), got {points!r}"
+                    f"{field}=frozenset({{1, 3}}), got {shown(points)}"
                 )
             if any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in points):
                 raise ValidationError(
                     f"CrashSchedule {field}: crash points count from 1 (whole numbers), "
-                    f"got {points!r}"
+                    f"got {shown(points)}"
                 )
             if not isinstance(points, frozenset):
                 msgspec.structs.force_setattr(self, field, frozenset(points))
         if not isinstance(self.every_checkpoint, bool):
             raise ValidationError(
                 "CrashSchedule every_checkpoint must be True or False, got "
-                f"{self.every_checkpoint!r}"
+                f"{shown(self.every_checkpoint)}"
             )
         if (
             isinstance(self.max_crashes, bool)
@@ -93,7 +93,8 @@ class CrashSchedule(msgspec.Struct, frozen=True, kw_only=True, metaclass=Checked
             or self.max_crashes < 0
         ):
             raise ValidationError(
-                f"CrashSchedule max_crashes must be a whole number >= 0, got {self.max_crashes!r}"
+                f"CrashSchedule max_crashes must be a whole number >= 0, "
+                f"got {shown(self.max_crashes)}"
             )
 
     @classmethod

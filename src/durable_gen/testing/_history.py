@@ -34,7 +34,7 @@ import msgspec
 
 from .._arguments import checked
 from .._commands import OWN_CONTEXT_SUBTYPES
-from .._errors import InvalidInputError, ValidationError
+from .._errors import InvalidInputError, ValidationError, shown
 from .._wire import (
     MAX_CONTEXT_RESULT_BYTES,
     TERMINAL_STATUSES,
@@ -102,7 +102,7 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
     if execution_arn is not None and (not isinstance(execution_arn, str) or not execution_arn):
         raise ValidationError(
             f"execution_arn must be the execution's ARN (a non-empty str) or None, got "
-            f"{execution_arn!r}"
+            f"{shown(execution_arn)}"
         )
     path: str | None = None
     if isinstance(source, History):
@@ -128,9 +128,15 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
     if isinstance(data, (str, bytes)):
         try:
             data = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             where = f" in {path!r}" if path else ""
-            raise InvalidInputError(f"the history{where} is not valid JSON: {exc}") from exc
+            problem = (
+                "it nests arrays or objects deeper than Python's json module reads (no "
+                "recorded history does)"
+                if isinstance(exc, RecursionError)
+                else exc
+            )
+            raise InvalidInputError(f"the history{where} is not valid JSON: {problem}") from exc
     if isinstance(data, msgspec.Struct):
         data = msgspec.to_builtins(data)
     elif isinstance(data, Sequence) and not isinstance(data, Mapping):
@@ -407,6 +413,12 @@ def _rebuild(
         at = _epoch_ms(event.get("EventTimestamp"))
         if prefix == "Execution":
             if what == "Started":
+                if op_id is not None and not isinstance(op_id, str):
+                    raise InvalidInputError(
+                        f"a history event is malformed{where}: ExecutionStarted event "
+                        f"{event.get('EventId')!r} names its operation by {op_id!r}, not by a "
+                        "string Id: pass the events as GetDurableExecutionHistory returns them"
+                    )
                 payload, _ = _payload(details.get("Input"), "the execution input", warnings)
                 execution_id = op_id or "execution"
                 ops[execution_id] = {
@@ -454,6 +466,11 @@ def _rebuild(
                 op["StartTimestamp"] = at
         for key in ("ParentId", "Name", "SubType"):
             if event.get(key) is not None:
+                if not isinstance(event[key], str):
+                    raise InvalidInputError(
+                        f"a history event is malformed{where}: the {key} of {kind} event "
+                        f"{event.get('EventId')!r} must be a string, got {event[key]!r}"
+                    )
                 op[key] = event[key]
         d: dict[str, Any] = op[details_key]
         label = f"the {kind} payload of {event.get('Name') or op_id!r}"
@@ -479,9 +496,22 @@ def _rebuild(
             continue
         new_status = _DONE[what]
         retry = details.get("RetryDetails") or {}
+        if not isinstance(retry, Mapping):
+            raise InvalidInputError(
+                f"a history event is malformed{where}: the RetryDetails of {kind} event "
+                f'{event.get("EventId")!r} must be an object such as {{"CurrentAttempt": 1, '
+                f'"NextAttemptDelaySeconds": 5}}, got {type(retry).__name__}'
+            )
         if prefix == "Step":
-            if retry.get("CurrentAttempt") is not None:
-                d["Attempt"] = retry["CurrentAttempt"]
+            current = retry.get("CurrentAttempt")
+            if current is not None:
+                if isinstance(current, bool) or not isinstance(current, int) or current < 0:
+                    raise InvalidInputError(
+                        f"a history event is malformed{where}: the RetryDetails.CurrentAttempt "
+                        f"of {kind} event {event.get('EventId')!r} must be a whole number of "
+                        f"attempts, got {current!r}"
+                    )
+                d["Attempt"] = current
             else:  # one per StepStarted that ended: this one ended here
                 d["Attempt"] = int(d.get("Attempt") or 0) + 1
             delay = retry.get("NextAttemptDelaySeconds")
@@ -581,6 +611,6 @@ def _is_summary(sub_type: Any, payload: Any) -> bool:
         return False
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(value, dict) and "items" not in value and "completionReason" in value

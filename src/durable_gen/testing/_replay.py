@@ -37,6 +37,7 @@ from .._errors import (
     OperationError,
     ValidationError,
     failure_text,
+    shown,
 )
 from .._failure import same_error_type
 from .._ids import operation_id
@@ -237,7 +238,7 @@ def replay_folder(
         )
     if not isinstance(pattern, str) or not pattern:
         raise ValidationError(
-            f"replay_folder's pattern must be a glob such as '**/*.json', got {pattern!r}"
+            f"replay_folder's pattern must be a glob such as '**/*.json', got {shown(pattern)}"
         )
     if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
         raise ValidationError(
@@ -317,7 +318,7 @@ def _check_workflows(workflows: object) -> None:
     elif not callable(workflows):
         raise ValidationError(
             f"replay_folder takes a workflow or a mapping of function names to workflows, got "
-            f"{type(workflows).__name__} {workflows!r}"
+            f"{type(workflows).__name__} {shown(workflows)}"
         )
 
 

@@ -36,7 +36,7 @@ from .._codec import (
 )
 from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
-from .._errors import ValidationError, WorkflowDefinitionError
+from .._errors import ValidationError, WorkflowDefinitionError, shown
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
@@ -514,7 +514,7 @@ class TestRunner:
         if start is not None and not isinstance(start, datetime):
             raise ValidationError(
                 f"TestRunner start must be a datetime (a naive one is UTC; e.g. "
-                f"datetime(2030, 1, 1, tzinfo=UTC)), got {start!r}"
+                f"datetime(2030, 1, 1, tzinfo=UTC)), got {shown(start)}"
             )
         check_flag(skip_time, "TestRunner skip_time")
         check_functions(functions)
@@ -737,7 +737,9 @@ class TestRunner:
                 make them comparable. Executions it invokes see ARNs derived from it.
         """
         if not callable(workflow):
-            raise WorkflowDefinitionError(f"start() needs a workflow function, got {workflow!r}")
+            raise WorkflowDefinitionError(
+                f"start() needs a workflow function, got {shown(workflow)}"
+            )
         name = self._name_of(workflow)
         if self._workflows.get(name) is not workflow:
             self._workflows[name] = workflow

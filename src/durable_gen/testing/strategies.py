@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 import durable_gen as dg
 
 from .._context import current_step
-from .._errors import ValidationError
+from .._errors import ValidationError, shown
 from .._wire import MAX_WAIT_SECONDS
 from ._harness import CrashSchedule
 from ._runner import DurableRun
@@ -371,11 +371,16 @@ def programs(
             f"kinds is a sequence of kind names, not one string: kinds=({kinds!r},), or several "
             f"of {_KINDS}"
         )
-    unknown = set(kinds) - set(_KINDS)
+    try:
+        unknown = set(kinds) - set(_KINDS)
+    except TypeError:  # not iterable, or holding lists
+        raise ValidationError(
+            f"kinds is a sequence of kind names, some of {_KINDS}; got {shown(kinds)}"
+        ) from None
     if unknown or not set(kinds) & {"step", "wait", "callback", "map"}:
         raise ValidationError(
             f"kinds must include a leaf kind (step, wait, callback, map) and only {_KINDS}; got "
-            f"{list(kinds)}"
+            f"{shown(list(kinds))}"
         )
     leaves: list[st.SearchStrategy[Node]] = []
     if "step" in kinds:
@@ -467,7 +472,7 @@ def crash_schedules(
 
 def _at_least(value: object, what: str, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+        raise ValidationError(f"{what} must be a whole number >= {minimum}, got {shown(value)}")
 
 
 def check_settings(**overrides: Any) -> settings:
