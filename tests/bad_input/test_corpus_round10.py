@@ -710,3 +710,25 @@ def test_the_engine_refuses_a_hand_built_update_and_keeps_the_token_valid() -> N
     assert "chained_invoke_options.function_name is None" in str(said[1])
     assert engine.get_execution(arn).status == "SUCCEEDED"
     assert [op.id for op in engine.get_operations(arn)][1:] == ["w"]
+
+
+@pytest.mark.parametrize("concurrency", [10_001, 10_000_000])
+def test_a_worker_concurrency_past_the_cap_is_refused_before_anything_is_built(
+    tmp_path: Path, concurrency: int
+) -> None:
+    # Ten million built ten million engines (about 10 GB) before the first thread started.
+    with pytest.raises(dg.ValidationError, match=r"above 10,000: .* run more worker processes"):
+        Worker(tmp_path / "w.db", concurrency=concurrency)
+
+
+def test_the_cli_refuses_a_concurrency_past_the_cap_as_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["worker", "--db", str(tmp_path / "w.db"), "--concurrency", "10001", "--once"])
+    assert code == 2
+    assert "above 10,000" in capsys.readouterr().err
+
+
+def test_a_worker_at_the_cap_is_accepted(tmp_path: Path) -> None:
+    with Worker(tmp_path / "w.db", concurrency=10_000) as worker:
+        assert worker.concurrency == 10_000

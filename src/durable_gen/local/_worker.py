@@ -283,6 +283,10 @@ class _Failing:
         return min(2.0, 0.05 * 2.0**self.tries)
 
 
+#: The most executions one worker drives at once (``Worker(concurrency=)``, ``--concurrency``).
+MAX_CONCURRENCY = 10_000
+
+
 class Worker:
     """Runs the due executions of a database; any number may share one database.
 
@@ -309,7 +313,8 @@ class Worker:
             others; sync steps run in those threads, at most ``concurrency`` at a time. On
             Postgres each thread has its own connection (``store.clone()``); on SQLite the
             threads share the connection and their checkpoints commit together (one fsync
-            for several; see ``SqliteStore.share``). 1 (the default) drives one at a time.
+            for several; see ``SqliteStore.share``). 1 (the default) drives one at a time;
+            at most 10,000.
             Whatever the concurrency, the async steps of every execution the worker drives
             run on one event loop (a thread the worker starts at the first async step), and
             the sync steps that run side by side (a ``Map`` or ``Parallel``) in one pool of at
@@ -371,6 +376,12 @@ class Worker:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError(
                 f"concurrency must be a whole number >= 1, got {shown(concurrency)}"
+            )
+        if concurrency > MAX_CONCURRENCY:  # a thread and an engine each: memory runs out first
+            raise ValidationError(
+                f"concurrency {concurrency} is above {MAX_CONCURRENCY:,}: a worker runs a thread "
+                "and an engine for each execution it drives at once; run more worker processes "
+                "(on more hosts, against one Postgres database) instead"
             )
         if skip_time and concurrency > 1:
             raise ValidationError(
