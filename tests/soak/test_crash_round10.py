@@ -277,9 +277,14 @@ def test_kills_in_a_map_whose_items_retry_keep_every_attempt_count(
                 assert op.status == "SUCCEEDED", op
     starts = _starts(log)
     assert set(starts) == set(attempts) and len(attempts) == 2 * len(MAP_ITEMS), starts
+    unstarted = []  # an at-most-once attempt whose START was recorded, its body not begun
     for label, n in starts.items():
         if label.startswith("stamp"):
-            assert n == attempts[label], (victim, label, n, attempts[label])
+            # never more starts than recorded attempts; one fewer only for an attempt in flight
+            # at the kill (its START committed, the kill before its body began: counted failed)
+            assert attempts[label] - n in (0, 1), (victim, label, n, attempts[label])
+            if attempts[label] > n:
+                unstarted.append(label)
         else:
             assert n - attempts[label] in (0, 1), (victim, label, n, attempts[label])
     again = sorted(label for label in starts if starts[label] > attempts[label])
@@ -288,6 +293,8 @@ def test_kills_in_a_map_whose_items_retry_keep_every_attempt_count(
         victim,
         again,
     )
+    # max_concurrency=2: the victim's one sibling at most was in flight beside it
+    assert len(unstarted) <= 1 and victim not in unstarted, (victim, unstarted, attempts)
     if victim.startswith("stamp"):
         assert victim not in again  # an at-most-once attempt is never run again
         assert attempts[victim] >= 2, attempts  # the interrupted attempt counted as failed
