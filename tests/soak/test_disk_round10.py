@@ -138,7 +138,9 @@ def test_a_disk_full_under_sixteen_executions_committing_together_loses_nothing(
         # No step whose success was recorded before the kill ran again, nor the at-most-once
         # one; in "step" mode only the step in flight at the kill did (one per execution),
         # in "batch" mode those of the invocation since its last checkpoint.
-        assert recorded and not any(starts[label] > before_kill[label] for label in recorded)
+        # (in "batch" mode the disk may fill before any invocation's checkpoint committed)
+        assert recorded or mode == "batch", recorded
+        assert not any(starts[label] > before_kill[label] for label in recorded)
         assert all(starts[label] == 2 for label in twice), twice
         assert not any(label.endswith("-seal") for label in twice), twice
         assert all(before_kill[label] == 1 for label in twice), twice
