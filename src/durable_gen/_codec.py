@@ -903,7 +903,10 @@ def _make_reader(type_: Any) -> Reader:
                 except _NotEnvelope:
                     pass
                 else:
-                    return msgspec.convert(value, as_decoded, dec_hook=_dec_hook, str_keys=True)
+                    try:
+                        return msgspec.convert(value, as_decoded, dec_hook=_dec_hook, str_keys=True)
+                    except msgspec.ValidationError as refused:
+                        return _as_plain_json(value, typed, refused)
             try:
                 return typed(payload)
             except msgspec.DecodeError as exc:
@@ -918,6 +921,18 @@ def _make_reader(type_: Any) -> Reader:
             raise _decode_error(what, type_, exc, payload) from exc
 
     return read
+
+
+def _as_plain_json(value: Any, typed: Callable[[bytes], Any], refused: Exception) -> Any:
+    """``value``, opened from AWS's envelope, read as its plain JSON text is read: the envelope
+    keeps a date, a datetime, a UUID or a Decimal as itself, which a ``str`` declared for it
+    (or for a field or an item holding it) refused, where the "json" format reads its text.
+    Both formats give the same value, or refuse it with the same error."""
+    try:
+        text = _encoder.encode(value)
+    except Exception:
+        raise refused from None
+    return typed(text)
 
 
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:

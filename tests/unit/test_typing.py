@@ -119,6 +119,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "round8.py",
         TYPING / "round9.py",
         TYPING / "round10.py",
+        TYPING / "round11.py",
     )
 
 
@@ -134,6 +135,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         TYPING / "round8.py",
         TYPING / "round9.py",
         TYPING / "round10.py",
+        TYPING / "round11.py",
     )
 
 
@@ -144,6 +146,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         ("negative_round8.py", 11),
         ("negative_round9.py", 14),
         ("negative_round10.py", 15),
+        ("negative_round11.py", 16),
     ],
 )
 def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(
