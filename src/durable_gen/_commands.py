@@ -456,6 +456,11 @@ def _check_result_type(type_: object, what: str) -> None:
         if len(problem) > 1500:  # it quotes the type: a value given as one can be huge
             problem = f"{problem[:1500]}..."
         advice = f": {union_advice(problem)}" if problem.startswith("Type unions ") else ""
+        if "Type ''" in problem:  # a name in quotes, as an annotation may be written
+            advice = (
+                ": a type's name in quotes is not looked up here: pass the class itself "
+                "(result_type=Receipt, list[Receipt]), imported where the command is written"
+            )
         raise ValidationError(
             f"{what} must be a type values can be decoded into (int, a dataclass, a msgspec "
             f"Struct, list[str], ...), got {shown(type_)} ({problem}){advice}"

@@ -211,3 +211,24 @@ def test_a_datetime_where_a_date_is_declared_gets_the_same_advice_in_both_format
     said = dg.run(wf, payload_format=payload_format)
     assert "does not fit the declared type date" in said, said
     assert "return value.date(), or declare datetime" in said, said
+
+
+# --- a result_type= given as a name in quotes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dg.Invoke("lookup", 1, result_type="Row"),
+        lambda: dg.CreateCallback(name="slot", result_type=list["Row"]),
+        lambda: dg.WaitForCallback(lambda callback_id: None, result_type=dict[str, "Row"]),
+    ],
+    ids=["invoke", "callback", "wait-for-callback"],
+)
+def test_a_result_type_written_in_quotes_is_told_to_be_the_class(make: Any) -> None:
+    # type checkers accept any object as a type form there; the error said only that
+    # "Type ''Receipt'' is not supported"
+    with pytest.raises(dg.ValidationError) as caught:
+        make()
+    said = str(caught.value)
+    assert "a type's name in quotes is not looked up here: pass the class itself" in said, said
