@@ -906,7 +906,7 @@ def _make_reader(type_: Any) -> Reader:
                     try:
                         return msgspec.convert(value, as_decoded, dec_hook=_dec_hook, str_keys=True)
                     except msgspec.ValidationError as refused:
-                        return _as_plain_json(value, typed, refused)
+                        return _as_plain_json(value, as_decoded, refused)
             try:
                 return typed(payload)
             except msgspec.DecodeError as exc:
@@ -923,16 +923,19 @@ def _make_reader(type_: Any) -> Reader:
     return read
 
 
-def _as_plain_json(value: Any, typed: Callable[[bytes], Any], refused: Exception) -> Any:
-    """``value``, opened from AWS's envelope, read as its plain JSON text is read: the envelope
+def _as_plain_json(value: Any, as_decoded: Any, refused: Exception) -> Any:
+    """``value``, opened from AWS's envelope, read as its plain JSON form is read: the envelope
     keeps a date, a datetime, a UUID or a Decimal as itself, which a ``str`` declared for it
     (or for a field or an item holding it) refused, where the "json" format reads its text.
-    Both formats give the same value, or refuse it with the same error."""
+    Both formats give the same value, or refuse it with the same error. Bytes stay bytes, which
+    a ``str`` refuses (as base64 text, they would read back as that text)."""
     try:
-        text = _encoder.encode(value)
+        plain = msgspec.to_builtins(
+            value, builtin_types=(bytes, bytearray, memoryview), enc_hook=_enc_hook
+        )
     except Exception:
         raise refused from None
-    return typed(text)
+    return msgspec.convert(plain, as_decoded, dec_hook=_dec_hook, str_keys=True)
 
 
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:

@@ -232,3 +232,30 @@ def test_a_result_type_written_in_quotes_is_told_to_be_the_class(make: Any) -> N
         make()
     said = str(caught.value)
     assert "a type's name in quotes is not looked up here: pass the class itself" in said, said
+
+
+@dataclass
+class Named:
+    name: str
+
+
+def named_by_bytes() -> Named:
+    return Named(ROW_BYTES["name"])
+
+
+ROW_BYTES: dict[str, Any] = {"name": b"\xff\x00"}
+
+
+def test_bytes_in_a_field_declared_str_stay_refused_under_aws() -> None:
+    # reading the envelope's values as their JSON text must not turn bytes into base64 text
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[str]:
+        try:
+            yield dg.Step(named_by_bytes, name="named", retry=dg.Retry.never())
+        except dg.StepFailedError as exc:
+            return exc.error_message or ""
+        return "read"
+
+    said = dg.run(wf, payload_format="aws")
+    assert "does not fit the declared type Named" in said, said
+    assert "got `bytes` - at `$.name`" in said, said
