@@ -19,7 +19,10 @@ from aws_durable_execution_sdk_python.config import (
     CompletionConfig,
     Duration,
     MapConfig,
+    NestingType,
     ParallelConfig,
+    StepConfig,
+    StepSemantics,
 )
 from aws_durable_execution_sdk_python.context import DurableContext, durable_parallel_branch
 from aws_durable_execution_sdk_python.waits import (
@@ -874,3 +877,184 @@ def a_wait_map_wait(event, ctx: DurableContext):
 
     r = ctx.map([1, 1], item, name="naps")
     return ctx.step(lambda _: r.get_results(), name="after")
+
+
+# --- flat nesting with completion policies --------------------------------------------------------
+
+
+def _flat_pair(
+    name: str,
+    items: list[int],
+    min_successful: int | None = None,
+    count: int | None = None,
+) -> None:
+    def ours(event):
+        completion = dg.Completion(min_successful=min_successful, tolerated_failure_count=count)
+        r = yield dg.Map(
+            _our_item,
+            items,
+            name="flat",
+            max_concurrency=1,
+            completion=completion,
+            nesting="flat",
+        )
+        return _our_summary(r)
+
+    def aws(event, ctx: DurableContext):
+        completion = CompletionConfig(min_successful=min_successful, tolerated_failure_count=count)
+        config = MapConfig(
+            max_concurrency=1, completion_config=completion, nesting_type=NestingType.FLAT
+        )
+        return _aws_summary(ctx.map(items, _aws_item, name="flat", config=config))
+
+    pair(name, ours)(aws)
+
+
+_flat_pair("flat_map_min_successful_one_item_left", [1, 2, 3], min_successful=2)
+_flat_pair("flat_map_min_successful_by_last_item", [-1, 2], 1, count=1)
+_flat_pair("flat_map_tolerated_count_exceeded", [-1, -2, 3], count=1)
+_flat_pair("flat_map_fail_fast", [1, -2, 3])
+
+
+def o_flat_par_child(event):
+    def branch(v):
+        def body():
+            return (yield dg.Child(lambda: (yield dg.Step(lambda: v, name="s")), name=f"c{v}"))
+
+        return dg.Branch(body, name=f"b{v}")
+
+    r = yield dg.Parallel([branch(1), branch(2)], name="fp", nesting="flat")
+    return r.results()
+
+
+@pair("flat_parallel_of_children", o_flat_par_child)
+def a_flat_par_child(event, ctx: DurableContext):
+    def branch(v):
+        @durable_parallel_branch(name=f"b{v}")
+        def body(c: DurableContext):
+            return c.run_in_child_context(lambda cc: cc.step(lambda _: v, name="s"), name=f"c{v}")
+
+        return body()
+
+    config = ParallelConfig(nesting_type=NestingType.FLAT)
+    return ctx.parallel([branch(1), branch(2)], name="fp", config=config).get_results()
+
+
+def o_child_no_ops(event):
+    def body():
+        return None
+        yield  # a workflow
+
+    return [(yield dg.Child(body, name="empty")), "after"]
+
+
+@pair("child_with_no_operations_returns_none", o_child_no_ops)
+def a_child_no_ops(event, ctx: DurableContext):
+    return [ctx.run_in_child_context(lambda c: None, name="empty"), "after"]
+
+
+# --- more items -----------------------------------------------------------------------------------
+
+
+def o_amo_items(event):
+    def item(x, i):
+        return (
+            yield dg.Step(
+                lambda: _flaky(f"amo{x}", x, x * 10),
+                name="charge",
+                retry=_our_retry(2),
+                semantics=dg.AT_MOST_ONCE,
+            )
+        )
+
+    r = yield dg.Map(
+        item, [0, 1, 2], name="charges", max_concurrency=1, completion=dg.Completion.all_completed()
+    )
+    return _our_summary(r)
+
+
+@pair("at_most_once_retries_in_map_items", o_amo_items)
+def a_amo_items(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        config = _retry(2)
+        config = StepConfig(
+            retry_strategy=config.retry_strategy,
+            step_semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY,
+        )
+        return c.step(lambda _: _flaky(f"amo{x}", x, x * 10), name="charge", config=config)
+
+    config = MapConfig(max_concurrency=1, completion_config=CompletionConfig.all_completed())
+    return _aws_summary(ctx.map([0, 1, 2], item, name="charges", config=config))
+
+
+def o_par_pct(event):
+    def branch(v):
+        def body():
+            return (yield from _our_item(v, 0))
+
+        return dg.Branch(body, name=f"b{v + 10}")
+
+    r = yield dg.Parallel(
+        [branch(-1), branch(-2), branch(3)],
+        name="pp",
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_percentage=50),
+    )
+    return _our_summary(r)
+
+
+@pair("parallel_percentage_exceeded_by_second_failure", o_par_pct)
+def a_par_pct(event, ctx: DurableContext):
+    def branch(v):
+        @durable_parallel_branch(name=f"b{v + 10}")
+        def body(c: DurableContext):
+            return _aws_item(c, v, 0, None)
+
+        return body()
+
+    config = ParallelConfig(
+        max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_percentage=50)
+    )
+    return _aws_summary(ctx.parallel([branch(-1), branch(-2), branch(3)], name="pp", config=config))
+
+
+def o_inv_unnamed(event):
+    r = yield dg.Map(lambda x, i: x, [1], name="warm")
+    return [r.results(), (yield dg.Invoke("echo", [1, "二"]))]
+
+
+@pair("invoke_unnamed_after_map", o_inv_unnamed, targets=("echo",))
+def a_inv_unnamed(event, ctx: DurableContext):
+    r = ctx.map([1], lambda c, x, i, items: c.step(lambda _: x), name="warm")
+    return [r.get_results(), ctx.invoke("echo", [1, "二"])]
+
+
+def o_item_body_raises(event):
+    def item(x, i):
+        yield dg.Step(lambda: x, name="before")
+        if x == 2:
+            raise OutOfStock(f"item {x} gave up")
+        return x
+
+    r = yield dg.Map(
+        item,
+        [1, 2, 3],
+        name="bodies",
+        max_concurrency=1,
+        completion=dg.Completion(tolerated_failure_count=1),
+    )
+    return _our_summary(r)
+
+
+@pair("map_item_body_raises_tolerated", o_item_body_raises)
+def a_item_body_raises(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        c.step(lambda _: x, name="before")
+        if x == 2:
+            raise OutOfStock(f"item {x} gave up")
+        return x
+
+    config = MapConfig(
+        max_concurrency=1, completion_config=CompletionConfig(tolerated_failure_count=1)
+    )
+    return _aws_summary(ctx.map([1, 2, 3], item, name="bodies", config=config))

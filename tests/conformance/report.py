@@ -249,8 +249,9 @@ records its exception's ([lambda.md](lambda.md#payload-formats)).
 `tests/conformance/test_differential_round11.py` (`differential_round11.py`) does the same over
 completion policies at their edges (a `min_successful` equal to the item count or reached by
 the last item to end, failure counts and percentages at and just past the tolerance, empty
-batches with a policy), Map inside Parallel inside Child, callbacks failed with an empty
-message, retries exhausted in items and children, wait-for-condition polling five times with
+batches with a policy, the same with `nesting="flat"`), Map inside Parallel inside Child,
+callbacks failed with an empty message, retries exhausted in items and children (at-most-once
+too), wait-for-condition polling five times with
 structured state, invokes failing in items and children, 10 KB error messages and items
 returning None, and checks that each SDK replays what the other recorded. What differs, each
 on purpose:
