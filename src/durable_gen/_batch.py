@@ -6,8 +6,9 @@ Pure data and arithmetic. The rules, in the order they are applied after every i
    exceed ``tolerated_failure_count``, or when failures as a percentage of *all* items exceed
    ``tolerated_failure_percentage`` (strictly greater). With no policy field set at all, the
    first failure decides it.
-2. Then ``MIN_SUCCESSFUL_REACHED`` once successes reach ``min_successful``.
-3. Then ``ALL_COMPLETED`` once every item completed.
+2. Then ``ALL_COMPLETED`` once every item completed, also when the last item to complete is
+   the one whose success reaches ``min_successful`` (as AWS's SDKs decide it).
+3. Then ``MIN_SUCCESSFUL_REACHED`` once successes reach ``min_successful`` with items left.
 """
 
 from __future__ import annotations
@@ -48,14 +49,14 @@ def decide(
         pct = policy.tolerated_failure_percentage
         if pct is not None and total and failed * 100 / total > pct:
             return FAILURE_TOLERANCE_EXCEEDED
+    if succeeded + failed >= total:
+        return ALL_COMPLETED
     if (
         policy is not None
         and policy.min_successful is not None
         and (succeeded >= policy.min_successful)
     ):
         return MIN_SUCCESSFUL_REACHED
-    if succeeded + failed >= total:
-        return ALL_COMPLETED
     return None
 
 

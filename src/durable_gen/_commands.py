@@ -1939,8 +1939,9 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStr
 
     The failure tolerances are checked first: the batch fails once failures exceed
     ``tolerated_failure_count`` or their share of *all* items exceeds
-    ``tolerated_failure_percentage`` (strictly greater). Then it succeeds once
-    ``min_successful`` items succeeded, or when every item completed.
+    ``tolerated_failure_percentage`` (strictly greater). Then it is ``ALL_COMPLETED`` when
+    every item completed (also when the last one reached ``min_successful``), else
+    ``MIN_SUCCESSFUL_REACHED`` once ``min_successful`` items succeeded.
     """
 
     min_successful: int | None = None

@@ -245,7 +245,16 @@ JSON values), then judges durable_gen's history under `"aws"` with AWS's publish
 stack traces left open, invocation boundaries left out, events ordered by operation) and
 with its result validator, AWS's status and result taken as the expected ones. Error
 types are compared under `"aws"` only: `"json"` records a failure's own type where AWS's SDK
-records its exception's ([lambda.md](lambda.md#payload-formats)). What differs, each on purpose:
+records its exception's ([lambda.md](lambda.md#payload-formats)).
+`tests/conformance/test_differential_round11.py` (`differential_round11.py`) does the same over
+completion policies at their edges (a `min_successful` equal to the item count or reached by
+the last item to end, failure counts and percentages at and just past the tolerance, empty
+batches with a policy, the same with `nesting="flat"`), Map inside Parallel inside Child,
+callbacks failed with an empty message, retries exhausted in items and children (at-most-once
+too), wait-for-condition polling five times with
+structured state, invokes failing in items and children, 10 KB error messages and items
+returning None, and checks that each SDK replays what the other recorded. What differs, each
+on purpose:
 
 - Operation names are held to what the service records, 1 to 256 printable ASCII characters
   ([lambda.md](lambda.md#limits)): `dg.Step(fn, name="crème brûlée")` is a `ValidationError` where
@@ -280,6 +289,14 @@ records its exception's ([lambda.md](lambda.md#payload-formats)). What differs, 
   workflow the text (`""`, `"null"`).
 - AWS's in-process runner writes `NextAttemptDelaySeconds: 0` in the `RetryDetails` of a
   step's last failed attempt; durable_gen writes none there, as requirement 1-12 lists.
+- A `min_successful` over the number of items (or branches) is never reached: the batch runs
+  every item and is decided as `ALL_COMPLETED` ([guide.md](guide.md)), an empty batch at once.
+  AWS's SDK refuses it with its `ValidationError` (`min_successful cannot be greater than
+  total items`) before any item starts, so the execution fails.
+- A callback failed with an error whose message is empty keeps the type and the empty message
+  the sender sent (`CallbackFailedError.error_type`, `error_message == ""`); AWS's SDK takes it
+  for a failure with no error and raises its `CallbackExternalError` with the message
+  `Callback failed`.
 
 ## AWS's emulator
 

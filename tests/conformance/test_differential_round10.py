@@ -62,12 +62,14 @@ def _jsonable(events: Any) -> list[dict[str, Any]]:
     return out
 
 
-def run_aws(p: d.Pair) -> list[dict[str, Any]]:
-    """AWS's SDK runs the pair's AWS side; its history events (with execution data)."""
+def run_aws(p: d.Pair, targets: dict[str, tuple[Any, Any]] | None = None) -> list[dict[str, Any]]:
+    """AWS's SDK runs the pair's AWS side; its history events (with execution data).
+    ``targets``: the invoke targets by name (those of ``differential_round10.py`` by default)."""
+    targets = d.TARGETS if targets is None else targets
     runner = DurableFunctionTestRunner(handler=durable_execution(p.aws), poll_interval=0.01)
     try:
         for name in p.targets:
-            runner.register_durable_function(name, durable_execution(d.TARGETS[name][0]))
+            runner.register_durable_function(name, durable_execution(targets[name][0]))
         arn = runner.run_async(input=json.dumps(p.input), execution_timeout=60)
         answers = list(p.answers)
         answered: set[str] = set()
@@ -100,14 +102,19 @@ def run_aws(p: d.Pair) -> list[dict[str, Any]]:
         _close_scheduler_loop(runner)
 
 
-def run_ours(p: d.Pair, payload_format: str) -> list[dict[str, Any]]:
+def run_ours(
+    p: d.Pair, payload_format: str, targets: dict[str, tuple[Any, Any]] | None = None
+) -> list[dict[str, Any]]:
     """durable_gen runs the pair's own side; its history events."""
-    return _jsonable(export_ours(p, payload_format)["Events"])
+    return _jsonable(export_ours(p, payload_format, targets)["Events"])
 
 
-def export_ours(p: d.Pair, payload_format: str) -> dict[str, Any]:
+def export_ours(
+    p: d.Pair, payload_format: str, targets: dict[str, tuple[Any, Any]] | None = None
+) -> dict[str, Any]:
     """durable_gen runs the pair's own side; its ``DurableRun.export()``."""
-    functions = {name: d.TARGETS[name][1] for name in p.targets}
+    targets = d.TARGETS if targets is None else targets
+    functions = {name: targets[name][1] for name in p.targets}
     runner = TestRunner(functions=functions, payload_format=payload_format)  # type: ignore[arg-type]
     run = runner.run(p.ours, p.input)
     answers = list(p.answers)

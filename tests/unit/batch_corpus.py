@@ -128,14 +128,16 @@ MAP_POLICIES: list[tuple[str, list[int], int | None, dg.Completion | None, str, 
     ("min-2", [1, 2, 3], 1, C(min_successful=2), "SSN", MIN),
     ("min-over-count", [1, 2, 3], 1, C(min_successful=5), "SSS", ALL),
     ("min-2-count-0", [-1, 2, 3], 1, C(min_successful=2, tolerated_failure_count=0), "FNN", TOL),
-    ("min-2-count-1", [-1, 2, 3], 1, C(min_successful=2, tolerated_failure_count=1), "FSS", MIN),
+    # the last item to end reaches min_successful: every item ended, as AWS's SDK decides it
+    ("min-2-count-1", [-1, 2, 3], 1, C(min_successful=2, tolerated_failure_count=1), "FSS", ALL),
+    ("min-3-of-3", [1, 2, 3], 1, C(min_successful=3), "SSS", ALL),
     (
         "min-3-percent-40",
         [-1, 2, -3, 4, 5],
         1,
         C(min_successful=3, tolerated_failure_percentage=40),
         "FSFSS",
-        MIN,
+        ALL,
     ),
     (
         "min-3-percent-39",

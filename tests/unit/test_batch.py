@@ -75,6 +75,9 @@ def result(it: Host) -> Any:
         (dg.Completion(tolerated_failure_percentage=25), 4, 3, 1, "ALL_COMPLETED"),  # 25% not > 25%
         (dg.Completion(tolerated_failure_percentage=25), 4, 0, 2, "FAILURE_TOLERANCE_EXCEEDED"),
         (dg.Completion(min_successful=2), 4, 2, 0, "MIN_SUCCESSFUL_REACHED"),
+        # the last item to end reaches min_successful: every item ended (AWS's SDK's order)
+        (dg.Completion(min_successful=2), 2, 2, 0, "ALL_COMPLETED"),
+        (dg.Completion(min_successful=2, tolerated_failure_count=1), 3, 2, 1, "ALL_COMPLETED"),
         (
             dg.Completion(min_successful=3, tolerated_failure_count=1),
             4,
