@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from durable_gen.local import SqliteStore
+from durable_gen.local import open_store
 
 from . import round11_flows as flows
 
@@ -59,8 +59,9 @@ def _env(log: Path, **extra: str) -> dict[str, str]:
 class Trial:
     """One database, one step log, the processes run on it and what was recorded at each kill."""
 
-    def __init__(self, tmp: Path, seed: int) -> None:
-        self.db, self.log, self.seed = tmp / "r11.db", tmp / "steps.log", seed
+    def __init__(self, tmp: Path, seed: int, db: str | None = None) -> None:
+        #: a SQLite file in ``tmp`` unless a database URL is given (Postgres)
+        self.db, self.log, self.seed = db or str(tmp / "r11.db"), tmp / "steps.log", seed
         self.err = tmp / "stderr"
         #: (pid killed, labels whose success the database held right after the kill, the
         #: length of the step log read after that)
@@ -118,7 +119,7 @@ class Trial:
     def recorded(self) -> set[str]:
         """Labels of the step runs whose success the database holds."""
         labels: set[str] = set()
-        with SqliteStore(self.db) as store:
+        with open_store(self.db) as store:
             for arn in [ex.arn for ex in store.executions()]:  # invoked ones too
                 for op in store.operations(arn):
                     details = op.step_details
@@ -138,7 +139,7 @@ class Trial:
 
     def state(self) -> dict[str, Any]:
         out = {}
-        with SqliteStore(self.db) as store:
+        with open_store(self.db) as store:
             for arn in self.arns:
                 ex = store.load(arn)
                 assert ex is not None, self.fail(f"execution {arn} lost")
@@ -148,7 +149,7 @@ class Trial:
     def attempts(self) -> dict[str, int]:
         """The attempt each recorded step reached (by label)."""
         out = {}
-        with SqliteStore(self.db) as store:
+        with open_store(self.db) as store:
             for arn in [ex.arn for ex in store.executions()]:  # invoked ones too
                 for op in store.operations(arn):
                     if op.type == "STEP" and op.name in ("charge", "flaky"):
@@ -232,7 +233,7 @@ class Trial:
     def _one_execution_per_invoke(self, arn: str) -> None:
         """engine.md: an ``Invoke`` of a durable function starts one child execution; a kill
         in the caller or the callee starts no second one."""
-        with SqliteStore(self.db) as store:
+        with open_store(self.db) as store:
             rows = [
                 (ex.arn, ex.function_name, ex.status, ex.parent_arn) for ex in store.executions()
             ]
@@ -341,9 +342,12 @@ def test_two_concurrent_workers_killed_at_random_moments_on_real_timers(
     retry delays on the wall clock, in each checkpointing mode; one worker or the other is
     SIGKILLed at random moments (a fresh one takes its place), then the last ones finish. The
     checks above hold."""
-    seed = SEEDS[-1]
-    rng = random.Random(seed)
-    trial = Trial(tmp_path, seed)
+    concurrent_trial(Trial(tmp_path, SEEDS[-1]), mode)
+
+
+def concurrent_trial(trial: Trial, mode: str) -> None:
+    """The trial above on ``trial``'s database (Postgres runs it too)."""
+    rng = random.Random(trial.seed)
     for kind in ("poll", "quorum", "nested", "chain3"):
         for tag in ("a", "b"):
             trial.start(kind, f"{kind[0]}{tag}")
