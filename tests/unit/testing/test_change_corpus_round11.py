@@ -403,7 +403,7 @@ MAP = [
         _mapped(_fetch_then_gate, (1,)),
         N,
         N,
-        Where("Map 'm' with"),
+        Where("the code asks for Map 'm' with 1 item. "),
     ),
     _change(
         "Map: items waiting at their gate, max_concurrency=1 set",
@@ -1281,8 +1281,116 @@ SHAPES = [
     ),
 ]
 
+
+# --- L. sagas ------------------------------------------------------------------------------------
+
+
+def cancel(confirmation: int) -> int:
+    return -confirmation
+
+
+def refund(confirmation: int) -> int:
+    return -confirmation
+
+
+@dg.step(name="cancel")
+def cancel_step(confirmation: int) -> int:
+    return -confirmation
+
+
+async def cancel_async(confirmation: int) -> int:
+    return -confirmation
+
+
+cancel_async.__name__ = cancel_async.__qualname__ = "cancel"
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=5, jitter="none"))
+def undo_flaky(confirmation: int) -> int:
+    raise PermissionError(f"cannot undo {confirmation}")
+
+
+@dg.step(name="undo_flaky", retry=dg.Retry.never())
+def undo_flaky_never(confirmation: int) -> int:
+    raise PermissionError(f"cannot undo {confirmation}")
+
+
+def _saga(undo: Any, *, gated: bool = True, undo2: Any = None, swap: bool = False) -> Any:
+    """Two compensated steps (``book`` with ``undo``, ``hold`` with ``undo2``), a failure,
+    the rollback, then the gate."""
+
+    def workflow(x: int) -> Gen:
+        first = dg.Step(fetch.fn, (x,), name="book", compensate=undo)
+        second = dg.Step(load.fn, (x,), name="hold", compensate=undo2 or cancel)
+        try:
+            order = (second, first) if swap else (first, second)
+            yield order[0]
+            yield order[1]
+            yield refuses(x)
+        except dg.StepFailedError:
+            undone = yield dg.RunCompensations()
+            out = [[u.name, u.status, u.result, u.error_type] for u in undone]
+            if gated:
+                yield from gate()
+            return out
+        return None
+
+    names = [getattr(f, "__name__", f) for f in (undo, undo2)]
+    return _named(workflow, f"saga[{names},{gated},{swap}]")
+
+
+SAGAS = [
+    _change(
+        "saga: an undo replaced by another function after the rollback ran",
+        _saga(cancel),
+        _saga(refund),
+        N,
+        N,
+        Where("name='cancel'"),
+    ),
+    _change(
+        "saga: an undo made a @step of its name after the rollback ran",
+        _saga(cancel),
+        _saga(cancel_step),
+        OK,
+        OK,
+    ),
+    _change(
+        "saga: an undo made async under its name after the rollback ran",
+        _saga(cancel),
+        _saga(cancel_async),
+        OK,
+        OK,
+    ),
+    _change(
+        "saga: the compensated steps swapped after the rollback ran",
+        _saga(cancel, undo2=refund),
+        _saga(cancel, undo2=refund, swap=True),
+        N,
+        N,
+        Where("name='book'"),
+    ),
+    _change(
+        "saga: an undo's retry policy made never while its retry is pending",
+        _saga(undo_flaky, gated=False),
+        _saga(undo_flaky_never, gated=False),
+        OK,
+        OK,
+    ),
+    _change(
+        "saga: an undo replaced while its retry is pending",
+        _saga(undo_flaky, gated=False),
+        _saga(refund, gated=False),
+        N,
+        N,
+        Where("name='undo_flaky'"),
+    ),
+]
+
+
 CHANGES = (
-    SHAPES
+    SAGAS
+    + SHAPES
     + PARALLEL
     + MAP
     + CHILDREN
