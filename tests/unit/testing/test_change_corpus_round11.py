@@ -320,6 +320,11 @@ def _load_then_gate(x: int) -> Gen:
     return a + answer["by"]
 
 
+def _gate_only(x: int) -> Gen:
+    answer = yield from gate(f"gate-{x}")
+    return x + answer["by"]
+
+
 def _fetch_in_generator(x: int) -> Gen:
     return (yield fetch(x))
 
@@ -404,6 +409,22 @@ MAP = [
         N,
         N,
         Where("the code asks for Map 'm' with 1 item. "),
+    ),
+    _change(
+        "Map: items waiting at their gate, the item function made its first @step",
+        _mapped(_fetch_then_gate, (1, 2)),
+        _mapped(fetch, (1, 2)),
+        N,
+        OK,  # completed items replay from their record
+        Where("name='gate-1'", ("map-item-0", "m")),
+    ),
+    _change(
+        "Map: items waiting at their gate, the item function made one yielding the gate only",
+        _mapped(_fetch_then_gate, (1, 2)),
+        _mapped(_gate_only, (1, 2)),
+        N,
+        OK,
+        Where("name='fetch'", ("map-item-0", "m")),
     ),
     _change(
         "Map: items waiting at their gate, max_concurrency=1 set",
