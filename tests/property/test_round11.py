@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -269,3 +270,115 @@ def test_changed_waits_timeouts_and_retry_policies_are_accepted_by_both_routes_a
     verdict, message, result = _judge(_optioned(*old), _optioned(*new), completed)
     assert verdict == "ok", message
     assert result == ["PermissionError", 1]
+
+
+# --- a Patched insertion in any body of a random program -----------------------------------------
+
+
+def _bodies(nodes: list[Any], path: str) -> list[tuple[str, int]]:
+    """Every body of the program (its path and its length): the root, each Parallel branch
+    and each Child."""
+    out = [(path, len(nodes))]
+    for i, node in enumerate(nodes):
+        name = f"{path}.{i}"
+        if isinstance(node, s.ParallelNode):
+            for j, body in enumerate(node.branches):
+                out += _bodies(body, f"{name}.{j}")
+        elif isinstance(node, s.ChildNode):
+            out += _bodies(node.body, name)
+    return out
+
+
+def _with_insert(target: str, at: int, guarded: bool) -> Any:
+    """The program's workflow with a step inserted before node ``at`` of the body ``target``
+    (behind ``Patched`` when ``guarded``)."""
+
+    def run(nodes: list[Any], path: str) -> Gen:
+        out: list[Any] = []
+        for i in range(len(nodes) + 1):
+            here = path == target and i == at
+            if here and (not guarded or (yield dg.Patched("insert"))):
+                yield dg.Step(_value, (0,), name="inserted")
+            if i == len(nodes):
+                break
+            node, name = nodes[i], f"{path}.{i}"
+            if isinstance(node, s.ParallelNode):
+                branches = [
+                    dg.Branch(_branch(run, body, f"{name}.{j}"), name=f"{name}.{j}")
+                    for j, body in enumerate(node.branches)
+                ]
+                batch = yield dg.Parallel(
+                    branches, name=name, completion=dg.Completion.all_completed()
+                )
+                out.append([r.result if r.succeeded else "failed" for r in batch.items])
+            elif isinstance(node, s.ChildNode):
+                out.append(
+                    (yield dg.Child(run, (node.body, name), name=name, virtual=node.virtual))
+                )
+            else:
+                out += yield from s._run([node], path, i)
+        return out
+
+    def new_code(program: Any) -> Gen:
+        return (yield from run(msgspec.convert(program, list[s.Node]), "p"))
+
+    return new_code
+
+
+def _branch(run: Any, body: list[Any], path: str) -> Any:
+    def branch() -> Gen:
+        return (yield from run(body, path))
+
+    return branch
+
+
+def _settle(runner: TestRunner, run: DurableRun) -> None:
+    for _ in range(200):
+        before = len(run.history())
+        s.answer_callbacks(run)
+        runner.run_until_idle()
+        if len(run.history()) == before:
+            return
+
+
+@s.check_settings(max_examples=40)
+@given(program=s.programs(max_nodes=3, max_leaves=6), data=st.data(), guarded=st.booleans())
+def test_an_insertion_in_any_body_is_judged_alike_and_patched_makes_it_safe(
+    program: Any, data: st.DataObject, guarded: bool
+) -> None:
+    check_insertion(program, data, guarded)
+
+
+def check_insertion(program: Any, data: st.DataObject, guarded: bool) -> None:
+    """A step inserted before a random node of a random body, at a random suspension."""
+    bodies = _bodies(msgspec.convert(program, list[s.Node]), "p")
+    target, length = data.draw(st.sampled_from(bodies), label="body")
+    at = data.draw(st.integers(0, length), label="insert before node")
+    suspensions = data.draw(st.integers(0, 4), label="suspensions before the deploy")
+    runner = TestRunner(skip_time=False)
+    run = runner.run(s.program_workflow, s.program_input(program))
+    for _ in range(suspensions):
+        _settle(runner, run)
+        if run.done or not runner.advance_to_next_timer():
+            break
+    _settle(runner, run)
+    new_code = _with_insert(target, at, guarded)
+    report = replay(new_code, run.export())
+    finished_before = run.done
+    runner.deploy(s.program_workflow, new_code)
+    for _ in range(200):
+        _settle(runner, run)
+        if run.done:
+            break
+        if not runner.advance_to_next_timer():
+            runner.advance(366 * 86_400)  # only callbacks left: let them time out
+    assert run.done
+    nondet = run.error is not None and run.error.error_type == "NonDeterminismError"
+    if guarded:
+        assert report.ok, report.message
+        assert run.status == "SUCCEEDED", run.error
+        assert run.result() == s.expected_result(program)
+    elif not finished_before:
+        assert (report.status == "diverged") == nondet, (report.status, run.error)
+        if nondet:
+            assert run.error is not None and run.error.error_message == report.message
