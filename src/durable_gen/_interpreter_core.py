@@ -849,6 +849,23 @@ class Core:
             self._ops.get(operation_id(op_id, 2)),
         )
 
+    def _context_where(self, parent: str | None) -> str | None:
+        """``Where: context 974bfc6321e2 is CONTEXT/MapIteration name='map-item-1', in
+        CONTEXT/Map name='m', at the root``: the recorded contexts around an operation whose
+        parent is ``parent``, by type and name, innermost first (an error's position names its
+        context by id only). None at the root. Read on the rare path only."""
+        inner = parent
+        chain: list[str] = []
+        while parent is not None and len(chain) < 100:
+            ctx = self._ops.get(parent)
+            if ctx is None:
+                break
+            chain.append(describe(ctx.type, ctx.sub_type, ctx.name, None))
+            parent = ctx.parent_id
+        if not chain or inner is None:
+            return None
+        return f"Where: context {inner[:12]} is {', in '.join(chain)}, at the root"
+
 
 # --- helpers ------------------------------------------------------------------------------------
 

@@ -26,8 +26,19 @@ from typing import Any
 import pytest
 
 import durable_gen as dg
+from durable_gen.testing import TestRunner, replay
 from durable_gen.testing.pytest_plugin import Replayer
-from tests.unit.testing.test_change_corpus_options import FAILED, OK, RAISED, Change, Gen, N, gate
+from tests.unit.testing.test_change_corpus_options import (
+    FAILED,
+    FUNCTIONS,
+    OK,
+    RAISED,
+    Change,
+    Gen,
+    N,
+    _drive,
+    gate,
+)
 from tests.unit.testing.test_change_corpus_round8 import _named, judge
 from tests.unit.testing.test_change_corpus_round10 import Where, _messages
 
@@ -325,6 +336,12 @@ def _gate_only(x: int) -> Gen:
     return x + answer["by"]
 
 
+def _fetch_as_str_then_gate(x: int) -> Gen:
+    a = yield fetch_as_str(x)
+    answer = yield from gate(f"gate-{x}")
+    return a + answer["by"]
+
+
 def _fetch_in_generator(x: int) -> Gen:
     return (yield fetch(x))
 
@@ -457,6 +474,11 @@ def _children(shape: str) -> Any:
         yield from gate("inner-gate")
         return a
 
+    def inner_gated_str(x: int) -> Gen:
+        a = yield fetch_as_str(x)
+        yield from gate("inner-gate")
+        return a
+
     def inner_gated_load(x: int) -> Gen:
         a = yield load(x)
         yield from gate("inner-gate")
@@ -492,6 +514,9 @@ def _children(shape: str) -> Any:
             a += yield dg.Child(inner_load, (x,), name="c")
         elif shape == "gated":
             a = yield dg.Child(inner_gated, (x,), name="c")
+            return a
+        elif shape == "gated-str":
+            a = yield dg.Child(inner_gated_str, (x,), name="c")
             return a
         elif shape == "gated-renamed-step":
             a = yield dg.Child(inner_gated_load, (x,), name="c")
@@ -1102,6 +1127,22 @@ RESULTS = [
         FAILED,
     ),
     _change(
+        "Map items waiting: their step's return type made str, recorded an int",
+        _mapped(_fetch_then_gate, (1, 2)),
+        _mapped(_fetch_as_str_then_gate, (1, 2)),
+        FAILED,
+        OK,  # a completed Map's result is read as a whole, its items' steps not replayed
+        result=[3, 4],
+    ),
+    _change(
+        "Child waiting inside: its step's return type made str, recorded an int",
+        _children("gated"),
+        _children("gated-str"),
+        FAILED,
+        OK,  # the completed Child replays from its record
+        result=2,
+    ),
+    _change(
         "step: result_type made float, recorded an int",
         _typed(fetch),
         _typed(fetch_as_float),
@@ -1464,3 +1505,31 @@ def test_every_route_names_the_operation_and_its_contexts(
     chain = message.split(". Where: ", 1)[1]
     assert tuple(re.findall(r"name='([^']*)'", chain)) == where.contexts, message
     assert chain.endswith(", at the root"), message
+
+
+# --- a recorded step result the new type cannot read says where the step is ----------------------
+
+UNREADABLE = [c for c in CHANGES if "return type made str" in c.name]
+
+
+@pytest.mark.parametrize(
+    ("change", "contexts"),
+    [(UNREADABLE[0], ("map-item-0", "m")), (UNREADABLE[1], ("c",))],
+    ids=["Map item", "Child"],
+)
+def test_an_unreadable_step_result_names_the_contexts_it_sits_in(
+    change: Change, contexts: tuple[str, ...]
+) -> None:
+    """Many steps share a name (one per Map item): the error says which one it is, as a
+    NonDeterminismError does, by the engine and by replay alike."""
+    runner = TestRunner(skip_time=False, functions=FUNCTIONS)
+    run = runner.run(change.v1, change.input)
+    report = replay(change.v2, run.export())
+    runner.deploy(change.v1, change.v2)
+    _drive(runner, run)
+    assert run.error is not None and run.error.error_type == "SerializationError"
+    for message in (run.error.error_message, report.message):
+        assert "the result of step 'fetch', as recorded" in message, message
+        chain = message.split(". Where: ", 1)[1].split(", at the root", 1)[0]
+        assert tuple(re.findall(r"name='([^']*)'", chain)) == contexts, message
+        assert chain.startswith("context "), message
