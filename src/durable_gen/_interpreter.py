@@ -1202,7 +1202,8 @@ class Interpreter(StepHandlers):
                 payload = d.result if d else None
                 if not payload and serdes is None and type_ is not Any:  # sent nothing: None
                     return (None, _empty_answer(type_, "the callback result", "the sender sent"))
-                return decoded(payload, serdes, type_, "the callback result")
+                answer = decoded(payload, serdes, type_, "the callback result")
+                return answer if answer[1] is None else self._placed(answer, op.parent_id)
             return (None, callback_error(d.error if d else None, status))
 
         return self._block(fiber, handle.operation_id, answered)
@@ -1238,7 +1239,8 @@ class Interpreter(StepHandlers):
                 payload = d.result if d else None
                 if not payload and serdes is None and type_ is not Any:  # returned nothing
                     return (None, _empty_answer(type_, what, "the invoked function returned"))
-                return decoded(payload, serdes, type_, what)
+                answer = decoded(payload, serdes, type_, what)
+                return answer if answer[1] is None else self._placed(answer, op.parent_id)
             err = d.error if d else None
             if err is None:
                 err = ErrorObject(

@@ -1533,3 +1533,42 @@ def test_an_unreadable_step_result_names_the_contexts_it_sits_in(
         chain = message.split(". Where: ", 1)[1].split(", at the root", 1)[0]
         assert tuple(re.findall(r"name='([^']*)'", chain)) == contexts, message
         assert chain.startswith("context "), message
+
+
+def _answered_then_gated(result_type: Any) -> Any:
+    """Map items each wait for an answer (``{"by": 1}``), then at their gate."""
+
+    def item(x: int) -> Gen:
+        handle = yield dg.CreateCallback(name=f"answer-{x}", result_type=result_type)
+        answer = yield handle
+        yield from gate(f"gate-{x}")
+        return [x, answer]
+
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(item, [1, 2], name="m")
+        return r.results()
+
+    return _named(workflow, f"answered_then_gated[{result_type}]")
+
+
+def test_an_unreadable_callback_answer_names_the_contexts_it_sits_in() -> None:
+    """An answer recorded in a Map item that a result_type given since cannot read: the
+    SerializationError says which item, by the engine and by replay alike."""
+    v1, v2 = _answered_then_gated(None), _answered_then_gated(int)
+    runner = TestRunner(skip_time=False, functions=FUNCTIONS)
+    run = runner.run(v1, 1)
+    for _ in range(2):  # the answers, then the items wait at their gates
+        runner.run_until_idle()
+        for op in run.operations(type="CALLBACK"):
+            if op.status == "STARTED" and op.name.startswith("answer") and op.callback_id:
+                runner.send_callback_success(op.callback_id, {"by": 1})
+    runner.run_until_idle()
+    assert run.status == "RUNNING", run.error
+    report = replay(v2, run.export())
+    runner.deploy(v1, v2)
+    _drive(runner, run)
+    assert run.error is not None and run.error.error_type == "SerializationError"
+    for message in (run.error.error_message, report.message):
+        assert "the callback result" in message, message
+        chain = message.split(". Where: ", 1)[1].split(", at the root", 1)[0]
+        assert tuple(re.findall(r"name='([^']*)'", chain)) == ("map-item-0", "m"), message
