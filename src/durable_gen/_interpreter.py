@@ -1072,19 +1072,11 @@ class Interpreter(StepHandlers):
         if rec is None and error.position and " of context " in error.position:
             short = error.position.rsplit(" ", 1)[-1]  # a new position: its context's id, cut
             parent = next((i for i in ops if i.startswith(short)), None)
-        inner = parent
-        chain: list[str] = []
-        while parent is not None and len(chain) < 100:
-            ctx = ops.get(parent)
-            if ctx is None:
-                break
-            chain.append(describe(ctx.type, ctx.sub_type, ctx.name, None))
-            parent = ctx.parent_id
-        if not chain or inner is None:
+        where = self._context_where(parent)
+        if where is None:
             return error
         return NonDeterminismError(
-            f"{str(error).rstrip('.')}. Where: context {inner[:12]} is "
-            f"{', in '.join(chain)}, at the root",
+            f"{str(error).rstrip('.')}. {where}",
             operation_id=error.operation_id,
             position=error.position,
             recorded=error.recorded,
@@ -1210,7 +1202,8 @@ class Interpreter(StepHandlers):
                 payload = d.result if d else None
                 if not payload and serdes is None and type_ is not Any:  # sent nothing: None
                     return (None, _empty_answer(type_, "the callback result", "the sender sent"))
-                return decoded(payload, serdes, type_, "the callback result")
+                answer = decoded(payload, serdes, type_, "the callback result")
+                return answer if answer[1] is None else self._placed(answer, op.parent_id)
             return (None, callback_error(d.error if d else None, status))
 
         return self._block(fiber, handle.operation_id, answered)
@@ -1246,7 +1239,8 @@ class Interpreter(StepHandlers):
                 payload = d.result if d else None
                 if not payload and serdes is None and type_ is not Any:  # returned nothing
                     return (None, _empty_answer(type_, what, "the invoked function returned"))
-                return decoded(payload, serdes, type_, what)
+                answer = decoded(payload, serdes, type_, what)
+                return answer if answer[1] is None else self._placed(answer, op.parent_id)
             err = d.error if d else None
             if err is None:
                 err = ErrorObject(

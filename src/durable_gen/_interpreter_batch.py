@@ -272,7 +272,7 @@ class BatchHandlers(Core):
         or AWS-written history) is not checked."""
         names = _batch_names(cmd)
         count = len(names)
-        what = "items" if sub_type == "Map" else "branches"
+        what = "item" if sub_type == "Map" else "branch"
         item_kind = "MapIteration" if sub_type == "Map" else "ParallelBranch"
         recorded_names: dict[int, str] = {}
         at_least = 0  # recorded items, as far as the record shows
@@ -320,12 +320,12 @@ class BatchHandlers(Core):
         label = f"{sub_type} {cmd.name!r}" if cmd.name is not None else f"unnamed {sub_type}"
         problem: str | None = None
         if exact is not None and exact != count:
-            problem = f"with {exact} {what}"
+            problem = f"with {_counted(exact, what)}"
         elif at_least > count:
-            problem = f"with at least {at_least} {what}"
+            problem = f"with at least {_counted(at_least, what)}"
         if problem is not None:
             recorded = f"{label} {problem}"
-            requested = f"{label} with {count} {what}"
+            requested = f"{label} with {_counted(count, what)}"
             self._shape_error(fiber, op_id, recorded, requested)
         same = self._same_item_name
         wrong = sorted(i for i, n in recorded_names.items() if i < count and not same(n, names[i]))
@@ -879,6 +879,11 @@ def _completed(result: Any, cmd: Map[Any] | Parallel[Any]) -> Any:
         else:
             full.append(item if item.name is not None else msgspec.structs.replace(item, name=name))
     return msgspec.structs.replace(result, items=full)
+
+
+def _counted(n: int, what: str) -> str:
+    """``1 item``, ``2 items``, ``0 branches``."""
+    return f"{n} {what}" if n == 1 else f"{n} {what}es" if what.endswith("ch") else f"{n} {what}s"
 
 
 def _ordered(names: dict[int, str]) -> list[str]:

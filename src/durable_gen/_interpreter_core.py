@@ -673,12 +673,13 @@ class Core:
             d = rec.context_details
             if rec.status == "SUCCEEDED":
                 if not (d and d.replay_children):
-                    return decoded(
+                    answer = decoded(
                         d.result if d else None,
                         serdes,
                         type_,
                         f"the result of {name!r}, as recorded",
                     )
+                    return answer if answer[1] is None else self._placed(answer, rec.parent_id)
                 replaying_children = True
             elif rec.status in TERMINAL_STATUSES:
                 return (
@@ -849,6 +850,32 @@ class Core:
             self._ops.get(operation_id(op_id, 2)),
         )
 
+    def _placed(self, answer: Resume, parent: str | None) -> Resume:
+        """``answer``'s error (a recorded payload that does not decode) ending with where its
+        operation sits, when in a context: several operations may share its name."""
+        error = answer[1]
+        where = self._context_where(parent)
+        if not isinstance(error, SerializationError) or where is None:
+            return answer
+        return (None, SerializationError(f"{str(error).rstrip('.')}. {where}"))
+
+    def _context_where(self, parent: str | None) -> str | None:
+        """``Where: context 974bfc6321e2 is CONTEXT/MapIteration name='map-item-1', in
+        CONTEXT/Map name='m', at the root``: the recorded contexts around an operation whose
+        parent is ``parent``, by type and name, innermost first (an error's position names its
+        context by id only). None at the root. Read on the rare path only."""
+        inner = parent
+        chain: list[str] = []
+        while parent is not None and len(chain) < 100:
+            ctx = self._ops.get(parent)
+            if ctx is None:
+                break
+            chain.append(describe(ctx.type, ctx.sub_type, ctx.name, None))
+            parent = ctx.parent_id
+        if not chain or inner is None:
+            return None
+        return f"Where: context {inner[:12]} is {', in '.join(chain)}, at the root"
+
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -929,7 +956,7 @@ def describe(type_: str, sub_type: str | None, name: str | None, parent: str | N
     return " ".join(parts)
 
 
-def decoded(payload: str | None, serdes: Serdes | None, type_: Any, what: str) -> Answer:
+def decoded(payload: str | None, serdes: Serdes | None, type_: Any, what: str) -> Resume:
     """A recorded result as the workflow receives it: a payload that does not decode (into
     its declared type) raises at the yield, where the workflow can catch it."""
     try:

@@ -492,9 +492,14 @@ class StepHandlers(BatchHandlers):
                 failure = None
             if failure is not None:  # raised at the yield, where the workflow can catch it
                 if cmd.serdes is None:
-                    return (None, _decode_failure(cmd.fn, payload, name))
-                what = f"the recorded result of step {name!r}" if name else "a step's result"
-                return (None, SerializationError(f"{what}: {failure}"))
+                    failure = _decode_failure(cmd.fn, payload, name)
+                else:
+                    what = f"the recorded result of step {name!r}" if name else "a step's result"
+                    failure = SerializationError(f"{what}: {failure}")
+                where = self._context_where(rec.parent_id)
+                if where is not None:  # which of the steps of that name, in a Map of many
+                    failure = SerializationError(f"{str(failure).rstrip('.')}. {where}")
+                return (None, failure)
             if cmd.compensate is not None:
                 fiber.undo.append((cmd.compensate, value, name))
             return (value, None)

@@ -166,7 +166,7 @@ def test_a_removed_parallel_branch_diverges() -> None:
         parallel_then_wait([("a", const_a), ("b", const_b)]),
         parallel_then_wait([("a", const_a)]),
         "with 2 branches",
-        "with 1 branches",
+        "with 1 branch.",
     )
 
 
@@ -296,7 +296,7 @@ def test_a_result_without_item_names_still_replays_and_counts() -> None:
     host = hosted(map_of([1, 5]), completed_map(payload), execution_arn="arn:shape")
     host.advance()
     assert isinstance(host.outcome, dg.Failed)
-    assert "Map 'm' with 1 items" in host.outcome.error.error_message
+    assert "Map 'm' with 1 item, the code asks" in host.outcome.error.error_message
 
 
 @pytest.mark.parametrize("total", [3, 5])
