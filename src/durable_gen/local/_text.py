@@ -168,7 +168,8 @@ def error_lines(err: ErrorObject, indent: str = "  ") -> list[str]:
     frame and its source line) is split on its line breaks first, so the trace reads as Python
     prints it.
     """
-    lines = [f"{printable(err.error_type or 'Error')}: {_shown(err.error_message or '', 4000)}"]
+    kind = printable(err.error_type) if err.error_type else None
+    lines = [failure_text(kind, _shown(err.error_message, 4000) if err.error_message else None)]
     if err.error_data:
         lines.append(f"data: {_shown(err.error_data, 4000)}")
     if err.stack_trace:

