@@ -143,3 +143,45 @@ def test_show_and_timeline_of_a_callback_failed_with_neither_type_nor_message() 
     text = _timeline_text(runner, run)
     assert "Error: " not in text, text
     assert "no error type or message recorded" in text
+
+
+# --- error texts: args that are not a tuple -------------------------------------------------
+
+
+def _any(value: Any) -> Any:
+    """``value`` as the type checker sees a value of unknown type (a mistake it lets through)."""
+    return value
+
+
+def _two(a: int, b: int) -> int:
+    return a + b
+
+
+def _sub(x: int) -> Generator[Any, Any, int]:
+    return x
+    yield
+
+
+def test_step_args_given_as_a_list_say_which_tuple_to_write() -> None:
+    with pytest.raises(dg.ValidationError) as caught:
+        dg.Step(_two, args=_any([1, 2]))
+    text = str(caught.value)
+    assert "got list [1, 2]" in text
+    assert "args=tuple([1, 2]) to pass its items as the arguments" in text
+    assert "args=([1, 2],) to pass it as the one argument" in text
+
+
+def test_child_args_given_as_one_value_say_to_write_a_one_tuple() -> None:
+    with pytest.raises(dg.ValidationError) as caught:
+        dg.Child(_sub, args=_any(5))
+    assert str(caught.value).endswith("got int 5: write args=(5,) to pass it as the one argument")
+    with pytest.raises(dg.ValidationError, match=r"write args=\('ab',\)"):
+        dg.Step(_two, args=_any("ab"))
+
+
+def test_long_args_are_named_by_a_placeholder_in_the_advice() -> None:
+    with pytest.raises(dg.ValidationError) as caught:
+        dg.Step(_two, args=_any(list(range(100))))
+    text = str(caught.value)
+    assert "args=tuple(the_list)" in text and "args=(value,)" in text
+    assert len(text) < 400
