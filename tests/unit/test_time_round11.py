@@ -1,0 +1,72 @@
+"""Time under the test runner (round 11): ``execution_timeout=`` on ``TestRunner.run`` and
+``start`` as on the engine, and what ``run_until_idle`` does with an execution timeout while
+the execution waits on a callback (it stops before it, as before a callback's own timeout)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import durable_gen as dg
+from durable_gen.testing import TestRunner
+
+
+@dg.workflow
+def _approval(_: None) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="approval")
+    return (yield handle)
+
+
+@dg.workflow
+def _nap(_: None) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=7200, name="nap")
+    return 1
+
+
+@dg.workflow
+def _asks_a_child(_: None) -> Generator[Any, Any, Any]:
+    return (yield dg.Invoke("approver", None, name="ask"))
+
+
+def test_run_and_start_take_execution_timeout_as_the_engine_does() -> None:
+    runner = TestRunner()
+    run = runner.start(_nap, execution_timeout=3600)
+    assert run.record.execution_timeout == 3600
+    runner.run_until_idle()  # the wait ends after the timeout: time passing times it out
+    assert run.status == "TIMED_OUT"
+    assert run.error is not None and run.error.error_type == "Execution.Timeout"
+    assert runner.now() == datetime(2025, 1, 1, 1, tzinfo=UTC)
+    ok = runner.run(_nap, execution_timeout=3 * 3600)
+    assert ok.result() == 1
+    with pytest.raises(dg.ValidationError, match="execution_timeout must be whole seconds"):
+        runner.run(_nap, execution_timeout=0)
+
+
+def test_run_until_idle_does_not_jump_to_the_execution_timeout_of_a_callback_waiter() -> None:
+    runner = TestRunner()
+    run = runner.run(_approval, execution_timeout=86_400)
+    assert run.status == "RUNNING"
+    assert runner.now() == datetime(2025, 1, 1, tzinfo=UTC)  # the clock did not move
+    run.send_callback_success("approval", "yes")
+    runner.run_until_idle()
+    assert run.result() == "yes"
+
+
+def test_include_callback_timeouts_lets_the_execution_time_out() -> None:
+    runner = TestRunner()
+    run = runner.run(_approval, execution_timeout=86_400)
+    runner.run_until_idle(include_callback_timeouts=True)
+    assert run.status == "TIMED_OUT"
+    assert runner.now() == datetime(2025, 1, 2, tzinfo=UTC)
+
+
+def test_a_callback_in_an_invoked_execution_holds_the_parent_timeout_too() -> None:
+    runner = TestRunner(functions={"approver": _approval})
+    run = runner.run(_asks_a_child, execution_timeout=600)
+    assert run.status == "RUNNING"
+    assert runner.now() == datetime(2025, 1, 1, tzinfo=UTC)
+    runner.advance(601)  # moving time on purpose times it out
+    assert run.status == "TIMED_OUT"
