@@ -6,8 +6,9 @@ resumes, and spans and records of retried and failed steps."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 import durable_gen as dg
 from durable_gen.local._html import render_timeline
 from durable_gen.local._text import describe_execution
-from durable_gen.testing import DurableRun, TestRunner
+from durable_gen.testing import DurableRun, TestRunner, current_attempt
 
 
 def _timeline_text(runner: TestRunner, run: DurableRun[Any]) -> str:
@@ -185,3 +186,123 @@ def test_long_args_are_named_by_a_placeholder_in_the_advice() -> None:
     text = str(caught.value)
     assert "args=tuple(the_list)" in text and "args=(value,)" in text
     assert len(text) < 400
+
+
+# --- logs and spans of retried attempts whose error has no message ---------------------------
+
+_log = dg.get_logger("durable_gen.tests.round11")
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def kept() -> Iterator[_Keep]:
+    handler = _Keep()
+    loggers = [logging.getLogger("durable_gen")]  # the workflow's logger and the engine's
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    yield handler
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=2, jitter="none"))
+def _flaky(i: int) -> int:
+    info = current_attempt()
+    _log.info("flaky %s attempt %s", i, info.attempt if info else None)
+    if info is not None and info.attempt < 3:
+        raise ValueError()
+    return i
+
+
+def _item(i: int) -> Generator[Any, Any, int]:
+    _log.info("item %s start", i)
+    got = yield _flaky(i)
+    yield dg.Wait(seconds=5 + i, name=f"rest-{i}")
+    _log.info("item %s end", i)
+    return got
+
+
+def _kid(x: int) -> Generator[Any, Any, int]:
+    _log.info("kid start")
+    yield dg.Wait(seconds=3, name="kid-wait")
+    _log.info("kid end")
+    return x
+
+
+@dg.workflow
+def _busy(_: None) -> Generator[Any, Any, Any]:
+    _log.info("begin")
+    out = yield dg.Map(_item, [0, 1], name="items")
+    kid = yield dg.Child(_kid, (7,), name="kid")
+    handle = yield dg.CreateCallback(name="go", timeout=100)
+    _log.info("callback created")
+    value = yield handle
+    _log.info("done %s", value)
+    return [out.get_results(), kid, value]
+
+
+def test_log_lines_once_each_across_retries_waits_items_children_and_a_callback(
+    kept: _Keep,
+) -> None:
+    runner = TestRunner()
+    run = runner.run(_busy)
+    run.send_callback_success("go", 5)
+    runner.run_until_idle()
+    assert run.result() == [[0, 1], 7, 5]
+    mine = [r.getMessage() for r in kept.records if r.name == "durable_gen.tests.round11"]
+    assert sorted(mine) == sorted(
+        [
+            "begin",
+            "item 0 start",
+            "item 1 start",
+            *(f"flaky {i} attempt {n}" for i in (0, 1) for n in (1, 2, 3)),
+            "item 0 end",
+            "item 1 end",
+            "kid start",
+            "kid end",
+            "callback created",
+            "done 5",
+        ]
+    ), mine
+    # the step's lines carry the item context as parentId, and the attempt
+    steps = [r for r in kept.records if r.getMessage().startswith("flaky 0")]
+    assert [getattr(r, "attempt", None) for r in steps] == [1, 2, 3]
+    assert len({getattr(r, "parentId", None) for r in steps}) == 1
+    assert getattr(steps[0], "parentId", None) is not None
+    # the engine's line for a failed attempt whose error has no message: the type alone
+    failed = [r.getMessage() for r in kept.records if "failed:" in r.getMessage()]
+    assert failed and all(
+        re.search(r"attempt [12] failed: ValueError; retrying in \d+ s$", m) for m in failed
+    ), failed
+
+
+def test_attempt_span_of_an_error_without_a_message_is_described_by_its_type() -> None:
+    otel = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    exporter = InMemorySpanExporter()
+    provider = otel.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runner = TestRunner(plugins=[OpenTelemetryPlugin(provider)])
+    run = runner.run(_fails_bare)
+    assert run.status == "FAILED"
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    attempt = spans["_bare_failure attempt 1"]
+    assert attempt.status.description == "ValueError"
+    assert spans["_bare_failure"].status.description == "ValueError"
+    workflow = spans["Workflow"].status.description
+    assert workflow is not None and not workflow.endswith(": ") and "None" not in workflow
