@@ -6,9 +6,11 @@ resumes, and spans and records of retried and failed steps."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -306,3 +308,56 @@ def test_attempt_span_of_an_error_without_a_message_is_described_by_its_type() -
     assert spans["_bare_failure"].status.description == "ValueError"
     workflow = spans["Workflow"].status.description
     assert workflow is not None and not workflow.endswith(": ") and "None" not in workflow
+
+
+# --- show for every operation kind, at the far end of time -----------------------------------
+
+
+@dg.workflow
+def _doubled(x: int) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=10, name="child-wait")
+    return x * 2
+
+
+@dg.workflow
+def _every_kind(_: None) -> Generator[Any, Any, Any]:
+    late = yield dg.CreateCallback(name="late", timeout=5)
+    with contextlib.suppress(dg.CallbackError):
+        yield late
+    polled = yield dg.WaitForCondition(
+        lambda s: s + 1,
+        0,
+        wait_strategy=dg.WaitStrategy(until=lambda s: s >= 2, delay=60),
+        name="poll",
+    )
+    both = yield dg.Parallel([lambda: 1, lambda: 2], name="pair")
+    invoked = yield dg.Invoke("doubler", 3, name="call-doubler")
+    never = yield dg.CreateCallback(name="never")
+    return [polled, both.get_results(), invoked, (yield never)]
+
+
+def test_show_lists_every_kind_with_its_status_near_the_latest_time() -> None:
+    start = datetime(9999, 12, 31, 23, tzinfo=UTC)
+    runner = TestRunner(functions={"doubler": _doubled}, start=start)
+    run = runner.run(_every_kind)
+    runner.run_until_idle(include_callback_timeouts=True)
+    assert run.status == "RUNNING"
+    (line,) = run.waiting_on()
+    assert line.startswith("callback 'never' (CallbackId ")
+    runner.service.stop(run.arn)
+    shown = _show(runner, run)
+    assert "  started   9999-12-31T23:00:00.000+00:00   took 75.0 s\n" in shown, shown
+    assert "  error     Execution.Stopped: the execution was stopped\n" in shown
+    rows = {
+        line.split()[0]: line.split()[1:3]
+        for line in shown.split("operations (", 1)[1].splitlines()[1:]
+    }
+    assert rows["late"] == ["Callback", "TIMED_OUT"]
+    assert rows["poll"] == ["WaitForCondition", "SUCCEEDED"]
+    assert rows["pair"] == ["Parallel", "SUCCEEDED"]
+    assert rows["parallel-branch-1"] == ["ParallelBranch", "SUCCEEDED"]
+    assert rows["call-doubler"] == ["ChainedInvoke", "SUCCEEDED"]
+    assert rows["never"] == ["Callback", "STARTED"]
+    assert "✗ Callback.Timeout: the callback was not completed within 5 s" in shown
+    text = _timeline_text(runner, run)
+    assert "poll delay 60.0 s" in text and "9999-12-31T23:00:00.000+00:00" in text
