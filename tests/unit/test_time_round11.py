@@ -50,6 +50,8 @@ def test_run_until_idle_does_not_jump_to_the_execution_timeout_of_a_callback_wai
     run = runner.run(_approval, execution_timeout=86_400)
     assert run.status == "RUNNING"
     assert runner.now() == datetime(2025, 1, 1, tzinfo=UTC)  # the clock did not move
+    with pytest.raises(dg.ExecutionSuspendedError, match="and an execution waiting on one"):
+        run.result()
     run.send_callback_success("approval", "yes")
     runner.run_until_idle()
     assert run.result() == "yes"

@@ -90,7 +90,8 @@ _OPERATION_TYPES: Final = get_args(OperationType)
 _RESUME_ADVICE: Final = (
     "Answer its callbacks by name (run.send_callback_success(name, result), "
     "send_callback_failure, send_callback_heartbeat) or move time (runner.advance(seconds); "
-    "runner.run_until_idle(include_callback_timeouts=True) lets callbacks time out), then "
+    "runner.run_until_idle(include_callback_timeouts=True) lets callbacks, and an execution "
+    "waiting on one, time out), then "
     "call runner.run_until_idle() and read result() again"
 )
 
