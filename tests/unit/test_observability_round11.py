@@ -227,7 +227,7 @@ def _flaky(i: int) -> int:
     return i
 
 
-def _item(i: int) -> Generator[Any, Any, int]:
+def _item(i: int) -> Generator[Any, Any, Any]:
     _log.info("item %s start", i)
     got = yield _flaky(i)
     yield dg.Wait(seconds=5 + i, name=f"rest-{i}")

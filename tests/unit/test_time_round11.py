@@ -72,3 +72,52 @@ def test_a_callback_in_an_invoked_execution_holds_the_parent_timeout_too() -> No
     assert runner.now() == datetime(2025, 1, 1, tzinfo=UTC)
     runner.advance(601)  # moving time on purpose times it out
     assert run.status == "TIMED_OUT"
+
+
+# --- span durations across jumps of the virtual clock, from the epoch -------------------------
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=30, jitter="none"))
+def _once_flaky() -> int:
+    from durable_gen.testing import current_attempt
+
+    info = current_attempt()
+    if info is not None and info.attempt == 1:
+        raise RuntimeError("first")
+    return 1
+
+
+@dg.workflow
+def _long_then_flaky(_: None) -> Generator[Any, Any, Any]:
+    yield dg.Wait(seconds=300 * 86_400, name="long")
+    return (yield _once_flaky())
+
+
+@pytest.mark.parametrize("view", ["invocation", "execution"])
+def test_spans_measure_virtual_time_from_the_epoch(view: str) -> None:
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from durable_gen.otel import OpenTelemetryPlugin
+
+    exporter = InMemorySpanExporter()
+    provider = sdk.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    runner = TestRunner(
+        plugins=[OpenTelemetryPlugin(provider, view=view)],  # type: ignore[arg-type]
+        start=datetime(1970, 1, 1, tzinfo=UTC),
+    )
+    assert runner.run(_long_then_flaky).result() == 1
+    spans = exporter.get_finished_spans()
+    workflow = next(s for s in spans if s.name == "Workflow")
+    assert workflow.start_time == 0
+    assert workflow.end_time is not None
+    assert round((workflow.end_time - workflow.start_time) / 1e9) == 300 * 86_400 + 30
+    attempts = sorted(
+        (s for s in spans if s.name.startswith("_once_flaky attempt")),
+        key=lambda s: s.start_time or 0,
+    )
+    assert [s.status.status_code.name for s in attempts] == ["ERROR", "OK"]
+    gap = (attempts[1].start_time or 0) - (attempts[0].start_time or 0)
+    assert round(gap / 1e9) == 30  # the retry delay, in virtual time
