@@ -121,3 +121,24 @@ def test_spans_measure_virtual_time_from_the_epoch(view: str) -> None:
     assert [s.status.status_code.name for s in attempts] == ["ERROR", "OK"]
     gap = (attempts[1].start_time or 0) - (attempts[0].start_time or 0)
     assert round(gap / 1e9) == 30  # the retry delay, in virtual time
+
+
+def test_show_says_when_an_execution_with_a_timeout_times_out() -> None:
+    from durable_gen.local._text import describe_execution
+
+    runner = TestRunner()
+    run = runner.run(_approval, execution_timeout=86_400)
+    service = runner.service
+
+    def show() -> str:
+        return describe_execution(
+            run.record,
+            service.get_operations(run.arn),
+            service.waiting_on(run.arn),
+            service.clock.now_ms(),
+        )
+
+    assert "\n  timeout   24.0 h, times out at 2025-01-02T00:00:00.000+00:00\n" in show()
+    runner.run_until_idle(include_callback_timeouts=True)
+    assert run.status == "TIMED_OUT"
+    assert "\n  timeout   24.0 h\n" in show()  # ended: the length alone

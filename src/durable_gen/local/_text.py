@@ -197,6 +197,12 @@ def describe_execution(
         f"  started   {format_time(record.start_timestamp)}"
         + (f"   took {format_duration(end - record.start_timestamp)}" if end else ""),
     ]
+    if record.execution_timeout is not None:
+        deadline = record.start_timestamp + record.execution_timeout * 1000
+        lines.append(
+            f"  timeout   {format_duration(record.execution_timeout * 1000)}"
+            + ("" if end else f", times out at {format_time(deadline)}")
+        )
     if record.input is not None:
         lines.append(f"  input     {_shown(record.input, 200)}")
     if record.result is not None:
