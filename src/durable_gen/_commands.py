@@ -291,6 +291,23 @@ def _check_serdes(value: object, what: str) -> None:
         )
 
 
+def _args_not_a_tuple(what: str, args: object) -> ValidationError:
+    """The error of ``args`` that are not a tuple, with the tuple to write instead."""
+    text = shown(args, 60)
+    short = len(text) <= 60  # a longer value is named by a placeholder in the advice
+    head = f"{what} args must be a tuple of the arguments, got {type(args).__name__} {text}"
+    one = f"args=({text},)" if short else "args=(value,)"
+    if isinstance(args, list | Sequence | set | frozenset) and not isinstance(
+        args, str | bytes | bytearray
+    ):
+        items = f"args=tuple({text})" if short else "args=tuple(the_list)"
+        return ValidationError(
+            f"{head}: write {items} to pass its items as the arguments, or {one} to pass it "
+            "as the one argument"
+        )
+    return ValidationError(f"{head}: write {one} to pass it as the one argument")
+
+
 def _check_kwargs(value: object, what: str) -> None:
     if value is not None and (
         not isinstance(value, dict) or not all(isinstance(k, str) for k in value)
@@ -963,7 +980,7 @@ class Step(Command[R], frozen=True):
         if not callable(self.fn):
             raise _not_callable("Step needs a callable", self.fn)
         if type(self.args) is not tuple:
-            raise ValidationError(f"Step args must be a tuple, got {type(self.args).__name__}")
+            raise _args_not_a_tuple("Step", self.args)
         _check_kwargs(self.kwargs, "Step")
         if self.semantics not in (AT_LEAST_ONCE, AT_MOST_ONCE):
             raise ValidationError(
@@ -1851,7 +1868,7 @@ class Child(Command[R], frozen=True):
         ):
             raise _async_child(self.workflow, plain)
         if type(self.args) is not tuple:
-            raise ValidationError(f"Child args must be a tuple, got {type(self.args).__name__}")
+            raise _args_not_a_tuple("Child", self.args)
         _check_kwargs(self.kwargs, "Child")
         _check_name(self.name, "child")
         _check_serdes(self.serdes, "child serdes")

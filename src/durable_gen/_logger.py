@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 from ._arguments import checked
 from ._context import STEP, current
-from ._errors import ValidationError, shown
+from ._errors import ValidationError, failure_text, shown
 from ._failure import exception_attr, log_message
 
 __all__ = [
@@ -288,14 +288,13 @@ def log_failed_attempt(
         fields["batchItem"] = item
     step_log.warning(
         # an unnamed step (a plain function or a lambda) is told by its operation id
-        "step %r%s attempt %d failed: %s: %s; %s"
+        "step %r%s attempt %d failed: %s; %s"
         if name
-        else "unnamed step (operation %s)%s attempt %d failed: %s: %s; %s",
+        else "unnamed step (operation %s)%s attempt %d failed: %s; %s",
         name or operation_id,
         f" ({item})" if item is not None else "",
         attempt,
-        error_type,
-        _one_line(log_message(error)),
+        failure_text(str(error_type), _one_line(log_message(error))),
         then,
         extra=fields,
     )

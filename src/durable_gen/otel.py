@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._arguments import checked
-from ._errors import ValidationError, shown
+from ._errors import ValidationError, failure_text, shown
 from ._plugins import (
     TERMINAL,
     AttemptInfo,
@@ -523,7 +523,7 @@ class OpenTelemetryPlugin(Plugin):
             now = self._now()
             # a span that records nothing (no SDK, or sampled out) has no start_time
             ex.widen(attempt.operation_id, getattr(span, "start_time", None) or now, now)
-            why = None if error is None else f"{type(error).__name__}: {error}"
+            why = None if error is None else failure_text(type(error).__name__, str(error))
             self._end(span, error is None, now, why)
 
     def on_execution_end(
@@ -550,8 +550,8 @@ class OpenTelemetryPlugin(Plugin):
             )
             why = None
             if error is not None:
-                why = (
-                    f"{getattr(error, 'error_type', None)}: {getattr(error, 'error_message', None)}"
+                why = failure_text(
+                    getattr(error, "error_type", None), getattr(error, "error_message", None)
                 )
             self._end(span, status == "SUCCEEDED", now, why)
 
@@ -576,4 +576,4 @@ def _meta_of(op: OperationSnapshot) -> _Meta:
 def _why(op: OperationSnapshot) -> str | None:
     if op.error_type is None and op.error_message is None:
         return None
-    return f"{op.error_type}: {op.error_message}"
+    return failure_text(op.error_type, op.error_message)

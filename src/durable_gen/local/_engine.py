@@ -64,6 +64,8 @@ from ._lifecycle import (
 )
 from ._runner import Function, PlainFunction, Runner, new_uuid, not_registered
 from ._state import (
+    CALLBACK_HEARTBEAT,
+    CALLBACK_TIMEOUT,
     apply_checkpoint,
     describe_waiting,
 )
@@ -873,13 +875,24 @@ class LocalService(Runner):
         elif any(task.kind == INVOCATION for task in self._store.tasks_for(ex.arn)):
             lines.append("its next invocation, due now")
         lookup = self._store.lookup(ex.arn)
+        timers = {
+            (task.kind, task.op_id): task.due_ms
+            for task in self._store.tasks_for(ex.arn)
+            if task.kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT)
+        }
         for op_id in ex.open:
             op = lookup(op_id)
             if op is None:
                 continue
             entry = ex.invokes.get(op_id)
             parent = lookup(op.parent_id) if op.parent_id and not op.name else None
-            line = describe_waiting(op, entry.function_name if entry else None, parent)
+            line = describe_waiting(
+                op,
+                entry.function_name if entry else None,
+                parent,
+                times_out_at=timers.get((CALLBACK_TIMEOUT, op_id)),
+                heartbeat_due=timers.get((CALLBACK_HEARTBEAT, op_id)),
+            )
             if entry is not None and entry.child_arn is not None:
                 child = self._store.load(entry.child_arn)
                 inner = self._waiting(child) if child is not None else []

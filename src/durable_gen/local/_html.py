@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
+from .._errors import failure_text
 from .._wire import ErrorObject, Event, Operation
 from ._store import ExecutionRecord
 from ._text import clip, format_duration, format_time, outcome_text, printable
@@ -309,7 +310,10 @@ def _error_text(details: Mapping[str, Any] | None) -> str | None:
     payload = (details.get("Error") or {}).get("Payload") or {}
     if not isinstance(payload, Mapping):
         return None
-    return f"{payload.get('ErrorType') or 'Error'}: {payload.get('ErrorMessage') or ''}"
+    kind, message = payload.get("ErrorType"), payload.get("ErrorMessage")
+    return failure_text(
+        kind if isinstance(kind, str) else None, message if isinstance(message, str) else None
+    )
 
 
 def _visible(text: str) -> str:
@@ -397,10 +401,9 @@ def _attempt_number(segs: list[_Segment]) -> int:
 def _error_block(err: ErrorObject) -> str:
     """The execution's error: type and message in bold, then its data and stack trace."""
     esc = html.escape
-    text = (
-        f"<b>{esc(printable(err.error_type or 'Error'))}</b>: "
-        f"{esc(clip(printable(err.error_message or ''), 4000))}"
-    )
+    kind = f"<b>{esc(printable(err.error_type))}</b>" if err.error_type else None
+    message = esc(clip(printable(err.error_message), 4000)) if err.error_message else None
+    text = failure_text(kind, message)
     if err.error_data:
         text += f"<div>data: {esc(clip(printable(err.error_data), 4000))}</div>"
     if err.stack_trace:

@@ -1048,12 +1048,19 @@ def invocation_completed_event(
 
 
 def describe_waiting(
-    op: Operation, invoke_target: str | None = None, parent: Operation | None = None
+    op: Operation,
+    invoke_target: str | None = None,
+    parent: Operation | None = None,
+    *,
+    times_out_at: int | None = None,
+    heartbeat_due: int | None = None,
 ) -> str:
     """One line saying what ``op`` (an operation in a waiting status) waits for.
 
     An unnamed operation is labelled by its named parent context if there is one
-    (``callback in 'approval'``), else by its id.
+    (``callback in 'approval'``), else by its id. A callback's line says when it times out
+    (``times_out_at``, epoch ms of its timeout timer) and by when its next heartbeat is due
+    (``heartbeat_due``), when it has those timers.
     """
     if op.name:
         label = repr(op.name)
@@ -1071,7 +1078,12 @@ def describe_waiting(
         return f"step {label}, next attempt at {_iso(at)}"
     if op.type == "CALLBACK":
         cid = op.callback_details.callback_id if op.callback_details else None
-        return f"callback {label} (CallbackId {cid})"
+        line = f"callback {label} (CallbackId {cid})"
+        if times_out_at is not None:
+            line += f", times out at {_iso(times_out_at)}"
+        if heartbeat_due is not None:
+            line += f", next heartbeat due by {_iso(heartbeat_due)}"
+        return line
     target = f" of {invoke_target!r}" if invoke_target else ""
     return f"invoke {label}{target}"
 

@@ -168,7 +168,8 @@ def error_lines(err: ErrorObject, indent: str = "  ") -> list[str]:
     frame and its source line) is split on its line breaks first, so the trace reads as Python
     prints it.
     """
-    lines = [f"{printable(err.error_type or 'Error')}: {_shown(err.error_message or '', 4000)}"]
+    kind = printable(err.error_type) if err.error_type else None
+    lines = [failure_text(kind, _shown(err.error_message, 4000) if err.error_message else None)]
     if err.error_data:
         lines.append(f"data: {_shown(err.error_data, 4000)}")
     if err.stack_trace:
@@ -196,6 +197,12 @@ def describe_execution(
         f"  started   {format_time(record.start_timestamp)}"
         + (f"   took {format_duration(end - record.start_timestamp)}" if end else ""),
     ]
+    if record.execution_timeout is not None:
+        deadline = record.start_timestamp + record.execution_timeout * 1000
+        lines.append(
+            f"  timeout   {format_duration(record.execution_timeout * 1000)}"
+            + ("" if end else f", times out at {format_time(deadline)}")
+        )
     if record.input is not None:
         lines.append(f"  input     {_shown(record.input, 200)}")
     if record.result is not None:

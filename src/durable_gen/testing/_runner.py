@@ -53,6 +53,7 @@ from .._wire import (
 )
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._clock import LATEST_MS, timer_past_the_end
+from ..local._lifecycle import EXECUTION_TIMEOUT
 from ..local._run import (
     MAX_WORKFLOW_NAME,
     check_flag,
@@ -89,7 +90,8 @@ _OPERATION_TYPES: Final = get_args(OperationType)
 _RESUME_ADVICE: Final = (
     "Answer its callbacks by name (run.send_callback_success(name, result), "
     "send_callback_failure, send_callback_heartbeat) or move time (runner.advance(seconds); "
-    "runner.run_until_idle(include_callback_timeouts=True) lets callbacks time out), then "
+    "runner.run_until_idle(include_callback_timeouts=True) lets callbacks, and an execution "
+    "waiting on one, time out), then "
     "call runner.run_until_idle() and read result() again"
 )
 
@@ -708,6 +710,7 @@ class TestRunner:
         *,
         execution_name: str | None = None,
         execution_arn: str | None = None,
+        execution_timeout: int | None = None,
     ) -> DurableRun[R]: ...
     @overload
     def start(
@@ -716,6 +719,7 @@ class TestRunner:
         *,
         execution_name: str | None = None,
         execution_arn: str | None = None,
+        execution_timeout: int | None = None,
     ) -> DurableRun[R]: ...
     @checked
     def start(
@@ -725,6 +729,7 @@ class TestRunner:
         *,
         execution_name: str | None = None,
         execution_arn: str | None = None,
+        execution_timeout: int | None = None,
     ) -> DurableRun[R]:
         """Start an execution of ``workflow(input)``; nothing runs until ``run_until_idle``.
 
@@ -735,6 +740,8 @@ class TestRunner:
             execution_arn: The ARN the workflow code sees (it seeds ``UUID()``, ``Random()``
                 and retry jitter); default: the engine's ARN. Give two runs the same one to
                 make them comparable. Executions it invokes see ARNs derived from it.
+            execution_timeout: Seconds after which the execution ends TIMED_OUT (1 to
+                31,622,400), as ``LocalService.start`` takes it; default: none.
         """
         if not callable(workflow):
             raise WorkflowDefinitionError(
@@ -749,7 +756,9 @@ class TestRunner:
             cut = input_narrowed(workflow, input, payload)
             if cut is not None:
                 raise cut
-        arn = self.service.start(name, payload, execution_name=execution_name)
+        arn = self.service.start(
+            name, payload, execution_name=execution_name, execution_timeout=execution_timeout
+        )
         if execution_arn is not None:
             self._aliases[arn] = execution_arn
             self._reals[execution_arn] = arn
@@ -763,6 +772,7 @@ class TestRunner:
         *,
         execution_name: str | None = None,
         execution_arn: str | None = None,
+        execution_timeout: int | None = None,
     ) -> DurableRun[R]: ...
     @overload
     def run(
@@ -771,6 +781,7 @@ class TestRunner:
         *,
         execution_name: str | None = None,
         execution_arn: str | None = None,
+        execution_timeout: int | None = None,
     ) -> DurableRun[R]: ...
     @checked
     def run(
@@ -780,6 +791,7 @@ class TestRunner:
         *,
         execution_name: str | None = None,
         execution_arn: str | None = None,
+        execution_timeout: int | None = None,
     ) -> DurableRun[R]:
         """``start()`` then ``run_until_idle()``: the execution has ended, or waits on the test.
 
@@ -788,9 +800,14 @@ class TestRunner:
             input: Its input.
             execution_name: See ``start``.
             execution_arn: See ``start``.
+            execution_timeout: See ``start``.
         """
         handle = self.start(
-            workflow, input, execution_name=execution_name, execution_arn=execution_arn
+            workflow,
+            input,
+            execution_name=execution_name,
+            execution_arn=execution_arn,
+            execution_timeout=execution_timeout,
         )
         self.run_until_idle()
         return handle
@@ -799,9 +816,10 @@ class TestRunner:
     def run_until_idle(self, *, include_callback_timeouts: bool = False) -> None:
         """Run everything that is due; with ``skip_time``, jump from timer to timer.
 
-        Time is not skipped to a callback's timeout (or heartbeat timeout): the runner stops
-        there, so the test can answer the callback (or ``advance()`` past the timeout), unless
-        ``include_callback_timeouts`` is True.
+        Time is not skipped to a callback's timeout (or heartbeat timeout), nor to the
+        ``execution_timeout`` of an execution that waits on a callback (its own, or one of an
+        execution it invoked): the runner stops there, so the test can answer the callback
+        (or ``advance()`` past the timeout), unless ``include_callback_timeouts`` is True.
 
         Raises:
             ValidationError: the next timer is due after 9999-12-31T23:59:59.999Z, the latest
@@ -819,11 +837,27 @@ class TestRunner:
             task = self.service.store.next_task()
             if task is None:
                 return
-            if task.kind in _CALLBACK_TIMERS and not include_callback_timeouts:
+            if not include_callback_timeouts and (
+                task.kind in _CALLBACK_TIMERS
+                or (task.kind == EXECUTION_TIMEOUT and self._waits_on_a_callback(task.arn))
+            ):
                 return
             if task.due_ms > LATEST_MS:
                 raise timer_past_the_end(task.due_ms)
             self.clock.advance_to(task.due_ms)
+
+    def _waits_on_a_callback(self, arn: str) -> bool:
+        """Whether execution ``arn``, or one it invoked that still runs, has a callback open."""
+        store = self.service.store
+        todo = [arn]
+        while todo:
+            ex = store.load(todo.pop())
+            if ex is None or ex.status != "RUNNING":
+                continue
+            if "CALLBACK" in ex.open.values():
+                return True
+            todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
+        return False
 
     @checked
     def advance(self, seconds: float) -> None:
