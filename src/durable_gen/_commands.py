@@ -113,6 +113,39 @@ def _backed_off(first: float, backoff: float, attempt: int, cap: float) -> float
         return cap if first > 0 else 0.0
 
 
+class _DefaultCap(int):
+    """The default ``max_delay`` of ``Retry`` and ``WaitStrategy``, told apart from the same
+    number given by the user (by identity) so that a first delay above a cap nobody chose can
+    be refused; ``__post_init__`` puts a plain int in its place."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return int.__repr__(self)
+
+
+_RETRY_MAX_DELAY = _DefaultCap(60)
+_WAIT_MAX_DELAY = _DefaultCap(300)
+
+
+def _default_cap(
+    owner: Retry | WaitStrategy[Any], what: str, first: str, first_value: float
+) -> None:
+    """Refuse a first delay above the default cap (every delay would be the cap, silently),
+    then store the cap as a plain int."""
+    cap = owner.max_delay
+    if type(cap) is not _DefaultCap:
+        return
+    if first_value > cap:
+        raise ValidationError(
+            f"{what} {first}={shown(first_value)} is above max_delay, which caps every delay "
+            f"and is {int(cap)} s when not given: the delays would be {int(cap)} s at most. "
+            f"Give max_delay= too ({what}({first}={shown(first_value)}, "
+            f"max_delay={shown(first_value)}) or more), or a smaller {first}"
+        )
+    msgspec.structs.force_setattr(owner, "max_delay", int(cap))
+
+
 def _check_name(name: str | None, what: str) -> None:
     if name is None:
         return
@@ -608,7 +641,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
     max_attempts: int = 6
     initial_delay: float = 5
     backoff: float = 2.0
-    max_delay: float = 60
+    max_delay: float = _RETRY_MAX_DELAY
     jitter: Jitter = "full"
     retry_on: tuple[type[BaseException], ...] = (Exception,)
     retry_if: Callable[[BaseException], bool] | None = None
@@ -626,6 +659,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
                 f"longest delay the service schedules), got {shown(self.max_delay)}"
             )
         _check_number(self.backoff, "Retry backoff", minimum=1)
+        _default_cap(self, "Retry", "initial_delay", self.initial_delay)
         _check_callable(self.retry_if, "Retry retry_if")
         if self.retry_if is not None:
             _check_predicate(self.retry_if, "a Retry retry_if", "error")
@@ -1637,7 +1671,7 @@ class WaitStrategy(
     until: Callable[[S], bool]
     delay: int = 5
     backoff: float = 1.0
-    max_delay: int = 300
+    max_delay: int = _WAIT_MAX_DELAY
     max_attempts: int | None = None
 
     def __post_init__(self) -> None:
@@ -1652,6 +1686,7 @@ class WaitStrategy(
             self.max_delay, "WaitStrategy max_delay", minimum=1, maximum=MAX_WAIT_SECONDS
         )
         _check_count(self.max_attempts, "WaitStrategy max_attempts", minimum=1)
+        _default_cap(self, "WaitStrategy", "delay", self.delay)
 
     def __call__(self, state: S, attempt: int) -> WaitDecision:
         if self.until(state):

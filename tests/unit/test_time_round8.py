@@ -151,7 +151,7 @@ def test_next_attempt_timestamp_while_a_retry_delay_runs_under_a_hand_moved_cloc
 # --- execution timeouts ------------------------------------------------------------------------
 
 
-@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=100, jitter="none"))
+@dg.step(retry=dg.Retry(max_attempts=3, initial_delay=100, max_delay=100, jitter="none"))
 def slow_retry() -> str:
     raise ValueError("x")
 
