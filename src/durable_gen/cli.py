@@ -690,8 +690,17 @@ def _answer_hint(db: str | None, callback_id: str) -> str:
 def _named_db(args: argparse.Namespace) -> str | None:
     """The database ``--db`` or ``$DURABLE_GEN_DB`` named, or None for the default: the
     commands ``run`` suggests name it, since another terminal (or a variable given on the
-    command line alone, ``DURABLE_GEN_DB=x.db durable-gen run ...``) would not have it."""
-    return str(args.db or os.environ.get("DURABLE_GEN_DB") or "") or None
+    command line alone, ``DURABLE_GEN_DB=x.db durable-gen run ...``) would not have it. A
+    relative SQLite path is made absolute: another terminal opens in another folder, where
+    ``worker --db data/app.db`` would create an empty database and wait on it for ever."""
+    db = str(args.db or os.environ.get("DURABLE_GEN_DB") or "")
+    if not db:
+        return None
+    if db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        return "sqlite:///" + os.path.abspath(db[len("sqlite:///") :])
+    if "://" not in db and not os.path.isabs(db):
+        return os.path.abspath(db)
+    return db
 
 
 def _db_option(db: str | None) -> str:
