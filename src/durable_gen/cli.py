@@ -1131,7 +1131,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="run a workflow until it ends (or waits for a callback)"
     )
     starting(p)
-    p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    p.add_argument(
+        "--skip-time",
+        action="store_true",
+        help=(
+            "skip waits, retry delays and timeouts: a callback with a timeout times out at "
+            "once, before anyone can answer it"
+        ),
+    )
     running(p)
     registering(p)
     p.add_argument("--pretty", action="store_true", help="indent the JSON result")
@@ -1146,7 +1153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", parents=[common], help="list executions")
     p.add_argument(
-        "--status", action=_Once, choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"]
+        "--status",
+        action=_Once,
+        choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"],
+        help="only the executions with this status",
     )
     p.add_argument("--json", action="store_true", help="print JSON records")
     p.set_defaults(handler=_cmd_list)
@@ -1174,7 +1184,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         help=(
             "succeed: the result as JSON; fail: a message or an {ErrorType, ErrorMessage} "
-            "object; - : read it from standard input"
+            "object; - : read it from standard input; left out, succeed sends null and fail "
+            "the message 'failed from the CLI'"
         ),
     )
     p.set_defaults(handler=_cmd_callback)
@@ -1200,7 +1211,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="invocation lease seconds (default 30)",
     )
     registering(p)
-    p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    p.add_argument(
+        "--skip-time",
+        action="store_true",
+        help=(
+            "skip every timer of the database (waits, retry delays, timeouts; a callback with "
+            "a timeout times out at once): for a test database, one execution at a time"
+        ),
+    )
     running(p)
     p.add_argument(
         "--concurrency",

@@ -192,3 +192,33 @@ def test_what_a_user_tries_next_on_ended_callbacks_and_stops(cli: Cli, workdir: 
     # a second run of the same name and input gives the first one's result
     rerun = cli("run", "ops:approval", "--input", "1", "--name", "a")
     assert rerun.code == 0 and rerun.out.strip() == '{"n": 1, "answer": "yes"}', rerun
+
+
+def _synopsis() -> dict[str, set[str]]:
+    """cli.md's list of commands: the options each one shows."""
+    page = (ROOT / "docs" / "cli.md").read_text()
+    block = page.split("## Commands", 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    shown: dict[str, set[str]] = {}
+    for line in block.splitlines():
+        command = line.split()[1]
+        shown[command] = set(re.findall(r"\[(--[a-z-]+)", line))
+    return shown
+
+
+@pytest.mark.parametrize("command", sorted(_synopsis()))
+def test_the_options_cli_md_lists_are_the_ones_help_gives(cli: Cli, command: str) -> None:
+    helped = cli(command, "--help")
+    assert helped.code == 0, helped
+    usage = helped.out.split("\n\n", 1)[0]
+    given = set(re.findall(r"\[(--[a-z-]+)", usage)) - {"--db", "--lock-timeout"}
+    shown = _synopsis()[command]
+    assert given == shown, (command, given ^ shown)
+
+
+def test_the_help_says_what_skip_time_skips_and_what_a_bare_callback_sends(cli: Cli) -> None:
+    for command in ("run", "worker"):
+        helped = " ".join(cli(command, "--help").out.split())
+        assert "timeouts" in helped and "times out at once" in helped, helped
+    assert "only the executions with this status" in " ".join(cli("list", "--help").out.split())
+    callback = " ".join(cli("callback", "--help").out.split())
+    assert "succeed sends null" in callback and "failed from the CLI" in callback, callback
