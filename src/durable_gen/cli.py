@@ -326,8 +326,9 @@ def _service(store: Any) -> Any:
     return LocalService(store=store)
 
 
-def _resolve(store: Any, ref: str) -> str:
-    """The one ARN that ``ref`` (an ARN, or a prefix of an execution id or name) names."""
+def _resolve(store: Any, ref: str, db: str | None) -> str:
+    """The one ARN that ``ref`` (an ARN, or a prefix of an execution id or name) names; ``db``
+    is the database as ``_named_db`` gives it, for the command a message suggests."""
     if not ref.strip():
         raise CliError(
             "the execution ID is empty: give its ARN, or a prefix of its id or name "
@@ -353,7 +354,7 @@ def _resolve(store: Any, ref: str) -> str:
             raise CliError(
                 f"{ref!r} is a CallbackId, not an execution: its execution is "
                 f"{_short_id(entry.arn)} (give that id); answer the callback with "
-                f"`durable-gen callback succeed {ref} 'RESULT_JSON'`"
+                f"`durable-gen callback succeed{_db_option(db)} {ref} 'RESULT_JSON'`"
             )
         raise CliError(
             f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
@@ -764,7 +765,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         )
     with _open_store(args) as store:
         service = _service(store)
-        arn = _resolve(store, args.id)
+        arn = _resolve(store, args.id, _named_db(args))
         record = service.get_execution(arn)
         operations = service.get_operations(arn)
         waiting = service.waiting_on(arn)
@@ -792,7 +793,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
     with _open_store(args) as store:
         service = _service(store)
-        arn = _resolve(store, args.id)
+        arn = _resolve(store, args.id, _named_db(args))
         events: list[Event] = service.get_history(arn)
         function_name = service.get_execution(arn).function_name
     if args.json:
@@ -930,7 +931,7 @@ _ERROR_KEYS: Final = frozenset({"ErrorType", "ErrorMessage", "ErrorData", "Stack
 def _cmd_stop(args: argparse.Namespace) -> int:
     with _open_store(args) as store:
         service = _service(store)
-        record = service.stop(_resolve(store, args.id))
+        record = service.stop(_resolve(store, args.id, _named_db(args)))
     print(f"execution {_short_id(record.arn)}: {record.status}")
     return 0
 

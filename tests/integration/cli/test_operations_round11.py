@@ -222,3 +222,30 @@ def test_the_help_says_what_skip_time_skips_and_what_a_bare_callback_sends(cli: 
     assert "only the executions with this status" in " ".join(cli("list", "--help").out.split())
     callback = " ".join(cli("callback", "--help").out.split())
     assert "succeed sends null" in callback and "failed from the CLI" in callback, callback
+
+
+def test_the_answer_a_callback_id_given_for_an_execution_suggests_names_the_database(
+    cli: Cli, workdir: Path
+) -> None:
+    (workdir / "ops.py").write_text(APPROVAL)
+    (workdir / "data").mkdir()
+    (workdir / "elsewhere").mkdir()
+    assert cli("run", "ops:approval", "--input", "1", "--name", "a", "--db", "data/a.db").code == 3
+    [cid] = re.findall(r"CallbackId ([0-9a-f]+)", cli("show", "a", "--db", "data/a.db").out)
+    for given in (["--db", "data/a.db"], []):
+        env = {} if given else {"DURABLE_GEN_DB": "data/a.db"}
+        refused = cli("stop", cid, *given, env=env)
+        assert refused.code == 2 and "is a CallbackId" in refused.err, refused
+        [command] = re.findall(r"`(durable-gen callback succeed [^`]*)`", refused.err)
+        assert f"--db {workdir / 'data' / 'a.db'} {cid}" in command, command
+    # carried out as printed, from another folder and without the variable, it answers
+    answer = [a if a != "RESULT_JSON" else '"yes"' for a in shlex.split(command)[1:]]
+    done = subprocess.run(
+        [sys.executable, "-m", "durable_gen.cli", *answer],
+        cwd=workdir / "elsewhere",
+        env={k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done
