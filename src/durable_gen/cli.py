@@ -1261,6 +1261,20 @@ def _commands_taking(parser: argparse.ArgumentParser, option: str) -> list[str]:
     ]
 
 
+#: Commands a user may look for, and the command that does their job.
+_ELSEWHERE: Final[dict[str, str]] = {
+    "export": (
+        "an execution's history is exported with `durable-gen history ID --json > FILE` "
+        "(what durable_gen.testing.replay and replay_folder read)"
+    ),
+    "timeline": "an execution's timeline is `durable-gen show ID --html FILE`",
+    "status": "an execution's status is in `durable-gen show ID` (or `durable-gen list`)",
+    "cancel": "an execution is stopped with `durable-gen stop ID`",
+    "terminate": "an execution is stopped with `durable-gen stop ID`",
+    "ls": "executions are listed with `durable-gen list`",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``durable-gen``."""
     parser = build_parser()
@@ -1286,6 +1300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "that opens a database brings its schema up to date (durable-gen list --db DB "
             "does it, on a database that exists); restart the workers afterwards"
         )
+    if given and given[0] in _ELSEWHERE:
+        # what a user of other workflow tools types first: the same job has another name here
+        parser.error(f"there is no {given[0]} command: {_ELSEWHERE[given[0]]}")
     args, extra = parser.parse_known_args(given)
     if extra:
         # Say so with the command's own usage (`durable-gen run --help` lists its options),

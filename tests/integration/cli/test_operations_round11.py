@@ -249,3 +249,21 @@ def test_the_answer_a_callback_id_given_for_an_execution_suggests_names_the_data
         timeout=60,
     )
     assert done.returncode == 0, done
+
+
+@pytest.mark.parametrize(
+    ("command", "instead"),
+    [
+        ("export", "durable-gen history ID --json > FILE"),
+        ("timeline", "durable-gen show ID --html FILE"),
+        ("status", "durable-gen show ID"),
+        ("cancel", "durable-gen stop ID"),
+    ],
+)
+def test_a_command_looked_for_under_another_name_names_the_one_to_use(
+    cli: Cli, command: str, instead: str
+) -> None:
+    done = cli(command, "abc")
+    assert done.code == 2 and done.out == "", done
+    assert f"there is no {command} command" in done.err and instead in done.err, done.err
+    assert len(done.err.splitlines()) == 1
