@@ -958,6 +958,16 @@ def _registered(args: argparse.Namespace) -> dict[str, str]:
     return functions
 
 
+def _new_sqlite_file(args: argparse.Namespace) -> str | None:
+    """The absolute path of the SQLite file the command is about to create, or None when the
+    database exists (or is not a SQLite file)."""
+    url = _db_url(args)
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if "://" in path or os.path.lexists(path):
+        return None
+    return os.path.abspath(path)
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     functions = _registered(args)
     if args.skip_time and args.concurrency > 1:
@@ -978,6 +988,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from .local._worker import on_sigterm_call
 
     on_sigterm_call(stop)  # for the whole command: before the worker runs too
+    new_file = _new_sqlite_file(args)
     try:
         with _worker(
             args,
@@ -993,6 +1004,15 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         ) as worker:
             if worker is not None:  # None: stopped before the database answered
                 started.append(worker)
+                if new_file is not None:
+                    # a mistyped --db (or another folder) would otherwise be served in silence
+                    print(
+                        f"durable-gen worker: there was no database at {new_file}: created an "
+                        "empty one, whose executions it runs; if yours are in another, stop "
+                        "this worker and give that one with --db (or DURABLE_GEN_DB)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if not stopping.is_set():
                     worker.run(once=args.once)
     except InvalidInputError as exc:

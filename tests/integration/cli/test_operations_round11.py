@@ -267,3 +267,14 @@ def test_a_command_looked_for_under_another_name_names_the_one_to_use(
     assert done.code == 2 and done.out == "", done
     assert f"there is no {command} command" in done.err and instead in done.err, done.err
     assert len(done.err.splitlines()) == 1
+
+
+def test_a_worker_on_a_database_that_was_not_there_says_it_created_it(
+    cli: Cli, workdir: Path
+) -> None:
+    first = cli("worker", "--once", "-q", "--db", "typo.db")
+    assert first.code == 0, first
+    line = f"there was no database at {workdir / 'typo.db'}: created an empty one"
+    assert line in first.err and "--db" in first.err and len(first.err.splitlines()) == 1
+    again = cli("worker", "--once", "-q", "--db", "typo.db")  # it exists now: nothing to say
+    assert again.code == 0 and again.err == "", again
