@@ -278,3 +278,23 @@ def test_a_worker_on_a_database_that_was_not_there_says_it_created_it(
     assert line in first.err and "--db" in first.err and len(first.err.splitlines()) == 1
     again = cli("worker", "--once", "-q", "--db", "typo.db")  # it exists now: nothing to say
     assert again.code == 0 and again.err == "", again
+
+
+def test_a_workflow_that_cannot_be_found_says_where_to_run_from_and_what_there_is(
+    cli: Cli, workdir: Path
+) -> None:
+    # the Quick start's command from another folder than the repository's
+    away = cli("run", "examples.order:place_order", "--input", "{}")
+    assert away.code == 2, away
+    assert "cannot import module 'examples.order'" in away.err
+    assert f"run the command from the folder that holds it (the working directory, {workdir}" in (
+        away.err
+    )
+    assert "PYTHONPATH" in away.err
+    (workdir / "needs.py").write_text("import no_such_dependency_here\n")
+    missing = cli("run", "needs:wf", "--input", "{}")
+    assert missing.code == 2 and "it imports 'no_such_dependency_here'" in missing.err, missing
+    assert "install it" in missing.err
+    typo = cli("run", "flows:totl", "--input", "1")
+    assert typo.code == 2 and "has no attribute 'totl'" in typo.err, typo
+    assert "its workflows are " in typo.err and "total" in typo.err.split("its workflows are ")[1]
