@@ -131,6 +131,25 @@ def load_plugin(spec: str) -> Any:
     )
 
 
+def _json_advice(text: str) -> str:
+    """What to write instead of ``text``, for the usual slips: a bare word where a JSON
+    string is due (the shell took its quotes), Python's single quotes in an object."""
+    import shlex
+
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[") and "'" in stripped:
+        return (
+            "; JSON takes double quotes around strings and keys: put the whole in single "
+            """quotes for the shell, e.g. '{"id": "o-1"}'"""
+        )
+    if stripped and stripped[:1] not in ('"', "{", "[") and len(stripped) <= 200:
+        return (
+            f"; a JSON string is in double quotes, kept from the shell by single quotes: "
+            f"{shlex.quote(json.dumps(stripped, ensure_ascii=False))}"
+        )
+    return ""
+
+
 def parse_json(text: str | None, what: str = "--input") -> Any:
     """Parse a JSON argument, with a clear error."""
     if text is None:
@@ -140,6 +159,7 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
+            f"{_json_advice(text)}"
         ) from exc
     except ValueError as exc:  # NaN, Infinity, or a number too large for a float
         raise CliError(f"{what} is not valid JSON: {exc}") from None

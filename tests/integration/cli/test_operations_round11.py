@@ -298,3 +298,13 @@ def test_a_workflow_that_cannot_be_found_says_where_to_run_from_and_what_there_i
     typo = cli("run", "flows:totl", "--input", "1")
     assert typo.code == 2 and "has no attribute 'totl'" in typo.err, typo
     assert "its workflows are " in typo.err and "total" in typo.err.split("its workflows are ")[1]
+
+
+def test_json_that_the_shell_or_python_habits_spoiled_says_what_to_write(cli: Cli) -> None:
+    bare = cli("start", "flows:total", "--input", "laptop")
+    assert bare.code == 2 and "--input is not valid JSON" in bare.err, bare
+    assert bare.err.rstrip().endswith("""single quotes: '"laptop"'"""), bare.err
+    python = cli("start", "flows:total", "--input", "{'id': 1}")
+    assert python.code == 2 and "JSON takes double quotes around strings and keys" in python.err
+    answer = cli("callback", "succeed", "abc", "approved")
+    assert answer.code == 2 and """'"approved"'""" in answer.err, answer
