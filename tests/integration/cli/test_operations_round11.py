@@ -4,7 +4,10 @@ Written from README.md and docs/cli.md: the session transcript run as shown (its
 commands, the lines they print), the commands ``run`` prints for a database named by a
 relative path carried out from another folder, a Postgres URL whose password holds
 characters a URL reserves (or is given as a ``password=`` parameter) in every error line,
-and what a user tries next: an answer to a callback that has ended, a ``stop`` given twice.
+the options each ``--help`` gives against the page's list, and what a user tries next: an
+answer to a callback that has ended, a ``stop`` given twice, a command of another tool's name
+(``export``, ``timeline``), a worker on a mistyped ``--db``, the Quick start's command from
+another folder, and JSON the shell took the quotes of.
 """
 
 from __future__ import annotations
