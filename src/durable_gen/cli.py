@@ -131,6 +131,25 @@ def load_plugin(spec: str) -> Any:
     )
 
 
+def _json_advice(text: str) -> str:
+    """What to write instead of ``text``, for the usual slips: a bare word where a JSON
+    string is due (the shell took its quotes), Python's single quotes in an object."""
+    import shlex
+
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[") and "'" in stripped:
+        return (
+            "; JSON takes double quotes around strings and keys: put the whole in single "
+            """quotes for the shell, e.g. '{"id": "o-1"}'"""
+        )
+    if stripped and stripped[:1] not in ('"', "{", "[") and len(stripped) <= 200:
+        return (
+            f"; a JSON string is in double quotes, kept from the shell by single quotes: "
+            f"{shlex.quote(json.dumps(stripped, ensure_ascii=False))}"
+        )
+    return ""
+
+
 def parse_json(text: str | None, what: str = "--input") -> Any:
     """Parse a JSON argument, with a clear error."""
     if text is None:
@@ -140,6 +159,7 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
+            f"{_json_advice(text)}"
         ) from exc
     except ValueError as exc:  # NaN, Infinity, or a number too large for a float
         raise CliError(f"{what} is not valid JSON: {exc}") from None
@@ -326,8 +346,9 @@ def _service(store: Any) -> Any:
     return LocalService(store=store)
 
 
-def _resolve(store: Any, ref: str) -> str:
-    """The one ARN that ``ref`` (an ARN, or a prefix of an execution id or name) names."""
+def _resolve(store: Any, ref: str, db: str | None) -> str:
+    """The one ARN that ``ref`` (an ARN, or a prefix of an execution id or name) names; ``db``
+    is the database as ``_named_db`` gives it, for the command a message suggests."""
     if not ref.strip():
         raise CliError(
             "the execution ID is empty: give its ARN, or a prefix of its id or name "
@@ -353,7 +374,7 @@ def _resolve(store: Any, ref: str) -> str:
             raise CliError(
                 f"{ref!r} is a CallbackId, not an execution: its execution is "
                 f"{_short_id(entry.arn)} (give that id); answer the callback with "
-                f"`durable-gen callback succeed {ref} 'RESULT_JSON'`"
+                f"`durable-gen callback succeed{_db_option(db)} {ref} 'RESULT_JSON'`"
             )
         raise CliError(
             f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
@@ -690,8 +711,17 @@ def _answer_hint(db: str | None, callback_id: str) -> str:
 def _named_db(args: argparse.Namespace) -> str | None:
     """The database ``--db`` or ``$DURABLE_GEN_DB`` named, or None for the default: the
     commands ``run`` suggests name it, since another terminal (or a variable given on the
-    command line alone, ``DURABLE_GEN_DB=x.db durable-gen run ...``) would not have it."""
-    return str(args.db or os.environ.get("DURABLE_GEN_DB") or "") or None
+    command line alone, ``DURABLE_GEN_DB=x.db durable-gen run ...``) would not have it. A
+    relative SQLite path is made absolute: another terminal opens in another folder, where
+    ``worker --db data/app.db`` would create an empty database and wait on it for ever."""
+    db = str(args.db or os.environ.get("DURABLE_GEN_DB") or "")
+    if not db:
+        return None
+    if db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        return "sqlite:///" + os.path.abspath(db[len("sqlite:///") :])
+    if "://" not in db and not os.path.isabs(db):
+        return os.path.abspath(db)
+    return db
 
 
 def _db_option(db: str | None) -> str:
@@ -755,7 +785,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         )
     with _open_store(args) as store:
         service = _service(store)
-        arn = _resolve(store, args.id)
+        arn = _resolve(store, args.id, _named_db(args))
         record = service.get_execution(arn)
         operations = service.get_operations(arn)
         waiting = service.waiting_on(arn)
@@ -783,7 +813,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
     with _open_store(args) as store:
         service = _service(store)
-        arn = _resolve(store, args.id)
+        arn = _resolve(store, args.id, _named_db(args))
         events: list[Event] = service.get_history(arn)
         function_name = service.get_execution(arn).function_name
     if args.json:
@@ -921,7 +951,7 @@ _ERROR_KEYS: Final = frozenset({"ErrorType", "ErrorMessage", "ErrorData", "Stack
 def _cmd_stop(args: argparse.Namespace) -> int:
     with _open_store(args) as store:
         service = _service(store)
-        record = service.stop(_resolve(store, args.id))
+        record = service.stop(_resolve(store, args.id, _named_db(args)))
     print(f"execution {_short_id(record.arn)}: {record.status}")
     return 0
 
@@ -948,6 +978,16 @@ def _registered(args: argparse.Namespace) -> dict[str, str]:
     return functions
 
 
+def _new_sqlite_file(args: argparse.Namespace) -> str | None:
+    """The absolute path of the SQLite file the command is about to create, or None when the
+    database exists (or is not a SQLite file)."""
+    url = _db_url(args)
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if "://" in path or os.path.lexists(path):
+        return None
+    return os.path.abspath(path)
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     functions = _registered(args)
     if args.skip_time and args.concurrency > 1:
@@ -968,6 +1008,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from .local._worker import on_sigterm_call
 
     on_sigterm_call(stop)  # for the whole command: before the worker runs too
+    new_file = _new_sqlite_file(args)
     try:
         with _worker(
             args,
@@ -983,6 +1024,15 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         ) as worker:
             if worker is not None:  # None: stopped before the database answered
                 started.append(worker)
+                if new_file is not None:
+                    # a mistyped --db (or another folder) would otherwise be served in silence
+                    print(
+                        f"durable-gen worker: there was no database at {new_file}: created an "
+                        "empty one, whose executions it runs; if yours are in another, stop "
+                        "this worker and give that one with --db (or DURABLE_GEN_DB)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if not stopping.is_set():
                     worker.run(once=args.once)
     except InvalidInputError as exc:
@@ -1122,7 +1172,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="run a workflow until it ends (or waits for a callback)"
     )
     starting(p)
-    p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    p.add_argument(
+        "--skip-time",
+        action="store_true",
+        help=(
+            "skip waits, retry delays and timeouts: a callback with a timeout times out at "
+            "once, before anyone can answer it"
+        ),
+    )
     running(p)
     registering(p)
     p.add_argument("--pretty", action="store_true", help="indent the JSON result")
@@ -1137,7 +1194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", parents=[common], help="list executions")
     p.add_argument(
-        "--status", action=_Once, choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"]
+        "--status",
+        action=_Once,
+        choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"],
+        help="only the executions with this status",
     )
     p.add_argument("--json", action="store_true", help="print JSON records")
     p.set_defaults(handler=_cmd_list)
@@ -1165,7 +1225,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         help=(
             "succeed: the result as JSON; fail: a message or an {ErrorType, ErrorMessage} "
-            "object; - : read it from standard input"
+            "object; - : read it from standard input; left out, succeed sends null and fail "
+            "the message 'failed from the CLI'"
         ),
     )
     p.set_defaults(handler=_cmd_callback)
@@ -1191,7 +1252,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="invocation lease seconds (default 30)",
     )
     registering(p)
-    p.add_argument("--skip-time", action="store_true", help="skip waits and retry delays")
+    p.add_argument(
+        "--skip-time",
+        action="store_true",
+        help=(
+            "skip every timer of the database (waits, retry delays, timeouts; a callback with "
+            "a timeout times out at once): for a test database, one execution at a time"
+        ),
+    )
     running(p)
     p.add_argument(
         "--concurrency",
@@ -1233,6 +1301,20 @@ def _commands_taking(parser: argparse.ArgumentParser, option: str) -> list[str]:
     ]
 
 
+#: Commands a user may look for, and the command that does their job.
+_ELSEWHERE: Final[dict[str, str]] = {
+    "export": (
+        "an execution's history is exported with `durable-gen history ID --json > FILE` "
+        "(what durable_gen.testing.replay and replay_folder read)"
+    ),
+    "timeline": "an execution's timeline is `durable-gen show ID --html FILE`",
+    "status": "an execution's status is in `durable-gen show ID` (or `durable-gen list`)",
+    "cancel": "an execution is stopped with `durable-gen stop ID`",
+    "terminate": "an execution is stopped with `durable-gen stop ID`",
+    "ls": "executions are listed with `durable-gen list`",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``durable-gen``."""
     parser = build_parser()
@@ -1258,6 +1340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "that opens a database brings its schema up to date (durable-gen list --db DB "
             "does it, on a database that exists); restart the workers afterwards"
         )
+    if given and given[0] in _ELSEWHERE:
+        # what a user of other workflow tools types first: the same job has another name here
+        parser.error(f"there is no {given[0]} command: {_ELSEWHERE[given[0]]}")
     args, extra = parser.parse_known_args(given)
     if extra:
         # Say so with the command's own usage (`durable-gen run --help` lists its options),

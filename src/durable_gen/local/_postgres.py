@@ -324,9 +324,44 @@ def _import_psycopg() -> tuple[Any, Any]:
     return psycopg, psycopg_pool
 
 
+def _password_span(url: str) -> tuple[int, int] | None:
+    """Where the password of ``url``'s ``USER:PASSWORD@`` is, read leniently: up to the last
+    ``@`` (before the query, if one is there), so that one holding an ``@`` or ``/`` not
+    percent-encoded (which libpq would split elsewhere) is found whole; None without one (a
+    ``HOST:PORT`` is none)."""
+    start = url.find("://")
+    if start < 0:
+        return None
+    start += 3
+    user = re.match(r"[^:/@?]*:", url[start:])
+    if user is None:
+        return None
+    begin = start + user.end()
+    query = url.find("?", begin)
+    end = url.rfind("@", begin, len(url) if query < 0 else query)
+    if end < 0:  # a `?` in the password itself: libpq reads it as part of it
+        end = url.rfind("@", begin)
+    if end < 0 or re.match(r"\d*(?:[/?,]|$)", url[begin:]):
+        return None
+    return begin, end
+
+
+def _secrets(url: str) -> list[str]:
+    """The passwords written in ``url``: its ``USER:PASSWORD@`` one and ``password=`` values."""
+    found = [value for value in re.findall(r"(?i)[?&]password=([^&]*)", url) if value]
+    span = _password_span(url)
+    if span is not None and span[1] > span[0]:
+        found.append(url[span[0] : span[1]])
+    return found
+
+
 def redact(url: str) -> str:
-    """``url`` without its password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """``url`` without its password (in ``USER:PASSWORD@`` or a ``password=`` parameter),
+    for messages."""
+    span = _password_span(url)
+    if span is not None:
+        url = f"{url[: span[0]]}***{url[span[1] :]}"
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
 
 
 _MALFORMED_ADVICE: Final = (
@@ -342,13 +377,21 @@ def check_url(pg: Any, url: str) -> None:
     answer: a worker retried them for its patience, quoting the URL with its password.
     """
     shown = redact(url)
+    span = _password_span(url)
+    if span is not None and re.search(r"[@/]", url[span[0] : span[1]]):
+        # libpq ends the password at its first `@` or `/`: `me:p@ss@host` would connect to a
+        # host `ss@host`, `me:pa/ss@host` to a host `me` on a port `pa`
+        raise ValidationError(
+            f"the Postgres URL {shown} has a password holding '@' or '/' as is: write them "
+            "percent-encoded (%40 for '@', %2F for '/'), or keep the password out of the URL "
+            "(libpq reads PGPASSWORD and ~/.pgpass)"
+        )
     try:
         params = pg.conninfo.conninfo_to_dict(url)
     except pg.Error as exc:
         reason = " ".join(str(exc).replace(url, shown).split())
-        password = re.search(r"://[^:/@]+:([^@/]*)@", url)
-        if password and password.group(1):  # libpq quotes the token it could not decode
-            reason = reason.replace(password.group(1), "***")
+        for secret in _secrets(url):  # libpq quotes the token it could not decode
+            reason = reason.replace(secret, "***")
         raise ValidationError(
             f"the Postgres URL {shown} is malformed ({reason}): {_MALFORMED_ADVICE}"
         ) from None

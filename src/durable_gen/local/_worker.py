@@ -104,7 +104,17 @@ def import_attribute(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise InvalidInputError(f"cannot import module {module_name!r}: {exc}") from None
+        missing = getattr(exc, "name", None)
+        if missing and (module_name == missing or module_name.startswith(f"{missing}.")):
+            advice = (
+                f": run the command from the folder that holds it (the working directory, "
+                f"{os.getcwd()}, is importable), or put that folder on PYTHONPATH"
+            )
+        elif missing:
+            advice = f" (it imports {missing!r}, which is not installed here: install it)"
+        else:
+            advice = ""
+        raise InvalidInputError(f"cannot import module {module_name!r}: {exc}{advice}") from None
     except Exception as exc:  # the module itself failed (a SyntaxError, an error at import)
         raise InvalidInputError(
             f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
@@ -120,9 +130,22 @@ def import_attribute(spec: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             raise InvalidInputError(
-                f"module {module_name!r} has no attribute {qualname!r}"
+                f"module {module_name!r} has no attribute {qualname!r}{_workflows_in(module)}"
             ) from None
     return obj
+
+
+def _workflows_in(module: Any) -> str:
+    """``: its workflows are a, b`` (the generator functions it defines), for a message."""
+    names = sorted(
+        name
+        for name, value in vars(module).items()
+        if inspect.isgeneratorfunction(inspect.unwrap(value))
+        and getattr(value, "__module__", None) == module.__name__
+    )
+    if not names:
+        return ": it defines no workflow (a generator function)"
+    return f": its workflows are {', '.join(names)}"
 
 
 def import_path_of(fn: Callable[..., Any]) -> str:

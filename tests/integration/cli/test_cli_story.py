@@ -58,15 +58,18 @@ def callback_command(err: str, action: str) -> list[str]:
     return ["callback", action, *words[:-1]]
 
 
-def test_run_says_at_once_how_to_answer_a_callback_without_timeout(cli: Cli) -> None:
+def test_run_says_at_once_how_to_answer_a_callback_without_timeout(
+    cli: Cli, workdir: Path
+) -> None:
     db = ["--db", "approvals.db"]
     waiting = cli("run", "flows:approval", "--input", '"laptop"', "--name", "w", *db)
     assert waiting.code == 3, waiting
     assert len(waiting.err.splitlines()) == 1, waiting.err
     assert "is suspended, waiting on: callback 'approve" in waiting.err
-    assert "run `durable-gen worker --db approvals.db` to resume it" in waiting.err
+    full = str(workdir / "approvals.db")  # absolute: it works from another folder too
+    assert f"run `durable-gen worker --db {full}` to resume it" in waiting.err
     args = callback_command(waiting.err, "succeed")
-    assert args[:4] == ["callback", "succeed", *db] and len(args[4]) >= 32
+    assert args[:4] == ["callback", "succeed", "--db", full] and len(args[4]) >= 32
     assert cli(*args, '"yes"').code == 0
     assert cli("worker", "--once", "-q", *db).code == 0
     assert '"answer":"yes"' in cli("show", "w", *db).out
