@@ -1516,8 +1516,13 @@ def _wait_done(op: Operation) -> Answer | None:
 
 
 def _other_copy(known: Operation, news: Operation) -> str | None:
-    """What shows that ``news`` is not a later version of ``known`` (the same id in another
-    execution): a field that never changes once recorded, set in both and different."""
+    """What shows that ``news`` is not a later version of ``known`` (an older copy, or the same
+    id in another execution): a field that never changes once recorded, set in both and
+    different, or a step's count of finished attempts gone down."""
+    if known.step_details is not None and news.step_details is not None:
+        a_n, b_n = known.step_details.attempt, news.step_details.attempt
+        if a_n is not None and b_n is not None and b_n < a_n:
+            return f"Attempt {a_n}, and observe() got it with Attempt {b_n}"
     if known.callback_details is not None and news.callback_details is not None:
         a, b = known.callback_details.callback_id, news.callback_details.callback_id
         if a and b and a != b:
@@ -1628,9 +1633,10 @@ def _stale_news(known: Operation, news: Operation) -> str:
         what = f"is already {known.status}, and observe() got it as {news.status}"
     return (
         f"operation {known.id!r}{f' ({known.name!r})' if known.name else ''} {what}: an "
-        "operation never changes type, callback id or scheduled end and never leaves an ended "
-        "status, so this is an older copy or another execution's operation (ids repeat across "
-        "executions of a workflow); pass observe() the newest version of each operation of "
+        "operation never changes type, callback id or scheduled end, never counts fewer "
+        "attempts and never leaves an ended status, so this is an older copy or another "
+        "execution's operation (ids repeat across executions of a workflow); pass observe() "
+        "the newest version of each operation of "
         "this execution, as the store recorded it"
     )
 
