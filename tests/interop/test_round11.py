@@ -5,9 +5,9 @@ handed those operations, ends the same way and starts nothing; both handlers tak
 execution.
 
 Shapes: Map items that each wait before their step, a Parallel inside every Map item, steps
-that share one name (and names of 256 characters and of every ASCII punctuation), a retry whose delays
-run out inside a child caught by its parent, and number edges (a float that is whole, an int
-past 2**53, -0.0, deeply nested lists).
+that share one name (and names of 256 characters and of every ASCII punctuation), a retry
+whose delays run out inside a child caught by its parent, and number edges (a float that is
+whole, an int past 2**53, -0.0, deeply nested lists).
 """
 
 from __future__ import annotations
