@@ -490,3 +490,68 @@ def test_an_older_copy_of_a_step_waiting_for_its_retry_is_refused_not_run_early(
     interp.close()
     assert done.outcome == rt.Succeeded(result='"refused 3"')
     assert attempts == [1, 2, 3]
+
+
+# -- a stop that the host hears of while an invocation runs ------------------------------------
+
+_charged: list[int] = []
+
+
+@dg.step
+def _charge(i: int) -> int:
+    _charged.append(i)
+    return i
+
+
+def _five_charges(_: object):  # type: ignore[no-untyped-def]
+    out = []
+    for i in range(5):
+        out.append((yield _charge(i)))
+    return out
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("status", ["STOPPED", "TIMED_OUT"])
+def test_news_that_the_execution_was_stopped_ends_new_work_before_another_step_runs(
+    mode: str, status: str
+) -> None:
+    """The host stops the execution while an invocation runs and tells the interpreter (its
+    EXECUTION operation, now STOPPED, given to observe()). It used to be ignored: the workflow
+    went on handing out steps, each with its side effect, until the store refused a checkpoint
+    (in batch mode, every step up to the next suspension)."""
+    _charged.clear()
+    store = start_store("null", 0)
+    interp = rt.Interpreter(_five_charges, list(store.values()), execution_arn="stop-news",
+                            checkpointing=mode)  # fmt: skip
+    action = interp.next_action()
+    if isinstance(action, rt.Flush):  # eager: the START first
+        interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        action = interp.next_action()
+    assert isinstance(action, rt.RunTasks)
+    (task,) = action.tasks
+    interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+    store["exec"] = msgspec.structs.replace(store["exec"], status=status, end_timestamp=1)
+    interp.observe([store["exec"]])
+    with pytest.raises(dg.ValidationError, match=f"ended as {status} while this invocation ran"):
+        interp.next_action()
+    interp.close()
+    assert _charged == [0]
+
+
+def test_the_code_s_own_end_in_a_reply_is_not_taken_for_a_stop() -> None:
+    """A reply carrying the EXECUTION operation ended by the workflow's own result (the drivers
+    checkpoint a result over the output limit so) changes nothing."""
+    store = start_store("null", 0)
+    interp = rt.Interpreter(_five_charges, list(store.values()), execution_arn="own-end")
+    interp.observe([msgspec.structs.replace(store["exec"], status="SUCCEEDED", end_timestamp=1)])
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+        else:
+            break
+    interp.close()
+    assert action == rt.Done(rt.Succeeded(result="[0,1,2,3,4]"))
