@@ -555,3 +555,51 @@ def test_the_code_s_own_end_in_a_reply_is_not_taken_for_a_stop() -> None:
             break
     interp.close()
     assert action == rt.Done(rt.Succeeded(result="[0,1,2,3,4]"))
+
+
+class _StoppingService:
+    """A DurableService whose execution is stopped while the invocation runs: the reply to
+    the checkpoint after ``stop_after`` carries the EXECUTION operation, STOPPED."""
+
+    def __init__(self, status: str, stop_after: int) -> None:
+        self.store = start_store("null", 0)
+        self.status = status
+        self.stop_after = stop_after
+        self.calls = 0
+
+    def event(self) -> rt.InvocationInput:
+        state = rt.ExecutionState(operations=list(self.store.values()))
+        return rt.InvocationInput(durable_execution_arn="stopping", checkpoint_token="t0",
+                                  initial_execution_state=state)  # fmt: skip
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: Any
+    ) -> rt.CheckpointResponse:
+        applied = rt.apply_updates(self.store, updates, now_ms=0)
+        self.calls += 1
+        changed = list(applied.operations)
+        if self.calls == self.stop_after:
+            self.store["exec"] = msgspec.structs.replace(
+                self.store["exec"], status=self.status, end_timestamp=1
+            )
+            changed.append(self.store["exec"])
+        state = rt.ExecutionState(operations=changed)
+        return rt.CheckpointResponse(checkpoint_token=f"t{self.calls}", new_execution_state=state)
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> Any:
+        return rt.ExecutionState(operations=list(self.store.values()))
+
+
+@pytest.mark.parametrize("mode", ["step", "eager"])
+@pytest.mark.parametrize("status", ["STOPPED", "TIMED_OUT"])
+def test_the_drivers_end_an_invocation_pending_when_a_reply_shows_the_execution_stopped(
+    mode: str, status: str
+) -> None:
+    """The reply to a checkpoint carries the EXECUTION operation stopped: the driver sends
+    nothing more and runs no further step (it used to go on until the store refused)."""
+    _charged.clear()
+    service = _StoppingService(status, stop_after=1)
+    output = rt.invoke(_five_charges, service.event(), service, checkpointing=mode)
+    assert output.status == "PENDING"
+    assert _charged == ([0] if mode == "step" else [])
+    assert service.calls == 1
