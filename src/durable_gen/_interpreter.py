@@ -686,6 +686,8 @@ class Interpreter(StepHandlers):
                 )
             if op.type == "EXECUTION":
                 if op.status in _STOPPED_FROM_OUTSIDE and self._ended_as is None:
+                    if op.id != (self._execution_id or op.id):
+                        raise ValidationError(_unknown_news(op))
                     # stopped or timed out while this invocation runs: no step may start
                     # now, its side effect would come before the store refused its record
                     self._ended_as = op.status

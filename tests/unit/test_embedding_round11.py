@@ -603,3 +603,27 @@ def test_the_drivers_end_an_invocation_pending_when_a_reply_shows_the_execution_
     assert output.status == "PENDING"
     assert _charged == ([0] if mode == "step" else [])
     assert service.calls == 1
+
+
+def test_another_execution_s_stop_is_refused_as_news_of_another_execution() -> None:
+    """A stopped EXECUTION operation whose id is not this execution's (a host that keeps
+    several executions mixed their news up) stops nothing here: `ValidationError`."""
+    _charged.clear()
+    store = start_store("null", 0)
+    interp = rt.Interpreter(_five_charges, list(store.values()), execution_arn="mine")
+    other = rt.Operation(id="exec-of-another", type="EXECUTION", status="STOPPED",
+                         start_timestamp=0, end_timestamp=1)  # fmt: skip
+    with pytest.raises(dg.ValidationError, match="another execution's operation"):
+        interp.observe([other])
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+        else:
+            break
+    interp.close()
+    assert action == rt.Done(rt.Succeeded(result="[0,1,2,3,4]"))
+    assert _charged == [0, 1, 2, 3, 4]
