@@ -129,8 +129,14 @@ _Result = tuple[Any, Exception | None]
 
 
 class _TokenWithheld(Exception):
-    """The service answered a checkpoint without a new token: this invocation may send
-    nothing more (the execution was paused), so it ends PENDING."""
+    """The service answered a checkpoint without a new token (the execution was paused), or
+    with the execution stopped or timed out: this invocation may send nothing more, so it
+    ends PENDING."""
+
+
+#: An EXECUTION operation in a checkpoint reply with one of these statuses ended from outside
+#: its code (``StopDurableExecution``, its timeout): no step may start after it.
+_STOPPED_FROM_OUTSIDE: Final = frozenset({"STOPPED", "TIMED_OUT"})
 
 
 class _Invocation:
@@ -427,6 +433,9 @@ class _Invocation:
             )
         if self.hooks is not None:
             self.hooks.observe(operations)
+        for op in operations:
+            if op.type == "EXECUTION" and op.status in _STOPPED_FROM_OUTSIDE:
+                raise _TokenWithheld  # stopped or timed out: what was sent is all there is
         return operations
 
     def withheld(self) -> InvocationOutput:

@@ -393,6 +393,7 @@ class Interpreter(StepHandlers):
         "_reply_must_carry",
         "_sent",
         "_started",
+        "_stopped_while_running",
         "_trusted_replies",
         "serdes",
         "unyielded",
@@ -471,6 +472,7 @@ class Interpreter(StepHandlers):
         super().__init__(ops, execution_arn, checkpointing, clock)
         #: The execution ended (its EXECUTION operation): replaying it is fine, new work is not.
         self._refuse_work = self._ended_as is not None and not self._checks_history
+        self._stopped_while_running = False
         self.payload_format = payload_format
         self._aws_types = payload_format == "aws"
         self.workflow = workflow
@@ -614,6 +616,15 @@ class Interpreter(StepHandlers):
         return Flush(updates)
 
     def _ended_message(self, what: str) -> str:
+        if self._stopped_while_running:
+            return (
+                f"the execution ended as {self._ended_as} while this invocation ran (observe() "
+                f"got its EXECUTION operation so) and its workflow would now {what}: the store "
+                "records nothing more for it, and a step run now would have its side effect "
+                "before the store refused its checkpoint. Give the invocation up (close() the "
+                "interpreter, abandon the steps still running), do not invoke the execution "
+                "again, drop its timers, and tell whoever answers its callbacks that it ended"
+            )
         return (
             f"the execution ended as {self._ended_as} (the Status of its EXECUTION operation) "
             f"and its workflow would now {what}: an ended execution is not invoked again (a "
@@ -674,6 +685,14 @@ class Interpreter(StepHandlers):
                     f"{type(op).__name__}"
                 )
             if op.type == "EXECUTION":
+                if op.status in _STOPPED_FROM_OUTSIDE and self._ended_as is None:
+                    if op.id != (self._execution_id or op.id):
+                        raise ValidationError(_unknown_news(op))
+                    # stopped or timed out while this invocation runs: no step may start
+                    # now, its side effect would come before the store refused its record
+                    self._ended_as = op.status
+                    self._refuse_work = not self._checks_history
+                    self._stopped_while_running = True
                 continue
             problem = check_status(op)
             if problem is not None:
@@ -1510,8 +1529,13 @@ def _wait_done(op: Operation) -> Answer | None:
 
 
 def _other_copy(known: Operation, news: Operation) -> str | None:
-    """What shows that ``news`` is not a later version of ``known`` (the same id in another
-    execution): a field that never changes once recorded, set in both and different."""
+    """What shows that ``news`` is not a later version of ``known`` (an older copy, or the same
+    id in another execution): a field that never changes once recorded, set in both and
+    different, or a step's count of finished attempts gone down."""
+    if known.step_details is not None and news.step_details is not None:
+        a_n, b_n = known.step_details.attempt, news.step_details.attempt
+        if a_n is not None and b_n is not None and b_n < a_n:
+            return f"Attempt {a_n}, and observe() got it with Attempt {b_n}"
     if known.callback_details is not None and news.callback_details is not None:
         a, b = known.callback_details.callback_id, news.callback_details.callback_id
         if a and b and a != b:
@@ -1528,6 +1552,9 @@ def _other_copy(known: Operation, news: Operation) -> str | None:
 
 
 _ENDS: Final = {"SUCCEED": "SUCCEEDED", "FAIL": "FAILED"}
+#: How an execution ends from outside its code (``StopDurableExecution``, its timeout): news of
+#: it ends the invocation's new work; the code's own end (SUCCEEDED, FAILED) comes from it.
+_STOPPED_FROM_OUTSIDE: Final = frozenset({"STOPPED", "TIMED_OUT"})
 
 
 def _contradiction(update: OperationUpdate, reply: Operation) -> str | None:
@@ -1622,9 +1649,10 @@ def _stale_news(known: Operation, news: Operation) -> str:
         what = f"is already {known.status}, and observe() got it as {news.status}"
     return (
         f"operation {known.id!r}{f' ({known.name!r})' if known.name else ''} {what}: an "
-        "operation never changes type, callback id or scheduled end and never leaves an ended "
-        "status, so this is an older copy or another execution's operation (ids repeat across "
-        "executions of a workflow); pass observe() the newest version of each operation of "
+        "operation never changes type, callback id or scheduled end, never counts fewer "
+        "attempts and never leaves an ended status, so this is an older copy or another "
+        "execution's operation (ids repeat across executions of a workflow); pass observe() "
+        "the newest version of each operation of "
         "this execution, as the store recorded it"
     )
 

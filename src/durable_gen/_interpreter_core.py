@@ -204,6 +204,7 @@ class Core:
         "_code_failures",
         "_ended_as",
         "_events",
+        "_execution_id",
         "_expanded",
         "_fiber",
         "_fibers",
@@ -234,10 +235,13 @@ class Core:
         self._has_input = False
         #: The status of an EXECUTION operation that ended (SUCCEEDED, STOPPED...), else None.
         self._ended_as: str | None = None
+        #: The id of the EXECUTION operation given, if any.
+        self._execution_id: str | None = None
         ops = {op.id: op for op in operations}
         for execution in [op for op in ops.values() if op.type == "EXECUTION"]:
             del ops[execution.id]
             self._has_input = True
+            self._execution_id = execution.id
             if execution.status in TERMINAL_STATUSES:
                 self._ended_as = execution.status
             if execution.execution_details is not None:

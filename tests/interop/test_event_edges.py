@@ -34,9 +34,18 @@ class Client:
     """A boto3 ``lambda`` client answering as the service does: each checkpoint with a new
     token and the operations it changed; state pages from ``pages``."""
 
-    def __init__(self, pages: dict[str, Any]) -> None:
+    def __init__(self, pages: dict[str, Any], event: dict[str, Any] | None = None) -> None:
         self.pages = pages
         self.actions: list[str] = []
+        #: finished attempts by step id, as the service counts them (START leaves the count,
+        #: SUCCEED, FAIL and RETRY finish one): it never goes down
+        self.attempts: dict[str, int] = {}
+        first = ((event or {}).get("InitialExecutionState") or {}).get("Operations") or []
+        for page in [{"Operations": first}, *pages.values()]:
+            for op in page.get("Operations") or []:
+                details = op.get("StepDetails") or {}
+                if isinstance(details.get("Attempt"), int):
+                    self.attempts[op["Id"]] = details["Attempt"]
 
     def checkpoint_durable_execution(self, **kwargs: Any) -> dict[str, Any]:
         changed = []
@@ -47,8 +56,10 @@ class Client:
             op: dict[str, Any] = {"Id": u["Id"], "Type": u["Type"], "Status": STATUS[u["Action"]]}
             op.update({k: u[k] for k in ("Name", "SubType", "ParentId") if k in u})
             if u["Type"] == "STEP":
+                attempt = self.attempts.get(u["Id"], 0) + (u["Action"] != "START")
+                self.attempts[u["Id"]] = attempt
                 op["StepDetails"] = {
-                    "Attempt": 1,
+                    "Attempt": attempt,
                     **({"Result": u["Payload"]} if "Payload" in u else {}),
                 }
             elif u["Type"] == "CALLBACK":
@@ -253,7 +264,7 @@ def test_both_sdks_end_an_edge_event_the_same_way(
     pair: str, ev: dict[str, Any], pages: dict[str, Any]
 ) -> None:
     ours, theirs = PAIRS[pair]
-    ours_client, their_client = Client(pages), Client(pages)
+    ours_client, their_client = Client(pages, ev), Client(pages, ev)
     ours_out = lambda_handler(ours, client=ours_client)(copy.deepcopy(ev), Context())
     their_handler = execution_module.durable_execution(boto3_client=their_client)(theirs)
     their_out = their_handler(copy.deepcopy(ev), Context())
