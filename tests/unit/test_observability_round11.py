@@ -206,16 +206,26 @@ class _Keep(logging.Handler):
 
 @pytest.fixture
 def kept() -> Iterator[_Keep]:
+    """Keep what durable_gen's loggers write, whatever an earlier test left configured
+    (a level, ``disabled``, ``propagate``, ``logging.disable``)."""
     handler = _Keep()
-    loggers = [logging.getLogger("durable_gen")]  # the workflow's logger and the engine's
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    root = logging.getLogger("durable_gen")  # the workflow's logger and the engine's
+    loggers = [root, logging.getLogger("durable_gen.steps"), logging.getLogger(_log.name)]
+    saved = [(lg.level, lg.disabled, lg.propagate) for lg in loggers]
+    manager_disable = logging.root.manager.disable
+    logging.disable(logging.NOTSET)
+    root.addHandler(handler)
+    for lg in loggers:
+        lg.setLevel(logging.INFO)
+        lg.disabled = False
+        lg.propagate = True
     yield handler
-    for logger, level in zip(loggers, levels, strict=True):
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    root.removeHandler(handler)
+    for lg, (level, disabled, propagate) in zip(loggers, saved, strict=True):
+        lg.setLevel(level)
+        lg.disabled = disabled
+        lg.propagate = propagate
+    logging.disable(manager_disable)
 
 
 @dg.step(retry=dg.Retry(max_attempts=3, initial_delay=2, jitter="none"))
