@@ -1004,6 +1004,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _lease(text: str) -> float:
+    value = _positive(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 1 second, got {text}: a shorter lease expires between renewals "
+            "and workers take each other's live executions over (default 30)"
+        )
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -1186,7 +1196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lease",
         action=_Once,
-        type=_positive,
+        type=_lease,
         default=30.0,
         help="invocation lease seconds (default 30)",
     )
