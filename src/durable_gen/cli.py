@@ -41,6 +41,7 @@ from ._errors import (
     InvalidInputError,
     StoreError,
     ValidationError,
+    shown,
 )
 from ._wire import MAX_WAIT_SECONDS, ErrorObject, Event
 
@@ -198,10 +199,14 @@ def _check_text(args: argparse.Namespace) -> None:
     for dest, value in vars(args).items():
         for text in value if isinstance(value, list) else [value]:
             if isinstance(text, str) and _SURROGATE.search(text):
-                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                try:  # bytes of argv that are not UTF-8, as Python decoded them
+                    raw = text.encode("utf-8", "surrogateescape")
+                except UnicodeEncodeError:  # a surrogate no byte gives (main() called by code)
+                    raw = text.encode("utf-8", "backslashreplace")
+                printable = raw.decode("utf-8", "backslashreplace")
                 option = "--" + dest.replace("_", "-") if dest in _OPTION_DESTS else dest.upper()
                 raise CliError(
-                    f"{option} is not UTF-8 text ({shown!r}): pass UTF-8 (check the terminal's "
+                    f"{option} is not UTF-8 text ({printable!r}): pass UTF-8 (check the terminal's "
                     "locale or the script that built the command line)"
                 )
 
@@ -356,7 +361,7 @@ def _resolve(store: Any, ref: str) -> str:
                 f"`durable-gen callback succeed {ref} 'RESULT_JSON'`"
             )
         raise CliError(
-            f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
+            f"no execution matches {shown(ref)} in {store.path}: give its ARN, or a prefix of its "
             "id or name (durable-gen list shows them)"
         )
     if len(arns) > 1:
@@ -819,7 +824,7 @@ def _cmd_callback(args: argparse.Namespace) -> int:
                     f"callback: give the CallbackId of the callback to answer ({waits})"
                 ) from None
             raise UnknownCallbackError(
-                f"no callback has the id {args.callback_id!r} in {store.path}"
+                f"no callback has the id {shown(args.callback_id)} in {store.path}"
                 f"{_from_source(args)}: give the CallbackId that `durable-gen show` prints "
                 'for the execution (its "waits on" line) or its CallbackStarted event, on '
                 "the database the execution is in (--db, or DURABLE_GEN_DB)"

@@ -337,3 +337,178 @@ def test_a_lambda_event_with_a_lone_surrogate_is_invalid_input_naming_where(
     assert "Send the event the service sent" in message
     message.encode()  # the message itself can be sent back
     assert service.checkpoints == []
+
+
+# --- hostile values given to the test runner and to options ------------------------------------
+
+
+def _callback_flow(_: object) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="c", timeout=600)
+    return (yield handle)
+
+
+def _runner_calls() -> list[tuple[str, Any, type[Exception], str]]:
+    from durable_gen.testing import TestRunner
+
+    runner = TestRunner()
+    run = runner.run(_callback_flow, None)
+    cid = run.callback_id("c")
+    return [
+        ("advance", lambda v: runner.advance(v), dg.ValidationError, "advance() needs"),
+        ("run-callback", lambda v: run.send_callback_success(v), dg.ValidationError, "name"),
+        ("run-callback-id", lambda v: run.callback_id(v), dg.ValidationError, "callback's name"),
+        (
+            "run-callback-failure",
+            lambda v: run.send_callback_failure("c", v),
+            dg.DurableGenError,
+            "",
+        ),
+        (
+            "runner-callback-failure",
+            lambda v: runner.send_callback_failure(cid, v),
+            dg.DurableGenError,
+            "",
+        ),
+        ("operation-name", lambda v: run.operation(v), dg.ValidationError, "operation() takes"),
+        ("operation-type", lambda v: run.operation("c", type=v), dg.ValidationError, "type"),
+        ("operation-index", lambda v: run.operation("c", index=v), dg.ValidationError, "index"),
+        ("operations-name", lambda v: run.operations(v), dg.ValidationError, "name must be"),
+        ("export", lambda v: run.export(v), dg.ValidationError, "export() takes a file path"),
+        ("register", lambda v: runner.register(v, _waits), dg.ValidationError, "register()"),
+        ("deploy", lambda v: runner.deploy(v, _waits), dg.DurableGenError, "deploy() needs"),
+        ("crash", lambda v: runner.crash(v), dg.ValidationError, "CrashSchedule"),
+        (
+            "completion",
+            lambda v: dg.Completion(min_successful=v),
+            dg.ValidationError,
+            "min_successful",
+        ),
+    ]
+
+
+_RUNNER_CASES = [c[0] for c in _runner_calls()]
+
+
+@pytest.mark.parametrize("case", range(len(_RUNNER_CASES)), ids=_RUNNER_CASES)
+@pytest.mark.parametrize("make", [_deep, _Hostile], ids=["deep", "hostile"])
+def test_a_hostile_or_deep_value_given_to_the_test_runner_is_a_typed_error(
+    case: int, make: Any
+) -> None:
+    # The value's own RuntimeError (from repr, == or hash) or a RecursionError came out of the
+    # runner's methods instead of the error naming the argument.
+    _, call, error, fragment = _runner_calls()[case]
+    with pytest.raises(error) as caught:
+        call(make())
+    assert fragment in str(caught.value)
+
+
+# --- the command line: an ID too long, text that is not UTF-8 ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["show", "x" * 100_000],
+        ["stop", "x" * 100_000],
+        ["history", "x" * 100_000],
+        ["callback", "succeed", "x" * 100_000, "1"],
+    ],
+    ids=["show", "stop", "history", "callback"],
+)
+def test_an_id_too_long_to_exist_is_no_match_in_a_short_line(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A StoreError "LIKE or GLOB pattern too complex" (exit status 1) came out, saying
+    # nothing of the ID; then the error line carried all 100,000 characters.
+    db = tmp_path / "d.db"
+    _two(db)
+    code = main([*command, "--db", str(db)])
+    err = capsys.readouterr().err
+    assert code in (1, 2), err
+    assert "no execution matches" in err or "no callback has the id" in err
+    assert "pattern too complex" not in err
+    assert len(err) < 1000
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["stop", "\ud800"], ["start", "x:y", "--name", "a\udbff"], ["show", "\udfff"]],
+    ids=["id", "name", "low"],
+)
+def test_an_argument_with_a_surrogate_no_byte_gives_is_a_usage_error(
+    tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # main() called by code with a lone high surrogate (no undecodable byte gives one) raised
+    # UnicodeEncodeError out of the check meant to refuse it.
+    code = main([*command, "--db", str(tmp_path / "d.db")])
+    assert code == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+# --- bad history events given to replay ----------------------------------------------------------
+
+
+def _add(x: int) -> Generator[Any, Any, int]:
+    return (yield dg.Step(lambda: x + 1, name="add"))
+
+
+def _history_events() -> list[dict[str, Any]]:
+    from durable_gen.testing import TestRunner
+
+    return list(TestRunner().run(_add, 1).export()["Events"])
+
+
+def _damaged_history(kind: str) -> Any:
+    events = _history_events()
+    if kind == "history-deep":
+        return _deep()
+    if kind == "event-list":
+        events[0] = [events[0]]
+    elif kind == "event-hostile":
+        events[1] = _Hostile()
+    elif kind == "event-type-deep":
+        events[1] = {"EventType": _deep()}
+    elif kind == "name-hostile":
+        events[1]["Name"] = _Hostile()
+    elif kind == "payload-deep":
+        events[2]["StepSucceededDetails"]["Result"]["Payload"] = _deep()
+    elif kind == "error-deep":
+        events[-1] = {
+            "EventType": "ExecutionFailed",
+            "EventId": 99,
+            "ExecutionFailedDetails": {"Error": {"Payload": {"ErrorMessage": _deep()}}},
+        }
+    return {"Events": events}
+
+
+@pytest.mark.parametrize(
+    ("kind", "fragment"),
+    [
+        ("history-deep", "nested too deeply to be an operation"),
+        ("event-list", "Events[0] is a list, not an event object"),
+        ("event-hostile", "Events[1] is a _Hostile, not an event object"),
+        ("event-type-deep", "has no EventType"),
+        ("name-hostile", "the Name of StepStarted event 2 must be a string"),
+        ("payload-deep", "nested too deeply"),
+    ],
+)
+def test_a_damaged_history_is_invalid_input_saying_what(kind: str, fragment: str) -> None:
+    # A RecursionError, the value's own RuntimeError, or "'list' object has no attribute
+    # 'get'" came out of load_history and replay.
+    from durable_gen.testing import load_history, replay
+
+    history = _damaged_history(kind)
+    with pytest.raises(dg.InvalidInputError) as caught:
+        load_history(history)
+    assert fragment in str(caught.value)
+    report = replay(_add, history)
+    assert report.status == "invalid", report
+    assert fragment in report.message
+
+
+def test_a_recorded_error_nested_past_reading_still_loads() -> None:
+    from durable_gen.testing import load_history
+
+    history = load_history(_damaged_history("error-deep"))
+    assert history.status == "FAILED"
+    assert history.error is not None and "repr() fails" in (history.error.error_message or "")

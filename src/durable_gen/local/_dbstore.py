@@ -278,6 +278,11 @@ def reset_invocation(ex: StoredExecution) -> None:
     ex.reinvoke = False
 
 
+#: Longer than any execution id or name (ids and names are at most 64 characters; SQLite
+#: refuses a LIKE pattern of 50,000 bytes).
+_LONGEST_REF: Final = 1024
+
+
 def like_prefix(text: str) -> str:
     """A ``LIKE ... ESCAPE '\\'`` pattern matching what starts with ``text``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -876,6 +881,8 @@ class SqlStore(SqlReads):
         """
         if self._one("SELECT 1 FROM executions WHERE arn = ?", (ref,)) is not None:
             return [ref]
+        if len(ref) > _LONGEST_REF:  # no id or name is that long (SQLite refuses the pattern)
+            return []
         like = like_prefix(ref)
         rows = self._all(
             "SELECT arn, execution_id, name FROM executions "

@@ -279,7 +279,7 @@ class LocalService(Runner):
         ):
             raise ValidationError(
                 "execution_name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-', got "
-                f"{execution_name!r}"
+                f"{shown(execution_name)}"
             )
         if execution_timeout is not None and (
             isinstance(execution_timeout, bool)
@@ -759,7 +759,7 @@ class LocalService(Runner):
         entry = self._store.find_callback(callback_id) if isinstance(callback_id, str) else None
         if entry is None:
             raise UnknownCallbackError(
-                f"no callback has the id {callback_id!r}{_id_hint(callback_id)}: use the "
+                f"no callback has the id {shown(callback_id)}{_id_hint(callback_id)}: use the "
                 "CallbackId of a CALLBACK operation (CallbackDetails.CallbackId, or the "
                 "CallbackStarted event) of this service"
             )
