@@ -579,7 +579,7 @@ class TestRunner:
         """
         if not isinstance(name, str) or not name:
             raise ValidationError(
-                f"register() takes the Invoke name (a non-empty str), got {shown(name)}"
+                f"register() takes Invoke names (a non-empty str), got {shown(name)}"
             )
         check_functions({name: fn})
         if inspect.isgeneratorfunction(inspect.unwrap(fn)):
