@@ -512,3 +512,22 @@ def test_a_recorded_error_nested_past_reading_still_loads() -> None:
     history = load_history(_damaged_history("error-deep"))
     assert history.status == "FAILED"
     assert history.error is not None and "repr() fails" in (history.error.error_message or "")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda e, v: e.get_execution(v),
+        lambda e, v: e.stop(v),
+        lambda e, v: e.run(v),
+        lambda e, v: e.list_executions(v),
+        lambda e, v: e.start(v),
+    ],
+    ids=["get", "stop", "run", "list", "start"],
+)
+@pytest.mark.parametrize("make", [_deep, _Hostile], ids=["deep", "hostile"])
+def test_a_hostile_or_deep_value_given_to_the_engine_is_a_typed_error(call: Any, make: Any) -> None:
+    # The value's own RuntimeError (from repr, == or hash) or a RecursionError came out.
+    engine = LocalService(clock=VirtualClock())
+    with pytest.raises(dg.DurableGenError):
+        call(engine, make())

@@ -288,7 +288,12 @@ class LocalService(Runner):
         ):
             raise ValidationError(
                 f"execution_timeout must be whole seconds in 1..{MAX_WAIT_SECONDS} (or None), "
-                f"got {execution_timeout!r}"
+                f"got {shown(execution_timeout)}"
+            )
+        if not isinstance(function_name, str):
+            raise ValidationError(
+                "start() takes the name a function is registered under (a str), got "
+                f"{shown(function_name)}"
             )
         with self._lock:
             function = self._functions.get(function_name)
@@ -418,10 +423,12 @@ class LocalService(Runner):
         Raises:
             ValidationError: ``status`` is not one an execution can have.
         """
-        if status is not None and status not in _EXECUTION_STATUSES:
+        if status is not None and (
+            not isinstance(status, str) or status not in _EXECUTION_STATUSES
+        ):
             raise ValidationError(
                 f"status must be one of {', '.join(_EXECUTION_STATUSES)} (or None for every "
-                f"execution), got {status!r}"
+                f"execution), got {shown(status)}"
             )
         with self._lock:
             return [
@@ -620,7 +627,7 @@ class LocalService(Runner):
         if until is not None and not _is_int(until):
             raise ValidationError(
                 f"until must be a time on the engine's clock in whole epoch milliseconds (an "
-                f"int), or None, got {until!r}"
+                f"int), or None, got {shown(until)}"
             )
         running = STEP.get()
         if running is not None:
