@@ -2001,7 +2001,7 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStr
     tolerated_failure_percentage: float | None = None
 
     def __post_init__(self) -> None:
-        if self.min_successful == 0 and not isinstance(self.min_successful, bool):
+        if type(self.min_successful) is int and self.min_successful == 0:
             # AWS's SDKs refuse it too; 0 would decide the batch at its first completed item.
             raise ValidationError(
                 "Completion min_successful must be at least 1, got 0: leave it None when no "

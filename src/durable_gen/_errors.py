@@ -255,14 +255,12 @@ def _check_recordable(
     if error_type is not None and not isinstance(error_type, str):
         raise ValidationError(
             f"{cls} error_type must be a str (the name the workflow tests, exc.error_type == "
-            f"'Declined') or None, got {type(error_type).__name__} {error_type!r}"
+            f"'Declined') or None, got {type(error_type).__name__} {shown(error_type, 80)}"
         )
     if error_data is not None and not isinstance(error_data, str):
-        shown = repr(error_data)
-        shown = shown if len(shown) <= 80 else shown[:80] + "..."
         raise ValidationError(
             f"{cls} error_data must be a str or None (it is recorded as text), got "
-            f"{type(error_data).__name__} {shown}: encode it first, "
+            f"{type(error_data).__name__} {shown(error_data, 80)}: encode it first, "
             "error_data=json.dumps(...), and decode it where it is caught"
         )
     if stack_trace is None:

@@ -149,11 +149,10 @@ def error_object_problem(error: ErrorObject) -> str | None:
     for field in ("error_type", "error_message", "error_data"):
         value = getattr(error, field)
         if value is not None and not isinstance(value, str):
-            shown = repr(value)
-            shown = shown if len(shown) <= 80 else shown[:80] + "..."
+            text = shown(value, 80)
             advice = " (encode data as JSON text: json.dumps(...))" if field == "error_data" else ""
             return (
-                f"cannot be recorded: its {field} is {type(value).__name__} {shown}, not a str "
+                f"cannot be recorded: its {field} is {type(value).__name__} {text}, not a str "
                 f"or None{advice}"
             )
     trace = error.stack_trace

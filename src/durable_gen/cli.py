@@ -41,6 +41,7 @@ from ._errors import (
     InvalidInputError,
     StoreError,
     ValidationError,
+    shown,
 )
 from ._wire import MAX_WAIT_SECONDS, ErrorObject, Event
 
@@ -218,10 +219,14 @@ def _check_text(args: argparse.Namespace) -> None:
     for dest, value in vars(args).items():
         for text in value if isinstance(value, list) else [value]:
             if isinstance(text, str) and _SURROGATE.search(text):
-                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                try:  # bytes of argv that are not UTF-8, as Python decoded them
+                    raw = text.encode("utf-8", "surrogateescape")
+                except UnicodeEncodeError:  # a surrogate no byte gives (main() called by code)
+                    raw = text.encode("utf-8", "backslashreplace")
+                printable = raw.decode("utf-8", "backslashreplace")
                 option = "--" + dest.replace("_", "-") if dest in _OPTION_DESTS else dest.upper()
                 raise CliError(
-                    f"{option} is not UTF-8 text ({shown!r}): pass UTF-8 (check the terminal's "
+                    f"{option} is not UTF-8 text ({printable!r}): pass UTF-8 (check the terminal's "
                     "locale or the script that built the command line)"
                 )
 
@@ -377,7 +382,7 @@ def _resolve(store: Any, ref: str, db: str | None) -> str:
                 f"`durable-gen callback succeed{_db_option(db)} {ref} 'RESULT_JSON'`"
             )
         raise CliError(
-            f"no execution matches {ref!r} in {store.path}: give its ARN, or a prefix of its "
+            f"no execution matches {shown(ref)} in {store.path}: give its ARN, or a prefix of its "
             "id or name (durable-gen list shows them)"
         )
     if len(arns) > 1:
@@ -849,7 +854,7 @@ def _cmd_callback(args: argparse.Namespace) -> int:
                     f"callback: give the CallbackId of the callback to answer ({waits})"
                 ) from None
             raise UnknownCallbackError(
-                f"no callback has the id {args.callback_id!r} in {store.path}"
+                f"no callback has the id {shown(args.callback_id)} in {store.path}"
                 f"{_from_source(args)}: give the CallbackId that `durable-gen show` prints "
                 'for the execution (its "waits on" line) or its CallbackStarted event, on '
                 "the database the execution is in (--db, or DURABLE_GEN_DB)"
@@ -1054,6 +1059,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _lease(text: str) -> float:
+    value = _positive(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 1 second, got {text}: a shorter lease expires between renewals "
+            "and workers take each other's live executions over (default 30)"
+        )
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -1247,7 +1262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lease",
         action=_Once,
-        type=_positive,
+        type=_lease,
         default=30.0,
         help="invocation lease seconds (default 30)",
     )

@@ -175,7 +175,7 @@ def _check_store(operations: object, now_ms: object, what: str) -> None:
     if not isinstance(now_ms, int) or isinstance(now_ms, bool) or now_ms < 0:
         raise ValidationError(
             f"{what}() takes now_ms as whole epoch milliseconds (an int, 0 or more), got "
-            f"{now_ms!r}: pass round(seconds * 1000)"
+            f"{shown(now_ms)}: pass round(seconds * 1000)"
         )
 
 
@@ -197,6 +197,15 @@ def _check_answer(result: object, error: object, what: str) -> None:
         )
     if isinstance(error, ErrorObject):
         check_error_object(error, f"{what}()'s error=", ValidationError)
+
+
+def _check_id(value: object, what: str, name: str) -> None:
+    """An id given to ``what()``: text, as the history records it."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{what}() takes {name} as the str the history records, got "
+            f"{type(value).__name__} {shown(value)}"
+        )
 
 
 def _check_running(operations: dict[str, Operation], what: str) -> Operation | None:
@@ -481,6 +490,7 @@ def complete_callback(
     """
     _check_store(operations, now_ms, "complete_callback")
     _check_answer(result, error, "complete_callback")
+    _check_id(callback_id, "complete_callback", "callback_id")
     _check_running(operations, f"callback {callback_id!r} not answered")
     op = _open_callback(operations, callback_id)
     status: Literal["SUCCEEDED", "FAILED"] = "FAILED" if error is not None else "SUCCEEDED"
@@ -515,6 +525,7 @@ def heartbeat_callback(
         ValidationError: ``heartbeat`` is not this callback's heartbeat timer.
     """
     _check_store(operations, now_ms, "heartbeat_callback")
+    _check_id(callback_id, "heartbeat_callback", "callback_id")
     _check_running(operations, f"heartbeat of callback {callback_id!r} refused")
     op = _open_callback(operations, callback_id)
     if heartbeat is None:
@@ -527,7 +538,7 @@ def heartbeat_callback(
     ):
         raise ValidationError(
             f"heartbeat_callback() takes the 'callback-heartbeat' Timer armed for callback "
-            f"{callback_id!r} (operation {op.id!r}), got {heartbeat!r}"
+            f"{callback_id!r} (operation {op.id!r}), got {shown(heartbeat)}"
         )
     return Timer(
         kind="callback-heartbeat",
@@ -575,10 +586,13 @@ def complete_invoke(
     """
     _check_store(operations, now_ms, "complete_invoke")
     _check_answer(result, error, "complete_invoke")
-    if status is not None and (status not in _INVOKE_ENDS or result is not None):
+    _check_id(operation_id, "complete_invoke", "operation_id")
+    if status is not None and (
+        not isinstance(status, str) or status not in _INVOKE_ENDS or result is not None
+    ):
         raise ValidationError(
             f"complete_invoke() takes status= as one of {sorted(_INVOKE_ENDS)}, for a function "
-            f"that did not succeed (with error= or none), got status={status!r}"
+            f"that did not succeed (with error= or none), got status={shown(status)}"
             + (" with a result" if result is not None else "")
         )
     _check_running(operations, f"chained invoke {operation_id!r} not completed")
@@ -649,7 +663,7 @@ def run_step_call(call: StepCall) -> Any:
     """
     if not isinstance(call, StepCall):
         raise ValidationError(
-            f"run_step_call takes the StepCall of Interpreter.step_call(task), got {call!r}"
+            f"run_step_call takes the StepCall of Interpreter.step_call(task), got {shown(call)}"
         )
     module_name, _, qualname = call.function.partition(":")
     try:

@@ -137,6 +137,15 @@ def parse_event(event: Any) -> InvocationInput:
             "is truncated, or holds an operation of a kind this version of durable-gen does "
             "not know (upgrade it if the service added one)"
         ) from exc
+    except UnicodeEncodeError:  # a lone surrogate, where msgspec reads a key or an enum
+        raise _not_unicode(event) from None
+    for value in (
+        parsed.durable_execution_arn,
+        parsed.checkpoint_token,
+        parsed.initial_execution_state.next_marker or "",
+    ):
+        if not _is_unicode(value):  # sent back to the service, which would refuse it
+            raise _not_unicode(event)
     empty = [
         key
         for key, value in (
@@ -157,6 +166,44 @@ def parse_event(event: Any) -> InvocationInput:
             "pages: the operation state is truncated, so the workflow input is unknown"
         )
     return parsed
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_at(value: object, path: str) -> str | None:
+    """The path in a decoded event of the first text (a key or a value) that is not valid
+    Unicode, if any."""
+    if isinstance(value, str):
+        return None if _is_unicode(value) else path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and not _is_unicode(key):
+                return f"{path}, the key {key!a}"
+            found = _surrogate_at(item, f"{path}.{key}" if isinstance(key, str) else path)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _surrogate_at(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _not_unicode(event: Mapping[Any, Any]) -> InvalidInputError:
+    where = _surrogate_at(event, "the event") or "the event"
+    return InvalidInputError(
+        f"the durable-execution invocation event holds text that is not valid Unicode, at "
+        f"{where}: a lone surrogate (such as \\ud800 escaped in its JSON), "
+        "which the service never sends; this event was written by hand or altered on its way. "
+        "Send the event the service sent"
+    )
 
 
 def _failed(exc: BaseException) -> InvocationOutput:

@@ -278,6 +278,11 @@ def reset_invocation(ex: StoredExecution) -> None:
     ex.reinvoke = False
 
 
+#: Longer than any execution id or name (ids and names are at most 64 characters; SQLite
+#: refuses a LIKE pattern of 50,000 bytes).
+_LONGEST_REF: Final = 1024
+
+
 def like_prefix(text: str) -> str:
     """A ``LIKE ... ESCAPE '\\'`` pattern matching what starts with ``text``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -359,7 +364,7 @@ def decode_operation(body: bytes | str, op_id: str, arn: str, where: object) -> 
     """The operation a row's ``body`` holds; ``DamagedRecordError`` if it does not decode."""
     try:
         return _decode_operation(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, TypeError) as exc:  # TypeError: a number, not text or bytes
         raise damaged(f"operation {op_id!r} of {arn}", where, exc) from None
 
 
@@ -368,7 +373,7 @@ def decode_operations(rows: list[Any], arn: str, where: object) -> list[Operatio
     does not decode."""
     try:
         return [_decode_operation(body) for (body,) in rows]
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, TypeError) as exc:  # TypeError: a number, not text or bytes
         raise damaged(f"an operation of {arn}", where, exc) from None
 
 
@@ -377,7 +382,7 @@ def decode_events(rows: list[Any], arn: str, where: object) -> list[Event]:
     one does not decode."""
     try:
         return [_decode_event(body) for (body,) in rows]
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, TypeError) as exc:  # TypeError: a number, not text or bytes
         raise damaged(f"a history event of {arn}", where, exc) from None
 
 
@@ -420,9 +425,12 @@ def decode_header(
     """
     try:
         ex = _decode_header(header)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, TypeError) as exc:  # TypeError: text or a number, not bytes
         raise damaged(f"the header of execution {arn}", where, exc) from None
     if payload is not None:
+        if type(payload) is not str:  # the input column holds JSON text
+            fault = TypeError(f"its input column holds {type(payload).__name__}, not JSON text")
+            raise damaged(f"the input of execution {arn}", where, fault)
         ex.input = payload
     return ex
 
@@ -601,6 +609,11 @@ def schema_version_of(rows: list[Any], *, where: object) -> int:
     )
 
 
+#: What a statement of a migration says when the tables are not those of the version the
+#: database records (SQLite's wording, then Postgres's).
+_SCHEMA_MISMATCH: Final = ("already exists", "no such ", "duplicate column", "does not exist")
+
+
 def upgrade_schema(
     conn: Any,
     migrations: list[Callable[[Any], None]],
@@ -635,6 +648,17 @@ def upgrade_schema(
                 raise StoreError(
                     f"the database {where} already holds tables that durable_gen did not "
                     f"create ({exc}); give durable_gen a database (or SQLite file) of its own"
+                ) from None
+            if rows and any(sign in str(exc) for sign in _SCHEMA_MISMATCH):
+                raise StoreError(
+                    f"the database {where} records schema version {version}, but its tables "
+                    f"are not those of version {version}: upgrading them to version "
+                    f"{version + 1} failed ({exc}); nothing was changed. The number in its "
+                    "schema_version table says which tables durable_gen wrote (this "
+                    f"durable_gen writes version {latest}); it was edited by hand, or another "
+                    "program changed the tables. If this database was last written by this "
+                    "version of durable_gen, set the number back (UPDATE schema_version SET "
+                    f"version = {latest}); else restore the database from a backup"
                 ) from None
             raise
     if version != latest:
@@ -857,6 +881,8 @@ class SqlStore(SqlReads):
         """
         if self._one("SELECT 1 FROM executions WHERE arn = ?", (ref,)) is not None:
             return [ref]
+        if len(ref) > _LONGEST_REF:  # no id or name is that long (SQLite refuses the pattern)
+            return []
         like = like_prefix(ref)
         rows = self._all(
             "SELECT arn, execution_id, name FROM executions "

@@ -281,7 +281,7 @@ class LocalService(Runner):
         ):
             raise ValidationError(
                 "execution_name must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-', got "
-                f"{execution_name!r}"
+                f"{shown(execution_name)}"
             )
         if execution_timeout is not None and (
             isinstance(execution_timeout, bool)
@@ -290,7 +290,12 @@ class LocalService(Runner):
         ):
             raise ValidationError(
                 f"execution_timeout must be whole seconds in 1..{MAX_WAIT_SECONDS} (or None), "
-                f"got {execution_timeout!r}"
+                f"got {shown(execution_timeout)}"
+            )
+        if not isinstance(function_name, str):
+            raise ValidationError(
+                "start() takes the name a function is registered under (a str), got "
+                f"{shown(function_name)}"
             )
         with self._lock:
             function = self._functions.get(function_name)
@@ -420,10 +425,12 @@ class LocalService(Runner):
         Raises:
             ValidationError: ``status`` is not one an execution can have.
         """
-        if status is not None and status not in _EXECUTION_STATUSES:
+        if status is not None and (
+            not isinstance(status, str) or status not in _EXECUTION_STATUSES
+        ):
             raise ValidationError(
                 f"status must be one of {', '.join(_EXECUTION_STATUSES)} (or None for every "
-                f"execution), got {status!r}"
+                f"execution), got {shown(status)}"
             )
         with self._lock:
             return [
@@ -622,7 +629,7 @@ class LocalService(Runner):
         if until is not None and not _is_int(until):
             raise ValidationError(
                 f"until must be a time on the engine's clock in whole epoch milliseconds (an "
-                f"int), or None, got {until!r}"
+                f"int), or None, got {shown(until)}"
             )
         running = STEP.get()
         if running is not None:
@@ -761,7 +768,7 @@ class LocalService(Runner):
         entry = self._store.find_callback(callback_id) if isinstance(callback_id, str) else None
         if entry is None:
             raise UnknownCallbackError(
-                f"no callback has the id {callback_id!r}{_id_hint(callback_id)}: use the "
+                f"no callback has the id {shown(callback_id)}{_id_hint(callback_id)}: use the "
                 "CallbackId of a CALLBACK operation (CallbackDetails.CallbackId, or the "
                 "CallbackStarted event) of this service"
             )

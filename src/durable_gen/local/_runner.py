@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple
 
-from .._errors import ExecutionNotFoundError, StoreError
+from .._errors import ExecutionNotFoundError, StoreError, shown
 from .._failure import error_object
 from .._service import InvocationHandler
 from .._wire import (
@@ -605,8 +605,8 @@ class Runner:
         ex = self._store.load(arn) if isinstance(arn, str) else None
         if ex is None:
             raise ExecutionNotFoundError(
-                f"no execution has the ARN {arn!r} in this LocalService; start() returns the ARN "
-                "of each execution, and list_executions() lists them"
+                f"no execution has the ARN {shown(arn)} in this LocalService; start() returns "
+                "the ARN of each execution, and list_executions() lists them"
             )
         return ex
 

@@ -1051,6 +1051,16 @@ class SqliteStore(SqlStore):
         base = self._owner
         return owner is not None and (owner == base or owner.startswith(base + "/"))
 
+    def _holds(self, owner: object, until: object, now: int, grace: bool) -> bool:
+        """Whether a lease row ``(lease_owner, lease_until)`` is still held. A lease whose
+        columns hold something else than an owner's text and a whole number of milliseconds
+        (edited by hand, damaged) is held by nobody: its work is taken back."""
+        if type(owner) is not str:
+            return False
+        return self._is_mine(owner) or (
+            (grace or (type(until) is int and until >= now)) and alive(owner)
+        )
+
     def _recover(self, conn: sqlite3.Connection) -> None:
         now = wall_ms()
         mono = _monotonic_ms()
@@ -1065,17 +1075,13 @@ class SqliteStore(SqlStore):
         for arn, owner, until in conn.execute(
             "SELECT arn, lease_owner, lease_until FROM executions WHERE invoking = 1"
         ).fetchall():
-            if self._is_mine(owner) or (
-                (grace or (until is not None and until >= now)) and alive(owner)
-            ):
+            if self._holds(owner, until, now, grace):
                 continue
             self._reset(conn, arn)
         for arn, op_id, owner, until in conn.execute(
             "SELECT arn, op_id, lease_owner, lease_until FROM tasks WHERE lease_owner IS NOT NULL"
         ).fetchall():
-            if self._is_mine(owner) or (
-                (grace or (until is not None and until >= now)) and alive(owner)
-            ):
+            if self._holds(owner, until, now, grace):
                 continue
             self._release_call(conn, arn, op_id)
 

@@ -255,6 +255,11 @@ class _PatientService:
         return self._service.get_state(execution_arn, checkpoint_token, marker)
 
 
+MIN_LEASE_SECONDS = 1.0
+"""The shortest lease a worker holds: it renews every third of it, so a shorter one expires
+under a live worker whenever a renewal is a little late."""
+
+
 def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
     """A duration option: a finite number of seconds, above 0 (or 0 too when ``zero_ok``)."""
     if (
@@ -388,6 +393,13 @@ class Worker:
             )
         _check_seconds("poll", poll, zero_ok=False)
         _check_seconds("lease_seconds", lease_seconds, zero_ok=False)
+        if lease_seconds < MIN_LEASE_SECONDS:
+            raise ValidationError(
+                f"lease_seconds must be at least {MIN_LEASE_SECONDS:g} second, got "
+                f"{lease_seconds:g}: a lease that short expires between two renewals, so "
+                "workers take each other's live executions over; give 30 (the default) or "
+                "more than the longest pause a worker may have"
+            )
         _check_seconds("patience", patience, zero_ok=True)
         for flag, value in (("skip_time", skip_time), ("progress", progress)):
             if not isinstance(value, bool):

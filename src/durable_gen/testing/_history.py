@@ -290,11 +290,16 @@ def _merge_pages(pages: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
 
 
 def _operations(items: Iterable[Any], where: str) -> list[Operation]:
-    cleaned = [_clean(item) for item in items]
     try:
-        return msgspec.convert(cleaned, list[Operation])
+        return msgspec.convert([_clean(item) for item in items], list[Operation])
     except msgspec.ValidationError as exc:
         raise InvalidInputError(f"a recorded operation is malformed{where}: {exc}") from exc
+    except RecursionError:
+        raise InvalidInputError(
+            f"a recorded operation is malformed{where}: it is nested too deeply to be an "
+            "operation (lists or objects inside each other thousands of levels down); pass "
+            "the operations as GetDurableExecutionState returns them"
+        ) from None
 
 
 def _clean(value: Any) -> Any:
@@ -394,6 +399,13 @@ def _rebuild(
     missing_payloads = 0
     execution_id = "execution"
     unknown: set[str] = set()
+    for index, event in enumerate(events):
+        if not isinstance(event, Mapping):
+            raise InvalidInputError(
+                f"a history event is malformed{where}: Events[{index}] is a "
+                f"{type(event).__name__}, not an event object (with EventType, EventId, ...): "
+                "pass the events as GetDurableExecutionHistory returns them"
+            )
     try:
         ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
     except (AttributeError, TypeError, ValueError) as exc:
@@ -401,13 +413,13 @@ def _rebuild(
     for event in ordered:
         kind = event.get("EventType")
         if not isinstance(kind, str):
-            raise InvalidInputError(f"a history event has no EventType{where}: {event!r}")
+            raise InvalidInputError(f"a history event has no EventType{where}: {shown(event)}")
         prefix, what = _split(kind)
         details = event.get(f"{kind}Details") or {}
         if not isinstance(details, Mapping):
             raise InvalidInputError(
                 f"a history event is malformed{where}: {kind}Details of event "
-                f"{event.get('EventId')!r} must be an object, got {type(details).__name__}"
+                f"{shown(event.get('EventId'))} must be an object, got {type(details).__name__}"
             )
         op_id = event.get("Id")
         at = _epoch_ms(event.get("EventTimestamp"))
@@ -416,8 +428,9 @@ def _rebuild(
                 if op_id is not None and not isinstance(op_id, str):
                     raise InvalidInputError(
                         f"a history event is malformed{where}: ExecutionStarted event "
-                        f"{event.get('EventId')!r} names its operation by {op_id!r}, not by a "
-                        "string Id: pass the events as GetDurableExecutionHistory returns them"
+                        f"{shown(event.get('EventId'))} names its operation by "
+                        f"{shown(op_id)}, not by a string Id: pass the events as "
+                        "GetDurableExecutionHistory returns them"
                     )
                 payload, _ = _payload(details.get("Input"), "the execution input", warnings)
                 execution_id = op_id or "execution"
@@ -454,8 +467,8 @@ def _rebuild(
             continue  # InvocationCompleted, ExecutionPaused/Resumed: nothing to replay
         if not isinstance(op_id, str) or not op_id:
             raise InvalidInputError(
-                f"a history event is malformed{where}: {kind} event {event.get('EventId')!r} "
-                f"names no operation (its Id is {op_id!r}), so the operation it records "
+                f"a history event is malformed{where}: {kind} event {shown(event.get('EventId'))} "
+                f"names no operation (its Id is {shown(op_id)}), so the operation it records "
                 "cannot be replayed: pass the events as GetDurableExecutionHistory returns them"
             )
         type_, details_key = _KINDS[prefix]
@@ -469,7 +482,7 @@ def _rebuild(
                 if not isinstance(event[key], str):
                     raise InvalidInputError(
                         f"a history event is malformed{where}: the {key} of {kind} event "
-                        f"{event.get('EventId')!r} must be a string, got {event[key]!r}"
+                        f"{shown(event.get('EventId'))} must be a string, got {shown(event[key])}"
                     )
                 op[key] = event[key]
         d: dict[str, Any] = op[details_key]
@@ -499,7 +512,7 @@ def _rebuild(
         if not isinstance(retry, Mapping):
             raise InvalidInputError(
                 f"a history event is malformed{where}: the RetryDetails of {kind} event "
-                f'{event.get("EventId")!r} must be an object such as {{"CurrentAttempt": 1, '
+                f'{shown(event.get("EventId"))} must be an object such as {{"CurrentAttempt": 1, '
                 f'"NextAttemptDelaySeconds": 5}}, got {type(retry).__name__}'
             )
         if prefix == "Step":
@@ -508,8 +521,8 @@ def _rebuild(
                 if isinstance(current, bool) or not isinstance(current, int) or current < 0:
                     raise InvalidInputError(
                         f"a history event is malformed{where}: the RetryDetails.CurrentAttempt "
-                        f"of {kind} event {event.get('EventId')!r} must be a whole number of "
-                        f"attempts, got {current!r}"
+                        f"of {kind} event {shown(event.get('EventId'))} must be a whole number of "
+                        f"attempts, got {shown(current)}"
                     )
                 d["Attempt"] = current
             else:  # one per StepStarted that ended: this one ended here
@@ -599,8 +612,8 @@ def _error(raw: Any) -> ErrorObject | None:
         return None
     try:
         return msgspec.convert(_clean(raw), ErrorObject)
-    except msgspec.ValidationError:
-        return ErrorObject(error_message=str(raw))
+    except (msgspec.ValidationError, RecursionError):
+        return ErrorObject(error_message=shown(raw, 30_000))
 
 
 def _is_summary(sub_type: Any, payload: Any) -> bool:

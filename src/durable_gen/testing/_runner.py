@@ -246,12 +246,13 @@ class DurableRun(Generic[R]):
         """
         if name is not None and not isinstance(name, str):
             raise ValidationError(
-                f"name must be an operation's name (a str, or None for every name), got {name!r}"
+                f"name must be an operation's name (a str, or None for every name), got "
+                f"{shown(name)}"
             )
-        if type is not None and type not in _OPERATION_TYPES:
+        if type is not None and (not isinstance(type, str) or type not in _OPERATION_TYPES):
             raise ValidationError(
                 f"type must be one of {', '.join(_OPERATION_TYPES[1:])} (or None for every "
-                f"type), got {type!r}"
+                f"type), got {shown(type)}"
             )
         # by the ARN the steps saw (DeterminismCheck gives one of its own) and operation id
         reals = self.runner._reals
@@ -276,11 +277,13 @@ class DurableRun(Generic[R]):
             ValidationError: ``name`` is not a str, or ``index`` not a whole number.
         """
         if not isinstance(name, str):
-            raise ValidationError(f"operation() takes the operation's name (a str), got {name!r}")
+            raise ValidationError(
+                f"operation() takes the operation's name (a str), got {shown(name)}"
+            )
         if builtins.type(index) is not int:
             raise ValidationError(
                 f"index must be a whole number (0: the first operation of that name, -1: the "
-                f"last), got {index!r}"
+                f"last), got {shown(index)}"
             )
         found = self.operations(name, type=type)
         if not -len(found) <= index < len(found):
@@ -315,7 +318,7 @@ class DurableRun(Generic[R]):
                 folder, or cannot be written.
         """
         if path is not None and (not isinstance(path, str | os.PathLike) or not str(path)):
-            raise ValidationError(f"export() takes a file path (or None), got {path!r}")
+            raise ValidationError(f"export() takes a file path (or None), got {shown(path)}")
         service = self.runner.service
         data = {
             "FunctionName": self.record.function_name,
@@ -355,6 +358,11 @@ class DurableRun(Generic[R]):
         Raises:
             KeyError: no callback has that name (yet).
         """
+        if not isinstance(name, str | CallbackHandle):
+            raise ValidationError(
+                "a run's callback methods take the callback's name (a str, the name given to "
+                f"CreateCallback or WaitForCallback), got {shown(name)}"
+            )
         ops = self.runner.service.get_operations(self.arn)
         contexts = {
             op.id
@@ -571,6 +579,10 @@ class TestRunner:
         Raises:
             ValidationError: ``name`` is not a non-empty str, or ``fn`` is not callable.
         """
+        if not isinstance(name, str) or not name:
+            raise ValidationError(
+                f"register() takes Invoke names (a non-empty str), got {shown(name)}"
+            )
         check_functions({name: fn})
         if inspect.isgeneratorfunction(inspect.unwrap(fn)):
             self._deployed[name] = fn  # ``deploy(fn, new_code)`` reaches what runs it here
@@ -599,7 +611,7 @@ class TestRunner:
         for what, fn in (("workflow", workflow), ("new_code", new_code)):
             if not callable(fn):
                 raise WorkflowDefinitionError(
-                    f"deploy() needs {what} as a workflow function, got {fn!r}"
+                    f"deploy() needs {what} as a workflow function, got {shown(fn)}"
                 )
         if not inspect.isgeneratorfunction(inspect.unwrap(new_code)):
             # What the running executions would meet at their next invocation, said now.
@@ -828,7 +840,7 @@ class TestRunner:
         if type(include_callback_timeouts) is not bool:
             raise ValidationError(
                 f"include_callback_timeouts must be True or False, got "
-                f"{include_callback_timeouts!r}"
+                f"{shown(include_callback_timeouts)}"
             )
         while True:
             self._drive()
@@ -868,7 +880,7 @@ class TestRunner:
             or not math.isfinite(seconds)
             or seconds < 0
         ):
-            raise ValidationError(f"advance() needs a number of seconds >= 0, got {seconds!r}")
+            raise ValidationError(f"advance() needs a number of seconds >= 0, got {shown(seconds)}")
         target = self.clock.now_ms() + round(seconds * 1000)
         if target > LATEST_MS:
             raise ValidationError(
@@ -938,7 +950,7 @@ class TestRunner:
         if not isinstance(schedule, CrashSchedule):
             raise ValidationError(
                 f"crash() takes a CrashSchedule (from durable_gen.testing), e.g. "
-                f"CrashSchedule(after_checkpoints=frozenset({{1}})), got {schedule!r}"
+                f"CrashSchedule(after_checkpoints=frozenset({{1}})), got {shown(schedule)}"
             )
         self.harness.schedule = schedule
 
