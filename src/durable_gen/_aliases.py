@@ -8,6 +8,7 @@
    their enum.
 3. A TypedDict with ``ReadOnly`` fields (PEP 705), which msgspec refuses, is read as the same
    TypedDict without ``ReadOnly`` (its values are the same dicts).
+4. ``LiteralString`` (PEP 675), which msgspec refuses, is read as ``str``.
 
 Only a declared type itself and its lists, dicts, tuples and unions are rewritten, not a
 class's fields. Shared by the codec and the commands' ``result_type=`` check; stdlib and
@@ -42,7 +43,7 @@ def _rewrite(type_: Any) -> Any:
     """``type_`` as msgspec can read it: each type alias that refers to itself (``type Json =
     ... | list[Json]``, Python 3.12) unrolled once with its recursion read as ``Any`` (when each
     such alias holds only JSON's types, so that plain JSON decoding gives the same values at any
-    depth), and a ``Literal`` of enum members read as their enum.
+    depth), a ``Literal`` of enum members read as their enum, and ``LiteralString`` as ``str``.
 
     Raises:
         TypeError: a self-referring alias holds other types than JSON's.
@@ -53,6 +54,8 @@ def _rewrite(type_: Any) -> Any:
         return type(t).__name__ == "TypeAliasType" and not getattr(t, "__type_params__", ())
 
     def unroll(t: Any, seen: tuple[Any, ...]) -> Any:
+        if t is typing.LiteralString:
+            return str
         if is_alias(t):
             if t in seen:
                 recursive.add(t)

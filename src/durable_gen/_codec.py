@@ -874,9 +874,23 @@ def _read_untyped(payload: str | None, what: str = "a recorded payload") -> Any:
         raise _decode_error(what, Any, exc, payload) from exc
 
 
+def _read_never(payload: str | None, what: str = "a recorded payload") -> Any:
+    """The reader of ``Never`` (``NoReturn``): a function declared so raises, and is run like
+    any other; a value it returned after all (None, when it falls off its end) fits no type."""
+    if not payload:
+        return None
+    raise SerializationError(
+        f"{what}: the payload does not fit the declared type Never (got {payload[:80]}): a "
+        "function declared never to return (-> Never, -> NoReturn) returned; raise an "
+        "exception at its end, or declare the type it returns"
+    )
+
+
 def _make_reader(type_: Any) -> Reader:
     if type_ is Any or type_ is object:
         return _read_untyped
+    if type_ is typing.Never or type_ is typing.NoReturn:
+        return _read_never
     protocol = _protocol_in(type_)
     if protocol is not None:  # msgspec would say only "decoding into X is unsupported"
         return _unsupported_reader(type_, TypeError(_protocol_problem(protocol)))
@@ -1649,6 +1663,8 @@ def batch_type(item_type: Any) -> Any:
     """``BatchResult[item_type]``, or the untyped ``BatchResult`` for ``Any``."""
     from ._batch import BatchResult
 
+    if item_type is typing.Never or item_type is typing.NoReturn:
+        item_type = None  # no item returns: each one failed, its result None
     return BatchResult if item_type is Any else BatchResult[item_type]
 
 

@@ -120,6 +120,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "round9.py",
         TYPING / "round10.py",
         TYPING / "round11.py",
+        TYPING / "round12.py",
     )
 
 
@@ -136,6 +137,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         TYPING / "round9.py",
         TYPING / "round10.py",
         TYPING / "round11.py",
+        TYPING / "round12.py",
     )
 
 
