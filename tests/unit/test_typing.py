@@ -149,6 +149,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         ("negative_round9.py", 14),
         ("negative_round10.py", 15),
         ("negative_round11.py", 16),
+        ("negative_round12.py", 21),
     ],
 )
 def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(
