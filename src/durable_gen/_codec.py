@@ -1323,9 +1323,17 @@ _UNDECLARED: Final = (Any, Any)
 
 
 def _resolve(fn: Any) -> tuple[Any, Any]:
-    target = inspect.unwrap(getattr(fn, "fn", fn))
+    target = getattr(fn, "fn", fn)
     bound = isinstance(target, functools.partial)
     while isinstance(target, functools.partial):  # functools.partial(sub, 1): sub's types
+        target = getattr(target.func, "fn", target.func)
+    call = target if inspect.isroutine(target) or isinstance(target, type) else target.__call__
+    rewrapped = _rewrapped(call)  # -> list[R] around the function: not the function's type
+    if rewrapped is not None:
+        return (Any, rewrapped[1]) if bound else rewrapped
+    target = inspect.unwrap(target)
+    while isinstance(target, functools.partial):  # one made by a decorator
+        bound = True
         target = inspect.unwrap(getattr(target.func, "fn", target.func))
     if isinstance(target, type):  # a class called as the function (a dataclass, a Struct)
         return (Any, _normalise(target))
@@ -1381,13 +1389,10 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     return (first, returns)
 
 
-def _forwarded(target: Any) -> Any:
-    """The function a decorator's wrapper forwards to, when ``target`` is one typed with a
-    ParamSpec (``def wrapper(*args: P.args, **kwargs: P.kwargs) -> R``, R a TypeVar, or such
-    a ``__call__`` of a decorator class) and holds exactly one callable (in its closure, or
-    as an attribute of the decorator object: the function it wraps, without
-    ``functools.wraps``); else None. Type checkers give such a wrapper the wrapped function's
-    parameters and result, so it declares what that function declares."""
+def _param_spec_wrapper(target: Any) -> tuple[Any, Any] | None:
+    """(function, decorator object or None) when ``target`` is a decorator's wrapper typed
+    with a ParamSpec (``def wrapper(*args: P.args, **kwargs: P.kwargs)``, or such a
+    ``__call__`` of a decorator class); else None."""
     holder: Any = None
     func = target
     if inspect.ismethod(target) and target.__name__ == "__call__":  # a decorator class
@@ -1396,7 +1401,7 @@ def _forwarded(target: Any) -> Any:
         return None
     annotations = getattr(func, "__annotations__", None) or {}
     try:
-        params = list(inspect.signature(target).parameters.values())
+        params = list(inspect.signature(target, follow_wrapped=False).parameters.values())
     except (TypeError, ValueError):
         return None
     kinds = [p.kind for p in params]
@@ -1405,11 +1410,62 @@ def _forwarded(target: Any) -> Any:
     spec = [annotations.get(p.name) for p in params]
     if not all(_param_spec_part(a, part) for a, part in zip(spec, ("args", "kwargs"), strict=True)):
         return None
-    returns = annotations.get("return")
+    return func, holder
+
+
+def _forwarded(target: Any) -> Any:
+    """The function a decorator's wrapper forwards to, when ``target`` is one typed with a
+    ParamSpec (``def wrapper(*args: P.args, **kwargs: P.kwargs) -> R``, R a TypeVar, or such
+    a ``__call__`` of a decorator class) and holds exactly one callable (in its closure, or
+    as an attribute of the decorator object: the function it wraps, without
+    ``functools.wraps``); else None. Type checkers give such a wrapper the wrapped function's
+    parameters and result, so it declares what that function declares."""
+    wrapper = _param_spec_wrapper(target)
+    if wrapper is None:
+        return None
+    func, holder = wrapper
+    returns = (getattr(func, "__annotations__", None) or {}).get("return")
     if isinstance(returns, str) and returns.isidentifier():  # from __future__ import annotations
         returns = func.__globals__.get(returns)
     if not isinstance(returns, typing.TypeVar):
         return None
+    return _held(func, holder, target)
+
+
+def _rewrapped(target: Any) -> tuple[Any, Any] | None:
+    """The types of a decorator's wrapper typed with a ParamSpec whose result is not the bare
+    TypeVar ``_forwarded`` reads: its return annotation, with its one TypeVar standing for
+    what the function it wraps returns (``-> list[R]`` around a function returning ``Sku`` is
+    ``list[Sku]``, as type checkers read ``Callable[P, list[R]]``), and the wrapped function's
+    first parameter; None when ``target`` is no such wrapper, or its result says no type."""
+    wrapper = _param_spec_wrapper(target)
+    if wrapper is None:
+        return None
+    func, holder = wrapper
+    if "return" not in (getattr(func, "__annotations__", None) or {}):
+        return None
+    inner = getattr(func, "__wrapped__", None) or _held(func, holder, target)
+    if inner is None:
+        return None
+    try:
+        declared = typing.get_type_hints(func, include_extras=True)["return"]
+    except Exception:  # a name that cannot be resolved here
+        return None
+    if isinstance(declared, typing.TypeVar):
+        return None
+    variables = {
+        v for v in getattr(declared, "__parameters__", ()) if isinstance(v, typing.TypeVar)
+    }
+    if len(variables) > 1:
+        return None
+    first, returns = _declared(inner)
+    returns = _normalise(_substitute(declared, dict.fromkeys(variables, returns)))
+    return None if returns is Any else (first, returns)
+
+
+def _held(func: Any, holder: Any, target: Any) -> Any:
+    """The one callable a decorator's wrapper holds (in its closure, or as an attribute of the
+    decorator object), or None."""
     held: list[Any] = []
     for cell in func.__closure__ or ():
         with contextlib.suppress(ValueError):  # an empty cell

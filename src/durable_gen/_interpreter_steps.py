@@ -84,8 +84,13 @@ __all__ = ["NOT_STEP_SUBTYPES", "Run", "StepHandlers"]
 
 @lru_cache(maxsize=4096)
 def _is_async(fn: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(inspect.unwrap(fn)) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+    # the function itself (an async def wrapper around a plain def, under functools.wraps),
+    # what it wraps (a plain def wrapper returning an async function's coroutine), or an
+    # async callable object
+    return (
+        inspect.iscoroutinefunction(fn)
+        or inspect.iscoroutinefunction(inspect.unwrap(fn))
+        or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
     )
 
 

@@ -6,8 +6,9 @@ of ``Annotated`` ints, ``tuple[Struct, ...]`` and ``tuple[Enum, ...]`` values, a
 Structs told apart by a custom tag field (a step's result, a dict's values, a callback's
 ``result_type=``), ``Optional`` results of a ``Map`` (``BatchResult[Sku | None]``), a
 keyword-only msgspec Struct with defaults, a ``default_factory`` and fields renamed one by one,
-pydantic models nested in a frozen dataclass keyed by a plain ``Enum``, a ``@dg.step`` wrapped
-in a ParamSpec decorator of ours with keyword-only arguments and their defaults, a generic
+pydantic models nested in a frozen dataclass keyed by a plain ``Enum``, ``@dg.step``s wrapped
+in ParamSpec decorators of ours with keyword-only arguments and their defaults (one whose
+wrapper returns ``R | None``, one an ``async def`` wrapper around a plain def), a generic
 sub-workflow run as a ``Child`` of ints, and an ``Invoke`` of another workflow whose result (a
 dict keyed by an enum, of Structs) is typed across the two executions.
 
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import (
     Annotated,
+    Any,
     Literal,
     LiteralString,
     Never,
@@ -179,6 +181,39 @@ def repriced(code: str, *, qty: int = 3, region: Region = Region.EU) -> Quote:
     return Quote(Decimal(qty), Tier.GOLD, (date(2024, 2, 29),) if region is Region.US else ())
 
 
+def or_none(fn: Callable[P, R]) -> Callable[P, R | None]:
+    # no functools.wraps: the wrapper's own annotations say what it returns
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return fn(*args, **kwargs)
+        except LookupError:
+            return None
+
+    return wrapper
+
+
+@dg.step
+@or_none
+def find(code: str, *, qty: int = 1) -> Sku:
+    if not code:
+        raise LookupError("no code")
+    return Sku(code=code, qty=qty)
+
+
+def awaited(fn: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@dg.step
+@awaited
+def quote_later(code: str, *, qty: int = 4) -> Quote:
+    return Quote(Decimal(qty), Tier.GOLD)
+
+
 def echo(value: T) -> dg.Workflow[T]:
     yield from dg.Wait(seconds=1)
     return value
@@ -280,6 +315,18 @@ def round12(order_id: int) -> dg.Workflow[list[str]]:
     quote = yield from repriced("p-3", region=Region.US)
     assert_type(quote, Quote)
     wrong += _wrong("repriced", quote, Quote(Decimal(3), Tier.GOLD, (date(2024, 2, 29),)))
+
+    found = yield from find("f-1", qty=2)
+    assert_type(found, Sku | None)
+    wrong += _wrong("found", found, Sku(code="f-1", qty=2))
+    missing = yield from find("")
+    wrong += _wrong("missing", missing, None)
+    found_all = yield from dg.Map(find, ["m-1", ""], name="find")
+    assert_type(found_all, dg.BatchResult[Sku | None])
+    wrong += _wrong("found all", found_all.results(), [Sku(code="m-1"), None])
+    later = yield from quote_later("q-1")
+    assert_type(later, Quote)
+    wrong += _wrong("quote later", later, Quote(Decimal(4), Tier.GOLD))
 
     echoed = yield from dg.Child(echo, (order_id,), name="echo")
     assert_type(echoed, int)

@@ -8,12 +8,15 @@ succeed` too). The cases below are declared types the checkers accept that the c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, LiteralString, Never, NoReturn
+from typing import Any, LiteralString, Never, NoReturn, ParamSpec, TypeVar
 
 import pytest
 
@@ -293,3 +296,101 @@ def test_literal_string_is_read_as_str(payload_format: Any) -> None:
     assert run.result() == ["HELLO", {"a": ["HELLO", "!"]}, "HELLO"]
     report = replay(wf, run.export())
     assert report.ok and report.result == ["HELLO", {"a": ["HELLO", "!"]}, "HELLO"]
+
+
+# --- decorators of one's own around a step's function ---------------------------------------
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def or_none(fn: Callable[P, R]) -> Callable[P, R | None]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return fn(*args, **kwargs)
+        except LookupError:
+            return None
+
+    return wrapper
+
+
+def listed(fn: Callable[P, R]) -> Callable[P, list[R]]:
+    class Listed:
+        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> list[R]:
+            return [fn(*args, **kwargs)]
+
+    return Listed()
+
+
+@or_none
+def find(code: str, *, qty: int = 1) -> round12.Sku:
+    if not code:
+        raise LookupError(code)
+    return round12.Sku(code=code, qty=qty)
+
+
+@listed
+def find_all(code: str) -> round12.Sku:
+    return round12.Sku(code=code)
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_decorator_whose_wrapper_changes_the_result_declares_the_wrapped_type_in_it(
+    payload_format: Any,
+) -> None:
+    # a wrapper typed `-> R | None` (or `-> list[R]`) gave plain JSON, a dict where the
+    # checkers say `Sku | None`: its R was read as no type, rather than the wrapped function's
+    expected: list[object] = [
+        round12.Sku(code="a", qty=2),
+        None,
+        [round12.Sku(code="b"), None],
+        [round12.Sku(code="c")],
+    ]
+
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[list[str]]:
+        one = yield from dg.Step(find, ("a",), kwargs={"qty": 2}, name="find")
+        none = yield from dg.Step(find, ("",), name="missing")
+        many = yield from dg.Map(find, ["b", ""], name="map")
+        in_list = yield from dg.Step(find_all, ("c",), name="listed")
+        got = [one, none, many.results(), in_list]
+        return [
+            f"{name}: {value!r}"
+            for name, value, want in zip(
+                ["one", "none", "many", "listed"], got, expected, strict=True
+            )
+            if value != want or repr(value) != repr(want)  # a dict's repr is not a Sku's
+        ]
+
+    run = TestRunner(payload_format=payload_format).run(wf)
+    assert run.status == "SUCCEEDED", run.error
+    assert run.result() == []
+    report = replay(wf, run.export())
+    assert report.ok and report.result == [], report.message
+
+
+def awaited(fn: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@dg.step
+@awaited
+def quote_later(code: str, *, qty: int = 4) -> round12.Quote:
+    return round12.Quote(Decimal(qty), round12.Tier.GOLD)
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_an_async_wrapper_around_a_plain_function_is_awaited(payload_format: Any) -> None:
+    # the step unwrapped it to the plain def, called it as one, and failed with "the function
+    # returned a coroutine ... it is a plain def that called an async def without awaiting it"
+    @dg.workflow
+    def wf(_: None) -> dg.Workflow[round12.Quote]:
+        return (yield from quote_later("q", qty=5))
+
+    got = dg.run(wf, payload_format=payload_format)
+    assert got == round12.Quote(Decimal(5), round12.Tier.GOLD)
+    assert type(got) is round12.Quote
