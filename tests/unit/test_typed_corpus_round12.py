@@ -394,3 +394,19 @@ def test_an_async_wrapper_around_a_plain_function_is_awaited(payload_format: Any
     got = dg.run(wf, payload_format=payload_format)
     assert got == round12.Quote(Decimal(5), round12.Tier.GOLD)
     assert type(got) is round12.Quote
+
+
+# --- a generic workflow run itself -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_generic_workflow_run_itself_gets_and_gives_plain_json(payload_format: Any) -> None:
+    # documented: a TypeVar names no type to decode into, though the checkers type the result
+    # by the input (`Order` here)
+    order = round12.make_order(1)
+    got: object = dg.run(round12.echo, order, payload_format=payload_format)
+    assert type(got) is dict
+    assert got["lines"] == {  # type: ignore[index]
+        "eu": {"amount": "-0.00", "currency": "EUR"},
+        "us": {"amount": "1", "currency": "USD"},
+    }
