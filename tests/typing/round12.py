@@ -10,7 +10,8 @@ pydantic models nested in a frozen dataclass keyed by a plain ``Enum``, ``@dg.st
 in ParamSpec decorators of ours with keyword-only arguments and their defaults (one whose
 wrapper returns ``R | None``, one an ``async def`` wrapper around a plain def), a generic
 sub-workflow run as a ``Child`` of ints, and an ``Invoke`` of another workflow whose result (a
-dict keyed by an enum, of Structs) is typed across the two executions.
+dict keyed by an enum, of Structs) is typed across the two executions, and a generic
+TypedDict, a generic NamedTuple and a generic pydantic model, each given its type argument.
 
 Checked by ``mypy --strict`` and pyright's standard and strict modes (tests/unit/test_typing.py);
 run by tests/unit/test_typed_corpus_round12.py on every engine path, where ``round12`` returns
@@ -28,11 +29,14 @@ from decimal import Decimal
 from typing import (
     Annotated,
     Any,
+    Generic,
     Literal,
     LiteralString,
+    NamedTuple,
     Never,
     NoReturn,
     ParamSpec,
+    TypedDict,
     TypeVar,
     assert_type,
 )
@@ -101,6 +105,27 @@ class Quote(msgspec.Struct, frozen=True, rename="camel"):
     valid_on: tuple[date, ...] = ()
 
 
+class Bundle(TypedDict, Generic[T]):
+    head: T
+    rest: list[T]
+
+
+class Pair(NamedTuple, Generic[T]):
+    first: T
+    seen: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    price: Decimal
+    tier: Tier = Tier.GOLD
+
+
+class Page(pydantic.BaseModel, Generic[T]):
+    items: list[T]
+    by_region: dict[Region, T] = {}
+
+
 # --- steps and sub-workflows -----------------------------------------------------------------
 
 
@@ -155,6 +180,19 @@ def make_skus(n: int) -> tuple[Sku, ...]:
 
 
 skus = dg.step(make_skus)
+
+
+def make_generics(n: int) -> tuple[Bundle[Sku], Pair[Quote], Page[Line]]:
+    return (
+        {"head": Sku(code="h"), "rest": [Sku(code="r", qty=n)]},
+        Pair(Quote(Decimal("0.5")), n),
+        Page[Line](
+            items=[Line(Decimal(n))], by_region={Region.US: Line(Decimal("1.5"), Tier.SILVER)}
+        ),
+    )
+
+
+generics = dg.step(make_generics)
 
 
 def sku_or_none(n: int) -> Sku | None:
@@ -290,6 +328,15 @@ def round12(order_id: int) -> dg.Workflow[list[str]]:
     parts = yield from skus(4)
     assert_type(parts, tuple[Sku, ...])
     wrong += _wrong("skus", parts, make_skus(4))
+
+    bundle, pair, page = yield from generics(3)
+    assert_type(page, Page[Line])
+    wrong += _wrong("generics", (bundle, pair, page), make_generics(3))
+    wrong += _wrong("bundle head", type(bundle["head"]), Sku)
+    wrong += _wrong("pair first", type(pair.first), Quote)
+    wrong += [
+        f"page: {v!r}" for v in [*page.items, *page.by_region.values()] if type(v) is not Line
+    ]
 
     maybe = yield from dg.Map(sku_or_none, [0, 1, 2], name="maybe")
     assert_type(maybe, dg.BatchResult[Sku | None])
