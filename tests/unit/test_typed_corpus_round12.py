@@ -410,3 +410,32 @@ def test_a_generic_workflow_run_itself_gets_and_gives_plain_json(payload_format:
         "eu": {"amount": "-0.00", "currency": "EUR"},
         "us": {"amount": "1", "currency": "USD"},
     }
+
+
+def traced(fn: Callable[P, dg.Workflow[R]]) -> Callable[P, dg.Workflow[R]]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> dg.Workflow[R]:
+        return (yield from fn(*args, **kwargs))
+
+    return wrapper
+
+
+@traced
+def traced_sku(code: str) -> dg.Workflow[round12.Sku]:
+    yield from dg.Wait(seconds=1)
+    return round12.Sku(code=code)
+
+
+@traced
+def traced_order(order: round12.Order) -> dg.Workflow[list[str]]:
+    got = yield from dg.Child(traced_sku, ("x",), name="sku")
+    return [type(order).__name__, type(order.total).__name__, type(got).__name__]
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_workflow_wrapped_by_a_param_spec_decorator_gets_and_gives_its_types(
+    payload_format: Any,
+) -> None:
+    # the wrapper's `-> dg.Workflow[R]` was read as no type: the input came as a dict, and
+    # so did the child's result
+    got = dg.run(traced_order, round12.make_order(1), payload_format=payload_format)
+    assert got == ["Order", "Money", "Sku"]
