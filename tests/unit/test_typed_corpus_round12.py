@@ -21,6 +21,7 @@ from typing import Any, LiteralString, Never, NoReturn, ParamSpec, TypeVar
 import pytest
 
 import durable_gen as dg
+from durable_gen import InvalidInputError
 from durable_gen import runtime as rt
 from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker, register_function
 from durable_gen.testing import TestRunner, replay
@@ -439,3 +440,23 @@ def test_a_workflow_wrapped_by_a_param_spec_decorator_gets_and_gives_its_types(
     # so did the child's result
     got = dg.run(traced_order, round12.make_order(1), payload_format=payload_format)
     assert got == ["Order", "Money", "Sku"]
+
+
+def test_a_worker_says_why_a_workflow_wrapped_without_functools_wraps_cannot_be_imported(
+    tmp_path: Path,
+) -> None:
+    # it said only "define it at the top level of a module", which it is
+    with Worker(str(tmp_path / "w.db"), skip_time=True, log=lambda line: None) as worker:
+        with pytest.raises(InvalidInputError) as caught:
+            worker.register(traced_order)
+        said = str(caught.value)
+        assert "named after the decorator's wrapper (traced.<locals>.wrapper)" in said, said
+        assert "functools.wraps(fn)" in said, said
+        # registered by its import path instead, it runs with its types
+        name = worker.register(f"{__name__}:traced_order")
+        arn = worker.service.start(name, json.dumps({"id": 1, "total": {"amount": "1"}}))
+        for _ in range(5):
+            worker.drive(arn)
+        record = worker.service.get_execution(arn)
+        assert record.status == "SUCCEEDED", record.error
+        assert json.loads(record.result or "null") == ["Order", "Money", "Sku"]

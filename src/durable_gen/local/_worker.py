@@ -154,9 +154,15 @@ def import_path_of(fn: Callable[..., Any]) -> str:
     module = getattr(target, "__module__", None)
     qualname = getattr(target, "__qualname__", None)
     if not module or not qualname or "<" in qualname:
-        raise InvalidInputError(
-            f"{fn!r} cannot be imported by another process: define it at the top level of a module"
-        )
+        advice = "define it at the top level of a module"
+        if qualname and "<locals>" in qualname and getattr(target, "__closure__", None):
+            # a decorator's wrapper made without functools.wraps: named after the wrapper
+            advice = (
+                f"{advice}; a function returned by a decorator is named after the decorator's "
+                f"wrapper ({qualname}) unless the wrapper is made with functools.wraps(fn): "
+                "add it, or register the import path as a string ('MODULE:NAME')"
+            )
+        raise InvalidInputError(f"{fn!r} cannot be imported by another process: {advice}")
     return f"{module}:{qualname}"
 
 
