@@ -2,8 +2,11 @@
 every engine path: tests/typing/round12.py (checked by mypy and pyright) returns the values that
 did not come back equal to what was sent, or of another type than the checkers gave them; the
 callbacks are answered with the JSON an outside sender writes (the command line's `callback
-succeed` too). The cases below are declared types the checkers accept that the codec refused:
-``Never`` (``NoReturn``) for a function that always raises, and ``LiteralString``.
+succeed` too). The cases below are declared types the checkers accept that the codec refused
+(``Never`` or ``NoReturn`` for a function that always raises, ``LiteralString``) or read as no
+type (a ParamSpec decorator's wrapper returning ``R | None``, ``list[R]`` or
+``dg.Workflow[R]``), an ``async def`` wrapper around a plain function, and what a worker says
+of a workflow whose decorator's wrapper is made without ``functools.wraps``.
 """
 
 from __future__ import annotations
