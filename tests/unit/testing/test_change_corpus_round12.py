@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -568,6 +568,47 @@ def _stepped(step: Any) -> Any:
     return _named(workflow, f"stepped[{id(step)}]")
 
 
+def _one_waiting(x: int) -> Gen:
+    """Item 1 ends at once; item 2 waits at its gate."""
+    a = yield fetch(x)
+    if x == 2:
+        yield from gate("gate-2")
+    return a
+
+
+def _one_waiting_text(x: int) -> Generator[Any, Any, str]:
+    """``_one_waiting`` declaring a str result."""
+    a = yield fetch(x)
+    if x == 2:
+        yield from gate("gate-2")
+    return str(a)
+
+
+_one_waiting_text.__name__ = _one_waiting_text.__qualname__ = "_one_waiting"
+
+
+def _item_typed(fn: Any) -> Any:
+    def workflow(x: int) -> Gen:
+        r = yield dg.Map(fn, [1, 2], name="m")
+        return [[i.status, i.result] for i in r.items]
+
+    return _named(workflow, f"item_typed[{id(fn)}]")
+
+
+def _item_serdes(kind: str, item_serdes: Any = None) -> Any:
+    """A Map or Parallel of two items, one finished, one waiting, given ``item_serdes=``."""
+
+    def workflow(x: int) -> Gen:
+        if kind == "map":
+            r = yield dg.Map(_one_waiting, [1, 2], name="m", item_serdes=item_serdes)
+        else:
+            units = [functools.partial(_one_waiting, 1), functools.partial(_one_waiting, 2)]
+            r = yield dg.Parallel(units, name="p", item_serdes=item_serdes)
+        return [[i.status, i.result] for i in r.items]
+
+    return _named(workflow, f"item_serdes[{kind},{type(item_serdes).__name__}]")
+
+
 SERDES = [
     Change("a completed Child given a serdes that cannot read its result", _serdes_of("child"),
            _serdes_of("child", Tagged()), FAILED, FAILED),
@@ -589,6 +630,17 @@ SERDES = [
            _condition_serdes(None), _condition_serdes(Lenient()), OK, OK, result=2),
     Change("a condition polling: its check's state declared str, recorded an int",
            _condition_serdes(None), _condition_serdes(None, _count_up_text), FAILED, FAILED),
+    Change("Map, an item finished, one waiting: item_serdes that cannot read the finished one",
+           _item_serdes("map"), _item_serdes("map", Tagged()), FAILED, OK,
+           completed_result=[["SUCCEEDED", 2], ["SUCCEEDED", 3]]),
+    Change("Map, an item finished, one waiting: item_serdes that reads the finished one",
+           _item_serdes("map"), _item_serdes("map", Lenient()), OK, OK,
+           result=[["SUCCEEDED", 2], ["SUCCEEDED", 3]]),
+    Change("Parallel, a branch finished, one waiting: item_serdes that cannot read it",
+           _item_serdes("parallel"), _item_serdes("parallel", Tagged()), FAILED, OK,
+           completed_result=[["SUCCEEDED", 2], ["SUCCEEDED", 3]]),
+    Change("Map, an item finished, one waiting: the item function's result declared str",
+           _item_typed(_one_waiting), _item_typed(_one_waiting_text), FAILED, FAILED),
     Change("a recorded step given a serdes that cannot read it", _stepped(fetch),
            _stepped(fetch_tagged), FAILED, FAILED),
 ]  # fmt: skip
@@ -1062,3 +1114,33 @@ def test_a_condition_waiting_between_checks_reads_its_state_on_replay_as_on_resu
     assert isinstance(action, rt.Done), action
     assert isinstance(action.outcome, rt.Failed)
     assert action.outcome.error.error_type == "SerializationError"
+
+
+# --- a finished item whose recorded result the new code cannot read -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "item"), [("map", "map-item-0"), ("parallel", "parallel-branch-0")]
+)
+def test_a_finished_item_that_no_longer_reads_fails_the_execution_not_the_item(
+    kind: str, item: str
+) -> None:
+    """The item recorded its success: an ``item_serdes=`` given since that cannot read it
+    fails the execution with ``SerializationError`` naming the item, by the engine and by
+    ``replay`` alike. It was reported to the workflow as a failed item, which decided the batch
+    and abandoned the item still waiting, while ``replay`` said ok."""
+    from durable_gen.testing import TestRunner, replay
+    from tests.unit.testing.test_change_corpus_options import _drive
+
+    v1, v2 = _item_serdes(kind), _item_serdes(kind, Tagged())
+    runner = TestRunner(skip_time=False)
+    run = runner.run(v1, 1)
+    assert run.status == "RUNNING"
+    report = replay(v2, run.export())
+    runner.deploy(v1, v2)
+    _drive(runner, run)
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_type == "SerializationError"
+    assert f"the result of {item!r}" in run.error.error_message, run.error.error_message
+    assert report.status == "failed", report.message
+    assert run.error.error_message in report.message, report.message
