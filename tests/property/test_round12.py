@@ -1,11 +1,11 @@
 """Property tests of code changes made while executions are in flight, written from
 docs/versioning.md and docs/guide.md (Serialization):
 
-- for random sequences of steps, conditions polled between checks and children, each
-  recorded through one serdes and read back by another, ``replay`` of the history says
-  ``failed`` (``SerializationError``) exactly when a payload the execution recorded does not
-  read with the new code, and the engine resuming the execution on that code fails alike;
-  otherwise both accept the change and give the same result;
+- for random sequences of steps, conditions polled between checks, children and Maps (one
+  item finished, one polling), each recorded through one serdes and read back by another,
+  ``replay`` of the history says ``failed`` (``SerializationError``) exactly when a payload
+  the execution recorded does not read with the new code, and the engine resuming the
+  execution on that code fails alike; otherwise both accept the change and give the same result;
 - for a step that waits out a retry delay, any new retry policy and a body that now fails or
   succeeds under the same name: ``replay`` accepts the change and the engine ends with the
   result the new body gives (the recorded failures are not run again, the next attempt runs
@@ -18,11 +18,12 @@ import json
 from collections.abc import Generator
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import durable_gen as dg
 from durable_gen.testing import DurableRun, TestRunner, replay
+from durable_gen.testing import strategies as s
 
 Gen = Generator[Any, Any, Any]
 
@@ -78,6 +79,14 @@ def _sub(x: int) -> Gen:
     return (yield dg.Step(_plus_one, (x,), name="inner"))
 
 
+def _map_item(k: int) -> Gen:
+    """Item 0 ends at once; item 1 polls a condition (the execution waits in the Map)."""
+    if k == 0:
+        return (yield dg.Step(_plus_one, (k,), name="first"))
+    strategy = dg.WaitStrategy(until=_at_two, delay=30)
+    return (yield dg.WaitForCondition(_count_up, 0, strategy, name="second"))
+
+
 def _workflow(ops: list[tuple[str, str]]) -> Any:
     """Each ``(kind, serdes)`` in turn, then a gate the test answers."""
 
@@ -91,6 +100,9 @@ def _workflow(ops: list[tuple[str, str]]) -> Any:
                 strategy = dg.WaitStrategy(until=_at_two, delay=30)
                 out.append((yield dg.WaitForCondition(_count_up, 0, strategy, name=f"c{i}",
                                                       serdes=sd)))  # fmt: skip
+            elif kind == "map":
+                batch = yield dg.Map(_map_item, [0, 1], name=f"m{i}", item_serdes=sd)
+                out.append(batch.results())
             else:
                 out.append((yield dg.Child(_sub, (i,), name=f"k{i}", serdes=sd)))
         handle = yield dg.CreateCallback(name="gate")
@@ -114,14 +126,18 @@ def _finish(runner: TestRunner, run: DurableRun) -> None:
             return
 
 
-KINDS = st.sampled_from(["step", "condition", "child"])
+KINDS = st.sampled_from(["step", "condition", "child", "map"])
 NAMES = st.sampled_from(sorted(SERDES))
 
 
+@s.check_settings(max_examples=100)
 @given(
     ops=st.lists(st.tuples(KINDS, NAMES, NAMES), min_size=1, max_size=4),
     completed=st.booleans(),
 )
+# a condition, and a Map item, waiting while what they recorded no longer reads
+@example(ops=[("step", "default", "json"), ("condition", "default", "tagged")], completed=False)
+@example(ops=[("map", "tagged", "default")], completed=False)
 def test_replay_fails_exactly_when_a_recorded_payload_no_longer_reads(
     ops: list[tuple[str, str, str]], completed: bool
 ) -> None:
@@ -129,17 +145,21 @@ def test_replay_fails_exactly_when_a_recorded_payload_no_longer_reads(
     v2 = _workflow([(k, b) for k, _, b in ops])
     runner = TestRunner(skip_time=False)
     run = runner.run(v1, 0)
+    # What the new code reads of what was recorded: every operation up to the first one the
+    # execution waits in (a condition between its checks, its state recorded; a Map whose
+    # second item polls, its first item's result recorded), or all of them (the execution
+    # waits at the gate). A completed Map replays from its batch result, recorded without a
+    # serdes: its items' results are not read again.
+    waits = [i for i, (k, _, _) in enumerate(ops) if k in ("condition", "map")]
+    upto = len(ops) if completed or not waits else waits[0] + 1
+    recorded = [
+        op for i, op in enumerate(ops[:upto]) if op[0] != "map" or (not completed and i == upto - 1)
+    ]
     if completed:
         _finish(runner, run)
         assert run.status == "SUCCEEDED", run.error
-        recorded = ops
     else:
         assert run.status == "RUNNING", run.error
-        kinds = [k for k, _, _ in ops]
-        # recorded: every operation up to the first condition (it waits between its checks,
-        # its first state recorded), or all of them (the execution waits at the gate)
-        upto = kinds.index("condition") + 1 if "condition" in kinds else len(ops)
-        recorded = ops[:upto]
     unreadable = any(WRITES[a] not in READS[b] for _, a, b in recorded)
     report = replay(v2, run.export())
     if unreadable:
@@ -159,7 +179,8 @@ def test_replay_fails_exactly_when_a_recorded_payload_no_longer_reads(
         assert run.error.error_message in report.message
     else:
         assert run.status == "SUCCEEDED", run.error
-        expected = [i + 1 if k != "condition" else 2 for i, (k, _, _) in enumerate(ops)]
+        values = {"condition": lambda i: 2, "map": lambda i: [1, 2]}
+        expected = [values.get(k, lambda i: i + 1)(i) for i, (k, _, _) in enumerate(ops)]
         assert run.result() == [*expected, 7]
 
 
@@ -192,6 +213,7 @@ POLICIES = st.builds(
 )
 
 
+@s.check_settings(max_examples=40)
 @given(v1_attempts=st.integers(2, 5), policy=POLICIES, fixed=st.booleans())
 def test_a_retry_pending_runs_its_next_attempt_on_the_new_policy_and_body(
     v1_attempts: int, policy: dg.Retry, fixed: bool
