@@ -1154,3 +1154,24 @@ def test_a_finished_item_that_no_longer_reads_fails_the_execution_not_the_item(
     assert f"the result of {item!r}" in run.error.error_message, run.error.error_message
     assert report.status == "failed", report.message
     assert run.error.error_message in report.message, report.message
+
+
+# --- each version alone ---------------------------------------------------------------------------
+
+
+VERSIONS = list(dict.fromkeys(w for c in CHANGES for w in (c.v1, c.v2)))
+
+
+@pytest.mark.parametrize("workflow", VERSIONS, ids=[w.__qualname__ for w in VERSIONS])
+def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen]) -> None:
+    """The versions are correct workflows (``assert_deterministic`` finds them so, crashes
+    and replays included): what the corpus sees is the change alone."""
+    from durable_gen.testing import DurableRun, assert_deterministic
+    from tests.unit.testing.test_change_corpus_options import ANSWER, FUNCTIONS
+
+    def answer(run: DurableRun) -> None:
+        for op in run.operations(type="CALLBACK"):
+            if op.status == "STARTED" and op.callback_id is not None:
+                run.runner.send_callback_success(op.callback_id, ANSWER)
+
+    assert_deterministic(workflow, 1, functions=FUNCTIONS, on_idle=answer, random_runs=1)
