@@ -412,10 +412,11 @@ def _check_predicate(predicate: Callable[..., Any], what: str, param: str) -> No
         )
 
 
-def _predicate_answer(answer: object, what: str) -> object:
+def _predicate_answer(answer: object, what: str, *, polling: bool = False) -> object:
     """What a predicate returned, refused when it can only be a mistake: an awaitable (an
-    async callable object; the coroutine is closed unawaited) or a ``WaitDecision`` (what a
-    ``wait_strategy`` returns, not a predicate). Either one is true, whatever it says."""
+    async callable object; the coroutine is closed unawaited) or, from a ``WaitStrategy``'s
+    ``until`` (``polling``), a ``WaitDecision`` (what a ``wait_strategy`` returns, not a
+    predicate). Either one is true, whatever it says."""
     if inspect.isawaitable(answer):
         if inspect.iscoroutine(answer):
             answer.close()
@@ -423,7 +424,7 @@ def _predicate_answer(answer: object, what: str) -> object:
             f"{what} returned an awaitable ({type(answer).__name__}): it is called "
             "synchronously. Make it a plain def returning a bool"
         )
-    if isinstance(answer, WaitDecision) and what.endswith("until"):
+    if polling and isinstance(answer, WaitDecision):
         raise ValidationError(
             f"{what} returned {answer!r}: it returns a bool (True stops the polling). A "
             "function returning a WaitDecision is a wait strategy itself: pass it as "
@@ -1719,7 +1720,7 @@ class WaitStrategy(
         _default_cap(self, "WaitStrategy", "delay", self.delay)
 
     def __call__(self, state: S, attempt: int) -> WaitDecision:
-        if _predicate_answer(self.until(state), "a WaitStrategy until"):
+        if _predicate_answer(self.until(state), "a WaitStrategy until", polling=True):
             return WaitDecision.done()
         if self.max_attempts is not None and attempt >= self.max_attempts:
             raise WaitConditionNotMetError(
