@@ -13,7 +13,9 @@ recorded result; completion policies set while items wait; callbacks awaited in 
 made `WaitForCallback` or back; `serdes=` of contexts and batches once they completed; contexts
 wrapped or unwrapped (nesting depth); functions replaced behind a kept name; Parallel branches
 swapped by kind; steps appended to branches that ended; `Patched` and `Deprecated` misused or
-used to guard each kind of unsafe change; `Now`, `UUID` and `Random` added.
+used to guard each kind of unsafe change; `Now`, `UUID` and `Random` added; steps of one name
+given other arguments or counts, against steps of other names moved; finished items of a batch
+an execution waits in that the new code cannot read.
 """
 
 from __future__ import annotations
@@ -1046,6 +1048,49 @@ HELPERS = [
 ]  # fmt: skip
 
 
+# --- N. names against positions -------------------------------------------------------------------
+
+
+def _positions(variant: str) -> Any:
+    """Steps named alike or not, then the gate."""
+
+    def workflow(x: int) -> Gen:
+        if variant == "fetch12":
+            out = [(yield fetch(1)), (yield fetch(2))]
+        elif variant == "fetch21":
+            out = [(yield fetch(2)), (yield fetch(1))]
+        elif variant == "fetch-load":
+            out = [(yield fetch(1)), (yield load(2))]
+        elif variant == "load-fetch":
+            out = [(yield load(1)), (yield fetch(2))]
+        elif variant == "fetch-only":
+            out = [(yield fetch(1))]
+        elif variant in ("loop2", "loop3"):
+            out = []
+            for i in range(int(variant[-1])):
+                out.append((yield fetch(i)))
+        else:
+            raise AssertionError(variant)
+        yield from gate()
+        return out
+
+    return _named(workflow, f"positions[{variant}]")
+
+
+POSITIONS = [
+    Change("two steps of one name: their arguments swapped", _positions("fetch12"),
+           _positions("fetch21"), OK, OK, result=[2, 3]),
+    Change("two steps of other names swapped", _positions("fetch-load"),
+           _positions("load-fetch"), N, N),
+    Change("the second of two steps removed", _positions("fetch-load"),
+           _positions("fetch-only"), N, N),
+    Change("a loop of steps of one name runs once fewer", _positions("loop3"),
+           _positions("loop2"), N, N),
+    Change("a loop of steps of one name runs once more", _positions("loop2"),
+           _positions("loop3"), N, N),
+]  # fmt: skip
+
+
 CHANGES = (
     WAITS
     + RETRIES
@@ -1060,6 +1105,7 @@ CHANGES = (
     + APPENDED
     + VERSIONING
     + HELPERS
+    + POSITIONS
 )
 
 
