@@ -917,6 +917,15 @@ APPENDED = [
     Change("Map: a step appended to the item that ended, the other waiting",
            _appended("map", False), _appended("map", True), OK, OK, result=[2, 1],
            completed_result=[2, 1]),
+    # a flat item records no context: nothing says the finished one had ended, and the step
+    # appended to it runs (docs/versioning.md, Patched in flat batches)
+    Change("flat Parallel: a step appended to the branch that ended, the other waiting",
+           _appended("parallel", False, nesting="flat"),
+           _appended("parallel", True, nesting="flat"), OK, OK, result=[5, 1],
+           completed_result=[2, 1]),
+    Change("flat Map: a step appended to the item that ended, the other waiting",
+           _appended("map", False, nesting="flat"), _appended("map", True, nesting="flat"),
+           OK, OK, result=[5, 1], completed_result=[2, 1]),
     Change("a Child that failed: a step appended after the failing one",
            _child_failed(False), _child_failed(True), OK, OK, result="ChildFailedError"),
 ]  # fmt: skip
