@@ -400,8 +400,37 @@ def _check_namer(namer: Callable[..., Any]) -> None:
 def _check_predicate(predicate: Callable[..., Any], what: str, param: str) -> None:
     """Refuse a predicate (a ``Retry``'s ``retry_if``, a ``WaitStrategy``'s ``until``) that
     cannot be called with its one argument where it is given: when first called its call
-    would fail, and the step with it, as if the step had raised a ``TypeError``."""
+    would fail, and the step with it, as if the step had raised a ``TypeError``. An ``async
+    def`` one is refused too: it is called synchronously, and the coroutine it returns is
+    true, whatever it would compute."""
     _once(predicate, f"({param})", _check_takes, predicate, what, (param,))
+    plain = inspect.unwrap(getattr(predicate, "func", predicate))
+    if inspect.iscoroutinefunction(predicate) or inspect.iscoroutinefunction(plain):
+        raise ValidationError(
+            f"{what} is an async def function: it is called synchronously, and the coroutine "
+            "it would return counts as True. Make it a plain def returning a bool"
+        )
+
+
+def _predicate_answer(answer: object, what: str, *, polling: bool = False) -> object:
+    """What a predicate returned, refused when it can only be a mistake: an awaitable (an
+    async callable object; the coroutine is closed unawaited) or, from a ``WaitStrategy``'s
+    ``until`` (``polling``), a ``WaitDecision`` (what a ``wait_strategy`` returns, not a
+    predicate). Either one is true, whatever it says."""
+    if inspect.isawaitable(answer):
+        if inspect.iscoroutine(answer):
+            answer.close()
+        raise ValidationError(
+            f"{what} returned an awaitable ({type(answer).__name__}): it is called "
+            "synchronously. Make it a plain def returning a bool"
+        )
+    if polling and isinstance(answer, WaitDecision):
+        raise ValidationError(
+            f"{what} returned {answer!r}: it returns a bool (True stops the polling). A "
+            "function returning a WaitDecision is a wait strategy itself: pass it as "
+            "WaitForCondition(..., wait_strategy=fn)"
+        )
+    return answer
 
 
 def _check_undo(undo: Callable[..., Any]) -> None:
@@ -682,7 +711,9 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True, metaclass=CheckedStructMe
         """Whether a failure of attempt ``attempt`` (1-based) with ``error`` is retried."""
         if attempt >= self.max_attempts or not isinstance(error, self.retry_on):
             return False
-        return self.retry_if is None or bool(self.retry_if(error))
+        if self.retry_if is None:
+            return True
+        return bool(_predicate_answer(self.retry_if(error), "a Retry retry_if"))
 
     def delay(self, attempt: int, unit: float) -> int:
         """Seconds to wait after the failure of attempt ``attempt``; ``unit`` is in [0, 1)."""
@@ -1689,7 +1720,7 @@ class WaitStrategy(
         _default_cap(self, "WaitStrategy", "delay", self.delay)
 
     def __call__(self, state: S, attempt: int) -> WaitDecision:
-        if self.until(state):
+        if _predicate_answer(self.until(state), "a WaitStrategy until", polling=True):
             return WaitDecision.done()
         if self.max_attempts is not None and attempt >= self.max_attempts:
             raise WaitConditionNotMetError(

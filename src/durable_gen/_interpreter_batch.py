@@ -493,11 +493,12 @@ class BatchHandlers(Core):
                             what=f"the result of {name!r}",
                         )
                     except SerializationError as exc:
-                        self._item_done(
-                            batch, i, None, error_object(exc, aws_types=self._aws_types)
-                        )
-                    else:
-                        self._item_done(batch, i, value, None)
+                        # The code that recorded it read it back (else it recorded a failure):
+                        # this code cannot read what the item recorded, and the execution fails
+                        # with that error, as where a step's or a Child's result does not read,
+                        # rather than telling the workflow the item failed.
+                        raise Fatal(exc) from None
+                    self._item_done(batch, i, value, None)
                     continue
                 if rec.status != "SUCCEEDED":
                     self._item_done(batch, i, None, (d.error if d else None) or ErrorObject())

@@ -701,10 +701,15 @@ class StepHandlers(BatchHandlers):
             return (None, condition_error(d.error if d else None))
         run.attempt = ((d.attempt or 0) if d else 0) + 1
         run.started = True
+        if d is not None and d.result is not None:
+            # the state the next check runs on, read now: a state this code cannot read fails
+            # here, while the condition waits too, as a replay of the history says it would
+            try:
+                run.args = (_read_state(cmd, d.result),)
+            except SerializationError as exc:
+                return (None, exc)
         if rec.status == "STARTED":
             # the check was interrupted: run it again with the last checkpointed state
-            if d is not None and d.result is not None:
-                run.args = (_read_state(cmd, d.result),)
             return self._schedule(run)
         return self._block(fiber, op_id, self._ready_resolver(run))
 
