@@ -10,7 +10,6 @@ schedules a new one.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import socket
 import threading
@@ -21,7 +20,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 import msgspec
 
-from .._errors import StoreError, ValidationError, shown
+from .._errors import StoreError, ValidationError, finite, shown
 from .._wire import Event, Operation
 from ._clock import RealClock
 from ._state import CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, RETRY_TIMER, WAIT_TIMER
@@ -243,7 +242,7 @@ def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
+        or not finite(value)
         or value < 0
         or (value == 0 and not zero)
     ):

@@ -16,7 +16,6 @@ import concurrent.futures as cf
 import contextlib
 import importlib
 import inspect
-import math
 import os
 import sys
 import threading
@@ -38,6 +37,7 @@ from .._errors import (
     StoreError,
     ValidationError,
     failure_text,
+    finite,
     shown,
 )
 from .._plugins import Plugin
@@ -265,7 +265,7 @@ def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
+        or not finite(value)
         or value < 0
         or (value == 0 and not zero_ok)
     ):
