@@ -436,3 +436,98 @@ def test_a_file_that_is_no_database_is_a_store_error_and_left_as_it_was(
     err = capsys.readouterr().err
     assert "StoreError" in err and fragment in err and "restore it from a backup" in err
     assert path.read_bytes() == content
+
+
+# --- a lease too long to be held, a now_ms in another unit --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lease", [31_622_401, 10**20, 1e300], ids=["366-days-and-1", "e20", "e300"]
+)
+@pytest.mark.parametrize("where", ["sqlite", "worker"])
+def test_a_lease_longer_than_366_days_is_refused_before_the_database_opens(
+    tmp_path: Path, lease: float, where: str
+) -> None:
+    # SqliteStore raised "OverflowError: Python int too large to convert to SQLite INTEGER" at
+    # the first execution it leased; a Worker's lease thread died with "OverflowError: timestamp
+    # out of range for platform time_t", renewing nothing.
+    with pytest.raises(dg.ValidationError, match=r"lease_seconds must be at most 31622400"):
+        if where == "sqlite":
+            SqliteStore(tmp_path / "l.db", lease_seconds=lease)
+        else:
+            Worker(str(tmp_path / "l.db"), lease_seconds=lease)
+    assert not (tmp_path / "l.db").exists()
+
+
+def test_a_lease_of_366_days_is_held(tmp_path: Path) -> None:
+    with Worker(
+        str(tmp_path / "l.db"), functions={"w": _waits}, lease_seconds=31_622_400, skip_time=True
+    ) as worker:
+        with SqliteStore(tmp_path / "l.db") as store:
+            from durable_gen.local import register_function
+
+            engine = LocalService(store=store)
+            register_function(engine, "w", _waits)
+            arn = engine.start("w")
+        worker.run(once=True)
+    with SqliteStore(tmp_path / "l.db") as store:
+        assert LocalService(store=store).get_execution(arn).status == "SUCCEEDED"
+
+
+def test_the_cli_lease_over_366_days_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["worker", "--once", "--db", str(tmp_path / "w.db"), "--lease", "1e12"])
+    assert caught.value.code == 2
+    assert "--lease: must be at most 31622400 seconds" in capsys.readouterr().err
+    assert not (tmp_path / "w.db").exists()
+
+
+def _store_calls() -> list[tuple[str, Callable[[int], object]]]:
+    from durable_gen import runtime as rt
+
+    return [
+        ("apply-updates", lambda v: rt.apply_updates({}, [], now_ms=v)),
+        (
+            "fire-timer",
+            lambda v: rt.fire_timer(
+                {}, rt.Timer(kind="wait", operation_id="w", due_ms=1), now_ms=v
+            ),
+        ),
+        ("complete-callback", lambda v: rt.complete_callback({}, "cb", now_ms=v, result="1")),
+        ("heartbeat-callback", lambda v: rt.heartbeat_callback({}, "cb", None, now_ms=v)),
+        ("complete-invoke", lambda v: rt.complete_invoke({}, "op", now_ms=v, result="1")),
+    ]
+
+
+@pytest.mark.parametrize(
+    "now_ms",
+    [1_796_190_702_306_885_481, 1_796_190_702_306_885, 253_402_300_800_000, HUGE],
+    ids=["nanoseconds", "microseconds", "year-10000", "huge"],
+)
+@pytest.mark.parametrize("case", range(5), ids=[c[0] for c in _store_calls()])
+def test_a_now_ms_past_the_year_9999_is_a_validation_error(case: int, now_ms: int) -> None:
+    # time.time_ns() given for now_ms was accepted: the store recorded start, end and due
+    # times in the year 56 million, and the host's timers never fired.
+    _, call = _store_calls()[case]
+    with pytest.raises(dg.ValidationError) as caught:
+        call(now_ms)
+    message = str(caught.value)
+    assert "takes now_ms as whole epoch milliseconds, at most 253402300799999" in message
+    assert "time.time_ns() // 1_000_000" in message
+
+
+def test_a_wait_started_at_a_nanosecond_now_changes_nothing() -> None:
+    from durable_gen import runtime as rt
+
+    interp = rt.Interpreter(_waits, [], execution_arn="arn:x")
+    action = interp.next_action()
+    assert isinstance(action, rt.Flush)
+    store: dict[str, Any] = {}
+    with pytest.raises(dg.ValidationError):
+        rt.apply_updates(store, action.updates, now_ms=1_796_190_702_306_885_481)
+    assert store == {}
+    applied = rt.apply_updates(store, action.updates, now_ms=1_796_190_702_306)
+    (timer,) = applied.timers
+    assert timer.due_ms == 1_796_190_702_306 + 1000

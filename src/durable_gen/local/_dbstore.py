@@ -236,6 +236,24 @@ def check_location(value: object, what: str) -> str:
     return text
 
 
+MAX_LEASE_SECONDS: Final = 31_622_400
+"""The longest lease a store holds (366 days, the longest execution timeout): a longer one
+held no execution better, and its expiry in milliseconds outgrew the database's integers and
+the renewing thread's wait."""
+
+
+def check_lease(value: object) -> float:
+    """``lease_seconds``: :func:`check_seconds`, and at most :data:`MAX_LEASE_SECONDS`."""
+    seconds = check_seconds(value, "lease_seconds")
+    if seconds > MAX_LEASE_SECONDS:
+        raise ValidationError(
+            f"lease_seconds must be at most {MAX_LEASE_SECONDS} (366 days), got {shown(value)}: "
+            "a lease is how long a worker that stopped answering keeps its executions from "
+            "the others; give 30 (the default) or more than the longest pause a worker may have"
+        )
+    return seconds
+
+
 def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
     """A store option in seconds: a finite number above 0 (or 0 when ``zero``); a
     ``ValidationError`` otherwise."""

@@ -50,7 +50,13 @@ from .._wire import (
     OperationUpdate,
 )
 from ._clock import Clock, RealClock, VirtualClock
-from ._dbstore import DamagedRecordError, DatabaseStore, LeaseLostError, StoreUnavailableError
+from ._dbstore import (
+    DamagedRecordError,
+    DatabaseStore,
+    LeaseLostError,
+    StoreUnavailableError,
+    check_lease,
+)
 from ._engine import LocalService
 from ._run import check_functions, register_function, workflow_name
 from ._sqlite import Synchronous
@@ -400,6 +406,7 @@ class Worker:
                 "workers take each other's live executions over; give 30 (the default) or "
                 "more than the longest pause a worker may have"
             )
+        check_lease(lease_seconds)
         _check_seconds("patience", patience, zero_ok=True)
         for flag, value in (("skip_time", skip_time), ("progress", progress)):
             if not isinstance(value, bool):
