@@ -531,3 +531,100 @@ def test_a_wait_started_at_a_nanosecond_now_changes_nothing() -> None:
     applied = rt.apply_updates(store, action.updates, now_ms=1_796_190_702_306)
     (timer,) = applied.timers
     assert timer.due_ms == 1_796_190_702_306 + 1000
+
+
+# --- retry delays, wait durations and event ids that are no such thing ---------------------------
+
+_TRIES = {"n": 0}
+
+
+def _flaky() -> int:
+    _TRIES["n"] += 1
+    if _TRIES["n"] % 2:
+        raise ValueError("once")
+    return 1
+
+
+def _retries(_: object) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=2)
+    return (
+        yield dg.Step(
+            _flaky, name="s", retry=dg.Retry(max_attempts=3, initial_delay=1, max_delay=1)
+        )
+    )
+
+
+def _events_only() -> list[dict[str, Any]]:
+    _TRIES["n"] = 0
+    run = TestRunner(skip_time=True).run(_retries, 1)
+    assert run.status == "SUCCEEDED"
+    return list(run.export()["Events"])
+
+
+@pytest.mark.parametrize(
+    "delay",
+    [float("inf"), float("nan"), HUGE, -5, 1e300, "5", True],
+    ids=["inf", "nan", "huge", "negative", "e300", "text", "bool"],
+)
+def test_a_retry_delay_that_is_no_delay_is_invalid_input(delay: Any) -> None:
+    # An infinite NextAttemptDelaySeconds raised "OverflowError: cannot convert float infinity
+    # to integer" out of load_history and replay; NaN, a negative number, text or True were read
+    # as the last attempt, ending a step that was to be retried.
+    events = _events_only()
+    failed = _event_index(events, "StepFailed")
+    events[failed]["StepFailedDetails"]["RetryDetails"]["NextAttemptDelaySeconds"] = delay
+    history = {"Events": events[: failed + 1]}
+    with pytest.raises(dg.InvalidInputError) as caught:
+        load_history(history)
+    message = str(caught.value)
+    assert "the RetryDetails.NextAttemptDelaySeconds of StepFailed event" in message
+    assert "1 or more: a retry; 0 or absent: the last attempt" in message
+    report = replay(_retries, history)
+    assert report.status == "invalid" and "NextAttemptDelaySeconds" in report.message
+
+
+def test_a_retry_delay_that_is_a_delay_still_leaves_the_step_pending() -> None:
+    events = _events_only()
+    failed = _event_index(events, "StepFailed")
+    history = load_history({"Events": events[: failed + 1]})
+    step = next(op for op in history.operations if op.name == "s")
+    assert step.status == "PENDING"
+    assert step.step_details is not None and step.step_details.next_attempt_timestamp is not None
+
+
+@pytest.mark.parametrize(
+    "duration",
+    [HUGE, float("nan"), -5, "2", 1e300],
+    ids=["huge", "nan", "negative", "text", "e300"],
+)
+def test_a_wait_duration_that_is_no_duration_is_invalid_input(duration: Any) -> None:
+    # With no ScheduledEndTimestamp, a Duration of the wrong type was ignored (the wait lost
+    # its end) and a negative one ended the wait before it began.
+    events = _events_only()
+    started = _event_index(events, "WaitStarted")
+    details = events[started]["WaitStartedDetails"]
+    del details["ScheduledEndTimestamp"]
+    details["Duration"] = duration
+    with pytest.raises(dg.InvalidInputError, match="the Duration of WaitStarted event") as caught:
+        load_history({"Events": events[: started + 1]})
+    assert "give its ScheduledEndTimestamp instead" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    [float("nan"), -5, 0, "x", 1e300, True],
+    ids=["nan", "negative", "zero", "text", "float", "bool"],
+)
+def test_an_event_id_that_is_no_place_is_invalid_input(event_id: Any) -> None:
+    # A NaN said "cannot convert float NaN to integer" and no more; a negative EventId moved
+    # the event to the front, and a StepStarted moved there replayed as a step that never began.
+    events = _events_only()
+    index = _event_index(events, "StepStarted")
+    events[index]["EventId"] = event_id
+    with pytest.raises(dg.InvalidInputError) as caught:
+        load_history({"Events": events})
+    message = str(caught.value)
+    assert f"the EventId of Events[{index}] ('StepStarted') must be a whole number, 1 or more" in (
+        message
+    )
+    assert "as GetDurableExecutionHistory returns them" in message

@@ -422,10 +422,20 @@ def _rebuild(
                 f"{type(event).__name__}, not an event object (with EventType, EventId, ...): "
                 "pass the events as GetDurableExecutionHistory returns them"
             )
-    try:
-        ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise InvalidInputError(f"history events are malformed{where}: {exc}") from exc
+    for index, event in enumerate(events):
+        event_id = event.get("EventId")
+        if event_id is None or (
+            isinstance(event_id, str) and event_id.isascii() and event_id.isdigit()
+        ):
+            continue
+        if isinstance(event_id, bool) or not isinstance(event_id, int) or event_id < 1:
+            raise InvalidInputError(
+                f"a history event is malformed{where}: the EventId of Events[{index}] "
+                f"({shown(event.get('EventType'), 60)}) must be a whole number, 1 or more (the "
+                f"event's place in the history), got {shown(event_id, 80)}: pass the events as "
+                "GetDurableExecutionHistory returns them"
+            )
+    ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
     for event in ordered:
         kind = event.get("EventType")
         if not isinstance(kind, str):
@@ -521,8 +531,21 @@ def _rebuild(
                     f"the ScheduledEndTimestamp of {kind} event "
                     f"{shown(event.get('EventId'))}{where}",
                 )
-                if end is None and at is not None and isinstance(details.get("Duration"), int):
-                    end = at + details["Duration"] * 1000
+                duration = details.get("Duration")
+                if end is None and at is not None and duration is not None:
+                    if (
+                        isinstance(duration, bool)
+                        or not isinstance(duration, int)
+                        or duration < 0
+                        or at + duration * 1000 > _LATEST_MS
+                    ):
+                        raise InvalidInputError(
+                            f"a history event is malformed{where}: the Duration of {kind} event "
+                            f"{shown(event.get('EventId'))} must be the whole seconds the wait "
+                            f"lasts, ending before the year 10000, got {shown(duration, 80)}; "
+                            "give its ScheduledEndTimestamp instead"
+                        )
+                    end = at + duration * 1000
                 if end is not None:
                     d["ScheduledEndTimestamp"] = end
             elif prefix == "Callback" and details.get("CallbackId"):
@@ -551,7 +574,20 @@ def _rebuild(
             else:  # one per StepStarted that ended: this one ended here
                 d["Attempt"] = int(d.get("Attempt") or 0) + 1
             delay = retry.get("NextAttemptDelaySeconds")
-            if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 1:
+            if delay is not None and (
+                isinstance(delay, bool)
+                or not isinstance(delay, (int, float))
+                or not finite(delay)
+                or delay < 0
+                or (at is not None and at + delay * 1000 > _LATEST_MS)
+            ):
+                raise InvalidInputError(
+                    f"a history event is malformed{where}: the RetryDetails."
+                    f"NextAttemptDelaySeconds of {kind} event {shown(event.get('EventId'))} must "
+                    "be the seconds until the next attempt (1 or more: a retry; 0 or absent: the "
+                    f"last attempt), ending before the year 10000, got {shown(delay, 80)}"
+                )
+            if delay is not None and delay >= 1:
                 new_status = "PENDING"  # rule 3: a retry; a delay of 0 marks the last attempt
                 if at is not None:
                     d["NextAttemptTimestamp"] = at + int(delay * 1000)
