@@ -241,7 +241,7 @@ def read_clock(clock: Callable[[], float]) -> float:
     if type(now) is not float and type(now) is not int:  # also not a bool
         what = type(now).__name__
     elif not finite(now) or now < 0:
-        what = repr(now)
+        what = shown(now)
     elif now >= _LATEST_SECONDS and not isinstance(clock, EpochSeconds):
         what = f"{now!r}, epoch milliseconds (as seconds, a date past the year 5000)"
     else:

@@ -50,6 +50,11 @@ HUGE_NUMBERS: list[tuple[str, Callable[[Any], object], str]] = [
     ("runner-advance", lambda v: TestRunner().advance(v), "advance() needs a number of seconds"),
     ("clock-advance", lambda v: VirtualClock().advance(v), "advance() needs a number of seconds"),
     (
+        "interpreter-clock",
+        lambda v: dg.runtime.Interpreter(_waits, [], clock=lambda: v),
+        "clock= returns epoch seconds as a number",
+    ),
+    (
         "lambda-start-window",
         lambda v: dg.lambda_handler(_waits, start_window=v),
         "start_window must be a number of seconds >= 0",
