@@ -35,7 +35,7 @@ from ._aliases import decodable, union_advice
 from ._arguments import CheckedStructMeta, checked
 from ._aws_names import default_name, wait_for_callback_names
 from ._context import CURRENT
-from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError, shown
+from ._errors import ArgumentError, ValidationError, WorkflowDefinitionError, finite, shown
 from ._errors import WaitConditionNotMetError as WaitConditionNotMetError  # its old home
 from ._guard import guarded_plain, made
 from ._serdes_protocol import Serdes
@@ -215,14 +215,14 @@ def _check_seconds(value: object, what: str, *, minimum: int, maximum: int) -> N
         )
     if not minimum <= value <= maximum:
         raise ValidationError(
-            f"{what} must be between {minimum} and {maximum} seconds, got {value}"
+            f"{what} must be between {minimum} and {maximum} seconds, got {shown(value)}"
         )
 
 
 def _wait_advice(value: object) -> str:
     """What to write instead of a ``Wait`` of ``value`` seconds, computed from a deadline as
     often as not: rounded up, or no wait at all when the deadline has come."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not finite(value):
         return ""
     if value <= 0:
         return (
@@ -238,7 +238,7 @@ def _check_number(value: object, what: str, *, minimum: float) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
+        or not finite(value)
         or value < minimum
     ):
         raise ValidationError(
@@ -258,7 +258,7 @@ def _step_timeout(value: object) -> float | None:
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, (int, float))
-        or not math.isfinite(seconds)
+        or not finite(seconds)
         or seconds <= 0
     ):
         raise ValidationError(

@@ -87,6 +87,7 @@ from ._errors import (
     StepTimeoutError,
     ValidationError,
     WorkflowDefinitionError,
+    finite,
     shown,
 )
 from ._interpreter import Interpreter, check_host_options, check_payload_format
@@ -1364,7 +1365,7 @@ def _check_window(window: object) -> float | None:
     if (
         isinstance(window, bool)
         or not isinstance(window, (int, float))
-        or not math.isfinite(window)
+        or not finite(window)
         or window < 0
     ):
         raise ValidationError(

@@ -6,6 +6,7 @@ the recorded error object, so the same exception is raised on every replay.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = [
@@ -231,6 +232,15 @@ class OperationError(DurableGenError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.error_message, self.error_type, self.error_data))
+
+
+def finite(value: float) -> bool:
+    """``math.isfinite(value)``, False (not ``OverflowError``) for an int too large to be a
+    float (``10**400``): no duration, delay or timestamp can be one."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def shown(value: object, limit: int = 200) -> str:

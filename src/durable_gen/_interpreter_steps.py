@@ -152,6 +152,9 @@ class Run:
         self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
 
+#: The last millisecond of the year 9999, past which no deadline is kept (no clock reaches it).
+_LAST_DEADLINE_MS: Final = 253_402_300_799_999
+
 #: Types of step results that are certainly values (most results): not checked further.
 _PLAIN: Final = frozenset({int, str, float, bool, type(None), dict, list, tuple})
 #: SubTypes of the tasks that run something other than a user's step function (a condition
@@ -468,7 +471,10 @@ class StepHandlers(BatchHandlers):
         """When an attempt handed out now must end: the host's clock plus ``timeout``."""
         if timeout is None or self._clock is None:
             return None
-        return round((read_clock(self._clock) + timeout) * 1000)
+        deadline = (read_clock(self._clock) + timeout) * 1000
+        # a timeout so long that its deadline lies past the year 9999 (up to 1e308 s, whose
+        # milliseconds are no float) never passes: no limit, as None
+        return round(deadline) if deadline <= _LAST_DEADLINE_MS else None
 
     def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
         name = cmd.name

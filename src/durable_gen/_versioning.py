@@ -11,7 +11,6 @@ rules are in ``durable_gen._interpreter``'s handlers and in the docs (docs/versi
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from ._commands import Command
-from ._errors import SerializationError, ValidationError, WorkflowDefinitionError, shown
+from ._errors import SerializationError, ValidationError, WorkflowDefinitionError, finite, shown
 from ._guard import made
 from ._wire import MAX_NAME_CHARS, Operation
 
@@ -241,8 +240,8 @@ def read_clock(clock: Callable[[], float]) -> float:
     now = clock()
     if type(now) is not float and type(now) is not int:  # also not a bool
         what = type(now).__name__
-    elif not math.isfinite(now) or now < 0:
-        what = repr(now)
+    elif not finite(now) or now < 0:
+        what = shown(now)
     elif now >= _LATEST_SECONDS and not isinstance(clock, EpochSeconds):
         what = f"{now!r}, epoch milliseconds (as seconds, a date past the year 5000)"
     else:

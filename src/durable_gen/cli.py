@@ -1060,11 +1060,19 @@ def _positive(text: str) -> float:
 
 
 def _lease(text: str) -> float:
+    from .local._dbstore import MAX_LEASE_SECONDS
+
     value = _positive(text)
     if value < 1:
         raise argparse.ArgumentTypeError(
             f"must be at least 1 second, got {text}: a shorter lease expires between renewals "
             "and workers take each other's live executions over (default 30)"
+        )
+    if value > MAX_LEASE_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_LEASE_SECONDS} seconds (366 days), got {text}: a lease is "
+            "how long a worker that stopped answering keeps its executions from the others "
+            "(default 30)"
         )
     return value
 

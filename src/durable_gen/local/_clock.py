@@ -8,13 +8,12 @@ wait of days finishes at once.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from typing import Final, Protocol, runtime_checkable
 
 from .._arguments import checked
-from .._errors import ValidationError, shown
+from .._errors import ValidationError, finite, shown
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
@@ -135,7 +134,7 @@ class VirtualClock:
         if (
             isinstance(seconds, bool)
             or not isinstance(seconds, int | float)
-            or not math.isfinite(seconds)
+            or not finite(seconds)
             or seconds < 0
         ):
             raise ValidationError(

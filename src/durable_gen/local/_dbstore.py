@@ -10,7 +10,6 @@ schedules a new one.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import socket
 import threading
@@ -21,7 +20,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 
 import msgspec
 
-from .._errors import StoreError, ValidationError, shown
+from .._errors import StoreError, ValidationError, finite, shown
 from .._wire import Event, Operation
 from ._clock import RealClock
 from ._state import CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, RETRY_TIMER, WAIT_TIMER
@@ -237,13 +236,31 @@ def check_location(value: object, what: str) -> str:
     return text
 
 
+MAX_LEASE_SECONDS: Final = 31_622_400
+"""The longest lease a store holds (366 days, the longest execution timeout): a longer one
+held no execution better, and its expiry in milliseconds outgrew the database's integers and
+the renewing thread's wait."""
+
+
+def check_lease(value: object) -> float:
+    """``lease_seconds``: :func:`check_seconds`, and at most :data:`MAX_LEASE_SECONDS`."""
+    seconds = check_seconds(value, "lease_seconds")
+    if seconds > MAX_LEASE_SECONDS:
+        raise ValidationError(
+            f"lease_seconds must be at most {MAX_LEASE_SECONDS} (366 days), got {shown(value)}: "
+            "a lease is how long a worker that stopped answering keeps its executions from "
+            "the others; give 30 (the default) or more than the longest pause a worker may have"
+        )
+    return seconds
+
+
 def check_seconds(value: object, name: str, *, zero: bool = False) -> float:
     """A store option in seconds: a finite number above 0 (or 0 when ``zero``); a
     ``ValidationError`` otherwise."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
+        or not finite(value)
         or value < 0
         or (value == 0 and not zero)
     ):

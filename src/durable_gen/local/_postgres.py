@@ -49,6 +49,7 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
+    check_lease,
     check_location,
     check_seconds,
     decode_header,
@@ -494,7 +495,7 @@ class PostgresStore(SqlStore):
         pool_size: int = 4,
     ) -> None:
         check_location(url, "the Postgres URL")
-        check_seconds(lease_seconds, "lease_seconds")
+        check_lease(lease_seconds)
         check_seconds(timeout, "timeout")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValidationError(f"pool_size must be an int of at least 1, got {pool_size!r}")

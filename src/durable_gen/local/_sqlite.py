@@ -53,6 +53,7 @@ from ._dbstore import (
     StoreUnavailableError,
     TransactionLock,
     alive,
+    check_lease,
     check_location,
     check_seconds,
     decode_events,
@@ -319,7 +320,7 @@ class SqliteStore(SqlStore):
                 f"synchronous must be 'FULL' or 'NORMAL', got {shown(synchronous)}"
             )
         check_seconds(timeout, "timeout", zero=True)
-        check_seconds(lease_seconds, "lease_seconds")
+        check_lease(lease_seconds)
         self.path = Path(check_location(path, "the SQLite path"))
         self.synchronous: Synchronous = synchronous
         self.lease_ms = max(1, round(lease_seconds * 1000))

@@ -16,7 +16,6 @@ import concurrent.futures as cf
 import contextlib
 import importlib
 import inspect
-import math
 import os
 import sys
 import threading
@@ -38,6 +37,7 @@ from .._errors import (
     StoreError,
     ValidationError,
     failure_text,
+    finite,
     shown,
 )
 from .._plugins import Plugin
@@ -50,7 +50,13 @@ from .._wire import (
     OperationUpdate,
 )
 from ._clock import Clock, RealClock, VirtualClock
-from ._dbstore import DamagedRecordError, DatabaseStore, LeaseLostError, StoreUnavailableError
+from ._dbstore import (
+    DamagedRecordError,
+    DatabaseStore,
+    LeaseLostError,
+    StoreUnavailableError,
+    check_lease,
+)
 from ._engine import LocalService
 from ._run import check_functions, register_function, workflow_name
 from ._sqlite import Synchronous
@@ -271,7 +277,7 @@ def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
+        or not finite(value)
         or value < 0
         or (value == 0 and not zero_ok)
     ):
@@ -406,6 +412,7 @@ class Worker:
                 "workers take each other's live executions over; give 30 (the default) or "
                 "more than the longest pause a worker may have"
             )
+        check_lease(lease_seconds)
         _check_seconds("patience", patience, zero_ok=True)
         for flag, value in (("skip_time", skip_time), ("progress", progress)):
             if not isinstance(value, bool):

@@ -22,8 +22,8 @@ Rules of the rebuild from events (each operation takes the state its last event 
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -34,7 +34,7 @@ import msgspec
 
 from .._arguments import checked
 from .._commands import OWN_CONTEXT_SUBTYPES
-from .._errors import InvalidInputError, ValidationError, shown
+from .._errors import InvalidInputError, ValidationError, finite, shown
 from .._wire import (
     MAX_CONTEXT_RESULT_BYTES,
     TERMINAL_STATUSES,
@@ -291,7 +291,7 @@ def _merge_pages(pages: list[Mapping[str, Any]], where: str) -> dict[str, Any]:
 
 def _operations(items: Iterable[Any], where: str) -> list[Operation]:
     try:
-        return msgspec.convert([_clean(item) for item in items], list[Operation])
+        return msgspec.convert([_clean(item, where) for item in items], list[Operation])
     except msgspec.ValidationError as exc:
         raise InvalidInputError(f"a recorded operation is malformed{where}: {exc}") from exc
     except RecursionError:
@@ -302,40 +302,56 @@ def _operations(items: Iterable[Any], where: str) -> list[Operation]:
         ) from None
 
 
-def _clean(value: Any) -> Any:
-    """Timestamps to epoch milliseconds (or dropped); everything else as is."""
+def _clean(value: Any, where: str = "") -> Any:
+    """Timestamps to epoch milliseconds (an absent one, None, dropped); everything else as
+    is."""
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
             if isinstance(key, str) and key.endswith("Timestamp"):
-                ms = _epoch_ms(item)
+                ms = _epoch_ms(item, f"a recorded operation's {key}{where}")
                 if ms is not None:
                     out[key] = ms
             else:
-                out[key] = _clean(item)
+                out[key] = _clean(item, where)
         return out
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [_clean(v, where) for v in value]
     return value
 
 
-def _epoch_ms(value: Any) -> int | None:
-    if isinstance(value, bool):
+#: The last millisecond of the year 9999: no later time is a ``datetime``.
+_LATEST_MS: Final = 253_402_300_799_999
+
+
+def _epoch_ms(value: Any, what: str) -> int | None:
+    """``value`` (epoch ms or seconds, ISO 8601 text, a ``datetime``) as epoch milliseconds;
+    None for None (no time recorded); an ``InvalidInputError`` naming ``what`` for anything
+    else, or a time before 1970 or past the year 9999."""
+    if value is None:
         return None
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            return None
-        return int(value * 1000) if abs(value) < 1e11 else int(value)
-    if isinstance(value, str):
-        try:
+    given, ms = value, None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value):
+        ms = int(value * 1000) if abs(value) < 1e11 else int(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
     if isinstance(value, datetime):
         if value.utcoffset() is None:  # naive: UTC, as the service writes, not local time
             value = value.replace(tzinfo=UTC)
-        return int(value.timestamp() * 1000)
-    return None
+        try:
+            ms = int(value.timestamp() * 1000)
+        except (OverflowError, ValueError, OSError):  # year 1 less a day of offset
+            ms = None
+    if ms is not None and 0 <= ms <= _LATEST_MS:
+        return ms
+    raise InvalidInputError(
+        f"{what} is {shown(given, 80)}, which is no time between 1970 and the year 9999: a "
+        "timestamp is epoch milliseconds, epoch seconds, ISO 8601 text such as "
+        '"2025-01-31T12:00:00Z" or a datetime (or absent); pass the history as '
+        "GetDurableExecutionHistory or GetDurableExecutionState returns it, or repair that "
+        "field in the file"
+    )
 
 
 # --- operations from GetDurableExecutionHistory events ---------------------------------------
@@ -406,10 +422,20 @@ def _rebuild(
                 f"{type(event).__name__}, not an event object (with EventType, EventId, ...): "
                 "pass the events as GetDurableExecutionHistory returns them"
             )
-    try:
-        ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise InvalidInputError(f"history events are malformed{where}: {exc}") from exc
+    for index, event in enumerate(events):
+        event_id = event.get("EventId")
+        if event_id is None or (
+            isinstance(event_id, str) and event_id.isascii() and event_id.isdigit()
+        ):
+            continue
+        if isinstance(event_id, bool) or not isinstance(event_id, int) or event_id < 1:
+            raise InvalidInputError(
+                f"a history event is malformed{where}: the EventId of Events[{index}] "
+                f"({shown(event.get('EventType'), 60)}) must be a whole number, 1 or more (the "
+                f"event's place in the history), got {shown(event_id, 80)}: pass the events as "
+                "GetDurableExecutionHistory returns them"
+            )
+    ordered = sorted(events, key=lambda e: int(e.get("EventId") or 0))
     for event in ordered:
         kind = event.get("EventType")
         if not isinstance(kind, str):
@@ -422,7 +448,10 @@ def _rebuild(
                 f"{shown(event.get('EventId'))} must be an object, got {type(details).__name__}"
             )
         op_id = event.get("Id")
-        at = _epoch_ms(event.get("EventTimestamp"))
+        at = _epoch_ms(
+            event.get("EventTimestamp"),
+            f"the EventTimestamp of {kind} event {shown(event.get('EventId'))}{where}",
+        )
         if prefix == "Execution":
             if what == "Started":
                 if op_id is not None and not isinstance(op_id, str):
@@ -497,9 +526,26 @@ def _rebuild(
                 d["Attempt"] = int(d.get("Attempt") or 0)
                 d.pop("NextAttemptTimestamp", None)
             elif prefix == "Wait":
-                end = _epoch_ms(details.get("ScheduledEndTimestamp"))
-                if end is None and at is not None and isinstance(details.get("Duration"), int):
-                    end = at + details["Duration"] * 1000
+                end = _epoch_ms(
+                    details.get("ScheduledEndTimestamp"),
+                    f"the ScheduledEndTimestamp of {kind} event "
+                    f"{shown(event.get('EventId'))}{where}",
+                )
+                duration = details.get("Duration")
+                if end is None and at is not None and duration is not None:
+                    if (
+                        isinstance(duration, bool)
+                        or not isinstance(duration, int)
+                        or duration < 0
+                        or at + duration * 1000 > _LATEST_MS
+                    ):
+                        raise InvalidInputError(
+                            f"a history event is malformed{where}: the Duration of {kind} event "
+                            f"{shown(event.get('EventId'))} must be the whole seconds the wait "
+                            f"lasts, ending before the year 10000, got {shown(duration, 80)}; "
+                            "give its ScheduledEndTimestamp instead"
+                        )
+                    end = at + duration * 1000
                 if end is not None:
                     d["ScheduledEndTimestamp"] = end
             elif prefix == "Callback" and details.get("CallbackId"):
@@ -528,7 +574,20 @@ def _rebuild(
             else:  # one per StepStarted that ended: this one ended here
                 d["Attempt"] = int(d.get("Attempt") or 0) + 1
             delay = retry.get("NextAttemptDelaySeconds")
-            if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 1:
+            if delay is not None and (
+                isinstance(delay, bool)
+                or not isinstance(delay, (int, float))
+                or not finite(delay)
+                or delay < 0
+                or (at is not None and at + delay * 1000 > _LATEST_MS)
+            ):
+                raise InvalidInputError(
+                    f"a history event is malformed{where}: the RetryDetails."
+                    f"NextAttemptDelaySeconds of {kind} event {shown(event.get('EventId'))} must "
+                    "be the seconds until the next attempt (1 or more: a retry; 0 or absent: the "
+                    f"last attempt), ending before the year 10000, got {shown(delay, 80)}"
+                )
+            if delay is not None and delay >= 1:
                 new_status = "PENDING"  # rule 3: a retry; a delay of 0 marks the last attempt
                 if at is not None:
                     d["NextAttemptTimestamp"] = at + int(delay * 1000)

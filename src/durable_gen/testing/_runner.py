@@ -14,7 +14,6 @@ import concurrent.futures as cf
 import contextlib
 import inspect
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -36,7 +35,7 @@ from .._codec import (
 )
 from .._commands import CallbackHandle
 from .._driver import CheckpointMode, check_plugins, invoke, make_handler
-from .._errors import ValidationError, WorkflowDefinitionError, shown
+from .._errors import ValidationError, WorkflowDefinitionError, finite, shown
 from .._interpreter import check_host_options, check_payload_format
 from .._plugins import Plugin, PluginClock
 from .._serdes import Serdes, dumps
@@ -877,7 +876,7 @@ class TestRunner:
         if (
             not isinstance(seconds, int | float)
             or isinstance(seconds, bool)
-            or not math.isfinite(seconds)
+            or not finite(seconds)
             or seconds < 0
         ):
             raise ValidationError(f"advance() needs a number of seconds >= 0, got {shown(seconds)}")
