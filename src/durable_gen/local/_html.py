@@ -236,7 +236,8 @@ class _Page:
                 self.operation(kid, depth + 1, closed)
 
     def _batch(self, op: Operation, items: list[Operation], depth: int, closed: bool) -> None:
-        """A large batch: counts per status, the failed items, the others folded."""
+        """A large batch: counts per status, the failed items, the others folded (the
+        operations of a flat batch's items in place of its items)."""
         esc = html.escape
         counts = Counter(item.status for item in items)
         order = {status: rank for rank, status in enumerate((*_BAD, "STARTED", "PENDING"))}
@@ -245,7 +246,13 @@ class _Page:
         )
         failed = [items[i] for i in ranked if items[i].status in _BAD][:_FAILED_SHOWN]
         rest = [items[i] for i in ranked if items[i] not in failed]
-        what = "items" if op.sub_type == "Map" else "branches"
+        # a flat batch (``nesting="flat"``) records no context per item: its rows are the
+        # operations of all its items, which are counted as what they are
+        item_type = "MapIteration" if op.sub_type == "Map" else "ParallelBranch"
+        if all(item.sub_type == item_type for item in items):
+            what = "items" if op.sub_type == "Map" else "branches"
+        else:
+            what = "operations"
         tally = " ".join(
             f'<b data-status="{esc(status)}">{n} {esc(status)}</b>'
             for status, n in sorted(counts.items(), key=lambda kv: order.get(kv[0], len(order)))
