@@ -3,6 +3,7 @@ the fields of each record, the timeline and `show` of odd histories."""
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections import Counter
@@ -256,3 +257,26 @@ def test_a_crash_anywhere_loses_no_line_and_repeats_only_what_it_cut_short(
     assert set(seen) == set(_EVERY_LINE), set(_EVERY_LINE) - set(seen)
     # one crash repeats at most once what the invocation it cut short had logged
     assert all(n <= 2 * _EVERY_LINE[m] for m, n in seen.items()), seen
+
+
+# --- a long execution error is shown whole -------------------------------------------------
+
+
+@dg.workflow
+def _fails_at_length(length: int) -> Generator[Any, Any, None]:
+    yield dg.Wait(seconds=1, name="pause")
+    raise ValueError("é" * length + " <end of the message>")
+
+
+def test_show_and_the_timeline_write_a_long_execution_error_whole() -> None:
+    runner = TestRunner()
+    run = runner.run(_fails_at_length, 5000)
+    assert run.error is not None
+    recorded = run.error.error_message
+    assert recorded is not None and recorded.endswith(" <end of the message>")
+    shown = _show(runner, run)
+    (line,) = [line for line in shown.splitlines() if line.startswith("  error     ")]
+    assert line == f"  error     ValueError: {recorded}"
+    page = _timeline(runner, run)
+    head = page[page.find('id="execution-error"') : page.find('<div class="legend">')]
+    assert recorded in html.unescape(head)

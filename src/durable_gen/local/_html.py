@@ -81,7 +81,7 @@ details.fold > summary { cursor: pointer; color: #30507a; padding: 3px 0; }
 pre { background: #f1f3f6; padding: 8px; border-radius: 4px; white-space: pre-wrap;
       word-break: break-all; }
 .failure { border-left: 4px solid #d64545; background: #fdf1f1; padding: 6px 10px;
-           margin: 8px 0; }
+           margin: 8px 0; overflow-wrap: anywhere; }
 """
 
 
@@ -406,13 +406,13 @@ def _attempt_number(segs: list[_Segment]) -> int:
 
 
 def _error_block(err: ErrorObject) -> str:
-    """The execution's error: type and message in bold, then its data and stack trace."""
+    """The execution's error: type and message in bold, then its data and stack trace, whole."""
     esc = html.escape
     kind = f"<b>{esc(printable(err.error_type))}</b>" if err.error_type else None
-    message = esc(clip(printable(err.error_message), 4000)) if err.error_message else None
+    message = esc(printable(err.error_message)) if err.error_message else None
     text = failure_text(kind, message)
     if err.error_data:
-        text += f"<div>data: {esc(clip(printable(err.error_data), 4000))}</div>"
+        text += f"<div>data: {esc(printable(err.error_data))}</div>"
     if err.stack_trace:
         trace = [printable(line) for entry in err.stack_trace for line in entry.splitlines()]
         text += f"<pre>{esc(chr(10).join(trace))}</pre>"

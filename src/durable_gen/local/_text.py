@@ -162,16 +162,18 @@ def execution_table(records: Sequence[ExecutionRecord]) -> str:
 
 
 def error_lines(err: ErrorObject, indent: str = "  ") -> list[str]:
-    """An error as lines: ``Type: message``, its data, then its stack trace, one frame line each.
+    """An error as lines: ``Type: message``, its data, then its stack trace, one frame line each,
+    all of it whole.
 
     Every line is escaped with ``printable``; a stack trace entry holding several lines (a
     frame and its source line) is split on its line breaks first, so the trace reads as Python
     prints it.
     """
     kind = printable(err.error_type) if err.error_type else None
-    lines = [failure_text(kind, _shown(err.error_message, 4000) if err.error_message else None)]
+    # whole: what the engine records is bounded (32 KiB), and this is where a reader looks for it
+    lines = [failure_text(kind, printable(err.error_message) if err.error_message else None)]
     if err.error_data:
-        lines.append(f"data: {_shown(err.error_data, 4000)}")
+        lines.append(f"data: {printable(err.error_data)}")
     if err.stack_trace:
         lines.append("stack trace:")
         for entry in err.stack_trace:
