@@ -280,3 +280,73 @@ def test_show_and_the_timeline_write_a_long_execution_error_whole() -> None:
     page = _timeline(runner, run)
     head = page[page.find('id="execution-error"') : page.find('<div class="legend">')]
     assert recorded in html.unescape(head)
+
+
+# --- waiting_on: what a decided batch left behind is not waited on ---------------------------
+
+
+def _left_or_quick(i: int) -> Generator[Any, Any, int]:
+    if i == 0:
+        yield dg.Wait(seconds=86_400, name="long-nap")
+        handle = yield dg.CreateCallback(name="never-needed")
+        yield handle
+    elif i == 1:
+        handle = yield dg.CreateCallback(name="not-needed")
+        yield handle
+    return i
+
+
+@dg.workflow
+def _first_one_wins(_: None) -> Generator[Any, Any, Any]:
+    batch = yield dg.Map(
+        _left_or_quick, [0, 1, 2], name="race", completion=dg.Completion(min_successful=1)
+    )
+    handle = yield dg.CreateCallback(name="go-ahead")
+    return [batch.get_results(), (yield handle)]
+
+
+def test_waiting_on_leaves_out_the_wait_and_callback_of_items_a_decided_batch_left() -> None:
+    runner = TestRunner(skip_time=False)
+    run = runner.run(_first_one_wins)
+    runner.advance(5)
+    assert run.status == "RUNNING"
+    # the store still has the abandoned wait and callback open...
+    open_ones = {
+        op.name: op.status for op in run.operations() if op.name in ("long-nap", "not-needed")
+    }
+    assert open_ones == {"long-nap": "STARTED", "not-needed": "STARTED"}
+    assert run.operation("race").status == "SUCCEEDED"
+    # ...but the execution waits on its own callback alone
+    (line,) = run.waiting_on()
+    assert line.startswith("callback 'go-ahead' (CallbackId "), line
+    assert [w for w in _show(runner, run).splitlines() if w.startswith("  waits on")] == [
+        f"  waits on  {line}"
+    ]
+    # their rows stop where the batch ended: they are not going on ("+")
+    rows = {row.split()[0]: row for row in _show(runner, run).splitlines()[-8:]}
+    assert not rows["long-nap"].endswith("+") and not rows["map-item-1"].endswith("+"), rows
+    assert rows["go-ahead"].endswith("5.0 s+"), rows
+    with pytest.raises(dg.ExecutionSuspendedError) as caught:
+        run.result()
+    assert caught.value.waiting_on == [line]
+    assert "long-nap" not in str(caught.value) and "not-needed" not in str(caught.value)
+    run.send_callback_success("go-ahead", "yes")
+    runner.run_until_idle()
+    assert run.result() == [[2], "yes"]
+
+
+@dg.workflow
+def _all_needed(_: None) -> Generator[Any, Any, Any]:
+    batch = yield dg.Map(_left_or_quick, [0, 1, 2], name="all")
+    return batch.get_results()
+
+
+def test_the_wait_and_callback_of_items_still_needed_are_waited_on() -> None:
+    runner = TestRunner(skip_time=False)
+    run = runner.run(_all_needed)
+    runner.advance(5)
+    lines = run.waiting_on()
+    assert [line.split(" (")[0].split(" until ")[0] for line in lines] == [
+        "wait 'long-nap'",
+        "callback 'not-needed'",
+    ], lines

@@ -69,6 +69,7 @@ from .._wire import (
     MAX_PAYLOAD_BYTES,
     MAX_SUBTYPE_CHARS,
     MAX_WAIT_SECONDS,
+    TERMINAL_STATUSES,
     CallbackDetails,
     ChainedInvokeDetails,
     ContextDetails,
@@ -112,6 +113,7 @@ __all__ = [
     "invocation_completed_event",
     "invoke_completed",
     "is_waiting",
+    "left_behind",
     "retry_ready",
     "wait_succeeded",
 ]
@@ -1086,6 +1088,21 @@ def describe_waiting(
         return line
     target = f" of {invoke_target!r}" if invoke_target else ""
     return f"invoke {label}{target}"
+
+
+def left_behind(op: Operation, lookup: Callable[[str], Operation | None]) -> bool:
+    """Whether ``op`` runs in a context that has ended (an item of a ``Map``/``Parallel``
+    decided without it, by ``min_successful`` or a failure): its timer may still fire and its
+    callback may still be answered, but nothing of the execution waits on it any more."""
+    parent_id = op.parent_id
+    while parent_id is not None:
+        parent = lookup(parent_id)
+        if parent is None:
+            return False
+        if parent.status in TERMINAL_STATUSES:
+            return True
+        parent_id = parent.parent_id
+    return False
 
 
 def _iso(epoch_ms: int | None) -> str:

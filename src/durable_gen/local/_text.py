@@ -225,13 +225,16 @@ def describe_execution(
     # that the status and the columns after it stay aligned
     label_width = max([32, *(min(len(label), 64) for label, _, _ in rows)])
     kind_width = max([16, *(min(len(kind), 32) for _, kind, _ in rows)])
+    by_id = {op.id: op for op in operations}
     for label, kind, op in rows:
         took = ""
         if op.start_timestamp is not None:
-            # an operation left open by an ended execution stops with it
-            stop = op.end_timestamp or record.end_timestamp or now_ms
+            # an operation left open by an ended execution, or by an ended context (an item
+            # its decided batch left behind), stops with it
+            ended = None if op.end_timestamp is not None else _ended_context(op, by_id)
+            stop = op.end_timestamp or ended or record.end_timestamp or now_ms
             took = format_duration(max(stop - op.start_timestamp, 0))
-            if op.end_timestamp is None and record.end_timestamp is None:
+            if op.end_timestamp is None and ended is None and record.end_timestamp is None:
                 took += "+"  # still going: at least this long so far
         attempt = ""
         if op.step_details is not None and op.step_details.attempt:
@@ -245,6 +248,16 @@ def describe_execution(
             f"{took:>9}  {tail}".rstrip()
         )
     return "\n".join(lines) + "\n"
+
+
+def _ended_context(op: Operation, by_id: dict[str, Operation]) -> int | None:
+    """When the nearest context around ``op`` that has ended ended (epoch ms), if one has."""
+    parent = by_id.get(op.parent_id) if op.parent_id is not None else None
+    while parent is not None:
+        if parent.end_timestamp is not None:
+            return parent.end_timestamp
+        parent = by_id.get(parent.parent_id) if parent.parent_id is not None else None
+    return None
 
 
 def history_lines(events: Sequence[Event]) -> str:
