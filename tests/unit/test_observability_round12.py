@@ -326,6 +326,12 @@ def test_waiting_on_leaves_out_the_wait_and_callback_of_items_a_decided_batch_le
     rows = {row.split()[0]: row for row in _show(runner, run).splitlines()[-8:]}
     assert not rows["long-nap"].endswith("+") and not rows["map-item-1"].endswith("+"), rows
     assert rows["go-ahead"].endswith("5.0 s+"), rows
+    # the timeline draws them closed, ending with the batch, not open until now
+    page = _timeline(runner, run)
+    for name in ("long-nap", "not-needed"):
+        row = page[page.find(f">{name}<") :]
+        bar = row[row.find('<div class="bar') : row.find("</div></div>")]
+        assert 'class="bar"' in bar and "width:0.200%" in bar, bar
     with pytest.raises(dg.ExecutionSuspendedError) as caught:
         run.result()
     assert caught.value.waiting_on == [line]

@@ -188,22 +188,29 @@ class _Page:
         width = max(self._x(t1) - left, 0.2)
         return f"left:{left:.3f}%;width:{min(width, 100 - left):.3f}%"
 
-    def operation(self, op: Operation, depth: int, closed: bool = False) -> None:
-        """One row and its notes, then the rows below it; ``closed``: a context above it ended
+    def operation(self, op: Operation, depth: int, closed: int | None = None) -> None:
+        """One row and its notes, then the rows below it; ``closed``: when a context above it ended
         (a decided batch), so a retry delay its step is still in leads to no attempt."""
         esc = html.escape
         kind = op.sub_type or op.type
         name = op.name or op.id[:12]
         segments = self.segments.get(op.id, []) if op.type == "STEP" else []
-        if closed and segments and segments[-1].kind == "delay" and segments[-1].end is None:
+        if (
+            closed is not None
+            and segments
+            and segments[-1].kind == "delay"
+            and segments[-1].end is None
+        ):
             segments = [*segments[:-1], _cut(segments[-1], self.end)]
         if segments:
             track = "".join(self._segment(seg, op.id) for seg in segments)
         else:
             op_start = op.start_timestamp if op.start_timestamp is not None else self.start
-            op_end = op.end_timestamp if op.end_timestamp is not None else self.end
+            # left open by an ended context (an item its decided batch left behind): it stops
+            # with that context, as it stops with an ended execution
+            op_end = next(t for t in (op.end_timestamp, closed, self.end) if t is not None)
             colour = _COLOURS.get(op.status, "#8a8f98")
-            is_open = " open" if op.end_timestamp is None else ""
+            is_open = " open" if op.end_timestamp is None and closed is None else ""
             track = (
                 f'<div class="bar{is_open}" title="{esc(_visible(_tooltip(op)))}" '
                 f'style="{self._box(op_start, op_end)};background:{colour}"></div>'
@@ -228,14 +235,15 @@ class _Page:
                 f'<div class="err" style="padding-left:{depth * 16 + 12}px">{lines}</div>'
             )
         kids = self.children.get(op.id, [])
-        closed = closed or (op.type == "CONTEXT" and op.end_timestamp is not None)
+        if closed is None and op.type == "CONTEXT":
+            closed = op.end_timestamp
         if op.type == "CONTEXT" and op.sub_type in ("Map", "Parallel") and len(kids) > FOLD_AT:
             self._batch(op, kids, depth + 1, closed)
         else:
             for kid in kids:
                 self.operation(kid, depth + 1, closed)
 
-    def _batch(self, op: Operation, items: list[Operation], depth: int, closed: bool) -> None:
+    def _batch(self, op: Operation, items: list[Operation], depth: int, closed: int | None) -> None:
         """A large batch: counts per status, the failed items, the others folded (the
         operations of a flat batch's items in place of its items)."""
         esc = html.escape

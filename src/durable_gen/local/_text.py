@@ -232,7 +232,9 @@ def describe_execution(
             # an operation left open by an ended execution, or by an ended context (an item
             # its decided batch left behind), stops with it
             ended = None if op.end_timestamp is not None else _ended_context(op, by_id)
-            stop = op.end_timestamp or ended or record.end_timestamp or now_ms
+            stop = next(
+                t for t in (op.end_timestamp, ended, record.end_timestamp, now_ms) if t is not None
+            )
             took = format_duration(max(stop - op.start_timestamp, 0))
             if op.end_timestamp is None and ended is None and record.end_timestamp is None:
                 took += "+"  # still going: at least this long so far
