@@ -356,3 +356,24 @@ def test_the_wait_and_callback_of_items_still_needed_are_waited_on() -> None:
         "wait 'long-nap'",
         "callback 'not-needed'",
     ], lines
+
+
+def test_an_invocation_suspended_after_a_batch_was_decided_waits_on_what_goes_on() -> None:
+    from durable_gen import runtime as rt
+    from tests.unit.embedding_runtimes import ThreadRuntime
+
+    host = ThreadRuntime(_first_one_wins, "null")
+    try:
+        outcome = host.invoke()
+    finally:
+        host.close()
+    assert isinstance(outcome, rt.Suspended)
+    assert [line.split(" (")[0] for line in outcome.waiting_on] == ["go-ahead"], outcome
+    # the same items, the batch not decided: the item's wait and callback are waited on
+    host = ThreadRuntime(_all_needed, "null")
+    try:
+        outcome = host.invoke()
+    finally:
+        host.close()
+    assert isinstance(outcome, rt.Suspended)
+    assert [line.split(" (")[0] for line in outcome.waiting_on] == ["long-nap", "not-needed"]
