@@ -822,7 +822,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
             if exc.errno in _DISK_FAILURES:  # not a bad --html: exit status 1, as for stdout
                 raise OSError(exc.errno, exc.strerror, args.html) from None
             raise CliError(f"cannot write {args.html}: {exc.strerror}") from None
-        print(f"wrote {args.html} ({len(operations) - 1} operations)")
+        count = sum(1 for op in operations if op.type != "EXECUTION")
+        print(f"wrote {args.html} ({count} operation{'' if count == 1 else 's'})")
         return 0
     sys.stdout.write(describe_execution(record, operations, waiting, now))
     return 0

@@ -377,3 +377,23 @@ def test_an_invocation_suspended_after_a_batch_was_decided_waits_on_what_goes_on
         host.close()
     assert isinstance(outcome, rt.Suspended)
     assert [line.split(" (")[0] for line in outcome.waiting_on] == ["long-nap", "not-needed"]
+
+
+# --- the timeline of a timed-out execution with one operation --------------------------------
+
+
+@dg.workflow
+def _one_long_wait(_: None) -> Generator[Any, Any, None]:
+    yield dg.Wait(seconds=100, name="too-long")
+
+
+def test_the_timeline_counts_one_operation_in_the_singular() -> None:
+    runner = TestRunner()
+    run = runner.run(_one_long_wait, execution_timeout=10)
+    assert run.status == "TIMED_OUT"
+    text = _text(_timeline(runner, run))
+    assert " 1 operation " in text and "1 operations" not in text, text
+    assert "duration 10.0 s" in text and "Execution.Timeout" in text, text
+    # the wait the timeout cut short is drawn until the execution's end, and shown so
+    (row,) = [r for r in _show(runner, run).splitlines() if r.lstrip().startswith("too-long")]
+    assert row.split()[1:] == ["Wait", "STARTED", "10.0", "s"], row

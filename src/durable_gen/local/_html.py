@@ -131,6 +131,7 @@ def render_timeline(
     for op in children.get(None, []):
         page.operation(op, 0)
     esc = html.escape
+    count = len(ids) - (1 if any(o.type == "EXECUTION" for o in operations) else 0)
     ticks = "".join(
         f'<span style="left:{100 * i / 4:.0f}%">{format_duration(page.span * i // 4)}</span>'
         for i in range(5)
@@ -159,8 +160,7 @@ def render_timeline(
         f"<span>status <b>{esc(record.status)}</b></span>"
         f"<span>started {esc(format_time(start))}</span>"
         f"<span>duration {esc(format_duration(end - start))}</span>"
-        f"<span>{len(ids) - (1 if any(o.type == 'EXECUTION' for o in operations) else 0)}"
-        " operations</span></p>"
+        f"<span>{count} operation{'' if count == 1 else 's'}</span></p>"
         f'<p class="meta">{esc(record.arn)}</p>'
         f"{details}"
         f'<div class="legend">{legend}</div>'

@@ -51,3 +51,12 @@ def test_run_and_show_offer_only_the_callbacks_the_execution_waits_on(
     # given the execution's name, `callback` names the one callback it waits on
     wrong = cli("callback", "succeed", "r")
     assert wrong.code == 1 and f"it waits on callback {offered.pop()})" in wrong.err, wrong
+
+
+def test_show_html_says_how_many_operations_it_wrote(cli: Cli, workdir: Path) -> None:
+    (workdir / "racing.py").write_text(RACE)
+    assert cli("run", "racing:race", "--name", "r").code == 3
+    wrote = cli("show", "r", "--html", "r.html")
+    assert wrote.code == 0 and wrote.out == "wrote r.html (5 operations)\n", wrote
+    page = (workdir / "r.html").read_text()
+    assert "<span>5 operations</span>" in page
