@@ -397,3 +397,27 @@ def test_the_timeline_counts_one_operation_in_the_singular() -> None:
     # the wait the timeout cut short is drawn until the execution's end, and shown so
     (row,) = [r for r in _show(runner, run).splitlines() if r.lstrip().startswith("too-long")]
     assert row.split()[1:] == ["Wait", "STARTED", "10.0", "s"], row
+
+
+# --- waiting_on: a WaitForCondition waits for its next check, not a step's attempt ------------
+
+
+@dg.workflow
+def _polls(_: None) -> Generator[Any, Any, int]:
+    return (
+        yield dg.WaitForCondition(
+            _count_up,
+            initial_state=0,
+            wait_strategy=dg.WaitStrategy(until=lambda s: s >= 2, delay=30),
+            name="poll",
+        )
+    )
+
+
+def test_waiting_on_a_condition_names_its_next_check() -> None:
+    runner = TestRunner(skip_time=False)
+    run = runner.run(_polls)
+    assert run.waiting_on() == ["condition 'poll', next check at 2025-01-01T00:00:30.000+00:00"]
+    assert run.operation("poll").sub_type == "WaitForCondition"
+    runner.advance(30)
+    assert run.result() == 2

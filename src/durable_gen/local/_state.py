@@ -1074,10 +1074,14 @@ def describe_waiting(
         end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
         return f"wait {label} until {_iso(end)}"
     if op.type == "STEP":
+        # a WaitForCondition is a STEP whose attempts are checks, with a wait between them
+        kind, next_one = (
+            ("condition", "check") if op.sub_type == "WaitForCondition" else ("step", "attempt")
+        )
         if op.status == "READY":
-            return f"step {label}, ready for its next attempt"
+            return f"{kind} {label}, ready for its next {next_one}"
         at = op.step_details.next_attempt_timestamp if op.step_details else None
-        return f"step {label}, next attempt at {_iso(at)}"
+        return f"{kind} {label}, next {next_one} at {_iso(at)}"
     if op.type == "CALLBACK":
         cid = op.callback_details.callback_id if op.callback_details else None
         line = f"callback {label} (CallbackId {cid})"
