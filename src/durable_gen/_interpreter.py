@@ -1140,7 +1140,9 @@ class Interpreter(StepHandlers):
 
     def _waiting_on(self) -> list[str]:
         out = []
-        for op_id in self._waiters:
+        for op_id, waiting in self._waiters.items():
+            if not any(self.waited_on(fiber) for fiber, _ in waiting):
+                continue  # only items a decided batch abandoned wait on it
             op = self._ops.get(op_id)
             label = (op.name or op.type) if op is not None else op_id[:12]
             out.append(f"{label} ({op_id[:12]})")

@@ -576,6 +576,7 @@ class BatchHandlers(Core):
     def _finish_batch(self, batch: _Batch, reason: str) -> None:
         batch.done = True
         batch.reason = reason
+        self._decided.add(batch.op_id)
         left = batch.running or batch.next < len(batch.units) or batch.rebuild
         for fiber in batch.running.values():
             self._abandon(fiber)

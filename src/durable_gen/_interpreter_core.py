@@ -202,6 +202,7 @@ class Core:
         "_aws_types",
         "_children",
         "_code_failures",
+        "_decided",
         "_ended_as",
         "_events",
         "_execution_id",
@@ -259,6 +260,9 @@ class Core:
         #: Recorded operations a decided batch left behind (counted in ``_visited``: they need
         #: not be reached again).
         self._left_behind: set[str] = set()
+        #: The batches decided in this invocation: what their unfinished items wait on is
+        #: waited on by nothing (see ``waited_on``).
+        self._decided: set[str] = set()
         #: The errors of contexts this run failed with an exception of the code's own (not a
         #: failure an operation recorded): what a replay tells from a recorded failure.
         self._code_failures: list[ErrorObject] = []
@@ -595,6 +599,28 @@ class Core:
         if len(fibers) > self._prune_at:  # a large Map: forget the items that ended
             self._fibers = fibers = [f for f in fibers if f.alive]
             self._prune_at = max(1024, 2 * len(fibers))
+
+    def waited_on(self, fiber: Fiber) -> bool:
+        """Whether what ``fiber`` waits on matters: it does not run in an item that a decided
+        batch abandoned (its context, or a context around it, is under a decided batch)."""
+        decided = self._decided
+        if not decided:
+            return fiber.alive
+        ops = self._ops
+        f: Fiber | None = fiber
+        while f is not None:
+            if not f.alive:
+                return False
+            ctx: str | None = f.parent_id
+            seen: set[str] = set()
+            while ctx is not None and ctx not in seen:
+                if ctx in decided:
+                    return False
+                seen.add(ctx)
+                rec = ops.get(ctx)
+                ctx = rec.parent_id if rec is not None else None
+            f = f.outer
+        return True
 
     def _abandon(self, fiber: Fiber) -> None:
         """Stop a fiber whose result is no longer wanted (a decided batch)."""

@@ -687,7 +687,8 @@ def _lines_of(command: str) -> Callable[[str], None]:
 def _open_callbacks(service: Any, arn: str) -> list[tuple[str, str]]:
     """The callbacks the execution waits on: `` 'name'`` (or empty) and CallbackId, each;
     also those of the executions its ``Invoke``s started that still run, and so on (their
-    answer is what resumes it)."""
+    answer is what resumes it). Those of items a decided batch left behind are not waited on."""
+    from .local._state import left_behind
     from .local._text import printable
 
     found = []
@@ -697,13 +698,27 @@ def _open_callbacks(service: Any, arn: str) -> list[tuple[str, str]]:
         if current in seen:
             continue
         seen.add(current)
-        for op in service.get_operations(current):
+        operations = service.get_operations(current)
+        by_id = {op.id: op for op in operations}
+        for op in operations:
             details = op.callback_details
-            if op.type == "CALLBACK" and op.status == "STARTED" and details and details.callback_id:
+            if (
+                op.type == "CALLBACK"
+                and op.status == "STARTED"
+                and details
+                and details.callback_id
+                # a callback of an item its decided batch left behind resumes nothing
+                and not left_behind(op, by_id.get)
+            ):
                 found.append((f" {printable(op.name)!r}" if op.name else "", details.callback_id))
         ex = service.store.load(current)
         if ex is not None:
-            todo.extend(e.child_arn for e in ex.invokes.values() if e.child_arn is not None)
+            todo.extend(
+                e.child_arn
+                for op_id, e in ex.invokes.items()
+                if e.child_arn is not None
+                and not (op_id in by_id and left_behind(by_id[op_id], by_id.get))
+            )
     return found
 
 
@@ -807,7 +822,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
             if exc.errno in _DISK_FAILURES:  # not a bad --html: exit status 1, as for stdout
                 raise OSError(exc.errno, exc.strerror, args.html) from None
             raise CliError(f"cannot write {args.html}: {exc.strerror}") from None
-        print(f"wrote {args.html} ({len(operations) - 1} operations)")
+        count = sum(1 for op in operations if op.type != "EXECUTION")
+        print(f"wrote {args.html} ({count} operation{'' if count == 1 else 's'})")
         return 0
     sys.stdout.write(describe_execution(record, operations, waiting, now))
     return 0

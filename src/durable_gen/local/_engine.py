@@ -68,6 +68,7 @@ from ._state import (
     CALLBACK_TIMEOUT,
     apply_checkpoint,
     describe_waiting,
+    left_behind,
 )
 from ._store import (
     CallbackEntry,
@@ -889,7 +890,7 @@ class LocalService(Runner):
         }
         for op_id in ex.open:
             op = lookup(op_id)
-            if op is None:
+            if op is None or left_behind(op, lookup):
                 continue
             entry = ex.invokes.get(op_id)
             parent = lookup(op.parent_id) if op.parent_id and not op.name else None

@@ -81,7 +81,7 @@ details.fold > summary { cursor: pointer; color: #30507a; padding: 3px 0; }
 pre { background: #f1f3f6; padding: 8px; border-radius: 4px; white-space: pre-wrap;
       word-break: break-all; }
 .failure { border-left: 4px solid #d64545; background: #fdf1f1; padding: 6px 10px;
-           margin: 8px 0; }
+           margin: 8px 0; overflow-wrap: anywhere; }
 """
 
 
@@ -131,6 +131,7 @@ def render_timeline(
     for op in children.get(None, []):
         page.operation(op, 0)
     esc = html.escape
+    count = len(ids) - (1 if any(o.type == "EXECUTION" for o in operations) else 0)
     ticks = "".join(
         f'<span style="left:{100 * i / 4:.0f}%">{format_duration(page.span * i // 4)}</span>'
         for i in range(5)
@@ -159,8 +160,7 @@ def render_timeline(
         f"<span>status <b>{esc(record.status)}</b></span>"
         f"<span>started {esc(format_time(start))}</span>"
         f"<span>duration {esc(format_duration(end - start))}</span>"
-        f"<span>{len(ids) - (1 if any(o.type == 'EXECUTION' for o in operations) else 0)}"
-        " operations</span></p>"
+        f"<span>{count} operation{'' if count == 1 else 's'}</span></p>"
         f'<p class="meta">{esc(record.arn)}</p>'
         f"{details}"
         f'<div class="legend">{legend}</div>'
@@ -188,22 +188,29 @@ class _Page:
         width = max(self._x(t1) - left, 0.2)
         return f"left:{left:.3f}%;width:{min(width, 100 - left):.3f}%"
 
-    def operation(self, op: Operation, depth: int, closed: bool = False) -> None:
-        """One row and its notes, then the rows below it; ``closed``: a context above it ended
+    def operation(self, op: Operation, depth: int, closed: int | None = None) -> None:
+        """One row and its notes, then the rows below it; ``closed``: when a context above it ended
         (a decided batch), so a retry delay its step is still in leads to no attempt."""
         esc = html.escape
         kind = op.sub_type or op.type
         name = op.name or op.id[:12]
         segments = self.segments.get(op.id, []) if op.type == "STEP" else []
-        if closed and segments and segments[-1].kind == "delay" and segments[-1].end is None:
+        if (
+            closed is not None
+            and segments
+            and segments[-1].kind == "delay"
+            and segments[-1].end is None
+        ):
             segments = [*segments[:-1], _cut(segments[-1], self.end)]
         if segments:
             track = "".join(self._segment(seg, op.id) for seg in segments)
         else:
             op_start = op.start_timestamp if op.start_timestamp is not None else self.start
-            op_end = op.end_timestamp if op.end_timestamp is not None else self.end
+            # left open by an ended context (an item its decided batch left behind): it stops
+            # with that context, as it stops with an ended execution
+            op_end = next(t for t in (op.end_timestamp, closed, self.end) if t is not None)
             colour = _COLOURS.get(op.status, "#8a8f98")
-            is_open = " open" if op.end_timestamp is None else ""
+            is_open = " open" if op.end_timestamp is None and closed is None else ""
             track = (
                 f'<div class="bar{is_open}" title="{esc(_visible(_tooltip(op)))}" '
                 f'style="{self._box(op_start, op_end)};background:{colour}"></div>'
@@ -228,15 +235,17 @@ class _Page:
                 f'<div class="err" style="padding-left:{depth * 16 + 12}px">{lines}</div>'
             )
         kids = self.children.get(op.id, [])
-        closed = closed or (op.type == "CONTEXT" and op.end_timestamp is not None)
+        if closed is None and op.type == "CONTEXT":
+            closed = op.end_timestamp
         if op.type == "CONTEXT" and op.sub_type in ("Map", "Parallel") and len(kids) > FOLD_AT:
             self._batch(op, kids, depth + 1, closed)
         else:
             for kid in kids:
                 self.operation(kid, depth + 1, closed)
 
-    def _batch(self, op: Operation, items: list[Operation], depth: int, closed: bool) -> None:
-        """A large batch: counts per status, the failed items, the others folded."""
+    def _batch(self, op: Operation, items: list[Operation], depth: int, closed: int | None) -> None:
+        """A large batch: counts per status, the failed items, the others folded (the
+        operations of a flat batch's items in place of its items)."""
         esc = html.escape
         counts = Counter(item.status for item in items)
         order = {status: rank for rank, status in enumerate((*_BAD, "STARTED", "PENDING"))}
@@ -245,7 +254,13 @@ class _Page:
         )
         failed = [items[i] for i in ranked if items[i].status in _BAD][:_FAILED_SHOWN]
         rest = [items[i] for i in ranked if items[i] not in failed]
-        what = "items" if op.sub_type == "Map" else "branches"
+        # a flat batch (``nesting="flat"``) records no context per item: its rows are the
+        # operations of all its items, which are counted as what they are
+        item_type = "MapIteration" if op.sub_type == "Map" else "ParallelBranch"
+        if all(item.sub_type == item_type for item in items):
+            what = "items" if op.sub_type == "Map" else "branches"
+        else:
+            what = "operations"
         tally = " ".join(
             f'<b data-status="{esc(status)}">{n} {esc(status)}</b>'
             for status, n in sorted(counts.items(), key=lambda kv: order.get(kv[0], len(order)))
@@ -399,13 +414,13 @@ def _attempt_number(segs: list[_Segment]) -> int:
 
 
 def _error_block(err: ErrorObject) -> str:
-    """The execution's error: type and message in bold, then its data and stack trace."""
+    """The execution's error: type and message in bold, then its data and stack trace, whole."""
     esc = html.escape
     kind = f"<b>{esc(printable(err.error_type))}</b>" if err.error_type else None
-    message = esc(clip(printable(err.error_message), 4000)) if err.error_message else None
+    message = esc(printable(err.error_message)) if err.error_message else None
     text = failure_text(kind, message)
     if err.error_data:
-        text += f"<div>data: {esc(clip(printable(err.error_data), 4000))}</div>"
+        text += f"<div>data: {esc(printable(err.error_data))}</div>"
     if err.stack_trace:
         trace = [printable(line) for entry in err.stack_trace for line in entry.splitlines()]
         text += f"<pre>{esc(chr(10).join(trace))}</pre>"

@@ -69,6 +69,7 @@ from .._wire import (
     MAX_PAYLOAD_BYTES,
     MAX_SUBTYPE_CHARS,
     MAX_WAIT_SECONDS,
+    TERMINAL_STATUSES,
     CallbackDetails,
     ChainedInvokeDetails,
     ContextDetails,
@@ -112,6 +113,7 @@ __all__ = [
     "invocation_completed_event",
     "invoke_completed",
     "is_waiting",
+    "left_behind",
     "retry_ready",
     "wait_succeeded",
 ]
@@ -1072,10 +1074,14 @@ def describe_waiting(
         end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
         return f"wait {label} until {_iso(end)}"
     if op.type == "STEP":
+        # a WaitForCondition is a STEP whose attempts are checks, with a wait between them
+        kind, next_one = (
+            ("condition", "check") if op.sub_type == "WaitForCondition" else ("step", "attempt")
+        )
         if op.status == "READY":
-            return f"step {label}, ready for its next attempt"
+            return f"{kind} {label}, ready for its next {next_one}"
         at = op.step_details.next_attempt_timestamp if op.step_details else None
-        return f"step {label}, next attempt at {_iso(at)}"
+        return f"{kind} {label}, next {next_one} at {_iso(at)}"
     if op.type == "CALLBACK":
         cid = op.callback_details.callback_id if op.callback_details else None
         line = f"callback {label} (CallbackId {cid})"
@@ -1086,6 +1092,21 @@ def describe_waiting(
         return line
     target = f" of {invoke_target!r}" if invoke_target else ""
     return f"invoke {label}{target}"
+
+
+def left_behind(op: Operation, lookup: Callable[[str], Operation | None]) -> bool:
+    """Whether ``op`` runs in a context that has ended (an item of a ``Map``/``Parallel``
+    decided without it, by ``min_successful`` or a failure): its timer may still fire and its
+    callback may still be answered, but nothing of the execution waits on it any more."""
+    parent_id = op.parent_id
+    while parent_id is not None:
+        parent = lookup(parent_id)
+        if parent is None:
+            return False
+        if parent.status in TERMINAL_STATUSES:
+            return True
+        parent_id = parent.parent_id
+    return False
 
 
 def _iso(epoch_ms: int | None) -> str:

@@ -162,16 +162,18 @@ def execution_table(records: Sequence[ExecutionRecord]) -> str:
 
 
 def error_lines(err: ErrorObject, indent: str = "  ") -> list[str]:
-    """An error as lines: ``Type: message``, its data, then its stack trace, one frame line each.
+    """An error as lines: ``Type: message``, its data, then its stack trace, one frame line each,
+    all of it whole.
 
     Every line is escaped with ``printable``; a stack trace entry holding several lines (a
     frame and its source line) is split on its line breaks first, so the trace reads as Python
     prints it.
     """
     kind = printable(err.error_type) if err.error_type else None
-    lines = [failure_text(kind, _shown(err.error_message, 4000) if err.error_message else None)]
+    # whole: what the engine records is bounded (32 KiB), and this is where a reader looks for it
+    lines = [failure_text(kind, printable(err.error_message) if err.error_message else None)]
     if err.error_data:
-        lines.append(f"data: {_shown(err.error_data, 4000)}")
+        lines.append(f"data: {printable(err.error_data)}")
     if err.stack_trace:
         lines.append("stack trace:")
         for entry in err.stack_trace:
@@ -223,13 +225,18 @@ def describe_execution(
     # that the status and the columns after it stay aligned
     label_width = max([32, *(min(len(label), 64) for label, _, _ in rows)])
     kind_width = max([16, *(min(len(kind), 32) for _, kind, _ in rows)])
+    by_id = {op.id: op for op in operations}
     for label, kind, op in rows:
         took = ""
         if op.start_timestamp is not None:
-            # an operation left open by an ended execution stops with it
-            stop = op.end_timestamp or record.end_timestamp or now_ms
+            # an operation left open by an ended execution, or by an ended context (an item
+            # its decided batch left behind), stops with it
+            ended = None if op.end_timestamp is not None else _ended_context(op, by_id)
+            stop = next(
+                t for t in (op.end_timestamp, ended, record.end_timestamp, now_ms) if t is not None
+            )
             took = format_duration(max(stop - op.start_timestamp, 0))
-            if op.end_timestamp is None and record.end_timestamp is None:
+            if op.end_timestamp is None and ended is None and record.end_timestamp is None:
                 took += "+"  # still going: at least this long so far
         attempt = ""
         if op.step_details is not None and op.step_details.attempt:
@@ -243,6 +250,16 @@ def describe_execution(
             f"{took:>9}  {tail}".rstrip()
         )
     return "\n".join(lines) + "\n"
+
+
+def _ended_context(op: Operation, by_id: dict[str, Operation]) -> int | None:
+    """When the nearest context around ``op`` that has ended ended (epoch ms), if one has."""
+    parent = by_id.get(op.parent_id) if op.parent_id is not None else None
+    while parent is not None:
+        if parent.end_timestamp is not None:
+            return parent.end_timestamp
+        parent = by_id.get(parent.parent_id) if parent.parent_id is not None else None
+    return None
 
 
 def history_lines(events: Sequence[Event]) -> str:
