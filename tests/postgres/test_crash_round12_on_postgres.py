@@ -1,0 +1,29 @@
+"""Round-12 crash trials on Postgres: workers of three ``--concurrency`` and checkpointing
+kinds, a ``run``, ``callback`` and ``stop`` commands SIGKILLed on one database; named starts
+raced and killed while they create the tables of a new database; heartbeats sent while the
+workers die (see ``tests/soak/test_crash_round12.py`` for the checks)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from ..soak.test_crash_round12 import SEEDS, Trial, heartbeat_trial, mixed_trial, racing_starts
+
+
+def test_mixed_workers_run_callback_and_stop_commands_killed_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    mixed_trial(Trial(tmp_path, SEEDS[-1], postgres_url))
+
+
+def test_named_starts_raced_and_killed_while_they_create_the_tables_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    racing_starts(Trial(tmp_path, SEEDS[0], postgres_url), random.Random(SEEDS[0]))
+
+
+def test_heartbeats_sent_while_workers_die_keep_a_callback_alive_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    heartbeat_trial(Trial(tmp_path, SEEDS[0], postgres_url), random.Random(SEEDS[0]))
