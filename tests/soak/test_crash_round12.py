@@ -152,6 +152,10 @@ class Trial:
         with open_store(self.db) as store:
             return list(store.executions())
 
+    def operations(self, arn: str) -> list[Any]:
+        with open_store(self.db) as store:
+            return list(store.operations(arn))
+
     def check_steps(self, stopped: set[str]) -> dict[str, str]:
         """The step checks; returns the result of each at-most-once step that ran or was cut
         (label -> its result or ``interrupted``)."""
@@ -385,7 +389,15 @@ def check_mixed(trial: Trial, stopped: str) -> None:
         children = [c for c in records if c.parent_arn == arn]
         # one child execution per Invoke, whatever was killed
         assert len(children) <= 1, trial.fail(f"{tag}: {len(children)} child executions")
+        invokes = [op for op in trial.operations(arn) if op.type == "CHAINED_INVOKE"]
+        # the invoke operation ends as its child does (a stop stops the running child first)
+        assert [op.status for op in invokes] == [c.status for c in children], trial.fail(
+            f"{tag}: invoke {[op.status for op in invokes]}, children {children}"
+        )
         if tag == "s" and ex.status == "STOPPED":
+            assert all(c.status in ("SUCCEEDED", "STOPPED") for c in children), trial.fail(
+                f"the stopped execution's child ended {children}"
+            )
             continue
         assert ex.status == "SUCCEEDED", trial.fail(f"{tag} ended {ex.status}: {ex.error}")
         assert [c.status for c in children] == ["SUCCEEDED"], trial.fail(f"{tag}: {children}")
