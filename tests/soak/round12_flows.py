@@ -71,7 +71,8 @@ def _post(tag: str, callback_id: str) -> None:
 @dg.workflow
 def child(tag: str):  # type: ignore[no-untyped-def]
     first = yield work(f"{tag}.c1")
-    yield dg.Wait(seconds=1, name="pause")
+    # the stopped execution's child is still waiting when the stop comes
+    yield dg.Wait(seconds=60 if tag == "s" else 1, name="pause")
     return [first, (yield from _once(f"{tag}.conce", "conce"))]
 
 
