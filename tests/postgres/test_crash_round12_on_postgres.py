@@ -8,7 +8,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ..soak.test_crash_round12 import SEEDS, Trial, heartbeat_trial, mixed_trial, racing_starts
+from ..soak.test_crash_round12 import (
+    SEEDS,
+    Trial,
+    frozen_trial,
+    heartbeat_trial,
+    mixed_trial,
+    racing_starts,
+)
 
 
 def test_mixed_workers_run_callback_and_stop_commands_killed_on_postgres(
@@ -27,3 +34,9 @@ def test_heartbeats_sent_while_workers_die_keep_a_callback_alive_on_postgres(
     tmp_path: Path, postgres_url: str
 ) -> None:
     heartbeat_trial(Trial(tmp_path, SEEDS[0], postgres_url), random.Random(SEEDS[0]))
+
+
+def test_workers_frozen_past_a_one_second_lease_and_killed_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    frozen_trial(Trial(tmp_path, SEEDS[-1], postgres_url))

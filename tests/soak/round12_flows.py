@@ -95,7 +95,12 @@ def order(tag: str):  # type: ignore[no-untyped-def]
 
 
 #: the at-most-once steps: label suffix -> (operation name, in the child execution)
-ONCE = {".once1": ("once1", False), ".once2": ("once2", False), ".conce": ("conce", True)}
+ONCE = {
+    ".once1": ("once1", False),
+    ".once2": ("once2", False),
+    ".conce": ("conce", True),
+    ".lonce": ("lonce", False),
+}
 
 REGISTER = ["--register", "r12-child=tests.soak.round12_flows:child"]
 
@@ -132,3 +137,43 @@ def beating(tag: str):  # type: ignore[no-untyped-def]
     except dg.CallbackTimeoutError as exc:
         answer = exc.error_type
     return [answer, (yield work(f"{tag}.after"))]
+
+
+# --- long steps on a one-second lease: workers frozen past it and killed ---------------------
+
+#: how long a body of ``lasting`` runs: past the shortest lease (1 s)
+LONG = 1.5
+
+
+def _long_body(label: str) -> str:
+    _log("start", label)
+    time.sleep(LONG)
+    _log("end", label)
+    return label.upper()
+
+
+@dg.step
+def slow(label: str) -> str:
+    return _long_body(label)
+
+
+@dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
+def slow_once(label: str) -> str:
+    return _long_body(label)
+
+
+@dg.workflow
+def lasting(tag: str):  # type: ignore[no-untyped-def]
+    out = [(yield slow(f"{tag}.l1"))]
+    try:
+        out.append((yield dg.Step(slow_once, (f"{tag}.lonce",), name="lonce")))
+    except dg.StepFailedError as exc:
+        assert exc.error_type == "StepInterruptedError", exc.error_type
+        out.append("interrupted")
+    out.append((yield slow(f"{tag}.l2")))
+    return out
+
+
+def lasting_result(tag: str, once: str | None) -> list[str]:
+    up = tag.upper()
+    return [f"{up}.L1", once or f"{up}.LONCE", f"{up}.L2"]

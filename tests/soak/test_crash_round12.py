@@ -77,8 +77,9 @@ class Trial:
         self.db, self.seed = db or str(tmp / "r12.db"), seed
         self.log, self.err, self.outbox = tmp / "steps.log", tmp / "stderr", tmp / "outbox"
         self.outbox.mkdir()
-        #: pids SIGKILLed
+        #: pids SIGKILLed, and pids frozen (SIGSTOP) past their lease
         self.killed: set[str] = set()
+        self.frozen: set[str] = set()
         #: (labels whose success the database held, the length of the step log read after)
         self.snapshots: list[tuple[set[str], int]] = []
         self.tags: dict[str, str] = {}  # tag -> arn
@@ -164,6 +165,11 @@ class Trial:
         lines = self.lines()
         for recorded, seen in self.snapshots:
             for event, label, pid in lines[seen:]:
+                # engine.md: a worker frozen past its lease may still run the step in flight
+                # (and in batch mode the steps after it) when it resumes: nothing of it is
+                # recorded
+                if pid in self.frozen:
+                    continue
                 assert not (event == "start" and label in recorded), self.fail(
                     f"{label} started again in {pid} after its success was recorded"
                 )
@@ -178,7 +184,9 @@ class Trial:
                 assert label in once_ops, self.fail(f"{label} ran with no START recorded")
             elif n > 1 and label.split(".")[0] not in stopped:
                 cut = [
-                    p for e, lab, p in lines if lab == label and e == "start" and p in self.killed
+                    p
+                    for e, lab, p in lines
+                    if lab == label and e == "start" and p in self.killed | self.frozen
                 ]
                 assert cut, self.fail(f"{label} ran {n} times with no kill in any run")
         for label, (status, result, error) in once_ops.items():
@@ -191,7 +199,7 @@ class Trial:
                 outcome[label] = label.upper()
             elif status == "FAILED":
                 assert error == "StepInterruptedError", self.fail(f"{label}: {error}")
-                assert not runs or runs[0] in self.killed, self.fail(
+                assert not runs or runs[0] in self.killed | self.frozen, self.fail(
                     f"{label} interrupted, its run in {runs}, killed {self.killed}"
                 )
                 outcome[label] = "interrupted"
@@ -237,8 +245,9 @@ class Trial:
             history = self.cli("history", ex.arn, "--json")
             assert history.returncode == 0, self.fail(history.stderr)
             workflow = flows.child if ex.parent_arn else flows.order
-            if "beating" in ex.function_name:
-                workflow = flows.beating
+            for other in (flows.beating, flows.lasting):
+                if ex.function_name.endswith(other.__name__):
+                    workflow = other
             report = replay(workflow, json.loads(history.stdout))
             assert report.status == "ok" and report.result == json.loads(ex.result or "null"), (
                 self.fail(f"replay of {ex.arn}: {report}")
@@ -535,3 +544,103 @@ def test_heartbeats_sent_from_the_command_line_while_workers_die_keep_a_callback
     tmp_path: Path,
 ) -> None:
     heartbeat_trial(Trial(tmp_path, SEEDS[0]), random.Random(SEEDS[0]))
+
+
+# --- long steps on a one-second lease: workers frozen past it, and killed ----------------------
+
+
+def _in_steps(trial: Trial) -> set[str]:
+    """The pids inside a step body now."""
+    open_runs: Counter[tuple[str, str]] = Counter()
+    for event, label, pid in trial.lines():
+        open_runs[(label, pid)] += {"start": 1, "end": -1}[event]
+    return {pid for (_, pid), n in open_runs.items() if n > 0}
+
+
+def frozen_trial(trial: Trial) -> None:
+    """Three workers (one of each ``KINDS``) on ``--lease 1`` run executions whose steps last
+    longer than the lease (an at-most-once one among them); workers are frozen (SIGSTOP) past
+    their lease inside those steps, then let go, and others SIGKILLed. engine.md ("What a lease
+    protects"): an execution frozen so is taken over, the late worker's work is refused, no
+    at-most-once attempt starts twice, and every execution ends as an uninterrupted run does
+    (the at-most-once step ``interrupted`` only when its one run was in a frozen or killed
+    process)."""
+    rng = random.Random(trial.seed)
+    arns = {}
+    for tag in ("p", "q", "r"):
+        done = trial.cli("start", f"{MODULE}:lasting", "--input", json.dumps(tag), "--arn")
+        assert done.returncode == 0, trial.fail(done.stderr)
+        arns[tag] = done.stdout.strip()
+
+    def worker(kind: tuple[str, str]) -> subprocess.Popen[str]:
+        concurrency, mode = kind
+        return trial.popen(
+            "worker", "--concurrency", concurrency, "--checkpointing", mode,
+            "--lease", "1", "--poll", "0.05", "-q",
+        )  # fmt: skip
+
+    workers = [worker(kind) for kind in KINDS]
+    born = [time.monotonic()] * len(KINDS)
+    try:
+        deadline = time.monotonic() + 60
+        while not trial.lines():
+            assert time.monotonic() < deadline, trial.fail("no step started")
+            time.sleep(0.05)
+        for turn in range(5):
+            time.sleep(rng.uniform(0.2, 1.5))
+            i = rng.randrange(len(workers))
+            if turn % 2 == 0:
+                # freeze one inside a step, if one is in one
+                busy = _in_steps(trial)
+                inside = [j for j, w in enumerate(workers) if str(w.pid) in busy]
+                i = rng.choice(inside) if inside else i
+                workers[i].send_signal(signal.SIGSTOP)
+                trial.frozen.add(str(workers[i].pid))
+                trial.snapshot()
+                time.sleep(rng.uniform(1.5, 3.0))
+                workers[i].send_signal(signal.SIGCONT)
+            else:
+                trial.kill(workers[i])
+                workers[i], born[i] = worker(KINDS[i]), time.monotonic()
+        deadline = time.monotonic() + 120
+        while any(ex.status == "RUNNING" for ex in trial.executions()):
+            assert time.monotonic() < deadline, trial.fail("executions still running after 120 s")
+            time.sleep(0.1)
+        time.sleep(max(0.0, max(born) + 3 - time.monotonic()))
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGCONT)
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert [w.returncode for w in workers] == [0, 0, 0], trial.fail("a worker failed on SIGTERM")
+    assert "Traceback" not in trial.err.read_text(), trial.fail("a process wrote a traceback")
+    once = trial.check_steps(set())
+    lines = trial.lines()
+    taken = [
+        label
+        for label, outcome in once.items()
+        if outcome == "interrupted"
+        and any(e == "start" and lab == label and p not in trial.killed for e, lab, p in lines)
+    ]
+    if taken:
+        # cli.md: -q leaves the lost leases in the log
+        assert "another worker took the execution over" in trial.err.read_text(), trial.fail(
+            f"{taken} were taken over from a live worker that said nothing"
+        )
+    by_arn = {ex.arn: ex for ex in trial.executions()}
+    for tag, arn in arns.items():
+        ex = by_arn[arn]
+        assert ex.status == "SUCCEEDED", trial.fail(f"{tag} ended {ex.status}: {ex.error}")
+        want = flows.lasting_result(tag, once.get(f"{tag}.lonce"))
+        assert json.loads(ex.result or "null") == want, trial.fail(f"{tag}: {ex.result}")
+    trial.check_cli_agrees()
+
+
+def test_workers_frozen_past_a_one_second_lease_and_killed_run_no_at_most_once_step_twice(
+    tmp_path: Path,
+) -> None:
+    frozen_trial(Trial(tmp_path, SEEDS[0]))
