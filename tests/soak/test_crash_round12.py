@@ -293,6 +293,20 @@ class Answerer:
                 self.done.add(tag)
 
 
+def _until_sigterm_handled(trial: Trial, procs: list[subprocess.Popen[str]]) -> None:
+    """Wait until each process catches SIGTERM: a worker does once Python has started it (a
+    SIGTERM before that ends it at once, as it ends any program)."""
+    deadline = time.monotonic() + 60
+    for proc in procs:
+        while True:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            (caught,) = [ln.split()[1] for ln in status.splitlines() if ln.startswith("SigCgt:")]
+            if int(caught, 16) & (1 << (signal.SIGTERM - 1)):
+                break
+            assert time.monotonic() < deadline, trial.fail(f"{proc.pid} never handled SIGTERM")
+            time.sleep(0.05)
+
+
 def stop_with_kills(trial: Trial, arn: str, rng: random.Random) -> str:
     """``durable-gen stop``, SIGKILLed at a drawn moment until one run of it ends."""
     for _ in range(5):
@@ -337,7 +351,6 @@ def mixed_trial(trial: Trial) -> None:
         )
 
     workers = [worker(kind) for kind in KINDS]
-    born = [time.monotonic()] * len(KINDS)
     answerer = Answerer(trial, rng)
     answerer.hold.update({"s", "t"})
     stop_at = rng.randint(0, 5)
@@ -357,7 +370,7 @@ def mixed_trial(trial: Trial) -> None:
                 trial.kill(runner)  # run is not replaced: the workers take its execution over
             i = rng.randrange(len(workers))
             trial.kill(workers[i])
-            workers[i], born[i] = worker(KINDS[i]), time.monotonic()
+            workers[i] = worker(KINDS[i])
             if kill == stop_at:
                 stopped = stop_with_kills(trial, trial.tags["s"], rng)
                 answerer.hold.discard("s")  # an answer now is refused: the execution ended
@@ -368,8 +381,7 @@ def mixed_trial(trial: Trial) -> None:
                 assert w.poll() is None, trial.fail(f"a worker exited {w.returncode}")
             answerer.step()
             time.sleep(0.1)
-        # a worker handles SIGTERM once it runs (not while Python starts it)
-        time.sleep(max(0.0, max(born) + 3 - time.monotonic()))
+        _until_sigterm_handled(trial, workers)
     finally:
         for proc in [*workers, runner]:
             if proc.poll() is None:
@@ -580,7 +592,6 @@ def frozen_trial(trial: Trial) -> None:
         )  # fmt: skip
 
     workers = [worker(kind) for kind in KINDS]
-    born = [time.monotonic()] * len(KINDS)
     try:
         deadline = time.monotonic() + 60
         while not trial.lines():
@@ -601,12 +612,12 @@ def frozen_trial(trial: Trial) -> None:
                 workers[i].send_signal(signal.SIGCONT)
             else:
                 trial.kill(workers[i])
-                workers[i], born[i] = worker(KINDS[i]), time.monotonic()
+                workers[i] = worker(KINDS[i])
         deadline = time.monotonic() + 120
         while any(ex.status == "RUNNING" for ex in trial.executions()):
             assert time.monotonic() < deadline, trial.fail("executions still running after 120 s")
             time.sleep(0.1)
-        time.sleep(max(0.0, max(born) + 3 - time.monotonic()))
+        _until_sigterm_handled(trial, workers)
     finally:
         for proc in workers:
             proc.send_signal(signal.SIGCONT)
@@ -616,7 +627,10 @@ def frozen_trial(trial: Trial) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    assert [w.returncode for w in workers] == [0, 0, 0], trial.fail("a worker failed on SIGTERM")
+    assert [w.returncode for w in workers] == [0, 0, 0], trial.fail(
+        f"a worker failed on SIGTERM: {[(w.pid, w.returncode) for w in workers]}, frozen "
+        f"{trial.frozen}, killed {trial.killed}"
+    )
     assert "Traceback" not in trial.err.read_text(), trial.fail("a process wrote a traceback")
     once = trial.check_steps(set())
     lines = trial.lines()
