@@ -265,6 +265,8 @@ class Answerer:
         self.trial, self.rng = trial, rng
         self.done: set[str] = set()
         self.refused: dict[str, str] = {}
+        #: callback id -> exit statuses of the commands that answered it (-9: killed)
+        self.sent: dict[str, list[int]] = {}
         #: tags whose callback is not to be answered yet
         self.hold: set[str] = set()
 
@@ -274,6 +276,7 @@ class Answerer:
             if tag in self.done or tag in self.hold or tag.endswith(".tmp"):
                 continue
             callback_id = path.read_text()
+            self._shows(tag, callback_id)
             proc = self.trial.popen(
                 "callback", "succeed", callback_id, json.dumps(f"ok-{tag}"), out=subprocess.PIPE
             )
@@ -281,8 +284,10 @@ class Answerer:
                 time.sleep(self.rng.uniform(0.0, 0.3))
                 if proc.poll() is None:
                     self.trial.kill(proc)
+                    self.sent.setdefault(callback_id, []).append(proc.returncode)
                     continue
             out, err = proc.communicate(timeout=120)
+            self.sent.setdefault(callback_id, []).append(proc.returncode)
             if proc.returncode == 0:
                 assert out.strip() == f"callback {callback_id}: succeed sent", self.trial.fail(out)
                 self.done.add(tag)
@@ -291,6 +296,41 @@ class Answerer:
                 assert proc.returncode == 1 and "Traceback" not in err, self.trial.fail(err)
                 self.refused[tag] = err
                 self.done.add(tag)
+
+    def _shows(self, tag: str, callback_id: str) -> None:
+        """cli.md: ``show`` names the callback an execution waits on by its id; while it waits
+        on one, that is the id its submitter handed over."""
+        arn = self.trial.tags.get(tag)
+        if arn is None:
+            return
+        shown = self.trial.cli("show", arn)
+        assert shown.returncode == 0, self.trial.fail(shown.stderr)
+        waits = [ln for ln in shown.stdout.splitlines() if ln.split()[:2] == ["waits", "on"]]
+        for line in waits:
+            if "(CallbackId " in line:
+                shown_id = line.split("(CallbackId ", 1)[1].split(")", 1)[0]
+                assert shown_id == callback_id, self.trial.fail(f"{tag}: {line} != {callback_id}")
+
+    def check(self) -> None:
+        """A ``callback succeed`` that said it sent the answer recorded it; one that every
+        run of refused (none killed) recorded nothing."""
+        answered = {}
+        with open_store(self.trial.db) as store:
+            for ex in store.executions():
+                for op in store.operations(ex.arn):
+                    details = op.callback_details
+                    if op.type == "CALLBACK" and details is not None and details.callback_id:
+                        answered[details.callback_id] = (op.status, details.result, ex.input)
+        for callback_id, codes in self.sent.items():
+            status, result, tag = answered[callback_id]
+            if 0 in codes:
+                assert (status, result) == ("SUCCEEDED", json.dumps(f"ok-{json.loads(tag)}")), (
+                    self.trial.fail(f"{callback_id} said sent, recorded {status} {result}")
+                )
+            elif -signal.SIGKILL not in codes:
+                assert status != "SUCCEEDED", self.trial.fail(
+                    f"{callback_id}: every answer refused ({codes}), yet recorded {status}"
+                )
 
 
 def _until_sigterm_handled(trial: Trial, procs: list[subprocess.Popen[str]]) -> None:
@@ -393,6 +433,7 @@ def mixed_trial(trial: Trial) -> None:
                     proc.wait()
     assert [w.returncode for w in workers] == [0, 0, 0], trial.fail("a worker failed on SIGTERM")
     assert "Traceback" not in trial.err.read_text(), trial.fail("a process wrote a traceback")
+    answerer.check()
     check_mixed(trial, stopped)
 
 
