@@ -8,6 +8,7 @@ trial picks it up and answers it with ``durable-gen callback``, as an outside sy
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -16,6 +17,8 @@ import durable_gen as dg
 
 #: checks a ``WaitForCondition`` makes before its condition holds
 POLLS = 3
+#: at-most-once steps run side by side in the branches of a ``Parallel``
+FAN = 3
 
 
 def _log(event: str, label: str) -> None:
@@ -81,6 +84,13 @@ def order(tag: str):  # type: ignore[no-untyped-def]
     a = yield work(f"{tag}.a")
     b = yield from _once(f"{tag}.once1", "once1")
     invoked = yield dg.Invoke("r12-child", tag, name="child")
+    fan = yield dg.Parallel(
+        [
+            dg.Branch(functools.partial(_once, f"{tag}.p{i}", f"pone{i}"), name=f"b{i}")
+            for i in range(FAN)
+        ],
+        name="fan",
+    )
     answer = yield dg.WaitForCallback(
         lambda callback_id: _post(tag, callback_id), name="approve", timeout=600
     )
@@ -91,7 +101,8 @@ def order(tag: str):  # type: ignore[no-untyped-def]
         name="poll",
     )
     z = yield work(f"{tag}.z")
-    return [a, b, invoked, answer, state["seen"], z, (yield from _once(f"{tag}.once2", "once2"))]
+    last = yield from _once(f"{tag}.once2", "once2")
+    return [a, b, invoked, fan.results(), answer, state["seen"], z, last]
 
 
 #: the at-most-once steps: label suffix -> (operation name, in the child execution)
@@ -100,6 +111,7 @@ ONCE = {
     ".once2": ("once2", False),
     ".conce": ("conce", True),
     ".lonce": ("lonce", False),
+    **{f".p{i}": (f"pone{i}", False) for i in range(FAN)},
 }
 
 REGISTER = ["--register", "r12-child=tests.soak.round12_flows:child"]
@@ -113,6 +125,7 @@ def order_result(tag: str, once: dict[str, str]) -> list[Any]:
         f"{up}.A",
         once.get(f"{tag}.once1", f"{up}.ONCE1"),
         [f"{up}.C1", once.get(f"{tag}.conce", f"{up}.CONCE")],
+        [once.get(f"{tag}.p{i}", f"{up}.P{i}") for i in range(FAN)],
         f"ok-{tag}",
         list(range(POLLS)),
         f"{up}.Z",
