@@ -5,12 +5,13 @@
   one of the same kind takes each one's place) while their executions invoke a child
   workflow, wait on a callback that ``durable-gen callback succeed`` answers from other
   processes (some of them SIGKILLed too, and sent again), poll a ``WaitForCondition`` and run
-  at-most-once steps; ``durable-gen stop`` (killed at times as well) stops one execution
-  meanwhile.
+  at-most-once steps (side by side in a ``Parallel`` too); ``durable-gen stop`` (killed at
+  times as well) stops one execution meanwhile, and another one times out.
 - Processes that race to ``start --name`` one execution on a database that does not exist
   yet, some SIGKILLed while they create it.
 - A callback kept alive by ``durable-gen callback heartbeat`` while the workers die, and one
   whose heartbeats stop.
+- Workers on ``--lease 1`` frozen (SIGSTOP) past it inside steps that last longer, and killed.
 
 What is checked comes from the docs alone (cli.md on ``start --name``, ``callback``, ``stop``,
 ``list --json``, ``show`` and ``history``; guide.md on step semantics; engine.md "A worker is
