@@ -1,7 +1,8 @@
 """Round-12 crash trials on Postgres: workers of three ``--concurrency`` and checkpointing
 kinds, a ``run``, ``callback`` and ``stop`` commands SIGKILLed on one database; named starts
 raced and killed while they create the tables of a new database; heartbeats sent while the
-workers die (see ``tests/soak/test_crash_round12.py`` for the checks)."""
+workers die; workers frozen past a one-second lease; ``run --name`` killed and run
+again (see ``tests/soak/test_crash_round12.py`` for the checks)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..soak.test_crash_round12 import (
     heartbeat_trial,
     mixed_trial,
     racing_starts,
+    rerun_trial,
 )
 
 
@@ -40,3 +42,9 @@ def test_workers_frozen_past_a_one_second_lease_and_killed_on_postgres(
     tmp_path: Path, postgres_url: str
 ) -> None:
     frozen_trial(Trial(tmp_path, SEEDS[-1], postgres_url))
+
+
+def test_run_killed_and_run_again_under_its_name_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    rerun_trial(Trial(tmp_path, SEEDS[-1], postgres_url), random.Random(SEEDS[-1]))

@@ -12,6 +12,7 @@
 - A callback kept alive by ``durable-gen callback heartbeat`` while the workers die, and one
   whose heartbeats stop.
 - Workers on ``--lease 1`` frozen (SIGSTOP) past it inside steps that last longer, and killed.
+- ``durable-gen run --name`` SIGKILLed and run again until it prints the result.
 
 What is checked comes from the docs alone (cli.md on ``start --name``, ``callback``, ``stop``,
 ``list --json``, ``show`` and ``history``; guide.md on step semantics; engine.md "A worker is
@@ -700,3 +701,53 @@ def test_workers_frozen_past_a_one_second_lease_and_killed_run_no_at_most_once_s
     tmp_path: Path,
 ) -> None:
     frozen_trial(Trial(tmp_path, SEEDS[0]))
+
+
+# --- run --name, SIGKILLed and run again ----------------------------------------------------
+
+
+def rerun_trial(trial: Trial, rng: random.Random) -> None:
+    """``durable-gen run --name`` drives one execution, and is SIGKILLed at drawn moments
+    (after the execution exists), three times; each time the same command is run again. cli.md
+    (``start --name``, SIGKILL): the same name and input name the same execution, which the
+    next ``run`` resumes from its last checkpoint; the last one prints the result an
+    uninterrupted run returns."""
+    args = ("run", f"{MODULE}:order", "--input", '"k"', "--name", "r12-again", *flows.REGISTER)
+    answerer = Answerer(trial, rng)
+    for _ in range(3):
+        proc = trial.popen(*args, out=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not any(ex.name == "r12-again" for ex in trial.executions()):
+            assert time.monotonic() < deadline, trial.fail("run started nothing")
+            time.sleep(0.05)
+        moment = time.monotonic() + rng.uniform(0.0, 2.5)
+        while time.monotonic() < moment:
+            answerer.step()
+            time.sleep(0.05)
+        if proc.poll() is None:
+            trial.kill(proc)
+        else:
+            proc.communicate()
+    # the workflow waits for seconds (its child, its polls): the first kill lands before its end
+    assert trial.killed, trial.fail("no run was killed")
+    (ex,) = [ex for ex in trial.executions() if ex.name == "r12-again"]
+    trial.tags["k"] = ex.arn
+    proc = trial.popen(*args, out=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None:
+        assert time.monotonic() < deadline, trial.fail("run still running after 120 s")
+        answerer.step()
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    assert proc.returncode == 0 and "Traceback" not in err, trial.fail(f"{proc.returncode} {err}")
+    answerer.check()
+    once = trial.check_steps(set())
+    want = flows.order_result("k", once)
+    assert json.loads(out) == want, trial.fail(f"run printed {out.strip()}, want {want}")
+    records = trial.executions()
+    assert [r.status for r in records] == ["SUCCEEDED", "SUCCEEDED"], trial.fail(f"{records}")
+    trial.check_cli_agrees()
+
+
+def test_run_killed_and_run_again_under_its_name_resumes_one_execution(tmp_path: Path) -> None:
+    rerun_trial(Trial(tmp_path, SEEDS[0]), random.Random(SEEDS[0]))
