@@ -751,3 +751,32 @@ def rerun_trial(trial: Trial, rng: random.Random) -> None:
 
 def test_run_killed_and_run_again_under_its_name_resumes_one_execution(tmp_path: Path) -> None:
     rerun_trial(Trial(tmp_path, SEEDS[0]), random.Random(SEEDS[0]))
+
+
+# --- the checks catch what they look for --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "snapshot", "killed", "message"),
+    [
+        (["start x.once1 1", "start x.once1 2"], None, {"1"}, "at-most-once x.once1 started 2"),
+        (["start x.p1 1"], None, set(), "x.p1 ran with no START recorded"),
+        (["start x.a 1", "end x.a 1", "start x.a 2"], ({"x.a"}, 2), set(), "started again in 2"),
+        (["start x.z 1", "end x.z 1", "start x.z 2"], None, set(), "ran 2 times with no kill"),
+    ],
+)
+def test_the_step_checks_catch_a_run_too_many(
+    tmp_path: Path,
+    lines: list[str],
+    snapshot: tuple[set[str], int] | None,
+    killed: set[str],
+    message: str,
+) -> None:
+    trial = Trial(tmp_path, 0)
+    open_store(trial.db).close()  # an empty database: no step recorded
+    trial.log.write_text("".join(f"{line}\n" for line in lines))
+    trial.killed = killed
+    if snapshot is not None:
+        trial.snapshots.append(snapshot)
+    with pytest.raises(AssertionError, match=message):
+        trial.check_steps(set())
