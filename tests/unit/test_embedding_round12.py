@@ -1,0 +1,415 @@
+"""Two more host runtimes written from docs/embedding.md alone (public imports only), driving
+the shapes of `embedding_shapes_round10` and compared with the embedded engine.
+
+* `EchoHost` answers every `Flush` as a service that moves on while the checkpoint is in
+  flight: before it replies, the chained invokes it started have ended, the callbacks it
+  issued have been answered and every wait or retry delay that came due has fired, and its
+  reply carries the whole state of the execution (every operation, changed or not), not only
+  what the `Flush` changed. Steps run in a thread pool, and their reports reach the
+  interpreter in a random order (seeded). One interpreter per execution stays open across
+  suspensions.
+* `LedgerHost` keeps an append-only JSON-lines file per execution, one line per update as
+  it is recorded (a store that writes a checkpoint update by update), and its process dies
+  after the n-th line, for every n: in the middle of a `Flush`, before the interpreter heard
+  of it. The next process folds the lines back into the store and invokes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import itertools
+import json
+import random
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+import durable_gen as dg
+from durable_gen import runtime as rt
+from durable_gen.testing import replay
+
+from . import embedding_shapes_round10 as shapes
+from .embedding_runtimes import HostCrash, start_store
+
+_START_MS = 1_700_000_000_000
+
+
+def _outcome(outcome: rt.Outcome | None) -> tuple[str, Any]:
+    if isinstance(outcome, rt.Succeeded):
+        return "SUCCEEDED", json.loads(outcome.result) if outcome.result else None
+    assert isinstance(outcome, rt.Failed), outcome
+    return "FAILED", outcome.error.error_type
+
+
+def _ended(store: dict[str, rt.Operation], outcome: rt.Outcome, now_ms: int) -> None:
+    if not isinstance(outcome, rt.Suspended):
+        status = "SUCCEEDED" if isinstance(outcome, rt.Succeeded) else "FAILED"
+        store["exec"] = msgspec.structs.replace(store["exec"], status=status, end_timestamp=now_ms)
+
+
+def _submit(pool: cf.ThreadPoolExecutor, task: rt.StepTask) -> cf.Future[Any]:
+    if task.is_async:
+        return pool.submit(asyncio.run, task.fn(*task.args, **task.kwargs))
+    return pool.submit(task.fn, *task.args, **task.kwargs)
+
+
+def _replays_to_its_end(shape: str, store: dict[str, rt.Operation], arn: str) -> None:
+    report = replay(shapes.SHAPES[shape], list(store.values()), execution_arn=arn)
+    assert report.ok, report
+
+
+@pytest.fixture(scope="module")
+def engine() -> dict[str, tuple[str, Any]]:
+    return {name: shapes.engine_outcome(name, uuid.uuid4().hex) for name in shapes.SHAPES}
+
+
+class _World:
+    """One execution's store, its armed timers and the invokes to run, and the outside world
+    that answers them (the answers of `embedding_shapes_round10`)."""
+
+    def __init__(self, arn: str, key: str, now_ms: int) -> None:
+        self.arn = arn
+        self.now_ms = now_ms
+        self.store = start_store(json.dumps({"key": key}), now_ms)
+        self.timers: dict[tuple[str, str], rt.Timer] = {}
+        self.invokes: list[rt.InvokeRequest] = []
+        self._ids = (f"{arn}-cb-{n}" for n in itertools.count())
+
+    def record(self, updates: list[rt.OperationUpdate]) -> rt.Applied:
+        applied = rt.apply_updates(
+            self.store, updates, now_ms=self.now_ms, new_callback_id=lambda: next(self._ids)
+        )
+        for timer in applied.timers:
+            self.timers[timer.kind, timer.operation_id] = timer
+        self.invokes.extend(applied.invokes)
+        if applied.outcome is not None:
+            _ended(self.store, applied.outcome, self.now_ms)
+        return applied
+
+    def answer(self) -> list[rt.Operation]:
+        """Finish the invokes and answer the open callbacks that get an answer."""
+        changed: list[rt.Operation] = []
+        for request in self.invokes:
+            how, value = shapes.invoked(request.function_name, request.payload)
+            kw: dict[str, Any] = {"result": value} if how == "result" else {"error": value}
+            changed.append(rt.complete_invoke(self.store, request.operation_id,
+                                              now_ms=self.now_ms, **kw))  # fmt: skip
+        self.invokes.clear()
+        for op in list(self.store.values()):
+            if op.type != "CALLBACK" or op.status != "STARTED" or not op.callback_details:
+                continue
+            callback_id = op.callback_details.callback_id
+            assert callback_id
+            answer = shapes.answer_for(op.name)
+            if answer is None:
+                continue
+            how, value = answer
+            if how == "heartbeat":  # three heartbeats over 1.5 s under a 1 s heartbeat timeout
+                for _ in range(3):
+                    self.now_ms += 500
+                    armed = self.timers.get(("callback-heartbeat", op.id))
+                    new = rt.heartbeat_callback(self.store, callback_id, armed, now_ms=self.now_ms)
+                    assert new is not None
+                    self.timers[new.kind, new.operation_id] = new
+                how = "result"
+            kw = {"result": value} if how == "result" else {"error": value}
+            changed.append(rt.complete_callback(self.store, callback_id,
+                                                now_ms=self.now_ms, **kw))  # fmt: skip
+        return changed
+
+    def fire_due(self, up_to_ms: int) -> list[rt.Operation]:
+        """Fire, in order, every armed timer due by ``up_to_ms``."""
+        changed: list[rt.Operation] = []
+        for timer in sorted(self.timers.values(), key=lambda t: t.due_ms):
+            if timer.due_ms > up_to_ms:
+                break
+            del self.timers[timer.kind, timer.operation_id]
+            self.now_ms = max(self.now_ms, timer.due_ms)
+            op = rt.fire_timer(self.store, timer, now_ms=self.now_ms)
+            if op is not None:
+                changed.append(op)
+        return changed
+
+    def fire_next(self) -> list[rt.Operation]:
+        assert self.timers, "suspended with nothing armed"
+        return self.fire_due(min(t.due_ms for t in self.timers.values()))
+
+
+# -- host A: replies that carry the whole state, moved on by the service -----------------------
+
+
+class EchoHost:
+    def __init__(self, shape: str, key: str, mode: str, seed: int, pool: cf.Executor) -> None:
+        self.shape = shape
+        self.world = _World(f"echo-{shape}-{key}", key, _START_MS)
+        self.rng = random.Random(seed)
+        self.pool = pool
+        self.interp = rt.Interpreter(
+            shapes.SHAPES[shape], list(self.world.store.values()), execution_arn=self.world.arn,
+            checkpointing=mode, clock=lambda: self.world.now_ms / 1000,
+        )  # fmt: skip
+        self.replies = 0
+
+    def _reply(self, applied: rt.Applied) -> list[rt.Operation]:
+        """What the service answers: the execution moved on (answers, timers due within the
+        next second), then all of its operations."""
+        self.replies += 1
+        if applied.outcome is None:
+            self.world.answer()
+            self.world.fire_due(self.world.now_ms + 1000)
+        ops = list(self.world.store.values())
+        self.rng.shuffle(ops)
+        return ops
+
+    def run(self) -> rt.Outcome:
+        interp = self.interp
+        running: dict[cf.Future[Any], tuple[rt.StepTask, float]] = {}
+        try:
+            for _ in range(10_000):
+                action = interp.next_action()
+                if isinstance(action, rt.Flush):
+                    interp.observe(self._reply(self.world.record(list(action.updates))))
+                elif isinstance(action, rt.RunTasks):
+                    for task in action.tasks:
+                        limit = (
+                            time.monotonic()
+                            + max(0.0, task.deadline_ms / 1000 - self.world.now_ms / 1000)
+                            if task.deadline_ms is not None
+                            else float("inf")
+                        )
+                        running[_submit(self.pool, task)] = (task, limit)
+                elif isinstance(action, rt.WaitForTasks):
+                    first = min(limit for _, limit in running.values())
+                    timeout = None if first == float("inf") else max(0.0, first - time.monotonic())
+                    cf.wait(running, timeout, return_when=cf.FIRST_COMPLETED)
+                    now = time.monotonic()
+                    finished = [f for f, (_, limit) in running.items() if f.done() or limit <= now]
+                    self.rng.shuffle(finished)  # reported in any order
+                    for future in finished:
+                        task, _ = running.pop(future)
+                        if not future.done():
+                            interp.task_failed(task, dg.StepTimeoutError(f"{task.name!r} late"))
+                        elif future.exception() is None:
+                            interp.task_succeeded(task, future.result())
+                        else:
+                            error = future.exception()
+                            assert isinstance(error, Exception)
+                            interp.task_failed(task, error)
+                elif isinstance(action.outcome, rt.Suspended):
+                    news = self.world.answer() or self.world.fire_next()
+                    interp.observe(news)
+                else:
+                    _ended(self.world.store, action.outcome, self.world.now_ms)
+                    return action.outcome
+            raise AssertionError("the execution does not end")
+        finally:
+            interp.close()
+
+
+@pytest.fixture(scope="module")
+def pool() -> Any:
+    with cf.ThreadPoolExecutor(8) as executor:
+        yield executor
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_replies_with_the_whole_state_moved_on_by_the_service_end_as_the_engine(
+    mode: str, engine: dict[str, tuple[str, Any]], pool: cf.ThreadPoolExecutor
+) -> None:
+    got: dict[str, tuple[str, Any]] = {}
+    for seed, shape in enumerate(sorted(shapes.SHAPES)):
+        key = uuid.uuid4().hex
+        host = EchoHost(shape, key, mode, seed, pool)
+        got[shape] = _outcome(host.run())
+        assert host.replies > 0
+        _replays_to_its_end(shape, host.world.store, host.world.arn)
+        assert host.world.store["exec"].status == got[shape][0]
+        if shape == "chain":
+            assert shapes.counted(key, "add") == 2
+        if shape == "retry_last":
+            assert shapes.counted(key, "flaky") == 3
+        if shape == "at_most_once":
+            assert shapes.counted(key, "charge") == 2
+    # a race: the service's clock moved a second while the checkpoint of the fast branch was
+    # in flight, so the one-second wait of the slow branch may have ended first
+    race = got.pop("parallel_first_success")
+    assert race in [
+        ("SUCCEEDED", {"results": [winner], "reason": "MIN_SUCCESSFUL_REACHED"})
+        for winner in ("fast", "slow")
+    ]
+    assert got == {name: engine[name] for name in got}
+
+
+# -- host B: an append-only ledger, and a crash after every line -------------------------------
+
+
+class LedgerHost:
+    """One execution in a JSON-lines file: a line per recorded update (the operations it
+    changed, the timers it armed, the invokes it started), per answer from outside and per
+    fired timer."""
+
+    def __init__(self, directory: Path, shape: str, key: str, mode: str) -> None:
+        self.shape = shape
+        self.mode = mode
+        self.key = key
+        self.arn = f"ledger-{shape}-{key}"
+        self.path = directory / f"{self.arn}.jsonl"
+        self.lines = 0
+        self.crash_at: int | None = None
+        self.crashed = False
+        self.processes = 0
+        self._callback_ids = itertools.count()
+        world = _World(self.arn, key, _START_MS)
+        self._append({"ops": list(world.store.values()), "now_ms": world.now_ms})
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        with self.path.open("ab") as f:
+            f.write(msgspec.json.encode(entry) + b"\n")
+        self.lines += 1
+        if self.crash_at is not None and self.lines == self.crash_at:
+            self.crashed = True
+            raise HostCrash(f"died after line {self.lines}")
+
+    def load(self) -> _World:
+        world = _World(self.arn, self.key, _START_MS)
+        world.store.clear()
+        world._ids = (f"{self.arn}-cb-{n}" for n in self._callback_ids)  # never reissued
+        for line in self.path.read_bytes().splitlines():
+            entry = msgspec.json.decode(line)
+            world.now_ms = entry["now_ms"]
+            for op in msgspec.convert(entry["ops"], list[rt.Operation]):
+                world.store[op.id] = op
+            for timer in msgspec.convert(entry.get("timers", []), list[rt.Timer]):
+                world.timers[timer.kind, timer.operation_id] = timer
+            for fired in entry.get("fired", []):
+                world.timers.pop((fired[0], fired[1]), None)
+            for request in msgspec.convert(entry.get("invokes", []), list[rt.InvokeRequest]):
+                world.invokes.append(request)
+            done = set(entry.get("invoked", []))
+            world.invokes = [r for r in world.invokes if r.operation_id not in done]
+        return world
+
+    def _checkpoint(self, world: _World, updates: tuple[rt.OperationUpdate, ...]) -> list[Any]:
+        changed: dict[str, rt.Operation] = {}
+        for update in updates:  # one line per update, as it is recorded
+            invokes_before = len(world.invokes)
+            applied = world.record([update])
+            for op in applied.operations:
+                changed[op.id] = op
+            self._append({"ops": [world.store[op.id] for op in applied.operations]
+                          + ([world.store["exec"]] if applied.outcome is not None else []),
+                          "timers": applied.timers, "invokes": world.invokes[invokes_before:],
+                          "now_ms": world.now_ms})  # fmt: skip
+        return list(changed.values())
+
+    def process(self) -> rt.Outcome:
+        self.processes += 1
+        world = self.load()
+        interp = rt.Interpreter(
+            shapes.SHAPES[self.shape], list(world.store.values()), execution_arn=self.arn,
+            checkpointing=self.mode, clock=lambda: world.now_ms / 1000,
+        )  # fmt: skip
+        try:
+            while True:
+                action = interp.next_action()
+                if isinstance(action, rt.Flush):
+                    interp.observe(self._checkpoint(world, action.updates))
+                elif isinstance(action, rt.RunTasks):
+                    for task in action.tasks:
+                        try:
+                            value = task.fn(*task.args, **task.kwargs)
+                            if task.is_async:
+                                value = asyncio.run(value)
+                        except Exception as exc:
+                            interp.task_failed(task, exc)
+                        else:
+                            interp.task_succeeded(task, value)
+                elif isinstance(action, rt.WaitForTasks):
+                    raise AssertionError("every task was reported inline")
+                else:
+                    if not isinstance(action.outcome, rt.Suspended):
+                        _ended(world.store, action.outcome, world.now_ms)
+                        self._append({"ops": [world.store["exec"]], "now_ms": world.now_ms})
+                    return action.outcome
+        finally:
+            interp.close()
+
+    def outside(self) -> None:
+        """Between invocations: answers, else the next timer, each written as it happens."""
+        world = self.load()
+        pending = [r.operation_id for r in world.invokes]
+        changed = world.answer()
+        if changed:
+            self._append({"ops": changed, "invoked": pending, "now_ms": world.now_ms,
+                          "timers": list(world.timers.values())})  # fmt: skip
+            return
+        due = min(t.due_ms for t in world.timers.values())
+        keys = [[t.kind, t.operation_id] for t in world.timers.values() if t.due_ms <= due]
+        fired = world.fire_due(due)
+        self._append({"ops": fired, "fired": keys, "now_ms": world.now_ms})
+
+    def run(self) -> rt.Outcome:
+        for _ in range(500):
+            try:
+                outcome = self.process()
+            except HostCrash:
+                self.crash_at = None  # the next process does not die
+                continue
+            if not isinstance(outcome, rt.Suspended):
+                return outcome
+            try:
+                self.outside()
+            except HostCrash:
+                self.crash_at = None
+        raise AssertionError("the execution does not end")
+
+
+_COUNTING = {"retry_last", "retry_exhausted_caught"}  # results that quote a run count
+
+
+def _uncounted(outcome: tuple[str, Any]) -> str:
+    return re.sub(r"[0-9]+", "N", json.dumps(outcome))
+
+
+# steps run inline here: a step past its timeout= is not abandoned, so that shape differs
+_LEDGER_SHAPES = sorted(set(shapes.SHAPES) - {"step_timeout"})
+
+
+@pytest.mark.parametrize("mode", ["step", "batch"])
+@pytest.mark.parametrize("shape", _LEDGER_SHAPES)
+def test_a_store_that_dies_between_the_updates_of_a_checkpoint_ends_as_the_engine(
+    tmp_path: Path, shape: str, mode: str, engine: dict[str, tuple[str, Any]]
+) -> None:
+    (tmp_path / "clean").mkdir()
+    clean = LedgerHost(tmp_path / "clean", shape, uuid.uuid4().hex, mode)
+    assert _outcome(clean.run()) == engine[shape]
+    total = clean.lines
+    for crash_at in range(2, total + 1):
+        directory = tmp_path / f"crash-{crash_at}"
+        directory.mkdir()
+        key = uuid.uuid4().hex
+        host = LedgerHost(directory, shape, key, mode)
+        host.crash_at = crash_at
+        got = _outcome(host.run())
+        assert host.crashed, crash_at
+        world = host.load()
+        if shape == "chain":  # "step": one crash runs at most one step again; "batch" holds
+            # both outcomes until the invocation ends, and a crash may lose both
+            assert shapes.counted(key, "add") <= (4 if mode == "batch" else 3), crash_at
+        if shape == "at_most_once" and got != engine[shape]:
+            # a crash between its START and its outcome interrupts the at-most-once step
+            assert got == ("FAILED", "StepInterruptedError"), crash_at
+        elif shape in _COUNTING:
+            # an attempt whose START was written and its outcome not runs again (at least
+            # once): the step counts its runs, and fails or succeeds by that count
+            assert _uncounted(got) == _uncounted(engine[shape]), crash_at
+        else:
+            assert got == engine[shape], crash_at
+        assert world.store["exec"].status == got[0], crash_at
+        _replays_to_its_end(shape, world.store, host.arn)
