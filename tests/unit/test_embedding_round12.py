@@ -413,3 +413,91 @@ def test_a_store_that_dies_between_the_updates_of_a_checkpoint_ends_as_the_engin
             assert got == engine[shape], crash_at
         assert world.store["exec"].status == got[0], crash_at
         _replays_to_its_end(shape, world.store, host.arn)
+
+
+# -- the same replies through the drivers: a DurableService for rt.invoke -----------------------
+
+
+class EchoService:
+    """A `DurableService` whose checkpoint replies carry the whole state, moved on as
+    `EchoHost`'s are: answers given and timers due within the next second fired."""
+
+    def __init__(self, shape: str, key: str) -> None:
+        self.workflow = shapes.SHAPES[shape]
+        self.world = _World(f"echo-service-{shape}-{key}", key, _START_MS)
+        self._tokens = (f"token-{n}" for n in itertools.count())
+        self.token = ""
+        self.replies = 0
+
+    def event(self) -> rt.InvocationInput:
+        self.token = next(self._tokens)
+        state = rt.ExecutionState(operations=list(self.world.store.values()))
+        return rt.InvocationInput(
+            durable_execution_arn=self.world.arn,
+            checkpoint_token=self.token,
+            initial_execution_state=state,
+        )
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: list[rt.OperationUpdate]
+    ) -> rt.CheckpointResponse:
+        if checkpoint_token != self.token:
+            raise dg.InvalidCheckpointTokenError("use the token of the last CheckpointResponse")
+        applied = self.world.record(list(updates))
+        if applied.outcome is None:
+            self.world.answer()
+            self.world.fire_due(self.world.now_ms + 1000)
+        self.token = next(self._tokens)
+        self.replies += 1
+        whole = rt.ExecutionState(operations=list(self.world.store.values()))
+        return rt.CheckpointResponse(checkpoint_token=self.token, new_execution_state=whole)
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str | None
+    ) -> rt.ExecutionState:
+        return rt.ExecutionState(operations=list(self.world.store.values()))
+
+    def run(self, mode: rt.CheckpointMode) -> rt.InvocationOutput:
+        for _ in range(200):
+            out = rt.invoke(
+                self.workflow,
+                self.event(),
+                self,
+                checkpointing=mode,
+                clock=lambda: self.world.now_ms / 1000,
+                start_window=None,
+            )
+            if out.status != "PENDING":
+                return out
+            if not (self.world.answer() or self.world.fire_next()):
+                raise AssertionError("nothing moved")
+        raise AssertionError("the execution does not end")
+
+
+def _output(out: rt.InvocationOutput) -> tuple[str, Any]:
+    if out.status == "SUCCEEDED":
+        return "SUCCEEDED", json.loads(out.result) if out.result else None
+    assert out.status == "FAILED" and out.error is not None, out
+    return "FAILED", out.error.error_type
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+def test_the_driver_reads_replies_with_the_whole_state_moved_on_as_the_engine(
+    mode: rt.CheckpointMode, engine: dict[str, tuple[str, Any]]
+) -> None:
+    got: dict[str, tuple[str, Any]] = {}
+    for shape in sorted(shapes.SHAPES):
+        key = uuid.uuid4().hex
+        service = EchoService(shape, key)
+        got[shape] = _output(service.run(mode))
+        assert service.replies > 0
+        if shape == "chain":
+            assert shapes.counted(key, "add") == 2
+        if shape == "at_most_once":
+            assert shapes.counted(key, "charge") == 2
+    race = got.pop("parallel_first_success")  # as for EchoHost
+    assert race in [
+        ("SUCCEEDED", {"results": [winner], "reason": "MIN_SUCCESSFUL_REACHED"})
+        for winner in ("fast", "slow")
+    ]
+    assert got == {name: engine[name] for name in got}
