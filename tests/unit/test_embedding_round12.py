@@ -145,8 +145,13 @@ class _World:
 
 
 class EchoHost:
-    def __init__(self, shape: str, key: str, mode: str, seed: int, pool: cf.Executor) -> None:
+    def __init__(
+        self, shape: str, key: str, mode: str, seed: int, pool: cf.Executor, announce: bool = False
+    ) -> None:
         self.shape = shape
+        #: ask for every task's START (interp.started) as soon as it is handed out
+        self.announce = announce
+        self.announced = 0
         self.world = _World(f"echo-{shape}-{key}", key, _START_MS)
         self.rng = random.Random(seed)
         self.pool = pool
@@ -184,6 +189,11 @@ class EchoHost:
                             else float("inf")
                         )
                         running[_submit(self.pool, task)] = (task, limit)
+                    for task in action.tasks if self.announce else ():
+                        flush = interp.started(task)
+                        if flush is not None:
+                            self.announced += 1
+                            interp.observe(self._reply(self.world.record(list(flush.updates))))
                 elif isinstance(action, rt.WaitForTasks):
                     first = min(limit for _, limit in running.values())
                     timeout = None if first == float("inf") else max(0.0, first - time.monotonic())
@@ -218,15 +228,19 @@ def pool() -> Any:
         yield executor
 
 
-@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize(
+    ("mode", "announce"), [("step", False), ("eager", False), ("batch", False), ("step", True)]
+)
 def test_replies_with_the_whole_state_moved_on_by_the_service_end_as_the_engine(
-    mode: str, engine: dict[str, tuple[str, Any]], pool: cf.ThreadPoolExecutor
+    mode: str, announce: bool, engine: dict[str, tuple[str, Any]], pool: cf.ThreadPoolExecutor
 ) -> None:
     got: dict[str, tuple[str, Any]] = {}
+    announced = 0
     for seed, shape in enumerate(sorted(shapes.SHAPES)):
         key = uuid.uuid4().hex
-        host = EchoHost(shape, key, mode, seed, pool)
+        host = EchoHost(shape, key, mode, seed, pool, announce)
         got[shape] = _outcome(host.run())
+        announced += host.announced
         assert host.replies > 0
         _replays_to_its_end(shape, host.world.store, host.world.arn)
         assert host.world.store["exec"].status == got[shape][0]
@@ -236,6 +250,7 @@ def test_replies_with_the_whole_state_moved_on_by_the_service_end_as_the_engine(
             assert shapes.counted(key, "flaky") == 3
         if shape == "at_most_once":
             assert shapes.counted(key, "charge") == 2
+    assert (announced > 0) == announce
     # a race: the service's clock moved a second while the checkpoint of the fast branch was
     # in flight, so the one-second wait of the slow branch may have ended first
     race = got.pop("parallel_first_success")
