@@ -160,3 +160,43 @@ def test_an_interpreter_host_and_aws_sdk_take_turns_on_one_execution(
     recorded = {op["Id"] for op in ops}
     assert [u.get("Name") for u in replayer.updates if u["Id"] not in recorded] == []
     assert attempts == {}
+
+
+def _callback_turns(
+    name: str, order: str, mode: rt.CheckpointMode, pool: cf.Executor
+) -> tuple[dict[str, Any], str]:
+    aws_body, port, answer = r10.CALLBACK_CASES[name]
+    client = r10._Answering("null", answer)
+    aws = durable_execution(boto3_client=client)(aws_body)
+    host = InterpreterHost(mode, seed=len(name), pool=pool)
+    for k in range(30):
+        side = order[k % len(order)]
+        if side == "a":
+            out = aws(client.event(), create_test_lambda_context())
+        else:
+            out = host.invoke(client, port)
+        if out["Status"] != "PENDING":
+            return out, side
+        assert client.settle({}, lambda op: None), "stuck"
+    raise AssertionError("too many invocations")
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("order", ["d", "ad", "da"])
+@pytest.mark.parametrize("name", sorted(r10.CALLBACK_CASES))
+def test_callback_answers_read_alike_by_aws_sdk_and_an_interpreter_host(
+    name: str, order: str, mode: rt.CheckpointMode, pool: cf.Executor
+) -> None:
+    """The invocation that replays the answered callback reads it as its own SDK does alone:
+    AWS's SDK as in round 10, the interpreter host as the port's handler does."""
+    aws_alone = None
+    if order != "d":
+        r10.SUBMITS.clear()
+        out, _ = r10._run_turns(*r10.CALLBACK_CASES[name], "a")
+        assert out["Status"] == "SUCCEEDED", out
+        aws_alone = json.loads(out["Result"])
+    r10.SUBMITS.clear()
+    out, last = _callback_turns(name, order, mode, pool)
+    assert out["Status"] == "SUCCEEDED", out
+    expected = r10.PORT_VIEW[name] if last == "d" else aws_alone
+    assert json.loads(out["Result"]) == expected
