@@ -516,3 +516,65 @@ def test_the_driver_reads_replies_with_the_whole_state_moved_on_as_the_engine(
         for winner in ("fast", "slow")
     ]
     assert got == {name: engine[name] for name in got}
+
+
+# -- an InvocationInput built without its state ------------------------------------------------
+
+
+class _CountingService:
+    """A store that is asked for nothing: it counts what it is asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: list[rt.OperationUpdate]
+    ) -> rt.CheckpointResponse:
+        self.calls.append("checkpoint")
+        raise AssertionError("nothing may be checkpointed")
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str | None
+    ) -> rt.ExecutionState:
+        self.calls.append("get_state")
+        return rt.ExecutionState()
+
+
+_ran: list[int] = []
+
+
+def _records_a_run(_: object):  # type: ignore[no-untyped-def]
+    return (yield dg.Step(lambda: _ran.append(1), name="side-effect"))
+
+
+@pytest.mark.parametrize("driver", ["invoke", "invoke_async", "make_handler"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        rt.InvocationInput(durable_execution_arn="arn:no-state", checkpoint_token="t-0"),
+        rt.InvocationInput(
+            durable_execution_arn="arn:no-state",
+            checkpoint_token="t-0",
+            initial_execution_state=rt.ExecutionState(operations=[], next_marker="page-2"),
+        ),
+    ],
+    ids=["no-initial-state", "empty-pages"],
+)
+def test_an_event_built_without_the_execution_s_state_says_to_pass_it(
+    driver: str, event: rt.InvocationInput
+) -> None:
+    service = _CountingService()
+    _ran.clear()
+    with pytest.raises(dg.InvalidInputError) as info:
+        if driver == "invoke":
+            rt.invoke(_records_a_run, event, service)
+        elif driver == "invoke_async":
+            asyncio.run(rt.invoke_async(_records_a_run, event, service))
+        else:
+            rt.make_handler(_records_a_run, service)(event)
+    message = str(info.value)
+    assert "has no EXECUTION operation" in message
+    assert "initial_execution_state=ExecutionState(operations=" in message
+    assert "truncated" not in message  # the state was never given, not cut short
+    assert _ran == []
+    assert "checkpoint" not in service.calls
