@@ -16,12 +16,19 @@ from typing import Any
 import msgspec
 import pytest
 
+import durable_gen as dg
 from durable_gen import runtime as rt
 
 pytest.importorskip("aws_durable_execution_sdk_python")
 pytest.importorskip("aws_durable_execution_sdk_python_testing")
 
+from aws_durable_execution_sdk_python.config import Duration
+from aws_durable_execution_sdk_python.context import DurableContext
 from aws_durable_execution_sdk_python.execution import durable_execution
+from aws_durable_execution_sdk_python.waits import (
+    WaitForConditionConfig,
+    WaitForConditionDecision,
+)
 from aws_durable_execution_sdk_python_testing.invoker import create_test_lambda_context
 
 from . import test_round8 as r8
@@ -200,3 +207,71 @@ def test_callback_answers_read_alike_by_aws_sdk_and_an_interpreter_host(
     assert out["Status"] == "SUCCEEDED", out
     expected = r10.PORT_VIEW[name] if last == "d" else aws_alone
     assert json.loads(out["Result"]) == expected
+
+
+# --- a wait-for-condition retry whose record holds no state, read by both SDKs ----------------
+
+CHECKED: list[tuple[str, Any]] = []
+
+
+def _port_check(state: dict[str, int]) -> dict[str, int]:
+    CHECKED.append(("d", state))
+    return {"checks": state["checks"] + 1}
+
+
+def p_poll(event):  # type: ignore[no-untyped-def]
+    return (
+        yield dg.WaitForCondition(
+            _port_check,
+            initial_state={"checks": 0},
+            wait_strategy=dg.WaitStrategy(until=lambda s: s["checks"] >= 3, delay=1, backoff=1),
+            name="poll",
+        )
+    )
+
+
+def a_poll(event: Any, ctx: DurableContext) -> Any:
+    def check(state: Any, _ctx: Any) -> Any:
+        CHECKED.append(("a", state))
+        return {"checks": state["checks"] + 1}
+
+    def strategy(state: Any, attempt: int) -> WaitForConditionDecision:
+        if state["checks"] >= 3:
+            return WaitForConditionDecision.stop_polling()
+        return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+
+    config = WaitForConditionConfig(initial_state={"checks": 0}, wait_strategy=strategy)
+    return ctx.wait_for_condition(check, config=config, name="poll")
+
+
+@pytest.mark.parametrize("status", ["READY", "STARTED"])
+def test_a_poll_whose_record_holds_no_state_is_checked_alike_by_both_sdks(status: str) -> None:
+    """A retry of a wait-for-condition whose operation lost its state (StepDetails without
+    Result): both SDKs check initial_state again."""
+    client = r8.SharedClient("null")
+    ours = dg.lambda_handler(p_poll, client=client, payload_format="aws")
+    out = ours(client.event(), create_test_lambda_context())
+    assert out["Status"] == "PENDING"
+    (poll,) = (op for op in client.store.values() if op.type == "STEP")
+    assert poll.step_details is not None and poll.step_details.result is not None
+    stateless = msgspec.structs.replace(
+        poll, status=status, step_details=rt.StepDetails(attempt=poll.step_details.attempt)
+    )
+    ops = msgspec.to_builtins([client.store["e-1"], stateless])
+    seen = {}
+    for side in "ad":
+        CHECKED.clear()
+        event = {
+            "DurableExecutionArn": r8.ARN,
+            "CheckpointToken": "t-0",
+            "InitialExecutionState": {"Operations": ops, "NextMarker": ""},
+        }
+        if side == "a":
+            handler = durable_execution(boto3_client=r8._Client(ops))(a_poll)
+        else:
+            handler = dg.lambda_handler(p_poll, client=r8._Client(ops), payload_format="aws")
+        result = handler(event, create_test_lambda_context())
+        assert result["Status"] == "PENDING", result
+        assert [who for who, _ in CHECKED] == [side]
+        seen[side] = CHECKED[0][1]
+    assert seen["a"] == seen["d"] == {"checks": 0}

@@ -578,3 +578,96 @@ def test_an_event_built_without_the_execution_s_state_says_to_pass_it(
     assert "truncated" not in message  # the state was never given, not cut short
     assert _ran == []
     assert "checkpoint" not in service.calls
+
+
+# -- a wait-for-condition retry whose record holds no state -------------------------------------
+
+_checked: list[Any] = []
+
+
+def _count_check(state: dict[str, int]) -> dict[str, int]:
+    _checked.append(state)
+    return {"checks": state["checks"] + 1}
+
+
+def _polling(_: object):  # type: ignore[no-untyped-def]
+    return (
+        yield dg.WaitForCondition(
+            _count_check,
+            initial_state={"checks": 0},
+            wait_strategy=dg.WaitStrategy(until=lambda s: s["checks"] >= 2, delay=1, backoff=1),
+            name="poll",
+        )
+    )
+
+
+def _first_poll() -> tuple[dict[str, rt.Operation], rt.Operation]:
+    """A store after the first check: the poll waiting for its retry, with its state."""
+    store = start_store("null", 0)
+    interp = rt.Interpreter(_polling, list(store.values()), execution_arn="arn:poll")
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+        else:
+            interp.close()
+            break
+    (poll,) = (op for op in store.values() if op.type == "STEP")
+    assert poll.status == "PENDING" and poll.step_details is not None
+    assert poll.step_details.result == '{"checks":1}'
+    return store, poll
+
+
+def _stateless(poll: rt.Operation, status: str) -> rt.Operation:
+    assert poll.step_details is not None
+    return msgspec.structs.replace(
+        poll, status=status, step_details=rt.StepDetails(attempt=poll.step_details.attempt)
+    )
+
+
+def _next_check(interp: rt.Interpreter) -> rt.Outcome:
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe([])
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                try:
+                    interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+                except Exception as exc:
+                    interp.task_failed(task, exc)
+        else:
+            assert isinstance(action, rt.Done)
+            interp.close()
+            return action.outcome
+
+
+@pytest.mark.parametrize("status", ["READY", "STARTED"])
+def test_a_poll_whose_record_holds_no_state_checks_its_initial_state(status: str) -> None:
+    """As AWS's SDK does, and as an interrupted check (STARTED) already did: a READY retry
+    passed the check None, which failed it (or, for a check that takes None, polled from a
+    state nobody recorded)."""
+    store, poll = _first_poll()
+    ops = [store["exec"], _stateless(poll, status)]
+    _checked.clear()
+    interp = rt.Interpreter(_polling, ops, execution_arn="arn:poll")
+    outcome = _next_check(interp)
+    assert _checked[0] == {"checks": 0}
+    assert isinstance(outcome, rt.Suspended), outcome
+
+
+def test_news_of_a_due_poll_without_its_state_checks_what_a_rebuilt_interpreter_checks() -> None:
+    store, poll = _first_poll()
+    live = rt.Interpreter(_polling, list(store.values()), execution_arn="arn:poll")
+    assert isinstance(live.next_action(), rt.Done)
+    _checked.clear()
+    live.observe([_stateless(poll, "READY")])
+    _next_check(live)
+    rebuilt = rt.Interpreter(
+        _polling, [store["exec"], _stateless(poll, "READY")], execution_arn="arn:poll"
+    )
+    _next_check(rebuilt)
+    assert _checked == [{"checks": 0}, {"checks": 0}]
