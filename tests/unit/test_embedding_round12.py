@@ -671,3 +671,71 @@ def test_news_of_a_due_poll_without_its_state_checks_what_a_rebuilt_interpreter_
     )
     _next_check(rebuilt)
     assert _checked == [{"checks": 0}, {"checks": 0}]
+
+
+# -- a recorded callback without its id ---------------------------------------------------------
+
+
+def _awaits_callback(_: object):  # type: ignore[no-untyped-def]
+    handle = yield dg.CreateCallback(name="approval", timeout=60)
+    return (yield handle)
+
+
+def _waits_for_callback(_: object):  # type: ignore[no-untyped-def]
+    return (yield dg.WaitForCallback(lambda callback_id: None, name="approval", timeout=60))
+
+
+def _recorded_callback(workflow: Any) -> list[rt.Operation]:
+    """The operations once the callback was created (its id issued) and answered."""
+    store = start_store("null", 0)
+    interp = rt.Interpreter(workflow, list(store.values()), execution_arn="arn:cb")
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+        else:
+            interp.close()
+            break
+    (callback,) = (op for op in store.values() if op.type == "CALLBACK")
+    assert callback.callback_details is not None and callback.callback_details.callback_id
+    rt.complete_callback(store, callback.callback_details.callback_id, now_ms=1, result='"yes"')
+    return list(store.values())
+
+
+@pytest.mark.parametrize("workflow", [_awaits_callback, _waits_for_callback])
+@pytest.mark.parametrize("status", ["STARTED", "SUCCEEDED", "FAILED", "TIMED_OUT"])
+@pytest.mark.parametrize("details", ["no-details", "no-id"])
+def test_a_recorded_callback_without_its_id_fails_as_a_corrupt_history(
+    workflow: Any, status: str, details: str
+) -> None:
+    """It suspended for good: the workflow waited on a callback nobody could answer (the
+    invocation ended PENDING with nothing armed)."""
+    ops = _recorded_callback(workflow)
+    whole = replay(workflow, ops, execution_arn="arn:cb")
+    assert whole.status == "ok" and whole.result == "yes", whole
+    broken = [
+        msgspec.structs.replace(
+            op,
+            status=status,
+            callback_details=None
+            if details == "no-details"
+            else rt.CallbackDetails(result='"yes"' if status == "SUCCEEDED" else None),
+        )
+        if op.type == "CALLBACK"
+        else op
+        for op in ops
+    ]
+    (callback,) = (op for op in broken if op.type == "CALLBACK")
+    interp = rt.Interpreter(workflow, broken, execution_arn="arn:cb")
+    action = interp.next_action()
+    interp.close()
+    assert isinstance(action, rt.Done), action
+    assert isinstance(action.outcome, rt.Failed), action.outcome
+    assert action.outcome.error.error_type == "InvalidInputError"
+    message = action.outcome.error.error_message or ""
+    assert callback.id in message and "CallbackId" in message
+    report = replay(workflow, broken, execution_arn="arn:cb")
+    assert report.status == "failed", report
