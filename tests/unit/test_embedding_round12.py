@@ -739,3 +739,86 @@ def test_a_recorded_callback_without_its_id_fails_as_a_corrupt_history(
     assert callback.id in message and "CallbackId" in message
     report = replay(workflow, broken, execution_arn="arn:cb")
     assert report.status == "failed", report
+
+
+# -- a completed Map or Parallel recorded without its result -----------------------------------
+
+
+def _doubled(x: int, index: int) -> int:
+    return x * 2
+
+
+def _batches(_: object):  # type: ignore[no-untyped-def]
+    mapped = yield dg.Map(_doubled, [1, 2, 3], name="m")
+    flat = yield dg.Map(_doubled, [4, 5], name="flat", nesting="flat")
+    pair = yield dg.Parallel(
+        [dg.Branch(lambda: "L", name="l"), dg.Branch(lambda: "R", name="r")], name="p"
+    )
+    return [mapped.results(), mapped.total_count, flat.results(), pair.results()]
+
+
+def _batch_history() -> list[rt.Operation]:
+    store = start_store("null", 0)
+    interp = rt.Interpreter(_batches, list(store.values()), execution_arn="arn:batch")
+    outcome = _next_check_all(interp, store)
+    assert outcome == rt.Succeeded(result='[[2,4,6],3,[8,10],["L","R"]]')
+    return [
+        msgspec.structs.replace(op, status="STARTED", end_timestamp=None)
+        if op.type == "EXECUTION"
+        else op
+        for op in store.values()
+    ]
+
+
+def _next_check_all(interp: rt.Interpreter, store: dict[str, rt.Operation]) -> rt.Outcome:
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+        else:
+            assert isinstance(action, rt.Done)
+            interp.close()
+            return action.outcome
+
+
+@pytest.mark.parametrize("name", ["m", "flat", "p"])
+@pytest.mark.parametrize("details", ["no-result", "no-details"])
+def test_a_completed_batch_without_its_result_is_rebuilt_from_its_items(
+    name: str, details: str
+) -> None:
+    """It was read as a batch of no items (every item NOT_STARTED, `results()` empty)."""
+    ops = [
+        msgspec.structs.replace(
+            op, context_details=None if details == "no-details" else rt.ContextDetails()
+        )
+        if op.type == "CONTEXT" and op.name == name
+        else op
+        for op in _batch_history()
+    ]
+    interp = rt.Interpreter(_batches, ops, execution_arn="arn:batch")
+    action = interp.next_action()
+    interp.close()
+    assert action == rt.Done(rt.Succeeded(result='[[2,4,6],3,[8,10],["L","R"]]')), action
+
+
+def test_a_completed_batch_without_its_result_nor_its_items_is_a_corrupt_history() -> None:
+    history = _batch_history()
+    (mapped,) = (op for op in history if op.type == "CONTEXT" and op.name == "m")
+    inside = {mapped.id}
+    for op in history:  # the Map's items and what they recorded
+        if op.parent_id in inside:
+            inside.add(op.id)
+    ops = [
+        msgspec.structs.replace(op, context_details=rt.ContextDetails()) if op is mapped else op
+        for op in history
+        if op.id == mapped.id or op.id not in inside
+    ]
+    interp = rt.Interpreter(_batches, ops, execution_arn="arn:batch")
+    action = interp.next_action()
+    interp.close()
+    assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed), action
+    assert action.outcome.error.error_type == "InvalidInputError"
+    assert mapped.id in (action.outcome.error.error_message or "")
