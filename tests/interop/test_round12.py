@@ -3,7 +3,8 @@ handler, checkpointing through a boto3-shaped client) and by a host that drives
 `durable_gen.runtime.Interpreter` itself (`payload_format="aws"`, every checkpointing mode),
 both over one store changed by `rt.apply_updates`. The host runs the steps an invocation
 hands out in a thread pool and reports them in a random order; the shapes are the interop
-cases of the earlier corpora (rounds 9 to 11), written in both SDKs.
+cases of the earlier corpora (rounds 9 to 11), written in both SDKs, and the callback answers
+of round 10. Then a wait-for-condition retry whose record lost its state, read alike by both.
 """
 
 from __future__ import annotations

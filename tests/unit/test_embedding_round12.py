@@ -12,6 +12,11 @@ the shapes of `embedding_shapes_round10` and compared with the embedded engine.
   it is recorded (a store that writes a checkpoint update by update), and its process dies
   after the n-th line, for every n: in the middle of a `Flush`, before the interpreter heard
   of it. The next process folds the lines back into the store and invokes again.
+* `EchoService` gives the same replies to the drivers (`rt.invoke`), as a `DurableService`.
+
+Then records a store may leave fields out of: an `InvocationInput` built without its state, a
+wait-for-condition retry without its state, a callback without its id, a completed `Map` or
+`Parallel` without its result.
 """
 
 from __future__ import annotations
