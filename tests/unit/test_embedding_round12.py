@@ -827,3 +827,13 @@ def test_a_completed_batch_without_its_result_nor_its_items_is_a_corrupt_history
     assert isinstance(action, rt.Done) and isinstance(action.outcome, rt.Failed), action
     assert action.outcome.error.error_type == "InvalidInputError"
     assert mapped.id in (action.outcome.error.error_message or "")
+
+
+def test_interpreter_operations_are_by_id_without_the_execution_operation() -> None:
+    """As docs/embedding.md says: rebuild an interpreter from the store, not from these."""
+    store = start_store("null", 0)
+    interp = rt.Interpreter(_records_a_run, list(store.values()), execution_arn="arn:ops")
+    _next_check_all(interp, store)
+    steps = [op.id for op in store.values() if op.type == "STEP"]
+    assert sorted(interp.operations) == sorted(steps)
+    assert "exec" not in interp.operations
