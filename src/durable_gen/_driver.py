@@ -177,6 +177,14 @@ class _Invocation:
         self.execution_op: Operation | None = next(
             (op for op in operations if op.type == "EXECUTION"), None
         )
+        if self.execution_op is None and not operations:
+            raise InvalidInputError(
+                f"the state of {self.arn} has no EXECUTION operation: the event's "
+                "initial_execution_state, and every page get_state() gave for it, hold no "
+                "operation at all. An InvocationInput carries the execution's state, its first "
+                "page holding the EXECUTION operation (which carries the input): build it with "
+                "initial_execution_state=ExecutionState(operations=list(store.values()))"
+            )
         if self.execution_op is None:
             raise InvalidInputError(
                 f"the state of {self.arn} has no EXECUTION operation (it carries the input): "

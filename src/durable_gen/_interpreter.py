@@ -1180,6 +1180,19 @@ class Interpreter(StepHandlers):
             self._urgent = True  # the reply carries the callback id the workflow waits for
             self._new_callbacks.append((op_id, cmd.name))
         else:
+            if rec.callback_details is None or not rec.callback_details.callback_id:
+                # the handle is that id: waiting on would wait for good, for nothing can
+                # answer a callback without one (AWS's SDK fails such a history too)
+                named = f" ({rec.name!r})" if rec.name else ""
+                raise Fatal(
+                    InvalidInputError(
+                        f"the {rec.status} CALLBACK {op_id!r}{named} has no "
+                        "CallbackDetails.CallbackId: the handle CreateCallback gives the "
+                        "workflow is that id, which replay cannot invent, so the history is "
+                        "truncated or corrupt; the store must keep the id it issued with the "
+                        "callback (apply_updates does)"
+                    )
+                )
             # The invocation that created it ran on until it awaited the callback (or until
             # its next command, which would be recorded after it).
             fiber.ran_before = True

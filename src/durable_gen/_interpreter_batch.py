@@ -235,8 +235,14 @@ class BatchHandlers(Core):
             self._check_shape(fiber, op_id, rec, cmd, sub_type)
             d = rec.context_details
             if rec.status == "SUCCEEDED":
+                if d is not None and d.result is not None and not d.replay_children:
+                    return self._decode_batch(d.result, cmd)
                 if not (d and d.replay_children):
-                    return self._decode_batch(d.result if d else None, cmd)
+                    # a record without its result (a store that left it out): decoding
+                    # nothing would give a batch of no items, every item NOT_STARTED. It is
+                    # rebuilt from its items, as one too large to record is, when they are
+                    # recorded; without them the items would run again under a completed batch
+                    self._missing_result(op_id, rec, cmd)
                 rebuild = True
             elif rec.status in TERMINAL_STATUSES:
                 return (None, raise_error(ChildFailedError, d.error if d else None))
@@ -256,6 +262,20 @@ class BatchHandlers(Core):
         if batch.done:
             return self._batch_result_now(batch)
         return BLOCKED
+
+    def _missing_result(self, op_id: str, rec: Operation, cmd: Map[Any] | Parallel[Any]) -> None:
+        """A completed batch recorded without its result must have its items recorded."""
+        if self._recorded_children(op_id) or not _batch_names(cmd):
+            return
+        named = f" ({rec.name!r})" if rec.name else ""
+        raise Fatal(
+            InvalidInputError(
+                f"the SUCCEEDED {rec.sub_type or 'batch'} CONTEXT {op_id!r}{named} records "
+                "neither its result (ContextDetails.Result) nor its items: the history is "
+                "truncated or corrupt, and replay would run the items of a completed batch "
+                "again; the store must keep the payload of the context's SUCCEED update"
+            )
+        )
 
     def _check_shape(
         self,

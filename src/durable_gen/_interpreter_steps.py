@@ -651,7 +651,14 @@ class StepHandlers(BatchHandlers):
                 run.started = False
                 if run.condition:
                     assert isinstance(run.cmd, WaitForCondition)
-                    run.args = (_read_state(run.cmd, d.result if d else None),)
+                    # the state the last check recorded; a retry that holds none starts again
+                    # from initial_state, as an interrupted check does (and AWS's SDK)
+                    payload = d.result if d else None
+                    run.args = (
+                        (run.cmd.initial_state,)
+                        if payload is None
+                        else (_read_state(run.cmd, payload),)
+                    )
                 return self._schedule(run)
             if op.status == "SUCCEEDED":
                 payload = d.result if d else None
