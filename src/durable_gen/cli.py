@@ -16,9 +16,11 @@ SIGTERM (the execution left to a worker). Text taken from the database
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import inspect
+import io
 import json
 import logging
 import math
@@ -411,6 +413,36 @@ def _print_json(value: Any, pretty: bool) -> None:
     print(json.dumps(value, indent=2 if pretty else None))
 
 
+def _stdout_is_utf8() -> bool:
+    """Whether standard output writes UTF-8 (not so under a ``LANG`` of another charset,
+    ``PYTHONIOENCODING=ascii`` or a Windows code page)."""
+    try:
+        return codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _write_json(text: str) -> None:
+    """JSON on standard output: as it is on a UTF-8 output, else the same JSON in ASCII, each
+    other character a ``\\uXXXX`` escape. JSON is read as UTF-8 (``replay_folder`` reads an
+    exported history so): Latin-1 bytes of a ``ü`` would not read back, and the text
+    replacement of ``backslashreplace``, ``\\xfc``, is no JSON."""
+    if not _stdout_is_utf8():
+        text = _NOT_ASCII.sub(_json_escape, text)
+    sys.stdout.write(text + "\n")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # a UTF-16 surrogate pair, as JSON writes a character past the BMP
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+_NOT_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+
+
 class _Progress:
     """A live ``done / running / waiting`` line on a terminal's stderr while ``run`` works."""
 
@@ -769,7 +801,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                     records.append(record)
             records.sort(key=lambda r: r.start_timestamp)
     if args.json:
-        print(msgspec.json.encode(records).decode())
+        _write_json(msgspec.json.encode(records).decode())
     elif not records:
         print("no executions" + (f" with status {args.status}" if args.status else ""))
     else:
@@ -799,6 +831,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.html is not None:
         page = render_timeline(record, operations, now_ms=now, events=events)
         if args.html == "-":  # the page itself on standard output, as other tools take "-"
+            if not _stdout_is_utf8():  # the page says it is UTF-8: in ASCII it still is
+                page = page.encode("ascii", "xmlcharrefreplace").decode("ascii")
             sys.stdout.write(page)
             return 0
         try:
@@ -824,7 +858,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         # The response's shape, plus what ``replay_folder`` matches a file to a workflow by.
         exported = {"FunctionName": function_name, "DurableExecutionArn": arn, "Events": events}
-        print(msgspec.json.encode(exported).decode())
+        _write_json(msgspec.json.encode(exported).decode())
         return 0
     sys.stdout.write(history_lines(events))
     return 0
@@ -1330,6 +1364,16 @@ _ELSEWHERE: Final[dict[str, str]] = {
 }
 
 
+def _tolerant_stdout() -> None:
+    """Let standard output write what its encoding cannot as ``\\u2192``-style escapes, as
+    Python's stderr does, rather than end the command in a ``UnicodeEncodeError`` traceback
+    (``show`` prints a ``→``; results and names may hold any character). The JSON and HTML
+    outputs escape every character past ASCII in their own syntax before they get there."""
+    if not _stdout_is_utf8() and isinstance(sys.stdout, io.TextIOWrapper):
+        with contextlib.suppress(ValueError):  # a closed stream: its write fails as before
+            sys.stdout.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``durable-gen``."""
     parser = build_parser()
@@ -1366,6 +1410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The Postgres driver's pool logs each failed connection attempt and each connection it
     # drops; the command's own one-line error says what matters.
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)
+    _tolerant_stdout()
     try:
         _check_text(args)
         code: int = args.handler(args)

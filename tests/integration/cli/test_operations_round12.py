@@ -1,0 +1,152 @@
+"""``durable-gen`` on day two, round 12: operations in shapes the earlier files leave out.
+
+Written from docs/cli.md: the reading commands on a standard output that is not UTF-8 (a
+``LANG`` of another charset, ``PYTHONIOENCODING=ascii``, a Windows code page) and what their
+JSON and HTML read back as, the commands a suspended ``run`` prints copy-pasted for a
+database whose path holds spaces and letters past ASCII, and an option ``list`` does not have.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Cli = Callable[..., Any]
+
+GREETING = textwrap.dedent(
+    """
+    import durable_gen as dg
+
+
+    @dg.step
+    def greet(name):
+        return f"grüße, {name} ✓"
+
+
+    @dg.workflow
+    def hello(name):
+        text = yield greet(name)
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="approve")
+        return {"text": text, "answer": answer}
+    """
+)
+
+
+@pytest.fixture
+def greeting(workdir: Path) -> Path:
+    (workdir / "greeting.py").write_text(GREETING, encoding="utf-8")
+    return workdir
+
+
+def _suspended(cli: Cli, *db: str) -> tuple[str, str]:
+    """An execution of ``greeting.hello`` run up to its callback: its id and the callback's."""
+    run = cli("run", "greeting:hello", "--input", '"Jürgen 😀"', *db)
+    assert run.code == 3, run
+    (callback_id,) = set(re.findall(r"CallbackId ([0-9a-f]{32,})", run.err))
+    started = cli("list", "--json", *db)
+    assert started.code == 0, started
+    (record,) = json.loads(started.out)
+    return record["name"], callback_id
+
+
+def _raw(workdir: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """``durable-gen ARGS...`` with its output as bytes, in whatever encoding it wrote."""
+    full = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), full.get("PYTHONPATH")]))
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "durable_gen.cli", *args],
+        cwd=workdir,
+        env=full,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_the_reading_commands_write_on_an_output_that_is_not_utf8(
+    cli: Cli, greeting: Path, encoding: str
+) -> None:
+    execution, _ = _suspended(cli)
+    env = {"PYTHONIOENCODING": encoding}
+
+    def run(*args: str) -> tuple[int, str, str]:
+        done = _raw(greeting, *args, env=env)
+        return done.returncode, done.stdout.decode(encoding), done.stderr.decode(encoding)
+
+    # `show` prints a `→` of its own: each of them ended in a UnicodeEncodeError traceback
+    done = {args: run(*args) for args in [("show", execution), ("list",), ("history", execution)]}
+    for args, (code, _, err) in done.items():
+        assert (code, "Traceback" in err) == (0, False), (args, err)
+    shown = done["show", execution][1]
+    assert "→" in shown or "\\u2192" in shown  # what the encoding has, it writes as is
+    assert "Jürgen" in shown or "J\\xfcrgen" in shown
+    # JSON is ASCII, and reads back as the same values, as UTF-8 (how replay_folder and jq
+    # read a file): Latin-1 bytes of a `ü` would not
+    listed, exported = run("list", "--json"), run("history", execution, "--json")
+    for code, out, _ in (listed, exported):
+        assert code == 0 and out.isascii(), out
+    assert json.loads(listed[1]) == json.loads(cli("list", "--json").out)
+    assert json.loads(listed[1])[0]["input"] == '"Jürgen 😀"'
+    events = json.loads(exported[1])["Events"]
+    succeeded = next(e for e in events if e["EventType"] == "StepSucceeded")
+    result = json.loads(succeeded["StepSucceededDetails"]["Result"]["Payload"])
+    assert result == "grüße, Jürgen 😀 ✓"
+    # the page says it is UTF-8: in ASCII, with character references, it still is
+    code, page, _ = run("show", execution, "--html", "-")
+    assert code == 0 and page.isascii(), page
+    assert "J&#252;rgen &#128512;" in page
+    code, wrote, err = run("show", execution, "--html", "zeitleiste ü.html")
+    assert code == 0 and wrote.startswith("wrote zeitleiste "), (wrote, err)
+    assert "Jürgen 😀" in (greeting / "zeitleiste ü.html").read_text(encoding="utf-8")
+
+
+def test_the_commands_run_prints_paste_into_a_shell_for_any_database_path(
+    cli: Cli, greeting: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # a folder name with a quote, a `$`, spaces and letters past ASCII, named by the variable
+    folder = greeting / "Bob's $HOME ü"
+    folder.mkdir()
+    env = {"DURABLE_GEN_DB": "Bob's $HOME ü/a b.db"}
+    waiting = cli("run", "greeting:hello", "--input", '"Ana"', env=env)
+    assert waiting.code == 3, waiting
+    commands = re.findall(r"`(durable-gen [^`]*)`", waiting.err)
+    succeed = next(c for c in commands if " callback succeed " in c)
+    resume = next(c for c in commands if c.startswith("durable-gen worker"))
+    # pasted into a shell in another terminal: another folder, the variable not set
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    script = "\n".join(
+        [
+            f'durable-gen() {{ {shlex.quote(sys.executable)} -m durable_gen.cli "$@"; }}',
+            "set -e",
+            succeed.replace("'RESULT_JSON'", "'\"yes\"'"),
+            f"{resume} --once -q",
+        ]
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(greeting), os.environ.get("PYTHONPATH")]))
+    shell_env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    pasted = subprocess.run(
+        ["bash", "-c", script],
+        cwd=elsewhere,
+        env={**shell_env, "PYTHONPATH": pythonpath},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert pasted.returncode == 0, (script, pasted)
+    done = cli("list", "--status", "SUCCEEDED", "--json", env=env)
+    (record,) = json.loads(done.out)
+    assert json.loads(record["result"]) == {"text": "grüße, Ana ✓", "answer": "yes"}
+    assert list(elsewhere.iterdir()) == []  # no database was made where they ran
