@@ -437,7 +437,7 @@ class Worker:
         clock: Clock = VirtualClock(wall.now_ms()) if skip_time else _NowClock(wall)
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
-        self._log = log or _stderr_line
+        self._log = _lossy(log or _stderr_line)
         self.progress = progress
         self._served: set[str] = set()
         self._failed: set[str] = set()
@@ -1134,6 +1134,19 @@ def _moved_on(status: str) -> str:
         f"the execution ended meanwhile ({status}: {why}); nothing more of this invocation "
         "is recorded"
     )
+
+
+def _lossy(log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log``, losing the line when it fails: a line that cannot be written (stderr's reader
+    went away: ``durable-gen worker 2>&1 | head``, a log collector that stopped; a ``log=``
+    that raises) must not end the invocation it reports on, which would fail the execution
+    with the log's ``BrokenPipeError`` or lose a finished invocation's outcome."""
+
+    def line(text: str) -> None:
+        with contextlib.suppress(Exception):  # no line is worth an execution
+            log(text)
+
+    return line
 
 
 _STDERR_LOCK = threading.Lock()

@@ -150,3 +150,31 @@ def test_the_commands_run_prints_paste_into_a_shell_for_any_database_path(
     (record,) = json.loads(done.out)
     assert json.loads(record["result"]) == {"text": "grüße, Ana ✓", "answer": "yes"}
     assert list(elsewhere.iterdir()) == []  # no database was made where they ran
+
+
+def test_a_worker_whose_stderr_reader_went_away_fails_no_execution(cli: Cli, workdir: Path) -> None:
+    # `durable-gen worker 2>&1 | head`, a log collector that stopped: the worker's lines hit a
+    # pipe nobody reads. Each execution it picked up was FAILED with the BrokenPipeError of
+    # its "picked up" line, recorded as the workflow's error.
+    started = [cli("start", "flows:total", "--input", str(n)) for n in (3, 4)]
+    assert all(s.code == 0 for s in started), started
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH")]))
+    try:
+        worker = subprocess.run(
+            [sys.executable, "-m", "durable_gen.cli", "worker", "--once"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=write,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert worker.returncode == 0
+    records = json.loads(cli("list", "--json").out)
+    assert [(r["status"], r["error"]) for r in records] == [("SUCCEEDED", None)] * 2
+    assert sorted(json.loads(r["result"])["total"] for r in records) == [3, 6]
