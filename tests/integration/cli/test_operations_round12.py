@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import textwrap
@@ -178,3 +179,31 @@ def test_a_worker_whose_stderr_reader_went_away_fails_no_execution(cli: Cli, wor
     records = json.loads(cli("list", "--json").out)
     assert [(r["status"], r["error"]) for r in records] == [("SUCCEEDED", None)] * 2
     assert sorted(json.loads(r["result"])["total"] for r in records) == [3, 6]
+
+
+def test_sigterm_stops_a_worker_whose_stderr_reader_went_away(cli: Cli, workdir: Path) -> None:
+    # The SIGTERM line raised BrokenPipeError before the stop was set: the worker served on,
+    # deaf to SIGTERM, until a service manager's SIGKILL.
+    assert cli("start", "flows:total", "--input", "3").code == 0
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH")]))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", "worker", "--poll", "0.1"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=write,
+    )
+    os.close(write)
+    try:
+        for _ in range(300):  # until it has run the execution: it serves, idle
+            if '"SUCCEEDED"' in cli("list", "--json").out:
+                break
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
