@@ -101,6 +101,8 @@ def import_attribute(spec: str) -> Any:
         )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if module_name not in sys.modules:
+        _IMPORTED_AT.setdefault(module_name, time.time())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -131,8 +133,31 @@ def import_attribute(spec: str) -> Any:
         except AttributeError:
             raise InvalidInputError(
                 f"module {module_name!r} has no attribute {qualname!r}{_workflows_in(module)}"
+                f"{_changed_since_import(module_name, module)}"
             ) from None
     return obj
+
+
+#: When this process first imported each module ``import_attribute`` imported.
+_IMPORTED_AT: dict[str, float] = {}
+
+
+def _changed_since_import(module_name: str, module: Any) -> str:
+    """``; this process imported it before ...: restart it ...``, when the module's file
+    changed after this process imported it (a deploy under a running worker, which goes on
+    with the code it imported), for a message; else nothing."""
+    imported_at = _IMPORTED_AT.get(module_name)
+    source = getattr(module, "__file__", None)
+    try:
+        changed = source is not None and os.stat(source).st_mtime > (imported_at or math.inf)
+    except OSError:
+        changed = False
+    if not changed:
+        return ""
+    return (
+        f"; this process imported {module_name!r} before {source} changed: it goes on with "
+        "the code it imported; restart it to serve the code now in that file"
+    )
 
 
 def _workflows_in(module: Any) -> str:

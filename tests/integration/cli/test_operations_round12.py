@@ -207,3 +207,42 @@ def test_sigterm_stops_a_worker_whose_stderr_reader_went_away(cli: Cli, workdir:
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_a_workflow_added_under_a_running_worker_says_to_restart_it(
+    cli: Cli, workdir: Path
+) -> None:
+    # A deploy that adds a workflow to a module the worker imported: the worker goes on with
+    # the module as it imported it. Its line said only that the module has no such
+    # attribute, while the file plainly has it.
+    shop = workdir / "shop.py"
+    shop.write_text(
+        "import durable_gen as dg\n\n@dg.workflow\ndef first(n):\n    return n\n    yield\n"
+    )
+    assert cli("start", "shop:first", "--input", "1").code == 0
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH")]))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", "worker", "--poll", "0.1"],
+        cwd=workdir,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stderr is not None
+    try:
+        assert "finished shop.first" in next(ln for ln in worker.stderr if "finished" in ln)
+        with shop.open("a") as more:
+            more.write("\n@dg.workflow\ndef second(n):\n    return n * 2\n    yield\n")
+        assert cli("start", "shop:second", "--input", "2").code == 0
+        line = next(ln for ln in worker.stderr if "not serving" in ln)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+    assert "no attribute 'second'" in line
+    assert f"this process imported 'shop' before {shop} changed" in line
+    assert "restart it to serve the code now in that file" in line
+    # the same line from a worker started after the change does not say so
+    fresh = cli("worker", "--once")
+    assert "not serving" not in fresh.err and fresh.code == 0, fresh
+    assert '"SUCCEEDED"' in cli("list", "--json", "--status", "SUCCEEDED").out
