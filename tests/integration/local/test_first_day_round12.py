@@ -1,18 +1,24 @@
 """A new user's first day, round 12: a ``Worker`` from Python given a ``log`` of their own
 (a logging handler, a socket to a log collector) that fails, as docs/cli.md's ``Worker``
-paragraph invites.
+paragraph invites, and the backup command of docs/cli.md run as written on a live database.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import re
+import shutil
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
 import durable_gen as dg
 from durable_gen.local import Worker
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @dg.step
@@ -54,3 +60,31 @@ def test_a_log_that_fails_loses_its_line_not_the_execution(
     # log's error, and a failing "finished" line threw away an invocation that had succeeded
     assert (record.status, record.error, record.result) == ("SUCCEEDED", None, "6")
     assert [line.split()[3] for line in lines] == ["picked", "finished"], lines
+
+
+def test_the_backup_command_of_cli_md_keeps_the_copy_the_owners_alone(tmp_path: Path) -> None:
+    # The database is created owner-only (0600); the page's backup command made a copy of
+    # its inputs and results readable by every user of the host (the umask's 0644).
+    if shutil.which("sqlite3") is None or shutil.which("bash") is None:
+        pytest.skip("no sqlite3 command-line shell (or bash) to run the page's command with")
+    page = (ROOT / "docs" / "cli.md").read_text()
+    section = page.split("**Backups and restores.**", 1)[1]
+    command = re.search(r"`(\(?umask[^`]*|sqlite3 [^`]*)`", section.replace("\n  ", " "))
+    assert command is not None, "the page gives no backup command"
+    with Worker(str(tmp_path / "durable.db")) as worker:
+        name = worker.register(total)
+        arn = worker.service.start(name, json.dumps(3))
+        worker.drive(arn)
+    done = subprocess.run(
+        ["bash", "-c", f"umask 022; {command.group(1)}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, (command.group(1), done)
+    backup = tmp_path / "backup.db"
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600, command.group(1)
+    with Worker(str(backup)) as restored:
+        assert restored.service.get_execution(arn).result == "3"
