@@ -1368,6 +1368,29 @@ _ELSEWHERE: Final[dict[str, str]] = {
 }
 
 
+class _LossyStream:
+    """stderr, losing what cannot be written rather than raising: a reader gone away
+    (``durable-gen run ... 2>&1 | head``, a log collector that stopped) must not turn a
+    line about the execution into the command's end, ``run`` leaving its execution
+    undriven with exit status 0 (its messages, a suspended run's status 3, a failed one's
+    1, and the result on stdout still come as without the line)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _tolerant_stdout() -> None:
     """Let standard output write what its encoding cannot as ``\\u2192``-style escapes, as
     Python's stderr does, rather than end the command in a ``UnicodeEncodeError`` traceback
@@ -1415,6 +1438,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # drops; the command's own one-line error says what matters.
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)
     _tolerant_stdout()
+    stderr = sys.stderr
+    if stderr is not None and not isinstance(stderr, _LossyStream):
+        sys.stderr = _LossyStream(stderr)
+    try:
+        return _main(args)
+    finally:
+        sys.stderr = stderr
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         _check_text(args)
         code: int = args.handler(args)

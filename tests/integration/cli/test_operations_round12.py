@@ -246,3 +246,58 @@ def test_a_workflow_added_under_a_running_worker_says_to_restart_it(
     fresh = cli("worker", "--once")
     assert "not serving" not in fresh.err and fresh.code == 0, fresh
     assert '"SUCCEEDED"' in cli("list", "--json", "--status", "SUCCEEDED").out
+
+
+def test_run_whose_stderr_reader_went_away_drives_its_execution_to_the_end(
+    cli: Cli, workdir: Path
+) -> None:
+    # `durable-gen run ... 2>&1 | head -1`: the line saying what the execution waits on
+    # raised BrokenPipeError, which ended `run` with exit status 0, its execution left
+    # RUNNING and undriven, and no result on stdout; a suspended run said 0 instead of 3.
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH")]))
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        suspended = subprocess.run(
+            [sys.executable, "-m", "durable_gen.cli", "run", "flows:approval", "--input", "1"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=write,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert (suspended.returncode, suspended.stdout) == (3, "")
+        timed = ["flows:approval_with_timeout", "--input", "2"]
+        run = subprocess.Popen(
+            [sys.executable, "-m", "durable_gen.cli", "run", *timed],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=write,
+            text=True,
+        )
+    finally:
+        os.close(write)
+    try:
+        callback = None
+        for _ in range(100):  # until the execution waits on its callback
+            records = json.loads(cli("list", "--json", "--status", "RUNNING").out)
+            ours = [r for r in records if r["function_name"] == "flows.approval_with_timeout"]
+            if ours:
+                found = re.search(r"CallbackId ([0-9a-f]{32,})", cli("show", ours[0]["arn"]).out)
+                if found:
+                    callback = found.group(1)
+                    break
+        assert callback is not None
+        answered = cli("callback", "succeed", callback, '"yes"')
+        assert answered.code == 0, answered
+        out, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0
+    assert json.loads(out) == {"request": 2, "answer": "yes"}
