@@ -1355,6 +1355,16 @@ def _commands_taking(parser: argparse.ArgumentParser, option: str) -> list[str]:
 
 
 #: Commands a user may look for, and the command that does their job.
+_AGAIN: Final = (
+    "an execution that ended (or was stopped) stays as it ended; run its workflow again as a "
+    "new execution with `durable-gen start MODULE:WORKFLOW --input JSON` (its workflow and "
+    "input are in `durable-gen show ID`); a RUNNING one resumes by itself under "
+    "`durable-gen worker`"
+)
+_KEPT: Final = (
+    "executions are kept, ended ones included, and no command deletes them; `durable-gen "
+    "list --status` picks the ones to look at, and a new database (--db NEW.db) starts afresh"
+)
 _ELSEWHERE: Final[dict[str, str]] = {
     "export": (
         "an execution's history is exported with `durable-gen history ID --json > FILE` "
@@ -1365,6 +1375,15 @@ _ELSEWHERE: Final[dict[str, str]] = {
     "cancel": "an execution is stopped with `durable-gen stop ID`",
     "terminate": "an execution is stopped with `durable-gen stop ID`",
     "ls": "executions are listed with `durable-gen list`",
+    "retry": _AGAIN,
+    "rerun": _AGAIN,
+    "resume": (
+        "a RUNNING execution resumes by itself under `durable-gen worker`, which runs "
+        "whatever is due (a stopped or ended one is not run again)"
+    ),
+    "delete": _KEPT,
+    "rm": _KEPT,
+    "prune": _KEPT,
 }
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from durable_gen.cli import main
+
 Cli = Callable[..., Any]
 
 GREETING = textwrap.dedent(
@@ -301,3 +303,26 @@ def test_run_whose_stderr_reader_went_away_drives_its_execution_to_the_end(
             run.wait()
     assert run.returncode == 0
     assert json.loads(out) == {"request": 2, "answer": "yes"}
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("retry", "durable-gen start MODULE:WORKFLOW --input JSON"),
+        ("rerun", "its workflow and input are in `durable-gen show ID`"),
+        ("resume", "resumes by itself under `durable-gen worker`"),
+        ("delete", "no command deletes them"),
+        ("prune", "no command deletes them"),
+    ],
+)
+def test_retrying_resuming_or_deleting_an_execution_says_what_there_is(
+    capsys: pytest.CaptureFixture[str], command: str, says: str
+) -> None:
+    # A day-two habit of other tools: argparse's "invalid choice: 'retry'" said nothing of
+    # how an ended execution is run again, or whether executions are ever deleted.
+    with pytest.raises(SystemExit) as exited:
+        main([command, "abc"])
+    done = capsys.readouterr()
+    assert exited.value.code == 2 and done.out == "", done
+    assert f"there is no {command} command" in done.err and says in done.err, done.err
+    assert len(done.err.splitlines()) == 1
