@@ -273,9 +273,43 @@ def _db_url(args: argparse.Namespace) -> str:
             f"{_db_source(args)} is not UTF-8 text ({shown!r}): pass UTF-8 (check the locale of "
             "the environment or the script that set it)"
         )
+    if _in_memory(args):
+        _refuse_memory(args)
     if "://" not in url:
         _db_path(args, url)
     return url
+
+
+def _in_memory(args: argparse.Namespace) -> bool:
+    """Whether the database is SQLite's in-memory one (``run --db :memory:``)."""
+    url = str(args.db or os.environ.get("DURABLE_GEN_DB") or "")
+    return (url[len("sqlite:///") :] if url.startswith("sqlite:///") else url) == ":memory:"
+
+
+#: What ``run`` on ``:memory:`` says instead of the commands that answer or resume.
+_IN_MEMORY: Final = (
+    "its database is in memory (:memory:) and ends with this command: no other command can "
+    "answer or resume it (give a file, --db app.db, to keep the execution)"
+)
+
+
+def _refuse_memory(args: argparse.Namespace) -> None:
+    """``:memory:`` is SQLite's in-memory database, which ends with the process that opened
+    it: fine for a ``run`` that needs nothing kept, lost for every other command (``start``
+    printed an id and exit status 0 for an execution that was gone as it exited)."""
+    command = getattr(args, "command", None)
+    if command == "run":
+        return
+    what = {
+        "start": "record an execution that is gone as soon as it exits",
+        "worker": "serve an empty database of its own, which no other command can reach",
+    }.get(str(command), "find nothing: no other process's executions are in it")
+    raise CliError(
+        f":memory:{_from_source(args)} is SQLite's in-memory database, which lasts only as "
+        f"long as the command that opens it: `durable-gen {command}` would {what}; give a "
+        "file (--db app.db), or run the workflow in one command with `durable-gen run "
+        "MODULE:WORKFLOW --db :memory:` when nothing needs keeping"
+    )
 
 
 def _db_source(args: argparse.Namespace) -> str:
@@ -643,6 +677,12 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
         arn = _start_execution(args, worker)
         tty = sys.stderr.isatty()
         announced: set[str] = set()
+        in_memory = _in_memory(args)
+        resume = (
+            f"; {_IN_MEMORY}"
+            if in_memory
+            else f": run `durable-gen worker{_db_option(_named_db(args))}` to resume it"
+        )
 
         def announce() -> None:
             # The execution goes on (its callback has a timeout, or other work runs): say now
@@ -650,11 +690,15 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             for label, callback_id in _open_callbacks(worker.service, arn):
                 if callback_id not in announced:
                     announced.add(callback_id)
+                    how = (
+                        f"; {_IN_MEMORY}"
+                        if in_memory
+                        else f"; answer it with {_answer_hint(_named_db(args), callback_id)}"
+                    )
                     print(
                         ("\r\x1b[K" if tty else "")
                         + f"durable-gen: execution {_short_id(arn)} waits on callback{label} "
-                        f"(CallbackId {callback_id}); answer it with "
-                        f"{_answer_hint(_named_db(args), callback_id)}",
+                        f"(CallbackId {callback_id}){how}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -670,23 +714,28 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             # execution and how to resume it, as for SIGTERM
             print(
                 f"durable-gen: interrupted; execution {_short_id(arn)} is left RUNNING with "
-                "what it recorded (an invocation in progress is released for the next "
-                "worker): run "
-                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
+                f"what it recorded (an invocation in progress is released for the next "
+                f"worker){resume}",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
         if stopping.is_set() and not record.is_terminal:
             print(
                 f"durable-gen: execution {_short_id(arn)} is left RUNNING (stopped by SIGTERM "
-                "after its invocation in progress); what it recorded is kept: run "
-                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
+                f"after its invocation in progress); what it recorded is kept{resume}",
                 file=sys.stderr,
             )
             return EXIT_TERMINATED
         try:
             result = outcome(worker.service, record)
         except ExecutionSuspendedError as exc:
+            if in_memory:
+                print(
+                    f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
+                    f"{'; '.join(exc.waiting_on) or 'something external'}; {_IN_MEMORY}",
+                    file=sys.stderr,
+                )
+                return EXIT_SUSPENDED
             hints = [
                 _answer_hint(_named_db(args), cid)
                 for _, cid in _open_callbacks(worker.service, arn)

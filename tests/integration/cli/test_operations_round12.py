@@ -326,3 +326,51 @@ def test_retrying_resuming_or_deleting_an_execution_says_what_there_is(
     assert exited.value.code == 2 and done.out == "", done
     assert f"there is no {command} command" in done.err and says in done.err, done.err
     assert len(done.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["start", "flows:total", "--input", "3"], "record an execution that is gone"),
+        (["worker", "--once"], "serve an empty database of its own"),
+        (["list"], "find nothing"),
+        (["show", "abc"], "find nothing"),
+    ],
+)
+@pytest.mark.parametrize("given", [["--db", ":memory:"], ["--db", "sqlite:///:memory:"], []])
+def test_an_in_memory_database_is_refused_where_nothing_would_be_kept(
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    says: str,
+    given: list[str],
+) -> None:
+    # SQLite's `:memory:` ends with the process: `start` printed an id and exit status 0 for
+    # an execution gone as it exited, and `worker` served an empty database of its own
+    # (saying it had created one at ./:memory:, a file that never was).
+    monkeypatch.chdir(workdir)
+    monkeypatch.syspath_prepend(str(workdir))
+    if not given:
+        monkeypatch.setenv("DURABLE_GEN_DB", ":memory:")
+    else:
+        monkeypatch.delenv("DURABLE_GEN_DB", raising=False)
+    code = main([*argv, *given])
+    done = capsys.readouterr()
+    assert code == 2 and done.out == "", done
+    assert "is SQLite's in-memory database" in done.err and says in done.err, done.err
+    assert "durable-gen run MODULE:WORKFLOW --db :memory:" in done.err
+    assert sorted(p.name for p in workdir.iterdir() if p.name != "__pycache__") == ["flows.py"]
+
+
+def test_run_on_an_in_memory_database_says_no_command_can_answer_it(
+    cli: Cli, workdir: Path
+) -> None:
+    ran = cli("run", "flows:total", "--input", "3", "--db", ":memory:")
+    assert (ran.code, json.loads(ran.out)) == (0, {"total": 3, "doubles": [2, 4, 6]}), ran
+    waiting = cli("run", "flows:approval", "--input", "1", "--db", ":memory:")
+    assert waiting.code == 3, waiting
+    # the commands it printed named a file ./:memory: that is no database
+    assert "`durable-gen" not in waiting.err and ":memory:/" not in waiting.err
+    assert "no other command can answer or resume it" in waiting.err
+    assert sorted(p.name for p in workdir.iterdir() if p.name != "__pycache__") == ["flows.py"]
