@@ -134,12 +134,24 @@ def load_plugin(spec: str) -> Any:
     )
 
 
-def _json_advice(text: str) -> str:
-    """What to write instead of ``text``, for the usual slips: a bare word where a JSON
+def _json_advice(text: str, what: str = "--input") -> str:
+    """What to write instead of ``text``, for the usual slips: a file's name where what it
+    holds is due (``--input order.json``, curl's ``@order.json``), a bare word where a JSON
     string is due (the shell took its quotes), Python's single quotes in an object."""
     import shlex
 
     stripped = text.strip()
+    name = stripped.removeprefix("@")
+    if name and len(name) <= 4096 and "\n" not in name and os.path.isfile(name):
+        reads = (
+            f"durable-gen callback succeed ID - < {shlex.quote(name)}"
+            if what == "the callback result"
+            else f"--input - < {shlex.quote(name)}"
+        )
+        return (
+            f"; {name!r} is a file here: to send what it holds, give - and redirect the "
+            f"file ({reads})"
+        )
     if stripped[:1] in ("{", "[") and "'" in stripped:
         return (
             "; JSON takes double quotes around strings and keys: put the whole in single "
@@ -162,7 +174,7 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
-            f"{_json_advice(text)}"
+            f"{_json_advice(text, what)}"
         ) from exc
     except ValueError as exc:  # NaN, Infinity, or a number too large for a float
         raise CliError(f"{what} is not valid JSON: {exc}") from None

@@ -374,3 +374,36 @@ def test_run_on_an_in_memory_database_says_no_command_can_answer_it(
     assert "`durable-gen" not in waiting.err and ":memory:/" not in waiting.err
     assert "no other command can answer or resume it" in waiting.err
     assert sorted(p.name for p in workdir.iterdir() if p.name != "__pycache__") == ["flows.py"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "instead"),
+    [
+        (["start", "flows:total", "--input", "{given}"], "--input - < {given}"),
+        (["run", "flows:total", "--input", "{given}"], "--input - < {given}"),
+        (["callback", "succeed", "c" * 48, "{given}"], "succeed ID - < {given}"),
+    ],
+)
+@pytest.mark.parametrize("given", ["order.json", "@order.json"])
+def test_a_file_name_given_for_json_says_how_to_send_what_it_holds(
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    instead: str,
+    given: str,
+) -> None:
+    # `--input order.json` (or curl's `@order.json`): the advice was to send the file's name
+    # as a JSON string, '"order.json"', which would record the name instead of the order.
+    monkeypatch.chdir(workdir)
+    monkeypatch.syspath_prepend(str(workdir))
+    monkeypatch.delenv("DURABLE_GEN_DB", raising=False)
+    (workdir / "order.json").write_text('{"id": "o-1"}\n')
+    assert main(["start", "flows:total", "--input", "1"]) == 0  # the database the callback's in
+    capsys.readouterr()
+    code = main([arg.format(given=given) for arg in argv])
+    done = capsys.readouterr()
+    assert code == 2 and done.out == "", done
+    assert "is a file here" in done.err, done.err
+    assert instead.format(given="order.json") in done.err
+    assert "'\"order.json\"'" not in done.err and "'\"@order.json\"'" not in done.err
