@@ -617,6 +617,13 @@ def _worker(
         store.close()
 
 
+def _live_stderr() -> bool:
+    """Whether stderr takes ``run``'s live line: a terminal that knows ``\\x1b[K``, not one
+    whose ``TERM`` is ``dumb`` (Emacs' shell, some CI consoles), where each redraw would
+    print as ``^[[K`` and pile up."""
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
 def _graceful_stop(
     message: str,
 ) -> tuple[threading.Event, list[Any], Callable[[], None]]:
@@ -646,7 +653,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # `worker`: the invocation in progress runs to its end, nothing more is taken, and the
     # execution is left to a worker.
     stopping, started, stop = _graceful_stop(
-        ("\r\x1b[K" if sys.stderr.isatty() else "")
+        ("\r\x1b[K" if _live_stderr() else "")
         + "durable-gen run: SIGTERM: finishing the invocation in progress, then leaving "
         "the execution to `durable-gen worker` (SIGKILL stops at once: a worker resumes "
         "it from its last checkpoint)"
@@ -687,7 +694,7 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             )
             return EXIT_TERMINATED
         arn = _start_execution(args, worker)
-        tty = sys.stderr.isatty()
+        tty = _live_stderr()
         announced: set[str] = set()
         in_memory = _in_memory(args)
         resume = (

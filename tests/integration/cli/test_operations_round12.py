@@ -407,3 +407,48 @@ def test_a_file_name_given_for_json_says_how_to_send_what_it_holds(
     assert "is a file here" in done.err, done.err
     assert instead.format(given="order.json") in done.err
     assert "'\"order.json\"'" not in done.err and "'\"@order.json\"'" not in done.err
+
+
+def _on_a_terminal(workdir: Path, argv: list[str], term: str) -> tuple[int, bytes]:
+    """``durable-gen ARGV`` with a pseudo-terminal for its stdin, stdout and stderr."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH")]))
+    env["TERM"] = term
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "durable_gen.cli", *argv],
+        cwd=workdir,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return proc.wait(timeout=60), shown
+
+
+def test_run_draws_no_live_line_on_a_dumb_terminal(workdir: Path) -> None:
+    # TERM=dumb (Emacs' shell, some CI consoles) is a terminal that knows no `\x1b[K`: each
+    # redraw of the live line printed as `^[[K`, a new line of it every tenth of a second.
+    (workdir / "napping.py").write_text(
+        "import time\nimport durable_gen as dg\n\n\n@dg.step\ndef nap(s):\n"
+        "    time.sleep(s)\n    return s\n\n\n@dg.workflow\ndef napping(s):\n"
+        "    return (yield nap(s))\n"
+    )
+    argv = ["run", "napping:napping", "--input", "0.5"]
+    code, shown = _on_a_terminal(workdir, argv, "dumb")
+    assert code == 0 and shown.strip() == b"0.5", shown
+    code, shown = _on_a_terminal(workdir, [*argv, "--db", "other.db"], "xterm")
+    assert code == 0 and b"\x1b[K" in shown and b"running" in shown, shown
