@@ -534,7 +534,10 @@ class _Progress:
 _OPTIONS: Final = {"execution_name": "--name", "execution_timeout": "--timeout"}
 
 
-def _start_execution(args: argparse.Namespace, worker: Any) -> str:
+def _prepare_start(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The workflow and the recorded input of a ``start`` or ``run``, each checked before the
+    database is opened: a refused command creates no empty database at a mistyped ``--db``,
+    which ``list`` would then show as empty rather than as no database at all."""
     from ._serdes import dumps
 
     workflow = load_workflow(args.workflow)
@@ -545,7 +548,11 @@ def _start_execution(args: argparse.Namespace, worker: Any) -> str:
             f"durable-gen {args.command} {args.workflow} --input - < input.json",
             "leave --input out to start the workflow without one",
         )
-    payload = dumps(parse_json(args.input), what="the workflow input")
+    return workflow, dumps(parse_json(args.input), what="the workflow input")
+
+
+def _start_execution(args: argparse.Namespace, worker: Any, prepared: tuple[Any, Any]) -> str:
+    workflow, payload = prepared
     name = worker.register(workflow)
     try:
         arn: str = worker.service.start(
@@ -670,6 +677,7 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
     from .local._run import outcome
 
     functions = _registered(args)
+    prepared = _prepare_start(args)
     opened = ExitStack()
     try:
         worker = opened.enter_context(
@@ -693,7 +701,7 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
                 file=sys.stderr,
             )
             return EXIT_TERMINATED
-        arn = _start_execution(args, worker)
+        arn = _start_execution(args, worker, prepared)
         tty = _live_stderr()
         announced: set[str] = set()
         in_memory = _in_memory(args)
@@ -844,8 +852,9 @@ def _db_option(db: str | None) -> str:
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
+    prepared = _prepare_start(args)
     with _worker(args) as worker:
-        arn = _start_execution(args, worker)
+        arn = _start_execution(args, worker, prepared)
     print(arn if args.arn else _short_id(arn))
     return 0
 

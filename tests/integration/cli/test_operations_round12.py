@@ -1,9 +1,12 @@
 """``durable-gen`` on day two, round 12: operations in shapes the earlier files leave out.
 
-Written from docs/cli.md: the reading commands on a standard output that is not UTF-8 (a
-``LANG`` of another charset, ``PYTHONIOENCODING=ascii``, a Windows code page) and what their
-JSON and HTML read back as, the commands a suspended ``run`` prints copy-pasted for a
-database whose path holds spaces and letters past ASCII, and an option ``list`` does not have.
+Written from docs/cli.md: the reading commands on a standard output that is not UTF-8 and what
+their JSON and HTML read back as; the commands a suspended ``run`` prints pasted into a shell
+in another folder for a database path holding a quote, a ``$``, spaces and letters past
+ASCII; a worker and a ``run`` whose stderr's reader went away (their executions, their exit
+status, SIGTERM); a workflow added to a module under a running worker; the commands of other
+tools for retrying, resuming and deleting executions; SQLite's ``:memory:`` as the database;
+a file's name given where JSON is due; and ``run`` on a ``TERM=dumb`` terminal.
 """
 
 from __future__ import annotations
@@ -452,3 +455,28 @@ def test_run_draws_no_live_line_on_a_dumb_terminal(workdir: Path) -> None:
     assert code == 0 and shown.strip() == b"0.5", shown
     code, shown = _on_a_terminal(workdir, [*argv, "--db", "other.db"], "xterm")
     assert code == 0 and b"\x1b[K" in shown and b"running" in shown, shown
+
+
+@pytest.mark.parametrize("command", ["start", "run"])
+@pytest.mark.parametrize(
+    "mistake",
+    [["flows:total", "--input", "bad"], ["flows:nope"], ["flows:total", "--input", "[NaN]"]],
+    ids=["bad-json", "no-such-workflow", "nan"],
+)
+def test_a_refused_start_leaves_no_empty_database_at_a_mistyped_db(
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    mistake: list[str],
+) -> None:
+    # A refused start created the (mistyped) database first: `list --db` on it then said
+    # "no executions" rather than that no database is there.
+    monkeypatch.chdir(workdir)
+    monkeypatch.syspath_prepend(str(workdir))
+    monkeypatch.delenv("DURABLE_GEN_DB", raising=False)
+    assert main([command, *mistake, "--db", "prod-typo.db"]) == 2
+    assert not list(workdir.glob("prod-typo.db*"))
+    capsys.readouterr()
+    assert main(["list", "--db", "prod-typo.db"]) == 2
+    assert "no database at prod-typo.db" in capsys.readouterr().err
