@@ -1,16 +1,19 @@
 """A new user's first day, round 12: a ``Worker`` from Python given a ``log`` of their own
 (a logging handler, a socket to a log collector) that fails, as docs/cli.md's ``Worker``
-paragraph invites, and the backup command of docs/cli.md run as written on a live database.
+paragraph invites, the backup command of docs/cli.md run as written on a live database, and
+``python -m durable_gen`` where the console script is not on PATH.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ import durable_gen as dg
 from durable_gen.local import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
+SRC = ROOT / "src"
 
 
 @dg.step
@@ -88,3 +92,32 @@ def test_the_backup_command_of_cli_md_keeps_the_copy_the_owners_alone(tmp_path: 
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600, command.group(1)
     with Worker(str(backup)) as restored:
         assert restored.service.get_execution(arn).result == "3"
+
+
+def test_python_dash_m_durable_gen_is_the_command_line(tmp_path: Path) -> None:
+    # Where the console script is not on PATH (a venv not activated, `pipx run`, a container
+    # with only `python`), `python -m durable_gen` is what a newcomer types: it said
+    # "'durable_gen' is a package and cannot be directly executed".
+    env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    helped = subprocess.run(
+        [sys.executable, "-m", "durable_gen", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: durable-gen [-h] COMMAND ...")
+    listed = subprocess.run(
+        [sys.executable, "-m", "durable_gen", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 2 and "no database at durable.db" in listed.stderr, listed
