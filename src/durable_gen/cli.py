@@ -16,9 +16,11 @@ SIGTERM (the execution left to a worker). Text taken from the database
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import inspect
+import io
 import json
 import logging
 import math
@@ -132,12 +134,24 @@ def load_plugin(spec: str) -> Any:
     )
 
 
-def _json_advice(text: str) -> str:
-    """What to write instead of ``text``, for the usual slips: a bare word where a JSON
+def _json_advice(text: str, what: str = "--input") -> str:
+    """What to write instead of ``text``, for the usual slips: a file's name where what it
+    holds is due (``--input order.json``, curl's ``@order.json``), a bare word where a JSON
     string is due (the shell took its quotes), Python's single quotes in an object."""
     import shlex
 
     stripped = text.strip()
+    name = stripped.removeprefix("@")
+    if name and len(name) <= 4096 and "\n" not in name and os.path.isfile(name):
+        reads = (
+            f"durable-gen callback succeed ID - < {shlex.quote(name)}"
+            if what == "the callback result"
+            else f"--input - < {shlex.quote(name)}"
+        )
+        return (
+            f"; {name!r} is a file here: to send what it holds, give - and redirect the "
+            f"file ({reads})"
+        )
     if stripped[:1] in ("{", "[") and "'" in stripped:
         return (
             "; JSON takes double quotes around strings and keys: put the whole in single "
@@ -160,7 +174,7 @@ def parse_json(text: str | None, what: str = "--input") -> Any:
     except json.JSONDecodeError as exc:
         raise CliError(
             f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {text!r}"
-            f"{_json_advice(text)}"
+            f"{_json_advice(text, what)}"
         ) from exc
     except ValueError as exc:  # NaN, Infinity, or a number too large for a float
         raise CliError(f"{what} is not valid JSON: {exc}") from None
@@ -271,9 +285,43 @@ def _db_url(args: argparse.Namespace) -> str:
             f"{_db_source(args)} is not UTF-8 text ({shown!r}): pass UTF-8 (check the locale of "
             "the environment or the script that set it)"
         )
+    if _in_memory(args):
+        _refuse_memory(args)
     if "://" not in url:
         _db_path(args, url)
     return url
+
+
+def _in_memory(args: argparse.Namespace) -> bool:
+    """Whether the database is SQLite's in-memory one (``run --db :memory:``)."""
+    url = str(args.db or os.environ.get("DURABLE_GEN_DB") or "")
+    return (url[len("sqlite:///") :] if url.startswith("sqlite:///") else url) == ":memory:"
+
+
+#: What ``run`` on ``:memory:`` says instead of the commands that answer or resume.
+_IN_MEMORY: Final = (
+    "its database is in memory (:memory:) and ends with this command: no other command can "
+    "answer or resume it (give a file, --db app.db, to keep the execution)"
+)
+
+
+def _refuse_memory(args: argparse.Namespace) -> None:
+    """``:memory:`` is SQLite's in-memory database, which ends with the process that opened
+    it: fine for a ``run`` that needs nothing kept, lost for every other command (``start``
+    printed an id and exit status 0 for an execution that was gone as it exited)."""
+    command = getattr(args, "command", None)
+    if command == "run":
+        return
+    what = {
+        "start": "record an execution that is gone as soon as it exits",
+        "worker": "serve an empty database of its own, which no other command can reach",
+    }.get(str(command), "find nothing: no other process's executions are in it")
+    raise CliError(
+        f":memory:{_from_source(args)} is SQLite's in-memory database, which lasts only as "
+        f"long as the command that opens it: `durable-gen {command}` would {what}; give a "
+        "file (--db app.db), or run the workflow in one command with `durable-gen run "
+        "MODULE:WORKFLOW --db :memory:` when nothing needs keeping"
+    )
 
 
 def _db_source(args: argparse.Namespace) -> str:
@@ -411,6 +459,36 @@ def _print_json(value: Any, pretty: bool) -> None:
     print(json.dumps(value, indent=2 if pretty else None))
 
 
+def _stdout_is_utf8() -> bool:
+    """Whether standard output writes UTF-8 (not so under a ``LANG`` of another charset,
+    ``PYTHONIOENCODING=ascii`` or a Windows code page)."""
+    try:
+        return codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _write_json(text: str) -> None:
+    """JSON on standard output: as it is on a UTF-8 output, else the same JSON in ASCII, each
+    other character a ``\\uXXXX`` escape. JSON is read as UTF-8 (``replay_folder`` reads an
+    exported history so): Latin-1 bytes of a ``ü`` would not read back, and the text
+    replacement of ``backslashreplace``, ``\\xfc``, is no JSON."""
+    if not _stdout_is_utf8():
+        text = _NOT_ASCII.sub(_json_escape, text)
+    sys.stdout.write(text + "\n")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # a UTF-16 surrogate pair, as JSON writes a character past the BMP
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+_NOT_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+
+
 class _Progress:
     """A live ``done / running / waiting`` line on a terminal's stderr while ``run`` works."""
 
@@ -456,7 +534,10 @@ class _Progress:
 _OPTIONS: Final = {"execution_name": "--name", "execution_timeout": "--timeout"}
 
 
-def _start_execution(args: argparse.Namespace, worker: Any) -> str:
+def _prepare_start(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The workflow and the recorded input of a ``start`` or ``run``, each checked before the
+    database is opened: a refused command creates no empty database at a mistyped ``--db``,
+    which ``list`` would then show as empty rather than as no database at all."""
     from ._serdes import dumps
 
     workflow = load_workflow(args.workflow)
@@ -467,7 +548,11 @@ def _start_execution(args: argparse.Namespace, worker: Any) -> str:
             f"durable-gen {args.command} {args.workflow} --input - < input.json",
             "leave --input out to start the workflow without one",
         )
-    payload = dumps(parse_json(args.input), what="the workflow input")
+    return workflow, dumps(parse_json(args.input), what="the workflow input")
+
+
+def _start_execution(args: argparse.Namespace, worker: Any, prepared: tuple[Any, Any]) -> str:
+    workflow, payload = prepared
     name = worker.register(workflow)
     try:
         arn: str = worker.service.start(
@@ -539,6 +624,13 @@ def _worker(
         store.close()
 
 
+def _live_stderr() -> bool:
+    """Whether stderr takes ``run``'s live line: a terminal that knows ``\\x1b[K``, not one
+    whose ``TERM`` is ``dumb`` (Emacs' shell, some CI consoles), where each redraw would
+    print as ``^[[K`` and pile up."""
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
 def _graceful_stop(
     message: str,
 ) -> tuple[threading.Event, list[Any], Callable[[], None]]:
@@ -549,7 +641,11 @@ def _graceful_stop(
     started: list[Any] = []
 
     def stop() -> None:
-        print(message, file=sys.stderr, flush=True)
+        # A stderr whose reader went away (`durable-gen worker 2>&1 | head`) loses the line,
+        # not the stop: raised here, it ended the thread that calls stop() and the worker
+        # served on, deaf to SIGTERM.
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=sys.stderr, flush=True)
         stopping.set()
         for worker in started:
             worker.stop()
@@ -564,7 +660,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # `worker`: the invocation in progress runs to its end, nothing more is taken, and the
     # execution is left to a worker.
     stopping, started, stop = _graceful_stop(
-        ("\r\x1b[K" if sys.stderr.isatty() else "")
+        ("\r\x1b[K" if _live_stderr() else "")
         + "durable-gen run: SIGTERM: finishing the invocation in progress, then leaving "
         "the execution to `durable-gen worker` (SIGKILL stops at once: a worker resumes "
         "it from its last checkpoint)"
@@ -581,6 +677,7 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
     from .local._run import outcome
 
     functions = _registered(args)
+    prepared = _prepare_start(args)
     opened = ExitStack()
     try:
         worker = opened.enter_context(
@@ -604,9 +701,15 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
                 file=sys.stderr,
             )
             return EXIT_TERMINATED
-        arn = _start_execution(args, worker)
-        tty = sys.stderr.isatty()
+        arn = _start_execution(args, worker, prepared)
+        tty = _live_stderr()
         announced: set[str] = set()
+        in_memory = _in_memory(args)
+        resume = (
+            f"; {_IN_MEMORY}"
+            if in_memory
+            else f": run `durable-gen worker{_db_option(_named_db(args))}` to resume it"
+        )
 
         def announce() -> None:
             # The execution goes on (its callback has a timeout, or other work runs): say now
@@ -614,11 +717,15 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             for label, callback_id in _open_callbacks(worker.service, arn):
                 if callback_id not in announced:
                     announced.add(callback_id)
+                    how = (
+                        f"; {_IN_MEMORY}"
+                        if in_memory
+                        else f"; answer it with {_answer_hint(_named_db(args), callback_id)}"
+                    )
                     print(
                         ("\r\x1b[K" if tty else "")
                         + f"durable-gen: execution {_short_id(arn)} waits on callback{label} "
-                        f"(CallbackId {callback_id}); answer it with "
-                        f"{_answer_hint(_named_db(args), callback_id)}",
+                        f"(CallbackId {callback_id}){how}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -634,23 +741,28 @@ def _run_execution(args: argparse.Namespace, stopping: threading.Event, started:
             # execution and how to resume it, as for SIGTERM
             print(
                 f"durable-gen: interrupted; execution {_short_id(arn)} is left RUNNING with "
-                "what it recorded (an invocation in progress is released for the next "
-                "worker): run "
-                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
+                f"what it recorded (an invocation in progress is released for the next "
+                f"worker){resume}",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
         if stopping.is_set() and not record.is_terminal:
             print(
                 f"durable-gen: execution {_short_id(arn)} is left RUNNING (stopped by SIGTERM "
-                "after its invocation in progress); what it recorded is kept: run "
-                f"`durable-gen worker{_db_option(_named_db(args))}` to resume it",
+                f"after its invocation in progress); what it recorded is kept{resume}",
                 file=sys.stderr,
             )
             return EXIT_TERMINATED
         try:
             result = outcome(worker.service, record)
         except ExecutionSuspendedError as exc:
+            if in_memory:
+                print(
+                    f"durable-gen: execution {_short_id(arn)} is suspended, waiting on: "
+                    f"{'; '.join(exc.waiting_on) or 'something external'}; {_IN_MEMORY}",
+                    file=sys.stderr,
+                )
+                return EXIT_SUSPENDED
             hints = [
                 _answer_hint(_named_db(args), cid)
                 for _, cid in _open_callbacks(worker.service, arn)
@@ -755,8 +867,9 @@ def _db_option(db: str | None) -> str:
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
+    prepared = _prepare_start(args)
     with _worker(args) as worker:
-        arn = _start_execution(args, worker)
+        arn = _start_execution(args, worker, prepared)
     print(arn if args.arn else _short_id(arn))
     return 0
 
@@ -784,7 +897,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                     records.append(record)
             records.sort(key=lambda r: r.start_timestamp)
     if args.json:
-        print(msgspec.json.encode(records).decode())
+        _write_json(msgspec.json.encode(records).decode())
     elif not records:
         print("no executions" + (f" with status {args.status}" if args.status else ""))
     else:
@@ -814,6 +927,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.html is not None:
         page = render_timeline(record, operations, now_ms=now, events=events)
         if args.html == "-":  # the page itself on standard output, as other tools take "-"
+            if not _stdout_is_utf8():  # the page says it is UTF-8: in ASCII it still is
+                page = page.encode("ascii", "xmlcharrefreplace").decode("ascii")
             sys.stdout.write(page)
             return 0
         try:
@@ -840,7 +955,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         # The response's shape, plus what ``replay_folder`` matches a file to a workflow by.
         exported = {"FunctionName": function_name, "DurableExecutionArn": arn, "Events": events}
-        print(msgspec.json.encode(exported).decode())
+        _write_json(msgspec.json.encode(exported).decode())
         return 0
     sys.stdout.write(history_lines(events))
     return 0
@@ -1341,6 +1456,16 @@ def _commands_taking(parser: argparse.ArgumentParser, option: str) -> list[str]:
 
 
 #: Commands a user may look for, and the command that does their job.
+_AGAIN: Final = (
+    "an execution that ended (or was stopped) stays as it ended; run its workflow again as a "
+    "new execution with `durable-gen start MODULE:WORKFLOW --input JSON` (its workflow and "
+    "input are in `durable-gen show ID`); a RUNNING one resumes by itself under "
+    "`durable-gen worker`"
+)
+_KEPT: Final = (
+    "executions are kept, ended ones included, and no command deletes them; `durable-gen "
+    "list --status` picks the ones to look at, and a new database (--db NEW.db) starts afresh"
+)
 _ELSEWHERE: Final[dict[str, str]] = {
     "export": (
         "an execution's history is exported with `durable-gen history ID --json > FILE` "
@@ -1351,7 +1476,49 @@ _ELSEWHERE: Final[dict[str, str]] = {
     "cancel": "an execution is stopped with `durable-gen stop ID`",
     "terminate": "an execution is stopped with `durable-gen stop ID`",
     "ls": "executions are listed with `durable-gen list`",
+    "retry": _AGAIN,
+    "rerun": _AGAIN,
+    "resume": (
+        "a RUNNING execution resumes by itself under `durable-gen worker`, which runs "
+        "whatever is due (a stopped or ended one is not run again)"
+    ),
+    "delete": _KEPT,
+    "rm": _KEPT,
+    "prune": _KEPT,
 }
+
+
+class _LossyStream:
+    """stderr, losing what cannot be written rather than raising: a reader gone away
+    (``durable-gen run ... 2>&1 | head``, a log collector that stopped) must not turn a
+    line about the execution into the command's end, ``run`` leaving its execution
+    undriven with exit status 0 (its messages, a suspended run's status 3, a failed one's
+    1, and the result on stdout still come as without the line)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _tolerant_stdout() -> None:
+    """Let standard output write what its encoding cannot as ``\\u2192``-style escapes, as
+    Python's stderr does, rather than end the command in a ``UnicodeEncodeError`` traceback
+    (``show`` prints a ``→``; results and names may hold any character). The JSON and HTML
+    outputs escape every character past ASCII in their own syntax before they get there."""
+    if not _stdout_is_utf8() and isinstance(sys.stdout, io.TextIOWrapper):
+        with contextlib.suppress(ValueError):  # a closed stream: its write fails as before
+            sys.stdout.reconfigure(errors="backslashreplace")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1390,6 +1557,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The Postgres driver's pool logs each failed connection attempt and each connection it
     # drops; the command's own one-line error says what matters.
     logging.getLogger("psycopg").setLevel(logging.CRITICAL)
+    _tolerant_stdout()
+    stderr = sys.stderr
+    if stderr is not None and not isinstance(stderr, _LossyStream):
+        sys.stderr = _LossyStream(stderr)
+    try:
+        return _main(args)
+    finally:
+        sys.stderr = stderr
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         _check_text(args)
         code: int = args.handler(args)

@@ -107,6 +107,8 @@ def import_attribute(spec: str) -> Any:
         )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if module_name not in sys.modules:
+        _IMPORTED_AT.setdefault(module_name, time.time())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -137,8 +139,31 @@ def import_attribute(spec: str) -> Any:
         except AttributeError:
             raise InvalidInputError(
                 f"module {module_name!r} has no attribute {qualname!r}{_workflows_in(module)}"
+                f"{_changed_since_import(module_name, module)}"
             ) from None
     return obj
+
+
+#: When this process first imported each module ``import_attribute`` imported.
+_IMPORTED_AT: dict[str, float] = {}
+
+
+def _changed_since_import(module_name: str, module: Any) -> str:
+    """``; this process imported it before ...: restart it ...``, when the module's file
+    changed after this process imported it (a deploy under a running worker, which goes on
+    with the code it imported), for a message; else nothing."""
+    imported_at = _IMPORTED_AT.get(module_name)
+    source = getattr(module, "__file__", None)
+    try:
+        changed = source is not None and os.stat(source).st_mtime > (imported_at or math.inf)
+    except OSError:
+        changed = False
+    if not changed:
+        return ""
+    return (
+        f"; this process imported {module_name!r} before {source} changed: it goes on with "
+        "the code it imported; restart it to serve the code now in that file"
+    )
 
 
 def _workflows_in(module: Any) -> str:
@@ -450,7 +475,7 @@ class Worker:
         clock: Clock = VirtualClock(wall.now_ms()) if skip_time else _NowClock(wall)
         self.service = LocalService(store=self.store, clock=clock)
         self.poll = poll
-        self._log = log or _stderr_line
+        self._log = _lossy(log or _stderr_line)
         self.progress = progress
         self._served: set[str] = set()
         self._failed: set[str] = set()
@@ -1147,6 +1172,19 @@ def _moved_on(status: str) -> str:
         f"the execution ended meanwhile ({status}: {why}); nothing more of this invocation "
         "is recorded"
     )
+
+
+def _lossy(log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log``, losing the line when it fails: a line that cannot be written (stderr's reader
+    went away: ``durable-gen worker 2>&1 | head``, a log collector that stopped; a ``log=``
+    that raises) must not end the invocation it reports on, which would fail the execution
+    with the log's ``BrokenPipeError`` or lose a finished invocation's outcome."""
+
+    def line(text: str) -> None:
+        with contextlib.suppress(Exception):  # no line is worth an execution
+            log(text)
+
+    return line
 
 
 _STDERR_LOCK = threading.Lock()

@@ -309,5 +309,6 @@ def test_json_that_the_shell_or_python_habits_spoiled_says_what_to_write(cli: Cl
     assert bare.err.rstrip().endswith("""single quotes: '"laptop"'"""), bare.err
     python = cli("start", "flows:total", "--input", "{'id': 1}")
     assert python.code == 2 and "JSON takes double quotes around strings and keys" in python.err
+    assert cli("start", "flows:total", "--input", "1").code == 0  # the database to answer in
     answer = cli("callback", "succeed", "abc", "approved")
     assert answer.code == 2 and """'"approved"'""" in answer.err, answer
