@@ -16,6 +16,7 @@ import concurrent.futures as cf
 import contextlib
 import importlib
 import inspect
+import math
 import os
 import sys
 import threading

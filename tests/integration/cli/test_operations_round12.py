@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,10 @@ def test_a_workflow_added_under_a_running_worker_says_to_restart_it(
         assert "finished shop.first" in next(ln for ln in worker.stderr if "finished" in ln)
         with shop.open("a") as more:
             more.write("\n@dg.workflow\ndef second(n):\n    return n * 2\n    yield\n")
+        # a file's modification time comes from a clock that may lag time.time() by a tick:
+        # an edit a few milliseconds after the import could read as older than it
+        later = time.time() + 2
+        os.utime(shop, (later, later))
         assert cli("start", "shop:second", "--input", "2").code == 0
         line = next(ln for ln in worker.stderr if "not serving" in ln)
     finally:
