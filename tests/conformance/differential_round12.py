@@ -1276,3 +1276,63 @@ def a_map_serdes_in_child(event, ctx: DurableContext):
     v = ctx.run_in_child_context(body, name="holder")
     ctx.wait(Duration.from_seconds(1), name="replay")
     return v
+
+
+# --- a serdes that cannot write its value, inside a child -----------------------------------------
+
+
+class OurRefuses:
+    def serialize(self, value: Any) -> str:
+        raise TypeError(f"cannot write {type(value).__name__}")
+
+    def deserialize(self, text: str) -> Any:
+        return text
+
+
+class AwsRefuses(SerDes[Any]):
+    def serialize(self, value: Any, serdes_context: SerDesContext) -> str:
+        raise TypeError(f"cannot write {type(value).__name__}")
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> Any:
+        return data
+
+
+def o_step_serdes_fails_in_child(event):
+    def body():
+        return (yield dg.Step(lambda: 1, name="s", serdes=OurRefuses(), retry=OUR_ONE))
+
+    return (yield dg.Child(body, name="holder"))
+
+
+@pair("step_serdes_fails_inside_child", o_step_serdes_fails_in_child)
+def a_step_serdes_fails_in_child(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        return c.step(
+            lambda _: 1,
+            name="s",
+            config=StepConfig(serdes=AwsRefuses(), retry_strategy=RetryPresets.none()),
+        )
+
+    return ctx.run_in_child_context(body, name="holder")
+
+
+def o_child_serdes_fails_in_child(event):
+    def inner():
+        return (yield dg.Step(lambda: 1, name="s"))
+
+    def body():
+        return (yield dg.Child(inner, name="inner", serdes=OurRefuses()))
+
+    return (yield dg.Child(body, name="holder"))
+
+
+@pair("child_serdes_fails_inside_child", o_child_serdes_fails_in_child)
+def a_child_serdes_fails_in_child(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        return c.run_in_child_context(
+            lambda cc: cc.step(lambda _: 1, name="s"),
+            name="inner",
+            config=ChildConfig(serdes=AwsRefuses()),
+        )
+
+    return ctx.run_in_child_context(body, name="holder")

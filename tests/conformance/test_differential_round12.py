@@ -22,7 +22,7 @@ pytest.importorskip("aws_durable_execution_sdk_python_testing")
 
 from aws_durable_execution_sdk_python.execution import durable_execution
 
-from durable_gen.testing import replay
+from durable_gen.testing import TestRunner, replay
 
 from . import differential_round12 as d
 from .test_differential_round10 import (
@@ -73,6 +73,9 @@ DOCUMENTED: dict[str, list[str]] = {
     "exception_several_args_caught/json": sorted(_OWN_TYPE),
     "exception_nested_class_caught/json": sorted(_OWN_TYPE),
     "exception_custom_str_caught/json": sorted(_OWN_TYPE),
+    # a serdes failure records each SDK's own message (the types match under "aws")
+    "step_serdes_fails_inside_child": ["error", "op 'holder' error", "op 's' error"],
+    "child_serdes_fails_inside_child": ["error", "op 'holder' error", "op 'inner' error"],
 }
 
 
@@ -163,3 +166,42 @@ def test_aws_sdk_replays_what_durable_gen_recorded(name: str) -> None:
     assert output["Status"] == status
     if status == "SUCCEEDED" and "result" not in documented(name, "aws"):
         assert json.loads(output.get("Result") or "null") == json.loads(result or "null")
+
+
+# --- a serdes failure escaping contexts, in AWS's format ------------------------------------------
+
+_SERDES = "aws_durable_execution_sdk_python.exceptions.SerDesError"
+
+
+@pytest.mark.parametrize(
+    "workflow", [d.o_step_serdes_fails_in_child, d.o_child_serdes_fails_in_child]
+)
+def test_a_serdes_failure_escapes_every_context_as_serdes_error_under_aws(workflow: Any) -> None:
+    """AWS's SDK records a serdes failure as its ``SerDesError`` on the operation, on every
+    context it escapes and on the execution; ``"aws"`` records the same at each level (not
+    ``StepError`` or ``ChildContextError``), and the record replays as failed."""
+    run = TestRunner(payload_format="aws").run(workflow, None)
+    assert run.status == "FAILED"
+    export = run.export()
+    failed = [
+        (e.get("Name"), e[f"{e['EventType']}Details"]["Error"]["Payload"]["ErrorType"])
+        for e in export["Events"]
+        if e["EventType"] in ("StepFailed", "ContextFailed", "ExecutionFailed")
+    ]
+    inner = "s" if workflow is d.o_step_serdes_fails_in_child else "inner"
+    assert [(n, t) for n, t in failed if n != inner and n != "holder"][-1][1] == _SERDES
+    assert dict((n, t) for n, t in failed if n in (inner, "holder")) == {
+        inner: _SERDES,
+        "holder": _SERDES,
+    }
+    report = replay(workflow, export)
+    assert report.status == "ok", report.message
+    assert report.outcome == "failed"
+    # the same run in durable_gen's own format keeps durable_gen's type at every level
+    own = TestRunner(payload_format="json").run(workflow, None).export()
+    types = {
+        e[f"{e['EventType']}Details"]["Error"]["Payload"]["ErrorType"]
+        for e in own["Events"]
+        if e["EventType"] in ("StepFailed", "ContextFailed", "ExecutionFailed")
+    }
+    assert types == {"SerializationError"}
