@@ -1336,3 +1336,119 @@ def a_child_serdes_fails_in_child(event, ctx: DurableContext):
         )
 
     return ctx.run_in_child_context(body, name="holder")
+
+
+class OurUnreadable:
+    def serialize(self, value: Any) -> str:
+        return json.dumps(value)
+
+    def deserialize(self, text: str) -> Any:
+        raise ValueError(f"cannot read {text}")
+
+
+class AwsUnreadable(SerDes[Any]):
+    def serialize(self, value: Any, serdes_context: SerDesContext) -> str:
+        return json.dumps(value)
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> Any:
+        raise ValueError(f"cannot read {data}")
+
+
+def o_cb_unreadable_in_child(event):
+    def body():
+        handle = yield dg.CreateCallback(name="approve", timeout=60, serdes=OurUnreadable())
+        return (yield handle)
+
+    return (yield dg.Child(body, name="holder"))
+
+
+@pair(
+    "callback_result_unreadable_inside_child",
+    o_cb_unreadable_in_child,
+    answers=[("succeed", '"yes"')],
+)
+def a_cb_unreadable_in_child(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        config = CallbackConfig(timeout=Duration.from_seconds(60), serdes=AwsUnreadable())
+        return c.create_callback(name="approve", config=config).result()
+
+    return ctx.run_in_child_context(body, name="holder")
+
+
+def o_inv_unreadable_in_child(event):
+    def body():
+        return (yield dg.Invoke("echo", 1, name="call", serdes=OurUnreadable()))
+
+    return (yield dg.Child(body, name="holder"))
+
+
+@pair("invoke_result_unreadable_inside_child", o_inv_unreadable_in_child, targets=("echo",))
+def a_inv_unreadable_in_child(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        config = InvokeConfig(serdes_payload=AwsJson(), serdes_result=AwsUnreadable())
+        return c.invoke("echo", 1, name="call", config=config)
+
+    return ctx.run_in_child_context(body, name="holder")
+
+
+def o_virtual_fails(event):
+    def body():
+        yield dg.Step(lambda: 1, name="s")
+        raise OutOfStock("virtual")
+
+    try:
+        return (yield dg.Child(body, name="virt", virtual=True))
+    except dg.ChildFailedError as e:
+        return ["caught", e.error_message]
+
+
+@pair("virtual_child_fails_caught", o_virtual_fails)
+def a_virtual_fails(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        c.step(lambda _: 1, name="s")
+        raise OutOfStock("virtual")
+
+    try:
+        return ctx.run_in_child_context(body, name="virt", config=ChildConfig(is_virtual=True))
+    except Exception as e:
+        return ["caught", getattr(e, "message", str(e))]
+
+
+def o_par_item_serdes(event):
+    r = yield dg.Parallel(
+        [dg.Branch(lambda: "a", name="A"), dg.Branch(lambda: ["b"], name="B")],
+        name="p",
+        item_serdes=OurTagged(),
+    )
+    yield dg.Wait(seconds=1, name="replay")
+    return r.results()
+
+
+@pair("parallel_item_serdes_then_replay", o_par_item_serdes)
+def a_par_item_serdes(event, ctx: DurableContext):
+    @durable_parallel_branch(name="A")
+    def a(c: DurableContext):
+        return c.step(lambda _: "a")
+
+    @durable_parallel_branch(name="B")
+    def b(c: DurableContext):
+        return c.step(lambda _: ["b"])
+
+    r = ctx.parallel([a(), b()], name="p", config=ParallelConfig(item_serdes=AwsTagged()))
+    ctx.wait(Duration.from_seconds(1), name="replay")
+    return r.get_results()
+
+
+def o_sub_types(event):
+    a = yield dg.Step(lambda: 1, name="fetch", sub_type="Fetch")
+    b = yield dg.Child(lambda: (yield dg.Step(lambda: 2, name="in")), name="c", sub_type="Group")
+    return [a, b]
+
+
+@pair("step_and_child_sub_types", o_sub_types)
+def a_sub_types(event, ctx: DurableContext):
+    a = ctx.step(lambda _: 1, name="fetch", config=StepConfig(sub_type="Fetch"))
+    b = ctx.run_in_child_context(
+        lambda c: c.step(lambda _: 2, name="in"), name="c", config=ChildConfig(sub_type="Group")
+    )
+    return [a, b]

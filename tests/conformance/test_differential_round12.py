@@ -76,6 +76,8 @@ DOCUMENTED: dict[str, list[str]] = {
     # a serdes failure records each SDK's own message (the types match under "aws")
     "step_serdes_fails_inside_child": ["error", "op 'holder' error", "op 's' error"],
     "child_serdes_fails_inside_child": ["error", "op 'holder' error", "op 'inner' error"],
+    "callback_result_unreadable_inside_child": ["error", "op 'holder' error"],
+    "invoke_result_unreadable_inside_child": ["error", "op 'holder' error"],
 }
 
 
