@@ -442,7 +442,7 @@ def wait_for_callback_error(
         if isinstance(escaped, StepFailedError) and not ended:
             return _submitter_failed(inner)  # the submitter step failed for good
         if not ended:
-            return raise_error(CallbackFailedError, inner)  # a SerializationError
+            return _unreadable(raise_error(CallbackFailedError, inner))  # a SerializationError
         # the submitter failed for good after its callback had ended (timed out or failed
         # while a retry delay ran): the callback's error, as on every replay
     if ended:
@@ -460,6 +460,7 @@ def wait_for_callback_error(
         # neither child failed: the callback's result could not be read, which "aws" records
         # under AWS's SerDesError
         err = msgspec.structs.replace(err, error_type="SerializationError")
+        return _unreadable(raise_error(CallbackFailedError, err))
     return raise_error(CallbackFailedError, err)
 
 
@@ -484,6 +485,15 @@ def compensation_error(
     ):
         return step_error(step.step_details.error)
     return raise_error(StepFailedError, err)
+
+
+def _unreadable(exc: OperationError) -> OperationError:
+    """A WaitForCallback's result that could not be read escapes as AWS's ``SerDesError``, as
+    AWS's SDK records it where it escapes (its workflow's ``error_type`` stays
+    ``SerializationError``)."""
+    if exc.error_type == SerializationError.__name__:
+        setattr(exc, _AWS_TYPE_ATTR, AWS_SERDES_ERROR)
+    return exc
 
 
 def _submitter_failed(err: ErrorObject) -> OperationError:

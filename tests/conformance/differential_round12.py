@@ -1452,3 +1452,68 @@ def a_sub_types(event, ctx: DurableContext):
         lambda c: c.step(lambda _: 2, name="in"), name="c", config=ChildConfig(sub_type="Group")
     )
     return [a, b]
+
+
+class AwsUnreadableAnswer(SerDes[Any]):
+    """AWS's SDK writes a wait-for-callback's submitter result with its ``serdes`` too: that
+    ``null`` reads back, the answer does not."""
+
+    def serialize(self, value: Any, serdes_context: SerDesContext) -> str:
+        return json.dumps(value)
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> Any:
+        if data == "null":
+            return None
+        raise ValueError(f"cannot read {data}")
+
+
+def o_wfcb_unreadable(event):
+    return (yield dg.WaitForCallback(lambda cid: None, name="ask", serdes=OurUnreadable()))
+
+
+@pair("wait_for_callback_result_unreadable", o_wfcb_unreadable, answers=[("succeed", '"yes"')])
+def a_wfcb_unreadable(event, ctx: DurableContext):
+    config = WaitForCallbackConfig(serdes=AwsUnreadableAnswer())
+    return ctx.wait_for_callback(lambda cid, c: None, name="ask", config=config)
+
+
+def o_wfcb_submitter_fails_in_child(event):
+    def body():
+        return (
+            yield dg.WaitForCallback(
+                lambda cid: _out_of_stock("sub"), name="ask", retry=OUR_ONE, timeout=60
+            )
+        )
+
+    return (yield dg.Child(body, name="holder"))
+
+
+@pair("wait_for_callback_submitter_fails_inside_child", o_wfcb_submitter_fails_in_child)
+def a_wfcb_submitter_fails_in_child(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        config = WaitForCallbackConfig(
+            timeout=Duration.from_seconds(60), retry_strategy=RetryPresets.none()
+        )
+        return c.wait_for_callback(lambda cid, cc: _out_of_stock("sub"), name="ask", config=config)
+
+    return ctx.run_in_child_context(body, name="holder")
+
+
+def o_cb_timeout_in_item(event):
+    def item(x, i):
+        handle = yield dg.CreateCallback(name=f"cb{i}", timeout=1)
+        return (yield handle)
+
+    r = yield dg.Map(item, [0], name="asks", completion=dg.Completion(tolerated_failure_count=1))
+    return [r.failure_count, [e.error_type for e in r.errors()]]
+
+
+@pair("callback_timeout_in_tolerated_map_item", o_cb_timeout_in_item, answers=[("none",)])
+def a_cb_timeout_in_item(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        config = CallbackConfig(timeout=Duration.from_seconds(1))
+        return c.create_callback(name=f"cb{i}", config=config).result()
+
+    config = MapConfig(completion_config=CompletionConfig(tolerated_failure_count=1))
+    r = ctx.map([0], item, name="asks", config=config)
+    return [r.failure_count, [e.type for e in r.get_errors()]]

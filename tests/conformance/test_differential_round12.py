@@ -22,6 +22,7 @@ pytest.importorskip("aws_durable_execution_sdk_python_testing")
 
 from aws_durable_execution_sdk_python.execution import durable_execution
 
+import durable_gen as dg
 from durable_gen.testing import TestRunner, replay
 
 from . import differential_round12 as d
@@ -78,6 +79,18 @@ DOCUMENTED: dict[str, list[str]] = {
     "child_serdes_fails_inside_child": ["error", "op 'holder' error", "op 'inner' error"],
     "callback_result_unreadable_inside_child": ["error", "op 'holder' error"],
     "invoke_result_unreadable_inside_child": ["error", "op 'holder' error"],
+    "wait_for_callback_result_unreadable": ["error", "op 'ask' error"],
+    # the engine's own message for a callback that timed out
+    "callback_timeout_in_tolerated_map_item/json": [
+        "op 'cb0' error",
+        "op 'map-item-0' error",
+        "result",
+    ],
+    "callback_timeout_in_tolerated_map_item/aws": [
+        "op 'asks' result",
+        "op 'cb0' error",
+        "op 'map-item-0' error",
+    ],
 }
 
 
@@ -207,3 +220,36 @@ def test_a_serdes_failure_escapes_every_context_as_serdes_error_under_aws(workfl
         if e["EventType"] in ("StepFailed", "ContextFailed", "ExecutionFailed")
     }
     assert types == {"SerializationError"}
+
+
+def test_a_wait_for_callback_result_that_cannot_be_read_escapes_as_serdes_error_under_aws() -> None:
+    """The workflow reads ``error_type`` ``SerializationError`` in both formats; under
+    ``"aws"`` the WaitForCallback context and the execution record AWS's ``SerDesError``, as
+    AWS's SDK does (not ``CallbackExternalError``), and the record replays as failed."""
+
+    def caught(event):  # type: ignore[no-untyped-def]
+        try:
+            return (yield from d.o_wfcb_unreadable(event))
+        except dg.CallbackFailedError as e:
+            return e.error_type
+
+    for workflow, expected in ((caught, "SerializationError"), (d.o_wfcb_unreadable, None)):
+        runner = TestRunner(payload_format="aws")
+        run = runner.run(workflow, None)
+        (callback,) = run.operations(type="CALLBACK")
+        assert callback.callback_id is not None
+        runner.send_callback_success(callback.callback_id, payload='"yes"')
+        runner.run_until_idle()
+        export = run.export()
+        if expected is not None:
+            assert run.result() == expected
+            continue
+        failed = {
+            e["EventType"]: e[f"{e['EventType']}Details"]["Error"]["Payload"]["ErrorType"]
+            for e in export["Events"]
+            if e["EventType"] in ("ContextFailed", "ExecutionFailed")
+        }
+        assert failed == {"ContextFailed": _SERDES, "ExecutionFailed": _SERDES}
+        report = replay(workflow, export)
+        assert report.status == "ok", report.message
+        assert report.outcome == "failed"
