@@ -1517,3 +1517,23 @@ def a_cb_timeout_in_item(event, ctx: DurableContext):
     config = MapConfig(completion_config=CompletionConfig(tolerated_failure_count=1))
     r = ctx.map([0], item, name="asks", config=config)
     return [r.failure_count, [e.type for e in r.get_errors()]]
+
+
+def o_raise_if_serdes(event):
+    def item(x, i):
+        return (yield dg.Step(lambda: x, name="s", serdes=OurRefuses(), retry=OUR_ONE))
+
+    r = yield dg.Map(item, [1], name="m")
+    r.raise_if_failed()
+    return r.results()
+
+
+@pair("map_raise_if_failed_on_a_serdes_failure", o_raise_if_serdes)
+def a_raise_if_serdes(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        config = StepConfig(serdes=AwsRefuses(), retry_strategy=RetryPresets.none())
+        return c.step(lambda _: x, name="s", config=config)
+
+    r = ctx.map([1], item, name="m")
+    r.throw_if_error()
+    return r.get_results()

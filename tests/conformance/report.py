@@ -288,7 +288,7 @@ in-process runner never ends an execution whose step returns 900 KiB, so the cor
 - `BatchResult.raise_if_failed()` raises a `BatchFailedError` whose message counts the failed
   items and names the first (`1 of 2 items failed; first: item 1: ...`); AWS's
   `throw_if_error()` raises the first failure with its message alone. Under `"aws"` both record
-  `ChildContextError`.
+  `ChildContextError`, or `SerDesError` when the first failure is a serdes failure.
 - `BatchResult.items` holds the items never started (`NOT_STARTED`) too, AWS's `all` only the
   started ones: the ports filter them, as [migration.md](migration.md) says. Under `"aws"` a
   batch result also carries each item's `name`, the never-started items (`notStarted`) and each

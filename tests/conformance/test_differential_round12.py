@@ -80,6 +80,17 @@ DOCUMENTED: dict[str, list[str]] = {
     "callback_result_unreadable_inside_child": ["error", "op 'holder' error"],
     "invoke_result_unreadable_inside_child": ["error", "op 'holder' error"],
     "wait_for_callback_result_unreadable": ["error", "op 'ask' error"],
+    "map_raise_if_failed_on_a_serdes_failure/json": [
+        "error",
+        "op 'map-item-0' error",
+        "op 's' error",
+    ],
+    "map_raise_if_failed_on_a_serdes_failure/aws": [
+        "error",
+        "op 'm' result",
+        "op 'map-item-0' error",
+        "op 's' error",
+    ],
     # the engine's own message for a callback that timed out
     "callback_timeout_in_tolerated_map_item/json": [
         "op 'cb0' error",
@@ -253,3 +264,16 @@ def test_a_wait_for_callback_result_that_cannot_be_read_escapes_as_serdes_error_
         report = replay(workflow, export)
         assert report.status == "ok", report.message
         assert report.outcome == "failed"
+
+
+def test_raise_if_failed_on_a_serdes_failure_escapes_as_serdes_error_under_aws() -> None:
+    """AWS's ``throw_if_error`` raises the first failure as its ``SerDesError`` when that is
+    what it is; ``raise_if_failed`` escaping the workflow records the same under ``"aws"``."""
+    run = TestRunner(payload_format="aws").run(d.o_raise_if_serdes, None)
+    assert run.status == "FAILED" and run.error is not None
+    assert run.error.error_type == _SERDES
+    report = replay(d.o_raise_if_serdes, run.export())
+    assert report.status == "ok", report.message
+    assert report.outcome == "failed"
+    own = TestRunner(payload_format="json").run(d.o_raise_if_serdes, None)
+    assert own.error is not None and own.error.error_type == "SerializationError"
