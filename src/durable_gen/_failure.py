@@ -519,16 +519,23 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
         recorded = exc_or_error.error_type or ""
         return _TO_AWS_BY_NAME.get(recorded, recorded) or AWS_DURABLE_OPERATION_ERROR
     exc = exc_or_error
+    if isinstance(exc, OperationError) and (
+        exc.error_type == AWS_SERDES_ERROR
+        or (
+            exc.error_type == SerializationError.__name__
+            and isinstance(
+                exc, (StepFailedError, ChildFailedError, InvokeFailedError, BatchFailedError)
+            )
+        )
+    ):
+        # a serdes failure escapes every context as AWS's SerDesError, as AWS's SDK records
+        # it at each level (not as the StepError, ChildContextError, WaitForConditionError or
+        # CallbackSubmitterError of the operation), and its BatchResult.throw_if_error raises
+        # a first failure of that type as SerDesError
+        return AWS_SERDES_ERROR
     marked = exception_attr(exc, _AWS_TYPE_ATTR)
     if isinstance(marked, str):
         return marked
-    if isinstance(
-        exc, (StepFailedError, ChildFailedError, InvokeFailedError, BatchFailedError)
-    ) and (exc.error_type in (AWS_SERDES_ERROR, SerializationError.__name__)):
-        # a serdes failure escapes every context as AWS's SerDesError, as AWS's SDK records
-        # it at each level (not as the StepError or ChildContextError of the operation), and
-        # its BatchResult.throw_if_error raises a first failure of that type as SerDesError
-        return AWS_SERDES_ERROR
     if isinstance(exc, CallbackError) and not isinstance(exc, CallbackTimeoutError):
         recorded = exc.error_type or ""
         if recorded in (

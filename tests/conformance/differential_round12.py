@@ -1537,3 +1537,43 @@ def a_raise_if_serdes(event, ctx: DurableContext):
     r = ctx.map([1], item, name="m")
     r.throw_if_error()
     return r.get_results()
+
+
+def o_cond_unwritable_in_child(event):
+    def body():
+        return (yield dg.WaitForCondition(lambda s: s + 1, 0, name="poll", serdes=OurRefuses()))
+
+    return (yield dg.Child(body, name="holder"))
+
+
+@pair("condition_state_unwritable_inside_child", o_cond_unwritable_in_child)
+def a_cond_unwritable_in_child(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        config = WaitForConditionConfig(
+            wait_strategy=lambda s, a: WaitForConditionDecision.stop_polling(),
+            initial_state=0,
+            serdes=AwsRefuses(),
+        )
+        return c.wait_for_condition(lambda s, cc: s + 1, config, name="poll")
+
+    return ctx.run_in_child_context(body, name="holder")
+
+
+def o_inv_payload_unwritable_in_child(event):
+    def body():
+        return (yield dg.Invoke("echo", 1, name="call", serdes=OurRefuses()))
+
+    return (yield dg.Child(body, name="holder"))
+
+
+@pair(
+    "invoke_payload_unwritable_inside_child",
+    o_inv_payload_unwritable_in_child,
+    targets=("echo",),
+)
+def a_inv_payload_unwritable_in_child(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        config = InvokeConfig(serdes_payload=AwsRefuses(), serdes_result=AwsJson())
+        return c.invoke("echo", 1, name="call", config=config)
+
+    return ctx.run_in_child_context(body, name="holder")

@@ -80,6 +80,8 @@ DOCUMENTED: dict[str, list[str]] = {
     "callback_result_unreadable_inside_child": ["error", "op 'holder' error"],
     "invoke_result_unreadable_inside_child": ["error", "op 'holder' error"],
     "wait_for_callback_result_unreadable": ["error", "op 'ask' error"],
+    "condition_state_unwritable_inside_child": ["error", "op 'holder' error", "op 'poll' error"],
+    "invoke_payload_unwritable_inside_child": ["error", "op 'holder' error"],
     "map_raise_if_failed_on_a_serdes_failure/json": [
         "error",
         "op 'map-item-0' error",
@@ -200,7 +202,12 @@ _SERDES = "aws_durable_execution_sdk_python.exceptions.SerDesError"
 
 
 @pytest.mark.parametrize(
-    "workflow", [d.o_step_serdes_fails_in_child, d.o_child_serdes_fails_in_child]
+    "workflow",
+    [
+        d.o_step_serdes_fails_in_child,
+        d.o_child_serdes_fails_in_child,
+        d.o_cond_unwritable_in_child,
+    ],
 )
 def test_a_serdes_failure_escapes_every_context_as_serdes_error_under_aws(workflow: Any) -> None:
     """AWS's SDK records a serdes failure as its ``SerDesError`` on the operation, on every
@@ -214,7 +221,11 @@ def test_a_serdes_failure_escapes_every_context_as_serdes_error_under_aws(workfl
         for e in export["Events"]
         if e["EventType"] in ("StepFailed", "ContextFailed", "ExecutionFailed")
     ]
-    inner = "s" if workflow is d.o_step_serdes_fails_in_child else "inner"
+    inner = {
+        d.o_step_serdes_fails_in_child: "s",
+        d.o_child_serdes_fails_in_child: "inner",
+        d.o_cond_unwritable_in_child: "poll",
+    }[workflow]
     assert [(n, t) for n, t in failed if n != inner and n != "holder"][-1][1] == _SERDES
     assert dict((n, t) for n, t in failed if n in (inner, "holder")) == {
         inner: _SERDES,
