@@ -1577,3 +1577,20 @@ def a_inv_payload_unwritable_in_child(event, ctx: DurableContext):
         return c.invoke("echo", 1, name="call", config=config)
 
     return ctx.run_in_child_context(body, name="holder")
+
+
+@dg.step(serdes=OurRefuses(), retry=dg.Retry.never())
+def _unwritable_submitter(callback_id: str) -> None:
+    return None
+
+
+def o_wfcb_submitter_unwritable(event):
+    return (yield dg.WaitForCallback(_unwritable_submitter, name="ask", timeout=60))
+
+
+@pair("wait_for_callback_submitter_result_unwritable", o_wfcb_submitter_unwritable)
+def a_wfcb_submitter_unwritable(event, ctx: DurableContext):
+    config = WaitForCallbackConfig(
+        timeout=Duration.from_seconds(60), retry_strategy=RetryPresets.none(), serdes=AwsRefuses()
+    )
+    return ctx.wait_for_callback(lambda cid, c: None, name="ask", config=config)

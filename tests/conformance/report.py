@@ -329,6 +329,9 @@ in-process runner never ends an execution whose step returns 900 KiB, so the cor
   `serdes` with no `item_serdes`, writes each item's result with it too. A port gives the
   items `item_serdes=` ([migration.md](migration.md)); the corpus's pair does so and records
   what AWS's SDK records.
+- A `WaitForCallback`'s `serdes=` reads the callback's result only; AWS's SDK writes its
+  submitter step's result (None) with it too. A port that needs a serdes on the submitter
+  gives it to a `@dg.step` submitter (`@dg.step(serdes=...)`).
 
 ## AWS's emulator
 

@@ -82,6 +82,11 @@ DOCUMENTED: dict[str, list[str]] = {
     "wait_for_callback_result_unreadable": ["error", "op 'ask' error"],
     "condition_state_unwritable_inside_child": ["error", "op 'holder' error", "op 'poll' error"],
     "invoke_payload_unwritable_inside_child": ["error", "op 'holder' error"],
+    "wait_for_callback_submitter_result_unwritable": [
+        "error",
+        "op 'ask submitter' error",
+        "op 'ask' error",
+    ],
     "map_raise_if_failed_on_a_serdes_failure/json": [
         "error",
         "op 'map-item-0' error",
