@@ -1594,3 +1594,52 @@ def a_wfcb_submitter_unwritable(event, ctx: DurableContext):
         timeout=Duration.from_seconds(60), retry_strategy=RetryPresets.none(), serdes=AwsRefuses()
     )
     return ctx.wait_for_callback(lambda cid, c: None, name="ask", config=config)
+
+
+def o_virtual_cb_invoke(event):
+    def body():
+        handle = yield dg.CreateCallback(name="approve", timeout=60, serdes=OurJson())
+        answer = yield handle
+        echoed = yield dg.Invoke("echo", answer, name="call")
+        return [answer, echoed]
+
+    return (yield dg.Child(body, name="virt", virtual=True))
+
+
+@pair(
+    "virtual_child_with_callback_and_invoke",
+    o_virtual_cb_invoke,
+    answers=[("succeed", '{"ok": [0, false]}')],
+    targets=("echo",),
+)
+def a_virtual_cb_invoke(event, ctx: DurableContext):
+    def body(c: DurableContext):
+        config = CallbackConfig(timeout=Duration.from_seconds(60), serdes=AwsJson())
+        answer = c.create_callback(name="approve", config=config).result()
+        echoed = c.invoke("echo", answer, name="call")
+        return [answer, echoed]
+
+    return ctx.run_in_child_context(body, name="virt", config=ChildConfig(is_virtual=True))
+
+
+def o_virtual_in_items(event):
+    def item(x, i):
+        def body():
+            return (yield dg.Step(lambda: x * 10, name="s"))
+
+        return (yield dg.Child(body, name=f"v{i}", virtual=True))
+
+    r = yield dg.Map(item, [1, 2], name="m", max_concurrency=1)
+    return r.results()
+
+
+@pair("virtual_children_in_map_items", o_virtual_in_items)
+def a_virtual_in_items(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        return c.run_in_child_context(
+            lambda cc: cc.step(lambda _: x * 10, name="s"),
+            name=f"v{i}",
+            config=ChildConfig(is_virtual=True),
+        )
+
+    return ctx.map([1, 2], item, name="m", config=MapConfig(max_concurrency=1)).get_results()
