@@ -442,7 +442,7 @@ def wait_for_callback_error(
         if isinstance(escaped, StepFailedError) and not ended:
             return _submitter_failed(inner)  # the submitter step failed for good
         if not ended:
-            return raise_error(CallbackFailedError, inner)  # a SerializationError
+            return _unreadable(raise_error(CallbackFailedError, inner))  # a SerializationError
         # the submitter failed for good after its callback had ended (timed out or failed
         # while a retry delay ran): the callback's error, as on every replay
     if ended:
@@ -460,6 +460,7 @@ def wait_for_callback_error(
         # neither child failed: the callback's result could not be read, which "aws" records
         # under AWS's SerDesError
         err = msgspec.structs.replace(err, error_type="SerializationError")
+        return _unreadable(raise_error(CallbackFailedError, err))
     return raise_error(CallbackFailedError, err)
 
 
@@ -486,6 +487,15 @@ def compensation_error(
     return raise_error(StepFailedError, err)
 
 
+def _unreadable(exc: OperationError) -> OperationError:
+    """A WaitForCallback's result that could not be read escapes as AWS's ``SerDesError``, as
+    AWS's SDK records it where it escapes (its workflow's ``error_type`` stays
+    ``SerializationError``)."""
+    if exc.error_type == SerializationError.__name__:
+        setattr(exc, _AWS_TYPE_ATTR, AWS_SERDES_ERROR)
+    return exc
+
+
 def _submitter_failed(err: ErrorObject) -> OperationError:
     exc = raise_error(CallbackFailedError, err)
     setattr(exc, _AWS_TYPE_ATTR, AWS_CALLBACK_SUBMITTER_ERROR)
@@ -509,6 +519,20 @@ def aws_error_type(exc_or_error: BaseException | ErrorObject) -> str:
         recorded = exc_or_error.error_type or ""
         return _TO_AWS_BY_NAME.get(recorded, recorded) or AWS_DURABLE_OPERATION_ERROR
     exc = exc_or_error
+    if isinstance(exc, OperationError) and (
+        exc.error_type == AWS_SERDES_ERROR
+        or (
+            exc.error_type == SerializationError.__name__
+            and isinstance(
+                exc, (StepFailedError, ChildFailedError, InvokeFailedError, BatchFailedError)
+            )
+        )
+    ):
+        # a serdes failure escapes every context as AWS's SerDesError, as AWS's SDK records
+        # it at each level (not as the StepError, ChildContextError, WaitForConditionError or
+        # CallbackSubmitterError of the operation), and its BatchResult.throw_if_error raises
+        # a first failure of that type as SerDesError
+        return AWS_SERDES_ERROR
     marked = exception_attr(exc, _AWS_TYPE_ATTR)
     if isinstance(marked, str):
         return marked

@@ -253,8 +253,19 @@ batches with a policy, the same with `nesting="flat"`), Map inside Parallel insi
 callbacks failed with an empty message, retries exhausted in items and children (at-most-once
 too), wait-for-condition polling five times with
 structured state, invokes failing in items and children, 10 KB error messages and items
-returning None, and checks that each SDK replays what the other recorded. What differs, each
-on purpose:
+returning None, and checks that each SDK replays what the other recorded.
+`tests/conformance/test_differential_round12.py` (`differential_round12.py`) goes on with
+retry policies whose delays are fixed (fractional backoff rates, a cap below the first delay,
+full and half jitter of a 1 s delay, message and base-class filters, AWS's `RetryPresets.none()`),
+wait-for-condition strategies with backoff and caps, met on their last attempt or running out,
+callbacks with heartbeat timeouts, serdes and non-ASCII failures, wait-for-callback submitters
+retried, invokes of falsy payloads, with serdes and a tenant, or failing after a wait, serdes of
+the user's on steps, children, Map items and whole Maps (and failing inside a child), exceptions
+with several arguments, `KeyError` quoting, nested classes and chained causes, results of
+`False`, `0`, `""`, empty and nested containers, big integers and 600 KiB of text, names
+with ASCII punctuation, and Map completion policies inside Parallel inside Child. (AWS's
+in-process runner never ends an execution whose step returns 900 KiB, so the corpus stops at
+600 KiB.) What differs, each on purpose:
 
 - Operation names are held to what the service records, 1 to 256 printable ASCII characters
   ([lambda.md](lambda.md#limits)): `dg.Step(fn, name="crème brûlée")` is a `ValidationError` where
@@ -263,7 +274,8 @@ on purpose:
 - A wait of 0 s fails the execution in both SDKs, each with its own `ValidationError` and
   message.
 - A callback that times out records the embedded engine's message (`the callback was not
-  completed within 5 seconds`), AWS's runner its own; the workflow's `CallbackTimeoutError`
+  completed within 5 seconds`, `no heartbeat arrived within the heartbeat timeout of 1 second`),
+  AWS's runner its own (`Callback timed out on heartbeat`); the workflow's `CallbackTimeoutError`
   has the `error_type` recorded on the callback, `Callback.Timeout`, where AWS's SDK's has its
   class path ([migration.md](migration.md)).
 - A callback's result reaches the workflow as decoded JSON (`yes` for the text `"yes"`), where
@@ -276,7 +288,7 @@ on purpose:
 - `BatchResult.raise_if_failed()` raises a `BatchFailedError` whose message counts the failed
   items and names the first (`1 of 2 items failed; first: item 1: ...`); AWS's
   `throw_if_error()` raises the first failure with its message alone. Under `"aws"` both record
-  `ChildContextError`.
+  `ChildContextError`, or `SerDesError` when the first failure is a serdes failure.
 - `BatchResult.items` holds the items never started (`NOT_STARTED`) too, AWS's `all` only the
   started ones: the ports filter them, as [migration.md](migration.md) says. Under `"aws"` a
   batch result also carries each item's `name`, the never-started items (`notStarted`) and each
@@ -297,6 +309,29 @@ on purpose:
   the sender sent (`CallbackFailedError.error_type`, `error_message == ""`); AWS's SDK takes it
   for a failure with no error and raises its `CallbackExternalError` with the message
   `Callback failed`.
+- `CallbackFailedError.error_type` is the `ErrorType` the sender sent (`Refusé.Étape`), in
+  both payload formats; the exception AWS's SDK raises has its own class path there
+  (`...CallbackExternalError`), the sender's type only on the record
+  ([migration.md](migration.md)).
+- `Completion.first_successful()` is a `min_successful` of 1, so an empty Map or Parallel with
+  it is decided at once as `ALL_COMPLETED`, as above; AWS's SDK refuses it as over the item
+  count.
+- A `Retry` or `WaitStrategy` `backoff` below 1 (delays that shrink) is a `ValidationError`
+  where it is built ([guide.md](guide.md)), which fails the execution; AWS's SDK takes a
+  `backoff_rate` below 1.
+- A wait-for-condition out of attempts records each SDK's own message (`condition not met
+  after 2 checks (max_attempts=2)`; AWS's `wait_for_condition exhausted 2 attempts before the
+  condition was met`), under the same type in `"aws"` (AWS's `WaitForConditionError`). So does
+  a serdes that fails (`the serdes of the result of step 's' failed to serialize it: ...`;
+  AWS's `Serialization failed for id: ...`), under AWS's `SerDesError` at every level in
+  `"aws"`.
+- A Map's or Parallel's `serdes=` writes the whole batch result only; AWS's SDK, given
+  `serdes` with no `item_serdes`, writes each item's result with it too. A port gives the
+  items `item_serdes=` ([migration.md](migration.md)); the corpus's pair does so and records
+  what AWS's SDK records.
+- A `WaitForCallback`'s `serdes=` reads the callback's result only; AWS's SDK writes its
+  submitter step's result (None) with it too. A port that needs a serdes on the submitter
+  gives it to a `@dg.step` submitter (`@dg.step(serdes=...)`).
 
 ## AWS's emulator
 

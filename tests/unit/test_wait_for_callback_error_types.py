@@ -146,7 +146,9 @@ def test_an_execution_awss_sdk_recorded_reads_the_senders_type() -> None:
         ("overall-timeout", "CallbackTimeoutError"),
         ("heartbeat-timeout", "CallbackTimeoutError"),
         ("submitter-failure", "CallbackSubmitterError"),
-        ("unreadable-result", "CallbackExternalError"),
+        # AWS's SDK raises its SerDesError for a result it cannot read, and records it where
+        # it escapes (differential pair wait_for_callback_result_unreadable)
+        ("unreadable-result", "SerDesError"),
     ],
 )
 def test_uncaught_in_aws_format_the_execution_records_awss_exception(
