@@ -1327,8 +1327,14 @@ def _resolve(fn: Any) -> tuple[Any, Any]:
     bound = isinstance(target, functools.partial)
     while isinstance(target, functools.partial):  # functools.partial(sub, 1): sub's types
         target = getattr(target.func, "fn", target.func)
-    call = target if inspect.isroutine(target) or isinstance(target, type) else target.__call__
-    rewrapped = _rewrapped(call)  # -> list[R] around the function: not the function's type
+    if inspect.isroutine(target) or isinstance(target, type):
+        call = target
+    elif callable(target):  # an object with __call__
+        call = target.__call__
+    else:  # not callable at all: refused where it is used
+        call = None
+    # -> list[R] around the function: not the function's type
+    rewrapped = None if call is None else _rewrapped(call)
     if rewrapped is not None:
         return (Any, rewrapped[1]) if bound else rewrapped
     target = inspect.unwrap(target)

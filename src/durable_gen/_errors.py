@@ -243,6 +243,12 @@ def finite(value: float) -> bool:
         return False
 
 
+def a_kind(value: object) -> str:
+    """``a list``, ``an int``: the article and the type name of ``value``, for a message."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def shown(value: object, limit: int = 200) -> str:
     """``repr(value)`` for a message about a wrong argument: at most ``limit`` characters (a
     list of a million items given as a name), and the type's name when ``repr`` itself raises,
@@ -253,7 +259,7 @@ def shown(value: object, limit: int = 200) -> str:
         return f"<a {type(value).__name__} whose repr() fails>"
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}... (a {type(value).__name__} of {len(text)} characters)"
+    return f"{text[:limit]}... ({a_kind(value)} of {len(text)} characters)"
 
 
 def _check_recordable(

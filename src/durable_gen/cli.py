@@ -43,6 +43,7 @@ from ._errors import (
     InvalidInputError,
     StoreError,
     ValidationError,
+    a_kind,
     shown,
 )
 from ._wire import MAX_WAIT_SECONDS, ErrorObject, Event
@@ -129,7 +130,7 @@ def load_plugin(spec: str) -> Any:
             "durable_gen.Plugin instance, or at a class or function that returns one"
         )
     raise CliError(
-        f"--plugin {spec} is a {type(obj).__name__}, not a Plugin: point it at a "
+        f"--plugin {spec} is {a_kind(obj)}, not a Plugin: point it at a "
         "durable_gen.Plugin instance, or at a class or function that returns one"
     )
 

@@ -394,7 +394,7 @@ def test_a_callback_answered_with_its_handle_or_bytes_says_what_to_pass() -> Non
         runner.send_callback_success(handle, "approved")  # type: ignore[arg-type]
     with pytest.raises(dg.UnknownCallbackError, match=r"pass callback_id\.decode\(\)"):
         runner.service.send_callback_success(handle.callback_id.encode(), '"x"')  # type: ignore[arg-type]
-    with pytest.raises(dg.UnknownCallbackError, match=r"\(a int: a callback id is a str\)"):
+    with pytest.raises(dg.UnknownCallbackError, match=r"\(an int: a callback id is a str\)"):
         runner.send_callback_heartbeat(5)  # type: ignore[arg-type]
     # DurableRun answers by name: an id or a handle there says so.
     with pytest.raises(KeyError, match=r"is a callback's id \(or handle\).*'approval'"):

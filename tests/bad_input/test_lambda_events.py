@@ -98,7 +98,7 @@ EVENTS: list[tuple[str, Any, str, str]] = [
     ("json-text", json.dumps(event()), "InvalidInputError", "passes json.loads(text)"),
     ("bytes", b"{}", "InvalidInputError", "is a bytes"),
     ("a-list", [event()], "InvalidInputError", "is a list"),
-    ("a-number", 42, "InvalidInputError", "is a int"),
+    ("a-number", 42, "InvalidInputError", "is an int"),
     ("empty-object", {}, "InvalidInputError", "keys present: none"),
     ("a-plain-invoke", {"orderId": "o-1"}, "InvalidInputError", "keys present: orderId"),
     ("no-arn", with_(["DurableExecutionArn"], ...), "InvalidInputError", "DurableExecutionArn"),

@@ -364,3 +364,14 @@ def test_an_exception_message_holding_a_lone_surrogate_is_recorded_with_its_esca
     record = engine.get_execution(arn)
     assert record.status == "SUCCEEDED", record.error
     assert json.loads(record.result or "") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [(7, "an int"), ([1], "a list"), ("x", "a str"), (object(), "an object"), (None, "a NoneType")],
+)
+def test_a_value_s_kind_takes_the_article_its_name_wants(value: object, said: str) -> None:
+    from durable_gen._errors import a_kind
+
+    assert a_kind(value) == said
+

@@ -35,6 +35,7 @@ from .._errors import (
     InvalidInputError,
     ValidationError,
     WorkflowDefinitionError,
+    a_kind,
     shown,
 )
 from .._failure import bounded_error, error_object
@@ -98,7 +99,7 @@ def parse_event(event: Any) -> InvocationInput:
             for name in ("durable_execution_arn", "checkpoint_token", "initial_execution_state")
         ):
             raise InvalidInputError(
-                f"the Lambda event is a {type(event).__name__}, the in-process invocation object "
+                f"the Lambda event is {a_kind(event)}, the in-process invocation object "
                 "of AWS's Python SDK (its DurableFunctionTestRunner passes one, with its own "
                 "service client), not the JSON event Lambda sends: a durable_gen handler reads "
                 "only that JSON event and checkpoints through Lambda's API. Test a durable_gen "
@@ -112,7 +113,7 @@ def parse_event(event: Any) -> InvocationInput:
                 "the decoded event; a harness that has the text passes json.loads(text)"
             )
         raise InvalidInputError(
-            f"the Lambda event is a {type(event).__name__}, not a durable-execution invocation "
+            f"the Lambda event is {a_kind(event)}, not a durable-execution invocation "
             f"(a JSON object with {', '.join(_REQUIRED_KEYS)}). {_DURABLE_HINT}"
         )
     missing = [key for key in _REQUIRED_KEYS if key not in event]

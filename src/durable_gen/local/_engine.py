@@ -34,6 +34,7 @@ from .._errors import (
     StoreError,
     UnknownCallbackError,
     ValidationError,
+    a_kind,
     shown,
 )
 from .._failure import check_error_object
@@ -919,7 +920,7 @@ def _id_hint(callback_id: object) -> str:
     if isinstance(callback_id, bytes | bytearray):
         return " (bytes, not a str: pass callback_id.decode())"
     if not isinstance(callback_id, str):
-        return f" (a {type(callback_id).__name__}: a callback id is a str)"
+        return f" ({a_kind(callback_id)}: a callback id is a str)"
     return ""
 
 

@@ -34,7 +34,7 @@ import msgspec
 
 from .._arguments import checked
 from .._commands import OWN_CONTEXT_SUBTYPES
-from .._errors import InvalidInputError, ValidationError, finite, shown
+from .._errors import InvalidInputError, ValidationError, a_kind, finite, shown
 from .._wire import (
     MAX_CONTEXT_RESULT_BYTES,
     TERMINAL_STATUSES,
@@ -418,8 +418,8 @@ def _rebuild(
     for index, event in enumerate(events):
         if not isinstance(event, Mapping):
             raise InvalidInputError(
-                f"a history event is malformed{where}: Events[{index}] is a "
-                f"{type(event).__name__}, not an event object (with EventType, EventId, ...): "
+                f"a history event is malformed{where}: Events[{index}] is "
+                f"{a_kind(event)}, not an event object (with EventType, EventId, ...): "
                 "pass the events as GetDurableExecutionHistory returns them"
             )
     for index, event in enumerate(events):

@@ -132,7 +132,7 @@ def test_run_takes_plugins_and_a_checkpointing_mode(cli: Cli, workdir: Path) -> 
 def test_bad_plugins_are_one_line_usage_errors(cli: Cli, workdir: Path) -> None:
     (workdir / "plugins.py").write_text(PLUGINS)
     for spec, words in [
-        ("plugins:not_a_plugin", "is a int, not a Plugin"),
+        ("plugins:not_a_plugin", "is an int, not a Plugin"),
         ("plugins:broken", "calling it without arguments failed (RuntimeError: no config)"),
         ("plugins:missing", "has no attribute"),
         ("nowhere:recorder", "cannot import module 'nowhere'"),
