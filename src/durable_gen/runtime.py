@@ -531,7 +531,9 @@ def heartbeat_callback(
         old one (fired, it would time the callback out); None when ``heartbeat`` is None.
 
     Raises:
-        InvalidCheckpointError: no started callback has this id (it completed or timed out).
+        InvalidCheckpointError: no started callback has this id (it completed or timed out),
+            or ``now_ms`` has reached ``heartbeat.due_ms``: the heartbeat timeout has passed,
+            so the callback has timed out (fire that timer); nothing is changed.
         ValidationError: ``heartbeat`` is not this callback's heartbeat timer.
     """
     _check_store(operations, now_ms, "heartbeat_callback")
@@ -549,6 +551,16 @@ def heartbeat_callback(
         raise ValidationError(
             f"heartbeat_callback() takes the 'callback-heartbeat' Timer armed for callback "
             f"{callback_id!r} (operation {op.id!r}), got {shown(heartbeat)}"
+        )
+    if now_ms >= heartbeat.due_ms:
+        # The heartbeat timeout has passed: the callback timed out, whether or not its timer
+        # fired yet. Re-arming it would let a late heartbeat revive it (the service refuses).
+        raise InvalidCheckpointError(
+            f"heartbeat of callback {callback_id!r} refused: its heartbeat timeout ended at "
+            f"due_ms={heartbeat.due_ms}, {now_ms - heartbeat.due_ms} ms before now_ms={now_ms}, "
+            "so the callback has timed out (Callback.Heartbeat) although its timer has not "
+            "fired yet; tell the sender the callback ended, keep that timer armed and fire it "
+            "(rt.fire_timer), then invoke the execution again"
         )
     return Timer(
         kind="callback-heartbeat",
