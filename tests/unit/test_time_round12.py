@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -400,3 +400,26 @@ def test_runner_and_engines_agree_on_a_wait_beside_a_step_that_takes_time(
         results.append(json.loads(record.result))
     assert results[0] == results[1] == results[2]
     assert results[0][1] == ["done", "2025-01-01T00:00:10Z"]
+
+
+# --- a start whose offset carries it over either end of the clock ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "where"),
+    [
+        (datetime(1970, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), "before 1970-01-01"),
+        (datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5))), "after 9999-12-31"),
+        (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), "before 1970-01-01"),
+    ],
+)
+def test_a_start_its_offset_carries_out_of_range_says_which_end_in_utc(
+    start: datetime, where: str
+) -> None:
+    with pytest.raises(dg.ValidationError, match=rf"is {where}T[0-9:.]+Z in UTC, where the clock"):
+        TestRunner(start=start)
+
+
+def test_a_start_its_offset_keeps_in_range_starts_there_in_utc() -> None:
+    start = datetime(1970, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=-1)))
+    assert TestRunner(start=start).now() == datetime(1970, 1, 1, 1, 30, tzinfo=UTC)

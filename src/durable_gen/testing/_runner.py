@@ -536,10 +536,14 @@ class TestRunner:
         except (ValueError, OverflowError):
             start_ms = -1
         if not 0 <= start_ms <= LATEST_MS:
+            # Its offset may carry it over either end (1970-01-01T00:30+01:00 is 1969 in UTC):
+            # say which, since its own year looks in range.
+            late = start_ms > LATEST_MS or (start is not None and start.year >= 9999)
+            where = "after 9999-12-31T23:59:59.999Z" if late else "before 1970-01-01T00:00:00Z"
             raise ValidationError(
-                f"TestRunner start {start!r} is not a time the clock can start at: give a "
-                f"datetime from 1970 to 9999 with a timezone (a naive one is UTC), e.g. "
-                f"datetime(2030, 1, 1, tzinfo=UTC)"
+                f"TestRunner start {start!r} is {where} in UTC, where the clock cannot start: "
+                f"give a datetime from 1970 to 9999 with a timezone (a naive one is UTC) that "
+                f"is in that range in UTC, e.g. datetime(2030, 1, 1, tzinfo=UTC)"
             )
         self.clock = VirtualClock(start_ms, auto_advance=False)
         self.service = LocalService(clock=self.clock)
