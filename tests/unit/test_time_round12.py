@@ -18,7 +18,7 @@ import pytest
 
 import durable_gen as dg
 from durable_gen import runtime as rt
-from durable_gen.local import LocalService, SqliteStore, VirtualClock
+from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker
 from durable_gen.runtime import make_handler
 from durable_gen.testing import TestRunner
 
@@ -423,3 +423,91 @@ def test_a_start_its_offset_carries_out_of_range_says_which_end_in_utc(
 def test_a_start_its_offset_keeps_in_range_starts_there_in_utc() -> None:
     start = datetime(1970, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=-1)))
     assert TestRunner(start=start).now() == datetime(1970, 1, 1, 1, 30, tzinfo=UTC)
+
+
+# --- timers due together fire in the order they were scheduled, on every path ----------------
+
+
+@dg.workflow
+def _both_at_300_workflow(_: None) -> Generator[Any, Any, Any]:
+    return (yield from _both_at_300(None))
+
+
+def test_the_worker_driving_one_execution_fires_the_overall_timeout_first(
+    tmp_path: Path,
+) -> None:
+    """What `durable-gen run --skip-time` does: the worker drives one execution on SQLite. The
+    two timeouts are due together, and the overall one was scheduled first, as the engine's
+    run_until_idle and the test runner fire them."""
+    with Worker(tmp_path / "drive.db", skip_time=True, log=lambda line: None) as worker:
+        arn = worker.service.start(worker.register(_both_at_300_workflow), "null")
+        record = worker.drive(arn)
+    assert record.status == "SUCCEEDED"
+    assert record.result is not None and json.loads(record.result) == TIMED_OUT_AT_300
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_an_answer_after_both_timeouts_fires_them_as_scheduled_first(
+    kind: str, tmp_path: Path
+) -> None:
+    """An answer arriving after both timeouts passed, before any engine fired them, fires them
+    first: the overall timeout, scheduled first, decides the error."""
+    service, clock = _engine(kind, tmp_path, _both_at_300, auto_advance=False)
+    arn = service.start("wf", "null")
+    service.run_until_idle()
+    clock.advance(400)
+    with pytest.raises(dg.UnknownCallbackError, match=r"already ended \(TIMED_OUT\)"):
+        service.send_callback_success(_callback_id(service, arn), '"late"')
+    service.run_until_idle()
+    result = service.get_execution(arn).result
+    assert result is not None and json.loads(result) == TIMED_OUT_AT_300
+
+
+def _heartbeat_meets_timeout(_: Any) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="c", timeout=300, heartbeat_timeout=200)
+    try:
+        return (yield handle)
+    except dg.CallbackTimeoutError as exc:
+        return exc.error_type
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_a_heartbeat_timer_set_again_to_end_with_the_timeout_fires_after_it(
+    kind: str, tmp_path: Path
+) -> None:
+    """A heartbeat at 100 s sets the heartbeat timer again, due at 300 s with the overall
+    timeout: scheduled later, it fires after it, whether the engine runs or an answer after
+    both fires them."""
+    for answer_late in (False, True):
+        (tmp_path / str(answer_late)).mkdir()
+        service, clock = _engine(
+            kind, tmp_path / str(answer_late), _heartbeat_meets_timeout, auto_advance=False
+        )
+        arn = service.start("wf", "null")
+        service.run_until_idle()
+        clock.advance(100)
+        service.send_callback_heartbeat(_callback_id(service, arn))
+        clock.advance(200)
+        if answer_late:
+            with pytest.raises(dg.UnknownCallbackError, match=r"already ended \(TIMED_OUT\)"):
+                service.send_callback_heartbeat(_callback_id(service, arn))
+        service.run_until_idle()
+        assert service.get_execution(arn).result == '"Callback.Timeout"'
+
+
+@dg.workflow
+def _heartbeat_meets_timeout_workflow(_: None) -> Generator[Any, Any, Any]:
+    return (yield from _heartbeat_meets_timeout(None))
+
+
+def test_the_worker_driving_one_execution_fires_a_heartbeat_set_again_after_the_timeout(
+    tmp_path: Path,
+) -> None:
+    with Worker(tmp_path / "drive.db", skip_time=True, log=lambda line: None) as worker:
+        arn = worker.service.start(worker.register(_heartbeat_meets_timeout_workflow), "null")
+        clock = worker.service.clock
+        assert isinstance(clock, VirtualClock)
+        worker.service.run(arn, until=clock.now_ms() + 100_000)  # the callback is created
+        worker.service.send_callback_heartbeat(_callback_id(worker.service, arn))
+        record = worker.drive(arn)
+    assert record.result == '"Callback.Timeout"'

@@ -104,6 +104,12 @@ def new_uuid() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def _due(task: Task) -> int:
+    """When ``task`` is due: the key that orders tasks by due time alone, so that sorting
+    keeps the order they were scheduled in for those due together."""
+    return task.due_ms
+
+
 class Function(NamedTuple):
     """A registered function: a durable handler, or a plain invoke target."""
 
@@ -173,7 +179,11 @@ class Runner:
                     set_aside()
                 raise
             if focus is not None:
-                task = min(self._tasks_of(focus), default=None)
+                # Due time, then scheduling: tasks_of lists each execution's tasks in the order
+                # they were scheduled, and min() keeps the first of equal keys. (A Task compared
+                # whole would order ties by ARN and kind: a callback's heartbeat timeout would
+                # fire before its overall timeout due at the same millisecond.)
+                task = min(self._tasks_of(focus), key=_due, default=None)
             if task is None or task.due_ms > self._clock.now_ms():
                 return False
             if not self._store.claim(task):
@@ -249,17 +259,20 @@ class Runner:
         worker been running.
         """
         now = self._clock.now_ms()
-        due = sorted(
-            task
-            for task in self._store.tasks_for(arn)
-            if task.due_ms <= now
-            and (
-                task.kind == EXECUTION_TIMEOUT
-                or (
-                    task.kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT)
-                    and task.op_id == callback_op
+        due = sorted(  # by due time, then as scheduled (tasks_for's order; sorted is stable)
+            (
+                task
+                for task in self._store.tasks_for(arn)
+                if task.due_ms <= now
+                and (
+                    task.kind == EXECUTION_TIMEOUT
+                    or (
+                        task.kind in (CALLBACK_TIMEOUT, CALLBACK_HEARTBEAT)
+                        and task.op_id == callback_op
+                    )
                 )
-            )
+            ),
+            key=_due,
         )
         for task in due:
             if self._store.claim(task):

@@ -344,7 +344,8 @@ class ExecutionStore(Protocol):
         ...
 
     def tasks_for(self, arn: str) -> list[Task]:
-        """The scheduled tasks of execution ``arn``."""
+        """The scheduled tasks of execution ``arn``; those due together in the order they
+        were scheduled (a task set again counts as scheduled then)."""
         ...
 
 
@@ -452,6 +453,7 @@ class MemoryStore:
                 tasks.pop(key, None)
             for task in change.tasks:
                 key = (task.kind, task.op_id)
+                tasks.pop(key, None)  # one set again is scheduled now: tasks_for's order
                 tasks[key] = task
                 heapq.heappush(self._heap, (task.due_ms, next(self._seq), task, tasks, key))
             if change.cancel_all:
@@ -483,6 +485,6 @@ class MemoryStore:
         return True
 
     def tasks_for(self, arn: str) -> list[Task]:
-        """The scheduled tasks of execution ``arn``."""
+        """The scheduled tasks of execution ``arn``, in the order they were scheduled."""
         entry = self._entries.get(arn)
         return [] if entry is None else list(entry.tasks.values())
