@@ -511,3 +511,44 @@ def test_the_worker_driving_one_execution_fires_a_heartbeat_set_again_after_the_
         worker.service.send_callback_heartbeat(_callback_id(worker.service, arn))
         record = worker.drive(arn)
     assert record.result == '"Callback.Timeout"'
+
+
+@dg.workflow
+def _callback_ending_with_the_execution(_: None) -> Generator[Any, Any, Any]:
+    handle = yield dg.CreateCallback(name="c", timeout=60)
+    try:
+        return (yield handle)
+    except dg.CallbackTimeoutError as exc:
+        return exc.error_type
+
+
+def _outcome(service: LocalService, arn: str) -> tuple[Any, ...]:
+    record = service.get_execution(arn)
+    ops = sorted(
+        (op.name or "", op.type, op.status)
+        for op in service.get_operations(arn)
+        if op.type != "EXECUTION"
+    )
+    return record.status, record.end_timestamp - record.start_timestamp, ops  # type: ignore[operator]
+
+
+def test_an_execution_timeout_scheduled_before_a_callback_timeout_due_with_it_wins_everywhere(
+    tmp_path: Path,
+) -> None:
+    """The execution timeout (scheduled at the start) and a callback's 60 s timeout are due
+    together: the execution times out and the callback stays as it was, whether the worker
+    drives this execution or runs everything due."""
+    outcomes = []
+    for drive in (True, False):
+        with Worker(tmp_path / f"{drive}.db", skip_time=True, log=lambda line: None) as worker:
+            name = worker.register(_callback_ending_with_the_execution)
+            arn = worker.service.start(name, "null", execution_timeout=60)
+            if drive:
+                worker.drive(arn)
+            else:
+                worker.service.run_until_idle()
+            outcomes.append(_outcome(worker.service, arn))
+    assert outcomes[0] == outcomes[1]
+    status, length, ops = outcomes[0]
+    assert (status, length) == ("TIMED_OUT", 60_000)
+    assert ("c", "CALLBACK", "STARTED") in ops
