@@ -64,6 +64,11 @@ _THROTTLING_CODES: Final = frozenset(
 _SERVER_CODES: Final = frozenset(
     {"ServiceException", "InternalFailure", "InternalError", "ServiceUnavailable"}
 )
+#: Error codes of a request that timed out or met another in flight (botocore's transient
+#: errors): retried, as botocore would retry them if its own retries were on.
+_TRANSIENT_CODES: Final = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
 #: Error codes that no retry can fix although their HTTP status is 5xx (the function's KMS key
 #: is missing, disabled or not usable by the service): the execution cannot go on.
 _PERMANENT_CODES: Final = frozenset(
@@ -153,7 +158,8 @@ def _decode(data: Any, shape: type[T], api: str) -> T:
 def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool]:
     """Sort an exception raised by a boto3 call: (our error, whether to retry it).
 
-    Retried: throttling (429 or a throttling code), service faults (5xx), timeouts and
+    Retried: throttling (429 or a throttling code), service faults (5xx), timeouts (a
+    client-side timeout, HTTP 408, ``RequestTimeout``, ``PriorRequestNotComplete``) and
     connection errors. Not retried: a stale checkpoint token (``InvalidCheckpointTokenError``),
     an unknown execution (``ExecutionNotFoundError``), a request the function's role may not
     make (403, ``ValidationError`` naming the permission), any other rejected request
@@ -183,6 +189,8 @@ def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool
             return ServiceError(f"{what}. Check the function's KMS key and its permissions"), False
         if code in _THROTTLING_CODES or status == 429:
             return ServiceUnavailableError(f"{api} was throttled ({label}): {message}"), True
+        if code in _TRANSIENT_CODES or status == 408:
+            return ServiceUnavailableError(f"{api} timed out ({what})"), True
         if code in _SERVER_CODES or status >= 500:
             return ServiceUnavailableError(f"{api} failed on the service side ({what})"), True
         if message.startswith(_STALE_TOKEN_PREFIX):

@@ -307,6 +307,10 @@ TRANSIENT = [
     ("ThrottlingException", "slow down", 400),
     ("ServiceException", "internal", 500),
     ("503", "", 503),  # the emulator's way: the HTTP status as the code
+    ("RequestTimeoutException", "the request timed out", 408),
+    ("RequestTimeout", "", 408),
+    ("408", "", 408),
+    ("PriorRequestNotComplete", "still working on the last one", 400),
 ]
 
 
