@@ -396,14 +396,27 @@ def test_inputs_of_any_json_kind_on_the_emulator(
     assert outcome.json() == dg.run(echo_kind, json.loads(payload))
 
 
-def test_many_steps_read_back_in_pages_of_three_on_the_emulator(
+def test_a_batch_of_many_steps_goes_out_in_several_calls_on_the_emulator(
     emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
 ) -> None:
+    """301 steps in batch mode: one checkpoint of more than 250 updates, sent as several calls
+    each with the token the one before returned, and read back whole after the wait."""
     key = uuid.uuid4().hex
-    service = LambdaService(emu.client, page_size=3)
+    calls: list[int] = []
+
+    class Counting:  # boto3's client, counting the updates of each checkpoint call
+        def checkpoint_durable_execution(self, **params: Any) -> Any:
+            calls.append(len(params["Updates"]))
+            return emu.client.checkpoint_durable_execution(**params)
+
+        def get_durable_execution_state(self, **params: Any) -> Any:
+            return emu.client.get_durable_execution_state(**params)
+
+    service = LambdaService(Counting(), page_size=3)
     handler = lambda_handler(many_steps, service=service, checkpointing="batch")
     lambda_endpoint.register(function_name, handler)
     outcome = emu.wait(emu.start(function_name, {"key": key, "n": 301}), timeout=60)
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json() == sum(range(301))
     assert all(RAN[f"{key}:{i}"] == 1 for i in range(301))
+    assert max(calls) == 250 and sum(calls) > 301, calls
