@@ -420,3 +420,18 @@ def test_a_batch_of_many_steps_goes_out_in_several_calls_on_the_emulator(
     assert outcome.json() == sum(range(301))
     assert all(RAN[f"{key}:{i}"] == 1 for i in range(301))
     assert max(calls) == 250 and sum(calls) > 301, calls
+
+
+def test_the_embedded_engine_in_pages_of_one_reads_more_operations_than_the_page_limit() -> None:
+    """The same on `LocalService(page_size=1)`: the engine's own invocations (`make_handler`)
+    read 10,003 operations, one a page, and the execution ends as `dg.run` ends it."""
+    from durable_gen.local import LocalService, VirtualClock
+
+    key, n = uuid.uuid4().hex, 10_001
+    engine = LocalService(clock=VirtualClock(), page_size=1)
+    engine.register("many", dg.make_handler(many_steps, engine, checkpointing="batch"))
+    arn = engine.start("many", json.dumps({"key": key, "n": n}))
+    engine.run(arn)
+    record = engine.get_execution(arn)
+    assert (record.status, record.result) == ("SUCCEEDED", json.dumps(sum(range(n))))
+    assert all(RAN[f"{key}:{i}"] == 1 for i in range(n))
