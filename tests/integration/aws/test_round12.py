@@ -435,3 +435,61 @@ def test_the_embedded_engine_in_pages_of_one_reads_more_operations_than_the_page
     record = engine.get_execution(arn)
     assert (record.status, record.result) == ("SUCCEEDED", json.dumps(sum(range(n))))
     assert all(RAN[f"{key}:{i}"] == 1 for i in range(n))
+
+
+# -- the time that reading the state takes ----------------------------------------------------
+
+
+class LambdaClock:
+    """Lambda's context over a clock that only the service moves: each page of state read
+    costs `per_page` milliseconds of the invocation's time."""
+
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis
+
+
+class SlowPages(Paged):
+    def __init__(self, *args: Any, clock: LambdaClock, per_page: int, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.clock = clock
+        self.per_page = per_page
+
+    def get_durable_execution_state(self, **params: Any) -> dict[str, Any]:
+        self.clock.millis -= self.per_page
+        return super().get_durable_execution_state(**params)
+
+
+@dg.workflow
+def then_late(e: dict[str, Any]):  # type: ignore[no-untyped-def]
+    first = yield numbered(e["key"], 1)
+    yield dg.Wait(seconds=1, name="pause")
+    late = yield dg.Step(numbered.fn, args=(e["key"], 2), name="late", retry=dg.Retry())
+    return first + late
+
+
+def test_the_time_spent_reading_the_states_pages_is_not_counted_as_left() -> None:
+    """The invocation after the wait starts with 2 s left, and reading its state, two pages of
+    800 ms each, leaves 0.4 s when the workflow runs, less than the handler's 0.5 s margin:
+    the step then due is not started (it fails its attempt with StepTimeoutError, and its
+    retry runs it in the next invocation), as it is when the invocation starts with 0.4 s."""
+    key = uuid.uuid4().hex
+    clock = LambdaClock(120_000)
+    fake = SlowPages(_arn(key), json.dumps({"key": key}), page=1, clock=clock, per_page=800)
+    handler = lambda_handler(then_late, service=LambdaService(fake))
+    assert handler(fake.event(), clock) == {"Status": "PENDING"}  # the first step, the wait
+    fake.move_on()
+    clock.millis = 2_000
+    assert handler(fake.event(), clock) == {"Status": "PENDING"}
+    assert clock.millis == 400  # two pages read: the event held the first of three
+    late = next(op for op in fake.store.values() if op.name == "late")
+    assert late.step_details is not None and late.step_details.error is not None
+    assert late.step_details.error.error_type == "StepTimeoutError"
+    assert "not started" in (late.step_details.error.error_message or "")
+    assert f"{key}:2" not in RAN
+    fake.move_on()
+    clock.millis = 120_000
+    assert _drive(handler, fake, clock) == {"Status": "SUCCEEDED", "Result": "3"}
+    assert RAN[f"{key}:1"] == RAN[f"{key}:2"] == 1
