@@ -9,6 +9,7 @@ backoff. Rejected requests are never retried here.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import random
 import time
@@ -96,8 +97,9 @@ class ServiceUnavailableError(ServiceError):
 
 #: The most updates one CheckpointDurableExecution call carries (as AWS's SDK batches).
 MAX_UPDATES_PER_CALL: Final = 250
-#: The most bytes of JSON one call's updates take (as AWS's SDK batches); one larger update
-#: (a step result of up to 1 MiB) goes alone.
+#: The most bytes of JSON one call's updates take, non-ASCII characters escaped as botocore
+#: sends them (as AWS's SDK batches); one larger update (a step result of up to 1 MiB) goes
+#: alone.
 MAX_BYTES_PER_CALL: Final = 750 * 1024
 
 
@@ -107,7 +109,10 @@ def _calls(updates: Sequence[OperationUpdate]) -> list[list[Any]]:
     size = 0
     for update in updates:
         data = msgspec.to_builtins(update)
-        n = len(_json.encode(data))
+        encoded = _json.encode(data)
+        # botocore sends the request as Python's json writes it, every non-ASCII character
+        # escaped (six bytes for "é", twelve beyond the BMP); counted so, as AWS's SDK counts.
+        n = len(encoded) if encoded.isascii() else len(json.dumps(data, separators=(",", ":")))
         if calls[-1] and (len(calls[-1]) >= MAX_UPDATES_PER_CALL or size + n > MAX_BYTES_PER_CALL):
             calls.append([])
             size = 0

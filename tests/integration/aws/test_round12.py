@@ -493,3 +493,46 @@ def test_the_time_spent_reading_the_states_pages_is_not_counted_as_left() -> Non
     clock.millis = 120_000
     assert _drive(handler, fake, clock) == {"Status": "SUCCEEDED", "Result": "3"}
     assert RAN[f"{key}:1"] == RAN[f"{key}:2"] == 1
+
+
+# -- how many bytes one checkpoint call carries -----------------------------------------------
+
+
+class Recording:
+    """boto3's client, keeping each checkpoint call's body as botocore writes it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self.counts: list[int] = []
+        self.n = 0
+
+    def checkpoint_durable_execution(self, **params: Any) -> dict[str, Any]:
+        self.bodies.append(json.dumps(params["Updates"], separators=(",", ":")))
+        self.counts.append(len(params["Updates"]))
+        self.n += 1
+        return {"CheckpointToken": f"t{self.n}", "NewExecutionState": {"Operations": []}}
+
+    def get_durable_execution_state(self, **params: Any) -> dict[str, Any]:
+        raise AssertionError("no page to read")
+
+
+@pytest.mark.parametrize("letter", ["é", "語", "😀", "e"])
+def test_a_call_carries_at_most_750_kib_as_botocore_sends_it(letter: str) -> None:
+    """Six step outcomes of 80,000 characters each: as botocore writes the request, non-ASCII
+    escaped, each one call holds at most 750 KiB, unless it holds a single update."""
+    from durable_gen.runtime import OperationUpdate
+
+    updates = [
+        OperationUpdate(
+            id=f"op-{i}",
+            type="STEP",
+            action="SUCCEED",
+            payload=json.dumps(letter * 80_000, ensure_ascii=False),
+        )
+        for i in range(6)
+    ]
+    client = Recording()
+    LambdaService(client).checkpoint(_arn("calls"), "t0", updates)
+    assert sum(client.counts) == 6
+    for body, count in zip(client.bodies, client.counts, strict=True):
+        assert count == 1 or len(body) <= 750 * 1024, (len(body), count)
