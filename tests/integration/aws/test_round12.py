@@ -168,7 +168,7 @@ def slow_map(e: dict[str, Any]):  # type: ignore[no-untyped-def]
     return batch.all_results()
 
 
-@pytest.mark.parametrize("mode", ["step", "batch"])
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
 def test_a_map_cut_by_the_invocations_time_goes_on_and_ends_as_the_engine(mode: str) -> None:
     """1.3 s left (0.8 s after the handler's margin), two items at a time of 0.25 s each: the
     items cut off fail their attempt with StepTimeoutError and are retried by the next
