@@ -9,6 +9,7 @@ Each ends as the embedded engine ends the same workflow, and no recorded step ru
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -536,3 +537,39 @@ def test_a_call_carries_at_most_750_kib_as_botocore_sends_it(letter: str) -> Non
     assert sum(client.counts) == 6
     for body, count in zip(client.bodies, client.counts, strict=True):
         assert count == 1 or len(body) <= 750 * 1024, (len(body), count)
+
+
+# -- a condition and a Parallel cut by the invocation's time ----------------------------------
+
+
+def _slow_check(state: int) -> int:
+    time.sleep(0.3)
+    return state + 1
+
+
+def _slow_branch(letter: str) -> str:
+    time.sleep(0.4)
+    return letter
+
+
+def _cond_strategy(state: int, attempt: int) -> dg.WaitDecision:
+    return dg.WaitDecision.done() if state >= 3 else dg.WaitDecision.again(1)
+
+
+@dg.workflow
+def condition_then_parallel(_: Any):  # type: ignore[no-untyped-def]
+    n = yield dg.WaitForCondition(_slow_check, 0, wait_strategy=_cond_strategy, name="cond")
+    branches = [functools.partial(_slow_branch, letter) for letter in "abab"]
+    batch = yield dg.Parallel(branches, name="par", max_concurrency=1)
+    return [n, batch.all_results()]
+
+
+def test_a_condition_and_a_parallel_cut_by_the_invocations_time_end_as_the_engine() -> None:
+    """0.7 s for steps in each invocation, branches of 0.4 s run one at a time: a branch cut
+    off is retried in a later invocation, and the result is the engine's."""
+    fake = Paged(_arn(uuid.uuid4().hex), "null", page=3)
+    handler = lambda_handler(condition_then_parallel, service=LambdaService(fake))
+    output = _drive(handler, fake, Remaining(1200))
+    assert output["Status"] == "SUCCEEDED", output
+    assert json.loads(output["Result"]) == dg.run(condition_then_parallel, None)
+    assert replay(condition_then_parallel, list(fake.store.values()), execution_arn=fake.arn).ok
