@@ -4,7 +4,8 @@ The service hands an invocation its operations in pages: ``InitialExecutionState
 then one ``GetDurableExecutionState`` call per ``NextMarker``. Rules, each a typed error:
 
 1. Paging ends: a marker the service already gave is refused (it would loop forever), and so
-   is paging past ``max_pages``.
+   is paging on through ``max_pages`` pages that bring no operation not read before (pages
+   that do bring new operations are progress, however small they are).
 2. An operation id appears once across all the pages read: a repeated id means two records
    for one position, and replay could not tell which one is true.
 3. A finished step carries its outcome: a SUCCEEDED or FAILED STEP without ``StepDetails``
@@ -42,8 +43,9 @@ __all__ = [
     "read_pages",
 ]
 
-#: Pages read at most for one invocation's state. A service that keeps issuing new markers
-#: past this is paging in a loop; at the service's page sizes it is millions of operations.
+#: Pages without a new operation read at most for one invocation's state: a service that keeps
+#: issuing new markers with nothing new on them is paging in a loop. Pages that bring new
+#: operations do not count, so an execution of many operations is read in pages of any size.
 MAX_PAGES: Final = 10_000
 
 _FINISHED: Final = frozenset({"SUCCEEDED", "FAILED"})
@@ -96,14 +98,16 @@ def load_operations(
         first: The first page (``InitialExecutionState``).
         fetch_page: Returns the page a ``NextMarker`` points at, e.g.
             ``lambda marker: service.get_state(arn, token, marker)``.
-        max_pages: Pages to read at most, ``first`` included.
+        max_pages: Pages without a new operation to read at most, ``first`` included
+            (pages bringing new operations do not count).
 
     Returns:
         The operations of all pages, in order.
 
     Raises:
-        InvalidInputError: the service repeated a marker or paged past ``max_pages``, or what
-            it sent breaks a rule of ``check_operations``.
+        InvalidInputError: the service repeated a marker or paged on through ``max_pages``
+            pages without a new operation, or what it sent breaks a rule of
+            ``check_operations``.
     """
     operations = read_pages(first, fetch_page, max_pages=max_pages)
     check_operations(operations)
@@ -124,13 +128,18 @@ def read_pages(
     there; the interpreter's ``observe()`` checks each operation it is given.
 
     Raises:
-        InvalidInputError: the service repeated a marker or paged past ``max_pages``, or a page
-            is not an ``ExecutionState``.
+        InvalidInputError: the service repeated a marker or paged on through ``max_pages``
+            pages without a new operation, or a page is not an ``ExecutionState``.
     """
     operations = list(first.operations)
     marker = first.next_marker
     seen: set[str] = set()
+    ids = {op.id for op in operations}
     pages = 1
+    # Pages that bring no operation not read before: only those count against ``max_pages``,
+    # so that an execution of many operations read in small pages is read to its end. The first
+    # page counts whatever it holds.
+    idle = 1
     while marker:
         if marker in seen:
             raise InvalidInputError(
@@ -139,11 +148,12 @@ def read_pages(
                 "read to the end. Nothing was replayed; the service (or the custom "
                 "DurableService) must issue each marker once"
             )
-        if pages >= max_pages:
+        if idle >= max_pages:
             raise InvalidInputError(
-                f"the execution's state did not end after {pages} pages of operations (the "
-                f"limit is {max_pages}): the service keeps issuing new markers. Nothing was "
-                "replayed; check the service's paging"
+                f"the execution's state did not end after {pages} pages of operations, "
+                f"{idle} of them bringing no new operation (the limit is {max_pages}): the "
+                "service keeps issuing new markers. Nothing was replayed; check the service's "
+                "paging"
             )
         seen.add(marker)
         page = fetch_page(marker)
@@ -156,6 +166,9 @@ def read_pages(
                 "next_marker=<the next page's marker, or None>)"
             )
         operations.extend(page.operations)
+        before = len(ids)
+        ids.update(op.id for op in page.operations)
+        idle += len(ids) == before
         marker = page.next_marker
         pages += 1
     return operations

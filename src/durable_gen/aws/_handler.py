@@ -365,7 +365,6 @@ class LambdaHandler(Generic[W]):
         except InvalidInputError as exc:
             log.error("durable_gen: rejected the Lambda event: %s", exc)
             return _as_dict(_failed(exc))
-        time_left = _time_left(context)
         service = self.service
         arn, token = parsed.durable_execution_arn, parsed.checkpoint_token
         try:
@@ -377,6 +376,9 @@ class LambdaHandler(Generic[W]):
             parsed = msgspec.structs.replace(
                 parsed, initial_execution_state=ExecutionState(operations=operations)
             )
+            # Read now, not on entry: creating the client and reading the state's pages took
+            # some of the invocation's time.
+            time_left = _time_left(context)
             output = invoke(
                 self.workflow,
                 parsed,

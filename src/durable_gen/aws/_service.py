@@ -9,6 +9,7 @@ backoff. Rejected requests are never retried here.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import random
 import time
@@ -64,6 +65,11 @@ _THROTTLING_CODES: Final = frozenset(
 _SERVER_CODES: Final = frozenset(
     {"ServiceException", "InternalFailure", "InternalError", "ServiceUnavailable"}
 )
+#: Error codes of a request that timed out or met another in flight (botocore's transient
+#: errors): retried, as botocore would retry them if its own retries were on.
+_TRANSIENT_CODES: Final = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
 #: Error codes that no retry can fix although their HTTP status is 5xx (the function's KMS key
 #: is missing, disabled or not usable by the service): the execution cannot go on.
 _PERMANENT_CODES: Final = frozenset(
@@ -91,8 +97,9 @@ class ServiceUnavailableError(ServiceError):
 
 #: The most updates one CheckpointDurableExecution call carries (as AWS's SDK batches).
 MAX_UPDATES_PER_CALL: Final = 250
-#: The most bytes of JSON one call's updates take (as AWS's SDK batches); one larger update
-#: (a step result of up to 1 MiB) goes alone.
+#: The most bytes of JSON one call's updates take, non-ASCII characters escaped as botocore
+#: sends them (as AWS's SDK batches); one larger update (a step result of up to 1 MiB) goes
+#: alone.
 MAX_BYTES_PER_CALL: Final = 750 * 1024
 
 
@@ -102,7 +109,10 @@ def _calls(updates: Sequence[OperationUpdate]) -> list[list[Any]]:
     size = 0
     for update in updates:
         data = msgspec.to_builtins(update)
-        n = len(_json.encode(data))
+        encoded = _json.encode(data)
+        # botocore sends the request as Python's json writes it, every non-ASCII character
+        # escaped (six bytes for "é", twelve beyond the BMP); counted so, as AWS's SDK counts.
+        n = len(encoded) if encoded.isascii() else len(json.dumps(data, separators=(",", ":")))
         if calls[-1] and (len(calls[-1]) >= MAX_UPDATES_PER_CALL or size + n > MAX_BYTES_PER_CALL):
             calls.append([])
             size = 0
@@ -153,7 +163,8 @@ def _decode(data: Any, shape: type[T], api: str) -> T:
 def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool]:
     """Sort an exception raised by a boto3 call: (our error, whether to retry it).
 
-    Retried: throttling (429 or a throttling code), service faults (5xx), timeouts and
+    Retried: throttling (429 or a throttling code), service faults (5xx), timeouts (a
+    client-side timeout, HTTP 408, ``RequestTimeout``, ``PriorRequestNotComplete``) and
     connection errors. Not retried: a stale checkpoint token (``InvalidCheckpointTokenError``),
     an unknown execution (``ExecutionNotFoundError``), a request the function's role may not
     make (403, ``ValidationError`` naming the permission), any other rejected request
@@ -183,6 +194,8 @@ def classify(exc: BaseException, api: str) -> tuple[DurableGenError | None, bool
             return ServiceError(f"{what}. Check the function's KMS key and its permissions"), False
         if code in _THROTTLING_CODES or status == 429:
             return ServiceUnavailableError(f"{api} was throttled ({label}): {message}"), True
+        if code in _TRANSIENT_CODES or status == 408:
+            return ServiceUnavailableError(f"{api} timed out ({what})"), True
         if code in _SERVER_CODES or status >= 500:
             return ServiceUnavailableError(f"{api} failed on the service side ({what})"), True
         if message.startswith(_STALE_TOKEN_PREFIX):
