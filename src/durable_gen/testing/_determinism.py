@@ -12,8 +12,10 @@ was built and left unyielded. Stack traces and timestamps are not compared: wher
 Each run is deterministic given its schedule: all runs see the same execution ARN (so
 ``UUID()``, ``Random()`` and retry jitter agree), and the global ``random`` module is seeded
 per run from the schedule (and restored after), so a workflow that reads ``random`` directly
-fails the same way every time it is checked. A failure names the first difference field by
-field and the likely cause.
+fails the same way every time it is checked. A step attempt draws from ``random`` seeded by
+its operation and attempt instead, the same in every run: a step's result is recorded, so a
+step returning random values replays fine and is no difference. A failure names the first
+difference field by field and the likely cause.
 """
 
 from __future__ import annotations
@@ -320,6 +322,7 @@ class DeterminismCheck:
         )
         runner._step_pool = self._pool
         runner._step_portal = self._portal
+        runner.harness.step_seed = self.arn  # the same in every run: see Harness.step_seed
         runner.crash(schedule)
         with _checked_run(f"{self.arn}|{_schedule(schedule)}|{seed}") as unyielded:
             handle = runner.start(self.workflow, self.input, execution_arn=self.arn)
@@ -622,8 +625,10 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
             "(use dg.Now(), dg.Random(), dg.UUID()), id() of an object or state kept between "
             "runs (a module-level counter or cache the body changes: compute it in a step), or "
             "the step itself returns something new "
-            "each time (allowed: its result is recorded; but then runs cannot be compared "
-            "value for value, so assert on the stable parts in your own test)"
+            "each time: the clock, uuid.uuid4(), a counter (not the random module: a step "
+            "attempt draws the same values from it in every run of the check). That is allowed "
+            "(its result is recorded), but then runs cannot be compared value for value, so "
+            "assert on the stable parts in your own test"
         )
     if key[0] == "STEP" and key[1] == "WaitForCondition":
         return (

@@ -1,0 +1,301 @@
+"""Property tests of the determinism tools, written from docs/testing.md: workflows whose body
+reads the clock, uuid4, a file it writes, a runtime-built value or a module counter are caught
+with the body's cause named; workflows whose steps draw random values (recorded, so a resume
+replays them) pass every crash schedule, and so does a body branching on what such a step
+returned; the order of a set of strings shows to ``replay`` across hash seeds only where it
+reaches what a history records."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import durable_gen as dg
+from durable_gen.testing import (
+    CrashSchedule,
+    DeterminismCheck,
+    TestRunner,
+    assert_deterministic,
+    replay,
+)
+from durable_gen.testing import strategies as s
+
+FEW = s.check_settings(max_examples=10)
+
+
+# --- steps that draw random values: recorded, so every run and every resume agree ----------------
+
+
+@dg.step
+def roll(sides: int) -> int:
+    return random.randint(1, sides)
+
+
+@dg.step
+def pick(options: list[str]) -> str:
+    return random.choice(options)
+
+
+@dg.step
+def shuffled(items: list[int]) -> list[int]:
+    out = list(items)
+    random.shuffle(out)
+    return out
+
+
+@dg.step(retry=dg.Retry(max_attempts=5, initial_delay=1, jitter="none"))
+def coin_until_heads() -> float:
+    draw = random.random()
+    if draw < 0.5:
+        raise ValueError(f"tails ({draw})")
+    return draw
+
+
+@dg.workflow
+def random_steps(items: list[int]) -> Generator[Any, Any, Any]:
+    dice = yield roll(6)
+    yield dg.Wait(seconds=5, name="pause")
+    # the body branches on what a step returned: its result is recorded, so replay agrees
+    side = yield pick(["left", "right"] if dice % 2 else ["up", "down"])
+    order = yield shuffled(items)
+    heads = yield coin_until_heads()
+    scaled = yield dg.Map(lambda item: item * random.randint(1, 3), order, name="scale")
+    return {"dice": dice, "side": side, "order": order, "heads": heads, "scaled": scaled.results()}
+
+
+@FEW
+@given(
+    st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=3),
+    s.crash_schedules(max_point=12),
+)
+def test_steps_returning_random_values_pass_any_crash_schedule_and_replay(
+    items: list[int], schedule: CrashSchedule
+) -> None:
+    check = DeterminismCheck(random_steps, items)
+    got = check.check(schedule)
+    value = json.loads(got.result or "null")
+    assert 1 <= value["dice"] <= 6 and sorted(value["order"]) == sorted(items)
+    assert value["side"] in (["left", "right"] if value["dice"] % 2 else ["up", "down"])
+    assert value["heads"] >= 0.5
+    for scaled, item in zip(value["scaled"], value["order"], strict=True):
+        assert scaled in (item, 2 * item, 3 * item)
+    run = TestRunner().run(random_steps, items)
+    assert replay(random_steps, run.export()).ok
+
+
+def test_assert_deterministic_passes_steps_that_draw_random_values() -> None:
+    assert_deterministic(random_steps, [3, 1, 2], random_runs=3)
+
+
+@dg.workflow
+def body_reads_random_between_random_steps(_: None) -> Generator[Any, Any, Any]:
+    first = yield roll(6)
+    side = "heads" if random.random() < 0.5 else "tails"  # the bug: read in the body
+    second = yield dg.Step(lambda: side, name=f"call-{side}")
+    return [first, second]
+
+
+def test_the_body_s_own_random_read_is_still_caught_between_random_steps() -> None:
+    failures = set()
+    for seed in range(4):  # whatever the schedules, the two uninterrupted runs already differ
+        with pytest.raises(AssertionError) as caught:
+            assert_deterministic(body_reads_random_between_random_steps, None, seed=seed)
+        failures.add(str(caught.value))
+        assert "dg.Random()" in str(caught.value)
+    assert len(failures) == 1  # reproducible: the same report every time
+
+
+@dg.step
+def stamped() -> float:
+    return time.time()
+
+
+@dg.workflow
+def step_reads_the_clock(_: None) -> Generator[Any, Any, Any]:
+    return (yield stamped())
+
+
+def test_a_step_reading_the_clock_is_blamed_on_the_step_naming_the_clock() -> None:
+    with pytest.raises(AssertionError) as caught:
+        assert_deterministic(step_reads_the_clock, None, random_runs=0)
+    message = str(caught.value)
+    assert "step 'stamped' ended differently" in message, message
+    assert "the clock, uuid.uuid4(), a counter (not the random module" in message, message
+
+
+# --- bodies that read something outside commands are caught, the body's cause named --------------
+
+_TICKS = itertools.count()
+
+
+def _body_reads(kind: str, scratch: Path) -> Any:
+    @dg.workflow
+    def workflow(_: None) -> Generator[Any, Any, Any]:
+        yield dg.Step(lambda: "ok", name="first")
+        if kind == "time_ns":
+            label = f"at-{time.time_ns()}"
+        elif kind == "perf_counter":
+            label = f"at-{time.perf_counter_ns()}"
+        elif kind == "uuid4":
+            label = uuid.uuid4().hex
+        elif kind == "counter":
+            label = f"n-{next(_TICKS)}"
+        elif kind == "file":  # the body writes a file, and reads it on its next run
+            marker = scratch / "marker"
+            label = "again" if marker.exists() else "first-time"
+            marker.write_text("seen")
+        else:  # a dict built at run time and keyed by the clock
+            stamps = {time.perf_counter_ns(): "a", 0: "b"}
+            label = "-".join(str(k) for k in stamps)
+        return (yield dg.Step(lambda: label, name=label))
+
+    workflow.__qualname__ = f"reads_{kind}"
+    return workflow
+
+
+@pytest.mark.parametrize("kind", ["time_ns", "perf_counter", "uuid4", "counter", "file", "dict"])
+def test_a_body_reading_outside_commands_fails_with_the_body_s_cause(
+    kind: str, tmp_path: Path
+) -> None:
+    with pytest.raises(AssertionError) as caught:
+        assert_deterministic(_body_reads(kind, tmp_path), None, random_runs=0)
+    message = str(caught.value)
+    assert f"reads_{kind} is non-deterministic even without crashes" in message, message
+    assert "the workflow body reads something that changes" in message, message
+    assert "Patched(...) is not the fix" in message
+
+
+@dg.workflow
+def runtime_containers(words: list[str]) -> Generator[Any, Any, Any]:
+    counts: dict[str, int] = {}
+    for word in words:  # a dict keeps insertion order: deterministic
+        counts[word] = counts.get(word, 0) + 1
+    lengths = {len(word) for word in words}  # a set of ints iterates in a fixed order
+    out = []
+    for word, n in counts.items():
+        out.append((yield dg.Step(lambda w=word, n=n: f"{w}x{n}", name=f"count-{word}")))
+    for length in sorted(lengths):
+        out.append((yield dg.Step(lambda n=length: n, name=f"len-{length}")))
+    return out
+
+
+@FEW
+@given(
+    st.lists(st.sampled_from(["ant", "bee", "cat", "dodo", "emu"]), min_size=1, max_size=5),
+    s.crash_schedules(max_point=10),
+)
+def test_runtime_dicts_and_int_sets_are_no_false_alarm(
+    words: list[str], schedule: CrashSchedule
+) -> None:
+    got = DeterminismCheck(runtime_containers, words).check(schedule)
+    counts = {w: words.count(w) for w in dict.fromkeys(words)}
+    expected = [f"{w}x{n}" for w, n in counts.items()]
+    assert json.loads(got.result or "null") == expected + sorted({len(w) for w in words})
+
+
+# --- the order of a set of strings: replay across hash seeds sees it where a history records it ---
+
+_SET_SCRIPT = """
+import sys
+import durable_gen as dg
+from durable_gen.testing import TestRunner, replay
+
+KEYS = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta"}
+
+@dg.step
+def ship(key: str) -> str:
+    return key
+
+@dg.workflow
+def by_argument(_):
+    done = []
+    for key in KEYS:
+        done.append((yield ship(key)))
+        if len(done) == 3:
+            yield dg.WaitForCallback(lambda callback_id: None, name="go")
+    return done
+
+@dg.workflow
+def by_name(_):
+    done = []
+    for key in KEYS:
+        done.append((yield dg.Step(ship.fn, (key,), name=f"ship-{key}")))
+        if len(done) == 3:
+            yield dg.WaitForCallback(lambda callback_id: None, name="go")
+    return done
+
+workflow = by_name if sys.argv[2] == "by_name" else by_argument
+if sys.argv[1] == "record":
+    TestRunner().run(workflow, None).export(sys.argv[3])
+else:
+    print(replay(workflow, sys.argv[3]).status, "".join(k[0] for k in KEYS))
+"""
+
+
+def test_set_order_shows_to_replay_across_seeds_only_where_the_history_records_it(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "keys.py"
+    script.write_text(_SET_SCRIPT)
+
+    def run(seed: str, *args: str) -> list[str]:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, str(script), *args], env=env, capture_output=True, text=True,
+            timeout=120, check=True,
+        )  # fmt: skip
+        return done.stdout.split()
+
+    for kind in ("by_name", "by_argument"):
+        history = str(tmp_path / f"{kind}.json")
+        run("1", "record", kind, history)
+        status, order_1 = run("1", "replay", kind, history)
+        assert status == "ok"
+        status, order_2 = run("2", "replay", kind, history)
+        assert order_1 != order_2  # the two seeds iterate the set in other orders
+        # a step named after its key: the history shows the order; one name for all: it does not
+        assert status == ("diverged" if kind == "by_name" else "ok")
+
+
+def test_set_order_in_step_arguments_changes_what_a_resumed_execution_does() -> None:
+    """What the docs warn of: the engine replays the recorded results and hands the next steps
+    their keys in the new order, so a key is shipped twice and another never."""
+    keys = ["alpha", "beta", "gamma", "delta"]
+
+    @dg.step
+    def ship(key: str) -> str:
+        return key
+
+    def shipping(order: list[str]) -> Any:
+        @dg.workflow
+        def workflow(_: None) -> Generator[Any, Any, Any]:
+            done = []
+            for key in order:
+                done.append((yield ship(key)))
+                if len(done) == 2:
+                    yield dg.WaitForCallback(lambda callback_id: None, name="go")
+            return done
+
+        return workflow
+
+    first, other = shipping(keys), shipping(keys[::-1])
+    runner = TestRunner()
+    run = runner.run(first, None)
+    assert replay(other, run.export()).ok  # replay cannot see a step's arguments
+    runner.deploy(first, other)
+    run.send_callback_success("go", None)
+    runner.run_until_idle()
+    assert run.result() == ["alpha", "beta", "beta", "alpha"]
