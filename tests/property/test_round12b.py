@@ -134,7 +134,8 @@ def test_a_step_reading_the_clock_is_blamed_on_the_step_naming_the_clock() -> No
         assert_deterministic(step_reads_the_clock, None, random_runs=0)
     message = str(caught.value)
     assert "step 'stamped' ended differently" in message, message
-    assert "the clock, uuid.uuid4(), a counter (not the random module" in message, message
+    assert "the clock, uuid.uuid4(), a counter, a random.Random() of its own" in message, message
+    assert "(not the random module's functions" in message, message
 
 
 # --- bodies that read something outside commands are caught, the body's cause named --------------

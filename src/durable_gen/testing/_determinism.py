@@ -625,8 +625,9 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
             "(use dg.Now(), dg.Random(), dg.UUID()), id() of an object or state kept between "
             "runs (a module-level counter or cache the body changes: compute it in a step), or "
             "the step itself returns something new "
-            "each time: the clock, uuid.uuid4(), a counter (not the random module: a step "
-            "attempt draws the same values from it in every run of the check). That is allowed "
+            "each time: the clock, uuid.uuid4(), a counter, a random.Random() of its own (not "
+            "the random module's functions, random.random() or random.choice(): a step attempt "
+            "draws the same values from them in every run of the check). That is allowed "
             "(its result is recorded), but then runs cannot be compared value for value, so "
             "assert on the stable parts in your own test"
         )
