@@ -101,6 +101,40 @@ def test_assert_deterministic_passes_steps_that_draw_random_values() -> None:
     assert_deterministic(random_steps, [3, 1, 2], random_runs=3)
 
 
+def poll(state: int) -> int:
+    return state + random.randint(1, 3)
+
+
+@dg.workflow
+def polls_a_random_walk(goal: int) -> Generator[Any, Any, Any]:
+    strategy = dg.WaitStrategy(until=lambda s: s >= goal, delay=5, max_attempts=40)
+    return (yield dg.WaitForCondition(poll, initial_state=0, wait_strategy=strategy, name="walk"))
+
+
+@dg.workflow
+def draws_then_waits(base: int) -> Generator[Any, Any, Any]:
+    drawn = yield dg.Step(lambda: random.randint(1, 100), name="draw")
+    yield dg.Wait(seconds=3, name="settle")
+    return base + drawn
+
+
+@dg.workflow
+def invokes_a_drawing_workflow(base: int) -> Generator[Any, Any, Any]:
+    return (yield dg.Invoke("draws_then_waits", base, name="draw-elsewhere"))
+
+
+@FEW
+@given(st.integers(min_value=1, max_value=12), s.crash_schedules(max_point=10))
+def test_condition_checks_and_invoked_steps_drawing_random_values_pass(
+    goal: int, schedule: CrashSchedule
+) -> None:
+    walk = DeterminismCheck(polls_a_random_walk, goal).check(schedule)
+    assert goal <= json.loads(walk.result or "null") <= goal + 2
+    functions = {"draws_then_waits": draws_then_waits}
+    invoked = DeterminismCheck(invokes_a_drawing_workflow, goal, functions=functions)
+    assert goal < json.loads(invoked.check(schedule).result or "null") <= goal + 100
+
+
 @dg.workflow
 def body_reads_random_between_random_steps(_: None) -> Generator[Any, Any, Any]:
     first = yield roll(6)
