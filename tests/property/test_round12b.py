@@ -172,6 +172,69 @@ def test_a_step_reading_the_clock_is_blamed_on_the_step_naming_the_clock() -> No
     assert "(not the random module's functions" in message, message
 
 
+# --- an object's default repr in an error or a result: its address differs, nothing else ----------
+
+
+class Parcel:
+    """An object with the default repr, kept alive so that each run allocates a new one."""
+
+    kept: list[Parcel] = []  # noqa: RUF012
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        Parcel.kept.append(self)
+
+
+@dg.step
+def ship_parcel(label: str) -> str:
+    raise ValueError(f"cannot ship {Parcel(label)}: no address")
+
+
+@dg.step
+def describe(label: str) -> str:
+    return f"built {Parcel(label)}"
+
+
+@dg.workflow
+def reprs_in_errors_and_results(labels: list[str]) -> Generator[Any, Any, Any]:
+    out = []
+    for label in labels:
+        try:
+            yield ship_parcel(label)
+        except dg.StepFailedError as failure:
+            out.append(str(failure))
+    shown = yield describe("x")
+    items = yield dg.Map(lambda label: ship_parcel.fn(label), labels, name="ship-all")
+    out.append([error.error_message for error in items.errors()])
+    if labels and labels[0] == "fail":
+        yield ship_parcel("uncaught")  # the execution fails with the repr in its error
+    return [out, shown.startswith("built <")]
+
+
+@FEW
+@given(
+    st.lists(st.sampled_from(["fail", "box", "crate"]), min_size=1, max_size=3),
+    s.crash_schedules(max_point=10),
+)
+def test_an_object_s_address_in_an_error_or_a_result_is_no_false_alarm(
+    labels: list[str], schedule: CrashSchedule
+) -> None:
+    got = DeterminismCheck(reprs_in_errors_and_results, labels).check(schedule)
+    assert got.status == ("FAILED" if labels[0] == "fail" else "SUCCEEDED")
+    assert " at 0x" in (got.error_message or got.result or "")
+
+
+@dg.workflow
+def names_a_step_after_an_object(_: None) -> Generator[Any, Any, Any]:
+    return (yield dg.Step(lambda: 1, name=f"ship {Parcel('name')}"))
+
+
+def test_an_object_s_address_in_a_name_is_still_caught() -> None:
+    with pytest.raises(AssertionError) as caught:
+        assert_deterministic(names_a_step_after_an_object, None, random_runs=0)
+    assert "the workflow body reads something that changes" in str(caught.value)
+
+
 # --- bodies that read something outside commands are caught, the body's cause named --------------
 
 _TICKS = itertools.count()

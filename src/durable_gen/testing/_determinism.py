@@ -134,7 +134,7 @@ def _key(op: Operation, callback_ids: Mapping[str, str]) -> OpKey:
         op.step_details.attempt if op.step_details is not None else None,
         _comparable(_masked(result, callback_ids)),
         error.error_type if error is not None else None,
-        _masked(error.error_message, callback_ids) if error is not None else None,
+        _unaddressed(_masked(error.error_message, callback_ids)) if error is not None else None,
         _wait_ms(op),
     )
 
@@ -185,11 +185,27 @@ def _callback_ids(service: LocalService) -> dict[str, str]:
     return out
 
 
+#: The memory address in an object's default repr (``<Order object at 0x7f3a...>``): where
+#: the object was allocated, which changes from run to run, not what the code did.
+_ADDRESS: Final = re.compile(r"(<[^<>\n]*? at )0x[0-9a-fA-F]+>")
+
+
+def _unaddressed(text: str | None) -> str | None:
+    """``text`` with the memory addresses of default reprs left out: an error message or a
+    value that shows an object (recorded, so a resume replays it) is the same in every run.
+    Names keep them: a name decides what a replay matches."""
+    if text and " at 0x" in text:
+        return _ADDRESS.sub(r"\g<1>0x...>", text)
+    return text
+
+
 def _comparable(payload: str | None) -> str | None:
-    """``payload`` without stack traces (a batch result embeds its items' error objects), and
-    without what became of timed-out step attempts (``_TIMEOUT_FATE``)."""
+    """``payload`` without stack traces (a batch result embeds its items' error objects),
+    without what became of timed-out step attempts (``_TIMEOUT_FATE``) and without the memory
+    addresses of default reprs (``_unaddressed``)."""
     if payload and " did not finish within " in payload:
         payload = _TIMEOUT_FATE.sub(r"\1;", payload)
+    payload = _unaddressed(payload)
     if not payload or "StackTrace" not in payload:
         return payload
     try:
@@ -515,8 +531,8 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
     problems += _innermost_first(found, ref, got)
     ref_result = _comparable(_masked(ref.result, ref.callback_ids))
     got_result = _comparable(_masked(got.result, got.callback_ids))
-    ref_message = _masked(ref.error_message, ref.callback_ids)
-    got_message = _masked(got.error_message, got.callback_ids)
+    ref_message = _unaddressed(_masked(ref.error_message, ref.callback_ids))
+    got_message = _unaddressed(_masked(got.error_message, got.callback_ids))
     if (ref.status, ref_result, ref.error_type, ref_message) != (
         got.status,
         got_result,
@@ -565,7 +581,7 @@ def _diverged_replay(summary: RunSummary, whose: str) -> str:
         if (
             key[0] == "CHAINED_INVOKE"
             and key[7] == "NonDeterminismError"
-            and key[8] == _masked(summary.error_message, summary.callback_ids)
+            and key[8] == _unaddressed(_masked(summary.error_message, summary.callback_ids))
         ):
             invoke = f"Invoke {key[2]!r}" if key[2] else "an unnamed Invoke"
             return (
