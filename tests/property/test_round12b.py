@@ -178,7 +178,7 @@ def test_a_step_reading_the_clock_is_blamed_on_the_step_naming_the_clock() -> No
 class Parcel:
     """An object with the default repr, kept alive so that each run allocates a new one."""
 
-    kept: list[Parcel] = []  # noqa: RUF012
+    kept: list[Any] = []  # noqa: RUF012
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -195,6 +195,11 @@ def describe(label: str) -> str:
     return f"built {Parcel(label)}"
 
 
+def _refuse(handler: Any) -> None:
+    Parcel.kept.append(handler)
+    raise TypeError(f"cannot call {handler}")  # <function ..._refuse.<locals>.<lambda> at 0x...>
+
+
 @dg.workflow
 def reprs_in_errors_and_results(labels: list[str]) -> Generator[Any, Any, Any]:
     out = []
@@ -204,6 +209,10 @@ def reprs_in_errors_and_results(labels: list[str]) -> Generator[Any, Any, Any]:
         except dg.StepFailedError as failure:
             out.append(str(failure))
     shown = yield describe("x")
+    try:
+        yield dg.Step(lambda: _refuse(lambda: None), name="refuse")
+    except dg.StepFailedError as failure:
+        out.append(str(failure))
     items = yield dg.Map(lambda label: ship_parcel.fn(label), labels, name="ship-all")
     out.append([error.error_message for error in items.errors()])
     if labels and labels[0] == "fail":

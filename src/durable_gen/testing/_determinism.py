@@ -185,9 +185,10 @@ def _callback_ids(service: LocalService) -> dict[str, str]:
     return out
 
 
-#: The memory address in an object's default repr (``<Order object at 0x7f3a...>``): where
-#: the object was allocated, which changes from run to run, not what the code did.
-_ADDRESS: Final = re.compile(r"(<[^<>\n]*? at )0x[0-9a-fA-F]+>")
+#: The memory address in an object's default repr (``<Order object at 0x7f3a...>``, also
+#: ``<function outer.<locals>.f at 0x...>``): where the object was allocated, which changes
+#: from run to run, not what the code did.
+_ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+>")
 
 
 def _unaddressed(text: str | None) -> str | None:
@@ -195,7 +196,7 @@ def _unaddressed(text: str | None) -> str | None:
     value that shows an object (recorded, so a resume replays it) is the same in every run.
     Names keep them: a name decides what a replay matches."""
     if text and " at 0x" in text:
-        return _ADDRESS.sub(r"\g<1>0x...>", text)
+        return _ADDRESS.sub(" at 0x...>", text)
     return text
 
 
