@@ -12,8 +12,10 @@ was built and left unyielded. Stack traces and timestamps are not compared: wher
 Each run is deterministic given its schedule: all runs see the same execution ARN (so
 ``UUID()``, ``Random()`` and retry jitter agree), and the global ``random`` module is seeded
 per run from the schedule (and restored after), so a workflow that reads ``random`` directly
-fails the same way every time it is checked. A failure names the first difference field by
-field and the likely cause.
+fails the same way every time it is checked. A step attempt draws from ``random`` seeded by
+its operation and attempt instead, the same in every run: a step's result is recorded, so a
+step returning random values replays fine and is no difference. A failure names the first
+difference field by field and the likely cause.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ def _key(op: Operation, callback_ids: Mapping[str, str]) -> OpKey:
         op.step_details.attempt if op.step_details is not None else None,
         _comparable(_masked(result, callback_ids)),
         error.error_type if error is not None else None,
-        _masked(error.error_message, callback_ids) if error is not None else None,
+        _unaddressed(_masked(error.error_message, callback_ids)) if error is not None else None,
         _wait_ms(op),
     )
 
@@ -183,11 +185,28 @@ def _callback_ids(service: LocalService) -> dict[str, str]:
     return out
 
 
+#: The memory address in an object's default repr (``<Order object at 0x7f3a...>``, also
+#: ``<function outer.<locals>.f at 0x...>``): where the object was allocated, which changes
+#: from run to run, not what the code did.
+_ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
+def _unaddressed(text: str | None) -> str | None:
+    """``text`` with the memory addresses of default reprs left out: an error message or a
+    value that shows an object (recorded, so a resume replays it) is the same in every run.
+    Names keep them: a name decides what a replay matches."""
+    if text and " at 0x" in text:
+        return _ADDRESS.sub(" at 0x...>", text)
+    return text
+
+
 def _comparable(payload: str | None) -> str | None:
-    """``payload`` without stack traces (a batch result embeds its items' error objects), and
-    without what became of timed-out step attempts (``_TIMEOUT_FATE``)."""
+    """``payload`` without stack traces (a batch result embeds its items' error objects),
+    without what became of timed-out step attempts (``_TIMEOUT_FATE``) and without the memory
+    addresses of default reprs (``_unaddressed``)."""
     if payload and " did not finish within " in payload:
         payload = _TIMEOUT_FATE.sub(r"\1;", payload)
+    payload = _unaddressed(payload)
     if not payload or "StackTrace" not in payload:
         return payload
     try:
@@ -320,6 +339,7 @@ class DeterminismCheck:
         )
         runner._step_pool = self._pool
         runner._step_portal = self._portal
+        runner.harness.step_seed = self.arn  # the same in every run: see Harness.step_seed
         runner.crash(schedule)
         with _checked_run(f"{self.arn}|{_schedule(schedule)}|{seed}") as unyielded:
             handle = runner.start(self.workflow, self.input, execution_arn=self.arn)
@@ -512,8 +532,8 @@ def _compare(ref: RunSummary, got: RunSummary, other: str = "crashed") -> list[P
     problems += _innermost_first(found, ref, got)
     ref_result = _comparable(_masked(ref.result, ref.callback_ids))
     got_result = _comparable(_masked(got.result, got.callback_ids))
-    ref_message = _masked(ref.error_message, ref.callback_ids)
-    got_message = _masked(got.error_message, got.callback_ids)
+    ref_message = _unaddressed(_masked(ref.error_message, ref.callback_ids))
+    got_message = _unaddressed(_masked(got.error_message, got.callback_ids))
     if (ref.status, ref_result, ref.error_type, ref_message) != (
         got.status,
         got_result,
@@ -562,7 +582,7 @@ def _diverged_replay(summary: RunSummary, whose: str) -> str:
         if (
             key[0] == "CHAINED_INVOKE"
             and key[7] == "NonDeterminismError"
-            and key[8] == _masked(summary.error_message, summary.callback_ids)
+            and key[8] == _unaddressed(_masked(summary.error_message, summary.callback_ids))
         ):
             invoke = f"Invoke {key[2]!r}" if key[2] else "an unnamed Invoke"
             return (
@@ -622,8 +642,11 @@ def _value_advice(key: OpKey, name: str | None, field: str) -> str:
             "(use dg.Now(), dg.Random(), dg.UUID()), id() of an object or state kept between "
             "runs (a module-level counter or cache the body changes: compute it in a step), or "
             "the step itself returns something new "
-            "each time (allowed: its result is recorded; but then runs cannot be compared "
-            "value for value, so assert on the stable parts in your own test)"
+            "each time: the clock, uuid.uuid4(), a counter, a random.Random() of its own (not "
+            "the random module's functions, random.random() or random.choice(): a step attempt "
+            "draws the same values from them in every run of the check). That is allowed "
+            "(its result is recorded), but then runs cannot be compared value for value, so "
+            "assert on the stable parts in your own test"
         )
     if key[0] == "STEP" and key[1] == "WaitForCondition":
         return (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import random
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -218,6 +219,14 @@ class Harness(Plugin):
         self._inflight: dict[tuple[str, str, int], int] = {}
         self._ran: dict[int, list[tuple[str, str, int]]] = {}
         self._numbers: dict[tuple[str, str, int], int] = {}
+        #: When set (by ``DeterminismCheck``), each step attempt draws from the global
+        #: ``random`` module seeded from this, its execution, operation and attempt number, so
+        #: that a step returning random values returns the same ones in every run of a check
+        #: (its result is recorded: a resume never draws them again); the workflow body's own
+        #: draws go on from the run's seed, before and after the step.
+        self.step_seed: str | None = None
+        #: The global ``random`` state each running attempt put aside, by ``_key``.
+        self._body_random: dict[tuple[str, str, int], Any] = {}
 
     # --- hooks ----------------------------------------------------------------------------
 
@@ -241,6 +250,12 @@ class Harness(Plugin):
             self._crash(f"before attempt {number} ({attempt.name!r} #{attempt.attempt})")
         with self._lock:
             self._inflight[_key(attempt)] = threading.get_ident()
+            if self.step_seed is not None:
+                self._body_random[_key(attempt)] = random.getstate()
+                random.seed(
+                    f"{self.step_seed}|{attempt.execution_arn}|{attempt.operation_id}|"
+                    f"{attempt.attempt}"
+                )
         _ATTEMPT.set(attempt)
 
     def on_attempt_end(
@@ -250,6 +265,9 @@ class Harness(Plugin):
         key = _key(attempt)
         with self._lock:
             self._inflight.pop(key, None)
+            body_random = self._body_random.pop(key, None)
+            if body_random is not None:
+                random.setstate(body_random)
             self.runs[attempt.execution_arn, attempt.operation_id] += 1
             self._ran.setdefault(self.invocation, []).append(key)
             number = self._numbers.get(key, 0)
