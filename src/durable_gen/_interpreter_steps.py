@@ -68,15 +68,16 @@ from ._logger import failed_attempts_logged, log_failed_attempt
 from ._serdes import Serdes, dumps, loads
 from ._versioning import NOW_SUBTYPE, TIME_SERDES, Now, clock_time, read_clock
 from ._wire import (
-    MAX_OPERATION_PAYLOAD_BYTES as OPERATION_LIMIT,
-)
-from ._wire import (
+    LATEST_MS,
     TERMINAL_STATUSES,
     ErrorObject,
     Operation,
     OperationAction,
     OperationUpdate,
     StepOptions,
+)
+from ._wire import (
+    MAX_OPERATION_PAYLOAD_BYTES as OPERATION_LIMIT,
 )
 
 __all__ = ["NOT_STEP_SUBTYPES", "Run", "StepHandlers"]
@@ -151,9 +152,6 @@ class Run:
         timeout = getattr(cmd, "timeout", None)  # Step's option; conditions and Now have none
         self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
-
-#: The last millisecond of the year 9999, past which no deadline is kept (no clock reaches it).
-_LAST_DEADLINE_MS: Final = 253_402_300_799_999
 
 #: Types of step results that are certainly values (most results): not checked further.
 _PLAIN: Final = frozenset({int, str, float, bool, type(None), dict, list, tuple})
@@ -474,7 +472,7 @@ class StepHandlers(BatchHandlers):
         deadline = (read_clock(self._clock) + timeout) * 1000
         # a timeout so long that its deadline lies past the year 9999 (up to 1e308 s, whose
         # milliseconds are no float) never passes: no limit, as None
-        return round(deadline) if deadline <= _LAST_DEADLINE_MS else None
+        return round(deadline) if deadline <= LATEST_MS else None
 
     def _on_step(self, fiber: Fiber, cmd: Step[Any]) -> Answer:
         name = cmd.name

@@ -58,6 +58,9 @@ MAX_CONTEXT_RESULT_BYTES: Final = 256 * 1024
 MAX_NAME_CHARS: Final = 256
 MAX_SUBTYPE_CHARS: Final = 32
 MAX_WAIT_SECONDS: Final = 31_622_400
+#: The last millisecond of the year 9999 (9999-12-31T23:59:59.999Z), the latest a ``datetime``
+#: holds: no clock reaches a later time, so a later epoch-ms value is no time (or another unit).
+LATEST_MS: Final = 253_402_300_799_999
 
 
 # Byte-string methods instead of regular expressions: these run for every new operation.

@@ -43,7 +43,7 @@ from ._failure import REMOTE_TRACE, check_error_object, trace_lines
 from ._interpreter import Interpreter as Interpreter
 from ._service import DurableService as DurableService
 from ._service import InvocationHandler as InvocationHandler
-from ._wire import MAX_OPERATION_PAYLOAD_BYTES, too_large, wrong_field
+from ._wire import LATEST_MS, MAX_OPERATION_PAYLOAD_BYTES, too_large, wrong_field
 from ._wire import CallbackDetails as CallbackDetails
 from ._wire import CallbackOptions as CallbackOptions
 from ._wire import ChainedInvokeDetails as ChainedInvokeDetails
@@ -165,10 +165,6 @@ class Applied(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Succeeded | Failed | None = None
 
 
-#: The last millisecond of the year 9999: a later ``now_ms`` is another unit (µs, ns).
-_LATEST_NOW_MS: Final = 253_402_300_799_999
-
-
 def _check_store(operations: object, now_ms: object, what: str) -> None:
     """Refuse a store or a time of the wrong kind before anything is written to the store."""
     if not isinstance(operations, dict):
@@ -181,9 +177,9 @@ def _check_store(operations: object, now_ms: object, what: str) -> None:
             f"{what}() takes now_ms as whole epoch milliseconds (an int, 0 or more), got "
             f"{shown(now_ms)}: pass round(seconds * 1000)"
         )
-    if now_ms > _LATEST_NOW_MS:
+    if now_ms > LATEST_MS:
         raise ValidationError(
-            f"{what}() takes now_ms as whole epoch milliseconds, at most {_LATEST_NOW_MS} (the "
+            f"{what}() takes now_ms as whole epoch milliseconds, at most {LATEST_MS} (the "
             f"end of the year 9999), got {shown(now_ms)}: microseconds or nanoseconds "
             "(time.time_ns()) are the usual slip; pass time.time_ns() // 1_000_000"
         )

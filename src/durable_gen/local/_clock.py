@@ -14,14 +14,12 @@ from typing import Final, Protocol, runtime_checkable
 
 from .._arguments import checked
 from .._errors import ValidationError, finite, shown
+from .._wire import LATEST_MS as LATEST_MS  # the latest time a VirtualClock may show
 
 __all__ = ["Clock", "RealClock", "VirtualClock"]
 
 #: Where a ``VirtualClock`` starts unless told otherwise: 2025-01-01T00:00:00Z.
 DEFAULT_VIRTUAL_START_MS: Final = 1_735_689_600_000
-#: The latest time a ``VirtualClock`` may show: 9999-12-31T23:59:59.999Z, the latest a
-#: ``datetime`` holds (what ``Now()`` and ``TestRunner.now()`` give).
-LATEST_MS: Final = 253_402_300_799_999
 
 
 def timer_past_the_end(due_ms: int) -> ValidationError:

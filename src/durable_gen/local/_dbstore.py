@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 import msgspec
 
 from .._errors import StoreError, ValidationError, finite, shown
-from .._wire import Event, Operation
+from .._wire import MAX_WAIT_SECONDS, Event, Operation
 from ._clock import RealClock
 from ._state import CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, RETRY_TIMER, WAIT_TIMER
 from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
@@ -236,7 +236,7 @@ def check_location(value: object, what: str) -> str:
     return text
 
 
-MAX_LEASE_SECONDS: Final = 31_622_400
+MAX_LEASE_SECONDS: Final = MAX_WAIT_SECONDS
 """The longest lease a store holds (366 days, the longest execution timeout): a longer one
 held no execution better, and its expiry in milliseconds outgrew the database's integers and
 the renewing thread's wait."""

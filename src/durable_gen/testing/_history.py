@@ -36,6 +36,7 @@ from .._arguments import checked
 from .._commands import OWN_CONTEXT_SUBTYPES
 from .._errors import InvalidInputError, ValidationError, a_kind, finite, shown
 from .._wire import (
+    LATEST_MS,
     MAX_CONTEXT_RESULT_BYTES,
     TERMINAL_STATUSES,
     ErrorObject,
@@ -320,10 +321,6 @@ def _clean(value: Any, where: str = "") -> Any:
     return value
 
 
-#: The last millisecond of the year 9999: no later time is a ``datetime``.
-_LATEST_MS: Final = 253_402_300_799_999
-
-
 def _epoch_ms(value: Any, what: str) -> int | None:
     """``value`` (epoch ms or seconds, ISO 8601 text, a ``datetime``) as epoch milliseconds;
     None for None (no time recorded); an ``InvalidInputError`` naming ``what`` for anything
@@ -343,7 +340,7 @@ def _epoch_ms(value: Any, what: str) -> int | None:
             ms = int(value.timestamp() * 1000)
         except (OverflowError, ValueError, OSError):  # year 1 less a day of offset
             ms = None
-    if ms is not None and 0 <= ms <= _LATEST_MS:
+    if ms is not None and 0 <= ms <= LATEST_MS:
         return ms
     raise InvalidInputError(
         f"{what} is {shown(given, 80)}, which is no time between 1970 and the year 9999: a "
@@ -537,7 +534,7 @@ def _rebuild(
                         isinstance(duration, bool)
                         or not isinstance(duration, int)
                         or duration < 0
-                        or at + duration * 1000 > _LATEST_MS
+                        or at + duration * 1000 > LATEST_MS
                     ):
                         raise InvalidInputError(
                             f"a history event is malformed{where}: the Duration of {kind} event "
@@ -579,7 +576,7 @@ def _rebuild(
                 or not isinstance(delay, (int, float))
                 or not finite(delay)
                 or delay < 0
-                or (at is not None and at + delay * 1000 > _LATEST_MS)
+                or (at is not None and at + delay * 1000 > LATEST_MS)
             ):
                 raise InvalidInputError(
                     f"a history event is malformed{where}: the RetryDetails."
