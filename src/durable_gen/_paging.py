@@ -134,7 +134,7 @@ def read_pages(
     operations = list(first.operations)
     marker = first.next_marker
     seen: set[str] = set()
-    ids = {op.id for op in operations}
+    ids = {op.id for op in operations} if marker else set()  # one page (most): none needed
     pages = 1
     # Pages that bring no operation not read before: only those count against ``max_pages``,
     # so that an execution of many operations read in small pages is read to its end. The first

@@ -113,6 +113,7 @@ __all__ = [
     "invocation_completed_event",
     "invoke_completed",
     "is_waiting",
+    "ended_context",
     "left_behind",
     "retry_ready",
     "wait_succeeded",
@@ -1094,19 +1095,25 @@ def describe_waiting(
     return f"invoke {label}{target}"
 
 
-def left_behind(op: Operation, lookup: Callable[[str], Operation | None]) -> bool:
-    """Whether ``op`` runs in a context that has ended (an item of a ``Map``/``Parallel``
-    decided without it, by ``min_successful`` or a failure): its timer may still fire and its
-    callback may still be answered, but nothing of the execution waits on it any more."""
+def ended_context(op: Operation, lookup: Callable[[str], Operation | None]) -> Operation | None:
+    """The nearest context around ``op`` that has ended, if one has (``op`` is then an item,
+    or in an item, of a ``Map``/``Parallel`` decided without it, by ``min_successful`` or a
+    failure)."""
     parent_id = op.parent_id
     while parent_id is not None:
         parent = lookup(parent_id)
         if parent is None:
-            return False
+            return None
         if parent.status in TERMINAL_STATUSES:
-            return True
+            return parent
         parent_id = parent.parent_id
-    return False
+    return None
+
+
+def left_behind(op: Operation, lookup: Callable[[str], Operation | None]) -> bool:
+    """Whether ``op`` runs in a context that has ended: its timer may still fire and its
+    callback may still be answered, but nothing of the execution waits on it any more."""
+    return ended_context(op, lookup) is not None
 
 
 def _iso(epoch_ms: int | None) -> str:
