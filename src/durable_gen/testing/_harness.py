@@ -225,8 +225,11 @@ class Harness(Plugin):
         #: (its result is recorded: a resume never draws them again); the workflow body's own
         #: draws go on from the run's seed, before and after the step.
         self.step_seed: str | None = None
-        #: The global ``random`` state each running attempt put aside, by ``_key``.
-        self._body_random: dict[tuple[str, str, int], Any] = {}
+        #: The body's global ``random`` state, put aside while seeded attempts run, and the
+        #: attempts running seeded (in threads, several at once: the state is put back when
+        #: the last one ends, not by each, which would put back another's seeded state).
+        self._body_random: Any = None
+        self._seeded: set[tuple[str, str, int]] = set()
 
     # --- hooks ----------------------------------------------------------------------------
 
@@ -251,7 +254,9 @@ class Harness(Plugin):
         with self._lock:
             self._inflight[_key(attempt)] = threading.get_ident()
             if self.step_seed is not None:
-                self._body_random[_key(attempt)] = random.getstate()
+                if not self._seeded:
+                    self._body_random = random.getstate()
+                self._seeded.add(_key(attempt))
                 random.seed(
                     f"{self.step_seed}|{attempt.execution_arn}|{attempt.operation_id}|"
                     f"{attempt.attempt}"
@@ -265,9 +270,11 @@ class Harness(Plugin):
         key = _key(attempt)
         with self._lock:
             self._inflight.pop(key, None)
-            body_random = self._body_random.pop(key, None)
-            if body_random is not None:
-                random.setstate(body_random)
+            if key in self._seeded:
+                self._seeded.discard(key)
+                if not self._seeded:
+                    random.setstate(self._body_random)
+                    self._body_random = None
             self.runs[attempt.execution_arn, attempt.operation_id] += 1
             self._ran.setdefault(self.invocation, []).append(key)
             number = self._numbers.get(key, 0)
