@@ -642,11 +642,9 @@ def _graceful_stop(
     started: list[Any] = []
 
     def stop() -> None:
-        # A stderr whose reader went away (`durable-gen worker 2>&1 | head`) loses the line,
-        # not the stop: raised here, it ended the thread that calls stop() and the worker
-        # served on, deaf to SIGTERM.
-        with contextlib.suppress(OSError, ValueError):
-            print(message, file=sys.stderr, flush=True)
+        # main()'s stderr loses this line when its reader went away (`durable-gen worker
+        # 2>&1 | head`), not the stop
+        print(message, file=sys.stderr, flush=True)
         stopping.set()
         for worker in started:
             worker.stop()
