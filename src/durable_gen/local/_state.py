@@ -113,7 +113,6 @@ __all__ = [
     "invocation_completed_event",
     "invoke_completed",
     "is_waiting",
-    "ended_context",
     "left_behind",
     "retry_ready",
     "wait_succeeded",
@@ -1095,25 +1094,19 @@ def describe_waiting(
     return f"invoke {label}{target}"
 
 
-def ended_context(op: Operation, lookup: Callable[[str], Operation | None]) -> Operation | None:
-    """The nearest context around ``op`` that has ended, if one has (``op`` is then an item,
-    or in an item, of a ``Map``/``Parallel`` decided without it, by ``min_successful`` or a
-    failure)."""
+def left_behind(op: Operation, lookup: Callable[[str], Operation | None]) -> bool:
+    """Whether ``op`` runs in a context that has ended (an item of a ``Map``/``Parallel``
+    decided without it, by ``min_successful`` or a failure): its timer may still fire and its
+    callback may still be answered, but nothing of the execution waits on it any more."""
     parent_id = op.parent_id
     while parent_id is not None:
         parent = lookup(parent_id)
         if parent is None:
-            return None
+            return False
         if parent.status in TERMINAL_STATUSES:
-            return parent
+            return True
         parent_id = parent.parent_id
-    return None
-
-
-def left_behind(op: Operation, lookup: Callable[[str], Operation | None]) -> bool:
-    """Whether ``op`` runs in a context that has ended: its timer may still fire and its
-    callback may still be answered, but nothing of the execution waits on it any more."""
-    return ended_context(op, lookup) is not None
+    return False
 
 
 def _iso(epoch_ms: int | None) -> str:

@@ -225,16 +225,13 @@ def describe_execution(
     # that the status and the columns after it stay aligned
     label_width = max([32, *(min(len(label), 64) for label, _, _ in rows)])
     kind_width = max([16, *(min(len(kind), 32) for _, kind, _ in rows)])
-    from ._state import ended_context  # _state imports this module's formatting
-
     by_id = {op.id: op for op in operations}
     for label, kind, op in rows:
         took = ""
         if op.start_timestamp is not None:
             # an operation left open by an ended execution, or by an ended context (an item
             # its decided batch left behind), stops with it
-            ctx = None if op.end_timestamp is not None else ended_context(op, by_id.get)
-            ended = ctx.end_timestamp if ctx is not None else None
+            ended = None if op.end_timestamp is not None else _ended_context(op, by_id)
             stop = next(
                 t for t in (op.end_timestamp, ended, record.end_timestamp, now_ms) if t is not None
             )
@@ -253,6 +250,16 @@ def describe_execution(
             f"{took:>9}  {tail}".rstrip()
         )
     return "\n".join(lines) + "\n"
+
+
+def _ended_context(op: Operation, by_id: dict[str, Operation]) -> int | None:
+    """When the nearest context around ``op`` that has ended ended (epoch ms), if one has."""
+    parent = by_id.get(op.parent_id) if op.parent_id is not None else None
+    while parent is not None:
+        if parent.end_timestamp is not None:
+            return parent.end_timestamp
+        parent = by_id.get(parent.parent_id) if parent.parent_id is not None else None
+    return None
 
 
 def history_lines(events: Sequence[Event]) -> str:
