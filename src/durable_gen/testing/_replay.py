@@ -507,13 +507,18 @@ def _replay(
             **base,
         )
 
+    # An execution the service ended (its timeout passed, or it was stopped) ended where its
+    # code waited or ran a step: the code does not fail there, the execution did.
+    ended = ""
+    if history.status in ("TIMED_OUT", "STOPPED"):
+        ended = f"; the service ended the execution there ({history.status}): its code did not fail"
     new = _new_work(updates, tasks, recorded_ids, ops)
     if new:
         return ReplayReport(
             status="incomplete",
             message=(
                 f"{counts}; the history ends here: the code asks for {new[0]}, which it did "
-                "not record (replay runs no step)"
+                f"not record (replay runs no step){ended}"
             ),
             next_commands=new,
             **base,
@@ -534,7 +539,9 @@ def _replay(
     waiting = outcome.waiting_on if isinstance(outcome, Suspended) else []
     return ReplayReport(
         status="ok",
-        message=f"{counts}; the workflow waits on {', '.join(waiting) or 'nothing recorded'}",
+        message=(
+            f"{counts}; the workflow waits on {', '.join(waiting) or 'nothing recorded'}{ended}"
+        ),
         outcome="suspended",
         **base,
     )
