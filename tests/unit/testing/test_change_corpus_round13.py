@@ -658,10 +658,14 @@ def test_every_route_reports_a_divergence_with_one_message(
 VERSIONS = list(dict.fromkeys(w for c in CHANGES for w in (c.v1, c.v2)))
 
 
+@pytest.mark.parametrize("checkpointing", ["step", "eager", "batch"])
 @pytest.mark.parametrize("workflow", VERSIONS, ids=[w.__qualname__ for w in VERSIONS])
-def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen]) -> None:
+def test_every_version_is_deterministic_on_its_own(
+    workflow: Callable[..., Gen], checkpointing: Any
+) -> None:
     """The versions are correct workflows (``assert_deterministic`` finds them so, crashes
-    and replays included): what the corpus sees is the change alone."""
+    and replays included, in each checkpointing mode): what the corpus sees is the change
+    alone."""
     from durable_gen.testing import DurableRun, assert_deterministic
     from tests.unit.testing.test_change_corpus_options import ANSWER, FUNCTIONS
 
@@ -670,7 +674,14 @@ def test_every_version_is_deterministic_on_its_own(workflow: Callable[..., Gen])
             if op.status == "STARTED" and op.callback_id is not None:
                 run.runner.send_callback_success(op.callback_id, ANSWER)
 
-    assert_deterministic(workflow, 1, functions=FUNCTIONS, on_idle=answer, random_runs=1)
+    assert_deterministic(
+        workflow,
+        1,
+        functions=FUNCTIONS,
+        on_idle=answer,
+        random_runs=1,
+        checkpointing=checkpointing,
+    )
 
 
 # --- executions the service ended: the docs' recipe for finished executions -----------------------
