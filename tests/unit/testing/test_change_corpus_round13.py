@@ -623,7 +623,57 @@ PATCHES = [
 ]  # fmt: skip
 
 
-CHANGES = MAPS + BATCHES + MOVES + DECORATORS + PATCHES
+# --- F. callback options -------------------------------------------------------------------------
+
+
+def _notify(callback_id: str) -> None:
+    """Hands the callback id on."""
+
+
+def _notify_other(callback_id: str) -> None:
+    """Hands the callback id on elsewhere."""
+
+
+def _approval(variant: str) -> Any:
+    """fetch, then an approval by WaitForCallback; the variants change its options."""
+
+    def body(x: int) -> Gen:
+        submitter = _notify_other if variant == "submitter" else _notify
+        options: dict[str, Any] = {"timeout": 3600}
+        if variant == "timeout":
+            options["timeout"] = 60
+        if variant == "heartbeat":
+            options["heartbeat_timeout"] = 600
+        if variant == "retry":
+            options["retry"] = dg.Retry(max_attempts=5, initial_delay=1, jitter="none")
+        return (yield dg.WaitForCallback(submitter, name="approval", **options))
+
+    def workflow(x: int) -> Gen:
+        a = yield fetch(x)
+        if variant == "child":
+            b = yield dg.Child(body, (x,), name="approve")
+        else:
+            b = yield from body(x)
+        return [a, b]
+
+    return _named(workflow, f"approval[{variant}]")
+
+
+CALLBACKS = [
+    Change("WaitForCallback waiting: another submitter", _approval("plain"),
+           _approval("submitter"), OK, OK, result=[2, {"by": 1}]),
+    Change("WaitForCallback waiting: a shorter timeout", _approval("plain"),
+           _approval("timeout"), OK, OK, result=[2, {"by": 1}]),
+    Change("WaitForCallback waiting: a heartbeat timeout given", _approval("plain"),
+           _approval("heartbeat"), OK, OK, result=[2, {"by": 1}]),
+    Change("WaitForCallback waiting: a submitter retry policy given", _approval("plain"),
+           _approval("retry"), OK, OK, result=[2, {"by": 1}]),
+    Change("WaitForCallback waiting: moved into a Child", _approval("plain"),
+           _approval("child"), N, N),
+]  # fmt: skip
+
+
+CHANGES = MAPS + BATCHES + MOVES + DECORATORS + PATCHES + CALLBACKS
 
 
 @pytest.mark.parametrize("state", ["suspended", "completed"])
