@@ -444,3 +444,88 @@ def test_show_of_a_nested_batch_while_it_runs_stopped_and_timed_out() -> None:
         assert "30.0 s" in row and "30.0 s+" not in row, row
     # the second attempt failed at 10 s; its retry was due at 30 s, when the execution ended
     assert "PENDING   attempt 2" in shown2
+
+
+# --- an invocation whose checkpoint is refused because the execution was stopped ---------------
+
+
+class _Ends(dg.Plugin):
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def on_invocation_start(self, info: Any) -> None:
+        self.calls.append(("invocation start", ""))
+
+    def on_invocation_end(self, info: Any, status: str) -> None:
+        self.calls.append(("invocation end", status))
+
+    def on_execution_end(self, info: Any, status: str, result: Any, error: Any) -> None:
+        self.calls.append(("execution end", status))
+
+
+_STOPPING: dict[str, Any] = {}
+
+
+@dg.step
+def _stop_my_execution(_: int) -> int:
+    _STOPPING["runner"].service.stop(_STOPPING["arn"])
+    return 1
+
+
+@dg.step
+def _after_the_stop(_: int) -> int:
+    return 2
+
+
+@dg.workflow
+def _stopped_from_a_step(_: None) -> Generator[Any, Any, int]:
+    yield dg.Wait(seconds=1, name="first")
+    a = yield _stop_my_execution(0)
+    b = yield _after_the_stop(0)
+    return a + b
+
+
+@pytest.mark.parametrize("mode", ["step", "eager", "batch"])
+@pytest.mark.parametrize("view", ["invocation", "execution"])
+def test_an_invocation_refused_by_a_stop_ends_its_hooks_and_its_span(
+    view: str, mode: dg.CheckpointMode
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    ends = _Ends()
+    runner = TestRunner(
+        plugins=[OpenTelemetryPlugin(provider, view=view), ends],  # type: ignore[arg-type]
+        checkpointing=mode,
+    )
+    _STOPPING["runner"] = runner
+    run = runner.start(_stopped_from_a_step)
+    _STOPPING["arn"] = run.arn
+    runner.run_until_idle()
+    assert run.status == "STOPPED"
+    # each invocation that started ended, the refused one as when the token is withheld;
+    # the execution was ended by the stop, outside any invocation
+    assert ends.calls == [
+        ("invocation start", ""),
+        ("invocation end", "PENDING"),
+        ("invocation start", ""),
+        ("invocation end", "PENDING"),
+    ]
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans].count("Invocation") == 2
+    assert "Workflow" not in [s.name for s in spans]
+    exported = {s.context.span_id for s in spans if s.context is not None}
+    invocations = {s.context.span_id for s in spans if s.name == "Invocation" and s.context}
+    for span in spans:  # no span points to one never exported (other than the synthetic root)
+        if span.name in ("Invocation",) or span.parent is None:
+            continue
+        if view == "invocation":
+            assert span.parent.span_id in exported, span.name
+    if view == "invocation":
+        (attempt,) = [s for s in spans if s.name == "_stop_my_execution attempt 1"]
+        assert attempt.parent is not None
+        top = attempt.parent.span_id
+        while top not in invocations:  # up to the invocation that ran it
+            (parent,) = [s for s in spans if s.context is not None and s.context.span_id == top]
+            assert parent.parent is not None
+            top = parent.parent.span_id
