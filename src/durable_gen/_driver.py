@@ -82,6 +82,7 @@ from ._codec import PayloadFormat
 from ._context import STEP
 from ._errors import (
     DurableGenError,
+    InvalidCheckpointTokenError,
     InvalidInputError,
     StepFailedError,
     StepTimeoutError,
@@ -454,6 +455,14 @@ class _Invocation:
         if self.hooks is not None:
             self.hooks.end(output)
         return output
+
+    def refused(self) -> None:
+        """The service refused a checkpoint's token (the execution ended meanwhile: stopped or
+        timed out; or a newer invocation holds it): nothing more of this invocation is
+        recorded, as when the token is withheld, so the plugins see it end PENDING. The error
+        goes on to the host."""
+        if self.hooks is not None:
+            self.hooks.end(InvocationOutput(status="PENDING"))
 
     # --- the output ---------------------------------------------------------------------------
 
@@ -1478,6 +1487,9 @@ def _run(inv: _Invocation, threads: _StepThreads) -> InvocationOutput:
                 workers.report_next()
     except _TokenWithheld:
         return inv.withheld()
+    except InvalidCheckpointTokenError:
+        inv.refused()
+        raise
     finally:
         workers.close()
         if threads._pools or threads._watchdog is not None:  # threads started: keep them
@@ -1603,6 +1615,9 @@ async def invoke_async(
                             inv.send_start(task)
         except _TokenWithheld:
             return inv.withheld()
+        except InvalidCheckpointTokenError as exc:
+            inv.refused()
+            error = exc
         except Exception as exc:  # raised as itself below, not in the task group's group
             error = exc
         finally:

@@ -409,7 +409,8 @@ def fire_timer(operations: dict[str, Operation], timer: Timer, *, now_ms: int) -
     elif timer.kind in ("callback-timeout", "callback-heartbeat") and op.status == "STARTED":
         seconds = timer.seconds
         if not seconds and timer.kind == "callback-timeout":  # a Timer built by hand
-            seconds = max(0, round((timer.due_ms - (op.start_timestamp or timer.due_ms)) / 1000))
+            start = op.start_timestamp if op.start_timestamp is not None else timer.due_ms
+            seconds = max(0, round((timer.due_ms - start) / 1000))
         error = _state.callback_timeout_error(timer.kind, seconds)
         new, _ = _state.callback_completed(op, "TIMED_OUT", now_ms, 0, error=error)
     else:

@@ -434,7 +434,8 @@ def fire_timer(
         new = retry_ready(op)
     else:
         if kind == CALLBACK_TIMEOUT:
-            seconds = round((due_ms - (op.start_timestamp or due_ms)) / 1000)
+            start = op.start_timestamp if op.start_timestamp is not None else due_ms
+            seconds = round((due_ms - start) / 1000)
             out.cancelled = ((CALLBACK_HEARTBEAT, op.id),)
         else:
             cid = op.callback_details.callback_id if op.callback_details else None

@@ -149,7 +149,9 @@ def execution_table(records: Sequence[ExecutionRecord]) -> str:
     header = f"{'ID':<36}  {'STATUS':<9}  {'STARTED':<29}  {'DURATION':>9}  {'WORKFLOW':<{width}}"
     lines = [header + "  NAME"]
     for rec in records:
-        took = format_duration(rec.end_timestamp - rec.start_timestamp) if rec.end_timestamp else ""
+        took = ""
+        if rec.end_timestamp is not None:
+            took = format_duration(rec.end_timestamp - rec.start_timestamp)
         exec_id = _short_id(rec.arn)
         name = "" if rec.name == exec_id else printable(rec.name)
         line = (
@@ -197,13 +199,13 @@ def describe_execution(
     lines += [
         f"  status    {record.status}",
         f"  started   {format_time(record.start_timestamp)}"
-        + (f"   took {format_duration(end - record.start_timestamp)}" if end else ""),
+        + (f"   took {format_duration(end - record.start_timestamp)}" if end is not None else ""),
     ]
     if record.execution_timeout is not None:
         deadline = record.start_timestamp + record.execution_timeout * 1000
         lines.append(
             f"  timeout   {format_duration(record.execution_timeout * 1000)}"
-            + ("" if end else f", times out at {format_time(deadline)}")
+            + ("" if end is not None else f", times out at {format_time(deadline)}")
         )
     if record.input is not None:
         lines.append(f"  input     {_shown(record.input, 200)}")
@@ -266,7 +268,7 @@ def history_lines(events: Sequence[Event]) -> str:
     """The ``durable-gen history`` text: one line per event (id, time, type, name)."""
     lines = []
     for event in events:
-        when = format_time(event.event_timestamp) if event.event_timestamp else ""
+        when = format_time(event.event_timestamp) if event.event_timestamp is not None else ""
         name = printable(event.name or "")
         lines.append(
             f"{event.event_id:>5}  {when:<23}  {printable(event.event_type):<24} {name}".rstrip()
