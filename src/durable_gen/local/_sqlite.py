@@ -276,9 +276,19 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 #: Seconds between two reads of the schema version by a store's write transactions.
 _VERSION_EVERY_S: Final = 1.0
+#: How long SQLite itself waits for another process's write lock before it hands back to
+#: Python, which waits on in such slices up to the store's ``timeout``: SQLite's wait runs no
+#: Python code, so a signal (Ctrl-C, SIGTERM) is only handled once it returns.
+_LOCK_SLICE_MS: Final = 100
 
 
 # --- the store --------------------------------------------------------------------------------
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for a lock another connection holds."""
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 class SqliteStore(SqlStore):
@@ -364,6 +374,8 @@ class SqliteStore(SqlStore):
         self._identity: tuple[int, int] | None = None
         #: When (``time.monotonic()``) a transaction last read the schema version.
         self._version_read = time.monotonic()
+        #: Whether a write lock is waited for in slices (see ``_begin``) rather than at once.
+        self._sliced = timeout * 1000 > _LOCK_SLICE_MS
         if str(self.path) != ":memory:":  # SQLite's in-memory database: no file to create
             _create_private(self.path)
             _refuse_hard_links(self.path)
@@ -379,6 +391,8 @@ class SqliteStore(SqlStore):
                 self._conn.execute(f"PRAGMA synchronous = {synchronous}")
                 self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 self._migrate()
+                if self._sliced:
+                    self._conn.execute(f"PRAGMA busy_timeout = {_LOCK_SLICE_MS}")
         except BaseException:
             self._conn.close()
             raise
@@ -473,7 +487,7 @@ class SqliteStore(SqlStore):
             conn = self._conn
             if not self._is_open():
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    self._begin()
                 except sqlite3.Error as exc:
                     raise self._error(exc) from None
                 if self._identity is not None:
@@ -591,14 +605,44 @@ class SqliteStore(SqlStore):
         self._next = None
         self._settle(self._open_gen, error)
         with contextlib.suppress(sqlite3.Error):  # then the section ends with no transaction
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             self._begun_at = self._conn.total_changes
         return error
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to ``timeout`` for another process's write lock.
+
+        SQLite waits in slices of ``_LOCK_SLICE_MS`` and this loop between them, so that a
+        signal is handled while the lock is waited for (Ctrl-C interrupts the wait, SIGTERM's
+        graceful stop begins) rather than once the whole timeout has passed. Mutex held.
+        """
+        conn = self._conn
+        start = time.monotonic()
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not (self._sliced and _is_busy(exc)):
+                    raise
+                if time.monotonic() - start >= self._timeout - _LOCK_SLICE_MS / 1000:
+                    raise
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._mutex, self._guard():
-            yield self._conn
+            conn = self._conn
+            if not self._sliced or conn.in_transaction:
+                yield conn
+                return
+            # Outside a transaction (where nothing waits for a lock in WAL mode but a
+            # process recovering or checkpointing the file), the read waits the whole timeout.
+            conn.execute(f"PRAGMA busy_timeout = {round(self._timeout * 1000)}")
+            try:
+                yield conn
+            finally:
+                with contextlib.suppress(sqlite3.Error):  # a closed store: its error stands
+                    conn.execute(f"PRAGMA busy_timeout = {_LOCK_SLICE_MS}")
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -640,7 +684,7 @@ class SqliteStore(SqlStore):
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
-        if "locked" in text or "busy" in text:
+        if _is_busy(exc):
             return StoreUnavailableError(
                 f"the database {self.path} is locked: another process held it for more than "
                 f"{self._timeout:g} s; try again, or stop the process that holds it"
@@ -825,7 +869,7 @@ class SqliteStore(SqlStore):
         conn.execute("ROLLBACK")
         self._rows.clear()
         self._next = None
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         self._begun_at = conn.total_changes
 
     def _apply(self, conn: sqlite3.Connection, change: Change) -> None:
