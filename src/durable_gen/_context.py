@@ -23,6 +23,7 @@ __all__ = [
     "current",
     "current_step",
     "in_step",
+    "is_future",
     "is_replaying",
     "unawaited_step",
 ]
@@ -89,19 +90,26 @@ def current_step() -> StepAttempt | None:
 
 
 def in_step(
-    fn: Callable[..., Any], is_async: bool, running: tuple[str, _Attempt]
+    fn: Callable[..., Any],
+    is_async: bool,
+    running: tuple[str, _Attempt],
+    returned: list[Any] | None = None,
 ) -> Callable[..., Any]:
     """``fn``, called with ``STEP`` set to ``running`` (the execution ARN and the attempt): what
     the step logs names its operation and attempt in any host that calls it (a runtime of its
-    own, too)."""
+    own, too). A future the step itself returns is appended to ``returned``: reported as the
+    step's value, it is the step's (unrecordable) result, not a host that forgot to wait."""
     if is_async:
 
         async def call_async(*args: Any, **kwargs: Any) -> Any:
             token = STEP.set(running)
             try:
-                return await fn(*args, **kwargs)
+                value = await fn(*args, **kwargs)
             finally:
                 STEP.reset(token)
+            if returned is not None and is_future(value):
+                returned.append(value)
+            return value
 
         call_async.__wrapped__ = fn  # type: ignore[attr-defined]
         return call_async
@@ -109,12 +117,28 @@ def in_step(
     def call(*args: Any, **kwargs: Any) -> Any:
         token = STEP.set(running)
         try:
-            return fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
         finally:
             STEP.reset(token)
+        if returned is not None and is_future(value):
+            returned.append(value)
+        return value
 
     call.__wrapped__ = fn  # type: ignore[attr-defined]
     return call
+
+
+def is_future(value: object) -> bool:
+    """Whether ``value`` is a future (``asyncio.Future`` or ``Task``, ``concurrent.futures.Future``
+    or alike): something that will hold a result, not a result."""
+    try:
+        return (
+            callable(getattr(value, "add_done_callback", None))
+            and callable(getattr(value, "done", None))
+            and callable(getattr(value, "result", None))
+        )
+    except Exception:  # an object whose attributes raise is no future
+        return False
 
 
 def unawaited_step(value: object) -> bool:

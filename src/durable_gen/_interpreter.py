@@ -87,7 +87,7 @@ from ._commands import (
     _PrevalidatedStep,
     unpartial,
 )
-from ._context import CURRENT, from_the_step, unawaited_step
+from ._context import CURRENT, from_the_step, is_future, unawaited_step
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
@@ -114,7 +114,7 @@ from ._interpreter_core import (
     plain,
     returned_command,
 )
-from ._interpreter_steps import NOT_STEP_SUBTYPES, StepHandlers
+from ._interpreter_steps import _PLAIN, NOT_STEP_SUBTYPES, StepHandlers
 from ._paging import CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
 from ._service import serdes_hint
@@ -741,8 +741,9 @@ class Interpreter(StepHandlers):
 
         Raises:
             ValidationError: ``task`` is not running (reported twice, or not from here), or
-                ``value`` is the coroutine of an async task's ``fn``, not awaited (the task
-                stays running: report what awaiting it returns).
+                ``value`` is the coroutine of an async task's ``fn``, not awaited, or a future
+                that the task's ``fn`` did not return (a thread pool's, an ``asyncio.Task``):
+                the task stays running; report what awaiting it returns.
         """
         if type(value) is CoroutineType and unawaited_step(value):  # (no call for the rest)
             raise ValidationError(
@@ -751,6 +752,17 @@ class Interpreter(StepHandlers):
                 "loop: asyncio.run, anyio, a portal) and report the value it returns; the task "
                 "is still running"
             )
+        if type(value) not in _PLAIN and is_future(value) and not self._host_sets_step:
+            run = self._running.get(task.id) if isinstance(task, StepTask) else None
+            if run is not None and run.task is task and not any(v is value for v in run.returned):
+                raise ValidationError(
+                    f"task_succeeded() got a {type(value).__name__} for {task!r}: a future "
+                    "that will hold the step's outcome, not its value (its fn did not return "
+                    "it). Wait for it and report what it holds: future.result() once it is "
+                    "done (cf.wait, asyncio.wait), or await it, then task_succeeded(task, "
+                    "value) or task_failed(task, exc) for what it raised; the task is still "
+                    "running"
+                )
         run = self._take(task)
         if run.fiber.alive:
             self._step_returned(run, value)
