@@ -101,7 +101,7 @@ class FutureHost:
                     "timers": list(self.timers.values()),
                     "invokes": self.invokes,
                     "now_ms": self.now_ms,
-                }  # fmt: skip
+                }
             )
         )
 
