@@ -24,6 +24,7 @@ __all__ = [
     "current_step",
     "in_step",
     "is_future",
+    "is_host_cancellation",
     "is_replaying",
     "unawaited_step",
 ]
@@ -150,6 +151,26 @@ def unawaited_step(value: object) -> bool:
 
 _CALL_ASYNC = "in_step.<locals>.call_async"
 _WRAPPERS = frozenset({"in_step.<locals>.call", _CALL_ASYNC})
+
+
+def is_host_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is ``concurrent.futures.CancelledError`` (an ``Exception``, unlike
+    asyncio's) that did not come out of a step's function: what a cancelled future raises
+    when asked for its result, the host's cancellation of a task, not the step's failure. One
+    the step raised itself passed through ``in_step``'s wrapper, or, run in another process,
+    carries its trace (``run_step_call``)."""
+    kind = type(error)
+    if kind.__name__ != "CancelledError" or not kind.__module__.startswith("concurrent.futures"):
+        return False
+    if "_durable_gen_stack_trace" in getattr(error, "__dict__", {}):  # _failure.REMOTE_TRACE
+        return False
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_qualname in _WRAPPERS and code.co_filename == __file__:
+            return False
+        tb = tb.tb_next
+    return True
 
 
 def from_the_step(error: BaseException) -> None:

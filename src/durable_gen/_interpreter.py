@@ -87,7 +87,7 @@ from ._commands import (
     _PrevalidatedStep,
     unpartial,
 )
-from ._context import CURRENT, from_the_step, is_future, unawaited_step
+from ._context import CURRENT, from_the_step, is_future, is_host_cancellation, unawaited_step
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
@@ -774,7 +774,9 @@ class Interpreter(StepHandlers):
             ValidationError: ``task`` is not running (reported twice, or not from here), or
                 ``error`` is not an ``Exception`` (a ``KeyboardInterrupt``, ``SystemExit`` or
                 ``CancelledError`` is the host's crash or cancellation, not the step's failure:
-                nothing is recorded and the task stays running).
+                nothing is recorded and the task stays running), or is
+                ``concurrent.futures.CancelledError`` from a future the host cancelled (not
+                raised by the step's own code).
         """
         if not isinstance(error, Exception):
             if isinstance(error, BaseException):
@@ -795,6 +797,16 @@ class Interpreter(StepHandlers):
             raise ValidationError(
                 f"task_failed() takes the exception the task raised, got {type(error).__name__}: "
                 "report a returned value with task_succeeded()"
+            )
+        if not self._host_sets_step and is_host_cancellation(error):
+            raise ValidationError(
+                f"task_failed() got concurrent.futures.CancelledError for {task!r}: its "
+                "future was cancelled, which is the host's doing, not the step's failure, and "
+                "must not be recorded (the step would fail for good, or lose an attempt, without "
+                "having run to its end). For an attempt cancelled at its deadline, report "
+                "task_failed(task, StepTimeoutError(...)); when the host shuts down, give the "
+                "invocation up, so that the attempt runs again at the next one; the task is "
+                "still running"
             )
         run = self._take(task)
         from_the_step(error)  # the host's frames are not the step's (the engine records none)

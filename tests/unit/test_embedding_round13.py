@@ -455,3 +455,106 @@ def test_a_future_the_step_itself_returns_fails_the_step_as_on_the_engine(which:
 
 async def _keep_loop(coro: Any) -> Any:
     return await coro
+
+
+# -- a cancelled future reported as the step's failure ---------------------------------------
+
+
+@dg.step(retry=dg.Retry(max_attempts=2, initial_delay=1))
+def may_be_cancelled(x: int) -> int:
+    return x + 1
+
+
+@dg.step(retry=dg.Retry.never())
+def raises_cancelled(x: int) -> int:
+    cancelled: cf.Future[int] = cf.Future()
+    cancelled.cancel()
+    return cancelled.result()  # the step's own code raises it
+
+
+@dg.step(retry=dg.Retry.never())
+async def raises_cancelled_async(x: int) -> int:
+    raise cf.CancelledError
+
+
+def _cancel_shape(which: str):  # type: ignore[no-untyped-def]
+    step = {"host": may_be_cancelled, "sync": raises_cancelled}.get(which, raises_cancelled_async)
+    try:
+        return (yield step(1))
+    except dg.StepFailedError as exc:
+        return exc.error_type
+
+
+@pytest.mark.parametrize("mode", _MODES)
+@pytest.mark.parametrize("how", ["cancel", "shutdown", "threadsafe"])
+def test_a_future_the_host_cancelled_is_refused_as_the_step_s_failure(
+    how: str, mode: str, loop: _Loop
+) -> None:
+    interp, store = _start(_cancel_shape, '"host"', mode)
+    refused = 0
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                future: cf.Future[Any]
+                if how == "cancel":  # a deadline enforced on a task not started yet
+                    future = cf.Future()
+                    future.cancel()
+                elif how == "shutdown":  # the host's pool shut down, its queue cancelled
+                    busy = cf.ThreadPoolExecutor(1)
+                    gate = threading.Event()
+                    busy.submit(gate.wait)
+                    future = busy.submit(task.fn, *task.args, **task.kwargs)
+                    busy.shutdown(wait=False, cancel_futures=True)
+                    gate.set()
+                else:
+                    coro = _cancelled_later()
+                    future = asyncio.run_coroutine_threadsafe(coro, loop.loop)
+                    future.cancel()
+                try:
+                    future.result()
+                except Exception as exc:
+                    assert isinstance(exc, cf.CancelledError)
+                    with pytest.raises(dg.ValidationError, match="future was cancelled"):
+                        interp.task_failed(task, exc)
+                    refused += 1
+                assert interp.running == 1
+                assert not interp.pending_updates or mode != "step"
+                interp.task_succeeded(task, task.fn(*task.args, **task.kwargs))
+        else:
+            interp.close()
+            assert action.outcome == rt.Succeeded("2")
+            assert refused == 1
+            assert [op.step_details.attempt for op in store.values() if op.step_details] == [1]
+            return
+
+
+async def _cancelled_later() -> None:
+    await asyncio.sleep(60)
+
+
+@pytest.mark.parametrize("which", ["sync", "async"])
+def test_a_cancelled_error_the_step_raises_is_its_failure_as_on_the_engine(
+    which: str, pool: cf.ThreadPoolExecutor
+) -> None:
+    assert dg.run(_cancel_shape, which) == "CancelledError"
+    interp, store = _start(_cancel_shape, json.dumps(which))
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                if task.is_async:  # asyncio.run keeps it (a loop's future turns it into its own)
+                    future = pool.submit(asyncio.run, task.fn(*task.args, **task.kwargs))
+                else:
+                    future = pool.submit(task.fn, *task.args, **task.kwargs)
+                error = future.exception()
+                assert isinstance(error, cf.CancelledError)
+                interp.task_failed(task, error)
+        else:
+            interp.close()
+            assert action.outcome == rt.Succeeded('"CancelledError"')
+            return
