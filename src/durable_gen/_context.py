@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 __all__ = [
     "CURRENT",
@@ -131,15 +131,21 @@ def in_step(
 
 def is_future(value: object) -> bool:
     """Whether ``value`` is a future (``asyncio.Future`` or ``Task``, ``concurrent.futures.Future``
-    or alike): something that will hold a result, not a result."""
-    try:
-        return (
-            callable(getattr(value, "add_done_callback", None))
-            and callable(getattr(value, "done", None))
-            and callable(getattr(value, "result", None))
-        )
-    except Exception:  # an object whose attributes raise is no future
-        return False
+    or a subclass): something that will hold a result, not a result. Known by the classes'
+    names, not imported (the interpreter imports neither module)."""
+    return any((cls.__module__, cls.__name__) in _FUTURES for cls in type(value).__mro__)
+
+
+#: The future classes of the standard library, by (module, name): C and Python versions.
+_FUTURES: Final = frozenset(
+    {
+        ("concurrent.futures._base", "Future"),
+        ("_asyncio", "Future"),
+        ("_asyncio", "Task"),
+        ("asyncio.futures", "Future"),
+        ("asyncio.tasks", "Task"),
+    }
+)
 
 
 def unawaited_step(value: object) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import dataclasses
 import itertools
 import json
 import random
@@ -557,4 +558,48 @@ def test_a_cancelled_error_the_step_raises_is_its_failure_as_on_the_engine(
         else:
             interp.close()
             assert action.outcome == rt.Succeeded('"CancelledError"')
+            return
+
+
+@dataclasses.dataclass
+class Job:
+    """A value of the workflow's own that merely looks like a future."""
+
+    state: str
+
+    def result(self) -> str:
+        return self.state
+
+    def done(self) -> bool:
+        return True
+
+    def add_done_callback(self, fn: Any) -> None:
+        fn(self)
+
+
+@dg.step
+def submit_job(name: str) -> Job:
+    return Job(f"{name} queued")
+
+
+def _job_shape(name: str):  # type: ignore[no-untyped-def]
+    job = yield submit_job(name)
+    return job.result()
+
+
+def test_a_value_that_only_looks_like_a_future_is_recorded() -> None:
+    """Reported as another process computed it (`run_step_call`): it never passed `task.fn`."""
+    interp, store = _start(_job_shape, '"nightly"')
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                call = interp.step_call(task)
+                assert call is not None
+                interp.task_succeeded(task, Job(f"{call.args[0]} queued"))
+        else:
+            interp.close()
+            assert action.outcome == rt.Succeeded('"nightly queued"')
             return
