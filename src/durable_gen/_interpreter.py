@@ -331,6 +331,25 @@ _CLOSED: Final = (
 )
 
 
+def _by_name(fn: Any) -> Any:
+    """What ``fn``'s module and qualified name lead to in its module (the function a
+    ``@dg.step`` there decorates standing for it), as ``run_step_call`` finds it in another
+    process; None when the name leads nowhere. Another function than ``fn`` (the name rebound,
+    a later definition of the same name) would run there in its place."""
+    found: Any = fn.__globals__
+    try:
+        head, *rest = fn.__qualname__.split(".")
+        found = found[head]
+        for part in rest:
+            found = getattr(found, part)
+    except (KeyError, AttributeError):
+        return None
+    inner = getattr(found, "__wrapped__", None)
+    if isinstance(found, StepFunction) and inner is not None:
+        found = inner
+    return found
+
+
 class Interpreter(StepHandlers):
     """Replays a workflow against its recorded operations and says what to do next.
 
@@ -865,6 +884,7 @@ class Interpreter(StepHandlers):
             or not inspect.isfunction(fn)
             or "<" in fn.__qualname__
             or not fn.__module__
+            or _by_name(fn) is not fn
         ):
             return None
         return StepCall(

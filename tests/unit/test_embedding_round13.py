@@ -603,3 +603,66 @@ def test_a_value_that_only_looks_like_a_future_is_recorded() -> None:
             interp.close()
             assert action.outcome == rt.Succeeded('"nightly queued"')
             return
+
+
+# -- a step whose name leads to another function ---------------------------------------------
+
+
+@dg.step
+def fetch_version(x: int) -> str:
+    return f"v1 {x}"
+
+
+fetch_version_1 = fetch_version
+
+
+@dg.step
+def fetch_version(x: int) -> str:  # a later version under the same name
+    return f"v2 {x}"
+
+
+def plain_helper(x: int) -> str:
+    return f"helper {x}"
+
+
+plain_helper_1 = plain_helper
+
+
+def plain_helper(x: int) -> str:  # redefined
+    return f"helper v2 {x}"
+
+
+def _shadowed(x: int):  # type: ignore[no-untyped-def]
+    a = yield fetch_version_1(x)
+    b = yield fetch_version(x)
+    c = yield dg.Step(plain_helper_1, (x,), name="helper")
+    d = yield dg.Step(plain_helper, (x,), name="helper 2")
+    return [a, b, c, d]
+
+
+@pytest.mark.parametrize("mode", _MODES)
+def test_a_step_whose_name_leads_to_another_function_runs_here(
+    mode: str, pool: cf.ThreadPoolExecutor
+) -> None:
+    expected = ["v1 1", "v2 1", "helper 1", "helper v2 1"]
+    assert dg.run(_shadowed, 1) == expected
+    interp, store = _start(_shadowed, "1", mode)
+    calls: list[str | None] = []
+    while True:
+        action = interp.next_action()
+        if isinstance(action, rt.Flush):
+            interp.observe(rt.apply_updates(store, action.updates, now_ms=0).operations)
+        elif isinstance(action, rt.RunTasks):
+            for task in action.tasks:
+                call = interp.step_call(task)
+                calls.append(call.function.split(":")[1] if call is not None else None)
+                if call is not None:  # what another process finds under that name
+                    value = pool.submit(rt.run_step_call, call).result()
+                else:
+                    value = task.fn(*task.args, **task.kwargs)
+                interp.task_succeeded(task, value)
+        else:
+            interp.close()
+            assert action.outcome == rt.Succeeded(json.dumps(expected, separators=(",", ":")))
+            assert calls == [None, "fetch_version", None, "plain_helper"]
+            return
