@@ -5,8 +5,8 @@ service of a newer API version, or an odd but valid one, may send: members this 
 know on every operation, its details and the event; the operations in any order (children
 before their contexts, the EXECUTION operation anywhere) over pages of zero to three
 operations, empty pages among them; timestamps as boto3 parses them (`datetime`) in
-`GetDurableExecutionState` and checkpoint replies; `UpdatedOperationIds`; and the service's
-transient failures. Every shape ends as on the embedded engine in every checkpointing mode.
+`GetDurableExecutionState` and checkpoint replies, whose operations come in any order too;
+`UpdatedOperationIds`; and the service's transient failures. Every shape ends as on the embedded engine in every checkpointing mode.
 Then a big batch whose checkpoint takes several calls, on an execution stopped in between."""
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ class OddLambda(r10.FakeLambda):
         state["Operations"] = [
             _as_datetimes(_newer(op, self.rng)) for op in state.get("Operations") or []
         ]
+        self.rng.shuffle(state["Operations"])  # children before their contexts, too
         return reply  # type: ignore[no-any-return]
 
 
