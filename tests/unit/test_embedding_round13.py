@@ -666,3 +666,87 @@ def test_a_step_whose_name_leads_to_another_function_runs_here(
             assert action.outcome == rt.Succeeded(json.dumps(expected, separators=(",", ":")))
             assert calls == [None, "fetch_version", None, "plain_helper"]
             return
+
+
+# -- a service's reply built with fields of another type -------------------------------------
+
+
+@dg.step
+def one_step(x: int) -> int:
+    return x
+
+
+def _one_step_shape(x: int):  # type: ignore[no-untyped-def]
+    return (yield one_step(x))
+
+
+def _execution() -> rt.Operation:
+    return rt.Operation(
+        id="exec", type="EXECUTION", status="STARTED", start_timestamp=0,
+        execution_details=rt.ExecutionDetails(input_payload="1"),
+    )  # fmt: skip
+
+
+class HandBuiltService:
+    """A `DurableService` whose replies are built by hand, one field of the wrong type."""
+
+    def __init__(self, wrong: str) -> None:
+        self.wrong = wrong
+        self.store = {"exec": _execution()}
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: list[rt.OperationUpdate]
+    ) -> rt.CheckpointResponse:
+        changed = rt.apply_updates(self.store, updates, now_ms=0).operations
+        state: Any = {
+            "reply of None": None,
+            "reply of a list": changed,
+            "reply of operations None": rt.ExecutionState(operations=None),  # type: ignore[arg-type]
+            "reply of dicts": rt.ExecutionState(operations=msgspec.to_builtins(changed)),
+        }.get(self.wrong, rt.ExecutionState(operations=changed))
+        return rt.CheckpointResponse(checkpoint_token="t1", new_execution_state=state)
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str
+    ) -> rt.ExecutionState:
+        operations: Any = list(self.store.values())
+        if self.wrong == "page of operations None":
+            operations = None
+        elif self.wrong == "page of dicts":
+            operations = msgspec.to_builtins(operations)
+        return rt.ExecutionState(operations=operations)
+
+    def event(self) -> rt.InvocationInput:
+        first: Any = rt.ExecutionState(operations=[], next_marker="rest")
+        if self.wrong == "first page None":
+            first = None
+        elif self.wrong == "first page of dicts":
+            first = rt.ExecutionState(operations=msgspec.to_builtins(list(self.store.values())))
+        return rt.InvocationInput(
+            durable_execution_arn="e", checkpoint_token="t0", initial_execution_state=first
+        )
+
+
+@pytest.mark.parametrize(
+    ("wrong", "named"),
+    [
+        ("reply of None", "checkpoint() reply"),
+        ("reply of a list", "checkpoint() reply"),
+        ("reply of operations None", "checkpoint() reply"),
+        ("reply of dicts", "checkpoint() reply"),
+        ("page of operations None", "get_state() for NextMarker 'rest'"),
+        ("page of dicts", "get_state() for NextMarker 'rest'"),
+        ("first page None", "the first page of the state"),
+        ("first page of dicts", "the first page of the state"),
+    ],
+)
+def test_a_service_reply_built_with_a_field_of_another_type_is_named(
+    wrong: str, named: str
+) -> None:
+    service = HandBuiltService(wrong)
+    with pytest.raises(dg.InvalidInputError, match="a DurableService hands over") as caught:
+        rt.invoke(_one_step_shape, service.event(), service)
+    assert named in str(caught.value)
+    assert rt.invoke(
+        _one_step_shape, HandBuiltService("").event(), HandBuiltService("")
+    ).status == ("SUCCEEDED")
