@@ -27,7 +27,7 @@ Pure: the host passes the function that fetches a page.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Final
 
 from ._errors import InvalidInputError
@@ -183,7 +183,7 @@ def check_page(page: object, what: str) -> None:
 
     Raises:
         InvalidInputError: ``page`` is not an ``ExecutionState``, or its ``operations`` are not
-            a list of ``Operation`` values.
+            a list (a collection) of ``Operation`` values.
     """
     if (
         type(page) is ExecutionState
@@ -195,7 +195,8 @@ def check_page(page: object, what: str) -> None:
         f"is a {type(page).__name__}"
         if not isinstance(page, ExecutionState)
         else f"holds operations={page.operations!r:.80}"
-        if not isinstance(page.operations, list | tuple)
+        if not isinstance(page.operations, Collection)
+        or isinstance(page.operations, str | bytes | Mapping)
         else next(
             (
                 f"holds a {type(op).__name__} among its operations"

@@ -750,3 +750,24 @@ def test_a_service_reply_built_with_a_field_of_another_type_is_named(
     assert rt.invoke(
         _one_step_shape, HandBuiltService("").event(), HandBuiltService("")
     ).status == ("SUCCEEDED")
+
+
+class LenientService(HandBuiltService):
+    """Pages of the store's `dict.values()` and replies of a tuple: collections of operations."""
+
+    def get_state(
+        self, execution_arn: str, checkpoint_token: str, marker: str
+    ) -> rt.ExecutionState:
+        return rt.ExecutionState(operations=self.store.values())  # type: ignore[arg-type]
+
+    def checkpoint(
+        self, execution_arn: str, checkpoint_token: str, updates: list[rt.OperationUpdate]
+    ) -> rt.CheckpointResponse:
+        changed = tuple(rt.apply_updates(self.store, updates, now_ms=0).operations)
+        state = rt.ExecutionState(operations=changed)  # type: ignore[arg-type]
+        return rt.CheckpointResponse(checkpoint_token="t1", new_execution_state=state)
+
+
+def test_pages_of_other_collections_of_operations_are_read() -> None:
+    service = LenientService("")
+    assert rt.invoke(_one_step_shape, service.event(), service).result == "1"
