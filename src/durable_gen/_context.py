@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 __all__ = [
     "CURRENT",
@@ -23,6 +23,8 @@ __all__ = [
     "current",
     "current_step",
     "in_step",
+    "is_future",
+    "is_host_cancellation",
     "is_replaying",
     "unawaited_step",
 ]
@@ -89,19 +91,26 @@ def current_step() -> StepAttempt | None:
 
 
 def in_step(
-    fn: Callable[..., Any], is_async: bool, running: tuple[str, _Attempt]
+    fn: Callable[..., Any],
+    is_async: bool,
+    running: tuple[str, _Attempt],
+    returned: list[Any] | None = None,
 ) -> Callable[..., Any]:
     """``fn``, called with ``STEP`` set to ``running`` (the execution ARN and the attempt): what
     the step logs names its operation and attempt in any host that calls it (a runtime of its
-    own, too)."""
+    own, too). A future the step itself returns is appended to ``returned``: reported as the
+    step's value, it is the step's (unrecordable) result, not a host that forgot to wait."""
     if is_async:
 
         async def call_async(*args: Any, **kwargs: Any) -> Any:
             token = STEP.set(running)
             try:
-                return await fn(*args, **kwargs)
+                value = await fn(*args, **kwargs)
             finally:
                 STEP.reset(token)
+            if returned is not None and is_future(value):
+                returned.append(value)
+            return value
 
         call_async.__wrapped__ = fn  # type: ignore[attr-defined]
         return call_async
@@ -109,12 +118,34 @@ def in_step(
     def call(*args: Any, **kwargs: Any) -> Any:
         token = STEP.set(running)
         try:
-            return fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
         finally:
             STEP.reset(token)
+        if returned is not None and is_future(value):
+            returned.append(value)
+        return value
 
     call.__wrapped__ = fn  # type: ignore[attr-defined]
     return call
+
+
+def is_future(value: object) -> bool:
+    """Whether ``value`` is a future (``asyncio.Future`` or ``Task``, ``concurrent.futures.Future``
+    or a subclass): something that will hold a result, not a result. Known by the classes'
+    names, not imported (the interpreter imports neither module)."""
+    return any((cls.__module__, cls.__name__) in _FUTURES for cls in type(value).__mro__)
+
+
+#: The future classes of the standard library, by (module, name): C and Python versions.
+_FUTURES: Final = frozenset(
+    {
+        ("concurrent.futures._base", "Future"),
+        ("_asyncio", "Future"),
+        ("_asyncio", "Task"),
+        ("asyncio.futures", "Future"),
+        ("asyncio.tasks", "Task"),
+    }
+)
 
 
 def unawaited_step(value: object) -> bool:
@@ -126,6 +157,26 @@ def unawaited_step(value: object) -> bool:
 
 _CALL_ASYNC = "in_step.<locals>.call_async"
 _WRAPPERS = frozenset({"in_step.<locals>.call", _CALL_ASYNC})
+
+
+def is_host_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is ``concurrent.futures.CancelledError`` (an ``Exception``, unlike
+    asyncio's) that did not come out of a step's function: what a cancelled future raises
+    when asked for its result, the host's cancellation of a task, not the step's failure. One
+    the step raised itself passed through ``in_step``'s wrapper, or, run in another process,
+    carries its trace (``run_step_call``)."""
+    kind = type(error)
+    if kind.__name__ != "CancelledError" or not kind.__module__.startswith("concurrent.futures"):
+        return False
+    if "_durable_gen_stack_trace" in getattr(error, "__dict__", {}):  # _failure.REMOTE_TRACE
+        return False
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_qualname in _WRAPPERS and code.co_filename == __file__:
+            return False
+        tb = tb.tb_next
+    return True
 
 
 def from_the_step(error: BaseException) -> None:

@@ -93,7 +93,7 @@ from ._errors import (
 )
 from ._interpreter import Interpreter, check_host_options, check_payload_format
 from ._interpreter_steps import refused_result
-from ._paging import load_operations, read_pages
+from ._paging import check_page, load_operations, read_pages
 from ._plugins import AttemptInfo, Hooks, Plugin
 from ._serdes import Serdes
 from ._service import DurableService, InvocationHandler, conforms, instance_hint
@@ -429,6 +429,9 @@ class _Invocation:
                 "new_execution_state=ExecutionState(operations=<the operations it changed>))"
             )
         state = reply.new_execution_state
+        check_page(
+            state, "the service's checkpoint() reply (CheckpointResponse.new_execution_state)"
+        )
         operations = state.operations
         if reply.checkpoint_token is None:  # paused: these updates are recorded, no more can be
             if self.hooks is not None:

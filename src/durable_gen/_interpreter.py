@@ -87,7 +87,7 @@ from ._commands import (
     _PrevalidatedStep,
     unpartial,
 )
-from ._context import CURRENT, from_the_step, unawaited_step
+from ._context import CURRENT, from_the_step, is_future, is_host_cancellation, unawaited_step
 from ._errors import (
     CallbackFailedError,
     ChildFailedError,
@@ -114,7 +114,7 @@ from ._interpreter_core import (
     plain,
     returned_command,
 )
-from ._interpreter_steps import NOT_STEP_SUBTYPES, StepHandlers
+from ._interpreter_steps import _PLAIN, NOT_STEP_SUBTYPES, StepHandlers
 from ._paging import CheckedOperations, check_operations, check_status
 from ._serdes import Serdes, dumps, loads
 from ._service import serdes_hint
@@ -329,6 +329,25 @@ _CLOSED: Final = (
     "close() only when you give this one up; outcomes reported after close() are dropped, "
     "and the attempts run again there"
 )
+
+
+def _by_name(fn: Any) -> Any:
+    """What ``fn``'s module and qualified name lead to in its module (the function a
+    ``@dg.step`` there decorates standing for it), as ``run_step_call`` finds it in another
+    process; None when the name leads nowhere. Another function than ``fn`` (the name rebound,
+    a later definition of the same name) would run there in its place."""
+    found: Any = fn.__globals__
+    try:
+        head, *rest = fn.__qualname__.split(".")
+        found = found[head]
+        for part in rest:
+            found = getattr(found, part)
+    except (KeyError, AttributeError):
+        return None
+    inner = getattr(found, "__wrapped__", None)
+    if isinstance(found, StepFunction) and inner is not None:
+        found = inner
+    return found
 
 
 class Interpreter(StepHandlers):
@@ -741,8 +760,9 @@ class Interpreter(StepHandlers):
 
         Raises:
             ValidationError: ``task`` is not running (reported twice, or not from here), or
-                ``value`` is the coroutine of an async task's ``fn``, not awaited (the task
-                stays running: report what awaiting it returns).
+                ``value`` is the coroutine of an async task's ``fn``, not awaited, or a future
+                that the task's ``fn`` did not return (a thread pool's, an ``asyncio.Task``):
+                the task stays running; report what awaiting it returns.
         """
         if type(value) is CoroutineType and unawaited_step(value):  # (no call for the rest)
             raise ValidationError(
@@ -751,6 +771,17 @@ class Interpreter(StepHandlers):
                 "loop: asyncio.run, anyio, a portal) and report the value it returns; the task "
                 "is still running"
             )
+        if type(value) not in _PLAIN and is_future(value) and not self._host_sets_step:
+            run = self._running.get(task.id) if isinstance(task, StepTask) else None
+            if run is not None and run.task is task and not any(v is value for v in run.returned):
+                raise ValidationError(
+                    f"task_succeeded() got a {type(value).__name__} for {task!r}: a future "
+                    "that will hold the step's outcome, not its value (its fn did not return "
+                    "it). Wait for it and report what it holds: future.result() once it is "
+                    "done (cf.wait, asyncio.wait), or await it, then task_succeeded(task, "
+                    "value) or task_failed(task, exc) for what it raised; the task is still "
+                    "running"
+                )
         run = self._take(task)
         if run.fiber.alive:
             self._step_returned(run, value)
@@ -762,7 +793,9 @@ class Interpreter(StepHandlers):
             ValidationError: ``task`` is not running (reported twice, or not from here), or
                 ``error`` is not an ``Exception`` (a ``KeyboardInterrupt``, ``SystemExit`` or
                 ``CancelledError`` is the host's crash or cancellation, not the step's failure:
-                nothing is recorded and the task stays running).
+                nothing is recorded and the task stays running), or is
+                ``concurrent.futures.CancelledError`` from a future the host cancelled (not
+                raised by the step's own code).
         """
         if not isinstance(error, Exception):
             if isinstance(error, BaseException):
@@ -783,6 +816,16 @@ class Interpreter(StepHandlers):
             raise ValidationError(
                 f"task_failed() takes the exception the task raised, got {type(error).__name__}: "
                 "report a returned value with task_succeeded()"
+            )
+        if not self._host_sets_step and is_host_cancellation(error):
+            raise ValidationError(
+                f"task_failed() got concurrent.futures.CancelledError for {task!r}: its "
+                "future was cancelled, which is the host's doing, not the step's failure, and "
+                "must not be recorded (the step would fail for good, or lose an attempt, without "
+                "having run to its end). For an attempt cancelled at its deadline, report "
+                "task_failed(task, StepTimeoutError(...)); when the host shuts down, give the "
+                "invocation up, so that the attempt runs again at the next one; the task is "
+                "still running"
             )
         run = self._take(task)
         from_the_step(error)  # the host's frames are not the step's (the engine records none)
@@ -841,6 +884,7 @@ class Interpreter(StepHandlers):
             or not inspect.isfunction(fn)
             or "<" in fn.__qualname__
             or not fn.__module__
+            or _by_name(fn) is not fn
         ):
             return None
         return StepCall(

@@ -110,6 +110,7 @@ class Run:
         "name",
         "op_id",
         "retry",
+        "returned",
         "serdes",
         "started",
         "sub_type",
@@ -149,6 +150,8 @@ class Run:
         self.at_most_once = at_most_once
         self.condition = condition
         self.task: StepTask | None = None
+        #: Futures the running attempt's ``task.fn`` returned (``in_step``): its own result.
+        self.returned: list[Any] = []
         timeout = getattr(cmd, "timeout", None)  # Step's option; conditions and Now have none
         self.timeout: float | None = timeout if isinstance(timeout, float) else None
 
@@ -445,7 +448,8 @@ class StepHandlers(BatchHandlers):
             attempt = StepAttempt(
                 self.execution_arn, run.op_id, run.name, run.attempt, run.fiber.parent_id
             )
-            fn = in_step(fn, is_async, (self.execution_arn, attempt))
+            run.returned = []
+            fn = in_step(fn, is_async, (self.execution_arn, attempt), run.returned)
         task = StepTask(
             id=next(self._ids),
             operation_id=run.op_id,

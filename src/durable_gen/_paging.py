@@ -27,7 +27,7 @@ Pure: the host passes the function that fetches a page.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Final
 
 from ._errors import InvalidInputError
@@ -38,6 +38,7 @@ __all__ = [
     "STATUSES",
     "CheckedOperations",
     "check_operations",
+    "check_page",
     "check_status",
     "load_operations",
     "read_pages",
@@ -131,6 +132,7 @@ def read_pages(
         InvalidInputError: the service repeated a marker or paged on through ``max_pages``
             pages without a new operation, or a page is not an ``ExecutionState``.
     """
+    check_page(first, "the first page of the state (InvocationInput.initial_execution_state)")
     operations = list(first.operations)
     marker = first.next_marker
     seen: set[str] = set()
@@ -165,6 +167,7 @@ def read_pages(
                 "DurableService's get_state() returns ExecutionState(operations=[...], "
                 "next_marker=<the next page's marker, or None>)"
             )
+        check_page(page, f"get_state() for NextMarker {marker!r}")
         operations.extend(page.operations)
         before = len(ids)
         ids.update(op.id for op in page.operations)
@@ -172,6 +175,44 @@ def read_pages(
         marker = page.next_marker
         pages += 1
     return operations
+
+
+def check_page(page: object, what: str) -> None:
+    """Refuse a page of operations built by hand with a field of another type (msgspec does not
+    check the fields of a Struct built in code): ``InvalidInputError`` naming ``what``.
+
+    Raises:
+        InvalidInputError: ``page`` is not an ``ExecutionState``, or its ``operations`` are not
+            a list (a collection) of ``Operation`` values.
+    """
+    if (
+        type(page) is ExecutionState
+        and type(page.operations) is list
+        and all(type(op) is Operation for op in page.operations)
+    ):
+        return
+    problem = (
+        f"is a {type(page).__name__}"
+        if not isinstance(page, ExecutionState)
+        else f"holds operations={page.operations!r:.80}"
+        if not isinstance(page.operations, Collection)
+        or isinstance(page.operations, str | bytes | Mapping)
+        else next(
+            (
+                f"holds a {type(op).__name__} among its operations"
+                for op in page.operations
+                if not isinstance(op, Operation)
+            ),
+            None,
+        )
+    )
+    if problem is None:
+        return
+    raise InvalidInputError(
+        f"{what} {problem}: a DurableService hands over ExecutionState(operations=[Operation, "
+        "...], next_marker=...), an empty list when there are none; a page kept as JSON "
+        "becomes one with msgspec.convert(data, ExecutionState)"
+    )
 
 
 class CheckedOperations(list[Operation]):

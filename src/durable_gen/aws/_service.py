@@ -85,6 +85,9 @@ _PERMANENT_CODES: Final = frozenset(
 _ACCESS_DENIED_CODES: Final = frozenset(
     {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}
 )
+#: Statuses of the EXECUTION operation in a checkpoint reply that mean it ended from outside
+#: its code (``StopDurableExecution``, its timeout) while the invocation ran.
+_ENDED_FROM_OUTSIDE: Final = frozenset({"STOPPED", "TIMED_OUT"})
 #: How the service words a stale or unknown checkpoint token.
 _STALE_TOKEN_PREFIX: Final = "Invalid checkpoint token"
 
@@ -354,7 +357,9 @@ class LambdaService:
         A batch of more than ``MAX_UPDATES_PER_CALL`` updates or ``MAX_BYTES_PER_CALL`` bytes
         goes out in several calls, in order, each with the token the one before returned (an
         update larger than that alone goes in a call of its own); the reply joins theirs. If a
-        later call fails, the earlier ones are recorded: a prefix of the batch, in order.
+        later call fails, the earlier ones are recorded: a prefix of the batch, in order. A reply
+        showing the execution stopped or timed out ends the batch there: nothing more is sent,
+        and the reply joins those of the calls made.
 
         Raises:
             InvalidCheckpointTokenError: the token is not the newest one.
@@ -392,6 +397,10 @@ class LambdaService:
                     state, functools.partial(self.get_state, execution_arn, token)
                 )
             changed.update((op.id, op) for op in operations)
+            if n < len(calls) and any(
+                op.type == "EXECUTION" and op.status in _ENDED_FROM_OUTSIDE for op in operations
+            ):
+                break  # stopped or timed out meanwhile: the rest would be refused
         return CheckpointResponse(
             checkpoint_token=token,
             new_execution_state=ExecutionState(operations=list(changed.values())),
