@@ -1521,23 +1521,46 @@ def _bindings(target: Any, owner: type | None) -> dict[Any, Any]:
     """What the type variables of a method's annotations stand for: ``typing.Self`` for its
     class, and a generic class's TypeVars for the type arguments of the instance it is bound
     to (``Store[Order]()``) or of the generic bases of its class (``class Orders(Store[Order])``),
-    as type checkers bind them. Empty for a function of no class."""
+    as type checkers bind them. Empty for a function of no class.
+
+    Each class's TypeVars are bound on their own, from what the class below it gives them: a
+    subclass may use the same TypeVar for another type (``class Wrap(Store[list[T]],
+    Generic[T])``) or swap them (``class Flipped(Pair[V, K], Generic[K, V])``), and a method
+    reads them as the class that defines it sees them."""
     if owner is None:
         return {}
-    found: dict[Any, Any] = {typing.Self: owner}
+    scopes: dict[Any, dict[Any, Any]] = {}
     made_as = getattr(getattr(target, "__self__", None), "__orig_class__", None)
     if made_as is not None:  # Store[Order](): its own type arguments
         origin = typing.get_origin(made_as)
         params = getattr(origin, "__parameters__", ())
-        found.update(zip(params, typing.get_args(made_as), strict=False))
+        scopes[origin] = dict(zip(params, typing.get_args(made_as), strict=False))
     for klass in owner.__mro__:  # most derived first: a base's arguments may be its TypeVars
+        given = scopes.get(klass, {})
         for base in vars(klass).get("__orig_bases__", ()):
-            params = getattr(typing.get_origin(base), "__parameters__", ())
+            origin = typing.get_origin(base)
+            params = getattr(origin, "__parameters__", ())
             args = typing.get_args(base)
-            if len(params) == len(args):
-                for param, arg in zip(params, args, strict=True):
-                    found.setdefault(param, _substitute(arg, found))
+            if origin is not None and origin not in scopes and len(params) == len(args):
+                scopes[origin] = {
+                    param: _substitute(arg, given) for param, arg in zip(params, args, strict=True)
+                }
+    # Self is the instance's class, with its type arguments when it was made with them
+    found: dict[Any, Any] = {typing.Self: owner if made_as is None else made_as}
+    found.update(scopes.get(_defining_class(target, owner), {}))
     return found
+
+
+def _defining_class(target: Any, owner: type) -> type:
+    """The class of ``owner``'s MRO whose body defines the method ``target`` (``owner`` when
+    none is found)."""
+    func = getattr(target, "__func__", target)
+    name = getattr(func, "__name__", None)
+    for klass in owner.__mro__:
+        held = vars(klass).get(name) if isinstance(name, str) else None
+        if held is func or getattr(held, "__func__", None) is func:
+            return klass
+    return owner
 
 
 def _substitute(annotation: Any, bindings: dict[Any, Any]) -> Any:
