@@ -81,6 +81,7 @@ __all__ = [
     "item_types",
     "reader",
     "result_reader",
+    "overload_note",
     "result_type",
     "undecodable",
     "wrapped_by",
@@ -1616,6 +1617,28 @@ def _hints_one_by_one(
                 one, globalns=module, localns=local, include_extras=True
             )[name]
     return hints
+
+
+def overload_note(fn: Any) -> str:
+    """What to do when ``fn`` (a step's or an item's function) is overloaded, whose result is
+    read in the type its implementation declares, not in the overload a call matches (type
+    checkers type the call by the overload): an empty string for any other function."""
+    target = getattr(fn, "fn", fn)
+    while isinstance(target, functools.partial):
+        target = getattr(target.func, "fn", target.func)
+    target = inspect.unwrap(getattr(target, "__func__", target))
+    try:
+        overloaded = bool(typing.get_overloads(target))
+    except Exception:  # not a function typing registers overloads for
+        overloaded = False
+    if not overloaded:
+        return ""
+    name = getattr(target, "__name__", "the function")
+    return (
+        f" ({name} is overloaded: its result is read in the type its implementation declares, "
+        "not in the overload its arguments match, which is what type checkers give the yield; "
+        f"make the step a function that declares one overload's result type and calls {name})"
+    )
 
 
 def result_type(fn: Any) -> Any:

@@ -41,6 +41,7 @@ from ._batch import BatchItem, BatchResult, decide
 from ._codec import (
     decode_batch,
     item_types,
+    overload_note,
     parse_json,
     reader,
     result_type,
@@ -855,8 +856,10 @@ def _unreadable_items(cmd: Map[Any] | Parallel[Any], sub_type: str) -> Serializa
         which = f"{sub_type} {cmd.name!r}" if cmd.name is not None else f"the unnamed {sub_type}"
         problem = undecodable(reader(type_), f"an item's result of {which}")
         if problem is not None:
+            note = overload_note(cmd.fn) if isinstance(cmd, Map) else ""
             return SerializationError(
-                f"{problem}. The {sub_type} was not started: its result could not be read back"
+                f"{problem}{note}. The {sub_type} was not started: its result could not be "
+                "read back"
             )
     return None
 

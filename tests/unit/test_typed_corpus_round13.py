@@ -13,8 +13,9 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, overload
 
 import pytest
 
@@ -227,3 +228,63 @@ def test_a_generic_method_of_a_subclass_run_as_a_workflow_gets_its_input_typed(
     got = dg.run(ListRelay[Item]().run, [item(1)], payload_format=payload_format)
     assert got == [[item(1)]]
     assert type(got[0][0]) is Item
+
+
+# --- an overloaded function as a step ---------------------------------------------------------
+
+
+@overload
+def parse(raw: int) -> date: ...
+@overload
+def parse(raw: str) -> Decimal: ...
+def parse(raw: int | str) -> date | Decimal:
+    return date(2024, 1, raw) if isinstance(raw, int) else Decimal(raw)
+
+
+def parse_date(raw: int) -> date:
+    return parse(raw)
+
+
+def parse_one(_: None) -> dg.Workflow[date]:
+    return (yield from dg.Step(parse, (3,), name="parse"))
+
+
+def parse_all(_: None) -> dg.Workflow[list[date]]:
+    return (yield from dg.Map(parse, [1, 2], name="parse all")).results()
+
+
+def parse_one_declared(_: None) -> dg.Workflow[date]:
+    return (yield from dg.Step(parse_date, (3,), name="parse"))
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_an_overloaded_step_refused_for_its_implementations_type_says_so(
+    payload_format: Any,
+) -> None:
+    # the checkers type Step(parse, (3,)) by the overload (a date); the implementation's
+    # date | Decimal is a union no payload is read into: the error says where the type came
+    # from and what to do, not only how to change the union
+    run = TestRunner(payload_format=payload_format).run(parse_one, None)
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_message is not None
+    assert "parse is overloaded" in run.error.error_message, run.error.error_message
+    assert "The step was not run" in run.error.error_message
+    batch = TestRunner(payload_format=payload_format).run(parse_all, None)
+    assert batch.status == "FAILED"
+    assert batch.error is not None and batch.error.error_message is not None
+    assert "parse is overloaded" in batch.error.error_message, batch.error.error_message
+    fixed = TestRunner(payload_format=payload_format).run(parse_one_declared, None)
+    assert fixed.result() == date(2024, 1, 3)
+
+
+def test_other_refused_steps_do_not_speak_of_overloads() -> None:
+    def both(raw: int) -> date | Decimal:
+        return date(2024, 1, raw)
+
+    def wf(_: None) -> dg.Workflow[object]:
+        return (yield from dg.Step(both, (3,), name="both"))
+
+    run = TestRunner().run(wf, None)
+    assert run.status == "FAILED"
+    assert run.error is not None and run.error.error_message is not None
+    assert "overloaded" not in run.error.error_message
