@@ -904,6 +904,8 @@ def _make_reader(type_: Any) -> Reader:
             typed = msgspec.json.Decoder(as_decoded, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
         return _unsupported_reader(type_, exc)
+    except NameError as exc:  # a field's annotation names a class its module does not hold
+        return _unresolved_field_reader(type_, exc)
     unbuildable = _always_unbuildable(as_decoded)  # a plain class: said once, here
     if unbuildable is not None:
         return _unsupported_reader(type_, TypeError(unbuildable))
@@ -951,6 +953,22 @@ def _as_plain_json(value: Any, as_decoded: Any, refused: Exception) -> Any:
     except Exception:
         raise refused from None
     return msgspec.convert(plain, as_decoded, dec_hook=_dec_hook, str_keys=True)
+
+
+def _unresolved_field_reader(type_: Any, exc: NameError) -> Reader:
+    """A reader for a declared type holding a class whose field annotations name a class that
+    cannot be found when they are read (text, under ``from __future__ import annotations``, read
+    with the names of the class's module): each read says which, and what to do."""
+    name = getattr(exc, "name", None)
+    named = f"{name!r}" if name else "a name"
+    return Unreadable(
+        f"values cannot be decoded into the declared type {_type_name(type_)}: a field's "
+        f"annotation of a class it holds names {named}, which is not found in that class's "
+        "module (a class defined inside a function, under `from __future__ import "
+        "annotations`, whose fields are read with the names of its module only; or a name "
+        "imported only under `if TYPE_CHECKING:`): define the classes its fields name at "
+        "module level and import them at run time, or annotate it Any to get plain JSON"
+    )
 
 
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -288,3 +289,64 @@ def test_other_refused_steps_do_not_speak_of_overloads() -> None:
     assert run.status == "FAILED"
     assert run.error is not None and run.error.error_message is not None
     assert "overloaded" not in run.error.error_message
+
+
+# --- a class whose field names a class defined beside it inside a function -------------------
+
+
+def local_classes() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    @dataclass
+    class Part:
+        price: Decimal
+
+    @dataclass
+    class Assembly:
+        part: Part  # text under `from __future__ import annotations`: "Part"
+        on: date
+
+    def build(n: int) -> Assembly:
+        return Assembly(Part(Decimal(n)), date(2024, 1, n))
+
+    def sub(n: int) -> dg.Workflow[Assembly]:
+        yield from dg.Wait(seconds=1)
+        return Assembly(Part(Decimal(n)), date(2024, 1, n))
+
+    def as_step(_: None) -> dg.Workflow[str]:
+        try:
+            yield from dg.Step(build, (1,), name="build")
+        except dg.StepFailedError as exc:
+            return f"{exc.error_type}: {exc.error_message}"
+        return "read"
+
+    def as_child(_: None) -> dg.Workflow[str]:
+        try:
+            yield from dg.Child(sub, (1,), name="sub")
+        except dg.SerializationError as exc:
+            return f"SerializationError: {exc}"
+        return "read"
+
+    def as_map(_: None) -> dg.Workflow[str]:
+        try:
+            yield from dg.Map(build, [1, 2], name="builds")
+        except dg.SerializationError as exc:
+            return f"SerializationError: {exc}"
+        return "read"
+
+    return as_step, as_child, as_map
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2])
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_local_class_whose_field_names_another_local_class_is_refused_with_advice(
+    payload_format: Any, kind: int
+) -> None:
+    # msgspec reads the field's text "Part" with the module's names: it raised a bare
+    # NameError from inside the codec, which failed the execution
+    workflow = local_classes()[kind]
+    run = TestRunner(payload_format=payload_format).run(workflow, None)
+    assert run.status == "SUCCEEDED", run.error
+    message = run.result()
+    # (under "aws" a step's error type is recorded under AWS's name for it)
+    assert message.split(": ")[0].endswith(("SerializationError", "SerDesError")), message
+    assert "'Part'" in message and "module level" in message, message
+    assert "was not run" in message or "not started" in message, message
