@@ -388,6 +388,19 @@ def _protocol_in(type_: Any) -> Any:
     return None
 
 
+def _unpacked_in(type_: Any) -> Any:
+    """The first unpacked part of a tuple ``type_`` holds at any depth (``*tuple[int, ...]``,
+    ``Unpack[tuple[int, ...]]``), which msgspec takes for the tuple itself or refuses; else
+    None."""
+    for arg in typing.get_args(type_):
+        if getattr(arg, "__unpacked__", False) or typing.get_origin(arg) is typing.Unpack:
+            return arg
+        found = _unpacked_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
 _encoder: Final = msgspec.json.Encoder(enc_hook=_enc_hook)
 _untyped: Final = msgspec.json.Decoder()
 
@@ -895,6 +908,10 @@ def _make_reader(type_: Any) -> Reader:
     protocol = _protocol_in(type_)
     if protocol is not None:  # msgspec would say only "decoding into X is unsupported"
         return _unsupported_reader(type_, TypeError(_protocol_problem(protocol)))
+    unpacked = _unpacked_in(type_)
+    if unpacked is not None:  # msgspec reads *tuple[int, ...] as one tuple member
+        shown = repr(unpacked) if str(unpacked).startswith("*") else f"*{unpacked.__args__[0]}"
+        return _unsupported_reader(type_, TypeError(f"Type {shown!r} is not supported"))
     as_decoded = type_
     try:
         try:
@@ -993,6 +1010,12 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
             "its lengths to str, bytes and collections, pattern to str and tz to datetime and "
             "time: a Decimal, a date or a UUID takes none of them. Drop the constraint and "
             "check the value in your code, or declare a type that takes it"
+        )
+    elif problem.startswith("Type '*"):  # tuple[date, *tuple[int, ...]]: an unpacked part
+        advice = (
+            "a tuple with an unpacked part (tuple[date, *tuple[int, ...]]) is not read back: "
+            "hold the variable part as one member (tuple[date, tuple[int, ...]]), or declare "
+            "a NamedTuple, a dataclass or a list"
         )
     elif problem.startswith("decoding into"):
         advice = (

@@ -350,3 +350,50 @@ def test_a_local_class_whose_field_names_another_local_class_is_refused_with_adv
     assert message.split(": ")[0].endswith(("SerializationError", "SerDesError")), message
     assert "'Part'" in message and "module level" in message, message
     assert "was not run" in message or "not started" in message, message
+
+
+# --- a tuple with an unpacked part ------------------------------------------------------------
+
+Row = tuple[date, *tuple[int, ...]]
+INVOKED: list[int] = []
+
+
+def row_of(n: int) -> Any:
+    INVOKED.append(n)
+    return (date(2024, 1, 1), n, n)
+
+
+def row_by_invoke(_: None) -> dg.Workflow[str]:
+    try:
+        yield dg.Invoke("rows", 1, result_type=Row)
+    except dg.ValidationError as exc:
+        return f"ValidationError: {exc}"
+    return "invoked"
+
+
+def row_step(n: int) -> Row:
+    return (date(2024, 1, 1), n, n)
+
+
+def row_by_step(_: None) -> dg.Workflow[str]:
+    try:
+        yield dg.Step(row_step, (1,), name="row")
+    except dg.StepFailedError as exc:
+        return f"{exc.error_type}: {exc.error_message}"
+    return "read"
+
+
+def test_a_result_type_holding_an_unpacked_tuple_is_refused_before_invoking() -> None:
+    # msgspec read *tuple[int, ...] as one tuple member: the Invoke was accepted, the function
+    # invoked, and its result refused as "does not fit" (Expected `array`, got `int`)
+    INVOKED.clear()
+    message = dg.run(row_by_invoke, None, functions={"rows": row_of})
+    assert message.startswith("ValidationError: "), message
+    assert "unpacked part" in message, message
+    assert INVOKED == []
+
+
+def test_a_step_declared_with_an_unpacked_tuple_says_what_to_declare() -> None:
+    message = dg.run(row_by_step, None)
+    assert "unpacked part" in message and "tuple[date, tuple[int, ...]]" in message, message
+    assert "The step was not run" in message
