@@ -1300,6 +1300,16 @@ _NO_VALUE: Final = frozenset(
 _types: dict[Any, tuple[Any, Any]] = {}
 
 
+def _names_no_type(arg: Any) -> bool:
+    """Whether a type argument is a type variable (``T``, ``Self``, or a TypeVarTuple, also
+    unpacked: ``tuple[*Ts]``), which names no type to read a value into."""
+    if isinstance(arg, (typing.TypeVar, typing.TypeVarTuple)) or arg is typing.Self:
+        return True
+    return typing.get_origin(arg) is typing.Unpack and any(
+        isinstance(a, typing.TypeVarTuple) for a in typing.get_args(arg)
+    )
+
+
 def _normalise(annotation: Any) -> Any:
     """The value type an annotation declares (rule 5)."""
     if annotation is None:
@@ -1336,9 +1346,7 @@ def _normalise(annotation: Any) -> Any:
             abc.Coroutine,
         ):
             return Any
-        if any(
-            isinstance(a, typing.TypeVar) or a is typing.Self for a in typing.get_args(annotation)
-        ):
+        if any(_names_no_type(a) for a in typing.get_args(annotation)):
             return Any
     elif annotation in _NO_VALUE:
         return Any

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import Any, Generic, Self, TypeVar, TypeVarTuple, Unpack, overload
 
 import pytest
 
@@ -397,3 +397,33 @@ def test_a_step_declared_with_an_unpacked_tuple_says_what_to_declare() -> None:
     message = dg.run(row_by_step, None)
     assert "unpacked part" in message and "tuple[date, tuple[int, ...]]" in message, message
     assert "The step was not run" in message
+
+
+# --- a step generic in a TypeVarTuple ---------------------------------------------------------
+
+Ts = TypeVarTuple("Ts")
+
+
+def row(*values: *Ts) -> tuple[*Ts]:
+    return values
+
+
+def unpacked_row(*values: Unpack[Ts]) -> tuple[Unpack[Ts]]:  # noqa: UP044 (the other spelling)
+    return values
+
+
+def rows(_: None) -> dg.Workflow[list[object]]:
+    first = yield from dg.Step(row, (1, "a", date(2024, 1, 1)), name="row")
+    second = yield from dg.Step(unpacked_row, (2, "b"), name="unpacked row")
+    yield from dg.Wait(seconds=1)
+    return [first, second]
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_step_generic_in_a_type_var_tuple_returns_plain_json_as_a_type_var_does(
+    payload_format: Any,
+) -> None:
+    # it was refused before it ran: "Type '*Ts' is not supported"
+    run = TestRunner(payload_format=payload_format).run(rows, None)
+    assert run.status == "SUCCEEDED", run.error
+    assert run.result() == [[1, "a", "2024-01-01"], [2, "b"]]
