@@ -1587,11 +1587,22 @@ def _bindings(target: Any, owner: type | None) -> dict[Any, Any]:
         scopes[origin] = dict(zip(params, typing.get_args(made_as), strict=False))
     for klass in owner.__mro__:  # most derived first: a base's arguments may be its TypeVars
         given = scopes.get(klass, {})
-        for base in vars(klass).get("__orig_bases__", ()):
-            origin = typing.get_origin(base)
+        bases = [
+            (typing.get_origin(b), typing.get_args(b))
+            for b in vars(klass).get("__orig_bases__", ())
+        ]
+        # a generic pydantic model's Page[Line] is a class of its own, which says what it
+        # parametrises in its metadata rather than in __orig_bases__
+        made_from = vars(klass).get("__pydantic_generic_metadata__")
+        if isinstance(made_from, dict) and made_from.get("origin") is not None:
+            bases.append((made_from["origin"], tuple(made_from.get("args") or ())))
+        for base in klass.__bases__:  # Page[list[U]] under class Pages(Page[list[U]]): U
+            held = vars(base).get("__pydantic_generic_metadata__")
+            if isinstance(held, dict) and held.get("origin") is not None and base not in scopes:
+                scopes[base] = {p: given[p] for p in held.get("parameters", ()) if p in given}
+        for origin, args in bases:
             params = getattr(origin, "__parameters__", ())
-            args = typing.get_args(base)
-            if origin is not None and origin not in scopes and len(params) == len(args):
+            if origin is not None and origin not in scopes and args and len(params) == len(args):
                 scopes[origin] = {
                     param: _substitute(arg, given) for param, arg in zip(params, args, strict=True)
                 }

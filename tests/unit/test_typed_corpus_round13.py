@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar, TypeVarTuple, Unpack, overload
 
+import pydantic
 import pytest
 
 import durable_gen as dg
@@ -427,3 +428,47 @@ def test_a_step_generic_in_a_type_var_tuple_returns_plain_json_as_a_type_var_doe
     run = TestRunner(payload_format=payload_format).run(rows, None)
     assert run.status == "SUCCEEDED", run.error
     assert run.result() == [[1, "a", "2024-01-01"], [2, "b"]]
+
+
+# --- methods of a generic pydantic model -------------------------------------------------------
+
+
+class Page(pydantic.BaseModel, Generic[T]):
+    items: list[T]
+
+    def first(self, n: int) -> T:
+        return self.items[0]
+
+    def every(self, n: int) -> list[T]:
+        return self.items
+
+
+class ItemPage(Page[Item]):
+    pass
+
+
+class Nested(Page[list[V]], Generic[V]):
+    pass
+
+
+def pages(_: None) -> dg.Workflow[list[str]]:
+    one = item(1)
+    got: list[object] = []
+    got.append((yield from dg.Step(Page[Item](items=[one]).first, (1,), name="first")))
+    got += yield from dg.Step(Page[Item](items=[one]).every, (1,), name="every")
+    got.append((yield from dg.Step(ItemPage(items=[one]).first, (1,), name="subclass")))
+    nested = yield from dg.Step(Nested[Item](items=[[one]]).first, (1,), name="nested")
+    got += nested
+    yield from dg.Wait(seconds=1)
+    return [type(value).__name__ for value in got]  # the types the workflow received
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_a_generic_pydantic_models_methods_get_its_type_arguments(payload_format: Any) -> None:
+    # Page[Item] is a class pydantic makes, which keeps its arguments in its own metadata: the
+    # methods' T named no type, and their results came back as dicts
+    run = TestRunner(payload_format=payload_format).run(pages, None)
+    assert run.status == "SUCCEEDED", run.error
+    assert run.result() == ["Item"] * 4
+    report = replay(pages, run.export())
+    assert report.ok and report.result == ["Item"] * 4, report.message
