@@ -472,3 +472,40 @@ def test_a_generic_pydantic_models_methods_get_its_type_arguments(payload_format
     assert run.result() == ["Item"] * 4
     report = replay(pages, run.export())
     assert report.ok and report.result == ["Item"] * 4, report.message
+
+
+# --- an object whose __call__ is a generator function, as a Map function or a branch ----------
+
+
+class Wrapping(Generic[T]):
+    def __call__(self, value: T) -> dg.Workflow[list[T]]:
+        yield from dg.Wait(seconds=1)
+        return [value]
+
+
+class Fixed:
+    def __call__(self) -> dg.Workflow[Item]:
+        yield from dg.Wait(seconds=1)
+        return item(9)
+
+
+def callable_objects(_: None) -> dg.Workflow[list[str]]:
+    child = yield from dg.Child(Wrapping[Item](), (item(1),), name="child")
+    mapped = yield from dg.Map(Wrapping[Item](), [item(2), item(3)], name="map")
+    branches = yield from dg.Parallel([Fixed(), dg.Branch(Fixed(), name="named")], name="par")
+    got = [*child, *(one for batch in mapped.results() for one in batch), *branches.results()]
+    return [type(value).__name__ for value in got]
+
+
+@pytest.mark.parametrize("payload_format", ["json", "aws"])
+def test_an_object_with_a_generator_call_runs_as_a_child_workflow_in_a_map_and_a_parallel(
+    payload_format: Any,
+) -> None:
+    # Child ran it as a workflow, but Map and Parallel ran it as one step, whose result (a
+    # generator) failed every item: "the function only returned a sub-workflow"
+    run = TestRunner(payload_format=payload_format).run(callable_objects, None)
+    assert run.status == "SUCCEEDED", run.error
+    assert run.result() == ["Item"] * 5
+    assert [op.sub_type for op in run.operations(type="CONTEXT")].count("MapIteration") == 2
+    report = replay(callable_objects, run.export())
+    assert report.ok and report.result == ["Item"] * 5, report.message
