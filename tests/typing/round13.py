@@ -2,7 +2,9 @@
 the other files here do not hold: methods of generic classes whose subclasses give their type
 variables on (the same TypeVar for another type, ``class Listed(Repo[list[T]], Generic[T])``,
 and two swapped, ``class Flipped(Pairs[V, K], Generic[K, V])``), ``-> Self`` on an instance of a
-generic dataclass made with its type argument, a generic class's method run as a workflow,
+generic dataclass made with its type argument, a method of a generic pydantic model, an object
+whose ``__call__`` is a generic workflow as a ``Map`` function, a generic class's method run as
+a workflow,
 classmethod and staticmethod steps and workflows, an overloaded function as a step, a
 Protocol-typed dependency bound with ``functools.partial``, a ``WaitForCondition`` whose check
 is a bound method over a Struct state, a ``Map`` over NamedTuples returning them, a ``Parallel``
@@ -40,6 +42,7 @@ from typing import (
 )
 
 import msgspec
+import pydantic
 
 import durable_gen as dg
 
@@ -160,6 +163,21 @@ class Catalog:
     @staticmethod
     def perms(n: int) -> Perm:
         return Perm(n)
+
+
+class Page(pydantic.BaseModel, Generic[T]):
+    items: list[T]
+
+    def first(self, n: int) -> T:
+        return self.items[0]
+
+
+class Wrapping(Generic[T]):
+    """An object whose ``__call__`` is a workflow: a Map function, a branch, a child."""
+
+    def __call__(self, value: T) -> dg.Workflow[list[T]]:
+        yield from dg.Wait(seconds=1)
+        return [value]
 
 
 # --- other callables ---------------------------------------------------------------------------
@@ -341,6 +359,14 @@ def round13(n: int) -> dg.Workflow[list[str]]:
         got_when,
         datetime(2024, 2, 29, 12, tzinfo=timezone(timedelta(hours=5, minutes=30))),
     )
+
+    first = yield from dg.Step(Page[Order](items=[make_order(n)]).first, (n,), name="page")
+    assert_type(first, Order)
+    wrong += _wrong("page first", first, make_order(n))
+
+    wrapped = yield from dg.Map(Wrapping[Order](), [make_order(1), make_order(2)], name="wrap")
+    assert_type(wrapped, dg.BatchResult[list[Order]])
+    wrong += _wrong("wrapped", wrapped.results(), [[make_order(1)], [make_order(2)]])
 
     invoked_flags = yield from dg.Invoke("flags", Perm.READ, name="flags", result_type=Perm)
     assert_type(invoked_flags, Perm)
