@@ -509,3 +509,18 @@ def test_an_object_with_a_generator_call_runs_as_a_child_workflow_in_a_map_and_a
     assert [op.sub_type for op in run.operations(type="CONTEXT")].count("MapIteration") == 2
     report = replay(callable_objects, run.export())
     assert report.ok and report.result == ["Item"] * 5, report.message
+
+
+def invoke_wrapping(_: None) -> dg.Workflow[list[Item]]:
+    return (yield from dg.Invoke("wrap", item(4), result_type=list[Item]))
+
+
+def test_an_object_with_a_generator_call_served_by_name_is_refused_where_registered() -> None:
+    # it was called as a plain function, and its result (the generator) failed the Invoke with
+    # "a value of type generator cannot be written as a payload ... return list(value)"
+    with pytest.raises(dg.ValidationError, match=r"Register its bound method \(Wrapping"):
+        dg.run(invoke_wrapping, None, functions={"wrap": Wrapping[Item]()})
+    with pytest.raises(dg.ValidationError, match=r"__call__ is a generator function"):
+        TestRunner(functions={"wrap": Wrapping[Item]()})
+    got = dg.run(invoke_wrapping, None, functions={"wrap": Wrapping[Item]().__call__})
+    assert got == [item(4)] and type(got[0]) is Item
