@@ -81,6 +81,7 @@ __all__ = [
     "item_types",
     "reader",
     "result_reader",
+    "overload_note",
     "result_type",
     "undecodable",
     "wrapped_by",
@@ -382,6 +383,19 @@ def _protocol_in(type_: Any) -> Any:
         return type_
     for arg in typing.get_args(type_):
         found = _protocol_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unpacked_in(type_: Any) -> Any:
+    """The first unpacked part of a tuple ``type_`` holds at any depth (``*tuple[int, ...]``,
+    ``Unpack[tuple[int, ...]]``), which msgspec takes for the tuple itself or refuses; else
+    None."""
+    for arg in typing.get_args(type_):
+        if getattr(arg, "__unpacked__", False) or typing.get_origin(arg) is typing.Unpack:
+            return arg
+        found = _unpacked_in(arg)
         if found is not None:
             return found
     return None
@@ -894,6 +908,10 @@ def _make_reader(type_: Any) -> Reader:
     protocol = _protocol_in(type_)
     if protocol is not None:  # msgspec would say only "decoding into X is unsupported"
         return _unsupported_reader(type_, TypeError(_protocol_problem(protocol)))
+    unpacked = _unpacked_in(type_)
+    if unpacked is not None:  # msgspec reads *tuple[int, ...] as one tuple member
+        shown = repr(unpacked) if str(unpacked).startswith("*") else f"*{unpacked.__args__[0]}"
+        return _unsupported_reader(type_, TypeError(f"Type {shown!r} is not supported"))
     as_decoded = type_
     try:
         try:
@@ -903,6 +921,8 @@ def _make_reader(type_: Any) -> Reader:
             typed = msgspec.json.Decoder(as_decoded, dec_hook=_dec_hook).decode
     except TypeError as exc:  # a type msgspec cannot decode into (a union of two dataclasses)
         return _unsupported_reader(type_, exc)
+    except NameError as exc:  # a field's annotation names a class its module does not hold
+        return _unresolved_field_reader(type_, exc)
     unbuildable = _always_unbuildable(as_decoded)  # a plain class: said once, here
     if unbuildable is not None:
         return _unsupported_reader(type_, TypeError(unbuildable))
@@ -952,6 +972,22 @@ def _as_plain_json(value: Any, as_decoded: Any, refused: Exception) -> Any:
     return msgspec.convert(plain, as_decoded, dec_hook=_dec_hook, str_keys=True)
 
 
+def _unresolved_field_reader(type_: Any, exc: NameError) -> Reader:
+    """A reader for a declared type holding a class whose field annotations name a class that
+    cannot be found when they are read (text, under ``from __future__ import annotations``, read
+    with the names of the class's module): each read says which, and what to do."""
+    name = getattr(exc, "name", None)
+    named = f"{name!r}" if name else "a name"
+    return Unreadable(
+        f"values cannot be decoded into the declared type {_type_name(type_)}: a field's "
+        f"annotation of a class it holds names {named}, which is not found in that class's "
+        "module (a class defined inside a function, under `from __future__ import "
+        "annotations`, whose fields are read with the names of its module only; or a name "
+        "imported only under `if TYPE_CHECKING:`): define the classes its fields name at "
+        "module level and import them at run time, or annotate it Any to get plain JSON"
+    )
+
+
 def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
     """A reader for a declared type no payload can be decoded into: each read says why."""
     problem = str(exc)
@@ -974,6 +1010,12 @@ def _unsupported_reader(type_: Any, exc: TypeError) -> Reader:
             "its lengths to str, bytes and collections, pattern to str and tz to datetime and "
             "time: a Decimal, a date or a UUID takes none of them. Drop the constraint and "
             "check the value in your code, or declare a type that takes it"
+        )
+    elif problem.startswith("Type '*"):  # tuple[date, *tuple[int, ...]]: an unpacked part
+        advice = (
+            "a tuple with an unpacked part (tuple[date, *tuple[int, ...]]) is not read back: "
+            "hold the variable part as one member (tuple[date, tuple[int, ...]]), or declare "
+            "a NamedTuple, a dataclass or a list"
         )
     elif problem.startswith("decoding into"):
         advice = (
@@ -1258,6 +1300,16 @@ _NO_VALUE: Final = frozenset(
 _types: dict[Any, tuple[Any, Any]] = {}
 
 
+def _names_no_type(arg: Any) -> bool:
+    """Whether a type argument is a type variable (``T``, ``Self``, or a TypeVarTuple, also
+    unpacked: ``tuple[*Ts]``), which names no type to read a value into."""
+    if isinstance(arg, (typing.TypeVar, typing.TypeVarTuple)) or arg is typing.Self:
+        return True
+    return typing.get_origin(arg) is typing.Unpack and any(
+        isinstance(a, typing.TypeVarTuple) for a in typing.get_args(arg)
+    )
+
+
 def _normalise(annotation: Any) -> Any:
     """The value type an annotation declares (rule 5)."""
     if annotation is None:
@@ -1294,9 +1346,7 @@ def _normalise(annotation: Any) -> Any:
             abc.Coroutine,
         ):
             return Any
-        if any(
-            isinstance(a, typing.TypeVar) or a is typing.Self for a in typing.get_args(annotation)
-        ):
+        if any(_names_no_type(a) for a in typing.get_args(annotation)):
             return Any
     elif annotation in _NO_VALUE:
         return Any
@@ -1521,23 +1571,57 @@ def _bindings(target: Any, owner: type | None) -> dict[Any, Any]:
     """What the type variables of a method's annotations stand for: ``typing.Self`` for its
     class, and a generic class's TypeVars for the type arguments of the instance it is bound
     to (``Store[Order]()``) or of the generic bases of its class (``class Orders(Store[Order])``),
-    as type checkers bind them. Empty for a function of no class."""
+    as type checkers bind them. Empty for a function of no class.
+
+    Each class's TypeVars are bound on their own, from what the class below it gives them: a
+    subclass may use the same TypeVar for another type (``class Wrap(Store[list[T]],
+    Generic[T])``) or swap them (``class Flipped(Pair[V, K], Generic[K, V])``), and a method
+    reads them as the class that defines it sees them."""
     if owner is None:
         return {}
-    found: dict[Any, Any] = {typing.Self: owner}
+    scopes: dict[Any, dict[Any, Any]] = {}
     made_as = getattr(getattr(target, "__self__", None), "__orig_class__", None)
     if made_as is not None:  # Store[Order](): its own type arguments
         origin = typing.get_origin(made_as)
         params = getattr(origin, "__parameters__", ())
-        found.update(zip(params, typing.get_args(made_as), strict=False))
+        scopes[origin] = dict(zip(params, typing.get_args(made_as), strict=False))
     for klass in owner.__mro__:  # most derived first: a base's arguments may be its TypeVars
-        for base in vars(klass).get("__orig_bases__", ()):
-            params = getattr(typing.get_origin(base), "__parameters__", ())
-            args = typing.get_args(base)
-            if len(params) == len(args):
-                for param, arg in zip(params, args, strict=True):
-                    found.setdefault(param, _substitute(arg, found))
+        given = scopes.get(klass, {})
+        bases = [
+            (typing.get_origin(b), typing.get_args(b))
+            for b in vars(klass).get("__orig_bases__", ())
+        ]
+        # a generic pydantic model's Page[Line] is a class of its own, which says what it
+        # parametrises in its metadata rather than in __orig_bases__
+        made_from = vars(klass).get("__pydantic_generic_metadata__")
+        if isinstance(made_from, dict) and made_from.get("origin") is not None:
+            bases.append((made_from["origin"], tuple(made_from.get("args") or ())))
+        for base in klass.__bases__:  # Page[list[U]] under class Pages(Page[list[U]]): U
+            held = vars(base).get("__pydantic_generic_metadata__")
+            if isinstance(held, dict) and held.get("origin") is not None and base not in scopes:
+                scopes[base] = {p: given[p] for p in held.get("parameters", ()) if p in given}
+        for origin, args in bases:
+            params = getattr(origin, "__parameters__", ())
+            if origin is not None and origin not in scopes and args and len(params) == len(args):
+                scopes[origin] = {
+                    param: _substitute(arg, given) for param, arg in zip(params, args, strict=True)
+                }
+    # Self is the instance's class, with its type arguments when it was made with them
+    found: dict[Any, Any] = {typing.Self: owner if made_as is None else made_as}
+    found.update(scopes.get(_defining_class(target, owner), {}))
     return found
+
+
+def _defining_class(target: Any, owner: type) -> type:
+    """The class of ``owner``'s MRO whose body defines the method ``target`` (``owner`` when
+    none is found)."""
+    func = getattr(target, "__func__", target)
+    name = getattr(func, "__name__", None)
+    for klass in owner.__mro__:
+        held = vars(klass).get(name) if isinstance(name, str) else None
+        if held is func or getattr(held, "__func__", None) is func:
+            return klass
+    return owner
 
 
 def _substitute(annotation: Any, bindings: dict[Any, Any]) -> Any:
@@ -1593,6 +1677,28 @@ def _hints_one_by_one(
                 one, globalns=module, localns=local, include_extras=True
             )[name]
     return hints
+
+
+def overload_note(fn: Any) -> str:
+    """What to do when ``fn`` (a step's or an item's function) is overloaded, whose result is
+    read in the type its implementation declares, not in the overload a call matches (type
+    checkers type the call by the overload): an empty string for any other function."""
+    target = getattr(fn, "fn", fn)
+    while isinstance(target, functools.partial):
+        target = getattr(target.func, "fn", target.func)
+    target = inspect.unwrap(getattr(target, "__func__", target))
+    try:
+        overloaded = bool(typing.get_overloads(target))
+    except Exception:  # not a function typing registers overloads for
+        overloaded = False
+    if not overloaded:
+        return ""
+    name = getattr(target, "__name__", "the function")
+    return (
+        f" ({name} is overloaded: its result is read in the type its implementation declares, "
+        "not in the overload its arguments match, which is what type checkers give the yield; "
+        f"make the step a function that declares one overload's result type and calls {name})"
+    )
 
 
 def result_type(fn: Any) -> Any:

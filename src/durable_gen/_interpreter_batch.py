@@ -41,6 +41,7 @@ from ._batch import BatchItem, BatchResult, decide
 from ._codec import (
     decode_batch,
     item_types,
+    overload_note,
     parse_json,
     reader,
     result_type,
@@ -745,7 +746,7 @@ def _batch_units(
     names: list[str | None] = []
     if isinstance(cmd, Map):
         fn = cmd.fn
-        is_gen = inspect.isgeneratorfunction(inspect.unwrap(fn))
+        is_gen = _is_workflow(fn)
         arity = _positional_arity(fn)
         for i, item in enumerate(cmd.items):
             args = (item,) if arity < 2 else (item, i)
@@ -757,12 +758,26 @@ def _batch_units(
         return units, names
     for i, branch in enumerate(cmd.branches):
         bfn, bname = (branch.fn, branch.name) if isinstance(branch, Branch) else (branch, None)
-        if inspect.isgeneratorfunction(inspect.unwrap(bfn)):
+        if _is_workflow(bfn):
             units.append(bfn)
         else:
             units.append(_step_unit(bfn, ()))
         names.append(bname or f"parallel-branch-{i}")
     return units, names
+
+
+def _is_workflow(fn: Callable[..., Any]) -> bool:
+    """Whether an item's or a branch's function runs as a child workflow: a generator function,
+    also bound or in a ``functools.partial``, or an object whose ``__call__`` is one (as
+    ``Child`` runs it, and as type checkers type it); anything else runs as one step."""
+    target = inspect.unwrap(fn)
+    if inspect.isgeneratorfunction(target):
+        return True
+    while isinstance(target, functools.partial):
+        target = inspect.unwrap(target.func)
+    if inspect.isroutine(target) or isinstance(target, type) or not callable(target):
+        return inspect.isgeneratorfunction(target)
+    return inspect.isgeneratorfunction(inspect.unwrap(type(target).__call__))
 
 
 def _step_unit(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Gen]:
@@ -811,7 +826,7 @@ def _other_step(recorded: Operation, asked: str) -> bool:
 
 def _compared_name(fn: Callable[..., Any]) -> str | None:
     """See ``_one_step_names``."""
-    if inspect.isgeneratorfunction(inspect.unwrap(fn)):
+    if _is_workflow(fn):
         return None
     while isinstance(fn, functools.partial):
         fn = fn.func
@@ -855,8 +870,10 @@ def _unreadable_items(cmd: Map[Any] | Parallel[Any], sub_type: str) -> Serializa
         which = f"{sub_type} {cmd.name!r}" if cmd.name is not None else f"the unnamed {sub_type}"
         problem = undecodable(reader(type_), f"an item's result of {which}")
         if problem is not None:
+            note = overload_note(cmd.fn) if isinstance(cmd, Map) else ""
             return SerializationError(
-                f"{problem}. The {sub_type} was not started: its result could not be read back"
+                f"{problem}{note}. The {sub_type} was not started: its result could not be "
+                "read back"
             )
     return None
 

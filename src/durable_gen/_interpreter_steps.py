@@ -35,6 +35,7 @@ from ._codec import (
     Unreadable,
     _fn_readers,
     narrowed,
+    overload_note,
     plain_result,
     reader,
     result_reader,
@@ -247,9 +248,11 @@ def _is_work(value: object) -> bool:
     )
 
 
-def _not_run(problem: SerializationError) -> SerializationError:
+def _not_run(problem: SerializationError, fn: object) -> SerializationError:
     """``problem`` (a declared type no payload can be decoded into), said before the step ran."""
-    return SerializationError(f"{problem}. The step was not run: its result could not be read back")
+    return SerializationError(
+        f"{problem}{overload_note(fn)}. The step was not run: its result could not be read back"
+    )
 
 
 def _result_of(name: str | None, fn: Callable[..., Any]) -> str:
@@ -436,7 +439,7 @@ class StepHandlers(BatchHandlers):
                     what = f"the state of the wait for condition {run.name or _label(run.fn)!r}"
                 problem = undecodable(read, what)
                 if problem is not None:
-                    self._step_final_failure(run, _not_run(problem))
+                    self._step_final_failure(run, _not_run(problem, run.fn))
                     return BLOCKED
         if not run.started and (run.at_most_once or self._mode == "eager"):
             self._updates.append(self._step_start(run))

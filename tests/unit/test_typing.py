@@ -121,6 +121,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "round10.py",
         TYPING / "round11.py",
         TYPING / "round12.py",
+        TYPING / "round13.py",
     )
 
 
@@ -138,6 +139,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         TYPING / "round10.py",
         TYPING / "round11.py",
         TYPING / "round12.py",
+        TYPING / "round13.py",
     )
 
 
@@ -150,6 +152,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         ("negative_round10.py", 15),
         ("negative_round11.py", 16),
         ("negative_round12.py", 21),
+        ("negative_round13.py", 22),
     ],
 )
 def test_pyright_flags_every_mistake_mypy_flags_in_the_call_shapes(

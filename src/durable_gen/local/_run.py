@@ -7,6 +7,7 @@ inspection), use ``LocalService`` directly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -183,6 +184,15 @@ def _check_target(name: str, fn: Callable[..., Any]) -> None:
             f"({getattr(fn, '__name__', 'step')}.fn), or a workflow that yields the step"
         )
     plain = inspect.unwrap(fn)
+    if not inspect.isroutine(plain) and not isinstance(plain, (type, functools.partial)):
+        call = inspect.getattr_static(type(plain), "__call__", None)
+        if call is not None and inspect.isgeneratorfunction(inspect.unwrap(call)):
+            raise ValidationError(
+                f"functions[{name!r}] is an object whose __call__ is a generator function: "
+                "served by name, it would be called as a plain function, whose result is the "
+                "generator, not the workflow's. Register its bound method "
+                f"({type(plain).__name__}(...).__call__), which runs as a workflow"
+            )
     if inspect.iscoroutinefunction(plain) or inspect.isasyncgenfunction(plain):
         raise ValidationError(
             f"functions[{name!r}] is an async def function: an Invoke target is a workflow (a "
