@@ -276,10 +276,11 @@ data that is not JSON, wait-for-condition in Map items and Parallel branches, fa
 or tolerated at each level of Map inside Parallel inside Child, empty batches inside branches
 inside Map items, names of spaces and template characters, duplicate names, invokes in children
 in Map items and concurrent Maps and Parallels whose outcome does not hang on timing. Besides
-replaying each other's finished records, each SDK takes over the other's execution each time
-it waits for a callback: AWS's SDK, handed what durable_gen recorded so far, records nothing
-and waits too, and durable_gen, replaying what AWS's SDK recorded so far, waits on callbacks
-that are open there. What differs, each on purpose:
+replaying each other's finished records, each SDK takes over the other's execution where it
+waits: AWS's SDK, handed what durable_gen recorded so far each time it waits (a timer, a retry,
+a poll, a callback), records nothing and waits too, and durable_gen, replaying what AWS's SDK
+recorded so far each time it waits for a callback, waits on callbacks that are open there.
+What differs, each on purpose:
 
 - Operation names are held to what the service records, 1 to 256 printable ASCII characters
   ([lambda.md](lambda.md#limits)): `dg.Step(fn, name="crème brûlée")` is a `ValidationError` where
