@@ -1024,3 +1024,34 @@ def a_big_nested(event, ctx: DurableContext):
     sizes = ctx.run_in_child_context(body, name="outer")
     ctx.wait(Duration.from_seconds(1), name="pause")
     return sizes
+
+
+def o_namer_none(event):
+    def item(x, i):
+        return (yield dg.Step(lambda: x, name="s"))
+
+    r = yield dg.Map(item, [1, 2, 3], name="m", item_namer=lambda x, i: None if i == 1 else f"n{i}")
+    p = yield dg.Parallel(
+        [dg.Branch(lambda: 1, name="same"), dg.Branch(lambda: 2, name="same")], name="p"
+    )
+    return [r.results(), p.results()]
+
+
+@pair("item_namer_returning_none_and_same_branch_names", o_namer_none)
+def a_namer_none(event, ctx: DurableContext):
+    def item(c: DurableContext, x, i, items):
+        return c.step(lambda _: x, name="s")
+
+    config = MapConfig(item_namer=lambda x, i: None if i == 1 else f"n{i}")
+    r = ctx.map([1, 2, 3], item, name="m", config=config)
+
+    @durable_parallel_branch(name="same")
+    def one(c: DurableContext):
+        return c.step(lambda _: 1)
+
+    @durable_parallel_branch(name="same")
+    def two(c: DurableContext):
+        return c.step(lambda _: 2)
+
+    p = ctx.parallel([one(), two()], name="p")
+    return [r.get_results(), p.get_results()]

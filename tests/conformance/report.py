@@ -274,7 +274,8 @@ timeouts and heartbeats in Parallel branches and Map items under completion poli
 too), callbacks awaited out of order, callback answers with spaces around the JSON or error
 data that is not JSON, wait-for-condition in Map items and Parallel branches, failures raised
 or tolerated at each level of Map inside Parallel inside Child, empty batches inside branches
-inside Map items, names of spaces and template characters, duplicate names, invokes in children
+inside Map items, names of spaces and template characters, duplicate names, an `item_namer`
+returning None for an item, invokes in children
 in Map items and concurrent Maps and Parallels whose outcome does not hang on timing. Besides
 replaying each other's finished records, each SDK takes over the other's execution where it
 waits: AWS's SDK, handed what durable_gen recorded so far each time it waits (a timer, a retry,

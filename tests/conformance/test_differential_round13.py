@@ -336,3 +336,26 @@ def test_durable_gen_takes_over_where_aws_sdk_waits_for_a_callback(name: str) ->
         waits_on = report.message.split("waits on ", 1)[1]
         awaited = set(re.findall(r"\(([0-9a-f]{12})\)", waits_on))
         assert awaited and awaited <= open_ids, report.message  # some open ones may wait
+
+
+# --- an item_namer returning None -----------------------------------------------------------
+
+
+def test_an_item_namer_returning_none_names_the_item_as_aws_sdk_does() -> None:
+    """A namer's None keeps the default name ``map-item-{index}``, as AWS's SDK records it,
+    so durable_gen replays what AWS's SDK recorded for the same Map; a history whose
+    operations record the item unnamed, as durable_gen recorded it before, still replays."""
+    from durable_gen.testing import TestRunner
+
+    name = "item_namer_returning_none_and_same_branch_names"
+    run = TestRunner(payload_format="aws").run(d.PAIRS[name].ours, None)
+    items = [op.name for op in run.operations() if op.sub_type == "MapIteration"]
+    assert items == ["n0", "map-item-1", "n2"]
+    report = replay(d.PAIRS[name].ours, {"Events": _aws(name)})
+    assert (report.status, report.outcome) == ("ok", "succeeded"), report.message
+    old = run.export()
+    for e in old["Events"]:
+        if e.get("Name") == "map-item-1":
+            del e["Name"]
+    report = replay(d.PAIRS[name].ours, {"Events": old["Events"]})
+    assert (report.status, report.outcome) == ("ok", "succeeded"), report.message
