@@ -730,12 +730,12 @@ def _positional_arity(fn: Callable[..., Any]) -> int:
     return n
 
 
-def _item_name(namer: Callable[[Any, int], str | None], item: Any, index: int) -> str | None:
-    """What ``item_namer`` calls item ``index``, checked as every operation name is (None
-    leaves the item unnamed)."""
+def _item_name(namer: Callable[[Any, int], str | None], item: Any, index: int) -> str:
+    """What ``item_namer`` calls item ``index``, checked as every operation name is; None
+    keeps the default name, ``map-item-{index}``, as AWS's SDK names such an item."""
     name = namer(item, index)
     _check_name(name, f"Map item_namer's (for item {index})")
-    return name
+    return f"map-item-{index}" if name is None else name
 
 
 def _batch_units(

@@ -265,7 +265,23 @@ with several arguments, `KeyError` quoting, nested classes and chained causes, r
 `False`, `0`, `""`, empty and nested containers, big integers and 600 KiB of text, names
 with ASCII punctuation, and Map completion policies inside Parallel inside Child. (AWS's
 in-process runner never ends an execution whose step returns 900 KiB, so the corpus stops at
-600 KiB.) What differs, each on purpose:
+600 KiB.) `tests/conformance/test_differential_round13.py` (`differential_round13.py`) adds
+results whose JSON is long only once non-ASCII is escaped (a child, Map items and Parallel
+branches, and results over 256 KiB in branches inside a child), text with line and paragraph
+separators, control and astral characters, dictionaries with integer keys, exceptions with
+attributes of their own or a message that changes from attempt to attempt, callbacks with
+timeouts and heartbeats in Parallel branches and Map items under completion policies (flat
+too), callbacks awaited out of order, callback answers with spaces around the JSON or error
+data that is not JSON, wait-for-condition in Map items and Parallel branches, failures raised
+or tolerated at each level of Map inside Parallel inside Child, empty batches inside branches
+inside Map items, names of spaces and template characters, duplicate names, an `item_namer`
+returning None for an item, invokes in children
+in Map items and concurrent Maps and Parallels whose outcome does not hang on timing. Besides
+replaying each other's finished records, each SDK takes over the other's execution where it
+waits: AWS's SDK, handed what durable_gen recorded so far each time it waits (a timer, a retry,
+a poll, a callback), records nothing and waits too, and durable_gen, replaying what AWS's SDK
+recorded so far each time it waits for a callback, waits on callbacks that are open there.
+What differs, each on purpose:
 
 - Operation names are held to what the service records, 1 to 256 printable ASCII characters
   ([lambda.md](lambda.md#limits)): `dg.Step(fn, name="crème brûlée")` is a `ValidationError` where
@@ -332,6 +348,12 @@ in-process runner never ends an execution whose step returns 900 KiB, so the cor
 - A `WaitForCallback`'s `serdes=` reads the callback's result only; AWS's SDK writes its
   submitter step's result (None) with it too. A port that needs a serdes on the submitter
   gives it to a `@dg.step` submitter (`@dg.step(serdes=...)`).
+- The 256 KiB over which a child context's, Map's or Parallel's result is recorded with
+  `ReplayChildren` counts the UTF-8 bytes durable_gen writes; AWS's SDK counts the characters
+  of its own JSON, which escapes every non-ASCII character (six characters for `é`, twelve for
+  an emoji). A result of 50,000 `日` (150 KB as UTF-8, 300 KB escaped) is recorded whole by
+  durable_gen and with `ReplayChildren` and no result by AWS's SDK. Each SDK replays the
+  other's record.
 
 ## AWS's emulator
 

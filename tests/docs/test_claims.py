@@ -649,7 +649,7 @@ def _wait_for_callback_errors() -> None:
     assert service.run(arn).result == '["CallbackFailedError","SerializationError"]'
 
 
-@claim("guide: item_namer None leaves the item unnamed; def f(*args) gets the item alone")
+@claim("guide: item_namer None keeps the name map-item-{index}; def f(*args) gets the item alone")
 def _map_names_and_args() -> None:
     def star(*args: Any) -> list[Any]:
         return list(args)
@@ -661,7 +661,7 @@ def _map_names_and_args() -> None:
         named = yield dg.Map(star, ["a", "b"], item_namer=namer)
         return [[i.name for i in named.items], named.results()]
 
-    assert dg.run(wf, 1) == [[None, "n1"], [["a"], ["b"]]]
+    assert dg.run(wf, 1) == [["map-item-0", "n1"], [["a"], ["b"]]]
 
 
 @claim("guide: a branch needing arguments: ValidationError; an async generator: definition error")

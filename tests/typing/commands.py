@@ -213,7 +213,7 @@ def batches() -> dg.Workflow[list[str]]:
     assert_type(defaults, dg.BatchResult[str])
     namer = yield from dg.Map(label, ["a"], item_namer=lambda item, i: f"{item.lower()}-{i}")
     assert_type(namer, dg.BatchResult[str])
-    # "None leaves the item unnamed" (guide): a namer may return str | None
+    # "None keeps the default name" (guide): a namer may return str | None
     unnamed = yield from dg.Map(label, ["a"], item_namer=first_unnamed)
     assert_type(unnamed, dg.BatchResult[str])
     packed = yield from dg.Map(pack, ["a"])
