@@ -9,7 +9,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ..soak.test_crash_round13 import SEEDS, Trial, callbacks_trial, commands_trial, timers_trial
+from ..soak.test_crash_round13 import (
+    SEEDS,
+    Trial,
+    callbacks_trial,
+    commands_trial,
+    racing_answers_trial,
+    timers_trial,
+)
 
 
 def test_map_items_and_a_child_wait_on_callbacks_while_workers_die_on_postgres(
@@ -28,3 +35,9 @@ def test_workers_run_and_start_killed_while_they_create_the_tables_on_postgres(
     tmp_path: Path, postgres_url: str
 ) -> None:
     commands_trial(Trial(tmp_path, SEEDS[-1], postgres_url), random.Random(SEEDS[-1]))
+
+
+def test_one_callback_answered_by_four_processes_at_once_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    racing_answers_trial(Trial(tmp_path, SEEDS[-1], postgres_url), random.Random(SEEDS[-1]))

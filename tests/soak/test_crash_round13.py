@@ -656,3 +656,95 @@ def test_workers_run_and_start_killed_while_they_create_and_write_the_database(
     tmp_path: Path, seed: int
 ) -> None:
     commands_trial(Trial(tmp_path, seed), random.Random(seed))
+
+
+# --- one callback answered by several processes at once -----------------------------------------
+
+
+def racing_answers_trial(trial: Trial, rng: random.Random) -> None:
+    """Three executions wait on a callback each; four processes answer each callback at once
+    (two ``durable-gen callback`` commands and two through the Python API, each with an answer
+    of its own, some succeeding and some failing it), one of them SIGKILLed at a drawn moment,
+    while the two workers are killed in turns. engine.md ("Callbacks"): a callback completes
+    once, so at most one process says it sent its answer, the others are refused (exit status
+    1, no traceback), and the execution ends with the answer recorded: that one's, or a killed
+    process's."""
+    tags = ("r1", "r2", "r3")
+    for tag in tags:
+        trial.start("child", tag)
+    workers = [trial.worker(kind) for kind in KINDS]
+    answers: dict[str, dict[int, Any]] = {}
+    outcomes: dict[str, dict[int, int]] = {}
+    try:
+        for tag in tags:
+            key = f"{tag}.child"
+            _wait_for(trial, f"callback of {tag}", (trial.outbox / key).exists, lambda: None)
+            callback_id = (trial.outbox / key).read_text()
+            procs = {}
+            answers[key] = {}
+            for n in range(4):
+                if n % 2 == 0:
+                    result = json.dumps(f"cli-{n}")
+                    answers[key][n] = f"cli-{n}"
+                    args = ("callback", "succeed", callback_id, result)
+                    if n == 2:
+                        args = ("callback", "fail", callback_id, '{"ErrorType": "Cli2"}')
+                        answers[key][n] = "failed:Cli2"
+                    procs[n] = trial.popen(*args, out=subprocess.PIPE)
+                else:
+                    kind, payload = ("succeed", json.dumps(f"api-{n}"))
+                    answers[key][n] = f"api-{n}"
+                    if n == 3:
+                        kind, payload = "fail", "Api3"
+                        answers[key][n] = "failed:Api3"
+                    procs[n] = trial.popen(
+                        sys.executable, "-c", API_ANSWER, trial.db, callback_id, kind, payload,
+                        out=subprocess.PIPE, db=False,
+                    )  # fmt: skip
+            victim = rng.randrange(4)
+            time.sleep(rng.uniform(0.0, 0.6))
+            if procs[victim].poll() is None:
+                trial.kill(procs[victim])
+            outcomes[key] = {}
+            for n, proc in procs.items():
+                _, err = proc.communicate(timeout=120)
+                outcomes[key][n] = proc.returncode
+                if proc.returncode not in (0, -signal.SIGKILL):
+                    assert proc.returncode == 1, trial.fail(f"{key} #{n}: {proc.returncode} {err}")
+                    assert "already ended" in err, trial.fail(f"{key} #{n}: {err}")
+            i = rng.randrange(len(workers))
+            trial.kill(workers[i])
+            workers[i] = trial.worker(KINDS[i])
+        trial.wait_all_ended(workers)
+        _until_sigterm_handled(trial, workers)
+    finally:
+        _stop_all(workers)
+    assert [w.returncode for w in workers] == [0, 0], trial.fail("a worker failed on SIGTERM")
+    once = trial.check_steps(set())
+    recorded = Answerer(trial, rng).recorded()
+    by_arn = {ex.arn: ex for ex in trial.executions()}
+    for tag in tags:
+        key = f"{tag}.child"
+        codes = outcomes[key]
+        sent = [n for n, code in codes.items() if code == 0]
+        assert len(sent) <= 1, trial.fail(f"{key}: {sent} all said they sent their answer")
+        _, value = recorded[key]
+        if sent:
+            assert value == answers[key][sent[0]], trial.fail(f"{key}: {value} != #{sent}")
+        else:
+            killed = [n for n, code in codes.items() if code == -signal.SIGKILL]
+            assert value in [answers[key][n] for n in killed], trial.fail(
+                f"{key}: recorded {value}, none said sent, killed {killed}"
+            )
+        ex = by_arn[trial.tags[tag]]
+        assert ex.status == "SUCCEEDED", trial.fail(f"{tag} ended {ex.status}: {ex.error}")
+        want = flows.child_result(tag, once, value)
+        assert json.loads(ex.result or "null") == want, trial.fail(f"{tag}: {ex.result} != {want}")
+    trial.check_cli_agrees()
+
+
+@pytest.mark.parametrize("seed", SEEDS[:1] + SEEDS[2:])
+def test_one_callback_answered_by_four_processes_at_once_completes_once(
+    tmp_path: Path, seed: int
+) -> None:
+    racing_answers_trial(Trial(tmp_path, seed), random.Random(seed))
