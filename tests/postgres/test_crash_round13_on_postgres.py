@@ -7,7 +7,12 @@ every worker; workers, ``run`` and ``start`` SIGKILLed while they create the tab
 from __future__ import annotations
 
 import random
+import threading
+import time
 from pathlib import Path
+from typing import Any
+
+import durable_gen as dg
 
 from ..soak.test_crash_round13 import (
     SEEDS,
@@ -15,6 +20,7 @@ from ..soak.test_crash_round13 import (
     callbacks_trial,
     commands_trial,
     racing_answers_trial,
+    stop_pairs_trial,
     timers_trial,
 )
 
@@ -41,3 +47,59 @@ def test_one_callback_answered_by_four_processes_at_once_on_postgres(
     tmp_path: Path, postgres_url: str
 ) -> None:
     racing_answers_trial(Trial(tmp_path, SEEDS[-1], postgres_url), random.Random(SEEDS[-1]))
+
+
+def test_a_parent_and_its_child_stopped_at_once_by_two_commands_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    stop_pairs_trial(Trial(tmp_path, SEEDS[-1], postgres_url), pairs=8)
+
+
+# --- a stop and a child's end take the rows of a parent and its child in one order ---------------
+
+
+def _kid(_: object):  # type: ignore[no-untyped-def]
+    handle = yield dg.CreateCallback(name="never")
+    return (yield handle)
+
+
+def _parent(_: object):  # type: ignore[no-untyped-def]
+    return (yield dg.Invoke("kid", None, name="kid"))
+
+
+def test_a_stop_of_the_parent_does_not_deadlock_with_its_child_ending(postgres_url: str) -> None:
+    """A child that ends locks its own row, then its parent's (its invoke ends with it); a
+    stop of the parent running meanwhile must take them in that order too, or the server
+    breaks the deadlock by failing one (``durable-gen stop`` then exits 1 with "locked",
+    the parent left RUNNING)."""
+    import psycopg
+
+    from durable_gen.local import LocalService, PostgresStore, register_function
+
+    with PostgresStore(postgres_url) as store, PostgresStore(postgres_url) as other:
+        service = LocalService(store=store)
+        register_function(service, "parent", _parent)
+        register_function(service, "kid", _kid)
+        parent = service.start("parent", "null")
+        assert service.run(parent).status == "RUNNING"
+        (child,) = [ex.arn for ex in service.list_executions() if ex.parent_arn == parent]
+        stopped: list[Any] = []
+
+        def stop() -> None:
+            try:
+                stopped.append(LocalService(store=other).stop(parent))
+            except Exception as exc:  # reported below
+                stopped.append(exc)
+
+        with psycopg.connect(postgres_url) as conn:
+            # what a worker ending the child does: its row first, then its parent's
+            conn.execute("SELECT 1 FROM executions WHERE arn = %s FOR UPDATE", (child,))
+            thread = threading.Thread(target=stop)
+            thread.start()
+            time.sleep(0.5)  # the stop is waiting for a row now
+            conn.execute("SET LOCAL lock_timeout = '10s'")
+            conn.execute("SELECT 1 FROM executions WHERE arn = %s FOR UPDATE", (parent,))
+            conn.commit()
+            thread.join(30)
+        assert [getattr(r, "status", r) for r in stopped] == ["STOPPED"]
+        assert service.get_execution(child).status == "STOPPED"

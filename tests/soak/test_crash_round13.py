@@ -748,3 +748,48 @@ def test_one_callback_answered_by_four_processes_at_once_completes_once(
     tmp_path: Path, seed: int
 ) -> None:
     racing_answers_trial(Trial(tmp_path, seed), random.Random(seed))
+
+
+# --- a parent and its child stopped at once, from two processes ---------------------------------
+
+
+def stop_pairs_trial(trial: Trial, pairs: int = 4) -> None:
+    """Executions whose child waits on a callback; ``durable-gen stop PARENT`` and ``durable-gen
+    stop CHILD`` run at once for each, while a worker runs. engine.md (``stop``): the executions
+    a stopped one invoked are stopped with it, and stopping an ended execution prints the status
+    it ended with; both commands succeed (exit status 0), both executions end STOPPED, and the
+    parent's invoke records STOPPED. (On Postgres a stop that took the rows in another order
+    than the child's end deadlocked, and the server failed one: exit status 1, "locked".)"""
+    tags = [f"p{i}" for i in range(pairs)]
+    done = trial.cli("worker", "--once", "-q", *flows.REGISTER)
+    assert done.returncode == 0, trial.fail(done.stderr)
+    for tag in tags:
+        trial.start("fan", tag)
+    workers = [trial.worker(KINDS[0])]
+    try:
+        for tag in tags:
+            _wait_for(trial, f"child of {tag}", (trial.outbox / f"{tag}.child").exists, tuple)
+        kids = {ex.parent_arn: ex.arn for ex in trial.executions() if ex.parent_arn}
+        for tag in tags:
+            parent = trial.tags[tag]
+            procs = [
+                trial.popen("stop", arn, out=subprocess.PIPE) for arn in (parent, kids[parent])
+            ]
+            for proc, arn in zip(procs, (parent, kids[parent]), strict=True):
+                out, err = proc.communicate(timeout=120)
+                assert proc.returncode == 0, trial.fail(f"stop of {tag}'s {arn}: {err}")
+                assert out.strip() == f"execution {arn.rsplit('/', 1)[1]}: STOPPED", trial.fail(out)
+    finally:
+        _stop_all(workers)
+    assert "Traceback" not in trial.err.read_text(), trial.fail("a process wrote a traceback")
+    by_arn = {ex.arn: ex for ex in trial.executions()}
+    for tag in tags:
+        parent = trial.tags[tag]
+        assert (by_arn[parent].status, by_arn[kids[parent]].status) == ("STOPPED", "STOPPED")
+        invokes = [op.status for op in trial.operations(parent) if op.type == "CHAINED_INVOKE"]
+        assert invokes == ["STOPPED"], trial.fail(f"{tag}: {invokes}")
+    trial.check_steps(set(tags))
+
+
+def test_a_parent_and_its_child_stopped_at_once_by_two_commands(tmp_path: Path) -> None:
+    stop_pairs_trial(Trial(tmp_path, SEEDS[0]))

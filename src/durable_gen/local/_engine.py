@@ -395,7 +395,17 @@ class LocalService(Runner):
         # that still run are stopped first (their invoke operations then record STOPPED), so
         # nothing it started keeps running on its own, and no invocation of it can begin in
         # between, which would run its code after the stop, on news of a child's stop.
+        # A database store locks an execution's row as the transaction reads it, and a child
+        # that ends (or is stopped) locks its row before its parent's: the rows of the
+        # executions under this one, found first by reads that lock nothing, are locked
+        # deepest first, this one's last, in that same order, so that a stop does not
+        # deadlock with a child ending meanwhile (Postgres would fail one of the two).
+        below = []
+        if isinstance(execution_arn, str):
+            below = _deepest_first(execution_arn, self._running_children(execution_arn))
         with self._lock:
+            for arn in below:
+                self._store.load(arn)
             self._load(execution_arn)  # an unknown ARN: ExecutionNotFoundError
             children = self._running_children(execution_arn)
             for arn in _deepest_first(execution_arn, children):
@@ -835,7 +845,9 @@ class LocalService(Runner):
         """The running executions that ``arn`` invoked, and those they invoked, and so on,
         by parent: found through each execution's invokes in flight, so that stopping one
         reads the executions under it only (not every header of the database, where a
-        damaged one of another execution would fail the stop). Lock held."""
+        damaged one of another execution would fail the stop). With the lock held, or without
+        it to learn which rows to lock first (the headers a store shares with the engine
+        change under it then: their invokes are copied before they are read)."""
         children: dict[str, list[str]] = {}
         todo = [arn]
         while todo:
@@ -843,7 +855,7 @@ class LocalService(Runner):
             if ex is None or ex.arn in children:
                 continue
             kids = children[ex.arn] = []
-            for entry in ex.invokes.values():
+            for entry in list(ex.invokes.values()):
                 if entry.child_arn is None:
                     continue
                 child = self._store.load(entry.child_arn)
