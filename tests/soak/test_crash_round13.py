@@ -419,9 +419,11 @@ def _wait_for(trial: Trial, what: str, ready: Any, tick: Any, seconds: float = 6
         time.sleep(0.05)
 
 
-def callbacks_trial(trial: Trial, kills: int = 6) -> None:
+def callbacks_trial(trial: Trial, kills: int = 6, *, drain: bool = False) -> None:
     """The trial of ``test_map_items_and_a_child_wait_on_callbacks_answered_by_cli_and_api_while_
-    workers_die`` on ``trial``'s database (Postgres runs it too)."""
+    workers_die`` on ``trial``'s database (Postgres runs it too). With ``drain``, a worker is
+    sent SIGTERM first and SIGKILLed at a drawn moment of its graceful stop (engine.md: it
+    runs its invocations in progress to their end meanwhile)."""
     rng = random.Random(trial.seed)
     # the Invoke target is registered before the first execution that calls it starts
     done = trial.cli("worker", "--once", "-q", *flows.REGISTER)
@@ -443,6 +445,9 @@ def callbacks_trial(trial: Trial, kills: int = 6) -> None:
                 answerer.step()
                 time.sleep(0.05)
             i = rng.randrange(len(workers))
+            if drain:
+                workers[i].terminate()
+                time.sleep(rng.uniform(0.0, 0.3))
             trial.kill(workers[i])
             workers[i] = trial.worker(KINDS[i], register=rng.random() < 0.5)
             if turn == child_stop_at:
@@ -525,6 +530,12 @@ def test_map_items_and_a_child_wait_on_callbacks_answered_by_cli_and_api_while_w
     tmp_path: Path, seed: int
 ) -> None:
     callbacks_trial(Trial(tmp_path, seed))
+
+
+def test_the_same_with_workers_killed_in_the_middle_of_their_graceful_stop(
+    tmp_path: Path,
+) -> None:
+    callbacks_trial(Trial(tmp_path, SEEDS[1]), drain=True)
 
 
 # --- timers of several lengths coming due across restarts ---------------------------------------
