@@ -804,3 +804,37 @@ def stop_pairs_trial(trial: Trial, pairs: int = 4) -> None:
 
 def test_a_parent_and_its_child_stopped_at_once_by_two_commands(tmp_path: Path) -> None:
     stop_pairs_trial(Trial(tmp_path, SEEDS[0]))
+
+
+# --- start SIGKILLed just after it created the database file -----------------------------------
+
+
+def test_start_killed_just_after_it_created_the_database_file_leaves_a_usable_one(
+    tmp_path: Path,
+) -> None:
+    """``start`` on a path where there is no database, SIGKILLed a few milliseconds after the
+    file appears (while it sets the file up and creates the schema, or starts the execution).
+    cli.md ("Upgrades", ``start``): the schema is created in one transaction, so the next
+    ``start`` on that file works, ``list --json`` lists what was started and a worker runs it."""
+    rng = random.Random(SEEDS[0])
+    for n in range(6):
+        (tmp_path / f"t{n}").mkdir()
+        trial = Trial(tmp_path / f"t{n}", SEEDS[0])
+        proc = trial.popen(
+            "start", f"{MODULE}:short", "--input", '"k"', "--arn", out=subprocess.PIPE
+        )
+        _wait_for(trial, "database file", Path(trial.db).exists, tuple, seconds=30)
+        time.sleep(rng.uniform(0.0, 0.03))
+        trial.kill(proc)
+        arn = trial.start("short", "l")
+        done = trial.cli("list", "--json")
+        assert done.returncode == 0, trial.fail(done.stderr)
+        listed = {row["arn"]: json.loads(row["input"]) for row in json.loads(done.stdout)}
+        assert listed[arn] == "l" and set(listed.values()) <= {"k", "l"}, trial.fail(f"{listed}")
+        done = trial.cli("worker", "--once", "-q")
+        assert done.returncode == 0, trial.fail(done.stderr)
+        records = trial.executions()
+        assert [ex.status for ex in records] == ["SUCCEEDED"] * len(listed), trial.fail(
+            f"{records}"
+        )
+        trial.check_steps(set())
