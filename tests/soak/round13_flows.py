@@ -35,6 +35,11 @@ def work(label: str) -> str:
     return _body(label)
 
 
+def _work(label: str) -> dg.Step[str]:
+    """An at-least-once step named by its label."""
+    return dg.Step(work, (label,), name=label)
+
+
 @dg.step(semantics=dg.AT_MOST_ONCE, retry=dg.Retry.never())
 def once(label: str) -> str:
     return _body(label)
@@ -78,9 +83,9 @@ ITEM_WAIT = 1
 
 def item(tag: str, index: int):  # type: ignore[no-untyped-def]
     key = f"{tag}.i{index}"
-    first = yield work(f"{key}.w")
+    first = yield _work(f"{key}.w")
     handle = yield dg.CreateCallback(name="answer", timeout=600)
-    yield dg.Step(post, (key, handle.callback_id), name="post")
+    yield dg.Step(post, (key, handle.callback_id), name=f"{key}.post")
     yield dg.Wait(seconds=ITEM_WAIT, name="pause")
     answer = yield from _answer(handle)
     last = yield from _once(f"{key}.once")
@@ -90,16 +95,16 @@ def item(tag: str, index: int):  # type: ignore[no-untyped-def]
 @dg.workflow
 def child(tag: str):  # type: ignore[no-untyped-def]
     key = f"{tag}.child"
-    first = yield work(f"{key}.w")
+    first = yield _work(f"{key}.w")
     handle = yield dg.CreateCallback(name="child-answer", timeout=600)
-    yield dg.Step(post, (key, handle.callback_id), name="post")
+    yield dg.Step(post, (key, handle.callback_id), name=f"{key}.post")
     answer = yield from _answer(handle)
     return [first, answer, (yield from _once(f"{key}.once"))]
 
 
 @dg.workflow
 def fan(tag: str):  # type: ignore[no-untyped-def]
-    a = yield work(f"{tag}.a")
+    a = yield _work(f"{tag}.a")
     try:
         invoked: Any = yield dg.Invoke("r13-child", tag, name="child")
     except dg.InvokeFailedError as exc:
@@ -110,7 +115,7 @@ def fan(tag: str):  # type: ignore[no-untyped-def]
         max_concurrency=2,
         name="items",
     )
-    z = yield work(f"{tag}.z")
+    z = yield _work(f"{tag}.z")
     return [a, invoked, batch.results(), z]
 
 
@@ -144,7 +149,7 @@ WAITS = (1, 2, 3)
 
 
 def _timed(tag: str, k: int, seconds: int):  # type: ignore[no-untyped-def]
-    before = yield work(f"{tag}.t{k}.before")
+    before = yield _work(f"{tag}.t{k}.before")
     yield dg.Wait(seconds=seconds, name=f"wait{k}")
     return [before, (yield from _once(f"{tag}.t{k}.once"))]
 
@@ -159,7 +164,7 @@ def timers(tag: str):  # type: ignore[no-untyped-def]
         name="timers",
     )
     yield dg.Wait(seconds=1, name="tail")
-    return [branches.results(), (yield work(f"{tag}.end"))]
+    return [branches.results(), (yield _work(f"{tag}.end"))]
 
 
 def timers_result(tag: str, once: dict[str, str]) -> list[Any]:
@@ -178,4 +183,4 @@ def timers_result(tag: str, once: dict[str, str]) -> list[Any]:
 
 @dg.workflow
 def short(tag: str):  # type: ignore[no-untyped-def]
-    return [(yield work(f"{tag}.s1")), (yield from _once(f"{tag}.sonce"))]
+    return [(yield _work(f"{tag}.s1")), (yield from _once(f"{tag}.sonce"))]

@@ -90,6 +90,8 @@ class Trial:
         self.log, self.err, self.outbox = tmp / "steps.log", tmp / "stderr", tmp / "outbox"
         self.outbox.mkdir()
         self.killed: set[str] = set()
+        #: pids of the workers with ``--checkpointing eager``
+        self.eager: set[str] = set()
         #: (labels whose success the database held, the length of the step log read after)
         self.snapshots: list[tuple[set[str], int]] = []
         self.tags: dict[str, str] = {}
@@ -129,10 +131,13 @@ class Trial:
         """A worker; without ``register`` it serves the child workflow as the database
         remembers it (cli.md: a function given to one worker with ``--register`` is)."""
         concurrency, mode = kind
-        return self.popen(
+        proc = self.popen(
             "worker", "--concurrency", concurrency, "--checkpointing", mode,
             "--poll", "0.05", "-q", *(flows.REGISTER if register else []),
         )  # fmt: skip
+        if mode == "eager":
+            self.eager.add(str(proc.pid))
+        return proc
 
     def kill(self, proc: subprocess.Popen[str]) -> None:
         proc.send_signal(signal.SIGKILL)
@@ -140,6 +145,21 @@ class Trial:
         if proc.returncode == -signal.SIGKILL:
             self.killed.add(str(proc.pid))
         self.snapshot()
+        if str(proc.pid) in self.eager:
+            self.check_eager(str(proc.pid))
+
+    def check_eager(self, pid: str) -> None:
+        """guide.md (``checkpointing="eager"``: START confirmed before every step): every step
+        body the worker ``pid`` began has its step recorded (steps are named by their label)."""
+        with open_store(self.db) as store:
+            names = {
+                op.name
+                for ex in store.executions()
+                for op in store.operations(ex.arn)
+                if op.type == "STEP"
+            }
+        began = {label for event, label, p in self.lines() if event == "start" and p == pid}
+        assert began <= names, self.fail(f"eager worker {pid} ran {began - names} unrecorded")
 
     def lines(self) -> list[tuple[str, str, str]]:
         if not self.log.exists():
@@ -838,3 +858,40 @@ def test_start_killed_just_after_it_created_the_database_file_leaves_a_usable_on
             f"{records}"
         )
         trial.check_steps(set())
+
+
+# --- the checks catch what they look for --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "snapshot", "killed", "message"),
+    [
+        (["start x.once 1", "start x.once 2"], None, {"1"}, "at-most-once x.once started 2"),
+        (["start x.i0.once 1"], None, set(), "x.i0.once ran with no START recorded"),
+        (["start x.a 1", "end x.a 1", "start x.a 2"], ({"x.a"}, 2), set(), "started again in 2"),
+        (["start x.z 1", "end x.z 1", "start x.z 2"], None, set(), "ran 2 times with no kill"),
+    ],
+)
+def test_the_step_checks_catch_a_run_too_many(
+    tmp_path: Path,
+    lines: list[str],
+    snapshot: tuple[set[str], int] | None,
+    killed: set[str],
+    message: str,
+) -> None:
+    trial = Trial(tmp_path, 0)
+    open_store(trial.db).close()  # an empty database: no step recorded
+    trial.log.write_text("".join(f"{line}\n" for line in lines))
+    trial.killed = killed
+    if snapshot is not None:
+        trial.snapshots.append(snapshot)
+    with pytest.raises(AssertionError, match=message):
+        trial.check_steps(set())
+
+
+def test_the_eager_check_catches_a_step_run_before_its_start_was_recorded(tmp_path: Path) -> None:
+    trial = Trial(tmp_path, 0)
+    open_store(trial.db).close()
+    trial.log.write_text("start x.a 7\nend x.a 7\n")
+    with pytest.raises(AssertionError, match=r"eager worker 7 ran \{.x\.a.\} unrecorded"):
+        trial.check_eager("7")
