@@ -184,3 +184,23 @@ def timers_result(tag: str, once: dict[str, str]) -> list[Any]:
 @dg.workflow
 def short(tag: str):  # type: ignore[no-untyped-def]
     return [(yield _work(f"{tag}.s1")), (yield from _once(f"{tag}.sonce"))]
+
+
+# --- a plain function invoked, its worker killed while it runs ---------------------------------
+
+
+def plain(payload: str) -> str:
+    """A plain ``Invoke`` target (``--register r13-plain=...``) that takes a moment."""
+    label = f"{payload}.plain"
+    _log("start", label)
+    time.sleep(1.0)
+    _log("end", label)
+    return label.upper()
+
+
+@dg.workflow
+def calls_plain(tag: str):  # type: ignore[no-untyped-def]
+    return [(yield dg.Invoke("r13-plain", tag, name="plain")), (yield _work(f"{tag}.after"))]
+
+
+PLAIN = ["--register", "r13-plain=tests.soak.round13_flows:plain"]

@@ -895,3 +895,34 @@ def test_the_eager_check_catches_a_step_run_before_its_start_was_recorded(tmp_pa
     trial.log.write_text("start x.a 7\nend x.a 7\n")
     with pytest.raises(AssertionError, match=r"eager worker 7 ran \{.x\.a.\} unrecorded"):
         trial.check_eager("7")
+
+
+# --- a plain Invoke target whose worker is killed while it runs ----------------------------------
+
+
+def test_a_plain_invoke_target_cut_by_a_kill_is_called_again_and_its_execution_ends(
+    tmp_path: Path,
+) -> None:
+    """engine.md ("Scheduling"): a plain function is called after the invocation that started
+    it, and again when the worker calling it dies before its result is recorded (as an
+    at-least-once step): the execution is not lost with the worker, and ends with the result."""
+    trial = Trial(tmp_path, SEEDS[0])
+    done = trial.cli("worker", "--once", "-q", *flows.PLAIN)
+    assert done.returncode == 0, trial.fail(done.stderr)
+    arn = trial.start("calls_plain", "v")
+    proc = trial.worker(("1", "step"), register=False)
+    _wait_for(
+        trial, "plain call", lambda: ("start", "v.plain") in [ln[:2] for ln in trial.lines()], tuple
+    )
+    trial.kill(proc)
+    workers = [trial.worker(("1", "step"), register=False)]
+    try:
+        trial.wait_all_ended(workers)
+    finally:
+        _stop_all(workers)
+    (ex,) = trial.executions()
+    assert (ex.arn, ex.status) == (arn, "SUCCEEDED"), trial.fail(f"{ex}")
+    assert json.loads(ex.result or "null") == ["V.PLAIN", "V.AFTER"], trial.fail(f"{ex.result}")
+    runs = [pid for event, label, pid in trial.lines() if (event, label) == ("start", "v.plain")]
+    assert len(runs) == 2 and runs[0] == str(proc.pid), trial.fail(f"plain calls in {runs}")
+    trial.check_steps(set())
