@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import durable_gen as dg
 
 from ..soak.test_crash_round13 import (
@@ -67,11 +69,16 @@ def _parent(_: object):  # type: ignore[no-untyped-def]
     return (yield dg.Invoke("kid", None, name="kid"))
 
 
-def test_a_stop_of_the_parent_does_not_deadlock_with_its_child_ending(postgres_url: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "want"), [("stop", "STOPPED"), ("waiting_on", "list"), ("is_progressing", False)]
+)
+def test_a_stop_or_query_of_the_parent_does_not_deadlock_with_its_child_ending(
+    postgres_url: str, method: str, want: object
+) -> None:
     """A child that ends locks its own row, then its parent's (its invoke ends with it); a
-    stop of the parent running meanwhile must take them in that order too, or the server
-    breaks the deadlock by failing one (``durable-gen stop`` then exits 1 with "locked",
-    the parent left RUNNING)."""
+    stop of the parent (or a question about what it waits on, which ``show`` and ``run`` ask)
+    running meanwhile must take them in that order too, or the server breaks the deadlock by
+    failing one (``durable-gen stop`` then exits 1 with "locked", the parent left RUNNING)."""
     import psycopg
 
     from durable_gen.local import LocalService, PostgresStore, register_function
@@ -83,23 +90,29 @@ def test_a_stop_of_the_parent_does_not_deadlock_with_its_child_ending(postgres_u
         parent = service.start("parent", "null")
         assert service.run(parent).status == "RUNNING"
         (child,) = [ex.arn for ex in service.list_executions() if ex.parent_arn == parent]
-        stopped: list[Any] = []
+        answers: list[Any] = []
 
-        def stop() -> None:
+        def ask() -> None:
             try:
-                stopped.append(LocalService(store=other).stop(parent))
+                answers.append(getattr(LocalService(store=other), method)(parent))
             except Exception as exc:  # reported below
-                stopped.append(exc)
+                answers.append(exc)
 
         with psycopg.connect(postgres_url) as conn:
             # what a worker ending the child does: its row first, then its parent's
             conn.execute("SELECT 1 FROM executions WHERE arn = %s FOR UPDATE", (child,))
-            thread = threading.Thread(target=stop)
+            thread = threading.Thread(target=ask)
             thread.start()
-            time.sleep(0.5)  # the stop is waiting for a row now
+            time.sleep(0.5)  # the other transaction is waiting for a row now
             conn.execute("SET LOCAL lock_timeout = '10s'")
             conn.execute("SELECT 1 FROM executions WHERE arn = %s FOR UPDATE", (parent,))
             conn.commit()
             thread.join(30)
-        assert [getattr(r, "status", r) for r in stopped] == ["STOPPED"]
-        assert service.get_execution(child).status == "STOPPED"
+        (answer,) = answers
+        if method == "stop":
+            assert answer.status == want
+            assert service.get_execution(child).status == "STOPPED"
+        elif method == "waiting_on":
+            assert [line.split()[0] for line in answer] == ["invoke"], answer
+        else:
+            assert answer is want

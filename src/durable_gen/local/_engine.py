@@ -395,17 +395,9 @@ class LocalService(Runner):
         # that still run are stopped first (their invoke operations then record STOPPED), so
         # nothing it started keeps running on its own, and no invocation of it can begin in
         # between, which would run its code after the stop, on news of a child's stop.
-        # A database store locks an execution's row as the transaction reads it, and a child
-        # that ends (or is stopped) locks its row before its parent's: the rows of the
-        # executions under this one, found first by reads that lock nothing, are locked
-        # deepest first, this one's last, in that same order, so that a stop does not
-        # deadlock with a child ending meanwhile (Postgres would fail one of the two).
-        below = []
-        if isinstance(execution_arn, str):
-            below = _deepest_first(execution_arn, self._running_children(execution_arn))
+        below = self._below(execution_arn)
         with self._lock:
-            for arn in below:
-                self._store.load(arn)
+            self._lock_first(below)
             self._load(execution_arn)  # an unknown ARN: ExecutionNotFoundError
             children = self._running_children(execution_arn)
             for arn in _deepest_first(execution_arn, children):
@@ -473,7 +465,9 @@ class LocalService(Runner):
         ``wait 'cooling-off' until 2025-01-01T00:00:30.000+00:00``,
         ``invoke 'tax' of 'tax-service'``.
         """
+        below = self._below(execution_arn)
         with self._lock:
+            self._lock_first(below)
             return self._waiting(self._load(execution_arn))
 
     def is_progressing(self, execution_arn: str) -> bool:
@@ -481,7 +475,9 @@ class LocalService(Runner):
         an invocation of it or of an execution it invoked runs, or this process may run some
         of their scheduled work (with a store that serves some functions only, not the
         invocations of the others, which wait for a process that serves them)."""
+        below = self._below(execution_arn)
         with self._lock:
+            self._lock_first(below)
             ex = self._load(execution_arn)
             return ex.status == "RUNNING" and self._progressing(ex)
 
@@ -840,6 +836,29 @@ class LocalService(Runner):
             f"checkpoint token {token!r} is not the newest for execution {ex.arn}: use the "
             "CheckpointToken of the last CheckpointResponse (or of the invocation input if none)"
         )
+
+    def _below(self, execution_arn: object) -> list[str]:
+        """The running executions under ``execution_arn`` (those it invoked, those they
+        invoked, ...), each before the one that invoked it, read without the lock.
+
+        A database store locks an execution's row as a transaction reads it, and a child that
+        ends (or is stopped) locks its own row before its parent's (whose invoke ends with
+        it). A transaction that reads a parent and then its children would take them the
+        other way round, and deadlock with a child ending meanwhile (Postgres then fails one
+        of the two): ``_lock_first(below)`` takes the children's rows first instead. Only an
+        order: a store error here (a damaged header) is left for the transaction to meet."""
+        if not isinstance(execution_arn, str):
+            return []
+        try:
+            order = _deepest_first(execution_arn, self._running_children(execution_arn))
+        except StoreError:
+            return []
+        return order[:-1]  # the execution itself comes last
+
+    def _lock_first(self, arns: list[str]) -> None:
+        """Lock the rows of ``arns`` in that order (see ``_below``). Lock held."""
+        for arn in arns:
+            self._store.load(arn)
 
     def _running_children(self, arn: str) -> dict[str, list[str]]:
         """The running executions that ``arn`` invoked, and those they invoked, and so on,
