@@ -63,7 +63,7 @@ from ._lifecycle import (
     heartbeat,
     track_open,
 )
-from ._runner import Function, PlainFunction, Runner, new_uuid, not_registered
+from ._runner import Function, PlainFunction, Runner, _deepest_first, new_uuid, not_registered
 from ._state import (
     CALLBACK_HEARTBEAT,
     CALLBACK_TIMEOUT,
@@ -645,7 +645,9 @@ class LocalService(Runner):
         while True:
             while self._run_one():
                 pass
+            below = self._below(execution_arn)
             with self._lock:
+                self._lock_first(below)
                 ex = self._load(execution_arn)
                 if ex.status != "RUNNING":
                     return ex.record()
@@ -837,52 +839,6 @@ class LocalService(Runner):
             "CheckpointToken of the last CheckpointResponse (or of the invocation input if none)"
         )
 
-    def _below(self, execution_arn: object) -> list[str]:
-        """The running executions under ``execution_arn`` (those it invoked, those they
-        invoked, ...), each before the one that invoked it, read without the lock.
-
-        A database store locks an execution's row as a transaction reads it, and a child that
-        ends (or is stopped) locks its own row before its parent's (whose invoke ends with
-        it). A transaction that reads a parent and then its children would take them the
-        other way round, and deadlock with a child ending meanwhile (Postgres then fails one
-        of the two): ``_lock_first(below)`` takes the children's rows first instead. Only an
-        order: a store error here (a damaged header) is left for the transaction to meet."""
-        if not isinstance(execution_arn, str):
-            return []
-        try:
-            order = _deepest_first(execution_arn, self._running_children(execution_arn))
-        except StoreError:
-            return []
-        return order[:-1]  # the execution itself comes last
-
-    def _lock_first(self, arns: list[str]) -> None:
-        """Lock the rows of ``arns`` in that order (see ``_below``). Lock held."""
-        for arn in arns:
-            self._store.load(arn)
-
-    def _running_children(self, arn: str) -> dict[str, list[str]]:
-        """The running executions that ``arn`` invoked, and those they invoked, and so on,
-        by parent: found through each execution's invokes in flight, so that stopping one
-        reads the executions under it only (not every header of the database, where a
-        damaged one of another execution would fail the stop). With the lock held, or without
-        it to learn which rows to lock first (the headers a store shares with the engine
-        change under it then: their invokes are copied before they are read)."""
-        children: dict[str, list[str]] = {}
-        todo = [arn]
-        while todo:
-            ex = self._store.load(todo.pop())
-            if ex is None or ex.arn in children:
-                continue
-            kids = children[ex.arn] = []
-            for entry in list(ex.invokes.values()):
-                if entry.child_arn is None:
-                    continue
-                child = self._store.load(entry.child_arn)
-                if child is not None and child.status == "RUNNING":
-                    kids.append(child.arn)
-                    todo.append(child.arn)
-        return children
-
     def _progressing(self, ex: StoredExecution) -> bool:
         """Whether the execution can move on without the outside (its timeout aside): an
         invocation of it runs, or this process may run some of its scheduled work. A store
@@ -983,25 +939,6 @@ def _default_clock(store: object) -> Clock:
     host of a fleet agrees on when a timer is due."""
     engine_clock: Callable[[], Clock] | None = getattr(store, "engine_clock", None)
     return engine_clock() if engine_clock is not None else RealClock()
-
-
-def _deepest_first(arn: str, children: dict[str, list[str]]) -> list[str]:
-    """``arn`` and the executions under it (``children``: parent to children), each after
-    the executions it invoked."""
-    order: list[str] = []
-    todo: list[tuple[str, bool]] = [(arn, False)]
-    seen: set[str] = set()
-    while todo:
-        node, expanded = todo.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        todo.append((node, True))
-        todo.extend((child, False) for child in children.get(node, ()))
-    return order
 
 
 def _check_handler(name: str, handler: Callable[..., Any], durable: bool) -> None:
