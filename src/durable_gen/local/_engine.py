@@ -63,7 +63,7 @@ from ._lifecycle import (
     heartbeat,
     track_open,
 )
-from ._runner import Function, PlainFunction, Runner, new_uuid, not_registered
+from ._runner import Function, PlainFunction, Runner, _deepest_first, new_uuid, not_registered
 from ._state import (
     CALLBACK_HEARTBEAT,
     CALLBACK_TIMEOUT,
@@ -395,7 +395,9 @@ class LocalService(Runner):
         # that still run are stopped first (their invoke operations then record STOPPED), so
         # nothing it started keeps running on its own, and no invocation of it can begin in
         # between, which would run its code after the stop, on news of a child's stop.
+        below = self._below(execution_arn)
         with self._lock:
+            self._lock_first(below)
             self._load(execution_arn)  # an unknown ARN: ExecutionNotFoundError
             children = self._running_children(execution_arn)
             for arn in _deepest_first(execution_arn, children):
@@ -463,7 +465,9 @@ class LocalService(Runner):
         ``wait 'cooling-off' until 2025-01-01T00:00:30.000+00:00``,
         ``invoke 'tax' of 'tax-service'``.
         """
+        below = self._below(execution_arn)
         with self._lock:
+            self._lock_first(below)
             return self._waiting(self._load(execution_arn))
 
     def is_progressing(self, execution_arn: str) -> bool:
@@ -471,7 +475,9 @@ class LocalService(Runner):
         an invocation of it or of an execution it invoked runs, or this process may run some
         of their scheduled work (with a store that serves some functions only, not the
         invocations of the others, which wait for a process that serves them)."""
+        below = self._below(execution_arn)
         with self._lock:
+            self._lock_first(below)
             ex = self._load(execution_arn)
             return ex.status == "RUNNING" and self._progressing(ex)
 
@@ -639,7 +645,9 @@ class LocalService(Runner):
         while True:
             while self._run_one():
                 pass
+            below = self._below(execution_arn)
             with self._lock:
+                self._lock_first(below)
                 ex = self._load(execution_arn)
                 if ex.status != "RUNNING":
                     return ex.record()
@@ -831,27 +839,6 @@ class LocalService(Runner):
             "CheckpointToken of the last CheckpointResponse (or of the invocation input if none)"
         )
 
-    def _running_children(self, arn: str) -> dict[str, list[str]]:
-        """The running executions that ``arn`` invoked, and those they invoked, and so on,
-        by parent: found through each execution's invokes in flight, so that stopping one
-        reads the executions under it only (not every header of the database, where a
-        damaged one of another execution would fail the stop). Lock held."""
-        children: dict[str, list[str]] = {}
-        todo = [arn]
-        while todo:
-            ex = self._store.load(todo.pop())
-            if ex is None or ex.arn in children:
-                continue
-            kids = children[ex.arn] = []
-            for entry in ex.invokes.values():
-                if entry.child_arn is None:
-                    continue
-                child = self._store.load(entry.child_arn)
-                if child is not None and child.status == "RUNNING":
-                    kids.append(child.arn)
-                    todo.append(child.arn)
-        return children
-
     def _progressing(self, ex: StoredExecution) -> bool:
         """Whether the execution can move on without the outside (its timeout aside): an
         invocation of it runs, or this process may run some of its scheduled work. A store
@@ -952,25 +939,6 @@ def _default_clock(store: object) -> Clock:
     host of a fleet agrees on when a timer is due."""
     engine_clock: Callable[[], Clock] | None = getattr(store, "engine_clock", None)
     return engine_clock() if engine_clock is not None else RealClock()
-
-
-def _deepest_first(arn: str, children: dict[str, list[str]]) -> list[str]:
-    """``arn`` and the executions under it (``children``: parent to children), each after
-    the executions it invoked."""
-    order: list[str] = []
-    todo: list[tuple[str, bool]] = [(arn, False)]
-    seen: set[str] = set()
-    while todo:
-        node, expanded = todo.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        todo.append((node, True))
-        todo.extend((child, False) for child in children.get(node, ()))
-    return order
 
 
 def _check_handler(name: str, handler: Callable[..., Any], durable: bool) -> None:

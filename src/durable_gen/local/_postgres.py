@@ -11,8 +11,9 @@ that any number of worker processes on any number of hosts share. What differs, 
 2.  ``next_task()`` inside a transaction locks the task and its execution with
     ``FOR UPDATE SKIP LOCKED``: a worker never waits for, nor takes, a task another worker is
     claiming or an execution another worker is checkpointing. Locks are always taken execution
-    first, then its tasks, so the two do not deadlock (one that still happens, between a
-    parent and a child execution, is broken by the server and reported as retryable).
+    first, then its tasks, so the two do not deadlock; and a child's row before its parent's,
+    wherever the engine reads both (a child that ends, a stop, ``waiting_on``, ``run``). One
+    that still happens is broken by the server and reported as retryable.
 3.  Leases are stamped and checked with the database server's clock, so hosts whose clocks
     disagree still agree on when a lease expired. Timers too: the engine on this store reads
     the server's clock (``engine_clock()``: this host's clock plus the offset measured when

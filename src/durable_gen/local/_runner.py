@@ -170,7 +170,9 @@ class Runner:
     def _run_one(self, focus: str | None = None) -> bool:
         """Run the earliest due task (with ``focus``: of that execution and those it invoked
         only); False when none is due."""
+        below = self._below(focus) if focus is not None else []
         with self._lock:
+            self._lock_first(below)
             try:
                 task = self._store.next_task()  # also takes back the work of dead invocations
             except DamagedRecordError as exc:  # a damaged task: not met again at once
@@ -200,6 +202,54 @@ class Runner:
             job()
         return True
 
+    def _below(self, execution_arn: object) -> list[str]:
+        """The running executions under ``execution_arn`` (those it invoked, those they
+        invoked, ...), each before the one that invoked it, read without the lock.
+
+        A database store locks an execution's row as a transaction reads it, and a child that
+        ends (or is stopped) locks its own row before its parent's (whose invoke ends with
+        it). A transaction that reads a parent and then its children would take them the
+        other way round, and deadlock with a child ending meanwhile (Postgres then fails one
+        of the two): ``_lock_first(below)`` takes the children's rows first instead. Only an
+        order: a store error here (a damaged header) is left for the transaction to meet; a
+        store that locks no rows as it reads (SQLite's transactions take the whole database,
+        memory's the engine's lock) needs none."""
+        if not isinstance(execution_arn, str) or not getattr(self._store, "_LOCK_ROWS", ""):
+            return []
+        try:
+            order = _deepest_first(execution_arn, self._running_children(execution_arn))
+        except StoreError:
+            return []
+        return order[:-1]  # the execution itself comes last
+
+    def _lock_first(self, arns: list[str]) -> None:
+        """Lock the rows of ``arns`` in that order (see ``_below``). Lock held."""
+        for arn in arns:
+            self._store.load(arn)
+
+    def _running_children(self, arn: str) -> dict[str, list[str]]:
+        """The running executions that ``arn`` invoked, and those they invoked, and so on,
+        by parent: found through each execution's invokes in flight, so that stopping one
+        reads the executions under it only (not every header of the database, where a
+        damaged one of another execution would fail the stop). With the lock held, or without
+        it to learn which rows to lock first (the headers a store shares with the engine
+        change under it then: their invokes are copied before they are read)."""
+        children: dict[str, list[str]] = {}
+        todo = [arn]
+        while todo:
+            ex = self._store.load(todo.pop())
+            if ex is None or ex.arn in children:
+                continue
+            kids = children[ex.arn] = []
+            for entry in list(ex.invokes.values()):
+                if entry.child_arn is None:
+                    continue
+                child = self._store.load(entry.child_arn)
+                if child is not None and child.status == "RUNNING":
+                    kids.append(child.arn)
+                    todo.append(child.arn)
+        return children
+
     def _tasks_of(self, arn: str) -> list[Task]:
         """The scheduled tasks of execution ``arn`` and of the running executions it invoked,
         and those invoked, and so on, that this process may run. Lock held.
@@ -227,7 +277,9 @@ class Runner:
 
     def _next_due_of(self, arn: str) -> int | None:
         """When the earliest task of ``arn`` (and of what it invoked) is due, if any."""
+        below = self._below(arn)
         with self._lock:
+            self._lock_first(below)
             return min((task.due_ms for task in self._tasks_of(arn)), default=None)
 
     def _fire_own_timers(self, ex: StoredExecution, now: int) -> None:
@@ -664,3 +716,22 @@ def _crash_error(exc: BaseException) -> ErrorObject:
             error_message=f"the handler exited (SystemExit {exc.code!r}) before returning",
         )
     return error_object(exc)
+
+
+def _deepest_first(arn: str, children: dict[str, list[str]]) -> list[str]:
+    """``arn`` and the executions under it (``children``: parent to children), each after
+    the executions it invoked."""
+    order: list[str] = []
+    todo: list[tuple[str, bool]] = [(arn, False)]
+    seen: set[str] = set()
+    while todo:
+        node, expanded = todo.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        todo.append((node, True))
+        todo.extend((child, False) for child in children.get(node, ()))
+    return order
