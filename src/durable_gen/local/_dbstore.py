@@ -233,6 +233,14 @@ def check_location(value: object, what: str) -> str:
         raise ValidationError(
             f"{what} must be a non-empty path or URL (a str or os.PathLike), got {shown(value)}"
         )
+    if "\x00" in text:
+        # No file system or server takes one: open() and sqlite3 raised a bare ValueError.
+        # The value is not shown: a URL may hold a password.
+        raise ValidationError(
+            f"{what} holds a NUL character ('\\x00') at character {text.index(chr(0))}, which "
+            "no path or URL can hold: check how it was built (a C string, a fixed-width "
+            "field, or a file read without stripping its padding)"
+        )
     return text
 
 
