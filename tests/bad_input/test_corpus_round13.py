@@ -11,6 +11,7 @@ raised early, losing nothing recorded.
 from __future__ import annotations
 
 import contextlib
+import enum
 import io
 import json
 import shutil
@@ -25,7 +26,15 @@ import pytest
 import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.cli import main
-from durable_gen.local import PostgresStore, SqliteStore, Worker, open_store
+from durable_gen.local import (
+    LocalService,
+    PostgresStore,
+    SqliteStore,
+    VirtualClock,
+    Worker,
+    open_store,
+    register_function,
+)
 from durable_gen.testing import TestRunner, load_history, replay
 
 
@@ -447,3 +456,121 @@ def test_a_row_edited_by_hand_is_one_line_and_exit_1_keeping_the_rest(
         after = conn.execute("SELECT key, body FROM operations ORDER BY key").fetchall()
     conn.close()
     assert after == before  # nothing recorded was changed or dropped
+
+
+# --- names, ids and text given as a subclass of str -------------------------------------------
+
+
+class OrderId(str):
+    """What an application may type its ids as."""
+
+
+class Stage(str, enum.Enum):  # noqa: UP042 (its str() is "Stage.SHIP", not its text)
+    SHIP = "ship"
+
+
+def _with_text(kind: str, text: str) -> Callable[[Any], Generator[Any, Any, int]]:
+    def flow(_: object) -> Generator[Any, Any, int]:
+        if kind == "step":
+            yield dg.Step(_any, name=text)
+        elif kind == "step-function":
+            yield dg.step(name=text, sub_type=text)(_any)()
+        elif kind == "wait":
+            yield dg.Wait(seconds=1, name=text)
+        elif kind == "callback":
+            yield dg.CreateCallback(name=text, sub_type=text, timeout=5)
+        elif kind == "patched":
+            yield dg.Patched(text)
+        elif kind == "now":
+            yield dg.Now(name=text)
+        elif kind == "child":
+            yield dg.Child(_inner, name=text, sub_type=text)
+        elif kind == "sub-type":
+            yield dg.Step(_any, name="s", sub_type=text)
+        elif kind == "invoke":
+            yield dg.Invoke(text, 1, name=text, tenant_id=text)
+        elif kind == "map":
+            yield dg.Map(_any, [1], name=text, item_namer=lambda item, index: text)
+        elif kind == "parallel":
+            yield dg.Parallel([dg.Branch(_any, name=text)], name=text)
+        return 1
+
+    return flow
+
+
+def _any(*_: object) -> int:
+    return 1
+
+
+def _inner(_: object = None) -> Generator[Any, Any, int]:
+    return (yield dg.Step(_any, name="in"))
+
+
+TEXT_KINDS = [
+    "step",
+    "step-function",
+    "wait",
+    "callback",
+    "patched",
+    "now",
+    "child",
+    "sub-type",
+    "invoke",
+    "map",
+    "parallel",
+]
+
+
+@pytest.mark.parametrize("text", [OrderId("ship"), Stage.SHIP], ids=["str-subclass", "str-enum"])
+@pytest.mark.parametrize("kind", TEXT_KINDS)
+def test_a_name_given_as_a_str_subclass_is_recorded_as_its_text(
+    tmp_path: Path, kind: str, text: str
+) -> None:
+    # A str subclass was kept in the operation as itself: the SQLite store failed the
+    # execution with a bare "TypeError: Encoding objects of type OrderId is unsupported" and
+    # lost the step's record, and the test runner's export() raised it.
+    runner = TestRunner(functions={"ship": _any}, skip_time=True)
+    run = runner.run(_with_text(kind, text))
+    assert run.status == "SUCCEEDED", run.error
+    exported = run.export()
+    texts = {op.get(key) for op in exported["Operations"] for key in ("Name", "SubType")}
+    assert "ship" in texts
+    for op in run.operations():
+        assert op.name is None or type(op.name) is str
+        assert op.sub_type is None or type(op.sub_type) is str
+
+    engine = LocalService(store=SqliteStore(tmp_path / "a.db"), clock=VirtualClock())
+    register_function(engine, "flow", _with_text(kind, text))
+    engine.register("ship", lambda payload: "1", durable=False)
+    record = engine.run(engine.start("flow", "null"))
+    assert record.status == run.status, record.error
+    recorded = engine.get_operations(record.arn)
+    assert "ship" in {op.name for op in recorded} | {op.sub_type for op in recorded}
+    engine.store.close()
+
+
+def test_engine_inputs_given_as_str_subclasses_are_written_as_their_text(tmp_path: Path) -> None:
+    engine = LocalService(store=SqliteStore(tmp_path / "a.db"), clock=VirtualClock())
+    register_function(engine, "flow", _awaits_int)
+    arn = engine.start(OrderId("flow"), OrderId("null"), execution_name=OrderId("e1"))
+    engine.run_until_idle()
+    (callback,) = [op for op in engine.get_operations(arn) if op.type == "CALLBACK"]
+    assert callback.callback_details is not None
+    callback_id = callback.callback_details.callback_id
+    assert callback_id is not None
+    engine.send_callback_success(OrderId(callback_id), OrderId("5"))
+    record = engine.run(arn)
+    assert record.status == "SUCCEEDED" and record.result == "5"
+
+    other = engine.start("flow", "null", execution_name="e2")
+    engine.run_until_idle()
+    (callback,) = [op for op in engine.get_operations(other) if op.type == "CALLBACK"]
+    assert callback.callback_details is not None and callback.callback_details.callback_id
+    engine.send_callback_failure(
+        callback.callback_details.callback_id,
+        rt.ErrorObject(error_type=OrderId("Denied"), error_message=OrderId("no")),
+    )
+    record = engine.run(other)
+    assert record.status == "FAILED" and record.error is not None
+    assert "Denied" in f"{record.error.error_type} {record.error.error_message}"
+    engine.store.close()

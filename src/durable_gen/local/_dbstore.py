@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 import msgspec
 
 from .._errors import StoreError, ValidationError, finite, shown
-from .._wire import MAX_WAIT_SECONDS, Event, Operation
+from .._wire import MAX_WAIT_SECONDS, Event, Operation, wire_enc_hook
 from ._clock import RealClock
 from ._state import CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, RETRY_TIMER, WAIT_TIMER
 from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
@@ -352,7 +352,7 @@ def same_host_prefix() -> str:
     return f"{_OWNER_HOST}:"
 
 
-_encode_header = msgspec.msgpack.Encoder().encode
+_encode_header = msgspec.msgpack.Encoder(enc_hook=wire_enc_hook).encode
 _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _decode_operation = msgspec.json.Decoder(Operation).decode
 _decode_event = msgspec.json.Decoder(Event).decode
