@@ -149,16 +149,24 @@ def _default_cap(
 
 #: The fields of commands that are recorded as text: names, ids, subtypes.
 _TEXT_FIELDS: Final = ("name", "sub_type", "function_name", "tenant_id", "change_id")
+#: The fields of commands recorded as whole seconds.
+_SECONDS_FIELDS: Final = ("seconds", "timeout", "heartbeat_timeout", "delay", "max_delay")
 
 
 def _plain_fields(cmd: msgspec.Struct) -> None:
-    """Make the text fields of ``cmd`` plain ``str`` (see ``plain_text``): a name given as a
-    ``str`` subclass was recorded as itself, which the SQLite and Postgres stores and
-    ``export()`` could not write (a bare ``TypeError`` that failed the execution)."""
+    """Make the text fields of ``cmd`` plain ``str`` (see ``plain_text``), and its seconds
+    plain ``int``: a name given as a ``str`` subclass was recorded as itself, which the SQLite
+    and Postgres stores and ``export()`` could not write (a bare ``TypeError`` that failed the
+    execution), and a ``Wait`` of an ``IntEnum`` member or another ``int`` subclass was
+    accepted, then its checkpoint refused (the service takes whole seconds as an int)."""
     for field in _TEXT_FIELDS:
         value = getattr(cmd, field, None)
         if isinstance(value, str) and type(value) is not str:
             msgspec.structs.force_setattr(cmd, field, plain_text(value))
+    for field in _SECONDS_FIELDS:
+        value = getattr(cmd, field, None)
+        if isinstance(value, int) and type(value) not in (int, bool, _DefaultCap):
+            msgspec.structs.force_setattr(cmd, field, int(value))
 
 
 def _check_name(name: str | None, what: str) -> None:
@@ -1682,6 +1690,7 @@ class WaitDecision(msgspec.Struct, frozen=True, metaclass=CheckedStructMeta):
     delay: int = 0
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if type(self.stop) is not bool:
             raise ValidationError(
                 f"WaitDecision stop must be True or False, got {shown(self.stop)}: return "
@@ -1727,6 +1736,7 @@ class WaitStrategy(
     max_attempts: int | None = None
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if not callable(self.until):
             raise ValidationError(
                 f"WaitStrategy until must be a predicate function, got {shown(self.until)}"

@@ -98,9 +98,14 @@ def plain_text(value: _T) -> _T:
 def wire_enc_hook(value: Any) -> Any:
     """``enc_hook`` of the encoders that write wire shapes and stores' records: a ``str``
     subclass given where text is (a function name, an input, a callback's result, an error's
-    type) is written as its text; any other type is refused as msgspec refuses it."""
+    type) is written as its text, an ``int`` or ``float`` subclass as its number; any other
+    type is refused as msgspec refuses it."""
     if isinstance(value, str):
         return str.__str__(value)
+    if isinstance(value, int):  # not bool, which is written as it is
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
     raise TypeError(f"Encoding objects of type {type(value).__name__} is unsupported")
 
 

@@ -983,8 +983,11 @@ def _cmd_callback(args: argparse.Namespace) -> int:
                     f"{args.callback_id!r} names an execution ({_short_id(arns[0])}), not a "
                     f"callback: give the CallbackId of the callback to answer ({waits})"
                 ) from None
+            from .local._engine import padded_hint
+
             raise UnknownCallbackError(
-                f"no callback has the id {shown(args.callback_id)} in {store.path}"
+                f"no callback has the id {shown(args.callback_id)}"
+                f"{padded_hint(args.callback_id)} in {store.path}"
                 f"{_from_source(args)}: give the CallbackId that `durable-gen show` prints "
                 'for the execution (its "waits on" line) or its CallbackStarted event, on '
                 "the database the execution is in (--db, or DURABLE_GEN_DB)"

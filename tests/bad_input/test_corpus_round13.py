@@ -85,6 +85,28 @@ def test_a_path_or_url_holding_a_nul_is_a_validation_error_before_anything_opens
     assert list(tmp_path.iterdir()) == []
 
 
+PADDED: list[tuple[str, Callable[[Path], object]]] = [
+    ("open-store-leading", lambda d: open_store(f" {d}/app.db")),
+    ("open-store-newline", lambda d: open_store(f"{d}/app.db\n")),
+    ("sqlite-url", lambda d: open_store(f"sqlite:///{d}/app.db ")),
+    ("sqlite-store-path", lambda d: SqliteStore(Path(f"{d}/app.db "))),
+    ("worker", lambda d: Worker(f"{d}/app.db\t")),
+    ("postgres", lambda d: open_store(" postgresql://u:s3cret@127.0.0.1:1/db")),
+]
+
+
+@pytest.mark.parametrize("call", [c[1] for c in PADDED], ids=[c[0] for c in PADDED])
+def test_a_database_with_spaces_around_it_is_refused_by_the_api_as_by_the_cli(
+    tmp_path: Path, call: Callable[[Path], object]
+) -> None:
+    # The command line refuses `--db ' app.db'`; open_store(" app.db") created a new
+    # database in a file named " app.db" next to the real one.
+    with pytest.raises(dg.ValidationError, match=r"spaces .* before or after it") as e:
+        call(tmp_path)
+    assert "s3cret" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_history_path_holding_a_nul_is_an_invalid_report_not_a_value_error() -> None:
     with pytest.raises(dg.InvalidInputError, match="cannot read history file"):
         load_history("histories/a\x00b.json")
@@ -574,3 +596,117 @@ def test_engine_inputs_given_as_str_subclasses_are_written_as_their_text(tmp_pat
     assert record.status == "FAILED" and record.error is not None
     assert "Denied" in f"{record.error.error_type} {record.error.error_message}"
     engine.store.close()
+
+
+# --- seconds given as a subclass of int -------------------------------------------------------
+
+
+class Delay(enum.IntEnum):
+    SHORT = 2
+
+
+class Seconds(int):
+    """What an application may type its durations as."""
+
+
+def _waits_for(kind: str, seconds: int) -> Callable[[Any], Generator[Any, Any, str]]:
+    def flow(_: object) -> Generator[Any, Any, str]:
+        if kind == "wait":
+            yield dg.Wait(seconds)
+        elif kind == "callback":
+            try:
+                yield (yield dg.CreateCallback(timeout=seconds, heartbeat_timeout=seconds))
+            except dg.CallbackTimeoutError as exc:
+                return exc.error_type or ""
+        elif kind == "wait-for-callback":
+            try:
+                yield dg.WaitForCallback(_any, name="w", timeout=seconds)
+            except dg.CallbackError as exc:
+                return exc.error_type or ""
+        elif kind == "wait-decision":
+            yield dg.WaitForCondition(
+                lambda state: state + 1,
+                initial_state=0,
+                wait_strategy=lambda state, attempt: (
+                    dg.WaitDecision.done() if state >= 2 else dg.WaitDecision.again(seconds)
+                ),
+            )
+        elif kind == "wait-strategy":
+            yield dg.WaitForCondition(
+                lambda state: state + 1,
+                initial_state=0,
+                wait_strategy=dg.WaitStrategy(
+                    until=lambda state: state >= 2, delay=seconds, max_delay=seconds
+                ),
+            )
+        return "done"
+
+    return flow
+
+
+@pytest.mark.parametrize("seconds", [Delay.SHORT, Seconds(2)], ids=["int-enum", "int-subclass"])
+@pytest.mark.parametrize(
+    "kind", ["wait", "callback", "wait-for-callback", "wait-decision", "wait-strategy"]
+)
+def test_seconds_given_as_an_int_subclass_are_recorded_as_whole_seconds(
+    tmp_path: Path, kind: str, seconds: int
+) -> None:
+    # Accepted where the command was built (it is an int), then the checkpoint was refused:
+    # "WAIT START needs WaitOptions.WaitSeconds in 1..31622400, got <Delay.SHORT: 2>", and the
+    # execution FAILED with InvalidCheckpointError, on every engine.
+    expected = "Callback.Timeout" if "callback" in kind else "done"
+    runner = TestRunner(skip_time=True)
+    run = runner.run(_waits_for(kind, seconds))
+    runner.run_until_idle(include_callback_timeouts=True)
+    assert run.status == "SUCCEEDED", run.error
+    assert run.result() == expected
+    run.export()
+
+    engine = LocalService(store=SqliteStore(tmp_path / "a.db"), clock=VirtualClock())
+    register_function(engine, "flow", _waits_for(kind, seconds))
+    record = engine.run(engine.start("flow", "null"))
+    assert record.status == "SUCCEEDED", record.error
+    assert record.result == json.dumps(expected)
+    engine.store.close()
+
+
+# --- a callback id copied with what was around it ---------------------------------------------
+
+
+@pytest.mark.parametrize("pad", [" {} ", "{}\t", "'{}'", '"{}"'], ids=["spaces", "tab", "'", '"'])
+def test_a_callback_id_with_spaces_or_quotes_around_it_says_the_id_to_give(
+    waiting_db: tuple[Path, str], tmp_path: Path, pad: str
+) -> None:
+    # The answer was refused as "no callback has the id ' 1064...'", which reads as the right
+    # id: the message did not say what was wrong with it.
+    base, callback_id = waiting_db
+    db = tmp_path / "c.db"
+    shutil.copy(base, db)
+    code, err = _cli("callback", "succeed", pad.format(callback_id), "5", "--db", str(db))
+    assert code == 1
+    assert f"spaces or quotes around it: the id is '{callback_id}'" in err
+    code, err = _cli("callback", "succeed", callback_id, "5", "--db", str(db))
+    assert code in (0, None), err  # the callback stayed open
+
+
+def test_the_engine_says_so_of_a_padded_callback_id_and_keeps_the_callback_open() -> None:
+    runner = TestRunner()
+    run = runner.start(_awaits_int)
+    runner.run_until_idle()
+    callback_id = run.callback_id("cb")
+    with pytest.raises(dg.UnknownCallbackError, match="spaces or quotes around it"):
+        runner.send_callback_success(f" {callback_id}\n", 5)
+    runner.send_callback_success(callback_id, 5)
+    runner.run_until_idle()
+    assert run.result() == 5
+
+
+def test_an_id_that_is_only_short_gets_no_padding_hint(
+    waiting_db: tuple[Path, str], tmp_path: Path
+) -> None:
+    base, callback_id = waiting_db
+    db = tmp_path / "c.db"
+    shutil.copy(base, db)
+    code, err = _cli("callback", "succeed", callback_id[:20], "5", "--db", str(db))
+    assert code == 1 and "UnknownCallbackError" in err
+    assert "around it" not in err

@@ -241,6 +241,13 @@ def check_location(value: object, what: str) -> str:
             "no path or URL can hold: check how it was built (a C string, a fixed-width "
             "field, or a file read without stripping its padding)"
         )
+    if text != text.strip():
+        # ' app.db' (a stray space in a settings file) would be another, new file; the
+        # command line refuses it so too. The value is not shown: a URL may hold a password.
+        raise ValidationError(
+            f"{what} has spaces (or a line break) before or after it: remove them; a file "
+            "named with them would be another, new database"
+        )
     return text
 
 
