@@ -430,9 +430,11 @@ def _resolve(store: Any, ref: str, db: str | None) -> str:
                 f"{_short_id(entry.arn)} (give that id); answer the callback with "
                 f"`durable-gen callback succeed{_db_option(db)} {ref} 'RESULT_JSON'`"
             )
+        from .local._engine import padded_hint
+
         raise CliError(
-            f"no execution matches {shown(ref)} in {store.path}: give its ARN, or a prefix of its "
-            "id or name (durable-gen list shows them)"
+            f"no execution matches {shown(ref)}{padded_hint(ref)} in {store.path}: give its "
+            "ARN, or a prefix of its id or name (durable-gen list shows them)"
         )
     if len(arns) > 1:
         ids = ", ".join(arn.rsplit("/", 1)[-1] for arn in arns[:5])

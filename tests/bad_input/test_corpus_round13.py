@@ -710,3 +710,17 @@ def test_an_id_that_is_only_short_gets_no_padding_hint(
     code, err = _cli("callback", "succeed", callback_id[:20], "5", "--db", str(db))
     assert code == 1 and "UnknownCallbackError" in err
     assert "around it" not in err
+
+
+@pytest.mark.parametrize("command", ["show", "history", "stop"])
+def test_an_execution_id_with_spaces_around_it_says_the_id_to_give(
+    waiting_db: tuple[Path, str], tmp_path: Path, command: str
+) -> None:
+    base, _ = waiting_db
+    db = tmp_path / "c.db"
+    shutil.copy(base, db)
+    code, err = _cli(command, " e1 ", "--db", str(db))
+    assert code == 2
+    assert "spaces or quotes around it: the id is 'e1'" in err
+    code, err = _cli("list", "--status", "RUNNING", "--json", "--db", str(db))
+    assert code in (0, None), err  # nothing was stopped

@@ -924,10 +924,11 @@ def _id_hint(callback_id: object) -> str:
     return padded_hint(callback_id)
 
 
-def padded_hint(callback_id: str) -> str:
-    """Say so when ``callback_id`` has spaces or quotes around it (copied with them)."""
-    bare = callback_id.strip().strip("'\"").strip()
-    if bare and bare != callback_id:
+def padded_hint(ref: str) -> str:
+    """Say so when ``ref`` (a callback or execution id) has spaces or quotes around it (copied
+    with them)."""
+    bare = ref.strip().strip("'\"").strip()
+    if bare and bare != ref:
         return f" (it has spaces or quotes around it: the id is {shown(bare)})"
     return ""
 
