@@ -46,6 +46,7 @@ from ._wire import (
     MAX_SUBTYPE_CHARS,
     MAX_WAIT_SECONDS,
     name_ok,
+    plain_text,
     subtype_ok,
     tenant_id_problem,
 )
@@ -144,6 +145,28 @@ def _default_cap(
             f"max_delay={shown(first_value)}) or more), or a smaller {first}"
         )
     msgspec.structs.force_setattr(owner, "max_delay", int(cap))
+
+
+#: The fields of commands that are recorded as text: names, ids, subtypes.
+_TEXT_FIELDS: Final = ("name", "sub_type", "function_name", "tenant_id", "change_id")
+#: The fields of commands recorded as whole seconds.
+_SECONDS_FIELDS: Final = ("seconds", "timeout", "heartbeat_timeout", "delay", "max_delay")
+
+
+def _plain_fields(cmd: msgspec.Struct) -> None:
+    """Make the text fields of ``cmd`` plain ``str`` (see ``plain_text``), and its seconds
+    plain ``int``: a name given as a ``str`` subclass was recorded as itself, which the SQLite
+    and Postgres stores and ``export()`` could not write (a bare ``TypeError`` that failed the
+    execution), and a ``Wait`` of an ``IntEnum`` member or another ``int`` subclass was
+    accepted, then its checkpoint refused (the service takes whole seconds as an int)."""
+    for field in _TEXT_FIELDS:
+        value = getattr(cmd, field, None)
+        if isinstance(value, str) and type(value) is not str:
+            msgspec.structs.force_setattr(cmd, field, plain_text(value))
+    for field in _SECONDS_FIELDS:
+        value = getattr(cmd, field, None)
+        if isinstance(value, int) and type(value) not in (int, bool, _DefaultCap):
+            msgspec.structs.force_setattr(cmd, field, int(value))
 
 
 def _check_name(name: str | None, what: str) -> None:
@@ -1042,6 +1065,8 @@ class Step(Command[R], frozen=True):
             if _current() is not None:
                 made(self)
             return
+        _plain_fields(self)  # off the common case above, which holds plain text only
+        name = self.name
         if not callable(self.fn):
             raise _not_callable("Step needs a callable", self.fn)
         if type(self.args) is not tuple:
@@ -1223,6 +1248,7 @@ class StepFunction(Generic[P, R]):
         timeout: float | timedelta | None = None,
         sub_type: str | None = None,
     ) -> None:
+        name, sub_type = plain_text(name), plain_text(sub_type)
         _check_name(name, "step")
         _not_a_method(fn)
         _not_a_generator_function(fn)
@@ -1415,6 +1441,7 @@ class Wait(Command[None], frozen=True):
     name: str | None = None
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         try:
             _check_seconds(self.seconds, "Wait seconds", minimum=1, maximum=MAX_WAIT_SECONDS)
         except ValidationError as exc:
@@ -1477,6 +1504,7 @@ class CreateCallback(Command["CallbackHandle[R]"], Generic[R], frozen=True, kw_o
         def __init__(self, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         _check_name(self.name, "callback")
         _check_serdes(self.serdes, "callback serdes")
         _check_result_type(self.result_type, "CreateCallback result_type")
@@ -1559,6 +1587,7 @@ class WaitForCallback(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if not callable(self.submitter):
             raise _not_callable("WaitForCallback needs a callable submitter", self.submitter)
         _runs_as_a_step(self.submitter, "a WaitForCallback submitter")
@@ -1629,6 +1658,7 @@ class Invoke(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if not isinstance(self.function_name, str) or not 1 <= len(self.function_name) <= 256:
             raise ValidationError(
                 f"Invoke function_name must be a string of 1 to 256 characters, "
@@ -1661,6 +1691,7 @@ class WaitDecision(msgspec.Struct, frozen=True, metaclass=CheckedStructMeta):
     delay: int = 0
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if type(self.stop) is not bool:
             raise ValidationError(
                 f"WaitDecision stop must be True or False, got {shown(self.stop)}: return "
@@ -1706,6 +1737,7 @@ class WaitStrategy(
     max_attempts: int | None = None
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if not callable(self.until):
             raise ValidationError(
                 f"WaitStrategy until must be a predicate function, got {shown(self.until)}"
@@ -1779,6 +1811,7 @@ class WaitForCondition(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if not callable(self.check):
             raise _not_callable("WaitForCondition needs a callable check", self.check)
         if self.wait_strategy is not None and not callable(self.wait_strategy):
@@ -1925,6 +1958,7 @@ class Child(Command[R], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if type(self.workflow) is functools.partial and type(self.args) is tuple:
             _take_bound_step(self, "workflow")
         _check_workflow_fn(self.workflow, "Child workflow")
@@ -2149,6 +2183,7 @@ class Map(Command["BatchResult[Any]"], Generic[T], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         _check_nesting(self.nesting)
         if not callable(self.fn):
             raise _not_callable("Map needs a callable", self.fn)
@@ -2197,6 +2232,7 @@ class Branch(msgspec.Struct, Generic[T], frozen=True, metaclass=CheckedStructMet
     name: str | None = None
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         if not callable(self.fn):
             raise _not_callable("a Branch needs a function", self.fn)
         _check_name(self.name, "branch")
@@ -2247,6 +2283,7 @@ class Parallel(Command["BatchResult[Any]"], Generic[T], frozen=True):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        _plain_fields(self)
         _check_nesting(self.nesting)
         if isinstance(self.branches, (str, bytes)) or not isinstance(self.branches, Sequence):
             raise ValidationError(

@@ -147,6 +147,7 @@ from ._wire import (
     StepDetails,
     WaitDetails,
     WaitOptions,
+    unicode_error,
 )
 
 __all__ = [
@@ -440,6 +441,17 @@ class Interpreter(StepHandlers):
             check_host_options(serdes, clock)
         if type(execution_arn) is not str and not isinstance(execution_arn, str):
             raise ValidationError(f"execution_arn must be a str, got {shown(execution_arn)}")
+        bad = unicode_error(execution_arn)
+        if bad is not None:
+            # It seeds UUID(), Random() and retry jitter as UTF-8: the execution failed at its
+            # first such command with a UnicodeEncodeError of the host's making.
+            raise ValidationError(
+                f"execution_arn is not valid Unicode text ({bad.reason}: "
+                f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), got "
+                f"{shown(execution_arn)}: pass the execution's id as the service or store "
+                "recorded it (a name decoded with surrogateescape keeps undecodable bytes so; "
+                "decode it as UTF-8)"
+            )
         # The drivers' operations were decoded as Operation and checked by load_operations.
         ops: list[Operation]
         if type(operations) is CheckedOperations:

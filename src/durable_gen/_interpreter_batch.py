@@ -87,7 +87,7 @@ from ._interpreter_core import (
     plain,
 )
 from ._serdes import dumps, loads
-from ._wire import TERMINAL_STATUSES, ErrorObject, Operation
+from ._wire import TERMINAL_STATUSES, ErrorObject, Operation, plain_text
 
 __all__ = ["BatchHandlers", "Compensate", "step_body"]
 
@@ -733,7 +733,7 @@ def _positional_arity(fn: Callable[..., Any]) -> int:
 def _item_name(namer: Callable[[Any, int], str | None], item: Any, index: int) -> str:
     """What ``item_namer`` calls item ``index``, checked as every operation name is; None
     keeps the default name, ``map-item-{index}``, as AWS's SDK names such an item."""
-    name = namer(item, index)
+    name = plain_text(namer(item, index))
     _check_name(name, f"Map item_namer's (for item {index})")
     return f"map-item-{index}" if name is None else name
 

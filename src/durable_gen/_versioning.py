@@ -22,7 +22,7 @@ import msgspec
 from ._commands import Command
 from ._errors import SerializationError, ValidationError, WorkflowDefinitionError, finite, shown
 from ._guard import made
-from ._wire import MAX_NAME_CHARS, Operation
+from ._wire import MAX_NAME_CHARS, Operation, plain_text
 
 if TYPE_CHECKING:
     import random
@@ -81,6 +81,7 @@ class Patched(Command[bool], frozen=True):
     change_id: str
 
     def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "change_id", plain_text(self.change_id))
         _check_change_id(self.change_id, "Patched")
         made(self)  # built and never yielded: reported as any command is
 
@@ -110,6 +111,7 @@ class Deprecated(Command[None], frozen=True):
     change_id: str
 
     def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "change_id", plain_text(self.change_id))
         _check_change_id(self.change_id, "Deprecated")
         made(self)
 
@@ -127,6 +129,7 @@ class Now(Command[datetime], frozen=True, kw_only=True):
     name: str | None = None
 
     def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "name", plain_text(self.name))
         if self.name is not None:
             _check_change_id(self.name, "Now")
         made(self)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar, cast
 
 import msgspec
 
 from ._errors import shown
+
+_T = TypeVar("_T")
 
 __all__ = [
     "CallbackDetails",
@@ -81,6 +83,30 @@ def word_ok(value: str, max_chars: int) -> bool:
 def subtype_ok(value: str) -> bool:
     """A SubType the service takes: 1 to 32 characters of ``[A-Za-z0-9_-]``."""
     return word_ok(value, MAX_SUBTYPE_CHARS)
+
+
+def plain_text(value: _T) -> _T:
+    """``value`` as a plain ``str`` when it is an instance of a subclass of ``str`` (a
+    ``class OrderId(str)``, a ``StrEnum`` member: its text, not what ``str()`` of it says);
+    anything else unchanged. A name, id or subtype is recorded as text: no encoder writes a
+    ``str`` subclass, and one kept in an operation failed the store that wrote it."""
+    if isinstance(value, str) and type(value) is not str:
+        return cast(_T, str.__str__(value))
+    return value
+
+
+def wire_enc_hook(value: Any) -> Any:
+    """``enc_hook`` of the encoders that write wire shapes and stores' records: a ``str``
+    subclass given where text is (a function name, an input, a callback's result, an error's
+    type) is written as its text, an ``int`` or ``float`` subclass as its number; any other
+    type is refused as msgspec refuses it."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):  # not bool, which is written as it is
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    raise TypeError(f"Encoding objects of type {type(value).__name__} is unsupported")
 
 
 def name_ok(value: str) -> bool:
@@ -357,7 +383,7 @@ def details_field(event_type: str) -> str:
     return "".join(out) + "_details"
 
 
-_json_encoder: Final = msgspec.json.Encoder()
+_json_encoder: Final = msgspec.json.Encoder(enc_hook=wire_enc_hook)
 
 
 def encode(shape: msgspec.Struct) -> bytes:

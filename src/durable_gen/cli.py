@@ -430,9 +430,11 @@ def _resolve(store: Any, ref: str, db: str | None) -> str:
                 f"{_short_id(entry.arn)} (give that id); answer the callback with "
                 f"`durable-gen callback succeed{_db_option(db)} {ref} 'RESULT_JSON'`"
             )
+        from .local._engine import padded_hint
+
         raise CliError(
-            f"no execution matches {shown(ref)} in {store.path}: give its ARN, or a prefix of its "
-            "id or name (durable-gen list shows them)"
+            f"no execution matches {shown(ref)}{padded_hint(ref)} in {store.path}: give its "
+            "ARN, or a prefix of its id or name (durable-gen list shows them)"
         )
     if len(arns) > 1:
         ids = ", ".join(arn.rsplit("/", 1)[-1] for arn in arns[:5])
@@ -983,8 +985,11 @@ def _cmd_callback(args: argparse.Namespace) -> int:
                     f"{args.callback_id!r} names an execution ({_short_id(arns[0])}), not a "
                     f"callback: give the CallbackId of the callback to answer ({waits})"
                 ) from None
+            from .local._engine import padded_hint
+
             raise UnknownCallbackError(
-                f"no callback has the id {shown(args.callback_id)} in {store.path}"
+                f"no callback has the id {shown(args.callback_id)}"
+                f"{padded_hint(args.callback_id)} in {store.path}"
                 f"{_from_source(args)}: give the CallbackId that `durable-gen show` prints "
                 'for the execution (its "waits on" line) or its CallbackStarted event, on '
                 "the database the execution is in (--db, or DURABLE_GEN_DB)"

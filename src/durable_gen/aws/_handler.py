@@ -45,7 +45,13 @@ from .._paging import load_operations
 from .._plugins import Plugin
 from .._serdes import Serdes
 from .._service import DurableService
-from .._wire import ErrorObject, ExecutionState, InvocationInput, InvocationOutput
+from .._wire import (
+    ErrorObject,
+    ExecutionState,
+    InvocationInput,
+    InvocationOutput,
+    wire_enc_hook,
+)
 from ._client import check_client, check_client_region
 from ._service import LambdaService, ServiceUnavailableError
 
@@ -70,7 +76,7 @@ TIME_MARGIN: Final = 0.5
 #: without failing the executions it met.
 _RETRIED: Final = (InvalidCheckpointTokenError, ServiceUnavailableError, ValidationError)
 
-_encoder: Final = msgspec.json.Encoder()
+_encoder: Final = msgspec.json.Encoder(enc_hook=wire_enc_hook)
 
 
 def _is_invocation_text(text: str | bytes | bytearray) -> bool:

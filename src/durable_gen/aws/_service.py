@@ -32,7 +32,13 @@ from .._errors import (
     shown,
 )
 from .._paging import read_pages
-from .._wire import CheckpointResponse, ExecutionState, Operation, OperationUpdate
+from .._wire import (
+    CheckpointResponse,
+    ExecutionState,
+    Operation,
+    OperationUpdate,
+    wire_enc_hook,
+)
 from ._client import (
     check_client,
     check_client_region,
@@ -124,7 +130,7 @@ def _calls(updates: Sequence[OperationUpdate]) -> list[list[Any]]:
     return calls
 
 
-_json: Final = msgspec.json.Encoder()
+_json: Final = msgspec.json.Encoder(enc_hook=wire_enc_hook)
 
 
 def to_wire(value: Any) -> Any:

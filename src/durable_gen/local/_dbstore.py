@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Final, Protocol, Self, runtime_checkable
 import msgspec
 
 from .._errors import StoreError, ValidationError, finite, shown
-from .._wire import MAX_WAIT_SECONDS, Event, Operation
+from .._wire import MAX_WAIT_SECONDS, Event, Operation, wire_enc_hook
 from ._clock import RealClock
 from ._state import CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, RETRY_TIMER, WAIT_TIMER
 from ._store import CallbackEntry, ExecutionStore, StoredExecution, Task
@@ -233,6 +233,21 @@ def check_location(value: object, what: str) -> str:
         raise ValidationError(
             f"{what} must be a non-empty path or URL (a str or os.PathLike), got {shown(value)}"
         )
+    if "\x00" in text:
+        # No file system or server takes one: open() and sqlite3 raised a bare ValueError.
+        # The value is not shown: a URL may hold a password.
+        raise ValidationError(
+            f"{what} holds a NUL character ('\\x00') at character {text.index(chr(0))}, which "
+            "no path or URL can hold: check how it was built (a C string, a fixed-width "
+            "field, or a file read without stripping its padding)"
+        )
+    if text != text.strip():
+        # ' app.db' (a stray space in a settings file) would be another, new file; the
+        # command line refuses it so too. The value is not shown: a URL may hold a password.
+        raise ValidationError(
+            f"{what} has spaces (or a line break) before or after it: remove them; a file "
+            "named with them would be another, new database"
+        )
     return text
 
 
@@ -344,7 +359,7 @@ def same_host_prefix() -> str:
     return f"{_OWNER_HOST}:"
 
 
-_encode_header = msgspec.msgpack.Encoder().encode
+_encode_header = msgspec.msgpack.Encoder(enc_hook=wire_enc_hook).encode
 _decode_header = msgspec.msgpack.Decoder(StoredExecution).decode
 _decode_operation = msgspec.json.Decoder(Operation).decode
 _decode_event = msgspec.json.Decoder(Event).decode

@@ -908,6 +908,15 @@ def _id_hint(callback_id: object) -> str:
         return " (bytes, not a str: pass callback_id.decode())"
     if not isinstance(callback_id, str):
         return f" ({a_kind(callback_id)}: a callback id is a str)"
+    return padded_hint(callback_id)
+
+
+def padded_hint(ref: str) -> str:
+    """Say so when ``ref`` (a callback or execution id) has spaces or quotes around it (copied
+    with them)."""
+    bare = ref.strip().strip("'\"").strip()
+    if bare and bare != ref:
+        return f" (it has spaces or quotes around it: the id is {shown(bare)})"
     return ""
 
 

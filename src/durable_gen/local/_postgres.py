@@ -41,6 +41,7 @@ import msgspec
 
 from .._arguments import checked
 from .._errors import StoreError, ValidationError
+from .._wire import wire_enc_hook
 from ._clock import RealClock
 from ._dbstore import (
     CALL,
@@ -85,7 +86,7 @@ _NOW: Final = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint"
 #: Advisory lock key taken while migrating (any constant; "dg" in ASCII).
 _MIGRATION_LOCK: Final = 0x6467
 
-_encode_json = msgspec.json.Encoder().encode
+_encode_json = msgspec.json.Encoder(enc_hook=wire_enc_hook).encode
 
 
 def _monotonic_ms() -> int:

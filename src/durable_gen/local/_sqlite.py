@@ -42,7 +42,7 @@ import msgspec
 
 from .._arguments import checked
 from .._errors import StoreError, ValidationError, shown
-from .._wire import Event, Operation
+from .._wire import Event, Operation, wire_enc_hook
 from ._dbstore import (
     CALL,
     DELETE_TASK,
@@ -90,7 +90,7 @@ def _monotonic_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-_encode_json = msgspec.json.Encoder().encode
+_encode_json = msgspec.json.Encoder(enc_hook=wire_enc_hook).encode
 
 
 def _idh(op_id: str) -> int:

@@ -86,6 +86,7 @@ from .._wire import (
     tenant_id_problem,
     too_large,
     unicode_error,
+    wire_enc_hook,
 )
 from .._wire import name_ok as _name_ok
 from .._wire import subtype_ok as _subtype_ok
@@ -1188,4 +1189,4 @@ def _result(payload: str | None) -> dict[str, Any]:
 def _error(error: ErrorObject | None) -> dict[str, Any]:
     if error is None:
         return {"Truncated": False}
-    return {"Payload": _to_builtins(error), "Truncated": False}
+    return {"Payload": _to_builtins(error, enc_hook=wire_enc_hook), "Truncated": False}

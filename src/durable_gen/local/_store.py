@@ -37,6 +37,7 @@ from .._wire import (
     Event,
     Operation,
     StepDetails,
+    wire_enc_hook,
 )
 
 __all__ = [
@@ -99,7 +100,7 @@ def own_operation(op: Operation) -> Operation:
     return _replace(op, context_details=_replace(op.context_details, error=error))
 
 
-_EVENTS = msgspec.json.Encoder(), msgspec.json.Decoder(list[Event])
+_EVENTS = msgspec.json.Encoder(enc_hook=wire_enc_hook), msgspec.json.Decoder(list[Event])
 
 
 class ExecutionRecord(msgspec.Struct, frozen=True, kw_only=True):

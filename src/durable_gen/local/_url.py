@@ -96,5 +96,8 @@ def open_store(
     from ._sqlite import SqliteStore
 
     return SqliteStore(
-        text, timeout=timeout, lease_seconds=lease_seconds, synchronous=synchronous or "FULL"
+        text,
+        timeout=timeout,
+        lease_seconds=lease_seconds,
+        synchronous="FULL" if synchronous is None else synchronous,
     )

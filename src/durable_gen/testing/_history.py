@@ -43,6 +43,7 @@ from .._wire import (
     Event,
     ExecutionState,
     Operation,
+    unicode_error,
 )
 
 __all__ = ["History", "HistorySource", "load_history", "operations_from_events"]
@@ -111,14 +112,19 @@ def load_history(source: HistorySource, *, execution_arn: str | None = None) -> 
             return source
         return msgspec.structs.replace(source, execution_arn=execution_arn)
     data: Any = source
+    if isinstance(data, str) and data.startswith("\ufeff"):
+        # JSON text read with encoding="utf-8" from a file that starts with a byte order
+        # mark: it was taken for a path (and json.loads refuses the mark)
+        data = data[1:]
     if isinstance(data, os.PathLike) or (
         isinstance(data, str) and not data.lstrip().startswith(("{", "["))
     ):
         path = os.fspath(data)
         try:
             data = Path(path).read_bytes()
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read history file {path!r}: {exc}") from exc
+        except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+            reason = getattr(exc, "strerror", None) or exc  # strerror: without the name again
+            raise InvalidInputError(f"cannot read history file {shown(path)}: {reason}") from exc
     if isinstance(data, ExecutionState) and not data.next_marker:
         data = data.operations
     elif isinstance(data, Mapping) and data and _all_operations(list(data.values())):
@@ -217,6 +223,13 @@ def _text_field(data: Mapping[str, Any], key: str, where: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidInputError(
             f"not a recorded history{where}: {key} must be a string, got {type(value).__name__}"
+        )
+    bad = None if value is None else unicode_error(value)
+    if bad is not None:
+        raise InvalidInputError(
+            f"not a recorded history{where}: {key} is not valid Unicode text ({bad.reason}: "
+            f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), which no service "
+            "records: the file was edited or written by a tool that kept a lone surrogate"
         )
     return value
 

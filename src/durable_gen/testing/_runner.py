@@ -49,6 +49,7 @@ from .._wire import (
     Operation,
     OperationType,
     unicode_error,
+    wire_enc_hook,
 )
 from ..local import ExecutionRecord, LocalService, VirtualClock
 from ..local._clock import LATEST_MS, timer_past_the_end
@@ -322,8 +323,10 @@ class DurableRun(Generic[R]):
         data = {
             "FunctionName": self.record.function_name,
             "DurableExecutionArn": self.arn,
-            "Operations": msgspec.to_builtins(service.get_operations(self.arn)),
-            "Events": msgspec.to_builtins(service.get_history(self.arn)),
+            "Operations": msgspec.to_builtins(
+                service.get_operations(self.arn), enc_hook=wire_enc_hook
+            ),
+            "Events": msgspec.to_builtins(service.get_history(self.arn), enc_hook=wire_enc_hook),
         }
         if path is not None:
             target = Path(path)
