@@ -14,7 +14,7 @@ from . import _codec
 from ._codec import PayloadFormat
 from ._errors import SerializationError
 from ._serdes_protocol import Serdes as Serdes
-from ._wire import MAX_PAYLOAD_BYTES, unicode_error
+from ._wire import MAX_PAYLOAD_BYTES, plain_text, unicode_error
 
 __all__ = ["JsonSerdes", "PayloadFormat", "Serdes", "dumps", "loads"]
 
@@ -72,6 +72,7 @@ def dumps(
         raise SerializationError(
             f"the serdes of {what} returned {type(payload).__name__}; it must return str"
         )
+    payload = plain_text(payload)  # a str subclass is recorded as its text
     bad = unicode_error(payload)
     if bad is not None:
         raise SerializationError(
