@@ -457,7 +457,8 @@ class BatchHandlers(Core):
         type raise at the yield, as a step's result does; a payload that is no batch result at
         all is a corrupt history."""
         if cmd.serdes is not None:
-            return (loads(payload, cmd.serdes), None)
+            what = f"the result of {type(cmd).__name__} {cmd.name!r}"
+            return (loads(payload, cmd.serdes, what=what), None)
         types = item_types(cmd)
         try:
             result = decode_batch(payload, types, what=f"the result of {cmd.name!r}, as recorded")

@@ -169,7 +169,7 @@ def _read_state(cmd: WaitForCondition[Any], payload: str | None) -> Any:
     type, else its state parameter's): the state passed to the next check, to the wait
     strategy and to the workflow."""
     if cmd.serdes is not None:
-        return loads(payload, cmd.serdes)
+        return loads(payload, cmd.serdes, what="the wait-for-condition state")
     return reader(state_type(cmd.check))(payload, "the wait-for-condition state")
 
 

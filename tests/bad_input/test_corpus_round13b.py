@@ -133,3 +133,58 @@ def test_a_serdes_that_writes_a_str_subclass_is_recorded_as_its_text(
     # the whole execution failed with an InvalidCheckpointError naming no serdes, although
     # the serdes returned a str, as the guide asks.
     assert _on_every_engine(wf, tmp_path) == [("SUCCEEDED", expected)] * 3
+
+
+# --- a serdes that cannot read back what it wrote ---------------------------------------------
+
+
+class _Unreadable:
+    """Writes what it is given, as text, and reads nothing back."""
+
+    def serialize(self, value: Any) -> str:
+        return "written"
+
+    def deserialize(self, payload: str) -> Any:
+        raise KeyError("unreadable")
+
+
+def _unreadable_map(_: object) -> Generator[Any, Any, int]:
+    yield dg.Map(_echo, [1], name="charges", serdes=_Unreadable())
+    return 1
+
+
+def _unreadable_parallel(_: object) -> Generator[Any, Any, int]:
+    yield dg.Parallel([_one], name="legs", serdes=_Unreadable())
+    return 1
+
+
+def _unreadable_condition(_: object) -> Generator[Any, Any, int]:
+    yield dg.WaitForCondition(
+        lambda state, *_: 1,
+        initial_state=0,
+        wait_strategy=dg.WaitStrategy(until=lambda state: True),
+        name="poll",
+        serdes=_Unreadable(),
+    )
+    return 1
+
+
+@pytest.mark.parametrize(
+    ("wf", "named"),
+    [
+        (_unreadable_map, "the result of Map 'charges'"),
+        (_unreadable_parallel, "the result of Parallel 'legs'"),
+        (_unreadable_condition, "the wait-for-condition state"),
+    ],
+    ids=["map", "parallel", "wait-for-condition"],
+)
+def test_a_serdes_that_cannot_read_back_names_the_payload(
+    wf: Callable[[Any], Any], named: str, tmp_path: Path
+) -> None:
+    # The message said "the serdes failed to deserialize a recorded payload", naming neither
+    # the batch nor the state, where a step, a child or a callback's names what it read.
+    assert _on_every_engine(wf, tmp_path) == [("FAILED", "SerializationError")] * 3
+    with pytest.raises(dg.ExecutionFailedError) as caught:
+        dg.run(wf, None)
+    assert f"the serdes failed to deserialize {named}: KeyError('unreadable')" in str(caught.value)
+    assert "a serdes must read back what its serialize wrote" in str(caught.value)
