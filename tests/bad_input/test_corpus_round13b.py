@@ -42,6 +42,7 @@ def _on_every_engine(wf: Callable[[Any], Any], tmp_path: Path) -> list[tuple[str
         seen.append(("SUCCEEDED", run.result()))
     except dg.ExecutionFailedError as exc:
         seen.append(("FAILED", exc.error_type))
+    tmp_path.mkdir(parents=True, exist_ok=True)
     with SqliteStore(tmp_path / "e.db") as store:
         engine = LocalService(store=store, clock=VirtualClock())
         register_function(engine, "wf", wf)
@@ -188,3 +189,48 @@ def test_a_serdes_that_cannot_read_back_names_the_payload(
         dg.run(wf, None)
     assert f"the serdes failed to deserialize {named}: KeyError('unreadable')" in str(caught.value)
     assert "a serdes must read back what its serialize wrote" in str(caught.value)
+
+
+# --- payloads one byte under and over their limits, on every engine ----------------------------
+
+_MIB = 1024 * 1024
+
+
+def _text(size: int) -> str:
+    return "x" * (size - 2)  # its JSON adds two quotes
+
+
+def _sized_step(size: int) -> Callable[[Any], Any]:
+    def wf(_: object) -> Generator[Any, Any, int]:
+        return len((yield dg.Step(lambda: _text(size), name="s")))
+
+    return wf
+
+
+def _sized_invoke(size: int) -> Callable[[Any], Any]:
+    def wf(_: object) -> Generator[Any, Any, int]:
+        return len((yield dg.Invoke("echo", _text(size), name="i")))
+
+    return wf
+
+
+def _sized_result(size: int) -> Callable[[Any], Any]:
+    def wf(_: object) -> Generator[Any, Any, str]:
+        yield dg.Step(_one, name="s")
+        return _text(size)
+
+    return wf
+
+
+@pytest.mark.parametrize(
+    ("make", "limit"),
+    [(_sized_step, _MIB), (_sized_invoke, _MIB), (_sized_result, 6 * _MIB)],
+    ids=["step", "invoke-input", "workflow-result"],
+)
+def test_a_payload_at_its_limit_is_kept_and_one_byte_over_is_too_large(
+    make: Callable[[int], Callable[[Any], Any]], limit: int, tmp_path: Path
+) -> None:
+    at = _on_every_engine(make(limit), tmp_path / "at")
+    assert [status for status, _ in at] == ["SUCCEEDED"] * 3
+    over = _on_every_engine(make(limit + 1), tmp_path / "over")
+    assert over == [("FAILED", "PayloadTooLargeError")] * 3
