@@ -36,6 +36,10 @@ def locked(cli: Cli, workdir: Path) -> Iterator[Path]:
         holder.close()
 
 
+def _sigint_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _waiting(args: list[str], workdir: Path, db: Path) -> subprocess.Popen[str]:
     """``durable-gen ARGS`` started, once it has opened the database (and so waits on it)."""
     env = {k: v for k, v in os.environ.items() if k != "DURABLE_GEN_DB"}
@@ -47,6 +51,9 @@ def _waiting(args: list[str], workdir: Path, db: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as at a terminal: a shell starts background jobs with SIGINT ignored, and a
+        # Python started so keeps ignoring it (the suite may run as such a job).
+        preexec_fn=_sigint_as_at_a_terminal,
     )
     deadline = time.monotonic() + 30
     fds = Path(f"/proc/{proc.pid}/fd")
