@@ -13,11 +13,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import durable_gen as dg
 from durable_gen import runtime as rt
 from durable_gen.local import LocalService, SqliteStore, VirtualClock, register_function
 from durable_gen.testing import TestRunner, replay
@@ -153,3 +156,81 @@ def test_an_input_the_workflow_cannot_read_is_refused_before_anything_is_recorde
     )
     assert "nothing was recorded" in done.stderr
     assert not db.exists()  # no execution, not even an empty database
+
+
+# --- a Decimal where a float is declared, in both payload formats -------------------------------
+
+
+@dataclass
+class Priced:
+    amount: float
+
+
+@dg.step
+def price() -> float:
+    return Decimal("1.10")  # type: ignore[return-value]  (the mistake under test)
+
+
+@dg.step
+def prices() -> list[float]:
+    return [Decimal("1.10")]  # type: ignore[list-item]
+
+
+@dg.step
+def priced() -> Priced:
+    return Priced(amount=Decimal("1.10"))  # type: ignore[arg-type]
+
+
+@dg.step
+def exact() -> dict[str, Decimal | None]:
+    return {"a": Decimal("1.10"), "b": None}
+
+
+@dg.workflow
+def pricing(n: int) -> dg.Workflow[list[str]]:
+    seen: list[str] = []
+    for step in (price, prices, priced):
+        try:
+            value = yield from step()
+        except dg.StepFailedError as exc:
+            seen.append(str(exc).split(";")[0])
+        else:
+            seen.append(f"{step.__name__} gave {value!r}")
+    kept = yield from exact()
+    seen.append(repr(kept))
+    return seen
+
+
+def test_a_decimal_where_a_float_is_declared_is_refused_in_both_formats() -> None:
+    # the "json" format writes the Decimal as its text, which a float does not read; AWS's
+    # envelope keeps it a Decimal, which was turned into a float (1.1, no longer exact)
+    seen = {}
+    for payload_format in ("json", "aws"):
+        run = TestRunner(payload_format=payload_format).run(pricing, 1)
+        assert run.status == "SUCCEEDED", run.error
+        seen[payload_format] = run.result()
+        report = replay(pricing, run.export())
+        assert report.ok and report.result == run.result(), report.message
+    assert seen["aws"] == seen["json"]
+    assert seen["json"] == [
+        "the result of step 'price': the payload does not fit the declared type float "
+        "(Expected `float`, got `str`)",
+        "the result of step 'prices': the payload does not fit the declared type list[float] "
+        "(Expected `float`, got `str` - at `$[0]`)",
+        "the result of step 'priced': the payload does not fit the declared type Priced "
+        "(Expected `float`, got `str` - at `$.amount`)",
+        "{'a': Decimal('1.10'), 'b': None}",
+    ]
+
+
+def test_an_aws_written_decimal_read_as_a_float_is_refused_as_the_json_form_is() -> None:
+    from durable_gen._codec import decode
+
+    for payload in ('{"t": "d", "v": "1.10"}', '"1.10"'):
+        with pytest.raises(dg.SerializationError, match="Expected `float`, got `str`"):
+            decode(payload, float, what="a recorded payload")
+    assert decode('{"t": "d", "v": "1.10"}', Decimal, what="x") == Decimal("1.10")
+    assert decode('{"t": "d", "v": "1.10"}', Decimal | None, what="x") == Decimal("1.10")
+    assert decode('{"t": "l", "v": [{"t": "d", "v": "2"}]}', list[int | Decimal], what="x") == [
+        Decimal("2")
+    ]
