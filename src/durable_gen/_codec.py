@@ -938,9 +938,16 @@ def _make_reader(type_: Any) -> Reader:
                     pass
                 else:
                     try:
-                        return msgspec.convert(value, as_decoded, dec_hook=_dec_hook, str_keys=True)
+                        converted = msgspec.convert(
+                            value, as_decoded, dec_hook=_dec_hook, str_keys=True
+                        )
                     except msgspec.ValidationError as refused:
                         return _as_plain_json(value, as_decoded, refused)
+                    if _DECIMAL_TAG in payload:
+                        # msgspec turns a Decimal into a float declared for it, which the
+                        # "json" format refuses (the decimal's text): refused here the same way
+                        _as_plain_json(value, as_decoded, None)
+                    return converted
             try:
                 return typed(payload)
             except msgspec.DecodeError as exc:
@@ -957,17 +964,25 @@ def _make_reader(type_: Any) -> Reader:
     return read
 
 
-def _as_plain_json(value: Any, as_decoded: Any, refused: Exception) -> Any:
+#: How a Decimal is tagged in AWS's envelope, as it appears in a payload's text.
+_DECIMAL_TAG: Final = '"d"'
+
+
+def _as_plain_json(value: Any, as_decoded: Any, refused: Exception | None) -> Any:
     """``value``, opened from AWS's envelope, read as its plain JSON form is read: the envelope
     keeps a date, a datetime, a UUID or a Decimal as itself, which a ``str`` declared for it
     (or for a field or an item holding it) refused, where the "json" format reads its text.
     Both formats give the same value, or refuse it with the same error. Bytes stay bytes, which
-    a ``str`` refuses (as base64 text, they would read back as that text)."""
+    a ``str`` refuses (as base64 text, they would read back as that text). With ``refused``
+    None, ``value`` was converted already and this only raises what the plain form refuses (a
+    Decimal's text where a float is declared), else returns ``value``."""
     try:
         plain = msgspec.to_builtins(
             value, builtin_types=(bytes, bytearray, memoryview), enc_hook=_enc_hook
         )
     except Exception:
+        if refused is None:
+            return value
         raise refused from None
     return msgspec.convert(plain, as_decoded, dec_hook=_dec_hook, str_keys=True)
 

@@ -41,6 +41,7 @@ from ._errors import (
     DurableGenError,
     ExecutionSuspendedError,
     InvalidInputError,
+    SerializationError,
     StoreError,
     ValidationError,
     a_kind,
@@ -541,7 +542,8 @@ def _prepare_start(args: argparse.Namespace) -> tuple[Any, Any]:
     """The workflow and the recorded input of a ``start`` or ``run``, each checked before the
     database is opened: a refused command creates no empty database at a mistyped ``--db``,
     which ``list`` would then show as empty rather than as no database at all."""
-    from ._serdes import dumps
+    from ._codec import input_type
+    from ._serdes import dumps, loads
 
     workflow = load_workflow(args.workflow)
     if args.input == "-":  # an input longer than a command line carries
@@ -551,7 +553,12 @@ def _prepare_start(args: argparse.Namespace) -> tuple[Any, Any]:
             f"durable-gen {args.command} {args.workflow} --input - < input.json",
             "leave --input out to start the workflow without one",
         )
-    return workflow, dumps(parse_json(args.input), what="the workflow input")
+    payload = dumps(parse_json(args.input), what="the workflow input")
+    try:  # read as the execution will read it: an input it cannot read is never recorded
+        loads(payload, None, type_=input_type(workflow), what="the workflow input")
+    except SerializationError as exc:
+        raise CliError(f"--input: {exc}; nothing was recorded") from None
+    return workflow, payload
 
 
 def _start_execution(args: argparse.Namespace, worker: Any, prepared: tuple[Any, Any]) -> str:

@@ -122,6 +122,7 @@ def test_the_typing_pins_hold_under_pyright(tmp_path: pathlib.Path) -> None:
         TYPING / "round11.py",
         TYPING / "round12.py",
         TYPING / "round13.py",
+        TYPING / "round13b.py",
     )
 
 
@@ -140,6 +141,7 @@ def test_a_program_written_from_the_docs_passes_pyright_strict(tmp_path: pathlib
         TYPING / "round11.py",
         TYPING / "round12.py",
         TYPING / "round13.py",
+        TYPING / "round13b.py",
     )
 
 
