@@ -48,6 +48,7 @@ def emu(lambda_endpoint_server: LambdaEndpoint) -> Iterator[Emulator]:
             DURABLE_JSON: durable,
             DURABLE_AWS: durable,
             PLAIN: {},
+            "stopped-fn": durable,
             SLOW: {"DurableConfig": {"ExecutionTimeout": 2}},
         },
     ) as emulator:
@@ -318,3 +319,73 @@ def test_an_execution_timeout_and_an_invoked_function_that_times_out(
     assert outcome.status == "SUCCEEDED", outcome
     result = outcome.json()
     assert result[0] == "err" and result[1] == "ChainedInvoke.Timeout", result
+
+
+# -- an invoked execution stopped from outside ----------------------------------------------
+
+
+@dg.workflow
+def calls_stopped(inp: Any) -> Any:
+    try:
+        return ["ok", (yield dg.Invoke("stopped-fn", {}, name="inv"))]
+    except dg.InvokeFailedError as e:
+        return ["err", e.error_type, e.error_message]
+
+
+def test_an_invoked_execution_stopped_with_an_untyped_error_has_a_type() -> None:
+    """The service records a stopped invoked execution's error with a message alone (AWS's
+    emulator: "Execution stopped by user request"); the workflow's `InvokeFailedError` names
+    it `Invoke.STOPPED`, as for a stop recorded without an error."""
+    import tests.integration.aws.test_round10 as r10
+
+    from durable_gen import runtime as rt
+    from durable_gen.aws import LambdaService
+
+    class Stopping(r10.FakeLambda):
+        def move_on(self) -> None:
+            for request in self.invokes:
+                rt.complete_invoke(
+                    self.store,
+                    request.operation_id,
+                    now_ms=self.now_ms,
+                    status="STOPPED",
+                    error=rt.ErrorObject(error_message="Execution stopped by user request"),
+                )
+            self.invokes.clear()
+
+    fake = Stopping(
+        "arn:aws:lambda:us-east-1:123456789012:function:f:1/durable-execution/s/t", "{}"
+    )
+    handler = lambda_handler(calls_stopped, service=LambdaService(fake, sleep=lambda _: None))
+    output = handler(fake.event(), r10.Context())
+    assert output["Status"] == "PENDING", output
+    fake.move_on()
+    output = handler(fake.event(), r10.Context())
+    assert output["Status"] == "SUCCEEDED", output
+    assert json.loads(output["Result"]) == [
+        "err",
+        "Invoke.STOPPED",
+        "Execution stopped by user request",
+    ]
+
+
+def test_an_invoked_execution_stopped_on_the_emulator_has_a_type(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str
+) -> None:
+    import time
+
+    _deploy(emu, lambda_endpoint, "stopped-fn", slow, "json")
+    _deploy(emu, lambda_endpoint, function_name, calls_stopped, "json")
+    arn = emu.start(function_name, {})
+    deadline = time.monotonic() + 20
+    child = None
+    while child is None and time.monotonic() < deadline:
+        started = lambda_endpoint.invocations_of("stopped-fn")
+        child = started[0].event["DurableExecutionArn"] if started else None
+        time.sleep(0.1)
+    assert child is not None
+    emu.callback_id(child, timeout=10)  # the invoked execution waits for its callback
+    emu.stop(child)
+    outcome = emu.wait(arn, timeout=30)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json()[:2] == ["err", "Invoke.STOPPED"]
