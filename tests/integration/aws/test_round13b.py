@@ -389,3 +389,82 @@ def test_an_invoked_execution_stopped_on_the_emulator_has_a_type(
     outcome = emu.wait(arn, timeout=30)
     assert outcome.status == "SUCCEEDED", outcome
     assert outcome.json()[:2] == ["err", "Invoke.STOPPED"]
+
+
+# -- wait-for-callbacks answered through the API, against TestRunner -------------------------
+
+
+def _submit(callback_id: str) -> None:
+    pass
+
+
+@dg.workflow
+def waits_for_callbacks(inp: Any) -> Any:
+    out: list[Any] = []
+    for i in range(3):
+        try:
+            out.append(["ok", (yield dg.WaitForCallback(_submit, name=f"ask{i}", timeout=60))])
+        except dg.CallbackError as e:
+            out.append(["err", type(e).__name__, e.error_type, e.error_message, e.error_data])
+    both = yield dg.Parallel(
+        [
+            lambda: (yield dg.WaitForCallback(_submit, name="pa", timeout=60)),
+            lambda: (yield dg.WaitForCallback(_submit, name="pb", timeout=60)),
+        ],
+        name="p",
+    )
+    out.append(
+        [
+            [
+                item.status,
+                item.result,
+                item.error and [item.error.error_type, item.error.error_message],
+            ]
+            for item in both.items
+        ]
+    )
+    return out
+
+
+#: (callback, answer): the Parallel ends once "pa" fails, leaving "pb" unanswered
+ANSWERS: list[tuple[str, bytes | dict[str, str]]] = [
+    ("ask0", b'{"t": "t", "v": [1, 2]}'),  # not a well-formed envelope: plain JSON
+    ("ask1", {"error_type": "Weird.Type", "error_message": "é\n", "error_data": "{"}),
+    ("ask2", {}),
+    ("pa", {"error_message": "x"}),
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_wait_for_callbacks_answered_through_the_api_end_as_the_test_runner(
+    emu: Emulator, lambda_endpoint: LambdaEndpoint, function_name: str, fmt: str
+) -> None:
+    from durable_gen.testing import TestRunner
+
+    runner = TestRunner(payload_format=fmt)
+    run = runner.start(waits_for_callbacks, {})
+    runner.run_until_idle()
+    for name, answer in ANSWERS:
+        if isinstance(answer, bytes):
+            runner.send_callback_success(run.callback_id(name), payload=answer.decode())
+        else:
+            runner.send_callback_failure(
+                run.callback_id(name),
+                answer.get("error_type"),
+                answer.get("error_message"),
+                answer.get("error_data"),
+            )
+        runner.run_until_idle()
+    expected = _plain_json(run.result())
+
+    _deploy(emu, lambda_endpoint, function_name, waits_for_callbacks, fmt)
+    arn = emu.start(function_name, {})
+    for name, answer in ANSWERS:
+        callback_id = emu.callback_id(arn, name=f"{name} create callback id", timeout=10)
+        if isinstance(answer, bytes):
+            emu.send_callback_success(callback_id, answer)
+        else:
+            emu.send_callback_failure(callback_id, **answer)
+    outcome = emu.wait(arn, timeout=30)
+    assert outcome.status == "SUCCEEDED", outcome
+    assert outcome.json() == expected
