@@ -1336,6 +1336,14 @@ class Interpreter(StepHandlers):
                 err = ErrorObject(
                     error_type=f"Invoke.{op.status}", error_message=f"invoke {op.status.lower()}"
                 )
+            elif err.error_type is None and op.status != "FAILED":
+                # the service records a stopped invoked execution's error with a message alone
+                err = ErrorObject(
+                    error_type=f"Invoke.{op.status}",
+                    error_message=err.error_message or f"invoke {op.status.lower()}",
+                    error_data=err.error_data,
+                    stack_trace=err.stack_trace,
+                )
             return (None, raise_error(InvokeFailedError, err))
 
         return self._block(fiber, op_id, finished)

@@ -592,8 +592,8 @@ def complete_invoke(
     or FAILED with ``error`` when one is given (the workflow sees ``InvokeFailedError``); a
     ``result`` over 1 MiB fails it with ``PayloadTooLargeError``, as the service does;
     ``status="TIMED_OUT"`` or ``"STOPPED"`` records how the invoked function ended otherwise
-    (without an ``error``, the workflow's ``error_type`` is ``Invoke.TIMED_OUT`` or
-    ``Invoke.STOPPED``).
+    (without an ``error``, or with one without a type, the workflow's ``error_type`` is
+    ``Invoke.TIMED_OUT`` or ``Invoke.STOPPED``).
 
     Raises:
         InvalidCheckpointError: no started chained invoke has this id.
