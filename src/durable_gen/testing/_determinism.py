@@ -617,15 +617,34 @@ def _parent(op_id: str, ref: RunSummary, got: RunSummary) -> str | None:
 
 
 def _positions(summary: RunSummary) -> dict[str, str]:
-    """'operation n of <context>' for each operation, in recorded order."""
+    """'operation n of <context>' for each operation, in recorded order; a context is named
+    by its id and by the recorded contexts around it, innermost first (``context 974bfc6321e2
+    (CONTEXT/ParallelBranch 'parallel-branch-1', in CONTEXT/Parallel 'par')``), as the
+    engine's ``Where:`` names them: several operations may share a name, and an id alone
+    does not say which item or branch it is."""
     counts: dict[str | None, int] = {}
     out: dict[str, str] = {}
     for op_id, key in summary.operations.items():
         parent = key[3]
         counts[parent] = n = counts.get(parent, 0) + 1
-        ctx = "the root context" if parent is None else f"context {parent[:12]}"
+        ctx = "the root context" if parent is None else _context(parent, summary)
         out[op_id] = f"operation {n} of {ctx}"
     return out
+
+
+def _context(ctx_id: str, summary: RunSummary) -> str:
+    """``context 974bfc6321e2 (CONTEXT/MapIteration 'map-item-1', in CONTEXT/Map 'm')``."""
+    chain: list[str] = []
+    parent: str | None = ctx_id
+    while parent is not None and len(chain) < 100:
+        key = summary.operations.get(parent)
+        if key is None:
+            break
+        name = summary.names.get(parent)
+        chain.append(f"{_kind(key)} {name!r}" if name is not None else _kind(key))
+        parent = key[3]
+    inside = f" ({', in '.join(chain)})" if chain else ""
+    return f"context {ctx_id[:12]}{inside}"
 
 
 def _kind(key: OpKey) -> str:
