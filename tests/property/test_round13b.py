@@ -2,7 +2,8 @@
 the angle of workflow code: a body that reads the clock, uuid4, random or state it keeps between
 runs is caught by ``assert_deterministic``/``DeterminismCheck`` wherever the read sits (a
 Parallel branch, flat or nested, a Child, a Map item, an invoked workflow), with a message that
-names the place as the engine's ``Where:`` does; and workflows that merely look suspicious
+names the place as the engine's ``Where:`` does; a body that draws from the ``random`` module
+is caught even where the draw only rarely changes what a run records; and workflows that merely look suspicious
 (``Now()``, ``Random()``, ``UUID()`` commands everywhere, sorted sets of strings, a seeded
 generator of their own, an input or step result changed in place) pass every crash schedule,
 replay from their export and resume on the engine."""
@@ -277,3 +278,46 @@ def test_commands_that_look_like_reads_replay_from_what_was_recorded() -> None:
 
 def test_commands_that_look_like_reads_pass_assert_deterministic() -> None:
     assert_deterministic(looks_suspicious, ["cat", "ant"], random_runs=3, seed=13)
+
+
+# --- a rare random branch: found by the draw itself, not by luck --------------------------------
+
+
+def _rare_branch(threshold: float) -> Any:
+    @dg.workflow
+    def rare_branch(n: int) -> Generator[Any, Any, Any]:
+        yield work("a")
+        yield dg.Wait(seconds=5)
+        if random.random() < threshold:  # one run in twenty takes it
+            yield dg.Step(lambda: 1, name="rare")
+        yield work("b")
+        return n
+
+    return rare_branch
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_a_body_drawing_from_random_is_caught_however_rarely_it_shows(n: int) -> None:
+    with pytest.raises(AssertionError) as caught:
+        assert_deterministic(_rare_branch(0.05), n)
+    message = str(caught.value)
+    assert "draws from the random module in its workflow code" in message, message
+    assert "dg.Random()" in message
+
+
+def test_a_random_draw_only_on_idle_or_in_steps_is_no_false_alarm() -> None:
+    @dg.step
+    def roll() -> int:
+        return random.randint(1, 6)
+
+    @dg.workflow
+    def asks(_: Any) -> Generator[Any, Any, Any]:
+        dice = yield roll()
+        answer = yield dg.WaitForCallback(lambda callback_id: None, name="approval")
+        return [dice, answer]
+
+    def on_idle(run: Any) -> None:
+        random.random()  # the test's own draw, not the workflow's
+        run.send_callback_success("approval", "yes")
+
+    assert_deterministic(asks, None, on_idle=on_idle, random_runs=2)
