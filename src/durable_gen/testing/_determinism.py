@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, NoReturn, TypeVar, overload
@@ -278,6 +279,9 @@ class DeterminismCheck:
         self.max_rounds = max_rounds
         self.arn = f"arn:durable-gen:test:{workflow_name(workflow)}:deterministic"
         self._reference: RunSummary | None = None
+        #: Whether the workflow's own code drew from the global ``random`` module in a run,
+        #: by the id of the run's summary (read and dropped by ``reference`` and ``check``).
+        self._drew: dict[int, bool] = {}
         steps = SerialSteps()
         self._steps = steps
         loop = SerialLoop()
@@ -326,6 +330,8 @@ class DeterminismCheck:
                         problems,
                     )
                 )
+            if self._drew.pop(id(ref), False) | self._drew.pop(id(twin), False):
+                _fail(_drew_message(self.workflow))
             self._reference = ref
         return self._reference
 
@@ -341,7 +347,7 @@ class DeterminismCheck:
         runner._step_portal = self._portal
         runner.harness.step_seed = self.arn  # the same in every run: see Harness.step_seed
         runner.crash(schedule)
-        with _checked_run(f"{self.arn}|{_schedule(schedule)}|{seed}") as unyielded:
+        with _checked_run(f"{self.arn}|{_schedule(schedule)}|{seed}") as (unyielded, draws):
             handle = runner.start(self.workflow, self.input, execution_arn=self.arn)
             runner.run_until_idle()
             rounds = 0
@@ -349,7 +355,9 @@ class DeterminismCheck:
                 rounds += 1
                 before = len(handle.history())
                 if self.on_idle is not None:
+                    draws.note()  # what on_idle draws is the test's, not the workflow's
                     self.on_idle(handle)
+                    draws.skip()
                     runner.run_until_idle()
                 stuck = not handle.done and len(handle.history()) == before
                 # Nobody answered: let the next callback time out (none left: it can never end).
@@ -377,7 +385,7 @@ class DeterminismCheck:
         all_runs = {key(arn, op_id): n for (arn, op_id), n in harness.runs.items()}
         all_lost = {key(arn, op_id): n for (arn, op_id), n in harness.lost.items()}
         callback_ids = _callback_ids(runner.service)
-        return RunSummary(
+        summary = RunSummary(
             status=record.status,
             result=record.result,
             error_type=record.error.error_type if record.error else None,
@@ -399,6 +407,9 @@ class DeterminismCheck:
             unyielded=sorted(set(unyielded)),
             callback_ids=callback_ids,
         )
+        if draws.drew:
+            self._drew[id(summary)] = True
+        return summary
 
     def check(self, schedule: CrashSchedule) -> RunSummary:
         """Run under ``schedule`` and compare with the reference.
@@ -409,9 +420,12 @@ class DeterminismCheck:
         _check_schedule(schedule)
         ref = self.reference
         got = self.run(schedule)
+        drew = self._drew.pop(id(got), False)
         if got.unyielded:
             _fail(_unyielded_message(self.workflow, got))
         problems = _compare(ref, got)
+        if not problems and drew:
+            _fail(_drew_message(self.workflow))
         if problems:
             crashes = ", ".join(got.crashes[:3]) or "none"
             if len(got.crashes) > 3:
@@ -617,15 +631,34 @@ def _parent(op_id: str, ref: RunSummary, got: RunSummary) -> str | None:
 
 
 def _positions(summary: RunSummary) -> dict[str, str]:
-    """'operation n of <context>' for each operation, in recorded order."""
+    """'operation n of <context>' for each operation, in recorded order; a context is named
+    by its id and by the recorded contexts around it, innermost first (``context 974bfc6321e2
+    (CONTEXT/ParallelBranch 'parallel-branch-1', in CONTEXT/Parallel 'par')``), as the
+    engine's ``Where:`` names them: several operations may share a name, and an id alone
+    does not say which item or branch it is."""
     counts: dict[str | None, int] = {}
     out: dict[str, str] = {}
     for op_id, key in summary.operations.items():
         parent = key[3]
         counts[parent] = n = counts.get(parent, 0) + 1
-        ctx = "the root context" if parent is None else f"context {parent[:12]}"
+        ctx = "the root context" if parent is None else _context(parent, summary)
         out[op_id] = f"operation {n} of {ctx}"
     return out
+
+
+def _context(ctx_id: str, summary: RunSummary) -> str:
+    """``context 974bfc6321e2 (CONTEXT/MapIteration 'map-item-1', in CONTEXT/Map 'm')``."""
+    chain: list[str] = []
+    parent: str | None = ctx_id
+    while parent is not None and len(chain) < 100:
+        key = summary.operations.get(parent)
+        if key is None:
+            break
+        name = summary.names.get(parent)
+        chain.append(f"{_kind(key)} {name!r}" if name is not None else _kind(key))
+        parent = key[3]
+    inside = f" ({', in '.join(chain)})" if chain else ""
+    return f"context {ctx_id[:12]}{inside}"
 
 
 def _kind(key: OpKey) -> str:
@@ -730,21 +763,77 @@ def _unyielded_message(workflow: Callable[..., Any], summary: RunSummary) -> str
     )
 
 
+class _Draws:
+    """Whether the workflow's code drew from the global ``random`` module during a run.
+
+    Step attempts draw from it seeded on their own and give the body's state back when they
+    end (``Harness.step_seed``); nothing else of the engine or the check draws from it. So the
+    generator's state moves during a run only when workflow code outside steps draws from it
+    (``random.random()``, ``random.choice()`` in the body): found so however rarely the draw
+    changes what the run records, unless another check ran at the same time (the module is
+    one for the process) or it was ``on_idle``, the test's own code.
+    """
+
+    def __init__(self) -> None:
+        self.expected = random.getstate()
+        self.moved = False
+        self.alone = True
+
+    def note(self) -> None:
+        if random.getstate() != self.expected:
+            self.moved = True
+
+    def skip(self) -> None:
+        self.expected = random.getstate()
+
+    @property
+    def drew(self) -> bool:
+        return self.moved and self.alone
+
+
+#: Checked runs in progress in this process, and how many ever started.
+_RUNS_LOCK: Final = threading.Lock()
+_RUNS: list[int] = [0, 0]
+
+
 @contextmanager
-def _checked_run(seed: str) -> Iterator[list[str]]:
+def _checked_run(seed: str) -> Iterator[tuple[list[str], _Draws]]:
     """Seed ``random``, note unyielded commands even during replay, and collect those of the
     runs on this thread (not as warnings, which are caught process-wide). Checks may run in
-    several threads at once: each collects only what its own runs built."""
+    several threads at once: each collects only what its own runs built. The ``_Draws`` says
+    whether the workflow drew from the seeded ``random`` module itself."""
     found: list[str] = []
     state = random.getstate()
+    with _RUNS_LOCK:
+        _RUNS[0] += 1
+        _RUNS[1] += 1
+        started, alone = _RUNS[1], _RUNS[0] == 1
     random.seed(seed)
+    draws = _Draws()
     token = _guard.COLLECT.set(found)
     try:
         with strict_mode():
-            yield found
+            yield found, draws
+        draws.note()
     finally:
         _guard.COLLECT.reset(token)
         random.setstate(state)
+        with _RUNS_LOCK:
+            _RUNS[0] -= 1
+            draws.alone = alone and _RUNS[1] == started
+
+
+def _drew_message(workflow: Callable[..., Any]) -> str:
+    return (
+        f"{_name(workflow)} draws from the random module in its workflow code "
+        "(random.random(), random.choice(), random.shuffle() outside a step): every run of this "
+        "check happened to record the same, but a run or a replay draws other values, so an "
+        "execution that resumes can take another path and fail with NonDeterminismError.\n"
+        "Likely cause: a direct random read in the workflow body (or in the body of a Child, a "
+        "Parallel branch or a Map item). Draw through a command instead: `rng = yield "
+        "dg.Random()` (then rng.random(), rng.choice(...)), or inside a step (its result is "
+        "recorded)"
+    )
 
 
 def _name(workflow: Callable[..., Any]) -> str:
