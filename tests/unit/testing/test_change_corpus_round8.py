@@ -1172,15 +1172,17 @@ SHAPES = [
         "Map: item_namer returning None for every item",
         _as_map("plain"),
         _as_map("namer None"),
-        N,  # the items were named map-item-0, map-item-1: a name removed is a rename
-        N,
+        OK,  # None keeps the default name, map-item-{index}: the names recorded
+        OK,
+        result=[2, 4],
     ),
     Change(
         "Map: item_namer returning None for one item",
         _as_map("plain"),
         _as_map("namer None for one"),
-        N,
-        N,
+        OK,
+        OK,
+        result=[2, 4],
     ),
     Change(
         "Map: completion= set after the Map completed",
