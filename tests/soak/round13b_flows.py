@@ -213,7 +213,17 @@ def clocked(_: None):  # type: ignore[no-untyped-def]
 
 
 def main_clocked(db: str) -> int:
-    from durable_gen.local import Worker
+    from durable_gen.local import LocalService, SqliteStore, VirtualClock, Worker
+    from durable_gen.runtime import make_handler
+
+    if os.environ.get("SCRIPT") == "clocked-service":
+        with SqliteStore(db) as store:
+            service = LocalService(store=store, clock=VirtualClock())
+            service.register("clocked", make_handler(clocked, service))
+            arn = service.start("clocked", "null", execution_name="clocked")
+            record = service.run(arn)
+            print(json.dumps({"arn": arn, "status": record.status, "result": record.result}))
+        return 0
 
     with Worker(db, skip_time=True) as worker:
         name = worker.register(clocked)

@@ -190,7 +190,13 @@ class Runner:
                 # whole would order ties by ARN and kind: a callback's heartbeat timeout would
                 # fire before its overall timeout due at the same millisecond.)
                 task = min(self._tasks_of(focus), key=_due, default=None)
-            if task is None or task.due_ms > self._clock.now_ms():
+            if task is None or (
+                task.due_ms > self._clock.now_ms()
+                # An invocation is due when scheduled; one a database store took back from a
+                # dead process is scheduled on the wall clock, which a virtual clock may be
+                # far behind: it does not move the virtual clock to the wall time.
+                and not (self._catches_up and task.kind == INVOCATION)
+            ):
                 return False
             if not self._store.claim(task):
                 return True
