@@ -46,7 +46,7 @@ from .._wire import (
     OperationStatus,
     too_large,
 )
-from ._clock import Clock, RealClock
+from ._clock import Clock, RealClock, VirtualClock
 from ._dbstore import DamagedRecordError, LeaseLostError, task_function
 from ._lifecycle import (
     CALL,
@@ -69,7 +69,7 @@ from ._state import (
     InvokeStarted,
     InvokeTarget,
 )
-from ._store import Change, ExecutionStore, InvokeEntry, StoredExecution, Task
+from ._store import Change, ExecutionStore, InvokeEntry, MemoryStore, StoredExecution, Task
 
 __all__ = ["PlainFunction", "Runner"]
 
@@ -144,6 +144,10 @@ class Runner:
         self._lock = shared_lock or threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._polls = shared_lock is not None and isinstance(clock, RealClock)
+        # A virtual clock starts afresh in each process, while the executions on a store that
+        # outlives the process carry the times another clock recorded (a killed `--skip-time`
+        # run that skipped a day): it catches up with those before running one of them.
+        self._catches_up = isinstance(clock, VirtualClock) and not isinstance(store, MemoryStore)
         self._waiters = 0
 
     # --- scheduling -------------------------------------------------------------------------------
@@ -186,10 +190,18 @@ class Runner:
                 # whole would order ties by ARN and kind: a callback's heartbeat timeout would
                 # fire before its overall timeout due at the same millisecond.)
                 task = min(self._tasks_of(focus), key=_due, default=None)
-            if task is None or task.due_ms > self._clock.now_ms():
+            if task is None or (
+                task.due_ms > self._clock.now_ms()
+                # An invocation is due when scheduled; one a database store took back from a
+                # dead process is scheduled on the wall clock, which a virtual clock may be
+                # far behind: it does not move the virtual clock to the wall time.
+                and not (self._catches_up and task.kind == INVOCATION)
+            ):
                 return False
             if not self._store.claim(task):
                 return True
+            if self._catches_up:
+                self._catch_up(task.arn)
             job: Callable[[], None] | None
             if task.kind == INVOCATION:
                 job = self._begin_invocation(task.arn)
@@ -344,6 +356,22 @@ class Runner:
             self._commit(changes)
 
     # --- invocations ------------------------------------------------------------------------------
+
+    def _catch_up(self, arn: str) -> None:
+        """Move a virtual clock up to the latest time recorded in execution ``arn``, so that
+        its time never runs backwards when a new process resumes it (``Now()``, the history's
+        timestamps, new timers and its timeout go on from where it stood)."""
+        latest = 0
+        try:
+            operations = self._store.operations(arn)
+        except DamagedRecordError:  # reported where the task's own work reads it
+            return
+        for op in operations:
+            for stamp in (op.start_timestamp, op.end_timestamp):
+                if stamp is not None and stamp > latest:
+                    latest = stamp
+        assert isinstance(self._clock, VirtualClock)
+        self._clock.advance_to(latest)
 
     def _begin_invocation(self, arn: str) -> Callable[[], None] | None:
         ex = self._store.load(arn)
