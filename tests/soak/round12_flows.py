@@ -135,7 +135,9 @@ def order_result(tag: str, once: dict[str, str]) -> list[Any]:
 
 # --- a callback kept alive by heartbeats sent while the workers die --------------------------
 
-HEARTBEAT = 3
+#: Seconds: a heartbeat goes every second or so, each by a new ``durable-gen`` process, which
+#: on a loaded machine takes seconds to start; twice that leaves room.
+HEARTBEAT = 6
 
 
 @dg.workflow
