@@ -147,7 +147,10 @@ class Runner:
         # A virtual clock starts afresh in each process, while the executions on a store that
         # outlives the process carry the times another clock recorded (a killed `--skip-time`
         # run that skipped a day): it catches up with those before running one of them.
+        # Once per execution and process: from then on its times are this clock's (reading
+        # them all at every task made each of a long execution's tasks cost its whole length).
         self._catches_up = isinstance(clock, VirtualClock) and not isinstance(store, MemoryStore)
+        self._caught_up: set[str] = set()
         self._waiters = 0
 
     # --- scheduling -------------------------------------------------------------------------------
@@ -200,7 +203,7 @@ class Runner:
                 return False
             if not self._store.claim(task):
                 return True
-            if self._catches_up:
+            if self._catches_up and task.arn not in self._caught_up:
                 self._catch_up(task.arn)
             job: Callable[[], None] | None
             if task.kind == INVOCATION:
@@ -372,6 +375,7 @@ class Runner:
                     latest = stamp
         assert isinstance(self._clock, VirtualClock)
         self._clock.advance_to(latest)
+        self._caught_up.add(arn)
 
     def _begin_invocation(self, arn: str) -> Callable[[], None] | None:
         ex = self._store.load(arn)
