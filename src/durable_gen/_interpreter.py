@@ -148,6 +148,7 @@ from ._wire import (
     WaitDetails,
     WaitOptions,
     unicode_error,
+    unicode_spot,
 )
 
 __all__ = [
@@ -446,9 +447,8 @@ class Interpreter(StepHandlers):
             # It seeds UUID(), Random() and retry jitter as UTF-8: the execution failed at its
             # first such command with a UnicodeEncodeError of the host's making.
             raise ValidationError(
-                f"execution_arn is not valid Unicode text ({bad.reason}: "
-                f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), got "
-                f"{shown(execution_arn)}: pass the execution's id as the service or store "
+                f"execution_arn is not valid Unicode text ({unicode_spot(bad)}), "
+                f"got {shown(execution_arn)}: pass the execution's id as the service or store "
                 "recorded it (a name decoded with surrogateescape keeps undecodable bytes so; "
                 "decode it as UTF-8)"
             )

@@ -14,7 +14,7 @@ from . import _codec
 from ._codec import PayloadFormat
 from ._errors import SerializationError
 from ._serdes_protocol import Serdes as Serdes
-from ._wire import MAX_PAYLOAD_BYTES, plain_text, unicode_error
+from ._wire import MAX_PAYLOAD_BYTES, plain_text, unicode_error, unicode_spot
 
 __all__ = ["JsonSerdes", "PayloadFormat", "Serdes", "dumps", "loads"]
 
@@ -76,9 +76,8 @@ def dumps(
     bad = unicode_error(payload)
     if bad is not None:
         raise SerializationError(
-            f"the serdes of {what} returned text that is not valid Unicode ({bad.reason}: "
-            f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), which no "
-            "payload, store or JSON reader carries: make serialize return valid text "
+            f"the serdes of {what} returned text that is not valid Unicode ({unicode_spot(bad)}), "
+            "which no payload, store or JSON reader carries: make serialize return valid text "
             "(s.encode('utf-8', 'replace').decode() cleans it)"
         )
     _codec.check_size(payload, what, limit)

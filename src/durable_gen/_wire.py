@@ -169,6 +169,12 @@ def unicode_error(text: str) -> UnicodeEncodeError | None:
     return None
 
 
+def unicode_spot(error: UnicodeEncodeError) -> str:
+    """Where and why text is not valid Unicode, for messages: ``"surrogates not allowed:
+    '\\udc80' at character 3"``."""
+    return f"{error.reason}: {error.object[error.start : error.end]!r} at character {error.start}"
+
+
 def error_object_problem(error: ErrorObject) -> str | None:
     """Why ``error`` (built by hand: a Struct does not check its fields) holds something the
     service could not record, or None: its texts are str, its stack trace a list of str, and

@@ -51,6 +51,7 @@ from .._wire import (
     OperationUpdate,
     too_large,
     unicode_error,
+    unicode_spot,
     wrong_field,
 )
 from ._clock import Clock, RealClock
@@ -932,9 +933,8 @@ def _check_text(what: str, *texts: str | None) -> None:
         exc = None if text is None else unicode_error(text)
         if exc is not None:
             raise InvalidInputError(
-                f"{what} is not valid Unicode text ({exc.reason}: "
-                f"{exc.object[exc.start : exc.end]!r} at character {exc.start}); send valid "
-                "UTF-8, cleaned with s.encode('utf-8', 'replace').decode() if need be"
+                f"{what} is not valid Unicode text ({unicode_spot(exc)}); "
+                "send valid UTF-8, cleaned with s.encode('utf-8', 'replace').decode() if need be"
             )
 
 

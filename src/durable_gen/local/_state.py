@@ -86,6 +86,7 @@ from .._wire import (
     tenant_id_problem,
     too_large,
     unicode_error,
+    unicode_spot,
     wire_enc_hook,
 )
 from .._wire import name_ok as _name_ok
@@ -612,10 +613,7 @@ def _payload_problem(payload: object) -> str | None:
     exc = unicode_error(payload)
     if exc is None:
         return None
-    return (
-        f"the Payload is not valid Unicode text ({exc.reason}: "
-        f"{exc.object[exc.start : exc.end]!r} at character {exc.start})"
-    )
+    return f"the Payload is not valid Unicode text ({unicode_spot(exc)})"
 
 
 def _check_error(index: int, u: OperationUpdate, error: ErrorObject) -> None:

@@ -44,6 +44,7 @@ from .._wire import (
     ExecutionState,
     Operation,
     unicode_error,
+    unicode_spot,
 )
 
 __all__ = ["History", "HistorySource", "load_history", "operations_from_events"]
@@ -227,9 +228,9 @@ def _text_field(data: Mapping[str, Any], key: str, where: str) -> str | None:
     bad = None if value is None else unicode_error(value)
     if bad is not None:
         raise InvalidInputError(
-            f"not a recorded history{where}: {key} is not valid Unicode text ({bad.reason}: "
-            f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), which no service "
-            "records: the file was edited or written by a tool that kept a lone surrogate"
+            f"not a recorded history{where}: {key} is not valid Unicode text "
+            f"({unicode_spot(bad)}), which no service records: the file was edited or written by "
+            "a tool that kept a lone surrogate"
         )
     return value
 

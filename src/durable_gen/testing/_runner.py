@@ -49,6 +49,7 @@ from .._wire import (
     Operation,
     OperationType,
     unicode_error,
+    unicode_spot,
     wire_enc_hook,
 )
 from ..local import ExecutionRecord, LocalService, VirtualClock
@@ -454,9 +455,9 @@ def _raw_payload(result: Any, payload: object) -> str:
     bad = unicode_error(payload)
     if bad is not None:
         raise ValidationError(
-            f"send_callback_success(payload=...): the text is not valid Unicode ({bad.reason}: "
-            f"{bad.object[bad.start : bad.end]!r} at character {bad.start}), which no store "
-            "carries: send valid text (s.encode('utf-8', 'replace').decode() cleans it)"
+            "send_callback_success(payload=...): the text is not valid Unicode "
+            f"({unicode_spot(bad)}), which no store carries: send valid text "
+            "(s.encode('utf-8', 'replace').decode() cleans it)"
         )
     check_size(payload, "the callback result", MAX_OPERATION_PAYLOAD_BYTES)
     return payload
